@@ -1,0 +1,42 @@
+/** Structured logs: one JSON object per line on stderr, so stdout stays for command output. */
+
+/** Severity levels, lowest first; `silent` logs nothing. */
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+
+/** A leveled logger whose lines carry `ts`, `level`, `msg` and any fields passed. */
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+}
+
+/**
+ * Creates a JSON-lines logger.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "@a3s/common";
+ * createLogger("info").info("started", { port: 11434 });
+ * ```
+ */
+export function createLogger(
+  level: LogLevel = "info",
+  base: Record<string, unknown> = {},
+  write: (line: string) => void = (line) => console.error(line),
+): Logger {
+  const emit = (at: LogLevel, msg: string, fields?: Record<string, unknown>) => {
+    if (RANK[at] < RANK[level]) return;
+    write(JSON.stringify({ ts: new Date().toISOString(), level: at, msg, ...base, ...fields }));
+  };
+  return {
+    debug: (msg, fields) => emit("debug", msg, fields),
+    info: (msg, fields) => emit("info", msg, fields),
+    warn: (msg, fields) => emit("warn", msg, fields),
+    error: (msg, fields) => emit("error", msg, fields),
+    child: (fields) => createLogger(level, { ...base, ...fields }, write),
+  };
+}

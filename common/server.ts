@@ -1,0 +1,284 @@
+/**
+ * Server assembly: one Hono app from the modules' sub-apps, with request ids, JSON logs,
+ * metrics, tracing, body limits, the error contract and graceful shutdown.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { bodyLimit } from "hono/body-limit";
+import { routePath } from "hono/route";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { type Config, ConfigSchema } from "./config.ts";
+import { A3sError, errorStyleForPath, renderError, toA3sError, ValidationError } from "./errors.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { openStore, type Store } from "./store.ts";
+import { counter, histogram, initTelemetry, metricsRegistry, tracer } from "./telemetry.ts";
+import { mountDocs } from "./docs.ts";
+
+/** What every module gets when the server assembles it. */
+export interface ModuleContext {
+  config: Config;
+  store: Store;
+  logger: Logger;
+}
+
+/** A module as the server sees it: a name, its sub-app and optional lifecycle hooks. */
+export interface A3sModule {
+  name: string;
+  /** Builds the module's OpenAPIHono sub-app; mounted at `/`, so routes carry their own prefix. */
+  routes?(ctx: ModuleContext): OpenAPIHono | Promise<OpenAPIHono>;
+  /** False while the module cannot serve (for example a model still loading). */
+  ready?(): boolean | Promise<boolean>;
+  /** Releases the module's resources; called after in-flight requests finish. */
+  close?(): Promise<void>;
+}
+
+/** The assembled app and the hook that closes the modules. */
+export interface AssembledApp {
+  app: OpenAPIHono;
+  closeModules(): Promise<void>;
+  ready(): Promise<boolean>;
+}
+
+const VERSION = "0.1.0";
+
+const requestsTotal = counter({
+  name: "a3s_http_requests_total",
+  help: "HTTP requests by method, route and status.",
+  labelNames: ["method", "route", "status"],
+});
+const requestSeconds = histogram({
+  name: "a3s_http_request_duration_seconds",
+  help: "HTTP request latency by method and route.",
+  labelNames: ["method", "route"],
+});
+
+function sendError(c: Context, error: A3sError): Response {
+  const { contentType, body } = renderError(errorStyleForPath(c.req.path), error, c.req.path);
+  return new Response(JSON.stringify(body), {
+    status: error.status,
+    headers: { "content-type": contentType, "x-request-id": c.get("requestId") ?? "" },
+  });
+}
+
+function matchedRoute(c: Context): string {
+  try {
+    const path = routePath(c, -1);
+    return path && path !== "/*" && path !== "*" ? path : "unmatched";
+  } catch {
+    return "unmatched";
+  }
+}
+
+/**
+ * Builds the app from `modules`. Exposed apart from {@linkcode startServer} so tests and
+ * embedders can call `app.fetch` without a socket.
+ */
+export async function assembleApp(
+  ctx: ModuleContext,
+  modules: readonly A3sModule[],
+): Promise<AssembledApp> {
+  const app = new OpenAPIHono();
+  const log = ctx.logger;
+
+  app.use("*", requestId());
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await tracer.startActiveSpan(
+      `${c.req.method} ${c.req.path}`,
+      { kind: SpanKind.SERVER },
+      async (span) => {
+        try {
+          await next();
+        } finally {
+          const route = matchedRoute(c);
+          const seconds = (performance.now() - started) / 1000;
+          const status = c.res.status;
+          requestsTotal.inc({ method: c.req.method, route, status: String(status) });
+          requestSeconds.observe({ method: c.req.method, route }, seconds);
+          span.updateName(`${c.req.method} ${route}`);
+          span.setAttributes({
+            "http.request.method": c.req.method,
+            "http.route": route,
+            "http.response.status_code": status,
+          });
+          if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
+          log.info("request", {
+            requestId: c.get("requestId"),
+            method: c.req.method,
+            path: c.req.path,
+            route,
+            status,
+            durationMs: Math.round(seconds * 1e6) / 1e3,
+          });
+        }
+      },
+    );
+  });
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: ctx.config.bodyLimit,
+      onError: (c) =>
+        sendError(
+          c,
+          new A3sError("payload_too_large", `request body exceeds ${ctx.config.bodyLimit} bytes`, {
+            status: 413,
+            field: "body",
+          }),
+        ),
+    }),
+  );
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      const field = /json/i.test(error.message) ? "body" : undefined;
+      const status = error.status;
+      const wrapped = status === 400
+        ? new ValidationError(`body: ${error.message}`, field ?? "body")
+        : new A3sError(status === 413 ? "payload_too_large" : "http_error", error.message, {
+          status,
+          field,
+        });
+      return sendError(c, wrapped);
+    }
+    const a3s = toA3sError(error);
+    if (a3s.status >= 500) {
+      log.error("unhandled error", {
+        requestId: c.get("requestId"),
+        path: c.req.path,
+        error: String((error as Error)?.stack ?? error),
+      });
+    }
+    return sendError(c, a3s);
+  });
+  app.notFound((c) =>
+    sendError(
+      c,
+      new A3sError("not_found", `no route for ${c.req.method} ${c.req.path}`, { status: 404 }),
+    )
+  );
+
+  app.get("/healthz", (c) => c.json({ status: "ok", version: VERSION }));
+  const ready = async () => {
+    if (!(await ctx.store.ping())) return false;
+    for (const module of modules) if (module.ready && !(await module.ready())) return false;
+    return true;
+  };
+  app.get("/readyz", async (c) => {
+    const ok = await ready();
+    if (ok) return c.json({ status: "ready" });
+    return sendError(c, new A3sError("not_ready", "server is not ready", { status: 503 }));
+  });
+  app.get("/metrics", async (c) => {
+    return c.body(await metricsRegistry.metrics(), 200, {
+      "content-type": metricsRegistry.contentType,
+    });
+  });
+
+  for (const module of modules) {
+    if (!module.routes) continue;
+    app.route("/", await module.routes({ ...ctx, logger: log.child({ module: module.name }) }));
+  }
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "a3s", version: VERSION, description: "The a3s Agent Operating System API." },
+  });
+  mountDocs(app);
+
+  return {
+    app,
+    ready,
+    async closeModules() {
+      for (const module of [...modules].reverse()) await module.close?.();
+    },
+  };
+}
+
+/** A running server. */
+export interface RunningServer {
+  /** The base URL, such as `http://127.0.0.1:11434`. */
+  url: string;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish, closes modules and storage. Idempotent. */
+  shutdown(): Promise<void>;
+  /** Resolves once the server has fully shut down. */
+  finished: Promise<void>;
+}
+
+/** Options for {@linkcode startServer}. */
+export interface StartOptions {
+  config: Config;
+  modules: readonly A3sModule[];
+  /** Defaults to the store the config names. */
+  store?: Store;
+  logger?: Logger;
+  /** Install SIGINT/SIGTERM handlers (the CLI does; tests do not). */
+  handleSignals?: boolean;
+}
+
+/**
+ * Opens storage, assembles the modules and serves them on `Deno.serve`.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig, startServer } from "@a3s/common";
+ * const server = await startServer({ config: loadConfig({ flags: { port: 0 } }), modules: [] });
+ * await server.shutdown();
+ * ```
+ */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const config = options.config;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const stopTelemetry = await initTelemetry(config.otlpEndpoint);
+  const store = options.store ??
+    await openStore({ home: config.home, databaseUrl: config.databaseUrl });
+  const { app, closeModules } = await assembleApp({ config, store, logger }, options.modules);
+
+  const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve(
+    {
+      hostname: config.host,
+      port: config.port,
+      onListen: (addr) => onListen(addr as Deno.NetAddr),
+    },
+    app.fetch,
+  );
+  const addr = await listening;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  const url = `http://${host}:${addr.port}`;
+  logger.info("listening", { url, store: store.kind });
+
+  const { promise: finished, resolve: markFinished } = Promise.withResolvers<void>();
+  let stopping: Promise<void> | undefined;
+  const signals: Deno.Signal[] = options.handleSignals ? ["SIGINT", "SIGTERM"] : [];
+  const onSignal = () => void shutdown();
+  const shutdown = () => {
+    stopping ??= (async () => {
+      logger.info("shutting down");
+      const timeout = new Promise<"timeout">((r) =>
+        setTimeout(() => r("timeout"), config.shutdownTimeoutMs)
+      );
+      const outcome = await Promise.race([
+        server.shutdown().then(() => "drained" as const),
+        timeout,
+      ]);
+      if (outcome === "timeout") logger.warn("shutdown timed out; closing with requests in flight");
+      await closeModules();
+      await store.close();
+      await stopTelemetry();
+      for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+      logger.info("stopped");
+      markFinished();
+    })();
+    return stopping;
+  };
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  return { url, port: addr.port, shutdown, finished };
+}
+
+/** Re-exported for modules that validate config sections of their own. */
+export { ConfigSchema };

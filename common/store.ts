@@ -1,0 +1,139 @@
+/**
+ * The one storage layer: kysely over embedded SQLite (default) or PostgreSQL
+ * (`A3S_DATABASE_URL`), with versioned migrations kept per module.
+ */
+import { join } from "node:path";
+import { Kysely, PostgresDialect, sql } from "kysely";
+import { type Migration as KyselyMigration, Migrator } from "kysely/migration";
+import { nodeSqliteDialect } from "./sqlite_dialect.ts";
+import { A3sError } from "./errors.ts";
+
+/** Which database a store talks to. Modules branch on it only for dialect-specific SQL. */
+export type StoreKind = "sqlite" | "postgres";
+
+/** One versioned schema step of a module. */
+export interface Migration {
+  /** Strictly increasing within a module. */
+  version: number;
+  /** A short slug, part of the recorded migration name. */
+  name: string;
+  up(db: Kysely<unknown>, kind: StoreKind): Promise<void>;
+}
+
+/** An open database shared by all modules of a process. */
+export interface Store {
+  readonly kind: StoreKind;
+  /** Where the data lives: a file path or a redacted URL. */
+  readonly location: string;
+  /** The kysely handle, typed by the caller's table interface. */
+  db<Tables>(): Kysely<Tables>;
+  /** Applies the module's pending migrations, in order, once per database. */
+  migrate(module: string, migrations: readonly Migration[]): Promise<void>;
+  /** True when the database answers a trivial query. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** How to open a store. */
+export interface StoreOptions {
+  /** The data dir; the SQLite file is `<home>/a3s.db`. */
+  home?: string;
+  /** A `postgres://` URL; takes precedence over `home`. */
+  databaseUrl?: string;
+  /** An explicit SQLite path, such as `:memory:` for tests. */
+  sqlitePath?: string;
+  /** Pool size for PostgreSQL. */
+  poolSize?: number;
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+}
+
+async function postgresDialect(url: string, poolSize: number): Promise<PostgresDialect> {
+  const pg = await import("pg");
+  const Pool = pg.default?.Pool ?? pg.Pool;
+  return new PostgresDialect({ pool: new Pool({ connectionString: url, max: poolSize }) });
+}
+
+/**
+ * Opens the store: PostgreSQL when a URL is given, else SQLite in the data dir.
+ *
+ * @example
+ * ```ts
+ * import { openStore } from "@a3s/common";
+ * const store = await openStore({ sqlitePath: ":memory:" });
+ * await store.migrate("notes", [{
+ *   version: 1,
+ *   name: "create",
+ *   up: (db) => db.schema.createTable("notes").addColumn("id", "integer").execute(),
+ * }]);
+ * await store.close();
+ * ```
+ */
+export async function openStore(options: StoreOptions = {}): Promise<Store> {
+  let kind: StoreKind;
+  let location: string;
+  let db: Kysely<unknown>;
+  if (options.databaseUrl) {
+    kind = "postgres";
+    location = redact(options.databaseUrl);
+    db = new Kysely({
+      dialect: await postgresDialect(options.databaseUrl, options.poolSize ?? 10),
+    });
+  } else {
+    kind = "sqlite";
+    if (options.sqlitePath) {
+      location = options.sqlitePath;
+    } else {
+      if (!options.home) {
+        throw new A3sError("store_config", "store needs home, sqlitePath or databaseUrl");
+      }
+      await Deno.mkdir(options.home, { recursive: true });
+      location = join(options.home, "a3s.db");
+    }
+    db = new Kysely({ dialect: nodeSqliteDialect(location) });
+  }
+  let closed = false;
+  return {
+    kind,
+    location,
+    db: <Tables>() => db as unknown as Kysely<Tables>,
+    async migrate(module, migrations) {
+      if (!/^[a-z][a-z0-9_]*$/.test(module)) {
+        throw new A3sError("store_config", `module name '${module}' must be snake_case`);
+      }
+      const entries: Record<string, KyselyMigration> = {};
+      for (const migration of migrations) {
+        const key = `${String(migration.version).padStart(6, "0")}_${migration.name}`;
+        entries[key] = { up: (handle) => migration.up(handle, kind) };
+      }
+      const migrator = new Migrator({
+        db,
+        provider: { getMigrations: () => Promise.resolve(entries) },
+        migrationTableName: `${module}_migrations`,
+        migrationLockTableName: `${module}_migrations_lock`,
+      });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) {
+        const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+        throw new A3sError("migration_failed", `${module} migration ${failed} failed: ${error}`, {
+          cause: error,
+        });
+      }
+    },
+    async ping() {
+      try {
+        await sql`select 1`.execute(db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * a3s, the Agent Operating System. Run `deno run -A mod.ts <command>`; import this file for
+ * the public API of every module.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from "./mod.ts";
+ * console.log(loadConfig({ env: {} }).port); // 11434
+ * ```
+ * @module
+ */
+import { runCommand, UsageError } from "@a3s/common";
+
+export * from "@a3s/common";
+
+type CommandMain = (args: string[]) => Promise<number>;
+
+/** Every top-level command, loaded on demand. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMain> }> = {
+  serve: {
+    summary: "start the HTTP API",
+    load: () => import("./serve.ts").then((m) => m.serveCommand),
+  },
+  // module commands register here, one entry each
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) =>
+    `  ${name.padEnd(width)}  ${c.summary}`
+  );
+  return `Usage: a3s <command> [options]\n\nCommands:\n${
+    lines.join("\n")
+  }\n\nRun 'a3s <command> --help' for a command's options.`;
+}
+
+/** Dispatches `args` to a command and returns its exit code. */
+export function main(args: string[]): Promise<number> {
+  return runCommand(async () => {
+    const [name, ...rest] = args;
+    if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+      console.log(usage());
+      return name === undefined ? 2 : 0;
+    }
+    const command = COMMANDS[name];
+    if (!command) {
+      throw new UsageError(`unknown command '${name}'; run with --help to list commands`);
+    }
+    return await (await command.load())(rest);
+  });
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
