@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { homedir } from "node:os";
 import { UsageError } from "./errors.ts";
 
-/** The validated configuration. Unknown top-level keys are kept for modules to read. */
-export const ConfigSchema = z.looseObject({
+/** Unknown top-level keys are kept for modules to read. */
+const ConfigSchema = z.looseObject({
   host: z.string().min(1).default("127.0.0.1"),
   port: z.coerce.number().int().min(0).max(65535).default(11434),
   home: z.string().min(1).optional(),
@@ -18,8 +18,20 @@ export const ConfigSchema = z.looseObject({
   otlpEndpoint: z.string().url().optional(),
 });
 
-/** The configuration after defaults: `home` is always resolved. */
-export type Config = z.infer<typeof ConfigSchema> & { home: string };
+/** The validated configuration after defaults; `home` is always resolved. */
+export interface Config {
+  host: string;
+  port: number;
+  /** The data dir every module keeps its state in. */
+  home: string;
+  databaseUrl?: string;
+  bodyLimit: number;
+  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  shutdownTimeoutMs: number;
+  otlpEndpoint?: string;
+  /** Module sections from the config file, such as `power` or `lane`. */
+  [section: string]: unknown;
+}
 
 /** Where each key comes from in the environment. */
 export const ENV_KEYS: Record<string, string> = {

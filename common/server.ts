@@ -9,7 +9,7 @@ import { requestId } from "hono/request-id";
 import { bodyLimit } from "hono/body-limit";
 import { routePath } from "hono/route";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { type Config, ConfigSchema } from "./config.ts";
+import type { Config } from "./config.ts";
 import { A3sError, errorStyleForPath, renderError, toA3sError, ValidationError } from "./errors.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { openStore, type Store } from "./store.ts";
@@ -279,6 +279,3 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   for (const signal of signals) Deno.addSignalListener(signal, onSignal);
   return { url, port: addr.port, shutdown, finished };
 }
-
-/** Re-exported for modules that validate config sections of their own. */
-export { ConfigSchema };

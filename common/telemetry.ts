@@ -2,7 +2,7 @@
  * Tracing through `@opentelemetry/api` (no-op unless an OTLP endpoint is configured) and the
  * one Prometheus registry every module registers its metrics into.
  */
-import { type Attributes, type Span, SpanStatusCode, trace } from "@opentelemetry/api";
+import { type Attributes, type Span, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** The process-wide metrics registry, rendered on `GET /metrics`. */
@@ -46,7 +46,7 @@ export function histogram<L extends string>(
 }
 
 /** The a3s tracer; spans cost nothing while no provider is installed. */
-export const tracer = trace.getTracer("a3s");
+export const tracer: Tracer = trace.getTracer("a3s");
 
 /**
  * Runs `fn` inside a span named `name`, recording failures on the span.

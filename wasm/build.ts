@@ -21,17 +21,21 @@ async function entries(): Promise<string[]> {
   return names.sort();
 }
 
+const DEFAULT_FLAGS = ["-O3", "--noAssert", "--runtime", "stub", "--exportRuntime"];
+
+/** An entry may replace the default flags with a first line `// asc-flags: ...`. */
+async function flagsFor(path: string): Promise<string[]> {
+  const firstLine = (await Deno.readTextFile(path)).split("\n", 1)[0];
+  const match = firstLine.match(/^\/\/\s*asc-flags:(.*)$/);
+  return match ? match[1].trim().split(/\s+/).filter(Boolean) : DEFAULT_FLAGS;
+}
+
 async function compile(entry: string, outDir: string): Promise<void> {
   const name = basename(entry, ".ts");
+  const path = join(sources, entry);
   const { error, stderr } = await asc.main([
-    join(sources, entry),
-    "-O3",
-    "--noAssert",
-    "--runtime",
-    "stub",
-    "--exportRuntime",
-    "--initialMemory",
-    "2",
+    path,
+    ...(await flagsFor(path)),
     "--outFile",
     join(outDir, `${name}.wasm`),
   ]);
