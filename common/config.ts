@@ -106,7 +106,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   delete flags.config;
 
   const origin = (key: string): string => {
-    if (key in flags) return `flag --${key}`;
+    if (key in flags) return `flag --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
     if (definedOnly(fromEnv)[key] !== undefined) return `env ${ENV_KEYS[key]}`;
     if (key in fromFile) return `config file ${filePath}`;
     return "default";

@@ -20,7 +20,8 @@ class StatementAdapter {
     this.reader = statement.columns().length > 0;
   }
   all(parameters: ReadonlyArray<unknown>): unknown[] {
-    return this.statement.all(...parameters.map(toSqliteValue));
+    // node:sqlite rows have a null prototype; kysely callers expect plain objects.
+    return this.statement.all(...parameters.map(toSqliteValue)).map((row) => ({ ...row }));
   }
   run(
     parameters: ReadonlyArray<unknown>,
@@ -28,7 +29,7 @@ class StatementAdapter {
     return this.statement.run(...parameters.map(toSqliteValue));
   }
   *iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
-    yield* this.statement.iterate(...parameters.map(toSqliteValue));
+    for (const row of this.statement.iterate(...parameters.map(toSqliteValue))) yield { ...row };
   }
 }
 

@@ -74,3 +74,5 @@ export async function createTestDatabase(prefix = "a3s_t"): Promise<TestDatabase
     },
   };
 }
+
+export { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts";

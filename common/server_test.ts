@@ -1,0 +1,186 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { assert, assertEquals } from "./_assert.ts";
+import { loadConfig } from "./config.ts";
+import { A3sError } from "./errors.ts";
+import { createLogger } from "./logger.ts";
+import { createRouter } from "./router.ts";
+import { type A3sModule, startServer } from "./server.ts";
+import { openStore } from "./store.ts";
+
+const Echo = z.object({
+  messages: z.array(z.object({ role: z.enum(["user", "assistant"]), content: z.string() })).min(1),
+});
+
+function echoRoute(path: string) {
+  return createRoute({
+    method: "post",
+    path,
+    request: { body: { content: { "application/json": { schema: Echo } } } },
+    responses: { 200: { description: "echo", content: { "application/json": { schema: Echo } } } },
+  });
+}
+
+const demo: A3sModule = {
+  name: "demo",
+  routes() {
+    const app = createRouter();
+    for (const path of ["/v1/echo", "/api/echo", "/demo/echo"]) {
+      app.openapi(echoRoute(path), (c) => c.json(c.req.valid("json"), 200));
+    }
+    app.get("/demo/boom", () => {
+      throw new Error("secret internals");
+    });
+    app.get("/demo/missing", () => {
+      throw new A3sError("thing_not_found", "thing 'x' not found", { status: 404, field: "name" });
+    });
+    app.get("/demo/slow", async (c) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return c.text("done");
+    });
+    return app;
+  },
+};
+
+async function withServer(fn: (url: string, logs: string[]) => Promise<void>): Promise<void> {
+  const home = await Deno.makeTempDir();
+  const logs: string[] = [];
+  const config = loadConfig({ env: { A3S_HOME: home }, flags: { port: 0, bodyLimit: 1024 } });
+  const server = await startServer({
+    config,
+    modules: [demo],
+    store: await openStore({ sqlitePath: ":memory:" }),
+    logger: createLogger("info", {}, (line) => logs.push(line)),
+  });
+  try {
+    await fn(server.url, logs);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+const post = (url: string, body: string) =>
+  fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+
+Deno.test("validation errors name the field in each route family's shape", async () => {
+  await withServer(async (url) => {
+    const bad = JSON.stringify({ messages: [{ role: "robot", content: "hi" }] });
+
+    const openai = await post(`${url}/v1/echo`, bad);
+    assertEquals(openai.status, 400);
+    const openaiBody = await openai.json();
+    assertEquals(openaiBody.error.param, "messages.0.role");
+    assertEquals(openaiBody.error.type, "invalid_request_error");
+    assert(typeof openaiBody.error.message === "string");
+    assertEquals(openaiBody.error.code, "invalid_request");
+
+    const ollama = await post(`${url}/api/echo`, bad);
+    assertEquals(ollama.status, 400);
+    const ollamaBody = await ollama.json();
+    assertEquals(Object.keys(ollamaBody), ["error"]);
+    assert(ollamaBody.error.includes("messages.0.role"));
+
+    const problem = await post(`${url}/demo/echo`, bad);
+    assertEquals(problem.status, 400);
+    assertEquals(problem.headers.get("content-type"), "application/problem+json");
+    const problemBody = await problem.json();
+    assertEquals(problemBody.status, 400);
+    assertEquals(problemBody.field, "messages.0.role");
+    assertEquals(problemBody.instance, "/demo/echo");
+
+    const ok = await post(
+      `${url}/demo/echo`,
+      JSON.stringify({ messages: [{ role: "user", content: "hi" }] }),
+    );
+    assertEquals(ok.status, 200);
+    assertEquals((await ok.json()).messages[0].content, "hi");
+  });
+});
+
+Deno.test("malformed JSON, unknown routes, big bodies and crashes map to the contract", async () => {
+  await withServer(async (url) => {
+    const malformed = await post(`${url}/v1/echo`, "{not json");
+    assertEquals(malformed.status, 400);
+    assertEquals((await malformed.json()).error.param, "body");
+
+    const unknown = await fetch(`${url}/nowhere`);
+    assertEquals(unknown.status, 404);
+    assertEquals((await unknown.json()).status, 404);
+    const unknownOllama = await fetch(`${url}/api/nowhere`);
+    assertEquals(unknownOllama.status, 404);
+    assert(typeof (await unknownOllama.json()).error === "string");
+
+    const big = await post(
+      `${url}/demo/echo`,
+      JSON.stringify({ messages: [{ role: "user", content: "x".repeat(4096) }] }),
+    );
+    assertEquals(big.status, 413);
+    assertEquals((await big.json()).field, "body");
+
+    const missing = await fetch(`${url}/demo/missing`);
+    assertEquals(missing.status, 404);
+    assertEquals((await missing.json()).field, "name");
+
+    const boom = await fetch(`${url}/demo/boom`);
+    assertEquals(boom.status, 500);
+    const boomBody = await boom.json();
+    assertEquals(boomBody.detail, "internal server error");
+  });
+});
+
+Deno.test("request ids are echoed and logged as JSON lines", async () => {
+  await withServer(async (url, logs) => {
+    const response = await fetch(`${url}/healthz`, { headers: { "x-request-id": "abc-123" } });
+    assertEquals(response.headers.get("x-request-id"), "abc-123");
+    assertEquals((await response.json()).status, "ok");
+    const generated = await fetch(`${url}/healthz`);
+    await generated.body?.cancel();
+    const id = generated.headers.get("x-request-id");
+    assert(id && id.length >= 16);
+    const entries = logs.map((line) => JSON.parse(line)).filter((e) => e.msg === "request");
+    assert(
+      entries.some((e) => e.requestId === "abc-123" && e.path === "/healthz" && e.status === 200),
+    );
+    assert(entries.some((e) => e.requestId === id));
+  });
+});
+
+Deno.test("health, readiness, metrics, OpenAPI and docs are served", async () => {
+  await withServer(async (url) => {
+    assertEquals((await (await fetch(`${url}/readyz`)).json()).status, "ready");
+    await (await fetch(`${url}/demo/missing`)).body?.cancel();
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert(
+      metrics.includes('a3s_http_requests_total{method="GET",route="/demo/missing",status="404"}'),
+    );
+    assert(metrics.includes("a3s_http_request_duration_seconds_bucket"));
+
+    const doc = await (await fetch(`${url}/openapi.json`)).json();
+    assertEquals(doc.openapi, "3.1.0");
+    assert(doc.paths["/v1/echo"].post.requestBody);
+
+    const page = await (await fetch(`${url}/docs`)).text();
+    assert(page.includes("/docs/swagger-ui-bundle.js"));
+    assert(!/https?:\/\//.test(page), "docs page loads nothing from outside");
+    const bundle = await fetch(`${url}/docs/swagger-ui-bundle.js`);
+    assertEquals(bundle.status, 200);
+    assert((await bundle.text()).length > 100_000);
+  });
+});
+
+Deno.test("shutdown lets in-flight requests finish", async () => {
+  const config = loadConfig({ env: { A3S_HOME: "/tmp" }, flags: { port: 0 } });
+  const server = await startServer({
+    config,
+    modules: [demo],
+    store: await openStore({ sqlitePath: ":memory:" }),
+    logger: createLogger("silent"),
+  });
+  const inFlight = fetch(`${server.url}/demo/slow`);
+  await new Promise((r) => setTimeout(r, 50));
+  const stopped = server.shutdown();
+  const response = await inFlight;
+  assertEquals(await response.text(), "done");
+  await stopped;
+  await server.finished;
+});

@@ -1,0 +1,119 @@
+/**
+ * One contract suite for both backends: embedded SQLite and a real PostgreSQL.
+ */
+import { sql } from "kysely";
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { A3sError } from "./errors.ts";
+import { type Migration, openStore, type Store } from "./store.ts";
+import { createTestDatabase } from "./testing.ts";
+
+interface NoteTables {
+  notes: { id: string; body: string; version: number };
+}
+
+const migrations: Migration[] = [
+  {
+    version: 1,
+    name: "create_notes",
+    up: (db) =>
+      db.schema.createTable("notes").addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("body", "text", (c) => c.notNull()).execute(),
+  },
+  {
+    version: 2,
+    name: "add_version",
+    up: (db) =>
+      db.schema.alterTable("notes").addColumn("version", "integer", (c) => c.notNull().defaultTo(1))
+        .execute(),
+  },
+];
+
+async function contract(store: Store): Promise<void> {
+  await store.migrate("notes", migrations);
+  await store.migrate("notes", migrations); // idempotent
+  const db = store.db<NoteTables>();
+  assert(await store.ping());
+
+  await db.insertInto("notes").values({ id: "a", body: "first", version: 1 }).execute();
+  const row = await db.selectFrom("notes").selectAll().where("id", "=", "a")
+    .executeTakeFirstOrThrow();
+  assertEquals(row, { id: "a", body: "first", version: 1 });
+
+  // A failed transaction leaves nothing behind.
+  await assertRejects(
+    () =>
+      db.transaction().execute(async (trx) => {
+        await trx.insertInto("notes").values({ id: "b", body: "second", version: 1 }).execute();
+        throw new Error("abort");
+      }),
+    Error,
+    "abort",
+  );
+  assertEquals(await db.selectFrom("notes").select("id").where("id", "=", "b").execute(), []);
+
+  // A committed transaction is visible.
+  await db.transaction().execute(async (trx) => {
+    await trx.updateTable("notes").set({ version: 2 }).where("id", "=", "a").execute();
+    await trx.insertInto("notes").values({ id: "c", body: "third", version: 1 }).execute();
+  });
+  const ids = await db.selectFrom("notes").select(["id", "version"]).orderBy("id").execute();
+  assertEquals(ids, [{ id: "a", version: 2 }, { id: "c", version: 1 }]);
+
+  // Migrations are tracked per module.
+  const applied = await sql<{ name: string }>`select name from notes_migrations order by name`
+    .execute(db);
+  assertEquals(applied.rows.map((r) => r.name), ["000001_create_notes", "000002_add_version"]);
+
+  // A broken migration fails loudly with the module and step named.
+  const error = await assertRejects(
+    () =>
+      store.migrate("broken", [{
+        version: 1,
+        name: "bad_sql",
+        up: (handle) => sql`create tabel nope`.execute(handle).then(() => {}),
+      }]),
+    A3sError,
+    "broken migration 000001_bad_sql failed",
+  );
+  assertEquals(error.code, "migration_failed");
+}
+
+Deno.test("store contract: SQLite file in the data dir", async () => {
+  const home = await Deno.makeTempDir();
+  const store = await openStore({ home });
+  assertEquals(store.kind, "sqlite");
+  assertEquals(store.location, `${home}/a3s.db`);
+  try {
+    await contract(store);
+  } finally {
+    await store.close();
+    await store.close(); // idempotent
+  }
+  // Data persists across reopen.
+  const again = await openStore({ home });
+  const rows = await again.db<NoteTables>().selectFrom("notes").select("id").execute();
+  assertEquals(rows.length, 2);
+  await again.close();
+  await Deno.remove(home, { recursive: true });
+});
+
+Deno.test("store contract: PostgreSQL", async (t) => {
+  const database = await createTestDatabase("a3s_store");
+  if (!database) {
+    await t.step({ name: "SKIPPED: PostgreSQL unavailable", ignore: true, fn: () => {} });
+    return;
+  }
+  const store = await openStore({ databaseUrl: database.url });
+  assertEquals(store.kind, "postgres");
+  assert(!store.location.includes(":a3s@"), "password is redacted");
+  try {
+    await contract(store);
+  } finally {
+    await store.close();
+    await database.drop();
+  }
+});
+
+Deno.test("store refuses to open without a location", async () => {
+  await assertRejects(() => openStore({}), A3sError, "store needs");
+});
