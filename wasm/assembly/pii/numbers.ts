@@ -1,0 +1,411 @@
+// Digit-led candidates: a run of digit groups joined by single spaces, hyphens or dots is read
+// once, then every span of whole groups is tried against the numeric types, longest first.
+// Groups only break at spaces, so "4111 1111 1111 1111 2025" still yields the card.
+
+import { at, isAlnum, isDigit, isWord, precededBy } from "./text";
+import { CN_ID, CREDIT_CARD, emit, IP_ADDRESS, PHONE, US_SSN } from "./findings";
+
+const MAX_GROUPS: i32 = 8;
+const MAX_DIGITS: i32 = 24;
+const groupStarts: usize = memory.data(MAX_GROUPS * 4);
+const groupEnds: usize = memory.data(MAX_GROUPS * 4);
+const separators: usize = memory.data(MAX_GROUPS * 4);
+const digitBuf: usize = memory.data(MAX_DIGITS * 4);
+let groupCount: i32 = 0;
+let endsWithX: bool = false;
+let digitCount: i32 = 0;
+
+// @ts-ignore: decorator
+@inline function gStart(k: i32): i32 {
+  return load<i32>(groupStarts + (<usize>k << 2));
+}
+// @ts-ignore: decorator
+@inline function gEnd(k: i32): i32 {
+  return load<i32>(groupEnds + (<usize>k << 2));
+}
+// @ts-ignore: decorator
+@inline function gLen(k: i32): i32 {
+  return gEnd(k) - gStart(k);
+}
+// @ts-ignore: decorator
+@inline function sepAfter(k: i32): i32 {
+  return load<i32>(separators + (<usize>k << 2));
+}
+// @ts-ignore: decorator
+@inline function digit(j: i32): i32 {
+  return load<i32>(digitBuf + (<usize>j << 2));
+}
+
+const SSN_CONTEXT: string[] = ["ssn", "social security", "sozialversicherung"];
+const VERSION_CONTEXT: string[] = ["version", "ver.", "release", "build", "firmware"];
+
+/** Whether a digit at `s` begins a number rather than continuing a code like `ORD-2024`. */
+export function isNumberStart(s: i32): bool {
+  const p = at(s - 1);
+  if (isWord(p) || p == 35 /* # */) return false;
+  if ((p == 46 || p == 45 || p == 47 || p == 44) && isAlnum(at(s - 2))) return false;
+  return true;
+}
+
+/** Skips the rest of a compound token such as a date, a time or a dotted version. */
+export function skipCompound(i: i32): i32 {
+  while (true) {
+    const c = at(i);
+    if (isWord(c)) {
+      i++;
+      continue;
+    }
+    if ((c == 46 || c == 45 || c == 47 || c == 58 || c == 44) && isAlnum(at(i + 1))) {
+      i += 2;
+      continue;
+    }
+    return i;
+  }
+}
+
+/** Reads digit groups from `s`; returns the token end, or -1 when the token runs on. */
+function readGroups(s: i32): i32 {
+  groupCount = 0;
+  endsWithX = false;
+  let i = s;
+  while (true) {
+    const start = i;
+    while (isDigit(at(i))) i++;
+    store<i32>(groupStarts + (<usize>groupCount << 2), start);
+    store<i32>(groupEnds + (<usize>groupCount << 2), i);
+    const c = at(i);
+    const sepOk = (c == 32 || c == 45 || c == 46) && isDigit(at(i + 1));
+    store<i32>(separators + (<usize>groupCount << 2), sepOk ? c : 0);
+    groupCount++;
+    if (!sepOk) break;
+    if (groupCount == MAX_GROUPS) return -1;
+    i++;
+  }
+  let c = at(i);
+  if ((c == 88 || c == 120) && i - gStart(groupCount - 1) == 17 && !isWord(at(i + 1))) {
+    endsWithX = true;
+    i++;
+    c = at(i);
+  }
+  if (isWord(c)) return -1;
+  return i;
+}
+
+/** Collects the digits of groups [a, b) into the digit buffer. */
+function gatherDigits(a: i32, b: i32): bool {
+  digitCount = 0;
+  for (let k = a; k < b; k++) {
+    for (let i = gStart(k); i < gEnd(k); i++) {
+      if (digitCount == MAX_DIGITS) return false;
+      store<i32>(digitBuf + (<usize>digitCount << 2), at(i) - 48);
+      digitCount++;
+    }
+  }
+  return true;
+}
+
+function sameSeparator(a: i32, b: i32, allowed0: i32, allowed1: i32, allowed2: i32): bool {
+  if (b - a < 2) return true;
+  const sep = sepAfter(a);
+  if (sep != allowed0 && sep != allowed1 && sep != allowed2) return false;
+  for (let k = a + 1; k < b - 1; k++) if (sepAfter(k) != sep) return false;
+  return true;
+}
+
+function lengthsAre(a: i32, b: i32, l0: i32, l1: i32, l2: i32, l3: i32, l4: i32): bool {
+  const want = l4 > 0 ? 5 : l3 > 0 ? 4 : l2 > 0 ? 3 : l1 > 0 ? 2 : 1;
+  if (b - a != want) return false;
+  if (gLen(a) != l0) return false;
+  if (want > 1 && gLen(a + 1) != l1) return false;
+  if (want > 2 && gLen(a + 2) != l2) return false;
+  if (want > 3 && gLen(a + 3) != l3) return false;
+  if (want > 4 && gLen(a + 4) != l4) return false;
+  return true;
+}
+
+function prefixValue(n: i32): i32 {
+  let v = 0;
+  for (let j = 0; j < n; j++) v = v * 10 + digit(j);
+  return v;
+}
+
+function luhn(n: i32): bool {
+  let sum = 0;
+  let double = false;
+  for (let j = n - 1; j >= 0; j--) {
+    let d = digit(j);
+    if (double) {
+      d <<= 1;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 == 0;
+}
+
+/** Issuer ranges and the lengths each network issues. */
+function cardIssuerFits(n: i32): bool {
+  const d1 = digit(0);
+  const p2 = prefixValue(2);
+  const p3 = prefixValue(3);
+  const p4 = prefixValue(4);
+  if (d1 == 4) return n == 13 || n == 16 || n == 19;
+  if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n == 16;
+  if (p2 == 34 || p2 == 37) return n == 15;
+  if (p4 == 6011 || p2 == 65 || (p3 >= 644 && p3 <= 649)) return n >= 16 && n <= 19;
+  if (p4 >= 3528 && p4 <= 3589) return n >= 16 && n <= 19;
+  if ((p3 >= 300 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39) return n >= 14 && n <= 19;
+  if (p2 == 62) return n >= 16 && n <= 19;
+  if (p4 == 5018 || p4 == 5020 || p4 == 5038 || p4 == 5893 || p4 == 6304 || p4 == 6759) {
+    return n >= 13 && n <= 19;
+  }
+  return false;
+}
+
+function isCard(a: i32, b: i32): bool {
+  const n = digitCount;
+  if (n < 13 || n > 19) return false;
+  if (b - a > 1) {
+    if (!sameSeparator(a, b, 32, 45, 32)) return false;
+    const grouped = lengthsAre(a, b, 4, 4, 4, 4, 0) || lengthsAre(a, b, 4, 6, 5, 0, 0) ||
+      lengthsAre(a, b, 4, 6, 4, 0, 0) || lengthsAre(a, b, 4, 4, 4, 4, 3) ||
+      lengthsAre(a, b, 4, 4, 4, 1, 0) || lengthsAre(a, b, 4, 4, 5, 0, 0);
+    if (!grouped) return false;
+  }
+  return cardIssuerFits(n) && luhn(n);
+}
+
+function daysInMonth(year: i32, month: i32): i32 {
+  if (month == 2) return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28;
+  return month == 4 || month == 6 || month == 9 || month == 11 ? 30 : 31;
+}
+
+const CN_PROVINCES: string =
+  "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 83 91";
+
+function isCnProvince(p: i32): bool {
+  for (let k = 0; k < CN_PROVINCES.length; k += 3) {
+    const v = (<i32>CN_PROVINCES.charCodeAt(k) - 48) * 10 + <i32>CN_PROVINCES.charCodeAt(k + 1) - 48;
+    if (v == p) return true;
+  }
+  return false;
+}
+
+/** GB 11643: province, birth date, sequence and an ISO 7064 MOD 11-2 check character. */
+function isCnId(a: i32, b: i32): bool {
+  if (b - a != 1) return false;
+  const n = digitCount;
+  const hasX = endsWithX && b == groupCount;
+  if (!((n == 18 && !hasX) || (n == 17 && hasX))) return false;
+  if (!isCnProvince(digit(0) * 10 + digit(1))) return false;
+  const year = digit(6) * 1000 + digit(7) * 100 + digit(8) * 10 + digit(9);
+  const month = digit(10) * 10 + digit(11);
+  const day = digit(12) * 10 + digit(13);
+  if (year < 1900 || year > 2099 || month < 1 || month > 12) return false;
+  if (day < 1 || day > daysInMonth(year, month)) return false;
+  let sum = 0;
+  let weight = 1;
+  // Weights are 2^(17-i) mod 11, built from the right.
+  for (let j = 16; j >= 0; j--) {
+    weight = (weight * 2) % 11;
+    sum += digit(j) * weight;
+  }
+  const check = (12 - (sum % 11)) % 11;
+  return hasX ? check == 10 : check == digit(17);
+}
+
+function ssnRulesHold(): bool {
+  const area = digit(0) * 100 + digit(1) * 10 + digit(2);
+  const group = digit(3) * 10 + digit(4);
+  const serial = digit(5) * 1000 + digit(6) * 100 + digit(7) * 10 + digit(8);
+  if (area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0) return false;
+  return true;
+}
+
+function isSsn(a: i32, b: i32): bool {
+  if (digitCount != 9) return false;
+  if (b - a == 3) {
+    if (!lengthsAre(a, b, 3, 2, 4, 0, 0) || !sameSeparator(a, b, 45, 32, 45)) return false;
+  } else if (b - a == 1) {
+    if (!precededBy(gStart(a), 24, SSN_CONTEXT)) return false;
+  } else {
+    return false;
+  }
+  return ssnRulesHold();
+}
+
+function isIpv4(a: i32, b: i32): bool {
+  if (b - a != 4 || !sameSeparator(a, b, 46, 46, 46)) return false;
+  for (let k = a; k < b; k++) {
+    const len = gLen(k);
+    if (len > 3) return false;
+    const s = gStart(k);
+    if (len > 1 && at(s) == 48) return false;
+    let v = 0;
+    for (let i = s; i < gEnd(k); i++) v = v * 10 + at(i) - 48;
+    if (v > 255) return false;
+  }
+  return !precededBy(gStart(a), 12, VERSION_CONTEXT);
+}
+
+function isPhone(a: i32, b: i32): bool {
+  const n = digitCount;
+  const m = b - a;
+  // North American: NXX NXX XXXX, optionally led by the country code 1.
+  if (n == 10 && m == 3 && lengthsAre(a, b, 3, 3, 4, 0, 0) && sameSeparator(a, b, 45, 46, 32)) {
+    return digit(0) >= 2 && digit(3) >= 2;
+  }
+  if (n == 11 && m == 4 && lengthsAre(a, b, 1, 3, 3, 4, 0) && sameSeparator(a, b, 45, 46, 32)) {
+    return digit(0) == 1 && digit(1) >= 2 && digit(4) >= 2;
+  }
+  // Chinese mobile: 1[3-9]X XXXX XXXX.
+  if (n == 11 && digit(0) == 1 && digit(1) >= 3) {
+    if (m == 1) return true;
+    if (m == 3 && lengthsAre(a, b, 3, 4, 4, 0, 0) && sameSeparator(a, b, 45, 32, 45)) return true;
+  }
+  // National numbers with a trunk 0 (UK, DE, FR, ...): 0AA BBBB CCCC, 01 23 45 67 89.
+  if (digit(0) == 0 && digit(1) != 0 && m >= 2 && m <= 5 && n >= 10 && n <= 11) {
+    if (!sameSeparator(a, b, 32, 45, 46)) return false;
+    if (gLen(a) < 2 || gLen(a) > 5) return false;
+    for (let k = a + 1; k < b; k++) if (gLen(k) < 2) return false;
+    return true;
+  }
+  return false;
+}
+
+/** Classifies groups [a, b); emits and returns true on a match. */
+function classify(a: i32, b: i32): bool {
+  if (!gatherDigits(a, b)) return false;
+  const start = gStart(a);
+  let end = gEnd(b - 1);
+  if (isCnId(a, b)) {
+    emit(CN_ID, start, endsWithX && b == groupCount ? end + 1 : end, 980);
+    return true;
+  }
+  if (isCard(a, b)) {
+    emit(CREDIT_CARD, start, end, 970);
+    return true;
+  }
+  if (isSsn(a, b)) {
+    emit(US_SSN, start, end, 900);
+    return true;
+  }
+  if (isIpv4(a, b)) {
+    emit(IP_ADDRESS, start, end, 900);
+    return true;
+  }
+  if (isPhone(a, b)) {
+    emit(PHONE, start, end, 850);
+    return true;
+  }
+  return false;
+}
+
+/** Scans the number starting at `s` (a digit at a number start); returns where to resume. */
+export function scanNumber(s: i32): i32 {
+  const end = readGroups(s);
+  if (end < 0) return skipCompound(s);
+  const c = at(end);
+  const d = at(end + 1);
+  // The local part of an email address.
+  if (c == 64) return end;
+  // Dates, times, fractions and thousands: a number that runs on through / : or , is none of ours,
+  // except an IPv4 address followed by its port.
+  if ((c == 47 || c == 58 || c == 44) && isDigit(d)) {
+    if (c == 58 && isIpv4(0, groupCount)) {
+      emit(IP_ADDRESS, s, end, 900);
+      return end;
+    }
+    return skipCompound(s);
+  }
+  let a = 0;
+  while (a < groupCount) {
+    let matched = false;
+    for (let b = groupCount; b > a; b--) {
+      if (b < groupCount && sepAfter(b - 1) != 32) continue;
+      if (classify(a, b)) {
+        a = b;
+        matched = true;
+        break;
+      }
+    }
+    if (matched) continue;
+    // The next span may only start after a space.
+    a++;
+    while (a < groupCount && sepAfter(a - 1) != 32) a++;
+  }
+  return end;
+}
+
+/** A parenthesised area code: `(415) 555-2671`, `(020) 7946 0958`. */
+export function scanParenPhone(s: i32): i32 {
+  if (isAlnum(at(s - 1))) return -1;
+  let i = s + 1;
+  while (isDigit(at(i))) i++;
+  const areaLen = i - s - 1;
+  if (areaLen < 2 || areaLen > 5 || at(i) != 41) return -1;
+  i++;
+  if (at(i) == 32) i++;
+  if (!isDigit(at(i))) return -1;
+  const end = readGroups(i);
+  if (end < 0 || groupCount != 2) return -1;
+  const sep = sepAfter(0);
+  if (sep != 45 && sep != 32 && sep != 46) return -1;
+  const l0 = gLen(0);
+  const l1 = gLen(1);
+  const total = areaLen + l0 + l1;
+  if (areaLen == 3 && l0 == 3 && l1 == 4 && at(s + 1) >= 50) {
+    emit(PHONE, s, end, 850);
+    return end;
+  }
+  if (at(s + 1) == 48 && total >= 10 && total <= 11 && l0 >= 3 && l1 >= 3) {
+    emit(PHONE, s, end, 800);
+    return end;
+  }
+  return -1;
+}
+
+/** International numbers: `+44 20 7946 0958`, `+1 (415) 555-2671`, `+8613800138000`. */
+export function scanPlusPhone(s: i32): i32 {
+  if (isAlnum(at(s - 1)) || !isDigit(at(s + 1)) || at(s + 1) == 48) return -1;
+  let i = s + 1;
+  let digits = 0;
+  let groups = 0;
+  let longest = 0;
+  while (true) {
+    if (at(i) == 40) {
+      const open = i;
+      i++;
+      while (isDigit(at(i))) i++;
+      if (at(i) != 41 || i - open - 1 < 1 || i - open - 1 > 4) return -1;
+      digits += i - open - 1;
+      i++;
+    } else {
+      const start = i;
+      while (isDigit(at(i))) i++;
+      const len = i - start;
+      if (len == 0) return -1;
+      if (len > longest) longest = len;
+      digits += len;
+    }
+    groups++;
+    const c = at(i);
+    const d = at(i + 1);
+    if ((c == 32 || c == 45 || c == 46) && (isDigit(d) || d == 40)) {
+      i++;
+      continue;
+    }
+    if (c == 40 && groups == 1) continue;
+    break;
+  }
+  const c = at(i);
+  if (isWord(c)) return skipCompound(s + 1);
+  if ((c == 47 || c == 58 || c == 44 || c == 46 || c == 45) && isDigit(at(i + 1))) {
+    return skipCompound(s + 1);
+  }
+  if (digits < 8 || digits > 15) return i;
+  if (groups > 1 && longest > 10) return i;
+  emit(PHONE, s, i, 900);
+  return i;
+}

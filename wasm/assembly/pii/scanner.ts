@@ -1,0 +1,72 @@
+// The single pass. Most characters cost one load and a compare: the loop stops only at anchors
+// (a word start, '@', ':', '=', '+', '(' and '-') and hands the candidate to its validator,
+// which either reports a finding or says where to resume.
+
+import { at, isAlnum, isDigit, isHex, isUpper, isWord, textLen, textPtr } from "./text";
+import { findingCount, resetFindings } from "./findings";
+import { isNumberStart, scanNumber, scanParenPhone, scanPlusPhone } from "./numbers";
+import { scanEmail } from "./email";
+import { scanIban } from "./iban";
+import { looksLikeIpv6, scanIpv6 } from "./ipv6";
+import { scanKeyValue, scanPem, scanPrefixedSecret, scanUrlCredentials } from "./secrets";
+
+function scanWordStart(i: i32, c: i32): i32 {
+  if (isHex(c) && looksLikeIpv6(i)) {
+    const end = scanIpv6(i);
+    if (end > 0) return end;
+  }
+  if (isDigit(c)) return isNumberStart(i) ? scanNumber(i) : -1;
+  if (isUpper(c)) {
+    const end = scanIban(i);
+    if (end > 0) return end;
+  }
+  return scanPrefixedSecret(i, c);
+}
+
+function scanPunctuation(i: i32, c: i32): i32 {
+  if (c == 64) return scanEmail(i);
+  if (c == 58) {
+    const next = at(i + 1);
+    if (next == 47 && at(i + 2) == 47) return scanUrlCredentials(i);
+    if (next == 58) return scanIpv6(i);
+    return scanKeyValue(i);
+  }
+  if (c == 61) return scanKeyValue(i);
+  if (c == 43) return scanPlusPhone(i);
+  if (c == 40) return isDigit(at(i + 1)) ? scanParenPhone(i) : -1;
+  if (c == 45) return at(i + 1) == 45 ? scanPem(i) : -1;
+  return -1;
+}
+
+/** Scans the text in place and returns the number of findings written. */
+export function scanText(): i32 {
+  resetFindings();
+  const n = textLen;
+  const base = textPtr;
+  let i = 0;
+  while (i < n) {
+    const c = <i32>load<u16>(base + (<usize>i << 1));
+    if (isAlnum(c)) {
+      if (!isWord(at(i - 1))) {
+        const end = scanWordStart(i, c);
+        if (end > i) {
+          i = end;
+          continue;
+        }
+      }
+      i++;
+      while (i < n && isAlnum(<i32>load<u16>(base + (<usize>i << 1)))) i++;
+      continue;
+    }
+    // '(' '+' '-' ':' '=' '@'
+    if (c == 64 || c == 58 || c == 61 || c == 43 || c == 40 || c == 45) {
+      const end = scanPunctuation(i, c);
+      if (end > i) {
+        i = end;
+        continue;
+      }
+    }
+    i++;
+  }
+  return findingCount;
+}

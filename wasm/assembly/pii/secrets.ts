@@ -1,0 +1,371 @@
+// Secrets: provider keys recognised by their prefixes, JWTs, PEM private keys, credentials in
+// URLs, and high-entropy values assigned to key-like names.
+
+import {
+  at,
+  containsFold,
+  isAlnum,
+  isAlpha,
+  isDigit,
+  isLower,
+  isTokenChar,
+  isUpper,
+  isWord,
+  lower,
+  startsWith,
+  startsWithFold,
+  textLen,
+} from "./text";
+import { emit, SECRET } from "./findings";
+
+const PLACEHOLDERS: string[] = [
+  "your",
+  "xxxx",
+  "example",
+  "placeholder",
+  "dummy",
+  "redacted",
+  "changeme",
+  "replace",
+  "insert",
+  "sample",
+  "fake",
+  "123456",
+  "abcdef",
+  "****",
+  "...",
+  "<",
+  ">",
+  "${",
+  "{{",
+];
+
+const counts: usize = memory.data(128 * 4);
+
+/** Shannon entropy in bits per character of `[start, end)` (ASCII only). */
+function entropy(start: i32, end: i32): f64 {
+  memory.fill(counts, 0, 128 * 4);
+  for (let i = start; i < end; i++) {
+    const c = at(i) & 127;
+    const p = counts + (<usize>c << 2);
+    store<i32>(p, load<i32>(p) + 1);
+  }
+  const n = <f64>(end - start);
+  let bits = 0.0;
+  for (let c = 0; c < 128; c++) {
+    const k = load<i32>(counts + (<usize>c << 2));
+    if (k > 0) {
+      const p = <f64>k / n;
+      bits -= p * Math.log2(p);
+    }
+  }
+  return bits;
+}
+
+function isPlaceholder(start: i32, end: i32): bool {
+  for (let k = 0; k < PLACEHOLDERS.length; k++) {
+    if (containsFold(start, end, unchecked(PLACEHOLDERS[k]))) return true;
+  }
+  // A run of five equal characters is a mask, not a key.
+  let run = 1;
+  for (let i = start + 1; i < end; i++) {
+    run = at(i) == at(i - 1) ? run + 1 : 1;
+    if (run >= 5) return true;
+  }
+  return false;
+}
+
+/** Character classes present: lower, upper, digit, other. */
+function classCount(start: i32, end: i32): i32 {
+  let lowerSeen = 0;
+  let upperSeen = 0;
+  let digitSeen = 0;
+  let otherSeen = 0;
+  for (let i = start; i < end; i++) {
+    const c = at(i);
+    if (isLower(c)) lowerSeen = 1;
+    else if (isUpper(c)) upperSeen = 1;
+    else if (isDigit(c)) digitSeen = 1;
+    else otherSeen = 1;
+  }
+  return lowerSeen + upperSeen + digitSeen + otherSeen;
+}
+
+function hasDigitAndLetter(start: i32, end: i32): bool {
+  let d = false;
+  let a = false;
+  for (let i = start; i < end; i++) {
+    const c = at(i);
+    if (isDigit(c)) d = true;
+    else if (isAlpha(c)) a = true;
+  }
+  return d && a;
+}
+
+function alnumRun(i: i32): i32 {
+  while (isAlnum(at(i))) i++;
+  return i;
+}
+
+function wordRun(i: i32): i32 {
+  while (isWord(at(i))) i++;
+  return i;
+}
+
+function tokenRun(i: i32): i32 {
+  while (isTokenChar(at(i))) i++;
+  return i;
+}
+
+function upperDigitRun(i: i32): i32 {
+  while (isUpper(at(i)) || isDigit(at(i))) i++;
+  return i;
+}
+
+function accept(start: i32, bodyStart: i32, end: i32, confidence: i32): i32 {
+  if (isPlaceholder(bodyStart, end)) return -1;
+  emit(SECRET, start, end, confidence);
+  return end;
+}
+
+function jwtSegmentEnd(i: i32): i32 {
+  const end = tokenRun(i);
+  return end - i >= 8 ? end : -1;
+}
+
+/** Provider keys and JWTs, at the start of a word. Returns the end, or -1. */
+export function scanPrefixedSecret(s: i32, c: i32): i32 {
+  if (c == 65 /* A */) {
+    if (
+      startsWith(s, "AKIA") || startsWith(s, "ASIA") || startsWith(s, "AGPA") ||
+      startsWith(s, "AIDA") || startsWith(s, "AROA") || startsWith(s, "ANPA") ||
+      startsWith(s, "AIPA") || startsWith(s, "ANVA") || startsWith(s, "ABIA") ||
+      startsWith(s, "ACCA")
+    ) {
+      const end = upperDigitRun(s + 4);
+      if (end - s != 20 || isWord(at(end))) return -1;
+      if (!hasDigitAndLetter(s + 4, end)) return -1;
+      return accept(s, s + 4, end, 990);
+    }
+    if (startsWith(s, "AIza")) {
+      const end = tokenRun(s + 4);
+      if (end - s != 39) return -1;
+      return accept(s, s + 4, end, 990);
+    }
+    return -1;
+  }
+  if (c == 103 /* g */) {
+    if (
+      startsWith(s, "ghp_") || startsWith(s, "gho_") || startsWith(s, "ghu_") ||
+      startsWith(s, "ghs_") || startsWith(s, "ghr_")
+    ) {
+      const end = alnumRun(s + 4);
+      if (end - s < 40 || end - s > 44 || isWord(at(end))) return -1;
+      return accept(s, s + 4, end, 990);
+    }
+    if (startsWith(s, "github_pat_")) {
+      const end = wordRun(s + 11);
+      if (end - s < 70 || end - s > 100) return -1;
+      return accept(s, s + 11, end, 990);
+    }
+    return -1;
+  }
+  if (c == 115 /* s */ || c == 112 /* p */ || c == 114 /* r */) {
+    if (startsWith(s + 1, "k_live_") || startsWith(s + 1, "k_test_")) {
+      const end = alnumRun(s + 8);
+      if (end - s < 24 || isWord(at(end))) return -1;
+      if (!hasDigitAndLetter(s + 8, end)) return -1;
+      return accept(s, s + 8, end, 980);
+    }
+    if (c == 115 && startsWith(s, "sk-")) {
+      const end = tokenRun(s + 3);
+      const anthropic = startsWith(s, "sk-ant-");
+      const body = anthropic ? s + 7 : s + 3;
+      const minimum = anthropic ? 32 : 20;
+      if (end - body < minimum || end - s > 240) return -1;
+      if (!hasDigitAndLetter(body, end) || entropy(body, end) < 3.0) return -1;
+      return accept(s, body, end, anthropic ? 990 : 970);
+    }
+    return -1;
+  }
+  if (c == 120 /* x */) {
+    if (
+      startsWith(s, "xoxb-") || startsWith(s, "xoxp-") || startsWith(s, "xoxa-") ||
+      startsWith(s, "xoxo-") || startsWith(s, "xoxs-") || startsWith(s, "xoxr-") ||
+      startsWith(s, "xoxe-") || startsWith(s, "xapp-")
+    ) {
+      const end = tokenRun(s + 5);
+      if (end - s < 20 || !hasDigitAndLetter(s + 5, end)) return -1;
+      return accept(s, s + 5, end, 980);
+    }
+    return -1;
+  }
+  if (c == 101 /* e */ && startsWith(s, "eyJ")) {
+    const headerEnd = jwtSegmentEnd(s);
+    if (headerEnd < 0 || at(headerEnd) != 46) return -1;
+    const payloadEnd = jwtSegmentEnd(headerEnd + 1);
+    if (payloadEnd < 0 || at(payloadEnd) != 46) return -1;
+    const end = jwtSegmentEnd(payloadEnd + 1);
+    if (end < 0 || (at(end) == 46 && isTokenChar(at(end + 1)))) return -1;
+    return accept(s, payloadEnd + 1, end, 960);
+  }
+  return -1;
+}
+
+function lineEnd(i: i32, limit: i32): i32 {
+  const stop = i + limit < textLen ? i + limit : textLen;
+  while (i < stop && at(i) != 10) i++;
+  return i;
+}
+
+function findFrom(i: i32, limit: i32, s: string): i32 {
+  const stop = i + limit < textLen ? i + limit : textLen;
+  for (; i < stop; i++) if (startsWith(i, s)) return i;
+  return -1;
+}
+
+/** `-----BEGIN ... PRIVATE KEY-----` through its END line. */
+export function scanPem(s: i32): i32 {
+  if (!startsWith(s, "-----BEGIN ")) return -1;
+  const headerLineEnd = lineEnd(s, 80);
+  const label = findFrom(s + 11, headerLineEnd - s - 11, "PRIVATE KEY");
+  if (label < 0) return -1;
+  const headerEnd = findFrom(label, headerLineEnd - label, "-----");
+  if (headerEnd < 0) return -1;
+  const footer = findFrom(headerEnd + 5, 65536, "-----END ");
+  if (footer < 0) return -1;
+  let body = 0;
+  for (let i = headerEnd + 5; i < footer; i++) if (at(i) > 32) body++;
+  if (body < 20) return -1;
+  const footerLineEnd = lineEnd(footer, 80);
+  const close = findFrom(footer + 9, footerLineEnd - footer - 9, "-----");
+  if (close < 0) return -1;
+  emit(SECRET, s, close + 5, 990);
+  return close + 5;
+}
+
+// @ts-ignore: decorator
+@inline function isUserInfoChar(c: i32): bool {
+  // unreserved, sub-delims and percent-encoding, minus ':' and '@'
+  return isAlnum(c) || c == 45 || c == 46 || c == 95 || c == 126 || c == 37 || c == 33 ||
+    c == 36 || c == 38 || c == 39 || c == 42 || c == 43 || c == 44 || c == 59 || c == 61;
+}
+
+const WEAK_URL_PASSWORDS: string[] = ["password", "pass", "passwd", "secret", "pwd", "xxx"];
+
+/** `scheme://user:password@host`: reports `user:password`. `colon` is the scheme's ':'. */
+export function scanUrlCredentials(colon: i32): i32 {
+  let scheme = colon;
+  while (isAlnum(at(scheme - 1)) || at(scheme - 1) == 43 || at(scheme - 1) == 46) scheme--;
+  if (colon - scheme < 2 || !isAlpha(at(scheme))) return -1;
+  const userStart = colon + 3;
+  let i = userStart;
+  while (isUserInfoChar(at(i))) i++;
+  if (at(i) != 58) return -1;
+  const passStart = i + 1;
+  i = passStart;
+  while (isUserInfoChar(at(i))) i++;
+  if (at(i) != 64 || i == passStart || !isAlnum(at(i + 1))) return -1;
+  const passEnd = i;
+  for (let k = 0; k < WEAK_URL_PASSWORDS.length; k++) {
+    const word = unchecked(WEAK_URL_PASSWORDS[k]);
+    if (passEnd - passStart == word.length && startsWithFold(passStart, word)) return -1;
+  }
+  if (isPlaceholder(passStart, passEnd)) return -1;
+  emit(SECRET, userStart, passEnd, 930);
+  return passEnd + 1;
+}
+
+const KEY_NAMES: string[] = [
+  "key",
+  "token",
+  "secret",
+  "passw",
+  "pwd",
+  "auth",
+  "credential",
+  "bearer",
+  "private",
+  "signature",
+  "session",
+];
+const PASSWORD_NAMES: string[] = ["passw", "pwd", "passphrase", "pass"];
+const SCHEMES: string[] = ["bearer ", "basic ", "token "];
+
+// @ts-ignore: decorator
+@inline function isNameChar(c: i32): bool {
+  return isWord(c) || c == 45 || c == 46;
+}
+
+// @ts-ignore: decorator
+@inline function isValueChar(c: i32): bool {
+  // printable ASCII without space, quotes, separators and brackets
+  return c > 32 && c < 127 && c != 34 && c != 39 && c != 96 && c != 44 && c != 59 &&
+    c != 38 && c != 60 && c != 62 && c != 40 && c != 41 && c != 91 && c != 93 && c != 123 &&
+    c != 125 && c != 92;
+}
+
+function nameMatches(start: i32, end: i32, names: string[]): bool {
+  for (let k = 0; k < names.length; k++) {
+    if (containsFold(start, end, unchecked(names[k]))) return true;
+  }
+  return false;
+}
+
+/** `name = value`, `name: value`, `"name": "value"` where the name sounds like a secret. */
+export function scanKeyValue(op: i32): i32 {
+  // The name, read backwards past spaces and a closing quote.
+  let j = op - 1;
+  while (at(j) == 32 && op - j < 4) j--;
+  const q = at(j);
+  if (q == 34 || q == 39) j--;
+  const nameEnd = j + 1;
+  while (isNameChar(at(j)) && nameEnd - j < 64) j--;
+  const nameStart = j + 1;
+  if (nameEnd - nameStart < 3) return -1;
+  if (!nameMatches(nameStart, nameEnd, KEY_NAMES)) return -1;
+  // The value, after the operator, spaces, an opening quote and an auth scheme.
+  let i = op + 1;
+  if (at(op) == 58 && at(i) == 61) i++;
+  while (at(i) == 32 || at(i) == 9) i++;
+  const quote = at(i);
+  const quoted = quote == 34 || quote == 39 || quote == 96;
+  if (quoted) i++;
+  for (let k = 0; k < SCHEMES.length; k++) {
+    if (startsWithFold(i, unchecked(SCHEMES[k]))) {
+      i += SCHEMES[k].length;
+      break;
+    }
+  }
+  const start = i;
+  const prefixed = isAlpha(at(start)) && !isWord(at(start - 1))
+    ? scanPrefixedSecret(start, at(start))
+    : -1;
+  if (prefixed > 0) return prefixed;
+  while (isValueChar(at(i))) i++;
+  let end = i;
+  if (quoted) {
+    if (at(end) != quote) return -1;
+  } else {
+    while (end > start && at(end - 1) == 46) end--;
+  }
+  const len = end - start;
+  if (len < 8 || len > 200) return -1;
+  const first = at(start);
+  if (first == 36 || first == 37 || first == 47) return -1;
+  if (isPlaceholder(start, end) || containsFold(start, end, "://")) return -1;
+  const bits = entropy(start, end);
+  const classes = classCount(start, end);
+  if (nameMatches(nameStart, nameEnd, PASSWORD_NAMES)) {
+    if (len <= 64 && (classes >= 3 || (len >= 12 && classes >= 2 && bits >= 3.0))) {
+      emit(SECRET, start, end, 800);
+      return end;
+    }
+    return -1;
+  }
+  if (len < 16 || !hasDigitAndLetter(start, end)) return -1;
+  const needed = Math.min(3.5, Math.log2(<f64>len) * 0.8);
+  if (bits < needed) return -1;
+  emit(SECRET, start, end, 750);
+  return end;
+}

@@ -1,0 +1,110 @@
+// The text being scanned, held in linear memory as UTF-16 code units so that every offset the
+// scanner reports is already a JavaScript string index.
+
+export let textPtr: usize = 0;
+export let textLen: i32 = 0;
+let textCap: i32 = 0;
+
+/** Makes room for `units` code units and returns where the caller writes them. */
+export function reserveText(units: i32): usize {
+  if (units > textCap) {
+    let cap = textCap > 0 ? textCap : 4096;
+    while (cap < units) cap <<= 1;
+    if (textPtr != 0) heap.free(textPtr);
+    textPtr = heap.alloc(<usize>cap << 1);
+    textCap = cap;
+  }
+  textLen = units;
+  return textPtr;
+}
+
+/** The code unit at `i`, or 0 outside the text (so look-arounds need no bounds checks). */
+// @ts-ignore: decorator
+@inline export function at(i: i32): i32 {
+  return <u32>i < <u32>textLen ? <i32>load<u16>(textPtr + (<usize>i << 1)) : 0;
+}
+
+// @ts-ignore: decorator
+@inline export function isDigit(c: i32): bool {
+  return <u32>(c - 48) < 10;
+}
+
+// @ts-ignore: decorator
+@inline export function isUpper(c: i32): bool {
+  return <u32>(c - 65) < 26;
+}
+
+// @ts-ignore: decorator
+@inline export function isLower(c: i32): bool {
+  return <u32>(c - 97) < 26;
+}
+
+// @ts-ignore: decorator
+@inline export function isAlpha(c: i32): bool {
+  return <u32>((c | 32) - 97) < 26;
+}
+
+// @ts-ignore: decorator
+@inline export function isAlnum(c: i32): bool {
+  return isDigit(c) || isAlpha(c);
+}
+
+/** Letters, digits and `_`: what continues an identifier. */
+// @ts-ignore: decorator
+@inline export function isWord(c: i32): bool {
+  return isDigit(c) || isAlpha(c) || c == 95;
+}
+
+// @ts-ignore: decorator
+@inline export function isHex(c: i32): bool {
+  return isDigit(c) || <u32>((c | 32) - 97) < 6;
+}
+
+/** Base64url and base64 alphabet minus padding: `A-Z a-z 0-9 _ -`. */
+// @ts-ignore: decorator
+@inline export function isTokenChar(c: i32): bool {
+  return isWord(c) || c == 45;
+}
+
+// @ts-ignore: decorator
+@inline export function lower(c: i32): i32 {
+  return isUpper(c) ? c | 32 : c;
+}
+
+/** True when the text at `i` starts with the ASCII string `s` (exact case). */
+export function startsWith(i: i32, s: string): bool {
+  const n = s.length;
+  if (i < 0 || i + n > textLen) return false;
+  for (let k = 0; k < n; k++) {
+    if (at(i + k) != <i32>s.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/** True when the text at `i` starts with the lowercase ASCII string `s`, ignoring case. */
+export function startsWithFold(i: i32, s: string): bool {
+  const n = s.length;
+  if (i < 0 || i + n > textLen) return false;
+  for (let k = 0; k < n; k++) {
+    if (lower(at(i + k)) != <i32>s.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/** True when `[start, end)` contains `s`, ignoring case (`s` lowercase). */
+export function containsFold(start: i32, end: i32, s: string): bool {
+  const n = s.length;
+  for (let i = start; i + n <= end; i++) {
+    if (startsWithFold(i, s)) return true;
+  }
+  return false;
+}
+
+/** True when one of the lowercase words in `words` (space-separated) ends within `back` units before `i`. */
+export function precededBy(i: i32, back: i32, words: string[]): bool {
+  const from = i - back > 0 ? i - back : 0;
+  for (let w = 0; w < words.length; w++) {
+    if (containsFold(from, i, unchecked(words[w]))) return true;
+  }
+  return false;
+}

@@ -1,0 +1,196 @@
+/**
+ * PII and secret scanner compiled to WebAssembly. One pass over a string finds emails, phone
+ * numbers, payment cards, IBANs, US SSNs, Chinese resident IDs, IP addresses and secrets;
+ * every candidate is validated (Luhn, mod-97, check digits, issuing rules, entropy) inside the
+ * scanner, so look-alikes are not reported. Offsets are UTF-16 code-unit offsets, so
+ * `text.slice(start, end)` is the finding.
+ *
+ * @example
+ * ```ts
+ * import { scan } from "@a3s/wasm/pii";
+ * const [finding] = scan("write to ada@example.org");
+ * console.log(finding); // { type: "email", start: 9, end: 24, confidence: 0.95 }
+ * ```
+ * @module
+ */
+
+/** The stable names of what the scanner finds. */
+export type PiiType =
+  | "email"
+  | "phone"
+  | "credit_card"
+  | "iban"
+  | "us_ssn"
+  | "cn_id"
+  | "ip_address"
+  | "secret";
+
+/**
+ * Every type, in the order of the codes the WebAssembly module writes (code = index + 1).
+ *
+ * @example
+ * ```ts
+ * import { PII_TYPES } from "@a3s/wasm/pii";
+ * console.log(PII_TYPES.includes("iban")); // true
+ * ```
+ */
+export const PII_TYPES: readonly PiiType[] = [
+  "email",
+  "phone",
+  "credit_card",
+  "iban",
+  "us_ssn",
+  "cn_id",
+  "ip_address",
+  "secret",
+];
+
+/**
+ * One finding: `text.slice(start, end)` is the sensitive value.
+ *
+ * @example
+ * ```ts
+ * import type { Finding } from "@a3s/wasm/pii";
+ * const finding: Finding = { type: "email", start: 0, end: 15, confidence: 0.95 };
+ * ```
+ */
+export interface Finding {
+  type: PiiType;
+  /** UTF-16 code-unit offset of the first character. */
+  start: number;
+  /** UTF-16 code-unit offset just past the last character. */
+  end: number;
+  /** How sure the scanner is, in [0, 1]. */
+  confidence: number;
+}
+
+/**
+ * What to report.
+ *
+ * @example
+ * ```ts
+ * import type { ScannerOptions } from "@a3s/wasm/pii";
+ * const options: ScannerOptions = { types: ["secret"], minConfidence: 0.9 };
+ * ```
+ */
+export interface ScannerOptions {
+  /** Only these types (default: all). */
+  types?: readonly PiiType[];
+  /** Drop findings below this confidence (default 0). */
+  minConfidence?: number;
+}
+
+/**
+ * A scanner owns one WebAssembly instance whose buffers are reused by every call.
+ *
+ * @example
+ * ```ts
+ * import { createScanner } from "@a3s/wasm/pii";
+ * const scanner = createScanner();
+ * const results = scanner.scanMany(["ip 10.0.0.1", "nothing here"]);
+ * scanner.free();
+ * ```
+ */
+export interface PiiScanner {
+  /** Findings in `text`, ordered by start offset. */
+  scan(text: string): Finding[];
+  /** Findings for each text, in order. */
+  scanMany(texts: readonly string[]): Finding[][];
+  /** Bytes of linear memory the instance holds (bounded by the largest text scanned). */
+  readonly memoryBytes: number;
+  /** Releases the instance; the scanner cannot be used afterwards. */
+  free(): void;
+}
+
+interface PiiExports {
+  memory: WebAssembly.Memory;
+  prepare(units: number): number;
+  scan(): number;
+  findings(): number;
+}
+
+const WASM_URL = new URL("../build/pii.wasm", import.meta.url);
+
+async function loadModule(): Promise<WebAssembly.Module> {
+  const bytes = WASM_URL.protocol === "file:"
+    ? await Deno.readFile(WASM_URL)
+    : new Uint8Array(await (await fetch(WASM_URL)).arrayBuffer());
+  return await WebAssembly.compile(bytes);
+}
+
+const wasmModule: WebAssembly.Module = await loadModule();
+
+/**
+ * Creates a scanner with its own WebAssembly instance.
+ *
+ * @example
+ * ```ts
+ * import { createScanner } from "@a3s/wasm/pii";
+ * const scanner = createScanner({ types: ["credit_card"] });
+ * console.log(scanner.scan("card 4111 1111 1111 1111")[0].type); // "credit_card"
+ * scanner.free();
+ * ```
+ */
+export function createScanner(options: ScannerOptions = {}): PiiScanner {
+  let exports: PiiExports | undefined = new WebAssembly.Instance(wasmModule, {
+    env: {
+      abort() {
+        throw new Error("pii scanner aborted");
+      },
+    },
+  }).exports as unknown as PiiExports;
+  const wanted = new Set<PiiType>(options.types ?? PII_TYPES);
+  const minConfidence = options.minConfidence ?? 0;
+
+  function live(): PiiExports {
+    if (!exports) throw new Error("pii scanner was freed");
+    return exports;
+  }
+
+  function scanOne(text: string): Finding[] {
+    const wasm = live();
+    const units = text.length;
+    const ptr = wasm.prepare(units);
+    // Views are taken after prepare(): growing memory detaches earlier ones.
+    const target = new Uint16Array(wasm.memory.buffer, ptr, units);
+    for (let i = 0; i < units; i++) target[i] = text.charCodeAt(i);
+    const count = wasm.scan();
+    if (count === 0) return [];
+    const raw = new Int32Array(wasm.memory.buffer, wasm.findings(), count * 4);
+    const found: Finding[] = [];
+    for (let k = 0; k < raw.length; k += 4) {
+      const type = PII_TYPES[raw[k] - 1];
+      const confidence = raw[k + 3] / 1000;
+      if (!wanted.has(type) || confidence < minConfidence) continue;
+      found.push({ type, start: raw[k + 1], end: raw[k + 2], confidence });
+    }
+    return found.length > 1 ? found.sort((a, b) => a.start - b.start) : found;
+  }
+
+  return {
+    scan: scanOne,
+    scanMany: (texts) => texts.map(scanOne),
+    get memoryBytes() {
+      return live().memory.buffer.byteLength;
+    },
+    free() {
+      exports = undefined;
+    },
+  };
+}
+
+let shared: PiiScanner | undefined;
+
+/**
+ * Scans `text` with a shared default scanner.
+ *
+ * @example
+ * ```ts
+ * import { scan } from "@a3s/wasm/pii";
+ * console.log(scan("SSN 536-22-1947")[0].type); // "us_ssn"
+ * ```
+ */
+export function scan(text: string): Finding[] {
+  shared ??= createScanner();
+  return shared.scan(text);
+}
