@@ -1,0 +1,217 @@
+/** The decoding loop: prefill once, then one token per step through the KV cache. */
+import { A3sError } from "@a3s/common";
+import type { Tokenizer } from "./_tokenizer.ts";
+import type { TokenConstraint } from "./constraint.ts";
+import type { ModelManifest } from "./model_dir.ts";
+import { Sampler, type SamplingOptions } from "./sampler.ts";
+import type { CausalLM } from "./session.ts";
+
+/** A causal model ready to generate: its session, tokenizer and manifest. */
+export interface LanguageModel {
+  lm: CausalLM;
+  tokenizer: Tokenizer;
+  manifest: ModelManifest;
+  /** Token ids that end a generation. */
+  stopTokens: ReadonlySet<number>;
+}
+
+/** Options for {@linkcode generate}. */
+export interface GenerateOptions {
+  /** Tokens to generate at most; the rest of the context when unset. */
+  maxTokens?: number;
+  /** Text that ends the generation; it is not part of the output. */
+  stop?: readonly string[];
+  sampling?: SamplingOptions;
+  constraint?: TokenConstraint;
+  /** Alternatives to report per token; 0 reports only the chosen token's logprob. */
+  topLogprobs?: number;
+  logprobs?: boolean;
+  signal?: AbortSignal;
+  /** Drop the oldest prompt tokens instead of failing when the prompt exceeds the context. */
+  truncate?: boolean;
+}
+
+/** One chosen token and the text it released. */
+export interface TokenEvent {
+  token: number;
+  /** Text safe to show now (held back while it might start a stop sequence). */
+  text: string;
+  /** The token's own text. */
+  tokenText: string;
+  logprob?: number;
+  top?: { token: number; text: string; logprob: number }[];
+}
+
+/** Why a generation ended, with its counts and timings in nanoseconds. */
+export interface GenerationResult {
+  text: string;
+  tokens: number[];
+  finishReason: "stop" | "length" | "cancelled";
+  promptTokens: number;
+  completionTokens: number;
+  promptEvalNs: number;
+  evalNs: number;
+}
+
+const tokenDecoder = new TextDecoder();
+
+function holdback(text: string, stops: readonly string[]): number {
+  let keep = 0;
+  for (const stop of stops) {
+    for (let n = Math.min(stop.length - 1, text.length); n > keep; n--) {
+      if (text.endsWith(stop.slice(0, n))) {
+        keep = n;
+        break;
+      }
+    }
+  }
+  return keep;
+}
+
+/** Fits the prompt into the context, truncating from the front when asked to. */
+export function fitPrompt(ids: readonly number[], context: number, truncate: boolean): number[] {
+  const limit = context - 1;
+  if (ids.length <= limit) return [...ids];
+  if (!truncate) {
+    throw new A3sError(
+      "context_length_exceeded",
+      `prompt is ${ids.length} tokens, which exceeds the model's context of ${context} by ${
+        ids.length - limit
+      } (leaving room for one generated token); shorten it or ask for truncation`,
+      { status: 400, field: "prompt" },
+    );
+  }
+  return ids.slice(ids.length - limit);
+}
+
+/**
+ * Generates from `promptIds`, yielding each token as it is chosen and returning the result.
+ *
+ * @example
+ * ```ts
+ * const stream = generate(model, model.tokenizer.encode("hello"), { maxTokens: 8 });
+ * for (let r = await stream.next(); !r.done; r = await stream.next()) console.log(r.value.text);
+ * ```
+ */
+export async function* generate(
+  model: LanguageModel,
+  promptIds: readonly number[],
+  options: GenerateOptions = {},
+): AsyncGenerator<TokenEvent, GenerationResult> {
+  const { lm, tokenizer } = model;
+  const context = model.manifest.contextLength;
+  const prompt = fitPrompt(promptIds, context, options.truncate ?? false);
+  const room = context - prompt.length;
+  const maxTokens = Math.max(0, Math.min(options.maxTokens ?? room, room));
+  const stops = (options.stop ?? []).filter((s) => s.length > 0);
+  const sampler = new Sampler(options.sampling);
+  const constraint = options.constraint;
+  const topCount = options.topLogprobs ?? 0;
+  const wantLogprobs = options.logprobs || topCount > 0;
+  const history = [...prompt];
+  const tokens: number[] = [];
+  const decoder = new TextDecoder();
+  let text = "";
+  let emitted = 0;
+  let finishReason: GenerationResult["finishReason"] = "length";
+  const cache = lm.newCache();
+  const started = performance.now();
+  let { logits } = await lm.forward(prompt, cache);
+  const prefillDone = performance.now();
+
+  const accept = (token: number): { event: TokenEvent; stopped: boolean } => {
+    tokens.push(token);
+    history.push(token);
+    const bytes = tokenizer.tokenBytes(token);
+    text += decoder.decode(bytes, { stream: true });
+    let stopped = false;
+    let visibleEnd = text.length - holdback(text, stops);
+    for (const stop of stops) {
+      const at = text.indexOf(stop, Math.max(0, emitted - stop.length));
+      if (at >= 0) {
+        text = text.slice(0, at);
+        visibleEnd = at;
+        stopped = true;
+      }
+    }
+    const piece = text.slice(emitted, Math.max(emitted, visibleEnd));
+    emitted = Math.max(emitted, visibleEnd);
+    return {
+      event: { token, text: piece, tokenText: tokenDecoder.decode(bytes) },
+      stopped,
+    };
+  };
+
+  while (tokens.length < maxTokens) {
+    if (options.signal?.aborted) {
+      finishReason = "cancelled";
+      break;
+    }
+    if (constraint?.mustEnd()) {
+      finishReason = "stop";
+      break;
+    }
+    if (constraint) {
+      const remaining = maxTokens - tokens.length;
+      const completion = constraint.completion();
+      if (completion.length >= remaining - 1) {
+        const forced = tokenizer.encode(completion, { special: "none" });
+        if (forced.length >= remaining - 1) {
+          for (const token of forced) {
+            constraint.advance(token);
+            yield accept(token).event;
+          }
+          finishReason = "length";
+          break;
+        }
+      }
+    }
+    sampler.prepare(logits, history);
+    let choice;
+    if (constraint) {
+      // Most picks are already valid; only build the full mask when this one is not.
+      const first = sampler.pick(logits, undefined, wantLogprobs ? topCount : 0);
+      choice = constraint.allows(first.token)
+        ? first
+        : sampler.pick(logits, constraint.mask(), wantLogprobs ? topCount : 0);
+    } else {
+      choice = sampler.pick(logits, undefined, wantLogprobs ? topCount : 0);
+    }
+    const token = choice.token;
+    if (model.stopTokens.has(token)) {
+      finishReason = "stop";
+      break;
+    }
+    constraint?.advance(token);
+    const { event, stopped } = accept(token);
+    if (wantLogprobs) {
+      event.logprob = choice.logprob;
+      event.top = choice.top?.map((t) => ({
+        token: t.token,
+        text: tokenDecoder.decode(tokenizer.tokenBytes(t.token)),
+        logprob: t.logprob,
+      }));
+    }
+    yield event;
+    if (stopped) {
+      finishReason = "stop";
+      break;
+    }
+    if (tokens.length >= maxTokens) break;
+    ({ logits } = await lm.forward([token], cache));
+  }
+  text += decoder.decode();
+  if (emitted < text.length) {
+    yield { token: -1, text: text.slice(emitted), tokenText: "" };
+  }
+  const finished = performance.now();
+  return {
+    text,
+    tokens,
+    finishReason,
+    promptTokens: prompt.length,
+    completionTokens: tokens.length,
+    promptEvalNs: Math.round((prefillDone - started) * 1e6),
+    evalNs: Math.round((finished - prefillDone) * 1e6),
+  };
+}
