@@ -36,9 +36,11 @@ interface PartialBody {
 }
 
 // Bytes handed to WebAssembly per call adapt to the traffic: a window grows while it yields
-// frames, and drops to a header's worth after a large payload, which is never copied into it.
+// frames, and drops to a few headers' worth after a large payload. Large payloads are then never
+// copied into WebAssembly memory: only their headers are, and the payload is a view of the chunk.
 const FIRST_WINDOW = 64 * 1024;
 const SMALL_WINDOW = 256;
+const LARGE_PAYLOAD = 1024;
 
 /**
  * Streaming frame decoder. Push chunks of any size, split anywhere: headers split across chunks,
@@ -209,7 +211,7 @@ export class FrameDecoder {
     const flags = packed >>> 8;
     const streamId = words[result + RESULT_PENDING_STREAM];
     const length = words[result + RESULT_PENDING_LENGTH];
-    if (length >= this.#window) this.#window = SMALL_WINDOW;
+    if (length >= LARGE_PAYLOAD) this.#window = SMALL_WINDOW;
     if (start + length <= chunk.length) {
       frames.push({ type, flags, streamId, payload: this.#payload(chunk, start, length) });
       return start + length;

@@ -1,0 +1,163 @@
+/**
+ * Frame codec throughput: our WebAssembly codec beside a plain TypeScript DataView codec written
+ * here, on 64 B, 4 KiB and 1 MiB payloads. Both produce the same bytes and the same frames
+ * (payloads are views of the input when a frame arrives whole), so only the work differs.
+ *
+ *   deno bench -A wasm/bench/frame_bench.ts
+ */
+import { encodeFrames, type Frame, FrameDecoder, type FrameInit, FrameType } from "../frame/mod.ts";
+
+const HEADER = 10;
+const MAX_PAYLOAD = 16 * 1024 * 1024;
+/** Each iteration moves about this many payload bytes, whatever the frame size. */
+const BYTES_PER_ITERATION = 4 * 1024 * 1024;
+/** Decoding also runs as a socket would deliver it: 64 KiB reads. */
+const READ_SIZE = 64 * 1024;
+
+function dataViewEncode(frames: FrameInit[]): Uint8Array {
+  let total = 0;
+  for (const frame of frames) total += HEADER + (frame.payload?.length ?? 0);
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const frame of frames) {
+    const payload = frame.payload ?? new Uint8Array(0);
+    if (payload.length > MAX_PAYLOAD) throw new RangeError("oversized");
+    view.setUint8(at, frame.type);
+    view.setUint8(at + 1, frame.flags ?? 0);
+    view.setUint32(at + 2, frame.streamId ?? 0);
+    view.setUint32(at + 6, payload.length);
+    out.set(payload, at + HEADER);
+    at += HEADER + payload.length;
+  }
+  return out;
+}
+
+/** A streaming DataView decoder with the same contract as FrameDecoder. */
+class DataViewDecoder {
+  #carry = new Uint8Array(0);
+  #body: { frame: Frame; filled: number } | undefined;
+
+  push(input: Uint8Array): Frame[] {
+    const frames: Frame[] = [];
+    let chunk = input;
+    if (this.#carry.length > 0) {
+      const joined = new Uint8Array(this.#carry.length + chunk.length);
+      joined.set(this.#carry);
+      joined.set(chunk, this.#carry.length);
+      chunk = joined;
+      this.#carry = new Uint8Array(0);
+    }
+    let at = 0;
+    if (this.#body) {
+      const { frame } = this.#body;
+      const take = Math.min(frame.payload.length - this.#body.filled, chunk.length);
+      frame.payload.set(chunk.subarray(0, take), this.#body.filled);
+      this.#body.filled += take;
+      at = take;
+      if (this.#body.filled < frame.payload.length) return frames;
+      frames.push(frame);
+      this.#body = undefined;
+    }
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    while (chunk.length - at >= HEADER) {
+      const type = view.getUint8(at);
+      const length = view.getUint32(at + 6);
+      if (type < 1 || type > 5) throw new RangeError("unknown type");
+      if (length > MAX_PAYLOAD) throw new RangeError("oversized");
+      const frame: Frame = {
+        type: type as FrameType,
+        flags: view.getUint8(at + 1),
+        streamId: view.getUint32(at + 2),
+        payload: chunk.subarray(at + HEADER, at + HEADER + length),
+      };
+      if (at + HEADER + length > chunk.length) {
+        frame.payload = new Uint8Array(length);
+        frame.payload.set(chunk.subarray(at + HEADER));
+        this.#body = { frame, filled: chunk.length - at - HEADER };
+        return frames;
+      }
+      frames.push(frame);
+      at += HEADER + length;
+    }
+    this.#carry = chunk.slice(at);
+    return frames;
+  }
+}
+
+interface Workload {
+  label: string;
+  frames: FrameInit[];
+  wire: Uint8Array;
+  reads: Uint8Array[];
+}
+
+function workload(label: string, payloadSize: number): Workload {
+  const count = Math.max(1, Math.floor(BYTES_PER_ITERATION / payloadSize));
+  const frames: FrameInit[] = [];
+  for (let i = 0; i < count; i++) {
+    const payload = new Uint8Array(payloadSize);
+    crypto.getRandomValues(payload.subarray(0, Math.min(payloadSize, 65536)));
+    frames.push({ type: FrameType.Data, flags: i & 0xff, streamId: i, payload });
+  }
+  const wire = encodeFrames(frames);
+  const reads: Uint8Array[] = [];
+  for (let at = 0; at < wire.length; at += READ_SIZE) reads.push(wire.subarray(at, at + READ_SIZE));
+  return { label, frames, wire, reads };
+}
+
+const workloads = [workload("64 B", 64), workload("4 KiB", 4096), workload("1 MiB", 1 << 20)];
+
+function decodeWasm(reads: Uint8Array[]): number {
+  const decoder = new FrameDecoder();
+  let count = 0;
+  for (const read of reads) count += decoder.push(read).length;
+  decoder.end();
+  return count;
+}
+
+function decodeDataView(reads: Uint8Array[]): number {
+  const decoder = new DataViewDecoder();
+  let count = 0;
+  for (const read of reads) count += decoder.push(read).length;
+  return count;
+}
+
+const cases: { name: string; run: (w: Workload) => unknown; peer: boolean }[] = [
+  { name: "encode DataView", run: (w) => dataViewEncode(w.frames), peer: true },
+  { name: "encode wasm", run: (w) => encodeFrames(w.frames), peer: false },
+  { name: "decode DataView", run: (w) => decodeDataView([w.wire]), peer: true },
+  { name: "decode wasm", run: (w) => decodeWasm([w.wire]), peer: false },
+  { name: "decode 64 KiB reads DataView", run: (w) => decodeDataView(w.reads), peer: true },
+  { name: "decode 64 KiB reads wasm", run: (w) => decodeWasm(w.reads), peer: false },
+];
+
+for (const w of workloads) {
+  for (const c of cases) {
+    const group = `${c.name.replace(/ (DataView|wasm)$/, "")} ${w.label}`;
+    Deno.bench({ name: `${c.name} ${w.label}`, group, baseline: c.peer, fn: () => void c.run(w) });
+  }
+}
+
+/** Wire bytes per second over about `seconds`, after a warm-up. */
+function gigabytesPerSecond(run: () => unknown, bytes: number, seconds = 0.25): number {
+  for (let i = 0; i < 3; i++) run();
+  let iterations = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while (elapsed < seconds * 1000) {
+    run();
+    iterations++;
+    elapsed = performance.now() - start;
+  }
+  return (bytes * iterations) / (elapsed / 1000) / 1e9;
+}
+
+const rows = [];
+for (const w of workloads) {
+  const row: Record<string, string> = { payload: w.label };
+  for (const c of cases) row[c.name] = gigabytesPerSecond(() => c.run(w), w.wire.length).toFixed(2);
+  rows.push(row);
+}
+console.log("frame codec throughput, GB/s of wire bytes (peer: DataView in this file)");
+console.table(rows);
