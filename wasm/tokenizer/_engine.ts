@@ -1,0 +1,199 @@
+/**
+ * The wasm engine of one tokenizer: its own instance and linear memory, so freeing a tokenizer
+ * releases everything it allocated. Text crosses in bulk: one UTF-8 copy in, one id array out.
+ */
+
+/** How a pre-token split is matched inside the engine. */
+export const Split = { none: 0, gpt2: 1, cl100k: 2, qwen: 3, o200k: 4 } as const;
+
+interface EngineExports {
+  memory: WebAssembly.Memory;
+  alloc(size: number): number;
+  configure(
+    split: number,
+    jsFlavor: number,
+    rankByBytes: number,
+    byteLevel: number,
+    ignoreMerges: number,
+    unk: number,
+  ): void;
+  byteIdTable(): number;
+  fallbackTable(): number;
+  loadVocab(bytes: number, entries: number, count: number, maxId: number): void;
+  loadMerges(triples: number, count: number): void;
+  reserve(size: number): number;
+  outputPointer(): number;
+  encode(length: number): number;
+  vocabularySize(): number;
+  tokenLength(id: number): number;
+  tokenPointer(id: number): number;
+  tokenId(length: number): number;
+  decode(count: number): number;
+  decodedPointer(): number;
+}
+
+/** Engine settings. */
+export interface EngineOptions {
+  split: number;
+  /** Match `\s` and case-insensitive contractions as JavaScript does (transformers.js). */
+  jsFlavor: boolean;
+  /** tiktoken: merge by the rank of the concatenated bytes; otherwise by merge rules. */
+  rankByBytes: boolean;
+  /** Initial symbols are bytes (true) or characters (false). */
+  byteLevel: boolean;
+  /** Emit a pre-token that is itself in the vocabulary without merging. */
+  ignoreMerges: boolean;
+  unkId: number;
+}
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+function compileEngine(): Promise<WebAssembly.Module> {
+  compiled ??= (async () => {
+    const url = new URL("../build/tokenizer.wasm", import.meta.url);
+    const bytes = url.protocol === "file:"
+      ? await Deno.readFile(url)
+      : new Uint8Array(await (await fetch(url)).arrayBuffer());
+    return await WebAssembly.compile(bytes);
+  })();
+  return compiled;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** One engine instance. */
+export class Engine {
+  #wasm: EngineExports | undefined;
+
+  private constructor(wasm: EngineExports) {
+    this.#wasm = wasm;
+  }
+
+  /** Instantiates a fresh engine. */
+  static async create(options: EngineOptions): Promise<Engine> {
+    const instance = await WebAssembly.instantiate(await compileEngine(), {
+      env: {
+        abort: (_m: number, _f: number, line: number, column: number) => {
+          throw new Error(`tokenizer engine aborted at ${line}:${column}`);
+        },
+      },
+    });
+    const wasm = instance.exports as unknown as EngineExports;
+    wasm.configure(
+      options.split,
+      options.jsFlavor ? 1 : 0,
+      options.rankByBytes ? 1 : 0,
+      options.byteLevel ? 1 : 0,
+      options.ignoreMerges ? 1 : 0,
+      options.unkId,
+    );
+    return new Engine(wasm);
+  }
+
+  get #exports(): EngineExports {
+    if (!this.#wasm) throw new Error("tokenizer was freed");
+    return this.#wasm;
+  }
+
+  /** Loads tokens: `tokens[i]` holds the bytes of id `ids[i]`. */
+  loadVocab(ids: ArrayLike<number>, tokens: Uint8Array[]): void {
+    const wasm = this.#exports;
+    let total = 0;
+    let maxId = -1;
+    for (let i = 0; i < tokens.length; i++) {
+      total += tokens[i].length;
+      if (ids[i] > maxId) maxId = ids[i];
+    }
+    const bytes = wasm.alloc(total || 1);
+    const entries = wasm.alloc(tokens.length * 8 || 8);
+    const memory = new Uint8Array(wasm.memory.buffer);
+    const table = new Uint32Array(wasm.memory.buffer, entries, tokens.length * 2);
+    let at = bytes;
+    for (let i = 0; i < tokens.length; i++) {
+      memory.set(tokens[i], at);
+      at += tokens[i].length;
+      table[2 * i] = ids[i];
+      table[2 * i + 1] = tokens[i].length;
+    }
+    wasm.loadVocab(bytes, entries, tokens.length, maxId);
+  }
+
+  /** Loads merge rules as (left, right, merged) triples in rank order. */
+  loadMerges(triples: Uint32Array): void {
+    const wasm = this.#exports;
+    const at = wasm.alloc(triples.byteLength || 4);
+    new Uint32Array(wasm.memory.buffer, at, triples.length).set(triples);
+    wasm.loadMerges(at, triples.length / 3);
+  }
+
+  /** Sets the 256 initial byte ids and byte-fallback ids (0xffffffff where absent). */
+  setByteTables(byteIds: Uint32Array, fallbackIds: Uint32Array): void {
+    const wasm = this.#exports;
+    new Uint32Array(wasm.memory.buffer, wasm.byteIdTable(), 256).set(byteIds);
+    new Uint32Array(wasm.memory.buffer, wasm.fallbackTable(), 256).set(fallbackIds);
+  }
+
+  #write(text: string): number {
+    const wasm = this.#exports;
+    // UTF-8 needs at most 3 bytes per UTF-16 unit.
+    const at = wasm.reserve(text.length * 3 + 4);
+    const { written } = encoder.encodeInto(
+      text,
+      new Uint8Array(wasm.memory.buffer, at, text.length * 3 + 4),
+    );
+    return written;
+  }
+
+  /** Encodes one text segment; the returned view is valid until the next engine call. */
+  encodeView(text: string): Uint32Array {
+    const wasm = this.#exports;
+    const count = wasm.encode(this.#write(text));
+    return new Uint32Array(wasm.memory.buffer, wasm.outputPointer(), count);
+  }
+
+  /** Counts the tokens of one text segment. */
+  count(text: string): number {
+    return this.#exports.encode(this.#write(text));
+  }
+
+  /** The id whose bytes are exactly the UTF-8 of `text`, if any. */
+  tokenId(text: string): number | undefined {
+    const id = this.#exports.tokenId(this.#write(text));
+    return id < 0 ? undefined : id;
+  }
+
+  /** Number of ids the engine's table spans. */
+  get size(): number {
+    return this.#exports.vocabularySize();
+  }
+
+  /** The bytes of one id (a copy); empty when the engine holds none. */
+  tokenBytes(id: number): Uint8Array {
+    const wasm = this.#exports;
+    const length = wasm.tokenLength(id);
+    if (length <= 0) return new Uint8Array(0);
+    return new Uint8Array(wasm.memory.buffer, wasm.tokenPointer(id), length).slice();
+  }
+
+  /** Concatenated bytes of `ids` (ids the engine does not hold contribute nothing). */
+  decodeBytes(ids: ArrayLike<number>): Uint8Array {
+    const wasm = this.#exports;
+    const at = wasm.reserve(ids.length + 1);
+    const out = wasm.outputPointer();
+    void at;
+    new Uint32Array(wasm.memory.buffer, out, ids.length).set(ids);
+    const length = wasm.decode(ids.length);
+    return new Uint8Array(wasm.memory.buffer, wasm.decodedPointer(), length).slice();
+  }
+
+  /** Decodes `ids` straight to text (UTF-8, invalid sequences replaced). */
+  decodeText(ids: ArrayLike<number>): string {
+    return decoder.decode(this.decodeBytes(ids));
+  }
+
+  /** Drops the instance; its memory goes with it. */
+  free(): void {
+    this.#wasm = undefined;
+  }
+}
