@@ -165,7 +165,8 @@ function cardIssuerFits(n: i32): bool {
 
 function isCard(a: i32, b: i32): bool {
   const n = digitCount;
-  if (n < 13 || n > 19) return false;
+  // 17 and 18 digits are almost never cards but are resident-ID shaped.
+  if (n < 13 || n > 19 || n == 17 || n == 18) return false;
   if (b - a > 1) {
     if (!sameSeparator(a, b, 32, 45, 32)) return false;
     const grouped = lengthsAre(a, b, 4, 4, 4, 4, 0) || lengthsAre(a, b, 4, 6, 5, 0, 0) ||
@@ -279,10 +280,12 @@ function classify(a: i32, b: i32): bool {
   if (!gatherDigits(a, b)) return false;
   const start = gStart(a);
   let end = gEnd(b - 1);
+  const withX = endsWithX && b == groupCount;
   if (isCnId(a, b)) {
-    emit(CN_ID, start, endsWithX && b == groupCount ? end + 1 : end, 980);
+    emit(CN_ID, start, withX ? end + 1 : end, 980);
     return true;
   }
+  if (withX) return false;
   if (isCard(a, b)) {
     emit(CREDIT_CARD, start, end, 970);
     return true;

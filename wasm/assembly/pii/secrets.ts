@@ -144,7 +144,6 @@ export function scanPrefixedSecret(s: i32, c: i32): i32 {
     ) {
       const end = upperDigitRun(s + 4);
       if (end - s != 20 || isWord(at(end))) return -1;
-      if (!hasDigitAndLetter(s + 4, end)) return -1;
       return accept(s, s + 4, end, 990);
     }
     if (startsWith(s, "AIza")) {
@@ -342,7 +341,11 @@ export function scanKeyValue(op: i32): i32 {
     ? scanPrefixedSecret(start, at(start))
     : -1;
   if (prefixed > 0) return prefixed;
-  while (isValueChar(at(i))) i++;
+  while (isValueChar(at(i))) {
+    // `name: other_name=value` is a second assignment, not one value; base64 padding ends a value.
+    if (at(i) == 61 && at(i + 1) != 61 && isValueChar(at(i + 1))) break;
+    i++;
+  }
   let end = i;
   if (quoted) {
     if (at(end) != quote) return -1;
