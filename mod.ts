@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
     load: () => import("./serve.ts").then((m) => m.serveCommand),
   },
   // module commands register here, one entry each
+  safeclaw: {
+    summary: "scan text for PII and secrets",
+    load: () => import("./safeclaw/cli.ts").then((m) => m.main),
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,89 @@
+/** safeclaw's classify API: which PII and secrets a text holds, and where. */
+import { createScanner, type Finding, type PiiScanner, type PiiType } from "@a3s/wasm/pii";
+
+/** The result of classifying one text. */
+export interface Classification {
+  /** Every finding, ordered by start offset (UTF-16 code units). */
+  findings: Finding[];
+  /** The distinct types found, in the order they first appear. */
+  types: PiiType[];
+  /** True when anything was found. */
+  sensitive: boolean;
+}
+
+/** What to report. */
+export interface ClassifierOptions {
+  /** Only these types (default: all). */
+  types?: readonly PiiType[];
+  /** Drop findings below this confidence (default 0). */
+  minConfidence?: number;
+}
+
+/** A classifier owns one scanner instance; call `free()` when done with it. */
+export interface Classifier {
+  classify(text: string): Classification;
+  classifyMany(texts: readonly string[]): Classification[];
+  free(): void;
+}
+
+function summarize(findings: Finding[]): Classification {
+  const types = [...new Set(findings.map((f) => f.type))];
+  return { findings, types, sensitive: findings.length > 0 };
+}
+
+/**
+ * Creates a classifier backed by the WebAssembly scanner.
+ *
+ * @example
+ * ```ts
+ * import { createClassifier } from "@a3s/safeclaw";
+ * const classifier = createClassifier({ types: ["secret"] });
+ * console.log(classifier.classify("token: ghp_R4nd0mR4nd0mR4nd0mR4nd0mR4nd0mR4nd").sensitive);
+ * classifier.free();
+ * ```
+ */
+export function createClassifier(options: ClassifierOptions = {}): Classifier {
+  const scanner: PiiScanner = createScanner(options);
+  return {
+    classify: (text) => summarize(scanner.scan(text)),
+    classifyMany: (texts) => scanner.scanMany(texts).map(summarize),
+    free: () => scanner.free(),
+  };
+}
+
+let shared: Classifier | undefined;
+
+/**
+ * Classifies `text` with a shared classifier that reports every type.
+ *
+ * @example
+ * ```ts
+ * import { classify } from "@a3s/safeclaw";
+ * console.log(classify("mail ada@example.org").types); // ["email"]
+ * ```
+ */
+export function classify(text: string): Classification {
+  shared ??= createClassifier();
+  return shared.classify(text);
+}
+
+/**
+ * Replaces every finding in `text` with `[TYPE]`, e.g. `[EMAIL]`.
+ *
+ * @example
+ * ```ts
+ * import { classify, redact } from "@a3s/safeclaw";
+ * const text = "mail ada@example.org";
+ * console.log(redact(text, classify(text).findings)); // "mail [EMAIL]"
+ * ```
+ */
+export function redact(text: string, findings: readonly Finding[]): string {
+  let out = "";
+  let last = 0;
+  for (const f of findings) {
+    if (f.start < last) continue;
+    out += text.slice(last, f.start) + `[${f.type.toUpperCase()}]`;
+    last = f.end;
+  }
+  return out + text.slice(last);
+}
