@@ -3,7 +3,7 @@
  * label only part of its text (a URL's credentials), so each carries its labeled span.
  */
 import type { PiiType } from "@a3s/wasm/pii";
-import { ALNUM, BASE64URL, DIGITS, HEX, LOWER, type Random, UPPER } from "./random.ts";
+import { ALNUM, BASE64URL, HEX, LOWER, type Random, UPPER } from "./random.ts";
 import { cnIdCheckChar, ibanCheckDigits, luhnCheckDigit } from "./checksums.ts";
 
 /** Generated text with the part of it that is labeled (`start`/`end` relative to `text`). */

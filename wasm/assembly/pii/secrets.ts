@@ -355,7 +355,9 @@ export function scanKeyValue(op: i32): i32 {
   const len = end - start;
   if (len < 8 || len > 200) return -1;
   const first = at(start);
-  if (first == 36 || first == 37 || first == 47) return -1;
+  if (first == 36 || first == 37) return -1;
+  // A path, unlike base64 that happens to start with '/', has no capitals or has a dot.
+  if (first == 47 && (classCount(start, end) < 3 || containsFold(start, end, "."))) return -1;
   if (isPlaceholder(start, end) || containsFold(start, end, "://")) return -1;
   const bits = entropy(start, end);
   const classes = classCount(start, end);

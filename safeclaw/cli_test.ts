@@ -1,0 +1,62 @@
+import { assertEquals } from "@a3s/common/testing";
+
+const ROOT = new URL("../", import.meta.url);
+
+async function a3s(args: string[], stdin?: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "mod.ts", ...args],
+    cwd: ROOT,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  return { code, out: new TextDecoder().decode(stdout), err: new TextDecoder().decode(stderr) };
+}
+
+Deno.test("scan --jsonl writes one line per record with its id and spans", async () => {
+  const { code, out } = await a3s([
+    "safeclaw",
+    "scan",
+    "--jsonl",
+    "--file",
+    "safeclaw/testdata/records.jsonl",
+  ]);
+  assertEquals(code, 0);
+  const lines = out.trim().split("\n").map((l) => JSON.parse(l));
+  assertEquals(lines.map((l) => l.id), [1, "b", null, 4]);
+  assertEquals(lines.map((l) => l.spans.map((s: { type: string }) => s.type)), [
+    ["email", "phone"],
+    ["credit_card", "us_ssn"],
+    ["iban", "cn_id"],
+    [],
+  ]);
+  assertEquals(lines[0].spans[0], { type: "email", start: 8, end: 23, confidence: 0.95 });
+});
+
+Deno.test("plain scan prints the findings of one text as JSON, from a file or stdin", async () => {
+  const fromFile = await a3s(["safeclaw", "scan", "--file", "safeclaw/testdata/note.txt"]);
+  assertEquals(fromFile.code, 0);
+  const findings = JSON.parse(fromFile.out);
+  assertEquals(findings.map((f: { type: string }) => f.type), ["email", "secret"]);
+  const fromStdin = await a3s(["safeclaw", "scan"], "ip 10.0.0.1");
+  assertEquals(JSON.parse(fromStdin.out), [
+    { type: "ip_address", start: 3, end: 11, confidence: 0.9 },
+  ]);
+});
+
+Deno.test("bad usage and bad records exit 2 with one line", async () => {
+  const unknown = await a3s(["safeclaw", "scan", "--nope"]);
+  assertEquals(unknown.code, 2);
+  assertEquals(unknown.err.trim().split("\n").length, 1);
+  const missing = await a3s(["safeclaw", "scan", "--file", "safeclaw/testdata/absent.txt"]);
+  assertEquals(missing.code, 2);
+  const bad = await a3s(["safeclaw", "scan", "--jsonl"], '{"text": "ok"}\n{"id": 2}\n');
+  assertEquals(bad.code, 2);
+  assertEquals(bad.err.includes("line 2"), true);
+});

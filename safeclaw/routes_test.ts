@@ -1,0 +1,38 @@
+import { assertEquals } from "@a3s/common/testing";
+import { createLogger, loadConfig, openStore, startServer } from "@a3s/common";
+import { safeclawModule } from "./mod.ts";
+
+Deno.test("POST /safeclaw/v1/scan over a real server", async () => {
+  const config = loadConfig({ env: {}, flags: { port: 0, home: await Deno.makeTempDir() } });
+  const server = await startServer({
+    config,
+    modules: [safeclawModule()],
+    logger: createLogger("silent"),
+  });
+  try {
+    const post = (body: unknown) =>
+      fetch(new URL("/safeclaw/v1/scan", server.url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const one = await post({ text: "mail ada@example.org" });
+    assertEquals(one.status, 200);
+    assertEquals(await one.json(), {
+      spans: [{ type: "email", start: 5, end: 20, confidence: 0.95 }],
+    });
+    const many = await post({ texts: ["10.0.0.1", "nothing"] });
+    assertEquals((await many.json()).results.map((r: { spans: unknown[] }) => r.spans.length), [
+      1,
+      0,
+    ]);
+    const bad = await post({ text: 42 });
+    assertEquals(bad.status, 400);
+    assertEquals((await bad.json()).detail.includes("text"), true);
+    const neither = await post({});
+    assertEquals(neither.status, 400);
+    await neither.body?.cancel();
+  } finally {
+    await server.shutdown();
+  }
+});

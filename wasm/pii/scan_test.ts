@@ -1,0 +1,177 @@
+import { assert, assertEquals, assertThrows } from "@a3s/common/testing";
+import { createScanner, type PiiType, scan } from "./mod.ts";
+
+/** The values found in `text`, as `type:value`. */
+function found(text: string): string[] {
+  return scan(text).map((f) => `${f.type}:${text.slice(f.start, f.end)}`);
+}
+
+function assertFinds(type: PiiType, values: string[], wrap = (v: string) => `see ${v} here`) {
+  for (const value of values) {
+    assertEquals(found(wrap(value)), [`${type}:${value}`], `expected ${type} in ${wrap(value)}`);
+  }
+}
+
+function assertNothing(texts: string[]) {
+  for (const text of texts) assertEquals(found(text), [], `expected nothing in ${text}`);
+}
+
+Deno.test("emails are found and bounded by their domain", () => {
+  assertFinds("email", [
+    "ada.lovelace@example.org",
+    "li_wang42@mail.example.co.uk",
+    "x+tag@qq.com",
+  ]);
+  assertEquals(found("我的邮箱是wei@example.cn，谢谢"), ["email:wei@example.cn"]);
+  assertNothing(["root@localhost", "@handle", "a@b", "foo@bar.1"]);
+});
+
+Deno.test("phone numbers need a plausible format", () => {
+  assertFinds("phone", [
+    "(415) 555-2671",
+    "415-555-2671",
+    "415.555.2671",
+    "+1 415 555 2671",
+    "+14155552671",
+    "+44 20 7946 0958",
+    "+86 138 0013 8000",
+    "13800138000",
+    "138-0013-8000",
+    "01 23 45 67 89",
+    "020 7946 0958",
+  ]);
+  assertNothing(["order 4155552671", "build 123-456-7890", "2024-01-15", "12:30:45", "+12 34"]);
+});
+
+Deno.test("cards must pass Luhn and fit an issuer", () => {
+  assertFinds("credit_card", [
+    "4111111111111111",
+    "4111 1111 1111 1111",
+    "5500-0000-0000-0004",
+    "3782 822463 10005",
+    "6011000990139424",
+  ]);
+  assertNothing(["4111 1111 1111 1112", "1234567812345678", "9780306406157"]);
+  assertEquals(found("4111 1111 1111 1111 2025"), ["credit_card:4111 1111 1111 1111"]);
+});
+
+Deno.test("IBANs must have their country's length and pass mod-97", () => {
+  assertFinds("iban", [
+    "DE89370400440532013000",
+    "DE89 3704 0044 0532 0130 00",
+    "GB82WEST12345698765432",
+  ]);
+  assertNothing(["DE89370400440532013001", "DE8937040044053201300", "GB82 WEST 1234 5698 7654 33"]);
+});
+
+Deno.test("SSNs obey area, group and serial rules", () => {
+  assertFinds("us_ssn", ["536-22-1947", "001 01 0001"]);
+  assertEquals(found("SSN: 536221947"), ["us_ssn:536221947"]);
+  assertNothing([
+    "000-12-3456",
+    "666-12-3456",
+    "912-12-3456",
+    "536-00-1947",
+    "536-22-0000",
+    "536221947",
+  ]);
+});
+
+Deno.test("Chinese resident IDs need a valid date and check digit", () => {
+  assertFinds("cn_id", ["11010519491231002X", "440524198001010013"]);
+  assertNothing(["110105194912310021", "110105194913310028", "990105194912310021"]);
+});
+
+Deno.test("IPv4 and IPv6 addresses, but not versions or times", () => {
+  assertFinds("ip_address", [
+    "192.168.1.1",
+    "10.0.0.254",
+    "2001:db8::ff00:42:8329",
+    "fe80::1",
+    "::1",
+  ]);
+  assertFinds("ip_address", ["2001:0db8:85a3:0000:0000:8a2e:0370:7334", "::ffff:192.0.2.128"]);
+  assertEquals(found("connect to 10.1.2.3:8080"), ["ip_address:10.1.2.3"]);
+  assertNothing(["version 1.2.3.4", "v1.2.3", "256.1.1.1", "1.2.3.4.5", "12:30:45", "std::vector"]);
+  assertNothing(["00:1A:2B:3C:4D:5E", "dead:beef"]);
+});
+
+Deno.test("provider keys, JWTs and private keys are secrets; placeholders are not", () => {
+  assertFinds("secret", [
+    "AKIAZ3KD7QW2PXF9LM4T",
+    "ghp_R8fK2mQ9xL4wT7vB1nC5hJ3gD6sA0pZeYuIo",
+    "github_pat_11AQWERTY0mnbvcxzlkjhgf_" +
+    "Zx9Kq2Lm4Wp8Rt7Yv3Nb6Hj1Df5Gs0Ae2Bc4Qw8Er7Ty6Ui1Op3As9Df5Gh7Jk2Lz",
+    "sk-proj-Zx9Kq2Lm4Wp8Rt7Yv3Nb6Hj1Df5Gs0Ae",
+    "sk-ant-api03-Zx9Kq2Lm4Wp8Rt7Yv3Nb6Hj1Df5Gs0Ae2Bc4Qw8Er7Ty6Ui1Op3As9",
+    "xoxb-263594206564-2343298417683-Zx9Kq2Lm4Wp8Rt7Yv3Nb6Hj1",
+    "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+  ]);
+  const pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq3mD1x9Zt3Lw2kP8nQ\n" +
+    "-----END RSA PRIVATE KEY-----";
+  assertEquals(found(`key:\n${pem}\n`), [`secret:${pem}`]);
+  assertNothing([
+    "AKIAIOSFODNN7EXAMPLE",
+    "api_key = YOUR_API_KEY",
+    "sk-...",
+    "token: <token>",
+    "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----",
+  ]);
+});
+
+Deno.test("credentials in URLs and high-entropy values next to key-like names", () => {
+  assertEquals(found("postgres://admin:S3cr3tPw9@db.example.com:5432/app"), [
+    "secret:admin:S3cr3tPw9",
+  ]);
+  assertEquals(found('config = {"client_secret": "Zx9Kq2Lm4Wp8Rt7Yv3Nb6Hj1"}'), [
+    "secret:Zx9Kq2Lm4Wp8Rt7Yv3Nb6Hj1",
+  ]);
+  assertEquals(found("export API_TOKEN=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"), [
+    "secret:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+  ]);
+  assertEquals(found("password=hunter2"), []);
+  assertEquals(found("password: Tr0ub4dor!3x"), ["secret:Tr0ub4dor!3x"]);
+  assertNothing([
+    "commit 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+    "id = 550e8400-e29b-41d4-a716-446655440000",
+    "password=changeme",
+    "https://user:password@example.com",
+    "key_path=/etc/ssl/private/server.key",
+  ]);
+});
+
+Deno.test("offsets are UTF-16 code units, across astral characters and CJK", () => {
+  const text = "😀😀 联系 ada@example.org 或 13800138000";
+  const [email, phone] = scan(text);
+  assertEquals(text.slice(email.start, email.end), "ada@example.org");
+  assertEquals(text.slice(phone.start, phone.end), "13800138000");
+  assertEquals(email.start, 8);
+});
+
+Deno.test("options filter types and confidence; scanMany keeps order", () => {
+  const scanner = createScanner({ types: ["email"] });
+  const results = scanner.scanMany(["ada@example.org 10.0.0.1", "", "10.0.0.1"]);
+  assertEquals(results.map((r) => r.map((f) => f.type)), [["email"], [], []]);
+  scanner.free();
+  assertThrows(() => scanner.scan("x"), Error, "freed");
+  const strict = createScanner({ minConfidence: 0.96 });
+  assertEquals(strict.scan("4111111111111111 and 10.0.0.1").map((f) => f.type), ["credit_card"]);
+  strict.free();
+});
+
+Deno.test("memory stays bounded over many calls and large texts", () => {
+  const scanner = createScanner();
+  const chunk = "mail ada@example.org, card 4111 1111 1111 1111, ip 10.0.0.1. ".repeat(2000);
+  scanner.scan(chunk);
+  const settled = scanner.memoryBytes;
+  for (let i = 0; i < 3000; i++) {
+    assertEquals(scanner.scan(i % 2 ? "ip 10.0.0.1" : "nothing here").length, i % 2);
+  }
+  for (let i = 0; i < 20; i++) assertEquals(scanner.scan(chunk).length, 6000);
+  assertEquals(scanner.memoryBytes, settled);
+  assert(settled < 8 * 1024 * 1024, `memory grew to ${settled}`);
+  scanner.free();
+});
