@@ -1,0 +1,115 @@
+/**
+ * Concurrency accounting: global, per lane, per session and per key, with the high-water
+ * marks the property tests check against.
+ */
+import { DEFAULT_LANE_CONCURRENCY, LANE_NAMES, type LaneName, laneRank } from "./lanes.ts";
+import type { HighWaterMarks } from "./types.ts";
+
+/** Concurrency limits; unset means unlimited, except lanes, which default to upstream's. */
+export interface ConcurrencyLimitOptions {
+  global?: number;
+  lanes?: Partial<Record<LaneName, number>>;
+  /** The same limit for every session. */
+  session?: number;
+  /** Limits by key; `"*"` applies to any key not named. */
+  keys?: Record<string, number>;
+}
+
+/** Why a job may not start now. */
+export type Blocker = "global" | "lane" | "session" | "key" | null;
+
+/**
+ * Counts running jobs and answers whether one more may start.
+ *
+ * @example
+ * ```ts
+ * import { ConcurrencyLimits } from "@a3s/lane";
+ * const limits = new ConcurrencyLimits({ global: 2, session: 1 });
+ * limits.acquire("query", "s1", null);
+ * limits.blocker("query", "s1", null); // "session"
+ * ```
+ */
+export class ConcurrencyLimits {
+  readonly global: number;
+  readonly lanes: number[];
+  readonly session: number;
+  readonly keys: ReadonlyMap<string, number>;
+  readonly defaultKey: number;
+  running = 0;
+  readonly laneRunning: number[] = LANE_NAMES.map(() => 0);
+  readonly sessionRunning: Map<string, number> = new Map();
+  readonly keyRunning: Map<string, number> = new Map();
+  readonly #high: HighWaterMarks = { global: 0, lanes: {}, sessions: {}, keys: {} };
+  readonly #trackSessions: boolean;
+
+  constructor(options: ConcurrencyLimitOptions = {}) {
+    this.global = options.global ?? Infinity;
+    this.lanes = LANE_NAMES.map((name) => options.lanes?.[name] ?? DEFAULT_LANE_CONCURRENCY[name]);
+    this.session = options.session ?? Infinity;
+    const keys = new Map(Object.entries(options.keys ?? {}));
+    this.defaultKey = keys.get("*") ?? Infinity;
+    keys.delete("*");
+    this.keys = keys;
+    this.#trackSessions = this.session !== Infinity;
+  }
+
+  /** The limit that applies to `key`. */
+  keyLimit(key: string): number {
+    return this.keys.get(key) ?? this.defaultKey;
+  }
+
+  /** The first limit that would be exceeded by starting one more such job, or null. */
+  blocker(lane: LaneName, session: string, key: string | null): Blocker {
+    if (this.running >= this.global) return "global";
+    if (this.laneRunning[laneRank(lane)] >= this.lanes[laneRank(lane)]) return "lane";
+    if (this.#trackSessions && (this.sessionRunning.get(session) ?? 0) >= this.session) {
+      return "session";
+    }
+    if (key !== null && (this.keyRunning.get(key) ?? 0) >= this.keyLimit(key)) return "key";
+    return null;
+  }
+
+  /** Counts one more running job. */
+  acquire(lane: LaneName, session: string, key: string | null): void {
+    const rank = laneRank(lane);
+    const high = this.#high;
+    if (++this.running > high.global) high.global = this.running;
+    const inLane = ++this.laneRunning[rank];
+    if (inLane > (high.lanes[lane] ?? 0)) high.lanes[lane] = inLane;
+    if (this.#trackSessions) {
+      const n = (this.sessionRunning.get(session) ?? 0) + 1;
+      this.sessionRunning.set(session, n);
+      if (n > (high.sessions[session] ?? 0)) high.sessions[session] = n;
+    }
+    if (key !== null) {
+      const n = (this.keyRunning.get(key) ?? 0) + 1;
+      this.keyRunning.set(key, n);
+      if (n > (high.keys[key] ?? 0)) high.keys[key] = n;
+    }
+  }
+
+  /** Counts one running job as finished. */
+  release(lane: LaneName, session: string, key: string | null): void {
+    this.running--;
+    this.laneRunning[laneRank(lane)]--;
+    if (this.#trackSessions) decrement(this.sessionRunning, session);
+    if (key !== null) decrement(this.keyRunning, key);
+  }
+
+  /** A copy of the high-water marks. */
+  highWater(): HighWaterMarks {
+    const high = this.#high;
+    return {
+      global: high.global,
+      lanes: { ...high.lanes },
+      sessions: { ...high.sessions },
+      keys: { ...high.keys },
+    };
+  }
+}
+
+function decrement(map: Map<string, number>, name: string): void {
+  const n = (map.get(name) ?? 0) - 1;
+  if (n <= 0) map.delete(name);
+  else map.set(name, n);
+}

@@ -1,0 +1,633 @@
+/**
+ * The in-memory scheduler, for libraries: no storage, plain functions allowed, and a
+ * dispatch path that is a few array and map operations per job.
+ */
+import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
+import { LANE_NAMES, type LaneName, laneRank } from "./lanes.ts";
+import { dependencyFailed, type JobHandle, Lane, type LaneOptions } from "./lane.ts";
+import { Attempt, type AttemptOwner, describeError, JobCancelledError } from "./attempt.ts";
+import { JobQueue } from "./job_queue.ts";
+import { type RetryPolicy, retryDelay, shouldRetry } from "./retry.ts";
+import { flushMetrics, recordOutcome, recordRun, recordWait, reportDepth } from "./metrics.ts";
+import {
+  JOB_STATES,
+  type JobError,
+  type JobFilter,
+  type JobFunction,
+  type JobInfo,
+  type JobSpec,
+  type JobState,
+  type LaneCounts,
+  type LaneStats,
+  type SubmitOptions,
+} from "./types.ts";
+
+/** Options of the in-memory scheduler. */
+export interface MemoryLaneOptions extends LaneOptions {
+  /** How many completed or cancelled jobs stay readable by id (default 1000). */
+  retainFinished?: number;
+}
+
+class MemoryJob implements JobHandle {
+  state: JobState = "queued";
+  attempts = 0;
+  startedAt: number | null = null;
+  finishedAt: number | null = null;
+  /** performance.now() when the job last became runnable. */
+  readyAt = 0;
+  runStartedAt = 0;
+  value: unknown = undefined;
+  failure: unknown = undefined;
+  progressValue: unknown = undefined;
+  errors: JobError[] | undefined;
+  waitingOn = 0;
+  dependents: MemoryJob[] | undefined;
+  attempt: Attempt<MemoryJob> | undefined;
+  cancelRequested = false;
+  #promise: Promise<unknown> | undefined;
+  #resolve: ((value: unknown) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
+  #progressListeners: Set<(value: unknown) => void> | undefined;
+
+  constructor(
+    readonly owner: MemoryLane,
+    readonly prefix: string,
+    readonly seq: number,
+    readonly session: string,
+    readonly lane: LaneName,
+    readonly rank: number,
+    readonly kind: string,
+    readonly payload: unknown,
+    readonly fn: JobFunction,
+    readonly priority: number,
+    readonly key: string | null,
+    readonly idempotencyKey: string | null,
+    readonly dependsOn: string[],
+    readonly retry: RetryPolicy,
+    readonly timeoutMs: number | undefined,
+    public runAt: number,
+    readonly createdAt: number,
+  ) {}
+
+  get id(): string {
+    return this.prefix + this.seq;
+  }
+
+  get result(): Promise<unknown> {
+    if (!this.#promise) {
+      if (this.state === "completed") this.#promise = Promise.resolve(this.value);
+      else if (this.state === "dead" || this.state === "cancelled") {
+        this.#promise = Promise.reject(this.failure);
+      } else {
+        this.#promise = new Promise((resolve, reject) => {
+          this.#resolve = resolve;
+          this.#reject = reject;
+        });
+      }
+    }
+    return this.#promise;
+  }
+
+  get progress(): unknown {
+    return this.progressValue;
+  }
+
+  onProgress(listener: (value: unknown) => void): () => void {
+    (this.#progressListeners ??= new Set()).add(listener);
+    return () => this.#progressListeners?.delete(listener);
+  }
+
+  cancel(): Promise<boolean> {
+    return Promise.resolve(this.owner.cancelJob(this));
+  }
+
+  reportProgress(value: unknown): void {
+    this.progressValue = value;
+    if (this.#progressListeners) for (const listener of this.#progressListeners) listener(value);
+  }
+
+  settle(ok: boolean, value: unknown): void {
+    if (ok) {
+      this.value = value;
+      this.#resolve?.(value);
+    } else {
+      this.failure = value;
+      this.#reject?.(value);
+    }
+    this.#resolve = this.#reject = undefined;
+  }
+
+  info(): JobInfo {
+    return {
+      id: this.id,
+      session: this.session,
+      lane: this.lane,
+      kind: this.kind,
+      payload: this.payload,
+      state: this.state,
+      priority: this.priority,
+      key: this.key,
+      idempotencyKey: this.idempotencyKey,
+      dependsOn: this.dependsOn,
+      attempts: this.attempts,
+      maxAttempts: this.retry.maxAttempts,
+      runAt: this.runAt,
+      createdAt: this.createdAt,
+      startedAt: this.startedAt,
+      finishedAt: this.finishedAt,
+      result: this.state === "completed" ? this.value : null,
+      progress: this.progressValue ?? null,
+      errors: this.errors ? [...this.errors] : [],
+    };
+  }
+}
+
+const FUNCTION_KIND = "function";
+const EMPTY: string[] = [];
+const EMPTY_JOBS: MemoryJob[] = [];
+
+/**
+ * Schedules jobs in memory. Create it through {@linkcode createLane} without a store.
+ *
+ * @example
+ * ```ts
+ * import { createLane } from "@a3s/lane";
+ * const lane = createLane();
+ * const job = await lane.submit("session-1", "query", () => 42);
+ * console.log(await job.result); // 42
+ * await lane.close();
+ * ```
+ */
+export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
+  readonly durable = false;
+  readonly #queues: JobQueue<MemoryJob>[] = LANE_NAMES.map(() => new JobQueue<MemoryJob>());
+  readonly #queued: number[] = LANE_NAMES.map(() => 0);
+  /** Every job still held, by sequence number: queued, running, dead and recently finished. */
+  readonly #jobs = new Map<number, MemoryJob>();
+  /** Sequence numbers of finished jobs, oldest first, in a ring of `retainFinished` slots. */
+  readonly #finishedRing: number[] = [];
+  #ringNext = 0;
+  #unfinished = 0;
+  readonly #idempotent = new Map<string, MemoryJob>();
+  readonly #parked = new Map<string, MemoryJob[]>();
+  #delayed: MemoryJob[] = [];
+  #delayTimer: ReturnType<typeof setTimeout> | undefined;
+  #delayAt = Infinity;
+  #wakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #pumping = false;
+  #seq = 0;
+  #closed = false;
+  readonly #prefix = `m${Math.random().toString(36).slice(2, 8)}-`;
+  readonly #retain: number;
+  readonly #stopReporting: () => void;
+
+  constructor(options: MemoryLaneOptions = {}) {
+    super(options);
+    this.#retain = options.retainFinished ?? 1000;
+    this.#stopReporting = reportDepth(this);
+  }
+
+  submit<T = unknown>(
+    session: string,
+    lane: LaneName,
+    work: JobFunction<T> | JobSpec,
+    options: SubmitOptions = {},
+  ): Promise<JobHandle<T>> {
+    try {
+      return Promise.resolve(this.submitNow(session, lane, work, options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** {@linkcode submit} without the promise around the handle. */
+  submitNow<T = unknown>(
+    session: string,
+    lane: LaneName,
+    work: JobFunction<T> | JobSpec,
+    options: SubmitOptions = {},
+  ): JobHandle<T> {
+    if (this.#closed) throw new A3sError("lane_closed", "the scheduler is closed", { status: 503 });
+    this.validate(session, lane, work, options);
+    const idempotencyKey = options.idempotencyKey ?? null;
+    if (idempotencyKey !== null) {
+      const existing = this.#idempotent.get(idempotencyKey);
+      if (existing) return existing as unknown as JobHandle<T>;
+    }
+    const rank = laneRank(lane);
+    let kind = FUNCTION_KIND;
+    let payload: unknown = null;
+    let fn: JobFunction;
+    if (typeof work === "function") {
+      fn = work as JobFunction;
+    } else {
+      kind = work.kind;
+      payload = work.payload ?? null;
+      fn = this.handlerFor(kind).fn;
+    }
+    const dependencies = options.dependsOn ?? EMPTY;
+    const deps = dependencies.length ? dependencies.map((id, i) => this.#dependency(id, i)) : EMPTY_JOBS;
+    const now = Date.now();
+    const seq = ++this.#seq;
+    const job = new MemoryJob(
+      this,
+      this.#prefix,
+      seq,
+      session,
+      lane,
+      rank,
+      kind,
+      payload,
+      fn,
+      options.priority ?? 0,
+      options.key ?? null,
+      idempotencyKey,
+      dependencies,
+      this.retryFor(rank, kind, options.retry),
+      this.timeoutFor(rank, kind, options.timeoutMs),
+      now + (options.delayMs ?? 0),
+      now,
+    );
+    this.#jobs.set(seq, job);
+    this.#unfinished++;
+    if (idempotencyKey !== null) this.#idempotent.set(idempotencyKey, job);
+    this.#queued[rank]++;
+    for (const dep of deps) {
+      if (dep.state === "completed") continue;
+      job.waitingOn++;
+      (dep.dependents ??= []).push(job);
+    }
+    this.emit("enqueued", job);
+    if (job.waitingOn === 0) this.#schedule(job);
+    return job as JobHandle<T>;
+  }
+
+  #dependency(id: string, index: number): MemoryJob {
+    const dep = this.#find(id);
+    if (!dep) {
+      throw new ValidationError(`dependsOn.${index}: unknown job '${id}'`, `dependsOn.${index}`);
+    }
+    if (dep.state === "dead" || dep.state === "cancelled") throw dependencyFailed(id);
+    return dep;
+  }
+
+  #schedule(job: MemoryJob): void {
+    if (job.runAt > Date.now()) {
+      this.#delay(job);
+      return;
+    }
+    job.readyAt = performance.now();
+    this.#queues[job.rank].push(job);
+    this.#pump();
+  }
+
+  #delay(job: MemoryJob): void {
+    const delayed = this.#delayed;
+    let lo = 0;
+    let hi = delayed.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (delayed[mid].runAt <= job.runAt) lo = mid + 1;
+      else hi = mid;
+    }
+    delayed.splice(lo, 0, job);
+    this.#armDelayTimer();
+  }
+
+  #armDelayTimer(): void {
+    const next = this.#delayed[0];
+    if (!next || this.#closed) return;
+    if (next.runAt >= this.#delayAt && this.#delayTimer !== undefined) return;
+    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
+    this.#delayAt = next.runAt;
+    this.#delayTimer = setTimeout(() => {
+      this.#delayTimer = undefined;
+      this.#delayAt = Infinity;
+      const now = Date.now();
+      let due = 0;
+      while (due < this.#delayed.length && this.#delayed[due].runAt <= now) due++;
+      const ready = this.#delayed.splice(0, due);
+      const at = performance.now();
+      for (const job of ready) {
+        job.readyAt = at;
+        this.#queues[job.rank].push(job);
+      }
+      this.#armDelayTimer();
+      this.#pump();
+    }, Math.max(0, next.runAt - Date.now()));
+  }
+
+  #pump(): void {
+    if (this.#pumping || this.#closed) return;
+    this.#pumping = true;
+    try {
+      const limits = this.limits;
+      for (;;) {
+        if (limits.running >= limits.global) return;
+        let job: MemoryJob | undefined;
+        for (let rank = 0; rank < 6 && !job; rank++) {
+          const queue = this.#queues[rank];
+          if (queue.size === 0 || limits.laneRunning[rank] >= limits.lanes[rank]) continue;
+          for (let next = queue.peek(); next; next = queue.peek()) {
+            const blocker = limits.blocker(next.lane, next.session, next.key);
+            if (blocker === "session" || blocker === "key") {
+              queue.shift();
+              this.#park(blocker === "session" ? `s:${next.session}` : `k:${next.key}`, next);
+              continue;
+            }
+            const bucket = this.buckets[rank];
+            if (bucket) {
+              const now = performance.now();
+              if (!bucket.tryTake(now)) {
+                this.#wakeIn(bucket.waitMs(now));
+                break;
+              }
+            }
+            job = queue.shift();
+            break;
+          }
+        }
+        if (!job) return;
+        this.#start(job);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #park(on: string, job: MemoryJob): void {
+    const parked = this.#parked.get(on);
+    if (parked) parked.push(job);
+    else this.#parked.set(on, [job]);
+  }
+
+  #unpark(on: string): void {
+    const parked = this.#parked.get(on);
+    if (!parked) return;
+    this.#parked.delete(on);
+    for (const job of parked) this.#queues[job.rank].push(job);
+  }
+
+  #wakeIn(ms: number): void {
+    if (this.#wakeTimer !== undefined || this.#closed) return;
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeTimer = undefined;
+      this.#pump();
+    }, ms);
+  }
+
+  #start(job: MemoryJob): void {
+    this.limits.acquire(job.lane, job.session, job.key);
+    this.#queued[job.rank]--;
+    job.state = "running";
+    job.attempts++;
+    job.startedAt ??= Date.now();
+    job.runStartedAt = performance.now();
+    recordWait(job.rank, job.runStartedAt - job.readyAt);
+    const attempt = new Attempt(job, job.attempts);
+    job.attempt = attempt;
+    this.emit("started", job);
+    attempt.run(job.fn, job.timeoutMs, this);
+  }
+
+  /** Records a progress report of a running attempt. */
+  attemptProgress(job: MemoryJob, value: unknown): void {
+    job.reportProgress(value);
+    this.emit("progress", job, { progress: value });
+  }
+
+  /** Takes the outcome of an attempt. */
+  attemptDone(job: MemoryJob, ok: boolean, value: unknown): void {
+    job.attempt = undefined;
+    this.limits.release(job.lane, job.session, job.key);
+    const ended = performance.now();
+    recordRun(job.rank, ended - job.runStartedAt);
+    if (ok) {
+      job.state = "completed";
+      job.finishedAt = Date.now();
+      recordOutcome(job.rank, "completed");
+      this.emit("completed", job);
+      this.#retire(job);
+      job.settle(true, value);
+      if (job.dependents) this.#release(job);
+    } else if (job.cancelRequested) {
+      this.#cancelled(job, value);
+    } else {
+      const { code, message } = describeError(value);
+      (job.errors ??= []).push({ attempt: job.attempts, code, message, at: Date.now() });
+      recordOutcome(job.rank, "failed");
+      this.emit("failed", job, { error: message });
+      if (shouldRetry(job.retry, value, job.attempts)) {
+        job.state = "queued";
+        this.#queued[job.rank]++;
+        job.runAt = Date.now() + retryDelay(job.retry, job.attempts);
+        recordOutcome(job.rank, "retried");
+        this.emit("retried", job, { retryAt: job.runAt });
+        this.#schedule(job);
+      } else {
+        job.state = "dead";
+        job.finishedAt = Date.now();
+        this.#unfinished--;
+        recordOutcome(job.rank, "dead_lettered");
+        this.emit("dead_lettered", job, { error: message });
+        job.settle(false, value);
+        if (job.dependents) this.#failDependents(job);
+      }
+    }
+    if (this.#parked.size) {
+      this.#unpark(`s:${job.session}`);
+      if (job.key !== null) this.#unpark(`k:${job.key}`);
+    }
+    this.#pump();
+  }
+
+  #retire(job: MemoryJob): void {
+    this.#unfinished--;
+    if (this.#retain <= 0) {
+      this.#forget(job);
+      return;
+    }
+    const ring = this.#finishedRing;
+    if (ring.length < this.#retain) {
+      ring.push(job.seq);
+      return;
+    }
+    const evicted = this.#jobs.get(ring[this.#ringNext]);
+    ring[this.#ringNext] = job.seq;
+    this.#ringNext = (this.#ringNext + 1) % this.#retain;
+    if (evicted && (evicted.state === "completed" || evicted.state === "cancelled")) {
+      this.#forget(evicted);
+    }
+  }
+
+  #forget(job: MemoryJob): void {
+    this.#jobs.delete(job.seq);
+    if (job.idempotencyKey !== null && this.#idempotent.get(job.idempotencyKey) === job) {
+      this.#idempotent.delete(job.idempotencyKey);
+    }
+  }
+
+  #release(job: MemoryJob): void {
+    const dependents = job.dependents!;
+    job.dependents = undefined;
+    for (const dependent of dependents) {
+      if (dependent.state === "queued" && --dependent.waitingOn === 0) this.#schedule(dependent);
+    }
+  }
+
+  #failDependents(job: MemoryJob): void {
+    const dependents = job.dependents!;
+    job.dependents = undefined;
+    for (const dependent of dependents) {
+      if (dependent.state !== "queued") continue;
+      dependent.cancelRequested = true;
+      this.#queued[dependent.rank]--;
+      this.#cancelled(dependent, dependencyFailed(job.id));
+    }
+  }
+
+  #cancelled(job: MemoryJob, reason: unknown): void {
+    job.state = "cancelled";
+    job.finishedAt = Date.now();
+    const { code, message } = describeError(reason);
+    (job.errors ??= []).push({ attempt: job.attempts, code, message, at: Date.now() });
+    recordOutcome(job.rank, "cancelled");
+    this.emit("cancelled", job, { error: message });
+    this.#retire(job);
+    job.settle(false, reason);
+    if (job.dependents) this.#failDependents(job);
+  }
+
+  /** Cancels `job`; used by its handle. */
+  cancelJob(job: MemoryJob): boolean {
+    if (job.state === "running") {
+      job.cancelRequested = true;
+      job.attempt?.abort(new JobCancelledError());
+      return true;
+    }
+    if (job.state !== "queued") return false;
+    if (!this.#queues[job.rank].remove(job)) {
+      const at = this.#delayed.indexOf(job);
+      if (at >= 0) this.#delayed.splice(at, 1);
+      for (const [on, parked] of this.#parked) {
+        const index = parked.indexOf(job);
+        if (index < 0) continue;
+        parked.splice(index, 1);
+        if (parked.length === 0) this.#parked.delete(on);
+      }
+    }
+    this.#queued[job.rank]--;
+    job.cancelRequested = true;
+    this.#cancelled(job, new JobCancelledError());
+    return true;
+  }
+
+  #find(id: string): MemoryJob | undefined {
+    if (typeof id !== "string" || !id.startsWith(this.#prefix)) return undefined;
+    const seq = Number(id.slice(this.#prefix.length));
+    return Number.isInteger(seq) ? this.#jobs.get(seq) : undefined;
+  }
+
+  get(id: string): Promise<JobInfo | undefined> {
+    return Promise.resolve(this.#find(id)?.info());
+  }
+
+  /** The handle of a job this scheduler still holds. */
+  handleOf(id: string): JobHandle | undefined {
+    return this.#find(id);
+  }
+
+  list(filter: JobFilter = {}): Promise<JobInfo[]> {
+    const limit = filter.limit ?? 100;
+    const out: JobInfo[] = [];
+    for (const job of this.#jobs.values()) {
+      if (out.length >= limit) break;
+      if (filter.session !== undefined && job.session !== filter.session) continue;
+      if (filter.lane !== undefined && job.lane !== filter.lane) continue;
+      if (filter.state !== undefined && job.state !== filter.state) continue;
+      out.push(job.info());
+    }
+    return Promise.resolve(out);
+  }
+
+  cancel(id: string): Promise<boolean> {
+    const job = this.#find(id);
+    if (!job) return Promise.reject(new NotFoundError(`job '${id}' not found`, "id"));
+    return Promise.resolve(this.cancelJob(job));
+  }
+
+  protected retryDead(id: string): Promise<JobInfo> {
+    const job = this.#find(id);
+    if (job?.state !== "dead") {
+      return Promise.reject(new NotFoundError(`no dead job '${id}'`, "id"));
+    }
+    this.#unfinished++;
+    job.state = "queued";
+    job.attempts = 0;
+    job.finishedAt = null;
+    job.failure = undefined;
+    job.runAt = Date.now();
+    this.#queued[job.rank]++;
+    this.#schedule(job);
+    return Promise.resolve(job.info());
+  }
+
+  protected purgeDead(filter: { id?: string; session?: string; lane?: LaneName }): Promise<number> {
+    let purged = 0;
+    for (const job of [...this.#jobs.values()]) {
+      if (job.state !== "dead") continue;
+      if (filter.id !== undefined && job.id !== filter.id) continue;
+      if (filter.session !== undefined && job.session !== filter.session) continue;
+      if (filter.lane !== undefined && job.lane !== filter.lane) continue;
+      this.#forget(job);
+      purged++;
+    }
+    return Promise.resolve(purged);
+  }
+
+  depthByLane(): Promise<Record<LaneName, { queued: number; running: number }>> {
+    const out = {} as Record<LaneName, { queued: number; running: number }>;
+    LANE_NAMES.forEach((lane, rank) => {
+      out[lane] = { queued: this.#queued[rank], running: this.limits.laneRunning[rank] };
+    });
+    return Promise.resolve(out);
+  }
+
+  stats(): Promise<LaneStats> {
+    flushMetrics();
+    const lanes = {} as Record<LaneName, LaneCounts>;
+    for (const lane of LANE_NAMES) {
+      lanes[lane] = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as LaneCounts;
+    }
+    for (const job of this.#jobs.values()) lanes[job.lane][job.state]++;
+    return Promise.resolve({ lanes, highWater: this.highWater() });
+  }
+
+  /** Resolves once nothing is queued or running (delayed jobs included). */
+  async drain(pollMs = 5): Promise<void> {
+    while (this.#unfinished > 0 && !this.#closed) {
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
+    if (this.#wakeTimer !== undefined) clearTimeout(this.#wakeTimer);
+    this.#stopReporting();
+    const closing = new A3sError("lane_closed", "the scheduler closed before the job ran", {
+      status: 503,
+    });
+    for (const job of [...this.#jobs.values()]) {
+      if (job.state === "running") {
+        job.cancelRequested = true;
+        job.attempt?.abort(closing);
+      } else if (job.state === "queued") {
+        job.state = "cancelled";
+        job.settle(false, closing);
+      }
+    }
+    await Promise.resolve();
+  }
+}
