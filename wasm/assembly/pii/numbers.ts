@@ -169,9 +169,10 @@ function isCard(a: i32, b: i32): bool {
   if (n < 13 || n > 19 || n == 17 || n == 18) return false;
   if (b - a > 1) {
     if (!sameSeparator(a, b, 32, 45, 32)) return false;
-    const grouped = lengthsAre(a, b, 4, 4, 4, 4, 0) || lengthsAre(a, b, 4, 6, 5, 0, 0) ||
-      lengthsAre(a, b, 4, 6, 4, 0, 0) || lengthsAre(a, b, 4, 4, 4, 4, 3) ||
-      lengthsAre(a, b, 4, 4, 4, 1, 0) || lengthsAre(a, b, 4, 4, 5, 0, 0);
+    // Groups of four with a shorter tail, or the 4-6-5 / 4-6-4 layout of Amex and Diners.
+    let fours = true;
+    for (let k = a; k < b - 1; k++) if (gLen(k) != 4) fours = false;
+    const grouped = fours || lengthsAre(a, b, 4, 6, 5, 0, 0) || lengthsAre(a, b, 4, 6, 4, 0, 0);
     if (!grouped) return false;
   }
   return cardIssuerFits(n) && luhn(n);
@@ -266,11 +267,16 @@ function isPhone(a: i32, b: i32): bool {
     if (m == 3 && lengthsAre(a, b, 3, 4, 4, 0, 0) && sameSeparator(a, b, 45, 32, 45)) return true;
   }
   // National numbers with a trunk 0 (UK, DE, FR, ...): 0AA BBBB CCCC, 01 23 45 67 89.
-  if (digit(0) == 0 && digit(1) != 0 && m >= 2 && m <= 5 && n >= 10 && n <= 11) {
+  if (digit(0) == 0 && digit(1) != 0 && m >= 2 && m <= 5 && n >= 9 && n <= 12) {
     if (!sameSeparator(a, b, 32, 45, 46)) return false;
     if (gLen(a) < 2 || gLen(a) > 5) return false;
-    for (let k = a + 1; k < b; k++) if (gLen(k) < 2) return false;
-    return true;
+    let allFours = true;
+    for (let k = a; k < b; k++) {
+      if (gLen(k) < 2) return false;
+      if (gLen(k) != 4) allFours = false;
+    }
+    // Blocks of four are card or account chunks, not a dialling plan.
+    return !allFours;
   }
   return false;
 }
@@ -316,11 +322,20 @@ export function scanNumber(s: i32): i32 {
   // Dates, times, fractions and thousands: a number that runs on through / : or , is none of ours,
   // except an IPv4 address followed by its port.
   if ((c == 47 || c == 58 || c == 44) && isDigit(d)) {
-    if (c == 58 && isIpv4(0, groupCount)) {
+    // An IPv4 address followed by its port or its CIDR prefix length.
+    if ((c == 58 || c == 47) && isIpv4(0, groupCount)) {
       emit(IP_ADDRESS, s, end, 900);
       return end;
     }
     return skipCompound(s);
+  }
+  // Four blocks of four read as a card: when that card is invalid, none of its blocks is
+  // anything else either.
+  if (groupCount >= 4 && lengthsAre(0, 4, 4, 4, 4, 4, 0) && sameSeparator(0, 4, 32, 45, 32)) {
+    for (let b = groupCount < 5 ? groupCount : 5; b >= 4; b--) {
+      if ((b == groupCount || sepAfter(b - 1) == 32) && classify(0, b)) return gEnd(b - 1);
+    }
+    return end;
   }
   let a = 0;
   while (a < groupCount) {
@@ -400,6 +415,8 @@ export function scanPlusPhone(s: i32): i32 {
       continue;
     }
     if (c == 40 && groups == 1) continue;
+    // A trunk prefix in brackets may run straight into the number: +49 (0)30 1234567.
+    if (isDigit(c) && at(i - 1) == 41) continue;
     break;
   }
   const c = at(i);
@@ -408,7 +425,7 @@ export function scanPlusPhone(s: i32): i32 {
     return skipCompound(s + 1);
   }
   if (digits < 8 || digits > 15) return i;
-  if (groups > 1 && longest > 10) return i;
+  if (groups > 2 && longest > 10) return i;
   emit(PHONE, s, i, 900);
   return i;
 }

@@ -7,6 +7,7 @@ import {
   isAlnum,
   isAlpha,
   isDigit,
+  isHex,
   isLower,
   isTokenChar,
   isUpper,
@@ -66,11 +67,11 @@ function isPlaceholder(start: i32, end: i32): bool {
   for (let k = 0; k < PLACEHOLDERS.length; k++) {
     if (containsFold(start, end, unchecked(PLACEHOLDERS[k]))) return true;
   }
-  // A run of five equal characters is a mask, not a key.
+  // A run of six equal characters is a mask, not a key.
   let run = 1;
   for (let i = start + 1; i < end; i++) {
     run = at(i) == at(i - 1) ? run + 1 : 1;
-    if (run >= 5) return true;
+    if (run >= 6) return true;
   }
   return false;
 }
@@ -100,6 +101,24 @@ function hasDigitAndLetter(start: i32, end: i32): bool {
     else if (isAlpha(c)) a = true;
   }
   return d && a;
+}
+
+function isAllHex(start: i32, end: i32): bool {
+  for (let i = start; i < end; i++) if (!isHex(at(i))) return false;
+  return true;
+}
+
+/** Letters only, long, and with capitals spread like random text rather than camelCase words. */
+function isMixedCaseRandom(start: i32, end: i32): bool {
+  const len = end - start;
+  if (len < 20) return false;
+  let upper = 0;
+  for (let i = start; i < end; i++) {
+    const c = at(i);
+    if (!isAlpha(c)) return false;
+    if (isUpper(c)) upper++;
+  }
+  return upper * 4 >= len && upper * 4 <= len * 3;
 }
 
 function alnumRun(i: i32): i32 {
@@ -235,7 +254,7 @@ export function scanPem(s: i32): i32 {
   if (footer < 0) return -1;
   let body = 0;
   for (let i = headerEnd + 5; i < footer; i++) if (at(i) > 32) body++;
-  if (body < 20) return -1;
+  if (body < 4) return -1;
   const footerLineEnd = lineEnd(footer, 80);
   const close = findFrom(footer + 9, footerLineEnd - footer - 9, "-----");
   if (close < 0) return -1;
@@ -368,8 +387,11 @@ export function scanKeyValue(op: i32): i32 {
     }
     return -1;
   }
-  if (len < 16 || !hasDigitAndLetter(start, end)) return -1;
-  const needed = Math.min(3.5, Math.log2(<f64>len) * 0.8);
+  if (len < 16) return -1;
+  if (!hasDigitAndLetter(start, end) && !isMixedCaseRandom(start, end)) return -1;
+  // Hex carries at most 4 bits a character, so it gets a lower bar than base64.
+  const cap = isAllHex(start, end) ? 3.0 : 3.5;
+  const needed = Math.min(cap, Math.log2(<f64>len) * 0.8);
   if (bits < needed) return -1;
   emit(SECRET, start, end, 750);
   return end;
