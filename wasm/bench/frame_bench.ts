@@ -5,6 +5,7 @@
  *
  *   deno bench -A wasm/bench/frame_bench.ts
  */
+import { cpuUsage } from "node:process";
 import { encodeFrames, type Frame, FrameDecoder, type FrameInit, FrameType } from "../frame/mod.ts";
 
 const HEADER = 10;
@@ -139,25 +140,41 @@ for (const w of workloads) {
   }
 }
 
-/** Wire bytes per second over about `seconds`, after a warm-up. */
-function gigabytesPerSecond(run: () => unknown, bytes: number, seconds = 0.25): number {
-  for (let i = 0; i < 3; i++) run();
-  let iterations = 0;
-  const start = performance.now();
-  let elapsed = 0;
-  while (elapsed < seconds * 1000) {
-    run();
-    iterations++;
-    elapsed = performance.now() - start;
-  }
-  return (bytes * iterations) / (elapsed / 1000) / 1e9;
+/** Process CPU time in milliseconds: unlike wall time, it does not grow while others run. */
+function cpuMs(): number {
+  const { user, system } = cpuUsage();
+  return (user + system) / 1000;
 }
 
-const rows = [];
-for (const w of workloads) {
+/**
+ * Wire GB/s for each case: the median over rounds, taken in turn with the peer, of CPU time per
+ * iteration, so other processes on the machine and single slow rounds skew neither side.
+ */
+function throughput(w: Workload, rounds = 15, roundMs = 20): Record<string, string> {
+  const perIteration: number[][] = cases.map(() => []);
+  for (const c of cases) for (let i = 0; i < 3; i++) c.run(w);
+  for (let round = 0; round < rounds; round++) {
+    cases.forEach((c, index) => {
+      const start = cpuMs();
+      let iterations = 0;
+      let elapsed = 0;
+      while (elapsed < roundMs) {
+        c.run(w);
+        iterations++;
+        elapsed = cpuMs() - start;
+      }
+      perIteration[index].push(elapsed / iterations);
+    });
+  }
   const row: Record<string, string> = { payload: w.label };
-  for (const c of cases) row[c.name] = gigabytesPerSecond(() => c.run(w), w.wire.length).toFixed(2);
-  rows.push(row);
+  cases.forEach((c, index) => {
+    const sorted = perIteration[index].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    row[c.name] = (w.wire.length / (median / 1000) / 1e9).toFixed(2);
+  });
+  return row;
 }
-console.log("frame codec throughput, GB/s of wire bytes (peer: DataView in this file)");
-console.table(rows);
+
+console.log("frame codec throughput, GB/s of wire bytes per CPU second, median of rounds");
+console.log("(peer: the DataView codec in this file; decode payloads are views in both)");
+console.table(workloads.map((w) => throughput(w)));

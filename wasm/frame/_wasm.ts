@@ -83,6 +83,8 @@ export interface FrameWasm {
   descriptors: number;
   descriptorCapacity: number;
   header: number;
+  /** Standing views of the header scratch area, indexed by layout code (stream 0, compact 1). */
+  headerViews: Uint8Array[];
 }
 
 function views(): FrameWasm {
@@ -101,6 +103,10 @@ function views(): FrameWasm {
     descriptors: exports.descriptorPointer() >>> 2,
     descriptorCapacity: exports.descriptorCapacity(),
     header: exports.headerPointer(),
+    headerViews: [
+      new Uint8Array(buffer, exports.headerPointer(), 10),
+      new Uint8Array(buffer, exports.headerPointer(), 5),
+    ],
   };
 }
 

@@ -4,6 +4,7 @@ import { encodeFrame, encodeFrames } from "./encode.ts";
 import { FrameError } from "./error.ts";
 import { type Frame, type FrameInit, FrameType } from "./frame.ts";
 import { fromHex, goldenCases, plain } from "./_test_support.ts";
+import { _frameWasm } from "./_wasm.ts";
 
 function caught(fn: () => unknown): FrameError {
   try {
@@ -167,4 +168,21 @@ Deno.test("decoder options are validated", () => {
     caught(() => new FrameDecoder({ layout: "x" as "compact" })).field,
     "layout",
   );
+});
+
+Deno.test("thousands of encode and decode calls leave WebAssembly memory where it was", () => {
+  const memory = _frameWasm().exports.memory;
+  const before = memory.buffer.byteLength;
+  const frames: FrameInit[] = [data([1, 2, 3]), {
+    type: FrameType.Data,
+    payload: new Uint8Array(50_000),
+  }];
+  for (let i = 0; i < 5_000; i++) {
+    const wire = encodeFrames(frames);
+    const decoder = new FrameDecoder();
+    decoder.push(wire.subarray(0, 7));
+    decoder.push(wire.subarray(7));
+    decoder.end();
+  }
+  assert.equal(memory.buffer.byteLength, before);
 });

@@ -4,10 +4,11 @@ import { _resolveOptions, type ResolvedOptions } from "./_options.ts";
 import { _frameWasm, ERROR_OVERSIZED, ERROR_UNKNOWN_TYPE, RESULT_STATUS } from "./_wasm.ts";
 
 /**
- * Payloads up to this size are staged in WebAssembly memory and framed in batches; larger ones
- * are copied once, straight into the output, where a per-frame call costs nothing measurable.
+ * Payloads up to this size are staged in WebAssembly memory and framed in batches, where one call
+ * per frame would cost more than the second copy; larger ones are copied once, straight into the
+ * output, beside a header written by a per-frame call.
  */
-const BATCHED_PAYLOAD_LIMIT = 16 * 1024;
+const BATCHED_PAYLOAD_LIMIT = 256;
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -39,16 +40,70 @@ export function encodeFrame(frame: FrameInit, options?: CodecOptions): Uint8Arra
  */
 export function encodeFrames(frames: Iterable<FrameInit>, options?: CodecOptions): Uint8Array {
   const resolved = _resolveOptions(options);
-  const list = Array.isArray(frames) ? frames as FrameInit[] : [...frames];
+  const list = listOf(frames);
   // Sizes are checked before anything is allocated, so no input can make us allocate more than
   // the frames' own bytes plus headers.
+  const out = new Uint8Array(sizeOf(list, resolved));
+  new _Batcher(out, 0, resolved).encode(list);
+  return out;
+}
+
+/**
+ * The number of bytes {@linkcode encodeFrames} would produce, after checking each payload.
+ *
+ * @example
+ * ```ts
+ * import { encodedSize, FrameType } from "@a3s/wasm/frame";
+ * console.log(encodedSize([{ type: FrameType.Data, payload: new Uint8Array(6) }])); // 16
+ * ```
+ */
+export function encodedSize(frames: Iterable<FrameInit>, options?: CodecOptions): number {
+  return sizeOf(listOf(frames), _resolveOptions(options));
+}
+
+/**
+ * Encodes frames into `target` from `offset` (a reused write buffer, say) and returns the number
+ * of bytes written. Nothing is written unless all the frames fit; after a {@linkcode FrameError}
+ * for a bad frame, the bytes from `offset` on are unspecified.
+ *
+ * @example
+ * ```ts
+ * import { encodeFramesInto, FrameType } from "@a3s/wasm/frame";
+ * const buffer = new Uint8Array(64 * 1024);
+ * const written = encodeFramesInto([{ type: FrameType.Heartbeat }], buffer);
+ * console.log(written); // 10
+ * ```
+ */
+export function encodeFramesInto(
+  frames: Iterable<FrameInit>,
+  target: Uint8Array,
+  offset = 0,
+  options?: CodecOptions,
+): number {
+  const resolved = _resolveOptions(options);
+  const list = listOf(frames);
+  const size = sizeOf(list, resolved);
+  if (!Number.isInteger(offset) || offset < 0 || offset + size > target.length) {
+    throw new FrameError(
+      "invalid_option",
+      `${size} bytes of frames do not fit in a ${target.length}-byte target at offset ${offset}`,
+      { field: "target" },
+    );
+  }
+  new _Batcher(target, offset, resolved).encode(list);
+  return size;
+}
+
+function listOf(frames: Iterable<FrameInit>): FrameInit[] {
+  return Array.isArray(frames) ? frames as FrameInit[] : [...frames];
+}
+
+function sizeOf(list: FrameInit[], options: ResolvedOptions): number {
   let total = 0;
   for (let i = 0; i < list.length; i++) {
-    total += resolved.header + payloadOf(list[i], i, resolved).length;
+    total += options.header + payloadOf(list[i], i, options).length;
   }
-  const out = new Uint8Array(total);
-  new _Batcher(out, resolved).encode(list);
-  return out;
+  return total;
 }
 
 function payloadOf(frame: FrameInit, index: number, options: ResolvedOptions): Uint8Array {
@@ -71,13 +126,14 @@ function payloadOf(frame: FrameInit, index: number, options: ResolvedOptions): U
 /** Packs type and flags the way the WebAssembly side reads them, rejecting values that don't fit. */
 function typeAndFlags(frame: FrameInit, index: number): number {
   const type = frame.type;
-  if (!Number.isInteger(type) || type < 0 || type > 0xff) {
+  // `(x & 0xff) === x` holds only for integers 0 to 255, rejecting NaN, fractions and strings.
+  if ((type & 0xff) !== type) {
     throw new FrameError("unknown_type", `unknown frame type ${String(type)}`, {
       field: `${index}.type`,
     });
   }
   const flags = frame.flags ?? 0;
-  if (!Number.isInteger(flags) || flags < 0 || flags > 0xff) {
+  if ((flags & 0xff) !== flags) {
     throw new FrameError("invalid_frame", `flags must be an integer from 0 to 255`, {
       field: `${index}.flags`,
     });
@@ -87,7 +143,7 @@ function typeAndFlags(frame: FrameInit, index: number): number {
 
 function streamIdOf(frame: FrameInit, index: number): number {
   const streamId = frame.streamId ?? 0;
-  if (!Number.isInteger(streamId) || streamId < 0 || streamId > 0xffff_ffff) {
+  if (streamId >>> 0 !== streamId) {
     throw new FrameError("invalid_frame", `streamId must be an unsigned 32-bit integer`, {
       field: `${index}.streamId`,
     });
@@ -118,13 +174,14 @@ function wasmError(code: number, frame: FrameInit, index: number, options: Resol
 class _Batcher {
   readonly #out: Uint8Array;
   readonly #options: ResolvedOptions;
-  #written = 0;
+  #written: number;
   #staged = 0;
   #stagedBytes = 0;
   #firstStaged = 0;
 
-  constructor(out: Uint8Array, options: ResolvedOptions) {
+  constructor(out: Uint8Array, offset: number, options: ResolvedOptions) {
     this.#out = out;
+    this.#written = offset;
     this.#options = options;
   }
 
@@ -195,7 +252,7 @@ class _Batcher {
       layoutCode,
     );
     if (error !== 0) throw wasmError(error, frame, index, this.#options);
-    this.#out.set(wasm.bytes.subarray(wasm.header, wasm.header + header), this.#written);
+    this.#out.set(wasm.headerViews[layoutCode], this.#written);
     this.#out.set(payload, this.#written + header);
     this.#written += header + payload.length;
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeFrame, encodeFrames } from "./encode.ts";
+import { encodedSize, encodeFrame, encodeFrames, encodeFramesInto } from "./encode.ts";
 import { FrameError } from "./error.ts";
 import { type FrameInit, FrameType } from "./frame.ts";
 import { FrameDecoder } from "./decoder.ts";
@@ -124,4 +124,22 @@ Deno.test("codec options are validated", () => {
     "invalid_option",
     "layout",
   );
+});
+
+Deno.test("encodeFramesInto writes at an offset and refuses a target that is too small", () => {
+  const frames: FrameInit[] = [
+    { type: FrameType.Data, payload: new Uint8Array([1, 2, 3]) },
+    { type: FrameType.Data, payload: new Uint8Array(1000).fill(4) },
+  ];
+  const size = encodedSize(frames);
+  assert.equal(size, 1023);
+  const target = new Uint8Array(size + 5).fill(0xaa);
+  assert.equal(encodeFramesInto(frames, target, 5), size);
+  assert.equal(hex(target.subarray(0, 5)), "aaaaaaaaaa");
+  assert.equal(hex(target.subarray(5)), hex(encodeFrames(frames)));
+  const small = new Uint8Array(size - 1);
+  assertFrameError(() => encodeFramesInto(frames, small), "invalid_option", "target");
+  assert.ok(small.every((byte) => byte === 0));
+  assertFrameError(() => encodeFramesInto(frames, target, 6), "invalid_option", "target");
+  assertFrameError(() => encodeFramesInto(frames, target, -1), "invalid_option", "target");
 });

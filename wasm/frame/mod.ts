@@ -25,6 +25,6 @@ export {
   MAX_PAYLOAD_LIMIT,
 } from "./frame.ts";
 export { FrameError, type FrameErrorCode, type FrameErrorOptions } from "./error.ts";
-export { encodeFrame, encodeFrames } from "./encode.ts";
+export { encodedSize, encodeFrame, encodeFrames, encodeFramesInto } from "./encode.ts";
 export { type DecoderOptions, FrameDecoder } from "./decoder.ts";
 export { readFrames } from "./read.ts";
