@@ -46,6 +46,8 @@ export interface EngineOptions {
   unkId: number;
 }
 
+import type { PackedTokens } from "./_base64.ts";
+
 let compiled: Promise<WebAssembly.Module> | undefined;
 
 function compileEngine(): Promise<WebAssembly.Module> {
@@ -98,25 +100,34 @@ export class Engine {
 
   /** Loads tokens: `tokens[i]` holds the bytes of id `ids[i]`. */
   loadVocab(ids: ArrayLike<number>, tokens: Uint8Array[]): void {
-    const wasm = this.#exports;
     let total = 0;
+    for (const token of tokens) total += token.length;
+    const bytes = new Uint8Array(total);
+    const lengths = new Uint32Array(tokens.length);
+    let at = 0;
+    tokens.forEach((token, i) => {
+      bytes.set(token, at);
+      at += token.length;
+      lengths[i] = token.length;
+    });
+    this.loadPacked({ ids: Uint32Array.from(ids), lengths, bytes });
+  }
+
+  /** Loads tokens packed back to back. */
+  loadPacked(packed: PackedTokens): void {
+    const wasm = this.#exports;
+    const count = packed.ids.length;
     let maxId = -1;
-    for (let i = 0; i < tokens.length; i++) {
-      total += tokens[i].length;
-      if (ids[i] > maxId) maxId = ids[i];
+    for (let i = 0; i < count; i++) if (packed.ids[i] > maxId) maxId = packed.ids[i];
+    const bytes = wasm.alloc(packed.bytes.length || 1);
+    const entries = wasm.alloc(count * 8 || 8);
+    new Uint8Array(wasm.memory.buffer, bytes, packed.bytes.length).set(packed.bytes);
+    const table = new Uint32Array(wasm.memory.buffer, entries, count * 2);
+    for (let i = 0; i < count; i++) {
+      table[2 * i] = packed.ids[i];
+      table[2 * i + 1] = packed.lengths[i];
     }
-    const bytes = wasm.alloc(total || 1);
-    const entries = wasm.alloc(tokens.length * 8 || 8);
-    const memory = new Uint8Array(wasm.memory.buffer);
-    const table = new Uint32Array(wasm.memory.buffer, entries, tokens.length * 2);
-    let at = bytes;
-    for (let i = 0; i < tokens.length; i++) {
-      memory.set(tokens[i], at);
-      at += tokens[i].length;
-      table[2 * i] = ids[i];
-      table[2 * i + 1] = tokens[i].length;
-    }
-    wasm.loadVocab(bytes, entries, tokens.length, maxId);
+    wasm.loadVocab(bytes, entries, count, maxId);
   }
 
   /** Loads merge rules as (left, right, merged) triples in rank order. */
@@ -179,9 +190,8 @@ export class Engine {
   /** Concatenated bytes of `ids` (ids the engine does not hold contribute nothing). */
   decodeBytes(ids: ArrayLike<number>): Uint8Array {
     const wasm = this.#exports;
-    const at = wasm.reserve(ids.length + 1);
+    wasm.reserve(ids.length + 1);
     const out = wasm.outputPointer();
-    void at;
     new Uint32Array(wasm.memory.buffer, out, ids.length).set(ids);
     const length = wasm.decode(ids.length);
     return new Uint8Array(wasm.memory.buffer, wasm.decodedPointer(), length).slice();

@@ -2,7 +2,7 @@
  * OpenAI's tiktoken encodings. The rank data is read at run time from the `tiktoken` npm
  * package (its `encoders/*.json`), so nothing large is committed here.
  */
-import { decodeBase64 } from "./_base64.ts";
+import { parseRankListing } from "./_base64.ts";
 import { Engine, Split } from "./_engine.ts";
 import { AddedTokenSplitter } from "./added_tokens.ts";
 import type { DecodeOptions, EncodeOptions, SpecialMode, Tokenizer } from "./types.ts";
@@ -24,21 +24,25 @@ interface RankFile {
   bpe_ranks: string;
 }
 
+function rankData(module: unknown): RankFile {
+  return (module as { default: RankFile }).default;
+}
+
 async function rankFile(name: EncodingName): Promise<RankFile> {
   // Literal specifiers keep the imports visible to the module graph.
   switch (name) {
     case "cl100k_base":
-      return (await import("tiktoken/encoders/cl100k_base.json", { with: { type: "json" } }))
-        .default;
+      return rankData(
+        await import("tiktoken/encoders/cl100k_base.json", { with: { type: "json" } }),
+      );
     case "o200k_base":
-      return (await import("tiktoken/encoders/o200k_base.json", { with: { type: "json" } }))
-        .default;
+      return rankData(
+        await import("tiktoken/encoders/o200k_base.json", { with: { type: "json" } }),
+      );
     case "p50k_base":
-      return (await import("tiktoken/encoders/p50k_base.json", { with: { type: "json" } }))
-        .default;
+      return rankData(await import("tiktoken/encoders/p50k_base.json", { with: { type: "json" } }));
     case "r50k_base":
-      return (await import("tiktoken/encoders/r50k_base.json", { with: { type: "json" } }))
-        .default;
+      return rankData(await import("tiktoken/encoders/r50k_base.json", { with: { type: "json" } }));
   }
 }
 
@@ -48,22 +52,6 @@ const SPLIT_OF: Record<EncodingName, number> = {
   p50k_base: Split.gpt2,
   r50k_base: Split.gpt2,
 };
-
-/** Parses tiktoken's compressed rank listing: lines of `<label> <first rank> <base64>...`. */
-function parseRanks(listing: string): { ids: number[]; tokens: Uint8Array[] } {
-  const ids: number[] = [];
-  const tokens: Uint8Array[] = [];
-  for (const line of listing.split("\n")) {
-    if (!line) continue;
-    const fields = line.split(" ");
-    const first = Number.parseInt(fields[1], 10);
-    for (let i = 2; i < fields.length; i++) {
-      ids.push(first + i - 2);
-      tokens.push(decodeBase64(fields[i]));
-    }
-  }
-  return { ids, tokens };
-}
 
 const decoder = new TextDecoder();
 
@@ -181,7 +169,7 @@ export async function getEncoding(name: EncodingName): Promise<Tokenizer> {
     throw new Error(`unknown encoding '${name}'; expected one of ${ENCODING_NAMES.join(", ")}`);
   }
   const file = await rankFile(name);
-  const { ids, tokens } = parseRanks(file.bpe_ranks);
+  const packed = parseRankListing(file.bpe_ranks);
   const engine = await Engine.create({
     split: SPLIT_OF[name],
     jsFlavor: false,
@@ -190,10 +178,12 @@ export async function getEncoding(name: EncodingName): Promise<Tokenizer> {
     ignoreMerges: true,
     unkId: -1,
   });
-  engine.loadVocab(ids, tokens);
+  engine.loadPacked(packed);
   const byteIds = new Uint32Array(256).fill(0xffffffff);
-  for (let i = 0; i < tokens.length; i++) {
-    if (tokens[i].length === 1) byteIds[tokens[i][0]] = ids[i];
+  let offset = 0;
+  for (let i = 0; i < packed.ids.length; i++) {
+    if (packed.lengths[i] === 1) byteIds[packed.bytes[offset]] = packed.ids[i];
+    offset += packed.lengths[i];
   }
   engine.setByteTables(byteIds, new Uint32Array(256).fill(0xffffffff));
   return new TiktokenTokenizer(engine, file.special_tokens);

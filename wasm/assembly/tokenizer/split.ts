@@ -96,8 +96,8 @@ function skipPunct(text: usize, j: i32, end: i32): i32 {
   return j;
 }
 
-/** `\s*[\r\n]+|\s+(?!\S)|\s+` at a whitespace character. */
-function whitespace(text: usize, i: i32, end: i32): i32 {
+/** `\s*[\r\n]+|\s+(?!\S)|\s+` (GPT-2: without the first) at a whitespace character. */
+function whitespace(text: usize, i: i32, end: i32, lineBreaks: bool): i32 {
   let j = i;
   let last = i;
   let lastBreak = -1;
@@ -108,7 +108,7 @@ function whitespace(text: usize, i: i32, end: i32): i32 {
     last = j;
     j += seqLen(text, j);
   }
-  if (lastBreak >= 0) return lastBreak + 1;
+  if (lineBreaks && lastBreak >= 0) return lastBreak + 1;
   if (j >= end) return j;
   return last > i ? last : j;
 }
@@ -124,7 +124,7 @@ function matchGpt2(text: usize, i: i32, end: i32): i32 {
   if (isLetter(k)) return skipLetters(text, j, end);
   if (k == K_N) return skipKind(text, j, end, K_N);
   if (isPunctKind(k)) return skipPunct(text, j, end);
-  return whitespace(text, i, end);
+  return whitespace(text, i, end, false);
 }
 
 function matchCl100k(text: usize, i: i32, end: i32, maxDigits: i32): i32 {
@@ -158,7 +158,7 @@ function matchCl100k(text: usize, i: i32, end: i32, maxDigits: i32): i32 {
     }
     return e;
   }
-  return whitespace(text, i, end);
+  return whitespace(text, i, end, true);
 }
 
 // @ts-ignore: decorator
@@ -249,7 +249,7 @@ function matchO200k(text: usize, i: i32, end: i32): i32 {
     }
     return e;
   }
-  return whitespace(text, i, end);
+  return whitespace(text, i, end, true);
 }
 
 /** End (exclusive) of the pre-token that starts at byte `i`. */

@@ -1,0 +1,26 @@
+/**
+ * Token counting, encoding and decoding in WebAssembly: the tiktoken encodings (`cl100k_base`,
+ * `o200k_base`, `p50k_base`, `r50k_base`) and Hugging Face `tokenizer.json` files (byte-level
+ * and byte-fallback BPE, WordPiece), with ids identical to tiktoken and transformers.js.
+ *
+ * @example
+ * ```ts
+ * import { getEncoding } from "@a3s/wasm/tokenizer";
+ * const enc = await getEncoding("o200k_base");
+ * const ids = enc.encode("Hello, world!");
+ * console.log(ids.length, enc.decode(ids));
+ * enc.free();
+ * ```
+ * @module
+ */
+export type { DecodeOptions, EncodeOptions, SpecialMode, Tokenizer } from "./types.ts";
+export { ENCODING_NAMES, type EncodingName, getEncoding } from "./tiktoken.ts";
+export { loadTokenizer } from "./load.ts";
+export {
+  type ChatContentPart,
+  type ChatCountOptions,
+  type ChatMessage,
+  countChatTokens,
+  renderChatTemplate,
+} from "./chat.ts";
+export { openTokenizer } from "./open.ts";
