@@ -12,6 +12,7 @@ import {
 /** Each served module, loaded lazily so other commands never pay for it. */
 export const SERVED_MODULES: ReadonlyArray<() => Promise<A3sModule>> = [
   // module sub-apps register here, one line each
+  () => import("./lane/routes.ts").then((m) => m.laneModule()),
   () => import("./safeclaw/mod.ts").then((m) => m.safeclawModule()),
 ];
 

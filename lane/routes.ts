@@ -1,0 +1,326 @@
+/**
+ * HTTP API under `/lane/v1`: submit, get, cancel and list jobs, manage the dead-letter queue,
+ * read counts, and follow scheduler events over SSE.
+ */
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { streamSSE } from "hono/streaming";
+import { type A3sModule, createRouter, type ModuleContext, NotFoundError } from "@a3s/common";
+import { LANE_NAMES } from "./lanes.ts";
+import type { Lane } from "./lane.ts";
+import { DurableLane } from "./durable_lane.ts";
+import type { LaneOptions } from "./lane.ts";
+import { JOB_STATES, type JobFunction, type LaneEvent } from "./types.ts";
+
+const LaneEnum = z.enum(LANE_NAMES as unknown as [string, ...string[]]);
+const StateEnum = z.enum(JOB_STATES as unknown as [string, ...string[]]);
+
+const RetrySchema = z.object({
+  maxAttempts: z.number().int().min(1).max(100),
+  backoff: z.enum(["fixed", "exponential"]).optional(),
+  delayMs: z.number().min(0).optional(),
+  factor: z.number().min(1).optional(),
+  maxDelayMs: z.number().min(0).optional(),
+  jitter: z.number().min(0).max(1).optional(),
+}).openapi("LaneRetryPolicy");
+
+const SubmitRequest = z.object({
+  session: z.string().regex(/^[\w.:@\-/]{1,200}$/, "1 to 200 word characters, '.', ':', '@', '-' or '/'"),
+  lane: LaneEnum,
+  kind: z.string().min(1).max(200),
+  payload: z.unknown().optional(),
+  priority: z.number().int().optional(),
+  delayMs: z.number().min(0).optional(),
+  timeoutMs: z.number().positive().optional(),
+  idempotencyKey: z.string().min(1).max(500).optional(),
+  dependsOn: z.array(z.string().min(1)).max(1000).optional(),
+  key: z.string().min(1).max(200).optional(),
+  retry: RetrySchema.optional(),
+}).openapi("LaneSubmitRequest");
+
+const JobErrorSchema = z.object({
+  attempt: z.number().int(),
+  code: z.string(),
+  message: z.string(),
+  at: z.number(),
+});
+
+const JobSchema = z.object({
+  id: z.string(),
+  session: z.string(),
+  lane: LaneEnum,
+  kind: z.string(),
+  payload: z.unknown(),
+  state: StateEnum,
+  priority: z.number().int(),
+  key: z.string().nullable(),
+  idempotencyKey: z.string().nullable(),
+  dependsOn: z.array(z.string()),
+  attempts: z.number().int(),
+  maxAttempts: z.number().int(),
+  runAt: z.number(),
+  createdAt: z.number(),
+  startedAt: z.number().nullable(),
+  finishedAt: z.number().nullable(),
+  result: z.unknown(),
+  progress: z.unknown(),
+  errors: z.array(JobErrorSchema),
+}).openapi("LaneJob");
+
+const JobList = z.object({ jobs: z.array(JobSchema) }).openapi("LaneJobList");
+const IdParam = z.object({ id: z.string().min(1).max(200) });
+const ListQuery = z.object({
+  session: z.string().optional(),
+  lane: LaneEnum.optional(),
+  state: StateEnum.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+const DlqQuery = ListQuery.omit({ state: true });
+const Counts = z.object(Object.fromEntries(JOB_STATES.map((s) => [s, z.number().int()])));
+const StatsSchema = z.object({
+  lanes: z.record(z.string(), Counts),
+  highWater: z.object({
+    global: z.number().int(),
+    lanes: z.record(z.string(), z.number().int()),
+    sessions: z.record(z.string(), z.number().int()),
+    keys: z.record(z.string(), z.number().int()),
+  }),
+}).openapi("LaneStats");
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+
+const submitRoute = createRoute({
+  method: "post",
+  path: "/lane/v1/jobs",
+  summary: "Submit a job of a registered kind",
+  request: { body: { content: { "application/json": { schema: SubmitRequest } }, required: true } },
+  responses: {
+    201: json(JobSchema, "The job (the existing one when the idempotency key was seen before)"),
+  },
+});
+const listRoute = createRoute({
+  method: "get",
+  path: "/lane/v1/jobs",
+  summary: "List jobs by session, lane and state, oldest first",
+  request: { query: ListQuery },
+  responses: { 200: json(JobList, "Matching jobs") },
+});
+const getRoute = createRoute({
+  method: "get",
+  path: "/lane/v1/jobs/{id}",
+  summary: "Get one job",
+  request: { params: IdParam },
+  responses: { 200: json(JobSchema, "The job") },
+});
+const cancelRoute = createRoute({
+  method: "post",
+  path: "/lane/v1/jobs/{id}/cancel",
+  summary: "Cancel a queued or running job",
+  request: { params: IdParam },
+  responses: {
+    200: json(z.object({ cancelled: z.boolean() }), "False when the job had already finished"),
+  },
+});
+const dlqListRoute = createRoute({
+  method: "get",
+  path: "/lane/v1/dlq",
+  summary: "List dead-lettered jobs with their error history",
+  request: { query: DlqQuery },
+  responses: { 200: json(JobList, "Dead jobs") },
+});
+const dlqRetryRoute = createRoute({
+  method: "post",
+  path: "/lane/v1/dlq/{id}/retry",
+  summary: "Requeue a dead job with a fresh attempt count",
+  request: { params: IdParam },
+  responses: { 200: json(JobSchema, "The requeued job") },
+});
+const dlqPurgeOneRoute = createRoute({
+  method: "delete",
+  path: "/lane/v1/dlq/{id}",
+  summary: "Delete one dead job",
+  request: { params: IdParam },
+  responses: { 200: json(z.object({ purged: z.number().int() }), "How many were deleted") },
+});
+const dlqPurgeRoute = createRoute({
+  method: "delete",
+  path: "/lane/v1/dlq",
+  summary: "Delete dead jobs, optionally of one session or lane",
+  request: { query: DlqQuery.omit({ limit: true }) },
+  responses: { 200: json(z.object({ purged: z.number().int() }), "How many were deleted") },
+});
+const statsRoute = createRoute({
+  method: "get",
+  path: "/lane/v1/stats",
+  summary: "Job counts per lane and state, and this process's high-water marks",
+  responses: { 200: json(StatsSchema, "Counts") },
+});
+
+/**
+ * Builds the lane sub-app around `lane`.
+ *
+ * @example
+ * ```ts
+ * import { createLane } from "@a3s/lane";
+ * import { createLaneRoutes } from "@a3s/lane/routes";
+ * const app = createLaneRoutes(createLane());
+ * ```
+ */
+export function createLaneRoutes(lane: Lane): OpenAPIHono {
+  const app = createRouter();
+  app.openapi(submitRoute, async (c) => {
+    const body = c.req.valid("json");
+    const handle = await lane.submit(body.session, body.lane as never, {
+      kind: body.kind,
+      payload: body.payload,
+    }, {
+      priority: body.priority,
+      delayMs: body.delayMs,
+      timeoutMs: body.timeoutMs,
+      idempotencyKey: body.idempotencyKey,
+      dependsOn: body.dependsOn,
+      key: body.key,
+      retry: body.retry,
+    });
+    const job = await lane.get(handle.id);
+    if (!job) throw new NotFoundError(`job '${handle.id}' not found`, "id");
+    return c.json(job as z.infer<typeof JobSchema>, 201);
+  });
+  app.openapi(listRoute, async (c) => {
+    const query = c.req.valid("query");
+    const jobs = await lane.list(query as never);
+    return c.json({ jobs } as z.infer<typeof JobList>, 200);
+  });
+  app.openapi(getRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const job = await lane.get(id);
+    if (!job) throw new NotFoundError(`job '${id}' not found`, "id");
+    return c.json(job as z.infer<typeof JobSchema>, 200);
+  });
+  app.openapi(cancelRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    return c.json({ cancelled: await lane.cancel(id) }, 200);
+  });
+  app.openapi(dlqListRoute, async (c) => {
+    const jobs = await lane.dlq.list(c.req.valid("query") as never);
+    return c.json({ jobs } as z.infer<typeof JobList>, 200);
+  });
+  app.openapi(dlqRetryRoute, async (c) => {
+    const job = await lane.dlq.retry(c.req.valid("param").id);
+    return c.json(job as z.infer<typeof JobSchema>, 200);
+  });
+  app.openapi(dlqPurgeOneRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const purged = await lane.dlq.purge({ id });
+    if (purged === 0) throw new NotFoundError(`no dead job '${id}'`, "id");
+    return c.json({ purged }, 200);
+  });
+  app.openapi(dlqPurgeRoute, async (c) => {
+    return c.json({ purged: await lane.dlq.purge(c.req.valid("query") as never) }, 200);
+  });
+  app.openapi(statsRoute, async (c) => {
+    return c.json((await lane.stats()) as z.infer<typeof StatsSchema>, 200);
+  });
+  app.get("/lane/v1/events", (c) => {
+    const session = c.req.query("session");
+    const types = c.req.query("type")?.split(",").filter(Boolean);
+    return streamSSE(c, async (stream) => {
+      const pending: LaneEvent[] = [];
+      let wake: (() => void) | undefined;
+      let open = true;
+      const stop = lane.subscribe((event) => {
+        if (session !== undefined && event.session !== session) return;
+        if (types && !types.includes(event.type)) return;
+        pending.push(event);
+        wake?.();
+      });
+      stream.onAbort(() => {
+        open = false;
+        wake?.();
+      });
+      try {
+        await stream.writeSSE({ event: "ready", data: "{}" });
+        while (open) {
+          if (!pending.length) {
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              timer = setTimeout(resolve, 15_000);
+            });
+            clearTimeout(timer);
+            wake = undefined;
+          }
+          if (!open) break;
+          if (!pending.length) {
+            await stream.write(": keep-alive\n\n");
+            continue;
+          }
+          for (const event of pending.splice(0)) {
+            await stream.writeSSE({ event: event.type, id: event.jobId, data: JSON.stringify(event) });
+          }
+        }
+      } finally {
+        stop();
+      }
+    });
+  });
+  return app;
+}
+
+/** Options of {@linkcode laneModule}. */
+export interface LaneModuleOptions extends LaneOptions {
+  /** Handlers to register by kind, besides the built-in `lane.echo` and `lane.sleep`. */
+  handlers?: Record<string, JobFunction>;
+}
+
+/** The lane module as `serve` mounts it; `lane` is set once the routes are built. */
+export interface LaneModule extends A3sModule {
+  readonly lane: DurableLane | undefined;
+}
+
+/** Returns the payload: a round trip through the queue, for health checks. */
+const echo: JobFunction = (ctx) => ctx.payload;
+
+/** Waits `payload.ms` milliseconds (abortable): for load and timeout checks. */
+const sleep: JobFunction = (ctx) => {
+  const ms = Number((ctx.payload as { ms?: unknown } | null)?.ms ?? 0);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve({ sleptMs: ms }), Number.isFinite(ms) ? ms : 0);
+    ctx.signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(ctx.signal.reason);
+    }, { once: true });
+  });
+};
+
+/**
+ * The module `serve` mounts: a durable scheduler on the server's store, and its routes.
+ *
+ * @example
+ * ```ts
+ * import { laneModule } from "@a3s/lane/routes";
+ * const module = laneModule({ handlers: { greet: (ctx) => `hello ${ctx.payload}` } });
+ * console.log(module.name); // "lane"
+ * ```
+ */
+export function laneModule(options: LaneModuleOptions = {}): LaneModule {
+  let lane: DurableLane | undefined;
+  return {
+    name: "lane",
+    get lane() {
+      return lane;
+    },
+    async routes(ctx: ModuleContext) {
+      const section = (ctx.config.lane ?? {}) as LaneOptions;
+      lane = await DurableLane.open({ ...section, ...options, store: ctx.store });
+      lane.handle("lane.echo", echo).handle("lane.sleep", sleep);
+      for (const [kind, fn] of Object.entries(options.handlers ?? {})) lane.handle(kind, fn);
+      return createLaneRoutes(lane);
+    },
+    async close() {
+      await lane?.close();
+    },
+  };
+}
