@@ -1,5 +1,5 @@
 """A Llama-architecture decoder in plain torch that computes what Hugging Face's LlamaForCausalLM
-computes for the same config.json: RMSNorm in float32, rotary embeddings in the rotate_half
+computes for the same config.json: RMSNorm, rotary embeddings in the rotate_half
 convention, SwiGLU MLP, no biases, tied input and output embeddings.
 
 The same module serves training (no cache) and ONNX export (explicit past key/values in, present
@@ -38,8 +38,10 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        variance = x.float().pow(2).mean(-1, keepdim=True)
-        return self.weight * (x.float() * torch.rsqrt(variance + self.eps)).to(x.dtype)
+        # The model is float32 throughout, so HF's upcasts are identities and are left out
+        # (onnxruntime's cast elimination mishandles the no-op Casts they export as).
+        variance = x.pow(2).mean(-1, keepdim=True)
+        return self.weight * (x * torch.rsqrt(variance + self.eps))
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -88,7 +90,7 @@ class Attention(nn.Module):
             k = k.repeat_interleave(repeat, dim=1)
             v = v.repeat_interleave(repeat, dim=1)
         scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(self.head_dim) + bias
-        probs = F.softmax(scores.float(), dim=-1).to(q.dtype)
+        probs = F.softmax(scores, dim=-1)
         out = torch.matmul(probs, v).transpose(1, 2).reshape(batch, seq, -1)
         return self.o_proj(out), present
 
@@ -150,7 +152,10 @@ class LlamaForCausalLM(nn.Module):
         query_pos = torch.arange(seq).unsqueeze(1) + past_len
         key_pos = torch.arange(total).unsqueeze(0)
         allowed = (key_pos <= query_pos).unsqueeze(0) & (attention_mask[:, None, :] > 0)
-        bias = torch.where(allowed, 0.0, torch.finfo(torch.float32).min).unsqueeze(1)
+        # Tensors rather than Python scalars, which the ONNX exporter would type as double.
+        zero = torch.zeros((), dtype=torch.float32)
+        blocked = torch.full((), torch.finfo(torch.float32).min, dtype=torch.float32)
+        bias = torch.where(allowed, zero, blocked).unsqueeze(1)
         cos, sin = self.rotary(position_ids)
         x = self.embed_tokens(input_ids)
         presents = []
