@@ -13,6 +13,7 @@ import {
 export const SERVED_MODULES: ReadonlyArray<() => Promise<A3sModule>> = [
   // module sub-apps register here, one line each
   () => import("./lane/routes.ts").then((m) => m.laneModule()),
+  () => import("./power/routes.ts").then((m) => m.powerModule()),
   () => import("./safeclaw/mod.ts").then((m) => m.safeclawModule()),
 ];
 

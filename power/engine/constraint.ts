@@ -25,7 +25,7 @@ type ObjectPhase =
 type Frame =
   | { t: "value"; node: SchemaNode }
   | { t: "lit"; values: string[]; pos: number }
-  | { t: "str"; node: StringNode; len: number; esc: number }
+  | { t: "str"; node: StringNode; len: number; esc: number; cont: number; lo?: number; hi?: number }
   | { t: "num"; integer: boolean; phase: string; digits: number }
   | {
     t: "obj";
@@ -104,7 +104,7 @@ function startValue(node: SchemaNode, b: number, next: Stack, out: Stack[]): voi
       if (b === OPEN_ARR) out.push(push({ t: "arr", node, phase: "open", count: 0 }, next));
       return;
     case "string":
-      if (b === QUOTE) out.push(push({ t: "str", node, len: 0, esc: 0 }, next));
+      if (b === QUOTE) out.push(push({ t: "str", node, len: 0, esc: 0, cont: 0 }, next));
       return;
     case "number":
       if (b === 45) {
@@ -149,15 +149,21 @@ function feed(stack: Stack, b: number, out: Stack[]): void {
       if (f.esc === 1) {
         if (b === 117) out.push(push({ ...f, esc: 5 }, next));
         else if ([34, 92, 47, 98, 102, 110, 114, 116].includes(b)) {
-          if (f.len + 1 <= f.node.maxLength) out.push(push({ ...f, esc: 0, len: f.len + 1 }, next));
+          out.push(push({ ...f, esc: 0, len: f.len + 1 }, next));
         }
         return;
       }
       if (f.esc > 1) {
         if (!isHex(b)) return;
-        if (f.esc === 2) {
-          if (f.len + 1 <= f.node.maxLength) out.push(push({ ...f, esc: 0, len: f.len + 1 }, next));
-        } else out.push(push({ ...f, esc: f.esc - 1 }, next));
+        if (f.esc === 2) out.push(push({ ...f, esc: 0, len: f.len + 1 }, next));
+        else out.push(push({ ...f, esc: f.esc - 1 }, next));
+        return;
+      }
+      // Only well-formed UTF-8: continuation bytes exactly where a lead byte asked for them.
+      if (f.cont > 0) {
+        if (b >= (f.lo ?? 0x80) && b <= (f.hi ?? 0xbf)) {
+          out.push(push({ ...f, cont: f.cont - 1, lo: undefined, hi: undefined }, next));
+        }
         return;
       }
       if (b === QUOTE) {
@@ -165,12 +171,18 @@ function feed(stack: Stack, b: number, out: Stack[]): void {
         return;
       }
       if (b === BACKSLASH) {
-        out.push(push({ ...f, esc: 1 }, next));
+        // The escape is one more character; it must fit before it starts.
+        if (f.len + 1 <= f.node.maxLength) out.push(push({ ...f, esc: 1 }, next));
         return;
       }
-      if (b < 0x20) return;
-      const len = (b & 0xc0) === 0x80 ? f.len : f.len + 1;
-      if (len <= f.node.maxLength) out.push(push({ ...f, len }, next));
+      if (b < 0x20 || (b >= 0x80 && b < 0xc2) || b > 0xf4) return;
+      const cont = b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : b >= 0xc2 ? 1 : 0;
+      // The second byte's range rules out overlong forms, surrogates and code points past U+10FFFF.
+      const lo = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : undefined;
+      const hi = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : undefined;
+      if (f.len + 1 <= f.node.maxLength) {
+        out.push(push({ ...f, len: f.len + 1, cont, lo, hi }, next));
+      }
       return;
     }
     case "num": {
@@ -260,6 +272,7 @@ function feedObject(
           node: { kind: "string", minLength: 0, maxLength: Infinity },
           len: 0,
           esc: 0,
+          cont: 0,
         }, push({ ...f, phase: "colon", current: undefined }, next)),
       );
       return;
@@ -357,7 +370,8 @@ function finishFrame(f: Frame): string {
     case "lit":
       return f.values.map((v) => v.slice(f.pos)).sort((a, b) => a.length - b.length)[0];
     case "str":
-      return (f.esc === 1 ? "n" : f.esc > 1 ? "0".repeat(f.esc - 1) : "") +
+      return (f.cont ? String.fromCharCode(f.lo ?? 0x80) + "\x80".repeat(f.cont - 1) : "") +
+        (f.esc === 1 ? "n" : f.esc > 1 ? "0".repeat(f.esc - 1) : "") +
         "a".repeat(Math.max(0, f.node.minLength - f.len - (f.esc ? 1 : 0))) + '"';
     case "num":
       return numberAccepting(f.phase) ? "" : "0";

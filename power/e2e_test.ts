@@ -1,0 +1,329 @@
+/**
+ * End to end: a real server on a free port with the power module, driven by the official
+ * `openai` and `ollama` clients. The tiny fixture's weights are random, so text is gibberish,
+ * but every structural promise (streams, JSON schema, tool calls) must hold.
+ */
+import { assert, assertEquals, assertExists, assertRejects } from "./testdata/_assert.ts";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import OpenAI from "openai";
+import { Ollama } from "ollama";
+import { createLogger, loadConfig, type RunningServer, startServer } from "@a3s/common";
+import { powerModule } from "./routes.ts";
+
+const TINY = fileURLToPath(new URL("./testdata/tiny", import.meta.url));
+
+async function withServer(fn: (server: RunningServer, home: string) => Promise<void>) {
+  const home = await Deno.makeTempDir({ prefix: "a3s-power-e2e-" });
+  const server = await startServer({
+    config: loadConfig({ flags: { port: 0, home }, env: {} }),
+    modules: [powerModule({ models: { tiny: TINY }, noDefaultModel: true })],
+    logger: createLogger("silent"),
+  });
+  try {
+    await fn(server, home);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+const PERSON = {
+  type: "object",
+  properties: {
+    name: { type: "string", maxLength: 12 },
+    age: { type: "integer" },
+    tags: { type: "array", items: { enum: ["a", "b"] }, maxItems: 3 },
+  },
+  required: ["name", "age"],
+  additionalProperties: false,
+};
+
+const WEATHER_TOOL = {
+  type: "function" as const,
+  function: {
+    name: "get_weather",
+    description: "Current weather in a city",
+    parameters: {
+      type: "object",
+      properties: { city: { type: "string" }, unit: { enum: ["c", "f"] } },
+      required: ["city", "unit"],
+    },
+  },
+};
+
+Deno.test("openai client: models, chat, stream, schema, tools, embeddings", async () => {
+  await withServer(async (server) => {
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused" });
+    const models = await client.models.list();
+    assertEquals(models.data.map((m) => m.id), ["tiny:latest"]);
+    assertEquals((await client.models.retrieve("tiny")).id, "tiny:latest");
+
+    const chat = await client.chat.completions.create({
+      model: "tiny",
+      messages: [{ role: "user", content: "Hello" }],
+      max_tokens: 12,
+      seed: 7,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    assertEquals(chat.object, "chat.completion");
+    assertEquals(chat.choices[0].finish_reason, "length");
+    assertEquals(chat.usage?.completion_tokens, 12);
+    assertEquals(chat.choices[0].logprobs?.content?.length, 12);
+    assertEquals(chat.choices[0].logprobs?.content?.[0].top_logprobs.length, 2);
+    const again = await client.chat.completions.create({
+      model: "tiny",
+      messages: [{ role: "user", content: "Hello" }],
+      max_tokens: 12,
+      seed: 7,
+    });
+    assertEquals(again.choices[0].message.content, chat.choices[0].message.content);
+
+    const stream = await client.chat.completions.create({
+      model: "tiny",
+      messages: [{ role: "user", content: "Hello" }],
+      max_tokens: 10,
+      seed: 7,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let streamed = "";
+    let finish: string | null = null;
+    let usage;
+    for await (const part of stream) {
+      if (part.usage) usage = part.usage;
+      for (const choice of part.choices) {
+        streamed += choice.delta.content ?? "";
+        finish = choice.finish_reason ?? finish;
+      }
+    }
+    assertEquals(finish, "length");
+    assertEquals(usage?.completion_tokens, 10);
+    assertEquals(
+      streamed,
+      (await client.chat.completions.create({
+        model: "tiny",
+        messages: [{ role: "user", content: "Hello" }],
+        max_tokens: 10,
+        seed: 7,
+      })).choices[0].message.content,
+    );
+
+    for (const seed of [1, 2, 3]) {
+      const structured = await client.chat.completions.create({
+        model: "tiny",
+        messages: [{ role: "user", content: "Describe a person" }],
+        response_format: { type: "json_schema", json_schema: { name: "person", schema: PERSON } },
+        max_tokens: 40,
+        seed,
+        temperature: 1.2,
+      });
+      const value = JSON.parse(structured.choices[0].message.content ?? "");
+      assertEquals(typeof value.name, "string");
+      assert(Number.isInteger(value.age));
+      assert([...value.name].length <= 12);
+      for (const key of Object.keys(value)) assert(["name", "age", "tags"].includes(key));
+    }
+
+    const called = await client.chat.completions.create({
+      model: "tiny",
+      messages: [{ role: "user", content: "Weather in Paris?" }],
+      tools: [WEATHER_TOOL],
+      tool_choice: "required",
+      max_tokens: 60,
+      seed: 3,
+    });
+    assertEquals(called.choices[0].finish_reason, "tool_calls");
+    const call = called.choices[0].message.tool_calls?.[0];
+    assertExists(call);
+    assert(call.type === "function");
+    assertEquals(call.function.name, "get_weather");
+    const args = JSON.parse(call.function.arguments);
+    assertEquals(typeof args.city, "string");
+    assert(["c", "f"].includes(args.unit));
+
+    const toolStream = await client.chat.completions.create({
+      model: "tiny",
+      messages: [{ role: "user", content: "Weather in Paris?" }],
+      tools: [WEATHER_TOOL],
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+      max_tokens: 60,
+      seed: 4,
+      stream: true,
+    });
+    const deltas = [];
+    for await (const part of toolStream) {
+      for (const choice of part.choices) {
+        if (choice.delta.tool_calls) deltas.push(...choice.delta.tool_calls);
+      }
+    }
+    assertEquals(deltas[0]?.function?.name, "get_weather");
+    assertEquals(typeof JSON.parse(deltas[0]?.function?.arguments ?? "").city, "string");
+
+    const completion = await client.completions.create({
+      model: "tiny",
+      prompt: "Once upon a time",
+      max_tokens: 5,
+      seed: 1,
+      logprobs: 1,
+    });
+    assertEquals(completion.choices[0].logprobs?.tokens?.length, 5);
+
+    const embeddings = await client.embeddings.create({ model: "tiny", input: ["hello", "world"] });
+    assertEquals(embeddings.data.length, 2);
+    const v = embeddings.data[0].embedding;
+    assertEquals(v.length, 32);
+    assert(Math.abs(Math.hypot(...v) - 1) < 1e-4);
+
+    await assertRejects(
+      () =>
+        client.chat.completions.create({
+          model: "missing",
+          messages: [{ role: "user", content: "x" }],
+        }),
+      OpenAI.NotFoundError,
+    );
+    await assertRejects(
+      // deno-lint-ignore no-explicit-any
+      () => client.chat.completions.create({ model: "tiny", messages: [] } as any),
+      OpenAI.BadRequestError,
+    );
+  });
+});
+
+Deno.test("ollama client: tags, generate, chat, stream, format, tools, embed, lifecycle", async () => {
+  await withServer(async (server, home) => {
+    const ollama = new Ollama({ host: server.url });
+    assertEquals((await ollama.list()).models.map((m) => m.name), ["tiny:latest"]);
+    assertEquals((await ollama.version()).version.length > 0, true);
+
+    const generated = await ollama.generate({
+      model: "tiny",
+      prompt: "Why is the sky blue?",
+      options: { num_predict: 8, seed: 5 },
+    });
+    assertEquals(generated.done, true);
+    assertEquals(generated.done_reason, "length");
+    assertEquals(generated.eval_count, 8);
+    assert(generated.prompt_eval_count > 0);
+    assert(generated.total_duration > 0);
+
+    let streamed = "";
+    let last;
+    for await (
+      const part of await ollama.generate({
+        model: "tiny",
+        prompt: "Why is the sky blue?",
+        options: { num_predict: 8, seed: 5 },
+        stream: true,
+      })
+    ) {
+      streamed += part.response;
+      last = part;
+    }
+    assertEquals(streamed, generated.response);
+    assertEquals(last?.done, true);
+
+    const chat = await ollama.chat({
+      model: "tiny",
+      messages: [{ role: "user", content: "hi" }],
+      options: { num_predict: 6, seed: 1 },
+    });
+    assertEquals(chat.message.role, "assistant");
+    assertEquals(chat.eval_count, 6);
+
+    let chunks = 0;
+    for await (
+      const part of await ollama.chat({
+        model: "tiny",
+        messages: [{ role: "user", content: "hi" }],
+        options: { num_predict: 6, seed: 1 },
+        stream: true,
+      })
+    ) {
+      if (!part.done) chunks++;
+    }
+    assert(chunks > 0);
+
+    const formatted = await ollama.chat({
+      model: "tiny",
+      messages: [{ role: "user", content: "Describe a person as JSON" }],
+      format: PERSON,
+      options: { num_predict: 40, seed: 9, temperature: 1 },
+    });
+    const person = JSON.parse(formatted.message.content);
+    assert(Number.isInteger(person.age));
+
+    const json = await ollama.generate({
+      model: "tiny",
+      prompt: "JSON please",
+      format: "json",
+      options: { num_predict: 30, seed: 2 },
+    });
+    assertEquals(typeof JSON.parse(json.response ?? ""), "object");
+
+    const tooled = await ollama.chat({
+      model: "tiny",
+      messages: [{ role: "user", content: "Weather in Paris?" }],
+      tools: [WEATHER_TOOL],
+      options: { num_predict: 30, seed: 1 },
+    });
+    // Under tool_choice auto the random model rarely opens a call; any call it makes must parse.
+    for (const call of tooled.message.tool_calls ?? []) {
+      assertEquals(call.function.name, "get_weather");
+    }
+
+    const embedded = await ollama.embed({ model: "tiny", input: ["a", "b c"] });
+    assertEquals(embedded.embeddings.length, 2);
+    assertEquals((await ollama.embeddings({ model: "tiny", prompt: "a" })).embedding.length, 32);
+
+    const shown = await ollama.show({ model: "tiny" });
+    assertEquals(shown.details.format, "onnx");
+    assertEquals(shown.details.family, "llama");
+    assertEquals((await ollama.ps()).models.map((m) => m.name), ["tiny:latest"]);
+
+    // Pull from a local archive, then from a URL served by a local HTTP server.
+    const archive = join(home, "tiny-archived.tar.gz");
+    const tar = new Deno.Command("tar", { args: ["-czf", archive, "-C", dirname(TINY), "tiny"] });
+    assert((await tar.output()).success);
+    const progress = [];
+    for await (const p of await ollama.pull({ model: archive, stream: true })) {
+      progress.push(p.status);
+    }
+    assertEquals(progress[0], "pulling manifest");
+    assertEquals(progress.at(-1), "success");
+    const files = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+      async () => new Response(await Deno.readFile(archive)),
+    );
+    const url = `http://127.0.0.1:${files.addr.port}/tiny-web.tar.gz`;
+    const webProgress = [];
+    for await (const p of await ollama.pull({ model: url, stream: true })) webProgress.push(p);
+    await files.shutdown();
+    assert(webProgress.some((p) => p.status === "downloading" && p.completed > 0));
+    assertEquals(webProgress.at(-1)?.status, "success");
+    await ollama.copy({ source: "tiny", destination: "tiny-copy" });
+    const names = (await ollama.list()).models.map((m) => m.name).sort();
+    assertEquals(names, [
+      "tiny-archived:latest",
+      "tiny-copy:latest",
+      "tiny-web:latest",
+      "tiny:latest",
+    ]);
+    await ollama.delete({ model: "tiny-copy" });
+    const reply = await ollama.generate({
+      model: "tiny-web",
+      prompt: "hi",
+      options: { num_predict: 3 },
+    });
+    assertEquals(reply.eval_count, 3);
+    await assertRejects(() => ollama.delete({ model: "tiny" }));
+    await assertRejects(() => ollama.show({ model: "nope" }));
+    assert(home.length > 0);
+
+    // keep_alive 0 unloads right after the request.
+    await ollama.generate({ model: "tiny", prompt: "", keep_alive: 0 });
+    assertEquals((await ollama.ps()).models.map((m) => m.name), ["tiny-web:latest"]);
+  });
+});

@@ -1,0 +1,332 @@
+/**
+ * Loaded models: load on demand, a per-model queue with a concurrency limit, `keep_alive`
+ * unloading and a memory budget that refuses loads which would exceed it.
+ */
+import { join } from "node:path";
+import { A3sError, gauge } from "@a3s/common";
+import { loadTokenizer, type Tokenizer } from "../engine/_tokenizer.ts";
+import type { LanguageModel } from "../engine/generate.ts";
+import { type ModelManifest, readModelDir } from "../engine/model_dir.ts";
+import { CausalLM, EncoderModel } from "../engine/session.ts";
+import type { Pooling } from "../engine/embed.ts";
+import type { ModelStore } from "./store.ts";
+
+/** A model in memory. */
+export interface LoadedModel {
+  name: string;
+  digest: string;
+  manifest: ModelManifest;
+  tokenizer: Tokenizer;
+  /** Set for causal LMs. */
+  language?: LanguageModel;
+  /** Set for encoder embedding models. */
+  encoder?: EncoderModel;
+  pooling: Pooling;
+  sizeBytes: number;
+  loadedAt: Date;
+  expiresAt: Date;
+  loadNs: number;
+}
+
+/** Settings of the registry. */
+export interface RegistryOptions {
+  /** Most bytes of weights loaded at once; unlimited when unset. */
+  memoryBudgetBytes?: number;
+  /** Requests one model runs at once; the rest wait in its queue. */
+  concurrency?: number;
+  /** Default keep-alive in milliseconds (Ollama's default is five minutes). */
+  keepAliveMs?: number;
+}
+
+const loadedGauge = gauge({ name: "a3s_power_models_loaded", help: "Models held in memory." });
+const queuedGauge = gauge({
+  name: "a3s_power_requests_queued",
+  help: "Requests waiting for a model slot.",
+  labelNames: ["model"],
+});
+
+/** A counting semaphore whose waiters can give up. */
+class Slots {
+  #free: number;
+  #waiters: (() => void)[] = [];
+  constructor(size: number) {
+    this.#free = size;
+  }
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+  async take(signal?: AbortSignal): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return;
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const waiter = () => resolve();
+    this.#waiters.push(waiter);
+    const onAbort = () => {
+      const i = this.#waiters.indexOf(waiter);
+      if (i >= 0) this.#waiters.splice(i, 1);
+      reject(new A3sError("cancelled", "request cancelled while queued", { status: 499 }));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await promise;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+  give(): void {
+    const next = this.#waiters.shift();
+    if (next) next();
+    else this.#free++;
+  }
+}
+
+/**
+ * Parses an Ollama `keep_alive`: seconds as a number, or a duration such as `5m`, `30s`,
+ * `1h`; negative keeps the model loaded forever; 0 unloads it after the request.
+ */
+export function parseKeepAlive(value: string | number | undefined, fallbackMs: number): number {
+  if (value === undefined || value === "") return fallbackMs;
+  if (typeof value === "number") return value < 0 ? Infinity : value * 1000;
+  const match = /^(-?\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!match) {
+    throw new A3sError("invalid_request", `keep_alive: '${value}' is not a duration such as 5m`, {
+      status: 400,
+      field: "keep_alive",
+    });
+  }
+  const n = Number(match[1]);
+  if (n < 0) return Infinity;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "s"]!;
+  return n * unit;
+}
+
+async function poolingOf(manifest: ModelManifest): Promise<Pooling> {
+  if (manifest.kind === "causal") return "mean";
+  try {
+    const config = JSON.parse(
+      await Deno.readTextFile(join(manifest.dir, "1_Pooling", "config.json")),
+    );
+    if (config.pooling_mode_cls_token) return "cls";
+    if (config.pooling_mode_lasttoken) return "last";
+  } catch {
+    // No sentence-transformers pooling config: mean pooling.
+  }
+  return "mean";
+}
+
+/**
+ * Holds loaded models and runs requests against them.
+ *
+ * @example
+ * ```ts
+ * const registry = new ModelRegistry(store, { concurrency: 2 });
+ * const answer = await registry.use("tiny", undefined, (model) => model.manifest.modelType);
+ * ```
+ */
+export class ModelRegistry {
+  readonly store: ModelStore;
+  readonly options: Required<Omit<RegistryOptions, "memoryBudgetBytes">> & {
+    memoryBudgetBytes: number;
+  };
+  #loaded = new Map<string, LoadedModel>();
+  #loading = new Map<string, Promise<LoadedModel>>();
+  #slots = new Map<string, Slots>();
+  #active = new Map<string, number>();
+  #timers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  constructor(store: ModelStore, options: RegistryOptions = {}) {
+    this.store = store;
+    this.options = {
+      memoryBudgetBytes: options.memoryBudgetBytes ?? Infinity,
+      concurrency: options.concurrency ?? 4,
+      keepAliveMs: options.keepAliveMs ?? 5 * 60_000,
+    };
+  }
+
+  /** Models in memory now. */
+  loaded(): LoadedModel[] {
+    return [...this.#loaded.values()];
+  }
+
+  #usedBytes(): number {
+    let used = 0;
+    for (const m of this.#loaded.values()) used += m.sizeBytes;
+    return used;
+  }
+
+  async #makeRoom(name: string, needed: number): Promise<void> {
+    const budget = this.options.memoryBudgetBytes;
+    if (needed > budget) {
+      throw new A3sError(
+        "insufficient_memory",
+        `model '${name}' needs ${mib(needed)} but the memory budget is ${mib(budget)}`,
+        { status: 507, field: "model" },
+      );
+    }
+    // Unload idle models, least recently loaded first, until the new one fits.
+    const idle = [...this.#loaded.values()]
+      .filter((m) => !(this.#active.get(m.name) ?? 0))
+      .sort((a, b) => a.loadedAt.getTime() - b.loadedAt.getTime());
+    while (this.#usedBytes() + needed > budget && idle.length) {
+      await this.unload(idle.shift()!.name);
+    }
+    if (this.#usedBytes() + needed > budget) {
+      throw new A3sError(
+        "insufficient_memory",
+        `model '${name}' needs ${mib(needed)} but only ${mib(budget - this.#usedBytes())} of the ${
+          mib(budget)
+        } memory budget is free while ${[...this.#loaded.keys()].join(", ")} are busy`,
+        { status: 507, field: "model" },
+      );
+    }
+  }
+
+  async #load(name: string): Promise<LoadedModel> {
+    const started = performance.now();
+    const stored = await this.store.get(name);
+    const manifest = await readModelDir(stored.dir);
+    await this.#makeRoom(stored.name, manifest.weightBytes);
+    const tokenizer = await loadTokenizer(manifest.dir);
+    const model: LoadedModel = {
+      name: stored.name,
+      digest: stored.digest,
+      manifest,
+      tokenizer,
+      pooling: await poolingOf(manifest),
+      sizeBytes: manifest.weightBytes,
+      loadedAt: new Date(),
+      expiresAt: new Date(Date.now() + this.options.keepAliveMs),
+      loadNs: 0,
+    };
+    if (manifest.kind === "encoder") {
+      model.encoder = await EncoderModel.load(manifest);
+    } else {
+      const lm = await CausalLM.load(manifest);
+      const stopTokens = new Set(manifest.eosTokenIds);
+      for (const text of ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>", "</s>"]) {
+        const id = tokenizer.specialTokens.get(text);
+        if (id !== undefined) stopTokens.add(id);
+      }
+      model.language = { lm, tokenizer, manifest, stopTokens };
+    }
+    model.loadNs = Math.round((performance.now() - started) * 1e6);
+    this.#loaded.set(model.name, model);
+    loadedGauge.set(this.#loaded.size);
+    return model;
+  }
+
+  /** Loads `name` if needed and returns it with the time the load took (0 when warm). */
+  async load(name: string): Promise<{ model: LoadedModel; loadNs: number }> {
+    const stored = await this.store.get(name);
+    const warm = this.#loaded.get(stored.name);
+    if (warm) return { model: warm, loadNs: 0 };
+    let loading = this.#loading.get(stored.name);
+    if (!loading) {
+      loading = this.#load(stored.name).finally(() => this.#loading.delete(stored.name));
+      this.#loading.set(stored.name, loading);
+    }
+    const model = await loading;
+    return { model, loadNs: model.loadNs };
+  }
+
+  /**
+   * Waits for a slot on model `name`, loads it if needed, and returns it with a `release` that
+   * frees the slot and keeps the model for `keepAlive` (Ollama's `keep_alive`).
+   */
+  async acquire(
+    name: string,
+    keepAlive: string | number | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ model: LoadedModel; loadNs: number; release: () => void }> {
+    const keepMs = parseKeepAlive(keepAlive, this.options.keepAliveMs);
+    const normalized = (await this.store.get(name)).name;
+    let slots = this.#slots.get(normalized);
+    if (!slots) {
+      slots = new Slots(this.options.concurrency);
+      this.#slots.set(normalized, slots);
+    }
+    queuedGauge.set({ model: normalized }, slots.waiting + 1);
+    await slots.take(signal);
+    queuedGauge.set({ model: normalized }, slots.waiting);
+    this.#active.set(normalized, (this.#active.get(normalized) ?? 0) + 1);
+    clearTimeout(this.#timers.get(normalized));
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      slots.give();
+      const active = (this.#active.get(normalized) ?? 1) - 1;
+      this.#active.set(normalized, active);
+      if (active === 0) this.#scheduleUnload(normalized, keepMs);
+    };
+    try {
+      const { model, loadNs } = await this.load(normalized);
+      return { model, loadNs, release };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /** Runs `work` on model `name` under {@linkcode ModelRegistry.acquire}. */
+  async use<T>(
+    name: string,
+    keepAlive: string | number | undefined,
+    work: (model: LoadedModel, loadNs: number) => Promise<T> | T,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const { model, loadNs, release } = await this.acquire(name, keepAlive, signal);
+    try {
+      return await work(model, loadNs);
+    } finally {
+      release();
+    }
+  }
+
+  #scheduleUnload(name: string, keepMs: number): void {
+    const model = this.#loaded.get(name);
+    if (!model) return;
+    clearTimeout(this.#timers.get(name));
+    this.#timers.delete(name);
+    if (keepMs === Infinity) {
+      model.expiresAt = new Date(8640000000000000);
+      return;
+    }
+    model.expiresAt = new Date(Date.now() + keepMs);
+    if (keepMs <= 0) {
+      void this.unload(name);
+      return;
+    }
+    const timer = setTimeout(() => void this.unload(name), keepMs);
+    Deno.unrefTimer(Number(timer));
+    this.#timers.set(name, timer);
+  }
+
+  /** Unloads `name` now if nothing is running on it. */
+  async unload(name: string): Promise<boolean> {
+    const model = this.#loaded.get(name);
+    if (!model || (this.#active.get(name) ?? 0) > 0) return false;
+    this.#loaded.delete(name);
+    clearTimeout(this.#timers.get(name));
+    this.#timers.delete(name);
+    loadedGauge.set(this.#loaded.size);
+    await model.language?.lm.release();
+    await model.encoder?.release();
+    model.tokenizer.free();
+    return true;
+  }
+
+  /** Unloads everything. */
+  async close(): Promise<void> {
+    for (const name of [...this.#loaded.keys()]) {
+      this.#active.set(name, 0);
+      await this.unload(name);
+    }
+  }
+}
+
+function mib(bytes: number): string {
+  return bytes === Infinity ? "unlimited" : `${(bytes / 1048576).toFixed(1)} MiB`;
+}

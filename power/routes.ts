@@ -1,0 +1,46 @@
+/** power's HTTP surface: Ollama's API under `/api` and OpenAI's under `/v1`. */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { type A3sModule, createRouter, type ModuleContext } from "@a3s/common";
+import { ollamaRoutes } from "./api/ollama.ts";
+import { openaiRoutes } from "./api/openai.ts";
+import { Power, type PowerOptions } from "./service.ts";
+
+/**
+ * Builds the router for `power`: both API families on one sub-app.
+ *
+ * @example
+ * ```ts
+ * const app = powerRouter(new Power({ home: "/tmp/a3s" }));
+ * ```
+ */
+export function powerRouter(power: Power): OpenAPIHono {
+  const app = createRouter();
+  app.route("/", ollamaRoutes(power));
+  app.route("/", openaiRoutes(power));
+  return app;
+}
+
+/**
+ * The module `serve` mounts. Options override the config file's `power` section; the
+ * shipped default model is served unless `noDefaultModel` is set.
+ *
+ * @example
+ * ```ts
+ * import { powerModule } from "@a3s/power/routes";
+ * const mod = powerModule();
+ * ```
+ */
+export function powerModule(options: Partial<PowerOptions> = {}): A3sModule {
+  let power: Power | undefined;
+  return {
+    name: "power",
+    routes(ctx: ModuleContext): OpenAPIHono {
+      const section = (ctx.config.power ?? {}) as Partial<PowerOptions>;
+      power = new Power({ ...section, ...options, home: options.home ?? ctx.config.home });
+      return powerRouter(power);
+    },
+    async close() {
+      await power?.close();
+    },
+  };
+}
