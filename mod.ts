@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
     load: () => import("./serve.ts").then((m) => m.serveCommand),
   },
   // module commands register here, one entry each
+  power: {
+    summary: "run and manage local models",
+    load: () => import("./power/cli.ts").then((m) => m.main),
+  },
   lane: {
     summary: "inspect queues and the dead-letter queue",
     load: () => import("./lane/cli.ts").then((m) => m.main),

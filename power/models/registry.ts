@@ -205,10 +205,8 @@ export class ModelRegistry {
     } else {
       const lm = await CausalLM.load(manifest);
       const stopTokens = new Set(manifest.eosTokenIds);
-      for (const text of ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>", "</s>"]) {
-        const id = tokenizer.specialTokens.get(text);
-        if (id !== undefined) stopTokens.add(id);
-      }
+      // A special token (end of turn, start of a new turn, padding) never belongs in a reply.
+      for (const id of tokenizer.specialTokens.values()) stopTokens.add(id);
       model.language = { lm, tokenizer, manifest, stopTokens };
     }
     model.loadNs = Math.round((performance.now() - started) * 1e6);

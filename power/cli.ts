@@ -1,0 +1,326 @@
+/** `a3s power`: list, show, pull, rm, cp, ps and run models, like the `ollama` command. */
+import { type Config, loadConfig, parseCommand, runCommand, UsageError } from "@a3s/common";
+import type { ChatMessage } from "./engine/chat_template.ts";
+import { normalizeName } from "./models/names.ts";
+import { Power } from "./service.ts";
+
+const HELP = `Usage: a3s power <command> [options]
+
+Commands:
+  list                    models in the store
+  show MODEL              a model's details and template
+  pull SOURCE [--name N]  copy a model from a directory, .tar/.tar.gz/.zip archive or URL
+  rm MODEL                remove a model
+  cp SOURCE DESTINATION   copy a model under a new name
+  ps                      models loaded by the running server
+  run MODEL [PROMPT]      answer PROMPT, or chat interactively when it is left out
+
+Options:
+  --home DIR       data dir (env A3S_HOME, default ~/.a3s)
+  --host HOST      server to talk to (env A3S_HOST, default 127.0.0.1)
+  --port PORT      its port (env A3S_PORT, default 11434)
+  --local          never use a running server; run the engine in this process
+  --max-tokens N   most tokens to generate per answer (run)
+  --seed N         sampling seed (run)
+  --format json    answer with a JSON object (run)
+  -h, --help       show this help`;
+
+const OPTIONS = {
+  home: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  name: { type: "string" },
+  local: { type: "boolean" },
+  "max-tokens": { type: "string" },
+  seed: { type: "string" },
+  format: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function need(positionals: string[], count: number, usage: string): string[] {
+  if (positionals.length < count) throw new UsageError(`usage: a3s power ${usage}`);
+  return positionals;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
+  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
+  return `${(bytes / 1e3).toFixed(0)} KB`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join("   ").trimEnd()).join("\n");
+}
+
+function serverUrl(config: Config): string {
+  const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${config.port}`;
+}
+
+async function serverAnswers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/api/version`, { signal: AbortSignal.timeout(500) });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+const encoder = new TextEncoder();
+const write = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
+
+interface Answerer {
+  answer(messages: ChatMessage[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+function localAnswerer(
+  power: Power,
+  model: string,
+  options: { maxTokens?: number; seed?: number; format?: "json" },
+): Answerer {
+  return {
+    async answer(messages) {
+      const stream = power.chat({
+        model,
+        messages,
+        maxTokens: options.maxTokens,
+        sampling: { seed: options.seed },
+        format: options.format,
+      });
+      let text = "";
+      let step = await stream.next();
+      while (!step.done) {
+        write(step.value.text);
+        text += step.value.text;
+        step = await stream.next();
+      }
+      for (const call of step.value.toolCalls) write(`\n[tool call] ${JSON.stringify(call)}`);
+      write("\n");
+      return step.value.content;
+    },
+    close: () => power.close(),
+  };
+}
+
+function remoteAnswerer(
+  url: string,
+  model: string,
+  options: { maxTokens?: number; seed?: number; format?: "json" },
+): Answerer {
+  return {
+    async answer(messages) {
+      const response = await fetch(`${url}/api/chat`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model,
+          messages,
+          stream: true,
+          format: options.format,
+          options: { num_predict: options.maxTokens, seed: options.seed },
+        }),
+      });
+      if (!response.ok || !response.body) {
+        const body = await response.json().catch(() => ({}));
+        throw new UsageError(body.error ?? `server answered ${response.status}`);
+      }
+      let text = "";
+      let buffer = "";
+      for await (const chunk of response.body.pipeThrough(new TextDecoderStream())) {
+        buffer += chunk;
+        let at;
+        while ((at = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, at);
+          buffer = buffer.slice(at + 1);
+          if (!line.trim()) continue;
+          const part = JSON.parse(line);
+          if (part.error) throw new Error(part.error);
+          const piece = part.message?.content ?? "";
+          write(piece);
+          text += piece;
+          for (const call of part.message?.tool_calls ?? []) {
+            write(`\n[tool call] ${JSON.stringify(call.function)}`);
+          }
+        }
+      }
+      write("\n");
+      return text;
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+async function runModel(
+  config: Config,
+  values: Record<string, unknown>,
+  model: string,
+  prompt: string | undefined,
+): Promise<number> {
+  const maxTokens = values["max-tokens"] === undefined ? undefined : Number(values["max-tokens"]);
+  const seed = values.seed === undefined ? undefined : Number(values.seed);
+  if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens > 0)) {
+    throw new UsageError(`--max-tokens must be a positive integer, got '${values["max-tokens"]}'`);
+  }
+  if (seed !== undefined && !Number.isInteger(seed)) {
+    throw new UsageError(`--seed must be an integer, got '${values.seed}'`);
+  }
+  if (values.format !== undefined && values.format !== "json") {
+    throw new UsageError(`--format takes only 'json', got '${values.format}'`);
+  }
+  const options = { maxTokens, seed, format: values.format as "json" | undefined };
+  const url = serverUrl(config);
+  let answerer: Answerer;
+  if (!values.local && await serverAnswers(url)) {
+    answerer = remoteAnswerer(url, model, options);
+  } else {
+    const power = Power.fromConfig(config);
+    await power.store.get(model);
+    console.error(`loading ${normalizeName(model)} ...`);
+    const started = performance.now();
+    await power.registry.load(model);
+    console.error(`loaded in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+    answerer = localAnswerer(power, model, options);
+  }
+  try {
+    if (prompt !== undefined) {
+      await answerer.answer([{ role: "user", content: prompt }]);
+      return 0;
+    }
+    const history: ChatMessage[] = [];
+    const interactive = Deno.stdin.isTerminal();
+    if (interactive) console.error("Send a message (/bye to quit, /clear to forget the chat)");
+    let buffer = "";
+    const showPrompt = () => interactive && write(">>> ");
+    showPrompt();
+    for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      let at;
+      while ((at = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, at).trim();
+        buffer = buffer.slice(at + 1);
+        if (line === "/bye") return 0;
+        if (line === "/clear") history.length = 0;
+        else if (line) {
+          history.push({ role: "user", content: line });
+          history.push({ role: "assistant", content: await answerer.answer(history) });
+        }
+        showPrompt();
+      }
+    }
+    if (buffer.trim()) {
+      history.push({ role: "user", content: buffer.trim() });
+      await answerer.answer(history);
+    }
+    return 0;
+  } finally {
+    await answerer.close();
+  }
+}
+
+/** Runs `a3s power ARGS` and returns the exit code. */
+export function main(args: string[]): Promise<number> {
+  return runCommand(async () => {
+    const { values, positionals } = parseCommand(args, OPTIONS);
+    const [command, ...rest] = positionals;
+    if (values.help || command === undefined || command === "help") {
+      console.log(HELP);
+      return command === undefined && !values.help ? 2 : 0;
+    }
+    const config = loadConfig({
+      flags: { home: values.home, host: values.host, port: values.port },
+    });
+    const power = () => Power.fromConfig(config);
+    switch (command) {
+      case "list":
+      case "ls": {
+        const models = await power().store.list();
+        const rows = [["NAME", "ID", "SIZE", "MODIFIED"]];
+        for (const m of models) {
+          rows.push([
+            m.name,
+            m.digest.slice(0, 12),
+            formatBytes(m.size),
+            m.modifiedAt.toISOString(),
+          ]);
+        }
+        console.log(table(rows));
+        return 0;
+      }
+      case "show": {
+        const [name] = need(rest, 1, "show MODEL");
+        const p = power();
+        const stored = await p.store.get(name);
+        const manifest = await p.store.manifest(name);
+        console.log(table([
+          ["name", stored.name],
+          ["path", stored.dir],
+          ["architecture", manifest.modelType],
+          ["kind", manifest.kind],
+          ["weights", `${manifest.onnxFile} (${formatBytes(manifest.weightBytes)})`],
+          ["variants", manifest.onnxFiles.join(", ")],
+          ["context length", String(manifest.contextLength)],
+          ["chat template", manifest.chatTemplate ? "yes" : "no"],
+        ]));
+        return 0;
+      }
+      case "pull": {
+        const [source] = need(rest, 1, "pull SOURCE [--name NAME]");
+        const derived = decodeURIComponent(
+          source.replace(/[?#].*$/, "").replace(/\/+$/, "").split("/").pop() ?? "",
+        )
+          .replace(/\.(tar\.gz|tgz|tar|zip)$/i, "").replace(/[^a-zA-Z0-9._-]/g, "-");
+        const name = (values.name as string | undefined) ?? derived;
+        let last = "";
+        const stored = await power().store.pull(source, name, (p) => {
+          const line = p.total
+            ? `${p.status} ${Math.round(((p.completed ?? 0) / p.total) * 100)}% (${
+              formatBytes(p.completed ?? 0)
+            }/${formatBytes(p.total)})`
+            : p.status;
+          if (line !== last) console.error(line);
+          last = line;
+        });
+        console.log(stored.name);
+        return 0;
+      }
+      case "rm": {
+        need(rest, 1, "rm MODEL...");
+        const p = power();
+        for (const name of rest) {
+          await p.store.remove(name);
+          console.log(`deleted '${normalizeName(name)}'`);
+        }
+        return 0;
+      }
+      case "cp": {
+        const [source, destination] = need(rest, 2, "cp SOURCE DESTINATION");
+        await power().store.copy(source, destination);
+        console.log(`copied '${normalizeName(source)}' to '${normalizeName(destination)}'`);
+        return 0;
+      }
+      case "ps": {
+        const url = serverUrl(config);
+        if (!(await serverAnswers(url))) {
+          console.error(`no server answers at ${url}; nothing is loaded`);
+          return 1;
+        }
+        const { models } = await (await fetch(`${url}/api/ps`)).json();
+        const rows = [["NAME", "ID", "SIZE", "UNTIL"]];
+        for (const m of models) {
+          rows.push([m.name, m.digest.slice(0, 12), formatBytes(m.size), m.expires_at]);
+        }
+        console.log(table(rows));
+        return 0;
+      }
+      case "run": {
+        const [model, ...words] = need(rest, 1, "run MODEL [PROMPT]");
+        return await runModel(config, values, model, words.length ? words.join(" ") : undefined);
+      }
+      default:
+        throw new UsageError(`unknown power command '${command}'; run 'a3s power --help'`);
+    }
+  });
+}
