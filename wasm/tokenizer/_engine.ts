@@ -43,6 +43,11 @@ export interface EngineOptions {
   byteLevel: boolean;
   /** Emit a pre-token that is itself in the vocabulary without merging. */
   ignoreMerges: boolean;
+  /**
+   * Pass lone surrogates through as WTF-8 so that, as in transformers.js, they stay unknown
+   * characters (byte fallback to U+FFFD) instead of merging as a U+FFFD would.
+   */
+  loneSurrogates?: boolean;
   unkId: number;
 }
 
@@ -64,12 +69,46 @@ function compileEngine(): Promise<WebAssembly.Module> {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Writes `text` as WTF-8 (UTF-8 that also encodes lone surrogates) into the input buffer. */
+function writeWtf8(wasm: EngineExports, text: string): number {
+  const at = wasm.reserve(text.length * 3 + 4);
+  const out = new Uint8Array(wasm.memory.buffer, at, text.length * 3 + 4);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    let cp = text.charCodeAt(i);
+    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+      }
+    }
+    if (cp < 0x80) out[n++] = cp;
+    else if (cp < 0x800) {
+      out[n++] = 0xc0 | (cp >> 6);
+      out[n++] = 0x80 | (cp & 63);
+    } else if (cp < 0x10000) {
+      out[n++] = 0xe0 | (cp >> 12);
+      out[n++] = 0x80 | ((cp >> 6) & 63);
+      out[n++] = 0x80 | (cp & 63);
+    } else {
+      out[n++] = 0xf0 | (cp >> 18);
+      out[n++] = 0x80 | ((cp >> 12) & 63);
+      out[n++] = 0x80 | ((cp >> 6) & 63);
+      out[n++] = 0x80 | (cp & 63);
+    }
+  }
+  return n;
+}
+
 /** One engine instance. */
 export class Engine {
   #wasm: EngineExports | undefined;
+  readonly #loneSurrogates: boolean;
 
-  private constructor(wasm: EngineExports) {
+  private constructor(wasm: EngineExports, loneSurrogates: boolean) {
     this.#wasm = wasm;
+    this.#loneSurrogates = loneSurrogates;
   }
 
   /** Instantiates a fresh engine. */
@@ -90,7 +129,7 @@ export class Engine {
       options.ignoreMerges ? 1 : 0,
       options.unkId,
     );
-    return new Engine(wasm);
+    return new Engine(wasm, options.loneSurrogates === true);
   }
 
   get #exports(): EngineExports {
@@ -147,6 +186,7 @@ export class Engine {
 
   #write(text: string): number {
     const wasm = this.#exports;
+    if (this.#loneSurrogates && !text.isWellFormed()) return writeWtf8(wasm, text);
     // UTF-8 needs at most 3 bytes per UTF-16 unit.
     const at = wasm.reserve(text.length * 3 + 4);
     const { written } = encoder.encodeInto(

@@ -278,6 +278,7 @@ async function buildBpe(model: Config, json: Config, vocab: Map<string, number>)
     byteLevel,
     ignoreMerges: model.ignore_merges === true,
     unkId: unkId ?? -1,
+    loneSurrogates: !byteLevel,
   });
   const ids: number[] = [];
   const tokens: Uint8Array[] = [];

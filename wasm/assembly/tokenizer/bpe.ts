@@ -10,6 +10,7 @@ const NONE: u32 = 0xffffffff;
 /** Symbol id of a character that is not in the vocabulary (SentencePiece byte fallback). */
 export const UNKNOWN_CHAR: u32 = 0xfffffffe;
 const NAIVE_MAX: i32 = 96;
+const REPLACEMENT_CHARACTER: usize = memory.data<u8>([0xef, 0xbf, 0xbd]);
 
 /** true: ranks of concatenated bytes (tiktoken); false: merge pairs (Hugging Face). */
 export let rankByBytes: bool = true;
@@ -268,15 +269,22 @@ export function bpePiece(text: usize, s: i32, e: i32, out: usize): i32 {
       setU32(out, written++, id);
       continue;
     }
-    const a = <i32>getU32(starts, i);
-    const b = <i32>getU32(starts, i + 1);
+    let a = <i32>getU32(starts, i);
+    let b = <i32>getU32(starts, i + 1);
+    let bytes = text;
+    // A lone surrogate arrives as its WTF-8 form; like TextEncoder, fall back to U+FFFD's bytes.
+    if (b - a == 3 && load<u8>(text + <usize>a) == 0xed && load<u8>(text + <usize>a, 1) >= 0xa0) {
+      bytes = REPLACEMENT_CHARACTER;
+      a = 0;
+      b = 3;
+    }
     let all = true;
     for (let j = a; j < b; j++) {
-      if (<i32>load<u32>(fallbackIds + (<usize>load<u8>(text + <usize>j) << 2)) < 0) all = false;
+      if (<i32>load<u32>(fallbackIds + (<usize>load<u8>(bytes + <usize>j) << 2)) < 0) all = false;
     }
     if (all) {
       for (let j = a; j < b; j++) {
-        setU32(out, written++, load<u32>(fallbackIds + (<usize>load<u8>(text + <usize>j) << 2)));
+        setU32(out, written++, load<u32>(fallbackIds + (<usize>load<u8>(bytes + <usize>j) << 2)));
       }
     } else if (unkId >= 0) {
       setU32(out, written++, <u32>unkId);

@@ -1,0 +1,48 @@
+import { deepStrictEqual as assertEquals } from "node:assert";
+import { TokenizerLoader } from "@lenml/tokenizers";
+import { loadTokenizer } from "./load.ts";
+import { FIXTURES, withoutSpecialTokens } from "./_hf_fixtures.ts";
+import { list, loadCorpus, randomStrings } from "./_test_corpus.ts";
+
+const corpus = await loadCorpus();
+const random = randomStrings(11, 250, 20);
+const texts = [...corpus, ...random, "a".repeat(2000), " ".repeat(2000), "9".repeat(999)];
+
+function reference(json: Record<string, unknown>, config: Record<string, unknown>) {
+  return TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
+}
+
+for (const [name, load] of Object.entries(FIXTURES)) {
+  Deno.test(`${name}: ids equal transformers.js, special tokens allowed and disallowed`, async () => {
+    const fixture = await load();
+    const ours = await loadTokenizer(fixture.json);
+    const withSpecial = reference(fixture.json, fixture.config);
+    const asText = reference(withoutSpecialTokens(fixture.json), fixture.config);
+    try {
+      for (const text of texts) {
+        assertEquals(list(ours.encode(text, { special: "all" })), withSpecial.encode(text), text);
+        assertEquals(list(ours.encode(text)), asText.encode(text), text);
+        const bare = withSpecial.encode(text, { add_special_tokens: false });
+        assertEquals(list(ours.encode(text, { special: "all", addSpecialTokens: false })), bare);
+        assertEquals(ours.count(text, { special: "all" }), bare.length, text);
+      }
+    } finally {
+      ours.free();
+    }
+  });
+}
+
+Deno.test("byte-level tokenizers decode their encodings back to the text", async () => {
+  for (const name of ["qwen3", "llama3"]) {
+    const fixture = await FIXTURES[name]();
+    const ours = await loadTokenizer(fixture.json);
+    for (const text of corpus) {
+      // Qwen normalizes to NFC before encoding, so NFC is what comes back.
+      const clean = name === "qwen3" ? text.toWellFormed().normalize("NFC") : text.toWellFormed();
+      assertEquals(ours.decode(ours.encode(clean, { special: "all" })), clean);
+      const bytes = list(ours.encode(clean)).flatMap((id) => [...ours.tokenBytes(id)]);
+      assertEquals(new TextDecoder().decode(Uint8Array.from(bytes)), clean);
+    }
+    ours.free();
+  }
+});
