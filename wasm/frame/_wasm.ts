@@ -112,8 +112,11 @@ function views(): FrameWasm {
 
 let current = views();
 
-/** The codec, with views refreshed should the memory ever be replaced. */
+/**
+ * The codec, with views refreshed should the memory ever grow. Growing detaches the old buffer,
+ * which empties every view of it; testing that is far cheaper than reading `memory.buffer`.
+ */
 export function _frameWasm(): FrameWasm {
-  if (current.bytes.buffer !== exports.memory.buffer) current = views();
+  if (current.bytes.length === 0) current = views();
   return current;
 }

@@ -39,8 +39,15 @@ interface PartialBody {
 // frames, and drops to a few headers' worth after a large payload. Large payloads are then never
 // copied into WebAssembly memory: only their headers are, and the payload is a view of the chunk.
 const FIRST_WINDOW = 64 * 1024;
-const SMALL_WINDOW = 256;
+const SMALL_WINDOW = 32;
 const LARGE_PAYLOAD = 1024;
+/** Up to this many bytes, a plain loop moves them faster than making a view to `set` from. */
+const LOOP_COPY_LIMIT = 64;
+
+/** `chunk.subarray`, minus the species lookup that is most of a small frame's cost. */
+function view(chunk: Uint8Array, start: number, length: number): Uint8Array {
+  return new Uint8Array(chunk.buffer, chunk.byteOffset + start, length);
+}
 
 /**
  * Streaming frame decoder. Push chunks of any size, split anywhere: headers split across chunks,
@@ -137,15 +144,13 @@ export class FrameDecoder {
   }
 
   #payload(chunk: Uint8Array, start: number, length: number): Uint8Array {
-    if (this.#copy) return chunk.slice(start, start + length);
-    // The constructor skips subarray's species lookup, which is most of a small frame's cost.
-    return new Uint8Array(chunk.buffer, chunk.byteOffset + start, length);
+    return this.#copy ? chunk.slice(start, start + length) : view(chunk, start, length);
   }
 
   #fillBody(chunk: Uint8Array, at: number, frames: Frame[]): number {
     const body = this.#body!;
     const take = Math.min(body.payload.length - body.filled, chunk.length - at);
-    body.payload.set(chunk.subarray(at, at + take), body.filled);
+    body.payload.set(view(chunk, at, take), body.filled);
     body.filled += take;
     if (body.filled === body.payload.length) {
       frames.push({
@@ -164,8 +169,14 @@ export class FrameDecoder {
     const wasm = _frameWasm();
     const carried = this.#carried;
     const size = Math.min(chunk.length - at, this.#window, wasm.inputCapacity - carried);
-    if (carried > 0) wasm.bytes.set(this.#carry.subarray(0, carried), wasm.input);
-    wasm.bytes.set(chunk.subarray(at, at + size), wasm.input + carried);
+    const bytes = wasm.bytes;
+    const input = wasm.input + carried;
+    for (let i = 0; i < carried; i++) bytes[wasm.input + i] = this.#carry[i];
+    if (size <= LOOP_COPY_LIMIT) {
+      for (let i = 0; i < size; i++) bytes[input + i] = chunk[at + i];
+    } else {
+      bytes.set(view(chunk, at, size), input);
+    }
     const { maxPayload, layoutCode } = this.#options;
     wasm.exports.decode(carried + size, maxPayload, layoutCode);
 
