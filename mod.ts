@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
     load: () => import("./serve.ts").then((m) => m.serveCommand),
   },
   // module commands register here, one entry each
+  tokens: {
+    summary: "count, encode and decode tokens",
+    load: () => import("./wasm/tokens_cli.ts").then((m) => m.main),
+  },
   power: {
     summary: "run and manage local models",
     load: () => import("./power/cli.ts").then((m) => m.main),

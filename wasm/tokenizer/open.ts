@@ -1,3 +1,4 @@
+import { NotFoundError } from "@a3s/common";
 import { ENCODING_NAMES, type EncodingName, getEncoding } from "./tiktoken.ts";
 import { loadTokenizer } from "./load.ts";
 import type { Tokenizer } from "./types.ts";
@@ -13,8 +14,16 @@ import type { Tokenizer } from "./types.ts";
  * tok.free();
  * ```
  */
-export function openTokenizer(nameOrPath: string): Promise<Tokenizer> {
-  return (ENCODING_NAMES as readonly string[]).includes(nameOrPath)
-    ? getEncoding(nameOrPath as EncodingName)
-    : loadTokenizer(nameOrPath);
+export async function openTokenizer(nameOrPath: string): Promise<Tokenizer> {
+  if ((ENCODING_NAMES as readonly string[]).includes(nameOrPath)) {
+    return await getEncoding(nameOrPath as EncodingName);
+  }
+  if (!(await Deno.stat(nameOrPath).catch(() => undefined))) {
+    throw new NotFoundError(
+      `unknown tokenizer '${nameOrPath}': neither an encoding (${
+        ENCODING_NAMES.join(", ")
+      }) nor a tokenizer.json path`,
+    );
+  }
+  return await loadTokenizer(nameOrPath);
 }
