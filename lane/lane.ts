@@ -80,7 +80,7 @@ export abstract class Lane {
   protected readonly configs: readonly LaneConfig[];
   protected readonly buckets: readonly (TokenBucket | undefined)[];
   protected readonly defaultRetry: RetryPolicy;
-  #lastSession = "";
+  #lastSession: string | undefined;
 
   constructor(options: LaneOptions) {
     const lanes: ConcurrencyLimitOptions["lanes"] = {};

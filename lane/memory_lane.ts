@@ -106,6 +106,11 @@ class MemoryJob implements JobHandle {
     if (this.#progressListeners) for (const listener of this.#progressListeners) listener(value);
   }
 
+  /** Forgets a settled result, for a job put back in its queue. */
+  reopen(): void {
+    this.#promise = undefined;
+  }
+
   settle(ok: boolean, value: unknown): void {
     if (ok) {
       this.value = value;
@@ -567,9 +572,11 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     job.finishedAt = null;
     job.failure = undefined;
     job.runAt = Date.now();
+    job.reopen();
     this.#queued[job.rank]++;
+    const info = job.info();
     this.#schedule(job);
-    return Promise.resolve(job.info());
+    return Promise.resolve(info);
   }
 
   protected purgeDead(filter: { id?: string; session?: string; lane?: LaneName }): Promise<number> {
