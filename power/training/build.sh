@@ -1,0 +1,48 @@
+#!/bin/sh
+# Builds power's default model from scratch and writes it to power/model/default.
+#
+#   power/training/build.sh            # the whole pipeline (corpus .. export .. checks)
+#   STEPS=300 power/training/build.sh  # a shorter training run
+#
+# Needs Debian bookworm's python3-torch, python3-onnx and python3-numpy (run with /usr/bin/python3),
+# the documentation packages listed in README.md, and deno for the checks. Training resumes from
+# build/checkpoint.pt when it exists, so an interrupted run can be restarted with the same command.
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BUILD="$HERE/build"
+OUT="${OUT:-$ROOT/power/model/default}"
+PYTHON="${PYTHON:-/usr/bin/python3}"
+STEPS="${STEPS:-360}"
+THREADS="${THREADS:-2}"
+MODEL_CONFIG='{"hidden_size": 192, "intermediate_size": 512, "num_hidden_layers": 4, "num_attention_heads": 3, "num_key_value_heads": 3}'
+
+mkdir -p "$BUILD"
+cd "$HERE"
+
+echo "== corpus"
+"$PYTHON" corpus.py --out "$BUILD/corpus.txt"
+echo "== dialogues"
+"$PYTHON" dialogues.py --corpus "$BUILD/corpus.txt" --out "$BUILD/dialogues.txt" --count 60000 --seed 1234
+echo "== tokenizer"
+"$PYTHON" bpe.py --input "$BUILD/corpus.txt" "$BUILD/dialogues.txt" --chars-per-input 3000000 \
+  --vocab-size 6144 --out "$BUILD/tokenizer.json"
+echo "== token ids"
+"$PYTHON" prepare.py --tokenizer "$BUILD/tokenizer.json" --corpus "$BUILD/corpus.txt" \
+  --dialogues "$BUILD/dialogues.txt" --out-dir "$BUILD"
+echo "== training ($STEPS steps)"
+"$PYTHON" train.py --data-dir "$BUILD" --checkpoint "$BUILD/checkpoint.pt" --steps "$STEPS" \
+  --batch-size 8 --seq-len 384 --lr 3e-3 --warmup 30 --save-every 20 --threads "$THREADS" \
+  --config "$MODEL_CONFIG" | tee -a "$BUILD/train.log"
+echo "== export"
+"$PYTHON" export.py --checkpoint "$BUILD/checkpoint.pt" --tokenizer "$BUILD/tokenizer.json" \
+  --template chat_template.jinja --out-dir "$OUT" --reference "$BUILD/reference.json"
+"$PYTHON" cases.py --tokenizer "$BUILD/tokenizer.json" --out "$BUILD/cases.json"
+echo "== checks"
+cd "$ROOT"
+deno run -A power/training/verify_onnx.ts "$OUT" "$BUILD/reference.json"
+deno run -A power/training/verify_tokenizer.ts "$OUT" "$BUILD/cases.json"
+deno run -A --no-lock power/training/verify_transformers.ts "$OUT"
+deno run -A power/training/samples.ts "$OUT"
+du -b "$OUT"/*.json "$OUT"/onnx/*
