@@ -1,13 +1,16 @@
 /**
- * `@a3s/wasm`. Its public API lands with the module's issue; until then it exports only its
- * package name, so the workspace and publishing stay whole.
+ * `@a3s/wasm`: the a3s hot paths compiled from AssemblyScript to WebAssembly: the tokenizer
+ * (`@a3s/wasm/tokenizer`), the PII and secret scanner (`@a3s/wasm/pii`) and the host/guest
+ * frame codec (`@a3s/wasm/frame`). Each is also importable on its own through its subpath.
  *
  * @example
  * ```ts
- * import { MODULE_NAME } from "@a3s/wasm";
- * console.log(MODULE_NAME);
+ * import { getEncoding } from "@a3s/wasm";
+ * const tokenizer = await getEncoding("cl100k_base");
+ * console.log(tokenizer.count("hello world"));
  * ```
  * @module
  */
-/** The package name. */
-export const MODULE_NAME = "@a3s/wasm";
+export * from "./tokenizer/mod.ts";
+export * from "./pii/mod.ts";
+export * from "./frame/mod.ts";
