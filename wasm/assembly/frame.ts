@@ -50,9 +50,12 @@ export function headerPointer(): usize {
   return header;
 }
 
-/** Scans `length` bytes of the input window; the outcome lands in the result block. */
-export function decode(length: u32, maxPayload: u32, layout: u32): void {
-  scan(input, min(length, INPUT_CAPACITY), records, result, maxPayload, layout);
+/**
+ * Scans `length` bytes of the input window; the outcome lands in the result block. A non-zero
+ * `pack` moves complete payloads together at the start of the window.
+ */
+export function decode(length: u32, maxPayload: u32, layout: u32, pack: u32): void {
+  scan(input, min(length, INPUT_CAPACITY), records, result, maxPayload, layout, pack != 0);
 }
 
 /** Validates and writes the headers of `count` staged frames; -1 or the first bad index. */

@@ -15,7 +15,7 @@ interface FrameExports {
   descriptorPointer(): number;
   descriptorCapacity(): number;
   headerPointer(): number;
-  decode(length: number, maxPayload: number, layout: number): void;
+  decode(length: number, maxPayload: number, layout: number, pack: number): void;
   encodeBatch(count: number, maxPayload: number, layout: number): number;
   encodeHeader(
     typeAndFlags: number,
@@ -47,6 +47,7 @@ export const RESULT_PENDING_STREAM = 4;
 export const RESULT_PENDING_LENGTH = 5;
 export const RESULT_ERROR = 6;
 export const RESULT_ERROR_VALUE = 7;
+export const RESULT_PACKED = 8;
 
 async function instantiate(): Promise<FrameExports> {
   const url = new URL("../build/frame.wasm", import.meta.url);

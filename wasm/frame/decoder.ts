@@ -8,6 +8,7 @@ import {
   RESULT_COUNT,
   RESULT_ERROR,
   RESULT_ERROR_VALUE,
+  RESULT_PACKED,
   RESULT_PENDING_LENGTH,
   RESULT_PENDING_STREAM,
   RESULT_PENDING_TYPE,
@@ -21,7 +22,8 @@ import {
 export interface DecoderOptions extends CodecOptions {
   /**
    * When false (the default), a payload that arrived whole inside one pushed chunk is a view of
-   * that chunk, so nothing is copied; set true if you reuse chunk buffers after `push`.
+   * that chunk, so nothing is copied; set true if you reuse chunk buffers after `push`. Copied
+   * payloads decoded together share one buffer (at most 256 KiB), made in one copy.
    */
   copyPayloads?: boolean;
 }
@@ -178,7 +180,7 @@ export class FrameDecoder {
       bytes.set(view(chunk, at, size), input);
     }
     const { maxPayload, layoutCode } = this.#options;
-    wasm.exports.decode(carried + size, maxPayload, layoutCode);
+    wasm.exports.decode(carried + size, maxPayload, layoutCode, this.#copy ? 1 : 0);
 
     const words = wasm.words;
     const status = words[wasm.result + RESULT_STATUS];
@@ -187,13 +189,19 @@ export class FrameDecoder {
     // Window offsets map to chunk offsets by this base; it is negative while split header bytes
     // from the previous chunk lead the window.
     const base = at - carried;
+    // Copies are made once per call: WebAssembly packed the payloads together, and one slice
+    // takes them all, each frame getting a view of it.
+    const source = this.#copy
+      ? bytes.slice(wasm.input, wasm.input + words[wasm.result + RESULT_PACKED])
+      : chunk;
+    const offset = this.#copy ? 0 : base;
     for (let i = 0, record = wasm.records; i < count; i++, record += 4) {
       const packed = words[record];
       frames.push({
         type: (packed & 0xff) as FrameType,
         flags: packed >>> 8,
         streamId: words[record + 1],
-        payload: this.#payload(chunk, base + words[record + 2], words[record + 3]),
+        payload: view(source, offset + words[record + 2], words[record + 3]),
       });
     }
     this.#carried = 0;

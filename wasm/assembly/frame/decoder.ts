@@ -24,7 +24,8 @@ export const RESULT_PENDING_STREAM: u32 = 4;
 export const RESULT_PENDING_LENGTH: u32 = 5;
 export const RESULT_ERROR: u32 = 6;
 export const RESULT_ERROR_VALUE: u32 = 7;
-export const RESULT_SLOTS: u32 = 8;
+export const RESULT_PACKED: u32 = 8;
+export const RESULT_SLOTS: u32 = 9;
 
 @inline function setResult(result: usize, slot: u32, value: u32): void {
   store<u32>(result + (<usize>slot << 2), value);
@@ -34,6 +35,9 @@ export const RESULT_SLOTS: u32 = 8;
  * Scans `input[0, length)`. Stops when the input ends (a partial header is left unconsumed), the
  * record table fills, a frame's payload runs past the window (its header is consumed and reported
  * as pending), or a header is invalid (consumed stops at that header).
+ *
+ * With `pack`, complete payloads are moved down over the headers so that they lie back to back
+ * from `input`, and records point there: the caller then copies them all out in one piece.
  */
 export function scan(
   input: usize,
@@ -42,10 +46,12 @@ export function scan(
   result: usize,
   maxPayload: u32,
   layout: u32,
+  pack: bool,
 ): void {
   const header = headerSize(layout);
   let at: u32 = 0;
   let count: u32 = 0;
+  let packed: u32 = 0;
   let status = STATUS_DONE;
   while (true) {
     if (length - at < header) break;
@@ -86,10 +92,16 @@ export function scan(
       status = STATUS_BODY;
       break;
     }
+    let payload = body;
+    if (pack) {
+      memory.copy(input + <usize>packed, input + <usize>body, size);
+      payload = packed;
+      packed += size;
+    }
     const record = records + <usize>count * RECORD_BYTES;
     store<u32>(record, type | (flags << 8));
     store<u32>(record, stream, 4);
-    store<u32>(record, body, 8);
+    store<u32>(record, payload, 8);
     store<u32>(record, size, 12);
     count++;
     at = body + size;
@@ -97,4 +109,5 @@ export function scan(
   setResult(result, RESULT_STATUS, status);
   setResult(result, RESULT_COUNT, count);
   setResult(result, RESULT_CONSUMED, at);
+  setResult(result, RESULT_PACKED, packed);
 }
