@@ -327,3 +327,79 @@ Deno.test("ollama client: tags, generate, chat, stream, format, tools, embed, li
     assertEquals((await ollama.ps()).models.map((m) => m.name), ["tiny-web:latest"]);
   });
 });
+
+Deno.test("a client that disconnects mid-stream frees its slot; errors keep each API's shape", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-power-e2e-" });
+  const server = await startServer({
+    config: loadConfig({ flags: { port: 0, home }, env: {} }),
+    modules: [powerModule({ models: { tiny: TINY }, noDefaultModel: true, concurrency: 1 })],
+    logger: createLogger("silent"),
+  });
+  try {
+    const controller = new AbortController();
+    const response = await fetch(`${server.url}/api/generate`, {
+      method: "POST",
+      body: JSON.stringify({ model: "tiny", prompt: "go on", options: { num_predict: 400 } }),
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await reader.cancel().catch(() => {});
+    const next = await fetch(`${server.url}/api/generate`, {
+      method: "POST",
+      body: JSON.stringify({
+        model: "tiny",
+        prompt: "hi",
+        stream: false,
+        options: { num_predict: 2 },
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const nextBody = await next.json();
+    assertEquals(nextBody.eval_count, 2, JSON.stringify(nextBody));
+
+    const openaiError = await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      body: JSON.stringify({ model: "nope", messages: [{ role: "user", content: "x" }] }),
+    });
+    assertEquals(openaiError.status, 404);
+    const body = await openaiError.json();
+    assertEquals(body.error.param, "model");
+    assertEquals(body.error.type, "invalid_request_error");
+
+    const badSchema = await fetch(`${server.url}/api/chat`, {
+      method: "POST",
+      body: JSON.stringify({
+        model: "tiny",
+        messages: [{ role: "user", content: "x" }],
+        format: { type: "object", properties: { a: { type: "date" } } },
+        stream: false,
+      }),
+    });
+    assertEquals(badSchema.status, 400);
+    assert(/unsupported type 'date'/.test((await badSchema.json()).error));
+
+    const tooLong = await fetch(`${server.url}/api/generate`, {
+      method: "POST",
+      body: JSON.stringify({ model: "tiny", prompt: "word ".repeat(600), raw: true }),
+    });
+    assertEquals(tooLong.status, 400);
+    assert(/exceeds the model's context of 512 by \d+/.test((await tooLong.json()).error));
+    const truncated = await fetch(`${server.url}/api/generate`, {
+      method: "POST",
+      body: JSON.stringify({
+        model: "tiny",
+        prompt: "word ".repeat(600),
+        raw: true,
+        truncate: true,
+        stream: false,
+        options: { num_predict: 1 },
+      }),
+    });
+    assertEquals((await truncated.json()).prompt_eval_count, 511);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(home, { recursive: true });
+  }
+});

@@ -15,6 +15,18 @@ import { Power, type PowerOptions } from "./service.ts";
  */
 export function powerRouter(power: Power): OpenAPIHono {
   const app = createRouter();
+  // Ollama's own examples post JSON with `curl -d`, which labels it as a form; accept that.
+  for (const prefix of ["/api/*", "/v1/*"]) {
+    app.use(prefix, async (c, next) => {
+      const type = c.req.header("content-type") ?? "";
+      if (c.req.method !== "GET" && c.req.method !== "HEAD" && !type.includes("json")) {
+        const headers = new Headers(c.req.raw.headers);
+        headers.set("content-type", "application/json");
+        c.req.raw = new Request(c.req.raw, { headers });
+      }
+      await next();
+    });
+  }
   app.route("/", ollamaRoutes(power));
   app.route("/", openaiRoutes(power));
   return app;

@@ -1,0 +1,55 @@
+import { assert, assertEquals, assertRejects } from "../testdata/_assert.ts";
+import { fileURLToPath } from "node:url";
+import { dirname } from "node:path";
+import { A3sError, NotFoundError } from "@a3s/common";
+import { ModelStore, type PullProgress } from "./store.ts";
+import { normalizeName } from "./names.ts";
+
+const TINY = fileURLToPath(new URL("../testdata/tiny", import.meta.url));
+
+Deno.test("names get the latest tag and unsafe names are refused", () => {
+  assertEquals(normalizeName("tiny"), "tiny:latest");
+  assertEquals(normalizeName("org/tiny:q4"), "org/tiny:q4");
+  for (const bad of ["../x", "", "a b", ":tag"]) {
+    let error: unknown;
+    try {
+      normalizeName(bad);
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof A3sError && error.status === 400, bad);
+  }
+});
+
+Deno.test("pull from a zip, copy, list, remove", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-power-store-" });
+  try {
+    const store = new ModelStore(home, { tiny: TINY });
+    const zip = `${home}/tiny.zip`;
+    const zipped = await new Deno.Command("zip", { args: ["-qr", zip, "tiny"], cwd: dirname(TINY) })
+      .output();
+    assert(zipped.success);
+    const progress: PullProgress[] = [];
+    const pulled = await store.pull(zip, "zipped", (p) => progress.push(p));
+    assertEquals(pulled.name, "zipped:latest");
+    assertEquals(progress.map((p) => p.status).at(-1), "success");
+    assert(progress.some((p) => p.total === pulled.size && p.completed === pulled.size));
+    await store.copy("zipped", "copied:v1");
+    assertEquals((await store.list()).map((m) => m.name).sort(), [
+      "copied:v1",
+      "tiny:latest",
+      "zipped:latest",
+    ]);
+    await store.remove("copied:v1");
+    await assertRejects(() => store.get("copied:v1"), NotFoundError);
+    const builtin = await assertRejects(() => store.remove("tiny"));
+    assert(builtin instanceof A3sError && builtin.status === 400);
+    const missing = await assertRejects(() => store.pull(`${home}/nope`, "x"));
+    assert(missing instanceof A3sError && missing.status === 404);
+    await Deno.writeTextFile(`${home}/junk.tar`, "not a tar");
+    const junk = await assertRejects(() => store.pull(`${home}/junk.tar`, "junk"));
+    assert(junk instanceof A3sError && junk.status === 400);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
