@@ -186,3 +186,21 @@ Deno.test("thousands of encode and decode calls leave WebAssembly memory where i
   }
   assert.equal(memory.buffer.byteLength, before);
 });
+
+Deno.test("copied payloads survive the reuse of a read buffer", () => {
+  const frames: FrameInit[] = [];
+  for (let i = 0; i < 50; i++) frames.push(data([i, i + 1, i + 2], i));
+  frames.push({ type: FrameType.Data, payload: new Uint8Array(5000).fill(8) });
+  const wire = encodeFrames(frames);
+  const decoder = new FrameDecoder({ copyPayloads: true });
+  const buffer = new Uint8Array(333);
+  const decoded: Frame[] = [];
+  for (let at = 0; at < wire.length; at += buffer.length) {
+    const piece = wire.subarray(at, at + buffer.length);
+    buffer.set(piece);
+    decoded.push(...decoder.push(buffer.subarray(0, piece.length)));
+    buffer.fill(0xee);
+  }
+  decoder.end();
+  assert.deepEqual(plain(decoded), plain(frames));
+});

@@ -91,7 +91,7 @@ function decodeStreaming(
   layout: FrameLayout,
   next: () => number,
 ): { frames: Frame[]; error?: FrameError } {
-  const decoder = new FrameDecoder({ maxPayload, layout });
+  const decoder = new FrameDecoder({ maxPayload, layout, copyPayloads: next() < 0.5 });
   const frames: Frame[] = [];
   const bound = maxPayload + headerSize(layout);
   try {
