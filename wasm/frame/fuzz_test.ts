@@ -14,7 +14,7 @@ import {
   type Frame,
   type FrameInit,
   type FrameLayout,
-  FrameType,
+  type FrameType,
   headerSize,
 } from "./frame.ts";
 import { referenceDecode, type ReferenceOutcome } from "./_reference.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FrameDecoder } from "./decoder.ts";
 import { encodeFrame, encodeFrames } from "./encode.ts";
-import { type Frame, type FrameInit, type FrameLayout, FrameType } from "./frame.ts";
+import type { Frame, FrameInit, FrameLayout, FrameType } from "./frame.ts";
 import { chunked, hex, plain, random } from "./_test_support.ts";
 
 const CASES = 400;
