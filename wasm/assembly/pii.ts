@@ -1,18 +1,21 @@
-// PII and secret scanner. The host writes a string's UTF-16 code units at `prepare(length)`,
-// calls `scan()`, and reads `scan()` findings as i32 quadruples (type, start, end, confidence
-// in thousandths) from `findings()`. Both buffers are reused across calls.
+// asc-flags: -O3 --noAssert --runtime stub --exportRuntime --enable simd
+// PII and secret scanner. The host encodes a string with `TextEncoder.encodeInto` at
+// `prepare(maxBytes)`, calls `scan(bytesWritten)`, and reads the findings as i32 quadruples
+// (type, start, end, confidence in thousandths) from `findings()`. The text is decoded to
+// UTF-16 inside, so offsets are JavaScript string indices. Buffers are reused across calls.
 
-import { reserveText } from "./pii/text";
+import { decodeUtf8, reserveBytes } from "./pii/text";
 import { findingsPtr } from "./pii/findings";
 import { scanText } from "./pii/scanner";
 
-/** Returns where to write `units` UTF-16 code units of text. */
-export function prepare(units: i32): usize {
-  return reserveText(units);
+/** Returns where to write up to `maxBytes` bytes of UTF-8. */
+export function prepare(maxBytes: i32): usize {
+  return reserveBytes(maxBytes);
 }
 
-/** Scans the prepared text; returns the number of findings. */
-export function scan(): i32 {
+/** Decodes and scans the `bytes` written; returns the number of findings. */
+export function scan(bytes: i32): i32 {
+  decodeUtf8(bytes);
   return scanText();
 }
 

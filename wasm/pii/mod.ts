@@ -104,11 +104,12 @@ export interface PiiScanner {
 
 interface PiiExports {
   memory: WebAssembly.Memory;
-  prepare(units: number): number;
-  scan(): number;
+  prepare(maxBytes: number): number;
+  scan(bytes: number): number;
   findings(): number;
 }
 
+const encoder = new TextEncoder();
 const WASM_URL = new URL("../build/pii.wasm", import.meta.url);
 
 async function loadModule(): Promise<WebAssembly.Module> {
@@ -149,12 +150,13 @@ export function createScanner(options: ScannerOptions = {}): PiiScanner {
 
   function scanOne(text: string): Finding[] {
     const wasm = live();
-    const units = text.length;
-    const ptr = wasm.prepare(units);
+    // The text crosses once, as UTF-8 via the engine's bulk encoder (no per-character calls);
+    // the scanner decodes it back to UTF-16 so offsets are string indices.
+    const maxBytes = text.length * 3;
+    const ptr = wasm.prepare(maxBytes);
     // Views are taken after prepare(): growing memory detaches earlier ones.
-    const target = new Uint16Array(wasm.memory.buffer, ptr, units);
-    for (let i = 0; i < units; i++) target[i] = text.charCodeAt(i);
-    const count = wasm.scan();
+    const { written } = encoder.encodeInto(text, new Uint8Array(wasm.memory.buffer, ptr, maxBytes));
+    const count = wasm.scan(written);
     if (count === 0) return [];
     const raw = new Int32Array(wasm.memory.buffer, wasm.findings(), count * 4);
     const found: Finding[] = [];

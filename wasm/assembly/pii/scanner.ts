@@ -10,17 +10,39 @@ import { scanIban } from "./iban";
 import { looksLikeIpv6, scanIpv6 } from "./ipv6";
 import { scanKeyValue, scanPem, scanPrefixedSecret, scanUrlCredentials } from "./secrets";
 
+/** Whether a provider-key prefix can start with `c` followed by `next` (a cheap filter). */
+// @ts-ignore: decorator
+@inline function mayBeKeyPrefix(c: i32, next: i32): bool {
+  switch (c) {
+    case 65: // A: AKIA ASIA AGPA AIDA AROA ANPA AIPA ANVA ABIA ACCA AIza
+      return next == 75 || next == 83 || next == 71 || next == 73 || next == 82 || next == 78 ||
+        next == 66 || next == 67;
+    case 103: // g: ghp_ github_pat_
+      return next == 104 || next == 105;
+    case 115: // s: sk- sk_
+    case 112: // p: pk_
+    case 114: // r: rk_
+      return next == 107;
+    case 120: // x: xox? xapp
+      return next == 111 || next == 97;
+    case 101: // e: eyJ
+      return next == 121;
+  }
+  return false;
+}
+
 function scanWordStart(i: i32, c: i32): i32 {
-  if (isHex(c) && looksLikeIpv6(i)) {
+  const next = at(i + 1);
+  if (isHex(c) && (next == 58 || isHex(next)) && looksLikeIpv6(i)) {
     const end = scanIpv6(i);
     if (end > 0) return end;
   }
   if (isDigit(c)) return isNumberStart(i) ? scanNumber(i) : -1;
-  if (isUpper(c)) {
+  if (isUpper(c) && isUpper(next) && isDigit(at(i + 2))) {
     const end = scanIban(i);
     if (end > 0) return end;
   }
-  return scanPrefixedSecret(i, c);
+  return mayBeKeyPrefix(c, next) ? scanPrefixedSecret(i, c) : -1;
 }
 
 function scanPunctuation(i: i32, c: i32): i32 {
@@ -32,7 +54,7 @@ function scanPunctuation(i: i32, c: i32): i32 {
     return scanKeyValue(i);
   }
   if (c == 61) return scanKeyValue(i);
-  if (c == 43) return scanPlusPhone(i);
+  if (c == 43) return isDigit(at(i + 1)) ? scanPlusPhone(i) : -1;
   if (c == 40) return isDigit(at(i + 1)) ? scanParenPhone(i) : -1;
   if (c == 45) return at(i + 1) == 45 ? scanPem(i) : -1;
   return -1;

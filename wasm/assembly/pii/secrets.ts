@@ -16,62 +16,87 @@ import {
   startsWith,
   startsWithFold,
   textLen,
+  textPtr,
 } from "./text";
 import { emit, SECRET } from "./findings";
 
-const PLACEHOLDERS: string[] = [
-  "your",
-  "xxxx",
-  "example",
-  "placeholder",
-  "dummy",
-  "redacted",
-  "changeme",
-  "replace",
-  "insert",
-  "sample",
-  "fake",
-  "123456",
-  "abcdef",
-  "****",
-  "...",
-  "<",
-  ">",
-  "${",
-  "{{",
-];
-
 const counts: usize = memory.data(128 * 4);
+const MAX_TABLE: i32 = 256;
+// k * log2(k) for k in [0, 256], so entropy needs no logarithm per character class.
+const kLogK: usize = memory.data(8 * (MAX_TABLE + 1));
+let kLogKReady = false;
+
+function klogk(k: i32): f64 {
+  if (k > MAX_TABLE) return <f64>k * Math.log2(<f64>k);
+  if (!kLogKReady) {
+    for (let j = 1; j <= MAX_TABLE; j++) {
+      store<f64>(kLogK + (<usize>j << 3), <f64>j * Math.log2(<f64>j));
+    }
+    kLogKReady = true;
+  }
+  return load<f64>(kLogK + (<usize>k << 3));
+}
 
 /** Shannon entropy in bits per character of `[start, end)` (ASCII only). */
 function entropy(start: i32, end: i32): f64 {
-  memory.fill(counts, 0, 128 * 4);
   for (let i = start; i < end; i++) {
-    const c = at(i) & 127;
-    const p = counts + (<usize>c << 2);
+    const p = counts + (<usize>(at(i) & 127) << 2);
     store<i32>(p, load<i32>(p) + 1);
   }
-  const n = <f64>(end - start);
-  let bits = 0.0;
-  for (let c = 0; c < 128; c++) {
-    const k = load<i32>(counts + (<usize>c << 2));
+  // H = log2(n) - sum(k log2 k) / n; each class is read once and cleared for the next call.
+  let sum = 0.0;
+  for (let i = start; i < end; i++) {
+    const p = counts + (<usize>(at(i) & 127) << 2);
+    const k = load<i32>(p);
     if (k > 0) {
-      const p = <f64>k / n;
-      bits -= p * Math.log2(p);
+      sum += klogk(k);
+      store<i32>(p, 0);
     }
   }
-  return bits;
+  const n = end - start;
+  return (klogk(n) - sum) / <f64>n;
+}
+
+// Placeholder words by their first four characters, four UTF-16 units packed little-endian.
+// OR-ing 0x20 into every unit folds ASCII capitals and leaves digits, '*' and '.' unchanged.
+const W_YOUR: u64 = 0x00720075006f0079; // your
+const W_XXXX: u64 = 0x0078007800780078; // xxxx
+const W_EXAM: u64 = 0x006d006100780065; // exam
+const W_PLAC: u64 = 0x00630061006c0070; // plac
+const W_DUMM: u64 = 0x006d006d00750064; // dumm
+const W_REDA: u64 = 0x0061006400650072; // reda
+const W_REPL: u64 = 0x006c007000650072; // repl
+const W_CHAN: u64 = 0x006e006100680063; // chan
+const W_INSE: u64 = 0x00650073006e0069; // inse
+const W_SAMP: u64 = 0x0070006d00610073; // samp
+const W_FAKE: u64 = 0x0065006b00610066; // fake
+const W_DIGITS: u64 = 0x0034003300320031; // 1234
+const W_ABCD: u64 = 0x0064006300620061; // abcd
+const W_STARSTARSTARSTAR: u64 = 0x002a002a002a002a; // ****
+const FOLD4: u64 = 0x0020002000200020;
+const DOTS: u64 = 0x00000000002e002e002e;
+
+/** Whether a placeholder word starts at `i` (needs four units of text from `i`). */
+// @ts-ignore: decorator
+@inline function placeholderAt(i: i32): bool {
+  const w = load<u64>(textPtr + (<usize>i << 1)) | FOLD4;
+  return w == W_YOUR || w == W_XXXX || w == W_EXAM || w == W_PLAC || w == W_DUMM ||
+    w == W_REDA || w == W_REPL || w == W_CHAN || w == W_INSE || w == W_SAMP || w == W_FAKE ||
+    w == W_DIGITS || w == W_ABCD || w == W_STARSTARSTARSTAR || (w & 0xffffffffffff) == DOTS;
 }
 
 function isPlaceholder(start: i32, end: i32): bool {
-  for (let k = 0; k < PLACEHOLDERS.length; k++) {
-    if (containsFold(start, end, unchecked(PLACEHOLDERS[k]))) return true;
-  }
   // A run of six equal characters is a mask, not a key.
   let run = 1;
-  for (let i = start + 1; i < end; i++) {
-    run = at(i) == at(i - 1) ? run + 1 : 1;
-    if (run >= 6) return true;
+  for (let i = start; i < end; i++) {
+    const c = at(i);
+    if (c == 60 || c == 62 || ((c == 36 || c == 123) && at(i + 1) == 123)) return true;
+    if (i + 4 <= end && placeholderAt(i)) return true;
+    if (i + 3 == end && c == 46 && at(i + 1) == 46 && at(i + 2) == 46) return true;
+    if (i > start) {
+      run = c == at(i - 1) ? run + 1 : 1;
+      if (run >= 6) return true;
+    }
   }
   return false;
 }
@@ -294,19 +319,6 @@ export function scanUrlCredentials(colon: i32): i32 {
   return passEnd + 1;
 }
 
-const KEY_NAMES: string[] = [
-  "key",
-  "token",
-  "secret",
-  "passw",
-  "pwd",
-  "auth",
-  "credential",
-  "bearer",
-  "private",
-  "signature",
-  "session",
-];
 const PASSWORD_NAMES: string[] = ["passw", "pwd", "passphrase", "pass"];
 const SCHEMES: string[] = ["bearer ", "basic ", "token "];
 
@@ -330,6 +342,38 @@ function nameMatches(start: i32, end: i32, names: string[]): bool {
   return false;
 }
 
+/** Whether the name holds a secret-sounding word; one switch per character. */
+function isKeyName(start: i32, end: i32): bool {
+  for (let i = start; i < end; i++) {
+    switch (lower(at(i))) {
+      case 107: // k
+        if (startsWithFold(i, "key")) return true;
+        break;
+      case 116: // t
+        if (startsWithFold(i, "token")) return true;
+        break;
+      case 115: // s
+        if (startsWithFold(i, "secret") || startsWithFold(i, "session")) return true;
+        if (startsWithFold(i, "signature")) return true;
+        break;
+      case 112: // p
+        if (startsWithFold(i, "passw") || startsWithFold(i, "pwd")) return true;
+        if (startsWithFold(i, "private")) return true;
+        break;
+      case 97: // a
+        if (startsWithFold(i, "auth")) return true;
+        break;
+      case 99: // c
+        if (startsWithFold(i, "credential")) return true;
+        break;
+      case 98: // b
+        if (startsWithFold(i, "bearer")) return true;
+        break;
+    }
+  }
+  return false;
+}
+
 /** `name = value`, `name: value`, `"name": "value"` where the name sounds like a secret. */
 export function scanKeyValue(op: i32): i32 {
   // The name, read backwards past spaces and a closing quote.
@@ -341,7 +385,7 @@ export function scanKeyValue(op: i32): i32 {
   while (isNameChar(at(j)) && nameEnd - j < 64) j--;
   const nameStart = j + 1;
   if (nameEnd - nameStart < 3) return -1;
-  if (!nameMatches(nameStart, nameEnd, KEY_NAMES)) return -1;
+  if (!isKeyName(nameStart, nameEnd)) return -1;
   // The value, after the operator, spaces, an opening quote and an auth scheme.
   let i = op + 1;
   if (at(op) == 58 && at(i) == 61) i++;

@@ -18,6 +18,69 @@ export function reserveText(units: i32): usize {
   return textPtr;
 }
 
+let bytesPtr: usize = 0;
+let bytesCap: i32 = 0;
+
+/** Makes room for `n` UTF-8 bytes (as `TextEncoder.encodeInto` writes them). */
+export function reserveBytes(n: i32): usize {
+  if (n > bytesCap) {
+    let cap = bytesCap > 0 ? bytesCap : 4096;
+    while (cap < n) cap <<= 1;
+    if (bytesPtr != 0) heap.free(bytesPtr);
+    bytesPtr = heap.alloc(<usize>cap);
+    bytesCap = cap;
+  }
+  return bytesPtr;
+}
+
+/**
+ * Decodes `n` UTF-8 bytes into UTF-16 code units, 16 ASCII bytes at a time. A lone surrogate
+ * reaches us as U+FFFD, one unit like the surrogate itself, so offsets still match the string.
+ */
+export function decodeUtf8(n: i32): i32 {
+  reserveText(n);
+  let src = bytesPtr;
+  const end = bytesPtr + <usize>n;
+  let dst = textPtr;
+  while (src < end) {
+    if (src + 16 <= end) {
+      const v = v128.load(src);
+      if (i8x16.bitmask(v) == 0) {
+        v128.store(dst, i16x8.extend_low_i8x16_u(v));
+        v128.store(dst, i16x8.extend_high_i8x16_u(v), 16);
+        src += 16;
+        dst += 32;
+        continue;
+      }
+    }
+    const b0 = <i32>load<u8>(src);
+    if (b0 < 0x80) {
+      store<u16>(dst, b0);
+      src += 1;
+      dst += 2;
+    } else if (b0 < 0xe0) {
+      store<u16>(dst, ((b0 & 0x1f) << 6) | (<i32>load<u8>(src, 1) & 0x3f));
+      src += 2;
+      dst += 2;
+    } else if (b0 < 0xf0) {
+      const cp = ((b0 & 0x0f) << 12) | ((<i32>load<u8>(src, 1) & 0x3f) << 6) |
+        (<i32>load<u8>(src, 2) & 0x3f);
+      store<u16>(dst, cp);
+      src += 3;
+      dst += 2;
+    } else {
+      const cp = (((b0 & 0x07) << 18) | ((<i32>load<u8>(src, 1) & 0x3f) << 12) |
+        ((<i32>load<u8>(src, 2) & 0x3f) << 6) | (<i32>load<u8>(src, 3) & 0x3f)) - 0x10000;
+      store<u16>(dst, 0xd800 | (cp >> 10));
+      store<u16>(dst, 0xdc00 | (cp & 0x3ff), 2);
+      src += 4;
+      dst += 4;
+    }
+  }
+  textLen = <i32>((dst - textPtr) >> 1);
+  return textLen;
+}
+
 /** The code unit at `i`, or 0 outside the text (so look-arounds need no bounds checks). */
 // @ts-ignore: decorator
 @inline export function at(i: i32): i32 {
@@ -94,8 +157,9 @@ export function startsWithFold(i: i32, s: string): bool {
 /** True when `[start, end)` contains `s`, ignoring case (`s` lowercase). */
 export function containsFold(start: i32, end: i32, s: string): bool {
   const n = s.length;
+  const first = <i32>s.charCodeAt(0);
   for (let i = start; i + n <= end; i++) {
-    if (startsWithFold(i, s)) return true;
+    if (lower(at(i)) == first && startsWithFold(i, s)) return true;
   }
   return false;
 }

@@ -1,0 +1,207 @@
+/**
+ * PII scanner throughput on prose and on source code: ours (WebAssembly), a JS RegExp baseline
+ * with the same validators, and the npm peers `@openredaction/openredaction` and `redact-pii`.
+ * Prints MB/s (UTF-8 bytes of input per second, single-threaded) for each before the benches.
+ */
+import { OpenRedaction } from "@openredaction/openredaction";
+import { SyncRedactor } from "redact-pii";
+import { createScanner } from "@a3s/wasm/pii";
+import { generateCorpus } from "../../safeclaw/quality/generator.ts";
+
+const PROSE = [
+  "The quarterly review covered hiring, the roadmap for the next release and the travel budget.",
+  "Our team met on Tuesday to discuss the migration plan and agreed to ship it in two phases.",
+  "Bitte denken Sie daran, die Unterlagen vor dem Termin am Donnerstag einzureichen.",
+  "El equipo revisó el presupuesto y decidió posponer la compra de los nuevos servidores.",
+  "Nous avons reçu votre demande et un conseiller vous répondra dans les plus brefs délais.",
+  "我们已经收到您的申请，客服人员会尽快与您联系，请耐心等待。",
+  "If the build fails again, roll back to the previous tag and open an incident ticket.",
+];
+
+/** Prose: paragraphs of ordinary sentences with a labeled record mixed in every few hundred bytes. */
+function prose(bytes: number): string {
+  const records = generateCorpus(2000, 99).filter((r) => r.language !== "code");
+  let text = "";
+  for (let i = 0; text.length < bytes; i++) {
+    for (let k = 0; k < 4; k++) text += PROSE[(i * 3 + k) % PROSE.length] + " ";
+    text += records[i % records.length].text + "\n\n";
+  }
+  return text.slice(0, bytes);
+}
+
+/** Source code: this repository's own TypeScript, with generated code lines (keys, hosts) mixed in. */
+async function sourceCode(bytes: number): Promise<string> {
+  const root = new URL("../../", import.meta.url);
+  const files: string[] = [];
+  for (const dir of ["common", "wasm/pii", "safeclaw", "safeclaw/quality"]) {
+    for await (const entry of Deno.readDir(new URL(dir + "/", root))) {
+      if (entry.isFile && entry.name.endsWith(".ts")) {
+        files.push(await Deno.readTextFile(new URL(`${dir}/${entry.name}`, root)));
+      }
+    }
+  }
+  const records = generateCorpus(2000, 99).filter((r) => r.language === "code");
+  let text = "";
+  for (let i = 0; text.length < bytes; i++) {
+    text += files[i % files.length] + "\n" + records[i % records.length].text + "\n";
+  }
+  return text.slice(0, bytes);
+}
+
+// ---- the RegExp baseline: one regex per type, then the same validators as the scanner ----
+
+function luhn(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+function mod97(iban: string): boolean {
+  const s = iban.slice(4) + iban.slice(0, 4);
+  let rem = 0;
+  for (const ch of s) {
+    rem = ch >= "A" ? (rem * 100 + ch.charCodeAt(0) - 55) % 97 : (rem * 10 + Number(ch)) % 97;
+  }
+  return rem === 1;
+}
+
+function cnIdValid(id: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < 17; i++) sum += Number(id[i]) * (2 ** (17 - i) % 11);
+  const check = (12 - (sum % 11)) % 11;
+  return (check === 10 ? "X" : String(check)) === id[17].toUpperCase();
+}
+
+function entropy(s: string): number {
+  const counts = new Map<string, number>();
+  for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let bits = 0;
+  for (const n of counts.values()) bits -= (n / s.length) * Math.log2(n / s.length);
+  return bits;
+}
+
+const PLACEHOLDER = /your|xxxx|example|placeholder|dummy|redacted|changeme|<|\.\.\./i;
+
+const BASELINE: Array<[string, RegExp, (m: string) => boolean]> = [
+  ["email", /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g, () => true],
+  [
+    "credit_card",
+    /\b(?:\d{4}[ -]?){3}\d{1,4}\b|\b\d{4}[ -]?\d{6}[ -]?\d{4,5}\b/g,
+    (m) => luhn(m.replace(/\D/g, "")) && /^(4|5[1-5]|2[2-7]|3[47]|6)/.test(m),
+  ],
+  [
+    "iban",
+    /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g,
+    (m) => mod97(m.replace(/ /g, "")),
+  ],
+  [
+    "us_ssn",
+    /\b\d{3}[- ]\d{2}[- ]\d{4}\b/g,
+    (m) => !/^(000|666|9)/.test(m) && !/^\d{3}.00/.test(m) && !/0000$/.test(m),
+  ],
+  ["cn_id", /\b\d{17}[\dXx]\b/g, cnIdValid],
+  [
+    "ip_address",
+    /\b(?:\d{1,3}\.){3}\d{1,3}\b/g,
+    (m) => m.split(".").every((p) => Number(p) <= 255),
+  ],
+  [
+    "ip_address",
+    /(?<![\w:])(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}|(?<![\w:])(?:[0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}/g,
+    () => true,
+  ],
+  [
+    "phone",
+    /\+\d{1,3}[ -]?(?:\(\d{1,4}\)[ -]?)?\d{1,4}(?:[ .-]\d{1,4}){1,4}\b|\(\d{3}\) ?\d{3}-\d{4}\b|\b\d{3}[-.]\d{3}[-.]\d{4}\b|\b1[3-9]\d{9}\b/g,
+    () => true,
+  ],
+  [
+    "secret",
+    /\b(?:AKIA[A-Z0-9]{16}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_\w{70,}|sk-[\w-]{20,}|xox[baprs]-[\w-]{10,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}|AIza[\w-]{35}|eyJ[\w-]+\.[\w-]+\.[\w-]+)/g,
+    (m) => !PLACEHOLDER.test(m),
+  ],
+  [
+    "secret",
+    /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
+    () => true,
+  ],
+  ["secret", /[a-z][a-z0-9+.-]*:\/\/[^:\s\/@]+:[^@\s\/]+@/g, (m) => !PLACEHOLDER.test(m)],
+  [
+    "secret",
+    /(?:key|token|secret|passw\w*|pwd|auth\w*)["']?\s*[:=]\s*["']?([A-Za-z0-9+\/=_.~-]{16,})/gi,
+    (m) => entropy(m) > 3.5 && !PLACEHOLDER.test(m),
+  ],
+];
+
+function regexBaseline(text: string): number {
+  let found = 0;
+  for (const [, pattern, valid] of BASELINE) {
+    for (const match of text.matchAll(pattern)) if (valid(match[0])) found++;
+  }
+  return found;
+}
+
+// ---- runners ----
+
+const ours = createScanner();
+const openRedaction = new OpenRedaction({ enableContextAnalysis: false });
+const redactPii = new SyncRedactor();
+
+const RUNNERS: Array<[string, (text: string) => unknown]> = [
+  ["a3s wasm scanner", (t) => ours.scan(t)],
+  ["RegExp baseline (same validators)", regexBaseline],
+  ["@openredaction/openredaction", (t) => openRedaction.detect(t)],
+  ["redact-pii", (t) => redactPii.redact(t)],
+];
+
+const INPUTS = { prose: prose(256 * 1024), code: await sourceCode(256 * 1024) };
+
+function megabytesPerSecond(run: (text: string) => unknown, text: string): number {
+  const bytes = new TextEncoder().encode(text).length;
+  run(text);
+  let rounds = 0;
+  const started = performance.now();
+  while (performance.now() - started < 400 || rounds < 2) {
+    run(text);
+    rounds++;
+  }
+  return (bytes * rounds) / 1e6 / ((performance.now() - started) / 1000);
+}
+
+const summary: string[] = [];
+for (const [kind, text] of Object.entries(INPUTS)) {
+  const rates = RUNNERS.map(([name, run]) => {
+    try {
+      return [name, megabytesPerSecond(run, text)] as const;
+    } catch (error) {
+      return [name, `failed: ${(error as Error).message}`] as const;
+    }
+  });
+  const baseline = rates[1][1] as number;
+  for (const [name, rate] of rates) {
+    const shown = typeof rate === "number"
+      ? `${rate.toFixed(1).padStart(8)} MB/s  (${(rate / baseline).toFixed(1)}x RegExp baseline)`
+      : rate;
+    summary.push(`${kind.padEnd(6)} ${name.padEnd(36)} ${shown}`);
+  }
+}
+console.log(`PII scan throughput, single-threaded, 256 KiB inputs:\n${summary.join("\n")}`);
+
+for (const [kind, text] of Object.entries(INPUTS)) {
+  const sample = text.slice(0, 32 * 1024);
+  for (const [name, run] of RUNNERS) {
+    Deno.bench({
+      name: `${kind}: ${name}`,
+      group: `pii scan, ${kind} 32 KiB`,
+      baseline: name.startsWith("RegExp"),
+      n: name.startsWith("a3s") || name.startsWith("RegExp") ? undefined : 20,
+      fn: () => {
+        run(sample);
+      },
+    });
+  }
+}
