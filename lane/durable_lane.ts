@@ -448,6 +448,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     const localRoom = Math.min(limits.global, 256) - this.#running.size;
     if (localRoom <= 0) return 0;
     const postgres = this.store.kind === "postgres";
+    const after: (() => void)[] = [];
     const rows = await this.#claimTransaction(async (conn) => {
       if (postgres) await sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`.execute(conn);
       const now = Date.now();
@@ -527,7 +528,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
         await conn.updateTable("lane_jobs")
           .set({ state: "dead", finished_at: now, lease_until: null, worker: null })
           .where("id", "=", row.id).execute();
-        await this.#cancelDependents(conn, row.id, now);
+        await this.#cancelDependents(conn, row.id, now, after);
       }
       for (let i = 0; i < accepted.length; i += WRITE_BATCH) {
         const ids = accepted.slice(i, i + WRITE_BATCH).map((row) => row.id);
@@ -543,18 +544,21 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
           .where("id", "in", ids).execute();
       }
       for (const row of expired) {
-        const rank = Number(row.lane_rank);
-        recordOutcome(rank, "dead_lettered");
-        this.emit("dead_lettered", {
-          id: row.id,
-          session: row.session,
-          lane: row.lane as LaneName,
-          kind: row.kind,
-          attempts: Number(row.attempts),
-        }, { error: "lease expired too many times" });
+        after.push(() => {
+          recordOutcome(Number(row.lane_rank), "dead_lettered");
+          this.emit("dead_lettered", {
+            id: row.id,
+            session: row.session,
+            lane: row.lane as LaneName,
+            kind: row.kind,
+            attempts: Number(row.attempts),
+          }, { error: "lease expired too many times" });
+          this.#settle(row.id, false, storedError(parseJson(row.errors) as JobError[]));
+        });
       }
       return accepted;
     });
+    for (const run of after) run();
     for (const row of rows) this.#start(row);
     return rows.length;
   }
@@ -628,6 +632,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     const completed = finished.filter((f) => f.ok);
     const failed = finished.filter((f) => !f.ok);
     const settled: { id: string; ok: boolean; value: unknown }[] = [];
+    const after: (() => void)[] = [];
     await this.#db.transaction().execute(async (tx) => {
       for (let i = 0; i < completed.length; i += WRITE_BATCH) {
         const chunk = completed.slice(i, i + WRITE_BATCH);
@@ -659,10 +664,11 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
         }
       }
       for (const f of failed) {
-        const outcome = await this.#writeFailure(tx, f, now);
+        const outcome = await this.#writeFailure(tx, f, now, after);
         if (outcome) settled.push(outcome);
       }
     });
+    for (const run of after) run();
     const clock = performance.now();
     for (const f of finished) recordRun(f.job.rank, clock - f.job.startedAt);
     for (const s of settled) {
@@ -679,6 +685,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     tx: Transaction<LaneTables>,
     f: Finished,
     now: number,
+    after: (() => void)[],
   ): Promise<{ id: string; ok: boolean; value: unknown } | undefined> {
     const { job, value } = f;
     const { code, message } = describeError(value);
@@ -693,9 +700,11 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
         lease_until: null,
       }).returning("id").executeTakeFirst();
       if (!done) return undefined;
-      await this.#cancelDependents(tx, job.id, now);
-      recordOutcome(job.rank, "cancelled");
-      this.emit("cancelled", job, { error: message });
+      await this.#cancelDependents(tx, job.id, now, after);
+      after.push(() => {
+        recordOutcome(job.rank, "cancelled");
+        this.emit("cancelled", job, { error: message });
+      });
       return { id: job.id, ok: false, value };
     }
     if (value instanceof A3sError && value.code === "lane_closed") {
@@ -704,8 +713,10 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
         .execute();
       return undefined;
     }
-    recordOutcome(job.rank, "failed");
-    this.emit("failed", job, { error: message });
+    after.push(() => {
+      recordOutcome(job.rank, "failed");
+      this.emit("failed", job, { error: message });
+    });
     if (shouldRetry(job.retry, value, job.attempts)) {
       const runAt = now + retryDelay(job.retry, job.attempts);
       const done = await base.set({
@@ -716,9 +727,11 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
         worker: null,
       }).returning("id").executeTakeFirst();
       if (done) {
-        recordOutcome(job.rank, "retried");
-        this.emit("retried", job, { retryAt: runAt });
-        this.#kick(Math.max(0, runAt - Date.now()));
+        after.push(() => {
+          recordOutcome(job.rank, "retried");
+          this.emit("retried", job, { retryAt: runAt });
+          this.#kick(Math.max(0, runAt - Date.now()));
+        });
       }
       return undefined;
     }
@@ -729,14 +742,21 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
       lease_until: null,
     }).returning("id").executeTakeFirst();
     if (!done) return undefined;
-    await this.#cancelDependents(tx, job.id, now);
-    recordOutcome(job.rank, "dead_lettered");
-    this.emit("dead_lettered", job, { error: message });
+    await this.#cancelDependents(tx, job.id, now, after);
+    after.push(() => {
+      recordOutcome(job.rank, "dead_lettered");
+      this.emit("dead_lettered", job, { error: message });
+    });
     return { id: job.id, ok: false, value };
   }
 
   /** Cancels every queued job that waits, directly or not, on `id`. */
-  async #cancelDependents(conn: Conn, id: string, now: number): Promise<void> {
+  async #cancelDependents(
+    conn: Conn,
+    id: string,
+    now: number,
+    after: (() => void)[],
+  ): Promise<void> {
     let frontier = [id];
     while (frontier.length) {
       const rows = await conn.selectFrom("lane_job_deps as d")
@@ -756,14 +776,16 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
           .set({ state: "cancelled", errors: JSON.stringify(errors), finished_at: now })
           .where("id", "=", row.id).where("state", "=", "queued").execute();
         frontier.push(row.id);
-        this.emit("cancelled", {
-          id: row.id,
-          session: row.session,
-          lane: row.lane as LaneName,
-          kind: row.kind,
-          attempts: Number(row.attempts),
-        }, { error: reason.message });
-        this.#settle(row.id, false, reason);
+        after.push(() => {
+          this.emit("cancelled", {
+            id: row.id,
+            session: row.session,
+            lane: row.lane as LaneName,
+            kind: row.kind,
+            attempts: Number(row.attempts),
+          }, { error: reason.message });
+          this.#settle(row.id, false, reason);
+        });
       }
     }
   }
@@ -857,6 +879,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     this.#open();
     if (this.#abortLocal(id)) return true;
     const now = Date.now();
+    const after: (() => void)[] = [];
     const outcome = await this.#db.transaction().execute(async (tx) => {
       const row = await tx.selectFrom("lane_jobs").selectAll().where("id", "=", id)
         .executeTakeFirst();
@@ -872,7 +895,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
         await tx.updateTable("lane_jobs")
           .set({ state: "cancelled", errors: JSON.stringify(errors), finished_at: now })
           .where("id", "=", id).execute();
-        await this.#cancelDependents(tx, id, now);
+        await this.#cancelDependents(tx, id, now, after);
         return { row, cancelled: true as const, reason };
       }
       if (row.state === "running") {
@@ -894,6 +917,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
       });
       this.#settle(id, false, outcome.reason);
     }
+    for (const run of after) run();
     return outcome.cancelled !== false;
   }
 

@@ -1,0 +1,286 @@
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { openStore, type Store } from "@a3s/common";
+import { createTestDatabase } from "./_postgres.ts";
+import { createLane } from "./create.ts";
+import type { DurableLane, DurableLaneOptions } from "./durable_lane.ts";
+import type { LaneEvent } from "./types.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Backend {
+  name: string;
+  open(): Promise<{ store: Store; cleanup(): Promise<void> } | undefined>;
+}
+
+const BACKENDS: Backend[] = [
+  {
+    name: "sqlite",
+    async open() {
+      const dir = await Deno.makeTempDir({ prefix: "lane_durable_" });
+      const store = await openStore({ sqlitePath: `${dir}/a3s.db` });
+      return {
+        store,
+        async cleanup() {
+          await store.close();
+          await Deno.remove(dir, { recursive: true });
+        },
+      };
+    },
+  },
+  {
+    name: "postgres",
+    async open() {
+      const database = await createTestDatabase("lane_t");
+      if (!database) return undefined;
+      const store = await openStore({ databaseUrl: database.url, poolSize: 4 });
+      return {
+        store,
+        async cleanup() {
+          await store.close();
+          await database.drop();
+        },
+      };
+    },
+  },
+];
+
+function durableTest(
+  name: string,
+  body: (open: (options?: Partial<DurableLaneOptions>) => Promise<DurableLane>, store: Store) =>
+    Promise<void>,
+): void {
+  for (const backend of BACKENDS) {
+    Deno.test(`${backend.name}: ${name}`, async () => {
+      const opened = await backend.open();
+      if (!opened) return;
+      const lanes: DurableLane[] = [];
+      const open = async (options: Partial<DurableLaneOptions> = {}) => {
+        const lane = await createLane({ store: opened.store, pollMs: 10, ...options } as DurableLaneOptions);
+        lanes.push(lane);
+        return lane;
+      };
+      try {
+        await body(open, opened.store);
+      } finally {
+        for (const lane of lanes) await lane.close();
+        await opened.cleanup();
+      }
+    });
+  }
+}
+
+durableTest("a job of a registered kind runs and its result is stored", async (open) => {
+  const lane = await open();
+  lane.handle<number[]>("sum", (ctx) => ctx.payload.reduce((a, b) => a + b, 0));
+  const job = await lane.submit("s1", "query", { kind: "sum", payload: [1, 2, 3] });
+  assertEquals(await job.result, 6);
+  const info = (await lane.get(job.id))!;
+  assertEquals(info.state, "completed");
+  assertEquals(info.result, 6);
+  assertEquals(info.attempts, 1);
+  assertEquals(info.payload, [1, 2, 3]);
+  await assertRejects(
+    lane.submit("s1", "query", () => 1),
+    "durable jobs are {kind, payload}",
+  );
+  await assertRejects(lane.submit("s1", "query", { kind: "nope" }), "no handler");
+});
+
+durableTest("strict lane order and priorities hold when claimed from the store", async (open) => {
+  const submitter = await open({ process: false });
+  const order: string[] = [];
+  const record = (ctx: { payload: unknown }) => void order.push(ctx.payload as string);
+  submitter.handle("record", record);
+  const jobs = [];
+  jobs.push(await submitter.submit("s", "prompt", { kind: "record", payload: "prompt" }));
+  jobs.push(await submitter.submit("s", "skill", { kind: "record", payload: "skill-low" }, { priority: -1 }));
+  jobs.push(await submitter.submit("s", "skill", { kind: "record", payload: "skill-high" }, { priority: 5 }));
+  jobs.push(await submitter.submit("s", "system", { kind: "record", payload: "system" }));
+  jobs.push(await submitter.submit("s", "control", { kind: "record", payload: "control" }));
+  const worker = await open({ maxConcurrency: 1 });
+  worker.handle("record", record);
+  await Promise.all(jobs.map((job) => job.result));
+  assertEquals(order, ["system", "control", "skill-high", "skill-low", "prompt"]);
+});
+
+durableTest("retries with backoff, then the dead-letter queue: list, retry, purge", async (open) => {
+  const lane = await open();
+  const times: number[] = [];
+  let healthy = false;
+  lane.handle("flaky", () => {
+    times.push(performance.now());
+    if (!healthy) throw new Error(`down ${times.length}`);
+    return "up";
+  });
+  const job = await lane.submit("s", "skill", { kind: "flaky" }, {
+    retry: { maxAttempts: 3, backoff: "exponential", delayMs: 20 },
+  });
+  const error = await assertRejects(job.result, "down 3");
+  assert(error instanceof Error);
+  assertEquals(times.length, 3);
+  assert(times[1] - times[0] >= 18 && times[2] - times[1] >= 38, `gaps ${times}`);
+  const dead = await lane.dlq.list();
+  assertEquals(dead.map((j) => j.id), [job.id]);
+  assertEquals(dead[0].errors.map((e) => e.message), ["down 1", "down 2", "down 3"]);
+  healthy = true;
+  await lane.dlq.retry(job.id);
+  assertEquals(await lane.handleOf(job.id).result, "up");
+  const info = (await lane.get(job.id))!;
+  assertEquals(info.state, "completed");
+  assertEquals(info.errors.length, 3, "the error history survives a requeue");
+
+  healthy = false;
+  const other = await lane.submit("t", "skill", { kind: "flaky" });
+  await assertRejects(other.result, "down");
+  assertEquals(await lane.dlq.purge({ session: "t" }), 1);
+  assertEquals(await lane.dlq.list(), []);
+  assertEquals(await lane.get(other.id), undefined);
+});
+
+durableTest("idempotency keys, dependencies, delays and cancellation", async (open) => {
+  const lane = await open();
+  const order: string[] = [];
+  lane.handle<string>("step", async (ctx) => {
+    if (ctx.payload === "slow") await sleep(30);
+    order.push(ctx.payload);
+    return ctx.payload;
+  });
+  lane.handle("fail", () => {
+    throw new Error("broken step");
+  });
+  const a = await lane.submit("plan", "skill", { kind: "step", payload: "slow" }, {
+    idempotencyKey: "plan-a",
+  });
+  const again = await lane.submit("plan", "skill", { kind: "step", payload: "slow" }, {
+    idempotencyKey: "plan-a",
+  });
+  assertEquals(again.id, a.id);
+  const b = await lane.submit("plan", "skill", { kind: "step", payload: "fast" });
+  const c = await lane.submit("plan", "skill", { kind: "step", payload: "join" }, {
+    dependsOn: [a.id, b.id],
+  });
+  assertEquals(await c.result, "join");
+  assertEquals(order, ["fast", "slow", "join"]);
+  assertEquals((await lane.list({ session: "plan" })).length, 3);
+
+  const broken = await lane.submit("plan", "skill", { kind: "fail" });
+  const child = await lane.submit("plan", "skill", { kind: "step", payload: "x" }, {
+    dependsOn: [broken.id],
+  });
+  await assertRejects(child.result, "did not complete");
+  assertEquals((await lane.get(child.id))?.state, "cancelled");
+
+  const started = Date.now();
+  const delayed = await lane.submit("plan", "query", { kind: "step", payload: "later" }, {
+    delayMs: 60,
+  });
+  await delayed.result;
+  assert(((await lane.get(delayed.id))!.startedAt ?? 0) - started >= 55);
+
+  const parked = await lane.submit("plan", "query", { kind: "step", payload: "never" }, {
+    delayMs: 10_000,
+  });
+  assertEquals(await parked.cancel(), true);
+  await assertRejects(parked.result, "cancelled");
+  assertEquals((await lane.get(parked.id))?.state, "cancelled");
+  assertEquals(await parked.cancel(), false);
+});
+
+durableTest("a running job is cancelled from another scheduler through the store", async (open) => {
+  const worker = await open({ leaseMs: 300 });
+  let aborted = false;
+  worker.handle("wait", (ctx) =>
+    new Promise((_, reject) => {
+      ctx.signal.addEventListener("abort", () => {
+        aborted = true;
+        reject(ctx.signal.reason);
+      });
+    }));
+  const job = await worker.submit("s", "query", { kind: "wait" });
+  while ((await worker.get(job.id))?.state !== "running") await sleep(5);
+  const admin = await open({ process: false });
+  assertEquals(await admin.cancel(job.id), true);
+  await assertRejects(admin.handleOf(job.id).result, "cancelled");
+  assert(aborted);
+  assertEquals((await admin.get(job.id))?.state, "cancelled");
+});
+
+durableTest("an expired lease is reclaimed by another worker (crash recovery)", async (open, store) => {
+  const submitter = await open({ process: false });
+  submitter.handle("once", () => "done");
+  const job = await submitter.submit("s", "query", { kind: "once" });
+  // simulate a worker that claimed the job and died: its lease is already over
+  await store.db<{ lane_jobs: { id: string; state: string; lease_until: number; worker: string; attempts: number } }>()
+    .updateTable("lane_jobs")
+    .set({ state: "running", lease_until: Date.now() - 1, worker: "dead-worker", attempts: 1 })
+    .where("id", "=", job.id).execute();
+  const worker = await open();
+  worker.handle("once", () => "done");
+  assertEquals(await job.result, "done");
+  const info = (await worker.get(job.id))!;
+  assertEquals(info.attempts, 2);
+  assertEquals(info.errors.map((e) => e.code), ["lease_expired"]);
+});
+
+durableTest("progress is stored and events are emitted", async (open) => {
+  const lane = await open();
+  const events: LaneEvent[] = [];
+  lane.subscribe((event) => events.push(event));
+  lane.handle("report", async (ctx) => {
+    ctx.progress({ step: 1 });
+    await sleep(30);
+    return "ok";
+  });
+  const job = await lane.submit("s", "session", { kind: "report" });
+  const seen: unknown[] = [];
+  job.onProgress((value) => seen.push(value));
+  await job.result;
+  assertEquals((await lane.get(job.id))?.progress, { step: 1 });
+  assertEquals(
+    events.filter((e) => e.jobId === job.id).map((e) => e.type),
+    ["enqueued", "started", "progress", "completed"],
+  );
+  const stats = await lane.stats();
+  assertEquals(stats.lanes.session.completed, 1);
+});
+
+durableTest("per-session and per-key limits hold in one process", async (open) => {
+  const lane = await open({ sessionConcurrency: 2, keyConcurrency: { gpu: 1 } });
+  let running = 0;
+  let gpu = 0;
+  let high = 0;
+  let highGpu = 0;
+  lane.handle<{ gpu: boolean }>("work", async (ctx) => {
+    high = Math.max(high, ++running);
+    if (ctx.payload.gpu) highGpu = Math.max(highGpu, ++gpu);
+    await sleep(5);
+    running--;
+    if (ctx.payload.gpu) gpu--;
+  });
+  const handles = await lane.submitMany(
+    Array.from({ length: 30 }, (_, i) => ({
+      session: "one",
+      lane: "query" as const,
+      work: { kind: "work", payload: { gpu: i % 2 === 0 } },
+      options: { key: i % 2 === 0 ? "gpu" : undefined },
+    })),
+  );
+  await Promise.all(handles.map((h) => h.result));
+  assert(high <= 2, `session high-water ${high}`);
+  assert(highGpu <= 1, `gpu high-water ${highGpu}`);
+  assertEquals(lane.highWater().sessions.one <= 2, true);
+});
+
+durableTest("jobs survive a restart of the scheduler", async (open, store) => {
+  const first = await open({ process: false });
+  first.handle("echo", (ctx) => ctx.payload);
+  const job = await first.submit("s", "prompt", { kind: "echo", payload: { hello: "world" } });
+  await first.close();
+  const second = await createLane({ store, pollMs: 10 });
+  second.handle("echo", (ctx) => ctx.payload);
+  try {
+    assertEquals(await second.handleOf(job.id).result, { hello: "world" });
+  } finally {
+    await second.close();
+  }
+});
