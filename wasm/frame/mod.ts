@@ -28,3 +28,4 @@ export { FrameError, type FrameErrorCode, type FrameErrorOptions } from "./error
 export { encodedSize, encodeFrame, encodeFrames, encodeFramesInto } from "./encode.ts";
 export { type DecoderOptions, FrameDecoder } from "./decoder.ts";
 export { readFrames } from "./read.ts";
+export { FrameDecoderStream, FrameEncoderStream } from "./stream.ts";
