@@ -7,7 +7,7 @@ import { streamSSE } from "hono/streaming";
 import { type A3sModule, createRouter, type ModuleContext, NotFoundError } from "@a3s/common";
 import { LANE_NAMES } from "./lanes.ts";
 import type { Lane } from "./lane.ts";
-import { DurableLane } from "./durable_lane.ts";
+import { DurableLane, type DurableLaneOptions } from "./durable_lane.ts";
 import type { LaneOptions } from "./lane.ts";
 import { JOB_STATES, type JobFunction, type LaneEvent } from "./types.ts";
 
@@ -270,7 +270,7 @@ export function createLaneRoutes(lane: Lane): OpenAPIHono {
 }
 
 /** Options of {@linkcode laneModule}. */
-export interface LaneModuleOptions extends LaneOptions {
+export interface LaneModuleOptions extends Omit<DurableLaneOptions, "store"> {
   /** Handlers to register by kind, besides the built-in `lane.echo` and `lane.sleep`. */
   handlers?: Record<string, JobFunction>;
 }
@@ -314,9 +314,10 @@ export function laneModule(options: LaneModuleOptions = {}): LaneModule {
     },
     async routes(ctx: ModuleContext) {
       const section = (ctx.config.lane ?? {}) as LaneOptions;
-      lane = await DurableLane.open({ ...section, ...options, store: ctx.store });
+      const { handlers, ...rest } = options;
+      lane = await DurableLane.open({ ...section, ...rest, store: ctx.store });
       lane.handle("lane.echo", echo).handle("lane.sleep", sleep);
-      for (const [kind, fn] of Object.entries(options.handlers ?? {})) lane.handle(kind, fn);
+      for (const [kind, fn] of Object.entries(handlers ?? {})) lane.handle(kind, fn);
       return createLaneRoutes(lane);
     },
     async close() {

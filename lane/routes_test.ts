@@ -1,0 +1,188 @@
+import { assert, assertEquals } from "./_assert.ts";
+import { createLogger, loadConfig, openStore, startServer } from "@a3s/common";
+import { laneModule } from "./routes.ts";
+
+async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
+  const home = await Deno.makeTempDir({ prefix: "lane_http_" });
+  const config = loadConfig({ env: { A3S_HOME: home }, flags: { port: 0 } });
+  let attempts = 0;
+  const module = laneModule({
+    pollMs: 10,
+    handlers: {
+      flaky: () => {
+        attempts++;
+        throw new Error(`flaky failure ${attempts}`);
+      },
+    },
+  });
+  const server = await startServer({
+    config,
+    modules: [module],
+    store: await openStore({ sqlitePath: `${home}/a3s.db` }),
+    logger: createLogger("silent"),
+  });
+  try {
+    await fn(server.url);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+async function call(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json() };
+}
+
+async function until<T>(fn: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await fn();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+Deno.test("HTTP: submit, get, list, cancel, dead-letter queue and stats", async () => {
+  await withServer(async (url) => {
+    const submitted = await call(url, "POST", "/lane/v1/jobs", {
+      session: "s1",
+      lane: "query",
+      kind: "lane.echo",
+      payload: { hello: "world" },
+      idempotencyKey: "echo-1",
+    });
+    assertEquals(submitted.status, 201);
+    const id = submitted.json.id as string;
+    const again = await call(url, "POST", "/lane/v1/jobs", {
+      session: "s1",
+      lane: "query",
+      kind: "lane.echo",
+      payload: { hello: "world" },
+      idempotencyKey: "echo-1",
+    });
+    assertEquals(again.json.id, id, "the idempotency key yields the same job");
+    const done = await until(
+      () => call(url, "GET", `/lane/v1/jobs/${id}`),
+      (r) => r.json.state === "completed",
+    );
+    assertEquals(done.json.result, { hello: "world" });
+
+    const sleeping = await call(url, "POST", "/lane/v1/jobs", {
+      session: "s2",
+      lane: "prompt",
+      kind: "lane.sleep",
+      payload: { ms: 60_000 },
+    });
+    const sleepId = sleeping.json.id as string;
+    await until(() => call(url, "GET", `/lane/v1/jobs/${sleepId}`), (r) => r.json.state === "running");
+    const cancelled = await call(url, "POST", `/lane/v1/jobs/${sleepId}/cancel`);
+    assertEquals(cancelled.json, { cancelled: true });
+    const after = await until(
+      () => call(url, "GET", `/lane/v1/jobs/${sleepId}`),
+      (r) => r.json.state === "cancelled",
+    );
+    assertEquals(after.json.state, "cancelled");
+
+    const listed = await call(url, "GET", "/lane/v1/jobs?session=s1&state=completed");
+    assertEquals((listed.json.jobs as { id: string }[]).map((j) => j.id), [id]);
+
+    const failing = await call(url, "POST", "/lane/v1/jobs", {
+      session: "s3",
+      lane: "skill",
+      kind: "flaky",
+      retry: { maxAttempts: 2, delayMs: 5 },
+    });
+    const failId = failing.json.id as string;
+    const dlq = await until(
+      () => call(url, "GET", "/lane/v1/dlq"),
+      (r) => (r.json.jobs as unknown[]).length === 1,
+    );
+    const dead = (dlq.json.jobs as { id: string; errors: { message: string }[] }[])[0];
+    assertEquals(dead.id, failId);
+    assertEquals(dead.errors.map((e) => e.message), ["flaky failure 1", "flaky failure 2"]);
+    const retried = await call(url, "POST", `/lane/v1/dlq/${failId}/retry`);
+    assertEquals(retried.status, 200);
+    await until(
+      () => call(url, "GET", "/lane/v1/dlq"),
+      (r) => (r.json.jobs as unknown[]).length === 1,
+    );
+    const purged = await call(url, "DELETE", `/lane/v1/dlq/${failId}`);
+    assertEquals(purged.json, { purged: 1 });
+    assertEquals((await call(url, "DELETE", `/lane/v1/dlq/${failId}`)).status, 404);
+
+    const stats = await call(url, "GET", "/lane/v1/stats");
+    const lanes = stats.json.lanes as Record<string, Record<string, number>>;
+    assertEquals(lanes.query.completed, 1);
+    assertEquals(lanes.prompt.cancelled, 1);
+
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert(metrics.includes('a3s_lane_jobs_total{lane="query",outcome="completed"}'));
+    const openapi = await (await fetch(`${url}/openapi.json`)).json();
+    assert("/lane/v1/jobs" in openapi.paths && "/lane/v1/dlq/{id}/retry" in openapi.paths);
+  });
+});
+
+Deno.test("HTTP: bad input is a 400 naming the field; unknown ids are 404s", async () => {
+  await withServer(async (url) => {
+    const cases: [unknown, string][] = [
+      [{ session: "s", lane: "fastlane", kind: "lane.echo" }, "lane"],
+      [{ session: "", lane: "query", kind: "lane.echo" }, "session"],
+      [{ session: "s", lane: "query", kind: "no.such.kind" }, "kind"],
+      [{ session: "s", lane: "query", kind: "lane.echo", priority: 0.5 }, "priority"],
+      [{ session: "s", lane: "query", kind: "lane.echo", retry: { maxAttempts: 0 } }, "retry.maxAttempts"],
+      [{ session: "s", lane: "query", kind: "lane.echo", dependsOn: ["missing"] }, "dependsOn.0"],
+    ];
+    for (const [body, field] of cases) {
+      const response = await call(url, "POST", "/lane/v1/jobs", body);
+      assertEquals(response.status, 400, JSON.stringify(body));
+      assertEquals(response.json.field, field);
+    }
+    const notJson = await fetch(`${url}/lane/v1/jobs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{",
+    });
+    assertEquals(notJson.status, 400);
+    await notJson.body?.cancel();
+    assertEquals((await call(url, "GET", "/lane/v1/jobs/nope")).status, 404);
+    assertEquals((await call(url, "POST", "/lane/v1/jobs/nope/cancel")).status, 404);
+    assertEquals((await call(url, "POST", "/lane/v1/dlq/nope/retry")).status, 404);
+    assertEquals((await call(url, "GET", "/lane/v1/jobs?state=sleeping")).status, 400);
+    assertEquals((await call(url, "GET", "/lane/v1/jobs?limit=0")).status, 400);
+  });
+});
+
+Deno.test("HTTP: scheduler events stream over SSE", async () => {
+  await withServer(async (url) => {
+    const controller = new AbortController();
+    const response = await fetch(`${url}/lane/v1/events?session=sse`, { signal: controller.signal });
+    assertEquals(response.headers.get("content-type")?.startsWith("text/event-stream"), true);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("event: ready")) text += (await reader.read()).value ?? "";
+    await call(url, "POST", "/lane/v1/jobs", { session: "other", lane: "query", kind: "lane.echo" });
+    const job = await call(url, "POST", "/lane/v1/jobs", {
+      session: "sse",
+      lane: "query",
+      kind: "lane.echo",
+      payload: 1,
+    });
+    while (!text.includes("event: completed")) text += (await reader.read()).value ?? "";
+    const types = [...text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
+    assertEquals(types, ["ready", "enqueued", "started", "completed"]);
+    const data = [...text.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]));
+    assert(data.slice(1).every((event) => event.jobId === job.json.id && event.session === "sse"));
+    controller.abort();
+    await reader.cancel().catch(() => {});
+  });
+});
