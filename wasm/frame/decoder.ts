@@ -37,11 +37,11 @@ interface PartialBody {
   filled: number;
 }
 
-// Bytes handed to WebAssembly per call adapt to the traffic: a window grows while it yields
-// frames, and drops to a few headers' worth after a large payload. Large payloads are then never
-// copied into WebAssembly memory: only their headers are, and the payload is a view of the chunk.
+// Bytes handed to WebAssembly per call adapt to the traffic: the window grows while it yields
+// frames, and drops to one header after a large payload, so large payloads are never copied into
+// WebAssembly memory (only their headers are) and the payload is a view of the chunk. A small
+// payload seen in that mode brings back a batching window.
 const FIRST_WINDOW = 64 * 1024;
-const SMALL_WINDOW = 32;
 const LARGE_PAYLOAD = 1024;
 /** Up to this many bytes, a plain loop moves them faster than making a view to `set` from. */
 const LOOP_COPY_LIMIT = 64;
@@ -232,7 +232,9 @@ export class FrameDecoder {
     const flags = packed >>> 8;
     const streamId = words[result + RESULT_PENDING_STREAM];
     const length = words[result + RESULT_PENDING_LENGTH];
-    if (length >= LARGE_PAYLOAD) this.#window = SMALL_WINDOW;
+    this.#window = length >= LARGE_PAYLOAD
+      ? this.#options.header
+      : Math.max(this.#window, FIRST_WINDOW);
     if (start + length <= chunk.length) {
       frames.push({ type, flags, streamId, payload: this.#payload(chunk, start, length) });
       return start + length;
