@@ -50,9 +50,19 @@ function randomBytes(next: () => number, length: number): Uint8Array {
   return bytes;
 }
 
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 /** One to three mutations: bit flips, byte overwrites, truncation, insertion, splicing. */
 function mutate(wire: Uint8Array, other: Uint8Array, next: () => number): Uint8Array {
-  let bytes = wire.slice();
+  let bytes: Uint8Array = wire.slice();
   for (let n = 1 + Math.floor(next() * 3); n > 0; n--) {
     const at = Math.floor(next() * (bytes.length + 1));
     switch (Math.floor(next() * 6)) {
@@ -66,17 +76,14 @@ function mutate(wire: Uint8Array, other: Uint8Array, next: () => number): Uint8A
         bytes = bytes.subarray(0, at);
         break;
       case 3:
-        bytes = new Uint8Array([
-          ...bytes.subarray(0, at),
-          ...randomBytes(next, 1 + Math.floor(next() * 4)),
-          ...bytes.subarray(at),
-        ]);
+        bytes = concat(
+          bytes.subarray(0, at),
+          randomBytes(next, 1 + Math.floor(next() * 4)),
+          bytes.subarray(at),
+        );
         break;
       case 4:
-        bytes = new Uint8Array([
-          ...bytes.subarray(0, at),
-          ...other.subarray(at % (other.length + 1)),
-        ]);
+        bytes = concat(bytes.subarray(0, at), other.subarray(at % (other.length + 1)));
         break;
       default:
         if (at < bytes.length) bytes = bytes.subarray(at);
