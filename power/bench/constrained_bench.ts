@@ -1,0 +1,76 @@
+/** The cost per token of JSON-Schema-constrained decoding against free decoding. */
+import { generate, type LanguageModel } from "../engine/generate.ts";
+import { JsonConstraint } from "../engine/constraint.ts";
+import { compileSchema } from "../engine/json_schema.ts";
+import { benchModels, benchPrompt, loadEngine } from "./_models.ts";
+
+const NEW_TOKENS = 48;
+const SCHEMA = {
+  type: "object",
+  properties: {
+    title: { type: "string" },
+    year: { type: "integer" },
+    tags: { type: "array", items: { type: "string" } },
+    summary: { type: "string" },
+  },
+  required: ["title", "year", "tags", "summary"],
+};
+
+/** Model steps taken, so forced completion tokens (which need no step) are not counted. */
+let steps = 0;
+
+async function run(model: LanguageModel, prompt: number[], constrained: boolean) {
+  const eos = [...model.tokenizer.specialTokens.values()];
+  const stream = generate(model, prompt, {
+    maxTokens: NEW_TOKENS,
+    sampling: { temperature: 0.8, seed: 1 },
+    constraint: constrained
+      ? new JsonConstraint(model.tokenizer, compileSchema(SCHEMA), eos)
+      : undefined,
+  });
+  steps = 0;
+  let step = await stream.next();
+  // Time from the first token on: decode steps only, without the shared prefill.
+  const started = performance.now();
+  const stepsBefore = steps;
+  while (!step.done) step = await stream.next();
+  return { ms: performance.now() - started, tokens: steps - stepsBefore };
+}
+
+async function perToken(model: LanguageModel, prompt: number[], constrained: boolean) {
+  await run(model, prompt, constrained);
+  let ms = 0;
+  let tokens = 0;
+  for (let i = 0; i < 3; i++) {
+    const r = await run(model, prompt, constrained);
+    ms += r.ms;
+    tokens += r.tokens;
+  }
+  return ms / tokens;
+}
+
+for (const { label, dir } of await benchModels()) {
+  const model = await loadEngine(dir);
+  const forward = model.lm.forward.bind(model.lm);
+  model.lm.forward = (...args: Parameters<typeof forward>) => {
+    steps++;
+    return forward(...args);
+  };
+  const prompt = benchPrompt(model);
+  const free = await perToken(model, prompt, false);
+  const constrained = await perToken(model, prompt, true);
+  console.log(
+    `constrained decoding on ${label}: ${constrained.toFixed(2)} ms per decode step vs ${
+      free.toFixed(2)
+    } ms free (+${(constrained - free).toFixed(2)} ms, ${
+      ((constrained / free - 1) * 100).toFixed(1)
+    }%)`,
+  );
+  const group = `per-token cost, ${label}`;
+  Deno.bench({ name: "free decoding", group, baseline: true, n: 5, warmup: 1 }, async () => {
+    await run(model, prompt, false);
+  });
+  Deno.bench({ name: "JSON-Schema constrained", group, n: 5, warmup: 1 }, async () => {
+    await run(model, prompt, true);
+  });
+}

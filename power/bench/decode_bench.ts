@@ -1,0 +1,153 @@
+/**
+ * Decode speed and time to first token: power's engine beside a bare onnxruntime-node greedy
+ * loop over the same model and KV cache (the engine may cost at most 10% more) and beside
+ * `@huggingface/transformers`' text-generation pipeline on the same model directory.
+ */
+import { basename, dirname } from "node:path";
+import { env, pipeline } from "@huggingface/transformers";
+import { generate, type LanguageModel } from "../engine/generate.ts";
+import { BareLoop, benchModels, benchPrompt, loadEngine, timeRuns } from "./_models.ts";
+
+const NEW_TOKENS = 32;
+const ROUNDS = 5;
+
+async function engineRun(model: LanguageModel, prompt: number[], count: number): Promise<number[]> {
+  const stream = generate(model, prompt, {
+    maxTokens: count,
+    sampling: { temperature: 0, repeatPenalty: 1 },
+  });
+  let step = await stream.next();
+  while (!step.done) step = await stream.next();
+  return step.value.tokens;
+}
+
+type TextGenerator = (text: string, options: Record<string, unknown>) => Promise<unknown>;
+
+async function loadPipeline(dir: string): Promise<TextGenerator> {
+  env.allowRemoteModels = false;
+  env.localModelPath = `${dirname(dir)}/`;
+  return (await pipeline("text-generation", basename(dir), {
+    dtype: "fp32",
+  })) as unknown as TextGenerator;
+}
+
+async function pipelineRun(generator: TextGenerator, prompt: string, count: number): Promise<void> {
+  await generator(prompt, {
+    max_new_tokens: count,
+    min_new_tokens: count,
+    do_sample: false,
+    repetition_penalty: 1,
+    return_full_text: false,
+  });
+}
+
+type Contender = (count: number) => Promise<unknown>;
+
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}
+
+/**
+ * Time to first token and decode tokens/s of each contender. Rounds interleave the
+ * contenders, so load from other processes on the machine falls on all of them alike.
+ */
+async function measure(contenders: Contender[]) {
+  const first = contenders.map(() => [] as number[]);
+  const full = contenders.map(() => [] as number[]);
+  for (const run of contenders) await run(NEW_TOKENS);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, run] of contenders.entries()) {
+      let started = performance.now();
+      await run(1);
+      first[i].push((performance.now() - started) / 1000);
+      started = performance.now();
+      await run(NEW_TOKENS);
+      full[i].push((performance.now() - started) / 1000);
+    }
+  }
+  return contenders.map((_, i) => {
+    const ttft = median(first[i]);
+    return {
+      ttftMs: ttft * 1000,
+      tokensPerSecond: (NEW_TOKENS - 1) / Math.max(median(full[i]) - ttft, 1e-9),
+    };
+  });
+}
+
+for (const { label, dir } of await benchModels()) {
+  const engine = await loadEngine(dir);
+  const prompt = benchPrompt(engine);
+  const promptText = engine.tokenizer.decode(prompt);
+  const bare = await BareLoop.load(dir);
+  let generator: TextGenerator | undefined;
+  try {
+    generator = await loadPipeline(dir);
+  } catch (error) {
+    console.log(`SKIPPED transformers.js on ${label}: ${(error as Error).message}`);
+  }
+
+  const contenders: Contender[] = [
+    (n) => bare.run(prompt, n),
+    (n) => engineRun(engine, prompt, n),
+  ];
+  if (generator) contenders.push((n) => pipelineRun(generator!, promptText, n));
+  const [bareFigures, powerFigures, peerFigures] = await measure(contenders);
+  const overhead = (bareFigures.tokensPerSecond / powerFigures.tokensPerSecond - 1) * 100;
+  // Wall clocks swing with other load on the machine; the work each loop does around
+  // session.run does not, so it is the steadier measure of the engine's own cost.
+  const around = async (run: Contender, spent: { ms: number }) => {
+    const before = spent.ms;
+    const started = performance.now();
+    await run(NEW_TOKENS);
+    const wall = performance.now() - started;
+    const inside = spent.ms - before;
+    return { outside: (wall - inside) / NEW_TOKENS, inside: inside / NEW_TOKENS };
+  };
+  const bareSpent = timeRuns(bare.session);
+  const powerSpent = timeRuns(engine.lm.session);
+  const bareCost = await around(contenders[0], bareSpent);
+  const powerCost = await around(contenders[1], powerSpent);
+  console.log(`\ndecode on ${label} (prompt ${prompt.length} tokens, ${NEW_TOKENS} new, greedy):`);
+  const row = (name: string, f: { ttftMs: number; tokensPerSecond: number }) =>
+    console.log(
+      `  ${name.padEnd(18)} ${f.tokensPerSecond.toFixed(1).padStart(8)} tok/s   TTFT ${
+        f.ttftMs.toFixed(1)
+      } ms`,
+    );
+  row("power engine", powerFigures);
+  row("bare ORT loop", bareFigures);
+  if (peerFigures) row("transformers.js", peerFigures);
+  console.log(`  power overhead vs bare loop (wall clock): ${overhead.toFixed(1)}% (budget 10%)`);
+  console.log(
+    `  per token outside session.run: power ${powerCost.outside.toFixed(3)} ms, bare loop ${
+      bareCost.outside.toFixed(3)
+    } ms; inside: ${bareCost.inside.toFixed(2)} ms -> engine overhead ${
+      ((powerCost.outside - bareCost.outside) / (bareCost.inside + bareCost.outside) * 100).toFixed(
+        2,
+      )
+    }%`,
+  );
+  if (peerFigures) {
+    console.log(
+      `  power vs transformers.js: ${
+        (powerFigures.tokensPerSecond / peerFigures.tokensPerSecond).toFixed(2)
+      }x`,
+    );
+  }
+
+  const group = `decode ${NEW_TOKENS} tokens, ${label}`;
+  Deno.bench(
+    { name: "bare onnxruntime-node loop", group, baseline: true, n: 5, warmup: 1 },
+    async () => {
+      await bare.run(prompt, NEW_TOKENS);
+    },
+  );
+  Deno.bench({ name: "power engine", group, n: 5, warmup: 1 }, async () => {
+    await engineRun(engine, prompt, NEW_TOKENS);
+  });
+  if (generator) {
+    Deno.bench({ name: "transformers.js pipeline", group, n: 5, warmup: 1 }, async () => {
+      await pipelineRun(generator!, promptText, NEW_TOKENS);
+    });
+  }
+}
