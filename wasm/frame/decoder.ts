@@ -98,11 +98,15 @@ export class FrameDecoder {
    * Decodes a chunk and returns every frame it completes, in order.
    *
    * @throws {FrameError} `unknown_type` or `oversized` for a bad header (frames completed before
-   * it are on `framesBefore`), `ended` after {@linkcode FrameDecoder.end}.
+   * it are on `framesBefore`), `invalid_chunk` for a chunk that is not a `Uint8Array`, `ended`
+   * after {@linkcode FrameDecoder.end}.
    */
   push(chunk: Uint8Array): Frame[] {
     if (this.#failure) throw this.#failure;
     if (this.#ended) throw new FrameError("ended", "push after end");
+    if (!(chunk instanceof Uint8Array)) {
+      throw new FrameError("invalid_chunk", "a chunk must be a Uint8Array", { field: "chunk" });
+    }
     const frames: Frame[] = [];
     try {
       let at = 0;

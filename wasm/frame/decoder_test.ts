@@ -204,3 +204,10 @@ Deno.test("copied payloads survive the reuse of a read buffer", () => {
   decoder.end();
   assert.deepEqual(plain(decoded), plain(frames));
 });
+
+Deno.test("a chunk that is not bytes is a typed error", () => {
+  const decoder = new FrameDecoder();
+  for (const chunk of [new ArrayBuffer(4), "abc", null, [1, 2]]) {
+    assert.equal(caught(() => decoder.push(chunk as unknown as Uint8Array)).code, "invalid_chunk");
+  }
+});

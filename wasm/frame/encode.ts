@@ -95,7 +95,11 @@ export function encodeFramesInto(
 }
 
 function listOf(frames: Iterable<FrameInit>): FrameInit[] {
-  return Array.isArray(frames) ? frames as FrameInit[] : [...frames];
+  if (Array.isArray(frames)) return frames;
+  if (typeof (frames as Partial<Iterable<FrameInit>>)?.[Symbol.iterator] !== "function") {
+    throw new FrameError("invalid_frame", "frames must be an array or iterable of frames");
+  }
+  return [...frames];
 }
 
 function sizeOf(list: FrameInit[], options: ResolvedOptions): number {
@@ -107,6 +111,9 @@ function sizeOf(list: FrameInit[], options: ResolvedOptions): number {
 }
 
 function payloadOf(frame: FrameInit, index: number, options: ResolvedOptions): Uint8Array {
+  if (typeof frame !== "object" || frame === null) {
+    throw new FrameError("invalid_frame", "a frame must be an object", { field: `${index}` });
+  }
   const payload = frame.payload ?? EMPTY;
   if (!(payload instanceof Uint8Array)) {
     throw new FrameError("invalid_frame", "payload must be a Uint8Array", {

@@ -143,3 +143,13 @@ Deno.test("encodeFramesInto writes at an offset and refuses a target that is too
   assertFrameError(() => encodeFramesInto(frames, target, 6), "invalid_option", "target");
   assertFrameError(() => encodeFramesInto(frames, target, -1), "invalid_option", "target");
 });
+
+Deno.test("encoding rejects what is not a list of frames", () => {
+  assertFrameError(() => encodeFrames(null as unknown as FrameInit[]), "invalid_frame");
+  assertFrameError(() => encodeFrames(5 as unknown as FrameInit[]), "invalid_frame");
+  assertFrameError(
+    () => encodeFrames([{ type: FrameType.Data }, null as unknown as FrameInit]),
+    "invalid_frame",
+    "1",
+  );
+});

@@ -8,6 +8,7 @@ export type FrameErrorCode =
   | "truncated"
   | "invalid_frame"
   | "invalid_option"
+  | "invalid_chunk"
   | "ended";
 
 /** Options locating a {@linkcode FrameError}. */
