@@ -44,14 +44,26 @@ export function powerRouter(power: Power): OpenAPIHono {
  */
 export function powerModule(options: Partial<PowerOptions> = {}): A3sModule {
   let power: Power | undefined;
+  let warming: Promise<unknown> = Promise.resolve();
+  let warm = true;
   return {
     name: "power",
-    routes(ctx: ModuleContext): OpenAPIHono {
+    async routes(ctx: ModuleContext): Promise<OpenAPIHono> {
       const section = (ctx.config.power ?? {}) as Partial<PowerOptions>;
       power = new Power({ ...section, ...options, home: options.home ?? ctx.config.home });
+      // Load the default model in the background, so the first request does not wait for it.
+      const first = await power.store.get(power.defaultModel).catch(() => undefined);
+      if (first && !options.noPreload) {
+        warm = false;
+        warming = power.registry.load(first.name).catch((error) => {
+          ctx.logger.warn("default model failed to load", { error: String(error) });
+        }).finally(() => (warm = true));
+      }
       return powerRouter(power);
     },
+    ready: () => warm,
     async close() {
+      await warming;
       await power?.close();
     },
   };

@@ -33,6 +33,8 @@ export interface PowerOptions extends RegistryOptions {
   models?: Record<string, string>;
   /** Do not register the shipped default model. */
   noDefaultModel?: boolean;
+  /** Do not load the default model when the server starts. */
+  noPreload?: boolean;
 }
 
 /** How the model may call tools: OpenAI's `tool_choice`. */
