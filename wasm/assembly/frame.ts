@@ -64,6 +64,7 @@ export function encodeBatch(count: u32, maxPayload: u32, layout: u32): i32 {
     descriptors,
     min(count, DESCRIPTOR_CAPACITY),
     staging,
+    STAGING_CAPACITY,
     result,
     maxPayload,
     layout,

@@ -37,6 +37,7 @@ export const ERROR_NONE = 0;
 export const ERROR_UNKNOWN_TYPE = 1;
 export const ERROR_OVERSIZED = 2;
 export const ERROR_FIELD = 3;
+export const ERROR_CAPACITY = 4;
 
 /** Result block slots, in u32 units. */
 export const RESULT_STATUS = 0;

@@ -1,7 +1,13 @@
 import { FrameError } from "./error.ts";
 import type { CodecOptions, FrameInit } from "./frame.ts";
 import { _resolveOptions, type ResolvedOptions } from "./_options.ts";
-import { _frameWasm, ERROR_OVERSIZED, ERROR_UNKNOWN_TYPE, RESULT_STATUS } from "./_wasm.ts";
+import {
+  _frameWasm,
+  ERROR_CAPACITY,
+  ERROR_OVERSIZED,
+  ERROR_UNKNOWN_TYPE,
+  RESULT_STATUS,
+} from "./_wasm.ts";
 
 /**
  * Payloads up to this size are staged in WebAssembly memory and framed in batches, where one call
@@ -158,7 +164,13 @@ function streamIdOf(frame: FrameInit, index: number): number {
   return streamId;
 }
 
-function wasmError(code: number, frame: FrameInit, index: number, options: ResolvedOptions) {
+function wasmError(
+  code: number,
+  frame: FrameInit,
+  index: number,
+  options: ResolvedOptions,
+): Error {
+  if (code === ERROR_CAPACITY) return new Error("frame encoder staged past its buffer");
   if (code === ERROR_UNKNOWN_TYPE) {
     return new FrameError("unknown_type", `unknown frame type ${frame.type}`, {
       field: `${index}.type`,

@@ -7,6 +7,7 @@ import {
   ERROR_NONE,
   ERROR_OVERSIZED,
   ERROR_UNKNOWN_TYPE,
+  ERROR_CAPACITY,
   headerSize,
   isKnownType,
   LAYOUT_COMPACT,
@@ -47,15 +48,22 @@ export function writeHeaders(
   descriptors: usize,
   count: u32,
   staging: usize,
+  capacity: u32,
   failure: usize,
   maxPayload: u32,
   layout: u32,
 ): i32 {
   const header = headerSize(layout);
+  const end = staging + <usize>capacity;
   let at: usize = staging;
   for (let i: u32 = 0; i < count; i++) {
     const descriptor = descriptors + <usize>i * DESCRIPTOR_BYTES;
     const size = load<u32>(descriptor, 8);
+    // The caller lays frames out within the staging area; never write past it whatever it says.
+    if (<u64>size + <u64>header > <u64>(end - at)) {
+      store<u32>(failure, ERROR_CAPACITY);
+      return <i32>i;
+    }
     const error = writeHeader(
       at,
       load<u32>(descriptor),

@@ -23,6 +23,7 @@ export const ERROR_NONE: u32 = 0;
 export const ERROR_UNKNOWN_TYPE: u32 = 1;
 export const ERROR_OVERSIZED: u32 = 2;
 export const ERROR_FIELD: u32 = 3;
+export const ERROR_CAPACITY: u32 = 4;
 
 /** Input window and record table sizes; the TypeScript side feeds at most this much per call. */
 export const INPUT_CAPACITY: u32 = 256 * 1024;
