@@ -6,12 +6,14 @@ import { deepStrictEqual, ok, rejects, throws } from "node:assert";
 
 /** Asserts deep strict equality. */
 export function assertEquals<T>(actual: T, expected: T, message?: string): void {
-  deepStrictEqual(actual, expected, message);
+  if (message === undefined) deepStrictEqual(actual, expected);
+  else deepStrictEqual(actual, expected, message);
 }
 
 /** Asserts a truthy value. */
 export function assert(value: unknown, message?: string): asserts value {
-  ok(value, message);
+  if (message === undefined) ok(value);
+  else ok(value, message);
 }
 
 type ErrorClass<E extends Error> = new (...args: never[]) => E;
