@@ -8,16 +8,23 @@ import type { Tokenizer } from "./types.ts";
 
 /** A content part of a multi-part message; only text parts carry tokens here. */
 export interface ChatContentPart {
+  /** Part kind, e.g. `"text"` or `"image_url"`. */
   type: string;
+  /** The text of a text part. */
   text?: string;
+  /** Other fields of the part. */
   [key: string]: unknown;
 }
 
 /** One chat message. */
 export interface ChatMessage {
+  /** `system`, `user`, `assistant`, `tool`... */
   role: string;
+  /** Text, or a list of parts. */
   content?: string | ChatContentPart[] | null;
+  /** Optional author name (costs one more token in OpenAI's accounting). */
   name?: string;
+  /** Other fields; string fields are counted, as OpenAI counts them. */
   [key: string]: unknown;
 }
 

@@ -55,8 +55,11 @@ function bertNormalizer(config: Config): Normalizer {
   };
 }
 
+// Control characters are the point of these two patterns.
+// deno-lint-ignore no-control-regex
 const NMT_CONTROL = /[\u0001-\u0008\u000B\u000E-\u001F\u007F\u008F\u009F]/gm;
 const NMT_SPACE =
+  // deno-lint-ignore no-control-regex
   /[\u0009\u000A\u000C\u000D\u00A0\u1680\u2000-\u200F\u2028\u2029\u202F\u205F\u2581\u3000\uFEFF\uFFFD]/gm;
 
 function nmtNfkc(text: string): string {
