@@ -398,6 +398,9 @@ Deno.test("a client that disconnects mid-stream frees its slot; errors keep each
       }),
     });
     assertEquals((await truncated.json()).prompt_eval_count, 511);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert(metrics.includes('a3s_power_tokens_generated_total{model="tiny:latest"}'));
+    assert(metrics.includes("a3s_power_time_to_first_token_seconds_bucket"));
   } finally {
     await server.shutdown();
     await Deno.remove(home, { recursive: true });

@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { A3sError, type Config, ValidationError } from "@a3s/common";
+import { A3sError, type Config, counter, histogram, ValidationError } from "@a3s/common";
 import {
   type ChatMessage,
   type ChatToolCall,
@@ -94,6 +94,22 @@ export interface CompletionChunk {
   text: string;
   event: TokenEvent;
 }
+
+const tokensGenerated = counter({
+  name: "a3s_power_tokens_generated_total",
+  help: "Tokens generated, by model.",
+  labelNames: ["model"],
+});
+const promptTokens = counter({
+  name: "a3s_power_prompt_tokens_total",
+  help: "Prompt tokens evaluated, by model.",
+  labelNames: ["model"],
+});
+const firstTokenSeconds = histogram({
+  name: "a3s_power_time_to_first_token_seconds",
+  help: "From request to first generated token, by model.",
+  labelNames: ["model"],
+});
 
 const TOOL_OPEN = "<tool_call>";
 const TOOL_BLOCK = /<tool_call>\s*([\s\S]*?)\s*(?:<\/tool_call>|$)/g;
@@ -242,6 +258,7 @@ export class Power {
       let all = "";
       let shown = 0;
       let step = await stream.next();
+      firstTokenSeconds.observe({ model: model.name }, (performance.now() - started) / 1000);
       while (!step.done) {
         const event = step.value;
         all += event.text;
@@ -267,6 +284,8 @@ export class Power {
         step = await stream.next();
       }
       const result = step.value;
+      tokensGenerated.inc({ model: model.name }, result.completionTokens);
+      promptTokens.inc({ model: model.name }, result.promptTokens);
       const parsed = tools.length
         ? parseToolCalls(result.text)
         : { content: result.text, toolCalls: [] };
