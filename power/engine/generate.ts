@@ -154,7 +154,7 @@ export async function* generate(
     if (constraint) {
       const remaining = maxTokens - tokens.length;
       const completion = constraint.completion();
-      if (completion.length >= remaining - 1) {
+      if (completion && completion.length >= remaining - 1) {
         const forced = tokenizer.encode(completion, { special: "none" });
         if (forced.length >= remaining - 1) {
           for (const token of forced) {

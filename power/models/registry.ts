@@ -10,6 +10,7 @@ import { type ModelManifest, readModelDir } from "../engine/model_dir.ts";
 import { CausalLM, EncoderModel } from "../engine/session.ts";
 import type { Pooling } from "../engine/embed.ts";
 import type { ModelStore } from "./store.ts";
+import { normalizeName } from "./names.ts";
 
 /** A model in memory. */
 export interface LoadedModel {
@@ -217,9 +218,9 @@ export class ModelRegistry {
 
   /** Loads `name` if needed and returns it with the time the load took (0 when warm). */
   async load(name: string): Promise<{ model: LoadedModel; loadNs: number }> {
-    const stored = await this.store.get(name);
-    const warm = this.#loaded.get(stored.name);
+    const warm = this.#loaded.get(normalizeName(name));
     if (warm) return { model: warm, loadNs: 0 };
+    const stored = await this.store.get(name);
     let loading = this.#loading.get(stored.name);
     if (!loading) {
       loading = this.#load(stored.name).finally(() => this.#loading.delete(stored.name));
@@ -239,7 +240,9 @@ export class ModelRegistry {
     signal?: AbortSignal,
   ): Promise<{ model: LoadedModel; loadNs: number; release: () => void }> {
     const keepMs = parseKeepAlive(keepAlive, this.options.keepAliveMs);
-    const normalized = (await this.store.get(name)).name;
+    // A loaded model needs no trip to the store.
+    const asked = normalizeName(name);
+    const normalized = this.#loaded.has(asked) ? asked : (await this.store.get(name)).name;
     let slots = this.#slots.get(normalized);
     if (!slots) {
       slots = new Slots(this.options.concurrency);
