@@ -54,7 +54,28 @@ export interface DurableSubmission {
 const MAX_RECOVERIES = 3;
 const CLAIM_LOCK = 0x1a3e5;
 const WRITE_BATCH = 400;
-const INSERT_BATCH = 30;
+const INSERT_BATCH = 500;
+const INSERT_COLUMNS = [
+  "id",
+  "session",
+  "lane",
+  "lane_rank",
+  "kind",
+  "payload",
+  "state",
+  "priority",
+  "limit_key",
+  "idempotency_key",
+  "depends_on",
+  "attempts",
+  "max_attempts",
+  "retry",
+  "timeout_ms",
+  "run_at",
+  "cancel_requested",
+  "errors",
+  "created_at",
+] as const;
 /** Waiters on jobs that may run in another process are polled at most this often. */
 const WAITER_POLL_MS = 250;
 
@@ -79,6 +100,20 @@ interface Finished {
   job: RunningJob;
   ok: boolean;
   value: unknown;
+}
+
+interface Settled {
+  job: RunningJob;
+  ok: boolean;
+  value: unknown;
+}
+
+/** Finished attempts being written, and what to do once they are committed. */
+interface FinishedBatch {
+  finished: Finished[];
+  settled: Settled[];
+  after: (() => void)[];
+  now: number;
 }
 
 interface Waiter {
@@ -277,7 +312,16 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
       }
       for (let i = 0; i < plain.length; i += INSERT_BATCH) {
         const chunk = plain.slice(i, i + INSERT_BATCH);
-        await tx.insertInto("lane_jobs").values(chunk.map((k) => prepared[k].row)).execute();
+        const rows = chunk.map((k) => prepared[k].row);
+        if (this.store.kind === "postgres") {
+          // one JSON parameter instead of 26 per row: compiling and binding thousands of
+          // parameters costs more than the insert itself
+          await sql`insert into lane_jobs (${sql.join(INSERT_COLUMNS.map((c) => sql.ref(c)))})
+            select ${sql.join(INSERT_COLUMNS.map((c) => sql.ref(c)))}
+            from json_populate_recordset(null::lane_jobs, ${JSON.stringify(rows)})`.execute(tx);
+        } else {
+          await tx.insertInto("lane_jobs").values(rows).execute();
+        }
         for (const k of chunk) out[k] = prepared[k].row.id;
       }
       return out;
@@ -406,14 +450,17 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
 
   async #tick(): Promise<void> {
     try {
-      await this.#flush();
+      if (!this.#processing || this.#closed) await this.#flush();
+      else await this.#flushProgress();
       const now = Date.now();
       if (this.#processing && !this.#closed) {
         if (now - this.#lastHeartbeat >= this.leaseMs / 3) await this.#heartbeat(now);
         const claimed = await this.#claim();
         if (claimed > 0) this.#again = true;
       }
-      if (this.#waiters.size && now - this.#lastWaiterPoll >= Math.max(this.pollMs, WAITER_POLL_MS)) {
+      // a processing scheduler settles most waiters itself; it polls only for jobs run elsewhere
+      const every = Math.max(this.pollMs, this.#processing ? 4 * WAITER_POLL_MS : WAITER_POLL_MS);
+      if (this.#waiters.size && now - this.#lastWaiterPoll >= every) {
         this.#lastWaiterPoll = now;
         await this.#pollWaiters();
       }
@@ -443,14 +490,17 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
 
   async #claim(): Promise<number> {
     const kinds = [...this.handlers.keys()];
-    if (!kinds.length) return 0;
     const limits = this.limits;
-    const localRoom = Math.min(limits.global, 256) - this.#running.size;
-    if (localRoom <= 0) return 0;
+    const localRoom = kinds.length ? Math.min(limits.global, 256) - this.#running.size : 0;
+    const batch = this.#finished.length ? this.#takeFinished() : undefined;
+    if (localRoom <= 0 && !batch) return 0;
     const postgres = this.store.kind === "postgres";
     const after: (() => void)[] = [];
     const rows = await this.#claimTransaction(async (conn) => {
       if (postgres) await sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`.execute(conn);
+      // finished attempts are written first, so their slots count as free below
+      if (batch) await this.#writeFinished(conn, batch);
+      if (localRoom <= 0) return [];
       const now = Date.now();
       const counts = await sql<{ lane_rank: number; session: string; limit_key: string | null; n: number }>`
         select lane_rank, session, limit_key, count(*) as n from lane_jobs
@@ -470,7 +520,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
         }
       }
       if (total >= limits.global) return [];
-      const window = Math.max(64, localRoom * 4);
+      const window = Math.max(16, localRoom * 2);
       const ready = await sql<JobRow>`
         select j.* from lane_jobs j
         where j.state = 'queued' and j.run_at <= ${now}
@@ -557,7 +607,12 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
         });
       }
       return accepted;
+    }).catch((error) => {
+      // nothing was written: keep the outcomes for the next attempt at writing them
+      if (batch) this.#finished.unshift(...batch.finished);
+      throw error;
     });
+    if (batch) this.#afterFinished(batch);
     for (const run of after) run();
     for (const row of rows) this.#start(row);
     return rows.length;
@@ -609,84 +664,93 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     this.#kick(0);
   }
 
-  /** Writes finished attempts and progress: completions in batches, failures one by one. */
-  async #flush(): Promise<void> {
+  /** Writes progress reports; they are advisory, so outside any claim transaction. */
+  async #flushProgress(): Promise<void> {
     const progress = this.#progress;
-    if (progress.size) {
-      this.#progress = new Map();
-      for (const [id, value] of progress) {
-        let text: string;
-        try {
-          text = JSON.stringify(value ?? null) ?? "null";
-        } catch {
-          continue;
-        }
-        await this.#db.updateTable("lane_jobs").set({ progress: text })
-          .where("id", "=", id).where("worker", "=", this.workerId).execute();
+    if (!progress.size) return;
+    this.#progress = new Map();
+    for (const [id, value] of progress) {
+      let text: string;
+      try {
+        text = JSON.stringify(value ?? null) ?? "null";
+      } catch {
+        continue;
       }
+      await this.#db.updateTable("lane_jobs").set({ progress: text })
+        .where("id", "=", id).where("worker", "=", this.workerId).execute();
     }
+  }
+
+  /** Writes finished attempts in a transaction of their own. */
+  async #flush(): Promise<void> {
+    await this.#flushProgress();
     if (!this.#finished.length) return;
+    const batch = this.#takeFinished();
+    await this.#db.transaction().execute((tx) => this.#writeFinished(tx, batch));
+    this.#afterFinished(batch);
+  }
+
+  #takeFinished(): FinishedBatch {
     const finished = this.#finished;
     this.#finished = [];
-    const now = Date.now();
+    return { finished, settled: [], after: [], now: Date.now() };
+  }
+
+  /** Writes a batch of finished attempts: completions in a few statements, failures one by one. */
+  async #writeFinished(conn: Conn, batch: FinishedBatch): Promise<void> {
+    const { finished, settled, after, now } = batch;
     const completed = finished.filter((f) => f.ok);
     const failed = finished.filter((f) => !f.ok);
-    const settled: { id: string; ok: boolean; value: unknown }[] = [];
-    const after: (() => void)[] = [];
-    await this.#db.transaction().execute(async (tx) => {
-      for (let i = 0; i < completed.length; i += WRITE_BATCH) {
-        const chunk = completed.slice(i, i + WRITE_BATCH);
-        const results = chunk.map((f) => {
-          try {
-            return JSON.stringify(f.value ?? null) ?? "null";
-          } catch {
-            return "null";
-          }
-        });
-        const ids = chunk.map((f) => f.job.id);
-        const allNull = results.every((r) => r === "null");
-        const result = allNull ? sql<string>`'null'` : sql<string>`case id ${
-          sql.join(chunk.map((f, k) => sql`when ${f.job.id} then ${results[k]}`), sql` `)
-        } end`;
-        const updated = await tx.updateTable("lane_jobs")
-          .set({
-            state: "completed",
-            result,
-            finished_at: now,
-            lease_until: null,
-          })
-          .where("id", "in", ids).where("worker", "=", this.workerId)
-          .where("state", "=", "running")
-          .returning("id").execute();
-        const owned = new Set(updated.map((r) => r.id));
-        for (const f of chunk) {
-          if (owned.has(f.job.id)) settled.push({ id: f.job.id, ok: true, value: f.value });
+    for (let i = 0; i < completed.length; i += WRITE_BATCH) {
+      const chunk = completed.slice(i, i + WRITE_BATCH);
+      const results = chunk.map((f) => {
+        try {
+          return JSON.stringify(f.value ?? null) ?? "null";
+        } catch {
+          return "null";
         }
+      });
+      const ids = chunk.map((f) => f.job.id);
+      const allNull = results.every((r) => r === "null");
+      const result = allNull ? sql<string>`'null'` : sql<string>`case id ${
+        sql.join(chunk.map((f, k) => sql`when ${f.job.id} then ${results[k]}`), sql` `)
+      } end`;
+      const updated = await conn.updateTable("lane_jobs")
+        .set({ state: "completed", result, finished_at: now, lease_until: null })
+        .where("id", "in", ids).where("worker", "=", this.workerId)
+        .where("state", "=", "running")
+        .returning("id").execute();
+      const owned = new Set(updated.map((r) => r.id));
+      for (const f of chunk) {
+        if (owned.has(f.job.id)) settled.push({ job: f.job, ok: true, value: f.value });
       }
-      for (const f of failed) {
-        const outcome = await this.#writeFailure(tx, f, now, after);
-        if (outcome) settled.push(outcome);
-      }
-    });
-    for (const run of after) run();
+    }
+    for (const f of failed) {
+      const outcome = await this.#writeFailure(conn, f, now, after);
+      if (outcome) settled.push(outcome);
+    }
+  }
+
+  /** Once a batch is committed: metrics, events and the waiting handles. */
+  #afterFinished(batch: FinishedBatch): void {
+    for (const run of batch.after) run();
     const clock = performance.now();
-    for (const f of finished) recordRun(f.job.rank, clock - f.job.startedAt);
-    for (const s of settled) {
-      const f = finished.find((x) => x.job.id === s.id)!;
+    for (const f of batch.finished) recordRun(f.job.rank, clock - f.job.startedAt);
+    for (const s of batch.settled) {
       if (s.ok) {
-        recordOutcome(f.job.rank, "completed");
-        this.emit("completed", f.job);
+        recordOutcome(s.job.rank, "completed");
+        this.emit("completed", s.job);
       }
-      this.#settle(s.id, s.ok, s.value);
+      this.#settle(s.job.id, s.ok, s.value);
     }
   }
 
   async #writeFailure(
-    tx: Transaction<LaneTables>,
+    tx: Conn,
     f: Finished,
     now: number,
     after: (() => void)[],
-  ): Promise<{ id: string; ok: boolean; value: unknown } | undefined> {
+  ): Promise<Settled | undefined> {
     const { job, value } = f;
     const { code, message } = describeError(value);
     const errors = [...job.errors, { attempt: job.attempts, code, message, at: now }];
@@ -705,7 +769,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
         recordOutcome(job.rank, "cancelled");
         this.emit("cancelled", job, { error: message });
       });
-      return { id: job.id, ok: false, value };
+      return { job, ok: false, value };
     }
     if (value instanceof A3sError && value.code === "lane_closed") {
       // handed back at shutdown: the attempt does not count
@@ -747,7 +811,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
       recordOutcome(job.rank, "dead_lettered");
       this.emit("dead_lettered", job, { error: message });
     });
-    return { id: job.id, ok: false, value };
+    return { job, ok: false, value };
   }
 
   /** Cancels every queued job that waits, directly or not, on `id`. */
