@@ -2,14 +2,7 @@
  * `a3s lane stats|ls|dlq ls|dlq retry ID|dlq purge [ID]`: inspect the durable queues of the
  * configured store (the data dir's SQLite file, or `--database-url`).
  */
-import {
-  intFlag,
-  loadConfig,
-  openStore,
-  parseCommand,
-  runCommand,
-  UsageError,
-} from "@a3s/common";
+import { intFlag, loadConfig, openStore, parseCommand, runCommand, UsageError } from "@a3s/common";
 import { DurableLane } from "./durable_lane.ts";
 import { LANE_NAMES, type LaneName, parseLaneName } from "./lanes.ts";
 import { JOB_STATES, type JobInfo, type JobState } from "./types.ts";
@@ -46,7 +39,9 @@ function table(jobs: JobInfo[]): string {
   ]);
   const header = ["ID", "LANE", "SESSION", "KIND", "STATE", "ATTEMPTS", "LAST ERROR"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd())
+  return [header, ...rows].map((r) =>
+    r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()
+  )
     .join("\n");
 }
 

@@ -4,7 +4,10 @@ import { DurableLane } from "./durable_lane.ts";
 
 const CLI = new URL("./cli.ts", import.meta.url).pathname;
 
-async function lane(home: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+async function lane(
+  home: string,
+  ...args: string[]
+): Promise<{ code: number; out: string; err: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args, "--home", home],
     env: { A3S_LOG_LEVEL: "silent" },

@@ -10,7 +10,7 @@ import { A3sError, NotFoundError, type Store, ValidationError } from "@a3s/commo
 import { LANE_NAMES, type LaneName, laneRank } from "./lanes.ts";
 import { dependencyFailed, type JobHandle, Lane, type LaneOptions } from "./lane.ts";
 import { Attempt, type AttemptOwner, describeError, JobCancelledError } from "./attempt.ts";
-import { type RetryPolicy, retryDelay, shouldRetry, storedRetry } from "./retry.ts";
+import { retryDelay, type RetryPolicy, shouldRetry, storedRetry } from "./retry.ts";
 import { flushMetrics, recordOutcome, recordRun, recordWait, reportDepth } from "./metrics.ts";
 import { type JobRow, LANE_MIGRATIONS, type LaneTables } from "./schema.ts";
 import {
@@ -162,7 +162,10 @@ function toJson(value: unknown, field: string): string {
   try {
     return JSON.stringify(value ?? null) ?? "null";
   } catch (error) {
-    throw new ValidationError(`${field}: not JSON-serializable (${(error as Error).message})`, field);
+    throw new ValidationError(
+      `${field}: not JSON-serializable (${(error as Error).message})`,
+      field,
+    );
   }
 }
 
@@ -502,7 +505,9 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
       if (batch) await this.#writeFinished(conn, batch);
       if (localRoom <= 0) return [];
       const now = Date.now();
-      const counts = await sql<{ lane_rank: number; session: string; limit_key: string | null; n: number }>`
+      const counts = await sql<
+        { lane_rank: number; session: string; limit_key: string | null; n: number }
+      >`
         select lane_rank, session, limit_key, count(*) as n from lane_jobs
         where state = 'running' and lease_until > ${now}
         group by lane_rank, session, limit_key`.execute(conn);
@@ -549,7 +554,10 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
         if ((sessionCount.get(row.session) ?? 0) >= limits.session) continue;
         const key = row.limit_key;
         if (key !== null && (keyCount.get(key) ?? 0) >= limits.keyLimit(key)) continue;
-        if (row.state === "running" && Number(row.attempts) >= Number(row.max_attempts) + MAX_RECOVERIES) {
+        if (
+          row.state === "running" &&
+          Number(row.attempts) >= Number(row.max_attempts) + MAX_RECOVERIES
+        ) {
           expired.push(row);
           continue;
         }
@@ -712,9 +720,11 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
       });
       const ids = chunk.map((f) => f.job.id);
       const allNull = results.every((r) => r === "null");
-      const result = allNull ? sql<string>`'null'` : sql<string>`case id ${
-        sql.join(chunk.map((f, k) => sql`when ${f.job.id} then ${results[k]}`), sql` `)
-      } end`;
+      const result = allNull
+        ? sql<string>`'null'`
+        : sql<string>`case id ${
+          sql.join(chunk.map((f, k) => sql`when ${f.job.id} then ${results[k]}`), sql` `)
+        } end`;
       const updated = await conn.updateTable("lane_jobs")
         .set({ state: "completed", result, finished_at: now, lease_until: null })
         .where("id", "in", ids).where("worker", "=", this.workerId)
@@ -773,7 +783,12 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     }
     if (value instanceof A3sError && value.code === "lane_closed") {
       // handed back at shutdown: the attempt does not count
-      await base.set({ state: "queued", attempts: job.attempts - 1, lease_until: null, worker: null })
+      await base.set({
+        state: "queued",
+        attempts: job.attempts - 1,
+        lease_until: null,
+        worker: null,
+      })
         .execute();
       return undefined;
     }
@@ -1083,9 +1098,11 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     await this.#flush().catch(() => {});
     this.#stopReporting();
     for (const [id, waiter] of this.#waiters) {
-      waiter.reject(new A3sError("lane_closed", `the scheduler closed while waiting for ${id}`, {
-        status: 503,
-      }));
+      waiter.reject(
+        new A3sError("lane_closed", `the scheduler closed while waiting for ${id}`, {
+          status: 503,
+        }),
+      );
     }
     this.#waiters.clear();
   }

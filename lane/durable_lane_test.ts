@@ -46,8 +46,10 @@ const BACKENDS: Backend[] = [
 
 function durableTest(
   name: string,
-  body: (open: (options?: Partial<DurableLaneOptions>) => Promise<DurableLane>, store: Store) =>
-    Promise<void>,
+  body: (
+    open: (options?: Partial<DurableLaneOptions>) => Promise<DurableLane>,
+    store: Store,
+  ) => Promise<void>,
 ): void {
   for (const backend of BACKENDS) {
     Deno.test(`${backend.name}: ${name}`, async () => {
@@ -55,7 +57,9 @@ function durableTest(
       if (!opened) return;
       const lanes: DurableLane[] = [];
       const open = async (options: Partial<DurableLaneOptions> = {}) => {
-        const lane = await createLane({ store: opened.store, pollMs: 10, ...options } as DurableLaneOptions);
+        const lane = await createLane(
+          { store: opened.store, pollMs: 10, ...options } as DurableLaneOptions,
+        );
         lanes.push(lane);
         return lane;
       };
@@ -93,8 +97,16 @@ durableTest("strict lane order and priorities hold when claimed from the store",
   submitter.handle("record", record);
   const jobs = [];
   jobs.push(await submitter.submit("s", "prompt", { kind: "record", payload: "prompt" }));
-  jobs.push(await submitter.submit("s", "skill", { kind: "record", payload: "skill-low" }, { priority: -1 }));
-  jobs.push(await submitter.submit("s", "skill", { kind: "record", payload: "skill-high" }, { priority: 5 }));
+  jobs.push(
+    await submitter.submit("s", "skill", { kind: "record", payload: "skill-low" }, {
+      priority: -1,
+    }),
+  );
+  jobs.push(
+    await submitter.submit("s", "skill", { kind: "record", payload: "skill-high" }, {
+      priority: 5,
+    }),
+  );
   jobs.push(await submitter.submit("s", "system", { kind: "record", payload: "system" }));
   jobs.push(await submitter.submit("s", "control", { kind: "record", payload: "control" }));
   const worker = await open({ maxConcurrency: 1 });
@@ -103,39 +115,42 @@ durableTest("strict lane order and priorities hold when claimed from the store",
   assertEquals(order, ["system", "control", "skill-high", "skill-low", "prompt"]);
 });
 
-durableTest("retries with backoff, then the dead-letter queue: list, retry, purge", async (open) => {
-  const lane = await open();
-  const times: number[] = [];
-  let healthy = false;
-  lane.handle("flaky", () => {
-    times.push(performance.now());
-    if (!healthy) throw new Error(`down ${times.length}`);
-    return "up";
-  });
-  const job = await lane.submit("s", "skill", { kind: "flaky" }, {
-    retry: { maxAttempts: 3, backoff: "exponential", delayMs: 20 },
-  });
-  const error = await assertRejects(job.result, "down 3");
-  assert(error instanceof Error);
-  assertEquals(times.length, 3);
-  assert(times[1] - times[0] >= 18 && times[2] - times[1] >= 38, `gaps ${times}`);
-  const dead = await lane.dlq.list();
-  assertEquals(dead.map((j) => j.id), [job.id]);
-  assertEquals(dead[0].errors.map((e) => e.message), ["down 1", "down 2", "down 3"]);
-  healthy = true;
-  await lane.dlq.retry(job.id);
-  assertEquals(await lane.handleOf(job.id).result, "up");
-  const info = (await lane.get(job.id))!;
-  assertEquals(info.state, "completed");
-  assertEquals(info.errors.length, 3, "the error history survives a requeue");
+durableTest(
+  "retries with backoff, then the dead-letter queue: list, retry, purge",
+  async (open) => {
+    const lane = await open();
+    const times: number[] = [];
+    let healthy = false;
+    lane.handle("flaky", () => {
+      times.push(performance.now());
+      if (!healthy) throw new Error(`down ${times.length}`);
+      return "up";
+    });
+    const job = await lane.submit("s", "skill", { kind: "flaky" }, {
+      retry: { maxAttempts: 3, backoff: "exponential", delayMs: 20 },
+    });
+    const error = await assertRejects(job.result, "down 3");
+    assert(error instanceof Error);
+    assertEquals(times.length, 3);
+    assert(times[1] - times[0] >= 18 && times[2] - times[1] >= 38, `gaps ${times}`);
+    const dead = await lane.dlq.list();
+    assertEquals(dead.map((j) => j.id), [job.id]);
+    assertEquals(dead[0].errors.map((e) => e.message), ["down 1", "down 2", "down 3"]);
+    healthy = true;
+    await lane.dlq.retry(job.id);
+    assertEquals(await lane.handleOf(job.id).result, "up");
+    const info = (await lane.get(job.id))!;
+    assertEquals(info.state, "completed");
+    assertEquals(info.errors.length, 3, "the error history survives a requeue");
 
-  healthy = false;
-  const other = await lane.submit("t", "skill", { kind: "flaky" });
-  await assertRejects(other.result, "down");
-  assertEquals(await lane.dlq.purge({ session: "t" }), 1);
-  assertEquals(await lane.dlq.list(), []);
-  assertEquals(await lane.get(other.id), undefined);
-});
+    healthy = false;
+    const other = await lane.submit("t", "skill", { kind: "flaky" });
+    await assertRejects(other.result, "down");
+    assertEquals(await lane.dlq.purge({ session: "t" }), 1);
+    assertEquals(await lane.dlq.list(), []);
+    assertEquals(await lane.get(other.id), undefined);
+  },
+);
 
 durableTest("idempotency keys, dependencies, delays and cancellation", async (open) => {
   const lane = await open();
@@ -205,22 +220,35 @@ durableTest("a running job is cancelled from another scheduler through the store
   assertEquals((await admin.get(job.id))?.state, "cancelled");
 });
 
-durableTest("an expired lease is reclaimed by another worker (crash recovery)", async (open, store) => {
-  const submitter = await open({ process: false });
-  submitter.handle("once", () => "done");
-  const job = await submitter.submit("s", "query", { kind: "once" });
-  // simulate a worker that claimed the job and died: its lease is already over
-  await store.db<{ lane_jobs: { id: string; state: string; lease_until: number; worker: string; attempts: number } }>()
-    .updateTable("lane_jobs")
-    .set({ state: "running", lease_until: Date.now() - 1, worker: "dead-worker", attempts: 1 })
-    .where("id", "=", job.id).execute();
-  const worker = await open();
-  worker.handle("once", () => "done");
-  assertEquals(await job.result, "done");
-  const info = (await worker.get(job.id))!;
-  assertEquals(info.attempts, 2);
-  assertEquals(info.errors.map((e) => e.code), ["lease_expired"]);
-});
+durableTest(
+  "an expired lease is reclaimed by another worker (crash recovery)",
+  async (open, store) => {
+    const submitter = await open({ process: false });
+    submitter.handle("once", () => "done");
+    const job = await submitter.submit("s", "query", { kind: "once" });
+    // simulate a worker that claimed the job and died: its lease is already over
+    await store.db<
+      {
+        lane_jobs: {
+          id: string;
+          state: string;
+          lease_until: number;
+          worker: string;
+          attempts: number;
+        };
+      }
+    >()
+      .updateTable("lane_jobs")
+      .set({ state: "running", lease_until: Date.now() - 1, worker: "dead-worker", attempts: 1 })
+      .where("id", "=", job.id).execute();
+    const worker = await open();
+    worker.handle("once", () => "done");
+    assertEquals(await job.result, "done");
+    const info = (await worker.get(job.id))!;
+    assertEquals(info.attempts, 2);
+    assertEquals(info.errors.map((e) => e.code), ["lease_expired"]);
+  },
+);
 
 durableTest("progress is stored and events are emitted", async (open) => {
   const lane = await open();

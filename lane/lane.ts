@@ -4,7 +4,7 @@
  */
 import { A3sError, ValidationError } from "@a3s/common";
 import { LANE_NAMES, type LaneName, laneRank, parseLaneName } from "./lanes.ts";
-import { ConcurrencyLimits, type ConcurrencyLimitOptions } from "./limits.ts";
+import { type ConcurrencyLimitOptions, ConcurrencyLimits } from "./limits.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { NO_RETRY, type RetryPolicy, validateRetry } from "./retry.ts";
 import { LaneEvents, type LaneListener } from "./events.ts";
@@ -86,13 +86,19 @@ export abstract class Lane {
     const lanes: ConcurrencyLimitOptions["lanes"] = {};
     for (const [name, config] of Object.entries(options.lanes ?? {})) {
       const lane = parseLaneName(name, "lanes");
-      if (config.maxConcurrency !== undefined) lanes[lane] = positive(config.maxConcurrency, `lanes.${lane}.maxConcurrency`);
+      if (config.maxConcurrency !== undefined) {
+        lanes[lane] = positive(config.maxConcurrency, `lanes.${lane}.maxConcurrency`);
+      }
       if (config.retry) validateRetry(config.retry, `lanes.${lane}.retry`);
     }
     this.limits = new ConcurrencyLimits({
-      global: options.maxConcurrency === undefined ? undefined : positive(options.maxConcurrency, "maxConcurrency"),
+      global: options.maxConcurrency === undefined
+        ? undefined
+        : positive(options.maxConcurrency, "maxConcurrency"),
       lanes,
-      session: options.sessionConcurrency === undefined ? undefined : positive(options.sessionConcurrency, "sessionConcurrency"),
+      session: options.sessionConcurrency === undefined
+        ? undefined
+        : positive(options.sessionConcurrency, "sessionConcurrency"),
       keys: options.keyConcurrency,
     });
     this.configs = LANE_NAMES.map((name) => options.lanes?.[name] ?? {});
@@ -168,8 +174,14 @@ export abstract class Lane {
     work: JobFunction | JobSpec,
     options: SubmitOptions,
   ): void {
-    if (session !== this.#lastSession && (typeof session !== "string" || !SESSION_PATTERN.test(session))) {
-      throw new ValidationError("session: must be 1 to 200 word characters, '.', ':', '@', '-' or '/'", "session");
+    if (
+      session !== this.#lastSession &&
+      (typeof session !== "string" || !SESSION_PATTERN.test(session))
+    ) {
+      throw new ValidationError(
+        "session: must be 1 to 200 word characters, '.', ':', '@', '-' or '/'",
+        "session",
+      );
     }
     this.#lastSession = session;
     parseLaneName(lane);

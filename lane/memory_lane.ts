@@ -7,7 +7,7 @@ import { LANE_NAMES, type LaneName, laneRank } from "./lanes.ts";
 import { dependencyFailed, type JobHandle, Lane, type LaneOptions } from "./lane.ts";
 import { Attempt, type AttemptOwner, describeError, JobCancelledError } from "./attempt.ts";
 import { JobQueue } from "./job_queue.ts";
-import { type RetryPolicy, retryDelay, shouldRetry } from "./retry.ts";
+import { retryDelay, type RetryPolicy, shouldRetry } from "./retry.ts";
 import { flushMetrics, recordOutcome, recordRun, recordWait, reportDepth } from "./metrics.ts";
 import {
   JOB_STATES,
@@ -103,7 +103,11 @@ class MemoryJob implements JobHandle {
 
   reportProgress(value: unknown): void {
     this.progressValue = value;
-    if (this.#progressListeners) for (const listener of this.#progressListeners) listener(value);
+    if (this.#progressListeners) {
+      for (const listener of this.#progressListeners) {
+        listener(value);
+      }
+    }
   }
 
   /** Forgets a settled result, for a job put back in its queue. */
@@ -231,7 +235,9 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
       fn = this.handlerFor(kind).fn;
     }
     const dependencies = options.dependsOn ?? EMPTY;
-    const deps = dependencies.length ? dependencies.map((id, i) => this.#dependency(id, i)) : EMPTY_JOBS;
+    const deps = dependencies.length
+      ? dependencies.map((id, i) => this.#dependency(id, i))
+      : EMPTY_JOBS;
     const now = Date.now();
     const seq = ++this.#seq;
     const job = new MemoryJob(

@@ -26,7 +26,11 @@ function gate(): { wait: Promise<void>; open(): void } {
 
 Deno.test("a function job runs and its handle resolves with the value", async () => {
   const lane = createLane();
-  const job = await lane.submit("s1", "query", (ctx) => `${ctx.session}/${ctx.lane}/${ctx.attempt}`);
+  const job = await lane.submit(
+    "s1",
+    "query",
+    (ctx) => `${ctx.session}/${ctx.lane}/${ctx.attempt}`,
+  );
   assertEquals(await job.result, "s1/query/1");
   assertEquals((await lane.get(job.id))?.state, "completed");
   await lane.close();
@@ -69,7 +73,12 @@ Deno.test("property: no job is lost or run twice, and limits are never exceeded"
       lanes: { prompt: { maxConcurrency: 1 }, skill: { maxConcurrency: 2 } },
     });
     const runs = new Map<string, number>();
-    const running = { global: 0, lanes: new Map<string, number>(), sessions: new Map<string, number>(), keys: 0 };
+    const running = {
+      global: 0,
+      lanes: new Map<string, number>(),
+      sessions: new Map<string, number>(),
+      keys: 0,
+    };
     const high = { global: 0, lanes: new Map<string, number>(), sessions: 0, keys: 0 };
     const bump = (map: Map<string, number>, name: string, by: number) => {
       const n = (map.get(name) ?? 0) + by;
@@ -88,7 +97,10 @@ Deno.test("property: no job is lost or run twice, and limits are never exceeded"
         await lane.submit(session, laneName, async (ctx) => {
           runs.set(ctx.id, (runs.get(ctx.id) ?? 0) + 1);
           high.global = Math.max(high.global, ++running.global);
-          high.lanes.set(laneName, Math.max(high.lanes.get(laneName) ?? 0, bump(running.lanes, laneName, 1)));
+          high.lanes.set(
+            laneName,
+            Math.max(high.lanes.get(laneName) ?? 0, bump(running.lanes, laneName, 1)),
+          );
           high.sessions = Math.max(high.sessions, bump(running.sessions, session, 1));
           if (key) high.keys = Math.max(high.keys, ++running.keys);
           await sleep(ms);
@@ -142,9 +154,10 @@ Deno.test("property: retries follow the policy: attempts, backoff gaps, then the
     assertEquals(error.message, `attempt ${policy.maxAttempts}`);
     assertEquals(times.length, policy.maxAttempts);
     for (let attempt = 1; attempt < times.length; attempt++) {
-      const base = policy.backoff === "fixed"
-        ? policy.delayMs
-        : Math.min(policy.delayMs * (policy.factor ?? 2) ** (attempt - 1), policy.maxDelayMs ?? Infinity);
+      const base = policy.backoff === "fixed" ? policy.delayMs : Math.min(
+        policy.delayMs * (policy.factor ?? 2) ** (attempt - 1),
+        policy.maxDelayMs ?? Infinity,
+      );
       const least = base * (1 - (policy.jitter ?? 0));
       const gap = times[attempt] - times[attempt - 1];
       assert(gap >= least - 2, `gap ${gap} before attempt ${attempt + 1} is under ${least}`);
@@ -258,7 +271,10 @@ Deno.test("dependencies: a job waits for its dependencies; a dead dependency can
   await assertRejects(child.result, "did not complete");
   await assertRejects(grandchild.result, "did not complete");
   assertEquals((await lane.get(grandchild.id))?.state, "cancelled");
-  await assertRejects(lane.submit("plan", "skill", () => 1, { dependsOn: ["nope"] }), "unknown job");
+  await assertRejects(
+    lane.submit("plan", "skill", () => 1, { dependsOn: ["nope"] }),
+    "unknown job",
+  );
   await lane.close();
 });
 
@@ -340,7 +356,10 @@ Deno.test("jobs by kind run their registered handler; metrics report lanes", asy
   const job = await lane.submit("s", "skill", { kind: "sum", payload: { a: 2, b: 3 } });
   assertEquals(await job.result, 5);
   const text = await metricsRegistry.metrics();
-  assert(/a3s_lane_wait_seconds_bucket\{le="0.001",lane="skill"\} [1-9]/.test(text), text.slice(0, 300));
+  assert(
+    /a3s_lane_wait_seconds_bucket\{le="0.001",lane="skill"\} [1-9]/.test(text),
+    text.slice(0, 300),
+  );
   assert(/a3s_lane_jobs_total\{lane="skill",outcome="completed"\} [1-9]/.test(text));
   assert(text.includes('a3s_lane_depth{lane="skill"} 0'));
   const stats = await lane.stats();

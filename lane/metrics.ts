@@ -39,7 +39,9 @@ const outcomes = LANE_NAMES.map(() => new Map<Outcome, number>());
 class LaneHistogram {
   readonly type = "histogram";
   readonly aggregator = "sum";
-  readonly counts: Float64Array[] = LANE_NAMES.map(() => new Float64Array(LATENCY_BUCKETS.length + 1));
+  readonly counts: Float64Array[] = LANE_NAMES.map(() =>
+    new Float64Array(LATENCY_BUCKETS.length + 1)
+  );
   readonly sums: Float64Array = new Float64Array(LANE_NAMES.length);
 
   constructor(readonly name: string, readonly help: string) {}
@@ -61,11 +63,21 @@ class LaneHistogram {
         values.push({ labels: { le, lane }, value: cumulative, metricName: `${this.name}_bucket` });
       });
       cumulative += counts[LATENCY_BUCKETS.length];
-      values.push({ labels: { le: "+Inf", lane }, value: cumulative, metricName: `${this.name}_bucket` });
+      values.push({
+        labels: { le: "+Inf", lane },
+        value: cumulative,
+        metricName: `${this.name}_bucket`,
+      });
       values.push({ labels: { lane }, value: this.sums[rank], metricName: `${this.name}_sum` });
       values.push({ labels: { lane }, value: cumulative, metricName: `${this.name}_count` });
     });
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values,
+    };
   }
 
   reset(): void {
@@ -78,7 +90,9 @@ function laneHistogram(name: string, help: string): LaneHistogram {
   const existing = metricsRegistry.getSingleMetric(name);
   if (existing instanceof LaneHistogram) return existing;
   const created = new LaneHistogram(name, help);
-  metricsRegistry.registerMetric(created as unknown as Parameters<typeof metricsRegistry.registerMetric>[0]);
+  metricsRegistry.registerMetric(
+    created as unknown as Parameters<typeof metricsRegistry.registerMetric>[0],
+  );
   return created;
 }
 

@@ -36,8 +36,8 @@ export {
 export {
   type BackoffKind,
   NO_RETRY,
-  type RetryPolicy,
   retryDelay,
+  type RetryPolicy,
   shouldRetry,
   storedRetry,
   validateRetry,
@@ -49,9 +49,4 @@ export { JobQueue, type Queued } from "./job_queue.ts";
 export { JobCancelledError, JobTimeoutError } from "./attempt.ts";
 export { type DependencyRow, type JobRow, LANE_MIGRATIONS, type LaneTables } from "./schema.ts";
 export * from "./types.ts";
-export {
-  createLaneRoutes,
-  type LaneModule,
-  laneModule,
-  type LaneModuleOptions,
-} from "./routes.ts";
+export { createLaneRoutes, type LaneModule, laneModule, type LaneModuleOptions } from "./routes.ts";

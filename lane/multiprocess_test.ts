@@ -31,7 +31,7 @@ function peak(runs: Run[], keep: (run: Run) => boolean): number {
   edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let now = 0;
   let most = 0;
-  for (const [, delta] of edges) most = Math.max(most, (now += delta));
+  for (const [, delta] of edges) most = Math.max(most, now += delta);
   return most;
 }
 
@@ -95,7 +95,9 @@ Deno.test("two processes on one PostgreSQL: each job once, limits hold across pr
     assert(gpuPeak <= SHARED_LIMITS.keyConcurrency.gpu, `gpu peak ${gpuPeak}`);
     const crossProcess = peak(runs, () => true);
     console.log(
-      `two workers: ${JSON.stringify(Object.fromEntries(byWorker))}, global peak ${crossProcess}, ` +
+      `two workers: ${
+        JSON.stringify(Object.fromEntries(byWorker))
+      }, global peak ${crossProcess}, ` +
         `gpu peak ${gpuPeak}`,
     );
   } finally {

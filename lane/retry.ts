@@ -31,7 +31,8 @@ export const NO_RETRY: RetryPolicy = { maxAttempts: 1 };
 
 /** Checks a policy's numbers, naming the bad field. */
 export function validateRetry(policy: RetryPolicy, field = "retry"): RetryPolicy {
-  const bad = (name: string, why: string) => new ValidationError(`${field}.${name}: ${why}`, `${field}.${name}`);
+  const bad = (name: string, why: string) =>
+    new ValidationError(`${field}.${name}: ${why}`, `${field}.${name}`);
   if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1) {
     throw bad("maxAttempts", "must be an integer of at least 1");
   }
@@ -44,7 +45,9 @@ export function validateRetry(policy: RetryPolicy, field = "retry"): RetryPolicy
   if (policy.jitter !== undefined && !(policy.jitter >= 0 && policy.jitter <= 1)) {
     throw bad("jitter", "must be between 0 and 1");
   }
-  if (policy.backoff !== undefined && policy.backoff !== "fixed" && policy.backoff !== "exponential") {
+  if (
+    policy.backoff !== undefined && policy.backoff !== "fixed" && policy.backoff !== "exponential"
+  ) {
     throw bad("backoff", "must be 'fixed' or 'exponential'");
   }
   return policy;

@@ -7,7 +7,13 @@ Deno.test("fixed backoff waits the same each time", () => {
 });
 
 Deno.test("exponential backoff grows by the factor and stops at the cap", () => {
-  const policy = { maxAttempts: 9, backoff: "exponential" as const, delayMs: 100, factor: 3, maxDelayMs: 2_000 };
+  const policy = {
+    maxAttempts: 9,
+    backoff: "exponential" as const,
+    delayMs: 100,
+    factor: 3,
+    maxDelayMs: 2_000,
+  };
   assertEquals([1, 2, 3, 4, 5].map((n) => retryDelay(policy, n)), [100, 300, 900, 2_000, 2_000]);
 });
 
@@ -22,7 +28,10 @@ Deno.test("jitter draws within [delay * (1 - jitter), delay]", () => {
 });
 
 Deno.test("shouldRetry honours maxAttempts and the predicate", () => {
-  const policy = { maxAttempts: 3, retryIf: (error: unknown) => (error as Error).message !== "fatal" };
+  const policy = {
+    maxAttempts: 3,
+    retryIf: (error: unknown) => (error as Error).message !== "fatal",
+  };
   assertEquals(shouldRetry(policy, new Error("flaky"), 1), true);
   assertEquals(shouldRetry(policy, new Error("flaky"), 3), false);
   assertEquals(shouldRetry(policy, new Error("fatal"), 1), false);

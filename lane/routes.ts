@@ -24,7 +24,10 @@ const RetrySchema = z.object({
 }).openapi("LaneRetryPolicy");
 
 const SubmitRequest = z.object({
-  session: z.string().regex(/^[\w.:@\-/]{1,200}$/, "1 to 200 word characters, '.', ':', '@', '-' or '/'"),
+  session: z.string().regex(
+    /^[\w.:@\-/]{1,200}$/,
+    "1 to 200 word characters, '.', ':', '@', '-' or '/'",
+  ),
   lane: LaneEnum,
   kind: z.string().min(1).max(200),
   payload: z.unknown().optional(),
@@ -258,7 +261,11 @@ export function createLaneRoutes(lane: Lane): OpenAPIHono {
             continue;
           }
           for (const event of pending.splice(0)) {
-            await stream.writeSSE({ event: event.type, id: event.jobId, data: JSON.stringify(event) });
+            await stream.writeSSE({
+              event: event.type,
+              id: event.jobId,
+              data: JSON.stringify(event),
+            });
           }
         }
       } finally {

@@ -84,7 +84,10 @@ Deno.test("HTTP: submit, get, list, cancel, dead-letter queue and stats", async 
       payload: { ms: 60_000 },
     });
     const sleepId = sleeping.json.id as string;
-    await until(() => call(url, "GET", `/lane/v1/jobs/${sleepId}`), (r) => r.json.state === "running");
+    await until(
+      () => call(url, "GET", `/lane/v1/jobs/${sleepId}`),
+      (r) => r.json.state === "running",
+    );
     const cancelled = await call(url, "POST", `/lane/v1/jobs/${sleepId}/cancel`);
     assertEquals(cancelled.json, { cancelled: true });
     const after = await until(
@@ -139,7 +142,10 @@ Deno.test("HTTP: bad input is a 400 naming the field; unknown ids are 404s", asy
       [{ session: "", lane: "query", kind: "lane.echo" }, "session"],
       [{ session: "s", lane: "query", kind: "no.such.kind" }, "kind"],
       [{ session: "s", lane: "query", kind: "lane.echo", priority: 0.5 }, "priority"],
-      [{ session: "s", lane: "query", kind: "lane.echo", retry: { maxAttempts: 0 } }, "retry.maxAttempts"],
+      [
+        { session: "s", lane: "query", kind: "lane.echo", retry: { maxAttempts: 0 } },
+        "retry.maxAttempts",
+      ],
       [{ session: "s", lane: "query", kind: "lane.echo", dependsOn: ["missing"] }, "dependsOn.0"],
     ];
     for (const [body, field] of cases) {
@@ -165,12 +171,18 @@ Deno.test("HTTP: bad input is a 400 naming the field; unknown ids are 404s", asy
 Deno.test("HTTP: scheduler events stream over SSE", async () => {
   await withServer(async (url) => {
     const controller = new AbortController();
-    const response = await fetch(`${url}/lane/v1/events?session=sse`, { signal: controller.signal });
+    const response = await fetch(`${url}/lane/v1/events?session=sse`, {
+      signal: controller.signal,
+    });
     assertEquals(response.headers.get("content-type")?.startsWith("text/event-stream"), true);
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
     while (!text.includes("event: ready")) text += (await reader.read()).value ?? "";
-    await call(url, "POST", "/lane/v1/jobs", { session: "other", lane: "query", kind: "lane.echo" });
+    await call(url, "POST", "/lane/v1/jobs", {
+      session: "other",
+      lane: "query",
+      kind: "lane.echo",
+    });
     const job = await call(url, "POST", "/lane/v1/jobs", {
       session: "sse",
       lane: "query",

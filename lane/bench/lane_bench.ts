@@ -37,14 +37,14 @@ const queue = new PQueue({ concurrency: CONCURRENCY });
 async function laneNoops(jobs: number): Promise<void> {
   const results: Promise<unknown>[] = new Array(jobs);
   for (let i = 0; i < jobs; i++) {
-    results[i] = memoryLane.submitNow("bench", "query", async () => i).result;
+    results[i] = memoryLane.submitNow("bench", "query", () => Promise.resolve(i)).result;
   }
   await Promise.all(results);
 }
 
 async function pQueueNoops(jobs: number): Promise<void> {
   const results: Promise<unknown>[] = new Array(jobs);
-  for (let i = 0; i < jobs; i++) results[i] = queue.add(async () => i);
+  for (let i = 0; i < jobs; i++) results[i] = queue.add(() => Promise.resolve(i));
   await Promise.all(results);
 }
 
@@ -161,12 +161,20 @@ if (database) {
     `durable PostgreSQL jobs/s (same database): lane ${rate(DURABLE_JOBS, laneMs)}, ` +
       `pg-boss ${rate(DURABLE_JOBS, bossMs)}`,
   );
-  Deno.bench("pg-boss: 2,000 jobs", { group: "postgres", baseline: true, n: 3, warmup: 1 }, async () => {
-    await bossRun(DURABLE_JOBS);
-  });
-  Deno.bench("lane (PostgreSQL): 2,000 durable jobs", { group: "postgres", n: 3, warmup: 1 }, async () => {
-    await durableRun(pgLane!, DURABLE_JOBS);
-  });
+  Deno.bench(
+    "pg-boss: 2,000 jobs",
+    { group: "postgres", baseline: true, n: 3, warmup: 1 },
+    async () => {
+      await bossRun(DURABLE_JOBS);
+    },
+  );
+  Deno.bench(
+    "lane (PostgreSQL): 2,000 durable jobs",
+    { group: "postgres", n: 3, warmup: 1 },
+    async () => {
+      await durableRun(pgLane!, DURABLE_JOBS);
+    },
+  );
 } else {
   console.log("SKIPPED: PostgreSQL benchmarks (no PostgreSQL reachable)");
 }
@@ -193,16 +201,22 @@ async function latencyUnderLoad(
 
 {
   const lane = createLane({ maxConcurrency: 16, lanes: { prompt: { maxConcurrency: 16 } } });
-  const latencies = await latencyUnderLoad(async (name, started) => {
-    const handle = lane.submitNow("load", name, async () => {
-      started(performance.now());
-      await sleep(1);
-    });
-    await handle.result;
-  }, 400, 2);
+  const latencies = await latencyUnderLoad(
+    async (name, started) => {
+      const handle = lane.submitNow("load", name, async () => {
+        started(performance.now());
+        await sleep(1);
+      });
+      await handle.result;
+    },
+    400,
+    2,
+  );
   console.log(
     `scheduling latency, memory, control lane under prompt load: ` +
-      `p50 ${percentile(latencies, 0.5).toFixed(3)} ms, p99 ${percentile(latencies, 0.99).toFixed(3)} ms`,
+      `p50 ${percentile(latencies, 0.5).toFixed(3)} ms, p99 ${
+        percentile(latencies, 0.99).toFixed(3)
+      } ms`,
   );
   await lane.close();
 }
@@ -219,15 +233,21 @@ async function latencyUnderLoad(
     starts.get(ctx.payload)?.(performance.now());
     await sleep(1);
   });
-  const latencies = await latencyUnderLoad(async (name, started) => {
-    const id = next++;
-    starts.set(id, started);
-    const handle = await lane.submit("load", name, { kind: "probe", payload: id });
-    await handle.result;
-  }, 100, 10);
+  const latencies = await latencyUnderLoad(
+    async (name, started) => {
+      const id = next++;
+      starts.set(id, started);
+      const handle = await lane.submit("load", name, { kind: "probe", payload: id });
+      await handle.result;
+    },
+    100,
+    10,
+  );
   console.log(
     `scheduling latency, durable SQLite, control lane under prompt load: ` +
-      `p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms`,
+      `p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${
+        percentile(latencies, 0.99).toFixed(1)
+      } ms`,
   );
   await lane.close();
 }
