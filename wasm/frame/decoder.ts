@@ -195,7 +195,7 @@ export class FrameDecoder {
     const base = at - carried;
     // Copies are made once per call: WebAssembly packed the payloads together, and one slice
     // takes them all, each frame getting a view of it.
-    const source = this.#copy
+    const source = this.#copy && count > 0
       ? bytes.slice(wasm.input, wasm.input + words[wasm.result + RESULT_PACKED])
       : chunk;
     const offset = this.#copy ? 0 : base;
