@@ -83,6 +83,7 @@ export class FrameDecoder {
   #failure: FrameError | undefined;
   #ended = false;
 
+  /** Makes a decoder; the options are checked here and throw `invalid_option`. */
   constructor(options: DecoderOptions = {}) {
     this.#options = _resolveOptions(options);
     this.#copy = options.copyPayloads ?? false;

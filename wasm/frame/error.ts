@@ -34,12 +34,14 @@ export interface FrameErrorOptions {
  * ```
  */
 export class FrameError extends A3sError {
+  /** What went wrong, as a stable code. */
   override readonly code: FrameErrorCode;
   /** Byte offset in the decoded stream of the header at fault, when decoding. */
   readonly offset?: number;
   /** Frames completed earlier in the same `push` call, before the fault. */
   framesBefore: Frame[] = [];
 
+  /** Makes an error; `oversized` maps to HTTP 413, every other code to 400. */
   constructor(code: FrameErrorCode, message: string, options: FrameErrorOptions = {}) {
     super(code, message, { status: code === "oversized" ? 413 : 400, field: options.field });
     this.name = "FrameError";

@@ -14,6 +14,7 @@ import { encodeFrames } from "./encode.ts";
  * ```
  */
 export class FrameDecoderStream extends TransformStream<Uint8Array, Frame> {
+  /** Makes a decoding stream with the decoder's options. */
   constructor(options?: DecoderOptions) {
     const decoder = new FrameDecoder(options);
     super({
@@ -39,6 +40,7 @@ export class FrameDecoderStream extends TransformStream<Uint8Array, Frame> {
  * ```
  */
 export class FrameEncoderStream extends TransformStream<FrameInit | FrameInit[], Uint8Array> {
+  /** Makes an encoding stream with the codec's options. */
   constructor(options?: CodecOptions) {
     super({
       transform(chunk, controller) {
