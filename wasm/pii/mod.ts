@@ -140,7 +140,9 @@ export function createScanner(options: ScannerOptions = {}): PiiScanner {
       },
     },
   }).exports as unknown as PiiExports;
-  const wanted = new Set<PiiType>(options.types ?? PII_TYPES);
+  const types = new Set<PiiType>(options.types ?? PII_TYPES);
+  // Indexed by the module's type code; a finding is kept when its code is wanted.
+  const wanted = [false, ...PII_TYPES.map((type) => types.has(type))];
   const minConfidence = options.minConfidence ?? 0;
 
   function live(): PiiExports {
@@ -160,13 +162,14 @@ export function createScanner(options: ScannerOptions = {}): PiiScanner {
     if (count === 0) return [];
     const raw = new Int32Array(wasm.memory.buffer, wasm.findings(), count * 4);
     const found: Finding[] = [];
+    // The scanner emits findings in text order and never overlapping, so no sort is needed.
     for (let k = 0; k < raw.length; k += 4) {
-      const type = PII_TYPES[raw[k] - 1];
+      const code = raw[k];
       const confidence = raw[k + 3] / 1000;
-      if (!wanted.has(type) || confidence < minConfidence) continue;
-      found.push({ type, start: raw[k + 1], end: raw[k + 2], confidence });
+      if (!wanted[code] || confidence < minConfidence) continue;
+      found.push({ type: PII_TYPES[code - 1], start: raw[k + 1], end: raw[k + 2], confidence });
     }
-    return found.length > 1 ? found.sort((a, b) => a.start - b.start) : found;
+    return found;
   }
 
   return {

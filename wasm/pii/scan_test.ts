@@ -175,3 +175,9 @@ Deno.test("memory stays bounded over many calls and large texts", () => {
   assert(settled < 8 * 1024 * 1024, `memory grew to ${settled}`);
   scanner.free();
 });
+
+Deno.test("bearer tokens in headers are secrets", () => {
+  assertEquals(found("Authorization: Bearer Zx9Kq2Lm4Wp8Rt7Yv3Nb6Hj1Df5Gs0Ae"), [
+    "secret:Zx9Kq2Lm4Wp8Rt7Yv3Nb6Hj1Df5Gs0Ae",
+  ]);
+});

@@ -313,6 +313,16 @@ function classify(a: i32, b: i32): bool {
 
 /** Scans the number starting at `s` (a digit at a number start); returns where to resume. */
 export function scanNumber(s: i32): i32 {
+  // Fast path for the common short number (`0`, `42`, `2024`): a lone run of fewer than nine
+  // digits, not followed by a separator and a digit, cannot be any of our types.
+  let run = s;
+  while (isDigit(at(run))) run++;
+  if (run - s < 9) {
+    const c = at(run);
+    const d = at(run + 1);
+    const joined = (c == 32 || c == 45 || c == 46 || c == 47 || c == 58 || c == 44) && isDigit(d);
+    if (!joined) return isWord(c) ? skipCompound(s) : run;
+  }
   const end = readGroups(s);
   if (end < 0) return skipCompound(s);
   const c = at(end);

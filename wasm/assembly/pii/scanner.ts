@@ -2,7 +2,18 @@
 // (a word start, '@', ':', '=', '+', '(' and '-') and hands the candidate to its validator,
 // which either reports a finding or says where to resume.
 
-import { at, isAlnum, isDigit, isHex, isUpper, isWord, textLen, textPtr } from "./text";
+import {
+  at,
+  C_ALNUM,
+  C_ANCHOR,
+  C_WORD,
+  classOf,
+  isDigit,
+  isHex,
+  isUpper,
+  textLen,
+  textPtr,
+} from "./text";
 import { findingCount, resetFindings } from "./findings";
 import { isNumberStart, scanNumber, scanParenPhone, scanPlusPhone } from "./numbers";
 import { scanEmail } from "./email";
@@ -68,8 +79,9 @@ export function scanText(): i32 {
   let i = 0;
   while (i < n) {
     const c = <i32>load<u16>(base + (<usize>i << 1));
-    if (isAlnum(c)) {
-      if (!isWord(at(i - 1))) {
+    const cls = classOf(c);
+    if (cls & C_ALNUM) {
+      if (!(classOf(at(i - 1)) & C_WORD)) {
         const end = scanWordStart(i, c);
         if (end > i) {
           i = end;
@@ -77,11 +89,10 @@ export function scanText(): i32 {
         }
       }
       i++;
-      while (i < n && isAlnum(<i32>load<u16>(base + (<usize>i << 1)))) i++;
+      while (i < n && classOf(<i32>load<u16>(base + (<usize>i << 1))) & C_ALNUM) i++;
       continue;
     }
-    // '(' '+' '-' ':' '=' '@'
-    if (c == 64 || c == 58 || c == 61 || c == 43 || c == 40 || c == 45) {
+    if (cls & C_ANCHOR) {
       const end = scanPunctuation(i, c);
       if (end > i) {
         i = end;

@@ -374,8 +374,32 @@ function isKeyName(start: i32, end: i32): bool {
   return false;
 }
 
+/** Whether at least eight value characters (and no '=') start at `v`. */
+function hasLongValueAt(v: i32): bool {
+  for (let k = 0; k < 8; k++) if (!isValueChar(at(v + k)) || at(v + k) == 61) return false;
+  return true;
+}
+
+/** Skips an HTTP auth scheme (`Bearer `, `Basic `, `token `) at `v`. */
+function skipScheme(v: i32): i32 {
+  for (let k = 0; k < SCHEMES.length; k++) {
+    if (startsWithFold(v, unchecked(SCHEMES[k]))) return v + SCHEMES[k].length;
+  }
+  return v;
+}
+
 /** `name = value`, `name: value`, `"name": "value"` where the name sounds like a secret. */
 export function scanKeyValue(op: i32): i32 {
+  // Most assignments in code and prose have a short value; check that first, it is cheaper
+  // than reading the name.
+  let v = op + 1;
+  while (at(v) == 32 || at(v) == 61 || at(v) == 34 || at(v) == 39) v++;
+  if (!hasLongValueAt(v)) {
+    const first = lower(at(v));
+    if (first != 98 && first != 116) return -1;
+    const after = skipScheme(v);
+    if (after == v || !hasLongValueAt(after)) return -1;
+  }
   // The name, read backwards past spaces and a closing quote.
   let j = op - 1;
   while (at(j) == 32 && op - j < 4) j--;
@@ -393,12 +417,7 @@ export function scanKeyValue(op: i32): i32 {
   const quote = at(i);
   const quoted = quote == 34 || quote == 39 || quote == 96;
   if (quoted) i++;
-  for (let k = 0; k < SCHEMES.length; k++) {
-    if (startsWithFold(i, unchecked(SCHEMES[k]))) {
-      i += SCHEMES[k].length;
-      break;
-    }
-  }
+  i = skipScheme(i);
   const start = i;
   const prefixed = isAlpha(at(start)) && !isWord(at(start - 1))
     ? scanPrefixedSecret(start, at(start))

@@ -87,6 +87,34 @@ export function decodeUtf8(n: i32): i32 {
   return <u32>i < <u32>textLen ? <i32>load<u16>(textPtr + (<usize>i << 1)) : 0;
 }
 
+// Character classes of ASCII, one byte each: the main loop tests a class with one load.
+export const C_DIGIT: i32 = 1;
+export const C_UPPER: i32 = 2;
+export const C_LOWER: i32 = 4;
+export const C_UNDERSCORE: i32 = 8;
+/** `@ : = + ( -`, where a candidate may start. */
+export const C_ANCHOR: i32 = 16;
+export const C_HEX: i32 = 32;
+export const C_ALNUM: i32 = C_DIGIT | C_UPPER | C_LOWER;
+export const C_WORD: i32 = C_ALNUM | C_UNDERSCORE;
+
+const CLASSES: usize = memory.data<u8>([
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 16, 0, 16, 0, 0,
+  33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 16, 0, 0, 16, 0, 0,
+  16, 34, 34, 34, 34, 34, 34, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 8,
+  0, 36, 36, 36, 36, 36, 36, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0,
+]);
+
+/** The class bits of `c` (0 outside ASCII). */
+// @ts-ignore: decorator
+@inline export function classOf(c: i32): i32 {
+  return <u32>c < 128 ? <i32>load<u8>(CLASSES + <usize>c) : 0;
+}
+
 // @ts-ignore: decorator
 @inline export function isDigit(c: i32): bool {
   return <u32>(c - 48) < 10;
