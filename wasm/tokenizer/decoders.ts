@@ -87,7 +87,7 @@ export function buildDecoder(config: Config | null | undefined): DecoderStep {
     }
     case "Metaspace": {
       const replacement = String(config.replacement ?? "\u2581");
-      const addPrefix = config.add_prefix_space ?? true;
+      const addPrefix = config.add_prefix_space === true;
       return (tokens) =>
         tokens.map((token, i) => {
           const normalized = token.replaceAll(replacement, " ");

@@ -1,7 +1,7 @@
 /**
  * Tokenizers described by a Hugging Face `tokenizer.json`: BPE (byte-level like GPT-2, Llama-3
- * and Qwen, or SentencePiece-style with byte fallback like Llama-2 and Gemma) and WordPiece
- * (BERT), with their normalizers, pre-tokenizers, post-processors, decoders and added tokens.
+ * and Qwen, or SentencePiece-style with byte fallback like Llama-2 and Gemma), WordPiece
+ * (BERT) and Unigram (T5), with their normalizers, pre-tokenizers, post-processors, decoders and added tokens.
  * Ids match transformers.js token for token.
  */
 import { A3sError } from "@a3s/common";
@@ -13,6 +13,7 @@ import { buildNormalizer, type Normalizer } from "./normalizers.ts";
 import { buildPostProcessor, type PostProcessor } from "./post_processors.ts";
 import { planPreTokenizer, type PreTokenizerPlan } from "./pre_tokenizers.ts";
 import type { DecodeOptions, EncodeOptions, SpecialMode, Tokenizer } from "./types.ts";
+import { UnigramModel } from "./unigram.ts";
 import { wordPiece, type WordPieceModel } from "./wordpiece.ts";
 
 type Config = Record<string, unknown>;
@@ -53,7 +54,8 @@ function concat(parts: ArrayLike<number>[], total: number): Uint32Array {
 
 type Model =
   | { kind: "bpe"; engine: Engine; plan: PreTokenizerPlan; byteLevel: boolean; fuseUnk: boolean }
-  | { kind: "wordpiece"; wordpiece: WordPieceModel; plan: PreTokenizerPlan };
+  | { kind: "wordpiece"; wordpiece: WordPieceModel; plan: PreTokenizerPlan }
+  | { kind: "unigram"; unigram: UnigramModel; plan: PreTokenizerPlan };
 
 class HuggingFaceTokenizer implements Tokenizer {
   readonly vocabSize: number;
@@ -123,7 +125,11 @@ class HuggingFaceTokenizer implements Tokenizer {
     const plan = model.plan;
     const words = plan.kind === "native" ? [text] : plan.run(text, sectionIndex);
     const out: number[] = [];
-    for (const word of words) wordPiece(model.wordpiece, word, out);
+    if (model.kind === "unigram") {
+      for (const word of words) model.unigram.encode(word, out);
+    } else {
+      for (const word of words) wordPiece(model.wordpiece, word, out);
+    }
     return out;
   }
 
@@ -316,28 +322,43 @@ async function buildBpe(model: Config, json: Config, vocab: Map<string, number>)
   return { kind: "bpe", engine, plan, byteLevel, fuseUnk: model.fuse_unk === true };
 }
 
-/** Builds a tokenizer from parsed `tokenizer.json` content. */
-export async function fromTokenizerJson(json: Config): Promise<Tokenizer> {
-  const model = json.model as Config | undefined;
-  if (!model || typeof model !== "object") throw invalid("tokenizer.json has no model", "model");
-  const rawVocab = model.vocab;
-  if (!rawVocab || typeof rawVocab !== "object" || Array.isArray(rawVocab)) {
-    throw new A3sError(
-      "unsupported_tokenizer",
-      `model type '${model.type}' (a vocabulary list) is not supported`,
-      { status: 400, field: "model.type" },
-    );
-  }
-  const vocab = new Map<string, number>(Object.entries(rawVocab as Record<string, number>));
-  const added: AddedToken[] = ((json.added_tokens as Config[]) ?? []).map((t) => ({
+function addedTokens(json: Config): AddedToken[] {
+  return ((json.added_tokens as Config[]) ?? []).map((t) => ({
     id: Number(t.id),
     content: String(t.content),
     special: t.special === true,
     lstrip: t.lstrip === true,
     rstrip: t.rstrip === true,
   }));
+}
+
+/** Builds a tokenizer from parsed `tokenizer.json` content. */
+export async function fromTokenizerJson(json: Config): Promise<Tokenizer> {
+  const model = json.model as Config | undefined;
+  if (!model || typeof model !== "object") throw invalid("tokenizer.json has no model", "model");
+  const rawVocab = model.vocab;
+  const type = model.type ??
+    (Array.isArray(rawVocab) ? "Unigram" : model.merges ? "BPE" : "WordPiece");
+  if (type === "Unigram") {
+    if (!Array.isArray(rawVocab)) {
+      throw invalid("Unigram needs a [piece, score] list", "model.vocab");
+    }
+    const pieces = rawVocab as [string, number][];
+    const unigramUnk = Number(model.unk_id ?? 0);
+    const vocab = new Map<string, number>(pieces.map(([piece], id) => [piece, id]));
+    const built: Model = {
+      kind: "unigram",
+      unigram: new UnigramModel(pieces, unigramUnk),
+      plan: planPreTokenizer(json.pre_tokenizer as Config),
+    };
+    return new HuggingFaceTokenizer(built, vocab, addedTokens(json), json, unigramUnk);
+  }
+  if (!rawVocab || typeof rawVocab !== "object" || Array.isArray(rawVocab)) {
+    throw invalid("model.vocab must map tokens to ids", "model.vocab");
+  }
+  const vocab = new Map<string, number>(Object.entries(rawVocab as Record<string, number>));
+  const added = addedTokens(json);
   const unkId = typeof model.unk_token === "string" ? vocab.get(model.unk_token) : undefined;
-  const type = model.type ?? (model.merges ? "BPE" : "WordPiece");
   let built: Model;
   if (type === "BPE") {
     built = await buildBpe(model, json, vocab);

@@ -33,7 +33,7 @@ for (const [name, load] of Object.entries(FIXTURES)) {
 }
 
 Deno.test("byte-level tokenizers decode their encodings back to the text", async () => {
-  for (const name of ["qwen3", "llama3"]) {
+  for (const name of ["qwen3", "llama3", "chatml-byte-level"]) {
     const fixture = await FIXTURES[name]();
     const ours = await loadTokenizer(fixture.json);
     for (const text of corpus) {

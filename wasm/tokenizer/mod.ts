@@ -1,7 +1,7 @@
 /**
  * Token counting, encoding and decoding in WebAssembly: the tiktoken encodings (`cl100k_base`,
  * `o200k_base`, `p50k_base`, `r50k_base`) and Hugging Face `tokenizer.json` files (byte-level
- * and byte-fallback BPE, WordPiece), with ids identical to tiktoken and transformers.js.
+ * and byte-fallback BPE, WordPiece, Unigram), with ids identical to tiktoken and transformers.js.
  *
  * @example
  * ```ts

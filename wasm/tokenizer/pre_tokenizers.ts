@@ -129,7 +129,7 @@ function jsStep(config: Config): Step {
     case "Metaspace": {
       const replacement = String(config.replacement ?? "\u2581");
       const strRep = String(config.str_rep ?? replacement);
-      const addPrefix = config.add_prefix_space ?? true;
+      const addPrefix = config.add_prefix_space === true;
       const scheme = String(config.prepend_scheme ?? "always");
       return (text, sectionIndex) => {
         let normalized = text.replaceAll(" ", strRep);
