@@ -11,8 +11,14 @@ export const SPLIT_O200K: i32 = 4;
 
 /** Regex flavor: Rust `regex` (tiktoken) or JavaScript (transformers.js). */
 export let jsFlavor: bool = false;
+// Kinds of the ASCII characters, so the common case is one load.
+const ASCII_KINDS: usize = memory.data(128);
+
 export function setFlavor(js: bool): void {
   jsFlavor = js;
+  for (let b: u32 = 0; b < 128; b++) {
+    store<u8>(ASCII_KINDS + <usize>b, <u8>(b == 10 || b == 13 ? K_CRLF : unicodeClass(b)));
+  }
 }
 
 // @ts-ignore: decorator
@@ -41,6 +47,8 @@ function codePoint(text: usize, i: i32): u32 {
 
 /** The kind of the character at byte `i`, with `\s` as the active flavor defines it. */
 export function kindAt(text: usize, i: i32): u32 {
+  const b = <u32>load<u8>(text + <usize>i);
+  if (b < 0x80) return <u32>load<u8>(ASCII_KINDS + <usize>b);
   const cp = codePoint(text, i);
   if (cp == 10 || cp == 13) return K_CRLF;
   const kind = unicodeClass(cp);
