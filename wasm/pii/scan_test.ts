@@ -40,7 +40,8 @@ Deno.test("phone numbers need a plausible format", () => {
     "01 23 45 67 89",
     "020 7946 0958",
   ]);
-  assertNothing(["order 4155552671", "build 123-456-7890", "2024-01-15", "12:30:45", "+12 34"]);
+  assertNothing(["order 4155552671", "id 123 456 7890", "2024-01-15", "12:30:45", "+12 34"]);
+  assertFinds("phone", ["123-456-7890", "(012) 345-6789"]);
 });
 
 Deno.test("cards must pass Luhn and fit an issuer", () => {

@@ -157,6 +157,7 @@ function cardIssuerFits(n: i32): bool {
   if (p4 >= 3528 && p4 <= 3589) return n >= 16 && n <= 19;
   if ((p3 >= 300 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39) return n >= 14 && n <= 19;
   if (p2 == 62) return n >= 16 && n <= 19;
+  if (p4 >= 2200 && p4 <= 2204) return n >= 16 && n <= 19;
   if (p4 == 5018 || p4 == 5020 || p4 == 5038 || p4 == 5893 || p4 == 6304 || p4 == 6759) {
     return n >= 13 && n <= 19;
   }
@@ -255,11 +256,12 @@ function isPhone(a: i32, b: i32): bool {
   const n = digitCount;
   const m = b - a;
   // North American: NXX NXX XXXX, optionally led by the country code 1.
+  // Hyphens and dots make the 3-3-4 layout unmistakable; with spaces we also want NANP rules.
   if (n == 10 && m == 3 && lengthsAre(a, b, 3, 3, 4, 0, 0) && sameSeparator(a, b, 45, 46, 32)) {
-    return digit(0) >= 2 && digit(3) >= 2;
+    return sepAfter(a) != 32 || (digit(0) >= 2 && digit(3) >= 2);
   }
   if (n == 11 && m == 4 && lengthsAre(a, b, 1, 3, 3, 4, 0) && sameSeparator(a, b, 45, 46, 32)) {
-    return digit(0) == 1 && digit(1) >= 2 && digit(4) >= 2;
+    return digit(0) == 1 && (sepAfter(a) != 32 || (digit(1) >= 2 && digit(4) >= 2));
   }
   // Chinese mobile: 1[3-9]X XXXX XXXX.
   if (n == 11 && digit(0) == 1 && digit(1) >= 3) {
@@ -383,7 +385,7 @@ export function scanParenPhone(s: i32): i32 {
   const l0 = gLen(0);
   const l1 = gLen(1);
   const total = areaLen + l0 + l1;
-  if (areaLen == 3 && l0 == 3 && l1 == 4 && at(s + 1) >= 50) {
+  if (areaLen == 3 && l0 == 3 && l1 == 4) {
     emit(PHONE, s, end, 850);
     return end;
   }

@@ -80,9 +80,20 @@ const DOTS: u64 = 0x00000000002e002e002e;
 // @ts-ignore: decorator
 @inline function placeholderAt(i: i32): bool {
   const w = load<u64>(textPtr + (<usize>i << 1)) | FOLD4;
-  return w == W_YOUR || w == W_XXXX || w == W_EXAM || w == W_PLAC || w == W_DUMM ||
-    w == W_REDA || w == W_REPL || w == W_CHAN || w == W_INSE || w == W_SAMP || w == W_FAKE ||
-    w == W_DIGITS || w == W_ABCD || w == W_STARSTARSTARSTAR || (w & 0xffffffffffff) == DOTS;
+  if (w == W_YOUR || w == W_XXXX || w == W_FAKE || w == W_STARSTARSTARSTAR) return true;
+  if ((w & 0xffffffffffff) == DOTS) return true;
+  // Longer words are confirmed in full only when their first four characters match.
+  if (w == W_EXAM) return startsWithFold(i, "example");
+  if (w == W_PLAC) return startsWithFold(i, "placeholder");
+  if (w == W_DUMM) return startsWithFold(i, "dummy");
+  if (w == W_REDA) return startsWithFold(i, "redacted");
+  if (w == W_REPL) return startsWithFold(i, "replace");
+  if (w == W_CHAN) return startsWithFold(i, "changeme");
+  if (w == W_INSE) return startsWithFold(i, "insert");
+  if (w == W_SAMP) return startsWithFold(i, "sample");
+  if (w == W_DIGITS) return startsWithFold(i, "123456");
+  if (w == W_ABCD) return startsWithFold(i, "abcdef");
+  return false;
 }
 
 function isPlaceholder(start: i32, end: i32): bool {
