@@ -1,23 +1,21 @@
 // Frame codec for the host/guest transport. Memory is static: fixed regions reserved at build
 // time, so no call ever grows or leaks WebAssembly memory. See wasm/frame/README.md.
 import { scan, RESULT_SLOTS } from "./frame/decoder";
-import { writeHeader, writeHeaders } from "./frame/encoder";
+import { writeHeaderTable } from "./frame/encoder";
 import {
   DESCRIPTOR_BYTES,
   DESCRIPTOR_CAPACITY,
+  HEADER_TABLE_CAPACITY,
   INPUT_CAPACITY,
   RECORD_BYTES,
   RECORD_CAPACITY,
-  STAGING_CAPACITY,
-  STREAM_HEADER,
 } from "./frame/layout";
 
 const input = memory.data(INPUT_CAPACITY, 16);
 const records = memory.data(RECORD_CAPACITY * RECORD_BYTES, 16);
 const result = memory.data(RESULT_SLOTS * 4, 16);
-const staging = memory.data(STAGING_CAPACITY, 16);
 const descriptors = memory.data(DESCRIPTOR_CAPACITY * DESCRIPTOR_BYTES, 16);
-const header = memory.data(STREAM_HEADER + 2, 16);
+const headerTable = memory.data(HEADER_TABLE_CAPACITY, 16);
 
 export function inputPointer(): usize {
   return input;
@@ -34,20 +32,14 @@ export function recordCapacity(): u32 {
 export function resultPointer(): usize {
   return result;
 }
-export function stagingPointer(): usize {
-  return staging;
-}
-export function stagingCapacity(): u32 {
-  return STAGING_CAPACITY;
-}
 export function descriptorPointer(): usize {
   return descriptors;
 }
 export function descriptorCapacity(): u32 {
   return DESCRIPTOR_CAPACITY;
 }
-export function headerPointer(): usize {
-  return header;
+export function headerTablePointer(): usize {
+  return headerTable;
 }
 
 /**
@@ -58,26 +50,18 @@ export function decode(length: u32, maxPayload: u32, layout: u32, pack: u32): vo
   scan(input, min(length, INPUT_CAPACITY), records, result, maxPayload, layout, pack != 0);
 }
 
-/** Validates and writes the headers of `count` staged frames; -1 or the first bad index. */
-export function encodeBatch(count: u32, maxPayload: u32, layout: u32): i32 {
-  return writeHeaders(
+/**
+ * Validates `count` described frames and writes their headers back to back into the header
+ * table; returns -1, or the first bad index with its error code in the first result slot.
+ */
+export function encodeHeaders(count: u32, maxPayload: u32, layout: u32): i32 {
+  return writeHeaderTable(
     descriptors,
     min(count, DESCRIPTOR_CAPACITY),
-    staging,
-    STAGING_CAPACITY,
+    headerTable,
+    HEADER_TABLE_CAPACITY,
     result,
     maxPayload,
     layout,
   );
-}
-
-/** Writes one header into the header scratch area; returns an error code or 0. */
-export function encodeHeader(
-  typeAndFlags: u32,
-  stream: u32,
-  size: u32,
-  maxPayload: u32,
-  layout: u32,
-): u32 {
-  return writeHeader(header, typeAndFlags, stream, size, maxPayload, layout);
 }

@@ -10,20 +10,11 @@ interface FrameExports {
   recordPointer(): number;
   recordCapacity(): number;
   resultPointer(): number;
-  stagingPointer(): number;
-  stagingCapacity(): number;
   descriptorPointer(): number;
   descriptorCapacity(): number;
-  headerPointer(): number;
+  headerTablePointer(): number;
   decode(length: number, maxPayload: number, layout: number, pack: number): void;
-  encodeBatch(count: number, maxPayload: number, layout: number): number;
-  encodeHeader(
-    typeAndFlags: number,
-    stream: number,
-    size: number,
-    maxPayload: number,
-    layout: number,
-  ): number;
+  encodeHeaders(count: number, maxPayload: number, layout: number): number;
 }
 
 /** Status codes the decoder writes to the result block. */
@@ -79,14 +70,10 @@ export interface FrameWasm {
   recordCapacity: number;
   /** Result block, in u32 units. */
   result: number;
-  staging: number;
-  stagingCapacity: number;
   /** Descriptor table, in u32 units. */
   descriptors: number;
   descriptorCapacity: number;
-  header: number;
-  /** Standing views of the header scratch area, indexed by layout code (stream 0, compact 1). */
-  headerViews: Uint8Array[];
+  headerTable: number;
 }
 
 function views(): FrameWasm {
@@ -100,15 +87,9 @@ function views(): FrameWasm {
     records: exports.recordPointer() >>> 2,
     recordCapacity: exports.recordCapacity(),
     result: exports.resultPointer() >>> 2,
-    staging: exports.stagingPointer(),
-    stagingCapacity: exports.stagingCapacity(),
     descriptors: exports.descriptorPointer() >>> 2,
     descriptorCapacity: exports.descriptorCapacity(),
-    header: exports.headerPointer(),
-    headerViews: [
-      new Uint8Array(buffer, exports.headerPointer(), 10),
-      new Uint8Array(buffer, exports.headerPointer(), 5),
-    ],
+    headerTable: exports.headerTablePointer(),
   };
 }
 

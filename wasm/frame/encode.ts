@@ -9,12 +9,6 @@ import {
   RESULT_STATUS,
 } from "./_wasm.ts";
 
-/**
- * Payloads up to this size are staged in WebAssembly memory and framed in batches, where one call
- * per frame would cost more than the second copy; larger ones are copied once, straight into the
- * output, beside a header written by a per-frame call.
- */
-const BATCHED_PAYLOAD_LIMIT = 256;
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -32,7 +26,8 @@ export function encodeFrame(frame: FrameInit, options?: CodecOptions): Uint8Arra
 }
 
 /**
- * Encodes frames back to back into one buffer, framing small payloads in batches in WebAssembly.
+ * Encodes frames back to back into one buffer. Headers are validated and written in WebAssembly,
+ * up to 16384 frames a call; each payload is copied once, straight to its place.
  *
  * @example
  * ```ts
@@ -50,7 +45,7 @@ export function encodeFrames(frames: Iterable<FrameInit>, options?: CodecOptions
   // Sizes are checked before anything is allocated, so no input can make us allocate more than
   // the frames' own bytes plus headers.
   const out = new Uint8Array(sizeOf(list, resolved));
-  new _Batcher(out, 0, resolved).encode(list);
+  writeFrames(list, out, 0, resolved);
   return out;
 }
 
@@ -96,7 +91,7 @@ export function encodeFramesInto(
       { field: "target" },
     );
   }
-  new _Batcher(target, offset, resolved).encode(list);
+  writeFrames(list, target, offset, resolved);
   return size;
 }
 
@@ -170,7 +165,7 @@ function wasmError(
   index: number,
   options: ResolvedOptions,
 ): Error {
-  if (code === ERROR_CAPACITY) return new Error("frame encoder staged past its buffer");
+  if (code === ERROR_CAPACITY) return new Error("frame encoder passed more headers than fit");
   if (code === ERROR_UNKNOWN_TYPE) {
     return new FrameError("unknown_type", `unknown frame type ${frame.type}`, {
       field: `${index}.type`,
@@ -189,90 +184,40 @@ function wasmError(
   );
 }
 
-/** Fills `out` frame by frame, staging runs of small frames and flushing each run in one call. */
-class _Batcher {
-  readonly #out: Uint8Array;
-  readonly #options: ResolvedOptions;
-  #written: number;
-  #staged = 0;
-  #stagedBytes = 0;
-  #firstStaged = 0;
-
-  constructor(out: Uint8Array, offset: number, options: ResolvedOptions) {
-    this.#out = out;
-    this.#written = offset;
-    this.#options = options;
-  }
-
-  encode(list: FrameInit[]): void {
-    const wasm = _frameWasm();
-    const header = this.#options.header;
-    for (let i = 0; i < list.length; i++) {
+/**
+ * Writes the frames from `offset`: per run of frames, their descriptors go to WebAssembly, which
+ * validates them and writes the headers into its header table in one call; then each header is
+ * placed with a short loop and each payload with one copy.
+ */
+function writeFrames(
+  list: FrameInit[],
+  out: Uint8Array,
+  offset: number,
+  options: ResolvedOptions,
+): void {
+  const wasm = _frameWasm();
+  const { header, maxPayload, layoutCode } = options;
+  const { words, bytes } = wasm;
+  let written = offset;
+  for (let first = 0; first < list.length; first += wasm.descriptorCapacity) {
+    const end = Math.min(list.length, first + wasm.descriptorCapacity);
+    for (let i = first, descriptor = wasm.descriptors; i < end; i++, descriptor += 3) {
       const frame = list[i];
-      const payload = frame.payload ?? EMPTY;
-      const packed = typeAndFlags(frame, i);
-      const streamId = streamIdOf(frame, i);
-      if (payload.length > BATCHED_PAYLOAD_LIMIT) {
-        this.#flush(list);
-        this.#encodeDirect(frame, i, packed, streamId, payload);
-        continue;
-      }
-      if (
-        this.#staged === wasm.descriptorCapacity ||
-        this.#stagedBytes + header + payload.length > wasm.stagingCapacity
-      ) {
-        this.#flush(list);
-      }
-      if (this.#staged === 0) this.#firstStaged = i;
-      const descriptor = wasm.descriptors + this.#staged * 3;
-      wasm.words[descriptor] = packed;
-      wasm.words[descriptor + 1] = streamId;
-      wasm.words[descriptor + 2] = payload.length;
-      if (payload.length > 0) wasm.bytes.set(payload, wasm.staging + this.#stagedBytes + header);
-      this.#staged++;
-      this.#stagedBytes += header + payload.length;
+      words[descriptor] = typeAndFlags(frame, i);
+      words[descriptor + 1] = streamIdOf(frame, i);
+      words[descriptor + 2] = (frame.payload ?? EMPTY).length;
     }
-    this.#flush(list);
-  }
-
-  #flush(list: FrameInit[]): void {
-    if (this.#staged === 0) return;
-    const wasm = _frameWasm();
-    const { maxPayload, layoutCode } = this.#options;
-    const failed = wasm.exports.encodeBatch(this.#staged, maxPayload, layoutCode);
+    const failed = wasm.exports.encodeHeaders(end - first, maxPayload, layoutCode);
     if (failed >= 0) {
-      const index = this.#firstStaged + failed;
-      // A failed batch leaves its error code in the first result slot.
-      throw wasmError(wasm.words[wasm.result + RESULT_STATUS], list[index], index, this.#options);
+      const index = first + failed;
+      // A failed call leaves its error code in the first result slot.
+      throw wasmError(words[wasm.result + RESULT_STATUS], list[index], index, options);
     }
-    this.#out.set(
-      wasm.bytes.subarray(wasm.staging, wasm.staging + this.#stagedBytes),
-      this.#written,
-    );
-    this.#written += this.#stagedBytes;
-    this.#staged = 0;
-    this.#stagedBytes = 0;
-  }
-
-  #encodeDirect(
-    frame: FrameInit,
-    index: number,
-    packed: number,
-    streamId: number,
-    payload: Uint8Array,
-  ): void {
-    const wasm = _frameWasm();
-    const { maxPayload, layoutCode, header } = this.#options;
-    const error = wasm.exports.encodeHeader(
-      packed,
-      streamId,
-      payload.length,
-      maxPayload,
-      layoutCode,
-    );
-    if (error !== 0) throw wasmError(error, frame, index, this.#options);
-    this.#out.set(wasm.headerViews[layoutCode], this.#written);
-    this.#out.set(payload, this.#written + header);
-    this.#written += header + payload.length;
+    for (let i = first, from = wasm.headerTable; i < end; i++, from += header) {
+      for (let j = 0; j < header; j++) out[written + j] = bytes[from + j];
+      const payload = list[i].payload ?? EMPTY;
+      if (payload.length > 0) out.set(payload, written + header);
+      written += header + payload.length;
+    }
   }
 }

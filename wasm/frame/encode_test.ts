@@ -33,9 +33,9 @@ Deno.test("encodeFrame defaults flags and stream id to zero and the payload to e
   assert.equal(hex(encodeFrame({ type: FrameType.Close }, { layout: "compact" })), "0500000000");
 });
 
-Deno.test("encodeFrames handles runs larger than one staging batch and large direct payloads", () => {
+Deno.test("encodeFrames handles more frames than one call takes, and large payloads", () => {
   const frames: FrameInit[] = [];
-  // 20 000 empty frames overflow the descriptor table; 150 frames of 10 KiB overflow staging.
+  // 20 000 empty frames overflow the descriptor table, so headers are written in two calls.
   for (let i = 0; i < 20_000; i++) frames.push({ type: FrameType.Heartbeat, streamId: i });
   for (let i = 0; i < 150; i++) {
     frames.push({ type: FrameType.Data, flags: i, payload: new Uint8Array(10_240).fill(i) });

@@ -1,13 +1,13 @@
-// Batched header writer. The TypeScript side copies each small payload once, straight to its wire
-// position in the staging area (leaving a header-sized gap before it), and describes the frames in
-// a descriptor table; one call then validates every frame and fills the gaps.
+// Batched header writer. The TypeScript side describes a run of frames in a descriptor table; one
+// call validates every frame and writes their headers back to back into a header table, and the
+// TypeScript side then places each header beside its payload, copying each payload exactly once.
 import {
   DESCRIPTOR_BYTES,
+  ERROR_CAPACITY,
   ERROR_FIELD,
   ERROR_NONE,
   ERROR_OVERSIZED,
   ERROR_UNKNOWN_TYPE,
-  ERROR_CAPACITY,
   headerSize,
   isKnownType,
   LAYOUT_COMPACT,
@@ -41,34 +41,32 @@ export function writeHeader(
 }
 
 /**
- * Fills headers for `count` frames described at `descriptors`, laid out back to back in `staging`.
- * Returns the index of the first invalid frame with its error code in `failure`, or -1.
+ * Validates `count` frames described at `descriptors` (three u32 each: type | flags << 8, stream
+ * id, payload length) and writes their headers back to back at `table`. Returns -1, or the first
+ * bad index with its error code in `failure`.
  */
-export function writeHeaders(
+export function writeHeaderTable(
   descriptors: usize,
   count: u32,
-  staging: usize,
+  table: usize,
   capacity: u32,
   failure: usize,
   maxPayload: u32,
   layout: u32,
 ): i32 {
   const header = headerSize(layout);
-  const end = staging + <usize>capacity;
-  let at: usize = staging;
+  // Never write past the table, whatever count the caller passes.
+  if (<u64>count * <u64>header > <u64>capacity) {
+    store<u32>(failure, ERROR_CAPACITY);
+    return 0;
+  }
   for (let i: u32 = 0; i < count; i++) {
     const descriptor = descriptors + <usize>i * DESCRIPTOR_BYTES;
-    const size = load<u32>(descriptor, 8);
-    // The caller lays frames out within the staging area; never write past it whatever it says.
-    if (<u64>size + <u64>header > <u64>(end - at)) {
-      store<u32>(failure, ERROR_CAPACITY);
-      return <i32>i;
-    }
     const error = writeHeader(
-      at,
+      table + <usize>(i * header),
       load<u32>(descriptor),
       load<u32>(descriptor, 4),
-      size,
+      load<u32>(descriptor, 8),
       maxPayload,
       layout,
     );
@@ -76,7 +74,6 @@ export function writeHeaders(
       store<u32>(failure, error);
       return <i32>i;
     }
-    at += <usize>(header + size);
   }
   return -1;
 }

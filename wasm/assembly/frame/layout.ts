@@ -30,11 +30,11 @@ export const INPUT_CAPACITY: u32 = 256 * 1024;
 export const RECORD_CAPACITY: u32 = 8192;
 /** Each record is four u32: type | flags << 8, stream id, payload offset, payload length. */
 export const RECORD_BYTES: u32 = 16;
-/** Staging area for batched encoding: headers and small payloads laid out as on the wire. */
-export const STAGING_CAPACITY: u32 = 1024 * 1024;
 /** Each encode descriptor is three u32: type | flags << 8, stream id, payload length. */
 export const DESCRIPTOR_BYTES: u32 = 12;
 export const DESCRIPTOR_CAPACITY: u32 = 16384;
+/** Headers written per encode call, back to back: room for a full descriptor table. */
+export const HEADER_TABLE_CAPACITY: u32 = DESCRIPTOR_CAPACITY * STREAM_HEADER;
 
 export function headerSize(layout: u32): u32 {
   return layout == LAYOUT_COMPACT ? COMPACT_HEADER : STREAM_HEADER;
