@@ -124,6 +124,34 @@ export function encode(length: i32): i32 {
   return written;
 }
 
+/**
+ * Encodes pre-split input: `count` u32 end offsets at `ends` cut the input into pieces that are
+ * each encoded whole (used when the pre-tokenizer ran in the host). Returns the id count.
+ */
+export function encodePieces(ends: usize, count: i32): i32 {
+  let written = 0;
+  let start = 0;
+  for (let p = 0; p < count; p++) {
+    const end = <i32>load<u32>(ends + (<usize>p << 2));
+    if (end > start) written += encodePiece(start, end, output + (<usize>written << 2));
+    start = end;
+  }
+  return written;
+}
+
+/** Scratch for `count` u32 piece ends, reused across calls. */
+let endsCapacity: i32 = 0;
+let ends: usize = 0;
+export function piecesBuffer(count: i32): usize {
+  if (count > endsCapacity) {
+    let c = endsCapacity < 1024 ? 1024 : endsCapacity;
+    while (c < count) c <<= 1;
+    ends = heap.alloc(<usize>c << 2);
+    endsCapacity = c;
+  }
+  return ends;
+}
+
 /** Number of ids in the vocabulary table (one past the largest). */
 export function vocabularySize(): i32 {
   return tokenCount;

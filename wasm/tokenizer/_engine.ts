@@ -24,6 +24,8 @@ interface EngineExports {
   reserve(size: number): number;
   outputPointer(): number;
   encode(length: number): number;
+  encodePieces(ends: number, count: number): number;
+  piecesBuffer(count: number): number;
   vocabularySize(): number;
   tokenLength(id: number): number;
   tokenPointer(id: number): number;
@@ -69,11 +71,9 @@ function compileEngine(): Promise<WebAssembly.Module> {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Writes `text` as WTF-8 (UTF-8 that also encodes lone surrogates) into the input buffer. */
-function writeWtf8(wasm: EngineExports, text: string): number {
-  const at = wasm.reserve(text.length * 3 + 4);
-  const out = new Uint8Array(wasm.memory.buffer, at, text.length * 3 + 4);
-  let n = 0;
+/** Writes `text` as WTF-8 (UTF-8 that also encodes lone surrogates) at `offset`; returns bytes. */
+function wtf8Into(text: string, out: Uint8Array, offset: number): number {
+  let n = offset;
   for (let i = 0; i < text.length; i++) {
     let cp = text.charCodeAt(i);
     if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < text.length) {
@@ -98,7 +98,7 @@ function writeWtf8(wasm: EngineExports, text: string): number {
       out[n++] = 0x80 | (cp & 63);
     }
   }
-  return n;
+  return n - offset;
 }
 
 /** One engine instance. */
@@ -186,7 +186,10 @@ export class Engine {
 
   #write(text: string): number {
     const wasm = this.#exports;
-    if (this.#loneSurrogates && !text.isWellFormed()) return writeWtf8(wasm, text);
+    if (this.#loneSurrogates && !text.isWellFormed()) {
+      const at = wasm.reserve(text.length * 3 + 4);
+      return wtf8Into(text, new Uint8Array(wasm.memory.buffer, at, text.length * 3 + 4), 0);
+    }
     // UTF-8 needs at most 3 bytes per UTF-16 unit.
     const at = wasm.reserve(text.length * 3 + 4);
     const { written } = encoder.encodeInto(
@@ -201,6 +204,35 @@ export class Engine {
     const wasm = this.#exports;
     const count = wasm.encode(this.#write(text));
     return new Uint32Array(wasm.memory.buffer, wasm.outputPointer(), count);
+  }
+
+  /**
+   * Encodes pieces a host-side pre-tokenizer produced, each as a whole, in one call; the
+   * returned view is valid until the next engine call.
+   */
+  encodePiecesView(pieces: string[]): Uint32Array {
+    const wasm = this.#exports;
+    let units = 0;
+    for (const piece of pieces) units += piece.length;
+    const capacity = units * 3 + 4;
+    const at = wasm.reserve(capacity);
+    const endsAt = wasm.piecesBuffer(pieces.length);
+    const input = new Uint8Array(wasm.memory.buffer, at, capacity);
+    const ends = new Uint32Array(wasm.memory.buffer, endsAt, pieces.length);
+    let offset = 0;
+    pieces.forEach((piece, i) => {
+      offset += this.#loneSurrogates && !piece.isWellFormed()
+        ? wtf8Into(piece, input, offset)
+        : encoder.encodeInto(piece, input.subarray(offset)).written;
+      ends[i] = offset;
+    });
+    const count = wasm.encodePieces(endsAt, pieces.length);
+    return new Uint32Array(wasm.memory.buffer, wasm.outputPointer(), count);
+  }
+
+  /** Bytes of linear memory the instance holds (for leak checks). */
+  get memoryBytes(): number {
+    return this.#exports.memory.buffer.byteLength;
   }
 
   /** Counts the tokens of one text segment. */

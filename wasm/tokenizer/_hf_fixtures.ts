@@ -237,6 +237,27 @@ export const FIXTURES: Record<string, () => Promise<TokenizerFixture>> = {
   "bert-base-uncased": bert,
   "t5-style-unigram": t5Unigram,
   "chatml-byte-level": chatmlByteLevel,
+  "byte-level-custom-split": async () => {
+    // A split pattern the engine has no native matcher for, so pre-tokens come from the host.
+    const fixture = await chatmlByteLevel();
+    const pre_tokenizer = {
+      type: "Sequence",
+      pretokenizers: [
+        {
+          type: "Split",
+          pattern: { Regex: "\\s+|\\d|[^\\s\\d]+" },
+          behavior: "Isolated",
+          invert: false,
+        },
+        { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: false },
+      ],
+    };
+    return {
+      ...fixture,
+      name: "byte-level-custom-split",
+      json: { ...fixture.json, pre_tokenizer },
+    };
+  },
 };
 
 /** The same tokenizer.json with its special added tokens demoted to plain text. */

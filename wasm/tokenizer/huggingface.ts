@@ -111,14 +111,7 @@ class HuggingFaceTokenizer implements Tokenizer {
           plan.prefixSpace && !text.startsWith(" ") ? " " + text : text,
         ).slice();
       } else {
-        const parts: Uint32Array[] = [];
-        let total = 0;
-        for (const piece of plan.run(text, sectionIndex)) {
-          const part = model.engine.encodeView(piece).slice();
-          parts.push(part);
-          total += part.length;
-        }
-        ids = concat(parts, total);
+        ids = model.engine.encodePiecesView(plan.run(text, sectionIndex)).slice();
       }
       return model.fuseUnk ? this.#fuseUnknown(ids) : ids;
     }

@@ -72,15 +72,9 @@ Deno.test("decode inverts encode and tokenBytes spells each token", async () => 
   enc.free();
 });
 
-Deno.test("a freed tokenizer refuses work, and repeated calls do not grow wasm memory", async () => {
+Deno.test("a freed tokenizer refuses work", async () => {
   const enc = await getEncoding("cl100k_base");
-  const text = corpus.join("\n");
-  enc.count(text);
-  const first = Deno.memoryUsage().rss;
-  for (let i = 0; i < 300; i++) enc.encode(text);
-  const growth = Deno.memoryUsage().rss - first;
-  // 300 encodes of the corpus would need far more than this if any call leaked its buffers.
-  if (growth > 64 * 1024 * 1024) throw new Error(`memory grew by ${growth} bytes`);
+  assertEquals(enc.count(corpus.join("\n")) > 0, true);
   enc.free();
   let threw = false;
   try {
