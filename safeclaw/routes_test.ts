@@ -1,5 +1,5 @@
 import { assertEquals } from "@a3s/common/testing";
-import { createLogger, loadConfig, openStore, startServer } from "@a3s/common";
+import { createLogger, loadConfig, startServer } from "@a3s/common";
 import { safeclawModule } from "./mod.ts";
 
 Deno.test("POST /safeclaw/v1/scan over a real server", async () => {
