@@ -8,6 +8,7 @@ import type { JobContext, JobFunction } from "./types.ts";
 
 /** The attempt ran past its timeout. */
 export class JobTimeoutError extends A3sError {
+  /** Names the timeout that ran out. */
   constructor(ms: number) {
     super("timeout", `job timed out after ${ms} ms`, { status: 504 });
     this.name = "JobTimeoutError";
@@ -16,6 +17,7 @@ export class JobTimeoutError extends A3sError {
 
 /** The job was cancelled. */
 export class JobCancelledError extends A3sError {
+  /** Optionally says why. */
   constructor(reason = "job was cancelled") {
     super("cancelled", reason, { status: 409 });
     this.name = "JobCancelledError";

@@ -16,6 +16,7 @@ import { MemoryLane, type MemoryLaneOptions } from "./memory_lane.ts";
  * ```
  */
 export function createLane(options?: MemoryLaneOptions): MemoryLane;
+/** Opens a durable scheduler on `options.store`. */
 export function createLane(options: DurableLaneOptions): Promise<DurableLane>;
 export function createLane(
   options: MemoryLaneOptions | DurableLaneOptions = {},

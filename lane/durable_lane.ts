@@ -44,9 +44,13 @@ export interface DurableLaneOptions extends LaneOptions {
 
 /** One durable submission of {@linkcode DurableLane.submitMany}. */
 export interface DurableSubmission {
+  /** The session whose queue gets the job. */
   session: string;
+  /** The lane it waits in. */
   lane: LaneName;
+  /** The registered kind and its JSON payload. */
   work: JobSpec;
+  /** Priority, delay, retry, dependencies and the rest. */
   options?: SubmitOptions;
 }
 
@@ -237,10 +241,15 @@ function storedError(errors: JobError[]): A3sError {
  * ```
  */
 export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
+  /** Always true: jobs live in the store. */
   readonly durable = true;
+  /** The store the jobs live in. */
   readonly store: Store;
+  /** Names this process in the leases it holds. */
   readonly workerId: string;
+  /** How long a claim lasts without a heartbeat. */
   readonly leaseMs: number;
+  /** How often an idle worker looks for due jobs. */
   readonly pollMs: number;
   readonly #db: Db;
   readonly #processing: boolean;
@@ -278,6 +287,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     if (this.#processing) this.#kick(0);
   }
 
+  /** Registers a kind's handler and looks for its queued jobs right away. */
   override handle<P = unknown, T = unknown>(
     kind: string,
     fn: JobFunction<T, P>,
@@ -290,6 +300,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
 
   // ---- submission -------------------------------------------------------------------------
 
+  /** Submits one `{kind, payload}` job; see {@linkcode DurableLane.submitMany} for many. */
   async submit<T = unknown>(
     session: string,
     lane: LaneName,
@@ -934,6 +945,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
 
   // ---- inspection and management ----------------------------------------------------------
 
+  /** One job from the store, or undefined. */
   async get(id: string): Promise<JobInfo | undefined> {
     const row = await this.#db.selectFrom("lane_jobs").selectAll().where("id", "=", id)
       .executeTakeFirst();
@@ -945,6 +957,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     return new DurableHandle(this, id);
   }
 
+  /** Jobs from the store matching `filter`, oldest first. */
   async list(filter: JobFilter = {}): Promise<JobInfo[]> {
     let query = this.#db.selectFrom("lane_jobs").selectAll();
     if (filter.session !== undefined) query = query.where("session", "=", filter.session);
@@ -954,6 +967,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     return rows.map(rowToInfo);
   }
 
+  /** Cancels a job: a queued one at once, a running one through its worker's next heartbeat. */
   async cancel(id: string): Promise<boolean> {
     this.#open();
     if (this.#abortLocal(id)) return true;
@@ -1000,6 +1014,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     return outcome.cancelled !== false;
   }
 
+  /** Requeues a dead job with a fresh attempt count, keeping its error history. */
   protected async retryDead(id: string): Promise<JobInfo> {
     this.#open();
     const updated = await this.#db.updateTable("lane_jobs")
@@ -1020,6 +1035,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     return info;
   }
 
+  /** Deletes dead jobs and their dependency edges. */
   protected async purgeDead(
     filter: { id?: string; session?: string; lane?: LaneName },
   ): Promise<number> {
@@ -1038,6 +1054,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     });
   }
 
+  /** Queued and running counts per lane, across every process on the store. */
   async depthByLane(): Promise<Record<LaneName, { queued: number; running: number }>> {
     const out = {} as Record<LaneName, { queued: number; running: number }>;
     for (const lane of LANE_NAMES) out[lane] = { queued: 0, running: 0 };
@@ -1051,6 +1068,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     return out;
   }
 
+  /** Counts per lane and state from the store. */
   async stats(): Promise<LaneStats> {
     flushMetrics();
     const lanes = {} as Record<LaneName, LaneCounts>;
@@ -1081,6 +1099,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     if (this.#closed) throw new A3sError("lane_closed", "the scheduler is closed", { status: 503 });
   }
 
+  /** Lets running attempts finish (up to `closeTimeoutMs`), hands the rest back to the queue, and writes what finished. */
   async close(): Promise<void> {
     if (this.#closed) return;
     const deadline = Date.now() + this.#closeTimeoutMs;

@@ -6,7 +6,9 @@
 
 /** What the queue orders by. */
 export interface Queued {
+  /** Higher runs first. */
   priority: number;
+  /** Submission order; lower runs first among equal priorities. */
   seq: number;
 }
 
@@ -31,6 +33,7 @@ export class JobQueue<T extends Queued> {
   #head = 0;
   #heap: T[] = [];
 
+  /** How many jobs are queued. */
   get size(): number {
     return this.#fifo.length - this.#head + this.#heap.length;
   }

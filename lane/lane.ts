@@ -24,6 +24,7 @@ import type {
 
 /** A submitted job, as its submitter holds it. */
 export interface JobHandle<T = unknown> {
+  /** The job's id. */
   readonly id: string;
   /** Settles when the job completes (its value), is cancelled or lands in the dead-letter queue. */
   readonly result: Promise<T>;
@@ -59,7 +60,8 @@ export interface DeadLetterQueue {
   purge(filter?: { id?: string; session?: string; lane?: LaneName }): Promise<number>;
 }
 
-interface RegisteredHandler {
+/** A kind's handler and its options. */
+export interface RegisteredHandler {
   fn: JobFunction;
   options: HandlerOptions;
 }
@@ -76,12 +78,17 @@ export abstract class Lane {
   readonly events: LaneEvents = new LaneEvents();
   /** The dead-letter queue. */
   readonly dlq: DeadLetterQueue;
+  /** Handlers by kind. */
   protected readonly handlers: Map<string, RegisteredHandler> = new Map();
+  /** Settings per lane, by rank. */
   protected readonly configs: readonly LaneConfig[];
+  /** Token buckets per lane, by rank. */
   protected readonly buckets: readonly (TokenBucket | undefined)[];
+  /** The policy of jobs that name none. */
   protected readonly defaultRetry: RetryPolicy;
   #lastSession: string | undefined;
 
+  /** Validates the options and sets up limits and rate limits. */
   constructor(options: LaneOptions) {
     const lanes: ConcurrencyLimitOptions["lanes"] = {};
     for (const [name, config] of Object.entries(options.lanes ?? {})) {
@@ -162,7 +169,9 @@ export abstract class Lane {
   abstract stats(): Promise<LaneStats>;
   /** Stops scheduling and waits for running attempts to settle. */
   abstract close(): Promise<void>;
+  /** Requeues a dead job. */
   protected abstract retryDead(id: string): Promise<JobInfo>;
+  /** Deletes dead jobs that match. */
   protected abstract purgeDead(
     filter: { id?: string; session?: string; lane?: LaneName },
   ): Promise<number>;

@@ -7,7 +7,9 @@ import type { HighWaterMarks } from "./types.ts";
 
 /** Concurrency limits; unset means unlimited, except lanes, which default to upstream's. */
 export interface ConcurrencyLimitOptions {
+  /** Most jobs running at once overall. */
   global?: number;
+  /** Most jobs running at once per lane. */
   lanes?: Partial<Record<LaneName, number>>;
   /** The same limit for every session. */
   session?: number;
@@ -30,18 +32,28 @@ export type Blocker = "global" | "lane" | "session" | "key" | null;
  * ```
  */
 export class ConcurrencyLimits {
+  /** The global limit. */
   readonly global: number;
+  /** Limits per lane, by rank. */
   readonly lanes: number[];
+  /** The limit per session. */
   readonly session: number;
+  /** Limits of named keys. */
   readonly keys: ReadonlyMap<string, number>;
+  /** The limit of keys not named. */
   readonly defaultKey: number;
+  /** Jobs running now. */
   running = 0;
+  /** Jobs running now per lane, by rank. */
   readonly laneRunning: number[] = LANE_NAMES.map(() => 0);
+  /** Jobs running now per session (tracked only with a session limit). */
   readonly sessionRunning: Map<string, number> = new Map();
+  /** Jobs running now per key. */
   readonly keyRunning: Map<string, number> = new Map();
   readonly #high: HighWaterMarks = { global: 0, lanes: {}, sessions: {}, keys: {} };
   readonly #trackSessions: boolean;
 
+  /** Sets the limits; lanes not named keep upstream's defaults. */
   constructor(options: ConcurrencyLimitOptions = {}) {
     this.global = options.global ?? Infinity;
     this.lanes = LANE_NAMES.map((name) => options.lanes?.[name] ?? DEFAULT_LANE_CONCURRENCY[name]);

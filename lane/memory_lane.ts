@@ -168,6 +168,7 @@ const EMPTY_JOBS: MemoryJob[] = [];
  * ```
  */
 export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
+  /** Always false: jobs live in this process only. */
   readonly durable = false;
   readonly #queues: JobQueue<MemoryJob>[] = LANE_NAMES.map(() => new JobQueue<MemoryJob>());
   readonly #queued: number[] = LANE_NAMES.map(() => 0);
@@ -190,12 +191,14 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
   readonly #retain: number;
   readonly #stopReporting: () => void;
 
+  /** Creates an empty scheduler. */
   constructor(options: MemoryLaneOptions = {}) {
     super(options);
     this.#retain = options.retainFinished ?? 1000;
     this.#stopReporting = reportDepth(this);
   }
 
+  /** Submits work; resolves with its handle at once. */
   submit<T = unknown>(
     session: string,
     lane: LaneName,
@@ -539,6 +542,7 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     return Number.isInteger(seq) ? this.#jobs.get(seq) : undefined;
   }
 
+  /** One job, or undefined once it is no longer retained. */
   get(id: string): Promise<JobInfo | undefined> {
     return Promise.resolve(this.#find(id)?.info());
   }
@@ -548,6 +552,7 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     return this.#find(id);
   }
 
+  /** Jobs matching `filter`, in submission order. */
   list(filter: JobFilter = {}): Promise<JobInfo[]> {
     const limit = filter.limit ?? 100;
     const out: JobInfo[] = [];
@@ -561,12 +566,14 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     return Promise.resolve(out);
   }
 
+  /** Cancels a queued or running job. */
   cancel(id: string): Promise<boolean> {
     const job = this.#find(id);
     if (!job) return Promise.reject(new NotFoundError(`job '${id}' not found`, "id"));
     return Promise.resolve(this.cancelJob(job));
   }
 
+  /** Requeues a dead job with a fresh attempt count. */
   protected retryDead(id: string): Promise<JobInfo> {
     const job = this.#find(id);
     if (job?.state !== "dead") {
@@ -585,6 +592,7 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     return Promise.resolve(info);
   }
 
+  /** Deletes dead jobs that match. */
   protected purgeDead(filter: { id?: string; session?: string; lane?: LaneName }): Promise<number> {
     let purged = 0;
     for (const job of [...this.#jobs.values()]) {
@@ -598,6 +606,7 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     return Promise.resolve(purged);
   }
 
+  /** Queued and running counts per lane. */
   depthByLane(): Promise<Record<LaneName, { queued: number; running: number }>> {
     const out = {} as Record<LaneName, { queued: number; running: number }>;
     LANE_NAMES.forEach((lane, rank) => {
@@ -606,6 +615,7 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     return Promise.resolve(out);
   }
 
+  /** Counts per lane and state of the jobs held. */
   stats(): Promise<LaneStats> {
     flushMetrics();
     const lanes = {} as Record<LaneName, LaneCounts>;
@@ -623,6 +633,7 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     }
   }
 
+  /** Cancels queued jobs and aborts running attempts. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -17,7 +17,13 @@
  * @module
  */
 export { createLane } from "./create.ts";
-export { type DeadLetterQueue, type JobHandle, Lane, type LaneOptions } from "./lane.ts";
+export {
+  type DeadLetterQueue,
+  type JobHandle,
+  Lane,
+  type LaneOptions,
+  type RegisteredHandler,
+} from "./lane.ts";
 export { MemoryLane, type MemoryLaneOptions } from "./memory_lane.ts";
 export {
   DurableLane,

@@ -58,10 +58,22 @@ Deno.test("two processes on one PostgreSQL: each job once, limits hold across pr
     const workers = ["alpha", "beta"].map((name) =>
       new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", WORKER, database.url, name],
-        stdout: "inherit",
+        stdin: "piped",
+        stdout: "piped",
         stderr: "inherit",
       }).spawn()
     );
+    for (const worker of workers) {
+      const reader = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let said = "";
+      while (!said.includes("ready")) {
+        const { value, done } = await reader.read();
+        assert(!done, "a worker exited before it was ready");
+        said += value;
+      }
+      reader.releaseLock();
+    }
+    for (const worker of workers) await worker.stdin.close();
     const statuses = await Promise.all(workers.map((w) => w.status));
     assertEquals(statuses.map((s) => s.code), [0, 0]);
     await submitter.close();

@@ -2,6 +2,7 @@
 
 /** Rate limit settings of one lane. */
 export interface RateLimit {
+  /** Steady rate of starts. */
   ratePerSecond: number;
   /** Bucket size; defaults to one second's worth, at least 1. */
   burst?: number;
@@ -18,11 +19,14 @@ export interface RateLimit {
  * ```
  */
 export class TokenBucket {
+  /** Tokens added per millisecond. */
   readonly ratePerMs: number;
+  /** Most tokens held at once. */
   readonly burst: number;
   #tokens: number;
   #updated: number;
 
+  /** Starts with a full bucket. */
   constructor(limit: RateLimit, now: number = performance.now()) {
     this.ratePerMs = limit.ratePerSecond / 1000;
     this.burst = Math.max(1, limit.burst ?? Math.ceil(limit.ratePerSecond));

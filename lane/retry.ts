@@ -9,7 +9,9 @@ export type BackoffKind = "fixed" | "exponential";
 
 /** A retry policy. `maxAttempts` counts the first run: 1 means never retry. */
 export interface RetryPolicy {
+  /** Runs in all, the first included; 1 means never retry. */
   maxAttempts: number;
+  /** Fixed or exponential delays (default fixed). */
   backoff?: BackoffKind;
   /** The first delay, in milliseconds (default 100). */
   delayMs?: number;

@@ -284,6 +284,7 @@ export interface LaneModuleOptions extends Omit<DurableLaneOptions, "store"> {
 
 /** The lane module as `serve` mounts it; `lane` is set once the routes are built. */
 export interface LaneModule extends A3sModule {
+  /** The scheduler, once the server has built the routes. */
   readonly lane: DurableLane | undefined;
 }
 

@@ -4,43 +4,73 @@ import type { Migration, StoreKind } from "@a3s/common";
 
 /** A job row. Times are epoch milliseconds; JSON columns hold text. */
 export interface JobRow {
+  /** Insertion order, for FIFO. */
   seq?: number;
+  /** The job id (a UUID). */
   id: string;
+  /** The owning session. */
   session: string;
+  /** The lane name. */
   lane: string;
+  /** The lane's rank, 0 for system. */
   lane_rank: number;
+  /** The handler kind. */
   kind: string;
+  /** JSON payload. */
   payload: string;
+  /** queued, running, completed, cancelled or dead. */
   state: string;
+  /** Higher runs first within a lane. */
   priority: number;
+  /** The concurrency key, if any. */
   limit_key: string | null;
+  /** Unique when set. */
   idempotency_key: string | null;
+  /** JSON array of job ids. */
   depends_on: string;
+  /** Attempts started so far. */
   attempts: number;
+  /** The retry policy's cap. */
   max_attempts: number;
+  /** JSON retry policy. */
   retry: string;
+  /** Per-attempt timeout. */
   timeout_ms: number | null;
+  /** Not claimable before this. */
   run_at: number;
+  /** When the current claim ends. */
   lease_until: number | null;
+  /** The worker holding the lease. */
   worker: string | null;
+  /** 1 when a cancel waits for the worker's heartbeat. */
   cancel_requested: number;
+  /** JSON result of a completed job. */
   result: string | null;
+  /** JSON of the last progress report. */
   progress: string | null;
+  /** JSON array of failed attempts. */
   errors: string;
+  /** When it was submitted. */
   created_at: number;
+  /** When it first started. */
   started_at: number | null;
+  /** When it finished. */
   finished_at: number | null;
 }
 
 /** A dependency edge: `job_id` waits for `dep_id`. */
 export interface DependencyRow {
+  /** The waiting job. */
   job_id: string;
+  /** The job it waits for. */
   dep_id: string;
 }
 
 /** The lane tables, as kysely sees them. */
 export interface LaneTables {
+  /** Jobs. */
   lane_jobs: JobRow;
+  /** Dependency edges. */
   lane_job_deps: DependencyRow;
 }
 

@@ -1,6 +1,7 @@
 /**
  * A worker for the two-process PostgreSQL test: runs `work` jobs under shared limits and
  * records each run's start and end in `lane_test_runs`, then exits when the queues are empty.
+ * It prints "ready" once connected and starts claiming when its stdin closes.
  *
  * Usage: deno run -A pg_worker.ts DATABASE_URL WORKER_NAME
  */
@@ -13,6 +14,9 @@ const [url, name] = Deno.args;
 const store = await openStore({ databaseUrl: url, poolSize: 4 });
 const lane = await DurableLane.open({ store, pollMs: 10, leaseMs: 10_000, workerId: name, ...SHARED_LIMITS });
 const db = store.db<Record<string, never>>();
+// both workers start claiming together, so a slow start cannot leave one of them idle
+console.log("ready");
+await Deno.stdin.readable.pipeTo(new WritableStream());
 lane.handle("work", async (ctx) => {
   const started = performance.timeOrigin + performance.now();
   await new Promise((resolve) => setTimeout(resolve, (ctx.payload as { ms: number }).ms));
