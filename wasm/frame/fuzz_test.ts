@@ -4,7 +4,8 @@
  * same offset, never an error other than FrameError, never a payload buffer over the maximum.
  *
  * Runs FRAME_FUZZ_INPUTS inputs (1 000 000 by default) or until FRAME_FUZZ_SECONDS (60 by
- * default) pass, whichever comes first, and prints how many ran.
+ * default) pass, whichever comes first, and prints how many ran. A second test feeds the encoder
+ * random, partly invalid frames: valid ones must round-trip, invalid ones throw FrameError.
  */
 import { FrameDecoder } from "./decoder.ts";
 import { encodeFrames } from "./encode.ts";
@@ -171,4 +172,61 @@ Deno.test("fuzz: random and mutated inputs agree with the reference decoder", ()
   }
   console.log(`fuzz: ${ran} inputs, outcomes ${JSON.stringify(Object.fromEntries(codes))}`);
   if (ran < INPUTS) console.log(`fuzz: stopped at the ${SECONDS} s limit before ${INPUTS}`);
+});
+
+const ENCODE_INPUTS = Number(Deno.env.get("FRAME_FUZZ_ENCODE_INPUTS") ?? 100_000);
+const ODD_NUMBERS = [-1, 0.5, 256, 2 ** 32, Number.NaN, Infinity, 0, 1, 5, 6, 255, 2 ** 32 - 1];
+
+function oddOrValid(next: () => number, valid: number): number {
+  return next() < 0.9 ? valid : ODD_NUMBERS[Math.floor(next() * ODD_NUMBERS.length)];
+}
+
+Deno.test("fuzz: encoding random, partly invalid frames either round-trips or throws FrameError", () => {
+  const next = random(0xe1c0de);
+  const deadline = Date.now() + SECONDS * 1000;
+  let ran = 0;
+  let rejected = 0;
+  for (; ran < ENCODE_INPUTS && Date.now() <= deadline; ran++) {
+    const layout = LAYOUTS[ran & 1];
+    const maxPayload = MAXIMUMS[Math.floor(next() * MAXIMUMS.length)];
+    const frames: FrameInit[] = [];
+    for (let i = Math.floor(next() * 5); i > 0; i--) {
+      const compact = layout === "compact" && next() < 0.95;
+      frames.push({
+        type: oddOrValid(next, 1 + Math.floor(next() * 5)) as FrameType,
+        flags: compact ? 0 : oddOrValid(next, Math.floor(next() * 256)),
+        streamId: compact ? 0 : oddOrValid(next, Math.floor(next() * 2 ** 32)),
+        payload: randomBytes(next, Math.floor(next() * 80)),
+      });
+    }
+    const valid = frames.every((frame) =>
+      frame.type >= 1 && frame.type <= 5 && Number.isInteger(frame.type) &&
+      Number.isInteger(frame.flags) && frame.flags! >= 0 && frame.flags! <= 255 &&
+      Number.isInteger(frame.streamId) && frame.streamId! >= 0 && frame.streamId! < 2 ** 32 &&
+      frame.payload!.length <= maxPayload &&
+      (layout === "stream" || (frame.flags === 0 && frame.streamId === 0))
+    );
+    let wire: Uint8Array;
+    try {
+      wire = encodeFrames(frames, { layout, maxPayload });
+    } catch (error) {
+      if (!(error instanceof FrameError)) throw error;
+      if (valid) throw new Error(`input ${ran}: valid frames rejected: ${error.message}`);
+      rejected++;
+      continue;
+    }
+    if (!valid) throw new Error(`input ${ran}: invalid frames accepted`);
+    const expected = referenceDecode(wire, maxPayload, layout);
+    if (expected.error || expected.frames.length !== frames.length) {
+      throw new Error(`input ${ran}: encoded bytes ${hex(wire)} do not decode to the frames`);
+    }
+    expected.frames.forEach((frame, i) => {
+      const sent = frames[i];
+      if (
+        frame.type !== sent.type || frame.flags !== sent.flags ||
+        frame.streamId !== sent.streamId || frame.length !== sent.payload!.length
+      ) throw new Error(`input ${ran}: frame ${i} differs after encoding`);
+    });
+  }
+  console.log(`fuzz encode: ${ran} inputs, ${rejected} rejected with FrameError`);
 });
