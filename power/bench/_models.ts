@@ -11,7 +11,8 @@ import { readModelDir } from "../engine/model_dir.ts";
 import { CausalLM } from "../engine/session.ts";
 import { renderChat } from "../engine/chat_template.ts";
 
-const DEFAULT_DIR = fileURLToPath(new URL("../model/default", import.meta.url));
+const DEFAULT_DIR = Deno.env.get("A3S_POWER_DEFAULT_MODEL_DIR") ??
+  fileURLToPath(new URL("../model/default", import.meta.url));
 const SCRIPT = fileURLToPath(new URL("../testdata/make_tiny_model.py", import.meta.url));
 const STAND_IN_ARGS = [
   "--hidden",
@@ -42,7 +43,7 @@ export async function benchModels(): Promise<BenchModel[]> {
   if (await exists(join(DEFAULT_DIR, "onnx", "model.onnx"))) {
     models.push({ label: "default", dir: DEFAULT_DIR });
   } else {
-    console.log("SKIPPED default model: power/model/default is not there yet");
+    console.log(`SKIPPED default model: ${DEFAULT_DIR} is not there yet`);
   }
   const standIn = join(Deno.env.get("TMPDIR") ?? "/tmp", "a3s-power-bench-stand-in");
   if (!(await exists(join(standIn, "onnx", "model.onnx")))) {

@@ -95,18 +95,27 @@ for (const { label, dir } of await benchModels()) {
   const overhead = (bareFigures.tokensPerSecond / powerFigures.tokensPerSecond - 1) * 100;
   // Wall clocks swing with other load on the machine; the work each loop does around
   // session.run does not, so it is the steadier measure of the engine's own cost.
-  const around = async (run: Contender, spent: { ms: number }) => {
-    const before = spent.ms;
-    const started = performance.now();
-    await run(NEW_TOKENS);
-    const wall = performance.now() - started;
-    const inside = spent.ms - before;
-    return { outside: (wall - inside) / NEW_TOKENS, inside: inside / NEW_TOKENS };
-  };
   const bareSpent = timeRuns(bare.session);
   const powerSpent = timeRuns(engine.lm.session);
-  const bareCost = await around(contenders[0], bareSpent);
-  const powerCost = await around(contenders[1], powerSpent);
+  const cost = { bare: { outside: 0, inside: 0 }, power: { outside: 0, inside: 0 } };
+  const runs = 8;
+  for (let i = 0; i < runs; i++) {
+    for (
+      const [key, run, spent] of [
+        ["bare", contenders[0], bareSpent],
+        ["power", contenders[1], powerSpent],
+      ] as const
+    ) {
+      const before = spent.ms;
+      const started = performance.now();
+      await run(NEW_TOKENS);
+      const inside = spent.ms - before;
+      cost[key].outside += (performance.now() - started - inside) / NEW_TOKENS / runs;
+      cost[key].inside += inside / NEW_TOKENS / runs;
+    }
+  }
+  const bareCost = cost.bare;
+  const powerCost = cost.power;
   console.log(`\ndecode on ${label} (prompt ${prompt.length} tokens, ${NEW_TOKENS} new, greedy):`);
   const row = (name: string, f: { ttftMs: number; tokensPerSecond: number }) =>
     console.log(

@@ -170,12 +170,12 @@ export async function* generate(
     let choice;
     if (constraint) {
       // Most picks are already valid; only build the full mask when this one is not.
-      const first = sampler.pick(logits, undefined, wantLogprobs ? topCount : 0);
+      const first = sampler.pick(logits, undefined, topCount, wantLogprobs);
       choice = constraint.allows(first.token)
         ? first
-        : sampler.pick(logits, constraint.mask(), wantLogprobs ? topCount : 0);
+        : sampler.pick(logits, constraint.mask(), topCount, wantLogprobs);
     } else {
-      choice = sampler.pick(logits, undefined, wantLogprobs ? topCount : 0);
+      choice = sampler.pick(logits, undefined, topCount, wantLogprobs);
     }
     const token = choice.token;
     if (model.stopTokens.has(token)) {

@@ -123,9 +123,15 @@ export class Sampler {
 
   /**
    * Draws one token. `allowed`, when given, masks out every token whose entry is 0;
-   * `topLogprobs` asks for that many alternatives with their log-probabilities.
+   * `topLogprobs` asks for that many alternatives with their log-probabilities, and
+   * `withLogprob` false leaves the chosen token's log-probability out (NaN).
    */
-  pick(logits: Float32Array, allowed?: Uint8Array, topLogprobs = 0): SampledToken {
+  pick(
+    logits: Float32Array,
+    allowed?: Uint8Array,
+    topLogprobs = 0,
+    withLogprob = true,
+  ): SampledToken {
     if (allowed) {
       for (let i = 0; i < logits.length; i++) if (!allowed[i]) logits[i] = -Infinity;
     }
@@ -143,6 +149,8 @@ export class Sampler {
     } else {
       token = this.#draw(logits, temperature, topK, topP, minP);
     }
+    // The normalizer costs a pass of exp over the vocabulary; skip it when nobody reads it.
+    if (!withLogprob && topLogprobs === 0) return { token, logprob: NaN };
     const lse = logSumExp(logits);
     const result: SampledToken = { token, logprob: logits[token] - lse };
     if (topLogprobs > 0) {

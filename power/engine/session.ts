@@ -149,7 +149,7 @@ export class CausalLM {
     const total = cache.length + ids.length;
     const feeds: Record<string, ort.Tensor> = {
       input_ids: int64(ids, [1, ids.length]),
-      attention_mask: int64(new Array(total).fill(1), [1, total]),
+      attention_mask: new ort.Tensor("int64", new BigInt64Array(total).fill(1n), [1, total]),
       ...cache.past,
     };
     if (this.#inputs.has("position_ids")) {
@@ -169,7 +169,8 @@ export class CausalLM {
     const vocab = logitsTensor.dims[logitsTensor.dims.length - 1];
     const rows = logitsTensor.dims[1];
     const all = toFloat32(logitsTensor);
-    const logits = all.slice((rows - 1) * vocab, rows * vocab);
+    // A view, not a copy: the output buffer is ours, and the sampler may edit it in place.
+    const logits = all.subarray((rows - 1) * vocab, rows * vocab);
     const hiddenTensor = out.last_hidden_state;
     return {
       logits,
