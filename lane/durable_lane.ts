@@ -508,6 +508,8 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     const localRoom = kinds.length ? Math.min(limits.global, 256) - this.#running.size : 0;
     const batch = this.#finished.length ? this.#takeFinished() : undefined;
     if (localRoom <= 0 && !batch) return 0;
+    // an idle worker reads before it takes the write lock, so polling stays cheap
+    if (!batch && !(await this.#anythingDue(kinds))) return 0;
     const postgres = this.store.kind === "postgres";
     const after: (() => void)[] = [];
     const rows = await this.#claimTransaction(async (conn) => {
@@ -635,6 +637,19 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     for (const run of after) run();
     for (const row of rows) this.#start(row);
     return rows.length;
+  }
+
+  async #anythingDue(kinds: string[]): Promise<boolean> {
+    const now = Date.now();
+    const due = await this.#db.selectFrom("lane_jobs").select("id")
+      .where((eb) =>
+        eb.or([
+          eb.and([eb("state", "=", "queued"), eb("run_at", "<=", now)]),
+          eb.and([eb("state", "=", "running"), eb("lease_until", "<=", now)]),
+        ])
+      )
+      .where("kind", "in", kinds).limit(1).executeTakeFirst();
+    return due !== undefined;
   }
 
   #start(row: JobRow): void {
