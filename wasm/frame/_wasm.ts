@@ -63,6 +63,7 @@ export interface FrameWasm {
   exports: FrameExports;
   bytes: Uint8Array;
   words: Uint32Array;
+  view: DataView;
   input: number;
   inputCapacity: number;
   /** Record table, in u32 units. */
@@ -82,6 +83,7 @@ function views(): FrameWasm {
     exports,
     bytes: new Uint8Array(buffer),
     words: new Uint32Array(buffer),
+    view: new DataView(buffer),
     input: exports.inputPointer(),
     inputCapacity: exports.inputCapacity(),
     records: exports.recordPointer() >>> 2,

@@ -197,7 +197,8 @@ function writeFrames(
 ): void {
   const wasm = _frameWasm();
   const { header, maxPayload, layoutCode } = options;
-  const { words, bytes } = wasm;
+  const { words, view: source } = wasm;
+  const target = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let written = offset;
   for (let first = 0; first < list.length; first += wasm.descriptorCapacity) {
     const end = Math.min(list.length, first + wasm.descriptorCapacity);
@@ -214,7 +215,14 @@ function writeFrames(
       throw wasmError(words[wasm.result + RESULT_STATUS], list[index], index, options);
     }
     for (let i = first, from = wasm.headerTable; i < end; i++, from += header) {
-      for (let j = 0; j < header; j++) out[written + j] = bytes[from + j];
+      // Header bytes move as whole words: fewer operations than a byte loop or a subarray.
+      target.setUint32(written, source.getUint32(from));
+      if (header === 10) {
+        target.setUint32(written + 4, source.getUint32(from + 4));
+        target.setUint16(written + 8, source.getUint16(from + 8));
+      } else {
+        target.setUint8(written + 4, source.getUint8(from + 4));
+      }
       const payload = list[i].payload ?? EMPTY;
       if (payload.length > 0) out.set(payload, written + header);
       written += header + payload.length;
