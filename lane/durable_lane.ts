@@ -513,7 +513,9 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     const postgres = this.store.kind === "postgres";
     const after: (() => void)[] = [];
     const rows = await this.#claimTransaction(async (conn) => {
-      if (postgres) await sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`.execute(conn);
+      if (postgres) {
+        await sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`.execute(conn);
+      }
       // finished attempts are written first, so their slots count as free below
       if (batch) await this.#writeFinished(conn, batch);
       if (localRoom <= 0) return [];

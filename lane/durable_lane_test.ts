@@ -312,3 +312,23 @@ durableTest("jobs survive a restart of the scheduler", async (open, store) => {
     await second.close();
   }
 });
+
+durableTest("a timed-out attempt is aborted and retried under the stored policy", async (open) => {
+  const lane = await open();
+  let attempts = 0;
+  lane.handle("slow-then-fast", (ctx) => {
+    attempts++;
+    if (ctx.attempt > 1) return "fast";
+    return new Promise((_, reject) => {
+      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
+    });
+  });
+  const job = await lane.submit("s", "skill", { kind: "slow-then-fast" }, {
+    timeoutMs: 30,
+    retry: { maxAttempts: 2, delayMs: 1 },
+  });
+  assertEquals(await job.result, "fast");
+  assertEquals(attempts, 2);
+  const info = (await lane.get(job.id))!;
+  assertEquals(info.errors.map((e) => e.code), ["timeout"]);
+});
