@@ -58,19 +58,20 @@ Deno.test("tokens reads --file and loads a tokenizer.json path", async () => {
 });
 
 Deno.test("tokens usage errors exit 2 with one line", async () => {
-  for (
-    const args of [
-      ["encode"],
-      ["frobnicate", "--tokenizer", "cl100k_base"],
-      ["count", "--tokenizer", "cl100k_base", "--special", "some"],
-      ["count", "--tokenizer", "no_such_encoding"],
-      ["count", "--tokenizer", "cl100k_base", "--file", "/no/such/file"],
-      ["decode", "--tokenizer", "cl100k_base"],
-    ]
-  ) {
-    const result = await tokens(args, args[0] === "decode" ? '[1, "x"]' : "text");
-    assertEquals(result.code, 2, `${args.join(" ")}: ${result.err}`);
+  const cases = [
+    ["encode"],
+    ["frobnicate", "--tokenizer", "cl100k_base"],
+    ["count", "--tokenizer", "cl100k_base", "--special", "some"],
+    ["count", "--tokenizer", "no_such_encoding"],
+    ["count", "--tokenizer", "cl100k_base", "--file", "/no/such/file"],
+    ["decode", "--tokenizer", "cl100k_base"],
+  ];
+  const results = await Promise.all(
+    cases.map((args) => tokens(args, args[0] === "decode" ? '[1, "x"]' : "text")),
+  );
+  results.forEach((result, i) => {
+    assertEquals(result.code, 2, `${cases[i].join(" ")}: ${result.err}`);
     assert(result.err.startsWith("error: "), result.err);
     assertEquals(result.err.trim().split("\n").length, 1, result.err);
-  }
+  });
 });
