@@ -264,6 +264,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
   #again = false;
   #lastHeartbeat = 0;
   #lastWaiterPoll = 0;
+  #lastStaleCheck = 0;
   #closed = false;
   #stopReporting: () => void;
   #idle: (() => void)[] = [];
@@ -551,14 +552,19 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
         order by j.lane_rank, j.priority desc, j.seq
         limit ${window}
         ${sql.raw(postgres ? "for update of j skip locked" : "")}`.execute(conn);
-      const stale = await sql<JobRow>`
+      // leases run for seconds, so looking for expired ones a few times a lease is enough
+      const lookForStale = now - this.#lastStaleCheck >= Math.min(1_000, this.leaseMs / 4);
+      if (lookForStale) this.#lastStaleCheck = now;
+      const stale = lookForStale
+        ? (await sql<JobRow>`
         select j.* from lane_jobs j
         where j.state = 'running' and j.lease_until <= ${now}
           and j.kind in (${sql.join(kinds)})
         order by j.lane_rank, j.priority desc, j.seq
         limit ${window}
-        ${sql.raw(postgres ? "for update of j skip locked" : "")}`.execute(conn);
-      const candidates = { rows: mergeByOrder(stale.rows, ready.rows) };
+        ${sql.raw(postgres ? "for update of j skip locked" : "")}`.execute(conn)).rows
+        : [];
+      const candidates = { rows: mergeByOrder(stale, ready.rows) };
       const accepted: JobRow[] = [];
       const expired: JobRow[] = [];
       const clock = performance.now();
