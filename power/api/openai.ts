@@ -62,6 +62,8 @@ const Sampling = {
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
   user: z.string().optional(),
+  /** Not in OpenAI's API: drop the oldest prompt tokens instead of failing on overflow. */
+  truncate: z.boolean().optional(),
 };
 
 const ChatBody = z.looseObject({
@@ -256,6 +258,7 @@ export function openaiRoutes(power: Power): OpenAPIHono {
         maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
         logprobs: body.logprobs ?? false,
         topLogprobs: body.logprobs ? body.top_logprobs ?? 0 : 0,
+        truncate: body.truncate,
         signal: controller.signal,
         ...sampling(body, i),
       });
@@ -363,6 +366,7 @@ export function openaiRoutes(power: Power): OpenAPIHono {
         maxTokens: body.max_tokens ?? 16,
         logprobs: body.logprobs !== null && body.logprobs !== undefined,
         topLogprobs: body.logprobs ?? 0,
+        truncate: body.truncate,
         signal: controller.signal,
         ...sampling(body, job.i),
       });
