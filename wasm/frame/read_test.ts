@@ -31,8 +31,10 @@ Deno.test("readFrames decodes frames written to a real TCP socket in uneven writ
   const writer = (async () => {
     const conn = await listener.accept();
     const next = random(7);
-    for (const piece of chunked(wire, next, 9000)) await conn.write(piece);
-    conn.close();
+    // The writer writes each piece whole, where a bare `conn.write` may take only part of it.
+    const writer = conn.writable.getWriter();
+    for (const piece of chunked(wire, next, 9000)) await writer.write(piece);
+    await writer.close();
   })();
   const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   // copyPayloads is exercised here on a live stream; views are covered in decoder_test.ts.
