@@ -14,7 +14,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BUILD="$HERE/build"
 OUT="${OUT:-$ROOT/power/model/default}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
-STEPS="${STEPS:-360}"
+STEPS="${STEPS:-240}"
 THREADS="${THREADS:-2}"
 MODEL_CONFIG='{"hidden_size": 192, "intermediate_size": 512, "num_hidden_layers": 4, "num_attention_heads": 3, "num_key_value_heads": 3}'
 
@@ -33,7 +33,7 @@ echo "== token ids"
   --dialogues "$BUILD/dialogues.txt" --out-dir "$BUILD"
 echo "== training ($STEPS steps)"
 "$PYTHON" train.py --data-dir "$BUILD" --checkpoint "$BUILD/checkpoint.pt" --steps "$STEPS" \
-  --batch-size 8 --seq-len 384 --lr 3e-3 --warmup 30 --save-every 20 --threads "$THREADS" \
+  --batch-size 8 --seq-len 384 --lr 3e-3 --warmup 30 --save-every 10 --threads "$THREADS" \
   --config "$MODEL_CONFIG" | tee -a "$BUILD/train.log"
 echo "== export"
 "$PYTHON" export.py --checkpoint "$BUILD/checkpoint.pt" --tokenizer "$BUILD/tokenizer.json" \
