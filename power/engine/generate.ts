@@ -171,9 +171,16 @@ export async function* generate(
     if (constraint) {
       // Most picks are already valid; only build the full mask when this one is not.
       const first = sampler.pick(logits, undefined, topCount, wantLogprobs);
-      choice = constraint.allows(first.token)
-        ? first
-        : sampler.pick(logits, constraint.mask(), topCount, wantLogprobs);
+      if (constraint.allows(first.token)) choice = first;
+      else {
+        const mask = constraint.mask();
+        if (!mask.includes(1)) {
+          // Nothing can follow (the constraint reached a dead end): end rather than guess.
+          finishReason = "stop";
+          break;
+        }
+        choice = sampler.pick(logits, mask, topCount, wantLogprobs);
+      }
     } else {
       choice = sampler.pick(logits, undefined, topCount, wantLogprobs);
     }
