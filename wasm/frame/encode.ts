@@ -42,10 +42,15 @@ export function encodeFrame(frame: FrameInit, options?: CodecOptions): Uint8Arra
 export function encodeFrames(frames: Iterable<FrameInit>, options?: CodecOptions): Uint8Array {
   const resolved = _resolveOptions(options);
   const list = listOf(frames);
-  // Sizes are checked before anything is allocated, so no input can make us allocate more than
-  // the frames' own bytes plus headers.
+  // Payload sizes are checked before anything is allocated, so no input can make us allocate
+  // more than the frames' own bytes plus headers.
+  if (isOneRun(list)) {
+    const out = new Uint8Array(describe(list, 0, list.length, resolved));
+    place(list, 0, list.length, out, 0, resolved);
+    return out;
+  }
   const out = new Uint8Array(sizeOf(list, resolved));
-  writeFrames(list, out, 0, resolved);
+  writeRuns(list, out, 0, resolved);
   return out;
 }
 
@@ -83,7 +88,8 @@ export function encodeFramesInto(
 ): number {
   const resolved = _resolveOptions(options);
   const list = listOf(frames);
-  const size = sizeOf(list, resolved);
+  const oneRun = isOneRun(list);
+  const size = oneRun ? describe(list, 0, list.length, resolved) : sizeOf(list, resolved);
   if (!Number.isInteger(offset) || offset < 0 || offset + size > target.length) {
     throw new FrameError(
       "invalid_option",
@@ -91,7 +97,8 @@ export function encodeFramesInto(
       { field: "target" },
     );
   }
-  writeFrames(list, target, offset, resolved);
+  if (oneRun) place(list, 0, list.length, target, offset, resolved);
+  else writeRuns(list, target, offset, resolved);
   return size;
 }
 
@@ -184,48 +191,76 @@ function wasmError(
   );
 }
 
+/** Whether one WebAssembly call can take every header, so sizing and describing are one pass. */
+function isOneRun(list: FrameInit[]): boolean {
+  return list.length <= _frameWasm().descriptorCapacity;
+}
+
 /**
- * Writes the frames from `offset`: per run of frames, their descriptors go to WebAssembly, which
- * validates them and writes the headers into its header table in one call; then each header is
- * placed with a short loop and each payload with one copy.
+ * Checks frames `[first, end)` into the descriptor table and has WebAssembly validate them and
+ * write their headers, back to back, into its header table in one call. Returns their size.
  */
-function writeFrames(
+function describe(list: FrameInit[], first: number, end: number, options: ResolvedOptions): number {
+  const wasm = _frameWasm();
+  const words = wasm.words;
+  let size = 0;
+  for (let i = first, descriptor = wasm.descriptors; i < end; i++, descriptor += 3) {
+    const frame = list[i];
+    const payload = payloadOf(frame, i, options);
+    words[descriptor] = typeAndFlags(frame, i);
+    words[descriptor + 1] = streamIdOf(frame, i);
+    words[descriptor + 2] = payload.length;
+    size += options.header + payload.length;
+  }
+  const failed = wasm.exports.encodeHeaders(end - first, options.maxPayload, options.layoutCode);
+  if (failed >= 0) {
+    const index = first + failed;
+    // A failed call leaves its error code in the first result slot.
+    throw wasmError(words[wasm.result + RESULT_STATUS], list[index], index, options);
+  }
+  return size;
+}
+
+/**
+ * Places the described frames `[first, end)` at `offset`: each header from the header table and
+ * each payload with one copy. Returns the offset after them.
+ */
+function place(
   list: FrameInit[],
+  first: number,
+  end: number,
   out: Uint8Array,
   offset: number,
   options: ResolvedOptions,
-): void {
+): number {
   const wasm = _frameWasm();
-  const { header, maxPayload, layoutCode } = options;
-  const { words, view: source } = wasm;
+  const source = wasm.view;
   const target = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const header = options.header;
   let written = offset;
-  for (let first = 0; first < list.length; first += wasm.descriptorCapacity) {
-    const end = Math.min(list.length, first + wasm.descriptorCapacity);
-    for (let i = first, descriptor = wasm.descriptors; i < end; i++, descriptor += 3) {
-      const frame = list[i];
-      words[descriptor] = typeAndFlags(frame, i);
-      words[descriptor + 1] = streamIdOf(frame, i);
-      words[descriptor + 2] = (frame.payload ?? EMPTY).length;
+  for (let i = first, from = wasm.headerTable; i < end; i++, from += header) {
+    // Header bytes move as whole words: fewer operations than a byte loop or a subarray.
+    target.setUint32(written, source.getUint32(from));
+    if (header === 10) {
+      target.setUint32(written + 4, source.getUint32(from + 4));
+      target.setUint16(written + 8, source.getUint16(from + 8));
+    } else {
+      target.setUint8(written + 4, source.getUint8(from + 4));
     }
-    const failed = wasm.exports.encodeHeaders(end - first, maxPayload, layoutCode);
-    if (failed >= 0) {
-      const index = first + failed;
-      // A failed call leaves its error code in the first result slot.
-      throw wasmError(words[wasm.result + RESULT_STATUS], list[index], index, options);
-    }
-    for (let i = first, from = wasm.headerTable; i < end; i++, from += header) {
-      // Header bytes move as whole words: fewer operations than a byte loop or a subarray.
-      target.setUint32(written, source.getUint32(from));
-      if (header === 10) {
-        target.setUint32(written + 4, source.getUint32(from + 4));
-        target.setUint16(written + 8, source.getUint16(from + 8));
-      } else {
-        target.setUint8(written + 4, source.getUint8(from + 4));
-      }
-      const payload = list[i].payload ?? EMPTY;
-      if (payload.length > 0) out.set(payload, written + header);
-      written += header + payload.length;
-    }
+    const payload = list[i].payload ?? EMPTY;
+    if (payload.length > 0) out.set(payload, written + header);
+    written += header + payload.length;
+  }
+  return written;
+}
+
+/** Writes more frames than one call takes, one descriptor table's worth at a time. */
+function writeRuns(list: FrameInit[], out: Uint8Array, offset: number, options: ResolvedOptions) {
+  const capacity = _frameWasm().descriptorCapacity;
+  let written = offset;
+  for (let first = 0; first < list.length; first += capacity) {
+    const end = Math.min(list.length, first + capacity);
+    describe(list, first, end, options);
+    written = place(list, first, end, out, written, options);
   }
 }
