@@ -123,6 +123,16 @@ function post<S extends z.ZodType>(path: string, schema: S, summary: string, str
   });
 }
 
+function get(path: string, summary: string) {
+  return createRoute({
+    method: "get",
+    path,
+    summary,
+    tags: ["ollama"],
+    responses: { 200: { description: "JSON" } },
+  });
+}
+
 function modelOf(body: { model?: string; name?: string }): string {
   const name = body.model ?? body.name;
   if (!name) throw new ValidationError("model: required", "model");
@@ -372,7 +382,7 @@ export function ollamaRoutes(power: Power): OpenAPIHono {
     };
   };
 
-  app.get("/api/tags", async (c) => {
+  app.openapi(get("/api/tags", "List models in the store"), async (c) => {
     const models = await power.store.list();
     const out = [];
     for (const m of models) {
@@ -421,7 +431,7 @@ export function ollamaRoutes(power: Power): OpenAPIHono {
     },
   );
 
-  app.get("/api/ps", async (c) => {
+  app.openapi(get("/api/ps", "List loaded models"), async (c) => {
     const models = [];
     for (const m of power.registry.loaded()) {
       models.push({
@@ -497,6 +507,9 @@ export function ollamaRoutes(power: Power): OpenAPIHono {
     return c.body(null, 200);
   });
 
-  app.get("/api/version", (c) => c.json({ version: OLLAMA_COMPAT_VERSION }));
+  app.openapi(
+    get("/api/version", "The Ollama API version served"),
+    (c) => c.json({ version: OLLAMA_COMPAT_VERSION }),
+  );
   return app;
 }

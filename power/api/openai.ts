@@ -491,18 +491,35 @@ export function openaiRoutes(power: Power): OpenAPIHono {
     owned_by: "a3s",
   });
 
-  app.get("/v1/models", async (c) => {
+  const listModels = createRoute({
+    method: "get",
+    path: "/v1/models",
+    summary: "List models",
+    tags: ["openai"],
+    responses: { 200: { description: "JSON" } },
+  });
+  const getModel = createRoute({
+    method: "get",
+    path: "/v1/models/{id}",
+    summary: "Retrieve a model",
+    tags: ["openai"],
+    request: { params: z.object({ id: z.string().min(1) }) },
+    responses: { 200: { description: "JSON" } },
+  });
+  app.openapi(listModels, async (c) => {
     const models = await power.store.list();
     return c.json({ object: "list", data: models.map((m) => modelEntry(m.name, m.modifiedAt)) });
   });
 
-  app.get("/v1/models/:id{.+}", async (c) => {
-    const id = c.req.param("id");
+  const retrieve = async (id: string) => {
     const model = await power.store.get(id).catch(() => {
       throw new NotFoundError(`The model '${id}' does not exist`, "model");
     });
-    return c.json(modelEntry(model.name, model.modifiedAt));
-  });
+    return modelEntry(model.name, model.modifiedAt);
+  };
+  app.openapi(getModel, async (c) => c.json(await retrieve(c.req.valid("param").id)));
+  // Namespaced names such as `org/model:tag` carry a slash the route above cannot match.
+  app.get("/v1/models/:id{.+/.+}", async (c) => c.json(await retrieve(c.req.param("id"))));
 
   return app;
 }
