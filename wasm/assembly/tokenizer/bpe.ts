@@ -34,10 +34,8 @@ let ranks: usize = 0;
 let results: usize = 0;
 let nexts: usize = 0;
 let prevs: usize = 0;
-let versions: usize = 0;
 let heapCapacity: i32 = 0;
 let heapKeys: usize = 0;
-let heapStamps: usize = 0;
 let heapSize: i32 = 0;
 
 function grow(n: i32): void {
@@ -51,7 +49,6 @@ function grow(n: i32): void {
   results = heap.alloc(bytes);
   nexts = heap.alloc(bytes);
   prevs = heap.alloc(bytes);
-  versions = heap.alloc(bytes);
   capacity = c;
 }
 
@@ -60,7 +57,6 @@ function growHeap(n: i32): void {
   let c = heapCapacity < 1024 ? 1024 : heapCapacity;
   while (c < n) c <<= 1;
   heapKeys = heap.alloc(<usize>c << 3);
-  heapStamps = heap.alloc(<usize>c << 2);
   heapCapacity = c;
 }
 
@@ -157,49 +153,57 @@ function mergeByScan(text: usize, n: i32, e: i32): i32 {
   return n;
 }
 
-function heapPush(key: u64, stamp: u32): void {
-  let i = heapSize++;
-  while (i > 0) {
-    const parent = (i - 1) >> 1;
-    const pk = load<u64>(heapKeys + (<usize>parent << 3));
-    if (pk <= key) break;
-    store<u64>(heapKeys + (<usize>i << 3), pk);
-    setU32(heapStamps, i, getU32(heapStamps, parent));
-    i = parent;
-  }
-  store<u64>(heapKeys + (<usize>i << 3), key);
-  setU32(heapStamps, i, stamp);
+// @ts-ignore: decorator
+@inline
+function heapKey(i: i32): u64 {
+  return load<u64>(heapKeys + (<usize>i << 3));
 }
 
-let poppedKey: u64 = 0;
-let poppedStamp: u32 = 0;
+// @ts-ignore: decorator
+@inline
+function setHeapKey(i: i32, key: u64): void {
+  store<u64>(heapKeys + (<usize>i << 3), key);
+}
 
-function heapPop(): void {
-  poppedKey = load<u64>(heapKeys);
-  poppedStamp = getU32(heapStamps, 0);
-  heapSize--;
-  const key = load<u64>(heapKeys + (<usize>heapSize << 3));
-  const stamp = getU32(heapStamps, heapSize);
-  let i = 0;
+function siftDown(i: i32, key: u64): void {
   while (true) {
     let child = 2 * i + 1;
     if (child >= heapSize) break;
-    let ck = load<u64>(heapKeys + (<usize>child << 3));
+    let ck = heapKey(child);
     if (child + 1 < heapSize) {
-      const rk = load<u64>(heapKeys + (<usize>(child + 1) << 3));
+      const rk = heapKey(child + 1);
       if (rk < ck) {
         child++;
         ck = rk;
       }
     }
     if (key <= ck) break;
-    store<u64>(heapKeys + (<usize>i << 3), ck);
-    setU32(heapStamps, i, getU32(heapStamps, child));
+    setHeapKey(i, ck);
     i = child;
   }
-  store<u64>(heapKeys + (<usize>i << 3), key);
-  setU32(heapStamps, i, stamp);
+  setHeapKey(i, key);
 }
+
+function heapPush(key: u64): void {
+  let i = heapSize++;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    const pk = heapKey(parent);
+    if (pk <= key) break;
+    setHeapKey(i, pk);
+    i = parent;
+  }
+  setHeapKey(i, key);
+}
+
+function heapPop(): u64 {
+  const top = heapKey(0);
+  heapSize--;
+  if (heapSize > 0) siftDown(0, heapKey(heapSize));
+  return top;
+}
+
+const DEAD: u32 = 0xfffffffe;
 
 // @ts-ignore: decorator
 @inline
@@ -212,36 +216,42 @@ function pushPair(text: usize, i: i32, e: i32): void {
   const nx = <i32>getU32(nexts, i);
   if (nx < 0) return;
   pairOf(text, i, nx, endOf(nx, e));
-  if (mergeRank != NONE) heapPush((<u64>mergeRank << 32) | <u64>i, getU32(versions, i));
+  if (mergeRank != NONE) heapPush((<u64>mergeRank << 32) | <u64>i);
 }
 
-/** Merges the first `n` symbols with a heap; compacts them in place; returns the final count. */
+/**
+ * Merges the first `n` symbols with a heap of (rank, position) keys; compacts them in place and
+ * returns the final count. An entry is stale when its pair changed since it was pushed: popping
+ * re-reads the pair, and every live pair always has an entry of its own, so the smallest key
+ * whose pair still has that rank is the next merge.
+ */
 function mergeByHeap(text: usize, n: i32, e: i32): i32 {
   growHeap(3 * n + 4);
   heapSize = 0;
   for (let i = 0; i < n; i++) {
     setU32(nexts, i, i + 1 < n ? <u32>(i + 1) : NONE);
     setU32(prevs, i, i > 0 ? <u32>(i - 1) : NONE);
-    setU32(versions, i, 0);
   }
-  for (let i = 0; i < n - 1; i++) pushPair(text, i, e);
+  // Build the initial heap bottom-up: linear rather than n pushes.
+  for (let i = 0; i < n - 1; i++) {
+    pairOf(text, i, i + 1, getU32(starts, i + 2));
+    if (mergeRank != NONE) setHeapKey(heapSize++, (<u64>mergeRank << 32) | <u64>i);
+  }
+  for (let i = (heapSize >> 1) - 1; i >= 0; i--) siftDown(i, heapKey(i));
   while (heapSize > 0) {
-    heapPop();
-    const pos = <i32>(poppedKey & 0xffffffff);
-    if (getU32(versions, pos) != poppedStamp) continue;
+    const key = heapPop();
+    const pos = <i32>(key & 0xffffffff);
     const nx = <i32>getU32(nexts, pos);
+    if (nx < 0) continue; // the last symbol, or a dead one
     pairOf(text, pos, nx, endOf(nx, e));
+    if (<u64>mergeRank != key >> 32) continue;
     setU32(ids, pos, mergedId);
     const after = <i32>getU32(nexts, nx);
     setU32(nexts, pos, <u32>after);
     if (after >= 0) setU32(prevs, after, <u32>pos);
-    setU32(versions, nx, getU32(versions, nx) + 1);
-    setU32(versions, pos, getU32(versions, pos) + 1);
+    setU32(nexts, nx, DEAD);
     const before = <i32>getU32(prevs, pos);
-    if (before >= 0) {
-      setU32(versions, before, getU32(versions, before) + 1);
-      pushPair(text, before, e);
-    }
+    if (before >= 0) pushPair(text, before, e);
     pushPair(text, pos, e);
   }
   let count = 0;
