@@ -182,3 +182,38 @@ Deno.test("bearer tokens in headers are secrets", () => {
     "secret:Zx9Kq2Lm4Wp8Rt7Yv3Nb6Hj1Df5Gs0Ae",
   ]);
 });
+
+Deno.test("lone surrogates keep offsets aligned", () => {
+  const text = "\uD800 x \uDC00 ada@example.org";
+  const [email] = scan(text);
+  assertEquals(text.slice(email.start, email.end), "ada@example.org");
+});
+
+Deno.test("random input: findings stay ordered, in bounds and shift with a prefix", () => {
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const alphabet = "0123456789abcdefABCXYZ @.:-=+()/_\"'\n\u00e9\u4e2d\ud83d\ude00";
+  const pieces = ["ada@example.org", "415-555-2671", "4111 1111 1111 1111", "10.0.0.1", "::1"];
+  const scanner = createScanner();
+  const deadline = Date.now() + 1500;
+  for (let round = 0; round < 400 && Date.now() < deadline; round++) {
+    let text = "";
+    while (text.length < 300) {
+      text += next() < 0.1
+        ? ` ${pieces[Math.floor(next() * pieces.length)]} `
+        : alphabet[Math.floor(next() * alphabet.length)];
+    }
+    const found = scanner.scan(text);
+    let last = 0;
+    for (const f of found) {
+      assert(f.start >= last && f.start < f.end && f.end <= text.length, JSON.stringify(f));
+      last = f.end;
+    }
+    const shifted = scanner.scan(`\n\n${text}`);
+    assertEquals(
+      shifted.map((f) => [f.type, f.start - 2, f.end - 2]),
+      found.map((f) => [f.type, f.start, f.end]),
+    );
+  }
+  scanner.free();
+});

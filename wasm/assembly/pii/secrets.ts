@@ -274,7 +274,8 @@ function lineEnd(i: i32, limit: i32): i32 {
 
 function findFrom(i: i32, limit: i32, s: string): i32 {
   const stop = i + limit < textLen ? i + limit : textLen;
-  for (; i < stop; i++) if (startsWith(i, s)) return i;
+  const first = <i32>s.charCodeAt(0);
+  for (; i < stop; i++) if (at(i) == first && startsWith(i, s)) return i;
   return -1;
 }
 
