@@ -265,6 +265,8 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
   #lastHeartbeat = 0;
   #lastWaiterPoll = 0;
   #lastStaleCheck = 0;
+  /** Set by `close()`: finish and write what runs, claim nothing new. */
+  #closing = false;
   #closed = false;
   #stopReporting: () => void;
   #idle: (() => void)[] = [];
@@ -453,10 +455,8 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
         this.#ticking = undefined;
         const again = this.#again;
         this.#again = false;
-        if (this.#closed) {
-          for (const wake of this.#idle.splice(0)) wake();
-          return;
-        }
+        for (const wake of this.#idle.splice(0)) wake();
+        if (this.#closed) return;
         if (again || this.#finished.length) this.#kick(0);
         else if (this.#processing || this.#waiters.size) this.#kick(this.pollMs);
       });
@@ -506,7 +506,9 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
   async #claim(): Promise<number> {
     const kinds = [...this.handlers.keys()];
     const limits = this.limits;
-    const localRoom = kinds.length ? Math.min(limits.global, 256) - this.#running.size : 0;
+    const localRoom = kinds.length && !this.#closing
+      ? Math.min(limits.global, 256) - this.#running.size
+      : 0;
     const batch = this.#finished.length ? this.#takeFinished() : undefined;
     if (localRoom <= 0 && !batch) return 0;
     // an idle worker reads before it takes the write lock, so polling stays cheap
@@ -1124,7 +1126,10 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
 
   /** Lets running attempts finish (up to `closeTimeoutMs`), hands the rest back to the queue, and writes what finished. */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
+    // a claim in flight starts its jobs before this waits on them
+    if (this.#ticking) await new Promise<void>((resolve) => this.#idle.push(resolve));
     const deadline = Date.now() + this.#closeTimeoutMs;
     while (this.#running.size && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));

@@ -332,3 +332,19 @@ durableTest("a timed-out attempt is aborted and retried under the stored policy"
   const info = (await lane.get(job.id))!;
   assertEquals(info.errors.map((e) => e.code), ["timeout"]);
 });
+
+durableTest("close hands running attempts back to the queue for the next worker", async (open) => {
+  const first = await open({ closeTimeoutMs: 50 });
+  first.handle("long", (ctx) =>
+    new Promise((_, reject) => {
+      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
+    }));
+  const job = await first.submit("s", "prompt", { kind: "long" });
+  while ((await first.get(job.id))?.state !== "running") await sleep(5);
+  await first.close();
+  const handedBack = (await first.get(job.id))!;
+  assertEquals([handedBack.state, handedBack.attempts], ["queued", 0]);
+  const second = await open();
+  second.handle("long", () => "finished elsewhere");
+  assertEquals(await second.handleOf(job.id).result, "finished elsewhere");
+});
