@@ -1,4 +1,5 @@
-import { deepStrictEqual as assertEquals } from "node:assert";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
+import { A3sError } from "@a3s/common";
 import { TokenizerLoader } from "@lenml/tokenizers";
 import { loadTokenizer } from "./load.ts";
 import { FIXTURES, withoutSpecialTokens } from "./_hf_fixtures.ts";
@@ -45,4 +46,30 @@ Deno.test("byte-level tokenizers decode their encodings back to the text", async
     }
     ours.free();
   }
+});
+
+Deno.test("malformed tokenizer.json input is a 4xx A3sError, never a crash", async () => {
+  const cases: [unknown, number][] = [
+    [{}, 400],
+    [{ model: { type: "Nope", vocab: {} } }, 400],
+    [{ model: { type: "BPE", vocab: [] } }, 400],
+    [{ model: { type: "WordPiece", vocab: { a: 0 } } }, 400],
+    [{ model: { type: "BPE", vocab: { a: 0 }, merges: [] }, normalizer: { type: "Nope" } }, 400],
+    [{ model: { type: "BPE", vocab: { a: 0 }, merges: [] }, pre_tokenizer: { type: "Nope" } }, 400],
+    ["/no/such/tokenizer.json", 404],
+  ];
+  for (const [source, status] of cases) {
+    let caught: unknown;
+    try {
+      await loadTokenizer(source as Record<string, unknown>);
+    } catch (error) {
+      caught = error;
+    }
+    assert(caught instanceof A3sError, `${JSON.stringify(source)}: ${caught}`);
+    assertEquals(caught.status, status, caught.message);
+  }
+  const empty = await loadTokenizer({ model: { type: "BPE", vocab: { a: 0 }, merges: [] } });
+  assertEquals(list(empty.encode("aba")), [0, 0]);
+  assertEquals(empty.decode([0, 99, 0]), "aa");
+  empty.free();
 });
