@@ -70,8 +70,6 @@ const W_CHAN: u64 = 0x006e006100680063; // chan
 const W_INSE: u64 = 0x00650073006e0069; // inse
 const W_SAMP: u64 = 0x0070006d00610073; // samp
 const W_FAKE: u64 = 0x0065006b00610066; // fake
-const W_DIGITS: u64 = 0x0034003300320031; // 1234
-const W_ABCD: u64 = 0x0064006300620061; // abcd
 const W_STARSTARSTARSTAR: u64 = 0x002a002a002a002a; // ****
 const FOLD4: u64 = 0x0020002000200020;
 const DOTS: u64 = 0x00000000002e002e002e;
@@ -91,8 +89,6 @@ const DOTS: u64 = 0x00000000002e002e002e;
   if (w == W_CHAN) return startsWithFold(i, "changeme");
   if (w == W_INSE) return startsWithFold(i, "insert");
   if (w == W_SAMP) return startsWithFold(i, "sample");
-  if (w == W_DIGITS) return startsWithFold(i, "123456");
-  if (w == W_ABCD) return startsWithFold(i, "abcdef");
   return false;
 }
 
