@@ -138,6 +138,7 @@ Deno.test("credentials in URLs and high-entropy values next to key-like names", 
   assertNothing([
     "commit 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
     "id = 550e8400-e29b-41d4-a716-446655440000",
+    "api_key: 550e8400-e29b-41d4-a716-446655440000",
     "password=changeme",
     "https://user:password@example.com",
     "key_path=/etc/ssl/private/server.key",

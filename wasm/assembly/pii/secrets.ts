@@ -361,8 +361,7 @@ function isKeyName(start: i32, end: i32): bool {
         if (startsWithFold(i, "token")) return true;
         break;
       case 115: // s
-        if (startsWithFold(i, "secret") || startsWithFold(i, "session")) return true;
-        if (startsWithFold(i, "signature")) return true;
+        if (startsWithFold(i, "secret")) return true;
         break;
       case 112: // p
         if (startsWithFold(i, "passw") || startsWithFold(i, "pwd")) return true;
@@ -380,6 +379,17 @@ function isKeyName(start: i32, end: i32): bool {
     }
   }
   return false;
+}
+
+/** 8-4-4-4-12 hex digits: an identifier, not a credential. */
+function isUuid(start: i32, end: i32): bool {
+  if (end - start != 36) return false;
+  for (let k = 0; k < 36; k++) {
+    const c = at(start + k);
+    const dash = k == 8 || k == 13 || k == 18 || k == 23;
+    if (dash ? c != 45 : !isHex(c)) return false;
+  }
+  return true;
 }
 
 /** Whether at least eight value characters (and no '=') start at `v`. */
@@ -448,7 +458,7 @@ export function scanKeyValue(op: i32): i32 {
   if (first == 36 || first == 37) return -1;
   // A path, unlike base64 that happens to start with '/', has no capitals or has a dot.
   if (first == 47 && (classCount(start, end) < 3 || containsFold(start, end, "."))) return -1;
-  if (isPlaceholder(start, end) || containsFold(start, end, "://")) return -1;
+  if (isPlaceholder(start, end) || containsFold(start, end, "://") || isUuid(start, end)) return -1;
   const bits = entropy(start, end);
   const classes = classCount(start, end);
   if (nameMatches(nameStart, nameEnd, PASSWORD_NAMES)) {
