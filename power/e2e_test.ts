@@ -398,6 +398,27 @@ Deno.test("a client that disconnects mid-stream frees its slot; errors keep each
       }),
     });
     assertEquals((await truncated.json()).prompt_eval_count, 511);
+    const withImage = await fetch(`${server.url}/api/chat`, {
+      method: "POST",
+      body: JSON.stringify({
+        model: "tiny",
+        messages: [{ role: "user", content: "what is this?", images: ["aGk="] }],
+      }),
+    });
+    assertEquals(withImage.status, 400);
+    assertEquals(
+      (await withImage.json()).error,
+      "messages.0.images: model 'tiny:latest' does not take images",
+    );
+    const imagePart = await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      body: JSON.stringify({
+        model: "tiny",
+        messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "x" } }] }],
+      }),
+    });
+    assertEquals(imagePart.status, 400);
+    assertEquals((await imagePart.json()).error.param, "messages");
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     assert(metrics.includes('a3s_power_tokens_generated_total{model="tiny:latest"}'));
     assert(metrics.includes("a3s_power_time_to_first_token_seconds_bucket"));

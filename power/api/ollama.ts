@@ -133,6 +133,10 @@ function get(path: string, summary: string) {
   });
 }
 
+function refuseImages(model: string, field: string): never {
+  throw new ValidationError(`${field}: model '${model}' does not take images`, field);
+}
+
 function modelOf(body: { model?: string; name?: string }): string {
   const name = body.model ?? body.name;
   if (!name) throw new ValidationError("model: required", "model");
@@ -241,6 +245,7 @@ export function ollamaRoutes(power: Power): OpenAPIHono {
         done_reason: unload ? "unload" : "load",
       });
     }
+    if (body.images?.length) refuseImages(model, "images");
     const controller = requestAbort(c.req.raw);
     const stream = power.generate({
       model,
@@ -288,6 +293,9 @@ export function ollamaRoutes(power: Power): OpenAPIHono {
         done_reason: unload ? "unload" : "load",
       });
     }
+    body.messages.forEach((m, i) =>
+      m.images?.length && refuseImages(model, `messages.${i}.images`)
+    );
     const controller = requestAbort(c.req.raw);
     const messages: ChatMessage[] = body.messages.map((m) => ({
       role: m.role,

@@ -142,6 +142,13 @@ function sampling(body: SamplingBody, choice: number) {
 function text(content: z.infer<typeof Content>): string {
   if (content === null || content === undefined) return "";
   if (typeof content === "string") return content;
+  const other = content.find((p) => p.type !== "text");
+  if (other) {
+    throw new ValidationError(
+      `messages: content parts of type '${other.type}' are not supported`,
+      "messages",
+    );
+  }
   return content.map((p) => p.text ?? "").join("");
 }
 

@@ -66,7 +66,7 @@ for (const { label, dir } of await benchModels()) {
       ((constrained / free - 1) * 100).toFixed(1)
     }%)`,
   );
-  const group = `per-token cost, ${label}`;
+  const group = `${NEW_TOKENS}-token JSON run (constrained ends when its object closes), ${label}`;
   Deno.bench({ name: "free decoding", group, baseline: true, n: 5, warmup: 1 }, async () => {
     await run(model, prompt, false);
   });
