@@ -236,14 +236,8 @@ function urlCredentials(r: Random): Entity {
   const scheme = r.pick(["postgres", "mysql", "https", "redis", "mongodb"]);
   const user = r.pick(["admin", "app", "deploy", r.pick(FIRST)]);
   const pass = r.chars(ALNUM, r.int(10, 18));
-  const head = `${scheme}://`;
-  const text = `${head}${user}:${pass}@db${r.int(1, 9)}.example.net:${r.int(1024, 9999)}/app`;
-  return {
-    type: "secret",
-    text,
-    start: head.length,
-    end: head.length + user.length + 1 + pass.length,
-  };
+  const port = r.int(1024, 9999);
+  return whole("secret", `${scheme}://${user}:${pass}@db${r.int(1, 9)}.example.net:${port}/app`);
 }
 
 function secret(r: Random): Entity {

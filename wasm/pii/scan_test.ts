@@ -124,8 +124,8 @@ Deno.test("provider keys, JWTs and private keys are secrets; placeholders are no
 });
 
 Deno.test("credentials in URLs and high-entropy values next to key-like names", () => {
-  assertEquals(found("postgres://admin:S3cr3tPw9@db.example.com:5432/app"), [
-    "secret:admin:S3cr3tPw9",
+  assertEquals(found("see postgres://admin:S3cr3tPw9@db.example.com:5432/app."), [
+    "secret:postgres://admin:S3cr3tPw9@db.example.com:5432/app",
   ]);
   assertEquals(found('config = {"client_secret": "Zx9Kq2Lm4Wp8Rt7Yv3Nb6Hj1"}'), [
     "secret:Zx9Kq2Lm4Wp8Rt7Yv3Nb6Hj1",

@@ -302,9 +302,20 @@ export function scanPem(s: i32): i32 {
     c == 36 || c == 38 || c == 39 || c == 42 || c == 43 || c == 44 || c == 59 || c == 61;
 }
 
+// @ts-ignore: decorator
+@inline function isUrlChar(c: i32): bool {
+  return c > 32 && c < 127 && c != 34 && c != 39 && c != 60 && c != 62 && c != 96 && c != 123 &&
+    c != 125 && c != 124 && c != 92 && c != 94;
+}
+
+// @ts-ignore: decorator
+@inline function isTrailingPunctuation(c: i32): bool {
+  return c == 46 || c == 44 || c == 59 || c == 58 || c == 33 || c == 63 || c == 41 || c == 93;
+}
+
 const WEAK_URL_PASSWORDS: string[] = ["password", "pass", "passwd", "secret", "pwd", "xxx"];
 
-/** `scheme://user:password@host`: reports `user:password`. `colon` is the scheme's ':'. */
+/** `scheme://user:password@host/path`: reports the whole URL. `colon` is the scheme's ':'. */
 export function scanUrlCredentials(colon: i32): i32 {
   let scheme = colon;
   while (isAlnum(at(scheme - 1)) || at(scheme - 1) == 43 || at(scheme - 1) == 46) scheme--;
@@ -323,8 +334,12 @@ export function scanUrlCredentials(colon: i32): i32 {
     if (passEnd - passStart == word.length && startsWithFold(passStart, word)) return -1;
   }
   if (isPlaceholder(passStart, passEnd)) return -1;
-  emit(SECRET, userStart, passEnd, 930);
-  return passEnd + 1;
+  // The whole URL is the finding: it is what must not leave, and where it ends is unambiguous.
+  let end = passEnd + 1;
+  while (isUrlChar(at(end))) end++;
+  while (end > passEnd + 1 && isTrailingPunctuation(at(end - 1))) end--;
+  emit(SECRET, scheme, end, 930);
+  return end;
 }
 
 const PASSWORD_NAMES: string[] = ["passw", "pwd", "passphrase", "pass"];
