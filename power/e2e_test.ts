@@ -336,6 +336,14 @@ Deno.test("a client that disconnects mid-stream frees its slot; errors keep each
     logger: createLogger("silent"),
   });
   try {
+    const generated = async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const line = text.split("\n").find((l) =>
+        l.startsWith('a3s_power_tokens_generated_total{model="tiny:latest"}')
+      );
+      return Number(line?.split(" ").at(-1) ?? 0);
+    };
+    const before = await generated();
     const controller = new AbortController();
     const response = await fetch(`${server.url}/api/generate`, {
       method: "POST",
@@ -358,6 +366,8 @@ Deno.test("a client that disconnects mid-stream frees its slot; errors keep each
     });
     const nextBody = await next.json();
     assertEquals(nextBody.eval_count, 2, JSON.stringify(nextBody));
+    // The abandoned generation stopped early: far fewer than its 400 tokens were made.
+    assert((await generated()) - before < 200, `generated ${(await generated()) - before}`);
 
     const openaiError = await fetch(`${server.url}/v1/chat/completions`, {
       method: "POST",
