@@ -20,7 +20,16 @@ function whole(type: PiiType, text: string): Entity {
 
 const FIRST = ["ada", "li", "maria", "jonas", "wei", "sofia", "lucas", "emma", "hiro", "noah"];
 const LAST = ["lovelace", "wang", "garcia", "schmidt", "chen", "rossi", "martin", "smith", "kim"];
-const DOMAINS = ["example.com", "mail.example.org", "corp.example.co.uk", "beispiel.de", "qq.com"];
+const DOMAINS = [
+  "example.com",
+  "mail.example.org",
+  "corp.example.co.uk",
+  "beispiel.de",
+  "qq.com",
+  "163.com",
+  "Example.IO",
+  "sub-domain.example.travel",
+];
 
 function email(r: Random): Entity {
   const first = r.pick(FIRST);
@@ -30,6 +39,8 @@ function email(r: Random): Entity {
     `${first}_${last}${r.int(1, 99)}`,
     `${first}+news`,
     `${first[0]}${last}`,
+    `${first.toUpperCase()}.${last}`,
+    `${first}-${last}.${r.int(1980, 2005)}`,
   ]);
   return whole("email", `${local}@${r.pick(DOMAINS)}`);
 }
@@ -59,6 +70,12 @@ function phone(r: Random): Entity {
     cn.join(" "),
     `0${r.int(1, 9)} ${r.digits(2)} ${r.digits(2)} ${r.digits(2)} ${r.digits(2)}`,
     `020 ${r.digits(4)} ${r.digits(4)}`,
+    `+1 (${a}) ${e}-${x}`,
+    `+81-3-${r.digits(4)}-${r.digits(4)}`,
+    `+91 ${r.int(6, 9)}${r.digits(4)} ${r.digits(5)}`,
+    `+49 (0)89 ${r.digits(7)}`,
+    `1-${a}-${e}-${x}`,
+    `010-${r.digits(8)}`,
   ];
   return whole("phone", r.pick(formats));
 }
@@ -161,6 +178,8 @@ function ipAddress(r: Random): Entity {
   const groups = Array.from({ length: 8 }, () => r.chars(HEX, r.int(1, 4)).replace(/^0+(?=.)/, ""));
   const forms = [
     groups.join(":"),
+    groups.join(":").toUpperCase(),
+    `::ffff:${r.int(1, 223)}.${r.int(0, 255)}.${r.int(0, 255)}.${r.int(1, 254)}`,
     `2001:db8::${groups[6]}:${groups[7]}`,
     `fe80::${groups[5]}:${groups[6]}`,
     `${groups[0]}:${groups[1]}::${groups[7]}`,
@@ -246,11 +265,14 @@ function secret(r: Random): Entity {
     case 0:
       return whole("secret", "AKIA" + r.chars(UPPER + "234567", 16));
     case 1:
-      return whole("secret", "ghp_" + r.chars(ALNUM, 36));
+      return whole("secret", r.pick(["ghp_", "gho_", "ghs_", "ghu_"]) + r.chars(ALNUM, 36));
     case 2:
       return whole("secret", `github_pat_${r.chars(ALNUM, 22)}_${r.chars(ALNUM, 59)}`);
     case 3:
-      return whole("secret", "sk-proj-" + r.chars(BASE64URL, 48) + r.digits(2));
+      return whole(
+        "secret",
+        r.pick(["sk-proj-", "sk-svcacct-", "sk-"]) + r.chars(BASE64URL, 46) + r.digits(2),
+      );
     case 4:
       return whole("secret", "sk-ant-api03-" + r.chars(BASE64URL, 93) + "AA");
     case 5:
@@ -347,4 +369,13 @@ export const LOOK_ALIKES: ReadonlyArray<(r: Random) => string> = [
   (r) => `$${r.int(1, 999)},${r.digits(3)}.${r.digits(2)}`,
   (r) => Array.from({ length: 6 }, () => r.chars("0123456789ABCDEF", 2)).join(":"),
   (r) => `user${r.int(1, 99)}@localhost`,
+  (r) => `${r.int(200, 999)}-${r.digits(4)}`,
+  (r) => {
+    // Luhn-valid, but no network issues numbers starting with 8 or 9.
+    const payload = `${r.int(8, 9)}${r.digits(14)}`;
+    return payload + String(luhnCheckDigit(payload));
+  },
+  (r) => `${r.chars(HEX, 4)}:${r.chars(HEX, 4)}`,
+  (r) => `"token": "<redacted-${r.int(1, 9)}>"`,
+  (r) => `build ${r.int(1, 9)}.${r.int(0, 99)}.${r.int(0, 9999)}`,
 ];
