@@ -199,14 +199,15 @@ export class FrameDecoder {
     const source = this.#copy && count > 0
       ? bytes.slice(wasm.input, wasm.input + words[wasm.result + RESULT_PACKED])
       : chunk;
-    const offset = this.#copy ? 0 : base;
+    const buffer = source.buffer;
+    const offset = source.byteOffset + (this.#copy ? 0 : base);
     for (let i = 0, record = wasm.records; i < count; i++, record += 4) {
       const packed = words[record];
       frames.push({
         type: (packed & 0xff) as FrameType,
         flags: packed >>> 8,
         streamId: words[record + 1],
-        payload: view(source, offset + words[record + 2], words[record + 3]),
+        payload: new Uint8Array(buffer, offset + words[record + 2], words[record + 3]),
       });
     }
     this.#carried = 0;
