@@ -396,6 +396,16 @@ Deno.test("a client that disconnects mid-stream frees its slot; errors keep each
     });
     assertEquals(tooLong.status, 400);
     assert(/exceeds the model's context of 512 by \d+/.test((await tooLong.json()).error));
+    const smallContext = await fetch(`${server.url}/api/generate`, {
+      method: "POST",
+      body: JSON.stringify({
+        model: "tiny",
+        prompt: "word ".repeat(20),
+        raw: true,
+        options: { num_ctx: 16 },
+      }),
+    });
+    assert(/exceeds the model's context of 16 by \d+/.test((await smallContext.json()).error));
     const truncated = await fetch(`${server.url}/api/generate`, {
       method: "POST",
       body: JSON.stringify({

@@ -52,6 +52,8 @@ export interface CompletionParams {
   topLogprobs?: number;
   keepAlive?: string | number;
   truncate?: boolean;
+  /** Caps the context below the model's own (Ollama's `num_ctx`). */
+  contextLength?: number;
   signal?: AbortSignal;
 }
 
@@ -254,6 +256,7 @@ export class Power {
         topLogprobs: params.topLogprobs,
         signal: params.signal,
         truncate: params.truncate,
+        contextLength: params.contextLength,
       });
       let all = "";
       let shown = 0;

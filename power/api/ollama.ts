@@ -147,6 +147,7 @@ function sampling(options: z.infer<typeof Options> | undefined): {
   sampling: SamplingOptions;
   maxTokens?: number;
   stop?: string[];
+  contextLength?: number;
 } {
   const o = options ?? {};
   return {
@@ -163,6 +164,7 @@ function sampling(options: z.infer<typeof Options> | undefined): {
     },
     maxTokens: o.num_predict !== undefined && o.num_predict >= 0 ? o.num_predict : undefined,
     stop: o.stop,
+    contextLength: o.num_ctx !== undefined && o.num_ctx > 0 ? o.num_ctx : undefined,
   };
 }
 

@@ -29,6 +29,8 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Drop the oldest prompt tokens instead of failing when the prompt exceeds the context. */
   truncate?: boolean;
+  /** A context smaller than the model's (Ollama's `num_ctx`); larger values are capped. */
+  contextLength?: number;
 }
 
 /** One chosen token and the text it released. */
@@ -99,7 +101,7 @@ export async function* generate(
   options: GenerateOptions = {},
 ): AsyncGenerator<TokenEvent, GenerationResult> {
   const { lm, tokenizer } = model;
-  const context = model.manifest.contextLength;
+  const context = Math.min(model.manifest.contextLength, options.contextLength ?? Infinity);
   const prompt = fitPrompt(promptIds, context, options.truncate ?? false);
   const room = context - prompt.length;
   const maxTokens = Math.max(0, Math.min(options.maxTokens ?? room, room));
