@@ -3,6 +3,7 @@
  * read-only models that ship with power or that the config names.
  */
 import { dirname, join, resolve } from "node:path";
+import { unzipSync } from "fflate";
 import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
 import { type ModelManifest, readModelDir } from "../engine/model_dir.ts";
 import { nameParts, normalizeName } from "./names.ts";
@@ -85,6 +86,35 @@ async function run(cmd: string, args: string[]): Promise<void> {
         status: 400,
       },
     );
+  }
+}
+
+/** Unpacks a zip archive in-process, so no `unzip` binary is needed. */
+async function unzipInto(archive: string, into: string): Promise<void> {
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(await Deno.readFile(archive));
+  } catch (error) {
+    throw new A3sError(
+      "pull_failed",
+      `${archive} is not a readable zip: ${(error as Error).message}`,
+      {
+        status: 400,
+        field: "model",
+      },
+    );
+  }
+  for (const [name, data] of Object.entries(entries)) {
+    const target = resolve(into, name);
+    if (!target.startsWith(resolve(into) + "/")) {
+      throw new ValidationError(`model: the archive entry '${name}' escapes its folder`, "model");
+    }
+    if (name.endsWith("/")) {
+      await Deno.mkdir(target, { recursive: true });
+      continue;
+    }
+    await Deno.mkdir(dirname(target), { recursive: true });
+    await Deno.writeFile(target, data);
   }
 }
 
@@ -245,7 +275,7 @@ export class ModelStore {
       if (info.isFile) {
         const unpacked = join(work, "unpacked");
         await Deno.mkdir(unpacked);
-        if (/\.zip$/i.test(local)) await run("unzip", ["-q", local, "-d", unpacked]);
+        if (/\.zip$/i.test(local)) await unzipInto(local, unpacked);
         else if (/\.(tar|tar\.gz|tgz)$/i.test(local)) {
           await run("tar", ["-xf", local, "-C", unpacked]);
         } else {throw new ValidationError(

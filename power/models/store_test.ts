@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertRejects } from "../testdata/_assert.ts";
 import { fileURLToPath } from "node:url";
-import { dirname } from "node:path";
+import { join } from "node:path";
+import { zipSync } from "fflate";
 import { A3sError, NotFoundError } from "@a3s/common";
 import { ModelStore, type PullProgress } from "./store.ts";
 import { normalizeName } from "./names.ts";
@@ -26,9 +27,19 @@ Deno.test("pull from a zip, copy, list, remove", async () => {
   try {
     const store = new ModelStore(home, { tiny: TINY });
     const zip = `${home}/tiny.zip`;
-    const zipped = await new Deno.Command("zip", { args: ["-qr", zip, "tiny"], cwd: dirname(TINY) })
-      .output();
-    assert(zipped.success);
+    const files: Record<string, Uint8Array> = {};
+    for (
+      const name of [
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "onnx/model.onnx",
+      ]
+    ) {
+      files[`tiny/${name}`] = await Deno.readFile(join(TINY, name));
+    }
+    await Deno.writeFile(zip, zipSync(files));
     const progress: PullProgress[] = [];
     const pulled = await store.pull(zip, "zipped", (p) => progress.push(p));
     assertEquals(pulled.name, "zipped:latest");
@@ -46,6 +57,9 @@ Deno.test("pull from a zip, copy, list, remove", async () => {
     assert(builtin instanceof A3sError && builtin.status === 400);
     const missing = await assertRejects(() => store.pull(`${home}/nope`, "x"));
     assert(missing instanceof A3sError && missing.status === 404);
+    await Deno.writeFile(`${home}/evil.zip`, zipSync({ "../evil/config.json": new Uint8Array(2) }));
+    const evil = await assertRejects(() => store.pull(`${home}/evil.zip`, "evil"));
+    assert(evil instanceof A3sError && evil.status === 400, String(evil));
     await Deno.writeTextFile(`${home}/junk.tar`, "not a tar");
     const junk = await assertRejects(() => store.pull(`${home}/junk.tar`, "junk"));
     assert(junk instanceof A3sError && junk.status === 400);
