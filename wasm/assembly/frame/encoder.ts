@@ -14,7 +14,7 @@ import {
 } from "./layout";
 
 /** Writes one header at `out`; returns an error code, or ERROR_NONE. */
-export function writeHeader(
+@inline export function writeHeader(
   out: usize,
   typeAndFlags: u32,
   stream: u32,
