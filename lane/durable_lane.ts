@@ -486,12 +486,17 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     }
   }
 
-  /** Runs `fn` in a transaction that, on SQLite, takes the write lock up front. */
+  /**
+   * Runs `fn` in a transaction that holds the claim lock from its start: SQLite's write lock,
+   * or PostgreSQL's advisory lock, under which running leases are counted against the limits.
+   */
   async #claimTransaction<T>(fn: (conn: Conn) => Promise<T>): Promise<T> {
     return await this.#db.connection().execute(async (conn) => {
-      await sql`${sql.raw(this.store.kind === "sqlite" ? "begin immediate" : "begin")}`.execute(
-        conn,
-      );
+      // on PostgreSQL the transaction opens with the claim lock held, in one round trip
+      const begin = this.store.kind === "sqlite"
+        ? "begin immediate"
+        : `begin; select pg_advisory_xact_lock(${CLAIM_LOCK})`;
+      await sql`${sql.raw(begin)}`.execute(conn);
       try {
         const out = await fn(conn);
         await sql`commit`.execute(conn);
@@ -516,9 +521,6 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     const postgres = this.store.kind === "postgres";
     const after: (() => void)[] = [];
     const rows = await this.#claimTransaction(async (conn) => {
-      if (postgres) {
-        await sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`.execute(conn);
-      }
       // finished attempts are written first, so their slots count as free below
       if (batch) await this.#writeFinished(conn, batch);
       if (localRoom <= 0) return [];
