@@ -69,7 +69,7 @@ function compileEngine(): Promise<WebAssembly.Module> {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** Writes `text` as WTF-8 (UTF-8 that also encodes lone surrogates) at `offset`; returns bytes. */
 function wtf8Into(text: string, out: Uint8Array, offset: number): number {

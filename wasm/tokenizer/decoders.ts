@@ -10,9 +10,13 @@ type Config = Record<string, unknown>;
 /** A decoder step: tokens in, tokens out; the caller joins the result. */
 export type DecoderStep = (tokens: string[]) => string[];
 
+// As in transformers.js: byte fallback decodes with a default TextDecoder (a leading BOM is
+// dropped), byte-level keeps every byte.
 const utf8 = new TextDecoder();
+const utf8KeepBom = new TextDecoder("utf-8", { ignoreBOM: true });
 
-function cleanup(text: string): string {
+/** transformers.js's clean_up_tokenization: drops spaces before punctuation and contractions. */
+export function cleanup(text: string): string {
   return text.replaceAll(" .", ".").replaceAll(" ?", "?").replaceAll(" !", "!")
     .replaceAll(" ,", ",").replaceAll(" ' ", "'").replaceAll(" n't", "n't")
     .replaceAll(" 'm", "'m").replaceAll(" 's", "'s").replaceAll(" 've", "'ve")
@@ -56,7 +60,7 @@ export function buildDecoder(config: Config | null | undefined): DecoderStep {
         return out;
       };
     case "ByteLevel":
-      return (tokens) => [utf8.decode(byteLevelBytes(tokens.join("")) ?? new Uint8Array(0))];
+      return (tokens) => [utf8KeepBom.decode(byteLevelBytes(tokens.join("")) ?? new Uint8Array(0))];
     case "Fuse":
       return (tokens) => [tokens.join("")];
     case "Strip": {

@@ -8,7 +8,7 @@ import { A3sError } from "@a3s/common";
 import { BYTE_TO_CHAR, byteLevelBytes } from "./_byte_level.ts";
 import { Engine, Split } from "./_engine.ts";
 import { AddedTokenSplitter } from "./added_tokens.ts";
-import { buildDecoder, type DecoderStep } from "./decoders.ts";
+import { buildDecoder, cleanup, type DecoderStep } from "./decoders.ts";
 import { buildNormalizer, type Normalizer } from "./normalizers.ts";
 import { buildPostProcessor, type PostProcessor } from "./post_processors.ts";
 import { planPreTokenizer, type PreTokenizerPlan } from "./pre_tokenizers.ts";
@@ -27,7 +27,7 @@ interface AddedToken {
 }
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder();
+const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 const NO_ID = 0xffffffff;
 const UNKNOWN_CHAR = 0xfffffffe;
 
@@ -60,6 +60,8 @@ type Model =
 class HuggingFaceTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly specialTokens: ReadonlyMap<string, number>;
+  readonly chatTemplate?: string;
+  readonly #cleanup: boolean;
   readonly #model: Model;
   readonly #vocab: Map<string, number>;
   readonly #tokens: string[];
@@ -78,8 +80,11 @@ class HuggingFaceTokenizer implements Tokenizer {
     added: AddedToken[],
     json: Config,
     unkId: number | undefined,
+    config: Config,
   ) {
     this.#model = model;
+    this.#cleanup = config.clean_up_tokenization_spaces === true;
+    this.chatTemplate = chatTemplateOf(config.chat_template);
     this.#vocab = vocab;
     this.#unkId = unkId;
     for (const token of added) {
@@ -191,6 +196,11 @@ class HuggingFaceTokenizer implements Tokenizer {
   }
 
   decode(ids: ArrayLike<number>, options?: DecodeOptions): string {
+    const text = this.#decode(ids, options);
+    return this.#cleanup ? cleanup(text) : text;
+  }
+
+  #decode(ids: ArrayLike<number>, options?: DecodeOptions): string {
     const skip = options?.skipSpecialTokens === true;
     const model = this.#model;
     if (model.kind === "bpe" && model.byteLevel) {
@@ -315,6 +325,16 @@ async function buildBpe(model: Config, json: Config, vocab: Map<string, number>)
   return { kind: "bpe", engine, plan, byteLevel, fuseUnk: model.fuse_unk === true };
 }
 
+function chatTemplateOf(template: unknown): string | undefined {
+  if (typeof template === "string") return template;
+  // Some configs carry named templates; the default one is what chat uses.
+  if (Array.isArray(template)) {
+    const named = template.find((t) => t?.name === "default") ?? template[0];
+    return typeof named?.template === "string" ? named.template : undefined;
+  }
+  return undefined;
+}
+
 function addedTokens(json: Config): AddedToken[] {
   return ((json.added_tokens as Config[]) ?? []).map((t) => ({
     id: Number(t.id),
@@ -325,8 +345,11 @@ function addedTokens(json: Config): AddedToken[] {
   }));
 }
 
-/** Builds a tokenizer from parsed `tokenizer.json` content. */
-export async function fromTokenizerJson(json: Config): Promise<Tokenizer> {
+/**
+ * Builds a tokenizer from parsed `tokenizer.json` content and, optionally, the parsed
+ * `tokenizer_config.json` beside it (its chat template and `clean_up_tokenization_spaces`).
+ */
+export async function fromTokenizerJson(json: Config, config: Config = {}): Promise<Tokenizer> {
   const model = json.model as Config | undefined;
   if (!model || typeof model !== "object") throw invalid("tokenizer.json has no model", "model");
   const rawVocab = model.vocab;
@@ -344,7 +367,7 @@ export async function fromTokenizerJson(json: Config): Promise<Tokenizer> {
       unigram: new UnigramModel(pieces, unigramUnk),
       plan: planPreTokenizer(json.pre_tokenizer as Config),
     };
-    return new HuggingFaceTokenizer(built, vocab, addedTokens(json), json, unigramUnk);
+    return new HuggingFaceTokenizer(built, vocab, addedTokens(json), json, unigramUnk, config);
   }
   if (!rawVocab || typeof rawVocab !== "object" || Array.isArray(rawVocab)) {
     throw invalid("model.vocab must map tokens to ids", "model.vocab");
@@ -375,5 +398,5 @@ export async function fromTokenizerJson(json: Config): Promise<Tokenizer> {
       field: "model.type",
     });
   }
-  return new HuggingFaceTokenizer(built, vocab, added, json, unkId);
+  return new HuggingFaceTokenizer(built, vocab, added, json, unkId, config);
 }

@@ -53,7 +53,7 @@ const SPLIT_OF: Record<EncodingName, number> = {
   r50k_base: Split.gpt2,
 };
 
-const decoder = new TextDecoder();
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 class TiktokenTokenizer implements Tokenizer {
   readonly vocabSize: number;

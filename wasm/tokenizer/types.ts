@@ -36,6 +36,8 @@ export interface Tokenizer {
   tokenBytes(id: number): Uint8Array;
   /** Special token text to id. */
   readonly specialTokens: ReadonlyMap<string, number>;
+  /** The chat template from `tokenizer_config.json`, when one came with the tokenizer. */
+  readonly chatTemplate?: string;
   /** Releases the wasm memory; the tokenizer cannot be used afterwards. */
   free(): void;
 }
