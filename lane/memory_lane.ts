@@ -152,6 +152,7 @@ class MemoryJob implements JobHandle {
 }
 
 const FUNCTION_KIND = "function";
+const NO_OPTIONS: SubmitOptions = Object.freeze({});
 const EMPTY: string[] = [];
 const EMPTY_JOBS: MemoryJob[] = [];
 
@@ -203,7 +204,7 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     session: string,
     lane: LaneName,
     work: JobFunction<T> | JobSpec,
-    options: SubmitOptions = {},
+    options: SubmitOptions = NO_OPTIONS,
   ): Promise<JobHandle<T>> {
     try {
       return Promise.resolve(this.submitNow(session, lane, work, options));
@@ -217,7 +218,7 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     session: string,
     lane: LaneName,
     work: JobFunction<T> | JobSpec,
-    options: SubmitOptions = {},
+    options: SubmitOptions = NO_OPTIONS,
   ): JobHandle<T> {
     if (this.#closed) throw new A3sError("lane_closed", "the scheduler is closed", { status: 503 });
     this.validate(session, lane, work, options);
@@ -257,8 +258,12 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
       options.key ?? null,
       idempotencyKey,
       dependencies,
-      this.retryFor(rank, kind, options.retry),
-      this.timeoutFor(rank, kind, options.timeoutMs),
+      fn === work
+        ? options.retry ?? this.configs[rank].retry ?? this.defaultRetry
+        : this.retryFor(rank, kind, options.retry),
+      fn === work
+        ? options.timeoutMs ?? this.configs[rank].timeoutMs
+        : this.timeoutFor(rank, kind, options.timeoutMs),
       now + (options.delayMs ?? 0),
       now,
     );
