@@ -226,6 +226,23 @@ export function createLaneRoutes(lane: Lane): OpenAPIHono {
   app.openapi(statsRoute, async (c) => {
     return c.json((await lane.stats()) as z.infer<typeof StatsSchema>, 200);
   });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/lane/v1/events",
+    summary: "Follow this process's scheduler events as server-sent events",
+    request: {
+      query: z.object({
+        session: z.string().optional().openapi({ description: "only this session's jobs" }),
+        type: z.string().optional().openapi({ description: "comma-separated event types" }),
+      }),
+    },
+    responses: {
+      200: {
+        description: "One `event: <type>` with a JSON `data` line per event, after `event: ready`",
+        content: { "text/event-stream": { schema: z.string() } },
+      },
+    },
+  });
   app.get("/lane/v1/events", (c) => {
     const session = c.req.query("session");
     const types = c.req.query("type")?.split(",").filter(Boolean);

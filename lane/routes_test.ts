@@ -132,6 +132,7 @@ Deno.test("HTTP: submit, get, list, cancel, dead-letter queue and stats", async 
     assert(metrics.includes('a3s_lane_jobs_total{lane="query",outcome="completed"}'));
     const openapi = await (await fetch(`${url}/openapi.json`)).json();
     assert("/lane/v1/jobs" in openapi.paths && "/lane/v1/dlq/{id}/retry" in openapi.paths);
+    assert("/lane/v1/events" in openapi.paths);
   });
 });
 
