@@ -17,6 +17,9 @@ export interface ConcurrencyLimitOptions {
   keys?: Record<string, number>;
 }
 
+/** Sessions whose own high-water mark is kept; `*` covers all of them. */
+const MAX_SESSION_MARKS = 1000;
+
 /** Why a job may not start now. */
 export type Blocker = "global" | "lane" | "session" | "key" | null;
 
@@ -52,6 +55,7 @@ export class ConcurrencyLimits {
   readonly keyRunning: Map<string, number> = new Map();
   readonly #high: HighWaterMarks = { global: 0, lanes: {}, sessions: {}, keys: {} };
   readonly #trackSessions: boolean;
+  #sessionMarks = 0;
 
   /** Sets the limits; lanes not named keep upstream's defaults. */
   constructor(options: ConcurrencyLimitOptions = {}) {
@@ -91,7 +95,11 @@ export class ConcurrencyLimits {
     if (this.#trackSessions) {
       const n = (this.sessionRunning.get(session) ?? 0) + 1;
       this.sessionRunning.set(session, n);
-      if (n > (high.sessions[session] ?? 0)) high.sessions[session] = n;
+      if (n > (high.sessions["*"] ?? 0)) high.sessions["*"] = n;
+      // sessions come and go; past a bound only the all-session mark `*` keeps growing
+      if (session in high.sessions || this.#sessionMarks++ < MAX_SESSION_MARKS) {
+        if (n > (high.sessions[session] ?? 0)) high.sessions[session] = n;
+      }
     }
     if (key !== null) {
       const n = (this.keyRunning.get(key) ?? 0) + 1;

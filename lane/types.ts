@@ -205,7 +205,7 @@ export interface HighWaterMarks {
   global: number;
   /** By lane. */
   lanes: Record<string, number>;
-  /** By session (tracked with a session limit). */
+  /** By session (tracked with a session limit); `*` is the most of any one session. */
   sessions: Record<string, number>;
   /** By key. */
   keys: Record<string, number>;
