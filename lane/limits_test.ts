@@ -1,0 +1,32 @@
+import { assertEquals } from "./_assert.ts";
+import { ConcurrencyLimits } from "./limits.ts";
+
+Deno.test("limits name the first scope that is full, and release frees it", () => {
+  const limits = new ConcurrencyLimits({
+    global: 3,
+    lanes: { prompt: 2 },
+    session: 2,
+    keys: { gpu: 1, "*": 2 },
+  });
+  assertEquals(limits.blocker("prompt", "a", "gpu"), null);
+  limits.acquire("prompt", "a", "gpu");
+  assertEquals(limits.blocker("prompt", "b", "gpu"), "key");
+  assertEquals(limits.blocker("prompt", "b", "cpu"), null);
+  limits.acquire("prompt", "a", "cpu");
+  assertEquals(limits.blocker("prompt", "b", null), "lane");
+  assertEquals(limits.blocker("query", "a", null), "session");
+  limits.acquire("query", "b", null);
+  assertEquals(limits.blocker("system", "c", null), "global");
+  limits.release("prompt", "a", "gpu");
+  assertEquals(limits.blocker("prompt", "c", "gpu"), null);
+  assertEquals(limits.highWater().global, 3);
+  assertEquals(limits.highWater().lanes.prompt, 2);
+  assertEquals(limits.highWater().keys, { gpu: 1, cpu: 1 });
+  assertEquals(limits.highWater().sessions, { "*": 2, a: 2, b: 1 });
+});
+
+Deno.test("lanes without a setting keep upstream's default concurrency", () => {
+  const limits = new ConcurrencyLimits();
+  assertEquals(limits.lanes, [5, 3, 10, 5, 3, 2]);
+  assertEquals(limits.keyLimit("anything"), Infinity);
+});
