@@ -98,6 +98,7 @@ interface RunningJob {
   startedAt: number;
   attempt?: Attempt<RunningJob>;
   cancelRequested: boolean;
+  progress?: unknown;
 }
 
 interface Finished {
@@ -137,6 +138,8 @@ class DurableHandle implements JobHandle {
     return this.owner.waitFor(this.id);
   }
   get progress(): unknown {
+    const latest = this.owner.progressOf(this.id);
+    if (latest !== undefined) this.#progress = latest;
     return this.#progress;
   }
   onProgress(listener: (value: unknown) => void): () => void {
@@ -695,8 +698,14 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     attempt.run(handler.fn, timeout, this);
   }
 
+  /** The last progress a job running in this process reported, if any. */
+  progressOf(id: string): unknown {
+    return this.#running.get(id)?.progress;
+  }
+
   /** Records a progress report; written with the next flush. */
   attemptProgress(job: RunningJob, value: unknown): void {
+    job.progress = value;
     this.#progress.set(job.id, value);
     this.emit("progress", job, { progress: value });
   }

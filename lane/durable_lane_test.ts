@@ -254,15 +254,20 @@ durableTest("progress is stored and events are emitted", async (open) => {
   const lane = await open();
   const events: LaneEvent[] = [];
   lane.subscribe((event) => events.push(event));
+  let job: Awaited<ReturnType<typeof lane.submit>> | undefined;
+  let seenByHandle: unknown;
   lane.handle("report", async (ctx) => {
     ctx.progress({ step: 1 });
+    seenByHandle = job?.progress;
     await sleep(30);
     return "ok";
   });
-  const job = await lane.submit("s", "session", { kind: "report" });
+  job = await lane.submit("s", "session", { kind: "report" });
   const seen: unknown[] = [];
   job.onProgress((value) => seen.push(value));
   await job.result;
+  assertEquals(seenByHandle, { step: 1 }, "the handle sees progress while the job runs");
+  assertEquals(job.progress, { step: 1 });
   assertEquals((await lane.get(job.id))?.progress, { step: 1 });
   assertEquals(
     events.filter((e) => e.jobId === job.id).map((e) => e.type),
