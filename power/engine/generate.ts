@@ -5,6 +5,7 @@ import type { TokenConstraint } from "./constraint.ts";
 import type { ModelManifest } from "./model_dir.ts";
 import { Sampler, type SamplingOptions } from "./sampler.ts";
 import type { CausalLM } from "./session.ts";
+import type { StepBatcher } from "./batch.ts";
 
 /** A causal model ready to generate: its session, tokenizer and manifest. */
 export interface LanguageModel {
@@ -13,6 +14,8 @@ export interface LanguageModel {
   manifest: ModelManifest;
   /** Token ids that end a generation. */
   stopTokens: ReadonlySet<number>;
+  /** Shares decode steps with concurrent generations when set. */
+  batcher?: StepBatcher;
 }
 
 /** Options for {@linkcode generate}. */
@@ -117,110 +120,121 @@ export async function* generate(
   let emitted = 0;
   let finishReason: GenerationResult["finishReason"] = "length";
   const cache = lm.newCache();
-  const started = performance.now();
-  let { logits } = await lm.forward(prompt, cache);
-  const prefillDone = performance.now();
+  model.batcher?.enter();
+  try {
+    return yield* decode();
+  } finally {
+    model.batcher?.leave();
+  }
 
-  const accept = (token: number): { event: TokenEvent; stopped: boolean } => {
-    tokens.push(token);
-    history.push(token);
-    const bytes = tokenizer.tokenBytes(token);
-    text += decoder.decode(bytes, { stream: true });
-    let stopped = false;
-    let visibleEnd = text.length - holdback(text, stops);
-    for (const stop of stops) {
-      const at = text.indexOf(stop, Math.max(0, emitted - stop.length));
-      if (at >= 0) {
-        text = text.slice(0, at);
-        visibleEnd = at;
-        stopped = true;
+  async function* decode(): AsyncGenerator<TokenEvent, GenerationResult> {
+    const started = performance.now();
+    let { logits } = await lm.forward(prompt, cache);
+    const prefillDone = performance.now();
+
+    const accept = (token: number): { event: TokenEvent; stopped: boolean } => {
+      tokens.push(token);
+      history.push(token);
+      const bytes = tokenizer.tokenBytes(token);
+      text += decoder.decode(bytes, { stream: true });
+      let stopped = false;
+      let visibleEnd = text.length - holdback(text, stops);
+      for (const stop of stops) {
+        const at = text.indexOf(stop, Math.max(0, emitted - stop.length));
+        if (at >= 0) {
+          text = text.slice(0, at);
+          visibleEnd = at;
+          stopped = true;
+        }
       }
-    }
-    const piece = text.slice(emitted, Math.max(emitted, visibleEnd));
-    emitted = Math.max(emitted, visibleEnd);
-    return {
-      event: { token, text: piece, tokenText: tokenDecoder.decode(bytes) },
-      stopped,
+      const piece = text.slice(emitted, Math.max(emitted, visibleEnd));
+      emitted = Math.max(emitted, visibleEnd);
+      return {
+        event: { token, text: piece, tokenText: tokenDecoder.decode(bytes) },
+        stopped,
+      };
     };
-  };
 
-  while (tokens.length < maxTokens) {
-    if (options.signal?.aborted) {
-      finishReason = "cancelled";
-      break;
-    }
-    if (constraint?.mustEnd()) {
-      finishReason = "stop";
-      break;
-    }
-    if (constraint) {
-      const remaining = maxTokens - tokens.length;
-      const completion = constraint.completion();
-      if (completion && completion.length >= remaining - 1) {
-        const forced = tokenizer.encode(completion, { special: "none" });
-        if (forced.length >= remaining - 1) {
-          for (const token of forced) {
-            constraint.advance(token);
-            yield accept(token).event;
+    while (tokens.length < maxTokens) {
+      if (options.signal?.aborted) {
+        finishReason = "cancelled";
+        break;
+      }
+      if (constraint?.mustEnd()) {
+        finishReason = "stop";
+        break;
+      }
+      if (constraint) {
+        const remaining = maxTokens - tokens.length;
+        const completion = constraint.completion();
+        if (completion && completion.length >= remaining - 1) {
+          const forced = tokenizer.encode(completion, { special: "none" });
+          if (forced.length >= remaining - 1) {
+            for (const token of forced) {
+              constraint.advance(token);
+              yield accept(token).event;
+            }
+            finishReason = "length";
+            break;
           }
-          finishReason = "length";
-          break;
         }
       }
-    }
-    sampler.prepare(logits, history);
-    let choice;
-    if (constraint) {
-      // Most picks are already valid; only build the full mask when this one is not.
-      const first = sampler.pick(logits, undefined, topCount, wantLogprobs);
-      if (constraint.allows(first.token)) choice = first;
-      else {
-        const mask = constraint.mask();
-        if (!mask.includes(1)) {
-          // Nothing can follow (the constraint reached a dead end): end rather than guess.
-          finishReason = "stop";
-          break;
+      sampler.prepare(logits, history);
+      let choice;
+      if (constraint) {
+        // Most picks are already valid; only build the full mask when this one is not.
+        const first = sampler.pick(logits, undefined, topCount, wantLogprobs);
+        if (constraint.allows(first.token)) choice = first;
+        else {
+          const mask = constraint.mask();
+          if (!mask.includes(1)) {
+            // Nothing can follow (the constraint reached a dead end): end rather than guess.
+            finishReason = "stop";
+            break;
+          }
+          choice = sampler.pick(logits, mask, topCount, wantLogprobs);
         }
-        choice = sampler.pick(logits, mask, topCount, wantLogprobs);
+      } else {
+        choice = sampler.pick(logits, undefined, topCount, wantLogprobs);
       }
-    } else {
-      choice = sampler.pick(logits, undefined, topCount, wantLogprobs);
+      const token = choice.token;
+      if (model.stopTokens.has(token)) {
+        finishReason = "stop";
+        break;
+      }
+      constraint?.advance(token);
+      const { event, stopped } = accept(token);
+      if (wantLogprobs) {
+        event.logprob = choice.logprob;
+        event.top = choice.top?.map((t) => ({
+          token: t.token,
+          text: tokenDecoder.decode(tokenizer.tokenBytes(t.token)),
+          logprob: t.logprob,
+        }));
+      }
+      yield event;
+      if (stopped) {
+        finishReason = "stop";
+        break;
+      }
+      if (tokens.length >= maxTokens) break;
+      logits = model.batcher
+        ? await model.batcher.step(token, cache)
+        : (await lm.forward([token], cache)).logits;
     }
-    const token = choice.token;
-    if (model.stopTokens.has(token)) {
-      finishReason = "stop";
-      break;
+    text += decoder.decode();
+    if (emitted < text.length) {
+      yield { token: -1, text: text.slice(emitted), tokenText: "" };
     }
-    constraint?.advance(token);
-    const { event, stopped } = accept(token);
-    if (wantLogprobs) {
-      event.logprob = choice.logprob;
-      event.top = choice.top?.map((t) => ({
-        token: t.token,
-        text: tokenDecoder.decode(tokenizer.tokenBytes(t.token)),
-        logprob: t.logprob,
-      }));
-    }
-    yield event;
-    if (stopped) {
-      finishReason = "stop";
-      break;
-    }
-    if (tokens.length >= maxTokens) break;
-    ({ logits } = await lm.forward([token], cache));
+    const finished = performance.now();
+    return {
+      text,
+      tokens,
+      finishReason,
+      promptTokens: prompt.length,
+      completionTokens: tokens.length,
+      promptEvalNs: Math.round((prefillDone - started) * 1e6),
+      evalNs: Math.round((finished - prefillDone) * 1e6),
+    };
   }
-  text += decoder.decode();
-  if (emitted < text.length) {
-    yield { token: -1, text: text.slice(emitted), tokenText: "" };
-  }
-  const finished = performance.now();
-  return {
-    text,
-    tokens,
-    finishReason,
-    promptTokens: prompt.length,
-    completionTokens: tokens.length,
-    promptEvalNs: Math.round((prefillDone - started) * 1e6),
-    evalNs: Math.round((finished - prefillDone) * 1e6),
-  };
 }

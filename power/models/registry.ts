@@ -8,6 +8,7 @@ import { loadTokenizer, type Tokenizer } from "../engine/_tokenizer.ts";
 import type { LanguageModel } from "../engine/generate.ts";
 import { type ModelManifest, readModelDir } from "../engine/model_dir.ts";
 import { CausalLM, EncoderModel } from "../engine/session.ts";
+import { StepBatcher } from "../engine/batch.ts";
 import type { Pooling } from "../engine/embed.ts";
 import type { ModelStore } from "./store.ts";
 import { normalizeName } from "./names.ts";
@@ -37,6 +38,8 @@ export interface RegistryOptions {
   concurrency?: number;
   /** Default keep-alive in milliseconds (Ollama's default is five minutes). */
   keepAliveMs?: number;
+  /** Most concurrent decode steps run as one batch; 1 turns batching off. */
+  batchSize?: number;
 }
 
 const loadedGauge = gauge({ name: "a3s_power_models_loaded", help: "Models held in memory." });
@@ -141,8 +144,9 @@ export class ModelRegistry {
     this.store = store;
     this.options = {
       memoryBudgetBytes: options.memoryBudgetBytes ?? Infinity,
-      concurrency: options.concurrency ?? 4,
+      concurrency: options.concurrency ?? 8,
       keepAliveMs: options.keepAliveMs ?? 5 * 60_000,
+      batchSize: options.batchSize ?? 8,
     };
   }
 
@@ -208,7 +212,11 @@ export class ModelRegistry {
       const stopTokens = new Set(manifest.eosTokenIds);
       // A special token (end of turn, start of a new turn, padding) never belongs in a reply.
       for (const id of tokenizer.specialTokens.values()) stopTokens.add(id);
-      model.language = { lm, tokenizer, manifest, stopTokens };
+      // Batching pads float32 caches; other cache types decode one sequence per call.
+      const batcher = this.options.batchSize > 1 && lm.kvType === "float32" && lm.pastNames.length
+        ? new StepBatcher(lm, this.options.batchSize)
+        : undefined;
+      model.language = { lm, tokenizer, manifest, stopTokens, batcher };
     }
     model.loadNs = Math.round((performance.now() - started) * 1e6);
     this.#loaded.set(model.name, model);
