@@ -79,6 +79,17 @@ Deno.test("openai client: models, chat, stream, schema, tools, embeddings", asyn
       seed: 7,
     });
     assertEquals(again.choices[0].message.content, chat.choices[0].message.content);
+    // Concurrent requests share batched decode steps and still get exactly their own output.
+    const together = await Promise.all([7, 8, 7, 9].map((seed) =>
+      client.chat.completions.create({
+        model: "tiny",
+        messages: [{ role: "user", content: seed === 8 ? "A longer question here?" : "Hello" }],
+        max_tokens: 12,
+        seed,
+      })
+    ));
+    assertEquals(together[0].choices[0].message.content, chat.choices[0].message.content);
+    assertEquals(together[2].choices[0].message.content, chat.choices[0].message.content);
 
     const stream = await client.chat.completions.create({
       model: "tiny",

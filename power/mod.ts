@@ -34,6 +34,7 @@ export { type GenerateOptions, type GenerationResult, type TokenEvent } from "./
 export { Sampler, type SamplingOptions } from "./engine/sampler.ts";
 export { compileSchema, type SchemaNode } from "./engine/json_schema.ts";
 export { JsonConstraint, type TokenConstraint } from "./engine/constraint.ts";
+export { StepBatcher } from "./engine/batch.ts";
 export { type ModelManifest, readModelDir } from "./engine/model_dir.ts";
 export { ModelStore, type PullProgress, type StoredModel } from "./models/store.ts";
 export { type LoadedModel, ModelRegistry, type RegistryOptions } from "./models/registry.ts";
