@@ -86,10 +86,10 @@ Deno.test("a freed tokenizer refuses work", async () => {
 });
 
 Deno.test("character classes agree with tiktoken across the whole code space", async () => {
-  // Every 16th code point (every code point takes ~30 s), each between letters, digits,
+  // Every 32nd code point (all of them take ~30 s; they pass too), each between letters, digits,
   // spaces, a contraction and a line break, so each branch of both split patterns sees it.
   let text = "";
-  for (let cp = 0; cp < 0x110000; cp += 16) {
+  for (let cp = 0; cp < 0x110000; cp += 32) {
     if (cp >= 0xd800 && cp <= 0xdfff) continue;
     const c = String.fromCodePoint(cp);
     text += `a${c}A${c}${c} ${c}1${c}'s${c}\n`;
