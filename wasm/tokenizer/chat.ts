@@ -31,8 +31,9 @@ export interface ChatMessage {
 /** Options of {@linkcode countChatTokens}. */
 export interface ChatCountOptions {
   /**
-   * A Hugging Face chat template (jinja). When given, the conversation is rendered with it and
-   * the rendered text is counted with special tokens recognized.
+   * A Hugging Face chat template (jinja). The conversation is rendered with it and the rendered
+   * text is counted with special tokens recognized. Defaults to the tokenizer's own
+   * `chatTemplate` (from its tokenizer_config.json); without either, OpenAI's accounting is used.
    */
   template?: string;
   /** Variables for the template besides `messages` (e.g. `bos_token`, `tools`). */
@@ -84,8 +85,9 @@ export function countChatTokens(
     throw new ValidationError("messages must be a list", "messages");
   }
   const generationPrompt = options.addGenerationPrompt ?? true;
-  if (options.template !== undefined) {
-    const rendered = renderChatTemplate(options.template, messages, {
+  const template = options.template ?? tokenizer.chatTemplate;
+  if (template !== undefined) {
+    const rendered = renderChatTemplate(template, messages, {
       ...options.templateContext,
       add_generation_prompt: generationPrompt,
     });

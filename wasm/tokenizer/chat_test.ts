@@ -99,4 +99,14 @@ Deno.test("Hugging Face chat templates: rendered with jinja, counted as transfor
   }
   throws(() => countChatTokens(ours, [], { template: "{% for %}" }), /template/);
   ours.free();
+  // With its tokenizer_config.json, the tokenizer brings its own template.
+  const withConfig = await loadTokenizer(fixture.json, fixture.config);
+  assertEquals(withConfig.chatTemplate, template);
+  const messages = conversations[1];
+  const text = new Template(template).render({ messages, add_generation_prompt: true });
+  assertEquals(
+    countChatTokens(withConfig, messages),
+    reference.encode(text, { add_special_tokens: false }).length,
+  );
+  withConfig.free();
 });
