@@ -6,7 +6,7 @@
 import { basename, dirname } from "node:path";
 import { env, pipeline } from "@huggingface/transformers";
 import { generate, type LanguageModel } from "../engine/generate.ts";
-import { BareLoop, benchModels, benchPrompt, loadEngine, timeRuns } from "./_models.ts";
+import { BareLoop, benchModels, benchPrompt, insideRuns, loadEngine } from "./_models.ts";
 
 const NEW_TOKENS = 32;
 const ROUNDS = 5;
@@ -93,29 +93,22 @@ for (const { label, dir } of await benchModels()) {
   if (generator) contenders.push((n) => pipelineRun(generator!, promptText, n));
   const [bareFigures, powerFigures, peerFigures] = await measure(contenders);
   const overhead = (bareFigures.tokensPerSecond / powerFigures.tokensPerSecond - 1) * 100;
-  // Wall clocks swing with other load on the machine; the work each loop does around
-  // session.run does not, so it is the steadier measure of the engine's own cost.
-  const bareSpent = timeRuns(bare.session);
-  const powerSpent = timeRuns(engine.lm.session);
-  const cost = { bare: { outside: 0, inside: 0 }, power: { outside: 0, inside: 0 } };
+  // Wall clocks swing with other load on the machine. The work each contender does around
+  // session.run swings far less, so it is the steadier measure of what each adds to ORT.
+  const names = ["bare", "power", "transformers.js"];
+  const cost = contenders.map(() => ({ outside: 0, inside: 0 }));
   const runs = 8;
   for (let i = 0; i < runs; i++) {
-    for (
-      const [key, run, spent] of [
-        ["bare", contenders[0], bareSpent],
-        ["power", contenders[1], powerSpent],
-      ] as const
-    ) {
-      const before = spent.ms;
+    for (const [c, run] of contenders.entries()) {
+      const before = insideRuns.ms;
       const started = performance.now();
       await run(NEW_TOKENS);
-      const inside = spent.ms - before;
-      cost[key].outside += (performance.now() - started - inside) / NEW_TOKENS / runs;
-      cost[key].inside += inside / NEW_TOKENS / runs;
+      const inside = insideRuns.ms - before;
+      cost[c].outside += (performance.now() - started - inside) / NEW_TOKENS / runs;
+      cost[c].inside += inside / NEW_TOKENS / runs;
     }
   }
-  const bareCost = cost.bare;
-  const powerCost = cost.power;
+  const [bareCost, powerCost] = cost;
   console.log(`\ndecode on ${label} (prompt ${prompt.length} tokens, ${NEW_TOKENS} new, greedy):`);
   const row = (name: string, f: { ttftMs: number; tokensPerSecond: number }) =>
     console.log(
@@ -127,14 +120,19 @@ for (const { label, dir } of await benchModels()) {
   row("bare ORT loop", bareFigures);
   if (peerFigures) row("transformers.js", peerFigures);
   console.log(`  power overhead vs bare loop (wall clock): ${overhead.toFixed(1)}% (budget 10%)`);
+  for (const [c, figures] of cost.entries()) {
+    console.log(
+      `  per token, ${names[c].padEnd(15)} inside session.run ${
+        figures.inside.toFixed(3)
+      } ms, around it ${figures.outside.toFixed(3)} ms`,
+    );
+  }
   console.log(
-    `  per token outside session.run: power ${powerCost.outside.toFixed(3)} ms, bare loop ${
-      bareCost.outside.toFixed(3)
-    } ms; inside: ${bareCost.inside.toFixed(2)} ms -> engine overhead ${
+    `  engine overhead from the work around session.run: ${
       ((powerCost.outside - bareCost.outside) / (bareCost.inside + bareCost.outside) * 100).toFixed(
         2,
       )
-    }%`,
+    }% (budget 10%)`,
   );
   if (peerFigures) {
     console.log(
