@@ -5,7 +5,14 @@ import { bpePiece, byteIds, configureBpe, fallbackIds } from "./tokenizer/bpe";
 import { hashBytes } from "./tokenizer/hash";
 import { loadMerges as loadMergeTable } from "./tokenizer/merges";
 import { nextPiece, setFlavor } from "./tokenizer/split";
-import { loadVocab as loadVocabTable, lookup, tokenCount, tokenLen, tokenPtr } from "./tokenizer/vocab";
+import {
+  loadVocab as loadVocabTable,
+  lookup,
+  lookupHashed,
+  tokenCount,
+  tokenLen,
+  tokenPtr,
+} from "./tokenizer/vocab";
 
 let splitMode: i32 = 0;
 let ignoreMerges: bool = false;
@@ -85,14 +92,17 @@ export function outputPointer(): usize {
 function encodePiece(s: i32, e: i32, out: usize): i32 {
   const n = e - s;
   const p = input + <usize>s;
-  if (ignoreMerges) {
-    const id = lookup(p, n);
-    if (id >= 0) {
-      store<u32>(out, <u32>id);
-      return 1;
+  if (n > CACHE_MAX_BYTES) {
+    if (ignoreMerges) {
+      const id = lookup(p, n);
+      if (id >= 0) {
+        store<u32>(out, <u32>id);
+        return 1;
+      }
     }
+    return bpePiece(input, s, e, out);
   }
-  if (n > CACHE_MAX_BYTES) return bpePiece(input, s, e, out);
+  // Short pieces: one hash serves the cache and the whole-token lookup.
   const h = hashBytes(p, n);
   const slot = cache + (<usize>(h & ((1 << CACHE_BITS) - 1)) * CACHE_SLOT);
   if (load<u32>(slot) == h && <i32>load<u16>(slot, 4) == n && memory.compare(slot + 8, p, n) == 0) {
@@ -100,7 +110,15 @@ function encodePiece(s: i32, e: i32, out: usize): i32 {
     memory.copy(out, slot + 8 + <usize>CACHE_MAX_BYTES, <usize>count << 2);
     return count;
   }
-  const count = bpePiece(input, s, e, out);
+  let count = 0;
+  if (ignoreMerges) {
+    const id = lookupHashed(p, n, h);
+    if (id >= 0) {
+      store<u32>(out, <u32>id);
+      count = 1;
+    }
+  }
+  if (count == 0) count = bpePiece(input, s, e, out);
   if (count <= CACHE_MAX_BYTES) {
     store<u32>(slot, h);
     store<u16>(slot, <u16>n, 4);

@@ -22,7 +22,11 @@ export function tokenPtr(id: u32): usize {
 
 /** Looks `n` bytes at `p` up; returns the id or -1. */
 export function lookup(p: usize, n: i32): i32 {
-  const h = hashBytes(p, n);
+  return lookupHashed(p, n, hashBytes(p, n));
+}
+
+/** As lookup, with the bytes' hashBytes already known. */
+export function lookupHashed(p: usize, n: i32, h: u32): i32 {
   let i = h & slotMask;
   while (true) {
     const slot = slots + (<usize>i << 3);
