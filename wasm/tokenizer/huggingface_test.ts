@@ -82,3 +82,26 @@ Deno.test("malformed tokenizer.json input is a 4xx A3sError, never a crash", asy
   assertEquals(empty.decode([0, 99, 0]), "aa");
   empty.free();
 });
+
+Deno.test("added tokens that strip whitespace beside them match transformers.js", async () => {
+  const fixture = await FIXTURES["chatml-byte-level"]();
+  const added = fixture.json.added_tokens as Record<string, unknown>[];
+  const size = added.length + Object.keys((fixture.json.model as { vocab: object }).vocab).length;
+  const json = {
+    ...fixture.json,
+    added_tokens: [
+      ...added,
+      { id: size, content: "<mask>", lstrip: true, rstrip: false, special: true },
+      { id: size + 1, content: "[sep]", lstrip: false, rstrip: true, special: false },
+    ],
+  };
+  const ours = await loadTokenizer(json, fixture.config);
+  const reference = TokenizerLoader.fromPreTrained({
+    tokenizerJSON: json,
+    tokenizerConfig: fixture.config,
+  });
+  for (const text of ["a  <mask>  b", "<mask> x [sep]   y", "x\t\n<mask>[sep]\n z", "  [sep]  "]) {
+    assertEquals(list(ours.encode(text, { special: "all" })), reference.encode(text), text);
+  }
+  ours.free();
+});
