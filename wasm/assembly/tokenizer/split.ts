@@ -46,9 +46,15 @@ function codePoint(text: usize, i: i32): u32 {
 }
 
 /** The kind of the character at byte `i`, with `\s` as the active flavor defines it. */
+// @ts-ignore: decorator
+@inline
 export function kindAt(text: usize, i: i32): u32 {
   const b = <u32>load<u8>(text + <usize>i);
   if (b < 0x80) return <u32>load<u8>(ASCII_KINDS + <usize>b);
+  return kindOfNonAscii(text, i);
+}
+
+function kindOfNonAscii(text: usize, i: i32): u32 {
   const cp = codePoint(text, i);
   if (cp == 10 || cp == 13) return K_CRLF;
   const kind = unicodeClass(cp);
