@@ -6,6 +6,9 @@ import {
   at,
   C_ALNUM,
   C_ANCHOR,
+  C_DIGIT,
+  C_HEX,
+  C_UPPER,
   C_WORD,
   classOf,
   isDigit,
@@ -40,6 +43,16 @@ import { scanKeyValue, scanPem, scanPrefixedSecret, scanUrlCredentials } from ".
       return next == 121;
   }
   return false;
+}
+
+/** Whether a word starting with `c`, `next` could begin any candidate (inlined in the loop). */
+// @ts-ignore: decorator
+@inline function mayStartCandidate(c: i32, cls: i32, next: i32): bool {
+  if (cls & C_DIGIT) return true;
+  const nextCls = classOf(next);
+  if ((cls & C_UPPER) && (nextCls & C_UPPER)) return true;
+  if ((cls & C_HEX) && (next == 58 || (nextCls & C_HEX))) return true;
+  return mayBeKeyPrefix(c, next);
 }
 
 function scanWordStart(i: i32, c: i32): i32 {
@@ -81,7 +94,7 @@ export function scanText(): i32 {
     const c = <i32>load<u16>(base + (<usize>i << 1));
     const cls = classOf(c);
     if (cls & C_ALNUM) {
-      if (!(classOf(at(i - 1)) & C_WORD)) {
+      if (!(classOf(at(i - 1)) & C_WORD) && mayStartCandidate(c, cls, at(i + 1))) {
         const end = scanWordStart(i, c);
         if (end > i) {
           i = end;

@@ -3,6 +3,8 @@
 
 import {
   at,
+  C_VALUE,
+  classOf,
   containsFold,
   isAlnum,
   isAlpha,
@@ -352,10 +354,7 @@ const SCHEMES: string[] = ["bearer ", "basic ", "token "];
 
 // @ts-ignore: decorator
 @inline function isValueChar(c: i32): bool {
-  // printable ASCII without space, quotes, separators and brackets
-  return c > 32 && c < 127 && c != 34 && c != 39 && c != 96 && c != 44 && c != 59 &&
-    c != 38 && c != 60 && c != 62 && c != 40 && c != 41 && c != 91 && c != 93 && c != 123 &&
-    c != 125 && c != 92;
+  return (classOf(c) & C_VALUE) != 0;
 }
 
 function nameMatches(start: i32, end: i32, names: string[]): bool {

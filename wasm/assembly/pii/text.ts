@@ -95,18 +95,21 @@ export const C_UNDERSCORE: i32 = 8;
 /** `@ : = + ( -`, where a candidate may start. */
 export const C_ANCHOR: i32 = 16;
 export const C_HEX: i32 = 32;
+/** Printable ASCII that may sit inside an assigned value (no space, quotes, brackets, `,;&\\`). */
+export const C_VALUE: i32 = 64;
+export const C_DASH: i32 = 128;
 export const C_ALNUM: i32 = C_DIGIT | C_UPPER | C_LOWER;
 export const C_WORD: i32 = C_ALNUM | C_UNDERSCORE;
 
 const CLASSES: usize = memory.data<u8>([
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 16, 0, 16, 0, 0,
-  33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 16, 0, 0, 16, 0, 0,
-  16, 34, 34, 34, 34, 34, 34, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 8,
-  0, 36, 36, 36, 36, 36, 36, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0,
+  0, 64, 0, 64, 64, 64, 0, 0, 16, 0, 64, 80, 0, 208, 64, 64,
+  97, 97, 97, 97, 97, 97, 97, 97, 97, 97, 80, 0, 0, 80, 0, 64,
+  80, 98, 98, 98, 98, 98, 98, 66, 66, 66, 66, 66, 66, 66, 66, 66,
+  66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 0, 0, 0, 64, 72,
+  0, 100, 100, 100, 100, 100, 100, 68, 68, 68, 68, 68, 68, 68, 68, 68,
+  68, 68, 68, 68, 68, 68, 68, 68, 68, 68, 68, 0, 64, 0, 64, 0,
 ]);
 
 /** The class bits of `c` (0 outside ASCII). */
@@ -137,24 +140,24 @@ const CLASSES: usize = memory.data<u8>([
 
 // @ts-ignore: decorator
 @inline export function isAlnum(c: i32): bool {
-  return isDigit(c) || isAlpha(c);
+  return (classOf(c) & C_ALNUM) != 0;
 }
 
 /** Letters, digits and `_`: what continues an identifier. */
 // @ts-ignore: decorator
 @inline export function isWord(c: i32): bool {
-  return isDigit(c) || isAlpha(c) || c == 95;
+  return (classOf(c) & C_WORD) != 0;
 }
 
 // @ts-ignore: decorator
 @inline export function isHex(c: i32): bool {
-  return isDigit(c) || <u32>((c | 32) - 97) < 6;
+  return (classOf(c) & C_HEX) != 0;
 }
 
 /** Base64url and base64 alphabet minus padding: `A-Z a-z 0-9 _ -`. */
 // @ts-ignore: decorator
 @inline export function isTokenChar(c: i32): bool {
-  return isWord(c) || c == 45;
+  return (classOf(c) & (C_WORD | C_DASH)) != 0;
 }
 
 // @ts-ignore: decorator
