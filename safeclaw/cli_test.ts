@@ -60,3 +60,20 @@ Deno.test("bad usage and bad records exit 2 with one line", async () => {
   assertEquals(bad.code, 2);
   assertEquals(bad.err.includes("line 2"), true);
 });
+
+Deno.test("quality prints precision, recall and F1 for every type", async () => {
+  const { code, out } = await a3s(["safeclaw", "quality", "--records", "600", "--seed", "3"]);
+  assertEquals(code, 0);
+  const rows = out.trim().split("\n").slice(2).map((line) => line.trim().split(/\s+/));
+  assertEquals(rows.map((r) => r[0]), [
+    "email",
+    "phone",
+    "credit_card",
+    "iban",
+    "us_ssn",
+    "cn_id",
+    "ip_address",
+    "secret",
+  ]);
+  for (const row of rows) assertEquals(Number(row[7]) >= 0.97, true, row.join(" "));
+});
