@@ -21,6 +21,11 @@ export interface ModuleContext {
   config: Config;
   store: Store;
   logger: Logger;
+  /**
+   * Aborted when the server starts shutting down, before it waits for in-flight requests:
+   * long-lived responses (event streams, generations) end on it so draining can finish.
+   */
+  shutdown?: AbortSignal;
 }
 
 /** A module as the server sees it: a name, its sub-app and optional lifecycle hooks. */
@@ -236,7 +241,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const stopTelemetry = await initTelemetry(config.otlpEndpoint);
   const store = options.store ??
     await openStore({ home: config.home, databaseUrl: config.databaseUrl });
-  const { app, closeModules } = await assembleApp({ config, store, logger }, options.modules);
+  const stopping = new AbortController();
+  const { app, closeModules } = await assembleApp(
+    { config, store, logger, shutdown: stopping.signal },
+    options.modules,
+  );
 
   const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve(
@@ -253,12 +262,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   logger.info("listening", { url, store: store.kind });
 
   const { promise: finished, resolve: markFinished } = Promise.withResolvers<void>();
-  let stopping: Promise<void> | undefined;
+  let stopped: Promise<void> | undefined;
   const signals: Deno.Signal[] = options.handleSignals ? ["SIGINT", "SIGTERM"] : [];
   const onSignal = () => void shutdown();
   const shutdown = () => {
-    stopping ??= (async () => {
+    stopped ??= (async () => {
       logger.info("shutting down");
+      stopping.abort();
       const timeout = new Promise<"timeout">((r) =>
         setTimeout(() => r("timeout"), config.shutdownTimeoutMs)
       );
@@ -274,7 +284,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       logger.info("stopped");
       markFinished();
     })();
-    return stopping;
+    return stopped;
   };
   for (const signal of signals) Deno.addSignalListener(signal, onSignal);
   return { url, port: addr.port, shutdown, finished };

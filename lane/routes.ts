@@ -171,7 +171,7 @@ const statsRoute = createRoute({
  * const app = createLaneRoutes(createLane());
  * ```
  */
-export function createLaneRoutes(lane: Lane): OpenAPIHono {
+export function createLaneRoutes(lane: Lane, shutdown?: AbortSignal): OpenAPIHono {
   const app = createRouter();
   app.openapi(submitRoute, async (c) => {
     const body = c.req.valid("json");
@@ -256,10 +256,13 @@ export function createLaneRoutes(lane: Lane): OpenAPIHono {
         pending.push(event);
         wake?.();
       });
-      stream.onAbort(() => {
+      const end = () => {
         open = false;
         wake?.();
-      });
+      };
+      stream.onAbort(end);
+      if (shutdown?.aborted) end();
+      shutdown?.addEventListener("abort", end, { once: true });
       try {
         await stream.writeSSE({ event: "ready", data: "{}" });
         while (open) {
@@ -287,6 +290,7 @@ export function createLaneRoutes(lane: Lane): OpenAPIHono {
         }
       } finally {
         stop();
+        shutdown?.removeEventListener("abort", end);
       }
     });
   });
@@ -343,7 +347,7 @@ export function laneModule(options: LaneModuleOptions = {}): LaneModule {
       lane = await DurableLane.open({ ...section, ...rest, store: ctx.store });
       lane.handle("lane.echo", echo).handle("lane.sleep", sleep);
       for (const [kind, fn] of Object.entries(handlers ?? {})) lane.handle(kind, fn);
-      return createLaneRoutes(lane);
+      return createLaneRoutes(lane, ctx.shutdown);
     },
     async close() {
       await lane?.close();

@@ -71,3 +71,17 @@ export async function runCli(
   const decoder = new TextDecoder();
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }
+
+/** Polls `/readyz` until it answers 200 (modules may still be loading, such as a model). */
+export async function waitReady(url: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await fetch(`${url}/readyz`);
+    const body = await response.json();
+    if (response.status === 200) return body;
+    if (Date.now() > deadline) {
+      throw new Error(`not ready after ${timeoutMs} ms: ${JSON.stringify(body)}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { createTestDatabase } from "@a3s/common/testing";
-import { runCli, spawnServe } from "./_serve.ts";
+import { runCli, spawnServe, waitReady } from "./_serve.ts";
 
 Deno.test("serve answers health, OpenAPI, docs and metrics, then stops on SIGTERM", async () => {
   const home = await Deno.makeTempDir();
@@ -9,7 +9,7 @@ Deno.test("serve answers health, OpenAPI, docs and metrics, then stops on SIGTER
     const health = await fetch(`${server.url}/healthz`);
     assertEquals((await health.json()).status, "ok");
     assert(health.headers.get("x-request-id"));
-    assertEquals((await (await fetch(`${server.url}/readyz`)).json()).status, "ready");
+    assertEquals((await waitReady(server.url)).status, "ready");
     const doc = await (await fetch(`${server.url}/openapi.json`)).json();
     assertEquals(doc.openapi, "3.1.0");
     assertEquals((await fetch(`${server.url}/docs`)).status, 200);
@@ -67,7 +67,7 @@ Deno.test("several serve processes share one PostgreSQL", async (t) => {
   const servers = await Promise.all(homes.map((home) => spawnServe(["--home", home], env)));
   try {
     for (const server of servers) {
-      assertEquals((await (await fetch(`${server.url}/readyz`)).json()).status, "ready");
+      assertEquals((await waitReady(server.url)).status, "ready");
       assert(server.logs().includes('"store":"postgres"'));
     }
   } finally {
@@ -75,4 +75,21 @@ Deno.test("several serve processes share one PostgreSQL", async (t) => {
     await database.drop();
     for (const home of homes) await Deno.remove(home, { recursive: true });
   }
+});
+
+Deno.test("an open event stream does not hold up a graceful shutdown", async () => {
+  const home = await Deno.makeTempDir();
+  const server = await spawnServe(["--home", home]);
+  const events = await fetch(`${server.url}/lane/v1/events`);
+  const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("event: ready")) seen += (await reader.read()).value ?? "";
+  const started = Date.now();
+  const status = await server.stop("SIGTERM");
+  const elapsed = Date.now() - started;
+  assertEquals(status.code, 0);
+  assert(elapsed < 5000, `shutdown took ${elapsed} ms with a stream open`);
+  assert(!server.logs().includes("shutdown timed out"));
+  await reader.cancel().catch(() => {});
+  await Deno.remove(home, { recursive: true });
 });
