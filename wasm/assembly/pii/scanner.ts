@@ -84,29 +84,91 @@ function scanPunctuation(i: i32, c: i32): i32 {
   return -1;
 }
 
+/** Handles the candidate at `i` (a word start or an anchor); returns where to resume, or -1. */
+// @ts-ignore: decorator
+@inline function visit(i: i32): i32 {
+  const c = at(i);
+  const cls = classOf(c);
+  if (cls & C_ALNUM) return mayStartCandidate(c, cls, at(i + 1)) ? scanWordStart(i, c) : -1;
+  return scanPunctuation(i, c);
+}
+
+// @ts-ignore: decorator
+@inline function inRange(v: v128, low: i32, count: i32): v128 {
+  return i8x16.lt_u(i8x16.sub(v, i8x16.splat(<i8>low)), i8x16.splat(<i8>count));
+}
+
+/** Sixteen code units from `p`, saturated to bytes: anything outside Latin-1 becomes 0xff. */
+// @ts-ignore: decorator
+@inline function loadBytes(p: usize): v128 {
+  return i8x16.narrow_i16x8_u(v128.load(p), v128.load(p, 16));
+}
+
+/**
+ * One bit per unit of `[i, i + 16)` that needs a look: an anchor, or a word start whose first
+ * character can begin a candidate (a digit, a capital, `a`-`g`, `p`, `r`, `s`, `x`). Lowercase
+ * words that start otherwise, spaces and the insides of words cost nothing here. Needs `i >= 1`.
+ */
+// @ts-ignore: decorator
+@inline function attentionMask(i: i32): i32 {
+  const p = textPtr + (<usize>i << 1);
+  const cur = loadBytes(p);
+  const prev = loadBytes(p - 2);
+  const prevWord = v128.or(
+    v128.or(inRange(prev, 48, 10), inRange(v128.or(prev, i8x16.splat(32)), 97, 26)),
+    i8x16.eq(prev, i8x16.splat(95)),
+  );
+  const startable = v128.or(
+    v128.or(v128.or(inRange(cur, 48, 10), inRange(cur, 65, 26)), inRange(cur, 97, 7)),
+    v128.or(
+      v128.or(i8x16.eq(cur, i8x16.splat(112)), inRange(cur, 114, 2)),
+      i8x16.eq(cur, i8x16.splat(120)),
+    ),
+  );
+  const anchor = v128.or(
+    v128.or(
+      v128.or(i8x16.eq(cur, i8x16.splat(64)), i8x16.eq(cur, i8x16.splat(58))),
+      i8x16.eq(cur, i8x16.splat(61)),
+    ),
+    v128.or(
+      v128.or(i8x16.eq(cur, i8x16.splat(43)), i8x16.eq(cur, i8x16.splat(40))),
+      i8x16.eq(cur, i8x16.splat(45)),
+    ),
+  );
+  return i8x16.bitmask(v128.or(v128.andnot(startable, prevWord), anchor));
+}
+
+/** Whether the scalar path must look at `i` (the same test as `attentionMask`, one unit). */
+// @ts-ignore: decorator
+@inline function needsLook(i: i32): bool {
+  const cls = classOf(at(i));
+  if (cls & C_ANCHOR) return true;
+  return (cls & C_ALNUM) != 0 && !(classOf(at(i - 1)) & C_WORD);
+}
+
 /** Scans the text in place and returns the number of findings written. */
 export function scanText(): i32 {
   resetFindings();
   const n = textLen;
-  const base = textPtr;
   let i = 0;
   while (i < n) {
-    const c = <i32>load<u16>(base + (<usize>i << 1));
-    const cls = classOf(c);
-    if (cls & C_ALNUM) {
-      if (!(classOf(at(i - 1)) & C_WORD) && mayStartCandidate(c, cls, at(i + 1))) {
-        const end = scanWordStart(i, c);
-        if (end > i) {
-          i = end;
-          continue;
+    if (i >= 1 && i + 16 <= n) {
+      let mask = attentionMask(i);
+      let next = i + 16;
+      while (mask != 0) {
+        const p = i + ctz(mask);
+        const end = visit(p);
+        if (end > p) {
+          next = end;
+          break;
         }
+        mask &= mask - 1;
       }
-      i++;
-      while (i < n && classOf(<i32>load<u16>(base + (<usize>i << 1))) & C_ALNUM) i++;
+      i = next;
       continue;
     }
-    if (cls & C_ANCHOR) {
-      const end = scanPunctuation(i, c);
+    if (needsLook(i)) {
+      const end = visit(i);
       if (end > i) {
         i = end;
         continue;
