@@ -105,34 +105,57 @@ function scanPunctuation(i: i32, c: i32): i32 {
 }
 
 /**
- * One bit per unit of `[i, i + 16)` that needs a look: an anchor, or a word start whose first
- * character can begin a candidate (a digit, a capital, `a`-`g`, `p`, `r`, `s`, `x`). Lowercase
- * words that start otherwise, spaces and the insides of words cost nothing here. Needs `i >= 1`.
+ * One bit per unit of `[i, i + 16)` that needs a look: the same test as `mayStartCandidate` at
+ * a word start (its first two characters), or an anchor that its validator would not reject on
+ * sight. Spaces, the insides of words and most word starts cost nothing here. Needs `i >= 1`
+ * and `i + 17 <= textLen`.
  */
 // @ts-ignore: decorator
 @inline function attentionMask(i: i32): i32 {
   const p = textPtr + (<usize>i << 1);
   const cur = loadBytes(p);
   const prev = loadBytes(p - 2);
+  const next = loadBytes(p + 2);
   const prevWord = v128.or(
     v128.or(inRange(prev, 48, 10), inRange(v128.or(prev, i8x16.splat(32)), 97, 26)),
     i8x16.eq(prev, i8x16.splat(95)),
   );
-  const startable = v128.or(
-    v128.or(v128.or(inRange(cur, 48, 10), inRange(cur, 65, 26)), inRange(cur, 97, 7)),
-    v128.or(
-      v128.or(i8x16.eq(cur, i8x16.splat(112)), inRange(cur, 114, 2)),
-      i8x16.eq(cur, i8x16.splat(120)),
-    ),
+  const curDigit = inRange(cur, 48, 10);
+  const nextDigit = inRange(next, 48, 10);
+  const nextHexOrColon = v128.or(
+    v128.or(nextDigit, inRange(v128.or(next, i8x16.splat(32)), 97, 6)),
+    i8x16.eq(next, i8x16.splat(58)),
   );
+  // Capitals: two in a row (IBAN, AKIA...), or a hex pair. Lowercase: a hex pair, or the first
+  // two letters of a provider prefix (gh gi sk pk rk xo xa ey).
+  const hexStart = v128.and(inRange(v128.or(cur, i8x16.splat(32)), 97, 6), nextHexOrColon);
+  const capitals = v128.and(inRange(cur, 65, 26), inRange(next, 65, 26));
+  const prefixK = v128.and(
+    v128.or(i8x16.eq(cur, i8x16.splat(112)), inRange(cur, 114, 2)),
+    i8x16.eq(next, i8x16.splat(107)),
+  );
+  const prefixG = v128.and(i8x16.eq(cur, i8x16.splat(103)), inRange(next, 104, 2));
+  const prefixX = v128.and(
+    i8x16.eq(cur, i8x16.splat(120)),
+    v128.or(i8x16.eq(next, i8x16.splat(111)), i8x16.eq(next, i8x16.splat(97))),
+  );
+  const prefixE = v128.and(i8x16.eq(cur, i8x16.splat(101)), i8x16.eq(next, i8x16.splat(121)));
+  const startable = v128.or(
+    v128.or(v128.or(curDigit, capitals), v128.or(hexStart, prefixK)),
+    v128.or(prefixG, v128.or(prefixX, prefixE)),
+  );
+  // '@', ':' and '=' always; '+' and '(' before a digit; '-' before another '-'.
   const anchor = v128.or(
     v128.or(
       v128.or(i8x16.eq(cur, i8x16.splat(64)), i8x16.eq(cur, i8x16.splat(58))),
       i8x16.eq(cur, i8x16.splat(61)),
     ),
     v128.or(
-      v128.or(i8x16.eq(cur, i8x16.splat(43)), i8x16.eq(cur, i8x16.splat(40))),
-      i8x16.eq(cur, i8x16.splat(45)),
+      v128.and(
+        v128.or(i8x16.eq(cur, i8x16.splat(43)), i8x16.eq(cur, i8x16.splat(40))),
+        nextDigit,
+      ),
+      v128.and(i8x16.eq(cur, i8x16.splat(45)), i8x16.eq(next, i8x16.splat(45))),
     ),
   );
   return i8x16.bitmask(v128.or(v128.andnot(startable, prevWord), anchor));
@@ -152,7 +175,7 @@ export function scanText(): i32 {
   const n = textLen;
   let i = 0;
   while (i < n) {
-    if (i >= 1 && i + 16 <= n) {
+    if (i >= 1 && i + 17 <= n) {
       let mask = attentionMask(i);
       let next = i + 16;
       while (mask != 0) {
