@@ -422,8 +422,15 @@ function skipScheme(v: i32): i32 {
 
 /** `name = value`, `name: value`, `"name": "value"` where the name sounds like a secret. */
 export function scanKeyValue(op: i32): i32 {
-  // Most assignments in code and prose have a short value; check that first, it is cheaper
-  // than reading the name.
+  // The name needs three characters before the operator (past spaces and a closing quote);
+  // most operators in code (`x: T`, `f(): T`, `a === b`) fail this on their neighbours alone.
+  let j = op - 1;
+  while (at(j) == 32 && op - j < 4) j--;
+  const q = at(j);
+  if (q == 34 || q == 39) j--;
+  if (!isNameChar(at(j)) || !isNameChar(at(j - 1)) || !isNameChar(at(j - 2))) return -1;
+  // Most remaining assignments have a short value; check that next, it is cheaper than reading
+  // the whole name.
   let v = op + 1;
   while (at(v) == 32 || at(v) == 61 || at(v) == 34 || at(v) == 39) v++;
   if (!hasLongValueAt(v)) {
@@ -432,11 +439,7 @@ export function scanKeyValue(op: i32): i32 {
     const after = skipScheme(v);
     if (after == v || !hasLongValueAt(after)) return -1;
   }
-  // The name, read backwards past spaces and a closing quote.
-  let j = op - 1;
-  while (at(j) == 32 && op - j < 4) j--;
-  const q = at(j);
-  if (q == 34 || q == 39) j--;
+  // The rest of the name, read backwards.
   const nameEnd = j + 1;
   while (isNameChar(at(j)) && nameEnd - j < 64) j--;
   const nameStart = j + 1;
