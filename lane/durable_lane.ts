@@ -323,6 +323,8 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     const now = Date.now();
     const prepared = submissions.map((s) => this.#prepare(s, now));
     const ids = await this.#db.transaction().execute(async (tx) => {
+      // a dependency that dies while this commits would never cancel a job it cannot see yet
+      if (prepared.some((p) => p.deps.length)) await this.#lockDependencyGraph(tx);
       const out: string[] = new Array(prepared.length);
       const plain: number[] = [];
       for (let i = 0; i < prepared.length; i++) {
@@ -435,6 +437,17 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
         .execute();
     }
     return row.id;
+  }
+
+  /**
+   * Serializes dependency checks with the writes that end a job (dead, cancelled) and cancel
+   * its dependents. Without it a submission could read its dependency as alive, the dependency
+   * could die and cancel the dependents it sees, and then the submission commit a job that
+   * waits forever. On SQLite every write transaction is already serialized.
+   */
+  async #lockDependencyGraph(conn: Conn): Promise<void> {
+    if (this.store.kind !== "postgres") return;
+    await sql`select pg_advisory_xact_lock(${sql.lit(CLAIM_LOCK)})`.execute(conn);
   }
 
   // ---- the worker loop --------------------------------------------------------------------
@@ -741,7 +754,10 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     await this.#flushProgress();
     if (!this.#finished.length) return;
     const batch = this.#takeFinished();
-    await this.#db.transaction().execute((tx) => this.#writeFinished(tx, batch));
+    await this.#claimTransaction((conn) => this.#writeFinished(conn, batch)).catch((error) => {
+      this.#finished.unshift(...batch.finished);
+      throw error;
+    });
     this.#afterFinished(batch);
   }
 
@@ -1010,6 +1026,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     const now = Date.now();
     const after: (() => void)[] = [];
     const outcome = await this.#db.transaction().execute(async (tx) => {
+      await this.#lockDependencyGraph(tx);
       const row = await tx.selectFrom("lane_jobs").selectAll().where("id", "=", id)
         .executeTakeFirst();
       if (!row) throw new NotFoundError(`job '${id}' not found`, "id");

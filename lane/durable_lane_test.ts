@@ -44,6 +44,26 @@ const BACKENDS: Backend[] = [
   },
 ];
 
+/** A scheduler bug must fail a test loudly, never hang the suite. */
+const TEST_DEADLINE_MS = 60_000;
+const CLEANUP_DEADLINE_MS = 15_000;
+
+async function withinDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new Error(`${what} did not finish within ${ms / 1000} s: a job or waiter hangs`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function durableTest(
   name: string,
   body: (
@@ -64,10 +84,16 @@ function durableTest(
         return lane;
       };
       try {
-        await body(open, opened.store);
+        await withinDeadline(body(open, opened.store), TEST_DEADLINE_MS, `'${name}'`);
       } finally {
-        for (const lane of lanes) await lane.close();
-        await opened.cleanup();
+        await withinDeadline(
+          (async () => {
+            for (const lane of lanes) await lane.close();
+            await opened.cleanup();
+          })(),
+          CLEANUP_DEADLINE_MS,
+          `closing the lanes of '${name}'`,
+        );
       }
     });
   }
@@ -254,6 +280,8 @@ durableTest("progress is stored and events are emitted", async (open) => {
   const lane = await open();
   const events: LaneEvent[] = [];
   lane.subscribe((event) => events.push(event));
+  // the handler may read it before submit() returns, so it cannot be a const
+  // deno-lint-ignore prefer-const
   let job: Awaited<ReturnType<typeof lane.submit>> | undefined;
   let seenByHandle: unknown;
   lane.handle("report", async (ctx) => {
