@@ -95,7 +95,8 @@ function scanPunctuation(i: i32, c: i32): i32 {
 
 // @ts-ignore: decorator
 @inline function inRange(v: v128, low: i32, count: i32): v128 {
-  return i8x16.lt_u(i8x16.sub(v, i8x16.splat(<i8>low)), i8x16.splat(<i8>count));
+  // Shifting the range to start at -128 makes it one signed compare (x86 has no unsigned one).
+  return i8x16.lt_s(i8x16.sub(v, i8x16.splat(<i8>(low + 128))), i8x16.splat(<i8>(count - 128)));
 }
 
 /** Sixteen code units from `p`, saturated to bytes: anything outside Latin-1 becomes 0xff. */

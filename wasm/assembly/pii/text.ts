@@ -45,11 +45,14 @@ export function decodeUtf8(n: i32): i32 {
   while (src < end) {
     if (src + 16 <= end) {
       const v = v128.load(src);
-      if (i8x16.bitmask(v) == 0) {
+      // The ASCII units before the first multi-byte sequence are stored widened as they are;
+      // the units after it are written again once that sequence is decoded.
+      const ascii = ctz(i8x16.bitmask(v) | 0x10000);
+      if (ascii > 0) {
         v128.store(dst, i16x8.extend_low_i8x16_u(v));
         v128.store(dst, i16x8.extend_high_i8x16_u(v), 16);
-        src += 16;
-        dst += 32;
+        src += <usize>ascii;
+        dst += <usize>ascii << 1;
         continue;
       }
     }
