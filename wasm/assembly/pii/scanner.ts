@@ -93,10 +93,26 @@ function scanPunctuation(i: i32, c: i32): i32 {
   return scanPunctuation(i, c);
 }
 
+// Every byte value splatted to sixteen lanes, filled on the first scan. The mask reads its
+// constants from here: V8 rebuilds a `v128.const` with several instructions on each use, while a
+// load is one.
+const SPLATS: usize = memory.data(256 * 16, 16);
+let splatsReady = false;
+
+function fillSplats(): void {
+  for (let v = 0; v < 256; v++) v128.store(SPLATS + (<usize>v << 4), i8x16.splat(<i8>v));
+  splatsReady = true;
+}
+
+// @ts-ignore: decorator
+@inline function splat(v: i32): v128 {
+  return v128.load(SPLATS + (<usize>(v & 255) << 4));
+}
+
 // @ts-ignore: decorator
 @inline function inRange(v: v128, low: i32, count: i32): v128 {
   // Shifting the range to start at -128 makes it one signed compare (x86 has no unsigned one).
-  return i8x16.lt_s(i8x16.sub(v, i8x16.splat(<i8>(low + 128))), i8x16.splat(<i8>(count - 128)));
+  return i8x16.lt_s(i8x16.sub(v, splat(low + 128)), splat(count - 128));
 }
 
 /** Sixteen code units from `p`, saturated to bytes: anything outside Latin-1 becomes 0xff. */
@@ -118,29 +134,29 @@ function scanPunctuation(i: i32, c: i32): i32 {
   const prev = loadBytes(p - 2);
   const next = loadBytes(p + 2);
   const prevWord = v128.or(
-    v128.or(inRange(prev, 48, 10), inRange(v128.or(prev, i8x16.splat(32)), 97, 26)),
-    i8x16.eq(prev, i8x16.splat(95)),
+    v128.or(inRange(prev, 48, 10), inRange(v128.or(prev, splat(32)), 97, 26)),
+    i8x16.eq(prev, splat(95)),
   );
   const curDigit = inRange(cur, 48, 10);
   const nextDigit = inRange(next, 48, 10);
   const nextHexOrColon = v128.or(
-    v128.or(nextDigit, inRange(v128.or(next, i8x16.splat(32)), 97, 6)),
-    i8x16.eq(next, i8x16.splat(58)),
+    v128.or(nextDigit, inRange(v128.or(next, splat(32)), 97, 6)),
+    i8x16.eq(next, splat(58)),
   );
   // Capitals: two in a row (IBAN, AKIA...), or a hex pair. Lowercase: a hex pair, or the first
   // two letters of a provider prefix (gh gi sk pk rk xo xa ey).
-  const hexStart = v128.and(inRange(v128.or(cur, i8x16.splat(32)), 97, 6), nextHexOrColon);
+  const hexStart = v128.and(inRange(v128.or(cur, splat(32)), 97, 6), nextHexOrColon);
   const capitals = v128.and(inRange(cur, 65, 26), inRange(next, 65, 26));
   const prefixK = v128.and(
-    v128.or(i8x16.eq(cur, i8x16.splat(112)), inRange(cur, 114, 2)),
-    i8x16.eq(next, i8x16.splat(107)),
+    v128.or(i8x16.eq(cur, splat(112)), inRange(cur, 114, 2)),
+    i8x16.eq(next, splat(107)),
   );
-  const prefixG = v128.and(i8x16.eq(cur, i8x16.splat(103)), inRange(next, 104, 2));
+  const prefixG = v128.and(i8x16.eq(cur, splat(103)), inRange(next, 104, 2));
   const prefixX = v128.and(
-    i8x16.eq(cur, i8x16.splat(120)),
-    v128.or(i8x16.eq(next, i8x16.splat(111)), i8x16.eq(next, i8x16.splat(97))),
+    i8x16.eq(cur, splat(120)),
+    v128.or(i8x16.eq(next, splat(111)), i8x16.eq(next, splat(97))),
   );
-  const prefixE = v128.and(i8x16.eq(cur, i8x16.splat(101)), i8x16.eq(next, i8x16.splat(121)));
+  const prefixE = v128.and(i8x16.eq(cur, splat(101)), i8x16.eq(next, splat(121)));
   const startable = v128.or(
     v128.or(v128.or(curDigit, capitals), v128.or(hexStart, prefixK)),
     v128.or(prefixG, v128.or(prefixX, prefixE)),
@@ -148,15 +164,15 @@ function scanPunctuation(i: i32, c: i32): i32 {
   // '@', ':' and '=' always; '+' and '(' before a digit; '-' before another '-'.
   const anchor = v128.or(
     v128.or(
-      v128.or(i8x16.eq(cur, i8x16.splat(64)), i8x16.eq(cur, i8x16.splat(58))),
-      i8x16.eq(cur, i8x16.splat(61)),
+      v128.or(i8x16.eq(cur, splat(64)), i8x16.eq(cur, splat(58))),
+      i8x16.eq(cur, splat(61)),
     ),
     v128.or(
       v128.and(
-        v128.or(i8x16.eq(cur, i8x16.splat(43)), i8x16.eq(cur, i8x16.splat(40))),
+        v128.or(i8x16.eq(cur, splat(43)), i8x16.eq(cur, splat(40))),
         nextDigit,
       ),
-      v128.and(i8x16.eq(cur, i8x16.splat(45)), i8x16.eq(next, i8x16.splat(45))),
+      v128.and(i8x16.eq(cur, splat(45)), i8x16.eq(next, splat(45))),
     ),
   );
   return i8x16.bitmask(v128.or(v128.andnot(startable, prevWord), anchor));
@@ -173,6 +189,7 @@ function scanPunctuation(i: i32, c: i32): i32 {
 /** Scans the text in place and returns the number of findings written. */
 export function scanText(): i32 {
   resetFindings();
+  if (!splatsReady) fillSplats();
   const n = textLen;
   let i = 0;
   while (i < n) {
