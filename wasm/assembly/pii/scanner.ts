@@ -123,9 +123,9 @@ function fillSplats(): void {
 
 /**
  * One bit per unit of `[i, i + 16)` that needs a look: the same test as `mayStartCandidate` at
- * a word start (its first two characters), or an anchor that its validator would not reject on
+ * a word start (its first characters), or an anchor that its validator would not reject on
  * sight. Spaces, the insides of words and most word starts cost nothing here. Needs `i >= 1`
- * and `i + 17 <= textLen`.
+ * and `i + 18 <= textLen`.
  */
 // @ts-ignore: decorator
 @inline function attentionMask(i: i32): i32 {
@@ -133,6 +133,7 @@ function fillSplats(): void {
   const cur = loadBytes(p);
   const prev = loadBytes(p - 2);
   const next = loadBytes(p + 2);
+  const third = loadBytes(p + 4);
   const prevWord = v128.or(
     v128.or(inRange(prev, 48, 10), inRange(v128.or(prev, splat(32)), 97, 26)),
     i8x16.eq(prev, splat(95)),
@@ -145,7 +146,15 @@ function fillSplats(): void {
   );
   // Capitals: two in a row (IBAN, AKIA...), or a hex pair. Lowercase: a hex pair, or the first
   // two letters of a provider prefix (gh gi sk pk rk xo xa ey).
-  const hexStart = v128.and(inRange(v128.or(cur, splat(32)), 97, 6), nextHexOrColon);
+  // A hex start matters only as IPv6, which needs ':' second or a hex digit or ':' third.
+  const thirdHexOrColon = v128.or(
+    v128.or(inRange(third, 48, 10), inRange(v128.or(third, splat(32)), 97, 6)),
+    i8x16.eq(third, splat(58)),
+  );
+  const hexStart = v128.and(
+    inRange(v128.or(cur, splat(32)), 97, 6),
+    v128.or(i8x16.eq(next, splat(58)), v128.and(nextHexOrColon, thirdHexOrColon)),
+  );
   const capitals = v128.and(inRange(cur, 65, 26), inRange(next, 65, 26));
   const prefixK = v128.and(
     v128.or(i8x16.eq(cur, splat(112)), inRange(cur, 114, 2)),
@@ -193,7 +202,7 @@ export function scanText(): i32 {
   const n = textLen;
   let i = 0;
   while (i < n) {
-    if (i >= 1 && i + 17 <= n) {
+    if (i >= 1 && i + 18 <= n) {
       let mask = attentionMask(i);
       let next = i + 16;
       while (mask != 0) {
