@@ -164,13 +164,14 @@ const INPUTS = { prose: prose(256 * 1024), code: await sourceCode(256 * 1024) };
 /**
  * MB/s of each runner on `text`, best of several rounds. Rounds go round-robin over the runners
  * so that load from other processes falls on all of them alike. The npm peers are 100x slower,
- * so they scan a 32 KiB slice (MB/s is per byte either way) for fewer rounds.
+ * so they scan a 32 KiB slice (MB/s is per byte either way) for fewer rounds. On a shared machine
+ * a round is often slowed by other processes; 30 rounds give each runner enough quiet ones.
  */
 function throughput(text: string): Array<string | number> {
   const slice = text.slice(0, 32 * 1024);
   const best = RUNNERS.map(() => Infinity);
   const failures: Array<string | undefined> = RUNNERS.map(() => undefined);
-  for (let round = 0; round < 12; round++) {
+  for (let round = 0; round < 30; round++) {
     RUNNERS.forEach(([, run], k) => {
       const peer = k >= 2;
       if (failures[k] || (peer && round >= 3)) return;
