@@ -181,9 +181,14 @@ durableTest(
 durableTest("idempotency keys, dependencies, delays and cancellation", async (open) => {
   const lane = await open();
   const order: string[] = [];
+  // independent jobs have no order of their own: "slow" waits for "fast" (on a loaded machine
+  // a fixed sleep can end before "fast" is claimed), "join" must still wait for both
+  let fastRan!: () => void;
+  const fastDone = new Promise<void>((resolve) => fastRan = resolve);
   lane.handle<string>("step", async (ctx) => {
-    if (ctx.payload === "slow") await sleep(30);
+    if (ctx.payload === "slow") await fastDone;
     order.push(ctx.payload);
+    if (ctx.payload === "fast") fastRan();
     return ctx.payload;
   });
   lane.handle("fail", () => {
