@@ -11,7 +11,7 @@ if ! pg_lsclusters -h | grep -q .; then
   pg_createcluster "$version" main >/dev/null
 fi
 read -r cluster_version cluster_name _ <<<"$(pg_lsclusters -h | head -n 1)"
-pg_ctlcluster "$cluster_version" "$cluster_name" start 2>/dev/null || true
+pg_ctlcluster "$cluster_version" "$cluster_name" start >/dev/null 2>&1 || true
 for _ in $(seq 1 30); do
   runuser -u postgres -- psql -qAtc "select 1" >/dev/null 2>&1 && break
   sleep 0.5

@@ -30,7 +30,8 @@ let cached: Promise<string | undefined> | undefined;
  */
 export function testPostgresUrl(): Promise<string | undefined> {
   cached ??= (async () => {
-    const url = Deno.env.get("A3S_TEST_DATABASE_URL") ?? DEFAULT_URL;
+    const configured = Deno.env.get("A3S_TEST_DATABASE_URL");
+    const url = configured?.startsWith("postgres") ? configured : DEFAULT_URL;
     if (await connects(url)) return url;
     const script = join(fileURLToPath(new URL("../.ci/postgres.sh", import.meta.url)));
     try {
