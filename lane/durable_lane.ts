@@ -829,9 +829,10 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     const errors = [...job.errors, { attempt: job.attempts, code, message, at: now }];
     const base = tx.updateTable("lane_jobs").where("id", "=", job.id)
       .where("worker", "=", this.workerId).where("state", "=", "running");
-    if (job.cancelRequested || value instanceof JobCancelledError) {
+    // a job that ends without a result takes its waiting dependents with it
+    const end = async (outcome: "cancelled" | "dead_lettered"): Promise<Settled | undefined> => {
       const done = await base.set({
-        state: "cancelled",
+        state: outcome === "cancelled" ? "cancelled" : "dead",
         errors: JSON.stringify(errors),
         finished_at: now,
         lease_until: null,
@@ -839,11 +840,12 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
       if (!done) return undefined;
       await this.#cancelDependents(tx, job.id, now, after);
       after.push(() => {
-        recordOutcome(job.rank, "cancelled");
-        this.emit("cancelled", job, { error: message });
+        recordOutcome(job.rank, outcome);
+        this.emit(outcome, job, { error: message });
       });
       return { job, ok: false, value };
-    }
+    };
+    if (job.cancelRequested || value instanceof JobCancelledError) return await end("cancelled");
     if (value instanceof A3sError && value.code === "lane_closed") {
       // handed back at shutdown: the attempt does not count
       await base.set({
@@ -877,19 +879,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
       }
       return undefined;
     }
-    const done = await base.set({
-      state: "dead",
-      errors: JSON.stringify(errors),
-      finished_at: now,
-      lease_until: null,
-    }).returning("id").executeTakeFirst();
-    if (!done) return undefined;
-    await this.#cancelDependents(tx, job.id, now, after);
-    after.push(() => {
-      recordOutcome(job.rank, "dead_lettered");
-      this.emit("dead_lettered", job, { error: message });
-    });
-    return { job, ok: false, value };
+    return await end("dead_lettered");
   }
 
   /** Cancels every queued job that waits, directly or not, on `id`. */
