@@ -14,7 +14,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BUILD="$HERE/build"
 OUT="${OUT:-$ROOT/power/model/default}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
-STEPS="${STEPS:-500}"
+STEPS="${STEPS:-1150}"
 THREADS="${THREADS:-2}"
 MODEL_CONFIG='{"hidden_size": 192, "intermediate_size": 512, "num_hidden_layers": 4, "num_attention_heads": 3, "num_key_value_heads": 3}'
 

@@ -37,9 +37,12 @@ def batches(args, rng: np.random.Generator):
 
 
 def learning_rate(step: int, args) -> float:
+    # --schedule-start lets a continued run warm up again and decay over its own steps.
+    step -= args.schedule_start
+    span = args.steps - args.schedule_start
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
-    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    progress = min(1.0, (step - args.warmup) / max(1, span - args.warmup))
     return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
@@ -53,6 +56,8 @@ def main() -> int:
     parser.add_argument("--chat-fraction", type=float, default=0.5)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--schedule-start", type=int, default=0,
+                        help="step where the warmup and cosine begin (to continue a finished run)")
     parser.add_argument("--weight-decay", type=float, default=0.05)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1234)
