@@ -40,6 +40,12 @@ export interface DurableLaneOptions extends LaneOptions {
   process?: boolean;
   /** How long `close()` waits for running attempts before handing them back (default 5 s). */
   closeTimeoutMs?: number;
+  /**
+   * The most jobs this process runs at once (default: the global limit). Below the global limit
+   * it leaves room for other processes: a worker refills its own freed slots in the same
+   * transaction that records the finished job, so without a cap the first worker keeps them all.
+   */
+  workerConcurrency?: number;
 }
 
 /** One durable submission of {@linkcode DurableLane.submitMany}. */
@@ -262,6 +268,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
   #finished: Finished[] = [];
   #progress = new Map<string, unknown>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #workerConcurrency: number;
   #timerAt = Infinity;
   #ticking: Promise<void> | undefined;
   #again = false;
@@ -289,6 +296,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     this.pollMs = options.pollMs ?? 100;
     this.#processing = options.process ?? true;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 5_000;
+    this.#workerConcurrency = options.workerConcurrency ?? Infinity;
     this.#stopReporting = reportDepth(this);
     if (this.#processing) this.#kick(0);
   }
@@ -528,7 +536,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     const kinds = [...this.handlers.keys()];
     const limits = this.limits;
     const localRoom = kinds.length && !this.#closing
-      ? Math.min(limits.global, 256) - this.#running.size
+      ? Math.min(limits.global, this.#workerConcurrency, 256) - this.#running.size
       : 0;
     const batch = this.#finished.length ? this.#takeFinished() : undefined;
     if (localRoom <= 0 && !batch) return 0;

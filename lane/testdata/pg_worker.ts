@@ -12,7 +12,15 @@ import { SHARED_LIMITS } from "./pg_limits.ts";
 
 const [url, name] = Deno.args;
 const store = await openStore({ databaseUrl: url, poolSize: 4 });
-const lane = await DurableLane.open({ store, pollMs: 10, leaseMs: 10_000, workerId: name, ...SHARED_LIMITS });
+// each worker may fill only half the global limit, so both must take part
+const lane = await DurableLane.open({
+  store,
+  pollMs: 10,
+  leaseMs: 10_000,
+  workerId: name,
+  workerConcurrency: SHARED_LIMITS.maxConcurrency / 2,
+  ...SHARED_LIMITS,
+});
 const db = store.db<Record<string, never>>();
 // both workers start claiming together, so a slow start cannot leave one of them idle
 console.log("ready");
