@@ -1,4 +1,4 @@
-import { A3sError } from "@a3s/common";
+import { A3sError } from "@a3s/common/errors";
 import type { Frame } from "./frame.ts";
 
 /** What went wrong, as a stable code. */

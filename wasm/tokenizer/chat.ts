@@ -3,7 +3,7 @@
  * OpenAI's own counting uses), and Hugging Face chat templates rendered with @huggingface/jinja.
  */
 import { Template } from "@huggingface/jinja";
-import { ValidationError } from "@a3s/common";
+import { ValidationError } from "@a3s/common/errors";
 import type { Tokenizer } from "./types.ts";
 
 /** A content part of a multi-part message; only text parts carry tokens here. */

@@ -2,7 +2,7 @@
  * Hugging Face decoders over token strings, as transformers.js chains them. Byte-level
  * vocabularies skip this: their bytes come straight from the wasm engine.
  */
-import { A3sError } from "@a3s/common";
+import { A3sError } from "@a3s/common/errors";
 import { byteLevelBytes } from "./_byte_level.ts";
 
 type Config = Record<string, unknown>;

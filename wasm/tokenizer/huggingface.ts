@@ -4,7 +4,7 @@
  * (BERT) and Unigram (T5), with their normalizers, pre-tokenizers, post-processors, decoders and added tokens.
  * Ids match transformers.js token for token.
  */
-import { A3sError } from "@a3s/common";
+import { A3sError } from "@a3s/common/errors";
 import { BYTE_TO_CHAR, byteLevelBytes } from "./_byte_level.ts";
 import { Engine, Split } from "./_engine.ts";
 import { AddedTokenSplitter } from "./added_tokens.ts";

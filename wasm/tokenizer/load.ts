@@ -1,5 +1,5 @@
 /** Loading a Hugging Face tokenizer from a path, a directory, a URL or parsed JSON. */
-import { A3sError, NotFoundError } from "@a3s/common";
+import { A3sError, NotFoundError } from "@a3s/common/errors";
 import { dirname, join } from "node:path";
 import { fromTokenizerJson } from "./huggingface.ts";
 import type { Tokenizer } from "./types.ts";

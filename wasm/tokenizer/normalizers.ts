@@ -3,7 +3,7 @@
  * each text section before it reaches the wasm engine: `String.prototype.normalize` is native
  * and the rest are rare outside BERT-style models.
  */
-import { A3sError } from "@a3s/common";
+import { A3sError } from "@a3s/common/errors";
 
 /** A normalizer: text in, text out. */
 export type Normalizer = (text: string) => string;

@@ -1,4 +1,4 @@
-import { NotFoundError } from "@a3s/common";
+import { NotFoundError } from "@a3s/common/errors";
 import { ENCODING_NAMES, type EncodingName, getEncoding } from "./tiktoken.ts";
 import { loadTokenizer } from "./load.ts";
 import type { Tokenizer } from "./types.ts";

@@ -1,5 +1,5 @@
 /** Hugging Face post-processors: the BOS/EOS templates wrapped around a single sequence. */
-import { A3sError } from "@a3s/common";
+import { A3sError } from "@a3s/common/errors";
 
 type Config = Record<string, unknown>;
 

@@ -3,7 +3,7 @@
  * natively in the wasm engine; any other pre-tokenizer runs here in JavaScript with the
  * semantics of transformers.js (a fallback for rare configurations, off the common path).
  */
-import { A3sError } from "@a3s/common";
+import { A3sError } from "@a3s/common/errors";
 import { Split } from "./_engine.ts";
 
 type Config = Record<string, unknown>;
