@@ -110,6 +110,21 @@ export class BareLoop {
 
   /** Greedy-decodes `count` tokens after `prompt`; returns them. */
   async run(prompt: readonly number[], count: number): Promise<number[]> {
+    return (await this.#decode(prompt, count)).tokens;
+  }
+
+  /** {@linkcode BareLoop.run}'s clock: ms to the first token and to the end. */
+  async timedRun(
+    prompt: readonly number[],
+    count: number,
+  ): Promise<{ firstMs: number; totalMs: number }> {
+    const started = performance.now();
+    const { firstAt } = await this.#decode(prompt, count);
+    return { firstMs: firstAt - started, totalMs: performance.now() - started };
+  }
+
+  async #decode(prompt: readonly number[], count: number) {
+    let firstAt = 0;
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of this.#past) {
       feeds[name] = new ort.Tensor("float32", new Float32Array(0), [
@@ -138,13 +153,14 @@ export class BareLoop {
       let best = 0;
       for (let i = 1; i < vocab; i++) if (logits[offset + i] > logits[offset + best]) best = i;
       out.push(best);
+      if (out.length === 1) firstAt = performance.now();
       for (const name of this.#past) {
         feeds[name] = result[name.replace("past_key_values.", "present.")];
       }
       past = total;
       ids = [BigInt(best)];
     }
-    return out;
+    return { tokens: out, firstAt };
   }
 }
 

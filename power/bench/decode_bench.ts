@@ -4,21 +4,35 @@
  * `@huggingface/transformers`' text-generation pipeline on the same model directory.
  */
 import { basename, dirname } from "node:path";
-import { env, pipeline } from "@huggingface/transformers";
+import { BaseStreamer, env, pipeline } from "@huggingface/transformers";
 import { generate, type LanguageModel } from "../engine/generate.ts";
 import { BareLoop, benchModels, benchPrompt, insideRuns, loadEngine } from "./_models.ts";
 
-const NEW_TOKENS = 32;
-const ROUNDS = 5;
+const NEW_TOKENS = 64;
+const ROUNDS = 8;
+const RUNS_PER_ROUND = 3;
 
-async function engineRun(model: LanguageModel, prompt: number[], count: number): Promise<number[]> {
+/** One generation's clock: when its first token came and when it ended (ms after the start). */
+interface RunTiming {
+  firstMs: number;
+  totalMs: number;
+}
+
+async function engineRun(
+  model: LanguageModel,
+  prompt: number[],
+  count: number,
+): Promise<RunTiming> {
+  const started = performance.now();
+  let firstMs = 0;
   const stream = generate(model, prompt, {
     maxTokens: count,
     sampling: { temperature: 0, repeatPenalty: 1 },
   });
   let step = await stream.next();
+  firstMs = performance.now() - started;
   while (!step.done) step = await stream.next();
-  return step.value.tokens;
+  return { firstMs, totalMs: performance.now() - started };
 }
 
 type TextGenerator = (text: string, options: Record<string, unknown>) => Promise<unknown>;
@@ -31,47 +45,60 @@ async function loadPipeline(dir: string): Promise<TextGenerator> {
   })) as unknown as TextGenerator;
 }
 
-async function pipelineRun(generator: TextGenerator, prompt: string, count: number): Promise<void> {
+/** Notes when transformers.js hands over its first generated token (its first put is the prompt). */
+class FirstTokenClock extends BaseStreamer {
+  #puts = 0;
+  firstAt = 0;
+  override put(): void {
+    if (++this.#puts === 2) this.firstAt = performance.now();
+  }
+  override end(): void {}
+}
+
+async function pipelineRun(generator: TextGenerator, prompt: string, count: number) {
+  const clock = new FirstTokenClock();
+  const started = performance.now();
   await generator(prompt, {
     max_new_tokens: count,
     min_new_tokens: count,
     do_sample: false,
     repetition_penalty: 1,
     return_full_text: false,
+    streamer: clock,
   });
+  return { firstMs: clock.firstAt - started, totalMs: performance.now() - started };
 }
 
-type Contender = (count: number) => Promise<unknown>;
+type Contender = (count: number) => Promise<RunTiming>;
 
 function median(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 }
 
 /**
- * Time to first token and decode tokens/s of each contender. Rounds interleave the
- * contenders, so load from other processes on the machine falls on all of them alike.
+ * Time to first token and decode tokens/s of each contender, both read from the same runs.
+ * Each round gives every contender a warm-up run and then a few measured ones back to back
+ * (so its weights are in cache, as they are for a server decoding one model), and the order
+ * rotates from round to round so that load from other processes falls on all alike.
  */
 async function measure(contenders: Contender[]) {
   const first = contenders.map(() => [] as number[]);
-  const full = contenders.map(() => [] as number[]);
-  for (const run of contenders) await run(NEW_TOKENS);
+  const rate = contenders.map(() => [] as number[]);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, run] of contenders.entries()) {
-      let started = performance.now();
-      await run(1);
-      first[i].push((performance.now() - started) / 1000);
-      started = performance.now();
-      await run(NEW_TOKENS);
-      full[i].push((performance.now() - started) / 1000);
+    for (let k = 0; k < contenders.length; k++) {
+      const i = (round + k) % contenders.length;
+      await contenders[i](NEW_TOKENS);
+      for (let run = 0; run < RUNS_PER_ROUND; run++) {
+        const { firstMs, totalMs } = await contenders[i](NEW_TOKENS);
+        first[i].push(firstMs);
+        rate[i].push((NEW_TOKENS - 1) / Math.max(totalMs - firstMs, 1e-9) * 1000);
+      }
     }
   }
-  return contenders.map((_, i) => {
-    const ttft = median(first[i]);
-    return {
-      ttftMs: ttft * 1000,
-      tokensPerSecond: (NEW_TOKENS - 1) / Math.max(median(full[i]) - ttft, 1e-9),
-    };
-  });
+  return contenders.map((_, i) => ({
+    ttftMs: median(first[i]),
+    tokensPerSecond: median(rate[i]),
+  }));
 }
 
 for (const { label, dir } of await benchModels()) {
@@ -87,7 +114,7 @@ for (const { label, dir } of await benchModels()) {
   }
 
   const contenders: Contender[] = [
-    (n) => bare.run(prompt, n),
+    (n) => bare.timedRun(prompt, n),
     (n) => engineRun(engine, prompt, n),
   ];
   if (generator) contenders.push((n) => pipelineRun(generator!, promptText, n));
@@ -97,9 +124,10 @@ for (const { label, dir } of await benchModels()) {
   // session.run swings far less, so it is the steadier measure of what each adds to ORT.
   const names = ["bare", "power", "transformers.js"];
   const cost = contenders.map(() => ({ outside: 0, inside: 0 }));
-  const runs = 8;
-  for (let i = 0; i < runs; i++) {
-    for (const [c, run] of contenders.entries()) {
+  const runs = 6;
+  for (const [c, run] of contenders.entries()) {
+    await run(NEW_TOKENS);
+    for (let i = 0; i < runs; i++) {
       const before = insideRuns.ms;
       const started = performance.now();
       await run(NEW_TOKENS);
@@ -144,16 +172,16 @@ for (const { label, dir } of await benchModels()) {
 
   const group = `decode ${NEW_TOKENS} tokens, ${label}`;
   Deno.bench(
-    { name: "bare onnxruntime-node loop", group, baseline: true, n: 5, warmup: 1 },
+    { name: "bare onnxruntime-node loop", group, baseline: true, n: 10, warmup: 2 },
     async () => {
       await bare.run(prompt, NEW_TOKENS);
     },
   );
-  Deno.bench({ name: "power engine", group, n: 5, warmup: 1 }, async () => {
+  Deno.bench({ name: "power engine", group, n: 10, warmup: 2 }, async () => {
     await engineRun(engine, prompt, NEW_TOKENS);
   });
   if (generator) {
-    Deno.bench({ name: "transformers.js pipeline", group, n: 5, warmup: 1 }, async () => {
+    Deno.bench({ name: "transformers.js pipeline", group, n: 10, warmup: 2 }, async () => {
       await pipelineRun(generator!, promptText, NEW_TOKENS);
     });
   }
