@@ -1,22 +1,27 @@
 // asc-flags: -O3 --noAssert --runtime stub --exportRuntime --enable simd
 // PII and secret scanner. The host encodes a string with `TextEncoder.encodeInto` at
-// `prepare(maxBytes)`, calls `scan(bytesWritten)`, and reads the findings as i32 quadruples
-// (type, start, end, confidence in thousandths) from `findings()`. The text is decoded to
-// UTF-16 inside, so offsets are JavaScript string indices. Buffers are reused across calls.
+// `prepare(maxBytes)`, calls `scan(bytesWritten, stringLength)`, and reads the findings as i32
+// quadruples (type, start, end, confidence in thousandths) from `findings()`. The scan runs over
+// the UTF-8 bytes; offsets come back as JavaScript string indices. Buffers are reused.
 
-import { decodeUtf8, reserveBytes } from "./pii/text";
-import { findingsPtr } from "./pii/findings";
+import { reserveText, useText } from "./pii/text";
+import { findingsPtr, toUtf16Offsets } from "./pii/findings";
 import { scanText } from "./pii/scanner";
 
 /** Returns where to write up to `maxBytes` bytes of UTF-8. */
 export function prepare(maxBytes: i32): usize {
-  return reserveBytes(maxBytes);
+  return reserveText(maxBytes);
 }
 
-/** Decodes and scans the `bytes` written; returns the number of findings. */
-export function scan(bytes: i32): i32 {
-  decodeUtf8(bytes);
-  return scanText();
+/**
+ * Scans the `bytes` written for a string of `units` UTF-16 code units; returns the number of
+ * findings. Equal counts mean pure ASCII, where byte offsets already are string indices.
+ */
+export function scan(bytes: i32, units: i32): i32 {
+  useText(bytes);
+  const count = scanText();
+  if (bytes != units) toUtf16Offsets();
+  return count;
 }
 
 /** Where the findings of the last scan start. */

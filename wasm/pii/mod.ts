@@ -105,7 +105,7 @@ export interface PiiScanner {
 interface PiiExports {
   memory: WebAssembly.Memory;
   prepare(maxBytes: number): number;
-  scan(bytes: number): number;
+  scan(bytes: number, units: number): number;
   findings(): number;
 }
 
@@ -153,12 +153,12 @@ export function createScanner(options: ScannerOptions = {}): PiiScanner {
   function scanOne(text: string): Finding[] {
     const wasm = live();
     // The text crosses once, as UTF-8 via the engine's bulk encoder (no per-character calls);
-    // the scanner decodes it back to UTF-16 so offsets are string indices.
+    // the scanner reads those bytes and returns offsets as string indices.
     const maxBytes = text.length * 3;
     const ptr = wasm.prepare(maxBytes);
     // Views are taken after prepare(): growing memory detaches earlier ones.
     const { written } = encoder.encodeInto(text, new Uint8Array(wasm.memory.buffer, ptr, maxBytes));
-    const count = wasm.scan(written);
+    const count = wasm.scan(written, text.length);
     if (count === 0) return [];
     const raw = new Int32Array(wasm.memory.buffer, wasm.findings(), count * 4);
     const found: Finding[] = [];

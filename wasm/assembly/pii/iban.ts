@@ -28,17 +28,15 @@ function expectedLength(c0: i32, c1: i32): i32 {
 const chars: usize = memory.data(40 * 4);
 
 function mod97(n: i32): i32 {
-  let rem = 0;
-  // Country code and check digits move to the end.
-  for (let k = 0; k < n; k++) {
-    const c = load<i32>(chars + (<usize>((k + 4) % n) << 2));
-    if (isDigit(c)) {
-      rem = (rem * 10 + c - 48) % 97;
-    } else {
-      rem = (rem * 100 + c - 55) % 97;
-    }
+  // Country code and check digits move to the end. The remainder is reduced only when it
+  // could overflow: 10^15 leaves room for two more decimal places in a u64.
+  let rem: u64 = 0;
+  for (let k = 4; k < n + 4; k++) {
+    const c = load<i32>(chars + (<usize>(k < n ? k : k - n) << 2));
+    rem = isDigit(c) ? rem * 10 + <u64>(c - 48) : rem * 100 + <u64>(c - 55);
+    if (rem >= 1_000_000_000_000_000) rem %= 97;
   }
-  return rem;
+  return <i32>(rem % 97);
 }
 
 /** Scans a possible IBAN at word start `s`; returns its end, or -1. */

@@ -115,11 +115,6 @@ function fillSplats(): void {
   return i8x16.lt_s(i8x16.sub(v, splat(low + 128)), splat(count - 128));
 }
 
-/** Sixteen code units from `p`, saturated to bytes: anything outside Latin-1 becomes 0xff. */
-// @ts-ignore: decorator
-@inline function loadBytes(p: usize): v128 {
-  return i8x16.narrow_i16x8_u(v128.load(p), v128.load(p, 16));
-}
 
 /**
  * One bit per unit of `[i, i + 16)` that needs a look: the same test as `mayStartCandidate` at
@@ -129,11 +124,11 @@ function fillSplats(): void {
  */
 // @ts-ignore: decorator
 @inline function attentionMask(i: i32): i32 {
-  const p = textPtr + (<usize>i << 1);
-  const cur = loadBytes(p);
-  const prev = loadBytes(p - 2);
-  const next = loadBytes(p + 2);
-  const third = loadBytes(p + 4);
+  const p = textPtr + <usize>i;
+  const cur = v128.load(p);
+  const prev = v128.load(p - 1);
+  const next = v128.load(p, 1);
+  const third = v128.load(p, 2);
   const prevWord = v128.or(
     v128.or(inRange(prev, 48, 10), inRange(v128.or(prev, splat(32)), 97, 26)),
     i8x16.eq(prev, splat(95)),

@@ -59,29 +59,29 @@ function entropy(start: i32, end: i32): f64 {
   return (klogk(n) - sum) / <f64>n;
 }
 
-// Placeholder words by their first four characters, four UTF-16 units packed little-endian.
-// OR-ing 0x20 into every unit folds ASCII capitals and leaves digits, '*' and '.' unchanged.
-const W_YOUR: u64 = 0x00720075006f0079; // your
-const W_XXXX: u64 = 0x0078007800780078; // xxxx
-const W_EXAM: u64 = 0x006d006100780065; // exam
-const W_PLAC: u64 = 0x00630061006c0070; // plac
-const W_DUMM: u64 = 0x006d006d00750064; // dumm
-const W_REDA: u64 = 0x0061006400650072; // reda
-const W_REPL: u64 = 0x006c007000650072; // repl
-const W_CHAN: u64 = 0x006e006100680063; // chan
-const W_INSE: u64 = 0x00650073006e0069; // inse
-const W_SAMP: u64 = 0x0070006d00610073; // samp
-const W_FAKE: u64 = 0x0065006b00610066; // fake
-const W_STARSTARSTARSTAR: u64 = 0x002a002a002a002a; // ****
-const FOLD4: u64 = 0x0020002000200020;
-const DOTS: u64 = 0x00000000002e002e002e;
+// Placeholder words by their first four characters, four bytes packed little-endian.
+// OR-ing 0x20 into every byte folds ASCII capitals and leaves digits, '*' and '.' unchanged.
+const W_YOUR: u32 = 0x72756f79; // your
+const W_XXXX: u32 = 0x78787878; // xxxx
+const W_EXAM: u32 = 0x6d617865; // exam
+const W_PLAC: u32 = 0x63616c70; // plac
+const W_DUMM: u32 = 0x6d6d7564; // dumm
+const W_REDA: u32 = 0x61646572; // reda
+const W_REPL: u32 = 0x6c706572; // repl
+const W_CHAN: u32 = 0x6e616863; // chan
+const W_INSE: u32 = 0x65736e69; // inse
+const W_SAMP: u32 = 0x706d6173; // samp
+const W_FAKE: u32 = 0x656b6166; // fake
+const W_STARSTARSTARSTAR: u32 = 0x2a2a2a2a; // ****
+const FOLD4: u32 = 0x20202020;
+const DOTS: u32 = 0x002e2e2e;
 
-/** Whether a placeholder word starts at `i` (needs four units of text from `i`). */
+/** Whether a placeholder word starts at `i` (needs four bytes of text from `i`). */
 // @ts-ignore: decorator
 @inline function placeholderAt(i: i32): bool {
-  const w = load<u64>(textPtr + (<usize>i << 1)) | FOLD4;
+  const w = load<u32>(textPtr + <usize>i) | FOLD4;
   if (w == W_YOUR || w == W_XXXX || w == W_FAKE || w == W_STARSTARSTARSTAR) return true;
-  if ((w & 0xffffffffffff) == DOTS) return true;
+  if ((w & 0xffffff) == DOTS) return true;
   // Longer words are confirmed in full only when their first four characters match.
   if (w == W_EXAM) return startsWithFold(i, "example");
   if (w == W_PLAC) return startsWithFold(i, "placeholder");

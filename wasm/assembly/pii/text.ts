@@ -1,93 +1,60 @@
-// The text being scanned, held in linear memory as UTF-16 code units so that every offset the
-// scanner reports is already a JavaScript string index.
+// The text being scanned: the UTF-8 bytes that `TextEncoder.encodeInto` wrote. Every pattern
+// the scanner knows is ASCII, and each byte of a multi-byte sequence has class 0 just as the
+// character it belongs to would, so scanning bytes finds what scanning code units finds. Only
+// the findings' offsets need UTF-16 code units; `toUtf16Offsets` converts those at the end.
 
 export let textPtr: usize = 0;
 export let textLen: i32 = 0;
 let textCap: i32 = 0;
 
-/** Makes room for `units` code units and returns where the caller writes them. */
-export function reserveText(units: i32): usize {
-  if (units > textCap) {
+/** Makes room for `n` UTF-8 bytes and returns where the host writes them. */
+export function reserveText(n: i32): usize {
+  if (n > textCap) {
     let cap = textCap > 0 ? textCap : 4096;
-    while (cap < units) cap <<= 1;
+    while (cap < n) cap <<= 1;
     if (textPtr != 0) heap.free(textPtr);
-    textPtr = heap.alloc(<usize>cap << 1);
+    textPtr = heap.alloc(<usize>cap);
     textCap = cap;
   }
-  textLen = units;
   return textPtr;
 }
 
-let bytesPtr: usize = 0;
-let bytesCap: i32 = 0;
+/** Marks the first `n` reserved bytes as the text to scan. */
+export function useText(n: i32): void {
+  textLen = n;
+}
 
-/** Makes room for `n` UTF-8 bytes (as `TextEncoder.encodeInto` writes them). */
-export function reserveBytes(n: i32): usize {
-  if (n > bytesCap) {
-    let cap = bytesCap > 0 ? bytesCap : 4096;
-    while (cap < n) cap <<= 1;
-    if (bytesPtr != 0) heap.free(bytesPtr);
-    bytesPtr = heap.alloc(<usize>cap);
-    bytesCap = cap;
-  }
-  return bytesPtr;
+/** The byte at `i`, or 0 outside the text (so look-arounds need no bounds checks). */
+// @ts-ignore: decorator
+@inline export function at(i: i32): i32 {
+  return <u32>i < <u32>textLen ? <i32>load<u8>(textPtr + <usize>i) : 0;
 }
 
 /**
- * Decodes `n` UTF-8 bytes into UTF-16 code units, 16 ASCII bytes at a time. A lone surrogate
- * reaches us as U+FFFD, one unit like the surrogate itself, so offsets still match the string.
+ * UTF-16 code units in the bytes `[from, to)`: one per byte that starts a character, and a
+ * second for each four-byte sequence (a surrogate pair in JavaScript). A lone surrogate was
+ * written as U+FFFD, one character like the surrogate itself, so offsets still match.
  */
-export function decodeUtf8(n: i32): i32 {
-  reserveText(n);
-  let src = bytesPtr;
-  const end = bytesPtr + <usize>n;
-  let dst = textPtr;
-  while (src < end) {
-    if (src + 16 <= end) {
-      const v = v128.load(src);
-      // The ASCII units before the first multi-byte sequence are stored widened as they are;
-      // the units after it are written again once that sequence is decoded.
-      const ascii = ctz(i8x16.bitmask(v) | 0x10000);
-      if (ascii > 0) {
-        v128.store(dst, i16x8.extend_low_i8x16_u(v));
-        v128.store(dst, i16x8.extend_high_i8x16_u(v), 16);
-        src += <usize>ascii;
-        dst += <usize>ascii << 1;
-        continue;
-      }
-    }
-    const b0 = <i32>load<u8>(src);
-    if (b0 < 0x80) {
-      store<u16>(dst, b0);
-      src += 1;
-      dst += 2;
-    } else if (b0 < 0xe0) {
-      store<u16>(dst, ((b0 & 0x1f) << 6) | (<i32>load<u8>(src, 1) & 0x3f));
-      src += 2;
-      dst += 2;
-    } else if (b0 < 0xf0) {
-      const cp = ((b0 & 0x0f) << 12) | ((<i32>load<u8>(src, 1) & 0x3f) << 6) |
-        (<i32>load<u8>(src, 2) & 0x3f);
-      store<u16>(dst, cp);
-      src += 3;
-      dst += 2;
-    } else {
-      const cp = (((b0 & 0x07) << 18) | ((<i32>load<u8>(src, 1) & 0x3f) << 12) |
-        ((<i32>load<u8>(src, 2) & 0x3f) << 6) | (<i32>load<u8>(src, 3) & 0x3f)) - 0x10000;
-      store<u16>(dst, 0xd800 | (cp >> 10));
-      store<u16>(dst, 0xdc00 | (cp & 0x3ff), 2);
-      src += 4;
-      dst += 4;
-    }
+export function unitsBetween(from: i32, to: i32): i32 {
+  let units = 0;
+  let i = from;
+  while (i + 16 <= to) {
+    const v = v128.load(textPtr + <usize>i);
+    // As signed bytes, continuations (0x80-0xbf) are below -64 and four-byte leads
+    // (0xf0-0xf7) lie in [-16, -9].
+    const continuation = i8x16.bitmask(i8x16.lt_s(v, i8x16.splat(-64)));
+    const fourByte = i8x16.bitmask(
+      v128.and(i8x16.gt_s(v, i8x16.splat(-17)), i8x16.lt_s(v, i8x16.splat(-8))),
+    );
+    units += 16 - <i32>popcnt(continuation) + <i32>popcnt(fourByte);
+    i += 16;
   }
-  textLen = <i32>((dst - textPtr) >> 1);
-  return textLen;
-}
-
-/** The code unit at `i`, or 0 outside the text (so look-arounds need no bounds checks). */
-// @ts-ignore: decorator
-@inline export function at(i: i32): i32 {
-  return <u32>i < <u32>textLen ? <i32>load<u16>(textPtr + (<usize>i << 1)) : 0;
+  for (; i < to; i++) {
+    const b = <i32>load<u8>(textPtr + <usize>i);
+    if ((b & 0xc0) != 0x80) units++;
+    if (b >= 0xf0) units++;
+  }
+  return units;
 }
 
 // Character classes of ASCII, one byte each: the main loop tests a class with one load.
