@@ -1,7 +1,7 @@
 // Findings are written as four i32s each (type, start, end, confidence in thousandths) into one
 // buffer that the host reads back in bulk after each scan.
 
-import { unitsBetween } from "./text";
+import { resetUnitCount, unitsBefore } from "./text";
 
 export const EMAIL: i32 = 1;
 export const PHONE: i32 = 2;
@@ -49,16 +49,10 @@ export function emit(kind: i32, start: i32, end: i32, confidence: i32): void {
  * and never overlap, so one walk over the text up to the last finding counts them all.
  */
 export function toUtf16Offsets(): void {
-  let byte = 0;
-  let unit = 0;
+  resetUnitCount();
   for (let k = 0; k < findingCount; k++) {
     const p = findingsPtr + (<usize>k << 4);
-    const start = load<i32>(p, 4);
-    const end = load<i32>(p, 8);
-    unit += unitsBetween(byte, start);
-    store<i32>(p, unit, 4);
-    unit += unitsBetween(start, end);
-    store<i32>(p, unit, 8);
-    byte = end;
+    store<i32>(p, unitsBefore(load<i32>(p, 4)), 4);
+    store<i32>(p, unitsBefore(load<i32>(p, 8)), 8);
   }
 }

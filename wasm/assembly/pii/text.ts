@@ -13,7 +13,8 @@ export function reserveText(n: i32): usize {
     let cap = textCap > 0 ? textCap : 4096;
     while (cap < n) cap <<= 1;
     if (textPtr != 0) heap.free(textPtr);
-    textPtr = heap.alloc(<usize>cap);
+    // 16 spare bytes let block loads at the end of the text stay inside the allocation.
+    textPtr = heap.alloc(<usize>cap + 16);
     textCap = cap;
   }
   return textPtr;
@@ -30,31 +31,53 @@ export function useText(n: i32): void {
   return <u32>i < <u32>textLen ? <i32>load<u8>(textPtr + <usize>i) : 0;
 }
 
+// A forward-only cursor over the text in 16-byte blocks: `countedUnits` UTF-16 code units lie
+// before byte `countedBytes`. Findings come in text order, so their offsets are converted in one
+// walk.
+let countedBytes: i32 = 0;
+let countedUnits: i32 = 0;
+
+/** Starts a new walk for `unitsBefore`. */
+export function resetUnitCount(): void {
+  countedBytes = 0;
+  countedUnits = 0;
+}
+
 /**
- * UTF-16 code units in the bytes `[from, to)`: one per byte that starts a character, and a
- * second for each four-byte sequence (a surrogate pair in JavaScript). A lone surrogate was
- * written as U+FFFD, one character like the surrogate itself, so offsets still match.
+ * UTF-16 code units in the bytes of 16-byte block `p` selected by `lanes`: one per byte that
+ * starts a character, and a second for each four-byte sequence (a surrogate pair in
+ * JavaScript). A lone surrogate was written as U+FFFD, one character like the surrogate itself.
  */
-export function unitsBetween(from: i32, to: i32): i32 {
-  let units = 0;
-  let i = from;
-  while (i + 16 <= to) {
-    const v = v128.load(textPtr + <usize>i);
-    // As signed bytes, continuations (0x80-0xbf) are below -64 and four-byte leads
-    // (0xf0-0xf7) lie in [-16, -9].
-    const continuation = i8x16.bitmask(i8x16.lt_s(v, i8x16.splat(-64)));
-    const fourByte = i8x16.bitmask(
-      v128.and(i8x16.gt_s(v, i8x16.splat(-17)), i8x16.lt_s(v, i8x16.splat(-8))),
-    );
-    units += 16 - <i32>popcnt(continuation) + <i32>popcnt(fourByte);
-    i += 16;
+// @ts-ignore: decorator
+@inline function blockUnits(p: usize, lanes: i32): i32 {
+  const v = v128.load(p);
+  // As signed bytes, continuations (0x80-0xbf) are below -64 and four-byte leads
+  // (0xf0-0xf7) lie in [-16, -9].
+  const continuation = i8x16.bitmask(i8x16.lt_s(v, i8x16.splat(-64)));
+  const fourByte = i8x16.bitmask(
+    v128.and(i8x16.gt_s(v, i8x16.splat(-17)), i8x16.lt_s(v, i8x16.splat(-8))),
+  );
+  return <i32>popcnt(~continuation & lanes) + <i32>popcnt(fourByte & lanes);
+}
+
+/** UTF-16 code units before byte `t`; `t` never goes backwards within one walk. */
+export function unitsBefore(t: i32): i32 {
+  while (countedBytes + 32 <= t) {
+    const p = textPtr + <usize>countedBytes;
+    // Pure ASCII, the common case, is one unit a byte.
+    if (i8x16.bitmask(v128.or(v128.load(p), v128.load(p, 16))) == 0) {
+      countedUnits += 32;
+    } else {
+      countedUnits += blockUnits(p, 0xffff) + blockUnits(p + 16, 0xffff);
+    }
+    countedBytes += 32;
   }
-  for (; i < to; i++) {
-    const b = <i32>load<u8>(textPtr + <usize>i);
-    if ((b & 0xc0) != 0x80) units++;
-    if (b >= 0xf0) units++;
+  if (countedBytes + 16 <= t) {
+    countedUnits += blockUnits(textPtr + <usize>countedBytes, 0xffff);
+    countedBytes += 16;
   }
-  return units;
+  // The block may run past the text; the buffer has room for it and the lanes mask it off.
+  return countedUnits + blockUnits(textPtr + <usize>countedBytes, (1 << (t - countedBytes)) - 1);
 }
 
 // Character classes of ASCII, one byte each: the main loop tests a class with one load.
