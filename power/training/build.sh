@@ -37,6 +37,8 @@ echo "== training ($STEPS steps)"
   --config "$MODEL_CONFIG" | tee -a "$BUILD/train.log"
 echo "== evaluation"
 "$PYTHON" evaluate.py --data-dir "$BUILD" --checkpoint "$BUILD/checkpoint.pt" --threads "$THREADS"
+"$PYTHON" tool_eval.py --checkpoint "$BUILD/checkpoint.pt" --tokenizer "$BUILD/tokenizer.json" \
+  --threads "$THREADS"
 echo "== export"
 "$PYTHON" export.py --checkpoint "$BUILD/checkpoint.pt" --tokenizer "$BUILD/tokenizer.json" \
   --template chat_template.jinja --out-dir "$OUT" --reference "$BUILD/reference.json"
