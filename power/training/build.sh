@@ -14,7 +14,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BUILD="$HERE/build"
 OUT="${OUT:-$ROOT/power/model/default}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
-STEPS="${STEPS:-1150}"
+STEPS="${STEPS:-4650}"
+CHAT_FRACTION="${CHAT_FRACTION:-0.75}"
 THREADS="${THREADS:-2}"
 MODEL_CONFIG='{"hidden_size": 192, "intermediate_size": 512, "num_hidden_layers": 4, "num_attention_heads": 3, "num_key_value_heads": 3}'
 
@@ -34,6 +35,7 @@ echo "== token ids"
 echo "== training ($STEPS steps)"
 "$PYTHON" train.py --data-dir "$BUILD" --checkpoint "$BUILD/checkpoint.pt" --steps "$STEPS" \
   --batch-size 8 --seq-len 384 --lr 3e-3 --warmup 30 --save-every 10 --threads "$THREADS" \
+  --chat-fraction "$CHAT_FRACTION" \
   --config "$MODEL_CONFIG" | tee -a "$BUILD/train.log"
 echo "== evaluation"
 "$PYTHON" evaluate.py --data-dir "$BUILD" --checkpoint "$BUILD/checkpoint.pt" --threads "$THREADS"
