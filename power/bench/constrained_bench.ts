@@ -37,16 +37,26 @@ async function run(model: LanguageModel, prompt: number[], constrained: boolean)
   return { ms: performance.now() - started, tokens: steps - stepsBefore };
 }
 
-async function perToken(model: LanguageModel, prompt: number[], constrained: boolean) {
-  await run(model, prompt, constrained);
-  let ms = 0;
-  let tokens = 0;
-  for (let i = 0; i < 3; i++) {
-    const r = await run(model, prompt, constrained);
-    ms += r.ms;
-    tokens += r.tokens;
+function median(values: number[]): number {
+  return [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+}
+
+/**
+ * Median ms per decode step of free and constrained runs. Rounds alternate the two, so load from
+ * other processes falls on both alike, and each run starts with a warm-up of its own kind.
+ */
+async function perToken(model: LanguageModel, prompt: number[]) {
+  const samples = { free: [] as number[], constrained: [] as number[] };
+  for (let round = 0; round < 8; round++) {
+    for (const constrained of round % 2 ? [true, false] : [false, true]) {
+      await run(model, prompt, constrained);
+      for (let i = 0; i < 2; i++) {
+        const r = await run(model, prompt, constrained);
+        samples[constrained ? "constrained" : "free"].push(r.ms / r.tokens);
+      }
+    }
   }
-  return ms / tokens;
+  return { free: median(samples.free), constrained: median(samples.constrained) };
 }
 
 for (const { label, dir } of await benchModels()) {
@@ -57,14 +67,14 @@ for (const { label, dir } of await benchModels()) {
     return forward(...args);
   };
   const prompt = benchPrompt(model);
-  const free = await perToken(model, prompt, false);
-  const constrained = await perToken(model, prompt, true);
+  const { free, constrained } = await perToken(model, prompt);
+  const difference = constrained - free;
   console.log(
     `constrained decoding on ${label}: ${constrained.toFixed(2)} ms per decode step vs ${
       free.toFixed(2)
-    } ms free (+${(constrained - free).toFixed(2)} ms, ${
-      ((constrained / free - 1) * 100).toFixed(1)
-    }%)`,
+    } ms free (${difference >= 0 ? "+" : ""}${difference.toFixed(2)} ms, ${
+      difference >= 0 ? "+" : ""
+    }${((constrained / free - 1) * 100).toFixed(1)}%)`,
   );
   const group = `${NEW_TOKENS}-token JSON run (constrained ends when its object closes), ${label}`;
   Deno.bench({ name: "free decoding", group, baseline: true, n: 5, warmup: 1 }, async () => {
