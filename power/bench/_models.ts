@@ -164,6 +164,11 @@ export class BareLoop {
   }
 }
 
+/** The middle value (the upper one of an even count). */
+export function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}
+
 /** Milliseconds spent inside every `InferenceSession.run` (ours and transformers.js' alike). */
 export const insideRuns: { ms: number } = { ms: 0 };
 

@@ -2,7 +2,7 @@
 import { generate, type LanguageModel } from "../engine/generate.ts";
 import { JsonConstraint } from "../engine/constraint.ts";
 import { compileSchema } from "../engine/json_schema.ts";
-import { benchModels, benchPrompt, loadEngine } from "./_models.ts";
+import { benchModels, benchPrompt, loadEngine, median } from "./_models.ts";
 
 const NEW_TOKENS = 48;
 const SCHEMA = {
@@ -35,10 +35,6 @@ async function run(model: LanguageModel, prompt: number[], constrained: boolean)
   const stepsBefore = steps;
   while (!step.done) step = await stream.next();
   return { ms: performance.now() - started, tokens: steps - stepsBefore };
-}
-
-function median(values: number[]): number {
-  return [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
 }
 
 /**

@@ -6,7 +6,7 @@
 import { basename, dirname } from "node:path";
 import { BaseStreamer, env, pipeline } from "@huggingface/transformers";
 import { generate, type LanguageModel } from "../engine/generate.ts";
-import { BareLoop, benchModels, benchPrompt, insideRuns, loadEngine } from "./_models.ts";
+import { BareLoop, benchModels, benchPrompt, insideRuns, loadEngine, median } from "./_models.ts";
 
 const NEW_TOKENS = 64;
 const ROUNDS = 8;
@@ -24,13 +24,12 @@ async function engineRun(
   count: number,
 ): Promise<RunTiming> {
   const started = performance.now();
-  let firstMs = 0;
   const stream = generate(model, prompt, {
     maxTokens: count,
     sampling: { temperature: 0, repeatPenalty: 1 },
   });
   let step = await stream.next();
-  firstMs = performance.now() - started;
+  const firstMs = performance.now() - started;
   while (!step.done) step = await stream.next();
   return { firstMs, totalMs: performance.now() - started };
 }
@@ -70,10 +69,6 @@ async function pipelineRun(generator: TextGenerator, prompt: string, count: numb
 }
 
 type Contender = (count: number) => Promise<RunTiming>;
-
-function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-}
 
 /**
  * Time to first token and decode tokens/s of each contender, both read from the same runs.

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from model import Config, LlamaForCausalLM
+from model import load_checkpoint
 
 
 @torch.no_grad()
@@ -35,10 +35,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    state = torch.load(args.checkpoint)
-    model = LlamaForCausalLM(Config(**state["config"]))
-    model.load_state_dict(state["model"])
-    model.eval()
+    model, state = load_checkpoint(args.checkpoint)
     rng = np.random.default_rng(99)
     prose = np.load(f"{args.data_dir}/prose.npy", mmap_mode="r")
     chat = np.load(f"{args.data_dir}/chat.npy", mmap_mode="r")

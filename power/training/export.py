@@ -18,7 +18,7 @@ import onnx
 from onnx import numpy_helper
 import torch
 
-from model import Config, LlamaForCausalLM
+from model import Config, LlamaForCausalLM, load_checkpoint
 
 
 class OnnxWrapper(torch.nn.Module):
@@ -196,11 +196,8 @@ def main() -> int:
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--reference", required=True)
     args = parser.parse_args()
-    state = torch.load(args.checkpoint)
-    config = Config(**state["config"])
-    model = LlamaForCausalLM(config)
-    model.load_state_dict(state["model"])
-    model.eval()
+    model, state = load_checkpoint(args.checkpoint)
+    config = model.config
     os.makedirs(os.path.join(args.out_dir, "onnx"), exist_ok=True)
     export_onnx(model, os.path.join(args.out_dir, "onnx", "model.onnx"))
     write_configs(config, args.out_dir, args.tokenizer, args.template)

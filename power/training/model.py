@@ -171,3 +171,12 @@ class LlamaForCausalLM(nn.Module):
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         hidden, _ = self.hidden_states(input_ids)
         return self.logits(hidden)
+
+
+def load_checkpoint(path: str) -> tuple[LlamaForCausalLM, dict]:
+    """The model saved by train.py at `path`, in eval mode, and the checkpoint's state dict."""
+    state = torch.load(path)
+    model = LlamaForCausalLM(Config(**state["config"]))
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, state

@@ -15,7 +15,7 @@ import torch
 
 from bpe import MARKERS, SPECIAL, Encoder
 from dialogues import FIXED_TOOLS, _distractor_tools, render
-from model import Config, LlamaForCausalLM
+from model import load_checkpoint
 
 
 @torch.no_grad()
@@ -51,10 +51,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    state = torch.load(args.checkpoint)
-    model = LlamaForCausalLM(Config(**state["config"]))
-    model.load_state_dict(state["model"])
-    model.eval()
+    model, state = load_checkpoint(args.checkpoint)
     with open(args.tokenizer, encoding="utf-8") as handle:
         encoder = Encoder(json.load(handle))
     stop = {encoder.vocab["<|im_end|>"], encoder.vocab["<|endoftext|>"]}
