@@ -1,0 +1,44 @@
+/** Server-sent events from a fetch body: the framing both OpenAI and Anthropic stream in. */
+
+/** One SSE event. */
+export interface SseEvent {
+  event?: string;
+  data: string;
+}
+
+/** Yields the events of an SSE body, joining multi-line `data:` fields. */
+export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  let event: string | undefined;
+  let data: string[] = [];
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl).replace(/\r$/, "");
+        buffer = buffer.slice(nl + 1);
+        if (line === "") {
+          if (data.length) yield { event, data: data.join("\n") };
+          event = undefined;
+          data = [];
+        } else if (line.startsWith(":")) {
+          continue;
+        } else {
+          const colon = line.indexOf(":");
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const val = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+          if (field === "data") data.push(val);
+          else if (field === "event") event = val;
+        }
+      }
+    }
+    if (data.length) yield { event, data: data.join("\n") };
+  } finally {
+    reader.releaseLock();
+    await body.cancel().catch(() => {});
+  }
+}

@@ -1,0 +1,184 @@
+/** The OpenAI Chat Completions wire format: power, Ollama, vLLM, OpenAI and friends. */
+import { readSse } from "../llm/sse.ts";
+import {
+  type ChatRequest,
+  isRetryableStatus,
+  type LlmProvider,
+  type Message,
+  ProviderError,
+  type ProviderEvent,
+  type RetryRunner,
+  toolCallFrom,
+} from "../llm/types.ts";
+import { runOnce } from "../llm/retry.ts";
+
+/** How to reach an OpenAI-compatible endpoint. */
+export interface OpenAiProviderOptions {
+  name?: string;
+  /** Up to and including `/v1`, such as `http://127.0.0.1:11434/v1`. */
+  baseUrl: string;
+  apiKey?: string;
+  maxAttempts?: number;
+  retryDelayMs?: number;
+  timeoutMs?: number;
+  retry?: RetryRunner;
+}
+
+interface WireMessage {
+  role: string;
+  content: string | null;
+  tool_calls?: { id: string; type: "function"; function: { name: string; arguments: string } }[];
+  tool_call_id?: string;
+  name?: string;
+}
+
+function toWire(messages: Message[]): WireMessage[] {
+  return messages.map((m): WireMessage => {
+    switch (m.role) {
+      case "assistant":
+        return {
+          role: "assistant",
+          content: m.content || (m.toolCalls?.length ? null : ""),
+          ...(m.toolCalls?.length
+            ? {
+              tool_calls: m.toolCalls.map((c) => ({
+                id: c.id,
+                type: "function" as const,
+                function: { name: c.name, arguments: c.invalidArguments ?? JSON.stringify(c.arguments) },
+              })),
+            }
+            : {}),
+        };
+      case "tool":
+        return { role: "tool", content: m.content, tool_call_id: m.toolCallId, name: m.name };
+      default:
+        return { role: m.role, content: m.content };
+    }
+  });
+}
+
+interface StreamChunk {
+  choices?: {
+    delta?: {
+      content?: string | null;
+      tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[];
+    };
+    finish_reason?: string | null;
+  }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  error?: { message?: string };
+}
+
+/**
+ * Streams chat completions with tool calls from an OpenAI-compatible server.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiProvider } from "./openai.ts";
+ * const power = new OpenAiProvider({ baseUrl: "http://127.0.0.1:11434/v1" });
+ * ```
+ */
+export class OpenAiProvider implements LlmProvider {
+  readonly name: string;
+  readonly #options: OpenAiProviderOptions;
+
+  constructor(options: OpenAiProviderOptions) {
+    this.name = options.name ?? "openai";
+    this.#options = options;
+  }
+
+  async *stream(request: ChatRequest): AsyncGenerator<ProviderEvent> {
+    const o = this.#options;
+    const body: Record<string, unknown> = {
+      model: request.model,
+      messages: toWire(request.messages),
+      stream: true,
+      stream_options: { include_usage: true },
+    };
+    if (request.maxTokens) body.max_tokens = request.maxTokens;
+    if (request.temperature !== undefined) body.temperature = request.temperature;
+    if (request.tools?.length && request.toolChoice !== "none") {
+      body.tools = request.tools.map((t) => ({
+        type: "function",
+        function: { name: t.name, description: t.description, parameters: t.parameters },
+      }));
+      body.tool_choice = request.toolChoice ?? "auto";
+    }
+    if (request.responseSchema) {
+      body.response_format = {
+        type: "json_schema",
+        json_schema: { name: request.responseSchema.name, schema: request.responseSchema.schema, strict: true },
+      };
+    }
+    const url = `${o.baseUrl.replace(/\/$/, "")}/chat/completions`;
+    const retry = o.retry ?? runOnce;
+    const response = await retry(async (jobSignal) => {
+      const signals = [jobSignal, AbortSignal.timeout(o.timeoutMs ?? 120_000)];
+      if (request.signal) signals.push(request.signal);
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            accept: "text/event-stream",
+            ...(o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {}),
+          },
+          body: JSON.stringify(body),
+          signal: AbortSignal.any(signals),
+        });
+      } catch (error) {
+        if (request.signal?.aborted) throw error;
+        throw new ProviderError(this.name, 0, (error as Error).message, true);
+      }
+      if (!res.ok) {
+        const text = await res.text().catch(() => "");
+        let message = text.slice(0, 500);
+        try {
+          message = JSON.parse(text)?.error?.message ?? message;
+        } catch { /* not JSON */ }
+        throw new ProviderError(this.name, res.status, `HTTP ${res.status}: ${message}`, isRetryableStatus(res.status));
+      }
+      return res;
+    }, { maxAttempts: o.maxAttempts ?? 3, delayMs: o.retryDelayMs ?? 250, signal: request.signal });
+
+    const pending = new Map<number, { id: string; name: string; args: string }>();
+    let stopReason = "stop";
+    let sawUsage = false;
+    for await (const event of readSse(response.body!)) {
+      if (event.data === "[DONE]") break;
+      let chunk: StreamChunk;
+      try {
+        chunk = JSON.parse(event.data);
+      } catch {
+        throw new ProviderError(this.name, 200, `bad stream chunk: ${event.data.slice(0, 200)}`, false);
+      }
+      if (chunk.error) throw new ProviderError(this.name, 200, chunk.error.message ?? "stream error", false);
+      for (const choice of chunk.choices ?? []) {
+        const delta = choice.delta;
+        if (delta?.content) yield { type: "text", delta: delta.content };
+        for (const part of delta?.tool_calls ?? []) {
+          const index = part.index ?? pending.size;
+          const entry = pending.get(index) ?? { id: "", name: "", args: "" };
+          if (part.id) entry.id = part.id;
+          if (part.function?.name) entry.name += part.function.name;
+          if (part.function?.arguments) entry.args += part.function.arguments;
+          pending.set(index, entry);
+        }
+        if (choice.finish_reason) stopReason = choice.finish_reason;
+      }
+      if (chunk.usage) {
+        sawUsage = true;
+        yield {
+          type: "usage",
+          usage: { inputTokens: chunk.usage.prompt_tokens ?? 0, outputTokens: chunk.usage.completion_tokens ?? 0 },
+        };
+      }
+    }
+    for (const [index, entry] of [...pending.entries()].sort((a, b) => a[0] - b[0])) {
+      yield { type: "tool_call", call: toolCallFrom(entry.id || `call_${index}`, entry.name, entry.args) };
+    }
+    if (!sawUsage) yield { type: "usage", usage: { inputTokens: 0, outputTokens: 0 } };
+    yield { type: "done", stopReason: pending.size ? "tool_calls" : stopReason };
+  }
+}
