@@ -1,12 +1,15 @@
 /** safeclaw's classify API: which PII and secrets a text holds, and where. */
-import { createScanner, type Finding, type PiiScanner, type PiiType } from "@a3s/wasm/pii";
+import { createScanner, type PiiScanner } from "@a3s/wasm/pii";
+import type { Detection, EntityType } from "./privacy/entities.ts";
+import { detect } from "./privacy/detect.ts";
+import { DEFAULT_THRESHOLD } from "./privacy/recognizers.ts";
 
 /** The result of classifying one text. */
 export interface Classification {
   /** Every finding, ordered by start offset (UTF-16 code units). */
-  findings: Finding[];
+  findings: Detection[];
   /** The distinct types found, in the order they first appear. */
-  types: PiiType[];
+  types: EntityType[];
   /** True when anything was found. */
   sensitive: boolean;
 }
@@ -14,8 +17,10 @@ export interface Classification {
 /** What to report. */
 export interface ClassifierOptions {
   /** Only these types (default: all). */
-  types?: readonly PiiType[];
-  /** Drop findings below this confidence (default 0). */
+  types?: readonly EntityType[];
+  /**
+   * Drop findings below this confidence (default 0.5: weak matches need a context word).
+   */
   minConfidence?: number;
 }
 
@@ -26,7 +31,7 @@ export interface Classifier {
   free(): void;
 }
 
-function summarize(findings: Finding[]): Classification {
+function summarize(findings: Detection[]): Classification {
   const types = [...new Set(findings.map((f) => f.type))];
   return { findings, types, sensitive: findings.length > 0 };
 }
@@ -43,10 +48,15 @@ function summarize(findings: Finding[]): Classification {
  * ```
  */
 export function createClassifier(options: ClassifierOptions = {}): Classifier {
-  const scanner: PiiScanner = createScanner(options);
+  const scanner: PiiScanner = createScanner();
+  const detectOptions = {
+    types: options.types ? new Set(options.types) : undefined,
+    threshold: options.minConfidence ?? DEFAULT_THRESHOLD,
+  };
+  const classifyOne = (text: string) => summarize(detect(text, scanner.scan(text), detectOptions));
   return {
-    classify: (text) => summarize(scanner.scan(text)),
-    classifyMany: (texts) => scanner.scanMany(texts).map(summarize),
+    classify: classifyOne,
+    classifyMany: (texts) => texts.map(classifyOne),
     free: () => scanner.free(),
   };
 }
@@ -77,7 +87,7 @@ export function classify(text: string): Classification {
  * console.log(redact(text, classify(text).findings)); // "mail [EMAIL]"
  * ```
  */
-export function redact(text: string, findings: readonly Finding[]): string {
+export function redact(text: string, findings: readonly Detection[]): string {
   let out = "";
   let last = 0;
   for (const f of findings) {

@@ -1,6 +1,6 @@
 /** HTTP API: `POST /safeclaw/v1/scan` classifies one text or a batch. */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { type A3sModule, createRouter } from "@a3s/common";
+import { type A3sModule, createRouter, defineModule } from "@a3s/common";
 import { PII_TYPES } from "@a3s/wasm/pii";
 import { type Classifier, createClassifier } from "./classify.ts";
 
@@ -69,18 +69,20 @@ export function createSafeclawRoutes(classifier: Classifier = createClassifier()
  * console.log(module.name); // "safeclaw"
  * ```
  */
-export function safeclawModule(): A3sModule {
-  let classifier: Classifier | undefined;
-  return {
+export function safeclawModule(): A3sModule<unknown, Classifier> {
+  return defineModule<unknown, Classifier>({
     name: "safeclaw",
-    routes() {
-      classifier = createClassifier();
-      return createSafeclawRoutes(classifier);
+    access: [{ path: "/safeclaw/v1/scan", scope: "safeclaw:read", anonymousOnLoopback: true }],
+    start() {
+      const classifier = createClassifier();
+      return {
+        routes: createSafeclawRoutes(classifier),
+        api: classifier,
+        close() {
+          classifier.free();
+          return Promise.resolve();
+        },
+      };
     },
-    close() {
-      classifier?.free();
-      classifier = undefined;
-      return Promise.resolve();
-    },
-  };
+  });
 }

@@ -1,5 +1,12 @@
 /** Precision, recall and F1 per type, by exact span match (type, start and end). */
-import { type Finding, PII_TYPES, type PiiType } from "@a3s/wasm/pii";
+import { ENTITY_TYPES, type EntityType } from "../privacy/entities.ts";
+
+type PiiType = EntityType;
+interface Finding {
+  type: EntityType;
+  start: number;
+  end: number;
+}
 import type { LabeledRecord } from "./generator.ts";
 
 /** Counts and scores for one type. */
@@ -52,7 +59,7 @@ export function scoreFindings(
   findings: readonly Finding[][],
 ): QualityReport {
   const counts = new Map<PiiType, { tp: number; fp: number; fn: number }>(
-    PII_TYPES.map((type) => [type, { tp: 0, fp: 0, fn: 0 }]),
+    ENTITY_TYPES.map((type) => [type, { tp: 0, fp: 0, fn: 0 }]),
   );
   const misses: ScoreMiss[] = [];
   records.forEach((record, i) => {
@@ -81,7 +88,13 @@ export function scoreFindings(
       }
     }
   });
-  const scores = PII_TYPES.map((type) => {
+  // A type appears when it was labeled or reported: the recognizers' false positives on
+  // look-alikes count against precision even where the corpus labels none of that type.
+  const seen = ENTITY_TYPES.filter((type) => {
+    const c = counts.get(type)!;
+    return c.tp + c.fp + c.fn > 0;
+  });
+  const scores = seen.map((type) => {
     const { tp, fp, fn } = counts.get(type)!;
     const precision = ratio(tp, tp + fp);
     const recall = ratio(tp, tp + fn);
@@ -111,7 +124,7 @@ export function scoreFindings(
 export function formatReport(report: QualityReport): string {
   const rows = report.scores.map((s) =>
     [
-      s.type.padEnd(12),
+      s.type.padEnd(14),
       String(s.truePositives + s.falseNegatives).padStart(6),
       String(s.truePositives).padStart(6),
       String(s.falsePositives).padStart(4),
@@ -123,7 +136,7 @@ export function formatReport(report: QualityReport): string {
   );
   return [
     `records: ${report.records}`,
-    "type         labels     tp   fp   fn precision  recall      f1",
+    "type           labels     tp   fp   fn precision  recall      f1",
     ...rows,
   ].join("\n");
 }

@@ -1,0 +1,83 @@
+/**
+ * One detection pass: the WebAssembly scanner's validated findings, the phone layer and the
+ * pattern recognizers, with context words applied, overlaps settled and the threshold applied.
+ */
+import type { Finding } from "@a3s/wasm/pii";
+import type { Detection, EntityType } from "./entities.ts";
+import { hasContext } from "./context.ts";
+import { findPhones } from "./phone.ts";
+import { DEFAULT_THRESHOLD, RECOGNIZERS, trimUrl } from "./recognizers.ts";
+
+/** What to report. */
+export interface DetectOptions {
+  /** Only these types (default: all). */
+  types?: ReadonlySet<EntityType>;
+  /** Drop detections below this confidence (default {@linkcode DEFAULT_THRESHOLD}). */
+  threshold?: number;
+}
+
+function runRecognizers(text: string, wanted: (t: EntityType) => boolean): Detection[] {
+  const out: Detection[] = [];
+  for (const recognizer of RECOGNIZERS) {
+    if (!wanted(recognizer.type)) continue;
+    recognizer.pattern.lastIndex = 0;
+    for (const match of text.matchAll(recognizer.pattern)) {
+      const value = recognizer.type === "url" ? trimUrl(match[0]) : match[0];
+      if (recognizer.validate && !recognizer.validate(value)) continue;
+      const start = match.index;
+      const end = start + value.length;
+      let confidence = typeof recognizer.confidence === "number"
+        ? recognizer.confidence
+        : recognizer.confidence(value);
+      const lifted = recognizer.contextConfidence;
+      if (lifted !== undefined && lifted > confidence) {
+        if (hasContext(text, start, end, recognizer.type)) confidence = lifted;
+      }
+      out.push({ type: recognizer.type, start, end, confidence });
+    }
+  }
+  return out;
+}
+
+/**
+ * Keeps the strongest of overlapping detections: higher confidence first, then the longer span,
+ * then the scanner's finding (listed first). Returns them ordered by start.
+ */
+export function settleOverlaps(candidates: readonly Detection[]): Detection[] {
+  const ranked = candidates.map((d, i) => ({ d, i })).sort((a, b) =>
+    b.d.confidence - a.d.confidence ||
+    (b.d.end - b.d.start) - (a.d.end - a.d.start) ||
+    a.i - b.i
+  );
+  const kept: Detection[] = [];
+  for (const { d } of ranked) {
+    if (kept.some((k) => d.start < k.end && k.start < d.end)) continue;
+    kept.push(d);
+  }
+  return kept.sort((a, b) => a.start - b.start);
+}
+
+/**
+ * Combines the scanner's `findings` for `text` with the recognizers' and the phone layer's.
+ *
+ * @example
+ * ```ts
+ * import { detect } from "./detect.ts";
+ * console.log(detect("Aadhaar 2345 6789 0124", [])); // the Verhoeff-valid number, if valid
+ * ```
+ */
+export function detect(
+  text: string,
+  findings: readonly Finding[],
+  options: DetectOptions = {},
+): Detection[] {
+  const wanted = (t: EntityType) => options.types === undefined || options.types.has(t);
+  const threshold = options.threshold ?? DEFAULT_THRESHOLD;
+  const candidates: Detection[] = findings.filter((f) => wanted(f.type));
+  // The recognizers only look at text that can hold what they find, so plain prose stays cheap.
+  if (/\d/.test(text) || /:\/\/|www\./.test(text)) {
+    if (wanted("phone")) candidates.push(...findPhones(text));
+    candidates.push(...runRecognizers(text, wanted));
+  }
+  return settleOverlaps(candidates).filter((d) => d.confidence >= threshold);
+}

@@ -1,0 +1,226 @@
+/**
+ * Pattern recognizers for the entities with a strict format or a checksum (Presidio's list).
+ * A checksum that few random strings pass gives a certain match; a weak one (a mod-11 that one
+ * number in eleven passes, a bare format) stays below the threshold unless a context word is near.
+ */
+import {
+  abnValid,
+  base58CheckValid,
+  bech32Valid,
+  italianFiscalCodeValid,
+  luhnValid,
+  medicareValid,
+  nhsValid,
+  nifValid,
+  nricValid,
+  peselValid,
+  tfnValid,
+  verhoeffValid,
+} from "./checksums.ts";
+import { cardScheme } from "./cards.ts";
+import type { EntityType } from "./entities.ts";
+
+/** One regular-expression recognizer. */
+export interface Recognizer {
+  type: EntityType;
+  /** A global pattern; the whole match is the value. */
+  pattern: RegExp;
+  /** Rejects matches that fail the type's checksum or rules. */
+  validate?(value: string): boolean;
+  /** Confidence of a valid match with no context word near. */
+  confidence: number | ((value: string) => number);
+  /** Confidence when a context word is near (default: `confidence`). */
+  contextConfidence?: number;
+}
+
+/** Below this, a match is not reported by default. */
+export const DEFAULT_THRESHOLD = 0.5;
+
+/** A weak match: reported only with a context word near. */
+const WEAK = 0.35;
+/** A weak match lifted by a context word. */
+const LIFTED = 0.9;
+
+const B = String.raw`(?<![\p{L}\p{N}_])`;
+const E = String.raw`(?![\p{L}\p{N}_])`;
+const re = (body: string, flags = "gu") => new RegExp(`${B}(?:${body})${E}`, flags);
+// Numbers are not cut out of a longer grouped number ("AT21 7067 1152 7472 7141", an ISBN).
+const NB = String.raw`(?<![\p{L}\p{N}_#]|\p{N}[ .-]|\b[A-Z0-9]{4} |ISBN[ :]?)`;
+const NE = String.raw`(?![\p{L}\p{N}_]|[ .-]\p{N})`;
+const num = (body: string) => new RegExp(`${NB}(?:${body})${NE}`, "gu");
+
+const grouped = (value: string) => /[ -]/.test(value);
+const digitsOnly = (value: string) => value.replace(/\D/g, "");
+
+const MONTHS = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|" +
+  "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?";
+
+/** The recognizers, applied in this order; overlaps are settled later by confidence. */
+export const RECOGNIZERS: readonly Recognizer[] = [
+  {
+    type: "credit_card",
+    pattern: num(String.raw`\d{4}(?:[ -]?\d{2,6}){1,4}|\d{12,19}`),
+    validate: (v) => {
+      const d = digitsOnly(v);
+      return d.length >= 12 && d.length <= 19 && cardScheme(d) !== undefined && luhnValid(d);
+    },
+    confidence: 0.95,
+  },
+  {
+    type: "us_itin",
+    pattern: num(String.raw`9\d{2}([- ]?)(?:5\d|6[0-5]|7\d|8[0-8]|9[0-2]|9[4-9])\1\d{4}`),
+    // SSN look-alikes in the 9xx area are valid ITIN formats, so a context word must decide.
+    confidence: WEAK,
+    contextConfidence: LIFTED,
+  },
+  {
+    type: "us_passport",
+    pattern: re(String.raw`[A-Z]?\d{9}`),
+    confidence: 0.1,
+    contextConfidence: 0.7,
+  },
+  {
+    type: "uk_nhs",
+    pattern: num(String.raw`\d{3}([- ]?)\d{3}\1\d{4}`),
+    validate: nhsValid,
+    confidence: WEAK,
+    contextConfidence: LIFTED,
+  },
+  {
+    type: "uk_nino",
+    pattern: re(
+      String
+        .raw`(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]`,
+    ),
+    confidence: 0.85,
+  },
+  { type: "es_nif", pattern: re(String.raw`\d{8}-?[A-Z]`), validate: nifValid, confidence: 0.95 },
+  {
+    type: "es_nie",
+    pattern: re(String.raw`[XYZ]-?\d{7}-?[A-Z]`),
+    validate: nifValid,
+    confidence: 0.95,
+  },
+  {
+    type: "it_fiscal_code",
+    pattern: re(
+      String
+        .raw`[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]`,
+      "giu",
+    ),
+    validate: italianFiscalCodeValid,
+    confidence: 0.95,
+  },
+  {
+    type: "in_aadhaar",
+    pattern: num(String.raw`[2-9]\d{3}([ -]?)\d{4}\1\d{4}`),
+    validate: verhoeffValid,
+    confidence: (v) => (grouped(v) ? 0.7 : WEAK),
+    contextConfidence: 0.95,
+  },
+  {
+    type: "in_pan",
+    pattern: re(String.raw`[A-Z]{3}[ABCFGHLJPT][A-Z]\d{4}[A-Z]`),
+    confidence: 0.75,
+    contextConfidence: 0.95,
+  },
+  {
+    type: "au_tfn",
+    pattern: num(String.raw`\d{3}([ -]?)\d{3}\1\d{3}`),
+    validate: tfnValid,
+    confidence: WEAK,
+    contextConfidence: LIFTED,
+  },
+  {
+    type: "au_abn",
+    pattern: num(String.raw`\d{2}([ ]?)\d{3}\1\d{3}\1\d{3}`),
+    validate: abnValid,
+    confidence: (v) => (grouped(v) ? 0.6 : WEAK),
+    contextConfidence: 0.95,
+  },
+  {
+    type: "au_medicare",
+    pattern: num(String.raw`[2-6]\d{3}([ ]?)\d{5}\1\d(?:[ /-]?\d)?`),
+    validate: medicareValid,
+    confidence: WEAK,
+    contextConfidence: LIFTED,
+  },
+  {
+    type: "sg_nric",
+    pattern: re(String.raw`[STFGM]\d{7}[A-Z]`),
+    validate: nricValid,
+    confidence: 0.95,
+  },
+  {
+    type: "pl_pesel",
+    pattern: num(String.raw`\d{11}`),
+    validate: peselValid,
+    confidence: WEAK,
+    contextConfidence: 0.95,
+  },
+  {
+    type: "crypto_wallet",
+    pattern: re(String.raw`[13][1-9A-HJ-NP-Za-km-z]{25,34}`),
+    validate: base58CheckValid,
+    confidence: 0.99,
+  },
+  {
+    type: "crypto_wallet",
+    pattern: re(String.raw`(?:bc|tb|ltc)1[02-9ac-hj-np-z]{6,87}`, "giu"),
+    validate: bech32Valid,
+    confidence: 0.99,
+  },
+  { type: "crypto_wallet", pattern: re(String.raw`0x[0-9a-fA-F]{40}`), confidence: 0.8 },
+  {
+    type: "mac_address",
+    pattern: re(String.raw`[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}`),
+    // Six hex pairs are also key fingerprints and reference codes: a context word decides.
+    confidence: WEAK,
+    contextConfidence: LIFTED,
+  },
+  {
+    type: "mac_address",
+    pattern: re(String.raw`[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}`),
+    confidence: WEAK,
+    contextConfidence: LIFTED,
+  },
+  {
+    type: "url",
+    pattern:
+      /\b(?:https?|ftp):\/\/[^\s<>"'`]+|(?<![\w@.])www\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s<>"'`]*/giu,
+    confidence: 0.6,
+  },
+  {
+    type: "date_of_birth",
+    pattern: re(
+      String
+        .raw`(?:\d{1,2}[./-]\d{1,2}[./-](?:19|20)\d{2}|(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}|` +
+        String.raw`\d{1,2}(?:st|nd|rd|th)? (?:${MONTHS})\.?,? (?:19|20)\d{2}|` +
+        String.raw`(?:${MONTHS})\.? \d{1,2}(?:st|nd|rd|th)?,? (?:19|20)\d{2}|` +
+        String.raw`(?:19|20)\d{2}年\d{1,2}月\d{1,2}日)`,
+      "giu",
+    ),
+    validate: plausibleDate,
+    confidence: 0.2,
+    contextConfidence: 0.85,
+  },
+];
+
+/** Rejects numeric dates with an impossible month or day. */
+function plausibleDate(value: string): boolean {
+  const parts = value.match(/\d+/g)?.map(Number) ?? [];
+  if (parts.length < 3 || /[a-z]/i.test(value)) return true;
+  const [a, b, c] = parts;
+  const [day, month] = a > 31 ? [c, b] : a > 12 ? [a, b] : b > 12 ? [b, a] : [a, b];
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+/** Trailing punctuation that ends a sentence rather than a URL. */
+export function trimUrl(value: string): string {
+  let v = value.replace(/[.,;:!?]+$/, "");
+  // A closing bracket belongs to the URL only when the URL opened one.
+  while (/[)\]]$/.test(v) && (v.match(/[([]/g)?.length ?? 0) < (v.match(/[)\]]/g)?.length ?? 0)) {
+    v = v.slice(0, -1);
+  }
+  return v;
+}
