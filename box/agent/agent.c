@@ -1,0 +1,536 @@
+/*
+ * a3s box guest agent: a tiny static supervisor that runs inside every box.
+ *
+ * It speaks the a3s frame protocol (the `stream` layout of wasm/frame: a 10-byte header of
+ * type u8, flags u8, stream id u32 BE, length u32 BE, then the payload) over a unix socket
+ * (namespace driver) or a virtio-serial port (qemu driver). See box/agent/README.md for the
+ * messages. One poll() loop serves every connection and every running exec; no threads, so
+ * the agent stays small and its state easy to reason about.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <grp.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+enum { F_DATA = 1, F_CONTROL = 2, F_HEARTBEAT = 3, F_ERROR = 4, F_CLOSE = 5 };
+enum { MAX_PAYLOAD = 1 << 20, MAX_CONNS = 32, MAX_EXECS = 64, MAX_FIELDS = 512 };
+
+struct conn {
+  int fd;
+  unsigned char *buf;
+  size_t len;
+};
+
+struct exec {
+  int used;
+  int conn;          /* index into conns */
+  uint32_t stream;   /* the host's stream id */
+  pid_t pid;         /* 0 once reaped */
+  int status;        /* wait status once reaped */
+  int in_fd, out_fd, err_fd;
+  int put_fd;        /* file being written by a put, else -1 */
+};
+
+static struct conn conns[MAX_CONNS];
+static struct exec execs[MAX_EXECS];
+static pid_t main_pid = 0;
+static int main_status = -1;
+static const char *status_path = NULL;
+static int timed_out = 0;
+
+/* Kills everything else in the box. kill(-1) is only safe inside a private pid namespace, where
+ * the agent is pid 1 (VM) or 2 (under bubblewrap's init); elsewhere only the main group. */
+static void kill_all(void) {
+  if (getpid() <= 2) kill(-1, SIGKILL);
+  else if (main_pid > 0) kill(-main_pid, SIGKILL);
+}
+
+static void put_u32(unsigned char *p, uint32_t v) {
+  p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
+}
+static uint32_t get_u32(const unsigned char *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+  const char *p = data;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) { struct pollfd w = {fd, POLLOUT, 0}; poll(&w, 1, 1000); continue; }
+      return -1;
+    }
+    p += n; len -= (size_t)n;
+  }
+  return 0;
+}
+
+static void close_conn(int i);
+
+/* Sends one frame; a broken connection is closed rather than retried. */
+static void send_frame(int ci, int type, int flags, uint32_t stream, const void *data, size_t len) {
+  if (ci < 0 || conns[ci].fd < 0) return;
+  unsigned char head[10];
+  head[0] = (unsigned char)type; head[1] = (unsigned char)flags;
+  put_u32(head + 2, stream); put_u32(head + 6, (uint32_t)len);
+  if (write_all(conns[ci].fd, head, 10) < 0 || (len && write_all(conns[ci].fd, data, len) < 0))
+    close_conn(ci);
+}
+
+static void send_text(int ci, int type, uint32_t stream, const char *text) {
+  send_frame(ci, type, 0, stream, text, strlen(text));
+}
+
+static void close_fd(int *fd) { if (*fd >= 0) { close(*fd); *fd = -1; } }
+
+static void close_conn(int i) {
+  if (conns[i].fd < 0) return;
+  close(conns[i].fd);
+  conns[i].fd = -1;
+  free(conns[i].buf); conns[i].buf = NULL; conns[i].len = 0;
+  /* Execs of a vanished client lose their output; their processes are killed. */
+  for (int e = 0; e < MAX_EXECS; e++) {
+    if (!execs[e].used || execs[e].conn != i) continue;
+    execs[e].conn = -1;
+    if (execs[e].pid > 0) kill(-execs[e].pid, SIGKILL);
+    close_fd(&execs[e].in_fd); close_fd(&execs[e].put_fd);
+  }
+}
+
+static int find_exec(int ci, uint32_t stream) {
+  for (int e = 0; e < MAX_EXECS; e++)
+    if (execs[e].used && execs[e].conn == ci && execs[e].stream == stream) return e;
+  return -1;
+}
+
+static int new_exec(int ci, uint32_t stream) {
+  for (int e = 0; e < MAX_EXECS; e++) {
+    if (execs[e].used) continue;
+    memset(&execs[e], 0, sizeof execs[e]);
+    execs[e].used = 1; execs[e].conn = ci; execs[e].stream = stream;
+    execs[e].in_fd = execs[e].out_fd = execs[e].err_fd = execs[e].put_fd = -1;
+    return e;
+  }
+  return -1;
+}
+
+/* The exec finishes once its output pipes are drained and the process is reaped. */
+static void maybe_finish(int e) {
+  struct exec *x = &execs[e];
+  if (!x->used || x->pid != 0 || x->out_fd >= 0 || x->err_fd >= 0) return;
+  int code = 0, sig = 0;
+  if (WIFEXITED(x->status)) code = WEXITSTATUS(x->status);
+  if (WIFSIGNALED(x->status)) { sig = WTERMSIG(x->status); code = 128 + sig; }
+  char msg[64];
+  snprintf(msg, sizeof msg, "x%d %d", code, sig);
+  send_text(x->conn, F_CONTROL, x->stream, msg);
+  close_fd(&x->in_fd);
+  x->used = 0;
+}
+
+/* Parses an exec request: NUL-separated records, each tagged by its first byte. */
+static void start_exec(int ci, uint32_t stream, const unsigned char *p, size_t len) {
+  char *argv[MAX_FIELDS + 1], *envp[MAX_FIELDS + 2];
+  int argc = 0, envc = 0, tty = 0, has_path = 0;
+  const char *workdir = NULL, *user = NULL;
+  char *copy = malloc(len + 1);
+  if (!copy) { send_text(ci, F_ERROR, stream, "out of memory"); return; }
+  memcpy(copy, p, len); copy[len] = 0;
+  for (size_t off = 0; off < len;) {
+    char *field = copy + off;
+    size_t flen = strlen(field);
+    switch (field[0]) {
+      case 'a': if (argc < MAX_FIELDS) argv[argc++] = field + 1; break;
+      case 'e':
+        if (envc < MAX_FIELDS) envp[envc++] = field + 1;
+        if (strncmp(field + 1, "PATH=", 5) == 0) has_path = 1;
+        break;
+      case 'w': workdir = field + 1; break;
+      case 'u': user = field + 1; break;
+      case 't': tty = 1; break;
+    }
+    off += flen + 1;
+  }
+  if (!has_path) envp[envc++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  argv[argc] = NULL; envp[envc] = NULL;
+  if (argc == 0) { send_text(ci, F_ERROR, stream, "exec: no command"); free(copy); return; }
+  int e = new_exec(ci, stream);
+  if (e < 0) { send_text(ci, F_ERROR, stream, "exec: too many running"); free(copy); return; }
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, master = -1;
+  pid_t pid;
+  if (tty) {
+    pid = forkpty(&master, NULL, NULL, NULL);
+  } else {
+    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+      send_text(ci, F_ERROR, stream, "exec: pipe failed"); execs[e].used = 0; free(copy); return;
+    }
+    pid = fork();
+  }
+  if (pid < 0) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "exec: fork failed: %s", strerror(errno));
+    send_text(ci, F_ERROR, stream, msg);
+    execs[e].used = 0;
+    close_fd(&in[0]); close_fd(&in[1]); close_fd(&out[0]); close_fd(&out[1]);
+    close_fd(&err[0]); close_fd(&err[1]);
+    free(copy);
+    return;
+  }
+  if (pid == 0) {
+    sigset_t none; sigemptyset(&none); sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    if (!tty) {
+      setpgid(0, 0);
+      dup2(in[0], 0); dup2(out[1], 1); dup2(err[1], 2);
+    }
+    if (user) {
+      unsigned uid = 0, gid = 0;
+      int n = sscanf(user, "%u:%u", &uid, &gid);
+      if (n < 2) gid = uid;
+      if (setgroups(0, NULL) && errno != EPERM) _exit(126);
+      if (setgid(gid) || setuid(uid)) { dprintf(2, "exec: cannot become %s: %s\n", user, strerror(errno)); _exit(126); }
+    }
+    if (workdir && chdir(workdir)) { dprintf(2, "exec: chdir %s: %s\n", workdir, strerror(errno)); _exit(126); }
+    execvpe(argv[0], argv, envp);
+    dprintf(2, "exec: %s: %s\n", argv[0], strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+  }
+  free(copy);
+  execs[e].pid = pid;
+  if (tty) {
+    fcntl(master, F_SETFD, FD_CLOEXEC);
+    execs[e].out_fd = master; execs[e].in_fd = dup(master);
+    fcntl(execs[e].in_fd, F_SETFD, FD_CLOEXEC);
+  } else {
+    close(in[0]); close(out[1]); close(err[1]);
+    execs[e].in_fd = in[1]; execs[e].out_fd = out[0]; execs[e].err_fd = err[0];
+  }
+}
+
+/* Writes a file inside the box: the control frame names it, data frames carry it, close ends it. */
+static void start_put(int ci, uint32_t stream, const unsigned char *p, size_t len) {
+  char path[4096];
+  unsigned mode = 0644;
+  const char *nul = memchr(p, 0, len);
+  if (!nul || (size_t)(len - (nul + 1 - (const char *)p)) >= sizeof path) {
+    send_text(ci, F_ERROR, stream, "put: bad request"); return;
+  }
+  sscanf((const char *)p, "%o", &mode);
+  size_t plen = len - (size_t)(nul + 1 - (const char *)p);
+  memcpy(path, nul + 1, plen); path[plen] = 0;
+  int e = new_exec(ci, stream);
+  if (e < 0) { send_text(ci, F_ERROR, stream, "put: too many running"); return; }
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 07777);
+  if (fd < 0) {
+    char msg[4200];
+    snprintf(msg, sizeof msg, "put: %s: %s", path, strerror(errno));
+    send_text(ci, F_ERROR, stream, msg); execs[e].used = 0; return;
+  }
+  execs[e].put_fd = fd;
+}
+
+/* Reads a file out of the box as data frames, then an exit control frame. */
+static void do_get(int ci, uint32_t stream, const unsigned char *p, size_t len) {
+  char path[4096];
+  if (len >= sizeof path) { send_text(ci, F_ERROR, stream, "get: path too long"); return; }
+  memcpy(path, p, len); path[len] = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    char msg[4200];
+    snprintf(msg, sizeof msg, "get: %s: %s", path, strerror(errno));
+    send_text(ci, F_ERROR, stream, msg); return;
+  }
+  static unsigned char chunk[65536];
+  ssize_t n;
+  while ((n = read(fd, chunk, sizeof chunk)) > 0) send_frame(ci, F_DATA, 1, stream, chunk, (size_t)n);
+  close(fd);
+  send_text(ci, F_CONTROL, stream, n < 0 ? "x1 0" : "x0 0");
+}
+
+static void handle_frame(int ci, int type, uint32_t stream, const unsigned char *p, size_t len) {
+  int e = find_exec(ci, stream);
+  switch (type) {
+    case F_HEARTBEAT: send_frame(ci, F_HEARTBEAT, 0, stream, p, len); return;
+    case F_DATA:
+      if (e < 0) return;
+      if (execs[e].put_fd >= 0) {
+        if (write_all(execs[e].put_fd, p, len) < 0) {
+          send_text(ci, F_ERROR, stream, "put: write failed");
+          close_fd(&execs[e].put_fd); execs[e].used = 0;
+        }
+      } else if (execs[e].in_fd >= 0) {
+        write_all(execs[e].in_fd, p, len);
+      }
+      return;
+    case F_CLOSE:
+      if (e < 0) return;
+      if (execs[e].put_fd >= 0) {
+        int bad = fsync(execs[e].put_fd) && errno != EINVAL;
+        close_fd(&execs[e].put_fd); execs[e].used = 0;
+        send_text(ci, F_CONTROL, stream, bad ? "x1 0" : "x0 0");
+      } else {
+        close_fd(&execs[e].in_fd);
+      }
+      return;
+    case F_CONTROL:
+      if (len == 0) return;
+      if (p[0] == 'X') { if (e >= 0) send_text(ci, F_ERROR, stream, "stream in use"); else start_exec(ci, stream, p + 1, len - 1); }
+      else if (p[0] == 'P') start_put(ci, stream, p + 1, len - 1);
+      else if (p[0] == 'G') do_get(ci, stream, p + 1, len - 1);
+      else if (p[0] == 'K' && e >= 0 && execs[e].pid > 0) {
+        char num[16] = {0};
+        memcpy(num, p + 1, len - 1 < 15 ? len - 1 : 15);
+        kill(-execs[e].pid, atoi(num)); kill(execs[e].pid, atoi(num));
+      } else if (p[0] == 'W' && e >= 0 && execs[e].out_fd >= 0 && execs[e].err_fd < 0) {
+        struct winsize ws = {0};
+        unsigned rows = 0, cols = 0;
+        char spec[32] = {0};
+        memcpy(spec, p + 1, len - 1 < 31 ? len - 1 : 31);
+        if (sscanf(spec, "%ux%u", &rows, &cols) == 2) {
+          ws.ws_row = (unsigned short)rows; ws.ws_col = (unsigned short)cols;
+          ioctl(execs[e].out_fd, TIOCSWINSZ, &ws);
+        }
+      }
+      return;
+    default: return;
+  }
+}
+
+static void read_conn(int ci) {
+  struct conn *c = &conns[ci];
+  unsigned char tmp[65536];
+  ssize_t n = read(c->fd, tmp, sizeof tmp);
+  if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) { close_conn(ci); return; }
+  if (n < 0) return;
+  unsigned char *grown = realloc(c->buf, c->len + (size_t)n);
+  if (!grown) { close_conn(ci); return; }
+  c->buf = grown;
+  memcpy(c->buf + c->len, tmp, (size_t)n);
+  c->len += (size_t)n;
+  size_t off = 0;
+  while (c->len - off >= 10) {
+    unsigned char *h = c->buf + off;
+    uint32_t plen = get_u32(h + 6);
+    if (h[0] < F_DATA || h[0] > F_CLOSE || plen > MAX_PAYLOAD) {
+      send_text(ci, F_ERROR, 0, "bad frame"); close_conn(ci); return;
+    }
+    if (c->len - off < 10 + (size_t)plen) break;
+    handle_frame(ci, h[0], get_u32(h + 2), h + 10, plen);
+    if (conns[ci].fd < 0) return;
+    off += 10 + plen;
+  }
+  memmove(c->buf, c->buf + off, c->len - off);
+  c->len -= off;
+}
+
+static void pump_output(int e, int *fd, int flags) {
+  unsigned char chunk[65536];
+  ssize_t n = read(*fd, chunk, sizeof chunk);
+  if (n > 0) { send_frame(execs[e].conn, F_DATA, flags, execs[e].stream, chunk, (size_t)n); return; }
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  close_fd(fd);
+  maybe_finish(e);
+}
+
+static void write_status(const char *reason) {
+  if (!status_path) return;
+  int code = 0, sig = 0;
+  if (main_status >= 0 && WIFEXITED(main_status)) code = WEXITSTATUS(main_status);
+  if (main_status >= 0 && WIFSIGNALED(main_status)) { sig = WTERMSIG(main_status); code = 128 + sig; }
+  if (timed_out) { code = 137; sig = SIGKILL; }
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", status_path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return;
+  fprintf(f, "%d %d %s\n", code, sig, reason);
+  fclose(f);
+  rename(tmp, status_path);
+}
+
+static void reap(void) {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    if (pid == main_pid) { main_status = status; main_pid = -1; }
+    for (int e = 0; e < MAX_EXECS; e++) {
+      if (execs[e].used && execs[e].pid == pid) {
+        execs[e].pid = 0; execs[e].status = status;
+        /* A pty's master reports EIO only after the last slave closes; stop waiting for it. */
+        if (execs[e].err_fd < 0 && execs[e].out_fd >= 0) {
+          unsigned char chunk[65536];
+          ssize_t n;
+          fcntl(execs[e].out_fd, F_SETFL, O_NONBLOCK);
+          while ((n = read(execs[e].out_fd, chunk, sizeof chunk)) > 0)
+            send_frame(execs[e].conn, F_DATA, 1, execs[e].stream, chunk, (size_t)n);
+          close_fd(&execs[e].out_fd);
+        }
+        maybe_finish(e);
+      }
+    }
+  }
+}
+
+static int listen_unix(const char *path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (fd < 0 || strlen(path) >= sizeof addr.sun_path) return -1;
+  strcpy(addr.sun_path, path);
+  unlink(path);
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) || listen(fd, 16)) return -1;
+  return fd;
+}
+
+static int load_module(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = (int)syscall(SYS_finit_module, fd, "", 0);
+  close(fd);
+  return rc == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* VM init: mount the pseudo filesystems and load the virtio modules listed in /a3s/modules. */
+static void vm_init(void) {
+  mkdir("/proc", 0755); mkdir("/sys", 0755); mkdir("/dev", 0755); mkdir("/tmp", 01777);
+  mount("proc", "/proc", "proc", 0, NULL);
+  mount("sysfs", "/sys", "sysfs", 0, NULL);
+  mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+  mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
+  FILE *list = fopen("/a3s/modules", "r");
+  char line[512];
+  while (list && fgets(line, sizeof line, list)) {
+    line[strcspn(line, "\n")] = 0;
+    if (line[0] && load_module(line)) dprintf(2, "a3s-agent: insmod %s: %s\n", line, strerror(errno));
+  }
+  if (list) fclose(list);
+}
+
+static int open_port(const char *path) {
+  for (int i = 0; i < 500; i++) {
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd >= 0) return fd;
+    usleep(10000);
+  }
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  const char *socket_path = NULL, *port_path = NULL;
+  int timeout = 0, vm = 0, cmd = argc;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--socket") && i + 1 < argc) socket_path = argv[++i];
+    else if (!strcmp(argv[i], "--port") && i + 1 < argc) port_path = argv[++i];
+    else if (!strcmp(argv[i], "--status") && i + 1 < argc) status_path = argv[++i];
+    else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--vm")) vm = 1;
+    else if (!strcmp(argv[i], "--")) { cmd = i + 1; break; }
+    else { dprintf(2, "a3s-agent: unknown argument %s\n", argv[i]); return 2; }
+  }
+  if (getpid() == 1) vm = 1;
+  if (vm) { vm_init(); if (!port_path) port_path = "/dev/vport0p1"; }
+  for (int i = 0; i < MAX_CONNS; i++) conns[i].fd = -1;
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t mask;
+  sigemptyset(&mask); sigaddset(&mask, SIGCHLD); sigaddset(&mask, SIGALRM);
+  sigaddset(&mask, SIGTERM); sigaddset(&mask, SIGINT);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  int lfd = -1;
+  if (socket_path && (lfd = listen_unix(socket_path)) < 0) {
+    dprintf(2, "a3s-agent: cannot listen on %s: %s\n", socket_path, strerror(errno)); return 1;
+  }
+  if (port_path) {
+    int fd = open_port(port_path);
+    if (fd < 0) { dprintf(2, "a3s-agent: cannot open %s: %s\n", port_path, strerror(errno)); return 1; }
+    conns[0].fd = fd;
+    dprintf(2, "a3s-agent: ready\n");
+  }
+  if (cmd < argc) {
+    main_pid = fork();
+    if (main_pid == 0) {
+      sigprocmask(SIG_UNBLOCK, &mask, NULL);
+      setpgid(0, 0);
+      signal(SIGPIPE, SIG_DFL);
+      execvp(argv[cmd], argv + cmd);
+      dprintf(2, "a3s-agent: %s: %s\n", argv[cmd], strerror(errno));
+      _exit(errno == ENOENT ? 127 : 126);
+    }
+    if (main_pid < 0) { dprintf(2, "a3s-agent: fork: %s\n", strerror(errno)); return 1; }
+  }
+  if (timeout > 0) alarm((unsigned)timeout);
+  const char *reason = "exited";
+  for (;;) {
+    struct pollfd fds[2 + MAX_CONNS + 2 * MAX_EXECS];
+    int owner[2 + MAX_CONNS + 2 * MAX_EXECS], kind[2 + MAX_CONNS + 2 * MAX_EXECS];
+    int n = 0;
+    fds[n] = (struct pollfd){sfd, POLLIN, 0}; kind[n] = 0; owner[n++] = 0;
+    if (lfd >= 0) { fds[n] = (struct pollfd){lfd, POLLIN, 0}; kind[n] = 1; owner[n++] = 0; }
+    for (int i = 0; i < MAX_CONNS; i++)
+      if (conns[i].fd >= 0) { fds[n] = (struct pollfd){conns[i].fd, POLLIN, 0}; kind[n] = 2; owner[n++] = i; }
+    for (int e = 0; e < MAX_EXECS; e++) {
+      if (!execs[e].used) continue;
+      if (execs[e].out_fd >= 0) { fds[n] = (struct pollfd){execs[e].out_fd, POLLIN, 0}; kind[n] = 3; owner[n++] = e; }
+      if (execs[e].err_fd >= 0) { fds[n] = (struct pollfd){execs[e].err_fd, POLLIN, 0}; kind[n] = 4; owner[n++] = e; }
+    }
+    if (poll(fds, (nfds_t)n, -1) < 0) { if (errno == EINTR) continue; break; }
+    for (int i = 0; i < n; i++) {
+      if (!fds[i].revents) continue;
+      if (kind[i] == 0) {
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == sizeof si) {
+          if (si.ssi_signo == SIGALRM) {
+            timed_out = 1; reason = "timeout";
+            kill_all();
+          } else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            reason = "stopped";
+            if (main_pid > 0) kill(main_pid, SIGTERM);
+            else if (cmd >= argc) { kill_all(); write_status(reason); return 0; }
+          }
+        }
+        reap();
+      } else if (kind[i] == 1) {
+        int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        int slot = -1;
+        for (int c = 0; c < MAX_CONNS && cfd >= 0; c++) if (conns[c].fd < 0) { slot = c; break; }
+        if (slot < 0) { if (cfd >= 0) close(cfd); continue; }
+        conns[slot].fd = cfd; conns[slot].len = 0;
+      } else if (kind[i] == 2) {
+        if (conns[owner[i]].fd == fds[i].fd) read_conn(owner[i]);
+        if (vm && conns[0].fd < 0) {
+          /* The host closed the port; reopen it so the next host connection finds the agent. */
+          conns[0].fd = open_port(port_path);
+        }
+      } else if (kind[i] == 3) {
+        if (execs[owner[i]].used && execs[owner[i]].out_fd == fds[i].fd) pump_output(owner[i], &execs[owner[i]].out_fd, 1);
+      } else if (kind[i] == 4) {
+        if (execs[owner[i]].used && execs[owner[i]].err_fd == fds[i].fd) pump_output(owner[i], &execs[owner[i]].err_fd, 2);
+      }
+    }
+    if (main_pid == -1) {
+      /* The box's main process ended: nothing else in the box may outlive it. */
+      kill_all();
+      write_status(reason);
+      if (socket_path) unlink(socket_path);
+      int code = timed_out ? 137 : WIFEXITED(main_status) ? WEXITSTATUS(main_status) : 128 + WTERMSIG(main_status);
+      return code;
+    }
+  }
+  return 1;
+}

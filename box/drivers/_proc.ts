@@ -1,0 +1,79 @@
+/** Host process lookups through /proc: liveness that survives pid reuse, and child pids. */
+
+/** A process identity: the pid and its start time, so a reused pid is not mistaken for it. */
+export interface ProcessIdentity {
+  pid: number;
+  startTime: string;
+}
+
+async function statFields(pid: number): Promise<string[] | undefined> {
+  try {
+    const text = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // The command name may hold spaces and parentheses; fields resume after the last ')'.
+    return text.slice(text.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+/** The identity of a live pid, or undefined when it has gone. */
+export async function processIdentity(pid: number): Promise<ProcessIdentity | undefined> {
+  const fields = await statFields(pid);
+  return fields ? { pid, startTime: fields[19] } : undefined;
+}
+
+/** True while the same process (not a zombie, not a reused pid) runs. */
+export async function isAlive(identity: ProcessIdentity): Promise<boolean> {
+  const fields = await statFields(identity.pid);
+  return fields !== undefined && fields[0] !== "Z" && fields[0] !== "X" &&
+    fields[19] === identity.startTime;
+}
+
+/** Direct children of a process. */
+export async function childPids(pid: number): Promise<number[]> {
+  try {
+    const text = await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`);
+    return text.split(" ").filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Sends a signal, ignoring a process that is already gone. */
+export function signalProcess(pid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(pid, signal);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** Signal numbers by name, for the CLI and the agent protocol. */
+export const SIGNALS: Readonly<Record<string, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGTERM: 15,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+};
+
+/** Parses `9`, `KILL` or `SIGKILL`; undefined when unknown. */
+export function parseSignal(value: string): number | undefined {
+  if (/^\d+$/.test(value)) {
+    const n = Number(value);
+    return n >= 1 && n <= 64 ? n : undefined;
+  }
+  const name = value.toUpperCase();
+  return SIGNALS[name.startsWith("SIG") ? name : `SIG${name}`];
+}
+
+/** The Deno name of a signal number. */
+export function signalName(signal: number): Deno.Signal {
+  const entry = Object.entries(SIGNALS).find(([, n]) => n === signal);
+  if (!entry) throw new RangeError(`unsupported signal ${signal}`);
+  return entry[0] as Deno.Signal;
+}

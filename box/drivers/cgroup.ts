@@ -1,0 +1,175 @@
+/**
+ * cgroup limits for namespace boxes: memory, CPU and pids, on cgroup v2 where the host has it
+ * and on the v1 controllers otherwise (many container hosts still mount v1). A host that offers
+ * neither runs boxes without limits, and `box info` says so.
+ */
+import { join } from "node:path";
+import type { BoxLimits, BoxStats } from "../types.ts";
+
+const ROOT = "/sys/fs/cgroup";
+const GROUP = "a3s-box";
+
+/** Which cgroup layout a host offers to box. */
+export type CgroupMode = "v2" | "v1" | "none";
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return (await Deno.readTextFile(path)).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function writable(dir: string): Promise<boolean> {
+  const probe = join(dir, GROUP, `probe-${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    await Deno.mkdir(probe, { recursive: true });
+    await Deno.remove(probe);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let detected: Promise<CgroupMode> | undefined;
+
+/** Detects, once per process, which cgroup layout box can create groups in. */
+export function detectCgroupMode(): Promise<CgroupMode> {
+  detected ??= (async () => {
+    const controllers = await readText(join(ROOT, "cgroup.controllers"));
+    if (controllers?.includes("memory") && controllers.includes("pids") && await writable(ROOT)) {
+      // Children only get controllers their parent delegates.
+      await Deno.writeTextFile(join(ROOT, GROUP, "cgroup.subtree_control"), "+memory +pids +cpu")
+        .catch(() => {});
+      return "v2";
+    }
+    if (await writable(join(ROOT, "memory")) && await writable(join(ROOT, "pids"))) return "v1";
+    return "none";
+  })();
+  return detected;
+}
+
+function parseCounter(text: string | undefined, key: string): number {
+  const match = text?.match(new RegExp(`^${key} (\\d+)$`, "m"));
+  return match ? Number(match[1]) : 0;
+}
+
+/** One box's cgroup(s): created with its limits, joined by its wrapper, removed with the box. */
+export class BoxCgroup {
+  readonly mode: CgroupMode;
+  readonly #name: string;
+
+  constructor(mode: CgroupMode, boxId: string) {
+    this.mode = mode;
+    this.#name = boxId;
+  }
+
+  /** The directories a process must join, one per hierarchy. */
+  get dirs(): string[] {
+    if (this.mode === "v2") return [join(ROOT, GROUP, this.#name)];
+    if (this.mode === "v1") {
+      return ["memory", "pids", "cpu", "cpuacct"].map((c) => join(ROOT, c, GROUP, this.#name));
+    }
+    return [];
+  }
+
+  #dir(controller: string): string {
+    return this.mode === "v2"
+      ? join(ROOT, GROUP, this.#name)
+      : join(ROOT, controller, GROUP, this.#name);
+  }
+
+  /** Creates the groups and writes the limits. */
+  async create(limits: BoxLimits): Promise<void> {
+    if (this.mode === "none") return;
+    for (const dir of this.dirs) await Deno.mkdir(dir, { recursive: true }).catch(() => {});
+    const set = (controller: string, file: string, value: string) =>
+      Deno.writeTextFile(join(this.#dir(controller), file), value);
+    if (this.mode === "v2") {
+      if (limits.memoryBytes) {
+        await set("memory", "memory.max", String(limits.memoryBytes));
+        await set("memory", "memory.swap.max", "0").catch(() => {});
+      }
+      if (limits.pids) await set("pids", "pids.max", String(limits.pids));
+      if (limits.cpus) {
+        await set("cpu", "cpu.max", `${Math.round(limits.cpus * 100_000)} 100000`).catch(() => {});
+      }
+      return;
+    }
+    if (limits.memoryBytes) {
+      await set("memory", "memory.limit_in_bytes", String(limits.memoryBytes));
+      // Without this the box would page out to swap instead of hitting its limit.
+      await set("memory", "memory.memsw.limit_in_bytes", String(limits.memoryBytes)).catch(
+        () => {},
+      );
+    }
+    if (limits.pids) await set("pids", "pids.max", String(limits.pids));
+    if (limits.cpus) {
+      await set("cpu", "cpu.cfs_period_us", "100000").catch(() => {});
+      await set("cpu", "cpu.cfs_quota_us", String(Math.round(limits.cpus * 100_000))).catch(
+        () => {},
+      );
+    }
+  }
+
+  /** Current use and limits. */
+  async stats(): Promise<BoxStats> {
+    if (this.mode === "none") return {};
+    const num = async (controller: string, file: string) => {
+      const text = await readText(join(this.#dir(controller), file));
+      return text === undefined || text === "max" ? undefined : Number(text);
+    };
+    if (this.mode === "v2") {
+      const cpu = await readText(join(this.#dir("cpu"), "cpu.stat"));
+      return {
+        memoryBytes: await num("memory", "memory.current"),
+        memoryLimitBytes: await num("memory", "memory.max"),
+        pids: await num("pids", "pids.current"),
+        pidsLimit: await num("pids", "pids.max"),
+        cpuSeconds: parseCounter(cpu, "usage_usec") / 1e6,
+      };
+    }
+    const limit = await num("memory", "memory.limit_in_bytes");
+    const usage = await num("cpuacct", "cpuacct.usage");
+    return {
+      memoryBytes: await num("memory", "memory.usage_in_bytes"),
+      // v1 reports "no limit" as a huge page-aligned number.
+      memoryLimitBytes: limit !== undefined && limit < 2 ** 60 ? limit : undefined,
+      pids: await num("pids", "pids.current"),
+      pidsLimit: await num("pids", "pids.max"),
+      cpuSeconds: usage === undefined ? undefined : usage / 1e9,
+    };
+  }
+
+  /** Whether the kernel killed a process for memory, or refused a fork at the pids limit. */
+  async limitsHit(): Promise<{ oom: boolean; pids: boolean }> {
+    if (this.mode === "none") return { oom: false, pids: false };
+    const oomFile = this.mode === "v2" ? "memory.events" : "memory.oom_control";
+    const oom = parseCounter(await readText(join(this.#dir("memory"), oomFile)), "oom_kill") > 0;
+    const pids = parseCounter(await readText(join(this.#dir("pids"), "pids.events")), "max") > 0;
+    return { oom, pids };
+  }
+
+  /** Pids of every process in the box. */
+  async processes(): Promise<number[]> {
+    if (this.mode === "none") return [];
+    const text = await readText(join(this.#dir("pids"), "cgroup.procs"));
+    return (text ?? "").split("\n").filter(Boolean).map(Number);
+  }
+
+  /** Kills every process in the groups, then removes them. */
+  async remove(): Promise<void> {
+    if (this.mode === "none") return;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const pids = await this.processes();
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* already gone */ }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const dir of this.dirs) await Deno.remove(dir).catch(() => {});
+  }
+}

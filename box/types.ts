@@ -1,0 +1,171 @@
+/**
+ * The driver interface: every isolation backend (namespace, qemu, and the kvm VMM of its own
+ * issue) implements {@linkcode BoxDriver}, so the manager, CLI and HTTP API never branch on which
+ * one runs a box.
+ */
+
+/** How strongly a driver separates a box from the host, weakest first. */
+export type IsolationLevel = "namespace" | "vm";
+
+/** A host path mounted into the box. */
+export interface VolumeMount {
+  host: string;
+  guest: string;
+  readOnly: boolean;
+}
+
+/** Resource limits; an unset limit is unlimited. */
+export interface BoxLimits {
+  /** Bytes of memory. */
+  memoryBytes?: number;
+  /** CPUs, fractional allowed (0.5 is half a CPU). */
+  cpus?: number;
+  /** Most processes and threads at once. */
+  pids?: number;
+}
+
+/** Everything a driver needs to create a box. */
+export interface BoxSpec {
+  id: string;
+  /** The image's rootfs directory on the host, read-only to the box. */
+  rootfs: string;
+  /** A directory the driver owns for this box's state (overlay layers, sockets, logs). */
+  stateDir: string;
+  /** The main command and its arguments. */
+  command: string[];
+  env: Record<string, string>;
+  workdir?: string;
+  /** `uid[:gid]` inside the box. */
+  user?: string;
+  hostname?: string;
+  volumes: VolumeMount[];
+  limits: BoxLimits;
+  /** `none` (default) gives the box only loopback; `host` shares the host's network. */
+  network: "none" | "host";
+  /** Seconds after which everything in the box is killed; 0 or unset for none. */
+  timeoutSeconds?: number;
+  /** Attach the main command's stdin to a pipe the caller writes. */
+  interactive?: boolean;
+}
+
+/** A command to run in a running box. */
+export interface ExecRequest {
+  command: string[];
+  env?: Record<string, string>;
+  workdir?: string;
+  user?: string;
+  /** Run on a pseudo-terminal (stdout and stderr merge, as on a terminal). */
+  tty?: boolean;
+}
+
+/** How a process ended. */
+export interface ExitStatus {
+  /** The exit code; 128 + signal when killed by a signal, as shells report it. */
+  exitCode: number;
+  /** The signal that killed it, or 0. */
+  signal: number;
+}
+
+/** The collected result of a finished exec. */
+export interface ExecResult extends ExitStatus {
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+}
+
+/** A running exec: write stdin, read stdout and stderr separately, await the exit. */
+export interface ExecProcess {
+  stdin: WritableStream<Uint8Array>;
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  status: Promise<ExitStatus>;
+  /** Sends a signal to the exec's process group. */
+  kill(signal?: number): Promise<void>;
+  /** Resizes the exec's terminal (tty execs only). */
+  resize?(rows: number, cols: number): Promise<void>;
+}
+
+/** Why a box stopped, as `inspect` and `ps` show it. */
+export type ExitReason =
+  | "exited"
+  | "stopped"
+  | "killed"
+  | "timeout"
+  | "oom"
+  | "pids_limit"
+  | "host_restart"
+  | "start_failed";
+
+/** A box's process as its driver sees it. */
+export interface DriverBoxState {
+  running: boolean;
+  pid?: number;
+  exitCode?: number;
+  signal?: number;
+  reason?: ExitReason;
+}
+
+/** Point-in-time resource use. */
+export interface BoxStats {
+  memoryBytes?: number;
+  memoryLimitBytes?: number;
+  pids?: number;
+  pidsLimit?: number;
+  cpuSeconds?: number;
+}
+
+/** What `box info` prints for a driver. */
+export interface DriverProbe {
+  name: string;
+  available: boolean;
+  isolation: IsolationLevel;
+  /** Higher is stronger; the default driver is the available one with the highest. */
+  strength: number;
+  /** Why it is unavailable, or what it will use (for example "tcg" or "kvm"). */
+  detail: string;
+  features: Record<string, boolean | string>;
+}
+
+/** Where a started box's main output goes. */
+export interface BoxOutput {
+  /** Files the driver appends the main command's stdout and stderr to. */
+  stdoutPath: string;
+  stderrPath: string;
+}
+
+/** A handle to a created box, re-attachable from another process through its state dir. */
+export interface StartedBox {
+  pid: number;
+  /** Present when the caller asked for an interactive main command. */
+  stdin?: WritableStream<Uint8Array>;
+}
+
+/**
+ * One isolation backend. Drivers keep what they need in `spec.stateDir`, so any process that
+ * can read that directory (the CLI or `serve`) can exec into, stop or inspect a box another
+ * process started.
+ */
+export interface BoxDriver {
+  readonly name: string;
+  readonly isolation: IsolationLevel;
+  /** Checks the host; never throws and never hangs. */
+  probe(): Promise<DriverProbe>;
+  /** Prepares the box (overlay, cgroup, config) without running anything. */
+  create(spec: BoxSpec): Promise<void>;
+  /** Starts the main command, its output appended to `output`. Resolves once it can exec. */
+  start(spec: BoxSpec, output: BoxOutput): Promise<StartedBox>;
+  /** Runs a command in a running box. */
+  exec(spec: BoxSpec, request: ExecRequest): Promise<ExecProcess>;
+  /** Asks the main process to stop, kills it after `graceSeconds`. */
+  stop(spec: BoxSpec, graceSeconds: number): Promise<void>;
+  /** Sends a signal to the box's main process. */
+  kill(spec: BoxSpec, signal: number): Promise<void>;
+  /** Whether the box runs and, once it ended, how. */
+  state(spec: BoxSpec): Promise<DriverBoxState>;
+  stats(spec: BoxSpec): Promise<BoxStats>;
+  /** Copies a host file into the box. */
+  copyIn(spec: BoxSpec, data: Uint8Array, guestPath: string, mode: number): Promise<void>;
+  /** Reads a file out of the box. */
+  copyOut(spec: BoxSpec, guestPath: string): Promise<Uint8Array>;
+  /** Releases everything `create` made; the box must not run. */
+  remove(spec: BoxSpec): Promise<void>;
+}
