@@ -1,0 +1,323 @@
+/**
+ * The event bus: one API over every provider. It builds and validates CloudEvents, seals and
+ * opens payloads, and runs live subscriptions, request/reply and durable consumers.
+ */
+import { A3sError, type Logger, ValidationError } from "@a3s/common";
+import { buildEnvelope, type CloudEvent } from "./envelope.ts";
+import { EventKeyMissingError, EventTamperedError, EventTimeoutError } from "./errors.ts";
+import { type EventType, EventTypeRegistry } from "./event_type.ts";
+import type { KeyRing } from "./crypto.ts";
+import { type EventMessage, messageFields } from "./message.ts";
+import * as metrics from "./metrics.ts";
+import type { ConsumerInfo, EventProvider, StoredEvent, SubjectInfo } from "./provider.ts";
+import { assertPattern, assertSubject } from "./subject.ts";
+import {
+  type ConsumeOptions,
+  type Consumer,
+  DurableConsumer,
+  type DurableHandler,
+} from "./consumer.ts";
+
+/** Options of {@linkcode EventBus}. */
+export interface EventBusOptions {
+  provider: EventProvider;
+  /** CloudEvents `source` of events this process publishes. */
+  source?: string;
+  keyRing?: KeyRing;
+  logger?: Logger;
+  /** Called for every rejected event (missing key, failed integrity check). */
+  onAudit?: (record: AuditRecord) => void;
+}
+
+/** A rejected event, as audited. */
+export interface AuditRecord {
+  reason: "key_missing" | "tampered";
+  subject: string;
+  id: string;
+  message: string;
+  consumer?: string;
+}
+
+/** Options of {@linkcode EventBus.publish}. */
+export interface PublishOptions {
+  headers?: Record<string, string>;
+  /** Ordering key: a consumer handles events with the same key one at a time, in order. */
+  key?: string;
+  /** Event id; publishing the same id again within the window is a no-op. */
+  id?: string;
+  /** CloudEvents `type` when no registered event type matches the subject. */
+  type?: string;
+  replyTo?: string;
+  time?: Date;
+}
+
+/** The result of a publish. */
+export interface PublishedEvent {
+  id: string;
+  seq: string;
+  subject: string;
+  duplicate: boolean;
+}
+
+/** A live subscription. */
+export interface Subscription {
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode EventBus.subscribe}. */
+export interface SubscribeOptions {
+  /** Replay events after this seq first (as `Last-Event-ID` does). */
+  after?: string;
+  /** Called when a handler throws; the default logs. */
+  onError?: (error: unknown, message: EventMessage) => void;
+}
+
+/**
+ * The bus.
+ *
+ * @example
+ * ```ts
+ * import { EventBus, MemoryProvider } from "@a3s/event";
+ * const bus = new EventBus({ provider: new MemoryProvider() });
+ * const seen: string[] = [];
+ * const sub = await bus.subscribe("box.*.started", (m) => void seen.push(m.subject));
+ * await bus.publish("box.b1.started", { image: "alpine" });
+ * await sub.close();
+ * await bus.close();
+ * ```
+ */
+export class EventBus {
+  readonly provider: EventProvider;
+  readonly types: EventTypeRegistry = new EventTypeRegistry();
+  readonly source: string;
+  readonly #keyRing?: KeyRing;
+  readonly #logger?: Logger;
+  readonly #onAudit?: (record: AuditRecord) => void;
+  readonly #consumers = new Set<Consumer>();
+  readonly #subscriptions = new Set<Subscription>();
+  readonly #unreportLag: () => void;
+
+  constructor(options: EventBusOptions) {
+    this.provider = options.provider;
+    this.source = options.source ?? "a3s";
+    this.#keyRing = options.keyRing;
+    this.#logger = options.logger;
+    this.#onAudit = options.onAudit;
+    this.#unreportLag = metrics.reportLag(() => this.provider.consumers());
+  }
+
+  /** Registers event types, so publishes on their subjects are validated. */
+  define(...types: EventType[]): this {
+    for (const type of types) this.types.register(type);
+    return this;
+  }
+
+  /** Builds, validates and seals the CloudEvent for a publish, without sending it. */
+  async prepare(
+    subject: string,
+    payload: unknown,
+    options: PublishOptions = {},
+  ): Promise<CloudEvent> {
+    assertSubject(subject);
+    if (options.key !== undefined && (options.key.length === 0 || options.key.length > 256)) {
+      throw new ValidationError("key: 1 to 256 characters", "key");
+    }
+    if (options.replyTo !== undefined) assertSubject(options.replyTo, "replyTo");
+    const type = this.types.find(subject);
+    const data = type ? type.parse(payload) : payload ?? null;
+    if (!type && JSON.stringify(data) === undefined) {
+      throw new ValidationError("data: must be JSON-serialisable", "data");
+    }
+    const event = buildEnvelope({
+      subject,
+      data,
+      type: type?.type ?? options.type ?? subject,
+      source: this.source,
+      schemaVersion: type?.version ?? "1",
+      id: options.id,
+      time: options.time,
+      key: options.key,
+      replyTo: options.replyTo,
+      headers: options.headers,
+    });
+    return this.#keyRing ? await this.#keyRing.seal(event) : event;
+  }
+
+  /**
+   * Publishes `payload` on `subject`. Resolves once the broker holds the event durably;
+   * throws a validation error naming the field when the payload breaks its event type.
+   */
+  async publish(
+    subject: string,
+    payload: unknown,
+    options: PublishOptions = {},
+  ): Promise<PublishedEvent> {
+    return await this.publishEvent(await this.prepare(subject, payload, options));
+  }
+
+  /** Publishes an already built (and sealed) CloudEvent. */
+  async publishEvent(event: CloudEvent): Promise<PublishedEvent> {
+    const receipt = await this.provider.publish(event);
+    (receipt.duplicate ? metrics.duplicates : metrics.published).inc({ subject: event.subject });
+    return { id: event.id, seq: receipt.seq, subject: event.subject, duplicate: receipt.duplicate };
+  }
+
+  /** Decrypts and verifies `event`; a rejection is audited and rethrown. */
+  async open(event: CloudEvent, consumer?: string): Promise<CloudEvent> {
+    try {
+      return this.#keyRing ? await this.#keyRing.open(event) : await openWithoutKeys(event);
+    } catch (error) {
+      if (error instanceof EventKeyMissingError || error instanceof EventTamperedError) {
+        const reason = error instanceof EventKeyMissingError ? "key_missing" : "tampered";
+        metrics.rejected.inc({ subject: event.subject, reason });
+        const record: AuditRecord = {
+          reason,
+          subject: event.subject,
+          id: event.id,
+          message: error.message,
+          consumer,
+        };
+        this.#logger?.warn("event rejected", { ...record });
+        this.#onAudit?.(record);
+      }
+      throw error;
+    }
+  }
+
+  /** The message a handler sees for `event` (already opened). */
+  message(event: CloudEvent, seq: string, deliveries: number): EventMessage {
+    return {
+      ...messageFields(event, seq, deliveries),
+      respond: async (payload: unknown) => {
+        if (!event.a3sreplyto) {
+          throw new A3sError("event_no_reply_subject", `event ${event.id} was not a request`, {
+            status: 400,
+          });
+        }
+        await this.publish(event.a3sreplyto, payload, { key: event.partitionkey });
+      },
+    };
+  }
+
+  /**
+   * Calls `handler` for each event matching `pattern` from now on (or after `options.after`),
+   * one at a time, in log order. Rejected events are audited and skipped.
+   */
+  async subscribe(
+    pattern: string,
+    handler: (message: EventMessage) => void | Promise<void>,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
+    assertPattern(pattern);
+    let chain = Promise.resolve();
+    let closed = false;
+    const onError = options.onError ??
+      ((error: unknown, message: EventMessage) =>
+        this.#logger?.error("subscriber failed", {
+          subject: message.subject,
+          id: message.id,
+          error: String(error),
+        }));
+    const deliver = async (stored: StoredEvent) => {
+      if (closed) return;
+      let opened: CloudEvent;
+      try {
+        opened = await this.open(stored.event);
+      } catch {
+        return;
+      }
+      metrics.delivered.inc({ consumer: "", subject: opened.subject });
+      const message = this.message(opened, stored.seq, 1);
+      try {
+        await handler(message);
+      } catch (error) {
+        onError(error, message);
+      }
+    };
+    const live = await this.provider.subscribe(pattern, options.after, (stored) => {
+      chain = chain.then(() => deliver(stored));
+    });
+    const subscription: Subscription = {
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        this.#subscriptions.delete(subscription);
+        await live.close();
+        await chain;
+      },
+    };
+    this.#subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /**
+   * Publishes a request and resolves with the first reply, or throws
+   * {@linkcode EventTimeoutError} after `timeoutMs`.
+   */
+  async request(
+    subject: string,
+    payload: unknown,
+    options: Omit<PublishOptions, "replyTo"> & { timeoutMs?: number } = {},
+  ): Promise<EventMessage> {
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const inbox = `_inbox.${crypto.randomUUID().replaceAll("-", "")}`;
+    const { promise, resolve } = Promise.withResolvers<EventMessage>();
+    const subscription = await this.subscribe(inbox, (message) => resolve(message));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await this.publish(subject, payload, { ...options, replyTo: inbox });
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new EventTimeoutError(subject, timeoutMs)), timeoutMs);
+      });
+      return await Promise.race([promise, timeout]);
+    } finally {
+      clearTimeout(timer);
+      await subscription.close();
+    }
+  }
+
+  /** Starts a durable consumer; see {@linkcode ConsumeOptions} for retries and dead letters. */
+  async consume<T = unknown>(
+    name: string,
+    pattern: string,
+    handler: DurableHandler<T>,
+    options: ConsumeOptions = {},
+  ): Promise<Consumer> {
+    const consumer = new DurableConsumer(
+      this,
+      name,
+      pattern,
+      handler as DurableHandler,
+      options,
+      this.#logger,
+    );
+    this.#consumers.add(consumer);
+    consumer.stopped.then(() => this.#consumers.delete(consumer));
+    await consumer.start();
+    return consumer;
+  }
+
+  consumers(): Promise<ConsumerInfo[]> {
+    return this.provider.consumers();
+  }
+
+  subjects(): Promise<SubjectInfo[]> {
+    return this.provider.subjects();
+  }
+
+  /** Stops consumers and subscriptions, then closes the provider. */
+  async close(): Promise<void> {
+    this.#unreportLag();
+    await Promise.all([...this.#consumers].map((c) => c.stop()));
+    await Promise.all([...this.#subscriptions].map((s) => s.close()));
+    await this.provider.close();
+  }
+}
+
+/** Without a key ring, a sealed event cannot be read: say so instead of returning ciphertext. */
+function openWithoutKeys(event: CloudEvent): Promise<CloudEvent> {
+  if (event.a3skid !== undefined && (event.a3senc !== undefined || event.a3ssig !== undefined)) {
+    return Promise.reject(new EventKeyMissingError(event.a3skid, event.subject));
+  }
+  return Promise.resolve(event);
+}

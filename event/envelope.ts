@@ -1,0 +1,162 @@
+/**
+ * The event envelope: a CloudEvents 1.0 JSON object. Our own attributes are CloudEvents
+ * extensions (lower-case alphanumerics), so any CloudEvents consumer can read the JSON form.
+ */
+import { z } from "zod";
+import { ValidationError } from "@a3s/common";
+
+/** CloudEvents attribute names this module sets besides the required ones. */
+export const EXTENSIONS = {
+  /** The ordering key (the CloudEvents "partitioning" extension's name). */
+  key: "partitionkey",
+  /** The version of the payload schema. */
+  schemaVersion: "schemaversion",
+  /** Subject to publish a reply to (request/reply). */
+  replyTo: "a3sreplyto",
+  /** Id of the key that encrypted or signed the payload. */
+  keyId: "a3skid",
+  /** "A256GCM" when `data_base64` holds ciphertext. */
+  encryption: "a3senc",
+  /** HMAC-SHA256 over the canonical event, when not encrypted. */
+  signature: "a3ssig",
+} as const;
+
+const RESERVED = new Set([
+  "specversion",
+  "id",
+  "source",
+  "type",
+  "subject",
+  "time",
+  "datacontenttype",
+  "dataschema",
+  "data",
+  "data_base64",
+  ...Object.values(EXTENSIONS),
+]);
+
+/** Header names are CloudEvents extension names: 1 to 20 lower-case letters or digits. */
+export const HEADER_NAME = /^[a-z0-9]{1,20}$/;
+
+/** The zod schema of the JSON form; also the OpenAPI schema of an event. */
+export const CloudEventSchema = z.looseObject({
+  specversion: z.literal("1.0"),
+  id: z.string().min(1),
+  source: z.string().min(1),
+  type: z.string().min(1),
+  subject: z.string().min(1),
+  time: z.string().min(1),
+  datacontenttype: z.string().optional(),
+  dataschema: z.string().optional(),
+  data: z.unknown().optional(),
+  data_base64: z.string().optional(),
+  partitionkey: z.string().optional(),
+  schemaversion: z.string().optional(),
+  a3sreplyto: z.string().optional(),
+  a3skid: z.string().optional(),
+  a3senc: z.string().optional(),
+  a3ssig: z.string().optional(),
+});
+
+/** One event as it travels: a CloudEvents 1.0 JSON object. */
+export interface CloudEvent {
+  specversion: "1.0";
+  id: string;
+  source: string;
+  type: string;
+  subject: string;
+  time: string;
+  datacontenttype?: string;
+  dataschema?: string;
+  data?: unknown;
+  data_base64?: string;
+  partitionkey?: string;
+  schemaversion?: string;
+  a3sreplyto?: string;
+  a3skid?: string;
+  a3senc?: string;
+  a3ssig?: string;
+  /** Caller headers, as further extension attributes. */
+  [extension: string]: unknown;
+}
+
+/** What a caller may set on a published event. */
+export interface EnvelopeFields {
+  subject: string;
+  data: unknown;
+  type: string;
+  source: string;
+  schemaVersion: string;
+  id?: string;
+  time?: Date;
+  key?: string;
+  replyTo?: string;
+  headers?: Record<string, string>;
+}
+
+/** Throws a validation error naming the header unless every name is a valid extension. */
+export function assertHeaders(headers: Record<string, string> | undefined): void {
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (!HEADER_NAME.test(name)) {
+      throw new ValidationError(
+        `headers.${name}: header names are 1 to 20 lower-case letters or digits`,
+        `headers.${name}`,
+      );
+    }
+    if (RESERVED.has(name)) {
+      throw new ValidationError(
+        `headers.${name}: '${name}' is a reserved attribute`,
+        `headers.${name}`,
+      );
+    }
+    if (typeof value !== "string") {
+      throw new ValidationError(`headers.${name}: header values are strings`, `headers.${name}`);
+    }
+  }
+}
+
+/** Builds the CloudEvent for `fields`; ids are UUIDv4 unless the caller gives one. */
+export function buildEnvelope(fields: EnvelopeFields): CloudEvent {
+  assertHeaders(fields.headers);
+  const event: CloudEvent = {
+    specversion: "1.0",
+    id: fields.id ?? crypto.randomUUID(),
+    source: fields.source,
+    type: fields.type,
+    subject: fields.subject,
+    time: (fields.time ?? new Date()).toISOString(),
+    datacontenttype: "application/json",
+    schemaversion: fields.schemaVersion,
+    data: fields.data,
+  };
+  if (fields.key !== undefined) event.partitionkey = fields.key;
+  if (fields.replyTo !== undefined) event.a3sreplyto = fields.replyTo;
+  for (const [name, value] of Object.entries(fields.headers ?? {})) event[name] = value;
+  return event;
+}
+
+/** The caller headers of `event`: every extension that is not one of ours. */
+export function headersOf(event: CloudEvent): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event)) {
+    if (!RESERVED.has(name) && typeof value === "string") headers[name] = value;
+  }
+  return headers;
+}
+
+/** Parses a CloudEvent from its JSON text, or throws naming the bad field. */
+export function parseEnvelope(text: string): CloudEvent {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError(`event: not JSON (${(error as Error).message})`, "event");
+  }
+  const result = CloudEventSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue.path.map(String).join(".") || "event";
+    throw new ValidationError(`${field}: ${issue.message}`, field);
+  }
+  return result.data as CloudEvent;
+}

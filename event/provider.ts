@@ -1,0 +1,130 @@
+/**
+ * What a broker must do for the bus. Every provider stores events in one ordered log, tells
+ * live subscribers about new ones, and keeps durable consumers' positions and unacknowledged
+ * deliveries. Retry limits, dead letters, decryption and per-key ordering live in the bus,
+ * once, above this interface.
+ */
+import type { CloudEvent } from "./envelope.ts";
+
+/** An event with its position in the provider's log (opaque; used for `Last-Event-ID`). */
+export interface StoredEvent {
+  seq: string;
+  event: CloudEvent;
+}
+
+/** The broker's answer to a publish: the event is durable once this resolves. */
+export interface PublishReceipt {
+  seq: string;
+  /** True when an event with the same id was published within the de-duplication window. */
+  duplicate: boolean;
+}
+
+/** A durable consumer as the provider keeps it. */
+export interface ConsumerSpec {
+  name: string;
+  /** Subject pattern the consumer receives. */
+  pattern: string;
+  /** An unacknowledged delivery is redelivered after this long. */
+  ackWaitMs: number;
+  /** Where a consumer that does not exist yet starts: after the newest event, or at the oldest. */
+  deliver: "new" | "all";
+}
+
+/** One delivery to a durable consumer. */
+export interface ProviderDelivery extends StoredEvent {
+  /** 1 on first delivery, then one more on each redelivery. */
+  deliveries: number;
+  ack(): Promise<void>;
+  /** Redelivers after `delayMs`. */
+  nack(delayMs: number): Promise<void>;
+}
+
+/** A consumer's counters as the broker knows them. */
+export interface ConsumerInfo {
+  name: string;
+  pattern: string;
+  /** Events in the log not yet delivered to the consumer (its lag). */
+  pending: number;
+  /** Delivered and not yet acknowledged. */
+  unacked: number;
+}
+
+/** One subject seen in the log. */
+export interface SubjectInfo {
+  subject: string;
+  events: number;
+}
+
+/** A live subscription; `close` stops delivery. */
+export interface LiveSubscription {
+  close(): Promise<void>;
+}
+
+/** The contract every broker implements; see the contract tests in `contract_test.ts`. */
+export interface EventProvider {
+  readonly kind: "memory" | "store" | "nats" | "redis";
+  /** Appends `event`; resolves once it is durable (or recognised as a duplicate of `event.id`). */
+  publish(event: CloudEvent): Promise<PublishReceipt>;
+  /**
+   * Calls `onEvent`, in log order, for each event matching `pattern` published after `after`
+   * (a seq from an earlier event) or, without it, published from now on.
+   */
+  subscribe(
+    pattern: string,
+    after: string | undefined,
+    onEvent: (stored: StoredEvent) => void,
+  ): Promise<LiveSubscription>;
+  /** Creates the consumer (its start position) unless it exists; updates its ack wait. */
+  ensureConsumer(spec: ConsumerSpec): Promise<void>;
+  /**
+   * Yields its deliveries (new events in log order, and
+   * redeliveries of unacknowledged ones) until `signal` aborts. At most `batch` are fetched
+   * ahead of the caller.
+   */
+  consume(spec: ConsumerSpec, signal: AbortSignal, batch: number): AsyncIterable<ProviderDelivery>;
+  /** Removes a consumer and its state. */
+  deleteConsumer(name: string): Promise<void>;
+  consumers(): Promise<ConsumerInfo[]>;
+  subjects(): Promise<SubjectInfo[]>;
+  close(): Promise<void>;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** A wake-up signal: waiters sleep until `notify` or their timeout. */
+export class Wakeup {
+  #waiters = new Set<() => void>();
+
+  notify(): void {
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  wait(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#waiters.add(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+}
