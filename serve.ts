@@ -48,7 +48,9 @@ export async function serveCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length) throw new UsageError(`serve takes no arguments, got '${positionals[0]}'`);
+  const modules = await Promise.all(SERVED_MODULES.map((load) => load()));
   const config = loadConfig({
+    modules,
     flags: {
       host: values.host,
       port: intFlag(values, "port"),
@@ -59,7 +61,6 @@ export async function serveCommand(args: string[]): Promise<number> {
       config: values.config,
     },
   });
-  const modules = await Promise.all(SERVED_MODULES.map((load) => load()));
   const server = await startServer({
     config,
     modules,

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { join } from "node:path";
 import { homedir } from "node:os";
 import { UsageError } from "./errors.ts";
+import type { A3sModule } from "./module.ts";
 
 /** Unknown top-level keys are kept for modules to read. */
 const ConfigSchema = z.looseObject({
@@ -53,7 +54,18 @@ export interface ConfigSources {
   env?: Record<string, string | undefined>;
   /** A JSON config file; defaults to `$A3S_CONFIG`, then `<home>/config.json` when it exists. */
   file?: string;
+  /**
+   * The modules whose sections to validate, each with its `configSchema`. A section's keys
+   * also come from the environment as `A3S_<MODULE>_<KEY>` (`A3S_LANE_MAX_ATTEMPTS`).
+   */
+  modules?: readonly ModuleConfigSpec[];
 }
+
+/** The part of a module that {@linkcode loadConfig} needs to validate its section. */
+export type ModuleConfigSpec = Pick<A3sModule, "name" | "configSchema">;
+
+/** Which sections of a loaded config were already validated, so no schema runs twice. */
+const validatedSections = new WeakMap<Config, Set<string>>();
 
 /** The data dir: `$A3S_HOME`, else `~/.a3s`. */
 export function defaultHome(env: Record<string, string | undefined> = Deno.env.toObject()): string {
@@ -118,5 +130,89 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     const key = issue.path.join(".") || "(root)";
     throw new UsageError(`config ${key}: ${issue.message} (from ${origin(String(issue.path[0]))})`);
   }
-  return { ...result.data, home: result.data.home ?? defaultHome(env) };
+  const config: Config = { ...result.data, home: result.data.home ?? defaultHome(env) };
+  const validated = new Set<string>();
+  for (const module of sources.modules ?? []) {
+    if (!module.configSchema) continue;
+    const fileSection = fromFile[module.name];
+    const sectionSources = {
+      file: isPlainObject(fileSection) ? fileSection : {},
+      env: sectionFromEnv(module, env),
+      flags: isPlainObject(flags[module.name]) ? flags[module.name] as Record<string, unknown> : {},
+    };
+    const raw = fileSection !== undefined && !isPlainObject(fileSection)
+      ? fileSection
+      : { ...sectionSources.file, ...sectionSources.env, ...sectionSources.flags };
+    config[module.name] = parseSection(module, raw, (key) => {
+      if (key in sectionSources.flags) return `flag --${module.name}`;
+      if (key in sectionSources.env) return `env ${sectionEnvName(module.name, key)}`;
+      if (key in sectionSources.file || key === "") return `config file ${filePath}`;
+      return "default";
+    });
+    validated.add(module.name);
+  }
+  validatedSections.set(config, validated);
+  return config;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** `maxAttempts` of `lane` is `A3S_LANE_MAX_ATTEMPTS`. */
+function sectionEnvName(module: string, key: string): string {
+  const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/\W/g, "_");
+  return `A3S_${snake(module).toUpperCase()}_${snake(key).toUpperCase()}`;
+}
+
+/** The section's top-level keys set in the environment; JSON values (numbers, booleans) parse. */
+function sectionFromEnv(
+  module: ModuleConfigSpec,
+  env: Record<string, string | undefined>,
+): Record<string, unknown> {
+  const schema = module.configSchema;
+  if (!(schema instanceof z.ZodObject)) return {};
+  const values: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const raw = env[sectionEnvName(module.name, key)];
+    if (raw === undefined || raw === "") continue;
+    try {
+      values[key] = JSON.parse(raw);
+    } catch {
+      values[key] = raw;
+    }
+  }
+  return values;
+}
+
+function parseSection(
+  module: ModuleConfigSpec,
+  raw: unknown,
+  origin: (key: string) => string,
+): unknown {
+  const result = module.configSchema!.safeParse(raw ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  // An unknown key is reported at the section; name the key itself, as for a bad value.
+  const path = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]] : issue.path;
+  const key = [module.name, ...path.map(String)].join(".");
+  throw new UsageError(`config ${key}: ${issue.message} (from ${origin(String(path[0] ?? ""))})`);
+}
+
+/**
+ * A module's config section, validated by its schema with defaults applied. Sections that
+ * {@linkcode loadConfig} validated already are returned as they are.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig, moduleSection } from "@a3s/common";
+ * import { z } from "zod";
+ * const module = { name: "hello", configSchema: z.object({ n: z.number().default(1) }) };
+ * console.log(moduleSection(loadConfig({ env: {} }), module)); // { n: 1 }
+ * ```
+ */
+export function moduleSection(config: Config, module: ModuleConfigSpec): unknown {
+  const raw = config[module.name];
+  if (!module.configSchema || validatedSections.get(config)?.has(module.name)) return raw ?? {};
+  return parseSection(module, raw, () => "config");
 }

@@ -21,3 +21,8 @@ export * from "./logger.ts";
 export * from "./cli.ts";
 export * from "./router.ts";
 export * from "./server.ts";
+export * from "./policy.ts";
+export * from "./security/addresses.ts";
+export * from "./module.ts";
+export * from "./module_order.ts";
+export type { ModuleState } from "./module_runtime.ts";

@@ -15,9 +15,11 @@ import { createLogger, type Logger } from "./logger.ts";
 import { openStore, type Store } from "./store.ts";
 import { counter, histogram, initTelemetry, metricsRegistry, tracer } from "./telemetry.ts";
 import { mountDocs } from "./docs.ts";
+import type { A3sModule } from "./module.ts";
+import { type ModuleState, startModules } from "./module_runtime.ts";
 
-/** What every module gets when the server assembles it. */
-export interface ModuleContext {
+/** What the server shares with the app it assembles and with every module it starts. */
+export interface ServerContext {
   config: Config;
   store: Store;
   logger: Logger;
@@ -28,22 +30,19 @@ export interface ModuleContext {
   shutdown?: AbortSignal;
 }
 
-/** A module as the server sees it: a name, its sub-app and optional lifecycle hooks. */
-export interface A3sModule {
-  name: string;
-  /** Builds the module's OpenAPIHono sub-app; mounted at `/`, so routes carry their own prefix. */
-  routes?(ctx: ModuleContext): OpenAPIHono | Promise<OpenAPIHono>;
-  /** False while the module cannot serve (for example a model still loading). */
-  ready?(): boolean | Promise<boolean>;
-  /** Releases the module's resources; called after in-flight requests finish. */
-  close?(): Promise<void>;
+/** What `/readyz` reports: the store and each module, in start order. */
+export interface Readiness {
+  status: "ready" | "not_ready";
+  store: "ready" | "unreachable";
+  modules: Record<string, ModuleState>;
 }
 
 /** The assembled app and the hook that closes the modules. */
 export interface AssembledApp {
   app: OpenAPIHono;
+  /** Closes the modules in reverse start order. */
   closeModules(): Promise<void>;
-  ready(): Promise<boolean>;
+  readiness(): Promise<Readiness>;
 }
 
 const VERSION = "0.1.0";
@@ -77,11 +76,11 @@ function matchedRoute(c: Context): string {
 }
 
 /**
- * Builds the app from `modules`. Exposed apart from {@linkcode startServer} so tests and
- * embedders can call `app.fetch` without a socket.
+ * Starts `modules` in dependency order and builds the app from their routes. Exposed apart
+ * from {@linkcode startServer} so tests and embedders can call `app.fetch` without a socket.
  */
 export async function assembleApp(
-  ctx: ModuleContext,
+  ctx: ServerContext,
   modules: readonly A3sModule[],
 ): Promise<AssembledApp> {
   const app = new OpenAPIHono();
@@ -167,15 +166,20 @@ export async function assembleApp(
   );
 
   app.get("/healthz", (c) => c.json({ status: "ok", version: VERSION }));
-  const ready = async () => {
-    if (!(await ctx.store.ping())) return false;
-    for (const module of modules) if (module.ready && !(await module.ready())) return false;
-    return true;
+  const started = await startModules(
+    { ...ctx, shutdown: ctx.shutdown ?? new AbortController().signal },
+    modules,
+  );
+  const readiness = async (): Promise<Readiness> => {
+    const store = (await ctx.store.ping()) ? "ready" : "unreachable";
+    const states = await started.readiness();
+    const ok = store === "ready" && Object.values(states).every((state) => state === "ready");
+    return { status: ok ? "ready" : "not_ready", store, modules: states };
   };
+  // Orchestrators read the status code; people read the body to see which module holds it up.
   app.get("/readyz", async (c) => {
-    const ok = await ready();
-    if (ok) return c.json({ status: "ready" });
-    return sendError(c, new A3sError("not_ready", "server is not ready", { status: 503 }));
+    const report = await readiness();
+    return c.json(report, report.status === "ready" ? 200 : 503);
   });
   app.get("/metrics", async (c) => {
     return c.body(await metricsRegistry.metrics(), 200, {
@@ -183,9 +187,8 @@ export async function assembleApp(
     });
   });
 
-  for (const module of modules) {
-    if (!module.routes) continue;
-    app.route("/", await module.routes({ ...ctx, logger: log.child({ module: module.name }) }));
+  for (const { started: module } of started.running) {
+    if (module.routes) app.route("/", module.routes);
   }
 
   app.doc31("/openapi.json", {
@@ -194,13 +197,7 @@ export async function assembleApp(
   });
   mountDocs(app);
 
-  return {
-    app,
-    ready,
-    async closeModules() {
-      for (const module of [...modules].reverse()) await module.close?.();
-    },
-  };
+  return { app, readiness, closeModules: started.close };
 }
 
 /** A running server. */
@@ -242,10 +239,19 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const store = options.store ??
     await openStore({ home: config.home, databaseUrl: config.databaseUrl });
   const stopping = new AbortController();
-  const { app, closeModules } = await assembleApp(
-    { config, store, logger, shutdown: stopping.signal },
-    options.modules,
-  );
+  let assembled: AssembledApp;
+  try {
+    assembled = await assembleApp(
+      { config, store, logger, shutdown: stopping.signal },
+      options.modules,
+    );
+  } catch (error) {
+    // A module that fails to start leaves nothing open behind it.
+    await store.close();
+    await stopTelemetry();
+    throw error;
+  }
+  const { app, closeModules } = assembled;
 
   const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve(

@@ -4,7 +4,8 @@ import { loadConfig } from "./config.ts";
 import { A3sError } from "./errors.ts";
 import { createLogger } from "./logger.ts";
 import { createRouter } from "./router.ts";
-import { type A3sModule, startServer } from "./server.ts";
+import { defineModule } from "./module.ts";
+import { startServer } from "./server.ts";
 import { openStore } from "./store.ts";
 
 const Echo = z.object({
@@ -20,9 +21,9 @@ function echoRoute(path: string) {
   });
 }
 
-const demo: A3sModule = {
+const demo = defineModule({
   name: "demo",
-  routes() {
+  start() {
     const app = createRouter();
     for (const path of ["/v1/echo", "/api/echo", "/demo/echo"]) {
       app.openapi(echoRoute(path), (c) => c.json(c.req.valid("json"), 200));
@@ -37,9 +38,9 @@ const demo: A3sModule = {
       await new Promise((r) => setTimeout(r, 300));
       return c.text("done");
     });
-    return app;
+    return { routes: app };
   },
-};
+});
 
 async function withServer(fn: (url: string, logs: string[]) => Promise<void>): Promise<void> {
   const home = await Deno.makeTempDir();

@@ -4,24 +4,15 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import { type A3sModule, createRouter, type ModuleContext, NotFoundError } from "@a3s/common";
+import { type A3sModule, createRouter, defineModule, NotFoundError } from "@a3s/common";
 import { LANE_NAMES } from "./lanes.ts";
 import type { Lane } from "./lane.ts";
 import { DurableLane, type DurableLaneOptions } from "./durable_lane.ts";
-import type { LaneOptions } from "./lane.ts";
+import { type LaneSection, LaneSectionSchema, RetryPolicySchema } from "./config.ts";
 import { JOB_STATES, type JobFunction, type LaneEvent } from "./types.ts";
 
-const LaneEnum = z.enum(LANE_NAMES as unknown as [string, ...string[]]);
-const StateEnum = z.enum(JOB_STATES as unknown as [string, ...string[]]);
-
-const RetrySchema = z.object({
-  maxAttempts: z.number().int().min(1).max(100),
-  backoff: z.enum(["fixed", "exponential"]).optional(),
-  delayMs: z.number().min(0).optional(),
-  factor: z.number().min(1).optional(),
-  maxDelayMs: z.number().min(0).optional(),
-  jitter: z.number().min(0).max(1).optional(),
-}).openapi("LaneRetryPolicy");
+const LaneEnum = z.enum(LANE_NAMES);
+const StateEnum = z.enum(JOB_STATES);
 
 const SubmitRequest = z.object({
   session: z.string().regex(
@@ -37,7 +28,7 @@ const SubmitRequest = z.object({
   idempotencyKey: z.string().min(1).max(500).optional(),
   dependsOn: z.array(z.string().min(1)).max(1000).optional(),
   key: z.string().min(1).max(200).optional(),
-  retry: RetrySchema.optional(),
+  retry: RetryPolicySchema.optional(),
 }).openapi("LaneSubmitRequest");
 
 const JobErrorSchema = z.object({
@@ -175,7 +166,7 @@ export function createLaneRoutes(lane: Lane, shutdown?: AbortSignal): OpenAPIHon
   const app = createRouter();
   app.openapi(submitRoute, async (c) => {
     const body = c.req.valid("json");
-    const handle = await lane.submit(body.session, body.lane as never, {
+    const handle = await lane.submit(body.session, body.lane, {
       kind: body.kind,
       payload: body.payload,
     }, {
@@ -193,7 +184,7 @@ export function createLaneRoutes(lane: Lane, shutdown?: AbortSignal): OpenAPIHon
   });
   app.openapi(listRoute, async (c) => {
     const query = c.req.valid("query");
-    const jobs = await lane.list(query as never);
+    const jobs = await lane.list(query);
     return c.json({ jobs } as z.infer<typeof JobList>, 200);
   });
   app.openapi(getRoute, async (c) => {
@@ -207,7 +198,7 @@ export function createLaneRoutes(lane: Lane, shutdown?: AbortSignal): OpenAPIHon
     return c.json({ cancelled: await lane.cancel(id) }, 200);
   });
   app.openapi(dlqListRoute, async (c) => {
-    const jobs = await lane.dlq.list(c.req.valid("query") as never);
+    const jobs = await lane.dlq.list(c.req.valid("query"));
     return c.json({ jobs } as z.infer<typeof JobList>, 200);
   });
   app.openapi(dlqRetryRoute, async (c) => {
@@ -221,7 +212,7 @@ export function createLaneRoutes(lane: Lane, shutdown?: AbortSignal): OpenAPIHon
     return c.json({ purged }, 200);
   });
   app.openapi(dlqPurgeRoute, async (c) => {
-    return c.json({ purged: await lane.dlq.purge(c.req.valid("query") as never) }, 200);
+    return c.json({ purged: await lane.dlq.purge(c.req.valid("query")) }, 200);
   });
   app.openapi(statsRoute, async (c) => {
     return c.json((await lane.stats()) as z.infer<typeof StatsSchema>, 200);
@@ -297,17 +288,14 @@ export function createLaneRoutes(lane: Lane, shutdown?: AbortSignal): OpenAPIHon
   return app;
 }
 
-/** Options of {@linkcode laneModule}. */
+/** Options of {@linkcode laneModule}; they override the config file's `lane` section. */
 export interface LaneModuleOptions extends Omit<DurableLaneOptions, "store"> {
   /** Handlers to register by kind, besides the built-in `lane.echo` and `lane.sleep`. */
   handlers?: Record<string, JobFunction>;
 }
 
-/** The lane module as `serve` mounts it; `lane` is set once the routes are built. */
-export interface LaneModule extends A3sModule {
-  /** The scheduler, once the server has built the routes. */
-  readonly lane: DurableLane | undefined;
-}
+/** The lane module as `serve` starts it; its API is the durable scheduler. */
+export type LaneModule = A3sModule<LaneSection, DurableLane>;
 
 /** Returns the payload: a round trip through the queue, for health checks. */
 const echo: JobFunction = (ctx) => ctx.payload;
@@ -325,7 +313,8 @@ const sleep: JobFunction = (ctx) => {
 };
 
 /**
- * The module `serve` mounts: a durable scheduler on the server's store, and its routes.
+ * The module `serve` starts: a durable scheduler on the server's store, and its routes. Other
+ * modules that depend on `lane` get the scheduler as its API.
  *
  * @example
  * ```ts
@@ -335,22 +324,23 @@ const sleep: JobFunction = (ctx) => {
  * ```
  */
 export function laneModule(options: LaneModuleOptions = {}): LaneModule {
-  let lane: DurableLane | undefined;
-  return {
+  return defineModule({
     name: "lane",
-    get lane() {
-      return lane;
-    },
-    async routes(ctx: ModuleContext) {
-      const section = (ctx.config.lane ?? {}) as LaneOptions;
+    configSchema: LaneSectionSchema,
+    access: [
+      { path: "/lane/v1/*", methods: ["GET", "HEAD"], scope: "lane:read" },
+      { path: "/lane/v1/*", scope: "lane:write" },
+    ],
+    async start(ctx) {
       const { handlers, ...rest } = options;
-      lane = await DurableLane.open({ ...section, ...rest, store: ctx.store });
+      const lane = await DurableLane.open({ ...ctx.config, ...rest, store: ctx.store });
       lane.handle("lane.echo", echo).handle("lane.sleep", sleep);
       for (const [kind, fn] of Object.entries(handlers ?? {})) lane.handle(kind, fn);
-      return createLaneRoutes(lane, ctx.shutdown);
+      return {
+        routes: createLaneRoutes(lane, ctx.shutdown),
+        api: lane,
+        close: () => lane.close(),
+      };
     },
-    async close() {
-      await lane?.close();
-    },
-  };
+  });
 }

@@ -10,7 +10,7 @@ import type { RetryPolicy, StoredRetry } from "./retry.ts";
 export type JobState = "queued" | "running" | "completed" | "cancelled" | "dead";
 
 /** Every job state. */
-export const JOB_STATES: readonly JobState[] = [
+export const JOB_STATES: readonly ["queued", "running", "completed", "cancelled", "dead"] = [
   "queued",
   "running",
   "completed",

@@ -1,6 +1,6 @@
 /** power's HTTP surface: Ollama's API under `/api` and OpenAI's under `/v1`. */
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { type A3sModule, createRouter, type ModuleContext } from "@a3s/common";
+import { type A3sModule, type AccessRule, createRouter, defineModule } from "@a3s/common";
 import { ollamaRoutes } from "./api/ollama.ts";
 import { openaiRoutes } from "./api/openai.ts";
 import { Power, type PowerOptions } from "./service.ts";
@@ -42,15 +42,16 @@ export function powerRouter(power: Power): OpenAPIHono {
  * const mod = powerModule();
  * ```
  */
-export function powerModule(options: Partial<PowerOptions> = {}): A3sModule {
-  let power: Power | undefined;
-  let warming: Promise<unknown> = Promise.resolve();
-  let warm = true;
-  return {
+export function powerModule(
+  options: Partial<PowerOptions> = {},
+): A3sModule<Partial<PowerOptions>, Power> {
+  return defineModule<Partial<PowerOptions>, Power>({
     name: "power",
-    async routes(ctx: ModuleContext): Promise<OpenAPIHono> {
-      const section = (ctx.config.power ?? {}) as Partial<PowerOptions>;
-      power = new Power({ ...section, ...options, home: options.home ?? ctx.config.home });
+    access: POWER_ACCESS,
+    async start(ctx) {
+      const power = new Power({ ...ctx.config, ...options, home: options.home ?? ctx.server.home });
+      let warming: Promise<unknown> = Promise.resolve();
+      let warm = true;
       // Load the default model in the background, so the first request does not wait for it.
       const first = await power.store.get(power.defaultModel).catch(() => undefined);
       if (first && !options.noPreload) {
@@ -59,12 +60,24 @@ export function powerModule(options: Partial<PowerOptions> = {}): A3sModule {
           ctx.logger.warn("default model failed to load", { error: String(error) });
         }).finally(() => (warm = true));
       }
-      return powerRouter(power);
+      return {
+        routes: powerRouter(power),
+        api: power,
+        ready: () => warm,
+        async close() {
+          await warming;
+          await power.close();
+        },
+      };
     },
-    ready: () => warm,
-    async close() {
-      await warming;
-      await power?.close();
-    },
-  };
+  });
 }
+
+/** Model management writes; the model APIs clients call without a key on loopback read. */
+const POWER_ACCESS: readonly AccessRule[] = [
+  ...["/api/pull", "/api/create", "/api/copy", "/api/delete", "/api/push", "/api/blobs/*"].map(
+    (path) => ({ path, scope: "power:write" }),
+  ),
+  { path: "/api/*", scope: "power:read", anonymousOnLoopback: true },
+  { path: "/v1/*", scope: "power:read", anonymousOnLoopback: true },
+];

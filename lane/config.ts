@@ -1,0 +1,49 @@
+/**
+ * The `lane` section of the server config, and the retry policy shape the HTTP API shares
+ * with it: one zod schema each, the source of validation, types and OpenAPI.
+ */
+import { z } from "@hono/zod-openapi";
+import { LANE_NAMES } from "./lanes.ts";
+
+/** A retry policy as JSON carries it (no `retryIf` predicate). */
+export const RetryPolicySchema = z.object({
+  maxAttempts: z.number().int().min(1).max(100),
+  backoff: z.enum(["fixed", "exponential"]).optional(),
+  delayMs: z.number().min(0).optional(),
+  factor: z.number().min(1).optional(),
+  maxDelayMs: z.number().min(0).optional(),
+  jitter: z.number().min(0).max(1).optional(),
+}).openapi("LaneRetryPolicy");
+
+const positiveInt = z.number().int().positive();
+
+/** One lane's settings in the config file. */
+const LaneSettingsSchema = z.strictObject({
+  maxConcurrency: positiveInt.optional(),
+  rateLimit: z.strictObject({
+    ratePerSecond: z.number().positive(),
+    burst: positiveInt.optional(),
+  }).optional(),
+  timeoutMs: z.number().positive().optional(),
+  retry: RetryPolicySchema.optional(),
+});
+
+/**
+ * The `lane` config section. Every key is optional: the scheduler's own defaults apply, so an
+ * empty section is valid.
+ */
+export const LaneSectionSchema = z.strictObject({
+  lanes: z.partialRecord(z.enum(LANE_NAMES), LaneSettingsSchema).optional(),
+  maxConcurrency: positiveInt.optional(),
+  sessionConcurrency: positiveInt.optional(),
+  keyConcurrency: z.record(z.string(), positiveInt).optional(),
+  retry: RetryPolicySchema.optional(),
+  leaseMs: positiveInt.optional(),
+  pollMs: positiveInt.optional(),
+  workerConcurrency: positiveInt.optional(),
+  closeTimeoutMs: z.number().int().min(0).optional(),
+  process: z.boolean().optional(),
+});
+
+/** The validated `lane` config section. */
+export type LaneSection = z.infer<typeof LaneSectionSchema>;
