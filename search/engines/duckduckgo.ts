@@ -1,0 +1,73 @@
+/**
+ * DuckDuckGo's script-free HTML endpoint (`html.duckduckgo.com/html/`): `div.result` blocks,
+ * links behind a `//duckduckgo.com/l/?uddg=` redirect, ads marked `result--ad`.
+ */
+import {
+  BROWSER_HEADERS,
+  checkStatus,
+  detectBlock,
+  type EngineAdapter,
+  joinUrl,
+  numbered,
+} from "../engine.ts";
+import { firstText, parseDocument, resolveHref, textOf } from "../_html.ts";
+
+const SAFE = { off: "-2", moderate: "-1", strict: "1" } as const;
+const TIME = { day: "d", week: "w", month: "m", year: "y" } as const;
+
+/** Turns a `//duckduckgo.com/l/?uddg=<target>` redirect into its target. */
+export function unwrapDuckDuckGoRedirect(href: string): string {
+  const url = resolveHref(href, "https://duckduckgo.com/");
+  if (!url) return "";
+  const parsed = new URL(url);
+  if (parsed.pathname === "/l/" && parsed.searchParams.has("uddg")) {
+    return parsed.searchParams.get("uddg") ?? "";
+  }
+  return url;
+}
+
+/** DuckDuckGo's region code (`us-en`, `cn-zh`) for a language tag. */
+function region(language: string | undefined): string | undefined {
+  if (!language) return undefined;
+  const [lang, country] = language.toLowerCase().split(/[-_]/);
+  return `${country ?? (lang === "en" ? "us" : lang)}-${lang}`;
+}
+
+export const duckduckgo: EngineAdapter = {
+  name: "duckduckgo",
+  defaultBaseUrl: "https://html.duckduckgo.com",
+  defaultWeight: 1,
+  buildRequest(query, baseUrl) {
+    return {
+      url: joinUrl(baseUrl, "/html/", {
+        q: query.query,
+        // The endpoint pages by offset: the first page holds up to 10 results, later ones 15.
+        s: query.page > 1 ? String(10 + (query.page - 2) * 15) : undefined,
+        dc: query.page > 1 ? String(11 + (query.page - 2) * 15) : undefined,
+        kl: region(query.language),
+        kp: SAFE[query.safeSearch],
+        df: query.timeRange ? TIME[query.timeRange] : undefined,
+      }),
+      headers: { ...BROWSER_HEADERS },
+    };
+  },
+  parse(response) {
+    detectBlock("duckduckgo", response, {
+      body: /anomaly-modal|id="challenge-form"|bots use DuckDuckGo too/i,
+    });
+    checkStatus("duckduckgo", response);
+    const root = parseDocument(response.body);
+    const raw = [];
+    for (const block of root.querySelectorAll("div.result")) {
+      const classes = block.getAttribute("class") ?? "";
+      if (/\bresult--ad\b/.test(classes)) continue;
+      const link = block.querySelector("a.result__a");
+      raw.push({
+        url: unwrapDuckDuckGoRedirect(link?.getAttribute("href") ?? ""),
+        title: textOf(link),
+        snippet: firstText(block, [".result__snippet"]),
+      });
+    }
+    return numbered("duckduckgo", raw);
+  },
+};
