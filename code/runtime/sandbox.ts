@@ -1,0 +1,118 @@
+/**
+ * Where `bash` and `git_worktree` run commands. The agent depends on this small interface;
+ * bubblewrap (read-only host, writable workspace, no network) is the default driver, a plain
+ * process the fallback, and box's runtime plugs in through the same shape.
+ */
+
+/** What a command produced. */
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  timedOut: boolean;
+}
+
+/** How to run one command. */
+export interface RunOptions {
+  /** Absolute working directory inside the workspace. */
+  cwd: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  env?: Record<string, string>;
+  stdin?: string;
+}
+
+/** A command sandbox for one workspace. */
+export interface CommandSandbox {
+  readonly driver: string;
+  run(command: string, options: RunOptions): Promise<CommandResult>;
+}
+
+async function exec(program: string, args: string[], options: RunOptions): Promise<CommandResult> {
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  const child = new Deno.Command(program, {
+    args,
+    cwd: options.cwd,
+    env: options.env,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal,
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin)).catch(() => {});
+    await writer.close().catch(() => {});
+  }
+  const out = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+    exitCode: out.code,
+    timedOut: timeout.aborted,
+  };
+}
+
+/** Runs commands as plain child processes of this one (no isolation beyond the cwd). */
+export class ProcessSandbox implements CommandSandbox {
+  readonly driver = "process";
+  run(command: string, options: RunOptions): Promise<CommandResult> {
+    return exec("bash", ["-c", command], options);
+  }
+}
+
+/**
+ * Runs commands under bubblewrap: the host read-only, the workspace writable, a private
+ * /tmp, fresh PID/IPC/UTS namespaces and, unless `network` is on, no network.
+ */
+export class BubblewrapSandbox implements CommandSandbox {
+  readonly driver = "bwrap";
+  constructor(private readonly root: string, private readonly network = false) {}
+
+  run(command: string, options: RunOptions): Promise<CommandResult> {
+    const args = [
+      "--ro-bind", "/", "/",
+      "--dev", "/dev",
+      "--proc", "/proc",
+      "--tmpfs", "/tmp",
+      "--bind", this.root, this.root,
+      "--chdir", options.cwd,
+      "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+      ...(this.network ? [] : ["--unshare-net"]),
+      "--die-with-parent",
+      "--new-session",
+      "--", "bash", "-c", command,
+    ];
+    return exec("bwrap", args, options);
+  }
+}
+
+let bwrapWorks: boolean | undefined;
+
+/** True when bubblewrap runs here (it needs unprivileged user namespaces). */
+export function bubblewrapAvailable(): boolean {
+  if (bwrapWorks === undefined) {
+    try {
+      const out = new Deno.Command("bwrap", {
+        args: ["--ro-bind", "/", "/", "--unshare-net", "--die-with-parent", "true"],
+        stdout: "null",
+        stderr: "null",
+      }).outputSync();
+      bwrapWorks = out.success;
+    } catch {
+      bwrapWorks = false;
+    }
+  }
+  return bwrapWorks;
+}
+
+/** The sandbox a config's `box.driver` names; `auto` picks bubblewrap when it works. */
+export function createSandbox(driver: string, root: string, network: boolean): CommandSandbox {
+  if (driver === "process") return new ProcessSandbox();
+  if (driver === "bwrap" || (driver === "auto" && bubblewrapAvailable())) {
+    return new BubblewrapSandbox(root, network);
+  }
+  return new ProcessSandbox();
+}

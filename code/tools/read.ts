@@ -1,0 +1,35 @@
+/** `read`: a file's lines, numbered, with offset and limit for large files. */
+import { z } from "zod";
+import { defineTool, ToolError } from "./tool.ts";
+import { readTextIfSmall } from "./_walk.ts";
+
+export const readTool = defineTool({
+  name: "read",
+  description: "Read a text file from the workspace. Lines come numbered; use offset/limit for large files.",
+  effect: "read",
+  input: z.object({
+    path: z.string().min(1).describe("file path, relative to the workspace"),
+    offset: z.number().int().min(1).optional().describe("first line, from 1"),
+    limit: z.number().int().positive().optional().describe("number of lines"),
+  }),
+  subject: (input) => input.path,
+  async run(input, ctx) {
+    const path = ctx.workspace.resolve(input.path);
+    const info = await Deno.stat(path).catch(() => undefined);
+    if (!info) throw new ToolError(`file not found: ${input.path}`);
+    if (info.isDirectory) throw new ToolError(`${input.path} is a directory; use ls`);
+    const text = await readTextIfSmall(path, 20_000_000);
+    if (text === undefined) throw new ToolError(`${input.path} is a binary file`);
+    const lines = text.split("\n");
+    if (lines[lines.length - 1] === "") lines.pop();
+    const start = (input.offset ?? 1) - 1;
+    const end = input.limit ? start + input.limit : lines.length;
+    if (lines.length && start >= lines.length) {
+      throw new ToolError(`offset ${input.offset} is past the end (${lines.length} lines)`);
+    }
+    const width = String(Math.min(end, lines.length)).length;
+    const body = lines.slice(start, end).map((line, i) => `${String(start + i + 1).padStart(width)}\t${line}`).join("\n");
+    const more = end < lines.length ? `\n(${lines.length - end} more lines; read with offset=${end + 1})` : "";
+    return (body || "(empty file)") + more;
+  },
+});

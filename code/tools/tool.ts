@@ -1,0 +1,93 @@
+/** The shape of a tool: a zod input schema (JSON Schema for the model), a timeout, a runner. */
+import { z } from "zod";
+import type { CommandSandbox } from "../runtime/sandbox.ts";
+import type { Workspace } from "../runtime/workspace.ts";
+import type { ToolServices } from "./services.ts";
+
+/** What a tool does, for presets: `strict` asks before anything but `read`. */
+export type ToolEffect = "read" | "write" | "exec" | "network" | "agent";
+
+/** What a running tool gets. */
+export interface ToolContext {
+  workspace: Workspace;
+  sandbox: CommandSandbox;
+  /** Aborted on timeout or when the session is cancelled. */
+  signal: AbortSignal;
+  callId: string;
+  services: ToolServices;
+}
+
+/** A tool as the agent holds it, its input type erased behind validation. */
+export interface Tool {
+  readonly name: string;
+  readonly description: string;
+  readonly effect: ToolEffect;
+  /** JSON Schema of the input, sent to the model. */
+  readonly parameters: Record<string, unknown>;
+  readonly timeoutMs?: number;
+  /** Checks raw model arguments, naming the bad field in the error. */
+  validate(raw: unknown): { ok: true; input: Record<string, unknown> } | { ok: false; error: string };
+  /** What `tool(pattern)` rules match: the command of `bash`, the path of file tools. */
+  subject(input: Record<string, unknown>): string | undefined;
+  run(input: Record<string, unknown>, ctx: ToolContext): Promise<string>;
+}
+
+/** A tool failure the model should read (bad path, no match...), not a crash. */
+export class ToolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ToolError";
+  }
+}
+
+/** Converts a zod schema to the compact JSON Schema models see. */
+export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+interface ToolSpecOf<S extends z.ZodType> {
+  name: string;
+  description: string;
+  effect: ToolEffect;
+  input: S;
+  timeoutMs?: number;
+  subject?(input: z.output<S>): string | undefined;
+  run(input: z.output<S>, ctx: ToolContext): Promise<string>;
+}
+
+/**
+ * Defines a tool from a zod schema.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import { defineTool } from "./tool.ts";
+ * const echo = defineTool({
+ *   name: "echo",
+ *   description: "Repeat text",
+ *   effect: "read",
+ *   input: z.object({ text: z.string() }),
+ *   run: (input) => Promise.resolve(input.text),
+ * });
+ * ```
+ */
+export function defineTool<S extends z.ZodType>(spec: ToolSpecOf<S>): Tool {
+  return {
+    name: spec.name,
+    description: spec.description,
+    effect: spec.effect,
+    parameters: jsonSchemaOf(spec.input),
+    timeoutMs: spec.timeoutMs,
+    validate(raw) {
+      const parsed = spec.input.safeParse(raw);
+      if (parsed.success) return { ok: true, input: parsed.data as Record<string, unknown> };
+      const issue = parsed.error.issues[0];
+      const field = issue.path.map(String).join(".") || "input";
+      return { ok: false, error: `invalid arguments for ${spec.name}: ${field}: ${issue.message}` };
+    },
+    subject: (input) => spec.subject?.(input as z.output<S>),
+    run: (input, ctx) => spec.run(input as z.output<S>, ctx),
+  };
+}

@@ -1,0 +1,23 @@
+/** `write`: create or overwrite a file, making its folders. */
+import { dirname } from "node:path";
+import { z } from "zod";
+import { defineTool } from "./tool.ts";
+
+export const writeTool = defineTool({
+  name: "write",
+  description: "Write a file in the workspace (created or overwritten, folders made as needed).",
+  effect: "write",
+  input: z.object({
+    path: z.string().min(1).describe("file path, relative to the workspace"),
+    content: z.string().describe("the whole new content"),
+  }),
+  subject: (input) => input.path,
+  async run(input, ctx) {
+    const path = ctx.workspace.resolve(input.path);
+    await Deno.mkdir(dirname(path), { recursive: true });
+    const existed = await Deno.stat(path).then(() => true, () => false);
+    await Deno.writeTextFile(path, input.content);
+    const lines = input.content ? input.content.split("\n").length - (input.content.endsWith("\n") ? 1 : 0) : 0;
+    return `${existed ? "overwrote" : "created"} ${ctx.workspace.relative(path)} (${lines} lines, ${new TextEncoder().encode(input.content).length} bytes)`;
+  },
+});
