@@ -1,0 +1,73 @@
+/** OCI and Docker media types and the JSON shapes box reads and writes. */
+
+/** Manifest and index media types box accepts, OCI first. */
+export const MEDIA = {
+  ociIndex: "application/vnd.oci.image.index.v1+json",
+  ociManifest: "application/vnd.oci.image.manifest.v1+json",
+  ociConfig: "application/vnd.oci.image.config.v1+json",
+  ociLayerGzip: "application/vnd.oci.image.layer.v1.tar+gzip",
+  ociLayer: "application/vnd.oci.image.layer.v1.tar",
+  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
+  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
+  dockerConfig: "application/vnd.docker.container.image.v1+json",
+  dockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+} as const;
+
+/** A content descriptor. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: { architecture: string; os: string; variant?: string };
+  annotations?: Record<string, string>;
+}
+
+/** A layer as the image store records it. */
+export interface LayerDescriptor extends Descriptor {
+  /** sha256 of the uncompressed tar, from the config's `rootfs.diff_ids`. */
+  diffId?: string;
+}
+
+/** An image manifest. */
+export interface ImageManifest {
+  schemaVersion: 2;
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+}
+
+/** An image index (or Docker manifest list). */
+export interface ImageIndex {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: Descriptor[];
+}
+
+/** The parts of an image config box uses. */
+export interface ImageConfig {
+  architecture?: string;
+  os?: string;
+  created?: string;
+  config?: {
+    Env?: string[];
+    Cmd?: string[];
+    Entrypoint?: string[];
+    WorkingDir?: string;
+    User?: string;
+  };
+  rootfs?: { type: "layers"; diff_ids: string[] };
+}
+
+/** sha256 of bytes as an OCI digest. */
+export async function digestOf(data: Uint8Array): Promise<string> {
+  const hash = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
+  return `sha256:${
+    Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
+}
+
+/** The host's platform in OCI terms. */
+export function hostPlatform(): { architecture: string; os: string } {
+  const arch = Deno.build.arch === "aarch64" ? "arm64" : "amd64";
+  return { architecture: arch, os: "linux" };
+}

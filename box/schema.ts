@@ -1,0 +1,83 @@
+/** box's tables in the shared store: images, tags and boxes. */
+import type { Migration } from "@a3s/common";
+
+/** An image: its manifest digest is its id. */
+export interface ImageRow {
+  id: string;
+  config_digest: string;
+  /** The image config JSON. */
+  config: string;
+  /** JSON array of {@linkcode LayerDescriptor}. */
+  layers: string;
+  size: number;
+  created_at: number;
+}
+
+/** A `name:tag` pointing at an image. */
+export interface TagRow {
+  ref: string;
+  image_id: string;
+}
+
+/** A box, in any state. */
+export interface BoxRow {
+  id: string;
+  name: string;
+  image: string;
+  image_id: string;
+  driver: string;
+  state: string;
+  /** JSON of the {@linkcode BoxSpec} the box was created with. */
+  spec: string;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  exit_code: number | null;
+  reason: string | null;
+  /** Remove the box when it exits (`--rm`). */
+  auto_remove: number;
+}
+
+/** The tables, typed for kysely. */
+export interface BoxTables {
+  box_images: ImageRow;
+  box_tags: TagRow;
+  box_boxes: BoxRow;
+}
+
+/** box's migrations. */
+export const BOX_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "images_tags_boxes",
+    async up(db) {
+      await db.schema.createTable("box_images")
+        .addColumn("id", "varchar(80)", (c) => c.primaryKey())
+        .addColumn("config_digest", "varchar(80)", (c) => c.notNull())
+        .addColumn("config", "text", (c) => c.notNull())
+        .addColumn("layers", "text", (c) => c.notNull())
+        .addColumn("size", "bigint", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createTable("box_tags")
+        .addColumn("ref", "varchar(300)", (c) => c.primaryKey())
+        .addColumn("image_id", "varchar(80)", (c) => c.notNull())
+        .execute();
+      await db.schema.createTable("box_boxes")
+        .addColumn("id", "varchar(64)", (c) => c.primaryKey())
+        .addColumn("name", "varchar(200)", (c) => c.notNull().unique())
+        .addColumn("image", "varchar(300)", (c) => c.notNull())
+        .addColumn("image_id", "varchar(80)", (c) => c.notNull())
+        .addColumn("driver", "varchar(40)", (c) => c.notNull())
+        .addColumn("state", "varchar(20)", (c) => c.notNull())
+        .addColumn("spec", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("started_at", "bigint")
+        .addColumn("finished_at", "bigint")
+        .addColumn("exit_code", "integer")
+        .addColumn("reason", "varchar(40)")
+        .addColumn("auto_remove", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
+];
