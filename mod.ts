@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
     load: () => import("./serve.ts").then((m) => m.serveCommand),
   },
   // module commands register here, one entry each
+  token: {
+    summary: "create, list and revoke API tokens",
+    load: () => import("./common/token_cli.ts").then((m) => m.main),
+  },
   tokens: {
     summary: "count, encode and decode tokens",
     load: () => import("./wasm/tokens_cli.ts").then((m) => m.main),

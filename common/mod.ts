@@ -22,7 +22,7 @@ export * from "./cli.ts";
 export * from "./router.ts";
 export * from "./server.ts";
 export * from "./policy.ts";
-export * from "./security/addresses.ts";
+export * from "./security/mod.ts";
 export * from "./module.ts";
 export * from "./module_order.ts";
 export type { ModuleState } from "./module_runtime.ts";

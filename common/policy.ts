@@ -25,34 +25,45 @@ import {
   parseIp,
 } from "./security/addresses.ts";
 
-/** Options of an {@linkcode AccessPolicy}; every field has a safe default. */
-export const AccessPolicyConfigSchema = z.object({
-  /** Host directories that requests may read from (for example local model folders). None by default. */
-  roots: z.array(z.string().min(1)).default([]),
-  /** URL schemes a server-side fetch may use. */
-  schemes: z.array(z.enum(["http", "https"])).min(1).default(["https", "http"]),
-  /**
-   * Host names a fetch may reach: exact names or `*.example.org` (any subdomain). Empty means
-   * any public host.
-   */
-  hosts: z.array(z.string().min(1)).default([]),
-  /**
-   * Non-public addresses a fetch may reach anyway, as CIDR blocks (`10.0.0.0/8`,
-   * `127.0.0.1/32`) or `*` for all of them. Empty by default.
-   */
-  privateNetworks: z.array(
-    z.string().min(1).refine((v) => v === "*" || !!parseCidr(v), {
-      message: "must be a CIDR block such as 10.0.0.0/8, or *",
-    }),
-  ).default([]),
-  /** Redirect hops a fetch follows, each one checked again. */
-  maxRedirects: z.number().int().min(0).max(20).default(5),
-  /** Deadline for connecting and receiving response headers, per hop. */
-  connectTimeoutMs: z.number().int().positive().default(30_000),
-});
+/** Validated policy options (defaults applied); see the schema for each field. */
+export interface AccessPolicyConfig {
+  roots: string[];
+  schemes: ("http" | "https")[];
+  hosts: string[];
+  privateNetworks: string[];
+  maxRedirects: number;
+  connectTimeoutMs: number;
+}
 
-/** Validated policy options (defaults applied). */
-export type AccessPolicyConfig = z.output<typeof AccessPolicyConfigSchema>;
+/** Policy options as given: every field optional. */
+export type AccessPolicyConfigInput = Partial<AccessPolicyConfig>;
+
+/** Options of an {@linkcode AccessPolicy}; every field has a safe default. */
+export const AccessPolicyConfigSchema: z.ZodType<AccessPolicyConfig, AccessPolicyConfigInput> = z
+  .object({
+    /** Host directories that requests may read from (for example local model folders). None by default. */
+    roots: z.array(z.string().min(1)).default([]),
+    /** URL schemes a server-side fetch may use. */
+    schemes: z.array(z.enum(["http", "https"])).min(1).default(["https", "http"]),
+    /**
+     * Host names a fetch may reach: exact names or `*.example.org` (any subdomain). Empty means
+     * any public host.
+     */
+    hosts: z.array(z.string().min(1)).default([]),
+    /**
+     * Non-public addresses a fetch may reach anyway, as CIDR blocks (`10.0.0.0/8`,
+     * `127.0.0.1/32`) or `*` for all of them. Empty by default.
+     */
+    privateNetworks: z.array(
+      z.string().min(1).refine((v) => v === "*" || !!parseCidr(v), {
+        message: "must be a CIDR block such as 10.0.0.0/8, or *",
+      }),
+    ).default([]),
+    /** Redirect hops a fetch follows, each one checked again. */
+    maxRedirects: z.number().int().min(0).max(20).default(5),
+    /** Deadline for connecting and receiving response headers, per hop. */
+    connectTimeoutMs: z.number().int().positive().default(30_000),
+  });
 
 /** The policy refused a path or URL: a 403 that names the request field. */
 export class PolicyError extends A3sError {
@@ -109,7 +120,7 @@ export class AccessPolicy {
   #realRoots?: Promise<string[]>;
 
   constructor(
-    config: z.input<typeof AccessPolicyConfigSchema> = {},
+    config: AccessPolicyConfigInput = {},
     options: { resolver?: Resolver; audit?: PolicyAuditLog } = {},
   ) {
     this.config = AccessPolicyConfigSchema.parse(config);

@@ -1,0 +1,337 @@
+/**
+ * The security middleware serve puts in front of every route: head size, Host check, origin
+ * and content-type checks for browsers, tokens and scopes, per-client limits, the request
+ * timeout, and 405 for a known path with the wrong method. Every refusal is logged and
+ * counted in `a3s_security_denials_total`.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { A3sError, errorStyleForPath, renderError, UsageError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { AccessRule } from "../module.ts";
+import type { Store } from "../store.ts";
+import { counter } from "../telemetry.ts";
+import { AccessTable, patternToRegExp } from "./access.ts";
+import type { SecurityConfig } from "./config.ts";
+import { HostCheck, isLoopbackBind } from "./host_check.ts";
+import { ClientLimiter, releaseWhenBodyEnds } from "./limits.ts";
+import { isJsonContentType, OriginPolicy, sentByBrowser } from "./origins.ts";
+import { scopeGrants } from "./scopes.ts";
+import { digestsEqual, sha256Hex, type TokenIdentity, TokenStore } from "./tokens.ts";
+
+/** Why a request was refused; the label of `a3s_security_denials_total`. */
+export type DenialReason =
+  | "header_too_large"
+  | "bad_host"
+  | "bad_origin"
+  | "content_type"
+  | "unauthenticated"
+  | "bad_token"
+  | "missing_scope"
+  | "rate_limited"
+  | "too_many_requests_in_flight"
+  | "timeout";
+
+const denials = counter({
+  name: "a3s_security_denials_total",
+  help: "Requests refused by the security layer, by reason.",
+  labelNames: ["reason"],
+});
+
+/** Methods `/metrics` labels by name; anything else a client sends is counted as `other`. */
+const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/** The method label for metrics: a known method, else `other`, so labels stay bounded. */
+export function metricMethod(method: string): string {
+  return KNOWN_METHODS.has(method) ? method : "other";
+}
+
+/** The header a connection guard in front of serve uses to pass the client's address. */
+export const PEER_HEADER = "x-a3s-peer";
+
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** Options for {@linkcode createSecurity}. */
+export interface SecurityOptions {
+  config: SecurityConfig;
+  /** The bind address; decides loopback or public defaults. */
+  host: string;
+  store: Store;
+  logger: Logger;
+  /** Every module's access rules, in module order. */
+  rules: readonly AccessRule[];
+}
+
+/** The installed security layer. */
+export interface Security {
+  /** The middleware; install it on `*` before the routes. */
+  middleware(app: OpenAPIHono): MiddlewareHandler;
+  /** The token store (for serve-side tools and tests). */
+  tokens: TokenStore;
+  /** False only when serving a public bind with no token, by explicit request. */
+  authEnforced: boolean;
+  loopbackBind: boolean;
+}
+
+interface ConfiguredToken {
+  hash: string;
+  identity: TokenIdentity;
+}
+
+/** The token a request carries: `Authorization: Bearer ...` or `x-api-key`. */
+export function presentedToken(headers: Headers): string | undefined {
+  const authorization = headers.get("authorization");
+  const bearer = authorization?.match(/^\s*Bearer\s+(\S+)\s*$/i)?.[1];
+  return bearer ?? headers.get("x-api-key")?.trim() ?? undefined;
+}
+
+/** The client's address: the guard's header on the internal socket, else the socket peer. */
+function clientAddress(c: Context): string {
+  const info = c.env as Deno.ServeHandlerInfo | undefined;
+  const remote = info?.remoteAddr as Deno.Addr | undefined;
+  if (remote?.transport === "unix") return c.req.header(PEER_HEADER) ?? "unix";
+  if (remote && "hostname" in remote) return remote.hostname;
+  return "unknown";
+}
+
+function headBytes(c: Context): number {
+  let total = c.req.method.length + c.req.url.length + 12;
+  c.req.raw.headers.forEach((value, name) => {
+    total += name.length + value.length + 4;
+  });
+  return total;
+}
+
+/**
+ * Builds the security layer from config: loads the token store, hashes configured tokens,
+ * and refuses (with a {@linkcode UsageError}) to serve a public bind with no token unless
+ * `insecureNoAuthOnPublicBind` is set.
+ */
+export async function createSecurity(options: SecurityOptions): Promise<Security> {
+  const { config, logger } = options;
+  const tokens = await TokenStore.open(options.store);
+  const configured: ConfiguredToken[] = await Promise.all(
+    config.tokens.map(async (entry, index) => ({
+      hash: await sha256Hex(entry.token),
+      identity: {
+        id: `config:${index}`,
+        name: entry.name ?? `config:${index}`,
+        scopes: entry.scopes,
+      },
+    })),
+  );
+  const loopbackBind = isLoopbackBind(options.host);
+  const tokenCount = configured.length + await tokens.activeCount();
+  let authEnforced = true;
+  if (!loopbackBind && tokenCount === 0) {
+    if (!config.insecureNoAuthOnPublicBind) {
+      throw new UsageError(
+        `refusing to serve on ${options.host} with no API token: create one with 'a3s token create --scope admin' or set A3S_TOKENS (or pass --insecure-no-auth-on-public-bind to serve everyone without authentication)`,
+      );
+    }
+    authEnforced = false;
+    logger.warn(
+      "INSECURE: serving a non-loopback address with no API token; anyone who can reach it can run anything",
+      { host: options.host },
+    );
+  }
+  const table = new AccessTable(options.rules);
+  const hosts = new HostCheck({ loopbackBind, allowedHosts: config.allowedHosts });
+  const origins = new OriginPolicy(config.origins);
+  const limiter = new ClientLimiter({
+    requestsPerMinute: config.requestsPerMinute,
+    burst: config.requestBurst,
+    maxConcurrent: config.maxConcurrentRequests,
+  });
+
+  async function identify(token: string): Promise<TokenIdentity | undefined> {
+    const hash = await sha256Hex(token);
+    // Every configured token is compared, match or not, so timing says nothing.
+    let found: TokenIdentity | undefined;
+    for (const entry of configured) if (digestsEqual(hash, entry.hash)) found ??= entry.identity;
+    return found ?? await tokens.verify(token);
+  }
+
+  function middleware(app: OpenAPIHono): MiddlewareHandler {
+    let routeTable: { regex: RegExp; method: string }[] | undefined;
+    const allowedMethods = (path: string): string[] => {
+      routeTable ??= app.routes
+        .filter((r) => r.method !== "ALL" && r.path !== "*" && r.path !== "/*")
+        .map((r) => ({ regex: patternToRegExp(r.path), method: r.method }));
+      const methods = new Set(routeTable.filter((r) => r.regex.test(path)).map((r) => r.method));
+      if (methods.has("GET")) methods.add("HEAD");
+      return [...methods].sort();
+    };
+
+    return async (c, next) => {
+      const path = c.req.path;
+      const method = c.req.method;
+      const address = clientAddress(c);
+      const origin = c.req.header("origin");
+      const deny = (
+        reason: DenialReason,
+        status: number,
+        message: string,
+        extra: { field?: string; headers?: Record<string, string> } = {},
+      ): Response => {
+        denials.inc({ reason });
+        logger.warn("request refused", {
+          requestId: c.get("requestId"),
+          reason,
+          method: method.slice(0, 16),
+          path: path.slice(0, 200),
+          client: address,
+          status,
+        });
+        const error = new A3sError(reason, message, { status, field: extra.field });
+        const { contentType, body } = renderError(errorStyleForPath(path), error, path);
+        return new Response(JSON.stringify(body), {
+          status,
+          headers: {
+            "content-type": contentType,
+            "x-request-id": c.get("requestId") ?? "",
+            ...extra.headers,
+          },
+        });
+      };
+
+      if (headBytes(c) > config.maxHeaderBytes) {
+        return deny(
+          "header_too_large",
+          431,
+          `request headers exceed ${config.maxHeaderBytes} bytes`,
+          {
+            field: "headers",
+          },
+        );
+      }
+      const host = c.req.header("host");
+      if (!hosts.allows(host)) {
+        return deny(
+          "bad_host",
+          403,
+          "host not allowed: add it to allowedHosts (A3S_ALLOWED_HOSTS)",
+          {
+            field: "host",
+          },
+        );
+      }
+      if (origin !== undefined && !origins.allows(origin, host)) {
+        return deny("bad_origin", 403, "origin not allowed: add it to origins (A3S_ORIGINS)", {
+          field: "origin",
+        });
+      }
+      if (
+        origin !== undefined && method === "OPTIONS" &&
+        c.req.header("access-control-request-method")
+      ) {
+        return new Response(null, {
+          status: 204,
+          headers: origins.preflightHeaders(origin, c.req.header("access-control-request-headers")),
+        });
+      }
+      const hasBody = BODY_METHODS.has(method) && c.req.raw.body !== null &&
+        c.req.header("content-length") !== "0";
+      if (
+        hasBody && !isJsonContentType(c.req.header("content-type") ?? null) &&
+        (config.requireJsonContentType === "always" || sentByBrowser(c.req.raw.headers))
+      ) {
+        return deny("content_type", 415, "content-type must be application/json", {
+          field: "content-type",
+        });
+      }
+
+      const decision = table.decide(method, path, loopbackBind);
+      const token = presentedToken(c.req.raw.headers);
+      let identity: TokenIdentity | undefined;
+      if (token !== undefined) identity = await identify(token);
+      if (authEnforced && !decision.anonymous) {
+        const challenge = { "www-authenticate": 'Bearer realm="a3s"' };
+        if (token === undefined) {
+          return deny(
+            "unauthenticated",
+            401,
+            "an API token is required: send 'Authorization: Bearer <token>' or 'x-api-key'",
+            { headers: challenge },
+          );
+        }
+        if (!identity) {
+          return deny("bad_token", 401, "the API token is not valid or was revoked", {
+            headers: challenge,
+          });
+        }
+        if (decision.scope && !scopeGrants(identity.scopes, decision.scope)) {
+          return deny("missing_scope", 403, `the API token lacks the '${decision.scope}' scope`);
+        }
+      }
+
+      const key = identity ? `token:${identity.id}` : `addr:${address}`;
+      const slot = limiter.acquire(key);
+      if (!slot.ok) {
+        return deny(
+          slot.reason === "rate" ? "rate_limited" : "too_many_requests_in_flight",
+          429,
+          slot.reason === "rate"
+            ? "too many requests: slow down"
+            : "too many requests in flight for this client",
+          { headers: { "retry-after": String(slot.retryAfterSeconds) } },
+        );
+      }
+
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        if (config.requestTimeoutMs > 0) {
+          const timedOut = new Promise<"timeout">((resolve) => {
+            timer = setTimeout(() => resolve("timeout"), config.requestTimeoutMs);
+          });
+          const outcome = await Promise.race([next().then(() => "done" as const), timedOut]);
+          if (outcome === "timeout") {
+            slot.release();
+            c.res = deny("timeout", 504, `no response within ${config.requestTimeoutMs} ms`);
+            return;
+          }
+        } else {
+          await next();
+        }
+      } catch (error) {
+        slot.release();
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+
+      let response = c.res;
+      if (response.status === 404) {
+        // A 404 from a route that exists for this method (a missing model) stays a 404.
+        const allow = allowedMethods(path);
+        if (allow.length && !allow.includes(method)) {
+          await response.body?.cancel();
+          const error = new A3sError(
+            "method_not_allowed",
+            `${method.slice(0, 16)} is not allowed on ${path}; allowed: ${allow.join(", ")}`,
+            { status: 405 },
+          );
+          const { contentType, body } = renderError(errorStyleForPath(path), error, path);
+          response = new Response(JSON.stringify(body), {
+            status: 405,
+            headers: {
+              "content-type": contentType,
+              allow: allow.join(", "),
+              "x-request-id": c.get("requestId") ?? "",
+            },
+          });
+        }
+      }
+      if (origin !== undefined) {
+        response = new Response(response.body, response);
+        for (const [name, value] of Object.entries(origins.corsHeaders(origin))) {
+          response.headers.set(name, value);
+        }
+      }
+      c.res = undefined;
+      c.res = releaseWhenBodyEnds(response, slot.release);
+    };
+  }
+
+  return { middleware, tokens, authEnforced, loopbackBind };
+}

@@ -1,0 +1,303 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { requestId } from "hono/request-id";
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { createLogger } from "../logger.ts";
+import { openStore, type Store } from "../store.ts";
+import { UsageError } from "../errors.ts";
+import { metricsRegistry } from "../telemetry.ts";
+import type { AccessRule } from "../module.ts";
+import { loadSecurityConfig, type SecurityConfig } from "./config.ts";
+import { createSecurity, metricMethod } from "./guard.ts";
+import { TokenStore } from "./tokens.ts";
+
+const RULES: AccessRule[] = [
+  { path: "/api/chat", methods: ["POST"], scope: "power:read", anonymousOnLoopback: true },
+  { path: "/api/tags", methods: ["GET"], scope: "power:read", anonymousOnLoopback: true },
+  { path: "/api/pull", methods: ["POST"], scope: "power:write" },
+  { path: "/box/v1/*", scope: "box:exec" },
+];
+
+async function harness(
+  env: Record<string, string> = {},
+  host = "127.0.0.1",
+  store?: Store,
+) {
+  const db = store ?? await openStore({ sqlitePath: ":memory:" });
+  const config: SecurityConfig = loadSecurityConfig({}, { env });
+  const security = await createSecurity({
+    config,
+    host,
+    store: db,
+    logger: createLogger("silent"),
+    rules: RULES,
+  });
+  const app = new OpenAPIHono();
+  app.use("*", requestId());
+  app.use("*", security.middleware(app));
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.post("/api/chat", (c) => c.json({ ok: true }));
+  app.get("/api/tags", (c) => c.json({ models: [] }));
+  app.post("/api/pull", (c) => c.json({ pulled: true }));
+  app.get("/api/tags/:name", (c) => c.json({ error: "not found" }, 404));
+  app.post("/box/v1/run", (c) => c.json({ ran: true }));
+  app.get("/slow", async (c) => {
+    await new Promise((r) => setTimeout(r, 300));
+    return c.json({ late: true });
+  });
+  app.notFound((c) => c.json({ error: "no route" }, 404));
+  const call = (path: string, init: RequestInit & { headers?: Record<string, string> } = {}) =>
+    app.fetch(
+      new Request(`http://127.0.0.1:11434${path}`, {
+        ...init,
+        headers: { host: "127.0.0.1:11434", ...init.headers },
+      }),
+    );
+  return { app, call, security, store: db, close: () => store ? Promise.resolve() : db.close() };
+}
+
+const json = { "content-type": "application/json" };
+
+Deno.test("guard: loopback anonymous only where the rule says; tokens, scopes, revocation", async () => {
+  const h = await harness();
+  try {
+    assertEquals(
+      (await h.call("/api/chat", { method: "POST", body: "{}", headers: json })).status,
+      200,
+    );
+    // The openai client always sends some key; an unknown one is ignored on anonymous routes.
+    assertEquals(
+      (await h.call("/api/tags", { headers: { authorization: "Bearer ollama" } })).status,
+      200,
+    );
+    const pull = await h.call("/api/pull", { method: "POST", body: "{}", headers: json });
+    assertEquals(pull.status, 401);
+    assertEquals(pull.headers.get("www-authenticate"), 'Bearer realm="a3s"');
+    assert(typeof (await pull.json()).error === "string", "Ollama-shaped error on /api");
+    const box = await h.call("/box/v1/run", { method: "POST", body: "{}", headers: json });
+    assertEquals(box.status, 401);
+    assertEquals((await box.json()).status, 401, "problem+json on module routes");
+    // A route nobody wrote a rule for needs admin.
+    assertEquals((await h.call("/slow")).status, 401);
+
+    const reader = await h.security.tokens.create({ scopes: ["power:read"] });
+    const writer = await h.security.tokens.create({ scopes: ["power:write"] });
+    const denied = await h.call("/api/pull", {
+      method: "POST",
+      body: "{}",
+      headers: { ...json, authorization: `Bearer ${reader.token}` },
+    });
+    assertEquals(denied.status, 403);
+    assertEquals(
+      (await h.call("/api/pull", {
+        method: "POST",
+        body: "{}",
+        headers: { ...json, "x-api-key": writer.token },
+      })).status,
+      200,
+    );
+    await h.security.tokens.revoke(writer.id);
+    const revoked = await h.call("/api/pull", {
+      method: "POST",
+      body: "{}",
+      headers: { ...json, "x-api-key": writer.token },
+    });
+    assertEquals(revoked.status, 401);
+    // A forged token with a real id and a wrong secret is refused too.
+    const forged = `${reader.token.slice(0, 21)}${"A".repeat(43)}`;
+    assertEquals(
+      (await h.call("/api/pull", {
+        method: "POST",
+        body: "{}",
+        headers: { ...json, authorization: `Bearer ${forged}` },
+      })).status,
+      401,
+    );
+    const metrics = await metricsRegistry.getSingleMetricAsString("a3s_security_denials_total");
+    assert(/reason="missing_scope"/.test(metrics) && /reason="bad_token"/.test(metrics));
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("guard: OpenAI-shaped 401 on /v1 and config tokens with scopes", async () => {
+  const h = await harness({ A3S_TOKENS: "cfg-token-0123456789=box:exec" });
+  try {
+    const r = await h.call("/box/v1/run", {
+      method: "POST",
+      body: "{}",
+      headers: { ...json, authorization: "Bearer cfg-token-0123456789" },
+    });
+    assertEquals(r.status, 200);
+    const missing = await h.call("/v1/models");
+    assertEquals(missing.status, 401);
+    assertEquals((await missing.json()).error.type, "authentication_error");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("guard: DNS-rebinding Host, foreign origins and browser text/plain posts are refused", async () => {
+  const h = await harness({ A3S_ORIGINS: "https://app.example.org", A3S_ALLOWED_HOSTS: "a3s.lan" });
+  try {
+    assertEquals(
+      (await h.call("/healthz", { headers: { host: "evil.example:11434" } })).status,
+      403,
+    );
+    assertEquals((await h.call("/healthz", { headers: { host: "localhost:11434" } })).status, 200);
+    assertEquals((await h.call("/healthz", { headers: { host: "[::1]:11434" } })).status, 200);
+    assertEquals((await h.call("/healthz", { headers: { host: "a3s.lan" } })).status, 200);
+
+    const crossSite = await h.call("/api/chat", {
+      method: "POST",
+      body: "{}",
+      headers: { "content-type": "text/plain", origin: "https://evil.example" },
+    });
+    assertEquals(crossSite.status, 403);
+    assertEquals(crossSite.headers.get("access-control-allow-origin"), null);
+
+    // An allowed origin still may not post a simple (text/plain) body.
+    const simple = await h.call("/api/chat", {
+      method: "POST",
+      body: "{}",
+      headers: { "content-type": "text/plain", origin: "https://app.example.org" },
+    });
+    assertEquals(simple.status, 415);
+    const ok = await h.call("/api/chat", {
+      method: "POST",
+      body: "{}",
+      headers: { ...json, origin: "https://app.example.org" },
+    });
+    assertEquals(ok.status, 200);
+    assertEquals(ok.headers.get("access-control-allow-origin"), "https://app.example.org");
+    const preflight = await h.call("/api/chat", {
+      method: "OPTIONS",
+      headers: { origin: "https://app.example.org", "access-control-request-method": "POST" },
+    });
+    assertEquals(preflight.status, 204);
+    assert(preflight.headers.get("access-control-allow-methods")?.includes("POST"));
+    // Non-browser clients (no Origin, no Sec-Fetch-*) keep working with curl's default type.
+    assertEquals(
+      (await h.call("/api/chat", {
+        method: "POST",
+        body: "{}",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      })).status,
+      200,
+    );
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("guard: 405 with Allow for a known path, 404 stays for a missing thing", async () => {
+  const h = await harness({ A3S_TOKENS: "admin-token-0123456789" });
+  try {
+    const auth = { authorization: "Bearer admin-token-0123456789" };
+    const wrong = await h.call("/api/tags", { method: "DELETE", headers: auth });
+    assertEquals(wrong.status, 405);
+    assertEquals(wrong.headers.get("allow"), "GET, HEAD");
+    assertEquals((await h.call("/api/tags/x", { headers: auth })).status, 404);
+    assertEquals((await h.call("/nowhere", { headers: auth })).status, 404);
+    assertEquals(metricMethod("GET"), "GET");
+    assertEquals(metricMethod("X".repeat(2000)), "other");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("guard: per-client rate and in-flight limits answer 429 with Retry-After", async () => {
+  const h = await harness({
+    A3S_REQUESTS_PER_MINUTE: "60",
+    A3S_REQUEST_BURST: "3",
+    A3S_TOKENS: "admin-token-0123456789",
+  });
+  try {
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await h.call("/api/tags")).status);
+    assertEquals(statuses, [200, 200, 200, 429]);
+    const limited = await h.call("/api/tags");
+    assert(Number(limited.headers.get("retry-after")) >= 1);
+    // Another client (a token) has its own bucket.
+    assertEquals(
+      (await h.call("/api/tags", { headers: { "x-api-key": "admin-token-0123456789" } })).status,
+      200,
+    );
+  } finally {
+    await h.close();
+  }
+  const c = await harness({
+    A3S_MAX_CONCURRENT_REQUESTS: "1",
+    A3S_TOKENS: "admin-token-0123456789",
+  });
+  try {
+    const auth = { "x-api-key": "admin-token-0123456789" };
+    const first = c.call("/slow", { headers: auth });
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await c.call("/slow", { headers: auth });
+    assertEquals(second.status, 429);
+    const done = await first;
+    assertEquals(done.status, 200);
+    await done.body?.cancel();
+    assertEquals((await c.call("/api/tags", { headers: auth })).status, 200);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("guard: oversized heads are 431; slow handlers time out with 504", async () => {
+  const h = await harness({
+    A3S_MAX_HEADER_BYTES: "2048",
+    A3S_REQUEST_TIMEOUT_MS: "100",
+    A3S_TOKENS: "admin-token-0123456789",
+  });
+  try {
+    assertEquals(
+      (await h.call("/healthz", { headers: { "x-pad": "a".repeat(4096) } })).status,
+      431,
+    );
+    const slow = await h.call("/slow", { headers: { "x-api-key": "admin-token-0123456789" } });
+    assertEquals(slow.status, 504);
+    await new Promise((r) => setTimeout(r, 300)); // let the abandoned handler finish
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("guard: a public bind needs a token unless the insecure flag is given", async () => {
+  await assertRejects(() => harness({}, "0.0.0.0"), UsageError, "refusing to serve on 0.0.0.0");
+  const open = await harness({ A3S_INSECURE_NO_AUTH_ON_PUBLIC_BIND: "1" }, "0.0.0.0");
+  try {
+    assertEquals(open.security.authEnforced, false);
+  } finally {
+    await open.close();
+  }
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const tokens = await TokenStore.open(store);
+    const { token } = await tokens.create({ scopes: ["power:read"] });
+    const h = await harness({}, "0.0.0.0", store);
+    // On a public bind even the model APIs need a token; liveness does not.
+    assertEquals((await h.call("/api/tags")).status, 401);
+    assertEquals((await h.call("/api/tags", { headers: { "x-api-key": token } })).status, 200);
+    assertEquals((await h.call("/healthz")).status, 200);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("config: bad security values name the key and the source, never the token", () => {
+  let message = "";
+  try {
+    loadSecurityConfig({}, { env: { A3S_TOKENS: "short=power:read" } });
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  assert(message.startsWith("config security.tokens.0.token:"), message);
+  assert(message.endsWith("(from env A3S_TOKENS)") && !message.includes("short"), message);
+  try {
+    loadSecurityConfig({ security: { requestsPerMinute: -1 } }, { env: {} });
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  assert(message.includes("security.requestsPerMinute") && message.includes("config file"));
+});
