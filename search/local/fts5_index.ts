@@ -1,0 +1,166 @@
+/**
+ * The local index on SQLite FTS5: documents in `search_documents`, an external-content FTS5
+ * table kept in step by triggers, BM25 ranking with the title weighted over the body.
+ */
+import { sql } from "kysely";
+import type { Kysely } from "kysely";
+import type { Store } from "@a3s/common";
+import type { DocumentTables as Tables } from "./_documents_table.ts";
+import {
+  contentHash,
+  type IndexedDocument,
+  type LocalDocument,
+  type LocalHit,
+  type LocalIndex,
+  MAX_BODY_CHARS,
+  type UpsertOutcome,
+} from "./local_index.ts";
+import { parseQuery, toFts5 } from "./query.ts";
+
+/** BM25 column weights: a match in the title counts ten times one in the body. */
+const TITLE_WEIGHT = 10;
+const BODY_WEIGHT = 1;
+/** Tokens of context either side of a snippet's matches. */
+const SNIPPET_TOKENS = 24;
+
+const MIGRATIONS = [{
+  version: 1,
+  name: "fts5_documents",
+  async up(db: Kysely<unknown>) {
+    await sql`create table search_documents (
+      id integer primary key,
+      uri text not null unique,
+      title text not null,
+      body text not null,
+      source text not null,
+      hash text not null,
+      size integer not null,
+      updated_at integer not null
+    )`.execute(db);
+    // Porter stemming over unicode61: "runs" finds "running"; diacritics fold away.
+    await sql`create virtual table search_fts using fts5(
+      title, body, content='search_documents', content_rowid='id',
+      tokenize='porter unicode61 remove_diacritics 2'
+    )`.execute(db);
+    await sql`create trigger search_documents_ai after insert on search_documents begin
+      insert into search_fts(rowid, title, body) values (new.id, new.title, new.body);
+    end`.execute(db);
+    await sql`create trigger search_documents_ad after delete on search_documents begin
+      insert into search_fts(search_fts, rowid, title, body) values ('delete', old.id, old.title, old.body);
+    end`.execute(db);
+    await sql`create trigger search_documents_au after update on search_documents begin
+      insert into search_fts(search_fts, rowid, title, body) values ('delete', old.id, old.title, old.body);
+      insert into search_fts(rowid, title, body) values (new.id, new.title, new.body);
+    end`.execute(db);
+  },
+}];
+
+/** Escapes LIKE wildcards so a prefix matches literally. */
+export function likePrefix(prefix: string): string {
+  return prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + "%";
+}
+
+/** The SQLite FTS5 implementation of {@linkcode LocalIndex}. */
+export class Fts5Index implements LocalIndex {
+  readonly backend = "sqlite-fts5" as const;
+
+  private constructor(private readonly db: Kysely<Tables>) {}
+
+  /** Opens the index on a SQLite store, migrating it first. */
+  static async open(store: Store): Promise<Fts5Index> {
+    await store.migrate("search_fts5", MIGRATIONS);
+    return new Fts5Index(store.db<Tables>());
+  }
+
+  async upsert(docs: readonly LocalDocument[]): Promise<UpsertOutcome[]> {
+    const prepared = await Promise.all(docs.map(async (doc) => {
+      const body = doc.body.slice(0, MAX_BODY_CHARS);
+      return { ...doc, body, hash: await contentHash({ ...doc, body }) };
+    }));
+    return await this.db.transaction().execute(async (tx) => {
+      const outcomes: UpsertOutcome[] = [];
+      const now = Date.now();
+      for (const doc of prepared) {
+        const existing = await tx.selectFrom("search_documents").select(["id", "hash"])
+          .where("uri", "=", doc.uri).executeTakeFirst();
+        if (existing?.hash === doc.hash) {
+          outcomes.push("unchanged");
+          continue;
+        }
+        const row = {
+          uri: doc.uri,
+          title: doc.title,
+          body: doc.body,
+          source: doc.source,
+          hash: doc.hash,
+          size: doc.body.length,
+          updated_at: now,
+        };
+        if (existing) {
+          await tx.updateTable("search_documents").set(row).where("id", "=", existing.id).execute();
+          outcomes.push("updated");
+        } else {
+          await tx.insertInto("search_documents").values(row).execute();
+          outcomes.push("added");
+        }
+      }
+      return outcomes;
+    });
+  }
+
+  async remove(uriOrPrefix: string): Promise<number> {
+    let query = this.db.deleteFrom("search_documents");
+    query = uriOrPrefix.endsWith("/")
+      ? query.where(sql<boolean>`uri like ${likePrefix(uriOrPrefix)} escape '\\'`)
+      : query.where("uri", "=", uriOrPrefix);
+    const result = await query.executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async list(
+    options: { prefix?: string; limit?: number; offset?: number } = {},
+  ): Promise<IndexedDocument[]> {
+    let query = this.db.selectFrom("search_documents")
+      .select(["uri", "title", "source", "size", "updated_at"])
+      .orderBy("uri").limit(options.limit ?? 100).offset(options.offset ?? 0);
+    if (options.prefix) {
+      query = query.where(sql<boolean>`uri like ${likePrefix(options.prefix)} escape '\\'`);
+    }
+    const rows = await query.execute();
+    return rows.map((r) => ({
+      uri: r.uri,
+      title: r.title,
+      source: r.source,
+      size: Number(r.size),
+      updatedAt: Number(r.updated_at),
+    }));
+  }
+
+  async count(): Promise<number> {
+    const row = await this.db.selectFrom("search_documents")
+      .select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async search(query: string, options: { limit?: number; offset?: number } = {}): Promise<LocalHit[]> {
+    const clauses = parseQuery(query);
+    if (!clauses.length) return [];
+    const limit = options.limit ?? 10;
+    const offset = options.offset ?? 0;
+    let hits = await this.#match(toFts5(clauses, "AND"), limit, offset);
+    if (!hits.length && clauses.length > 1) hits = await this.#match(toFts5(clauses, "OR"), limit, offset);
+    return hits;
+  }
+
+  async #match(match: string, limit: number, offset: number): Promise<LocalHit[]> {
+    const { rows } = await sql<{ uri: string; title: string; snippet: string; rank: number }>`
+      select d.uri, d.title,
+        snippet(search_fts, 1, '<mark>', '</mark>', '…', ${SNIPPET_TOKENS}) as snippet,
+        bm25(search_fts, ${TITLE_WEIGHT}, ${BODY_WEIGHT}) as rank
+      from search_fts join search_documents d on d.id = search_fts.rowid
+      where search_fts match ${match}
+      order by rank limit ${limit} offset ${offset}`.execute(this.db);
+    // FTS5's bm25() is negative, lower is better; the API reports higher-is-better scores.
+    return rows.map((r) => ({ uri: r.uri, title: r.title, snippet: r.snippet, score: -r.rank }));
+  }
+}
