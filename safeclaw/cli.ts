@@ -8,15 +8,17 @@ import {
   ValidationError,
 } from "@a3s/common";
 import { createClassifier } from "./classify.ts";
-import { generateCorpus } from "./quality/generator.ts";
+import { generateCorpus, type LabeledRecord } from "./quality/generator.ts";
+import { fakerCorpus } from "./quality/faker_corpus.ts";
 import { formatReport, scoreFindings } from "./quality/score.ts";
 
 const HELP = `Usage: a3s safeclaw <command> [options]
 
 Commands:
   scan [--file F] [--jsonl]    find PII and secrets in text from F (default stdin)
-  quality [--records N] [--seed S]
-                               score the scanner on a labeled synthetic corpus
+  quality [--records N] [--seed S] [--corpus builtin|faker|all]
+                               score the classifier on labeled corpora: the built-in
+                               generator and Faker in 22 locales (default: all)
 
 scan prints the findings of one text as a JSON array of {type, start, end, confidence};
 offsets are UTF-16 code units. With --jsonl, every input line is a JSON record with a
@@ -95,6 +97,7 @@ function qualityCommand(args: string[]): number {
   const { values, positionals } = parseCommand(args, {
     records: { type: "string" },
     seed: { type: "string" },
+    corpus: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -104,11 +107,21 @@ function qualityCommand(args: string[]): number {
   if (positionals.length) throw new UsageError(`quality takes no arguments`);
   const count = intFlag(values, "records") ?? 5000;
   if (count < 1) throw new UsageError(`--records must be at least 1, got ${count}`);
-  const records = generateCorpus(count, intFlag(values, "seed") ?? 20240601);
+  const corpus = (values.corpus as string | undefined) ?? "all";
+  if (!["builtin", "faker", "all"].includes(corpus)) {
+    throw new UsageError(`--corpus must be builtin, faker or all, got '${corpus}'`);
+  }
+  const seed = intFlag(values, "seed") ?? 20240601;
+  const corpora: [string, LabeledRecord[]][] = [];
+  if (corpus !== "faker") corpora.push(["builtin generator", generateCorpus(count, seed)]);
+  if (corpus !== "builtin") corpora.push(["Faker, 22 locales", fakerCorpus(count, seed)]);
   const classifier = createClassifier();
-  const findings = classifier.classifyMany(records.map((r) => r.text)).map((c) => c.findings);
+  const reports = corpora.map(([name, records]) => {
+    const findings = classifier.classifyMany(records.map((r) => r.text)).map((c) => c.findings);
+    return `corpus: ${name}\n${formatReport(scoreFindings(records, findings))}`;
+  });
   classifier.free();
-  console.log(formatReport(scoreFindings(records, findings)));
+  console.log(reports.join("\n\n"));
   return 0;
 }
 

@@ -62,9 +62,18 @@ Deno.test("bad usage and bad records exit 2 with one line", async () => {
 });
 
 Deno.test("quality prints precision, recall and F1 for every type", async () => {
-  const { code, out } = await a3s(["safeclaw", "quality", "--records", "600", "--seed", "3"]);
+  const { code, out } = await a3s([
+    "safeclaw",
+    "quality",
+    "--records",
+    "600",
+    "--seed",
+    "3",
+    "--corpus",
+    "builtin",
+  ]);
   assertEquals(code, 0);
-  const rows = out.trim().split("\n").slice(2).map((line) => line.trim().split(/\s+/));
+  const rows = out.trim().split("\n").slice(3).map((line) => line.trim().split(/\s+/));
   assertEquals(rows.map((r) => r[0]), [
     "email",
     "phone",

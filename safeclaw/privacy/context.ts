@@ -96,7 +96,7 @@ function isWordChar(ch: string | undefined): boolean {
 // A label belongs to the value right after it: the look-behind stops at a line or sentence end
 // and at another value (a run of four digits), so "phone: +1 202 555 0173, ref 9763739391" does
 // not lift the reference number.
-const CONTEXT_STOP = /[\n。；;!?]|\.\s|\d{4,}/g;
+const CONTEXT_STOP = /[\n。；;!?]|\.\s+(?=\p{Lu})|\d(?:[ .()-]?\d){3,}/gu;
 
 function contextBefore(text: string, start: number): string {
   const before = text.slice(Math.max(0, start - CONTEXT_BEFORE), start);
@@ -117,12 +117,17 @@ function contextBefore(text: string, start: number): string {
 export function hasContext(text: string, start: number, end: number, type: EntityType): boolean {
   const words = CONTEXT_WORDS[type];
   if (!words) return false;
-  const window = (contextBefore(text, start) + " " + text.slice(end, end + CONTEXT_AFTER))
+  const after = text.slice(end, end + CONTEXT_AFTER);
+  // After the value only a bracketed note counts ("555 0123 (mobile)"): a label that follows
+  // a value belongs to the next value.
+  const window = (contextBefore(text, start) + " " + (/^\s*\(/.test(after) ? after : ""))
     .toLowerCase();
   for (const word of words) {
     let at = window.indexOf(word);
     while (at >= 0) {
-      if (!isWordChar(window[at - 1]) && !isWordChar(window[at + word.length])) return true;
+      // Longer words also count as the head of a compound ("Telefonnummer", "phonenumber").
+      const ends = word.length >= 5 || !isWordChar(window[at + word.length]);
+      if (!isWordChar(window[at - 1]) && ends) return true;
       at = window.indexOf(word, at + 1);
     }
   }

@@ -40,6 +40,18 @@ function runRecognizers(text: string, wanted: (t: EntityType) => boolean): Detec
 }
 
 /**
+ * A run of ten or eleven bare digits is as often an order or ticket number as a phone number:
+ * the scanner's phone reading of one stands only with a context word near.
+ */
+function judgeBarePhone(text: string, finding: Finding): Detection {
+  if (!/^\d{10,11}$/.test(text.slice(finding.start, finding.end))) return finding;
+  if (hasContext(text, finding.start, finding.end, "phone")) return finding;
+  return { ...finding, confidence: BARE_PHONE_CONFIDENCE };
+}
+
+const BARE_PHONE_CONFIDENCE = 0.45;
+
+/**
  * Keeps the strongest of overlapping detections: higher confidence first, then the longer span,
  * then the scanner's finding (listed first). Returns them ordered by start.
  */
@@ -73,7 +85,9 @@ export function detect(
 ): Detection[] {
   const wanted = (t: EntityType) => options.types === undefined || options.types.has(t);
   const threshold = options.threshold ?? DEFAULT_THRESHOLD;
-  const candidates: Detection[] = findings.filter((f) => wanted(f.type));
+  const candidates: Detection[] = findings.filter((f) => wanted(f.type)).map((f) =>
+    f.type === "phone" ? judgeBarePhone(text, f) : f
+  );
   // The recognizers only look at text that can hold what they find, so plain prose stays cheap.
   if (/\d/.test(text) || /:\/\/|www\./.test(text)) {
     if (wanted("phone")) candidates.push(...findPhones(text));

@@ -55,28 +55,42 @@ const US_CONFIDENCE = 0.85;
 const INTERNATIONAL_CONFIDENCE = 0.9;
 const OTHER_REGION_CONFIDENCE = 0.45;
 const SHORT_LOCAL_CONFIDENCE = 0.3;
+const POSSIBLE_CONFIDENCE = 0.35;
 const LIFTED = 0.85;
 
-function validIn(candidate: string, region?: CountryCode): boolean {
+type Verdict = "valid" | "possible" | undefined;
+
+function judge(candidate: string, region?: CountryCode): Verdict {
   const parsed = parsePhoneNumberFromString(candidate, region ? { defaultCountry: region } : {});
-  return parsed?.isValid() ?? false;
+  if (!parsed) return undefined;
+  return parsed.isValid() ? "valid" : parsed.isPossible() ? "possible" : undefined;
 }
 
+// A number of the right length whose range the metadata does not list (generators such as
+// Faker draw digits at random) is kept as a weak match that a context word can lift.
 function confidenceOf(candidate: string): number {
-  if (candidate.startsWith("+") || candidate.startsWith("(+")) {
-    return validIn(candidate.replace(/^\(\+?(\d+)\)/, "+$1")) ? INTERNATIONAL_CONFIDENCE : 0;
+  const international = candidate.startsWith("+") || candidate.startsWith("(+")
+    ? candidate.replace(/^\(\+?(\d+)\)/, "+$1")
+    : IDD.test(candidate)
+    ? "+" + candidate.replace(IDD, "")
+    : undefined;
+  if (international !== undefined) {
+    const verdict = judge(international);
+    if (verdict === "valid") return INTERNATIONAL_CONFIDENCE;
+    if (verdict === "possible") return OTHER_REGION_CONFIDENCE;
+    if (!IDD.test(candidate)) return 0;
   }
-  if (IDD.test(candidate) && validIn("+" + candidate.replace(IDD, ""))) {
-    return INTERNATIONAL_CONFIDENCE;
-  }
+  const us = judge(candidate, "US");
   // Ten bare digits are as often an order or ticket number: a context word decides.
-  if (validIn(candidate, "US")) {
-    return /^\d+$/.test(candidate) ? OTHER_REGION_CONFIDENCE : US_CONFIDENCE;
-  }
+  if (us === "valid") return /^\d+$/.test(candidate) ? OTHER_REGION_CONFIDENCE : US_CONFIDENCE;
+  let best = us === "possible" ? POSSIBLE_CONFIDENCE : 0;
   for (const region of PHONE_REGIONS) {
-    if (region !== "US" && validIn(candidate, region)) return OTHER_REGION_CONFIDENCE;
+    if (region === "US") continue;
+    const verdict = judge(candidate, region);
+    if (verdict === "valid") return OTHER_REGION_CONFIDENCE;
+    if (verdict === "possible") best = POSSIBLE_CONFIDENCE;
   }
-  return 0;
+  return best;
 }
 
 /**

@@ -64,7 +64,9 @@ export const RECOGNIZERS: readonly Recognizer[] = [
       const d = digitsOnly(v);
       return d.length >= 12 && d.length <= 19 && cardScheme(d) !== undefined && luhnValid(d);
     },
-    confidence: 0.95,
+    // Twelve or thirteen bare digits (short Maestro) are too common in references to be sure.
+    confidence: (v) => (v.length < 14 ? WEAK : 0.95),
+    contextConfidence: 0.95,
   },
   {
     type: "us_itin",
@@ -116,7 +118,8 @@ export const RECOGNIZERS: readonly Recognizer[] = [
     pattern: num(String.raw`[2-9]\d{3}([ -]?)\d{4}\1\d{4}`),
     validate: verhoeffValid,
     confidence: (v) => (grouped(v) ? 0.7 : WEAK),
-    contextConfidence: 0.95,
+    // Above a Luhn-valid Maestro reading of the same twelve digits.
+    contextConfidence: 0.97,
   },
   {
     type: "in_pan",
@@ -161,14 +164,16 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     type: "crypto_wallet",
     pattern: re(String.raw`[13][1-9A-HJ-NP-Za-km-z]{25,34}`),
-    validate: base58CheckValid,
-    confidence: 0.99,
+    // A valid checksum is certain; the format alone (generators skip the checksum) needs a
+    // context word such as "wallet".
+    confidence: (v) => (base58CheckValid(v) ? 0.99 : WEAK),
+    contextConfidence: LIFTED,
   },
   {
     type: "crypto_wallet",
     pattern: re(String.raw`(?:bc|tb|ltc)1[02-9ac-hj-np-z]{6,87}`, "giu"),
-    validate: bech32Valid,
-    confidence: 0.99,
+    confidence: (v) => (bech32Valid(v) ? 0.99 : WEAK),
+    contextConfidence: LIFTED,
   },
   { type: "crypto_wallet", pattern: re(String.raw`0x[0-9a-fA-F]{40}`), confidence: 0.8 },
   {

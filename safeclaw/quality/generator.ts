@@ -3,12 +3,13 @@
  * entities and look-alikes mixed in. Labels are exact UTF-16 spans.
  */
 import type { PiiType } from "@a3s/wasm/pii";
+import type { EntityType } from "../privacy/entities.ts";
 import { Random } from "./random.ts";
 import { ENTITY_GENERATORS, LOOK_ALIKES } from "./entities.ts";
 
 /** A labeled span: what a perfect scanner reports. */
 export interface LabeledSpan {
-  type: PiiType;
+  type: EntityType;
   start: number;
   end: number;
 }

@@ -6,6 +6,7 @@ interface Finding {
   type: EntityType;
   start: number;
   end: number;
+  confidence?: number;
 }
 import type { LabeledRecord } from "./generator.ts";
 
