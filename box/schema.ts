@@ -38,11 +38,22 @@ export interface BoxRow {
   auto_remove: number;
 }
 
+/** One audit event: a box created, exec'd into or deleted. */
+export interface EventRow {
+  id: string;
+  at: number;
+  action: string;
+  box_id: string;
+  /** JSON details (command, exit code, actor). */
+  detail: string;
+}
+
 /** The tables, typed for kysely. */
 export interface BoxTables {
   box_images: ImageRow;
   box_tags: TagRow;
   box_boxes: BoxRow;
+  box_events: EventRow;
 }
 
 /** box's migrations. */
@@ -78,6 +89,14 @@ export const BOX_MIGRATIONS: readonly Migration[] = [
         .addColumn("reason", "varchar(40)")
         .addColumn("auto_remove", "integer", (c) => c.notNull().defaultTo(0))
         .execute();
+      await db.schema.createTable("box_events")
+        .addColumn("id", "varchar(40)", (c) => c.primaryKey())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("action", "varchar(40)", (c) => c.notNull())
+        .addColumn("box_id", "varchar(64)", (c) => c.notNull())
+        .addColumn("detail", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("box_events_box").on("box_events").column("box_id").execute();
     },
   },
 ];

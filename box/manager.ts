@@ -1,0 +1,653 @@
+/**
+ * The box manager: the one API behind the CLI and the HTTP routes. It keeps boxes in the shared
+ * store (so `box ps` sees what `serve` started, and the reverse), picks the strongest driver
+ * that works unless told otherwise, and reconciles records with reality: a box whose process is
+ * gone reads as `exited` with the reason, never as a ghost `running`.
+ */
+import { join, resolve } from "node:path";
+import { A3sError, NotFoundError, type Store, ValidationError } from "@a3s/common";
+import type { Kysely } from "kysely";
+import { type BoxRow, type BoxTables } from "./schema.ts";
+import type { ImageStore } from "./image/store.ts";
+import type {
+  BoxDriver,
+  BoxLimits,
+  BoxSpec,
+  BoxStats,
+  DriverProbe,
+  ExecProcess,
+  ExecRequest,
+  ExitReason,
+  VolumeMount,
+} from "./types.ts";
+import { bootSeconds, boxCountSources, execSeconds } from "./metrics.ts";
+
+/** A box's lifecycle state, as Docker names them. */
+export type BoxState = "created" | "running" | "exited";
+
+/** What `inspect` and `ps` show. */
+export interface BoxInfo {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  driver: string;
+  state: BoxState;
+  command: string[];
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  exitCode: number | null;
+  /** Why it stopped: exited, stopped, killed, timeout, oom, pids_limit, host_restart. */
+  reason: string | null;
+  limits: BoxLimits;
+  network: "none" | "host";
+  volumes: VolumeMount[];
+  env: Record<string, string>;
+  workdir: string | null;
+  autoRemove: boolean;
+}
+
+/** What creating a box takes; only `image` is required. */
+export interface CreateBoxOptions {
+  image: string;
+  /** Replaces the image's Cmd; the image's Entrypoint stays in front. */
+  command?: string[];
+  name?: string;
+  env?: Record<string, string>;
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  volumes?: VolumeMount[];
+  limits?: BoxLimits;
+  network?: "none" | "host";
+  timeoutSeconds?: number;
+  driver?: string;
+  autoRemove?: boolean;
+  interactive?: boolean;
+}
+
+/** An audit sink; every create, exec and delete is recorded in the store and passed here. */
+export type AuditSink = (
+  event: { action: string; boxId: string; detail: Record<string, unknown> },
+) => void;
+
+/** Options for {@linkcode BoxManager.open}. */
+export interface BoxManagerOptions {
+  store: Store;
+  images: ImageStore;
+  /** Data dir; box state lives in `<home>/box/boxes`. */
+  home: string;
+  drivers: readonly BoxDriver[];
+  audit?: AuditSink;
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+
+async function bootId(): Promise<string> {
+  return (await Deno.readTextFile("/proc/sys/kernel/random/boot_id").catch(() => "")).trim();
+}
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+interface StoredSpec extends BoxSpec {
+  bootId: string;
+}
+
+/**
+ * Creates, runs and tracks boxes.
+ *
+ * @example
+ * ```ts
+ * import { openStore } from "@a3s/common";
+ * import { BoxManager, ImageStore, NamespaceDriver } from "@a3s/box";
+ * const store = await openStore({ sqlitePath: ":memory:" });
+ * const images = await ImageStore.open(store, "/tmp/a3s-images");
+ * const boxes = await BoxManager.open({
+ *   store, images, home: "/tmp/a3s",
+ *   drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s/agent" })],
+ * });
+ * console.log(await boxes.list({ all: true }));
+ * ```
+ */
+export class BoxManager {
+  readonly images: ImageStore;
+  readonly #db: Kysely<BoxTables>;
+  readonly #options: BoxManagerOptions;
+  readonly #drivers: Map<string, BoxDriver>;
+  #probes?: Promise<DriverProbe[]>;
+  readonly #countSource: () => Promise<{ state: string; driver: string; n: number }[]>;
+
+  private constructor(options: BoxManagerOptions) {
+    this.#options = options;
+    this.images = options.images;
+    this.#db = options.store.db<BoxTables>();
+    this.#drivers = new Map(options.drivers.map((d) => [d.name, d]));
+    this.#countSource = async () => {
+      const rows = await this.#db.selectFrom("box_boxes").select(["state", "driver"])
+        .select((eb) => eb.fn.countAll<number>().as("n")).groupBy(["state", "driver"]).execute();
+      return rows.map((r) => ({ state: r.state, driver: r.driver, n: Number(r.n) }));
+    };
+    boxCountSources.add(this.#countSource);
+  }
+
+  /** Opens the manager; the image store has already applied box's migrations. */
+  static async open(options: BoxManagerOptions): Promise<BoxManager> {
+    await Deno.mkdir(join(options.home, "box", "boxes"), { recursive: true });
+    return new BoxManager(options);
+  }
+
+  /** Stops counting this manager's boxes in metrics. */
+  close(): void {
+    boxCountSources.delete(this.#countSource);
+  }
+
+  /** Every driver's probe, strongest first (cached for the manager's life). */
+  info(): Promise<DriverProbe[]> {
+    this.#probes ??= Promise.all(
+      [...this.#drivers.values()].map((d) =>
+        d.probe().catch((error) => ({
+          name: d.name,
+          available: false,
+          isolation: d.isolation,
+          strength: 0,
+          detail: `probe failed: ${(error as Error).message}`,
+          features: {},
+        }))
+      ),
+    ).then((probes) => probes.sort((a, b) => b.strength - a.strength));
+    return this.#probes;
+  }
+
+  /** The named driver if it works here, else the strongest one that does. */
+  async pickDriver(name?: string): Promise<BoxDriver> {
+    const probes = await this.info();
+    if (name) {
+      const driver = this.#drivers.get(name);
+      if (!driver) {
+        throw new ValidationError(
+          `unknown driver '${name}'; choose one of ${[...this.#drivers.keys()].join(", ")}`,
+          "driver",
+        );
+      }
+      const probe = probes.find((p) => p.name === name)!;
+      if (!probe.available) {
+        throw new A3sError(
+          "driver_unavailable",
+          `driver ${name} cannot run here: ${probe.detail}`,
+          {
+            status: 409,
+            field: "driver",
+          },
+        );
+      }
+      return driver;
+    }
+    const best = probes.find((p) => p.available);
+    if (!best) {
+      throw new A3sError("driver_unavailable", "no box driver works on this host; run 'box info'", {
+        status: 409,
+      });
+    }
+    return this.#drivers.get(best.name)!;
+  }
+
+  async #audit(action: string, boxId: string, detail: Record<string, unknown>): Promise<void> {
+    await this.#db.insertInto("box_events").values({
+      id: crypto.randomUUID(),
+      at: Date.now(),
+      action,
+      box_id: boxId,
+      detail: JSON.stringify(detail),
+    }).execute();
+    this.#options.audit?.({ action, boxId, detail });
+  }
+
+  /** The audit trail of one box, or of all boxes, oldest first. */
+  async events(
+    boxId?: string,
+  ): Promise<{ at: number; action: string; boxId: string; detail: Record<string, unknown> }[]> {
+    let query = this.#db.selectFrom("box_events").selectAll().orderBy("at").orderBy("id");
+    if (boxId) query = query.where("box_id", "=", boxId);
+    return (await query.execute()).map((r) => ({
+      at: Number(r.at),
+      action: r.action,
+      boxId: r.box_id,
+      detail: JSON.parse(r.detail),
+    }));
+  }
+
+  #toInfo(row: BoxRow): BoxInfo {
+    const spec = JSON.parse(row.spec) as StoredSpec;
+    return {
+      id: row.id,
+      name: row.name,
+      image: row.image,
+      imageId: row.image_id,
+      driver: row.driver,
+      state: row.state as BoxState,
+      command: spec.command,
+      createdAt: Number(row.created_at),
+      startedAt: row.started_at === null ? null : Number(row.started_at),
+      finishedAt: row.finished_at === null ? null : Number(row.finished_at),
+      exitCode: row.exit_code,
+      reason: row.reason,
+      limits: spec.limits,
+      network: spec.network,
+      volumes: spec.volumes,
+      env: spec.env,
+      workdir: spec.workdir ?? null,
+      autoRemove: row.auto_remove === 1,
+    };
+  }
+
+  async #row(idOrName: string, field = "box"): Promise<BoxRow> {
+    if (!idOrName) throw new ValidationError("a box id or name is required", field);
+    const byName = await this.#db.selectFrom("box_boxes").selectAll().where("name", "=", idOrName)
+      .executeTakeFirst();
+    if (byName) return byName;
+    if (/^[a-f0-9]{1,64}$/.test(idOrName)) {
+      const rows = await this.#db.selectFrom("box_boxes").selectAll()
+        .where("id", "like", `${idOrName}%`).limit(2).execute();
+      if (rows.length === 1) return rows[0];
+      if (rows.length > 1) throw new ValidationError(`box id '${idOrName}' is ambiguous`, field);
+    }
+    throw new NotFoundError(`no such box: ${idOrName}`, field);
+  }
+
+  #spec(row: BoxRow): StoredSpec {
+    return JSON.parse(row.spec) as StoredSpec;
+  }
+
+  #driver(row: BoxRow): BoxDriver {
+    const driver = this.#drivers.get(row.driver);
+    if (!driver) {
+      throw new A3sError(
+        "driver_unavailable",
+        `box ${row.name} uses driver ${row.driver}, not loaded here`,
+        {
+          status: 409,
+        },
+      );
+    }
+    return driver;
+  }
+
+  /** Brings a running record up to date with its process. */
+  async #refresh(row: BoxRow): Promise<BoxRow> {
+    if (row.state !== "running") return row;
+    const driver = this.#drivers.get(row.driver);
+    if (!driver) return row;
+    const spec = this.#spec(row);
+    const state = await driver.state(spec);
+    if (state.running) return row;
+    let reason: ExitReason | undefined = state.reason;
+    if (spec.bootId && spec.bootId !== await bootId()) reason = "host_restart";
+    const updated: Partial<BoxRow> = {
+      state: "exited",
+      finished_at: Date.now(),
+      exit_code: state.exitCode ?? null,
+      reason: reason ?? "exited",
+    };
+    await this.#db.updateTable("box_boxes").set(updated).where("id", "=", row.id)
+      .where("state", "=", "running").execute();
+    const fresh = { ...row, ...updated };
+    if (row.auto_remove === 1) await this.#removeRow(fresh);
+    return fresh;
+  }
+
+  /** Creates a box without starting it. */
+  async create(options: CreateBoxOptions): Promise<BoxInfo> {
+    const image = await this.images.resolve(options.image, "image");
+    const config = JSON.parse(image.config) as {
+      config?: {
+        Env?: string[];
+        Cmd?: string[];
+        Entrypoint?: string[];
+        WorkingDir?: string;
+        User?: string;
+      };
+    };
+    const entrypoint = config.config?.Entrypoint ?? [];
+    const command = [
+      ...entrypoint,
+      ...(options.command?.length ? options.command : config.config?.Cmd ?? []),
+    ];
+    if (command.length === 0) {
+      throw new ValidationError("no command given and the image has no default command", "command");
+    }
+    if (options.name !== undefined && !NAME.test(options.name)) {
+      throw new ValidationError(
+        `invalid name '${options.name}': use letters, digits, '_', '.', '-'`,
+        "name",
+      );
+    }
+    for (const [i, volume] of (options.volumes ?? []).entries()) {
+      if (!volume.guest.startsWith("/")) {
+        throw new ValidationError(
+          `volume guest path '${volume.guest}' must be absolute`,
+          `volumes.${i}`,
+        );
+      }
+      try {
+        await Deno.stat(volume.host);
+      } catch {
+        throw new ValidationError(
+          `volume host path '${volume.host}' does not exist`,
+          `volumes.${i}`,
+        );
+      }
+    }
+    const driver = await this.pickDriver(options.driver);
+    const id = randomId();
+    const name = options.name ?? `box-${id.slice(0, 12)}`;
+    const taken = await this.#db.selectFrom("box_boxes").select("id").where("name", "=", name)
+      .executeTakeFirst();
+    if (taken) {
+      throw new A3sError(
+        "name_in_use",
+        `the name '${name}' is already in use by box ${taken.id.slice(0, 12)}`,
+        {
+          status: 409,
+          field: "name",
+        },
+      );
+    }
+    const imageEnv = Object.fromEntries(
+      (config.config?.Env ?? []).map((
+        e,
+      ) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]),
+    );
+    const spec: StoredSpec = {
+      id,
+      rootfs: await this.images.rootfs(image.id),
+      stateDir: resolve(this.#options.home, "box", "boxes", id.slice(0, 12)),
+      command,
+      env: { ...imageEnv, ...options.env },
+      workdir: options.workdir ?? (config.config?.WorkingDir || undefined),
+      user: options.user ?? (config.config?.User || undefined),
+      hostname: options.hostname ?? id.slice(0, 12),
+      volumes: (options.volumes ?? []).map((v) => ({ ...v, host: resolve(v.host) })),
+      limits: options.limits ?? {},
+      network: options.network ?? "none",
+      timeoutSeconds: options.timeoutSeconds,
+      interactive: options.interactive,
+      bootId: await bootId(),
+    };
+    await driver.create(spec);
+    try {
+      await this.#db.insertInto("box_boxes").values({
+        id,
+        name,
+        image: options.image,
+        image_id: image.id,
+        driver: driver.name,
+        state: "created",
+        spec: JSON.stringify(spec),
+        created_at: Date.now(),
+        started_at: null,
+        finished_at: null,
+        exit_code: null,
+        reason: null,
+        auto_remove: options.autoRemove ? 1 : 0,
+      }).execute();
+    } catch (error) {
+      await driver.remove(spec);
+      throw new A3sError("name_in_use", `the name '${name}' is already in use`, {
+        status: 409,
+        field: "name",
+        cause: error,
+      });
+    }
+    await this.#audit("create", id, { name, image: options.image, command, driver: driver.name });
+    return this.#toInfo(await this.#row(id));
+  }
+
+  #logPaths(spec: BoxSpec) {
+    return {
+      stdoutPath: join(spec.stateDir, "stdout.log"),
+      stderrPath: join(spec.stateDir, "stderr.log"),
+    };
+  }
+
+  /** Starts a created or exited box. Returns its stdin when it was created interactive. */
+  async start(idOrName: string): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array> }> {
+    const row = await this.#refresh(await this.#row(idOrName));
+    if (row.state === "running") return { info: this.#toInfo(row) };
+    const driver = this.#driver(row);
+    const spec = this.#spec(row);
+    const started = performance.now();
+    await this.#db.updateTable("box_boxes").set({
+      state: "running",
+      started_at: Date.now(),
+      finished_at: null,
+      exit_code: null,
+      reason: null,
+    }).where("id", "=", row.id).execute();
+    let result;
+    try {
+      result = await driver.start(spec, this.#logPaths(spec));
+    } catch (error) {
+      await this.#db.updateTable("box_boxes").set({
+        state: "exited",
+        finished_at: Date.now(),
+        exit_code: 125,
+        reason: "start_failed",
+      }).where("id", "=", row.id).execute();
+      throw error;
+    }
+    bootSeconds.observe({ driver: driver.name }, (performance.now() - started) / 1000);
+    return { info: this.#toInfo(await this.#row(row.id)), stdin: result.stdin };
+  }
+
+  /** Creates and starts a box. */
+  async run(
+    options: CreateBoxOptions,
+  ): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array> }> {
+    const created = await this.create(options);
+    return await this.start(created.id);
+  }
+
+  async inspect(idOrName: string): Promise<BoxInfo> {
+    return this.#toInfo(await this.#refresh(await this.#row(idOrName)));
+  }
+
+  /** Running boxes, or all with `all`. */
+  async list(options: { all?: boolean } = {}): Promise<BoxInfo[]> {
+    const rows = await this.#db.selectFrom("box_boxes").selectAll().orderBy("created_at", "desc")
+      .execute();
+    const infos: BoxInfo[] = [];
+    for (const row of rows) {
+      const fresh = await this.#refresh(row);
+      const gone = fresh.auto_remove === 1 && fresh.state === "exited";
+      if (!gone && (options.all || fresh.state === "running")) infos.push(this.#toInfo(fresh));
+    }
+    return infos;
+  }
+
+  async #running(idOrName: string): Promise<{ row: BoxRow; driver: BoxDriver; spec: StoredSpec }> {
+    const row = await this.#refresh(await this.#row(idOrName));
+    if (row.state !== "running") {
+      throw new A3sError("box_not_running", `box ${row.name} is not running`, {
+        status: 409,
+        field: "box",
+      });
+    }
+    return { row, driver: this.#driver(row), spec: this.#spec(row) };
+  }
+
+  /** Runs a command in a running box. */
+  async exec(idOrName: string, request: ExecRequest): Promise<ExecProcess> {
+    if (request.command.length === 0) throw new ValidationError("exec needs a command", "command");
+    const { row, driver, spec } = await this.#running(idOrName);
+    const started = performance.now();
+    await this.#audit("exec", row.id, { command: request.command, user: request.user ?? null });
+    const process = await driver.exec(spec, request);
+    process.status.then((status) => {
+      execSeconds.observe({ driver: driver.name }, (performance.now() - started) / 1000);
+      return this.#audit("exec_exit", row.id, {
+        command: request.command,
+        exitCode: status.exitCode,
+      });
+    }).catch(() => {});
+    return process;
+  }
+
+  /** Stops a box: SIGTERM, then SIGKILL after `graceSeconds`. */
+  async stop(idOrName: string, graceSeconds = 10): Promise<BoxInfo> {
+    const row = await this.#refresh(await this.#row(idOrName));
+    if (row.state === "running") {
+      await this.#driver(row).stop(this.#spec(row), graceSeconds);
+      await this.#markStopped(row, "stopped");
+    }
+    return this.#toInfo(await this.#refresh(await this.#row(row.id)));
+  }
+
+  async #markStopped(row: BoxRow, reason: ExitReason): Promise<void> {
+    const state = await this.#driver(row).state(this.#spec(row));
+    if (state.running) return;
+    await this.#db.updateTable("box_boxes").set({
+      state: "exited",
+      finished_at: Date.now(),
+      exit_code: state.exitCode ?? 137,
+      reason: state.reason === "oom" || state.reason === "timeout" ? state.reason : reason,
+    }).where("id", "=", row.id).where("state", "=", "running").execute();
+  }
+
+  /** Sends a signal (SIGKILL by default) to a running box. */
+  async kill(idOrName: string, signal = 9): Promise<BoxInfo> {
+    const { row, driver, spec } = await this.#running(idOrName);
+    await driver.kill(spec, signal);
+    if (signal === 9) await this.#markStopped(row, "killed");
+    return this.#toInfo(await this.#refresh(await this.#row(row.id)));
+  }
+
+  async restart(idOrName: string, graceSeconds = 10): Promise<BoxInfo> {
+    await this.stop(idOrName, graceSeconds);
+    return (await this.start(idOrName)).info;
+  }
+
+  /** Waits until the box exits; returns its exit code. */
+  async wait(idOrName: string, signal?: AbortSignal): Promise<BoxInfo> {
+    const id = (await this.#row(idOrName)).id;
+    for (;;) {
+      const row = await this.#refresh(await this.#row(id).catch(() => undefined) ?? ({} as BoxRow));
+      if (!row.id) throw new NotFoundError(`box ${idOrName} was removed`, "box");
+      if (row.state !== "running") return this.#toInfo(row);
+      if (signal?.aborted) throw new A3sError("aborted", "wait aborted", { status: 499 });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async #removeRow(row: BoxRow): Promise<void> {
+    const driver = this.#drivers.get(row.driver);
+    if (driver) await driver.remove(this.#spec(row));
+    await this.#db.deleteFrom("box_boxes").where("id", "=", row.id).execute();
+    await this.#audit("delete", row.id, { name: row.name });
+  }
+
+  /** Removes a box; a running one only with `force` (it is killed first). */
+  async remove(idOrName: string, force = false): Promise<string> {
+    const row = await this.#refresh(await this.#row(idOrName));
+    if (row.state === "running" && !force) {
+      throw new A3sError(
+        "box_running",
+        `box ${row.name} is running: stop it first or use -f`,
+        { status: 409, field: "box" },
+      );
+    }
+    await this.#removeRow(row);
+    return row.id;
+  }
+
+  async rename(idOrName: string, newName: string): Promise<BoxInfo> {
+    if (!NAME.test(newName)) throw new ValidationError(`invalid name '${newName}'`, "name");
+    const row = await this.#row(idOrName);
+    const taken = await this.#db.selectFrom("box_boxes").select("id").where("name", "=", newName)
+      .executeTakeFirst();
+    if (taken && taken.id !== row.id) {
+      throw new A3sError("name_in_use", `the name '${newName}' is already in use`, {
+        status: 409,
+        field: "name",
+      });
+    }
+    await this.#db.updateTable("box_boxes").set({ name: newName }).where("id", "=", row.id)
+      .execute();
+    return this.#toInfo(await this.#row(row.id));
+  }
+
+  async stats(idOrName: string): Promise<BoxStats & { id: string; name: string }> {
+    const row = await this.#refresh(await this.#row(idOrName));
+    const stats = row.state === "running" ? await this.#driver(row).stats(this.#spec(row)) : {};
+    return { id: row.id, name: row.name, ...stats };
+  }
+
+  /** Copies bytes into a running box. */
+  async copyIn(idOrName: string, data: Uint8Array, guestPath: string, mode = 0o644): Promise<void> {
+    const { driver, spec } = await this.#running(idOrName);
+    await driver.copyIn(spec, data, guestPath, mode);
+  }
+
+  /** Reads a file out of a running box. */
+  async copyOut(idOrName: string, guestPath: string): Promise<Uint8Array> {
+    const { driver, spec } = await this.#running(idOrName);
+    return await driver.copyOut(spec, guestPath);
+  }
+
+  /**
+   * The box's main output. With `follow`, keeps reading until the box exits (or `signal`
+   * aborts); chunks come tagged with their stream.
+   */
+  async *logs(
+    idOrName: string,
+    options: { follow?: boolean; signal?: AbortSignal } = {},
+  ): AsyncGenerator<{ stream: "stdout" | "stderr"; data: Uint8Array }> {
+    const row = await this.#row(idOrName);
+    const paths = this.#logPaths(this.#spec(row));
+    const offsets = { stdout: 0, stderr: 0 };
+    for (;;) {
+      const running = (await this.#refresh(
+        await this.#row(row.id).catch(() => row),
+      )).state === "running";
+      for (const stream of ["stdout", "stderr"] as const) {
+        const path = stream === "stdout" ? paths.stdoutPath : paths.stderrPath;
+        let file: Deno.FsFile | undefined;
+        try {
+          file = await Deno.open(path);
+          await file.seek(offsets[stream], Deno.SeekMode.Start);
+          const buffer = new Uint8Array(65536);
+          for (;;) {
+            const n = await file.read(buffer);
+            if (n === null || n === 0) break;
+            offsets[stream] += n;
+            yield { stream, data: buffer.slice(0, n) };
+          }
+        } catch (error) {
+          if (!(error instanceof Deno.errors.NotFound)) throw error;
+        } finally {
+          file?.close();
+        }
+      }
+      if (!options.follow || !running || options.signal?.aborted) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Removes every exited box; returns their ids. */
+  async prune(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const info of await this.list({ all: true })) {
+      if (info.state !== "running") removed.push(await this.remove(info.id));
+    }
+    return removed;
+  }
+
+  /** Whether any box was made from an image. */
+  async imageInUse(imageId: string): Promise<boolean> {
+    return !!(await this.#db.selectFrom("box_boxes").select("id").where("image_id", "=", imageId)
+      .executeTakeFirst());
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The manager on the real namespace driver (bubblewrap): lifecycle, exec, copy, logs, and the
+ * security properties the issue asks for, each proven from inside a real box.
+ */
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
+import { join } from "node:path";
+import { A3sError } from "@a3s/common";
+import { addBusybox, type TestHome, testHome } from "./_test_support.ts";
+import { BoxManager } from "./manager.ts";
+import { NamespaceDriver } from "./drivers/namespace.ts";
+
+const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+
+async function withManager(body: (boxes: BoxManager, home: TestHome) => Promise<void>) {
+  const home = await testHome();
+  const boxes = await BoxManager.open({
+    store: home.store,
+    images: home.images,
+    home: home.home,
+    drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
+  });
+  await addBusybox(home.images);
+  try {
+    await body(boxes, home);
+  } finally {
+    for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
+    boxes.close();
+    await home.close();
+  }
+}
+
+async function run(boxes: BoxManager, box: string, command: string[], stdin?: string) {
+  const process = await boxes.exec(box, { command });
+  const writer = process.stdin.getWriter();
+  if (stdin) await writer.write(new TextEncoder().encode(stdin));
+  await writer.close();
+  const [stdout, stderr, status] = await Promise.all([
+    new Response(process.stdout).text(),
+    new Response(process.stderr).text(),
+    process.status,
+  ]);
+  return { stdout, stderr, ...status };
+}
+
+async function logs(boxes: BoxManager, box: string): Promise<string> {
+  let text = "";
+  for await (const chunk of boxes.logs(box)) text += decode(chunk.data);
+  return text;
+}
+
+Deno.test("run, wait, logs and remove a box; names are unique", async () => {
+  await withManager(async (boxes) => {
+    const { info } = await boxes.run({
+      image: "busybox",
+      name: "hello",
+      command: ["sh", "-c", "echo out; echo err >&2; exit 7"],
+    });
+    assertEquals(info.driver, "namespace");
+    const done = await boxes.wait("hello");
+    assertEquals([done.state, done.exitCode, done.reason], ["exited", 7, "exited"]);
+    const text = await logs(boxes, "hello");
+    assert(text.includes("out") && text.includes("err"), text);
+    const error = await assertRejects(
+      () => boxes.create({ image: "busybox", name: "hello" }),
+      A3sError,
+      "already in use",
+    );
+    assertEquals(error.status, 409);
+    await assertRejects(() => boxes.create({ image: "nope:1" }), A3sError, "no such image");
+    assertEquals((await boxes.list()).length, 0);
+    assertEquals((await boxes.list({ all: true })).length, 1);
+    await boxes.remove("hello");
+    assertEquals((await boxes.list({ all: true })).length, 0);
+    const actions = (await boxes.events(info.id)).map((e) => e.action);
+    assertEquals(actions, ["create", "delete"]);
+  });
+});
+
+Deno.test("exec: stdin, separate stdout and stderr, exit codes, copy in and out, stop", async () => {
+  await withManager(async (boxes) => {
+    const { info } = await boxes.run({ image: "busybox", command: ["sleep", "60"] });
+    const result = await run(boxes, info.id, ["sh", "-c", "cat; echo oops >&2; exit 3"], "input");
+    assertEquals([result.stdout, result.stderr, result.exitCode], ["input", "oops\n", 3]);
+    const missing = await run(boxes, info.id, ["/no/such/binary"]);
+    assertEquals(missing.exitCode, 127);
+
+    await boxes.copyIn(info.id, new TextEncoder().encode("payload"), "/root/file.txt");
+    assertEquals(decode(await boxes.copyOut(info.id, "/root/file.txt")), "payload");
+    assertEquals((await run(boxes, info.id, ["cat", "/root/file.txt"])).stdout, "payload");
+
+    // The rootfs is read-only underneath: writes land in the box's own overlay.
+    await run(boxes, info.id, ["sh", "-c", "echo changed > /etc/os-release"]);
+    const rootfs = await boxes.images.rootfs(info.imageId);
+    assert((await Deno.readTextFile(join(rootfs, "etc/os-release"))).includes("a3s busybox"));
+
+    const stats = await boxes.stats(info.id);
+    assert(stats.pids === undefined || stats.pids >= 2, JSON.stringify(stats));
+    const started = performance.now();
+    const stopped = await boxes.stop(info.id, 5);
+    assert(performance.now() - started < 4000, "sleep ends on SIGTERM, no grace wait");
+    assertEquals([stopped.state, stopped.reason], ["exited", "stopped"]);
+    await assertRejects(() => boxes.exec(info.id, { command: ["true"] }), A3sError, "not running");
+  });
+});
+
+Deno.test("security: no host files, no host processes, no network", async () => {
+  await withManager(async (boxes) => {
+    const marker = await Deno.makeTempFile({ dir: "/tmp", prefix: "a3s-secret" });
+    await Deno.writeTextFile(marker, "host secret");
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      () => new Response("reached"),
+    );
+    try {
+      const { info } = await boxes.run({ image: "busybox", command: ["sleep", "60"] });
+      const file = await run(boxes, info.id, ["cat", marker]);
+      assert(file.exitCode !== 0 && !file.stdout.includes("host secret"), file.stdout);
+      const procs = await run(boxes, info.id, [
+        "sh",
+        "-c",
+        `ls /proc | grep -c '^[0-9]'; test -e /proc/${Deno.pid}`,
+      ]);
+      assert(Number(procs.stdout.trim()) < 10, `box sees ${procs.stdout} processes`);
+      assert(procs.exitCode !== 0, "the test process is invisible in the box");
+      const net = await run(boxes, info.id, [
+        "sh",
+        "-c",
+        `wget -q -T 2 -O - http://127.0.0.1:${server.addr.port}/; cat /proc/net/dev`,
+      ]);
+      assert(!net.stdout.includes("reached"), "the host server was reached");
+      assert(!/eth|ens|enp/.test(net.stdout), net.stdout);
+      const mount = await run(boxes, info.id, ["mount", "-t", "tmpfs", "x", "/mnt"]);
+      assert(mount.exitCode !== 0, "mount is blocked by seccomp");
+    } finally {
+      await server.shutdown();
+      await Deno.remove(marker);
+    }
+  });
+});
+
+Deno.test("limits: memory bomb is killed as oom, fork bomb contained, timeout enforced", async () => {
+  await withManager(async (boxes) => {
+    const memory = await boxes.run({
+      image: "busybox",
+      command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"],
+      limits: { memoryBytes: 32 * 1024 * 1024 },
+    });
+    const oom = await boxes.wait(memory.info.id);
+    assertEquals([oom.exitCode, oom.reason], [137, "oom"]);
+
+    const started = performance.now();
+    const bomb = await boxes.run({
+      image: "busybox",
+      command: ["sh", "-c", "b() { b | b & }; b; sleep 30"],
+      limits: { pids: 64 },
+      timeoutSeconds: 2,
+    });
+    const contained = await boxes.wait(bomb.info.id);
+    assert(performance.now() - started < 10_000, "the fork bomb box ended");
+    assertEquals(contained.state, "exited");
+    assert(["timeout", "pids_limit"].includes(contained.reason ?? ""), contained.reason ?? "");
+
+    const slow = await boxes.run({ image: "busybox", command: ["sleep", "60"], timeoutSeconds: 1 });
+    const timedOut = await boxes.wait(slow.info.id);
+    assertEquals([timedOut.exitCode, timedOut.reason], [137, "timeout"]);
+  });
+});
+
+Deno.test("a box whose processes died unseen reads as exited, never a ghost", async () => {
+  await withManager(async (boxes, home) => {
+    const { info } = await boxes.run({ image: "busybox", command: ["sleep", "60"] });
+    // Simulate the host dying under the box: kill every process behind the manager's back.
+    const pid = JSON.parse(
+      await Deno.readTextFile(join(home.home, "box/boxes", info.id.slice(0, 12), "pid.json")),
+    ).pid;
+    const children = (await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`)).trim();
+    Deno.kill(Number(children.split(" ")[0]), "SIGKILL");
+    const seen = await boxes.wait(info.id);
+    assertEquals([seen.state, seen.reason], ["exited", "killed"]);
+  });
+});
