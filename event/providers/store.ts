@@ -1,0 +1,402 @@
+/**
+ * The durable default: events in the shared store (SQLite, or PostgreSQL when configured).
+ * Publishes take one write lock so seqs become visible in order; subscribers in this process
+ * wake at once, other processes wake through LISTEN/NOTIFY on PostgreSQL or by polling SQLite.
+ */
+import { type Kysely, sql } from "kysely";
+import type { Logger, Store } from "@a3s/common";
+import type { CloudEvent } from "../envelope.ts";
+import { compilePattern } from "../subject.ts";
+import {
+  type ConsumerInfo,
+  type ConsumerSpec,
+  type EventProvider,
+  type LiveSubscription,
+  type ProviderDelivery,
+  type PublishReceipt,
+  sleep,
+  type StoredEvent,
+  type SubjectInfo,
+  Wakeup,
+} from "../provider.ts";
+import { EVENT_MIGRATIONS, type EventTables } from "./store_schema.ts";
+
+/** Options of {@linkcode StoreProvider.open}. */
+export interface StoreProviderOptions {
+  store: Store;
+  /** PostgreSQL URL for a LISTEN connection, so other processes' events wake us at once. */
+  listenUrl?: string;
+  /** How often to look for other processes' events without a notification (default 250 ms). */
+  pollMs?: number;
+  dedupeWindowMs?: number;
+  /** Events older than this are deleted (default 7 days). */
+  retentionMs?: number;
+  logger?: Logger;
+}
+
+const CHANNEL = "a3s_event";
+/** Advisory lock id that orders publishes on PostgreSQL ("a3sevent" in ASCII, truncated). */
+const PUBLISH_LOCK = 0x61337365;
+const SCAN = 500;
+
+type Db = Kysely<EventTables>;
+
+/** The store-backed provider. */
+export class StoreProvider implements EventProvider {
+  readonly kind = "store" as const;
+  readonly #store: Store;
+  readonly #db: Db;
+  readonly #pollMs: number;
+  readonly #dedupeWindowMs: number;
+  readonly #retentionMs: number;
+  readonly #logger?: Logger;
+  readonly #wakeup = new Wakeup();
+  readonly #closing = new AbortController();
+  #listener?: { end(): Promise<void> };
+  #listenLoop?: Promise<void>;
+  #lastPrune = 0;
+
+  private constructor(options: StoreProviderOptions) {
+    this.#store = options.store;
+    this.#db = options.store.db<EventTables>();
+    this.#pollMs = options.pollMs ?? 250;
+    this.#dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
+    this.#retentionMs = options.retentionMs ?? 7 * 24 * 3600_000;
+    this.#logger = options.logger;
+  }
+
+  /** Migrates the event tables and, on PostgreSQL with a URL, starts listening. */
+  static async open(options: StoreProviderOptions): Promise<StoreProvider> {
+    await options.store.migrate("event", EVENT_MIGRATIONS);
+    const provider = new StoreProvider(options);
+    if (options.store.kind === "postgres" && options.listenUrl) {
+      await provider.#listen(options.listenUrl);
+    }
+    return provider;
+  }
+
+  get #postgres(): boolean {
+    return this.#store.kind === "postgres";
+  }
+
+  async #listen(url: string): Promise<void> {
+    const pg = await import("pg");
+    const Client = pg.default?.Client ?? pg.Client;
+    const connect = async () => {
+      const client = new Client({ connectionString: url });
+      client.on("notification", () => this.#wakeup.notify());
+      await client.connect();
+      await client.query(`listen ${CHANNEL}`);
+      return client;
+    };
+    let client = await connect();
+    this.#listener = client;
+    // A dropped LISTEN connection is reopened with backoff; polling covers the gap.
+    this.#listenLoop = (async () => {
+      let backoff = 100;
+      while (!this.#closing.signal.aborted) {
+        const lost = await new Promise<unknown>((resolve) => {
+          client.once("error", resolve);
+          this.#closing.signal.addEventListener("abort", () => resolve(undefined), { once: true });
+        });
+        if (this.#closing.signal.aborted) return;
+        this.#logger?.warn("event LISTEN connection lost; reconnecting", { error: String(lost) });
+        await client.end().catch(() => {});
+        while (!this.#closing.signal.aborted) {
+          await sleep(backoff, this.#closing.signal);
+          try {
+            client = await connect();
+            this.#listener = client;
+            backoff = 100;
+            this.#wakeup.notify();
+            break;
+          } catch {
+            backoff = Math.min(backoff * 2, 5000);
+          }
+        }
+      }
+    })();
+  }
+
+  /** Runs `fn` in a transaction holding the publish/claim write lock. */
+  async #locked<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    return await this.#db.connection().execute(async (conn) => {
+      const begin = this.#postgres
+        ? `begin; select pg_advisory_xact_lock(${PUBLISH_LOCK})`
+        : "begin immediate";
+      await sql`${sql.raw(begin)}`.execute(conn);
+      try {
+        const out = await fn(conn);
+        await sql`commit`.execute(conn);
+        return out;
+      } catch (error) {
+        await sql`rollback`.execute(conn).catch(() => {});
+        throw error;
+      }
+    });
+  }
+
+  async publish(event: CloudEvent): Promise<PublishReceipt> {
+    const now = Date.now();
+    const receipt = await this.#locked(async (db) => {
+      const fresh = await db.insertInto("event_dedupe")
+        .values({ id: event.id, seq: 0, expires_at: now + this.#dedupeWindowMs })
+        .onConflict((oc) =>
+          oc.column("id").doUpdateSet({ seq: 0, expires_at: now + this.#dedupeWindowMs })
+            .where("event_dedupe.expires_at", "<", now)
+        )
+        .returning("id")
+        .executeTakeFirst();
+      if (!fresh) {
+        const seen = await db.selectFrom("event_dedupe").select("seq")
+          .where("id", "=", event.id).executeTakeFirstOrThrow();
+        return { seq: String(seen.seq), duplicate: true };
+      }
+      const row = await db.insertInto("event_log")
+        .values({
+          id: event.id,
+          subject: event.subject,
+          published_at: now,
+          body: JSON.stringify(event),
+        })
+        .returning("seq")
+        .executeTakeFirstOrThrow();
+      await db.updateTable("event_dedupe").set({ seq: row.seq }).where("id", "=", event.id)
+        .execute();
+      if (this.#postgres) await sql`select pg_notify(${CHANNEL}, ${String(row.seq)})`.execute(db);
+      return { seq: String(row.seq), duplicate: false };
+    });
+    this.#wakeup.notify();
+    if (now - this.#lastPrune > 60_000) {
+      this.#lastPrune = now;
+      await this.#prune(now).catch((error) =>
+        this.#logger?.warn("event prune failed", { error: String(error) })
+      );
+    }
+    return receipt;
+  }
+
+  async #prune(now: number): Promise<void> {
+    await this.#db.deleteFrom("event_dedupe").where("expires_at", "<", now).execute();
+    await this.#db.deleteFrom("event_log").where("published_at", "<", now - this.#retentionMs)
+      .execute();
+  }
+
+  async #maxSeq(): Promise<number> {
+    const row = await this.#db.selectFrom("event_log")
+      .select((eb) => eb.fn.max("seq").as("max")).executeTakeFirst();
+    return Number(row?.max ?? 0);
+  }
+
+  async subscribe(
+    pattern: string,
+    after: string | undefined,
+    onEvent: (stored: StoredEvent) => void,
+  ): Promise<LiveSubscription> {
+    const matches = compilePattern(pattern);
+    let cursor = after !== undefined ? Number(after) : await this.#maxSeq();
+    const stop = new AbortController();
+    const signal = AbortSignal.any([stop.signal, this.#closing.signal]);
+    const loop = (async () => {
+      let backoff = 100;
+      while (!signal.aborted) {
+        try {
+          const rows = await this.#db.selectFrom("event_log").select(["seq", "subject", "body"])
+            .where("seq", ">", cursor).orderBy("seq").limit(SCAN).execute();
+          for (const row of rows) {
+            cursor = Number(row.seq);
+            if (matches(row.subject)) onEvent({ seq: String(row.seq), event: JSON.parse(row.body) });
+          }
+          backoff = 100;
+          if (rows.length < SCAN) await this.#wakeup.wait(this.#pollMs, signal);
+        } catch (error) {
+          if (signal.aborted) return;
+          this.#logger?.warn("event subscription read failed; retrying", { error: String(error) });
+          await sleep(backoff, signal);
+          backoff = Math.min(backoff * 2, 5000);
+        }
+      }
+    })();
+    return {
+      close: async () => {
+        stop.abort();
+        await loop;
+      },
+    };
+  }
+
+  async ensureConsumer(spec: ConsumerSpec): Promise<void> {
+    await this.#locked(async (db) => {
+      const existing = await db.selectFrom("event_consumer").select("name")
+        .where("name", "=", spec.name).executeTakeFirst();
+      if (existing) {
+        await db.updateTable("event_consumer")
+          .set({ ack_wait_ms: spec.ackWaitMs, pattern: spec.pattern })
+          .where("name", "=", spec.name).execute();
+        return;
+      }
+      const max = await db.selectFrom("event_log")
+        .select((eb) => eb.fn.max("seq").as("max")).executeTakeFirst();
+      await db.insertInto("event_consumer").values({
+        name: spec.name,
+        pattern: spec.pattern,
+        ack_wait_ms: spec.ackWaitMs,
+        cursor: spec.deliver === "all" ? 0 : Number(max?.max ?? 0),
+        created_at: Date.now(),
+      }).execute();
+    });
+  }
+
+  /** Claims due redeliveries and then new matching events, leasing each for the ack wait. */
+  async #fetch(spec: ConsumerSpec, max: number): Promise<ProviderDelivery[]> {
+    const matches = compilePattern(spec.pattern);
+    const taken = await this.#locked(async (db) => {
+      const now = Date.now();
+      const consumer = await db.selectFrom("event_consumer").select(["cursor"])
+        .where("name", "=", spec.name).executeTakeFirst();
+      if (!consumer) return [];
+      const out: { seq: number; body: string; deliveries: number }[] = [];
+      const due = await db.selectFrom("event_pending as p")
+        .leftJoin("event_log as l", "l.seq", "p.seq")
+        .select(["p.seq", "p.deliveries", "l.body"])
+        .where("p.consumer", "=", spec.name).where("p.visible_at", "<=", now)
+        .orderBy("p.seq").limit(max).execute();
+      const gone = due.filter((d) => d.body === null).map((d) => Number(d.seq));
+      if (gone.length) {
+        await db.deleteFrom("event_pending").where("consumer", "=", spec.name)
+          .where("seq", "in", gone).execute();
+      }
+      const redeliver = due.filter((d) => d.body !== null);
+      if (redeliver.length) {
+        await db.updateTable("event_pending")
+          .set((eb) => ({
+            deliveries: eb("deliveries", "+", 1),
+            visible_at: now + spec.ackWaitMs,
+          }))
+          .where("consumer", "=", spec.name)
+          .where("seq", "in", redeliver.map((d) => Number(d.seq)))
+          .execute();
+        for (const d of redeliver) {
+          out.push({ seq: Number(d.seq), body: d.body!, deliveries: Number(d.deliveries) + 1 });
+        }
+      }
+      let cursor = Number(consumer.cursor);
+      const start = cursor;
+      const fresh: { seq: number; body: string }[] = [];
+      while (out.length + fresh.length < max) {
+        const rows = await db.selectFrom("event_log").select(["seq", "subject", "body"])
+          .where("seq", ">", cursor).orderBy("seq").limit(SCAN).execute();
+        for (const row of rows) {
+          if (out.length + fresh.length >= max) break;
+          cursor = Number(row.seq);
+          if (matches(row.subject)) fresh.push({ seq: cursor, body: row.body });
+        }
+        if (rows.length < SCAN) break;
+      }
+      if (fresh.length) {
+        await db.insertInto("event_pending").values(fresh.map((f) => ({
+          consumer: spec.name,
+          seq: f.seq,
+          deliveries: 1,
+          visible_at: now + spec.ackWaitMs,
+        }))).execute();
+        for (const f of fresh) out.push({ ...f, deliveries: 1 });
+      }
+      if (cursor !== start) {
+        await db.updateTable("event_consumer").set({ cursor }).where("name", "=", spec.name)
+          .execute();
+      }
+      return out;
+    });
+    return taken.map((t) => this.#delivery(spec.name, t.seq, t.body, t.deliveries));
+  }
+
+  /** The deliveries guard keeps a late ack of an expired lease from cancelling a newer one. */
+  #delivery(consumer: string, seq: number, body: string, deliveries: number): ProviderDelivery {
+    return {
+      seq: String(seq),
+      event: JSON.parse(body),
+      deliveries,
+      ack: async () => {
+        await this.#db.deleteFrom("event_pending")
+          .where("consumer", "=", consumer).where("seq", "=", seq)
+          .where("deliveries", "=", deliveries).execute();
+      },
+      nack: async (delayMs: number) => {
+        await this.#db.updateTable("event_pending").set({ visible_at: Date.now() + delayMs })
+          .where("consumer", "=", consumer).where("seq", "=", seq)
+          .where("deliveries", "=", deliveries).execute();
+        setTimeout(() => this.#wakeup.notify(), delayMs + 1);
+      },
+    };
+  }
+
+  async #nextVisible(name: string): Promise<number> {
+    const row = await this.#db.selectFrom("event_pending")
+      .select((eb) => eb.fn.min("visible_at").as("next"))
+      .where("consumer", "=", name).executeTakeFirst();
+    return row?.next === null || row?.next === undefined ? Infinity : Number(row.next);
+  }
+
+  async *consume(
+    spec: ConsumerSpec,
+    signal: AbortSignal,
+    batch: number,
+  ): AsyncIterable<ProviderDelivery> {
+    const stop = AbortSignal.any([signal, this.#closing.signal]);
+    while (!stop.aborted) {
+      const taken = await this.#fetch(spec, batch);
+      for (const delivery of taken) {
+        if (stop.aborted) return;
+        yield delivery;
+      }
+      if (taken.length === 0) {
+        const next = await this.#nextVisible(spec.name);
+        await this.#wakeup.wait(Math.max(1, Math.min(this.#pollMs, next - Date.now())), stop);
+      }
+    }
+  }
+
+  async deleteConsumer(name: string): Promise<void> {
+    await this.#db.deleteFrom("event_pending").where("consumer", "=", name).execute();
+    await this.#db.deleteFrom("event_consumer").where("name", "=", name).execute();
+  }
+
+  async consumers(): Promise<ConsumerInfo[]> {
+    const rows = await this.#db.selectFrom("event_consumer").select(["name", "pattern", "cursor"])
+      .orderBy("name").execute();
+    const unacked = await this.#db.selectFrom("event_pending")
+      .select((eb) => ["consumer", eb.fn.countAll().as("n")]).groupBy("consumer").execute();
+    const unackedBy = new Map(unacked.map((u) => [u.consumer, Number(u.n)]));
+    const out: ConsumerInfo[] = [];
+    for (const row of rows) {
+      const matches = compilePattern(row.pattern);
+      const bySubject = await this.#db.selectFrom("event_log")
+        .select((eb) => ["subject", eb.fn.countAll().as("n")])
+        .where("seq", ">", Number(row.cursor)).groupBy("subject").execute();
+      const pending = bySubject.filter((s) => matches(s.subject))
+        .reduce((sum, s) => sum + Number(s.n), 0);
+      out.push({
+        name: row.name,
+        pattern: row.pattern,
+        pending,
+        unacked: unackedBy.get(row.name) ?? 0,
+      });
+    }
+    return out;
+  }
+
+  async subjects(): Promise<SubjectInfo[]> {
+    const rows = await this.#db.selectFrom("event_log")
+      .select((eb) => ["subject", eb.fn.countAll().as("n")]).groupBy("subject").orderBy("subject")
+      .execute();
+    return rows.map((r) => ({ subject: r.subject, events: Number(r.n) }));
+  }
+
+  async close(): Promise<void> {
+    this.#closing.abort();
+    this.#wakeup.notify();
+    await this.#listener?.end().catch(() => {});
+    await this.#listenLoop;
+  }
+}
