@@ -46,7 +46,8 @@ export type EngineErrorCode =
   | "http_error"
   | "network_error"
   | "parse_error"
-  | "circuit_open";
+  | "circuit_open" // skipped: the engine's breaker is open
+  | "internal_error"; // the engine failed in our own code (the local index's database, say)
 
 /** What one engine did for one query. */
 export interface EngineStat {

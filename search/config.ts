@@ -1,0 +1,52 @@
+/** The `search` config section: engines, timeouts, cache, ranking and the fetch policy. */
+import { z } from "zod";
+import { AccessPolicyConfigSchema } from "@a3s/common";
+import { WEB_ENGINES } from "./engines/mod.ts";
+import { DEFAULT_RANKING } from "./rank.ts";
+
+/** The local full-text engine's name in `engines=` and in results. */
+export const LOCAL_ENGINE = "local";
+
+/** Every engine name a request or the config may use. */
+export const ENGINE_NAMES: readonly string[] = [LOCAL_ENGINE, ...Object.keys(WEB_ENGINES)];
+
+/** One engine's settings. */
+export const EngineSettingsSchema = z.object({
+  /** Part of the default set. Defaults: `local` on, the web engines off (no internet needed). */
+  enabled: z.boolean().optional(),
+  /** Where its requests go instead of the engine's own host (a mirror, a proxy, a SearXNG). */
+  baseUrl: z.string().url().optional(),
+  /** Its weight in consensus ranking. */
+  weight: z.number().positive().max(100).default(1),
+  /** Overrides the section's `timeoutMs` for this engine. */
+  timeoutMs: z.number().int().positive().max(120_000).optional(),
+});
+
+/** The validated `search` section. */
+export const SearchConfigSchema = z.object({
+  engines: z.record(z.string(), EngineSettingsSchema).default({}).refine(
+    (engines) => Object.keys(engines).every((name) => ENGINE_NAMES.includes(name)),
+    { message: `engine names are ${ENGINE_NAMES.join(", ")}` },
+  ),
+  /** Per-engine deadline; a slower engine is reported as a timeout, never waited for. */
+  timeoutMs: z.number().int().positive().max(120_000).default(3000),
+  /** How long an engine's page of results is reused; 0 turns the cache off. */
+  cacheTtlSeconds: z.number().int().min(0).max(7 * 86_400).default(600),
+  ranking: z.enum(["rrf", "searxng"]).default(DEFAULT_RANKING),
+  breaker: z.object({
+    failureThreshold: z.number().int().positive().default(3),
+    cooldownMs: z.number().int().positive().default(60_000),
+  }).default({ failureThreshold: 3, cooldownMs: 60_000 }),
+  /** Longest accepted query, in characters. */
+  maxQueryLength: z.number().int().positive().max(10_000).default(500),
+  /** What `POST /search/v1/index` may read and fetch on a caller's behalf. */
+  fetchPolicy: AccessPolicyConfigSchema.default(AccessPolicyConfigSchema.parse({})),
+});
+
+/** The validated `search` section. */
+export type SearchConfig = z.output<typeof SearchConfigSchema>;
+
+/** The section with every default, as `serve` hands it over for `{}`. */
+export function defaultSearchConfig(overrides: z.input<typeof SearchConfigSchema> = {}): SearchConfig {
+  return SearchConfigSchema.parse(overrides);
+}
