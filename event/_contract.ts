@@ -219,6 +219,9 @@ export function providerContract(name: string, factory: ProviderFactory): void {
       let overlap = false;
       let maxParallel = 0;
       let running = 0;
+      // Publish order is defined by each publish resolving before the next starts; the
+      // consumer starts afterwards so it sees a backlog it can spread over keys.
+      for (let i = 0; i < 30; i++) await bus.publish("ord.e", i, { key: `k${i % 3}` });
       const consumer = await bus.consume("ordered", "ord.>", async (m) => {
         const key = m.key!;
         if ((active.get(key) ?? 0) > 0) overlap = true;
@@ -229,9 +232,7 @@ export function providerContract(name: string, factory: ProviderFactory): void {
         order.set(key, [...(order.get(key) ?? []), m.data as number]);
         active.set(key, active.get(key)! - 1);
         running--;
-      }, { concurrency: 4 });
-      // Publish order is defined by each publish resolving before the next starts.
-      for (let i = 0; i < 30; i++) await bus.publish("ord.e", i, { key: `k${i % 3}` });
+      }, { concurrency: 4, deliver: "all" });
       await waitFor(() => [...order.values()].flat().length === 30, 8000, "30 handled");
       assert(!overlap, "two events of one key ran at once");
       assert(maxParallel > 1, "different keys never ran in parallel");
