@@ -65,6 +65,8 @@ export interface CreateBoxOptions {
   driver?: string;
   autoRemove?: boolean;
   interactive?: boolean;
+  /** No main command: the box idles until stopped, serving exec (how `run -t` gets a pty). */
+  idle?: boolean;
 }
 
 /** An audit sink; every create, exec and delete is recorded in the store and passed here. */
@@ -312,11 +314,11 @@ export class BoxManager {
       };
     };
     const entrypoint = config.config?.Entrypoint ?? [];
-    const command = [
+    const command = options.idle ? [] : [
       ...entrypoint,
       ...(options.command?.length ? options.command : config.config?.Cmd ?? []),
     ];
-    if (command.length === 0) {
+    if (command.length === 0 && !options.idle) {
       throw new ValidationError("no command given and the image has no default command", "command");
     }
     if (options.name !== undefined && !NAME.test(options.name)) {

@@ -1,0 +1,50 @@
+/**
+ * Opens box's runtime for a data dir: the image store, the drivers and the manager, over the
+ * shared store. The CLI and the `serve` module both build theirs here, so they agree on paths.
+ */
+import { join } from "node:path";
+import type { Store } from "@a3s/common";
+import { ImageStore } from "./image/store.ts";
+import { type AuditSink, BoxManager } from "./manager.ts";
+import { NamespaceDriver } from "./drivers/namespace.ts";
+import type { BoxDriver } from "./types.ts";
+
+/** Options for {@linkcode openBoxRuntime}. */
+export interface BoxRuntimeOptions {
+  store: Store;
+  home: string;
+  /** Extra drivers (the kvm VMM, a CRI shim) beside the built-in ones. */
+  drivers?: readonly BoxDriver[];
+  audit?: AuditSink;
+}
+
+/** The built-in drivers for a data dir. */
+export function defaultDrivers(home: string): BoxDriver[] {
+  const agentCacheDir = join(home, "box", "agent");
+  return [
+    new NamespaceDriver({ agentCacheDir }),
+  ];
+}
+
+/**
+ * Opens the manager for `home`.
+ *
+ * @example
+ * ```ts
+ * import { openStore } from "@a3s/common";
+ * import { openBoxRuntime } from "@a3s/box";
+ * const store = await openStore({ sqlitePath: ":memory:" });
+ * const boxes = await openBoxRuntime({ store, home: "/tmp/a3s" });
+ * console.log((await boxes.info()).map((d) => d.name));
+ * ```
+ */
+export async function openBoxRuntime(options: BoxRuntimeOptions): Promise<BoxManager> {
+  const images = await ImageStore.open(options.store, join(options.home, "box", "images"));
+  return await BoxManager.open({
+    store: options.store,
+    images,
+    home: options.home,
+    drivers: [...(options.drivers ?? []), ...defaultDrivers(options.home)],
+    audit: options.audit,
+  });
+}
