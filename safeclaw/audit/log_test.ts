@@ -1,0 +1,147 @@
+import { assert, assertEquals, createTestDatabase } from "@a3s/common/testing";
+import { openStore, type Store } from "@a3s/common";
+import { sql } from "kysely";
+import { AuditLog } from "./log.ts";
+
+const KEY = "test-key-0123456789abcdef";
+
+async function seeded(store: Store, n = 6): Promise<AuditLog> {
+  let t = 1_000;
+  const audit = await AuditLog.open(store, { hmacKey: KEY, now: () => (t += 1000) });
+  for (let i = 0; i < n; i++) {
+    await audit.append({
+      kind: i % 2 ? "block" : "classification",
+      severity: i % 3 === 0 ? "critical" : "info",
+      session: i < 3 ? "u1:c:t" : "u2:c:t",
+      data: { index: i, types: ["email"] },
+    });
+  }
+  return audit;
+}
+
+async function tamperCases(open: () => Promise<{ store: Store; done: () => Promise<void> }>) {
+  const cases: [string, string, (db: Store) => Promise<unknown>, number][] = [
+    [
+      "an edited record",
+      "edited",
+      (s) => sql`update safeclaw_audit set data = '{"index":99}' where seq = 3`.execute(s.db()),
+      3,
+    ],
+    [
+      "a deleted record",
+      "missing",
+      (s) => sql`delete from safeclaw_audit where seq = 2`.execute(s.db()),
+      2,
+    ],
+    [
+      "reordered records",
+      "",
+      async (s) => {
+        await sql`update safeclaw_audit set seq = -4 where seq = 4`.execute(s.db());
+        await sql`update safeclaw_audit set seq = 4 where seq = 5`.execute(s.db());
+        await sql`update safeclaw_audit set seq = 5 where seq = -4`.execute(s.db());
+      },
+      4,
+    ],
+    [
+      "a cut-off tail",
+      "cut off",
+      (s) => sql`delete from safeclaw_audit where seq = 6`.execute(s.db()),
+      6,
+    ],
+  ];
+  for (const [name, reason, tamper, firstBad] of cases) {
+    const { store, done } = await open();
+    try {
+      const audit = await seeded(store);
+      assertEquals((await audit.verify()).ok, true);
+      await tamper(store);
+      const result = await audit.verify();
+      assertEquals(result.ok, false, name);
+      assertEquals(result.firstBad?.seq, firstBad, `${name}: ${JSON.stringify(result)}`);
+      assert(result.firstBad!.reason.includes(reason), `${name}: ${result.firstBad!.reason}`);
+    } finally {
+      await done();
+    }
+  }
+}
+
+Deno.test("the chain verifies and names the first edited, deleted, reordered or cut record (SQLite)", async () => {
+  await tamperCases(async () => {
+    const store = await openStore({ sqlitePath: ":memory:" });
+    return { store, done: () => store.close() };
+  });
+});
+
+Deno.test("an inserted record breaks the chain at the insertion", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const audit = await seeded(store);
+    // Shift the tail up one and forge a record into the gap with a guessed hash.
+    await sql`update safeclaw_audit set seq = seq + 100 where seq >= 4`.execute(store.db());
+    await sql`update safeclaw_audit set seq = seq - 99 where seq >= 104`.execute(store.db());
+    const prev = (await audit.list({ limit: 3 }))[2].hash;
+    await sql`insert into safeclaw_audit values (4, 0, 'approval', 'info', null, '{}', ${prev}, ${
+      "f".repeat(64)
+    })`.execute(store.db());
+    const result = await audit.verify();
+    assertEquals([result.ok, result.firstBad?.seq], [false, 4]);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("list filters by severity, session and time; pruning leaves a verifiable chain", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const audit = await seeded(store, 10);
+    assertEquals((await audit.list({ severity: "critical" })).map((r) => r.seq), [1, 4, 7, 10]);
+    assertEquals((await audit.list({ session: "u1:c:t" })).length, 3);
+    assertEquals((await audit.list({ since: 4000, until: 6000 })).map((r) => r.seq), [3, 4]);
+    const exported = [];
+    for await (const r of audit.iterate({ minSeverity: "critical" })) exported.push(r.seq);
+    assertEquals(exported, [1, 4, 7, 10]);
+    assertEquals(await audit.prune(5500), 4);
+    const verified = await audit.verify();
+    assertEquals([verified.ok, verified.records, verified.checkpointSeq], [true, 6, 4]);
+    await audit.append({ kind: "classification", severity: "info" });
+    assertEquals((await audit.verify()).records, 7);
+    await sql`update safeclaw_audit_checkpoints set hash = ${"0".repeat(64)}`.execute(store.db());
+    assertEquals((await audit.verify()).firstBad?.reason, "checkpoint signature is invalid");
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("concurrent appends never fork the chain", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const audit = await AuditLog.open(store, { hmacKey: KEY });
+    await Promise.all(
+      Array.from(
+        { length: 50 },
+        (_, i) => audit.append({ kind: "k", severity: "info", data: { i } }),
+      ),
+    );
+    assertEquals(await audit.verify(), { ok: true, records: 50, checkpointSeq: null });
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("the same chain checks on PostgreSQL", async () => {
+  if (!(await createTestDatabase("a3s_sc_probe").then((db) => db?.drop().then(() => true)))) {
+    return;
+  }
+  await tamperCases(async () => {
+    const db = (await createTestDatabase("a3s_sc_audit"))!;
+    const store = await openStore({ databaseUrl: db.url });
+    return {
+      store,
+      done: async () => {
+        await store.close();
+        await db.drop();
+      },
+    };
+  });
+});

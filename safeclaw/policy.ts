@@ -1,0 +1,130 @@
+/**
+ * The safeclaw policy: what each entity type means (its level), what to do at each level, when
+ * data must stay on local models or needs a TEE, and how injection and tainted tool calls are
+ * handled. One zod schema validates a JSON or YAML policy file and fills every default.
+ */
+import { z } from "zod";
+import { parse as parseYaml } from "yaml";
+import { ValidationError } from "@a3s/common";
+import { ENTITY_TYPES, type EntityType } from "./privacy/entities.ts";
+import { type Level, LEVELS } from "./privacy/levels.ts";
+
+const LevelSchema = z.enum(LEVELS);
+
+/** What to do with a message at a level. */
+export const ACTIONS = ["allow", "redact", "local_only", "block"] as const;
+/** An action. */
+export type Action = (typeof ACTIONS)[number];
+
+/** Each type's default level: secrets and government IDs highest, contact data lowest. */
+export const DEFAULT_TYPE_LEVELS: Record<EntityType, Level> = {
+  email: "Sensitive",
+  phone: "Sensitive",
+  ip_address: "Sensitive",
+  mac_address: "Sensitive",
+  url: "Normal",
+  date_of_birth: "Sensitive",
+  credit_card: "HighlySensitive",
+  iban: "HighlySensitive",
+  crypto_wallet: "HighlySensitive",
+  us_ssn: "Critical",
+  us_itin: "Critical",
+  us_passport: "Critical",
+  cn_id: "Critical",
+  uk_nhs: "Critical",
+  uk_nino: "Critical",
+  es_nif: "Critical",
+  es_nie: "Critical",
+  it_fiscal_code: "Critical",
+  in_aadhaar: "Critical",
+  in_pan: "HighlySensitive",
+  au_tfn: "Critical",
+  au_abn: "Sensitive",
+  au_medicare: "Critical",
+  sg_nric: "Critical",
+  pl_pesel: "Critical",
+  secret: "Critical",
+};
+
+const TypeLevels = z.partialRecord(z.enum(ENTITY_TYPES), LevelSchema);
+
+/** The policy as a file gives it; every field is optional. */
+export const PolicySchema = z.object({
+  /** Overrides of {@linkcode DEFAULT_TYPE_LEVELS}. */
+  types: TypeLevels.default({}),
+  /** The action at each level. */
+  actions: z.object({
+    Normal: z.enum(ACTIONS).default("allow"),
+    Sensitive: z.enum(ACTIONS).default("redact"),
+    HighlySensitive: z.enum(ACTIONS).default("local_only"),
+    Critical: z.enum(ACTIONS).default("block"),
+  }).prefault({}),
+  /** Messages at or above this level go only to local models. */
+  localOnlyAt: LevelSchema.default("HighlySensitive"),
+  /** Data at or above this level is refused unless the host runs in a TEE; null: never. */
+  requireTeeAt: LevelSchema.nullable().default(null),
+  /** Below this confidence a finding does not count. */
+  minConfidence: z.number().min(0).max(1).default(0.5),
+  injection: z.object({
+    /** A score at or above this is an injection. */
+    threshold: z.number().min(0).max(1).default(0.5),
+    /** What happens to a message judged an injection. */
+    action: z.enum(["block", "flag"]).default("block"),
+  }).prefault({}),
+  toolCalls: z.object({
+    /** A tool call that carries tainted data or runs an exfiltration pattern. */
+    onTainted: z.enum(["block", "approve"]).default("block"),
+    onExfiltration: z.enum(["block", "approve"]).default("block"),
+    /** Hosts a command may reach (exact names or `*.example.org`). */
+    allowHosts: z.array(z.string().min(1)).default([]),
+  }).prefault({}),
+  /** Whether redacted originals may be restored in replies to the same session. */
+  restoreOriginals: z.boolean().default(true),
+}).strict();
+
+/** A policy with every default filled in. */
+export type Policy = z.infer<typeof PolicySchema>;
+
+/**
+ * Validates `raw` as a policy; throws a {@linkcode ValidationError} naming the field.
+ *
+ * @example
+ * ```ts
+ * import { parsePolicy } from "@a3s/safeclaw";
+ * console.log(parsePolicy({ localOnlyAt: "Sensitive" }).actions.Critical); // "block"
+ * ```
+ */
+export function parsePolicy(raw: unknown): Policy {
+  const result = PolicySchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue.path.map(String).join(".") || "policy";
+    throw new ValidationError(`policy ${field}: ${issue.message}`, field);
+  }
+  return result.data;
+}
+
+/**
+ * Reads a policy file: `.yaml`/`.yml` as YAML, anything else as JSON.
+ *
+ * @example
+ * ```ts
+ * import { loadPolicyFile } from "@a3s/safeclaw";
+ * const policy = await loadPolicyFile("safeclaw/testdata/policy.yaml");
+ * ```
+ */
+export async function loadPolicyFile(path: string): Promise<Policy> {
+  const text = await Deno.readTextFile(path);
+  let raw: unknown;
+  try {
+    raw = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError(`policy file ${path}: ${(error as Error).message}`, "policy");
+  }
+  return parsePolicy(raw);
+}
+
+/** The level of one entity type under `policy`. */
+export function levelOf(policy: Policy, type: EntityType): Level {
+  return policy.types[type] ?? DEFAULT_TYPE_LEVELS[type];
+}
