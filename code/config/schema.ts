@@ -138,6 +138,12 @@ export const AgentConfigSchema = z.object({
     /** Let tainted values out (`web_fetch`, final output) anyway. */
     allow_tainted_egress: z.boolean().default(false),
   }).prefault({}),
+  web: z.object({
+    /** Let web_fetch reach loopback and private addresses (off: no SSRF into the host's network). */
+    allow_private: z.boolean().default(false),
+    /** Only these hosts, when set (globs such as `*.example.org`). */
+    allow_hosts: z.array(z.string()).optional(),
+  }).prefault({}),
   agents: z.array(SubagentSchema).default([]),
   agent_dirs: z.array(z.string()).default([]),
   planning: z.object({

@@ -59,7 +59,8 @@ export class ScriptedProvider implements LlmProvider {
   constructor(private readonly steps: ScriptStep[]) {}
 
   stream(request: ChatRequest): AsyncGenerator<ProviderEvent> {
-    this.requests.push(request);
+    // Sessions keep appending to their message array, so keep a snapshot.
+    this.requests.push({ ...request, messages: [...request.messages] });
     const step = this.steps[Math.min(this.#next++, this.steps.length - 1)];
     const reply = typeof step === "function" ? step(request) : step;
     return replyEvents(reply, request.signal);

@@ -1,0 +1,530 @@
+/**
+ * A conversation with an agent: the loop that calls the model, runs the tools it asks for
+ * (permission-checked, hooked, guarded, audited), streams typed events, and keeps history.
+ */
+import type { Message, ToolCall, ToolSpec, Usage } from "../llm/types.ts";
+import { PermissionPolicy, requestApproval } from "../policy/permissions.ts";
+import { SessionGuard, TaintError } from "../policy/guard.ts";
+import { runTool, type ToolResult } from "../tools/run_tool.ts";
+import type { TodoItem, ToolServices } from "../tools/services.ts";
+import type { Tool } from "../tools/tool.ts";
+import { PathEscapeError } from "../runtime/workspace.ts";
+import { type AgentEvent, EventChannel, type StopReason, type TurnResult } from "./events.ts";
+import type { AgentRuntime, ResolvedModel } from "./runtime.ts";
+import { buildSystemPrompt } from "./prompt.ts";
+import { countRequest, tokenCounter } from "./tokens.ts";
+import type { Approver } from "../policy/permissions.ts";
+import type { PermissionsConfig } from "../config/schema.ts";
+
+/** How to open a session. */
+export interface SessionOptions {
+  /** Reuse this id (resume when its history exists). */
+  id?: string;
+  /** `provider/model`; the agent's default when unset. */
+  model?: string;
+  systemPrompt?: string;
+  /** Only these tools (by name). */
+  tools?: string[];
+  maxSteps?: number;
+  /** Answers `ask` decisions; the agent's approver when unset. */
+  approver?: Approver;
+  /** Overrides on the agent's permissions (subagents). */
+  permissions?: Partial<PermissionsConfig>;
+  /** Keep history in memory only (subagents). */
+  ephemeral?: boolean;
+  /** Prior messages to start from (resume). */
+  messages?: Message[];
+}
+
+/** One audited tool call. */
+export interface AuditEntry {
+  at: number;
+  sessionId: string;
+  callId: string;
+  tool: string;
+  input: Record<string, unknown>;
+  decision: "allow" | "ask-allowed" | "ask-denied" | "deny" | "blocked-by-hook" | "invalid";
+  rule?: string;
+  isError: boolean;
+  durationMs: number;
+  tainted: string[];
+}
+
+function abortError(signal: AbortSignal): boolean {
+  return signal.aborted;
+}
+
+/**
+ * One session. Created by `agent.session()`; turns run one at a time.
+ *
+ * @example
+ * ```ts ignore
+ * const session = agent.session();
+ * for await (const event of session.stream("list the files")) {
+ *   if (event.type === "text") console.log(event.delta);
+ * }
+ * ```
+ */
+export class AgentSession {
+  readonly id: string;
+  readonly audit: AuditEntry[] = [];
+  readonly #runtime: AgentRuntime;
+  readonly #options: SessionOptions;
+  readonly #messages: Message[] = [];
+  readonly #guard: SessionGuard;
+  readonly #policy: PermissionPolicy;
+  readonly #model: ResolvedModel;
+  readonly #tools: Map<string, Tool>;
+  #todos: TodoItem[] = [];
+  #turn = 0;
+  #running: AbortController | undefined;
+  #created = false;
+  #total: Usage = { inputTokens: 0, outputTokens: 0 };
+  #emit: (event: AgentEvent) => void = () => {};
+  #persisted = 0;
+
+  constructor(runtime: AgentRuntime, options: SessionOptions = {}) {
+    this.#runtime = runtime;
+    this.#options = options;
+    this.id = options.id ?? `ses_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+    const s = runtime.config.safeclaw;
+    this.#guard = new SessionGuard({
+      enabled: s.enabled,
+      taint: s.taint,
+      injection: s.injection,
+      allowTaintedEgress: s.allow_tainted_egress,
+      classifier: runtime.classifier,
+    });
+    this.#policy = options.permissions
+      ? PermissionPolicy.fromConfig({ ...runtime.config.permissions, ...options.permissions })
+      : runtime.policy;
+    this.#model = runtime.resolveModel(options.model);
+    const allowed = options.tools ? new Set(options.tools) : undefined;
+    this.#tools = new Map([...runtime.tools].filter(([name]) => !allowed || allowed.has(name)));
+    if (options.messages) {
+      this.#messages.push(...options.messages);
+      this.#persisted = options.messages.length;
+      this.#created = true;
+    }
+  }
+
+  /** The conversation so far (system prompt first). */
+  get history(): readonly Message[] {
+    return this.#messages;
+  }
+
+  /** The current todo list. */
+  get todos(): readonly TodoItem[] {
+    return this.#todos;
+  }
+
+  /** Token usage over all turns. */
+  get usage(): Usage {
+    return { ...this.#total };
+  }
+
+  /** True while a turn runs. */
+  get busy(): boolean {
+    return this.#running !== undefined;
+  }
+
+  /** Aborts the running turn (model call and tools); it ends with stopReason `cancelled`. */
+  cancel(): boolean {
+    if (!this.#running) return false;
+    this.#running.abort(new DOMException("cancelled", "AbortError"));
+    return true;
+  }
+
+  /** Runs a turn and returns its result. */
+  async send(prompt: string): Promise<TurnResult> {
+    let result: TurnResult | undefined;
+    for await (const event of this.stream(prompt)) if (event.type === "done") result = event.result;
+    return result!;
+  }
+
+  /** Runs a turn, yielding its events; the last one is `done`. Breaking out cancels the turn. */
+  async *stream(prompt: string): AsyncGenerator<AgentEvent> {
+    if (this.#running) throw new Error(`session ${this.id} is busy with another turn`);
+    const controller = new AbortController();
+    this.#running = controller;
+    const channel = new EventChannel<AgentEvent>();
+    this.#emit = (e) => channel.push(e);
+    const work = this.#runTurn(prompt, controller.signal).then(
+      (result) => channel.push({ type: "done", result }),
+      (error) => {
+        const message = (error as Error)?.message ?? String(error);
+        channel.push({ type: "error", code: "turn_failed", message });
+        channel.push({
+          type: "done",
+          result: { text: "", stopReason: "error", steps: 0, toolCalls: 0, usage: { inputTokens: 0, outputTokens: 0 }, error: message },
+        });
+      },
+    ).finally(() => {
+      this.#running = undefined;
+      channel.close();
+    });
+    let finished = false;
+    try {
+      for await (const event of channel) {
+        yield event;
+        if (event.type === "done") finished = true;
+      }
+    } finally {
+      if (!finished) controller.abort(new DOMException("cancelled", "AbortError"));
+      await work;
+    }
+  }
+
+  /** Appends to history and persists what is new. */
+  async #append(message: Message): Promise<void> {
+    this.#messages.push(message);
+    await this.#persist();
+  }
+
+  async #persist(): Promise<void> {
+    if (this.#options.ephemeral) return;
+    const history = this.#runtime.history;
+    if (!this.#created) {
+      const firstUser = this.#messages.find((m) => m.role === "user");
+      await history.create(this.id, this.#runtime.name, firstUser?.content.slice(0, 120) ?? "");
+      this.#created = true;
+    }
+    for (; this.#persisted < this.#messages.length; this.#persisted++) {
+      await history.append(this.id, this.#persisted, this.#messages[this.#persisted]);
+    }
+  }
+
+  #toolSpecs(): ToolSpec[] {
+    return [...this.#tools.values()].map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
+  }
+
+  async #runTurn(prompt: string, signal: AbortSignal): Promise<TurnResult> {
+    const rt = this.#runtime;
+    const turn = ++this.#turn;
+    const usage: Usage = { inputTokens: 0, outputTokens: 0 };
+    let steps = 0;
+    let toolCalls = 0;
+    const finish = async (text: string, stopReason: StopReason, error?: string): Promise<TurnResult> => {
+      const out = this.#guard.sanitizeOutput(text);
+      if (out.redacted) this.#emit({ type: "guard", source: "output", labels: ["tainted"], injection: false, redacted: out.redacted });
+      const end = await rt.hooks.run("GenerateEnd", this.id, { text: out.text, stopReason });
+      const finalText = typeof end.data.text === "string" ? end.data.text : out.text;
+      return { text: finalText, stopReason, steps, toolCalls, usage, ...(error ? { error } : {}) };
+    };
+
+    if (!this.#messages.length) {
+      const system = buildSystemPrompt(rt, [...this.#tools.keys()], this.#model.config.context_window, this.#options.systemPrompt);
+      this.#messages.push({ role: "system", content: system });
+      const start = await rt.hooks.run("SessionStart", this.id, { agent: rt.name, model: this.#model.model });
+      if (start.blocked) return await finish("", "blocked", `session blocked by hook: ${start.blocked.reason}`);
+    }
+
+    const gen = await rt.hooks.run("GenerateStart", this.id, { prompt, turn });
+    if (gen.blocked) return await finish("", "blocked", `prompt blocked by hook: ${gen.blocked.reason}`);
+    const userText = typeof gen.data.prompt === "string" ? gen.data.prompt : prompt;
+    const inspected = this.#guard.inspectToolResult(userText);
+    if (inspected.tainted.length) {
+      this.#emit({ type: "guard", source: "prompt", labels: inspected.tainted, injection: false });
+    }
+    this.#emit({ type: "turn_start", sessionId: this.id, turn, prompt: userText });
+    await this.#append({ role: "user", content: userText });
+
+    const maxSteps = this.#options.maxSteps ?? rt.config.max_steps;
+    const tools = this.#toolSpecs();
+    let lastText = "";
+    while (steps < maxSteps) {
+      if (signal.aborted) return await finish(lastText, "cancelled");
+      await this.#maybeCompact(tools, signal);
+      steps++;
+      let text = "";
+      const calls: ToolCall[] = [];
+      try {
+        const stream = this.#model.provider.stream({
+          model: this.#model.model,
+          messages: this.#messages,
+          tools,
+          maxTokens: this.#model.config.max_tokens,
+          temperature: this.#model.config.temperature,
+          signal,
+        });
+        for await (const event of stream) {
+          if (event.type === "text") {
+            text += event.delta;
+            this.#emit({ type: "text", delta: event.delta });
+          } else if (event.type === "tool_call") calls.push(event.call);
+          else if (event.type === "usage") {
+            usage.inputTokens += event.usage.inputTokens;
+            usage.outputTokens += event.usage.outputTokens;
+            this.#total.inputTokens += event.usage.inputTokens;
+            this.#total.outputTokens += event.usage.outputTokens;
+            this.#emit({ type: "usage", usage: event.usage, total: { ...this.#total } });
+          }
+        }
+      } catch (error) {
+        if (abortError(signal)) {
+          if (text) await this.#append({ role: "assistant", content: text });
+          return await finish(text, "cancelled");
+        }
+        const message = (error as Error).message;
+        this.#emit({ type: "error", code: "model_failed", message });
+        return await finish(lastText, "error", message);
+      }
+      lastText = text;
+      await this.#append({ role: "assistant", content: text, ...(calls.length ? { toolCalls: calls } : {}) });
+      if (!calls.length) return await finish(text, "end");
+      toolCalls += calls.length;
+      // Calls of one reply are independent by contract, so they run together.
+      const results = await Promise.all(calls.map((call) => this.#executeCall(call, signal)));
+      for (let i = 0; i < calls.length; i++) {
+        await this.#append({ role: "tool", toolCallId: calls[i].id, name: calls[i].name, content: results[i].content, isError: results[i].isError });
+      }
+      if (signal.aborted) return await finish(lastText, "cancelled");
+    }
+    return await finish(lastText, "max_steps");
+  }
+
+  /** The model's view of a subject: paths relative to the workspace, so rules like `read(src/**)` match. */
+  #subjectOf(tool: Tool, input: Record<string, unknown>): string | undefined {
+    const subject = tool.subject(input);
+    if (subject === undefined || !["read", "write"].includes(tool.effect) || tool.name === "memory") return subject;
+    try {
+      return this.#runtime.workspace.relative(this.#runtime.workspace.resolve(subject));
+    } catch (error) {
+      if (error instanceof PathEscapeError) return subject;
+      throw error;
+    }
+  }
+
+  /** Runs one call through validation, permissions, hooks, the tool, the guard and the audit. */
+  async #executeCall(call: ToolCall, signal: AbortSignal, nested = false): Promise<ToolResult> {
+    const rt = this.#runtime;
+    const started = performance.now();
+    if (!nested) this.#emit({ type: "tool_start", callId: call.id, tool: call.name, input: call.arguments });
+    const done = (result: ToolResult, decision: AuditEntry["decision"], input: Record<string, unknown>, rule?: string, tainted: string[] = []) => {
+      this.audit.push({
+        at: Date.now(),
+        sessionId: this.id,
+        callId: call.id,
+        tool: call.name,
+        input,
+        decision,
+        rule,
+        isError: result.isError,
+        durationMs: Math.round(performance.now() - started),
+        tainted,
+      });
+      if (!nested) {
+        this.#emit({
+          type: "tool_end",
+          callId: call.id,
+          tool: call.name,
+          output: result.content,
+          isError: result.isError,
+          truncated: result.truncated,
+          durationMs: result.durationMs,
+        });
+      }
+      return result;
+    };
+    const fail = (content: string, decision: AuditEntry["decision"], rule?: string) =>
+      done({ content: `Error: ${content}`, isError: true, truncated: false, durationMs: performance.now() - started }, decision, call.arguments, rule);
+
+    const tool = this.#tools.get(call.name);
+    if (!tool) return fail(`unknown tool '${call.name}'; available: ${[...this.#tools.keys()].join(", ")}`, "invalid");
+    if (call.invalidArguments !== undefined) {
+      return fail(`arguments for ${call.name} are not a JSON object: ${call.invalidArguments.slice(0, 200)}`, "invalid");
+    }
+    let checked = tool.validate(call.arguments);
+    if (!checked.ok) return fail(checked.error.replace(/^invalid/, "invalid"), "invalid");
+    let input = checked.input;
+
+    const subject = this.#subjectOf(tool, input);
+    const decision = this.#policy.decide(tool.name, subject, tool.effect);
+    let auditDecision: AuditEntry["decision"] = "allow";
+    if (decision.action === "deny") {
+      return fail(`permission denied for ${tool.name}${subject ? `(${subject})` : ""}${decision.rule ? ` by rule ${decision.rule}` : ""}`, "deny", decision.rule);
+    }
+    if (decision.action === "ask") {
+      this.#emit({ type: "approval_request", callId: call.id, tool: tool.name, input, rule: decision.rule });
+      const perms = rt.config.permissions;
+      const answer = await requestApproval(
+        this.#options.approver ?? rt.approver,
+        { callId: call.id, tool: tool.name, input, subject, rule: decision.rule },
+        perms.approval_timeout_ms,
+        perms.timeout_action,
+        signal,
+      );
+      this.#emit({ type: "approval_result", callId: call.id, allowed: answer.allowed, timedOut: answer.timedOut });
+      if (!answer.allowed) {
+        return fail(`the user did not approve ${tool.name}${answer.timedOut ? " (no answer in time)" : ""}`, "ask-denied", decision.rule);
+      }
+      auditDecision = "ask-allowed";
+    }
+
+    const pre = await rt.hooks.run("PreToolUse", this.id, { callId: call.id, input }, tool.name);
+    if (pre.blocked) return fail(`blocked by hook: ${pre.blocked.reason}`, "blocked-by-hook");
+    if (pre.data.input !== input) {
+      checked = tool.validate(pre.data.input);
+      if (!checked.ok) return fail(`a hook changed the input into something invalid: ${checked.error}`, "invalid");
+      input = checked.input;
+    }
+
+    const result = await runTool(tool, input, {
+      workspace: rt.workspace,
+      sandbox: rt.sandbox,
+      callId: call.id,
+      services: this.#services(signal),
+      signal,
+    }, { timeoutMs: rt.config.tools.timeout_ms, outputLimit: rt.config.tools.output_limit });
+
+    const guarded = this.#guard.inspectToolResult(result.content);
+    if (guarded.tainted.length || guarded.injection) {
+      this.#emit({ type: "guard", source: "tool_result", labels: guarded.tainted, injection: guarded.injection });
+    }
+    let content = guarded.text;
+    const post = await rt.hooks.run("PostToolUse", this.id, { callId: call.id, input, output: content, isError: result.isError }, tool.name);
+    if (post.blocked) content = `[output withheld by hook: ${post.blocked.reason}]`;
+    else if (typeof post.data.output === "string") content = post.data.output;
+    return done({ ...result, content }, auditDecision, input, decision.rule, guarded.tainted);
+  }
+
+  #services(signal: AbortSignal): ToolServices {
+    const rt = this.#runtime;
+    return {
+      getTodos: () => this.#todos,
+      setTodos: (items) => {
+        this.#todos = items.map((t) => ({ ...t }));
+        this.#emit({ type: "todos", todos: this.#todos });
+      },
+      listSkills: () => rt.skills.list().map((s) => ({ name: s.name, description: s.description })),
+      loadSkill: async (name) => {
+        const body = await rt.skills.load(name);
+        if (body !== undefined) {
+          const hook = await rt.hooks.run("SkillLoad", this.id, { skill: name });
+          if (hook.blocked) return `Skill ${name} was not loaded: ${hook.blocked.reason}`;
+        }
+        return body;
+      },
+      memory: rt.memory,
+      search: rt.search,
+      runSubagent: (agent, prompt, s) => this.runSubagent(agent, prompt, s),
+      subagentNames: () => [...rt.subagents.keys()],
+      runToolCall: (name, input, s) =>
+        this.#executeCall({ id: `${name}_${crypto.randomUUID().slice(0, 8)}`, name, arguments: input }, AbortSignal.any([s, signal]), true),
+      checkEgress: (text, channel) => this.#guard.checkEgress(text, channel),
+      checkUrl: (url) => rt.checkUrl(url),
+    };
+  }
+
+  /**
+   * Runs subagent `name` on `prompt` in an isolated context and returns its final summary; its
+   * events stream as `subagent` events of this session.
+   */
+  async runSubagent(name: string, prompt: string, signal: AbortSignal): Promise<string> {
+    const def = this.#runtime.subagents.get(name);
+    if (!def) throw new Error(`no subagent '${name}'`);
+    const all = [...this.#runtime.tools.keys()];
+    const tools = (def.tools ?? all.filter((t) => t !== "task")).filter((t) => this.#tools.has(t) || this.#runtime.tools.has(t));
+    const child = new AgentSession(this.#runtime, {
+      model: def.model ?? this.#options.model,
+      systemPrompt: def.prompt || undefined,
+      tools,
+      maxSteps: def.maxSteps,
+      approver: this.#options.approver,
+      permissions: def.permissions,
+      ephemeral: true,
+    });
+    const onAbort = () => child.cancel();
+    signal.addEventListener("abort", onAbort, { once: true });
+    let result: TurnResult | undefined;
+    try {
+      for await (const event of child.stream(prompt)) {
+        this.#emit({ type: "subagent", agent: name, event });
+        if (event.type === "done") result = event.result;
+      }
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+    this.audit.push(...child.audit);
+    if (!result || result.stopReason === "error") throw new Error(`subagent ${name} failed: ${result?.error ?? "no result"}`);
+    if (result.stopReason === "cancelled") throw new Error(`subagent ${name} was cancelled`);
+    const note = result.stopReason === "max_steps" ? `\n(subagent stopped at its step limit of ${def.maxSteps})` : "";
+    return (result.text.trim() || "(the subagent gave no summary)") + note;
+  }
+
+  /**
+   * Compaction: when the request would fill the window past the threshold, older messages are
+   * summarized by the model into one message; the system prompt and recent messages stay.
+   */
+  async #maybeCompact(tools: ToolSpec[], signal: AbortSignal): Promise<void> {
+    const rt = this.#runtime;
+    const count = await tokenCounter();
+    const window = this.#model.config.context_window;
+    const budget = Math.floor(window * rt.config.compaction.threshold) - this.#model.config.max_tokens;
+    const before = countRequest(count, this.#messages, tools);
+    if (before <= Math.max(budget, 0) || this.#messages.length < 4) return;
+    // Cut before a user message so no tool result is separated from its call.
+    let cut = Math.max(1, this.#messages.length - rt.config.compaction.keep_recent);
+    while (cut > 1 && this.#messages[cut].role !== "user") cut--;
+    if (cut <= 1) {
+      cut = this.#messages.length - 1;
+      while (cut > 1 && this.#messages[cut].role === "tool") cut--;
+      if (cut <= 1) return;
+    }
+    const old = this.#messages.slice(1, cut);
+    const transcript = old.map((m) => {
+      if (m.role === "tool") return `[${m.name} result] ${m.content.slice(0, 1500)}`;
+      if (m.role === "assistant" && m.toolCalls?.length) {
+        return `assistant: ${m.content} ${m.toolCalls.map((c) => `[called ${c.name} ${JSON.stringify(c.arguments).slice(0, 300)}]`).join(" ")}`;
+      }
+      return `${m.role}: ${m.content.slice(0, 3000)}`;
+    }).join("\n");
+    let summary: string;
+    try {
+      let text = "";
+      for await (const e of this.#model.provider.stream({
+        model: this.#model.model,
+        messages: [
+          { role: "system", content: "Summarize this conversation so far for the agent that continues it: the task, decisions, files touched, results, and what is left. Be brief." },
+          { role: "user", content: transcript.slice(-Math.max(2000, window * 2)) },
+        ],
+        maxTokens: Math.min(512, this.#model.config.max_tokens),
+        signal,
+      })) if (e.type === "text") text += e.delta;
+      summary = text.trim() || transcript.slice(-1000);
+    } catch {
+      if (signal.aborted) return;
+      // Without a summary, keep the tail of the transcript: less context beats a failed turn.
+      summary = transcript.slice(-Math.max(500, window));
+    }
+    this.#messages.splice(1, cut - 1, { role: "user", content: `[Summary of the earlier conversation]\n${summary}` });
+    if (!this.#options.ephemeral && this.#created) {
+      await rt.history.replace(this.id, this.#messages);
+      this.#persisted = this.#messages.length;
+    }
+    this.#emit({ type: "compaction", removedMessages: old.length, tokensBefore: before, tokensAfter: countRequest(count, this.#messages, tools) });
+  }
+
+  /** Ends the session: runs SessionEnd hooks. History stays in the store for resume. */
+  async close(): Promise<void> {
+    this.cancel();
+    if (this.#messages.length) await this.#runtime.hooks.run("SessionEnd", this.id, { turns: this.#turn, usage: this.#total });
+  }
+
+  /** Exposed for the planner: the session's event sink and model. */
+  get model(): ResolvedModel {
+    return this.#model;
+  }
+
+  /** Emits an event into the running turn's stream (planner progress). */
+  emit(event: AgentEvent): void {
+    this.#emit(event);
+  }
+
+  /** Lets the planner stream outside a chat turn. */
+  setEmitter(emit: (event: AgentEvent) => void): void {
+    this.#emit = emit;
+  }
+}
+
+export { TaintError };

@@ -1,0 +1,121 @@
+/**
+ * The MCP client: connects the agent's configured servers over stdio or streamable HTTP and
+ * turns their tools and resources into agent tools named `mcp__<server>__<name>`.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { McpServerConfig } from "../config/schema.ts";
+import type { Tool } from "../tools/tool.ts";
+import { ToolError } from "../tools/tool.ts";
+
+/** One connected server. */
+export interface McpConnection {
+  name: string;
+  client: Client;
+  tools: Tool[];
+  close(): Promise<void>;
+}
+
+function toolName(server: string, name: string): string {
+  return `mcp__${server}__${name.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+}
+
+interface ContentPart {
+  type: string;
+  text?: string;
+  resource?: { uri?: string; text?: string };
+  mimeType?: string;
+}
+
+function renderContent(parts: ContentPart[] | undefined): string {
+  return (parts ?? []).map((p) => {
+    if (p.type === "text") return p.text ?? "";
+    if (p.type === "resource") return p.resource?.text ?? `[resource ${p.resource?.uri ?? ""}]`;
+    return `[${p.type}${p.mimeType ? ` ${p.mimeType}` : ""} content]`;
+  }).join("\n");
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return !!value && typeof value === "object" && !Array.isArray(value);
+}
+
+function mcpTool(
+  client: Client,
+  server: string,
+  name: string,
+  description: string,
+  parameters: Record<string, unknown>,
+  call: (client: Client, input: Record<string, unknown>, signal: AbortSignal) => Promise<string>,
+): Tool {
+  return {
+    name: toolName(server, name),
+    description: `[${server}] ${description}`.slice(0, 1024),
+    effect: "exec",
+    parameters,
+    validate(raw) {
+      // The server validates against its own schema; we check the shape the protocol needs.
+      return isObject(raw) ? { ok: true, input: raw } : { ok: false, error: "arguments must be a JSON object" };
+    },
+    subject: () => undefined,
+    run: (input, ctx) => call(client, input, ctx.signal),
+  };
+}
+
+/**
+ * Connects one server and lists what it offers.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = await connectMcpServer({ name: "files", transport: "stdio", command: "deno",
+ *   args: ["run", "-A", "server.ts"], env: {}, headers: {}, enabled: true });
+ * console.log(conn.tools.map((t) => t.name));
+ * await conn.close();
+ * ```
+ */
+export async function connectMcpServer(config: McpServerConfig, cwd?: string): Promise<McpConnection> {
+  const client = new Client({ name: "a3s-code", version: "0.1.0" });
+  const transport = config.transport === "http"
+    ? new StreamableHTTPClientTransport(new URL(config.url!), { requestInit: { headers: config.headers } })
+    : new StdioClientTransport({
+      command: config.command!,
+      args: config.args,
+      env: { ...Deno.env.toObject(), ...config.env },
+      cwd,
+      stderr: "pipe",
+    });
+  try {
+    await client.connect(transport);
+  } catch (error) {
+    throw new Error(`mcp server ${config.name}: cannot connect: ${(error as Error).message}`);
+  }
+  const tools: Tool[] = [];
+  const caps = client.getServerCapabilities() ?? {};
+  if (caps.tools) {
+    const listed = await client.listTools();
+    for (const t of listed.tools) {
+      tools.push(mcpTool(client, config.name, t.name, t.description ?? t.name, t.inputSchema as Record<string, unknown>, async (c, input, signal) => {
+        const result = await c.callTool({ name: t.name, arguments: input }, undefined, { signal });
+        const text = renderContent(result.content as ContentPart[]);
+        if (result.isError) throw new ToolError(text || `${t.name} failed`);
+        return text || JSON.stringify(result.structuredContent ?? {});
+      }));
+    }
+  }
+  if (caps.resources) {
+    tools.push(mcpTool(client, config.name, "list_resources", "List the resources this server offers (uri, name, description).", { type: "object", properties: {} }, async (c, _i, signal) => {
+      const listed = await c.listResources(undefined, { signal });
+      return (listed.resources as { uri: string; name: string; description?: string }[]).map((r) => `${r.uri}  ${r.name}${r.description ? ` — ${r.description}` : ""}`).join("\n") || "no resources";
+    }));
+    tools.push(mcpTool(client, config.name, "read_resource", "Read one resource by uri.", {
+      type: "object",
+      properties: { uri: { type: "string" } },
+      required: ["uri"],
+    }, async (c, input, signal) => {
+      if (typeof input.uri !== "string") throw new ToolError("uri must be a string");
+      const read = await c.readResource({ uri: input.uri }, { signal });
+      return (read.contents as { text?: unknown; mimeType?: string }[]).map((x) => (typeof x.text === "string" ? x.text : `[binary ${x.mimeType ?? ""}]`)).join("\n");
+    }));
+  }
+  return { name: config.name, client, tools, close: () => client.close() };
+}

@@ -1,0 +1,49 @@
+/** code's tables in the shared store: session history and long-term memory. */
+import type { Migration } from "@a3s/common";
+
+export const CODE_MIGRATIONS: readonly Migration[] = [{
+  version: 1,
+  name: "sessions_messages_memories",
+  async up(db) {
+    await db.schema.createTable("code_sessions")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("agent", "text", (c) => c.notNull())
+      .addColumn("title", "text", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addColumn("updated_at", "bigint", (c) => c.notNull())
+      .execute();
+    await db.schema.createTable("code_messages")
+      .addColumn("session_id", "text", (c) => c.notNull())
+      .addColumn("seq", "integer", (c) => c.notNull())
+      .addColumn("role", "text", (c) => c.notNull())
+      .addColumn("body", "text", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("code_messages_pk", ["session_id", "seq"])
+      .execute();
+    await db.schema.createTable("code_memories")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("scope", "text", (c) => c.notNull())
+      .addColumn("owner", "text", (c) => c.notNull())
+      .addColumn("content", "text", (c) => c.notNull())
+      .addColumn("tags", "text", (c) => c.notNull())
+      .addColumn("embedding", "text")
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex("code_memories_owner").on("code_memories").columns(["scope", "owner"]).execute();
+  },
+}];
+
+/** Row shapes, as kysely sees them. */
+export interface CodeTables {
+  code_sessions: { id: string; agent: string; title: string; created_at: number; updated_at: number };
+  code_messages: { session_id: string; seq: number; role: string; body: string; created_at: number };
+  code_memories: {
+    id: string;
+    scope: string;
+    owner: string;
+    content: string;
+    tags: string;
+    embedding: string | null;
+    created_at: number;
+  };
+}
