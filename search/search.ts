@@ -120,7 +120,13 @@ export class SearchService {
   }
 
   /** Each engine's settings as they apply now, for `GET /search/v1/engines`. */
-  engines(): Array<{ name: string; enabled: boolean; baseUrl: string; weight: number; breaker: string }> {
+  engines(): Array<{
+    name: string;
+    enabled: boolean;
+    baseUrl: string;
+    weight: number;
+    breaker: "closed" | "open" | "half_open";
+  }> {
     const defaults = new Set(this.defaultEngines());
     return ENGINE_NAMES.map((name) => ({
       name,
