@@ -42,6 +42,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
     summary: "scan text for PII and secrets",
     load: () => import("./safeclaw/cli.ts").then((m) => m.main),
   },
+  box: {
+    summary: "run commands in sandboxes (namespace or VM) and manage images",
+    load: () => import("./box/cli.ts").then((m) => m.main),
+  },
 };
 
 function usage(): string {

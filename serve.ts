@@ -15,6 +15,7 @@ export const SERVED_MODULES: ReadonlyArray<() => Promise<A3sModule>> = [
   () => import("./lane/routes.ts").then((m) => m.laneModule()),
   () => import("./power/routes.ts").then((m) => m.powerModule()),
   () => import("./safeclaw/mod.ts").then((m) => m.safeclawModule()),
+  () => import("./box/routes.ts").then((m) => m.boxModule()),
 ];
 
 const HELP = `Usage: a3s serve [options]

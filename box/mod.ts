@@ -1,13 +1,39 @@
 /**
- * `@a3s/box`. Its public API lands with the module's issue; until then it exports only its
- * package name, so the workspace and publishing stay whole.
+ * `@a3s/box`: the sandbox runtime. Boxes run on a driver behind one interface
+ * ({@linkcode BoxDriver}): the namespace driver (bubblewrap with seccomp, cgroups and an overlay
+ * rootfs) today, VM drivers beside it. Images come from an OCI store with registry pull and push,
+ * and a guest agent speaks the frame protocol for exec, file copy and health checks.
  *
  * @example
  * ```ts
- * import { MODULE_NAME } from "@a3s/box";
- * console.log(MODULE_NAME);
+ * import { openStore } from "@a3s/common";
+ * import { openBoxRuntime } from "@a3s/box";
+ * const store = await openStore({ sqlitePath: ":memory:" });
+ * const boxes = await openBoxRuntime({ store, home: "/tmp/a3s" });
+ * console.log(await boxes.info());
  * ```
  * @module
  */
 /** The package name. */
 export const MODULE_NAME = "@a3s/box";
+
+export type * from "./types.ts";
+export { type BoxInfo, BoxManager, type BoxState, type CreateBoxOptions } from "./manager.ts";
+export { type BoxRuntimeOptions, defaultDrivers, openBoxRuntime } from "./runtime.ts";
+export {
+  BOX_ACCESS,
+  type BoxConfig,
+  BoxConfigSchema,
+  boxModule,
+  createBoxRoutes,
+} from "./routes.ts";
+export { NamespaceDriver, type NamespaceDriverOptions } from "./drivers/namespace.ts";
+export { buildSeccompFilter, DENIED_SYSCALLS } from "./drivers/seccomp.ts";
+export { AgentClient, AgentClosedError, type AgentLink } from "./agent/client.ts";
+export { buildAgent } from "./agent/build.ts";
+export { ImageStore, type ImageSummary } from "./image/store.ts";
+export { type Fetcher, RegistryClient, type RegistryOptions } from "./image/registry.ts";
+export { formatReference, type ImageReference, parseReference } from "./image/reference.ts";
+export { extractLayer, type ExtractReport } from "./image/extract.ts";
+export { readTar, type TarEntry, type TarInput, writeTar } from "./image/tar.ts";
+export { busyboxImage } from "./image/busybox.ts";

@@ -1,0 +1,108 @@
+/** The HTTP API on a real server, over the real namespace driver. */
+import { assert, assertEquals } from "@a3s/common/testing";
+import { createLogger, loadConfig, openStore, startServer } from "@a3s/common";
+import { boxModule } from "./routes.ts";
+import { openBoxRuntime } from "./runtime.ts";
+import { addBusybox } from "./_test_support.ts";
+
+const TOKEN = "box-test-token-0123456789abcdef";
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+
+async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
+  const home = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3sbh" });
+  await Deno.writeTextFile(
+    `${home}/config.json`,
+    JSON.stringify({ security: { tokens: [{ token: TOKEN, scopes: ["box:exec"] }] } }),
+  );
+  const seed = await openStore({ sqlitePath: `${home}/a3s.db` });
+  const runtime = await openBoxRuntime({ store: seed, home });
+  await addBusybox(runtime.images);
+  runtime.close();
+  await seed.close();
+  const config = loadConfig({ env: { A3S_HOME: home }, flags: { port: 0 } });
+  const server = await startServer({
+    config,
+    modules: [boxModule()],
+    store: await openStore({ sqlitePath: `${home}/a3s.db` }),
+    logger: createLogger("silent"),
+  });
+  try {
+    await fn(server.url);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+}
+
+async function call(url: string, method: string, path: string, body?: unknown) {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: body === undefined ? AUTH : { ...AUTH, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, json: await response.json() };
+}
+
+Deno.test("box HTTP API: create, exec (JSON and SSE), logs, stats, delete", async () => {
+  await withServer(async (url) => {
+    const anonymous = await fetch(`${url}/box/v1/boxes`);
+    await anonymous.body?.cancel();
+    assert(anonymous.status === 401 || anonymous.status === 403, `got ${anonymous.status}`);
+
+    const bad = await call(url, "POST", "/box/v1/boxes", {
+      image: "busybox",
+      limits: { memoryBytes: 5 },
+    });
+    assertEquals(bad.status, 400);
+    assertEquals(bad.json.field, "limits.memoryBytes");
+
+    const missing = await call(url, "POST", "/box/v1/boxes", { image: "nosuch:1" });
+    assertEquals([missing.status, missing.json.field], [404, "image"]);
+
+    const refused = await call(url, "POST", "/box/v1/boxes", {
+      image: "busybox",
+      volumes: [{ host: "/etc", guest: "/host-etc" }],
+    });
+    assertEquals([refused.status, refused.json.field], [403, "volumes.0.host"]);
+
+    const created = await call(url, "POST", "/box/v1/boxes", {
+      image: "busybox",
+      name: "api-box",
+      command: ["sh", "-c", "echo started; sleep 60"],
+    });
+    assertEquals(created.status, 201);
+    assertEquals([created.json.state, created.json.driver], ["running", "namespace"]);
+
+    const exec = await call(url, "POST", "/box/v1/boxes/api-box/exec", {
+      command: ["sh", "-c", "cat; echo bad >&2; exit 4"],
+      stdin: "piped in",
+    });
+    assertEquals(exec.json, { exitCode: 4, signal: 0, stdout: "piped in", stderr: "bad\n" });
+
+    const streamed = await fetch(`${url}/box/v1/boxes/api-box/exec`, {
+      method: "POST",
+      headers: { ...AUTH, "content-type": "application/json" },
+      body: JSON.stringify({ command: ["sh", "-c", "echo one; echo two >&2"], stream: true }),
+    });
+    assertEquals(streamed.headers.get("content-type")?.startsWith("text/event-stream"), true);
+    const events = await streamed.text();
+    assert(/event: stdout\ndata: one/.test(events), events);
+    assert(/event: stderr\ndata: two/.test(events), events);
+    assert(events.includes('event: exit\ndata: {"exitCode":0,"signal":0}'), events);
+
+    const logs = await call(url, "GET", "/box/v1/boxes/api-box/logs");
+    assertEquals(logs.json.stdout, "started\n");
+    const stats = await call(url, "GET", "/box/v1/boxes/api-box/stats");
+    assertEquals(stats.status, 200);
+    const list = await call(url, "GET", "/box/v1/boxes");
+    assertEquals(list.json.boxes.length, 1);
+    const info = await call(url, "GET", "/box/v1/info");
+    assertEquals(info.json.defaultDriver, "namespace");
+
+    const running = await call(url, "DELETE", "/box/v1/boxes/api-box");
+    assertEquals(running.status, 409);
+    const removed = await call(url, "DELETE", "/box/v1/boxes/api-box?force=true");
+    assertEquals(removed.status, 200);
+    assertEquals((await call(url, "GET", "/box/v1/boxes/api-box")).status, 404);
+  });
+});
