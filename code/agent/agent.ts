@@ -26,6 +26,7 @@ import { connectMcpServer, type McpConnection } from "../mcp/client.ts";
 import { AgentSession, type SessionOptions } from "./session.ts";
 import type { AgentRuntime, ResolvedModel } from "./runtime.ts";
 import { loadSubagents, type SubagentDefinition } from "./subagents.ts";
+import { tokenCounter } from "./tokens.ts";
 import { A3sError } from "@a3s/common/errors";
 
 /** What a program supplies beyond the config file. */
@@ -161,6 +162,8 @@ export class Agent implements AgentRuntime {
     for (const [name, provider] of Object.entries(options.providers ?? {})) agent.#providers.set(name, provider);
     // Fail at creation, not mid-turn, when the default model cannot resolve.
     agent.resolveModel();
+    // Load the wasm token counter now, so the first turn does not pay for it.
+    await tokenCounter();
 
     const enabled = config.tools.enabled ? new Set(config.tools.enabled) : undefined;
     const disabled = new Set(config.tools.disabled);

@@ -19,7 +19,8 @@ function retryable(error: unknown): boolean {
  * ```
  */
 export function laneRetryRunner(
-  lane: MemoryLane = createLane({ maxConcurrency: 64 }),
+  // The prompt lane defaults to 2 at a time; parallel subagents and plan steps need more.
+  lane: MemoryLane = createLane({ maxConcurrency: 64, lanes: { prompt: { maxConcurrency: 64 } } }),
   session = "code",
 ): { run: RetryRunner; close(): Promise<void> } {
   const run: RetryRunner = async (attempt, options) => {
