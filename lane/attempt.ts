@@ -2,27 +2,9 @@
  * Runs one attempt of a job: builds its context, enforces the timeout, and reports exactly
  * one outcome however the handler, the timer and a cancellation race.
  */
-import { A3sError } from "@a3s/common";
+import { JobTimeoutError } from "./errors.ts";
 import type { LaneName } from "./lanes.ts";
 import type { JobContext, JobFunction } from "./types.ts";
-
-/** The attempt ran past its timeout. */
-export class JobTimeoutError extends A3sError {
-  /** Names the timeout that ran out. */
-  constructor(ms: number) {
-    super("timeout", `job timed out after ${ms} ms`, { status: 504 });
-    this.name = "JobTimeoutError";
-  }
-}
-
-/** The job was cancelled. */
-export class JobCancelledError extends A3sError {
-  /** Optionally says why. */
-  constructor(reason = "job was cancelled") {
-    super("cancelled", reason, { status: 409 });
-    this.name = "JobCancelledError";
-  }
-}
 
 /** The job fields a handler reads through its context. */
 export interface AttemptSubject {
@@ -118,11 +100,4 @@ export class Attempt<J extends AttemptSubject = AttemptSubject> implements JobCo
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     owner.attemptDone(this.job, ok, value);
   }
-}
-
-/** The code and message kept in a job's error history. */
-export function describeError(error: unknown): { code: string; message: string } {
-  if (error instanceof A3sError) return { code: error.code, message: error.message };
-  if (error instanceof Error) return { code: error.name || "Error", message: error.message };
-  return { code: "error", message: String(error) };
 }

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "./_assert.ts";
-import { Attempt, type AttemptOwner, JobCancelledError, JobTimeoutError } from "./attempt.ts";
+import { Attempt, type AttemptOwner } from "./attempt.ts";
+import { JobCancelledError, JobTimeoutError } from "./errors.ts";
 import type { JobFunction } from "./types.ts";
 
 const subject = { id: "j1", session: "s", lane: "query" as const, kind: "k", payload: 7 };

@@ -3,10 +3,34 @@
  * with it: one zod schema each, the source of validation, types and OpenAPI.
  */
 import { z } from "@hono/zod-openapi";
-import { LANE_NAMES } from "./lanes.ts";
+import { LANE_NAMES, type LaneName } from "./lanes.ts";
+import type { RateLimit } from "./rate_limit.ts";
+import type { StoredRetry } from "./retry.ts";
+
+/** One lane's settings in the config file. */
+export interface LaneSettings {
+  maxConcurrency?: number;
+  rateLimit?: RateLimit;
+  timeoutMs?: number;
+  retry?: StoredRetry;
+}
+
+/** The validated `lane` config section; see {@linkcode LaneSectionSchema}. */
+export interface LaneSection {
+  lanes?: Partial<Record<LaneName, LaneSettings>>;
+  maxConcurrency?: number;
+  sessionConcurrency?: number;
+  keyConcurrency?: Record<string, number>;
+  retry?: StoredRetry;
+  leaseMs?: number;
+  pollMs?: number;
+  workerConcurrency?: number;
+  closeTimeoutMs?: number;
+  process?: boolean;
+}
 
 /** A retry policy as JSON carries it (no `retryIf` predicate). */
-export const RetryPolicySchema = z.object({
+export const RetryPolicySchema: z.ZodType<StoredRetry> = z.object({
   maxAttempts: z.number().int().min(1).max(100),
   backoff: z.enum(["fixed", "exponential"]).optional(),
   delayMs: z.number().min(0).optional(),
@@ -15,10 +39,9 @@ export const RetryPolicySchema = z.object({
   jitter: z.number().min(0).max(1).optional(),
 }).openapi("LaneRetryPolicy");
 
-const positiveInt = z.number().int().positive();
+const positiveInt: z.ZodNumber = z.number().int().positive();
 
-/** One lane's settings in the config file. */
-const LaneSettingsSchema = z.strictObject({
+const LaneSettingsSchema: z.ZodType<LaneSettings> = z.strictObject({
   maxConcurrency: positiveInt.optional(),
   rateLimit: z.strictObject({
     ratePerSecond: z.number().positive(),
@@ -32,7 +55,7 @@ const LaneSettingsSchema = z.strictObject({
  * The `lane` config section. Every key is optional: the scheduler's own defaults apply, so an
  * empty section is valid.
  */
-export const LaneSectionSchema = z.strictObject({
+export const LaneSectionSchema: z.ZodType<LaneSection> = z.strictObject({
   lanes: z.partialRecord(z.enum(LANE_NAMES), LaneSettingsSchema).optional(),
   maxConcurrency: positiveInt.optional(),
   sessionConcurrency: positiveInt.optional(),
@@ -44,6 +67,3 @@ export const LaneSectionSchema = z.strictObject({
   closeTimeoutMs: z.number().int().min(0).optional(),
   process: z.boolean().optional(),
 });
-
-/** The validated `lane` config section. */
-export type LaneSection = z.infer<typeof LaneSectionSchema>;

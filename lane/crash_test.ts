@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "./_assert.ts";
 import { openStore } from "@a3s/common";
-import type { LaneTables } from "./schema.ts";
+import type { LaneTables } from "./_schema.ts";
 
 const WORKER = new URL("./testdata/crash_worker.ts", import.meta.url).pathname;
 const JOBS = 10_000;

@@ -4,19 +4,34 @@
  * so each handler call is at-least-once. On PostgreSQL several processes share the queues:
  * claims take `FOR UPDATE SKIP LOCKED` rows inside a transaction that holds one advisory lock,
  * so the running-lease counts the limits are checked against cannot change underneath it.
+ *
+ * This file is the orchestration; each step has its own file: inserting (`_durable_insert`),
+ * claiming (`_durable_claim`), writing outcomes back (`_durable_finish`), the dependency
+ * cascade (`_durable_cascade`), the timer (`_work_loop`) and the waiters (`_waiters`).
  */
-import { type Kysely, sql, type Transaction } from "kysely";
-import { A3sError, NotFoundError, type Store, ValidationError } from "@a3s/common";
+import type { Kysely } from "kysely";
+import { NotFoundError, type Store, ValidationError } from "@a3s/common";
 import { LANE_NAMES, type LaneName, laneRank } from "./lanes.ts";
-import { dependencyFailed, type JobHandle, Lane, type LaneOptions } from "./lane.ts";
-import { Attempt, type AttemptOwner, describeError, JobCancelledError } from "./attempt.ts";
-import { retryDelay, type RetryPolicy, shouldRetry, storedRetry } from "./retry.ts";
+import { type JobHandle, Lane, type LaneOptions } from "./lane.ts";
+import { Attempt, type AttemptOwner } from "./attempt.ts";
+import { JobCancelledError, LaneClosedError } from "./errors.ts";
+import { appendError, lastError } from "./error_history.ts";
+import type { RetryPolicy } from "./retry.ts";
 import { flushMetrics, recordOutcome, recordRun, recordWait, reportDepth } from "./metrics.ts";
-import { type JobRow, LANE_MIGRATIONS, type LaneTables } from "./schema.ts";
+import { type JobRow, LANE_MIGRATIONS, type LaneTables } from "./_schema.ts";
+import { errorsOf, newJobRow, parseJson, rowSubject, rowToInfo } from "./_rows.ts";
+import { DurableHandle } from "./_durable_handle.ts";
+import { claimTransaction, type Conn, lockDependencyGraph } from "./_durable_tx.ts";
+import { insertJobs, type PreparedJob } from "./_durable_insert.ts";
+import { claimJobs, type ClaimResult, WRITE_BATCH } from "./_durable_claim.ts";
+import { type WriteBack, writeFinished } from "./_durable_finish.ts";
+import { cancelDependents, type CancelledDependent } from "./_durable_cascade.ts";
+import type { FinishedAttempt, RunningJob } from "./_running_job.ts";
+import { WorkLoop } from "./_work_loop.ts";
+import { Waiters } from "./_waiters.ts";
 import {
   type HandlerOptions,
   JOB_STATES,
-  type JobError,
   type JobFilter,
   type JobFunction,
   type JobInfo,
@@ -60,177 +75,15 @@ export interface DurableSubmission {
   options?: SubmitOptions;
 }
 
-/** Times a lease may run out on a job before it goes to the dead-letter queue. */
-const MAX_RECOVERIES = 3;
-const CLAIM_LOCK = 0x1a3e5;
-const WRITE_BATCH = 400;
-const INSERT_BATCH = 500;
-const INSERT_COLUMNS = [
-  "id",
-  "session",
-  "lane",
-  "lane_rank",
-  "kind",
-  "payload",
-  "state",
-  "priority",
-  "limit_key",
-  "idempotency_key",
-  "depends_on",
-  "attempts",
-  "max_attempts",
-  "retry",
-  "timeout_ms",
-  "run_at",
-  "cancel_requested",
-  "errors",
-  "created_at",
-] as const;
+const DEFAULT_LEASE_MS = 30_000;
+const DEFAULT_POLL_MS = 100;
+const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+/** The most jobs one claim starts, however high the limits. */
+const MAX_CLAIM = 256;
 /** Waiters on jobs that may run in another process are polled at most this often. */
 const WAITER_POLL_MS = 250;
-
-interface RunningJob {
-  id: string;
-  session: string;
-  lane: LaneName;
-  rank: number;
-  kind: string;
-  payload: unknown;
-  key: string | null;
-  attempts: number;
-  errors: JobError[];
-  retry: RetryPolicy;
-  readyAt: number;
-  startedAt: number;
-  attempt?: Attempt<RunningJob>;
-  cancelRequested: boolean;
-  progress?: unknown;
-}
-
-interface Finished {
-  job: RunningJob;
-  ok: boolean;
-  value: unknown;
-}
-
-interface Settled {
-  job: RunningJob;
-  ok: boolean;
-  value: unknown;
-}
-
-/** Finished attempts being written, and what to do once they are committed. */
-interface FinishedBatch {
-  finished: Finished[];
-  settled: Settled[];
-  after: (() => void)[];
-  now: number;
-}
-
-interface Waiter {
-  promise: Promise<unknown>;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-}
-
-type Db = Kysely<LaneTables>;
-type Conn = Kysely<LaneTables> | Transaction<LaneTables>;
-
-class DurableHandle implements JobHandle {
-  #progress: unknown = null;
-  #listeners: Set<(value: unknown) => void> | undefined;
-  constructor(readonly owner: DurableLane, readonly id: string) {}
-  get result(): Promise<unknown> {
-    return this.owner.waitFor(this.id);
-  }
-  get progress(): unknown {
-    const latest = this.owner.progressOf(this.id);
-    if (latest !== undefined) this.#progress = latest;
-    return this.#progress;
-  }
-  onProgress(listener: (value: unknown) => void): () => void {
-    (this.#listeners ??= new Set()).add(listener);
-    const stop = this.owner.subscribe((event) => {
-      if (event.type === "progress" && event.jobId === this.id) {
-        this.#progress = event.progress;
-        listener(event.progress);
-      }
-    });
-    return () => {
-      this.#listeners?.delete(listener);
-      stop();
-    };
-  }
-  cancel(): Promise<boolean> {
-    return this.owner.cancel(this.id);
-  }
-}
-
-function parseJson(text: string | null): unknown {
-  if (text === null || text === undefined) return null;
-  return JSON.parse(text);
-}
-
-function toJson(value: unknown, field: string): string {
-  try {
-    return JSON.stringify(value ?? null) ?? "null";
-  } catch (error) {
-    throw new ValidationError(
-      `${field}: not JSON-serializable (${(error as Error).message})`,
-      field,
-    );
-  }
-}
-
-/** Maps a stored row to the public job shape. */
-export function rowToInfo(row: JobRow): JobInfo {
-  return {
-    id: row.id,
-    session: row.session,
-    lane: row.lane as LaneName,
-    kind: row.kind,
-    payload: parseJson(row.payload),
-    state: row.state as JobInfo["state"],
-    priority: Number(row.priority),
-    key: row.limit_key,
-    idempotencyKey: row.idempotency_key,
-    dependsOn: parseJson(row.depends_on) as string[],
-    attempts: Number(row.attempts),
-    maxAttempts: Number(row.max_attempts),
-    runAt: Number(row.run_at),
-    createdAt: Number(row.created_at),
-    startedAt: row.started_at === null ? null : Number(row.started_at),
-    finishedAt: row.finished_at === null ? null : Number(row.finished_at),
-    result: parseJson(row.result),
-    progress: parseJson(row.progress),
-    errors: parseJson(row.errors) as JobError[],
-  };
-}
-
-function before(a: JobRow, b: JobRow): boolean {
-  const ra = Number(a.lane_rank), rb = Number(b.lane_rank);
-  if (ra !== rb) return ra < rb;
-  const pa = Number(a.priority), pb = Number(b.priority);
-  if (pa !== pb) return pa > pb;
-  return Number(a.seq) < Number(b.seq);
-}
-
-/** Merges two lists already in claim order. */
-function mergeByOrder(a: JobRow[], b: JobRow[]): JobRow[] {
-  if (!a.length) return b;
-  const out: JobRow[] = [];
-  let i = 0, k = 0;
-  while (i < a.length || k < b.length) {
-    if (k >= b.length || (i < a.length && before(a[i], b[k]))) out.push(a[i++]);
-    else out.push(b[k++]);
-  }
-  return out;
-}
-
-function storedError(errors: JobError[]): A3sError {
-  const last = errors[errors.length - 1];
-  return new A3sError(last?.code ?? "failed", last?.message ?? "job failed", { status: 500 });
-}
+/** How often `close()` looks whether the running attempts finished. */
+const CLOSE_POLL_MS = 10;
 
 /**
  * Schedules jobs kept in the shared store. Create it through {@linkcode createLane} with a
@@ -260,26 +113,22 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
   readonly leaseMs: number;
   /** How often an idle worker looks for due jobs. */
   readonly pollMs: number;
-  readonly #db: Db;
+  readonly #db: Kysely<LaneTables>;
   readonly #processing: boolean;
   readonly #closeTimeoutMs: number;
-  readonly #running = new Map<string, RunningJob>();
-  readonly #waiters = new Map<string, Waiter>();
-  #finished: Finished[] = [];
-  #progress = new Map<string, unknown>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #workerConcurrency: number;
-  #timerAt = Infinity;
-  #ticking: Promise<void> | undefined;
-  #again = false;
+  readonly #running = new Map<string, RunningJob>();
+  readonly #waiters = new Waiters();
+  readonly #loop: WorkLoop;
+  #finished: FinishedAttempt[] = [];
+  #progress = new Map<string, unknown>();
   #lastHeartbeat = 0;
   #lastWaiterPoll = 0;
-  #lastStaleCheck = 0;
+  #lastExpiryCheck = 0;
   /** Set by `close()`: finish and write what runs, claim nothing new. */
   #closing = false;
   #closed = false;
-  #stopReporting: () => void;
-  #idle: (() => void)[] = [];
+  readonly #stopReporting: () => void;
 
   /** Opens a durable scheduler on `options.store`, applying the lane migrations. */
   static async open(options: DurableLaneOptions): Promise<DurableLane> {
@@ -292,13 +141,20 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     this.store = options.store;
     this.#db = options.store.db<LaneTables>();
     this.workerId = options.workerId ?? `w-${crypto.randomUUID().slice(0, 8)}`;
-    this.leaseMs = options.leaseMs ?? 30_000;
-    this.pollMs = options.pollMs ?? 100;
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.pollMs = options.pollMs ?? DEFAULT_POLL_MS;
     this.#processing = options.process ?? true;
-    this.#closeTimeoutMs = options.closeTimeoutMs ?? 5_000;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.#workerConcurrency = options.workerConcurrency ?? Infinity;
     this.#stopReporting = reportDepth(this);
-    if (this.#processing) this.#kick(0);
+    this.#loop = new WorkLoop({
+      tick: () => this.#tick(),
+      nextDelay: () => {
+        if (this.#finished.length) return 0;
+        return this.#processing || this.#waiters.size ? this.pollMs : undefined;
+      },
+    });
+    if (this.#processing) this.#loop.kick(0);
   }
 
   /** Registers a kind's handler and looks for its queued jobs right away. */
@@ -308,7 +164,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     options?: HandlerOptions,
   ): this {
     super.handle(kind, fn, options);
-    if (this.#processing) this.#kick(0);
+    if (this.#processing) this.#loop.kick(0);
     return this;
   }
 
@@ -321,7 +177,13 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     work: JobFunction<T> | JobSpec,
     options: SubmitOptions = {},
   ): Promise<JobHandle<T>> {
-    const [handle] = await this.submitMany([{ session, lane, work: work as JobSpec, options }]);
+    if (typeof work === "function") {
+      throw new ValidationError(
+        "kind: durable jobs are {kind, payload}; register the kind with handle()",
+        "kind",
+      );
+    }
+    const [handle] = await this.submitMany([{ session, lane, work, options }]);
     return handle as JobHandle<T>;
   }
 
@@ -332,38 +194,17 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     const prepared = submissions.map((s) => this.#prepare(s, now));
     const ids = await this.#db.transaction().execute(async (tx) => {
       // a dependency that dies while this commits would never cancel a job it cannot see yet
-      if (prepared.some((p) => p.deps.length)) await this.#lockDependencyGraph(tx);
-      const out: string[] = new Array(prepared.length);
-      const plain: number[] = [];
-      for (let i = 0; i < prepared.length; i++) {
-        const { row, deps } = prepared[i];
-        if (row.idempotency_key === null && deps.length === 0) plain.push(i);
-        else out[i] = await this.#insert(tx, row, deps);
-      }
-      for (let i = 0; i < plain.length; i += INSERT_BATCH) {
-        const chunk = plain.slice(i, i + INSERT_BATCH);
-        const rows = chunk.map((k) => prepared[k].row);
-        if (this.store.kind === "postgres") {
-          // one JSON parameter instead of 26 per row: compiling and binding thousands of
-          // parameters costs more than the insert itself
-          await sql`insert into lane_jobs (${sql.join(INSERT_COLUMNS.map((c) => sql.ref(c)))})
-            select ${sql.join(INSERT_COLUMNS.map((c) => sql.ref(c)))}
-            from json_populate_recordset(null::lane_jobs, ${JSON.stringify(rows)})`.execute(tx);
-        } else {
-          await tx.insertInto("lane_jobs").values(rows).execute();
-        }
-        for (const k of chunk) out[k] = prepared[k].row.id;
-      }
-      return out;
+      if (prepared.some((p) => p.deps.length)) await lockDependencyGraph(tx, this.store.kind);
+      return await insertJobs(tx, this.store.kind, prepared);
     });
     prepared.forEach(({ row }, i) => {
-      if (ids[i] === row.id) this.emit("enqueued", { ...row, lane: row.lane as LaneName });
+      if (ids[i] === row.id) this.emit("enqueued", rowSubject(row));
     });
-    if (this.#processing) this.#kick(0);
+    if (this.#processing) this.#loop.kick(0);
     return ids.map((id) => new DurableHandle(this, id));
   }
 
-  #prepare(submission: DurableSubmission, now: number): { row: JobRow; deps: string[] } {
+  #prepare(submission: DurableSubmission, now: number): PreparedJob {
     const { session, lane, work } = submission;
     const options = submission.options ?? {};
     if (typeof work === "function") {
@@ -375,117 +216,27 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     this.validate(session, lane, work, options);
     this.handlerFor(work.kind);
     const rank = laneRank(lane);
-    const retry = this.retryFor(rank, work.kind, options.retry);
     const deps = options.dependsOn ?? [];
     deps.forEach((dep, i) => {
       if (typeof dep !== "string") {
         throw new ValidationError(`dependsOn.${i}: must be a job id`, `dependsOn.${i}`);
       }
     });
-    const row: JobRow = {
-      id: crypto.randomUUID(),
+    const retry = this.retryFor(rank, work.kind, options.retry);
+    const row = newJobRow({
       session,
       lane,
-      lane_rank: rank,
+      rank,
       kind: work.kind,
-      payload: toJson(work.payload, "payload"),
-      state: "queued",
-      priority: options.priority ?? 0,
-      limit_key: options.key ?? null,
-      idempotency_key: options.idempotencyKey ?? null,
-      depends_on: JSON.stringify(deps),
-      attempts: 0,
-      max_attempts: retry.maxAttempts,
-      retry: JSON.stringify(storedRetry(retry)),
-      timeout_ms: options.timeoutMs ?? null,
-      run_at: now + (options.delayMs ?? 0),
-      lease_until: null,
-      worker: null,
-      cancel_requested: 0,
-      result: null,
-      progress: null,
-      errors: "[]",
-      created_at: now,
-      started_at: null,
-      finished_at: null,
-    };
+      payload: work.payload,
+      retry,
+      options,
+      now,
+    });
     return { row, deps };
   }
 
-  async #insert(tx: Transaction<LaneTables>, row: JobRow, deps: string[]): Promise<string> {
-    if (row.idempotency_key !== null) {
-      const existing = await tx.selectFrom("lane_jobs").select("id")
-        .where("idempotency_key", "=", row.idempotency_key).executeTakeFirst();
-      if (existing) return existing.id;
-    }
-    if (deps.length) {
-      const found = await tx.selectFrom("lane_jobs").select(["id", "state"])
-        .where("id", "in", deps).execute();
-      const states = new Map(found.map((r) => [r.id, r.state]));
-      deps.forEach((dep, i) => {
-        const state = states.get(dep);
-        if (state === undefined) {
-          throw new ValidationError(`dependsOn.${i}: unknown job '${dep}'`, `dependsOn.${i}`);
-        }
-        if (state === "dead" || state === "cancelled") throw dependencyFailed(dep);
-      });
-    }
-    const inserted = await tx.insertInto("lane_jobs").values(row)
-      .onConflict((oc) => oc.column("idempotency_key").doNothing())
-      .returning("id").executeTakeFirst();
-    if (!inserted) {
-      // another process inserted the same idempotency key between our check and insert
-      const existing = await tx.selectFrom("lane_jobs").select("id")
-        .where("idempotency_key", "=", row.idempotency_key).executeTakeFirstOrThrow();
-      return existing.id;
-    }
-    if (deps.length) {
-      await tx.insertInto("lane_job_deps")
-        .values([...new Set(deps)].map((dep) => ({ job_id: row.id, dep_id: dep })))
-        .execute();
-    }
-    return row.id;
-  }
-
-  /**
-   * Serializes dependency checks with the writes that end a job (dead, cancelled) and cancel
-   * its dependents. Without it a submission could read its dependency as alive, the dependency
-   * could die and cancel the dependents it sees, and then the submission commit a job that
-   * waits forever. On SQLite every write transaction is already serialized.
-   */
-  async #lockDependencyGraph(conn: Conn): Promise<void> {
-    if (this.store.kind !== "postgres") return;
-    await sql`select pg_advisory_xact_lock(${sql.lit(CLAIM_LOCK)})`.execute(conn);
-  }
-
   // ---- the worker loop --------------------------------------------------------------------
-
-  #kick(ms: number): void {
-    if (this.#closed) return;
-    if (this.#ticking) {
-      this.#again = true;
-      return;
-    }
-    const at = performance.now() + ms;
-    if (this.#timer !== undefined) {
-      if (at >= this.#timerAt) return;
-      clearTimeout(this.#timer);
-    }
-    this.#timerAt = at;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      this.#ticking = this.#tick().finally(() => {
-        this.#ticking = undefined;
-        const again = this.#again;
-        this.#again = false;
-        for (const wake of this.#idle.splice(0)) wake();
-        if (this.#closed) return;
-        if (again || this.#finished.length) this.#kick(0);
-        else if (this.#processing || this.#waiters.size) this.#kick(this.pollMs);
-      });
-    }, ms);
-  }
 
   async #tick(): Promise<void> {
     try {
@@ -495,7 +246,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
       if (this.#processing && !this.#closed) {
         if (now - this.#lastHeartbeat >= this.leaseMs / 3) await this.#heartbeat(now);
         const claimed = await this.#claim();
-        if (claimed > 0) this.#again = true;
+        if (claimed > 0) this.#loop.again();
       }
       // a processing scheduler settles most waiters itself; it polls only for jobs run elsewhere
       const every = Math.max(this.pollMs, this.#processing ? 4 * WAITER_POLL_MS : WAITER_POLL_MS);
@@ -511,168 +262,67 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
   }
 
   /**
-   * Runs `fn` in a transaction that holds the claim lock from its start: SQLite's write lock,
-   * or PostgreSQL's advisory lock, under which running leases are counted against the limits.
+   * Writes the finished attempts and claims what the limits allow, in one transaction, so the
+   * slots the finished jobs free count as free. Returns how many jobs it started.
    */
-  async #claimTransaction<T>(fn: (conn: Conn) => Promise<T>): Promise<T> {
-    return await this.#db.connection().execute(async (conn) => {
-      // on PostgreSQL the transaction opens with the claim lock held, in one round trip
-      const begin = this.store.kind === "sqlite"
-        ? "begin immediate"
-        : `begin; select pg_advisory_xact_lock(${CLAIM_LOCK})`;
-      await sql`${sql.raw(begin)}`.execute(conn);
-      try {
-        const out = await fn(conn);
-        await sql`commit`.execute(conn);
-        return out;
-      } catch (error) {
-        await sql`rollback`.execute(conn).catch(() => {});
-        throw error;
-      }
-    });
-  }
-
   async #claim(): Promise<number> {
     const kinds = [...this.handlers.keys()];
-    const limits = this.limits;
-    const localRoom = kinds.length && !this.#closing
-      ? Math.min(limits.global, this.#workerConcurrency, 256) - this.#running.size
+    const room = kinds.length && !this.#closing
+      ? Math.min(this.limits.global, this.#workerConcurrency, MAX_CLAIM) - this.#running.size
       : 0;
-    const batch = this.#finished.length ? this.#takeFinished() : undefined;
-    if (localRoom <= 0 && !batch) return 0;
+    const finished = this.#takeFinished();
+    if (room <= 0 && !finished.length) return 0;
     // an idle worker reads before it takes the write lock, so polling stays cheap
-    if (!batch && !(await this.#anythingDue(kinds))) return 0;
-    const postgres = this.store.kind === "postgres";
-    const after: (() => void)[] = [];
-    const rows = await this.#claimTransaction(async (conn) => {
-      // finished attempts are written first, so their slots count as free below
-      if (batch) await this.#writeFinished(conn, batch);
-      if (localRoom <= 0) return [];
-      const now = Date.now();
-      const counts = await sql<
-        { lane_rank: number; session: string; limit_key: string | null; n: number }
-      >`
-        select lane_rank, session, limit_key, count(*) as n from lane_jobs
-        where state = 'running' and lease_until > ${now}
-        group by lane_rank, session, limit_key`.execute(conn);
-      let total = 0;
-      const laneCount = LANE_NAMES.map(() => 0);
-      const sessionCount = new Map<string, number>();
-      const keyCount = new Map<string, number>();
-      for (const row of counts.rows) {
-        const n = Number(row.n);
-        total += n;
-        laneCount[Number(row.lane_rank)] += n;
-        sessionCount.set(row.session, (sessionCount.get(row.session) ?? 0) + n);
-        if (row.limit_key !== null) {
-          keyCount.set(row.limit_key, (keyCount.get(row.limit_key) ?? 0) + n);
-        }
-      }
-      if (total >= limits.global) return [];
-      const window = Math.max(16, localRoom * 2);
-      const ready = await sql<JobRow>`
-        select j.* from lane_jobs j
-        where j.state = 'queued' and j.run_at <= ${now}
-          and j.kind in (${sql.join(kinds)})
-          and not exists (
-            select 1 from lane_job_deps d join lane_jobs p on p.id = d.dep_id
-            where d.job_id = j.id and p.state <> 'completed')
-        order by j.lane_rank, j.priority desc, j.seq
-        limit ${window}
-        ${sql.raw(postgres ? "for update of j skip locked" : "")}`.execute(conn);
-      // leases run for seconds, so looking for expired ones a few times a lease is enough
-      const lookForStale = now - this.#lastStaleCheck >= Math.min(1_000, this.leaseMs / 4);
-      if (lookForStale) this.#lastStaleCheck = now;
-      const stale = lookForStale
-        ? (await sql<JobRow>`
-        select j.* from lane_jobs j
-        where j.state = 'running' and j.lease_until <= ${now}
-          and j.kind in (${sql.join(kinds)})
-        order by j.lane_rank, j.priority desc, j.seq
-        limit ${window}
-        ${sql.raw(postgres ? "for update of j skip locked" : "")}`.execute(conn)).rows
-        : [];
-      const candidates = { rows: mergeByOrder(stale, ready.rows) };
-      const accepted: JobRow[] = [];
-      const expired: JobRow[] = [];
-      const clock = performance.now();
-      for (const row of candidates.rows) {
-        if (accepted.length >= localRoom || total >= limits.global) break;
-        const rank = Number(row.lane_rank);
-        if (laneCount[rank] >= limits.lanes[rank]) continue;
-        if ((sessionCount.get(row.session) ?? 0) >= limits.session) continue;
-        const key = row.limit_key;
-        if (key !== null && (keyCount.get(key) ?? 0) >= limits.keyLimit(key)) continue;
-        if (
-          row.state === "running" &&
-          Number(row.attempts) >= Number(row.max_attempts) + MAX_RECOVERIES
-        ) {
-          expired.push(row);
-          continue;
-        }
-        const bucket = this.buckets[rank];
-        if (bucket && !bucket.tryTake(clock)) continue;
-        accepted.push(row);
-        total++;
-        laneCount[rank]++;
-        sessionCount.set(row.session, (sessionCount.get(row.session) ?? 0) + 1);
-        if (key !== null) keyCount.set(key, (keyCount.get(key) ?? 0) + 1);
-      }
-      for (const row of [...accepted, ...expired]) {
-        if (row.state !== "running") continue;
-        const errors = parseJson(row.errors) as JobError[];
-        errors.push({
-          attempt: Number(row.attempts),
-          code: "lease_expired",
-          message: `lease of worker ${row.worker} expired before the job finished`,
-          at: now,
-        });
-        row.errors = JSON.stringify(errors);
-        await conn.updateTable("lane_jobs").set({ errors: row.errors }).where("id", "=", row.id)
-          .execute();
-      }
-      for (const row of expired) {
-        await conn.updateTable("lane_jobs")
-          .set({ state: "dead", finished_at: now, lease_until: null, worker: null })
-          .where("id", "=", row.id).execute();
-        await this.#cancelDependents(conn, row.id, now, after);
-      }
-      for (let i = 0; i < accepted.length; i += WRITE_BATCH) {
-        const ids = accepted.slice(i, i + WRITE_BATCH).map((row) => row.id);
-        await conn.updateTable("lane_jobs")
-          .set((eb) => ({
-            state: "running",
-            attempts: eb("attempts", "+", 1),
-            lease_until: now + this.leaseMs,
-            worker: this.workerId,
-            started_at: eb.fn.coalesce("started_at", sql.lit(now)),
-            cancel_requested: 0,
-          }))
-          .where("id", "in", ids).execute();
-      }
-      for (const row of expired) {
-        after.push(() => {
-          recordOutcome(Number(row.lane_rank), "dead_lettered");
-          this.emit("dead_lettered", {
-            id: row.id,
-            session: row.session,
-            lane: row.lane as LaneName,
-            kind: row.kind,
-            attempts: Number(row.attempts),
-          }, { error: "lease expired too many times" });
-          this.#settle(row.id, false, storedError(parseJson(row.errors) as JobError[]));
-        });
-      }
-      return accepted;
-    }).catch((error) => {
-      // nothing was written: keep the outcomes for the next attempt at writing them
-      if (batch) this.#finished.unshift(...batch.finished);
-      throw error;
+    if (!finished.length && !(await this.#anythingDue(kinds))) return 0;
+    const now = Date.now();
+    // leases run for seconds, so looking for expired ones a few times a lease is enough
+    const includeExpired = now - this.#lastExpiryCheck >= Math.min(1_000, this.leaseMs / 4);
+    if (includeExpired) this.#lastExpiryCheck = now;
+    const { written, claimed } = await this.#inClaimTransaction(finished, async (conn) => {
+      if (room <= 0) return { accepted: [], dead: [], cancelled: [] };
+      return await claimJobs(conn, {
+        kinds,
+        room,
+        limits: this.limits,
+        buckets: this.buckets,
+        includeExpired,
+        workerId: this.workerId,
+        leaseMs: this.leaseMs,
+        kind: this.store.kind,
+        now: Date.now(),
+      });
     });
-    if (batch) this.#afterFinished(batch);
-    for (const run of after) run();
-    for (const row of rows) this.#start(row);
-    return rows.length;
+    this.#afterWrite(finished, written);
+    this.#afterClaim(claimed);
+    return claimed.accepted.length;
+  }
+
+  /** Writes `finished`, then runs `then`, in one claim transaction; on failure keeps `finished`. */
+  async #inClaimTransaction(
+    finished: FinishedAttempt[],
+    then: (conn: Conn) => Promise<ClaimResult>,
+  ): Promise<{ written: WriteBack; claimed: ClaimResult }> {
+    try {
+      return await claimTransaction(this.#db, this.store.kind, async (conn) => {
+        // finished attempts are written first, so their slots count as free in the claim
+        const written = await writeFinished(conn, finished, this.workerId, Date.now());
+        return { written, claimed: await then(conn) };
+      });
+    } catch (error) {
+      // nothing was written: keep the outcomes for the next attempt at writing them
+      this.#finished.unshift(...finished);
+      throw error;
+    }
+  }
+
+  #afterClaim(claimed: ClaimResult): void {
+    for (const dependent of claimed.cancelled) this.#dependentCancelled(dependent);
+    for (const row of claimed.dead) {
+      recordOutcome(Number(row.lane_rank), "dead_lettered");
+      this.emit("dead_lettered", rowSubject(row), { error: "lease expired too many times" });
+      this.#waiters.settle(row.id, false, lastError(errorsOf(row)));
+    }
+    for (const row of claimed.accepted) this.#start(row);
   }
 
   async #anythingDue(kinds: string[]): Promise<boolean> {
@@ -690,7 +340,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
 
   #start(row: JobRow): void {
     const rank = Number(row.lane_rank);
-    const handler = this.handlers.get(row.kind)!;
+    const handler = this.handlerFor(row.kind);
     const stored = parseJson(row.retry) as RetryPolicy;
     const job: RunningJob = {
       id: row.id,
@@ -701,7 +351,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
       payload: parseJson(row.payload),
       key: row.limit_key,
       attempts: Number(row.attempts) + 1,
-      errors: parseJson(row.errors) as JobError[],
+      errors: errorsOf(row),
       retry: { ...stored, retryIf: handler.options.retry?.retryIf },
       readyAt: Math.max(Number(row.run_at), Number(row.created_at)),
       startedAt: performance.now(),
@@ -737,7 +387,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     this.#running.delete(job.id);
     this.limits.release(job.lane, job.session, job.key);
     this.#finished.push({ job, ok, value });
-    this.#kick(0);
+    this.#loop.kick(0);
   }
 
   /** Writes progress reports; they are advisory, so outside any claim transaction. */
@@ -760,174 +410,57 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
   /** Writes finished attempts in a transaction of their own. */
   async #flush(): Promise<void> {
     await this.#flushProgress();
-    if (!this.#finished.length) return;
-    const batch = this.#takeFinished();
-    await this.#claimTransaction((conn) => this.#writeFinished(conn, batch)).catch((error) => {
-      this.#finished.unshift(...batch.finished);
-      throw error;
-    });
-    this.#afterFinished(batch);
+    const finished = this.#takeFinished();
+    if (!finished.length) return;
+    const { written } = await this.#inClaimTransaction(
+      finished,
+      () => Promise.resolve({ accepted: [], dead: [], cancelled: [] }),
+    );
+    this.#afterWrite(finished, written);
   }
 
-  #takeFinished(): FinishedBatch {
+  #takeFinished(): FinishedAttempt[] {
     const finished = this.#finished;
     this.#finished = [];
-    return { finished, settled: [], after: [], now: Date.now() };
-  }
-
-  /** Writes a batch of finished attempts: completions in a few statements, failures one by one. */
-  async #writeFinished(conn: Conn, batch: FinishedBatch): Promise<void> {
-    const { finished, settled, after, now } = batch;
-    const completed = finished.filter((f) => f.ok);
-    const failed = finished.filter((f) => !f.ok);
-    for (let i = 0; i < completed.length; i += WRITE_BATCH) {
-      const chunk = completed.slice(i, i + WRITE_BATCH);
-      const results = chunk.map((f) => {
-        try {
-          return JSON.stringify(f.value ?? null) ?? "null";
-        } catch {
-          return "null";
-        }
-      });
-      const ids = chunk.map((f) => f.job.id);
-      const allNull = results.every((r) => r === "null");
-      const result = allNull
-        ? sql<string>`'null'`
-        : sql<string>`case id ${
-          sql.join(chunk.map((f, k) => sql`when ${f.job.id} then ${results[k]}`), sql` `)
-        } end`;
-      const updated = await conn.updateTable("lane_jobs")
-        .set({ state: "completed", result, finished_at: now, lease_until: null })
-        .where("id", "in", ids).where("worker", "=", this.workerId)
-        .where("state", "=", "running")
-        .returning("id").execute();
-      const owned = new Set(updated.map((r) => r.id));
-      for (const f of chunk) {
-        if (owned.has(f.job.id)) settled.push({ job: f.job, ok: true, value: f.value });
-      }
-    }
-    for (const f of failed) {
-      const outcome = await this.#writeFailure(conn, f, now, after);
-      if (outcome) settled.push(outcome);
-    }
+    return finished;
   }
 
   /** Once a batch is committed: metrics, events and the waiting handles. */
-  #afterFinished(batch: FinishedBatch): void {
-    for (const run of batch.after) run();
+  #afterWrite(finished: readonly FinishedAttempt[], written: WriteBack): void {
+    for (const effect of written.effects) {
+      switch (effect.type) {
+        case "failed":
+          recordOutcome(effect.job.rank, "failed");
+          this.emit("failed", effect.job, { error: effect.message });
+          break;
+        case "retried":
+          recordOutcome(effect.job.rank, "retried");
+          this.emit("retried", effect.job, { retryAt: effect.runAt });
+          this.#loop.kick(Math.max(0, effect.runAt - Date.now()));
+          break;
+        case "ended":
+          recordOutcome(effect.job.rank, effect.outcome);
+          this.emit(effect.outcome, effect.job, { error: effect.message });
+          break;
+        case "dependent_cancelled":
+          this.#dependentCancelled(effect.dependent);
+          break;
+      }
+    }
     const clock = performance.now();
-    for (const f of batch.finished) recordRun(f.job.rank, clock - f.job.startedAt);
-    for (const s of batch.settled) {
+    for (const f of finished) recordRun(f.job.rank, clock - f.job.startedAt);
+    for (const s of written.settled) {
       if (s.ok) {
         recordOutcome(s.job.rank, "completed");
         this.emit("completed", s.job);
       }
-      this.#settle(s.job.id, s.ok, s.value);
+      this.#waiters.settle(s.job.id, s.ok, s.value);
     }
   }
 
-  async #writeFailure(
-    tx: Conn,
-    f: Finished,
-    now: number,
-    after: (() => void)[],
-  ): Promise<Settled | undefined> {
-    const { job, value } = f;
-    const { code, message } = describeError(value);
-    const errors = [...job.errors, { attempt: job.attempts, code, message, at: now }];
-    const base = tx.updateTable("lane_jobs").where("id", "=", job.id)
-      .where("worker", "=", this.workerId).where("state", "=", "running");
-    // a job that ends without a result takes its waiting dependents with it
-    const end = async (outcome: "cancelled" | "dead_lettered"): Promise<Settled | undefined> => {
-      const done = await base.set({
-        state: outcome === "cancelled" ? "cancelled" : "dead",
-        errors: JSON.stringify(errors),
-        finished_at: now,
-        lease_until: null,
-      }).returning("id").executeTakeFirst();
-      if (!done) return undefined;
-      await this.#cancelDependents(tx, job.id, now, after);
-      after.push(() => {
-        recordOutcome(job.rank, outcome);
-        this.emit(outcome, job, { error: message });
-      });
-      return { job, ok: false, value };
-    };
-    if (job.cancelRequested || value instanceof JobCancelledError) return await end("cancelled");
-    if (value instanceof A3sError && value.code === "lane_closed") {
-      // handed back at shutdown: the attempt does not count
-      await base.set({
-        state: "queued",
-        attempts: job.attempts - 1,
-        lease_until: null,
-        worker: null,
-      })
-        .execute();
-      return undefined;
-    }
-    after.push(() => {
-      recordOutcome(job.rank, "failed");
-      this.emit("failed", job, { error: message });
-    });
-    if (shouldRetry(job.retry, value, job.attempts)) {
-      const runAt = now + retryDelay(job.retry, job.attempts);
-      const done = await base.set({
-        state: "queued",
-        errors: JSON.stringify(errors),
-        run_at: runAt,
-        lease_until: null,
-        worker: null,
-      }).returning("id").executeTakeFirst();
-      if (done) {
-        after.push(() => {
-          recordOutcome(job.rank, "retried");
-          this.emit("retried", job, { retryAt: runAt });
-          this.#kick(Math.max(0, runAt - Date.now()));
-        });
-      }
-      return undefined;
-    }
-    return await end("dead_lettered");
-  }
-
-  /** Cancels every queued job that waits, directly or not, on `id`. */
-  async #cancelDependents(
-    conn: Conn,
-    id: string,
-    now: number,
-    after: (() => void)[],
-  ): Promise<void> {
-    let frontier = [id];
-    while (frontier.length) {
-      const rows = await conn.selectFrom("lane_job_deps as d")
-        .innerJoin("lane_jobs as j", "j.id", "d.job_id")
-        .select(["j.id", "j.errors", "j.session", "j.lane", "j.kind", "j.attempts", "d.dep_id"])
-        .where("d.dep_id", "in", frontier).where("j.state", "=", "queued").execute();
-      frontier = [];
-      for (const row of rows) {
-        const reason = dependencyFailed(row.dep_id);
-        const errors = [...(parseJson(row.errors) as JobError[]), {
-          attempt: Number(row.attempts),
-          code: reason.code,
-          message: reason.message,
-          at: now,
-        }];
-        await conn.updateTable("lane_jobs")
-          .set({ state: "cancelled", errors: JSON.stringify(errors), finished_at: now })
-          .where("id", "=", row.id).where("state", "=", "queued").execute();
-        frontier.push(row.id);
-        after.push(() => {
-          this.emit("cancelled", {
-            id: row.id,
-            session: row.session,
-            lane: row.lane as LaneName,
-            kind: row.kind,
-            attempts: Number(row.attempts),
-          }, { error: reason.message });
-          this.#settle(row.id, false, reason);
-        });
-      }
-    }
+  #dependentCancelled({ subject, reason }: CancelledDependent): void {
+    this.emit("cancelled", subject, { error: reason.message });
+    this.#waiters.settle(subject.id, false, reason);
   }
 
   async #heartbeat(now: number): Promise<void> {
@@ -956,39 +489,22 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
 
   /** The result promise of job `id`; settles when it finishes here or anywhere else. */
   waitFor(id: string): Promise<unknown> {
-    let waiter = this.#waiters.get(id);
-    if (!waiter) {
-      let resolve!: (value: unknown) => void;
-      let reject!: (error: unknown) => void;
-      const promise = new Promise<unknown>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      waiter = { promise, resolve, reject };
-      this.#waiters.set(id, waiter);
-      if (!this.#processing) this.#kick(0);
-    }
-    return waiter.promise;
-  }
-
-  #settle(id: string, ok: boolean, value: unknown): void {
-    const waiter = this.#waiters.get(id);
-    if (!waiter) return;
-    this.#waiters.delete(id);
-    if (ok) waiter.resolve(value);
-    else waiter.reject(value);
+    // a scheduler that does not process jobs learns of results only by polling for them
+    return this.#waiters.wait(id, () => {
+      if (!this.#processing) this.#loop.kick(0);
+    });
   }
 
   async #pollWaiters(): Promise<void> {
-    const ids = [...this.#waiters.keys()].filter((id) => !this.#running.has(id));
+    const ids = this.#waiters.ids().filter((id) => !this.#running.has(id));
     for (let i = 0; i < ids.length; i += WRITE_BATCH) {
       const rows = await this.#db.selectFrom("lane_jobs")
         .select(["id", "state", "result", "errors"])
         .where("id", "in", ids.slice(i, i + WRITE_BATCH))
         .where("state", "in", ["completed", "dead", "cancelled"]).execute();
       for (const row of rows) {
-        if (row.state === "completed") this.#settle(row.id, true, parseJson(row.result));
-        else this.#settle(row.id, false, storedError(parseJson(row.errors) as JobError[]));
+        if (row.state === "completed") this.#waiters.settle(row.id, true, parseJson(row.result));
+        else this.#waiters.settle(row.id, false, lastError(errorsOf(row)));
       }
     }
   }
@@ -1022,25 +538,19 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     this.#open();
     if (this.#abortLocal(id)) return true;
     const now = Date.now();
-    const after: (() => void)[] = [];
     const outcome = await this.#db.transaction().execute(async (tx) => {
-      await this.#lockDependencyGraph(tx);
+      await lockDependencyGraph(tx, this.store.kind);
       const row = await tx.selectFrom("lane_jobs").selectAll().where("id", "=", id)
         .executeTakeFirst();
       if (!row) throw new NotFoundError(`job '${id}' not found`, "id");
       if (row.state === "queued") {
         const reason = new JobCancelledError();
-        const errors = [...(parseJson(row.errors) as JobError[]), {
-          attempt: Number(row.attempts),
-          code: reason.code,
-          message: reason.message,
-          at: now,
-        }];
+        const errors = appendError(errorsOf(row), Number(row.attempts), reason, now);
         await tx.updateTable("lane_jobs")
           .set({ state: "cancelled", errors: JSON.stringify(errors), finished_at: now })
           .where("id", "=", id).execute();
-        await this.#cancelDependents(tx, id, now, after);
-        return { row, cancelled: true as const, reason };
+        const dependents = await cancelDependents(tx, id, now);
+        return { row, cancelled: true as const, reason, dependents };
       }
       if (row.state === "running") {
         await tx.updateTable("lane_jobs").set({ cancel_requested: 1 }).where("id", "=", id)
@@ -1050,18 +560,11 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
       return { row, cancelled: false as const };
     });
     if (outcome.cancelled === true) {
-      const row = outcome.row;
-      recordOutcome(Number(row.lane_rank), "cancelled");
-      this.emit("cancelled", {
-        id,
-        session: row.session,
-        lane: row.lane as LaneName,
-        kind: row.kind,
-        attempts: Number(row.attempts),
-      });
-      this.#settle(id, false, outcome.reason);
+      recordOutcome(Number(outcome.row.lane_rank), "cancelled");
+      this.emit("cancelled", rowSubject(outcome.row));
+      this.#waiters.settle(id, false, outcome.reason);
+      for (const dependent of outcome.dependents) this.#dependentCancelled(dependent);
     }
-    for (const run of after) run();
     return outcome.cancelled !== false;
   }
 
@@ -1082,7 +585,7 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
     if (!updated) throw new NotFoundError(`no dead job '${id}'`, "id");
     const info = rowToInfo(updated);
     this.emit("enqueued", { ...info, attempts: 0 });
-    if (this.#processing) this.#kick(0);
+    if (this.#processing) this.#loop.kick(0);
     return info;
   }
 
@@ -1147,36 +650,31 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
   }
 
   #open(): void {
-    if (this.#closed) throw new A3sError("lane_closed", "the scheduler is closed", { status: 503 });
+    if (this.#closed) throw new LaneClosedError();
   }
 
-  /** Lets running attempts finish (up to `closeTimeoutMs`), hands the rest back to the queue, and writes what finished. */
+  /**
+   * Lets running attempts finish (up to `closeTimeoutMs`), hands the rest back to the queue,
+   * and writes what finished.
+   */
   async close(): Promise<void> {
     if (this.#closed || this.#closing) return;
     this.#closing = true;
     // a claim in flight starts its jobs before this waits on them
-    if (this.#ticking) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    await this.#loop.idle();
     const deadline = Date.now() + this.#closeTimeoutMs;
     while (this.#running.size && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, CLOSE_POLL_MS));
     }
     this.#closed = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const closing = new A3sError("lane_closed", "the scheduler closed during the attempt", {
-      status: 503,
-    });
+    this.#loop.stop();
+    const closing = new LaneClosedError("the scheduler closed during the attempt");
     for (const job of [...this.#running.values()]) job.attempt?.abort(closing);
-    if (this.#ticking) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    await this.#loop.idle();
     await this.#flush().catch(() => {});
     this.#stopReporting();
-    for (const [id, waiter] of this.#waiters) {
-      waiter.reject(
-        new A3sError("lane_closed", `the scheduler closed while waiting for ${id}`, {
-          status: 503,
-        }),
-      );
-    }
-    this.#waiters.clear();
+    this.#waiters.rejectAll((id) =>
+      new LaneClosedError(`the scheduler closed while waiting for ${id}`)
+    );
   }
 }

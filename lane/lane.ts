@@ -2,8 +2,8 @@
  * The scheduler's shared half: options, handler registry, limits, rate limits, events and the
  * validation of submissions. {@linkcode MemoryLane} and {@linkcode DurableLane} add storage.
  */
-import { A3sError, ValidationError } from "@a3s/common";
-import { LANE_NAMES, type LaneName, laneRank, parseLaneName } from "./lanes.ts";
+import { ValidationError } from "@a3s/common";
+import { LANE_NAMES, type LaneName, parseLaneName } from "./lanes.ts";
 import { type ConcurrencyLimitOptions, ConcurrencyLimits } from "./limits.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { NO_RETRY, type RetryPolicy, validateRetry } from "./retry.ts";
@@ -224,15 +224,30 @@ export abstract class Lane {
     return handler;
   }
 
-  /** The retry policy of a job: its own, else its kind's, else its lane's, else the default. */
-  protected retryFor(rank: number, kind: string, own: RetryPolicy | undefined): RetryPolicy {
-    return own ?? this.handlers.get(kind)?.options.retry ?? this.configs[rank].retry ??
+  /**
+   * The retry policy of a job: its own, else its kind's, else its lane's, else the default.
+   * `kind` is undefined for a plain function job, which has no registered handler.
+   */
+  protected retryFor(
+    rank: number,
+    kind: string | undefined,
+    own: RetryPolicy | undefined,
+  ): RetryPolicy {
+    return own ?? this.#handlerOptions(kind)?.retry ?? this.configs[rank].retry ??
       this.defaultRetry;
   }
 
   /** The timeout of a job, by the same precedence. */
-  protected timeoutFor(rank: number, kind: string, own: number | undefined): number | undefined {
-    return own ?? this.handlers.get(kind)?.options.timeoutMs ?? this.configs[rank].timeoutMs;
+  protected timeoutFor(
+    rank: number,
+    kind: string | undefined,
+    own: number | undefined,
+  ): number | undefined {
+    return own ?? this.#handlerOptions(kind)?.timeoutMs ?? this.configs[rank].timeoutMs;
+  }
+
+  #handlerOptions(kind: string | undefined): HandlerOptions | undefined {
+    return kind === undefined ? undefined : this.handlers.get(kind)?.options;
   }
 
   /** Sends an event when anyone listens. */
@@ -261,10 +276,3 @@ function positive(value: number, field: string): number {
   }
   return value;
 }
-
-/** A dependency that failed, so its dependents never run. */
-export function dependencyFailed(id: string): A3sError {
-  return new A3sError("dependency_failed", `dependency ${id} did not complete`, { status: 409 });
-}
-
-export { laneRank };

@@ -23,6 +23,42 @@ const MAX_SESSION_MARKS = 1000;
 /** Why a job may not start now. */
 export type Blocker = "global" | "lane" | "session" | "key" | null;
 
+/** The jobs running now, by scope: this process's, or every process's as counted in the store. */
+export interface RunningCounts {
+  /** Jobs running now. */
+  running: number;
+  /** Jobs running now per lane, by rank. */
+  readonly laneRunning: number[];
+  /** Jobs running now per session. */
+  readonly sessionRunning: Map<string, number>;
+  /** Jobs running now per concurrency key. */
+  readonly keyRunning: Map<string, number>;
+}
+
+/** Empty counts, for a scheduler that counts the running jobs it read from the store. */
+export function emptyCounts(): RunningCounts {
+  return {
+    running: 0,
+    laneRunning: LANE_NAMES.map(() => 0),
+    sessionRunning: new Map(),
+    keyRunning: new Map(),
+  };
+}
+
+/** Adds `n` running jobs of one lane, session and key to `counts`. */
+export function countRunning(
+  counts: RunningCounts,
+  rank: number,
+  session: string,
+  key: string | null,
+  n = 1,
+): void {
+  counts.running += n;
+  counts.laneRunning[rank] += n;
+  counts.sessionRunning.set(session, (counts.sessionRunning.get(session) ?? 0) + n);
+  if (key !== null) counts.keyRunning.set(key, (counts.keyRunning.get(key) ?? 0) + n);
+}
+
 /**
  * Counts running jobs and answers whether one more may start.
  *
@@ -34,7 +70,7 @@ export type Blocker = "global" | "lane" | "session" | "key" | null;
  * limits.blocker("query", "s1", null); // "session"
  * ```
  */
-export class ConcurrencyLimits {
+export class ConcurrencyLimits implements RunningCounts {
   /** The global limit. */
   readonly global: number;
   /** Limits per lane, by rank. */
@@ -74,14 +110,24 @@ export class ConcurrencyLimits {
     return this.keys.get(key) ?? this.defaultKey;
   }
 
-  /** The first limit that would be exceeded by starting one more such job, or null. */
+  /** The first limit that starting one more such job in this process would exceed, or null. */
   blocker(lane: LaneName, session: string, key: string | null): Blocker {
-    if (this.running >= this.global) return "global";
-    if (this.laneRunning[laneRank(lane)] >= this.lanes[laneRank(lane)]) return "lane";
-    if (this.#trackSessions && (this.sessionRunning.get(session) ?? 0) >= this.session) {
+    return this.blockerIn(this, laneRank(lane), session, key);
+  }
+
+  /**
+   * The first limit that starting one more job of lane rank `rank`, `session` and `key` would
+   * exceed, given `counts` of the jobs running now, or null when it may start. The one "may
+   * this job start" check: the memory scheduler asks it of its own counts, the durable one of
+   * the running leases it counted in the store.
+   */
+  blockerIn(counts: RunningCounts, rank: number, session: string, key: string | null): Blocker {
+    if (counts.running >= this.global) return "global";
+    if (counts.laneRunning[rank] >= this.lanes[rank]) return "lane";
+    if (this.session !== Infinity && (counts.sessionRunning.get(session) ?? 0) >= this.session) {
       return "session";
     }
-    if (key !== null && (this.keyRunning.get(key) ?? 0) >= this.keyLimit(key)) return "key";
+    if (key !== null && (counts.keyRunning.get(key) ?? 0) >= this.keyLimit(key)) return "key";
     return null;
   }
 

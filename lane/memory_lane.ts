@@ -2,12 +2,15 @@
  * The in-memory scheduler, for libraries: no storage, plain functions allowed, and a
  * dispatch path that is a few array and map operations per job.
  */
-import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
+import { NotFoundError, ValidationError } from "@a3s/common";
 import { LANE_NAMES, type LaneName, laneRank } from "./lanes.ts";
-import { dependencyFailed, type JobHandle, Lane, type LaneOptions } from "./lane.ts";
-import { Attempt, type AttemptOwner, describeError, JobCancelledError } from "./attempt.ts";
+import { type JobHandle, Lane, type LaneOptions } from "./lane.ts";
+import { Attempt, type AttemptOwner } from "./attempt.ts";
+import { DependencyFailedError, JobCancelledError, LaneClosedError } from "./errors.ts";
+import { appendError } from "./error_history.ts";
+import { decideFailure } from "./failure.ts";
 import { JobQueue } from "./job_queue.ts";
-import { retryDelay, type RetryPolicy, shouldRetry } from "./retry.ts";
+import type { RetryPolicy } from "./retry.ts";
 import { flushMetrics, recordOutcome, recordRun, recordWait, reportDepth } from "./metrics.ts";
 import {
   JOB_STATES,
@@ -28,7 +31,46 @@ export interface MemoryLaneOptions extends LaneOptions {
   retainFinished?: number;
 }
 
+/** What a memory job is made of when it is submitted. */
+interface MemoryJobInit {
+  owner: MemoryLane;
+  /** The scheduler's id prefix; the id is the prefix and `seq`. */
+  prefix: string;
+  seq: number;
+  session: string;
+  lane: LaneName;
+  rank: number;
+  kind: string;
+  payload: unknown;
+  fn: JobFunction;
+  priority: number;
+  key: string | null;
+  idempotencyKey: string | null;
+  dependsOn: string[];
+  retry: RetryPolicy;
+  timeoutMs: number | undefined;
+  runAt: number;
+  createdAt: number;
+}
+
 class MemoryJob implements JobHandle {
+  readonly owner: MemoryLane;
+  readonly prefix: string;
+  readonly seq: number;
+  readonly session: string;
+  readonly lane: LaneName;
+  readonly rank: number;
+  readonly kind: string;
+  readonly payload: unknown;
+  readonly fn: JobFunction;
+  readonly priority: number;
+  readonly key: string | null;
+  readonly idempotencyKey: string | null;
+  readonly dependsOn: string[];
+  readonly retry: RetryPolicy;
+  readonly timeoutMs: number | undefined;
+  runAt: number;
+  readonly createdAt: number;
   state: JobState = "queued";
   attempts = 0;
   startedAt: number | null = null;
@@ -49,25 +91,25 @@ class MemoryJob implements JobHandle {
   #reject: ((error: unknown) => void) | undefined;
   #progressListeners: Set<(value: unknown) => void> | undefined;
 
-  constructor(
-    readonly owner: MemoryLane,
-    readonly prefix: string,
-    readonly seq: number,
-    readonly session: string,
-    readonly lane: LaneName,
-    readonly rank: number,
-    readonly kind: string,
-    readonly payload: unknown,
-    readonly fn: JobFunction,
-    readonly priority: number,
-    readonly key: string | null,
-    readonly idempotencyKey: string | null,
-    readonly dependsOn: string[],
-    readonly retry: RetryPolicy,
-    readonly timeoutMs: number | undefined,
-    public runAt: number,
-    readonly createdAt: number,
-  ) {}
+  constructor(init: MemoryJobInit) {
+    this.owner = init.owner;
+    this.prefix = init.prefix;
+    this.seq = init.seq;
+    this.session = init.session;
+    this.lane = init.lane;
+    this.rank = init.rank;
+    this.kind = init.kind;
+    this.payload = init.payload;
+    this.fn = init.fn;
+    this.priority = init.priority;
+    this.key = init.key;
+    this.idempotencyKey = init.idempotencyKey;
+    this.dependsOn = init.dependsOn;
+    this.retry = init.retry;
+    this.timeoutMs = init.timeoutMs;
+    this.runAt = init.runAt;
+    this.createdAt = init.createdAt;
+  }
 
   get id(): string {
     return this.prefix + this.seq;
@@ -220,7 +262,7 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     work: JobFunction<T> | JobSpec,
     options: SubmitOptions = NO_OPTIONS,
   ): JobHandle<T> {
-    if (this.#closed) throw new A3sError("lane_closed", "the scheduler is closed", { status: 503 });
+    if (this.#closed) throw new LaneClosedError();
     this.validate(session, lane, work, options);
     const idempotencyKey = options.idempotencyKey ?? null;
     if (idempotencyKey !== null) {
@@ -231,10 +273,12 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     let kind = FUNCTION_KIND;
     let payload: unknown = null;
     let fn: JobFunction;
+    // the registered kind whose handler options apply; none for a plain function
+    let handled: string | undefined;
     if (typeof work === "function") {
       fn = work as JobFunction;
     } else {
-      kind = work.kind;
+      kind = handled = work.kind;
       payload = work.payload ?? null;
       fn = this.handlerFor(kind).fn;
     }
@@ -244,9 +288,9 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
       : EMPTY_JOBS;
     const now = Date.now();
     const seq = ++this.#seq;
-    const job = new MemoryJob(
-      this,
-      this.#prefix,
+    const job = new MemoryJob({
+      owner: this,
+      prefix: this.#prefix,
       seq,
       session,
       lane,
@@ -254,19 +298,15 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
       kind,
       payload,
       fn,
-      options.priority ?? 0,
-      options.key ?? null,
+      priority: options.priority ?? 0,
+      key: options.key ?? null,
       idempotencyKey,
-      dependencies,
-      fn === work
-        ? options.retry ?? this.configs[rank].retry ?? this.defaultRetry
-        : this.retryFor(rank, kind, options.retry),
-      fn === work
-        ? options.timeoutMs ?? this.configs[rank].timeoutMs
-        : this.timeoutFor(rank, kind, options.timeoutMs),
-      now + (options.delayMs ?? 0),
-      now,
-    );
+      dependsOn: dependencies,
+      retry: this.retryFor(rank, handled, options.retry),
+      timeoutMs: this.timeoutFor(rank, handled, options.timeoutMs),
+      runAt: now + (options.delayMs ?? 0),
+      createdAt: now,
+    });
     this.#jobs.set(seq, job);
     this.#unfinished++;
     if (idempotencyKey !== null) this.#idempotent.set(idempotencyKey, job);
@@ -286,7 +326,7 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     if (!dep) {
       throw new ValidationError(`dependsOn.${index}: unknown job '${id}'`, `dependsOn.${index}`);
     }
-    if (dep.state === "dead" || dep.state === "cancelled") throw dependencyFailed(id);
+    if (dep.state === "dead" || dep.state === "cancelled") throw new DependencyFailedError(id);
     return dep;
   }
 
@@ -429,35 +469,50 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
       this.#retire(job);
       job.settle(true, value);
       if (job.dependents) this.#release(job);
-    } else if (job.cancelRequested) {
-      this.#cancelled(job, value);
     } else {
-      const { code, message } = describeError(value);
-      (job.errors ??= []).push({ attempt: job.attempts, code, message, at: Date.now() });
-      recordOutcome(job.rank, "failed");
-      this.emit("failed", job, { error: message });
-      if (shouldRetry(job.retry, value, job.attempts)) {
-        job.state = "queued";
-        this.#queued[job.rank]++;
-        job.runAt = Date.now() + retryDelay(job.retry, job.attempts);
-        recordOutcome(job.rank, "retried");
-        this.emit("retried", job, { retryAt: job.runAt });
-        this.#schedule(job);
-      } else {
-        job.state = "dead";
-        job.finishedAt = Date.now();
-        this.#unfinished--;
-        recordOutcome(job.rank, "dead_lettered");
-        this.emit("dead_lettered", job, { error: message });
-        job.settle(false, value);
-        if (job.dependents) this.#failDependents(job);
-      }
+      this.#failed(job, value);
     }
     if (this.#parked.size) {
       this.#unpark(`s:${job.session}`);
       if (job.key !== null) this.#unpark(`k:${job.key}`);
     }
     this.#pump();
+  }
+
+  #failed(job: MemoryJob, error: unknown): void {
+    const now = Date.now();
+    const decision = decideFailure({
+      error,
+      cancelRequested: job.cancelRequested,
+      retry: job.retry,
+      attempt: job.attempts,
+      now,
+    });
+    // a memory scheduler that closes cancels what runs, so nothing is ever handed back here
+    if (decision.action === "cancel" || decision.action === "hand_back") {
+      this.#cancelled(job, error);
+      return;
+    }
+    job.errors = appendError(job.errors, job.attempts, error, now);
+    const message = job.errors[job.errors.length - 1].message;
+    recordOutcome(job.rank, "failed");
+    this.emit("failed", job, { error: message });
+    if (decision.action === "retry") {
+      job.state = "queued";
+      this.#queued[job.rank]++;
+      job.runAt = decision.runAt;
+      recordOutcome(job.rank, "retried");
+      this.emit("retried", job, { retryAt: job.runAt });
+      this.#schedule(job);
+      return;
+    }
+    job.state = "dead";
+    job.finishedAt = now;
+    this.#unfinished--;
+    recordOutcome(job.rank, "dead_lettered");
+    this.emit("dead_lettered", job, { error: message });
+    job.settle(false, error);
+    if (job.dependents) this.#failDependents(job);
   }
 
   #retire(job: MemoryJob): void {
@@ -501,17 +556,16 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
       if (dependent.state !== "queued") continue;
       dependent.cancelRequested = true;
       this.#queued[dependent.rank]--;
-      this.#cancelled(dependent, dependencyFailed(job.id));
+      this.#cancelled(dependent, new DependencyFailedError(job.id));
     }
   }
 
   #cancelled(job: MemoryJob, reason: unknown): void {
     job.state = "cancelled";
     job.finishedAt = Date.now();
-    const { code, message } = describeError(reason);
-    (job.errors ??= []).push({ attempt: job.attempts, code, message, at: Date.now() });
+    job.errors = appendError(job.errors, job.attempts, reason, job.finishedAt);
     recordOutcome(job.rank, "cancelled");
-    this.emit("cancelled", job, { error: message });
+    this.emit("cancelled", job, { error: job.errors[job.errors.length - 1].message });
     this.#retire(job);
     job.settle(false, reason);
     if (job.dependents) this.#failDependents(job);
@@ -645,9 +699,7 @@ export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
     if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
     if (this.#wakeTimer !== undefined) clearTimeout(this.#wakeTimer);
     this.#stopReporting();
-    const closing = new A3sError("lane_closed", "the scheduler closed before the job ran", {
-      status: 503,
-    });
+    const closing = new LaneClosedError("the scheduler closed before the job ran");
     for (const job of [...this.#jobs.values()]) {
       if (job.state === "running") {
         job.cancelRequested = true;

@@ -17,42 +17,21 @@
  * @module
  */
 export { createLane } from "./create.ts";
-export {
-  type DeadLetterQueue,
-  type JobHandle,
-  Lane,
-  type LaneOptions,
-  type RegisteredHandler,
-} from "./lane.ts";
+export { type DeadLetterQueue, type JobHandle, Lane, type LaneOptions } from "./lane.ts";
 export { MemoryLane, type MemoryLaneOptions } from "./memory_lane.ts";
-export {
-  DurableLane,
-  type DurableLaneOptions,
-  type DurableSubmission,
-  rowToInfo,
-} from "./durable_lane.ts";
-export {
-  DEFAULT_LANE_CONCURRENCY,
-  isLaneName,
-  LANE_NAMES,
-  type LaneName,
-  laneRank,
-  parseLaneName,
-} from "./lanes.ts";
-export {
-  type BackoffKind,
-  NO_RETRY,
-  retryDelay,
-  type RetryPolicy,
-  shouldRetry,
-  storedRetry,
-  validateRetry,
-} from "./retry.ts";
-export { type RateLimit, TokenBucket } from "./rate_limit.ts";
-export { type Blocker, type ConcurrencyLimitOptions, ConcurrencyLimits } from "./limits.ts";
+export { DurableLane, type DurableLaneOptions, type DurableSubmission } from "./durable_lane.ts";
+export { isLaneName, LANE_NAMES, type LaneName, parseLaneName } from "./lanes.ts";
+export { type BackoffKind, type RetryPolicy } from "./retry.ts";
+export { type RateLimit } from "./rate_limit.ts";
+export { type Blocker, ConcurrencyLimits } from "./limits.ts";
 export { LaneEvents, type LaneListener } from "./events.ts";
-export { JobQueue, type Queued } from "./job_queue.ts";
-export { JobCancelledError, JobTimeoutError } from "./attempt.ts";
-export { type DependencyRow, type JobRow, LANE_MIGRATIONS, type LaneTables } from "./schema.ts";
+export {
+  DependencyFailedError,
+  JobCancelledError,
+  JobTimeoutError,
+  LaneClosedError,
+  LeaseExpiredError,
+} from "./errors.ts";
+export type { LaneSection, LaneSettings } from "./config.ts";
 export * from "./types.ts";
 export { createLaneRoutes, type LaneModule, laneModule, type LaneModuleOptions } from "./routes.ts";

@@ -2,8 +2,18 @@ import { assert, assertEquals } from "./_assert.ts";
 import { createLogger, loadConfig, openStore, startServer } from "@a3s/common";
 import { laneModule } from "./routes.ts";
 
+/** A token with lane's scopes; lane's routes need one even on loopback. */
+const TOKEN = "lane-test-token-0123456789";
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+
 async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
   const home = await Deno.makeTempDir({ prefix: "lane_http_" });
+  await Deno.writeTextFile(
+    `${home}/config.json`,
+    JSON.stringify({
+      security: { tokens: [{ token: TOKEN, scopes: ["lane:read", "lane:write"] }] },
+    }),
+  );
   const config = loadConfig({ env: { A3S_HOME: home }, flags: { port: 0 } });
   let attempts = 0;
   const module = laneModule({
@@ -37,7 +47,7 @@ async function call(
 ): Promise<{ status: number; json: Record<string, unknown> }> {
   const response = await fetch(`${url}${path}`, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers: body === undefined ? AUTH : { ...AUTH, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: response.status, json: await response.json() };
@@ -156,7 +166,7 @@ Deno.test("HTTP: bad input is a 400 naming the field; unknown ids are 404s", asy
     }
     const notJson = await fetch(`${url}/lane/v1/jobs`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { ...AUTH, "content-type": "application/json" },
       body: "{",
     });
     assertEquals(notJson.status, 400);
@@ -173,6 +183,7 @@ Deno.test("HTTP: scheduler events stream over SSE", async () => {
   await withServer(async (url) => {
     const controller = new AbortController();
     const response = await fetch(`${url}/lane/v1/events?session=sse`, {
+      headers: AUTH,
       signal: controller.signal,
     });
     assertEquals(response.headers.get("content-type")?.startsWith("text/event-stream"), true);
@@ -197,5 +208,21 @@ Deno.test("HTTP: scheduler events stream over SSE", async () => {
     assert(data.slice(1).every((event) => event.jobId === job.json.id && event.session === "sse"));
     controller.abort();
     await reader.cancel().catch(() => {});
+  });
+});
+
+Deno.test("HTTP: lane's routes need a token with lane's scopes and sit under its OpenAPI tag", async () => {
+  await withServer(async (url) => {
+    const anonymous = await fetch(`${url}/lane/v1/jobs`);
+    assertEquals(anonymous.status, 401);
+    await anonymous.body?.cancel();
+    assertEquals((await call(url, "GET", "/lane/v1/stats")).status, 200);
+    const openapi = await (await fetch(`${url}/openapi.json`)).json();
+    for (const [path, operations] of Object.entries(openapi.paths)) {
+      if (!path.startsWith("/lane/")) continue;
+      for (const operation of Object.values(operations as Record<string, { tags?: string[] }>)) {
+        assertEquals(operation.tags, ["lane"], path);
+      }
+    }
   });
 });
