@@ -1,7 +1,8 @@
 /** `a3s power`: list, show, pull, rm, cp, ps and run models, like the `ollama` command. */
 import { type Config, loadConfig, parseCommand, runCommand, UsageError } from "@a3s/common";
 import type { ChatMessage } from "./engine/chat_template.ts";
-import { normalizeName } from "./models/names.ts";
+import { modelNameFromSource, normalizeName } from "./models/names.ts";
+import type { PullProgress } from "./models/store.ts";
 import { Power } from "./service.ts";
 
 const HELP = `Usage: a3s power <command> [options]
@@ -268,13 +269,9 @@ export function main(args: string[]): Promise<number> {
       }
       case "pull": {
         const [source] = need(rest, 1, "pull SOURCE [--name NAME]");
-        const derived = decodeURIComponent(
-          source.replace(/[?#].*$/, "").replace(/\/+$/, "").split("/").pop() ?? "",
-        )
-          .replace(/\.(tar\.gz|tgz|tar|zip)$/i, "").replace(/[^a-zA-Z0-9._-]/g, "-");
-        const name = (values.name as string | undefined) ?? derived;
+        const name = (values.name as string | undefined) ?? modelNameFromSource(source);
         let last = "";
-        const stored = await power().store.pull(source, name, (p) => {
+        const onProgress = (p: PullProgress) => {
           const line = p.total
             ? `${p.status} ${Math.round(((p.completed ?? 0) / p.total) * 100)}% (${
               formatBytes(p.completed ?? 0)
@@ -282,7 +279,8 @@ export function main(args: string[]): Promise<number> {
             : p.status;
           if (line !== last) console.error(line);
           last = line;
-        });
+        };
+        const stored = await power().store.pull(source, name, { onProgress });
         console.log(stored.name);
         return 0;
       }

@@ -1,4 +1,4 @@
-import { assertEquals } from "./testdata/_assert.ts";
+import { assertEquals } from "@a3s/common/testing";
 import { fileURLToPath } from "node:url";
 import { ModelStore } from "./models/store.ts";
 import { main } from "./cli.ts";

@@ -2,7 +2,7 @@
  * The shipped default model through a real server and the official clients: it answers in
  * English, calls tools with valid arguments and embeds. Skipped until the model is in the repo.
  */
-import { assert, assertEquals } from "./testdata/_assert.ts";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { join } from "node:path";
 import OpenAI from "openai";
 import { Ollama } from "ollama";
@@ -20,6 +20,19 @@ function englishShare(text: string): number {
   const plain = text.match(/[A-Za-z0-9 .,;:'"!?()\n-]/g)?.length ?? 0;
   return plain / text.length;
 }
+
+const WEATHER_TOOL = {
+  type: "function" as const,
+  function: {
+    name: "get_weather",
+    description: "Get the current weather for a city",
+    parameters: {
+      type: "object",
+      properties: { city: { type: "string", description: "The city" } },
+      required: ["city"],
+    },
+  },
+};
 
 Deno.test({
   name: "the default model chats in English, calls tools and embeds",
@@ -50,18 +63,7 @@ Deno.test({
       const called = await openai.chat.completions.create({
         model: DEFAULT_MODEL_NAME,
         messages: [{ role: "user", content: "What is the weather in Paris?" }],
-        tools: [{
-          type: "function",
-          function: {
-            name: "get_weather",
-            description: "Get the current weather for a city",
-            parameters: {
-              type: "object",
-              properties: { city: { type: "string", description: "The city" } },
-              required: ["city"],
-            },
-          },
-        }],
+        tools: [WEATHER_TOOL],
         tool_choice: "required",
         max_tokens: 64,
         temperature: 0,
@@ -70,6 +72,22 @@ Deno.test({
       assert(call?.type === "function", JSON.stringify(called.choices[0].message));
       assertEquals(call.function.name, "get_weather");
       assertEquals(typeof JSON.parse(call.function.arguments).city, "string");
+
+      const streamed = await openai.chat.completions.create({
+        model: DEFAULT_MODEL_NAME,
+        messages: [{ role: "user", content: "What is the weather in Paris?" }],
+        tools: [WEATHER_TOOL],
+        tool_choice: { type: "function", function: { name: "get_weather" } },
+        max_tokens: 64,
+        temperature: 0,
+        stream: true,
+      });
+      const deltas = [];
+      for await (const part of streamed) {
+        for (const choice of part.choices) deltas.push(...(choice.delta.tool_calls ?? []));
+      }
+      assertEquals(deltas[0]?.function?.name, "get_weather");
+      assertEquals(typeof JSON.parse(deltas[0]?.function?.arguments ?? "").city, "string");
 
       const ollama = new Ollama({ host: server.url });
       const structured = await ollama.chat({

@@ -4,7 +4,14 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { A3sError, type Config, counter, histogram, ValidationError } from "@a3s/common";
+import {
+  A3sError,
+  AccessPolicy,
+  type Config,
+  counter,
+  histogram,
+  ValidationError,
+} from "@a3s/common";
 import {
   type ChatMessage,
   type ChatToolCall,
@@ -14,11 +21,18 @@ import {
 import { JsonConstraint, type TokenConstraint } from "./engine/constraint.ts";
 import { embedText } from "./engine/embed.ts";
 import { generate, type GenerationResult, type TokenEvent } from "./engine/generate.ts";
-import { ANY_OBJECT, compileSchema, toolCallSchema } from "./engine/json_schema.ts";
+import { ANY_OBJECT, compileSchema } from "./engine/json_schema.ts";
 import type { SamplingOptions } from "./engine/sampler.ts";
+import {
+  offeredTools,
+  parseToolCalls,
+  type ToolCall,
+  toolCallDecoding,
+  ToolCallTextFilter,
+  type ToolChoice,
+} from "./engine/tool_calls.ts";
 import { type LoadedModel, ModelRegistry, type RegistryOptions } from "./models/registry.ts";
 import { ModelStore } from "./models/store.ts";
-import { ToolCallTrigger } from "./engine/tool_trigger.ts";
 
 /** The model that ships with power, served by default. */
 export const DEFAULT_MODEL_NAME = "a3s-default:latest";
@@ -35,10 +49,12 @@ export interface PowerOptions extends RegistryOptions {
   noDefaultModel?: boolean;
   /** Do not load the default model when the server starts. */
   noPreload?: boolean;
+  /**
+   * Checks the paths and URLs that pull requests over HTTP name. Unset, it allows no host
+   * path and no private address: serve passes the one built from its `policy` config.
+   */
+  policy?: AccessPolicy;
 }
-
-/** How the model may call tools: OpenAI's `tool_choice`. */
-export type ToolChoice = "auto" | "none" | "required" | { name: string };
 
 /** Shared request settings for chat and generate. */
 export interface CompletionParams {
@@ -48,6 +64,8 @@ export interface CompletionParams {
   stop?: string[];
   /** `"json"` for any JSON object, or a JSON Schema the output must validate against. */
   format?: "json" | Record<string, unknown>;
+  /** The request field `format` came from, named in errors (`response_format...` for OpenAI). */
+  formatField?: string;
   logprobs?: boolean;
   topLogprobs?: number;
   keepAlive?: string | number;
@@ -74,12 +92,6 @@ export interface GenerateParams extends CompletionParams {
   context?: number[];
 }
 
-/** A parsed tool call: the function and its arguments. */
-export interface ToolCall {
-  name: string;
-  arguments: Record<string, unknown>;
-}
-
 /** What a finished generation produced, with timings in nanoseconds. */
 export interface CompletionOutcome {
   model: string;
@@ -97,6 +109,9 @@ export interface CompletionChunk {
   event: TokenEvent;
 }
 
+/** "Client closed request": the status of work stopped because its caller went away. */
+const CANCELLED_STATUS = 499;
+
 const tokensGenerated = counter({
   name: "a3s_power_tokens_generated_total",
   help: "Tokens generated, by model.",
@@ -113,40 +128,18 @@ const firstTokenSeconds = histogram({
   labelNames: ["model"],
 });
 
-const TOOL_OPEN = "<tool_call>";
-const TOOL_BLOCK = /<tool_call>\s*([\s\S]*?)\s*(?:<\/tool_call>|$)/g;
-
-/** Splits generated text into visible content and the tool calls it holds. */
-export function parseToolCalls(text: string): { content: string; toolCalls: ToolCall[] } {
-  const toolCalls: ToolCall[] = [];
-  const content = text.replace(TOOL_BLOCK, (block, body: string) => {
-    try {
-      const parsed = JSON.parse(body);
-      if (parsed && typeof parsed.name === "string") {
-        const args = typeof parsed.arguments === "string"
-          ? JSON.parse(parsed.arguments)
-          : parsed.arguments ?? parsed.parameters ?? {};
-        toolCalls.push({ name: parsed.name, arguments: args });
-        return "";
-      }
-    } catch {
-      // Not a well-formed call: leave it in the content.
-    }
-    return block;
-  });
-  return { content: toolCalls.length ? content.trim() : content, toolCalls };
-}
-
-function toolsFor(tools: ToolDefinition[], choice: ToolChoice | undefined): ToolDefinition[] {
-  if (!tools.length || choice === "none") return [];
-  if (typeof choice === "object") {
-    const tool = tools.find((t) => t.function.name === choice.name);
-    if (!tool) {
-      throw new ValidationError(`tool_choice: no tool named '${choice.name}'`, "tool_choice");
-    }
-    return [tool];
+/** Checks the ids of an earlier exchange (Ollama's `context`) against the vocabulary. */
+function contextIds(ids: readonly number[], vocabSize: number): readonly number[] {
+  const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
+  if (bad >= 0) {
+    throw new ValidationError(
+      `context.${bad}: token id ${ids[bad]} is outside the model's vocabulary (0 to ${
+        vocabSize - 1
+      })`,
+      `context.${bad}`,
+    );
   }
-  return tools;
+  return ids;
 }
 
 /**
@@ -163,8 +156,11 @@ export class Power {
   readonly store: ModelStore;
   readonly registry: ModelRegistry;
   readonly defaultModel: string;
+  /** What pulls requested over HTTP may read and fetch. */
+  readonly policy: AccessPolicy;
 
   constructor(options: PowerOptions) {
+    this.policy = options.policy ?? new AccessPolicy();
     const builtins: Record<string, string> = { ...(options.models ?? {}) };
     if (!options.noDefaultModel) builtins[DEFAULT_MODEL_NAME] ??= DEFAULT_MODEL_DIR;
     this.store = new ModelStore(join(options.home, "models"), builtins);
@@ -180,46 +176,28 @@ export class Power {
     return new Power({ ...section, home: config.home });
   }
 
-  #constraint(
+  /** The constraint a request decodes under: tool calls, a JSON format, or none. */
+  #decoding(
     model: LoadedModel,
     params: CompletionParams,
     tools: ToolDefinition[],
     choice?: ToolChoice,
-  ) {
+  ): { constraint?: TokenConstraint; callOnly: boolean; field: string } {
     const language = model.language!;
     const eos = [...language.stopTokens];
-    const schemaTools = tools.map((t) => ({
-      name: t.function.name,
-      parameters: t.function.parameters,
-    }));
-    if (tools.length && (choice === "required" || typeof choice === "object")) {
-      return {
-        constraint: new JsonConstraint(language.tokenizer, toolCallSchema(schemaTools), eos, {
-          prefix: `${TOOL_OPEN}\n`,
-          suffix: "\n</tool_call>",
-        }) as TokenConstraint,
-        hideAll: true,
-      };
-    }
     if (tools.length) {
+      return { ...toolCallDecoding(language.tokenizer, tools, choice, eos), field: "tools" };
+    }
+    const field = params.formatField ?? "format";
+    if (params.format !== undefined) {
+      const node = params.format === "json" ? ANY_OBJECT : compileSchema(params.format, field);
       return {
-        constraint: new ToolCallTrigger(
-          language.tokenizer,
-          TOOL_OPEN,
-          () =>
-            new JsonConstraint(language.tokenizer, toolCallSchema(schemaTools), eos, {
-              prefix: "\n",
-              suffix: "\n</tool_call>",
-            }),
-        ),
-        hideAll: false,
+        constraint: new JsonConstraint(language.tokenizer, node, eos),
+        callOnly: false,
+        field,
       };
     }
-    if (params.format !== undefined) {
-      const node = params.format === "json" ? ANY_OBJECT : compileSchema(params.format, "format");
-      return { constraint: new JsonConstraint(language.tokenizer, node, eos), hideAll: false };
-    }
-    return { constraint: undefined, hideAll: false };
+    return { callOnly: false, field };
   }
 
   async *#complete(
@@ -239,50 +217,30 @@ export class Power {
         throw new A3sError(
           "unsupported",
           `model '${model.name}' is an embedding model and cannot generate`,
-          {
-            status: 400,
-            field: "model",
-          },
+          { status: 400, field: "model" },
         );
       }
       const promptIds = buildPrompt(model);
-      const { constraint, hideAll } = this.#constraint(model, params, tools, choice);
+      const { constraint, callOnly, field } = this.#decoding(model, params, tools, choice);
       const stream = generate(model.language, promptIds, {
         maxTokens: params.maxTokens,
         stop: params.stop,
         sampling: params.sampling,
         constraint,
+        constraintField: field,
         logprobs: params.logprobs,
         topLogprobs: params.topLogprobs,
         signal: params.signal,
         truncate: params.truncate,
         contextLength: params.contextLength,
       });
-      let all = "";
-      let shown = 0;
+      // With tools on offer, a call's text is not content; without, everything is.
+      const filter = tools.length && !callOnly ? new ToolCallTextFilter() : undefined;
       let step = await stream.next();
       firstTokenSeconds.observe({ model: model.name }, (performance.now() - started) / 1000);
       while (!step.done) {
         const event = step.value;
-        all += event.text;
-        let visible = "";
-        if (!hideAll) {
-          // Text from a tool call's opening tag on is not content; hold back a partial tag.
-          const at = all.indexOf(TOOL_OPEN);
-          let end = at >= 0 ? at : all.length;
-          if (at < 0 && tools.length) {
-            for (let n = Math.min(TOOL_OPEN.length - 1, all.length); n > 0; n--) {
-              if (all.endsWith(TOOL_OPEN.slice(0, n))) {
-                end = all.length - n;
-                break;
-              }
-            }
-          }
-          if (end > shown) {
-            visible = all.slice(shown, end);
-            shown = end;
-          }
-        }
+        const visible = callOnly ? "" : filter ? filter.push(event.text) : event.text;
         yield { text: visible, event };
         step = await stream.next();
       }
@@ -292,8 +250,9 @@ export class Power {
       const parsed = tools.length
         ? parseToolCalls(result.text)
         : { content: result.text, toolCalls: [] };
-      if (!hideAll && !parsed.toolCalls.length && shown < result.text.length) {
-        const rest = result.text.slice(shown);
+      if (filter && !parsed.toolCalls.length && filter.shown < result.text.length) {
+        // A held-back tail that never became a call was content after all.
+        const rest = result.text.slice(filter.shown);
         yield { text: rest, event: { token: -1, text: rest, tokenText: "" } };
       }
       return {
@@ -315,7 +274,7 @@ export class Power {
     if (!params.messages.length) {
       throw new ValidationError("messages: at least one message is needed", "messages");
     }
-    const tools = toolsFor(params.tools ?? [], params.toolChoice);
+    const tools = offeredTools(params.tools ?? [], params.toolChoice);
     return this.#complete(
       params,
       (model) => {
@@ -347,7 +306,7 @@ export class Power {
           special: "all",
         });
       }
-      return [...(params.context ?? []), ...ids];
+      return [...contextIds(params.context ?? [], tokenizer.vocabSize), ...ids];
     }, []);
   }
 
@@ -377,6 +336,10 @@ export class Power {
       const embeddings: number[][] = [];
       let promptTokens = 0;
       for (const input of inputs) {
+        // Thousands of inputs are long work: stop as soon as the caller has gone.
+        if (options.signal?.aborted) {
+          throw new A3sError("cancelled", "request cancelled", { status: CANCELLED_STATUS });
+        }
         const { vector, tokens } = await embedText(
           model.encoder ?? model.language!.lm,
           model.tokenizer,
@@ -407,4 +370,5 @@ export class Power {
   }
 }
 
-export type { ChatMessage, ChatToolCall, ToolDefinition };
+export type { ChatMessage, ChatToolCall, ToolCall, ToolChoice, ToolDefinition };
+export { parseToolCalls };

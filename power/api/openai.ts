@@ -1,105 +1,38 @@
 /** OpenAI's API: chat completions, completions, embeddings and models under `/v1`. */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, type OpenAPIHono, type RouteHandler, z } from "@hono/zod-openapi";
 import { createRouter, NotFoundError, ValidationError } from "@a3s/common";
-import type { CompletionChunk, CompletionOutcome, Power, ToolChoice } from "../service.ts";
+import type { CompletionOutcome, CompletionParams, Power, ToolChoice } from "../service.ts";
 import type { ChatMessage } from "../engine/chat_template.ts";
 import type { TokenEvent } from "../engine/generate.ts";
-import { requestAbort, sse } from "./_stream.ts";
+import {
+  ChatBody,
+  type ChatRequest,
+  CompletionBody,
+  type CompletionRequest,
+  type Content,
+  EmbeddingBody,
+  type SamplingRequest,
+} from "./openai_schemas.ts";
+import {
+  clientGone,
+  type CompletionStream,
+  drainStream,
+  finishReason,
+  primeStream,
+  requestAbort,
+  sse,
+  type Write,
+} from "./_stream.ts";
 
-const Stop = z.union([z.string(), z.array(z.string()).max(4)]).nullish();
+const FINGERPRINT = "fp_a3s_power";
+/** Legacy completions generate this many tokens when `max_tokens` is left out, as OpenAI's. */
+const DEFAULT_COMPLETION_TOKENS = 16;
+/** The hex digits of a response id after its prefix (`chatcmpl-...`). */
+const ID_DIGITS = 24;
+/** The digits of a response id that a tool call id reuses. */
+const CALL_ID_DIGITS = 8;
 
-const ContentPart = z.looseObject({ type: z.string(), text: z.string().optional() });
-const Content = z.union([z.string(), z.array(ContentPart)]).nullish();
-
-const Message = z.looseObject({
-  role: z.enum(["system", "developer", "user", "assistant", "tool"]),
-  content: Content,
-  name: z.string().optional(),
-  tool_call_id: z.string().optional(),
-  tool_calls: z.array(z.object({
-    id: z.string().optional(),
-    type: z.literal("function").default("function"),
-    function: z.object({ name: z.string(), arguments: z.string().default("{}") }),
-  })).optional(),
-});
-
-const Tool = z.object({
-  type: z.literal("function"),
-  function: z.object({
-    name: z.string().min(1),
-    description: z.string().optional(),
-    parameters: z.record(z.string(), z.unknown()).optional(),
-    strict: z.boolean().nullish(),
-  }),
-});
-
-const ResponseFormat = z.union([
-  z.object({ type: z.literal("text") }),
-  z.object({ type: z.literal("json_object") }),
-  z.object({
-    type: z.literal("json_schema"),
-    json_schema: z.object({
-      name: z.string(),
-      schema: z.record(z.string(), z.unknown()).optional(),
-      strict: z.boolean().nullish(),
-      description: z.string().optional(),
-    }),
-  }),
-]);
-
-const Sampling = {
-  model: z.string().min(1),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().min(0).max(1).nullish(),
-  top_k: z.number().int().min(0).nullish(),
-  min_p: z.number().min(0).max(1).nullish(),
-  presence_penalty: z.number().min(-2).max(2).nullish(),
-  frequency_penalty: z.number().min(-2).max(2).nullish(),
-  repeat_penalty: z.number().min(0).nullish(),
-  seed: z.number().int().nullish(),
-  stop: Stop,
-  n: z.number().int().min(1).max(8).nullish(),
-  stream: z.boolean().nullish(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
-  user: z.string().optional(),
-  /** Not in OpenAI's API: drop the oldest prompt tokens instead of failing on overflow. */
-  truncate: z.boolean().optional(),
-};
-
-const ChatBody = z.looseObject({
-  ...Sampling,
-  messages: z.array(Message).min(1),
-  max_tokens: z.number().int().min(1).nullish(),
-  max_completion_tokens: z.number().int().min(1).nullish(),
-  logprobs: z.boolean().nullish(),
-  top_logprobs: z.number().int().min(0).max(20).nullish(),
-  response_format: ResponseFormat.nullish(),
-  tools: z.array(Tool).nullish(),
-  tool_choice: z.union([
-    z.enum(["none", "auto", "required"]),
-    z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) }),
-  ]).nullish(),
-  parallel_tool_calls: z.boolean().nullish(),
-});
-
-const CompletionBody = z.looseObject({
-  ...Sampling,
-  prompt: z.union([z.string(), z.array(z.string()).min(1)]),
-  max_tokens: z.number().int().min(0).nullish(),
-  logprobs: z.number().int().min(0).max(5).nullish(),
-  echo: z.boolean().nullish(),
-  suffix: z.string().nullish(),
-});
-
-const EmbeddingBody = z.object({
-  model: z.string().min(1),
-  input: z.union([z.string(), z.array(z.string()).min(1)]),
-  encoding_format: z.enum(["float", "base64"]).default("float"),
-  dimensions: z.number().int().min(1).optional(),
-  user: z.string().optional(),
-});
-
-function post<S extends z.ZodType>(path: string, schema: S, summary: string) {
+function post<S extends z.ZodType, P extends string>(path: P, schema: S, summary: string) {
   return createRoute({
     method: "post",
     path,
@@ -110,19 +43,29 @@ function post<S extends z.ZodType>(path: string, schema: S, summary: string) {
   });
 }
 
-type SamplingBody = {
-  temperature?: number | null;
-  top_p?: number | null;
-  top_k?: number | null;
-  min_p?: number | null;
-  presence_penalty?: number | null;
-  frequency_penalty?: number | null;
-  repeat_penalty?: number | null;
-  seed?: number | null;
-  stop?: string | string[] | null;
-};
+const chatRoute = post("/v1/chat/completions", ChatBody, "Create a chat completion");
+const completionRoute = post("/v1/completions", CompletionBody, "Create a completion");
+const embeddingRoute = post("/v1/embeddings", EmbeddingBody, "Create embeddings");
+const listModelsRoute = createRoute({
+  method: "get",
+  path: "/v1/models",
+  summary: "List models",
+  tags: ["openai"],
+  responses: { 200: { description: "JSON" } },
+});
+const getModelRoute = createRoute({
+  method: "get",
+  path: "/v1/models/{id}",
+  summary: "Retrieve a model",
+  tags: ["openai"],
+  request: { params: z.object({ id: z.string().min(1) }) },
+  responses: { 200: { description: "JSON" } },
+});
 
-function sampling(body: SamplingBody, choice: number) {
+function sampling(
+  body: SamplingRequest,
+  choice: number,
+): Pick<CompletionParams, "sampling" | "stop"> {
   return {
     sampling: {
       // OpenAI's defaults: temperature 1, no top-k, no repeat penalty.
@@ -133,6 +76,7 @@ function sampling(body: SamplingBody, choice: number) {
       repeatPenalty: body.repeat_penalty ?? 1,
       presencePenalty: body.presence_penalty ?? 0,
       frequencyPenalty: body.frequency_penalty ?? 0,
+      // Each choice gets its own seed, so `n` choices with a seed differ yet repeat.
       seed: body.seed === null || body.seed === undefined ? undefined : body.seed + choice,
     },
     stop: typeof body.stop === "string" ? [body.stop] : body.stop ?? undefined,
@@ -152,37 +96,52 @@ function text(content: z.infer<typeof Content>): string {
   return content.map((p) => p.text ?? "").join("");
 }
 
-function messagesOf(body: z.infer<typeof ChatBody>): ChatMessage[] {
-  return body.messages.map((m, i) => {
-    const role = m.role === "developer" ? "system" : m.role;
-    return {
-      role,
-      content: text(m.content),
-      name: m.name,
-      tool_call_id: m.tool_call_id,
-      tool_calls: m.tool_calls?.map((t, j) => {
-        let args: Record<string, unknown>;
-        try {
-          args = JSON.parse(t.function.arguments);
-        } catch {
-          throw new ValidationError(
-            `messages.${i}.tool_calls.${j}.function.arguments: not valid JSON`,
-            `messages.${i}.tool_calls.${j}.function.arguments`,
-          );
-        }
-        return {
-          id: t.id,
-          type: "function" as const,
-          function: { name: t.function.name, arguments: args },
-        };
-      }),
-    };
-  });
+function toolArguments(raw: string, field: string): Record<string, unknown> {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new ValidationError(`${field}: not valid JSON`, field);
+  }
 }
 
-function finishReason(outcome: CompletionOutcome): string {
-  if (outcome.toolCalls.length) return "tool_calls";
-  return outcome.result.finishReason === "length" ? "length" : "stop";
+function messagesOf(body: ChatRequest): ChatMessage[] {
+  return body.messages.map((m, i) => ({
+    role: m.role === "developer" ? "system" : m.role,
+    content: text(m.content),
+    name: m.name,
+    tool_call_id: m.tool_call_id,
+    tool_calls: m.tool_calls?.map((t, j) => ({
+      id: t.id,
+      type: "function" as const,
+      function: {
+        name: t.function.name,
+        arguments: toolArguments(
+          t.function.arguments,
+          `messages.${i}.tool_calls.${j}.function.arguments`,
+        ),
+      },
+    })),
+  }));
+}
+
+function toolChoiceOf(body: ChatRequest): ToolChoice | undefined {
+  const choice = body.tool_choice;
+  return typeof choice === "object" && choice
+    ? { name: choice.function.name }
+    : choice ?? undefined;
+}
+
+/** The structured-output format `response_format` asks for, and the field that named it. */
+function formatOf(body: ChatRequest): Pick<CompletionParams, "format" | "formatField"> {
+  const rf = body.response_format;
+  if (rf?.type === "json_object") return { format: "json", formatField: "response_format" };
+  if (rf?.type === "json_schema") {
+    return {
+      format: rf.json_schema.schema ?? { type: "object" },
+      formatField: "response_format.json_schema.schema",
+    };
+  }
+  return {};
 }
 
 function bytesOf(s: string): number[] {
@@ -205,17 +164,41 @@ function chatLogprobs(events: TokenEvent[]) {
   };
 }
 
+function completionLogprobs(events: TokenEvent[], offset: number) {
+  let at = offset;
+  return {
+    tokens: events.map((e) => e.tokenText),
+    token_logprobs: events.map((e) => e.logprob ?? 0),
+    top_logprobs: events.map((e) =>
+      Object.fromEntries((e.top ?? []).map((t) => [t.text, t.logprob]))
+    ),
+    text_offset: events.map((e) => {
+      const here = at;
+      at += e.tokenText.length;
+      return here;
+    }),
+  };
+}
+
 function toolCallsOf(outcome: CompletionOutcome, id: string) {
   return outcome.toolCalls.map((call, i) => ({
-    id: `call_${id.slice(-8)}${i}`,
+    id: `call_${id.slice(-CALL_ID_DIGITS)}${i}`,
     type: "function" as const,
     function: { name: call.name, arguments: JSON.stringify(call.arguments) },
   }));
 }
 
-function usage(outcomes: CompletionOutcome[]) {
-  const prompt = outcomes[0]?.result.promptTokens ?? 0;
-  const completion = outcomes.reduce((n, o) => n + o.result.completionTokens, 0);
+/**
+ * Token usage of `outcomes`, produced in prompt-major order with `n` choices per prompt: each
+ * prompt's tokens count once, however many choices it had.
+ */
+function usage(outcomes: CompletionOutcome[], n: number) {
+  let prompt = 0;
+  let completion = 0;
+  outcomes.forEach((o, i) => {
+    if (i % n === 0) prompt += o.result.promptTokens;
+    completion += o.result.completionTokens;
+  });
   return {
     prompt_tokens: prompt,
     completion_tokens: completion,
@@ -224,309 +207,326 @@ function usage(outcomes: CompletionOutcome[]) {
 }
 
 function newId(prefix: string): string {
-  return `${prefix}-${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
+  return `${prefix}-${crypto.randomUUID().replaceAll("-", "").slice(0, ID_DIGITS)}`;
+}
+
+const seconds = () => Math.floor(Date.now() / 1000);
+
+/** What one chat request's choices share: the id, the clock, and how to start choice `i`. */
+interface ChatJob {
+  id: string;
+  created: number;
+  n: number;
+  body: ChatRequest;
+  start(choice: number): CompletionStream;
+}
+
+function chatJob(power: Power, body: ChatRequest, signal: AbortSignal): ChatJob {
+  const messages = messagesOf(body);
+  return {
+    id: newId("chatcmpl"),
+    created: seconds(),
+    n: body.n ?? 1,
+    body,
+    start: (choice) =>
+      power.chat({
+        model: body.model,
+        messages,
+        tools: body.tools ?? undefined,
+        toolChoice: toolChoiceOf(body),
+        ...formatOf(body),
+        maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
+        logprobs: body.logprobs ?? false,
+        topLogprobs: body.logprobs ? body.top_logprobs ?? 0 : 0,
+        truncate: body.truncate,
+        signal,
+        ...sampling(body, choice),
+      }),
+  };
+}
+
+async function chatCompletion(job: ChatJob, signal: AbortSignal) {
+  const outcomes: CompletionOutcome[] = [];
+  const choices = [];
+  for (let i = 0; i < job.n && !signal.aborted; i++) {
+    const { outcome, events } = await drainStream(job.start(i));
+    outcomes.push(outcome);
+    const toolCalls = toolCallsOf(outcome, job.id);
+    choices.push({
+      index: i,
+      message: {
+        role: "assistant",
+        content: toolCalls.length && !outcome.content ? null : outcome.content,
+        refusal: null,
+        ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
+      },
+      logprobs: job.body.logprobs ? chatLogprobs(events) : null,
+      finish_reason: finishReason(outcome, "openai"),
+    });
+  }
+  if (signal.aborted) return undefined;
+  return {
+    id: job.id,
+    object: "chat.completion",
+    created: job.created,
+    model: outcomes[0].model,
+    system_fingerprint: FINGERPRINT,
+    choices,
+    usage: usage(outcomes, job.n),
+  };
+}
+
+/** Writes one chat chunk of choice `index`. */
+function chatChunkWriter(job: ChatJob, write: Write) {
+  const envelope = (choices: unknown[], extra = {}) => ({
+    id: job.id,
+    object: "chat.completion.chunk",
+    created: job.created,
+    model: job.body.model,
+    system_fingerprint: FINGERPRINT,
+    choices,
+    ...extra,
+  });
+  return {
+    choice: (index: number, delta: Record<string, unknown>, finish: string | null, extra = {}) =>
+      write(envelope([{ index, delta, logprobs: null, finish_reason: finish, ...extra }])),
+    usage: (outcomes: CompletionOutcome[]) =>
+      write(envelope([], { usage: usage(outcomes, job.n) })),
+  };
+}
+
+async function chatCompletionStream(job: ChatJob, controller: AbortController) {
+  const first = await primeStream(job.start(0));
+  const logprobs = job.body.logprobs ?? false;
+  return sse(async (write) => {
+    const chunks = chatChunkWriter(job, write);
+    const outcomes: CompletionOutcome[] = [];
+    for (let i = 0; i < job.n; i++) {
+      chunks.choice(i, { role: "assistant", content: "" }, null);
+      const { outcome } = await drainStream(i === 0 ? first : job.start(i), ({ text, event }) => {
+        const sampled = event.token >= 0;
+        if (!text && !(logprobs && sampled)) return;
+        const extra = logprobs && sampled ? { logprobs: chatLogprobs([event]) } : {};
+        chunks.choice(i, { content: text }, null, extra);
+      });
+      outcomes.push(outcome);
+      const toolCalls = toolCallsOf(outcome, job.id);
+      if (toolCalls.length) {
+        chunks.choice(i, { tool_calls: toolCalls.map((t, index) => ({ index, ...t })) }, null);
+      }
+      chunks.choice(i, {}, finishReason(outcome, "openai"));
+    }
+    if (job.body.stream_options?.include_usage) chunks.usage(outcomes);
+  }, controller);
+}
+
+function chatCompletions(power: Power): RouteHandler<typeof chatRoute> {
+  return async (c) => {
+    const body = c.req.valid("json");
+    const controller = requestAbort(c.req.raw);
+    const job = chatJob(power, body, controller.signal);
+    if (body.stream) return await chatCompletionStream(job, controller);
+    const completion = await chatCompletion(job, controller.signal);
+    return completion ? c.json(completion) : clientGone();
+  };
+}
+
+/** One generation of a legacy completion: choice `choice` of prompt `prompt`. */
+interface CompletionTask {
+  prompt: string;
+  choice: number;
+}
+
+/** What one legacy completion request's generations share. */
+interface CompletionJob {
+  id: string;
+  created: number;
+  n: number;
+  body: CompletionRequest;
+  /** Prompt-major: every choice of the first prompt, then of the next. */
+  tasks: CompletionTask[];
+  wantLogprobs: boolean;
+  start(task: CompletionTask): CompletionStream;
+}
+
+function completionJob(power: Power, body: CompletionRequest, signal: AbortSignal): CompletionJob {
+  const prompts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
+  const n = body.n ?? 1;
+  const wantLogprobs = body.logprobs !== null && body.logprobs !== undefined;
+  return {
+    id: newId("cmpl"),
+    created: seconds(),
+    n,
+    body,
+    tasks: prompts.flatMap((prompt) =>
+      Array.from({ length: n }, (_, choice) => ({ prompt, choice }))
+    ),
+    wantLogprobs,
+    start: (task) =>
+      power.generate({
+        model: body.model,
+        prompt: task.prompt,
+        raw: true,
+        maxTokens: body.max_tokens ?? DEFAULT_COMPLETION_TOKENS,
+        logprobs: wantLogprobs,
+        topLogprobs: body.logprobs ?? 0,
+        truncate: body.truncate,
+        signal,
+        ...sampling(body, task.choice),
+      }),
+  };
+}
+
+async function completion(job: CompletionJob, signal: AbortSignal) {
+  const outcomes: CompletionOutcome[] = [];
+  const choices = [];
+  for (const [index, task] of job.tasks.entries()) {
+    // Many prompts times many choices is long work: stop as soon as nobody waits for it.
+    if (signal.aborted) return undefined;
+    const { outcome, events } = await drainStream(job.start(task));
+    outcomes.push(outcome);
+    const echo = job.body.echo ? task.prompt : "";
+    choices.push({
+      index,
+      text: echo + outcome.result.text,
+      logprobs: job.wantLogprobs ? completionLogprobs(events, echo.length) : null,
+      finish_reason: finishReason(outcome, "openai"),
+    });
+  }
+  if (signal.aborted) return undefined;
+  return {
+    id: job.id,
+    object: "text_completion",
+    created: job.created,
+    model: outcomes[0].model,
+    system_fingerprint: FINGERPRINT,
+    choices,
+    usage: usage(outcomes, job.n),
+  };
+}
+
+async function completionStream(job: CompletionJob, controller: AbortController) {
+  const first = await primeStream(job.start(job.tasks[0]));
+  return sse(async (write) => {
+    const envelope = (choices: unknown[], extra = {}) => ({
+      id: job.id,
+      object: "text_completion",
+      created: job.created,
+      model: job.body.model,
+      system_fingerprint: FINGERPRINT,
+      choices,
+      ...extra,
+    });
+    const outcomes: CompletionOutcome[] = [];
+    for (const [index, task] of job.tasks.entries()) {
+      const emit = (text: string, finish: string | null, events: TokenEvent[] = []) =>
+        write(envelope([{
+          index,
+          text,
+          logprobs: job.wantLogprobs && events.length ? completionLogprobs(events, 0) : null,
+          finish_reason: finish,
+        }]));
+      if (job.body.echo) emit(task.prompt, null);
+      const stream = index === 0 ? first : job.start(task);
+      const { outcome } = await drainStream(stream, ({ text, event }) => {
+        if (text) emit(text, null, event.token >= 0 ? [event] : []);
+      });
+      outcomes.push(outcome);
+      emit("", finishReason(outcome, "openai"));
+    }
+    if (job.body.stream_options?.include_usage) {
+      write(envelope([], { usage: usage(outcomes, job.n) }));
+    }
+  }, controller);
+}
+
+function completions(power: Power): RouteHandler<typeof completionRoute> {
+  return async (c) => {
+    const body = c.req.valid("json");
+    const controller = requestAbort(c.req.raw);
+    const job = completionJob(power, body, controller.signal);
+    if (body.stream) return await completionStream(job, controller);
+    const result = await completion(job, controller.signal);
+    return result ? c.json(result) : clientGone();
+  };
+}
+
+/** `vector` scaled to unit length (a zero vector stays as it is). */
+function unitLength(vector: number[]): number[] {
+  const norm = Math.sqrt(vector.reduce((s, x) => s + x * x, 0)) || 1;
+  return vector.map((x) => x / norm);
+}
+
+/** A little-endian float32 vector as base64, OpenAI's `encoding_format: "base64"`. */
+function base64Floats(vector: number[]): string {
+  const bytes = new Uint8Array(Float32Array.from(vector).buffer);
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+function embeddings(power: Power): RouteHandler<typeof embeddingRoute> {
+  return async (c) => {
+    const body = c.req.valid("json");
+    const inputs = typeof body.input === "string" ? [body.input] : body.input;
+    const controller = requestAbort(c.req.raw);
+    const result = await power.embed(body.model, inputs, { signal: controller.signal });
+    if (controller.signal.aborted) return clientGone();
+    return c.json({
+      object: "list",
+      data: result.embeddings.map((vector, index) => {
+        // Matryoshka-style truncation, renormalized to unit length.
+        const v = body.dimensions && body.dimensions < vector.length
+          ? unitLength(vector.slice(0, body.dimensions))
+          : vector;
+        const embedding = body.encoding_format === "base64" ? base64Floats(v) : v;
+        return { object: "embedding", index, embedding };
+      }),
+      model: result.model,
+      usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
+    });
+  };
+}
+
+function modelEntry(name: string, modified: Date) {
+  return {
+    id: name,
+    object: "model",
+    created: Math.floor(modified.getTime() / 1000),
+    owned_by: "a3s",
+  };
+}
+
+async function retrieve(power: Power, id: string) {
+  const model = await power.store.get(id).catch(() => {
+    throw new NotFoundError(`The model '${id}' does not exist`, "model");
+  });
+  return modelEntry(model.name, model.modifiedAt);
+}
+
+function listModels(power: Power): RouteHandler<typeof listModelsRoute> {
+  return async (c) => {
+    const models = await power.store.list();
+    return c.json({ object: "list", data: models.map((m) => modelEntry(m.name, m.modifiedAt)) });
+  };
 }
 
 /**
  * Mounts OpenAI's routes for `power` on a new router.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const app = openaiRoutes(power);
  * ```
  */
 export function openaiRoutes(power: Power): OpenAPIHono {
   const app = createRouter();
-  const seconds = () => Math.floor(Date.now() / 1000);
-
-  app.openapi(post("/v1/chat/completions", ChatBody, "Create a chat completion"), async (c) => {
-    const body = c.req.valid("json");
-    const id = newId("chatcmpl");
-    const created = seconds();
-    const n = body.n ?? 1;
-    const messages = messagesOf(body);
-    const choice: ToolChoice | undefined = typeof body.tool_choice === "object" && body.tool_choice
-      ? { name: body.tool_choice.function.name }
-      : body.tool_choice ?? undefined;
-    const rf = body.response_format;
-    const format = rf?.type === "json_object"
-      ? "json" as const
-      : rf?.type === "json_schema"
-      ? (rf.json_schema.schema ?? { type: "object" })
-      : undefined;
-    const controller = requestAbort(c.req.raw);
-    const start = (i: number) =>
-      power.chat({
-        model: body.model,
-        messages,
-        tools: body.tools ?? undefined,
-        toolChoice: choice,
-        format,
-        maxTokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
-        logprobs: body.logprobs ?? false,
-        topLogprobs: body.logprobs ? body.top_logprobs ?? 0 : 0,
-        truncate: body.truncate,
-        signal: controller.signal,
-        ...sampling(body, i),
-      });
-    if (!body.stream) {
-      const outcomes: CompletionOutcome[] = [];
-      const choices = [];
-      for (let i = 0; i < n; i++) {
-        const { outcome, events } = await power.complete(start(i));
-        outcomes.push(outcome);
-        const toolCalls = toolCallsOf(outcome, id);
-        choices.push({
-          index: i,
-          message: {
-            role: "assistant",
-            content: toolCalls.length && !outcome.content ? null : outcome.content,
-            refusal: null,
-            ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
-          },
-          logprobs: body.logprobs ? chatLogprobs(events) : null,
-          finish_reason: finishReason(outcome),
-        });
-      }
-      return c.json({
-        id,
-        object: "chat.completion",
-        created,
-        model: outcomes[0].model,
-        system_fingerprint: "fp_a3s_power",
-        choices,
-        usage: usage(outcomes),
-      });
-    }
-    const streams: AsyncGenerator<CompletionChunk, CompletionOutcome>[] = [start(0)];
-    // The first step loads the model, so errors get a real status before the stream opens.
-    const first = await streams[0].next();
-    return sse(async (write) => {
-      const outcomes: CompletionOutcome[] = [];
-      const chunk = (
-        index: number,
-        delta: Record<string, unknown>,
-        finish: string | null,
-        extra = {},
-      ) =>
-        write({
-          id,
-          object: "chat.completion.chunk",
-          created,
-          model: body.model,
-          system_fingerprint: "fp_a3s_power",
-          choices: [{ index, delta, logprobs: null, finish_reason: finish, ...extra }],
-        });
-      for (let i = 0; i < n; i++) {
-        const stream = i === 0 ? streams[0] : start(i);
-        chunk(i, { role: "assistant", content: "" }, null);
-        let step = i === 0 ? first : await stream.next();
-        while (!step.done) {
-          const { text: piece, event } = step.value;
-          if (piece || (body.logprobs && event.token >= 0)) {
-            chunk(
-              i,
-              { content: piece },
-              null,
-              body.logprobs && event.token >= 0 ? { logprobs: chatLogprobs([event]) } : {},
-            );
-          }
-          step = await stream.next();
-        }
-        const outcome = step.value;
-        outcomes.push(outcome);
-        const toolCalls = toolCallsOf(outcome, id);
-        if (toolCalls.length) {
-          chunk(i, { tool_calls: toolCalls.map((t, index) => ({ index, ...t })) }, null);
-        }
-        chunk(i, {}, finishReason(outcome));
-      }
-      if (body.stream_options?.include_usage) {
-        write({
-          id,
-          object: "chat.completion.chunk",
-          created,
-          model: body.model,
-          system_fingerprint: "fp_a3s_power",
-          choices: [],
-          usage: usage(outcomes),
-        });
-      }
-    }, controller);
-  });
-
-  app.openapi(post("/v1/completions", CompletionBody, "Create a completion"), async (c) => {
-    const body = c.req.valid("json");
-    const id = newId("cmpl");
-    const created = seconds();
-    const prompts = typeof body.prompt === "string" ? [body.prompt] : body.prompt;
-    const n = body.n ?? 1;
-    const controller = requestAbort(c.req.raw);
-    const jobs = prompts.flatMap((prompt, p) =>
-      Array.from({ length: n }, (_, i) => ({ prompt, p, i }))
-    );
-    const start = (job: { prompt: string; i: number }) =>
-      power.generate({
-        model: body.model,
-        prompt: job.prompt,
-        raw: true,
-        maxTokens: body.max_tokens ?? 16,
-        logprobs: body.logprobs !== null && body.logprobs !== undefined,
-        topLogprobs: body.logprobs ?? 0,
-        truncate: body.truncate,
-        signal: controller.signal,
-        ...sampling(body, job.i),
-      });
-    const logprobsOf = (events: TokenEvent[], offset: number) => {
-      let at = offset;
-      return {
-        tokens: events.map((e) => e.tokenText),
-        token_logprobs: events.map((e) => e.logprob ?? 0),
-        top_logprobs: events.map((e) =>
-          Object.fromEntries((e.top ?? []).map((t) => [t.text, t.logprob]))
-        ),
-        text_offset: events.map((e) => {
-          const here = at;
-          at += e.tokenText.length;
-          return here;
-        }),
-      };
-    };
-    if (!body.stream) {
-      const outcomes: CompletionOutcome[] = [];
-      const choices = [];
-      for (const [index, job] of jobs.entries()) {
-        const { outcome, events } = await power.complete(start(job));
-        outcomes.push(outcome);
-        const echo = body.echo ? job.prompt : "";
-        choices.push({
-          index,
-          text: echo + outcome.result.text,
-          logprobs: body.logprobs !== null && body.logprobs !== undefined
-            ? logprobsOf(events, echo.length)
-            : null,
-          finish_reason: outcome.result.finishReason === "length" ? "length" : "stop",
-        });
-      }
-      const promptTokens = outcomes.reduce(
-        (s, o, i) => s + (i % n === 0 ? o.result.promptTokens : 0),
-        0,
-      );
-      const completionTokens = outcomes.reduce((s, o) => s + o.result.completionTokens, 0);
-      return c.json({
-        id,
-        object: "text_completion",
-        created,
-        model: outcomes[0].model,
-        system_fingerprint: "fp_a3s_power",
-        choices,
-        usage: {
-          prompt_tokens: promptTokens,
-          completion_tokens: completionTokens,
-          total_tokens: promptTokens + completionTokens,
-        },
-      });
-    }
-    const firstStream = start(jobs[0]);
-    const first = await firstStream.next();
-    return sse(async (write) => {
-      const outcomes: CompletionOutcome[] = [];
-      for (const [index, job] of jobs.entries()) {
-        const stream = index === 0 ? firstStream : start(job);
-        let step = index === 0 ? first : await stream.next();
-        const emit = (t: string, finish: string | null, events: TokenEvent[] = []) =>
-          write({
-            id,
-            object: "text_completion",
-            created,
-            model: body.model,
-            system_fingerprint: "fp_a3s_power",
-            choices: [{
-              index,
-              text: t,
-              logprobs: body.logprobs !== null && body.logprobs !== undefined && events.length
-                ? logprobsOf(events, 0)
-                : null,
-              finish_reason: finish,
-            }],
-          });
-        if (body.echo) emit(job.prompt, null);
-        while (!step.done) {
-          if (step.value.text) {
-            emit(step.value.text, null, step.value.event.token >= 0 ? [step.value.event] : []);
-          }
-          step = await stream.next();
-        }
-        outcomes.push(step.value);
-        emit("", step.value.result.finishReason === "length" ? "length" : "stop");
-      }
-      if (body.stream_options?.include_usage) {
-        const u = usage(outcomes);
-        write({ id, object: "text_completion", created, model: body.model, choices: [], usage: u });
-      }
-    }, controller);
-  });
-
-  app.openapi(post("/v1/embeddings", EmbeddingBody, "Create embeddings"), async (c) => {
-    const body = c.req.valid("json");
-    const inputs = typeof body.input === "string" ? [body.input] : body.input;
-    const result = await power.embed(body.model, inputs, { signal: c.req.raw.signal });
-    return c.json({
-      object: "list",
-      data: result.embeddings.map((vector, index) => {
-        let v = vector;
-        if (body.dimensions && body.dimensions < v.length) {
-          // Matryoshka-style truncation, renormalized to unit length.
-          v = v.slice(0, body.dimensions);
-          const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1;
-          v = v.map((x) => x / norm);
-        }
-        const embedding = body.encoding_format === "base64"
-          ? btoa(String.fromCharCode(...new Uint8Array(Float32Array.from(v).buffer)))
-          : v;
-        return { object: "embedding", index, embedding };
-      }),
-      model: result.model,
-      usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
-    });
-  });
-
-  const modelEntry = (name: string, modified: Date) => ({
-    id: name,
-    object: "model",
-    created: Math.floor(modified.getTime() / 1000),
-    owned_by: "a3s",
-  });
-
-  const listModels = createRoute({
-    method: "get",
-    path: "/v1/models",
-    summary: "List models",
-    tags: ["openai"],
-    responses: { 200: { description: "JSON" } },
-  });
-  const getModel = createRoute({
-    method: "get",
-    path: "/v1/models/{id}",
-    summary: "Retrieve a model",
-    tags: ["openai"],
-    request: { params: z.object({ id: z.string().min(1) }) },
-    responses: { 200: { description: "JSON" } },
-  });
-  app.openapi(listModels, async (c) => {
-    const models = await power.store.list();
-    return c.json({ object: "list", data: models.map((m) => modelEntry(m.name, m.modifiedAt)) });
-  });
-
-  const retrieve = async (id: string) => {
-    const model = await power.store.get(id).catch(() => {
-      throw new NotFoundError(`The model '${id}' does not exist`, "model");
-    });
-    return modelEntry(model.name, model.modifiedAt);
-  };
-  app.openapi(getModel, async (c) => c.json(await retrieve(c.req.valid("param").id)));
+  app.openapi(chatRoute, chatCompletions(power));
+  app.openapi(completionRoute, completions(power));
+  app.openapi(embeddingRoute, embeddings(power));
+  app.openapi(listModelsRoute, listModels(power));
+  app.openapi(getModelRoute, async (c) => c.json(await retrieve(power, c.req.valid("param").id)));
   // Namespaced names such as `org/model:tag` carry a slash the route above cannot match.
-  app.get("/v1/models/:id{.+/.+}", async (c) => c.json(await retrieve(c.req.param("id"))));
-
+  app.get("/v1/models/:id{.+/.+}", async (c) => c.json(await retrieve(power, c.req.param("id"))));
   return app;
 }

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../testdata/_assert.ts";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { fileURLToPath } from "node:url";
 import { loadTokenizer } from "./_tokenizer.ts";
 import { StepBatcher } from "./batch.ts";

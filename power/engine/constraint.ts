@@ -68,22 +68,59 @@ function isHex(b: number): boolean {
   return isDigit(b) || (b >= 65 && b <= 70) || (b >= 97 && b <= 102);
 }
 
+/** An object node's keys, their encodings and value nodes, built once per node. */
+interface ObjectShape {
+  names: string[];
+  encodings: Map<string, string>;
+  values: Map<string, SchemaNode>;
+}
+
+const shapes = new WeakMap<ObjectNode, ObjectShape>();
+
+// Schemas with many properties are walked once per byte of every candidate token, so the
+// per-node lookups are precomputed instead of searched and re-encoded on each byte.
+function shapeOf(node: ObjectNode): ObjectShape {
+  let shape = shapes.get(node);
+  if (!shape) {
+    const names = (node.properties ?? []).map(([n]) => n);
+    shape = {
+      names,
+      encodings: new Map(names.map((n) => [n, keyEncoding(n)])),
+      values: new Map(node.properties ?? []),
+    };
+    shapes.set(node, shape);
+  }
+  return shape;
+}
+
 function keyEncoding(name: string): string {
   return byteString(JSON.stringify(name));
 }
 
+function encodedKey(node: ObjectNode, name: string): string {
+  return shapeOf(node).encodings.get(name) ?? keyEncoding(name);
+}
+
 function propertyNode(node: ObjectNode, name: string): SchemaNode {
-  return node.properties?.find(([n]) => n === name)?.[1] ?? ANY;
+  return shapeOf(node).values.get(name) ?? ANY;
 }
 
 /** Keys that may come next in `frame`. */
 function candidateKeys(node: ObjectNode, seen: readonly string[]): string[] {
-  const unseen = (node.properties ?? []).map(([n]) => n).filter((n) => !seen.includes(n));
-  return node.ordered ? unseen.slice(0, 1) : unseen;
+  const { names } = shapeOf(node);
+  if (node.ordered) {
+    const next = names[seen.length];
+    return next === undefined ? [] : [next];
+  }
+  if (!seen.length) return names;
+  const taken = new Set(seen);
+  return names.filter((n) => !taken.has(n));
 }
 
 function requiredDone(node: ObjectNode, seen: readonly string[]): boolean {
-  return node.required.every((r) => seen.includes(r));
+  if (node.required.length > seen.length) return false;
+  const taken = new Set(seen);
+  return node.required.every((r) => taken.has(r));
 }
 
 /** Starts a value of `node` with byte `b`, on top of `next`. */
@@ -286,9 +323,11 @@ function feedObject(
       return;
     case "key": {
       const key = f.key + String.fromCharCode(b);
-      const candidates = candidateKeys(node, f.seen).filter((n) => keyEncoding(n).startsWith(key));
+      const candidates = candidateKeys(node, f.seen).filter((n) =>
+        encodedKey(node, n).startsWith(key)
+      );
       if (!candidates.length) return;
-      const exact = candidates.find((n) => keyEncoding(n) === key);
+      const exact = candidates.find((n) => encodedKey(node, n) === key);
       if (exact !== undefined) {
         out.push(
           push({ ...f, phase: "colon", key: "", current: exact, seen: [...f.seen, exact] }, next),
@@ -327,19 +366,53 @@ function feedObject(
   }
 }
 
-/** The shortest text that is a complete value of `node`. */
+const minimalLengths = new WeakMap<SchemaNode, number>();
+
+/**
+ * Bytes in the shortest complete value of `node`. Counted, never built: a schema such as
+ * `{"minItems": 1000000}` has a minimal value far too large to materialize.
+ */
+export function minimalValueLength(node: SchemaNode): number {
+  const known = minimalLengths.get(node);
+  if (known !== undefined) return known;
+  let length: number;
+  switch (node.kind) {
+    case "any":
+      length = "null".length;
+      break;
+    case "union":
+      length = Math.min(...node.options.map(minimalValueLength));
+      break;
+    case "object":
+      length = "{}".length + requiredRestLength(node, [], false) - "}".length;
+      break;
+    case "array":
+      length = "[]".length + node.minItems * minimalValueLength(node.items) +
+        Math.max(0, node.minItems - 1);
+      break;
+    case "string":
+      length = '""'.length + node.minLength;
+      break;
+    case "number":
+      length = "0".length;
+      break;
+    case "literal":
+      length = Math.min(...node.values.map((v) => v.length));
+      break;
+  }
+  minimalLengths.set(node, length);
+  return length;
+}
+
+/** The shortest text that is a complete value of `node`; callers bound its length first. */
 function minimalValue(node: SchemaNode): string {
   switch (node.kind) {
     case "any":
       return "null";
     case "union":
-      return node.options.map(minimalValue).sort((a, b) => a.length - b.length)[0] ?? "null";
+      return minimalValue(shortestOf(node.options));
     case "object":
-      return `{${
-        node.required.map((r) => `${keyEncoding(r)}:${minimalValue(propertyNode(node, r))}`).join(
-          ",",
-        )
-      }}`;
+      return "{" + finishObjectFrom(node, [], false);
     case "array":
       return `[${Array.from({ length: node.minItems }, () => minimalValue(node.items)).join(",")}]`;
     case "string":
@@ -347,73 +420,133 @@ function minimalValue(node: SchemaNode): string {
     case "number":
       return "0";
     case "literal":
-      return [...node.values].sort((a, b) => a.length - b.length)[0];
+      return shortestString(node.values);
   }
+}
+
+function shortestOf(options: SchemaNode[]): SchemaNode {
+  let best = options[0] ?? ANY;
+  for (const option of options) {
+    if (minimalValueLength(option) < minimalValueLength(best)) best = option;
+  }
+  return best;
+}
+
+function shortestString(values: readonly string[]): string {
+  return values.reduce((best, v) => (v.length < best.length ? v : best));
+}
+
+function unseenRequired(node: ObjectNode, seen: readonly string[]): string[] {
+  const taken = new Set(seen);
+  return node.required.filter((r) => !taken.has(r));
+}
+
+/** Bytes of {@linkcode finishObjectFrom}'s text. */
+function requiredRestLength(node: ObjectNode, seen: readonly string[], needComma: boolean): number {
+  let length = "}".length;
+  let comma = needComma;
+  for (const r of unseenRequired(node, seen)) {
+    length += (comma ? 1 : 0) + encodedKey(node, r).length + ":".length +
+      minimalValueLength(propertyNode(node, r));
+    comma = true;
+  }
+  return length;
 }
 
 function finishObjectFrom(node: ObjectNode, seen: readonly string[], needComma: boolean): string {
   let out = "";
   let comma = needComma;
-  for (const r of node.required) {
-    if (seen.includes(r)) continue;
-    out += `${comma ? "," : ""}${keyEncoding(r)}:${minimalValue(propertyNode(node, r))}`;
+  for (const r of unseenRequired(node, seen)) {
+    out += `${comma ? "," : ""}${encodedKey(node, r)}:${minimalValue(propertyNode(node, r))}`;
     comma = true;
   }
   return out + "}";
 }
 
-/** The shortest bytes that finish the top frame (parents are finished by the caller). */
-function finishFrame(f: Frame): string {
+/** The key an object in the middle of a key (or after a comma) is finished with. */
+function keyToFinish(node: ObjectNode, f: Extract<Frame, { t: "obj" }>): string {
+  const candidates = candidateKeys(node, f.seen).filter((n) =>
+    encodedKey(node, n).startsWith(f.key)
+  );
+  return candidates.find((n) => node.required.includes(n)) ?? candidates[0];
+}
+
+/** Unknown keys of a free object are finished as `"k":null`. */
+const FREE_KEY_REST = '"k":null}';
+
+/**
+ * The shortest bytes that finish the top frame (parents are finished by the caller), or with
+ * `build` false only their count.
+ */
+function finishFrame(f: Frame, build: true): string;
+function finishFrame(f: Frame, build: false): number;
+function finishFrame(f: Frame, build: boolean): string | number {
+  const value = (node: SchemaNode) => build ? minimalValue(node) : minimalValueLength(node);
+  const join = (...parts: (string | number)[]) =>
+    build ? parts.join("") : parts.reduce<number>((n, p) => n + Number(p), 0);
+  const rest = (node: ObjectNode, seen: readonly string[], comma: boolean) =>
+    build ? finishObjectFrom(node, seen, comma) : requiredRestLength(node, seen, comma);
+  const text = (t: string) => build ? t : t.length;
   switch (f.t) {
     case "value":
-      return minimalValue(f.node);
+      return value(f.node);
     case "lit":
-      return f.values.map((v) => v.slice(f.pos)).sort((a, b) => a.length - b.length)[0];
-    case "str":
-      return (f.cont ? String.fromCharCode(f.lo ?? 0x80) + "\x80".repeat(f.cont - 1) : "") +
-        (f.esc === 1 ? "n" : f.esc > 1 ? "0".repeat(f.esc - 1) : "") +
-        "a".repeat(Math.max(0, f.node.minLength - f.len - (f.esc ? 1 : 0))) + '"';
+      return text(shortestString(f.values.map((v) => v.slice(f.pos))));
+    case "str": {
+      const continuation = f.cont
+        ? String.fromCharCode(f.lo ?? 0x80) + "\x80".repeat(f.cont - 1)
+        : "";
+      const escape = f.esc === 1 ? "n" : f.esc > 1 ? "0".repeat(f.esc - 1) : "";
+      const missing = Math.max(0, f.node.minLength - f.len - (f.esc ? 1 : 0));
+      return build
+        ? continuation + escape + "a".repeat(missing) + '"'
+        : continuation.length + escape.length + missing + 1;
+    }
     case "num":
-      return numberAccepting(f.phase) ? "" : "0";
+      return text(numberAccepting(f.phase) ? "" : "0");
     case "arr": {
       const missing = Math.max(0, f.node.minItems - f.count);
-      const item = minimalValue(f.node.items);
-      if (f.phase === "open") {
-        return `${Array.from({ length: missing }, () => item).join(",")}]`;
+      if (!build) {
+        const item = minimalValueLength(f.node.items);
+        if (f.phase === "open") return missing * item + Math.max(0, missing - 1) + 1;
+        if (f.phase === "afterValue") return missing * (item + 1) + 1;
+        return item + Math.max(0, missing - 1) * (item + 1) + 1;
       }
+      const item = minimalValue(f.node.items);
+      if (f.phase === "open") return `${Array.from({ length: missing }, () => item).join(",")}]`;
       if (f.phase === "afterValue") return `${`,${item}`.repeat(missing)}]`;
       return `${item}${`,${item}`.repeat(Math.max(0, missing - 1))}]`;
     }
     case "obj": {
       const node = f.node;
-      const valueOf = (name?: string) =>
-        minimalValue(name === undefined ? ANY : propertyNode(node, name));
+      const valueOf = (name?: string) => value(name === undefined ? ANY : propertyNode(node, name));
       switch (f.phase) {
         case "open":
         case "afterValue":
-          return finishObjectFrom(node, f.seen, f.phase === "afterValue");
+          return rest(node, f.seen, f.phase === "afterValue");
         case "key": {
-          const candidates = candidateKeys(node, f.seen).filter((n) =>
-            keyEncoding(n).startsWith(f.key)
+          const name = keyToFinish(node, f);
+          return join(
+            text(encodedKey(node, name).slice(f.key.length) + ":"),
+            valueOf(name),
+            rest(node, [...f.seen, name], true),
           );
-          const name = candidates.find((n) => node.required.includes(n)) ?? candidates[0];
-          return keyEncoding(name).slice(f.key.length) + ":" + valueOf(name) +
-            finishObjectFrom(node, [...f.seen, name], true);
         }
         case "keyFree":
         case "colon":
-          return ":" + valueOf(f.current) + finishObjectFrom(node, f.seen, true);
+          return join(text(":"), valueOf(f.current), rest(node, f.seen, true));
         case "afterColon":
         case "valueStart":
-          return valueOf(f.current) + finishObjectFrom(node, f.seen, true);
+          return join(valueOf(f.current), rest(node, f.seen, true));
         case "afterComma":
         case "afterCommaSpace": {
-          const quote = "";
-          if (node.properties === undefined) return `${quote}"k":null}`;
-          const name = candidateKeys(node, f.seen).find((n) => node.required.includes(n)) ??
-            candidateKeys(node, f.seen)[0];
-          return keyEncoding(name) + ":" + valueOf(name) +
-            finishObjectFrom(node, [...f.seen, name], true);
+          if (node.properties === undefined) return text(FREE_KEY_REST);
+          const name = keyToFinish(node, { ...f, key: "" });
+          return join(
+            text(encodedKey(node, name) + ":"),
+            valueOf(name),
+            rest(node, [...f.seen, name], true),
+          );
         }
       }
     }
@@ -422,8 +555,14 @@ function finishFrame(f: Frame): string {
 
 function completionOf(stack: Stack): string {
   let out = "";
-  for (let s = stack; s !== null; s = s.next) out += finishFrame(s.frame);
+  for (let s = stack; s !== null; s = s.next) out += finishFrame(s.frame, true);
   return out;
+}
+
+function completionLength(stack: Stack): number {
+  let length = 0;
+  for (let s = stack; s !== null; s = s.next) length += finishFrame(s.frame, false);
+  return length;
 }
 
 function canStop(stack: Stack): boolean {
@@ -437,6 +576,8 @@ function canStop(stack: Stack): boolean {
 interface Trie {
   children: Map<number, number>[];
   tokens: number[][];
+  /** Bytes in the vocabulary's longest token. */
+  depth: number;
 }
 
 const tries = new WeakMap<Tokenizer, Trie>();
@@ -445,7 +586,7 @@ const tries = new WeakMap<Tokenizer, Trie>();
 function trieOf(tokenizer: Tokenizer): Trie {
   const cached = tries.get(tokenizer);
   if (cached) return cached;
-  const trie: Trie = { children: [new Map()], tokens: [[]] };
+  const trie: Trie = { children: [new Map()], tokens: [[]], depth: 0 };
   const special = new Set(tokenizer.specialTokens.values());
   for (let id = 0; id < tokenizer.vocabSize; id++) {
     if (special.has(id)) continue;
@@ -463,9 +604,24 @@ function trieOf(tokenizer: Tokenizer): Trie {
       node = child;
     }
     trie.tokens[node].push(id);
+    trie.depth = Math.max(trie.depth, bytes.length);
   }
   tries.set(tokenizer, trie);
   return trie;
+}
+
+/** The token that is exactly the byte `b`, if the vocabulary has one (byte fallback). */
+function byteToken(trie: Trie, b: number): number | undefined {
+  const node = trie.children[0].get(b);
+  return node === undefined ? undefined : trie.tokens[node][0];
+}
+
+/**
+ * Bytes in the longest token of `tokenizer`: `n` tokens never carry more than `n` times this,
+ * which bounds how many tokens a text of known length needs without encoding it.
+ */
+export function longestTokenBytes(tokenizer: Tokenizer): number {
+  return trieOf(tokenizer).depth;
 }
 
 /** What the generator asks of a constraint at each step. */
@@ -480,8 +636,20 @@ export interface TokenConstraint {
   isComplete(): boolean;
   /** Complete and nothing more may follow. */
   mustEnd(): boolean;
-  /** The shortest text that completes the output. */
+  /**
+   * The shortest text that completes the output. It can be huge (a schema's `minItems`);
+   * check {@linkcode TokenConstraint.minimalLength} first.
+   */
   completion(): string;
+  /**
+   * The tokens of {@linkcode TokenConstraint.completion}, including the bytes that finish a
+   * character cut in the middle (which no text can spell).
+   */
+  completionTokens(): number[];
+  /** Bytes in the shortest completion, counted without building it. */
+  minimalLength(): number;
+  /** {@linkcode TokenConstraint.minimalLength} as it would be after `token`, without taking it. */
+  minimalLengthAfter(token: number): number;
 }
 
 /** Pieces around the JSON value, such as `<tool_call>\n` and `\n</tool_call>`. */
@@ -577,13 +745,46 @@ export class JsonConstraint implements TokenConstraint {
   }
 
   completion(): string {
-    let best: string | undefined;
-    for (const s of this.#states) {
-      const c = completionOf(s);
-      if (best === undefined || c.length < best.length) best = c;
-    }
+    const best = this.#shortestState();
     // Byte strings hold UTF-8 one byte per char; turn them back into text.
-    const bytes = Uint8Array.from(best ?? "", (ch) => ch.charCodeAt(0));
-    return new TextDecoder().decode(bytes);
+    const text = best === undefined ? "" : completionOf(best.state);
+    return new TextDecoder().decode(Uint8Array.from(text, (ch) => ch.charCodeAt(0)));
+  }
+
+  completionTokens(): number[] {
+    const best = this.#shortestState();
+    const bytes = best === undefined ? "" : completionOf(best.state);
+    // A character cut mid-way is finished byte by byte; the rest is ordinary text.
+    let cut = 0;
+    while (cut < bytes.length && (bytes.charCodeAt(cut) & 0xc0) === 0x80) cut++;
+    const ids: number[] = [];
+    for (let i = 0; i < cut; i++) {
+      const token = byteToken(this.#trie, bytes.charCodeAt(i));
+      if (token === undefined) return ids;
+      ids.push(token);
+    }
+    const rest = new TextDecoder().decode(
+      Uint8Array.from(bytes.slice(cut), (c) => c.charCodeAt(0)),
+    );
+    return ids.concat(rest ? this.#tokenizer.encode(rest, { special: "none" }) : []);
+  }
+
+  minimalLength(): number {
+    return this.#shortestState()?.length ?? 0;
+  }
+
+  minimalLengthAfter(token: number): number {
+    if (this.#eos.includes(token)) return 0;
+    const states = this.#feedBytes(this.#states, this.#tokenizer.tokenBytes(token));
+    return this.#shortestState(states)?.length ?? 0;
+  }
+
+  #shortestState(states = this.#states): { state: Stack; length: number } | undefined {
+    let best: { state: Stack; length: number } | undefined;
+    for (const state of states) {
+      const length = completionLength(state);
+      if (best === undefined || length < best.length) best = { state, length };
+    }
+    return best;
   }
 }

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "../testdata/_assert.ts";
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { fileURLToPath } from "node:url";
 import { A3sError } from "@a3s/common";
 import { Power } from "../service.ts";
@@ -31,8 +31,12 @@ Deno.test("a BERT-like encoder embeds with mean pooling into unit vectors", asyn
     const decoderVectors = await power.embed("tiny", ["hello"]);
     assertEquals(decoderVectors.embeddings[0].length, 32);
 
-    const error = await assertRejects(() =>
-      power.complete(power.chat({ model: "encoder", messages: [{ role: "user", content: "hi" }] }))
+    const error = await assertRejects(
+      () =>
+        power.complete(
+          power.chat({ model: "encoder", messages: [{ role: "user", content: "hi" }] }),
+        ),
+      A3sError,
     );
     assert(error instanceof A3sError && error.status === 400, String(error));
   } finally {

@@ -1,7 +1,7 @@
 /** The decoding loop: prefill once, then one token per step through the KV cache. */
-import { A3sError } from "@a3s/common";
+import { A3sError, ValidationError } from "@a3s/common";
 import type { Tokenizer } from "./_tokenizer.ts";
-import type { TokenConstraint } from "./constraint.ts";
+import { longestTokenBytes, type TokenConstraint } from "./constraint.ts";
 import type { ModelManifest } from "./model_dir.ts";
 import { Sampler, type SamplingOptions } from "./sampler.ts";
 import type { CausalLM } from "./session.ts";
@@ -34,6 +34,8 @@ export interface GenerateOptions {
   truncate?: boolean;
   /** A context smaller than the model's (Ollama's `num_ctx`); larger values are capped. */
   contextLength?: number;
+  /** The request field the constraint came from, named when it cannot fit (`format`). */
+  constraintField?: string;
 }
 
 /** One chosen token and the text it released. */
@@ -75,7 +77,17 @@ function holdback(text: string, stops: readonly string[]): number {
 
 /** Fits the prompt into the context, truncating from the front when asked to. */
 export function fitPrompt(ids: readonly number[], context: number, truncate: boolean): number[] {
+  // One token of the context is kept for the first generated token.
   const limit = context - 1;
+  if (!ids.length) {
+    throw new ValidationError("prompt: empty, so there is nothing to continue from", "prompt");
+  }
+  if (limit < 1) {
+    throw new ValidationError(
+      `num_ctx: a context of ${context} token(s) leaves no room for a prompt and a reply`,
+      "num_ctx",
+    );
+  }
   if (ids.length <= limit) return [...ids];
   if (!truncate) {
     throw new A3sError(
@@ -87,6 +99,53 @@ export function fitPrompt(ids: readonly number[], context: number, truncate: boo
     );
   }
   return ids.slice(ids.length - limit);
+}
+
+/**
+ * Refuses a constraint whose shortest complete output cannot fit in the `room` tokens the
+ * context leaves: generating would only end in a truncated value.
+ */
+function assertCompletable(
+  constraint: TokenConstraint,
+  tokenizer: Tokenizer,
+  room: number,
+  field: string,
+): void {
+  const need = constraint.minimalLength();
+  // Every token carries at least one byte, so `need` bytes never take more than `need` tokens.
+  if (need <= room) return;
+  const fits = need <= room * longestTokenBytes(tokenizer) &&
+    constraint.completionTokens().length <= room;
+  if (!fits) {
+    throw new ValidationError(
+      `${field}: the shortest output the schema allows (${need} bytes) does not fit in the ${room} tokens the context leaves`,
+      field,
+    );
+  }
+}
+
+/**
+ * The tokens of the shortest text that closes the constrained output, cut to the `remaining`
+ * tokens: the limit bounds the closing text too, so past it the output stays unfinished
+ * (finish reason "length"). Empty when even the start of the closing text is out of reach.
+ */
+function closingTokens(
+  constraint: TokenConstraint,
+  tokenizer: Tokenizer,
+  remaining: number,
+): number[] {
+  const need = constraint.minimalLength();
+  // Building a closing text far longer than the tokens left would only be thrown away.
+  if (need > remaining * longestTokenBytes(tokenizer)) return [];
+  return constraint.completionTokens().slice(0, remaining);
+}
+
+/** True when the output must be closed now: the shortest completion nearly fills what is left. */
+function mustClose(constraint: TokenConstraint, tokenizer: Tokenizer, remaining: number): boolean {
+  const need = constraint.minimalLength();
+  if (need === 0 || need < remaining - 1) return false;
+  if (need > remaining * longestTokenBytes(tokenizer)) return true;
+  return constraint.completionTokens().length >= remaining - 1;
 }
 
 /**
@@ -111,6 +170,9 @@ export async function* generate(
   const stops = (options.stop ?? []).filter((s) => s.length > 0);
   const sampler = new Sampler(options.sampling);
   const constraint = options.constraint;
+  if (constraint) {
+    assertCompletable(constraint, tokenizer, room, options.constraintField ?? "format");
+  }
   const topCount = options.topLogprobs ?? 0;
   const wantLogprobs = options.logprobs || topCount > 0;
   const history = [...prompt];
@@ -155,6 +217,15 @@ export async function* generate(
       };
     };
 
+    /** Emits the closing text the limit leaves room for; the generation ends at the limit. */
+    function* close(constraint: TokenConstraint, remaining: number): Generator<TokenEvent> {
+      for (const token of closingTokens(constraint, tokenizer, remaining)) {
+        constraint.advance(token);
+        yield accept(token).event;
+      }
+      finishReason = "length";
+    }
+
     while (tokens.length < maxTokens) {
       if (options.signal?.aborted) {
         finishReason = "cancelled";
@@ -164,20 +235,10 @@ export async function* generate(
         finishReason = "stop";
         break;
       }
-      if (constraint) {
-        const remaining = maxTokens - tokens.length;
-        const completion = constraint.completion();
-        if (completion && completion.length >= remaining - 1) {
-          const forced = tokenizer.encode(completion, { special: "none" });
-          if (forced.length >= remaining - 1) {
-            for (const token of forced) {
-              constraint.advance(token);
-              yield accept(token).event;
-            }
-            finishReason = "length";
-            break;
-          }
-        }
+      const remaining = maxTokens - tokens.length;
+      if (constraint && mustClose(constraint, tokenizer, remaining)) {
+        yield* close(constraint, remaining);
+        break;
       }
       sampler.prepare(logits, history);
       let choice;
@@ -200,6 +261,11 @@ export async function* generate(
       const token = choice.token;
       if (model.stopTokens.has(token)) {
         finishReason = "stop";
+        break;
+      }
+      if (constraint && constraint.minimalLengthAfter(token) > remaining - 1) {
+        // After this token the value could no longer close within the limit: close it now.
+        yield* close(constraint, remaining);
         break;
       }
       constraint?.advance(token);

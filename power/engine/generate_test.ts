@@ -1,4 +1,5 @@
-import { assert, assertEquals, assertRejects } from "../testdata/_assert.ts";
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
+import { A3sError } from "@a3s/common";
 import { fileURLToPath } from "node:url";
 import { loadTokenizer } from "./_tokenizer.ts";
 import { fitPrompt, generate, type LanguageModel } from "./generate.ts";
@@ -89,8 +90,9 @@ Deno.test("an aborted signal cancels the generation", async () => {
 
 Deno.test("a prompt past the context says by how much, or is truncated on request", async () => {
   const long = new Array(manifest.contextLength + 10).fill(prompt[0]);
-  const error = await assertRejects(() =>
-    run({ maxTokens: 1 }).then(() => generate(model, long).next())
+  const error = await assertRejects(
+    () => run({ maxTokens: 1 }).then(() => generate(model, long).next()),
+    A3sError,
   );
   assert(/exceeds the model's context of 512 by 11/.test(error.message), error.message);
   assertEquals(fitPrompt(long, 512, true).length, 511);

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../testdata/_assert.ts";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { Sampler } from "./sampler.ts";
 
 function logits(): Float32Array {

@@ -27,3 +27,27 @@ export function nameParts(name: string): { repo: string; tag: string } {
   const at = name.lastIndexOf(":");
   return { repo: name.slice(0, at), tag: name.slice(at + 1) };
 }
+
+/**
+ * The model name a pull source suggests: the last segment of its path or URL, without an
+ * archive extension, with anything but letters, digits, `.`, `_` and `-` turned into `-`.
+ * It is only a name; it never becomes a file path by itself.
+ *
+ * @example
+ * ```ts
+ * import { modelNameFromSource } from "@a3s/power";
+ * console.log(modelNameFromSource("https://example.org/m/tiny.tar.gz")); // "tiny:latest"
+ * ```
+ */
+export function modelNameFromSource(source: string): string {
+  const last = source.replace(/[?#].*$/, "").replace(/\/+$/, "").split("/").pop() ?? "";
+  let decoded = last;
+  try {
+    decoded = decodeURIComponent(last);
+  } catch {
+    // A malformed escape: use the raw segment.
+  }
+  const base = decoded.replace(/\.(tar\.gz|tgz|tar|zip)$/i, "").replace(/[^a-zA-Z0-9._-]/g, "-")
+    .replace(/^[^a-zA-Z0-9]+/, "").replace(/\.\.+/g, ".");
+  return normalizeName(base || "model");
+}

@@ -12,6 +12,8 @@ import { StepBatcher } from "../engine/batch.ts";
 import type { Pooling } from "../engine/embed.ts";
 import type { ModelStore } from "./store.ts";
 import { normalizeName } from "./names.ts";
+import { parseKeepAlive } from "./keep_alive.ts";
+import { type CancelTimer, setLongTimeout } from "./_long_timeout.ts";
 
 /** A model in memory. */
 export interface LoadedModel {
@@ -86,25 +88,8 @@ class Slots {
   }
 }
 
-/**
- * Parses an Ollama `keep_alive`: seconds as a number, or a duration such as `5m`, `30s`,
- * `1h`; negative keeps the model loaded forever; 0 unloads it after the request.
- */
-export function parseKeepAlive(value: string | number | undefined, fallbackMs: number): number {
-  if (value === undefined || value === "") return fallbackMs;
-  if (typeof value === "number") return value < 0 ? Infinity : value * 1000;
-  const match = /^(-?\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!match) {
-    throw new A3sError("invalid_request", `keep_alive: '${value}' is not a duration such as 5m`, {
-      status: 400,
-      field: "keep_alive",
-    });
-  }
-  const n = Number(match[1]);
-  if (n < 0) return Infinity;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "s"]!;
-  return n * unit;
-}
+/** The latest instant a `Date` can hold: "loaded until unloaded". */
+export const LATEST_DATE_MS = 8.64e15;
 
 async function poolingOf(manifest: ModelManifest): Promise<Pooling> {
   if (manifest.kind === "causal") return "mean";
@@ -138,7 +123,7 @@ export class ModelRegistry {
   #loading = new Map<string, Promise<LoadedModel>>();
   #slots = new Map<string, Slots>();
   #active = new Map<string, number>();
-  #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  #timers = new Map<string, CancelTimer>();
 
   constructor(store: ModelStore, options: RegistryOptions = {}) {
     this.store = store;
@@ -260,7 +245,7 @@ export class ModelRegistry {
     await slots.take(signal);
     queuedGauge.set({ model: normalized }, slots.waiting);
     this.#active.set(normalized, (this.#active.get(normalized) ?? 0) + 1);
-    clearTimeout(this.#timers.get(normalized));
+    this.#timers.get(normalized)?.();
     let released = false;
     const release = () => {
       if (released) return;
@@ -297,10 +282,10 @@ export class ModelRegistry {
   #scheduleUnload(name: string, keepMs: number): void {
     const model = this.#loaded.get(name);
     if (!model) return;
-    clearTimeout(this.#timers.get(name));
+    this.#timers.get(name)?.();
     this.#timers.delete(name);
     if (keepMs === Infinity) {
-      model.expiresAt = new Date(8640000000000000);
+      model.expiresAt = new Date(LATEST_DATE_MS);
       return;
     }
     model.expiresAt = new Date(Date.now() + keepMs);
@@ -308,9 +293,7 @@ export class ModelRegistry {
       void this.unload(name);
       return;
     }
-    const timer = setTimeout(() => void this.unload(name), keepMs);
-    Deno.unrefTimer(Number(timer));
-    this.#timers.set(name, timer);
+    this.#timers.set(name, setLongTimeout(() => void this.unload(name), keepMs));
   }
 
   /** Unloads `name` now if nothing is running on it. */
@@ -318,7 +301,7 @@ export class ModelRegistry {
     const model = this.#loaded.get(name);
     if (!model || (this.#active.get(name) ?? 0) > 0) return false;
     this.#loaded.delete(name);
-    clearTimeout(this.#timers.get(name));
+    this.#timers.get(name)?.();
     this.#timers.delete(name);
     loadedGauge.set(this.#loaded.size);
     await model.language?.lm.release();

@@ -1,7 +1,8 @@
-import { assert, assertEquals, assertRejects } from "../testdata/_assert.ts";
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { fileURLToPath } from "node:url";
 import { A3sError } from "@a3s/common";
-import { ModelRegistry, parseKeepAlive } from "./registry.ts";
+import { ModelRegistry } from "./registry.ts";
+import { parseKeepAlive } from "./keep_alive.ts";
 import { ModelStore } from "./store.ts";
 
 const TINY = fileURLToPath(new URL("../testdata/tiny", import.meta.url));
@@ -34,7 +35,7 @@ Deno.test("a load past the memory budget is refused with a clear error", async (
   await withStore(async (store) => {
     const size = (await store.manifest("tiny")).weightBytes;
     const registry = new ModelRegistry(store, { memoryBudgetBytes: size - 1 });
-    const error = await assertRejects(() => registry.load("tiny"));
+    const error = await assertRejects(() => registry.load("tiny"), A3sError);
     assert(error instanceof A3sError && error.code === "insufficient_memory", String(error));
     assert(/needs 0\.2 MiB but the memory budget is 0\.2 MiB/.test(error.message), error.message);
     await registry.close();
@@ -46,7 +47,7 @@ Deno.test("a busy model is not evicted; an idle one makes room", async () => {
     const size = (await store.manifest("tiny")).weightBytes;
     const registry = new ModelRegistry(store, { memoryBudgetBytes: size * 1.5 });
     const held = await registry.acquire("tiny", "5m");
-    const busy = await assertRejects(() => registry.load("other"));
+    const busy = await assertRejects(() => registry.load("other"), A3sError);
     assert(/busy/.test(busy.message), busy.message);
     held.release();
     await registry.load("other");
@@ -80,7 +81,7 @@ Deno.test("requests queue behind the concurrency limit and can leave the queue",
     await new Promise((r) => setTimeout(r, 20));
     assert(!secondRan);
     controller.abort();
-    await assertRejects(() => third);
+    await assertRejects(() => third, A3sError);
     first.release();
     await second;
     assert(secondRan);

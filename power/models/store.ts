@@ -2,9 +2,9 @@
  * The model store: `<home>/models/<name>/<tag>/` holds one model directory each, beside the
  * read-only models that ship with power or that the config names.
  */
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { unzipSync } from "fflate";
-import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
+import { A3sError, type AccessPolicy, NotFoundError, ValidationError } from "@a3s/common";
 import { type ModelManifest, readModelDir } from "../engine/model_dir.ts";
 import { nameParts, normalizeName } from "./names.ts";
 
@@ -21,10 +21,57 @@ export interface StoredModel {
 
 /** Where a pull stands, in Ollama's progress shape. */
 export interface PullProgress {
+  /** What the pull is doing, such as `downloading` or `success`. */
   status: string;
+  /** The layer being transferred. */
   digest?: string;
+  /** Bytes in that layer. */
   total?: number;
+  /** Bytes of it done. */
   completed?: number;
+}
+
+/** Options of {@linkcode ModelStore.pull}. */
+export interface PullOptions {
+  /** Receives progress as the pull goes. */
+  onProgress?: (p: PullProgress) => void;
+  /** Cancels the pull. */
+  signal?: AbortSignal;
+  /**
+   * Checks the source when a request chose it: paths only under allowed roots, URLs only to
+   * allowed hosts. The command line, run by the user, pulls without one.
+   */
+  policy?: AccessPolicy;
+  /** The request field that named the source, named in errors. */
+  field?: string;
+}
+
+/** Archive types a pull unpacks. */
+const ARCHIVE = /\.(tar\.gz|tgz|tar|zip)$/i;
+/** Bytes of download between two progress reports. */
+const PROGRESS_EVERY_BYTES = 1 << 20;
+
+/**
+ * The file name a download is saved under inside its own temporary folder: chosen by the
+ * server, keeping only the archive type the URL's last segment shows, so an encoded `../`
+ * in the URL cannot place it anywhere else.
+ */
+function downloadName(url: URL): string {
+  const last = url.pathname.split("/").pop() ?? "";
+  let decoded = last;
+  try {
+    decoded = decodeURIComponent(last);
+  } catch {
+    // A malformed escape: judge the raw segment.
+  }
+  const type = ARCHIVE.exec(decoded)?.[1]?.toLowerCase();
+  return type ? `download.${type}` : "download";
+}
+
+/** True when `inner` is `outer` or a path below it. */
+function isWithin(outer: string, inner: string): boolean {
+  const rel = relative(outer, inner);
+  return rel === "" || (!rel.startsWith("..") && !rel.startsWith("/"));
 }
 
 async function dirSize(dir: string): Promise<{ size: number; modified: number }> {
@@ -79,13 +126,12 @@ async function exists(path: string): Promise<boolean> {
 async function run(cmd: string, args: string[]): Promise<void> {
   const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
   if (!out.success) {
-    throw new A3sError(
-      "pull_failed",
-      `${cmd} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
-      {
-        status: 400,
-      },
-    );
+    // The tool's own message names server paths; the caller learns only what failed.
+    throw new A3sError("pull_failed", `model: ${cmd} could not unpack the source`, {
+      status: 400,
+      field: "model",
+      cause: new TextDecoder().decode(out.stderr).trim(),
+    });
   }
 }
 
@@ -95,14 +141,11 @@ async function unzipInto(archive: string, into: string): Promise<void> {
   try {
     entries = unzipSync(await Deno.readFile(archive));
   } catch (error) {
-    throw new A3sError(
-      "pull_failed",
-      `${archive} is not a readable zip: ${(error as Error).message}`,
-      {
-        status: 400,
-        field: "model",
-      },
-    );
+    throw new A3sError("pull_failed", "model: the source is not a readable zip archive", {
+      status: 400,
+      field: "model",
+      cause: error,
+    });
   }
   for (const [name, data] of Object.entries(entries)) {
     const target = resolve(into, name);
@@ -213,46 +256,67 @@ export class ModelStore {
     return readModelDir((await this.get(name)).dir);
   }
 
-  /** Copies `source` to a new name. */
+  /**
+   * Copies `source` to a new name. Copying a model onto itself changes nothing; a
+   * destination nested inside the source's folder (or around it) is refused.
+   */
   async copy(source: string, destination: string): Promise<void> {
     const from = await this.get(source);
     const to = normalizeName(destination, "destination");
+    if (to === from.name) return;
     if (this.builtins.has(to)) {
       throw new ValidationError(`destination: '${to}' is a built-in model name`, "destination");
     }
     const target = this.#pathOf(to);
+    if (isWithin(from.dir, target) || isWithin(target, from.dir)) {
+      throw new ValidationError(
+        `destination: '${to}' would be stored inside '${from.name}' (or around it)`,
+        "destination",
+      );
+    }
+    // Copy beside the target first, so a failed copy leaves the old destination intact.
+    const staging = `${target}.partial`;
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    await copyDir(from.dir, staging);
     await Deno.remove(target, { recursive: true }).catch(() => {});
-    await copyDir(from.dir, target);
+    await Deno.rename(staging, target);
   }
 
-  /** Removes a stored model. */
-  async remove(name: string): Promise<void> {
+  /** The model `name` if it may be removed; a 400 for a built-in one, a 404 for none. */
+  async removable(name: string): Promise<StoredModel> {
     const model = await this.get(name);
     if (model.builtin) {
       throw new A3sError(
         "model_builtin",
         `model '${model.name}' ships with power and cannot be deleted`,
-        {
-          status: 400,
-          field: "model",
-        },
+        { status: 400, field: "model" },
       );
     }
+    return model;
+  }
+
+  /** Removes a stored model, and the folders of its name that it leaves empty. */
+  async remove(name: string): Promise<void> {
+    const model = await this.removable(name);
     await Deno.remove(model.dir, { recursive: true });
-    // Drop the repo folder once its last tag is gone.
-    await Deno.remove(dirname(model.dir)).catch(() => {});
+    // `a/b/c:h` lives in `a/b/c/h`: drop `c`, `b` and `a` while they are empty.
+    const root = resolve(this.root);
+    for (let dir = dirname(model.dir); dir !== root && isWithin(root, dir); dir = dirname(dir)) {
+      try {
+        await Deno.remove(dir);
+      } catch {
+        break; // Not empty: another model lives under it.
+      }
+    }
   }
 
   /**
    * Copies a model into the store from a local directory, a `.tar`, `.tar.gz`, `.tgz` or
    * `.zip` archive, or an http(s) URL of such an archive, reporting progress as it goes.
    */
-  async pull(
-    source: string,
-    name: string,
-    onProgress: (p: PullProgress) => void = () => {},
-    signal?: AbortSignal,
-  ): Promise<StoredModel> {
+  async pull(source: string, name: string, options: PullOptions = {}): Promise<StoredModel> {
+    const { policy, signal, field = "model" } = options;
+    const onProgress = options.onProgress ?? (() => {});
     const target = normalizeName(name);
     if (this.builtins.has(target)) {
       throw new ValidationError(`model: '${target}' is a built-in model name`, "model");
@@ -261,12 +325,11 @@ export class ModelStore {
     const work = await Deno.makeTempDir({ prefix: "a3s-pull-" });
     try {
       let local = source;
-      if (/^https?:\/\//.test(source)) {
-        local = join(
-          work,
-          decodeURIComponent(new URL(source).pathname.split("/").pop() || "model"),
-        );
-        await this.#download(source, local, onProgress, signal);
+      if (/^https?:\/\//i.test(source)) {
+        local = join(work, downloadName(new URL(source)));
+        await this.#download(source, local, { onProgress, signal, policy, field });
+      } else if (policy) {
+        local = await policy.resolvePath(source, field);
       } else if (!(await exists(source))) {
         throw new NotFoundError(`model: source '${source}' does not exist`, "model");
       }
@@ -276,7 +339,7 @@ export class ModelStore {
         const unpacked = join(work, "unpacked");
         await Deno.mkdir(unpacked);
         if (/\.zip$/i.test(local)) await unzipInto(local, unpacked);
-        else if (/\.(tar|tar\.gz|tgz)$/i.test(local)) {
+        else if (ARCHIVE.test(local)) {
           await run("tar", ["-xf", local, "-C", unpacked]);
         } else {throw new ValidationError(
             "model: source must be a directory, .tar, .tar.gz, .tgz or .zip",
@@ -313,23 +376,26 @@ export class ModelStore {
   async #download(
     url: string,
     to: string,
-    onProgress: (p: PullProgress) => void,
-    signal?: AbortSignal,
+    options: Required<Pick<PullOptions, "onProgress" | "field">> & PullOptions,
   ): Promise<void> {
+    const { onProgress, signal, policy, field } = options;
     let response: Response;
-    try {
-      response = await fetch(url, { signal });
-    } catch (error) {
-      throw new A3sError("pull_failed", `cannot fetch ${url}: ${(error as Error).message}`, {
-        status: 400,
-        field: "model",
-      });
+    if (policy) response = await policy.fetch(url, { signal, field });
+    else {
+      try {
+        response = await fetch(url, { signal });
+      } catch (error) {
+        throw new A3sError("pull_failed", `cannot fetch ${url}: ${(error as Error).message}`, {
+          status: 400,
+          field,
+        });
+      }
     }
     if (!response.ok || !response.body) {
       await response.body?.cancel();
       throw new A3sError("pull_failed", `fetching ${url} answered ${response.status}`, {
         status: 400,
-        field: "model",
+        field,
       });
     }
     const total = Number(response.headers.get("content-length") ?? 0) || undefined;
@@ -341,7 +407,7 @@ export class ModelStore {
       for await (const chunk of response.body) {
         await file.write(chunk);
         completed += chunk.length;
-        if (completed - lastReport > 1 << 20 || completed === total) {
+        if (completed - lastReport > PROGRESS_EVERY_BYTES || completed === total) {
           lastReport = completed;
           onProgress({ status: "downloading", digest, total, completed });
         }

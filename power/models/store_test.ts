@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "../testdata/_assert.ts";
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { zipSync } from "fflate";
@@ -41,7 +41,7 @@ Deno.test("pull from a zip, copy, list, remove", async () => {
     }
     await Deno.writeFile(zip, zipSync(files));
     const progress: PullProgress[] = [];
-    const pulled = await store.pull(zip, "zipped", (p) => progress.push(p));
+    const pulled = await store.pull(zip, "zipped", { onProgress: (p) => progress.push(p) });
     assertEquals(pulled.name, "zipped:latest");
     assertEquals(progress.map((p) => p.status).at(-1), "success");
     assert(progress.some((p) => p.total === pulled.size && p.completed === pulled.size));
@@ -53,15 +53,15 @@ Deno.test("pull from a zip, copy, list, remove", async () => {
     ]);
     await store.remove("copied:v1");
     await assertRejects(() => store.get("copied:v1"), NotFoundError);
-    const builtin = await assertRejects(() => store.remove("tiny"));
+    const builtin = await assertRejects(() => store.remove("tiny"), A3sError);
     assert(builtin instanceof A3sError && builtin.status === 400);
-    const missing = await assertRejects(() => store.pull(`${home}/nope`, "x"));
+    const missing = await assertRejects(() => store.pull(`${home}/nope`, "x"), A3sError);
     assert(missing instanceof A3sError && missing.status === 404);
     await Deno.writeFile(`${home}/evil.zip`, zipSync({ "../evil/config.json": new Uint8Array(2) }));
-    const evil = await assertRejects(() => store.pull(`${home}/evil.zip`, "evil"));
+    const evil = await assertRejects(() => store.pull(`${home}/evil.zip`, "evil"), A3sError);
     assert(evil instanceof A3sError && evil.status === 400, String(evil));
     await Deno.writeTextFile(`${home}/junk.tar`, "not a tar");
-    const junk = await assertRejects(() => store.pull(`${home}/junk.tar`, "junk"));
+    const junk = await assertRejects(() => store.pull(`${home}/junk.tar`, "junk"), A3sError);
     assert(junk instanceof A3sError && junk.status === 400);
   } finally {
     await Deno.remove(home, { recursive: true });

@@ -1,10 +1,9 @@
-import { assert, assertEquals } from "../testdata/_assert.ts";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { fileURLToPath } from "node:url";
 import { loadTokenizer } from "./_tokenizer.ts";
 import { JsonConstraint } from "./constraint.ts";
 import { toolCallSchema } from "./json_schema.ts";
-import { ToolCallTrigger } from "./tool_trigger.ts";
-import { parseToolCalls } from "../service.ts";
+import { parseToolCalls, ToolCallTrigger } from "./tool_calls.ts";
 
 const tokenizer = await loadTokenizer(fileURLToPath(new URL("../testdata/tiny", import.meta.url)));
 const EOS = tokenizer.specialTokens.get("<|im_end|>")!;
