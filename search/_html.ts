@@ -14,7 +14,9 @@ export interface HtmlElement {
 /** Parses a whole page. */
 export function parseDocument(html: string): HtmlElement {
   // linkedom needs a root element to hang a fragment on; a full page already has one.
-  const source = /<html[\s>]/i.test(html) ? html : `<!doctype html><html><body>${html}</body></html>`;
+  const source = /<html[\s>]/i.test(html)
+    ? html
+    : `<!doctype html><html><body>${html}</body></html>`;
   // linkedom's typings describe its window as the global one, which Deno's lib lacks.
   const window = parseHTML(source) as unknown as { document: HtmlElement };
   return window.document;

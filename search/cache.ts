@@ -38,7 +38,11 @@ export class ResultCache {
   ) {}
 
   /** Opens the cache on `store`; a TTL of 0 makes every lookup miss and every write a no-op. */
-  static async open(store: Store, ttlSeconds: number, now: () => number = Date.now): Promise<ResultCache> {
+  static async open(
+    store: Store,
+    ttlSeconds: number,
+    now: () => number = Date.now,
+  ): Promise<ResultCache> {
     await store.migrate("search_cache", MIGRATIONS);
     return new ResultCache(store.db<Tables>(), ttlSeconds * 1000, now);
   }
@@ -55,7 +59,9 @@ export class ResultCache {
     if (this.ttlMs <= 0) return;
     const row = { key, value: JSON.stringify(results), expires_at: this.now() + this.ttlMs };
     await this.db.insertInto("search_cache").values(row)
-      .onConflict((oc) => oc.column("key").doUpdateSet({ value: row.value, expires_at: row.expires_at }))
+      .onConflict((oc) =>
+        oc.column("key").doUpdateSet({ value: row.value, expires_at: row.expires_at })
+      )
       .execute();
     if (++this.#writes % SWEEP_EVERY === 0) {
       await this.db.deleteFrom("search_cache").where("expires_at", "<=", this.now()).execute();

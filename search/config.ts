@@ -1,8 +1,12 @@
 /** The `search` config section: engines, timeouts, cache, ranking and the fetch policy. */
 import { z } from "zod";
-import { AccessPolicyConfigSchema } from "@a3s/common";
+import {
+  type AccessPolicyConfig,
+  type AccessPolicyConfigInput,
+  AccessPolicyConfigSchema,
+} from "@a3s/common";
 import { WEB_ENGINES } from "./engines/mod.ts";
-import { DEFAULT_RANKING } from "./rank.ts";
+import { DEFAULT_RANKING, type RankingMethod } from "./rank.ts";
 
 /** The local full-text engine's name in `engines=` and in results. */
 export const LOCAL_ENGINE = "local";
@@ -10,8 +14,41 @@ export const LOCAL_ENGINE = "local";
 /** Every engine name a request or the config may use. */
 export const ENGINE_NAMES: readonly string[] = [LOCAL_ENGINE, ...Object.keys(WEB_ENGINES)];
 
+/** One engine's settings, validated. */
+export interface EngineSettings {
+  enabled?: boolean;
+  baseUrl?: string;
+  weight: number;
+  timeoutMs?: number;
+}
+
+/** One engine's settings as written in the config. */
+export type EngineSettingsInput = Partial<EngineSettings>;
+
+/** The validated `search` section; see {@linkcode SearchConfigSchema} for each key. */
+export interface SearchConfig {
+  engines: Record<string, EngineSettings>;
+  timeoutMs: number;
+  cacheTtlSeconds: number;
+  ranking: RankingMethod;
+  breaker: { failureThreshold: number; cooldownMs: number };
+  maxQueryLength: number;
+  fetchPolicy: AccessPolicyConfig;
+}
+
+/** The `search` section as written in the config: every key optional. */
+export interface SearchConfigInput {
+  engines?: Record<string, EngineSettingsInput>;
+  timeoutMs?: number;
+  cacheTtlSeconds?: number;
+  ranking?: RankingMethod;
+  breaker?: Partial<SearchConfig["breaker"]>;
+  maxQueryLength?: number;
+  fetchPolicy?: AccessPolicyConfigInput;
+}
+
 /** One engine's settings. */
-export const EngineSettingsSchema = z.object({
+export const EngineSettingsSchema: z.ZodType<EngineSettings, EngineSettingsInput> = z.object({
   /** Part of the default set. Defaults: `local` on, the web engines off (no internet needed). */
   enabled: z.boolean().optional(),
   /** Where its requests go instead of the engine's own host (a mirror, a proxy, a SearXNG). */
@@ -22,8 +59,8 @@ export const EngineSettingsSchema = z.object({
   timeoutMs: z.number().int().positive().max(120_000).optional(),
 });
 
-/** The validated `search` section. */
-export const SearchConfigSchema = z.object({
+/** The `search` section's schema; every key defaulted, so `{}` is valid. */
+export const SearchConfigSchema: z.ZodType<SearchConfig, SearchConfigInput> = z.object({
   engines: z.record(z.string(), EngineSettingsSchema).default({}).refine(
     (engines) => Object.keys(engines).every((name) => ENGINE_NAMES.includes(name)),
     { message: `engine names are ${ENGINE_NAMES.join(", ")}` },
@@ -33,6 +70,7 @@ export const SearchConfigSchema = z.object({
   /** How long an engine's page of results is reused; 0 turns the cache off. */
   cacheTtlSeconds: z.number().int().min(0).max(7 * 86_400).default(600),
   ranking: z.enum(["rrf", "searxng"]).default(DEFAULT_RANKING),
+  /** After `failureThreshold` failures in a row an engine rests for `cooldownMs`. */
   breaker: z.object({
     failureThreshold: z.number().int().positive().default(3),
     cooldownMs: z.number().int().positive().default(60_000),
@@ -40,13 +78,12 @@ export const SearchConfigSchema = z.object({
   /** Longest accepted query, in characters. */
   maxQueryLength: z.number().int().positive().max(10_000).default(500),
   /** What `POST /search/v1/index` may read and fetch on a caller's behalf. */
-  fetchPolicy: AccessPolicyConfigSchema.default(AccessPolicyConfigSchema.parse({})),
+  fetchPolicy: AccessPolicyConfigSchema.default(() => AccessPolicyConfigSchema.parse({})),
 });
 
-/** The validated `search` section. */
-export type SearchConfig = z.output<typeof SearchConfigSchema>;
-
 /** The section with every default, as `serve` hands it over for `{}`. */
-export function defaultSearchConfig(overrides: z.input<typeof SearchConfigSchema> = {}): SearchConfig {
+export function defaultSearchConfig(
+  overrides: z.input<typeof SearchConfigSchema> = {},
+): SearchConfig {
   return SearchConfigSchema.parse(overrides);
 }

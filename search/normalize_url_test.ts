@@ -19,8 +19,14 @@ Deno.test("normalizeUrl drops tracking parameters and sorts the rest", () => {
 });
 
 Deno.test("normalizeUrl puts percent escapes in one case and decodes unreserved ones", () => {
-  assertEquals(normalizeUrl("https://a.example/%7euser/%e4%b8%ad"), "https://a.example/~user/%E4%B8%AD");
-  assertEquals(normalizeUrl("https://a.example/%7Euser/%E4%B8%AD"), "https://a.example/~user/%E4%B8%AD");
+  assertEquals(
+    normalizeUrl("https://a.example/%7euser/%e4%b8%ad"),
+    "https://a.example/~user/%E4%B8%AD",
+  );
+  assertEquals(
+    normalizeUrl("https://a.example/%7Euser/%E4%B8%AD"),
+    "https://a.example/~user/%E4%B8%AD",
+  );
   assertEquals(normalizeUrl("https://a.example/%2Fslash"), "https://a.example/%2Fslash");
 });
 

@@ -5,8 +5,9 @@
 import type { SearchResponse } from "./search.ts";
 
 function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) =>
-    ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
   );
 }
 
@@ -36,7 +37,10 @@ export function openSearchDescription(origin: string): string {
 
 /** Escapes a snippet but keeps the local index's `<mark>` highlights. */
 function snippetHtml(snippet: string): string {
-  return escapeXml(snippet).replaceAll("&lt;mark&gt;", "<mark>").replaceAll("&lt;/mark&gt;", "</mark>");
+  return escapeXml(snippet).replaceAll("&lt;mark&gt;", "<mark>").replaceAll(
+    "&lt;/mark&gt;",
+    "</mark>",
+  );
 }
 
 /** A plain results page: no scripts, every value escaped. */
@@ -54,7 +58,9 @@ export function resultsPage(answer: SearchResponse): string {
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(answer.query)} - a3s search</title>
 <link rel="search" type="application/opensearchdescription+xml" title="a3s search" href="/search/v1/opensearch.xml">
 </head><body>
-<form action="/search/v1/search"><input name="q" value="${escapeXml(answer.query)}"><input type="hidden" name="format" value="html"><button>Search</button></form>
+<form action="/search/v1/search"><input name="q" value="${
+    escapeXml(answer.query)
+  }"><input type="hidden" name="format" value="html"><button>Search</button></form>
 <ol>
 ${items || "<li>No results.</li>"}
 </ol>

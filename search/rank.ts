@@ -27,7 +27,9 @@ interface Group {
 /** Words of a title, with CJK characters as single tokens and site suffixes dropped. */
 function titleTokens(title: string): Set<string> {
   const cleaned = title.toLowerCase().replace(/\s[-–—|_]\s[^-–—|_]{1,30}$/, "");
-  const tokens = cleaned.match(/[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]|[\p{L}\p{N}]+/gu);
+  const tokens = cleaned.match(
+    /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]|[\p{L}\p{N}]+/gu,
+  );
   return new Set(tokens ?? []);
 }
 

@@ -45,7 +45,9 @@ Deno.test("both formulas compute their documented scores", () => {
 });
 
 Deno.test("consensus beats a single engine's first place under both formulas", () => {
-  const lists = ["a", "b", "c"].map((e) => [r(e, 1, `https://only-${e}.example`), r(e, 2, "https://all.example")]);
+  const lists = ["a", "b", "c"].map((
+    e,
+  ) => [r(e, 1, `https://only-${e}.example`), r(e, 2, "https://all.example")]);
   for (const method of ["rrf", "searxng"] as const) {
     assertEquals(mergeResults(lists, {}, method)[0].url, "https://all.example", method);
   }
@@ -79,7 +81,9 @@ Deno.test("on the judged fixtures the default formula ranks at least as well as 
       rrf: ndcg(mergeResults(lists, {}, "rrf"), grades),
       searxng: ndcg(mergeResults(lists, {}, "searxng"), grades),
     };
-    console.log(`nDCG@10 on the fixtures: rrf ${scores.rrf.toFixed(4)}, searxng ${scores.searxng.toFixed(4)}`);
+    console.log(
+      `nDCG@10 on the fixtures: rrf ${scores.rrf.toFixed(4)}, searxng ${scores.searxng.toFixed(4)}`,
+    );
     const other = DEFAULT_RANKING === "rrf" ? "searxng" : "rrf";
     assert(scores[DEFAULT_RANKING] >= scores[other], JSON.stringify(scores));
     // The spam page two Chinese engines rank high must stay out of the top five.

@@ -51,7 +51,9 @@ const searchPostRoute = createRoute({
   method: "post",
   path: "/search/v1/search",
   summary: "Search with options in a JSON body",
-  request: { body: { content: { "application/json": { schema: SearchBodySchema } }, required: true } },
+  request: {
+    body: { content: { "application/json": { schema: SearchBodySchema } }, required: true },
+  },
   responses: { 200: json(SearchResponseSchema, "Merged results and per-engine stats") },
 });
 const enginesRoute = createRoute({
@@ -71,7 +73,9 @@ const indexAddRoute = createRoute({
   method: "post",
   path: "/search/v1/index",
   summary: "Add a host path (under the policy's roots), a URL (fetched once) or documents",
-  request: { body: { content: { "application/json": { schema: IndexAddSchema } }, required: true } },
+  request: {
+    body: { content: { "application/json": { schema: IndexAddSchema } }, required: true },
+  },
   responses: { 200: json(IngestSummarySchema, "What was added, updated, skipped or removed") },
 });
 const indexRemoveRoute = createRoute({
@@ -135,8 +139,15 @@ export function createSearchRoutes(service: SearchService, policy: AccessPolicy)
   app.openapi(enginesRoute, (c) => c.json({ engines: service.engines() }, 200));
   app.openapi(indexListRoute, async (c) => {
     const q = c.req.valid("query");
-    const documents = await service.index.list({ prefix: q.prefix, limit: q.limit ?? 100, offset: q.offset });
-    return c.json({ backend: service.index.backend, count: await service.index.count(), documents }, 200);
+    const documents = await service.index.list({
+      prefix: q.prefix,
+      limit: q.limit ?? 100,
+      offset: q.offset,
+    });
+    return c.json(
+      { backend: service.index.backend, count: await service.index.count(), documents },
+      200,
+    );
   });
   app.openapi(indexAddRoute, async (c) => {
     const body = c.req.valid("json");
@@ -183,7 +194,12 @@ export function createSearchRoutes(service: SearchService, policy: AccessPolicy)
 export const SEARCH_ACCESS: readonly AccessRule[] = [
   { path: "/search/v1/search", methods: ["GET"], scope: "search:read", anonymousOnLoopback: true },
   { path: "/search/v1/search", methods: ["POST"], scope: "search:read", anonymousOnLoopback: true },
-  { path: "/search/v1/opensearch.xml", methods: ["GET"], scope: "search:read", anonymousOnLoopback: true },
+  {
+    path: "/search/v1/opensearch.xml",
+    methods: ["GET"],
+    scope: "search:read",
+    anonymousOnLoopback: true,
+  },
   { path: "/search/v1/engines", methods: ["GET"], scope: "search:read", anonymousOnLoopback: true },
   { path: "/search/v1/index", methods: ["GET"], scope: "search:read" },
   { path: "/search/v1/index", methods: ["POST", "DELETE"], scope: "search:write" },

@@ -59,9 +59,19 @@ Deno.test("index documents and a host path over HTTP, then search them with GET 
   const h = await start();
   try {
     const added = await post(`${h.url}/search/v1/index`, {
-      documents: [{ uri: "memory:note/1", title: "Sandbox", body: "bubblewrap isolates agent tools" }],
+      documents: [{
+        uri: "memory:note/1",
+        title: "Sandbox",
+        body: "bubblewrap isolates agent tools",
+      }],
     });
-    assertEquals(await added.json(), { added: 1, updated: 0, unchanged: 0, skipped: 0, removed: 0 });
+    assertEquals(await added.json(), {
+      added: 1,
+      updated: 0,
+      unchanged: 0,
+      skipped: 0,
+      removed: 0,
+    });
     const fromPath = await post(`${h.url}/search/v1/index`, { path: h.docs });
     assertEquals((await fromPath.json()).added, 1);
 
@@ -71,7 +81,8 @@ Deno.test("index documents and a host path over HTTP, then search them with GET 
     assertEquals(answer.results[0].url, "memory:note/1");
     assertEquals(answer.engines[0].engine, "local");
 
-    const posted = await (await post(`${h.url}/search/v1/search`, { q: "priority lanes", limit: 1 })).json();
+    const posted =
+      await (await post(`${h.url}/search/v1/search`, { q: "priority lanes", limit: 1 })).json();
     assertEquals(posted.results.length, 1);
     assert(posted.results[0].url.endsWith("/docs/lanes.md"));
     assert(posted.results[0].snippet.includes("<mark>"));
@@ -112,7 +123,10 @@ Deno.test("bad searches are 400s that name the field", async () => {
     await check(await fetch(`${h.url}/search/v1/search?q=a&engines=altavista`), "engines");
     await check(await fetch(`${h.url}/search/v1/search?q=a&limit=0`), "limit");
     await check(await post(`${h.url}/search/v1/search`, { q: "" }), "q");
-    await check(await post(`${h.url}/search/v1/index`, { path: "/a", url: "https://a.example" }), "path");
+    await check(
+      await post(`${h.url}/search/v1/index`, { path: "/a", url: "https://a.example" }),
+      "path",
+    );
   } finally {
     await h.close();
   }
@@ -125,7 +139,9 @@ Deno.test("index additions outside the policy's roots are refused", async () => 
     assertEquals(outside.status, 403);
     const escape = await post(`${h.url}/search/v1/index`, { path: `${h.docs}/../config.json` });
     assertEquals(escape.status, 403);
-    const loopback = await post(`${h.url}/search/v1/index`, { url: `${h.url}/search/v1/opensearch.xml` });
+    const loopback = await post(`${h.url}/search/v1/index`, {
+      url: `${h.url}/search/v1/opensearch.xml`,
+    });
     assertEquals(loopback.status, 403);
   } finally {
     await h.close();
@@ -135,11 +151,14 @@ Deno.test("index additions outside the policy's roots are refused", async () => 
 Deno.test("web engines configured in the search section answer through the routes", async () => {
   const fixtures = await startFixtureServer();
   const engines = Object.fromEntries(
-    Object.entries(fixtures.baseUrls).map(([name, baseUrl]) => [name, { enabled: name !== "searxng", baseUrl }]),
+    Object.entries(fixtures.baseUrls).map((
+      [name, baseUrl],
+    ) => [name, { enabled: name !== "searxng", baseUrl }]),
   );
   const h = await start({ engines });
   try {
-    const answer = await (await fetch(`${h.url}/search/v1/search?q=deno+typescript+runtime&limit=3`)).json();
+    const answer =
+      await (await fetch(`${h.url}/search/v1/search?q=deno+typescript+runtime&limit=3`)).json();
     assertEquals(answer.results.length, 3);
     assertEquals(answer.engines.length, 9);
     assert(answer.results[0].engines.length >= 7);
@@ -156,12 +175,20 @@ Deno.test("OpenSearch description, HTML results page and OpenAPI entries", async
   const h = await start();
   try {
     await post(`${h.url}/search/v1/index`, {
-      documents: [{ uri: "https://x.example/<b>", title: "<script>alert(1)</script> tags", body: "escape tags safely" }],
+      documents: [{
+        uri: "https://x.example/<b>",
+        title: "<script>alert(1)</script> tags",
+        body: "escape tags safely",
+      }],
     });
     const xml = await fetch(`${h.url}/search/v1/opensearch.xml`);
     assert(xml.headers.get("content-type")?.startsWith("application/opensearchdescription+xml"));
     const text = await xml.text();
-    assert(text.includes(`template="${h.url}/search/v1/search?q={searchTerms}&amp;page={startPage?}&amp;format=html"`));
+    assert(
+      text.includes(
+        `template="${h.url}/search/v1/search?q={searchTerms}&amp;page={startPage?}&amp;format=html"`,
+      ),
+    );
 
     const page = await fetch(`${h.url}/search/v1/search?q=tags&format=html`);
     assert(page.headers.get("content-type")?.startsWith("text/html"));

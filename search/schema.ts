@@ -12,7 +12,10 @@ const Query = z.string().trim().min(1, "the query is empty").max(
 const SafeSearch = z.enum(["off", "moderate", "strict"]);
 const TimeRange = z.enum(["day", "week", "month", "year"]);
 const Ranking = z.enum(["rrf", "searxng"]);
-const Language = z.string().regex(/^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$/, "a BCP 47 tag such as en or zh-CN");
+const Language = z.string().regex(
+  /^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$/,
+  "a BCP 47 tag such as en or zh-CN",
+);
 
 /** `GET /search/v1/search` query parameters. */
 export const SearchQuerySchema = z.object({
@@ -126,7 +129,9 @@ export const IndexAddSchema = z.object({
   path: z.string().min(1).max(4096).optional().openapi({
     description: "a file or directory under the configured fetchPolicy.roots",
   }),
-  url: z.string().url().optional().openapi({ description: "fetched once through the fetch policy" }),
+  url: z.string().url().optional().openapi({
+    description: "fetched once through the fetch policy",
+  }),
   documents: z.array(DocumentSchema).min(1).max(1000).optional(),
 }).refine(
   (body) => [body.path, body.url, body.documents].filter((v) => v !== undefined).length === 1,

@@ -231,13 +231,25 @@ export class SearchService {
         return stat([], false, toEngineError(name, error));
       }
     }
-    const key = `${name}\u0000${JSON.stringify([query.query.toLowerCase(), query.page, query.language ?? "", query.safeSearch, query.timeRange ?? ""])}`;
+    const key = `${name}\u0000${
+      JSON.stringify([
+        query.query.toLowerCase(),
+        query.page,
+        query.language ?? "",
+        query.safeSearch,
+        query.timeRange ?? "",
+      ])
+    }`;
     if (options.cache !== false) {
       const hit = await this.cache.get(key);
       if (hit) return stat(hit, true);
     }
     if (!this.#breakers.allow(name)) {
-      return stat([], false, new EngineError("circuit_open", `${name} is paused after repeated failures`));
+      return stat(
+        [],
+        false,
+        new EngineError("circuit_open", `${name} is paused after repeated failures`),
+      );
     }
     try {
       const results = await runEngine(WEB_ENGINES[name], query, {
@@ -286,5 +298,8 @@ export class SearchService {
 
 function toEngineError(name: string, error: unknown): EngineError {
   if (error instanceof EngineError) return error;
-  return new EngineError("internal_error", `${name}: ${(error as Error)?.message ?? String(error)}`);
+  return new EngineError(
+    "internal_error",
+    `${name}: ${(error as Error)?.message ?? String(error)}`,
+  );
 }

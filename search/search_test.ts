@@ -25,7 +25,12 @@ Deno.test("with nothing configured, search answers offline from the local index"
     const service = await SearchService.open(store, defaultSearchConfig());
     assertEquals(service.defaultEngines(), ["local"]);
     await service.index.upsert([
-      { uri: "memory:a", title: "Queues", body: "priority lanes schedule agent jobs", source: "memory" },
+      {
+        uri: "memory:a",
+        title: "Queues",
+        body: "priority lanes schedule agent jobs",
+        source: "memory",
+      },
       { uri: "memory:b", title: "Sandbox", body: "bubblewrap isolates tools", source: "memory" },
     ]);
     const answer = await service.search("priority lanes");
@@ -45,11 +50,25 @@ Deno.test("fan-out merges every engine by consensus and reports each engine's st
     await withStore(async (store) => {
       const service = await SearchService.open(store, webConfig(server));
       await service.index.upsert([
-        { uri: "https://deno.com/", title: "Deno", body: "deno typescript runtime home", source: "url" },
+        {
+          uri: "https://deno.com/",
+          title: "Deno",
+          body: "deno typescript runtime home",
+          source: "url",
+        },
       ]);
       const answer = await service.search("deno typescript runtime", { limit: 5 });
       assertEquals(answer.engines.map((e) => e.engine).sort(), [
-        "baidu", "bing_china", "brave", "duckduckgo", "google", "local", "searxng", "so360", "sogou", "wikipedia",
+        "baidu",
+        "bing_china",
+        "brave",
+        "duckduckgo",
+        "google",
+        "local",
+        "searxng",
+        "so360",
+        "sogou",
+        "wikipedia",
       ]);
       for (const stat of answer.engines) {
         assertEquals(stat.error, undefined, stat.engine);
@@ -73,12 +92,17 @@ Deno.test("a slow engine times out and a blocked one errors without holding the 
     await withStore(async (store) => {
       const service = await SearchService.open(store, webConfig(server, { timeoutMs: 300 }));
       const started = performance.now();
-      const slow = await service.search("slow deno", { engines: ["google", "wikipedia"], cache: false });
+      const slow = await service.search("slow deno", {
+        engines: ["google", "wikipedia"],
+        cache: false,
+      });
       assert(performance.now() - started < 1500, "the answer did not wait for the slow engines");
       for (const stat of slow.engines) assertEquals(stat.error?.code, "timeout");
       assertEquals(slow.results, []);
 
-      const blocked = await service.search("captcha deno", { engines: ["baidu", "brave", "local"] });
+      const blocked = await service.search("captcha deno", {
+        engines: ["baidu", "brave", "local"],
+      });
       const byEngine = Object.fromEntries(blocked.engines.map((e) => [e.engine, e]));
       assertEquals(byEngine.baidu.error?.code, "blocked");
       assertEquals(byEngine.brave.error?.code, "blocked");

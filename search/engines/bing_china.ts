@@ -28,8 +28,10 @@ export function unwrapBingRedirect(href: string): string {
   if (!parsed.pathname.startsWith("/ck/a") || !u?.startsWith("a1")) return href;
   try {
     const b64 = u.slice(2).replaceAll("-", "+").replaceAll("_", "/");
-    const bytes = Uint8Array.from(atob(b64.padEnd(Math.ceil(b64.length / 4) * 4, "=")), (c) =>
-      c.charCodeAt(0));
+    const bytes = Uint8Array.from(
+      atob(b64.padEnd(Math.ceil(b64.length / 4) * 4, "=")),
+      (c) => c.charCodeAt(0),
+    );
     return new TextDecoder().decode(bytes);
   } catch {
     return href;
@@ -67,7 +69,12 @@ export const bingChina: EngineAdapter = {
       raw.push({
         url: unwrapBingRedirect(resolveHref(link.getAttribute("href"), response.url)),
         title: textOf(link),
-        snippet: firstText(block, [".b_caption p", ".b_lineclamp2", ".b_lineclamp3", ".b_algoSlug"]),
+        snippet: firstText(block, [
+          ".b_caption p",
+          ".b_lineclamp2",
+          ".b_lineclamp3",
+          ".b_algoSlug",
+        ]),
       });
     }
     return numbered("bing_china", raw);

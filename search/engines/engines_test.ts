@@ -119,7 +119,10 @@ Deno.test("ads, infoboxes, sitelinks and related searches are not results", asyn
         timeoutMs: 5000,
       });
       for (const r of results) {
-        assert(!/googleadservices|y\.js\?ad_domain|aclk|e\.so\.com|youtube|deploy$/.test(r.url), r.url);
+        assert(
+          !/googleadservices|y\.js\?ad_domain|aclk|e\.so\.com|youtube|deploy$/.test(r.url),
+          r.url,
+        );
         assert(!/Sponsored|广告|Deploy Worldwide|Deno Deploy$/.test(r.title), r.title);
       }
     }
@@ -192,13 +195,25 @@ Deno.test("requests carry page, language, safe search and time range in each eng
     new URL(WEB_ENGINES[name].buildRequest(q, WEB_ENGINES[name].defaultBaseUrl || "http://sx").url)
       .searchParams;
   const google = params("google");
-  assertEquals([google.get("q"), google.get("start"), google.get("hl")], ["rust 语言", "20", "zh-CN"]);
+  assertEquals([google.get("q"), google.get("start"), google.get("hl")], [
+    "rust 语言",
+    "20",
+    "zh-CN",
+  ]);
   assertEquals([google.get("safe"), google.get("tbs")], ["active", "qdr:w"]);
   const ddg = params("duckduckgo");
-  assertEquals([ddg.get("s"), ddg.get("kl"), ddg.get("kp"), ddg.get("df")], ["25", "cn-zh", "1", "w"]);
+  assertEquals([ddg.get("s"), ddg.get("kl"), ddg.get("kp"), ddg.get("df")], [
+    "25",
+    "cn-zh",
+    "1",
+    "w",
+  ]);
   assertEquals([params("baidu").get("wd"), params("baidu").get("pn")], ["rust 语言", "20"]);
   assert(params("baidu").get("gpc")?.startsWith("stf="));
-  assertEquals([params("bing_china").get("first"), params("bing_china").get("adlt")], ["21", "strict"]);
+  assertEquals([params("bing_china").get("first"), params("bing_china").get("adlt")], [
+    "21",
+    "strict",
+  ]);
   assertEquals([params("sogou").get("query"), params("sogou").get("page")], ["rust 语言", "3"]);
   assertEquals([params("so360").get("q"), params("so360").get("pn")], ["rust 语言", "3"]);
   assertEquals(params("brave").get("tf"), "pw");
@@ -213,7 +228,9 @@ Deno.test("requests carry page, language, safe search and time range in each eng
 
 Deno.test("redirect links are unwrapped to their targets", () => {
   assertEquals(
-    unwrapDuckDuckGoRedirect("//duckduckgo.com/l/?uddg=https%3A%2F%2Fexample.com%2Fa%3Fb%3D1&rut=x"),
+    unwrapDuckDuckGoRedirect(
+      "//duckduckgo.com/l/?uddg=https%3A%2F%2Fexample.com%2Fa%3Fb%3D1&rut=x",
+    ),
     "https://example.com/a?b=1",
   );
   const target = "https://example.org/路径?q=1";

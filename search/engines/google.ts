@@ -21,7 +21,9 @@ function unwrap(href: string, base: string): string {
   const url = resolveHref(href, base);
   if (!url) return "";
   const parsed = new URL(url);
-  if (parsed.pathname === "/url") return parsed.searchParams.get("q") ?? parsed.searchParams.get("url") ?? "";
+  if (parsed.pathname === "/url") {
+    return parsed.searchParams.get("q") ?? parsed.searchParams.get("url") ?? "";
+  }
   return url;
 }
 

@@ -40,7 +40,8 @@ export const so360: EngineAdapter = {
       const link = block.querySelector("h3 a");
       if (!link) continue;
       raw.push({
-        url: link.getAttribute("data-mdurl") || resolveHref(link.getAttribute("href"), response.url),
+        url: link.getAttribute("data-mdurl") ||
+          resolveHref(link.getAttribute("href"), response.url),
         title: textOf(link),
         snippet: firstText(block, [".res-desc", ".res-rich .res-comm-con", ".res-rich"]),
       });

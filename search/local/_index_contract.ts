@@ -3,10 +3,30 @@ import { assert, assertEquals } from "@a3s/common/testing";
 import type { LocalIndex } from "./local_index.ts";
 
 const DOCS = [
-  { uri: "memory:fox", title: "Foxes", body: "The quick brown fox jumps over the lazy dog.", source: "memory" },
-  { uri: "memory:apart", title: "Colours", body: "A brown bear is quick to anger near the river.", source: "memory" },
-  { uri: "memory:ts", title: "TypeScript handbook", body: "Types for JavaScript programs, checked at compile time.", source: "api" },
-  { uri: "memory:deno", title: "Runtime notes", body: "Deno runs TypeScript directly; it type-checks TypeScript modules.", source: "api" },
+  {
+    uri: "memory:fox",
+    title: "Foxes",
+    body: "The quick brown fox jumps over the lazy dog.",
+    source: "memory",
+  },
+  {
+    uri: "memory:apart",
+    title: "Colours",
+    body: "A brown bear is quick to anger near the river.",
+    source: "memory",
+  },
+  {
+    uri: "memory:ts",
+    title: "TypeScript handbook",
+    body: "Types for JavaScript programs, checked at compile time.",
+    source: "api",
+  },
+  {
+    uri: "memory:deno",
+    title: "Runtime notes",
+    body: "Deno runs TypeScript directly; it type-checks TypeScript modules.",
+    source: "api",
+  },
   { uri: "file:///docs/a/one.txt", title: "One", body: "alpha beta gamma", source: "file" },
   { uri: "file:///docs/a/two.txt", title: "Two", body: "beta gamma delta", source: "file" },
   { uri: "file:///docs/b/three.txt", title: "Three", body: "gamma delta epsilon", source: "file" },
@@ -25,7 +45,10 @@ export async function checkIndexContract(index: LocalIndex): Promise<void> {
 
   // A phrase needs its words adjacent; the words alone match both.
   assertEquals((await index.search('"quick brown"')).map((h) => h.uri), ["memory:fox"]);
-  assertEquals((await index.search("quick brown")).map((h) => h.uri).sort(), ["memory:apart", "memory:fox"]);
+  assertEquals((await index.search("quick brown")).map((h) => h.uri).sort(), [
+    "memory:apart",
+    "memory:fox",
+  ]);
 
   // Prefixes.
   assertEquals((await index.search("typescr*")).length, 2);
@@ -40,7 +63,19 @@ export async function checkIndexContract(index: LocalIndex): Promise<void> {
   assertEquals((await index.search("alpha beta")).map((h) => h.uri), ["file:///docs/a/one.txt"]);
 
   // Query syntax of the backends is never interpreted.
-  for (const hostile of ['NEAR(fox dog)', 'fox OR', '"unterminated', "*", "-fox", "a:b", "'; drop table x; --", "(((", "fox & | !"]) {
+  for (
+    const hostile of [
+      "NEAR(fox dog)",
+      "fox OR",
+      '"unterminated',
+      "*",
+      "-fox",
+      "a:b",
+      "'; drop table x; --",
+      "(((",
+      "fox & | !",
+    ]
+  ) {
     await index.search(hostile);
   }
   assertEquals(await index.search("  ... !!! "), []);

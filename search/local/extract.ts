@@ -37,7 +37,7 @@ export function manToText(source: string, fallbackTitle: string): ExtractedText 
   let title = "";
   let inName = false;
   for (const raw of source.split("\n")) {
-    if (raw.startsWith(".\\\"") || raw.startsWith("'\\\"")) continue;
+    if (raw.startsWith('.\\"') || raw.startsWith("'\\\"")) continue;
     const request = raw.match(/^[.'][ \t]*([A-Za-z]{1,3})\b[ \t]*(.*)$/);
     let text = raw;
     if (request) {
@@ -48,7 +48,9 @@ export function manToText(source: string, fallbackTitle: string): ExtractedText 
         continue;
       }
       // Requests that carry text (.B, .I, .BR, .IR, .TP tags ...) keep it; the rest are layout.
-      text = /^(B|I|BR|BI|IB|IR|RB|RI|SM|SB|Nm|Nd|Ar|Fl|Op)$/.test(name) ? rest.replace(/"/g, "") : "";
+      text = /^(B|I|BR|BI|IB|IR|RB|RI|SM|SB|Nm|Nd|Ar|Fl|Op)$/.test(name)
+        ? rest.replace(/"/g, "")
+        : "";
     }
     text = text.replace(/\\f(\[[^\]]*\]|\(..|.)/g, "").replace(/\\\(em|\\\(en/g, "-")
       .replace(/\\[-&|^%]/g, (m) => (m === "\\-" ? "-" : "")).replace(/\\\(../g, " ")

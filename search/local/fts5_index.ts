@@ -142,13 +142,18 @@ export class Fts5Index implements LocalIndex {
     return Number(row.n);
   }
 
-  async search(query: string, options: { limit?: number; offset?: number } = {}): Promise<LocalHit[]> {
+  async search(
+    query: string,
+    options: { limit?: number; offset?: number } = {},
+  ): Promise<LocalHit[]> {
     const clauses = parseQuery(query);
     if (!clauses.length) return [];
     const limit = options.limit ?? 10;
     const offset = options.offset ?? 0;
     let hits = await this.#match(toFts5(clauses, "AND"), limit, offset);
-    if (!hits.length && clauses.length > 1) hits = await this.#match(toFts5(clauses, "OR"), limit, offset);
+    if (!hits.length && clauses.length > 1) {
+      hits = await this.#match(toFts5(clauses, "OR"), limit, offset);
+    }
     return hits;
   }
 

@@ -22,7 +22,10 @@ do not ignore entries starting with .
 `;
 
 Deno.test("extractText reads man pages, gzip, HTML and Markdown, and refuses binaries", () => {
-  const man = extractText("/usr/share/man/man1/ls.1.gz", gzipSync(new TextEncoder().encode(MAN_PAGE)));
+  const man = extractText(
+    "/usr/share/man/man1/ls.1.gz",
+    gzipSync(new TextEncoder().encode(MAN_PAGE)),
+  );
   assertEquals(man?.title, "ls - list directory contents");
   assert(man?.body.includes("List information about the FILEs"));
   assert(man?.body.includes("-a, --all"), man?.body);
@@ -39,8 +42,14 @@ Deno.test("extractText reads man pages, gzip, HTML and Markdown, and refuses bin
   assert(page?.body.includes("Hello world"));
   assert(!page?.body.includes("secret"));
 
-  assertEquals(extractText("/x/a.md", new TextEncoder().encode("intro\n## Install\ntext"))?.title, "Install");
-  assertEquals(extractText("/x/b.txt", new TextEncoder().encode("\n\nFirst line\nrest"))?.title, "First line");
+  assertEquals(
+    extractText("/x/a.md", new TextEncoder().encode("intro\n## Install\ntext"))?.title,
+    "Install",
+  );
+  assertEquals(
+    extractText("/x/b.txt", new TextEncoder().encode("\n\nFirst line\nrest"))?.title,
+    "First line",
+  );
   assertEquals(extractText("/x/c.bin", new Uint8Array([1, 2, 0, 3])), undefined);
   assertEquals(extractText("/x/d.gz", new Uint8Array([1, 2, 3])), undefined);
 });
@@ -83,7 +92,12 @@ Deno.test("addUrl fetches a page once and indexes its text under its URL", async
   const store = await openStore({ sqlitePath: ":memory:" });
   const controller = new AbortController();
   let hits = 0;
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", signal: controller.signal, onListen() {} }, (req) => {
+  const server = Deno.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    signal: controller.signal,
+    onListen() {},
+  }, (req) => {
     hits++;
     if (new URL(req.url).pathname === "/missing") return new Response("no", { status: 404 });
     return new Response(

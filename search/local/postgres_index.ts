@@ -123,13 +123,18 @@ export class PostgresTextIndex implements LocalIndex {
     return Number(row.n);
   }
 
-  async search(query: string, options: { limit?: number; offset?: number } = {}): Promise<LocalHit[]> {
+  async search(
+    query: string,
+    options: { limit?: number; offset?: number } = {},
+  ): Promise<LocalHit[]> {
     const clauses = parseQuery(query);
     if (!clauses.length) return [];
     const limit = options.limit ?? 10;
     const offset = options.offset ?? 0;
     let hits = await this.#match(toTsquery(clauses, "AND"), limit, offset);
-    if (!hits.length && clauses.length > 1) hits = await this.#match(toTsquery(clauses, "OR"), limit, offset);
+    if (!hits.length && clauses.length > 1) {
+      hits = await this.#match(toTsquery(clauses, "OR"), limit, offset);
+    }
     return hits;
   }
 
@@ -144,6 +149,11 @@ export class PostgresTextIndex implements LocalIndex {
       select hits.uri, hits.title, hits.score,
         ts_headline('english', left(hits.body, 100000), q.query, ${HEADLINE}) as snippet
       from hits, q order by hits.score desc`.execute(this.db);
-    return rows.map((r) => ({ uri: r.uri, title: r.title, snippet: r.snippet, score: Number(r.score) }));
+    return rows.map((r) => ({
+      uri: r.uri,
+      title: r.title,
+      snippet: r.snippet,
+      score: Number(r.score),
+    }));
   }
 }

@@ -28,7 +28,9 @@ export function parseQuery(query: string): Clause[] {
     if (!words.length) continue;
     // `foo*` is a prefix; `foo-bar` is the words foo and bar, adjacent, as the tokenizers see them.
     if (words.length === 1) {
-      clauses.push(token.endsWith("*") ? { kind: "prefix", word: words[0] } : { kind: "term", word: words[0] });
+      clauses.push(
+        token.endsWith("*") ? { kind: "prefix", word: words[0] } : { kind: "term", word: words[0] },
+      );
     } else {
       clauses.push({ kind: "phrase", words });
     }
