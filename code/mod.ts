@@ -1,13 +1,65 @@
 /**
- * `@a3s/code`. Its public API lands with the module's issue; until then it exports only its
- * package name, so the workspace and publishing stay whole.
+ * `@a3s/code`: the agent framework. Build an agent from `agent.hcl`, open sessions, and stream
+ * typed events while it uses tools (confined to a workspace, run in a sandbox, permission-checked,
+ * hooked and guarded by safeclaw), skills, memory, MCP servers, subagents and parallel plans.
  *
  * @example
- * ```ts
- * import { MODULE_NAME } from "@a3s/code";
- * console.log(MODULE_NAME);
+ * ```ts ignore
+ * import { Agent } from "@a3s/code";
+ * const agent = await Agent.create("agent.hcl");
+ * const session = agent.session();
+ * for await (const event of session.stream("Summarize README.md into NOTES.md")) {
+ *   if (event.type === "text") console.log(event.delta);
+ *   if (event.type === "tool_start") console.error(`tool: ${event.tool}`);
+ * }
+ * await agent.close();
  * ```
  * @module
  */
+export { Agent, type AgentOptions, defaultPowerUrl } from "./agent/agent.ts";
+export { type AuditEntry, AgentSession, type SessionOptions } from "./agent/session.ts";
+export type { AgentEvent, PlanStepView, StopReason, TurnResult } from "./agent/events.ts";
+export { type Plan, type PlanOptions, PlanSchema, planWaves, runPlan } from "./agent/planner.ts";
+export { BUILTIN_SUBAGENTS, parseSubagentFile, type SubagentDefinition } from "./agent/subagents.ts";
+export {
+  type AgentConfig,
+  type AgentConfigInput,
+  AgentConfigSchema,
+  type HookConfig,
+  type McpServerConfig,
+  type PermissionsConfig,
+  type ProviderConfig,
+} from "./config/schema.ts";
+export { ConfigError, loadAgentConfig, parseAgentConfig, validateConfig } from "./config/load.ts";
+export { HclSyntaxError, parseHcl } from "./config/hcl.ts";
+export {
+  type ChatRequest,
+  collect,
+  type LlmProvider,
+  type Message,
+  ProviderError,
+  type ProviderEvent,
+  type ToolCall,
+  type ToolSpec,
+  type Usage,
+} from "./llm/types.ts";
+export { ScriptedProvider, type ScriptedReply, type ScriptStep } from "./llm/scripted.ts";
+export { laneRetryRunner } from "./llm/retry.ts";
+export { OpenAiProvider, type OpenAiProviderOptions } from "./providers/openai.ts";
+export { AnthropicProvider, type AnthropicProviderOptions } from "./providers/anthropic.ts";
+export { defineTool, type Tool, type ToolContext, type ToolEffect, ToolError } from "./tools/tool.ts";
+export { BUILTIN_TOOL_NAMES, BUILTIN_TOOLS } from "./tools/builtin.ts";
+export type { MemoryAccess, MemoryRecord, SearchFunction, SearchHit, TodoItem } from "./tools/services.ts";
+export { type ApprovalRequest, type Approver, PermissionPolicy } from "./policy/permissions.ts";
+export { type HookDecision, type HookEvent, type HookFunction, type HookRegistration, HookRunner } from "./policy/hooks.ts";
+export { SessionGuard, TaintError, type TextClassifier } from "./policy/guard.ts";
+export { BubblewrapSandbox, type CommandSandbox, ProcessSandbox } from "./runtime/sandbox.ts";
+export { PathEscapeError, Workspace } from "./runtime/workspace.ts";
+export { SkillRegistry } from "./skills/skills.ts";
+export { type EmbedFunction, StoreMemory } from "./state/memory.ts";
+export { type HistoryStore, MemoryHistory, StoreHistory } from "./state/history.ts";
+export { connectMcpServer } from "./mcp/client.ts";
+export { createMcpServer, serveMcpStdio } from "./mcp/server.ts";
+
 /** The package name. */
 export const MODULE_NAME = "@a3s/code";

@@ -175,6 +175,20 @@ export class AgentSession {
     }
   }
 
+  /**
+   * Runs one tool call outside a model turn, through the same validation, permissions, hooks,
+   * guard and audit (the MCP server and `batch` use this).
+   */
+  async callTool(name: string, input: Record<string, unknown>, signal?: AbortSignal): Promise<ToolResult> {
+    const call = { id: `call_${crypto.randomUUID().slice(0, 12)}`, name, arguments: input };
+    return await this.#executeCall(call, signal ?? new AbortController().signal);
+  }
+
+  /** The tools this session offers, as the model sees them. */
+  get toolSpecs(): ToolSpec[] {
+    return this.#toolSpecs();
+  }
+
   /** Appends to history and persists what is new. */
   async #append(message: Message): Promise<void> {
     this.#messages.push(message);
