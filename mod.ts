@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
     load: () => import("./serve.ts").then((m) => m.serveCommand),
   },
   // module commands register here, one entry each
+  code: {
+    summary: "run agents in the terminal, serve their tools over MCP",
+    load: () => import("./code/cli.ts").then((m) => m.main),
+  },
   token: {
     summary: "create, list and revoke API tokens",
     load: () => import("./common/token_cli.ts").then((m) => m.main),
