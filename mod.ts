@@ -50,6 +50,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
     summary: "run commands in sandboxes (namespace or VM) and manage images",
     load: () => import("./box/cli.ts").then((m) => m.main),
   },
+  search: {
+    summary: "meta search and the local full-text index",
+    load: () => import("./search/cli.ts").then((m) => m.main),
+  },
 };
 
 function usage(): string {

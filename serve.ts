@@ -16,6 +16,7 @@ export const SERVED_MODULES: ReadonlyArray<() => Promise<A3sModule>> = [
   () => import("./power/routes.ts").then((m) => m.powerModule()),
   () => import("./safeclaw/mod.ts").then((m) => m.safeclawModule()),
   () => import("./box/routes.ts").then((m) => m.boxModule()),
+  () => import("./search/routes.ts").then((m) => m.searchModule()),
 ];
 
 const HELP = `Usage: a3s serve [options]
