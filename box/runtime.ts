@@ -7,6 +7,7 @@ import type { Store } from "@a3s/common";
 import { ImageStore } from "./image/store.ts";
 import { type AuditSink, BoxManager } from "./manager.ts";
 import { NamespaceDriver } from "./drivers/namespace.ts";
+import { QemuDriver } from "./drivers/qemu.ts";
 import type { BoxDriver } from "./types.ts";
 
 /** Options for {@linkcode openBoxRuntime}. */
@@ -18,10 +19,11 @@ export interface BoxRuntimeOptions {
   audit?: AuditSink;
 }
 
-/** The built-in drivers for a data dir. */
+/** The built-in drivers for a data dir: qemu (a VM) and namespace (bubblewrap). */
 export function defaultDrivers(home: string): BoxDriver[] {
   const agentCacheDir = join(home, "box", "agent");
   return [
+    new QemuDriver({ agentCacheDir, workDir: join(home, "box", "qemu") }),
     new NamespaceDriver({ agentCacheDir }),
   ];
 }

@@ -20,6 +20,7 @@
 #include <grp.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -356,6 +357,12 @@ static void write_status(const char *reason) {
   if (main_status >= 0 && WIFEXITED(main_status)) code = WEXITSTATUS(main_status);
   if (main_status >= 0 && WIFSIGNALED(main_status)) { sig = WTERMSIG(main_status); code = 128 + sig; }
   if (timed_out) { code = 137; sig = SIGKILL; }
+  if (strncmp(status_path, "/dev/", 5) == 0) {
+    /* In a VM the status goes out on its own virtio-serial port, to a file on the host. */
+    int fd = open(status_path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) { dprintf(fd, "%d %d %s\n", code, sig, reason); fsync(fd); close(fd); }
+    return;
+  }
   char tmp[4200];
   snprintf(tmp, sizeof tmp, "%s.tmp", status_path);
   FILE *f = fopen(tmp, "w");
@@ -422,6 +429,25 @@ static void vm_init(void) {
   if (list) fclose(list);
 }
 
+/* Reads a NUL-separated list (the VM's command or environment) from the initramfs. */
+static char **read_list(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  char *data = malloc(65536); /* kept for the agent's life: putenv and argv point into it */
+  ssize_t n = data ? read(fd, data, 65535) : -1;
+  close(fd);
+  if (n <= 0) { free(data); return NULL; }
+  data[n] = 0;
+  int count = 0;
+  for (ssize_t i = 0; i < n; i++) if (data[i] == 0) count++;
+  if (data[n - 1] != 0) count++;
+  char **list = calloc((size_t)count + 1, sizeof *list);
+  if (!list) return NULL;
+  int k = 0;
+  for (ssize_t i = 0; i < n && k < count; i += (ssize_t)strlen(data + i) + 1) list[k++] = data + i;
+  return list;
+}
+
 static int open_port(const char *path) {
   for (int i = 0; i < 500; i++) {
     int fd = open(path, O_RDWR | O_CLOEXEC);
@@ -444,7 +470,17 @@ int main(int argc, char **argv) {
     else { dprintf(2, "a3s-agent: unknown argument %s\n", argv[i]); return 2; }
   }
   if (getpid() == 1) vm = 1;
-  if (vm) { vm_init(); if (!port_path) port_path = "/dev/vport0p1"; }
+  char **vm_cmd = NULL;
+  if (vm) {
+    vm_init();
+    if (!port_path) port_path = "/dev/vport0p1";
+    if (!status_path && access("/dev/vport0p2", W_OK) == 0) status_path = "/dev/vport0p2";
+    char **env = read_list("/a3s/env");
+    for (int i = 0; env && env[i]; i++) putenv(env[i]);
+    char **limit = read_list("/a3s/timeout");
+    if (limit && limit[0]) timeout = atoi(limit[0]);
+    if (cmd >= argc) vm_cmd = read_list("/a3s/cmd");
+  }
   for (int i = 0; i < MAX_CONNS; i++) conns[i].fd = -1;
   signal(SIGPIPE, SIG_IGN);
   sigset_t mask;
@@ -462,14 +498,15 @@ int main(int argc, char **argv) {
     conns[0].fd = fd;
     dprintf(2, "a3s-agent: ready\n");
   }
-  if (cmd < argc) {
+  char **main_argv = cmd < argc ? argv + cmd : vm_cmd;
+  if (main_argv && main_argv[0]) {
     main_pid = fork();
     if (main_pid == 0) {
       sigprocmask(SIG_UNBLOCK, &mask, NULL);
       setpgid(0, 0);
       signal(SIGPIPE, SIG_DFL);
-      execvp(argv[cmd], argv + cmd);
-      dprintf(2, "a3s-agent: %s: %s\n", argv[cmd], strerror(errno));
+      execvp(main_argv[0], main_argv);
+      dprintf(2, "a3s-agent: %s: %s\n", main_argv[0], strerror(errno));
       _exit(errno == ENOENT ? 127 : 126);
     }
     if (main_pid < 0) { dprintf(2, "a3s-agent: fork: %s\n", strerror(errno)); return 1; }
@@ -501,7 +538,7 @@ int main(int argc, char **argv) {
           } else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             reason = "stopped";
             if (main_pid > 0) kill(main_pid, SIGTERM);
-            else if (cmd >= argc) { kill_all(); write_status(reason); return 0; }
+            else if (!main_argv) { kill_all(); write_status(reason); if (vm) { sync(); reboot(RB_POWER_OFF); } return 0; }
           }
         }
         reap();
@@ -514,7 +551,9 @@ int main(int argc, char **argv) {
       } else if (kind[i] == 2) {
         if (conns[owner[i]].fd == fds[i].fd) read_conn(owner[i]);
         if (vm && conns[0].fd < 0) {
-          /* The host closed the port; reopen it so the next host connection finds the agent. */
+          /* The host closed the port; reopen it so the next host connection finds the agent.
+           * An unconnected port reports hangup at once, so pause instead of spinning. */
+          usleep(20000);
           conns[0].fd = open_port(port_path);
         }
       } else if (kind[i] == 3) {
@@ -529,6 +568,7 @@ int main(int argc, char **argv) {
       write_status(reason);
       if (socket_path) unlink(socket_path);
       int code = timed_out ? 137 : WIFEXITED(main_status) ? WEXITSTATUS(main_status) : 128 + WTERMSIG(main_status);
+      if (vm) { sync(); reboot(RB_POWER_OFF); }
       return code;
     }
   }

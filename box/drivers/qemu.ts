@@ -1,0 +1,503 @@
+/**
+ * The qemu driver: each box is a QEMU VM (`microvm` on KVM, `pc` under TCG) booting the host's Debian kernel with an
+ * initramfs built from the image's rootfs, the guest agent as `/init` and the virtio modules it
+ * loads. Host and agent speak the frame protocol over a virtio-serial port backed by a unix
+ * socket in the box's state dir; a second port carries the exit status out. KVM is used when it
+ * can boot a standard kernel, TCG otherwise.
+ */
+import { basename, join } from "node:path";
+import { A3sError } from "@a3s/common";
+import { AgentClient } from "../agent/client.ts";
+import { buildAgent } from "../agent/build.ts";
+import type {
+  BoxDriver,
+  BoxOutput,
+  BoxSpec,
+  BoxStats,
+  DriverBoxState,
+  DriverProbe,
+  ExecProcess,
+  ExecRequest,
+  ExitReason,
+  StartedBox,
+} from "../types.ts";
+import { type CpioEntry, directoryEntries, S_IFCHR, S_IFDIR, S_IFREG, writeCpio } from "./cpio.ts";
+import { isAlive, type ProcessIdentity, processIdentity, signalProcess } from "./_proc.ts";
+
+/** Kernel modules the agent loads, in dependency order. */
+const MODULES = [
+  "kernel/drivers/virtio/virtio_ring.ko",
+  "kernel/drivers/virtio/virtio.ko",
+  "kernel/drivers/virtio/virtio_mmio.ko",
+  "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
+  "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
+  "kernel/drivers/virtio/virtio_pci.ko",
+  "kernel/drivers/char/virtio_console.ko",
+];
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const encoder = new TextEncoder();
+
+/** Options for {@linkcode QemuDriver}. */
+export interface QemuDriverOptions {
+  agentCacheDir: string;
+  /** Cached initramfs archives live here. */
+  workDir: string;
+  /** The kernel image; the newest `/boot/vmlinuz-*` unless set. */
+  kernel?: string;
+  qemu?: string;
+  /** `auto` picks KVM only when it can boot a standard kernel. */
+  accel?: "auto" | "kvm" | "tcg";
+  /** How long start waits for the agent (TCG boots take seconds). */
+  bootTimeoutMs?: number;
+}
+
+interface PidRecord extends ProcessIdentity {
+  memoryMiB: number;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function newestKernel(): Promise<string | undefined> {
+  const kernels: string[] = [];
+  try {
+    for await (const entry of Deno.readDir("/boot")) {
+      if (entry.name.startsWith("vmlinuz-")) kernels.push(join("/boot", entry.name));
+    }
+  } catch {
+    return undefined;
+  }
+  return kernels.sort().pop();
+}
+
+/** KVM that boots an unmodified kernel: hardware virtualization, not a paravirtual shim. */
+async function hardwareKvm(): Promise<{ usable: boolean; why: string }> {
+  if (!(await exists("/dev/kvm"))) return { usable: false, why: "no /dev/kvm" };
+  if (await exists("/sys/module/kvm_intel") || await exists("/sys/module/kvm_amd")) {
+    return { usable: true, why: "kvm" };
+  }
+  if (await exists("/sys/module/kvm_pvm")) {
+    return {
+      usable: false,
+      why: "/dev/kvm is paravirtual (kvm_pvm) and cannot boot a standard kernel",
+    };
+  }
+  return { usable: false, why: "/dev/kvm has no hardware virtualization module" };
+}
+
+/**
+ * The QEMU microvm driver.
+ *
+ * @example
+ * ```ts
+ * import { QemuDriver } from "@a3s/box";
+ * const driver = new QemuDriver({ agentCacheDir: "/tmp/a3s-agent", workDir: "/tmp/a3s-qemu" });
+ * console.log((await driver.probe()).detail);
+ * ```
+ */
+export class QemuDriver implements BoxDriver {
+  readonly name = "qemu";
+  readonly isolation = "vm" as const;
+  readonly #options: QemuDriverOptions;
+  readonly #qemu: string;
+
+  constructor(options: QemuDriverOptions) {
+    this.#options = options;
+    this.#qemu = options.qemu ?? "qemu-system-x86_64";
+  }
+
+  async #kernel(): Promise<{ kernel: string; modulesDir: string } | undefined> {
+    const kernel = this.#options.kernel ?? await newestKernel();
+    if (!kernel || !(await exists(kernel))) return undefined;
+    const version = basename(kernel).replace(/^vmlinuz-/, "");
+    return { kernel, modulesDir: join("/lib/modules", version) };
+  }
+
+  async #accel(): Promise<{ accel: "kvm" | "tcg"; why: string }> {
+    const wanted = this.#options.accel ?? "auto";
+    if (wanted === "tcg") return { accel: "tcg", why: "tcg (configured)" };
+    const kvm = await hardwareKvm();
+    if (wanted === "kvm" || kvm.usable) return { accel: "kvm", why: "kvm" };
+    return { accel: "tcg", why: `tcg: ${kvm.why}` };
+  }
+
+  async probe(): Promise<DriverProbe> {
+    const base = { name: this.name, isolation: this.isolation, strength: 20 };
+    const version = await new Deno.Command(this.#qemu, {
+      args: ["--version"],
+      stdout: "piped",
+      stderr: "null",
+    })
+      .output().catch(() => undefined);
+    const kernel = await this.#kernel();
+    const accel = await this.#accel();
+    const features = {
+      accel: accel.accel,
+      kernel: kernel?.kernel ?? "none",
+      volumes: false,
+      network: false,
+    };
+    if (!version?.success) {
+      return {
+        ...base,
+        available: false,
+        detail: `${this.#qemu} not found (install qemu-system-x86)`,
+        features,
+      };
+    }
+    if (!kernel) {
+      return {
+        ...base,
+        available: false,
+        detail: "no kernel in /boot (install linux-image-amd64)",
+        features,
+      };
+    }
+    for (const module of MODULES) {
+      if (!(await exists(join(kernel.modulesDir, module)))) {
+        return { ...base, available: false, detail: `kernel module ${module} missing`, features };
+      }
+    }
+    try {
+      await Deno.open(kernel.kernel).then((f) => f.close());
+    } catch {
+      return { ...base, available: false, detail: `cannot read ${kernel.kernel}`, features };
+    }
+    // TCG boots in seconds, not milliseconds: it works, but ranks below namespaces by default.
+    const strength = accel.accel === "kvm" ? 20 : 5;
+    const machine = accel.accel === "kvm" ? "microvm" : "pc";
+    return { ...base, strength, available: true, detail: `${machine}, ${accel.why}`, features };
+  }
+
+  #paths(spec: BoxSpec) {
+    return {
+      socket: join(spec.stateDir, "agent.sock"),
+      status: join(spec.stateDir, "status"),
+      initramfs: join(spec.stateDir, "initramfs.cpio"),
+      pid: join(spec.stateDir, "pid.json"),
+    };
+  }
+
+  async create(spec: BoxSpec): Promise<void> {
+    if (spec.volumes.length) {
+      throw new A3sError(
+        "unsupported",
+        "the qemu driver does not mount volumes; use the namespace driver",
+        {
+          status: 400,
+          field: "volumes",
+        },
+      );
+    }
+    if (spec.network === "host") {
+      throw new A3sError(
+        "unsupported",
+        "the qemu driver has no host networking; use --network none",
+        {
+          status: 400,
+          field: "network",
+        },
+      );
+    }
+    await Deno.mkdir(spec.stateDir, { recursive: true });
+  }
+
+  /** The image's initramfs with the agent and modules, cached per rootfs, agent and kernel. */
+  async #baseInitramfs(spec: BoxSpec, agent: string, modulesDir: string): Promise<string> {
+    const dir = join(this.#options.workDir, "initramfs");
+    await Deno.mkdir(dir, { recursive: true });
+    const key = `${basename(spec.rootfs)}-${basename(agent)}-${basename(modulesDir)}`;
+    const path = join(dir, `${key}.cpio`);
+    if (await exists(path)) return path;
+    const entries = (await directoryEntries(spec.rootfs)).filter((e) => e.path !== "init");
+    const extra: CpioEntry[] = [
+      { path: "init", mode: S_IFREG | 0o755, data: await Deno.readFile(agent) },
+      { path: "dev", mode: S_IFDIR | 0o755 },
+      { path: "dev/console", mode: S_IFCHR | 0o600, rdev: [5, 1] },
+      { path: "lib", mode: S_IFDIR | 0o755 },
+      { path: "lib/a3s-modules", mode: S_IFDIR | 0o755 },
+      { path: "a3s", mode: S_IFDIR | 0o755 },
+      {
+        path: "a3s/modules",
+        mode: S_IFREG | 0o644,
+        data: encoder.encode(MODULES.map((m) => `/lib/a3s-modules/${basename(m)}\n`).join("")),
+      },
+    ];
+    for (const module of MODULES) {
+      extra.push({
+        path: `lib/a3s-modules/${basename(module)}`,
+        mode: S_IFREG | 0o644,
+        data: await Deno.readFile(join(modulesDir, module)),
+      });
+    }
+    const temp = `${path}.${crypto.randomUUID()}.tmp`;
+    await Deno.writeFile(temp, writeCpio([...entries, ...extra]));
+    await Deno.rename(temp, path);
+    return path;
+  }
+
+  async start(spec: BoxSpec, output: BoxOutput): Promise<StartedBox> {
+    const kernel = await this.#kernel();
+    if (!kernel) throw new A3sError("driver_unavailable", "no kernel for the qemu driver");
+    const paths = this.#paths(spec);
+    const agent = await buildAgent(this.#options.agentCacheDir);
+    const base = await this.#baseInitramfs(spec, agent, kernel.modulesDir);
+    const env = { PATH: DEFAULT_PATH, HOME: "/root", ...spec.env };
+    const boxArchive = writeCpio([
+      { path: "a3s", mode: S_IFDIR | 0o755 },
+      {
+        path: "a3s/cmd",
+        mode: S_IFREG | 0o644,
+        data: encoder.encode(spec.command.map((a) => `${a}\0`).join("")),
+      },
+      {
+        path: "a3s/env",
+        mode: S_IFREG | 0o644,
+        data: encoder.encode(Object.entries(env).map(([k, v]) => `${k}=${v}\0`).join("")),
+      },
+      {
+        path: "a3s/timeout",
+        mode: S_IFREG | 0o644,
+        data: encoder.encode(`${spec.timeoutSeconds ?? 0}\0`),
+      },
+    ]);
+    const initramfs = await Deno.open(paths.initramfs, {
+      write: true,
+      create: true,
+      truncate: true,
+    });
+    try {
+      await (await Deno.open(base)).readable.pipeTo(initramfs.writable, { preventClose: true });
+      await initramfs.write(boxArchive);
+    } finally {
+      initramfs.close();
+    }
+    await Deno.remove(paths.status).catch(() => {});
+    await Deno.writeFile(paths.status, new Uint8Array());
+    await Deno.remove(paths.socket).catch(() => {});
+
+    const { accel } = await this.#accel();
+    const memoryMiB = Math.max(
+      128,
+      Math.ceil((spec.limits.memoryBytes ?? 256 * 1024 * 1024) / 1024 / 1024),
+    );
+    const cpus = Math.max(1, Math.ceil(spec.limits.cpus ?? 1));
+    // microvm has no PIT or HPET; under TCG the kernel cannot calibrate a clock on it and
+    // stalls, so TCG boots the `pc` machine (virtio over PCI) and KVM the leaner microvm.
+    const machine = accel === "kvm" ? "microvm" : "pc";
+    const args = [
+      "-M",
+      machine,
+      "-accel",
+      accel,
+      "-cpu",
+      accel === "kvm" ? "host" : "max",
+      "-m",
+      `${memoryMiB}M`,
+      "-smp",
+      String(cpus),
+      "-nodefaults",
+      "-no-user-config",
+      "-display",
+      "none",
+      "-no-reboot",
+      "-kernel",
+      kernel.kernel,
+      "-initrd",
+      paths.initramfs,
+      "-append",
+      "console=ttyS0 quiet loglevel=0 panic=-1 rdinit=/init",
+      "-chardev",
+      `file,id=console,path=${output.stdoutPath},append=on`,
+      "-serial",
+      "chardev:console",
+      "-device",
+      `${machine === "microvm" ? "virtio-serial-device" : "virtio-serial-pci"},max_ports=4`,
+      "-chardev",
+      `socket,id=agent,path=${paths.socket},server=on,wait=off`,
+      "-device",
+      "virtserialport,chardev=agent,name=a3s.agent,nr=1",
+      "-chardev",
+      `file,id=status,path=${paths.status}`,
+      "-device",
+      "virtserialport,chardev=status,name=a3s.status,nr=2",
+    ];
+    const child = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        'e=$1; shift; exec "$@" </dev/null >>"$e" 2>&1',
+        "box",
+        output.stderrPath,
+        this.#qemu,
+        ...args,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+    }).spawn();
+    const identity = await processIdentity(child.pid);
+    const record: PidRecord = { pid: child.pid, startTime: identity?.startTime ?? "", memoryMiB };
+    await Deno.writeTextFile(paths.pid, JSON.stringify(record));
+    let exited = false;
+    child.status.then(() => exited = true);
+    child.unref();
+    await this.#waitForAgent(spec, () => exited, output);
+    return { pid: child.pid };
+  }
+
+  async #waitForAgent(spec: BoxSpec, exited: () => boolean, output: BoxOutput): Promise<void> {
+    const deadline = Date.now() + (this.#options.bootTimeoutMs ?? 60_000);
+    const failure = async () => {
+      if ((await this.#status(spec)) !== undefined) return undefined;
+      const stderr = await Deno.readTextFile(output.stderrPath).catch(() => "");
+      const line = stderr.trim().split("\n").pop() ?? "";
+      return new A3sError("box_start_failed", `VM failed to boot: ${line || "qemu exited"}`);
+    };
+    while (Date.now() < deadline) {
+      if (exited() || !(await this.#running(spec))) {
+        const error = await failure();
+        if (error) throw error;
+        return;
+      }
+      let client: AgentClient | undefined;
+      try {
+        const conn = await Deno.connect({ transport: "unix", path: this.#paths(spec).socket });
+        client = new AgentClient(conn);
+        await client.health(Math.max(100, Math.min(2000, deadline - Date.now())));
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      } finally {
+        client?.close();
+      }
+    }
+    await this.kill(spec, 9);
+    throw new A3sError("box_start_failed", "VM agent did not answer before the boot timeout");
+  }
+
+  async #record(spec: BoxSpec): Promise<PidRecord | undefined> {
+    try {
+      return JSON.parse(await Deno.readTextFile(this.#paths(spec).pid)) as PidRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #running(spec: BoxSpec): Promise<boolean> {
+    const record = await this.#record(spec);
+    return record !== undefined && await isAlive(record);
+  }
+
+  async #status(
+    spec: BoxSpec,
+  ): Promise<{ code: number; signal: number; reason: string } | undefined> {
+    const text = await Deno.readTextFile(this.#paths(spec).status).catch(() => "");
+    const match = text.match(/(\d+) (\d+) (\w+)/);
+    return match
+      ? { code: Number(match[1]), signal: Number(match[2]), reason: match[3] }
+      : undefined;
+  }
+
+  async #connect(spec: BoxSpec): Promise<AgentClient> {
+    try {
+      return new AgentClient(
+        await Deno.connect({ transport: "unix", path: this.#paths(spec).socket }),
+      );
+    } catch {
+      throw new A3sError("box_not_running", `box ${spec.id.slice(0, 12)} is not running`, {
+        status: 409,
+      });
+    }
+  }
+
+  async exec(spec: BoxSpec, request: ExecRequest): Promise<ExecProcess> {
+    const client = await this.#connect(spec);
+    const process = await client.exec(request);
+    process.status.finally(() => client.close()).catch(() => {});
+    return process;
+  }
+
+  /** QEMU ends the VM on SIGTERM; nothing in the guest outlives it. */
+  async stop(spec: BoxSpec, graceSeconds: number): Promise<void> {
+    const record = await this.#record(spec);
+    if (!record || !(await isAlive(record))) return;
+    signalProcess(record.pid, "SIGTERM");
+    const deadline = Date.now() + graceSeconds * 1000;
+    while (Date.now() < deadline && await this.#running(spec)) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    if (await this.#running(spec)) await this.kill(spec, 9);
+  }
+
+  async kill(spec: BoxSpec, signal: number): Promise<void> {
+    const record = await this.#record(spec);
+    if (!record || !(await isAlive(record))) return;
+    if (signal !== 9 && signal !== 15) {
+      throw new A3sError("unsupported", "the qemu driver delivers only SIGTERM and SIGKILL", {
+        status: 400,
+        field: "signal",
+      });
+    }
+    signalProcess(record.pid, signal === 9 ? "SIGKILL" : "SIGTERM");
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && await this.#running(spec)) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  async state(spec: BoxSpec): Promise<DriverBoxState> {
+    const record = await this.#record(spec);
+    if (record && await isAlive(record)) return { running: true, pid: record.pid };
+    const status = await this.#status(spec);
+    return {
+      running: false,
+      exitCode: status?.code ?? 137,
+      signal: status?.signal ?? 9,
+      reason: (status?.reason as ExitReason | undefined) ?? "killed",
+    };
+  }
+
+  async stats(spec: BoxSpec): Promise<BoxStats> {
+    const record = await this.#record(spec);
+    if (!record) return {};
+    const stat = await Deno.readTextFile(`/proc/${record.pid}/stat`).catch(() => "");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+    const rss = Number(fields[21] ?? 0) * 4096;
+    return {
+      memoryBytes: rss || undefined,
+      memoryLimitBytes: record.memoryMiB * 1024 * 1024,
+      cpuSeconds: ticks / 100,
+    };
+  }
+
+  async copyIn(spec: BoxSpec, data: Uint8Array, guestPath: string, mode: number): Promise<void> {
+    const client = await this.#connect(spec);
+    try {
+      await client.put(guestPath, data, mode);
+    } finally {
+      client.close();
+    }
+  }
+
+  async copyOut(spec: BoxSpec, guestPath: string): Promise<Uint8Array> {
+    const client = await this.#connect(spec);
+    try {
+      return await client.get(guestPath);
+    } finally {
+      client.close();
+    }
+  }
+
+  async remove(spec: BoxSpec): Promise<void> {
+    if (await this.#running(spec)) await this.kill(spec, 9);
+    await Deno.remove(spec.stateDir, { recursive: true }).catch(() => {});
+  }
+}
