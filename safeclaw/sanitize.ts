@@ -1,0 +1,116 @@
+/**
+ * Output sanitization: findings become typed, numbered placeholders (`[EMAIL_1]`) kept in a
+ * per-session vault so that the originals can be restored where policy allows (LLM Guard's
+ * Vault idea), or are masked, hashed or partially masked (`****-****-****-1111`).
+ */
+import { createHash } from "node:crypto";
+import type { Detection } from "./privacy/entities.ts";
+
+/** How a finding is replaced. */
+export const REDACTION_MODES = ["placeholder", "mask", "hash", "partial"] as const;
+/** A mode. */
+export type RedactionMode = (typeof REDACTION_MODES)[number];
+
+/**
+ * Originals behind placeholders, for one session. The same value always gets the same
+ * placeholder, so a conversation stays coherent.
+ *
+ * @example
+ * ```ts
+ * import { Vault } from "@a3s/safeclaw";
+ * const vault = new Vault();
+ * const p = vault.placeholderFor("email", "ada@example.org");
+ * console.log(p, vault.restore(`write to ${p}`)); // [EMAIL_1] write to ada@example.org
+ * ```
+ */
+export class Vault {
+  #byValue = new Map<string, string>();
+  #byPlaceholder = new Map<string, string>();
+  #counters = new Map<string, number>();
+
+  /** The placeholder of `value`, made on first sight. */
+  placeholderFor(type: string, value: string): string {
+    const key = `${type}\u0000${value}`;
+    const known = this.#byValue.get(key);
+    if (known) return known;
+    const n = (this.#counters.get(type) ?? 0) + 1;
+    this.#counters.set(type, n);
+    const placeholder = `[${type.toUpperCase()}_${n}]`;
+    this.#byValue.set(key, placeholder);
+    this.#byPlaceholder.set(placeholder, value);
+    return placeholder;
+  }
+
+  /** `text` with every known placeholder put back. */
+  restore(text: string): string {
+    return text.replace(/\[[A-Z_]+_\d+\]/g, (p) => this.#byPlaceholder.get(p) ?? p);
+  }
+
+  /** How many values the vault holds. */
+  get size(): number {
+    return this.#byPlaceholder.size;
+  }
+
+  /** The vault's contents, for persisting. */
+  entries(): [string, string][] {
+    return [...this.#byPlaceholder.entries()];
+  }
+}
+
+/** `value` with everything but its last four letters or digits masked, separators kept. */
+export function partialMask(value: string): string {
+  let keep = 4;
+  const chars = [...value];
+  for (let i = chars.length - 1; i >= 0; i--) {
+    if (/[\p{L}\p{N}]/u.test(chars[i])) {
+      if (keep > 0) keep--;
+      else chars[i] = "*";
+    }
+  }
+  // An email keeps its domain and the first letter: a****@example.org.
+  const at = value.indexOf("@");
+  if (at > 0) return value[0] + "*".repeat(Math.max(1, at - 1)) + value.slice(at);
+  return chars.join("");
+}
+
+function replacement(mode: RedactionMode, type: string, value: string, vault?: Vault): string {
+  switch (mode) {
+    case "placeholder":
+      return vault ? vault.placeholderFor(type, value) : `[${type.toUpperCase()}]`;
+    case "mask":
+      return "*".repeat([...value].length);
+    case "hash":
+      return `[${type.toUpperCase()}:${
+        createHash("sha256").update(value).digest("hex").slice(0, 12)
+      }]`;
+    case "partial":
+      return partialMask(value);
+  }
+}
+
+/**
+ * Replaces every finding in `text` (findings ordered, not overlapping).
+ *
+ * @example
+ * ```ts
+ * import { sanitize } from "@a3s/safeclaw";
+ * const text = "card 4111 1111 1111 1111";
+ * console.log(sanitize(text, [{ type: "credit_card", start: 5, end: 24, confidence: 1 }], "partial"));
+ * // "card **** **** **** 1111"
+ * ```
+ */
+export function sanitize(
+  text: string,
+  findings: readonly Pick<Detection, "type" | "start" | "end">[],
+  mode: RedactionMode = "placeholder",
+  vault?: Vault,
+): string {
+  let out = "";
+  let last = 0;
+  for (const f of findings) {
+    if (f.start < last) continue;
+    out += text.slice(last, f.start) + replacement(mode, f.type, text.slice(f.start, f.end), vault);
+    last = f.end;
+  }
+  return out + text.slice(last);
+}

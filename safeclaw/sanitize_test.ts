@@ -1,0 +1,59 @@
+import { assertEquals } from "@a3s/common/testing";
+import { classify } from "./classify.ts";
+import { partialMask, sanitize, Vault } from "./sanitize.ts";
+import { createStreamSanitizer } from "./stream_sanitizer.ts";
+
+const TEXT = "Hi, I'm Ada (ada@example.org, +44 20 7946 0958). Card 4111 1111 1111 1111, " +
+  "key AKIAZ3KD7QW2PXF9LM4T. Write to ada@example.org again, thanks!";
+
+Deno.test("placeholders are typed, numbered, stable per value and restorable", () => {
+  const vault = new Vault();
+  const out = sanitize(TEXT, classify(TEXT).findings, "placeholder", vault);
+  assertEquals(
+    out,
+    "Hi, I'm Ada ([EMAIL_1], [PHONE_1]). Card [CREDIT_CARD_1], key [SECRET_1]. " +
+      "Write to [EMAIL_1] again, thanks!",
+  );
+  assertEquals(vault.restore(out), TEXT);
+  assertEquals(vault.size, 4);
+});
+
+Deno.test("mask, hash and format-preserving partial masks", () => {
+  const text = "card 4111-1111-1111-1111 mail ada@example.org";
+  const findings = classify(text).findings;
+  assertEquals(
+    sanitize(text, findings, "partial"),
+    "card ****-****-****-1111 mail a**@example.org",
+  );
+  assertEquals(sanitize(text, findings, "mask"), `card ${"*".repeat(19)} mail ${"*".repeat(15)}`);
+  const hashed = sanitize(text, findings, "hash");
+  assertEquals(
+    /^card \[CREDIT_CARD:[0-9a-f]{12}\] mail \[EMAIL:[0-9a-f]{12}\]$/.test(hashed),
+    true,
+  );
+  assertEquals(partialMask("DE89 3704 0044 0532 0130 00"), "**** **** **** **** **30 00");
+});
+
+Deno.test("a streamed reply is sanitized the same however it is split", () => {
+  const whole = sanitize(TEXT, classify(TEXT).findings, "placeholder", new Vault());
+  for (const size of [1, 2, 3, 5, 7, 11, 64]) {
+    const s = createStreamSanitizer({
+      detect: (t) => classify(t).findings,
+      vault: new Vault(),
+    });
+    let out = "";
+    for (let i = 0; i < TEXT.length; i += size) out += s.push(TEXT.slice(i, i + size));
+    out += s.flush();
+    assertEquals(out, whole, `chunks of ${size}`);
+  }
+});
+
+Deno.test("the stream releases text as soon as nothing can be growing across its end", () => {
+  const s = createStreamSanitizer({ detect: (t) => classify(t).findings, holdBack: 16 });
+  const first = s.push("This sentence has nothing sensitive in it at all, and it goes on. ");
+  assertEquals(first.length > 30, true);
+  assertEquals(
+    first + s.flush(),
+    "This sentence has nothing sensitive in it at all, and it goes on. ",
+  );
+});

@@ -1,0 +1,227 @@
+/**
+ * Taint tracking: a secret or sensitive value seen in an input or a tool result gets a taint
+ * id, and the tracker then recognizes it wherever it reappears, also encoded: base64 (standard
+ * and URL-safe, at any byte alignment), hex, URL-encoding, reversed, with separators removed,
+ * in another case, and split across streamed chunks.
+ */
+
+/** How much a value is trusted. */
+export type Trust = "Untrusted" | "Derived" | "Trusted";
+/** What kind of taint a value carries. */
+export type TaintKind = "Sensitive" | "Secret" | "PromptInjection";
+
+/** A value's labels. */
+export interface Label {
+  trust: Trust;
+  taints: TaintKind[];
+}
+
+/** One tracked value. */
+export interface TaintEntry {
+  id: string;
+  kind: TaintKind;
+  /** Where it was seen: `input`, `tool:<name>`, `reply`. */
+  source: string;
+  /** The entity type, when the classifier named one. */
+  type?: string;
+}
+
+/** A tracked value found in a text. */
+export interface TaintHit {
+  id: string;
+  kind: TaintKind;
+  /** Which encoding matched: `raw`, `base64`, `hex`, `url`, `reversed`, `compact`. */
+  encoding: string;
+}
+
+const TRUST_ORDER: readonly Trust[] = ["Untrusted", "Derived", "Trusted"];
+
+/**
+ * The label of something computed from `inputs`: the least trust of any input (a value made
+ * from trusted data alone is Derived) and every taint any input carries.
+ *
+ * @example
+ * ```ts
+ * import { deriveLabel } from "@a3s/safeclaw";
+ * const label = deriveLabel([{ trust: "Trusted", taints: [] }, { trust: "Untrusted", taints: ["Secret"] }]);
+ * console.log(label); // { trust: "Untrusted", taints: ["Secret"] }
+ * ```
+ */
+export function deriveLabel(inputs: readonly Label[]): Label {
+  let rank = TRUST_ORDER.length - 1;
+  const taints = new Set<TaintKind>();
+  for (const input of inputs) {
+    rank = Math.min(rank, TRUST_ORDER.indexOf(input.trust));
+    for (const t of input.taints) taints.add(t);
+  }
+  const trust = inputs.length === 0 ? "Trusted" : rank === 2 ? "Derived" : TRUST_ORDER[rank];
+  return { trust, taints: [...taints] };
+}
+
+const MIN_VALUE = 6;
+const encoder = new TextEncoder();
+
+function bytesToBase64(bytes: Uint8Array): string {
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+/**
+ * The base64 text that any encoding of `value` contains, whatever the byte offset at which the
+ * value starts inside the encoded data: for each of the three alignments, the characters that
+ * depend only on the value's own bytes.
+ */
+function base64Cores(value: Uint8Array): string[] {
+  const cores: string[] = [];
+  for (let shift = 0; shift < 3; shift++) {
+    const padded = new Uint8Array(shift + value.length);
+    padded.set(value, shift);
+    const b64 = bytesToBase64(padded).replace(/=+$/, "");
+    // Characters touching the padding bytes or the unknown following byte are unstable.
+    const start = shift === 0 ? 0 : shift === 1 ? 2 : 3;
+    const tailBits = ((shift + value.length) * 8) % 6;
+    const end = b64.length - (tailBits === 0 ? 0 : 1);
+    const core = b64.slice(start, end);
+    if (core.length >= 8) cores.push(core);
+  }
+  return cores;
+}
+
+function toUrlSafe(b64: string): string {
+  return b64.replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+function hexOf(bytes: Uint8Array): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The forms a tracked value is searched in; the haystack is lowercased for `lower` forms. */
+interface Needle {
+  text: string;
+  encoding: string;
+  /** Compared against the lowercased text. */
+  lower: boolean;
+  /** Compared against the text with separators removed. */
+  compact: boolean;
+}
+
+function needlesFor(value: string): Needle[] {
+  const bytes = encoder.encode(value);
+  const out: Needle[] = [
+    { text: value.toLowerCase(), encoding: "raw", lower: true, compact: false },
+    {
+      text: [...value].reverse().join("").toLowerCase(),
+      encoding: "reversed",
+      lower: true,
+      compact: false,
+    },
+    { text: hexOf(bytes), encoding: "hex", lower: true, compact: false },
+  ];
+  const compact = value.replace(/[\s\-_.:/]/g, "").toLowerCase();
+  if (compact.length >= MIN_VALUE && compact !== value.toLowerCase()) {
+    out.push({ text: compact, encoding: "compact", lower: true, compact: true });
+  }
+  const urlEncoded = encodeURIComponent(value);
+  if (urlEncoded !== value) {
+    out.push({ text: urlEncoded.toLowerCase(), encoding: "url", lower: true, compact: false });
+  }
+  for (const core of base64Cores(bytes)) {
+    out.push({ text: core, encoding: "base64", lower: false, compact: false });
+    const safe = toUrlSafe(core);
+    if (safe !== core) out.push({ text: safe, encoding: "base64", lower: false, compact: false });
+  }
+  return out;
+}
+
+function compactOf(text: string): string {
+  return text.replace(/[\s\-_.:/]/g, "").toLowerCase();
+}
+
+/**
+ * The taint registry of one session.
+ *
+ * @example
+ * ```ts
+ * import { TaintTracker } from "@a3s/safeclaw";
+ * const tracker = new TaintTracker();
+ * const id = tracker.track("sk-live-4f9a8b7c6d5e", "Secret", "input");
+ * console.log(tracker.find(btoa("key=sk-live-4f9a8b7c6d5e"))[0].id === id); // true
+ * ```
+ */
+export class TaintTracker {
+  #entries = new Map<string, TaintEntry & { needles: Needle[] }>();
+  #byValue = new Map<string, string>();
+  #next = 1;
+  #longest = 0;
+
+  /** Tracks `value` (at least 6 characters); returns its taint id, the same for a repeat. */
+  track(value: string, kind: TaintKind, source: string, type?: string): string {
+    const known = this.#byValue.get(value);
+    if (known) return known;
+    if (value.length < MIN_VALUE) {
+      throw new RangeError(`a tracked value needs ${MIN_VALUE}+ characters`);
+    }
+    const id = `taint-${this.#next++}`;
+    const needles = needlesFor(value);
+    for (const n of needles) this.#longest = Math.max(this.#longest, n.text.length);
+    this.#entries.set(id, { id, kind, source, type, needles });
+    this.#byValue.set(value, id);
+    return id;
+  }
+
+  /** The entry of `id`. */
+  get(id: string): TaintEntry | undefined {
+    const e = this.#entries.get(id);
+    return e && { id: e.id, kind: e.kind, source: e.source, type: e.type };
+  }
+
+  /** How many values are tracked. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The longest needle: a stream must keep this many characters minus one between chunks. */
+  get window(): number {
+    return this.#longest;
+  }
+
+  /** Every tracked value that `text` carries, in any of its encodings. */
+  find(text: string): TaintHit[] {
+    if (this.#entries.size === 0) return [];
+    const lower = text.toLowerCase();
+    let compact: string | undefined;
+    const hits: TaintHit[] = [];
+    for (const entry of this.#entries.values()) {
+      for (const needle of entry.needles) {
+        const haystack = needle.compact
+          ? (compact ??= compactOf(text))
+          : needle.lower
+          ? lower
+          : text;
+        if (haystack.includes(needle.text)) {
+          hits.push({ id: entry.id, kind: entry.kind, encoding: needle.encoding });
+          break;
+        }
+      }
+    }
+    return hits;
+  }
+
+  /**
+   * A matcher for a stream of chunks: each call sees the new chunk together with the end of
+   * the previous ones, so a value split across chunks is still found, once.
+   */
+  streamMatcher(): (chunk: string) => TaintHit[] {
+    let tail = "";
+    const seen = new Set<string>();
+    return (chunk) => {
+      const text = tail + chunk;
+      const keep = Math.max(0, this.window - 1);
+      tail = keep ? text.slice(-keep) : "";
+      const fresh = this.find(text).filter((h) => !seen.has(h.id));
+      for (const h of fresh) seen.add(h.id);
+      return fresh;
+    };
+  }
+}

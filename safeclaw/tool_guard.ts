@@ -1,0 +1,120 @@
+/**
+ * Tool-call interception: the function the agent framework calls before each tool runs. A call
+ * whose arguments carry tainted data, or whose command runs an exfiltration pattern (curl, wget,
+ * nc, ssh, scp, DNS lookups of encoded data) towards a host that is not allow-listed, is blocked
+ * or sent for approval, as the policy says.
+ */
+import type { Policy } from "./policy.ts";
+import type { TaintHit, TaintTracker } from "./taint.ts";
+
+/** A tool call as the agent proposes it. */
+export interface ToolCall {
+  tool: string;
+  /** The arguments, as the model produced them. */
+  args: unknown;
+}
+
+/** The decision. */
+export interface ToolDecision {
+  decision: "allow" | "block" | "approve";
+  reasons: string[];
+  taints: TaintHit[];
+  /** Hosts the command would reach. */
+  hosts: string[];
+}
+
+const NETWORK_TOOLS =
+  /(?:^|[\s;|&`$(])(curl|wget|nc|ncat|netcat|socat|ssh|scp|sftp|rsync|ftp|tftp|telnet|dig|nslookup|host|ping|openssl\s+s_client)\b([^;|&\n]*)/g;
+const URL_HOST = /\b(?:https?|ftp|wss?):\/\/(?:[^@\s/]+@)?([a-z0-9.-]+|\[[0-9a-f:]+\])/gi;
+const USER_AT_HOST = /\b[\w.-]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::|\s|$)/gi;
+const BARE_HOST = /(?:^|\s)((?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})(?=[\s:/]|$)/gi;
+// A DNS label that looks like encoded data: long, and base32/base64/hex-like.
+const ENCODED_LABEL = /(?:^|[\s.])([a-z0-9+/=_-]{24,})\./i;
+
+function hostAllowed(host: string, allow: readonly string[]): boolean {
+  const h = host.toLowerCase().replace(/\.$/, "");
+  return allow.some((pattern) => {
+    const p = pattern.toLowerCase();
+    return p.startsWith("*.") ? h.endsWith(p.slice(1)) : h === p;
+  });
+}
+
+/** Every string inside `value`, depth first. */
+function strings(value: unknown, out: string[] = []): string[] {
+  if (typeof value === "string") out.push(value);
+  else if (Array.isArray(value)) { for (const v of value) strings(v, out); }
+  else if (value && typeof value === "object") {
+    for (const v of Object.values(value)) strings(v, out);
+  }
+  return out;
+}
+
+/** Network commands in `text`, with the hosts they name. */
+export function networkCommands(
+  text: string,
+): { command: string; hosts: string[]; encodedDns: boolean }[] {
+  const found: { command: string; hosts: string[]; encodedDns: boolean }[] = [];
+  for (const m of text.matchAll(NETWORK_TOOLS)) {
+    const command = m[1].split(/\s+/)[0];
+    const rest = m[2];
+    const hosts = new Set<string>();
+    for (const u of rest.matchAll(URL_HOST)) hosts.add(u[1]);
+    for (const u of rest.matchAll(USER_AT_HOST)) hosts.add(u[1]);
+    if (!hosts.size) { for (const u of rest.matchAll(BARE_HOST)) hosts.add(u[1]); }
+    const encodedDns = ["dig", "nslookup", "host", "ping"].includes(command) &&
+      ENCODED_LABEL.test(rest);
+    found.push({ command, hosts: [...hosts], encodedDns });
+  }
+  return found;
+}
+
+/**
+ * Decides whether a tool call may run.
+ *
+ * @example
+ * ```ts
+ * import { checkToolCall, parsePolicy, TaintTracker } from "@a3s/safeclaw";
+ * const tracker = new TaintTracker();
+ * tracker.track("AKIAZ3KD7QW2PXF9LM4T", "Secret", "input");
+ * const d = checkToolCall({ tool: "shell", args: { cmd: "echo AKIAZ3KD7QW2PXF9LM4T" } }, tracker, parsePolicy({}));
+ * console.log(d.decision); // "block"
+ * ```
+ */
+export function checkToolCall(
+  call: ToolCall,
+  tracker: TaintTracker,
+  policy: Policy,
+): ToolDecision {
+  const texts = strings(call.args);
+  const joined = texts.join("\n");
+  const taints = tracker.find(joined);
+  const reasons: string[] = [];
+  let decision: ToolDecision["decision"] = "allow";
+  const escalate = (to: "block" | "approve") => {
+    if (decision !== "block") decision = to;
+  };
+  if (taints.length) {
+    reasons.push(
+      `arguments carry tracked ${[...new Set(taints.map((t) => t.kind))].join(", ")} data (${
+        taints.map((t) => `${t.id} as ${t.encoding}`).join(", ")
+      })`,
+    );
+    escalate(policy.toolCalls.onTainted);
+  }
+  const hosts = new Set<string>();
+  for (const cmd of networkCommands(joined)) {
+    const outside = cmd.hosts.filter((h) => !hostAllowed(h, policy.toolCalls.allowHosts));
+    for (const h of cmd.hosts) hosts.add(h);
+    if (cmd.encodedDns) {
+      reasons.push(`${cmd.command} looks up a name that carries encoded data`);
+      escalate(policy.toolCalls.onExfiltration);
+    } else if (outside.length) {
+      reasons.push(`${cmd.command} reaches ${outside.join(", ")}, not on the allow list`);
+      escalate(policy.toolCalls.onExfiltration);
+    } else if (!cmd.hosts.length && cmd.command !== "ping") {
+      reasons.push(`${cmd.command} with no host we can check`);
+      escalate("approve");
+    }
+  }
+  return { decision, reasons, taints, hosts: [...hosts] };
+}
