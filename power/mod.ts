@@ -22,22 +22,24 @@ export {
   DEFAULT_MODEL_DIR,
   DEFAULT_MODEL_NAME,
   type GenerateParams,
-  parseToolCalls,
   Power,
   type PowerOptions,
-  type ToolCall,
-  type ToolChoice,
 } from "./service.ts";
-export { powerModule, powerRouter } from "./routes.ts";
+export { parseToolCalls, type ToolCall, type ToolChoice } from "./engine/tool_calls.ts";
 export type { ChatMessage, ChatToolCall, ToolDefinition } from "./engine/chat_template.ts";
-export { type GenerateOptions, type GenerationResult, type TokenEvent } from "./engine/generate.ts";
-export { Sampler, type SamplingOptions } from "./engine/sampler.ts";
-export { compileSchema, type SchemaNode } from "./engine/json_schema.ts";
-export { JsonConstraint, type TokenConstraint } from "./engine/constraint.ts";
-export { StepBatcher } from "./engine/batch.ts";
-export { type ModelManifest, readModelDir } from "./engine/model_dir.ts";
-export { ModelStore, type PullProgress, type StoredModel } from "./models/store.ts";
-export { type LoadedModel, ModelRegistry, type RegistryOptions } from "./models/registry.ts";
+export type { GenerationResult, TokenEvent } from "./engine/generate.ts";
+export type { SamplingOptions } from "./engine/sampler.ts";
+export type { ModelManifest } from "./engine/model_dir.ts";
+export {
+  ModelStore,
+  type PullOptions,
+  type PullProgress,
+  type SourcePolicy,
+  type StoredModel,
+} from "./models/store.ts";
+export type { LoadedModelInfo, ModelLifecycle, RegistryOptions } from "./models/registry.ts";
+export { modelNameFromSource, normalizeName } from "./models/names.ts";
+export { keepAliveProblem, parseKeepAlive } from "./models/keep_alive.ts";
 
 /** The package name. */
 export const MODULE_NAME = "@a3s/power";

@@ -12,6 +12,7 @@ import {
   histogram,
   ValidationError,
 } from "@a3s/common";
+import type { SourcePolicy } from "./models/store.ts";
 import {
   type ChatMessage,
   type ChatToolCall,
@@ -31,7 +32,12 @@ import {
   ToolCallTextFilter,
   type ToolChoice,
 } from "./engine/tool_calls.ts";
-import { type LoadedModel, ModelRegistry, type RegistryOptions } from "./models/registry.ts";
+import {
+  type LoadedModel,
+  type ModelLifecycle,
+  ModelRegistry,
+  type RegistryOptions,
+} from "./models/registry.ts";
 import { ModelStore } from "./models/store.ts";
 
 /** The model that ships with power, served by default. */
@@ -53,38 +59,52 @@ export interface PowerOptions extends RegistryOptions {
    * Checks the paths and URLs that pull requests over HTTP name. Unset, it allows no host
    * path and no private address: serve passes the one built from its `policy` config.
    */
-  policy?: AccessPolicy;
+  policy?: SourcePolicy;
 }
 
 /** Shared request settings for chat and generate. */
 export interface CompletionParams {
+  /** The model's name (`name[:tag]`). */
   model: string;
+  /** How tokens are picked; the sampler's defaults when unset. */
   sampling?: SamplingOptions;
+  /** Tokens to generate at most; the context always bounds it too. */
   maxTokens?: number;
+  /** Text that ends the output; it is not part of it. */
   stop?: string[];
   /** `"json"` for any JSON object, or a JSON Schema the output must validate against. */
   format?: "json" | Record<string, unknown>;
   /** The request field `format` came from, named in errors (`response_format...` for OpenAI). */
   formatField?: string;
+  /** Report each token's log-probability. */
   logprobs?: boolean;
+  /** Alternatives to report per token with their log-probabilities. */
   topLogprobs?: number;
+  /** How long the model stays loaded afterwards (Ollama's `keep_alive`). */
   keepAlive?: string | number;
+  /** Drop the oldest prompt tokens instead of refusing a prompt longer than the context. */
   truncate?: boolean;
   /** Caps the context below the model's own (Ollama's `num_ctx`). */
   contextLength?: number;
+  /** Stops the generation (finish reason `cancelled`) when aborted. */
   signal?: AbortSignal;
 }
 
 /** A chat request. */
 export interface ChatParams extends CompletionParams {
+  /** The conversation so far; at least one message. */
   messages: ChatMessage[];
+  /** Functions the model may call. */
   tools?: ToolDefinition[];
+  /** Whether and which tool the model must call; `auto` when unset. */
   toolChoice?: ToolChoice;
 }
 
 /** A raw or templated completion request (Ollama's generate, OpenAI's completions). */
 export interface GenerateParams extends CompletionParams {
+  /** The text to continue, or the user's turn when templated. */
   prompt: string;
+  /** A system message for the template. */
   system?: string;
   /** Send the prompt as-is, without the chat template. */
   raw?: boolean;
@@ -94,18 +114,27 @@ export interface GenerateParams extends CompletionParams {
 
 /** What a finished generation produced, with timings in nanoseconds. */
 export interface CompletionOutcome {
+  /** The model's normalized name. */
   model: string;
+  /** The visible text: the output without its tool calls. */
   content: string;
+  /** The tool calls the output made. */
   toolCalls: ToolCall[];
+  /** The raw generation: all its text, tokens, counts, timings and why it ended. */
   result: GenerationResult;
+  /** The prompt's token ids, as the model saw them. */
   promptIds: number[];
+  /** Time spent loading the model for this request. */
   loadNs: number;
+  /** Time from the request to the end of the generation. */
   totalNs: number;
 }
 
 /** A streamed piece of output: visible text plus the token's logprobs. */
 export interface CompletionChunk {
+  /** Text safe to show now (tool calls and partial stop sequences are held back). */
   text: string;
+  /** The token behind it, with its log-probabilities when asked for. */
   event: TokenEvent;
 }
 
@@ -153,18 +182,24 @@ function contextIds(ids: readonly number[], vocabSize: number): readonly number[
  * ```
  */
 export class Power {
+  /** The models on disk: list, pull, copy, remove. */
   readonly store: ModelStore;
-  readonly registry: ModelRegistry;
+  /** What is loaded; loads and unloads models. */
+  readonly registry: ModelLifecycle;
+  readonly #models: ModelRegistry;
+  /** The model served when none is named: the shipped default unless it is turned off. */
   readonly defaultModel: string;
   /** What pulls requested over HTTP may read and fetch. */
-  readonly policy: AccessPolicy;
+  readonly policy: SourcePolicy;
 
+  /** Opens the store under `options.home` and a registry with `options`' limits. */
   constructor(options: PowerOptions) {
     this.policy = options.policy ?? new AccessPolicy();
     const builtins: Record<string, string> = { ...(options.models ?? {}) };
     if (!options.noDefaultModel) builtins[DEFAULT_MODEL_NAME] ??= DEFAULT_MODEL_DIR;
     this.store = new ModelStore(join(options.home, "models"), builtins);
-    this.registry = new ModelRegistry(this.store, options);
+    this.#models = new ModelRegistry(this.store, options);
+    this.registry = this.#models;
     this.defaultModel = options.noDefaultModel
       ? Object.keys(builtins)[0] ?? DEFAULT_MODEL_NAME
       : DEFAULT_MODEL_NAME;
@@ -207,7 +242,7 @@ export class Power {
     choice?: ToolChoice,
   ): AsyncGenerator<CompletionChunk, CompletionOutcome> {
     const started = performance.now();
-    const { model, loadNs, release } = await this.registry.acquire(
+    const { model, loadNs, release } = await this.#models.acquire(
       params.model,
       params.keepAlive,
       params.signal,
@@ -332,7 +367,7 @@ export class Power {
     { model: string; embeddings: number[][]; promptTokens: number; loadNs: number; totalNs: number }
   > {
     const started = performance.now();
-    return await this.registry.use(modelName, options.keepAlive, async (model, loadNs) => {
+    return await this.#models.use(modelName, options.keepAlive, async (model, loadNs) => {
       const embeddings: number[][] = [];
       let promptTokens = 0;
       for (const input of inputs) {
@@ -366,7 +401,7 @@ export class Power {
 
   /** Unloads every model. */
   async close(): Promise<void> {
-    await this.registry.close();
+    await this.#models.close();
   }
 }
 

@@ -81,7 +81,7 @@ const now = () => new Date().toISOString();
 
 /** Ollama's idiom: a request with nothing to generate loads the model, or with 0 unloads it. */
 async function loadOrUnload(power: Power, model: string, keepAlive: string | number) {
-  await power.registry.use(model, keepAlive, () => {});
+  await power.registry.keep(model, keepAlive);
   return keepAlive === 0 || keepAlive === "0" ? "unload" : "load";
 }
 

@@ -4,23 +4,33 @@ import { A3sError } from "@a3s/common";
 
 /** A tool call in a message, in OpenAI's shape with arguments as an object. */
 export interface ChatToolCall {
+  /** The call's id, which a `tool` message answers with `tool_call_id`. */
   id?: string;
+  /** Always `function`. */
   type?: "function";
+  /** The function called and its arguments. */
   function: { name: string; arguments: Record<string, unknown> };
 }
 
 /** One chat message. */
 export interface ChatMessage {
+  /** Who speaks: `tool` carries a tool's result. */
   role: "system" | "user" | "assistant" | "tool";
+  /** The message's text. */
   content: string;
+  /** Calls an assistant message made. */
   tool_calls?: ChatToolCall[];
+  /** The call a `tool` message answers. */
   tool_call_id?: string;
+  /** The tool's name, on a `tool` message. */
   name?: string;
 }
 
 /** A tool the model may call, in OpenAI's `{type: "function", function}` shape. */
 export interface ToolDefinition {
+  /** Always `function`. */
   type: "function";
+  /** The function's name, what it does, and a JSON Schema of its parameters. */
   function: { name: string; description?: string; parameters?: Record<string, unknown> };
 }
 

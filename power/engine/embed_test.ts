@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { fileURLToPath } from "node:url";
 import { A3sError } from "@a3s/common";
+import { ModelRegistry } from "../models/registry.ts";
 import { Power } from "../service.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../testdata/${name}`, import.meta.url));
@@ -25,8 +26,9 @@ Deno.test("a BERT-like encoder embeds with mean pooling into unit vectors", asyn
     assert(JSON.stringify(result.embeddings[0]) !== JSON.stringify(result.embeddings[2]));
     // [CLS] and [SEP] are added around each text.
     assertEquals(result.promptTokens, 8 + 8 + 4);
-    const loaded = power.registry.loaded().find((m) => m.name === "encoder:latest");
-    assertEquals(loaded?.pooling, "mean");
+    const registry = new ModelRegistry(power.store);
+    assertEquals((await registry.load("encoder")).model.pooling, "mean");
+    await registry.close();
 
     const decoderVectors = await power.embed("tiny", ["hello"]);
     assertEquals(decoderVectors.embeddings[0].length, 32);

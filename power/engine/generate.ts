@@ -40,23 +40,33 @@ export interface GenerateOptions {
 
 /** One chosen token and the text it released. */
 export interface TokenEvent {
+  /** The token id; -1 for text released at the end without a token of its own. */
   token: number;
   /** Text safe to show now (held back while it might start a stop sequence). */
   text: string;
   /** The token's own text. */
   tokenText: string;
+  /** The token's log-probability, when asked for. */
   logprob?: number;
+  /** The most likely alternatives with their log-probabilities, when asked for. */
   top?: { token: number; text: string; logprob: number }[];
 }
 
 /** Why a generation ended, with its counts and timings in nanoseconds. */
 export interface GenerationResult {
+  /** All generated text, stop sequences cut off. */
   text: string;
+  /** The generated token ids. */
   tokens: number[];
+  /** `stop`: it ended by itself; `length`: the limit or the context; `cancelled`: aborted. */
   finishReason: "stop" | "length" | "cancelled";
+  /** Tokens in the prompt as evaluated (after any truncation). */
   promptTokens: number;
+  /** Tokens generated. */
   completionTokens: number;
+  /** Time evaluating the prompt. */
   promptEvalNs: number;
+  /** Time generating. */
   evalNs: number;
 }
 

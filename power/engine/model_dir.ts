@@ -4,18 +4,27 @@ import { A3sError } from "@a3s/common";
 
 /** What power needs from `config.json`, `generation_config.json` and `tokenizer_config.json`. */
 export interface ModelManifest {
+  /** The model directory. */
   dir: string;
   /** `model_type` from config.json, such as `llama`, `qwen2`, `gemma` or `bert`. */
   modelType: string;
+  /** `causal` generates text; `encoder` only embeds. */
   kind: "causal" | "encoder";
+  /** config.json as read. */
   config: Record<string, unknown>;
+  /** generation_config.json as read (empty when absent). */
   generation: Record<string, unknown>;
+  /** tokenizer_config.json as read (empty when absent). */
   tokenizerConfig: Record<string, unknown>;
+  /** The Jinja chat template, from tokenizer_config.json or chat_template.jinja. */
   chatTemplate?: string;
   /** The ONNX file picked, relative to `dir`. */
   onnxFile: string;
+  /** Every ONNX variant the directory holds. */
   onnxFiles: string[];
+  /** Tokens of context the model was trained for. */
   contextLength: number;
+  /** Token ids that end a generation. */
   eosTokenIds: number[];
   /** Bytes on disk of the ONNX weights, used for the memory budget. */
   weightBytes: number;

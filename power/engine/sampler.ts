@@ -4,13 +4,19 @@
 export interface SamplingOptions {
   /** 0 picks the most likely token every time. */
   temperature?: number;
+  /** Keep only the `topK` most likely tokens; 0 keeps all. */
   topK?: number;
+  /** Keep the most likely tokens whose probabilities add up to `topP`. */
   topP?: number;
+  /** Drop tokens less likely than `minP` times the most likely one. */
   minP?: number;
   /** Multiplicative penalty on tokens seen in the last `repeatLastN` tokens; 1 disables it. */
   repeatPenalty?: number;
+  /** How many recent tokens the penalties look at; -1 means the whole context. */
   repeatLastN?: number;
+  /** Subtracted from the logit of every token already seen. */
   presencePenalty?: number;
+  /** Subtracted from a token's logit once per time it was seen. */
   frequencyPenalty?: number;
   /** Same seed and input give the same output. */
   seed?: number;

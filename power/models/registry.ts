@@ -15,10 +15,37 @@ import { normalizeName } from "./names.ts";
 import { parseKeepAlive } from "./keep_alive.ts";
 import { type CancelTimer, setLongTimeout } from "./_long_timeout.ts";
 
-/** A model in memory. */
-export interface LoadedModel {
+/** What is known of a model in memory, as `/api/ps` shows it. */
+export interface LoadedModelInfo {
+  /** Its normalized name (`name:tag`). */
   name: string;
+  /** The digest of its files, as the store reports it. */
   digest: string;
+  /** Bytes of weights it holds. */
+  sizeBytes: number;
+  /** When it was loaded. */
+  loadedAt: Date;
+  /** When it will be unloaded if idle; the latest date means "until unloaded". */
+  expiresAt: Date;
+}
+
+/** Loading and unloading models: the part of the registry power's users see. */
+export interface ModelLifecycle {
+  /** Loads `name` if it is not in memory yet, making room under the memory budget. */
+  load(name: string): Promise<{ model: LoadedModelInfo; loadNs: number }>;
+  /** Unloads `name` now unless a request is using it; true when it was unloaded. */
+  unload(name: string): Promise<boolean>;
+  /** The models in memory. */
+  loaded(): LoadedModelInfo[];
+  /**
+   * Loads `name` and keeps it for `keepAlive` (Ollama's idiom: a request with nothing to
+   * generate loads a model, or unloads it with a keep-alive of 0).
+   */
+  keep(name: string, keepAlive: string | number): Promise<void>;
+}
+
+/** A model in memory, with the sessions that run it. */
+export interface LoadedModel extends LoadedModelInfo {
   manifest: ModelManifest;
   tokenizer: Tokenizer;
   /** Set for causal LMs. */
@@ -26,9 +53,6 @@ export interface LoadedModel {
   /** Set for encoder embedding models. */
   encoder?: EncoderModel;
   pooling: Pooling;
-  sizeBytes: number;
-  loadedAt: Date;
-  expiresAt: Date;
   loadNs: number;
 }
 
@@ -114,7 +138,7 @@ async function poolingOf(manifest: ModelManifest): Promise<Pooling> {
  * const answer = await registry.use("tiny", undefined, (model) => model.manifest.modelType);
  * ```
  */
-export class ModelRegistry {
+export class ModelRegistry implements ModelLifecycle {
   readonly store: ModelStore;
   readonly options: Required<Omit<RegistryOptions, "memoryBudgetBytes">> & {
     memoryBudgetBytes: number;
@@ -277,6 +301,10 @@ export class ModelRegistry {
     } finally {
       release();
     }
+  }
+
+  async keep(name: string, keepAlive: string | number): Promise<void> {
+    await this.use(name, keepAlive, () => {});
   }
 
   #scheduleUnload(name: string, keepMs: number): void {

@@ -4,18 +4,23 @@
  */
 import { dirname, join, relative, resolve } from "node:path";
 import { unzipSync } from "fflate";
-import { A3sError, type AccessPolicy, NotFoundError, ValidationError } from "@a3s/common";
+import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
 import { type ModelManifest, readModelDir } from "../engine/model_dir.ts";
 import { nameParts, normalizeName } from "./names.ts";
 
 /** One model the store knows. */
 export interface StoredModel {
+  /** Its normalized name (`name:tag`). */
   name: string;
+  /** Its directory on this host (never shown to API callers). */
   dir: string;
   /** Shipped or configured models cannot be removed. */
   builtin: boolean;
+  /** When its newest file changed. */
   modifiedAt: Date;
+  /** Bytes of all its files. */
   size: number;
+  /** A SHA-256 of its config and size, hex. */
   digest: string;
 }
 
@@ -31,6 +36,17 @@ export interface PullProgress {
   completed?: number;
 }
 
+/**
+ * What a pull asks of an access policy before it reads a path or fetches a URL that a
+ * request chose; `AccessPolicy` from `@a3s/common` is the one serve uses.
+ */
+export interface SourcePolicy {
+  /** The real path of `path` when it lies under an allowed root; refuses it otherwise. */
+  resolvePath(path: string, field?: string): Promise<string>;
+  /** Fetches `url` when its scheme, host and addresses are allowed; refuses it otherwise. */
+  fetch(url: string, init?: { signal?: AbortSignal; field?: string }): Promise<Response>;
+}
+
 /** Options of {@linkcode ModelStore.pull}. */
 export interface PullOptions {
   /** Receives progress as the pull goes. */
@@ -41,7 +57,7 @@ export interface PullOptions {
    * Checks the source when a request chose it: paths only under allowed roots, URLs only to
    * allowed hosts. The command line, run by the user, pulls without one.
    */
-  policy?: AccessPolicy;
+  policy?: SourcePolicy;
   /** The request field that named the source, named in errors. */
   field?: string;
 }
@@ -181,9 +197,12 @@ async function modelRoot(dir: string): Promise<string> {
  * ```
  */
 export class ModelStore {
+  /** The folder pulled and copied models live in. */
   readonly root: string;
+  /** Read-only models by normalized name, to their directories. */
   readonly builtins: Map<string, string>;
 
+  /** A store under `root`, with `builtins` (name to directory) beside it. */
   constructor(root: string, builtins: Record<string, string> = {}) {
     this.root = root;
     this.builtins = new Map(
