@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { Attempt, type AttemptOwner } from "./attempt.ts";
 import { JobCancelledError, JobTimeoutError } from "./errors.ts";
 import type { JobFunction } from "./types.ts";

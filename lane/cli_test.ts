@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { openStore } from "@a3s/common";
 import { DurableLane } from "./durable_lane.ts";
 

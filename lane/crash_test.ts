@@ -3,7 +3,7 @@
  * restart it on the same file, and check every job ran, with repeats only for jobs the store
  * had not recorded as completed when the process died (at-least-once).
  */
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { openStore } from "@a3s/common";
 import type { LaneTables } from "./_schema.ts";
 

@@ -124,6 +124,8 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
   #progress = new Map<string, unknown>();
   #lastHeartbeat = 0;
   #lastWaiterPoll = 0;
+  /** A waiter was added since the last poll: its job may have finished before anyone waited. */
+  #newWaiter = false;
   #lastExpiryCheck = 0;
   /** Set by `close()`: finish and write what runs, claim nothing new. */
   #closing = false;
@@ -250,8 +252,9 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
       }
       // a processing scheduler settles most waiters itself; it polls only for jobs run elsewhere
       const every = Math.max(this.pollMs, this.#processing ? 4 * WAITER_POLL_MS : WAITER_POLL_MS);
-      if (this.#waiters.size && now - this.#lastWaiterPoll >= every) {
+      if (this.#waiters.size && (this.#newWaiter || now - this.#lastWaiterPoll >= every)) {
         this.#lastWaiterPoll = now;
+        this.#newWaiter = false;
         await this.#pollWaiters();
       }
     } catch (error) {
@@ -489,9 +492,10 @@ export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
 
   /** The result promise of job `id`; settles when it finishes here or anywhere else. */
   waitFor(id: string): Promise<unknown> {
-    // a scheduler that does not process jobs learns of results only by polling for them
+    // a job may have finished (here or elsewhere) before anyone waited: the next tick looks
     return this.#waiters.wait(id, () => {
-      if (!this.#processing) this.#loop.kick(0);
+      this.#newWaiter = true;
+      this.#loop.kick(this.#processing ? this.pollMs : 0);
     });
   }
 

@@ -1,6 +1,6 @@
-import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { openStore, type Store } from "@a3s/common";
-import { createTestDatabase } from "./_postgres.ts";
+import { createTestDatabase } from "@a3s/common/testing";
 import { createLane } from "./create.ts";
 import type { DurableLane, DurableLaneOptions } from "./durable_lane.ts";
 import type { LaneEvent } from "./types.ts";
@@ -110,10 +110,11 @@ durableTest("a job of a registered kind runs and its result is stored", async (o
   assertEquals(info.attempts, 1);
   assertEquals(info.payload, [1, 2, 3]);
   await assertRejects(
-    lane.submit("s1", "query", () => 1),
+    () => lane.submit("s1", "query", () => 1),
+    Error,
     "durable jobs are {kind, payload}",
   );
-  await assertRejects(lane.submit("s1", "query", { kind: "nope" }), "no handler");
+  await assertRejects(() => lane.submit("s1", "query", { kind: "nope" }), Error, "no handler");
 });
 
 durableTest("strict lane order and priorities hold when claimed from the store", async (open) => {
@@ -155,7 +156,7 @@ durableTest(
     const job = await lane.submit("s", "skill", { kind: "flaky" }, {
       retry: { maxAttempts: 3, backoff: "exponential", delayMs: 20 },
     });
-    const error = await assertRejects(job.result, "down 3");
+    const error = await assertRejects(() => job.result, Error, "down 3");
     assert(error instanceof Error);
     assertEquals(times.length, 3);
     assert(times[1] - times[0] >= 18 && times[2] - times[1] >= 38, `gaps ${times}`);
@@ -171,7 +172,7 @@ durableTest(
 
     healthy = false;
     const other = await lane.submit("t", "skill", { kind: "flaky" });
-    await assertRejects(other.result, "down");
+    await assertRejects(() => other.result, Error, "down");
     assertEquals(await lane.dlq.purge({ session: "t" }), 1);
     assertEquals(await lane.dlq.list(), []);
     assertEquals(await lane.get(other.id), undefined);
@@ -213,7 +214,7 @@ durableTest("idempotency keys, dependencies, delays and cancellation", async (op
   const child = await lane.submit("plan", "skill", { kind: "step", payload: "x" }, {
     dependsOn: [broken.id],
   });
-  await assertRejects(child.result, "did not complete");
+  await assertRejects(() => child.result, Error, "did not complete");
   assertEquals((await lane.get(child.id))?.state, "cancelled");
 
   const started = Date.now();
@@ -227,7 +228,7 @@ durableTest("idempotency keys, dependencies, delays and cancellation", async (op
     delayMs: 10_000,
   });
   assertEquals(await parked.cancel(), true);
-  await assertRejects(parked.result, "cancelled");
+  await assertRejects(() => parked.result, Error, "cancelled");
   assertEquals((await lane.get(parked.id))?.state, "cancelled");
   assertEquals(await parked.cancel(), false);
 });
@@ -246,7 +247,7 @@ durableTest("a running job is cancelled from another scheduler through the store
   while ((await worker.get(job.id))?.state !== "running") await sleep(5);
   const admin = await open({ process: false });
   assertEquals(await admin.cancel(job.id), true);
-  await assertRejects(admin.handleOf(job.id).result, "cancelled");
+  await assertRejects(() => admin.handleOf(job.id).result, Error, "cancelled");
   assert(aborted);
   assertEquals((await admin.get(job.id))?.state, "cancelled");
 });

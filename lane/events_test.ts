@@ -1,4 +1,4 @@
-import { assertEquals } from "./_assert.ts";
+import { assertEquals } from "@a3s/common/testing";
 import { LaneEvents } from "./events.ts";
 import type { LaneEvent } from "./types.ts";
 

@@ -1,4 +1,4 @@
-import { assertEquals } from "./_assert.ts";
+import { assertEquals } from "@a3s/common/testing";
 import { JobQueue } from "./job_queue.ts";
 
 Deno.test("property: the queue yields priority order, FIFO within a priority, under interleaving", () => {

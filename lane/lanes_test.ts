@@ -1,4 +1,4 @@
-import { assertEquals } from "./_assert.ts";
+import { assertEquals } from "@a3s/common/testing";
 import { isLaneName, LANE_NAMES, laneRank, parseLaneName } from "./lanes.ts";
 
 Deno.test("lanes follow upstream's order, system first and prompt last", () => {

@@ -1,5 +1,5 @@
-import { assertEquals } from "./_assert.ts";
-import { ConcurrencyLimits } from "./limits.ts";
+import { assertEquals } from "@a3s/common/testing";
+import { ConcurrencyLimits, countRunning, emptyCounts } from "./limits.ts";
 
 Deno.test("limits name the first scope that is full, and release frees it", () => {
   const limits = new ConcurrencyLimits({
@@ -29,4 +29,17 @@ Deno.test("lanes without a setting keep upstream's default concurrency", () => {
   const limits = new ConcurrencyLimits();
   assertEquals(limits.lanes, [5, 3, 10, 5, 3, 2]);
   assertEquals(limits.keyLimit("anything"), Infinity);
+});
+
+Deno.test("one start check serves this process's counts and counts read from the store", () => {
+  const limits = new ConcurrencyLimits({ global: 3, session: 1, keys: { gpu: 1 } });
+  const counts = emptyCounts();
+  assertEquals(limits.blockerIn(counts, 2, "s1", "gpu"), null);
+  countRunning(counts, 2, "s1", "gpu");
+  assertEquals(limits.blockerIn(counts, 2, "s1", null), "session");
+  assertEquals(limits.blockerIn(counts, 2, "s2", "gpu"), "key");
+  countRunning(counts, 2, "s2", null, 2);
+  assertEquals(limits.blockerIn(counts, 2, "s3", null), "global");
+  limits.acquire("query", "s1", "gpu");
+  assertEquals(limits.blocker("query", "s1", null), limits.blockerIn(limits, 2, "s1", null));
 });

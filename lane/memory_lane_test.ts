@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { metricsRegistry } from "@a3s/common";
 import { createLane } from "./create.ts";
 import { LANE_NAMES, type LaneName, laneRank } from "./lanes.ts";
@@ -150,7 +150,7 @@ Deno.test("property: retries follow the policy: attempts, backoff gaps, then the
       times.push(performance.now());
       throw new Error(`attempt ${times.length}`);
     }, { retry: policy });
-    const error = await assertRejects(job.result, `attempt ${policy.maxAttempts}`);
+    const error = await assertRejects(() => job.result, Error, `attempt ${policy.maxAttempts}`);
     assertEquals(error.message, `attempt ${policy.maxAttempts}`);
     assertEquals(times.length, policy.maxAttempts);
     for (let attempt = 1; attempt < times.length; attempt++) {
@@ -171,7 +171,7 @@ Deno.test("property: retries follow the policy: attempts, backoff gaps, then the
     calls++;
     throw new TypeError("not retryable");
   }, { retry: { maxAttempts: 5, delayMs: 1, retryIf: (error) => !(error instanceof TypeError) } });
-  await assertRejects(picky.result, "not retryable");
+  await assertRejects(() => picky.result, Error, "not retryable");
   assertEquals(calls, 1, "retryIf stopped the retries");
   await lane.close();
 });
@@ -186,7 +186,7 @@ Deno.test("timeouts abort the signal and fail the attempt", async () => {
         reject(ctx.signal.reason);
       });
     }), { timeoutMs: 20 });
-  await assertRejects(job.result, "timed out after 20 ms");
+  await assertRejects(() => job.result, Error, "timed out after 20 ms");
   assert(aborted instanceof Error);
   const info = (await lane.get(job.id))!;
   assertEquals(info.errors[0].code, "timeout");
@@ -209,8 +209,8 @@ Deno.test("cancel: a queued job never runs, a running one sees its signal abort"
   });
   assertEquals(await queued.cancel(), true);
   assertEquals(await running.cancel(), true);
-  await assertRejects(running.result, "cancelled");
-  await assertRejects(queued.result, "cancelled");
+  await assertRejects(() => running.result, Error, "cancelled");
+  await assertRejects(() => queued.result, Error, "cancelled");
   assert(sawAbort);
   await sleep(5);
   assertEquals(ran, false);
@@ -268,11 +268,12 @@ Deno.test("dependencies: a job waits for its dependencies; a dead dependency can
   });
   const child = await lane.submit("plan", "skill", () => "never", { dependsOn: [failing.id] });
   const grandchild = await lane.submit("plan", "skill", () => "never", { dependsOn: [child.id] });
-  await assertRejects(child.result, "did not complete");
-  await assertRejects(grandchild.result, "did not complete");
+  await assertRejects(() => child.result, Error, "did not complete");
+  await assertRejects(() => grandchild.result, Error, "did not complete");
   assertEquals((await lane.get(grandchild.id))?.state, "cancelled");
   await assertRejects(
-    lane.submit("plan", "skill", () => 1, { dependsOn: ["nope"] }),
+    () => lane.submit("plan", "skill", () => 1, { dependsOn: ["nope"] }),
+    Error,
     "unknown job",
   );
   await lane.close();
@@ -285,11 +286,11 @@ Deno.test("the dead-letter queue can be listed, retried and purged", async () =>
     if (!healthy) throw new Error("down");
     return "up";
   });
-  await assertRejects(job.result, "down");
+  await assertRejects(() => job.result, Error, "down");
   const other = await lane.submit("t", "control", () => {
     throw new Error("gone");
   });
-  await assertRejects(other.result, "gone");
+  await assertRejects(() => other.result, Error, "gone");
   assertEquals((await lane.dlq.list()).map((j) => j.id), [job.id, other.id]);
   assertEquals((await lane.dlq.list({ session: "t" })).map((j) => j.id), [other.id]);
   healthy = true;
@@ -298,7 +299,7 @@ Deno.test("the dead-letter queue can be listed, retried and purged", async () =>
   assertEquals(await lane.handleOf(job.id)!.result, "up");
   assertEquals(await lane.dlq.purge(), 1);
   assertEquals(await lane.dlq.list(), []);
-  await assertRejects(lane.dlq.retry(other.id), "no dead job");
+  await assertRejects(() => lane.dlq.retry(other.id), Error, "no dead job");
   await lane.close();
 });
 
@@ -343,7 +344,7 @@ Deno.test("bad submissions are rejected naming the field", async () => {
     [() => lane.submit("s", "query", () => 1, { retry: { maxAttempts: 0 } }), "retry.maxAttempts"],
   ];
   for (const [submit, field] of cases) {
-    const error = await assertRejects(submit());
+    const error = await assertRejects(() => submit(), Error);
     assertEquals((error as { field?: string }).field, field);
     assertEquals((error as { status?: number }).status, 400);
   }

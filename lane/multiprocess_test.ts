@@ -3,10 +3,10 @@
  * work, and the global, lane, session and key limits hold across them, as measured from the
  * runs each handler recorded.
  */
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { openStore } from "@a3s/common";
 import { sql } from "kysely";
-import { createTestDatabase } from "./_postgres.ts";
+import { createTestDatabase } from "@a3s/common/testing";
 import { DurableLane } from "./durable_lane.ts";
 import { LANE_NAMES } from "./lanes.ts";
 import { SHARED_LIMITS } from "./testdata/pg_limits.ts";

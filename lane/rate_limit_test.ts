@@ -1,4 +1,4 @@
-import { assertEquals } from "./_assert.ts";
+import { assertEquals } from "@a3s/common/testing";
 import { TokenBucket } from "./rate_limit.ts";
 
 Deno.test("a token bucket allows its burst, then one token per 1/rate", () => {

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { retryDelay, shouldRetry, validateRetry } from "./retry.ts";
 
 Deno.test("fixed backoff waits the same each time", () => {

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { createLogger, loadConfig, openStore, startServer } from "@a3s/common";
 import { laneModule } from "./routes.ts";
 

@@ -13,7 +13,7 @@ import { openStore, type Store } from "@a3s/common";
 import { createLane } from "../create.ts";
 import type { DurableLane } from "../durable_lane.ts";
 import type { MemoryLane } from "../memory_lane.ts";
-import { createTestDatabase, type TestDatabase } from "../_postgres.ts";
+import { createTestDatabase, type TestDatabase } from "@a3s/common/testing";
 
 const CONCURRENCY = 10;
 const MEMORY_JOBS = 10_000;
