@@ -17,6 +17,8 @@ import { counter, histogram, initTelemetry, metricsRegistry, tracer } from "./te
 import { mountDocs } from "./docs.ts";
 import type { A3sModule } from "./module.ts";
 import { type ModuleState, startModules } from "./module_runtime.ts";
+import { createSecurity, metricMethod } from "./security/guard.ts";
+import { loadSecurityConfig } from "./security/config.ts";
 
 /** What the server shares with the app it assembles and with every module it starts. */
 export interface ServerContext {
@@ -99,8 +101,10 @@ export async function assembleApp(
           const route = matchedRoute(c);
           const seconds = (performance.now() - started) / 1000;
           const status = c.res.status;
-          requestsTotal.inc({ method: c.req.method, route, status: String(status) });
-          requestSeconds.observe({ method: c.req.method, route }, seconds);
+          // Only known methods and matched routes become labels, so clients cannot grow /metrics.
+          const method = metricMethod(c.req.method);
+          requestsTotal.inc({ method, route, status: String(status) });
+          requestSeconds.observe({ method, route }, seconds);
           span.updateName(`${c.req.method} ${route}`);
           span.setAttributes({
             "http.request.method": c.req.method,
@@ -121,6 +125,15 @@ export async function assembleApp(
       },
     );
   });
+  // Tokens, scopes, Host and origin checks, per-client limits: before any body is read.
+  const security = await createSecurity({
+    config: loadSecurityConfig(ctx.config),
+    host: ctx.config.host,
+    store: ctx.store,
+    logger: log.child({ module: "security" }),
+    rules: modules.flatMap((module) => module.access ?? []),
+  });
+  app.use("*", security.middleware(app));
   app.use(
     "*",
     bodyLimit({

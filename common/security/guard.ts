@@ -6,6 +6,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import { matchedRoutes } from "hono/route";
 import { A3sError, errorStyleForPath, renderError, UsageError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { AccessRule } from "../module.ts";
@@ -245,7 +246,10 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
       const token = presentedToken(c.req.raw.headers);
       let identity: TokenIdentity | undefined;
       if (token !== undefined) identity = await identify(token);
-      if (authEnforced && !decision.anonymous) {
+      // A path no route or middleware serves answers 404 to anyone: nothing there to guard.
+      const routed = matchedRoutes(c).some((r) => r.path !== "*" && r.path !== "/*") ||
+        allowedMethods(path).length > 0;
+      if (authEnforced && !decision.anonymous && routed) {
         const challenge = { "www-authenticate": 'Bearer realm="a3s"' };
         if (token === undefined) {
           return deny(

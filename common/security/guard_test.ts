@@ -40,6 +40,7 @@ async function harness(
   app.post("/api/pull", (c) => c.json({ pulled: true }));
   app.get("/api/tags/:name", (c) => c.json({ error: "not found" }, 404));
   app.post("/box/v1/run", (c) => c.json({ ran: true }));
+  app.post("/v1/files", (c) => c.json({ uploaded: true }));
   app.get("/slow", async (c) => {
     await new Promise((r) => setTimeout(r, 300));
     return c.json({ late: true });
@@ -128,7 +129,7 @@ Deno.test("guard: OpenAI-shaped 401 on /v1 and config tokens with scopes", async
       headers: { ...json, authorization: "Bearer cfg-token-0123456789" },
     });
     assertEquals(r.status, 200);
-    const missing = await h.call("/v1/models");
+    const missing = await h.call("/v1/files", { method: "POST", body: "{}", headers: json });
     assertEquals(missing.status, 401);
     assertEquals((await missing.json()).error.type, "authentication_error");
   } finally {
@@ -198,6 +199,8 @@ Deno.test("guard: 405 with Allow for a known path, 404 stays for a missing thing
     assertEquals(wrong.headers.get("allow"), "GET, HEAD");
     assertEquals((await h.call("/api/tags/x", { headers: auth })).status, 404);
     assertEquals((await h.call("/nowhere", { headers: auth })).status, 404);
+    // An unknown path is a 404 for anyone: there is nothing behind it to guard.
+    assertEquals((await h.call("/nowhere")).status, 404);
     assertEquals(metricMethod("GET"), "GET");
     assertEquals(metricMethod("X".repeat(2000)), "other");
   } finally {
