@@ -2,7 +2,10 @@
  * The attacks of issue 11 against a real `mod.ts serve` on a free port: each is refused,
  * logged, and leaves the data dir as it was. The official clients keep working.
  */
+// tests/ is no workspace member with imports of its own; these are the versions power pins.
+// deno-lint-ignore no-import-prefix
 import OpenAI from "npm:openai@7.57.0";
+// deno-lint-ignore no-import-prefix
 import { Ollama } from "npm:ollama@0.6.4";
 import { join } from "node:path";
 import { assert, assertEquals } from "../common/_assert.ts";
