@@ -9,7 +9,7 @@ const HELP = `Usage: a3s power <command> [options]
 
 Commands:
   list                    models in the store
-  show MODEL              a model's details and template
+  show MODEL              a model's details
   pull SOURCE [--name N]  copy a model from a directory, .tar/.tar.gz/.zip archive or URL
   rm MODEL                remove a model
   cp SOURCE DESTINATION   copy a model under a new name
@@ -17,13 +17,14 @@ Commands:
   run MODEL [PROMPT]      answer PROMPT, or chat interactively when it is left out
 
 Options:
+  --format FORMAT  list, show, ps: table (default) or json; run: json for a JSON answer
+  --json           list, show, ps: shorthand for --format json
   --home DIR       data dir (env A3S_HOME, default ~/.a3s)
   --host HOST      server to talk to (env A3S_HOST, default 127.0.0.1)
   --port PORT      its port (env A3S_PORT, default 11434)
   --local          never use a running server; run the engine in this process
   --max-tokens N   most tokens to generate per answer (run)
   --seed N         sampling seed (run)
-  --format json    answer with a JSON object (run)
   -h, --help       show this help`;
 
 const OPTIONS = {
@@ -35,6 +36,7 @@ const OPTIONS = {
   "max-tokens": { type: "string" },
   seed: { type: "string" },
   format: { type: "string" },
+  json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -47,6 +49,28 @@ function formatBytes(bytes: number): string {
   if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
   if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
   return `${(bytes / 1e3).toFixed(0)} KB`;
+}
+
+/** How list and inspect commands print: Docker's `--format table|json`, `--json` for short. */
+type OutputFormat = "table" | "json";
+
+function outputFormat(values: Record<string, unknown>): OutputFormat {
+  if (values.json) {
+    if (values.format !== undefined && values.format !== "json") {
+      throw new UsageError(`--json contradicts --format ${values.format}`);
+    }
+    return "json";
+  }
+  const format = values.format ?? "table";
+  if (format !== "table" && format !== "json") {
+    throw new UsageError(`--format takes 'table' or 'json', got '${format}'`);
+  }
+  return format;
+}
+
+/** Prints `value` as JSON, or `rows` (a header row first) as an aligned table. */
+function print(format: OutputFormat, value: unknown, rows: () => string[][]): void {
+  console.log(format === "json" ? JSON.stringify(value, null, 2) : table(rows()));
 }
 
 function table(rows: string[][]): string {
@@ -67,6 +91,17 @@ async function serverAnswers(url: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Hex digits of a digest a table shows, as `ollama list` does. */
+const DIGEST_SHOWN = 12;
+
+/** One loaded model as `/api/ps` lists it. */
+interface PsEntry {
+  name: string;
+  digest: string;
+  size: number;
+  expires_at: string;
 }
 
 const encoder = new TextEncoder();
@@ -168,8 +203,8 @@ async function runModel(
   if (seed !== undefined && !Number.isInteger(seed)) {
     throw new UsageError(`--seed must be an integer, got '${values.seed}'`);
   }
-  if (values.format !== undefined && values.format !== "json") {
-    throw new UsageError(`--format takes only 'json', got '${values.format}'`);
+  if (values.json || (values.format !== undefined && values.format !== "json")) {
+    throw new UsageError(`run: --format takes only 'json' (answer with a JSON object)`);
   }
   const options = { maxTokens, seed, format: values.format as "json" | undefined };
   const url = serverUrl(config);
@@ -237,34 +272,48 @@ export function main(args: string[]): Promise<number> {
     switch (command) {
       case "list":
       case "ls": {
-        const models = await power().store.list();
-        const rows = [["NAME", "ID", "SIZE", "MODIFIED"]];
-        for (const m of models) {
-          rows.push([
-            m.name,
-            m.digest.slice(0, 12),
-            formatBytes(m.size),
-            m.modifiedAt.toISOString(),
-          ]);
-        }
-        console.log(table(rows));
+        const format = outputFormat(values);
+        const models = (await power().store.list()).map((m) => ({
+          name: m.name,
+          digest: m.digest,
+          size: m.size,
+          modifiedAt: m.modifiedAt.toISOString(),
+        }));
+        print(format, models, () => [
+          ["NAME", "ID", "SIZE", "MODIFIED"],
+          ...models.map((
+            m,
+          ) => [m.name, m.digest.slice(0, DIGEST_SHOWN), formatBytes(m.size), m.modifiedAt]),
+        ]);
         return 0;
       }
       case "show": {
+        const format = outputFormat(values);
         const [name] = need(rest, 1, "show MODEL");
         const p = power();
         const stored = await p.store.get(name);
         const manifest = await p.store.manifest(name);
-        console.log(table([
-          ["name", stored.name],
-          ["path", stored.dir],
-          ["architecture", manifest.modelType],
-          ["kind", manifest.kind],
-          ["weights", `${manifest.onnxFile} (${formatBytes(manifest.weightBytes)})`],
-          ["variants", manifest.onnxFiles.join(", ")],
-          ["context length", String(manifest.contextLength)],
-          ["chat template", manifest.chatTemplate ? "yes" : "no"],
-        ]));
+        const details = {
+          name: stored.name,
+          path: stored.dir,
+          architecture: manifest.modelType,
+          kind: manifest.kind,
+          weights: manifest.onnxFile,
+          weightBytes: manifest.weightBytes,
+          variants: manifest.onnxFiles,
+          contextLength: manifest.contextLength,
+          chatTemplate: Boolean(manifest.chatTemplate),
+        };
+        print(format, details, () => [
+          ["name", details.name],
+          ["path", details.path],
+          ["architecture", details.architecture],
+          ["kind", details.kind],
+          ["weights", `${details.weights} (${formatBytes(details.weightBytes)})`],
+          ["variants", details.variants.join(", ")],
+          ["context length", String(details.contextLength)],
+          ["chat template", details.chatTemplate ? "yes" : "no"],
+        ]);
         return 0;
       }
       case "pull": {
@@ -300,17 +349,19 @@ export function main(args: string[]): Promise<number> {
         return 0;
       }
       case "ps": {
+        const format = outputFormat(values);
         const url = serverUrl(config);
         if (!(await serverAnswers(url))) {
           console.error(`no server answers at ${url}; nothing is loaded`);
           return 1;
         }
-        const { models } = await (await fetch(`${url}/api/ps`)).json();
-        const rows = [["NAME", "ID", "SIZE", "UNTIL"]];
-        for (const m of models) {
-          rows.push([m.name, m.digest.slice(0, 12), formatBytes(m.size), m.expires_at]);
-        }
-        console.log(table(rows));
+        const { models } = await (await fetch(`${url}/api/ps`)).json() as { models: PsEntry[] };
+        print(format, models, () => [
+          ["NAME", "ID", "SIZE", "UNTIL"],
+          ...models.map((
+            m,
+          ) => [m.name, m.digest.slice(0, DIGEST_SHOWN), formatBytes(m.size), m.expires_at]),
+        ]);
         return 0;
       }
       case "run": {

@@ -32,3 +32,42 @@ Deno.test("power CLI: pull, list, show, cp, run, rm and usage errors", async () 
     await Deno.remove(home, { recursive: true });
   }
 });
+
+/** Runs the CLI and returns its exit code and what it printed to stdout. */
+async function captured(args: string[]): Promise<{ code: number; out: string }> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...parts: unknown[]) => lines.push(parts.join(" "));
+  try {
+    return { code: await main(args), out: lines.join("\n") };
+  } finally {
+    console.log = log;
+  }
+}
+
+Deno.test("power CLI: list and show take --format json|table and --json", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-power-cli-format-" });
+  const flags = ["--home", home, "--port", "9"];
+  try {
+    assertEquals(await main(["pull", TINY, "--name", "mini", ...flags]), 0);
+    const listed = await captured(["list", "--format", "json", ...flags]);
+    assertEquals(listed.code, 0);
+    const models = JSON.parse(listed.out);
+    assertEquals(models.map((m: { name: string }) => m.name), [
+      "a3s-default:latest",
+      "mini:latest",
+    ]);
+    assertEquals(typeof models[0].size, "number");
+    const short = await captured(["list", "--json", ...flags]);
+    assertEquals(JSON.parse(short.out), models);
+    const table = await captured(["list", "--format", "table", ...flags]);
+    assertEquals(table.out.split("\n")[0].split(/\s+/), ["NAME", "ID", "SIZE", "MODIFIED"]);
+    const shown = await captured(["show", "mini", "--json", ...flags]);
+    assertEquals(JSON.parse(shown.out).contextLength, 512);
+    assertEquals(await main(["list", "--format", "yaml", ...flags]), 2);
+    assertEquals(await main(["show", "mini", "--json", "--format", "table", ...flags]), 2);
+    assertEquals(await main(["run", "mini", "hi", "--format", "table", ...flags]), 2);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
