@@ -50,6 +50,28 @@ export interface AuditEntry {
   tainted: string[];
 }
 
+/** Windows this small get compact tool schemas, so prompt and tools fit. */
+const COMPACT_CONTEXT = 2048;
+
+/**
+ * A tool spec for a small model: the first sentence of the description and only the required
+ * parameters, without defaults. Validation still accepts the optional ones.
+ */
+export function compactToolSpec(spec: ToolSpec): ToolSpec {
+  const params = spec.parameters as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+  const required = params.required ?? [];
+  const properties: Record<string, unknown> = {};
+  for (const name of required) {
+    const { default: _def, ...rest } = params.properties?.[name] ?? {};
+    properties[name] = rest;
+  }
+  return {
+    name: spec.name,
+    description: spec.description.split(/(?<=\.)\s/)[0].slice(0, 80),
+    parameters: { type: "object", properties, required },
+  };
+}
+
 function abortError(signal: AbortSignal): boolean {
   return signal.aborted;
 }
@@ -209,7 +231,8 @@ export class AgentSession {
   }
 
   #toolSpecs(): ToolSpec[] {
-    return [...this.#tools.values()].map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
+    const specs = [...this.#tools.values()].map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
+    return this.#model.config.context_window <= COMPACT_CONTEXT ? specs.map(compactToolSpec) : specs;
   }
 
   async #runTurn(prompt: string, signal: AbortSignal): Promise<TurnResult> {

@@ -5,10 +5,10 @@ import { defineTool, ToolError } from "./tool.ts";
 export const bashTool = defineTool({
   name: "bash",
   description:
-    "Run a bash command in the workspace sandbox (no network unless the agent allows it). Returns exit code, stdout and stderr.",
+    "Run a shell command and return its output. It runs in the workspace sandbox (no network unless the agent allows it); the result has the exit code, stdout and stderr.",
   effect: "exec",
   input: z.object({
-    command: z.string().min(1),
+    command: z.string().min(1).describe("The shell command to run"),
     cwd: z.string().default(".").describe("folder to run in, relative to the workspace"),
     timeout_ms: z.number().int().positive().max(600_000).optional(),
   }),

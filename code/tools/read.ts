@@ -5,10 +5,10 @@ import { readTextIfSmall } from "./_walk.ts";
 
 export const readTool = defineTool({
   name: "read",
-  description: "Read a text file from the workspace. Lines come numbered; use offset/limit for large files.",
+  description: "Read a text file and return its contents. Lines come numbered; use offset/limit for large files.",
   effect: "read",
   input: z.object({
-    path: z.string().min(1).describe("file path, relative to the workspace"),
+    path: z.string().min(1).describe("Path of the file, relative to the workspace"),
     offset: z.number().int().min(1).optional().describe("first line, from 1"),
     limit: z.number().int().positive().optional().describe("number of lines"),
   }),

@@ -5,11 +5,11 @@ import { defineTool } from "./tool.ts";
 
 export const writeTool = defineTool({
   name: "write",
-  description: "Write a file in the workspace (created or overwritten, folders made as needed).",
+  description: "Write text to a file, creating or overwriting it (folders are made as needed).",
   effect: "write",
   input: z.object({
-    path: z.string().min(1).describe("file path, relative to the workspace"),
-    content: z.string().describe("the whole new content"),
+    path: z.string().min(1).describe("Path of the file, relative to the workspace"),
+    content: z.string().describe("The text to write"),
   }),
   subject: (input) => input.path,
   async run(input, ctx) {

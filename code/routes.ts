@@ -1,0 +1,282 @@
+/**
+ * code's HTTP API in serve: sessions of named agents, their turns as an SSE stream of typed
+ * events, history, cancellation, and answers to `ask` approvals.
+ */
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { streamSSE } from "hono/streaming";
+import { createRouter, defineModule, NotFoundError, type Store, ValidationError } from "@a3s/common";
+import { A3sError } from "@a3s/common/errors";
+import { isAbsolute, resolve } from "node:path";
+import { Agent, type AgentOptions } from "./agent/agent.ts";
+import type { AgentSession } from "./agent/session.ts";
+import type { ApprovalRequest } from "./policy/permissions.ts";
+import { loadAgentConfig } from "./config/load.ts";
+
+/** The `code` section of the a3s config file. */
+export const CodeModuleConfigSchema = z.object({
+  /** Named agents: name → path of its `agent.hcl`. */
+  agents: z.record(z.string(), z.string()).default({}),
+  /** The agent sessions use when none is named; a built-in agent on power when not in `agents`. */
+  default_agent: z.string().default("default"),
+  /** Folder the built-in default agent works in (relative to the data dir). */
+  default_workspace: z.string().default("workspace"),
+});
+export type CodeModuleConfig = z.infer<typeof CodeModuleConfigSchema>;
+
+const ErrorSchema = z.object({ title: z.string().optional(), detail: z.string().optional() }).passthrough();
+
+const SessionCreateSchema = z.object({
+  agent: z.string().optional().openapi({ description: "A configured agent name; the default agent when unset" }),
+  model: z.string().optional().openapi({ description: "`provider/model`, overriding the agent's default" }),
+  resume: z.string().optional().openapi({ description: "Reopen this stored session id" }),
+}).openapi("CodeSessionCreate");
+
+const SessionSchema = z.object({
+  id: z.string(),
+  agent: z.string(),
+  model: z.string(),
+  tools: z.array(z.string()),
+}).openapi("CodeSession");
+
+const MessageSchema = z.object({ prompt: z.string().min(1) }).openapi("CodeMessage");
+
+const HistorySchema = z.object({
+  id: z.string(),
+  busy: z.boolean(),
+  messages: z.array(z.record(z.string(), z.unknown())),
+  todos: z.array(z.record(z.string(), z.unknown())),
+  usage: z.object({ inputTokens: z.number(), outputTokens: z.number() }),
+}).openapi("CodeHistory");
+
+const ApprovalSchema = z.object({ allow: z.boolean() }).openapi("CodeApproval");
+const IdParams = z.object({ id: z.string().min(1) });
+const ApprovalParams = z.object({ id: z.string().min(1), callId: z.string().min(1) });
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+const problem = (description: string) => ({ content: { "application/problem+json": { schema: ErrorSchema } }, description });
+
+/** One live session and the approvals it waits on. */
+interface LiveSession {
+  agentName: string;
+  session: AgentSession;
+  pending: Map<string, (allow: boolean) => void>;
+}
+
+/** Agents by name, built on first use and shared by their sessions. */
+export class AgentPool {
+  readonly #agents = new Map<string, Promise<Agent>>();
+  readonly sessions = new Map<string, LiveSession>();
+
+  constructor(
+    private readonly config: CodeModuleConfig,
+    private readonly options: { home: string; store?: Store; powerUrl: string; agentOptions?: AgentOptions },
+  ) {}
+
+  agent(name: string): Promise<Agent> {
+    let agent = this.#agents.get(name);
+    if (!agent) {
+      const path = this.config.agents[name];
+      if (!path && name !== this.config.default_agent) {
+        throw new NotFoundError(`no agent '${name}'; configured: ${Object.keys(this.config.agents).join(", ") || "none"}`, "agent");
+      }
+      const common = { store: this.options.store, ...this.options.agentOptions };
+      agent = path
+        ? loadAgentConfig(isAbsolute(path) ? path : resolve(this.options.home, path)).then((loaded) =>
+          Agent.fromConfig(loaded.config, { baseDir: loaded.baseDir, ...common })
+        )
+        : Agent.fromConfig({
+          name,
+          workspace: resolve(this.options.home, this.config.default_workspace),
+          default_model: "power/a3s-default",
+          providers: [{ name: "power", base_url: this.options.powerUrl, models: [{ id: "a3s-default", context_window: 512, max_tokens: 128 }] }],
+        }, common);
+      agent.catch(() => this.#agents.delete(name));
+      this.#agents.set(name, agent);
+    }
+    return agent;
+  }
+
+  /** Opens (or resumes) a session whose `ask` approvals wait for the approvals endpoint. */
+  async open(agentName: string | undefined, model: string | undefined, resume: string | undefined): Promise<LiveSession> {
+    const name = agentName ?? this.config.default_agent;
+    const agent = await this.agent(name);
+    const pending = new Map<string, (allow: boolean) => void>();
+    const approver = (req: ApprovalRequest, signal: AbortSignal) =>
+      new Promise<boolean>((resolveAnswer) => {
+        pending.set(req.callId, resolveAnswer);
+        signal.addEventListener("abort", () => pending.delete(req.callId), { once: true });
+      });
+    const session = resume ? await agent.resume(resume, { model, approver }) : agent.session({ model, approver });
+    if (!session) throw new NotFoundError(`no stored session '${resume}'`, "resume");
+    const live = { agentName: name, session, pending };
+    this.sessions.set(session.id, live);
+    return live;
+  }
+
+  get(id: string): LiveSession {
+    const live = this.sessions.get(id);
+    if (!live) throw new NotFoundError(`no live session '${id}'`, "id");
+    return live;
+  }
+
+  async close(): Promise<void> {
+    for (const live of this.sessions.values()) live.session.cancel();
+    for (const agent of this.#agents.values()) await agent.then((a) => a.close()).catch(() => {});
+  }
+}
+
+/** The routes over an {@linkcode AgentPool}. */
+export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenAPIHono {
+  const app = createRouter();
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/code/v1/sessions",
+      summary: "Open a session of a named agent (or resume a stored one)",
+      request: { body: { content: { "application/json": { schema: SessionCreateSchema } }, required: false } },
+      responses: { 201: json(SessionSchema, "The session"), 404: problem("No such agent or stored session") },
+    }),
+    async (c) => {
+      const body = c.req.valid("json") ?? {};
+      const live = await pool.open(body.agent, body.model, body.resume);
+      return c.json({
+        id: live.session.id,
+        agent: live.agentName,
+        model: live.session.model.model,
+        tools: live.session.toolSpecs.map((t) => t.name),
+      }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/code/v1/sessions/{id}/messages",
+      summary: "Run a turn; the response is an SSE stream of the session's typed events, ending with `done`",
+      request: { params: IdParams, body: { content: { "application/json": { schema: MessageSchema } }, required: true } },
+      responses: {
+        200: { content: { "text/event-stream": { schema: z.string() } }, description: "Events, one per SSE message, named by type" },
+        404: problem("No such session"),
+        409: problem("The session is busy with another turn"),
+      },
+    }),
+    (c) => {
+      const { id } = c.req.valid("param");
+      const { prompt } = c.req.valid("json");
+      const live = pool.get(id);
+      if (live.session.busy) throw new A3sError("session_busy", `session ${id} is busy with another turn`, { status: 409, field: "id" });
+      return streamSSE(c, async (stream) => {
+        const stop = () => void live.session.cancel();
+        shutdown?.addEventListener("abort", stop, { once: true });
+        stream.onAbort(stop);
+        try {
+          for await (const event of live.session.stream(prompt)) {
+            await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
+          }
+        } finally {
+          shutdown?.removeEventListener("abort", stop);
+        }
+      });
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/code/v1/sessions/{id}",
+      summary: "A session's history, todos and usage",
+      request: { params: IdParams },
+      responses: { 200: json(HistorySchema, "History"), 404: problem("No such session") },
+    }),
+    (c) => {
+      const { id } = c.req.valid("param");
+      const { session } = pool.get(id);
+      return c.json({
+        id,
+        busy: session.busy,
+        messages: session.history.map((m) => ({ ...m })),
+        todos: session.todos.map((t) => ({ ...t })),
+        usage: session.usage,
+      }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/code/v1/sessions/{id}",
+      summary: "Cancel the running turn and close the session (its history stays stored)",
+      request: { params: IdParams },
+      responses: { 200: json(z.object({ id: z.string(), cancelled: z.boolean() }), "Closed"), 404: problem("No such session") },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const live = pool.get(id);
+      const cancelled = live.session.cancel();
+      for (const answer of live.pending.values()) answer(false);
+      pool.sessions.delete(id);
+      await live.session.close();
+      return c.json({ id, cancelled }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/code/v1/sessions/{id}/approvals/{callId}",
+      summary: "Answer an `approval_request` event",
+      request: { params: ApprovalParams, body: { content: { "application/json": { schema: ApprovalSchema } }, required: true } },
+      responses: { 200: json(z.object({ callId: z.string(), allow: z.boolean() }), "Answered"), 404: problem("No pending approval") },
+    }),
+    (c) => {
+      const { id, callId } = c.req.valid("param");
+      const { allow } = c.req.valid("json");
+      const live = pool.get(id);
+      const answer = live.pending.get(callId);
+      if (!answer) throw new NotFoundError(`no pending approval '${callId}' in session ${id}`, "callId");
+      live.pending.delete(callId);
+      answer(allow);
+      return c.json({ callId, allow }, 200);
+    },
+  );
+
+  return app;
+}
+
+/**
+ * The code module for serve.
+ *
+ * @example
+ * ```ts ignore
+ * import { codeModule } from "@a3s/code/routes";
+ * const modules = [codeModule()];
+ * ```
+ */
+export function codeModule(agentOptions: AgentOptions = {}) {
+  return defineModule<CodeModuleConfig, AgentPool>({
+    name: "code",
+    configSchema: CodeModuleConfigSchema,
+    access: [
+      { path: "/code/v1/sessions/:id", methods: ["GET"], scope: "code:read" },
+      // Turns run tools (commands, file writes, fetches): never anonymous.
+      { path: "/code/v1/*", scope: "code:exec" },
+    ],
+    start(ctx) {
+      const host = ctx.server.host === "0.0.0.0" || ctx.server.host === "::" ? "127.0.0.1" : ctx.server.host;
+      const pool = new AgentPool(ctx.config, {
+        home: ctx.server.home ?? Deno.cwd(),
+        store: ctx.store,
+        powerUrl: `http://${host.includes(":") ? `[${host}]` : host}:${ctx.server.port}/v1`,
+        agentOptions,
+      });
+      if (!Object.keys(ctx.config.agents).every((name) => /^[A-Za-z0-9_-]+$/.test(name))) {
+        throw new ValidationError("code.agents: names are letters, digits, _ and - only", "code.agents");
+      }
+      return { routes: createCodeRoutes(pool, ctx.shutdown), api: pool, close: () => pool.close() };
+    },
+  });
+}
