@@ -24,12 +24,16 @@ interface Group {
   result: RankedResult;
 }
 
+// deno-lint-ignore no-control-regex -- the whole ASCII range, control characters included
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
+
 /** Words of a title, with CJK characters as single tokens and site suffixes dropped. */
 function titleTokens(title: string): Set<string> {
   const cleaned = title.toLowerCase().replace(/\s[-–—|_]\s[^-–—|_]{1,30}$/, "");
-  const tokens = cleaned.match(
-    /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]|[\p{L}\p{N}]+/gu,
-  );
+  // Most titles are ASCII; the Unicode-aware pattern costs several times more per title.
+  const tokens = ASCII_ONLY.test(cleaned)
+    ? cleaned.match(/[a-z0-9]+/g)
+    : cleaned.match(/[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]|[\p{L}\p{N}]+/gu);
   return new Set(tokens ?? []);
 }
 
@@ -40,23 +44,46 @@ function jaccard(a: Set<string>, b: Set<string>): number {
   return shared / (a.size + b.size - shared);
 }
 
+/** The host of a normalized URL (`https://host/...`), read without parsing it again. */
 function hostOf(normalized: string): string {
-  try {
-    return new URL(normalized).hostname;
-  } catch {
-    return normalized;
+  return normalized.match(/^[a-z]+:\/\/([^/?#]+)/)?.[1] ?? normalized;
+}
+
+/** Same-host titles this similar are one page (mobile and desktop paths, reordered parts). */
+const SAME_HOST_JACCARD = 0.8;
+/** Across hosts (mirrors, syndication) titles must match exactly and be this long. */
+const CROSS_HOST_MIN_TOKENS = 6;
+
+/**
+ * Finds the group a new URL's result belongs to by its title: on the same host by Jaccard
+ * similarity, across hosts by an identical, distinctive title. Indexed by host and by title
+ * so merging stays linear in the number of results.
+ */
+class TitleMatcher {
+  readonly #byHost = new Map<string, Group[]>();
+  readonly #byTitle = new Map<string, Group>();
+
+  find(host: string, tokens: Set<string>): Group | undefined {
+    for (const group of this.#byHost.get(host) ?? []) {
+      if (jaccard(group.titleTokens, tokens) >= SAME_HOST_JACCARD) return group;
+    }
+    if (tokens.size < CROSS_HOST_MIN_TOKENS) return undefined;
+    return this.#byTitle.get(titleKey(tokens));
+  }
+
+  add(group: Group): void {
+    const list = this.#byHost.get(group.host);
+    if (list) list.push(group);
+    else this.#byHost.set(group.host, [group]);
+    if (group.titleTokens.size >= CROSS_HOST_MIN_TOKENS) {
+      const key = titleKey(group.titleTokens);
+      if (!this.#byTitle.has(key)) this.#byTitle.set(key, group);
+    }
   }
 }
 
-/**
- * Two different URLs are one page when their titles are near-identical: on the same host
- * (mobile and desktop paths, reordered parameters) a Jaccard of 0.8 suffices; across hosts
- * (mirrors, syndication) titles must match exactly and be long enough to be distinctive.
- */
-function sameDocument(group: Group, host: string, tokens: Set<string>): boolean {
-  const similarity = jaccard(group.titleTokens, tokens);
-  if (group.host === host) return similarity >= 0.8;
-  return similarity === 1 && tokens.size >= 6;
+function titleKey(tokens: Set<string>): string {
+  return [...tokens].sort().join(" ");
 }
 
 /** Scores a result from its engines' positions. */
@@ -98,32 +125,34 @@ export function mergeResults(
 ): RankedResult[] {
   const byKey = new Map<string, Group>();
   const groups: Group[] = [];
+  const titles = new TitleMatcher();
   for (const list of lists) {
     for (const item of list) {
       const key = normalizeUrl(item.url);
       let group = byKey.get(key);
-      const tokens = titleTokens(item.title);
-      const host = hostOf(key);
       if (!group) {
-        group = groups.find((g) => sameDocument(g, host, tokens));
+        const tokens = titleTokens(item.title);
+        const host = hostOf(key);
+        group = titles.find(host, tokens);
         if (group) byKey.set(key, group);
-      }
-      if (!group) {
-        group = {
-          key,
-          host,
-          titleTokens: tokens,
-          result: {
-            url: item.url,
-            title: item.title,
-            snippet: item.snippet,
-            engines: [],
-            positions: {},
-            score: 0,
-          },
-        };
-        byKey.set(key, group);
-        groups.push(group);
+        else {
+          group = {
+            key,
+            host,
+            titleTokens: tokens,
+            result: {
+              url: item.url,
+              title: item.title,
+              snippet: item.snippet,
+              engines: [],
+              positions: {},
+              score: 0,
+            },
+          };
+          byKey.set(key, group);
+          groups.push(group);
+          titles.add(group);
+        }
       }
       const merged = group.result;
       const previous = merged.positions[item.engine];
@@ -137,12 +166,14 @@ export function mergeResults(
       if (item.url.length < merged.url.length && key === group.key) merged.url = item.url;
     }
   }
+  const best = new Map<RankedResult, number>();
   for (const group of groups) {
     group.result.score = score(group.result.positions, weights, method);
+    best.set(group.result, Math.min(...Object.values(group.result.positions)));
   }
+  // Ties go to more engines, then to the better single position.
   return groups.map((g) => g.result).sort((a, b) =>
-    b.score - a.score || b.engines.length - a.engines.length ||
-    Math.min(...Object.values(a.positions)) - Math.min(...Object.values(b.positions))
+    b.score - a.score || b.engines.length - a.engines.length || best.get(a)! - best.get(b)!
   );
 }
 
