@@ -17,6 +17,7 @@ export const SERVED_MODULES: ReadonlyArray<() => Promise<A3sModule>> = [
   () => import("./safeclaw/mod.ts").then((m) => m.safeclawModule()),
   () => import("./box/routes.ts").then((m) => m.boxModule()),
   () => import("./search/routes.ts").then((m) => m.searchModule()),
+  () => import("./code/routes.ts").then((m) => m.codeModule()),
 ];
 
 const HELP = `Usage: a3s serve [options]
