@@ -4,7 +4,11 @@ import type { LaneName } from "./lanes.ts";
 import type { RetryPolicy } from "./retry.ts";
 import type { JobError } from "./types.ts";
 
-/** A claimed job while its attempt runs here. */
+/**
+ * A claimed job while its attempt runs here.
+ *
+ * @internal
+ */
 export interface RunningJob {
   id: string;
   session: string;

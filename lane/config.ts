@@ -9,23 +9,37 @@ import type { StoredRetry } from "./retry.ts";
 
 /** One lane's settings in the config file. */
 export interface LaneSettings {
+  /** Most jobs of the lane running at once. */
   maxConcurrency?: number;
+  /** Paces the lane's starts with a token bucket. */
   rateLimit?: RateLimit;
+  /** Per-attempt timeout of the lane's jobs. */
   timeoutMs?: number;
+  /** Retry policy of the lane's jobs that name none. */
   retry?: StoredRetry;
 }
 
 /** The validated `lane` config section; see {@linkcode LaneSectionSchema}. */
 export interface LaneSection {
+  /** Settings per lane; lanes not named keep the defaults. */
   lanes?: Partial<Record<LaneName, LaneSettings>>;
+  /** Most jobs running at once (on PostgreSQL: across all processes). */
   maxConcurrency?: number;
+  /** Most jobs of one session running at once. */
   sessionConcurrency?: number;
+  /** Most jobs of one concurrency key running at once; `"*"` covers unnamed keys. */
   keyConcurrency?: Record<string, number>;
+  /** Default retry policy. */
   retry?: StoredRetry;
+  /** How long a claim holds a job without a heartbeat, in ms. */
   leaseMs?: number;
+  /** How often an idle worker looks for due jobs, in ms. */
   pollMs?: number;
+  /** The most jobs this process runs at once. */
   workerConcurrency?: number;
+  /** How long closing waits for running attempts, in ms. */
   closeTimeoutMs?: number;
+  /** Claim and run jobs; false for a process that only submits and inspects. */
   process?: boolean;
 }
 

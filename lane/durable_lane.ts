@@ -13,7 +13,7 @@ import type { Kysely } from "kysely";
 import { NotFoundError, type Store, ValidationError } from "@a3s/common";
 import { LANE_NAMES, type LaneName, laneRank } from "./lanes.ts";
 import { type JobHandle, Lane, type LaneOptions } from "./lane.ts";
-import { Attempt, type AttemptOwner } from "./attempt.ts";
+import { Attempt } from "./attempt.ts";
 import { JobCancelledError, LaneClosedError } from "./errors.ts";
 import { appendError, lastError } from "./error_history.ts";
 import type { RetryPolicy } from "./retry.ts";
@@ -102,7 +102,7 @@ const CLOSE_POLL_MS = 10;
  * await store.close();
  * ```
  */
-export class DurableLane extends Lane implements AttemptOwner<RunningJob> {
+export class DurableLane extends Lane {
   /** Always true: jobs live in the store. */
   readonly durable = true;
   /** The store the jobs live in. */

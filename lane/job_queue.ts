@@ -21,7 +21,7 @@ function before(a: Queued, b: Queued): boolean {
  *
  * @example
  * ```ts
- * import { JobQueue } from "@a3s/lane";
+ * import { JobQueue } from "./job_queue.ts";
  * const queue = new JobQueue<{ priority: number; seq: number }>();
  * queue.push({ priority: 0, seq: 1 });
  * queue.push({ priority: 5, seq: 2 });

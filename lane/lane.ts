@@ -60,7 +60,11 @@ export interface DeadLetterQueue {
   purge(filter?: { id?: string; session?: string; lane?: LaneName }): Promise<number>;
 }
 
-/** A kind's handler and its options. */
+/**
+ * A kind's handler and its options, as the schedulers keep them.
+ *
+ * @internal
+ */
 export interface RegisteredHandler {
   fn: JobFunction;
   options: HandlerOptions;

@@ -5,7 +5,7 @@
 import { NotFoundError, ValidationError } from "@a3s/common";
 import { LANE_NAMES, type LaneName, laneRank } from "./lanes.ts";
 import { type JobHandle, Lane, type LaneOptions } from "./lane.ts";
-import { Attempt, type AttemptOwner } from "./attempt.ts";
+import { Attempt } from "./attempt.ts";
 import { DependencyFailedError, JobCancelledError, LaneClosedError } from "./errors.ts";
 import { appendError } from "./error_history.ts";
 import { decideFailure } from "./failure.ts";
@@ -53,6 +53,11 @@ interface MemoryJobInit {
   createdAt: number;
 }
 
+/**
+ * A job of the memory scheduler: its handle, its state and its place in the queues.
+ *
+ * @internal
+ */
 class MemoryJob implements JobHandle {
   readonly owner: MemoryLane;
   readonly prefix: string;
@@ -210,7 +215,7 @@ const EMPTY_JOBS: MemoryJob[] = [];
  * await lane.close();
  * ```
  */
-export class MemoryLane extends Lane implements AttemptOwner<MemoryJob> {
+export class MemoryLane extends Lane {
   /** Always false: jobs live in this process only. */
   readonly durable = false;
   readonly #queues: JobQueue<MemoryJob>[] = LANE_NAMES.map(() => new JobQueue<MemoryJob>());

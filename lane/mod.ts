@@ -23,7 +23,7 @@ export { DurableLane, type DurableLaneOptions, type DurableSubmission } from "./
 export { isLaneName, LANE_NAMES, type LaneName, parseLaneName } from "./lanes.ts";
 export { type BackoffKind, type RetryPolicy } from "./retry.ts";
 export { type RateLimit } from "./rate_limit.ts";
-export { type Blocker, ConcurrencyLimits } from "./limits.ts";
+export { type Blocker, ConcurrencyLimits, type RunningCounts } from "./limits.ts";
 export { LaneEvents, type LaneListener } from "./events.ts";
 export {
   DependencyFailedError,
@@ -34,4 +34,3 @@ export {
 } from "./errors.ts";
 export type { LaneSection, LaneSettings } from "./config.ts";
 export * from "./types.ts";
-export { createLaneRoutes, type LaneModule, laneModule, type LaneModuleOptions } from "./routes.ts";

@@ -13,10 +13,12 @@ export interface RateLimit {
  *
  * @example
  * ```ts
- * import { TokenBucket } from "@a3s/lane";
+ * import { TokenBucket } from "./rate_limit.ts";
  * const bucket = new TokenBucket({ ratePerSecond: 10, burst: 1 });
  * bucket.tryTake(performance.now()); // true
  * ```
+ *
+ * @internal
  */
 export class TokenBucket {
   /** Tokens added per millisecond. */

@@ -60,7 +60,7 @@ export function validateRetry(policy: RetryPolicy, field = "retry"): RetryPolicy
  *
  * @example
  * ```ts
- * import { retryDelay } from "@a3s/lane";
+ * import { retryDelay } from "./retry.ts";
  * retryDelay({ maxAttempts: 5, backoff: "exponential", delayMs: 100 }, 3); // 400
  * ```
  */
