@@ -7,7 +7,9 @@ export type CliOptions = NonNullable<ParseArgsConfig["options"]>;
 
 /** Parsed values and positionals. */
 export interface ParsedArgs {
+  /** Option values by name. */
   values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  /** Arguments that are not options, in order. */
   positionals: string[];
 }
 

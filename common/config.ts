@@ -21,14 +21,21 @@ const ConfigSchema = z.looseObject({
 
 /** The validated configuration after defaults; `home` is always resolved. */
 export interface Config {
+  /** The address to bind. */
   host: string;
+  /** The port to bind; 0 picks a free one. */
   port: number;
   /** The data dir every module keeps its state in. */
   home: string;
+  /** A PostgreSQL URL; embedded SQLite in `home` when unset. */
   databaseUrl?: string;
+  /** The largest accepted request body, in bytes. */
   bodyLimit: number;
+  /** The lowest level logged. */
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  /** How long shutdown waits for in-flight requests, in ms. */
   shutdownTimeoutMs: number;
+  /** An OTLP/HTTP endpoint to export traces to. */
   otlpEndpoint?: string;
   /** Module sections from the config file, such as `power` or `lane`. */
   [section: string]: unknown;

@@ -26,10 +26,14 @@ export interface A3sErrorOptions {
  * ```
  */
 export class A3sError extends Error {
+  /** A stable, machine-readable code, such as `model_not_found`. */
   readonly code: string;
+  /** The HTTP status it maps to. */
   readonly status: number;
+  /** The dotted path of the input field at fault, if any. */
   readonly field?: string;
 
+  /** An error with a stable `code`, a message for people and its status and field. */
   constructor(code: string, message: string, options: A3sErrorOptions = {}) {
     super(message, { cause: options.cause });
     this.name = "A3sError";
@@ -41,6 +45,7 @@ export class A3sError extends Error {
 
 /** Input that failed validation: always a 400 naming the field. */
 export class ValidationError extends A3sError {
+  /** A 400 naming the field at fault. */
   constructor(message: string, field?: string) {
     super("invalid_request", message, { status: 400, field });
     this.name = "ValidationError";
@@ -49,6 +54,7 @@ export class ValidationError extends A3sError {
 
 /** A named thing that does not exist: a 404. */
 export class NotFoundError extends A3sError {
+  /** A 404 naming the field that names the missing thing. */
   constructor(message: string, field?: string) {
     super("not_found", message, { status: 404, field });
     this.name = "NotFoundError";
@@ -57,6 +63,7 @@ export class NotFoundError extends A3sError {
 
 /** Bad command-line usage: the CLI prints one line and exits with code 2. */
 export class UsageError extends Error {
+  /** A usage error, shown as one line. */
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
@@ -83,7 +90,9 @@ const OPENAI_TYPES: Record<number, string> = {
 
 /** A ready-to-send error body and its content type. */
 export interface ErrorBody {
+  /** The response's content type. */
   contentType: string;
+  /** The response body. */
   body: Record<string, unknown>;
 }
 

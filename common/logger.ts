@@ -7,10 +7,15 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 
 /** A leveled logger whose lines carry `ts`, `level`, `msg` and any fields passed. */
 export interface Logger {
+  /** Logs at debug level. */
   debug(msg: string, fields?: Record<string, unknown>): void;
+  /** Logs at info level. */
   info(msg: string, fields?: Record<string, unknown>): void;
+  /** Logs at warn level. */
   warn(msg: string, fields?: Record<string, unknown>): void;
+  /** Logs at error level. */
   error(msg: string, fields?: Record<string, unknown>): void;
+  /** A logger whose lines also carry `fields`. */
   child(fields: Record<string, unknown>): Logger;
 }
 

@@ -4,6 +4,7 @@ import type { A3sModule } from "./module.ts";
 
 /** A module list serve cannot start: a duplicate name, an unknown dependency or a cycle. */
 export class ModuleGraphError extends A3sError {
+  /** Names what is wrong with the module list. */
   constructor(message: string) {
     super("module_graph_invalid", message, { status: 500 });
     this.name = "ModuleGraphError";

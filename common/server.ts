@@ -23,8 +23,11 @@ import { loadSecurityConfig } from "./security/config.ts";
 /** What the server shares with the app it assembles and with every module it starts. */
 export interface ServerContext {
   config: Config;
+  /** The validated top-level configuration. */
   store: Store;
+  /** The shared store. */
   logger: Logger;
+  /** The server's logger; modules get a child of it. */
   /**
    * Aborted when the server starts shutting down, before it waits for in-flight requests:
    * long-lived responses (event streams, generations) end on it so draining can finish.
@@ -35,16 +38,21 @@ export interface ServerContext {
 /** What `/readyz` reports: the store and each module, in start order. */
 export interface Readiness {
   status: "ready" | "not_ready";
+  /** `ready` when the store and every module are. */
   store: "ready" | "unreachable";
+  /** Whether the store answers a ping. */
   modules: Record<string, ModuleState>;
+  /** Each module's state, in start order. */
 }
 
 /** The assembled app and the hook that closes the modules. */
 export interface AssembledApp {
   app: OpenAPIHono;
+  /** The assembled Hono app; `app.fetch` serves a request without a socket. */
   /** Closes the modules in reverse start order. */
   closeModules(): Promise<void>;
   readiness(): Promise<Readiness>;
+  /** The store's and each module's readiness, as `/readyz` reports it. */
 }
 
 const VERSION = "0.1.0";
@@ -218,6 +226,7 @@ export interface RunningServer {
   /** The base URL, such as `http://127.0.0.1:11434`. */
   url: string;
   port: number;
+  /** The port bound (the one the OS picked when the config asked for 0). */
   /** Stops accepting, lets in-flight requests finish, closes modules and storage. Idempotent. */
   shutdown(): Promise<void>;
   /** Resolves once the server has fully shut down. */
@@ -227,10 +236,13 @@ export interface RunningServer {
 /** Options for {@linkcode startServer}. */
 export interface StartOptions {
   config: Config;
+  /** The validated configuration. */
   modules: readonly A3sModule[];
+  /** The modules to start, in any order: serve orders them by `dependsOn`. */
   /** Defaults to the store the config names. */
   store?: Store;
   logger?: Logger;
+  /** Defaults to a JSON-lines logger at the config's level. */
   /** Install SIGINT/SIGTERM handlers (the CLI does; tests do not). */
   handleSignals?: boolean;
 }

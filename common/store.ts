@@ -17,11 +17,13 @@ export interface Migration {
   version: number;
   /** A short slug, part of the recorded migration name. */
   name: string;
+  /** Creates or changes the module's tables. */
   up(db: Kysely<unknown>, kind: StoreKind): Promise<void>;
 }
 
 /** An open database shared by all modules of a process. */
 export interface Store {
+  /** `sqlite` or `postgres`. */
   readonly kind: StoreKind;
   /** Where the data lives: a file path or a redacted URL. */
   readonly location: string;
@@ -31,6 +33,7 @@ export interface Store {
   migrate(module: string, migrations: readonly Migration[]): Promise<void>;
   /** True when the database answers a trivial query. */
   ping(): Promise<boolean>;
+  /** Closes the connections; the store cannot be used after. */
   close(): Promise<void>;
 }
 

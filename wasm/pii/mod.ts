@@ -55,6 +55,7 @@ export const PII_TYPES: readonly PiiType[] = [
  * ```
  */
 export interface Finding {
+  /** What was found. */
   type: PiiType;
   /** UTF-16 code-unit offset of the first character. */
   start: number;
