@@ -48,8 +48,30 @@ export const DEFAULT_TYPE_LEVELS: Record<EntityType, Level> = {
 
 const TypeLevels = z.partialRecord(z.enum(ENTITY_TYPES), LevelSchema);
 
+/** A policy with every default filled in. */
+export interface Policy {
+  /** Overrides of {@linkcode DEFAULT_TYPE_LEVELS}. */
+  types: Partial<Record<EntityType, Level>>;
+  /** The action at each level. */
+  actions: Record<Level, Action>;
+  /** Messages at or above this level go only to local models. */
+  localOnlyAt: Level;
+  /** Data at or above this level is refused unless the host runs in a TEE; null: never. */
+  requireTeeAt: Level | null;
+  /** Below this confidence a finding does not count. */
+  minConfidence: number;
+  injection: { threshold: number; action: "block" | "flag" };
+  toolCalls: {
+    onTainted: "block" | "approve";
+    onExfiltration: "block" | "approve";
+    allowHosts: string[];
+  };
+  /** Whether redacted originals may be restored in replies to the same session. */
+  restoreOriginals: boolean;
+}
+
 /** The policy as a file gives it; every field is optional. */
-export const PolicySchema = z.object({
+export const PolicySchema: z.ZodType<Policy, unknown> = z.object({
   /** Overrides of {@linkcode DEFAULT_TYPE_LEVELS}. */
   types: TypeLevels.default({}),
   /** The action at each level. */
@@ -81,9 +103,6 @@ export const PolicySchema = z.object({
   /** Whether redacted originals may be restored in replies to the same session. */
   restoreOriginals: z.boolean().default(true),
 }).strict();
-
-/** A policy with every default filled in. */
-export type Policy = z.infer<typeof PolicySchema>;
 
 /**
  * Validates `raw` as a policy; throws a {@linkcode ValidationError} naming the field.

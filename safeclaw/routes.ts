@@ -1,44 +1,113 @@
-/** HTTP API: `POST /safeclaw/v1/scan` classifies one text or a batch. */
+/**
+ * HTTP API: scan, classify, sanitize, injection, taint checks, the audit log and its
+ * verification, session levels, and the OpenAI-compatible proxy, all under `/safeclaw/v1`.
+ */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { type A3sModule, createRouter, defineModule } from "@a3s/common";
-import { PII_TYPES } from "@a3s/wasm/pii";
+import { join } from "node:path";
+import { type A3sModule, createRouter, defineModule, NotFoundError } from "@a3s/common";
 import { type Classifier, createClassifier } from "./classify.ts";
+import { type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
+import { Guard } from "./guard.ts";
+import { loadPolicyFile, parsePolicy, type Policy } from "./policy.ts";
+import { detectInjection } from "./injection/detector.ts";
+import { sanitize } from "./sanitize.ts";
+import { atLeast } from "./privacy/levels.ts";
+import { detectTee } from "./tee.ts";
+import { handleChatCompletions, type ProxyUpstreams } from "./proxy.ts";
+import {
+  AuditQuery,
+  AuditRecordSchema,
+  ClassifyRequest,
+  ClassifyResponse,
+  InjectionRequest,
+  InjectionVerdictSchema,
+  SanitizeRequest,
+  SanitizeResponse,
+  ScanRequest,
+  ScanResponse,
+  SessionResponse,
+  TaintCheckRequest,
+  TaintCheckResponse,
+  TaintTrackRequest,
+} from "./schemas.ts";
+import { VerifyResponse } from "./schemas.ts";
 
-const Span = z.object({
-  type: z.enum(PII_TYPES as [string, ...string[]]),
-  start: z.number().int().openapi({ description: "UTF-16 code-unit offset" }),
-  end: z.number().int(),
-  confidence: z.number(),
-}).openapi("SafeclawSpan");
-
-const ScanRequest = z.object({
-  text: z.string().optional().openapi({ description: "one text to scan" }),
-  texts: z.array(z.string()).max(10_000).optional().openapi({ description: "a batch of texts" }),
-}).refine((body) => (body.text === undefined) !== (body.texts === undefined), {
-  message: "give exactly one of 'text' or 'texts'",
-  path: ["text"],
-}).openapi("SafeclawScanRequest");
-
-const ScanResponse = z.object({
-  spans: z.array(Span).optional(),
-  results: z.array(z.object({ spans: z.array(Span) })).optional(),
-}).openapi("SafeclawScanResponse");
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+const body = <T extends z.ZodType>(schema: T) => ({
+  body: { content: { "application/json": { schema } }, required: true },
+});
 
 const scanRoute = createRoute({
   method: "post",
   path: "/safeclaw/v1/scan",
   summary: "Find PII and secrets in text",
-  request: { body: { content: { "application/json": { schema: ScanRequest } }, required: true } },
+  request: body(ScanRequest),
+  responses: { 200: json(ScanResponse, "Spans found, offsets in UTF-16 code units") },
+});
+const classifyRoute = createRoute({
+  method: "post",
+  path: "/safeclaw/v1/classify",
+  summary: "Privacy level, findings and the policy's action for a text",
+  request: body(ClassifyRequest),
+  responses: { 200: json(ClassifyResponse, "The decision") },
+});
+const sanitizeRoute = createRoute({
+  method: "post",
+  path: "/safeclaw/v1/sanitize",
+  summary: "Redact PII and secrets: placeholders, masks, hashes or partial masks",
+  request: body(SanitizeRequest),
+  responses: { 200: json(SanitizeResponse, "The sanitized text") },
+});
+const injectionRoute = createRoute({
+  method: "post",
+  path: "/safeclaw/v1/injection",
+  summary: "Prompt-injection verdict with score, categories and explanation",
+  request: body(InjectionRequest),
+  responses: { 200: json(InjectionVerdictSchema, "The verdict") },
+});
+const taintCheckRoute = createRoute({
+  method: "post",
+  path: "/safeclaw/v1/taint/check",
+  summary: "Check a tool call before it runs: tainted arguments, exfiltration patterns",
+  request: body(TaintCheckRequest),
+  responses: { 200: json(TaintCheckResponse, "allow, block or approve") },
+});
+const taintTrackRoute = createRoute({
+  method: "post",
+  path: "/safeclaw/v1/taint/track",
+  summary: "Track a value in a session so that its reappearance is caught",
+  request: body(TaintTrackRequest),
+  responses: { 200: json(z.object({ id: z.string() }), "The taint id") },
+});
+const auditListRoute = createRoute({
+  method: "get",
+  path: "/safeclaw/v1/audit",
+  summary: "Audit records, filtered by severity, session, kind and time",
+  request: { query: AuditQuery },
   responses: {
-    200: {
-      content: { "application/json": { schema: ScanResponse } },
-      description: "Spans found, offsets in UTF-16 code units",
-    },
+    200: json(z.object({ records: z.array(AuditRecordSchema) }), "Records, oldest first"),
   },
+});
+const auditVerifyRoute = createRoute({
+  method: "get",
+  path: "/safeclaw/v1/audit/verify",
+  summary: "Verify the audit hash chain; names the first bad record",
+  responses: { 200: json(VerifyResponse, "The verification result") },
+});
+const sessionRoute = createRoute({
+  method: "get",
+  path: "/safeclaw/v1/sessions/{session}",
+  summary: "A session's privacy level (it only goes up)",
+  request: { params: z.object({ session: z.string().min(1).max(300) }) },
+  responses: { 200: json(SessionResponse, "The level") },
 });
 
 /**
- * Builds the safeclaw sub-app around `classifier`.
+ * Builds the safeclaw sub-app. With a guard, every route is served; with only a classifier
+ * (the scanner's CLI tests), `scan` alone.
  *
  * @example
  * ```ts
@@ -46,18 +115,133 @@ const scanRoute = createRoute({
  * const app = createSafeclawRoutes();
  * ```
  */
-export function createSafeclawRoutes(classifier: Classifier = createClassifier()): OpenAPIHono {
+export function createSafeclawRoutes(
+  classifier: Classifier = createClassifier(),
+  guard?: Guard,
+  upstreams?: ProxyUpstreams,
+): OpenAPIHono {
   const app = createRouter();
   app.openapi(scanRoute, (c) => {
-    const body = c.req.valid("json");
-    if (body.texts !== undefined) {
-      const results = classifier.classifyMany(body.texts).map((r) => ({ spans: r.findings }));
+    const req = c.req.valid("json");
+    if (req.texts !== undefined) {
+      const results = classifier.classifyMany(req.texts).map((r) => ({ spans: r.findings }));
       return c.json({ results }, 200);
     }
-    return c.json({ spans: classifier.classify(body.text ?? "").findings }, 200);
+    return c.json({ spans: classifier.classify(req.text ?? "").findings }, 200);
+  });
+  if (!guard) return app;
+  app.openapi(classifyRoute, async (c) => {
+    const req = c.req.valid("json");
+    if (req.session) {
+      const d = await guard.inspectInput({
+        session: req.session,
+        text: req.text,
+        source: req.source,
+      });
+      return c.json({
+        level: d.level,
+        sessionLevel: d.sessionLevel,
+        action: d.action,
+        localOnly: d.localOnly,
+        types: [...new Set(d.findings.map((f) => f.type))],
+        findings: d.findings,
+        injection: d.injection,
+        reasons: d.reasons,
+      }, 200);
+    }
+    const findings = guard.classifier.classify(req.text).findings;
+    const level = guard.levelOf(findings);
+    const action = guard.policy.actions[level];
+    return c.json({
+      level,
+      action,
+      localOnly: action === "local_only" || atLeast(level, guard.policy.localOnlyAt),
+      types: [...new Set(findings.map((f) => f.type))],
+      findings,
+      reasons: action === "allow" ? [] : [`${level} data: ${action}`],
+    }, 200);
+  });
+  app.openapi(sanitizeRoute, async (c) => {
+    const req = c.req.valid("json");
+    if (req.session) {
+      if (req.mode === "placeholder") {
+        const vault = guard.vault(req.session);
+        const findings = guard.classifier.classify(req.text).findings;
+        return c.json({ text: sanitize(req.text, findings, req.mode, vault), findings }, 200);
+      }
+      const out = await guard.sanitizeOutput(req.session, req.text, req.mode);
+      return c.json({ text: out.text, findings: out.findings }, 200);
+    }
+    const findings = guard.classifier.classify(req.text).findings;
+    return c.json({ text: sanitize(req.text, findings, req.mode), findings }, 200);
+  });
+  app.openapi(injectionRoute, async (c) => {
+    const req = c.req.valid("json");
+    const verdict = detectInjection(req.text, {
+      source: req.source,
+      threshold: guard.policy.injection.threshold,
+    });
+    if (verdict.injection) {
+      await guard.audit.append({
+        kind: "injection",
+        severity: "warning",
+        session: req.session ?? null,
+        data: { score: verdict.score, categories: verdict.categories, source: req.source },
+      });
+    }
+    return c.json(verdict, 200);
+  });
+  app.openapi(taintCheckRoute, async (c) => {
+    const req = c.req.valid("json");
+    const d = await guard.inspectToolCall(req.session, { tool: req.tool, args: req.args });
+    return c.json(d, 200);
+  });
+  app.openapi(taintTrackRoute, (c) => {
+    const req = c.req.valid("json");
+    return c.json({ id: guard.tracker(req.session).track(req.value, req.kind, req.source) }, 200);
+  });
+  app.openapi(auditListRoute, async (c) => {
+    const q = c.req.valid("query");
+    return c.json({ records: await guard.audit.list(q) }, 200);
+  });
+  app.openapi(auditVerifyRoute, async (c) => c.json(await guard.audit.verify(), 200));
+  app.openapi(sessionRoute, async (c) => {
+    const { session } = c.req.valid("param");
+    return c.json({ session, level: await guard.sessions.get(session) }, 200);
+  });
+  if (upstreams) {
+    app.post("/safeclaw/v1/chat/completions", (c) => handleChatCompletions(c, guard, upstreams));
+  }
+  app.get("/safeclaw/v1/sessions", () => {
+    throw new NotFoundError("give a session id: /safeclaw/v1/sessions/{session}", "session");
   });
   return app;
 }
+
+/** Reads the audit key from config, or makes one and keeps it in the data dir. */
+async function auditKey(config: SafeclawConfig, home: string): Promise<string> {
+  if (config.auditKey) return config.auditKey;
+  const dir = join(home, "safeclaw");
+  const path = join(dir, "audit.key");
+  try {
+    return (await Deno.readTextFile(path)).trim();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  const key = [...crypto.getRandomValues(new Uint8Array(32))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  await Deno.writeTextFile(path, key, { mode: 0o600, createNew: true });
+  return key;
+}
+
+async function policyFrom(config: SafeclawConfig): Promise<Policy> {
+  const fromFile = config.policyFile ? await loadPolicyFile(config.policyFile) : parsePolicy({});
+  return config.policy ? parsePolicy({ ...fromFile, ...config.policy }) : fromFile;
+}
+
+/** What other modules (the agent, channels) receive as `ctx.modules.safeclaw`. */
+export type SafeclawApi = Guard;
 
 /**
  * The module as `serve` mounts it.
@@ -69,17 +253,61 @@ export function createSafeclawRoutes(classifier: Classifier = createClassifier()
  * console.log(module.name); // "safeclaw"
  * ```
  */
-export function safeclawModule(): A3sModule<unknown, Classifier> {
-  return defineModule<unknown, Classifier>({
+export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
+  return defineModule<SafeclawConfig, SafeclawApi>({
     name: "safeclaw",
-    access: [{ path: "/safeclaw/v1/scan", scope: "safeclaw:read", anonymousOnLoopback: true }],
-    start() {
-      const classifier = createClassifier();
+    configSchema: SafeclawConfigSchema,
+    access: [
+      // Analysis of text the caller sends: what local clients call, like a model API.
+      { path: "/safeclaw/v1/scan", scope: "safeclaw:read", anonymousOnLoopback: true },
+      { path: "/safeclaw/v1/classify", scope: "safeclaw:read", anonymousOnLoopback: true },
+      { path: "/safeclaw/v1/sanitize", scope: "safeclaw:read", anonymousOnLoopback: true },
+      { path: "/safeclaw/v1/injection", scope: "safeclaw:read", anonymousOnLoopback: true },
+      // A model API; its upstreams come from config, never from the request.
+      {
+        path: "/safeclaw/v1/chat/completions",
+        scope: "safeclaw:write",
+        anonymousOnLoopback: true,
+      },
+      { path: "/safeclaw/v1/taint/*", scope: "safeclaw:write" },
+      // The audit trail and session levels are not for anonymous callers.
+      { path: "/safeclaw/v1/audit", methods: ["GET"], scope: "safeclaw:read" },
+      { path: "/safeclaw/v1/audit/*", methods: ["GET"], scope: "safeclaw:read" },
+      { path: "/safeclaw/v1/sessions/*", methods: ["GET"], scope: "safeclaw:read" },
+    ],
+    async start(ctx) {
+      const policy = await policyFrom(ctx.config);
+      const guard = await Guard.open({
+        store: ctx.store,
+        policy,
+        hmacKey: await auditKey(ctx.config, ctx.server.home),
+        tee: detectTee(ctx.config.teeRoot),
+      });
+      const port = ctx.server.port;
+      const local = ctx.config.proxy.localUpstream ??
+        (port ? `http://127.0.0.1:${port}/v1` : undefined);
+      const upstreams = local
+        ? {
+          local,
+          remote: ctx.config.proxy.remoteUpstream,
+          remoteApiKey: ctx.config.proxy.remoteApiKey,
+        }
+        : undefined;
+      let pruner: ReturnType<typeof setInterval> | undefined;
+      if (ctx.config.auditRetentionDays > 0) {
+        const prune = () =>
+          guard.audit.prune(Date.now() - ctx.config.auditRetentionDays * 86_400_000).catch((e) =>
+            ctx.logger.error("audit pruning failed", { error: String(e) })
+          );
+        await prune();
+        pruner = setInterval(prune, 3_600_000);
+      }
       return {
-        routes: createSafeclawRoutes(classifier),
-        api: classifier,
+        routes: createSafeclawRoutes(guard.classifier, guard, upstreams),
+        api: guard,
         close() {
-          classifier.free();
+          if (pruner !== undefined) clearInterval(pruner);
+          guard.close();
           return Promise.resolve();
         },
       };

@@ -1,0 +1,36 @@
+/** The `safeclaw` config section: the policy, the audit key and retention, the proxy upstreams. */
+import { z } from "zod";
+
+/** The validated section. */
+export interface SafeclawConfig {
+  policyFile?: string;
+  policy?: Record<string, unknown>;
+  auditKey?: string;
+  auditRetentionDays: number;
+  proxy: { localUpstream?: string; remoteUpstream?: string; remoteApiKey?: string };
+  teeRoot: string;
+}
+
+/** The section's schema; every key defaulted, so `{}` is valid. */
+export const SafeclawConfigSchema: z.ZodType<SafeclawConfig, unknown> = z.object({
+  /** A policy file (YAML or JSON); see `policy.ts` for its fields. */
+  policyFile: z.string().min(1).optional(),
+  /** An inline policy, merged over the file's. */
+  policy: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The HMAC key of the audit chain (16+ bytes). Without one, a random key is made once and
+   * kept in `<home>/safeclaw/audit.key` (mode 0600).
+   */
+  auditKey: z.string().min(16).optional(),
+  /** Audit records older than this many days are pruned behind a signed checkpoint; 0 keeps all. */
+  auditRetentionDays: z.number().int().min(0).default(0),
+  proxy: z.object({
+    /** The local OpenAI-compatible server (default: this server's own `/v1`, that is power). */
+    localUpstream: z.string().url().optional(),
+    /** A remote OpenAI-compatible server; data at or above `localOnlyAt` never goes there. */
+    remoteUpstream: z.string().url().optional(),
+    remoteApiKey: z.string().optional(),
+  }).prefault({}),
+  /** Where to look for TEE guest devices (tests point it at a fake root). */
+  teeRoot: z.string().default("/"),
+});

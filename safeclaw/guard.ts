@@ -1,0 +1,289 @@
+/**
+ * The safeclaw pipeline: what the proxy, the channels and the agent call. Inputs are
+ * classified (level, findings), checked for injection, their secrets tracked; the session's
+ * level ratchets up and decides routing; outputs are sanitized; tool calls are checked; and
+ * every decision lands in the audit log.
+ */
+import type { Store } from "@a3s/common";
+import { type Classifier, createClassifier } from "./classify.ts";
+import { type Action, levelOf, type Policy } from "./policy.ts";
+import type { Detection } from "./privacy/entities.ts";
+import { atLeast, type Level, levelRank, maxLevel } from "./privacy/levels.ts";
+import { detectInjection, type InjectionVerdict, type Source } from "./injection/detector.ts";
+import { AuditLog, type Severity } from "./audit/log.ts";
+import { SessionLevels } from "./sessions.ts";
+import { type TaintHit, type TaintKind, TaintTracker } from "./taint.ts";
+import { checkToolCall, type ToolCall, type ToolDecision } from "./tool_guard.ts";
+import { type RedactionMode, sanitize, Vault } from "./sanitize.ts";
+import { createStreamSanitizer, type StreamSanitizer } from "./stream_sanitizer.ts";
+import type { TeeStatus } from "./tee.ts";
+
+/** What the pipeline decided about one input. */
+export interface InputDecision {
+  session: string;
+  /** The level of this message alone. */
+  level: Level;
+  /** The session's level after this message (it never goes down). */
+  sessionLevel: Level;
+  action: Action;
+  /** True when the message may only go to local models. */
+  localOnly: boolean;
+  findings: Detection[];
+  injection: InjectionVerdict;
+  /** The text to pass on: redacted when the action is `redact`. */
+  text: string;
+  /** Why, in words, when not allowed as is. */
+  reasons: string[];
+  /** Taint ids given to values in this message. */
+  taints: string[];
+}
+
+/** Options of {@linkcode Guard.open}. */
+export interface GuardOptions {
+  store: Store;
+  policy: Policy;
+  hmacKey: string;
+  tee: TeeStatus;
+  classifier?: Classifier;
+}
+
+const SECRET_TYPES = new Set(["secret"]);
+
+/**
+ * The pipeline over the shared store.
+ *
+ * @example
+ * ```ts
+ * import { openStore } from "@a3s/common";
+ * import { Guard, parsePolicy } from "@a3s/safeclaw";
+ * const store = await openStore({ sqlitePath: ":memory:" });
+ * const guard = await Guard.open({
+ *   store, policy: parsePolicy({}), hmacKey: "0123456789abcdef", tee: { kind: null, device: null },
+ * });
+ * const d = await guard.inspectInput({ session: "u:c:t", text: "my card 4111 1111 1111 1111" });
+ * console.log(d.localOnly); // true
+ * guard.close();
+ * await store.close();
+ * ```
+ */
+export class Guard {
+  readonly policy: Policy;
+  readonly audit: AuditLog;
+  readonly sessions: SessionLevels;
+  readonly tee: TeeStatus;
+  readonly classifier: Classifier;
+  #ownsClassifier: boolean;
+  #trackers = new Map<string, TaintTracker>();
+  #vaults = new Map<string, Vault>();
+
+  private constructor(
+    options: GuardOptions,
+    audit: AuditLog,
+    sessions: SessionLevels,
+  ) {
+    this.policy = options.policy;
+    this.audit = audit;
+    this.sessions = sessions;
+    this.tee = options.tee;
+    this.#ownsClassifier = !options.classifier;
+    this.classifier = options.classifier ?? createClassifier({
+      minConfidence: options.policy.minConfidence,
+    });
+  }
+
+  /** Opens the audit log and the session table. */
+  static async open(options: GuardOptions): Promise<Guard> {
+    const audit = await AuditLog.open(options.store, { hmacKey: options.hmacKey });
+    const sessions = await SessionLevels.open(options.store);
+    return new Guard(options, audit, sessions);
+  }
+
+  /** The session's taint tracker. */
+  tracker(session: string): TaintTracker {
+    let t = this.#trackers.get(session);
+    if (!t) this.#trackers.set(session, t = new TaintTracker());
+    return t;
+  }
+
+  /** The session's vault of redacted originals. */
+  vault(session: string): Vault {
+    let v = this.#vaults.get(session);
+    if (!v) this.#vaults.set(session, v = new Vault());
+    return v;
+  }
+
+  /** The level of `findings` under the policy. */
+  levelOf(findings: readonly Detection[]): Level {
+    let level: Level = "Normal";
+    for (const f of findings) level = maxLevel(level, levelOf(this.policy, f.type));
+    return level;
+  }
+
+  /** Classifies, checks and records one input message. */
+  async inspectInput(
+    input: { session: string; text: string; source?: Source },
+  ): Promise<InputDecision> {
+    const { session, text } = input;
+    const source = input.source ?? "user";
+    const findings = this.classifier.classify(text).findings;
+    const level = this.levelOf(findings);
+    const sessionLevel = await this.sessions.raise(session, level);
+    const injection = detectInjection(text, {
+      source,
+      threshold: this.policy.injection.threshold,
+    });
+    const reasons: string[] = [];
+    let action: Action = this.policy.actions[level];
+    if (action !== "allow") reasons.push(`${level} data (${typesOf(findings)}): ${action}`);
+    if (injection.injection && this.policy.injection.action === "block") {
+      action = "block";
+      reasons.push(`prompt injection: ${injection.explanation}`);
+    }
+    const teeAt = this.policy.requireTeeAt;
+    if (teeAt && atLeast(level, teeAt) && !this.tee.kind) {
+      action = "block";
+      reasons.push(`${level} data needs a TEE (SEV-SNP or TDX) and this host has none`);
+    }
+    const localOnly = action === "local_only" || atLeast(sessionLevel, this.policy.localOnlyAt);
+    const taints = this.#trackFindings(session, text, findings, source);
+    // The injected text itself is tracked, so a tool call that carries it on is caught.
+    if (injection.injection && text.trim().length >= 6) {
+      taints.push(
+        this.tracker(session).track(text.trim().slice(0, 200), "PromptInjection", source),
+      );
+    }
+    const redacted = action === "redact"
+      ? sanitize(text, findings, "placeholder", this.vault(session))
+      : text;
+    await this.#record(session, {
+      kind: action === "block" ? "block" : action === "redact" ? "redaction" : "classification",
+      severity: action === "block" ? "critical" : levelRank(level) >= 2 ? "warning" : "info",
+      data: {
+        level,
+        sessionLevel,
+        action,
+        localOnly,
+        source,
+        types: [...new Set(findings.map((f) => f.type))],
+        injectionScore: injection.score,
+        injectionCategories: injection.categories,
+      },
+    });
+    if (injection.injection) {
+      await this.#record(session, {
+        kind: "injection",
+        severity: this.policy.injection.action === "block" ? "critical" : "warning",
+        data: { score: injection.score, categories: injection.categories, source },
+      });
+    }
+    return {
+      session,
+      level,
+      sessionLevel,
+      action,
+      localOnly,
+      findings,
+      injection,
+      text: redacted,
+      reasons,
+      taints,
+    };
+  }
+
+  #trackFindings(session: string, text: string, findings: Detection[], source: string): string[] {
+    const tracker = this.tracker(session);
+    const ids: string[] = [];
+    for (const f of findings) {
+      const value = text.slice(f.start, f.end);
+      if (value.length < 6) continue;
+      const kind: TaintKind = SECRET_TYPES.has(f.type) ? "Secret" : "Sensitive";
+      if (levelRank(levelOf(this.policy, f.type)) === 0) continue;
+      ids.push(tracker.track(value, kind, source, f.type));
+    }
+    return ids;
+  }
+
+  /** Checks a tool call before it runs, and records the decision when it is not allowed. */
+  async inspectToolCall(session: string, call: ToolCall): Promise<ToolDecision> {
+    const decision = checkToolCall(call, this.tracker(session), this.policy);
+    if (decision.decision !== "allow") {
+      await this.#record(session, {
+        kind: decision.decision === "block" ? "block" : "approval",
+        severity: decision.decision === "block" ? "critical" : "warning",
+        data: {
+          tool: call.tool,
+          decision: decision.decision,
+          reasons: decision.reasons,
+          taints: decision.taints.map((t) => t.id),
+        },
+      });
+    }
+    return decision;
+  }
+
+  /** Takes a tool result in as untrusted content: classified, tracked, checked for injection. */
+  async ingestToolResult(session: string, tool: string, text: string): Promise<InputDecision> {
+    return await this.inspectInput({ session, text, source: "tool_result" }).then((d) => ({
+      ...d,
+      reasons: d.reasons.map((r) => `${tool}: ${r}`),
+    }));
+  }
+
+  /** Sanitizes a whole reply; placeholders of this session are restored where policy allows. */
+  async sanitizeOutput(
+    session: string,
+    text: string,
+    mode: RedactionMode = "placeholder",
+  ): Promise<{ text: string; findings: Detection[]; taints: TaintHit[] }> {
+    const restored = this.policy.restoreOriginals ? this.vault(session).restore(text) : text;
+    const findings = this.classifier.classify(restored).findings;
+    const taints = this.tracker(session).find(restored);
+    const out = sanitize(restored, findings, mode, this.vault(session));
+    if (findings.length || taints.length) {
+      await this.#record(session, {
+        kind: "redaction",
+        severity: taints.length ? "warning" : "info",
+        data: {
+          direction: "output",
+          types: [...new Set(findings.map((f) => f.type))],
+          taints: taints.map((t) => t.id),
+        },
+      });
+    }
+    return { text: out, findings, taints };
+  }
+
+  /** A sanitizer for one streamed reply of `session`. */
+  outputStream(session: string, mode: RedactionMode = "placeholder"): StreamSanitizer {
+    return createStreamSanitizer({
+      detect: (t) => this.classifier.classify(t).findings,
+      mode,
+      vault: this.vault(session),
+    });
+  }
+
+  /** Records a channel's authentication failure. */
+  async recordAuthFailure(channel: string, reason: string): Promise<void> {
+    await this.#record(null, {
+      kind: "channel_auth_failure",
+      severity: "warning",
+      data: { channel, reason },
+    });
+  }
+
+  async #record(
+    session: string | null,
+    event: { kind: string; severity: Severity; data: Record<string, unknown> },
+  ): Promise<void> {
+    await this.audit.append({ ...event, session });
+  }
+
+  /** Frees the classifier when the guard made it. */
+  close(): void {
+    if (this.#ownsClassifier) this.classifier.free();
+  }
+}
+
+function typesOf(findings: readonly Detection[]): string {
+  return [...new Set(findings.map((f) => f.type))].join(", ") || "none";
+}

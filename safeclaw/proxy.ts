@@ -1,0 +1,236 @@
+/**
+ * The OpenAI-compatible proxy: `POST /safeclaw/v1/chat/completions` runs the whole pipeline on
+ * the request (classification, injection, redaction, the session ratchet), forwards it to a
+ * local upstream (power) or, only when the data allows, to a remote one, and sanitizes the reply,
+ * streamed or not. OpenAI's clients work unchanged with `baseURL: <server>/safeclaw/v1`.
+ */
+import type { Context } from "hono";
+import type { Guard, InputDecision } from "./guard.ts";
+import { atLeast } from "./privacy/levels.ts";
+
+/** Where requests go. */
+export interface ProxyUpstreams {
+  /** Base URL of the local OpenAI API, e.g. `http://127.0.0.1:11434/v1`. */
+  local: string;
+  /** Base URL of a remote OpenAI API; without one, everything goes to `local`. */
+  remote?: string;
+  remoteApiKey?: string;
+}
+
+interface ChatMessage {
+  role: string;
+  content?: unknown;
+  [key: string]: unknown;
+}
+
+/** The header that names the session; else the body's `user` field; else one shared session. */
+export const SESSION_HEADER = "x-a3s-session";
+/** The header that says where a request went: `local` or `remote`. */
+export const ROUTE_HEADER = "x-safeclaw-route";
+
+function openAiError(status: number, message: string, code: string): Response {
+  return new Response(
+    JSON.stringify({ error: { message, type: "safeclaw_policy", param: null, code } }),
+    { status, headers: { "content-type": "application/json" } },
+  );
+}
+
+function textOf(content: unknown): string | undefined {
+  if (typeof content === "string") return content;
+  if (Array.isArray(content)) {
+    const parts = content.filter((p): p is { type: string; text: string } =>
+      p && typeof p === "object" && (p as { type?: unknown }).type === "text" &&
+      typeof (p as { text?: unknown }).text === "string"
+    );
+    return parts.length ? parts.map((p) => p.text).join("\n") : undefined;
+  }
+  return undefined;
+}
+
+/** The messages this turn adds: the last user message and the tool results after it. */
+function newMessages(messages: ChatMessage[]): number[] {
+  let lastAssistant = -1;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i].role === "assistant") {
+      lastAssistant = i;
+      break;
+    }
+  }
+  const out: number[] = [];
+  for (let i = lastAssistant + 1; i < messages.length; i++) {
+    if (messages[i].role === "user" || messages[i].role === "tool") out.push(i);
+  }
+  if (!out.length) {
+    for (let i = messages.length - 1; i >= 0; i--) {
+      if (messages[i].role === "user") return [i];
+    }
+  }
+  return out;
+}
+
+/**
+ * Handles one chat-completions request.
+ *
+ * @example
+ * ```ts
+ * import { handleChatCompletions } from "./proxy.ts";
+ * // routes.post("/safeclaw/v1/chat/completions", (c) => handleChatCompletions(c, guard, upstreams));
+ * ```
+ */
+export async function handleChatCompletions(
+  c: Context,
+  guard: Guard,
+  upstreams: ProxyUpstreams,
+): Promise<Response> {
+  let body: { messages?: unknown; stream?: unknown; user?: unknown; [k: string]: unknown };
+  try {
+    body = await c.req.json();
+  } catch {
+    return openAiError(400, "body: not valid JSON", "invalid_request");
+  }
+  if (!Array.isArray(body.messages) || body.messages.length === 0) {
+    return openAiError(400, "messages: expected a non-empty array", "invalid_request");
+  }
+  const messages = body.messages as ChatMessage[];
+  for (const [i, m] of messages.entries()) {
+    if (!m || typeof m !== "object" || typeof m.role !== "string") {
+      return openAiError(400, `messages.${i}.role: expected a string`, "invalid_request");
+    }
+  }
+  const session = c.req.header(SESSION_HEADER) ??
+    (typeof body.user === "string" && body.user ? `openai:${body.user}` : "openai:anonymous");
+  const decisions: InputDecision[] = [];
+  for (const i of newMessages(messages)) {
+    const text = textOf(messages[i].content);
+    if (text === undefined) continue;
+    const decision = await guard.inspectInput({
+      session,
+      text,
+      source: messages[i].role === "tool" ? "tool_result" : "user",
+    });
+    decisions.push(decision);
+    if (decision.action === "block") {
+      return openAiError(403, `blocked by safeclaw: ${decision.reasons.join("; ")}`, "blocked");
+    }
+    if (decision.action === "redact") messages[i] = { ...messages[i], content: decision.text };
+  }
+  const sessionLevel = decisions.at(-1)?.sessionLevel ?? await guard.sessions.get(session);
+  // The ratchet: once a session has carried local-only data, all of it stays local.
+  const localOnly = decisions.some((d) => d.localOnly) ||
+    atLeast(sessionLevel, guard.policy.localOnlyAt);
+  const remote = !localOnly && upstreams.remote !== undefined;
+  const base = (remote ? upstreams.remote! : upstreams.local).replace(/\/$/, "");
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (remote && upstreams.remoteApiKey) headers.authorization = `Bearer ${upstreams.remoteApiKey}`;
+  let upstream: Response;
+  try {
+    upstream = await fetch(`${base}/chat/completions`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ ...body, messages }),
+      signal: c.req.raw.signal,
+    });
+  } catch (error) {
+    return openAiError(502, `upstream unreachable: ${(error as Error).message}`, "upstream_error");
+  }
+  const route = remote ? "remote" : "local";
+  if (!upstream.ok || !upstream.body) {
+    return new Response(upstream.body, {
+      status: upstream.status,
+      headers: {
+        "content-type": upstream.headers.get("content-type") ?? "application/json",
+        [ROUTE_HEADER]: route,
+      },
+    });
+  }
+  if (body.stream === true) return streamReply(upstream, guard, session, route);
+  const reply = await upstream.json() as { choices?: { message?: { content?: unknown } }[] };
+  for (const choice of reply.choices ?? []) {
+    if (typeof choice.message?.content === "string") {
+      choice.message.content = (await guard.sanitizeOutput(session, choice.message.content)).text;
+    }
+  }
+  return new Response(JSON.stringify(reply), {
+    status: 200,
+    headers: { "content-type": "application/json", [ROUTE_HEADER]: route },
+  });
+}
+
+interface StreamChunk {
+  choices?: { index?: number; delta?: { content?: string | null }; finish_reason?: unknown }[];
+  [k: string]: unknown;
+}
+
+/** Re-emits the upstream's SSE with every content delta passed through the sanitizer. */
+function streamReply(upstream: Response, guard: Guard, session: string, route: string): Response {
+  const sanitizer = guard.outputStream(session);
+  const encoder = new TextEncoder();
+  let last: StreamChunk | undefined;
+  let buffer = "";
+  const emit = (controller: TransformStreamDefaultController<Uint8Array>, data: string) =>
+    controller.enqueue(encoder.encode(`data: ${data}\n\n`));
+  const withContent = (template: StreamChunk, content: string): StreamChunk => ({
+    ...template,
+    choices: [{ index: 0, delta: { content }, finish_reason: null }],
+  });
+  const handleEvent = (
+    controller: TransformStreamDefaultController<Uint8Array>,
+    data: string,
+  ) => {
+    if (data === "[DONE]") {
+      const rest = sanitizer.flush();
+      if (rest && last) emit(controller, JSON.stringify(withContent(last, rest)));
+      emit(controller, "[DONE]");
+      return;
+    }
+    let chunk: StreamChunk;
+    try {
+      chunk = JSON.parse(data);
+    } catch {
+      emit(controller, data);
+      return;
+    }
+    last = chunk;
+    const choice = chunk.choices?.[0];
+    const content = choice?.delta?.content;
+    if (choice && choice.finish_reason) {
+      const rest = sanitizer.push(typeof content === "string" ? content : "") + sanitizer.flush();
+      if (rest) emit(controller, JSON.stringify(withContent(chunk, rest)));
+      emit(controller, JSON.stringify({ ...chunk, choices: [{ ...choice, delta: {} }] }));
+      return;
+    }
+    if (typeof content === "string") {
+      const safe = sanitizer.push(content);
+      if (safe) emit(controller, JSON.stringify(withContent(chunk, safe)));
+      return;
+    }
+    emit(controller, data);
+  };
+  const body = upstream.body!.pipeThrough(new TextDecoderStream()).pipeThrough(
+    new TransformStream<string, Uint8Array>({
+      transform(text, controller) {
+        buffer += text;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const event = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          for (const line of event.split("\n")) {
+            if (line.startsWith("data:")) handleEvent(controller, line.slice(5).trim());
+          }
+        }
+      },
+      flush(controller) {
+        const rest = sanitizer.flush();
+        if (rest && last) emit(controller, JSON.stringify(withContent(last, rest)));
+      },
+    }),
+  );
+  return new Response(body, {
+    status: 200,
+    headers: {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      [ROUTE_HEADER]: route,
+    },
+  });
+}

@@ -1,0 +1,144 @@
+/** The zod schemas of safeclaw's HTTP API: validation, types and OpenAPI from one place. */
+import { z } from "@hono/zod-openapi";
+import { ENTITY_TYPES } from "./privacy/entities.ts";
+import { LEVELS } from "./privacy/levels.ts";
+import { ACTIONS } from "./policy.ts";
+import { SOURCES } from "./injection/detector.ts";
+import { CATEGORIES } from "./injection/rules.ts";
+import { REDACTION_MODES } from "./sanitize.ts";
+import { SEVERITIES } from "./audit/log.ts";
+
+export const Span = z.object({
+  type: z.enum(ENTITY_TYPES),
+  start: z.number().int().openapi({ description: "UTF-16 code-unit offset" }),
+  end: z.number().int(),
+  confidence: z.number(),
+}).openapi("SafeclawSpan");
+
+export const ScanRequest = z.object({
+  text: z.string().optional().openapi({ description: "one text to scan" }),
+  texts: z.array(z.string()).max(10_000).optional().openapi({ description: "a batch of texts" }),
+}).refine((body) => (body.text === undefined) !== (body.texts === undefined), {
+  message: "give exactly one of 'text' or 'texts'",
+  path: ["text"],
+}).openapi("SafeclawScanRequest");
+
+export const ScanResponse = z.object({
+  spans: z.array(Span).optional(),
+  results: z.array(z.object({ spans: z.array(Span) })).optional(),
+}).openapi("SafeclawScanResponse");
+
+const SessionId = z.string().min(1).max(300).openapi({
+  description: "session key, `user_id:channel_id:chat_id` for channels",
+  example: "u42:telegram:c7",
+});
+
+export const ClassifyRequest = z.object({
+  text: z.string().max(1_000_000),
+  session: SessionId.optional().openapi({
+    description: "when given, the session's level ratchets up and the decision is audited",
+  }),
+  source: z.enum(SOURCES).default("user"),
+}).openapi("SafeclawClassifyRequest");
+
+export const InjectionVerdictSchema = z.object({
+  injection: z.boolean(),
+  score: z.number(),
+  categories: z.array(z.enum(CATEGORIES)),
+  matches: z.array(z.object({
+    rule: z.string(),
+    category: z.enum(CATEGORIES),
+    view: z.string(),
+    excerpt: z.string(),
+  })),
+  explanation: z.string(),
+}).openapi("SafeclawInjectionVerdict");
+
+export const ClassifyResponse = z.object({
+  level: z.enum(LEVELS),
+  sessionLevel: z.enum(LEVELS).optional(),
+  action: z.enum(ACTIONS),
+  localOnly: z.boolean(),
+  types: z.array(z.enum(ENTITY_TYPES)),
+  findings: z.array(Span),
+  injection: InjectionVerdictSchema.optional(),
+  reasons: z.array(z.string()),
+}).openapi("SafeclawClassifyResponse");
+
+export const SanitizeRequest = z.object({
+  text: z.string().max(1_000_000),
+  mode: z.enum(REDACTION_MODES).default("placeholder"),
+  session: SessionId.optional().openapi({
+    description: "placeholders are numbered per session and restorable from its vault",
+  }),
+}).openapi("SafeclawSanitizeRequest");
+
+export const SanitizeResponse = z.object({
+  text: z.string(),
+  findings: z.array(Span),
+}).openapi("SafeclawSanitizeResponse");
+
+export const InjectionRequest = z.object({
+  text: z.string().max(1_000_000),
+  source: z.enum(SOURCES).default("user").openapi({
+    description:
+      "anything but `user` is untrusted content (documents, pages, emails, tool results)",
+  }),
+  session: SessionId.optional(),
+}).openapi("SafeclawInjectionRequest");
+
+export const TaintCheckRequest = z.object({
+  session: SessionId,
+  tool: z.string().min(1).max(200),
+  args: z.unknown().openapi({
+    description: "the tool call's arguments, as the model produced them",
+  }),
+}).openapi("SafeclawTaintCheckRequest");
+
+export const TaintCheckResponse = z.object({
+  decision: z.enum(["allow", "block", "approve"]),
+  reasons: z.array(z.string()),
+  taints: z.array(z.object({ id: z.string(), kind: z.string(), encoding: z.string() })),
+  hosts: z.array(z.string()),
+}).openapi("SafeclawTaintCheckResponse");
+
+export const TaintTrackRequest = z.object({
+  session: SessionId,
+  value: z.string().min(6).max(10_000),
+  kind: z.enum(["Sensitive", "Secret", "PromptInjection"]).default("Secret"),
+  source: z.string().min(1).max(200).default("input"),
+}).openapi("SafeclawTaintTrackRequest");
+
+export const AuditQuery = z.object({
+  severity: z.enum(SEVERITIES).optional(),
+  minSeverity: z.enum(SEVERITIES).optional(),
+  session: z.string().optional(),
+  kind: z.string().optional(),
+  since: z.coerce.number().int().optional().openapi({ description: "epoch ms, inclusive" }),
+  until: z.coerce.number().int().optional().openapi({ description: "epoch ms, exclusive" }),
+  afterSeq: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+});
+
+export const AuditRecordSchema = z.object({
+  seq: z.number().int(),
+  ts: z.number().int(),
+  kind: z.string(),
+  severity: z.enum(SEVERITIES),
+  session: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()),
+  prevHash: z.string(),
+  hash: z.string(),
+}).openapi("SafeclawAuditRecord");
+
+export const VerifyResponse = z.object({
+  ok: z.boolean(),
+  records: z.number().int(),
+  checkpointSeq: z.number().int().nullable(),
+  firstBad: z.object({ seq: z.number().int(), reason: z.string() }).optional(),
+}).openapi("SafeclawAuditVerify");
+
+export const SessionResponse = z.object({
+  session: z.string(),
+  level: z.enum(LEVELS),
+}).openapi("SafeclawSession");

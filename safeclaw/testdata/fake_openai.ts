@@ -1,0 +1,55 @@
+/**
+ * A local OpenAI-compatible upstream for the proxy tests: it speaks the documented
+ * chat-completions request and response formats (JSON and SSE streams) and records what it got.
+ */
+
+/** A running fake upstream. */
+export interface FakeOpenAi {
+  url: string;
+  requests: { messages: { role: string; content: string }[]; stream: boolean }[];
+  close(): Promise<void>;
+}
+
+/** Starts the fake; its reply echoes the last user message and adds an email address. */
+export function startFakeOpenAi(name: string): FakeOpenAi {
+  const requests: FakeOpenAi["requests"] = [];
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    const body = await req.json();
+    requests.push({ messages: body.messages, stream: body.stream === true });
+    const last = body.messages.filter((m: { role: string }) => m.role === "user").at(-1);
+    const reply = `${name} heard: ${last?.content}. Reach the owner at carol.owner@example.org.`;
+    const base = { id: "chatcmpl-1", created: 1, model: body.model ?? "fake" };
+    if (body.stream !== true) {
+      return Response.json({
+        ...base,
+        object: "chat.completion",
+        choices: [{
+          index: 0,
+          message: { role: "assistant", content: reply },
+          finish_reason: "stop",
+        }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      });
+    }
+    const encoder = new TextEncoder();
+    const chunks = [{ role: "assistant", content: "" }];
+    for (let i = 0; i < reply.length; i += 3) chunks.push({ role: "assistant", content: reply.slice(i, i + 3) });
+    const stream = new ReadableStream({
+      start(controller) {
+        for (const delta of chunks) {
+          const chunk = { ...base, object: "chat.completion.chunk", choices: [{ index: 0, delta, finish_reason: null }] };
+          controller.enqueue(encoder.encode(`data: ${JSON.stringify(chunk)}\n\n`));
+        }
+        const end = { ...base, object: "chat.completion.chunk", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] };
+        controller.enqueue(encoder.encode(`data: ${JSON.stringify(end)}\n\ndata: [DONE]\n\n`));
+        controller.close();
+      },
+    });
+    return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/v1`,
+    requests,
+    close: () => server.shutdown(),
+  };
+}
