@@ -15,7 +15,7 @@ import type { BoxManager, CreateBoxOptions } from "./manager.ts";
 import { RegistryClient } from "./image/registry.ts";
 import { busyboxImage } from "./image/busybox.ts";
 import { parseSignal } from "./drivers/_proc.ts";
-import { boxStatus, boxTable, imageTable, outputFormat, size, table } from "./cli_format.ts";
+import { boxTable, imageTable, outputFormat, size, table } from "./cli_format.ts";
 import {
   parseCpus,
   parseEnv,

@@ -7,7 +7,7 @@
 import { join, resolve } from "node:path";
 import { A3sError, NotFoundError, type Store, ValidationError } from "@a3s/common";
 import type { Kysely } from "kysely";
-import { type BoxRow, type BoxTables } from "./schema.ts";
+import type { BoxRow, BoxTables } from "./schema.ts";
 import type { ImageStore } from "./image/store.ts";
 import type {
   BoxDriver,
@@ -422,13 +422,6 @@ export class BoxManager {
     const driver = this.#driver(row);
     const spec = this.#spec(row);
     const started = performance.now();
-    await this.#db.updateTable("box_boxes").set({
-      state: "running",
-      started_at: Date.now(),
-      finished_at: null,
-      exit_code: null,
-      reason: null,
-    }).where("id", "=", row.id).execute();
     let result;
     try {
       result = await driver.start(spec, this.#logPaths(spec));
@@ -441,6 +434,15 @@ export class BoxManager {
       }).where("id", "=", row.id).execute();
       throw error;
     }
+    // Marked running only once the driver has a process to look at, so a concurrent reader
+    // (the supervisor, another CLI) never mistakes a box that is starting for a dead one.
+    await this.#db.updateTable("box_boxes").set({
+      state: "running",
+      started_at: Date.now(),
+      finished_at: null,
+      exit_code: null,
+      reason: null,
+    }).where("id", "=", row.id).execute();
     bootSeconds.observe({ driver: driver.name }, (performance.now() - started) / 1000);
     return { info: this.#toInfo(await this.#row(row.id)), stdin: result.stdin };
   }
@@ -645,6 +647,27 @@ export class BoxManager {
       if (info.state !== "running") removed.push(await this.remove(info.id));
     }
     return removed;
+  }
+
+  /**
+   * Re-reads every running box every `intervalMs`, so limits are enforced, exits recorded and
+   * `--rm` boxes removed while nobody is asking. Returns the function that stops it.
+   */
+  supervise(intervalMs = 1000, onError?: (error: unknown) => void): () => void {
+    let busy = false;
+    const timer = setInterval(async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        await this.list();
+      } catch (error) {
+        onError?.(error);
+      } finally {
+        busy = false;
+      }
+    }, intervalMs);
+    Deno.unrefTimer(timer);
+    return () => clearInterval(timer);
   }
 
   /** Whether any box was made from an image. */

@@ -8,6 +8,7 @@ import { streamSSE } from "hono/streaming";
 import {
   type A3sModule,
   AccessPolicy,
+  type AccessPolicyConfig,
   AccessPolicyConfigSchema,
   type AccessRule,
   createRouter,
@@ -18,16 +19,25 @@ import { openBoxRuntime } from "./runtime.ts";
 import { RegistryClient } from "./image/registry.ts";
 import type { BoxDriver } from "./types.ts";
 
+/** The validated `box` section. */
+export interface BoxConfig {
+  policy: AccessPolicyConfig;
+  insecureRegistries: string[];
+}
+
+/** The `box` section as written in a config file; every key optional. */
+export interface BoxConfigInput {
+  policy?: z.input<typeof AccessPolicyConfigSchema>;
+  insecureRegistries?: string[];
+}
+
 /** The `box` config section. */
-export const BoxConfigSchema = z.object({
+export const BoxConfigSchema: z.ZodType<BoxConfig, BoxConfigInput> = z.object({
   /** Host paths volumes may mount and URLs pulls may fetch; no roots, so no volumes, by default. */
   policy: AccessPolicyConfigSchema.default(AccessPolicyConfigSchema.parse({})),
   /** Registries (`host:port`) reached over plain HTTP besides localhost. */
   insecureRegistries: z.array(z.string().min(1)).default([]),
 });
-
-/** The validated `box` section. */
-export type BoxConfig = z.output<typeof BoxConfigSchema>;
 
 /** Who may call box's routes: everything runs or reveals commands, so `box:exec`. */
 export const BOX_ACCESS: readonly AccessRule[] = [{ path: "/box/v1/*", scope: "box:exec" }];
@@ -434,6 +444,10 @@ export function boxModule(
       const policy = new AccessPolicy(ctx.config.policy, {
         audit: (event, fields) => ctx.logger.warn(event, fields),
       });
+      const stopSupervising = boxes.supervise(
+        1000,
+        (error) => ctx.logger.warn("box supervision failed", { error: String(error) }),
+      );
       return {
         routes: createBoxRoutes(boxes, {
           policy,
@@ -441,7 +455,11 @@ export function boxModule(
           shutdown: ctx.shutdown,
         }),
         api: boxes,
-        close: () => Promise.resolve(boxes.close()),
+        close: () => {
+          stopSupervising();
+          boxes.close();
+          return Promise.resolve();
+        },
       };
     },
   });

@@ -391,12 +391,17 @@ export class NamespaceDriver implements BoxDriver {
 
   async state(spec: BoxSpec): Promise<DriverBoxState> {
     const record = await readJson<PidRecord>(this.#paths(spec).pid);
-    if (record && await isAlive(record)) return { running: true, pid: record.pid };
-    const status = await this.#statusFile(spec);
     const layout = await readJson<LayoutRecord>(this.#paths(spec).layout);
     const hit = layout
       ? await new BoxCgroup(layout.cgroup, spec.id).limitsHit()
       : { oom: false, pids: false };
+    if (record && await isAlive(record)) {
+      if (!hit.oom && !hit.pids) return { running: true, pid: record.pid };
+      // A box that hit its memory or pids limit is over: it is killed whole, so a half-dead box
+      // (its bomb killed, its shell alive) never lingers. Every observer enforces this.
+      await this.kill(spec, 9);
+    }
+    const status = await this.#statusFile(spec);
     let reason: ExitReason = (status?.reason as ExitReason | undefined) ?? "killed";
     if (hit.oom) reason = "oom";
     else if (hit.pids && reason !== "timeout") reason = "pids_limit";

@@ -40,8 +40,14 @@ Deno.test({
         timeoutSeconds: 300,
       });
       assertEquals([info.state, info.driver], ["running", "qemu"]);
+      // The agent answers before its main command has printed; give the guest a moment.
       let logs = "";
-      for await (const chunk of boxes.logs(info.id)) logs += new TextDecoder().decode(chunk.data);
+      for (let deadline = Date.now() + 30_000; Date.now() < deadline;) {
+        logs = "";
+        for await (const chunk of boxes.logs(info.id)) logs += new TextDecoder().decode(chunk.data);
+        if (/booted \d+\.\d+/.test(logs)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       assert(/booted \d+\.\d+/.test(logs), logs);
 
       const process = await boxes.exec(info.id, {

@@ -4,7 +4,7 @@
  * manifest). Plain HTTP only for `localhost` registries or ones the caller lists as insecure.
  */
 import { A3sError, NotFoundError } from "@a3s/common";
-import { type ImageStore } from "./store.ts";
+import type { ImageStore } from "./store.ts";
 import {
   type Descriptor,
   digestOf,
