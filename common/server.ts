@@ -19,15 +19,16 @@ import type { A3sModule } from "./module.ts";
 import { type ModuleState, startModules } from "./module_runtime.ts";
 import { createSecurity, metricMethod } from "./security/guard.ts";
 import { loadSecurityConfig } from "./security/config.ts";
+import { serveGuarded } from "./security/connection_guard.ts";
 
 /** What the server shares with the app it assembles and with every module it starts. */
 export interface ServerContext {
-  config: Config;
   /** The validated top-level configuration. */
-  store: Store;
+  config: Config;
   /** The shared store. */
-  logger: Logger;
+  store: Store;
   /** The server's logger; modules get a child of it. */
+  logger: Logger;
   /**
    * Aborted when the server starts shutting down, before it waits for in-flight requests:
    * long-lived responses (event streams, generations) end on it so draining can finish.
@@ -37,22 +38,22 @@ export interface ServerContext {
 
 /** What `/readyz` reports: the store and each module, in start order. */
 export interface Readiness {
-  status: "ready" | "not_ready";
   /** `ready` when the store and every module are. */
-  store: "ready" | "unreachable";
+  status: "ready" | "not_ready";
   /** Whether the store answers a ping. */
-  modules: Record<string, ModuleState>;
+  store: "ready" | "unreachable";
   /** Each module's state, in start order. */
+  modules: Record<string, ModuleState>;
 }
 
 /** The assembled app and the hook that closes the modules. */
 export interface AssembledApp {
-  app: OpenAPIHono;
   /** The assembled Hono app; `app.fetch` serves a request without a socket. */
+  app: OpenAPIHono;
   /** Closes the modules in reverse start order. */
   closeModules(): Promise<void>;
-  readiness(): Promise<Readiness>;
   /** The store's and each module's readiness, as `/readyz` reports it. */
+  readiness(): Promise<Readiness>;
 }
 
 const VERSION = "0.1.0";
@@ -225,8 +226,8 @@ export async function assembleApp(
 export interface RunningServer {
   /** The base URL, such as `http://127.0.0.1:11434`. */
   url: string;
-  port: number;
   /** The port bound (the one the OS picked when the config asked for 0). */
+  port: number;
   /** Stops accepting, lets in-flight requests finish, closes modules and storage. Idempotent. */
   shutdown(): Promise<void>;
   /** Resolves once the server has fully shut down. */
@@ -235,14 +236,14 @@ export interface RunningServer {
 
 /** Options for {@linkcode startServer}. */
 export interface StartOptions {
-  config: Config;
   /** The validated configuration. */
-  modules: readonly A3sModule[];
+  config: Config;
   /** The modules to start, in any order: serve orders them by `dependsOn`. */
+  modules: readonly A3sModule[];
   /** Defaults to the store the config names. */
   store?: Store;
-  logger?: Logger;
   /** Defaults to a JSON-lines logger at the config's level. */
+  logger?: Logger;
   /** Install SIGINT/SIGTERM handlers (the CLI does; tests do not). */
   handleSignals?: boolean;
 }
@@ -278,16 +279,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
   const { app, closeModules } = assembled;
 
-  const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve(
-    {
-      hostname: config.host,
-      port: config.port,
-      onListen: (addr) => onListen(addr as Deno.NetAddr),
-    },
-    app.fetch,
-  );
-  const addr = await listening;
+  // Deno.serve has no deadline for request heads; the guard in front of it does (slowloris).
+  const server = await serveGuarded({
+    hostname: config.host,
+    port: config.port,
+    handler: app.fetch,
+    limits: loadSecurityConfig(config),
+    logger: logger.child({ module: "security" }),
+  });
+  const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `http://${host}:${addr.port}`;
   logger.info("listening", { url, store: store.kind });

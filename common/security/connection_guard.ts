@@ -1,0 +1,482 @@
+/**
+ * The connection guard: a TCP front for `Deno.serve`, which has no deadline for request
+ * heads, so a client that trickles one header byte at a time (slowloris) would hold its
+ * connection forever. The guard owns the public socket, reads each request head under a
+ * deadline and a size limit, closes connections that go idle, and hands complete requests
+ * to the real server on a private Unix socket, adding the client's address as a header.
+ *
+ * It parses only the framing of requests (head, Content-Length, chunked), never bodies, and
+ * refuses ambiguous framing (both Content-Length and Transfer-Encoding, differing lengths),
+ * so it and the server behind it always agree where a request ends.
+ */
+import { join } from "node:path";
+import type { Logger } from "../logger.ts";
+import { counter } from "../telemetry.ts";
+import { PEER_HEADER } from "./guard.ts";
+
+/** Limits the guard enforces per connection. */
+export interface ConnectionLimits {
+  /** Time from a request's first byte (or the connection's opening) to the end of its head. */
+  headerTimeoutMs: number;
+  /** Time a connection may send and receive nothing while no response is pending. */
+  idleTimeoutMs: number;
+  /** Largest request head in bytes. */
+  maxHeaderBytes: number;
+}
+
+/** Options for {@linkcode serveGuarded}. */
+export interface GuardedServeOptions {
+  hostname: string;
+  port: number;
+  handler: Deno.ServeHandler;
+  limits: ConnectionLimits;
+  logger: Logger;
+}
+
+/** A running guarded server. */
+export interface GuardedServer {
+  addr: Deno.NetAddr;
+  /** Stops accepting, drains the server behind, then closes what is left. */
+  shutdown(): Promise<void>;
+}
+
+const closedByGuard = counter({
+  name: "a3s_connections_closed_total",
+  help: "Connections the connection guard closed, by reason.",
+  labelNames: ["reason"],
+});
+
+const CRLF2 = new Uint8Array([13, 10, 13, 10]);
+const MAX_CHUNK_LINE = 4096;
+/** How long shutdown waits for answered responses to finish reaching their clients. */
+const FORWARD_GRACE_MS = 2000;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A refusal that ends the connection after a short error response. */
+class FramingError extends Error {
+  constructor(readonly status: number, readonly reason: string, message: string) {
+    super(message);
+  }
+}
+
+/** A connection that closed underneath us; ends the request loop quietly. */
+class Closed extends Error {}
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
+  outer: for (let i = from; i <= haystack.length - needle.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
+
+function errorResponse(status: number, message: string): Uint8Array {
+  const titles: Record<number, string> = {
+    400: "Bad Request",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+  };
+  const body = JSON.stringify({
+    type: `urn:a3s:error:${status === 408 ? "request_timeout" : "bad_request"}`,
+    title: titles[status] ?? "Error",
+    status,
+    detail: message,
+  });
+  return encoder.encode(
+    `HTTP/1.1 ${status} ${
+      titles[status] ?? "Error"
+    }\r\ncontent-type: application/problem+json\r\n` +
+      `content-length: ${encoder.encode(body).length}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** What the guard learned from a request head, and the head to forward. */
+interface ParsedHead {
+  forward: Uint8Array;
+  body: { kind: "none" } | { kind: "length"; length: number } | { kind: "chunked" } | {
+    kind: "upgrade";
+  };
+}
+
+/** Parses a head (without its final blank line), checks framing, and rewrites the peer header. */
+function parseHead(head: Uint8Array, peer: string): ParsedHead {
+  const lines = decoder.decode(head).split("\r\n");
+  const requestLine = lines[0];
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ \S+ HTTP\/1\.[01]$/.test(requestLine)) {
+    throw new FramingError(400, "bad_request_line", "malformed request line");
+  }
+  const kept: string[] = [requestLine];
+  const lengths = new Set<string>();
+  let transferEncoding: string | undefined;
+  let upgrade = false;
+  let connectionUpgrade = false;
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon <= 0 || /^\s/.test(line)) {
+      throw new FramingError(400, "bad_header", "malformed header line");
+    }
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    // The client's address comes from the socket, never from what the client says.
+    if (name === PEER_HEADER) continue;
+    if (name === "content-length") { for (const v of value.split(",")) lengths.add(v.trim()); }
+    if (name === "transfer-encoding") {
+      transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
+    }
+    if (name === "upgrade") upgrade = true;
+    if (name === "connection" && /(^|,)\s*upgrade\s*(,|$)/i.test(value)) connectionUpgrade = true;
+    kept.push(line);
+  }
+  kept.push(`${PEER_HEADER}: ${peer}`);
+  const forward = encoder.encode(`${kept.join("\r\n")}\r\n\r\n`);
+  if (transferEncoding !== undefined) {
+    if (lengths.size) {
+      throw new FramingError(400, "ambiguous_framing", "both content-length and transfer-encoding");
+    }
+    if (transferEncoding.trim().toLowerCase() !== "chunked") {
+      throw new FramingError(400, "bad_transfer_encoding", "only chunked transfer-encoding");
+    }
+    return { forward, body: { kind: "chunked" } };
+  }
+  if (lengths.size > 1) {
+    throw new FramingError(400, "ambiguous_framing", "differing content-length");
+  }
+  if (lengths.size === 1) {
+    const [raw] = lengths;
+    if (!/^\d{1,15}$/.test(raw)) throw new FramingError(400, "bad_length", "bad content-length");
+    const length = Number(raw);
+    return { forward, body: length ? { kind: "length", length } : { kind: "none" } };
+  }
+  if (upgrade && connectionUpgrade) return { forward, body: { kind: "upgrade" } };
+  return { forward, body: { kind: "none" } };
+}
+
+/**
+ * Serves `handler` behind the connection guard on `hostname:port`.
+ *
+ * @example
+ * ```ts
+ * import { createLogger, serveGuarded } from "@a3s/common";
+ * const server = await serveGuarded({
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   handler: () => new Response("ok"),
+ *   limits: { headerTimeoutMs: 10_000, idleTimeoutMs: 120_000, maxHeaderBytes: 32_768 },
+ *   logger: createLogger("silent"),
+ * });
+ * await server.shutdown();
+ * ```
+ */
+export async function serveGuarded(options: GuardedServeOptions): Promise<GuardedServer> {
+  const { limits, logger } = options;
+  // A private directory (mode 0700), so only this user can reach the server behind.
+  const dir = await Deno.makeTempDir({ prefix: "a3s-serve-" });
+  const socketPath = join(dir, "http.sock");
+  const { promise: innerListening, resolve: innerReady } = Promise.withResolvers<void>();
+  const inner = Deno.serve({ path: socketPath, onListen: () => innerReady() }, options.handler);
+  await innerListening;
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: options.hostname, port: options.port });
+  } catch (error) {
+    await inner.shutdown();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  const open = new Set<Connection>();
+  let stopping = false;
+
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) {
+        const connection = new Connection(conn, socketPath, limits, logger);
+        open.add(connection);
+        connection.run().finally(() => open.delete(connection));
+      }
+    } catch (error) {
+      if (!stopping) logger.error("accept failed", { error: String(error) });
+    }
+  })();
+
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    async shutdown() {
+      stopping = true;
+      listener.close();
+      await accepting;
+      // Connections between requests go now; ones with a request in flight drain.
+      for (const connection of open) connection.closeIfIdle();
+      await inner.shutdown();
+      // The server behind has answered everything; let the last bytes reach the clients.
+      await Promise.race([
+        Promise.all([...open].map((connection) => connection.responsesForwarded())),
+        new Promise((resolve) => setTimeout(resolve, FORWARD_GRACE_MS)),
+      ]);
+      for (const connection of open) connection.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** One client connection and its upstream connection to the server behind. */
+class Connection {
+  readonly #client: Deno.TcpConn;
+  readonly #socketPath: string;
+  readonly #limits: ConnectionLimits;
+  readonly #logger: Logger;
+  readonly #peer: string;
+  #upstream?: Deno.UnixConn;
+  #pump?: Promise<void>;
+  #buffer: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  #closed = false;
+  #timer?: ReturnType<typeof setTimeout>;
+  #timerReason = "";
+  /** Requests forwarded whose response has not started: no idle deadline meanwhile. */
+  #awaitingResponse = false;
+  /** True while reading a request head; used to answer 408 rather than just closing. */
+  #inHead = false;
+  #betweenRequests = true;
+
+  constructor(client: Deno.TcpConn, socketPath: string, limits: ConnectionLimits, logger: Logger) {
+    this.#client = client;
+    this.#socketPath = socketPath;
+    this.#limits = limits;
+    this.#logger = logger;
+    this.#peer = (client.remoteAddr as Deno.NetAddr).hostname;
+  }
+
+  /** Arms the one deadline of this connection; any traffic re-arms or disarms it. */
+  #arm(ms: number, reason: string): void {
+    clearTimeout(this.#timer);
+    this.#timerReason = reason;
+    this.#timer = setTimeout(() => this.#expire(), ms);
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #expire(): void {
+    const reason = this.#timerReason;
+    closedByGuard.inc({ reason });
+    this.#logger.warn("connection closed", { reason, client: this.#peer });
+    if (this.#inHead) {
+      this.#client.write(errorResponse(408, "request head not received in time")).catch(() => {})
+        .finally(() => this.close());
+    } else this.close();
+  }
+
+  /** The idle deadline applies unless a response is pending (a slow handler is not idle). */
+  #armIdle(): void {
+    if (this.#awaitingResponse) this.#disarm();
+    else this.#arm(this.#limits.idleTimeoutMs, "idle");
+  }
+
+  closeIfIdle(): void {
+    if (this.#betweenRequests && !this.#awaitingResponse) this.close();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#disarm();
+    try {
+      this.#client.close();
+    } catch { /* already closed */ }
+    try {
+      this.#upstream?.close();
+    } catch { /* already closed */ }
+  }
+
+  /** Reads more client bytes into the buffer; throws {@linkcode Closed} at end of stream. */
+  async #fill(): Promise<void> {
+    const chunk = new Uint8Array(16 * 1024);
+    let n: number | null;
+    try {
+      n = await this.#client.read(chunk);
+    } catch {
+      throw new Closed();
+    }
+    if (n === null) throw new Closed();
+    this.#buffer = this.#buffer.length
+      ? concat(this.#buffer, chunk.subarray(0, n))
+      : chunk.slice(0, n);
+  }
+
+  #take(n: number): Uint8Array {
+    const out = this.#buffer.subarray(0, n);
+    this.#buffer = this.#buffer.subarray(n);
+    return out;
+  }
+
+  async #toUpstream(bytes: Uint8Array): Promise<void> {
+    if (!bytes.length) return;
+    try {
+      await writeAll(this.#upstream!, bytes);
+    } catch {
+      throw new Closed();
+    }
+  }
+
+  /** Resolves once the server behind has closed this connection and its bytes went out. */
+  responsesForwarded(): Promise<void> {
+    return this.#pump ?? Promise.resolve();
+  }
+
+  async #openUpstream(): Promise<void> {
+    this.#upstream = await Deno.connect({ transport: "unix", path: this.#socketPath });
+    const upstream = this.#upstream;
+    // Responses flow back untouched; any byte from the server means the response started.
+    this.#pump = (async () => {
+      const chunk = new Uint8Array(64 * 1024);
+      try {
+        for (;;) {
+          const n = await upstream.read(chunk);
+          if (n === null) break;
+          this.#awaitingResponse = false;
+          if (this.#betweenRequests && !this.#inHead) this.#armIdle();
+          await writeAll(this.#client, chunk.subarray(0, n));
+        }
+      } catch { /* either side went away */ }
+      this.close();
+    })();
+  }
+
+  async run(): Promise<void> {
+    try {
+      for (;;) {
+        const parsed = await this.#readHead();
+        if (!this.#upstream) await this.#openUpstream();
+        this.#betweenRequests = false;
+        this.#awaitingResponse = true;
+        await this.#toUpstream(parsed.forward);
+        await this.#forwardBody(parsed.body);
+        this.#betweenRequests = true;
+        if (parsed.body.kind === "upgrade") return;
+      }
+    } catch (error) {
+      if (error instanceof FramingError) {
+        closedByGuard.inc({ reason: error.reason });
+        this.#logger.warn("connection closed", { reason: error.reason, client: this.#peer });
+        await this.#client.write(errorResponse(error.status, error.message)).catch(() => {});
+      } else if (!(error instanceof Closed)) {
+        this.#logger.error("connection failed", { error: String(error), client: this.#peer });
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Reads one request head under the header deadline and size limit. */
+  async #readHead(): Promise<ParsedHead> {
+    // Before the first byte of a later request, the connection is idle; from it, the head
+    // deadline runs. A new connection starts its head deadline at once.
+    this.#inHead = false;
+    if (this.#buffer.length === 0) {
+      if (this.#upstream) {
+        this.#armIdle();
+        await this.#fill();
+      }
+    }
+    this.#inHead = true;
+    this.#arm(this.#limits.headerTimeoutMs, "header_timeout");
+    for (;;) {
+      // Stray CRLFs before a request line are allowed and skipped.
+      while (this.#buffer.length >= 2 && this.#buffer[0] === 13 && this.#buffer[1] === 10) {
+        this.#take(2);
+      }
+      const end = indexOf(this.#buffer, CRLF2);
+      if (end >= 0) {
+        if (end + 4 > this.#limits.maxHeaderBytes) {
+          throw new FramingError(431, "header_too_large", "request head too large");
+        }
+        const head = this.#take(end + 4).subarray(0, end);
+        this.#inHead = false;
+        this.#disarm();
+        return parseHead(head, this.#peer);
+      }
+      if (this.#buffer.length > this.#limits.maxHeaderBytes) {
+        throw new FramingError(431, "header_too_large", "request head too large");
+      }
+      await this.#fill();
+    }
+  }
+
+  /** Forwards exactly one body's bytes; each client read re-arms the idle deadline. */
+  async #forwardBody(body: ParsedHead["body"]): Promise<void> {
+    if (body.kind === "none") return;
+    if (body.kind === "upgrade") {
+      // A protocol switch (WebSocket): from here on bytes pass through both ways.
+      this.#disarm();
+      await this.#toUpstream(this.#take(this.#buffer.length));
+      for (;;) {
+        await this.#fill();
+        await this.#toUpstream(this.#take(this.#buffer.length));
+      }
+    }
+    if (body.kind === "length") {
+      let left = body.length;
+      for (;;) {
+        const part = this.#take(Math.min(left, this.#buffer.length));
+        left -= part.length;
+        await this.#toUpstream(part);
+        if (left === 0) return;
+        this.#arm(this.#limits.idleTimeoutMs, "idle");
+        await this.#fill();
+      }
+    }
+    // Chunked: size line, data, CRLF, ... a zero size, then trailers and a blank line.
+    for (;;) {
+      const line = await this.#forwardLine();
+      const size = parseInt(line.split(";")[0].trim(), 16);
+      if (!/^[0-9a-fA-F]+$/.test(line.split(";")[0].trim()) || !Number.isSafeInteger(size)) {
+        throw new FramingError(400, "bad_chunk", "malformed chunk size");
+      }
+      if (size === 0) {
+        // Trailers until an empty line.
+        while ((await this.#forwardLine()) !== "");
+        return;
+      }
+      let left = size + 2;
+      for (;;) {
+        const part = this.#take(Math.min(left, this.#buffer.length));
+        left -= part.length;
+        await this.#toUpstream(part);
+        if (left === 0) break;
+        this.#arm(this.#limits.idleTimeoutMs, "idle");
+        await this.#fill();
+      }
+    }
+  }
+
+  /** Forwards one CRLF-terminated line and returns it without the CRLF. */
+  async #forwardLine(): Promise<string> {
+    for (;;) {
+      const end = indexOf(this.#buffer, CRLF2.subarray(0, 2));
+      if (end >= 0) {
+        const line = this.#take(end + 2);
+        await this.#toUpstream(line);
+        return decoder.decode(line.subarray(0, end));
+      }
+      if (this.#buffer.length > MAX_CHUNK_LINE) {
+        throw new FramingError(400, "bad_chunk", "chunk line too long");
+      }
+      this.#arm(this.#limits.idleTimeoutMs, "idle");
+      await this.#fill();
+    }
+  }
+}

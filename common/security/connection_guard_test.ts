@@ -1,0 +1,144 @@
+import { assert, assertEquals } from "../_assert.ts";
+import { createLogger } from "../logger.ts";
+import { type GuardedServer, serveGuarded } from "./connection_guard.ts";
+import { PEER_HEADER } from "./guard.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+async function start(limits: Partial<{ headerTimeoutMs: number; idleTimeoutMs: number }> = {}) {
+  return await serveGuarded({
+    hostname: "127.0.0.1",
+    port: 0,
+    limits: {
+      headerTimeoutMs: limits.headerTimeoutMs ?? 400,
+      idleTimeoutMs: limits.idleTimeoutMs ?? 400,
+      maxHeaderBytes: 4096,
+    },
+    logger: createLogger("silent"),
+    handler: async (request) => {
+      const url = new URL(request.url);
+      if (url.pathname === "/slow") await new Promise((r) => setTimeout(r, 800));
+      const body = request.body ? await request.text() : "";
+      return Response.json({ peer: request.headers.get(PEER_HEADER), body, path: url.pathname });
+    },
+  });
+}
+
+/** Reads from `conn` until it closes (or `ms` pass), returning what arrived and when. */
+async function readAll(
+  conn: Deno.Conn,
+  ms = 5000,
+): Promise<{ text: string; closedAfterMs: number }> {
+  const started = Date.now();
+  const chunk = new Uint8Array(8192);
+  let text = "";
+  const deadline = setTimeout(() => conn.close(), ms);
+  try {
+    for (;;) {
+      const n = await conn.read(chunk);
+      if (n === null) break;
+      text += decoder.decode(chunk.subarray(0, n));
+    }
+  } catch { /* closed by the deadline */ }
+  clearTimeout(deadline);
+  try {
+    conn.close();
+  } catch { /* already closed */ }
+  return { text, closedAfterMs: Date.now() - started };
+}
+
+async function withServer(
+  limits: Parameters<typeof start>[0],
+  fn: (server: GuardedServer, port: number) => Promise<void>,
+) {
+  const server = await start(limits);
+  try {
+    await fn(server, server.addr.port);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+Deno.test("guard: a client trickling its headers is cut off while others are served", async () => {
+  await withServer({ headerTimeoutMs: 400 }, async (_server, port) => {
+    const slow = await Deno.connect({ hostname: "127.0.0.1", port });
+    await slow.write(encoder.encode("GET / HTTP/1.1\r\nHost: localhost\r\n"));
+    const trickling = (async () => {
+      for (let i = 0; i < 40; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        try {
+          await slow.write(encoder.encode(`x-${i}: a\r\n`));
+        } catch {
+          return i;
+        }
+      }
+      return 40;
+    })();
+    const answer = readAll(slow);
+    // Meanwhile an ordinary client gets its answer at once.
+    const ok = await fetch(`http://127.0.0.1:${port}/fast`);
+    assertEquals((await ok.json()).path, "/fast");
+    const { text, closedAfterMs } = await answer;
+    assert(text.startsWith("HTTP/1.1 408"), text);
+    assert(closedAfterMs < 1500, `closed after ${closedAfterMs} ms`);
+    assert((await trickling) < 40, "writes fail once the guard closed the connection");
+  });
+});
+
+Deno.test("guard: a connection that never sends a byte is closed at the head deadline", async () => {
+  await withServer({ headerTimeoutMs: 300 }, async (_server, port) => {
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+    const { closedAfterMs } = await readAll(silent);
+    assert(closedAfterMs < 1200, `closed after ${closedAfterMs} ms`);
+  });
+});
+
+Deno.test("guard: oversized heads and ambiguous framing are refused", async () => {
+  await withServer({}, async (_server, port) => {
+    const big = await Deno.connect({ hostname: "127.0.0.1", port });
+    await big.write(
+      encoder.encode(`GET / HTTP/1.1\r\nHost: x\r\nx-pad: ${"a".repeat(8000)}\r\n\r\n`),
+    );
+    assert((await readAll(big)).text.startsWith("HTTP/1.1 431"));
+
+    const smuggle = await Deno.connect({ hostname: "127.0.0.1", port });
+    await smuggle.write(
+      encoder.encode(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      ),
+    );
+    assert((await readAll(smuggle)).text.startsWith("HTTP/1.1 400"));
+  });
+});
+
+Deno.test("guard: keep-alive, chunked and sized bodies pass; a forged peer header is replaced", async () => {
+  await withServer({ idleTimeoutMs: 2000, headerTimeoutMs: 2000 }, async (_server, port) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(encoder.encode(
+      `POST /one HTTP/1.1\r\nHost: x\r\n${PEER_HEADER}: 6.6.6.6\r\nContent-Length: 5\r\n\r\nhello` +
+        "POST /two HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n" +
+        "GET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ));
+    const { text } = await readAll(conn);
+    const bodies = text.split("\r\n\r\n").slice(1).map((part) => part.match(/\{.*?\}/)?.[0]).filter(
+      Boolean,
+    ).map((json) => JSON.parse(json!));
+    assertEquals(bodies.map((b) => b.path), ["/one", "/two", "/three"]);
+    assertEquals(bodies.map((b) => b.body), ["hello", "abcde", ""]);
+    assertEquals(bodies.map((b) => b.peer), ["127.0.0.1", "127.0.0.1", "127.0.0.1"]);
+  });
+});
+
+Deno.test("guard: idle keep-alive connections close; a slow handler is not idle", async () => {
+  await withServer({ idleTimeoutMs: 300, headerTimeoutMs: 2000 }, async (_server, port) => {
+    const slow = await fetch(`http://127.0.0.1:${port}/slow`);
+    assertEquals((await slow.json()).path, "/slow");
+
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(encoder.encode("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const { text, closedAfterMs } = await readAll(conn);
+    assert(text.startsWith("HTTP/1.1 200"), text);
+    assert(closedAfterMs >= 250 && closedAfterMs < 1500, `closed after ${closedAfterMs} ms`);
+  });
+});
