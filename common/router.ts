@@ -3,8 +3,11 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Env } from "hono";
 import { ValidationError } from "./errors.ts";
 
-interface ZodIssueLike {
+/** The part of a zod issue a validation error is built from. */
+export interface ZodIssueLike {
+  /** Where in the input the issue is. */
   path: PropertyKey[];
+  /** What is wrong. */
   message: string;
 }
 

@@ -8,9 +8,13 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 /** The process-wide metrics registry, rendered on `GET /metrics`. */
 export const metricsRegistry: Registry = new Registry();
 
-interface MetricConfig<L extends string> {
+/** A metric's name, help text and label names. */
+export interface MetricConfig<L extends string> {
+  /** The metric name, such as `a3s_lane_jobs_total`. */
   name: string;
+  /** What the metric counts or measures. */
   help: string;
+  /** The names of its labels. */
   labelNames?: readonly L[];
 }
 

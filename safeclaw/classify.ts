@@ -26,8 +26,11 @@ export interface ClassifierOptions {
 
 /** A classifier owns one scanner instance; call `free()` when done with it. */
 export interface Classifier {
+  /** Finds the PII and secrets in one text. */
   classify(text: string): Classification;
+  /** Classifies a batch of texts in one scanner pass each. */
   classifyMany(texts: readonly string[]): Classification[];
+  /** Releases the scanner's WebAssembly memory. */
   free(): void;
 }
 
