@@ -256,6 +256,9 @@ class Connection {
     this.#limits = limits;
     this.#logger = logger;
     this.#peer = (client.remoteAddr as Deno.NetAddr).hostname;
+    // Responses leave in the pieces the server wrote them; waiting to coalesce them
+    // (Nagle) would hold streamed tokens and small answers back.
+    client.setNoDelay(true);
   }
 
   /** Arms the one deadline of this connection; any traffic re-arms or disarms it. */
@@ -304,7 +307,7 @@ class Connection {
 
   /** Reads more client bytes into the buffer; throws {@linkcode Closed} at end of stream. */
   async #fill(): Promise<void> {
-    const chunk = new Uint8Array(16 * 1024);
+    const chunk = new Uint8Array(64 * 1024);
     let n: number | null;
     try {
       n = await this.#client.read(chunk);
