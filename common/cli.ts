@@ -68,3 +68,69 @@ export async function runCommand(body: () => Promise<number | void>): Promise<nu
     return 1;
   }
 }
+
+/** How list and inspect commands print: Docker's `--format json|table`. */
+export type OutputFormat = "json" | "table";
+
+/** The `--format` and `--json` options every list and inspect command takes. */
+export const FORMAT_OPTIONS: CliOptions = {
+  format: { type: "string" },
+  json: { type: "boolean" },
+};
+
+/** The help lines of {@linkcode FORMAT_OPTIONS}, aligned like the rest of a command's help. */
+export const FORMAT_HELP =
+  "  --format FORMAT    json or table (default table)\n  --json             short for --format json";
+
+/**
+ * The output format the parsed flags ask for: `--json` is short for `--format json`; a bad
+ * or contradicting value is a {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * import { outputFormat, parseCommand, FORMAT_OPTIONS } from "@a3s/common";
+ * const { values } = parseCommand(["--json"], FORMAT_OPTIONS);
+ * console.log(outputFormat(values)); // "json"
+ * ```
+ */
+export function outputFormat(values: ParsedArgs["values"]): OutputFormat {
+  const format = values.format;
+  if (format !== undefined && format !== "json" && format !== "table") {
+    throw new UsageError(`--format must be json or table, got '${format}'`);
+  }
+  if (values.json === true) {
+    if (format === "table") throw new UsageError("--json contradicts --format table");
+    return "json";
+  }
+  return format ?? "table";
+}
+
+/**
+ * Aligns `rows` under `header` in columns two spaces apart; `empty` is printed instead when
+ * there are no rows.
+ *
+ * @example
+ * ```ts
+ * import { renderTable } from "@a3s/common";
+ * console.log(renderTable(["NAME", "SIZE"], [["a", "1"], ["bb", "22"]]));
+ * // NAME  SIZE
+ * // a     1
+ * // bb    22
+ * ```
+ */
+export function renderTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  empty?: string,
+): string {
+  if (!rows.length && empty !== undefined) return empty;
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  return [header, ...rows]
+    .map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd())
+    .join("\n");
+}
+
+/** Prints `value` as JSON, or the table `table()` renders. */
+export function printFormatted(format: OutputFormat, value: unknown, table: () => string): void {
+  console.log(format === "json" ? JSON.stringify(value, null, 2) : table());
+}
