@@ -53,6 +53,16 @@ const MIGRATIONS = [{
       insert into search_fts(rowid, title, body) values (new.id, new.title, new.body);
     end`.execute(db);
   },
+}, {
+  version: 2,
+  name: "fts5_rank",
+  async up(db: Kysely<unknown>) {
+    // The weighted BM25 as the table's own rank, so `order by rank limit n` takes FTS5's
+    // optimized path instead of calling bm25() as an ordinary function per row.
+    await sql`insert into search_fts(search_fts, rank) values ('rank', ${
+      sql.raw(`'bm25(${TITLE_WEIGHT}.0, ${BODY_WEIGHT}.0)'`)
+    })`.execute(db);
+  },
 }];
 
 /** Escapes LIKE wildcards so a prefix matches literally. */
@@ -158,14 +168,20 @@ export class Fts5Index implements LocalIndex {
   }
 
   async #match(match: string, limit: number, offset: number): Promise<LocalHit[]> {
+    // Rank every match but build snippets only for the page returned: in one flat query
+    // SQLite would compute snippet() for every matching row before sorting.
     const { rows } = await sql<{ uri: string; title: string; snippet: string; rank: number }>`
       select d.uri, d.title,
         snippet(search_fts, 1, '<mark>', '</mark>', '…', ${SNIPPET_TOKENS}) as snippet,
-        bm25(search_fts, ${TITLE_WEIGHT}, ${BODY_WEIGHT}) as rank
+        search_fts.rank as rank
       from search_fts join search_documents d on d.id = search_fts.rowid
-      where search_fts match ${match}
-      order by rank limit ${limit} offset ${offset}`.execute(this.db);
+      where search_fts match ${match} and search_fts.rowid in (
+        select rowid from search_fts where search_fts match ${match}
+        order by rank limit ${limit} offset ${offset}
+      )
+      order by search_fts.rank`.execute(this.db);
     // FTS5's bm25() is negative, lower is better; the API reports higher-is-better scores.
     return rows.map((r) => ({ uri: r.uri, title: r.title, snippet: r.snippet, score: -r.rank }));
   }
+
 }
