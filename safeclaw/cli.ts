@@ -1,12 +1,8 @@
 /** `a3s safeclaw`: scan text for PII and secrets, and print the scanner's quality report. */
-import {
-  intFlag,
-  parseCommand,
-  readStdin,
-  runCommand,
-  UsageError,
-  ValidationError,
-} from "@a3s/common";
+import { intFlag, parseCommand, runCommand, UsageError, ValidationError } from "@a3s/common";
+import { readInput } from "./_input.ts";
+import { injectionCommand } from "./cli_injection.ts";
+import { auditCommand } from "./cli_audit.ts";
 import { createClassifier } from "./classify.ts";
 import { generateCorpus, type LabeledRecord } from "./quality/generator.ts";
 import { fakerCorpus } from "./quality/faker_corpus.ts";
@@ -19,20 +15,19 @@ Commands:
   quality [--records N] [--seed S] [--corpus builtin|faker|all]
                                score the classifier on labeled corpora: the built-in
                                generator and Faker in 22 locales (default: all)
+  injection [--file F] [--jsonl] [--source S] [--report]
+                               prompt-injection verdicts; --report scores the detector on
+                               the evaluation sets beside a JS peer and published figures
+  audit verify                 check the audit hash chain; exit 1 naming the first bad record
+  audit ls [--severity S] [--min-severity S] [--session ID] [--kind K]
+           [--since T] [--until T] [--limit N] [--format json|table]
+  audit export [same filters]  every matching record as JSONL
+                               (audit takes --home and --database-url like serve)
 
 scan prints the findings of one text as a JSON array of {type, start, end, confidence};
 offsets are UTF-16 code units. With --jsonl, every input line is a JSON record with a
-"text" field, and every output line is {"id": <the record's id>, "spans": [...]}.`;
-
-async function readInput(file: string | undefined): Promise<string> {
-  if (file === undefined) return await readStdin();
-  try {
-    return await Deno.readTextFile(file);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw new UsageError(`no such file '${file}'`);
-    throw error;
-  }
-}
+"text" field, and every output line is {"id": <the record's id>, "spans": [...]}.
+injection --jsonl writes {"id", "injection", "score", "categories"} per record, in order.`;
 
 function parseRecord(line: string, lineNo: number): { id: unknown; text: string } {
   let record: unknown;
@@ -143,6 +138,8 @@ export function main(args: string[]): Promise<number> {
     }
     if (command === "scan") return await scanCommand(rest);
     if (command === "quality") return qualityCommand(rest);
+    if (command === "injection") return await injectionCommand(rest, HELP);
+    if (command === "audit") return await auditCommand(rest, HELP);
     throw new UsageError(`unknown safeclaw command '${command}'; run 'a3s safeclaw --help'`);
   });
 }

@@ -3,11 +3,11 @@
  * verification, session levels, and the OpenAI-compatible proxy, all under `/safeclaw/v1`.
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { join } from "node:path";
 import { type A3sModule, createRouter, defineModule, NotFoundError } from "@a3s/common";
 import { type Classifier, createClassifier } from "./classify.ts";
 import { type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
 import { Guard } from "./guard.ts";
+import { auditKey } from "./audit/key.ts";
 import { loadPolicyFile, parsePolicy, type Policy } from "./policy.ts";
 import { detectInjection } from "./injection/detector.ts";
 import { sanitize } from "./sanitize.ts";
@@ -218,24 +218,8 @@ export function createSafeclawRoutes(
   return app;
 }
 
-/** Reads the audit key from config, or makes one and keeps it in the data dir. */
-async function auditKey(config: SafeclawConfig, home: string): Promise<string> {
-  if (config.auditKey) return config.auditKey;
-  const dir = join(home, "safeclaw");
-  const path = join(dir, "audit.key");
-  try {
-    return (await Deno.readTextFile(path)).trim();
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  await Deno.mkdir(dir, { recursive: true });
-  const key = [...crypto.getRandomValues(new Uint8Array(32))]
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
-  await Deno.writeTextFile(path, key, { mode: 0o600, createNew: true });
-  return key;
-}
-
-async function policyFrom(config: SafeclawConfig): Promise<Policy> {
+/** The policy the config names: the file, with the inline section over it. */
+export async function policyFrom(config: SafeclawConfig): Promise<Policy> {
   const fromFile = config.policyFile ? await loadPolicyFile(config.policyFile) : parsePolicy({});
   return config.policy ? parsePolicy({ ...fromFile, ...config.policy }) : fromFile;
 }
@@ -280,7 +264,7 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
       const guard = await Guard.open({
         store: ctx.store,
         policy,
-        hmacKey: await auditKey(ctx.config, ctx.server.home),
+        hmacKey: await auditKey(ctx.config.auditKey, ctx.server.home),
         tee: detectTee(ctx.config.teeRoot),
       });
       const port = ctx.server.port;

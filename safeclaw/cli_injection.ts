@@ -1,0 +1,120 @@
+/** `a3s safeclaw injection`: verdicts for texts, JSONL records, and the quality report. */
+import { parseCommand, UsageError, ValidationError } from "@a3s/common";
+import { detectInjection, type Source, SOURCES } from "./injection/detector.ts";
+import {
+  type EvalRecord,
+  evaluate,
+  formatInjectionReport,
+  parseEvalSet,
+} from "./injection/evaluate.ts";
+import { readInput } from "./_input.ts";
+
+const EVAL_SETS = [
+  ["development set (the rules were tuned on it)", "testdata/injection_eval.jsonl"],
+  [
+    "second set (written after the rules; the concept layer came after seeing its misses once)",
+    "testdata/injection_heldout.jsonl",
+  ],
+] as const;
+
+async function peerJudge(): Promise<
+  ((r: EvalRecord) => { injection: boolean; score: number }) | undefined
+> {
+  try {
+    const { vard } = await import("@andersmyrmel/vard");
+    return (r) => {
+      const result = vard.safe(r.text) as { safe: boolean; threats?: { severity: number }[] };
+      const score = Math.max(0, ...(result.threats ?? []).map((t) => t.severity));
+      return { injection: !result.safe, score };
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+async function report(): Promise<void> {
+  const peer = await peerJudge();
+  const out: string[] = [];
+  for (const [name, path] of EVAL_SETS) {
+    const records = parseEvalSet(await Deno.readTextFile(new URL(path, import.meta.url)));
+    const started = performance.now();
+    const ours = evaluate(records, (r) => detectInjection(r.text, { source: r.source }));
+    const perSecond = records.length / ((performance.now() - started) / 1000);
+    out.push(
+      `== ${name}`,
+      formatInjectionReport(ours),
+      `safeclaw verdicts per second: ${perSecond.toFixed(0)}`,
+    );
+    if (peer) {
+      const p = evaluate(records, peer);
+      out.push(
+        `@andersmyrmel/vard balanced accuracy, all attacks: ${
+          p.overallBalancedAccuracy.toFixed(3)
+        }`,
+        `@andersmyrmel/vard false-positive rate on hard benign text: ${
+          p.hardBenignFalsePositiveRate.toFixed(3)
+        }`,
+      );
+    }
+    out.push("");
+  }
+  console.log(out.join("\n").trimEnd());
+}
+
+/** Runs `a3s safeclaw injection`. */
+export async function injectionCommand(args: string[], help: string): Promise<number> {
+  const { values, positionals } = parseCommand(args, {
+    file: { type: "string", short: "f" },
+    jsonl: { type: "boolean" },
+    report: { type: "boolean" },
+    source: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`injection takes no arguments; use --file`);
+  if (values.report) {
+    await report();
+    return 0;
+  }
+  const source = (values.source as string | undefined) ?? "user";
+  if (!SOURCES.includes(source as Source)) {
+    throw new UsageError(`--source must be one of ${SOURCES.join(", ")}, got '${source}'`);
+  }
+  const input = await readInput(values.file as string | undefined);
+  if (!values.jsonl) {
+    console.log(JSON.stringify(detectInjection(input, { source: source as Source })));
+    return 0;
+  }
+  const lines = input.split("\n");
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (!line) continue;
+    let record: { id?: unknown; text?: unknown; source?: unknown };
+    try {
+      record = JSON.parse(line);
+    } catch {
+      throw new ValidationError(`line ${i + 1}: not valid JSON`, `line ${i + 1}`);
+    }
+    if (typeof record?.text !== "string") {
+      throw new ValidationError(`line ${i + 1}: needs a string "text" field`, `line ${i + 1}`);
+    }
+    const recordSource = SOURCES.includes(record.source as Source)
+      ? record.source as Source
+      : source as Source;
+    const v = detectInjection(record.text, { source: recordSource });
+    out.push(
+      JSON.stringify({
+        id: record.id ?? null,
+        injection: v.injection,
+        score: v.score,
+        categories: v.categories,
+      }),
+    );
+  }
+  if (out.length) console.log(out.join("\n"));
+  return 0;
+}
