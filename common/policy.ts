@@ -27,11 +27,17 @@ import {
 
 /** Validated policy options (defaults applied); see the schema for each field. */
 export interface AccessPolicyConfig {
+  /** Host directories that requests may read from (local model folders, say). None by default. */
   roots: string[];
+  /** URL schemes a server-side fetch may use. */
   schemes: ("http" | "https")[];
+  /** Host names a fetch may reach: exact or `*.example.org`. Empty means any public host. */
   hosts: string[];
+  /** Non-public addresses a fetch may reach anyway: CIDR blocks, or `*` for all. */
   privateNetworks: string[];
+  /** Redirect hops a fetch follows, each one checked again. */
   maxRedirects: number;
+  /** Deadline for connecting and receiving response headers, per hop. */
   connectTimeoutMs: number;
 }
 
@@ -67,6 +73,7 @@ export const AccessPolicyConfigSchema: z.ZodType<AccessPolicyConfig, AccessPolic
 
 /** The policy refused a path or URL: a 403 that names the request field. */
 export class PolicyError extends A3sError {
+  /** A refusal naming the request `field`; `cause` stays in logs. */
   constructor(message: string, field?: string, cause?: unknown) {
     super("forbidden_by_policy", message, { status: 403, field, cause });
     this.name = "PolicyError";
@@ -77,8 +84,9 @@ export class PolicyError extends A3sError {
 export type Resolver = (hostname: string) => Promise<string[]>;
 
 /** Resolves like the system does for `fetch` (getaddrinfo: /etc/hosts, then DNS). */
-export const systemResolver: Resolver = async (hostname) =>
-  (await lookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
+export async function systemResolver(hostname: string): Promise<string[]> {
+  return (await lookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
+}
 
 /** Something that receives the details of refusals and failures, which callers never see. */
 export type PolicyAuditLog = (event: string, fields: Record<string, unknown>) => void;
@@ -112,6 +120,7 @@ function hostMatches(pattern: string, hostname: string): boolean {
  * ```
  */
 export class AccessPolicy {
+  /** The validated options this policy enforces. */
   readonly config: AccessPolicyConfig;
   readonly #resolver: Resolver;
   readonly #audit: PolicyAuditLog;
@@ -119,6 +128,7 @@ export class AccessPolicy {
   readonly #privateBlocks;
   #realRoots?: Promise<string[]>;
 
+  /** Validates `config`; `resolver` and `audit` are for tests and the server log. */
   constructor(
     config: AccessPolicyConfigInput = {},
     options: { resolver?: Resolver; audit?: PolicyAuditLog } = {},

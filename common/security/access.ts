@@ -67,6 +67,7 @@ interface CompiledRule extends AccessRule {
 export class AccessTable {
   readonly #rules: CompiledRule[];
 
+  /** Compiles the server's own rules, then `rules`, in order. */
   constructor(rules: readonly AccessRule[]) {
     this.#rules = [...SERVER_ACCESS, ...rules].map((rule) => ({
       ...rule,

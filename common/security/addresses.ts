@@ -4,7 +4,7 @@
  */
 
 /** An address as 16 bytes; IPv4 is stored as an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`). */
-type Bytes = Uint8Array;
+export type Bytes = Uint8Array;
 
 function parseIpv4(text: string): Bytes | undefined {
   const parts = text.split(".");
@@ -67,9 +67,11 @@ export function isIpLiteral(text: string): boolean {
 
 /** A parsed CIDR block such as `10.0.0.0/8` or `fc00::/7`. */
 export interface Cidr {
+  /** The block's address. */
   bytes: Bytes;
   /** Prefix length in bits of the 128-bit form. */
   bits: number;
+  /** The block as written. */
   text: string;
 }
 

@@ -9,8 +9,11 @@ import { scopeSchema } from "./scopes.ts";
 
 /** A token given in config: the secret and the scopes it grants (`admin` when unset). */
 export interface ConfiguredToken {
+  /** The secret, at least 16 characters. */
   token: string;
+  /** What it may do. */
   scopes: string[];
+  /** A label for logs. */
   name?: string;
 }
 
@@ -22,17 +25,29 @@ const ConfiguredTokenSchema: z.ZodType<ConfiguredToken> = z.object({
 
 /** The validated `security` section; see the schema for what each key means. */
 export interface SecurityConfig {
+  /** Tokens from config; stored tokens (`a3s token create`) need no entry. */
   tokens: ConfiguredToken[];
+  /** Extra names served on a loopback bind; on other binds, when set, the only ones. */
   allowedHosts: string[];
+  /** Browser origins that may call, besides loopback and same-origin pages. */
   origins: string[];
+  /** Demand a JSON content type for bodies from browsers only, or from everyone. */
   requireJsonContentType: "browser" | "always";
+  /** Serve a non-loopback bind with no token at all. Loudly unsafe. */
   insecureNoAuthOnPublicBind: boolean;
+  /** Requests per minute per client; 0 turns the limit off. */
   requestsPerMinute: number;
+  /** Requests a client may burst above the steady rate. */
   requestBurst: number;
+  /** In-flight requests per client, streams included; 0 turns the limit off. */
   maxConcurrentRequests: number;
+  /** Largest request head in bytes. */
   maxHeaderBytes: number;
+  /** Time a client has to send a complete request head. */
   headerTimeoutMs: number;
+  /** A connection quiet this long, with no response pending, is closed. */
   idleTimeoutMs: number;
+  /** Time a handler has to start its response; 0 turns it off. */
   requestTimeoutMs: number;
 }
 

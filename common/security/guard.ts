@@ -54,10 +54,13 @@ const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** Options for {@linkcode createSecurity}. */
 export interface SecurityOptions {
+  /** The validated `security` section. */
   config: SecurityConfig;
   /** The bind address; decides loopback or public defaults. */
   host: string;
+  /** Where stored tokens live. */
   store: Store;
+  /** Where refusals are logged. */
   logger: Logger;
   /** Every module's access rules, in module order. */
   rules: readonly AccessRule[];
@@ -71,6 +74,7 @@ export interface Security {
   tokens: TokenStore;
   /** False only when serving a public bind with no token, by explicit request. */
   authEnforced: boolean;
+  /** True when bound to a loopback address. */
   loopbackBind: boolean;
 }
 

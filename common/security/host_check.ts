@@ -41,6 +41,7 @@ export class HostCheck {
   readonly #loopbackBind: boolean;
   readonly #allowed: readonly string[];
 
+  /** `loopbackBind` turns on the loopback-names default; `allowedHosts` adds names. */
   constructor(options: { loopbackBind: boolean; allowedHosts: readonly string[] }) {
     this.#loopbackBind = options.loopbackBind;
     this.#allowed = options.allowedHosts;

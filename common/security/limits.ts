@@ -37,6 +37,7 @@ export class ClientLimiter {
   readonly #inFlight = new Map<string, number>();
   readonly #now: () => number;
 
+  /** Limits per client key; `now` is a clock in milliseconds, swappable for tests. */
   constructor(
     options: { requestsPerMinute: number; burst: number; maxConcurrent: number },
     now: () => number = () => performance.now(),

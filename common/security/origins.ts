@@ -42,6 +42,7 @@ function isLoopbackOrigin(origin: string): boolean {
 export class OriginPolicy {
   readonly #patterns: readonly string[];
 
+  /** `patterns`: exact origins, `*` wildcards in them, or `*` for all. */
   constructor(patterns: readonly string[]) {
     this.#patterns = patterns;
   }

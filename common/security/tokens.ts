@@ -24,11 +24,17 @@ interface TokenTables {
 
 /** A stored token as `token ls` shows it: never the secret. */
 export interface TokenInfo {
+  /** The public part of the token, used to revoke it. */
   id: string;
+  /** A label. */
   name: string;
+  /** What it may do. */
   scopes: string[];
+  /** ISO time of creation. */
   createdAt: string;
+  /** ISO time of last use, to a minute. */
   lastUsedAt?: string;
+  /** ISO time of revocation. */
   revokedAt?: string;
 }
 
@@ -36,7 +42,9 @@ export interface TokenInfo {
 export interface TokenIdentity {
   /** The stored token's id, or `config:<n>` for a token from config. */
   id: string;
+  /** A label for logs. */
   name: string;
+  /** What it may do. */
   scopes: string[];
 }
 
