@@ -205,7 +205,9 @@ export class StoreProvider implements EventProvider {
             .where("seq", ">", cursor).orderBy("seq").limit(SCAN).execute();
           for (const row of rows) {
             cursor = Number(row.seq);
-            if (matches(row.subject)) onEvent({ seq: String(row.seq), event: JSON.parse(row.body) });
+            if (matches(row.subject)) {
+              onEvent({ seq: String(row.seq), event: JSON.parse(row.body) });
+            }
           }
           backoff = 100;
           if (rows.length < SCAN) await this.#wakeup.wait(this.#pollMs, signal);

@@ -1,0 +1,251 @@
+/**
+ * NATS JetStream: one file-backed stream holds every subject under a prefix; durable
+ * consumers are JetStream pull consumers with explicit acks; de-duplication is JetStream's
+ * own (`Nats-Msg-Id` within the stream's duplicate window).
+ */
+import {
+  AckPolicy,
+  connect,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  nanos,
+  type NatsConnection,
+  StorageType,
+} from "nats";
+import type { Logger } from "@a3s/common";
+import type { CloudEvent } from "../envelope.ts";
+import { EventBrokerError } from "../errors.ts";
+import type {
+  ConsumerInfo,
+  ConsumerSpec,
+  EventProvider,
+  LiveSubscription,
+  ProviderDelivery,
+  PublishReceipt,
+  StoredEvent,
+  SubjectInfo,
+} from "../provider.ts";
+
+/** Options of {@linkcode NatsProvider.connect}. */
+export interface NatsProviderOptions {
+  /** `nats://host:port` (several comma-separated servers are allowed). */
+  url: string;
+  /** Stream name (default `A3S_EVENTS`). */
+  stream?: string;
+  /** Subject prefix inside NATS (default `a3s`), so our subjects do not collide with others. */
+  prefix?: string;
+  dedupeWindowMs?: number;
+  /** How long a publish waits for the broker's ack (default 5 s). */
+  publishTimeoutMs?: number;
+  logger?: Logger;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The JetStream provider. */
+export class NatsProvider implements EventProvider {
+  readonly kind = "nats" as const;
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #stream: string;
+  readonly #prefix: string;
+  readonly #publishTimeoutMs: number;
+
+  private constructor(
+    nc: NatsConnection,
+    jsm: JetStreamManager,
+    options: NatsProviderOptions,
+  ) {
+    this.#nc = nc;
+    this.#jsm = jsm;
+    this.#js = nc.jetstream();
+    this.#stream = options.stream ?? "A3S_EVENTS";
+    this.#prefix = options.prefix ?? "a3s";
+    this.#publishTimeoutMs = options.publishTimeoutMs ?? 5000;
+  }
+
+  /**
+   * Connects and creates (or updates) the stream. An unreachable server fails here with one
+   * line; later outages are reconnected to with backoff, forever.
+   */
+  static async connect(options: NatsProviderOptions): Promise<NatsProvider> {
+    let attempt = 0;
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: options.url.split(",").map((s) => s.trim().replace(/^nats:\/\//, "")),
+        name: "a3s-event",
+        maxReconnectAttempts: -1,
+        reconnectDelayHandler: () => Math.min(100 * 2 ** attempt++, 5000),
+        timeout: 3000,
+      });
+    } catch (error) {
+      throw new EventBrokerError(
+        `cannot reach NATS at ${options.url}: ${(error as Error).message}`,
+        error,
+      );
+    }
+    (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === "reconnect") attempt = 0;
+        if (status.type === "disconnect" || status.type === "reconnect") {
+          options.logger?.warn(`NATS ${status.type}`, { server: String(status.data) });
+        }
+      }
+    })().catch(() => {});
+    try {
+      const jsm = await nc.jetstreamManager();
+      const stream = options.stream ?? "A3S_EVENTS";
+      const config = {
+        subjects: [`${options.prefix ?? "a3s"}.>`],
+        storage: StorageType.File,
+        duplicate_window: nanos(options.dedupeWindowMs ?? 120_000),
+      };
+      try {
+        await jsm.streams.info(stream);
+        await jsm.streams.update(stream, config);
+      } catch {
+        await jsm.streams.add({ name: stream, ...config });
+      }
+      return new NatsProvider(nc, jsm, options);
+    } catch (error) {
+      await nc.close().catch(() => {});
+      throw new EventBrokerError(
+        `NATS at ${options.url} has no usable JetStream (start it with -js): ${
+          (error as Error).message
+        }`,
+        error,
+      );
+    }
+  }
+
+  #natsSubject(subject: string): string {
+    return `${this.#prefix}.${subject}`;
+  }
+
+  #ourSubject(natsSubject: string): string {
+    return natsSubject.slice(this.#prefix.length + 1);
+  }
+
+  async publish(event: CloudEvent): Promise<PublishReceipt> {
+    const ack = await this.#js.publish(
+      this.#natsSubject(event.subject),
+      encoder.encode(JSON.stringify(event)),
+      { msgID: event.id, timeout: this.#publishTimeoutMs },
+    );
+    return { seq: String(ack.seq), duplicate: ack.duplicate };
+  }
+
+  async subscribe(
+    pattern: string,
+    after: string | undefined,
+    onEvent: (stored: StoredEvent) => void,
+  ): Promise<LiveSubscription> {
+    const consumer = await this.#js.consumers.get(this.#stream, {
+      // One subject as a string: a list needs nats-server 2.10, Debian ships 2.9.
+      filterSubjects: this.#natsSubject(pattern),
+      ...(after === undefined
+        ? { deliver_policy: DeliverPolicy.New }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Number(after) + 1 }),
+    });
+    const messages = await consumer.consume();
+    const loop = (async () => {
+      for await (const m of messages) {
+        onEvent({ seq: String(m.seq), event: JSON.parse(decoder.decode(m.data)) });
+      }
+    })().catch(() => {});
+    return {
+      close: async () => {
+        await messages.close().catch(() => {});
+        await loop;
+      },
+    };
+  }
+
+  async ensureConsumer(spec: ConsumerSpec): Promise<void> {
+    try {
+      await this.#jsm.consumers.info(this.#stream, spec.name);
+      await this.#jsm.consumers.update(this.#stream, spec.name, {
+        ack_wait: nanos(spec.ackWaitMs),
+      });
+    } catch {
+      await this.#jsm.consumers.add(this.#stream, {
+        durable_name: spec.name,
+        filter_subject: this.#natsSubject(spec.pattern),
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(spec.ackWaitMs),
+        max_deliver: -1,
+        deliver_policy: spec.deliver === "all" ? DeliverPolicy.All : DeliverPolicy.New,
+      });
+    }
+  }
+
+  async *consume(
+    spec: ConsumerSpec,
+    signal: AbortSignal,
+    batch: number,
+  ): AsyncIterable<ProviderDelivery> {
+    const consumer = await this.#js.consumers.get(this.#stream, spec.name);
+    const messages: ConsumerMessages = await consumer.consume({ max_messages: batch });
+    const stop = () => void messages.close().catch(() => {});
+    // The signal may have fired while the pull was being set up.
+    if (signal.aborted) stop();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const m of messages) {
+        if (signal.aborted) break;
+        yield {
+          seq: String(m.seq),
+          event: JSON.parse(decoder.decode(m.data)),
+          deliveries: m.info.deliveryCount,
+          ack: () => {
+            m.ack();
+            return Promise.resolve();
+          },
+          nack: (delayMs: number) => {
+            m.nak(delayMs);
+            return Promise.resolve();
+          },
+        };
+      }
+    } finally {
+      signal.removeEventListener("abort", stop);
+      stop();
+    }
+  }
+
+  async deleteConsumer(name: string): Promise<void> {
+    await this.#jsm.consumers.delete(this.#stream, name);
+  }
+
+  async consumers(): Promise<ConsumerInfo[]> {
+    const infos = await this.#jsm.consumers.list(this.#stream).next();
+    return infos.filter((i) => i.config.durable_name).map((i) => ({
+      name: i.name,
+      pattern: this.#ourSubject(i.config.filter_subject ?? `${this.#prefix}.>`),
+      pending: i.num_pending,
+      unacked: i.num_ack_pending,
+    })).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async subjects(): Promise<SubjectInfo[]> {
+    const info = await this.#jsm.streams.info(this.#stream, { subjects_filter: ">" });
+    return Object.entries(info.state.subjects ?? {})
+      .map(([subject, events]) => ({ subject: this.#ourSubject(subject), events }))
+      .sort((a, b) => a.subject.localeCompare(b.subject));
+  }
+
+  /** Deletes the stream and everything in it (tests and `event` admin only). */
+  async destroy(): Promise<void> {
+    await this.#jsm.streams.delete(this.#stream).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    if (this.#nc.isClosed()) return;
+    await this.#nc.drain().catch(() => this.#nc.close());
+  }
+}
