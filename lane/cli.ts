@@ -1,8 +1,21 @@
 /**
- * `a3s lane stats|ls|dlq ls|dlq retry ID|dlq purge [ID]`: inspect the durable queues of the
- * configured store (the data dir's SQLite file, or `--database-url`).
+ * `a3s lane stats|ls|inspect ID|dlq ls|dlq retry ID|dlq purge [ID]`: inspect the durable
+ * queues of the configured store (the data dir's SQLite file, or `--database-url`).
  */
-import { intFlag, loadConfig, openStore, parseCommand, runCommand, UsageError } from "@a3s/common";
+import {
+  FORMAT_HELP,
+  FORMAT_OPTIONS,
+  intFlag,
+  loadConfig,
+  NotFoundError,
+  openStore,
+  outputFormat,
+  parseCommand,
+  printFormatted,
+  renderTable,
+  runCommand,
+  UsageError,
+} from "@a3s/common";
 import { DurableLane } from "./durable_lane.ts";
 import { LANE_NAMES, type LaneName, parseLaneName } from "./lanes.ts";
 import { JOB_STATES, type JobInfo, type JobState } from "./types.ts";
@@ -12,6 +25,7 @@ const HELP = `Usage: a3s lane <command> [options]
 Commands:
   stats              job counts per lane and state
   ls                 list jobs (oldest first)
+  inspect ID         one job with its payload, result and error history
   dlq ls             list dead-lettered jobs with their last error
   dlq retry ID       requeue a dead job with a fresh attempt count
   dlq purge [ID]     delete one dead job, or all that match --session/--lane
@@ -21,13 +35,12 @@ Options:
   --lane LANE        only this lane (${LANE_NAMES.join(", ")})
   --state STATE      only this state, for ls (${JOB_STATES.join(", ")})
   --limit N          at most N jobs (default 50)
-  --json             print JSON
+${FORMAT_HELP}
   --home DIR         data dir (env A3S_HOME)
   --database-url URL PostgreSQL instead of the data dir's SQLite (env A3S_DATABASE_URL)
   -h, --help         show this help`;
 
-function table(jobs: JobInfo[]): string {
-  if (!jobs.length) return "no jobs";
+function jobTable(jobs: JobInfo[]): string {
   const rows = jobs.map((job) => [
     job.id,
     job.lane,
@@ -38,11 +51,32 @@ function table(jobs: JobInfo[]): string {
     job.errors.at(-1)?.message ?? "",
   ]);
   const header = ["ID", "LANE", "SESSION", "KIND", "STATE", "ATTEMPTS", "LAST ERROR"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((r) =>
-    r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()
-  )
-    .join("\n");
+  return renderTable(header, rows, "no jobs");
+}
+
+/** One job as `FIELD  value` lines, then its error history. */
+function jobDetail(job: JobInfo): string {
+  const time = (ms: number | null) => ms === null ? "-" : new Date(ms).toISOString();
+  const fields: [string, string][] = [
+    ["ID", job.id],
+    ["SESSION", job.session],
+    ["LANE", job.lane],
+    ["KIND", job.kind],
+    ["STATE", job.state],
+    ["PRIORITY", String(job.priority)],
+    ["KEY", job.key ?? "-"],
+    ["ATTEMPTS", `${job.attempts}/${job.maxAttempts}`],
+    ["DEPENDS ON", job.dependsOn.join(", ") || "-"],
+    ["CREATED", time(job.createdAt)],
+    ["STARTED", time(job.startedAt)],
+    ["FINISHED", time(job.finishedAt)],
+    ["PAYLOAD", JSON.stringify(job.payload)],
+    ["RESULT", JSON.stringify(job.result)],
+  ];
+  const detail = renderTable(["FIELD", "VALUE"], fields);
+  if (!job.errors.length) return detail;
+  const errors = job.errors.map((e) => [String(e.attempt), e.code, time(e.at), e.message]);
+  return `${detail}\n\n${renderTable(["ATTEMPT", "CODE", "AT", "ERROR"], errors)}`;
 }
 
 /** Runs the `lane` command; returns its exit code. */
@@ -53,7 +87,7 @@ export function main(args: string[]): Promise<number> {
       lane: { type: "string" },
       state: { type: "string" },
       limit: { type: "string" },
-      json: { type: "boolean" },
+      ...FORMAT_OPTIONS,
       home: { type: "string" },
       "database-url": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -63,16 +97,22 @@ export function main(args: string[]): Promise<number> {
       return 0;
     }
     const [command, sub, id, ...extra] = positionals;
-    const known = command === "stats" || command === "ls" ||
+    const known = command === "stats" || command === "ls" || command === "inspect" ||
       (command === "dlq" && (sub === "ls" || sub === "retry" || sub === "purge"));
     if (!known) {
       throw new UsageError(
         command === undefined
-          ? "missing command: stats, ls, dlq ls, dlq retry ID or dlq purge [ID]"
+          ? "missing command: stats, ls, inspect ID, dlq ls, dlq retry ID or dlq purge [ID]"
           : `unknown command '${[command, sub].filter(Boolean).join(" ")}'; run with --help`,
       );
     }
-    if (command !== "dlq" && sub !== undefined) {
+    if (command === "inspect" && sub === undefined) {
+      throw new UsageError("inspect needs the job ID");
+    }
+    if (command === "inspect" && id !== undefined) {
+      throw new UsageError(`'inspect' takes one job ID, got '${id}' too`);
+    }
+    if (command !== "dlq" && command !== "inspect" && sub !== undefined) {
       throw new UsageError(`'${command}' takes no arguments, got '${sub}'`);
     }
     if (command === "dlq" && sub === "retry" && id === undefined) {
@@ -92,6 +132,7 @@ export function main(args: string[]): Promise<number> {
     const limit = intFlag(values, "limit") ?? 50;
     if (limit < 1) throw new UsageError(`--limit must be at least 1, got ${limit}`);
     const session = values.session as string | undefined;
+    const format = outputFormat(values);
     const config = loadConfig({
       flags: { home: values.home, databaseUrl: values["database-url"] },
     });
@@ -100,8 +141,7 @@ export function main(args: string[]): Promise<number> {
       await store.close();
       throw error;
     });
-    const print = (value: unknown, text: () => string) =>
-      console.log(values.json ? JSON.stringify(value, null, 2) : text());
+    const print = (value: unknown, text: () => string) => printFormatted(format, value, text);
     try {
       if (command === "stats") {
         const stats = await scheduler.stats();
@@ -111,15 +151,18 @@ export function main(args: string[]): Promise<number> {
             name,
             ...JOB_STATES.map((s) => String(stats.lanes[name][s])),
           ]);
-          return [header, ...rows].map((r) => r.map((c) => c.padEnd(10)).join(" ").trimEnd())
-            .join("\n");
+          return renderTable(header, rows);
         });
       } else if (command === "ls") {
         const jobs = await scheduler.list({ session, lane, state: state as JobState, limit });
-        print(jobs, () => table(jobs));
+        print(jobs, () => jobTable(jobs));
+      } else if (command === "inspect") {
+        const job = await scheduler.get(sub!);
+        if (!job) throw new NotFoundError(`job '${sub}' not found`, "id");
+        print(job, () => jobDetail(job));
       } else if (sub === "ls") {
         const jobs = await scheduler.dlq.list({ session, lane, limit });
-        print(jobs, () => table(jobs));
+        print(jobs, () => jobTable(jobs));
       } else if (sub === "retry") {
         const job = await scheduler.dlq.retry(id!);
         print(job, () => `requeued ${job.id} in ${job.lane}`);

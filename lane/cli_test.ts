@@ -44,6 +44,19 @@ Deno.test("CLI: stats, ls, dlq ls, dlq retry and dlq purge on the data dir's sto
     const dlq = await lane(home, "dlq", "ls");
     assert(dlq.out.includes(bad.id) && dlq.out.includes("disk on fire"), dlq.out);
 
+    const inspected = await lane(home, "inspect", bad.id, "--format", "json");
+    assertEquals(inspected.code, 0, inspected.err);
+    const job = JSON.parse(inspected.out);
+    assertEquals([job.id, job.state, job.errors[0].message], [bad.id, "dead", "disk on fire"]);
+    assertEquals(JSON.parse((await lane(home, "inspect", bad.id, "--json")).out), job);
+    const detail = (await lane(home, "inspect", bad.id, "--format", "table")).out;
+    assert(
+      /^STATE\s+dead$/m.test(detail) && /^1\s+Error\s+\S+\s+disk on fire$/m.test(detail),
+      detail,
+    );
+    const listed = JSON.parse((await lane(home, "dlq", "ls", "--format", "json")).out);
+    assertEquals(listed.map((j: { id: string }) => j.id), [bad.id]);
+
     const retried = await lane(home, "dlq", "retry", bad.id);
     assertEquals(retried.code, 0, retried.err);
     assert(retried.out.includes(`requeued ${bad.id}`));
@@ -78,6 +91,10 @@ Deno.test("CLI: bad usage exits 2 with one line", async () => {
         ["ls", "--state", "sleeping"],
         ["ls", "--limit", "x"],
         ["stats", "--bogus"],
+        ["stats", "--format", "yaml"],
+        ["ls", "--json", "--format", "table"],
+        ["inspect"],
+        ["inspect", "a", "b"],
       ]
     ) {
       const result = await lane(home, ...args);
@@ -88,6 +105,9 @@ Deno.test("CLI: bad usage exits 2 with one line", async () => {
     const missing = await lane(home, "dlq", "retry", "no-such-job");
     assertEquals(missing.code, 2);
     assert(missing.err.includes("no dead job"));
+    const unknown = await lane(home, "inspect", "no-such-job");
+    assertEquals(unknown.code, 2);
+    assert(unknown.err.includes("job 'no-such-job' not found"), unknown.err);
     const help = await lane(home, "--help");
     assertEquals(help.code, 0);
     assert(help.out.includes("dlq retry ID"));
