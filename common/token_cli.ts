@@ -3,7 +3,14 @@
  * hashed in the configured store (the data dir's SQLite file, or `--database-url`); the plain
  * token is printed once, by `create`.
  */
-import { parseCommand, runCommand } from "./cli.ts";
+import {
+  FORMAT_OPTIONS,
+  outputFormat,
+  parseCommand,
+  printFormatted,
+  renderTable,
+  runCommand,
+} from "./cli.ts";
 import { loadConfig } from "./config.ts";
 import { UsageError } from "./errors.ts";
 import { openStore } from "./store.ts";
@@ -30,7 +37,6 @@ Options:
 Send a token as 'Authorization: Bearer <token>' or 'x-api-key: <token>'.`;
 
 function table(tokens: TokenInfo[]): string {
-  if (!tokens.length) return "no tokens";
   const header = ["ID", "NAME", "SCOPES", "CREATED", "LAST USED", "REVOKED"];
   const rows = tokens.map((t) => [
     t.id,
@@ -40,11 +46,7 @@ function table(tokens: TokenInfo[]): string {
     t.lastUsedAt ?? "-",
     t.revokedAt ?? "-",
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((r) =>
-    r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd()
-  )
-    .join("\n");
+  return renderTable(header, rows, "no tokens");
 }
 
 /** Runs the `token` command; returns its exit code. */
@@ -53,8 +55,7 @@ export function main(args: string[]): Promise<number> {
     const { values, positionals } = parseCommand(args, {
       scope: { type: "string", multiple: true },
       name: { type: "string" },
-      format: { type: "string" },
-      json: { type: "boolean" },
+      ...FORMAT_OPTIONS,
       home: { type: "string" },
       "database-url": { type: "string" },
       config: { type: "string" },
@@ -77,10 +78,7 @@ export function main(args: string[]): Promise<number> {
       throw new UsageError(`'${command}' takes no arguments, got '${id}'`);
     }
     if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
-    const format = values.json ? "json" : (values.format as string | undefined) ?? "table";
-    if (format !== "json" && format !== "table") {
-      throw new UsageError(`--format must be json or table, got '${format}'`);
-    }
+    const format = outputFormat(values);
     const scopes = (values.scope as string[] | undefined) ?? [];
     if (command !== "create" && (scopes.length || values.name !== undefined)) {
       throw new UsageError(`--scope and --name are for 'create' only`);
@@ -97,8 +95,7 @@ export function main(args: string[]): Promise<number> {
     const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
     try {
       const tokens = await TokenStore.open(store);
-      const print = (value: unknown, text: string) =>
-        console.log(format === "json" ? JSON.stringify(value, null, 2) : text);
+      const print = (value: unknown, text: string) => printFormatted(format, value, () => text);
       if (command === "create") {
         const created = await tokens.create({
           name: values.name as string | undefined,
