@@ -1,0 +1,371 @@
+/**
+ * Redis Streams: one stream holds every subject (subject filtering happens here, as with the
+ * store); durable consumers are consumer groups; a publish and its de-duplication key are one
+ * Lua script, so a retried publish never appends twice within the window.
+ */
+import { Redis } from "ioredis";
+import type { Logger } from "@a3s/common";
+import type { CloudEvent } from "../envelope.ts";
+import { EventBrokerError } from "../errors.ts";
+import { compilePattern } from "../subject.ts";
+import type {
+  ConsumerInfo,
+  ConsumerSpec,
+  EventProvider,
+  LiveSubscription,
+  ProviderDelivery,
+  PublishReceipt,
+  StoredEvent,
+  SubjectInfo,
+} from "../provider.ts";
+
+/** Options of {@linkcode RedisProvider.connect}. */
+export interface RedisProviderOptions {
+  /** `redis://[:password@]host:port[/db]`. */
+  url: string;
+  /** Key prefix (default `a3s:event`). */
+  prefix?: string;
+  dedupeWindowMs?: number;
+  logger?: Logger;
+}
+
+/** Appends unless the id was seen within the window; returns [stream id, duplicate flag]. */
+const PUBLISH = `
+local fresh = redis.call('SET', KEYS[2], '', 'NX', 'PX', ARGV[3])
+if not fresh then return {redis.call('GET', KEYS[2]), 1} end
+local id = redis.call('XADD', KEYS[1], '*', 's', ARGV[2], 'e', ARGV[1])
+redis.call('SET', KEYS[2], id, 'PX', ARGV[3])
+redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+return {id, 0}`;
+
+type Entry = [id: string, fields: string[]];
+type PublishCommand = (
+  log: string,
+  dedupe: string,
+  subjects: string,
+  body: string,
+  subject: string,
+  windowMs: number,
+) => Promise<[string, number]>;
+
+function fieldsOf(fields: string[]): { subject: string; body: string } {
+  let subject = "";
+  let body = "";
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === "s") subject = fields[i + 1];
+    else if (fields[i] === "e") body = fields[i + 1];
+  }
+  return { subject, body };
+}
+
+/** The Redis Streams provider. */
+export class RedisProvider implements EventProvider {
+  readonly kind = "redis" as const;
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #dedupeWindowMs: number;
+  readonly #logger?: Logger;
+  readonly #connections = new Set<Redis>();
+
+  private constructor(redis: Redis, options: RedisProviderOptions) {
+    this.#redis = redis;
+    this.#prefix = options.prefix ?? "a3s:event";
+    this.#dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
+    this.#logger = options.logger;
+    redis.defineCommand("a3sPublish", { numberOfKeys: 3, lua: PUBLISH });
+  }
+
+  /** Connects once (failing with one line), then reconnects with backoff after outages. */
+  static async connect(options: RedisProviderOptions): Promise<RedisProvider> {
+    let connected = false;
+    const redis = new Redis(options.url, {
+      lazyConnect: true,
+      connectTimeout: 3000,
+      maxRetriesPerRequest: 5,
+      retryStrategy: (times) => (connected ? Math.min(50 * 2 ** times, 5000) : null),
+    });
+    redis.on("error", (error) => {
+      if (connected) options.logger?.warn("Redis connection error", { error: String(error) });
+    });
+    try {
+      await redis.connect();
+      connected = true;
+    } catch (error) {
+      redis.disconnect();
+      throw new EventBrokerError(
+        `cannot reach Redis at ${options.url.replace(/\/\/[^@/]*@/, "//***@")}: ${
+          (error as Error).message
+        }`,
+        error,
+      );
+    }
+    return new RedisProvider(redis, options);
+  }
+
+  get #log(): string {
+    return `${this.#prefix}:log`;
+  }
+  get #subjectsKey(): string {
+    return `${this.#prefix}:subjects`;
+  }
+  get #consumersKey(): string {
+    return `${this.#prefix}:consumers`;
+  }
+  #delayKey(consumer: string): string {
+    return `${this.#prefix}:delay:${consumer}`;
+  }
+
+  /** A second connection for blocking reads, closed with the provider. */
+  #blockingConnection(): Redis {
+    const connection = this.#redis.duplicate({ maxRetriesPerRequest: null });
+    connection.on("error", () => {});
+    this.#connections.add(connection);
+    return connection;
+  }
+
+  #release(connection: Redis): void {
+    this.#connections.delete(connection);
+    connection.disconnect();
+  }
+
+  async publish(event: CloudEvent): Promise<PublishReceipt> {
+    const publish = (this.#redis as unknown as { a3sPublish: PublishCommand }).a3sPublish;
+    const [seq, duplicate] = await publish.call(
+      this.#redis,
+      this.#log,
+      `${this.#prefix}:dedupe:${event.id}`,
+      this.#subjectsKey,
+      JSON.stringify(event),
+      event.subject,
+      this.#dedupeWindowMs,
+    );
+    return { seq, duplicate: duplicate === 1 };
+  }
+
+  async #lastId(): Promise<string> {
+    const last = await this.#redis.xrevrange(this.#log, "+", "-", "COUNT", 1) as Entry[];
+    return last[0]?.[0] ?? "0-0";
+  }
+
+  async subscribe(
+    pattern: string,
+    after: string | undefined,
+    onEvent: (stored: StoredEvent) => void,
+  ): Promise<LiveSubscription> {
+    const matches = compilePattern(pattern);
+    let cursor = after ?? await this.#lastId();
+    const connection = this.#blockingConnection();
+    let closed = false;
+    const loop = (async () => {
+      while (!closed) {
+        try {
+          const reply = await connection.xread(
+            "COUNT",
+            500,
+            "BLOCK",
+            1000,
+            "STREAMS",
+            this.#log,
+            cursor,
+          ) as [string, Entry[]][] | null;
+          for (const [id, fields] of reply?.[0]?.[1] ?? []) {
+            cursor = id;
+            const { subject, body } = fieldsOf(fields);
+            if (matches(subject)) onEvent({ seq: id, event: JSON.parse(body) });
+          }
+        } catch (error) {
+          if (closed) return;
+          this.#logger?.warn("Redis subscription read failed; retrying", { error: String(error) });
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    })();
+    return {
+      close: async () => {
+        closed = true;
+        this.#release(connection);
+        await loop;
+      },
+    };
+  }
+
+  async ensureConsumer(spec: ConsumerSpec): Promise<void> {
+    try {
+      await this.#redis.xgroup(
+        "CREATE",
+        this.#log,
+        spec.name,
+        spec.deliver === "all" ? "0" : "$",
+        "MKSTREAM",
+      );
+    } catch (error) {
+      if (!String(error).includes("BUSYGROUP")) throw error;
+    }
+    await this.#redis.hset(
+      this.#consumersKey,
+      spec.name,
+      JSON.stringify({ pattern: spec.pattern, ackWaitMs: spec.ackWaitMs }),
+    );
+  }
+
+  async #deliveryCounts(group: string, ids: string[]): Promise<Map<string, number>> {
+    const pipeline = this.#redis.pipeline();
+    for (const id of ids) pipeline.xpending(this.#log, group, id, id, 1);
+    const counts = new Map<string, number>();
+    for (const [error, rows] of (await pipeline.exec()) ?? []) {
+      if (error) continue;
+      const row = (rows as [string, string, number, number][])[0];
+      if (row) counts.set(row[0], Number(row[3]));
+    }
+    return counts;
+  }
+
+  /** Claims `ids` for `me` (counting a delivery) and returns their entries with counts. */
+  async #claim(group: string, me: string, ids: string[]): Promise<[Entry, number][]> {
+    if (!ids.length) return [];
+    const entries = (await this.#redis.xclaim(this.#log, group, me, 0, ...ids) as Entry[])
+      .filter((e) => e && e[1]);
+    const counts = await this.#deliveryCounts(group, entries.map((e) => e[0]));
+    return entries.map((e) => [e, counts.get(e[0]) ?? 2]);
+  }
+
+  async *consume(
+    spec: ConsumerSpec,
+    signal: AbortSignal,
+    batch: number,
+  ): AsyncIterable<ProviderDelivery> {
+    const matches = compilePattern(spec.pattern);
+    const group = spec.name;
+    const me = `${spec.name}-${crypto.randomUUID().slice(0, 8)}`;
+    const delayKey = this.#delayKey(group);
+    const connection = this.#blockingConnection();
+    const abort = () => this.#release(connection);
+    if (signal.aborted) abort();
+    signal.addEventListener("abort", abort, { once: true });
+    let lastReclaim = 0;
+    const delivery = ([id, fields]: Entry, deliveries: number): ProviderDelivery => ({
+      seq: id,
+      event: JSON.parse(fieldsOf(fields).body),
+      deliveries,
+      ack: async () => {
+        await this.#redis.multi().xack(this.#log, group, id).zrem(delayKey, id).exec();
+      },
+      nack: async (delayMs: number) => {
+        await this.#redis.zadd(delayKey, Date.now() + delayMs, id);
+      },
+    });
+    try {
+      while (!signal.aborted) {
+        const now = Date.now();
+        // Redeliveries whose nack delay is over.
+        const due = await this.#redis.zrangebyscore(delayKey, "-inf", now, "LIMIT", 0, batch);
+        if (due.length) await this.#redis.zrem(delayKey, ...due);
+        const out: ProviderDelivery[] = [];
+        for (const [entry, count] of await this.#claim(group, me, due)) {
+          out.push(delivery(entry, count));
+        }
+        // Deliveries left unacknowledged past the ack wait, by any worker of the group.
+        if (now - lastReclaim >= Math.min(spec.ackWaitMs / 2, 1000)) {
+          lastReclaim = now;
+          const [, ids] = await this.#redis.xautoclaim(
+            this.#log,
+            group,
+            me,
+            spec.ackWaitMs,
+            "0-0",
+            "COUNT",
+            batch,
+            "JUSTID",
+          ) as [string, string[]];
+          const parked = ids.length ? await this.#redis.zmscore(delayKey, ...ids) : [];
+          const stale = ids.filter((_, i) => parked[i] === null);
+          for (const [entry, count] of await this.#claim(group, me, stale)) {
+            out.push(delivery(entry, count));
+          }
+        }
+        if (out.length === 0) {
+          const reply = await connection.xreadgroup(
+            "GROUP",
+            group,
+            me,
+            "COUNT",
+            batch,
+            "BLOCK",
+            Math.min(spec.ackWaitMs / 2, 500),
+            "STREAMS",
+            this.#log,
+            ">",
+          ) as [string, Entry[]][] | null;
+          const foreign: string[] = [];
+          for (const entry of reply?.[0]?.[1] ?? []) {
+            if (matches(fieldsOf(entry[1]).subject)) out.push(delivery(entry, 1));
+            else foreign.push(entry[0]);
+          }
+          // Events outside the pattern are acknowledged at once: they are not this consumer's.
+          if (foreign.length) await this.#redis.xack(this.#log, group, ...foreign);
+        }
+        for (const d of out) {
+          if (signal.aborted) return;
+          yield d;
+        }
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    } finally {
+      signal.removeEventListener("abort", abort);
+      this.#release(connection);
+    }
+  }
+
+  async deleteConsumer(name: string): Promise<void> {
+    await this.#redis.xgroup("DESTROY", this.#log, name).catch(() => 0);
+    await this.#redis.multi().hdel(this.#consumersKey, name).del(this.#delayKey(name)).exec();
+  }
+
+  async consumers(): Promise<ConsumerInfo[]> {
+    const specs = await this.#redis.hgetall(this.#consumersKey);
+    if (!Object.keys(specs).length) return [];
+    const groups = await this.#redis.xinfo("GROUPS", this.#log) as (string | number)[][];
+    const out: ConsumerInfo[] = [];
+    for (const raw of groups) {
+      const info: Record<string, string | number> = {};
+      for (let i = 0; i < raw.length; i += 2) info[String(raw[i])] = raw[i + 1];
+      const name = String(info.name);
+      if (!specs[name]) continue;
+      const { pattern } = JSON.parse(specs[name]) as { pattern: string };
+      const matches = compilePattern(pattern);
+      // Lag counts only this consumer's subjects, so it reads what is left (bounded).
+      const rest = await this.#redis.xrange(
+        this.#log,
+        `(${info["last-delivered-id"]}`,
+        "+",
+        "COUNT",
+        10_000,
+      ) as Entry[];
+      out.push({
+        name,
+        pattern,
+        pending: rest.filter(([, fields]) => matches(fieldsOf(fields).subject)).length,
+        unacked: Number(info.pending),
+      });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async subjects(): Promise<SubjectInfo[]> {
+    const counts = await this.#redis.hgetall(this.#subjectsKey);
+    return Object.entries(counts).map(([subject, n]) => ({ subject, events: Number(n) }))
+      .sort((a, b) => a.subject.localeCompare(b.subject));
+  }
+
+  /** Deletes every key under the prefix (tests and admin only). */
+  async destroy(): Promise<void> {
+    const keys = await this.#redis.keys(`${this.#prefix}:*`);
+    if (keys.length) await this.#redis.del(...keys);
+  }
+
+  async close(): Promise<void> {
+    for (const connection of [...this.#connections]) this.#release(connection);
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+}
