@@ -1,0 +1,46 @@
+/** Builds the bus a config section describes; shared by `serve` and the CLI. */
+import type { Logger, Store } from "@a3s/common";
+import { EventBus } from "./bus.ts";
+import type { EventConfig } from "./config.ts";
+import { type EventKey, KeyRing } from "./crypto.ts";
+import { openProvider } from "./providers/open.ts";
+
+/** What {@linkcode openEventBus} needs besides the section. */
+export interface EventBusSetup {
+  store?: Store;
+  databaseUrl?: string;
+  logger?: Logger;
+  /** The environment, for `A3S_EVENT_URL` (default: the process environment). */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Opens the provider and key ring the section names and returns the bus.
+ *
+ * @example
+ * ```ts
+ * import { openEventBus } from "@a3s/event";
+ * import { EventConfigSchema } from "@a3s/event";
+ * const bus = await openEventBus(EventConfigSchema.parse({ url: "memory" }), {});
+ * await bus.close();
+ * ```
+ */
+export async function openEventBus(config: EventConfig, setup: EventBusSetup): Promise<EventBus> {
+  const env = setup.env ?? Deno.env.toObject();
+  let keys: EventKey[] = [...config.keys];
+  if (config.keyFile) {
+    const text = await Deno.readTextFile(config.keyFile);
+    keys = [...keys, ...((JSON.parse(text) as { keys?: EventKey[] }).keys ?? [])];
+  }
+  const keyRing = keys.length ? await KeyRing.create(keys) : undefined;
+  const provider = await openProvider({
+    url: config.url ?? (env.A3S_EVENT_URL || undefined),
+    store: setup.store,
+    databaseUrl: setup.databaseUrl,
+    dedupeWindowMs: config.dedupeWindowMs,
+    retentionMs: config.retentionMs,
+    pollMs: config.pollMs,
+    logger: setup.logger,
+  });
+  return new EventBus({ provider, source: config.source, keyRing, logger: setup.logger });
+}
