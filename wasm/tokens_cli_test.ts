@@ -1,5 +1,7 @@
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { get_encoding } from "tiktoken";
+import { TokenizerLoader } from "@lenml/tokenizers";
+import { FIXTURES } from "./tokenizer/_hf_fixtures.ts";
 
 const CLI = new URL("../mod.ts", import.meta.url).pathname;
 
@@ -65,6 +67,9 @@ Deno.test("tokens usage errors exit 2 with one line", async () => {
     ["count", "--tokenizer", "no_such_encoding"],
     ["count", "--tokenizer", "cl100k_base", "--file", "/no/such/file"],
     ["decode", "--tokenizer", "cl100k_base"],
+    ["encode", "--tokenizer", "cl100k_base", "--add-special-tokens", "maybe"],
+    ["encode", "--tokenizer", "cl100k_base", "--no-special-tokens", "--add-special-tokens=true"],
+    ["inspect", "--tokenizer", "cl100k_base", "--format", "yaml"],
   ];
   const results = await Promise.all(
     cases.map((args) => tokens(args, args[0] === "decode" ? '[1, "x"]' : "text")),
@@ -74,4 +79,41 @@ Deno.test("tokens usage errors exit 2 with one line", async () => {
     assert(result.err.startsWith("error: "), result.err);
     assertEquals(result.err.trim().split("\n").length, 1, result.err);
   });
+});
+
+Deno.test("tokens encode|count --no-special-tokens give the bare ids transformers.js gives", async () => {
+  const fixture = await FIXTURES.gemma3();
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(fixture.json));
+    await Deno.writeTextFile(`${dir}/tokenizer_config.json`, JSON.stringify(fixture.config));
+    const reference = TokenizerLoader.fromPreTrained({
+      tokenizerJSON: fixture.json,
+      tokenizerConfig: fixture.config,
+    });
+    const text = "Hello, wörld! The 12345 tokens 😀";
+    // each run loads Gemma's 262k-token vocabulary, so the runs go side by side
+    const [encoded, bare, countedBare, inspected, table] = await Promise.all([
+      tokens(["encode", "-t", dir], text),
+      tokens(["encode", "-t", dir, "--no-special-tokens"], text),
+      tokens(["count", "-t", dir, "--add-special-tokens=false"], text),
+      tokens(["inspect", "-t", dir, "--json"]),
+      tokens(["inspect", "-t", "o200k_base", "--format", "table"]),
+    ]);
+    const withSpecials = JSON.parse(encoded.out);
+    assertEquals(withSpecials, reference.encode(text));
+    assertEquals(bare.code, 0, bare.err);
+    assertEquals(JSON.parse(bare.out), reference.encode(text, { add_special_tokens: false }));
+    assertEquals(withSpecials.slice(1), JSON.parse(bare.out), "only the leading <bos> differs");
+    assertEquals(Number(countedBare.out), withSpecials.length - 1);
+
+    const report = JSON.parse(inspected.out);
+    assertEquals(report.addedByPostProcessor, ["<bos>"]);
+    assertEquals(report.specialTokens["<bos>"], withSpecials[0]);
+    assertEquals(report.hasChatTemplate, true);
+    assert(/^ADDED BY ENCODE\s+-$/m.test(table.out), table.out);
+    assert(/^VOCAB SIZE\s+\d{6}$/m.test(table.out), table.out);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
