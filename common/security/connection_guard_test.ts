@@ -142,3 +142,55 @@ Deno.test("guard: idle keep-alive connections close; a slow handler is not idle"
     assert(closedAfterMs >= 250 && closedAfterMs < 1500, `closed after ${closedAfterMs} ms`);
   });
 });
+
+Deno.test("guard: a client that hangs up cancels the stream and aborts the request behind", async () => {
+  const cancelled = Promise.withResolvers<void>();
+  const aborted = Promise.withResolvers<void>();
+  const server = await serveGuarded({
+    hostname: "127.0.0.1",
+    port: 0,
+    limits: { headerTimeoutMs: 2000, idleTimeoutMs: 2000, maxHeaderBytes: 4096 },
+    logger: createLogger("silent"),
+    handler: (request) => {
+      if (new URL(request.url).pathname === "/wait") {
+        // Answers only once aborted, as a generation that stops on disconnect does.
+        return new Promise<Response>((resolve) =>
+          request.signal.addEventListener("abort", () => {
+            aborted.resolve();
+            resolve(new Response("stopped"));
+          })
+        );
+      }
+      let timer: ReturnType<typeof setInterval>;
+      return new Response(
+        new ReadableStream({
+          start(controller) {
+            timer = setInterval(() => controller.enqueue(encoder.encode("tick\n")), 20);
+          },
+          cancel() {
+            clearInterval(timer);
+            cancelled.resolve();
+          },
+        }),
+      );
+    },
+  });
+  try {
+    const stream = await fetch(`http://127.0.0.1:${server.addr.port}/stream`);
+    const reader = stream.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    const waiting = new AbortController();
+    const pending = fetch(`http://127.0.0.1:${server.addr.port}/wait`, { signal: waiting.signal })
+      .catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    waiting.abort();
+    await pending;
+    const timeout = (what: string) =>
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} not seen`)), 3000));
+    await Promise.race([cancelled.promise, timeout("stream cancel")]);
+    await Promise.race([aborted.promise, timeout("request abort")]);
+  } finally {
+    await server.shutdown();
+  }
+});
