@@ -47,6 +47,11 @@ struct exec {
   int status;        /* wait status once reaped */
   int in_fd, out_fd, err_fd;
   int put_fd;        /* file being written by a put, else -1 */
+  /* stdin waiting for the process to read it: writes never block the loop, so a process
+   * that fills its stdout before reading all its stdin cannot deadlock the agent. */
+  unsigned char *in_buf;
+  size_t in_len;
+  int in_close;      /* close stdin once the buffer drains */
 };
 
 static struct conn conns[MAX_CONNS];
@@ -113,6 +118,7 @@ static void close_conn(int i) {
     execs[e].conn = -1;
     if (execs[e].pid > 0) kill(-execs[e].pid, SIGKILL);
     close_fd(&execs[e].in_fd); close_fd(&execs[e].put_fd);
+    free(execs[e].in_buf); execs[e].in_buf = NULL; execs[e].in_len = 0;
   }
 }
 
@@ -133,6 +139,30 @@ static int new_exec(int ci, uint32_t stream) {
   return -1;
 }
 
+static void flush_stdin(int e) {
+  struct exec *x = &execs[e];
+  while (x->in_fd >= 0 && x->in_len > 0) {
+    ssize_t n = write(x->in_fd, x->in_buf, x->in_len);
+    if (n > 0) { memmove(x->in_buf, x->in_buf + n, x->in_len - (size_t)n); x->in_len -= (size_t)n; continue; }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    x->in_len = 0; /* the process closed its stdin: what it did not read is dropped */
+    close_fd(&x->in_fd);
+  }
+  if (x->in_len == 0 && x->in_close) close_fd(&x->in_fd);
+}
+
+static void queue_stdin(int e, const unsigned char *p, size_t len) {
+  struct exec *x = &execs[e];
+  if (x->in_fd < 0) return;
+  if (x->in_len + len > (64u << 20)) return; /* a process that never reads gets no more */
+  unsigned char *grown = realloc(x->in_buf, x->in_len + len);
+  if (!grown) return;
+  x->in_buf = grown;
+  memcpy(x->in_buf + x->in_len, p, len);
+  x->in_len += len;
+  flush_stdin(e);
+}
+
 /* The exec finishes once its output pipes are drained and the process is reaped. */
 static void maybe_finish(int e) {
   struct exec *x = &execs[e];
@@ -144,6 +174,7 @@ static void maybe_finish(int e) {
   snprintf(msg, sizeof msg, "x%d %d", code, sig);
   send_text(x->conn, F_CONTROL, x->stream, msg);
   close_fd(&x->in_fd);
+  free(x->in_buf); x->in_buf = NULL; x->in_len = 0;
   x->used = 0;
 }
 
@@ -220,9 +251,11 @@ static void start_exec(int ci, uint32_t stream, const unsigned char *p, size_t l
     fcntl(master, F_SETFD, FD_CLOEXEC);
     execs[e].out_fd = master; execs[e].in_fd = dup(master);
     fcntl(execs[e].in_fd, F_SETFD, FD_CLOEXEC);
+    fcntl(execs[e].in_fd, F_SETFL, O_NONBLOCK);
   } else {
     close(in[0]); close(out[1]); close(err[1]);
     execs[e].in_fd = in[1]; execs[e].out_fd = out[0]; execs[e].err_fd = err[0];
+    fcntl(in[1], F_SETFL, O_NONBLOCK);
   }
 }
 
@@ -277,8 +310,8 @@ static void handle_frame(int ci, int type, uint32_t stream, const unsigned char 
           send_text(ci, F_ERROR, stream, "put: write failed");
           close_fd(&execs[e].put_fd); execs[e].used = 0;
         }
-      } else if (execs[e].in_fd >= 0) {
-        write_all(execs[e].in_fd, p, len);
+      } else {
+        queue_stdin(e, p, len);
       }
       return;
     case F_CLOSE:
@@ -288,7 +321,8 @@ static void handle_frame(int ci, int type, uint32_t stream, const unsigned char 
         close_fd(&execs[e].put_fd); execs[e].used = 0;
         send_text(ci, F_CONTROL, stream, bad ? "x1 0" : "x0 0");
       } else {
-        close_fd(&execs[e].in_fd);
+        execs[e].in_close = 1;
+        flush_stdin(e);
       }
       return;
     case F_CONTROL:
@@ -514,8 +548,8 @@ int main(int argc, char **argv) {
   if (timeout > 0) alarm((unsigned)timeout);
   const char *reason = "exited";
   for (;;) {
-    struct pollfd fds[2 + MAX_CONNS + 2 * MAX_EXECS];
-    int owner[2 + MAX_CONNS + 2 * MAX_EXECS], kind[2 + MAX_CONNS + 2 * MAX_EXECS];
+    struct pollfd fds[2 + MAX_CONNS + 3 * MAX_EXECS];
+    int owner[2 + MAX_CONNS + 3 * MAX_EXECS], kind[2 + MAX_CONNS + 3 * MAX_EXECS];
     int n = 0;
     fds[n] = (struct pollfd){sfd, POLLIN, 0}; kind[n] = 0; owner[n++] = 0;
     if (lfd >= 0) { fds[n] = (struct pollfd){lfd, POLLIN, 0}; kind[n] = 1; owner[n++] = 0; }
@@ -525,6 +559,7 @@ int main(int argc, char **argv) {
       if (!execs[e].used) continue;
       if (execs[e].out_fd >= 0) { fds[n] = (struct pollfd){execs[e].out_fd, POLLIN, 0}; kind[n] = 3; owner[n++] = e; }
       if (execs[e].err_fd >= 0) { fds[n] = (struct pollfd){execs[e].err_fd, POLLIN, 0}; kind[n] = 4; owner[n++] = e; }
+      if (execs[e].in_fd >= 0 && execs[e].in_len > 0) { fds[n] = (struct pollfd){execs[e].in_fd, POLLOUT, 0}; kind[n] = 5; owner[n++] = e; }
     }
     if (poll(fds, (nfds_t)n, -1) < 0) { if (errno == EINTR) continue; break; }
     for (int i = 0; i < n; i++) {
@@ -560,6 +595,8 @@ int main(int argc, char **argv) {
         if (execs[owner[i]].used && execs[owner[i]].out_fd == fds[i].fd) pump_output(owner[i], &execs[owner[i]].out_fd, 1);
       } else if (kind[i] == 4) {
         if (execs[owner[i]].used && execs[owner[i]].err_fd == fds[i].fd) pump_output(owner[i], &execs[owner[i]].err_fd, 2);
+      } else if (kind[i] == 5) {
+        if (execs[owner[i]].used && execs[owner[i]].in_fd == fds[i].fd) flush_stdin(owner[i]);
       }
     }
     if (main_pid == -1) {

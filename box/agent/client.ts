@@ -130,6 +130,8 @@ export class AgentClient {
       );
       this.closed.then(() => reject(this.#closed));
     });
+    // Observed here too, so a failed send (which throws first) leaves no unhandled rejection.
+    answered.catch(() => {});
     try {
       await this.#send(FrameType.Heartbeat, 0, encoder.encode(key));
       await answered;

@@ -1,0 +1,186 @@
+/**
+ * box against bare bubblewrap (and QEMU run directly), same rootfs, same run:
+ * - cold start to the first byte of output: `box run` (create, overlay, cgroup, seccomp, agent)
+ *   against `bwrap` launching the same command on the same rootfs;
+ * - exec round trip on a running box (the agent over its unix socket);
+ * - with A3S_BENCH_QEMU=1, the qemu driver's cold start against `qemu-system-x86_64` booting
+ *   the same kernel and initramfs directly (seconds per sample under TCG, so few samples).
+ *
+ * Run: deno bench -A box/bench/box_bench.ts
+ */
+import { join } from "node:path";
+import { addBusybox, testHome } from "../_test_support.ts";
+import { BoxManager } from "../manager.ts";
+import { NamespaceDriver } from "../drivers/namespace.ts";
+import { QemuDriver } from "../drivers/qemu.ts";
+import { AgentClient } from "../agent/client.ts";
+
+const home = await testHome();
+const qemuDriver = new QemuDriver({
+  agentCacheDir: "/tmp/a3s-box-bench-agent",
+  workDir: join(home.home, "qemu"),
+  bootTimeoutMs: 180_000,
+});
+const boxes = await BoxManager.open({
+  store: home.store,
+  images: home.images,
+  home: home.home,
+  drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-bench-agent" }), qemuDriver],
+});
+const imageId = await addBusybox(home.images);
+const rootfs = await home.images.rootfs(imageId);
+
+async function firstByte(path: string): Promise<void> {
+  for (;;) {
+    const info = await Deno.stat(path).catch(() => undefined);
+    if (info && info.size > 0) return;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+async function boxColdStart(driver: string): Promise<void> {
+  const { info } = await boxes.run({ image: "busybox", command: ["echo", "x"], driver });
+  await firstByte(join(home.home, "box/boxes", info.id.slice(0, 12), "stdout.log"));
+  await boxes.remove(info.id, true);
+}
+
+async function bareBwrap(): Promise<void> {
+  const child = new Deno.Command("bwrap", {
+    args: [
+      "--unshare-all",
+      "--unshare-user",
+      "--die-with-parent",
+      "--ro-bind",
+      rootfs,
+      "/",
+      "--proc",
+      "/proc",
+      "--dev",
+      "/dev",
+      "/bin/echo",
+      "x",
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read();
+  reader.releaseLock();
+  await child.stdout.cancel();
+  await child.status;
+}
+
+Deno.bench({
+  name: "bubblewrap directly (same rootfs)",
+  group: "namespace cold start to first byte",
+  baseline: true,
+  fn: bareBwrap,
+});
+Deno.bench({
+  name: "box run --driver namespace",
+  group: "namespace cold start to first byte",
+  fn: () => boxColdStart("namespace"),
+});
+
+const running = await boxes.run({
+  image: "busybox",
+  command: ["sleep", "3600"],
+  driver: "namespace",
+});
+const agent = new AgentClient(
+  await Deno.connect({
+    transport: "unix",
+    path: join(home.home, "box/boxes", running.info.id.slice(0, 12), "run/agent.sock"),
+  }),
+);
+Deno.bench({
+  name: "exec `true` through the agent (connection kept)",
+  group: "namespace exec round trip",
+  baseline: true,
+  fn: async () => {
+    await agent.run({ command: ["true"] });
+  },
+});
+Deno.bench({
+  name: "exec `true` via the manager (connect, audit, exec)",
+  group: "namespace exec round trip",
+  fn: async () => {
+    const process = await boxes.exec(running.info.id, { command: ["true"] });
+    await process.stdin.close();
+    await process.status;
+  },
+});
+
+const qemuProbe = await qemuDriver.probe();
+if (Deno.env.get("A3S_BENCH_QEMU") === "1" && qemuProbe.available) {
+  const kernel = qemuProbe.features.kernel as string;
+  let initramfs = "";
+  Deno.bench({
+    name: "box run --driver qemu",
+    group: "qemu cold start to first byte",
+    n: 3,
+    warmup: 0,
+    fn: async () => {
+      const { info } = await boxes.run({
+        image: "busybox",
+        command: ["echo", "x"],
+        driver: "qemu",
+      });
+      const stateDir = join(home.home, "box/boxes", info.id.slice(0, 12));
+      await firstByte(join(stateDir, "stdout.log"));
+      initramfs = join(home.home, "initramfs-copy.cpio");
+      await Deno.copyFile(join(stateDir, "initramfs.cpio"), initramfs);
+      await boxes.remove(info.id, true);
+    },
+  });
+  Deno.bench({
+    name: "qemu-system-x86_64 directly (same kernel and initramfs)",
+    group: "qemu cold start to first byte",
+    baseline: true,
+    n: 3,
+    warmup: 0,
+    fn: async () => {
+      const child = new Deno.Command("qemu-system-x86_64", {
+        args: [
+          "-M",
+          "pc",
+          "-accel",
+          "tcg",
+          "-cpu",
+          "max",
+          "-m",
+          "256M",
+          "-nodefaults",
+          "-no-user-config",
+          "-display",
+          "none",
+          "-no-reboot",
+          "-kernel",
+          kernel,
+          "-initrd",
+          initramfs,
+          "-append",
+          "console=ttyS0 quiet loglevel=0 panic=-1 rdinit=/init",
+          "-serial",
+          "stdio",
+          "-device",
+          "virtio-serial-pci",
+          "-device",
+          "virtserialport,name=a3s.agent,nr=1",
+        ],
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const reader = child.stdout.getReader();
+      await reader.read();
+      reader.releaseLock();
+      child.kill("SIGKILL");
+      await child.stdout.cancel().catch(() => {});
+      await child.status;
+    },
+  });
+}
+
+globalThis.addEventListener("unload", () => {
+  agent.close();
+});
