@@ -1,17 +1,24 @@
-/** `a3s safeclaw`: scan text for PII and secrets, and print the scanner's quality report. */
-import { intFlag, parseCommand, runCommand, UsageError, ValidationError } from "@a3s/common";
+/**
+ * `a3s safeclaw`: scan, classify, injection verdicts, the audit log and the quality reports.
+ * Only `scan` is loaded up front: the other commands, the recognizers (libphonenumber) and the
+ * corpora (Faker) are imported when used, so that `scan --file` starts fast.
+ */
+import { parseCommand, runCommand } from "@a3s/common";
+import { UsageError, ValidationError } from "@a3s/common/errors";
 import { readInput } from "./_input.ts";
-import { injectionCommand } from "./cli_injection.ts";
-import { auditCommand } from "./cli_audit.ts";
-import { createClassifier } from "./classify.ts";
-import { generateCorpus, type LabeledRecord } from "./quality/generator.ts";
-import { fakerCorpus } from "./quality/faker_corpus.ts";
-import { formatReport, scoreFindings } from "./quality/score.ts";
+import { createScanner, type Finding } from "@a3s/wasm/pii";
+import { scanFile } from "./scan_file.ts";
 
 const HELP = `Usage: a3s safeclaw <command> [options]
 
 Commands:
-  scan [--file F] [--jsonl]    find PII and secrets in text from F (default stdin)
+  scan [--file F] [--jsonl] [--all]
+                               find PII and secrets in text from F (default stdin) with the
+                               WebAssembly scanner, streaming the file's bytes; --all adds the
+                               recognizers (national IDs, wallets, MACs, URLs, dates of birth),
+                               libphonenumber and context words
+  classify [--file F] [--policy P] [--format json|table]
+                               privacy level, action and findings of one text under a policy
   quality [--records N] [--seed S] [--corpus builtin|faker|all]
                                score the classifier on labeled corpora: the built-in
                                generator and Faker in 22 locales (default: all)
@@ -43,8 +50,24 @@ function parseRecord(line: string, lineNo: number): { id: unknown; text: string 
   return { id: (record as { id?: unknown }).id ?? null, text };
 }
 
-async function scanJsonl(input: string): Promise<void> {
-  const classifier = createClassifier();
+/** Finds spans in one text: the scanner alone, or the whole classifier with `--all`. */
+interface Finder {
+  find(text: string): readonly Pick<Finding, "start" | "end" | "confidence">[];
+  free(): void;
+}
+
+async function finder(all: boolean): Promise<Finder> {
+  if (all) {
+    const { createClassifier } = await import("./classify.ts");
+    const classifier = createClassifier();
+    return { find: (t) => classifier.classify(t).findings, free: () => classifier.free() };
+  }
+  const scanner = createScanner();
+  return { find: (t) => scanner.scan(t), free: () => scanner.free() };
+}
+
+async function scanJsonl(input: string, all: boolean): Promise<void> {
+  const spansOf = await finder(all);
   const encoder = new TextEncoder();
   const lines = input.split("\n");
   let out: string[] = [];
@@ -56,18 +79,42 @@ async function scanJsonl(input: string): Promise<void> {
     const line = lines[i].trim();
     if (line === "") continue;
     const { id, text } = parseRecord(line, i + 1);
-    const spans = classifier.classify(text).findings;
-    out.push(JSON.stringify({ id, spans }) + "\n");
+    out.push(JSON.stringify({ id, spans: spansOf.find(text) }) + "\n");
     if (out.length >= 1024) await flush();
   }
   await flush();
-  classifier.free();
+  spansOf.free();
+}
+
+/** Streams a file through the scanner and prints one JSON array of its findings. */
+async function scanWholeFile(path: string): Promise<void> {
+  const scanner = createScanner();
+  const encoder = new TextEncoder();
+  let first = true;
+  await Deno.stdout.write(encoder.encode("["));
+  try {
+    for await (const findings of scanFile(path, scanner)) {
+      // Findings have four plain fields: a template is much faster than JSON.stringify here.
+      const parts = findings.map((f) =>
+        `{"type":"${f.type}","start":${f.start},"end":${f.end},"confidence":${f.confidence}}`
+      );
+      await Deno.stdout.write(encoder.encode((first ? "" : ",") + parts.join(",")));
+      first = false;
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw new UsageError(`no such file '${path}'`);
+    throw error;
+  } finally {
+    scanner.free();
+  }
+  await Deno.stdout.write(encoder.encode("]\n"));
 }
 
 async function scanCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand(args, {
     file: { type: "string", short: "f" },
     jsonl: { type: "boolean" },
+    all: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -77,46 +124,20 @@ async function scanCommand(args: string[]): Promise<number> {
   if (positionals.length) {
     throw new UsageError(`scan takes no arguments, got '${positionals[0]}'; use --file`);
   }
-  const input = await readInput(values.file as string | undefined);
+  const file = values.file as string | undefined;
+  const all = values.all === true;
+  if (file !== undefined && !values.jsonl && !all) {
+    await scanWholeFile(file);
+    return 0;
+  }
+  const input = await readInput(file);
   if (values.jsonl) {
-    await scanJsonl(input);
+    await scanJsonl(input, all);
     return 0;
   }
-  const classifier = createClassifier();
-  console.log(JSON.stringify(classifier.classify(input).findings));
-  classifier.free();
-  return 0;
-}
-
-function qualityCommand(args: string[]): number {
-  const { values, positionals } = parseCommand(args, {
-    records: { type: "string" },
-    seed: { type: "string" },
-    corpus: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (positionals.length) throw new UsageError(`quality takes no arguments`);
-  const count = intFlag(values, "records") ?? 5000;
-  if (count < 1) throw new UsageError(`--records must be at least 1, got ${count}`);
-  const corpus = (values.corpus as string | undefined) ?? "all";
-  if (!["builtin", "faker", "all"].includes(corpus)) {
-    throw new UsageError(`--corpus must be builtin, faker or all, got '${corpus}'`);
-  }
-  const seed = intFlag(values, "seed") ?? 20240601;
-  const corpora: [string, LabeledRecord[]][] = [];
-  if (corpus !== "faker") corpora.push(["builtin generator", generateCorpus(count, seed)]);
-  if (corpus !== "builtin") corpora.push(["Faker, 22 locales", fakerCorpus(count, seed)]);
-  const classifier = createClassifier();
-  const reports = corpora.map(([name, records]) => {
-    const findings = classifier.classifyMany(records.map((r) => r.text)).map((c) => c.findings);
-    return `corpus: ${name}\n${formatReport(scoreFindings(records, findings))}`;
-  });
-  classifier.free();
-  console.log(reports.join("\n\n"));
+  const spansOf = await finder(all);
+  console.log(JSON.stringify(spansOf.find(input)));
+  spansOf.free();
   return 0;
 }
 
@@ -137,9 +158,16 @@ export function main(args: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     if (command === "scan") return await scanCommand(rest);
-    if (command === "quality") return qualityCommand(rest);
-    if (command === "injection") return await injectionCommand(rest, HELP);
-    if (command === "audit") return await auditCommand(rest, HELP);
+    if (command === "quality") {
+      return (await import("./cli_quality.ts")).qualityCommand(rest, HELP);
+    }
+    if (command === "injection") {
+      return await (await import("./cli_injection.ts")).injectionCommand(rest, HELP);
+    }
+    if (command === "classify") {
+      return await (await import("./cli_classify.ts")).classifyCommand(rest, HELP);
+    }
+    if (command === "audit") return await (await import("./cli_audit.ts")).auditCommand(rest, HELP);
     throw new UsageError(`unknown safeclaw command '${command}'; run 'a3s safeclaw --help'`);
   });
 }

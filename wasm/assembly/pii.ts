@@ -6,6 +6,7 @@
 
 import { reserveText, useText } from "./pii/text";
 import { findingsPtr, toUtf16Offsets } from "./pii/findings";
+import { unitsBefore } from "./pii/text";
 import { scanText } from "./pii/scanner";
 
 /** Returns where to write up to `maxBytes` bytes of UTF-8. */
@@ -22,6 +23,15 @@ export function scan(bytes: i32, units: i32): i32 {
   const count = scanText();
   if (bytes != units) toUtf16Offsets();
   return count;
+}
+
+/**
+ * UTF-16 code units in the first `bytes` bytes of the last scanned text. Only valid after a
+ * scan that converted offsets (units != bytes): it continues that scan's walk, so the host can
+ * place the next chunk's offsets without decoding anything.
+ */
+export function unitsThrough(bytes: i32): i32 {
+  return unitsBefore(bytes);
 }
 
 /** Where the findings of the last scan start. */

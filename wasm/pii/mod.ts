@@ -97,6 +97,13 @@ export interface PiiScanner {
   scan(text: string): Finding[];
   /** Findings for each text, in order. */
   scanMany(texts: readonly string[]): Finding[][];
+  /**
+   * Findings in UTF-8 `bytes`, with no decoding to a string: the fast path for files. Offsets
+   * are UTF-16 code units from the start of `bytes`, as if they had been decoded.
+   */
+  scanBytes(bytes: Uint8Array): Finding[];
+  /** UTF-16 code units that the bytes given to the last `scanBytes` decode to. */
+  lastUnits(): number;
   /** Bytes of linear memory the instance holds (bounded by the largest text scanned). */
   readonly memoryBytes: number;
   /** Releases the instance; the scanner cannot be used afterwards. */
@@ -107,6 +114,7 @@ interface PiiExports {
   memory: WebAssembly.Memory;
   prepare(maxBytes: number): number;
   scan(bytes: number, units: number): number;
+  unitsThrough(bytes: number): number;
   findings(): number;
 }
 
@@ -159,7 +167,21 @@ export function createScanner(options: ScannerOptions = {}): PiiScanner {
     const ptr = wasm.prepare(maxBytes);
     // Views are taken after prepare(): growing memory detaches earlier ones.
     const { written } = encoder.encodeInto(text, new Uint8Array(wasm.memory.buffer, ptr, maxBytes));
-    const count = wasm.scan(written, text.length);
+    return collect(wasm, wasm.scan(written, text.length));
+  }
+
+  let lastBytes = 0;
+
+  function scanBytes(bytes: Uint8Array): Finding[] {
+    const wasm = live();
+    lastBytes = bytes.length;
+    const ptr = wasm.prepare(bytes.length);
+    new Uint8Array(wasm.memory.buffer, ptr, bytes.length).set(bytes);
+    // A unit count that cannot equal the byte count makes the scanner convert every offset.
+    return collect(wasm, wasm.scan(bytes.length, -1));
+  }
+
+  function collect(wasm: PiiExports, count: number): Finding[] {
     if (count === 0) return [];
     const raw = new Int32Array(wasm.memory.buffer, wasm.findings(), count * 4);
     const found: Finding[] = [];
@@ -176,6 +198,8 @@ export function createScanner(options: ScannerOptions = {}): PiiScanner {
   return {
     scan: scanOne,
     scanMany: (texts) => texts.map(scanOne),
+    scanBytes,
+    lastUnits: () => live().unitsThrough(lastBytes),
     get memoryBytes() {
       return live().memory.buffer.byteLength;
     },

@@ -218,3 +218,13 @@ Deno.test("random input: findings stay ordered, in bounds and shift with a prefi
   }
   scanner.free();
 });
+
+Deno.test("scanBytes reads UTF-8 bytes and reports the same UTF-16 offsets as scan", () => {
+  const scanner = createScanner();
+  const text = "电话 ada@example.org — 😀 card 4111 1111 1111 1111, ip 10.0.0.1 é";
+  assertEquals(scanner.scanBytes(new TextEncoder().encode(text)), scanner.scan(text));
+  assertEquals(scanner.lastUnits(), text.length);
+  assertEquals(scanner.scanBytes(new Uint8Array()), []);
+  assertEquals(scanner.lastUnits(), 0);
+  scanner.free();
+});

@@ -1,0 +1,61 @@
+/** `a3s safeclaw classify`: the level, action and findings of one text under a policy. */
+import { parseCommand, UsageError } from "@a3s/common";
+import { createClassifier } from "./classify.ts";
+import { levelOf, loadPolicyFile, parsePolicy } from "./policy.ts";
+import { atLeast, type Level, maxLevel } from "./privacy/levels.ts";
+import { readInput } from "./_input.ts";
+import { outputFormat, table } from "./_table.ts";
+
+/** Runs `a3s safeclaw classify`. */
+export async function classifyCommand(args: string[], help: string): Promise<number> {
+  const { values, positionals } = parseCommand(args, {
+    file: { type: "string", short: "f" },
+    policy: { type: "string" },
+    format: { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    console.log(help);
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`classify takes no arguments; use --file`);
+  const format = outputFormat(values, "json");
+  const policyPath = values.policy as string | undefined;
+  let policy;
+  try {
+    policy = policyPath ? await loadPolicyFile(policyPath) : parsePolicy({});
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw new UsageError(`no such file '${policyPath}'`);
+    throw error;
+  }
+  const text = await readInput(values.file as string | undefined);
+  const classifier = createClassifier({ minConfidence: policy.minConfidence });
+  const findings = classifier.classify(text).findings;
+  classifier.free();
+  let level: Level = "Normal";
+  for (const f of findings) level = maxLevel(level, levelOf(policy, f.type));
+  const action = policy.actions[level];
+  const result = {
+    level,
+    action,
+    localOnly: action === "local_only" || atLeast(level, policy.localOnlyAt),
+    findings: findings.map((f) => ({
+      ...f,
+      level: levelOf(policy, f.type),
+      value: text.slice(f.start, f.end),
+    })),
+  };
+  if (format === "json") {
+    console.log(JSON.stringify(result));
+    return 0;
+  }
+  console.log(`level: ${level}   action: ${action}   local only: ${result.localOnly}`);
+  console.log(table(
+    ["TYPE", "LEVEL", "START", "END", "CONFIDENCE"],
+    result.findings.map((
+      f,
+    ) => [f.type, f.level, String(f.start), String(f.end), f.confidence.toFixed(2)]),
+  ));
+  return 0;
+}
