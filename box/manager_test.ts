@@ -4,7 +4,10 @@
  */
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { join } from "node:path";
-import { A3sError } from "@a3s/common";
+import { A3sError, openStore } from "@a3s/common";
+import { createTestDatabase } from "@a3s/common/testing";
+import type { BoxTables } from "./schema.ts";
+import { ImageStore } from "./image/store.ts";
 import { addBusybox, type TestHome, testHome } from "./_test_support.ts";
 import { BoxManager } from "./manager.ts";
 import { NamespaceDriver } from "./drivers/namespace.ts";
@@ -178,4 +181,52 @@ Deno.test("a box whose processes died unseen reads as exited, never a ghost", as
     const seen = await boxes.wait(info.id);
     assertEquals([seen.state, seen.reason], ["exited", "killed"]);
   });
+});
+
+Deno.test("a box from before a host restart reads as exited with reason host_restart", async () => {
+  await withManager(async (boxes, home) => {
+    const { info } = await boxes.run({ image: "busybox", command: ["sleep", "60"] });
+    const db = home.store.db<BoxTables>();
+    const row = await db.selectFrom("box_boxes").select("spec").where("id", "=", info.id)
+      .executeTakeFirstOrThrow();
+    // The record says it started under another boot; its process is gone as after a reboot.
+    await db.updateTable("box_boxes")
+      .set({ spec: JSON.stringify({ ...JSON.parse(row.spec), bootId: "another-boot" }) })
+      .where("id", "=", info.id).execute();
+    const pid = JSON.parse(
+      await Deno.readTextFile(join(home.home, "box/boxes", info.id.slice(0, 12), "pid.json")),
+    ).pid;
+    const init = (await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`)).trim();
+    Deno.kill(Number(init.split(" ")[0]), "SIGKILL");
+    const seen = await boxes.wait(info.id);
+    assertEquals([seen.state, seen.reason], ["exited", "host_restart"]);
+  });
+});
+
+Deno.test("box state on PostgreSQL: images, boxes and events in the shared store", async () => {
+  const database = await createTestDatabase("a3s_box");
+  if (!database) return;
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3sbp" });
+  const store = await openStore({ databaseUrl: database.url });
+  try {
+    const images = await ImageStore.open(store, join(dir, "images"));
+    await addBusybox(images);
+    const boxes = await BoxManager.open({
+      store,
+      images,
+      home: dir,
+      drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
+    });
+    const { info } = await boxes.run({ image: "busybox", command: ["sh", "-c", "exit 5"] });
+    const done = await boxes.wait(info.id);
+    assertEquals([done.exitCode, typeof done.createdAt], [5, "number"]);
+    assertEquals((await images.list())[0].repoTags, ["busybox:latest"]);
+    await boxes.remove(info.id);
+    assertEquals((await boxes.events(info.id)).map((e) => e.action), ["create", "delete"]);
+    boxes.close();
+  } finally {
+    await store.close();
+    await database.drop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 });

@@ -1,0 +1,107 @@
+/** The box CLI against a real data dir: exit codes, one-line errors, JSON output, shared state. */
+import { assert, assertEquals } from "@a3s/common/testing";
+import { openStore } from "@a3s/common";
+import { main } from "./cli.ts";
+import { openBoxRuntime } from "./runtime.ts";
+
+async function capture(
+  args: string[],
+  home: string,
+): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...values: unknown[]) => out.push(values.join(" "));
+  console.error = (...values: unknown[]) => err.push(values.join(" "));
+  try {
+    // The data dir goes first: after `run`'s IMAGE every word belongs to the command.
+    const [command, ...rest] = args;
+    const code = await main([command, "--home", home, ...rest]);
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+/** `run` streams the box's output to the process's own stdout, so it runs as a subprocess. */
+async function runCli(args: string[], home: string) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./cli.ts", import.meta.url).pathname, ...args],
+    env: { A3S_HOME: home },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: output.code,
+    out: new TextDecoder().decode(output.stdout),
+    err: new TextDecoder().decode(output.stderr),
+  };
+}
+
+Deno.test("box CLI: run exit codes, usage errors, shared state, save and load", async () => {
+  const home = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3sbc" });
+  try {
+    assertEquals((await capture(["import-busybox"], home)).code, 0);
+
+    const run = await runCli([
+      "run",
+      "--rm",
+      "busybox",
+      "sh",
+      "-c",
+      "echo out; echo err >&2; exit 3",
+    ], home);
+    assertEquals([run.code, run.out, run.err], [3, "out\n", "err\n"]);
+
+    for (
+      const [args, message] of [
+        [["run", "-v", "/nope", "busybox"], "invalid volume"],
+        [["run", "--memory", "lots", "busybox"], "invalid --memory"],
+        [["run", "--network", "bridge", "busybox"], "invalid --network"],
+        [["run", "nosuch:1"], "no such image"],
+        [["run", "--driver", "warp", "busybox"], "unknown driver"],
+        [["ps", "--format", "yaml"], "--format must be json or table"],
+        [["frobnicate"], "unknown command"],
+      ] as const
+    ) {
+      const result = await capture([...args], home);
+      assertEquals(result.code, 2, `${args.join(" ")}: ${result.err}`);
+      assert(result.err.includes(message), result.err);
+      assertEquals(result.err.split("\n").length, 1);
+    }
+
+    // A box another process made (serve, say) is in this CLI's list, and the reverse.
+    const store = await openStore({ home });
+    const boxes = await openBoxRuntime({ store, home });
+    const { info } = await boxes.run({
+      image: "busybox",
+      name: "shared",
+      command: ["sleep", "60"],
+    });
+    const ps = await capture(["ps", "--json"], home);
+    assertEquals(JSON.parse(ps.out).map((b: { name: string }) => b.name), ["shared"]);
+    const taken = await capture(["create", "--name", "shared", "busybox"], home);
+    assertEquals(taken.code, 2);
+    assert(taken.err.includes("already in use"), taken.err);
+    assertEquals((await capture(["stop", "-t", "1", "shared"], home)).code, 0);
+    assertEquals((await boxes.inspect(info.id)).state, "exited");
+    assertEquals((await capture(["rm", "shared"], home)).code, 0);
+    boxes.close();
+    await store.close();
+
+    const archive = `${home}/busybox.tar`;
+    assertEquals((await capture(["save", "-o", archive, "busybox"], home)).code, 0);
+    assertEquals((await capture(["rmi", "busybox"], home)).code, 0);
+    assertEquals(JSON.parse((await capture(["images", "--json"], home)).out), []);
+    const loaded = await capture(["load", "-i", archive], home);
+    assertEquals(loaded.out, "Loaded image: busybox:latest");
+    const images = JSON.parse((await capture(["images", "--json"], home)).out);
+    assertEquals(images[0].repoTags, ["busybox:latest"]);
+    const info2 = await capture(["info", "--json"], home);
+    assertEquals(JSON.parse(info2.out).defaultDriver, "namespace");
+  } finally {
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});
