@@ -7,9 +7,10 @@
  *   cannot leave a root.
  * - URLs: only allowed schemes and hosts; every name is resolved and every resolved address
  *   checked (private, loopback, link-local and metadata addresses are refused unless
- *   allowed), and the connection is pinned to the checked address, so a DNS answer that
- *   changes between check and connect (DNS rebinding) cannot redirect it. Redirects are
- *   followed by hand and each hop is checked again.
+ *   allowed). Plain-HTTP connections are pinned to the checked address, so a DNS answer that
+ *   changes between check and connect (DNS rebinding) cannot redirect them; HTTPS relies on
+ *   certificate verification for the same. Redirects are followed by hand and each hop is
+ *   checked again.
  * - Refusals never tell the caller whether a host path exists or a port is open: every
  *   refused path and every failed fetch reads the same; details go to the server log only.
  */
@@ -124,6 +125,8 @@ export class AccessPolicy {
   readonly config: AccessPolicyConfig;
   readonly #resolver: Resolver;
   readonly #audit: PolicyAuditLog;
+  /** Extra trusted roots for HTTPS (a private CA), beside the system's. */
+  readonly #caCerts?: string[];
   readonly #allowAllPrivate: boolean;
   readonly #privateBlocks;
   #realRoots?: Promise<string[]>;
@@ -131,11 +134,12 @@ export class AccessPolicy {
   /** Validates `config`; `resolver` and `audit` are for tests and the server log. */
   constructor(
     config: AccessPolicyConfigInput = {},
-    options: { resolver?: Resolver; audit?: PolicyAuditLog } = {},
+    options: { resolver?: Resolver; audit?: PolicyAuditLog; caCerts?: string[] } = {},
   ) {
     this.config = AccessPolicyConfigSchema.parse(config);
     this.#resolver = options.resolver ?? systemResolver;
     this.#audit = options.audit ?? (() => {});
+    this.#caCerts = options.caCerts;
     this.#allowAllPrivate = this.config.privateNetworks.includes("*");
     this.#privateBlocks = this.config.privateNetworks.filter((v) => v !== "*").map((v) =>
       parseCidr(v)!
@@ -231,8 +235,8 @@ export class AccessPolicy {
   }
 
   /**
-   * Fetches `input` under the policy: each hop's URL is checked, the connection goes to the
-   * checked address (the TLS name and Host header stay the URL's), and redirects are
+   * Fetches `input` under the policy: each hop's URL is checked, a plain-HTTP connection goes
+   * to the checked address (the Host header stays the URL's), and redirects are
    * followed by hand up to `maxRedirects`, each checked again. Network failures throw one
    * uniform {@linkcode PolicyError}-shaped 400 that does not say whether a port is open.
    * The caller consumes or cancels the returned body.
@@ -245,11 +249,21 @@ export class AccessPolicy {
     for (let hop = 0;; hop++) {
       const { url, address } = await this.checkUrl(current, field);
       const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-      const client = Deno.createHttpClient({
-        proxy: { transport: "tcp", hostname: address, port },
-      });
-      const timeout = AbortSignal.timeout(this.config.connectTimeoutMs);
-      const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+      // Plain HTTP is pinned to the checked address. HTTPS cannot be (Deno's TCP transport
+      // would skip TLS), and needs no pin: a name re-pointed at an inner address meets a
+      // server that cannot present a certificate for it, so the handshake fails.
+      const client = url.protocol === "http:"
+        ? Deno.createHttpClient({ proxy: { transport: "tcp", hostname: address, port } })
+        : Deno.createHttpClient({ caCerts: this.#caCerts });
+      // The deadline covers connecting and the response head, not the body's download.
+      const headDeadline = new AbortController();
+      const timer = setTimeout(
+        () => headDeadline.abort(new Error("connect timeout")),
+        this.config.connectTimeoutMs,
+      );
+      const signal = request.signal
+        ? AbortSignal.any([request.signal, headDeadline.signal])
+        : headDeadline.signal;
       let response: Response;
       try {
         response = await fetch(url, {
@@ -268,6 +282,8 @@ export class AccessPolicy {
           status: 400,
           field,
         });
+      } finally {
+        clearTimeout(timer);
       }
       const location = response.headers.get("location");
       if (response.status >= 300 && response.status < 400 && location) {
@@ -355,6 +371,7 @@ export function accessPolicyFromConfig(
     env?: Record<string, string | undefined>;
     audit?: PolicyAuditLog;
     resolver?: Resolver;
+    caCerts?: string[];
   } = {},
 ): AccessPolicy {
   const env = options.env ?? Deno.env.toObject();

@@ -189,6 +189,63 @@ Deno.test("fetch: a closed port and a refused address give the caller nothing to
   }
 });
 
+Deno.test("fetch: HTTPS is checked, verified against the URL's name, and not pinned", async () => {
+  const dir = new URL("./security/testdata/", import.meta.url);
+  const ca = await Deno.readTextFile(new URL("ca.pem", dir));
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: await Deno.readTextFile(new URL("localhost.pem", dir)),
+    key: await Deno.readTextFile(new URL("localhost.key", dir)),
+    onListen() {},
+  }, (request) => new Response(`tls host=${new URL(request.url).host}`));
+  try {
+    const port = server.addr.port;
+    const policy = new AccessPolicy({ privateNetworks: ["127.0.0.1/32"] }, {
+      resolver: () => Promise.resolve(["127.0.0.1"]),
+      caCerts: [ca],
+    });
+    const response = await policy.fetch(`https://127.0.0.1:${port}/m.tgz`);
+    assertEquals(await response.text(), `tls host=127.0.0.1:${port}`);
+    // Without the private allowance the same URL is refused before any connection.
+    await assertRejects(
+      () => new AccessPolicy({}, { caCerts: [ca] }).fetch(`https://127.0.0.1:${port}/`),
+      PolicyError,
+    );
+    // An untrusted certificate is a failed fetch, worded like every other.
+    const untrusted = new AccessPolicy({ privateNetworks: ["127.0.0.1/32"] });
+    const error = await assertRejects(
+      () => untrusted.fetch(`https://127.0.0.1:${port}/`),
+      A3sError,
+    );
+    assertEquals(error.message, "the URL could not be fetched");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("fetch: the connect deadline does not cut a long download short", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    let n = 0;
+    return new Response(
+      new ReadableStream({
+        async pull(controller) {
+          await new Promise((r) => setTimeout(r, 60));
+          if (n++ === 8) controller.close();
+          else controller.enqueue(new TextEncoder().encode("chunk\n"));
+        },
+      }),
+    );
+  });
+  try {
+    const policy = new AccessPolicy({ privateNetworks: ["127.0.0.1/32"], connectTimeoutMs: 200 });
+    const response = await policy.fetch(`http://127.0.0.1:${server.addr.port}/big`);
+    assertEquals((await response.text()).split("\n").length, 9);
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("accessPolicyFromConfig: env overrides the file section; bad values name the key", () => {
   const policy = accessPolicyFromConfig(
     { policy: { roots: ["/a"], hosts: ["x.example"] } },
