@@ -54,6 +54,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
     summary: "meta search and the local full-text index",
     load: () => import("./search/cli.ts").then((m) => m.main),
   },
+  event: {
+    summary: "publish, follow and list events on the bus",
+    load: () => import("./event/cli.ts").then((m) => m.main),
+  },
 };
 
 function usage(): string {

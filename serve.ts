@@ -18,6 +18,7 @@ export const SERVED_MODULES: ReadonlyArray<() => Promise<A3sModule>> = [
   () => import("./box/routes.ts").then((m) => m.boxModule()),
   () => import("./search/routes.ts").then((m) => m.searchModule()),
   () => import("./code/routes.ts").then((m) => m.codeModule()),
+  () => import("./event/routes.ts").then((m) => m.eventModule()),
 ];
 
 const HELP = `Usage: a3s serve [options]

@@ -1,9 +1,9 @@
 /** The `event` config section; every field defaulted, so `{}` is valid. */
 import { z } from "zod";
-import { EventKeySchema } from "./crypto.ts";
+import { type EventKey, EventKeySchema, type SealingKey } from "./crypto.ts";
 
 /** Where events live and how they are protected. */
-export const EventConfigSchema = z.object({
+export const EventConfigSchema: z.ZodType<EventConfig, EventConfigInput> = z.object({
   /**
    * `nats://…`, `redis://…`, `memory`, or unset for the shared store (SQLite, or PostgreSQL
    * when `databaseUrl` is set). `A3S_EVENT_URL` sets it from the environment.
@@ -26,5 +26,24 @@ export const EventConfigSchema = z.object({
   keyFile: z.string().min(1).optional(),
 });
 
-/** The validated section. */
-export type EventConfig = z.infer<typeof EventConfigSchema>;
+/** The validated section (see the schema for what each field means). */
+export interface EventConfig {
+  url?: string;
+  source: string;
+  dedupeWindowMs: number;
+  retentionMs: number;
+  pollMs: number;
+  keys: SealingKey[];
+  keyFile?: string;
+}
+
+/** The section as written in the config file: every field optional. */
+export interface EventConfigInput {
+  url?: string;
+  source?: string;
+  dedupeWindowMs?: number;
+  retentionMs?: number;
+  pollMs?: number;
+  keys?: EventKey[];
+  keyFile?: string;
+}

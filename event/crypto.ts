@@ -9,8 +9,24 @@ import type { CloudEvent } from "./envelope.ts";
 import { EventKeyMissingError, EventTamperedError } from "./errors.ts";
 import { assertPattern, compilePattern } from "./subject.ts";
 
+/** A key as configured; `subjects` defaults to `>` and `mode` to `encrypt`. */
+export interface EventKey {
+  id: string;
+  subjects?: string;
+  mode?: "encrypt" | "sign";
+  secret: string;
+}
+
+/** A key after validation, with defaults applied. */
+export interface SealingKey {
+  id: string;
+  subjects: string;
+  mode: "encrypt" | "sign";
+  secret: string;
+}
+
 /** One configured key. The secret is 32 random bytes, base64. */
-export const EventKeySchema = z.object({
+export const EventKeySchema: z.ZodType<SealingKey, EventKey> = z.object({
   id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "1 to 64 letters, digits, '.', '_' or '-'"),
   /** Subjects this key protects; the last matching key in the ring seals new events. */
   subjects: z.string().default(">"),
@@ -18,8 +34,6 @@ export const EventKeySchema = z.object({
   mode: z.enum(["encrypt", "sign"]).default("encrypt"),
   secret: z.string().min(1),
 });
-/** A key as configured. */
-export type EventKey = z.input<typeof EventKeySchema>;
 
 const ALGORITHM = "A256GCM";
 const IV_BYTES = 12;

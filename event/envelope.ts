@@ -39,7 +39,7 @@ const RESERVED = new Set([
 export const HEADER_NAME = /^[a-z0-9]{1,20}$/;
 
 /** The zod schema of the JSON form; also the OpenAPI schema of an event. */
-export const CloudEventSchema = z.looseObject({
+export const CloudEventSchema: z.ZodType<CloudEvent> = z.looseObject({
   specversion: z.literal("1.0"),
   id: z.string().min(1),
   source: z.string().min(1),

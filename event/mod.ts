@@ -24,7 +24,13 @@ export type { ConsumeOptions, Consumer, DurableHandler } from "./consumer.ts";
 export type { DurableMessage, EventMessage } from "./message.ts";
 export { type CloudEvent, CloudEventSchema, EXTENSIONS } from "./envelope.ts";
 export { defineEvent, type EventType, EventTypeRegistry } from "./event_type.ts";
-export { canonicalJson, type EventKey, EventKeySchema, KeyRing } from "./crypto.ts";
+export {
+  canonicalJson,
+  type EventKey,
+  EventKeySchema,
+  KeyRing,
+  type SealingKey,
+} from "./crypto.ts";
 export {
   EventBrokerError,
   EventKeyMissingError,
@@ -48,7 +54,7 @@ export { StoreProvider, type StoreProviderOptions } from "./providers/store.ts";
 export { NatsProvider, type NatsProviderOptions } from "./providers/nats.ts";
 export { RedisProvider, type RedisProviderOptions } from "./providers/redis.ts";
 export { openProvider, type OpenProviderOptions } from "./providers/open.ts";
-export { type EventConfig, EventConfigSchema } from "./config.ts";
+export { type EventConfig, type EventConfigInput, EventConfigSchema } from "./config.ts";
 export { type EventBusSetup, openEventBus } from "./setup.ts";
 
 /** The package name. */

@@ -84,7 +84,9 @@ export class RedisProvider implements EventProvider {
       maxRetriesPerRequest: 5,
       retryStrategy: (times) => (connected ? Math.min(50 * 2 ** times, 5000) : null),
     });
+    let lastError = "";
     redis.on("error", (error) => {
+      lastError = (error as Error).message;
       if (connected) options.logger?.warn("Redis connection error", { error: String(error) });
     });
     try {
@@ -94,7 +96,7 @@ export class RedisProvider implements EventProvider {
       redis.disconnect();
       throw new EventBrokerError(
         `cannot reach Redis at ${options.url.replace(/\/\/[^@/]*@/, "//***@")}: ${
-          (error as Error).message
+          lastError || (error as Error).message
         }`,
         error,
       );
