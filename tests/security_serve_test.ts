@@ -192,6 +192,16 @@ Deno.test({
       });
       assertEquals(refused.code, 2);
       assert(refused.stderr.includes("--insecure-no-auth-on-public-bind"), refused.stderr);
+      const badConfig = await runCli(["serve", "--port", "0"], {
+        env: { A3S_HOME: home, A3S_REQUESTS_PER_MINUTE: "lots" },
+      });
+      assertEquals(badConfig.code, 2);
+      assert(
+        /config security\.requestsPerMinute: .*\(from env A3S_REQUESTS_PER_MINUTE\)/.test(
+          badConfig.stderr,
+        ),
+        badConfig.stderr,
+      );
 
       const key = "public-token-0123456789";
       const serve = await spawnServe(["--host", "0.0.0.0"], {
