@@ -77,9 +77,9 @@ export const SecurityConfigSchema: z.ZodType<SecurityConfig> = z.object({
   /** Serve on a non-loopback address with no token configured. Loudly unsafe. */
   insecureNoAuthOnPublicBind: z.boolean().default(false),
   /** Requests per minute per client (token, else address); 0 turns the limit off. */
-  requestsPerMinute: z.number().int().min(0).default(3000),
+  requestsPerMinute: z.number().int().min(0).default(6000),
   /** Requests a client may burst above the steady rate. */
-  requestBurst: z.number().int().min(1).default(600),
+  requestBurst: z.number().int().min(1).default(1000),
   /** In-flight requests (streams included, until their body ends) per client; 0 = no limit. */
   maxConcurrentRequests: z.number().int().min(0).default(64),
   /** Largest request head (request line and headers), in bytes. */
