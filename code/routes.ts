@@ -11,6 +11,7 @@ import { Agent, type AgentOptions } from "./agent/agent.ts";
 import type { AgentSession } from "./agent/session.ts";
 import type { ApprovalRequest } from "./policy/permissions.ts";
 import { loadAgentConfig } from "./config/load.ts";
+import { type PowerChat, PowerProvider } from "./providers/power.ts";
 
 /** The `code` section of the a3s config file. */
 export const CodeModuleConfigSchema = z.object({
@@ -91,7 +92,9 @@ export class AgentPool {
           name,
           workspace: resolve(this.options.home, this.config.default_workspace),
           default_model: "power/a3s-default",
-          providers: [{ name: "power", base_url: this.options.powerUrl, models: [{ id: "a3s-default", context_window: 512, max_tokens: 128 }] }],
+          providers: [{ name: "power", base_url: this.options.powerUrl, models: [{ id: "a3s-default", context_window: 512, max_tokens: 128, temperature: 0 }] }],
+          // The default model's 512-token window holds the prompt and three compact tool schemas.
+          tools: { enabled: ["read", "write", "bash"] },
         }, common);
       agent.catch(() => this.#agents.delete(name));
       this.#agents.set(name, agent);
@@ -256,10 +259,13 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
  * const modules = [codeModule()];
  * ```
  */
-export function codeModule(agentOptions: AgentOptions = {}) {
+export function codeModule(agentOptions: AgentOptions & { withPower?: boolean } = {}) {
+  const withPower = agentOptions.withPower ?? true;
   return defineModule<CodeModuleConfig, AgentPool>({
     name: "code",
     configSchema: CodeModuleConfigSchema,
+    // Agents on the local model call power in process; nothing else is required.
+    dependsOn: withPower ? ["power"] : [],
     access: [
       { path: "/code/v1/sessions/:id", methods: ["GET"], scope: "code:read" },
       // Turns run tools (commands, file writes, fetches): never anonymous.
@@ -271,7 +277,13 @@ export function codeModule(agentOptions: AgentOptions = {}) {
         home: ctx.server.home ?? Deno.cwd(),
         store: ctx.store,
         powerUrl: `http://${host.includes(":") ? `[${host}]` : host}:${ctx.server.port}/v1`,
-        agentOptions,
+        agentOptions: {
+          ...agentOptions,
+          providers: {
+            ...(withPower ? { power: new PowerProvider(ctx.modules.power as PowerChat) } : {}),
+            ...agentOptions.providers,
+          },
+        },
       });
       if (!Object.keys(ctx.config.agents).every((name) => /^[A-Za-z0-9_-]+$/.test(name))) {
         throw new ValidationError("code.agents: names are letters, digits, _ and - only", "code.agents");

@@ -27,7 +27,7 @@ permissions {
     security: { tokens: [{ token: TOKEN, scopes: ["code:exec", "code:read"] }, { token: READER, scopes: ["code:read"] }] },
     code: { agents: { coder: "coder.hcl" } },
   }));
-  const module = codeModule();
+  const module = codeModule({ withPower: false });
   const server = await startServer({
     config: loadConfig({ env: { A3S_HOME: home }, flags: { port: 0 }, modules: [module] }),
     modules: [module],

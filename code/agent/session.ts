@@ -104,6 +104,8 @@ export class AgentSession {
   #total: Usage = { inputTokens: 0, outputTokens: 0 };
   #emit: (event: AgentEvent) => void = () => {};
   #persisted = 0;
+  /** The model's prompt tokens per counted token, learned from usage: tokenizers differ. */
+  #tokenRatio = 1;
 
   constructor(runtime: AgentRuntime, options: SessionOptions = {}) {
     this.#runtime = runtime;
@@ -275,6 +277,7 @@ export class AgentSession {
       steps++;
       let text = "";
       const calls: ToolCall[] = [];
+      const inputBefore = usage.inputTokens;
       try {
         const stream = this.#model.provider.stream({
           model: this.#model.model,
@@ -307,6 +310,7 @@ export class AgentSession {
         return await finish(lastText, "error", message);
       }
       lastText = text;
+      await this.#calibrate(tools, usage.inputTokens - inputBefore);
       await this.#append({ role: "assistant", content: text, ...(calls.length ? { toolCalls: calls } : {}) });
       if (!calls.length) return await finish(text, "end");
       toolCalls += calls.length;
@@ -412,7 +416,7 @@ export class AgentSession {
       callId: call.id,
       services: this.#services(signal),
       signal,
-    }, { timeoutMs: rt.config.tools.timeout_ms, outputLimit: rt.config.tools.output_limit });
+    }, { timeoutMs: rt.config.tools.timeout_ms, outputLimit: this.#outputLimit() });
 
     const guarded = this.#guard.inspectToolResult(result.content);
     if (guarded.tainted.length || guarded.injection) {
@@ -423,6 +427,13 @@ export class AgentSession {
     if (post.blocked) content = `[output withheld by hook: ${post.blocked.reason}]`;
     else if (typeof post.data.output === "string") content = post.data.output;
     return done({ ...result, content }, auditDecision, input, decision.rule, guarded.tainted);
+  }
+
+  /** Characters of a tool result kept: small windows keep a quarter as many characters as the window has tokens. */
+  #outputLimit(): number {
+    const window = this.#model.config.context_window;
+    const limit = this.#runtime.config.tools.output_limit;
+    return window <= COMPACT_CONTEXT ? Math.min(limit, Math.max(128, Math.floor(window / 4))) : limit;
   }
 
   #services(signal: AbortSignal): ToolServices {
@@ -498,8 +509,15 @@ export class AgentSession {
     const count = await tokenCounter();
     const window = this.#model.config.context_window;
     const budget = Math.floor(window * rt.config.compaction.threshold) - this.#model.config.max_tokens;
-    const before = countRequest(count, this.#messages, tools);
+    const scaled = (text: string) => Math.ceil(count(text) * this.#tokenRatio);
+    const before = countRequest(scaled, this.#messages, tools);
     if (before <= Math.max(budget, 0) || this.#messages.length < 4) return;
+    // When the system prompt and tools alone fill the budget (tiny windows), there is no room
+    // for a summary: drop whole older turns until the request fits the window itself.
+    if (countRequest(scaled, this.#messages.slice(0, 1), tools) >= budget) {
+      await this.#dropOldTurns(scaled, tools, window - 48, before);
+      return;
+    }
     // Cut before a user message so no tool result is separated from its call.
     let cut = Math.max(1, this.#messages.length - rt.config.compaction.keep_recent);
     while (cut > 1 && this.#messages[cut].role !== "user") cut--;
@@ -539,7 +557,44 @@ export class AgentSession {
       await rt.history.replace(this.id, this.#messages);
       this.#persisted = this.#messages.length;
     }
-    this.#emit({ type: "compaction", removedMessages: old.length, tokensBefore: before, tokensAfter: countRequest(count, this.#messages, tools) });
+    this.#emit({ type: "compaction", removedMessages: old.length, tokensBefore: before, tokensAfter: countRequest(scaled, this.#messages, tools) });
+  }
+
+  /** Learns how the model's token counts compare with ours, from a call's real prompt size. */
+  async #calibrate(tools: ToolSpec[], actualPromptTokens: number): Promise<void> {
+    if (actualPromptTokens <= 0) return;
+    const count = await tokenCounter();
+    const estimated = countRequest(count, this.#messages, tools);
+    if (estimated > 0) this.#tokenRatio = Math.max(1, Math.min(3, actualPromptTokens / estimated));
+  }
+
+  async #dropOldTurns(count: (text: string) => number, tools: ToolSpec[], limit: number, before: number): Promise<void> {
+    const lastUser = this.#messages.findLastIndex((m) => m.role === "user");
+    let removed = 0;
+    while (countRequest(count, this.#messages, tools) > limit) {
+      const next = this.#messages.findIndex((m, i) => i > 1 && m.role === "user");
+      const end = next < 0 || next > lastUser - removed ? -1 : next;
+      if (end < 0) break;
+      removed += end - 1;
+      this.#messages.splice(1, end - 1);
+    }
+    // Still too long within the current turn: shorten its longest tool results.
+    for (let i = 0; i < 6 && countRequest(count, this.#messages, tools) > limit; i++) {
+      let longest = -1;
+      this.#messages.forEach((m, k) => {
+        if (m.role === "tool" && m.content.length > 80 && (longest < 0 || m.content.length > this.#messages[longest].content.length)) longest = k;
+      });
+      if (longest < 0) break;
+      const m = this.#messages[longest] as Extract<Message, { role: "tool" }>;
+      this.#messages[longest] = { ...m, content: `${m.content.slice(0, Math.floor(m.content.length / 2))}\n[... shortened to fit the context]` };
+      removed++;
+    }
+    if (!removed) return;
+    if (!this.#options.ephemeral && this.#created) {
+      await this.#runtime.history.replace(this.id, this.#messages);
+      this.#persisted = this.#messages.length;
+    }
+    this.#emit({ type: "compaction", removedMessages: removed, tokensBefore: before, tokensAfter: countRequest(count, this.#messages, tools) });
   }
 
   /** Ends the session: runs SessionEnd hooks. History stays in the store for resume. */
