@@ -202,9 +202,9 @@ export class NatsProvider implements EventProvider {
           seq: String(m.seq),
           event: JSON.parse(decoder.decode(m.data)),
           deliveries: m.info.deliveryCount,
-          ack: () => {
-            m.ack();
-            return Promise.resolve();
+          // Waits for the server's confirmation: an ack that resolved is never redelivered.
+          ack: async () => {
+            await m.ackAck();
           },
           nack: (delayMs: number) => {
             m.nak(delayMs);

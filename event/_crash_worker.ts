@@ -1,0 +1,31 @@
+/**
+ * A consumer process for the crash test: handles `crash.>` on the provider `A3S_EVENT_URL`
+ * names (a store needs a SQLite path or PostgreSQL URL) and appends `handled <n>` before and `acked <n>` after each acknowledgement, so the
+ * test can tell what a `kill -9` interrupted.
+ */
+import { openStore } from "@a3s/common";
+import { EventBus } from "./bus.ts";
+import { openProvider } from "./providers/open.ts";
+
+const [url, log, database] = Deno.args;
+const postgres = database?.startsWith("postgres");
+const store = database
+  ? await openStore(postgres ? { databaseUrl: database } : { sqlitePath: database })
+  : undefined;
+const provider = await openProvider({
+  url,
+  store,
+  pollMs: 20,
+  databaseUrl: postgres ? database : undefined,
+});
+const bus = new EventBus({ provider });
+const file = await Deno.open(log, { append: true, create: true });
+const encoder = new TextEncoder();
+await bus.consume("crash", "crash.>", async (m) => {
+  file.writeSync(encoder.encode(`handled ${m.data}\n`));
+  await new Promise((r) => setTimeout(r, 15));
+  await m.ack();
+  file.writeSync(encoder.encode(`acked ${m.data}\n`));
+}, { ackWaitMs: 1000, concurrency: 4 });
+file.writeSync(encoder.encode("ready\n"));
+await new Promise(() => {});
