@@ -23,6 +23,7 @@ import type {
 } from "../types.ts";
 import { BoxCgroup, type CgroupMode, detectCgroupMode } from "./cgroup.ts";
 import { buildSeccompFilter } from "./seccomp.ts";
+import { mountOverlay, unmount } from "./_mount.ts";
 import {
   childPids,
   isAlive,
@@ -164,15 +165,7 @@ export class NamespaceDriver implements BoxDriver {
     const paths = this.#paths(spec);
     if (!layout.overlay) return false;
     if (await isMountPoint(paths.merged)) return true;
-    const result = await run("mount", [
-      "-t",
-      "overlay",
-      "overlay",
-      "-o",
-      `lowerdir=${spec.rootfs},upperdir=${paths.upper},workdir=${paths.work}`,
-      paths.merged,
-    ]);
-    return result.ok;
+    return await mountOverlay(spec.rootfs, paths.upper, paths.work, paths.merged);
   }
 
   /** Read-only root without overlay: bind each top-level entry of the rootfs. */
@@ -441,10 +434,7 @@ export class NamespaceDriver implements BoxDriver {
     if (await this.#running(spec)) await this.kill(spec, 9);
     const layout = await readJson<LayoutRecord>(paths.layout);
     if (layout) await new BoxCgroup(layout.cgroup, spec.id).remove();
-    if (await isMountPoint(paths.merged)) {
-      const result = await run("umount", [paths.merged]);
-      if (!result.ok) await run("umount", ["-l", paths.merged]);
-    }
+    if (await isMountPoint(paths.merged)) await unmount(paths.merged);
     await Deno.remove(spec.stateDir, { recursive: true }).catch(() => {});
   }
 }

@@ -42,7 +42,8 @@ Deno.test({
       assertEquals([info.state, info.driver], ["running", "qemu"]);
       // The agent answers before its main command has printed; give the guest a moment.
       let logs = "";
-      for (let deadline = Date.now() + 30_000; Date.now() < deadline;) {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
         logs = "";
         for await (const chunk of boxes.logs(info.id)) logs += new TextDecoder().decode(chunk.data);
         if (/booted \d+\.\d+/.test(logs)) break;
