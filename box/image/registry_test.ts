@@ -2,6 +2,8 @@ import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { addBusybox, startRegistry, testHome } from "../_test_support.ts";
 import { RegistryClient } from "./registry.ts";
 import { ImageStore } from "./store.ts";
+import { busyboxImage } from "./busybox.ts";
+import { MEDIA } from "./oci.ts";
 import { join } from "node:path";
 
 Deno.test("push to and pull from a real registry, with digests verified", async () => {
@@ -53,5 +55,94 @@ Deno.test("a pulled blob whose bytes do not match its digest is refused", async 
     );
   } finally {
     await home.close();
+  }
+});
+
+Deno.test("pull picks the host's platform from a multi-arch index", async () => {
+  const registry = await startRegistry();
+  if (!registry) return;
+  const source = await testHome();
+  const target = await testHome();
+  try {
+    const amd64 = await addBusybox(source.images);
+    const { layer, config } = await busyboxImage();
+    const arm64 = await source.images.createImage(
+      [layer],
+      { ...config, architecture: "arm64" },
+      ["busybox:arm64"],
+    );
+    const client = new RegistryClient(source.images);
+    await client.push("busybox:latest", `${registry.host}/multi/bb:amd64`);
+    await client.push("busybox:arm64", `${registry.host}/multi/bb:arm64`);
+    const descriptor = async (id: string, architecture: string) => ({
+      mediaType: MEDIA.ociManifest,
+      digest: id,
+      size: (await source.images.getBlob(id)).length,
+      platform: { architecture, os: "linux" },
+    });
+    const index = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA.ociIndex,
+      manifests: [await descriptor(arm64, "arm64"), await descriptor(amd64, "amd64")],
+    });
+    const put = await fetch(`http://${registry.host}/v2/multi/bb/manifests/latest`, {
+      method: "PUT",
+      headers: { "content-type": MEDIA.ociIndex },
+      body: index,
+    });
+    await put.body?.cancel();
+    assertEquals(put.status, 201);
+    const pulled = await new RegistryClient(target.images).pull(`${registry.host}/multi/bb:latest`);
+    assertEquals(pulled, Deno.build.arch === "x86_64" ? amd64 : arm64);
+  } finally {
+    await source.close();
+    await target.close();
+    await registry.close();
+  }
+});
+
+Deno.test("pull answers a bearer-token challenge, as Docker Hub and GHCR ask", async () => {
+  const registry = await startRegistry();
+  if (!registry) return;
+  const source = await testHome();
+  const target = await testHome();
+  const token = crypto.randomUUID();
+  const scopes: string[] = [];
+  // A gate in front of the real registry that speaks the distribution spec's token flow:
+  // 401 with a Bearer challenge, a realm that issues tokens, then the registry's own answers.
+  const gate = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/token") {
+      scopes.push(url.searchParams.get("scope") ?? "");
+      return Response.json({ token });
+    }
+    if (request.headers.get("authorization") !== `Bearer ${token}`) {
+      return new Response("{}", {
+        status: 401,
+        headers: {
+          "www-authenticate":
+            `Bearer realm="http://127.0.0.1:${gate.addr.port}/token",service="test",scope="repository:gated/bb:pull"`,
+        },
+      });
+    }
+    const upstream = await fetch(`http://${registry.host}${url.pathname}${url.search}`, {
+      method: request.method,
+      headers: { accept: request.headers.get("accept") ?? "*/*" },
+    });
+    return new Response(upstream.body, { status: upstream.status, headers: upstream.headers });
+  });
+  try {
+    const id = await addBusybox(source.images);
+    await new RegistryClient(source.images).push("busybox:latest", `${registry.host}/gated/bb:1`);
+    const pulled = await new RegistryClient(target.images).pull(
+      `127.0.0.1:${gate.addr.port}/gated/bb:1`,
+    );
+    assertEquals(pulled, id);
+    assertEquals(scopes[0], "repository:gated/bb:pull");
+  } finally {
+    await gate.shutdown();
+    await source.close();
+    await target.close();
+    await registry.close();
   }
 });
