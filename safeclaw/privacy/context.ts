@@ -89,10 +89,6 @@ export const CONTEXT_WORDS: Partial<Record<EntityType, readonly string[]>> = {
 export const CONTEXT_BEFORE = 48;
 export const CONTEXT_AFTER = 12;
 
-function isWordChar(ch: string | undefined): boolean {
-  return ch !== undefined && /[\p{L}\p{N}]/u.test(ch) && !/[\u3000-\u9fff]/.test(ch);
-}
-
 // A label belongs to the value right after it: the look-behind stops at a line or sentence end
 // and at another value (a run of four digits), so "phone: +1 202 555 0173, ref 9763739391" does
 // not lift the reference number.
@@ -115,21 +111,36 @@ function contextBefore(text: string, start: number): string {
  * ```
  */
 export function hasContext(text: string, start: number, end: number, type: EntityType): boolean {
-  const words = CONTEXT_WORDS[type];
-  if (!words) return false;
+  const pattern = contextPattern(type);
+  if (!pattern) return false;
   const after = text.slice(end, end + CONTEXT_AFTER);
   // After the value only a bracketed note counts ("555 0123 (mobile)"): a label that follows
   // a value belongs to the next value.
-  const window = (contextBefore(text, start) + " " + (/^\s*\(/.test(after) ? after : ""))
-    .toLowerCase();
-  for (const word of words) {
-    let at = window.indexOf(word);
-    while (at >= 0) {
-      // Longer words also count as the head of a compound ("Telefonnummer", "phonenumber").
-      const ends = word.length >= 5 || !isWordChar(window[at + word.length]);
-      if (!isWordChar(window[at - 1]) && ends) return true;
-      at = window.indexOf(word, at + 1);
-    }
+  const window = contextBefore(text, start) + " " + (/^\s*\(/.test(after) ? after : "");
+  return pattern.test(window);
+}
+
+const PATTERNS = new Map<EntityType, RegExp | null>();
+
+/**
+ * One case-insensitive pattern per type: each word at a word start; words of five letters or
+ * more also as the head of a compound ("Telefonnummer", "phonenumber").
+ */
+function contextPattern(type: EntityType): RegExp | null {
+  let pattern = PATTERNS.get(type);
+  if (pattern !== undefined) return pattern;
+  const words = CONTEXT_WORDS[type];
+  if (!words) {
+    PATTERNS.set(type, null);
+    return null;
   }
-  return false;
+  const escape = (w: string) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const alternatives = words.map((w) =>
+    /[\u3000-\u9fff]/.test(w)
+      ? escape(w)
+      : `(?<![\\p{L}\\p{N}])${escape(w)}${w.length >= 5 ? "" : "(?![\\p{L}\\p{N}])"}`
+  );
+  pattern = new RegExp(alternatives.join("|"), "iu");
+  PATTERNS.set(type, pattern);
+  return pattern;
 }

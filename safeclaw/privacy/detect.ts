@@ -90,7 +90,7 @@ export function detect(
   );
   // The recognizers only look at text that can hold what they find, so plain prose stays cheap.
   if (/\d/.test(text) || /:\/\/|www\./.test(text)) {
-    if (wanted("phone")) candidates.push(...findPhones(text));
+    if (wanted("phone")) candidates.push(...findPhones(text, findings));
     candidates.push(...runRecognizers(text, wanted));
   }
   return settleOverlaps(candidates).filter((d) => d.confidence >= threshold);

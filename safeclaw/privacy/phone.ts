@@ -46,9 +46,12 @@ export const PHONE_REGIONS: readonly CountryCode[] = [
 // A run of digit groups joined by one separator, optionally led by + or an international
 // prefix in parentheses, optionally followed by an extension.
 const CANDIDATE =
-  /(?<![\p{L}\p{N}_+@.\/#-]|\p{N} |\b[A-Z0-9]{4} |ISBN[ :]?)(?:\+\s?|\(\+?)?\d(?:[\d]|[ .\-\/]\(?\d|\)[ .-]?\d|\(\d)*(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?(?![\p{L}\p{N}_]|[.-]\d)/gu;
+  /(?<![A-Za-z0-9_+@.\/#-]|[0-9] |\b[A-Z0-9]{4} |ISBN[ :]?)(?:\+\s?|\(\+?)?\d(?:[\d]|[ .\-\/]\(?\d|\)[ .-]?\d|\(\d)*(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?(?![A-Za-z0-9_]|[.-]\d)/g;
 
 const IDD = /^(?:00|011|001)[ .-]?/;
+// North American numbering: optional 1, area code and exchange starting 2-9, then four digits.
+const NANP_SHAPE =
+  /^(?:1[ .-]?)?\(?[2-9]\d{2}\)?[ .-]?[2-9]\d{2}[ .-]?\d{4}(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?$/;
 const DATE_LIKE = /^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,3}(?:\.\d{1,3}){3})$/;
 
 const US_CONFIDENCE = 0.85;
@@ -67,8 +70,10 @@ function judge(candidate: string, region?: CountryCode): Verdict {
 }
 
 // A number of the right length whose range the metadata does not list (generators such as
-// Faker draw digits at random) is kept as a weak match that a context word can lift.
-function confidenceOf(candidate: string): number {
+// Faker draw digits at random) is kept as a weak match that a context word can lift. National
+// numbers of other regions are weak too, so without a context word (`lifted` false) they are
+// not worth the metadata look-ups.
+function confidenceOf(candidate: string, lifted: boolean): number {
   const international = candidate.startsWith("+") || candidate.startsWith("(+")
     ? candidate.replace(/^\(\+?(\d+)\)/, "+$1")
     : IDD.test(candidate)
@@ -80,17 +85,22 @@ function confidenceOf(candidate: string): number {
     if (verdict === "possible") return OTHER_REGION_CONFIDENCE;
     if (!IDD.test(candidate)) return 0;
   }
-  const us = judge(candidate, "US");
+  // Parsing is the expensive step (about 0.1 ms): only NANP-shaped numbers are tried as US
+  // numbers, and other regions only when a context word could lift the result.
+  const us = NANP_SHAPE.test(candidate) ? judge(candidate, "US") : undefined;
   // Ten bare digits are as often an order or ticket number: a context word decides.
   if (us === "valid") return /^\d+$/.test(candidate) ? OTHER_REGION_CONFIDENCE : US_CONFIDENCE;
-  let best = us === "possible" ? POSSIBLE_CONFIDENCE : 0;
+  if (!lifted) return 0;
+  if (us === "possible") return POSSIBLE_CONFIDENCE;
+  // With a context word near, valid and possible lift alike: the first region that accepts
+  // the number settles it.
   for (const region of PHONE_REGIONS) {
     if (region === "US") continue;
     const verdict = judge(candidate, region);
     if (verdict === "valid") return OTHER_REGION_CONFIDENCE;
-    if (verdict === "possible") best = POSSIBLE_CONFIDENCE;
+    if (verdict === "possible") return POSSIBLE_CONFIDENCE;
   }
-  return best;
+  return 0;
 }
 
 /**
@@ -102,21 +112,27 @@ function confidenceOf(candidate: string): number {
  * console.log(findPhones("call 001-541-754-3010x123")[0].start); // 5
  * ```
  */
-export function findPhones(text: string): Detection[] {
+export function findPhones(text: string, known: readonly Detection[] = []): Detection[] {
   const found: Detection[] = [];
+  let k = 0;
   for (const match of text.matchAll(CANDIDATE)) {
     const candidate = match[0];
     const digits = candidate.replace(/\D/g, "").length;
     if (digits < 7 || digits > 21 || DATE_LIKE.test(candidate)) continue;
     const start = match.index;
     const end = start + candidate.length;
-    let confidence = confidenceOf(candidate);
+    // A span the scanner already reported (a card, an IBAN, a phone) needs no second look,
+    // unless this reading is longer (an extension the scanner stopped before).
+    while (k < known.length && known[k].end <= start) k++;
+    if (k < known.length && known[k].start <= start && known[k].end >= end) continue;
+    const context = hasContext(text, start, end, "phone");
+    let confidence = confidenceOf(candidate, context);
     // Seven or eight digits with no area code: a local number, only with a context word.
     if (confidence === 0 && digits <= 8 && /^\d{3,4}[ .-]?\d{4}$/.test(candidate)) {
       confidence = SHORT_LOCAL_CONFIDENCE;
     }
     if (confidence === 0) continue;
-    if (confidence < LIFTED && hasContext(text, start, end, "phone")) confidence = LIFTED;
+    if (confidence < LIFTED && context) confidence = LIFTED;
     found.push({ type: "phone", start, end, confidence });
   }
   return found;

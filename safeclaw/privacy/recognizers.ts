@@ -41,12 +41,14 @@ const WEAK = 0.35;
 /** A weak match lifted by a context word. */
 const LIFTED = 0.9;
 
-const B = String.raw`(?<![\p{L}\p{N}_])`;
-const E = String.raw`(?![\p{L}\p{N}_])`;
+// Boundaries are ASCII: a value may touch CJK text ("号是4111..."), and ASCII classes keep
+// the look-arounds cheap at every position.
+const B = String.raw`(?<![A-Za-z0-9_])`;
+const E = String.raw`(?![A-Za-z0-9_])`;
 const re = (body: string, flags = "gu") => new RegExp(`${B}(?:${body})${E}`, flags);
 // Numbers are not cut out of a longer grouped number ("AT21 7067 1152 7472 7141", an ISBN).
-const NB = String.raw`(?<![\p{L}\p{N}_#]|\p{N}[ .-]|\b[A-Z0-9]{4} |ISBN[ :]?)`;
-const NE = String.raw`(?![\p{L}\p{N}_]|[ .-]\p{N})`;
+const NB = String.raw`(?<![A-Za-z0-9_#]|[0-9][ .-]|\b[A-Z0-9]{4} |ISBN[ :]?)`;
+const NE = String.raw`(?![A-Za-z0-9_]|[ .-][0-9])`;
 const num = (body: string) => new RegExp(`${NB}(?:${body})${NE}`, "gu");
 
 const grouped = (value: string) => /[ -]/.test(value);

@@ -1,0 +1,123 @@
+/**
+ * safeclaw beside its peers, measured in the same run: classification and sanitization
+ * throughput (MB/s) against `redact-pii` and `@openredaction/openredaction`, the latency a
+ * streamed chunk gains from the stream sanitizer, and injection verdicts per second against
+ * `@andersmyrmel/vard` together with each detector's quality on the same evaluation set.
+ */
+import { OpenRedaction } from "@openredaction/openredaction";
+import { SyncRedactor } from "redact-pii";
+import { vard } from "@andersmyrmel/vard";
+import { createClassifier } from "../classify.ts";
+import { sanitize, Vault } from "../sanitize.ts";
+import { createStreamSanitizer } from "../stream_sanitizer.ts";
+import { detectInjection } from "../injection/detector.ts";
+import { evaluate, parseEvalSet } from "../injection/evaluate.ts";
+import { fakerCorpus } from "../quality/faker_corpus.ts";
+
+const classifier = createClassifier();
+const openRedaction = new OpenRedaction({ enableContextAnalysis: false });
+const redactPii = new SyncRedactor();
+
+// 64 KiB of labeled text from Faker's 22 locales: entities at chat-message density.
+const TEXT = fakerCorpus(2000, 99).map((r) => r.text).join("\n").slice(0, 64 * 1024);
+const BYTES = new TextEncoder().encode(TEXT).length;
+
+/** Best MB/s of `run` over `rounds`, after one warm-up. */
+function mbPerSecond(run: () => unknown, rounds: number): number {
+  run();
+  let best = Infinity;
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    run();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return BYTES / best / 1e3;
+}
+
+const throughput: [string, number][] = [
+  [
+    "safeclaw classify (scanner + recognizers + context)",
+    mbPerSecond(() => classifier.classify(TEXT), 10),
+  ],
+  [
+    "safeclaw sanitize (classify + numbered placeholders)",
+    mbPerSecond(
+      () => sanitize(TEXT, classifier.classify(TEXT).findings, "placeholder", new Vault()),
+      10,
+    ),
+  ],
+  ["@openredaction/openredaction detect", mbPerSecond(() => openRedaction.detect(TEXT), 3)],
+  ["redact-pii redact", mbPerSecond(() => redactPii.redact(TEXT), 3)],
+];
+
+// A reply streamed in 4-character chunks, as token streams arrive.
+const REPLY = TEXT.slice(0, 8 * 1024);
+function streamMicrosPerChunk(): number {
+  let best = Infinity;
+  for (let round = 0; round < 5; round++) {
+    const s = createStreamSanitizer({
+      detect: (t) => classifier.classify(t).findings,
+      vault: new Vault(),
+    });
+    const t0 = performance.now();
+    let chunks = 0;
+    for (let i = 0; i < REPLY.length; i += 4, chunks++) s.push(REPLY.slice(i, i + 4));
+    s.flush();
+    best = Math.min(best, ((performance.now() - t0) * 1000) / chunks);
+  }
+  return best;
+}
+const perChunk = streamMicrosPerChunk();
+
+const evalSet = parseEvalSet(
+  await Deno.readTextFile(new URL("../testdata/injection_heldout.jsonl", import.meta.url)),
+);
+function verdictsPerSecond(judge: (text: string) => unknown): number {
+  for (const r of evalSet) judge(r.text);
+  const t0 = performance.now();
+  for (let round = 0; round < 3; round++) for (const r of evalSet) judge(r.text);
+  return (evalSet.length * 3) / ((performance.now() - t0) / 1000);
+}
+const vardJudge = (text: string) =>
+  vard.safe(text) as { safe: boolean; threats?: { severity: number }[] };
+const oursQuality = evaluate(evalSet, (r) => detectInjection(r.text, { source: r.source }));
+const vardQuality = evaluate(evalSet, (r) => {
+  const v = vardJudge(r.text);
+  return { injection: !v.safe, score: Math.max(0, ...(v.threats ?? []).map((t) => t.severity)) };
+});
+
+console.log(
+  [
+    `PII throughput on ${BYTES} bytes of Faker text (22 locales), single-threaded:`,
+    ...throughput.map(([name, rate]) => `  ${name.padEnd(54)} ${rate.toFixed(2).padStart(8)} MB/s`),
+    `stream sanitizer: ${perChunk.toFixed(1)} µs added per 4-character chunk`,
+    `injection on the second evaluation set (${evalSet.length} texts):`,
+    `  safeclaw            ${
+      verdictsPerSecond((t) => detectInjection(t)).toFixed(0).padStart(7)
+    } verdicts/s, balanced accuracy ${
+      oursQuality.overallBalancedAccuracy.toFixed(3)
+    }, hard-benign FPR ${oursQuality.hardBenignFalsePositiveRate.toFixed(3)}`,
+    `  @andersmyrmel/vard  ${
+      verdictsPerSecond((t) => vardJudge(t)).toFixed(0).padStart(7)
+    } verdicts/s, balanced accuracy ${
+      vardQuality.overallBalancedAccuracy.toFixed(3)
+    }, hard-benign FPR ${vardQuality.hardBenignFalsePositiveRate.toFixed(3)}`,
+  ].join("\n"),
+);
+
+const SAMPLE = TEXT.slice(0, 8 * 1024);
+Deno.bench({ name: "safeclaw classify", group: "classify 8 KiB", baseline: true }, () => {
+  classifier.classify(SAMPLE);
+});
+Deno.bench({ name: "@openredaction/openredaction", group: "classify 8 KiB", n: 20 }, () => {
+  openRedaction.detect(SAMPLE);
+});
+Deno.bench({ name: "redact-pii", group: "classify 8 KiB", n: 20 }, () => {
+  redactPii.redact(SAMPLE);
+});
+Deno.bench({ name: "safeclaw injection", group: "injection verdict", baseline: true }, () => {
+  for (const r of evalSet.slice(0, 20)) detectInjection(r.text);
+});
+Deno.bench({ name: "@andersmyrmel/vard", group: "injection verdict" }, () => {
+  for (const r of evalSet.slice(0, 20)) vardJudge(r.text);
+});
