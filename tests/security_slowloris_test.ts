@@ -1,6 +1,6 @@
 /** A slowloris client against a real `mod.ts serve`: cut off, logged, and nobody else waits. */
 import { assert, assertEquals } from "../common/_assert.ts";
-import { spawnServe } from "./_serve.ts";
+import { spawnServe, waitReady } from "./_serve.ts";
 
 const encoder = new TextEncoder();
 
@@ -12,6 +12,8 @@ Deno.test({
     const home = await Deno.makeTempDir({ prefix: "a3s-slowloris-" });
     const serve = await spawnServe([], { A3S_HOME: home, A3S_HEADER_TIMEOUT_MS: "1000" });
     try {
+      // Loading the default model keeps the process busy at first; attack a settled server.
+      await waitReady(serve.url);
       const { hostname, port } = new URL(serve.url);
       const attackers = await Promise.all(
         Array.from({ length: 50 }, () => Deno.connect({ hostname, port: Number(port) })),
@@ -34,7 +36,8 @@ Deno.test({
       const health = await fetch(`${serve.url}/healthz`);
       assertEquals(health.status, 200);
       await health.body?.cancel();
-      assert(performance.now() - t0 < 1000, "healthz waits for nobody");
+      const waited = performance.now() - t0;
+      assert(waited < 1000, `healthz took ${Math.round(waited)} ms`);
 
       const times = await Promise.all(cutOff);
       for (const conn of attackers) {
@@ -47,9 +50,13 @@ Deno.test({
       const closed = serve.logs().split("\n").filter((line) =>
         line.includes('"connection closed"') && line.includes("header_timeout")
       );
-      assertEquals(closed.length, 50, "each cut-off connection is logged");
+      // At least the fifty: a client's spare pooled connection may time out the same way.
+      assert(closed.length >= 50, `${closed.length} cut-off connections logged`);
       const metrics = await (await fetch(`${serve.url}/metrics`)).text();
-      assert(metrics.includes('a3s_connections_closed_total{reason="header_timeout"} 50'));
+      const counted = Number(
+        metrics.match(/a3s_connections_closed_total\{reason="header_timeout"\} (\d+)/)?.[1],
+      );
+      assert(counted >= 50, `${counted} counted`);
       // Nothing reached a handler: no model was pulled into the data dir.
       const entries = [];
       for await (const entry of Deno.readDir(home)) entries.push(entry.name);
