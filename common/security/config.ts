@@ -43,6 +43,8 @@ export interface SecurityConfig {
   maxConcurrentRequests: number;
   /** Largest request head in bytes. */
   maxHeaderBytes: number;
+  /** Open connections per client address; more are closed at once. 0 = no limit. */
+  maxConnectionsPerClient: number;
   /** Time a client has to send a complete request head. */
   headerTimeoutMs: number;
   /** A connection quiet this long, with no response pending, is closed. */
@@ -84,6 +86,7 @@ export const SecurityConfigSchema: z.ZodType<SecurityConfig> = z.object({
   maxConcurrentRequests: z.number().int().min(0).default(64),
   /** Largest request head (request line and headers), in bytes. */
   maxHeaderBytes: z.number().int().min(1024).default(32 * 1024),
+  maxConnectionsPerClient: z.number().int().min(0).default(512),
   /** Time a client has to send a complete request head. */
   headerTimeoutMs: z.number().int().positive().default(10_000),
   /** A connection that sends and receives nothing for this long is closed. */
@@ -103,6 +106,7 @@ export const SECURITY_ENV_KEYS = {
   requestBurst: "A3S_REQUEST_BURST",
   maxConcurrentRequests: "A3S_MAX_CONCURRENT_REQUESTS",
   maxHeaderBytes: "A3S_MAX_HEADER_BYTES",
+  maxConnectionsPerClient: "A3S_MAX_CONNECTIONS_PER_CLIENT",
   headerTimeoutMs: "A3S_HEADER_TIMEOUT_MS",
   idleTimeoutMs: "A3S_IDLE_TIMEOUT_MS",
   requestTimeoutMs: "A3S_REQUEST_TIMEOUT_MS",
@@ -114,6 +118,7 @@ const NUMBER_KEYS = new Set([
   "requestBurst",
   "maxConcurrentRequests",
   "maxHeaderBytes",
+  "maxConnectionsPerClient",
   "headerTimeoutMs",
   "idleTimeoutMs",
   "requestTimeoutMs",

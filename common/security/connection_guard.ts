@@ -22,6 +22,11 @@ export interface ConnectionLimits {
   idleTimeoutMs: number;
   /** Largest request head in bytes. */
   maxHeaderBytes: number;
+  /**
+   * Open connections per client address; a connection beyond it is closed at once, so one
+   * client cannot exhaust the process's file descriptors. 0 or unset = no limit.
+   */
+  maxConnectionsPerClient?: number;
 }
 
 /** Options for {@linkcode serveGuarded}. */
@@ -197,14 +202,29 @@ export async function serveGuarded(options: GuardedServeOptions): Promise<Guarde
     throw error;
   }
   const open = new Set<Connection>();
+  const perClient = new Map<string, number>();
   let stopping = false;
 
   const accepting = (async () => {
     try {
       for await (const conn of listener) {
+        const peer = (conn.remoteAddr as Deno.NetAddr).hostname;
+        const count = perClient.get(peer) ?? 0;
+        if (limits.maxConnectionsPerClient && count >= limits.maxConnectionsPerClient) {
+          closedByGuard.inc({ reason: "too_many_connections" });
+          logger.warn("connection closed", { reason: "too_many_connections", client: peer });
+          conn.close();
+          continue;
+        }
+        perClient.set(peer, count + 1);
         const connection = new Connection(conn, socketPath, limits, logger);
         open.add(connection);
-        connection.run().finally(() => open.delete(connection));
+        connection.run().finally(() => {
+          open.delete(connection);
+          const left = (perClient.get(peer) ?? 1) - 1;
+          if (left > 0) perClient.set(peer, left);
+          else perClient.delete(peer);
+        });
       }
     } catch (error) {
       if (!stopping) logger.error("accept failed", { error: String(error) });

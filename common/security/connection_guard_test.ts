@@ -94,6 +94,37 @@ Deno.test("guard: a connection that never sends a byte is closed at the head dea
   });
 });
 
+Deno.test("guard: connections beyond the per-client limit are closed at once", async () => {
+  const server = await serveGuarded({
+    hostname: "127.0.0.1",
+    port: 0,
+    limits: {
+      headerTimeoutMs: 2000,
+      idleTimeoutMs: 2000,
+      maxHeaderBytes: 4096,
+      maxConnectionsPerClient: 3,
+    },
+    logger: createLogger("silent"),
+    handler: () => new Response("ok"),
+  });
+  try {
+    const port = server.addr.port;
+    const held = await Promise.all(
+      [1, 2, 3].map(() => Deno.connect({ hostname: "127.0.0.1", port })),
+    );
+    const extra = await Deno.connect({ hostname: "127.0.0.1", port });
+    const { text, closedAfterMs } = await readAll(extra);
+    assertEquals(text, "");
+    assert(closedAfterMs < 1000, `closed after ${closedAfterMs} ms`);
+    for (const conn of held) conn.close();
+    await new Promise((r) => setTimeout(r, 100));
+    // Once they are gone, the client may connect again.
+    assertEquals(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "ok");
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("guard: oversized heads and ambiguous framing are refused", async () => {
   await withServer({}, async (_server, port) => {
     const big = await Deno.connect({ hostname: "127.0.0.1", port });
