@@ -10,35 +10,43 @@
  * cascade (`_durable_cascade`), the timer (`_work_loop`) and the waiters (`_waiters`).
  */
 import type { Kysely } from "kysely";
-import { NotFoundError, type Store, ValidationError } from "@a3s/common";
+import { type Store, ValidationError } from "@a3s/common";
 import { LANE_NAMES, type LaneName, laneRank } from "./lanes.ts";
 import { type JobHandle, Lane, type LaneOptions } from "./lane.ts";
 import { Attempt } from "./attempt.ts";
 import { JobCancelledError, LaneClosedError } from "./errors.ts";
-import { appendError, lastError } from "./error_history.ts";
+import { lastError } from "./error_history.ts";
 import type { RetryPolicy } from "./retry.ts";
 import { flushMetrics, recordOutcome, recordRun, recordWait, reportDepth } from "./metrics.ts";
 import { type JobRow, LANE_MIGRATIONS, type LaneTables } from "./_schema.ts";
-import { errorsOf, newJobRow, parseJson, rowSubject, rowToInfo } from "./_rows.ts";
+import { errorsOf, newJobRow, parseJson, rowSubject } from "./_rows.ts";
 import { DurableHandle } from "./_durable_handle.ts";
 import { claimTransaction, type Conn, lockDependencyGraph } from "./_durable_tx.ts";
 import { insertJobs, type PreparedJob } from "./_durable_insert.ts";
 import { claimJobs, type ClaimResult, WRITE_BATCH } from "./_durable_claim.ts";
 import { type WriteBack, writeFinished } from "./_durable_finish.ts";
-import { cancelDependents, type CancelledDependent } from "./_durable_cascade.ts";
+import type { CancelledDependent } from "./_durable_cascade.ts";
+import {
+  cancelStoredJob,
+  countsByLane,
+  getJob,
+  type LaneDepth,
+  laneDepth,
+  listJobs,
+  purgeDeadJobs,
+  requeueDead,
+} from "./_durable_queries.ts";
 import type { FinishedAttempt, RunningJob } from "./_running_job.ts";
 import { WorkLoop } from "./_work_loop.ts";
 import { Waiters } from "./_waiters.ts";
-import {
-  type HandlerOptions,
-  JOB_STATES,
-  type JobFilter,
-  type JobFunction,
-  type JobInfo,
-  type JobSpec,
-  type LaneCounts,
-  type LaneStats,
-  type SubmitOptions,
+import type {
+  HandlerOptions,
+  JobFilter,
+  JobFunction,
+  JobInfo,
+  JobSpec,
+  LaneStats,
+  SubmitOptions,
 } from "./types.ts";
 
 /** Options of the durable scheduler. */
@@ -84,6 +92,16 @@ const MAX_CLAIM = 256;
 const WAITER_POLL_MS = 250;
 /** How often `close()` looks whether the running attempts finished. */
 const CLOSE_POLL_MS = 10;
+
+/** Durable jobs name a registered kind: a function cannot be stored. */
+function assertSpec(work: JobFunction | JobSpec): asserts work is JobSpec {
+  if (typeof work === "function") {
+    throw new ValidationError(
+      "kind: durable jobs are {kind, payload}; register the kind with handle()",
+      "kind",
+    );
+  }
+}
 
 /**
  * Schedules jobs kept in the shared store. Create it through {@linkcode createLane} with a
@@ -179,12 +197,7 @@ export class DurableLane extends Lane {
     work: JobFunction<T> | JobSpec,
     options: SubmitOptions = {},
   ): Promise<JobHandle<T>> {
-    if (typeof work === "function") {
-      throw new ValidationError(
-        "kind: durable jobs are {kind, payload}; register the kind with handle()",
-        "kind",
-      );
-    }
+    assertSpec(work);
     const [handle] = await this.submitMany([{ session, lane, work, options }]);
     return handle as JobHandle<T>;
   }
@@ -209,12 +222,7 @@ export class DurableLane extends Lane {
   #prepare(submission: DurableSubmission, now: number): PreparedJob {
     const { session, lane, work } = submission;
     const options = submission.options ?? {};
-    if (typeof work === "function") {
-      throw new ValidationError(
-        "kind: durable jobs are {kind, payload}; register the kind with handle()",
-        "kind",
-      );
-    }
+    assertSpec(work);
     this.validate(session, lane, work, options);
     this.handlerFor(work.kind);
     const rank = laneRank(lane);
@@ -516,10 +524,8 @@ export class DurableLane extends Lane {
   // ---- inspection and management ----------------------------------------------------------
 
   /** One job from the store, or undefined. */
-  async get(id: string): Promise<JobInfo | undefined> {
-    const row = await this.#db.selectFrom("lane_jobs").selectAll().where("id", "=", id)
-      .executeTakeFirst();
-    return row ? rowToInfo(row) : undefined;
+  get(id: string): Promise<JobInfo | undefined> {
+    return getJob(this.#db, id);
   }
 
   /** The handle of a stored job. */
@@ -528,40 +534,17 @@ export class DurableLane extends Lane {
   }
 
   /** Jobs from the store matching `filter`, oldest first. */
-  async list(filter: JobFilter = {}): Promise<JobInfo[]> {
-    let query = this.#db.selectFrom("lane_jobs").selectAll();
-    if (filter.session !== undefined) query = query.where("session", "=", filter.session);
-    if (filter.lane !== undefined) query = query.where("lane", "=", filter.lane);
-    if (filter.state !== undefined) query = query.where("state", "=", filter.state);
-    const rows = await query.orderBy("seq").limit(filter.limit ?? 100).execute();
-    return rows.map(rowToInfo);
+  list(filter: JobFilter = {}): Promise<JobInfo[]> {
+    return listJobs(this.#db, filter);
   }
 
   /** Cancels a job: a queued one at once, a running one through its worker's next heartbeat. */
   async cancel(id: string): Promise<boolean> {
     this.#open();
     if (this.#abortLocal(id)) return true;
-    const now = Date.now();
     const outcome = await this.#db.transaction().execute(async (tx) => {
       await lockDependencyGraph(tx, this.store.kind);
-      const row = await tx.selectFrom("lane_jobs").selectAll().where("id", "=", id)
-        .executeTakeFirst();
-      if (!row) throw new NotFoundError(`job '${id}' not found`, "id");
-      if (row.state === "queued") {
-        const reason = new JobCancelledError();
-        const errors = appendError(errorsOf(row), Number(row.attempts), reason, now);
-        await tx.updateTable("lane_jobs")
-          .set({ state: "cancelled", errors: JSON.stringify(errors), finished_at: now })
-          .where("id", "=", id).execute();
-        const dependents = await cancelDependents(tx, id, now);
-        return { row, cancelled: true as const, reason, dependents };
-      }
-      if (row.state === "running") {
-        await tx.updateTable("lane_jobs").set({ cancel_requested: 1 }).where("id", "=", id)
-          .execute();
-        return { row, cancelled: "requested" as const };
-      }
-      return { row, cancelled: false as const };
+      return await cancelStoredJob(tx, id, Date.now());
     });
     if (outcome.cancelled === true) {
       recordOutcome(Number(outcome.row.lane_rank), "cancelled");
@@ -575,72 +558,26 @@ export class DurableLane extends Lane {
   /** Requeues a dead job with a fresh attempt count, keeping its error history. */
   protected async retryDead(id: string): Promise<JobInfo> {
     this.#open();
-    const updated = await this.#db.updateTable("lane_jobs")
-      .set({
-        state: "queued",
-        attempts: 0,
-        run_at: Date.now(),
-        finished_at: null,
-        lease_until: null,
-        worker: null,
-        cancel_requested: 0,
-      })
-      .where("id", "=", id).where("state", "=", "dead").returningAll().executeTakeFirst();
-    if (!updated) throw new NotFoundError(`no dead job '${id}'`, "id");
-    const info = rowToInfo(updated);
+    const info = await requeueDead(this.#db, id, Date.now());
     this.emit("enqueued", { ...info, attempts: 0 });
     if (this.#processing) this.#loop.kick(0);
     return info;
   }
 
   /** Deletes dead jobs and their dependency edges. */
-  protected async purgeDead(
-    filter: { id?: string; session?: string; lane?: LaneName },
-  ): Promise<number> {
-    return await this.#db.transaction().execute(async (tx) => {
-      let query = tx.selectFrom("lane_jobs").select("id").where("state", "=", "dead");
-      if (filter.id !== undefined) query = query.where("id", "=", filter.id);
-      if (filter.session !== undefined) query = query.where("session", "=", filter.session);
-      if (filter.lane !== undefined) query = query.where("lane", "=", filter.lane);
-      const ids = (await query.execute()).map((r) => r.id);
-      for (let i = 0; i < ids.length; i += WRITE_BATCH) {
-        const chunk = ids.slice(i, i + WRITE_BATCH);
-        await tx.deleteFrom("lane_job_deps").where("job_id", "in", chunk).execute();
-        await tx.deleteFrom("lane_jobs").where("id", "in", chunk).execute();
-      }
-      return ids.length;
-    });
+  protected purgeDead(filter: { id?: string; session?: string; lane?: LaneName }): Promise<number> {
+    return purgeDeadJobs(this.#db, filter);
   }
 
   /** Queued and running counts per lane, across every process on the store. */
-  async depthByLane(): Promise<Record<LaneName, { queued: number; running: number }>> {
-    const out = {} as Record<LaneName, { queued: number; running: number }>;
-    for (const lane of LANE_NAMES) out[lane] = { queued: 0, running: 0 };
-    const rows = await this.#db.selectFrom("lane_jobs")
-      .select((eb) => ["lane", "state", eb.fn.countAll<number>().as("n")])
-      .where("state", "in", ["queued", "running"]).groupBy(["lane", "state"]).execute();
-    for (const row of rows) {
-      const lane = out[row.lane as LaneName];
-      if (lane) lane[row.state as "queued" | "running"] = Number(row.n);
-    }
-    return out;
+  depthByLane(): Promise<LaneDepth> {
+    return laneDepth(this.#db);
   }
 
   /** Counts per lane and state from the store. */
   async stats(): Promise<LaneStats> {
     flushMetrics();
-    const lanes = {} as Record<LaneName, LaneCounts>;
-    for (const lane of LANE_NAMES) {
-      lanes[lane] = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as LaneCounts;
-    }
-    const rows = await this.#db.selectFrom("lane_jobs")
-      .select((eb) => ["lane", "state", eb.fn.countAll<number>().as("n")])
-      .groupBy(["lane", "state"]).execute();
-    for (const row of rows) {
-      const lane = lanes[row.lane as LaneName];
-      if (lane && row.state in lane) lane[row.state as keyof LaneCounts] = Number(row.n);
-    }
-    return { lanes, highWater: this.highWater() };
+    return { lanes: await countsByLane(this.#db), highWater: this.highWater() };
   }
 
   /** Resolves once no job of this store is queued or running. */

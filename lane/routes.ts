@@ -3,13 +3,13 @@
  * read counts, and follow scheduler events over SSE.
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { streamSSE } from "hono/streaming";
 import { type A3sModule, createRouter, defineModule, NotFoundError } from "@a3s/common";
 import { LANE_NAMES } from "./lanes.ts";
 import type { Lane } from "./lane.ts";
 import { DurableLane, type DurableLaneOptions } from "./durable_lane.ts";
 import { type LaneSection, LaneSectionSchema, RetryPolicySchema } from "./config.ts";
-import { JOB_STATES, type JobFunction, type LaneEvent } from "./types.ts";
+import { JOB_STATES, type JobFunction } from "./types.ts";
+import { streamLaneEvents } from "./_event_stream.ts";
 
 const LaneEnum = z.enum(LANE_NAMES);
 const StateEnum = z.enum(JOB_STATES);
@@ -234,57 +234,7 @@ export function createLaneRoutes(lane: Lane, shutdown?: AbortSignal): OpenAPIHon
       },
     },
   });
-  app.get("/lane/v1/events", (c) => {
-    const session = c.req.query("session");
-    const types = c.req.query("type")?.split(",").filter(Boolean);
-    return streamSSE(c, async (stream) => {
-      const pending: LaneEvent[] = [];
-      let wake: (() => void) | undefined;
-      let open = true;
-      const stop = lane.subscribe((event) => {
-        if (session !== undefined && event.session !== session) return;
-        if (types && !types.includes(event.type)) return;
-        pending.push(event);
-        wake?.();
-      });
-      const end = () => {
-        open = false;
-        wake?.();
-      };
-      stream.onAbort(end);
-      if (shutdown?.aborted) end();
-      shutdown?.addEventListener("abort", end, { once: true });
-      try {
-        await stream.writeSSE({ event: "ready", data: "{}" });
-        while (open) {
-          if (!pending.length) {
-            let timer: ReturnType<typeof setTimeout> | undefined;
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-              timer = setTimeout(resolve, 15_000);
-            });
-            clearTimeout(timer);
-            wake = undefined;
-          }
-          if (!open) break;
-          if (!pending.length) {
-            await stream.write(": keep-alive\n\n");
-            continue;
-          }
-          for (const event of pending.splice(0)) {
-            await stream.writeSSE({
-              event: event.type,
-              id: event.jobId,
-              data: JSON.stringify(event),
-            });
-          }
-        }
-      } finally {
-        stop();
-        shutdown?.removeEventListener("abort", end);
-      }
-    });
-  });
+  app.get("/lane/v1/events", (c) => streamLaneEvents(c, lane, shutdown));
   return app;
 }
 
