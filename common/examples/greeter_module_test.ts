@@ -5,7 +5,15 @@ import { type GreeterApi, greeterModule } from "./greeter_module.ts";
 
 Deno.test("the README's example module serves, documents and shares its API", async () => {
   const home = await Deno.makeTempDir();
-  await Deno.writeTextFile(`${home}/config.json`, JSON.stringify({ greeter: { greeting: "hi" } }));
+  // serve enforces the module's access rules: reading greetings takes a `greeter:read` token
+  const token = "greeter-example-token-0123";
+  await Deno.writeTextFile(
+    `${home}/config.json`,
+    JSON.stringify({
+      greeter: { greeting: "hi" },
+      security: { tokens: [{ token, scopes: ["greeter:read"] }] },
+    }),
+  );
   let seen = "";
   const caller = defineModule({
     name: "caller",
@@ -24,8 +32,14 @@ Deno.test("the README's example module serves, documents and shares its API", as
   });
   try {
     assertEquals(seen, "hi, caller");
-    const response = await fetch(`${server.url}/greeter/v1/greet/ada`);
-    assertEquals(await response.json(), { message: "hi, ada" });
+    const greet = (headers: HeadersInit) =>
+      fetch(`${server.url}/greeter/v1/greet/ada`, { headers });
+    assertEquals(await (await greet({ authorization: `Bearer ${token}` })).json(), {
+      message: "hi, ada",
+    });
+    const anonymous = await greet({});
+    assertEquals(anonymous.status, 401);
+    await anonymous.body?.cancel();
     const ready = await (await fetch(`${server.url}/readyz`)).json();
     assertEquals(ready.modules, { greeter: "ready", caller: "ready" });
     const doc = await (await fetch(`${server.url}/openapi.json`)).json();
