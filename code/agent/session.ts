@@ -509,13 +509,13 @@ export class AgentSession {
     const count = await tokenCounter();
     const window = this.#model.config.context_window;
     const budget = Math.floor(window * rt.config.compaction.threshold) - this.#model.config.max_tokens;
-    const scaled = (text: string) => Math.ceil(count(text) * this.#tokenRatio);
-    const before = countRequest(scaled, this.#messages, tools);
+    const ratio = this.#tokenRatio;
+    const before = countRequest(count, this.#messages, tools, ratio);
     if (before <= Math.max(budget, 0) || this.#messages.length < 4) return;
     // When the system prompt and tools alone fill the budget (tiny windows), there is no room
     // for a summary: drop whole older turns until the request fits the window itself.
-    if (countRequest(scaled, this.#messages.slice(0, 1), tools) >= budget) {
-      await this.#dropOldTurns(scaled, tools, window - 48, before);
+    if (countRequest(count, this.#messages.slice(0, 1), tools, ratio) >= budget) {
+      await this.#dropOldTurns(count, tools, window - 48, before, ratio);
       return;
     }
     // Cut before a user message so no tool result is separated from its call.
@@ -557,7 +557,7 @@ export class AgentSession {
       await rt.history.replace(this.id, this.#messages);
       this.#persisted = this.#messages.length;
     }
-    this.#emit({ type: "compaction", removedMessages: old.length, tokensBefore: before, tokensAfter: countRequest(scaled, this.#messages, tools) });
+    this.#emit({ type: "compaction", removedMessages: old.length, tokensBefore: before, tokensAfter: countRequest(count, this.#messages, tools, ratio) });
   }
 
   /** Learns how the model's token counts compare with ours, from a call's real prompt size. */
@@ -568,10 +568,16 @@ export class AgentSession {
     if (estimated > 0) this.#tokenRatio = Math.max(1, Math.min(3, actualPromptTokens / estimated));
   }
 
-  async #dropOldTurns(count: (text: string) => number, tools: ToolSpec[], limit: number, before: number): Promise<void> {
+  async #dropOldTurns(
+    count: (text: string) => number,
+    tools: ToolSpec[],
+    limit: number,
+    before: number,
+    ratio: number,
+  ): Promise<void> {
     const lastUser = this.#messages.findLastIndex((m) => m.role === "user");
     let removed = 0;
-    while (countRequest(count, this.#messages, tools) > limit) {
+    while (countRequest(count, this.#messages, tools, ratio) > limit) {
       const next = this.#messages.findIndex((m, i) => i > 1 && m.role === "user");
       const end = next < 0 || next > lastUser - removed ? -1 : next;
       if (end < 0) break;
@@ -579,7 +585,7 @@ export class AgentSession {
       this.#messages.splice(1, end - 1);
     }
     // Still too long within the current turn: shorten its longest tool results.
-    for (let i = 0; i < 6 && countRequest(count, this.#messages, tools) > limit; i++) {
+    for (let i = 0; i < 6 && countRequest(count, this.#messages, tools, ratio) > limit; i++) {
       let longest = -1;
       this.#messages.forEach((m, k) => {
         if (m.role === "tool" && m.content.length > 80 && (longest < 0 || m.content.length > this.#messages[longest].content.length)) longest = k;
@@ -594,7 +600,7 @@ export class AgentSession {
       await this.#runtime.history.replace(this.id, this.#messages);
       this.#persisted = this.#messages.length;
     }
-    this.#emit({ type: "compaction", removedMessages: removed, tokensBefore: before, tokensAfter: countRequest(count, this.#messages, tools) });
+    this.#emit({ type: "compaction", removedMessages: removed, tokensBefore: before, tokensAfter: countRequest(count, this.#messages, tools, ratio) });
   }
 
   /** Ends the session: runs SessionEnd hooks. History stays in the store for resume. */

@@ -11,13 +11,29 @@ export function tokenCounter(): Promise<Counter> {
   return counter;
 }
 
-/** Tokens of a request: messages (with a small per-message overhead) and tool schemas. */
-export function countRequest(count: Counter, messages: Message[], tools: ToolSpec[] = []): number {
-  let total = 0;
-  for (const m of messages) {
-    total += 4 + count(m.content);
-    if (m.role === "assistant") for (const c of m.toolCalls ?? []) total += 8 + count(JSON.stringify(c.arguments));
+// Messages and tool lists do not change once made, so each is counted once.
+const messageCounts = new WeakMap<Message, number>();
+const toolCounts = new WeakMap<ToolSpec[], number>();
+
+function messageTokens(count: Counter, m: Message): number {
+  let n = messageCounts.get(m);
+  if (n === undefined) {
+    n = 4 + count(m.content);
+    if (m.role === "assistant") for (const c of m.toolCalls ?? []) n += 8 + count(JSON.stringify(c.arguments));
+    messageCounts.set(m, n);
   }
-  for (const t of tools) total += 8 + count(`${t.name} ${t.description} ${JSON.stringify(t.parameters)}`);
-  return total;
+  return n;
+}
+
+/** Tokens of a request: messages (with a small per-message overhead) and tool schemas, times `ratio`. */
+export function countRequest(count: Counter, messages: Message[], tools: ToolSpec[] = [], ratio = 1): number {
+  let total = 0;
+  for (const m of messages) total += messageTokens(count, m);
+  let t = toolCounts.get(tools);
+  if (t === undefined) {
+    t = 0;
+    for (const tool of tools) t += 8 + count(`${tool.name} ${tool.description} ${JSON.stringify(tool.parameters)}`);
+    toolCounts.set(tools, t);
+  }
+  return Math.ceil((total + t) * ratio);
 }

@@ -54,7 +54,7 @@ export async function runEval(baseUrl: string): Promise<{ passed: number; lines:
       workspace: dir,
       default_model: "power/a3s-default",
       providers: [{ name: "power", base_url: baseUrl, models: [{ id: "a3s-default", context_window: 512, max_tokens: 96, temperature: 0 }] }],
-      tools: { enabled: ["read", "write", "bash", "ls"] },
+      tools: { enabled: ["read", "write", "bash"] },
       max_steps: 3,
       box: { driver: "process" },
     });
