@@ -195,6 +195,11 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
           headers: {
             "content-type": contentType,
             "x-request-id": c.get("requestId") ?? "",
+            // An allowed page may read why it was refused (a 401 or a 429, say).
+            ...(origin !== undefined && reason !== "bad_origin" &&
+                origins.allows(origin, c.req.header("host"))
+              ? origins.corsHeaders(origin)
+              : {}),
             ...extra.headers,
           },
         });

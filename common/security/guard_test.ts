@@ -170,6 +170,13 @@ Deno.test("guard: DNS-rebinding Host, foreign origins and browser text/plain pos
     });
     assertEquals(ok.status, 200);
     assertEquals(ok.headers.get("access-control-allow-origin"), "https://app.example.org");
+    const refused = await h.call("/api/pull", {
+      method: "POST",
+      body: "{}",
+      headers: { ...json, origin: "https://app.example.org" },
+    });
+    assertEquals(refused.status, 401);
+    assertEquals(refused.headers.get("access-control-allow-origin"), "https://app.example.org");
     const preflight = await h.call("/api/chat", {
       method: "OPTIONS",
       headers: { origin: "https://app.example.org", "access-control-request-method": "POST" },
