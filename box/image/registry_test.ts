@@ -110,7 +110,11 @@ Deno.test("pull answers a bearer-token challenge, as Docker Hub and GHCR ask", a
   const scopes: string[] = [];
   // A gate in front of the real registry that speaks the distribution spec's token flow:
   // 401 with a Bearer challenge, a realm that issues tokens, then the registry's own answers.
-  const gate = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+  const gate: Deno.HttpServer<Deno.NetAddr> = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+  }, async (request): Promise<Response> => {
     const url = new URL(request.url);
     if (url.pathname === "/token") {
       scopes.push(url.searchParams.get("scope") ?? "");
