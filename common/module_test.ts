@@ -46,6 +46,7 @@ function lifecycle() {
   let storageReady = false;
   const storage = defineModule({
     name: "storage",
+    access: [{ path: "/storage/v1/*", scope: "storage:read", anonymousOnLoopback: true }],
     configSchema: z.object({ buckets: z.number().int().positive().default(2) }),
     start(ctx) {
       events.push(`start storage buckets=${ctx.config.buckets}`);
