@@ -9,6 +9,15 @@ export interface SafeclawConfig {
   auditRetentionDays: number;
   proxy: { localUpstream?: string; remoteUpstream?: string; remoteApiKey?: string };
   teeRoot: string;
+  channels: ChannelsConfig;
+  responder: { baseUrl?: string; model: string };
+}
+
+/** The chat platforms to receive webhooks from; each is off until configured. */
+export interface ChannelsConfig {
+  telegram?: { botToken: string; secretToken: string; apiBase?: string };
+  slack?: { signingSecret: string; botToken: string; apiBase?: string };
+  discord?: { publicKey: string; applicationId: string; apiBase?: string };
 }
 
 /** The section's schema; every key defaulted, so `{}` is valid. */
@@ -33,4 +42,28 @@ export const SafeclawConfigSchema: z.ZodType<SafeclawConfig, unknown> = z.object
   }).prefault({}),
   /** Where to look for TEE guest devices (tests point it at a fake root). */
   teeRoot: z.string().default("/"),
+  /** Chat platforms; each adapter verifies its platform's signatures. */
+  channels: z.object({
+    telegram: z.object({
+      botToken: z.string().min(1),
+      secretToken: z.string().min(1),
+      apiBase: z.string().url().optional(),
+    }).optional(),
+    slack: z.object({
+      signingSecret: z.string().min(1),
+      botToken: z.string().min(1),
+      apiBase: z.string().url().optional(),
+    }).optional(),
+    discord: z.object({
+      publicKey: z.string().regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex digits"),
+      applicationId: z.string().min(1),
+      apiBase: z.string().url().optional(),
+    }).optional(),
+  }).prefault({}),
+  /** Who answers channel messages until the agent framework does: an OpenAI-compatible API. */
+  responder: z.object({
+    /** Default: the proxy's local upstream (power). */
+    baseUrl: z.string().url().optional(),
+    model: z.string().min(1).default("a3s-default"),
+  }).prefault({}),
 });

@@ -229,16 +229,25 @@ export class Guard {
     }));
   }
 
-  /** Sanitizes a whole reply; placeholders of this session are restored where policy allows. */
+  /**
+   * Sanitizes a whole reply. Where policy allows, the session's placeholders are restored and
+   * its own values pass; anything else sensitive is redacted.
+   */
   async sanitizeOutput(
     session: string,
     text: string,
     mode: RedactionMode = "placeholder",
   ): Promise<{ text: string; findings: Detection[]; taints: TaintHit[] }> {
-    const restored = this.policy.restoreOriginals ? this.vault(session).restore(text) : text;
-    const findings = this.classifier.classify(restored).findings;
+    const vault = this.vault(session);
+    const restore = this.policy.restoreOriginals;
+    const restored = restore ? vault.restore(text) : text;
+    // The session's own values, put back from its vault, go back to it as they were; anything
+    // else the reply carries is redacted.
+    const findings = this.classifier.classify(restored).findings.filter((f) =>
+      !(restore && vault.holds(restored.slice(f.start, f.end)))
+    );
     const taints = this.tracker(session).find(restored);
-    const out = sanitize(restored, findings, mode, this.vault(session));
+    const out = sanitize(restored, findings, mode, vault);
     if (findings.length || taints.length) {
       await this.#record(session, {
         kind: "redaction",

@@ -14,6 +14,11 @@ import { sanitize } from "./sanitize.ts";
 import { atLeast } from "./privacy/levels.ts";
 import { detectTee } from "./tee.ts";
 import { handleChatCompletions, type ProxyUpstreams } from "./proxy.ts";
+import { ChannelHub, chatResponder } from "./channels/hub.ts";
+import type { ChannelAdapter } from "./channels/types.ts";
+import { telegramChannel } from "./channels/telegram.ts";
+import { slackChannel } from "./channels/slack.ts";
+import { discordChannel } from "./channels/discord.ts";
 import {
   AuditQuery,
   AuditRecordSchema,
@@ -119,6 +124,7 @@ export function createSafeclawRoutes(
   classifier: Classifier = createClassifier(),
   guard?: Guard,
   upstreams?: ProxyUpstreams,
+  hub?: ChannelHub,
 ): OpenAPIHono {
   const app = createRouter();
   app.openapi(scanRoute, (c) => {
@@ -212,6 +218,12 @@ export function createSafeclawRoutes(
   if (upstreams) {
     app.post("/safeclaw/v1/chat/completions", (c) => handleChatCompletions(c, guard, upstreams));
   }
+  if (hub) {
+    app.post(
+      "/safeclaw/v1/channels/:channel",
+      (c) => hub.handle(c.req.param("channel"), c.req.raw),
+    );
+  }
   app.get("/safeclaw/v1/sessions", () => {
     throw new NotFoundError("give a session id: /safeclaw/v1/sessions/{session}", "session");
   });
@@ -222,6 +234,15 @@ export function createSafeclawRoutes(
 export async function policyFrom(config: SafeclawConfig): Promise<Policy> {
   const fromFile = config.policyFile ? await loadPolicyFile(config.policyFile) : parsePolicy({});
   return config.policy ? parsePolicy({ ...fromFile, ...config.policy }) : fromFile;
+}
+
+/** The adapters of the platforms the config names. */
+function channelAdapters(config: SafeclawConfig): ChannelAdapter[] {
+  const out: ChannelAdapter[] = [];
+  if (config.channels.telegram) out.push(telegramChannel(config.channels.telegram));
+  if (config.channels.slack) out.push(slackChannel(config.channels.slack));
+  if (config.channels.discord) out.push(discordChannel(config.channels.discord));
+  return out;
 }
 
 /** What other modules (the agent, channels) receive as `ctx.modules.safeclaw`. */
@@ -254,6 +275,8 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
         anonymousOnLoopback: true,
       },
       { path: "/safeclaw/v1/taint/*", scope: "safeclaw:write" },
+      // Platforms authenticate webhooks with their own signatures, checked by each adapter.
+      { path: "/safeclaw/v1/channels/*", scope: "safeclaw:write", anonymousOnLoopback: true },
       // The audit trail and session levels are not for anonymous callers.
       { path: "/safeclaw/v1/audit", methods: ["GET"], scope: "safeclaw:read" },
       { path: "/safeclaw/v1/audit/*", methods: ["GET"], scope: "safeclaw:read" },
@@ -277,6 +300,20 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
           remoteApiKey: ctx.config.proxy.remoteApiKey,
         }
         : undefined;
+      const adapters = channelAdapters(ctx.config);
+      const responderBase = ctx.config.responder.baseUrl ?? local;
+      const hub = adapters.length && responderBase
+        ? new ChannelHub(
+          guard,
+          adapters,
+          chatResponder(responderBase, ctx.config.responder.model),
+          (error, message) =>
+            ctx.logger.error("channel reply failed", {
+              channel: message.channel,
+              error: String(error),
+            }),
+        )
+        : undefined;
       let pruner: ReturnType<typeof setInterval> | undefined;
       if (ctx.config.auditRetentionDays > 0) {
         const prune = () =>
@@ -287,12 +324,12 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
         pruner = setInterval(prune, 3_600_000);
       }
       return {
-        routes: createSafeclawRoutes(guard.classifier, guard, upstreams),
+        routes: createSafeclawRoutes(guard.classifier, guard, upstreams, hub),
         api: guard,
-        close() {
+        async close() {
           if (pruner !== undefined) clearInterval(pruner);
+          await hub?.close();
           guard.close();
-          return Promise.resolve();
         },
       };
     },

@@ -41,6 +41,12 @@ export class Vault {
     return placeholder;
   }
 
+  /** Whether `value` is one of the originals this vault holds. */
+  holds(value: string): boolean {
+    for (const original of this.#byPlaceholder.values()) if (original === value) return true;
+    return false;
+  }
+
   /** `text` with every known placeholder put back. */
   restore(text: string): string {
     return text.replace(/\[[A-Z_]+_\d+\]/g, (p) => this.#byPlaceholder.get(p) ?? p);

@@ -1,0 +1,184 @@
+import { assert, assertEquals } from "@a3s/common/testing";
+import { openStore } from "@a3s/common";
+import { Guard } from "../guard.ts";
+import { parsePolicy } from "../policy.ts";
+import { ChannelHub } from "./hub.ts";
+import { telegramChannel } from "./telegram.ts";
+import { slackChannel, slackSignature } from "./slack.ts";
+import { discordChannel } from "./discord.ts";
+import { startFakePlatforms } from "../testdata/fake_platforms.ts";
+
+const NOW = 1_700_000_000;
+const SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
+
+async function setup() {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({}),
+    hmacKey: "channel-test-key-0123456789",
+    tee: { kind: null, device: null },
+  });
+  const platforms = startFakePlatforms();
+  const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const publicKey = [...new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  const seen: { session: string; text: string; localOnly: boolean }[] = [];
+  const hub = new ChannelHub(
+    guard,
+    [
+      telegramChannel({ botToken: "123:abc", secretToken: "tg-secret", apiBase: platforms.url }),
+      slackChannel({
+        signingSecret: SLACK_SECRET,
+        botToken: "xoxb-1",
+        apiBase: platforms.url,
+        now: () => NOW,
+      }),
+      discordChannel({ publicKey, applicationId: "app1", apiBase: platforms.url }),
+    ],
+    (input) => {
+      seen.push(input);
+      return Promise.resolve(`echo: ${input.text}; my mail is bot.owner@example.org`);
+    },
+  );
+  const close = async () => {
+    await hub.close();
+    guard.close();
+    await platforms.close();
+    await store.close();
+  };
+  return { guard, hub, platforms, keys, seen, close };
+}
+
+const post = (headers: Record<string, string>, body: string) =>
+  new Request("http://localhost/hook", { method: "POST", headers, body });
+
+Deno.test("telegram: the secret-token header is required; replies are sanitized and sent", async () => {
+  const { hub, guard, platforms, seen, close } = await setup();
+  try {
+    const update = JSON.stringify({
+      update_id: 1,
+      message: {
+        message_id: 7,
+        from: { id: 42 },
+        chat: { id: 1001 },
+        text: "hi, call me on +44 20 7946 0958",
+      },
+    });
+    const denied = await hub.handle(
+      "telegram",
+      post({ "x-telegram-bot-api-secret-token": "wrong" }, update),
+    );
+    assertEquals(denied.status, 401);
+    const ok = await hub.handle(
+      "telegram",
+      post({ "x-telegram-bot-api-secret-token": "tg-secret" }, update),
+    );
+    assertEquals(ok.status, 200);
+    await hub.settle();
+    assertEquals(seen[0].session, "42:telegram:1001");
+    assertEquals(seen[0].text, "hi, call me on [PHONE_1]");
+    const call = platforms.calls.find((c) => c.path === "/bot123:abc/sendMessage")!;
+    assertEquals(call.body.chat_id, 1001);
+    assertEquals(call.body.text, "echo: hi, call me on +44 20 7946 0958; my mail is [EMAIL_1]");
+    const failures = await guard.audit.list({ kind: "channel_auth_failure" });
+    assertEquals(failures.map((f) => f.data.channel), ["telegram"]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("slack: signing secret verified, five-minute replay window, url_verification", async () => {
+  const { hub, platforms, close } = await setup();
+  try {
+    const signed = (body: string, ts = NOW) =>
+      post({
+        "x-slack-request-timestamp": String(ts),
+        "x-slack-signature": slackSignature(SLACK_SECRET, String(ts), body),
+        "content-type": "application/json",
+      }, body);
+    const challenge = JSON.stringify({ type: "url_verification", challenge: "3eZbrw1aB" });
+    assertEquals(await (await hub.handle("slack", signed(challenge))).json(), {
+      challenge: "3eZbrw1aB",
+    });
+    const event = JSON.stringify({
+      type: "event_callback",
+      event: { type: "message", user: "U1", channel: "C1", text: "hello", ts: "1.2" },
+    });
+    const replayed = await hub.handle("slack", signed(event, NOW - 301));
+    assertEquals([replayed.status, (await replayed.json()).reason.includes("replay")], [401, true]);
+    const forged = await hub.handle(
+      "slack",
+      post({ "x-slack-request-timestamp": String(NOW), "x-slack-signature": "v0=00" }, event),
+    );
+    assertEquals(forged.status, 401);
+    await forged.body?.cancel();
+    assertEquals((await hub.handle("slack", signed(event))).status, 200);
+    await hub.settle();
+    const call = platforms.calls.find((c) => c.path === "/chat.postMessage")!;
+    assertEquals([call.authorization, call.body.channel, call.body.thread_ts], [
+      "Bearer xoxb-1",
+      "C1",
+      "1.2",
+    ]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("discord: Ed25519 signatures, PING answered, commands deferred and followed up", async () => {
+  const { hub, platforms, keys, close } = await setup();
+  try {
+    const signed = async (body: string, key = keys.privateKey) => {
+      const ts = "1700000000";
+      const sig = new Uint8Array(
+        await crypto.subtle.sign({ name: "Ed25519" }, key, new TextEncoder().encode(ts + body)),
+      );
+      return post({
+        "x-signature-ed25519": [...sig].map((b) => b.toString(16).padStart(2, "0")).join(""),
+        "x-signature-timestamp": ts,
+      }, body);
+    };
+    assertEquals(await (await hub.handle("discord", await signed('{"type":1}'))).json(), {
+      type: 1,
+    });
+    const other = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+      "sign",
+      "verify",
+    ]) as CryptoKeyPair;
+    const wrong = await hub.handle("discord", await signed('{"type":1}', other.privateKey));
+    assertEquals(wrong.status, 401);
+    await wrong.body?.cancel();
+    const command = JSON.stringify({
+      type: 2,
+      token: "itok",
+      channel_id: "ch9",
+      member: { user: { id: "u7" } },
+      data: { name: "ask", options: [{ name: "text", value: "what is 2+2?" }] },
+    });
+    assertEquals(await (await hub.handle("discord", await signed(command))).json(), { type: 5 });
+    await hub.settle();
+    const call = platforms.calls.find((c) => c.path === "/webhooks/app1/itok")!;
+    assert(String(call.body.content).startsWith("echo: what is 2+2?"));
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("a blocked message never reaches the responder", async () => {
+  const { hub, platforms, seen, close } = await setup();
+  try {
+    const update = JSON.stringify({
+      message: { message_id: 8, from: { id: 5 }, chat: { id: 6 }, text: "my SSN is 536-22-1947" },
+    });
+    await hub.handle("telegram", post({ "x-telegram-bot-api-secret-token": "tg-secret" }, update));
+    await hub.settle();
+    assertEquals(seen.length, 0);
+    assert(String(platforms.calls[0].body.text).includes("not processed"));
+  } finally {
+    await close();
+  }
+});

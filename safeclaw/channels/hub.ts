@@ -1,0 +1,111 @@
+/**
+ * The channel hub: a webhook request is verified by its platform's adapter (401 and an audit
+ * record when it fails), the message goes through safeclaw (classify, injection, ratchet),
+ * then through lane, one queue per session, to the responder, and the reply comes back through
+ * safeclaw's output sanitizer to the platform.
+ */
+import { createLane, type Lane } from "@a3s/lane";
+import type { Guard } from "../guard.ts";
+import type { ChannelAdapter, ChannelMessage } from "./types.ts";
+import { DISCORD_DEFERRED } from "./discord.ts";
+
+/** Answers one message; the agent framework takes this place when it lands. */
+export type Responder = (input: {
+  session: string;
+  /** The message as safeclaw passes it on (redacted where policy says so). */
+  text: string;
+  /** True when the session's data may only go to local models. */
+  localOnly: boolean;
+}) => Promise<string>;
+
+/** A responder that asks an OpenAI-compatible chat API (power by default). */
+export function chatResponder(baseUrl: string, model: string): Responder {
+  return async ({ text }) => {
+    const res = await fetch(`${baseUrl.replace(/\/$/, "")}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model, messages: [{ role: "user", content: text }], stream: false }),
+    });
+    if (!res.ok) throw new Error(`responder: ${res.status} ${await res.text()}`);
+    const body = await res.json() as { choices?: { message?: { content?: string } }[] };
+    return body.choices?.[0]?.message?.content ?? "";
+  };
+}
+
+/** The hub. */
+export class ChannelHub {
+  #adapters = new Map<string, ChannelAdapter>();
+  #lane: Lane;
+  #pending = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly guard: Guard,
+    adapters: readonly ChannelAdapter[],
+    private readonly responder: Responder,
+    private readonly onError: (error: unknown, message: ChannelMessage) => void = () => {},
+  ) {
+    for (const a of adapters) this.#adapters.set(a.name, a);
+    this.#lane = createLane({ maxConcurrency: 8, sessionConcurrency: 1 });
+  }
+
+  /** The configured channel names. */
+  get channels(): string[] {
+    return [...this.#adapters.keys()];
+  }
+
+  /** Handles one webhook request for `channel`. */
+  async handle(channel: string, request: Request): Promise<Response> {
+    const adapter = this.#adapters.get(channel);
+    if (!adapter) {
+      return Response.json({ error: `no channel '${channel}' is configured` }, { status: 404 });
+    }
+    const raw = new Uint8Array(await request.arrayBuffer());
+    const result = await adapter.receive(request, raw);
+    if (result.kind === "unauthorized") {
+      await this.guard.recordAuthFailure(channel, result.reason);
+      return Response.json({ error: "unauthorized", reason: result.reason }, { status: 401 });
+    }
+    if (result.kind === "reply") return result.response;
+    if (result.kind === "ignored") return Response.json({ ok: true });
+    const work = this.#process(adapter, result.message);
+    this.#pending.add(work);
+    work.finally(() => this.#pending.delete(work));
+    // Platforms want a quick answer; the reply goes out through their API when it is ready.
+    return channel === "discord" ? DISCORD_DEFERRED() : Response.json({ ok: true });
+  }
+
+  async #process(adapter: ChannelAdapter, message: ChannelMessage): Promise<void> {
+    try {
+      const job = await this.#lane.submit(message.session, "prompt", async () => {
+        const decision = await this.guard.inspectInput({
+          session: message.session,
+          text: message.text,
+        });
+        if (decision.action === "block") {
+          return "This message was not processed: it carries data or instructions that policy blocks.";
+        }
+        const reply = await this.responder({
+          session: message.session,
+          text: decision.text,
+          localOnly: decision.localOnly,
+        });
+        return (await this.guard.sanitizeOutput(message.session, reply)).text;
+      });
+      const reply = await job.result as string;
+      await adapter.send(message, reply);
+    } catch (error) {
+      this.onError(error, message);
+    }
+  }
+
+  /** Waits for replies in flight (tests, shutdown). */
+  async settle(): Promise<void> {
+    while (this.#pending.size) await Promise.all([...this.#pending]);
+  }
+
+  /** Stops the lane after the replies in flight. */
+  async close(): Promise<void> {
+    await this.settle();
+    await this.#lane.close();
+  }
+}

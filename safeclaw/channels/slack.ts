@@ -1,0 +1,125 @@
+/**
+ * Slack: the Events API signs each request with the app's signing secret: `v0=` + HMAC-SHA256
+ * of `v0:<X-Slack-Request-Timestamp>:<raw body>`, in `X-Slack-Signature`; a timestamp more than
+ * five minutes from now is a replay. `url_verification` is answered with its challenge; replies go
+ * to `chat.postMessage` with the bot token.
+ */
+import { createHmac } from "node:crypto";
+import {
+  type ChannelAdapter,
+  type ChannelMessage,
+  constantTimeEqual,
+  sessionKey,
+  type WebhookResult,
+} from "./types.ts";
+
+/** Slack settings. */
+export interface SlackOptions {
+  signingSecret: string;
+  /** The bot token (`xoxb-...`) for `chat.postMessage`. */
+  botToken: string;
+  /** The Web API base URL (tests point it at a local fake). */
+  apiBase?: string;
+  /** The clock, in seconds (tests pin it). */
+  now?: () => number;
+}
+
+/** How far a request's timestamp may be from now, as Slack documents. */
+export const SLACK_REPLAY_WINDOW_SECONDS = 300;
+
+interface SlackPayload {
+  type?: string;
+  challenge?: string;
+  team_id?: string;
+  event?: {
+    type?: string;
+    subtype?: string;
+    bot_id?: string;
+    user?: string;
+    text?: string;
+    channel?: string;
+    ts?: string;
+    thread_ts?: string;
+  };
+}
+
+/** The `X-Slack-Signature` of `body` sent at `timestamp`. */
+export function slackSignature(secret: string, timestamp: string, body: string): string {
+  return "v0=" + createHmac("sha256", secret).update(`v0:${timestamp}:${body}`).digest("hex");
+}
+
+/**
+ * The Slack adapter.
+ *
+ * @example
+ * ```ts
+ * import { slackChannel } from "./slack.ts";
+ * const slack = slackChannel({ signingSecret: "8f742231b10e8888abcd99yyyzzz85a5", botToken: "xoxb-1" });
+ * console.log(slack.name); // "slack"
+ * ```
+ */
+export function slackChannel(options: SlackOptions): ChannelAdapter {
+  const apiBase = (options.apiBase ?? "https://slack.com/api").replace(/\/$/, "");
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  return {
+    name: "slack",
+    receive(request, rawBody): Promise<WebhookResult> {
+      const timestamp = request.headers.get("x-slack-request-timestamp") ?? "";
+      const signature = request.headers.get("x-slack-signature") ?? "";
+      const unauthorized = (reason: string) =>
+        Promise.resolve<WebhookResult>({ kind: "unauthorized", reason });
+      if (!/^\d+$/.test(timestamp) || !signature) return unauthorized("missing signature headers");
+      if (Math.abs(now() - Number(timestamp)) > SLACK_REPLAY_WINDOW_SECONDS) {
+        return unauthorized("timestamp outside the five-minute window (replay)");
+      }
+      const body = new TextDecoder().decode(rawBody);
+      if (!constantTimeEqual(signature, slackSignature(options.signingSecret, timestamp, body))) {
+        return unauthorized("signature does not match");
+      }
+      let payload: SlackPayload;
+      try {
+        payload = JSON.parse(body);
+      } catch {
+        return Promise.resolve({ kind: "ignored" });
+      }
+      if (payload.type === "url_verification" && typeof payload.challenge === "string") {
+        return Promise.resolve({
+          kind: "reply",
+          response: Response.json({ challenge: payload.challenge }),
+        });
+      }
+      const e = payload.event;
+      if (
+        payload.type !== "event_callback" || !e || e.type !== "message" || e.subtype || e.bot_id ||
+        typeof e.text !== "string" || !e.user || !e.channel
+      ) {
+        return Promise.resolve({ kind: "ignored" });
+      }
+      return Promise.resolve({
+        kind: "message",
+        message: {
+          channel: "slack",
+          userId: e.user,
+          chatId: e.channel,
+          text: e.text,
+          session: sessionKey("slack", e.user, e.channel),
+          messageId: e.thread_ts ?? e.ts,
+        },
+      });
+    },
+    async send(message: ChannelMessage, text: string) {
+      const res = await fetch(`${apiBase}/chat.postMessage`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json; charset=utf-8",
+          authorization: `Bearer ${options.botToken}`,
+        },
+        body: JSON.stringify({ channel: message.chatId, text, thread_ts: message.messageId }),
+      });
+      const body = await res.json() as { ok?: boolean; error?: string };
+      if (!res.ok || !body.ok) {
+        throw new Error(`slack chat.postMessage: ${body.error ?? res.status}`);
+      }
+    },
+  };
+}

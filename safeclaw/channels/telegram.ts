@@ -1,0 +1,94 @@
+/**
+ * Telegram: the Bot API delivers updates to a webhook set with a `secret_token`, which arrives in
+ * the `X-Telegram-Bot-Api-Secret-Token` header; replies go to `sendMessage`.
+ */
+import {
+  type ChannelAdapter,
+  type ChannelMessage,
+  constantTimeEqual,
+  sessionKey,
+  type WebhookResult,
+} from "./types.ts";
+
+/** Telegram settings. */
+export interface TelegramOptions {
+  /** The bot token (`123456:ABC...`). */
+  botToken: string;
+  /** The `secret_token` given to `setWebhook`. */
+  secretToken: string;
+  /** The Bot API base URL (tests point it at a local fake). */
+  apiBase?: string;
+}
+
+interface TelegramUpdate {
+  update_id?: number;
+  message?: {
+    message_id: number;
+    from?: { id: number; is_bot?: boolean };
+    chat: { id: number };
+    text?: string;
+  };
+}
+
+/**
+ * The Telegram adapter.
+ *
+ * @example
+ * ```ts
+ * import { telegramChannel } from "./telegram.ts";
+ * const telegram = telegramChannel({ botToken: "1:abc", secretToken: "s3cret-token" });
+ * console.log(telegram.name); // "telegram"
+ * ```
+ */
+export function telegramChannel(options: TelegramOptions): ChannelAdapter {
+  const apiBase = (options.apiBase ?? "https://api.telegram.org").replace(/\/$/, "");
+  return {
+    name: "telegram",
+    receive(request, rawBody): Promise<WebhookResult> {
+      const presented = request.headers.get("x-telegram-bot-api-secret-token");
+      if (!presented || !constantTimeEqual(presented, options.secretToken)) {
+        return Promise.resolve({ kind: "unauthorized", reason: "missing or wrong secret token" });
+      }
+      let update: TelegramUpdate;
+      try {
+        update = JSON.parse(new TextDecoder().decode(rawBody));
+      } catch {
+        return Promise.resolve({ kind: "ignored" });
+      }
+      const m = update.message;
+      if (!m || typeof m.text !== "string" || !m.from || m.from.is_bot) {
+        return Promise.resolve({ kind: "ignored" });
+      }
+      const userId = String(m.from.id);
+      const chatId = String(m.chat.id);
+      return Promise.resolve({
+        kind: "message",
+        message: {
+          channel: "telegram",
+          userId,
+          chatId,
+          text: m.text,
+          session: sessionKey("telegram", userId, chatId),
+          messageId: String(m.message_id),
+        },
+      });
+    },
+    async send(message: ChannelMessage, text: string) {
+      const res = await fetch(`${apiBase}/bot${options.botToken}/sendMessage`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          chat_id: Number(message.chatId),
+          text,
+          reply_parameters: message.messageId
+            ? { message_id: Number(message.messageId) }
+            : undefined,
+        }),
+      });
+      const body = await res.json() as { ok?: boolean; description?: string };
+      if (!res.ok || !body.ok) {
+        throw new Error(`telegram sendMessage: ${body.description ?? res.status}`);
+      }
+    },
+  };
+}

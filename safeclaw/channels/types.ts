@@ -1,0 +1,48 @@
+/** What every chat channel adapter shares: the normalized message and the adapter contract. */
+
+/** A message from any platform, keyed by `user_id:channel_id:chat_id`. */
+export interface ChannelMessage {
+  /** `telegram`, `slack`, `discord`, ... */
+  channel: string;
+  userId: string;
+  chatId: string;
+  text: string;
+  /** `<user_id>:<channel>:<chat_id>`: the session key everywhere in safeclaw. */
+  session: string;
+  /** The platform's own message id, for replies and de-duplication. */
+  messageId?: string;
+}
+
+/** The outcome of reading one webhook request. */
+export type WebhookResult =
+  /** Signature verified; a message to handle. */
+  | { kind: "message"; message: ChannelMessage }
+  /** Signature verified; the platform wants this exact answer (a URL check, a ping). */
+  | { kind: "reply"; response: Response }
+  /** Signature verified; nothing to do (an edit, a bot's own message). */
+  | { kind: "ignored" }
+  /** Unsigned, wrongly signed or replayed: 401, audited. */
+  | { kind: "unauthorized"; reason: string };
+
+/** One platform. */
+export interface ChannelAdapter {
+  name: string;
+  /** Verifies the request exactly as the platform documents it and normalizes it. */
+  receive(request: Request, rawBody: Uint8Array): Promise<WebhookResult>;
+  /** Sends `text` to the chat of `message` through the platform's API. */
+  send(message: ChannelMessage, text: string): Promise<void>;
+}
+
+/** The session key of a platform message. */
+export function sessionKey(channel: string, userId: string, chatId: string): string {
+  return `${userId}:${channel}:${chatId}`;
+}
+
+/** Compares two strings in time that does not depend on where they differ. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
