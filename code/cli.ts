@@ -11,6 +11,7 @@ import type { ApprovalRequest } from "./policy/permissions.ts";
 import { serveMcpStdio } from "./mcp/server.ts";
 import { loadAgentConfig } from "./config/load.ts";
 import { StoreHistory } from "./state/history.ts";
+import { moduleIntegrations } from "./integrations.ts";
 
 const HELP = `Usage: a3s code <command> [options]
 
@@ -222,7 +223,10 @@ async function run(configPath: string, task: string, values: Record<string, unkn
     const answer = await lines.line();
     return /^y(es)?$/i.test(answer?.trim() ?? "");
   };
-  const agent = await Agent.create(configPath, { store, approver });
+  const loaded = await loadAgentConfig(configPath);
+  const home = loadConfig({ flags: { home: values.home as string | undefined } }).home;
+  const wired = await moduleIntegrations(loaded.config, loaded.baseDir, store, home);
+  const agent = await Agent.fromConfig(loaded.config, { baseDir: loaded.baseDir, store, approver, ...wired.options });
   let failed = false;
   try {
     const session = values.session
@@ -260,6 +264,7 @@ async function run(configPath: string, task: string, values: Record<string, unkn
     }
   } finally {
     await agent.close();
+    await wired.close();
     await store?.close();
   }
   return failed ? 1 : 0;

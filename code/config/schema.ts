@@ -125,9 +125,17 @@ export const AgentConfigSchema = z.object({
     embedding_model: z.string().optional(),
   }).prefault({}),
   box: z.object({
-    /** `bwrap` (bubblewrap, read-only host, no network), `process` (plain), or `box`. */
+    /** `bwrap` (bubblewrap, read-only host, no network), `process` (plain), or `box` (box's runtime). */
     driver: z.enum(["auto", "bwrap", "process", "box"]).default("auto"),
     network: z.boolean().default(false),
+    /** The image of the `box` driver. */
+    image: z.string().default("busybox:latest"),
+  }).prefault({}),
+  search: z.object({
+    /** Give `web_search` search's meta search (the CLI and serve wire it up). */
+    enabled: z.boolean().default(false),
+    /** Engines to ask, such as ["local"] for the offline index; search's defaults when empty. */
+    engines: z.array(z.string()).default([]),
   }).prefault({}),
   safeclaw: z.object({
     enabled: z.boolean().default(true),

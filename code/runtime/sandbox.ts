@@ -4,6 +4,8 @@
  * process the fallback, and box's runtime plugs in through the same shape.
  */
 
+import { A3sError } from "@a3s/common/errors";
+
 /** What a command produced. */
 export interface CommandResult {
   stdout: string;
@@ -108,8 +110,17 @@ export function bubblewrapAvailable(): boolean {
   return bwrapWorks;
 }
 
-/** The sandbox a config's `box.driver` names; `auto` picks bubblewrap when it works. */
+/**
+ * The sandbox a config's `box.driver` names; `auto` picks bubblewrap when it works. The `box`
+ * driver needs box's runtime, which the caller passes as `options.sandbox` (see BoxSandbox).
+ */
 export function createSandbox(driver: string, root: string, network: boolean): CommandSandbox {
+  if (driver === "box") {
+    throw new A3sError("invalid_config", "box.driver = \"box\" needs box's runtime: pass a BoxSandbox as the sandbox option (the CLI does)", {
+      status: 400,
+      field: "box.driver",
+    });
+  }
   if (driver === "process") return new ProcessSandbox();
   if (driver === "bwrap" || (driver === "auto" && bubblewrapAvailable())) {
     return new BubblewrapSandbox(root, network);

@@ -1,0 +1,44 @@
+/**
+ * Wiring a config to the other a3s modules: box's runtime for `box.driver = "box"` and
+ * search's meta search for `search.enabled`. The CLI uses it; library users may too.
+ */
+import type { Store } from "@a3s/common";
+import { isAbsolute, resolve } from "node:path";
+import type { AgentConfig } from "./config/schema.ts";
+import type { AgentOptions } from "./agent/agent.ts";
+import { BoxSandbox } from "./adapters/box_sandbox.ts";
+import { searchFunction } from "./adapters/search.ts";
+
+/** Agent options that connect `config` to box and search, and a function that closes them. */
+export async function moduleIntegrations(
+  config: AgentConfig,
+  baseDir: string,
+  store: Store | undefined,
+  home: string,
+): Promise<{ options: AgentOptions; close(): Promise<void> }> {
+  const options: AgentOptions = {};
+  const closers: (() => Promise<void> | void)[] = [];
+  if (config.box.driver === "box" || config.search.enabled) {
+    if (!store) throw new Error("box.driver = \"box\" and search.enabled need the shared store (run without --no-store)");
+  }
+  if (config.box.driver === "box") {
+    const { openBoxRuntime } = await import("@a3s/box");
+    const boxes = await openBoxRuntime({ store: store!, home });
+    const workspace = isAbsolute(config.workspace) ? config.workspace : resolve(baseDir, config.workspace);
+    await Deno.mkdir(workspace, { recursive: true });
+    const sandbox = new BoxSandbox(boxes, config.box.image, Deno.realPathSync(workspace), config.box.network);
+    options.sandbox = sandbox;
+    closers.push(() => sandbox.close(), () => boxes.close());
+  }
+  if (config.search.enabled) {
+    const { SearchService, defaultSearchConfig } = await import("@a3s/search");
+    const service = await SearchService.open(store!, defaultSearchConfig());
+    options.search = searchFunction(service, config.search.engines);
+  }
+  return {
+    options,
+    async close() {
+      for (const c of closers) await c();
+    },
+  };
+}
