@@ -1,0 +1,69 @@
+import { assert, assertEquals } from "@a3s/common/testing";
+import { fileURLToPath } from "node:url";
+import { scriptedOpenAiServer } from "./_testing/servers.ts";
+
+const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
+
+async function a3s(args: string[], home: string, stdin?: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, "code", ...args],
+    env: { A3S_HOME: home },
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test("cli: run streams events (text and JSON lines), interactive sessions ask approvals, sessions ls, usage errors exit 2", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-code-cli-" });
+  const llm = scriptedOpenAiServer((body) => {
+    const messages = body.messages as { role: string; content: string }[];
+    const last = messages.at(-1)!;
+    if (last.role === "tool") return { text: `Result: ${last.content}` };
+    if (last.content.includes("write")) return { toolCalls: [{ name: "write", arguments: { path: "w.txt", content: "w" } }] };
+    return { toolCalls: [{ name: "bash", arguments: { command: "echo from-bash" } }] };
+  });
+  await Deno.writeTextFile(`${home}/agent.hcl`, `default_model = "llm/m"\nworkspace = "ws"\nproviders {\n  name = "llm"\n  base_url = "${llm.url}"\n}\npermissions {\n  ask = ["write"]\n}\n`);
+  try {
+    const run = await a3s(["run", `${home}/agent.hcl`, "say", "hi"], home);
+    assertEquals(run.code, 0, run.stderr);
+    assert(run.stdout.includes("Result: exit code: 0"), run.stdout);
+    assert(run.stderr.includes("● bash(echo from-bash)") && run.stderr.includes("— end; 2 model call(s), 1 tool call(s)"), run.stderr);
+
+    const json = await a3s(["run", `${home}/agent.hcl`, "hi", "--json"], home);
+    const events = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assertEquals(events.at(-1).type, "done");
+    assert(events.some((e) => e.type === "tool_end" && e.output.includes("from-bash")));
+
+    // Interactive: the first line asks for a write, the approval is answered "y" on the terminal.
+    const chat = await a3s(["run", `${home}/agent.hcl`], home, "please write\ny\n\n");
+    assertEquals(chat.code, 0, chat.stderr);
+    assert(chat.stderr.includes("Allow write(w.txt) [rule write]? [y/N]"), chat.stderr);
+    assertEquals(await Deno.readTextFile(`${home}/ws/w.txt`), "w");
+
+    const sessions = await a3s(["sessions", "ls", "--json"], home);
+    assertEquals(JSON.parse(sessions.stdout).length, 3);
+    const tools = await a3s(["tools", `${home}/agent.hcl`, "--format", "json"], home);
+    assertEquals(JSON.parse(tools.stdout).length, 17); // every built-in but memory, which needs the store
+
+    await Deno.writeTextFile(`${home}/bad.hcl`, "max_steps = -1\n");
+    const bad = await a3s(["check", `${home}/bad.hcl`], home);
+    assertEquals(bad.code, 2);
+    assertEquals(bad.stderr.trim().split("\n").length, 1);
+    assert(bad.stderr.includes("bad.hcl:1: max_steps:"), bad.stderr);
+    const usage = await a3s(["run"], home);
+    assertEquals([usage.code, usage.stderr.trim()], [2, "error: run needs the agent config: a3s code run AGENT.hcl [TASK]"]);
+    const flag = await a3s(["run", "--bogus"], home);
+    assertEquals(flag.code, 2);
+  } finally {
+    await llm.close();
+    await Deno.remove(home, { recursive: true });
+  }
+});
