@@ -63,6 +63,7 @@ export class JobQueue<T extends Queued> {
     const top = this.#heap[0];
     if (top !== undefined && (head === undefined || before(top, head))) return this.#heapPop();
     if (head === undefined) return undefined;
+    // slots before the head are never read again; clearing one lets its job be collected
     this.#fifo[this.#head++] = undefined as unknown as T;
     if (this.#head === this.#fifo.length) {
       this.#fifo.length = 0;

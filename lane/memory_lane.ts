@@ -272,7 +272,7 @@ export class MemoryLane extends Lane {
     const idempotencyKey = options.idempotencyKey ?? null;
     if (idempotencyKey !== null) {
       const existing = this.#idempotent.get(idempotencyKey);
-      if (existing) return existing as unknown as JobHandle<T>;
+      if (existing) return existing as JobHandle<T>;
     }
     const rank = laneRank(lane);
     let kind = FUNCTION_KIND;
