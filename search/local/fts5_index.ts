@@ -15,13 +15,12 @@ import {
   MAX_BODY_CHARS,
   type UpsertOutcome,
 } from "./local_index.ts";
-import { parseQuery, toFts5 } from "./query.ts";
+import { highlight } from "./highlight.ts";
+import { type Clause, parseQuery, toFts5 } from "./query.ts";
 
 /** BM25 column weights: a match in the title counts ten times one in the body. */
 const TITLE_WEIGHT = 10;
 const BODY_WEIGHT = 1;
-/** Tokens of context either side of a snippet's matches. */
-const SNIPPET_TOKENS = 24;
 
 const MIGRATIONS = [{
   version: 1,
@@ -160,28 +159,40 @@ export class Fts5Index implements LocalIndex {
     if (!clauses.length) return [];
     const limit = options.limit ?? 10;
     const offset = options.offset ?? 0;
-    let hits = await this.#match(toFts5(clauses, "AND"), limit, offset);
+    let hits = await this.#match(toFts5(clauses, "AND"), clauses, limit, offset);
     if (!hits.length && clauses.length > 1) {
-      hits = await this.#match(toFts5(clauses, "OR"), limit, offset);
+      hits = await this.#match(toFts5(clauses, "OR"), clauses, limit, offset);
     }
     return hits;
   }
 
-  async #match(match: string, limit: number, offset: number): Promise<LocalHit[]> {
-    // Rank every match but build snippets only for the page returned: in one flat query
-    // SQLite would compute snippet() for every matching row before sorting.
-    const { rows } = await sql<{ uri: string; title: string; snippet: string; rank: number }>`
-      select d.uri, d.title,
-        snippet(search_fts, 1, '<mark>', '</mark>', '…', ${SNIPPET_TOKENS}) as snippet,
-        search_fts.rank as rank
-      from search_fts join search_documents d on d.id = search_fts.rowid
-      where search_fts match ${match} and search_fts.rowid in (
-        select rowid from search_fts where search_fts match ${match}
-        order by rank limit ${limit} offset ${offset}
-      )
-      order by search_fts.rank`.execute(this.db);
-    // FTS5's bm25() is negative, lower is better; the API reports higher-is-better scores.
-    return rows.map((r) => ({ uri: r.uri, title: r.title, snippet: r.snippet, score: -r.rank }));
+  async #match(
+    match: string,
+    clauses: readonly Clause[],
+    limit: number,
+    offset: number,
+  ): Promise<LocalHit[]> {
+    // Rank first, touching only the index; then read the page's documents and build their
+    // snippets here. Selecting bodies or snippet() in the ranking query would do that work
+    // for every matching row before the sort.
+    const { rows } = await sql<{ id: number; rank: number }>`
+      select rowid as id, rank from search_fts where search_fts match ${match}
+      order by rank limit ${limit} offset ${offset}`.execute(this.db);
+    if (!rows.length) return [];
+    const documents = await this.db.selectFrom("search_documents")
+      .select(["id", "uri", "title", "body"])
+      .where("id", "in", rows.map((r) => r.id)).execute();
+    const byId = new Map(documents.map((d) => [Number(d.id), d]));
+    return rows.flatMap((r) => {
+      const doc = byId.get(Number(r.id));
+      if (!doc) return [];
+      // FTS5's bm25 rank is negative, lower is better; the API reports higher-is-better.
+      return [{
+        uri: doc.uri,
+        title: doc.title,
+        snippet: highlight(doc.body, clauses),
+        score: -r.rank,
+      }];
+    });
   }
-
 }
