@@ -170,3 +170,47 @@ Deno.test("the OpenAI proxy redacts, routes local-only data locally and sanitize
     await remote.close();
   }
 });
+
+Deno.test("a Telegram webhook over a real server: 401 unsigned, reply from the responder", async () => {
+  const home = await Deno.makeTempDir();
+  const upstream = startFakeOpenAi("power");
+  const { startFakePlatforms } = await import("./testdata/fake_platforms.ts");
+  const platforms = startFakePlatforms();
+  try {
+    await withServer(home, {
+      proxy: { localUpstream: upstream.url },
+      channels: {
+        telegram: { botToken: "9:tok", secretToken: "hook-secret", apiBase: platforms.url },
+      },
+    }, async (server) => {
+      const hook = (secret?: string) =>
+        fetch(new URL("/safeclaw/v1/channels/telegram", server.url), {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            ...(secret ? { "x-telegram-bot-api-secret-token": secret } : {}),
+          },
+          body: JSON.stringify({
+            update_id: 3,
+            message: { message_id: 4, from: { id: 77 }, chat: { id: 88 }, text: "hello there" },
+          }),
+        });
+      const unsigned = await hook();
+      assertEquals(unsigned.status, 401);
+      await unsigned.body?.cancel();
+      const signed = await hook("hook-secret");
+      assertEquals(signed.status, 200);
+      await signed.body?.cancel();
+      for (let i = 0; i < 100 && !platforms.calls.length; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assertEquals(
+        platforms.calls[0].body.text,
+        "power heard: hello there. Reach the owner at [EMAIL_1].",
+      );
+    });
+  } finally {
+    await upstream.close();
+    await platforms.close();
+  }
+});

@@ -18,6 +18,22 @@ export interface ChannelsConfig {
   telegram?: { botToken: string; secretToken: string; apiBase?: string };
   slack?: { signingSecret: string; botToken: string; apiBase?: string };
   discord?: { publicKey: string; applicationId: string; apiBase?: string };
+  feishu?: {
+    appId: string;
+    appSecret: string;
+    verificationToken: string;
+    encryptKey: string;
+    apiBase?: string;
+  };
+  dingtalk?: { appSecret: string; apiBase?: string };
+  wecom?: {
+    corpId: string;
+    corpSecret: string;
+    agentId: number;
+    token: string;
+    encodingAesKey: string;
+    apiBase?: string;
+  };
 }
 
 /** The section's schema; every key defaulted, so `{}` is valid. */
@@ -57,6 +73,25 @@ export const SafeclawConfigSchema: z.ZodType<SafeclawConfig, unknown> = z.object
     discord: z.object({
       publicKey: z.string().regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex digits"),
       applicationId: z.string().min(1),
+      apiBase: z.string().url().optional(),
+    }).optional(),
+    feishu: z.object({
+      appId: z.string().min(1),
+      appSecret: z.string().min(1),
+      verificationToken: z.string().min(1),
+      encryptKey: z.string().min(1),
+      apiBase: z.string().url().optional(),
+    }).optional(),
+    dingtalk: z.object({
+      appSecret: z.string().min(1),
+      apiBase: z.string().url().optional(),
+    }).optional(),
+    wecom: z.object({
+      corpId: z.string().min(1),
+      corpSecret: z.string().min(1),
+      agentId: z.number().int(),
+      token: z.string().min(1),
+      encodingAesKey: z.string().length(43),
       apiBase: z.string().url().optional(),
     }).optional(),
   }).prefault({}),

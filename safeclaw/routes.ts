@@ -19,6 +19,9 @@ import type { ChannelAdapter } from "./channels/types.ts";
 import { telegramChannel } from "./channels/telegram.ts";
 import { slackChannel } from "./channels/slack.ts";
 import { discordChannel } from "./channels/discord.ts";
+import { feishuChannel } from "./channels/feishu.ts";
+import { dingtalkChannel } from "./channels/dingtalk.ts";
+import { wecomChannel } from "./channels/wecom.ts";
 import {
   AuditQuery,
   AuditRecordSchema,
@@ -242,6 +245,9 @@ function channelAdapters(config: SafeclawConfig): ChannelAdapter[] {
   if (config.channels.telegram) out.push(telegramChannel(config.channels.telegram));
   if (config.channels.slack) out.push(slackChannel(config.channels.slack));
   if (config.channels.discord) out.push(discordChannel(config.channels.discord));
+  if (config.channels.feishu) out.push(feishuChannel(config.channels.feishu));
+  if (config.channels.dingtalk) out.push(dingtalkChannel(config.channels.dingtalk));
+  if (config.channels.wecom) out.push(wecomChannel(config.channels.wecom));
   return out;
 }
 

@@ -182,3 +182,177 @@ Deno.test("a blocked message never reaches the responder", async () => {
     await close();
   }
 });
+
+Deno.test("wecom: msg_signature and AES payloads; the URL check echoes the decrypted echostr", async () => {
+  const { wecomChannel } = await import("./wecom.ts");
+  const { wecomEncrypt, wecomSignature } = await import("./wecom_crypto.ts");
+  const { guard, platforms, close } = await setup();
+  const aesKey = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+  const hub = new ChannelHub(guard, [wecomChannel({
+    corpId: "wwcorp",
+    corpSecret: "sec",
+    agentId: 1000002,
+    token: "QDG6eK",
+    encodingAesKey: aesKey,
+    apiBase: platforms.url,
+  })], (input) => Promise.resolve(`ok ${input.text}`));
+  try {
+    const q = (encrypted: string, extra = "") =>
+      `http://localhost/hook?msg_signature=${
+        wecomSignature("QDG6eK", "1409659813", "263014780", encrypted)
+      }&timestamp=1409659813&nonce=263014780${extra}`;
+    const echo = wecomEncrypt(aesKey, "1616140317555161061", "wwcorp");
+    const check = await hub.handle(
+      "wecom",
+      new Request(q(echo, `&echostr=${encodeURIComponent(echo)}`)),
+    );
+    assertEquals(await check.text(), "1616140317555161061");
+    const xml =
+      `<xml><ToUserName><![CDATA[wwcorp]]></ToUserName><FromUserName><![CDATA[zhangsan]]></FromUserName>` +
+      `<CreateTime>1348831860</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[你好]]></Content>` +
+      `<MsgId>1234567890123456</MsgId><AgentID>1000002</AgentID></xml>`;
+    const encrypted = wecomEncrypt(aesKey, xml, "wwcorp");
+    const body =
+      `<xml><ToUserName><![CDATA[wwcorp]]></ToUserName><Encrypt><![CDATA[${encrypted}]]></Encrypt></xml>`;
+    const forged = await hub.handle("wecom", new Request(q("x"), { method: "POST", body }));
+    assertEquals(forged.status, 401);
+    await forged.body?.cancel();
+    const foreign = wecomEncrypt(aesKey, xml, "other-corp");
+    const wrongCorp = await hub.handle(
+      "wecom",
+      new Request(q(foreign), {
+        method: "POST",
+        body: `<xml><Encrypt><![CDATA[${foreign}]]></Encrypt></xml>`,
+      }),
+    );
+    assertEquals(wrongCorp.status, 401);
+    await wrongCorp.body?.cancel();
+    assertEquals(
+      (await hub.handle("wecom", new Request(q(encrypted), { method: "POST", body }))).status,
+      200,
+    );
+    await hub.settle();
+    const sent = platforms.calls.find((c) => c.path === "/cgi-bin/message/send")!;
+    assertEquals([sent.body.touser, (sent.body.text as { content: string }).content], [
+      "zhangsan",
+      "ok 你好",
+    ]);
+  } finally {
+    await hub.close();
+    await close();
+  }
+});
+
+Deno.test("feishu: encrypted events, X-Lark-Signature, verification token, redelivery ignored", async () => {
+  const { feishuChannel, feishuSignature } = await import("./feishu.ts");
+  const { createCipheriv, createHash, randomBytes } = await import("node:crypto");
+  const { guard, platforms, close } = await setup();
+  const encryptKey = "test-encrypt-key";
+  const seal = (value: unknown) => {
+    const iv = randomBytes(16);
+    const cipher = createCipheriv(
+      "aes-256-cbc",
+      createHash("sha256").update(encryptKey).digest(),
+      iv,
+    );
+    const sealed = Buffer.concat([iv, cipher.update(JSON.stringify(value)), cipher.final()]);
+    return JSON.stringify({ encrypt: sealed.toString("base64") });
+  };
+  const hub = new ChannelHub(guard, [feishuChannel({
+    appId: "cli_a",
+    appSecret: "sec",
+    verificationToken: "vtok",
+    encryptKey,
+    apiBase: platforms.url,
+  })], (input) => Promise.resolve(`ok ${input.text}`));
+  const signed = (body: string, signature?: string) =>
+    new Request("http://localhost/hook", {
+      method: "POST",
+      body,
+      headers: {
+        "x-lark-request-timestamp": "1700000000",
+        "x-lark-request-nonce": "n1",
+        "x-lark-signature": signature ?? feishuSignature("1700000000", "n1", encryptKey, body),
+      },
+    });
+  try {
+    const challenge = await hub.handle(
+      "feishu",
+      signed(seal({ challenge: "ch-1", token: "vtok", type: "url_verification" })),
+    );
+    assertEquals(await challenge.json(), { challenge: "ch-1" });
+    const event = seal({
+      schema: "2.0",
+      header: { event_id: "ev-1", event_type: "im.message.receive_v1", token: "vtok" },
+      event: {
+        sender: { sender_id: { open_id: "ou_1" }, sender_type: "user" },
+        message: {
+          chat_id: "oc_1",
+          message_id: "om_1",
+          message_type: "text",
+          content: '{"text":"hi"}',
+        },
+      },
+    });
+    const forged = await hub.handle("feishu", signed(event, "0".repeat(64)));
+    assertEquals(forged.status, 401);
+    await forged.body?.cancel();
+    assertEquals((await hub.handle("feishu", signed(event))).status, 200);
+    assertEquals((await hub.handle("feishu", signed(event))).status, 200);
+    await hub.settle();
+    const sent = platforms.calls.filter((c) => c.path === "/open-apis/im/v1/messages");
+    assertEquals(sent.length, 1);
+    assertEquals([sent[0].body.receive_id, sent[0].body.content], ["oc_1", '{"text":"ok hi"}']);
+  } finally {
+    await hub.close();
+    await close();
+  }
+});
+
+Deno.test("dingtalk: HMAC sign and one-hour window; replies only to the DingTalk host", async () => {
+  const { dingtalkChannel, dingtalkSign } = await import("./dingtalk.ts");
+  const { guard, platforms, close } = await setup();
+  const now = 1_700_000_000_000;
+  const hub = new ChannelHub(guard, [dingtalkChannel({
+    appSecret: "ding-secret",
+    apiBase: platforms.url,
+    now: () => now,
+  })], (input) => Promise.resolve(`ok ${input.text}`));
+  const message = (webhook: string) =>
+    JSON.stringify({
+      msgtype: "text",
+      text: { content: " hello " },
+      senderStaffId: "staff1",
+      conversationId: "cid1",
+      sessionWebhook: webhook,
+      msgId: "m1",
+    });
+  const signed = (body: string, ts = now) =>
+    new Request("http://localhost/hook", {
+      method: "POST",
+      body,
+      headers: { timestamp: String(ts), sign: dingtalkSign("ding-secret", String(ts)) },
+    });
+  try {
+    const old = await hub.handle(
+      "dingtalk",
+      signed(message(`${platforms.url}/robot/sendBySession`), now - 3_600_001),
+    );
+    assertEquals(old.status, 401);
+    await old.body?.cancel();
+    const elsewhere = await hub.handle("dingtalk", signed(message("https://evil.example/collect")));
+    assertEquals(elsewhere.status, 200);
+    await elsewhere.body?.cancel();
+    assertEquals(
+      (await hub.handle("dingtalk", signed(message(`${platforms.url}/robot/sendBySession`))))
+        .status,
+      200,
+    );
+    await hub.settle();
+    const sent = platforms.calls.filter((c) => c.path === "/robot/sendBySession");
+    assertEquals(sent.map((c) => (c.body.text as { content: string }).content), ["ok hello"]);
+  } finally {
+    await hub.close();
+    await close();
+  }
+});

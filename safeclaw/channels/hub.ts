@@ -59,7 +59,9 @@ export class ChannelHub {
     if (!adapter) {
       return Response.json({ error: `no channel '${channel}' is configured` }, { status: 404 });
     }
-    const raw = new Uint8Array(await request.arrayBuffer());
+    const raw = request.method === "GET"
+      ? new Uint8Array()
+      : new Uint8Array(await request.arrayBuffer());
     const result = await adapter.receive(request, raw);
     if (result.kind === "unauthorized") {
       await this.guard.recordAuthFailure(channel, result.reason);

@@ -1,0 +1,117 @@
+/**
+ * DingTalk: an outgoing robot's callback carries `timestamp` (ms) and `sign` headers, `sign` being
+ * Base64(HMAC-SHA256(AppSecret, timestamp + "\n" + AppSecret)), and the timestamp must be within
+ * an hour of now. The reply goes to the message's `sessionWebhook`, which must be on the DingTalk
+ * API host: a URL that came in a request is never fetched elsewhere.
+ */
+import { createHmac } from "node:crypto";
+import {
+  type ChannelAdapter,
+  type ChannelMessage,
+  constantTimeEqual,
+  sessionKey,
+  type WebhookResult,
+} from "./types.ts";
+
+/** DingTalk settings. */
+export interface DingtalkOptions {
+  appSecret: string;
+  /** Where `sessionWebhook` URLs may point (tests point it at a local fake). */
+  apiBase?: string;
+  /** The clock in milliseconds (tests pin it). */
+  now?: () => number;
+}
+
+/** How far a callback's timestamp may be from now, as DingTalk documents. */
+export const DINGTALK_WINDOW_MS = 3_600_000;
+
+/** The `sign` header of a callback sent at `timestamp`. */
+export function dingtalkSign(appSecret: string, timestamp: string): string {
+  return createHmac("sha256", appSecret).update(`${timestamp}\n${appSecret}`).digest("base64");
+}
+
+interface DingtalkMessage {
+  msgtype?: string;
+  text?: { content?: string };
+  senderStaffId?: string;
+  senderId?: string;
+  conversationId?: string;
+  sessionWebhook?: string;
+  msgId?: string;
+}
+
+/**
+ * The DingTalk adapter.
+ *
+ * @example
+ * ```ts
+ * import { dingtalkChannel } from "./dingtalk.ts";
+ * console.log(dingtalkChannel({ appSecret: "s" }).name); // "dingtalk"
+ * ```
+ */
+export function dingtalkChannel(options: DingtalkOptions): ChannelAdapter {
+  const allowed = new URL(options.apiBase ?? "https://oapi.dingtalk.com").origin;
+  const now = options.now ?? Date.now;
+  const webhooks = new Map<string, string>();
+  return {
+    name: "dingtalk",
+    receive(request, rawBody): Promise<WebhookResult> {
+      const unauthorized = (reason: string) =>
+        Promise.resolve<WebhookResult>({ kind: "unauthorized", reason });
+      const timestamp = request.headers.get("timestamp") ?? "";
+      const sign = request.headers.get("sign") ?? "";
+      if (!/^\d+$/.test(timestamp) || !sign) return unauthorized("missing timestamp or sign");
+      if (Math.abs(now() - Number(timestamp)) > DINGTALK_WINDOW_MS) {
+        return unauthorized("timestamp outside the one-hour window (replay)");
+      }
+      if (!constantTimeEqual(sign, dingtalkSign(options.appSecret, timestamp))) {
+        return unauthorized("sign does not match");
+      }
+      let m: DingtalkMessage;
+      try {
+        m = JSON.parse(new TextDecoder().decode(rawBody));
+      } catch {
+        return Promise.resolve({ kind: "ignored" });
+      }
+      const userId = m.senderStaffId ?? m.senderId;
+      if (
+        m.msgtype !== "text" || !m.text?.content || !userId || !m.conversationId ||
+        !m.sessionWebhook
+      ) {
+        return Promise.resolve({ kind: "ignored" });
+      }
+      let origin: string;
+      try {
+        origin = new URL(m.sessionWebhook).origin;
+      } catch {
+        return Promise.resolve({ kind: "ignored" });
+      }
+      if (origin !== allowed) return Promise.resolve({ kind: "ignored" });
+      const messageId = m.msgId ?? crypto.randomUUID();
+      webhooks.set(messageId, m.sessionWebhook);
+      return Promise.resolve({
+        kind: "message",
+        message: {
+          channel: "dingtalk",
+          userId,
+          chatId: m.conversationId,
+          text: m.text.content.trim(),
+          session: sessionKey("dingtalk", userId, m.conversationId),
+          messageId,
+        },
+      });
+    },
+    async send(message: ChannelMessage, text: string) {
+      const url = webhooks.get(message.messageId ?? "");
+      if (!url) throw new Error("dingtalk: no session webhook for this message");
+      webhooks.delete(message.messageId!);
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ msgtype: "text", text: { content: text } }),
+      });
+      const body = await res.json() as { errcode?: number; errmsg?: string };
+      if (body.errcode) throw new Error(`dingtalk sessionWebhook: ${body.errmsg}`);
+    },
+  };
+}

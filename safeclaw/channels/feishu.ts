@@ -1,0 +1,182 @@
+/**
+ * Feishu (Lark): with an Encrypt Key set, each event is `{"encrypt": ...}`: AES-256-CBC under
+ * SHA-256(Encrypt Key), the IV in the first 16 bytes; `X-Lark-Signature` is the SHA-256 hex of
+ * timestamp + nonce + Encrypt Key + raw body. The verification token sits in the payload
+ * (`token`, or `header.token` in schema 2.0). Redelivered events repeat their `event_id` and are
+ * ignored. Replies go to `im/v1/messages` with a tenant access token.
+ */
+import { createDecipheriv, createHash } from "node:crypto";
+import {
+  type ChannelAdapter,
+  type ChannelMessage,
+  constantTimeEqual,
+  sessionKey,
+  type WebhookResult,
+} from "./types.ts";
+
+/** Feishu settings. */
+export interface FeishuOptions {
+  appId: string;
+  appSecret: string;
+  verificationToken: string;
+  encryptKey: string;
+  apiBase?: string;
+}
+
+/** The `X-Lark-Signature` of a request. */
+export function feishuSignature(
+  timestamp: string,
+  nonce: string,
+  encryptKey: string,
+  body: string,
+): string {
+  return createHash("sha256").update(timestamp + nonce + encryptKey + body).digest("hex");
+}
+
+/** Decrypts an `encrypt` field. */
+export function feishuDecrypt(encryptKey: string, encrypted: string): string {
+  const key = createHash("sha256").update(encryptKey).digest();
+  const buf = Buffer.from(encrypted, "base64");
+  const decipher = createDecipheriv("aes-256-cbc", key, buf.subarray(0, 16));
+  return Buffer.concat([decipher.update(buf.subarray(16)), decipher.final()]).toString("utf8");
+}
+
+interface FeishuEvent {
+  type?: string;
+  challenge?: string;
+  token?: string;
+  schema?: string;
+  header?: { event_id?: string; event_type?: string; token?: string };
+  event?: {
+    sender?: { sender_id?: { open_id?: string }; sender_type?: string };
+    message?: { chat_id?: string; message_id?: string; message_type?: string; content?: string };
+  };
+}
+
+/**
+ * The Feishu adapter.
+ *
+ * @example
+ * ```ts
+ * import { feishuChannel } from "./feishu.ts";
+ * const feishu = feishuChannel({ appId: "cli_1", appSecret: "s", verificationToken: "v", encryptKey: "k" });
+ * console.log(feishu.name); // "feishu"
+ * ```
+ */
+export function feishuChannel(options: FeishuOptions): ChannelAdapter {
+  const apiBase = (options.apiBase ?? "https://open.feishu.cn").replace(/\/$/, "");
+  const seen = new Set<string>();
+  let tenantToken: { value: string; expires: number } | undefined;
+
+  async function token(): Promise<string> {
+    if (tenantToken && tenantToken.expires > Date.now()) return tenantToken.value;
+    const res = await fetch(`${apiBase}/open-apis/auth/v3/tenant_access_token/internal`, {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=utf-8" },
+      body: JSON.stringify({ app_id: options.appId, app_secret: options.appSecret }),
+    });
+    const body = await res.json() as {
+      code?: number;
+      msg?: string;
+      tenant_access_token?: string;
+      expire?: number;
+    };
+    if (body.code !== 0 || !body.tenant_access_token) throw new Error(`feishu token: ${body.msg}`);
+    tenantToken = {
+      value: body.tenant_access_token,
+      expires: Date.now() + ((body.expire ?? 7200) - 300) * 1000,
+    };
+    return tenantToken.value;
+  }
+
+  return {
+    name: "feishu",
+    receive(request, rawBody): Promise<WebhookResult> {
+      const unauthorized = (reason: string) =>
+        Promise.resolve<WebhookResult>({ kind: "unauthorized", reason });
+      const body = new TextDecoder().decode(rawBody);
+      const timestamp = request.headers.get("x-lark-request-timestamp") ?? "";
+      const nonce = request.headers.get("x-lark-request-nonce") ?? "";
+      const signature = request.headers.get("x-lark-signature") ?? "";
+      let outer: { encrypt?: string };
+      try {
+        outer = JSON.parse(body);
+      } catch {
+        return unauthorized("body is not JSON");
+      }
+      if (typeof outer.encrypt !== "string") return unauthorized("payload is not encrypted");
+      let event: FeishuEvent;
+      try {
+        event = JSON.parse(feishuDecrypt(options.encryptKey, outer.encrypt));
+      } catch {
+        return unauthorized("payload does not decrypt");
+      }
+      // The URL check is signed by its token only; every event also by the header signature.
+      if (event.type !== "url_verification") {
+        if (
+          !signature ||
+          !constantTimeEqual(signature, feishuSignature(timestamp, nonce, options.encryptKey, body))
+        ) {
+          return unauthorized("X-Lark-Signature does not match");
+        }
+      }
+      const presented = event.header?.token ?? event.token ?? "";
+      if (!constantTimeEqual(presented, options.verificationToken)) {
+        return unauthorized("verification token does not match");
+      }
+      if (event.type === "url_verification") {
+        return Promise.resolve({
+          kind: "reply",
+          response: Response.json({ challenge: event.challenge }),
+        });
+      }
+      const id = event.header?.event_id;
+      if (id) {
+        if (seen.has(id)) return Promise.resolve({ kind: "ignored" });
+        seen.add(id);
+        if (seen.size > 10_000) seen.delete(seen.values().next().value!);
+      }
+      const m = event.event?.message;
+      const userId = event.event?.sender?.sender_id?.open_id;
+      if (
+        event.header?.event_type !== "im.message.receive_v1" || m?.message_type !== "text" ||
+        !m.chat_id || !userId || event.event?.sender?.sender_type === "app"
+      ) {
+        return Promise.resolve({ kind: "ignored" });
+      }
+      let text: string;
+      try {
+        text = String(JSON.parse(m.content ?? "{}").text ?? "");
+      } catch {
+        return Promise.resolve({ kind: "ignored" });
+      }
+      return Promise.resolve({
+        kind: "message",
+        message: {
+          channel: "feishu",
+          userId,
+          chatId: m.chat_id,
+          text,
+          session: sessionKey("feishu", userId, m.chat_id),
+          messageId: m.message_id,
+        },
+      });
+    },
+    async send(message: ChannelMessage, text: string) {
+      const res = await fetch(`${apiBase}/open-apis/im/v1/messages?receive_id_type=chat_id`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json; charset=utf-8",
+          authorization: `Bearer ${await token()}`,
+        },
+        body: JSON.stringify({
+          receive_id: message.chatId,
+          msg_type: "text",
+          content: JSON.stringify({ text }),
+        }),
+      });
+      const body = await res.json() as { code?: number; msg?: string };
+      if (body.code !== 0) throw new Error(`feishu im/v1/messages: ${body.msg}`);
+    },
+  };
+}

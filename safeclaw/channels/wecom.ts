@@ -1,0 +1,129 @@
+/**
+ * WeCom (企业微信): callbacks carry `msg_signature`, `timestamp` and `nonce` in the query and
+ * an encrypted XML body; the URL check is a GET whose `echostr` must be decrypted and echoed.
+ * Replies go to `message/send` with an access token from `gettoken`.
+ */
+import {
+  type ChannelAdapter,
+  type ChannelMessage,
+  constantTimeEqual,
+  sessionKey,
+  type WebhookResult,
+} from "./types.ts";
+import { wecomDecrypt, wecomSignature } from "./wecom_crypto.ts";
+
+/** WeCom settings. */
+export interface WecomOptions {
+  corpId: string;
+  corpSecret: string;
+  agentId: number;
+  /** The callback Token. */
+  token: string;
+  /** The callback EncodingAESKey (43 characters). */
+  encodingAesKey: string;
+  apiBase?: string;
+}
+
+function xmlField(xml: string, name: string): string | undefined {
+  const m = new RegExp(`<${name}>(?:<!\\[CDATA\\[([\\s\\S]*?)\\]\\]>|([^<]*))</${name}>`).exec(xml);
+  return m ? (m[1] ?? m[2]) : undefined;
+}
+
+/**
+ * The WeCom adapter.
+ *
+ * @example
+ * ```ts
+ * import { wecomChannel } from "./wecom.ts";
+ * const wecom = wecomChannel({
+ *   corpId: "ww1", corpSecret: "s", agentId: 1, token: "t",
+ *   encodingAesKey: "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+ * });
+ * console.log(wecom.name); // "wecom"
+ * ```
+ */
+export function wecomChannel(options: WecomOptions): ChannelAdapter {
+  const apiBase = (options.apiBase ?? "https://qyapi.weixin.qq.com").replace(/\/$/, "");
+  let accessToken: { value: string; expires: number } | undefined;
+
+  function open(query: URLSearchParams, encrypted: string): string | { reason: string } {
+    const signature = query.get("msg_signature") ?? "";
+    const timestamp = query.get("timestamp") ?? "";
+    const nonce = query.get("nonce") ?? "";
+    if (!signature || !timestamp || !nonce) return { reason: "missing signature parameters" };
+    const expected = wecomSignature(options.token, timestamp, nonce, encrypted);
+    if (!constantTimeEqual(signature, expected)) return { reason: "msg_signature does not match" };
+    try {
+      const { message, receiverId } = wecomDecrypt(options.encodingAesKey, encrypted);
+      if (receiverId !== options.corpId) return { reason: "sealed for another corp" };
+      return message;
+    } catch {
+      return { reason: "payload does not decrypt" };
+    }
+  }
+
+  async function token(): Promise<string> {
+    if (accessToken && accessToken.expires > Date.now()) return accessToken.value;
+    const url = `${apiBase}/cgi-bin/gettoken?corpid=${
+      encodeURIComponent(options.corpId)
+    }&corpsecret=${encodeURIComponent(options.corpSecret)}`;
+    const body = await (await fetch(url)).json() as {
+      errcode?: number;
+      errmsg?: string;
+      access_token?: string;
+      expires_in?: number;
+    };
+    if (body.errcode || !body.access_token) throw new Error(`wecom gettoken: ${body.errmsg}`);
+    accessToken = {
+      value: body.access_token,
+      expires: Date.now() + ((body.expires_in ?? 7200) - 300) * 1000,
+    };
+    return accessToken.value;
+  }
+
+  return {
+    name: "wecom",
+    async receive(request, rawBody): Promise<WebhookResult> {
+      const query = new URL(request.url).searchParams;
+      if (request.method === "GET") {
+        const opened = open(query, query.get("echostr") ?? "");
+        if (typeof opened !== "string") return { kind: "unauthorized", reason: opened.reason };
+        return { kind: "reply", response: new Response(opened) };
+      }
+      const encrypted = xmlField(new TextDecoder().decode(rawBody), "Encrypt");
+      if (!encrypted) return { kind: "unauthorized", reason: "no Encrypt element" };
+      const opened = open(query, encrypted);
+      if (typeof opened !== "string") return { kind: "unauthorized", reason: opened.reason };
+      if (xmlField(opened, "MsgType") !== "text") return { kind: "ignored" };
+      const userId = xmlField(opened, "FromUserName") ?? "";
+      const text = xmlField(opened, "Content") ?? "";
+      const chatId = xmlField(opened, "AgentID") ?? String(options.agentId);
+      await Promise.resolve();
+      return {
+        kind: "message",
+        message: {
+          channel: "wecom",
+          userId,
+          chatId,
+          text,
+          session: sessionKey("wecom", userId, chatId),
+          messageId: xmlField(opened, "MsgId"),
+        },
+      };
+    },
+    async send(message: ChannelMessage, text: string) {
+      const res = await fetch(`${apiBase}/cgi-bin/message/send?access_token=${await token()}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          touser: message.userId,
+          msgtype: "text",
+          agentid: options.agentId,
+          text: { content: text },
+        }),
+      });
+      const body = await res.json() as { errcode?: number; errmsg?: string };
+      if (body.errcode) throw new Error(`wecom message/send: ${body.errmsg}`);
+    },
+  };
+}
