@@ -14,6 +14,7 @@ import { BoxManager } from "../manager.ts";
 import { NamespaceDriver } from "../drivers/namespace.ts";
 import { QemuDriver } from "../drivers/qemu.ts";
 import { AgentClient } from "../agent/client.ts";
+import { BoxCgroup, detectCgroupMode } from "../drivers/cgroup.ts";
 
 const home = await testHome();
 const qemuDriver = new QemuDriver({
@@ -111,6 +112,7 @@ const running = await boxes.run({
   command: ["sleep", "3600"],
   driver: "namespace",
 });
+const runningCgroups = new BoxCgroup(await detectCgroupMode(), running.info.id).dirs;
 const agent = new AgentClient(
   await Deno.connect({
     transport: "unix",
@@ -217,4 +219,13 @@ globalThis.addEventListener("unload", () => {
   const merged = join(home.home, "box/boxes", running.info.id.slice(0, 12), "merged");
   new Deno.Command("umount", { args: ["-l", merged] }).outputSync();
   Deno.removeSync(home.home, { recursive: true });
+  // The killed box's cgroups empty within moments; remove them once they have.
+  for (let attempt = 0; attempt < 100 && runningCgroups.length; attempt++) {
+    for (const dir of [...runningCgroups]) {
+      try {
+        Deno.removeSync(dir);
+        runningCgroups.splice(runningCgroups.indexOf(dir), 1);
+      } catch { /* still busy */ }
+    }
+  }
 });
