@@ -18,6 +18,13 @@ export interface AccessDecision {
 /** Routes of the server itself: liveness and readiness are public on every bind. */
 const PUBLIC_PATHS = new Set(["/healthz", "/readyz"]);
 
+/**
+ * The scope of a route that checks its callers itself, such as a webhook verifying a
+ * platform's signature: serve lets every request through to it, on every bind. Use it only
+ * where the handler refuses unsigned requests.
+ */
+export const SELF_AUTHENTICATED = "self-authenticated";
+
 /** The server's own read-only routes: open to loopback clients, a token elsewhere. */
 export const SERVER_ACCESS: readonly AccessRule[] = [
   {
@@ -84,6 +91,9 @@ export class AccessTable {
       r.regex.test(path) && (!r.methods || r.methods.some((m) => methods.includes(m)))
     );
     if (!rule) return { scope: "admin", anonymous: false, rule: "default" };
+    // A route that authenticates its callers itself (a platform's signed webhook) is open on
+    // every bind: the platform cannot send our token.
+    if (rule.scope === SELF_AUTHENTICATED) return { anonymous: true, rule: rule.path };
     return {
       scope: rule.scope,
       anonymous: loopbackBind && rule.anonymousOnLoopback === true,

@@ -15,6 +15,7 @@ const RULES: AccessRule[] = [
   { path: "/api/tags", methods: ["GET"], scope: "power:read", anonymousOnLoopback: true },
   { path: "/api/pull", methods: ["POST"], scope: "power:write" },
   { path: "/box/v1/*", scope: "box:exec" },
+  { path: "/hooks/v1/*", scope: "self-authenticated" },
 ];
 
 async function harness(
@@ -41,6 +42,13 @@ async function harness(
   app.get("/api/tags/:name", (c) => c.json({ error: "not found" }, 404));
   app.post("/box/v1/run", (c) => c.json({ ran: true }));
   app.post("/v1/files", (c) => c.json({ uploaded: true }));
+  app.post(
+    "/hooks/v1/telegram",
+    (c) =>
+      c.req.header("x-signature") === "valid"
+        ? c.json({ ok: true })
+        : c.json({ error: "bad" }, 401),
+  );
   app.get("/slow", async (c) => {
     await new Promise((r) => setTimeout(r, 300));
     return c.json({ late: true });
@@ -288,6 +296,15 @@ Deno.test("guard: a public bind needs a token unless the insecure flag is given"
     const h = await harness({}, "0.0.0.0", store);
     // On a public bind even the model APIs need a token; liveness does not.
     assertEquals((await h.call("/api/tags")).status, 401);
+    // A self-authenticated webhook is reached without our token; it checks its own signature.
+    const hook = (signature: string) =>
+      h.call("/hooks/v1/telegram", {
+        method: "POST",
+        body: "{}",
+        headers: { ...json, "x-signature": signature },
+      });
+    assertEquals((await hook("valid")).status, 200);
+    assertEquals((await hook("forged")).status, 401);
     assertEquals((await h.call("/api/tags", { headers: { "x-api-key": token } })).status, 200);
     assertEquals((await h.call("/healthz")).status, 200);
   } finally {
