@@ -18,7 +18,11 @@ async function a3s(args: string[], home: string, stdin?: string) {
     await w.close();
   }
   const out = await child.output();
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
 }
 
 Deno.test("cli: run streams events (text and JSON lines), interactive sessions ask approvals, sessions ls, usage errors exit 2", async () => {
@@ -27,15 +31,24 @@ Deno.test("cli: run streams events (text and JSON lines), interactive sessions a
     const messages = body.messages as { role: string; content: string }[];
     const last = messages.at(-1)!;
     if (last.role === "tool") return { text: `Result: ${last.content}` };
-    if (last.content.includes("write")) return { toolCalls: [{ name: "write", arguments: { path: "w.txt", content: "w" } }] };
+    if (last.content.includes("write")) {
+      return { toolCalls: [{ name: "write", arguments: { path: "w.txt", content: "w" } }] };
+    }
     return { toolCalls: [{ name: "bash", arguments: { command: "echo from-bash" } }] };
   });
-  await Deno.writeTextFile(`${home}/agent.hcl`, `default_model = "llm/m"\nworkspace = "ws"\nproviders {\n  name = "llm"\n  base_url = "${llm.url}"\n}\npermissions {\n  ask = ["write"]\n}\n`);
+  await Deno.writeTextFile(
+    `${home}/agent.hcl`,
+    `default_model = "llm/m"\nworkspace = "ws"\nproviders {\n  name = "llm"\n  base_url = "${llm.url}"\n}\npermissions {\n  ask = ["write"]\n}\n`,
+  );
   try {
     const run = await a3s(["run", `${home}/agent.hcl`, "say", "hi"], home);
     assertEquals(run.code, 0, run.stderr);
     assert(run.stdout.includes("Result: exit code: 0"), run.stdout);
-    assert(run.stderr.includes("● bash(echo from-bash)") && run.stderr.includes("— end; 2 model call(s), 1 tool call(s)"), run.stderr);
+    assert(
+      run.stderr.includes("● bash(echo from-bash)") &&
+        run.stderr.includes("— end; 2 model call(s), 1 tool call(s)"),
+      run.stderr,
+    );
 
     const json = await a3s(["run", `${home}/agent.hcl`, "hi", "--json"], home);
     const events = json.stdout.trim().split("\n").map((l) => JSON.parse(l));
@@ -59,7 +72,10 @@ Deno.test("cli: run streams events (text and JSON lines), interactive sessions a
     assertEquals(bad.stderr.trim().split("\n").length, 1);
     assert(bad.stderr.includes("bad.hcl:1: max_steps:"), bad.stderr);
     const usage = await a3s(["run"], home);
-    assertEquals([usage.code, usage.stderr.trim()], [2, "error: run needs the agent config: a3s code run AGENT.hcl [TASK]"]);
+    assertEquals([usage.code, usage.stderr.trim()], [
+      2,
+      "error: run needs the agent config: a3s code run AGENT.hcl [TASK]",
+    ]);
     const flag = await a3s(["run", "--bogus"], home);
     assertEquals(flag.code, 2);
   } finally {

@@ -18,7 +18,12 @@ Deno.test("e2e: the default agent on power's default model runs tool-using turns
   const home = await Deno.makeTempDir({ prefix: "a3s-code-e2e-" });
   await Deno.mkdir(`${home}/workspace`);
   await Deno.writeTextFile(`${home}/workspace/notes.txt`, "the secret word is apple\n");
-  await Deno.writeTextFile(`${home}/config.json`, JSON.stringify({ security: { tokens: [{ token: TOKEN, scopes: ["code:exec", "code:read"] }] } }));
+  await Deno.writeTextFile(
+    `${home}/config.json`,
+    JSON.stringify({
+      security: { tokens: [{ token: TOKEN, scopes: ["code:exec", "code:read"] }] },
+    }),
+  );
   const modules = [powerModule(), codeModule()];
   const server = await startServer({
     config: loadConfig({ env: { A3S_HOME: home }, flags: { port: 0 }, modules }),
@@ -38,16 +43,33 @@ Deno.test("e2e: the default agent on power's default model runs tool-using turns
     let toolCalls = 0;
     let outputTokens = 0;
     let compactions = 0;
-    for (const prompt of ["Show the contents of notes.txt.", "Run `ls -la`.", "Write hello to out.txt."]) {
+    for (
+      const prompt of [
+        "Show the contents of notes.txt.",
+        "Run `ls -la`.",
+        "Write hello to out.txt.",
+      ]
+    ) {
       const events: AgentEvent[] = [];
-      for await (const sse of readSse((await call(`/code/v1/sessions/${session.id}/messages`, { prompt })).body!)) {
+      for await (
+        const sse of readSse(
+          (await call(`/code/v1/sessions/${session.id}/messages`, { prompt })).body!,
+        )
+      ) {
         events.push(JSON.parse(sse.data));
       }
       const done = events.at(-1) as Extract<AgentEvent, { type: "done" }>;
       assertEquals(done.type, "done");
-      assert(done.result.stopReason === "end" || done.result.stopReason === "max_steps", JSON.stringify(done.result));
-      const starts = events.filter((e) => e.type === "tool_start").map((e) => e.type === "tool_start" && e.callId);
-      const ends = events.filter((e) => e.type === "tool_end").map((e) => e.type === "tool_end" && e.callId);
+      assert(
+        done.result.stopReason === "end" || done.result.stopReason === "max_steps",
+        JSON.stringify(done.result),
+      );
+      const starts = events.filter((e) => e.type === "tool_start").map((e) =>
+        e.type === "tool_start" && e.callId
+      );
+      const ends = events.filter((e) => e.type === "tool_end").map((e) =>
+        e.type === "tool_end" && e.callId
+      );
       assertEquals(ends, starts);
       toolCalls += starts.length;
       compactions += events.filter((e) => e.type === "compaction").length;
@@ -56,7 +78,9 @@ Deno.test("e2e: the default agent on power's default model runs tool-using turns
     // The model generated text and called tools; every call went through the loop.
     assert(outputTokens > 0);
     assert(toolCalls > 0, "the default model made no tool call in three tool-shaped prompts");
-    const history = await (await fetch(`${server.url}/code/v1/sessions/${session.id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+    const history = await (await fetch(`${server.url}/code/v1/sessions/${session.id}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    })).json();
     // The 512-token window cannot hold three turns: older turns were dropped, the last is kept.
     const users = history.messages.filter((m: { role: string }) => m.role === "user");
     assertEquals(users.at(-1).content, "Write hello to out.txt.");

@@ -19,14 +19,25 @@ export async function moduleIntegrations(
   const options: AgentOptions = {};
   const closers: (() => Promise<void> | void)[] = [];
   if (config.box.driver === "box" || config.search.enabled) {
-    if (!store) throw new Error("box.driver = \"box\" and search.enabled need the shared store (run without --no-store)");
+    if (!store) {
+      throw new Error(
+        'box.driver = "box" and search.enabled need the shared store (run without --no-store)',
+      );
+    }
   }
   if (config.box.driver === "box") {
     const { openBoxRuntime } = await import("@a3s/box");
     const boxes = await openBoxRuntime({ store: store!, home });
-    const workspace = isAbsolute(config.workspace) ? config.workspace : resolve(baseDir, config.workspace);
+    const workspace = isAbsolute(config.workspace)
+      ? config.workspace
+      : resolve(baseDir, config.workspace);
     await Deno.mkdir(workspace, { recursive: true });
-    const sandbox = new BoxSandbox(boxes, config.box.image, Deno.realPathSync(workspace), config.box.network);
+    const sandbox = new BoxSandbox(
+      boxes,
+      config.box.image,
+      Deno.realPathSync(workspace),
+      config.box.network,
+    );
     options.sandbox = sandbox;
     closers.push(() => sandbox.close(), () => boxes.close());
   }

@@ -17,10 +17,14 @@
  * @module
  */
 export { Agent, type AgentOptions, defaultPowerUrl } from "./agent/agent.ts";
-export { type AuditEntry, AgentSession, type SessionOptions } from "./agent/session.ts";
+export { AgentSession, type AuditEntry, type SessionOptions } from "./agent/session.ts";
 export type { AgentEvent, PlanStepView, StopReason, TurnResult } from "./agent/events.ts";
 export { type Plan, type PlanOptions, PlanSchema, planWaves, runPlan } from "./agent/planner.ts";
-export { BUILTIN_SUBAGENTS, parseSubagentFile, type SubagentDefinition } from "./agent/subagents.ts";
+export {
+  BUILTIN_SUBAGENTS,
+  parseSubagentFile,
+  type SubagentDefinition,
+} from "./agent/subagents.ts";
 export {
   type AgentConfig,
   type AgentConfigInput,
@@ -47,11 +51,29 @@ export { ScriptedProvider, type ScriptedReply, type ScriptStep } from "./llm/scr
 export { laneRetryRunner } from "./llm/retry.ts";
 export { OpenAiProvider, type OpenAiProviderOptions } from "./providers/openai.ts";
 export { AnthropicProvider, type AnthropicProviderOptions } from "./providers/anthropic.ts";
-export { defineTool, type Tool, type ToolContext, type ToolEffect, ToolError } from "./tools/tool.ts";
+export {
+  defineTool,
+  type Tool,
+  type ToolContext,
+  type ToolEffect,
+  ToolError,
+} from "./tools/tool.ts";
 export { BUILTIN_TOOL_NAMES, BUILTIN_TOOLS } from "./tools/builtin.ts";
-export type { MemoryAccess, MemoryRecord, SearchFunction, SearchHit, TodoItem } from "./tools/services.ts";
+export type {
+  MemoryAccess,
+  MemoryRecord,
+  SearchFunction,
+  SearchHit,
+  TodoItem,
+} from "./tools/services.ts";
 export { type ApprovalRequest, type Approver, PermissionPolicy } from "./policy/permissions.ts";
-export { type HookDecision, type HookEvent, type HookFunction, type HookRegistration, HookRunner } from "./policy/hooks.ts";
+export {
+  type HookDecision,
+  type HookEvent,
+  type HookFunction,
+  type HookRegistration,
+  HookRunner,
+} from "./policy/hooks.ts";
 export { SessionGuard, TaintError, type TextClassifier } from "./policy/guard.ts";
 export { BubblewrapSandbox, type CommandSandbox, ProcessSandbox } from "./runtime/sandbox.ts";
 export { PathEscapeError, Workspace } from "./runtime/workspace.ts";

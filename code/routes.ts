@@ -4,7 +4,14 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import { createRouter, defineModule, NotFoundError, type Store, ValidationError } from "@a3s/common";
+import {
+  type A3sModule,
+  createRouter,
+  defineModule,
+  NotFoundError,
+  type Store,
+  ValidationError,
+} from "@a3s/common";
 import { A3sError } from "@a3s/common/errors";
 import { isAbsolute, resolve } from "node:path";
 import { Agent, type AgentOptions } from "./agent/agent.ts";
@@ -14,7 +21,13 @@ import { loadAgentConfig } from "./config/load.ts";
 import { type PowerChat, PowerProvider } from "./providers/power.ts";
 
 /** The `code` section of the a3s config file. */
-export const CodeModuleConfigSchema = z.object({
+export interface CodeModuleConfig {
+  agents: Record<string, string>;
+  default_agent: string;
+  default_workspace: string;
+}
+
+const CodeModuleConfigObject = z.object({
   /** Named agents: name → path of its `agent.hcl`. */
   agents: z.record(z.string(), z.string()).default({}),
   /** The agent sessions use when none is named; a built-in agent on power when not in `agents`. */
@@ -22,13 +35,20 @@ export const CodeModuleConfigSchema = z.object({
   /** Folder the built-in default agent works in (relative to the data dir). */
   default_workspace: z.string().default("workspace"),
 });
-export type CodeModuleConfig = z.infer<typeof CodeModuleConfigSchema>;
+/** Validates the `code` section. */
+export const CodeModuleConfigSchema: z.ZodType<CodeModuleConfig, Partial<CodeModuleConfig>> =
+  CodeModuleConfigObject;
 
-const ErrorSchema = z.object({ title: z.string().optional(), detail: z.string().optional() }).passthrough();
+const ErrorSchema = z.object({ title: z.string().optional(), detail: z.string().optional() })
+  .passthrough();
 
 const SessionCreateSchema = z.object({
-  agent: z.string().optional().openapi({ description: "A configured agent name; the default agent when unset" }),
-  model: z.string().optional().openapi({ description: "`provider/model`, overriding the agent's default" }),
+  agent: z.string().optional().openapi({
+    description: "A configured agent name; the default agent when unset",
+  }),
+  model: z.string().optional().openapi({
+    description: "`provider/model`, overriding the agent's default",
+  }),
   resume: z.string().optional().openapi({ description: "Reopen this stored session id" }),
 }).openapi("CodeSessionCreate");
 
@@ -57,10 +77,13 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
   description,
 });
-const problem = (description: string) => ({ content: { "application/problem+json": { schema: ErrorSchema } }, description });
+const problem = (description: string) => ({
+  content: { "application/problem+json": { schema: ErrorSchema } },
+  description,
+});
 
 /** One live session and the approvals it waits on. */
-interface LiveSession {
+export interface LiveSession {
   agentName: string;
   session: AgentSession;
   pending: Map<string, (allow: boolean) => void>;
@@ -69,11 +92,16 @@ interface LiveSession {
 /** Agents by name, built on first use and shared by their sessions. */
 export class AgentPool {
   readonly #agents = new Map<string, Promise<Agent>>();
-  readonly sessions = new Map<string, LiveSession>();
+  readonly sessions: Map<string, LiveSession> = new Map();
 
   constructor(
     private readonly config: CodeModuleConfig,
-    private readonly options: { home: string; store?: Store; powerUrl: string; agentOptions?: AgentOptions },
+    private readonly options: {
+      home: string;
+      store?: Store;
+      powerUrl: string;
+      agentOptions?: AgentOptions;
+    },
   ) {}
 
   agent(name: string): Promise<Agent> {
@@ -81,18 +109,25 @@ export class AgentPool {
     if (!agent) {
       const path = this.config.agents[name];
       if (!path && name !== this.config.default_agent) {
-        throw new NotFoundError(`no agent '${name}'; configured: ${Object.keys(this.config.agents).join(", ") || "none"}`, "agent");
+        throw new NotFoundError(
+          `no agent '${name}'; configured: ${Object.keys(this.config.agents).join(", ") || "none"}`,
+          "agent",
+        );
       }
       const common = { store: this.options.store, ...this.options.agentOptions };
       agent = path
-        ? loadAgentConfig(isAbsolute(path) ? path : resolve(this.options.home, path)).then((loaded) =>
-          Agent.fromConfig(loaded.config, { baseDir: loaded.baseDir, ...common })
-        )
+        ? loadAgentConfig(isAbsolute(path) ? path : resolve(this.options.home, path)).then((
+          loaded,
+        ) => Agent.fromConfig(loaded.config, { baseDir: loaded.baseDir, ...common }))
         : Agent.fromConfig({
           name,
           workspace: resolve(this.options.home, this.config.default_workspace),
           default_model: "power/a3s-default",
-          providers: [{ name: "power", base_url: this.options.powerUrl, models: [{ id: "a3s-default", context_window: 512, max_tokens: 128, temperature: 0 }] }],
+          providers: [{
+            name: "power",
+            base_url: this.options.powerUrl,
+            models: [{ id: "a3s-default", context_window: 512, max_tokens: 128, temperature: 0 }],
+          }],
           // The default model's 512-token window holds the prompt and three compact tool schemas.
           tools: { enabled: ["read", "write", "bash"] },
         }, common);
@@ -103,7 +138,11 @@ export class AgentPool {
   }
 
   /** Opens (or resumes) a session whose `ask` approvals wait for the approvals endpoint. */
-  async open(agentName: string | undefined, model: string | undefined, resume: string | undefined): Promise<LiveSession> {
+  async open(
+    agentName: string | undefined,
+    model: string | undefined,
+    resume: string | undefined,
+  ): Promise<LiveSession> {
     const name = agentName ?? this.config.default_agent;
     const agent = await this.agent(name);
     const pending = new Map<string, (allow: boolean) => void>();
@@ -112,7 +151,9 @@ export class AgentPool {
         pending.set(req.callId, resolveAnswer);
         signal.addEventListener("abort", () => pending.delete(req.callId), { once: true });
       });
-    const session = resume ? await agent.resume(resume, { model, approver }) : agent.session({ model, approver });
+    const session = resume
+      ? await agent.resume(resume, { model, approver })
+      : agent.session({ model, approver });
     if (!session) throw new NotFoundError(`no stored session '${resume}'`, "resume");
     const live = { agentName: name, session, pending };
     this.sessions.set(session.id, live);
@@ -140,8 +181,13 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
       method: "post",
       path: "/code/v1/sessions",
       summary: "Open a session of a named agent (or resume a stored one)",
-      request: { body: { content: { "application/json": { schema: SessionCreateSchema } }, required: false } },
-      responses: { 201: json(SessionSchema, "The session"), 404: problem("No such agent or stored session") },
+      request: {
+        body: { content: { "application/json": { schema: SessionCreateSchema } }, required: false },
+      },
+      responses: {
+        201: json(SessionSchema, "The session"),
+        404: problem("No such agent or stored session"),
+      },
     }),
     async (c) => {
       const body = c.req.valid("json") ?? {};
@@ -159,10 +205,17 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
     createRoute({
       method: "post",
       path: "/code/v1/sessions/{id}/messages",
-      summary: "Run a turn; the response is an SSE stream of the session's typed events, ending with `done`",
-      request: { params: IdParams, body: { content: { "application/json": { schema: MessageSchema } }, required: true } },
+      summary:
+        "Run a turn; the response is an SSE stream of the session's typed events, ending with `done`",
+      request: {
+        params: IdParams,
+        body: { content: { "application/json": { schema: MessageSchema } }, required: true },
+      },
       responses: {
-        200: { content: { "text/event-stream": { schema: z.string() } }, description: "Events, one per SSE message, named by type" },
+        200: {
+          content: { "text/event-stream": { schema: z.string() } },
+          description: "Events, one per SSE message, named by type",
+        },
         404: problem("No such session"),
         409: problem("The session is busy with another turn"),
       },
@@ -171,7 +224,12 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
       const { id } = c.req.valid("param");
       const { prompt } = c.req.valid("json");
       const live = pool.get(id);
-      if (live.session.busy) throw new A3sError("session_busy", `session ${id} is busy with another turn`, { status: 409, field: "id" });
+      if (live.session.busy) {
+        throw new A3sError("session_busy", `session ${id} is busy with another turn`, {
+          status: 409,
+          field: "id",
+        });
+      }
       return streamSSE(c, async (stream) => {
         const stop = () => void live.session.cancel();
         shutdown?.addEventListener("abort", stop, { once: true });
@@ -214,7 +272,10 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
       path: "/code/v1/sessions/{id}",
       summary: "Cancel the running turn and close the session (its history stays stored)",
       request: { params: IdParams },
-      responses: { 200: json(z.object({ id: z.string(), cancelled: z.boolean() }), "Closed"), 404: problem("No such session") },
+      responses: {
+        200: json(z.object({ id: z.string(), cancelled: z.boolean() }), "Closed"),
+        404: problem("No such session"),
+      },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -232,15 +293,23 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
       method: "post",
       path: "/code/v1/sessions/{id}/approvals/{callId}",
       summary: "Answer an `approval_request` event",
-      request: { params: ApprovalParams, body: { content: { "application/json": { schema: ApprovalSchema } }, required: true } },
-      responses: { 200: json(z.object({ callId: z.string(), allow: z.boolean() }), "Answered"), 404: problem("No pending approval") },
+      request: {
+        params: ApprovalParams,
+        body: { content: { "application/json": { schema: ApprovalSchema } }, required: true },
+      },
+      responses: {
+        200: json(z.object({ callId: z.string(), allow: z.boolean() }), "Answered"),
+        404: problem("No pending approval"),
+      },
     }),
     (c) => {
       const { id, callId } = c.req.valid("param");
       const { allow } = c.req.valid("json");
       const live = pool.get(id);
       const answer = live.pending.get(callId);
-      if (!answer) throw new NotFoundError(`no pending approval '${callId}' in session ${id}`, "callId");
+      if (!answer) {
+        throw new NotFoundError(`no pending approval '${callId}' in session ${id}`, "callId");
+      }
       live.pending.delete(callId);
       answer(allow);
       return c.json({ callId, allow }, 200);
@@ -259,7 +328,9 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
  * const modules = [codeModule()];
  * ```
  */
-export function codeModule(agentOptions: AgentOptions & { withPower?: boolean } = {}) {
+export function codeModule(
+  agentOptions: AgentOptions & { withPower?: boolean } = {},
+): A3sModule<CodeModuleConfig, AgentPool> {
   const withPower = agentOptions.withPower ?? true;
   return defineModule<CodeModuleConfig, AgentPool>({
     name: "code",
@@ -272,7 +343,9 @@ export function codeModule(agentOptions: AgentOptions & { withPower?: boolean } 
       { path: "/code/v1/*", scope: "code:exec" },
     ],
     start(ctx) {
-      const host = ctx.server.host === "0.0.0.0" || ctx.server.host === "::" ? "127.0.0.1" : ctx.server.host;
+      const host = ctx.server.host === "0.0.0.0" || ctx.server.host === "::"
+        ? "127.0.0.1"
+        : ctx.server.host;
       const pool = new AgentPool(ctx.config, {
         home: ctx.server.home ?? Deno.cwd(),
         store: ctx.store,
@@ -286,7 +359,10 @@ export function codeModule(agentOptions: AgentOptions & { withPower?: boolean } 
         },
       });
       if (!Object.keys(ctx.config.agents).every((name) => /^[A-Za-z0-9_-]+$/.test(name))) {
-        throw new ValidationError("code.agents: names are letters, digits, _ and - only", "code.agents");
+        throw new ValidationError(
+          "code.agents: names are letters, digits, _ and - only",
+          "code.agents",
+        );
       }
       return { routes: createCodeRoutes(pool, ctx.shutdown), api: pool, close: () => pool.close() };
     },

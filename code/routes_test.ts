@@ -11,9 +11,16 @@ const READER = "code-read-token-0123456789abcdef";
 Deno.test("routes: sessions over HTTP: SSE events, approvals answered by POST, history, cancel; scopes enforced", async () => {
   const home = await Deno.makeTempDir({ prefix: "a3s-code-routes-" });
   const llm = scriptedOpenAiServer((_b, n) =>
-    n === 0 ? { text: "Saving.", toolCalls: [{ name: "write", arguments: { path: "note.txt", content: "saved" } }] } : { text: "All done." }
+    n === 0
+      ? {
+        text: "Saving.",
+        toolCalls: [{ name: "write", arguments: { path: "note.txt", content: "saved" } }],
+      }
+      : { text: "All done." }
   );
-  await Deno.writeTextFile(`${home}/coder.hcl`, `default_model = "llm/m"
+  await Deno.writeTextFile(
+    `${home}/coder.hcl`,
+    `default_model = "llm/m"
 workspace = "ws"
 providers {
   name     = "llm"
@@ -22,11 +29,20 @@ providers {
 permissions {
   ask = ["write"]
 }
-`);
-  await Deno.writeTextFile(`${home}/config.json`, JSON.stringify({
-    security: { tokens: [{ token: TOKEN, scopes: ["code:exec", "code:read"] }, { token: READER, scopes: ["code:read"] }] },
-    code: { agents: { coder: "coder.hcl" } },
-  }));
+`,
+  );
+  await Deno.writeTextFile(
+    `${home}/config.json`,
+    JSON.stringify({
+      security: {
+        tokens: [{ token: TOKEN, scopes: ["code:exec", "code:read"] }, {
+          token: READER,
+          scopes: ["code:read"],
+        }],
+      },
+      code: { agents: { coder: "coder.hcl" } },
+    }),
+  );
   const module = codeModule({ withPower: false });
   const server = await startServer({
     config: loadConfig({ env: { A3S_HOME: home }, flags: { port: 0 }, modules: [module] }),
@@ -36,7 +52,10 @@ permissions {
   const call = (method: string, path: string, body?: unknown, token = TOKEN) =>
     fetch(`${server.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body ? { "content-type": "application/json" } : {}),
+      },
       body: body ? JSON.stringify(body) : undefined,
     });
   try {
@@ -55,7 +74,9 @@ permissions {
     assertEquals(session.agent, "coder");
     assert(session.tools.includes("bash"));
 
-    const res = await call("POST", `/code/v1/sessions/${session.id}/messages`, { prompt: "save a note" });
+    const res = await call("POST", `/code/v1/sessions/${session.id}/messages`, {
+      prompt: "save a note",
+    });
     assertEquals(res.headers.get("content-type"), "text/event-stream");
     const events: AgentEvent[] = [];
     for await (const sse of readSse(res.body!)) {
@@ -63,21 +84,39 @@ permissions {
       assertEquals(sse.event, event.type);
       events.push(event);
       if (event.type === "approval_request") {
-        const answer = await call("POST", `/code/v1/sessions/${session.id}/approvals/${event.callId}`, { allow: true });
+        const answer = await call(
+          "POST",
+          `/code/v1/sessions/${session.id}/approvals/${event.callId}`,
+          { allow: true },
+        );
         assertEquals(answer.status, 200);
         await answer.body?.cancel();
       }
     }
     assertEquals(events.map((e) => e.type).filter((t) => t !== "usage" && t !== "text"), [
-      "turn_start", "tool_start", "approval_request", "approval_result", "tool_end", "done",
+      "turn_start",
+      "tool_start",
+      "approval_request",
+      "approval_result",
+      "tool_end",
+      "done",
     ]);
     const done = events.at(-1) as Extract<AgentEvent, { type: "done" }>;
     assertEquals(done.result.text, "All done.");
     assertEquals(await Deno.readTextFile(`${home}/ws/note.txt`), "saved");
 
-    const history = await (await call("GET", `/code/v1/sessions/${session.id}`, undefined, READER)).json();
-    assertEquals(history.messages.map((m: { role: string }) => m.role), ["system", "user", "assistant", "tool", "assistant"]);
-    const noApproval = await call("POST", `/code/v1/sessions/${session.id}/approvals/nope`, { allow: true });
+    const history = await (await call("GET", `/code/v1/sessions/${session.id}`, undefined, READER))
+      .json();
+    assertEquals(history.messages.map((m: { role: string }) => m.role), [
+      "system",
+      "user",
+      "assistant",
+      "tool",
+      "assistant",
+    ]);
+    const noApproval = await call("POST", `/code/v1/sessions/${session.id}/approvals/nope`, {
+      allow: true,
+    });
     assertEquals(noApproval.status, 404);
     await noApproval.body?.cancel();
     const closed = await call("DELETE", `/code/v1/sessions/${session.id}`);
@@ -87,7 +126,9 @@ permissions {
     await gone.body?.cancel();
 
     // The stored session can be resumed by id.
-    const resumed = await (await call("POST", "/code/v1/sessions", { agent: "coder", resume: session.id })).json();
+    const resumed =
+      await (await call("POST", "/code/v1/sessions", { agent: "coder", resume: session.id }))
+        .json();
     assertEquals(resumed.id, session.id);
     const again = await (await call("GET", `/code/v1/sessions/${session.id}`)).json();
     assertEquals(again.messages.length, 5);

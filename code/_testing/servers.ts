@@ -26,21 +26,25 @@ function serve(handler: (req: Request) => Promise<Response>): Deno.HttpServer<De
 export function scriptedOpenAiServer(respond: Responder): ScriptedServer {
   const bodies: Record<string, unknown>[] = [];
   const server = serve(async (req) => {
-    if (new URL(req.url).pathname !== "/v1/chat/completions") return new Response("no", { status: 404 });
+    if (new URL(req.url).pathname !== "/v1/chat/completions") {
+      return new Response("no", { status: 404 });
+    }
     const body = await req.json();
     bodies.push(body);
     const reply = respond(body, bodies.length - 1);
     if (reply instanceof Response) return reply;
     const id = `chatcmpl-${bodies.length}`;
     const chunk = (delta: unknown, finish: string | null = null, usage: unknown = undefined) =>
-      `data: ${JSON.stringify({
-        id,
-        object: "chat.completion.chunk",
-        created: 1,
-        model: body.model,
-        choices: usage ? [] : [{ index: 0, delta, finish_reason: finish }],
-        ...(usage ? { usage } : {}),
-      })}\n\n`;
+      `data: ${
+        JSON.stringify({
+          id,
+          object: "chat.completion.chunk",
+          created: 1,
+          model: body.model,
+          choices: usage ? [] : [{ index: 0, delta, finish_reason: finish }],
+          ...(usage ? { usage } : {}),
+        })
+      }\n\n`;
     const out = [chunk({ role: "assistant", content: "" })];
     const text = reply.text ?? "";
     for (let i = 0; i < text.length; i += 7) out.push(chunk({ content: text.slice(i, i + 7) }));
@@ -48,7 +52,12 @@ export function scriptedOpenAiServer(respond: Responder): ScriptedServer {
       const args = JSON.stringify(call.arguments);
       const half = Math.ceil(args.length / 2);
       out.push(chunk({
-        tool_calls: [{ index, id: call.id ?? `call_${bodies.length}_${index}`, type: "function", function: { name: call.name, arguments: args.slice(0, half) } }],
+        tool_calls: [{
+          index,
+          id: call.id ?? `call_${bodies.length}_${index}`,
+          type: "function",
+          function: { name: call.name, arguments: args.slice(0, half) },
+        }],
       }));
       out.push(chunk({ tool_calls: [{ index, function: { arguments: args.slice(half) } }] }));
     });
@@ -90,7 +99,12 @@ export function scriptedAnthropicServer(respond: Responder): ScriptedServer {
       out.push(ev("content_block_start", { index, content_block: { type: "text", text: "" } }));
       out.push(ev("ping", {}));
       for (let i = 0; i < reply.text.length; i += 5) {
-        out.push(ev("content_block_delta", { index, delta: { type: "text_delta", text: reply.text.slice(i, i + 5) } }));
+        out.push(
+          ev("content_block_delta", {
+            index,
+            delta: { type: "text_delta", text: reply.text.slice(i, i + 5) },
+          }),
+        );
       }
       out.push(ev("content_block_stop", { index }));
       index++;
@@ -98,17 +112,30 @@ export function scriptedAnthropicServer(respond: Responder): ScriptedServer {
     for (const call of reply.toolCalls ?? []) {
       out.push(ev("content_block_start", {
         index,
-        content_block: { type: "tool_use", id: call.id ?? `toolu_${bodies.length}_${index}`, name: call.name, input: {} },
+        content_block: {
+          type: "tool_use",
+          id: call.id ?? `toolu_${bodies.length}_${index}`,
+          name: call.name,
+          input: {},
+        },
       }));
       const args = JSON.stringify(call.arguments);
       for (let i = 0; i < args.length; i += 9) {
-        out.push(ev("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: args.slice(i, i + 9) } }));
+        out.push(
+          ev("content_block_delta", {
+            index,
+            delta: { type: "input_json_delta", partial_json: args.slice(i, i + 9) },
+          }),
+        );
       }
       out.push(ev("content_block_stop", { index }));
       index++;
     }
     out.push(ev("message_delta", {
-      delta: { stop_reason: reply.toolCalls?.length ? "tool_use" : "end_turn", stop_sequence: null },
+      delta: {
+        stop_reason: reply.toolCalls?.length ? "tool_use" : "end_turn",
+        stop_sequence: null,
+      },
       usage: { output_tokens: 15 },
     }));
     out.push(ev("message_stop", {}));

@@ -13,11 +13,22 @@ Deno.test("search adapter: web_search answers from search's local index", async 
   try {
     const service = await SearchService.open(store, defaultSearchConfig());
     await Deno.mkdir(`${dir}/docs`);
-    await Deno.writeTextFile(`${dir}/docs/lanes.md`, "# Lanes\nPriority lanes schedule agent jobs with concurrency limits.\n");
-    await Deno.writeTextFile(`${dir}/docs/other.md`, "# Other\nNothing about scheduling here, only gardening tips.\n");
+    await Deno.writeTextFile(
+      `${dir}/docs/lanes.md`,
+      "# Lanes\nPriority lanes schedule agent jobs with concurrency limits.\n",
+    );
+    await Deno.writeTextFile(
+      `${dir}/docs/other.md`,
+      "# Other\nNothing about scheduling here, only gardening tips.\n",
+    );
     await addPath(service.index, `${dir}/docs`);
-    const llm = new ScriptedProvider([{ toolCalls: [{ name: "web_search", arguments: { query: "priority lanes concurrency" } }] }, { text: "ok" }]);
-    const agent = await Agent.fromConfig({ workspace: `${dir}/ws`, default_model: "s/m" }, { providers: { s: llm }, search: searchFunction(service, ["local"]) });
+    const llm = new ScriptedProvider([{
+      toolCalls: [{ name: "web_search", arguments: { query: "priority lanes concurrency" } }],
+    }, { text: "ok" }]);
+    const agent = await Agent.fromConfig({ workspace: `${dir}/ws`, default_model: "s/m" }, {
+      providers: { s: llm },
+      search: searchFunction(service, ["local"]),
+    });
     await agent.session().send("find it");
     await agent.close();
     const result = llm.requests[1].messages.at(-1)!.content;
@@ -41,7 +52,10 @@ Deno.test("box adapter: bash runs inside a box of box's runtime with the workspa
     await boxes.images.createImage([layer], config, ["busybox:latest"]);
     let first;
     try {
-      first = await sandbox.run("echo inside > made.txt && cat /etc/hostname >/dev/null; ls /bin | head -1", { cwd: Deno.realPathSync(ws), timeoutMs: 20_000 });
+      first = await sandbox.run(
+        "echo inside > made.txt && cat /etc/hostname >/dev/null; ls /bin | head -1",
+        { cwd: Deno.realPathSync(ws), timeoutMs: 20_000 },
+      );
     } catch (error) {
       console.log(`SKIPPED: box cannot start a box here: ${(error as Error).message}`);
       return;

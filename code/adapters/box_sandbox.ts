@@ -15,7 +15,10 @@ export interface BoxRuntimeLike {
     volumes?: { host: string; guest: string; readOnly: boolean }[];
     autoRemove?: boolean;
   }): Promise<{ info: { id: string } }>;
-  exec(box: string, request: { command: string[]; workdir?: string; env?: Record<string, string> }): Promise<{
+  exec(
+    box: string,
+    request: { command: string[]; workdir?: string; env?: Record<string, string> },
+  ): Promise<{
     stdin: WritableStream<Uint8Array>;
     stdout: ReadableStream<Uint8Array>;
     stderr: ReadableStream<Uint8Array>;
@@ -60,9 +63,15 @@ export class BoxSandbox implements CommandSandbox {
 
   async run(command: string, options: RunOptions): Promise<CommandResult> {
     const box = await this.#ensure();
-    const proc = await this.boxes.exec(box, { command: ["sh", "-c", command], workdir: options.cwd, env: options.env });
+    const proc = await this.boxes.exec(box, {
+      command: ["sh", "-c", command],
+      workdir: options.cwd,
+      env: options.env,
+    });
     const writer = proc.stdin.getWriter();
-    if (options.stdin !== undefined) await writer.write(new TextEncoder().encode(options.stdin)).catch(() => {});
+    if (options.stdin !== undefined) {
+      await writer.write(new TextEncoder().encode(options.stdin)).catch(() => {});
+    }
     await writer.close().catch(() => {});
     let timedOut = false;
     const timer = setTimeout(() => {

@@ -18,9 +18,15 @@ export interface SearchServiceLike {
  * const search = searchFunction(await SearchService.open(store, defaultSearchConfig()), ["local"]);
  * ```
  */
-export function searchFunction(service: SearchServiceLike, engines?: readonly string[]): SearchFunction {
+export function searchFunction(
+  service: SearchServiceLike,
+  engines?: readonly string[],
+): SearchFunction {
   return async (query, options) => {
-    const response = await service.search(query, { limit: options.limit, ...(engines?.length ? { engines } : {}) });
+    const response = await service.search(query, {
+      limit: options.limit,
+      ...(engines?.length ? { engines } : {}),
+    });
     return response.results.map((r) => ({ title: r.title, url: r.url, snippet: r.snippet }));
   };
 }

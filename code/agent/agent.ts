@@ -13,7 +13,7 @@ import { AnthropicProvider } from "../providers/anthropic.ts";
 import { type CommandSandbox, createSandbox } from "../runtime/sandbox.ts";
 import { Workspace } from "../runtime/workspace.ts";
 import { checkFetchUrl } from "../runtime/fetch_policy.ts";
-import { HookRunner, type HookRegistration, shellHook } from "../policy/hooks.ts";
+import { type HookRegistration, HookRunner, shellHook } from "../policy/hooks.ts";
 import { type Approver, PermissionPolicy } from "../policy/permissions.ts";
 import type { TextClassifier } from "../policy/guard.ts";
 import { type HistoryStore, MemoryHistory, StoreHistory } from "../state/history.ts";
@@ -78,7 +78,7 @@ export function defaultPowerUrl(): string {
 export class Agent implements AgentRuntime {
   readonly name: string;
   readonly tools: Map<string, Tool>;
-  readonly hooks = new HookRunner();
+  readonly hooks: HookRunner = new HookRunner();
   readonly #providers = new Map<string, LlmProvider>();
   readonly #mcp: McpConnection[] = [];
   readonly #closers: (() => Promise<void>)[] = [];
@@ -110,12 +110,16 @@ export class Agent implements AgentRuntime {
   }
 
   /** Builds an agent from a config object (validated here, defaults applied). */
-  static async fromConfig(input: AgentConfig | AgentConfigInput, options: AgentOptions = {}): Promise<Agent> {
+  static async fromConfig(
+    input: AgentConfig | AgentConfigInput,
+    options: AgentOptions = {},
+  ): Promise<Agent> {
     const config = validateConfig(input);
     const baseDir = options.baseDir ?? Deno.cwd();
     const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
     const workspace = Workspace.open(at(config.workspace));
-    const sandbox = options.sandbox ?? createSandbox(config.box.driver, workspace.root, config.box.network);
+    const sandbox = options.sandbox ??
+      createSandbox(config.box.driver, workspace.root, config.box.network);
     const policy = PermissionPolicy.fromConfig(config.permissions);
     const skills = await SkillRegistry.discover(config.skills.dirs.map(at), config.skills.builtin);
     const history = options.store ? await StoreHistory.open(options.store) : new MemoryHistory();
@@ -130,10 +134,18 @@ export class Agent implements AgentRuntime {
     let memory: MemoryAccess | undefined;
     if (config.memory.enabled && options.store) {
       const firstOpenAi = config.providers.find((p) => p.kind === "openai");
-      const embed = options.embed ?? (config.memory.embedding_model
-        ? openAiEmbeddings(firstOpenAi?.base_url ?? defaultPowerUrl(), config.memory.embedding_model, firstOpenAi?.api_key)
-        : undefined);
-      memory = await StoreMemory.open(options.store, { project: config.memory.project ?? workspace.root, user: config.memory.user }, embed);
+      const embed = options.embed ??
+        (config.memory.embedding_model
+          ? openAiEmbeddings(
+            firstOpenAi?.base_url ?? defaultPowerUrl(),
+            config.memory.embedding_model,
+            firstOpenAi?.api_key,
+          )
+          : undefined);
+      memory = await StoreMemory.open(options.store, {
+        project: config.memory.project ?? workspace.root,
+        user: config.memory.user,
+      }, embed);
     }
     const agent = new Agent(
       config,
@@ -155,11 +167,29 @@ export class Agent implements AgentRuntime {
       agent.#providers.set(
         p.name,
         p.kind === "anthropic"
-          ? new AnthropicProvider({ name: p.name, baseUrl: p.base_url, apiKey: p.api_key, maxAttempts: p.max_attempts, retryDelayMs: p.retry_delay_ms, timeoutMs: p.timeout_ms, retry })
-          : new OpenAiProvider({ name: p.name, baseUrl: p.base_url ?? defaultPowerUrl(), apiKey: p.api_key, maxAttempts: p.max_attempts, retryDelayMs: p.retry_delay_ms, timeoutMs: p.timeout_ms, retry }),
+          ? new AnthropicProvider({
+            name: p.name,
+            baseUrl: p.base_url,
+            apiKey: p.api_key,
+            maxAttempts: p.max_attempts,
+            retryDelayMs: p.retry_delay_ms,
+            timeoutMs: p.timeout_ms,
+            retry,
+          })
+          : new OpenAiProvider({
+            name: p.name,
+            baseUrl: p.base_url ?? defaultPowerUrl(),
+            apiKey: p.api_key,
+            maxAttempts: p.max_attempts,
+            retryDelayMs: p.retry_delay_ms,
+            timeoutMs: p.timeout_ms,
+            retry,
+          }),
       );
     }
-    for (const [name, provider] of Object.entries(options.providers ?? {})) agent.#providers.set(name, provider);
+    for (const [name, provider] of Object.entries(options.providers ?? {})) {
+      agent.#providers.set(name, provider);
+    }
     // Fail at creation, not mid-turn, when the default model cannot resolve.
     agent.resolveModel();
     // Load the wasm token counter now, so the first turn does not pay for it.
@@ -172,7 +202,11 @@ export class Agent implements AgentRuntime {
     if (!memory) agent.tools.delete("memory");
     for (const tool of options.tools ?? []) {
       if (BUILTIN_TOOL_NAMES.has(tool.name) || tool.name.startsWith("mcp__")) {
-        throw new A3sError("invalid_tool", `custom tool '${tool.name}' may not take a built-in or mcp__ name`, { status: 400 });
+        throw new A3sError(
+          "invalid_tool",
+          `custom tool '${tool.name}' may not take a built-in or mcp__ name`,
+          { status: 400 },
+        );
       }
       agent.tools.set(tool.name, tool);
     }
@@ -199,25 +233,39 @@ export class Agent implements AgentRuntime {
   resolveModel(ref?: string): ResolvedModel {
     const full = ref ?? this.config.default_model;
     const slash = full.indexOf("/");
-    const providerName = slash < 0 ? (this.config.providers[0]?.name ?? "power") : full.slice(0, slash);
+    const providerName = slash < 0
+      ? (this.config.providers[0]?.name ?? "power")
+      : full.slice(0, slash);
     const model = slash < 0 ? full : full.slice(slash + 1);
     let provider = this.#providers.get(providerName);
     if (!provider && providerName === "power") {
       // power is our own engine: usable with no provider block at all.
-      provider = new OpenAiProvider({ name: "power", baseUrl: defaultPowerUrl(), retry: this.retry });
+      provider = new OpenAiProvider({
+        name: "power",
+        baseUrl: defaultPowerUrl(),
+        retry: this.retry,
+      });
       this.#providers.set("power", provider);
     }
     if (!provider) {
-      throw new A3sError("invalid_config", `model '${full}': no provider named '${providerName}'`, { status: 400, field: "default_model" });
+      throw new A3sError("invalid_config", `model '${full}': no provider named '${providerName}'`, {
+        status: 400,
+        field: "default_model",
+      });
     }
-    const declared = this.config.providers.find((p) => p.name === providerName)?.models.find((m) => m.id === model);
+    const declared = this.config.providers.find((p) => p.name === providerName)?.models.find((m) =>
+      m.id === model
+    );
     const config: ModelConfig = declared ?? { id: model, context_window: 8192, max_tokens: 1024 };
     return { provider, model, config };
   }
 
   async checkUrl(url: URL): Promise<void> {
     if (this.#checkUrl) return await this.#checkUrl(url);
-    await checkFetchUrl(url, { allowPrivate: this.config.web.allow_private, allowHosts: this.config.web.allow_hosts });
+    await checkFetchUrl(url, {
+      allowPrivate: this.config.web.allow_private,
+      allowHosts: this.config.web.allow_hosts,
+    });
   }
 
   /** Opens a session (resuming `options.id` from the store when its history exists, via {@linkcode resume}). */
@@ -228,7 +276,10 @@ export class Agent implements AgentRuntime {
   }
 
   /** Reopens a stored session by id, or undefined when there is none. */
-  async resume(id: string, options: Omit<SessionOptions, "id" | "messages"> = {}): Promise<AgentSession | undefined> {
+  async resume(
+    id: string,
+    options: Omit<SessionOptions, "id" | "messages"> = {},
+  ): Promise<AgentSession | undefined> {
     const live = this.#sessions.get(id);
     if (live) return live;
     const messages = await this.history.load(id);

@@ -20,16 +20,27 @@ Deno.test("agent: tool loop over a real OpenAI-compatible HTTP server; events, h
   const store = await openStore({ sqlitePath: `${dir}/a3s.db` });
   const server = scriptedOpenAiServer((body, n) => {
     const messages = body.messages as { role: string; content: string }[];
-    if (n === 0) return { text: "Writing.", toolCalls: [{ name: "write", arguments: { path: "out/hello.txt", content: "hi there\n" } }] };
+    if (n === 0) {
+      return {
+        text: "Writing.",
+        toolCalls: [{ name: "write", arguments: { path: "out/hello.txt", content: "hi there\n" } }],
+      };
+    }
     if (n === 1) return { toolCalls: [{ name: "read", arguments: { path: "out/hello.txt" } }] };
-    if (n === 2) return { text: `The file says: ${messages[messages.length - 1].content.split("\t")[1]}` };
+    if (n === 2) {
+      return { text: `The file says: ${messages[messages.length - 1].content.split("\t")[1]}` };
+    }
     return { text: `You asked ${messages.filter((m) => m.role === "user").length} questions.` };
   });
   try {
     const agent = await Agent.fromConfig({
       workspace: `${dir}/ws`,
       default_model: "local/m",
-      providers: [{ name: "local", base_url: server.url, models: [{ id: "m", context_window: 32768 }] }],
+      providers: [{
+        name: "local",
+        base_url: server.url,
+        models: [{ id: "m", context_window: 32768 }],
+      }],
     }, { store });
     const session = agent.session();
     const events: AgentEvent[] = [];
@@ -38,15 +49,29 @@ Deno.test("agent: tool loop over a real OpenAI-compatible HTTP server; events, h
     assert(done.type === "done");
     assertEquals(done.result.text, "The file says: hi there");
     assertEquals([done.result.stopReason, done.result.steps, done.result.toolCalls], ["end", 3, 2]);
-    assertEquals(events.filter((e) => e.type === "tool_end").map((e) => e.type === "tool_end" && e.output), [
-      "created out/hello.txt (1 lines, 9 bytes)",
-      "1\thi there",
-    ]);
+    assertEquals(
+      events.filter((e) => e.type === "tool_end").map((e) => e.type === "tool_end" && e.output),
+      [
+        "created out/hello.txt (1 lines, 9 bytes)",
+        "1\thi there",
+      ],
+    );
     assertEquals(events[0].type, "turn_start");
     assert(events.some((e) => e.type === "usage"));
     assertEquals(await Deno.readTextFile(`${dir}/ws/out/hello.txt`), "hi there\n");
-    assertEquals(session.history.map((m) => m.role), ["system", "user", "assistant", "tool", "assistant", "tool", "assistant"]);
-    assertEquals(session.audit.map((a) => [a.tool, a.decision]), [["write", "allow"], ["read", "allow"]]);
+    assertEquals(session.history.map((m) => m.role), [
+      "system",
+      "user",
+      "assistant",
+      "tool",
+      "assistant",
+      "tool",
+      "assistant",
+    ]);
+    assertEquals(session.audit.map((a) => [a.tool, a.decision]), [["write", "allow"], [
+      "read",
+      "allow",
+    ]]);
     // The wire carried the tools' JSON Schemas.
     const tools = server.bodies[0].tools as { function: { name: string } }[];
     assert(tools.some((t) => t.function.name === "edit"));
@@ -56,7 +81,11 @@ Deno.test("agent: tool loop over a real OpenAI-compatible HTTP server; events, h
     const again = await Agent.fromConfig({
       workspace: `${dir}/ws`,
       default_model: "local/m",
-      providers: [{ name: "local", base_url: server.url, models: [{ id: "m", context_window: 32768 }] }],
+      providers: [{
+        name: "local",
+        base_url: server.url,
+        models: [{ id: "m", context_window: 32768 }],
+      }],
     }, { store });
     const resumed = await again.resume(session.id);
     assert(resumed);
@@ -76,8 +105,18 @@ Deno.test("agent: errors go back to the model: unknown tool, bad arguments, deni
   const dir = await tempDir();
   const llm = new ScriptedProvider([
     { toolCalls: [{ name: "nope", arguments: {} }, { name: "read", arguments: { path: 7 } }] },
-    { toolCalls: [{ name: "bash", arguments: { command: "sudo ls" } }, { name: "write", arguments: { path: "a.txt", content: "x" } }] },
-    { toolCalls: [{ name: "bash", arguments: { command: "echo approved" } }, { name: "ls", arguments: {} }] },
+    {
+      toolCalls: [{ name: "bash", arguments: { command: "sudo ls" } }, {
+        name: "write",
+        arguments: { path: "a.txt", content: "x" },
+      }],
+    },
+    {
+      toolCalls: [{ name: "bash", arguments: { command: "echo approved" } }, {
+        name: "ls",
+        arguments: {},
+      }],
+    },
     { text: "finished" },
   ]);
   const approvals: string[] = [];
@@ -91,7 +130,11 @@ Deno.test("agent: errors go back to the model: unknown tool, bad arguments, deni
       approvals.push(`${req.tool}:${req.subject}`);
       return Promise.resolve(req.tool === "bash");
     },
-    hooks: [{ event: "PreToolUse", matcher: "ls", run: () => ({ action: "block", reason: "ls is off today" }) }],
+    hooks: [{
+      event: "PreToolUse",
+      matcher: "ls",
+      run: () => ({ action: "block", reason: "ls is off today" }),
+    }],
   });
   try {
     const session = agent.session();
@@ -100,16 +143,31 @@ Deno.test("agent: errors go back to the model: unknown tool, bad arguments, deni
     const results = llm.requests.slice(1).map((r) =>
       r.messages.filter((m) => m.role === "tool").slice(-2).map((m) => m.content)
     );
-    assert(results[0][0].startsWith("Error: unknown tool 'nope'; available: read, write"), results[0][0]);
+    assert(
+      results[0][0].startsWith("Error: unknown tool 'nope'; available: read, write"),
+      results[0][0],
+    );
     assert(results[0][1].startsWith("Error: invalid arguments for read: path:"), results[0][1]);
     assertEquals(results[1][0], "Error: permission denied for bash(sudo ls) by rule bash(sudo *)");
     assertEquals(results[1][1], "Error: the user did not approve write");
     assert(results[2][0].includes("stdout:\napproved"), results[2][0]);
     assertEquals(results[2][1], "Error: blocked by hook: ls is off today");
     assertEquals(approvals, ["write:a.txt", "bash:echo approved"]);
-    assertEquals(events.filter((e) => e.type === "approval_result").map((e) => e.type === "approval_result" && e.allowed), [false, true]);
+    assertEquals(
+      events.filter((e) => e.type === "approval_result").map((e) =>
+        e.type === "approval_result" && e.allowed
+      ),
+      [false, true],
+    );
     // Calls of one reply run in parallel, so the audit is in completion order.
-    assertEquals(session.audit.map((a) => a.decision).sort(), ["ask-allowed", "ask-denied", "blocked-by-hook", "deny", "invalid", "invalid"]);
+    assertEquals(session.audit.map((a) => a.decision).sort(), [
+      "ask-allowed",
+      "ask-denied",
+      "blocked-by-hook",
+      "deny",
+      "invalid",
+      "invalid",
+    ]);
     assertEquals((events.at(-1) as { result: { text: string } }).result.text, "finished");
   } finally {
     await agent.close();
@@ -124,26 +182,46 @@ Deno.test("agent: a secret read from a file cannot leave through web_fetch, and 
   const fetched: string[] = [];
   const web = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => {
     fetched.push(req.url);
-    return new Response("<html><body><h1>Weather</h1><p>Sunny</p></body></html>", { headers: { "content-type": "text/html" } });
+    return new Response("<html><body><h1>Weather</h1><p>Sunny</p></body></html>", {
+      headers: { "content-type": "text/html" },
+    });
   });
   const base = `http://127.0.0.1:${web.addr.port}`;
   const llm = new ScriptedProvider([
     { toolCalls: [{ name: "read", arguments: { path: ".env" } }] },
-    { toolCalls: [{ name: "web_fetch", arguments: { url: `${base}/leak?t=${token}` } }, { name: "web_fetch", arguments: { url: `${base}/weather` } }] },
+    {
+      toolCalls: [{ name: "web_fetch", arguments: { url: `${base}/leak?t=${token}` } }, {
+        name: "web_fetch",
+        arguments: { url: `${base}/weather` },
+      }],
+    },
     { text: `Done. The token is ${token}.` },
   ]);
-  const agent = await Agent.fromConfig({ workspace: dir, default_model: "s/m" }, { providers: { s: llm }, checkUrl: () => Promise.resolve() });
+  const agent = await Agent.fromConfig({ workspace: dir, default_model: "s/m" }, {
+    providers: { s: llm },
+    checkUrl: () => Promise.resolve(),
+  });
   try {
     const session = agent.session();
     const events: AgentEvent[] = [];
     for await (const e of session.stream("check")) events.push(e);
-    const ends = events.filter((e) => e.type === "tool_end") as Extract<AgentEvent, { type: "tool_end" }>[];
-    assert(ends[1].isError && ends[1].output.includes("cannot leave through web_fetch"), ends[1].output);
+    const ends = events.filter((e) => e.type === "tool_end") as Extract<
+      AgentEvent,
+      { type: "tool_end" }
+    >[];
+    assert(
+      ends[1].isError && ends[1].output.includes("cannot leave through web_fetch"),
+      ends[1].output,
+    );
     assertEquals(ends[2].output, "# Weather\n\nSunny");
     assertEquals(fetched.map((u) => new URL(u).pathname), ["/weather"]);
     const done = events.at(-1) as Extract<AgentEvent, { type: "done" }>;
     assertEquals(done.result.text, "Done. The token is [SECRET].");
-    assert(events.some((e) => e.type === "guard" && e.source === "tool_result" && e.labels.includes("secret")));
+    assert(
+      events.some((e) =>
+        e.type === "guard" && e.source === "tool_result" && e.labels.includes("secret")
+      ),
+    );
     assertEquals(session.audit[0].tainted, ["secret"]);
   } finally {
     await agent.close();
@@ -154,8 +232,12 @@ Deno.test("agent: a secret read from a file cannot leave through web_fetch, and 
 
 Deno.test("agent: the default fetch policy refuses loopback URLs", async () => {
   const dir = await tempDir();
-  const llm = new ScriptedProvider([{ toolCalls: [{ name: "web_fetch", arguments: { url: "http://127.0.0.1:9/x" } }] }, { text: "ok" }]);
-  const agent = await Agent.fromConfig({ workspace: dir, default_model: "s/m" }, { providers: { s: llm } });
+  const llm = new ScriptedProvider([{
+    toolCalls: [{ name: "web_fetch", arguments: { url: "http://127.0.0.1:9/x" } }],
+  }, { text: "ok" }]);
+  const agent = await Agent.fromConfig({ workspace: dir, default_model: "s/m" }, {
+    providers: { s: llm },
+  });
   try {
     await agent.session().send("x");
     const tool = llm.requests[1].messages.at(-1)!;
@@ -168,8 +250,14 @@ Deno.test("agent: the default fetch policy refuses loopback URLs", async () => {
 
 Deno.test("agent: cancel stops a running turn (model and tools)", async () => {
   const dir = await tempDir();
-  const llm = new ScriptedProvider([{ toolCalls: [{ name: "bash", arguments: { command: "sleep 20" } }] }, { text: "never" }]);
-  const agent = await Agent.fromConfig({ workspace: dir, default_model: "s/m", box: { driver: "process" } }, { providers: { s: llm } });
+  const llm = new ScriptedProvider([{
+    toolCalls: [{ name: "bash", arguments: { command: "sleep 20" } }],
+  }, { text: "never" }]);
+  const agent = await Agent.fromConfig({
+    workspace: dir,
+    default_model: "s/m",
+    box: { driver: "process" },
+  }, { providers: { s: llm } });
   try {
     const session = agent.session();
     const started = performance.now();
@@ -195,7 +283,9 @@ Deno.test("agent: task runs subagents in isolated contexts, in parallel, and ret
     const system = req.messages[0].content;
     const user = req.messages.find((m) => m.role === "user")!.content;
     if (system.startsWith("You explore")) {
-      if (req.messages.at(-1)!.role === "user") return { toolCalls: [{ name: "read", arguments: { path: "a.txt" } }], delayMs: 150 };
+      if (req.messages.at(-1)!.role === "user") {
+        return { toolCalls: [{ name: "read", arguments: { path: "a.txt" } }], delayMs: 150 };
+      }
       return { text: `found ${lastTool(req).split("\t")[1]} for ${user}` };
     }
     if (req.messages.at(-1)!.role === "user") {
@@ -209,7 +299,9 @@ Deno.test("agent: task runs subagents in isolated contexts, in parallel, and ret
     const results = req.messages.filter((m) => m.role === "tool").map((m) => m.content);
     return { text: results.join(" | ") };
   }]);
-  const agent = await Agent.fromConfig({ workspace: dir, default_model: "s/m" }, { providers: { s: llm } });
+  const agent = await Agent.fromConfig({ workspace: dir, default_model: "s/m" }, {
+    providers: { s: llm },
+  });
   try {
     const session = agent.session();
     const events: AgentEvent[] = [];
@@ -243,7 +335,9 @@ Deno.test("agent: compaction summarizes older messages when the window fills", a
       return { text: "Earlier: read big.txt." };
     }
     const users = req.messages.filter((m) => m.role === "user").length;
-    return req.messages.at(-1)!.role === "user" && users < 4 ? { toolCalls: [{ name: "read", arguments: { path: "big.txt" } }] } : { text: "ok" };
+    return req.messages.at(-1)!.role === "user" && users < 4
+      ? { toolCalls: [{ name: "read", arguments: { path: "big.txt" } }] }
+      : { text: "ok" };
   }]);
   const agent = await Agent.fromConfig({
     workspace: dir,
@@ -254,12 +348,18 @@ Deno.test("agent: compaction summarizes older messages when the window fills", a
   try {
     const session = agent.session();
     const events: AgentEvent[] = [];
-    for (const p of ["one", "two", "three"]) for await (const e of session.stream(p)) events.push(e);
+    for (const p of ["one", "two", "three"]) {
+      for await (const e of session.stream(p)) events.push(e);
+    }
     const compactions = events.filter((e) => e.type === "compaction");
     assert(compactions.length >= 1 && summaries >= 1, `compactions ${compactions.length}`);
     const c = compactions[0] as Extract<AgentEvent, { type: "compaction" }>;
     assert(c.tokensAfter < c.tokensBefore);
-    assert(session.history.some((m) => m.role === "user" && m.content.startsWith("[Summary of the earlier conversation]")));
+    assert(
+      session.history.some((m) =>
+        m.role === "user" && m.content.startsWith("[Summary of the earlier conversation]")
+      ),
+    );
   } finally {
     await agent.close();
     await Deno.remove(dir, { recursive: true });

@@ -42,7 +42,13 @@ export type AgentEvent =
     truncated: boolean;
     durationMs: number;
   }
-  | { type: "approval_request"; callId: string; tool: string; input: Record<string, unknown>; rule?: string }
+  | {
+    type: "approval_request";
+    callId: string;
+    tool: string;
+    input: Record<string, unknown>;
+    rule?: string;
+  }
   | { type: "approval_result"; callId: string; allowed: boolean; timedOut: boolean }
   | { type: "todos"; todos: TodoItem[] }
   | { type: "plan"; goal: string; steps: PlanStepView[]; revision: number }
@@ -50,7 +56,13 @@ export type AgentEvent =
   | { type: "subagent"; agent: string; callId?: string; event: AgentEvent }
   | { type: "usage"; usage: Usage; total: Usage }
   | { type: "compaction"; removedMessages: number; tokensBefore: number; tokensAfter: number }
-  | { type: "guard"; source: "prompt" | "tool_result" | "output"; labels: string[]; injection: boolean; redacted?: number }
+  | {
+    type: "guard";
+    source: "prompt" | "tool_result" | "output";
+    labels: string[];
+    injection: boolean;
+    redacted?: number;
+  }
   | { type: "error"; code: string; message: string }
   | { type: "done"; result: TurnResult };
 
@@ -81,7 +93,9 @@ export class EventChannel<T> implements AsyncIterable<T> {
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return {
       next: () => {
-        if (this.#items.length) return Promise.resolve({ value: this.#items.shift()!, done: false });
+        if (this.#items.length) {
+          return Promise.resolve({ value: this.#items.shift()!, done: false });
+        }
         if (this.#closed) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => (this.#waiting = resolve));
       },

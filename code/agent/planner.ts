@@ -10,8 +10,20 @@ import { type AgentEvent, EventChannel, type PlanStepView, type TurnResult } fro
 import type { AgentSession } from "./session.ts";
 import type { Usage } from "../llm/types.ts";
 
-/** The plan the model must return. */
-export const PlanSchema = z.object({
+/** One step of a plan. */
+export interface PlanStep {
+  id: string;
+  description: string;
+  depends_on: string[];
+  agent?: string;
+}
+
+/** A plan: steps and their dependencies. */
+export interface Plan {
+  steps: PlanStep[];
+}
+
+const PlanSchemaObject = z.object({
   steps: z.array(z.object({
     id: z.string().min(1).max(40),
     description: z.string().min(1),
@@ -20,7 +32,8 @@ export const PlanSchema = z.object({
   })).min(1).max(24),
 });
 
-export type Plan = z.infer<typeof PlanSchema>;
+/** The plan the model must return (its JSON Schema is the structured-output format). */
+export const PlanSchema: z.ZodType<Plan> = PlanSchemaObject;
 
 /** Options of a planned run. */
 export interface PlanOptions {
@@ -39,7 +52,9 @@ export function planWaves(plan: Plan, done: ReadonlySet<string> = new Set()): st
   if (ids.size !== plan.steps.length) throw new Error("plan: step ids must be unique");
   for (const s of plan.steps) {
     for (const d of s.depends_on) {
-      if (!ids.has(d) && !done.has(d)) throw new Error(`plan: step ${s.id} depends on unknown step ${d}`);
+      if (!ids.has(d) && !done.has(d)) {
+        throw new Error(`plan: step ${s.id} depends on unknown step ${d}`);
+      }
     }
   }
   const waves: string[][] = [];
@@ -47,7 +62,11 @@ export function planWaves(plan: Plan, done: ReadonlySet<string> = new Set()): st
   let left = plan.steps.filter((s) => !finished.has(s.id));
   while (left.length) {
     const ready = left.filter((s) => s.depends_on.every((d) => finished.has(d))).map((s) => s.id);
-    if (!ready.length) throw new Error(`plan: steps ${left.map((s) => s.id).join(", ")} depend on each other in a cycle`);
+    if (!ready.length) {
+      throw new Error(
+        `plan: steps ${left.map((s) => s.id).join(", ")} depend on each other in a cycle`,
+      );
+    }
     waves.push(ready);
     for (const id of ready) finished.add(id);
     left = left.filter((s) => !ready.includes(s.id));
@@ -74,7 +93,12 @@ async function askForPlan(
         model,
         messages: [
           { role: "system", content: PLANNER_PROMPT },
-          { role: "user", content: lastError ? `${request}\n\nYour previous plan was invalid: ${lastError}` : request },
+          {
+            role: "user",
+            content: lastError
+              ? `${request}\n\nYour previous plan was invalid: ${lastError}`
+              : request,
+          },
         ],
         responseSchema: { name: "plan", schema: jsonSchemaOf(PlanSchema) },
         maxTokens: config.max_tokens,
@@ -92,7 +116,9 @@ async function askForPlan(
       planWaves(plan, done);
       return plan;
     } catch (error) {
-      lastError = error instanceof z.ZodError ? error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") : (error as Error).message;
+      lastError = error instanceof z.ZodError
+        ? error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")
+        : (error as Error).message;
     }
   }
   throw new Error(`the model did not produce a valid plan: ${lastError}`);
@@ -102,12 +128,20 @@ async function askForPlan(
  * Plans `goal` and runs it, yielding plan events, step progress, the workers' events as
  * `subagent` events, and a final `done` whose text joins the step results.
  */
-export async function* runPlan(session: AgentSession, goal: string, options: PlanOptions, signal?: AbortSignal): AsyncGenerator<AgentEvent> {
+export async function* runPlan(
+  session: AgentSession,
+  goal: string,
+  options: PlanOptions,
+  signal?: AbortSignal,
+): AsyncGenerator<AgentEvent> {
   const channel = new EventChannel<AgentEvent>();
   const controller = new AbortController();
   const linked = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
   session.setEmitter((e) => channel.push(e));
-  const lane = createLane({ maxConcurrency: options.maxConcurrency, lanes: { skill: { maxConcurrency: options.maxConcurrency } } });
+  const lane = createLane({
+    maxConcurrency: options.maxConcurrency,
+    lanes: { skill: { maxConcurrency: options.maxConcurrency } },
+  });
   const usage: Usage = { inputTokens: 0, outputTokens: 0 };
   const views = new Map<string, PlanStepView>();
   const results = new Map<string, string>();
@@ -120,24 +154,48 @@ export async function* runPlan(session: AgentSession, goal: string, options: Pla
     while (true) {
       revision++;
       for (const s of plan.steps) {
-        views.set(s.id, { id: s.id, description: s.description, dependsOn: s.depends_on, status: results.has(s.id) ? "completed" : "pending", attempts: 0 });
+        views.set(s.id, {
+          id: s.id,
+          description: s.description,
+          dependsOn: s.depends_on,
+          status: results.has(s.id) ? "completed" : "pending",
+          attempts: 0,
+        });
       }
-      channel.push({ type: "plan", goal, steps: plan.steps.map((s) => ({ ...views.get(s.id)! })), revision });
+      channel.push({
+        type: "plan",
+        goal,
+        steps: plan.steps.map((s) => ({ ...views.get(s.id)! })),
+        revision,
+      });
       const waves = planWaves(plan, new Set(results.keys()));
       let failed: { id: string; error: string } | undefined;
       for (let w = 0; w < waves.length && !failed; w++) {
         const jobs = await Promise.all(waves[w].map((id) => {
           const step = plan.steps.find((s) => s.id === id)!;
           const view = views.get(id)!;
-          const context = step.depends_on.map((d) => `Result of step ${d}:\n${results.get(d)}`).join("\n\n");
-          const prompt = `Overall goal: ${goal}\n\nYour step (${id}): ${step.description}${context ? `\n\n${context}` : ""}`;
+          const context = step.depends_on.map((d) => `Result of step ${d}:\n${results.get(d)}`)
+            .join("\n\n");
+          const prompt = `Overall goal: ${goal}\n\nYour step (${id}): ${step.description}${
+            context ? `\n\n${context}` : ""
+          }`;
           return lane.submit(session.id, "skill", async (ctx) => {
             view.status = "running";
             view.attempts = ctx.attempt;
             channel.push({ type: "plan_step", step: { ...view }, wave: w + 1 });
             stepsRun++;
-            return await session.runSubagent(step.agent ?? "general", prompt, AbortSignal.any([ctx.signal, linked]));
-          }, { retry: { maxAttempts: options.maxAttempts, backoff: "exponential", delayMs: options.retryDelayMs ?? 200 } });
+            return await session.runSubagent(
+              step.agent ?? "general",
+              prompt,
+              AbortSignal.any([ctx.signal, linked]),
+            );
+          }, {
+            retry: {
+              maxAttempts: options.maxAttempts,
+              backoff: "exponential",
+              delayMs: options.retryDelayMs ?? 200,
+            },
+          });
         }));
         const settled = await Promise.allSettled(jobs.map((j) => j.result));
         settled.forEach((r, i) => {
@@ -161,10 +219,19 @@ export async function* runPlan(session: AgentSession, goal: string, options: Pla
       }
       if (!failed) break;
       if (replans >= (options.maxReplans ?? 1)) {
-        return { text: "", stopReason: "error", steps: stepsRun, toolCalls: 0, usage, error: `step ${failed.id} failed: ${failed.error}` };
+        return {
+          text: "",
+          stopReason: "error",
+          steps: stepsRun,
+          toolCalls: 0,
+          usage,
+          error: `step ${failed.id} failed: ${failed.error}`,
+        };
       }
       replans++;
-      const doneList = [...results.entries()].map(([id, r]) => `- ${id}: done. Result: ${r.slice(0, 500)}`).join("\n") || "(none)";
+      const doneList = [...results.entries()].map(([id, r]) =>
+        `- ${id}: done. Result: ${r.slice(0, 500)}`
+      ).join("\n") || "(none)";
       plan = await askForPlan(
         session,
         `Goal: ${goal}\n\nAlready done (refer to these ids in depends_on if needed, do not repeat them):\n${doneList}\n\nStep ${failed.id} failed: ${failed.error}\nPlan the remaining work another way.`,
@@ -186,7 +253,17 @@ export async function* runPlan(session: AgentSession, goal: string, options: Pla
     (error) => {
       const message = (error as Error)?.message ?? String(error);
       channel.push({ type: "error", code: "plan_failed", message });
-      channel.push({ type: "done", result: { text: "", stopReason: "error", steps: stepsRun, toolCalls: 0, usage, error: message } });
+      channel.push({
+        type: "done",
+        result: {
+          text: "",
+          stopReason: "error",
+          steps: stepsRun,
+          toolCalls: 0,
+          usage,
+          error: message,
+        },
+      });
     },
   ).finally(() => channel.close());
 

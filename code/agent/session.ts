@@ -58,7 +58,10 @@ const COMPACT_CONTEXT = 2048;
  * parameters, without defaults. Validation still accepts the optional ones.
  */
 export function compactToolSpec(spec: ToolSpec): ToolSpec {
-  const params = spec.parameters as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+  const params = spec.parameters as {
+    properties?: Record<string, Record<string, unknown>>;
+    required?: string[];
+  };
   const required = params.required ?? [];
   const properties: Record<string, unknown> = {};
   for (const name of required) {
@@ -180,7 +183,14 @@ export class AgentSession {
         channel.push({ type: "error", code: "turn_failed", message });
         channel.push({
           type: "done",
-          result: { text: "", stopReason: "error", steps: 0, toolCalls: 0, usage: { inputTokens: 0, outputTokens: 0 }, error: message },
+          result: {
+            text: "",
+            stopReason: "error",
+            steps: 0,
+            toolCalls: 0,
+            usage: { inputTokens: 0, outputTokens: 0 },
+            error: message,
+          },
         });
       },
     ).finally(() => {
@@ -203,7 +213,11 @@ export class AgentSession {
    * Runs one tool call outside a model turn, through the same validation, permissions, hooks,
    * guard and audit (the MCP server and `batch` use this).
    */
-  async callTool(name: string, input: Record<string, unknown>, signal?: AbortSignal): Promise<ToolResult> {
+  async callTool(
+    name: string,
+    input: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<ToolResult> {
     const call = { id: `call_${crypto.randomUUID().slice(0, 12)}`, name, arguments: input };
     return await this.#executeCall(call, signal ?? new AbortController().signal);
   }
@@ -233,8 +247,14 @@ export class AgentSession {
   }
 
   #toolSpecs(): ToolSpec[] {
-    const specs = [...this.#tools.values()].map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
-    return this.#model.config.context_window <= COMPACT_CONTEXT ? specs.map(compactToolSpec) : specs;
+    const specs = [...this.#tools.values()].map((t) => ({
+      name: t.name,
+      description: t.description,
+      parameters: t.parameters,
+    }));
+    return this.#model.config.context_window <= COMPACT_CONTEXT
+      ? specs.map(compactToolSpec)
+      : specs;
   }
 
   async #runTurn(prompt: string, signal: AbortSignal): Promise<TurnResult> {
@@ -243,23 +263,47 @@ export class AgentSession {
     const usage: Usage = { inputTokens: 0, outputTokens: 0 };
     let steps = 0;
     let toolCalls = 0;
-    const finish = async (text: string, stopReason: StopReason, error?: string): Promise<TurnResult> => {
+    const finish = async (
+      text: string,
+      stopReason: StopReason,
+      error?: string,
+    ): Promise<TurnResult> => {
       const out = this.#guard.sanitizeOutput(text);
-      if (out.redacted) this.#emit({ type: "guard", source: "output", labels: ["tainted"], injection: false, redacted: out.redacted });
+      if (out.redacted) {
+        this.#emit({
+          type: "guard",
+          source: "output",
+          labels: ["tainted"],
+          injection: false,
+          redacted: out.redacted,
+        });
+      }
       const end = await rt.hooks.run("GenerateEnd", this.id, { text: out.text, stopReason });
       const finalText = typeof end.data.text === "string" ? end.data.text : out.text;
       return { text: finalText, stopReason, steps, toolCalls, usage, ...(error ? { error } : {}) };
     };
 
     if (!this.#messages.length) {
-      const system = buildSystemPrompt(rt, [...this.#tools.keys()], this.#model.config.context_window, this.#options.systemPrompt);
+      const system = buildSystemPrompt(
+        rt,
+        [...this.#tools.keys()],
+        this.#model.config.context_window,
+        this.#options.systemPrompt,
+      );
       this.#messages.push({ role: "system", content: system });
-      const start = await rt.hooks.run("SessionStart", this.id, { agent: rt.name, model: this.#model.model });
-      if (start.blocked) return await finish("", "blocked", `session blocked by hook: ${start.blocked.reason}`);
+      const start = await rt.hooks.run("SessionStart", this.id, {
+        agent: rt.name,
+        model: this.#model.model,
+      });
+      if (start.blocked) {
+        return await finish("", "blocked", `session blocked by hook: ${start.blocked.reason}`);
+      }
     }
 
     const gen = await rt.hooks.run("GenerateStart", this.id, { prompt, turn });
-    if (gen.blocked) return await finish("", "blocked", `prompt blocked by hook: ${gen.blocked.reason}`);
+    if (gen.blocked) {
+      return await finish("", "blocked", `prompt blocked by hook: ${gen.blocked.reason}`);
+    }
     const userText = typeof gen.data.prompt === "string" ? gen.data.prompt : prompt;
     const inspected = this.#guard.inspectToolResult(userText);
     if (inspected.tainted.length) {
@@ -311,13 +355,23 @@ export class AgentSession {
       }
       lastText = text;
       await this.#calibrate(tools, usage.inputTokens - inputBefore);
-      await this.#append({ role: "assistant", content: text, ...(calls.length ? { toolCalls: calls } : {}) });
+      await this.#append({
+        role: "assistant",
+        content: text,
+        ...(calls.length ? { toolCalls: calls } : {}),
+      });
       if (!calls.length) return await finish(text, "end");
       toolCalls += calls.length;
       // Calls of one reply are independent by contract, so they run together.
       const results = await Promise.all(calls.map((call) => this.#executeCall(call, signal)));
       for (let i = 0; i < calls.length; i++) {
-        await this.#append({ role: "tool", toolCallId: calls[i].id, name: calls[i].name, content: results[i].content, isError: results[i].isError });
+        await this.#append({
+          role: "tool",
+          toolCallId: calls[i].id,
+          name: calls[i].name,
+          content: results[i].content,
+          isError: results[i].isError,
+        });
       }
       if (signal.aborted) return await finish(lastText, "cancelled");
     }
@@ -327,7 +381,9 @@ export class AgentSession {
   /** The model's view of a subject: paths relative to the workspace, so rules like `read(src/**)` match. */
   #subjectOf(tool: Tool, input: Record<string, unknown>): string | undefined {
     const subject = tool.subject(input);
-    if (subject === undefined || !["read", "write"].includes(tool.effect) || tool.name === "memory") return subject;
+    if (
+      subject === undefined || !["read", "write"].includes(tool.effect) || tool.name === "memory"
+    ) return subject;
     try {
       return this.#runtime.workspace.relative(this.#runtime.workspace.resolve(subject));
     } catch (error) {
@@ -340,8 +396,16 @@ export class AgentSession {
   async #executeCall(call: ToolCall, signal: AbortSignal, nested = false): Promise<ToolResult> {
     const rt = this.#runtime;
     const started = performance.now();
-    if (!nested) this.#emit({ type: "tool_start", callId: call.id, tool: call.name, input: call.arguments });
-    const done = (result: ToolResult, decision: AuditEntry["decision"], input: Record<string, unknown>, rule?: string, tainted: string[] = []) => {
+    if (!nested) {
+      this.#emit({ type: "tool_start", callId: call.id, tool: call.name, input: call.arguments });
+    }
+    const done = (
+      result: ToolResult,
+      decision: AuditEntry["decision"],
+      input: Record<string, unknown>,
+      rule?: string,
+      tainted: string[] = [],
+    ) => {
       this.audit.push({
         at: Date.now(),
         sessionId: this.id,
@@ -368,12 +432,30 @@ export class AgentSession {
       return result;
     };
     const fail = (content: string, decision: AuditEntry["decision"], rule?: string) =>
-      done({ content: `Error: ${content}`, isError: true, truncated: false, durationMs: performance.now() - started }, decision, call.arguments, rule);
+      done(
+        {
+          content: `Error: ${content}`,
+          isError: true,
+          truncated: false,
+          durationMs: performance.now() - started,
+        },
+        decision,
+        call.arguments,
+        rule,
+      );
 
     const tool = this.#tools.get(call.name);
-    if (!tool) return fail(`unknown tool '${call.name}'; available: ${[...this.#tools.keys()].join(", ")}`, "invalid");
+    if (!tool) {
+      return fail(
+        `unknown tool '${call.name}'; available: ${[...this.#tools.keys()].join(", ")}`,
+        "invalid",
+      );
+    }
     if (call.invalidArguments !== undefined) {
-      return fail(`arguments for ${call.name} are not a JSON object: ${call.invalidArguments.slice(0, 200)}`, "invalid");
+      return fail(
+        `arguments for ${call.name} are not a JSON object: ${call.invalidArguments.slice(0, 200)}`,
+        "invalid",
+      );
     }
     let checked = tool.validate(call.arguments);
     if (!checked.ok) return fail(checked.error.replace(/^invalid/, "invalid"), "invalid");
@@ -383,10 +465,22 @@ export class AgentSession {
     const decision = this.#policy.decide(tool.name, subject, tool.effect);
     let auditDecision: AuditEntry["decision"] = "allow";
     if (decision.action === "deny") {
-      return fail(`permission denied for ${tool.name}${subject ? `(${subject})` : ""}${decision.rule ? ` by rule ${decision.rule}` : ""}`, "deny", decision.rule);
+      return fail(
+        `permission denied for ${tool.name}${subject ? `(${subject})` : ""}${
+          decision.rule ? ` by rule ${decision.rule}` : ""
+        }`,
+        "deny",
+        decision.rule,
+      );
     }
     if (decision.action === "ask") {
-      this.#emit({ type: "approval_request", callId: call.id, tool: tool.name, input, rule: decision.rule });
+      this.#emit({
+        type: "approval_request",
+        callId: call.id,
+        tool: tool.name,
+        input,
+        rule: decision.rule,
+      });
       const perms = rt.config.permissions;
       const answer = await requestApproval(
         this.#options.approver ?? rt.approver,
@@ -395,9 +489,18 @@ export class AgentSession {
         perms.timeout_action,
         signal,
       );
-      this.#emit({ type: "approval_result", callId: call.id, allowed: answer.allowed, timedOut: answer.timedOut });
+      this.#emit({
+        type: "approval_result",
+        callId: call.id,
+        allowed: answer.allowed,
+        timedOut: answer.timedOut,
+      });
       if (!answer.allowed) {
-        return fail(`the user did not approve ${tool.name}${answer.timedOut ? " (no answer in time)" : ""}`, "ask-denied", decision.rule);
+        return fail(
+          `the user did not approve ${tool.name}${answer.timedOut ? " (no answer in time)" : ""}`,
+          "ask-denied",
+          decision.rule,
+        );
       }
       auditDecision = "ask-allowed";
     }
@@ -406,7 +509,9 @@ export class AgentSession {
     if (pre.blocked) return fail(`blocked by hook: ${pre.blocked.reason}`, "blocked-by-hook");
     if (pre.data.input !== input) {
       checked = tool.validate(pre.data.input);
-      if (!checked.ok) return fail(`a hook changed the input into something invalid: ${checked.error}`, "invalid");
+      if (!checked.ok) {
+        return fail(`a hook changed the input into something invalid: ${checked.error}`, "invalid");
+      }
       input = checked.input;
     }
 
@@ -420,10 +525,20 @@ export class AgentSession {
 
     const guarded = this.#guard.inspectToolResult(result.content);
     if (guarded.tainted.length || guarded.injection) {
-      this.#emit({ type: "guard", source: "tool_result", labels: guarded.tainted, injection: guarded.injection });
+      this.#emit({
+        type: "guard",
+        source: "tool_result",
+        labels: guarded.tainted,
+        injection: guarded.injection,
+      });
     }
     let content = guarded.text;
-    const post = await rt.hooks.run("PostToolUse", this.id, { callId: call.id, input, output: content, isError: result.isError }, tool.name);
+    const post = await rt.hooks.run("PostToolUse", this.id, {
+      callId: call.id,
+      input,
+      output: content,
+      isError: result.isError,
+    }, tool.name);
     if (post.blocked) content = `[output withheld by hook: ${post.blocked.reason}]`;
     else if (typeof post.data.output === "string") content = post.data.output;
     return done({ ...result, content }, auditDecision, input, decision.rule, guarded.tainted);
@@ -433,7 +548,9 @@ export class AgentSession {
   #outputLimit(): number {
     const window = this.#model.config.context_window;
     const limit = this.#runtime.config.tools.output_limit;
-    return window <= COMPACT_CONTEXT ? Math.min(limit, Math.max(128, Math.floor(window / 4))) : limit;
+    return window <= COMPACT_CONTEXT
+      ? Math.min(limit, Math.max(128, Math.floor(window / 4)))
+      : limit;
   }
 
   #services(signal: AbortSignal): ToolServices {
@@ -458,7 +575,11 @@ export class AgentSession {
       runSubagent: (agent, prompt, s) => this.runSubagent(agent, prompt, s),
       subagentNames: () => [...rt.subagents.keys()],
       runToolCall: (name, input, s) =>
-        this.#executeCall({ id: `${name}_${crypto.randomUUID().slice(0, 8)}`, name, arguments: input }, AbortSignal.any([s, signal]), true),
+        this.#executeCall(
+          { id: `${name}_${crypto.randomUUID().slice(0, 8)}`, name, arguments: input },
+          AbortSignal.any([s, signal]),
+          true,
+        ),
       checkEgress: (text, channel) => this.#guard.checkEgress(text, channel),
       checkUrl: (url) => rt.checkUrl(url),
     };
@@ -472,7 +593,9 @@ export class AgentSession {
     const def = this.#runtime.subagents.get(name);
     if (!def) throw new Error(`no subagent '${name}'`);
     const all = [...this.#runtime.tools.keys()];
-    const tools = (def.tools ?? all.filter((t) => t !== "task")).filter((t) => this.#tools.has(t) || this.#runtime.tools.has(t));
+    const tools = (def.tools ?? all.filter((t) => t !== "task")).filter((t) =>
+      this.#tools.has(t) || this.#runtime.tools.has(t)
+    );
     const child = new AgentSession(this.#runtime, {
       model: def.model ?? this.#options.model,
       systemPrompt: def.prompt || undefined,
@@ -494,9 +617,13 @@ export class AgentSession {
       signal.removeEventListener("abort", onAbort);
     }
     this.audit.push(...child.audit);
-    if (!result || result.stopReason === "error") throw new Error(`subagent ${name} failed: ${result?.error ?? "no result"}`);
+    if (!result || result.stopReason === "error") {
+      throw new Error(`subagent ${name} failed: ${result?.error ?? "no result"}`);
+    }
     if (result.stopReason === "cancelled") throw new Error(`subagent ${name} was cancelled`);
-    const note = result.stopReason === "max_steps" ? `\n(subagent stopped at its step limit of ${def.maxSteps})` : "";
+    const note = result.stopReason === "max_steps"
+      ? `\n(subagent stopped at its step limit of ${def.maxSteps})`
+      : "";
     return (result.text.trim() || "(the subagent gave no summary)") + note;
   }
 
@@ -508,7 +635,8 @@ export class AgentSession {
     const rt = this.#runtime;
     const count = await tokenCounter();
     const window = this.#model.config.context_window;
-    const budget = Math.floor(window * rt.config.compaction.threshold) - this.#model.config.max_tokens;
+    const budget = Math.floor(window * rt.config.compaction.threshold) -
+      this.#model.config.max_tokens;
     const ratio = this.#tokenRatio;
     const before = countRequest(count, this.#messages, tools, ratio);
     if (before <= Math.max(budget, 0) || this.#messages.length < 4) return;
@@ -530,34 +658,51 @@ export class AgentSession {
     const transcript = old.map((m) => {
       if (m.role === "tool") return `[${m.name} result] ${m.content.slice(0, 1500)}`;
       if (m.role === "assistant" && m.toolCalls?.length) {
-        return `assistant: ${m.content} ${m.toolCalls.map((c) => `[called ${c.name} ${JSON.stringify(c.arguments).slice(0, 300)}]`).join(" ")}`;
+        return `assistant: ${m.content} ${
+          m.toolCalls.map((c) => `[called ${c.name} ${JSON.stringify(c.arguments).slice(0, 300)}]`)
+            .join(" ")
+        }`;
       }
       return `${m.role}: ${m.content.slice(0, 3000)}`;
     }).join("\n");
     let summary: string;
     try {
       let text = "";
-      for await (const e of this.#model.provider.stream({
-        model: this.#model.model,
-        messages: [
-          { role: "system", content: "Summarize this conversation so far for the agent that continues it: the task, decisions, files touched, results, and what is left. Be brief." },
-          { role: "user", content: transcript.slice(-Math.max(2000, window * 2)) },
-        ],
-        maxTokens: Math.min(512, this.#model.config.max_tokens),
-        signal,
-      })) if (e.type === "text") text += e.delta;
+      for await (
+        const e of this.#model.provider.stream({
+          model: this.#model.model,
+          messages: [
+            {
+              role: "system",
+              content:
+                "Summarize this conversation so far for the agent that continues it: the task, decisions, files touched, results, and what is left. Be brief.",
+            },
+            { role: "user", content: transcript.slice(-Math.max(2000, window * 2)) },
+          ],
+          maxTokens: Math.min(512, this.#model.config.max_tokens),
+          signal,
+        })
+      ) if (e.type === "text") text += e.delta;
       summary = text.trim() || transcript.slice(-1000);
     } catch {
       if (signal.aborted) return;
       // Without a summary, keep the tail of the transcript: less context beats a failed turn.
       summary = transcript.slice(-Math.max(500, window));
     }
-    this.#messages.splice(1, cut - 1, { role: "user", content: `[Summary of the earlier conversation]\n${summary}` });
+    this.#messages.splice(1, cut - 1, {
+      role: "user",
+      content: `[Summary of the earlier conversation]\n${summary}`,
+    });
     if (!this.#options.ephemeral && this.#created) {
       await rt.history.replace(this.id, this.#messages);
       this.#persisted = this.#messages.length;
     }
-    this.#emit({ type: "compaction", removedMessages: old.length, tokensBefore: before, tokensAfter: countRequest(count, this.#messages, tools, ratio) });
+    this.#emit({
+      type: "compaction",
+      removedMessages: old.length,
+      tokensBefore: before,
+      tokensAfter: countRequest(count, this.#messages, tools, ratio),
+    });
   }
 
   /** Learns how the model's token counts compare with ours, from a call's real prompt size. */
@@ -588,11 +733,19 @@ export class AgentSession {
     for (let i = 0; i < 6 && countRequest(count, this.#messages, tools, ratio) > limit; i++) {
       let longest = -1;
       this.#messages.forEach((m, k) => {
-        if (m.role === "tool" && m.content.length > 80 && (longest < 0 || m.content.length > this.#messages[longest].content.length)) longest = k;
+        if (
+          m.role === "tool" && m.content.length > 80 &&
+          (longest < 0 || m.content.length > this.#messages[longest].content.length)
+        ) longest = k;
       });
       if (longest < 0) break;
       const m = this.#messages[longest] as Extract<Message, { role: "tool" }>;
-      this.#messages[longest] = { ...m, content: `${m.content.slice(0, Math.floor(m.content.length / 2))}\n[... shortened to fit the context]` };
+      this.#messages[longest] = {
+        ...m,
+        content: `${
+          m.content.slice(0, Math.floor(m.content.length / 2))
+        }\n[... shortened to fit the context]`,
+      };
       removed++;
     }
     if (!removed) return;
@@ -600,13 +753,23 @@ export class AgentSession {
       await this.#runtime.history.replace(this.id, this.#messages);
       this.#persisted = this.#messages.length;
     }
-    this.#emit({ type: "compaction", removedMessages: removed, tokensBefore: before, tokensAfter: countRequest(count, this.#messages, tools, ratio) });
+    this.#emit({
+      type: "compaction",
+      removedMessages: removed,
+      tokensBefore: before,
+      tokensAfter: countRequest(count, this.#messages, tools, ratio),
+    });
   }
 
   /** Ends the session: runs SessionEnd hooks. History stays in the store for resume. */
   async close(): Promise<void> {
     this.cancel();
-    if (this.#messages.length) await this.#runtime.hooks.run("SessionEnd", this.id, { turns: this.#turn, usage: this.#total });
+    if (this.#messages.length) {
+      await this.#runtime.hooks.run("SessionEnd", this.id, {
+        turns: this.#turn,
+        usage: this.#total,
+      });
+    }
   }
 
   /** Exposed for the planner: the session's event sink and model. */

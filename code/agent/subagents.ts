@@ -21,12 +21,22 @@ export interface SubagentDefinition {
   permissions?: Partial<PermissionsConfig>;
 }
 
-const READ_ONLY = ["read", "grep", "glob", "ls", "codesearch", "memory", "load_skill", "search_skills"];
+const READ_ONLY = [
+  "read",
+  "grep",
+  "glob",
+  "ls",
+  "codesearch",
+  "memory",
+  "load_skill",
+  "search_skills",
+];
 
 export const BUILTIN_SUBAGENTS: readonly SubagentDefinition[] = [
   {
     name: "explore",
-    description: "Fast read-only exploration: finds files, symbols and facts in the workspace and reports them.",
+    description:
+      "Fast read-only exploration: finds files, symbols and facts in the workspace and reports them.",
     tools: READ_ONLY,
     maxSteps: 12,
     prompt:
@@ -82,7 +92,10 @@ export function parseSubagentFile(text: string, file: string): SubagentDefinitio
 }
 
 /** Built-ins, then agent files in `dirs`, then config entries; later ones replace earlier. */
-export async function loadSubagents(configured: SubagentConfig[], dirs: string[]): Promise<Map<string, SubagentDefinition>> {
+export async function loadSubagents(
+  configured: SubagentConfig[],
+  dirs: string[],
+): Promise<Map<string, SubagentDefinition>> {
   const out = new Map(BUILTIN_SUBAGENTS.map((d) => [d.name, d]));
   for (const dir of dirs) {
     let entries: Deno.DirEntry[] = [];

@@ -19,20 +19,29 @@ function messageTokens(count: Counter, m: Message): number {
   let n = messageCounts.get(m);
   if (n === undefined) {
     n = 4 + count(m.content);
-    if (m.role === "assistant") for (const c of m.toolCalls ?? []) n += 8 + count(JSON.stringify(c.arguments));
+    if (m.role === "assistant") {
+      for (const c of m.toolCalls ?? []) n += 8 + count(JSON.stringify(c.arguments));
+    }
     messageCounts.set(m, n);
   }
   return n;
 }
 
 /** Tokens of a request: messages (with a small per-message overhead) and tool schemas, times `ratio`. */
-export function countRequest(count: Counter, messages: Message[], tools: ToolSpec[] = [], ratio = 1): number {
+export function countRequest(
+  count: Counter,
+  messages: Message[],
+  tools: ToolSpec[] = [],
+  ratio = 1,
+): number {
   let total = 0;
   for (const m of messages) total += messageTokens(count, m);
   let t = toolCounts.get(tools);
   if (t === undefined) {
     t = 0;
-    for (const tool of tools) t += 8 + count(`${tool.name} ${tool.description} ${JSON.stringify(tool.parameters)}`);
+    for (const tool of tools) {
+      t += 8 + count(`${tool.name} ${tool.description} ${JSON.stringify(tool.parameters)}`);
+    }
     toolCounts.set(tools, t);
   }
   return Math.ceil((total + t) * ratio);

@@ -21,19 +21,50 @@ const fileIs = (name: string, want: string) => async (_a: string, dir: string) =
 const answerHas = (want: string) => (answer: string) => answer.includes(want);
 
 export const TASKS: EvalTask[] = [
-  { prompt: "Show the contents of notes.txt.", files: { "notes.txt": "hello world" }, check: answerHas("hello world") },
-  { prompt: "Read todo.txt for me.", files: { "todo.txt": "TODO: write tests" }, check: answerHas("write tests") },
-  { prompt: "What does version.txt say?", files: { "version.txt": "version = 1.2.0" }, check: answerHas("1.2.0") },
+  {
+    prompt: "Show the contents of notes.txt.",
+    files: { "notes.txt": "hello world" },
+    check: answerHas("hello world"),
+  },
+  {
+    prompt: "Read todo.txt for me.",
+    files: { "todo.txt": "TODO: write tests" },
+    check: answerHas("write tests"),
+  },
+  {
+    prompt: "What does version.txt say?",
+    files: { "version.txt": "version = 1.2.0" },
+    check: answerHas("1.2.0"),
+  },
   { prompt: "Open config.txt.", files: { "config.txt": "port = 8080" }, check: answerHas("8080") },
-  { prompt: "Show the contents of data.json.", files: { "data.json": '{"name": "ada"}' }, check: answerHas("ada") },
-  { prompt: "Read README.md for me.", files: { "README.md": "Remember to back up the database." }, check: answerHas("back up") },
-  { prompt: "What does log.txt say?", files: { "log.txt": "error: disk full" }, check: answerHas("disk full") },
+  {
+    prompt: "Show the contents of data.json.",
+    files: { "data.json": '{"name": "ada"}' },
+    check: answerHas("ada"),
+  },
+  {
+    prompt: "Read README.md for me.",
+    files: { "README.md": "Remember to back up the database." },
+    check: answerHas("back up"),
+  },
+  {
+    prompt: "What does log.txt say?",
+    files: { "log.txt": "error: disk full" },
+    check: answerHas("disk full"),
+  },
   { prompt: "Run `pwd`.", check: (a, dir) => a.includes(dir) },
   { prompt: "Run `echo agent-ok`.", check: answerHas("agent-ok") },
-  { prompt: "Execute whoami and tell me the output.", check: (a) => a.includes(Deno.env.get("USER") ?? "root") },
+  {
+    prompt: "Execute whoami and tell me the output.",
+    check: (a) => a.includes(Deno.env.get("USER") ?? "root"),
+  },
   { prompt: "Run `ls`.", files: { "alpha.txt": "a" }, check: answerHas("alpha.txt") },
   { prompt: "Run `cat notes.txt`.", files: { "notes.txt": "kiwi" }, check: answerHas("kiwi") },
-  { prompt: "Run `wc -l lines.txt`.", files: { "lines.txt": "1\n2\n3\n" }, check: answerHas("3 lines.txt") },
+  {
+    prompt: "Run `wc -l lines.txt`.",
+    files: { "lines.txt": "1\n2\n3\n" },
+    check: answerHas("3 lines.txt"),
+  },
   { prompt: "Execute uname -s and tell me the output.", check: answerHas("Linux") },
   { prompt: "Write hello to out.txt.", check: fileIs("out.txt", "hello") },
   { prompt: "Write the text 42 to result.txt.", check: fileIs("result.txt", "42") },
@@ -49,11 +80,17 @@ export async function runEval(baseUrl: string): Promise<{ passed: number; lines:
   let passed = 0;
   for (const [i, task] of TASKS.entries()) {
     const dir = await Deno.makeTempDir({ prefix: "a3s-code-eval-" });
-    for (const [name, text] of Object.entries(task.files ?? {})) await Deno.writeTextFile(`${dir}/${name}`, text);
+    for (const [name, text] of Object.entries(task.files ?? {})) {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+    }
     const agent = await Agent.fromConfig({
       workspace: dir,
       default_model: "power/a3s-default",
-      providers: [{ name: "power", base_url: baseUrl, models: [{ id: "a3s-default", context_window: 512, max_tokens: 96, temperature: 0 }] }],
+      providers: [{
+        name: "power",
+        base_url: baseUrl,
+        models: [{ id: "a3s-default", context_window: 512, max_tokens: 96, temperature: 0 }],
+      }],
       tools: { enabled: ["read", "write", "bash"] },
       max_steps: 3,
       box: { driver: "process" },
@@ -67,7 +104,11 @@ export async function runEval(baseUrl: string): Promise<{ passed: number; lines:
     await agent.close();
     const ok = await task.check(answer, dir, outputs);
     if (ok) passed++;
-    lines.push(`${ok ? "PASS" : "FAIL"} ${String(i + 1).padStart(2)}. ${task.prompt} | tools: ${outputs.map((o) => o.split("\n")[0].slice(0, 50)).join("; ") || "none"} | answer: ${answer.replaceAll("\n", " ").slice(0, 60)}`);
+    lines.push(
+      `${ok ? "PASS" : "FAIL"} ${String(i + 1).padStart(2)}. ${task.prompt} | tools: ${
+        outputs.map((o) => o.split("\n")[0].slice(0, 50)).join("; ") || "none"
+      } | answer: ${answer.replaceAll("\n", " ").slice(0, 60)}`,
+    );
     await Deno.remove(dir, { recursive: true });
   }
   return { passed, lines };

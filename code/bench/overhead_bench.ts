@@ -22,7 +22,11 @@ const server = scriptedOpenAiServer((body) => {
 const agent = await Agent.fromConfig({
   workspace: dir,
   default_model: "bench/m",
-  providers: [{ name: "bench", base_url: server.url, models: [{ id: "m", context_window: 32768 }] }],
+  providers: [{
+    name: "bench",
+    base_url: server.url,
+    models: [{ id: "m", context_window: 32768 }],
+  }],
   box: { driver: "process" },
 });
 
@@ -44,7 +48,12 @@ async function openaiTurn(): Promise<string> {
     { role: "user", content: "what is in a.txt?" },
   ];
   for (let step = 0; step < 4; step++) {
-    const stream = await client.chat.completions.create({ model: "m", messages, tools: TOOLS, stream: true });
+    const stream = await client.chat.completions.create({
+      model: "m",
+      messages,
+      tools: TOOLS,
+      stream: true,
+    });
     let text = "";
     const calls = new Map<number, { id: string; name: string; args: string }>();
     for await (const chunk of stream) {
@@ -62,33 +71,52 @@ async function openaiTurn(): Promise<string> {
     messages.push({
       role: "assistant",
       content: null,
-      tool_calls: [...calls.values()].map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.args } })),
+      tool_calls: [...calls.values()].map((c) => ({
+        id: c.id,
+        type: "function" as const,
+        function: { name: c.name, arguments: c.args },
+      })),
     });
     for (const c of calls.values()) {
       const { path } = JSON.parse(c.args);
-      messages.push({ role: "tool", tool_call_id: c.id, content: await Deno.readTextFile(`${dir}/${path}`) });
+      messages.push({
+        role: "tool",
+        tool_call_id: c.id,
+        content: await Deno.readTextFile(`${dir}/${path}`),
+      });
     }
   }
   return "";
 }
 
-Deno.bench("turn with one tool call: openai client loop (baseline)", { group: "turn", baseline: true }, async () => {
+Deno.bench("turn with one tool call: openai client loop (baseline)", {
+  group: "turn",
+  baseline: true,
+}, async () => {
   await openaiTurn();
 });
 
-Deno.bench("turn with one tool call: a3s code agent (permissions, hooks, guard, audit, history)", { group: "turn" }, async () => {
+Deno.bench("turn with one tool call: a3s code agent (permissions, hooks, guard, audit, history)", {
+  group: "turn",
+}, async () => {
   const result = await agent.session().send("what is in a.txt?");
   if (result.text !== "The file says alpha.") throw new Error(result.text);
 });
 
-Deno.bench("tool call alone: a3s code (validate, permission, hooks, run, guard, audit)", { group: "tool" }, async () => {
+Deno.bench("tool call alone: a3s code (validate, permission, hooks, run, guard, audit)", {
+  group: "tool",
+}, async () => {
   const session = agent.session({ ephemeral: true });
   await session.callTool("read", { path: "a.txt" });
 });
 
-Deno.bench("tool call alone: plain Deno.readTextFile (baseline)", { group: "tool", baseline: true }, async () => {
-  await Deno.readTextFile(`${dir}/a.txt`);
-});
+Deno.bench(
+  "tool call alone: plain Deno.readTextFile (baseline)",
+  { group: "tool", baseline: true },
+  async () => {
+    await Deno.readTextFile(`${dir}/a.txt`);
+  },
+);
 
 globalThis.addEventListener("unload", () => {
   void agent.close();

@@ -43,13 +43,25 @@ Deno.test("hcl: attributes, blocks, labels, heredoc, lists, objects, env()", () 
     env: (n) => n === "A3S_TEST_KEY" ? "k-123" : undefined,
     repeatedBlocks: REPEATED_BLOCKS,
   });
-  const v = doc.value as Record<string, any>;
+  const v = doc.value as unknown as {
+    default_model: string;
+    max_steps: number;
+    system_prompt: string;
+    providers: { api_key: string; models: { id: string }[] }[];
+    mcp: unknown[];
+    box: unknown;
+  };
   assertEquals(v.default_model, "power/a3s-default");
   assertEquals(v.max_steps, 8);
   assertEquals(v.system_prompt, "You are careful.\n  Indented line.\n");
   assertEquals(v.providers[0].api_key, "k-123");
   assertEquals(v.providers[0].models.map((m: { id: string }) => m.id), ["a3s-default", "other"]);
-  assertEquals(v.mcp[0], { name: "github", command: "npx", args: ["-y", "server-github"], env: { TOKEN: "x", "A-B": "y" } });
+  assertEquals(v.mcp[0], {
+    name: "github",
+    command: "npx",
+    args: ["-y", "server-github"],
+    env: { TOKEN: "x", "A-B": "y" },
+  });
   assertEquals(v.box, { network: false });
   assertEquals(doc.lines.get("providers.0.models.1.id"), 18);
   assertEquals(doc.lines.get("permissions.allow"), 30);
@@ -67,7 +79,10 @@ Deno.test("hcl: syntax errors name file and line", () => {
     ["a = 1 b = 2\n", 1, "expected a newline after 'a'"],
   ];
   for (const [src, line, text] of cases) {
-    const error = assertThrows(() => parseHcl(src, { file: "f.hcl", env: () => undefined }), HclSyntaxError);
+    const error = assertThrows(
+      () => parseHcl(src, { file: "f.hcl", env: () => undefined }),
+      HclSyntaxError,
+    );
     assertEquals(error.line, line, src);
     assert(error.message.startsWith(`f.hcl:${line}: `), error.message);
     assert(error.message.includes(text), `${error.message} lacks ${text}`);
@@ -85,16 +100,29 @@ Deno.test("config: defaults make an empty file a working agent", () => {
 
 Deno.test("config: validation errors name file, line and key", () => {
   const error = assertThrows(
-    () => parseAgentConfig('providers {\n  name = "p"\n  models {\n    id = "m"\n    context_window = -3\n  }\n}\n', "agent.hcl"),
+    () =>
+      parseAgentConfig(
+        'providers {\n  name = "p"\n  models {\n    id = "m"\n    context_window = -3\n  }\n}\n',
+        "agent.hcl",
+      ),
     ConfigError,
   );
   assertEquals(error.line, 5);
   assertEquals(error.key, "providers.0.models.0.context_window");
-  assert(error.message.startsWith("agent.hcl:5: providers.0.models.0.context_window: "), error.message);
+  assert(
+    error.message.startsWith("agent.hcl:5: providers.0.models.0.context_window: "),
+    error.message,
+  );
 
-  const bad = assertThrows(() => parseAgentConfig('permissions {\n  preset = "loose"\n}\n', "a.hcl"), ConfigError);
+  const bad = assertThrows(
+    () => parseAgentConfig('permissions {\n  preset = "loose"\n}\n', "a.hcl"),
+    ConfigError,
+  );
   assertEquals([bad.line, bad.key], [2, "permissions.preset"]);
-  const mcp = assertThrows(() => parseAgentConfig('mcp "x" {\n  transport = "http"\n}\n', "a.hcl"), ConfigError);
+  const mcp = assertThrows(
+    () => parseAgentConfig('mcp "x" {\n  transport = "http"\n}\n', "a.hcl"),
+    ConfigError,
+  );
   assertEquals([mcp.line, mcp.key], [2, "mcp.0.transport"]);
   const json = assertThrows(() => parseAgentConfig('{"max_steps": "many"}', "a.json"), ConfigError);
   assertEquals(json.key, "max_steps");

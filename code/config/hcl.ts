@@ -195,7 +195,9 @@ class Parser {
         this.pos++;
         return out;
       }
-      if (t.kind !== "ident" && t.kind !== "string") this.fail(t, `expected a key, found '${t.text}'`);
+      if (t.kind !== "ident" && t.kind !== "string") {
+        this.fail(t, `expected a key, found '${t.text}'`);
+      }
       this.pos++;
       const key = t.text;
       const keyPath = path ? `${path}.${key}` : key;
@@ -206,7 +208,10 @@ class Parser {
         this.lines.set(keyPath, t.line);
         out[key] = this.expr(keyPath);
         const end = this.peek();
-        if (end.kind !== "newline" && end.kind !== "eof" && !(end.kind === "punct" && end.text === "}")) {
+        if (
+          end.kind !== "newline" && end.kind !== "eof" &&
+          !(end.kind === "punct" && end.text === "}")
+        ) {
           this.fail(end, `expected a newline after '${key}', found '${end.text}'`);
         }
         continue;

@@ -60,8 +60,8 @@ export function validateConfig(
  */
 export function parseAgentConfig(
   text: string,
-  source = "<config>",
-  baseDir = Deno.cwd(),
+  source: string = "<config>",
+  baseDir: string = Deno.cwd(),
   env: (name: string) => string | undefined = (name) => Deno.env.get(name),
 ): AgentConfig {
   if (text.trimStart().startsWith("{")) {

@@ -6,7 +6,7 @@
 import { z } from "zod";
 
 /** One model a provider serves. */
-export const ModelSchema = z.object({
+const ModelSchemaObject = z.object({
   id: z.string().min(1),
   /** Tokens the model can attend to; compaction starts before it fills. */
   context_window: z.number().int().positive().default(8192),
@@ -16,7 +16,7 @@ export const ModelSchema = z.object({
 });
 
 /** An LLM endpoint. */
-export const ProviderSchema = z.object({
+const ProviderSchemaObject = z.object({
   name: z.string().min(1),
   /** Wire format: `openai` (power, Ollama, OpenAI...) or `anthropic` (Messages API). */
   kind: z.enum(["openai", "anthropic"]).default("openai"),
@@ -26,12 +26,12 @@ export const ProviderSchema = z.object({
   max_attempts: z.number().int().min(1).max(10).default(3),
   retry_delay_ms: z.number().int().min(0).default(250),
   timeout_ms: z.number().int().positive().default(120_000),
-  models: z.array(ModelSchema).default([]),
+  models: z.array(ModelSchemaObject).default([]),
 });
 
 const PermissionAction = z.enum(["allow", "ask", "deny"]);
 
-export const PermissionsSchema = z.object({
+const PermissionsSchemaObject = z.object({
   /** `permissive` allows everything not denied; `strict` asks for anything that writes or runs. */
   preset: z.enum(["default", "permissive", "strict"]).default("default"),
   allow: z.array(z.string()).default([]),
@@ -44,7 +44,7 @@ export const PermissionsSchema = z.object({
   timeout_action: z.enum(["allow", "deny"]).default("deny"),
 });
 
-export const HookSchema = z.object({
+const HookSchemaObject = z.object({
   event: z.enum([
     "PreToolUse",
     "PostToolUse",
@@ -64,7 +64,7 @@ export const HookSchema = z.object({
   timeout_ms: z.number().int().positive().default(10_000),
 });
 
-export const McpServerSchema = z.object({
+const McpServerSchemaObject = z.object({
   name: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only"),
   transport: z.enum(["stdio", "http"]).default("stdio"),
   command: z.string().optional(),
@@ -78,7 +78,7 @@ export const McpServerSchema = z.object({
   path: ["transport"],
 });
 
-export const SubagentSchema = z.object({
+const SubagentSchemaObject = z.object({
   name: z.string().regex(/^[a-z][a-z0-9_-]*$/, "lowercase letters, digits, _ and - only"),
   description: z.string().default(""),
   /** `provider/model`; the parent's model when unset. */
@@ -87,10 +87,10 @@ export const SubagentSchema = z.object({
   tools: z.array(z.string()).optional(),
   max_steps: z.number().int().positive().default(12),
   prompt: z.string().default(""),
-  permissions: PermissionsSchema.partial().optional(),
+  permissions: PermissionsSchemaObject.partial().optional(),
 });
 
-export const AgentConfigSchema = z.object({
+const AgentConfigSchemaObject = z.object({
   name: z.string().default("agent"),
   /** `provider/model`. */
   default_model: z.string().default("power/a3s-default"),
@@ -99,7 +99,7 @@ export const AgentConfigSchema = z.object({
   max_steps: z.number().int().positive().max(500).default(24),
   /** The folder tools may touch; relative paths resolve against the config file. */
   workspace: z.string().default("."),
-  providers: z.array(ProviderSchema).default([]),
+  providers: z.array(ProviderSchemaObject).default([]),
   tools: z.object({
     /** Only these (all when unset). */
     enabled: z.array(z.string()).optional(),
@@ -108,9 +108,9 @@ export const AgentConfigSchema = z.object({
     output_limit: z.number().int().positive().default(16_000),
     timeout_ms: z.number().int().positive().default(60_000),
   }).prefault({}),
-  permissions: PermissionsSchema.prefault({}),
-  hooks: z.array(HookSchema).default([]),
-  mcp: z.array(McpServerSchema).default([]),
+  permissions: PermissionsSchemaObject.prefault({}),
+  hooks: z.array(HookSchemaObject).default([]),
+  mcp: z.array(McpServerSchemaObject).default([]),
   skills: z.object({
     dirs: z.array(z.string()).default([]),
     /** Load the skills shipped with the module. */
@@ -152,7 +152,7 @@ export const AgentConfigSchema = z.object({
     /** Only these hosts, when set (globs such as `*.example.org`). */
     allow_hosts: z.array(z.string()).optional(),
   }).prefault({}),
-  agents: z.array(SubagentSchema).default([]),
+  agents: z.array(SubagentSchemaObject).default([]),
   agent_dirs: z.array(z.string()).default([]),
   planning: z.object({
     enabled: z.boolean().default(true),
@@ -167,16 +167,123 @@ export const AgentConfigSchema = z.object({
   }).prefault({}),
 });
 
+/** One model a provider serves. */
+export interface ModelConfig {
+  id: string;
+  context_window: number;
+  max_tokens: number;
+  temperature?: number;
+}
+
+/** An LLM endpoint. */
+export interface ProviderConfig {
+  name: string;
+  kind: "openai" | "anthropic";
+  base_url?: string;
+  api_key?: string;
+  max_attempts: number;
+  retry_delay_ms: number;
+  timeout_ms: number;
+  models: ModelConfig[];
+}
+
+/** Permission rules and presets. */
+export interface PermissionsConfig {
+  preset: "default" | "permissive" | "strict";
+  allow: string[];
+  ask: string[];
+  deny: string[];
+  default?: "allow" | "ask" | "deny";
+  approval_timeout_ms: number;
+  timeout_action: "allow" | "deny";
+}
+
+/** The eight hook events. */
+export type HookEventName =
+  | "PreToolUse"
+  | "PostToolUse"
+  | "GenerateStart"
+  | "GenerateEnd"
+  | "SessionStart"
+  | "SessionEnd"
+  | "SkillLoad"
+  | "SkillUnload";
+
+/** A shell hook. */
+export interface HookConfig {
+  event: HookEventName;
+  command: string;
+  matcher?: string;
+  priority: number;
+  timeout_ms: number;
+}
+
+/** An MCP server to connect. */
+export interface McpServerConfig {
+  name: string;
+  transport: "stdio" | "http";
+  command?: string;
+  args: string[];
+  env: Record<string, string>;
+  url?: string;
+  headers: Record<string, string>;
+  enabled: boolean;
+}
+
+/** A subagent defined in the config. */
+export interface SubagentConfig {
+  name: string;
+  description: string;
+  model?: string;
+  tools?: string[];
+  max_steps: number;
+  prompt: string;
+  permissions?: Partial<PermissionsConfig>;
+}
+
 /** A validated config, defaults applied. */
-export type AgentConfig = z.infer<typeof AgentConfigSchema>;
+export interface AgentConfig {
+  name: string;
+  default_model: string;
+  system_prompt?: string;
+  max_steps: number;
+  workspace: string;
+  providers: ProviderConfig[];
+  tools: { enabled?: string[]; disabled: string[]; output_limit: number; timeout_ms: number };
+  permissions: PermissionsConfig;
+  hooks: HookConfig[];
+  mcp: McpServerConfig[];
+  skills: { dirs: string[]; builtin: boolean };
+  memory: { enabled: boolean; project?: string; user: string; embedding_model?: string };
+  box: { driver: "auto" | "bwrap" | "process" | "box"; network: boolean; image: string };
+  search: { enabled: boolean; engines: string[] };
+  safeclaw: {
+    enabled: boolean;
+    taint: boolean;
+    injection: "off" | "warn" | "block";
+    allow_tainted_egress: boolean;
+  };
+  web: { allow_private: boolean; allow_hosts?: string[] };
+  agents: SubagentConfig[];
+  agent_dirs: string[];
+  planning: { enabled: boolean; max_concurrency: number; max_attempts: number };
+  compaction: { threshold: number; keep_recent: number };
+}
+
+/** Every field optional, at every depth: what a config may leave out. */
+export type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[]
+  : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> }
+  : T;
+
 /** A config as written, before defaults. */
-export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
-export type ProviderConfig = z.infer<typeof ProviderSchema>;
-export type ModelConfig = z.infer<typeof ModelSchema>;
-export type PermissionsConfig = z.infer<typeof PermissionsSchema>;
-export type HookConfig = z.infer<typeof HookSchema>;
-export type McpServerConfig = z.infer<typeof McpServerSchema>;
-export type SubagentConfig = z.infer<typeof SubagentSchema>;
+export type AgentConfigInput = DeepPartial<AgentConfig>;
+
+/** Validates an agent config and applies its defaults. */
+export const AgentConfigSchema: z.ZodType<AgentConfig> = AgentConfigSchemaObject;
+/** Validates a subagent definition. */
+export const SubagentSchema: z.ZodType<SubagentConfig> = SubagentSchemaObject;
+/** Validates a permissions section. */
+export const PermissionsSchema: z.ZodType<PermissionsConfig> = PermissionsSchemaObject;
 
 /** Blocks that may repeat in `agent.hcl`; each becomes a list. */
 export const REPEATED_BLOCKS: ReadonlySet<string> = new Set([

@@ -15,7 +15,10 @@ export type ScriptStep = ScriptedReply | ((request: ChatRequest) => ScriptedRepl
 let counter = 0;
 
 /** Streams one reply as provider events, text in small deltas as a real model would. */
-export async function* replyEvents(reply: ScriptedReply, signal?: AbortSignal): AsyncGenerator<ProviderEvent> {
+export async function* replyEvents(
+  reply: ScriptedReply,
+  signal?: AbortSignal,
+): AsyncGenerator<ProviderEvent> {
   if (reply.delayMs) {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(resolve, reply.delayMs);
@@ -31,7 +34,11 @@ export async function* replyEvents(reply: ScriptedReply, signal?: AbortSignal): 
     yield { type: "text", delta: text.slice(i, i + 16) };
   }
   for (const c of reply.toolCalls ?? []) {
-    const call: ToolCall = { id: c.id ?? `call_${++counter}`, name: c.name, arguments: c.arguments };
+    const call: ToolCall = {
+      id: c.id ?? `call_${++counter}`,
+      name: c.name,
+      arguments: c.arguments,
+    };
     yield { type: "tool_call", call };
   }
   yield { type: "usage", usage: { inputTokens: 10, outputTokens: Math.ceil(text.length / 4) + 1 } };

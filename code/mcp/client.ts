@@ -55,7 +55,9 @@ function mcpTool(
     parameters,
     validate(raw) {
       // The server validates against its own schema; we check the shape the protocol needs.
-      return isObject(raw) ? { ok: true, input: raw } : { ok: false, error: "arguments must be a JSON object" };
+      return isObject(raw)
+        ? { ok: true, input: raw }
+        : { ok: false, error: "arguments must be a JSON object" };
     },
     subject: () => undefined,
     run: (input, ctx) => call(client, input, ctx.signal),
@@ -73,10 +75,15 @@ function mcpTool(
  * await conn.close();
  * ```
  */
-export async function connectMcpServer(config: McpServerConfig, cwd?: string): Promise<McpConnection> {
+export async function connectMcpServer(
+  config: McpServerConfig,
+  cwd?: string,
+): Promise<McpConnection> {
   const client = new Client({ name: "a3s-code", version: "0.1.0" });
   const transport = config.transport === "http"
-    ? new StreamableHTTPClientTransport(new URL(config.url!), { requestInit: { headers: config.headers } })
+    ? new StreamableHTTPClientTransport(new URL(config.url!), {
+      requestInit: { headers: config.headers },
+    })
     : new StdioClientTransport({
       command: config.command!,
       args: config.args,
@@ -94,19 +101,42 @@ export async function connectMcpServer(config: McpServerConfig, cwd?: string): P
   if (caps.tools) {
     const listed = await client.listTools();
     for (const t of listed.tools) {
-      tools.push(mcpTool(client, config.name, t.name, t.description ?? t.name, t.inputSchema as Record<string, unknown>, async (c, input, signal) => {
-        const result = await c.callTool({ name: t.name, arguments: input }, undefined, { signal });
-        const text = renderContent(result.content as ContentPart[]);
-        if (result.isError) throw new ToolError(text || `${t.name} failed`);
-        return text || JSON.stringify(result.structuredContent ?? {});
-      }));
+      tools.push(
+        mcpTool(
+          client,
+          config.name,
+          t.name,
+          t.description ?? t.name,
+          t.inputSchema as Record<string, unknown>,
+          async (c, input, signal) => {
+            const result = await c.callTool({ name: t.name, arguments: input }, undefined, {
+              signal,
+            });
+            const text = renderContent(result.content as ContentPart[]);
+            if (result.isError) throw new ToolError(text || `${t.name} failed`);
+            return text || JSON.stringify(result.structuredContent ?? {});
+          },
+        ),
+      );
     }
   }
   if (caps.resources) {
-    tools.push(mcpTool(client, config.name, "list_resources", "List the resources this server offers (uri, name, description).", { type: "object", properties: {} }, async (c, _i, signal) => {
-      const listed = await c.listResources(undefined, { signal });
-      return (listed.resources as { uri: string; name: string; description?: string }[]).map((r) => `${r.uri}  ${r.name}${r.description ? ` — ${r.description}` : ""}`).join("\n") || "no resources";
-    }));
+    tools.push(
+      mcpTool(
+        client,
+        config.name,
+        "list_resources",
+        "List the resources this server offers (uri, name, description).",
+        { type: "object", properties: {} },
+        async (c, _i, signal) => {
+          const listed = await c.listResources(undefined, { signal });
+          return (listed.resources as { uri: string; name: string; description?: string }[]).map((
+            r,
+          ) => `${r.uri}  ${r.name}${r.description ? ` — ${r.description}` : ""}`).join("\n") ||
+            "no resources";
+        },
+      ),
+    );
     tools.push(mcpTool(client, config.name, "read_resource", "Read one resource by uri.", {
       type: "object",
       properties: { uri: { type: "string" } },
@@ -114,7 +144,9 @@ export async function connectMcpServer(config: McpServerConfig, cwd?: string): P
     }, async (c, input, signal) => {
       if (typeof input.uri !== "string") throw new ToolError("uri must be a string");
       const read = await c.readResource({ uri: input.uri }, { signal });
-      return (read.contents as { text?: unknown; mimeType?: string }[]).map((x) => (typeof x.text === "string" ? x.text : `[binary ${x.mimeType ?? ""}]`)).join("\n");
+      return (read.contents as { text?: unknown; mimeType?: string }[]).map((
+        x,
+      ) => (typeof x.text === "string" ? x.text : `[binary ${x.mimeType ?? ""}]`)).join("\n");
     }));
   }
   return { name: config.name, client, tools, close: () => client.close() };

@@ -12,12 +12,22 @@ const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 
 Deno.test("mcp client: stdio and streamable HTTP servers become mcp__<server>__<tool> tools, never shadowing built-ins", async () => {
   const dir = await Deno.makeTempDir({ prefix: "a3s-code-mcp-" });
-  const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: () => crypto.randomUUID() });
+  const transport = new WebStandardStreamableHTTPServerTransport({
+    sessionIdGenerator: () => crypto.randomUUID(),
+  });
   const httpServer = fixtureServer();
   await httpServer.connect(transport);
-  const web = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => transport.handleRequest(req));
+  const web = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    (req) => transport.handleRequest(req),
+  );
   const llm = new ScriptedProvider([
-    { toolCalls: [{ name: "mcp__local__add", arguments: { a: 2, b: 40 } }, { name: "mcp__remote__read_resource", arguments: { uri: "fixture://readme" } }, { name: "mcp__local__fail", arguments: {} }] },
+    {
+      toolCalls: [{ name: "mcp__local__add", arguments: { a: 2, b: 40 } }, {
+        name: "mcp__remote__read_resource",
+        arguments: { uri: "fixture://readme" },
+      }, { name: "mcp__local__fail", arguments: {} }],
+    },
     { text: "done" },
   ]);
   const agent = await Agent.fromConfig({
@@ -32,8 +42,16 @@ Deno.test("mcp client: stdio and streamable HTTP servers become mcp__<server>__<
     assertEquals(agent.mcpServers, ["local", "remote"]);
     const names = [...agent.tools.keys()].filter((n) => n.startsWith("mcp__"));
     assertEquals(names.sort(), [
-      "mcp__local__add", "mcp__local__fail", "mcp__local__list_resources", "mcp__local__read", "mcp__local__read_resource",
-      "mcp__remote__add", "mcp__remote__fail", "mcp__remote__list_resources", "mcp__remote__read", "mcp__remote__read_resource",
+      "mcp__local__add",
+      "mcp__local__fail",
+      "mcp__local__list_resources",
+      "mcp__local__read",
+      "mcp__local__read_resource",
+      "mcp__remote__add",
+      "mcp__remote__fail",
+      "mcp__remote__list_resources",
+      "mcp__remote__read",
+      "mcp__remote__read_resource",
     ]);
     assertEquals(agent.tools.get("read")!.effect, "read"); // the built-in is untouched
     const session = agent.session();
@@ -49,11 +67,20 @@ Deno.test("mcp client: stdio and streamable HTTP servers become mcp__<server>__<
 
 Deno.test("mcp server: `code mcp` serves the agent's tools over stdio, confined and permission-checked", async () => {
   const dir = await Deno.makeTempDir({ prefix: "a3s-code-mcpd-" });
-  await Deno.writeTextFile(`${dir}/agent.hcl`, `workspace = "ws"\npermissions {\n  deny = ["bash(curl *)"]\n}\n`);
+  await Deno.writeTextFile(
+    `${dir}/agent.hcl`,
+    `workspace = "ws"\npermissions {\n  deny = ["bash(curl *)"]\n}\n`,
+  );
   await Deno.mkdir(`${dir}/ws`);
   await Deno.writeTextFile(`${dir}/ws/hello.txt`, "hello from the workspace\n");
   const client = new Client({ name: "test", version: "1.0.0" });
-  await client.connect(new StdioClientTransport({ command: Deno.execPath(), args: ["run", "-A", MOD, "code", "mcp", `${dir}/agent.hcl`], stderr: "pipe" }));
+  await client.connect(
+    new StdioClientTransport({
+      command: Deno.execPath(),
+      args: ["run", "-A", MOD, "code", "mcp", `${dir}/agent.hcl`],
+      stderr: "pipe",
+    }),
+  );
   try {
     const tools = (await client.listTools()).tools as { name: string }[];
     assert(tools.some((t) => t.name === "read") && tools.some((t) => t.name === "bash"));
@@ -65,7 +92,10 @@ Deno.test("mcp server: `code mcp` serves the agent's tools over stdio, confined 
     const escape = await text("read", { path: "../agent.hcl" });
     assert(escape[1] && String(escape[0]).includes("outside the workspace"));
     const denied = await text("bash", { command: "curl http://example.org" });
-    assertEquals(denied, ["Error: permission denied for bash(curl http://example.org) by rule bash(curl *)", true]);
+    assertEquals(denied, [
+      "Error: permission denied for bash(curl http://example.org) by rule bash(curl *)",
+      true,
+    ]);
   } finally {
     await client.close();
     await Deno.remove(dir, { recursive: true });

@@ -54,7 +54,9 @@ function parseDecision(stdout: string): HookDecision | undefined {
     return undefined; // Plain output is informational, as in Claude Code.
   }
   const action = json.action ?? json.decision;
-  if (action === "block" || action === "deny") return { action: "block", reason: String(json.reason ?? "blocked by hook") };
+  if (action === "block" || action === "deny") {
+    return { action: "block", reason: String(json.reason ?? "blocked by hook") };
+  }
   if (action === "modify" && json.data && typeof json.data === "object") {
     return { action: "modify", data: json.data as Record<string, unknown> };
   }
@@ -76,7 +78,11 @@ export function shellHook(config: HookConfig, cwd: string): HookRegistration {
         stdout: "piped",
         stderr: "piped",
         signal: AbortSignal.timeout(config.timeout_ms),
-        env: { A3S_HOOK_EVENT: event.event, A3S_SESSION_ID: event.sessionId, ...(event.tool ? { A3S_TOOL: event.tool } : {}) },
+        env: {
+          A3S_HOOK_EVENT: event.event,
+          A3S_SESSION_ID: event.sessionId,
+          ...(event.tool ? { A3S_TOOL: event.tool } : {}),
+        },
       }).spawn();
       const writer = child.stdin.getWriter();
       await writer.write(new TextEncoder().encode(JSON.stringify(event))).catch(() => {});
@@ -84,7 +90,9 @@ export function shellHook(config: HookConfig, cwd: string): HookRegistration {
       const out = await child.output();
       const stderr = new TextDecoder().decode(out.stderr).trim();
       if (out.code === 2) return { action: "block", reason: stderr || "blocked by hook" };
-      if (out.signal) return { action: "block", reason: `hook timed out after ${config.timeout_ms} ms` };
+      if (out.signal) {
+        return { action: "block", reason: `hook timed out after ${config.timeout_ms} ms` };
+      }
       if (out.code !== 0) return; // A failing hook is reported in logs, not a veto.
       return parseDecision(new TextDecoder().decode(out.stdout));
     },
@@ -116,11 +124,18 @@ export class HookRunner {
   }
 
   /** Runs the event's hooks in priority order; the first block stops the chain. */
-  async run(event: HookEventName, sessionId: string, data: Record<string, unknown>, tool?: string): Promise<HookOutcome> {
+  async run(
+    event: HookEventName,
+    sessionId: string,
+    data: Record<string, unknown>,
+    tool?: string,
+  ): Promise<HookOutcome> {
     let current = data;
     for (const hook of this.#hooks) {
       if (hook.event !== event) continue;
-      if (hook.matcher && (tool === undefined || !globToRegExp(hook.matcher, false).test(tool))) continue;
+      if (hook.matcher && (tool === undefined || !globToRegExp(hook.matcher, false).test(tool))) {
+        continue;
+      }
       let decision: HookDecision | void;
       try {
         decision = await hook.run({ event, sessionId, tool, data: current });
@@ -128,7 +143,9 @@ export class HookRunner {
         decision = { action: "block", reason: `hook failed: ${(error as Error).message}` };
       }
       if (!decision || decision.action === "continue") continue;
-      if (decision.action === "block") return { blocked: { reason: decision.reason, hook: hook.label ?? "hook" }, data: current };
+      if (decision.action === "block") {
+        return { blocked: { reason: decision.reason, hook: hook.label ?? "hook" }, data: current };
+      }
       current = { ...current, ...decision.data };
     }
     return { data: current };

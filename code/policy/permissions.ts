@@ -17,7 +17,15 @@ export interface PermissionRule {
 }
 
 /** Tools whose subject is free text (a command, a URL), where `*` crosses `/`. */
-const TEXT_SUBJECTS = new Set(["bash", "web_fetch", "web_search", "task", "codesearch", "git_worktree", "load_skill"]);
+const TEXT_SUBJECTS = new Set([
+  "bash",
+  "web_fetch",
+  "web_search",
+  "task",
+  "codesearch",
+  "git_worktree",
+  "load_skill",
+]);
 
 /** Parses `bash(git *)`, `read(src/**)`, `mcp__github__*` or `write`. */
 export function parseRule(source: string): PermissionRule {
@@ -27,7 +35,9 @@ export function parseRule(source: string): PermissionRule {
   return {
     source,
     tool: globToRegExp(tool, false),
-    subject: pattern === undefined || pattern === "*" ? undefined : globToRegExp(pattern, !TEXT_SUBJECTS.has(tool)),
+    subject: pattern === undefined || pattern === "*"
+      ? undefined
+      : globToRegExp(pattern, !TEXT_SUBJECTS.has(tool)),
   };
 }
 
@@ -50,10 +60,22 @@ export function presetRules(preset: PermissionsConfig["preset"]): {
       return { allow: [], ask: [], deny: [], default: "allow", askEffects: [] };
     case "strict":
       // Reading is free; anything that writes, runs, reaches the network or spawns agents asks.
-      return { allow: [], ask: [], deny: ["bash(sudo *)", "bash(rm -rf /*)"], default: "ask", askEffects: ["write", "exec", "network", "agent"] };
+      return {
+        allow: [],
+        ask: [],
+        deny: ["bash(sudo *)", "bash(rm -rf /*)"],
+        default: "ask",
+        askEffects: ["write", "exec", "network", "agent"],
+      };
     default:
       // Tools run confined and sandboxed, so the default lets them run; destructive shell asks.
-      return { allow: [], ask: ["bash(rm -rf *)", "bash(git push*)"], deny: ["bash(sudo *)"], default: "allow", askEffects: [] };
+      return {
+        allow: [],
+        ask: ["bash(rm -rf *)", "bash(git push*)"],
+        deny: ["bash(sudo *)"],
+        default: "allow",
+        askEffects: [],
+      };
   }
 }
 
@@ -98,12 +120,23 @@ export class PermissionPolicy {
   }
 
   /** deny → allow → ask → default (where a preset may ask by effect). */
-  decide(tool: string, subject: string | undefined, effect: ToolEffect | undefined): PermissionDecision {
-    for (const [list, action] of [[this.deny, "deny"], [this.allow, "allow"], [this.ask, "ask"]] as const) {
+  decide(
+    tool: string,
+    subject: string | undefined,
+    effect: ToolEffect | undefined,
+  ): PermissionDecision {
+    for (
+      const [list, action] of [[this.deny, "deny"], [this.allow, "allow"], [
+        this.ask,
+        "ask",
+      ]] as const
+    ) {
       const rule = list.find((r) => matches(r, tool, subject));
       if (rule) return { action, rule: rule.source };
     }
-    if (this.fallback === "ask" && effect && !this.askEffects.has(effect)) return { action: "allow", rule: `preset:${effect}` };
+    if (this.fallback === "ask" && effect && !this.askEffects.has(effect)) {
+      return { action: "allow", rule: `preset:${effect}` };
+    }
     return { action: this.fallback };
   }
 }
@@ -135,7 +168,8 @@ export async function requestApproval(
   const timer = AbortSignal.timeout(timeoutMs);
   const both = signal ? AbortSignal.any([timer, signal]) : timer;
   return await new Promise((resolve) => {
-    const onAbort = () => resolve({ allowed: !signal?.aborted && timeoutAction === "allow", timedOut: true });
+    const onAbort = () =>
+      resolve({ allowed: !signal?.aborted && timeoutAction === "allow", timedOut: true });
     both.addEventListener("abort", onAbort, { once: true });
     approver(request, both).then(
       (allowed) => resolve({ allowed, timedOut: false }),

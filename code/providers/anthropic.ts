@@ -47,10 +47,17 @@ function toWire(messages: Message[]): { system: string; messages: WireMessage[] 
     if (m.role === "system") system.push(m.content);
     else if (m.role === "user") push("user", { type: "text", text: m.content });
     else if (m.role === "tool") {
-      push("user", { type: "tool_result", tool_use_id: m.toolCallId, content: m.content, is_error: m.isError || undefined });
+      push("user", {
+        type: "tool_result",
+        tool_use_id: m.toolCallId,
+        content: m.content,
+        is_error: m.isError || undefined,
+      });
     } else {
       if (m.content) push("assistant", { type: "text", text: m.content });
-      for (const c of m.toolCalls ?? []) push("assistant", { type: "tool_use", id: c.id, name: c.name, input: c.arguments });
+      for (const c of m.toolCalls ?? []) {
+        push("assistant", { type: "tool_use", id: c.id, name: c.name, input: c.arguments });
+      }
     }
   }
   return { system: system.join("\n\n"), messages: out };
@@ -142,7 +149,12 @@ export class AnthropicProvider implements LlmProvider {
           message = JSON.parse(text)?.error?.message ?? message;
         } catch { /* not JSON */ }
         // 529 is Anthropic's "overloaded".
-        throw new ProviderError(this.name, res.status, `HTTP ${res.status}: ${message}`, isRetryableStatus(res.status));
+        throw new ProviderError(
+          this.name,
+          res.status,
+          `HTTP ${res.status}: ${message}`,
+          isRetryableStatus(res.status),
+        );
       }
       return res;
     }, { maxAttempts: o.maxAttempts ?? 3, delayMs: o.retryDelayMs ?? 500, signal: request.signal });
@@ -200,6 +212,9 @@ export class AnthropicProvider implements LlmProvider {
       }
     }
     yield { type: "usage", usage: { inputTokens, outputTokens } };
-    yield { type: "done", stopReason: schemaTool && stopReason === "tool_use" ? "end_turn" : stopReason };
+    yield {
+      type: "done",
+      stopReason: schemaTool && stopReason === "tool_use" ? "end_turn" : stopReason,
+    };
   }
 }

@@ -44,7 +44,10 @@ function toWire(messages: Message[]): WireMessage[] {
               tool_calls: m.toolCalls.map((c) => ({
                 id: c.id,
                 type: "function" as const,
-                function: { name: c.name, arguments: c.invalidArguments ?? JSON.stringify(c.arguments) },
+                function: {
+                  name: c.name,
+                  arguments: c.invalidArguments ?? JSON.stringify(c.arguments),
+                },
               })),
             }
             : {}),
@@ -61,7 +64,11 @@ interface StreamChunk {
   choices?: {
     delta?: {
       content?: string | null;
-      tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[];
+      tool_calls?: {
+        index?: number;
+        id?: string;
+        function?: { name?: string; arguments?: string };
+      }[];
     };
     finish_reason?: string | null;
   }[];
@@ -107,7 +114,11 @@ export class OpenAiProvider implements LlmProvider {
     if (request.responseSchema) {
       body.response_format = {
         type: "json_schema",
-        json_schema: { name: request.responseSchema.name, schema: request.responseSchema.schema, strict: true },
+        json_schema: {
+          name: request.responseSchema.name,
+          schema: request.responseSchema.schema,
+          strict: true,
+        },
       };
     }
     const url = `${o.baseUrl.replace(/\/$/, "")}/chat/completions`;
@@ -137,7 +148,12 @@ export class OpenAiProvider implements LlmProvider {
         try {
           message = JSON.parse(text)?.error?.message ?? message;
         } catch { /* not JSON */ }
-        throw new ProviderError(this.name, res.status, `HTTP ${res.status}: ${message}`, isRetryableStatus(res.status));
+        throw new ProviderError(
+          this.name,
+          res.status,
+          `HTTP ${res.status}: ${message}`,
+          isRetryableStatus(res.status),
+        );
       }
       return res;
     }, { maxAttempts: o.maxAttempts ?? 3, delayMs: o.retryDelayMs ?? 250, signal: request.signal });
@@ -151,9 +167,16 @@ export class OpenAiProvider implements LlmProvider {
       try {
         chunk = JSON.parse(event.data);
       } catch {
-        throw new ProviderError(this.name, 200, `bad stream chunk: ${event.data.slice(0, 200)}`, false);
+        throw new ProviderError(
+          this.name,
+          200,
+          `bad stream chunk: ${event.data.slice(0, 200)}`,
+          false,
+        );
       }
-      if (chunk.error) throw new ProviderError(this.name, 200, chunk.error.message ?? "stream error", false);
+      if (chunk.error) {
+        throw new ProviderError(this.name, 200, chunk.error.message ?? "stream error", false);
+      }
       for (const choice of chunk.choices ?? []) {
         const delta = choice.delta;
         if (delta?.content) yield { type: "text", delta: delta.content };
@@ -171,12 +194,18 @@ export class OpenAiProvider implements LlmProvider {
         sawUsage = true;
         yield {
           type: "usage",
-          usage: { inputTokens: chunk.usage.prompt_tokens ?? 0, outputTokens: chunk.usage.completion_tokens ?? 0 },
+          usage: {
+            inputTokens: chunk.usage.prompt_tokens ?? 0,
+            outputTokens: chunk.usage.completion_tokens ?? 0,
+          },
         };
       }
     }
     for (const [index, entry] of [...pending.entries()].sort((a, b) => a[0] - b[0])) {
-      yield { type: "tool_call", call: toolCallFrom(entry.id || `call_${index}`, entry.name, entry.args) };
+      yield {
+        type: "tool_call",
+        call: toolCallFrom(entry.id || `call_${index}`, entry.name, entry.args),
+      };
     }
     if (!sawUsage) yield { type: "usage", usage: { inputTokens: 0, outputTokens: 0 } };
     yield { type: "done", stopReason: pending.size ? "tool_calls" : stopReason };

@@ -17,11 +17,24 @@ function toPower(messages: Message[]): ChatParams["messages"] {
         role: "assistant" as const,
         content: m.content,
         ...(m.toolCalls?.length
-          ? { tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } })) }
+          ? {
+            tool_calls: m.toolCalls.map((c) => ({
+              id: c.id,
+              type: "function" as const,
+              function: { name: c.name, arguments: c.arguments },
+            })),
+          }
           : {}),
       };
     }
-    if (m.role === "tool") return { role: "tool" as const, content: m.content, tool_call_id: m.toolCallId, name: m.name };
+    if (m.role === "tool") {
+      return {
+        role: "tool" as const,
+        content: m.content,
+        tool_call_id: m.toolCallId,
+        name: m.name,
+      };
+    }
     return { role: m.role, content: m.content };
   });
 }
@@ -52,7 +65,9 @@ export class PowerProvider implements LlmProvider {
       toolChoice: request.toolChoice,
       format: request.responseSchema?.schema,
       maxTokens: request.maxTokens,
-      sampling: request.temperature === undefined ? undefined : { temperature: request.temperature },
+      sampling: request.temperature === undefined
+        ? undefined
+        : { temperature: request.temperature },
       signal: request.signal,
     });
     let outcome: CompletionOutcome;
@@ -66,9 +81,25 @@ export class PowerProvider implements LlmProvider {
     }
     // power parses tool calls from the whole output, so they arrive after the visible text.
     for (const [i, call] of outcome.toolCalls.entries()) {
-      yield { type: "tool_call", call: { id: `call_${crypto.randomUUID().slice(0, 8)}_${i}`, name: call.name, arguments: call.arguments } };
+      yield {
+        type: "tool_call",
+        call: {
+          id: `call_${crypto.randomUUID().slice(0, 8)}_${i}`,
+          name: call.name,
+          arguments: call.arguments,
+        },
+      };
     }
-    yield { type: "usage", usage: { inputTokens: outcome.result.promptTokens, outputTokens: outcome.result.completionTokens } };
-    yield { type: "done", stopReason: outcome.toolCalls.length ? "tool_calls" : outcome.result.finishReason };
+    yield {
+      type: "usage",
+      usage: {
+        inputTokens: outcome.result.promptTokens,
+        outputTokens: outcome.result.completionTokens,
+      },
+    };
+    yield {
+      type: "done",
+      stopReason: outcome.toolCalls.length ? "tool_calls" : outcome.result.finishReason,
+    };
   }
 }

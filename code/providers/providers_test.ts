@@ -13,11 +13,21 @@ const TOOLS = [{
 
 Deno.test("openai provider: streamed text, split tool-call arguments, usage, wire messages", async () => {
   const server = scriptedOpenAiServer((_body, n) =>
-    n === 0 ? { text: "Reading it now.", toolCalls: [{ name: "read", arguments: { path: "a.txt" } }, { name: "read", arguments: { path: "b.txt" } }] } : { text: "done" }
+    n === 0
+      ? {
+        text: "Reading it now.",
+        toolCalls: [{ name: "read", arguments: { path: "a.txt" } }, {
+          name: "read",
+          arguments: { path: "b.txt" },
+        }],
+      }
+      : { text: "done" }
   );
   try {
     const llm = new OpenAiProvider({ baseUrl: server.url, apiKey: "k" });
-    const first = await collect(llm.stream({ model: "m", messages: [{ role: "user", content: "hi" }], tools: TOOLS }));
+    const first = await collect(
+      llm.stream({ model: "m", messages: [{ role: "user", content: "hi" }], tools: TOOLS }),
+    );
     assertEquals(first.text, "Reading it now.");
     assertEquals(first.toolCalls.map((c) => c.arguments), [{ path: "a.txt" }, { path: "b.txt" }]);
     assertEquals(first.stopReason, "tool_calls");
@@ -33,8 +43,16 @@ Deno.test("openai provider: streamed text, split tool-call arguments, usage, wir
     assertEquals(second.text, "done");
     const wire = server.bodies[1].messages as Record<string, unknown>[];
     assertEquals(wire[1].content, null);
-    assertEquals((wire[1].tool_calls as { function: { arguments: string } }[])[0].function.arguments, '{"path":"a.txt"}');
-    assertEquals(wire[2], { role: "tool", content: "A", tool_call_id: first.toolCalls[0].id, name: "read" });
+    assertEquals(
+      (wire[1].tool_calls as { function: { arguments: string } }[])[0].function.arguments,
+      '{"path":"a.txt"}',
+    );
+    assertEquals(wire[2], {
+      role: "tool",
+      content: "A",
+      tool_call_id: first.toolCalls[0].id,
+      name: "read",
+    });
     assertEquals((server.bodies[0].tools as unknown[]).length, 1);
   } finally {
     await server.close();
@@ -45,13 +63,23 @@ Deno.test("openai provider: retries 503 through lane with backoff, not 400", asy
   let calls = 0;
   const server = scriptedOpenAiServer((body) => {
     calls++;
-    if (body.model === "bad") return Response.json({ error: { message: "model bad" } }, { status: 400 });
+    if (body.model === "bad") {
+      return Response.json({ error: { message: "model bad" } }, { status: 400 });
+    }
     return calls < 3 ? new Response("busy", { status: 503 }) : { text: "ok" };
   });
   const { run, close } = laneRetryRunner();
   try {
-    const llm = new OpenAiProvider({ baseUrl: server.url, retry: run, maxAttempts: 4, retryDelayMs: 5 });
-    assertEquals((await collect(llm.stream({ model: "m", messages: [{ role: "user", content: "x" }] }))).text, "ok");
+    const llm = new OpenAiProvider({
+      baseUrl: server.url,
+      retry: run,
+      maxAttempts: 4,
+      retryDelayMs: 5,
+    });
+    assertEquals(
+      (await collect(llm.stream({ model: "m", messages: [{ role: "user", content: "x" }] }))).text,
+      "ok",
+    );
     assertEquals(calls, 3);
     const error = await assertRejects(
       () => collect(llm.stream({ model: "bad", messages: [{ role: "user", content: "x" }] })),
@@ -68,32 +96,68 @@ Deno.test("openai provider: retries 503 through lane with backoff, not 400", asy
 
 Deno.test("anthropic provider: Messages SSE events with text and tool_use, tool_result wire shape", async () => {
   const server = scriptedAnthropicServer((_body, n) =>
-    n === 0 ? { text: "Let me look.", toolCalls: [{ name: "read", arguments: { path: "src/a.ts" } }] } : n === 1 ? { text: "It is fine." } : { toolCalls: [{ name: "answer", arguments: { ok: true } }] }
+    n === 0
+      ? { text: "Let me look.", toolCalls: [{ name: "read", arguments: { path: "src/a.ts" } }] }
+      : n === 1
+      ? { text: "It is fine." }
+      : { toolCalls: [{ name: "answer", arguments: { ok: true } }] }
   );
   try {
     const llm = new AnthropicProvider({ baseUrl: server.url, apiKey: "sk-ant-test" });
-    const first = await collect(llm.stream({ model: "claude", messages: [{ role: "system", content: "sys" }, { role: "user", content: "check" }], tools: TOOLS }));
+    const first = await collect(
+      llm.stream({
+        model: "claude",
+        messages: [{ role: "system", content: "sys" }, { role: "user", content: "check" }],
+        tools: TOOLS,
+      }),
+    );
     assertEquals(first.text, "Let me look.");
     assertEquals(first.toolCalls[0].name, "read");
     assertEquals(first.toolCalls[0].arguments, { path: "src/a.ts" });
     assertEquals(first.stopReason, "tool_use");
     assertEquals(first.usage, { inputTokens: 25, outputTokens: 15 });
     assertEquals(server.bodies[0].system, "sys");
-    assertEquals((server.bodies[0].tools as { input_schema: unknown }[])[0].input_schema, TOOLS[0].parameters);
+    assertEquals(
+      (server.bodies[0].tools as { input_schema: unknown }[])[0].input_schema,
+      TOOLS[0].parameters,
+    );
     await collect(llm.stream({
       model: "claude",
       messages: [
         { role: "user", content: "check" },
         { role: "assistant", content: "Let me look.", toolCalls: first.toolCalls },
-        { role: "tool", toolCallId: first.toolCalls[0].id, name: "read", content: "code", isError: false },
+        {
+          role: "tool",
+          toolCallId: first.toolCalls[0].id,
+          name: "read",
+          content: "code",
+          isError: false,
+        },
       ],
     }));
     assertEquals(server.bodies[1].messages, [
       { role: "user", content: [{ type: "text", text: "check" }] },
-      { role: "assistant", content: [{ type: "text", text: "Let me look." }, { type: "tool_use", id: first.toolCalls[0].id, name: "read", input: { path: "src/a.ts" } }] },
-      { role: "user", content: [{ type: "tool_result", tool_use_id: first.toolCalls[0].id, content: "code" }] },
+      {
+        role: "assistant",
+        content: [{ type: "text", text: "Let me look." }, {
+          type: "tool_use",
+          id: first.toolCalls[0].id,
+          name: "read",
+          input: { path: "src/a.ts" },
+        }],
+      },
+      {
+        role: "user",
+        content: [{ type: "tool_result", tool_use_id: first.toolCalls[0].id, content: "code" }],
+      },
     ]);
-    const structured = await collect(llm.stream({ model: "claude", messages: [{ role: "user", content: "?" }], responseSchema: { name: "answer", schema: { type: "object" } } }));
+    const structured = await collect(
+      llm.stream({
+        model: "claude",
+        messages: [{ role: "user", content: "?" }],
+        responseSchema: { name: "answer", schema: { type: "object" } },
+      }),
+    );
     assertEquals(JSON.parse(structured.text), { ok: true });
     assertEquals(server.bodies[2].tool_choice, { type: "tool", name: "answer" });
   } finally {

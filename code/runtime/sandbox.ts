@@ -75,17 +75,30 @@ export class BubblewrapSandbox implements CommandSandbox {
 
   run(command: string, options: RunOptions): Promise<CommandResult> {
     const args = [
-      "--ro-bind", "/", "/",
-      "--dev", "/dev",
-      "--proc", "/proc",
-      "--tmpfs", "/tmp",
-      "--bind", this.root, this.root,
-      "--chdir", options.cwd,
-      "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+      "--ro-bind",
+      "/",
+      "/",
+      "--dev",
+      "/dev",
+      "--proc",
+      "/proc",
+      "--tmpfs",
+      "/tmp",
+      "--bind",
+      this.root,
+      this.root,
+      "--chdir",
+      options.cwd,
+      "--unshare-pid",
+      "--unshare-ipc",
+      "--unshare-uts",
       ...(this.network ? [] : ["--unshare-net"]),
       "--die-with-parent",
       "--new-session",
-      "--", "bash", "-c", command,
+      "--",
+      "bash",
+      "-c",
+      command,
     ];
     return exec("bwrap", args, options);
   }
@@ -116,10 +129,14 @@ export function bubblewrapAvailable(): boolean {
  */
 export function createSandbox(driver: string, root: string, network: boolean): CommandSandbox {
   if (driver === "box") {
-    throw new A3sError("invalid_config", "box.driver = \"box\" needs box's runtime: pass a BoxSandbox as the sandbox option (the CLI does)", {
-      status: 400,
-      field: "box.driver",
-    });
+    throw new A3sError(
+      "invalid_config",
+      'box.driver = "box" needs box\'s runtime: pass a BoxSandbox as the sandbox option (the CLI does)',
+      {
+        status: 400,
+        field: "box.driver",
+      },
+    );
   }
   if (driver === "process") return new ProcessSandbox();
   if (driver === "bwrap" || (driver === "auto" && bubblewrapAvailable())) {

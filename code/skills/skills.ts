@@ -23,7 +23,10 @@ export function parseFrontMatter(text: string): { meta: Record<string, unknown>;
   const m = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?([\s\S]*)$/.exec(text);
   if (!m) return { meta: {}, body: text };
   const meta = parseYaml(m[1]);
-  return { meta: meta && typeof meta === "object" ? meta as Record<string, unknown> : {}, body: m[2] };
+  return {
+    meta: meta && typeof meta === "object" ? meta as Record<string, unknown> : {},
+    body: m[2],
+  };
 }
 
 /** The skills shipped with the module. */
@@ -108,8 +111,12 @@ export class SkillRegistry {
       }
     };
     walk(dir);
-    const tools = skill.allowedTools.length ? `\nAllowed tools: ${skill.allowedTools.join(", ")}` : "";
-    const files = resources.length ? `\nResources in ${dir}:\n${resources.sort().map((r) => `- ${r}`).join("\n")}` : "";
+    const tools = skill.allowedTools.length
+      ? `\nAllowed tools: ${skill.allowedTools.join(", ")}`
+      : "";
+    const files = resources.length
+      ? `\nResources in ${dir}:\n${resources.sort().map((r) => `- ${r}`).join("\n")}`
+      : "";
     return `# Skill: ${skill.name}\n${body.trim()}\n${tools}${files}`.trim();
   }
 }

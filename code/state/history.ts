@@ -1,7 +1,7 @@
 /** Session history in the shared store, so a session can be resumed by id from any process. */
 import type { Store } from "@a3s/common";
 import type { Message } from "../llm/types.ts";
-import { type CodeTables, CODE_MIGRATIONS } from "./migrations.ts";
+import { CODE_MIGRATIONS, type CodeTables } from "./migrations.ts";
 
 /** A stored session's summary. */
 export interface SessionInfo {
@@ -26,11 +26,19 @@ export interface HistoryStore {
 
 /** Keeps history in memory only: for agents built without a store. */
 export class MemoryHistory implements HistoryStore {
-  readonly #sessions = new Map<string, { info: Omit<SessionInfo, "messages">; messages: Message[] }>();
+  readonly #sessions = new Map<
+    string,
+    { info: Omit<SessionInfo, "messages">; messages: Message[] }
+  >();
 
   create(id: string, agent: string, title: string): Promise<void> {
     const now = Date.now();
-    if (!this.#sessions.has(id)) this.#sessions.set(id, { info: { id, agent, title, createdAt: now, updatedAt: now }, messages: [] });
+    if (!this.#sessions.has(id)) {
+      this.#sessions.set(id, {
+        info: { id, agent, title, createdAt: now, updatedAt: now },
+        messages: [],
+      });
+    }
     return Promise.resolve();
   }
   append(id: string, seq: number, message: Message): Promise<void> {
@@ -51,8 +59,10 @@ export class MemoryHistory implements HistoryStore {
     return Promise.resolve(s ? structuredClone(s.messages) : undefined);
   }
   list(limit: number): Promise<SessionInfo[]> {
-    return Promise.resolve([...this.#sessions.values()].map((s) => ({ ...s.info, messages: s.messages.length }))
-      .sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit));
+    return Promise.resolve(
+      [...this.#sessions.values()].map((s) => ({ ...s.info, messages: s.messages.length }))
+        .sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit),
+    );
   }
   remove(id: string): Promise<boolean> {
     return Promise.resolve(this.#sessions.delete(id));
@@ -85,17 +95,35 @@ export class StoreHistory implements HistoryStore {
 
   async create(id: string, agent: string, title: string): Promise<void> {
     const now = Date.now();
-    await this.db.insertInto("code_sessions").values({ id, agent, title: title.slice(0, 200), created_at: now, updated_at: now })
+    await this.db.insertInto("code_sessions").values({
+      id,
+      agent,
+      title: title.slice(0, 200),
+      created_at: now,
+      updated_at: now,
+    })
       .onConflict((oc) => oc.column("id").doNothing()).execute();
   }
 
   async append(id: string, seq: number, message: Message): Promise<void> {
     const now = Date.now();
     await this.db.insertInto("code_messages")
-      .values({ session_id: id, seq, role: message.role, body: JSON.stringify(message), created_at: now })
-      .onConflict((oc) => oc.columns(["session_id", "seq"]).doUpdateSet({ body: JSON.stringify(message), role: message.role }))
+      .values({
+        session_id: id,
+        seq,
+        role: message.role,
+        body: JSON.stringify(message),
+        created_at: now,
+      })
+      .onConflict((oc) =>
+        oc.columns(["session_id", "seq"]).doUpdateSet({
+          body: JSON.stringify(message),
+          role: message.role,
+        })
+      )
       .execute();
-    await this.db.updateTable("code_sessions").set({ updated_at: now }).where("id", "=", id).execute();
+    await this.db.updateTable("code_sessions").set({ updated_at: now }).where("id", "=", id)
+      .execute();
   }
 
   async replace(id: string, messages: Message[]): Promise<void> {
@@ -115,9 +143,14 @@ export class StoreHistory implements HistoryStore {
   }
 
   async load(id: string): Promise<Message[] | undefined> {
-    const session = await this.db.selectFrom("code_sessions").select("id").where("id", "=", id).executeTakeFirst();
+    const session = await this.db.selectFrom("code_sessions").select("id").where("id", "=", id)
+      .executeTakeFirst();
     if (!session) return undefined;
-    const rows = await this.db.selectFrom("code_messages").select("body").where("session_id", "=", id).orderBy("seq").execute();
+    const rows = await this.db.selectFrom("code_messages").select("body").where(
+      "session_id",
+      "=",
+      id,
+    ).orderBy("seq").execute();
     return rows.map((r) => JSON.parse(r.body) as Message);
   }
 
@@ -132,7 +165,13 @@ export class StoreHistory implements HistoryStore {
         "code_sessions.updated_at",
         eb.fn.count<number>("code_messages.seq").as("messages"),
       ])
-      .groupBy(["code_sessions.id", "code_sessions.agent", "code_sessions.title", "code_sessions.created_at", "code_sessions.updated_at"])
+      .groupBy([
+        "code_sessions.id",
+        "code_sessions.agent",
+        "code_sessions.title",
+        "code_sessions.created_at",
+        "code_sessions.updated_at",
+      ])
       .orderBy("code_sessions.updated_at", "desc").limit(limit).execute();
     return rows.map((r) => ({
       id: r.id,

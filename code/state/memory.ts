@@ -5,7 +5,7 @@
  */
 import type { Store } from "@a3s/common";
 import type { MemoryAccess, MemoryRecord } from "../tools/services.ts";
-import { type CodeTables, CODE_MIGRATIONS } from "./migrations.ts";
+import { CODE_MIGRATIONS, type CodeTables } from "./migrations.ts";
 
 /** Turns texts into vectors; absent means keyword search only. */
 export type EmbedFunction = (texts: string[]) => Promise<number[][]>;
@@ -29,7 +29,10 @@ export function openAiEmbeddings(baseUrl: string, model: string, apiKey?: string
   return async (texts) => {
     const res = await fetch(`${baseUrl.replace(/\/$/, "")}/embeddings`, {
       method: "POST",
-      headers: { "content-type": "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
+      headers: {
+        "content-type": "application/json",
+        ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+      },
       body: JSON.stringify({ model, input: texts }),
       signal: AbortSignal.timeout(30_000),
     });
@@ -59,7 +62,11 @@ export class StoreMemory implements MemoryAccess {
     private readonly embed?: EmbedFunction,
   ) {}
 
-  static async open(store: Store, owners: { project: string; user: string }, embed?: EmbedFunction): Promise<StoreMemory> {
+  static async open(
+    store: Store,
+    owners: { project: string; user: string },
+    embed?: EmbedFunction,
+  ): Promise<StoreMemory> {
     await store.migrate("code", CODE_MIGRATIONS);
     return new StoreMemory(store, owners, embed);
   }
@@ -78,7 +85,13 @@ export class StoreMemory implements MemoryAccess {
   }
 
   async save(scope: "project" | "user", content: string, tags: string[]): Promise<MemoryRecord> {
-    const record: MemoryRecord = { id: `mem_${crypto.randomUUID().slice(0, 12)}`, scope, content, tags, createdAt: Date.now() };
+    const record: MemoryRecord = {
+      id: `mem_${crypto.randomUUID().slice(0, 12)}`,
+      scope,
+      content,
+      tags,
+      createdAt: Date.now(),
+    };
     const embedding = await this.vector(content);
     await this.db.insertInto("code_memories").values({
       id: record.id,
@@ -116,7 +129,10 @@ export class StoreMemory implements MemoryAccess {
     };
   }
 
-  async search(query: string, options: { scope?: "project" | "user"; limit: number }): Promise<MemoryRecord[]> {
+  async search(
+    query: string,
+    options: { scope?: "project" | "user"; limit: number },
+  ): Promise<MemoryRecord[]> {
     const rows = await this.rows(options.scope);
     const q = words(query);
     const qv = await this.vector(query);
@@ -135,7 +151,9 @@ export class StoreMemory implements MemoryAccess {
 
   async remove(id: string): Promise<boolean> {
     const r = await this.db.deleteFrom("code_memories").where("id", "=", id)
-      .where((eb) => eb.or([eb("owner", "=", this.owners.project), eb("owner", "=", this.owners.user)])).executeTakeFirst();
+      .where((eb) =>
+        eb.or([eb("owner", "=", this.owners.project), eb("owner", "=", this.owners.user)])
+      ).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
   }
 }

@@ -29,14 +29,29 @@ export const CODE_MIGRATIONS: readonly Migration[] = [{
       .addColumn("embedding", "text")
       .addColumn("created_at", "bigint", (c) => c.notNull())
       .execute();
-    await db.schema.createIndex("code_memories_owner").on("code_memories").columns(["scope", "owner"]).execute();
+    await db.schema.createIndex("code_memories_owner").on("code_memories").columns([
+      "scope",
+      "owner",
+    ]).execute();
   },
 }];
 
 /** Row shapes, as kysely sees them. */
 export interface CodeTables {
-  code_sessions: { id: string; agent: string; title: string; created_at: number; updated_at: number };
-  code_messages: { session_id: string; seq: number; role: string; body: string; created_at: number };
+  code_sessions: {
+    id: string;
+    agent: string;
+    title: string;
+    created_at: number;
+    updated_at: number;
+  };
+  code_messages: {
+    session_id: string;
+    seq: number;
+    role: string;
+    body: string;
+    created_at: number;
+  };
   code_memories: {
     id: string;
     scope: string;

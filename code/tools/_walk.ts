@@ -1,7 +1,17 @@
 /** Walks workspace files for grep, glob and codesearch, skipping VCS and dependency folders. */
 import { join } from "node:path";
 
-const SKIPPED = new Set([".git", "node_modules", ".hg", ".svn", "target", "dist", ".worktrees", ".venv", "__pycache__"]);
+const SKIPPED = new Set([
+  ".git",
+  "node_modules",
+  ".hg",
+  ".svn",
+  "target",
+  "dist",
+  ".worktrees",
+  ".venv",
+  "__pycache__",
+]);
 
 /** Yields absolute file paths under `dir`, depth first, in name order, not following links. */
 export async function* walkFiles(dir: string, signal?: AbortSignal): AsyncGenerator<string> {
@@ -18,7 +28,10 @@ export async function* walkFiles(dir: string, signal?: AbortSignal): AsyncGenera
 }
 
 /** Reads a file as text, or undefined when it looks binary or is larger than `maxBytes`. */
-export async function readTextIfSmall(path: string, maxBytes = 2_000_000): Promise<string | undefined> {
+export async function readTextIfSmall(
+  path: string,
+  maxBytes = 2_000_000,
+): Promise<string | undefined> {
   const info = await Deno.stat(path);
   if (info.size > maxBytes) return undefined;
   const bytes = await Deno.readFile(path);

@@ -14,11 +14,15 @@ export const batchTool = defineTool({
   }),
   timeoutMs: 10 * 60_000,
   async run(input, ctx) {
-    const results = await Promise.all(input.calls.map((call) =>
-      call.tool === "batch"
-        ? Promise.resolve({ content: "Error: batch cannot nest", isError: true })
-        : ctx.services.runToolCall(call.tool, call.input, ctx.signal)
-    ));
-    return results.map((r, i) => `## ${i + 1}. ${input.calls[i].tool}${r.isError ? " (error)" : ""}\n${r.content}`).join("\n\n");
+    const results = await Promise.all(
+      input.calls.map((call) =>
+        call.tool === "batch"
+          ? Promise.resolve({ content: "Error: batch cannot nest", isError: true })
+          : ctx.services.runToolCall(call.tool, call.input, ctx.signal)
+      ),
+    );
+    return results.map((r, i) =>
+      `## ${i + 1}. ${input.calls[i].tool}${r.isError ? " (error)" : ""}\n${r.content}`
+    ).join("\n\n");
   },
 });

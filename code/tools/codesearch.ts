@@ -9,14 +9,17 @@ import { readTextIfSmall, walkFiles } from "./_walk.ts";
 
 const DEFINITION = new RegExp(
   [
-    String.raw`^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?(?:function\*?|class|interface|type|enum|const|let|var)\s+([A-Za-z_$][\w$]*)`,
-    String.raw`^\s*(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?(?:fn|struct|enum|trait|mod|type|const|static)\s+([A-Za-z_]\w*)`,
+    String
+      .raw`^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?(?:function\*?|class|interface|type|enum|const|let|var)\s+([A-Za-z_$][\w$]*)`,
+    String
+      .raw`^\s*(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?(?:fn|struct|enum|trait|mod|type|const|static)\s+([A-Za-z_]\w*)`,
     String.raw`^\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)`,
     String.raw`^\s*func\s+(?:\([^)]*\)\s*)?([A-Za-z_]\w*)`,
   ].join("|"),
 );
 
-const CODE_FILE = /\.(ts|tsx|js|jsx|mjs|cjs|rs|py|go|java|kt|c|h|cc|cpp|hpp|rb|php|cs|swift|scala|sh|md)$/;
+const CODE_FILE =
+  /\.(ts|tsx|js|jsx|mjs|cjs|rs|py|go|java|kt|c|h|cc|cpp|hpp|rb|php|cs|swift|scala|sh|md)$/;
 
 interface IndexedFile {
   mtime: number;
@@ -30,7 +33,9 @@ const caches = new Map<string, Map<string, IndexedFile>>();
 
 function terms(text: string): string[] {
   // Split identifiers on case and underscores, so `parseConfig` matches "parse config".
-  return text.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/).filter((t) => t.length > 1);
+  return text.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/).filter((t) =>
+    t.length > 1
+  );
 }
 
 async function index(root: string, signal: AbortSignal): Promise<Map<string, IndexedFile>> {
@@ -90,7 +95,9 @@ export const codesearchTool = defineTool({
     const query = [...new Set(terms(input.query))];
     const n = files.size || 1;
     const avg = [...files.values()].reduce((a, f) => a + f.length, 0) / n || 1;
-    const df = new Map(query.map((t) => [t, [...files.values()].filter((f) => f.terms.has(t)).length]));
+    const df = new Map(
+      query.map((t) => [t, [...files.values()].filter((f) => f.terms.has(t)).length]),
+    );
     const scored: { file: string; score: number; entry: IndexedFile }[] = [];
     for (const [file, entry] of files) {
       let score = 0;
@@ -104,9 +111,16 @@ export const codesearchTool = defineTool({
     }
     scored.sort((a, b) => b.score - a.score);
     return scored.slice(0, input.limit).map(({ file, score, entry }) => {
-      const best = entry.lines.map((l, i) => ({ i, hits: query.filter((t) => terms(l).includes(t)).length }))
-        .filter((x) => x.hits).sort((a, b) => b.hits - a.hits).slice(0, 3).sort((a, b) => a.i - b.i);
-      return `${rel(file)} (score ${score.toFixed(2)})\n${best.map((b) => `  ${b.i + 1}: ${entry.lines[b.i].trim().slice(0, 160)}`).join("\n")}`;
+      const best = entry.lines.map((l, i) => ({
+        i,
+        hits: query.filter((t) => terms(l).includes(t)).length,
+      }))
+        .filter((x) => x.hits).sort((a, b) => b.hits - a.hits).slice(0, 3).sort((a, b) =>
+          a.i - b.i
+        );
+      return `${rel(file)} (score ${score.toFixed(2)})\n${
+        best.map((b) => `  ${b.i + 1}: ${entry.lines[b.i].trim().slice(0, 160)}`).join("\n")
+      }`;
     }).join("\n") || "no matches";
   },
 });

@@ -4,7 +4,9 @@ import { defineTool, ToolError } from "./tool.ts";
 
 function count(haystack: string, needle: string): number {
   let n = 0;
-  for (let i = haystack.indexOf(needle); i >= 0; i = haystack.indexOf(needle, i + needle.length)) n++;
+  for (let i = haystack.indexOf(needle); i >= 0; i = haystack.indexOf(needle, i + needle.length)) {
+    n++;
+  }
   return n;
 }
 
@@ -21,7 +23,9 @@ export const editTool = defineTool({
   }),
   subject: (input) => input.path,
   async run(input, ctx) {
-    if (input.old_string === input.new_string) throw new ToolError("old_string and new_string are the same");
+    if (input.old_string === input.new_string) {
+      throw new ToolError("old_string and new_string are the same");
+    }
     const path = ctx.workspace.resolve(input.path);
     const text = await Deno.readTextFile(path).catch(() => {
       throw new ToolError(`file not found: ${input.path}`);
@@ -29,12 +33,16 @@ export const editTool = defineTool({
     const n = count(text, input.old_string);
     if (n === 0) throw new ToolError(`old_string not found in ${input.path}`);
     if (n > 1 && !input.replace_all) {
-      throw new ToolError(`old_string matches ${n} times in ${input.path}; add context to make it unique or set replace_all`);
+      throw new ToolError(
+        `old_string matches ${n} times in ${input.path}; add context to make it unique or set replace_all`,
+      );
     }
     const next = input.replace_all
       ? text.split(input.old_string).join(input.new_string)
       : text.replace(input.old_string, () => input.new_string);
     await Deno.writeTextFile(path, next);
-    return `edited ${ctx.workspace.relative(path)}: ${input.replace_all ? n : 1} replacement${(input.replace_all ? n : 1) === 1 ? "" : "s"}`;
+    return `edited ${ctx.workspace.relative(path)}: ${input.replace_all ? n : 1} replacement${
+      (input.replace_all ? n : 1) === 1 ? "" : "s"
+    }`;
   },
 });

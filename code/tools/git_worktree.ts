@@ -15,8 +15,18 @@ export const gitWorktreeTool = defineTool({
   subject: (input) => `${input.action} ${input.name ?? ""}`.trim(),
   async run(input, ctx) {
     const git = async (args: string) => {
-      const r = await ctx.sandbox.run(`git ${args}`, { cwd: ctx.workspace.root, timeoutMs: 60_000, signal: ctx.signal });
-      if (r.exitCode !== 0) throw new ToolError(`git ${args.split(" ")[0]} ${args.split(" ")[1] ?? ""} failed: ${(r.stderr || r.stdout).trim()}`);
+      const r = await ctx.sandbox.run(`git ${args}`, {
+        cwd: ctx.workspace.root,
+        timeoutMs: 60_000,
+        signal: ctx.signal,
+      });
+      if (r.exitCode !== 0) {
+        throw new ToolError(
+          `git ${args.split(" ")[0]} ${args.split(" ")[1] ?? ""} failed: ${
+            (r.stderr || r.stdout).trim()
+          }`,
+        );
+      }
       return r.stdout.trim();
     };
     if (input.action === "list") return await git("worktree list") || "no worktrees";

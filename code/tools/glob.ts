@@ -29,6 +29,7 @@ export const globTool = defineTool({
     found.sort((a, b) => b.mtime - a.mtime || a.rel.localeCompare(b.rel));
     if (!found.length) return "no files match";
     const shown = found.slice(0, input.limit).map((f) => f.rel);
-    return shown.join("\n") + (found.length > input.limit ? `\n(${found.length - input.limit} more)` : "");
+    return shown.join("\n") +
+      (found.length > input.limit ? `\n(${found.length - input.limit} more)` : "");
   },
 });

@@ -15,7 +15,9 @@ export const grepTool = defineTool({
     glob: z.string().optional().describe("only files matching this glob, such as *.ts"),
     ignore_case: z.boolean().default(false),
     output_mode: z.enum(["content", "files_with_matches", "count"]).default("content"),
-    context: z.number().int().min(0).max(20).default(0).describe("lines of context around each match"),
+    context: z.number().int().min(0).max(20).default(0).describe(
+      "lines of context around each match",
+    ),
     max_results: z.number().int().positive().max(5000).default(200),
   }),
   subject: (input) => input.path,
@@ -53,7 +55,11 @@ export const grepTool = defineTool({
       } else {
         const shown = new Set<number>();
         for (const h of hits) {
-          for (let k = Math.max(0, h - input.context); k <= Math.min(lines.length - 1, h + input.context); k++) {
+          for (
+            let k = Math.max(0, h - input.context);
+            k <= Math.min(lines.length - 1, h + input.context);
+            k++
+          ) {
             if (shown.has(k)) continue;
             shown.add(k);
             out.push(`${rel}:${k + 1}${hits.includes(k) ? ":" : "-"}${lines[k]}`);

@@ -29,11 +29,15 @@ export const memoryTool = defineTool({
         if (!input.id) throw new ToolError("id is required to delete");
         return (await memory.remove(input.id)) ? `deleted ${input.id}` : `no record ${input.id}`;
       default: {
-        if (input.action === "search" && !input.query) throw new ToolError("query is required to search");
+        if (input.action === "search" && !input.query) {
+          throw new ToolError("query is required to search");
+        }
         const records = input.action === "search"
           ? await memory.search(input.query!, { scope: input.scope, limit: input.limit })
           : await memory.list({ scope: input.scope, limit: input.limit });
-        return records.map((r) => `${r.id} [${r.scope}${r.tags.length ? `; ${r.tags.join(", ")}` : ""}] ${r.content}`).join("\n") || "nothing found";
+        return records.map((r) =>
+          `${r.id} [${r.scope}${r.tags.length ? `; ${r.tags.join(", ")}` : ""}] ${r.content}`
+        ).join("\n") || "nothing found";
       }
     }
   },

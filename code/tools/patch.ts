@@ -11,7 +11,8 @@ function stripPrefix(name: string | undefined): string | undefined {
 
 export const patchTool = defineTool({
   name: "patch",
-  description: "Apply a unified diff (as `diff -u` or `git diff` print it) to files in the workspace.",
+  description:
+    "Apply a unified diff (as `diff -u` or `git diff` print it) to files in the workspace.",
   effect: "write",
   input: z.object({ patch: z.string().min(1).describe("the unified diff text") }),
   subject: (input) => (/^\+\+\+ (?:b\/)?(\S+)/m.exec(input.patch)?.[1]),
@@ -22,7 +23,9 @@ export const patchTool = defineTool({
     } catch (error) {
       throw new ToolError(`cannot parse the diff: ${(error as Error).message}`);
     }
-    if (!files.length || files.every((f) => !f.hunks.length)) throw new ToolError("the diff has no hunks");
+    if (!files.length || files.every((f) => !f.hunks.length)) {
+      throw new ToolError("the diff has no hunks");
+    }
     // Check every file applies before writing any, so a failing patch changes nothing.
     const writes: { path: string; content: string | undefined; label: string }[] = [];
     for (const file of files) {
@@ -31,10 +34,14 @@ export const patchTool = defineTool({
       const target = newName ?? oldName;
       if (!target) throw new ToolError("a file in the diff has no name");
       const path = ctx.workspace.resolve(target);
-      const before = oldName ? await Deno.readTextFile(ctx.workspace.resolve(oldName)).catch(() => undefined) : "";
+      const before = oldName
+        ? await Deno.readTextFile(ctx.workspace.resolve(oldName)).catch(() => undefined)
+        : "";
       if (before === undefined) throw new ToolError(`file not found: ${oldName}`);
       const after = applyPatch(before, file);
-      if (after === false) throw new ToolError(`hunks do not apply to ${target}; read the file and make a fresh diff`);
+      if (after === false) {
+        throw new ToolError(`hunks do not apply to ${target}; read the file and make a fresh diff`);
+      }
       writes.push({ path, content: newName ? after : undefined, label: target });
     }
     for (const w of writes) {
@@ -44,6 +51,8 @@ export const patchTool = defineTool({
         await Deno.writeTextFile(w.path, w.content);
       }
     }
-    return `patched ${writes.map((w) => (w.content === undefined ? `${w.label} (deleted)` : w.label)).join(", ")}`;
+    return `patched ${
+      writes.map((w) => (w.content === undefined ? `${w.label} (deleted)` : w.label)).join(", ")
+    }`;
   },
 });

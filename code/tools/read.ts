@@ -5,7 +5,8 @@ import { readTextIfSmall } from "./_walk.ts";
 
 export const readTool = defineTool({
   name: "read",
-  description: "Read a text file and return its contents. Lines come numbered; use offset/limit for large files.",
+  description:
+    "Read a text file and return its contents. Lines come numbered; use offset/limit for large files.",
   effect: "read",
   input: z.object({
     path: z.string().min(1).describe("Path of the file, relative to the workspace"),
@@ -28,8 +29,12 @@ export const readTool = defineTool({
       throw new ToolError(`offset ${input.offset} is past the end (${lines.length} lines)`);
     }
     const width = String(Math.min(end, lines.length)).length;
-    const body = lines.slice(start, end).map((line, i) => `${String(start + i + 1).padStart(width)}\t${line}`).join("\n");
-    const more = end < lines.length ? `\n(${lines.length - end} more lines; read with offset=${end + 1})` : "";
+    const body = lines.slice(start, end).map((line, i) =>
+      `${String(start + i + 1).padStart(width)}\t${line}`
+    ).join("\n");
+    const more = end < lines.length
+      ? `\n(${lines.length - end} more lines; read with offset=${end + 1})`
+      : "";
     return (body || "(empty file)") + more;
   },
 });

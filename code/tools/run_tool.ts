@@ -17,7 +17,11 @@ export function truncateOutput(text: string, limit: number): { text: string; tru
   const tail = limit - head;
   const cut = text.length - head - tail;
   return {
-    text: `${text.slice(0, head)}\n\n[... ${cut} characters truncated; ask for a narrower range or a more specific pattern to see them ...]\n\n${text.slice(text.length - tail)}`,
+    text: `${
+      text.slice(0, head)
+    }\n\n[... ${cut} characters truncated; ask for a narrower range or a more specific pattern to see them ...]\n\n${
+      text.slice(text.length - tail)
+    }`,
     truncated: true,
   };
 }
@@ -42,17 +46,23 @@ export async function runTool(
     content = await new Promise<string>((resolve, reject) => {
       const onAbort = () =>
         reject(
-          timeout.aborted ? new ToolError(`${tool.name} timed out after ${timeoutMs} ms`) : new ToolError(`${tool.name} cancelled`),
+          timeout.aborted
+            ? new ToolError(`${tool.name} timed out after ${timeoutMs} ms`)
+            : new ToolError(`${tool.name} cancelled`),
         );
       if (signal.aborted) return onAbort();
       signal.addEventListener("abort", onAbort, { once: true });
-      tool.run(input, { ...ctx, signal }).then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+      tool.run(input, { ...ctx, signal }).then(resolve, reject).finally(() =>
+        signal.removeEventListener("abort", onAbort)
+      );
     });
   } catch (error) {
     isError = true;
-    if (error instanceof ToolError || error instanceof PathEscapeError) content = `Error: ${error.message}`;
-    else if (error instanceof Deno.errors.NotFound) content = `Error: not found: ${(error as Error).message}`;
-    else content = `Error: ${(error as Error)?.message ?? String(error)}`;
+    if (error instanceof ToolError || error instanceof PathEscapeError) {
+      content = `Error: ${error.message}`;
+    } else if (error instanceof Deno.errors.NotFound) {
+      content = `Error: not found: ${(error as Error).message}`;
+    } else content = `Error: ${(error as Error)?.message ?? String(error)}`;
   }
   const { text, truncated } = truncateOutput(content, limits.outputLimit);
   return { content: text, isError, truncated, durationMs: performance.now() - started };

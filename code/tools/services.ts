@@ -43,7 +43,10 @@ export interface MemoryRecord {
 /** The session's view of long-term memory. */
 export interface MemoryAccess {
   save(scope: "project" | "user", content: string, tags: string[]): Promise<MemoryRecord>;
-  search(query: string, options: { scope?: "project" | "user"; limit: number }): Promise<MemoryRecord[]>;
+  search(
+    query: string,
+    options: { scope?: "project" | "user"; limit: number },
+  ): Promise<MemoryRecord[]>;
   list(options: { scope?: "project" | "user"; limit: number }): Promise<MemoryRecord[]>;
   remove(id: string): Promise<boolean>;
 }
@@ -63,7 +66,11 @@ export interface ToolServices {
   /** Names of the subagents `task` may start. */
   subagentNames(): string[];
   /** Runs another tool call through permissions and hooks (for `batch`). */
-  runToolCall(name: string, input: Record<string, unknown>, signal: AbortSignal): Promise<ToolResult>;
+  runToolCall(
+    name: string,
+    input: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<ToolResult>;
   /**
    * Throws when `text` carries tainted data the policy does not let out (the URL of a fetch);
    * the error message says which label.

@@ -13,7 +13,9 @@ export const searchSkillsTool = defineTool({
       const hay = `${s.name} ${s.description}`.toLowerCase();
       return { s, score: words.length ? words.filter((w) => hay.includes(w)).length : 1 };
     }).filter((x) => x.score > 0).sort((a, b) => b.score - a.score);
-    return Promise.resolve(scored.map(({ s }) => `${s.name}: ${s.description}`).join("\n") || "no skills match");
+    return Promise.resolve(
+      scored.map(({ s }) => `${s.name}: ${s.description}`).join("\n") || "no skills match",
+    );
   },
 });
 
@@ -26,7 +28,11 @@ export const loadSkillTool = defineTool({
   async run(input, ctx) {
     const body = await ctx.services.loadSkill(input.name);
     if (body === undefined) {
-      throw new ToolError(`no skill '${input.name}'; available: ${ctx.services.listSkills().map((s) => s.name).join(", ") || "none"}`);
+      throw new ToolError(
+        `no skill '${input.name}'; available: ${
+          ctx.services.listSkills().map((s) => s.name).join(", ") || "none"
+        }`,
+      );
     }
     return body;
   },

@@ -16,7 +16,9 @@ export const taskTool = defineTool({
   timeoutMs: 30 * 60_000,
   async run(input, ctx) {
     const names = ctx.services.subagentNames();
-    if (!names.includes(input.agent)) throw new ToolError(`no subagent '${input.agent}'; choose one of ${names.join(", ")}`);
+    if (!names.includes(input.agent)) {
+      throw new ToolError(`no subagent '${input.agent}'; choose one of ${names.join(", ")}`);
+    }
     return await ctx.services.runSubagent(input.agent, input.prompt, ctx.signal);
   },
 });

@@ -18,6 +18,8 @@ export const todoTool = defineTool({
     if (input.todos) ctx.services.setTodos(input.todos);
     const todos = ctx.services.getTodos();
     const mark = { pending: "[ ]", in_progress: "[~]", completed: "[x]", cancelled: "[-]" };
-    return Promise.resolve(todos.map((t) => `${mark[t.status]} ${t.id}. ${t.content}`).join("\n") || "(no todos)");
+    return Promise.resolve(
+      todos.map((t) => `${mark[t.status]} ${t.id}. ${t.content}`).join("\n") || "(no todos)",
+    );
   },
 });

@@ -26,7 +26,9 @@ export interface Tool {
   readonly parameters: Record<string, unknown>;
   readonly timeoutMs?: number;
   /** Checks raw model arguments, naming the bad field in the error. */
-  validate(raw: unknown): { ok: true; input: Record<string, unknown> } | { ok: false; error: string };
+  validate(
+    raw: unknown,
+  ): { ok: true; input: Record<string, unknown> } | { ok: false; error: string };
   /** What `tool(pattern)` rules match: the command of `bash`, the path of file tools. */
   subject(input: Record<string, unknown>): string | undefined;
   run(input: Record<string, unknown>, ctx: ToolContext): Promise<string>;
@@ -42,7 +44,10 @@ export class ToolError extends Error {
 
 /** Converts a zod schema to the compact JSON Schema models see. */
 export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
-  const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
   delete json.$schema;
   return json;
 }

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { Workspace } from "../runtime/workspace.ts";
-import { BubblewrapSandbox, bubblewrapAvailable, ProcessSandbox } from "../runtime/sandbox.ts";
+import { bubblewrapAvailable, BubblewrapSandbox, ProcessSandbox } from "../runtime/sandbox.ts";
 import { BUILTIN_TOOLS } from "./builtin.ts";
 import { runTool } from "./run_tool.ts";
 import type { TodoItem, ToolServices } from "./services.ts";
@@ -29,7 +29,13 @@ async function call(name: string, raw: Record<string, unknown>, signal?: AbortSi
   const t = tool ?? tools.get(name)!;
   const v = t.validate(raw);
   if (!v.ok) return { content: v.error, isError: true, truncated: false, durationMs: 0 };
-  return await runTool(t, v.input, { workspace: ws, sandbox: new ProcessSandbox(), callId: "c1", services: services(), signal }, {
+  return await runTool(t, v.input, {
+    workspace: ws,
+    sandbox: new ProcessSandbox(),
+    callId: "c1",
+    services: services(),
+    signal,
+  }, {
     timeoutMs: 5_000,
     outputLimit: 2_000,
   });
@@ -47,33 +53,85 @@ async function withWorkspace(fn: () => Promise<void>) {
 
 Deno.test("tools: every built-in has a JSON Schema object input and upstream's names", () => {
   assertEquals(BUILTIN_TOOLS.map((t) => t.name), [
-    "read", "write", "edit", "patch", "bash", "grep", "glob", "ls", "web_fetch", "web_search", "task", "batch",
-    "git_worktree", "codesearch", "todo", "load_skill", "search_skills", "memory",
+    "read",
+    "write",
+    "edit",
+    "patch",
+    "bash",
+    "grep",
+    "glob",
+    "ls",
+    "web_fetch",
+    "web_search",
+    "task",
+    "batch",
+    "git_worktree",
+    "codesearch",
+    "todo",
+    "load_skill",
+    "search_skills",
+    "memory",
   ]);
   for (const t of BUILTIN_TOOLS) assertEquals(t.parameters.type, "object", t.name);
 });
 
 Deno.test("tools: write, read, edit (unique match), patch, ls, glob, grep", () =>
   withWorkspace(async () => {
-    assertEquals((await call("write", { path: "src/a.ts", content: "const x = 1;\nconst y = 1;\nexport function parseConfig() {}\n" })).content, "created src/a.ts (3 lines, 59 bytes)");
+    assertEquals(
+      (await call("write", {
+        path: "src/a.ts",
+        content: "const x = 1;\nconst y = 1;\nexport function parseConfig() {}\n",
+      })).content,
+      "created src/a.ts (3 lines, 59 bytes)",
+    );
     const read = await call("read", { path: "src/a.ts", offset: 2, limit: 1 });
     assertEquals(read.content, "2\tconst y = 1;\n(1 more lines; read with offset=3)");
-    const ambiguous = await call("edit", { path: "src/a.ts", old_string: "= 1", new_string: "= 2" });
+    const ambiguous = await call("edit", {
+      path: "src/a.ts",
+      old_string: "= 1",
+      new_string: "= 2",
+    });
     assert(ambiguous.isError && ambiguous.content.includes("matches 2 times"), ambiguous.content);
-    assertEquals((await call("edit", { path: "src/a.ts", old_string: "const y = 1", new_string: "const y = 3" })).content, "edited src/a.ts: 1 replacement");
+    assertEquals(
+      (await call("edit", {
+        path: "src/a.ts",
+        old_string: "const y = 1",
+        new_string: "const y = 3",
+      })).content,
+      "edited src/a.ts: 1 replacement",
+    );
     const patched = await call("patch", {
-      patch: "--- a/src/a.ts\n+++ b/src/a.ts\n@@ -1,2 +1,2 @@\n-const x = 1;\n+const x = 42;\n const y = 3;\n--- /dev/null\n+++ b/notes.md\n@@ -0,0 +1 @@\n+hello\n",
+      patch:
+        "--- a/src/a.ts\n+++ b/src/a.ts\n@@ -1,2 +1,2 @@\n-const x = 1;\n+const x = 42;\n const y = 3;\n--- /dev/null\n+++ b/notes.md\n@@ -0,0 +1 @@\n+hello\n",
     });
     assertEquals(patched.content, "patched src/a.ts, notes.md");
-    assertEquals(await Deno.readTextFile(`${ws.root}/src/a.ts`), "const x = 42;\nconst y = 3;\nexport function parseConfig() {}\n");
-    const stale = await call("patch", { patch: "--- a/notes.md\n+++ b/notes.md\n@@ -1 +1 @@\n-nothere\n+x\n" });
+    assertEquals(
+      await Deno.readTextFile(`${ws.root}/src/a.ts`),
+      "const x = 42;\nconst y = 3;\nexport function parseConfig() {}\n",
+    );
+    const stale = await call("patch", {
+      patch: "--- a/notes.md\n+++ b/notes.md\n@@ -1 +1 @@\n-nothere\n+x\n",
+    });
     assert(stale.isError && stale.content.includes("do not apply"), stale.content);
     assertEquals((await call("ls", {})).content, "src/\nnotes.md (6 bytes)");
     assertEquals((await call("glob", { pattern: "**/*.ts" })).content, "src/a.ts");
-    assertEquals((await call("grep", { pattern: "CONST Y", ignore_case: true })).content, "src/a.ts:2:const y = 3;");
-    assertEquals((await call("grep", { pattern: "const", output_mode: "count" })).content, "src/a.ts:2");
-    assertEquals((await call("codesearch", { query: "parseConfig" })).content, "src/a.ts:3: export function parseConfig() {}");
-    assert((await call("codesearch", { query: "parse config", kind: "text" })).content.startsWith("src/a.ts (score"));
+    assertEquals(
+      (await call("grep", { pattern: "CONST Y", ignore_case: true })).content,
+      "src/a.ts:2:const y = 3;",
+    );
+    assertEquals(
+      (await call("grep", { pattern: "const", output_mode: "count" })).content,
+      "src/a.ts:2",
+    );
+    assertEquals(
+      (await call("codesearch", { query: "parseConfig" })).content,
+      "src/a.ts:3: export function parseConfig() {}",
+    );
+    assert(
+      (await call("codesearch", { query: "parse config", kind: "text" })).content.startsWith(
+        "src/a.ts (score",
+      ),
+    );
   }));
 
 Deno.test("tools: workspace confinement stops .. and symlink escapes", () =>
@@ -103,28 +161,36 @@ Deno.test("tools: bad arguments, timeouts and long output come back as results",
       effect: "read",
       input: z.object({}),
       timeoutMs: 50,
-      run: (_i, ctx) => new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve("late"))),
+      run: (_i, ctx) =>
+        new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve("late"))),
     });
     const timedOut = await call("slow", {}, undefined, slow);
     assertEquals([timedOut.isError, timedOut.content], [true, "Error: slow timed out after 50 ms"]);
     await call("write", { path: "big.txt", content: "x".repeat(10_000) });
     const big = await call("read", { path: "big.txt" });
-    assert(big.truncated && big.content.includes("characters truncated"), big.content.slice(0, 100));
+    assert(
+      big.truncated && big.content.includes("characters truncated"),
+      big.content.slice(0, 100),
+    );
     assert(big.content.length < 2_200);
     const sleep = await call("bash", { command: "sleep 5", timeout_ms: 100 });
     assert(sleep.content.includes("timed out"), sleep.content);
   }));
 
 Deno.test({
-  name: "tools: bash runs in bubblewrap with the workspace writable, the host read-only and no network",
+  name:
+    "tools: bash runs in bubblewrap with the workspace writable, the host read-only and no network",
   ignore: !bubblewrapAvailable(),
   fn: () =>
     withWorkspace(async () => {
       const sandbox = new BubblewrapSandbox(ws.root);
-      const r = await sandbox.run("echo hi > out.txt && cat out.txt && (touch /usr/x 2>&1 || true) && (cat /proc/net/route | wc -l)", {
-        cwd: ws.root,
-        timeoutMs: 5_000,
-      });
+      const r = await sandbox.run(
+        "echo hi > out.txt && cat out.txt && (touch /usr/x 2>&1 || true) && (cat /proc/net/route | wc -l)",
+        {
+          cwd: ws.root,
+          timeoutMs: 5_000,
+        },
+      );
       assertEquals(r.exitCode, 0);
       const [hi, touch, routes] = r.stdout.trim().split("\n");
       assertEquals(hi, "hi");
@@ -136,14 +202,24 @@ Deno.test({
 
 Deno.test("tools: todo, skills, task and batch reach the session services", () =>
   withWorkspace(async () => {
-    const todo = await call("todo", { todos: [{ id: "1", content: "read", status: "completed" }, { id: "2", content: "write" }] });
+    const todo = await call("todo", {
+      todos: [{ id: "1", content: "read", status: "completed" }, { id: "2", content: "write" }],
+    });
     assertEquals(todo.content, "[x] 1. read\n[ ] 2. write");
-    assertEquals((await call("search_skills", { query: "review" })).content, "review: code review checklist");
+    assertEquals(
+      (await call("search_skills", { query: "review" })).content,
+      "review: code review checklist",
+    );
     assertEquals((await call("load_skill", { name: "review" })).content, "Check tests.");
     assert((await call("load_skill", { name: "nope" })).isError);
-    assertEquals((await call("task", { prompt: "look around" })).content, "general did: look around");
+    assertEquals(
+      (await call("task", { prompt: "look around" })).content,
+      "general did: look around",
+    );
     await call("write", { path: "a.txt", content: "A" });
-    const batch = await call("batch", { calls: [{ tool: "read", input: { path: "a.txt" } }, { tool: "ls", input: {} }] });
+    const batch = await call("batch", {
+      calls: [{ tool: "read", input: { path: "a.txt" } }, { tool: "ls", input: {} }],
+    });
     assertEquals(batch.content, "## 1. read\n1\tA\n\n## 2. ls\na.txt (1 bytes)");
     const search = await call("web_search", { query: "x" });
     assert(search.isError && search.content.includes("no search backend"));

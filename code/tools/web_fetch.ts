@@ -5,7 +5,8 @@ import { htmlToMarkdown } from "./_html.ts";
 
 export const webFetchTool = defineTool({
   name: "web_fetch",
-  description: "Fetch a URL (http or https). HTML is converted to markdown; other text is returned as is.",
+  description:
+    "Fetch a URL (http or https). HTML is converted to markdown; other text is returned as is.",
   effect: "network",
   input: z.object({
     url: z.string().url(),
@@ -15,19 +16,31 @@ export const webFetchTool = defineTool({
   timeoutMs: 30_000,
   async run(input, ctx) {
     const url = new URL(input.url);
-    if (url.protocol !== "http:" && url.protocol !== "https:") throw new ToolError("only http and https URLs");
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new ToolError("only http and https URLs");
+    }
     ctx.services.checkEgress(input.url, "web_fetch");
     await ctx.services.checkUrl(url);
-    const res = await fetch(url, { signal: ctx.signal, redirect: "manual", headers: { "user-agent": "a3s-code/0.1" } });
+    const res = await fetch(url, {
+      signal: ctx.signal,
+      redirect: "manual",
+      headers: { "user-agent": "a3s-code/0.1" },
+    });
     if (res.status >= 300 && res.status < 400) {
       await res.body?.cancel();
       const location = res.headers.get("location");
-      return `redirected (${res.status}) to ${location ? new URL(location, url).href : "(no location)"}; fetch that URL if it is what you want`;
+      return `redirected (${res.status}) to ${
+        location ? new URL(location, url).href : "(no location)"
+      }; fetch that URL if it is what you want`;
     }
     const type = res.headers.get("content-type") ?? "";
     const body = await res.text();
     if (!res.ok) throw new ToolError(`HTTP ${res.status} from ${url.href}: ${body.slice(0, 300)}`);
-    const text = type.includes("html") || /^\s*<(!doctype|html)/i.test(body) ? htmlToMarkdown(body) : body;
-    return text.length > input.max_chars ? `${text.slice(0, input.max_chars)}\n[... truncated at ${input.max_chars} characters]` : text;
+    const text = type.includes("html") || /^\s*<(!doctype|html)/i.test(body)
+      ? htmlToMarkdown(body)
+      : body;
+    return text.length > input.max_chars
+      ? `${text.slice(0, input.max_chars)}\n[... truncated at ${input.max_chars} characters]`
+      : text;
   },
 });

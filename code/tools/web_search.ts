@@ -4,9 +4,13 @@ import { defineTool, ToolError } from "./tool.ts";
 
 export const webSearchTool = defineTool({
   name: "web_search",
-  description: "Search the web (or the configured search backend). Returns titles, URLs and snippets.",
+  description:
+    "Search the web (or the configured search backend). Returns titles, URLs and snippets.",
   effect: "network",
-  input: z.object({ query: z.string().min(1), limit: z.number().int().positive().max(50).default(8) }),
+  input: z.object({
+    query: z.string().min(1),
+    limit: z.number().int().positive().max(50).default(8),
+  }),
   subject: (input) => input.query,
   timeoutMs: 30_000,
   async run(input, ctx) {
@@ -15,6 +19,8 @@ export const webSearchTool = defineTool({
     ctx.services.checkEgress(input.query, "web_search");
     const hits = await search(input.query, { limit: input.limit, signal: ctx.signal });
     if (!hits.length) return "no results";
-    return hits.slice(0, input.limit).map((h, i) => `${i + 1}. ${h.title}\n   ${h.url}\n   ${h.snippet}`).join("\n");
+    return hits.slice(0, input.limit).map((h, i) =>
+      `${i + 1}. ${h.title}\n   ${h.url}\n   ${h.snippet}`
+    ).join("\n");
   },
 });

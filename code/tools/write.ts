@@ -17,7 +17,11 @@ export const writeTool = defineTool({
     await Deno.mkdir(dirname(path), { recursive: true });
     const existed = await Deno.stat(path).then(() => true, () => false);
     await Deno.writeTextFile(path, input.content);
-    const lines = input.content ? input.content.split("\n").length - (input.content.endsWith("\n") ? 1 : 0) : 0;
-    return `${existed ? "overwrote" : "created"} ${ctx.workspace.relative(path)} (${lines} lines, ${new TextEncoder().encode(input.content).length} bytes)`;
+    const lines = input.content
+      ? input.content.split("\n").length - (input.content.endsWith("\n") ? 1 : 0)
+      : 0;
+    return `${existed ? "overwrote" : "created"} ${ctx.workspace.relative(path)} (${lines} lines, ${
+      new TextEncoder().encode(input.content).length
+    } bytes)`;
   },
 });
