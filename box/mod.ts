@@ -1,7 +1,7 @@
 /**
  * `@a3s/box`: the sandbox runtime. Boxes run on a driver behind one interface
  * ({@linkcode BoxDriver}): the namespace driver (bubblewrap with seccomp, cgroups and an overlay
- * rootfs) today, VM drivers beside it. Images come from an OCI store with registry pull and push,
+ * rootfs) and the qemu driver (a VM booting the host's kernel), with room for the kvm VMM. Images come from an OCI store with registry pull and push,
  * and a guest agent speaks the frame protocol for exec, file copy and health checks.
  *
  * @example
@@ -28,6 +28,7 @@ export {
   createBoxRoutes,
 } from "./routes.ts";
 export { NamespaceDriver, type NamespaceDriverOptions } from "./drivers/namespace.ts";
+export { QemuDriver, type QemuDriverOptions } from "./drivers/qemu.ts";
 export { buildSeccompFilter, DENIED_SYSCALLS } from "./drivers/seccomp.ts";
 export { AgentClient, AgentClosedError, type AgentLink } from "./agent/client.ts";
 export { buildAgent } from "./agent/build.ts";
