@@ -7,7 +7,7 @@
  * (one event at a time, publish to handler). NATS JetStream and Redis run on brokers the
  * bench starts; the store provider and pg-boss share one PostgreSQL database.
  */
-import { connect as natsConnect, AckPolicy, DeliverPolicy, nanos } from "nats";
+import { AckPolicy, connect as natsConnect, DeliverPolicy, nanos } from "nats";
 import { Redis } from "ioredis";
 import { PgBoss } from "pg-boss";
 import { openStore } from "@a3s/common";
@@ -69,7 +69,12 @@ async function measure(contender: Contender): Promise<Figures> {
   }
   await stop();
   latencies.sort((a, b) => a - b);
-  return { publishRate, consumeRate, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
+  return {
+    publishRate,
+    consumeRate,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+  };
 }
 
 function countTo(n: number) {
@@ -87,17 +92,26 @@ function ours(name: string, open: () => Promise<EventBus>): () => Promise<Conten
       publish: async (i) => void await bus.publish("bench.e", payload(i)),
       drain: async (n) => {
         const { done, hit } = countTo(n);
-        const consumer = await bus.consume(`drain${group++}_${crypto.randomUUID().slice(0, 8)}`, "bench.>", () => hit(), {
-          deliver: "all",
-          concurrency: 64,
-        });
+        const consumer = await bus.consume(
+          `drain${group++}_${crypto.randomUUID().slice(0, 8)}`,
+          "bench.>",
+          () => hit(),
+          {
+            deliver: "all",
+            concurrency: 64,
+          },
+        );
         await done;
         await consumer.stop();
       },
       live: async (onEvent) => {
-        const consumer = await bus.consume(`live${group++}_${crypto.randomUUID().slice(0, 8)}`, "bench.>", (m) => {
-          onEvent((m.data as { i: number }).i);
-        });
+        const consumer = await bus.consume(
+          `live${group++}_${crypto.randomUUID().slice(0, 8)}`,
+          "bench.>",
+          (m) => {
+            onEvent((m.data as { i: number }).i);
+          },
+        );
         return () => consumer.stop();
       },
       close: () => bus.close(),
@@ -110,7 +124,11 @@ function rawNats(url: string): () => Promise<Contender> {
     const nc = await natsConnect({ servers: url.replace("nats://", "") });
     const jsm = await nc.jetstreamManager();
     const stream = `RAW${crypto.randomUUID().slice(0, 8)}`;
-    await jsm.streams.add({ name: stream, subjects: [`${stream}.>`], duplicate_window: nanos(120_000) });
+    await jsm.streams.add({
+      name: stream,
+      subjects: [`${stream}.>`],
+      duplicate_window: nanos(120_000),
+    });
     const js = nc.jetstream();
     const encoder = new TextEncoder();
     const decoder = new TextDecoder();
@@ -168,7 +186,16 @@ function rawRedis(url: string): () => Promise<Contender> {
       const loop = (async () => {
         while (open) {
           const reply = await reader.xreadgroup(
-            "GROUP", name, "me", "COUNT", 64, "BLOCK", 100, "STREAMS", key, ">",
+            "GROUP",
+            name,
+            "me",
+            "COUNT",
+            64,
+            "BLOCK",
+            100,
+            "STREAMS",
+            key,
+            ">",
           ) as [string, [string, string[]][]][] | null;
           const entries = reply?.[0]?.[1] ?? [];
           for (const [, fields] of entries) onData(JSON.parse(fields[1]).i);
@@ -250,16 +277,23 @@ async function compare(a: () => Promise<Contender>, b: () => Promise<Contender>)
       const figures = await measure(contender);
       await contender.close();
       const prior = best[k];
-      best[k] = !prior || figures.publishRate + figures.consumeRate > prior.publishRate + prior.consumeRate
-        ? figures
-        : prior;
+      best[k] =
+        !prior || figures.publishRate + figures.consumeRate > prior.publishRate + prior.consumeRate
+          ? figures
+          : prior;
     }
   }
   return best;
 }
 
-console.log(`events: ${EVENTS} per throughput run, ${SAMPLES} latency samples, ${WINDOW} publishes in flight`);
-console.log(`${"contender".padEnd(24)} ${"pub/s".padStart(9)} ${"cons/s".padStart(9)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)}`);
+console.log(
+  `events: ${EVENTS} per throughput run, ${SAMPLES} latency samples, ${WINDOW} publishes in flight`,
+);
+console.log(
+  `${"contender".padEnd(24)} ${"pub/s".padStart(9)} ${"cons/s".padStart(9)} ${
+    "p50 ms".padStart(8)
+  } ${"p99 ms".padStart(8)}`,
+);
 
 const nats = await startNats();
 if (nats) {
@@ -285,7 +319,10 @@ if (redis) {
   const [mine, raw] = await compare(
     ours("a3s event (redis)", async () =>
       new EventBus({
-        provider: await RedisProvider.connect({ url: redis.url, prefix: `o${crypto.randomUUID().slice(0, 8)}` }),
+        provider: await RedisProvider.connect({
+          url: redis.url,
+          prefix: `o${crypto.randomUUID().slice(0, 8)}`,
+        }),
       })),
     rawRedis(redis.url),
   );

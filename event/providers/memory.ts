@@ -42,6 +42,7 @@ export class MemoryProvider implements EventProvider {
   #maxEvents: number;
   #dedupeWindowMs: number;
   #seen = new Map<string, { seq: number; at: number }>();
+  #lastPrune = 0;
   #subjects = new Map<string, number>();
   #subscribers = new Set<(seq: number, event: CloudEvent) => void>();
   #consumers = new Map<string, MemoryConsumer>();
@@ -69,9 +70,10 @@ export class MemoryProvider implements EventProvider {
     this.#log.push(event);
     const seq = this.#last;
     this.#seen.set(event.id, { seq, at: now });
-    if (this.#seen.size > 2 * this.#maxEvents) this.#pruneSeen(now);
+    if (now - this.#lastPrune > 1000 && this.#seen.size > this.#maxEvents) this.#pruneSeen(now);
     this.#subjects.set(event.subject, (this.#subjects.get(event.subject) ?? 0) + 1);
-    if (this.#log.length > this.#maxEvents) {
+    // Trimmed in chunks, so a full log does not copy itself on every publish.
+    if (this.#log.length > this.#maxEvents + Math.ceil(this.#maxEvents / 10)) {
       const drop = this.#log.length - this.#maxEvents;
       this.#log.splice(0, drop);
       this.#first += drop;
@@ -82,6 +84,7 @@ export class MemoryProvider implements EventProvider {
   }
 
   #pruneSeen(now: number): void {
+    this.#lastPrune = now;
     for (const [id, entry] of this.#seen) {
       if (now - entry.at >= this.#dedupeWindowMs) this.#seen.delete(id);
     }

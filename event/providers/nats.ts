@@ -123,6 +123,21 @@ export class NatsProvider implements EventProvider {
     }
   }
 
+  #flush?: Promise<void>;
+
+  /**
+   * Resolves once the server has read everything sent so far (a PING/PONG round trip), so an
+   * ack that resolved survives a crash of this process. Acks sent while one flush is in flight
+   * share the next one, so a batch of acks costs one round trip, not one each.
+   */
+  #flushed(): Promise<void> {
+    this.#flush ??= Promise.resolve().then(async () => {
+      this.#flush = undefined;
+      await this.#nc.flush();
+    });
+    return this.#flush;
+  }
+
   #natsSubject(subject: string): string {
     return `${this.#prefix}.${subject}`;
   }
@@ -202,9 +217,9 @@ export class NatsProvider implements EventProvider {
           seq: String(m.seq),
           event: JSON.parse(decoder.decode(m.data)),
           deliveries: m.info.deliveryCount,
-          // Waits for the server's confirmation: an ack that resolved is never redelivered.
-          ack: async () => {
-            await m.ackAck();
+          ack: () => {
+            m.ack();
+            return this.#flushed();
           },
           nack: (delayMs: number) => {
             m.nak(delayMs);

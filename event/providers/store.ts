@@ -55,6 +55,14 @@ export class StoreProvider implements EventProvider {
   #listener?: { end(): Promise<void> };
   #listenLoop?: Promise<void>;
   #lastPrune = 0;
+  #queue: {
+    event: CloudEvent;
+    resolve: (receipt: PublishReceipt) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
+  #draining?: Promise<void>;
+  #acks = new Map<string, number[]>();
+  #ackFlush?: Promise<void>;
 
   private constructor(options: StoreProviderOptions) {
     this.#store = options.store;
@@ -136,44 +144,87 @@ export class StoreProvider implements EventProvider {
     });
   }
 
-  async publish(event: CloudEvent): Promise<PublishReceipt> {
-    const now = Date.now();
-    const receipt = await this.#locked(async (db) => {
-      const fresh = await db.insertInto("event_dedupe")
-        .values({ id: event.id, seq: 0, expires_at: now + this.#dedupeWindowMs })
-        .onConflict((oc) =>
-          oc.column("id").doUpdateSet({ seq: 0, expires_at: now + this.#dedupeWindowMs })
-            .where("event_dedupe.expires_at", "<", now)
-        )
-        .returning("id")
-        .executeTakeFirst();
-      if (!fresh) {
-        const seen = await db.selectFrom("event_dedupe").select("seq")
-          .where("id", "=", event.id).executeTakeFirstOrThrow();
-        return { seq: String(seen.seq), duplicate: true };
+  /**
+   * Queues `event` for the next group commit: publishes that arrive while a transaction is
+   * in flight share the next one, so concurrent publishers pay one commit, not one each.
+   */
+  publish(event: CloudEvent): Promise<PublishReceipt> {
+    const { promise, resolve, reject } = Promise.withResolvers<PublishReceipt>();
+    this.#queue.push({ event, resolve, reject });
+    this.#draining ??= this.#drain();
+    return promise;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length) {
+        const batch = this.#queue.splice(0, 500);
+        try {
+          const receipts = await this.#append(batch.map((b) => b.event));
+          batch.forEach((b, i) => b.resolve(receipts[i]));
+        } catch (error) {
+          for (const b of batch) b.reject(error);
+        }
+        this.#wakeup.notify();
       }
-      const row = await db.insertInto("event_log")
-        .values({
-          id: event.id,
-          subject: event.subject,
-          published_at: now,
-          body: JSON.stringify(event),
-        })
-        .returning("seq")
-        .executeTakeFirstOrThrow();
-      await db.updateTable("event_dedupe").set({ seq: row.seq }).where("id", "=", event.id)
-        .execute();
-      if (this.#postgres) await sql`select pg_notify(${CHANNEL}, ${String(row.seq)})`.execute(db);
-      return { seq: String(row.seq), duplicate: false };
-    });
-    this.#wakeup.notify();
+    } finally {
+      this.#draining = undefined;
+    }
+    const now = Date.now();
     if (now - this.#lastPrune > 60_000) {
       this.#lastPrune = now;
       await this.#prune(now).catch((error) =>
         this.#logger?.warn("event prune failed", { error: String(error) })
       );
     }
-    return receipt;
+  }
+
+  /** Appends the events not seen within the window, in one transaction. */
+  async #append(events: CloudEvent[]): Promise<PublishReceipt[]> {
+    return await this.#locked(async (db) => {
+      const now = Date.now();
+      const ids = [...new Set(events.map((e) => e.id))];
+      const seen = await db.selectFrom("event_dedupe").select(["id", "seq"])
+        .where("id", "in", ids).where("expires_at", ">=", now).execute();
+      const known = new Map<string, string | undefined>(seen.map((r) => [r.id, String(r.seq)]));
+      const fresh: CloudEvent[] = [];
+      const duplicate = events.map((event) => {
+        if (known.has(event.id)) return true;
+        known.set(event.id, undefined);
+        fresh.push(event);
+        return false;
+      });
+      if (fresh.length) {
+        const rows = await db.insertInto("event_log")
+          .values(fresh.map((event) => ({
+            id: event.id,
+            subject: event.subject,
+            published_at: now,
+            body: JSON.stringify(event),
+          })))
+          .returning(["seq", "id"])
+          .execute();
+        for (const row of rows) known.set(row.id, String(row.seq));
+        await db.insertInto("event_dedupe")
+          .values(rows.map((row) => ({
+            id: row.id,
+            seq: row.seq,
+            expires_at: now + this.#dedupeWindowMs,
+          })))
+          .onConflict((oc) =>
+            oc.column("id").doUpdateSet((eb) => ({
+              seq: eb.ref("excluded.seq"),
+              expires_at: eb.ref("excluded.expires_at"),
+            }))
+          )
+          .execute();
+        if (this.#postgres) {
+          const last = rows.reduce((max, row) => Math.max(max, Number(row.seq)), 0);
+          await sql`select pg_notify(${CHANNEL}, ${String(last)})`.execute(db);
+        }
+      }
+      return events.map((event, i) => ({ seq: known.get(event.id)!, duplicate: duplicate[i] }));
+    });
   }
 
   async #prune(now: number): Promise<void> {
@@ -313,17 +364,33 @@ export class StoreProvider implements EventProvider {
     return taken.map((t) => this.#delivery(spec.name, t.seq, t.body, t.deliveries));
   }
 
-  /** The deliveries guard keeps a late ack of an expired lease from cancelling a newer one. */
+  /**
+   * Acks of one tick are one DELETE per consumer. An ack removes the pending row whatever
+   * lease it came from: the event was handled, so a redelivery in flight has nothing left to do.
+   */
+  #ack(consumer: string, seq: number): Promise<void> {
+    const seqs = this.#acks.get(consumer);
+    if (seqs) seqs.push(seq);
+    else this.#acks.set(consumer, [seq]);
+    this.#ackFlush ??= Promise.resolve().then(async () => {
+      const batch = [...this.#acks];
+      this.#acks.clear();
+      this.#ackFlush = undefined;
+      for (const [name, seqs] of batch) {
+        await this.#db.deleteFrom("event_pending").where("consumer", "=", name)
+          .where("seq", "in", seqs).execute();
+      }
+    });
+    return this.#ackFlush;
+  }
+
+  /** The deliveries guard keeps a late nack of an expired lease from delaying a newer one. */
   #delivery(consumer: string, seq: number, body: string, deliveries: number): ProviderDelivery {
     return {
       seq: String(seq),
       event: JSON.parse(body),
       deliveries,
-      ack: async () => {
-        await this.#db.deleteFrom("event_pending")
-          .where("consumer", "=", consumer).where("seq", "=", seq)
-          .where("deliveries", "=", deliveries).execute();
-      },
+      ack: () => this.#ack(consumer, seq),
       nack: async (delayMs: number) => {
         await this.#db.updateTable("event_pending").set({ visible_at: Date.now() + delayMs })
           .where("consumer", "=", consumer).where("seq", "=", seq)
