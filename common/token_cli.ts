@@ -22,7 +22,7 @@ const HELP = `Usage: a3s token <command> [options]
 Commands:
   create             make a token and print it once (store it now: it cannot be shown again)
   ls                 list tokens: id, name, scopes, created, last used, revoked
-  revoke ID          revoke a token; it stops working on the next request
+  revoke ID          revoke a token; serve refuses it within a second
 
 Options:
   --scope SCOPE      for create, repeatable: admin, <module>:read|write|exec or <module>:*

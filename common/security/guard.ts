@@ -52,6 +52,9 @@ export const PEER_HEADER = "x-a3s-peer";
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
+/** Content types of responses that stream (events, NDJSON, raw bytes) and so hold a slot. */
+const STREAMING_TYPES = /event-stream|ndjson|octet-stream|jsonl/i;
+
 /** Options for {@linkcode createSecurity}. */
 export interface SecurityOptions {
   /** The validated `security` section. */
@@ -117,7 +120,7 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
   const tokens = await TokenStore.open(options.store);
   const configured: ConfiguredToken[] = await Promise.all(
     config.tokens.map(async (entry, index) => ({
-      hash: await sha256Hex(entry.token),
+      hash: sha256Hex(entry.token),
       identity: {
         id: `config:${index}`,
         name: entry.name ?? `config:${index}`,
@@ -150,7 +153,7 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
   });
 
   async function identify(token: string): Promise<TokenIdentity | undefined> {
-    const hash = await sha256Hex(token);
+    const hash = sha256Hex(token);
     // Every configured token is compared, match or not, so timing says nothing.
     let found: TokenIdentity | undefined;
     for (const entry of configured) if (digestsEqual(hash, entry.hash)) found ??= entry.identity;
@@ -256,9 +259,10 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
       let identity: TokenIdentity | undefined;
       if (token !== undefined) identity = await identify(token);
       // A path no route or middleware serves answers 404 to anyone: nothing there to guard.
-      const routed = matchedRoutes(c).some((r) => r.path !== "*" && r.path !== "/*") ||
+      const routed = () =>
+        matchedRoutes(c).some((r) => r.path !== "*" && r.path !== "/*") ||
         allowedMethods(path).length > 0;
-      if (authEnforced && !decision.anonymous && routed) {
+      if (authEnforced && !decision.anonymous && routed()) {
         const challenge = { "www-authenticate": 'Bearer realm="a3s"' };
         if (token === undefined) {
           return deny(
@@ -342,7 +346,14 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
         }
       }
       c.res = undefined;
-      c.res = releaseWhenBodyEnds(response, slot.release);
+      // A stream holds its slot until it ends; a finished answer frees it now, which spares
+      // every ordinary response a wrapping stream.
+      if (STREAMING_TYPES.test(response.headers.get("content-type") ?? "")) {
+        c.res = releaseWhenBodyEnds(response, slot.release);
+      } else {
+        slot.release();
+        c.res = response;
+      }
     };
   }
 

@@ -3,7 +3,7 @@
  * and only a SHA-256 hash of the whole token is stored, compared in constant time. The plain
  * token exists once, in the answer to {@linkcode TokenStore.create}.
  */
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { Migration, Store } from "../store.ts";
 import { A3sError, NotFoundError, ValidationError } from "../errors.ts";
 import { scopeSchema } from "./scopes.ts";
@@ -68,11 +68,17 @@ const TOKEN_PATTERN = /^a3s_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/;
 const DUMMY_HASH = "0".repeat(64);
 /** `last_used_at` is written at most this often per token, not on every request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+/**
+ * A verified token is trusted this long without asking the database again: a revocation by
+ * another process (the CLI) takes effect within it; one by this process at once.
+ */
+const VERIFIED_TTL_MS = 1_000;
+/** Verified tokens remembered at most; the cache is dropped whole when it fills. */
+const VERIFIED_MAX = 1_000;
 
 /** SHA-256 of `text`, as 64 hex digits. */
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+export function sha256Hex(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
 }
 
 /** Constant-time equality of two hex digests of the same length. */
@@ -116,6 +122,7 @@ function toInfo(row: TokenRow): TokenInfo {
 export class TokenStore {
   readonly #store: Store;
   readonly #lastUsedWritten = new Map<string, number>();
+  readonly #verified = new Map<string, { identity: TokenIdentity; until: number }>();
 
   private constructor(store: Store) {
     this.#store = store;
@@ -150,7 +157,7 @@ export class TokenStore {
     const row: TokenRow = {
       id,
       name: options.name ?? id,
-      secret_hash: await sha256Hex(token),
+      secret_hash: sha256Hex(token),
       scopes: JSON.stringify([...new Set(options.scopes)]),
       created_at: new Date().toISOString(),
       last_used_at: null,
@@ -189,6 +196,9 @@ export class TokenStore {
       });
     }
     const revokedAt = new Date().toISOString();
+    for (const [hash, entry] of this.#verified) {
+      if (entry.identity.id === id) this.#verified.delete(hash);
+    }
     await this.#db().updateTable("api_tokens").set({ revoked_at: revokedAt }).where("id", "=", id)
       .execute();
     return toInfo({ ...row, revoked_at: revokedAt });
@@ -196,7 +206,9 @@ export class TokenStore {
 
   /** The identity of a valid, unrevoked token, else undefined. Constant-time on the secret. */
   async verify(token: string): Promise<TokenIdentity | undefined> {
-    const hash = await sha256Hex(token);
+    const hash = sha256Hex(token);
+    const known = this.#verified.get(hash);
+    if (known && known.until > performance.now()) return known.identity;
     const id = token.match(TOKEN_PATTERN)?.[1];
     const row = id
       ? await this.#db().selectFrom("api_tokens").selectAll().where("id", "=", id)
@@ -205,7 +217,10 @@ export class TokenStore {
     const matches = digestsEqual(hash, row?.secret_hash ?? DUMMY_HASH);
     if (!row || !matches || row.revoked_at) return undefined;
     await this.#touch(row.id);
-    return { id: row.id, name: row.name, scopes: JSON.parse(row.scopes) };
+    const identity: TokenIdentity = { id: row.id, name: row.name, scopes: JSON.parse(row.scopes) };
+    if (this.#verified.size >= VERIFIED_MAX) this.#verified.clear();
+    this.#verified.set(hash, { identity, until: performance.now() + VERIFIED_TTL_MS });
+    return identity;
   }
 
   async #touch(id: string): Promise<void> {
