@@ -118,16 +118,14 @@ function headBytes(c: Context): number {
 export async function createSecurity(options: SecurityOptions): Promise<Security> {
   const { config, logger } = options;
   const tokens = await TokenStore.open(options.store);
-  const configured: ConfiguredToken[] = await Promise.all(
-    config.tokens.map(async (entry, index) => ({
-      hash: sha256Hex(entry.token),
-      identity: {
-        id: `config:${index}`,
-        name: entry.name ?? `config:${index}`,
-        scopes: entry.scopes,
-      },
-    })),
-  );
+  const configured: ConfiguredToken[] = config.tokens.map((entry, index) => ({
+    hash: sha256Hex(entry.token),
+    identity: {
+      id: `config:${index}`,
+      name: entry.name ?? `config:${index}`,
+      scopes: entry.scopes,
+    },
+  }));
   const loopbackBind = isLoopbackBind(options.host);
   const tokenCount = configured.length + await tokens.activeCount();
   let authEnforced = true;
