@@ -230,15 +230,17 @@ export abstract class Lane {
 
   /**
    * The retry policy of a job: its own, else its kind's, else its lane's, else the default.
-   * `kind` is undefined for a plain function job, which has no registered handler.
+   * `kind` is undefined for a plain function job, which has no registered handler. On every
+   * submission, so written without allocations or closures.
    */
   protected retryFor(
     rank: number,
     kind: string | undefined,
     own: RetryPolicy | undefined,
   ): RetryPolicy {
-    return own ?? this.#handlerOptions(kind)?.retry ?? this.configs[rank].retry ??
-      this.defaultRetry;
+    if (own !== undefined) return own;
+    const byKind = kind === undefined ? undefined : this.handlers.get(kind)?.options.retry;
+    return byKind ?? this.configs[rank].retry ?? this.defaultRetry;
   }
 
   /** The timeout of a job, by the same precedence. */
@@ -247,11 +249,9 @@ export abstract class Lane {
     kind: string | undefined,
     own: number | undefined,
   ): number | undefined {
-    return own ?? this.#handlerOptions(kind)?.timeoutMs ?? this.configs[rank].timeoutMs;
-  }
-
-  #handlerOptions(kind: string | undefined): HandlerOptions | undefined {
-    return kind === undefined ? undefined : this.handlers.get(kind)?.options;
+    if (own !== undefined) return own;
+    const byKind = kind === undefined ? undefined : this.handlers.get(kind)?.options.timeoutMs;
+    return byKind ?? this.configs[rank].timeoutMs;
   }
 
   /** Sends an event when anyone listens. */
