@@ -3,6 +3,7 @@
  * verification, session levels, and the OpenAI-compatible proxy, all under `/safeclaw/v1`.
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { type A3sModule, createRouter, defineModule, NotFoundError } from "@a3s/common";
 import { type Classifier, createClassifier } from "./classify.ts";
 import { type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
@@ -16,6 +17,8 @@ import { detectTee } from "./tee.ts";
 import { handleChatCompletions, type ProxyUpstreams } from "./proxy.ts";
 import { ChannelHub, chatResponder } from "./channels/hub.ts";
 import type { ChannelAdapter } from "./channels/types.ts";
+import { chatStreamResponder, type StreamingResponder, webchatSocket } from "./channels/webchat.ts";
+import { WEBCHAT_HTML } from "./channels/webchat_page.ts";
 import { telegramChannel } from "./channels/telegram.ts";
 import { slackChannel } from "./channels/slack.ts";
 import { discordChannel } from "./channels/discord.ts";
@@ -128,6 +131,7 @@ export function createSafeclawRoutes(
   guard?: Guard,
   upstreams?: ProxyUpstreams,
   hub?: ChannelHub,
+  streamResponder?: StreamingResponder,
 ): OpenAPIHono {
   const app = createRouter();
   app.openapi(scanRoute, (c) => {
@@ -222,10 +226,17 @@ export function createSafeclawRoutes(
     app.post("/safeclaw/v1/chat/completions", (c) => handleChatCompletions(c, guard, upstreams));
   }
   if (hub) {
-    app.post(
-      "/safeclaw/v1/channels/:channel",
-      (c) => hub.handle(c.req.param("channel"), c.req.raw),
-    );
+    const channel = (c: Context) => hub.handle(c.req.param("channel") ?? "", c.req.raw);
+    app.post("/safeclaw/v1/channels/:channel", channel);
+    // WeCom checks a callback URL with a signed GET.
+    app.get("/safeclaw/v1/channels/:channel", channel);
+    if (streamResponder) {
+      app.get("/", (c) => c.html(WEBCHAT_HTML));
+      app.get(
+        "/safeclaw/v1/webchat/ws",
+        (c) => webchatSocket(c.req.raw, guard, hub, streamResponder),
+      );
+    }
   }
   app.get("/safeclaw/v1/sessions", () => {
     throw new NotFoundError("give a session id: /safeclaw/v1/sessions/{session}", "session");
@@ -283,6 +294,14 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
       { path: "/safeclaw/v1/taint/*", scope: "safeclaw:write" },
       // Platforms authenticate webhooks with their own signatures, checked by each adapter.
       { path: "/safeclaw/v1/channels/*", scope: "safeclaw:write", anonymousOnLoopback: true },
+      // The WebChat page and its socket: a local user's browser, like a model API client.
+      { path: "/", methods: ["GET"], scope: "safeclaw:read", anonymousOnLoopback: true },
+      {
+        path: "/safeclaw/v1/webchat/*",
+        methods: ["GET"],
+        scope: "safeclaw:write",
+        anonymousOnLoopback: true,
+      },
       // The audit trail and session levels are not for anonymous callers.
       { path: "/safeclaw/v1/audit", methods: ["GET"], scope: "safeclaw:read" },
       { path: "/safeclaw/v1/audit/*", methods: ["GET"], scope: "safeclaw:read" },
@@ -308,7 +327,8 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
         : undefined;
       const adapters = channelAdapters(ctx.config);
       const responderBase = ctx.config.responder.baseUrl ?? local;
-      const hub = adapters.length && responderBase
+      // The hub always exists when there is someone to answer: WebChat needs no configuration.
+      const hub = responderBase
         ? new ChannelHub(
           guard,
           adapters,
@@ -330,7 +350,15 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
         pruner = setInterval(prune, 3_600_000);
       }
       return {
-        routes: createSafeclawRoutes(guard.classifier, guard, upstreams, hub),
+        routes: createSafeclawRoutes(
+          guard.classifier,
+          guard,
+          upstreams,
+          hub,
+          responderBase
+            ? chatStreamResponder(responderBase, ctx.config.responder.model)
+            : undefined,
+        ),
         api: guard,
         async close() {
           if (pruner !== undefined) clearInterval(pruner);

@@ -100,6 +100,12 @@ export class ChannelHub {
     }
   }
 
+  /** Runs `work` in the session's queue: one at a time per session, in arrival order. */
+  async run<T>(session: string, work: () => Promise<T>): Promise<T> {
+    const job = await this.#lane.submit(session, "prompt", work);
+    return await job.result as T;
+  }
+
   /** Waits for replies in flight (tests, shutdown). */
   async settle(): Promise<void> {
     while (this.#pending.size) await Promise.all([...this.#pending]);

@@ -1,0 +1,90 @@
+import { assert, assertEquals } from "@a3s/common/testing";
+import { createLogger, loadConfig, type RunningServer, startServer } from "@a3s/common";
+import { safeclawModule } from "../mod.ts";
+import { startFakeOpenAi } from "../testdata/fake_openai.ts";
+
+async function withWebchat(fn: (server: RunningServer) => Promise<void>) {
+  const upstream = startFakeOpenAi("power");
+  const server = await startServer({
+    config: {
+      ...loadConfig({ flags: { port: 0, home: await Deno.makeTempDir() }, env: {} }),
+      safeclaw: { proxy: { localUpstream: upstream.url } },
+    } as ReturnType<typeof loadConfig>,
+    modules: [safeclawModule()],
+    logger: createLogger("silent"),
+  });
+  try {
+    await fn(server);
+  } finally {
+    await server.shutdown();
+    await upstream.close();
+  }
+}
+
+Deno.test("the WebChat socket streams a sanitized reply in deltas", async () => {
+  await withWebchat(async (server) => {
+    const url = new URL("/safeclaw/v1/webchat/ws?user=u1", server.url);
+    url.protocol = "ws:";
+    const ws = new WebSocket(url);
+    const messages: { type: string; text?: string }[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      ws.onmessage = (e) => {
+        const msg = JSON.parse(e.data);
+        messages.push(msg);
+        if (msg.type === "done" || msg.type === "error") resolve();
+      };
+      ws.onerror = () => reject(new Error("socket error"));
+    });
+    await new Promise((resolve) => (ws.onopen = resolve));
+    ws.send(JSON.stringify({ type: "message", text: "hello" }));
+    await done;
+    const deltas = messages.filter((m) => m.type === "delta");
+    assert(deltas.length > 1, "the reply arrives in several deltas");
+    assertEquals(
+      deltas.map((m) => m.text).join(""),
+      "power heard: hello. Reach the owner at [EMAIL_1].",
+    );
+    const closed = new Promise((resolve) => (ws.onclose = resolve));
+    ws.close();
+    await closed;
+  });
+});
+
+const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
+
+Deno.test({
+  name: "WebChat in headless Chromium: load the page, send a message, see the reply stream in",
+  ignore: CHROMIUM === undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { chromium } = await import("playwright-core");
+    await withWebchat(async (server) => {
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ["--no-sandbox", "--headless=new"],
+      });
+      try {
+        const page = await browser.newPage();
+        await page.goto(server.url.toString());
+        await page.waitForSelector("#status:has-text('connected')", { timeout: 15_000 });
+        await page.fill("#text", "hello from chromium");
+        await page.click("#send");
+        const reply = await page.waitForSelector(".msg.bot[data-done='true']", { timeout: 15_000 });
+        assertEquals(
+          await reply.textContent(),
+          "power heard: hello from chromium. Reach the owner at [EMAIL_1].",
+        );
+        assertEquals(await page.locator(".msg.user").textContent(), "hello from chromium");
+      } finally {
+        await browser.close();
+      }
+    });
+  },
+});
