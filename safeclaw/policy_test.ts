@@ -1,0 +1,70 @@
+import { assertEquals, assertRejects, assertThrows } from "@a3s/common/testing";
+import { openStore, ValidationError } from "@a3s/common";
+import { levelOf, loadPolicyFile, parsePolicy } from "./policy.ts";
+import { detectTee } from "./tee.ts";
+import { Guard } from "./guard.ts";
+import { SessionLevels } from "./sessions.ts";
+
+Deno.test("a YAML policy file is validated and filled with defaults", async () => {
+  const policy = await loadPolicyFile(new URL("./testdata/policy.yaml", import.meta.url).pathname);
+  assertEquals(policy.localOnlyAt, "Sensitive");
+  assertEquals(policy.actions.Sensitive, "local_only");
+  assertEquals(policy.actions.Critical, "block");
+  assertEquals(levelOf(policy, "date_of_birth"), "Critical");
+  assertEquals(levelOf(policy, "email"), "Sensitive");
+  assertEquals(policy.toolCalls.allowHosts, ["api.example.org", "*.internal.example"]);
+  const error = assertThrows(
+    () => parsePolicy({ actions: { Critical: "shrug" } }),
+    ValidationError,
+  );
+  assertEquals(error.field, "actions.Critical");
+  assertThrows(() => parsePolicy({ typo: true }), ValidationError);
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/bad.yaml`, "types: [unclosed");
+  await assertRejects(() => loadPolicyFile(`${dir}/bad.yaml`), ValidationError);
+});
+
+Deno.test("TEE detection by guest device; Critical data refused without a TEE when required", async () => {
+  const root = await Deno.makeTempDir();
+  assertEquals(detectTee(root), { kind: null, device: null });
+  await Deno.mkdir(`${root}/dev`);
+  await Deno.writeFile(`${root}/dev/tdx_guest`, new Uint8Array());
+  assertEquals(detectTee(root).kind, "tdx");
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const policy = parsePolicy({ requireTeeAt: "Critical", actions: { Critical: "local_only" } });
+    const open = (tee: ReturnType<typeof detectTee>) =>
+      Guard.open({ store, policy, hmacKey: "tee-test-key-0123456789", tee });
+    const without = await open({ kind: null, device: null });
+    const refused = await without.inspectInput({ session: "s1", text: "SSN 536-22-1947" });
+    assertEquals(refused.action, "block");
+    assertEquals(
+      refused.reasons.at(-1),
+      "Critical data needs a TEE (SEV-SNP or TDX) and this host has none",
+    );
+    without.close();
+    const inside = await open(detectTee(root));
+    const allowed = await inside.inspectInput({ session: "s2", text: "SSN 536-22-1947" });
+    assertEquals([allowed.action, allowed.localOnly], ["local_only", true]);
+    inside.close();
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("the session ratchet never goes down, even under concurrent raises", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const sessions = await SessionLevels.open(store);
+    await Promise.all([
+      sessions.raise("s", "Critical"),
+      sessions.raise("s", "Sensitive"),
+      sessions.raise("s", "Normal"),
+    ]);
+    assertEquals(await sessions.get("s"), "Critical");
+    assertEquals(await sessions.raise("s", "HighlySensitive"), "Critical");
+    assertEquals(await sessions.get("other"), "Normal");
+  } finally {
+    await store.close();
+  }
+});
