@@ -21,6 +21,7 @@ import {
 } from "./engine/chat_template.ts";
 import { JsonConstraint, type TokenConstraint } from "./engine/constraint.ts";
 import { embedText } from "./engine/embed.ts";
+import { EventLoopShare } from "./engine/_event_loop.ts";
 import { generate, type GenerationResult, type TokenEvent } from "./engine/generate.ts";
 import { ANY_OBJECT, compileSchema } from "./engine/json_schema.ts";
 import type { SamplingOptions } from "./engine/sampler.ts";
@@ -370,7 +371,9 @@ export class Power {
     return await this.#models.use(modelName, options.keepAlive, async (model, loadNs) => {
       const embeddings: number[][] = [];
       let promptTokens = 0;
+      const share = new EventLoopShare();
       for (const input of inputs) {
+        await share.turn();
         // Thousands of inputs are long work: stop as soon as the caller has gone.
         if (options.signal?.aborted) {
           throw new A3sError("cancelled", "request cancelled", { status: CANCELLED_STATUS });

@@ -582,6 +582,17 @@ interface Trie {
 
 const tries = new WeakMap<Tokenizer, Trie>();
 
+/**
+ * Most readings of the output kept at once. Ambiguous schemas (many `anyOf` options sharing a
+ * prefix) multiply them, and every byte of every candidate token is fed to each; past this
+ * the first ones are kept. Any reading kept is a valid one, so the output stays valid.
+ */
+const MAX_PARALLEL_STATES = 64;
+
+function bounded(states: Stack[]): Stack[] {
+  return states.length > MAX_PARALLEL_STATES ? states.slice(0, MAX_PARALLEL_STATES) : states;
+}
+
 /** The byte trie of a tokenizer's vocabulary, built once per tokenizer. */
 function trieOf(tokenizer: Tokenizer): Trie {
   const cached = tries.get(tokenizer);
@@ -696,7 +707,7 @@ export class JsonConstraint implements TokenConstraint {
     for (const b of bytes) {
       const out: Stack[] = [];
       for (const s of current) feed(s, b, out);
-      current = out;
+      current = bounded(out);
       if (!current.length) break;
     }
     return current;
@@ -720,7 +731,7 @@ export class JsonConstraint implements TokenConstraint {
         for (const s of states) feed(s, b, out);
         if (!out.length) continue;
         for (const t of tokens[child]) allowed[t] = 1;
-        walk(child, out);
+        walk(child, bounded(out));
       }
     };
     walk(0, this.#states);

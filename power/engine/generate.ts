@@ -2,6 +2,7 @@
 import { A3sError, ValidationError } from "@a3s/common";
 import type { Tokenizer } from "./_tokenizer.ts";
 import { longestTokenBytes, type TokenConstraint } from "./constraint.ts";
+import { EventLoopShare } from "./_event_loop.ts";
 import type { ModelManifest } from "./model_dir.ts";
 import { Sampler, type SamplingOptions } from "./sampler.ts";
 import type { CausalLM } from "./session.ts";
@@ -192,6 +193,7 @@ export async function* generate(
   let emitted = 0;
   let finishReason: GenerationResult["finishReason"] = "length";
   const cache = lm.newCache();
+  const share = new EventLoopShare();
   model.batcher?.enter();
   try {
     return yield* decode();
@@ -294,6 +296,7 @@ export async function* generate(
         break;
       }
       if (tokens.length >= maxTokens) break;
+      await share.turn();
       logits = model.batcher
         ? await model.batcher.step(token, cache)
         : (await lm.forward([token], cache)).logits;

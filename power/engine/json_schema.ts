@@ -50,25 +50,57 @@ function resolveRef(ref: string, root: Schema, field: string): Schema {
   return target;
 }
 
-function compileNode(schema: unknown, root: Schema, field: string, depth: number): SchemaNode {
-  if (schema === true || schema === undefined || depth > 12) return ANY;
+/** Most nodes (and enum values) one schema may compile to; each costs work on every byte. */
+export const MAX_SCHEMA_NODES = 10_000;
+/** Deepest nesting compiled; below it any value is allowed. */
+const MAX_SCHEMA_DEPTH = 12;
+
+/** What is left of a schema's node allowance while it compiles. */
+interface Budget {
+  left: number;
+  /** The field the whole schema came from, named when it runs out. */
+  field: string;
+}
+
+function spend(budget: Budget, count: number): void {
+  budget.left -= count;
+  if (budget.left < 0) {
+    throw new ValidationError(
+      `${budget.field}: the schema is too large (more than ${MAX_SCHEMA_NODES} nodes and enum values)`,
+      budget.field,
+    );
+  }
+}
+
+function compileNode(
+  schema: unknown,
+  root: Schema,
+  field: string,
+  depth: number,
+  budget: Budget,
+): SchemaNode {
+  if (schema === true || schema === undefined || depth > MAX_SCHEMA_DEPTH) return ANY;
+  spend(budget, 1);
   if (schema === false || typeof schema !== "object" || schema === null) {
     throw new ValidationError(`${field}: a schema must be an object`, field);
   }
   const s = schema as Schema;
   if (typeof s.$ref === "string") {
-    return compileNode(resolveRef(s.$ref, root, field), root, field, depth + 1);
+    return compileNode(resolveRef(s.$ref, root, field), root, field, depth + 1, budget);
   }
   if ("const" in s) return literal([s.const]);
   if (Array.isArray(s.enum)) {
     if (!s.enum.length) throw new ValidationError(`${field}: enum is empty`, field);
+    spend(budget, s.enum.length);
     return literal(s.enum);
   }
   const alternatives = (s.anyOf ?? s.oneOf) as unknown[] | undefined;
   if (Array.isArray(alternatives)) {
     return {
       kind: "union",
-      options: alternatives.map((a, i) => compileNode(a, root, `${field}.anyOf.${i}`, depth + 1)),
+      options: alternatives.map((a, i) =>
+        compileNode(a, root, `${field}.anyOf.${i}`, depth + 1, budget)
+      ),
     };
   }
   if (Array.isArray(s.allOf)) {
@@ -81,13 +113,13 @@ function compileNode(schema: unknown, root: Schema, field: string, depth: number
     }
     Object.assign(merged.properties as Schema, s.properties ?? {});
     (merged.required as string[]).push(...((s.required as string[]) ?? []));
-    return compileNode(merged, root, field, depth + 1);
+    return compileNode(merged, root, field, depth + 1, budget);
   }
   let type = s.type;
   if (Array.isArray(type)) {
     return {
       kind: "union",
-      options: type.map((t) => compileNode({ ...s, type: t }, root, field, depth + 1)),
+      options: type.map((t) => compileNode({ ...s, type: t }, root, field, depth + 1, budget)),
     };
   }
   if (type === undefined) {
@@ -112,7 +144,7 @@ function compileNode(schema: unknown, root: Schema, field: string, depth: number
       }
       const properties = Object.entries(props).map(([name, sub]): [string, SchemaNode] => [
         name,
-        compileNode(sub, root, `${field}.properties.${name}`, depth + 1),
+        compileNode(sub, root, `${field}.properties.${name}`, depth + 1, budget),
       ]);
       for (const r of required) {
         if (!(r in props)) properties.push([r, ANY]);
@@ -122,7 +154,7 @@ function compileNode(schema: unknown, root: Schema, field: string, depth: number
     case "array":
       return {
         kind: "array",
-        items: compileNode(s.items, root, `${field}.items`, depth + 1),
+        items: compileNode(s.items, root, `${field}.items`, depth + 1, budget),
         minItems: typeof s.minItems === "number" ? s.minItems : 0,
         maxItems: typeof s.maxItems === "number" ? s.maxItems : Infinity,
       };
@@ -154,7 +186,7 @@ function compileNode(schema: unknown, root: Schema, field: string, depth: number
  */
 export function compileSchema(schema: unknown, field = "schema"): SchemaNode {
   const root = (typeof schema === "object" && schema !== null ? schema : {}) as Schema;
-  return compileNode(schema, root, field, 0);
+  return compileNode(schema, root, field, 0, { left: MAX_SCHEMA_NODES, field });
 }
 
 /** The schema of one tool call: `{"name": <tool>, "arguments": <its parameters>}`. */
