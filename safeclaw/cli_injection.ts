@@ -15,6 +15,10 @@ const EVAL_SETS = [
     "second set (written after the rules; the concept layer came after seeing its misses once)",
     "testdata/injection_heldout.jsonl",
   ],
+  [
+    "third set (written last and scored once, with no change to the detector after it)",
+    "testdata/injection_blind.jsonl",
+  ],
 ] as const;
 
 async function peerJudge(): Promise<
