@@ -47,6 +47,8 @@ Deno.test("quality on both evaluation sets stays at its measured level", async (
     const [path, minAccuracy, maxFalsePositives] of [
       ["../testdata/injection_eval.jsonl", 0.97, 0.05],
       ["../testdata/injection_heldout.jsonl", 0.92, 0.1],
+      // Scored once when written; the floor only catches regressions.
+      ["../testdata/injection_blind.jsonl", 0.75, 0.1],
     ] as const
   ) {
     const records = parseEvalSet(await Deno.readTextFile(new URL(path, import.meta.url)));
