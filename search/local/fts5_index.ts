@@ -62,7 +62,33 @@ const MIGRATIONS = [{
       sql.raw(`'bm25(${TITLE_WEIGHT}.0, ${BODY_WEIGHT}.0)'`)
     })`.execute(db);
   },
+}, {
+  version: 3,
+  name: "fts5_titles",
+  async up(db: Kysely<unknown>) {
+    // FTS5's BM25 takes a term's IDF over whole documents, so a word common in bodies
+    // ("user", "account") weighs nothing even in a title. A titles-only index gives titles
+    // their own IDF, as per-field BM25 engines (Lucene, MiniSearch) do.
+    await sql`create virtual table search_titles using fts5(
+      title, content='search_documents', content_rowid='id',
+      tokenize='porter unicode61 remove_diacritics 2'
+    )`.execute(db);
+    await sql`insert into search_titles(search_titles) values ('rebuild')`.execute(db);
+    await sql`create trigger search_titles_ai after insert on search_documents begin
+      insert into search_titles(rowid, title) values (new.id, new.title);
+    end`.execute(db);
+    await sql`create trigger search_titles_ad after delete on search_documents begin
+      insert into search_titles(search_titles, rowid, title) values ('delete', old.id, old.title);
+    end`.execute(db);
+    await sql`create trigger search_titles_au after update on search_documents begin
+      insert into search_titles(search_titles, rowid, title) values ('delete', old.id, old.title);
+      insert into search_titles(rowid, title) values (new.id, new.title);
+    end`.execute(db);
+  },
 }];
+
+/** Documents re-ranked with their title scores: the best of the whole-document ranking. */
+const RERANK_WINDOW = 200;
 
 /** Escapes LIKE wildcards so a prefix matches literally. */
 export function likePrefix(prefix: string): string {
@@ -172,26 +198,38 @@ export class Fts5Index implements LocalIndex {
     limit: number,
     offset: number,
   ): Promise<LocalHit[]> {
-    // Rank first, touching only the index; then read the page's documents and build their
-    // snippets here. Selecting bodies or snippet() in the ranking query would do that work
-    // for every matching row before the sort.
+    // 1. Rank in the index alone (selecting bodies or snippet() here would do that work for
+    //    every matching row before the sort).
+    const window = Math.max(RERANK_WINDOW, offset + limit);
     const { rows } = await sql<{ id: number; rank: number }>`
       select rowid as id, rank from search_fts where search_fts match ${match}
-      order by rank limit ${limit} offset ${offset}`.execute(this.db);
-    if (!rows.length) return [];
+      order by rank limit ${window}`.execute(this.db);
+    if (rows.length <= offset) return [];
+    // 2. Add each candidate's title score, with IDF over titles (any query word may match).
+    const ids = rows.map((r) => Number(r.id));
+    const { rows: titled } = await sql<{ id: number; score: number }>`
+      select rowid as id, bm25(search_titles) as score from search_titles
+      where search_titles match ${toFts5(clauses, "OR")} and rowid in (${sql.join(ids)})`
+      .execute(this.db);
+    const titleScore = new Map(titled.map((t) => [Number(t.id), -t.score]));
+    // FTS5's bm25 is negative, lower is better; scores here are higher-is-better.
+    const ranked = rows.map((r) => ({
+      id: Number(r.id),
+      score: -r.rank + (titleScore.get(Number(r.id)) ?? 0),
+    })).sort((a, b) => b.score - a.score).slice(offset, offset + limit);
+    // 3. Read the page's documents and build their snippets.
     const documents = await this.db.selectFrom("search_documents")
       .select(["id", "uri", "title", "body"])
-      .where("id", "in", rows.map((r) => r.id)).execute();
+      .where("id", "in", ranked.map((r) => r.id)).execute();
     const byId = new Map(documents.map((d) => [Number(d.id), d]));
-    return rows.flatMap((r) => {
-      const doc = byId.get(Number(r.id));
+    return ranked.flatMap((r) => {
+      const doc = byId.get(r.id);
       if (!doc) return [];
-      // FTS5's bm25 rank is negative, lower is better; the API reports higher-is-better.
       return [{
         uri: doc.uri,
         title: doc.title,
         snippet: highlight(doc.body, clauses),
-        score: -r.rank,
+        score: r.score,
       }];
     });
   }
