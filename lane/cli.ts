@@ -9,8 +9,10 @@ import {
   loadConfig,
   NotFoundError,
   openStore,
+  type OutputFormat,
   outputFormat,
   parseCommand,
+  type ParsedArgs,
   printFormatted,
   renderTable,
   runCommand,
@@ -79,6 +81,102 @@ function jobDetail(job: JobInfo): string {
   return `${detail}\n\n${renderTable(["ATTEMPT", "CODE", "AT", "ERROR"], errors)}`;
 }
 
+/** A lane command line, checked. */
+interface LaneCommand {
+  /** `stats`, `ls`, `inspect`, `dlq ls`, `dlq retry` or `dlq purge`. */
+  name: string;
+  /** The job ID of `inspect`, `dlq retry` and `dlq purge ID`. */
+  id?: string;
+  session?: string;
+  lane?: LaneName;
+  state?: JobState;
+  limit: number;
+}
+
+const COMMANDS = ["stats", "ls", "inspect", "dlq ls", "dlq retry", "dlq purge"];
+/** The commands that take a job ID: required for some, optional for `dlq purge`. */
+const ID_ARGUMENT: Record<string, "required" | "optional" | undefined> = {
+  inspect: "required",
+  "dlq retry": "required",
+  "dlq purge": "optional",
+};
+
+/** Checks the positionals and filters; every mistake is one {@linkcode UsageError}. */
+function parseLaneCommand(positionals: string[], values: ParsedArgs["values"]): LaneCommand {
+  const [first, ...rest] = positionals;
+  const name = first === "dlq" && rest.length ? `dlq ${rest.shift()}` : first;
+  if (name === undefined || !COMMANDS.includes(name)) {
+    throw new UsageError(
+      name === undefined
+        ? "missing command: stats, ls, inspect ID, dlq ls, dlq retry ID or dlq purge [ID]"
+        : `unknown command '${name}'; run with --help`,
+    );
+  }
+  const takesId = ID_ARGUMENT[name];
+  if (takesId === "required" && rest.length === 0) throw new UsageError(`${name} needs the job ID`);
+  const allowed = takesId ? 1 : 0;
+  if (rest.length > allowed) {
+    throw new UsageError(
+      `'${name}' takes ${allowed ? "one job ID" : "no arguments"}, got '${rest[allowed]}'`,
+    );
+  }
+  const state = values.state as string | undefined;
+  if (state !== undefined && !JOB_STATES.includes(state as JobState)) {
+    throw new UsageError(`--state must be one of ${JOB_STATES.join(", ")}, got '${state}'`);
+  }
+  const limit = intFlag(values, "limit") ?? 50;
+  if (limit < 1) throw new UsageError(`--limit must be at least 1, got ${limit}`);
+  return {
+    name,
+    id: rest[0],
+    session: values.session as string | undefined,
+    lane: values.lane === undefined ? undefined : parseLaneName(values.lane as string, "--lane"),
+    state: state as JobState | undefined,
+    limit,
+  };
+}
+
+/** Runs one checked command against `scheduler` and prints its outcome. */
+async function runLaneCommand(
+  scheduler: DurableLane,
+  command: LaneCommand,
+  format: OutputFormat,
+): Promise<void> {
+  const { id, session, lane, state, limit } = command;
+  const print = (value: unknown, text: () => string) => printFormatted(format, value, text);
+  switch (command.name) {
+    case "stats": {
+      const { lanes } = await scheduler.stats();
+      const header = ["LANE", ...JOB_STATES.map((s) => s.toUpperCase())];
+      const rows = LANE_NAMES.map((
+        name,
+      ) => [name, ...JOB_STATES.map((s) => String(lanes[name][s]))]);
+      return print(lanes, () => renderTable(header, rows));
+    }
+    case "ls": {
+      const jobs = await scheduler.list({ session, lane, state, limit });
+      return print(jobs, () => jobTable(jobs));
+    }
+    case "inspect": {
+      const job = await scheduler.get(id!);
+      if (!job) throw new NotFoundError(`job '${id}' not found`, "id");
+      return print(job, () => jobDetail(job));
+    }
+    case "dlq ls": {
+      const jobs = await scheduler.dlq.list({ session, lane, limit });
+      return print(jobs, () => jobTable(jobs));
+    }
+    case "dlq retry": {
+      const job = await scheduler.dlq.retry(id!);
+      return print(job, () => `requeued ${job.id} in ${job.lane}`);
+    }
+    default: {
+      const purged = await scheduler.dlq.purge({ id, session, lane });
+      return print({ purged }, () => `purged ${purged} dead job${purged === 1 ? "" : "s"}`);
+    }
+  }
+}
+
 /** Runs the `lane` command; returns its exit code. */
 export function main(args: string[]): Promise<number> {
   return runCommand(async () => {
@@ -96,82 +194,20 @@ export function main(args: string[]): Promise<number> {
       console.log(HELP);
       return 0;
     }
-    const [command, sub, id, ...extra] = positionals;
-    const known = command === "stats" || command === "ls" || command === "inspect" ||
-      (command === "dlq" && (sub === "ls" || sub === "retry" || sub === "purge"));
-    if (!known) {
-      throw new UsageError(
-        command === undefined
-          ? "missing command: stats, ls, inspect ID, dlq ls, dlq retry ID or dlq purge [ID]"
-          : `unknown command '${[command, sub].filter(Boolean).join(" ")}'; run with --help`,
-      );
-    }
-    if (command === "inspect" && sub === undefined) {
-      throw new UsageError("inspect needs the job ID");
-    }
-    if (command === "inspect" && id !== undefined) {
-      throw new UsageError(`'inspect' takes one job ID, got '${id}' too`);
-    }
-    if (command !== "dlq" && command !== "inspect" && sub !== undefined) {
-      throw new UsageError(`'${command}' takes no arguments, got '${sub}'`);
-    }
-    if (command === "dlq" && sub === "retry" && id === undefined) {
-      throw new UsageError("dlq retry needs the job ID");
-    }
-    if (command === "dlq" && sub === "ls" && id !== undefined) {
-      throw new UsageError(`'dlq ls' takes no arguments, got '${id}'`);
-    }
-    if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
-    const lane: LaneName | undefined = values.lane === undefined
-      ? undefined
-      : parseLaneName(values.lane, "--lane");
-    const state = values.state as string | undefined;
-    if (state !== undefined && !JOB_STATES.includes(state as JobState)) {
-      throw new UsageError(`--state must be one of ${JOB_STATES.join(", ")}, got '${state}'`);
-    }
-    const limit = intFlag(values, "limit") ?? 50;
-    if (limit < 1) throw new UsageError(`--limit must be at least 1, got ${limit}`);
-    const session = values.session as string | undefined;
+    const command = parseLaneCommand(positionals, values);
     const format = outputFormat(values);
     const config = loadConfig({
       flags: { home: values.home, databaseUrl: values["database-url"] },
     });
     const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
-    const scheduler = await DurableLane.open({ store, process: false }).catch(async (error) => {
-      await store.close();
-      throw error;
-    });
-    const print = (value: unknown, text: () => string) => printFormatted(format, value, text);
     try {
-      if (command === "stats") {
-        const stats = await scheduler.stats();
-        print(stats.lanes, () => {
-          const header = ["LANE", ...JOB_STATES.map((s) => s.toUpperCase())];
-          const rows = LANE_NAMES.map((name) => [
-            name,
-            ...JOB_STATES.map((s) => String(stats.lanes[name][s])),
-          ]);
-          return renderTable(header, rows);
-        });
-      } else if (command === "ls") {
-        const jobs = await scheduler.list({ session, lane, state: state as JobState, limit });
-        print(jobs, () => jobTable(jobs));
-      } else if (command === "inspect") {
-        const job = await scheduler.get(sub!);
-        if (!job) throw new NotFoundError(`job '${sub}' not found`, "id");
-        print(job, () => jobDetail(job));
-      } else if (sub === "ls") {
-        const jobs = await scheduler.dlq.list({ session, lane, limit });
-        print(jobs, () => jobTable(jobs));
-      } else if (sub === "retry") {
-        const job = await scheduler.dlq.retry(id!);
-        print(job, () => `requeued ${job.id} in ${job.lane}`);
-      } else {
-        const purged = await scheduler.dlq.purge({ id, session, lane });
-        print({ purged }, () => `purged ${purged} dead job${purged === 1 ? "" : "s"}`);
+      const scheduler = await DurableLane.open({ store, process: false });
+      try {
+        await runLaneCommand(scheduler, command, format);
+      } finally {
+        await scheduler.close();
       }
     } finally {
-      await scheduler.close();
       await store.close();
     }
     return 0;
