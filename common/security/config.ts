@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { UsageError } from "../errors.ts";
 import { scopeSchema } from "./scopes.ts";
+import { parseCidr } from "./addresses.ts";
 
 /** A token given in config: the secret and the scopes it grants (`admin` when unset). */
 export interface ConfiguredToken {
@@ -41,6 +42,11 @@ export interface SecurityConfig {
   requestBurst: number;
   /** In-flight requests per client, streams included; 0 turns the limit off. */
   maxConcurrentRequests: number;
+  /**
+   * Proxies (CIDR blocks) whose `X-Forwarded-For` is believed, so limits apply to the client
+   * behind them rather than to the proxy. None by default.
+   */
+  trustedProxies: string[];
   /** Largest request head in bytes. */
   maxHeaderBytes: number;
   /** Open connections per client address; more are closed at once. 0 = no limit. */
@@ -85,6 +91,11 @@ export const SecurityConfigSchema: z.ZodType<SecurityConfig> = z.object({
   /** In-flight requests (streams included, until their body ends) per client; 0 = no limit. */
   maxConcurrentRequests: z.number().int().min(0).default(64),
   /** Largest request head (request line and headers), in bytes. */
+  trustedProxies: z.array(
+    z.string().refine((v) => parseCidr(v) !== undefined, {
+      message: "must be a CIDR block such as 10.0.0.0/8",
+    }),
+  ).default([]),
   maxHeaderBytes: z.number().int().min(1024).default(32 * 1024),
   maxConnectionsPerClient: z.number().int().min(0).default(512),
   /** Time a client has to send a complete request head. */
@@ -105,6 +116,7 @@ export const SECURITY_ENV_KEYS = {
   requestsPerMinute: "A3S_REQUESTS_PER_MINUTE",
   requestBurst: "A3S_REQUEST_BURST",
   maxConcurrentRequests: "A3S_MAX_CONCURRENT_REQUESTS",
+  trustedProxies: "A3S_TRUSTED_PROXIES",
   maxHeaderBytes: "A3S_MAX_HEADER_BYTES",
   maxConnectionsPerClient: "A3S_MAX_CONNECTIONS_PER_CLIENT",
   headerTimeoutMs: "A3S_HEADER_TIMEOUT_MS",
@@ -112,7 +124,7 @@ export const SECURITY_ENV_KEYS = {
   requestTimeoutMs: "A3S_REQUEST_TIMEOUT_MS",
 } as const satisfies Record<keyof SecurityConfig, string>;
 
-const LIST_KEYS = new Set(["allowedHosts", "origins"]);
+const LIST_KEYS = new Set(["allowedHosts", "origins", "trustedProxies"]);
 const NUMBER_KEYS = new Set([
   "requestsPerMinute",
   "requestBurst",

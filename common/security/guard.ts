@@ -13,6 +13,7 @@ import type { AccessRule } from "../module.ts";
 import type { Store } from "../store.ts";
 import { counter } from "../telemetry.ts";
 import { AccessTable, patternToRegExp } from "./access.ts";
+import { type Cidr, cidrContains, parseCidr, parseIp } from "./addresses.ts";
 import type { SecurityConfig } from "./config.ts";
 import { HostCheck, isLoopbackBind } from "./host_check.ts";
 import { ClientLimiter, releaseWhenBodyEnds } from "./limits.ts";
@@ -93,13 +94,36 @@ export function presentedToken(headers: Headers): string | undefined {
   return bearer ?? headers.get("x-api-key")?.trim() ?? undefined;
 }
 
-/** The client's address: the guard's header on the internal socket, else the socket peer. */
-function clientAddress(c: Context): string {
+/** The connection's peer: the guard's header on the internal socket, else the socket peer. */
+function peerAddress(c: Context): string {
   const info = c.env as Deno.ServeHandlerInfo | undefined;
   const remote = info?.remoteAddr as Deno.Addr | undefined;
   if (remote?.transport === "unix") return c.req.header(PEER_HEADER) ?? "unix";
   if (remote && "hostname" in remote) return remote.hostname;
   return "unknown";
+}
+
+/**
+ * The client's address: the peer, or, when the peer is a trusted proxy, the nearest
+ * untrusted address in `X-Forwarded-For` (read from the right, since a client may write
+ * anything on the left).
+ */
+export function clientAddress(
+  peer: string,
+  forwardedFor: string | undefined,
+  trusted: readonly Cidr[],
+): string {
+  const isTrusted = (address: string) => {
+    const bytes = parseIp(address);
+    return !!bytes && trusted.some((block) => cidrContains(block, bytes));
+  };
+  if (!trusted.length || !forwardedFor || !isTrusted(peer)) return peer;
+  const hops = forwardedFor.split(",").map((hop) => hop.trim()).filter(Boolean);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    if (!parseIp(hops[i])) return peer;
+    if (!isTrusted(hops[i])) return hops[i];
+  }
+  return peer;
 }
 
 function headBytes(c: Context): number {
@@ -142,6 +166,7 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
     );
   }
   const table = new AccessTable(options.rules);
+  const proxies = config.trustedProxies.map((block) => parseCidr(block)!);
   const hosts = new HostCheck({ loopbackBind, allowedHosts: config.allowedHosts });
   const origins = new OriginPolicy(config.origins);
   const limiter = new ClientLimiter({
@@ -172,7 +197,7 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
     return async (c, next) => {
       const path = c.req.path;
       const method = c.req.method;
-      const address = clientAddress(c);
+      const address = clientAddress(peerAddress(c), c.req.header("x-forwarded-for"), proxies);
       const origin = c.req.header("origin");
       const deny = (
         reason: DenialReason,

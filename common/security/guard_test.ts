@@ -7,7 +7,8 @@ import { UsageError } from "../errors.ts";
 import { metricsRegistry } from "../telemetry.ts";
 import type { AccessRule } from "../module.ts";
 import { loadSecurityConfig, type SecurityConfig } from "./config.ts";
-import { createSecurity, metricMethod } from "./guard.ts";
+import { clientAddress, createSecurity, metricMethod } from "./guard.ts";
+import { parseCidr } from "./addresses.ts";
 import { TokenStore } from "./tokens.ts";
 
 const RULES: AccessRule[] = [
@@ -310,6 +311,19 @@ Deno.test("guard: a public bind needs a token unless the insecure flag is given"
   } finally {
     await store.close();
   }
+});
+
+Deno.test("clientAddress: X-Forwarded-For counts only behind a trusted proxy", () => {
+  const trusted = [parseCidr("10.0.0.0/8")!];
+  assertEquals(clientAddress("203.0.113.9", "1.2.3.4", trusted), "203.0.113.9");
+  assertEquals(clientAddress("10.0.0.2", "198.51.100.7", trusted), "198.51.100.7");
+  // A client's own forged entry on the left is skipped past: the proxy appended the truth.
+  assertEquals(
+    clientAddress("10.0.0.2", "6.6.6.6, 198.51.100.7, 10.0.0.3", trusted),
+    "198.51.100.7",
+  );
+  assertEquals(clientAddress("10.0.0.2", "garbage", trusted), "10.0.0.2");
+  assertEquals(clientAddress("10.0.0.2", "1.2.3.4", []), "10.0.0.2");
 });
 
 Deno.test("config: bad security values name the key and the source, never the token", () => {
