@@ -41,5 +41,7 @@ export type { LoadedModelInfo, ModelLifecycle, RegistryOptions } from "./models/
 export { modelNameFromSource, normalizeName } from "./models/names.ts";
 export { keepAliveProblem, parseKeepAlive } from "./models/keep_alive.ts";
 
+export type { PowerSection } from "./config.ts";
+
 /** The package name. */
 export const MODULE_NAME = "@a3s/power";

@@ -13,6 +13,7 @@ import type { Pooling } from "../engine/embed.ts";
 import type { ModelStore } from "./store.ts";
 import { normalizeName } from "./names.ts";
 import { parseKeepAlive } from "./keep_alive.ts";
+import { DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, DEFAULT_KEEP_ALIVE_MS } from "../config.ts";
 import { type CancelTimer, setLongTimeout } from "./_long_timeout.ts";
 
 /** What is known of a model in memory, as `/api/ps` shows it. */
@@ -153,9 +154,9 @@ export class ModelRegistry implements ModelLifecycle {
     this.store = store;
     this.options = {
       memoryBudgetBytes: options.memoryBudgetBytes ?? Infinity,
-      concurrency: options.concurrency ?? 8,
-      keepAliveMs: options.keepAliveMs ?? 5 * 60_000,
-      batchSize: options.batchSize ?? 8,
+      concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+      keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
+      batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
     };
   }
 
