@@ -117,7 +117,7 @@ export function hasContext(text: string, start: number, end: number, type: Entit
   // After the value only a bracketed note counts ("555 0123 (mobile)"): a label that follows
   // a value belongs to the next value.
   const window = contextBefore(text, start) + " " + (/^\s*\(/.test(after) ? after : "");
-  return pattern.test(window);
+  return pattern.test(window.toLowerCase());
 }
 
 const PATTERNS = new Map<EntityType, RegExp | null>();
@@ -135,12 +135,18 @@ function contextPattern(type: EntityType): RegExp | null {
     return null;
   }
   const escape = (w: string) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const alternatives = words.map((w) =>
-    /[\u3000-\u9fff]/.test(w)
-      ? escape(w)
-      : `(?<![\\p{L}\\p{N}])${escape(w)}${w.length >= 5 ? "" : "(?![\\p{L}\\p{N}])"}`
-  );
-  pattern = new RegExp(alternatives.join("|"), "iu");
+  const cjk = words.filter((w) => /[\u3000-\u9fff]/.test(w)).map(escape);
+  const long = words.filter((w) => !/[\u3000-\u9fff]/.test(w) && w.length >= 5).map(escape);
+  const short = words.filter((w) => !/[\u3000-\u9fff]/.test(w) && w.length < 5).map(escape);
+  // The window is lowercased first, so the pattern needs neither the i nor the u flag: ASCII
+  // look-arounds are what keep it fast at every position.
+  const parts: string[] = [];
+  if (long.length) parts.push(`(?<![a-z0-9\u00c0-\u024f])(?:${long.join("|")})`);
+  if (short.length) {
+    parts.push(`(?<![a-z0-9\u00c0-\u024f])(?:${short.join("|")})(?![a-z0-9\u00c0-\u024f])`);
+  }
+  if (cjk.length) parts.push(`(?:${cjk.join("|")})`);
+  pattern = new RegExp(parts.join("|"));
   PATTERNS.set(type, pattern);
   return pattern;
 }

@@ -61,9 +61,16 @@ export function settleOverlaps(candidates: readonly Detection[]): Detection[] {
     (b.d.end - b.d.start) - (a.d.end - a.d.start) ||
     a.i - b.i
   );
+  // Which code units are taken: a candidate is checked over its own span only, so settling
+  // stays linear in the text however many candidates there are.
+  const end = candidates.reduce((m, d) => Math.max(m, d.end), 0);
+  const taken = new Uint8Array(end);
   const kept: Detection[] = [];
   for (const { d } of ranked) {
-    if (kept.some((k) => d.start < k.end && k.start < d.end)) continue;
+    let free = true;
+    for (let i = d.start; i < d.end && free; i++) free = taken[i] === 0;
+    if (!free) continue;
+    taken.fill(1, d.start, d.end);
     kept.push(d);
   }
   return kept.sort((a, b) => a.start - b.start);
@@ -93,5 +100,7 @@ export function detect(
     if (wanted("phone")) candidates.push(...findPhones(text, findings));
     candidates.push(...runRecognizers(text, wanted));
   }
-  return settleOverlaps(candidates).filter((d) => d.confidence >= threshold);
+  // Settling only what clears the threshold gives the same result (a weaker candidate can only
+  // lose to a stronger one) and keeps the sort small.
+  return settleOverlaps(candidates.filter((d) => d.confidence >= threshold));
 }

@@ -45,11 +45,11 @@ const LIFTED = 0.9;
 // the look-arounds cheap at every position.
 const B = String.raw`(?<![A-Za-z0-9_])`;
 const E = String.raw`(?![A-Za-z0-9_])`;
-const re = (body: string, flags = "gu") => new RegExp(`${B}(?:${body})${E}`, flags);
+const re = (body: string, flags = "g") => new RegExp(`${B}(?:${body})${E}`, flags);
 // Numbers are not cut out of a longer grouped number ("AT21 7067 1152 7472 7141", an ISBN).
 const NB = String.raw`(?<![A-Za-z0-9_#]|[0-9][ .-]|\b[A-Z0-9]{4} |ISBN[ :]?)`;
 const NE = String.raw`(?![A-Za-z0-9_]|[ .-][0-9])`;
-const num = (body: string) => new RegExp(`${NB}(?:${body})${NE}`, "gu");
+const num = (body: string) => new RegExp(`${NB}(?:${body})${NE}`, "g");
 
 const grouped = (value: string) => /[ -]/.test(value);
 const digitsOnly = (value: string) => value.replace(/\D/g, "");
@@ -110,7 +110,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
     pattern: re(
       String
         .raw`[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]`,
-      "giu",
+      "g",
     ),
     validate: italianFiscalCodeValid,
     confidence: 0.95,
@@ -173,7 +173,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   },
   {
     type: "crypto_wallet",
-    pattern: re(String.raw`(?:bc|tb|ltc)1[02-9ac-hj-np-z]{6,87}`, "giu"),
+    pattern: re(String.raw`(?:bc|tb|ltc)1[02-9ac-hj-np-z]{6,87}`, "gi"),
     confidence: (v) => (bech32Valid(v) ? 0.99 : WEAK),
     contextConfidence: LIFTED,
   },
@@ -194,7 +194,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   {
     type: "url",
     pattern:
-      /\b(?:https?|ftp):\/\/[^\s<>"'`]+|(?<![\w@.])www\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s<>"'`]*/giu,
+      /\b(?:https?|ftp):\/\/[^\s<>"'`]+|(?<![\w@.])www\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s<>"'`]*/gi,
     confidence: 0.6,
   },
   {
@@ -205,7 +205,7 @@ export const RECOGNIZERS: readonly Recognizer[] = [
         String.raw`\d{1,2}(?:st|nd|rd|th)? (?:${MONTHS})\.?,? (?:19|20)\d{2}|` +
         String.raw`(?:${MONTHS})\.? \d{1,2}(?:st|nd|rd|th)?,? (?:19|20)\d{2}|` +
         String.raw`(?:19|20)\d{2}年\d{1,2}月\d{1,2}日)`,
-      "giu",
+      "gi",
     ),
     validate: plausibleDate,
     confidence: 0.2,
