@@ -79,11 +79,19 @@ Deno.test("several serve processes share one PostgreSQL", async (t) => {
 
 Deno.test("an open event stream does not hold up a graceful shutdown", async () => {
   const home = await Deno.makeTempDir();
-  const server = await spawnServe(["--home", home]);
-  const events = await fetch(`${server.url}/lane/v1/events`);
+  const token = "e2e-token-0123456789";
+  const server = await spawnServe(["--home", home], { A3S_TOKENS: token });
+  const events = await fetch(`${server.url}/lane/v1/events`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  assertEquals(events.status, 200);
   const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
-  while (!seen.includes("event: ready")) seen += (await reader.read()).value ?? "";
+  while (!seen.includes("event: ready")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`event stream ended before 'ready': ${seen}`);
+    seen += value;
+  }
   const started = Date.now();
   const status = await server.stop("SIGTERM");
   const elapsed = Date.now() - started;
