@@ -7,7 +7,7 @@ import { buildEnvelope, type CloudEvent } from "./envelope.ts";
 import { EventKeyMissingError, EventTamperedError, EventTimeoutError } from "./errors.ts";
 import { type EventType, EventTypeRegistry } from "./event_type.ts";
 import type { KeyRing } from "./crypto.ts";
-import { type EventMessage, messageFields } from "./message.ts";
+import { type EventMessage, ReceivedMessage } from "./message.ts";
 import * as metrics from "./metrics.ts";
 import type { ConsumerInfo, EventProvider, StoredEvent, SubjectInfo } from "./provider.ts";
 import { assertPattern, assertSubject } from "./subject.ts";
@@ -125,7 +125,7 @@ export class EventBus {
     if (options.replyTo !== undefined) assertSubject(options.replyTo, "replyTo");
     const type = this.types.find(subject);
     const data = type ? type.parse(payload) : payload ?? null;
-    if (!type && JSON.stringify(data) === undefined) {
+    if (typeof data === "function" || typeof data === "symbol" || typeof data === "bigint") {
       throw new ValidationError("data: must be JSON-serialisable", "data");
     }
     const event = buildEnvelope({
@@ -158,7 +158,8 @@ export class EventBus {
   /** Publishes an already built (and sealed) CloudEvent. */
   async publishEvent(event: CloudEvent): Promise<PublishedEvent> {
     const receipt = await this.provider.publish(event);
-    (receipt.duplicate ? metrics.duplicates : metrics.published).inc({ subject: event.subject });
+    if (receipt.duplicate) metrics.duplicates.inc({ subject: event.subject });
+    else metrics.publishedFor(event.subject).inc();
     return { id: event.id, seq: receipt.seq, subject: event.subject, duplicate: receipt.duplicate };
   }
 
@@ -186,17 +187,17 @@ export class EventBus {
 
   /** The message a handler sees for `event` (already opened). */
   message(event: CloudEvent, seq: string, deliveries: number): EventMessage {
-    return {
-      ...messageFields(event, seq, deliveries),
-      respond: async (payload: unknown) => {
-        if (!event.a3sreplyto) {
-          throw new A3sError("event_no_reply_subject", `event ${event.id} was not a request`, {
-            status: 400,
-          });
-        }
-        await this.publish(event.a3sreplyto, payload, { key: event.partitionkey });
-      },
-    };
+    return new ReceivedMessage(event, seq, deliveries, (payload) => this.respond(event, payload));
+  }
+
+  /** Publishes `payload` to the reply subject of the request `event`. */
+  async respond(event: CloudEvent, payload: unknown): Promise<void> {
+    if (!event.a3sreplyto) {
+      throw new A3sError("event_no_reply_subject", `event ${event.id} was not a request`, {
+        status: 400,
+      });
+    }
+    await this.publish(event.a3sreplyto, payload, { key: event.partitionkey });
   }
 
   /**
@@ -226,7 +227,7 @@ export class EventBus {
       } catch {
         return;
       }
-      metrics.delivered.inc({ consumer: "", subject: opened.subject });
+      metrics.deliveredFor("", opened.subject).inc();
       const message = this.message(opened, stored.seq, 1);
       try {
         await handler(message);

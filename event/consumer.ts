@@ -6,7 +6,7 @@ import { type Logger, ValidationError } from "@a3s/common";
 import type { EventBus } from "./bus.ts";
 import type { CloudEvent } from "./envelope.ts";
 import { EventKeyMissingError, EventTamperedError } from "./errors.ts";
-import type { DurableMessage } from "./message.ts";
+import { type DurableMessage, DurableReceivedMessage } from "./message.ts";
 import * as metrics from "./metrics.ts";
 import { type ProviderDelivery, sleep } from "./provider.ts";
 import { assertPattern, assertSubject } from "./subject.ts";
@@ -200,12 +200,15 @@ export class DurableConsumer implements Consumer {
         }
         throw error;
       }
-      metrics.delivered.inc({ consumer: this.name, subject });
-      const message: DurableMessage = {
-        ...this.#bus.message(opened, delivery.seq, delivery.deliveries),
-        ack: () => settle.ack(),
-        nack: (delayMs?: number) => settle.nack(delayMs ?? this.#retryDelay(delivery.deliveries)),
-      };
+      metrics.deliveredFor(this.name, subject).inc();
+      const message = new DurableReceivedMessage(
+        opened,
+        delivery.seq,
+        delivery.deliveries,
+        (payload) => this.#bus.respond(opened, payload),
+        () => settle.ack(),
+        (delayMs?: number) => settle.nack(delayMs ?? this.#retryDelay(delivery.deliveries)),
+      );
       try {
         await this.#handler(message);
       } catch (error) {

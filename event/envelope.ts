@@ -117,7 +117,7 @@ export function assertHeaders(headers: Record<string, string> | undefined): void
 
 /** Builds the CloudEvent for `fields`; ids are UUIDv4 unless the caller gives one. */
 export function buildEnvelope(fields: EnvelopeFields): CloudEvent {
-  assertHeaders(fields.headers);
+  if (fields.headers) assertHeaders(fields.headers);
   const event: CloudEvent = {
     specversion: "1.0",
     id: fields.id ?? crypto.randomUUID(),
@@ -131,7 +131,9 @@ export function buildEnvelope(fields: EnvelopeFields): CloudEvent {
   };
   if (fields.key !== undefined) event.partitionkey = fields.key;
   if (fields.replyTo !== undefined) event.a3sreplyto = fields.replyTo;
-  for (const [name, value] of Object.entries(fields.headers ?? {})) event[name] = value;
+  if (fields.headers) {
+    for (const [name, value] of Object.entries(fields.headers)) event[name] = value;
+  }
   return event;
 }
 

@@ -31,24 +31,50 @@ export interface DurableMessage<T = unknown> extends EventMessage<T> {
   nack(delayMs?: number): Promise<void>;
 }
 
-/** Builds the message fields shared by live and durable deliveries. */
-export function messageFields(
-  event: CloudEvent,
-  seq: string,
-  deliveries: number,
-): Omit<EventMessage, "respond"> {
-  return {
-    id: event.id,
-    subject: event.subject,
-    type: event.type,
-    source: event.source,
-    time: event.time,
-    schemaVersion: event.schemaversion,
-    key: event.partitionkey,
-    headers: headersOf(event),
-    data: event.data,
-    seq,
-    deliveries,
-    event,
-  };
+/** A received event; `headers` is computed on first read, as most handlers never look. */
+export class ReceivedMessage<T = unknown> implements EventMessage<T> {
+  readonly id: string;
+  readonly subject: string;
+  readonly type: string;
+  readonly source: string;
+  readonly time: string;
+  readonly schemaVersion?: string;
+  readonly key?: string;
+  readonly data: T;
+  #headers?: Record<string, string>;
+
+  constructor(
+    readonly event: CloudEvent,
+    readonly seq: string,
+    readonly deliveries: number,
+    readonly respond: (payload: unknown) => Promise<void>,
+  ) {
+    this.id = event.id;
+    this.subject = event.subject;
+    this.type = event.type;
+    this.source = event.source;
+    this.time = event.time;
+    this.schemaVersion = event.schemaversion;
+    this.key = event.partitionkey;
+    this.data = event.data as T;
+  }
+
+  get headers(): Record<string, string> {
+    return (this.#headers ??= headersOf(this.event));
+  }
+}
+
+/** A durable delivery: a received event the handler may settle itself. */
+export class DurableReceivedMessage<T = unknown> extends ReceivedMessage<T>
+  implements DurableMessage<T> {
+  constructor(
+    event: CloudEvent,
+    seq: string,
+    deliveries: number,
+    respond: (payload: unknown) => Promise<void>,
+    readonly ack: () => Promise<void>,
+    readonly nack: (delayMs?: number) => Promise<void>,
+  ) {
+    super(event, seq, deliveries, respond);
+  }
 }

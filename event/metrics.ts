@@ -1,5 +1,6 @@
 /** Prometheus metrics of the event bus, per subject and per consumer, in the shared registry. */
 import { counter, gauge, histogram } from "@a3s/common";
+import type { Counter } from "prom-client";
 import type { ConsumerInfo } from "./provider.ts";
 
 export const published = counter({
@@ -77,3 +78,28 @@ export function reportLag(source: () => Promise<ConsumerInfo[]>): () => void {
   lagSources.add(source);
   return () => lagSources.delete(source);
 }
+
+/**
+ * A function returning the labelled child of `metric`, cached: hashing a label object on every
+ * event costs more than the event itself on the hot path.
+ */
+function children<L extends string>(metric: Counter<L>): (...values: string[]) => { inc(): void } {
+  const cache = new Map<string, { inc(): void }>();
+  return (...values) => {
+    const key = values.join("\u0000");
+    let child = cache.get(key);
+    if (!child) {
+      if (cache.size > 10_000) cache.clear();
+      child = metric.labels(...values);
+      cache.set(key, child);
+    }
+    return child;
+  };
+}
+
+/** `published{subject}`. */
+export const publishedFor: (subject: string) => { inc(): void } = children(published);
+/** `delivered{consumer, subject}`. */
+export const deliveredFor: (consumer: string, subject: string) => { inc(): void } = children(
+  delivered,
+);

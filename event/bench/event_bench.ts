@@ -268,26 +268,37 @@ function overhead(ours: Figures, peer: Figures): string {
   }, p99 ${pct(ours.p99, peer.p99)} (positive = we are slower)`;
 }
 
-/** Runs both contenders twice, alternating, and keeps each one's better run. */
+const ROUNDS = Number(Deno.env.get("EVENT_BENCH_ROUNDS") ?? 3);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/**
+ * Runs both contenders ROUNDS times, alternating so both see the same machine load, and
+ * reports the median of each figure.
+ */
 async function compare(a: () => Promise<Contender>, b: () => Promise<Contender>) {
-  const best: Figures[] = [];
-  for (let round = 0; round < 2; round++) {
+  const runs: Figures[][] = [[], []];
+  for (let round = 0; round < ROUNDS; round++) {
     for (const [k, make] of [a, b].entries()) {
       const contender = await make();
-      const figures = await measure(contender);
+      runs[k].push(await measure(contender));
       await contender.close();
-      const prior = best[k];
-      best[k] =
-        !prior || figures.publishRate + figures.consumeRate > prior.publishRate + prior.consumeRate
-          ? figures
-          : prior;
     }
   }
-  return best;
+  return runs.map((figures): Figures => ({
+    publishRate: median(figures.map((f) => f.publishRate)),
+    consumeRate: median(figures.map((f) => f.consumeRate)),
+    p50: median(figures.map((f) => f.p50)),
+    p99: median(figures.map((f) => f.p99)),
+  }));
 }
 
 console.log(
-  `events: ${EVENTS} per throughput run, ${SAMPLES} latency samples, ${WINDOW} publishes in flight`,
+  `events: ${EVENTS} per throughput run, ${SAMPLES} latency samples, ${WINDOW} publishes in ` +
+    `flight, median of ${ROUNDS} alternating rounds; load average ${Deno.loadavg()[0].toFixed(1)}`,
 );
 console.log(
   `${"contender".padEnd(24)} ${"pub/s".padStart(9)} ${"cons/s".padStart(9)} ${
