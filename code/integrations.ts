@@ -1,6 +1,8 @@
 /**
- * Wiring a config to the other a3s modules: box's runtime for `box.driver = "box"` and
- * search's meta search for `search.enabled`. The CLI uses it; library users may too.
+ * Wiring a config to the other a3s modules: power in process when the `power` provider has no
+ * URL and none is set in `A3S_POWER_URL` (so agents run offline without a server), box's
+ * runtime for `box.driver = "box"`, and search's meta search for `search.enabled`. The CLI
+ * uses it; library users may too.
  */
 import type { Store } from "@a3s/common";
 import { isAbsolute, resolve } from "node:path";
@@ -8,6 +10,19 @@ import type { AgentConfig } from "./config/schema.ts";
 import type { AgentOptions } from "./agent/agent.ts";
 import { BoxSandbox } from "./adapters/box_sandbox.ts";
 import { searchFunction } from "./adapters/search.ts";
+import { PowerProvider } from "./providers/power.ts";
+
+/** True when the config's models on `power` should run in this process. */
+export function wantsInProcessPower(
+  config: AgentConfig,
+  env: (name: string) => string | undefined,
+): boolean {
+  if (env("A3S_POWER_URL")) return false;
+  const declared = config.providers.find((p) => p.name === "power");
+  if (declared?.base_url || declared?.kind === "anthropic") return false;
+  const uses = (ref: string | undefined) => ref !== undefined && ref.startsWith("power/");
+  return uses(config.default_model) || config.agents.some((a) => uses(a.model));
+}
 
 /** Agent options that connect `config` to box and search, and a function that closes them. */
 export async function moduleIntegrations(
@@ -40,6 +55,12 @@ export async function moduleIntegrations(
     );
     options.sandbox = sandbox;
     closers.push(() => sandbox.close(), () => boxes.close());
+  }
+  if (wantsInProcessPower(config, (name) => Deno.env.get(name))) {
+    const { Power } = await import("@a3s/power");
+    const power = new Power({ home });
+    options.providers = { power: new PowerProvider(power) };
+    closers.push(() => power.close());
   }
   if (config.search.enabled) {
     const { SearchService, defaultSearchConfig } = await import("@a3s/search");

@@ -77,6 +77,38 @@ export function planWaves(plan: Plan, done: ReadonlySet<string> = new Set()): st
 const PLANNER_PROMPT =
   "You are a planner. Split the goal into concrete steps that a worker agent can each do alone. Give each step a short id, a description with everything the worker needs, and depends_on listing the ids whose results it needs. Steps without dependencies between them run in parallel, so only add a dependency when one step truly needs another's result.";
 
+/**
+ * Drops dependencies on ids that name no step (and a step's dependency on itself): structured
+ * output can bound a dependency's shape but not make it name a real step.
+ */
+export function withoutUnknownDependencies(
+  plan: Plan,
+  done: ReadonlySet<string> = new Set(),
+): Plan {
+  const ids = new Set(plan.steps.map((s) => s.id));
+  return {
+    steps: plan.steps.map((s) => ({
+      ...s,
+      depends_on: s.depends_on.filter((d) => d !== s.id && (ids.has(d) || done.has(d))),
+    })),
+  };
+}
+
+/**
+ * The plan's JSON Schema for structured output, with `agent` limited to this session's
+ * subagents and text lengths bounded, so even a small model's plan is valid and runnable.
+ */
+function planJsonSchema(session: AgentSession): Record<string, unknown> {
+  const schema = jsonSchemaOf(PlanSchema) as {
+    properties: { steps: { items: { properties: Record<string, Record<string, unknown>> } } };
+  };
+  const step = schema.properties.steps.items.properties;
+  step.agent = { type: "string", enum: session.subagentNames() };
+  step.id = { ...step.id, maxLength: 24 };
+  step.description = { ...step.description, maxLength: 300 };
+  return schema as unknown as Record<string, unknown>;
+}
+
 async function askForPlan(
   session: AgentSession,
   request: string,
@@ -100,7 +132,7 @@ async function askForPlan(
               : request,
           },
         ],
-        responseSchema: { name: "plan", schema: jsonSchemaOf(PlanSchema) },
+        responseSchema: { name: "plan", schema: planJsonSchema(session) },
         maxTokens: config.max_tokens,
         signal,
       })
@@ -112,7 +144,7 @@ async function askForPlan(
       }
     }
     try {
-      const plan = PlanSchema.parse(JSON.parse(text));
+      const plan = withoutUnknownDependencies(PlanSchema.parse(JSON.parse(text)), done);
       planWaves(plan, done);
       return plan;
     } catch (error) {

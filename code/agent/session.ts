@@ -2,7 +2,13 @@
  * A conversation with an agent: the loop that calls the model, runs the tools it asks for
  * (permission-checked, hooked, guarded, audited), streams typed events, and keeps history.
  */
-import type { Message, ToolCall, ToolSpec, Usage } from "../llm/types.ts";
+import {
+  type Message,
+  ProviderError,
+  type ToolCall,
+  type ToolSpec,
+  type Usage,
+} from "../llm/types.ts";
 import { PermissionPolicy, requestApproval } from "../policy/permissions.ts";
 import { SessionGuard, TaintError } from "../policy/guard.ts";
 import { runTool, type ToolResult } from "../tools/run_tool.ts";
@@ -48,6 +54,15 @@ export interface AuditEntry {
   isError: boolean;
   durationMs: number;
   tainted: string[];
+}
+
+/** True for a provider's "prompt longer than the context" refusal. */
+function isContextOverflow(error: unknown): boolean {
+  const status = error instanceof ProviderError
+    ? error.status
+    : (error as { status?: number })?.status;
+  return status === 400 &&
+    /context|too long|maximum.*tokens/i.test((error as Error)?.message ?? "");
 }
 
 /** Windows this small get compact tool schemas, so prompt and tools fit. */
@@ -315,6 +330,7 @@ export class AgentSession {
     const maxSteps = this.#options.maxSteps ?? rt.config.max_steps;
     const tools = this.#toolSpecs();
     let lastText = "";
+    let overflowRetried = false;
     while (steps < maxSteps) {
       if (signal.aborted) return await finish(lastText, "cancelled");
       await this.#maybeCompact(tools, signal);
@@ -350,9 +366,27 @@ export class AgentSession {
           return await finish(text, "cancelled");
         }
         const message = (error as Error).message;
+        // Our count undershot the model's tokenizer: trim harder and retry this step once.
+        if (!text && !calls.length && !overflowRetried && isContextOverflow(error)) {
+          overflowRetried = true;
+          const count = await tokenCounter();
+          const window = this.#model.config.context_window;
+          this.#tokenRatio = Math.min(3, this.#tokenRatio * 1.25);
+          const before = countRequest(count, this.#messages, tools, this.#tokenRatio);
+          await this.#dropOldTurns(
+            count,
+            tools,
+            Math.floor(window * 0.7),
+            before,
+            this.#tokenRatio,
+          );
+          steps--;
+          continue;
+        }
         this.#emit({ type: "error", code: "model_failed", message });
         return await finish(lastText, "error", message);
       }
+      overflowRetried = false;
       lastText = text;
       await this.#calibrate(tools, usage.inputTokens - inputBefore);
       await this.#append({
@@ -729,23 +763,36 @@ export class AgentSession {
       removed += end - 1;
       this.#messages.splice(1, end - 1);
     }
-    // Still too long within the current turn: shorten its longest tool results.
-    for (let i = 0; i < 6 && countRequest(count, this.#messages, tools, ratio) > limit; i++) {
+    // Still too long within the current turn: shorten its longest tool results, replies and
+    // (already executed) call arguments.
+    const size = (m: Message) =>
+      m.content.length + (m.role === "assistant" ? JSON.stringify(m.toolCalls ?? []).length : 0);
+    const half = (text: string) =>
+      text.length > 40 ? `${text.slice(0, Math.floor(text.length / 2))}[...]` : text;
+    for (let i = 0; i < 12 && countRequest(count, this.#messages, tools, ratio) > limit; i++) {
       let longest = -1;
       this.#messages.forEach((m, k) => {
         if (
-          m.role === "tool" && m.content.length > 80 &&
-          (longest < 0 || m.content.length > this.#messages[longest].content.length)
-        ) longest = k;
+          (m.role === "tool" || m.role === "assistant") && size(m) > 60 &&
+          (longest < 0 || size(m) > size(this.#messages[longest]))
+        ) {
+          longest = k;
+        }
       });
       if (longest < 0) break;
-      const m = this.#messages[longest] as Extract<Message, { role: "tool" }>;
-      this.#messages[longest] = {
-        ...m,
-        content: `${
-          m.content.slice(0, Math.floor(m.content.length / 2))
-        }\n[... shortened to fit the context]`,
-      };
+      const m = this.#messages[longest];
+      if (m.role === "assistant") {
+        this.#messages[longest] = {
+          ...m,
+          content: half(m.content),
+          toolCalls: m.toolCalls?.map((c) => ({
+            ...c,
+            arguments: Object.fromEntries(
+              Object.entries(c.arguments).map(([k, v]) => [k, typeof v === "string" ? half(v) : v]),
+            ),
+          })),
+        };
+      } else this.#messages[longest] = { ...m, content: half(m.content) } as Message;
       removed++;
     }
     if (!removed) return;
@@ -770,6 +817,11 @@ export class AgentSession {
         usage: this.#total,
       });
     }
+  }
+
+  /** Subagents this session may start. */
+  subagentNames(): string[] {
+    return [...this.#runtime.subagents.keys()];
   }
 
   /** Exposed for the planner: the session's event sink and model. */
