@@ -81,6 +81,7 @@ export class DurableConsumer implements Consumer {
   readonly #keyTails = new Map<string, Promise<void>>();
   readonly #acked = new Map<string, number>();
   readonly #running = new Set<Promise<void>>();
+  readonly #slotWaiters: (() => void)[] = [];
   #markStopped!: () => void;
   #loop?: Promise<void>;
 
@@ -138,7 +139,8 @@ export class DurableConsumer implements Consumer {
         try {
           for await (const delivery of this.#bus.provider.consume(this.#spec(), signal, batch)) {
             backoffMs = 100;
-            await this.#slot();
+            const slot = this.#slot();
+            if (slot) await slot;
             this.#dispatch(delivery);
             if (signal.aborted) break;
           }
@@ -155,8 +157,10 @@ export class DurableConsumer implements Consumer {
     }
   }
 
-  async #slot(): Promise<void> {
-    while (this.#running.size >= this.#concurrency) await Promise.race(this.#running);
+  /** Waits for a free handler slot; a queue of waiters, so a full consumer costs O(1) per event. */
+  #slot(): Promise<void> | undefined {
+    if (this.#running.size < this.#concurrency) return undefined;
+    return new Promise((resolve) => this.#slotWaiters.push(resolve));
   }
 
   #dispatch(delivery: ProviderDelivery): void {
@@ -165,6 +169,7 @@ export class DurableConsumer implements Consumer {
     const run = (previous ?? Promise.resolve()).then(() => this.#handle(delivery));
     const tracked = run.finally(() => {
       this.#running.delete(tracked);
+      this.#slotWaiters.shift()?.();
       if (key !== undefined && this.#keyTails.get(key) === tracked) this.#keyTails.delete(key);
     });
     this.#running.add(tracked);
