@@ -17,6 +17,11 @@ export interface StreamSanitizerOptions {
   holdBack?: number;
   /** A run without whitespace longer than this is released anyway (default 4096). */
   maxHold?: number;
+  /**
+   * Characters past the hold-back that wait for the next release (default 8): detection then
+   * runs once every few tokens instead of on each, at the cost of that much extra delay.
+   */
+  releaseEvery?: number;
 }
 
 /** Feeds chunks in, gets safe text out. */
@@ -42,6 +47,7 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
   const holdBack = options.holdBack ?? 48;
   const maxHold = options.maxHold ?? 4096;
   const mode = options.mode ?? "placeholder";
+  const releaseEvery = options.releaseEvery ?? 8;
   let pending = "";
 
   function release(final: boolean): string {
@@ -66,7 +72,7 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
   return {
     push(chunk) {
       pending += chunk;
-      return pending.length > holdBack ? release(false) : "";
+      return pending.length >= holdBack + releaseEvery ? release(false) : "";
     },
     flush() {
       return release(true);
