@@ -34,6 +34,7 @@ import {
   type ToolChoice,
 } from "./engine/tool_calls.ts";
 import {
+  CLIENT_CLOSED_REQUEST,
   type LoadedModel,
   type ModelLifecycle,
   ModelRegistry,
@@ -138,9 +139,6 @@ export interface CompletionChunk {
   /** The token behind it, with its log-probabilities when asked for. */
   event: TokenEvent;
 }
-
-/** "Client closed request": the status of work stopped because its caller went away. */
-const CANCELLED_STATUS = 499;
 
 const tokensGenerated = counter({
   name: "a3s_power_tokens_generated_total",
@@ -376,7 +374,7 @@ export class Power {
         await share.turn();
         // Thousands of inputs are long work: stop as soon as the caller has gone.
         if (options.signal?.aborted) {
-          throw new A3sError("cancelled", "request cancelled", { status: CANCELLED_STATUS });
+          throw new A3sError("cancelled", "request cancelled", { status: CLIENT_CLOSED_REQUEST });
         }
         const { vector, tokens } = await embedText(
           model.encoder ?? model.language!.lm,

@@ -6,6 +6,7 @@
 import { type ErrorStyle, renderError, toA3sError } from "@a3s/common";
 import type { CompletionChunk, CompletionOutcome } from "../service.ts";
 import type { TokenEvent } from "../engine/generate.ts";
+import { CLIENT_CLOSED_REQUEST } from "../models/registry.ts";
 
 /** A generation as the service streams it: chunks, then the finished outcome. */
 export type CompletionStream = AsyncGenerator<CompletionChunk, CompletionOutcome>;
@@ -146,9 +147,6 @@ export function requestAbort(request: Request): AbortController {
   else request.signal.addEventListener("abort", () => controller.abort(), { once: true });
   return controller;
 }
-
-/** The status nginx made common for "the client closed the request before the answer". */
-const CLIENT_CLOSED_REQUEST = 499;
 
 /**
  * The answer to a request whose client has gone: nobody reads it, but it ends the handler

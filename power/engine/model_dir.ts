@@ -30,6 +30,9 @@ export interface ModelManifest {
   weightBytes: number;
 }
 
+/** The context assumed when a model's config names none. */
+const FALLBACK_CONTEXT = 2048;
+
 const ENCODER_TYPES = new Set([
   "bert",
   "roberta",
@@ -125,7 +128,7 @@ export async function readModelDir(dir: string, variant?: string): Promise<Model
   const textConfig = (config.text_config ?? config) as Record<string, unknown>;
   const contextLength = Number(
     textConfig.max_position_embeddings ?? textConfig.n_positions ?? textConfig.n_ctx ??
-      tokenizerConfig.model_max_length ?? 2048,
+      tokenizerConfig.model_max_length ?? FALLBACK_CONTEXT,
   );
   let chatTemplate = tokenizerConfig.chat_template as unknown;
   if (Array.isArray(chatTemplate)) {
@@ -150,7 +153,9 @@ export async function readModelDir(dir: string, variant?: string): Promise<Model
     chatTemplate: chatTemplate as string | undefined,
     onnxFile: join("onnx", chosen),
     onnxFiles: onnxFiles.sort(),
-    contextLength: Number.isFinite(contextLength) && contextLength > 0 ? contextLength : 2048,
+    contextLength: Number.isFinite(contextLength) && contextLength > 0
+      ? contextLength
+      : FALLBACK_CONTEXT,
     eosTokenIds: eos,
     weightBytes,
   };

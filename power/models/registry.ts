@@ -97,7 +97,11 @@ class Slots {
     const onAbort = () => {
       const i = this.#waiters.indexOf(waiter);
       if (i >= 0) this.#waiters.splice(i, 1);
-      reject(new A3sError("cancelled", "request cancelled while queued", { status: 499 }));
+      reject(
+        new A3sError("cancelled", "request cancelled while queued", {
+          status: CLIENT_CLOSED_REQUEST,
+        }),
+      );
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
@@ -112,6 +116,10 @@ class Slots {
     else this.#free++;
   }
 }
+
+/** "Client closed request": the status of work given up because its caller went away. */
+export const CLIENT_CLOSED_REQUEST = 499;
+const BYTES_PER_MIB = 1 << 20;
 
 /** The latest instant a `Date` can hold: "loaded until unloaded". */
 export const LATEST_DATE_MS = 8.64e15;
@@ -349,5 +357,5 @@ export class ModelRegistry implements ModelLifecycle {
 }
 
 function mib(bytes: number): string {
-  return bytes === Infinity ? "unlimited" : `${(bytes / 1048576).toFixed(1)} MiB`;
+  return bytes === Infinity ? "unlimited" : `${(bytes / BYTES_PER_MIB).toFixed(1)} MiB`;
 }
