@@ -1,5 +1,5 @@
 /** Builds the bus a config section describes; shared by `serve` and the CLI. */
-import type { Logger, Store } from "@a3s/common";
+import { type Logger, type Store, ValidationError } from "@a3s/common";
 import { EventBus } from "./bus.ts";
 import type { EventConfig } from "./config.ts";
 import { type EventKey, KeyRing } from "./crypto.ts";
@@ -29,8 +29,19 @@ export async function openEventBus(config: EventConfig, setup: EventBusSetup): P
   const env = setup.env ?? Deno.env.toObject();
   let keys: EventKey[] = [...config.keys];
   if (config.keyFile) {
-    const text = await Deno.readTextFile(config.keyFile);
-    keys = [...keys, ...((JSON.parse(text) as { keys?: EventKey[] }).keys ?? [])];
+    let fromFile: unknown;
+    try {
+      fromFile = (JSON.parse(await Deno.readTextFile(config.keyFile)) as { keys?: unknown }).keys;
+    } catch (error) {
+      throw new ValidationError(
+        `keyFile: ${config.keyFile}: ${(error as Error).message}`,
+        "keyFile",
+      );
+    }
+    if (!Array.isArray(fromFile)) {
+      throw new ValidationError(`keyFile: ${config.keyFile} has no "keys" array`, "keyFile");
+    }
+    keys = [...keys, ...(fromFile as EventKey[])];
   }
   const keyRing = keys.length ? await KeyRing.create(keys) : undefined;
   const provider = await openProvider({
