@@ -20,6 +20,7 @@ export { createLane } from "./create.ts";
 export { type DeadLetterQueue, type JobHandle, Lane, type LaneOptions } from "./lane.ts";
 export { MemoryLane, type MemoryLaneOptions } from "./memory_lane.ts";
 export { DurableLane, type DurableLaneOptions, type DurableSubmission } from "./durable_lane.ts";
+export type { LaneDepth } from "./_durable_queries.ts";
 export { isLaneName, LANE_NAMES, type LaneName, parseLaneName } from "./lanes.ts";
 export { type BackoffKind, type RetryPolicy } from "./retry.ts";
 export { type RateLimit } from "./rate_limit.ts";
