@@ -71,3 +71,13 @@ Deno.test("power CLI: list and show take --format json|table and --json", async 
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("power CLI: a bad power section in the config file is one line and exit 2", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-power-cli-config-" });
+  try {
+    await Deno.writeTextFile(`${home}/config.json`, JSON.stringify({ power: { concurrency: 0 } }));
+    assertEquals(await main(["list", "--home", home, "--port", "9"]), 2);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});

@@ -10,8 +10,10 @@ import {
   type Config,
   counter,
   histogram,
+  UsageError,
   ValidationError,
 } from "@a3s/common";
+import { PowerSectionSchema } from "./config.ts";
 import type { SourcePolicy } from "./models/store.ts";
 import {
   type ChatMessage,
@@ -206,8 +208,12 @@ export class Power {
 
   /** Reads the `power` section of the a3s config. */
   static fromConfig(config: Config): Power {
-    const section = (config.power ?? {}) as Partial<PowerOptions>;
-    return new Power({ ...section, home: config.home });
+    const parsed = PowerSectionSchema.safeParse(config.power ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new UsageError(`config power.${issue.path.join(".")}: ${issue.message}`);
+    }
+    return new Power({ ...parsed.data, home: config.home });
   }
 
   /** The constraint a request decodes under: tool calls, a JSON format, or none. */
