@@ -12,7 +12,7 @@ import { OpenAiProvider } from "../providers/openai.ts";
 import { AnthropicProvider } from "../providers/anthropic.ts";
 import { type CommandSandbox, createSandbox } from "../runtime/sandbox.ts";
 import { Workspace } from "../runtime/workspace.ts";
-import { checkFetchUrl } from "../runtime/fetch_policy.ts";
+import { AccessPolicy } from "@a3s/common";
 import { type HookRegistration, HookRunner, shellHook } from "../policy/hooks.ts";
 import { type Approver, PermissionPolicy } from "../policy/permissions.ts";
 import type { TextClassifier } from "../policy/guard.ts";
@@ -53,8 +53,8 @@ export interface AgentOptions {
   embed?: EmbedFunction;
   /** Retries for model calls; a lane-backed runner by default. */
   retry?: RetryRunner;
-  /** Replaces the fetch policy check (tests that fetch from a local server). */
-  checkUrl?: (url: URL) => Promise<void>;
+  /** The shared access policy for `web_fetch`; built from the config's `web` section when unset. */
+  accessPolicy?: AccessPolicy;
 }
 
 /** Where power listens when no provider is configured. */
@@ -83,7 +83,7 @@ export class Agent implements AgentRuntime {
   readonly #mcp: McpConnection[] = [];
   readonly #closers: (() => Promise<void>)[] = [];
   readonly #sessions = new Map<string, AgentSession>();
-  #checkUrl?: (url: URL) => Promise<void>;
+  #policy?: AccessPolicy;
 
   private constructor(
     readonly config: AgentConfig,
@@ -162,7 +162,10 @@ export class Agent implements AgentRuntime {
       options.classifier,
     );
     if (closeRetry) agent.#closers.push(closeRetry);
-    agent.#checkUrl = options.checkUrl;
+    agent.#policy = options.accessPolicy ?? new AccessPolicy({
+      hosts: config.web.allow_hosts ?? [],
+      privateNetworks: config.web.allow_private ? ["*"] : [],
+    });
     for (const p of config.providers) {
       agent.#providers.set(
         p.name,
@@ -260,11 +263,12 @@ export class Agent implements AgentRuntime {
     return { provider, model, config };
   }
 
-  async checkUrl(url: URL): Promise<void> {
-    if (this.#checkUrl) return await this.#checkUrl(url);
-    await checkFetchUrl(url, {
-      allowPrivate: this.config.web.allow_private,
-      allowHosts: this.config.web.allow_hosts,
+  /** Fetches through common's access policy: checked hosts and addresses, pinned DNS, checked redirects. */
+  fetchUrl(url: URL, signal: AbortSignal): Promise<Response> {
+    return this.#policy!.fetch(url, {
+      signal,
+      field: "url",
+      headers: { "user-agent": "a3s-code/0.1" },
     });
   }
 

@@ -197,9 +197,12 @@ Deno.test("agent: a secret read from a file cannot leave through web_fetch, and 
     },
     { text: `Done. The token is ${token}.` },
   ]);
-  const agent = await Agent.fromConfig({ workspace: dir, default_model: "s/m" }, {
+  const agent = await Agent.fromConfig({
+    workspace: dir,
+    default_model: "s/m",
+    web: { allow_private: true },
+  }, {
     providers: { s: llm },
-    checkUrl: () => Promise.resolve(),
   });
   try {
     const session = agent.session();
@@ -241,7 +244,10 @@ Deno.test("agent: the default fetch policy refuses loopback URLs", async () => {
   try {
     await agent.session().send("x");
     const tool = llm.requests[1].messages.at(-1)!;
-    assert(tool.content.includes("private address"), tool.content);
+    assert(
+      tool.content.includes("not allowed (private, loopback or link-local address)"),
+      tool.content,
+    );
   } finally {
     await agent.close();
     await Deno.remove(dir, { recursive: true });

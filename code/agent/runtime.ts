@@ -39,6 +39,6 @@ export interface AgentRuntime {
   readonly subagents: ReadonlyMap<string, SubagentDefinition>;
   readonly retry: RetryRunner;
   resolveModel(ref?: string): ResolvedModel;
-  /** Checks a URL against the shared fetch policy. */
-  checkUrl(url: URL): Promise<void>;
+  /** Fetches a URL a tool chose, through the shared access policy. */
+  fetchUrl(url: URL, signal: AbortSignal): Promise<Response>;
 }

@@ -615,7 +615,7 @@ export class AgentSession {
           true,
         ),
       checkEgress: (text, channel) => this.#guard.checkEgress(text, channel),
-      checkUrl: (url) => rt.checkUrl(url),
+      fetchUrl: (url, s) => rt.fetchUrl(url, s),
     };
   }
 

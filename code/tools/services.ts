@@ -76,6 +76,9 @@ export interface ToolServices {
    * the error message says which label.
    */
   checkEgress(text: string, channel: string): void;
-  /** Checks a URL against the shared fetch policy before the request is made. */
-  checkUrl(url: URL): Promise<void>;
+  /**
+   * Fetches a URL through the shared access policy (allowed hosts, no private addresses unless
+   * allowed, DNS pinned, each redirect checked); refusals throw.
+   */
+  fetchUrl(url: URL, signal: AbortSignal): Promise<Response>;
 }

@@ -18,7 +18,7 @@ function services(todos: TodoItem[] = []): ToolServices {
     subagentNames: () => ["general"],
     runToolCall: (name, input, signal) => call(name, input, signal),
     checkEgress: () => {},
-    checkUrl: () => Promise.resolve(),
+    fetchUrl: (url, signal) => fetch(url, { signal }),
   };
 }
 
