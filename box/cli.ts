@@ -14,6 +14,7 @@ import { openBoxRuntime } from "./runtime.ts";
 import type { BoxManager, CreateBoxOptions } from "./manager.ts";
 import { RegistryClient } from "./image/registry.ts";
 import { busyboxImage } from "./image/busybox.ts";
+import { ImageBuilder } from "./builder/builder.ts";
 import { parseSignal } from "./drivers/_proc.ts";
 import { boxTable, imageTable, outputFormat, size, table } from "./cli_format.ts";
 import {
@@ -42,6 +43,7 @@ Boxes:
   top BOX | stats BOX... | wait BOX... | rename BOX NAME | port BOX
 
 Images:
+  build [-t TAG]... [-f FILE] [--build-arg K=V]... [--target STAGE] [--no-cache] [-q] PATH
   images | pull REF | push REF [TARGET] | load -i FILE | save -o FILE REF... | rmi [-f] REF... | tag SRC DEST
   import-busybox [REF]               build the busybox base image from the host's busybox-static
 
@@ -290,6 +292,13 @@ const EXTRA_OPTIONS = {
   signal: { type: "string", short: "s" },
   input: { type: "string", short: "i" },
   output: { type: "string", short: "o" },
+  tag: { type: "string", short: "t", multiple: true },
+  file: { type: "string", short: "f" },
+  "build-arg": { type: "string", multiple: true },
+  "no-cache": { type: "boolean" },
+  target: { type: "string" },
+  quiet: { type: "boolean", short: "q" },
+  network: { type: "string" },
 } as const;
 
 const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handler: Handler }> = {
@@ -505,6 +514,31 @@ const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handle
     async handler(boxes, p) {
       need(p, 2, "tag SOURCE TARGET");
       await boxes.images.tag(p[0], p[1]);
+    },
+  },
+  build: {
+    options: ["tag", "file", "build-arg", "no-cache", "target", "quiet", "network"],
+    async handler(boxes, p, values, format) {
+      need(p, 1, "build [-t TAG]... [-f Dockerfile] [--build-arg K=V]... [--target STAGE] PATH");
+      const network = (values.network as string | undefined) ?? "none";
+      if (network !== "none" && network !== "host") {
+        throw new UsageError(`invalid --network '${network}': use none or host`);
+      }
+      const quiet = values.quiet === true || format === "json";
+      const result = await new ImageBuilder(boxes).build({
+        contextDir: p[0],
+        dockerfile: values.file as string | undefined,
+        tags: (values.tag as string[] | undefined) ?? [],
+        buildArgs: parseEnv((values["build-arg"] as string[] | undefined) ?? []),
+        target: values.target as string | undefined,
+        noCache: values["no-cache"] === true,
+        network,
+        log: quiet ? undefined : (line) => console.error(line),
+        output: quiet ? undefined : (chunk) => {
+          Deno.stderr.writeSync(chunk);
+        },
+      });
+      print(format, result, () => result.imageId);
     },
   },
   "import-busybox": {

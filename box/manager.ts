@@ -670,6 +670,23 @@ export class BoxManager {
     return () => clearInterval(timer);
   }
 
+  /**
+   * The host directory with what a box changed over its image; a driver without such a layer
+   * (a VM's disk is not a directory) gets a clear 409.
+   */
+  async writableLayer(idOrName: string): Promise<string> {
+    const row = await this.#row(idOrName);
+    const dir = await this.#driver(row).writableLayer?.(this.#spec(row));
+    if (!dir) {
+      throw new A3sError(
+        "unsupported",
+        `driver ${row.driver} keeps no writable layer for box ${row.name} (needs the namespace driver as root)`,
+        { status: 409, field: "box" },
+      );
+    }
+    return dir;
+  }
+
   /** Whether any box was made from an image. */
   async imageInUse(imageId: string): Promise<boolean> {
     return !!(await this.#db.selectFrom("box_boxes").select("id").where("image_id", "=", imageId)

@@ -38,3 +38,12 @@ export { formatReference, type ImageReference, parseReference } from "./image/re
 export { extractLayer, type ExtractReport } from "./image/extract.ts";
 export { readTar, type TarEntry, type TarInput, writeTar } from "./image/tar.ts";
 export { busyboxImage } from "./image/busybox.ts";
+export {
+  type BuildOptions,
+  type BuildResult,
+  type BuildStep,
+  ImageBuilder,
+} from "./builder/builder.ts";
+export { type Instruction, parseDockerfile } from "./builder/dockerfile.ts";
+export { DockerIgnore } from "./builder/dockerignore.ts";
+export { upperToLayer } from "./builder/layer_diff.ts";

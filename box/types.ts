@@ -168,4 +168,9 @@ export interface BoxDriver {
   copyOut(spec: BoxSpec, guestPath: string): Promise<Uint8Array>;
   /** Releases everything `create` made; the box must not run. */
   remove(spec: BoxSpec): Promise<void>;
+  /**
+   * The host directory holding what the box changed over its image (an overlay upper dir), for
+   * `build`, `commit`, `diff` and snapshots; undefined where the driver keeps no such layer.
+   */
+  writableLayer?(spec: BoxSpec): Promise<string | undefined>;
 }

@@ -161,6 +161,12 @@ export class NamespaceDriver implements BoxDriver {
     await new BoxCgroup(cgroup, spec.id).create(spec.limits);
   }
 
+  async writableLayer(spec: BoxSpec): Promise<string | undefined> {
+    const paths = this.#paths(spec);
+    const layout = JSON.parse(await Deno.readTextFile(paths.layout)) as LayoutRecord;
+    return layout.overlay ? paths.upper : undefined;
+  }
+
   async #mountOverlay(spec: BoxSpec, layout: LayoutRecord): Promise<boolean> {
     const paths = this.#paths(spec);
     if (!layout.overlay) return false;

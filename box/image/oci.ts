@@ -54,8 +54,22 @@ export interface ImageConfig {
     Entrypoint?: string[];
     WorkingDir?: string;
     User?: string;
+    ExposedPorts?: Record<string, Record<string, never>>;
+    Labels?: Record<string, string>;
+    Volumes?: Record<string, Record<string, never>>;
+    StopSignal?: string;
   };
   rootfs?: { type: "layers"; diff_ids: string[] };
+  history?: HistoryEntry[];
+}
+
+/** One step of how an image was made, as `box history` shows it. */
+export interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  comment?: string;
+  /** True for steps that changed only the config (no layer). */
+  empty_layer?: boolean;
 }
 
 /** sha256 of bytes as an OCI digest. */
