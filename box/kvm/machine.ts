@@ -1,0 +1,68 @@
+/**
+ * A microVM: a {@linkcode Vm} with the standard devices wired in (COM1 console, i8042 reset) and
+ * the console's output collected. Guest programs, the Linux boot path and the benchmarks all
+ * start from here.
+ */
+import { COM1, Serial16550 } from "./devices/serial.ts";
+import { I8042, I8042_PORT, I8042_PORT_COUNT } from "./devices/i8042.ts";
+import { Vm, type VmOptions, type VmRunResult } from "./vm.ts";
+
+/** Options for {@linkcode Machine.create}. */
+export interface MachineOptions extends VmOptions {
+  /** Called with each chunk the guest writes to its console, as it is written. */
+  onConsole?: (bytes: Uint8Array) => void;
+}
+
+/** A VM with its console and reset devices. */
+export class Machine {
+  readonly vm: Vm;
+  readonly serial: Serial16550;
+  readonly i8042: I8042;
+  readonly #console: Uint8Array[] = [];
+  /** performance.now() of the first console byte, for boot timing. */
+  firstConsoleByteAt: number | undefined;
+
+  private constructor(vm: Vm, onConsole?: (bytes: Uint8Array) => void) {
+    this.vm = vm;
+    this.serial = new Serial16550({
+      onOutput: (bytes) => {
+        this.firstConsoleByteAt ??= performance.now();
+        this.#console.push(bytes);
+        onConsole?.(bytes);
+      },
+      interrupt: vm.irqchip ? () => vm.triggerIrq(COM1.irq) : undefined,
+    });
+    this.i8042 = new I8042(() => vm.requestStop("reset"));
+    vm.bus.addPio(COM1.port, 8, this.serial);
+    vm.bus.addPio(I8042_PORT, I8042_PORT_COUNT, this.i8042);
+  }
+
+  static create(options: MachineOptions): Machine {
+    return new Machine(Vm.create(options), options.onConsole);
+  }
+
+  /** Everything the guest wrote to its console so far. */
+  get consoleBytes(): Uint8Array {
+    const total = this.#console.reduce((sum, chunk) => sum + chunk.length, 0);
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const chunk of this.#console) {
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+    return out;
+  }
+
+  /** The console output as text. */
+  get consoleText(): string {
+    return new TextDecoder().decode(this.consoleBytes);
+  }
+
+  run(options?: { timeoutMs?: number }): Promise<VmRunResult> {
+    return this.vm.run(options);
+  }
+
+  close(): void {
+    this.vm.close();
+  }
+}
