@@ -82,6 +82,7 @@ export class DurableConsumer implements Consumer {
   readonly #acked = new Map<string, number>();
   readonly #running = new Set<Promise<void>>();
   readonly #slotWaiters: (() => void)[] = [];
+  readonly #acking = new Set<Promise<void>>();
   #markStopped!: () => void;
   #loop?: Promise<void>;
 
@@ -153,6 +154,7 @@ export class DurableConsumer implements Consumer {
       }
     } finally {
       await Promise.all(this.#running);
+      await Promise.all(this.#acking);
       this.#markStopped();
     }
   }
@@ -231,7 +233,9 @@ export class DurableConsumer implements Consumer {
         }
         return;
       }
-      if (!settle.done) await settle.ack();
+      // The slot (and the key) is free once the handler is done; the ack's round trip to the
+      // broker finishes in the background, and stop() waits for it.
+      if (!settle.done) this.#settling(settle.ack());
       if (settle.acked) this.#remember(delivery.event.id);
       const age = (Date.now() - Date.parse(opened.time)) / 1000;
       if (Number.isFinite(age)) metrics.handleSeconds.observe({ consumer: this.name }, age);
@@ -242,6 +246,15 @@ export class DurableConsumer implements Consumer {
         error: String(error),
       });
     }
+  }
+
+  #settling(ack: Promise<void>): void {
+    const tracked = ack.catch((error) => {
+      this.#logger?.error("could not acknowledge; the event will be redelivered", {
+        error: String(error),
+      });
+    }).finally(() => this.#acking.delete(tracked));
+    this.#acking.add(tracked);
   }
 
   #seenRecently(id: string): boolean {

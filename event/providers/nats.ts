@@ -15,6 +15,7 @@ import {
   StorageType,
 } from "nats";
 import type { Logger } from "@a3s/common";
+import { coalesce } from "../coalesce.ts";
 import type { CloudEvent } from "../envelope.ts";
 import { EventBrokerError } from "../errors.ts";
 import type {
@@ -123,20 +124,11 @@ export class NatsProvider implements EventProvider {
     }
   }
 
-  #flush?: Promise<void>;
-
   /**
    * Resolves once the server has read everything sent so far (a PING/PONG round trip), so an
-   * ack that resolved survives a crash of this process. Acks sent while one flush is in flight
-   * share the next one, so a batch of acks costs one round trip, not one each.
+   * ack that resolved survives a crash of this process. Acks of one timer turn share a flush.
    */
-  #flushed(): Promise<void> {
-    this.#flush ??= Promise.resolve().then(async () => {
-      this.#flush = undefined;
-      await this.#nc.flush();
-    });
-    return this.#flush;
-  }
+  readonly #flushed = coalesce(() => this.#nc.flush());
 
   #natsSubject(subject: string): string {
     return `${this.#prefix}.${subject}`;

@@ -5,6 +5,7 @@
  */
 import { Redis } from "ioredis";
 import type { Logger } from "@a3s/common";
+import { coalesce } from "../coalesce.ts";
 import type { CloudEvent } from "../envelope.ts";
 import { EventBrokerError } from "../errors.ts";
 import { compilePattern } from "../subject.ts";
@@ -211,27 +212,22 @@ export class RedisProvider implements EventProvider {
   }
 
   #acks = new Map<string, string[]>();
-  #ackFlush?: Promise<void>;
+  /** Acks of one timer turn: one XACK and one ZREM of parked retries per group, one round trip. */
+  readonly #flushAcks = coalesce(async () => {
+    const batch = [...this.#acks];
+    this.#acks.clear();
+    const pipeline = this.#redis.pipeline();
+    for (const [name, ids] of batch) {
+      pipeline.xack(this.#log, name, ...ids).zrem(this.#delayKey(name), ...ids);
+    }
+    for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+  });
 
-  /**
-   * Acknowledges `id`; acks of one tick go out as one XACK (and one ZREM of parked retries)
-   * per group, in one round trip.
-   */
   #ack(group: string, id: string): Promise<void> {
     const ids = this.#acks.get(group);
     if (ids) ids.push(id);
     else this.#acks.set(group, [id]);
-    this.#ackFlush ??= Promise.resolve().then(async () => {
-      const batch = [...this.#acks];
-      this.#acks.clear();
-      this.#ackFlush = undefined;
-      const pipeline = this.#redis.pipeline();
-      for (const [name, ids] of batch) {
-        pipeline.xack(this.#log, name, ...ids).zrem(this.#delayKey(name), ...ids);
-      }
-      for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
-    });
-    return this.#ackFlush;
+    return this.#flushAcks();
   }
 
   async #deliveryCounts(group: string, ids: string[]): Promise<Map<string, number>> {

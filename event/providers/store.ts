@@ -6,6 +6,7 @@
 import { type Kysely, sql } from "kysely";
 import type { Logger, Store } from "@a3s/common";
 import type { CloudEvent } from "../envelope.ts";
+import { coalesce } from "../coalesce.ts";
 import { compilePattern } from "../subject.ts";
 import {
   type ConsumerInfo,
@@ -62,7 +63,6 @@ export class StoreProvider implements EventProvider {
   }[] = [];
   #draining?: Promise<void>;
   #acks = new Map<string, number[]>();
-  #ackFlush?: Promise<void>;
 
   private constructor(options: StoreProviderOptions) {
     this.#store = options.store;
@@ -372,17 +372,17 @@ export class StoreProvider implements EventProvider {
     const seqs = this.#acks.get(consumer);
     if (seqs) seqs.push(seq);
     else this.#acks.set(consumer, [seq]);
-    this.#ackFlush ??= Promise.resolve().then(async () => {
-      const batch = [...this.#acks];
-      this.#acks.clear();
-      this.#ackFlush = undefined;
-      for (const [name, seqs] of batch) {
-        await this.#db.deleteFrom("event_pending").where("consumer", "=", name)
-          .where("seq", "in", seqs).execute();
-      }
-    });
-    return this.#ackFlush;
+    return this.#flushAcks();
   }
+
+  readonly #flushAcks = coalesce(async () => {
+    const batch = [...this.#acks];
+    this.#acks.clear();
+    for (const [name, seqs] of batch) {
+      await this.#db.deleteFrom("event_pending").where("consumer", "=", name)
+        .where("seq", "in", seqs).execute();
+    }
+  });
 
   /** The deliveries guard keeps a late nack of an expired lease from delaying a newer one. */
   #delivery(consumer: string, seq: number, body: string, deliveries: number): ProviderDelivery {
