@@ -179,7 +179,12 @@ export function createSearchRoutes(service: SearchService, policy: AccessPolicy)
     return c.json({ removed: await service.index.remove(c.req.valid("query").uri) }, 200);
   });
   app.openapi(openSearchRoute, (c) => {
-    return c.body(openSearchDescription(new URL(c.req.url).origin), 200, {
+    // The Host header (already checked by the server's host allow-list) names the server as
+    // the browser reached it; the request URL's origin may be opaque behind the assembly.
+    const url = new URL(c.req.url);
+    const scheme = url.protocol === "https:" ? "https" : "http";
+    const origin = `${scheme}://${c.req.header("host") ?? url.host}`;
+    return c.body(openSearchDescription(origin), 200, {
       "content-type": "application/opensearchdescription+xml; charset=utf-8",
     });
   });
