@@ -5,7 +5,18 @@
  */
 import { COM1, Serial16550 } from "./devices/serial.ts";
 import { I8042, I8042_PORT, I8042_PORT_COUNT } from "./devices/i8042.ts";
+import { FramePort } from "./devices/frame_port.ts";
+import { VIRTIO_MMIO_SIZE, VirtioMmio } from "./devices/virtio_mmio.ts";
 import { Vm, type VmOptions, type VmRunResult } from "./vm.ts";
+import type { Frame } from "@a3s/wasm/frame";
+
+/** Where the frame port's virtio-mmio window and interrupt are (also on Linux's cmdline). */
+export const FRAME_PORT = { base: 0xd0000000, irq: 5 } as const;
+
+/** The kernel argument that tells Linux's virtio_mmio driver where the frame port is. */
+export const FRAME_PORT_CMDLINE = `virtio_mmio.device=4K@0x${
+  FRAME_PORT.base.toString(16)
+}:${FRAME_PORT.irq}`;
 
 /** Options for {@linkcode Machine.create}. */
 export interface MachineOptions extends VmOptions {
@@ -35,6 +46,22 @@ export class Machine {
     this.i8042 = new I8042(() => vm.requestStop("reset"));
     vm.bus.addPio(COM1.port, 8, this.serial);
     vm.bus.addPio(I8042_PORT, I8042_PORT_COUNT, this.i8042);
+  }
+
+  /**
+   * Adds the virtio frame port at {@linkcode FRAME_PORT}; `onFrame` gets each frame the guest
+   * sends. Returns the port (send frames with it) and its transport (status, errors).
+   */
+  addFramePort(onFrame: (frame: Frame) => void): { port: FramePort; transport: VirtioMmio } {
+    const port = new FramePort(onFrame);
+    const vm = this.vm;
+    const transport = new VirtioMmio(
+      vm.memory,
+      port,
+      vm.irqchip ? () => vm.triggerIrq(FRAME_PORT.irq) : undefined,
+    );
+    vm.bus.addMmio(FRAME_PORT.base, VIRTIO_MMIO_SIZE, transport);
+    return { port, transport };
   }
 
   static create(options: MachineOptions): Machine {
