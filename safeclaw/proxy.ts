@@ -144,16 +144,76 @@ export async function handleChatCompletions(
     });
   }
   if (body.stream === true) return streamReply(upstream, guard, session, route);
-  const reply = await upstream.json() as { choices?: { message?: { content?: unknown } }[] };
+  const reply = await upstream.json() as { choices?: ReplyChoice[] };
+  const held: string[] = [];
   for (const choice of reply.choices ?? []) {
-    if (typeof choice.message?.content === "string") {
-      choice.message.content = (await guard.sanitizeOutput(session, choice.message.content)).text;
+    const message = choice.message;
+    if (!message) continue;
+    if (typeof message.content === "string") {
+      message.content = (await guard.sanitizeOutput(session, message.content)).text;
+    }
+    if (Array.isArray(message.tool_calls) && message.tool_calls.length) {
+      held.push(...await checkToolCalls(guard, session, choice));
     }
   }
-  return new Response(JSON.stringify(reply), {
-    status: 200,
-    headers: { "content-type": "application/json", [ROUTE_HEADER]: route },
-  });
+  const replyHeaders: Record<string, string> = {
+    "content-type": "application/json",
+    [ROUTE_HEADER]: route,
+  };
+  if (held.length) replyHeaders[APPROVAL_HEADER] = held.join(", ");
+  return new Response(JSON.stringify(reply), { status: 200, headers: replyHeaders });
+}
+
+/** The header that lists tool calls kept for a person's approval. */
+export const APPROVAL_HEADER = "x-safeclaw-approval-required";
+
+interface ReplyChoice {
+  finish_reason?: string | null;
+  message?: {
+    content?: unknown;
+    tool_calls?: { id?: string; function?: { name?: string; arguments?: string } }[];
+  };
+}
+
+/**
+ * Runs the tool guard on the model's tool calls before the client can execute them: a blocked
+ * call is removed and explained in the content; a call that needs approval stays and is named in
+ * the approval header. Returns the ids of the calls that need approval.
+ */
+async function checkToolCalls(
+  guard: Guard,
+  session: string,
+  choice: ReplyChoice,
+): Promise<string[]> {
+  const message = choice.message!;
+  const kept: NonNullable<typeof message.tool_calls> = [];
+  const blocked: string[] = [];
+  const held: string[] = [];
+  for (const call of message.tool_calls ?? []) {
+    let args: unknown = call.function?.arguments ?? "";
+    try {
+      args = JSON.parse(String(args));
+    } catch {
+      // Arguments that are not JSON are checked as the text they are.
+    }
+    const d = await guard.inspectToolCall(session, { tool: call.function?.name ?? "", args });
+    if (d.decision === "block") blocked.push(`${call.function?.name}: ${d.reasons.join("; ")}`);
+    else {
+      kept.push(call);
+      if (d.decision === "approve") held.push(call.id ?? call.function?.name ?? "tool");
+    }
+  }
+  if (blocked.length) {
+    message.tool_calls = kept.length ? kept : undefined;
+    const note = `safeclaw blocked ${blocked.length === 1 ? "a tool call" : "tool calls"}: ${
+      blocked.join(" | ")
+    }`;
+    message.content = typeof message.content === "string" && message.content
+      ? `${message.content}\n${note}`
+      : note;
+    if (!kept.length) choice.finish_reason = "stop";
+  }
+  return held;
 }
 
 interface StreamChunk {

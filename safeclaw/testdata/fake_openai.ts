@@ -19,6 +19,27 @@ export function startFakeOpenAi(name: string): FakeOpenAi {
     const last = body.messages.filter((m: { role: string }) => m.role === "user").at(-1);
     const reply = `${name} heard: ${last?.content}. Reach the owner at carol.owner@example.org.`;
     const base = { id: "chatcmpl-1", created: 1, model: body.model ?? "fake" };
+    // "run: <command>" asks for a shell tool call with that command, as a model would emit it.
+    const command = /^run: (.*)$/s.exec(String(last?.content ?? ""))?.[1];
+    if (command !== undefined && body.stream !== true) {
+      return Response.json({
+        ...base,
+        object: "chat.completion",
+        choices: [{
+          index: 0,
+          message: {
+            role: "assistant",
+            content: null,
+            tool_calls: [{
+              id: "call_1",
+              type: "function",
+              function: { name: "shell", arguments: JSON.stringify({ cmd: command }) },
+            }],
+          },
+          finish_reason: "tool_calls",
+        }],
+      });
+    }
     if (body.stream !== true) {
       return Response.json({
         ...base,
