@@ -163,6 +163,11 @@ export class EventBus {
     return { id: event.id, seq: receipt.seq, subject: event.subject, duplicate: receipt.duplicate };
   }
 
+  /** False when `open` would return `event` as it is: no key ring and no seal. */
+  needsOpening(event: CloudEvent): boolean {
+    return this.#keyRing !== undefined || event.a3skid !== undefined;
+  }
+
   /** Decrypts and verifies `event`; a rejection is audited and rethrown. */
   async open(event: CloudEvent, consumer?: string): Promise<CloudEvent> {
     try {

@@ -83,6 +83,7 @@ export class DurableConsumer implements Consumer {
   readonly #running = new Set<Promise<void>>();
   readonly #slotWaiters: (() => void)[] = [];
   readonly #acking = new Set<Promise<void>>();
+  readonly #handleSeconds: { observe(value: number): void };
   #markStopped!: () => void;
   #loop?: Promise<void>;
 
@@ -113,6 +114,7 @@ export class DurableConsumer implements Consumer {
     this.#deliver = options.deliver ?? "new";
     this.#dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
     this.stopped = new Promise((resolve) => (this.#markStopped = resolve));
+    this.#handleSeconds = metrics.handleSeconds.labels(name);
   }
 
   /** Creates the consumer's position at the broker, then starts the loop. */
@@ -168,7 +170,7 @@ export class DurableConsumer implements Consumer {
   #dispatch(delivery: ProviderDelivery): void {
     const key = delivery.event.partitionkey;
     const previous = key === undefined ? undefined : this.#keyTails.get(key);
-    const run = (previous ?? Promise.resolve()).then(() => this.#handle(delivery));
+    const run = previous ? previous.then(() => this.#handle(delivery)) : this.#handle(delivery);
     const tracked = run.finally(() => {
       this.#running.delete(tracked);
       this.#slotWaiters.shift()?.();
@@ -198,7 +200,10 @@ export class DurableConsumer implements Consumer {
       }
       let opened: CloudEvent;
       try {
-        opened = await this.#bus.open(delivery.event, this.name);
+        // Most events carry no seal and the bus holds no keys: skip a promise per event.
+        opened = this.#bus.needsOpening(delivery.event)
+          ? await this.#bus.open(delivery.event, this.name)
+          : delivery.event;
       } catch (error) {
         if (error instanceof EventKeyMissingError || error instanceof EventTamperedError) {
           await this.#deadLetterEvent(delivery, error.code, error.message);
@@ -217,7 +222,8 @@ export class DurableConsumer implements Consumer {
         (delayMs?: number) => settle.nack(delayMs ?? this.#retryDelay(delivery.deliveries)),
       );
       try {
-        await this.#handler(message);
+        const done = this.#handler(message);
+        if (done instanceof Promise) await done;
       } catch (error) {
         if (settle.done) return;
         if (delivery.deliveries >= this.#maxDeliveries) {
@@ -238,7 +244,7 @@ export class DurableConsumer implements Consumer {
       if (!settle.done) this.#settling(settle.ack());
       if (settle.acked) this.#remember(delivery.event.id);
       const age = (Date.now() - Date.parse(opened.time)) / 1000;
-      if (Number.isFinite(age)) metrics.handleSeconds.observe({ consumer: this.name }, age);
+      if (Number.isFinite(age)) this.#handleSeconds.observe(age);
     } catch (error) {
       // The broker failed to take an ack or nack: the lease runs out and it is redelivered.
       this.#logger?.error("could not settle delivery", {
