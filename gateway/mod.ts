@@ -1,13 +1,30 @@
 /**
- * `@a3s/gateway`. Its public API lands with the module's issue; until then it exports only its
- * package name, so the workspace and publishing stay whole.
+ * `@a3s/gateway`: an app-agnostic reverse proxy. Routers match host (with wildcards), path,
+ * method and headers by priority; services balance over backends with health checks and
+ * circuit breakers; Hono-style middlewares add auth, rate limits, CORS and rewrites. Config
+ * comes from a YAML or JSON file validated by zod and is reloaded on change without dropping
+ * requests.
  *
  * @example
  * ```ts
- * import { MODULE_NAME } from "@a3s/gateway";
- * console.log(MODULE_NAME);
+ * import { parseGatewayConfig, startGateway } from "@a3s/gateway";
+ * const config = parseGatewayConfig(`
+ * services:
+ *   app: { backends: [{ url: "http://127.0.0.1:9000" }] }
+ * routers:
+ *   app: { rule: { pathPrefix: ["/"] }, service: app }
+ * `, "gateway.yaml");
+ * const running = await startGateway({ config, port: 0 });
+ * await running.close();
  * ```
  * @module
  */
+export * from "./config.ts";
+export * from "./config_file.ts";
+export { Gateway } from "./gateway.ts";
+export type { BackendSummary, GatewayOptions, RouterSummary } from "./gateway.ts";
+export * from "./server.ts";
+export { hashSecret } from "./hash.ts";
+
 /** The package name. */
 export const MODULE_NAME = "@a3s/gateway";

@@ -1,0 +1,278 @@
+/**
+ * The routing table and request handling: a validated config becomes ordered routers, each a
+ * small Hono app of its middlewares ending in the proxy. Applying a new config swaps the table
+ * in one assignment; requests already running keep the table they started with, so a reload
+ * drops nothing.
+ */
+import { Hono } from "hono";
+import type { Registry } from "prom-client";
+import type { Logger } from "@a3s/common";
+import type { GatewayConfig, RuleConfig } from "./config.ts";
+import type { GatewayEnv, RequestState } from "./context.ts";
+import type { ClientInfo } from "./forwarding.ts";
+import { normalizePath, orderRouters, ruleMatches } from "./matcher.ts";
+import { type GatewayMetrics, gatewayMetrics } from "./metrics.ts";
+import { buildMiddleware } from "./middleware.ts";
+import { forward, gatewayError, type ProxyOutcome } from "./proxy.ts";
+import { Service } from "./service.ts";
+import { isWebSocketUpgrade, proxyWebSocket } from "./websocket.ts";
+
+/** A router ready to serve. */
+interface CompiledRouter {
+  name: string;
+  priority: number;
+  rule: RuleConfig;
+  service: Service;
+  app: Hono<GatewayEnv>;
+}
+
+/** One generation of the config, compiled. */
+interface Table {
+  config: GatewayConfig;
+  routers: CompiledRouter[];
+  services: Map<string, Service>;
+  loadedAt: Date;
+}
+
+/** A summary of a router for the admin API and the CLI. */
+export interface RouterSummary {
+  /** The router's name. */
+  name: string;
+  /** Its priority. */
+  priority: number;
+  /** Its service. */
+  service: string;
+  /** Its match rule. */
+  rule: RuleConfig;
+}
+
+/** A backend's live state for the admin API and the CLI. */
+export interface BackendSummary {
+  /** The service it belongs to. */
+  service: string;
+  /** Its URL. */
+  url: string;
+  /** The active health check's verdict. */
+  healthy: boolean;
+  /** The circuit breaker's state. */
+  breaker: string;
+  /** Requests in flight. */
+  active: number;
+}
+
+/** Options of a {@linkcode Gateway}. */
+export interface GatewayOptions {
+  /** Where access-log lines go (JSON, one per request); silent when unset. */
+  logger?: Logger;
+  /** Where metrics register; none when unset. */
+  metrics?: Registry;
+}
+
+const HOST_PATTERN = /^[a-z0-9.-]*$|^\[[0-9a-f:.]+\]$/;
+
+/** Splits a Host header into a lower-case name, or undefined when it is not a valid host. */
+function hostName(header: string | null): string | undefined {
+  const value = (header ?? "").trim().toLowerCase();
+  const name = value.startsWith("[") ? value.slice(0, value.indexOf("]") + 1) : value.split(":")[0];
+  const port = value.slice(name.length);
+  if (!HOST_PATTERN.test(name) || (port && !/^:\d{1,5}$/.test(port))) return undefined;
+  return name;
+}
+
+/** A reverse proxy over a routing table that can be replaced while it serves. */
+export class Gateway {
+  #table: Table;
+  readonly #logger?: Logger;
+  readonly #metrics?: GatewayMetrics;
+
+  /** Compiles `config` and starts its health checks. */
+  constructor(config: GatewayConfig, options: GatewayOptions = {}) {
+    this.#logger = options.logger;
+    this.#metrics = options.metrics ? gatewayMetrics(options.metrics) : undefined;
+    this.#table = this.#compile(config);
+  }
+
+  /** The config being served. */
+  get config(): GatewayConfig {
+    return this.#table.config;
+  }
+
+  /** When the current config was applied. */
+  get loadedAt(): Date {
+    return this.#table.loadedAt;
+  }
+
+  /** Replaces the config; running requests finish on the old one, whose checks then stop. */
+  apply(config: GatewayConfig): void {
+    const next = this.#compile(config);
+    const previous = this.#table;
+    this.#table = next;
+    for (const service of previous.services.values()) service.close();
+  }
+
+  /** The routers, in the order they are tried. */
+  routers(): RouterSummary[] {
+    return this.#table.routers.map((r) => ({
+      name: r.name,
+      priority: r.priority,
+      service: r.service.name,
+      rule: r.rule,
+    }));
+  }
+
+  /** Every backend's live state. */
+  backends(): BackendSummary[] {
+    return [...this.#table.services.values()].flatMap((s) =>
+      s.backends.map((b) => ({
+        service: s.name,
+        url: b.url.href,
+        healthy: b.healthy,
+        breaker: b.breaker,
+        active: b.active,
+      }))
+    );
+  }
+
+  /** Stops health checks. */
+  close(): void {
+    for (const service of this.#table.services.values()) service.close();
+  }
+
+  /** Handles one client request; `remoteAddr` is the TCP peer, `proto` how it arrived. */
+  async handle(request: Request, remoteAddr: string, proto = "http"): Promise<Response> {
+    const started = performance.now();
+    const table = this.#table;
+    const url = new URL(request.url);
+    const host = hostName(request.headers.get("host") ?? url.host);
+    if (host === undefined) return gatewayError(400, "invalid Host header");
+    const path = normalizePath(url.pathname);
+    if (path === undefined) return gatewayError(400, "path has encoded slashes or bad escapes");
+    const router = table.routers.find((r) =>
+      ruleMatches(r.rule, { host, path, method: request.method, headers: request.headers })
+    );
+    if (!router) return gatewayError(404, "no router matches this request");
+    const client: ClientInfo = {
+      remoteAddr,
+      proto,
+      host: request.headers.get("host") ?? url.host,
+    };
+    let response: Response;
+    const outcome: ProxyOutcome = { attempts: 0 };
+    try {
+      // Hono routes on the normalized path, so a rule and the backend see the same one.
+      const routed = path === url.pathname ? request : new Request(
+        new URL(`${path}${url.search}`, url),
+        request,
+      );
+      response = await router.app.fetch(routed, { client, router: router.name, outcome });
+    } catch (error) {
+      this.#logger?.error("gateway handler failed", { router: router.name, error: String(error) });
+      response = gatewayError(500, "gateway error");
+    }
+    this.#observe(router, request, response, outcome, client, started);
+    return response;
+  }
+
+  #observe(
+    router: CompiledRouter,
+    request: Request,
+    response: Response,
+    outcome: ProxyOutcome,
+    client: ClientInfo,
+    started: number,
+  ): void {
+    const seconds = (performance.now() - started) / 1000;
+    const backend = outcome.backend?.url.href ?? "";
+    const code = String(response.status);
+    if (this.#metrics) {
+      this.#metrics.requests.inc({
+        router: router.name,
+        service: router.service.name,
+        backend,
+        code,
+      });
+      this.#metrics.duration.observe({ router: router.name }, seconds);
+      const length = Number(response.headers.get("content-length") ?? "0");
+      if (length > 0) this.#metrics.bytes.inc({ router: router.name }, length);
+      if (!outcome.backend && response.status >= 500) {
+        this.#metrics.errors.inc({ router: router.name, code });
+      }
+    }
+    this.#logger?.info("access", {
+      router: router.name,
+      service: router.service.name,
+      backend,
+      method: request.method,
+      path: new URL(request.url).pathname,
+      status: response.status,
+      ms: Math.round(seconds * 1000 * 100) / 100,
+      client: client.remoteAddr,
+      attempts: outcome.attempts,
+    });
+  }
+
+  #compile(config: GatewayConfig): Table {
+    const services = new Map<string, Service>();
+    for (const [name, s] of Object.entries(config.services)) {
+      services.set(name, new Service(name, s));
+    }
+    const routers = orderRouters(
+      Object.entries(config.routers).map(([name, r]) => {
+        const service = services.get(r.service)!;
+        return {
+          name,
+          priority: r.priority,
+          rule: r.rule,
+          service,
+          app: this.#routerApp(config, r.middlewares, service),
+        };
+      }),
+    );
+    for (const service of services.values()) service.startHealthChecks();
+    return { config, routers, services, loadedAt: new Date() };
+  }
+
+  #routerApp(config: GatewayConfig, middlewares: string[], service: Service): Hono<GatewayEnv> {
+    const app = new Hono<GatewayEnv>();
+    app.use("*", async (c, next) => {
+      const state: RequestState = {
+        path: new URL(c.req.url).pathname,
+        headerEdits: [],
+        body: c.req.raw.body,
+        bodyTooLarge: false,
+      };
+      c.set("state", state);
+      await next();
+    });
+    for (const name of middlewares) app.use("*", buildMiddleware(config.middlewares[name]));
+    app.all("*", async (c) => {
+      const state = c.var.state;
+      const outcome = c.env.outcome;
+      if (isWebSocketUpgrade(c.req.raw)) {
+        const backend = service.balancer.pick(c.req.raw, new Set());
+        if (!backend) return gatewayError(503, "no backend available");
+        outcome.backend = backend;
+        outcome.attempts = 1;
+        return await proxyWebSocket(c.req.raw, backend, state.path, service.config.timeoutMs);
+      }
+      const response = await forward(c.req.raw, service, {
+        client: c.env.client,
+        trustedProxies: config.trustedProxies,
+        path: state.path,
+        outcome,
+        body: state.body,
+        headerEdits: state.headerEdits,
+      });
+      if (state.bodyTooLarge) {
+        await response.body?.cancel();
+        return gatewayError(413, "request body over the limit");
+      }
+      return response;
+    });
+    app.onError((error) => {
+      this.#logger?.error("router failed", { error: String(error) });
+      return gatewayError(500, "gateway error");
+    });
+    return app;
+  }
+}
