@@ -15,6 +15,7 @@ import type { BoxManager, CreateBoxOptions } from "./manager.ts";
 import { RegistryClient } from "./image/registry.ts";
 import { busyboxImage } from "./image/busybox.ts";
 import { ImageBuilder } from "./builder/builder.ts";
+import { GROUP_COMMANDS, readCredentials } from "./cli_groups.ts";
 import { parseSignal } from "./drivers/_proc.ts";
 import { boxTable, imageTable, outputFormat, size, table } from "./cli_format.ts";
 import {
@@ -46,6 +47,12 @@ Images:
   build [-t TAG]... [-f FILE] [--build-arg K=V]... [--target STAGE] [--no-cache] [-q] PATH
   images | pull REF | push REF [TARGET] | load -i FILE | save -o FILE REF... | rmi [-f] REF... | tag SRC DEST
   import-busybox [REF]               build the busybox base image from the host's busybox-static
+  history IMAGE | image-inspect IMAGE... | image-prune [-a] | login -u U -p P REG | logout REG
+  commit [-m MSG] BOX [REF] | diff BOX | export -o FILE BOX
+
+Groups:
+  volume create [NAME] | ls | inspect NAME... | rm [-f] NAME... | prune   (-v NAME:/path mounts one)
+  snapshot create BOX [NAME] | restore SNAP [BOX] | ls | inspect SNAP... | rm SNAP...
 
 System:
   info | version | system prune | events [BOX]
@@ -107,17 +114,22 @@ function valueFlags(options: Record<string, { type: string; short?: string }>): 
 interface Session {
   boxes: BoxManager;
   store: Store;
+  home: string;
 }
 
-async function open(values: Record<string, unknown>): Promise<Session> {
-  const config = loadConfig({
+function configOf(values: Record<string, unknown>) {
+  return loadConfig({
     flags: {
       home: values.home as string | undefined,
       databaseUrl: values["database-url"] as string | undefined,
     },
   });
+}
+
+async function open(values: Record<string, unknown>): Promise<Session> {
+  const config = configOf(values);
   const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
-  return { store, boxes: await openBoxRuntime({ store, home: config.home }) };
+  return { store, home: config.home, boxes: await openBoxRuntime({ store, home: config.home }) };
 }
 
 function print(format: "json" | "table", value: unknown, text: () => string): void {
@@ -457,10 +469,11 @@ const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handle
   },
   pull: {
     options: [],
-    async handler(boxes, p) {
+    async handler(boxes, p, values) {
       need(p, 1, "pull REF");
       const id = await new RegistryClient(boxes.images, {
         onProgress: (line) => console.error(line),
+        credentials: await readCredentials(configOf(values).home),
       })
         .pull(p[0]);
       console.log(`Digest: ${id}`);
@@ -468,9 +481,12 @@ const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handle
   },
   push: {
     options: [],
-    async handler(boxes, p) {
+    async handler(boxes, p, values) {
       need(p, 1, "push REF [TARGET]");
-      console.log(`Digest: ${await new RegistryClient(boxes.images).push(p[0], p[1] ?? p[0])}`);
+      const client = new RegistryClient(boxes.images, {
+        credentials: await readCredentials(configOf(values).home),
+      });
+      console.log(`Digest: ${await client.push(p[0], p[1] ?? p[0])}`);
     },
   },
   load: {
@@ -616,6 +632,22 @@ export function main(args: string[]): Promise<number> {
     if (command === "run") return await runBox(rest, true);
     if (command === "create") return await runBox(rest, false);
     if (command === "exec") return await execBox(rest);
+    const group = GROUP_COMMANDS[command];
+    if (group) {
+      const { values, positionals } = parseCommand(rest, { ...COMMON, ...group.options });
+      if (values.help) {
+        console.log(HELP);
+        return 0;
+      }
+      const format = outputFormat(values);
+      const session = await open(values);
+      try {
+        return await group.run({ ...session, positionals, values, format }) ?? 0;
+      } finally {
+        session.boxes.close();
+        await session.store.close();
+      }
+    }
     const spec = COMMANDS[command];
     if (!spec) throw new UsageError(`unknown command 'box ${command}'; run 'a3s box --help'`);
     const options = Object.fromEntries(spec.options.map((name) => [name, EXTRA_OPTIONS[name]]));

@@ -21,6 +21,7 @@ import type {
   VolumeMount,
 } from "./types.ts";
 import { bootSeconds, boxCountSources, execSeconds } from "./metrics.ts";
+import { VOLUME_NAME, VolumeStore } from "./volumes.ts";
 
 /** A box's lifecycle state, as Docker names them. */
 export type BoxState = "created" | "running" | "exited";
@@ -86,6 +87,21 @@ export interface BoxManagerOptions {
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
+/**
+ * Copies a directory's contents with `cp -a`, which keeps what an overlay layer needs: owners,
+ * modes, whiteout devices and the opaque-directory xattrs.
+ */
+export async function copyTree(from: string, to: string): Promise<void> {
+  const out = await new Deno.Command("cp", { args: ["-a", `${from}/.`, to], stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new A3sError(
+      "copy_failed",
+      `cp -a failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+}
+
 async function bootId(): Promise<string> {
   return (await Deno.readTextFile("/proc/sys/kernel/random/boot_id").catch(() => "")).trim();
 }
@@ -117,6 +133,8 @@ interface StoredSpec extends BoxSpec {
  */
 export class BoxManager {
   readonly images: ImageStore;
+  /** Named volumes (`-v name:/path`). */
+  readonly volumes: VolumeStore;
   readonly #db: Kysely<BoxTables>;
   readonly #options: BoxManagerOptions;
   readonly #drivers: Map<string, BoxDriver>;
@@ -126,6 +144,7 @@ export class BoxManager {
   private constructor(options: BoxManagerOptions) {
     this.#options = options;
     this.images = options.images;
+    this.volumes = new VolumeStore(options.home);
     this.#db = options.store.db<BoxTables>();
     this.#drivers = new Map(options.drivers.map((d) => [d.name, d]));
     this.#countSource = async () => {
@@ -327,7 +346,14 @@ export class BoxManager {
         "name",
       );
     }
-    for (const [i, volume] of (options.volumes ?? []).entries()) {
+    const volumes = [...(options.volumes ?? [])];
+    for (const [i, volume] of volumes.entries()) {
+      // A bare name is a named volume (created on first use, as Docker does), never a path.
+      if (VOLUME_NAME.test(volume.host)) {
+        volumes[i] = { ...volume, host: (await this.volumes.create(volume.host)).mountpoint };
+      }
+    }
+    for (const [i, volume] of volumes.entries()) {
       if (!volume.guest.startsWith("/")) {
         throw new ValidationError(
           `volume guest path '${volume.guest}' must be absolute`,
@@ -372,7 +398,7 @@ export class BoxManager {
       workdir: options.workdir ?? (config.config?.WorkingDir || undefined),
       user: options.user ?? (config.config?.User || undefined),
       hostname: options.hostname ?? id.slice(0, 12),
-      volumes: (options.volumes ?? []).map((v) => ({ ...v, host: resolve(v.host) })),
+      volumes: volumes.map((v) => ({ ...v, host: resolve(v.host) })),
       limits: options.limits ?? {},
       network: options.network ?? "none",
       timeoutSeconds: options.timeoutSeconds,
@@ -685,6 +711,35 @@ export class BoxManager {
       );
     }
     return dir;
+  }
+
+  /**
+   * Replaces a stopped box's writable layer with the contents of `source` (a snapshot), so
+   * its next start sees the files as they were.
+   */
+  async replaceWritableLayer(idOrName: string, source: string): Promise<void> {
+    const row = await this.#refresh(await this.#row(idOrName));
+    if (row.state === "running") {
+      throw new A3sError("box_running", `box ${row.name} is running: stop it first`, {
+        status: 409,
+        field: "box",
+      });
+    }
+    const upper = await this.writableLayer(row.id);
+    await this.#driver(row).releaseRootfs?.(this.#spec(row));
+    for await (const entry of Deno.readDir(upper)) {
+      await Deno.remove(join(upper, entry.name), { recursive: true });
+    }
+    await copyTree(source, upper);
+  }
+
+  /** The boxes (names) that mount a named volume. */
+  async volumeUsers(name: string): Promise<string[]> {
+    const { mountpoint } = await this.volumes.inspect(name);
+    const rows = await this.#db.selectFrom("box_boxes").select(["name", "spec"]).execute();
+    return rows.filter((r) =>
+      (JSON.parse(r.spec) as StoredSpec).volumes.some((v) => v.host === mountpoint)
+    ).map((r) => r.name);
   }
 
   /** Whether any box was made from an image. */

@@ -47,3 +47,6 @@ export {
 export { type Instruction, parseDockerfile } from "./builder/dockerfile.ts";
 export { DockerIgnore } from "./builder/dockerignore.ts";
 export { upperToLayer } from "./builder/layer_diff.ts";
+export { type BoxChange, commitBox, diffBox, exportBox } from "./builder/commit.ts";
+export { type VolumeInfo, VolumeStore } from "./volumes.ts";
+export { type SnapshotInfo, SnapshotStore } from "./snapshots.ts";

@@ -173,4 +173,9 @@ export interface BoxDriver {
    * `build`, `commit`, `diff` and snapshots; undefined where the driver keeps no such layer.
    */
   writableLayer?(spec: BoxSpec): Promise<string | undefined>;
+  /**
+   * Detaches a stopped box's view of its layers (the overlay mount), so the writable layer can
+   * be rewritten (a snapshot restore); the next start mounts it afresh.
+   */
+  releaseRootfs?(spec: BoxSpec): Promise<void>;
 }

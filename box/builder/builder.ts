@@ -14,13 +14,12 @@ import type { ImageStore } from "../image/store.ts";
 import {
   digestOf,
   type HistoryEntry,
-  hostPlatform,
   type ImageConfig,
-  type ImageManifest,
   type LayerDescriptor,
   MEDIA,
 } from "../image/oci.ts";
 import { gzip, type TarInput, writeTar } from "../image/tar.ts";
+import { writeImage } from "./write_image.ts";
 import { RegistryClient } from "../image/registry.ts";
 import {
   dockerfileError,
@@ -190,26 +189,8 @@ export class ImageBuilder {
   }
 
   /** Records the stage's current state as an image; returns its id. */
-  async #materialize(stage: Stage, created: string, tags: readonly string[]): Promise<string> {
-    const config: ImageConfig = {
-      ...hostPlatform(),
-      ...stage.config,
-      created,
-      rootfs: { type: "layers", diff_ids: stage.layers.map((l) => l.diffId!) },
-      history: stage.history,
-    };
-    const configBytes = encoder.encode(JSON.stringify(config));
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MEDIA.ociManifest,
-      config: {
-        mediaType: MEDIA.ociConfig,
-        digest: await this.#images.putBlob(configBytes),
-        size: configBytes.length,
-      },
-      layers: stage.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
-    };
-    return await this.#images.addImage(encoder.encode(JSON.stringify(manifest)), tags);
+  #materialize(stage: Stage, created: string, tags: readonly string[]): Promise<string> {
+    return writeImage(this.#images, stage, created, tags);
   }
 
   async #rootfsOf(stage: Stage, intermediates: Set<string>): Promise<string> {

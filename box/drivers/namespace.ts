@@ -167,6 +167,11 @@ export class NamespaceDriver implements BoxDriver {
     return layout.overlay ? paths.upper : undefined;
   }
 
+  async releaseRootfs(spec: BoxSpec): Promise<void> {
+    const paths = this.#paths(spec);
+    if (await isMountPoint(paths.merged)) await unmount(paths.merged);
+  }
+
   async #mountOverlay(spec: BoxSpec, layout: LayoutRecord): Promise<boolean> {
     const paths = this.#paths(spec);
     if (!layout.overlay) return false;

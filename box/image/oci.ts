@@ -48,6 +48,7 @@ export interface ImageConfig {
   architecture?: string;
   os?: string;
   created?: string;
+  author?: string;
   config?: {
     Env?: string[];
     Cmd?: string[];

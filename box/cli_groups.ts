@@ -1,0 +1,275 @@
+/**
+ * The box CLI's grouped and image-maintenance commands: `volume`, `snapshot`, `commit`, `diff`,
+ * `export`, `history`, `image-inspect`, `image-prune`, `login` and `logout`. Each declares its
+ * own flags; `cli.ts` parses them and opens the runtime.
+ */
+import { join } from "node:path";
+import { type CliOptions, UsageError } from "@a3s/common";
+import type { BoxManager } from "./manager.ts";
+import { SnapshotStore } from "./snapshots.ts";
+import { commitBox, diffBox, exportBox } from "./builder/commit.ts";
+import type { LayerDescriptor } from "./image/oci.ts";
+import { size, table } from "./cli_format.ts";
+
+/** What a grouped command gets. */
+export interface GroupContext {
+  boxes: BoxManager;
+  home: string;
+  positionals: string[];
+  values: Record<string, unknown>;
+  format: "json" | "table";
+}
+
+/** One grouped command: its flags and its body. */
+export interface GroupCommand {
+  options: CliOptions;
+  run(context: GroupContext): Promise<number | void>;
+}
+
+function print(format: "json" | "table", value: unknown, text: () => string): void {
+  console.log(format === "json" ? JSON.stringify(value, null, 2) : text());
+}
+
+function need(positionals: string[], count: number, usage: string): void {
+  if (positionals.length < count) throw new UsageError(`usage: a3s box ${usage}`);
+}
+
+function ago(at: number): string {
+  return new Date(at).toISOString().replace(/\.\d+Z$/, "Z");
+}
+
+/** Where `login` keeps credentials: one file, mode 0600. */
+export function authFile(home: string): string {
+  return join(home, "box", "auth.json");
+}
+
+/** Reads the saved `user:password` per registry. */
+export async function readCredentials(home: string): Promise<Record<string, string>> {
+  try {
+    const saved = JSON.parse(await Deno.readTextFile(authFile(home))) as Record<string, string>;
+    return Object.fromEntries(Object.entries(saved).map(([k, v]) => [k, atob(v)]));
+  } catch {
+    return {};
+  }
+}
+
+async function writeCredentials(home: string, credentials: Record<string, string>) {
+  const encoded = Object.fromEntries(Object.entries(credentials).map(([k, v]) => [k, btoa(v)]));
+  await Deno.mkdir(join(home, "box"), { recursive: true });
+  const path = authFile(home);
+  await Deno.writeTextFile(path, JSON.stringify(encoded), { mode: 0o600 });
+  // writeTextFile's mode applies only on creation; an existing file is tightened too.
+  await Deno.chmod(path, 0o600);
+}
+
+const volumeCommand: GroupCommand = {
+  options: { force: { type: "boolean", short: "f" }, label: { type: "string", multiple: true } },
+  async run({ boxes, positionals: [sub, ...p], values, format }) {
+    switch (sub) {
+      case "create": {
+        const labels = Object.fromEntries(
+          ((values.label as string[] | undefined) ?? []).map((l) => [
+            l.split("=")[0],
+            l.slice(l.indexOf("=") + 1),
+          ]),
+        );
+        console.log((await boxes.volumes.create(p[0], labels)).name);
+        return;
+      }
+      case "ls": {
+        const list = await boxes.volumes.list();
+        print(
+          format,
+          list,
+          () => table(["DRIVER", "VOLUME NAME"], list.map((v) => [v.driver, v.name])),
+        );
+        return;
+      }
+      case "inspect": {
+        need(p, 1, "volume inspect VOLUME...");
+        const out = [];
+        for (const name of p) out.push(await boxes.volumes.inspect(name));
+        console.log(JSON.stringify(out, null, 2));
+        return;
+      }
+      case "rm": {
+        need(p, 1, "volume rm [-f] VOLUME...");
+        for (const name of p) {
+          await boxes.volumes.remove(name, await boxes.volumeUsers(name), values.force === true);
+          console.log(name);
+        }
+        return;
+      }
+      case "prune": {
+        for (const volume of await boxes.volumes.list()) {
+          if ((await boxes.volumeUsers(volume.name)).length > 0) continue;
+          await boxes.volumes.remove(volume.name, []);
+          console.log(`Deleted volume: ${volume.name}`);
+        }
+        return;
+      }
+      default:
+        throw new UsageError("usage: a3s box volume create|ls|rm|inspect|prune");
+    }
+  },
+};
+
+const snapshotCommand: GroupCommand = {
+  options: {},
+  async run({ boxes, home, positionals: [sub, ...p], format }) {
+    const snapshots = new SnapshotStore(boxes, home);
+    switch (sub) {
+      case "create":
+        need(p, 1, "snapshot create BOX [NAME]");
+        console.log((await snapshots.create(p[0], p[1])).name);
+        return;
+      case "restore":
+        need(p, 1, "snapshot restore SNAPSHOT [BOX]");
+        console.log((await snapshots.restore(p[0], p[1])).name);
+        return;
+      case "ls": {
+        const list = await snapshots.list();
+        print(format, list, () =>
+          table(
+            ["SNAPSHOT ID", "NAME", "BOX", "CREATED", "SIZE"],
+            list.map((s) => [s.id.slice(0, 12), s.name, s.boxName, ago(s.createdAt), size(s.size)]),
+          ));
+        return;
+      }
+      case "inspect": {
+        need(p, 1, "snapshot inspect SNAPSHOT...");
+        const out = [];
+        for (const ref of p) out.push(await snapshots.inspect(ref));
+        console.log(JSON.stringify(out, null, 2));
+        return;
+      }
+      case "rm":
+        need(p, 1, "snapshot rm SNAPSHOT...");
+        for (const ref of p) console.log((await snapshots.remove(ref)).name);
+        return;
+      default:
+        throw new UsageError("usage: a3s box snapshot create|restore|ls|rm|inspect");
+    }
+  },
+};
+
+/** The grouped commands by name. */
+export const GROUP_COMMANDS: Record<string, GroupCommand> = {
+  volume: volumeCommand,
+  snapshot: snapshotCommand,
+  commit: {
+    options: { message: { type: "string", short: "m" }, author: { type: "string", short: "a" } },
+    async run({ boxes, positionals: p, values }) {
+      need(p, 1, "commit [-m MSG] [-a AUTHOR] BOX [REPOSITORY[:TAG]]");
+      console.log(
+        await commitBox(boxes, p[0], {
+          tags: p[1] ? [p[1]] : [],
+          message: values.message as string | undefined,
+          author: values.author as string | undefined,
+        }),
+      );
+    },
+  },
+  diff: {
+    options: {},
+    async run({ boxes, positionals: p, format }) {
+      need(p, 1, "diff BOX");
+      const changes = await diffBox(boxes, p[0]);
+      print(format, changes, () => changes.map((c) => `${c.kind} ${c.path}`).join("\n"));
+    },
+  },
+  export: {
+    options: { output: { type: "string", short: "o" } },
+    async run({ boxes, positionals: p, values }) {
+      need(p, 1, "export -o FILE BOX");
+      const data = await exportBox(boxes, p[0]);
+      if (values.output) await Deno.writeFile(values.output as string, data);
+      else if (Deno.stdout.isTerminal()) {
+        throw new UsageError("refusing to write a tarball to a terminal; use -o FILE");
+      } else await Deno.stdout.write(data);
+    },
+  },
+  history: {
+    options: {},
+    async run({ boxes, positionals: p, format }) {
+      need(p, 1, "history IMAGE");
+      const image = await boxes.images.inspect(p[0]);
+      const row = await boxes.images.resolve(p[0]);
+      const layers = JSON.parse(row.layers) as LayerDescriptor[];
+      let layer = 0;
+      const entries = (image.config.history ?? []).map((h) => ({
+        created: h.created ?? null,
+        createdBy: h.created_by ?? "",
+        size: h.empty_layer ? 0 : layers[layer++]?.size ?? 0,
+        comment: h.comment ?? "",
+      })).reverse();
+      print(format, entries, () =>
+        table(
+          ["CREATED", "CREATED BY", "SIZE", "COMMENT"],
+          entries.map((e) => [e.created ?? "-", e.createdBy.slice(0, 60), size(e.size), e.comment]),
+        ));
+    },
+  },
+  "image-inspect": {
+    options: {},
+    async run({ boxes, positionals: p }) {
+      need(p, 1, "image-inspect IMAGE...");
+      const out = [];
+      for (const ref of p) {
+        const row = await boxes.images.resolve(ref);
+        out.push({ ...await boxes.images.inspect(ref), layerDescriptors: JSON.parse(row.layers) });
+      }
+      console.log(JSON.stringify(out, null, 2));
+    },
+  },
+  "image-prune": {
+    options: { all: { type: "boolean", short: "a" } },
+    async run({ boxes, values }) {
+      // Dangling (untagged) images go; with -a, every image no box uses.
+      for (const image of await boxes.images.list()) {
+        if (image.repoTags.length > 0 && values.all !== true) continue;
+        if (await boxes.imageInUse(image.id)) continue;
+        for (const tag of image.repoTags) {
+          await boxes.images.remove(tag, () => Promise.resolve(false));
+        }
+        if (image.repoTags.length === 0) {
+          await boxes.images.remove(image.id, () => Promise.resolve(false), true);
+        }
+        console.log(`Deleted: ${image.id}`);
+      }
+      console.log(`Total reclaimed space: ${size(await boxes.images.gc())}`);
+    },
+  },
+  login: {
+    options: {
+      username: { type: "string", short: "u" },
+      password: { type: "string", short: "p" },
+      "password-stdin": { type: "boolean" },
+    },
+    async run({ home, positionals: p, values }) {
+      need(p, 1, "login -u USER (-p PASS | --password-stdin) REGISTRY");
+      const user = values.username as string | undefined;
+      const password = values["password-stdin"]
+        ? (await new Response(Deno.stdin.readable).text()).replace(/\r?\n$/, "")
+        : values.password as string | undefined;
+      if (!user || password === undefined) {
+        throw new UsageError("login needs -u USER and -p PASS or --password-stdin");
+      }
+      const credentials = await readCredentials(home);
+      credentials[p[0]] = `${user}:${password}`;
+      await writeCredentials(home, credentials);
+      console.log("Login Succeeded");
+    },
+  },
+  logout: {
+    options: {},
+    async run({ home, positionals: p }) {
+      need(p, 1, "logout REGISTRY");
+      const credentials = await readCredentials(home);
+      if (!(p[0] in credentials)) throw new UsageError(`not logged in to ${p[0]}`);
+      delete credentials[p[0]];
+      await writeCredentials(home, credentials);
+      console.log(`Removing login credentials for ${p[0]}`);
+    },
+  },
+};
