@@ -226,7 +226,7 @@ export function searchModule(): A3sModule<SearchConfig, SearchService> {
     configSchema: SearchConfigSchema,
     access: SEARCH_ACCESS,
     async start(ctx) {
-      const service = await SearchService.open(ctx.store, ctx.config);
+      const service = await SearchService.open(ctx.store, ctx.config, { logger: ctx.logger });
       const policy = new AccessPolicy(ctx.config.fetchPolicy, {
         audit: (event, fields) => ctx.logger.warn(event, fields),
       });

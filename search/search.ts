@@ -3,7 +3,7 @@
  * and circuit breaker, merge what came back by consensus, and report every engine's latency,
  * count and error beside the results. A slow or failing engine never blocks the answer.
  */
-import { type Store, ValidationError } from "@a3s/common";
+import { type Logger, type Store, ValidationError } from "@a3s/common";
 import { counter, histogram } from "@a3s/common";
 import { CircuitBreakers } from "./circuit_breaker.ts";
 import { ResultCache } from "./cache.ts";
@@ -71,6 +71,8 @@ export interface SearchServiceOptions {
   /** The fetch the web engines use; tests and proxies swap it. */
   fetch?: typeof fetch;
   now?: () => number;
+  /** Where cache failures are reported; the search goes on without the cache. */
+  logger?: Logger;
 }
 
 /** The search module's core, shared by the library API, the routes and the CLI. */
@@ -231,17 +233,10 @@ export class SearchService {
         return stat([], false, toEngineError(name, error));
       }
     }
-    const key = `${name}\u0000${
-      JSON.stringify([
-        query.query.toLowerCase(),
-        query.page,
-        query.language ?? "",
-        query.safeSearch,
-        query.timeRange ?? "",
-      ])
-    }`;
+    const key = await cacheKey(name, query);
     if (options.cache !== false) {
-      const hit = await this.cache.get(key);
+      // A cache that cannot be read is a miss, never a failed search.
+      const hit = await this.cache.get(key).catch((error) => this.#cacheFailed(error));
       if (hit) return stat(hit, true);
     }
     if (!this.#breakers.allow(name)) {
@@ -259,12 +254,17 @@ export class SearchService {
         fetch: this.options.fetch,
       });
       this.#breakers.succeeded(name);
-      await this.cache.set(key, results);
+      await this.cache.set(key, results).catch((error) => this.#cacheFailed(error));
       return stat(results, false);
     } catch (error) {
       this.#breakers.failed(name);
       return stat([], false, toEngineError(name, error));
     }
+  }
+
+  #cacheFailed(error: unknown): undefined {
+    this.options.logger?.warn("search cache failed", { error: String(error) });
+    return undefined;
   }
 
   async #local(query: EngineQuery, timeoutMs: number): Promise<EngineResult[]> {
@@ -294,6 +294,25 @@ export class SearchService {
       clearTimeout(timer);
     }
   }
+}
+
+/** The cache key of one engine page: a hash, so any query text makes a valid key in any store. */
+async function cacheKey(engine: string, query: EngineQuery): Promise<string> {
+  const parts = [
+    engine,
+    query.query.toLowerCase(),
+    query.page,
+    query.language ?? "",
+    query.safeSearch,
+    query.timeRange ?? "",
+  ];
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(JSON.stringify(parts)),
+  );
+  return `${engine}:${
+    Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("")
+  }`;
 }
 
 function toEngineError(name: string, error: unknown): EngineError {

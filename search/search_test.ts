@@ -1,5 +1,5 @@
 import { openStore, type Store, ValidationError } from "@a3s/common";
-import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
+import { assert, assertEquals, assertRejects, createTestDatabase } from "@a3s/common/testing";
 import { type FixtureServer, startFixtureServer } from "./_test_fixtures.ts";
 import { defaultSearchConfig, type SearchConfig } from "./config.ts";
 import { SearchService } from "./search.ts";
@@ -177,4 +177,37 @@ Deno.test("empty, over-long and unknown-engine searches are refused naming the f
     assertEquals(await fieldOf(() => service.search("ok", { limit: 0 })), "limit");
     assertEquals(await fieldOf(() => service.search("ok", { page: 0 })), "page");
   });
+});
+
+Deno.test("on PostgreSQL the service answers from its full-text index and caches in the store", async () => {
+  const database = await createTestDatabase("a3s_search_svc");
+  if (!database) return;
+  const server = await startFixtureServer();
+  const store = await openStore({ databaseUrl: database.url });
+  try {
+    const service = await SearchService.open(store, webConfig(server));
+    assertEquals(service.index.backend, "postgres-fts");
+    await service.index.upsert([
+      {
+        uri: "memory:pg",
+        title: "Deno notes",
+        body: "deno typescript runtime on postgres",
+        source: "memory",
+      },
+    ]);
+    const first = await service.search("deno typescript runtime", { engines: ["local", "google"] });
+    assertEquals(first.engines.map((e) => [e.engine, e.cached, e.error]), [
+      ["local", false, undefined],
+      ["google", false, undefined],
+    ]);
+    assert(first.results.some((r) => r.url === "memory:pg"));
+    const local = first.results.find((r) => r.url === "memory:pg")!;
+    assert(local.snippet.includes("<mark>"), local.snippet);
+    const second = await service.search("deno typescript runtime", { engines: ["google"] });
+    assertEquals(second.engines[0].cached, true);
+  } finally {
+    await store.close();
+    await server.close();
+    await database.drop();
+  }
 });
