@@ -12,7 +12,7 @@ import { atLeast, type Level, levelRank, maxLevel } from "./privacy/levels.ts";
 import { detectInjection, type InjectionVerdict, type Source } from "./injection/detector.ts";
 import { AuditLog, type Severity } from "./audit/log.ts";
 import { SessionLevels } from "./sessions.ts";
-import { type TaintHit, type TaintKind, TaintTracker } from "./taint.ts";
+import { type Label, type TaintHit, type TaintKind, TaintTracker, type Trust } from "./taint.ts";
 import { checkToolCall, type ToolCall, type ToolDecision } from "./tool_guard.ts";
 import { type RedactionMode, sanitize, Vault } from "./sanitize.ts";
 import { createStreamSanitizer, type StreamSanitizer } from "./stream_sanitizer.ts";
@@ -36,6 +36,8 @@ export interface InputDecision {
   reasons: string[];
   /** Taint ids given to values in this message. */
   taints: string[];
+  /** The message's trust and taints, to carry into whatever is computed from it. */
+  label: Label;
 }
 
 /** Options of {@linkcode Guard.open}. */
@@ -187,7 +189,20 @@ export class Guard {
       text: redacted,
       reasons,
       taints,
+      label: this.#label(session, text, source, injection.injection),
     };
+  }
+
+  /**
+   * The label of an input: the user's own words are trusted, content from documents, pages,
+   * emails and tool results is not; taints are what the tracker finds in it (including what
+   * this message just registered) and prompt injection when the verdict says so.
+   */
+  #label(session: string, text: string, source: Source, injection: boolean): Label {
+    const trust: Trust = source === "user" ? "Trusted" : "Untrusted";
+    const taints = new Set<TaintKind>(this.tracker(session).find(text).map((h) => h.kind));
+    if (injection) taints.add("PromptInjection");
+    return { trust, taints: [...taints] };
   }
 
   #trackFindings(session: string, text: string, findings: Detection[], source: string): string[] {
@@ -237,7 +252,7 @@ export class Guard {
     session: string,
     text: string,
     mode: RedactionMode = "placeholder",
-  ): Promise<{ text: string; findings: Detection[]; taints: TaintHit[] }> {
+  ): Promise<{ text: string; findings: Detection[]; taints: TaintHit[]; label: Label }> {
     const vault = this.vault(session);
     const restore = this.policy.restoreOriginals;
     const restored = restore ? vault.restore(text) : text;
@@ -259,7 +274,9 @@ export class Guard {
         },
       });
     }
-    return { text: out, findings, taints };
+    // A reply is derived from the conversation: it carries the taints of what it repeats.
+    const label: Label = { trust: "Derived", taints: [...new Set(taints.map((t) => t.kind))] };
+    return { text: out, findings, taints, label };
   }
 
   /** A sanitizer for one streamed reply of `session`. */
