@@ -70,6 +70,13 @@ const HistorySchema = z.object({
 }).openapi("CodeHistory");
 
 const ApprovalSchema = z.object({ allow: z.boolean() }).openapi("CodeApproval");
+
+const ChatCompletionSchema = z.object({
+  model: z.string().min(1).openapi({ description: "The agent's name, or `default`" }),
+  messages: z.array(z.object({ role: z.string(), content: z.string() }).passthrough()).min(1),
+  stream: z.boolean().default(false),
+  user: z.string().optional().openapi({ description: "Keeps one agent session per end user" }),
+}).passthrough().openapi("CodeChatCompletion");
 const IdParams = z.object({ id: z.string().min(1) });
 const ApprovalParams = z.object({ id: z.string().min(1), callId: z.string().min(1) });
 
@@ -93,6 +100,8 @@ export interface LiveSession {
 export class AgentPool {
   readonly #agents = new Map<string, Promise<Agent>>();
   readonly sessions: Map<string, LiveSession> = new Map();
+  /** Sessions of the chat-completions façade, by `model:user`. */
+  readonly byUser: Map<string, LiveSession> = new Map();
 
   constructor(
     private readonly config: CodeModuleConfig,
@@ -313,6 +322,88 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
       live.pending.delete(callId);
       answer(allow);
       return c.json({ callId, allow }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/code/v1/chat/completions",
+      summary:
+        "OpenAI-compatible chat with an agent (`model` names the agent): channels and OpenAI clients get the full agent loop",
+      request: {
+        body: { content: { "application/json": { schema: ChatCompletionSchema } }, required: true },
+      },
+      responses: {
+        200: {
+          content: {
+            "application/json": { schema: z.record(z.string(), z.unknown()) },
+            "text/event-stream": { schema: z.string() },
+          },
+          description: "A chat.completion, or chat.completion.chunk events when `stream` is true",
+        },
+        404: problem("No such agent"),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const prompt = body.messages.findLast((m) => m.role === "user")?.content;
+      if (!prompt) throw new ValidationError("messages: needs a user message", "messages");
+      const agentName = body.model === "default" ? undefined : body.model;
+      // `user` keeps one session per end user, so a channel's conversation has memory.
+      const key = body.user ? `${body.model}:${body.user}` : undefined;
+      let live = key ? pool.byUser.get(key) : undefined;
+      if (!live || !pool.sessions.has(live.session.id)) {
+        live = await pool.open(agentName, undefined, undefined);
+        if (key) pool.byUser.set(key, live);
+      }
+      const session = live.session;
+      const id = `chatcmpl-${session.id}-${Date.now()}`;
+      const created = Math.floor(Date.now() / 1000);
+      if (!body.stream) {
+        const result = await session.send(prompt);
+        if (!key) pool.sessions.delete(session.id);
+        return c.json({
+          id,
+          object: "chat.completion",
+          created,
+          model: body.model,
+          choices: [{
+            index: 0,
+            message: { role: "assistant", content: result.text },
+            finish_reason: result.stopReason === "max_steps" ? "length" : "stop",
+          }],
+          usage: {
+            prompt_tokens: result.usage.inputTokens,
+            completion_tokens: result.usage.outputTokens,
+            total_tokens: result.usage.inputTokens + result.usage.outputTokens,
+          },
+        }, 200);
+      }
+      return streamSSE(c, async (stream) => {
+        stream.onAbort(() => void session.cancel());
+        const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+          stream.writeSSE({
+            data: JSON.stringify({
+              id,
+              object: "chat.completion.chunk",
+              created,
+              model: body.model,
+              choices: [{ index: 0, delta, finish_reason: finish }],
+            }),
+          });
+        await chunk({ role: "assistant", content: "" }, null);
+        // Only the final answer streams: it is sanitized by the guard as a whole, so the text
+        // deltas of intermediate steps (which may hold tainted values) are not sent.
+        for await (const event of session.stream(prompt)) {
+          if (event.type === "done") {
+            if (event.result.text) await chunk({ content: event.result.text }, null);
+            await chunk({}, event.result.stopReason === "max_steps" ? "length" : "stop");
+          }
+        }
+        await stream.writeSSE({ data: "[DONE]" });
+        if (!key) pool.sessions.delete(session.id);
+      });
     },
   );
 

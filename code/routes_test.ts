@@ -4,6 +4,7 @@ import { codeModule } from "./routes.ts";
 import { scriptedOpenAiServer } from "./_testing/servers.ts";
 import { readSse } from "./llm/sse.ts";
 import type { AgentEvent } from "./agent/events.ts";
+import OpenAI from "openai";
 
 const TOKEN = "code-test-token-0123456789abcdef";
 const READER = "code-read-token-0123456789abcdef";
@@ -132,6 +133,23 @@ permissions {
     assertEquals(resumed.id, session.id);
     const again = await (await call("GET", `/code/v1/sessions/${session.id}`)).json();
     assertEquals(again.messages.length, 5);
+    // The chat-completions façade: an OpenAI client (or safeclaw's channel responder) talks to an agent.
+    const client = new OpenAI({ baseURL: `${server.url}/code/v1`, apiKey: TOKEN });
+    const chat = await client.chat.completions.create({
+      model: "coder",
+      messages: [{ role: "user", content: "save a note" }],
+      user: "ada",
+    });
+    assertEquals(chat.choices[0].message.content, "All done.");
+    const streamed = await client.chat.completions.create({
+      model: "coder",
+      messages: [{ role: "user", content: "again" }],
+      user: "ada",
+      stream: true,
+    });
+    let text = "";
+    for await (const part of streamed) text += part.choices[0]?.delta?.content ?? "";
+    assertEquals(text, "All done.");
     const spec = await (await fetch(`${server.url}/openapi.json`)).json();
     assert(spec.paths["/code/v1/sessions/{id}/messages"]);
   } finally {

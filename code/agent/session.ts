@@ -2,6 +2,7 @@
  * A conversation with an agent: the loop that calls the model, runs the tools it asks for
  * (permission-checked, hooked, guarded, audited), streams typed events, and keeps history.
  */
+import { A3sError } from "@a3s/common/errors";
 import {
   type Message,
   ProviderError,
@@ -186,7 +187,12 @@ export class AgentSession {
 
   /** Runs a turn, yielding its events; the last one is `done`. Breaking out cancels the turn. */
   async *stream(prompt: string): AsyncGenerator<AgentEvent> {
-    if (this.#running) throw new Error(`session ${this.id} is busy with another turn`);
+    if (this.#running) {
+      throw new A3sError("session_busy", `session ${this.id} is busy with another turn`, {
+        status: 409,
+        field: "session",
+      });
+    }
     const controller = new AbortController();
     this.#running = controller;
     const channel = new EventChannel<AgentEvent>();
