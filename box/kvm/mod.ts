@@ -1,0 +1,41 @@
+/**
+ * The kvm VMM: KVM driven from TypeScript through Deno FFI, with no QEMU. Guest RAM, vCPUs on
+ * runner threads, a 16550 console, an i8042 reset, a virtio-mmio frame port with validated split
+ * virtqueues, real/protected/long mode setup, the bzImage boot protocol, the startup probe, the
+ * `kvm` box driver and TEE detection.
+ *
+ * @example
+ * ```ts
+ * import { enterRealMode, Machine } from "@a3s/box/kvm";
+ * const machine = Machine.create({ memoryBytes: 2 * 1024 * 1024 });
+ * machine.vm.memory.write(0x1000, Uint8Array.of(0xba, 0xf8, 0x03, 0xb0, 0x21, 0xee, 0xf4));
+ * enterRealMode(machine.vm.vcpus[0], 0x1000);
+ * await machine.run({ timeoutMs: 5000 });
+ * console.log(machine.consoleText); // "!"
+ * machine.close();
+ * ```
+ * @module
+ */
+export { Vm, type VmOptions, type VmRunResult, type VmStopReason } from "./vm.ts";
+export { VmError, type VmErrorKind } from "./errors.ts";
+export { GuestMemory, GuestMemoryError, MAX_MEMORY_BYTES } from "./memory.ts";
+export { Vcpu } from "./vcpu.ts";
+export { DeviceBus, type MmioDevice, type PioDevice } from "./bus.ts";
+export { FRAME_PORT, FRAME_PORT_CMDLINE, Machine, type MachineOptions } from "./machine.ts";
+export { COM1, Serial16550 } from "./devices/serial.ts";
+export { I8042 } from "./devices/i8042.ts";
+export { type VirtioBackend, VirtioMmio } from "./devices/virtio_mmio.ts";
+export { type DescriptorChain, Virtqueue, VirtqueueError } from "./devices/virtqueue.ts";
+export { FramePort } from "./devices/frame_port.ts";
+export { enterLongMode, enterProtectedMode, enterRealMode, LAYOUT } from "./boot/modes.ts";
+export {
+  BootImageError,
+  type LinuxBootPlan,
+  loadBzImage,
+  parseSetupHeader,
+  type SetupHeader,
+} from "./boot/bzimage.ts";
+export { BASE_CMDLINE, prepareLinuxBoot } from "./boot/linux.ts";
+export { type KvmProbe, probeKvm } from "./probe.ts";
+export { KvmDriver } from "./driver.ts";
+export { detectTee, type TeeDetection } from "./tee/detect.ts";
