@@ -14,7 +14,6 @@ type StringNode = Extract<SchemaNode, { kind: "string" }>;
 type ObjectPhase =
   | "open"
   | "key"
-  | "keyFree"
   | "colon"
   | "afterColon"
   | "valueStart"
@@ -335,8 +334,6 @@ function feedObject(
       } else out.push(push({ ...f, key }, next));
       return;
     }
-    case "keyFree":
-      return;
     case "colon":
       if (b === COLON) out.push(push({ ...f, phase: "afterColon" }, next));
       return;
@@ -532,7 +529,6 @@ function finishFrame(f: Frame, build: boolean): string | number {
             rest(node, [...f.seen, name], true),
           );
         }
-        case "keyFree":
         case "colon":
           return join(text(":"), valueOf(f.current), rest(node, f.seen, true));
         case "afterColon":

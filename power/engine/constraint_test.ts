@@ -1,8 +1,15 @@
-import { assert, assertEquals } from "@a3s/common/testing";
+import { assert, assertEquals, assertThrows } from "@a3s/common/testing";
 import { fileURLToPath } from "node:url";
 import { loadTokenizer } from "./_tokenizer.ts";
-import { JsonConstraint } from "./constraint.ts";
-import { ANY_OBJECT, compileSchema, type SchemaNode, toolCallSchema } from "./json_schema.ts";
+import { JsonConstraint, minimalValueLength } from "./constraint.ts";
+import {
+  ANY_OBJECT,
+  compileSchema,
+  MAX_SCHEMA_NODES,
+  type SchemaNode,
+  toolCallSchema,
+} from "./json_schema.ts";
+import { A3sError } from "@a3s/common";
 import { seededRandom } from "./sampler.ts";
 
 const tokenizer = await loadTokenizer(fileURLToPath(new URL("../testdata/tiny", import.meta.url)));
@@ -108,4 +115,49 @@ Deno.test("the end-of-sequence token waits for a complete value", () => {
   assert(!number.allows(tokenizer.encode(".", { special: "none" })[0]));
   number.advance(tokenizer.encode("4", { special: "none" })[0]);
   assert(number.allows(EOS) && !number.mustEnd());
+});
+
+Deno.test("a schema's shortest value is counted without being built, however large", () => {
+  const huge = compileSchema({
+    type: "array",
+    items: { type: "string", minLength: 10 },
+    minItems: 1e9,
+  });
+  const started = performance.now();
+  const constraint = new JsonConstraint(tokenizer, huge, [EOS]);
+  // 1e9 items of `"aaaaaaaaaa"` (12 bytes), 1e9 - 1 commas and two brackets.
+  assertEquals(constraint.minimalLength(), 1e9 * 12 + (1e9 - 1) + 2);
+  assert(performance.now() - started < 1_000);
+  assertEquals(minimalValueLength(compileSchema({ enum: ["abc", 1] })), 1);
+});
+
+Deno.test("an oversized schema is refused naming its field", () => {
+  const many = Object.fromEntries(
+    Array.from({ length: MAX_SCHEMA_NODES + 1 }, (_, i) => [`p${i}`, { type: "null" }]),
+  );
+  const error = assertThrows(
+    () => compileSchema({ type: "object", properties: many }, "format"),
+    A3sError,
+  );
+  assertEquals(error.field, "format");
+  assertEquals(error.status, 400);
+});
+
+Deno.test("a character cut mid-way is finished byte by byte", () => {
+  const constraint = new JsonConstraint(tokenizer, compileSchema({ type: "string" }), [EOS]);
+  const bytes = new TextEncoder().encode('"é');
+  // Feed the quote and the first byte of `é` as single-byte tokens.
+  for (const b of bytes.slice(0, 2)) {
+    const token = [...Array(tokenizer.vocabSize).keys()].find((id) => {
+      const t = tokenizer.tokenBytes(id);
+      return t.length === 1 && t[0] === b;
+    });
+    assert(token !== undefined, `no single-byte token for ${b}`);
+    constraint.advance(token);
+  }
+  const closing = constraint.completionTokens().flatMap((id) => [...tokenizer.tokenBytes(id)]);
+  const text = new TextDecoder("utf-8", { fatal: true }).decode(
+    Uint8Array.from([...bytes.slice(0, 2), ...closing]),
+  );
+  assertEquals(JSON.parse(text).length, 1);
 });
