@@ -8,6 +8,7 @@ import { ImageStore } from "./image/store.ts";
 import { type AuditSink, BoxManager } from "./manager.ts";
 import { NamespaceDriver } from "./drivers/namespace.ts";
 import { QemuDriver } from "./drivers/qemu.ts";
+import { KvmDriver } from "./kvm/driver.ts";
 import type { BoxDriver } from "./types.ts";
 
 /** Options for {@linkcode openBoxRuntime}. */
@@ -25,6 +26,7 @@ export function defaultDrivers(home: string): BoxDriver[] {
   return [
     new QemuDriver({ agentCacheDir, workDir: join(home, "box", "qemu") }),
     new NamespaceDriver({ agentCacheDir }),
+    new KvmDriver(),
   ];
 }
 

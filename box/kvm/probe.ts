@@ -105,8 +105,7 @@ async function probeNow(): Promise<KvmProbe> {
       linuxBoot: false,
       module,
       guestMs,
-      reason:
-        "/dev/kvm is paravirtual (kvm_pvm): guest programs run, an unmodified Linux kernel cannot boot",
+      reason: "/dev/kvm is paravirtual (kvm_pvm), which cannot run an unmodified Linux kernel",
     };
   }
   if (module === "unknown") {
