@@ -126,9 +126,10 @@ export class NatsProvider implements EventProvider {
 
   /**
    * Resolves once the server has read everything sent so far (a PING/PONG round trip), so an
-   * ack that resolved survives a crash of this process. Acks of one timer turn share a flush.
+   * ack that resolved survives a crash of this process. Acks within 2 ms share a flush: the
+   * client already batches its writes, and a flush per tick would force many small ones.
    */
-  readonly #flushed = coalesce(() => this.#nc.flush());
+  readonly #flushed = coalesce(() => this.#nc.flush(), 2);
 
   #natsSubject(subject: string): string {
     return `${this.#prefix}.${subject}`;
