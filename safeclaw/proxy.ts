@@ -216,30 +216,90 @@ async function checkToolCalls(
   return held;
 }
 
+interface ToolCallDelta {
+  index?: number;
+  id?: string;
+  type?: string;
+  function?: { name?: string; arguments?: string };
+}
+
 interface StreamChunk {
-  choices?: { index?: number; delta?: { content?: string | null }; finish_reason?: unknown }[];
+  choices?: {
+    index?: number;
+    delta?: { content?: string | null; tool_calls?: ToolCallDelta[] };
+    finish_reason?: unknown;
+  }[];
   [k: string]: unknown;
 }
 
-/** Re-emits the upstream's SSE with every content delta passed through the sanitizer. */
+/**
+ * Re-emits the upstream's SSE with every content delta passed through the sanitizer. Tool-call
+ * deltas are held until the call is complete, checked by the tool guard, and then sent whole:
+ * a client never sees a call that policy blocks.
+ */
 function streamReply(upstream: Response, guard: Guard, session: string, route: string): Response {
   const sanitizer = guard.outputStream(session);
   const encoder = new TextEncoder();
   let last: StreamChunk | undefined;
   let buffer = "";
+  const calls = new Map<number, { id?: string; name: string; arguments: string }>();
   const emit = (controller: TransformStreamDefaultController<Uint8Array>, data: string) =>
     controller.enqueue(encoder.encode(`data: ${data}\n\n`));
   const withContent = (template: StreamChunk, content: string): StreamChunk => ({
     ...template,
     choices: [{ index: 0, delta: { content }, finish_reason: null }],
   });
-  const handleEvent = (
+  const releaseToolCalls = async (
+    controller: TransformStreamDefaultController<Uint8Array>,
+    template: StreamChunk,
+  ): Promise<boolean> => {
+    if (!calls.size) return false;
+    const choice: ReplyChoice = {
+      message: {
+        content: "",
+        tool_calls: [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => ({
+          id: c.id,
+          function: { name: c.name, arguments: c.arguments },
+        })),
+      },
+    };
+    calls.clear();
+    const held = await checkToolCalls(guard, session, choice);
+    const kept = choice.message!.tool_calls ?? [];
+    if (typeof choice.message!.content === "string" && choice.message!.content) {
+      emit(controller, JSON.stringify(withContent(template, choice.message!.content)));
+    }
+    if (kept.length) {
+      emit(
+        controller,
+        JSON.stringify({
+          ...template,
+          choices: [{
+            index: 0,
+            delta: {
+              tool_calls: kept.map((c, index) => ({
+                index,
+                id: c.id,
+                type: "function",
+                function: c.function,
+              })),
+            },
+            finish_reason: null,
+          }],
+          ...(held.length ? { safeclaw: { approval_required: held } } : {}),
+        }),
+      );
+    }
+    return kept.length > 0;
+  };
+  const handleEvent = async (
     controller: TransformStreamDefaultController<Uint8Array>,
     data: string,
   ) => {
     if (data === "[DONE]") {
       const rest = sanitizer.flush();
       if (rest && last) emit(controller, JSON.stringify(withContent(last, rest)));
+      if (last) await releaseToolCalls(controller, last);
       emit(controller, "[DONE]");
       return;
     }
@@ -252,11 +312,25 @@ function streamReply(upstream: Response, guard: Guard, session: string, route: s
     }
     last = chunk;
     const choice = chunk.choices?.[0];
+    for (const delta of choice?.delta?.tool_calls ?? []) {
+      const index = delta.index ?? 0;
+      const call = calls.get(index) ?? { name: "", arguments: "" };
+      if (delta.id) call.id = delta.id;
+      call.name += delta.function?.name ?? "";
+      call.arguments += delta.function?.arguments ?? "";
+      calls.set(index, call);
+    }
     const content = choice?.delta?.content;
     if (choice && choice.finish_reason) {
       const rest = sanitizer.push(typeof content === "string" ? content : "") + sanitizer.flush();
       if (rest) emit(controller, JSON.stringify(withContent(chunk, rest)));
-      emit(controller, JSON.stringify({ ...chunk, choices: [{ ...choice, delta: {} }] }));
+      const hadCalls = calls.size > 0;
+      const keptCalls = await releaseToolCalls(controller, chunk);
+      const finish = hadCalls && !keptCalls ? "stop" : choice.finish_reason;
+      emit(
+        controller,
+        JSON.stringify({ ...chunk, choices: [{ ...choice, delta: {}, finish_reason: finish }] }),
+      );
       return;
     }
     if (typeof content === "string") {
@@ -264,18 +338,19 @@ function streamReply(upstream: Response, guard: Guard, session: string, route: s
       if (safe) emit(controller, JSON.stringify(withContent(chunk, safe)));
       return;
     }
+    if (choice?.delta?.tool_calls) return;
     emit(controller, data);
   };
   const body = upstream.body!.pipeThrough(new TextDecoderStream()).pipeThrough(
     new TransformStream<string, Uint8Array>({
-      transform(text, controller) {
+      async transform(text, controller) {
         buffer += text;
         let end;
         while ((end = buffer.indexOf("\n\n")) >= 0) {
           const event = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           for (const line of event.split("\n")) {
-            if (line.startsWith("data:")) handleEvent(controller, line.slice(5).trim());
+            if (line.startsWith("data:")) await handleEvent(controller, line.slice(5).trim());
           }
         }
       },

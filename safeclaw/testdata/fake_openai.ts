@@ -40,6 +40,27 @@ export function startFakeOpenAi(name: string): FakeOpenAi {
         }],
       });
     }
+    if (command !== undefined) {
+      // Streamed tool calls arrive as deltas: the id and name first, the arguments in pieces.
+      const args = JSON.stringify({ cmd: command });
+      const deltas = [{ index: 0, id: "call_1", type: "function", function: { name: "shell", arguments: "" } }];
+      for (let i = 0; i < args.length; i += 5) {
+        deltas.push({ index: 0, function: { arguments: args.slice(i, i + 5) } } as typeof deltas[0]);
+      }
+      const encoder = new TextEncoder();
+      const events = deltas.map((d) => ({
+        ...base,
+        object: "chat.completion.chunk",
+        choices: [{ index: 0, delta: { tool_calls: [d] }, finish_reason: null }],
+      }));
+      events.push({
+        ...base,
+        object: "chat.completion.chunk",
+        choices: [{ index: 0, delta: {} as { tool_calls: typeof deltas }, finish_reason: "tool_calls" as unknown as null }],
+      });
+      const text = events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("") + "data: [DONE]\n\n";
+      return new Response(encoder.encode(text), { headers: { "content-type": "text/event-stream" } });
+    }
     if (body.stream !== true) {
       return Response.json({
         ...base,
