@@ -141,3 +141,76 @@ Deno.test("guest memory bounds: refused outside RAM, limits enforced", opts, () 
     vm.close();
   }
 });
+
+Deno.test("stop ends a running guest at its next exit", opts, async () => {
+  const machine = Machine.create({ memoryBytes: 16 * MiB });
+  try {
+    let count = 0;
+    machine.vm.bus.addPio(0x512, 1, { ioRead: () => 0, ioWrite: () => count++ });
+    machine.vm.memory.write(0x200000, GUESTS.exits);
+    enterLongMode(machine.vm.vcpus[0], machine.vm.memory, 0x200000);
+    const regs = machine.vm.vcpus[0].getRegs();
+    regs.rcx = 0xffffffffn; // far more exits than the test waits for
+    machine.vm.vcpus[0].setRegs(regs);
+    const running = machine.run({ timeoutMs: 20_000 });
+    while (count < 50) await new Promise((resolve) => setTimeout(resolve, 5));
+    machine.vm.stop();
+    const result = await running;
+    assertEquals(result.reason, "stopped");
+    assert(count >= 50 && count < 0xffffffff, `exits before the stop: ${count}`);
+  } finally {
+    machine.close();
+  }
+});
+
+Deno.test("a run past its timeout is a clean VmError", opts, async () => {
+  const machine = Machine.create({ memoryBytes: 16 * MiB });
+  try {
+    machine.vm.bus.addPio(0x512, 1, { ioRead: () => 0, ioWrite: () => {} });
+    machine.vm.memory.write(0x200000, GUESTS.exits);
+    enterLongMode(machine.vm.vcpus[0], machine.vm.memory, 0x200000);
+    const regs = machine.vm.vcpus[0].getRegs();
+    regs.rcx = 0xffffffffn;
+    machine.vm.vcpus[0].setRegs(regs);
+    const error = await assertRejects(() => machine.run({ timeoutMs: 100 }), VmError);
+    assertEquals(error.kind, "timeout");
+  } finally {
+    machine.close();
+  }
+});
+
+Deno.test(
+  "interrupt path: the in-kernel PIC delivers a device IRQ to the guest's handler",
+  opts,
+  async () => {
+    const machine = Machine.create({ memoryBytes: 16 * MiB, irqchip: true });
+    try {
+      const seen: string[] = [];
+      machine.vm.bus.addPio(0x513, 2, {
+        ioRead: () => 0,
+        ioWrite: (offset) => {
+          seen.push(offset === 0 ? "ready" : "interrupt");
+          if (offset === 0) machine.vm.triggerIrq(5);
+        },
+      });
+      machine.vm.memory.write(0x1000, GUESTS.interrupt);
+      enterRealMode(machine.vm.vcpus[0], 0x1000);
+      const result = await machine.run({ timeoutMs: 10_000 });
+      assertEquals(result.reason, "reset");
+      assertEquals(seen, ["ready", "interrupt"]);
+      // The PIC's ports were handled in the kernel, not by the VMM.
+      assertEquals(machine.vm.bus.unclaimed, 0);
+    } finally {
+      machine.close();
+    }
+  },
+);
+
+Deno.test("a VM without irqchip refuses to raise interrupt lines", opts, () => {
+  const vm = Vm.create({ memoryBytes: 16 * MiB });
+  try {
+    assertThrows(() => vm.triggerIrq(4), Error, "irqchip");
+  } finally {
+    vm.close();
+  }
+});

@@ -3,6 +3,7 @@
 /** Assembled test guests, by source name. */
 export const GUESTS: Record<string, Uint8Array> = {
   "exits": Uint8Array.from("66ba1205eeffc975f7f4".match(/../g)!, (h) => parseInt(h, 16)),
+  "interrupt": Uint8Array.from("fa31c08ed8c70694003110c70696000000b011e620b020e621b004e621b001e621b0dfe621b0ffe6a1fbba1305eef4ebfdba1405eeb020e620b0fee664cf".match(/../g)!, (h) => parseInt(h, 16)),
   "long": Uint8Array.from("488d352c00000066baf803ac84c07403eeebf848b88877665544332211bff8ffff03488907488b0748bb1032547698badcfef46c6f6e670a00".match(/../g)!, (h) => parseInt(h, 16)),
   "protected": Uint8Array.from("be2100100066baf803ac84c07403eeebf8c705f0ffff0032eeffc0a1f0ffff00f470726f740a00".match(/../g)!, (h) => parseInt(h, 16)),
   "real": Uint8Array.from("be2210bafd03eca82074fbac84c07406baf803eeebedba1005ecfec042eeb83412f47265616c0a00".match(/../g)!, (h) => parseInt(h, 16)),
