@@ -316,8 +316,14 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
         tee: detectTee(ctx.config.teeRoot),
       });
       const port = ctx.server.port;
+      // This server's own OpenAI API (power): over loopback when bound to every address.
+      const host = ["0.0.0.0", "::", ""].includes(ctx.server.host)
+        ? "127.0.0.1"
+        : ctx.server.host.includes(":")
+        ? `[${ctx.server.host}]`
+        : ctx.server.host;
       const local = ctx.config.proxy.localUpstream ??
-        (port ? `http://127.0.0.1:${port}/v1` : undefined);
+        (port ? `http://${host}:${port}/v1` : undefined);
       const upstreams = local
         ? {
           local,
