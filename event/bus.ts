@@ -20,10 +20,13 @@ import {
 
 /** Options of {@linkcode EventBus}. */
 export interface EventBusOptions {
+  /** The broker the bus runs on. */
   provider: EventProvider;
   /** CloudEvents `source` of events this process publishes. */
   source?: string;
+  /** Keys that seal and open payloads; without one, sealed events are refused. */
   keyRing?: KeyRing;
+  /** Where rejections and retries are logged. */
   logger?: Logger;
   /** Called for every rejected event (missing key, failed integrity check). */
   onAudit?: (record: AuditRecord) => void;
@@ -31,15 +34,21 @@ export interface EventBusOptions {
 
 /** A rejected event, as audited. */
 export interface AuditRecord {
+  /** Why the event was rejected. */
   reason: "key_missing" | "tampered";
+  /** The event's subject. */
   subject: string;
+  /** The event's id. */
   id: string;
+  /** The rejection, as one line. */
   message: string;
+  /** The durable consumer that received it, if any. */
   consumer?: string;
 }
 
 /** Options of {@linkcode EventBus.publish}. */
 export interface PublishOptions {
+  /** Extension attributes: names of 1 to 20 lower-case letters or digits. */
   headers?: Record<string, string>;
   /** Ordering key: a consumer handles events with the same key one at a time, in order. */
   key?: string;
@@ -47,20 +56,27 @@ export interface PublishOptions {
   id?: string;
   /** CloudEvents `type` when no registered event type matches the subject. */
   type?: string;
+  /** Subject a responder publishes its reply to (request/reply sets it). */
   replyTo?: string;
+  /** The event's `time` (default now). */
   time?: Date;
 }
 
 /** The result of a publish. */
 export interface PublishedEvent {
+  /** The event id. */
   id: string;
+  /** Its position in the broker's log. */
   seq: string;
+  /** The subject it was published on. */
   subject: string;
+  /** True when the id was published before within the window, so nothing was stored. */
   duplicate: boolean;
 }
 
 /** A live subscription. */
 export interface Subscription {
+  /** Stops delivery and waits for the running handler. */
   close(): Promise<void>;
 }
 
@@ -87,8 +103,11 @@ export interface SubscribeOptions {
  * ```
  */
 export class EventBus {
+  /** The broker the bus runs on. */
   readonly provider: EventProvider;
+  /** The event types publishes are validated against. */
   readonly types: EventTypeRegistry = new EventTypeRegistry();
+  /** CloudEvents `source` of events this bus publishes. */
   readonly source: string;
   readonly #keyRing?: KeyRing;
   readonly #logger?: Logger;
@@ -97,6 +116,7 @@ export class EventBus {
   readonly #subscriptions = new Set<Subscription>();
   readonly #unreportLag: () => void;
 
+  /** Creates a bus over `options.provider`. */
   constructor(options: EventBusOptions) {
     this.provider = options.provider;
     this.source = options.source ?? "a3s";
@@ -303,10 +323,12 @@ export class EventBus {
     return consumer;
   }
 
+  /** Durable consumers with their lag and unacknowledged deliveries. */
   consumers(): Promise<ConsumerInfo[]> {
     return this.provider.consumers();
   }
 
+  /** Subjects in the log with their event counts. */
   subjects(): Promise<SubjectInfo[]> {
     return this.provider.subjects();
   }

@@ -28,22 +28,36 @@ export const EventConfigSchema: z.ZodType<EventConfig, EventConfigInput> = z.obj
 
 /** The validated section (see the schema for what each field means). */
 export interface EventConfig {
+  /** Provider: `nats://…`, `redis://…`, `memory`, or unset for the store. */
   url?: string;
+  /** CloudEvents `source` of events this server publishes. */
   source: string;
+  /** Publishing an id seen within this window is a no-op. */
   dedupeWindowMs: number;
+  /** Store provider: events older than this are deleted. */
   retentionMs: number;
+  /** Store provider on SQLite: how often other processes' events are looked for. */
   pollMs: number;
+  /** Keys for per-subject encryption or signatures. */
   keys: SealingKey[];
+  /** A JSON file `{ "keys": [...] }` read at start. */
   keyFile?: string;
 }
 
 /** The section as written in the config file: every field optional. */
 export interface EventConfigInput {
+  /** Provider: `nats://…`, `redis://…`, `memory`, or unset for the store. */
   url?: string;
+  /** CloudEvents `source` (default `a3s`). */
   source?: string;
+  /** De-duplication window in ms (default 2 min). */
   dedupeWindowMs?: number;
+  /** Store provider retention in ms (default 7 days). */
   retentionMs?: number;
+  /** Store provider poll interval in ms (default 250). */
   pollMs?: number;
+  /** Keys for per-subject encryption or signatures. */
   keys?: EventKey[];
+  /** A JSON key file `{ "keys": [...] }`. */
   keyFile?: string;
 }

@@ -24,6 +24,7 @@ export interface ConsumeOptions {
   deadLetter?: string;
   /** First retry delay after a throw; doubles per delivery up to `maxRetryDelayMs` (default 1 s). */
   retryDelayMs?: number;
+  /** Longest retry delay (default 60 s). */
   maxRetryDelayMs?: number;
   /** Handlers running at once across keys (default 16). */
   concurrency?: number;
@@ -35,9 +36,11 @@ export interface ConsumeOptions {
 
 /** A running durable consumer. */
 export interface Consumer {
+  /** The consumer's name, its position's key at the broker. */
   readonly name: string;
   /** Stops fetching, waits for running handlers, and resolves. */
   stop(): Promise<void>;
+  /** Resolves once the consumer has stopped and its handlers finished. */
   readonly stopped: Promise<void>;
 }
 

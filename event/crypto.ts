@@ -11,17 +11,25 @@ import { assertPattern, compilePattern } from "./subject.ts";
 
 /** A key as configured; `subjects` defaults to `>` and `mode` to `encrypt`. */
 export interface EventKey {
+  /** Key id, carried in sealed envelopes as `a3skid`. */
   id: string;
+  /** Subject pattern the key seals (default `>`). */
   subjects?: string;
+  /** `encrypt` (AES-256-GCM, default) or `sign` (HMAC-SHA256). */
   mode?: "encrypt" | "sign";
+  /** 32 random bytes, base64. */
   secret: string;
 }
 
 /** A key after validation, with defaults applied. */
 export interface SealingKey {
+  /** Key id, carried in sealed envelopes as `a3skid`. */
   id: string;
+  /** Subject pattern the key seals. */
   subjects: string;
+  /** `encrypt` (AES-256-GCM) or `sign` (HMAC-SHA256). */
   mode: "encrypt" | "sign";
+  /** 32 random bytes, base64. */
   secret: string;
 }
 
@@ -173,6 +181,7 @@ export class KeyRing {
     return toBase64(crypto.getRandomValues(new Uint8Array(32)));
   }
 
+  /** How many keys the ring holds. */
   get size(): number {
     return this.#keys.length;
   }

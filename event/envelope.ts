@@ -60,21 +60,37 @@ export const CloudEventSchema: z.ZodType<CloudEvent> = z.looseObject({
 
 /** One event as it travels: a CloudEvents 1.0 JSON object. */
 export interface CloudEvent {
+  /** CloudEvents version: always `1.0`. */
   specversion: "1.0";
+  /** Unique event id; the de-duplication key. */
   id: string;
+  /** Who published it. */
   source: string;
+  /** Kind of event, such as `a3s.box.started`. */
   type: string;
+  /** The subject it was published on. */
   subject: string;
+  /** When it was published, RFC 3339. */
   time: string;
+  /** Media type of `data`: `application/json`, or `application/octet-stream` when encrypted. */
   datacontenttype?: string;
+  /** URI of the payload schema, when known. */
   dataschema?: string;
+  /** The payload (absent when encrypted). */
   data?: unknown;
+  /** IV and ciphertext, base64, when encrypted. */
   data_base64?: string;
+  /** Ordering key. */
   partitionkey?: string;
+  /** Version of the payload schema. */
   schemaversion?: string;
+  /** Subject to publish a reply to. */
   a3sreplyto?: string;
+  /** Id of the key that sealed the event. */
   a3skid?: string;
+  /** `A256GCM` when the payload is encrypted. */
   a3senc?: string;
+  /** HMAC-SHA256 of the canonical event, base64, when signed. */
   a3ssig?: string;
   /** Caller headers, as further extension attributes. */
   [extension: string]: unknown;

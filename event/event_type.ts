@@ -14,6 +14,7 @@ export interface EventType<T = unknown> {
   subject: string;
   /** Schema version, carried as the `schemaversion` extension. */
   version: string;
+  /** The payload schema. */
   schema: z.ZodType<T>;
   /** Validates and returns the payload; throws an {@linkcode EventPayloadError}. */
   parse(data: unknown): T;
@@ -60,6 +61,7 @@ export function defineEvent<T>(
 export class EventTypeRegistry {
   #types: { type: EventType; matches: (subject: string) => boolean }[] = [];
 
+  /** Adds `type`, replacing one of the same CloudEvents type. */
   register(type: EventType): void {
     this.#types = this.#types.filter((t) => t.type.type !== type.type);
     this.#types.push({ type, matches: compilePattern(type.subject) });
@@ -70,6 +72,7 @@ export class EventTypeRegistry {
     return this.#types.find((t) => t.matches(subject))?.type;
   }
 
+  /** Every registered type, in registration order. */
   list(): EventType[] {
     return this.#types.map((t) => t.type);
   }

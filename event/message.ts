@@ -4,14 +4,23 @@ import { headersOf } from "./envelope.ts";
 
 /** One received event. */
 export interface EventMessage<T = unknown> {
+  /** The event id. */
   id: string;
+  /** The subject it was published on. */
   subject: string;
+  /** CloudEvents `type`. */
   type: string;
+  /** CloudEvents `source`. */
   source: string;
+  /** CloudEvents `time`. */
   time: string;
+  /** Version of the payload schema. */
   schemaVersion?: string;
+  /** Ordering key, when the publisher gave one. */
   key?: string;
+  /** The publisher's extension attributes. */
   headers: Record<string, string>;
+  /** The payload, decrypted. */
   data: T;
   /** Position in the broker's log; pass it back as `after` (or `Last-Event-ID`) to resume. */
   seq: string;

@@ -8,12 +8,15 @@ import type { CloudEvent } from "./envelope.ts";
 
 /** An event with its position in the provider's log (opaque; used for `Last-Event-ID`). */
 export interface StoredEvent {
+  /** Position in the provider's log. */
   seq: string;
+  /** The event as stored (still sealed). */
   event: CloudEvent;
 }
 
 /** The broker's answer to a publish: the event is durable once this resolves. */
 export interface PublishReceipt {
+  /** Position in the provider's log. */
   seq: string;
   /** True when an event with the same id was published within the de-duplication window. */
   duplicate: boolean;
@@ -21,6 +24,7 @@ export interface PublishReceipt {
 
 /** A durable consumer as the provider keeps it. */
 export interface ConsumerSpec {
+  /** The consumer's name. */
   name: string;
   /** Subject pattern the consumer receives. */
   pattern: string;
@@ -34,6 +38,7 @@ export interface ConsumerSpec {
 export interface ProviderDelivery extends StoredEvent {
   /** 1 on first delivery, then one more on each redelivery. */
   deliveries: number;
+  /** Acknowledges the delivery; it is not redelivered. */
   ack(): Promise<void>;
   /** Redelivers after `delayMs`. */
   nack(delayMs: number): Promise<void>;
@@ -41,7 +46,9 @@ export interface ProviderDelivery extends StoredEvent {
 
 /** A consumer's counters as the broker knows them. */
 export interface ConsumerInfo {
+  /** The consumer's name. */
   name: string;
+  /** The subject pattern it receives. */
   pattern: string;
   /** Events in the log not yet delivered to the consumer (its lag). */
   pending: number;
@@ -51,17 +58,21 @@ export interface ConsumerInfo {
 
 /** One subject seen in the log. */
 export interface SubjectInfo {
+  /** The subject. */
   subject: string;
+  /** Events stored on it. */
   events: number;
 }
 
 /** A live subscription; `close` stops delivery. */
 export interface LiveSubscription {
+  /** Stops the subscription. */
   close(): Promise<void>;
 }
 
 /** The contract every broker implements; see the contract tests in `contract_test.ts`. */
 export interface EventProvider {
+  /** Which provider this is. */
   readonly kind: "memory" | "store" | "nats" | "redis";
   /** Appends `event`; resolves once it is durable (or recognised as a duplicate of `event.id`). */
   publish(event: CloudEvent): Promise<PublishReceipt>;
@@ -84,8 +95,11 @@ export interface EventProvider {
   consume(spec: ConsumerSpec, signal: AbortSignal, batch: number): AsyncIterable<ProviderDelivery>;
   /** Removes a consumer and its state. */
   deleteConsumer(name: string): Promise<void>;
+  /** Durable consumers with their lag and unacknowledged deliveries. */
   consumers(): Promise<ConsumerInfo[]>;
+  /** Subjects in the log with their event counts. */
   subjects(): Promise<SubjectInfo[]>;
+  /** Releases connections and stops loops. */
   close(): Promise<void>;
 }
 

@@ -7,8 +7,11 @@ import { openProvider } from "./providers/open.ts";
 
 /** What {@linkcode openEventBus} needs besides the section. */
 export interface EventBusSetup {
+  /** The shared store, for the store provider. */
   store?: Store;
+  /** The PostgreSQL URL behind the store, for LISTEN/NOTIFY. */
   databaseUrl?: string;
+  /** Where the bus and provider log. */
   logger?: Logger;
   /** The environment, for `A3S_EVENT_URL` (default: the process environment). */
   env?: Record<string, string | undefined>;

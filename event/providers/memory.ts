@@ -17,6 +17,7 @@ import {
 export interface MemoryProviderOptions {
   /** Events kept for replay and late consumers; older ones are dropped. */
   maxEvents?: number;
+  /** De-duplication window in ms (default 2 min). */
   dedupeWindowMs?: number;
 }
 
@@ -35,6 +36,7 @@ interface MemoryConsumer {
 
 /** Events, positions and pending deliveries in this process's memory. */
 export class MemoryProvider implements EventProvider {
+  /** Which provider this is. */
   readonly kind = "memory" as const;
   #log: CloudEvent[] = [];
   /** Seq of `#log[0]`; seqs start at 1. */
@@ -48,6 +50,7 @@ export class MemoryProvider implements EventProvider {
   #consumers = new Map<string, MemoryConsumer>();
   #wakeup = new Wakeup();
 
+  /** Creates an empty in-memory log. */
   constructor(options: MemoryProviderOptions = {}) {
     this.#maxEvents = options.maxEvents ?? 100_000;
     this.#dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
@@ -221,6 +224,7 @@ export class MemoryProvider implements EventProvider {
     return Promise.resolve();
   }
 
+  /** Durable consumers with their lag and unacknowledged deliveries. */
   consumers(): Promise<ConsumerInfo[]> {
     return Promise.resolve([...this.#consumers.values()].map((c) => {
       let lag = 0;
@@ -231,6 +235,7 @@ export class MemoryProvider implements EventProvider {
     }));
   }
 
+  /** Subjects in the log with their event counts. */
   subjects(): Promise<SubjectInfo[]> {
     return Promise.resolve(
       [...this.#subjects].map(([subject, events]) => ({ subject, events }))
@@ -238,6 +243,7 @@ export class MemoryProvider implements EventProvider {
     );
   }
 
+  /** Drops subscribers and wakes consumer loops so they end. */
   close(): Promise<void> {
     this.#subscribers.clear();
     this.#wakeup.notify();

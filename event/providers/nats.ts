@@ -37,9 +37,11 @@ export interface NatsProviderOptions {
   stream?: string;
   /** Subject prefix inside NATS (default `a3s`), so our subjects do not collide with others. */
   prefix?: string;
+  /** JetStream duplicate window in ms (default 2 min). */
   dedupeWindowMs?: number;
   /** How long a publish waits for the broker's ack (default 5 s). */
   publishTimeoutMs?: number;
+  /** Where connection changes are logged. */
   logger?: Logger;
 }
 
@@ -48,6 +50,7 @@ const decoder = new TextDecoder();
 
 /** The JetStream provider. */
 export class NatsProvider implements EventProvider {
+  /** Which provider this is. */
   readonly kind = "nats" as const;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
@@ -230,6 +233,7 @@ export class NatsProvider implements EventProvider {
     await this.#jsm.consumers.delete(this.#stream, name);
   }
 
+  /** Durable consumers of the stream with their lag and unacknowledged deliveries. */
   async consumers(): Promise<ConsumerInfo[]> {
     const infos = await this.#jsm.consumers.list(this.#stream).next();
     return infos.filter((i) => i.config.durable_name).map((i) => ({
@@ -240,6 +244,7 @@ export class NatsProvider implements EventProvider {
     })).sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** Subjects in the stream with their message counts. */
   async subjects(): Promise<SubjectInfo[]> {
     const info = await this.#jsm.streams.info(this.#stream, { subjects_filter: ">" });
     return Object.entries(info.state.subjects ?? {})
@@ -252,6 +257,7 @@ export class NatsProvider implements EventProvider {
     await this.#jsm.streams.delete(this.#stream).catch(() => {});
   }
 
+  /** Drains and closes the connection. */
   async close(): Promise<void> {
     if (this.#nc.isClosed()) return;
     await this.#nc.drain().catch(() => this.#nc.close());

@@ -11,9 +11,13 @@ export interface OpenProviderOptions {
   store?: Store;
   /** The PostgreSQL URL behind the store, for LISTEN/NOTIFY. */
   databaseUrl?: string;
+  /** De-duplication window in ms. */
   dedupeWindowMs?: number;
+  /** Store provider retention in ms. */
   retentionMs?: number;
+  /** Store provider poll interval in ms. */
   pollMs?: number;
+  /** Where broker trouble is logged. */
   logger?: Logger;
 }
 

@@ -26,7 +26,9 @@ export interface RedisProviderOptions {
   url: string;
   /** Key prefix (default `a3s:event`). */
   prefix?: string;
+  /** De-duplication window in ms (default 2 min). */
   dedupeWindowMs?: number;
+  /** Where connection errors are logged. */
   logger?: Logger;
 }
 
@@ -61,6 +63,7 @@ function fieldsOf(fields: string[]): { subject: string; body: string } {
 
 /** The Redis Streams provider. */
 export class RedisProvider implements EventProvider {
+  /** Which provider this is. */
   readonly kind = "redis" as const;
   readonly #redis: Redis;
   readonly #prefix: string;
@@ -342,6 +345,7 @@ export class RedisProvider implements EventProvider {
     await this.#redis.multi().hdel(this.#consumersKey, name).del(this.#delayKey(name)).exec();
   }
 
+  /** Consumer groups with their lag (matching events not yet delivered) and pending entries. */
   async consumers(): Promise<ConsumerInfo[]> {
     const specs = await this.#redis.hgetall(this.#consumersKey);
     if (!Object.keys(specs).length) return [];
@@ -372,6 +376,7 @@ export class RedisProvider implements EventProvider {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  /** Subjects with their event counts. */
   async subjects(): Promise<SubjectInfo[]> {
     const counts = await this.#redis.hgetall(this.#subjectsKey);
     return Object.entries(counts).map(([subject, n]) => ({ subject, events: Number(n) }))
@@ -384,6 +389,7 @@ export class RedisProvider implements EventProvider {
     if (keys.length) await this.#redis.del(...keys);
   }
 
+  /** Closes every connection. */
   async close(): Promise<void> {
     for (const connection of [...this.#connections]) this.#release(connection);
     await this.#redis.quit().catch(() => this.#redis.disconnect());

@@ -24,14 +24,17 @@ import { EVENT_MIGRATIONS, type EventTables } from "./store_schema.ts";
 
 /** Options of {@linkcode StoreProvider.open}. */
 export interface StoreProviderOptions {
+  /** The shared store the events live in. */
   store: Store;
   /** PostgreSQL URL for a LISTEN connection, so other processes' events wake us at once. */
   listenUrl?: string;
   /** How often to look for other processes' events without a notification (default 250 ms). */
   pollMs?: number;
+  /** De-duplication window in ms (default 2 min). */
   dedupeWindowMs?: number;
   /** Events older than this are deleted (default 7 days). */
   retentionMs?: number;
+  /** Where read failures and reconnects are logged. */
   logger?: Logger;
 }
 
@@ -44,6 +47,7 @@ type Db = Kysely<EventTables>;
 
 /** The store-backed provider. */
 export class StoreProvider implements EventProvider {
+  /** Which provider this is. */
   readonly kind = "store" as const;
   readonly #store: Store;
   readonly #db: Db;
@@ -431,6 +435,7 @@ export class StoreProvider implements EventProvider {
     await this.#db.deleteFrom("event_consumer").where("name", "=", name).execute();
   }
 
+  /** Durable consumers with their lag and unacknowledged deliveries. */
   async consumers(): Promise<ConsumerInfo[]> {
     const rows = await this.#db.selectFrom("event_consumer").select(["name", "pattern", "cursor"])
       .orderBy("name").execute();
@@ -455,6 +460,7 @@ export class StoreProvider implements EventProvider {
     return out;
   }
 
+  /** Subjects in the log with their event counts. */
   async subjects(): Promise<SubjectInfo[]> {
     const rows = await this.#db.selectFrom("event_log")
       .select((eb) => ["subject", eb.fn.countAll().as("n")]).groupBy("subject").orderBy("subject")
@@ -462,6 +468,7 @@ export class StoreProvider implements EventProvider {
     return rows.map((r) => ({ subject: r.subject, events: Number(r.n) }));
   }
 
+  /** Stops loops and the LISTEN connection; the store stays open. */
   async close(): Promise<void> {
     this.#closing.abort();
     this.#wakeup.notify();
