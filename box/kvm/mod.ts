@@ -39,3 +39,12 @@ export { BASE_CMDLINE, prepareLinuxBoot } from "./boot/linux.ts";
 export { type KvmProbe, probeKvm } from "./probe.ts";
 export { KvmDriver } from "./driver.ts";
 export { detectTee, type TeeDetection } from "./tee/detect.ts";
+export {
+  AttestationError,
+  parseSnpReport,
+  SNP_REPORT_SIZE,
+  type SnpReport,
+  verifySnpAttestation,
+  verifySnpChain,
+  verifySnpReportSignature,
+} from "./tee/snp.ts";
