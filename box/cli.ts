@@ -16,6 +16,8 @@ import { RegistryClient } from "./image/registry.ts";
 import { busyboxImage } from "./image/busybox.ts";
 import { ImageBuilder } from "./builder/builder.ts";
 import { GROUP_COMMANDS, readCredentials } from "./cli_groups.ts";
+import { CriRuntime } from "./cri/cri_runtime.ts";
+import { serveCri } from "./cri/server.ts";
 import { parseSignal } from "./drivers/_proc.ts";
 import { boxTable, imageTable, outputFormat, size, table } from "./cli_format.ts";
 import {
@@ -56,6 +58,7 @@ Groups:
 
 System:
   info | version | system prune | events [BOX]
+  cri [--listen unix:///run/a3s/box.sock] [--sandbox-image REF]   the Kubernetes CRI (gRPC)
 
 Run options: -d, -i, -t, --rm, -e K=V, -v HOST:GUEST[:ro], -w DIR, -u UID[:GID], --name NAME,
   --hostname NAME, --memory 512m, --cpus 1.5, --pids-limit N, --network none|host,
@@ -621,6 +624,40 @@ const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handle
   },
 };
 
+const CRI_OPTIONS = {
+  ...COMMON,
+  listen: { type: "string" },
+  "sandbox-image": { type: "string" },
+} as const;
+
+/** `box cri`: serves the CRI until SIGINT or SIGTERM. */
+async function serveCriCommand(args: string[]): Promise<number> {
+  const { values } = parseCommand(args, CRI_OPTIONS, false);
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const session = await open(values);
+  const runtime = new CriRuntime(session.boxes, session.home, {
+    sandboxImage: values["sandbox-image"] as string | undefined,
+  });
+  try {
+    const server = await serveCri(
+      runtime,
+      (values.listen as string | undefined) ?? "unix:///run/a3s/box.sock",
+    );
+    console.error(`box cri listening on ${server.address}`);
+    await new Promise<void>((resolve) => {
+      for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, resolve);
+    });
+    await server.close();
+    return 0;
+  } finally {
+    session.boxes.close();
+    await session.store.close();
+  }
+}
+
 /** Runs `a3s box ...`; returns the exit code (a run returns its box's exit code). */
 export function main(args: string[]): Promise<number> {
   return runCommand(async () => {
@@ -632,6 +669,7 @@ export function main(args: string[]): Promise<number> {
     if (command === "run") return await runBox(rest, true);
     if (command === "create") return await runBox(rest, false);
     if (command === "exec") return await execBox(rest);
+    if (command === "cri") return await serveCriCommand(rest);
     const group = GROUP_COMMANDS[command];
     if (group) {
       const { values, positionals } = parseCommand(rest, { ...COMMON, ...group.options });

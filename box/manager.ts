@@ -54,6 +54,8 @@ export interface CreateBoxOptions {
   image: string;
   /** Replaces the image's Cmd; the image's Entrypoint stays in front. */
   command?: string[];
+  /** Replaces the image's Entrypoint (as Kubernetes' `command` does); `[]` clears it. */
+  entrypoint?: string[];
   name?: string;
   env?: Record<string, string>;
   workdir?: string;
@@ -62,6 +64,8 @@ export interface CreateBoxOptions {
   volumes?: VolumeMount[];
   limits?: BoxLimits;
   network?: "none" | "host";
+  /** A network namespace path to join (a pod's or a bridged network's); namespace driver only. */
+  netns?: string;
   timeoutSeconds?: number;
   driver?: string;
   autoRemove?: boolean;
@@ -332,7 +336,7 @@ export class BoxManager {
         User?: string;
       };
     };
-    const entrypoint = config.config?.Entrypoint ?? [];
+    const entrypoint = options.entrypoint ?? config.config?.Entrypoint ?? [];
     const command = options.idle ? [] : [
       ...entrypoint,
       ...(options.command?.length ? options.command : config.config?.Cmd ?? []),
@@ -370,6 +374,13 @@ export class BoxManager {
       }
     }
     const driver = await this.pickDriver(options.driver);
+    if (options.netns && driver.isolation !== "namespace") {
+      throw new A3sError(
+        "unsupported",
+        `driver ${driver.name} cannot join a network namespace; use --driver namespace`,
+        { status: 409, field: "netns" },
+      );
+    }
     const id = randomId();
     const name = options.name ?? `box-${id.slice(0, 12)}`;
     const taken = await this.#db.selectFrom("box_boxes").select("id").where("name", "=", name)
@@ -401,6 +412,7 @@ export class BoxManager {
       volumes: volumes.map((v) => ({ ...v, host: resolve(v.host) })),
       limits: options.limits ?? {},
       network: options.network ?? "none",
+      netns: options.netns,
       timeoutSeconds: options.timeoutSeconds,
       interactive: options.interactive,
       bootId: await bootId(),
@@ -515,7 +527,8 @@ export class BoxManager {
     const { row, driver, spec } = await this.#running(idOrName);
     const started = performance.now();
     await this.#audit("exec", row.id, { command: request.command, user: request.user ?? null });
-    const process = await driver.exec(spec, request);
+    // As with `docker exec`, a command sees the box's environment, its own entries on top.
+    const process = await driver.exec(spec, { ...request, env: { ...spec.env, ...request.env } });
     process.status.then((status) => {
       execSeconds.observe({ driver: driver.name }, (performance.now() - started) / 1000);
       return this.#audit("exec_exit", row.id, {

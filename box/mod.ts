@@ -50,3 +50,5 @@ export { upperToLayer } from "./builder/layer_diff.ts";
 export { type BoxChange, commitBox, diffBox, exportBox } from "./builder/commit.ts";
 export { type VolumeInfo, VolumeStore } from "./volumes.ts";
 export { type SnapshotInfo, SnapshotStore } from "./snapshots.ts";
+export { CriRuntime, type CriRuntimeOptions } from "./cri/cri_runtime.ts";
+export { CRI_PROTO, type CriServer, loadCriServices, serveCri } from "./cri/server.ts";

@@ -42,6 +42,11 @@ export interface BoxSpec {
   limits: BoxLimits;
   /** `none` (default) gives the box only loopback; `host` shares the host's network. */
   network: "none" | "host";
+  /**
+   * A network namespace (a path such as `/run/netns/<name>`) the box joins instead of getting
+   * its own: how boxes of one pod share a network, and how bridged networks attach boxes.
+   */
+  netns?: string;
   /** Seconds after which everything in the box is killed; 0 or unset for none. */
   timeoutSeconds?: number;
   /** Attach the main command's stdin to a pipe the caller writes. */

@@ -222,7 +222,7 @@ export class NamespaceDriver implements BoxDriver {
       "--unshare-ipc",
       "--unshare-uts",
       "--unshare-cgroup-try",
-      ...(spec.network === "host" ? [] : ["--unshare-net"]),
+      ...(spec.network === "host" || spec.netns ? [] : ["--unshare-net"]),
       "--new-session",
       "--hostname",
       spec.hostname ?? spec.id.slice(0, 12),
@@ -271,6 +271,8 @@ export class NamespaceDriver implements BoxDriver {
         seccomp,
         output.stdoutPath,
         output.stderrPath,
+        // nsenter puts bubblewrap into a prepared network namespace before it starts the box.
+        ...(spec.netns ? ["nsenter", `--net=${spec.netns}`] : []),
         this.#bwrap,
         ...args,
       ],

@@ -1,0 +1,760 @@
+/**
+ * The CRI runtime behind `box cri`: Kubernetes pods and containers mapped onto boxes. A pod
+ * sandbox is an idle box in a network namespace of its own; the pod's containers are boxes of
+ * their images that join that namespace (so they share the pod's network, as Kubernetes
+ * expects) and take the pod's hostname. Container output is copied into the kubelet's log path
+ * in the CRI log format. Records (pod metadata, labels, annotations, log paths) live beside the
+ * boxes in `<home>/box/cri/`, so a restarted `box cri` still knows its pods.
+ *
+ * Messages are the plain objects of the `runtime.v1` protobuf, field names as in the .proto.
+ */
+import { join } from "node:path";
+import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
+import type { BoxInfo, BoxManager } from "../manager.ts";
+import { RegistryClient } from "../image/registry.ts";
+import { busyboxImage } from "../image/busybox.ts";
+import type { VolumeMount } from "../types.ts";
+import { createNetns, deleteNetns, netnsPath } from "./netns.ts";
+import { CriLogWriter } from "./cri_log.ts";
+
+/** Message shapes used here (a subset of the protobuf's fields). */
+export type Labels = Record<string, string>;
+export interface PodSandboxMetadata {
+  name: string;
+  uid: string;
+  namespace: string;
+  attempt: number;
+}
+export interface ContainerMetadata {
+  name: string;
+  attempt: number;
+}
+export interface PodSandboxConfig {
+  metadata?: PodSandboxMetadata;
+  hostname?: string;
+  log_directory?: string;
+  labels?: Labels;
+  annotations?: Labels;
+}
+export interface ContainerConfig {
+  metadata?: ContainerMetadata;
+  image?: { image: string };
+  command?: string[];
+  args?: string[];
+  working_dir?: string;
+  envs?: { key: string; value: string }[];
+  mounts?: { container_path: string; host_path: string; readonly: boolean }[];
+  labels?: Labels;
+  annotations?: Labels;
+  log_path?: string;
+  linux?: { resources?: LinuxResources };
+}
+export interface LinuxResources {
+  cpu_period?: number | string;
+  cpu_quota?: number | string;
+  memory_limit_in_bytes?: number | string;
+}
+
+interface SandboxRecord {
+  id: string;
+  netns: string;
+  metadata: PodSandboxMetadata;
+  hostname: string;
+  logDirectory: string;
+  labels: Labels;
+  annotations: Labels;
+  runtimeHandler: string;
+  createdAt: number;
+}
+
+interface ContainerRecord {
+  id: string;
+  sandboxId: string;
+  metadata: ContainerMetadata;
+  image: string;
+  imageId: string;
+  labels: Labels;
+  annotations: Labels;
+  logPath: string;
+  mounts: { container_path: string; host_path: string; readonly: boolean }[];
+  resources: LinuxResources;
+  createdAt: number;
+}
+
+/** Options for {@linkcode CriRuntime}. */
+export interface CriRuntimeOptions {
+  /** The image a pod's sandbox box runs (idle); imported from busybox-static when missing. */
+  sandboxImage?: string;
+}
+
+const STATES = { created: 0, running: 1, exited: 2 } as const;
+
+/** Milliseconds as protobuf int64 nanoseconds (a string keeps every digit). */
+function nanos(ms: number | null | undefined): string {
+  return ms ? `${Math.round(ms)}000000` : "0";
+}
+
+function safeName(...parts: (string | number)[]): string {
+  return parts.join("_").replace(/[^a-zA-Z0-9_.-]/g, "-").replace(/^[^a-zA-Z0-9]+/, "")
+    .slice(0, 128);
+}
+
+function matches(labels: Labels, selector: Labels | undefined): boolean {
+  return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+function need<T>(value: T | undefined | null | "", field: string): T {
+  if (value === undefined || value === null || value === "") {
+    throw new ValidationError(`${field} is required`, field);
+  }
+  return value;
+}
+
+/**
+ * Pods and containers on boxes.
+ *
+ * @example
+ * ```ts
+ * import { openStore } from "@a3s/common";
+ * import { CriRuntime, openBoxRuntime } from "@a3s/box";
+ * const store = await openStore({ sqlitePath: ":memory:" });
+ * const boxes = await openBoxRuntime({ store, home: "/tmp/a3s" });
+ * const cri = new CriRuntime(boxes, "/tmp/a3s");
+ * console.log(await cri.listPodSandbox({}));
+ * ```
+ */
+export class CriRuntime {
+  readonly #boxes: BoxManager;
+  readonly #dir: string;
+  readonly #options: CriRuntimeOptions;
+  readonly #logs = new Map<string, { writer: CriLogWriter; stop: AbortController }>();
+
+  constructor(boxes: BoxManager, home: string, options: CriRuntimeOptions = {}) {
+    this.#boxes = boxes;
+    this.#dir = join(home, "box", "cri");
+    this.#options = options;
+  }
+
+  async #save(kind: "sandboxes" | "containers", record: { id: string }): Promise<void> {
+    await Deno.mkdir(join(this.#dir, kind), { recursive: true });
+    await Deno.writeTextFile(join(this.#dir, kind, `${record.id}.json`), JSON.stringify(record));
+  }
+
+  async #load<T>(kind: "sandboxes" | "containers", id: string, what: string): Promise<T> {
+    if (!/^[a-f0-9]{1,64}$/.test(id)) throw new NotFoundError(`${what} ${id} not found`, "id");
+    const all = await this.#all<T & { id: string }>(kind);
+    const found = all.filter((r) => r.id.startsWith(id));
+    if (found.length !== 1) throw new NotFoundError(`${what} ${id} not found`, "id");
+    return found[0];
+  }
+
+  async #all<T>(kind: "sandboxes" | "containers"): Promise<T[]> {
+    const out: T[] = [];
+    try {
+      for await (const entry of Deno.readDir(join(this.#dir, kind))) {
+        if (!entry.name.endsWith(".json")) continue;
+        const text = await Deno.readTextFile(join(this.#dir, kind, entry.name)).catch(() => "");
+        if (text) out.push(JSON.parse(text) as T);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    return out;
+  }
+
+  async #drop(kind: "sandboxes" | "containers", id: string): Promise<void> {
+    await Deno.remove(join(this.#dir, kind, `${id}.json`)).catch(() => {});
+  }
+
+  async #box(id: string): Promise<BoxInfo | undefined> {
+    return await this.#boxes.inspect(id).catch((error) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+  }
+
+  async #sandboxImage(): Promise<string> {
+    const ref = this.#options.sandboxImage ?? "busybox:latest";
+    try {
+      return (await this.#boxes.images.resolve(ref)).id;
+    } catch (error) {
+      if (!(error instanceof NotFoundError) || ref !== "busybox:latest") throw error;
+      const { layer, config } = await busyboxImage();
+      return await this.#boxes.images.createImage([layer], config, [ref]);
+    }
+  }
+
+  version() {
+    return {
+      version: "0.1.0",
+      runtime_name: "a3s-box",
+      runtime_version: "0.1.0",
+      runtime_api_version: "v1",
+    };
+  }
+
+  async status() {
+    const drivers = await this.#boxes.info();
+    const namespace = drivers.find((d) => d.name === "namespace");
+    const ready = namespace?.available === true;
+    return {
+      status: {
+        conditions: [
+          {
+            type: "RuntimeReady",
+            status: ready,
+            reason: ready ? "" : "DriverUnavailable",
+            message: ready ? "" : namespace?.detail ?? "",
+          },
+          { type: "NetworkReady", status: ready, reason: "", message: "" },
+        ],
+      },
+      info: {},
+    };
+  }
+
+  async runPodSandbox(request: { config?: PodSandboxConfig; runtime_handler?: string }) {
+    const config = need(request.config, "config");
+    const metadata = need(config.metadata, "config.metadata");
+    need(metadata.name, "config.metadata.name");
+    const netnsName = `a3s-pod-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    const netns = await createNetns(netnsName);
+    try {
+      const hostname = config.hostname || metadata.name;
+      const { info } = await this.#boxes.run({
+        image: await this.#sandboxImage(),
+        idle: true,
+        name: safeName(
+          "k8s_POD",
+          metadata.name,
+          metadata.namespace,
+          metadata.uid,
+          metadata.attempt,
+        ),
+        hostname,
+        netns,
+        driver: "namespace",
+      });
+      const record: SandboxRecord = {
+        id: info.id,
+        netns: netnsName,
+        metadata,
+        hostname,
+        logDirectory: config.log_directory ?? "",
+        labels: config.labels ?? {},
+        annotations: config.annotations ?? {},
+        runtimeHandler: request.runtime_handler ?? "",
+        createdAt: info.createdAt,
+      };
+      await this.#save("sandboxes", record);
+      return { pod_sandbox_id: info.id };
+    } catch (error) {
+      await deleteNetns(netnsName).catch(() => {});
+      throw error;
+    }
+  }
+
+  async #containersOf(sandboxId: string): Promise<ContainerRecord[]> {
+    return (await this.#all<ContainerRecord>("containers")).filter((c) =>
+      c.sandboxId === sandboxId
+    );
+  }
+
+  async stopPodSandbox(request: { pod_sandbox_id: string }) {
+    const sandbox = await this.#load<SandboxRecord>(
+      "sandboxes",
+      request.pod_sandbox_id,
+      "pod sandbox",
+    )
+      .catch((error) => {
+        // Stopping a sandbox that is gone is not an error (the kubelet retries).
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      });
+    if (!sandbox) return {};
+    for (const container of await this.#containersOf(sandbox.id)) {
+      if ((await this.#box(container.id))?.state === "running") {
+        await this.#boxes.stop(container.id, 0);
+      }
+    }
+    if ((await this.#box(sandbox.id))?.state === "running") await this.#boxes.stop(sandbox.id, 0);
+    await deleteNetns(sandbox.netns);
+    return {};
+  }
+
+  async removePodSandbox(request: { pod_sandbox_id: string }) {
+    const sandbox = await this.#load<SandboxRecord>(
+      "sandboxes",
+      request.pod_sandbox_id,
+      "pod sandbox",
+    )
+      .catch((error) => {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      });
+    if (!sandbox) return {};
+    for (const container of await this.#containersOf(sandbox.id)) {
+      await this.removeContainer({ container_id: container.id });
+    }
+    if (await this.#box(sandbox.id)) await this.#boxes.remove(sandbox.id, true);
+    await deleteNetns(sandbox.netns);
+    await this.#drop("sandboxes", sandbox.id);
+    return {};
+  }
+
+  async #sandboxState(sandbox: SandboxRecord): Promise<number> {
+    return (await this.#box(sandbox.id))?.state === "running" ? 0 : 1;
+  }
+
+  async podSandboxStatus(request: { pod_sandbox_id: string }) {
+    const sandbox = await this.#load<SandboxRecord>(
+      "sandboxes",
+      request.pod_sandbox_id,
+      "pod sandbox",
+    );
+    const containers = [];
+    for (const container of await this.#containersOf(sandbox.id)) {
+      containers.push(await this.#containerStatus(container));
+    }
+    return {
+      status: {
+        id: sandbox.id,
+        metadata: sandbox.metadata,
+        state: await this.#sandboxState(sandbox),
+        created_at: nanos(sandbox.createdAt),
+        // The pod's namespace has loopback only: no pod IP until a network is wired in.
+        network: { ip: "", additional_ips: [] },
+        labels: sandbox.labels,
+        annotations: sandbox.annotations,
+        runtime_handler: sandbox.runtimeHandler,
+      },
+      info: { netns: netnsPath(sandbox.netns) },
+      containers_statuses: containers,
+      timestamp: nanos(Date.now()),
+    };
+  }
+
+  async listPodSandbox(request: {
+    filter?: { id?: string; state?: { state: number }; label_selector?: Labels };
+  }) {
+    const filter = request.filter;
+    const items = [];
+    for (const sandbox of await this.#all<SandboxRecord>("sandboxes")) {
+      if (filter?.id && !sandbox.id.startsWith(filter.id)) continue;
+      if (!matches(sandbox.labels, filter?.label_selector)) continue;
+      const state = await this.#sandboxState(sandbox);
+      if (filter?.state && filter.state.state !== state) continue;
+      items.push({
+        id: sandbox.id,
+        metadata: sandbox.metadata,
+        state,
+        created_at: nanos(sandbox.createdAt),
+        labels: sandbox.labels,
+        annotations: sandbox.annotations,
+        runtime_handler: sandbox.runtimeHandler,
+      });
+    }
+    return { items };
+  }
+
+  async createContainer(request: {
+    pod_sandbox_id: string;
+    config?: ContainerConfig;
+    sandbox_config?: PodSandboxConfig;
+  }) {
+    const sandbox = await this.#load<SandboxRecord>(
+      "sandboxes",
+      request.pod_sandbox_id,
+      "pod sandbox",
+    );
+    const config = need(request.config, "config");
+    const metadata = need(config.metadata, "config.metadata");
+    const image = need(config.image?.image, "config.image.image");
+    const imageRow = await this.#boxes.images.resolve(image, "config.image.image");
+    const resources = config.linux?.resources ?? {};
+    const memory = Number(resources.memory_limit_in_bytes ?? 0);
+    const quota = Number(resources.cpu_quota ?? 0);
+    const period = Number(resources.cpu_period ?? 0) || 100000;
+    const volumes: VolumeMount[] = (config.mounts ?? []).map((m) => ({
+      host: m.host_path,
+      guest: m.container_path,
+      readOnly: m.readonly,
+    }));
+    const info = await this.#boxes.create({
+      image: imageRow.id,
+      // Kubernetes' command replaces the image's entrypoint, its args the image's Cmd.
+      entrypoint: config.command?.length ? config.command : undefined,
+      command: config.args?.length ? config.args : config.command?.length ? [] : undefined,
+      env: Object.fromEntries((config.envs ?? []).map((e) => [e.key, e.value])),
+      workdir: config.working_dir || undefined,
+      volumes,
+      limits: {
+        memoryBytes: memory > 0 ? memory : undefined,
+        cpus: quota > 0 ? quota / period : undefined,
+      },
+      hostname: sandbox.hostname,
+      netns: netnsPath(sandbox.netns),
+      name: safeName(
+        "k8s",
+        metadata.name,
+        sandbox.metadata.name,
+        sandbox.metadata.namespace,
+        sandbox.metadata.uid,
+        metadata.attempt ?? 0,
+      ),
+      driver: "namespace",
+    });
+    const record: ContainerRecord = {
+      id: info.id,
+      sandboxId: sandbox.id,
+      metadata,
+      image,
+      imageId: imageRow.id,
+      labels: config.labels ?? {},
+      annotations: config.annotations ?? {},
+      logPath: config.log_path && sandbox.logDirectory
+        ? join(sandbox.logDirectory, config.log_path)
+        : "",
+      mounts: config.mounts ?? [],
+      resources,
+      createdAt: info.createdAt,
+    };
+    await this.#save("containers", record);
+    return { container_id: info.id };
+  }
+
+  async startContainer(request: { container_id: string }) {
+    const container = await this.#load<ContainerRecord>(
+      "containers",
+      request.container_id,
+      "container",
+    );
+    await this.#boxes.start(container.id);
+    if (container.logPath) {
+      const writer = new CriLogWriter(container.logPath);
+      const stop = new AbortController();
+      this.#logs.set(container.id, { writer, stop });
+      (async () => {
+        for await (
+          const chunk of this.#boxes.logs(container.id, { follow: true, signal: stop.signal })
+        ) {
+          await writer.write(chunk.stream, chunk.data);
+        }
+      })().catch(() => {}).finally(() => {
+        writer.close();
+        this.#logs.delete(container.id);
+      });
+    }
+    return {};
+  }
+
+  async stopContainer(request: { container_id: string; timeout?: number | string }) {
+    const container = await this.#load<ContainerRecord>(
+      "containers",
+      request.container_id,
+      "container",
+    )
+      .catch((error) => {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      });
+    if (!container) return {};
+    if ((await this.#box(container.id))?.state === "running") {
+      await this.#boxes.stop(container.id, Number(request.timeout ?? 0));
+    }
+    return {};
+  }
+
+  async removeContainer(request: { container_id: string }) {
+    const container = await this.#load<ContainerRecord>(
+      "containers",
+      request.container_id,
+      "container",
+    )
+      .catch((error) => {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      });
+    if (!container) return {};
+    this.#logs.get(container.id)?.stop.abort();
+    if (await this.#box(container.id)) await this.#boxes.remove(container.id, true);
+    await this.#drop("containers", container.id);
+    return {};
+  }
+
+  async #containerStatus(container: ContainerRecord) {
+    const box = await this.#box(container.id);
+    const state = box ? STATES[box.state] : 3;
+    let reason = "";
+    if (box?.state === "exited") {
+      reason = box.reason === "oom" ? "OOMKilled" : box.exitCode === 0 ? "Completed" : "Error";
+    }
+    return {
+      id: container.id,
+      metadata: container.metadata,
+      state,
+      created_at: nanos(container.createdAt),
+      started_at: nanos(box?.startedAt),
+      finished_at: nanos(box?.state === "exited" ? box.finishedAt : 0),
+      exit_code: box?.exitCode ?? 0,
+      image: { image: container.image },
+      image_ref: container.imageId,
+      image_id: container.imageId,
+      reason,
+      message: box?.reason && box.reason !== "exited" ? box.reason : "",
+      labels: container.labels,
+      annotations: container.annotations,
+      mounts: container.mounts,
+      log_path: container.logPath,
+      resources: { linux: container.resources },
+    };
+  }
+
+  async containerStatus(request: { container_id: string }) {
+    const container = await this.#load<ContainerRecord>(
+      "containers",
+      request.container_id,
+      "container",
+    );
+    return { status: await this.#containerStatus(container), info: {} };
+  }
+
+  async listContainers(request: {
+    filter?: {
+      id?: string;
+      state?: { state: number };
+      pod_sandbox_id?: string;
+      label_selector?: Labels;
+    };
+  }) {
+    const filter = request.filter;
+    const containers = [];
+    for (const container of await this.#all<ContainerRecord>("containers")) {
+      if (filter?.id && !container.id.startsWith(filter.id)) continue;
+      if (filter?.pod_sandbox_id && !container.sandboxId.startsWith(filter.pod_sandbox_id)) {
+        continue;
+      }
+      if (!matches(container.labels, filter?.label_selector)) continue;
+      const status = await this.#containerStatus(container);
+      if (filter?.state && filter.state.state !== status.state) continue;
+      containers.push({
+        id: container.id,
+        pod_sandbox_id: container.sandboxId,
+        metadata: container.metadata,
+        image: status.image,
+        image_ref: container.imageId,
+        image_id: container.imageId,
+        state: status.state,
+        created_at: status.created_at,
+        labels: container.labels,
+        annotations: container.annotations,
+      });
+    }
+    return { containers };
+  }
+
+  async execSync(request: { container_id: string; cmd: string[]; timeout?: number | string }) {
+    const container = await this.#load<ContainerRecord>(
+      "containers",
+      request.container_id,
+      "container",
+    );
+    if (!request.cmd?.length) throw new ValidationError("cmd is required", "cmd");
+    const process = await this.#boxes.exec(container.id, { command: request.cmd });
+    await process.stdin.close().catch(() => {});
+    const collected = Promise.all([
+      new Response(process.stdout).bytes(),
+      new Response(process.stderr).bytes(),
+      process.status,
+    ]);
+    const seconds = Number(request.timeout ?? 0);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = seconds > 0
+      ? new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          process.kill(9).catch(() => {});
+          reject(
+            new A3sError("deadline_exceeded", `command timed out after ${seconds}s`, {
+              status: 504,
+            }),
+          );
+        }, seconds * 1000);
+      })
+      : undefined;
+    try {
+      const [stdout, stderr, status] =
+        await (timeout ? Promise.race([collected, timeout]) : collected);
+      return { stdout, stderr, exit_code: status.exitCode };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #stats(container: ContainerRecord) {
+    const stats = (await this.#box(container.id))?.state === "running"
+      ? await this.#boxes.stats(container.id)
+      : undefined;
+    const now = nanos(Date.now());
+    return {
+      attributes: {
+        id: container.id,
+        metadata: container.metadata,
+        labels: container.labels,
+        annotations: container.annotations,
+      },
+      cpu: {
+        timestamp: now,
+        usage_core_nano_seconds: { value: String(Math.round((stats?.cpuSeconds ?? 0) * 1e9)) },
+      },
+      memory: {
+        timestamp: now,
+        working_set_bytes: { value: String(stats?.memoryBytes ?? 0) },
+        usage_bytes: { value: String(stats?.memoryBytes ?? 0) },
+      },
+    };
+  }
+
+  async containerStats(request: { container_id: string }) {
+    const container = await this.#load<ContainerRecord>(
+      "containers",
+      request.container_id,
+      "container",
+    );
+    return { stats: await this.#stats(container) };
+  }
+
+  async listContainerStats(request: {
+    filter?: { id?: string; pod_sandbox_id?: string; label_selector?: Labels };
+  }) {
+    const filter = request.filter;
+    const stats = [];
+    for (const container of await this.#all<ContainerRecord>("containers")) {
+      if (filter?.id && !container.id.startsWith(filter.id)) continue;
+      if (filter?.pod_sandbox_id && !container.sandboxId.startsWith(filter.pod_sandbox_id)) {
+        continue;
+      }
+      if (!matches(container.labels, filter?.label_selector)) continue;
+      if ((await this.#box(container.id))?.state !== "running") continue;
+      stats.push(await this.#stats(container));
+    }
+    return { stats };
+  }
+
+  async reopenContainerLog(request: { container_id: string }) {
+    const container = await this.#load<ContainerRecord>(
+      "containers",
+      request.container_id,
+      "container",
+    );
+    const log = this.#logs.get(container.id);
+    if (!log) {
+      throw new A3sError("not_running", `container ${container.id} is not running here`, {
+        status: 409,
+      });
+    }
+    await log.writer.reopen();
+    return {};
+  }
+
+  // ImageService
+
+  #image(
+    summary: {
+      id: string;
+      repoTags: string[];
+      size: number;
+      config: { config?: { User?: string } };
+    },
+  ) {
+    const user = summary.config.config?.User ?? "";
+    const uid = /^\d+/.exec(user)?.[0];
+    return {
+      id: summary.id,
+      repo_tags: summary.repoTags,
+      repo_digests: [],
+      size: String(summary.size || 1),
+      uid: uid !== undefined ? { value: uid } : undefined,
+      username: uid === undefined ? user.split(":")[0] : "",
+      spec: { image: summary.id },
+      pinned: false,
+    };
+  }
+
+  async listImages(request: { filter?: { image?: { image?: string } } }) {
+    const wanted = request.filter?.image?.image;
+    const images = [];
+    for (const summary of await this.#boxes.images.list()) {
+      if (wanted && summary.id !== wanted && !summary.repoTags.some((t) => t.startsWith(wanted))) {
+        continue;
+      }
+      images.push(this.#image(summary));
+    }
+    return { images };
+  }
+
+  async imageStatus(request: { image?: { image?: string } }) {
+    const ref = need(request.image?.image, "image.image");
+    try {
+      return { image: this.#image(await this.#boxes.images.inspect(ref)), info: {} };
+    } catch (error) {
+      // The kubelet reads "no image" from an empty response, not an error.
+      if (error instanceof NotFoundError) return { info: {} };
+      throw error;
+    }
+  }
+
+  async pullImage(request: {
+    image?: { image?: string };
+    auth?: { username?: string; password?: string; server_address?: string };
+  }) {
+    const ref = need(request.image?.image, "image.image");
+    const credentials: Record<string, string> = {};
+    if (request.auth?.username && request.auth.server_address) {
+      credentials[request.auth.server_address] = `${request.auth.username}:${
+        request.auth.password ?? ""
+      }`;
+    }
+    const id = await new RegistryClient(this.#boxes.images, { credentials }).pull(ref);
+    return { image_ref: id };
+  }
+
+  async removeImage(request: { image?: { image?: string } }) {
+    const ref = need(request.image?.image, "image.image");
+    const image = await this.#boxes.images.inspect(ref).catch((error) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    if (!image) return {};
+    for (const tag of image.repoTags) {
+      await this.#boxes.images.remove(tag, (id) => this.#boxes.imageInUse(id));
+    }
+    if (image.repoTags.length === 0) {
+      await this.#boxes.images.remove(image.id, (id) => this.#boxes.imageInUse(id));
+    }
+    return {};
+  }
+
+  async imageFsInfo() {
+    let used = 0;
+    let inodes = 0;
+    const blobs = join(this.#boxes.images.dir, "blobs", "sha256");
+    for await (const entry of Deno.readDir(blobs)) {
+      used += (await Deno.stat(join(blobs, entry.name))).size;
+      inodes++;
+    }
+    return {
+      image_filesystems: [{
+        timestamp: nanos(Date.now()),
+        fs_id: { mountpoint: this.#boxes.images.dir },
+        used_bytes: { value: String(used) },
+        inodes_used: { value: String(inodes) },
+      }],
+      container_filesystems: [],
+    };
+  }
+
+  /** Stops copying logs (the boxes keep running; they are detached). */
+  close(): void {
+    for (const log of this.#logs.values()) log.stop.abort();
+  }
+}

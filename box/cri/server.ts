@@ -1,0 +1,185 @@
+/**
+ * `box cri --listen unix:///run/a3s/box.sock`: the CRI `runtime.v1` RuntimeService and
+ * ImageService over gRPC (`@grpc/grpc-js`, the protobuf loaded by `@grpc/proto-loader`), backed
+ * by {@linkcode CriRuntime}. Errors map to gRPC codes the kubelet acts on: NOT_FOUND,
+ * INVALID_ARGUMENT, FAILED_PRECONDITION, DEADLINE_EXCEEDED, UNIMPLEMENTED.
+ */
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { fileURLToPath } from "node:url";
+import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
+import type { CriRuntime } from "./cri_runtime.ts";
+
+/** The protobuf file the server and its tests load. */
+export const CRI_PROTO = fileURLToPath(new URL("./runtime_v1.proto", import.meta.url));
+
+/** Loader options shared by server and clients: field names as in the .proto, int64 as strings. */
+export const PROTO_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: Number,
+  defaults: true,
+  oneofs: true,
+};
+
+interface ServiceClientConstructor {
+  service: grpc.ServiceDefinition;
+  new (address: string, credentials: grpc.ChannelCredentials): grpc.Client;
+}
+
+/** The RuntimeService and ImageService definitions. */
+export function loadCriServices(): {
+  RuntimeService: ServiceClientConstructor;
+  ImageService: ServiceClientConstructor;
+} {
+  const definition = protoLoader.loadSync(CRI_PROTO, PROTO_OPTIONS);
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+    runtime: {
+      v1: { RuntimeService: ServiceClientConstructor; ImageService: ServiceClientConstructor };
+    };
+  };
+  return loaded.runtime.v1;
+}
+
+class GrpcStatusError extends Error {
+  constructor(readonly code: grpc.status, message: string) {
+    super(message);
+  }
+}
+
+function toServiceError(error: unknown): grpc.ServiceError {
+  let code = grpc.status.UNKNOWN;
+  if (error instanceof GrpcStatusError) code = error.code;
+  else if (error instanceof NotFoundError) code = grpc.status.NOT_FOUND;
+  else if (error instanceof ValidationError) code = grpc.status.INVALID_ARGUMENT;
+  else if (error instanceof A3sError) {
+    code = error.code === "deadline_exceeded"
+      ? grpc.status.DEADLINE_EXCEEDED
+      : error.status === 409
+      ? grpc.status.FAILED_PRECONDITION
+      : error.status < 500
+      ? grpc.status.INVALID_ARGUMENT
+      : grpc.status.INTERNAL;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return Object.assign(new Error(message), {
+    code,
+    details: message,
+    metadata: new grpc.Metadata(),
+  });
+}
+
+type Handler = (request: never) => unknown;
+
+function unary(handler: Handler): grpc.handleUnaryCall<unknown, unknown> {
+  return (call, callback) => {
+    Promise.resolve().then(() => handler(call.request as never)).then(
+      (response) => callback(null, response),
+      (error) => callback(toServiceError(error)),
+    );
+  };
+}
+
+function unimplemented(message: string): Handler {
+  return () => {
+    throw new GrpcStatusError(grpc.status.UNIMPLEMENTED, message);
+  };
+}
+
+const NO_STREAMING = "box cri has no streaming server yet: use ExecSync, or 'box exec' on the node";
+
+/** A running CRI server. */
+export interface CriServer {
+  /** The address it listens on (`unix:///path`). */
+  address: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `runtime` on a unix socket (`unix:///path`); a stale socket file is replaced.
+ *
+ * @example
+ * ```ts
+ * import { openStore } from "@a3s/common";
+ * import { CriRuntime, openBoxRuntime, serveCri } from "@a3s/box";
+ * const store = await openStore({ sqlitePath: ":memory:" });
+ * const boxes = await openBoxRuntime({ store, home: "/tmp/a3s" });
+ * const server = await serveCri(new CriRuntime(boxes, "/tmp/a3s"), "unix:///tmp/a3s/box.sock");
+ * await server.close();
+ * ```
+ */
+export async function serveCri(runtime: CriRuntime, address: string): Promise<CriServer> {
+  if (!address.startsWith("unix://")) {
+    throw new ValidationError(`--listen must be unix:///path, got '${address}'`, "listen");
+  }
+  const path = address.slice("unix://".length);
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  if (dir) await Deno.mkdir(dir, { recursive: true });
+  await Deno.remove(path).catch(() => {});
+  const services = loadCriServices();
+  const server = new grpc.Server();
+  server.addService(services.RuntimeService.service, {
+    Version: unary(() => runtime.version()),
+    Status: unary(() => runtime.status()),
+    RunPodSandbox: unary((r: Parameters<CriRuntime["runPodSandbox"]>[0]) =>
+      runtime.runPodSandbox(r)
+    ),
+    StopPodSandbox: unary((r: { pod_sandbox_id: string }) => runtime.stopPodSandbox(r)),
+    RemovePodSandbox: unary((r: { pod_sandbox_id: string }) => runtime.removePodSandbox(r)),
+    PodSandboxStatus: unary((r: { pod_sandbox_id: string }) => runtime.podSandboxStatus(r)),
+    ListPodSandbox: unary((r: Parameters<CriRuntime["listPodSandbox"]>[0]) =>
+      runtime.listPodSandbox(r)
+    ),
+    CreateContainer: unary((r: Parameters<CriRuntime["createContainer"]>[0]) =>
+      runtime.createContainer(r)
+    ),
+    StartContainer: unary((r: { container_id: string }) => runtime.startContainer(r)),
+    StopContainer: unary((r: { container_id: string; timeout: string }) =>
+      runtime.stopContainer(r)
+    ),
+    RemoveContainer: unary((r: { container_id: string }) => runtime.removeContainer(r)),
+    ListContainers: unary((r: Parameters<CriRuntime["listContainers"]>[0]) =>
+      runtime.listContainers(r)
+    ),
+    ContainerStatus: unary((r: { container_id: string }) => runtime.containerStatus(r)),
+    ContainerStats: unary((r: { container_id: string }) => runtime.containerStats(r)),
+    ListContainerStats: unary((r: Parameters<CriRuntime["listContainerStats"]>[0]) =>
+      runtime.listContainerStats(r)
+    ),
+    ExecSync: unary((r: Parameters<CriRuntime["execSync"]>[0]) => runtime.execSync(r)),
+    ReopenContainerLog: unary((r: { container_id: string }) => runtime.reopenContainerLog(r)),
+    UpdateContainerResources: unary(() => {
+      throw new GrpcStatusError(
+        grpc.status.FAILED_PRECONDITION,
+        "the namespace driver cannot change a running box's limits; recreate the container",
+      );
+    }),
+    // Box has no CNI: the pod CIDR is accepted and there is nothing to reconfigure.
+    UpdateRuntimeConfig: unary(() => ({})),
+    Exec: unary(unimplemented(NO_STREAMING)),
+    Attach: unary(unimplemented(NO_STREAMING)),
+    PortForward: unary(unimplemented(NO_STREAMING)),
+  });
+  server.addService(services.ImageService.service, {
+    ListImages: unary((r: Parameters<CriRuntime["listImages"]>[0]) => runtime.listImages(r)),
+    ImageStatus: unary((r: Parameters<CriRuntime["imageStatus"]>[0]) => runtime.imageStatus(r)),
+    PullImage: unary((r: Parameters<CriRuntime["pullImage"]>[0]) => runtime.pullImage(r)),
+    RemoveImage: unary((r: Parameters<CriRuntime["removeImage"]>[0]) => runtime.removeImage(r)),
+    ImageFsInfo: unary(() => runtime.imageFsInfo()),
+  });
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error) => {
+      if (error) reject(error);
+      else resolve();
+    })
+  );
+  await Deno.chmod(path, 0o660);
+  return {
+    address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        runtime.close();
+        server.tryShutdown(() => resolve());
+      }),
+  };
+}
