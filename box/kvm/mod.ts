@@ -48,3 +48,4 @@ export {
   verifySnpChain,
   verifySnpReportSignature,
 } from "./tee/snp.ts";
+export { seal, SealError, unseal } from "./tee/seal.ts";
