@@ -29,6 +29,7 @@ Commands:
   audit ls [--severity S] [--min-severity S] [--session ID] [--kind K]
            [--since T] [--until T] [--limit N] [--format json|table]
   audit export [same filters]  every matching record as JSONL
+  audit prune --until T        delete records older than T behind a signed checkpoint
                                (audit takes --home and --database-url like serve)
 
 scan prints the findings of one text as a JSON array of {type, start, end, confidence};

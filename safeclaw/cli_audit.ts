@@ -1,4 +1,4 @@
-/** `a3s safeclaw audit verify|ls|export`: the audit chain from the shared store. */
+/** `a3s safeclaw audit verify|ls|export|prune`: the audit chain from the shared store. */
 import { intFlag, loadConfig, openStore, parseCommand, UsageError } from "@a3s/common";
 import {
   type AuditFilter,
@@ -47,8 +47,8 @@ export async function auditCommand(args: string[], help: string): Promise<number
     console.log(help);
     return sub === undefined ? 2 : 0;
   }
-  if (!["verify", "ls", "export"].includes(sub)) {
-    throw new UsageError(`unknown audit command '${sub}'; use verify, ls or export`);
+  if (!["verify", "ls", "export", "prune"].includes(sub)) {
+    throw new UsageError(`unknown audit command '${sub}'; use verify, ls, export or prune`);
   }
   const { values, positionals } = parseCommand(rest, {
     severity: { type: "string" },
@@ -102,6 +102,14 @@ export async function auditCommand(args: string[], help: string): Promise<number
         console.log(`TAMPERED: record ${result.firstBad!.seq}: ${result.firstBad!.reason}`);
       }
       return result.ok ? 0 : 1;
+    }
+    if (sub === "prune") {
+      if (filter.until === undefined) {
+        throw new UsageError("prune needs --until T (older records go)");
+      }
+      const deleted = await audit.prune(filter.until);
+      console.log(`pruned ${deleted} records; a signed checkpoint keeps the rest verifiable`);
+      return 0;
     }
     if (sub === "export") {
       const encoder = new TextEncoder();

@@ -154,4 +154,6 @@ Deno.test("audit verify, ls and export over a data dir; an edit is named", async
   );
   const usage = await a3s(["safeclaw", "audit", "ls", "--home", home, "--format", "xml"]);
   assertEquals(usage.code, 2);
+  const noUntil = await a3s(["safeclaw", "audit", "prune", "--home", home]);
+  assertEquals(noUntil.code, 2);
 });
