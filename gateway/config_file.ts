@@ -14,6 +14,8 @@ export class GatewayConfigError extends Error {
   readonly key: string;
   /** The 1-based line of the problem, when known. */
   readonly line?: number;
+  /** What is wrong, without the location. */
+  readonly problem: string;
 
   /** Builds the error and its one-line message. */
   constructor(file: string, key: string, line: number | undefined, problem: string) {
@@ -22,6 +24,7 @@ export class GatewayConfigError extends Error {
     this.file = file;
     this.key = key;
     this.line = line;
+    this.problem = problem;
   }
 }
 
