@@ -326,7 +326,7 @@ export class AgentSession {
       return await finish("", "blocked", `prompt blocked by hook: ${gen.blocked.reason}`);
     }
     const userText = typeof gen.data.prompt === "string" ? gen.data.prompt : prompt;
-    const inspected = this.#guard.inspectToolResult(userText);
+    const inspected = this.#guard.inspectToolResult(userText, "user");
     if (inspected.tainted.length) {
       this.#emit({ type: "guard", source: "prompt", labels: inspected.tainted, injection: false });
     }
@@ -563,7 +563,11 @@ export class AgentSession {
       signal,
     }, { timeoutMs: rt.config.tools.timeout_ms, outputLimit: this.#outputLimit() });
 
-    const guarded = this.#guard.inspectToolResult(result.content);
+    // Fetched and searched text is web content; the rest came from tools.
+    const guarded = this.#guard.inspectToolResult(
+      result.content,
+      tool.effect === "network" ? "web" : "tool_result",
+    );
     if (guarded.tainted.length || guarded.injection) {
       this.#emit({
         type: "guard",

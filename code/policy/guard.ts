@@ -4,7 +4,7 @@
  * `web_fetch` or the final output unless policy allows, and tool results are checked for
  * prompt injection.
  */
-import { classify, redact } from "@a3s/safeclaw";
+import { classify, detectInjection, redact, type Source, TaintTracker } from "@a3s/safeclaw";
 
 /** One sensitive span. */
 export interface GuardFinding {
@@ -26,23 +26,15 @@ export const safeclawClassifier: TextClassifier = {
 
 /** A tainted value could not leave. */
 export class TaintError extends Error {
-  constructor(readonly label: string, channel: string) {
+  constructor(readonly label: string, channel: string, readonly encoding = "raw") {
     super(
-      `blocked: a ${label} value read earlier in this session cannot leave through ${channel} (safeclaw taint policy)`,
+      `blocked: a ${label} value read earlier in this session cannot leave through ${channel}${
+        encoding === "raw" ? "" : ` (even ${encoding}-encoded)`
+      } (safeclaw taint policy)`,
     );
     this.name = "TaintError";
   }
 }
-
-const INJECTION_PATTERNS: RegExp[] = [
-  /ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier) (?:instructions|prompts|rules)/i,
-  /disregard (?:all |any )?(?:the )?(?:previous|prior|above|system) (?:instructions|prompt|rules)/i,
-  /forget (?:all |everything )?(?:your|the) (?:instructions|rules)/i,
-  /you are now (?:in )?(?:developer|dan|jailbreak|unrestricted) mode/i,
-  /<\/?(?:system|im_start|assistant)>/i,
-  /reveal (?:your|the) (?:system prompt|hidden instructions)/i,
-  /(?:send|post|upload|exfiltrate) (?:the |all )?(?:secrets?|credentials|api keys?|tokens?) to/i,
-];
 
 /** Options of a guard. */
 export interface GuardOptions {
@@ -73,7 +65,10 @@ export interface InspectedResult {
  * ```
  */
 export class SessionGuard {
+  /** Value → label, for redaction. */
   readonly #tainted = new Map<string, string>();
+  /** safeclaw's tracker finds tainted values again, raw or encoded (base64, hex, URL...). */
+  readonly #tracker = new TaintTracker();
   readonly #classifier: TextClassifier;
 
   constructor(readonly options: GuardOptions) {
@@ -85,24 +80,27 @@ export class SessionGuard {
     return this.options.enabled ? this.#classifier.classify(text) : [];
   }
 
-  /** True when `text` reads like an attempt to take over the agent. */
-  detectInjection(text: string): boolean {
+  /** True when safeclaw's detector reads `text` as an attempt to take over the agent. */
+  detectInjection(text: string, source: Source = "tool_result"): boolean {
     return this.options.enabled && this.options.injection !== "off" &&
-      INJECTION_PATTERNS.some((p) => p.test(text));
+      detectInjection(text, { source }).injection;
   }
 
   /** Taints sensitive values in a tool result and checks it for injection. */
-  inspectToolResult(text: string): InspectedResult {
+  inspectToolResult(text: string, source: Source = "tool_result"): InspectedResult {
     if (!this.options.enabled) return { text, tainted: [], injection: false, blocked: false };
     const labels = new Set<string>();
     if (this.options.taint) {
       for (const f of this.classify(text)) {
         const value = text.slice(f.start, f.end);
-        if (value.length >= 4) this.#tainted.set(value, f.type);
+        if (value.length >= 6) {
+          this.#tainted.set(value, f.type);
+          this.#tracker.track(value, f.type === "secret" ? "Secret" : "Sensitive", source, f.type);
+        }
         labels.add(f.type);
       }
     }
-    const injection = this.detectInjection(text);
+    const injection = source !== "user" && this.detectInjection(text, source);
     if (injection && this.options.injection === "block") {
       return {
         text: "[tool result withheld: it contained a prompt-injection attempt]",
@@ -120,8 +118,9 @@ export class SessionGuard {
   /** Throws {@linkcode TaintError} when `text` carries a tainted value the policy keeps in. */
   checkEgress(text: string, channel: string): void {
     if (!this.options.enabled || this.options.allowTaintedEgress) return;
-    for (const [value, label] of this.#tainted) {
-      if (text.includes(value)) throw new TaintError(label, channel);
+    const hit = this.#tracker.find(text)[0];
+    if (hit) {
+      throw new TaintError(this.#tracker.get(hit.id)?.type ?? hit.kind, channel, hit.encoding);
     }
   }
 

