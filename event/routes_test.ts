@@ -132,6 +132,7 @@ Deno.test("event module: its API is the bus; consumers show up with their lag", 
     logger: createLogger("silent"),
     shutdown: controller.signal,
     modules: {},
+    policy: new (await import("@a3s/common")).AccessPolicy(),
   });
   try {
     const bus = started.api as EventBus;
