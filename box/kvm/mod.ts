@@ -49,3 +49,9 @@ export {
   verifySnpReportSignature,
 } from "./tee/snp.ts";
 export { seal, SealError, unseal } from "./tee/seal.ts";
+export {
+  INTEL_SGX_ROOT_CA_SHA256,
+  parseTdxQuote,
+  type TdxQuote,
+  verifyTdxQuote,
+} from "./tee/tdx.ts";
