@@ -1,0 +1,147 @@
+/** `a3s gateway`: run the reverse proxy from a config file, check a file, hash a secret. */
+import {
+  createLogger,
+  FORMAT_HELP,
+  FORMAT_OPTIONS,
+  intFlag,
+  type LogLevel,
+  outputFormat,
+  parseCommand,
+  printFormatted,
+  readStdin,
+  renderTable,
+  runCommand,
+  UsageError,
+} from "@a3s/common";
+import { GatewayConfigError, loadGatewayConfigFile } from "./config_file.ts";
+import { Gateway } from "./gateway.ts";
+import { hashSecret } from "./hash.ts";
+import { startGateway } from "./server.ts";
+
+const HELP = `Usage: a3s gateway <command> [options]
+
+Commands:
+  run --config FILE      serve the routers in FILE (YAML or JSON), reloading it on change
+  check FILE             validate FILE; errors name the file, the key and the line
+  routes FILE            list FILE's routers in the order they are tried
+  hash [SECRET|-]        print the sha256:<hex> form of an API key or password for the config
+
+Options:
+  --config FILE          run: the config file
+  --host HOST            run: listen address (default 127.0.0.1)
+  --port PORT            run: listen port (default 8080)
+  --cert FILE --key FILE run: serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM pair
+  --log-level LEVEL      run: debug, info, warn, error or silent (default info; access log at info)
+${FORMAT_HELP}
+  -h, --help             show this help`;
+
+const OPTIONS = {
+  ...FORMAT_OPTIONS,
+  config: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  cert: { type: "string" },
+  key: { type: "string" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const LEVELS: readonly string[] = ["debug", "info", "warn", "error", "silent"];
+
+async function load(file: string | undefined, what: string) {
+  if (!file) throw new UsageError(`${what} needs a config file`);
+  try {
+    return await loadGatewayConfigFile(file);
+  } catch (error) {
+    // A bad file is bad input: one line, exit code 2.
+    if (error instanceof GatewayConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+async function run(values: Record<string, unknown>): Promise<number> {
+  const level = (values["log-level"] as string | undefined) ?? "info";
+  if (!LEVELS.includes(level)) {
+    throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")}`);
+  }
+  const file = values.config as string | undefined;
+  await load(file, "run");
+  const cert = values.cert as string | undefined;
+  const key = values.key as string | undefined;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError("--cert and --key go together");
+  }
+  const tls = cert && key
+    ? { cert: await Deno.readTextFile(cert), key: await Deno.readTextFile(key) }
+    : undefined;
+  const logger = createLogger(level as LogLevel, { module: "gateway" });
+  const running = await startGateway({
+    configFile: file,
+    hostname: (values.host as string | undefined) ?? "127.0.0.1",
+    port: intFlag(values as Record<string, string>, "port") ?? 8080,
+    tls,
+    logger,
+  });
+  logger.info("gateway listening", { host: running.hostname, port: running.port, config: file });
+  const stop = new Promise<void>((resolve) => {
+    Deno.addSignalListener("SIGINT", resolve);
+    Deno.addSignalListener("SIGTERM", resolve);
+  });
+  await stop;
+  await running.close();
+  return 0;
+}
+
+/** Runs `a3s gateway` with `args` and returns the exit code. */
+export function main(args: string[]): Promise<number> {
+  return runCommand(async () => {
+    const { values, positionals } = parseCommand(args, OPTIONS);
+    const [command, ...rest] = positionals;
+    if (values.help || command === "help") {
+      console.log(HELP);
+      return 0;
+    }
+    switch (command) {
+      case "run":
+        return await run(values);
+      case "check": {
+        const config = await load(rest[0] ?? (values.config as string | undefined), "check");
+        const routers = Object.keys(config.routers).length;
+        const services = Object.keys(config.services).length;
+        console.log(`${rest[0] ?? values.config}: ok (${routers} routers, ${services} services)`);
+        return 0;
+      }
+      case "routes": {
+        const format = outputFormat(values);
+        const gateway = new Gateway(
+          await load(rest[0] ?? (values.config as string | undefined), "routes"),
+        );
+        try {
+          const routers = gateway.routers();
+          printFormatted(format, routers, () =>
+            renderTable(
+              ["NAME", "PRIORITY", "SERVICE", "RULE"],
+              routers.map((r) => [r.name, String(r.priority), r.service, JSON.stringify(r.rule)]),
+              "no routers",
+            ));
+        } finally {
+          gateway.close();
+        }
+        return 0;
+      }
+      case "hash": {
+        const secret = rest[0] === undefined || rest[0] === "-"
+          ? (await readStdin()).replace(/\r?\n$/, "")
+          : rest[0];
+        if (!secret) throw new UsageError("hash needs a non-empty secret");
+        console.log(await hashSecret(secret));
+        return 0;
+      }
+      case undefined:
+        console.log(HELP);
+        return 2;
+      default:
+        throw new UsageError(`unknown gateway command '${command}'; run with --help`);
+    }
+  });
+}
