@@ -8,6 +8,7 @@ import type { Registry } from "prom-client";
 import type { z } from "zod";
 import type { Config } from "./config.ts";
 import type { Logger } from "./logger.ts";
+import type { AccessPolicy } from "./policy.ts";
 import type { Store } from "./store.ts";
 
 /** The top-level server configuration every module may read (host, port, home, ...). */
@@ -32,6 +33,11 @@ export interface ModuleContext<Config = unknown> {
   shutdown: AbortSignal;
   /** The public APIs of the modules named in `dependsOn`, keyed by module name. */
   modules: Record<string, unknown>;
+  /**
+   * The one policy for host paths and URLs that a request names (pulls, mounts, fetches),
+   * built once from the top-level `policy` config, so every module refuses the same things.
+   */
+  policy: AccessPolicy;
 }
 
 /** What a module's `start` returns: its routes, its public API and its life-cycle hooks. */

@@ -7,6 +7,7 @@ import { type Config, moduleSection } from "./config.ts";
 import type { Logger } from "./logger.ts";
 import type { A3sModule, StartedModule } from "./module.ts";
 import { orderModules } from "./module_order.ts";
+import { accessPolicyFromConfig } from "./policy.ts";
 import type { Store } from "./store.ts";
 import { metricsRegistry } from "./telemetry.ts";
 
@@ -47,6 +48,9 @@ export async function startModules(
 ): Promise<ModuleSet> {
   const running: RunningModule[] = [];
   const apis = new Map<string, unknown>();
+  const policy = accessPolicyFromConfig(host.config, {
+    audit: (event, fields) => host.logger.warn(event, fields),
+  });
   const close = async () => {
     for (const { module, started } of [...running].reverse()) {
       try {
@@ -70,6 +74,7 @@ export async function startModules(
         logger: host.logger.child({ module: module.name }),
         shutdown: host.shutdown,
         modules: dependencies,
+        policy,
       });
       if (started.routes) tagRoutes(started.routes, module.name);
       running.push({ module, started });

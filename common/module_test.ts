@@ -3,9 +3,10 @@ import { assert, assertEquals, assertRejects, assertThrows } from "./testing.ts"
 import { loadConfig } from "./config.ts";
 import { UsageError } from "./errors.ts";
 import { createLogger } from "./logger.ts";
-import { type A3sModule, defineModule } from "./module.ts";
+import { type A3sModule, defineModule, type ModuleContext } from "./module.ts";
 import { ModuleGraphError, orderModules } from "./module_order.ts";
 import { createRouter } from "./router.ts";
+import { PolicyError } from "./policy.ts";
 import { startServer } from "./server.ts";
 import { openStore } from "./store.ts";
 
@@ -187,5 +188,45 @@ Deno.test("a bad value in a module's section is one line naming the key and its 
     assertEquals(overridden.lane, { maxAttempts: 5 });
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("every module gets the one access policy built from the top-level config", async () => {
+  const root = await Deno.makeTempDir();
+  const outside = await Deno.makeTempDir();
+  try {
+    const seen: Array<ModuleContext["policy"]> = [];
+    const recorder = (name: string): A3sModule => ({
+      name,
+      start(ctx) {
+        seen.push(ctx.policy);
+        return {};
+      },
+    });
+    const file = `${outside}/config.json`;
+    await Deno.writeTextFile(file, JSON.stringify({ policy: { roots: [root] } }));
+    const config = loadConfig({ env: { HOME: "/h" }, flags: { port: 0 }, file });
+    const server = await startServer({
+      config,
+      modules: [recorder("one"), recorder("two")],
+      store: await openStore({ sqlitePath: ":memory:" }),
+      logger: createLogger("silent"),
+    });
+    try {
+      assertEquals(seen.length, 2);
+      assert(seen[0] === seen[1], "both modules share one policy");
+      await Deno.writeTextFile(`${root}/model.txt`, "weights");
+      await Deno.writeTextFile(`${outside}/secret.txt`, "secret");
+      assertEquals(
+        await seen[0].resolvePath(`${root}/model.txt`),
+        await Deno.realPath(`${root}/model.txt`),
+      );
+      await assertRejects(() => seen[0].resolvePath(`${outside}/secret.txt`), PolicyError);
+    } finally {
+      await server.shutdown();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
   }
 });

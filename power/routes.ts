@@ -3,6 +3,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type A3sModule, type AccessRule, createRouter, defineModule } from "@a3s/common";
 import { ollamaRoutes } from "./api/ollama.ts";
 import { openaiRoutes } from "./api/openai.ts";
+import { type PowerSection, PowerSectionSchema } from "./config.ts";
 import { Power, type PowerOptions } from "./service.ts";
 
 /**
@@ -44,17 +45,23 @@ export function powerRouter(power: Power): OpenAPIHono {
  */
 export function powerModule(
   options: Partial<PowerOptions> = {},
-): A3sModule<Partial<PowerOptions>, Power> {
-  return defineModule<Partial<PowerOptions>, Power>({
+): A3sModule<PowerSection, Power> {
+  return defineModule<PowerSection, Power>({
     name: "power",
+    configSchema: PowerSectionSchema,
     access: POWER_ACCESS,
     async start(ctx) {
-      const power = new Power({ ...ctx.config, ...options, home: options.home ?? ctx.server.home });
+      const settings = { ...ctx.config, ...options };
+      const power = new Power({
+        ...settings,
+        home: options.home ?? ctx.server.home,
+        policy: options.policy ?? ctx.policy,
+      });
       let warming: Promise<unknown> = Promise.resolve();
       let warm = true;
       // Load the default model in the background, so the first request does not wait for it.
       const first = await power.store.get(power.defaultModel).catch(() => undefined);
-      if (first && !options.noPreload) {
+      if (first && !settings.noPreload) {
         warm = false;
         warming = power.registry.load(first.name).catch((error) => {
           ctx.logger.warn("default model failed to load", { error: String(error) });
