@@ -6,8 +6,11 @@
 
 /** Breaker settings. */
 export interface BreakerOptions {
+  /** Failures in a row that open an engine's breaker. */
   failureThreshold: number;
+  /** How long an open breaker skips its engine before letting one trial request through. */
   cooldownMs: number;
+  /** The clock, in epoch milliseconds; tests pass a fake one (default `Date.now`). */
   now?: () => number;
 }
 
@@ -22,6 +25,7 @@ export class CircuitBreakers {
   readonly #states = new Map<string, BreakerState>();
   readonly #now: () => number;
 
+  /** Creates the breakers, all closed; `options` apply to every engine. */
   constructor(readonly options: BreakerOptions) {
     this.#now = options.now ?? Date.now;
   }
@@ -45,10 +49,15 @@ export class CircuitBreakers {
     return true;
   }
 
+  /** Records a success: the engine's breaker closes and its failure count restarts at 0. */
   succeeded(engine: string): void {
     this.#states.set(engine, { failures: 0, trialInFlight: false });
   }
 
+  /**
+   * Records a failure: the breaker opens at `failureThreshold` failures in a row, and a failed
+   * trial of a half-open breaker opens it again for another `cooldownMs`.
+   */
   failed(engine: string): void {
     const state = this.#state(engine);
     state.failures++;

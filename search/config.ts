@@ -16,9 +16,13 @@ export const ENGINE_NAMES: readonly string[] = [LOCAL_ENGINE, ...Object.keys(WEB
 
 /** One engine's settings, validated. */
 export interface EngineSettings {
+  /** Asked when a search names no engines; unset: on for `local`, off for the web engines. */
   enabled?: boolean;
+  /** Where its requests go instead of the engine's own host (a mirror, a proxy, a SearXNG). */
   baseUrl?: string;
+  /** Its weight in consensus ranking (default 1). */
   weight: number;
+  /** Overrides the section's `timeoutMs` for this engine. */
   timeoutMs?: number;
 }
 
@@ -27,27 +31,41 @@ export type EngineSettingsInput = Partial<EngineSettings>;
 
 /** The validated `search` section; see {@linkcode SearchConfigSchema} for each key. */
 export interface SearchConfig {
+  /** Settings by engine name; an engine not named here runs with its defaults. */
   engines: Record<string, EngineSettings>;
+  /** Per-engine deadline in milliseconds; a slower engine is reported as a timeout. */
   timeoutMs: number;
+  /** How long an engine's page of results is reused; 0 turns the cache off. */
   cacheTtlSeconds: number;
+  /** The formula that merges the engines' results. */
   ranking: RankingMethod;
+  /** After `failureThreshold` failures in a row an engine rests for `cooldownMs`. */
   breaker: { failureThreshold: number; cooldownMs: number };
+  /** Longest accepted query, in characters. */
   maxQueryLength: number;
+  /** What `POST /search/v1/index` may read and fetch on a caller's behalf. */
   fetchPolicy: AccessPolicyConfig;
 }
 
 /** The `search` section as written in the config: every key optional. */
 export interface SearchConfigInput {
+  /** Settings by engine name; an engine not named here runs with its defaults. */
   engines?: Record<string, EngineSettingsInput>;
+  /** Per-engine deadline in milliseconds (default 3000). */
   timeoutMs?: number;
+  /** How long an engine's page of results is reused; 0 turns the cache off (default 600). */
   cacheTtlSeconds?: number;
+  /** The formula that merges the engines' results (default `rrf`). */
   ranking?: RankingMethod;
+  /** Breaker thresholds (defaults: 3 failures in a row, a 60 000 ms rest). */
   breaker?: Partial<SearchConfig["breaker"]>;
+  /** Longest accepted query, in characters (default 500). */
   maxQueryLength?: number;
+  /** What `POST /search/v1/index` may read and fetch (default: the access policy's defaults). */
   fetchPolicy?: AccessPolicyConfigInput;
 }
 
-/** One engine's settings. */
+/** Validates one engine's settings and fills in its defaults. */
 export const EngineSettingsSchema: z.ZodType<EngineSettings, EngineSettingsInput> = z.object({
   /** Part of the default set. Defaults: `local` on, the web engines off (no internet needed). */
   enabled: z.boolean().optional(),

@@ -6,18 +6,25 @@ import { EngineError, type EngineQuery, type EngineResult } from "./types.ts";
 
 /** The HTTP request an adapter wants sent. */
 export interface EngineRequest {
+  /** The full URL, query string included. */
   url: string;
+  /** The HTTP method (default `GET`). */
   method?: "GET" | "POST";
+  /** Request headers, such as {@linkcode BROWSER_HEADERS}. */
   headers?: Record<string, string>;
+  /** The request body, for `POST` forms. */
   body?: string;
 }
 
 /** What came back, after redirects. */
 export interface EngineResponse {
+  /** The HTTP status code. */
   status: number;
   /** The final URL, so a redirect to a CAPTCHA page is visible. */
   url: string;
+  /** The `content-type` header, or `""` when there was none. */
   contentType: string;
+  /** The body, decoded as UTF-8. */
   body: string;
 }
 
@@ -29,6 +36,7 @@ export interface EngineAdapter {
   readonly defaultBaseUrl: string;
   /** Consensus weight unless the config overrides it. */
   readonly defaultWeight: number;
+  /** The request for one page of `query`, sent to `baseUrl` (the default or the configured one). */
   buildRequest(query: EngineQuery, baseUrl: string): EngineRequest;
   /** Results of one page, positions from 1; throws {@linkcode EngineError} for block pages. */
   parse(response: EngineResponse, query: EngineQuery): EngineResult[];

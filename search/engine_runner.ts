@@ -10,10 +10,13 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /** How to reach an engine. */
 export interface RunOptions {
+  /** The engine's base URL: its default, or a mirror, proxy or fixture server. */
   baseUrl: string;
+  /** Deadline for the request and its body, after which the engine counts as timed out. */
   timeoutMs: number;
   /** Aborts the request early (the whole search was cancelled). */
   signal?: AbortSignal;
+  /** The fetch to use (default the global one); tests and proxies swap it. */
   fetch?: typeof fetch;
 }
 

@@ -27,6 +27,7 @@ export {
   defaultSearchConfig,
   ENGINE_NAMES,
   type EngineSettings,
+  type EngineSettingsInput,
   EngineSettingsSchema,
   LOCAL_ENGINE,
   type SearchConfig,
@@ -38,7 +39,7 @@ export { normalizeUrl } from "./normalize_url.ts";
 export type { EngineAdapter, EngineRequest, EngineResponse } from "./engine.ts";
 export { runEngine, type RunOptions } from "./engine_runner.ts";
 export { WEB_ENGINES } from "./engines/mod.ts";
-export { CircuitBreakers } from "./circuit_breaker.ts";
+export { type BreakerOptions, CircuitBreakers } from "./circuit_breaker.ts";
 export {
   EngineError,
   type EngineErrorCode,
@@ -59,8 +60,14 @@ export {
   openLocalIndex,
   type UpsertOutcome,
 } from "./local/local_index.ts";
-export { addPath, addUrl, type IngestOptions, type IngestSummary } from "./local/ingest.ts";
-export { extractText } from "./local/extract.ts";
+export {
+  addPath,
+  addUrl,
+  type FetchOptions,
+  type IngestOptions,
+  type IngestSummary,
+} from "./local/ingest.ts";
+export { type ExtractedText, extractText } from "./local/extract.ts";
 export { openSearchDescription } from "./opensearch.ts";
 
 /** The package name. */

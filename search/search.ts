@@ -30,24 +30,35 @@ export interface SearchOptions {
   limit?: number;
   /** 1-based page, passed to every engine (default 1). */
   page?: number;
+  /** A BCP 47 tag such as `en` or `zh-CN`; unset: each engine's own default. */
   language?: string;
+  /** Safe-search level (default `moderate`). */
   safeSearch?: SafeSearch;
+  /** Only results from this recent period; unset: any age. */
   timeRange?: TimeRange;
+  /** The merge formula for this search (default: the config's `ranking`). */
   ranking?: RankingMethod;
   /** False skips the cache for this search (results are still stored). */
   cache?: boolean;
   /** Overrides each engine's deadline for this search. */
   timeoutMs?: number;
+  /** Cancels the web engines' requests (the caller went away). */
   signal?: AbortSignal;
 }
 
 /** The answer: merged results and what each engine did. */
 export interface SearchResponse {
+  /** The query as searched, trimmed. */
   query: string;
+  /** The 1-based page asked of every engine. */
   page: number;
+  /** The formula that ranked `results`. */
   ranking: RankingMethod;
+  /** The merged results, best first, at most `limit` of them. */
   results: RankedResult[];
+  /** What each engine asked did, in the order they were asked, failures included. */
   engines: EngineStat[];
+  /** Wall time of the whole search, in milliseconds. */
   tookMs: number;
 }
 
@@ -70,6 +81,7 @@ const engineSeconds = histogram({
 export interface SearchServiceOptions {
   /** The fetch the web engines use; tests and proxies swap it. */
   fetch?: typeof fetch;
+  /** The clock for the cache and the breakers, in epoch milliseconds (default `Date.now`). */
   now?: () => number;
   /** Where cache failures are reported; the search goes on without the cache. */
   logger?: Logger;

@@ -9,7 +9,9 @@ import { parseDocument, textOf } from "../_html.ts";
 
 /** Text extracted from one file. */
 export interface ExtractedText {
+  /** The document's title: an HTML `<title>`, a man page's NAME line, a Markdown heading... */
   title: string;
+  /** Its plain text, markup removed. */
   body: string;
 }
 

@@ -9,8 +9,11 @@ import type { LocalDocument, LocalIndex, UpsertOutcome } from "./local_index.ts"
 
 /** What one `index add` did. */
 export interface IngestSummary {
+  /** Documents new to the index. */
   added: number;
+  /** Documents whose content changed and was rewritten. */
   updated: number;
+  /** Documents already indexed with the same content, left alone. */
   unchanged: number;
   /** Files left out: binary, empty, too big or unreadable. */
   skipped: number;
@@ -121,7 +124,9 @@ export async function addPath(
 export interface FetchOptions {
   /** The fetch to use: the access policy's on behalf of a request, plain fetch from the CLI. */
   fetch?: (url: string, init: { signal: AbortSignal }) => Promise<Response>;
+  /** Deadline for the whole fetch, in milliseconds (default 15 000). */
   timeoutMs?: number;
+  /** Largest body accepted, in bytes; a bigger page is an error (default 8 MiB). */
   maxBytes?: number;
 }
 

@@ -11,7 +11,9 @@ import { PostgresTextIndex } from "./postgres_index.ts";
 export interface LocalDocument {
   /** Its identity: `file:///path`, `https://...`, or `memory:<id>` for the agent's memory. */
   uri: string;
+  /** Its title, weighted above the body when ranking. */
   title: string;
+  /** Its plain text; only the first 2 Mi characters are kept. */
   body: string;
   /** Where it came from: `file`, `url`, `memory` or `api`. */
   source: string;
@@ -19,19 +21,27 @@ export interface LocalDocument {
 
 /** A document as listed. */
 export interface IndexedDocument {
+  /** Its identity: `file:///path`, `https://...` or `memory:<id>`. */
   uri: string;
+  /** Its title. */
   title: string;
+  /** Where it came from: `file`, `url`, `memory` or `api`. */
   source: string;
   /** Body length in characters. */
   size: number;
+  /** When its content was last written, in epoch milliseconds. */
   updatedAt: number;
 }
 
 /** One hit; `snippet` marks matched terms with `<mark>`…`</mark>`. */
 export interface LocalHit {
+  /** The matching document's URI. */
   uri: string;
+  /** The document's title. */
   title: string;
+  /** An excerpt around the matched terms. */
   snippet: string;
+  /** Relevance, higher is better; comparable only within one search and one backend. */
   score: number;
 }
 
@@ -43,12 +53,15 @@ export type LocalBackend = "sqlite-fts5" | "postgres-fts";
 
 /** A full-text index over the user's documents. */
 export interface LocalIndex {
+  /** The implementation behind this index. */
   readonly backend: LocalBackend;
   /** Adds or replaces documents by URI; unchanged content is not rewritten. */
   upsert(docs: readonly LocalDocument[]): Promise<UpsertOutcome[]>;
   /** Removes the document with this URI, or every one under it when it ends in `/`. */
   remove(uriOrPrefix: string): Promise<number>;
+  /** Documents in URI order, optionally only those whose URI starts with `prefix` (default 100). */
   list(options?: { prefix?: string; limit?: number; offset?: number }): Promise<IndexedDocument[]>;
+  /** How many documents the index holds. */
   count(): Promise<number>;
   /** Ranked hits; all clauses must match, or, when none does, any. */
   search(query: string, options?: { limit?: number; offset?: number }): Promise<LocalHit[]>;
