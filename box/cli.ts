@@ -53,6 +53,7 @@ Images:
   commit [-m MSG] BOX [REF] | diff BOX | export -o FILE BOX
 
 Groups:
+  network create NAME | ls | inspect NET... | rm NET... | connect NET BOX | disconnect NET BOX
   volume create [NAME] | ls | inspect NAME... | rm [-f] NAME... | prune   (-v NAME:/path mounts one)
   snapshot create BOX [NAME] | restore SNAP [BOX] | ls | inspect SNAP... | rm SNAP...
 
@@ -61,7 +62,7 @@ System:
   cri [--listen unix:///run/a3s/box.sock] [--sandbox-image REF]   the Kubernetes CRI (gRPC)
 
 Run options: -d, -i, -t, --rm, -e K=V, -v HOST:GUEST[:ro], -w DIR, -u UID[:GID], --name NAME,
-  --hostname NAME, --memory 512m, --cpus 1.5, --pids-limit N, --network none|host,
+  --hostname NAME, --memory 512m, --cpus 1.5, --pids-limit N, --network none|host|NAME,
   --timeout SECS, --driver namespace|qemu|...
 
 Common options: --format json|table (--json), --home DIR, --database-url URL, -h/--help`;
@@ -145,8 +146,9 @@ function createOptions(
   command: string[],
 ): CreateBoxOptions {
   const network = (values.network as string | undefined) ?? "none";
-  if (network !== "none" && network !== "host") {
-    throw new UsageError(`invalid --network '${network}': use none or host`);
+  const bridged = network !== "none" && network !== "host";
+  if (bridged && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(network)) {
+    throw new UsageError(`invalid --network '${network}': use none, host or a network's name`);
   }
   return {
     image,
@@ -157,7 +159,8 @@ function createOptions(
     workdir: values.workdir as string | undefined,
     user: values.user as string | undefined,
     hostname: values.hostname as string | undefined,
-    network,
+    network: bridged ? "none" : network as "none" | "host",
+    networks: bridged ? [network] : undefined,
     limits: {
       memoryBytes: values.memory ? parseMemory(values.memory as string) : undefined,
       cpus: values.cpus ? parseCpus(values.cpus as string) : undefined,

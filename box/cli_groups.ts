@@ -4,7 +4,7 @@
  * own flags; `cli.ts` parses them and opens the runtime.
  */
 import { join } from "node:path";
-import { type CliOptions, UsageError } from "@a3s/common";
+import { A3sError, type CliOptions, UsageError } from "@a3s/common";
 import type { BoxManager } from "./manager.ts";
 import { SnapshotStore } from "./snapshots.ts";
 import { commitBox, diffBox, exportBox } from "./builder/commit.ts";
@@ -153,8 +153,77 @@ const snapshotCommand: GroupCommand = {
   },
 };
 
+const networkCommand: GroupCommand = {
+  options: {},
+  async run({ boxes, positionals: [sub, ...p], format }) {
+    const networks = boxes.networks;
+    switch (sub) {
+      case "create":
+        need(p, 1, "network create NAME");
+        console.log((await networks.create(p[0])).id);
+        return;
+      case "ls": {
+        const list = await networks.list();
+        print(format, list, () =>
+          table(
+            ["NETWORK ID", "NAME", "DRIVER", "SUBNET", "BOXES"],
+            list.map((n) => [n.id.slice(0, 12), n.name, n.driver, n.subnet, `${n.members.length}`]),
+          ));
+        return;
+      }
+      case "inspect": {
+        need(p, 1, "network inspect NETWORK...");
+        const out = [];
+        for (const name of p) out.push(await networks.inspect(name));
+        console.log(JSON.stringify(out, null, 2));
+        return;
+      }
+      case "rm":
+        need(p, 1, "network rm NETWORK...");
+        for (const name of p) {
+          await networks.remove(name);
+          console.log(name);
+        }
+        return;
+      case "connect": {
+        need(p, 2, "network connect NETWORK BOX");
+        const box = await boxes.inspect(p[1]);
+        const onOne = (await networks.list()).some((n) =>
+          n.members.some((m) => m.name === box.name)
+        );
+        if (!onOne && box.state === "running") {
+          throw new A3sError(
+            "unsupported",
+            `box ${box.name} runs in a network namespace of its own; connect works for boxes started with --network NAME`,
+            { status: 409, field: "box" },
+          );
+        }
+        if (!onOne) {
+          throw new A3sError(
+            "unsupported",
+            `box ${box.name} was not created on a network; create it with --network ${p[0]}`,
+            { status: 409, field: "box" },
+          );
+        }
+        const member = await networks.attach(p[0], box.name);
+        console.log(`${box.name} ${member.device} ${member.ip}`);
+        return;
+      }
+      case "disconnect": {
+        need(p, 2, "network disconnect NETWORK BOX");
+        const box = await boxes.inspect(p[1]);
+        await networks.detach(p[0], box.name);
+        return;
+      }
+      default:
+        throw new UsageError("usage: a3s box network create|ls|rm|inspect|connect|disconnect");
+    }
+  },
+};
+
 /** The grouped commands by name. */
 export const GROUP_COMMANDS: Record<string, GroupCommand> = {
+  network: networkCommand,
   volume: volumeCommand,
   snapshot: snapshotCommand,
   commit: {

@@ -22,6 +22,7 @@ import type {
 } from "./types.ts";
 import { bootSeconds, boxCountSources, execSeconds } from "./metrics.ts";
 import { VOLUME_NAME, VolumeStore } from "./volumes.ts";
+import { NetworkStore } from "./network/networks.ts";
 
 /** A box's lifecycle state, as Docker names them. */
 export type BoxState = "created" | "running" | "exited";
@@ -66,6 +67,11 @@ export interface CreateBoxOptions {
   network?: "none" | "host";
   /** A network namespace path to join (a pod's or a bridged network's); namespace driver only. */
   netns?: string;
+  /**
+   * Bridged networks to attach the box to (created with `network create`); other boxes on them
+   * reach it by its name. The first network's hosts file becomes its /etc/hosts.
+   */
+  networks?: string[];
   timeoutSeconds?: number;
   driver?: string;
   autoRemove?: boolean;
@@ -139,6 +145,8 @@ export class BoxManager {
   readonly images: ImageStore;
   /** Named volumes (`-v name:/path`). */
   readonly volumes: VolumeStore;
+  /** Bridged networks (`--network name`). */
+  readonly networks: NetworkStore;
   readonly #db: Kysely<BoxTables>;
   readonly #options: BoxManagerOptions;
   readonly #drivers: Map<string, BoxDriver>;
@@ -149,6 +157,7 @@ export class BoxManager {
     this.#options = options;
     this.images = options.images;
     this.volumes = new VolumeStore(options.home);
+    this.networks = new NetworkStore(options.home);
     this.#db = options.store.db<BoxTables>();
     this.#drivers = new Map(options.drivers.map((d) => [d.name, d]));
     this.#countSource = async () => {
@@ -326,6 +335,50 @@ export class BoxManager {
 
   /** Creates a box without starting it. */
   async create(options: CreateBoxOptions): Promise<BoxInfo> {
+    if (!options.networks?.length) return await this.#createBox(options);
+    if (options.netns || options.network === "host") {
+      throw new ValidationError(
+        "a box on bridged networks cannot also use netns or host",
+        "network",
+      );
+    }
+    if (options.name !== undefined && !NAME.test(options.name)) {
+      throw new ValidationError(`invalid name '${options.name}'`, "name");
+    }
+    const name = options.name ?? `box-${randomId().slice(0, 12)}`;
+    if (
+      await this.#db.selectFrom("box_boxes").select("id").where("name", "=", name)
+        .executeTakeFirst()
+    ) {
+      throw new A3sError("name_in_use", `the name '${name}' is already in use`, {
+        status: 409,
+        field: "name",
+      });
+    }
+    const attached: string[] = [];
+    try {
+      let netns: string | undefined;
+      let hosts: VolumeMount | undefined;
+      for (const network of options.networks) {
+        const member = await this.networks.attach(network, name);
+        attached.push(network);
+        netns ??= this.networks.memberNetns(member);
+        hosts ??= { host: this.networks.hostsFile(network), guest: "/etc/hosts", readOnly: true };
+      }
+      return await this.#createBox({
+        ...options,
+        name,
+        netns,
+        network: "none",
+        volumes: [...(options.volumes ?? []), hosts!],
+      });
+    } catch (error) {
+      for (const network of attached) await this.networks.detach(network, name).catch(() => {});
+      throw error;
+    }
+  }
+
+  async #createBox(options: CreateBoxOptions): Promise<BoxInfo> {
     const image = await this.images.resolve(options.image, "image");
     const config = JSON.parse(image.config) as {
       config?: {
@@ -588,6 +641,11 @@ export class BoxManager {
   async #removeRow(row: BoxRow): Promise<void> {
     const driver = this.#drivers.get(row.driver);
     if (driver) await driver.remove(this.#spec(row));
+    for (const network of await this.networks.list()) {
+      if (network.members.some((m) => m.name === row.name)) {
+        await this.networks.detach(network.name, row.name);
+      }
+    }
     await this.#db.deleteFrom("box_boxes").where("id", "=", row.id).execute();
     await this.#audit("delete", row.id, { name: row.name });
   }

@@ -52,3 +52,4 @@ export { type VolumeInfo, VolumeStore } from "./volumes.ts";
 export { type SnapshotInfo, SnapshotStore } from "./snapshots.ts";
 export { CriRuntime, type CriRuntimeOptions } from "./cri/cri_runtime.ts";
 export { CRI_PROTO, type CriServer, loadCriServices, serveCri } from "./cri/server.ts";
+export { type NetworkInfo, type NetworkMember, NetworkStore } from "./network/networks.ts";

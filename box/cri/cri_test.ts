@@ -212,6 +212,10 @@ Deno.test({
       runtimeClient.close();
       imageClient.close();
       await server.close();
+      // A failed assertion must not leave network namespaces behind.
+      for (const pod of (await runtime.listPodSandbox({})).items) {
+        await runtime.removePodSandbox({ pod_sandbox_id: pod.id });
+      }
       for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
       boxes.close();
       await home.close();

@@ -1,0 +1,102 @@
+/**
+ * Bridged networks on real boxes: two boxes on one network reach each other by name, have no
+ * route anywhere else, and everything is torn down with the boxes and the network.
+ */
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
+import { A3sError } from "@a3s/common";
+import { addBusybox, testHome } from "../_test_support.ts";
+import { BoxManager } from "../manager.ts";
+import { NamespaceDriver } from "../drivers/namespace.ts";
+
+const canRun = Deno.uid() === 0 &&
+  (await new Deno.Command("bwrap", { args: ["--version"] }).output().then((o) => o.success)
+    .catch(() => false)) &&
+  (await new Deno.Command("ip", { args: ["netns", "list"] }).output().then((o) => o.success)
+    .catch(() => false));
+
+async function netnsList(): Promise<string> {
+  const out = await new Deno.Command("ip", { args: ["netns", "list"] }).output();
+  return new TextDecoder().decode(out.stdout);
+}
+
+async function sh(boxes: BoxManager, box: string, script: string) {
+  const process = await boxes.exec(box, { command: ["sh", "-c", script] });
+  await process.stdin.close();
+  const [out, err, status] = await Promise.all([
+    new Response(process.stdout).text(),
+    new Response(process.stderr).text(),
+    process.status,
+  ]);
+  return { out, err, code: status.exitCode };
+}
+
+Deno.test({
+  name: "network: boxes on a bridge reach each other by name and nothing else",
+  ignore: !canRun,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const home = await testHome();
+    const boxes = await BoxManager.open({
+      store: home.store,
+      images: home.images,
+      home: home.home,
+      drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
+    });
+    await addBusybox(home.images);
+    const network = await boxes.networks.create("appnet");
+    try {
+      await boxes.run({
+        image: "busybox",
+        name: "srv",
+        networks: ["appnet"],
+        command: [
+          "sh",
+          "-c",
+          "mkdir -p /www; echo hello from srv > /www/index.html; httpd -f -p 8080 -h /www",
+        ],
+      });
+      await boxes.run({
+        image: "busybox",
+        name: "client",
+        networks: ["appnet"],
+        command: ["sleep", "600"],
+      });
+      let reply = { out: "", err: "", code: -1 };
+      for (let i = 0; i < 30 && reply.code !== 0; i++) {
+        // nc rather than wget: Debian's static busybox wget crashes (SIGSEGV) on any URL.
+        reply = await sh(
+          boxes,
+          "client",
+          'printf "GET /index.html HTTP/1.0\\r\\n\\r\\n" | nc -w 2 srv 8080 | tail -n 1',
+        );
+        if (reply.code !== 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      assertEquals(reply.out, "hello from srv\n", reply.err);
+      const hosts = await sh(boxes, "client", "cat /etc/hosts");
+      assert(/10\.89\.\d+\.\d+\tsrv/.test(hosts.out), hosts.out);
+      // The only route is the network's own subnet: no default route to the host or beyond.
+      const routes = await sh(boxes, "client", "ip route");
+      assertEquals(routes.out.trim().split("\n").length, 1, routes.out);
+      assert(routes.out.startsWith(network.subnet), routes.out);
+      // A box that is not on the network cannot reach srv.
+      await boxes.run({ image: "busybox", name: "outsider", command: ["sleep", "600"] });
+      const srvIp = (await boxes.networks.inspect("appnet")).members[0].ip;
+      const outsider = await sh(boxes, "outsider", `echo x | nc -w 1 ${srvIp} 8080`);
+      assert(outsider.code !== 0);
+
+      await assertRejects(() => boxes.networks.remove("appnet"), A3sError, "has boxes attached");
+      for (const name of ["srv", "client", "outsider"]) await boxes.remove(name, true);
+      assertEquals((await boxes.networks.inspect("appnet")).members, []);
+      await boxes.networks.remove("appnet");
+      assert(!(await netnsList()).includes(network.netns));
+    } finally {
+      for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
+      for (const n of await boxes.networks.list()) {
+        await boxes.networks.remove(n.name).catch(() => {});
+      }
+      boxes.close();
+      await home.close();
+    }
+  },
+});

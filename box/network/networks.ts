@@ -1,0 +1,256 @@
+/**
+ * Bridged networks: each network is a bridge inside a network namespace of its own (never the
+ * host's, so nothing on it can reach the host or beyond), and each box attached to it gets its
+ * own namespace joined to the bridge by a veth pair, with an address from the network's /24.
+ * Boxes find each other by name through a hosts file the network keeps and mounts at
+ * `/etc/hosts` (rewritten in place, so running boxes see boxes that join later).
+ */
+import { join } from "node:path";
+import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
+import { createNetns, deleteNetns, netnsPath } from "../cri/netns.ts";
+
+/** A box attached to a network. */
+export interface NetworkMember {
+  /** The box's name, which other boxes resolve. */
+  name: string;
+  ip: string;
+  /** The box's own network namespace. */
+  netns: string;
+  /** The host end of its veth pair, on the bridge. */
+  hostVeth: string;
+  /** The interface inside the box (eth0 on its first network). */
+  device: string;
+}
+
+/** A network as `box network ls/inspect` shows it. */
+export interface NetworkInfo {
+  name: string;
+  id: string;
+  driver: "bridge";
+  subnet: string;
+  /** The namespace holding the bridge. */
+  netns: string;
+  createdAt: number;
+  members: NetworkMember[];
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
+
+async function ip(args: string[]): Promise<void> {
+  const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new A3sError(
+      "network_failed",
+      `ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+}
+
+/**
+ * The networks of one data dir.
+ *
+ * @example
+ * ```ts
+ * import { NetworkStore } from "@a3s/box";
+ * const networks = new NetworkStore("/tmp/a3s");
+ * console.log(await networks.list());
+ * ```
+ */
+export class NetworkStore {
+  readonly dir: string;
+
+  constructor(home: string) {
+    this.dir = join(home, "box", "networks");
+  }
+
+  #record(name: string): string {
+    return join(this.dir, `${name}.json`);
+  }
+
+  /** The hosts file boxes on `name` mount at /etc/hosts. */
+  hostsFile(name: string): string {
+    return join(this.dir, `${name}.hosts`);
+  }
+
+  async #save(network: NetworkInfo): Promise<void> {
+    await Deno.mkdir(this.dir, { recursive: true });
+    await Deno.writeTextFile(this.#record(network.name), JSON.stringify(network));
+    const lines = ["127.0.0.1\tlocalhost", ...network.members.map((m) => `${m.ip}\t${m.name}`)];
+    // Written in place (same inode), so bind mounts in running boxes see the new members.
+    await Deno.writeTextFile(this.hostsFile(network.name), `${lines.join("\n")}\n`);
+  }
+
+  async inspect(name: string): Promise<NetworkInfo> {
+    if (!NAME.test(name)) throw new ValidationError(`invalid network name '${name}'`, "name");
+    try {
+      return JSON.parse(await Deno.readTextFile(this.#record(name))) as NetworkInfo;
+    } catch {
+      throw new NotFoundError(`no such network: ${name}`, "network");
+    }
+  }
+
+  async list(): Promise<NetworkInfo[]> {
+    const out: NetworkInfo[] = [];
+    try {
+      for await (const entry of Deno.readDir(this.dir)) {
+        if (!entry.name.endsWith(".json")) continue;
+        out.push(await this.inspect(entry.name.slice(0, -5)));
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Creates a network with the next free 10.89.N.0/24. */
+  async create(name: string): Promise<NetworkInfo> {
+    if (!NAME.test(name)) throw new ValidationError(`invalid network name '${name}'`, "name");
+    const existing = await this.list();
+    if (existing.some((n) => n.name === name)) {
+      throw new A3sError("network_exists", `network ${name} already exists`, {
+        status: 409,
+        field: "name",
+      });
+    }
+    const used = new Set(existing.map((n) => Number(n.subnet.split(".")[2])));
+    let octet = 1;
+    while (used.has(octet) && octet < 255) octet++;
+    if (octet === 255) throw new A3sError("network_full", "no free subnet left in 10.89.0.0/16");
+    const id = crypto.randomUUID().replaceAll("-", "");
+    const netns = `a3s-net-${id.slice(0, 10)}`;
+    await createNetns(netns);
+    try {
+      await ip(["-n", netns, "link", "add", "br0", "type", "bridge"]);
+      await ip(["-n", netns, "link", "set", "br0", "up"]);
+    } catch (error) {
+      await deleteNetns(netns);
+      throw error;
+    }
+    const network: NetworkInfo = {
+      name,
+      id,
+      driver: "bridge",
+      subnet: `10.89.${octet}.0/24`,
+      netns,
+      createdAt: Date.now(),
+      members: [],
+    };
+    await this.#save(network);
+    return network;
+  }
+
+  /**
+   * Attaches a box (by the name others will resolve) before it starts: makes its namespace,
+   * wires it to the bridge and adds it to the hosts file. Returns the namespace path to join.
+   */
+  async attach(networkName: string, boxName: string): Promise<NetworkMember> {
+    // A box already on another network keeps its namespace and gains one more interface.
+    const elsewhere = (await this.list()).flatMap((n) => n.members).filter((m) =>
+      m.name === boxName
+    );
+    const network = await this.inspect(networkName);
+    if (network.members.some((m) => m.name === boxName)) {
+      throw new A3sError("name_in_use", `${boxName} is already on network ${networkName}`, {
+        status: 409,
+        field: "name",
+      });
+    }
+    const taken = new Set(network.members.map((m) => Number(m.ip.split(".")[3])));
+    let host = 2;
+    while (taken.has(host) && host < 255) host++;
+    if (host === 255) throw new A3sError("network_full", `network ${networkName} is full`);
+    const prefix = network.subnet.split(".").slice(0, 3).join(".");
+    const suffix = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
+    const member: NetworkMember = {
+      name: boxName,
+      ip: `${prefix}.${host}`,
+      netns: elsewhere[0]?.netns ?? `a3s-box-${suffix}`,
+      hostVeth: `veth${suffix}`,
+      device: `eth${elsewhere.length}`,
+    };
+    if (elsewhere.length === 0) await createNetns(member.netns);
+    try {
+      await ip([
+        "-n",
+        network.netns,
+        "link",
+        "add",
+        member.hostVeth,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        member.device,
+        "netns",
+        member.netns,
+      ]);
+      await ip(["-n", network.netns, "link", "set", member.hostVeth, "master", "br0", "up"]);
+      await ip(["-n", member.netns, "addr", "add", `${member.ip}/24`, "dev", member.device]);
+      await ip(["-n", member.netns, "link", "set", member.device, "up"]);
+    } catch (error) {
+      if (elsewhere.length === 0) await deleteNetns(member.netns);
+      else await ip(["-n", network.netns, "link", "del", member.hostVeth]).catch(() => {});
+      throw error;
+    }
+    network.members.push(member);
+    await this.#save(network);
+    return member;
+  }
+
+  /** The namespace path a member joins. */
+  memberNetns(member: NetworkMember): string {
+    return netnsPath(member.netns);
+  }
+
+  /** Detaches a box: its namespace (and so its veth pair) goes, and its hosts line. */
+  async detach(networkName: string, boxName: string): Promise<void> {
+    const network = await this.inspect(networkName);
+    const member = network.members.find((m) => m.name === boxName);
+    if (!member) throw new NotFoundError(`${boxName} is not on network ${networkName}`, "box");
+    const shared = (await this.list()).some((n) =>
+      n.name !== networkName && n.members.some((m) => m.netns === member.netns)
+    );
+    // Deleting the bridge end removes the pair; the namespace goes with the box's last network.
+    if (shared) await ip(["-n", network.netns, "link", "del", member.hostVeth]);
+    else await deleteNetns(member.netns);
+    network.members = network.members.filter((m) => m !== member);
+    await this.#save(network);
+  }
+
+  /** Removes a network; one with members needs them detached first. */
+  async remove(name: string): Promise<void> {
+    const network = await this.inspect(name);
+    if (network.members.length > 0) {
+      throw new A3sError(
+        "network_in_use",
+        `network ${name} has boxes attached: ${network.members.map((m) => m.name).join(", ")}`,
+        { status: 409, field: "name" },
+      );
+    }
+    await deleteNetns(network.netns);
+    await Deno.remove(this.#record(name)).catch(() => {});
+    await Deno.remove(this.hostsFile(name)).catch(() => {});
+  }
+
+  /** Detaches members whose boxes no longer exist (`exists` says which do). */
+  async prune(exists: (boxName: string) => Promise<boolean>): Promise<void> {
+    for (const network of await this.list()) {
+      for (const member of network.members) {
+        if (!(await exists(member.name))) await this.detach(network.name, member.name);
+      }
+    }
+  }
+}
+
+/** What a box needs to start on a network: the namespace to join and the hosts file mount. */
+export async function networkBoxOptions(
+  networks: NetworkStore,
+  networkName: string,
+  boxName: string,
+): Promise<{ netns: string; hostsMount: { host: string; guest: string; readOnly: boolean } }> {
+  const member = await networks.attach(networkName, boxName);
+  return {
+    netns: networks.memberNetns(member),
+    hostsMount: { host: networks.hostsFile(networkName), guest: "/etc/hosts", readOnly: true },
+  };
+}
