@@ -58,6 +58,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMai
     summary: "publish, follow and list events on the bus",
     load: () => import("./event/cli.ts").then((m) => m.main),
   },
+  gateway: {
+    summary: "run the reverse proxy from a config file, check it, hash keys",
+    load: () => import("./gateway/cli.ts").then((m) => m.main),
+  },
 };
 
 function usage(): string {

@@ -19,6 +19,7 @@ export const SERVED_MODULES: ReadonlyArray<() => Promise<A3sModule>> = [
   () => import("./search/routes.ts").then((m) => m.searchModule()),
   () => import("./code/routes.ts").then((m) => m.codeModule()),
   () => import("./event/routes.ts").then((m) => m.eventModule()),
+  () => import("./gateway/routes.ts").then((m) => m.gatewayModule()),
 ];
 
 const HELP = `Usage: a3s serve [options]
@@ -33,6 +34,9 @@ Options:
   --body-limit BYTES   largest accepted request body (env A3S_BODY_LIMIT, default 8 MiB)
   --log-level LEVEL    debug|info|warn|error|silent (env A3S_LOG_LEVEL, default info)
   --config FILE        JSON config file (env A3S_CONFIG, default <home>/config.json)
+  --insecure-no-auth-on-public-bind
+                       serve a non-loopback bind with no API token configured: anyone who
+                       can reach the port may run commands (env A3S_INSECURE_NO_AUTH_ON_PUBLIC_BIND)
   -h, --help           show this help`;
 
 /** Runs `serve`; resolves once the server has shut down. */
@@ -45,6 +49,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     "body-limit": { type: "string" },
     "log-level": { type: "string" },
     config: { type: "string" },
+    "insecure-no-auth-on-public-bind": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -65,6 +70,10 @@ export async function serveCommand(args: string[]): Promise<number> {
       config: values.config,
     },
   });
+  if (values["insecure-no-auth-on-public-bind"]) {
+    const security = typeof config.security === "object" ? config.security : {};
+    config.security = { ...security, insecureNoAuthOnPublicBind: true };
+  }
   const server = await startServer({
     config,
     modules,
