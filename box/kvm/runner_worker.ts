@@ -37,10 +37,14 @@ scope.onmessage = (event: MessageEvent<StartMessage>) => {
   c.pthreadSigmask(SIG_UNBLOCK, set, null);
   scope.postMessage("ready");
   while (true) {
-    Atomics.wait(words, 0, RunnerState.Idle);
     const state = Atomics.load(words, 0);
     if (state === RunnerState.Quit) break;
-    if (state !== RunnerState.Run) continue;
+    if (state !== RunnerState.Run) {
+      // Idle, or Done while the main thread handles the exit: sleep until the word changes
+      // (the main thread notifies after storing Run or Quit), never spin.
+      Atomics.wait(words, 0, state);
+      continue;
+    }
     const result = c.ioctlInt(vcpuFd, KVM.RUN, 0n);
     Atomics.store(words, 1, result < 0 ? -errno() : result);
     Atomics.store(words, 0, RunnerState.Done);
