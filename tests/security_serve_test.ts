@@ -234,6 +234,18 @@ Deno.test({
       } finally {
         await serve.stop();
       }
+      const open = await spawnServe(["--host", "0.0.0.0", "--insecure-no-auth-on-public-bind"], {
+        A3S_HOME: home,
+        A3S_TOKENS: "",
+      });
+      try {
+        const url = open.url.replace("0.0.0.0", "127.0.0.1");
+        const tags = await fetch(`${url}/api/tags`);
+        assertEquals(tags.status, 200);
+        assert(Array.isArray((await tags.json()).models));
+      } finally {
+        await open.stop();
+      }
     } finally {
       await Deno.remove(home, { recursive: true });
     }
