@@ -128,3 +128,70 @@ export function startRedis(): Promise<TestBroker | undefined> {
     "redis",
   );
 }
+
+/**
+ * A private PostgreSQL cluster (Debian's binaries, run as the `postgres` user because initdb
+ * refuses root), so a test may crash and restart it without touching the shared test server.
+ * `kill` is `pg_ctl stop -m immediate`: no shutdown checkpoint, crash recovery on start.
+ */
+export async function startPostgres(): Promise<TestBroker | undefined> {
+  const bin = await postgresBin();
+  if (!bin) {
+    console.log("SKIPPED: PostgreSQL server binaries are not installed");
+    return undefined;
+  }
+  const asPostgres = Deno.uid() === 0 ? ["runuser", "-u", "postgres", "--"] : [];
+  const run = async (args: string[]) => {
+    const [command, ...rest] = [...asPostgres, ...args];
+    const out = await new Deno.Command(command, { args: rest, stdout: "null", stderr: "piped" })
+      .output();
+    if (!out.success) {
+      throw new Error(`${args[0]} failed: ${new TextDecoder().decode(out.stderr).slice(-400)}`);
+    }
+  };
+  const port = freePort();
+  const dir = await Deno.makeTempDir({ prefix: "a3s-pg-" });
+  if (Deno.uid() === 0) {
+    await new Deno.Command("chown", { args: ["postgres", dir] }).output();
+  }
+  const data = `${dir}/data`;
+  await run([`${bin}/initdb`, "-D", data, "-A", "trust", "-U", "a3s", "--no-sync"]);
+  const start = () =>
+    run([
+      `${bin}/pg_ctl`,
+      "-D",
+      data,
+      "-w",
+      "-l",
+      `${dir}/log`,
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
+      "start",
+    ]);
+  const kill = () => run([`${bin}/pg_ctl`, "-D", data, "-m", "immediate", "stop"]).catch(() => {});
+  await start();
+  return {
+    url: `postgres://a3s@127.0.0.1:${port}/postgres`,
+    kill,
+    start,
+    async stop() {
+      await kill();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+async function postgresBin(): Promise<string | undefined> {
+  try {
+    const versions: string[] = [];
+    for await (const entry of Deno.readDir("/usr/lib/postgresql")) versions.push(entry.name);
+    versions.sort((a, b) => Number(b) - Number(a));
+    for (const version of versions) {
+      const bin = `/usr/lib/postgresql/${version}/bin`;
+      if (await Deno.stat(`${bin}/pg_ctl`).then(() => true, () => false)) return bin;
+    }
+  } catch {
+    // not installed
+  }
+  return undefined;
+}

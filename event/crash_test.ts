@@ -7,7 +7,7 @@ import { assert, assertEquals } from "@a3s/common/testing";
 import { openStore } from "@a3s/common";
 import { createTestDatabase } from "@a3s/common/testing";
 import { waitFor } from "./_contract.ts";
-import { startNats, startRedis, type TestBroker } from "./_brokers.ts";
+import { startNats, startPostgres, startRedis, type TestBroker } from "./_brokers.ts";
 import { EventBus } from "./bus.ts";
 import { openProvider } from "./providers/open.ts";
 import type { EventProvider } from "./provider.ts";
@@ -200,6 +200,27 @@ if (redis) {
         await restartedBrokerKeepsAckedEvents(redis, () => openProvider({ url: redis.url }));
       } finally {
         await redis.stop();
+      }
+    },
+  });
+}
+
+const postgres = await startPostgres();
+if (postgres) {
+  Deno.test({
+    name:
+      "store (PostgreSQL): a database crash and restart during publishing loses no acknowledged event",
+    ...options,
+    fn: async () => {
+      const store = await openStore({ databaseUrl: postgres.url, poolSize: 4 });
+      try {
+        await restartedBrokerKeepsAckedEvents(
+          postgres,
+          () => openProvider({ store, databaseUrl: postgres.url, dedupeWindowMs: 600_000 }),
+        );
+      } finally {
+        await store.close();
+        await postgres.stop();
       }
     },
   });

@@ -97,6 +97,8 @@ export class StoreProvider implements EventProvider {
     const connect = async () => {
       const client = new Client({ connectionString: url });
       client.on("notification", () => this.#wakeup.notify());
+      // A dropped connection may report more than once; the loop below reacts to the first.
+      client.on("error", () => {});
       await client.connect();
       await client.query(`listen ${CHANNEL}`);
       return client;
