@@ -214,3 +214,26 @@ Deno.test("a VM without irqchip refuses to raise interrupt lines", opts, () => {
     vm.close();
   }
 });
+
+Deno.test("two vCPUs run at once, each on its own runner thread", opts, async () => {
+  const machine = Machine.create({ memoryBytes: 16 * MiB, vcpus: 2 });
+  try {
+    let count = 0;
+    machine.vm.bus.addPio(0x512, 1, { ioRead: () => 0, ioWrite: () => count++ });
+    machine.vm.memory.write(0x200000, GUESTS.exits);
+    for (const vcpu of machine.vm.vcpus) {
+      enterLongMode(vcpu, machine.vm.memory, 0x200000);
+      const regs = vcpu.getRegs();
+      regs.rcx = 300n;
+      vcpu.setRegs(regs);
+    }
+    const results = await Promise.all([
+      machine.vm.run({ vcpu: 0, timeoutMs: 20_000 }),
+      machine.vm.run({ vcpu: 1, timeoutMs: 20_000 }),
+    ]);
+    assertEquals(results.map((r) => [r.reason, r.exits.io]), [["hlt", 300], ["hlt", 300]]);
+    assertEquals(count, 600);
+  } finally {
+    machine.close();
+  }
+});
