@@ -4,7 +4,13 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { type A3sModule, createRouter, defineModule, NotFoundError } from "@a3s/common";
+import {
+  type A3sModule,
+  createRouter,
+  defineModule,
+  NotFoundError,
+  SELF_AUTHENTICATED,
+} from "@a3s/common";
 import { type Classifier, createClassifier } from "./classify.ts";
 import { type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
 import { Guard } from "./guard.ts";
@@ -292,8 +298,9 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
         anonymousOnLoopback: true,
       },
       { path: "/safeclaw/v1/taint/*", scope: "safeclaw:write" },
-      // Platforms authenticate webhooks with their own signatures, checked by each adapter.
-      { path: "/safeclaw/v1/channels/*", scope: "safeclaw:write", anonymousOnLoopback: true },
+      // Platforms cannot send our token: every adapter requires its platform's secret in
+      // config and refuses unsigned requests, so the route is open on every bind.
+      { path: "/safeclaw/v1/channels/*", scope: SELF_AUTHENTICATED },
       // The WebChat page and its socket: a local user's browser, like a model API client.
       { path: "/", methods: ["GET"], scope: "safeclaw:read", anonymousOnLoopback: true },
       {
