@@ -53,6 +53,7 @@ Images:
   commit [-m MSG] BOX [REF] | diff BOX | export -o FILE BOX
 
 Groups:
+  compose [-f compose.yaml] [-p NAME] up [-d] | down [-v] | ps | config
   network create NAME | ls | inspect NET... | rm NET... | connect NET BOX | disconnect NET BOX
   volume create [NAME] | ls | inspect NAME... | rm [-f] NAME... | prune   (-v NAME:/path mounts one)
   snapshot create BOX [NAME] | restore SNAP [BOX] | ls | inspect SNAP... | rm SNAP...

@@ -3,13 +3,15 @@
  * `export`, `history`, `image-inspect`, `image-prune`, `login` and `logout`. Each declares its
  * own flags; `cli.ts` parses them and opens the runtime.
  */
-import { join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { parseComposeFile } from "./compose/compose_file.ts";
+import { checkImages, composeDown, composePs, composeUp } from "./compose/compose.ts";
 import { A3sError, type CliOptions, UsageError } from "@a3s/common";
 import type { BoxManager } from "./manager.ts";
 import { SnapshotStore } from "./snapshots.ts";
 import { commitBox, diffBox, exportBox } from "./builder/commit.ts";
 import type { LayerDescriptor } from "./image/oci.ts";
-import { size, table } from "./cli_format.ts";
+import { boxTable, size, table } from "./cli_format.ts";
 
 /** What a grouped command gets. */
 export interface GroupContext {
@@ -221,8 +223,53 @@ const networkCommand: GroupCommand = {
   },
 };
 
+const composeCommand: GroupCommand = {
+  options: {
+    file: { type: "string", short: "f" },
+    "project-name": { type: "string", short: "p" },
+    detach: { type: "boolean", short: "d" },
+    volumes: { type: "boolean", short: "v" },
+  },
+  async run({ boxes, positionals: [sub], values, format }) {
+    const file = resolve((values.file as string | undefined) ?? "compose.yaml");
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch {
+      throw new UsageError(`cannot read compose file ${file}`);
+    }
+    const dir = dirname(file);
+    const project = parseComposeFile(
+      text,
+      (values["project-name"] as string | undefined) ?? basename(dir),
+    );
+    const log = (line: string) => console.error(line);
+    switch (sub) {
+      case "config":
+        console.log(JSON.stringify(project, null, 2));
+        return;
+      case "up":
+        // Boxes run detached either way; -d is accepted for Docker's muscle memory.
+        await checkImages(boxes, project);
+        await composeUp(boxes, project, dir, log);
+        return;
+      case "down":
+        await composeDown(boxes, project, { volumes: values.volumes === true, log });
+        return;
+      case "ps": {
+        const list = await composePs(boxes, project);
+        print(format, list, () => boxTable(list));
+        return;
+      }
+      default:
+        throw new UsageError("usage: a3s box compose [-f FILE] [-p NAME] up|down [-v]|ps|config");
+    }
+  },
+};
+
 /** The grouped commands by name. */
 export const GROUP_COMMANDS: Record<string, GroupCommand> = {
+  compose: composeCommand,
   network: networkCommand,
   volume: volumeCommand,
   snapshot: snapshotCommand,

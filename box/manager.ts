@@ -72,6 +72,8 @@ export interface CreateBoxOptions {
    * reach it by its name. The first network's hosts file becomes its /etc/hosts.
    */
   networks?: string[];
+  /** More names the box answers to on its networks (a compose service's name). */
+  networkAliases?: string[];
   timeoutSeconds?: number;
   driver?: string;
   autoRemove?: boolean;
@@ -360,7 +362,7 @@ export class BoxManager {
       let netns: string | undefined;
       let hosts: VolumeMount | undefined;
       for (const network of options.networks) {
-        const member = await this.networks.attach(network, name);
+        const member = await this.networks.attach(network, name, options.networkAliases);
         attached.push(network);
         netns ??= this.networks.memberNetns(member);
         hosts ??= { host: this.networks.hostsFile(network), guest: "/etc/hosts", readOnly: true };

@@ -53,3 +53,9 @@ export { type SnapshotInfo, SnapshotStore } from "./snapshots.ts";
 export { CriRuntime, type CriRuntimeOptions } from "./cri/cri_runtime.ts";
 export { CRI_PROTO, type CriServer, loadCriServices, serveCri } from "./cri/server.ts";
 export { type NetworkInfo, type NetworkMember, NetworkStore } from "./network/networks.ts";
+export {
+  type ComposeProject,
+  type ComposeService,
+  parseComposeFile,
+} from "./compose/compose_file.ts";
+export { composeDown, composePs, composeUp } from "./compose/compose.ts";

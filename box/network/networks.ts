@@ -20,6 +20,8 @@ export interface NetworkMember {
   hostVeth: string;
   /** The interface inside the box (eth0 on its first network). */
   device: string;
+  /** More names that resolve to it (a compose service's name). */
+  aliases?: string[];
 }
 
 /** A network as `box network ls/inspect` shows it. */
@@ -75,7 +77,10 @@ export class NetworkStore {
   async #save(network: NetworkInfo): Promise<void> {
     await Deno.mkdir(this.dir, { recursive: true });
     await Deno.writeTextFile(this.#record(network.name), JSON.stringify(network));
-    const lines = ["127.0.0.1\tlocalhost", ...network.members.map((m) => `${m.ip}\t${m.name}`)];
+    const lines = [
+      "127.0.0.1\tlocalhost",
+      ...network.members.map((m) => [m.ip, m.name, ...(m.aliases ?? [])].join("\t")),
+    ];
     // Written in place (same inode), so bind mounts in running boxes see the new members.
     await Deno.writeTextFile(this.hostsFile(network.name), `${lines.join("\n")}\n`);
   }
@@ -143,7 +148,11 @@ export class NetworkStore {
    * Attaches a box (by the name others will resolve) before it starts: makes its namespace,
    * wires it to the bridge and adds it to the hosts file. Returns the namespace path to join.
    */
-  async attach(networkName: string, boxName: string): Promise<NetworkMember> {
+  async attach(
+    networkName: string,
+    boxName: string,
+    aliases: string[] = [],
+  ): Promise<NetworkMember> {
     // A box already on another network keeps its namespace and gains one more interface.
     const elsewhere = (await this.list()).flatMap((n) => n.members).filter((m) =>
       m.name === boxName
@@ -167,6 +176,7 @@ export class NetworkStore {
       netns: elsewhere[0]?.netns ?? `a3s-box-${suffix}`,
       hostVeth: `veth${suffix}`,
       device: `eth${elsewhere.length}`,
+      aliases,
     };
     if (elsewhere.length === 0) await createNetns(member.netns);
     try {
