@@ -55,3 +55,9 @@ export {
   type TdxQuote,
   verifyTdxQuote,
 } from "./tee/tdx.ts";
+export {
+  attest,
+  type AttestationResult,
+  type AttestOptions,
+  parseSnpCertTable,
+} from "./tee/attest.ts";

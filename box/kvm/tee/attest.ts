@@ -1,0 +1,128 @@
+/**
+ * Attestation from inside a confidential guest, through the kernel's configfs TSM interface
+ * (/sys/kernel/config/tsm/report, Linux 6.7+), which serves both SEV-SNP (`sev_guest`) and TDX
+ * (`tdx_guest`): create a report entry, write the 64-byte nonce to `inblob`, read the signed
+ * `outblob` (an SNP report or a TDX quote) and, for SNP, the `auxblob` certificate table (VCEK,
+ * ASK, ARK). The result is verified before it is returned: SNP against the ARK the caller trusts,
+ * TDX up to Intel's pinned root. Where there is no TEE the answer says so; a simulated answer is
+ * marked simulated and never verified.
+ */
+import { detectTee } from "./detect.ts";
+import { type SnpReport, verifySnpAttestation } from "./snp.ts";
+import { type TdxQuote, verifyTdxQuote } from "./tdx.ts";
+
+/** What `box attest` and the attestation route return. */
+export type AttestationResult =
+  | { tee: "none"; simulated: false; verified: false; message: string }
+  | { tee: "sev-snp"; simulated: false; verified: true; report: SnpReport }
+  | { tee: "tdx"; simulated: false; verified: true; quote: TdxQuote }
+  | { tee: "simulated"; simulated: true; verified: false; message: string; reportData: Uint8Array };
+
+/** Options for {@linkcode attest}. */
+export interface AttestOptions {
+  /** Up to 64 bytes the report must carry (a verifier's fresh nonce). */
+  nonce: Uint8Array;
+  /** Development mode: answer with a report that says SIMULATED and proves nothing. */
+  simulate?: boolean;
+  /** The ARKs (DER) accepted for SEV-SNP; the VCEK chain must end at one of them. */
+  trustedArks?: Uint8Array[];
+  /** Where configfs and /dev live (tests point this at a fake tree). */
+  root?: string;
+  /** The TSM report entry's name; a fresh random one by default. */
+  entryName?: string;
+}
+
+const TSM_REPORTS = "/sys/kernel/config/tsm/report";
+const GUID = {
+  vcek: "63da758d-e664-4564-adc5-f4b93be8accd",
+  ask: "4ab7b379-bbac-4fe4-a02f-05aef327c782",
+  ark: "c0b406a4-a803-4952-9743-3fb6014cd0ae",
+} as const;
+
+function guidText(bytes: Uint8Array): string {
+  const hex = (from: number, to: number, reverse: boolean) => {
+    const part = [...bytes.subarray(from, to)];
+    return (reverse ? part.reverse() : part).map((b) => b.toString(16).padStart(2, "0")).join("");
+  };
+  // A GUID's first three fields are little-endian.
+  return `${hex(0, 4, true)}-${hex(4, 6, true)}-${hex(6, 8, true)}-${hex(8, 10, false)}-${
+    hex(10, 16, false)
+  }`;
+}
+
+/** Splits the SNP certificate table (GUID, offset, length entries; a zero GUID ends it). */
+export function parseSnpCertTable(table: Uint8Array): Map<string, Uint8Array> {
+  const view = new DataView(table.buffer, table.byteOffset, table.byteLength);
+  const certs = new Map<string, Uint8Array>();
+  for (let at = 0; at + 24 <= table.length; at += 24) {
+    const guid = table.subarray(at, at + 16);
+    if (guid.every((b) => b === 0)) break;
+    const offset = view.getUint32(at + 16, true);
+    const length = view.getUint32(at + 20, true);
+    if (offset + length > table.length) throw new Error("a certificate runs past the table");
+    certs.set(guidText(guid), table.slice(offset, offset + length));
+  }
+  return certs;
+}
+
+function paddedNonce(nonce: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (nonce.length > 64) throw new RangeError("the nonce is at most 64 bytes");
+  const padded = new Uint8Array(64);
+  padded.set(nonce);
+  return padded;
+}
+
+/** Gets and verifies an attestation report, or says there is no TEE here. */
+export async function attest(options: AttestOptions): Promise<AttestationResult> {
+  const nonce = paddedNonce(options.nonce);
+  if (options.simulate) {
+    return {
+      tee: "simulated",
+      simulated: true,
+      verified: false,
+      message: "SIMULATED attestation: no hardware root of trust; never accept it as evidence",
+      reportData: nonce,
+    };
+  }
+  const root = options.root ?? "";
+  const tee = await detectTee({ root });
+  if (tee.role !== "guest") {
+    return {
+      tee: "none",
+      simulated: false,
+      verified: false,
+      message: tee.role === "host"
+        ? `no TEE here: this is a ${tee.kind} host, not a confidential guest`
+        : "no TEE here: neither /dev/sev-guest nor /dev/tdx_guest exists",
+    };
+  }
+  const reports = `${root}${TSM_REPORTS}`;
+  const entry = `${reports}/${options.entryName ?? `a3s-${crypto.randomUUID()}`}`;
+  await Deno.mkdir(entry, { recursive: true });
+  try {
+    await Deno.writeFile(`${entry}/inblob`, nonce);
+    const provider = (await Deno.readTextFile(`${entry}/provider`)).trim();
+    const outblob = await Deno.readFile(`${entry}/outblob`);
+    if (provider === "sev_guest") {
+      const certs = parseSnpCertTable(await Deno.readFile(`${entry}/auxblob`));
+      const vcek = certs.get(GUID.vcek);
+      const ask = certs.get(GUID.ask);
+      const ark = certs.get(GUID.ark);
+      if (!vcek || !ask || !ark) throw new Error("the host did not supply the VCEK, ASK and ARK");
+      const trusted = options.trustedArks ?? [];
+      if (!trusted.some((t) => t.length === ark.length && t.every((b, i) => b === ark[i]))) {
+        throw new Error("the report's ARK is not one this verifier trusts");
+      }
+      const report = await verifySnpAttestation(outblob, { ark, ask, vcek }, { reportData: nonce });
+      return { tee: "sev-snp", simulated: false, verified: true, report };
+    }
+    if (provider === "tdx_guest") {
+      const quote = await verifyTdxQuote(outblob, { reportData: nonce });
+      return { tee: "tdx", simulated: false, verified: true, quote };
+    }
+    throw new Error(`unknown TSM provider ${provider}`);
+  } finally {
+    // configfs entries go with rmdir; a plain directory (a test tree) needs its files removed.
+    await Deno.remove(entry).catch(() => Deno.remove(entry, { recursive: true })).catch(() => {});
+  }
+}

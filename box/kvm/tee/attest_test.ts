@@ -1,0 +1,142 @@
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
+import { attest } from "./attest.ts";
+import { pemToDer } from "./der.ts";
+
+const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
+const ark = pemToDer(Deno.readTextFileSync(fixture("ark_milan.pem")));
+const ask = pemToDer(Deno.readTextFileSync(fixture("ask_milan.pem")));
+const genoaArk = pemToDer(Deno.readTextFileSync(fixture("ark_genoa.pem")));
+const vcek = Deno.readFileSync(fixture("vcek_milan.der"));
+const snpReport = Uint8Array.from(
+  Deno.readTextFileSync(fixture("report_milan.hex")).trim().match(/../g)!,
+  (h) => parseInt(h, 16),
+);
+const tdxQuote = Deno.readFileSync(fixture("tdx_quote_v4.bin"));
+
+function guidBytes(guid: string): Uint8Array {
+  const hex = guid.replaceAll("-", "");
+  const bytes = Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
+  bytes.subarray(0, 4).reverse();
+  bytes.subarray(4, 6).reverse();
+  bytes.subarray(6, 8).reverse();
+  return bytes;
+}
+
+/** The SNP certificate table the host hands the guest, built from the real certificates. */
+function certTable(entries: Array<[string, Uint8Array]>): Uint8Array {
+  const header = (entries.length + 1) * 24;
+  const total = header + entries.reduce((sum, [, der]) => sum + der.length, 0);
+  const table = new Uint8Array(total);
+  const view = new DataView(table.buffer);
+  let offset = header;
+  entries.forEach(([guid, der], i) => {
+    table.set(guidBytes(guid), i * 24);
+    view.setUint32(i * 24 + 16, offset, true);
+    view.setUint32(i * 24 + 20, der.length, true);
+    table.set(der, offset);
+    offset += der.length;
+  });
+  return table;
+}
+
+async function fakeGuest(
+  device: string,
+  provider: string,
+  outblob: Uint8Array,
+  auxblob?: Uint8Array,
+): Promise<string> {
+  const root = await Deno.makeTempDir({ prefix: "a3s-attest-" });
+  await Deno.mkdir(`${root}/dev`);
+  await Deno.writeTextFile(`${root}${device}`, "");
+  const entry = `${root}/sys/kernel/config/tsm/report/test`;
+  await Deno.mkdir(entry, { recursive: true });
+  await Deno.writeTextFile(`${entry}/provider`, `${provider}\n`);
+  await Deno.writeFile(`${entry}/outblob`, outblob);
+  if (auxblob) await Deno.writeFile(`${entry}/auxblob`, auxblob);
+  return root;
+}
+
+Deno.test("attest: no TEE here, a TEE host, and a simulated answer that says so", async () => {
+  const empty = await Deno.makeTempDir();
+  try {
+    const none = await attest({ nonce: new Uint8Array(8), root: empty });
+    assertEquals([none.tee, none.verified, none.simulated], ["none", false, false]);
+    assert(none.tee === "none" && none.message.startsWith("no TEE here"));
+  } finally {
+    await Deno.remove(empty, { recursive: true });
+  }
+  const host = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${host}/sys/module/kvm_amd/parameters`, { recursive: true });
+    await Deno.mkdir(`${host}/proc`);
+    await Deno.writeTextFile(`${host}/sys/module/kvm_amd/parameters/sev_snp`, "Y\n");
+    await Deno.writeTextFile(`${host}/proc/cpuinfo`, "flags\t: fpu sev sev_es sev_snp\n");
+    const onHost = await attest({ nonce: new Uint8Array(8), root: host });
+    assert(
+      onHost.tee === "none" && onHost.message.includes("sev-snp host"),
+      JSON.stringify(onHost),
+    );
+  } finally {
+    await Deno.remove(host, { recursive: true });
+  }
+  const simulated = await attest({ nonce: Uint8Array.of(1, 2, 3), simulate: true });
+  assert(simulated.tee === "simulated");
+  assertEquals([simulated.simulated, simulated.verified], [true, false]);
+  assert(simulated.message.includes("SIMULATED"));
+  assertEquals(simulated.reportData.subarray(0, 4), Uint8Array.of(1, 2, 3, 0));
+});
+
+Deno.test("attest: an SEV-SNP guest's report is fetched through configfs TSM and verified", async () => {
+  const VCEK = "63da758d-e664-4564-adc5-f4b93be8accd";
+  const ASK = "4ab7b379-bbac-4fe4-a02f-05aef327c782";
+  const ARK = "c0b406a4-a803-4952-9743-3fb6014cd0ae";
+  const table = certTable([[VCEK, vcek], [ASK, ask], [ARK, ark]]);
+  const root = await fakeGuest("/dev/sev-guest", "sev_guest", snpReport, table);
+  const nonce = snpReport.slice(0x50, 0x90);
+  try {
+    const result = await attest({ nonce, root, entryName: "test", trustedArks: [ark] });
+    assert(result.tee === "sev-snp");
+    assertEquals([result.verified, result.simulated], [true, false]);
+    assertEquals(result.report.reportData, nonce);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+  const again = await fakeGuest("/dev/sev-guest", "sev_guest", snpReport, table);
+  try {
+    await assertRejects(
+      () =>
+        attest({ nonce: new Uint8Array(64), root: again, entryName: "test", trustedArks: [ark] }),
+      Error,
+      "nonce",
+    );
+  } finally {
+    await Deno.remove(again, { recursive: true });
+  }
+  const third = await fakeGuest("/dev/sev-guest", "sev_guest", snpReport, table);
+  try {
+    await assertRejects(
+      () => attest({ nonce, root: third, entryName: "test", trustedArks: [genoaArk] }),
+      Error,
+      "trusts",
+    );
+  } finally {
+    await Deno.remove(third, { recursive: true });
+  }
+});
+
+Deno.test("attest: a TDX guest's quote is fetched through configfs TSM and verified", async () => {
+  const root = await fakeGuest("/dev/tdx_guest", "tdx_guest", tdxQuote);
+  try {
+    const nonce = tdxQuote.slice(48 + 520, 48 + 584);
+    const result = await attest({ nonce, root, entryName: "test" });
+    assert(result.tee === "tdx");
+    assertEquals(result.verified, true);
+    assertEquals(result.quote.reportData, nonce);
+    const written = await Deno.readFile(`${root}/sys/kernel/config/tsm/report/test/inblob`).catch(
+      () => undefined,
+    );
+    assertEquals(written, undefined, "the report entry is removed afterwards");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
