@@ -1,6 +1,6 @@
 /**
  * One vCPU: its fd, its mmap'd kvm_run area, and the register ioctls. KVM_RUN itself goes through
- * the nonblocking FFI symbol, so it blocks a pool thread rather than the event loop.
+ * the vCPU's runner worker (runner.ts), so it blocks that thread rather than the event loop.
  */
 import {
   decodeRegs,

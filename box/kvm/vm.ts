@@ -1,6 +1,6 @@
 /**
  * A KVM virtual machine: /dev/kvm, the VM fd, guest RAM as memory slot 0, vCPUs, the device
- * buses and the run loop. The run loop awaits KVM_RUN on a pool thread (nonblocking FFI) and
+ * buses and the run loop. The run loop awaits KVM_RUN on the vCPU's runner thread and
  * handles each exit on the event loop: port I/O and MMIO go to the buses, HLT and the guest's
  * reset end the run, and every error exit becomes a {@linkcode VmError}.
  */
@@ -198,7 +198,11 @@ export class Vm {
     for (const vcpu of this.vcpus) vcpu.immediateExit = true;
   }
 
-  /** Stops a running guest, even one spinning without exits, and resolves when it is out. */
+  /**
+   * Asks every vCPU to stop: each run loop ends with reason "stopped" at its vCPU's next exit, and
+   * a vCPU inside KVM_RUN is kicked out by a signal (on hosts where a signal can interrupt a
+   * running guest; the paravirtual kvm_pvm blocks them, see README).
+   */
   stop(): void {
     this.requestStop("stopped");
     for (const vcpu of this.vcpus) kickVcpu(vcpu.fd);
@@ -221,7 +225,7 @@ export class Vm {
         timedOut = true;
         vcpu.immediateExit = true;
         kickVcpu(vcpu.fd);
-        // The kick can land in the instant before the pool thread enters the ioctl; repeat it
+        // The kick can land in the instant before the runner thread enters the ioctl; repeat it
         // until the run loop is out.
         kicker = setInterval(() => kickVcpu(vcpu.fd), 5);
       }, options.timeoutMs);
