@@ -37,6 +37,11 @@ export interface ClientInfo {
   proto: string;
   /** The Host the client asked for. */
   host: string;
+  /**
+   * Settles when the response has been delivered (rejects if the client went away first);
+   * lets the proxy hand the backend's body straight to the server without a JS relay.
+   */
+  completed?: Promise<void>;
 }
 
 function forwardedNode(ip: string): string {

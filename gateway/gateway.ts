@@ -138,8 +138,16 @@ export class Gateway {
     for (const service of this.#table.services.values()) service.close();
   }
 
-  /** Handles one client request; `remoteAddr` is the TCP peer, `proto` how it arrived. */
-  async handle(request: Request, remoteAddr: string, proto = "http"): Promise<Response> {
+  /**
+   * Handles one client request; `remoteAddr` is the TCP peer, `proto` how it arrived, and
+   * `completed` (from Deno.serve) settles once the response has been sent.
+   */
+  async handle(
+    request: Request,
+    remoteAddr: string,
+    proto = "http",
+    completed?: Promise<void>,
+  ): Promise<Response> {
     const started = performance.now();
     const table = this.#table;
     const url = new URL(request.url);
@@ -155,6 +163,7 @@ export class Gateway {
       remoteAddr,
       proto,
       host: request.headers.get("host") ?? url.host,
+      completed,
     };
     let response: Response;
     const outcome: ProxyOutcome = { attempts: 0 };

@@ -88,7 +88,6 @@ export async function forward(
       if (finished) return;
       finished = true;
       backend.end(ok);
-      request.signal.removeEventListener("abort", onClientGone);
     };
     try {
       const response = await fetch(url, {
@@ -101,6 +100,7 @@ export async function forward(
         ...(options.body ? { duplex: "half" } : {}),
       } as RequestInit);
       clearTimeout(timer);
+      request.signal.removeEventListener("abort", onClientGone);
       const ok = response.status < 500;
       if (!ok && attempt + 1 < maxAttempts && response.status !== 501) {
         await response.body?.cancel();
@@ -116,15 +116,23 @@ export async function forward(
         finish(ok);
         return new Response(null, { status: response.status, headers: responseHeaders });
       }
-      // The backend counts as busy until its body has been fully relayed.
-      const relay = new TransformStream<Uint8Array, Uint8Array>({
-        flush: () => finish(ok),
-      });
+      const completed = options.client.completed;
+      if (completed) {
+        // The server sends the backend's body itself; the backend stays busy until it is sent,
+        // and a client that leaves mid-body cancels the upstream read.
+        completed.then(() => finish(ok), () => {
+          controller.abort();
+          finish(ok);
+        });
+        return new Response(response.body, { status: response.status, headers: responseHeaders });
+      }
+      const relay = new TransformStream<Uint8Array, Uint8Array>({ flush: () => finish(ok) });
       // A client that goes away mid-body is not the backend's fault.
       response.body.pipeTo(relay.writable).catch(() => finish(request.signal.aborted && ok));
       return new Response(relay.readable, { status: response.status, headers: responseHeaders });
     } catch (error) {
       clearTimeout(timer);
+      request.signal.removeEventListener("abort", onClientGone);
       finish(false);
       if (request.signal.aborted) return gatewayError(499, "client closed request");
       if (timedOut) {

@@ -86,7 +86,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     ...(options.tls ?? {}),
   }, (request, info) => {
     const addr = info.remoteAddr as Deno.NetAddr;
-    return gateway.handle(request, addr.hostname, proto);
+    return gateway.handle(request, addr.hostname, proto, info.completed);
   });
   const watcher = file ? watchFile(file, options.reloadDebounceMs ?? 100, reload) : undefined;
   const addr = server.addr as Deno.NetAddr;
