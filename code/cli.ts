@@ -19,6 +19,7 @@ import { serveMcpStdio } from "./mcp/server.ts";
 import { loadAgentConfig } from "./config/load.ts";
 import { StoreHistory } from "./state/history.ts";
 import { moduleIntegrations } from "./integrations.ts";
+import { StoreAuditLog } from "./state/audit.ts";
 
 const HELP = `Usage: a3s code <command> [options]
 
@@ -28,6 +29,7 @@ Commands:
   check AGENT.hcl        validate a config and print what it sets up
   tools AGENT.hcl        list the agent's tools (built-in and MCP)
   sessions ls            list stored sessions
+  audit ls               list audited tool calls (--session ID)
 
 Options:
   --plan                 plan the task into parallel steps run by subagents (run)
@@ -265,6 +267,38 @@ export function main(args: string[]): Promise<number> {
         }
         return 0;
       }
+      case "audit": {
+        if (target !== "ls") throw new UsageError("audit takes one subcommand: ls");
+        const store = await openSharedStore(values);
+        try {
+          const entries = await (await StoreAuditLog.open(store)).list({
+            sessionId: values.session as string | undefined,
+            limit: 100,
+          });
+          if (format === "json") console.log(JSON.stringify(entries, null, 2));
+          else {
+            console.log(
+              entries.length
+                ? table(
+                  ["AT", "SESSION", "TOOL", "DECISION", "ERROR", "MS", "TAINTED"],
+                  entries.map((e) => [
+                    new Date(e.at).toISOString(),
+                    e.sessionId,
+                    e.tool,
+                    e.decision,
+                    e.isError ? "yes" : "",
+                    String(e.durationMs),
+                    e.tainted.join(","),
+                  ]),
+                )
+                : "no audited calls",
+            );
+          }
+        } finally {
+          await store.close();
+        }
+        return 0;
+      }
       case "sessions": {
         if (target !== "ls") throw new UsageError("sessions takes one subcommand: ls");
         const store = await openSharedStore(values);
@@ -297,7 +331,7 @@ export function main(args: string[]): Promise<number> {
       default:
         throw new UsageError(
           command === undefined
-            ? "missing command: run, mcp, check, tools or sessions ls"
+            ? "missing command: run, mcp, check, tools, sessions ls or audit ls"
             : `unknown command '${command}'; run with --help`,
         );
     }

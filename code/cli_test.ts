@@ -63,6 +63,12 @@ Deno.test("cli: run streams events (text and JSON lines), interactive sessions a
 
     const sessions = await a3s(["sessions", "ls", "--json"], home);
     assertEquals(JSON.parse(sessions.stdout).length, 3);
+    const audit = await a3s(["audit", "ls", "--json"], home);
+    assertEquals(JSON.parse(audit.stdout).map((e: { tool: string }) => e.tool).sort(), [
+      "bash",
+      "bash",
+      "write",
+    ]);
     const tools = await a3s(["tools", `${home}/agent.hcl`, "--format", "json"], home);
     assertEquals(JSON.parse(tools.stdout).length, 17); // every built-in but memory, which needs the store
 

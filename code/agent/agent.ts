@@ -27,6 +27,7 @@ import { AgentSession, type SessionOptions } from "./session.ts";
 import type { AgentRuntime, ResolvedModel } from "./runtime.ts";
 import { loadSubagents, type SubagentDefinition } from "./subagents.ts";
 import { tokenCounter } from "./tokens.ts";
+import { type AuditLog, StoreAuditLog } from "../state/audit.ts";
 import { A3sError } from "@a3s/common/errors";
 
 /** What a program supplies beyond the config file. */
@@ -79,6 +80,8 @@ export class Agent implements AgentRuntime {
   readonly name: string;
   readonly tools: Map<string, Tool>;
   readonly hooks: HookRunner = new HookRunner();
+  /** The durable audit trail, when the agent has a store. */
+  auditLog?: AuditLog;
   readonly #providers = new Map<string, LlmProvider>();
   readonly #mcp: McpConnection[] = [];
   readonly #closers: (() => Promise<void>)[] = [];
@@ -162,6 +165,7 @@ export class Agent implements AgentRuntime {
       options.classifier,
     );
     if (closeRetry) agent.#closers.push(closeRetry);
+    if (options.store) agent.auditLog = await StoreAuditLog.open(options.store);
     agent.#policy = options.accessPolicy ?? new AccessPolicy({
       hosts: config.web.allow_hosts ?? [],
       privateNetworks: config.web.allow_private ? ["*"] : [],

@@ -72,6 +72,8 @@ Deno.test("agent: tool loop over a real OpenAI-compatible HTTP server; events, h
       "read",
       "allow",
     ]]);
+    const stored = await agent.auditLog!.list({ sessionId: session.id, limit: 10 });
+    assertEquals(stored.map((a) => a.tool).sort(), ["read", "write"]);
     // The wire carried the tools' JSON Schemas.
     const tools = server.bodies[0].tools as { function: { name: string } }[];
     assert(tools.some((t) => t.function.name === "edit"));

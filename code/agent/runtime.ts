@@ -12,6 +12,7 @@ import type { MemoryAccess, SearchFunction } from "../tools/services.ts";
 import type { Tool } from "../tools/tool.ts";
 import type { RetryRunner } from "../llm/types.ts";
 import type { SubagentDefinition } from "./subagents.ts";
+import type { AuditLog } from "../state/audit.ts";
 
 /** A model reference resolved to its provider. */
 export interface ResolvedModel {
@@ -38,6 +39,8 @@ export interface AgentRuntime {
   readonly classifier?: TextClassifier;
   readonly subagents: ReadonlyMap<string, SubagentDefinition>;
   readonly retry: RetryRunner;
+  /** Where tool calls are audited durably (the shared store), when there is one. */
+  readonly auditLog?: AuditLog;
   resolveModel(ref?: string): ResolvedModel;
   /** Fetches a URL a tool chose, through the shared access policy. */
   fetchUrl(url: URL, signal: AbortSignal): Promise<Response>;

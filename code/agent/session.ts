@@ -439,14 +439,14 @@ export class AgentSession {
     if (!nested) {
       this.#emit({ type: "tool_start", callId: call.id, tool: call.name, input: call.arguments });
     }
-    const done = (
+    const done = async (
       result: ToolResult,
       decision: AuditEntry["decision"],
       input: Record<string, unknown>,
       rule?: string,
       tainted: string[] = [],
-    ) => {
-      this.audit.push({
+    ): Promise<ToolResult> => {
+      const entry: AuditEntry = {
         at: Date.now(),
         sessionId: this.id,
         callId: call.id,
@@ -457,6 +457,12 @@ export class AgentSession {
         isError: result.isError,
         durationMs: Math.round(performance.now() - started),
         tainted,
+      };
+      this.audit.push(entry);
+      // The durable trail: secrets in the arguments are redacted before they are stored.
+      await this.#runtime.auditLog?.record({
+        ...entry,
+        input: this.#guard.redactValues(entry.input),
       });
       if (!nested) {
         this.#emit({

@@ -143,6 +143,26 @@ export class SessionGuard {
     return { text: out, redacted };
   }
 
+  /** A copy of `value` with every string's secrets redacted (for stored audit records). */
+  redactValues(value: Record<string, unknown>): Record<string, unknown> {
+    const walk = (v: unknown): unknown => {
+      if (typeof v === "string") {
+        const secrets = classify(v).findings.filter((f) => f.type === "secret");
+        let out = secrets.length ? redact(v, secrets) : v;
+        for (const [tainted, label] of this.#tainted) {
+          if (out.includes(tainted)) out = out.split(tainted).join(`[${label.toUpperCase()}]`);
+        }
+        return out;
+      }
+      if (Array.isArray(v)) return v.map(walk);
+      if (v && typeof v === "object") {
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+      }
+      return v;
+    };
+    return walk(value) as Record<string, unknown>;
+  }
+
   /** How many distinct values are tainted. */
   get taintedCount(): number {
     return this.#tainted.size;

@@ -34,6 +34,26 @@ export const CODE_MIGRATIONS: readonly Migration[] = [{
       "owner",
     ]).execute();
   },
+}, {
+  version: 2,
+  name: "audit",
+  async up(db) {
+    await db.schema.createTable("code_audit")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("at", "bigint", (c) => c.notNull())
+      .addColumn("session_id", "text", (c) => c.notNull())
+      .addColumn("call_id", "text", (c) => c.notNull())
+      .addColumn("tool", "text", (c) => c.notNull())
+      .addColumn("input", "text", (c) => c.notNull())
+      .addColumn("decision", "text", (c) => c.notNull())
+      .addColumn("rule", "text")
+      .addColumn("is_error", "integer", (c) => c.notNull())
+      .addColumn("duration_ms", "integer", (c) => c.notNull())
+      .addColumn("tainted", "text", (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex("code_audit_session").on("code_audit").columns(["session_id", "at"])
+      .execute();
+  },
 }];
 
 /** Row shapes, as kysely sees them. */
@@ -51,6 +71,19 @@ export interface CodeTables {
     role: string;
     body: string;
     created_at: number;
+  };
+  code_audit: {
+    id: string;
+    at: number;
+    session_id: string;
+    call_id: string;
+    tool: string;
+    input: string;
+    decision: string;
+    rule: string | null;
+    is_error: number;
+    duration_ms: number;
+    tainted: string;
   };
   code_memories: {
     id: string;
