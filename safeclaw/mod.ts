@@ -79,7 +79,8 @@ export { SessionLevels } from "./sessions.ts";
 export { detectTee, type TeeKind, type TeeStatus } from "./tee.ts";
 export { Guard, type GuardOptions, type InputDecision } from "./guard.ts";
 export { type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
-export { type SafeclawApi, safeclawModule } from "./routes.ts";
+export { type ChannelResponders, type SafeclawApi, safeclawModule } from "./routes.ts";
+export type { Responder } from "./channels/hub.ts";
 export { type Finding, PII_TYPES, type PiiType } from "@a3s/wasm/pii";
 
 /** The package name. */

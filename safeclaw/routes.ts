@@ -21,7 +21,7 @@ import { sanitize } from "./sanitize.ts";
 import { atLeast } from "./privacy/levels.ts";
 import { detectTee } from "./tee.ts";
 import { handleChatCompletions, type ProxyUpstreams } from "./proxy.ts";
-import { ChannelHub, chatResponder } from "./channels/hub.ts";
+import { ChannelHub, chatResponder, type Responder } from "./channels/hub.ts";
 import type { ChannelAdapter } from "./channels/types.ts";
 import { chatStreamResponder, type StreamingResponder, webchatSocket } from "./channels/webchat.ts";
 import { WEBCHAT_HTML } from "./channels/webchat_page.ts";
@@ -268,8 +268,23 @@ function channelAdapters(config: SafeclawConfig): ChannelAdapter[] {
   return out;
 }
 
-/** What other modules (the agent, channels) receive as `ctx.modules.safeclaw`. */
-export type SafeclawApi = Guard;
+/**
+ * Who answers channel messages. The agent module registers itself here when it starts, so
+ * safeclaw hands messages to the agent without importing it (the module graph stays acyclic).
+ */
+export interface ChannelResponders {
+  /**
+   * Makes `responder` answer every channel message (webhooks and WebChat) from now on, in
+   * place of the configured chat API. Returns a function that restores the previous one.
+   */
+  use(responder: Responder): () => void;
+}
+
+/**
+ * What other modules (the agent, channels) receive as `ctx.modules.safeclaw`: the guard, and
+ * the registry through which the agent becomes the channels' responder.
+ */
+export type SafeclawApi = Guard & { readonly channels: ChannelResponders };
 
 /**
  * The module as `serve` mounts it.
@@ -340,12 +355,36 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
         : undefined;
       const adapters = channelAdapters(ctx.config);
       const responderBase = ctx.config.responder.baseUrl ?? local;
+      // The agent registers itself after safeclaw has started; until then (or without an agent)
+      // the configured chat API answers.
+      let registered: Responder | undefined;
+      const channels: ChannelResponders = {
+        use(responder) {
+          const previous = registered;
+          registered = responder;
+          return () => void (registered = previous);
+        },
+      };
+      const fallback = responderBase
+        ? chatResponder(responderBase, ctx.config.responder.model)
+        : undefined;
+      const fallbackStream = responderBase
+        ? chatStreamResponder(responderBase, ctx.config.responder.model)
+        : undefined;
+      const respond: Responder = (input) => (registered ?? fallback!)(input);
+      // WebChat streams; an agent answers whole (its reply is sanitized as one text anyway).
+      const respondStream: StreamingResponder = (input) =>
+        registered
+          ? (async function* () {
+            yield await registered!(input);
+          })()
+          : fallbackStream!(input);
       // The hub always exists when there is someone to answer: WebChat needs no configuration.
       const hub = responderBase
         ? new ChannelHub(
           guard,
           adapters,
-          chatResponder(responderBase, ctx.config.responder.model),
+          respond,
           (error, message) =>
             ctx.logger.error("channel reply failed", {
               channel: message.channel,
@@ -368,11 +407,9 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
           guard,
           upstreams,
           hub,
-          responderBase
-            ? chatStreamResponder(responderBase, ctx.config.responder.model)
-            : undefined,
+          responderBase ? respondStream : undefined,
         ),
-        api: guard,
+        api: Object.assign(guard, { channels }),
         async close() {
           if (pruner !== undefined) clearInterval(pruner);
           await hub?.close();

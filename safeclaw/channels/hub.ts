@@ -9,7 +9,10 @@ import type { Guard } from "../guard.ts";
 import type { ChannelAdapter, ChannelMessage } from "./types.ts";
 import { DISCORD_DEFERRED } from "./discord.ts";
 
-/** Answers one message; the agent framework takes this place when it lands. */
+/**
+ * Answers one message: the configured chat API, or the agent once it registers itself through
+ * `ChannelResponders` (see routes.ts).
+ */
 export type Responder = (input: {
   session: string;
   /** The message as safeclaw passes it on (redacted where policy says so). */
