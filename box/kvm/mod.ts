@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { enterRealMode, Machine } from "@a3s/box/kvm";
+ * import { enterRealMode, Machine } from "./mod.ts";
  * const machine = Machine.create({ memoryBytes: 2 * 1024 * 1024 });
  * machine.vm.memory.write(0x1000, Uint8Array.of(0xba, 0xf8, 0x03, 0xb0, 0x21, 0xee, 0xf4));
  * enterRealMode(machine.vm.vcpus[0], 0x1000);
