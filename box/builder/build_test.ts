@@ -23,7 +23,8 @@ WORKDIR /work
 RUN mkdir -p $OUT && echo "$GREETING from the builder" > $OUT/message \\
  && rm -f /bin/vi
 COPY src/ ./src/
-RUN cat src/a.txt >> $OUT/message
+COPY notes.txt .
+RUN cat src/a.txt >> $OUT/message && test -f /work/notes.txt
 
 FROM busybox
 LABEL org.example.stage=final version="1.0"

@@ -355,7 +355,11 @@ export class ImageBuilder {
     }
     const workdir = stage.config.config?.WorkingDir || "/";
     const rawDest = words.at(-1)!;
-    const dest = absoluteIn(workdir, rawDest) + (rawDest.endsWith("/") ? "/" : "");
+    const absolute = absoluteIn(workdir, rawDest);
+    // Docker copies into a directory for a trailing '/', for '.' and for the WORKDIR itself.
+    const intoDir = rawDest.endsWith("/") || /(^|\/)\.{1,2}$/.test(rawDest) ||
+      (absolute === workdir && absolute !== "/") || absolute === "/";
+    const dest = absolute === "/" ? "/" : absolute + (intoDir ? "/" : "");
     const entries = await collectCopy({
       root,
       ignore: from === undefined ? ignore : undefined,

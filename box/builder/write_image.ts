@@ -21,6 +21,19 @@ export interface ImageParts {
   history: readonly HistoryEntry[];
 }
 
+/**
+ * Tools that read images (buildah, containerd) require one non-empty history entry per layer;
+ * a base image without history (busybox imported from the host) gets entries for its layers.
+ */
+export function completeHistory(layers: number, history: readonly HistoryEntry[]): HistoryEntry[] {
+  const described = history.filter((h) => !h.empty_layer).length;
+  const missing = Math.max(0, layers - described);
+  return [
+    ...Array.from({ length: missing }, () => ({ created_by: "layer imported without history" })),
+    ...history,
+  ];
+}
+
 /** Writes the config and manifest blobs and records the image; returns its id. */
 export async function writeImage(
   images: ImageStore,
@@ -33,7 +46,7 @@ export async function writeImage(
     ...parts.config,
     created,
     rootfs: { type: "layers", diff_ids: parts.layers.map((l) => l.diffId!) },
-    history: [...parts.history],
+    history: completeHistory(parts.layers.length, parts.history),
   };
   const configBytes = encoder.encode(JSON.stringify(config));
   const manifest: ImageManifest = {

@@ -73,6 +73,8 @@ export async function busyboxImage(
         Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
         Cmd: ["sh"],
       },
+      // One entry per layer, as image tools (buildah, containerd) expect.
+      history: [{ created_by: "busybox-static from the host, with passwd, group and os-release" }],
     },
   };
 }
