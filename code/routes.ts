@@ -19,6 +19,12 @@ import type { AgentSession } from "./agent/session.ts";
 import type { ApprovalRequest } from "./policy/permissions.ts";
 import { loadAgentConfig } from "./config/load.ts";
 import { type PowerChat, PowerProvider } from "./providers/power.ts";
+import type { AgentConfig } from "./config/schema.ts";
+import type { CommandSandbox } from "./runtime/sandbox.ts";
+import type { BoxManager } from "@a3s/box";
+import type { SafeclawApi } from "@a3s/safeclaw";
+import { BoxAgentSandboxes } from "./box_agents.ts";
+import { agentChannelResponder } from "./channel_responder.ts";
 
 /** The `code` section of the a3s config file. */
 export interface CodeModuleConfig {
@@ -110,6 +116,8 @@ export class AgentPool {
       store?: Store;
       powerUrl: string;
       agentOptions?: AgentOptions;
+      /** The sandbox of a configured agent (box's runtime for `box.driver = "box"`). */
+      sandboxFor?: (config: AgentConfig, baseDir: string) => Promise<CommandSandbox | undefined>;
     },
   ) {}
 
@@ -125,9 +133,16 @@ export class AgentPool {
       }
       const common = { store: this.options.store, ...this.options.agentOptions };
       agent = path
-        ? loadAgentConfig(isAbsolute(path) ? path : resolve(this.options.home, path)).then((
+        ? loadAgentConfig(isAbsolute(path) ? path : resolve(this.options.home, path)).then(async (
           loaded,
-        ) => Agent.fromConfig(loaded.config, { baseDir: loaded.baseDir, ...common }))
+        ) =>
+          Agent.fromConfig(loaded.config, {
+            baseDir: loaded.baseDir,
+            ...common,
+            sandbox: await this.options.sandboxFor?.(loaded.config, loaded.baseDir) ??
+              common.sandbox,
+          })
+        )
         : Agent.fromConfig({
           name,
           workspace: resolve(this.options.home, this.config.default_workspace),
@@ -420,14 +435,22 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
  * ```
  */
 export function codeModule(
-  agentOptions: AgentOptions & { withPower?: boolean } = {},
+  agentOptions: AgentOptions & {
+    withPower?: boolean;
+    /**
+     * Answer safeclaw's chat channels with the default agent, and run the commands of agents
+     * with `box.driver = "box"` in box's runtime (needs the safeclaw and box modules).
+     */
+    channels?: boolean;
+  } = {},
 ): A3sModule<CodeModuleConfig, AgentPool> {
   const withPower = agentOptions.withPower ?? true;
+  const channels = agentOptions.channels ?? false;
   return defineModule<CodeModuleConfig, AgentPool>({
     name: "code",
     configSchema: CodeModuleConfigSchema,
     // Agents on the local model call power in process; nothing else is required.
-    dependsOn: withPower ? ["power"] : [],
+    dependsOn: [...(withPower ? ["power"] : []), ...(channels ? ["safeclaw", "box"] : [])],
     access: [
       { path: "/code/v1/sessions/:id", methods: ["GET"], scope: "code:read" },
       // Turns run tools (commands, file writes, fetches): never anonymous.
@@ -437,9 +460,13 @@ export function codeModule(
       const host = ctx.server.host === "0.0.0.0" || ctx.server.host === "::"
         ? "127.0.0.1"
         : ctx.server.host;
+      const sandboxes = channels
+        ? new BoxAgentSandboxes(ctx.modules.box as BoxManager)
+        : undefined;
       const pool = new AgentPool(ctx.config, {
         home: ctx.server.home ?? Deno.cwd(),
         store: ctx.store,
+        sandboxFor: sandboxes ? (config, baseDir) => sandboxes.forAgent(config, baseDir) : undefined,
         powerUrl: `http://${host.includes(":") ? `[${host}]` : host}:${ctx.server.port}/v1`,
         agentOptions: {
           ...agentOptions,
@@ -455,7 +482,21 @@ export function codeModule(
           "code.agents",
         );
       }
-      return { routes: createCodeRoutes(pool, ctx.shutdown), api: pool, close: () => pool.close() };
+      // safeclaw hands each checked, lane-queued channel message to the default agent.
+      const unregister = channels
+        ? (ctx.modules.safeclaw as SafeclawApi).channels.use(
+          agentChannelResponder(pool, ctx.config.default_agent),
+        )
+        : undefined;
+      return {
+        routes: createCodeRoutes(pool, ctx.shutdown),
+        api: pool,
+        async close() {
+          unregister?.();
+          await pool.close();
+          await sandboxes?.close();
+        },
+      };
     },
   });
 }

@@ -4,6 +4,7 @@ import { Agent } from "./agent.ts";
 import { ScriptedProvider } from "../llm/scripted.ts";
 import { scriptedOpenAiServer } from "../_testing/servers.ts";
 import type { AgentEvent } from "./events.ts";
+import type { HookEventName } from "../config/schema.ts";
 import type { ChatRequest } from "../llm/types.ts";
 
 async function tempDir(): Promise<string> {
@@ -382,4 +383,41 @@ Deno.test("agent: config errors and unknown providers fail at creation", async (
     error = e as Error;
   }
   assert(error?.message.includes("no provider named 'nowhere'"), error?.message);
+});
+
+Deno.test("agent: lifecycle hooks fire: SessionStart, GenerateStart/End, SkillLoad, SkillUnload, SessionEnd", async () => {
+  const dir = await tempDir();
+  const seen: string[] = [];
+  const llm = new ScriptedProvider([
+    { toolCalls: [{ name: "load_skill", arguments: { name: "code-review" } }] },
+    { text: "reviewed" },
+  ]);
+  const events: HookEventName[] = [
+    "SessionStart",
+    "GenerateStart",
+    "GenerateEnd",
+    "SkillLoad",
+    "SkillUnload",
+    "SessionEnd",
+  ];
+  const agent = await Agent.fromConfig({ workspace: dir, default_model: "s/m" }, {
+    providers: { s: llm },
+    hooks: events.map((event) => ({ event, run: () => void seen.push(event) })),
+  });
+  try {
+    const session = agent.session();
+    assertEquals((await session.send("review")).text, "reviewed");
+    await session.close();
+    assertEquals(seen, [
+      "SessionStart",
+      "GenerateStart",
+      "SkillLoad",
+      "GenerateEnd",
+      "SkillUnload",
+      "SessionEnd",
+    ]);
+  } finally {
+    await agent.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

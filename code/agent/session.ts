@@ -117,6 +117,8 @@ export class AgentSession {
   readonly #model: ResolvedModel;
   readonly #tools: Map<string, Tool>;
   #todos: TodoItem[] = [];
+  /** Skills loaded in this session; each gets a SkillUnload when the session ends. */
+  readonly #loadedSkills = new Set<string>();
   #turn = 0;
   #running: AbortController | undefined;
   #created = false;
@@ -617,6 +619,7 @@ export class AgentSession {
         if (body !== undefined) {
           const hook = await rt.hooks.run("SkillLoad", this.id, { skill: name });
           if (hook.blocked) return `Skill ${name} was not loaded: ${hook.blocked.reason}`;
+          this.#loadedSkills.add(name);
         }
         return body;
       },
@@ -827,6 +830,10 @@ export class AgentSession {
   /** Ends the session: runs SessionEnd hooks. History stays in the store for resume. */
   async close(): Promise<void> {
     this.cancel();
+    for (const skill of this.#loadedSkills) {
+      await this.#runtime.hooks.run("SkillUnload", this.id, { skill });
+    }
+    this.#loadedSkills.clear();
     if (this.#messages.length) {
       await this.#runtime.hooks.run("SessionEnd", this.id, {
         turns: this.#turn,

@@ -1,0 +1,62 @@
+/**
+ * The agent as safeclaw's channel responder: each chat session (`user:channel:chat`) keeps one
+ * agent session, so a conversation has memory. safeclaw has already classified the message,
+ * checked it for injection and queued it in the session's lane (one turn at a time), and it
+ * sanitizes the reply after this returns.
+ */
+import type { Responder } from "@a3s/safeclaw";
+import type { AgentSession } from "./agent/session.ts";
+import type { Agent } from "./agent/agent.ts";
+import type { AgentPool } from "./routes.ts";
+
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+/**
+ * True when the agent's default model runs on this machine: power in process (a provider with
+ * no URL) or a provider on a loopback address.
+ */
+export function agentModelIsLocal(agent: Agent): boolean {
+  const providerName = agent.config.default_model.split("/")[0];
+  const provider = agent.config.providers.find((p) => p.name === providerName);
+  if (!provider) return false;
+  if (!provider.base_url) return providerName === "power";
+  try {
+    return LOOPBACK.has(new URL(provider.base_url).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** What a channel user sees when their data may not leave the machine and the agent's model would send it away. */
+export const LOCAL_ONLY_REFUSAL =
+  "This conversation holds data that may only go to a local model, and this agent's model is remote.";
+
+/**
+ * A responder that answers with `agentName`'s agent from `pool`. Tool calls that need approval
+ * are refused: a chat user has no approval prompt, and a turn must not wait forever in the lane.
+ *
+ * @example
+ * ```ts ignore
+ * const safeclaw = ctx.modules.safeclaw as SafeclawApi;
+ * const stop = safeclaw.channels.use(agentChannelResponder(pool, "default"));
+ * ```
+ */
+export function agentChannelResponder(pool: AgentPool, agentName: string): Responder {
+  const sessions = new Map<string, AgentSession>();
+  return async ({ session: key, text, localOnly }) => {
+    const agent = await pool.agent(agentName);
+    if (localOnly && !agentModelIsLocal(agent)) return LOCAL_ONLY_REFUSAL;
+    let session = sessions.get(key);
+    if (!session || !pool.sessions.has(session.id)) {
+      session = agent.session({ approver: () => Promise.resolve(false) });
+      sessions.set(key, session);
+      // Listed with the HTTP sessions, so its history can be read at /code/v1/sessions/{id}.
+      pool.sessions.set(session.id, { agentName, session, pending: new Map() });
+    }
+    const result = await session.send(text);
+    if (result.stopReason === "error") {
+      throw new Error(`agent ${agentName}: ${result.error ?? "the turn failed"}`);
+    }
+    return result.text;
+  };
+}
