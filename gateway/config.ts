@@ -4,11 +4,12 @@
  * truth for what a config may say.
  */
 import { z } from "zod";
+import type { GatewayConfig } from "./config_types.ts";
 
 const durationMs = z.number().int().min(1).max(3_600_000);
 
 /** What a router matches; every field set must match (AND). */
-export const RuleSchema = z.object({
+const RuleSchema = z.object({
   /** Host names; `*.example.com` matches one or more leading labels. */
   hosts: z.array(z.string().min(1)).optional(),
   /** Path prefixes, matched on segment boundaries (`/api` matches `/api/x`, not `/apix`). */
@@ -22,7 +23,7 @@ export const RuleSchema = z.object({
 }).strict();
 
 /** One router: a rule, a service and the middlewares in front of it. */
-export const RouterSchema = z.object({
+const RouterSchema = z.object({
   rule: RuleSchema,
   service: z.string().min(1),
   middlewares: z.array(z.string().min(1)).default([]),
@@ -31,7 +32,7 @@ export const RouterSchema = z.object({
 }).strict();
 
 /** One upstream server. */
-export const BackendSchema = z.object({
+const BackendSchema = z.object({
   url: z.url({ protocol: /^https?$/ }),
   weight: z.number().int().min(1).max(1000).default(1),
   /** On this machine or network; privacy routing sends sensitive requests only here. */
@@ -39,7 +40,7 @@ export const BackendSchema = z.object({
 }).strict();
 
 /** How a service spreads requests over its backends. */
-export const LoadBalancerSchema = z.object({
+const LoadBalancerSchema = z.object({
   strategy: z.enum(["round-robin", "weighted", "least-connections", "consistent-hash"]).default(
     "round-robin",
   ),
@@ -49,14 +50,14 @@ export const LoadBalancerSchema = z.object({
 }).strict();
 
 /** Active health checks: a backend failing them gets no traffic until it passes again. */
-export const HealthCheckSchema = z.object({
+const HealthCheckSchema = z.object({
   path: z.string().startsWith("/").default("/healthz"),
   intervalMs: durationMs.default(5000),
   timeoutMs: durationMs.default(1000),
 }).strict();
 
 /** Passive ejection and the per-backend circuit breaker. */
-export const CircuitBreakerSchema = z.object({
+const CircuitBreakerSchema = z.object({
   /** Consecutive failures (connection errors, timeouts, 5xx) that open the breaker. */
   failures: z.number().int().min(1).default(3),
   /** How long an open breaker keeps the backend out before one trial request. */
@@ -64,7 +65,7 @@ export const CircuitBreakerSchema = z.object({
 }).strict();
 
 /** One service: where a router's requests go. */
-export const ServiceSchema = z.object({
+const ServiceSchema = z.object({
   backends: z.array(BackendSchema).min(1),
   loadBalancer: LoadBalancerSchema.default({ strategy: "round-robin" }),
   healthCheck: HealthCheckSchema.optional(),
@@ -78,7 +79,7 @@ export const ServiceSchema = z.object({
 const sha256Hex = z.string().regex(/^sha256:[0-9a-f]{64}$/, "expected sha256:<64 hex digits>");
 
 /** The middleware kinds; a middleware entry sets exactly one. */
-export const MiddlewareSchema = z.object({
+const MiddlewareSchema = z.object({
   apiKeys: z.object({
     /** Key name to the key's hash (`a3s gateway hash KEY`); keys are never stored in clear. */
     keys: z.record(z.string(), sha256Hex),
@@ -150,7 +151,7 @@ export const MiddlewareSchema = z.object({
 });
 
 /** The whole gateway config, as a file or the admin API holds it. */
-export const GatewayConfigSchema = z.object({
+export const GatewayConfigSchema: z.ZodType<GatewayConfig> = z.object({
   routers: z.record(z.string(), RouterSchema).default({}),
   services: z.record(z.string(), ServiceSchema).default({}),
   middlewares: z.record(z.string(), MiddlewareSchema).default({}),
@@ -177,13 +178,15 @@ export const GatewayConfigSchema = z.object({
   }
 });
 
-/** A validated gateway config. */
-export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
-/** A validated router. */
-export type RouterConfig = z.infer<typeof RouterSchema>;
-/** A validated service. */
-export type ServiceConfig = z.infer<typeof ServiceSchema>;
-/** A validated middleware entry. */
-export type MiddlewareConfig = z.infer<typeof MiddlewareSchema>;
-/** A validated match rule. */
-export type RuleConfig = z.infer<typeof RuleSchema>;
+export type {
+  BackendConfig,
+  CircuitBreakerConfig,
+  GatewayConfig,
+  HeaderEdits,
+  HealthCheckConfig,
+  LoadBalancerConfig,
+  MiddlewareConfig,
+  RouterConfig,
+  RuleConfig,
+  ServiceConfig,
+} from "./config_types.ts";

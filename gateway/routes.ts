@@ -10,8 +10,20 @@ import { GatewayConfigSchema } from "./config.ts";
 import type { Gateway } from "./gateway.ts";
 import { type RunningGateway, startGateway } from "./server.ts";
 
+/** The validated `gateway` section. */
+export interface GatewaySection {
+  /** The routers/services/middlewares file. */
+  configFile?: string;
+  /** Listen address. */
+  host: string;
+  /** Listen port. */
+  port: number;
+  /** Serves the admin API. */
+  admin: boolean;
+}
+
 /** The `gateway` section of the a3s config. */
-export const GatewaySectionSchema = z.object({
+export const GatewaySectionSchema: z.ZodType<GatewaySection> = z.object({
   /** The routers/services/middlewares file; the gateway listens only when one is set or admin is on. */
   configFile: z.string().optional(),
   host: z.string().default("127.0.0.1"),
@@ -19,9 +31,6 @@ export const GatewaySectionSchema = z.object({
   /** Serves the admin API (status, config read and replace); off unless enabled. */
   admin: z.boolean().default(false),
 });
-
-/** The validated `gateway` section. */
-export type GatewaySection = z.infer<typeof GatewaySectionSchema>;
 
 /** What other modules may call. */
 export interface GatewayApi {
@@ -52,7 +61,12 @@ const StatusSchema = z.object({
   })),
 }).openapi("GatewayStatus");
 
-const ConfigBody = z.record(z.string(), z.unknown()).openapi("GatewayConfig", {
+const ConfigBody = z.object({
+  routers: z.record(z.string(), z.unknown()).optional(),
+  services: z.record(z.string(), z.unknown()).optional(),
+  middlewares: z.record(z.string(), z.unknown()).optional(),
+  trustedProxies: z.array(z.string()).optional(),
+}).openapi("GatewayConfig", {
   description: "routers, services, middlewares and trustedProxies, as in the config file",
 });
 
@@ -121,7 +135,7 @@ function adminRoutes(running: RunningGateway) {
         200: { description: "config", content: { "application/json": { schema: ConfigBody } } },
       },
     }),
-    (c) => c.json(running.gateway.config as Record<string, unknown>, 200),
+    (c) => c.json(running.gateway.config, 200),
   );
   app.openapi(
     createRoute({
@@ -147,7 +161,7 @@ function adminRoutes(running: RunningGateway) {
         throw error;
       }
       running.gateway.apply(config);
-      return c.json(config as Record<string, unknown>, 200);
+      return c.json(config, 200);
     },
   );
   return app;

@@ -17,7 +17,7 @@ const { values } = parseArgs({
   },
 });
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -88,9 +88,9 @@ async function wrk(url: string): Promise<Figures> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const dir = await Deno.makeTempDir({ prefix: "gateway_bench_" });
-const backendPort = await freePort();
-const nginxPort = await freePort();
-const gatewayPort = await freePort();
+const backendPort = freePort();
+const nginxPort = freePort();
+const gatewayPort = freePort();
 await Deno.writeTextFile(`${dir}/stream.bin`, "x".repeat(256 * 1024));
 const backend = startNginx(
   dir,
