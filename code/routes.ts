@@ -460,13 +460,13 @@ export function codeModule(
       const host = ctx.server.host === "0.0.0.0" || ctx.server.host === "::"
         ? "127.0.0.1"
         : ctx.server.host;
-      const sandboxes = channels
-        ? new BoxAgentSandboxes(ctx.modules.box as BoxManager)
-        : undefined;
+      const sandboxes = channels ? new BoxAgentSandboxes(ctx.modules.box as BoxManager) : undefined;
       const pool = new AgentPool(ctx.config, {
         home: ctx.server.home ?? Deno.cwd(),
         store: ctx.store,
-        sandboxFor: sandboxes ? (config, baseDir) => sandboxes.forAgent(config, baseDir) : undefined,
+        sandboxFor: sandboxes
+          ? (config, baseDir) => sandboxes.forAgent(config, baseDir)
+          : undefined,
         powerUrl: `http://${host.includes(":") ? `[${host}]` : host}:${ctx.server.port}/v1`,
         agentOptions: {
           ...agentOptions,
