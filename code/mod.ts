@@ -83,5 +83,22 @@ export { type HistoryStore, MemoryHistory, StoreHistory } from "./state/history.
 export { connectMcpServer } from "./mcp/client.ts";
 export { createMcpServer, serveMcpStdio } from "./mcp/server.ts";
 
+export type { AgentRuntime, ResolvedModel } from "./agent/runtime.ts";
+export type { AuditLog } from "./state/audit.ts";
+export type { RetryRunner } from "./llm/types.ts";
+export type { DeepPartial, ModelConfig, SubagentConfig } from "./config/schema.ts";
+export type { ToolResult } from "./tools/run_tool.ts";
+export type { CommandResult, RunOptions } from "./runtime/sandbox.ts";
+export type { SessionInfo } from "./state/history.ts";
+export type { HookEventName, HookOutcome } from "./policy/hooks.ts";
+export type { PermissionAction, PermissionDecision, PermissionRule } from "./policy/permissions.ts";
+export type { PlanStep } from "./agent/planner.ts";
+export type { GuardFinding, GuardOptions, InspectedResult } from "./policy/guard.ts";
+export type { Skill } from "./skills/skills.ts";
+export type { SkillSummary, ToolServices } from "./tools/services.ts";
+export type { McpConnection } from "./mcp/client.ts";
+export type { LoadedConfig } from "./config/load.ts";
+export type { HclDocument, HclOptions, HclValue } from "./config/hcl.ts";
+
 /** The package name. */
 export const MODULE_NAME = "@a3s/code";
