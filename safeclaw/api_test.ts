@@ -122,7 +122,7 @@ Deno.test("the OpenAI proxy redacts, routes local-only data locally and sanitize
     await withServer(home, {
       proxy: { localUpstream: local.url, remoteUpstream: remote.url, remoteApiKey: "sk-remote" },
       policy: { actions: { Sensitive: "redact" } },
-    }, async (_server, call) => {
+    }, async (_server, _call) => {
       const chat = async (session: string, content: string, stream = false) => {
         const res = await fetch(new URL("/safeclaw/v1/chat/completions", _server.url), {
           method: "POST",

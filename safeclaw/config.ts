@@ -3,21 +3,42 @@ import { z } from "zod";
 
 /** The validated section. */
 export interface SafeclawConfig {
+  /** A policy file (YAML or JSON); see `Policy` for its fields. */
   policyFile?: string;
+  /** An inline policy, merged over the file's. */
   policy?: Record<string, unknown>;
+  /**
+   * The HMAC key of the audit chain (16+ bytes). Without one, a random key is made once and
+   * kept in `<home>/safeclaw/audit.key`.
+   */
   auditKey?: string;
+  /** Audit records older than this many days are pruned behind a signed checkpoint; 0 keeps all. */
   auditRetentionDays: number;
+  /**
+   * The chat proxy's upstreams: the local OpenAI-compatible server (default: this server's own
+   * `/v1`), and a remote one with its API key, which never gets data at or above `localOnlyAt`.
+   */
   proxy: { localUpstream?: string; remoteUpstream?: string; remoteApiKey?: string };
+  /** Where to look for TEE guest devices (default `/`; tests point it at a fake root). */
   teeRoot: string;
+  /** The chat platforms to receive webhooks from. */
   channels: ChannelsConfig;
+  /**
+   * Who answers channel messages until the agent framework does: an OpenAI-compatible API
+   * (default: the proxy's local upstream) and the model to ask.
+   */
   responder: { baseUrl?: string; model: string };
 }
 
 /** The chat platforms to receive webhooks from; each is off until configured. */
 export interface ChannelsConfig {
+  /** A Telegram bot: its token and the `secret_token` given to `setWebhook`. */
   telegram?: { botToken: string; secretToken: string; apiBase?: string };
+  /** A Slack app: the signing secret requests are verified with and the `xoxb-` bot token. */
   slack?: { signingSecret: string; botToken: string; apiBase?: string };
+  /** A Discord application: its hex Ed25519 public key (interactions are verified with it). */
   discord?: { publicKey: string; applicationId: string; apiBase?: string };
+  /** A Feishu (Lark) app: its credentials, and the token and key its callbacks are checked with. */
   feishu?: {
     appId: string;
     appSecret: string;
@@ -25,7 +46,9 @@ export interface ChannelsConfig {
     encryptKey: string;
     apiBase?: string;
   };
+  /** A DingTalk robot: the app secret its callbacks are signed with. */
   dingtalk?: { appSecret: string; apiBase?: string };
+  /** A WeCom (WeChat Work) app: corp, secret and agent, and the callback Token and EncodingAESKey. */
   wecom?: {
     corpId: string;
     corpSecret: string;

@@ -20,15 +20,22 @@ import type { TeeStatus } from "./tee.ts";
 
 /** What the pipeline decided about one input. */
 export interface InputDecision {
+  /** The session the message belongs to. */
   session: string;
   /** The level of this message alone. */
   level: Level;
   /** The session's level after this message (it never goes down). */
   sessionLevel: Level;
+  /**
+   * What to do with it: the policy's action at the message's level, or `block` for an injection
+   * (when the policy blocks them) or for data that needs a TEE this host lacks.
+   */
   action: Action;
   /** True when the message may only go to local models. */
   localOnly: boolean;
+  /** The sensitive values the classifier found in the message. */
   findings: Detection[];
+  /** The prompt-injection verdict on the message. */
   injection: InjectionVerdict;
   /** The text to pass on: redacted when the action is `redact`. */
   text: string;
@@ -42,10 +49,15 @@ export interface InputDecision {
 
 /** Options of {@linkcode Guard.open}. */
 export interface GuardOptions {
+  /** The shared store the audit log and session levels live in. */
   store: Store;
+  /** The policy every decision follows. */
   policy: Policy;
+  /** The HMAC key of the audit chain. */
   hmacKey: string;
+  /** Whether this host runs in a TEE, for the policy's `requireTeeAt`. */
   tee: TeeStatus;
+  /** A classifier to share; without one the guard makes its own and frees it on close. */
   classifier?: Classifier;
 }
 
@@ -69,10 +81,15 @@ const SECRET_TYPES = new Set(["secret"]);
  * ```
  */
 export class Guard {
+  /** The policy every decision follows. */
   readonly policy: Policy;
+  /** The audit log every decision is recorded in. */
   readonly audit: AuditLog;
+  /** Each session's level, which only ratchets up. */
   readonly sessions: SessionLevels;
+  /** Whether this host runs in a TEE. */
   readonly tee: TeeStatus;
+  /** The classifier inputs and outputs go through. */
   readonly classifier: Classifier;
   #ownsClassifier: boolean;
   #trackers = new Map<string, TaintTracker>();

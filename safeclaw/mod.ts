@@ -78,7 +78,7 @@ export {
 export { SessionLevels } from "./sessions.ts";
 export { detectTee, type TeeKind, type TeeStatus } from "./tee.ts";
 export { Guard, type GuardOptions, type InputDecision } from "./guard.ts";
-export { type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
+export { type ChannelsConfig, type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
 export { type ChannelResponders, type SafeclawApi, safeclawModule } from "./routes.ts";
 export type { Responder } from "./channels/hub.ts";
 export { type Finding, PII_TYPES, type PiiType } from "@a3s/wasm/pii";

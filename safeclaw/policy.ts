@@ -60,7 +60,12 @@ export interface Policy {
   requireTeeAt: Level | null;
   /** Below this confidence a finding does not count. */
   minConfidence: number;
+  /** A score at or above `threshold` is an injection, and `action` says what happens to it. */
   injection: { threshold: number; action: "block" | "flag" };
+  /**
+   * What happens to a tool call that carries tainted data, or runs an exfiltration pattern
+   * towards a host outside `allowHosts` (exact names or `*.example.org`).
+   */
   toolCalls: {
     onTainted: "block" | "approve";
     onExfiltration: "block" | "approve";

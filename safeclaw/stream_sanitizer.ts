@@ -11,7 +11,9 @@ import { type RedactionMode, sanitize, type Vault } from "./sanitize.ts";
 export interface StreamSanitizerOptions {
   /** Finds the values to redact in a text. */
   detect(text: string): Detection[];
+  /** How found values are replaced (as {@linkcode sanitize} does). */
   mode?: RedactionMode;
+  /** Where originals are kept, for modes that can restore them. */
   vault?: Vault;
   /** Characters kept back at the end (default 48: a grouped card or IBAN with context). */
   holdBack?: number;

@@ -12,13 +12,17 @@ export type TaintKind = "Sensitive" | "Secret" | "PromptInjection";
 
 /** A value's labels. */
 export interface Label {
+  /** How much the value is trusted. */
   trust: Trust;
+  /** Every kind of taint the value carries. */
   taints: TaintKind[];
 }
 
 /** One tracked value. */
 export interface TaintEntry {
+  /** The taint id, `taint-<n>`, unique within its tracker. */
   id: string;
+  /** What kind of taint the value carries. */
   kind: TaintKind;
   /** Where it was seen: `input`, `tool:<name>`, `reply`. */
   source: string;
@@ -28,7 +32,9 @@ export interface TaintEntry {
 
 /** A tracked value found in a text. */
 export interface TaintHit {
+  /** The id of the tracked value found. */
   id: string;
+  /** Its kind of taint. */
   kind: TaintKind;
   /** Which encoding matched: `raw`, `base64`, `hex`, `url`, `reversed`, `compact`. */
   encoding: string;

@@ -9,6 +9,7 @@ export type TeeKind = "sev-snp" | "tdx" | null;
 
 /** What was found. */
 export interface TeeStatus {
+  /** The TEE found, or null when none. */
   kind: TeeKind;
   /** The device that told us, e.g. `/dev/sev-guest`. */
   device: string | null;

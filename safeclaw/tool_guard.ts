@@ -9,6 +9,7 @@ import type { TaintHit, TaintTracker } from "./taint.ts";
 
 /** A tool call as the agent proposes it. */
 export interface ToolCall {
+  /** The tool's name. */
   tool: string;
   /** The arguments, as the model produced them. */
   args: unknown;
@@ -16,8 +17,11 @@ export interface ToolCall {
 
 /** The decision. */
 export interface ToolDecision {
+  /** Run it, refuse it, or ask a person first (the policy's `toolCalls` choose). */
   decision: "allow" | "block" | "approve";
+  /** Why, in words, when not allowed. */
   reasons: string[];
+  /** The tracked values found in the arguments. */
   taints: TaintHit[];
   /** Hosts the command would reach. */
   hosts: string[];

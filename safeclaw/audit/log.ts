@@ -24,7 +24,9 @@ export type Severity = (typeof SEVERITIES)[number];
 export interface AuditEvent {
   /** What was decided: `classification`, `block`, `redaction`, `injection`, `approval`, ... */
   kind: string;
+  /** How serious the decision is; filters and alerts go by it. */
   severity: Severity;
+  /** The session the decision is about; null or absent for server-wide events. */
   session?: string | null;
   /** Details; stored as canonical JSON. Never the sensitive values themselves. */
   data?: Record<string, unknown>;
@@ -32,22 +34,33 @@ export interface AuditEvent {
 
 /** A stored record. */
 export interface AuditRecord {
+  /** Its position in the chain: 1 for the first record, one more for each after. */
   seq: number;
+  /** When it was appended, in epoch milliseconds. */
   ts: number;
+  /** The event's kind, as recorded. */
   kind: string;
+  /** The event's severity. */
   severity: Severity;
+  /** The event's session, or null when it had none. */
   session: string | null;
+  /** The event's details. */
   data: Record<string, unknown>;
+  /** The hash of the record before it (or of the checkpoint or genesis it follows). */
   prevHash: string;
+  /** HMAC-SHA256 over this record's fields and `prevHash`: the link that breaks on tampering. */
   hash: string;
 }
 
 /** A filter for listing and exporting. */
 export interface AuditFilter {
+  /** Exactly this severity. */
   severity?: Severity;
   /** At or above this severity. */
   minSeverity?: Severity;
+  /** Only this session's records. */
   session?: string;
+  /** Only records of this kind. */
   kind?: string;
   /** Epoch milliseconds, inclusive. */
   since?: number;
@@ -55,11 +68,13 @@ export interface AuditFilter {
   until?: number;
   /** Records after this seq (for paging). */
   afterSeq?: number;
+  /** At most this many records (default 1000). */
   limit?: number;
 }
 
 /** The outcome of {@linkcode AuditLog.verify}. */
 export interface VerifyResult {
+  /** True when the chain, its head and its checkpoint all check out. */
   ok: boolean;
   /** Records checked. */
   records: number;

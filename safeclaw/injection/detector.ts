@@ -15,7 +15,9 @@ export type Source = (typeof SOURCES)[number];
 
 /** One piece of evidence. */
 export interface InjectionMatch {
+  /** The id of the rule that matched. */
   rule: string;
+  /** The kind of attack the rule looks for. */
   category: Category;
   /** Which view it was found in: `plain`, `base64`, `hidden_html`, ... */
   view: string;
@@ -25,10 +27,13 @@ export interface InjectionMatch {
 
 /** A verdict. */
 export interface InjectionVerdict {
+  /** True when the score reaches the threshold. */
   injection: boolean;
   /** In [0, 1]. */
   score: number;
+  /** The kinds of attack found, each once. */
   categories: Category[];
+  /** The evidence behind the score. */
   matches: InjectionMatch[];
   /** One sentence a person can read. */
   explanation: string;
@@ -36,6 +41,7 @@ export interface InjectionVerdict {
 
 /** Options for one verdict. */
 export interface InjectionOptions {
+  /** Where the text came from (default `user`); untrusted content weighs more. */
   source?: Source;
   /** Score at or above which a text is an injection (default 0.5). */
   threshold?: number;

@@ -39,8 +39,11 @@ export type EntityType = (typeof ENTITY_TYPES)[number];
 
 /** One detected value: `text.slice(start, end)`, offsets in UTF-16 code units. */
 export interface Detection {
+  /** What kind of value it is. */
   type: EntityType;
+  /** Where it starts, inclusive. */
   start: number;
+  /** Where it ends, exclusive. */
   end: number;
   /** In [0, 1]: checksum-validated matches near 1, weak format-only matches below 0.5. */
   confidence: number;
