@@ -29,41 +29,67 @@ export type BoxState = "created" | "running" | "exited";
 
 /** What `inspect` and `ps` show. */
 export interface BoxInfo {
+  /** The box's id, 64 hex characters; a unique prefix also names it. */
   id: string;
+  /** The box's unique name, given or generated. */
   name: string;
+  /** The image reference the box was created from, as given. */
   image: string;
+  /** The id (manifest digest) of the image the reference resolved to. */
   imageId: string;
+  /** The name of the driver running the box. */
   driver: string;
+  /** Where the box is in its lifecycle. */
   state: BoxState;
+  /** The main command, entrypoint included. */
   command: string[];
+  /** When the box was created, in milliseconds since the epoch. */
   createdAt: number;
+  /** When the box last started, in milliseconds since the epoch; null before its first start. */
   startedAt: number | null;
+  /** When the box last stopped, in milliseconds since the epoch; null while it never stopped. */
   finishedAt: number | null;
+  /** The main command's exit code once it stopped; null before. */
   exitCode: number | null;
   /** Why it stopped: exited, stopped, killed, timeout, oom, pids_limit, host_restart. */
   reason: string | null;
+  /** The resource limits the box runs under. */
   limits: BoxLimits;
+  /** `none` for loopback only, `host` for the host's network. */
   network: "none" | "host";
+  /** Host paths and named volumes mounted into the box. */
   volumes: VolumeMount[];
+  /** The main command's environment, the image's merged with the caller's. */
   env: Record<string, string>;
+  /** The main command's working directory; null for the image's default. */
   workdir: string | null;
+  /** Whether the box is removed once it exits (`run --rm`). */
   autoRemove: boolean;
 }
 
 /** What creating a box takes; only `image` is required. */
 export interface CreateBoxOptions {
+  /** The image reference to create the box from; pulled if not yet local. */
   image: string;
   /** Replaces the image's Cmd; the image's Entrypoint stays in front. */
   command?: string[];
   /** Replaces the image's Entrypoint (as Kubernetes' `command` does); `[]` clears it. */
   entrypoint?: string[];
+  /** A unique name for the box; one is generated when unset. */
   name?: string;
+  /** Environment variables, added over the image's. */
   env?: Record<string, string>;
+  /** The working directory; the image's WorkingDir when unset. */
   workdir?: string;
+  /** `uid[:gid]` to run as; the image's User when unset. */
   user?: string;
+  /** The hostname the box sees. */
   hostname?: string;
+  /** Host paths to mount into the box. */
   volumes?: VolumeMount[];
+  /** Memory, CPU and process limits; unlimited when unset. */
   limits?: BoxLimits;
+  /** `none` (default) for loopback only, `host` to share the host's network. */
   network?: "none" | "host";
   /** A network namespace path to join (a pod's or a bridged network's); namespace driver only. */
   netns?: string;
@@ -74,9 +100,13 @@ export interface CreateBoxOptions {
   networks?: string[];
   /** More names the box answers to on its networks (a compose service's name). */
   networkAliases?: string[];
+  /** Seconds after which everything in the box is killed; none when unset. */
   timeoutSeconds?: number;
+  /** The driver to run the box on; the strongest available one when unset. */
   driver?: string;
+  /** Removes the box once it exits (`run --rm`). */
   autoRemove?: boolean;
+  /** Attaches the main command's stdin to a pipe the caller writes (`run -i`). */
   interactive?: boolean;
   /** No main command: the box idles until stopped, serving exec (how `run -t` gets a pty). */
   idle?: boolean;
@@ -89,11 +119,15 @@ export type AuditSink = (
 
 /** Options for {@linkcode BoxManager.open}. */
 export interface BoxManagerOptions {
+  /** The shared store that holds the box, image and audit tables. */
   store: Store;
+  /** The image store boxes are created from. */
   images: ImageStore;
   /** Data dir; box state lives in `<home>/box/boxes`. */
   home: string;
+  /** The drivers boxes can run on; `box info` probes them all. */
   drivers: readonly BoxDriver[];
+  /** Also receives every audited action, besides the store. */
   audit?: AuditSink;
 }
 
@@ -144,6 +178,7 @@ interface StoredSpec extends BoxSpec {
  * ```
  */
 export class BoxManager {
+  /** The image store boxes are created from. */
   readonly images: ImageStore;
   /** Named volumes (`-v name:/path`). */
   readonly volumes: VolumeStore;
@@ -548,6 +583,7 @@ export class BoxManager {
     return await this.start(created.id);
   }
 
+  /** A box's current state, refreshed from its driver; throws NotFoundError for an unknown box. */
   async inspect(idOrName: string): Promise<BoxInfo> {
     return this.#toInfo(await this.#refresh(await this.#row(idOrName)));
   }
@@ -623,12 +659,13 @@ export class BoxManager {
     return this.#toInfo(await this.#refresh(await this.#row(row.id)));
   }
 
+  /** Stops the box (killed after `graceSeconds`) and starts it again. */
   async restart(idOrName: string, graceSeconds = 10): Promise<BoxInfo> {
     await this.stop(idOrName, graceSeconds);
     return (await this.start(idOrName)).info;
   }
 
-  /** Waits until the box exits; returns its exit code. */
+  /** Waits until the box exits; returns its info, exit code and reason included. */
   async wait(idOrName: string, signal?: AbortSignal): Promise<BoxInfo> {
     const id = (await this.#row(idOrName)).id;
     for (;;) {
@@ -666,6 +703,7 @@ export class BoxManager {
     return row.id;
   }
 
+  /** Gives the box a new name; throws when the name is invalid or another box has it. */
   async rename(idOrName: string, newName: string): Promise<BoxInfo> {
     if (!NAME.test(newName)) throw new ValidationError(`invalid name '${newName}'`, "name");
     const row = await this.#row(idOrName);
@@ -682,6 +720,7 @@ export class BoxManager {
     return this.#toInfo(await this.#row(row.id));
   }
 
+  /** A box's resource use now; only its id and name when it is not running. */
   async stats(idOrName: string): Promise<BoxStats & { id: string; name: string }> {
     const row = await this.#refresh(await this.#row(idOrName));
     const stats = row.state === "running" ? await this.#driver(row).stats(this.#spec(row)) : {};

@@ -19,6 +19,13 @@ export const MODULE_NAME = "@a3s/box";
 
 export type * from "./types.ts";
 export { type BoxInfo, BoxManager, type BoxState, type CreateBoxOptions } from "./manager.ts";
+export type { AuditSink } from "./manager.ts";
+export type { BoxConfigInput } from "./routes.ts";
+export type { ImageRow } from "./schema.ts";
+export type { HistoryEntry, ImageConfig } from "./image/oci.ts";
+export type { TarEntryType } from "./image/tar.ts";
+export type { InstructionName } from "./builder/dockerfile.ts";
+export type { ContainerConfig, Labels, PodSandboxConfig } from "./cri/cri_runtime.ts";
 export { type BoxRuntimeOptions, defaultDrivers, openBoxRuntime } from "./runtime.ts";
 export {
   BOX_ACCESS,

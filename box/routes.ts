@@ -21,13 +21,17 @@ import type { BoxDriver } from "./types.ts";
 
 /** The validated `box` section. */
 export interface BoxConfig {
+  /** Host paths volumes may mount and URLs pulls may fetch. */
   policy: AccessPolicyConfig;
+  /** Registries (`host:port`) reached over plain HTTP besides localhost. */
   insecureRegistries: string[];
 }
 
 /** The `box` section as written in a config file; every key optional. */
 export interface BoxConfigInput {
+  /** Host paths volumes may mount and URLs pulls may fetch; no roots, so no volumes, by default. */
   policy?: z.input<typeof AccessPolicyConfigSchema>;
+  /** Registries (`host:port`) reached over plain HTTP besides localhost; none by default. */
   insecureRegistries?: string[];
 }
 

@@ -13,10 +13,13 @@ import type { BoxDriver } from "./types.ts";
 
 /** Options for {@linkcode openBoxRuntime}. */
 export interface BoxRuntimeOptions {
+  /** The shared store that holds box's tables. */
   store: Store;
+  /** The data dir; images, box state and driver caches live under `<home>/box`. */
   home: string;
   /** Extra drivers (the kvm VMM, a CRI shim) beside the built-in ones. */
   drivers?: readonly BoxDriver[];
+  /** Also receives every audited box action, besides the store. */
   audit?: AuditSink;
 }
 

@@ -3,13 +3,20 @@ import type { Migration } from "@a3s/common";
 
 /** An image: its manifest digest is its id. */
 export interface ImageRow {
+  /** The image id: the digest of its manifest. */
   id: string;
+  /** The digest of the image config blob. */
   config_digest: string;
   /** The image config JSON. */
   config: string;
   /** JSON array of {@linkcode LayerDescriptor}. */
   layers: string;
+  /** The compressed size of the image's layers, in bytes. */
   size: number;
+  /**
+   * When the image was created (its config's `created`, else when it was stored), in ms since the
+   * epoch.
+   */
   created_at: number;
 }
 

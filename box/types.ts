@@ -9,8 +9,11 @@ export type IsolationLevel = "namespace" | "vm";
 
 /** A host path mounted into the box. */
 export interface VolumeMount {
+  /** The host path to mount. */
   host: string;
+  /** Where the host path appears inside the box. */
   guest: string;
+  /** Mounts the path read-only inside the box. */
   readOnly: boolean;
 }
 
@@ -26,6 +29,7 @@ export interface BoxLimits {
 
 /** Everything a driver needs to create a box. */
 export interface BoxSpec {
+  /** The box id; drivers name their per-box resources (cgroup, VM, state files) after it. */
   id: string;
   /** The image's rootfs directory on the host, read-only to the box. */
   rootfs: string;
@@ -33,12 +37,17 @@ export interface BoxSpec {
   stateDir: string;
   /** The main command and its arguments. */
   command: string[];
+  /** Environment variables of the main command. */
   env: Record<string, string>;
+  /** The main command's working directory inside the box; the image's default when unset. */
   workdir?: string;
   /** `uid[:gid]` inside the box. */
   user?: string;
+  /** The hostname the box sees; the driver picks one when unset. */
   hostname?: string;
+  /** Host paths mounted into the box. */
   volumes: VolumeMount[];
+  /** Memory, CPU and process limits the driver enforces. */
   limits: BoxLimits;
   /** `none` (default) gives the box only loopback; `host` shares the host's network. */
   network: "none" | "host";
@@ -55,9 +64,13 @@ export interface BoxSpec {
 
 /** A command to run in a running box. */
 export interface ExecRequest {
+  /** The command and its arguments. */
   command: string[];
+  /** Environment variables added to the box's own. */
   env?: Record<string, string>;
+  /** The working directory; the box's when unset. */
   workdir?: string;
+  /** `uid[:gid]` to run as; the box's user when unset. */
   user?: string;
   /** Run on a pseudo-terminal (stdout and stderr merge, as on a terminal). */
   tty?: boolean;
@@ -73,15 +86,21 @@ export interface ExitStatus {
 
 /** The collected result of a finished exec. */
 export interface ExecResult extends ExitStatus {
+  /** Everything the command wrote to stdout. */
   stdout: Uint8Array;
+  /** Everything the command wrote to stderr. */
   stderr: Uint8Array;
 }
 
 /** A running exec: write stdin, read stdout and stderr separately, await the exit. */
 export interface ExecProcess {
+  /** The command's stdin; close it to send end-of-file. */
   stdin: WritableStream<Uint8Array>;
+  /** The command's stdout as it is written. */
   stdout: ReadableStream<Uint8Array>;
+  /** The command's stderr as it is written (empty on a tty, where it merges into stdout). */
   stderr: ReadableStream<Uint8Array>;
+  /** Resolves once the command exits. */
   status: Promise<ExitStatus>;
   /** Sends a signal to the exec's process group. */
   kill(signal?: number): Promise<void>;
@@ -102,31 +121,45 @@ export type ExitReason =
 
 /** A box's process as its driver sees it. */
 export interface DriverBoxState {
+  /** Whether the main process still runs. */
   running: boolean;
+  /** The main process's host pid, while it runs. */
   pid?: number;
+  /** The exit code, once the main process ended. */
   exitCode?: number;
+  /** The signal that killed the main process, if one did. */
   signal?: number;
+  /** Why the box stopped, once it did. */
   reason?: ExitReason;
 }
 
 /** Point-in-time resource use. */
 export interface BoxStats {
+  /** Memory in use, in bytes. */
   memoryBytes?: number;
+  /** The memory limit in bytes, when one is set. */
   memoryLimitBytes?: number;
+  /** Processes and threads running now. */
   pids?: number;
+  /** The process limit, when one is set. */
   pidsLimit?: number;
+  /** CPU time used since the box started, in seconds. */
   cpuSeconds?: number;
 }
 
 /** What `box info` prints for a driver. */
 export interface DriverProbe {
+  /** The driver's name, as `--driver` takes it. */
   name: string;
+  /** Whether the driver can run boxes on this host. */
   available: boolean;
+  /** How strongly the driver separates boxes from the host. */
   isolation: IsolationLevel;
   /** Higher is stronger; the default driver is the available one with the highest. */
   strength: number;
   /** Why it is unavailable, or what it will use (for example "tcg" or "kvm"). */
   detail: string;
+  /** What the host offers the driver (cgroups, seccomp, kvm...), for diagnostics. */
   features: Record<string, boolean | string>;
 }
 
@@ -134,11 +167,13 @@ export interface DriverProbe {
 export interface BoxOutput {
   /** Files the driver appends the main command's stdout and stderr to. */
   stdoutPath: string;
+  /** The file the driver appends the main command's stderr to. */
   stderrPath: string;
 }
 
 /** A handle to a created box, re-attachable from another process through its state dir. */
 export interface StartedBox {
+  /** The host pid of the main process (or of the VM running it). */
   pid: number;
   /** Present when the caller asked for an interactive main command. */
   stdin?: WritableStream<Uint8Array>;
@@ -150,7 +185,9 @@ export interface StartedBox {
  * process started.
  */
 export interface BoxDriver {
+  /** The driver's name, as `--driver` takes it and the box records it. */
   readonly name: string;
+  /** How strongly this driver separates a box from the host. */
   readonly isolation: IsolationLevel;
   /** Checks the host; never throws and never hangs. */
   probe(): Promise<DriverProbe>;
@@ -166,6 +203,7 @@ export interface BoxDriver {
   kill(spec: BoxSpec, signal: number): Promise<void>;
   /** Whether the box runs and, once it ended, how. */
   state(spec: BoxSpec): Promise<DriverBoxState>;
+  /** Point-in-time resource use of a running box. */
   stats(spec: BoxSpec): Promise<BoxStats>;
   /** Copies a host file into the box. */
   copyIn(spec: BoxSpec, data: Uint8Array, guestPath: string, mode: number): Promise<void>;

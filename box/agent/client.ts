@@ -10,8 +10,11 @@ import { encodeExecRequest, parseExit } from "./protocol.ts";
 
 /** A byte link to an agent. */
 export interface AgentLink {
+  /** Bytes from the agent. */
   readable: ReadableStream<Uint8Array>;
+  /** Bytes to the agent. */
   writable: WritableStream<Uint8Array>;
+  /** Closes the link both ways. */
   close(): void;
 }
 
@@ -26,6 +29,7 @@ const encoder = new TextEncoder();
 
 /** The link broke or the agent died: every call in flight ends with this. */
 export class AgentClosedError extends A3sError {
+  /** An `agent_unavailable` error (HTTP 502) saying why the link closed. */
   constructor(detail: string) {
     super("agent_unavailable", `box agent connection closed: ${detail}`, { status: 502 });
   }
@@ -54,6 +58,7 @@ export class AgentClient {
   /** Resolves when the link has closed, for whatever reason. */
   readonly closed: Promise<void>;
 
+  /** Starts reading frames from `link`; the client owns the link from then on. */
   constructor(link: AgentLink) {
     this.#link = link;
     this.#writer = link.writable.getWriter();

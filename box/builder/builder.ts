@@ -42,7 +42,9 @@ export interface BuildOptions {
   dockerfile?: string;
   /** The Dockerfile's text, instead of a path. */
   dockerfileText?: string;
+  /** `name:tag` references to point at the built image. */
   tags?: readonly string[];
+  /** Values for the Dockerfile's `ARG`s (`--build-arg`). */
   buildArgs?: Record<string, string>;
   /** Build up to this stage instead of the last. */
   target?: string;
@@ -62,7 +64,9 @@ export interface BuildOptions {
 
 /** One executed instruction. */
 export interface BuildStep {
+  /** The Dockerfile line the instruction starts on, 1-based. */
   line: number;
+  /** The instruction as run: its name, flags and arguments. */
   instruction: string;
   /** Whether its layer came from the cache (config-only steps are never "cached"). */
   cached: boolean;
@@ -72,8 +76,11 @@ export interface BuildStep {
 
 /** What a build produced. */
 export interface BuildResult {
+  /** The built image's id (its manifest digest). */
   imageId: string;
+  /** The references now pointing at the image. */
   tags: string[];
+  /** The instructions of the built stages, in the order they ran. */
   steps: BuildStep[];
 }
 
@@ -156,6 +163,7 @@ export class ImageBuilder {
   readonly #boxes: BoxManager;
   readonly #images: ImageStore;
 
+  /** A builder that runs `RUN` steps as boxes of `boxes` and stores images in its image store. */
   constructor(boxes: BoxManager) {
     this.#boxes = boxes;
     this.#images = boxes.images;

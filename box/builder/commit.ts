@@ -12,7 +12,9 @@ import { writeImage } from "./write_image.ts";
 
 /** One changed path: A added, C changed, D deleted. */
 export interface BoxChange {
+  /** A when added, C when changed, D when deleted, as `docker diff` prints them. */
   kind: "A" | "C" | "D";
+  /** The path inside the box, absolute. */
   path: string;
 }
 

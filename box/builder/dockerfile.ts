@@ -29,10 +29,12 @@ export const INSTRUCTIONS = [
 /** Docker instructions box knows but does not build. */
 const UNSUPPORTED = new Set(["HEALTHCHECK", "ONBUILD"]);
 
+/** The Dockerfile instructions box builds (`FROM`, `RUN`, `COPY`...), upper-case. */
 export type InstructionName = typeof INSTRUCTIONS[number];
 
 /** One parsed instruction. */
 export interface Instruction {
+  /** The instruction's keyword, upper-cased. */
   name: InstructionName;
   /** The line it starts on, 1-based. */
   line: number;

@@ -45,6 +45,7 @@ function toRegExp(pattern: string): RegExp {
 export class DockerIgnore {
   readonly #rules: IgnoreRule[];
 
+  /** Parses a `.dockerignore`'s text: one pattern a line, `!` re-includes, `#` comments. */
   constructor(text: string) {
     this.#rules = [];
     for (const line of text.split("\n")) {

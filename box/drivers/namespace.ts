@@ -92,12 +92,15 @@ async function isMountPoint(path: string): Promise<boolean> {
  * ```
  */
 export class NamespaceDriver implements BoxDriver {
+  /** The driver's name, as `--driver` takes it. */
   readonly name = "namespace";
+  /** Boxes share the host kernel, behind namespaces, seccomp and cgroups. */
   readonly isolation = "namespace" as const;
   readonly #options: NamespaceDriverOptions;
   readonly #bwrap: string;
   #seccompPath?: string;
 
+  /** A driver that runs boxes with bubblewrap; nothing is checked until `probe` or `create`. */
   constructor(options: NamespaceDriverOptions) {
     this.#options = options;
     this.#bwrap = options.bwrap ?? "bwrap";
@@ -419,6 +422,7 @@ export class NamespaceDriver implements BoxDriver {
     };
   }
 
+  /** The box's memory, process and CPU use, read from its cgroup; empty without one. */
   async stats(spec: BoxSpec): Promise<BoxStats> {
     const layout = await readJson<LayoutRecord>(this.#paths(spec).layout);
     return layout ? await new BoxCgroup(layout.cgroup, spec.id).stats() : {};

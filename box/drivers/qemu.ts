@@ -39,11 +39,13 @@ const encoder = new TextEncoder();
 
 /** Options for {@linkcode QemuDriver}. */
 export interface QemuDriverOptions {
+  /** Where the built guest agent is cached. */
   agentCacheDir: string;
   /** Cached initramfs archives live here. */
   workDir: string;
   /** The kernel image; the newest `/boot/vmlinuz-*` unless set. */
   kernel?: string;
+  /** The qemu binary; `qemu-system-x86_64` on PATH unless set. */
   qemu?: string;
   /** `auto` picks KVM only when it can boot a standard kernel. */
   accel?: "auto" | "kvm" | "tcg";
@@ -102,11 +104,14 @@ async function hardwareKvm(): Promise<{ usable: boolean; why: string }> {
  * ```
  */
 export class QemuDriver implements BoxDriver {
+  /** The driver's name, as `--driver` takes it. */
   readonly name = "qemu";
+  /** Boxes run in a VM with their own kernel. */
   readonly isolation = "vm" as const;
   readonly #options: QemuDriverOptions;
   readonly #qemu: string;
 
+  /** A driver that boots boxes as qemu VMs; nothing is checked until `probe` or `create`. */
   constructor(options: QemuDriverOptions) {
     this.#options = options;
     this.#qemu = options.qemu ?? "qemu-system-x86_64";
@@ -464,6 +469,7 @@ export class QemuDriver implements BoxDriver {
     };
   }
 
+  /** The VM process's resident memory and CPU time, with the VM's memory size as the limit. */
   async stats(spec: BoxSpec): Promise<BoxStats> {
     const record = await this.#record(spec);
     if (!record) return {};

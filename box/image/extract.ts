@@ -10,6 +10,7 @@ import { readTar, type TarEntry } from "./tar.ts";
 
 /** What an extraction left out. */
 export interface ExtractReport {
+  /** How many archive members were written (whiteouts and skipped ones aside). */
   entries: number;
   /** Device nodes, fifos and unknown kinds, which boxes never get from an image. */
   skipped: string[];

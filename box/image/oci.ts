@@ -45,10 +45,18 @@ export interface ImageIndex {
 
 /** The parts of an image config box uses. */
 export interface ImageConfig {
+  /** The CPU architecture the image is built for (`amd64`, `arm64`). */
   architecture?: string;
+  /** The operating system the image is built for (`linux`). */
   os?: string;
+  /** When the image was created, as an RFC 3339 timestamp. */
   created?: string;
+  /** Who made the image (a Dockerfile's MAINTAINER). */
   author?: string;
+  /**
+   * How a box of this image runs by default: its command, environment, working dir, user, ports,
+   * labels, volumes and stop signal.
+   */
   config?: {
     Env?: string[];
     Cmd?: string[];
@@ -60,14 +68,19 @@ export interface ImageConfig {
     Volumes?: Record<string, Record<string, never>>;
     StopSignal?: string;
   };
+  /** The digests of the uncompressed layers, bottom first. */
   rootfs?: { type: "layers"; diff_ids: string[] };
+  /** How the image was made, one entry per step, oldest first. */
   history?: HistoryEntry[];
 }
 
 /** One step of how an image was made, as `box history` shows it. */
 export interface HistoryEntry {
+  /** When the step ran, as an RFC 3339 timestamp. */
   created?: string;
+  /** The instruction or command the step ran. */
   created_by?: string;
+  /** A free-form note on the step. */
   comment?: string;
   /** True for steps that changed only the config (no layer). */
   empty_layer?: boolean;

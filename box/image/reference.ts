@@ -12,6 +12,7 @@ export interface ImageReference {
   repository: string;
   /** The tag; `latest` when neither a tag nor a digest was given. */
   tag?: string;
+  /** The `sha256:` digest pinning the manifest, when the reference names one. */
   digest?: string;
   /** The short form shown in listings: `busybox`, `localhost:5000/app`. */
   name: string;

@@ -21,6 +21,7 @@ export type Fetcher = (url: string, init?: RequestInit) => Promise<Response>;
 
 /** Options for {@linkcode RegistryClient}. */
 export interface RegistryOptions {
+  /** How requests are made; the global `fetch` when unset. */
   fetch?: Fetcher;
   /** Registries (`host:port`) reached over plain HTTP besides localhost. */
   insecure?: readonly string[];
@@ -65,6 +66,7 @@ export class RegistryClient {
   readonly #fetch: Fetcher;
   readonly #tokens = new Map<string, string>();
 
+  /** A client that pulls into and pushes from `images`. */
   constructor(images: ImageStore, options: RegistryOptions = {}) {
     this.#images = images;
     this.#options = options;

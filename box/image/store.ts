@@ -23,11 +23,17 @@ import { gzip, maybeGunzip, readTar, type TarInput, writeTar } from "./tar.ts";
 
 /** An image as `box images` lists it. */
 export interface ImageSummary {
+  /** The image id: the digest of its manifest. */
   id: string;
+  /** The `name:tag` references pointing at the image, sorted. */
   repoTags: string[];
+  /** The compressed size of the image's layers, in bytes. */
   size: number;
+  /** When the image was created, in milliseconds since the epoch. */
   created: number;
+  /** How many layers the image has. */
   layers: number;
+  /** The image config: its default command, environment, user and history. */
   config: ImageConfig;
 }
 
@@ -63,6 +69,7 @@ async function exists(path: string): Promise<boolean> {
  * ```
  */
 export class ImageStore {
+  /** The directory holding the blobs and the unpacked rootfs directories. */
   readonly dir: string;
   readonly #db: Kysely<BoxTables>;
   readonly #building = new Map<string, Promise<string>>();
@@ -80,10 +87,12 @@ export class ImageStore {
     return new ImageStore(store, dir);
   }
 
+  /** The file a blob with this `sha256:` digest is stored in; throws on another digest form. */
   blobPath(digest: string): string {
     return join(this.dir, "blobs", "sha256", hex(digest));
   }
 
+  /** Whether the blob with this digest is stored. */
   hasBlob(digest: string): Promise<boolean> {
     return exists(this.blobPath(digest));
   }
@@ -107,6 +116,7 @@ export class ImageStore {
     return digest;
   }
 
+  /** A stored blob's bytes; throws NotFoundError when it is missing. */
   async getBlob(digest: string): Promise<Uint8Array> {
     try {
       return await Deno.readFile(this.blobPath(digest));
@@ -249,6 +259,7 @@ export class ImageStore {
     };
   }
 
+  /** Every image in the store, newest first. */
   async list(): Promise<ImageSummary[]> {
     const rows = await this.#db.selectFrom("box_images").selectAll().orderBy("created_at", "desc")
       .execute();
@@ -258,6 +269,7 @@ export class ImageStore {
     );
   }
 
+  /** The image a reference or id names, as `box image inspect` shows it. */
   async inspect(ref: string): Promise<ImageSummary> {
     const row = await this.resolve(ref);
     return this.#summary(row, await this.#tagsOf(row.id));

@@ -10,14 +10,21 @@ export type TarEntryType = "file" | "dir" | "symlink" | "hardlink" | "device" | 
 
 /** One archive member. */
 export interface TarEntry {
+  /** The member's path as the archive stores it, uninterpreted. */
   path: string;
+  /** What kind of member it is. */
   type: TarEntryType;
+  /** Permission bits (including setuid, setgid and sticky). */
   mode: number;
+  /** The owner's numeric user id. */
   uid: number;
+  /** The owner's numeric group id. */
   gid: number;
+  /** Modification time, in seconds since the epoch. */
   mtime: number;
   /** Symlink or hardlink target. */
   linkname: string;
+  /** The file's contents; empty for other kinds. */
   data: Uint8Array;
 }
 
@@ -147,13 +154,21 @@ export function* readTar(data: Uint8Array): Generator<TarEntry> {
 
 /** An entry to write; mode, owner and time have defaults. */
 export interface TarInput {
+  /** The member's path inside the archive. */
   path: string;
+  /** What kind of member to write. */
   type: "file" | "dir" | "symlink" | "hardlink";
+  /** Permission bits; 0o644 for files, 0o755 for directories by default. */
   mode?: number;
+  /** The owner's numeric user id; 0 by default. */
   uid?: number;
+  /** The owner's numeric group id; 0 by default. */
   gid?: number;
+  /** Modification time in seconds since the epoch; 0 by default, so archives are reproducible. */
   mtime?: number;
+  /** Symlink or hardlink target. */
   linkname?: string;
+  /** A file's contents; empty by default. */
   data?: Uint8Array;
 }
 
