@@ -132,12 +132,21 @@ export class StoreProvider implements EventProvider {
     })();
   }
 
-  /** Runs `fn` in a transaction holding the publish/claim write lock. */
-  async #locked<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a write transaction. On PostgreSQL, `publish` holds the advisory lock that
+   * makes seqs commit in order; consumer work locks only its consumer's row, so fetching never
+   * waits for publishers (and readers still see seqs in order, as publishes commit in order).
+   */
+  async #locked<T>(
+    fn: (db: Db) => Promise<T>,
+    lock: "publish" | "consumer" = "publish",
+  ): Promise<T> {
     return await this.#db.connection().execute(async (conn) => {
-      const begin = this.#postgres
+      const begin = !this.#postgres
+        ? "begin immediate"
+        : lock === "publish"
         ? `begin; select pg_advisory_xact_lock(${PUBLISH_LOCK})`
-        : "begin immediate";
+        : "begin";
       await sql`${sql.raw(begin)}`.execute(conn);
       try {
         const out = await fn(conn);
@@ -311,8 +320,8 @@ export class StoreProvider implements EventProvider {
     const matches = compilePattern(spec.pattern);
     const taken = await this.#locked(async (db) => {
       const now = Date.now();
-      const consumer = await db.selectFrom("event_consumer").select(["cursor"])
-        .where("name", "=", spec.name).executeTakeFirst();
+      const row = db.selectFrom("event_consumer").select(["cursor"]).where("name", "=", spec.name);
+      const consumer = await (this.#postgres ? row.forUpdate() : row).executeTakeFirst();
       if (!consumer) return [];
       const out: { seq: number; body: string; deliveries: number }[] = [];
       const due = await db.selectFrom("event_pending as p")
@@ -366,7 +375,7 @@ export class StoreProvider implements EventProvider {
           .execute();
       }
       return out;
-    });
+    }, "consumer");
     return taken.map((t) => this.#delivery(spec.name, t.seq, t.body, t.deliveries));
   }
 
