@@ -59,7 +59,8 @@ Groups:
   snapshot create BOX [NAME] | restore SNAP [BOX] | ls | inspect SNAP... | rm SNAP...
 
 System:
-  info | version | system prune | events [BOX]
+  info | version | system prune | events [-f] [--since TIME] [BOX] | audit [BOX] | df
+  monitor [--no-stream] [--interval SECS]   live CPU and memory of running boxes
   cri [--listen unix:///run/a3s/box.sock] [--sandbox-image REF]   the Kubernetes CRI (gRPC)
 
 Run options: -d, -i, -t, --rm, -e K=V, -v HOST:GUEST[:ro], -w DIR, -u UID[:GID], --name NAME,
@@ -596,24 +597,6 @@ const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handle
     async handler(boxes, _p, _v, format) {
       const value = { version: VERSION, drivers: (await boxes.info()).map((d) => d.name) };
       print(format, value, () => `a3s box ${VERSION} (drivers: ${value.drivers.join(", ")})`);
-    },
-  },
-  events: {
-    options: [],
-    async handler(boxes, p, _v, format) {
-      const events = await boxes.events(p[0] ? (await boxes.inspect(p[0])).id : undefined);
-      print(format, events, () =>
-        table(
-          ["TIME", "BOX ID", "ACTION", "DETAIL"],
-          events.map((
-            e,
-          ) => [
-            new Date(e.at).toISOString(),
-            e.boxId.slice(0, 12),
-            e.action,
-            JSON.stringify(e.detail),
-          ]),
-        ));
     },
   },
   system: {

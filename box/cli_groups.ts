@@ -267,8 +267,173 @@ const composeCommand: GroupCommand = {
   },
 };
 
+async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const info = await Deno.lstat(join(dir, entry.name));
+      total += info.isDirectory ? await treeBytes(join(dir, entry.name)) : info.size;
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return total;
+}
+
+function eventRows(events: Awaited<ReturnType<BoxManager["events"]>>): string[][] {
+  return events.map((e) => [
+    new Date(e.at).toISOString(),
+    e.boxId.slice(0, 12),
+    e.action,
+    JSON.stringify(e.detail),
+  ]);
+}
+
+const EVENT_HEADER = ["TIME", "BOX ID", "ACTION", "DETAIL"];
+
+async function statsRows(boxes: BoxManager): Promise<{ rows: string[][]; values: unknown[] }> {
+  const rows: string[][] = [];
+  const values: unknown[] = [];
+  for (const box of await boxes.list()) {
+    const stats = await boxes.stats(box.id).catch(() => undefined);
+    if (!stats) continue;
+    values.push(stats);
+    rows.push([
+      box.id.slice(0, 12),
+      box.name,
+      box.driver,
+      stats.cpuSeconds?.toFixed(2) ?? "-",
+      stats.memoryBytes === undefined ? "-" : size(stats.memoryBytes),
+      stats.memoryLimitBytes === undefined ? "-" : size(stats.memoryLimitBytes),
+      `${stats.pids ?? "-"}`,
+    ]);
+  }
+  return { rows, values };
+}
+
 /** The grouped commands by name. */
 export const GROUP_COMMANDS: Record<string, GroupCommand> = {
+  events: {
+    options: { follow: { type: "boolean", short: "f" }, since: { type: "string" } },
+    async run({ boxes, positionals: p, values, format }) {
+      const boxId = p[0] ? (await boxes.inspect(p[0])).id : undefined;
+      const since = values.since === undefined ? 0 : Date.parse(values.since as string);
+      if (Number.isNaN(since)) throw new UsageError(`invalid --since '${values.since}'`);
+      let seen = 0;
+      const show = async () => {
+        const events = (await boxes.events(boxId)).filter((e) => e.at >= since);
+        const fresh = events.slice(seen);
+        seen = events.length;
+        if (format === "json") { for (const e of fresh) console.log(JSON.stringify(e)); }
+        else if (fresh.length) {
+          console.log(
+            table(EVENT_HEADER, eventRows(fresh)).split("\n").slice(seen === fresh.length ? 0 : 1)
+              .join("\n"),
+          );
+        }
+      };
+      await show();
+      if (!values.follow) return;
+      // Follows the event log until interrupted (the log is the shared store, so events of
+      // boxes other processes run show up too).
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      Deno.addSignalListener("SIGINT", onSignal);
+      try {
+        while (!stop.signal.aborted) {
+          await new Promise((r) => setTimeout(r, 500));
+          await show();
+        }
+      } finally {
+        Deno.removeSignalListener("SIGINT", onSignal);
+      }
+    },
+  },
+  audit: {
+    options: {},
+    async run({ boxes, positionals: p, format }) {
+      // Every create, exec (with its command and user), exec exit and delete, oldest first.
+      const boxId = p[0] ? (await boxes.inspect(p[0])).id : undefined;
+      const events = await boxes.events(boxId);
+      print(format, events, () => table(EVENT_HEADER, eventRows(events)));
+    },
+  },
+  df: {
+    options: {},
+    async run({ boxes, home, format }) {
+      const images = await boxes.images.list();
+      const all = await boxes.list({ all: true });
+      let boxBytes = 0;
+      for (const box of all) {
+        boxBytes += await boxes.writableLayer(box.id).then(treeBytes, () => 0);
+      }
+      const volumes = await boxes.volumes.list();
+      let volumeBytes = 0;
+      for (const volume of volumes) volumeBytes += await treeBytes(volume.mountpoint);
+      const rows = [
+        {
+          type: "Images",
+          total: images.length,
+          active: 0,
+          size: images.reduce((n, i) => n + i.size, 0),
+        },
+        {
+          type: "Boxes",
+          total: all.length,
+          active: all.filter((b) => b.state === "running").length,
+          size: boxBytes,
+        },
+        { type: "Local Volumes", total: volumes.length, active: 0, size: volumeBytes },
+        {
+          type: "Build Cache",
+          total: 0,
+          active: 0,
+          size: await treeBytes(join(boxes.images.dir, "build-cache")),
+        },
+        {
+          type: "Snapshots",
+          total: 0,
+          active: 0,
+          size: await treeBytes(join(home, "box", "snapshots")),
+        },
+      ];
+      for (const image of images) if (await boxes.imageInUse(image.id)) rows[0].active++;
+      for (const volume of volumes) {
+        if ((await boxes.volumeUsers(volume.name)).length) rows[2].active++;
+      }
+      print(format, rows, () =>
+        table(
+          ["TYPE", "TOTAL", "ACTIVE", "SIZE"],
+          rows.map((r) => [r.type, `${r.total}`, `${r.active}`, size(r.size)]),
+        ));
+    },
+  },
+  monitor: {
+    options: { "no-stream": { type: "boolean" }, interval: { type: "string" } },
+    async run({ boxes, values, format }) {
+      const header = ["BOX ID", "NAME", "DRIVER", "CPU SECONDS", "MEMORY", "LIMIT", "PIDS"];
+      const interval = values.interval === undefined ? 1 : Number(values.interval);
+      if (!(interval > 0)) throw new UsageError(`invalid --interval '${values.interval}'`);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      Deno.addSignalListener("SIGINT", onSignal);
+      try {
+        do {
+          const { rows, values: stats } = await statsRows(boxes);
+          if (format === "json") console.log(JSON.stringify(stats));
+          else {
+            // A live table: clear the screen on a terminal, plain successive tables otherwise.
+            if (Deno.stdout.isTerminal() && !values["no-stream"]) console.log("\x1b[2J\x1b[H");
+            console.log(table(header, rows));
+          }
+          if (values["no-stream"]) return;
+          await new Promise((r) => setTimeout(r, interval * 1000));
+        } while (!stop.signal.aborted);
+      } finally {
+        Deno.removeSignalListener("SIGINT", onSignal);
+      }
+    },
+  },
   compose: composeCommand,
   network: networkCommand,
   volume: volumeCommand,

@@ -171,6 +171,20 @@ Deno.test("box CLI: volume, history, login/logout and usage errors", async () =>
     const history = await capture(["history", "busybox", "--json"], dir);
     assertEquals(history.code, 0);
     assert(Array.isArray(JSON.parse(history.out)));
+
+    const df = JSON.parse((await capture(["df", "--json"], dir)).out);
+    assertEquals(df.map((r: { type: string }) => r.type), [
+      "Images",
+      "Boxes",
+      "Local Volumes",
+      "Build Cache",
+      "Snapshots",
+    ]);
+    assertEquals(df[0].total, 1);
+    assert(df[0].size > 0);
+    assertEquals((await capture(["monitor", "--no-stream", "--json"], dir)).out, "[]");
+    assertEquals(JSON.parse((await capture(["audit", "--json"], dir)).out), []);
+    assertEquals((await capture(["events", "--since", "yesterday-ish"], dir)).code, 2);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
