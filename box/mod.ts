@@ -25,7 +25,14 @@ export type { ImageRow } from "./schema.ts";
 export type { HistoryEntry, ImageConfig } from "./image/oci.ts";
 export type { TarEntryType } from "./image/tar.ts";
 export type { InstructionName } from "./builder/dockerfile.ts";
-export type { ContainerConfig, Labels, PodSandboxConfig } from "./cri/cri_runtime.ts";
+export type {
+  ContainerConfig,
+  ContainerMetadata,
+  Labels,
+  LinuxResources,
+  PodSandboxConfig,
+  PodSandboxMetadata,
+} from "./cri/cri_runtime.ts";
 export { type BoxRuntimeOptions, defaultDrivers, openBoxRuntime } from "./runtime.ts";
 export {
   BOX_ACCESS,

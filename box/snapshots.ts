@@ -11,11 +11,17 @@ import { type BoxManager, copyTree } from "./manager.ts";
 
 /** A snapshot as `box snapshot ls/inspect` shows it. */
 export interface SnapshotInfo {
+  /** The snapshot's id, 32 hex characters. */
   id: string;
+  /** The snapshot's unique name; `<box>-<time>` unless given. */
   name: string;
+  /** The id of the box it was taken from. */
   boxId: string;
+  /** The name that box had when the snapshot was taken. */
   boxName: string;
+  /** The image that box was created from; the layer only makes sense over it. */
   image: string;
+  /** When the snapshot was taken, in milliseconds since the epoch. */
   createdAt: number;
   /** Bytes of the copied layer. */
   size: number;
@@ -46,9 +52,11 @@ async function treeSize(dir: string): Promise<number> {
  * ```
  */
 export class SnapshotStore {
+  /** The directory holding the snapshots, `<home>/box/snapshots`. */
   readonly dir: string;
   readonly #boxes: BoxManager;
 
+  /** The snapshots of the data dir `home`, taken from and restored into boxes of `boxes`. */
   constructor(boxes: BoxManager, home: string) {
     this.#boxes = boxes;
     this.dir = join(home, "box", "snapshots");
@@ -82,6 +90,7 @@ export class SnapshotStore {
     return snapshot;
   }
 
+  /** Every snapshot, oldest first. */
   async list(): Promise<SnapshotInfo[]> {
     const out: SnapshotInfo[] = [];
     try {
@@ -116,6 +125,7 @@ export class SnapshotStore {
     return snapshot;
   }
 
+  /** Deletes a snapshot (by name, id or unique id prefix); returns what it was. */
   async remove(ref: string): Promise<SnapshotInfo> {
     const snapshot = await this.inspect(ref);
     await Deno.remove(join(this.dir, snapshot.id), { recursive: true });

@@ -8,10 +8,15 @@ import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
 
 /** A volume as `box volume ls/inspect` shows it. */
 export interface VolumeInfo {
+  /** The volume's name, as `-v name:/path` uses it. */
   name: string;
+  /** Always `local`: a directory in the data dir. */
   driver: "local";
+  /** The host directory holding the volume's data. */
   mountpoint: string;
+  /** When the volume was created, in milliseconds since the epoch. */
   createdAt: number;
+  /** Labels given at creation. */
   labels: Record<string, string>;
 }
 
@@ -30,8 +35,10 @@ export const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
  * ```
  */
 export class VolumeStore {
+  /** The directory holding the volumes, `<home>/box/volumes`. */
   readonly dir: string;
 
+  /** The volume store of the data dir `home`; nothing is created until a volume is. */
   constructor(home: string) {
     this.dir = join(home, "box", "volumes");
   }
@@ -67,6 +74,7 @@ export class VolumeStore {
     return info;
   }
 
+  /** A volume by name; throws NotFoundError when there is none. */
   async inspect(name: string): Promise<VolumeInfo> {
     this.#check(name);
     try {
@@ -76,6 +84,7 @@ export class VolumeStore {
     }
   }
 
+  /** Every volume, sorted by name. */
   async list(): Promise<VolumeInfo[]> {
     const volumes: VolumeInfo[] = [];
     try {

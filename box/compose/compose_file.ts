@@ -45,27 +45,45 @@ export const ComposeFileSchema = z.object({
 
 /** One service, normalized. */
 export interface ComposeService {
+  /** The service's key under `services:`. */
   name: string;
+  /** The image to run; with `build`, the tag the built image gets. */
   image?: string;
+  /** The build context and Dockerfile, when the service builds its image. */
   build?: { context: string; dockerfile?: string };
+  /** Replaces the image's Cmd; a string form is split into words. */
   command?: string[];
+  /** Replaces the image's Entrypoint; a string form is split into words. */
   entrypoint?: string[];
+  /** Environment variables, from the list (`KEY=VALUE`) or the map form. */
   environment: Record<string, string>;
+  /** Published ports, `[HOST:]BOX[/tcp]`. */
   ports: string[];
+  /** Mounts, `SOURCE:TARGET[:ro]`; a bare-name source is one of the project's volumes. */
   volumes: string[];
+  /** The services that start before this one. */
   dependsOn: string[];
+  /** The project networks the service joins. */
   networks: string[];
+  /** The working directory (`working_dir`). */
   workingDir?: string;
+  /** The user to run as. */
   user?: string;
+  /** The hostname the box sees. */
   hostname?: string;
+  /** The box name (`container_name`), instead of one made from the project and service. */
   containerName?: string;
 }
 
 /** A Compose project, normalized: services in start order (dependencies first). */
 export interface ComposeProject {
+  /** The project name: the file's `name` or the default, lower-cased, other characters dropped. */
   name: string;
+  /** The services, dependencies first. */
   services: ComposeService[];
+  /** The networks the file declares. */
   networks: string[];
+  /** The named volumes the file declares. */
   volumes: string[];
 }
 

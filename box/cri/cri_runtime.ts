@@ -17,41 +17,75 @@ import type { VolumeMount } from "../types.ts";
 import { createNetns, deleteNetns, netnsPath } from "./netns.ts";
 import { CriLogWriter } from "./cri_log.ts";
 
-/** Message shapes used here (a subset of the protobuf's fields). */
+/** Kubernetes labels or annotations, key to value (the CRI message shapes here are subsets). */
 export type Labels = Record<string, string>;
+/** Who a pod sandbox is for, as the kubelet names it. */
 export interface PodSandboxMetadata {
+  /** The pod's name. */
   name: string;
+  /** The pod's UID. */
   uid: string;
+  /** The pod's Kubernetes namespace. */
   namespace: string;
+  /** How many sandboxes the kubelet made for this pod before, 0 for the first. */
   attempt: number;
 }
+/** Which container of the pod spec a container is. */
 export interface ContainerMetadata {
+  /** The container's name in the pod spec. */
   name: string;
+  /** How many times the kubelet created this container before, 0 for the first. */
   attempt: number;
 }
+/** What `RunPodSandbox` is asked for; `metadata` with a name is required. */
 export interface PodSandboxConfig {
+  /** Who the sandbox is for; its parts name the sandbox box. */
   metadata?: PodSandboxMetadata;
+  /** The hostname the pod's containers see; the pod's name when unset. */
   hostname?: string;
+  /**
+   * The directory the kubelet wants container logs in; container `log_path`s are relative to it.
+   */
   log_directory?: string;
+  /** Labels `ListPodSandbox` selects on. */
   labels?: Labels;
+  /** Annotations, kept and reported back. */
   annotations?: Labels;
 }
+/** What `CreateContainer` is asked for; `metadata` and `image.image` are required. */
 export interface ContainerConfig {
+  /** Which container of the pod spec this is; its parts name the box. */
   metadata?: ContainerMetadata;
+  /** The image reference or id to run; it must already be pulled. */
   image?: { image: string };
+  /** Replaces the image's Entrypoint, as the pod spec's `command` does. */
   command?: string[];
+  /** Replaces the image's Cmd, as the pod spec's `args` do. */
   args?: string[];
+  /** The working directory; the image's when unset. */
   working_dir?: string;
+  /** Environment variables, added over the image's. */
   envs?: { key: string; value: string }[];
+  /** Host paths to mount into the container. */
   mounts?: { container_path: string; host_path: string; readonly: boolean }[];
+  /** Labels `ListContainers` selects on. */
   labels?: Labels;
+  /** Annotations, kept and reported back. */
   annotations?: Labels;
+  /**
+   * Where the container's output goes in CRI log format, relative to the sandbox's `log_directory`.
+   */
   log_path?: string;
+  /** Linux resource limits. */
   linux?: { resources?: LinuxResources };
 }
+/** The resource limits a container is created with (int64 fields may come as strings). */
 export interface LinuxResources {
+  /** The CFS period in microseconds; 100000 when unset or 0. */
   cpu_period?: number | string;
+  /** The CFS quota in microseconds per period; quota / period is the CPU limit, none when 0. */
   cpu_quota?: number | string;
+  /** The memory limit in bytes; none when 0. */
   memory_limit_in_bytes?: number | string;
 }
 
@@ -129,6 +163,7 @@ export class CriRuntime {
   readonly #options: CriRuntimeOptions;
   readonly #logs = new Map<string, { writer: CriLogWriter; stop: AbortController }>();
 
+  /** A runtime over `boxes`, keeping its pod and container records in `<home>/box/cri`. */
   constructor(boxes: BoxManager, home: string, options: CriRuntimeOptions = {}) {
     this.#boxes = boxes;
     this.#dir = join(home, "box", "cri");
@@ -184,6 +219,7 @@ export class CriRuntime {
     }
   }
 
+  /** `Version`: the runtime's name and versions, CRI API `v1`. */
   version() {
     return {
       version: "0.1.0",
@@ -193,6 +229,7 @@ export class CriRuntime {
     };
   }
 
+  /** `Status`: RuntimeReady and NetworkReady, both true when the namespace driver is available. */
   async status() {
     const drivers = await this.#boxes.info();
     const namespace = drivers.find((d) => d.name === "namespace");
@@ -213,6 +250,7 @@ export class CriRuntime {
     };
   }
 
+  /** `RunPodSandbox`: a network namespace and an idle sandbox box in it; returns the sandbox id. */
   async runPodSandbox(request: { config?: PodSandboxConfig; runtime_handler?: string }) {
     const config = need(request.config, "config");
     const metadata = need(config.metadata, "config.metadata");
@@ -260,6 +298,10 @@ export class CriRuntime {
     );
   }
 
+  /**
+   * `StopPodSandbox`: stops the pod's containers and sandbox box and deletes its network namespace;
+   * an unknown sandbox is not an error.
+   */
   async stopPodSandbox(request: { pod_sandbox_id: string }) {
     const sandbox = await this.#load<SandboxRecord>(
       "sandboxes",
@@ -282,6 +324,10 @@ export class CriRuntime {
     return {};
   }
 
+  /**
+   * `RemovePodSandbox`: removes the pod's containers, its sandbox box and records; an unknown
+   * sandbox is not an error.
+   */
   async removePodSandbox(request: { pod_sandbox_id: string }) {
     const sandbox = await this.#load<SandboxRecord>(
       "sandboxes",
@@ -306,6 +352,7 @@ export class CriRuntime {
     return (await this.#box(sandbox.id))?.state === "running" ? 0 : 1;
   }
 
+  /** `PodSandboxStatus`: the sandbox's state, metadata and netns, with its containers' statuses. */
   async podSandboxStatus(request: { pod_sandbox_id: string }) {
     const sandbox = await this.#load<SandboxRecord>(
       "sandboxes",
@@ -334,6 +381,7 @@ export class CriRuntime {
     };
   }
 
+  /** `ListPodSandbox`: the sandboxes matching the filter's id prefix, state and label selector. */
   async listPodSandbox(request: {
     filter?: { id?: string; state?: { state: number }; label_selector?: Labels };
   }) {
@@ -357,6 +405,10 @@ export class CriRuntime {
     return { items };
   }
 
+  /**
+   * `CreateContainer`: a box of the container's image in the pod's namespace, not started; returns
+   * its id.
+   */
   async createContainer(request: {
     pod_sandbox_id: string;
     config?: ContainerConfig;
@@ -423,6 +475,7 @@ export class CriRuntime {
     return { container_id: info.id };
   }
 
+  /** `StartContainer`: starts the box and copies its output into the container's log path. */
   async startContainer(request: { container_id: string }) {
     const container = await this.#load<ContainerRecord>(
       "containers",
@@ -448,6 +501,10 @@ export class CriRuntime {
     return {};
   }
 
+  /**
+   * `StopContainer`: stops the box, killing it after `timeout` seconds; an unknown container is not
+   * an error.
+   */
   async stopContainer(request: { container_id: string; timeout?: number | string }) {
     const container = await this.#load<ContainerRecord>(
       "containers",
@@ -465,6 +522,10 @@ export class CriRuntime {
     return {};
   }
 
+  /**
+   * `RemoveContainer`: stops its log copy, removes the box and the record; an unknown container is
+   * not an error.
+   */
   async removeContainer(request: { container_id: string }) {
     const container = await this.#load<ContainerRecord>(
       "containers",
@@ -510,6 +571,7 @@ export class CriRuntime {
     };
   }
 
+  /** `ContainerStatus`: state, times, exit code and reason (`Completed`, `Error`, `OOMKilled`). */
   async containerStatus(request: { container_id: string }) {
     const container = await this.#load<ContainerRecord>(
       "containers",
@@ -519,6 +581,10 @@ export class CriRuntime {
     return { status: await this.#containerStatus(container), info: {} };
   }
 
+  /**
+   * `ListContainers`: the containers matching the filter's id and sandbox id prefixes, state and
+   * label selector.
+   */
   async listContainers(request: {
     filter?: {
       id?: string;
@@ -553,6 +619,10 @@ export class CriRuntime {
     return { containers };
   }
 
+  /**
+   * `ExecSync`: runs a command in the container and collects its output; killed and
+   * DEADLINE_EXCEEDED after `timeout` seconds.
+   */
   async execSync(request: { container_id: string; cmd: string[]; timeout?: number | string }) {
     const container = await this.#load<ContainerRecord>(
       "containers",
@@ -614,6 +684,7 @@ export class CriRuntime {
     };
   }
 
+  /** `ContainerStats`: the container's CPU time and memory use now. */
   async containerStats(request: { container_id: string }) {
     const container = await this.#load<ContainerRecord>(
       "containers",
@@ -623,6 +694,7 @@ export class CriRuntime {
     return { stats: await this.#stats(container) };
   }
 
+  /** `ListContainerStats`: stats of the running containers matching the filter. */
   async listContainerStats(request: {
     filter?: { id?: string; pod_sandbox_id?: string; label_selector?: Labels };
   }) {
@@ -640,6 +712,10 @@ export class CriRuntime {
     return { stats };
   }
 
+  /**
+   * `ReopenContainerLog`: reopens the log file after the kubelet rotated it; the container must run
+   * here.
+   */
   async reopenContainerLog(request: { container_id: string }) {
     const container = await this.#load<ContainerRecord>(
       "containers",
@@ -680,6 +756,7 @@ export class CriRuntime {
     };
   }
 
+  /** `ListImages`: the stored images, or those whose id or a tag matches the filter. */
   async listImages(request: { filter?: { image?: { image?: string } } }) {
     const wanted = request.filter?.image?.image;
     const images = [];
@@ -692,6 +769,7 @@ export class CriRuntime {
     return { images };
   }
 
+  /** `ImageStatus`: the image a reference names, or no image (not an error) when there is none. */
   async imageStatus(request: { image?: { image?: string } }) {
     const ref = need(request.image?.image, "image.image");
     try {
@@ -703,6 +781,7 @@ export class CriRuntime {
     }
   }
 
+  /** `PullImage`: pulls from the registry with the request's credentials; returns the image id. */
   async pullImage(request: {
     image?: { image?: string };
     auth?: { username?: string; password?: string; server_address?: string };
@@ -718,6 +797,7 @@ export class CriRuntime {
     return { image_ref: id };
   }
 
+  /** `RemoveImage`: removes the image and its tags; an unknown image is not an error. */
   async removeImage(request: { image?: { image?: string } }) {
     const ref = need(request.image?.image, "image.image");
     const image = await this.#boxes.images.inspect(ref).catch((error) => {
@@ -734,6 +814,7 @@ export class CriRuntime {
     return {};
   }
 
+  /** `ImageFsInfo`: bytes and inodes the image store's blobs use. */
   async imageFsInfo() {
     let used = 0;
     let inodes = 0;

@@ -92,6 +92,7 @@ const NO_STREAMING = "box cri has no streaming server yet: use ExecSync, or 'box
 export interface CriServer {
   /** The address it listens on (`unix:///path`). */
   address: string;
+  /** Stops the runtime's log copies and new calls; resolves once the calls in flight finished. */
   close(): Promise<void>;
 }
 

@@ -13,6 +13,7 @@ import { createNetns, deleteNetns, netnsPath } from "../cri/netns.ts";
 export interface NetworkMember {
   /** The box's name, which other boxes resolve. */
   name: string;
+  /** The box's address on the network's /24. */
   ip: string;
   /** The box's own network namespace. */
   netns: string;
@@ -26,13 +27,19 @@ export interface NetworkMember {
 
 /** A network as `box network ls/inspect` shows it. */
 export interface NetworkInfo {
+  /** The network's name, as `--network` takes it. */
   name: string;
+  /** The network's id, 32 hex characters; its first 10 name its namespace. */
   id: string;
+  /** Always `bridge`: a Linux bridge in the network's own namespace. */
   driver: "bridge";
+  /** The network's IPv4 /24 in CIDR form (`10.89.1.0/24`). */
   subnet: string;
   /** The namespace holding the bridge. */
   netns: string;
+  /** When the network was created, in milliseconds since the epoch. */
   createdAt: number;
+  /** The boxes attached to the network. */
   members: NetworkMember[];
 }
 
@@ -59,8 +66,10 @@ async function ip(args: string[]): Promise<void> {
  * ```
  */
 export class NetworkStore {
+  /** The directory holding the network records and hosts files, `<home>/box/networks`. */
   readonly dir: string;
 
+  /** The network store of the data dir `home`; nothing is created until a network is. */
   constructor(home: string) {
     this.dir = join(home, "box", "networks");
   }
@@ -85,6 +94,7 @@ export class NetworkStore {
     await Deno.writeTextFile(this.hostsFile(network.name), `${lines.join("\n")}\n`);
   }
 
+  /** A network by name; throws NotFoundError when there is none. */
   async inspect(name: string): Promise<NetworkInfo> {
     if (!NAME.test(name)) throw new ValidationError(`invalid network name '${name}'`, "name");
     try {
@@ -94,6 +104,7 @@ export class NetworkStore {
     }
   }
 
+  /** Every network, sorted by name. */
   async list(): Promise<NetworkInfo[]> {
     const out: NetworkInfo[] = [];
     try {
