@@ -144,6 +144,14 @@ const MiddlewareSchema = z.object({
     replacement: z.string(),
     permanent: z.boolean().default(false),
   }).strict().optional(),
+  tokenMeter: z.object({
+    /** Tokens a caller may use per sliding minute. */
+    perMinute: z.number().int().min(1).optional(),
+    /** Tokens a caller may use per UTC day. */
+    perDay: z.number().int().min(1).optional(),
+    /** Response bytes kept for counting; usage past this point of a body is not seen. */
+    maxBodyBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+  }).strict().optional(),
   compress: z.object({ encoding: z.enum(["gzip", "deflate"]).default("gzip") }).strict()
     .optional(),
 }).strict().refine((m) => Object.values(m).filter((v) => v !== undefined).length === 1, {

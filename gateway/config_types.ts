@@ -121,6 +121,8 @@ export interface MiddlewareConfig {
   stripPrefix?: { prefixes: string[] };
   /** Regex redirect. */
   redirect?: { regex: string; replacement: string; permanent: boolean };
+  /** LLM token metering and per-caller quotas (OpenAI- and Ollama-shaped routes). */
+  tokenMeter?: { perMinute?: number; perDay?: number; maxBodyBytes: number };
   /** Response compression. */
   compress?: { encoding: "gzip" | "deflate" };
 }

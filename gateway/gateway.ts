@@ -13,6 +13,8 @@ import type { ClientInfo } from "./forwarding.ts";
 import { normalizePath, orderRouters, ruleMatches } from "./matcher.ts";
 import { type GatewayMetrics, gatewayMetrics } from "./metrics.ts";
 import { buildMiddleware } from "./middleware.ts";
+import { type TextCounter, TokenMeter, type UsageRow } from "./metering.ts";
+import type { MeteringDeps } from "./middlewares/token_meter.ts";
 import { forward, gatewayError, type ProxyOutcome } from "./proxy.ts";
 import { Service } from "./service.ts";
 import { isWebSocketUpgrade, proxyWebSocket } from "./websocket.ts";
@@ -66,6 +68,18 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Where metrics register; none when unset. */
   metrics?: Registry;
+  /** Counts text tokens when a response carries no usage; the cl100k tokenizer by default. */
+  tokenCounter?: () => Promise<TextCounter>;
+}
+
+/** The WebAssembly cl100k tokenizer, loaded once on first use. */
+function wasmCounter(): () => Promise<TextCounter> {
+  let loading: Promise<TextCounter> | undefined;
+  return () =>
+    loading ??= import("@a3s/wasm").then(async ({ getEncoding }) => {
+      const encoding = await getEncoding("cl100k_base");
+      return (text: string) => (text ? encoding.count(text) : 0);
+    });
 }
 
 const HOST_PATTERN = /^[a-z0-9.-]*$|^\[[0-9a-f:.]+\]$/;
@@ -84,11 +98,16 @@ export class Gateway {
   #table: Table;
   readonly #logger?: Logger;
   readonly #metrics?: GatewayMetrics;
+  readonly #metering: MeteringDeps;
 
   /** Compiles `config` and starts its health checks. */
   constructor(config: GatewayConfig, options: GatewayOptions = {}) {
     this.#logger = options.logger;
     this.#metrics = options.metrics ? gatewayMetrics(options.metrics) : undefined;
+    this.#metering = {
+      meter: new TokenMeter(options.metrics),
+      counter: options.tokenCounter ?? wasmCounter(),
+    };
     this.#table = this.#compile(config);
   }
 
@@ -131,6 +150,11 @@ export class Gateway {
         active: b.active,
       }))
     );
+  }
+
+  /** LLM token totals per caller and model, kept across reloads. */
+  usage(): UsageRow[] {
+    return this.#metering.meter.usage();
   }
 
   /** Stops health checks. */
@@ -253,7 +277,9 @@ export class Gateway {
       c.set("state", state);
       await next();
     });
-    for (const name of middlewares) app.use("*", buildMiddleware(config.middlewares[name]));
+    for (const name of middlewares) {
+      app.use("*", buildMiddleware(config.middlewares[name], this.#metering));
+    }
     app.all("*", async (c) => {
       const state = c.var.state;
       const outcome = c.env.outcome;

@@ -7,9 +7,13 @@ import type { GatewayEnv } from "./context.ts";
 import { apiKeyAuth, basicAuth, forwardAuth, jwtAuth } from "./middlewares/auth.ts";
 import { bodyLimit, ipAllowList, rateLimit } from "./middlewares/limits.ts";
 import { headerRewrite, redirect, stripPrefix } from "./middlewares/rewrite.ts";
+import { type MeteringDeps, tokenMeter } from "./middlewares/token_meter.ts";
 
 /** The middleware a config entry describes (the schema guarantees exactly one kind is set). */
-export function buildMiddleware(config: MiddlewareConfig): MiddlewareHandler<GatewayEnv> {
+export function buildMiddleware(
+  config: MiddlewareConfig,
+  metering: MeteringDeps,
+): MiddlewareHandler<GatewayEnv> {
   if (config.apiKeys) return apiKeyAuth(config.apiKeys);
   if (config.basicAuth) return basicAuth(config.basicAuth);
   if (config.jwt) return jwtAuth(config.jwt);
@@ -29,6 +33,7 @@ export function buildMiddleware(config: MiddlewareConfig): MiddlewareHandler<Gat
       maxAge: config.cors.maxAge,
     });
   }
+  if (config.tokenMeter) return tokenMeter(config.tokenMeter, metering);
   if (config.compress) return compress({ encoding: config.compress.encoding });
   throw new Error("middleware sets no kind");
 }

@@ -25,6 +25,8 @@ export { Gateway } from "./gateway.ts";
 export type { BackendSummary, GatewayOptions, RouterSummary } from "./gateway.ts";
 export * from "./server.ts";
 export { hashSecret } from "./hash.ts";
+export { TokenMeter } from "./metering.ts";
+export type { Quota, TextCounter, TokenCount, UsageRow } from "./metering.ts";
 
 /** The package name. */
 export const MODULE_NAME = "@a3s/gateway";

@@ -61,6 +61,16 @@ const StatusSchema = z.object({
   })),
 }).openapi("GatewayStatus");
 
+const UsageSchema = z.object({
+  usage: z.array(z.object({
+    key: z.string(),
+    model: z.string(),
+    prompt: z.number().int(),
+    completion: z.number().int(),
+    requests: z.number().int(),
+  })),
+}).openapi("GatewayUsage");
+
 const ConfigBody = z.object({
   routers: z.record(z.string(), z.unknown()).optional(),
   services: z.record(z.string(), z.unknown()).optional(),
@@ -163,6 +173,17 @@ function adminRoutes(running: RunningGateway) {
       running.gateway.apply(config);
       return c.json(config, 200);
     },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/gateway/v1/usage",
+      summary: "LLM tokens per caller and model on metered routers",
+      responses: {
+        200: { description: "usage", content: { "application/json": { schema: UsageSchema } } },
+      },
+    }),
+    (c) => c.json({ usage: running.gateway.usage() }, 200),
   );
   return app;
 }

@@ -59,6 +59,9 @@ Deno.test("under serve: the gateway listens, the admin API needs a token and rep
     await put.body?.cancel();
     assertEquals((await (await fetch(gw)).json()).backend, "b");
 
+    const usage = await (await fetch(`${server.url}/gateway/v1/usage`, { headers: auth })).json();
+    assertEquals(usage, { usage: [] });
+
     const metrics = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
     assert(metrics.includes('gateway_requests_total{router="r"'), "per-router metrics exported");
   } finally {
