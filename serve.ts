@@ -17,7 +17,7 @@ export const SERVED_MODULES: ReadonlyArray<() => Promise<A3sModule>> = [
   () => import("./safeclaw/routes.ts").then((m) => m.safeclawModule()),
   () => import("./box/routes.ts").then((m) => m.boxModule()),
   () => import("./search/routes.ts").then((m) => m.searchModule()),
-  () => import("./code/routes.ts").then((m) => m.codeModule()),
+  () => import("./code/routes.ts").then((m) => m.codeModule({ channels: true })),
   () => import("./event/routes.ts").then((m) => m.eventModule()),
   () => import("./gateway/routes.ts").then((m) => m.gatewayModule()),
 ];

@@ -371,7 +371,15 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
       const fallbackStream = responderBase
         ? chatStreamResponder(responderBase, ctx.config.responder.model)
         : undefined;
-      const respond: Responder = (input) => (registered ?? fallback!)(input);
+      const respond: Responder = async (input) => {
+        const responder = registered ?? fallback;
+        if (!responder) {
+          throw new Error(
+            "no responder: serve the code module or set safeclaw.responder.baseUrl",
+          );
+        }
+        return await responder(input);
+      };
       // WebChat streams; an agent answers whole (its reply is sanitized as one text anyway).
       const respondStream: StreamingResponder = (input) =>
         registered
@@ -380,18 +388,18 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
           })()
           : fallbackStream!(input);
       // The hub always exists when there is someone to answer: WebChat needs no configuration.
-      const hub = responderBase
-        ? new ChannelHub(
-          guard,
-          adapters,
-          respond,
-          (error, message) =>
-            ctx.logger.error("channel reply failed", {
-              channel: message.channel,
-              error: String(error),
-            }),
-        )
-        : undefined;
+      // The hub always exists: the agent may register after start even when no chat API is known
+      // (a server on port 0 does not know its own port yet).
+      const hub = new ChannelHub(
+        guard,
+        adapters,
+        respond,
+        (error, message) =>
+          ctx.logger.error("channel reply failed", {
+            channel: message.channel,
+            error: String(error),
+          }),
+      );
       let pruner: ReturnType<typeof setInterval> | undefined;
       if (ctx.config.auditRetentionDays > 0) {
         const prune = () =>
@@ -412,7 +420,7 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
         api: Object.assign(guard, { channels }),
         async close() {
           if (pruner !== undefined) clearInterval(pruner);
-          await hub?.close();
+          await hub.close();
           guard.close();
         },
       };
