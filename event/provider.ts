@@ -58,7 +58,7 @@ export interface ConsumerInfo {
 
 /** One subject seen in the log. */
 export interface SubjectInfo {
-  /** The subject. */
+  /** The subject name, such as `user.42.created`. */
   subject: string;
   /** Events stored on it. */
   events: number;
@@ -70,7 +70,10 @@ export interface LiveSubscription {
   close(): Promise<void>;
 }
 
-/** The contract every broker implements; see the contract tests in `contract_test.ts`. */
+/**
+ * The contract every broker implements; `_contract.ts` holds the one test suite each provider
+ * passes.
+ */
 export interface EventProvider {
   /** Which provider this is. */
   readonly kind: "memory" | "store" | "nats" | "redis";
