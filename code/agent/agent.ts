@@ -77,8 +77,11 @@ export function defaultPowerUrl(): string {
  * ```
  */
 export class Agent implements AgentRuntime {
+  /** The agent's name, from the config (`name`). */
   readonly name: string;
+  /** The tools sessions may use, by name: built-ins, MCP tools and any added ones. */
   readonly tools: Map<string, Tool>;
+  /** The hooks run on tool, generation, session and skill events; config hooks are registered at creation, more may be added. */
   readonly hooks: HookRunner = new HookRunner();
   /** The durable audit trail, when the agent has a store. */
   auditLog?: AuditLog;

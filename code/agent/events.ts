@@ -9,10 +9,13 @@ export type StopReason = "end" | "max_steps" | "cancelled" | "blocked" | "error"
 export interface TurnResult {
   /** The final answer, sanitized by the guard. */
   text: string;
+  /** Why the turn ended. */
   stopReason: StopReason;
   /** Model calls made. */
   steps: number;
+  /** Tool calls made, across all steps. */
   toolCalls: number;
+  /** Tokens the turn used, all model calls together. */
   usage: Usage;
   /** Set when stopReason is `error` or `blocked`. */
   error?: string;
@@ -20,11 +23,17 @@ export interface TurnResult {
 
 /** A step of a plan, as plan events report it. */
 export interface PlanStepView {
+  /** The step's id, unique within the plan. */
   id: string;
+  /** What the step is to do. */
   description: string;
+  /** Ids of the steps that must complete before this one starts. */
   dependsOn: string[];
+  /** Where the step stands. */
   status: "pending" | "running" | "completed" | "failed";
+  /** Tries so far, the running one included. */
   attempts: number;
+  /** The step's answer once it completed, or its error once it failed. */
   result?: string;
 }
 

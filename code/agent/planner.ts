@@ -12,14 +12,19 @@ import type { Usage } from "../llm/types.ts";
 
 /** One step of a plan. */
 export interface PlanStep {
+  /** The step's id, unique within the plan; other steps name it in `depends_on`. */
   id: string;
+  /** What the step is to do; the task a session gets for it. */
   description: string;
+  /** Ids of the steps whose results this one needs; it starts once they complete. */
   depends_on: string[];
+  /** The subagent that runs the step; `general` when unset. */
   agent?: string;
 }
 
 /** A plan: steps and their dependencies. */
 export interface Plan {
+  /** The steps, in any order; `depends_on` orders them. */
   steps: PlanStep[];
 }
 
@@ -37,6 +42,7 @@ export const PlanSchema: z.ZodType<Plan> = PlanSchemaObject;
 
 /** Options of a planned run. */
 export interface PlanOptions {
+  /** How many steps may run at once. */
   maxConcurrency: number;
   /** Attempts per step, the first included. */
   maxAttempts: number;

@@ -16,31 +16,49 @@ import type { AuditLog } from "../state/audit.ts";
 
 /** A model reference resolved to its provider. */
 export interface ResolvedModel {
+  /** The provider that serves the model. */
   provider: LlmProvider;
   /** The id sent to the provider. */
   model: string;
+  /** The model's config: context window, reply tokens, temperature. */
   config: ModelConfig;
 }
 
 /** The agent's shared machinery. */
 export interface AgentRuntime {
+  /** The agent's name. */
   readonly name: string;
+  /** The validated config the agent was built from. */
   readonly config: AgentConfig;
+  /** The folder tools are confined to. */
   readonly workspace: Workspace;
+  /** Where commands (`bash`) run. */
   readonly sandbox: CommandSandbox;
+  /** Every tool the agent has, by name. */
   readonly tools: ReadonlyMap<string, Tool>;
+  /** The agent's permission rules; sessions may narrow them. */
   readonly policy: PermissionPolicy;
+  /** The hooks run on tool, generation, session and skill events. */
   readonly hooks: HookRunner;
+  /** The skills sessions can load. */
   readonly skills: SkillRegistry;
+  /** Long-term memory, when enabled. */
   readonly memory?: MemoryAccess;
+  /** What `web_search` asks, when search is wired up. */
   readonly search?: SearchFunction;
+  /** Where sessions' messages are kept, for resume and listing. */
   readonly history: HistoryStore;
+  /** Answers `ask` permission decisions; without one, the configured timeout action applies. */
   readonly approver?: Approver;
+  /** Replaces safeclaw's classifier in the guard (secret and PII labels), when set. */
   readonly classifier?: TextClassifier;
+  /** The subagents the `task` tool can start, by name. */
   readonly subagents: ReadonlyMap<string, SubagentDefinition>;
+  /** Runs provider calls with retries. */
   readonly retry: RetryRunner;
   /** Where tool calls are audited durably (the shared store), when there is one. */
   readonly auditLog?: AuditLog;
+  /** Resolves a `provider/model` ref (the default model when omitted) to its provider and config. */
   resolveModel(ref?: string): ResolvedModel;
   /** Fetches a URL a tool chose, through the shared access policy. */
   fetchUrl(url: URL, signal: AbortSignal): Promise<Response>;

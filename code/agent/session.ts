@@ -29,9 +29,11 @@ export interface SessionOptions {
   id?: string;
   /** `provider/model`; the agent's default when unset. */
   model?: string;
+  /** The system prompt's opening, in place of the agent's (`system_prompt`). */
   systemPrompt?: string;
   /** Only these tools (by name). */
   tools?: string[];
+  /** Model calls per turn before the session stops; the agent's `max_steps` when unset. */
   maxSteps?: number;
   /** Answers `ask` decisions; the agent's approver when unset. */
   approver?: Approver;
@@ -45,15 +47,25 @@ export interface SessionOptions {
 
 /** One audited tool call. */
 export interface AuditEntry {
+  /** When the call finished, in epoch milliseconds. */
   at: number;
+  /** The session that made the call. */
   sessionId: string;
+  /** The model's id for the tool call. */
   callId: string;
+  /** The tool's name. */
   tool: string;
+  /** The arguments the model passed (secrets redacted in the durable audit log). */
   input: Record<string, unknown>;
+  /** What the permission check (and hooks) decided: allowed, asked and allowed or denied, denied by rule, blocked by a hook, or an invalid call (unknown tool, bad arguments). */
   decision: "allow" | "ask-allowed" | "ask-denied" | "deny" | "blocked-by-hook" | "invalid";
+  /** The permission rule that decided, when one matched. */
   rule?: string;
+  /** True when the tool failed or the call was refused. */
   isError: boolean;
+  /** How long the call took, in milliseconds. */
   durationMs: number;
+  /** Labels of the secrets and PII the result carried (taint tracking). */
   tainted: string[];
 }
 
@@ -107,7 +119,9 @@ function abortError(signal: AbortSignal): boolean {
  * ```
  */
 export class AgentSession {
+  /** The session's id (`ses_...`); pass it as `id` in SessionOptions to resume. */
   readonly id: string;
+  /** Every tool call of this session, in order. */
   readonly audit: AuditEntry[] = [];
   readonly #runtime: AgentRuntime;
   readonly #options: SessionOptions;
@@ -128,6 +142,7 @@ export class AgentSession {
   /** The model's prompt tokens per counted token, learned from usage: tokenizers differ. */
   #tokenRatio = 1;
 
+  /** Opens a session on an agent's runtime; `Agent.session()` is the usual way to get one. */
   constructor(runtime: AgentRuntime, options: SessionOptions = {}) {
     this.#runtime = runtime;
     this.#options = options;

@@ -11,13 +11,19 @@ import { parseFrontMatter } from "../skills/skills.ts";
 
 /** A subagent ready to run. */
 export interface SubagentDefinition {
+  /** The name the `task` tool picks the subagent by. */
   name: string;
+  /** What the subagent is for; shown to the model choosing one. */
   description: string;
+  /** `provider/model`; the parent's model when unset. */
   model?: string;
   /** Tools it may use; undefined means every tool but `task`. */
   tools?: string[];
+  /** Model calls per task before the subagent stops. */
   maxSteps: number;
+  /** The subagent's system prompt. */
   prompt: string;
+  /** Overrides on the agent's permissions while this subagent runs. */
   permissions?: Partial<PermissionsConfig>;
 }
 
@@ -32,6 +38,7 @@ const READ_ONLY = [
   "search_skills",
 ];
 
+/** The subagents every agent has, for the `task` tool: `explore` (read-only exploration), `general` (a self-contained task) and `plan` (an implementation plan, no changes); a configured subagent of the same name replaces one. */
 export const BUILTIN_SUBAGENTS: readonly SubagentDefinition[] = [
   {
     name: "explore",

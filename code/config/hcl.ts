@@ -9,6 +9,7 @@
 
 /** A parse failure with its position. */
 export class HclSyntaxError extends Error {
+  /** An error at `line` of `file`; the message reads `file:line: message`. */
   constructor(readonly file: string, readonly line: number, message: string) {
     super(`${file}:${line}: ${message}`);
     this.name = "HclSyntaxError";
@@ -20,6 +21,7 @@ export type HclValue = string | number | boolean | null | HclValue[] | { [key: s
 
 /** A parsed document: the value tree and the line of every dotted key path in it. */
 export interface HclDocument {
+  /** The document's top-level attributes and blocks, evaluated; repeated blocks become lists. */
   value: Record<string, HclValue>;
   /** `providers.0.api_key` → 12. Block paths point at the block's opening line. */
   lines: Map<string, number>;

@@ -6,6 +6,7 @@ import { type AgentConfig, AgentConfigSchema, REPEATED_BLOCKS } from "./schema.t
 
 /** A config that does not parse or validate. The message reads `file:line: key: why`. */
 export class ConfigError extends A3sError {
+  /** An error at `key` (dotted path) of `file`, at `line` when known, with the reason it is invalid. */
   constructor(
     readonly file: string,
     readonly line: number | undefined,
@@ -23,6 +24,7 @@ export class ConfigError extends A3sError {
 
 /** A loaded config and the folder its relative paths resolve against. */
 export interface LoadedConfig {
+  /** The validated config, defaults applied. */
   config: AgentConfig;
   /** The config file's folder (or the working directory for in-memory configs). */
   baseDir: string;

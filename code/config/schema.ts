@@ -169,32 +169,51 @@ const AgentConfigSchemaObject = z.object({
 
 /** One model a provider serves. */
 export interface ModelConfig {
+  /** The model's id as the provider knows it (`provider/<id>` in model refs). */
   id: string;
+  /** Tokens the model can attend to; compaction starts before it fills. */
   context_window: number;
+  /** Tokens one reply may take. */
   max_tokens: number;
+  /** Sampling temperature, 0 to 2; the provider's default when unset. */
   temperature?: number;
 }
 
 /** An LLM endpoint. */
 export interface ProviderConfig {
+  /** The provider's name, the `provider` part of `provider/model` refs. */
   name: string;
+  /** Wire format: `openai` (power, Ollama, OpenAI...) or `anthropic` (Messages API). */
   kind: "openai" | "anthropic";
+  /** The endpoint's base URL; the local power server (`openai`) or api.anthropic.com (`anthropic`) when unset. */
   base_url?: string;
+  /** The API key sent with each request, if the endpoint needs one. */
   api_key?: string;
+  /** Attempts per request, the first included; failures back off exponentially. */
   max_attempts: number;
+  /** Base delay before a retry, in milliseconds; the backoff grows from it. */
   retry_delay_ms: number;
+  /** How long one request may take before it is aborted, in milliseconds. */
   timeout_ms: number;
+  /** The models this provider serves. */
   models: ModelConfig[];
 }
 
 /** Permission rules and presets. */
 export interface PermissionsConfig {
+  /** `permissive` allows everything not denied; `strict` asks for anything that writes or runs. */
   preset: "default" | "permissive" | "strict";
+  /** Rules (`tool` or `tool(subject glob)`) allowed without asking; checked after `deny`. */
   allow: string[];
+  /** Rules that need an approver's yes before the call runs. */
   ask: string[];
+  /** Rules that are always refused; checked first, so they win over `allow` and `ask`. */
   deny: string[];
+  /** What a call no rule matches gets; the preset decides when unset. */
   default?: "allow" | "ask" | "deny";
+  /** How long to wait for an approval, in milliseconds. */
   approval_timeout_ms: number;
+  /** What an unanswered approval becomes. */
   timeout_action: "allow" | "deny";
 }
 
@@ -211,62 +230,102 @@ export type HookEventName =
 
 /** A shell hook. */
 export interface HookConfig {
+  /** The event the hook runs on. */
   event: HookEventName;
+  /** A shell command; the event arrives as JSON on stdin, a decision may come back on stdout. */
   command: string;
+  /** A tool-name pattern (`bash`, `mcp__github__*`); hooks without one see every tool. */
   matcher?: string;
+  /** Order among hooks of one event; lower runs first. */
   priority: number;
+  /** How long the command may run, in milliseconds. */
   timeout_ms: number;
 }
 
 /** An MCP server to connect. */
 export interface McpServerConfig {
+  /** The server's name; its tools are exposed as `mcp__<name>__<tool>`. */
   name: string;
+  /** `stdio` spawns `command`; `http` connects to `url`. */
   transport: "stdio" | "http";
+  /** The program a stdio server runs as. */
   command?: string;
+  /** Arguments passed to `command`. */
   args: string[];
+  /** Extra environment variables for a stdio server. */
   env: Record<string, string>;
+  /** The endpoint of an http server. */
   url?: string;
+  /** Extra request headers for an http server (such as authorization). */
   headers: Record<string, string>;
+  /** Set false to keep the server configured but not connected. */
   enabled: boolean;
 }
 
 /** A subagent defined in the config. */
 export interface SubagentConfig {
+  /** The name the `task` tool picks the subagent by. */
   name: string;
+  /** What the subagent is for; shown to the model choosing one. */
   description: string;
+  /** `provider/model`; the parent's model when unset. */
   model?: string;
+  /** Tool names it may use; every built-in but `task` when unset. */
   tools?: string[];
+  /** Model calls per task before the subagent stops. */
   max_steps: number;
+  /** The subagent's system prompt. */
   prompt: string;
+  /** Overrides on the agent's permissions while this subagent runs. */
   permissions?: Partial<PermissionsConfig>;
 }
 
 /** A validated config, defaults applied. */
 export interface AgentConfig {
+  /** The agent's name, used in session records and logs. */
   name: string;
+  /** The model used when a session names none, as `provider/model`. */
   default_model: string;
+  /** The agent's own instructions, in place of the default opening of the system prompt. */
   system_prompt?: string;
+  /** Model calls per turn before the agent stops. */
   max_steps: number;
+  /** The folder tools may touch; relative paths resolve against the config file. */
   workspace: string;
+  /** The LLM endpoints models are resolved against. */
   providers: ProviderConfig[];
+  /** Which built-in tools are on (`enabled` only these, minus `disabled`), how much of a result the model sees (`output_limit`, characters) and how long one call may run (`timeout_ms`). */
   tools: { enabled?: string[]; disabled: string[]; output_limit: number; timeout_ms: number };
+  /** Which tool calls are allowed, asked about or denied. */
   permissions: PermissionsConfig;
+  /** Shell hooks run on tool, generation, session and skill events. */
   hooks: HookConfig[];
+  /** MCP servers whose tools the agent gets. */
   mcp: McpServerConfig[];
+  /** Extra skill folders (`dirs`) and whether the built-in skills load (`builtin`). */
   skills: { dirs: string[]; builtin: boolean };
+  /** Long-term memory: on or off, the project and user keys memories are filed under, and the embedding model (keyword search only when unset). */
   memory: { enabled: boolean; project?: string; user: string; embedding_model?: string };
+  /** Where commands run: `bwrap` (bubblewrap, read-only host), `process` (plain), `box` (box's runtime, `image`) or `auto`; `network` lets them reach it. */
   box: { driver: "auto" | "bwrap" | "process" | "box"; network: boolean; image: string };
+  /** `web_search` through search's meta search (`enabled`), and the engines to ask (search's defaults when empty). */
   search: { enabled: boolean; engines: string[] };
+  /** safeclaw's guard: taint tracking of secrets and PII, what a prompt injection in a tool result does (`off`, `warn`, `block`), and whether tainted values may leave anyway. */
   safeclaw: {
     enabled: boolean;
     taint: boolean;
     injection: "off" | "warn" | "block";
     allow_tainted_egress: boolean;
   };
+  /** What web_fetch may reach: loopback and private addresses (`allow_private`) and, when set, only these hosts (`allow_hosts`, globs). */
   web: { allow_private: boolean; allow_hosts?: string[] };
+  /** Subagents defined inline, in addition to the built-in ones. */
   agents: SubagentConfig[];
+  /** Folders of subagent definition files (Markdown with front matter). */
   agent_dirs: string[];
+  /** Parallel plans: on or off, how many steps run at once and how many tries a failing step gets. */
   planning: { enabled: boolean; max_concurrency: number; max_attempts: number };
+  /** History compaction: the fraction of the context window that triggers it (`threshold`) and the recent messages kept verbatim (`keep_recent`). */
   compaction: { threshold: number; keep_recent: number };
 }
 

@@ -3,7 +3,9 @@ import type { ChatRequest, LlmProvider, ProviderEvent, ToolCall } from "./types.
 
 /** One recorded model reply. */
 export interface ScriptedReply {
+  /** The reply's text, streamed in small deltas. */
   text?: string;
+  /** Tool calls the reply makes; ids are generated when omitted. */
   toolCalls?: { id?: string; name: string; arguments: Record<string, unknown> }[];
   /** Milliseconds before the reply starts, to model a slow model. */
   delayMs?: number;
@@ -59,12 +61,16 @@ export async function* replyEvents(
  * ```
  */
 export class ScriptedProvider implements LlmProvider {
+  /** The provider's name, `scripted`. */
   readonly name = "scripted";
+  /** Every request received, in order (messages snapshotted), for tests to inspect. */
   readonly requests: ChatRequest[] = [];
   #next = 0;
 
+  /** Replays `steps` in order, one per request; the last one repeats once they run out. */
   constructor(private readonly steps: ScriptStep[]) {}
 
+  /** Streams the next scripted reply, recording the request. */
   stream(request: ChatRequest): AsyncGenerator<ProviderEvent> {
     // Sessions keep appending to their message array, so keep a snapshot.
     this.requests.push({ ...request, messages: [...request.messages] });

@@ -2,8 +2,11 @@
 
 /** A tool call the model asked for. `arguments` is the parsed JSON object. */
 export interface ToolCall {
+  /** The provider's id for the call; the tool result answers to it. */
   id: string;
+  /** The name of the tool to run. */
   name: string;
+  /** The parsed arguments; empty when they were not a JSON object. */
   arguments: Record<string, unknown>;
   /** Set when the model's arguments were not a JSON object; the tool reports it back. */
   invalidArguments?: string;
@@ -18,28 +21,39 @@ export type Message =
 
 /** What the model sees of a tool: its name, purpose and JSON Schema input. */
 export interface ToolSpec {
+  /** The tool's name, unique among the tools of a request. */
   name: string;
+  /** What the tool does and when to use it, for the model. */
   description: string;
+  /** The JSON Schema of the tool's input object. */
   parameters: Record<string, unknown>;
 }
 
 /** Token counts of one model call. */
 export interface Usage {
+  /** Prompt tokens read. */
   inputTokens: number;
+  /** Reply tokens generated. */
   outputTokens: number;
 }
 
 /** One model request. */
 export interface ChatRequest {
+  /** The model id as the provider knows it. */
   model: string;
+  /** The conversation so far, system prompt first. */
   messages: Message[];
+  /** The tools the model may call. */
   tools?: ToolSpec[];
   /** `auto` (default), `required` (must call a tool), `none`. */
   toolChoice?: "auto" | "required" | "none";
   /** Constrain the reply to JSON matching this schema. */
   responseSchema?: { name: string; schema: Record<string, unknown> };
+  /** The most tokens the reply may take. */
   maxTokens?: number;
+  /** Sampling temperature; the provider's default when unset. */
   temperature?: number;
+  /** Aborts the request and its stream. */
   signal?: AbortSignal;
 }
 
@@ -52,12 +66,15 @@ export type ProviderEvent =
 
 /** An LLM endpoint speaking some wire format. */
 export interface LlmProvider {
+  /** The provider's name, used in errors and logs. */
   readonly name: string;
+  /** Sends a request and streams the reply as events, ending with one `done`. */
   stream(request: ChatRequest): AsyncIterable<ProviderEvent>;
 }
 
 /** A provider error with the HTTP status (0 for network failures), to decide retries. */
 export class ProviderError extends Error {
+  /** A failure of `provider`: `status` is the HTTP status (0 for network failures), `retryable` whether trying again may help. */
   constructor(
     readonly provider: string,
     readonly status: number,

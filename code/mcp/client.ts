@@ -11,9 +11,13 @@ import { ToolError } from "../tools/tool.ts";
 
 /** One connected server. */
 export interface McpConnection {
+  /** The server's name from the config. */
   name: string;
+  /** The MCP SDK client, for requests beyond tools (prompts, raw calls). */
   client: Client;
+  /** The server's tools and resources as agent tools, named `mcp__<server>__<name>`. */
   tools: Tool[];
+  /** Closes the connection (and ends a stdio server's process). */
   close(): Promise<void>;
 }
 

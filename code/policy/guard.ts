@@ -8,13 +8,17 @@ import { classify, detectInjection, redact, type Source, TaintTracker } from "@a
 
 /** One sensitive span. */
 export interface GuardFinding {
+  /** The label of what was found, such as `secret` or `email`. */
   type: string;
+  /** Where the span starts in the text (UTF-16 index). */
   start: number;
+  /** Where the span ends, exclusive. */
   end: number;
 }
 
 /** The classifier the guard uses: safeclaw's, or another of the same shape. */
 export interface TextClassifier {
+  /** Finds the sensitive spans in `text`. */
   classify(text: string): GuardFinding[];
 }
 
@@ -26,6 +30,7 @@ export const safeclawClassifier: TextClassifier = {
 
 /** A tainted value could not leave. */
 export class TaintError extends Error {
+  /** A `label` value would have left through `channel`, possibly in an `encoding` (base64, hex...) other than `raw`. */
   constructor(readonly label: string, channel: string, readonly encoding = "raw") {
     super(
       `blocked: a ${label} value read earlier in this session cannot leave through ${channel}${
@@ -38,18 +43,27 @@ export class TaintError extends Error {
 
 /** Options of a guard. */
 export interface GuardOptions {
+  /** False turns the guard off: nothing is classified, tainted or checked. */
   enabled: boolean;
+  /** Track secrets and PII that tools read, and stop them at egress. */
   taint: boolean;
+  /** What a prompt-injection attempt in a tool result does: nothing, a warning appended for the model, or the result withheld. */
   injection: "off" | "warn" | "block";
+  /** Let tainted values out through egress channels anyway. */
   allowTaintedEgress: boolean;
+  /** Replaces safeclaw's classifier, when set. */
   classifier?: TextClassifier;
 }
 
 /** What the guard made of a tool result. */
 export interface InspectedResult {
+  /** The result as the model should see it: with an injection warning appended, or replaced when blocked. */
   text: string;
+  /** Labels of the sensitive values found (now tainted). */
   tainted: string[];
+  /** True when the result looked like a prompt-injection attempt. */
   injection: boolean;
+  /** True when the result was withheld for it (`injection: "block"`). */
   blocked: boolean;
 }
 
@@ -71,6 +85,7 @@ export class SessionGuard {
   readonly #tracker = new TaintTracker();
   readonly #classifier: TextClassifier;
 
+  /** A guard for one session, with its options. */
   constructor(readonly options: GuardOptions) {
     this.#classifier = options.classifier ?? safeclawClassifier;
   }

@@ -12,9 +12,13 @@ export type HookEventName = HookConfig["event"];
 
 /** What a hook receives. `tool` is set for tool events; `data` is the event's payload. */
 export interface HookEvent {
+  /** The event that fired. */
   event: HookEventName;
+  /** The session it fired in. */
   sessionId: string;
+  /** The tool's name, for tool events. */
   tool?: string;
+  /** The event's payload, such as a tool's input or output. */
   data: Record<string, unknown>;
 }
 
@@ -29,9 +33,13 @@ export type HookFunction = (event: HookEvent) => HookDecision | void | Promise<H
 
 /** A registered hook. */
 export interface HookRegistration {
+  /** The event the hook runs on. */
   event: HookEventName;
+  /** A tool-name glob (`bash`, `mcp__github__*`); without one the hook sees every tool. */
   matcher?: string;
+  /** Order among hooks of one event; lower runs first (default 0). */
   priority?: number;
+  /** The hook itself. */
   run: HookFunction;
   /** For messages: the command or the function's name. */
   label?: string;
@@ -39,6 +47,7 @@ export interface HookRegistration {
 
 /** The outcome of running every hook of an event. */
 export interface HookOutcome {
+  /** Set when a hook blocked: its reason and the hook's label. */
   blocked?: { reason: string; hook: string };
   /** The payload after every `modify`. */
   data: Record<string, unknown>;
@@ -113,12 +122,14 @@ export function shellHook(config: HookConfig, cwd: string): HookRegistration {
 export class HookRunner {
   readonly #hooks: HookRegistration[] = [];
 
+  /** Adds a hook; hooks run in priority order, then in registration order. */
   register(hook: HookRegistration): void {
     this.#hooks.push(hook);
     // Stable sort keeps registration order within a priority.
     this.#hooks.sort((a, b) => (a.priority ?? 0) - (b.priority ?? 0));
   }
 
+  /** True when some hook listens for `event` (to skip building payloads no one reads). */
   has(event: HookEventName): boolean {
     return this.#hooks.some((h) => h.event === event);
   }

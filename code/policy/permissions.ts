@@ -11,8 +11,11 @@ export type PermissionAction = "allow" | "ask" | "deny";
 
 /** A parsed rule: a tool-name glob and an optional subject glob. */
 export interface PermissionRule {
+  /** The rule as written, such as `bash(git *)`; decisions report it. */
   source: string;
+  /** Matches the tool names the rule covers. */
   tool: RegExp;
+  /** Matches the subjects (path, command, URL) it covers; any subject when unset. */
   subject?: RegExp;
 }
 
@@ -81,7 +84,9 @@ export function presetRules(preset: PermissionsConfig["preset"]): {
 
 /** One decision and the rule that made it. */
 export interface PermissionDecision {
+  /** What the call gets. */
   action: PermissionAction;
+  /** The rule that decided (or `preset:<effect>`); unset when the default did. */
   rule?: string;
 }
 
@@ -99,6 +104,7 @@ export interface PermissionDecision {
  * ```
  */
 export class PermissionPolicy {
+  /** A policy from parsed rules (checked deny, then allow, then ask), the action for calls no rule matches, and the tool effects that are still asked about when that action is `ask`. */
   constructor(
     readonly deny: PermissionRule[],
     readonly allow: PermissionRule[],
@@ -107,6 +113,7 @@ export class PermissionPolicy {
     readonly askEffects: ReadonlySet<ToolEffect>,
   ) {}
 
+  /** Builds the policy of a config section: its preset's rules merged with the configured ones. */
   static fromConfig(config: PermissionsConfig): PermissionPolicy {
     const preset = presetRules(config.preset);
     const parse = (list: string[]) => list.map(parseRule);
@@ -143,10 +150,15 @@ export class PermissionPolicy {
 
 /** What an `ask` shows the person deciding. */
 export interface ApprovalRequest {
+  /** The tool call's id. */
   callId: string;
+  /** The tool's name. */
   tool: string;
+  /** The arguments the model passed. */
   input: Record<string, unknown>;
+  /** What the call touches (a path, a command, a URL), when the tool has one. */
   subject?: string;
+  /** The rule that asked. */
   rule?: string;
 }
 

@@ -14,13 +14,19 @@ import { runOnce } from "../llm/retry.ts";
 
 /** How to reach a Messages API endpoint. */
 export interface AnthropicProviderOptions {
+  /** The provider's name in errors and logs (default `anthropic`). */
   name?: string;
   /** Without `/v1`, such as `https://api.anthropic.com`. */
   baseUrl?: string;
+  /** The API key, sent as `x-api-key`; none when the endpoint needs none. */
   apiKey?: string;
+  /** Attempts per request, the first included (default 3). */
   maxAttempts?: number;
+  /** Base delay between attempts, in milliseconds (default 500). */
   retryDelayMs?: number;
+  /** How long one attempt may take, in milliseconds (default 120000). */
   timeoutMs?: number;
+  /** Runs each request with retries (such as `laneRetryRunner`); one attempt when unset. */
   retry?: RetryRunner;
 }
 
@@ -84,14 +90,17 @@ interface StreamEvent {
  * ```
  */
 export class AnthropicProvider implements LlmProvider {
+  /** The provider's name, from the options. */
   readonly name: string;
   readonly #options: AnthropicProviderOptions;
 
+  /** A provider for the Anthropic Messages API endpoint described by `options`. */
   constructor(options: AnthropicProviderOptions = {}) {
     this.name = options.name ?? "anthropic";
     this.#options = options;
   }
 
+  /** Sends the request and streams the reply as provider events, retrying failures that may pass. */
   async *stream(request: ChatRequest): AsyncGenerator<ProviderEvent> {
     const o = this.#options;
     const { system, messages } = toWire(request.messages);

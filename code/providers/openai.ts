@@ -14,13 +14,19 @@ import { runOnce } from "../llm/retry.ts";
 
 /** How to reach an OpenAI-compatible endpoint. */
 export interface OpenAiProviderOptions {
+  /** The provider's name in errors and logs (default `openai`). */
   name?: string;
   /** Up to and including `/v1`, such as `http://127.0.0.1:11434/v1`. */
   baseUrl: string;
+  /** The API key, sent as a bearer token; none when the endpoint needs none. */
   apiKey?: string;
+  /** Attempts per request, the first included (default 3). */
   maxAttempts?: number;
+  /** Base delay between attempts, in milliseconds (default 250). */
   retryDelayMs?: number;
+  /** How long one attempt may take, in milliseconds (default 120000). */
   timeoutMs?: number;
+  /** Runs each request with retries (such as `laneRetryRunner`); one attempt when unset. */
   retry?: RetryRunner;
 }
 
@@ -86,14 +92,17 @@ interface StreamChunk {
  * ```
  */
 export class OpenAiProvider implements LlmProvider {
+  /** The provider's name, from the options. */
   readonly name: string;
   readonly #options: OpenAiProviderOptions;
 
+  /** A provider for the OpenAI-compatible chat-completions endpoint described by `options`. */
   constructor(options: OpenAiProviderOptions) {
     this.name = options.name ?? "openai";
     this.#options = options;
   }
 
+  /** Sends the request and streams the reply as provider events, retrying failures that may pass. */
   async *stream(request: ChatRequest): AsyncGenerator<ProviderEvent> {
     const o = this.#options;
     const body: Record<string, unknown> = {

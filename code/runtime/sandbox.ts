@@ -8,9 +8,13 @@ import { A3sError } from "@a3s/common/errors";
 
 /** What a command produced. */
 export interface CommandResult {
+  /** What the command wrote to stdout. */
   stdout: string;
+  /** What the command wrote to stderr. */
   stderr: string;
+  /** The exit status. */
   exitCode: number;
+  /** True when it was killed for running past `timeoutMs`. */
   timedOut: boolean;
 }
 
@@ -18,15 +22,21 @@ export interface CommandResult {
 export interface RunOptions {
   /** Absolute working directory inside the workspace. */
   cwd: string;
+  /** How long the command may run before it is killed, in milliseconds. */
   timeoutMs: number;
+  /** Kills the command when aborted. */
   signal?: AbortSignal;
+  /** Extra environment variables. */
   env?: Record<string, string>;
+  /** Text written to the command's stdin. */
   stdin?: string;
 }
 
 /** A command sandbox for one workspace. */
 export interface CommandSandbox {
+  /** Which sandbox this is (`process`, `bwrap`, `box`...), shown to the model and in logs. */
   readonly driver: string;
+  /** Runs a bash command line and collects its output. */
   run(command: string, options: RunOptions): Promise<CommandResult>;
 }
 
@@ -59,7 +69,9 @@ async function exec(program: string, args: string[], options: RunOptions): Promi
 
 /** Runs commands as plain child processes of this one (no isolation beyond the cwd). */
 export class ProcessSandbox implements CommandSandbox {
+  /** This sandbox's driver name, `process`. */
   readonly driver = "process";
+  /** Runs `command` with `bash -c` in `options.cwd`. */
   run(command: string, options: RunOptions): Promise<CommandResult> {
     return exec("bash", ["-c", command], options);
   }
@@ -70,9 +82,12 @@ export class ProcessSandbox implements CommandSandbox {
  * /tmp, fresh PID/IPC/UTS namespaces and, unless `network` is on, no network.
  */
 export class BubblewrapSandbox implements CommandSandbox {
+  /** This sandbox's driver name, `bwrap`. */
   readonly driver = "bwrap";
+  /** A sandbox whose writable workspace is `root`; `network` keeps the host's network reachable. */
   constructor(private readonly root: string, private readonly network = false) {}
 
+  /** Runs `command` with `bash -c` inside bubblewrap, in `options.cwd`. */
   run(command: string, options: RunOptions): Promise<CommandResult> {
     const args = [
       "--ro-bind",

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 
 /** A path that would leave the workspace. Tools report it to the model as an error. */
 export class PathEscapeError extends Error {
+  /** An error for `path`, which resolves outside the workspace. */
   constructor(path: string) {
     super(`path '${path}' is outside the workspace`);
     this.name = "PathEscapeError";

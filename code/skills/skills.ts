@@ -9,12 +9,15 @@ import { parse as parseYaml } from "yaml";
 
 /** One discovered skill. */
 export interface Skill {
+  /** The skill's name, from `SKILL.md`'s front matter; `load_skill` takes it. */
   name: string;
+  /** When to use the skill, for the model choosing one. */
   description: string;
   /** Tools the skill is meant to use (`allowed-tools`), informational for the model. */
   allowedTools: string[];
   /** The `SKILL.md` path. */
   path: string;
+  /** True for the skills shipped with the module. */
   builtin: boolean;
 }
 
@@ -88,10 +91,12 @@ export class SkillRegistry {
     return registry;
   }
 
+  /** Every discovered skill. */
   list(): Skill[] {
     return [...this.#skills.values()];
   }
 
+  /** The skill named `name`, if there is one. */
   get(name: string): Skill | undefined {
     return this.#skills.get(name);
   }

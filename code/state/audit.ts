@@ -5,7 +5,9 @@ import { CODE_MIGRATIONS, type CodeTables } from "./migrations.ts";
 
 /** Where audit entries go. */
 export interface AuditLog {
+  /** Stores one entry. */
   record(entry: AuditEntry): Promise<void>;
+  /** The newest entries first, at most `limit`, of one session when `sessionId` is set. */
   list(options: { sessionId?: string; limit: number }): Promise<AuditEntry[]>;
 }
 

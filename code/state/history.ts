@@ -5,22 +5,33 @@ import { CODE_MIGRATIONS, type CodeTables } from "./migrations.ts";
 
 /** A stored session's summary. */
 export interface SessionInfo {
+  /** The session's id. */
   id: string;
+  /** The name of the agent it ran on. */
   agent: string;
+  /** The start of its first user message. */
   title: string;
+  /** When it was created, in epoch milliseconds. */
   createdAt: number;
+  /** When a message was last added, in epoch milliseconds. */
   updatedAt: number;
+  /** How many messages it holds. */
   messages: number;
 }
 
 /** Where a session keeps its messages. */
 export interface HistoryStore {
+  /** Records a new session (a no-op when `id` exists). */
   create(id: string, agent: string, title: string): Promise<void>;
+  /** Stores `message` at position `seq`, replacing what was there. */
   append(id: string, seq: number, message: Message): Promise<void>;
   /** Replaces the whole history (after compaction). */
   replace(id: string, messages: Message[]): Promise<void>;
+  /** The session's messages in order; undefined for an unknown session. */
   load(id: string): Promise<Message[] | undefined>;
+  /** The most recently updated sessions first, at most `limit`. */
   list(limit: number): Promise<SessionInfo[]>;
+  /** Deletes a session and its messages; false when there was none. */
   remove(id: string): Promise<boolean>;
 }
 
@@ -31,6 +42,7 @@ export class MemoryHistory implements HistoryStore {
     { info: Omit<SessionInfo, "messages">; messages: Message[] }
   >();
 
+  /** Records a new session (a no-op when `id` exists). */
   create(id: string, agent: string, title: string): Promise<void> {
     const now = Date.now();
     if (!this.#sessions.has(id)) {
@@ -41,6 +53,7 @@ export class MemoryHistory implements HistoryStore {
     }
     return Promise.resolve();
   }
+  /** Stores `message` at position `seq`, replacing what was there. */
   append(id: string, seq: number, message: Message): Promise<void> {
     const s = this.#sessions.get(id);
     if (s) {
@@ -54,16 +67,19 @@ export class MemoryHistory implements HistoryStore {
     if (s) s.messages = structuredClone(messages);
     return Promise.resolve();
   }
+  /** The session's messages in order; undefined for an unknown session. */
   load(id: string): Promise<Message[] | undefined> {
     const s = this.#sessions.get(id);
     return Promise.resolve(s ? structuredClone(s.messages) : undefined);
   }
+  /** The most recently updated sessions first, at most `limit`. */
   list(limit: number): Promise<SessionInfo[]> {
     return Promise.resolve(
       [...this.#sessions.values()].map((s) => ({ ...s.info, messages: s.messages.length }))
         .sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit),
     );
   }
+  /** Deletes a session and its messages; false when there was none. */
   remove(id: string): Promise<boolean> {
     return Promise.resolve(this.#sessions.delete(id));
   }
@@ -84,15 +100,18 @@ export class MemoryHistory implements HistoryStore {
 export class StoreHistory implements HistoryStore {
   private constructor(private readonly store: Store) {}
 
+  /** Opens the history on `store`, creating its tables when missing. */
   static async open(store: Store): Promise<StoreHistory> {
     await store.migrate("code", CODE_MIGRATIONS);
     return new StoreHistory(store);
   }
 
+  /** Typed access to this module's tables. */
   private get db() {
     return this.store.db<CodeTables>();
   }
 
+  /** Records a new session (a no-op when `id` exists). */
   async create(id: string, agent: string, title: string): Promise<void> {
     const now = Date.now();
     await this.db.insertInto("code_sessions").values({
@@ -105,6 +124,7 @@ export class StoreHistory implements HistoryStore {
       .onConflict((oc) => oc.column("id").doNothing()).execute();
   }
 
+  /** Stores `message` at position `seq`, replacing what was there, and touches the session. */
   async append(id: string, seq: number, message: Message): Promise<void> {
     const now = Date.now();
     await this.db.insertInto("code_messages")
@@ -142,6 +162,7 @@ export class StoreHistory implements HistoryStore {
     });
   }
 
+  /** The session's messages in order; undefined for an unknown session. */
   async load(id: string): Promise<Message[] | undefined> {
     const session = await this.db.selectFrom("code_sessions").select("id").where("id", "=", id)
       .executeTakeFirst();
@@ -154,6 +175,7 @@ export class StoreHistory implements HistoryStore {
     return rows.map((r) => JSON.parse(r.body) as Message);
   }
 
+  /** The most recently updated sessions first, at most `limit`. */
   async list(limit: number): Promise<SessionInfo[]> {
     const rows = await this.db.selectFrom("code_sessions")
       .leftJoin("code_messages", "code_messages.session_id", "code_sessions.id")
@@ -183,6 +205,7 @@ export class StoreHistory implements HistoryStore {
     }));
   }
 
+  /** Deletes a session and its messages; false when there was none. */
   async remove(id: string): Promise<boolean> {
     await this.db.deleteFrom("code_messages").where("session_id", "=", id).execute();
     const r = await this.db.deleteFrom("code_sessions").where("id", "=", id).executeTakeFirst();

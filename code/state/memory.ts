@@ -62,6 +62,7 @@ export class StoreMemory implements MemoryAccess {
     private readonly embed?: EmbedFunction,
   ) {}
 
+  /** Opens memory on `store`, creating its tables when missing. `owners` are the project and user keys memories are filed under; `embed` adds semantic search (keyword search only without it). */
   static async open(
     store: Store,
     owners: { project: string; user: string },
@@ -71,10 +72,12 @@ export class StoreMemory implements MemoryAccess {
     return new StoreMemory(store, owners, embed);
   }
 
+  /** Typed access to this module's tables. */
   private get db() {
     return this.store.db<CodeTables>();
   }
 
+  /** The embedding of `text`; undefined without an embedder or when it fails. */
   private async vector(text: string): Promise<number[] | undefined> {
     if (!this.embed) return undefined;
     try {
@@ -84,6 +87,7 @@ export class StoreMemory implements MemoryAccess {
     }
   }
 
+  /** Saves a memory in `scope`, embedding it when it can. */
   async save(scope: "project" | "user", content: string, tags: string[]): Promise<MemoryRecord> {
     const record: MemoryRecord = {
       id: `mem_${crypto.randomUUID().slice(0, 12)}`,
@@ -105,6 +109,7 @@ export class StoreMemory implements MemoryAccess {
     return record;
   }
 
+  /** This project's and user's memories (or one scope's), newest first. */
   private async rows(scope: "project" | "user" | undefined) {
     let q = this.db.selectFrom("code_memories").selectAll();
     q = scope
@@ -118,6 +123,7 @@ export class StoreMemory implements MemoryAccess {
     return await q.orderBy("created_at", "desc").execute();
   }
 
+  /** A stored row as a memory record, with its search score when given. */
   private toRecord(r: CodeTables["code_memories"], score?: number): MemoryRecord {
     return {
       id: r.id,
@@ -129,6 +135,7 @@ export class StoreMemory implements MemoryAccess {
     };
   }
 
+  /** Memories matching `query`, best first: keyword overlap, blended with embedding similarity when available. */
   async search(
     query: string,
     options: { scope?: "project" | "user"; limit: number },
@@ -145,10 +152,12 @@ export class StoreMemory implements MemoryAccess {
     return scored.slice(0, options.limit).map((x) => this.toRecord(x.r, x.score));
   }
 
+  /** The newest memories, at most `limit`, of one scope or both. */
   async list(options: { scope?: "project" | "user"; limit: number }): Promise<MemoryRecord[]> {
     return (await this.rows(options.scope)).slice(0, options.limit).map((r) => this.toRecord(r));
   }
 
+  /** Deletes a memory of this project or user; false when there was none. */
   async remove(id: string): Promise<boolean> {
     const r = await this.db.deleteFrom("code_memories").where("id", "=", id)
       .where((eb) =>

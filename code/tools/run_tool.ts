@@ -4,9 +4,13 @@ import { type Tool, type ToolContext, ToolError } from "./tool.ts";
 
 /** What a tool call produced, as the model will read it. */
 export interface ToolResult {
+  /** The output (or `Error: ...` message), cut to the output limit. */
   content: string;
+  /** True when the tool failed, timed out or the call was refused. */
   isError: boolean;
+  /** True when the output was cut to the output limit. */
   truncated: boolean;
+  /** How long the call took, in milliseconds. */
   durationMs: number;
 }
 

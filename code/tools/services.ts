@@ -6,15 +6,21 @@ import type { ToolResult } from "./run_tool.ts";
 
 /** One item of the session's plan. */
 export interface TodoItem {
+  /** The item's id, stable across updates. */
   id: string;
+  /** What is to be done. */
   content: string;
+  /** Where the item stands. */
   status: "pending" | "in_progress" | "completed" | "cancelled";
 }
 
 /** A search hit, as `web_search` returns it. */
 export interface SearchHit {
+  /** The page's title. */
   title: string;
+  /** The page's address. */
   url: string;
+  /** An excerpt of the page that matches the query. */
   snippet: string;
 }
 
@@ -26,28 +32,40 @@ export type SearchFunction = (
 
 /** A skill, as tools see it. */
 export interface SkillSummary {
+  /** The name `load_skill` takes. */
   name: string;
+  /** When to use the skill. */
   description: string;
 }
 
 /** One memory record. */
 export interface MemoryRecord {
+  /** The memory's id (`mem_...`), for removal. */
   id: string;
+  /** Whom it belongs to: this project, or the user across projects. */
   scope: "project" | "user";
+  /** The remembered text. */
   content: string;
+  /** Words to find it by. */
   tags: string[];
+  /** When it was saved, in epoch milliseconds. */
   createdAt: number;
+  /** How well it matched a search, 0 to 1; set on search results only. */
   score?: number;
 }
 
 /** The session's view of long-term memory. */
 export interface MemoryAccess {
+  /** Saves a memory in `scope` and returns it. */
   save(scope: "project" | "user", content: string, tags: string[]): Promise<MemoryRecord>;
+  /** Memories matching `query`, best first, at most `options.limit`. */
   search(
     query: string,
     options: { scope?: "project" | "user"; limit: number },
   ): Promise<MemoryRecord[]>;
+  /** The newest memories, at most `options.limit`, of one scope or both. */
   list(options: { scope?: "project" | "user"; limit: number }): Promise<MemoryRecord[]>;
+  /** Deletes a memory; false when there was none. */
   remove(id: string): Promise<boolean>;
 }
 
@@ -55,11 +73,15 @@ export interface MemoryAccess {
 export interface ToolServices {
   /** The plan: `todo` replaces it; the session streams each change. */
   getTodos(): TodoItem[];
+  /** Replaces the plan; the session streams the change. */
   setTodos(items: TodoItem[]): void;
+  /** The skills the session can load. */
   listSkills(): SkillSummary[];
   /** The skill's full instructions, or undefined when there is none of that name. */
   loadSkill(name: string): Promise<string | undefined>;
+  /** Long-term memory, when enabled. */
   memory?: MemoryAccess;
+  /** The web search backend, when wired up. */
   search?: SearchFunction;
   /** Runs a subagent and returns its summary. */
   runSubagent(agent: string, prompt: string, signal: AbortSignal): Promise<string>;

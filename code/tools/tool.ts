@@ -9,21 +9,29 @@ export type ToolEffect = "read" | "write" | "exec" | "network" | "agent";
 
 /** What a running tool gets. */
 export interface ToolContext {
+  /** The folder the tool is confined to; resolve every path through it. */
   workspace: Workspace;
+  /** Where the tool runs commands. */
   sandbox: CommandSandbox;
   /** Aborted on timeout or when the session is cancelled. */
   signal: AbortSignal;
+  /** The id of the model's tool call being run. */
   callId: string;
+  /** Session services: the plan, skills, memory, search, subagents. */
   services: ToolServices;
 }
 
 /** A tool as the agent holds it, its input type erased behind validation. */
 export interface Tool {
+  /** The name the model calls the tool by. */
   readonly name: string;
+  /** What the tool does and when to use it, for the model. */
   readonly description: string;
+  /** What the tool does to the world, for permission presets. */
   readonly effect: ToolEffect;
   /** JSON Schema of the input, sent to the model. */
   readonly parameters: Record<string, unknown>;
+  /** How long one call may run, in milliseconds; the agent's `tools.timeout_ms` when unset. */
   readonly timeoutMs?: number;
   /** Checks raw model arguments, naming the bad field in the error. */
   validate(
@@ -31,11 +39,13 @@ export interface Tool {
   ): { ok: true; input: Record<string, unknown> } | { ok: false; error: string };
   /** What `tool(pattern)` rules match: the command of `bash`, the path of file tools. */
   subject(input: Record<string, unknown>): string | undefined;
+  /** Runs the tool on validated input; the returned text is what the model reads. Throw {@linkcode ToolError} for failures the model should see. */
   run(input: Record<string, unknown>, ctx: ToolContext): Promise<string>;
 }
 
 /** A tool failure the model should read (bad path, no match...), not a crash. */
 export class ToolError extends Error {
+  /** A failure the model reads as `message`. */
   constructor(message: string) {
     super(message);
     this.name = "ToolError";
