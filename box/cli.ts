@@ -17,6 +17,7 @@ import { busyboxImage } from "./image/busybox.ts";
 import { ImageBuilder } from "./builder/builder.ts";
 import { GROUP_COMMANDS, readCredentials } from "./cli_groups.ts";
 import { CriRuntime } from "./cri/cri_runtime.ts";
+import { parsePublish, publishedPorts } from "./network/port_forwarder.ts";
 import { serveCri } from "./cri/server.ts";
 import { parseSignal } from "./drivers/_proc.ts";
 import { boxTable, imageTable, outputFormat, size, table } from "./cli_format.ts";
@@ -65,6 +66,7 @@ System:
 
 Run options: -d, -i, -t, --rm, -e K=V, -v HOST:GUEST[:ro], -w DIR, -u UID[:GID], --name NAME,
   --hostname NAME, --memory 512m, --cpus 1.5, --pids-limit N, --network none|host|NAME,
+  -p [IP:]HOST_PORT:BOX_PORT (with --network NAME),
   --timeout SECS, --driver namespace|qemu|...
 
 Common options: --format json|table (--json), --home DIR, --database-url URL, -h/--help`;
@@ -93,6 +95,7 @@ const RUN_OPTIONS = {
   cpus: { type: "string" },
   "pids-limit": { type: "string" },
   network: { type: "string" },
+  publish: { type: "string", short: "p", multiple: true },
   timeout: { type: "string" },
   driver: { type: "string" },
 } as const;
@@ -163,6 +166,7 @@ function createOptions(
     hostname: values.hostname as string | undefined,
     network: bridged ? "none" : network as "none" | "host",
     networks: bridged ? [network] : undefined,
+    publish: ((values.publish as string[] | undefined) ?? []).map(parsePublish),
     limits: {
       memoryBytes: values.memory ? parseMemory(values.memory as string) : undefined,
       cpus: values.cpus ? parseCpus(values.cpus as string) : undefined,
@@ -405,10 +409,16 @@ const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handle
   },
   port: {
     options: [],
-    async handler(boxes, p) {
+    async handler(boxes, p, values, format) {
       need(p, 1, "port BOX");
-      // Boxes publish no ports: networking is none or host, so there is nothing to map.
-      await boxes.inspect(p[0]);
+      const info = await boxes.inspect(p[0]);
+      const ports = await publishedPorts(configOf(values).home, info.name);
+      print(
+        format,
+        ports,
+        () =>
+          ports.map((port) => `${port.boxPort}/tcp -> ${port.hostIp}:${port.hostPort}`).join("\n"),
+      );
     },
   },
   stats: {

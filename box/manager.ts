@@ -23,6 +23,7 @@ import type {
 import { bootSeconds, boxCountSources, execSeconds } from "./metrics.ts";
 import { VOLUME_NAME, VolumeStore } from "./volumes.ts";
 import { NetworkStore } from "./network/networks.ts";
+import { type PublishedPort, publishPorts, unpublishPorts } from "./network/port_forwarder.ts";
 
 /** A box's lifecycle state, as Docker names them. */
 export type BoxState = "created" | "running" | "exited";
@@ -100,6 +101,8 @@ export interface CreateBoxOptions {
   networks?: string[];
   /** More names the box answers to on its networks (a compose service's name). */
   networkAliases?: string[];
+  /** Host ports to forward into the box (`-p`); needs a bridged network. */
+  publish?: PublishedPort[];
   /** Seconds after which everything in the box is killed; none when unset. */
   timeoutSeconds?: number;
   /** The driver to run the box on; the strongest available one when unset. */
@@ -159,6 +162,8 @@ function randomId(): string {
 
 interface StoredSpec extends BoxSpec {
   bootId: string;
+  /** Host ports forwarded into the box while it runs. */
+  publish?: PublishedPort[];
 }
 
 /**
@@ -463,6 +468,12 @@ export class BoxManager {
         );
       }
     }
+    if (options.publish?.length && !options.netns?.startsWith("/run/netns/")) {
+      throw new ValidationError(
+        "publishing ports needs a bridged network: add --network NAME",
+        "publish",
+      );
+    }
     const driver = await this.pickDriver(options.driver);
     if (options.netns && driver.isolation !== "namespace") {
       throw new A3sError(
@@ -503,6 +514,7 @@ export class BoxManager {
       limits: options.limits ?? {},
       network: options.network ?? "none",
       netns: options.netns,
+      publish: options.publish?.length ? options.publish : undefined,
       timeoutSeconds: options.timeoutSeconds,
       interactive: options.interactive,
       bootId: await bootId(),
@@ -572,6 +584,11 @@ export class BoxManager {
       reason: null,
     }).where("id", "=", row.id).execute();
     bootSeconds.observe({ driver: driver.name }, (performance.now() - started) / 1000);
+    if (spec.publish?.length && spec.netns) {
+      // A restart replaces the forwarder of the previous run.
+      await unpublishPorts(this.#options.home, row.name);
+      await publishPorts(this.#options.home, row.name, spec.netns, spec.publish);
+    }
     return { info: this.#toInfo(await this.#row(row.id)), stdin: result.stdin };
   }
 
@@ -678,6 +695,7 @@ export class BoxManager {
   }
 
   async #removeRow(row: BoxRow): Promise<void> {
+    await unpublishPorts(this.#options.home, row.name);
     const driver = this.#drivers.get(row.driver);
     if (driver) await driver.remove(this.#spec(row));
     for (const network of await this.networks.list()) {

@@ -11,6 +11,7 @@ import type { BoxInfo, BoxManager } from "../manager.ts";
 import { ImageBuilder } from "../builder/builder.ts";
 import type { VolumeMount } from "../types.ts";
 import type { ComposeProject, ComposeService } from "./compose_file.ts";
+import { parsePublish } from "../network/port_forwarder.ts";
 
 /** The box name of a service. */
 export function serviceBoxName(project: ComposeProject, service: ComposeService): string {
@@ -78,13 +79,6 @@ export async function composeUp(
         readOnly: mode === "ro",
       };
     });
-    if (service.ports.length > 0) {
-      log(
-        `Box ${boxName}: ports ${
-          service.ports.join(", ")
-        } are not published (no port publishing yet)`,
-      );
-    }
     const { info } = await boxes.run({
       image: image!,
       name: boxName,
@@ -99,6 +93,9 @@ export async function composeUp(
         networkName(project, n)
       ),
       networkAliases: [service.name],
+      publish: service.ports.map((port) =>
+        parsePublish(port.includes(":") ? port : `${port}:${port}`)
+      ),
     });
     log(`Box ${boxName} started`);
     started.push(info);

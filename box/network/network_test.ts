@@ -8,6 +8,13 @@ import { addBusybox, testHome } from "../_test_support.ts";
 import { BoxManager } from "../manager.ts";
 import { NamespaceDriver } from "../drivers/namespace.ts";
 
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
 const canRun = Deno.uid() === 0 &&
   (await new Deno.Command("bwrap", { args: ["--version"] }).output().then((o) => o.success)
     .catch(() => false)) &&
@@ -46,10 +53,12 @@ Deno.test({
     await addBusybox(home.images);
     const network = await boxes.networks.create("appnet");
     try {
+      const hostPort = freePort();
       await boxes.run({
         image: "busybox",
         name: "srv",
         networks: ["appnet"],
+        publish: [{ hostIp: "127.0.0.1", hostPort, boxPort: 8080 }],
         command: [
           "sh",
           "-c",
@@ -73,6 +82,21 @@ Deno.test({
         if (reply.code !== 0) await new Promise((r) => setTimeout(r, 100));
       }
       assertEquals(reply.out, "hello from srv\n", reply.err);
+      // The published port reaches srv from the host (and only through the forwarder).
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: hostPort });
+      await conn.write(new TextEncoder().encode("GET /index.html HTTP/1.0\r\n\r\n"));
+      const published = await new Response(conn.readable).text();
+      assert(published.endsWith("hello from srv\n"), published);
+      await assertRejects(
+        () =>
+          boxes.run({
+            image: "busybox",
+            publish: [{ hostIp: "127.0.0.1", hostPort: 1, boxPort: 1 }],
+            command: ["true"],
+          }),
+        Error,
+        "needs a bridged network",
+      );
       const hosts = await sh(boxes, "client", "cat /etc/hosts");
       assert(/10\.89\.\d+\.\d+\tsrv/.test(hosts.out), hosts.out);
       // The only route is the network's own subnet: no default route to the host or beyond.
@@ -87,6 +111,14 @@ Deno.test({
 
       await assertRejects(() => boxes.networks.remove("appnet"), A3sError, "has boxes attached");
       for (const name of ["srv", "client", "outsider"]) await boxes.remove(name, true);
+      // Removing the box stops its forwarder.
+      let closed = false;
+      for (let i = 0; i < 40 && !closed; i++) {
+        closed = await Deno.connect({ hostname: "127.0.0.1", port: hostPort })
+          .then((c) => (c.close(), false), () => true);
+        if (!closed) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert(closed, "the forwarder still listens after the box was removed");
       assertEquals((await boxes.networks.inspect("appnet")).members, []);
       await boxes.networks.remove("appnet");
       assert(!(await netnsList()).includes(network.netns));
