@@ -79,7 +79,7 @@ export function defaultPowerUrl(): string {
 export class Agent implements AgentRuntime {
   /** The agent's name, from the config (`name`). */
   readonly name: string;
-  /** The tools sessions may use, by name: built-ins, MCP tools and any added ones. */
+  /** The tools sessions may use, by name: the configured built-ins, custom tools from the options, and MCP tools. */
   readonly tools: Map<string, Tool>;
   /** The hooks run on tool, generation, session and skill events; config hooks are registered at creation, more may be added. */
   readonly hooks: HookRunner = new HookRunner();

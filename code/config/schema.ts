@@ -169,7 +169,7 @@ const AgentConfigSchemaObject = z.object({
 
 /** One model a provider serves. */
 export interface ModelConfig {
-  /** The model's id as the provider knows it (`provider/<id>` in model refs). */
+  /** The model's id as the provider knows it: the `model` part of `provider/model` refs. */
   id: string;
   /** Tokens the model can attend to; compaction starts before it fills. */
   context_window: number;

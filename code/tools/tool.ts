@@ -62,13 +62,21 @@ export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
   return json;
 }
 
+/** What {@linkcode defineTool} takes: a tool whose input is typed by its zod schema `S`. */
 interface ToolSpecOf<S extends z.ZodType> {
+  /** The name the model calls the tool by. */
   name: string;
+  /** What the tool does and when to use it, for the model. */
   description: string;
+  /** What the tool does to the world, for permission presets. */
   effect: ToolEffect;
+  /** The input schema: validates the model's arguments and becomes the JSON Schema it sees. */
   input: S;
+  /** How long one call may run, in milliseconds; the agent's `tools.timeout_ms` when unset. */
   timeoutMs?: number;
+  /** What `tool(pattern)` rules match for this input (a path, a command); none when unset. */
   subject?(input: z.output<S>): string | undefined;
+  /** Runs the tool on validated input; the returned text is what the model reads. */
   run(input: z.output<S>, ctx: ToolContext): Promise<string>;
 }
 
