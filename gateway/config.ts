@@ -152,6 +152,10 @@ const MiddlewareSchema = z.object({
     /** Response bytes kept for counting; usage past this point of a body is not seen. */
     maxBodyBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
   }).strict().optional(),
+  privacy: z.object({
+    /** Requests at or above this level go only to backends marked `local`. */
+    localAtOrAbove: z.enum(["Sensitive", "HighlySensitive", "Critical"]).default("Sensitive"),
+  }).strict().optional(),
   compress: z.object({ encoding: z.enum(["gzip", "deflate"]).default("gzip") }).strict()
     .optional(),
 }).strict().refine((m) => Object.values(m).filter((v) => v !== undefined).length === 1, {

@@ -123,6 +123,8 @@ export interface MiddlewareConfig {
   redirect?: { regex: string; replacement: string; permanent: boolean };
   /** LLM token metering and per-caller quotas (OpenAI- and Ollama-shaped routes). */
   tokenMeter?: { perMinute?: number; perDay?: number; maxBodyBytes: number };
+  /** Privacy routing through safeclaw's classifier. */
+  privacy?: { localAtOrAbove: "Sensitive" | "HighlySensitive" | "Critical" };
   /** Response compression. */
   compress?: { encoding: "gzip" | "deflate" };
 }

@@ -1,4 +1,5 @@
 /** The per-request state a router's Hono app carries from its middlewares to the proxy. */
+import type { Backend } from "./backend.ts";
 import type { ClientInfo } from "./forwarding.ts";
 import type { ProxyOutcome } from "./proxy.ts";
 
@@ -12,6 +13,8 @@ export interface RequestState {
   body: ReadableStream<Uint8Array> | null;
   /** Set when a size limit cut the body short; the proxy then answers 413. */
   bodyTooLarge: boolean;
+  /** Restricts backends (privacy routing allows only local ones for sensitive requests). */
+  allowBackend?: (backend: Backend) => boolean;
   /** The authenticated caller (API key name, user, JWT subject), when a middleware found one. */
   principal?: string;
 }

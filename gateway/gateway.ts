@@ -278,13 +278,14 @@ export class Gateway {
       await next();
     });
     for (const name of middlewares) {
-      app.use("*", buildMiddleware(config.middlewares[name], this.#metering));
+      app.use("*", buildMiddleware(config.middlewares[name], this.#metering, this.#logger));
     }
     app.all("*", async (c) => {
       const state = c.var.state;
       const outcome = c.env.outcome;
       if (isWebSocketUpgrade(c.req.raw)) {
-        const backend = service.balancer.pick(c.req.raw, new Set());
+        const denied = new Set(service.backends.filter((b) => state.allowBackend?.(b) === false));
+        const backend = service.balancer.pick(c.req.raw, denied);
         if (!backend) return gatewayError(503, "no backend available");
         outcome.backend = backend;
         outcome.attempts = 1;
@@ -297,6 +298,7 @@ export class Gateway {
         outcome,
         body: state.body,
         headerEdits: state.headerEdits,
+        allow: state.allowBackend,
       });
       if (state.bodyTooLarge) {
         await response.body?.cancel();

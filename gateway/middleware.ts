@@ -8,11 +8,14 @@ import { apiKeyAuth, basicAuth, forwardAuth, jwtAuth } from "./middlewares/auth.
 import { bodyLimit, ipAllowList, rateLimit } from "./middlewares/limits.ts";
 import { headerRewrite, redirect, stripPrefix } from "./middlewares/rewrite.ts";
 import { type MeteringDeps, tokenMeter } from "./middlewares/token_meter.ts";
+import { privacyRouting } from "./middlewares/privacy.ts";
+import type { Logger } from "@a3s/common";
 
 /** The middleware a config entry describes (the schema guarantees exactly one kind is set). */
 export function buildMiddleware(
   config: MiddlewareConfig,
   metering: MeteringDeps,
+  audit?: Logger,
 ): MiddlewareHandler<GatewayEnv> {
   if (config.apiKeys) return apiKeyAuth(config.apiKeys);
   if (config.basicAuth) return basicAuth(config.basicAuth);
@@ -34,6 +37,7 @@ export function buildMiddleware(
     });
   }
   if (config.tokenMeter) return tokenMeter(config.tokenMeter, metering);
+  if (config.privacy) return privacyRouting(config.privacy, audit);
   if (config.compress) return compress({ encoding: config.compress.encoding });
   throw new Error("middleware sets no kind");
 }
