@@ -13,6 +13,7 @@ import { assert, assertEquals } from "../common/_assert.ts";
 import { scriptedOpenAiServer } from "../code/_testing/servers.ts";
 import type { ScriptedReply } from "../code/llm/scripted.ts";
 import { runCli, spawnServe, waitReady } from "./_serve.ts";
+import { classify } from "../safeclaw/mod.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const BOT_TOKEN = "424242:goal-e2e-bot-token";
@@ -108,22 +109,67 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 60
   }
 }
 
+/** serve with Telegram pointed at a fake Bot API and `agentHcl` as the agent that answers. */
+async function startGoal(agentHcl: (workspace: string) => string) {
+  const home = await Deno.makeTempDir({ prefix: "a3s-goal-" });
+  const telegram = fakeTelegram();
+  const agentDir = join(home, "agents", "helper");
+  await Deno.mkdir(agentDir, { recursive: true });
+  await Deno.writeTextFile(join(agentDir, "agent.hcl"), agentHcl(join(agentDir, "workspace")));
+  await Deno.writeTextFile(
+    join(home, "config.json"),
+    JSON.stringify({
+      safeclaw: {
+        channels: {
+          telegram: { botToken: BOT_TOKEN, secretToken: SECRET_TOKEN, apiBase: telegram.url },
+        },
+      },
+      code: { agents: { helper: join(agentDir, "agent.hcl") }, default_agent: "helper" },
+    }),
+  );
+  const serve = await spawnServe([], {
+    A3S_HOME: home,
+    A3S_TOKENS: `${READER}=safeclaw:read,${BOX_READER}=box:exec`,
+    A3S_LOG_LEVEL: "warn",
+  });
+  return {
+    home,
+    serve,
+    telegram,
+    post: (u: unknown, secret = SECRET_TOKEN) =>
+      fetch(`${serve.url}/safeclaw/v1/channels/telegram`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": secret },
+        body: JSON.stringify(u),
+      }),
+    replyTo: (messageId: number, timeoutMs?: number) =>
+      until(
+        `the reply to message ${messageId}`,
+        () => telegram.sent.find((m) => m.reply_parameters?.message_id === messageId),
+        timeoutMs,
+      ),
+    /** Stops serve and the fake, then checks the audit chain from the CLI, as an operator would. */
+    async stop() {
+      await serve.stop();
+      await telegram.close();
+      const verified = await runCli(["safeclaw", "audit", "verify", "--home", home]);
+      await Deno.remove(home, { recursive: true }).catch(() => {});
+      assertEquals(verified.code, 0, verified.stderr + verified.stdout);
+    },
+  };
+}
+
 Deno.test({
   name:
     "goal: Telegram → safeclaw → lane → agent running bash in a box → sanitized reply on the Bot API",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const home = await Deno.makeTempDir({ prefix: "a3s-goal-" });
-    const telegram = fakeTelegram();
     const model = scriptedOpenAiServer(scriptedModel);
-    const agentDir = join(home, "agents", "helper");
-    await Deno.mkdir(agentDir, { recursive: true });
-    await Deno.writeTextFile(
-      join(agentDir, "agent.hcl"),
+    const goal = await startGoal((workspace) =>
       `name = "helper"
 default_model = "scripted/helper-model"
-workspace = "workspace"
+workspace = "${workspace}"
 max_steps = 4
 providers {
   name = "scripted"
@@ -140,35 +186,9 @@ box {
   driver = "box"
   image = "busybox:latest"
 }
-`,
+`
     );
-    await Deno.writeTextFile(
-      join(home, "config.json"),
-      JSON.stringify({
-        safeclaw: {
-          channels: {
-            telegram: { botToken: BOT_TOKEN, secretToken: SECRET_TOKEN, apiBase: telegram.url },
-          },
-        },
-        code: { agents: { helper: join(agentDir, "agent.hcl") }, default_agent: "helper" },
-      }),
-    );
-    const serve = await spawnServe([], {
-      A3S_HOME: home,
-      A3S_TOKENS: `${READER}=safeclaw:read,${BOX_READER}=box:exec`,
-      A3S_LOG_LEVEL: "warn",
-    });
-    const post = (u: unknown, secret = SECRET_TOKEN) =>
-      fetch(`${serve.url}/safeclaw/v1/channels/telegram`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": secret },
-        body: JSON.stringify(u),
-      });
-    const replyTo = (messageId: number) =>
-      until(
-        `the reply to message ${messageId}`,
-        () => telegram.sent.find((m) => m.reply_parameters?.message_id === messageId),
-      );
+    const { serve, telegram, post, replyTo } = goal;
     try {
       await waitReady(serve.url);
 
@@ -252,12 +272,57 @@ box {
       })).json() as { ok: boolean };
       assertEquals(verify.ok, true, JSON.stringify(verify));
     } finally {
-      await serve.stop();
-      await telegram.close();
       await model.close();
-      const verified = await runCli(["safeclaw", "audit", "verify", "--home", home]);
-      assertEquals(verified.code, 0, verified.stderr + verified.stdout);
-      await Deno.remove(home, { recursive: true }).catch(() => {});
+      await goal.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "goal on the shipped default model: power answers in the agent loop, the reply is sanitized",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // The tiny default model may or may not call a tool, so only the path and the sanitizer are
+    // asserted: a reply arrives through the Bot API and carries no secret. (A message holding a
+    // key would be blocked before the model, so the prompt itself is plain.)
+    const goal = await startGoal((workspace) =>
+      `name = "helper"
+default_model = "power/a3s-default"
+workspace = "${workspace}"
+max_steps = 2
+providers {
+  name = "power"
+  models {
+    id = "a3s-default"
+    context_window = 512
+    max_tokens = 48
+    temperature = 0
+  }
+}
+tools {
+  enabled = ["bash"]
+}
+box {
+  driver = "box"
+}
+`
+    );
+    try {
+      await waitReady(goal.serve.url, 90_000);
+      const response = await goal.post(
+        update(50, 555, "Run the command hostname and tell me what it printed."),
+      );
+      assertEquals(response.status, 200);
+      await response.body?.cancel();
+      const reply = await goal.replyTo(50, 90_000);
+      assertEquals(reply.chat_id, 555);
+      assert(reply.text.length > 0, "empty reply");
+      const secrets = classify(reply.text).findings.filter((f) => f.type === "secret");
+      assertEquals(secrets, [], reply.text);
+    } finally {
+      await goal.stop();
     }
   },
 });
