@@ -39,7 +39,7 @@ Boxes:
   create [OPTIONS] IMAGE [COMMAND...] create a box without starting it
   exec [-i] [-t] [-e K=V] [-w DIR] [-u USER] BOX COMMAND...
   ps [-a]                            list boxes (running, or all)
-  start | stop [-t SECS] | restart | kill [-s SIGNAL] BOX...
+  start | stop [-t SECS] | restart | kill [-s SIGNAL] | pause | unpause BOX...
   rm [-f] BOX...                     remove boxes
   logs [-f] BOX                      the main command's output
   inspect BOX...                     full details (JSON)
@@ -346,6 +346,20 @@ const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handle
       need(p, 1, "stop [-t SECS] BOX...");
       const grace = values.time === undefined ? 10 : parsePositive("time", values.time as string);
       for (const box of p) console.log((await boxes.stop(box, grace)).name);
+    },
+  },
+  pause: {
+    options: [],
+    async handler(boxes, p) {
+      need(p, 1, "pause BOX...");
+      for (const box of p) console.log((await boxes.setPaused(box, true)).name);
+    },
+  },
+  unpause: {
+    options: [],
+    async handler(boxes, p) {
+      need(p, 1, "unpause BOX...");
+      for (const box of p) console.log((await boxes.setPaused(box, false)).name);
     },
   },
   restart: {

@@ -73,6 +73,26 @@ Deno.test({
       await boxes.volumes.remove("data", await boxes.volumeUsers("data"));
       assertEquals(await boxes.volumes.list(), []);
 
+      // pause freezes every process of the box; unpause lets them go on.
+      const ticker = await boxes.run({
+        image: "busybox",
+        command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tick; sleep 0.05; done"],
+      });
+      const tickFile = join(await boxes.writableLayer(ticker.info.id), "tick");
+      const tick = async () => Number((await Deno.readTextFile(tickFile).catch(() => "0")).trim());
+      for (let i = 0; i < 40 && (await tick()) < 2; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await boxes.setPaused(ticker.info.id, true);
+      await new Promise((r) => setTimeout(r, 100));
+      const frozen = await tick();
+      await new Promise((r) => setTimeout(r, 400));
+      assertEquals(await tick(), frozen);
+      await boxes.setPaused(ticker.info.id, false);
+      await new Promise((r) => setTimeout(r, 400));
+      assert((await tick()) > frozen);
+      await boxes.remove(ticker.info.id, true);
+
       // A snapshot restored brings back the files as they were when it was taken.
       const { info } = await boxes.run({
         image: "busybox",

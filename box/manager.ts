@@ -668,6 +668,20 @@ export class BoxManager {
     }).where("id", "=", row.id).where("state", "=", "running").execute();
   }
 
+  /** Freezes a running box (`pause`) or thaws it (`unpause`); the driver must support it. */
+  async setPaused(idOrName: string, paused: boolean): Promise<BoxInfo> {
+    const { row, driver, spec } = await this.#running(idOrName);
+    if (!driver.setPaused) {
+      throw new A3sError("unsupported", `driver ${driver.name} cannot pause a box`, {
+        status: 409,
+        field: "box",
+      });
+    }
+    await driver.setPaused(spec, paused);
+    await this.#audit(paused ? "pause" : "unpause", row.id, {});
+    return this.#toInfo(row);
+  }
+
   /** Sends a signal (SIGKILL by default) to a running box. */
   async kill(idOrName: string, signal = 9): Promise<BoxInfo> {
     const { row, driver, spec } = await this.#running(idOrName);

@@ -221,4 +221,6 @@ export interface BoxDriver {
    * be rewritten (a snapshot restore); the next start mounts it afresh.
    */
   releaseRootfs?(spec: BoxSpec): Promise<void>;
+  /** Freezes (`true`) or thaws (`false`) every process of a running box. */
+  setPaused?(spec: BoxSpec, paused: boolean): Promise<void>;
 }

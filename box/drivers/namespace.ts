@@ -170,6 +170,32 @@ export class NamespaceDriver implements BoxDriver {
     return layout.overlay ? paths.upper : undefined;
   }
 
+  /**
+   * cgroup v2 freezes the box's cgroup (`cgroup.freeze`); on v1 every process in the box's
+   * cgroup gets SIGSTOP or SIGCONT (box joins no v1 freezer controller).
+   */
+  async setPaused(spec: BoxSpec, paused: boolean): Promise<void> {
+    const layout = JSON.parse(await Deno.readTextFile(this.#paths(spec).layout)) as LayoutRecord;
+    const cgroup = new BoxCgroup(layout.cgroup, spec.id);
+    if (layout.cgroup === "none") {
+      throw new A3sError("unsupported", "pause needs cgroups, which this host lacks", {
+        status: 409,
+      });
+    }
+    if (layout.cgroup === "v2") {
+      await Deno.writeTextFile(join(cgroup.dirs[0], "cgroup.freeze"), paused ? "1" : "0");
+      return;
+    }
+    const text = await Deno.readTextFile(join(cgroup.dirs[0], "cgroup.procs"));
+    for (const pid of text.split("\n").filter(Boolean).map(Number)) {
+      try {
+        Deno.kill(pid, paused ? "SIGSTOP" : "SIGCONT");
+      } catch {
+        // The process ended meanwhile.
+      }
+    }
+  }
+
   async releaseRootfs(spec: BoxSpec): Promise<void> {
     const paths = this.#paths(spec);
     if (await isMountPoint(paths.merged)) await unmount(paths.merged);
