@@ -45,6 +45,7 @@ Boxes:
   inspect BOX...                     full details (JSON)
   cp SRC DEST                        copy a file: BOX:/path to or from a host path
   top BOX | stats BOX... | wait BOX... | rename BOX NAME | port BOX
+  container-update [--memory 512m] [--cpus 1.5] [--pids-limit N] BOX...
 
 Images:
   build [-t TAG]... [-f FILE] [--build-arg K=V]... [--target STAGE] [--no-cache] [-q] PATH
@@ -323,6 +324,9 @@ const EXTRA_OPTIONS = {
   target: { type: "string" },
   quiet: { type: "boolean", short: "q" },
   network: { type: "string" },
+  memory: { type: "string", short: "m" },
+  cpus: { type: "string" },
+  "pids-limit": { type: "string" },
 } as const;
 
 const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handler: Handler }> = {
@@ -346,6 +350,23 @@ const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handle
       need(p, 1, "stop [-t SECS] BOX...");
       const grace = values.time === undefined ? 10 : parsePositive("time", values.time as string);
       for (const box of p) console.log((await boxes.stop(box, grace)).name);
+    },
+  },
+  "container-update": {
+    options: ["memory", "cpus", "pids-limit"],
+    async handler(boxes, p, values) {
+      need(p, 1, "container-update [--memory 512m] [--cpus 1.5] [--pids-limit N] BOX...");
+      const limits = {
+        memoryBytes: values.memory ? parseMemory(values.memory as string) : undefined,
+        cpus: values.cpus ? parseCpus(values.cpus as string) : undefined,
+        pids: values["pids-limit"]
+          ? parsePositive("pids-limit", values["pids-limit"] as string)
+          : undefined,
+      };
+      if (Object.values(limits).every((v) => v === undefined)) {
+        throw new UsageError("container-update needs --memory, --cpus or --pids-limit");
+      }
+      for (const box of p) console.log((await boxes.update(box, limits)).name);
     },
   },
   pause: {

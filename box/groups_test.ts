@@ -205,6 +205,9 @@ Deno.test("box CLI: volume, history, login/logout and usage errors", async () =>
     assertEquals((await capture(["monitor", "--no-stream", "--json"], dir)).out, "[]");
     assertEquals(JSON.parse((await capture(["audit", "--json"], dir)).out), []);
     assertEquals((await capture(["events", "--since", "yesterday-ish"], dir)).code, 2);
+    const update = await capture(["container-update", "somebox"], dir);
+    assertEquals(update.code, 2);
+    assert(update.out.includes("needs --memory"), update.out);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -668,6 +668,34 @@ export class BoxManager {
     }).where("id", "=", row.id).where("state", "=", "running").execute();
   }
 
+  /**
+   * Changes a box's limits: a running box gets them at once where its driver can (a clear 409
+   * where it cannot); a stopped box gets them at its next start.
+   */
+  async update(idOrName: string, limits: BoxLimits): Promise<BoxInfo> {
+    const row = await this.#refresh(await this.#row(idOrName));
+    const spec = this.#spec(row);
+    const given = Object.fromEntries(
+      Object.entries(limits).filter(([, v]) => v !== undefined),
+    ) as BoxLimits;
+    if (row.state === "running") {
+      const driver = this.#driver(row);
+      if (!driver.updateLimits) {
+        throw new A3sError(
+          "unsupported",
+          `driver ${driver.name} cannot change the limits of a running box; stop it first`,
+          { status: 409, field: "box" },
+        );
+      }
+      await driver.updateLimits(spec, given);
+    }
+    spec.limits = { ...spec.limits, ...given };
+    await this.#db.updateTable("box_boxes").set({ spec: JSON.stringify(spec) })
+      .where("id", "=", row.id).execute();
+    await this.#audit("update", row.id, { limits: given });
+    return this.#toInfo(await this.#row(row.id));
+  }
+
   /** Freezes a running box (`pause`) or thaws it (`unpause`); the driver must support it. */
   async setPaused(idOrName: string, paused: boolean): Promise<BoxInfo> {
     const { row, driver, spec } = await this.#running(idOrName);

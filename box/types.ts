@@ -221,6 +221,8 @@ export interface BoxDriver {
    * be rewritten (a snapshot restore); the next start mounts it afresh.
    */
   releaseRootfs?(spec: BoxSpec): Promise<void>;
+  /** Changes a running box's limits (only the ones given). */
+  updateLimits?(spec: BoxSpec, limits: BoxLimits): Promise<void>;
   /** Freezes (`true`) or thaws (`false`) every process of a running box. */
   setPaused?(spec: BoxSpec, paused: boolean): Promise<void>;
 }

@@ -716,6 +716,26 @@ export class CriRuntime {
    * `ReopenContainerLog`: reopens the log file after the kubelet rotated it; the container must run
    * here.
    */
+  /** CRI UpdateContainerResources: memory and CPU quota of a running container, live. */
+  async updateContainerResources(request: { container_id: string; linux?: LinuxResources }) {
+    const container = await this.#load<ContainerRecord>(
+      "containers",
+      request.container_id,
+      "container",
+    );
+    const resources = request.linux ?? {};
+    const memory = Number(resources.memory_limit_in_bytes ?? 0);
+    const quota = Number(resources.cpu_quota ?? 0);
+    const period = Number(resources.cpu_period ?? 0) || 100000;
+    await this.#boxes.update(container.id, {
+      memoryBytes: memory > 0 ? memory : undefined,
+      cpus: quota > 0 ? quota / period : undefined,
+    });
+    container.resources = { ...container.resources, ...resources };
+    await this.#save("containers", container);
+    return {};
+  }
+
   async reopenContainerLog(request: { container_id: string }) {
     const container = await this.#load<ContainerRecord>(
       "containers",

@@ -175,9 +175,15 @@ Deno.test({
       await rt.ReopenContainerLog({ container_id: id });
       assert((await Deno.stat(logPath)).isFile);
 
-      const update = await rt.UpdateContainerResources({ container_id: id, linux: {} })
-        .then(() => undefined, (error: grpc.ServiceError) => error.code);
-      assertEquals(update, grpc.status.FAILED_PRECONDITION);
+      await rt.UpdateContainerResources({
+        container_id: id,
+        linux: { memory_limit_in_bytes: 96 * 1024 * 1024 },
+      });
+      const limited = (await rt.ContainerStatus({ container_id: id })).status as {
+        resources: { linux: { memory_limit_in_bytes: string } };
+      };
+      assertEquals(limited.resources.linux.memory_limit_in_bytes, String(96 * 1024 * 1024));
+      assertEquals((await boxes.stats(id)).memoryLimitBytes, 96 * 1024 * 1024);
       const attach = await rt.Exec({ container_id: id, cmd: ["sh"], stdout: true })
         .then(() => undefined, (error: grpc.ServiceError) => error.code);
       assertEquals(attach, grpc.status.UNIMPLEMENTED);

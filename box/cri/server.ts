@@ -149,12 +149,9 @@ export async function serveCri(runtime: CriRuntime, address: string): Promise<Cr
     ),
     ExecSync: unary((r: Parameters<CriRuntime["execSync"]>[0]) => runtime.execSync(r)),
     ReopenContainerLog: unary((r: { container_id: string }) => runtime.reopenContainerLog(r)),
-    UpdateContainerResources: unary(() => {
-      throw new GrpcStatusError(
-        grpc.status.FAILED_PRECONDITION,
-        "the namespace driver cannot change a running box's limits; recreate the container",
-      );
-    }),
+    UpdateContainerResources: unary((r: Parameters<CriRuntime["updateContainerResources"]>[0]) =>
+      runtime.updateContainerResources(r)
+    ),
     // Box has no CNI: the pod CIDR is accepted and there is nothing to reconfigure.
     UpdateRuntimeConfig: unary(() => ({})),
     Exec: unary(unimplemented(NO_STREAMING)),

@@ -112,6 +112,21 @@ export class BoxCgroup {
     }
   }
 
+  /**
+   * Changes the limits of existing groups. On v1 the memory+swap ceiling may never sit below
+   * the memory limit, so it is written on both sides of the limit (one of the two succeeds
+   * whichever way the limit moves).
+   */
+  async update(limits: BoxLimits): Promise<void> {
+    if (this.mode === "v1" && limits.memoryBytes) {
+      await Deno.writeTextFile(
+        join(this.#dir("memory"), "memory.memsw.limit_in_bytes"),
+        String(limits.memoryBytes),
+      ).catch(() => {});
+    }
+    await this.create(limits);
+  }
+
   /** Current use and limits. */
   async stats(): Promise<BoxStats> {
     if (this.mode === "none") return {};

@@ -12,6 +12,7 @@ import { buildAgent } from "../agent/build.ts";
 import type {
   BoxDriver,
   BoxOutput,
+  BoxLimits,
   BoxSpec,
   BoxStats,
   DriverBoxState,
@@ -168,6 +169,16 @@ export class NamespaceDriver implements BoxDriver {
     const paths = this.#paths(spec);
     const layout = JSON.parse(await Deno.readTextFile(paths.layout)) as LayoutRecord;
     return layout.overlay ? paths.upper : undefined;
+  }
+
+  async updateLimits(spec: BoxSpec, limits: BoxLimits): Promise<void> {
+    const layout = JSON.parse(await Deno.readTextFile(this.#paths(spec).layout)) as LayoutRecord;
+    if (layout.cgroup === "none") {
+      throw new A3sError("unsupported", "limits need cgroups, which this host lacks", {
+        status: 409,
+      });
+    }
+    await new BoxCgroup(layout.cgroup, spec.id).update(limits);
   }
 
   /**
