@@ -18,6 +18,9 @@ import { createNetns, deleteNetns, netnsPath } from "./netns.ts";
 import { CriLogWriter } from "./cri_log.ts";
 
 /** Kubernetes labels or annotations, key to value (the CRI message shapes here are subsets). */
+/** A CRI message as a plain object (protobuf field names; int64 values as strings). */
+export type CriMessage = Record<string, unknown>;
+/** Labels and annotations. */
 export type Labels = Record<string, string>;
 /** Who a pod sandbox is for, as the kubelet names it. */
 export interface PodSandboxMetadata {
@@ -220,7 +223,7 @@ export class CriRuntime {
   }
 
   /** `Version`: the runtime's name and versions, CRI API `v1`. */
-  version() {
+  version(): CriMessage {
     return {
       version: "0.1.0",
       runtime_name: "a3s-box",
@@ -230,7 +233,7 @@ export class CriRuntime {
   }
 
   /** `Status`: RuntimeReady and NetworkReady, both true when the namespace driver is available. */
-  async status() {
+  async status(): Promise<CriMessage> {
     const drivers = await this.#boxes.info();
     const namespace = drivers.find((d) => d.name === "namespace");
     const ready = namespace?.available === true;
@@ -251,7 +254,9 @@ export class CriRuntime {
   }
 
   /** `RunPodSandbox`: a network namespace and an idle sandbox box in it; returns the sandbox id. */
-  async runPodSandbox(request: { config?: PodSandboxConfig; runtime_handler?: string }) {
+  async runPodSandbox(
+    request: { config?: PodSandboxConfig; runtime_handler?: string },
+  ): Promise<CriMessage> {
     const config = need(request.config, "config");
     const metadata = need(config.metadata, "config.metadata");
     need(metadata.name, "config.metadata.name");
@@ -302,7 +307,7 @@ export class CriRuntime {
    * `StopPodSandbox`: stops the pod's containers and sandbox box and deletes its network namespace;
    * an unknown sandbox is not an error.
    */
-  async stopPodSandbox(request: { pod_sandbox_id: string }) {
+  async stopPodSandbox(request: { pod_sandbox_id: string }): Promise<CriMessage> {
     const sandbox = await this.#load<SandboxRecord>(
       "sandboxes",
       request.pod_sandbox_id,
@@ -328,7 +333,7 @@ export class CriRuntime {
    * `RemovePodSandbox`: removes the pod's containers, its sandbox box and records; an unknown
    * sandbox is not an error.
    */
-  async removePodSandbox(request: { pod_sandbox_id: string }) {
+  async removePodSandbox(request: { pod_sandbox_id: string }): Promise<CriMessage> {
     const sandbox = await this.#load<SandboxRecord>(
       "sandboxes",
       request.pod_sandbox_id,
@@ -353,7 +358,7 @@ export class CriRuntime {
   }
 
   /** `PodSandboxStatus`: the sandbox's state, metadata and netns, with its containers' statuses. */
-  async podSandboxStatus(request: { pod_sandbox_id: string }) {
+  async podSandboxStatus(request: { pod_sandbox_id: string }): Promise<CriMessage> {
     const sandbox = await this.#load<SandboxRecord>(
       "sandboxes",
       request.pod_sandbox_id,
@@ -384,7 +389,7 @@ export class CriRuntime {
   /** `ListPodSandbox`: the sandboxes matching the filter's id prefix, state and label selector. */
   async listPodSandbox(request: {
     filter?: { id?: string; state?: { state: number }; label_selector?: Labels };
-  }) {
+  }): Promise<{ items: (CriMessage & { id: string })[] }> {
     const filter = request.filter;
     const items = [];
     for (const sandbox of await this.#all<SandboxRecord>("sandboxes")) {
@@ -413,7 +418,7 @@ export class CriRuntime {
     pod_sandbox_id: string;
     config?: ContainerConfig;
     sandbox_config?: PodSandboxConfig;
-  }) {
+  }): Promise<CriMessage> {
     const sandbox = await this.#load<SandboxRecord>(
       "sandboxes",
       request.pod_sandbox_id,
@@ -476,7 +481,7 @@ export class CriRuntime {
   }
 
   /** `StartContainer`: starts the box and copies its output into the container's log path. */
-  async startContainer(request: { container_id: string }) {
+  async startContainer(request: { container_id: string }): Promise<CriMessage> {
     const container = await this.#load<ContainerRecord>(
       "containers",
       request.container_id,
@@ -505,7 +510,9 @@ export class CriRuntime {
    * `StopContainer`: stops the box, killing it after `timeout` seconds; an unknown container is not
    * an error.
    */
-  async stopContainer(request: { container_id: string; timeout?: number | string }) {
+  async stopContainer(
+    request: { container_id: string; timeout?: number | string },
+  ): Promise<CriMessage> {
     const container = await this.#load<ContainerRecord>(
       "containers",
       request.container_id,
@@ -526,7 +533,7 @@ export class CriRuntime {
    * `RemoveContainer`: stops its log copy, removes the box and the record; an unknown container is
    * not an error.
    */
-  async removeContainer(request: { container_id: string }) {
+  async removeContainer(request: { container_id: string }): Promise<CriMessage> {
     const container = await this.#load<ContainerRecord>(
       "containers",
       request.container_id,
@@ -572,7 +579,7 @@ export class CriRuntime {
   }
 
   /** `ContainerStatus`: state, times, exit code and reason (`Completed`, `Error`, `OOMKilled`). */
-  async containerStatus(request: { container_id: string }) {
+  async containerStatus(request: { container_id: string }): Promise<CriMessage> {
     const container = await this.#load<ContainerRecord>(
       "containers",
       request.container_id,
@@ -592,7 +599,7 @@ export class CriRuntime {
       pod_sandbox_id?: string;
       label_selector?: Labels;
     };
-  }) {
+  }): Promise<CriMessage> {
     const filter = request.filter;
     const containers = [];
     for (const container of await this.#all<ContainerRecord>("containers")) {
@@ -623,7 +630,9 @@ export class CriRuntime {
    * `ExecSync`: runs a command in the container and collects its output; killed and
    * DEADLINE_EXCEEDED after `timeout` seconds.
    */
-  async execSync(request: { container_id: string; cmd: string[]; timeout?: number | string }) {
+  async execSync(
+    request: { container_id: string; cmd: string[]; timeout?: number | string },
+  ): Promise<CriMessage> {
     const container = await this.#load<ContainerRecord>(
       "containers",
       request.container_id,
@@ -685,7 +694,7 @@ export class CriRuntime {
   }
 
   /** `ContainerStats`: the container's CPU time and memory use now. */
-  async containerStats(request: { container_id: string }) {
+  async containerStats(request: { container_id: string }): Promise<CriMessage> {
     const container = await this.#load<ContainerRecord>(
       "containers",
       request.container_id,
@@ -697,7 +706,7 @@ export class CriRuntime {
   /** `ListContainerStats`: stats of the running containers matching the filter. */
   async listContainerStats(request: {
     filter?: { id?: string; pod_sandbox_id?: string; label_selector?: Labels };
-  }) {
+  }): Promise<CriMessage> {
     const filter = request.filter;
     const stats = [];
     for (const container of await this.#all<ContainerRecord>("containers")) {
@@ -717,7 +726,9 @@ export class CriRuntime {
    * here.
    */
   /** CRI UpdateContainerResources: memory and CPU quota of a running container, live. */
-  async updateContainerResources(request: { container_id: string; linux?: LinuxResources }) {
+  async updateContainerResources(
+    request: { container_id: string; linux?: LinuxResources },
+  ): Promise<CriMessage> {
     const container = await this.#load<ContainerRecord>(
       "containers",
       request.container_id,
@@ -736,7 +747,7 @@ export class CriRuntime {
     return {};
   }
 
-  async reopenContainerLog(request: { container_id: string }) {
+  async reopenContainerLog(request: { container_id: string }): Promise<CriMessage> {
     const container = await this.#load<ContainerRecord>(
       "containers",
       request.container_id,
@@ -777,7 +788,7 @@ export class CriRuntime {
   }
 
   /** `ListImages`: the stored images, or those whose id or a tag matches the filter. */
-  async listImages(request: { filter?: { image?: { image?: string } } }) {
+  async listImages(request: { filter?: { image?: { image?: string } } }): Promise<CriMessage> {
     const wanted = request.filter?.image?.image;
     const images = [];
     for (const summary of await this.#boxes.images.list()) {
@@ -790,7 +801,7 @@ export class CriRuntime {
   }
 
   /** `ImageStatus`: the image a reference names, or no image (not an error) when there is none. */
-  async imageStatus(request: { image?: { image?: string } }) {
+  async imageStatus(request: { image?: { image?: string } }): Promise<CriMessage> {
     const ref = need(request.image?.image, "image.image");
     try {
       return { image: this.#image(await this.#boxes.images.inspect(ref)), info: {} };
@@ -805,7 +816,7 @@ export class CriRuntime {
   async pullImage(request: {
     image?: { image?: string };
     auth?: { username?: string; password?: string; server_address?: string };
-  }) {
+  }): Promise<CriMessage> {
     const ref = need(request.image?.image, "image.image");
     const credentials: Record<string, string> = {};
     if (request.auth?.username && request.auth.server_address) {
@@ -818,7 +829,7 @@ export class CriRuntime {
   }
 
   /** `RemoveImage`: removes the image and its tags; an unknown image is not an error. */
-  async removeImage(request: { image?: { image?: string } }) {
+  async removeImage(request: { image?: { image?: string } }): Promise<CriMessage> {
     const ref = need(request.image?.image, "image.image");
     const image = await this.#boxes.images.inspect(ref).catch((error) => {
       if (error instanceof NotFoundError) return undefined;
@@ -835,7 +846,7 @@ export class CriRuntime {
   }
 
   /** `ImageFsInfo`: bytes and inodes the image store's blobs use. */
-  async imageFsInfo() {
+  async imageFsInfo(): Promise<CriMessage> {
     let used = 0;
     let inodes = 0;
     const blobs = join(this.#boxes.images.dir, "blobs", "sha256");

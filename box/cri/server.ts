@@ -11,7 +11,7 @@ import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
 import type { CriRuntime } from "./cri_runtime.ts";
 
 /** The protobuf file the server and its tests load. */
-export const CRI_PROTO = fileURLToPath(new URL("./runtime_v1.proto", import.meta.url));
+export const CRI_PROTO: string = fileURLToPath(new URL("./runtime_v1.proto", import.meta.url));
 
 /** Loader options shared by server and clients: field names as in the .proto, int64 as strings. */
 export const PROTO_OPTIONS: protoLoader.Options = {
