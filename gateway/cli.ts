@@ -5,6 +5,7 @@ import {
   FORMAT_OPTIONS,
   intFlag,
   type LogLevel,
+  openStore,
   outputFormat,
   parseCommand,
   printFormatted,
@@ -31,6 +32,7 @@ Options:
   --host HOST            run: listen address (default 127.0.0.1)
   --port PORT            run: listen port (default 8080)
   --cert FILE --key FILE run: serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM pair
+  --database-url URL     run: PostgreSQL for rate limits shared between gateway processes
   --log-level LEVEL      run: debug, info, warn, error or silent (default info; access log at info)
 ${FORMAT_HELP}
   -h, --help             show this help`;
@@ -43,6 +45,7 @@ const OPTIONS = {
   cert: { type: "string" },
   key: { type: "string" },
   "log-level": { type: "string" },
+  "database-url": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -75,7 +78,10 @@ async function run(values: Record<string, unknown>): Promise<number> {
     ? { cert: await Deno.readTextFile(cert), key: await Deno.readTextFile(key) }
     : undefined;
   const logger = createLogger(level as LogLevel, { module: "gateway" });
+  const databaseUrl = values["database-url"] as string | undefined;
+  const store = databaseUrl ? await openStore({ databaseUrl }) : undefined;
   const running = await startGateway({
+    store,
     configFile: file,
     hostname: (values.host as string | undefined) ?? "127.0.0.1",
     port: intFlag(values as Record<string, string>, "port") ?? 8080,
@@ -89,6 +95,7 @@ async function run(values: Record<string, unknown>): Promise<number> {
   });
   await stop;
   await running.close();
+  await store?.close();
   return 0;
 }
 

@@ -113,6 +113,8 @@ const MiddlewareSchema = z.object({
     burst: z.number().int().min(1),
     /** Whose bucket: the client IP, the API key (falls back to IP) or the whole route. */
     by: z.enum(["ip", "key", "route"]).default("ip"),
+    /** Keep the buckets in the shared store, so every gateway process shares this limit. */
+    shared: z.boolean().default(false),
   }).strict().optional(),
   cors: z.object({
     origins: z.array(z.string()).min(1),

@@ -102,7 +102,7 @@ export interface MiddlewareConfig {
   /** Ask an external service. */
   forwardAuth?: { address: string; authResponseHeaders: string[]; timeoutMs: number };
   /** Token bucket per IP, key or route. */
-  rateLimit?: { average: number; burst: number; by: "ip" | "key" | "route" };
+  rateLimit?: { average: number; burst: number; by: "ip" | "key" | "route"; shared: boolean };
   /** CORS. */
   cors?: {
     origins: string[];

@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import type { Registry } from "prom-client";
-import type { Logger } from "@a3s/common";
+import type { Logger, Store } from "@a3s/common";
 import type { GatewayConfig, RuleConfig } from "./config.ts";
 import type { GatewayEnv, RequestState } from "./context.ts";
 import type { ClientInfo } from "./forwarding.ts";
@@ -68,6 +68,8 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Where metrics register; none when unset. */
   metrics?: Registry;
+  /** The shared store, for rate limits shared between gateway processes (already migrated). */
+  store?: Store;
   /** Counts text tokens when a response carries no usage; the cl100k tokenizer by default. */
   tokenCounter?: () => Promise<TextCounter>;
 }
@@ -99,10 +101,12 @@ export class Gateway {
   readonly #logger?: Logger;
   readonly #metrics?: GatewayMetrics;
   readonly #metering: MeteringDeps;
+  readonly #store?: Store;
 
   /** Compiles `config` and starts its health checks. */
   constructor(config: GatewayConfig, options: GatewayOptions = {}) {
     this.#logger = options.logger;
+    this.#store = options.store;
     this.#metrics = options.metrics ? gatewayMetrics(options.metrics) : undefined;
     this.#metering = {
       meter: new TokenMeter(options.metrics),
@@ -278,7 +282,14 @@ export class Gateway {
       await next();
     });
     for (const name of middlewares) {
-      app.use("*", buildMiddleware(config.middlewares[name], this.#metering, this.#logger));
+      app.use(
+        "*",
+        buildMiddleware(config.middlewares[name], name, {
+          metering: this.#metering,
+          audit: this.#logger,
+          store: this.#store,
+        }),
+      );
     }
     app.all("*", async (c) => {
       const state = c.var.state;

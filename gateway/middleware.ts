@@ -9,19 +9,19 @@ import { bodyLimit, ipAllowList, rateLimit } from "./middlewares/limits.ts";
 import { headerRewrite, redirect, stripPrefix } from "./middlewares/rewrite.ts";
 import { type MeteringDeps, tokenMeter } from "./middlewares/token_meter.ts";
 import { privacyRouting } from "./middlewares/privacy.ts";
-import type { Logger } from "@a3s/common";
+import type { Logger, Store } from "@a3s/common";
 
 /** The middleware a config entry describes (the schema guarantees exactly one kind is set). */
 export function buildMiddleware(
   config: MiddlewareConfig,
-  metering: MeteringDeps,
-  audit?: Logger,
+  name: string,
+  deps: { metering: MeteringDeps; audit?: Logger; store?: Store },
 ): MiddlewareHandler<GatewayEnv> {
   if (config.apiKeys) return apiKeyAuth(config.apiKeys);
   if (config.basicAuth) return basicAuth(config.basicAuth);
   if (config.jwt) return jwtAuth(config.jwt);
   if (config.forwardAuth) return forwardAuth(config.forwardAuth);
-  if (config.rateLimit) return rateLimit(config.rateLimit);
+  if (config.rateLimit) return rateLimit(config.rateLimit, name, deps.store);
   if (config.ipAllowList) return ipAllowList(config.ipAllowList);
   if (config.bodyLimit) return bodyLimit(config.bodyLimit);
   if (config.headers) return headerRewrite(config.headers);
@@ -36,8 +36,8 @@ export function buildMiddleware(
       maxAge: config.cors.maxAge,
     });
   }
-  if (config.tokenMeter) return tokenMeter(config.tokenMeter, metering);
-  if (config.privacy) return privacyRouting(config.privacy, audit);
+  if (config.tokenMeter) return tokenMeter(config.tokenMeter, deps.metering);
+  if (config.privacy) return privacyRouting(config.privacy, deps.audit);
   if (config.compress) return compress({ encoding: config.compress.encoding });
   throw new Error("middleware sets no kind");
 }

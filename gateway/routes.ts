@@ -104,6 +104,7 @@ export function gatewayModule(): A3sModule<GatewaySection, GatewayApi> {
         port: section.port,
         logger: ctx.logger,
         metrics: ctx.metrics,
+        store: ctx.store,
       });
       const api: GatewayApi = {
         gateway: running.gateway,

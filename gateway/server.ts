@@ -4,7 +4,8 @@
  * a change is invalid, so bad config never takes the gateway down.
  */
 import type { Registry } from "prom-client";
-import type { Logger } from "@a3s/common";
+import type { Logger, Store } from "@a3s/common";
+import { migrateRateBuckets } from "./shared_rate_limit.ts";
 import { GatewayConfigError, loadGatewayConfigFile } from "./config_file.ts";
 import type { GatewayConfig } from "./config.ts";
 import { Gateway } from "./gateway.ts";
@@ -25,6 +26,8 @@ export interface StartGatewayOptions {
   logger?: Logger;
   /** Metric registry. */
   metrics?: Registry;
+  /** The shared store, for rate limits shared between gateway processes. */
+  store?: Store;
   /** How long to wait after a file change before reloading, so editors' bursts count once. */
   reloadDebounceMs?: number;
 }
@@ -62,7 +65,12 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   if (!initial) {
     throw new GatewayConfigError("<none>", "", undefined, "no config file or config given");
   }
-  const gateway = new Gateway(initial, { logger: options.logger, metrics: options.metrics });
+  if (options.store) await migrateRateBuckets(options.store);
+  const gateway = new Gateway(initial, {
+    logger: options.logger,
+    metrics: options.metrics,
+    store: options.store,
+  });
   let reloadError: string | undefined;
   const reload = async () => {
     if (!file) return;

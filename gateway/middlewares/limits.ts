@@ -4,6 +4,8 @@ import type { MiddlewareConfig } from "../config.ts";
 import type { GatewayEnv } from "../context.ts";
 import { ipInList } from "../ip.ts";
 import { TokenBuckets } from "../rate_limit.ts";
+import { SharedTokenBuckets } from "../shared_rate_limit.ts";
+import type { Store } from "@a3s/common";
 
 type Handler = MiddlewareHandler<GatewayEnv>;
 
@@ -11,16 +13,29 @@ function problem(status: number, message: string, headers: HeadersInit = {}): Re
   return Response.json({ error: { status, message } }, { status, headers });
 }
 
-/** 429 with Retry-After once a client, key or route has used up its bucket. */
-export function rateLimit(config: NonNullable<MiddlewareConfig["rateLimit"]>): Handler {
-  const buckets = new TokenBuckets(config.average, config.burst);
+/**
+ * 429 with Retry-After once a client, key or route has used up its bucket. `shared` is the
+ * store-backed bucket set when the config asks for a limit shared between processes; `name`
+ * keeps different limits' buckets apart in it.
+ */
+export function rateLimit(
+  config: NonNullable<MiddlewareConfig["rateLimit"]>,
+  name: string,
+  store?: Store,
+): Handler {
+  if (config.shared && !store) {
+    throw new Error(`middleware ${name}: a shared rate limit needs a database (--database-url)`);
+  }
+  const buckets = config.shared && store
+    ? new SharedTokenBuckets(store, config.average, config.burst)
+    : new TokenBuckets(config.average, config.burst);
   return async (c, next) => {
-    const key = config.by === "route"
+    const scope = config.by === "route"
       ? c.env.router
       : config.by === "key" && c.var.state.principal
       ? `key:${c.var.state.principal}`
       : `ip:${c.env.client.remoteAddr}`;
-    const result = buckets.take(key);
+    const result = await buckets.take(`${name}:${scope}`);
     if (!result.allowed) {
       return problem(429, "rate limit exceeded", {
         "retry-after": String(result.retryAfterSeconds),
