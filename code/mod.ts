@@ -57,6 +57,7 @@ export {
   type ToolContext,
   type ToolEffect,
   ToolError,
+  type ToolSpecOf,
 } from "./tools/tool.ts";
 export { BUILTIN_TOOL_NAMES, BUILTIN_TOOLS } from "./tools/builtin.ts";
 export type {

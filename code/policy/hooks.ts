@@ -5,10 +5,9 @@
  * stderr as the reason, as Claude Code's hooks do).
  */
 import { globToRegExp } from "../runtime/glob.ts";
-import type { HookConfig } from "../config/schema.ts";
+import type { HookConfig, HookEventName } from "../config/schema.ts";
 
-/** The eight hook events. */
-export type HookEventName = HookConfig["event"];
+export type { HookEventName };
 
 /** What a hook receives. `tool` is set for tool events; `data` is the event's payload. */
 export interface HookEvent {

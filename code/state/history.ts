@@ -107,14 +107,14 @@ export class StoreHistory implements HistoryStore {
   }
 
   /** Typed access to this module's tables. */
-  private get db() {
+  get #db() {
     return this.store.db<CodeTables>();
   }
 
   /** Records a new session (a no-op when `id` exists). */
   async create(id: string, agent: string, title: string): Promise<void> {
     const now = Date.now();
-    await this.db.insertInto("code_sessions").values({
+    await this.#db.insertInto("code_sessions").values({
       id,
       agent,
       title: title.slice(0, 200),
@@ -127,7 +127,7 @@ export class StoreHistory implements HistoryStore {
   /** Stores `message` at position `seq`, replacing what was there, and touches the session. */
   async append(id: string, seq: number, message: Message): Promise<void> {
     const now = Date.now();
-    await this.db.insertInto("code_messages")
+    await this.#db.insertInto("code_messages")
       .values({
         session_id: id,
         seq,
@@ -142,12 +142,12 @@ export class StoreHistory implements HistoryStore {
         })
       )
       .execute();
-    await this.db.updateTable("code_sessions").set({ updated_at: now }).where("id", "=", id)
+    await this.#db.updateTable("code_sessions").set({ updated_at: now }).where("id", "=", id)
       .execute();
   }
 
   async replace(id: string, messages: Message[]): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
+    await this.#db.transaction().execute(async (tx) => {
       await tx.deleteFrom("code_messages").where("session_id", "=", id).execute();
       const now = Date.now();
       if (messages.length) {
@@ -164,10 +164,10 @@ export class StoreHistory implements HistoryStore {
 
   /** The session's messages in order; undefined for an unknown session. */
   async load(id: string): Promise<Message[] | undefined> {
-    const session = await this.db.selectFrom("code_sessions").select("id").where("id", "=", id)
+    const session = await this.#db.selectFrom("code_sessions").select("id").where("id", "=", id)
       .executeTakeFirst();
     if (!session) return undefined;
-    const rows = await this.db.selectFrom("code_messages").select("body").where(
+    const rows = await this.#db.selectFrom("code_messages").select("body").where(
       "session_id",
       "=",
       id,
@@ -177,7 +177,7 @@ export class StoreHistory implements HistoryStore {
 
   /** The most recently updated sessions first, at most `limit`. */
   async list(limit: number): Promise<SessionInfo[]> {
-    const rows = await this.db.selectFrom("code_sessions")
+    const rows = await this.#db.selectFrom("code_sessions")
       .leftJoin("code_messages", "code_messages.session_id", "code_sessions.id")
       .select((eb) => [
         "code_sessions.id",
@@ -207,8 +207,8 @@ export class StoreHistory implements HistoryStore {
 
   /** Deletes a session and its messages; false when there was none. */
   async remove(id: string): Promise<boolean> {
-    await this.db.deleteFrom("code_messages").where("session_id", "=", id).execute();
-    const r = await this.db.deleteFrom("code_sessions").where("id", "=", id).executeTakeFirst();
+    await this.#db.deleteFrom("code_messages").where("session_id", "=", id).execute();
+    const r = await this.#db.deleteFrom("code_sessions").where("id", "=", id).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
   }
 }

@@ -73,7 +73,7 @@ export class StoreMemory implements MemoryAccess {
   }
 
   /** Typed access to this module's tables. */
-  private get db() {
+  get #db() {
     return this.store.db<CodeTables>();
   }
 
@@ -97,7 +97,7 @@ export class StoreMemory implements MemoryAccess {
       createdAt: Date.now(),
     };
     const embedding = await this.vector(content);
-    await this.db.insertInto("code_memories").values({
+    await this.#db.insertInto("code_memories").values({
       id: record.id,
       scope,
       owner: this.owners[scope],
@@ -110,8 +110,8 @@ export class StoreMemory implements MemoryAccess {
   }
 
   /** This project's and user's memories (or one scope's), newest first. */
-  private async rows(scope: "project" | "user" | undefined) {
-    let q = this.db.selectFrom("code_memories").selectAll();
+  async #rows(scope: "project" | "user" | undefined) {
+    let q = this.#db.selectFrom("code_memories").selectAll();
     q = scope
       ? q.where("scope", "=", scope).where("owner", "=", this.owners[scope])
       : q.where((eb) =>
@@ -140,7 +140,7 @@ export class StoreMemory implements MemoryAccess {
     query: string,
     options: { scope?: "project" | "user"; limit: number },
   ): Promise<MemoryRecord[]> {
-    const rows = await this.rows(options.scope);
+    const rows = await this.#rows(options.scope);
     const q = words(query);
     const qv = await this.vector(query);
     const scored = rows.map((r) => {
@@ -154,12 +154,12 @@ export class StoreMemory implements MemoryAccess {
 
   /** The newest memories, at most `limit`, of one scope or both. */
   async list(options: { scope?: "project" | "user"; limit: number }): Promise<MemoryRecord[]> {
-    return (await this.rows(options.scope)).slice(0, options.limit).map((r) => this.toRecord(r));
+    return (await this.#rows(options.scope)).slice(0, options.limit).map((r) => this.toRecord(r));
   }
 
   /** Deletes a memory of this project or user; false when there was none. */
   async remove(id: string): Promise<boolean> {
-    const r = await this.db.deleteFrom("code_memories").where("id", "=", id)
+    const r = await this.#db.deleteFrom("code_memories").where("id", "=", id)
       .where((eb) =>
         eb.or([eb("owner", "=", this.owners.project), eb("owner", "=", this.owners.user)])
       ).executeTakeFirst();

@@ -63,7 +63,7 @@ export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
 }
 
 /** What {@linkcode defineTool} takes: a tool whose input is typed by its zod schema `S`. */
-interface ToolSpecOf<S extends z.ZodType> {
+export interface ToolSpecOf<S extends z.ZodType> {
   /** The name the model calls the tool by. */
   name: string;
   /** What the tool does and when to use it, for the model. */
