@@ -13,8 +13,11 @@ import { A3sError, UsageError } from "@a3s/common";
 
 /** One published port. */
 export interface PublishedPort {
+  /** The host address to listen on; `127.0.0.1` unless the `-p` value names one. */
   hostIp: string;
+  /** The TCP port to listen on, on the host. */
   hostPort: number;
+  /** The TCP port inside the box that connections are forwarded to. */
   boxPort: number;
 }
 
