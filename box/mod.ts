@@ -58,14 +58,20 @@ export {
   type BuildStep,
   ImageBuilder,
 } from "./builder/builder.ts";
-export { type Instruction, parseDockerfile } from "./builder/dockerfile.ts";
+export { type Instruction, INSTRUCTIONS, parseDockerfile } from "./builder/dockerfile.ts";
 export { DockerIgnore } from "./builder/dockerignore.ts";
 export { upperToLayer } from "./builder/layer_diff.ts";
 export { type BoxChange, commitBox, diffBox, exportBox } from "./builder/commit.ts";
 export { type VolumeInfo, VolumeStore } from "./volumes.ts";
 export { type SnapshotInfo, SnapshotStore } from "./snapshots.ts";
-export { CriRuntime, type CriRuntimeOptions } from "./cri/cri_runtime.ts";
-export { CRI_PROTO, type CriServer, loadCriServices, serveCri } from "./cri/server.ts";
+export { type CriMessage, CriRuntime, type CriRuntimeOptions } from "./cri/cri_runtime.ts";
+export {
+  CRI_PROTO,
+  type CriServer,
+  loadCriServices,
+  serveCri,
+  type ServiceClientConstructor,
+} from "./cri/server.ts";
 export { type NetworkInfo, type NetworkMember, NetworkStore } from "./network/networks.ts";
 export {
   type ComposeProject,
@@ -73,3 +79,10 @@ export {
   parseComposeFile,
 } from "./compose/compose_file.ts";
 export { composeDown, composePs, composeUp } from "./compose/compose.ts";
+export {
+  parsePublish,
+  type PublishedPort,
+  publishedPorts,
+  publishPorts,
+  unpublishPorts,
+} from "./network/port_forwarder.ts";

@@ -747,6 +747,7 @@ export class CriRuntime {
     return {};
   }
 
+  /** The CRI `ReopenContainerLog` call. */
   async reopenContainerLog(request: { container_id: string }): Promise<CriMessage> {
     const container = await this.#load<ContainerRecord>(
       "containers",

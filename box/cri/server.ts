@@ -22,8 +22,11 @@ export const PROTO_OPTIONS: protoLoader.Options = {
   oneofs: true,
 };
 
-interface ServiceClientConstructor {
+/** A generated gRPC service: its definition and a client constructor. */
+export interface ServiceClientConstructor {
+  /** What `Server.addService` takes. */
   service: grpc.ServiceDefinition;
+  /** A client of the service at `address` (`unix:///path`). */
   new (address: string, credentials: grpc.ChannelCredentials): grpc.Client;
 }
 
