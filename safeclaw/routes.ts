@@ -381,15 +381,14 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
         return await responder(input);
       };
       // WebChat streams; an agent answers whole (its reply is sanitized as one text anyway).
-      const respondStream: StreamingResponder = (input) =>
-        registered
-          ? (async function* () {
-            yield await registered!(input);
-          })()
-          : fallbackStream!(input);
-      // The hub always exists when there is someone to answer: WebChat needs no configuration.
-      // The hub always exists: the agent may register after start even when no chat API is known
-      // (a server on port 0 does not know its own port yet).
+      const respondStream: StreamingResponder = async function* (input) {
+        if (registered) yield await registered(input);
+        else if (fallbackStream) yield* fallbackStream(input);
+        else yield await respond(input);
+      };
+      // The hub and WebChat always exist (WebChat needs no configuration): the agent may
+      // register after start even when no chat API is known (on port 0 serve does not know its
+      // own port yet).
       const hub = new ChannelHub(
         guard,
         adapters,
@@ -415,7 +414,7 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
           guard,
           upstreams,
           hub,
-          responderBase ? respondStream : undefined,
+          respondStream,
         ),
         api: Object.assign(guard, { channels }),
         async close() {

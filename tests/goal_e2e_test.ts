@@ -99,6 +99,33 @@ function update(id: number, user: number, text: string) {
   };
 }
 
+/** Sends one WebChat message over the page's WebSocket and collects the streamed reply. */
+function webchat(url: string, text: string): Promise<string> {
+  const socket = new WebSocket(`${url.replace(/^http/, "ws")}/safeclaw/v1/webchat/ws?user=web1`);
+  let reply = "";
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no WebChat reply")), 30_000);
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      socket.close();
+      if (error) reject(error);
+      else resolve(reply);
+    };
+    socket.onopen = () => socket.send(JSON.stringify({ type: "message", text }));
+    socket.onerror = () => finish(new Error("WebChat socket failed"));
+    socket.onmessage = (event) => {
+      const frame = JSON.parse(String(event.data)) as {
+        type: string;
+        text?: string;
+        message?: string;
+      };
+      if (frame.type === "delta") reply += frame.text ?? "";
+      else if (frame.type === "done") finish();
+      else if (frame.type === "error") finish(new Error(frame.message));
+    };
+  });
+}
+
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -244,6 +271,9 @@ box {
         "A's replies are out of order",
       );
 
+      // WebChat reaches the same agent, its reply streamed through the output sanitizer.
+      assertEquals(await webchat(serve.url, "hi there"), "Hello from the agent.");
+
       // A prompt injection is refused before any model sees it, and audited.
       const callsBefore = model.bodies.length;
       const injection = await post(
@@ -280,34 +310,17 @@ box {
 
 Deno.test({
   name:
-    "goal on the shipped default model: power answers in the agent loop, the reply is sanitized",
+    "goal with examples/channel-agent on the shipped default model: power answers in the agent loop, the reply is sanitized",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     // The tiny default model may or may not call a tool, so only the path and the sanitizer are
     // asserted: a reply arrives through the Bot API and carries no secret. (A message holding a
     // key would be blocked before the model, so the prompt itself is plain.)
+    // The shipped example agent, with its workspace moved into the test's data dir.
+    const example = await Deno.readTextFile(`${ROOT}examples/channel-agent/agent.hcl`);
     const goal = await startGoal((workspace) =>
-      `name = "helper"
-default_model = "power/a3s-default"
-workspace = "${workspace}"
-max_steps = 2
-providers {
-  name = "power"
-  models {
-    id = "a3s-default"
-    context_window = 512
-    max_tokens = 48
-    temperature = 0
-  }
-}
-tools {
-  enabled = ["bash"]
-}
-box {
-  driver = "box"
-}
-`
+      example.replace(/^workspace\s*=.*$/m, `workspace = "${workspace}"`)
     );
     try {
       await waitReady(goal.serve.url, 90_000);
