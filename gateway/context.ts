@@ -22,7 +22,13 @@ export interface RequestState {
 /** The Hono environment of a router's app. */
 export interface GatewayEnv {
   /** Fixed per request by the gateway. */
-  Bindings: { client: ClientInfo; router: string; outcome: ProxyOutcome };
+  Bindings: {
+    client: ClientInfo;
+    router: string;
+    outcome: ProxyOutcome;
+    /** The gateway span's trace context for the backend, when tracing records. */
+    traceparent?: string;
+  };
   /** Shared between the router's middlewares and the proxy. */
   Variables: { state: RequestState };
 }

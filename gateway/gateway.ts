@@ -17,6 +17,7 @@ import { type TextCounter, TokenMeter, type UsageRow } from "./metering.ts";
 import type { MeteringDeps } from "./middlewares/token_meter.ts";
 import { forward, gatewayError, type ProxyOutcome } from "./proxy.ts";
 import { Service } from "./service.ts";
+import { endProxySpan, outgoingTraceparent, startProxySpan } from "./tracing.ts";
 import { isWebSocketUpgrade, proxyWebSocket } from "./websocket.ts";
 
 /** A router ready to serve. */
@@ -195,17 +196,25 @@ export class Gateway {
     };
     let response: Response;
     const outcome: ProxyOutcome = { attempts: 0 };
+    const span = startProxySpan(request, router.name, path);
     try {
       // Hono routes on the normalized path, so a rule and the backend see the same one.
       const routed = path === url.pathname ? request : new Request(
         new URL(`${path}${url.search}`, url),
         request,
       );
-      response = await router.app.fetch(routed, { client, router: router.name, outcome });
+      const traceparent = outgoingTraceparent(span);
+      response = await router.app.fetch(routed, {
+        client,
+        router: router.name,
+        outcome,
+        traceparent,
+      });
     } catch (error) {
       this.#logger?.error("gateway handler failed", { router: router.name, error: String(error) });
       response = gatewayError(500, "gateway error");
     }
+    endProxySpan(span, response.status, outcome.backend?.url.href ?? "");
     this.#observe(router, request, response, outcome, client, started);
     return response;
   }
@@ -278,6 +287,8 @@ export class Gateway {
         body: c.req.raw.body,
         bodyTooLarge: false,
       };
+      const traceparent = c.env.traceparent;
+      if (traceparent) state.headerEdits.push((h) => h.set("traceparent", traceparent));
       c.set("state", state);
       await next();
     });
