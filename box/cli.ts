@@ -42,6 +42,7 @@ Boxes:
   start | stop [-t SECS] | restart | kill [-s SIGNAL] | pause | unpause BOX...
   rm [-f] BOX...                     remove boxes
   logs [-f] BOX                      the main command's output
+  attach BOX                         follow a running box's output until it exits (Ctrl-C detaches)
   inspect BOX...                     full details (JSON)
   cp SRC DEST                        copy a file: BOX:/path to or from a host path
   top BOX | stats BOX... | wait BOX... | rename BOX NAME | port BOX
@@ -407,6 +408,30 @@ const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handle
       for (const box of p) {
         await boxes.remove(box, values.force === true);
         console.log(box);
+      }
+    },
+  },
+  attach: {
+    options: [],
+    async handler(boxes, p) {
+      need(p, 1, "attach BOX");
+      // Streams the main command's output live until it exits; Ctrl-C detaches and leaves the
+      // box running. Its stdin belongs to the process that started it (run -i).
+      const stop = new AbortController();
+      const detach = () => stop.abort();
+      Deno.addSignalListener("SIGINT", detach);
+      try {
+        const info = await boxes.inspect(p[0]);
+        if (info.state !== "running") throw new UsageError(`box ${info.name} is not running`);
+        for await (
+          const chunk of boxes.logs(info.id, { follow: true, fromEnd: true, signal: stop.signal })
+        ) {
+          await (chunk.stream === "stdout" ? Deno.stdout : Deno.stderr).write(chunk.data);
+        }
+        if (stop.signal.aborted) return 0;
+        return (await boxes.wait(info.id)).exitCode ?? 0;
+      } finally {
+        Deno.removeSignalListener("SIGINT", detach);
       }
     },
   },

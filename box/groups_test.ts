@@ -205,6 +205,32 @@ Deno.test("box CLI: volume, history, login/logout and usage errors", async () =>
     assertEquals((await capture(["monitor", "--no-stream", "--json"], dir)).out, "[]");
     assertEquals(JSON.parse((await capture(["audit", "--json"], dir)).out), []);
     assertEquals((await capture(["events", "--since", "yesterday-ish"], dir)).code, 2);
+    if (canRun) {
+      // attach follows a running box's output from now on and returns its exit code.
+      const cli = (args: string[]) =>
+        new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", new URL("./cli.ts", import.meta.url).pathname, ...args],
+          env: { A3S_HOME: dir },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+      const started = await cli([
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "echo early; sleep 1; for i in 1 2 3; do echo tick $i; sleep 0.2; done; exit 5",
+      ]);
+      assertEquals(started.code, 0, new TextDecoder().decode(started.stderr));
+      const attached = await cli(["attach", "ticker"]);
+      const text = new TextDecoder().decode(attached.stdout);
+      assertEquals(attached.code, 5, new TextDecoder().decode(attached.stderr));
+      assert(text.includes("tick 3") && !text.includes("early"), text);
+      await cli(["rm", "-f", "ticker"]);
+    }
     const update = await capture(["container-update", "somebox"], dir);
     assertEquals(update.code, 2);
     assert(update.out.includes("needs --memory"), update.out);

@@ -805,11 +805,17 @@ export class BoxManager {
    */
   async *logs(
     idOrName: string,
-    options: { follow?: boolean; signal?: AbortSignal } = {},
+    options: { follow?: boolean; signal?: AbortSignal; fromEnd?: boolean } = {},
   ): AsyncGenerator<{ stream: "stdout" | "stderr"; data: Uint8Array }> {
     const row = await this.#row(idOrName);
     const paths = this.#logPaths(this.#spec(row));
     const offsets = { stdout: 0, stderr: 0 };
+    if (options.fromEnd) {
+      // `attach` shows what the box writes from now on, not what it wrote before.
+      const sizeOf = (path: string) => Deno.stat(path).then((i) => i.size, () => 0);
+      offsets.stdout = await sizeOf(paths.stdoutPath);
+      offsets.stderr = await sizeOf(paths.stderrPath);
+    }
     for (;;) {
       const running = (await this.#refresh(
         await this.#row(row.id).catch(() => row),
