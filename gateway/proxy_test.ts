@@ -238,10 +238,8 @@ Deno.test("slowloris, header floods and oversized bodies are refused without hur
       gw.port,
       `GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${flood}`,
     );
-    assert(
-      flooded.status === 431 || flooded.status === 400 || flooded.status === 0,
-      String(flooded.status),
-    );
+    // Deno.serve (hyper) refuses a head with too many header lines before the gateway runs.
+    assertEquals(flooded.status, 400);
 
     const declared = await fetch(`${base(gw)}/`, { method: "POST", body: "x".repeat(2048) });
     assertEquals(declared.status, 413);
