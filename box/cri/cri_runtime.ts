@@ -17,10 +17,9 @@ import type { VolumeMount } from "../types.ts";
 import { createNetns, deleteNetns, netnsPath } from "./netns.ts";
 import { CriLogWriter } from "./cri_log.ts";
 
-/** Kubernetes labels or annotations, key to value (the CRI message shapes here are subsets). */
 /** A CRI message as a plain object (protobuf field names; int64 values as strings). */
 export type CriMessage = Record<string, unknown>;
-/** Labels and annotations. */
+/** Kubernetes labels or annotations, key to value (selectors match on them). */
 export type Labels = Record<string, string>;
 /** Who a pod sandbox is for, as the kubelet names it. */
 export interface PodSandboxMetadata {
@@ -747,7 +746,10 @@ export class CriRuntime {
     return {};
   }
 
-  /** The CRI `ReopenContainerLog` call. */
+  /**
+   * `ReopenContainerLog`: reopens the log file after the kubelet rotated it; the container must
+   * run here.
+   */
   async reopenContainerLog(request: { container_id: string }): Promise<CriMessage> {
     const container = await this.#load<ContainerRecord>(
       "containers",
