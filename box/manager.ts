@@ -58,7 +58,7 @@ export interface BoxInfo {
   limits: BoxLimits;
   /** `none` for loopback only, `host` for the host's network. */
   network: "none" | "host";
-  /** Host paths and named volumes mounted into the box. */
+  /** The mounts; a named volume's `host` is its directory. */
   volumes: VolumeMount[];
   /** The main command's environment, the image's merged with the caller's. */
   env: Record<string, string>;
@@ -86,7 +86,7 @@ export interface CreateBoxOptions {
   user?: string;
   /** The hostname the box sees. */
   hostname?: string;
-  /** Host paths to mount into the box. */
+  /** Mounts; a `host` that is a bare name is a named volume, created on first use. */
   volumes?: VolumeMount[];
   /** Memory, CPU and process limits; unlimited when unset. */
   limits?: BoxLimits;
