@@ -34,6 +34,7 @@ export const LOCAL_ONLY_REFUSAL =
 /**
  * A responder that answers with `agentName`'s agent from `pool`. Tool calls that need approval
  * are refused: a chat user has no approval prompt, and a turn must not wait forever in the lane.
+ * `chats` receives each agent session's chat session key (for the tool-result check).
  *
  * @example
  * ```ts ignore
@@ -41,7 +42,11 @@ export const LOCAL_ONLY_REFUSAL =
  * const stop = safeclaw.channels.use(agentChannelResponder(pool, "default"));
  * ```
  */
-export function agentChannelResponder(pool: AgentPool, agentName: string): Responder {
+export function agentChannelResponder(
+  pool: AgentPool,
+  agentName: string,
+  chats: Map<string, string> = new Map(),
+): Responder {
   const sessions = new Map<string, AgentSession>();
   return async ({ session: key, text, localOnly }) => {
     const agent = await pool.agent(agentName);
@@ -50,6 +55,7 @@ export function agentChannelResponder(pool: AgentPool, agentName: string): Respo
     if (!session || !pool.sessions.has(session.id)) {
       session = agent.session({ approver: () => Promise.resolve(false) });
       sessions.set(key, session);
+      chats.set(session.id, key);
       // Listed with the HTTP sessions, so its history can be read at /code/v1/sessions/{id}.
       pool.sessions.set(session.id, { agentName, session, pending: new Map() });
     }

@@ -25,6 +25,7 @@ import type { BoxManager } from "@a3s/box";
 import type { SafeclawApi } from "@a3s/safeclaw";
 import { BoxAgentSandboxes } from "./box_agents.ts";
 import { agentChannelResponder } from "./channel_responder.ts";
+import { channelToolResultHook } from "./channel_tool_results.ts";
 
 /** The `code` section of the a3s config file. */
 export interface CodeModuleConfig {
@@ -461,6 +462,9 @@ export function codeModule(
         ? "127.0.0.1"
         : ctx.server.host;
       const sandboxes = channels ? new BoxAgentSandboxes(ctx.modules.box as BoxManager) : undefined;
+      const safeclaw = channels ? ctx.modules.safeclaw as SafeclawApi : undefined;
+      // Agent session id → chat session key, for the channel sessions only.
+      const chats = new Map<string, string>();
       const pool = new AgentPool(ctx.config, {
         home: ctx.server.home ?? Deno.cwd(),
         store: ctx.store,
@@ -470,6 +474,10 @@ export function codeModule(
         powerUrl: `http://${host.includes(":") ? `[${host}]` : host}:${ctx.server.port}/v1`,
         agentOptions: {
           ...agentOptions,
+          hooks: [
+            ...(agentOptions.hooks ?? []),
+            ...(safeclaw ? [channelToolResultHook(safeclaw, (id) => chats.get(id))] : []),
+          ],
           providers: {
             ...(withPower ? { power: new PowerProvider(ctx.modules.power as PowerChat) } : {}),
             ...agentOptions.providers,
@@ -483,11 +491,9 @@ export function codeModule(
         );
       }
       // safeclaw hands each checked, lane-queued channel message to the default agent.
-      const unregister = channels
-        ? (ctx.modules.safeclaw as SafeclawApi).channels.use(
-          agentChannelResponder(pool, ctx.config.default_agent),
-        )
-        : undefined;
+      const unregister = safeclaw?.channels.use(
+        agentChannelResponder(pool, ctx.config.default_agent, chats),
+      );
       return {
         routes: createCodeRoutes(pool, ctx.shutdown),
         api: pool,

@@ -261,7 +261,15 @@ box {
       assert(!first.text.includes(LEAKED_KEY), `secret leaked: ${first.text}`);
       assert(!first.text.includes(OTHER_EMAIL), `e-mail leaked: ${first.text}`);
       assert(first.text.includes(OWN_EMAIL), `own address not restored: ${first.text}`);
-      // The model never saw the user's address: safeclaw redacted it on the way in.
+      // The model never saw the user's address (safeclaw redacted it on the way in), nor the key
+      // the command printed (safeclaw masked the tool output before the model read it).
+      const toolResults = model.bodies.flatMap((b) => b.messages as Message[])
+        .filter((m) => m.role === "tool").map((m) => m.content ?? "");
+      assert(
+        toolResults.some((t) => t.includes("no-host-files")),
+        "no tool result reached the model",
+      );
+      assert(!toolResults.some((t) => t.includes(LEAKED_KEY)), "the key reached the model");
       assert(!JSON.stringify(model.bodies).includes(OWN_EMAIL), "the address reached the model");
 
       // The lane ran A's turns in order: the second saw the first turn's tool output.
@@ -287,7 +295,9 @@ box {
       const audit = async (query: string) =>
         (await (await fetch(`${serve.url}/safeclaw/v1/audit?${query}`, {
           headers: { authorization: `Bearer ${READER}` },
-        })).json()) as { records: { kind: string; session: string | null }[] };
+        })).json()) as {
+          records: { kind: string; session: string | null; data?: Record<string, unknown> }[];
+        };
       const injectionRecords = await audit(`session=${encodeURIComponent("333:telegram:333")}`);
       assert(
         injectionRecords.records.some((r) => r.kind === "injection"),
@@ -295,6 +305,13 @@ box {
       );
       const aRecords = await audit(`session=${encodeURIComponent("111:telegram:111")}`);
       assert(aRecords.records.some((r) => r.kind === "redaction"), JSON.stringify(aRecords));
+      // The tool output was classified under the chat's session: the printed key made it Critical.
+      assert(
+        aRecords.records.some((r) =>
+          r.data?.source === "tool_result" && r.data?.level === "Critical"
+        ),
+        JSON.stringify(aRecords),
+      );
       const all = await audit("");
       assert(all.records.some((r) => r.kind === "channel_auth_failure"), "forgery not audited");
       const verify = await (await fetch(`${serve.url}/safeclaw/v1/audit/verify`, {
