@@ -4,7 +4,13 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import { type A3sModule, createRouter, defineModule, ValidationError } from "@a3s/common";
+import {
+  type A3sModule,
+  createRouter,
+  defineModule,
+  NotFoundError,
+  ValidationError,
+} from "@a3s/common";
 import type { EventBus } from "./bus.ts";
 import { type EventConfig, EventConfigSchema } from "./config.ts";
 import { CloudEventSchema } from "./envelope.ts";
@@ -76,6 +82,13 @@ const consumersRoute = createRoute({
   summary: "Durable consumers with their lag and unacknowledged deliveries",
   responses: { 200: json(ConsumerList, "Consumers") },
 });
+const deleteConsumerRoute = createRoute({
+  method: "delete",
+  path: "/event/v1/consumers/{name}",
+  summary: "Delete a durable consumer: its position and unacknowledged deliveries",
+  request: { params: z.object({ name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }) },
+  responses: { 200: json(z.object({ deleted: z.literal(true) }), "Deleted") },
+});
 const streamRoute = createRoute({
   method: "get",
   path: "/event/v1/stream",
@@ -123,6 +136,14 @@ export function createEventRoutes(bus: EventBus, shutdown?: AbortSignal): OpenAP
   });
   app.openapi(subjectsRoute, async (c) => c.json({ subjects: await bus.subjects() }, 200));
   app.openapi(consumersRoute, async (c) => c.json({ consumers: await bus.consumers() }, 200));
+  app.openapi(deleteConsumerRoute, async (c) => {
+    const { name } = c.req.valid("param");
+    if (!(await bus.consumers()).some((consumer) => consumer.name === name)) {
+      throw new NotFoundError(`consumer '${name}' not found`, "name");
+    }
+    await bus.provider.deleteConsumer(name);
+    return c.json({ deleted: true as const }, 200);
+  });
   app.openapi(streamRoute, (c) => {
     const query = c.req.valid("query");
     const patterns = patternsOf(query.subjects);

@@ -1,12 +1,13 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { createLogger, loadConfig, openStore, startServer } from "@a3s/common";
 import { eventModule } from "./routes.ts";
-import type { EventBus } from "./bus.ts";
+import { EventBus } from "./bus.ts";
+import { StoreProvider } from "./providers/store.ts";
 
 const TOKEN = "event-test-token-0123456789";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
-async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
+async function withServer(fn: (url: string, home: string) => Promise<void>): Promise<void> {
   const home = await Deno.makeTempDir({ prefix: "event_http_" });
   await Deno.writeTextFile(
     `${home}/config.json`,
@@ -23,7 +24,7 @@ async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
     logger: createLogger("silent"),
   });
   try {
-    await fn(server.url);
+    await fn(server.url, home);
   } finally {
     await server.shutdown();
     await Deno.remove(home, { recursive: true });
@@ -69,8 +70,8 @@ async function readEvents(
   return events;
 }
 
-Deno.test("event routes: publish, list subjects, bad input names the field", () =>
-  withServer(async (url) => {
+Deno.test("event routes: publish, list subjects, delete a consumer, bad input names the field", () =>
+  withServer(async (url, home) => {
     const ok = await post(url, { subject: "demo.one", data: { n: 1 }, key: "k" });
     assertEquals(ok.status, 201);
     assertEquals(ok.json.subject, "demo.one");
@@ -87,6 +88,19 @@ Deno.test("event routes: publish, list subjects, bad input names the field", () 
     assertEquals(header.status, 400);
     assertEquals(header.json.field, "headers.Bad-Name");
     const subjects = await (await fetch(`${url}/event/v1/subjects`, { headers: AUTH })).json();
+    // A consumer created by another process on the same database, deleted over HTTP.
+    const store = await openStore({ sqlitePath: `${home}/a3s.db` });
+    const other = new EventBus({ provider: await StoreProvider.open({ store }) });
+    await (await other.consume("audit", "demo.>", () => {})).stop();
+    await other.close();
+    await store.close();
+    const remove = (name: string) =>
+      fetch(`${url}/event/v1/consumers/${name}`, { method: "DELETE", headers: AUTH });
+    const deleted = await remove("audit");
+    assertEquals(await deleted.json(), { deleted: true });
+    const gone = await remove("audit");
+    assertEquals(gone.status, 404);
+    assertEquals((await gone.json()).field, "name");
     assertEquals(subjects, { subjects: [{ subject: "demo.one", events: 1 }] });
     const anonymous = await fetch(`${url}/event/v1/publish`, {
       method: "POST",
@@ -148,6 +162,11 @@ Deno.test("event module: its API is the bus; consumers show up with their lag", 
       pending: 1,
       unacked: 0,
     }]);
+    const deleted = await started.routes!.request("/event/v1/consumers/audit", {
+      method: "DELETE",
+    });
+    assertEquals(await deleted.json(), { deleted: true });
+    assertEquals(await bus.consumers(), []);
   } finally {
     await started.close?.();
     await store.close();
