@@ -110,6 +110,9 @@ Deno.test("active health checks eject a failing backend and readmit it when it r
     await waitFor(false);
     const seen = new Set(await Promise.all([1, 2, 3, 4].map(who)));
     assertEquals([...seen], ["b"]);
+    // A reload keeps the verdict: the sick backend does not get traffic back meanwhile.
+    gw.gateway.apply(gw.gateway.config);
+    assertEquals(gw.gateway.backends()[0].healthy, false);
     sick = false;
     await waitFor(true);
     const back = new Set<string>();

@@ -259,8 +259,10 @@ export class Gateway {
 
   #compile(config: GatewayConfig): Table {
     const services = new Map<string, Service>();
+    // Undefined on the first compile, from the constructor.
+    const before = this.#table?.services as Map<string, Service> | undefined;
     for (const [name, s] of Object.entries(config.services)) {
-      services.set(name, new Service(name, s));
+      services.set(name, new Service(name, s, before?.get(name)));
     }
     const routers = orderRouters(
       Object.entries(config.routers).map(([name, r]) => {

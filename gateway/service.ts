@@ -25,13 +25,26 @@ export class Service {
   #timer?: ReturnType<typeof setInterval>;
   #checking = false;
 
-  /** Builds the backends and balancer; health checks start with {@linkcode startHealthChecks}. */
-  constructor(name: string, config: ServiceConfig, now: () => number = Date.now) {
+  /**
+   * Builds the backends and balancer; `previous` is the same service before a reload. Health
+   * checks start with {@linkcode startHealthChecks}.
+   */
+  constructor(
+    name: string,
+    config: ServiceConfig,
+    previous?: Service,
+    now: () => number = Date.now,
+  ) {
     this.name = name;
     this.config = config;
-    this.backends = config.backends.map((b) =>
-      new Backend(b.url, b.weight, b.local, config.circuitBreaker, now)
-    );
+    this.backends = config.backends.map((b) => {
+      const backend = new Backend(b.url, b.weight, b.local, config.circuitBreaker, now);
+      // A reload keeps what health checks learnt: a backend known down stays out until it
+      // passes again, instead of taking traffic until the next check.
+      const before = previous?.backends.find((p) => p.url.href === backend.url.href);
+      if (before && config.healthCheck) backend.healthy = before.healthy;
+      return backend;
+    });
     const lb = config.loadBalancer;
     this.balancer = lb.strategy === "weighted"
       ? weighted(this.backends)
