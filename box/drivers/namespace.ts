@@ -11,8 +11,8 @@ import { AgentClient } from "../agent/client.ts";
 import { buildAgent } from "../agent/build.ts";
 import type {
   BoxDriver,
-  BoxOutput,
   BoxLimits,
+  BoxOutput,
   BoxSpec,
   BoxStats,
   DriverBoxState,
