@@ -47,16 +47,34 @@ export interface StoreOptions {
   sqlitePath?: string;
   /** Pool size for PostgreSQL. */
   poolSize?: number;
+  /**
+   * Called when an idle PostgreSQL connection fails (the server restarted, say). The pool
+   * drops that connection and opens a new one on the next query; without a listener the
+   * error would be thrown unhandled and end the process. Defaults to a warning on stderr.
+   */
+  onConnectionError?: (error: Error) => void;
 }
 
 function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
 }
 
-async function postgresDialect(url: string, poolSize: number): Promise<PostgresDialect> {
+function warnConnectionError(error: Error): void {
+  console.error(
+    JSON.stringify({ level: "warn", msg: "postgres connection lost", error: error.message }),
+  );
+}
+
+async function postgresDialect(
+  url: string,
+  poolSize: number,
+  onConnectionError: (error: Error) => void,
+): Promise<PostgresDialect> {
   const pg = await import("pg");
   const Pool = pg.default?.Pool ?? pg.Pool;
-  return new PostgresDialect({ pool: new Pool({ connectionString: url, max: poolSize }) });
+  const pool = new Pool({ connectionString: url, max: poolSize });
+  pool.on("error", onConnectionError);
+  return new PostgresDialect({ pool });
 }
 
 /**
@@ -82,7 +100,11 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
     kind = "postgres";
     location = redact(options.databaseUrl);
     db = new Kysely({
-      dialect: await postgresDialect(options.databaseUrl, options.poolSize ?? 10),
+      dialect: await postgresDialect(
+        options.databaseUrl,
+        options.poolSize ?? 10,
+        options.onConnectionError ?? warnConnectionError,
+      ),
     });
   } else {
     kind = "sqlite";

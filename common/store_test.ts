@@ -114,6 +114,36 @@ Deno.test("store contract: PostgreSQL", async (t) => {
   }
 });
 
+Deno.test("a PostgreSQL connection that dies while idle is reported, and the store goes on", async (t) => {
+  const database = await createTestDatabase("a3s_store_lost");
+  if (!database) {
+    await t.step({ name: "SKIPPED: PostgreSQL unavailable", ignore: true, fn: () => {} });
+    return;
+  }
+  const lost: Error[] = [];
+  const store = await openStore({
+    databaseUrl: database.url,
+    poolSize: 1,
+    onConnectionError: (error) => lost.push(error),
+  });
+  const killer = await openStore({ databaseUrl: database.url, poolSize: 1 });
+  try {
+    const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(store.db());
+    await sql`select pg_terminate_backend(${rows[0].pid})`.execute(killer.db());
+    const deadline = Date.now() + 5_000;
+    while (lost.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assertEquals(lost.length, 1);
+    const again = await sql<{ one: number }>`select 1 as one`.execute(store.db());
+    assertEquals(again.rows[0].one, 1);
+  } finally {
+    await store.close();
+    await killer.close();
+    await database.drop();
+  }
+});
+
 Deno.test("store refuses to open without a location", async () => {
   await assertRejects(() => openStore({}), A3sError, "store needs");
 });
