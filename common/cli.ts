@@ -64,6 +64,12 @@ export async function runCommand(body: () => Promise<number | void>): Promise<nu
       console.error(`error: ${error.message}${where}`);
       return 2;
     }
+    // A runtime failure we named (a broker down, a driver missing) is one line; only an
+    // unexpected error, a bug, earns its stack.
+    if (error instanceof A3sError) {
+      console.error(`error: ${error.message}`);
+      return 1;
+    }
     console.error(`error: ${(error as Error)?.stack ?? error}`);
     return 1;
   }

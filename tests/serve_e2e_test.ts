@@ -56,6 +56,22 @@ Deno.test("the CLI reports bad usage and bad config as one line with exit code 2
   assert(top.stdout.includes("serve"));
 });
 
+Deno.test("a module that cannot start stops serve with one line and exit code 1", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    const unreachable = await runCli(["serve", "--port", "0", "--home", home], {
+      env: { A3S_EVENT_URL: "nats://127.0.0.1:9" },
+    });
+    assertEquals(unreachable.code, 1);
+    const lines = unreachable.stderr.trim().split("\n").filter((line) => line.startsWith("error"));
+    assertEquals(lines.length, 1, unreachable.stderr);
+    assert(lines[0].includes("NATS"), lines[0]);
+    assert(!unreachable.stderr.includes("    at "), "no stack trace");
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
 Deno.test("several serve processes share one PostgreSQL", async (t) => {
   const database = await createTestDatabase("a3s_serve");
   if (!database) {
