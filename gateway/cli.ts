@@ -4,6 +4,7 @@ import {
   FORMAT_HELP,
   FORMAT_OPTIONS,
   intFlag,
+  type Logger,
   type LogLevel,
   openStore,
   outputFormat,
@@ -18,17 +19,21 @@ import { GatewayConfigError, loadGatewayConfigFile } from "./config_file.ts";
 import { Gateway } from "./gateway.ts";
 import { hashSecret } from "./hash.ts";
 import { startGateway } from "./server.ts";
+import { startIngressController } from "./kubernetes.ts";
 
 const HELP = `Usage: a3s gateway <command> [options]
 
 Commands:
   run --config FILE      serve the routers in FILE (YAML or JSON), reloading it on change
+  run --kubernetes [URL] be an Ingress controller: routers from Ingresses and EndpointSlices
   check FILE             validate FILE; errors name the file, the key and the line
   routes FILE            list FILE's routers in the order they are tried
   hash [SECRET|-]        print the sha256:<hex> form of an API key or password for the config
 
 Options:
   --config FILE          run: the config file
+  --ingress-class NAME   run --kubernetes: the IngressClass served (default a3s)
+  --publish-address A    run --kubernetes: the address written to each Ingress's status
   --host HOST            run: listen address (default 127.0.0.1)
   --port PORT            run: listen port (default 8080)
   --cert FILE --key FILE run: serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM pair
@@ -46,6 +51,9 @@ const OPTIONS = {
   key: { type: "string" },
   "log-level": { type: "string" },
   "database-url": { type: "string" },
+  kubernetes: { type: "boolean" },
+  "ingress-class": { type: "string" },
+  "publish-address": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -68,7 +76,9 @@ async function run(values: Record<string, unknown>): Promise<number> {
     throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")}`);
   }
   const file = values.config as string | undefined;
-  await load(file, "run");
+  const kubernetes = values.kubernetes === true;
+  if (!kubernetes) await load(file, "run");
+  else if (file) throw new UsageError("--kubernetes and --config exclude each other");
   const cert = values.cert as string | undefined;
   const key = values.key as string | undefined;
   if ((cert === undefined) !== (key === undefined)) {
@@ -83,20 +93,59 @@ async function run(values: Record<string, unknown>): Promise<number> {
   const running = await startGateway({
     store,
     configFile: file,
+    config: kubernetes
+      ? { routers: {}, services: {}, middlewares: {}, trustedProxies: [] }
+      : undefined,
     hostname: (values.host as string | undefined) ?? "127.0.0.1",
     port: intFlag(values as Record<string, string>, "port") ?? 8080,
     tls,
     logger,
   });
   logger.info("gateway listening", { host: running.hostname, port: running.port, config: file });
+  const controller = kubernetes
+    ? await ingressController(values, running.gateway, logger)
+    : undefined;
   const stop = new Promise<void>((resolve) => {
     Deno.addSignalListener("SIGINT", resolve);
     Deno.addSignalListener("SIGTERM", resolve);
   });
   await stop;
+  await controller?.close();
   await running.close();
   await store?.close();
   return 0;
+}
+
+/** Starts the Ingress controller against the API server in the cluster (or the one given). */
+async function ingressController(
+  values: Record<string, unknown>,
+  gateway: Gateway,
+  logger: Logger,
+) {
+  const host = Deno.env.get("KUBERNETES_SERVICE_HOST");
+  const positional = (values.positionalApi as string | undefined) ?? undefined;
+  const api = positional ??
+    (host ? `https://${host}:${Deno.env.get("KUBERNETES_SERVICE_PORT") ?? "443"}` : undefined);
+  if (!api) throw new UsageError("--kubernetes needs an API server URL outside a cluster");
+  // In a pod: the service account's token and the cluster CA.
+  const account = "/var/run/secrets/kubernetes.io/serviceaccount";
+  const token = await Deno.readTextFile(`${account}/token`).catch(() => undefined);
+  const ca = await Deno.readTextFile(`${account}/ca.crt`).catch(() => undefined);
+  const client = ca ? Deno.createHttpClient({ caCerts: [ca] }) : undefined;
+  return startIngressController({
+    api,
+    token: token?.trim(),
+    client,
+    className: (values["ingress-class"] as string | undefined) ?? "a3s",
+    address: values["publish-address"] as string | undefined,
+    apply: (config) => {
+      try {
+        gateway.apply(config);
+      } catch (error) {
+        logger.error("ingress config rejected", { error: (error as Error).message });
+      }
+    },
+  });
 }
 
 /** Runs `a3s gateway` with `args` and returns the exit code. */
@@ -110,7 +159,7 @@ export function main(args: string[]): Promise<number> {
     }
     switch (command) {
       case "run":
-        return await run(values);
+        return await run({ ...values, positionalApi: rest[0] });
       case "check": {
         const config = await load(rest[0] ?? (values.config as string | undefined), "check");
         const routers = Object.keys(config.routers).length;
