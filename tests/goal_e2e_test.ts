@@ -278,6 +278,12 @@ box {
         telegram.sent.indexOf(first) < telegram.sent.indexOf(second),
         "A's replies are out of order",
       );
+      // ...while B, posted last, did not wait behind A's queue: its one model call finished
+      // before A's second turn, which had to wait for A's first (a box start and two calls).
+      assert(
+        telegram.sent.indexOf(other) < telegram.sent.indexOf(second),
+        `B waited behind A: ${telegram.sent.map((m) => m.chat_id).join(",")}`,
+      );
 
       // WebChat reaches the same agent, its reply streamed through the output sanitizer.
       assertEquals(await webchat(serve.url, "hi there"), "Hello from the agent.");
