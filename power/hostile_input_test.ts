@@ -250,8 +250,8 @@ Deno.test("copying a model onto itself keeps it; deleting a/b/c:h leaves no empt
 
 // Deno 2.9 reports a client's disconnect through `request.signal` only while a request's body
 // was small (a few hundred bytes): past that it notices only when the response is written, and
-// `--unstable-no-legacy-abort` does not change it. These requests keep their bodies small so
-// the disconnect is reported; power's part is to stop as soon as it is.
+// `--unstable-no-legacy-abort` does not change it. These requests keep their bodies small, so
+// this is power's part: stop as soon as the signal fires. The next test covers large bodies.
 Deno.test("non-streaming generate and completions stop when the client leaves", async () => {
   await withServer(async ({ server }) => {
     const requests = [
@@ -290,6 +290,53 @@ Deno.test("non-streaming generate and completions stop when the client leaves", 
       await new Promise((resolve) => setTimeout(resolve, 300));
       const after = await cpuSecondsOver(1_000);
       assert(after < 0.25, `${path} used ${after.toFixed(2)} CPU-seconds after the disconnect`);
+    }
+  });
+});
+
+// Past a few hundred bytes of body Deno no longer reports the disconnect itself; the
+// connection guard in front of it does, through the same request signal.
+Deno.test("large non-streaming generate and embeddings stop when the client leaves", async () => {
+  await withServer(async ({ server }) => {
+    const inputs = Array.from({ length: 3000 }, (_, i) => `text number ${i} to embed`);
+    const requests = [
+      // 64 KiB of JSON whitespace pads the body without changing the request.
+      ["/api/generate", {
+        model: "tiny",
+        prompt: "Go on",
+        stream: false,
+        options: { num_predict: 100_000, temperature: 1 },
+        format: { type: "string", minLength: 400 },
+      }, 64 * 1024],
+      ["/api/embed", { model: "tiny", input: inputs }, 0],
+      ["/v1/embeddings", { model: "tiny", input: inputs }, 0],
+    ] as const;
+    for (const [path, body, padding] of requests) {
+      const payload = JSON.stringify(body) + " ".repeat(padding);
+      assert(payload.length > 32 * 1024, `${path}: the body is only ${payload.length} bytes`);
+      const controller = new AbortController();
+      const started = performance.now();
+      const pending = fetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: payload,
+        signal: controller.signal,
+      }).catch(() => undefined);
+      // Let the work get going, then leave while it still runs (no answer has come yet).
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      controller.abort();
+      assertEquals(await pending, undefined, `${path} finished before the client left`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const after = await cpuSecondsOver(1_500);
+      assert(
+        after < 0.2,
+        `${path} used ${after.toFixed(2)} CPU-seconds over 1.5 s after the disconnect`,
+      );
+      // The server is free again at once.
+      const health = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(5_000) });
+      assertEquals(health.status, 200);
+      await health.body?.cancel();
+      assert(performance.now() - started < 20_000, `${path} took too long`);
     }
   });
 });

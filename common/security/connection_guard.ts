@@ -5,6 +5,13 @@
  * deadline and a size limit, closes connections that go idle, and hands complete requests
  * to the real server on a private Unix socket, adding the client's address as a header.
  *
+ * It also tells the server behind when a client leaves. Deno 2.9 aborts `request.signal` on
+ * a disconnect only while the request's body was small (a few hundred bytes); past that, a
+ * non-streaming handler learns of it only when it writes its answer, so its work runs to the
+ * end. The guard owns the client's socket and sees it close: it names the connection of each
+ * forwarded request with a body in a header, and the handler gets a request whose `signal`
+ * also fires when that connection closes.
+ *
  * It parses only the framing of requests (head, Content-Length, chunked), never bodies, and
  * refuses ambiguous framing (both Content-Length and Transfer-Encoding, differing lengths),
  * so it and the server behind it always agree where a request ends.
@@ -50,6 +57,14 @@ const closedByGuard = counter({
   help: "Connections the connection guard closed, by reason.",
   labelNames: ["reason"],
 });
+
+/**
+ * The header in which the guard names the client connection a request came on. Clients'
+ * copies are dropped; the server behind is reachable only through the guard.
+ */
+export const CONNECTION_HEADER = "x-a3s-connection";
+/** What a request from a connection that has already gone gets as its disconnect signal. */
+const GONE = AbortSignal.abort(new DOMException("the client disconnected", "AbortError"));
 
 const CRLF2 = new Uint8Array([13, 10, 13, 10]);
 const MAX_CHUNK_LINE = 4096;
@@ -116,8 +131,11 @@ interface ParsedHead {
   };
 }
 
-/** Parses a head (without its final blank line), checks framing, and rewrites the peer header. */
-function parseHead(head: Uint8Array, peer: string): ParsedHead {
+/**
+ * Parses a head (without its final blank line), checks framing, and rewrites the peer and
+ * connection headers.
+ */
+function parseHead(head: Uint8Array, peer: string, connection: string): ParsedHead {
   const lines = decoder.decode(head).split("\r\n");
   const requestLine = lines[0];
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ \S+ HTTP\/1\.[01]$/.test(requestLine)) {
@@ -135,8 +153,8 @@ function parseHead(head: Uint8Array, peer: string): ParsedHead {
     }
     const name = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1).trim();
-    // The client's address comes from the socket, never from what the client says.
-    if (name === PEER_HEADER) continue;
+    // The client's address and connection come from the guard, never from what the client says.
+    if (name === PEER_HEADER || name === CONNECTION_HEADER) continue;
     if (name === "content-length") { for (const v of value.split(",")) lengths.add(v.trim()); }
     if (name === "transfer-encoding") {
       transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
@@ -146,7 +164,22 @@ function parseHead(head: Uint8Array, peer: string): ParsedHead {
     kept.push(line);
   }
   kept.push(`${PEER_HEADER}: ${peer}`);
-  const forward = encoder.encode(`${kept.join("\r\n")}\r\n\r\n`);
+  const body = bodyOf(lengths, transferEncoding, upgrade && connectionUpgrade);
+  // Requests with a body name their connection, so the server behind learns when the client
+  // leaves (Deno reports that itself for requests without one). Keeping the tag off the rest
+  // leaves GETs as cheap as before, and a protocol switch needs the server's own request.
+  if (body.kind === "length" || body.kind === "chunked") {
+    kept.push(`${CONNECTION_HEADER}: ${connection}`);
+  }
+  return { forward: encoder.encode(`${kept.join("\r\n")}\r\n\r\n`), body };
+}
+
+/** How a request's body is framed; throws on ambiguous or unsupported framing. */
+function bodyOf(
+  lengths: Set<string>,
+  transferEncoding: string | undefined,
+  upgrade: boolean,
+): ParsedHead["body"] {
   if (transferEncoding !== undefined) {
     if (lengths.size) {
       throw new FramingError(400, "ambiguous_framing", "both content-length and transfer-encoding");
@@ -154,7 +187,7 @@ function parseHead(head: Uint8Array, peer: string): ParsedHead {
     if (transferEncoding.trim().toLowerCase() !== "chunked") {
       throw new FramingError(400, "bad_transfer_encoding", "only chunked transfer-encoding");
     }
-    return { forward, body: { kind: "chunked" } };
+    return { kind: "chunked" };
   }
   if (lengths.size > 1) {
     throw new FramingError(400, "ambiguous_framing", "differing content-length");
@@ -163,10 +196,9 @@ function parseHead(head: Uint8Array, peer: string): ParsedHead {
     const [raw] = lengths;
     if (!/^\d{1,15}$/.test(raw)) throw new FramingError(400, "bad_length", "bad content-length");
     const length = Number(raw);
-    return { forward, body: length ? { kind: "length", length } : { kind: "none" } };
+    return length ? { kind: "length", length } : { kind: "none" };
   }
-  if (upgrade && connectionUpgrade) return { forward, body: { kind: "upgrade" } };
-  return { forward, body: { kind: "none" } };
+  return upgrade ? { kind: "upgrade" } : { kind: "none" };
 }
 
 /**
@@ -191,7 +223,20 @@ export async function serveGuarded(options: GuardedServeOptions): Promise<Guarde
   const dir = await Deno.makeTempDir({ prefix: "a3s-serve-" });
   const socketPath = join(dir, "http.sock");
   const { promise: innerListening, resolve: innerReady } = Promise.withResolvers<void>();
-  const inner = Deno.serve({ path: socketPath, onListen: () => innerReady() }, options.handler);
+  // Each open client connection's signal, by the id the guard tags its requests with.
+  const live = new Map<string, AbortSignal>();
+  const handler: Deno.ServeHandler = (request, info) => {
+    const id = request.headers.get(CONNECTION_HEADER);
+    if (id === null) return options.handler(request, info);
+    // An id no longer open is a connection that closed before its request got here.
+    const gone = live.get(id) ?? GONE;
+    const signal = AbortSignal.any([request.signal, gone]);
+    // Handing the body stream over as it is (rather than the proxy a copy would make) keeps
+    // Deno's fast path for reading it.
+    const init = { signal, body: request.body, duplex: "half" } as RequestInit;
+    return options.handler(new Request(request, init), info);
+  };
+  const inner = Deno.serve({ path: socketPath, onListen: () => innerReady() }, handler);
   await innerListening;
   let listener: Deno.TcpListener;
   try {
@@ -204,6 +249,7 @@ export async function serveGuarded(options: GuardedServeOptions): Promise<Guarde
   const open = new Set<Connection>();
   const perClient = new Map<string, number>();
   let stopping = false;
+  let lastId = 0;
 
   const accepting = (async () => {
     try {
@@ -217,10 +263,12 @@ export async function serveGuarded(options: GuardedServeOptions): Promise<Guarde
           continue;
         }
         perClient.set(peer, count + 1);
-        const connection = new Connection(conn, socketPath, limits, logger);
+        const connection = new Connection(conn, socketPath, limits, logger, String(++lastId));
         open.add(connection);
+        live.set(connection.id, connection.gone);
         connection.run().finally(() => {
           open.delete(connection);
+          live.delete(connection.id);
           const left = (perClient.get(peer) ?? 1) - 1;
           if (left > 0) perClient.set(peer, left);
           else perClient.delete(peer);
@@ -253,6 +301,9 @@ export async function serveGuarded(options: GuardedServeOptions): Promise<Guarde
 
 /** One client connection and its upstream connection to the server behind. */
 class Connection {
+  /** The id the guard tags this connection's requests with. */
+  readonly id: string;
+  readonly #gone = new AbortController();
   readonly #client: Deno.TcpConn;
   readonly #socketPath: string;
   readonly #limits: ConnectionLimits;
@@ -270,7 +321,14 @@ class Connection {
   #inHead = false;
   #betweenRequests = true;
 
-  constructor(client: Deno.TcpConn, socketPath: string, limits: ConnectionLimits, logger: Logger) {
+  constructor(
+    client: Deno.TcpConn,
+    socketPath: string,
+    limits: ConnectionLimits,
+    logger: Logger,
+    id: string,
+  ) {
+    this.id = id;
     this.#client = client;
     this.#socketPath = socketPath;
     this.#limits = limits;
@@ -309,6 +367,11 @@ class Connection {
     else this.#arm(this.#limits.idleTimeoutMs, "idle");
   }
 
+  /** Aborted once the connection closes: its requests' answers can no longer reach the client. */
+  get gone(): AbortSignal {
+    return this.#gone.signal;
+  }
+
   closeIfIdle(): void {
     if (this.#betweenRequests && !this.#awaitingResponse) this.close();
   }
@@ -317,6 +380,7 @@ class Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#disarm();
+    this.#gone.abort(new DOMException("the client disconnected", "AbortError"));
     try {
       this.#client.close();
     } catch { /* already closed */ }
@@ -430,7 +494,7 @@ class Connection {
         const head = this.#take(end + 4).subarray(0, end);
         this.#inHead = false;
         this.#disarm();
-        return parseHead(head, this.#peer);
+        return parseHead(head, this.#peer, this.id);
       }
       if (this.#buffer.length > this.#limits.maxHeaderBytes) {
         throw new FramingError(431, "header_too_large", "request head too large");

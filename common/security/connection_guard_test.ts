@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { createLogger } from "../logger.ts";
-import { type GuardedServer, serveGuarded } from "./connection_guard.ts";
+import { CONNECTION_HEADER, type GuardedServer, serveGuarded } from "./connection_guard.ts";
 import { PEER_HEADER } from "./guard.ts";
 
 const encoder = new TextEncoder();
@@ -221,6 +221,68 @@ Deno.test("guard: a client that hangs up cancels the stream and aborts the reque
       new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} not seen`)), 3000));
     await Promise.race([cancelled.promise, timeout("stream cancel")]);
     await Promise.race([aborted.promise, timeout("request abort")]);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("guard: a client that leaves during a large non-streaming request aborts its signal", async () => {
+  const aborted: string[] = [];
+  const server = await serveGuarded({
+    hostname: "127.0.0.1",
+    port: 0,
+    limits: { headerTimeoutMs: 2000, idleTimeoutMs: 2000, maxHeaderBytes: 4096 },
+    logger: createLogger("silent"),
+    handler: async (request) => {
+      const body = await request.text();
+      if (new URL(request.url).pathname === "/id") {
+        return Response.json({ id: request.headers.get(CONNECTION_HEADER), body });
+      }
+      // Works until aborted (or 5 s), as a long non-streaming generation does.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 5000);
+        request.signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          aborted.push(body.slice(0, 5));
+          resolve();
+        });
+      });
+      return new Response("done");
+    },
+  });
+  try {
+    // Deno reports these disconnects itself only for small bodies; the guard reports all.
+    for (const size of [10, 64 * 1024]) {
+      const leaving = new AbortController();
+      const pending = fetch(`http://127.0.0.1:${server.addr.port}/work`, {
+        method: "POST",
+        body: `${size}`.padEnd(size, " "),
+        signal: leaving.signal,
+      }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+      const left = performance.now();
+      leaving.abort();
+      assertEquals(await pending, undefined);
+      while (aborted.length < 1 && performance.now() - left < 3000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assertEquals(aborted, [`${size}`.padEnd(5, " ").slice(0, 5)], `${size}-byte body`);
+      aborted.length = 0;
+    }
+    // A client cannot name another connection: its copy of the header is dropped.
+    const response = await fetch(`http://127.0.0.1:${server.addr.port}/id`, {
+      method: "POST",
+      headers: { [CONNECTION_HEADER]: "1" },
+      body: "x".repeat(1000),
+    });
+    const { id, body } = await response.json();
+    assertEquals(body.length, 1000);
+    assert(/^\d+$/.test(id) && id !== "1", `connection id ${id}`);
+    // Requests without a body are not tagged: Deno reports their disconnects itself.
+    const get = await fetch(`http://127.0.0.1:${server.addr.port}/id`, {
+      headers: { [CONNECTION_HEADER]: "1" },
+    });
+    assertEquals((await get.json()).id, null);
   } finally {
     await server.shutdown();
   }
