@@ -1,6 +1,7 @@
 import { assertEquals } from "@a3s/common/testing";
 import { join } from "node:path";
 import { AgentPool } from "./routes.ts";
+import { ProcessSandbox } from "./runtime/sandbox.ts";
 import {
   agentChannelResponder,
   agentModelIsLocal,
@@ -48,6 +49,30 @@ box {
     );
     assertEquals(chats.size, 0);
     assertEquals(pool.sessions.size, 0);
+  } finally {
+    await pool.close();
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("channel responder: with box's runtime wired, the built-in agent asks for a box", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-channel-default-" });
+  const asked: string[] = [];
+  const pool = new AgentPool(
+    { agents: {}, default_agent: "default", default_workspace: "ws" },
+    {
+      home,
+      powerUrl: "http://127.0.0.1:9/v1",
+      sandboxFor: (config) => {
+        asked.push(`${config.name}:${config.box.driver}:${config.box.image}`);
+        return Promise.resolve(new ProcessSandbox());
+      },
+    },
+  );
+  try {
+    const agent = await pool.agent("default");
+    assertEquals(asked, ["default:box:busybox:latest"]);
+    assertEquals(agent.sandbox.driver, "process");
   } finally {
     await pool.close();
     await Deno.remove(home, { recursive: true });

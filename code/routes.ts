@@ -17,7 +17,7 @@ import { isAbsolute, resolve } from "node:path";
 import { Agent, type AgentOptions } from "./agent/agent.ts";
 import type { AgentSession } from "./agent/session.ts";
 import type { ApprovalRequest } from "./policy/permissions.ts";
-import { loadAgentConfig } from "./config/load.ts";
+import { loadAgentConfig, validateConfig } from "./config/load.ts";
 import { type PowerChat, PowerProvider } from "./providers/power.ts";
 import type { AgentConfig } from "./config/schema.ts";
 import type { CommandSandbox } from "./runtime/sandbox.ts";
@@ -144,18 +144,25 @@ export class AgentPool {
               common.sandbox,
           })
         )
-        : Agent.fromConfig({
-          name,
-          workspace: resolve(this.options.home, this.config.default_workspace),
-          default_model: "power/a3s-default",
-          providers: [{
-            name: "power",
-            base_url: this.options.powerUrl,
-            models: [{ id: "a3s-default", context_window: 512, max_tokens: 128, temperature: 0 }],
-          }],
-          // The default model's 512-token window holds the prompt and three compact tool schemas.
-          tools: { enabled: ["read", "write", "bash"] },
-        }, common);
+        : (async () => {
+          const config = validateConfig({
+            name,
+            workspace: resolve(this.options.home, this.config.default_workspace),
+            default_model: "power/a3s-default",
+            providers: [{
+              name: "power",
+              base_url: this.options.powerUrl,
+              models: [{ id: "a3s-default", context_window: 512, max_tokens: 128, temperature: 0 }],
+            }],
+            // The default model's 512-token window holds the prompt and three compact tool schemas.
+            tools: { enabled: ["read", "write", "bash"] },
+            // Where box's runtime is wired (serve with channels), the built-in agent's commands
+            // run in a box too, so a fresh machine's chat agent is sandboxed with no config.
+            box: { driver: this.options.sandboxFor ? "box" : "auto" },
+          });
+          const sandbox = await this.options.sandboxFor?.(config, this.options.home);
+          return await Agent.fromConfig(config, { ...common, sandbox: sandbox ?? common.sandbox });
+        })();
       agent.catch(() => this.#agents.delete(name));
       this.#agents.set(name, agent);
     }

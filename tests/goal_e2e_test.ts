@@ -136,13 +136,18 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 60
   }
 }
 
-/** serve with Telegram pointed at a fake Bot API and `agentHcl` as the agent that answers. */
-async function startGoal(agentHcl: (workspace: string) => string) {
+/**
+ * serve with Telegram pointed at a fake Bot API and `agentHcl` as the agent that answers (the
+ * built-in default agent without one).
+ */
+async function startGoal(agentHcl?: (workspace: string) => string) {
   const home = await Deno.makeTempDir({ prefix: "a3s-goal-" });
   const telegram = fakeTelegram();
   const agentDir = join(home, "agents", "helper");
   await Deno.mkdir(agentDir, { recursive: true });
-  await Deno.writeTextFile(join(agentDir, "agent.hcl"), agentHcl(join(agentDir, "workspace")));
+  if (agentHcl) {
+    await Deno.writeTextFile(join(agentDir, "agent.hcl"), agentHcl(join(agentDir, "workspace")));
+  }
   await Deno.writeTextFile(
     join(home, "config.json"),
     JSON.stringify({
@@ -151,7 +156,9 @@ async function startGoal(agentHcl: (workspace: string) => string) {
           telegram: { botToken: BOT_TOKEN, secretToken: SECRET_TOKEN, apiBase: telegram.url },
         },
       },
-      code: { agents: { helper: join(agentDir, "agent.hcl") }, default_agent: "helper" },
+      ...(agentHcl
+        ? { code: { agents: { helper: join(agentDir, "agent.hcl") }, default_agent: "helper" } }
+        : {}),
     }),
   );
   const serve = await spawnServe([], {
@@ -357,6 +364,32 @@ Deno.test({
       assert(reply.text.length > 0, "empty reply");
       const secrets = classify(reply.text).findings.filter((f) => f.type === "secret");
       assertEquals(secrets, [], reply.text);
+    } finally {
+      await goal.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "goal on a fresh machine with no agent config: the built-in agent answers, its box ready",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const goal = await startGoal();
+    try {
+      await waitReady(goal.serve.url, 90_000);
+      const response = await goal.post(update(60, 666, "Say hello."));
+      assertEquals(response.status, 200);
+      await response.body?.cancel();
+      const reply = await goal.replyTo(60, 90_000);
+      assertEquals(reply.chat_id, 666);
+      assert(reply.text.length > 0, "empty reply");
+      assertEquals(classify(reply.text).findings.filter((f) => f.type === "secret"), []);
+      // Building the built-in agent made box's image from the host's busybox, offline.
+      const images = await (await fetch(`${goal.serve.url}/box/v1/images`, {
+        headers: { authorization: `Bearer ${BOX_READER}` },
+      })).json();
+      assert(JSON.stringify(images).includes("busybox:latest"), JSON.stringify(images));
     } finally {
       await goal.stop();
     }
