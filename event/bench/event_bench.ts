@@ -174,7 +174,7 @@ function rawNats(url: string): () => Promise<Contender> {
 }
 
 function rawRedis(url: string): () => Promise<Contender> {
-  return async () => {
+  return () => {
     const redis = new Redis(url);
     const key = `raw:${crypto.randomUUID().slice(0, 8)}`;
     let group = 0;
@@ -208,7 +208,7 @@ function rawRedis(url: string): () => Promise<Contender> {
         reader.disconnect();
       };
     };
-    return {
+    return Promise.resolve({
       name: "raw ioredis",
       publish: async (i) => void await redis.xadd(key, "*", "e", JSON.stringify(payload(i))),
       drain: async (n) => {
@@ -222,7 +222,7 @@ function rawRedis(url: string): () => Promise<Contender> {
         await redis.del(key);
         redis.disconnect();
       },
-    };
+    });
   };
 }
 
