@@ -26,7 +26,7 @@ interface CompiledRouter {
   priority: number;
   rule: RuleConfig;
   service: Service;
-  app: Hono<GatewayEnv>;
+  handle: (request: Request, env: GatewayEnv["Bindings"]) => Promise<Response>;
 }
 
 /** One generation of the config, compiled. */
@@ -204,7 +204,7 @@ export class Gateway {
         request,
       );
       const traceparent = outgoingTraceparent(span);
-      response = await router.app.fetch(routed, {
+      response = await router.handle(routed, {
         client,
         router: router.name,
         outcome,
@@ -272,7 +272,7 @@ export class Gateway {
           priority: r.priority,
           rule: r.rule,
           service,
-          app: this.#routerApp(config, r.middlewares, service),
+          handle: this.#routerApp(config, r.middlewares, service),
         };
       }),
     );
@@ -280,43 +280,23 @@ export class Gateway {
     return { config, routers, services, loadedAt: new Date() };
   }
 
-  #routerApp(config: GatewayConfig, middlewares: string[], service: Service): Hono<GatewayEnv> {
-    const app = new Hono<GatewayEnv>();
-    app.use("*", async (c, next) => {
-      const state: RequestState = {
-        path: new URL(c.req.url).pathname,
-        headerEdits: [],
-        body: c.req.raw.body,
-        bodyTooLarge: false,
-      };
-      const traceparent = c.env.traceparent;
-      if (traceparent) state.headerEdits.push((h) => h.set("traceparent", traceparent));
-      c.set("state", state);
-      await next();
-    });
-    for (const name of middlewares) {
-      app.use(
-        "*",
-        buildMiddleware(config.middlewares[name], name, {
-          metering: this.#metering,
-          audit: this.#logger,
-          store: this.#store,
-        }),
-      );
-    }
-    app.all("*", async (c) => {
-      const state = c.var.state;
-      const outcome = c.env.outcome;
-      if (isWebSocketUpgrade(c.req.raw)) {
+  #routerApp(
+    config: GatewayConfig,
+    middlewares: string[],
+    service: Service,
+  ): (request: Request, env: GatewayEnv["Bindings"]) => Promise<Response> {
+    const proxy = async (request: Request, state: RequestState, env: GatewayEnv["Bindings"]) => {
+      const outcome = env.outcome;
+      if (isWebSocketUpgrade(request)) {
         const denied = new Set(service.backends.filter((b) => state.allowBackend?.(b) === false));
-        const backend = service.balancer.pick(c.req.raw, denied);
+        const backend = service.balancer.pick(request, denied);
         if (!backend) return gatewayError(503, "no backend available");
         outcome.backend = backend;
         outcome.attempts = 1;
-        return await proxyWebSocket(c.req.raw, backend, state.path, service.config.timeoutMs);
+        return await proxyWebSocket(request, backend, state.path, service.config.timeoutMs);
       }
-      const response = await forward(c.req.raw, service, {
-        client: c.env.client,
+      const response = await forward(request, service, {
+        client: env.client,
         trustedProxies: config.trustedProxies,
         path: state.path,
         outcome,
@@ -329,11 +309,42 @@ export class Gateway {
         return gatewayError(413, "request body over the limit");
       }
       return response;
+    };
+    const initialState = (request: Request, env: GatewayEnv["Bindings"]): RequestState => {
+      const state: RequestState = {
+        path: new URL(request.url).pathname,
+        headerEdits: [],
+        body: request.body,
+        bodyTooLarge: false,
+      };
+      const traceparent = env.traceparent;
+      if (traceparent) state.headerEdits.push((h) => h.set("traceparent", traceparent));
+      return state;
+    };
+    // A router without middlewares skips Hono's dispatch altogether.
+    if (!middlewares.length) {
+      return (request, env) => proxy(request, initialState(request, env), env);
+    }
+    const app = new Hono<GatewayEnv>();
+    app.use("*", async (c, next) => {
+      c.set("state", initialState(c.req.raw, c.env));
+      await next();
     });
+    for (const name of middlewares) {
+      app.use(
+        "*",
+        buildMiddleware(config.middlewares[name], name, {
+          metering: this.#metering,
+          audit: this.#logger,
+          store: this.#store,
+        }),
+      );
+    }
+    app.all("*", (c) => proxy(c.req.raw, c.var.state, c.env));
     app.onError((error) => {
       this.#logger?.error("router failed", { error: String(error) });
       return gatewayError(500, "gateway error");
     });
-    return app;
+    return async (request, env) => await app.fetch(request, env);
   }
 }
