@@ -142,13 +142,26 @@ const gateway = new Deno.Command(Deno.execPath(), {
   stderr: "null",
 }).spawn();
 
+// The floor of any Deno proxy: Deno.serve handing each request to fetch, nothing else.
+const barePort = freePort();
+const bare = new Deno.Command(Deno.execPath(), {
+  args: [
+    "eval",
+    `Deno.serve({ hostname: "127.0.0.1", port: ${barePort}, onListen() {} }, (r) => fetch("http://127.0.0.1:${backendPort}" + new URL(r.url).pathname));`,
+  ],
+  stdout: "null",
+  stderr: "null",
+}).spawn();
+
 try {
   await waitFor(`http://127.0.0.1:${backendPort}/json`);
+  await waitFor(`http://127.0.0.1:${barePort}/json`);
   await waitFor(`http://127.0.0.1:${nginxPort}/json`);
   await waitFor(`http://127.0.0.1:${gatewayPort}/json`);
   const targets = {
     direct: backendPort,
     nginx: nginxPort,
+    "bare Deno": barePort,
     "a3s gateway": gatewayPort,
   } as const;
   for (const path of ["/json", "/stream"]) {
@@ -184,10 +197,15 @@ try {
     }
     const ours = median(rounds["a3s gateway"].map((f) => f.rps));
     const theirs = median(rounds.nginx.map((f) => f.rps));
-    console.log(`ratio a3s/nginx req/s: ${(ours / theirs).toFixed(2)}`);
+    const floor = median(rounds["bare Deno"].map((f) => f.rps));
+    console.log(
+      `ratio a3s/nginx req/s: ${(ours / theirs).toFixed(2)}; a3s/bare Deno: ${
+        (ours / floor).toFixed(2)
+      }`,
+    );
   }
 } finally {
-  for (const child of [gateway, proxy, backend]) {
+  for (const child of [gateway, bare, proxy, backend]) {
     try {
       child.kill("SIGTERM");
     } catch {
