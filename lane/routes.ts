@@ -10,6 +10,17 @@ import { DurableLane, type DurableLaneOptions } from "./durable_lane.ts";
 import { type LaneSection, LaneSectionSchema, RetryPolicySchema } from "./config.ts";
 import { JOB_STATES, type JobFunction } from "./types.ts";
 import { streamLaneEvents } from "./_event_stream.ts";
+import type { EventBus } from "@a3s/event";
+import { publishLaneEvents } from "./bus_events.ts";
+
+export {
+  LANE_BUS_STATES,
+  LANE_EVENT_TYPES,
+  type LaneBusState,
+  type LaneJobEvent,
+  LaneJobEventSchema,
+  publishLaneEvents,
+} from "./bus_events.ts";
 
 const LaneEnum = z.enum(LANE_NAMES);
 const StateEnum = z.enum(JOB_STATES);
@@ -242,6 +253,11 @@ export function createLaneRoutes(lane: Lane, shutdown?: AbortSignal): OpenAPIHon
 export interface LaneModuleOptions extends Omit<DurableLaneOptions, "store"> {
   /** Handlers to register by kind, besides the built-in `lane.echo` and `lane.sleep`. */
   handlers?: Record<string, JobFunction>;
+  /**
+   * Publish job events on the event module's bus (`lane.<lane>.job.<state>`); the module then
+   * depends on `event`. Default true; false runs lane without the event module.
+   */
+  events?: boolean;
 }
 
 /** The lane module as `serve` starts it; its API is the durable scheduler. */
@@ -264,7 +280,8 @@ const sleep: JobFunction = (ctx) => {
 
 /**
  * The module `serve` starts: a durable scheduler on the server's store, and its routes. Other
- * modules that depend on `lane` get the scheduler as its API.
+ * modules that depend on `lane` get the scheduler as its API. Unless `events: false`, it depends
+ * on the `event` module and publishes job events on its bus.
  *
  * @example
  * ```ts
@@ -277,19 +294,25 @@ export function laneModule(options: LaneModuleOptions = {}): LaneModule {
   return defineModule({
     name: "lane",
     configSchema: LaneSectionSchema,
+    dependsOn: options.events === false ? [] : ["event"],
     access: [
       { path: "/lane/v1/*", methods: ["GET", "HEAD"], scope: "lane:read" },
       { path: "/lane/v1/*", scope: "lane:write" },
     ],
     async start(ctx) {
-      const { handlers, ...rest } = options;
+      const { handlers, events: _events, ...rest } = options;
       const lane = await DurableLane.open({ ...ctx.config, ...rest, store: ctx.store });
       lane.handle("lane.echo", echo).handle("lane.sleep", sleep);
       for (const [kind, fn] of Object.entries(handlers ?? {})) lane.handle(kind, fn);
+      const bus = ctx.modules.event as EventBus | undefined;
+      const stopEvents = bus ? publishLaneEvents(lane, bus, ctx.logger) : undefined;
       return {
         routes: createLaneRoutes(lane, ctx.shutdown),
         api: lane,
-        close: () => lane.close(),
+        close: async () => {
+          await lane.close();
+          await stopEvents?.();
+        },
       };
     },
   });

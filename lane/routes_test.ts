@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { createLogger, loadConfig, openStore, startServer } from "@a3s/common";
+import { eventModule } from "@a3s/event/routes";
 import { laneModule } from "./routes.ts";
 
 /** A token with lane's scopes; lane's routes need one even on loopback. */
@@ -11,7 +12,8 @@ async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
   await Deno.writeTextFile(
     `${home}/config.json`,
     JSON.stringify({
-      security: { tokens: [{ token: TOKEN, scopes: ["lane:read", "lane:write"] }] },
+      security: { tokens: [{ token: TOKEN, scopes: ["lane:read", "lane:write", "event:read"] }] },
+      event: { pollMs: 20 },
     }),
   );
   const config = loadConfig({ env: { A3S_HOME: home }, flags: { port: 0 } });
@@ -27,7 +29,7 @@ async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
   });
   const server = await startServer({
     config,
-    modules: [module],
+    modules: [module, eventModule()],
     store: await openStore({ sqlitePath: `${home}/a3s.db` }),
     logger: createLogger("silent"),
   });
@@ -224,5 +226,65 @@ Deno.test("HTTP: lane's routes need a token with lane's scopes and sit under its
         assertEquals(operation.tags, ["lane"], path);
       }
     }
+  });
+});
+
+Deno.test("HTTP: a job's events arrive on the event bus as lane.<lane>.job.<state> CloudEvents", async () => {
+  await withServer(async (url) => {
+    const controller = new AbortController();
+    const response = await fetch(`${url}/event/v1/stream?subjects=lane.>`, {
+      headers: AUTH,
+      signal: controller.signal,
+    });
+    assertEquals(response.status, 200);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("event: ready")) text += (await reader.read()).value ?? "";
+    const ok = await call(url, "POST", "/lane/v1/jobs", {
+      session: "bus",
+      lane: "query",
+      kind: "lane.echo",
+      payload: { secret: "not-on-the-bus" },
+    });
+    const bad = await call(url, "POST", "/lane/v1/jobs", {
+      session: "bus",
+      lane: "skill",
+      kind: "flaky",
+      retry: { maxAttempts: 1 },
+    });
+    assertEquals(bad.status, 201, JSON.stringify(bad.json));
+    const events = () =>
+      [...text.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]))
+        .filter((e) => e.subject !== undefined);
+    const deadline = Date.now() + 10_000;
+    while (
+      !events().some((e) => e.subject === "lane.skill.job.dead_lettered") && Date.now() < deadline
+    ) {
+      text += (await reader.read()).value ?? "";
+    }
+    controller.abort();
+    await reader.cancel().catch(() => {});
+    const of = (id: unknown) => events().filter((e) => e.data.jobId === id).map((e) => e.subject);
+    assertEquals(of(ok.json.id), [
+      "lane.query.job.submitted",
+      "lane.query.job.started",
+      "lane.query.job.completed",
+    ]);
+    const failed = of(bad.json.id);
+    assertEquals(failed[0], "lane.skill.job.submitted");
+    assert(failed.includes("lane.skill.job.failed"), failed.join());
+    assertEquals(failed.at(-1), "lane.skill.job.dead_lettered");
+    const completed = events().find((e) => e.subject === "lane.query.job.completed");
+    assertEquals(completed.specversion, "1.0");
+    assertEquals(completed.type, "a3s.lane.job.completed");
+    assertEquals(completed.partitionkey, ok.json.id);
+    assertEquals(completed.data, {
+      jobId: ok.json.id,
+      session: "bus",
+      lane: "query",
+      kind: "lane.echo",
+      attempt: 1,
+    });
+    assert(!text.includes("not-on-the-bus") && !text.includes("flaky failure"));
   });
 });
