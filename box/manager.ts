@@ -120,6 +120,27 @@ export type AuditSink = (
   event: { action: string; boxId: string; detail: Record<string, unknown> },
 ) => void;
 
+/** A lifecycle transition of one box: what the event bus publishes as `box.<id>.<state>`. */
+export interface BoxLifecycleEvent {
+  /** What happened: created, started (running), exited (or failed to start), removed. */
+  state: "created" | "started" | "exited" | "removed";
+  /** The box's id. */
+  boxId: string;
+  /** The box's name. */
+  name: string;
+  /** The image reference it was created from. */
+  image: string;
+  /** The driver it runs on. */
+  driver: string;
+  /** For exited: the exit code, when known. */
+  exitCode?: number | null;
+  /** For exited: why (`exited`, `stopped`, `killed`, `oom`, `timeout`, `start_failed`, ...). */
+  reason?: string;
+}
+
+/** Receives lifecycle transitions; called synchronously, so it must not block or throw. */
+export type LifecycleSink = (event: BoxLifecycleEvent) => void;
+
 /** Options for {@linkcode BoxManager.open}. */
 export interface BoxManagerOptions {
   /** The shared store that holds the box, image and audit tables. */
@@ -132,6 +153,8 @@ export interface BoxManagerOptions {
   drivers: readonly BoxDriver[];
   /** Also receives every audited action, besides the store. */
   audit?: AuditSink;
+  /** Receives each box's lifecycle transitions (serve publishes them on the event bus). */
+  lifecycle?: LifecycleSink;
 }
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
@@ -282,6 +305,25 @@ export class BoxManager {
     this.#options.audit?.({ action, boxId, detail });
   }
 
+  #lifecycle(
+    state: BoxLifecycleEvent["state"],
+    row: Pick<BoxRow, "id" | "name" | "image" | "driver">,
+    exit?: { exitCode: number | null; reason: string },
+  ): void {
+    try {
+      this.#options.lifecycle?.({
+        state,
+        boxId: row.id,
+        name: row.name,
+        image: row.image,
+        driver: row.driver,
+        ...exit,
+      });
+    } catch {
+      // a faulty sink must not break the box's life cycle
+    }
+  }
+
   /** The audit trail of one box, or of all boxes, oldest first. */
   async events(
     boxId?: string,
@@ -368,9 +410,12 @@ export class BoxManager {
       exit_code: state.exitCode ?? null,
       reason: reason ?? "exited",
     };
-    await this.#db.updateTable("box_boxes").set(updated).where("id", "=", row.id)
-      .where("state", "=", "running").execute();
+    const result = await this.#db.updateTable("box_boxes").set(updated).where("id", "=", row.id)
+      .where("state", "=", "running").executeTakeFirst();
     const fresh = { ...row, ...updated };
+    if (result.numUpdatedRows > 0n) {
+      this.#lifecycle("exited", row, { exitCode: fresh.exit_code, reason: fresh.reason! });
+    }
     if (row.auto_remove === 1) await this.#removeRow(fresh);
     return fresh;
   }
@@ -545,6 +590,7 @@ export class BoxManager {
       });
     }
     await this.#audit("create", id, { name, image: options.image, command, driver: driver.name });
+    this.#lifecycle("created", { id, name, image: options.image, driver: driver.name });
     return this.#toInfo(await this.#row(id));
   }
 
@@ -572,6 +618,7 @@ export class BoxManager {
         exit_code: 125,
         reason: "start_failed",
       }).where("id", "=", row.id).execute();
+      this.#lifecycle("exited", row, { exitCode: 125, reason: "start_failed" });
       throw error;
     }
     // Marked running only once the driver has a process to look at, so a concurrent reader
@@ -583,6 +630,7 @@ export class BoxManager {
       exit_code: null,
       reason: null,
     }).where("id", "=", row.id).execute();
+    this.#lifecycle("started", row);
     bootSeconds.observe({ driver: driver.name }, (performance.now() - started) / 1000);
     if (spec.publish?.length && spec.netns) {
       // A restart replaces the forwarder of the previous run.
@@ -660,12 +708,17 @@ export class BoxManager {
   async #markStopped(row: BoxRow, reason: ExitReason): Promise<void> {
     const state = await this.#driver(row).state(this.#spec(row));
     if (state.running) return;
-    await this.#db.updateTable("box_boxes").set({
+    const exit = {
+      exitCode: state.exitCode ?? 137,
+      reason: state.reason === "oom" || state.reason === "timeout" ? state.reason : reason,
+    };
+    const result = await this.#db.updateTable("box_boxes").set({
       state: "exited",
       finished_at: Date.now(),
-      exit_code: state.exitCode ?? 137,
-      reason: state.reason === "oom" || state.reason === "timeout" ? state.reason : reason,
-    }).where("id", "=", row.id).where("state", "=", "running").execute();
+      exit_code: exit.exitCode,
+      reason: exit.reason,
+    }).where("id", "=", row.id).where("state", "=", "running").executeTakeFirst();
+    if (result.numUpdatedRows > 0n) this.#lifecycle("exited", row, exit);
   }
 
   /**
@@ -747,6 +800,7 @@ export class BoxManager {
     }
     await this.#db.deleteFrom("box_boxes").where("id", "=", row.id).execute();
     await this.#audit("delete", row.id, { name: row.name });
+    this.#lifecycle("removed", row);
   }
 
   /** Removes a box; a running one only with `force` (it is killed first). */

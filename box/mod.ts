@@ -19,7 +19,15 @@ export const MODULE_NAME = "@a3s/box";
 
 export type * from "./types.ts";
 export { type BoxInfo, BoxManager, type BoxState, type CreateBoxOptions } from "./manager.ts";
-export type { AuditSink } from "./manager.ts";
+export type { AuditSink, BoxLifecycleEvent, LifecycleSink } from "./manager.ts";
+export {
+  BOX_BUS_STATES,
+  BOX_EVENT_TYPES,
+  type BoxEventPublisher,
+  BoxLifecycleEventSchema,
+  type BoxLifecyclePayload,
+  publishBoxEvents,
+} from "./bus_events.ts";
 export type { BoxConfigInput } from "./routes.ts";
 export type { ImageRow } from "./schema.ts";
 export type { HistoryEntry, ImageConfig } from "./image/oci.ts";

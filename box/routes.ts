@@ -16,6 +16,8 @@ import {
 } from "@a3s/common";
 import type { BoxManager } from "./manager.ts";
 import { openBoxRuntime } from "./runtime.ts";
+import type { EventBus } from "@a3s/event";
+import { publishBoxEvents } from "./bus_events.ts";
 import { RegistryClient } from "./image/registry.ts";
 import type { BoxDriver } from "./types.ts";
 
@@ -422,7 +424,8 @@ export function createBoxRoutes(
 }
 
 /**
- * The box module for `serve`.
+ * The box module for `serve`. Unless `events: false`, it depends on the `event` module and
+ * publishes each box's lifecycle on its bus as `box.<id>.created|started|exited|removed`.
  *
  * @example
  * ```ts
@@ -431,14 +434,18 @@ export function createBoxRoutes(
  * ```
  */
 export function boxModule(
-  options: { drivers?: readonly BoxDriver[] } = {},
+  options: { drivers?: readonly BoxDriver[]; events?: boolean } = {},
 ): A3sModule<BoxConfig, BoxManager> {
   return defineModule<BoxConfig, BoxManager>({
     name: "box",
     configSchema: BoxConfigSchema,
     access: BOX_ACCESS,
+    dependsOn: options.events === false ? [] : ["event"],
     async start(ctx) {
+      const bus = ctx.modules.event as EventBus | undefined;
+      const events = bus ? publishBoxEvents(bus, ctx.logger) : undefined;
       const boxes = await openBoxRuntime({
+        lifecycle: events?.sink,
         store: ctx.store,
         home: ctx.server.home,
         drivers: options.drivers,
@@ -459,10 +466,10 @@ export function boxModule(
           shutdown: ctx.shutdown,
         }),
         api: boxes,
-        close: () => {
+        close: async () => {
           stopSupervising();
           boxes.close();
-          return Promise.resolve();
+          await events?.flush();
         },
       };
     },

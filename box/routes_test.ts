@@ -1,6 +1,7 @@
 /** The HTTP API on a real server, over the real namespace driver. */
 import { assert, assertEquals } from "@a3s/common/testing";
 import { createLogger, loadConfig, openStore, startServer } from "@a3s/common";
+import { eventModule } from "@a3s/event/routes";
 import { boxModule } from "./routes.ts";
 import { openBoxRuntime } from "./runtime.ts";
 import { addBusybox } from "./_test_support.ts";
@@ -12,7 +13,10 @@ async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
   const home = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3sbh" });
   await Deno.writeTextFile(
     `${home}/config.json`,
-    JSON.stringify({ security: { tokens: [{ token: TOKEN, scopes: ["box:exec"] }] } }),
+    JSON.stringify({
+      security: { tokens: [{ token: TOKEN, scopes: ["box:exec", "event:read"] }] },
+      event: { pollMs: 20 },
+    }),
   );
   const seed = await openStore({ sqlitePath: `${home}/a3s.db` });
   const runtime = await openBoxRuntime({ store: seed, home });
@@ -22,7 +26,7 @@ async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
   const config = loadConfig({ env: { A3S_HOME: home }, flags: { port: 0 } });
   const server = await startServer({
     config,
-    modules: [boxModule()],
+    modules: [boxModule(), eventModule()],
     store: await openStore({ sqlitePath: `${home}/a3s.db` }),
     logger: createLogger("silent"),
   });
@@ -104,5 +108,62 @@ Deno.test("box HTTP API: create, exec (JSON and SSE), logs, stats, delete", asyn
     const removed = await call(url, "DELETE", "/box/v1/boxes/api-box?force=true");
     assertEquals(removed.status, 200);
     assertEquals((await call(url, "GET", "/box/v1/boxes/api-box")).status, 404);
+  });
+});
+
+Deno.test("box HTTP API: a box's lifecycle arrives on the event bus as box.<id>.<state>", async () => {
+  await withServer(async (url) => {
+    const controller = new AbortController();
+    const response = await fetch(`${url}/event/v1/stream?subjects=box.>`, {
+      headers: AUTH,
+      signal: controller.signal,
+    });
+    assertEquals(response.status, 200);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("event: ready")) text += (await reader.read()).value ?? "";
+    const created = await call(url, "POST", "/box/v1/boxes", {
+      image: "busybox",
+      name: "bus-box",
+      command: ["sh", "-c", "echo output-not-on-the-bus; exit 3"],
+      env: { TOKEN_NOT_ON_THE_BUS: "s3cret" },
+    });
+    assertEquals(created.status, 201, JSON.stringify(created.json));
+    const id = created.json.id as string;
+    for (let i = 0; i < 200; i++) {
+      if ((await call(url, "GET", "/box/v1/boxes/bus-box")).json.state === "exited") break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assertEquals((await call(url, "DELETE", "/box/v1/boxes/bus-box")).status, 200);
+    const events = () =>
+      [...text.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]))
+        .filter((e) => e.subject !== undefined);
+    const deadline = Date.now() + 10_000;
+    while (!events().some((e) => e.subject.endsWith(".removed")) && Date.now() < deadline) {
+      text += (await reader.read()).value ?? "";
+    }
+    controller.abort();
+    await reader.cancel().catch(() => {});
+    assertEquals(events().map((e) => e.subject), [
+      `box.${id}.created`,
+      `box.${id}.started`,
+      `box.${id}.exited`,
+      `box.${id}.removed`,
+    ]);
+    const exited = events()[2];
+    assertEquals([exited.specversion, exited.type, exited.partitionkey], [
+      "1.0",
+      "a3s.box.exited",
+      id,
+    ]);
+    assertEquals(exited.data, {
+      boxId: id,
+      name: "bus-box",
+      image: "busybox",
+      driver: "namespace",
+      exitCode: 3,
+      reason: "exited",
+    });
+    assert(!text.includes("output-not-on-the-bus") && !text.includes("s3cret"), text);
   });
 });

@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import type { Store } from "@a3s/common";
 import { ImageStore } from "./image/store.ts";
-import { type AuditSink, BoxManager } from "./manager.ts";
+import { type AuditSink, BoxManager, type LifecycleSink } from "./manager.ts";
 import { NamespaceDriver } from "./drivers/namespace.ts";
 import { QemuDriver } from "./drivers/qemu.ts";
 import { KvmDriver } from "./kvm/driver.ts";
@@ -21,6 +21,8 @@ export interface BoxRuntimeOptions {
   drivers?: readonly BoxDriver[];
   /** Also receives every audited box action, besides the store. */
   audit?: AuditSink;
+  /** Receives each box's lifecycle transitions. */
+  lifecycle?: LifecycleSink;
 }
 
 /** The built-in drivers for a data dir: qemu (a VM) and namespace (bubblewrap). */
@@ -53,5 +55,6 @@ export async function openBoxRuntime(options: BoxRuntimeOptions): Promise<BoxMan
     home: options.home,
     drivers: [...(options.drivers ?? []), ...defaultDrivers(options.home)],
     audit: options.audit,
+    lifecycle: options.lifecycle,
   });
 }
