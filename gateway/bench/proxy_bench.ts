@@ -1,6 +1,6 @@
 /**
- * Requests/s and added p50/p99 latency through our gateway and through nginx, both in front of
- * the same nginx backend, driven by wrk on loopback. Run:
+ * Requests/s and added p50/p99 latency through our gateway and through nginx, Caddy and HAProxy
+ * (when installed) and a bare Deno proxy, all in front of the same nginx backend, driven by wrk on loopback. Run:
  *
  *   deno run -A gateway/bench/proxy_bench.ts [--seconds 5] [--connections 16]
  *
@@ -142,6 +142,42 @@ const gateway = new Deno.Command(Deno.execPath(), {
   stderr: "null",
 }).spawn();
 
+// Caddy and HAProxy, one thread each like nginx's one worker, when installed.
+const has = (cmd: string) =>
+  new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" }).outputSync()
+    .success;
+const caddyPort = freePort();
+const haproxyPort = freePort();
+const peers: Deno.ChildProcess[] = [];
+if (has("caddy")) {
+  await Deno.writeTextFile(
+    `${dir}/Caddyfile`,
+    `{\n  admin off\n  auto_https off\n}\nhttp://127.0.0.1:${caddyPort} {\n  reverse_proxy 127.0.0.1:${backendPort}\n}\n`,
+  );
+  peers.push(
+    new Deno.Command("caddy", {
+      args: ["run", "--config", `${dir}/Caddyfile`, "--adapter", "caddyfile"],
+      env: { GOMAXPROCS: "1", XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir, HOME: dir },
+      stdout: "null",
+      stderr: "null",
+    }).spawn(),
+  );
+}
+if (has("haproxy")) {
+  await Deno.writeTextFile(
+    `${dir}/haproxy.cfg`,
+    `global\n  nbthread 1\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend f\n  bind 127.0.0.1:${haproxyPort}\n  default_backend b\nbackend b\n  http-reuse always\n  server s1 127.0.0.1:${backendPort}\n`,
+  );
+  peers.push(
+    new Deno.Command("haproxy", {
+      args: ["-db", "-f", `${dir}/haproxy.cfg`],
+      stdout: "null",
+      stderr: "null",
+    })
+      .spawn(),
+  );
+}
+
 // The floor of any Deno proxy: Deno.serve handing each request to fetch, nothing else.
 const barePort = freePort();
 const bare = new Deno.Command(Deno.execPath(), {
@@ -156,14 +192,18 @@ const bare = new Deno.Command(Deno.execPath(), {
 try {
   await waitFor(`http://127.0.0.1:${backendPort}/json`);
   await waitFor(`http://127.0.0.1:${barePort}/json`);
+  if (has("caddy")) await waitFor(`http://127.0.0.1:${caddyPort}/json`);
+  if (has("haproxy")) await waitFor(`http://127.0.0.1:${haproxyPort}/json`);
   await waitFor(`http://127.0.0.1:${nginxPort}/json`);
   await waitFor(`http://127.0.0.1:${gatewayPort}/json`);
-  const targets = {
+  const targets: Record<string, number> = {
     direct: backendPort,
     nginx: nginxPort,
+    ...(has("caddy") ? { caddy: caddyPort } : {}),
+    ...(has("haproxy") ? { haproxy: haproxyPort } : {}),
     "bare Deno": barePort,
     "a3s gateway": gatewayPort,
-  } as const;
+  };
   for (const path of ["/json", "/stream"]) {
     // Warm up every target once so the first measured round is not a cold start.
     for (const port of Object.values(targets)) await wrk(`http://127.0.0.1:${port}${path}`);
@@ -198,6 +238,10 @@ try {
     const ours = median(rounds["a3s gateway"].map((f) => f.rps));
     const theirs = median(rounds.nginx.map((f) => f.rps));
     const floor = median(rounds["bare Deno"].map((f) => f.rps));
+    if (rounds.caddy) {
+      const caddy = median(rounds.caddy.map((f) => f.rps));
+      console.log(`ratio a3s/caddy req/s: ${(ours / caddy).toFixed(2)}`);
+    }
     console.log(
       `ratio a3s/nginx req/s: ${(ours / theirs).toFixed(2)}; a3s/bare Deno: ${
         (ours / floor).toFixed(2)
@@ -205,7 +249,7 @@ try {
     );
   }
 } finally {
-  for (const child of [gateway, bare, proxy, backend]) {
+  for (const child of [gateway, bare, ...peers, proxy, backend]) {
     try {
       child.kill("SIGTERM");
     } catch {
