@@ -2,7 +2,6 @@
 import { readSse } from "../llm/sse.ts";
 import {
   type ChatRequest,
-  isRetryableStatus,
   type LlmProvider,
   type Message,
   ProviderError,
@@ -10,7 +9,7 @@ import {
   type RetryRunner,
   toolCallFrom,
 } from "../llm/types.ts";
-import { runOnce } from "../llm/retry.ts";
+import { postChat } from "./_post.ts";
 
 /** How to reach a Messages API endpoint. */
 export interface AnthropicProviderOptions {
@@ -131,42 +130,20 @@ export class AnthropicProvider implements LlmProvider {
     if (tools.length) body.tools = tools;
 
     const url = `${(o.baseUrl ?? "https://api.anthropic.com").replace(/\/$/, "")}/v1/messages`;
-    const retry = o.retry ?? runOnce;
-    const response = await retry(async (jobSignal) => {
-      const signals = [jobSignal, AbortSignal.timeout(o.timeoutMs ?? 120_000)];
-      if (request.signal) signals.push(request.signal);
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            "anthropic-version": "2023-06-01",
-            ...(o.apiKey ? { "x-api-key": o.apiKey } : {}),
-          },
-          body: JSON.stringify(body),
-          signal: AbortSignal.any(signals),
-        });
-      } catch (error) {
-        if (request.signal?.aborted) throw error;
-        throw new ProviderError(this.name, 0, (error as Error).message, true);
-      }
-      if (!res.ok) {
-        const text = await res.text().catch(() => "");
-        let message = text.slice(0, 500);
-        try {
-          message = JSON.parse(text)?.error?.message ?? message;
-        } catch { /* not JSON */ }
-        // 529 is Anthropic's "overloaded".
-        throw new ProviderError(
-          this.name,
-          res.status,
-          `HTTP ${res.status}: ${message}`,
-          isRetryableStatus(res.status),
-        );
-      }
-      return res;
-    }, { maxAttempts: o.maxAttempts ?? 3, delayMs: o.retryDelayMs ?? 500, signal: request.signal });
+    const response = await postChat({
+      provider: this.name,
+      url,
+      headers: {
+        "anthropic-version": "2023-06-01",
+        ...(o.apiKey ? { "x-api-key": o.apiKey } : {}),
+      },
+      body,
+      signal: request.signal,
+      retry: o.retry,
+      maxAttempts: o.maxAttempts ?? 3,
+      retryDelayMs: o.retryDelayMs ?? 500,
+      timeoutMs: o.timeoutMs ?? 120_000,
+    });
 
     const blocks = new Map<number, { kind: string; id: string; name: string; json: string }>();
     let inputTokens = 0;

@@ -2,7 +2,6 @@
 import { readSse } from "../llm/sse.ts";
 import {
   type ChatRequest,
-  isRetryableStatus,
   type LlmProvider,
   type Message,
   ProviderError,
@@ -10,7 +9,7 @@ import {
   type RetryRunner,
   toolCallFrom,
 } from "../llm/types.ts";
-import { runOnce } from "../llm/retry.ts";
+import { postChat } from "./_post.ts";
 
 /** How to reach an OpenAI-compatible endpoint. */
 export interface OpenAiProviderOptions {
@@ -131,41 +130,20 @@ export class OpenAiProvider implements LlmProvider {
       };
     }
     const url = `${o.baseUrl.replace(/\/$/, "")}/chat/completions`;
-    const retry = o.retry ?? runOnce;
-    const response = await retry(async (jobSignal) => {
-      const signals = [jobSignal, AbortSignal.timeout(o.timeoutMs ?? 120_000)];
-      if (request.signal) signals.push(request.signal);
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            accept: "text/event-stream",
-            ...(o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {}),
-          },
-          body: JSON.stringify(body),
-          signal: AbortSignal.any(signals),
-        });
-      } catch (error) {
-        if (request.signal?.aborted) throw error;
-        throw new ProviderError(this.name, 0, (error as Error).message, true);
-      }
-      if (!res.ok) {
-        const text = await res.text().catch(() => "");
-        let message = text.slice(0, 500);
-        try {
-          message = JSON.parse(text)?.error?.message ?? message;
-        } catch { /* not JSON */ }
-        throw new ProviderError(
-          this.name,
-          res.status,
-          `HTTP ${res.status}: ${message}`,
-          isRetryableStatus(res.status),
-        );
-      }
-      return res;
-    }, { maxAttempts: o.maxAttempts ?? 3, delayMs: o.retryDelayMs ?? 250, signal: request.signal });
+    const response = await postChat({
+      provider: this.name,
+      url,
+      headers: {
+        accept: "text/event-stream",
+        ...(o.apiKey ? { authorization: `Bearer ${o.apiKey}` } : {}),
+      },
+      body,
+      signal: request.signal,
+      retry: o.retry,
+      maxAttempts: o.maxAttempts ?? 3,
+      retryDelayMs: o.retryDelayMs ?? 250,
+      timeoutMs: o.timeoutMs ?? 120_000,
+    });
 
     const pending = new Map<number, { id: string; name: string; args: string }>();
     let stopReason = "stop";
