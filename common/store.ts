@@ -73,7 +73,19 @@ async function postgresDialect(
   const pg = await import("pg");
   const Pool = pg.default?.Pool ?? pg.Pool;
   const pool = new Pool({ connectionString: url, max: poolSize });
-  pool.on("error", onConnectionError);
+  // The pool reports errors of idle connections; a connection checked out between two
+  // queries (held by a transaction, say) reports on itself, and unheard that would end the
+  // process. Both paths may carry the same error, so each is reported once.
+  const reported = new WeakSet<Error>();
+  const reportOnce = (error: Error) => {
+    if (reported.has(error)) return;
+    reported.add(error);
+    onConnectionError(error);
+  };
+  pool.on("error", reportOnce);
+  pool.on("connect", (client: { on(event: "error", listener: (error: Error) => void): void }) => {
+    client.on("error", reportOnce);
+  });
   return new PostgresDialect({ pool });
 }
 
