@@ -10,7 +10,7 @@ interface Manifest {
 }
 
 async function manifests(): Promise<Manifest[]> {
-  const dir = new URL("./deploy/kubernetes/", import.meta.url);
+  const dir = new URL("../deploy/kubernetes/gateway/", import.meta.url);
   const out: Manifest[] = [];
   for await (const entry of Deno.readDir(dir)) {
     const text = await Deno.readTextFile(new URL(entry.name, dir));
@@ -122,7 +122,7 @@ Deno.test("kubectl apply --dry-run=client accepts the manifests (discovery from 
         "--validate=false",
         `--server=http://127.0.0.1:${api.addr.port}`,
         "-f",
-        new URL("./deploy/kubernetes/", import.meta.url).pathname,
+        new URL("../deploy/kubernetes/gateway/", import.meta.url).pathname,
       ],
       stdout: "piped",
       stderr: "piped",
