@@ -7,6 +7,7 @@ import { openStore } from "@a3s/common";
 import { EventBus } from "./bus.ts";
 import { openProvider } from "./providers/open.ts";
 
+const HANDLE_MS = 100;
 const [url, log, database] = Deno.args;
 const postgres = database?.startsWith("postgres");
 const store = database
@@ -23,7 +24,9 @@ const file = await Deno.open(log, { append: true, create: true });
 const encoder = new TextEncoder();
 await bus.consume("crash", "crash.>", async (m) => {
   file.writeSync(encoder.encode(`handled ${m.data}\n`));
-  await new Promise((r) => setTimeout(r, 15));
+  // Slow enough that the whole batch takes well over a second, so the test's kill lands
+  // mid-batch even when a loaded machine polls the log late.
+  await new Promise((r) => setTimeout(r, HANDLE_MS));
   await m.ack();
   file.writeSync(encoder.encode(`acked ${m.data}\n`));
 }, { ackWaitMs: 1000, concurrency: 4 });
