@@ -44,6 +44,9 @@ Deno.test("token CLI: create shows the token once, ls never, revoke stops it", a
       assertEquals((await tokens.verify(info.token))?.name, "ci");
       const revoked = await runCli(["token", "revoke", info.id], { env });
       assertEquals(revoked.code, 0, revoked.stderr);
+      // A fresh reader refuses it at once; a running one within its one-second trust window.
+      assertEquals(await (await TokenStore.open(store)).verify(info.token), undefined);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
       assertEquals(await tokens.verify(info.token), undefined);
     } finally {
       await store.close();
