@@ -5,7 +5,12 @@
 import { sql } from "kysely";
 import type { Kysely } from "kysely";
 import type { Store } from "@a3s/common";
-import type { DocumentTables as Tables } from "./_documents_table.ts";
+import {
+  countDocuments,
+  type DocumentTables as Tables,
+  listDocuments,
+  removeDocuments,
+} from "./_documents_table.ts";
 import {
   contentHash,
   type IndexedDocument,
@@ -90,11 +95,6 @@ const MIGRATIONS = [{
 /** Documents re-ranked with their title scores: the best of the whole-document ranking. */
 const RERANK_WINDOW = 200;
 
-/** Escapes LIKE wildcards so a prefix matches literally. */
-export function likePrefix(prefix: string): string {
-  return prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + "%";
-}
-
 /** The SQLite FTS5 implementation of {@linkcode LocalIndex}. */
 export class Fts5Index implements LocalIndex {
   readonly backend = "sqlite-fts5" as const;
@@ -143,38 +143,18 @@ export class Fts5Index implements LocalIndex {
     });
   }
 
-  async remove(uriOrPrefix: string): Promise<number> {
-    let query = this.db.deleteFrom("search_documents");
-    query = uriOrPrefix.endsWith("/")
-      ? query.where(sql<boolean>`uri like ${likePrefix(uriOrPrefix)} escape '\\'`)
-      : query.where("uri", "=", uriOrPrefix);
-    const result = await query.executeTakeFirst();
-    return Number(result.numDeletedRows);
+  remove(uriOrPrefix: string): Promise<number> {
+    return removeDocuments(this.db, uriOrPrefix);
   }
 
-  async list(
+  list(
     options: { prefix?: string; limit?: number; offset?: number } = {},
   ): Promise<IndexedDocument[]> {
-    let query = this.db.selectFrom("search_documents")
-      .select(["uri", "title", "source", "size", "updated_at"])
-      .orderBy("uri").limit(options.limit ?? 100).offset(options.offset ?? 0);
-    if (options.prefix) {
-      query = query.where(sql<boolean>`uri like ${likePrefix(options.prefix)} escape '\\'`);
-    }
-    const rows = await query.execute();
-    return rows.map((r) => ({
-      uri: r.uri,
-      title: r.title,
-      source: r.source,
-      size: Number(r.size),
-      updatedAt: Number(r.updated_at),
-    }));
+    return listDocuments(this.db, options);
   }
 
-  async count(): Promise<number> {
-    const row = await this.db.selectFrom("search_documents")
-      .select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
-    return Number(row.n);
+  count(): Promise<number> {
+    return countDocuments(this.db);
   }
 
   async search(

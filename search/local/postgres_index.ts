@@ -6,7 +6,12 @@
 import { sql } from "kysely";
 import type { Kysely } from "kysely";
 import type { Store } from "@a3s/common";
-import type { DocumentTables as Tables } from "./_documents_table.ts";
+import {
+  countDocuments,
+  type DocumentTables as Tables,
+  listDocuments,
+  removeDocuments,
+} from "./_documents_table.ts";
 import {
   contentHash,
   type IndexedDocument,
@@ -16,7 +21,6 @@ import {
   MAX_BODY_CHARS,
   type UpsertOutcome,
 } from "./local_index.ts";
-import { likePrefix } from "./fts5_index.ts";
 import { parseQuery, toTsquery } from "./query.ts";
 
 const MIGRATIONS = [{
@@ -89,38 +93,18 @@ export class PostgresTextIndex implements LocalIndex {
     return outcomes;
   }
 
-  async remove(uriOrPrefix: string): Promise<number> {
-    let query = this.db.deleteFrom("search_documents");
-    query = uriOrPrefix.endsWith("/")
-      ? query.where(sql<boolean>`uri like ${likePrefix(uriOrPrefix)} escape '\\'`)
-      : query.where("uri", "=", uriOrPrefix);
-    const result = await query.executeTakeFirst();
-    return Number(result.numDeletedRows);
+  remove(uriOrPrefix: string): Promise<number> {
+    return removeDocuments(this.db, uriOrPrefix);
   }
 
-  async list(
+  list(
     options: { prefix?: string; limit?: number; offset?: number } = {},
   ): Promise<IndexedDocument[]> {
-    let query = this.db.selectFrom("search_documents")
-      .select(["uri", "title", "source", "size", "updated_at"])
-      .orderBy("uri").limit(options.limit ?? 100).offset(options.offset ?? 0);
-    if (options.prefix) {
-      query = query.where(sql<boolean>`uri like ${likePrefix(options.prefix)} escape '\\'`);
-    }
-    const rows = await query.execute();
-    return rows.map((r) => ({
-      uri: r.uri,
-      title: r.title,
-      source: r.source,
-      size: Number(r.size),
-      updatedAt: Number(r.updated_at),
-    }));
+    return listDocuments(this.db, options);
   }
 
-  async count(): Promise<number> {
-    const row = await this.db.selectFrom("search_documents")
-      .select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow();
-    return Number(row.n);
+  count(): Promise<number> {
+    return countDocuments(this.db);
   }
 
   async search(
