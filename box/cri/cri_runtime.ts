@@ -204,10 +204,7 @@ export class CriRuntime {
   }
 
   async #box(id: string): Promise<BoxInfo | undefined> {
-    return await this.#boxes.inspect(id).catch((error) => {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    });
+    return await unlessNotFound(this.#boxes.inspect(id));
   }
 
   async #sandboxImage(): Promise<string> {
@@ -307,16 +304,11 @@ export class CriRuntime {
    * an unknown sandbox is not an error.
    */
   async stopPodSandbox(request: { pod_sandbox_id: string }): Promise<CriMessage> {
-    const sandbox = await this.#load<SandboxRecord>(
+    const sandbox = await unlessNotFound(this.#load<SandboxRecord>(
       "sandboxes",
       request.pod_sandbox_id,
       "pod sandbox",
-    )
-      .catch((error) => {
-        // Stopping a sandbox that is gone is not an error (the kubelet retries).
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      });
+    ));
     if (!sandbox) return {};
     for (const container of await this.#containersOf(sandbox.id)) {
       if ((await this.#box(container.id))?.state === "running") {
@@ -333,15 +325,11 @@ export class CriRuntime {
    * sandbox is not an error.
    */
   async removePodSandbox(request: { pod_sandbox_id: string }): Promise<CriMessage> {
-    const sandbox = await this.#load<SandboxRecord>(
+    const sandbox = await unlessNotFound(this.#load<SandboxRecord>(
       "sandboxes",
       request.pod_sandbox_id,
       "pod sandbox",
-    )
-      .catch((error) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      });
+    ));
     if (!sandbox) return {};
     for (const container of await this.#containersOf(sandbox.id)) {
       await this.removeContainer({ container_id: container.id });
@@ -512,15 +500,11 @@ export class CriRuntime {
   async stopContainer(
     request: { container_id: string; timeout?: number | string },
   ): Promise<CriMessage> {
-    const container = await this.#load<ContainerRecord>(
+    const container = await unlessNotFound(this.#load<ContainerRecord>(
       "containers",
       request.container_id,
       "container",
-    )
-      .catch((error) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      });
+    ));
     if (!container) return {};
     if ((await this.#box(container.id))?.state === "running") {
       await this.#boxes.stop(container.id, Number(request.timeout ?? 0));
@@ -533,15 +517,11 @@ export class CriRuntime {
    * not an error.
    */
   async removeContainer(request: { container_id: string }): Promise<CriMessage> {
-    const container = await this.#load<ContainerRecord>(
+    const container = await unlessNotFound(this.#load<ContainerRecord>(
       "containers",
       request.container_id,
       "container",
-    )
-      .catch((error) => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      });
+    ));
     if (!container) return {};
     this.#logs.get(container.id)?.stop.abort();
     if (await this.#box(container.id)) await this.#boxes.remove(container.id, true);
@@ -834,10 +814,7 @@ export class CriRuntime {
   /** `RemoveImage`: removes the image and its tags; an unknown image is not an error. */
   async removeImage(request: { image?: { image?: string } }): Promise<CriMessage> {
     const ref = need(request.image?.image, "image.image");
-    const image = await this.#boxes.images.inspect(ref).catch((error) => {
-      if (error instanceof NotFoundError) return undefined;
-      throw error;
-    });
+    const image = await unlessNotFound(this.#boxes.images.inspect(ref));
     if (!image) return {};
     for (const tag of image.repoTags) {
       await this.#boxes.images.remove(tag, (id) => this.#boxes.imageInUse(id));
@@ -871,5 +848,15 @@ export class CriRuntime {
   /** Stops copying logs (the boxes keep running; they are detached). */
   close(): void {
     for (const log of this.#logs.values()) log.stop.abort();
+  }
+}
+
+/** `undefined` for a thing that is gone: the kubelet retries stops and removals freely. */
+async function unlessNotFound<T>(pending: Promise<T>): Promise<T | undefined> {
+  try {
+    return await pending;
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
   }
 }
