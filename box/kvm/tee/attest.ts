@@ -8,15 +8,29 @@
  * marked simulated and never verified.
  */
 import { detectTee } from "./detect.ts";
-import { type SnpReport, verifySnpAttestation } from "./snp.ts";
-import { type TdxQuote, verifyTdxQuote } from "./tdx.ts";
+import { AttestationError } from "./snp.ts";
+import {
+  type Evidence,
+  reportDataOf,
+  SIMULATED_MEASUREMENT,
+  toHex,
+  type VerifiedEvidence,
+  verifyEvidence,
+} from "./evidence.ts";
 
 /** What `box attest` and the attestation route return. */
 export type AttestationResult =
   | { tee: "none"; simulated: false; verified: false; message: string }
-  | { tee: "sev-snp"; simulated: false; verified: true; report: SnpReport }
-  | { tee: "tdx"; simulated: false; verified: true; quote: TdxQuote }
-  | { tee: "simulated"; simulated: true; verified: false; message: string; reportData: Uint8Array };
+  | (VerifiedEvidence & { verified: true; simulated: false; evidence: Evidence })
+  | {
+    tee: "simulated";
+    simulated: true;
+    verified: false;
+    message: string;
+    measurement: Uint8Array;
+    reportData: Uint8Array;
+    evidence: Evidence;
+  };
 
 /** Options for {@linkcode attest}. */
 export interface AttestOptions {
@@ -24,13 +38,19 @@ export interface AttestOptions {
   nonce: Uint8Array;
   /** Development mode: answer with a report that says SIMULATED and proves nothing. */
   simulate?: boolean;
-  /** The ARKs (DER) accepted for SEV-SNP; the VCEK chain must end at one of them. */
+  /** The ARKs (DER) accepted for SEV-SNP; AMD's published roots when unset. */
   trustedArks?: Uint8Array[];
+  /** The launch measurement the report must carry. */
+  expectedMeasurement?: Uint8Array;
   /** Where configfs and /dev live (tests point this at a fake tree). */
   root?: string;
   /** The TSM report entry's name; a fresh random one by default. */
   entryName?: string;
 }
+
+/** The message every simulated answer carries. */
+export const SIMULATED_MESSAGE =
+  "SIMULATED attestation: no hardware root of trust; never accept it as evidence";
 
 const TSM_REPORTS = "/sys/kernel/config/tsm/report";
 const GUID = {
@@ -65,42 +85,31 @@ export function parseSnpCertTable(table: Uint8Array): Map<string, Uint8Array> {
   return certs;
 }
 
-function paddedNonce(nonce: Uint8Array): Uint8Array<ArrayBuffer> {
-  if (nonce.length > 64) throw new RangeError("the nonce is at most 64 bytes");
-  const padded = new Uint8Array(64);
-  padded.set(nonce);
-  return padded;
+/** There is no confidential guest here: the one-line reason. */
+export async function noTeeReason(root = ""): Promise<string | undefined> {
+  const tee = await detectTee({ root });
+  if (tee.role === "guest") return undefined;
+  return tee.role === "host"
+    ? `no TEE here: this is a ${tee.kind} host, not a confidential guest`
+    : "no TEE here: neither /dev/sev-guest nor /dev/tdx_guest exists";
 }
 
-/** Gets and verifies an attestation report, or says there is no TEE here. */
-export async function attest(options: AttestOptions): Promise<AttestationResult> {
-  const nonce = paddedNonce(options.nonce);
-  if (options.simulate) {
-    return {
-      tee: "simulated",
-      simulated: true,
-      verified: false,
-      message: "SIMULATED attestation: no hardware root of trust; never accept it as evidence",
-      reportData: nonce,
-    };
-  }
+/**
+ * Asks this confidential guest's hardware for evidence binding `reportData`, through configfs
+ * TSM; throws when this is not a confidential guest (check {@linkcode noTeeReason} first).
+ */
+export async function collectEvidence(
+  reportData: Uint8Array,
+  options: { root?: string; entryName?: string } = {},
+): Promise<Evidence> {
   const root = options.root ?? "";
-  const tee = await detectTee({ root });
-  if (tee.role !== "guest") {
-    return {
-      tee: "none",
-      simulated: false,
-      verified: false,
-      message: tee.role === "host"
-        ? `no TEE here: this is a ${tee.kind} host, not a confidential guest`
-        : "no TEE here: neither /dev/sev-guest nor /dev/tdx_guest exists",
-    };
-  }
+  const reason = await noTeeReason(root);
+  if (reason) throw new AttestationError(reason);
   const reports = `${root}${TSM_REPORTS}`;
   const entry = `${reports}/${options.entryName ?? `a3s-${crypto.randomUUID()}`}`;
   await Deno.mkdir(entry, { recursive: true });
   try {
-    await Deno.writeFile(`${entry}/inblob`, nonce);
+    await Deno.writeFile(`${entry}/inblob`, reportDataOf(reportData));
     const provider = (await Deno.readTextFile(`${entry}/provider`)).trim();
     const outblob = await Deno.readFile(`${entry}/outblob`);
     if (provider === "sev_guest") {
@@ -108,21 +117,48 @@ export async function attest(options: AttestOptions): Promise<AttestationResult>
       const vcek = certs.get(GUID.vcek);
       const ask = certs.get(GUID.ask);
       const ark = certs.get(GUID.ark);
-      if (!vcek || !ask || !ark) throw new Error("the host did not supply the VCEK, ASK and ARK");
-      const trusted = options.trustedArks ?? [];
-      if (!trusted.some((t) => t.length === ark.length && t.every((b, i) => b === ark[i]))) {
-        throw new Error("the report's ARK is not one this verifier trusts");
+      if (!vcek || !ask || !ark) {
+        throw new AttestationError("the host did not supply the VCEK, ASK and ARK");
       }
-      const report = await verifySnpAttestation(outblob, { ark, ask, vcek }, { reportData: nonce });
-      return { tee: "sev-snp", simulated: false, verified: true, report };
+      return { tee: "sev-snp", report: outblob, vcek, ask, ark };
     }
-    if (provider === "tdx_guest") {
-      const quote = await verifyTdxQuote(outblob, { reportData: nonce });
-      return { tee: "tdx", simulated: false, verified: true, quote };
-    }
-    throw new Error(`unknown TSM provider ${provider}`);
+    if (provider === "tdx_guest") return { tee: "tdx", quote: outblob };
+    throw new AttestationError(`unknown TSM provider ${provider}`);
   } finally {
     // configfs entries go with rmdir; a plain directory (a test tree) needs its files removed.
     await Deno.remove(entry).catch(() => Deno.remove(entry, { recursive: true })).catch(() => {});
   }
+}
+
+async function sha256Hex(der: Uint8Array): Promise<string> {
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", der.slice())));
+}
+
+/** Gets and verifies an attestation report, or says there is no TEE here. */
+export async function attest(options: AttestOptions): Promise<AttestationResult> {
+  const nonce = reportDataOf(options.nonce);
+  if (options.simulate) {
+    return {
+      tee: "simulated",
+      simulated: true,
+      verified: false,
+      message: SIMULATED_MESSAGE,
+      measurement: SIMULATED_MEASUREMENT,
+      reportData: nonce,
+      evidence: { tee: "simulated", reportData: nonce },
+    };
+  }
+  const reason = await noTeeReason(options.root ?? "");
+  if (reason) return { tee: "none", simulated: false, verified: false, message: reason };
+  const evidence = await collectEvidence(nonce, options);
+  const trustedArkSha256 = options.trustedArks
+    ? await Promise.all(options.trustedArks.map(sha256Hex))
+    : undefined;
+  const verified = await verifyEvidence(evidence, {
+    reportData: nonce,
+    trustedArkSha256,
+    expectedMeasurement: options.expectedMeasurement,
+  });
+  if (verified.simulated) throw new AttestationError("simulated evidence from real hardware");
+  return { ...verified, verified: true, evidence };
 }

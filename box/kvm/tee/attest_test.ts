@@ -98,6 +98,7 @@ Deno.test("attest: an SEV-SNP guest's report is fetched through configfs TSM and
     assert(result.tee === "sev-snp");
     assertEquals([result.verified, result.simulated], [true, false]);
     assertEquals(result.report.reportData, nonce);
+    assertEquals(result.measurement, snpReport.slice(0x90, 0xc0));
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -111,6 +112,20 @@ Deno.test("attest: an SEV-SNP guest's report is fetched through configfs TSM and
     );
   } finally {
     await Deno.remove(again, { recursive: true });
+  }
+  const pinned = await fakeGuest("/dev/sev-guest", "sev_guest", snpReport, table);
+  try {
+    // With no roots given, AMD's published ARKs (pinned by fingerprint) are the trusted ones.
+    const result = await attest({ nonce, root: pinned, entryName: "test" });
+    assert(result.tee === "sev-snp" && result.verified);
+    const wrong = new Uint8Array(48);
+    await assertRejects(
+      () => attest({ nonce, root: pinned, entryName: "test", expectedMeasurement: wrong }),
+      Error,
+      "not the expected one",
+    );
+  } finally {
+    await Deno.remove(pinned, { recursive: true });
   }
   const third = await fakeGuest("/dev/sev-guest", "sev_guest", snpReport, table);
   try {
