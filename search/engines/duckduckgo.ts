@@ -10,7 +10,7 @@ import {
   joinUrl,
   numbered,
 } from "../engine.ts";
-import { firstText, parseDocument, resolveHref, textOf } from "../_html.ts";
+import { type HtmlElement, parseDocument, resolveHref, textOf } from "../_html.ts";
 
 const SAFE = { off: "-2", moderate: "-1", strict: "1" } as const;
 const TIME = { day: "d", week: "w", month: "m", year: "y" } as const;
@@ -24,6 +24,16 @@ export function unwrapDuckDuckGoRedirect(href: string): string {
     return parsed.searchParams.get("uddg") ?? "";
   }
   return url;
+}
+
+/**
+ * A result's snippet. Dated results lead with a `.result__date` span that sits flush against
+ * the text ("Nov 21, 2019In keyword-driven..."), so the date is set apart.
+ */
+function snippetOf(element: HtmlElement | null): string {
+  const text = textOf(element);
+  const date = textOf(element?.querySelector(".result__date"));
+  return date && text.startsWith(date) ? `${date} — ${text.slice(date.length).trim()}` : text;
 }
 
 /** DuckDuckGo's region code (`us-en`, `cn-zh`) for a language tag. */
@@ -65,7 +75,7 @@ export const duckduckgo: EngineAdapter = {
       raw.push({
         url: unwrapDuckDuckGoRedirect(link?.getAttribute("href") ?? ""),
         title: textOf(link),
-        snippet: firstText(block, [".result__snippet"]),
+        snippet: snippetOf(block.querySelector(".result__snippet")),
       });
     }
     return numbered("duckduckgo", raw);
