@@ -118,14 +118,19 @@ Deno.test("attest: an SEV-SNP guest's report is fetched through configfs TSM and
     // With no roots given, AMD's published ARKs (pinned by fingerprint) are the trusted ones.
     const result = await attest({ nonce, root: pinned, entryName: "test" });
     assert(result.tee === "sev-snp" && result.verified);
+  } finally {
+    await Deno.remove(pinned, { recursive: true });
+  }
+  const measured = await fakeGuest("/dev/sev-guest", "sev_guest", snpReport, table);
+  try {
     const wrong = new Uint8Array(48);
     await assertRejects(
-      () => attest({ nonce, root: pinned, entryName: "test", expectedMeasurement: wrong }),
+      () => attest({ nonce, root: measured, entryName: "test", expectedMeasurement: wrong }),
       Error,
       "not the expected one",
     );
   } finally {
-    await Deno.remove(pinned, { recursive: true });
+    await Deno.remove(measured, { recursive: true });
   }
   const third = await fakeGuest("/dev/sev-guest", "sev_guest", snpReport, table);
   try {
