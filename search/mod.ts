@@ -68,6 +68,15 @@ export {
   type IngestSummary,
 } from "./local/ingest.ts";
 export { type ExtractedText, extractText } from "./local/extract.ts";
+export {
+  MEMORY_SOURCE,
+  MEMORY_URI_PREFIX,
+  type MemoryEntry,
+  memoryIdOf,
+  MemoryIndex,
+  type MemorySyncSummary,
+  memoryUri,
+} from "./local/memory_index.ts";
 export { openSearchDescription } from "./opensearch.ts";
 
 /** The package name. */

@@ -11,6 +11,7 @@ import { ENGINE_NAMES, LOCAL_ENGINE, type SearchConfig } from "./config.ts";
 import { WEB_ENGINES } from "./engines/mod.ts";
 import { runEngine } from "./engine_runner.ts";
 import { type LocalIndex, openLocalIndex } from "./local/local_index.ts";
+import { MemoryIndex } from "./local/memory_index.ts";
 import { mergeResults, type RankingMethod } from "./rank.ts";
 import {
   EngineError,
@@ -90,6 +91,8 @@ export interface SearchServiceOptions {
 /** The search module's core, shared by the library API, the routes and the CLI. */
 export class SearchService {
   readonly #breakers: CircuitBreakers;
+  /** The agent's memories in the local index: `upsert`, `remove` and `sync` by memory id. */
+  readonly memory: MemoryIndex;
 
   private constructor(
     readonly config: SearchConfig,
@@ -98,6 +101,7 @@ export class SearchService {
     private readonly options: SearchServiceOptions,
   ) {
     this.#breakers = new CircuitBreakers({ ...config.breaker, now: options.now });
+    this.memory = new MemoryIndex(index);
   }
 
   /**
