@@ -22,6 +22,11 @@ export class Backend {
   readonly weight: number;
   /** Whether it runs on this machine or network (privacy routing). */
   readonly local: boolean;
+  /**
+   * Set when the service preserves the client's Host: the client that carries a request
+   * addressed to that host to this backend.
+   */
+  hostClient?: Deno.HttpClient;
   /** Requests in flight, for least-connections. */
   active = 0;
   /** The active health check's last verdict; true until a check says otherwise. */

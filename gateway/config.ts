@@ -74,7 +74,22 @@ const ServiceSchema = z.object({
   timeoutMs: durationMs.default(30_000),
   /** Extra tries on another backend for idempotent requests without a body. */
   retries: z.number().int().min(0).max(5).default(1),
-}).strict();
+  /** Send the client's Host to the backends (plain http only), not the backend's own. */
+  preserveHost: z.boolean().default(false),
+}).strict().superRefine((service, ctx) => {
+  if (!service.preserveHost) return;
+  service.backends.forEach((b, i) => {
+    // The client's Host goes over a connection to the backend's address; over TLS the
+    // certificate would have to match the client's host name instead, which it does not.
+    if (b.url.startsWith("https:")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["backends", i, "url"],
+        message: "preserveHost needs http backends",
+      });
+    }
+  });
+});
 
 const sha256Hex = z.string().regex(/^sha256:[0-9a-f]{64}$/, "expected sha256:<64 hex digits>");
 

@@ -81,6 +81,8 @@ export interface ServiceConfig {
   timeoutMs: number;
   /** Extra tries for idempotent body-less requests. */
   retries: number;
+  /** Whether backends get the client's Host header instead of their own. */
+  preserveHost: boolean;
 }
 
 /** Header edits of the `headers` middleware. */

@@ -15,6 +15,7 @@ import { type GatewayMetrics, gatewayMetrics } from "./metrics.ts";
 import { buildMiddleware } from "./middleware.ts";
 import { type TextCounter, TokenMeter, type UsageRow } from "./metering.ts";
 import type { MeteringDeps } from "./middlewares/token_meter.ts";
+import { HostPreservingClients } from "./host_clients.ts";
 import { forward, gatewayError, type ProxyOutcome } from "./proxy.ts";
 import { Service } from "./service.ts";
 import { endProxySpan, outgoingTraceparent, startProxySpan } from "./tracing.ts";
@@ -103,6 +104,7 @@ export class Gateway {
   readonly #metrics?: GatewayMetrics;
   readonly #metering: MeteringDeps;
   readonly #store?: Store;
+  readonly #hostClients = new HostPreservingClients();
 
   /** Compiles `config` and starts its health checks. */
   constructor(config: GatewayConfig, options: GatewayOptions = {}) {
@@ -162,9 +164,10 @@ export class Gateway {
     return this.#metering.meter.usage();
   }
 
-  /** Stops health checks. */
+  /** Stops health checks and closes the backend connections it holds. */
   close(): void {
     for (const service of this.#table.services.values()) service.close();
+    this.#hostClients.close();
   }
 
   /**
@@ -262,7 +265,7 @@ export class Gateway {
     // Undefined on the first compile, from the constructor.
     const before = this.#table?.services as Map<string, Service> | undefined;
     for (const [name, s] of Object.entries(config.services)) {
-      services.set(name, new Service(name, s, before?.get(name)));
+      services.set(name, new Service(name, s, before?.get(name), Date.now, this.#hostClients));
     }
     const routers = orderRouters(
       Object.entries(config.routers).map(([name, r]) => {

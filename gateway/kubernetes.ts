@@ -91,6 +91,8 @@ export function ingressConfig(
           circuitBreaker: { failures: 3, openMs: 10_000 },
           timeoutMs: 30_000,
           retries: 1,
+          // Applications behind an Ingress expect the Host the client asked for.
+          preserveHost: true,
         };
         const path = p.path || "/";
         routers[`${ns}/${ingress.metadata.name}/${r}/${i}`] = {

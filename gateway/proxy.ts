@@ -40,12 +40,14 @@ export function gatewayError(status: number, message: string): Response {
   return Response.json({ error: { status, message } }, { status });
 }
 
-function upstreamUrl(backend: Backend, path: string, search: string): URL {
-  const base = backend.url.pathname.replace(/\/$/, "");
-  const url = new URL(backend.url.href);
-  url.pathname = `${base}${path}`;
-  url.search = search;
-  return url;
+/**
+ * The URL fetched for `backend`. A backend that preserves the client's Host is addressed by
+ * that host, and its client connects to the backend's own address.
+ */
+function upstreamUrl(backend: Backend, path: string, search: string, clientHost: string): string {
+  const base = backend.url.pathname.length > 1 ? backend.url.pathname.replace(/\/$/, "") : "";
+  const origin = backend.hostClient ? `http://${clientHost}` : backend.url.origin;
+  return `${origin}${base}${path}${search}`;
 }
 
 /** Forwards `request` to `service` and returns the backend's response, or a gateway error. */
@@ -71,9 +73,7 @@ export async function forward(
     if (!backend) break;
     tried.add(backend);
     options.outcome.attempts++;
-    const url = upstreamUrl(backend, options.path, incoming.search);
-    // fetch always sends the backend's own Host; the client's travels in X-Forwarded-Host.
-    const upstreamHeaders = headers;
+    const url = upstreamUrl(backend, options.path, incoming.search, options.client.host);
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -92,8 +92,9 @@ export async function forward(
     try {
       const response = await fetch(url, {
         method: request.method,
-        headers: upstreamHeaders,
+        headers,
         body: options.body,
+        client: backend.hostClient,
         redirect: "manual",
         signal: controller.signal,
         // Streams the request body instead of buffering it first.

@@ -11,6 +11,7 @@ import {
   weighted,
 } from "./balancer.ts";
 import type { ServiceConfig } from "./config.ts";
+import type { HostPreservingClients } from "./host_clients.ts";
 
 /** A running service. */
 export class Service {
@@ -27,18 +28,21 @@ export class Service {
 
   /**
    * Builds the backends and balancer; `previous` is the same service before a reload. Health
-   * checks start with {@linkcode startHealthChecks}.
+   * checks start with {@linkcode startHealthChecks}. `hostClients` is needed when the service
+   * preserves the client's Host.
    */
   constructor(
     name: string,
     config: ServiceConfig,
     previous?: Service,
     now: () => number = Date.now,
+    hostClients?: HostPreservingClients,
   ) {
     this.name = name;
     this.config = config;
     this.backends = config.backends.map((b) => {
       const backend = new Backend(b.url, b.weight, b.local, config.circuitBreaker, now);
+      if (config.preserveHost && hostClients) backend.hostClient = hostClients.for(backend.url);
       // A reload keeps what health checks learnt: a backend known down stays out until it
       // passes again, instead of taking traffic until the next check.
       const before = previous?.backends.find((p) => p.url.href === backend.url.href);
