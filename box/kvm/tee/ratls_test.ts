@@ -1,0 +1,161 @@
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
+import * as tls from "node:tls";
+import { createRaTlsCertificate, raTlsReportData, verifyRaTlsCertificate } from "./ratls.ts";
+import { certificateParts, pemToDer } from "./der.ts";
+import { toHex } from "./evidence.ts";
+import { AttestationError } from "./snp.ts";
+import { testSnpChain } from "./_test_snp_chain.ts";
+
+const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
+const milan = {
+  ark: pemToDer(Deno.readTextFileSync(fixture("ark_milan.pem"))),
+  ask: pemToDer(Deno.readTextFileSync(fixture("ask_milan.pem"))),
+  vcek: Deno.readFileSync(fixture("vcek_milan.der")),
+  report: Uint8Array.from(
+    Deno.readTextFileSync(fixture("report_milan.hex")).trim().match(/../g)!,
+    (h) => parseInt(h, 16),
+  ),
+};
+const measurement = crypto.getRandomValues(new Uint8Array(48));
+// One made-up chain for the file: RSA key generation is the slow part.
+const sharedChain = testSnpChain();
+
+Deno.test("RA-TLS: a certificate whose SNP report binds its key verifies end to end", async () => {
+  const chain = await sharedChain;
+  const nonce = crypto.getRandomValues(new Uint8Array(32));
+  const identity = await createRaTlsCertificate({
+    nonce,
+    evidence: async (reportData) => ({
+      tee: "sev-snp",
+      report: await chain.report(reportData, measurement),
+      ark: chain.ark,
+      ask: chain.ask,
+      vcek: chain.vcek,
+    }),
+  });
+  assertEquals(identity.simulated, false);
+  const pinned = { trustedArkSha256: [chain.arkSha256], nonce };
+  const result = await verifyRaTlsCertificate(identity.certificatePem, {
+    ...pinned,
+    expectedMeasurement: measurement,
+  });
+  assert(result.tee === "sev-snp" && !result.simulated);
+  assertEquals(result.measurement, measurement);
+  assertEquals(result.publicKeySha256.length, 64);
+  // The same certificate is refused: under AMD's roots (the test ARK is not pinned), with
+  // another nonce (a replayed certificate), for another measurement, and after it expires.
+  await assertRejects(
+    () => verifyRaTlsCertificate(identity.certificateDer),
+    AttestationError,
+    "not one this verifier trusts",
+  );
+  await assertRejects(
+    () => verifyRaTlsCertificate(identity.certificateDer, { ...pinned, nonce: new Uint8Array(32) }),
+    AttestationError,
+    "does not bind this certificate's public key",
+  );
+  await assertRejects(
+    () =>
+      verifyRaTlsCertificate(identity.certificateDer, {
+        ...pinned,
+        expectedMeasurement: new Uint8Array(48),
+      }),
+    AttestationError,
+    "not the expected one",
+  );
+  await assertRejects(
+    () => verifyRaTlsCertificate(identity.certificateDer, { ...pinned, now: new Date(0) }),
+    AttestationError,
+    "validity",
+  );
+  // A flipped byte in the signed part of the certificate breaks its self-signature.
+  const tampered = identity.certificateDer.slice();
+  tampered[tampered.length - 120] ^= 1;
+  await assertRejects(() => verifyRaTlsCertificate(tampered, pinned), AttestationError);
+});
+
+Deno.test("RA-TLS: the real Milan report verifies its chain but cannot vouch for a new key", async () => {
+  const identity = await createRaTlsCertificate({
+    evidence: () => Promise.resolve({ tee: "sev-snp", ...milan }),
+  });
+  // AMD's pinned ARK-Milan accepts the chain and the report signature; the report's data is
+  // what that guest asked for, not this certificate's key, so the binding check refuses it.
+  await assertRejects(
+    () => verifyRaTlsCertificate(identity.certificatePem),
+    AttestationError,
+    "does not bind this certificate's public key",
+  );
+  const tdx = await createRaTlsCertificate({
+    evidence: () =>
+      Promise.resolve({ tee: "tdx", quote: Deno.readFileSync(fixture("tdx_quote_v4.bin")) }),
+  });
+  await assertRejects(
+    () => verifyRaTlsCertificate(tdx.certificatePem),
+    AttestationError,
+    "does not bind this certificate's public key",
+  );
+});
+
+Deno.test("RA-TLS: simulated evidence is refused unless asked for, and then says so", async () => {
+  const identity = await createRaTlsCertificate({
+    evidence: (reportData) => Promise.resolve({ tee: "simulated", reportData }),
+  });
+  assertEquals(identity.simulated, true);
+  await assertRejects(
+    () => verifyRaTlsCertificate(identity.certificatePem),
+    AttestationError,
+    "SIMULATED",
+  );
+  const result = await verifyRaTlsCertificate(identity.certificatePem, { allowSimulated: true });
+  assertEquals([result.tee, result.simulated], ["simulated", true]);
+  await assertRejects(() => verifyRaTlsCertificate("not a certificate"), AttestationError, "PEM");
+  await assertRejects(
+    () => verifyRaTlsCertificate(new Uint8Array([0x30, 0x03, 1, 2, 3])),
+    AttestationError,
+    "X.509",
+  );
+});
+
+Deno.test("RA-TLS: a TLS server presents the certificate and the client verifies its peer", async () => {
+  const chain = await sharedChain;
+  const identity = await createRaTlsCertificate({
+    evidence: async (reportData) => ({
+      tee: "sev-snp",
+      report: await chain.report(reportData, measurement),
+      ark: chain.ark,
+      ask: chain.ask,
+      vcek: chain.vcek,
+    }),
+  });
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: identity.certificatePem,
+    key: identity.privateKeyPem,
+  });
+  const served = (async () => {
+    const conn = await listener.accept();
+    await conn.handshake();
+    await conn.write(new TextEncoder().encode("hello from the box"));
+    conn.close();
+  })();
+  const { port } = listener.addr;
+  const peer = await new Promise<{ raw: Uint8Array; text: string }>((resolve, reject) => {
+    // The CA check is off on purpose: trust comes from the evidence, checked right after.
+    const socket = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
+      const raw = new Uint8Array(socket.getPeerCertificate(true).raw);
+      let text = "";
+      socket.on("data", (chunk: Uint8Array) => text += new TextDecoder().decode(chunk));
+      socket.on("end", () => resolve({ raw, text }));
+    });
+    socket.on("error", reject);
+  });
+  await served;
+  listener.close();
+  assertEquals(peer.raw, identity.certificateDer);
+  assertEquals(peer.text, "hello from the box");
+  const result = await verifyRaTlsCertificate(peer.raw, { trustedArkSha256: [chain.arkSha256] });
+  assertEquals(result.measurement, measurement);
+  const spki = certificateParts(peer.raw).spki;
+  assertEquals(result.publicKeySha256, toHex((await raTlsReportData(spki)).subarray(0, 32)));
+});
