@@ -64,7 +64,8 @@ Groups:
 System:
   info | version | system prune | events [-f] [--since TIME] [BOX] | audit [BOX] | df
   monitor [--no-stream] [--interval SECS]   live CPU and memory of running boxes
-  cri [--listen unix:///run/a3s/box.sock] [--sandbox-image REF]   the Kubernetes CRI (gRPC)
+  cri [--listen unix:///run/a3s/box.sock] [--sandbox-image REF] [--stream-address HOST:PORT]
+                                            the Kubernetes CRI (gRPC; exec streams on HOST:PORT)
 
 Run options: -d, -i, -t, --rm, -e K=V, -v HOST:GUEST[:ro], -w DIR, -u UID[:GID], --name NAME,
   --hostname NAME, --memory 512m, --cpus 1.5, --pids-limit N, --network none|host|NAME,
@@ -685,6 +686,7 @@ const CRI_OPTIONS = {
   ...COMMON,
   listen: { type: "string" },
   "sandbox-image": { type: "string" },
+  "stream-address": { type: "string" },
 } as const;
 
 /** `box cri`: serves the CRI until SIGINT or SIGTERM. */
@@ -702,8 +704,9 @@ async function serveCriCommand(args: string[]): Promise<number> {
     const server = await serveCri(
       runtime,
       (values.listen as string | undefined) ?? "unix:///run/a3s/box.sock",
+      { streamAddress: values["stream-address"] as string | undefined },
     );
-    console.error(`box cri listening on ${server.address}`);
+    console.error(`box cri listening on ${server.address}, streaming on ${server.streamingUrl}`);
     await new Promise<void>((resolve) => {
       for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, resolve);
     });

@@ -72,14 +72,29 @@ export { upperToLayer } from "./builder/layer_diff.ts";
 export { type BoxChange, commitBox, diffBox, exportBox } from "./builder/commit.ts";
 export { type VolumeInfo, VolumeStore } from "./volumes.ts";
 export { type SnapshotInfo, SnapshotStore } from "./snapshots.ts";
-export { type CriMessage, CriRuntime, type CriRuntimeOptions } from "./cri/cri_runtime.ts";
+export {
+  type CriMessage,
+  CriRuntime,
+  type CriRuntimeOptions,
+  POD_NETWORK,
+} from "./cri/cri_runtime.ts";
 export {
   CRI_PROTO,
   type CriServer,
   loadCriServices,
   serveCri,
+  type ServeCriOptions,
   type ServiceClientConstructor,
 } from "./cri/server.ts";
+export {
+  type AttachedContainer,
+  type CriAttachRequest,
+  type CriExecRequest,
+  type CriPortForwardRequest,
+  type StreamingBackend,
+  StreamingServer,
+  type StreamingServerOptions,
+} from "./cri/streaming_server.ts";
 export { type NetworkInfo, type NetworkMember, NetworkStore } from "./network/networks.ts";
 export {
   type ComposeProject,

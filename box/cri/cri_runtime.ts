@@ -1,8 +1,9 @@
 /**
  * The CRI runtime behind `box cri`: Kubernetes pods and containers mapped onto boxes. A pod
- * sandbox is an idle box in a network namespace of its own; the pod's containers are boxes of
- * their images that join that namespace (so they share the pod's network, as Kubernetes
- * expects) and take the pod's hostname. Container output is copied into the kubelet's log path
+ * sandbox is an idle box in a network namespace of its own, attached to the node's pod network
+ * (a bridged box network, `k8s-pods`), which gives the pod its IP; the pod's containers are
+ * boxes of their images that join that namespace (so they share the pod's network and IP, as
+ * Kubernetes expects) and take the pod's hostname. Container output is copied into the kubelet's log path
  * in the CRI log format. Records (pod metadata, labels, annotations, log paths) live beside the
  * boxes in `<home>/box/cri/`, so a restarted `box cri` still knows its pods.
  *
@@ -13,9 +14,13 @@ import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
 import type { BoxInfo, BoxManager } from "../manager.ts";
 import { RegistryClient } from "../image/registry.ts";
 import { busyboxImage } from "../image/busybox.ts";
-import type { VolumeMount } from "../types.ts";
-import { createNetns, deleteNetns, netnsPath } from "./netns.ts";
+import type { ExecProcess, VolumeMount } from "../types.ts";
+import { deleteNetns, netnsPath } from "./netns.ts";
 import { CriLogWriter } from "./cri_log.ts";
+import type { AttachedContainer, StreamingBackend } from "./streaming_server.ts";
+
+/** The bridged box network pod sandboxes get their IPs on. */
+export const POD_NETWORK = "k8s-pods";
 
 /** A CRI message as a plain object (protobuf field names; int64 values as strings). */
 export type CriMessage = Record<string, unknown>;
@@ -78,6 +83,12 @@ export interface ContainerConfig {
    * Where the container's output goes in CRI log format, relative to the sandbox's `log_directory`.
    */
   log_path?: string;
+  /** Keep the main process's stdin open for `Attach` to write to. */
+  stdin?: boolean;
+  /** Close the main process's stdin when the first attached client detaches. */
+  stdin_once?: boolean;
+  /** The pod spec asks for a terminal; recorded and reported (the main process runs on pipes). */
+  tty?: boolean;
   /** Linux resource limits. */
   linux?: { resources?: LinuxResources };
 }
@@ -94,6 +105,11 @@ export interface LinuxResources {
 interface SandboxRecord {
   id: string;
   netns: string;
+  /** The pod network the sandbox is on (absent for sandboxes made before pods had IPs). */
+  network?: string;
+  /** The member name on that network (the sandbox box's name). */
+  member?: string;
+  ip?: string;
   metadata: PodSandboxMetadata;
   hostname: string;
   logDirectory: string;
@@ -114,7 +130,16 @@ interface ContainerRecord {
   logPath: string;
   mounts: { container_path: string; host_path: string; readonly: boolean }[];
   resources: LinuxResources;
+  stdin?: boolean;
+  stdinOnce?: boolean;
   createdAt: number;
+}
+
+/** The main process's stdin a container was started with, kept for `Attach`. */
+interface HeldStdin {
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  once: boolean;
+  closed: boolean;
 }
 
 /** Options for {@linkcode CriRuntime}. */
@@ -159,11 +184,12 @@ function need<T>(value: T | undefined | null | "", field: string): T {
  * console.log(await cri.listPodSandbox({}));
  * ```
  */
-export class CriRuntime {
+export class CriRuntime implements StreamingBackend {
   readonly #boxes: BoxManager;
   readonly #dir: string;
   readonly #options: CriRuntimeOptions;
   readonly #logs = new Map<string, { writer: CriLogWriter; stop: AbortController }>();
+  readonly #stdins = new Map<string, HeldStdin>();
 
   /** A runtime over `boxes`, keeping its pod and container records in `<home>/box/cri`. */
   constructor(boxes: BoxManager, home: string, options: CriRuntimeOptions = {}) {
@@ -256,27 +282,30 @@ export class CriRuntime {
     const config = need(request.config, "config");
     const metadata = need(config.metadata, "config.metadata");
     need(metadata.name, "config.metadata.name");
-    const netnsName = `a3s-pod-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-    const netns = await createNetns(netnsName);
+    const name = safeName(
+      "k8s_POD",
+      metadata.name,
+      metadata.namespace,
+      metadata.uid,
+      metadata.attempt,
+    );
+    const member = await this.#joinPodNetwork(name);
     try {
       const hostname = config.hostname || metadata.name;
       const { info } = await this.#boxes.run({
         image: await this.#sandboxImage(),
         idle: true,
-        name: safeName(
-          "k8s_POD",
-          metadata.name,
-          metadata.namespace,
-          metadata.uid,
-          metadata.attempt,
-        ),
+        name,
         hostname,
-        netns,
+        netns: netnsPath(member.netns),
         driver: "namespace",
       });
       const record: SandboxRecord = {
         id: info.id,
-        netns: netnsName,
+        netns: member.netns,
+        network: POD_NETWORK,
+        member: name,
+        ip: member.ip,
         metadata,
         hostname,
         logDirectory: config.log_directory ?? "",
@@ -288,8 +317,30 @@ export class CriRuntime {
       await this.#save("sandboxes", record);
       return { pod_sandbox_id: info.id };
     } catch (error) {
-      await deleteNetns(netnsName).catch(() => {});
+      await this.#boxes.networks.detach(POD_NETWORK, name).catch(() => {});
       throw error;
+    }
+  }
+
+  /** Attaches a new pod to the pod network, creating the network on first use. */
+  async #joinPodNetwork(name: string) {
+    const networks = this.#boxes.networks;
+    await networks.inspect(POD_NETWORK).catch(async (error) => {
+      if (!(error instanceof NotFoundError)) throw error;
+      // Two pods starting at once may both find no network; the loser uses the winner's.
+      await networks.create(POD_NETWORK).catch((created) => {
+        if ((created as A3sError).code !== "network_exists") throw created;
+      });
+    });
+    return await networks.attach(POD_NETWORK, name);
+  }
+
+  /** Takes a pod off its network (its namespace, and so its IP, go with it). */
+  async #leaveNetwork(sandbox: SandboxRecord): Promise<void> {
+    if (sandbox.network && sandbox.member) {
+      await unlessNotFound(this.#boxes.networks.detach(sandbox.network, sandbox.member));
+    } else {
+      await deleteNetns(sandbox.netns);
     }
   }
 
@@ -316,7 +367,7 @@ export class CriRuntime {
       }
     }
     if ((await this.#box(sandbox.id))?.state === "running") await this.#boxes.stop(sandbox.id, 0);
-    await deleteNetns(sandbox.netns);
+    await this.#leaveNetwork(sandbox);
     return {};
   }
 
@@ -335,13 +386,20 @@ export class CriRuntime {
       await this.removeContainer({ container_id: container.id });
     }
     if (await this.#box(sandbox.id)) await this.#boxes.remove(sandbox.id, true);
-    await deleteNetns(sandbox.netns);
+    await this.#leaveNetwork(sandbox);
     await this.#drop("sandboxes", sandbox.id);
     return {};
   }
 
   async #sandboxState(sandbox: SandboxRecord): Promise<number> {
     return (await this.#box(sandbox.id))?.state === "running" ? 0 : 1;
+  }
+
+  /** The pod's IP while it is on the pod network (a stopped pod has left it). */
+  async #podIp(sandbox: SandboxRecord): Promise<string> {
+    if (!sandbox.network || !sandbox.member) return "";
+    const network = await unlessNotFound(this.#boxes.networks.inspect(sandbox.network));
+    return network?.members.find((m) => m.name === sandbox.member)?.ip ?? "";
   }
 
   /** `PodSandboxStatus`: the sandbox's state, metadata and netns, with its containers' statuses. */
@@ -361,8 +419,7 @@ export class CriRuntime {
         metadata: sandbox.metadata,
         state: await this.#sandboxState(sandbox),
         created_at: nanos(sandbox.createdAt),
-        // The pod's namespace has loopback only: no pod IP until a network is wired in.
-        network: { ip: "", additional_ips: [] },
+        network: { ip: await this.#podIp(sandbox), additional_ips: [] },
         labels: sandbox.labels,
         annotations: sandbox.annotations,
         runtime_handler: sandbox.runtimeHandler,
@@ -432,6 +489,7 @@ export class CriRuntime {
       env: Object.fromEntries((config.envs ?? []).map((e) => [e.key, e.value])),
       workdir: config.working_dir || undefined,
       volumes,
+      interactive: config.stdin === true,
       limits: {
         memoryBytes: memory > 0 ? memory : undefined,
         cpus: quota > 0 ? quota / period : undefined,
@@ -461,6 +519,8 @@ export class CriRuntime {
         : "",
       mounts: config.mounts ?? [],
       resources,
+      stdin: config.stdin === true,
+      stdinOnce: config.stdin_once === true,
       createdAt: info.createdAt,
     };
     await this.#save("containers", record);
@@ -474,7 +534,14 @@ export class CriRuntime {
       request.container_id,
       "container",
     );
-    await this.#boxes.start(container.id);
+    const { stdin } = await this.#boxes.start(container.id);
+    if (stdin) {
+      this.#stdins.set(container.id, {
+        writer: stdin.getWriter(),
+        once: container.stdinOnce === true,
+        closed: false,
+      });
+    }
     if (container.logPath) {
       const writer = new CriLogWriter(container.logPath);
       const stop = new AbortController();
@@ -524,6 +591,7 @@ export class CriRuntime {
     ));
     if (!container) return {};
     this.#logs.get(container.id)?.stop.abort();
+    await this.#releaseStdin(container.id);
     if (await this.#box(container.id)) await this.#boxes.remove(container.id, true);
     await this.#drop("containers", container.id);
     return {};
@@ -746,6 +814,75 @@ export class CriRuntime {
     return {};
   }
 
+  async #releaseStdin(containerId: string): Promise<void> {
+    const held = this.#stdins.get(containerId);
+    this.#stdins.delete(containerId);
+    if (held && !held.closed) {
+      held.closed = true;
+      await held.writer.close().catch(() => {});
+    }
+  }
+
+  // The streaming server's backend: Exec, Attach and PortForward.
+
+  /** The full id of a running container; NOT_FOUND or FAILED_PRECONDITION otherwise. */
+  async runningContainer(containerId: string): Promise<string> {
+    const container = await this.#load<ContainerRecord>("containers", containerId, "container");
+    if ((await this.#box(container.id))?.state !== "running") {
+      throw new A3sError("container_not_running", `container ${container.id} is not running`, {
+        status: 409,
+        field: "container_id",
+      });
+    }
+    return container.id;
+  }
+
+  /** Starts a command in a container for `Exec`. */
+  async execInContainer(
+    containerId: string,
+    command: string[],
+    tty: boolean,
+  ): Promise<ExecProcess> {
+    return await this.#boxes.exec(containerId, { command, tty });
+  }
+
+  /**
+   * The container's main process for `Attach`: its output from now on, and its stdin when it was
+   * created with `stdin` (for a `stdin_once` container, only until the first client detaches).
+   */
+  async attachContainer(containerId: string, signal: AbortSignal): Promise<AttachedContainer> {
+    const id = await this.runningContainer(containerId);
+    const held = this.#stdins.get(id);
+    const boxes = this.#boxes;
+    return {
+      output: boxes.logs(id, { follow: true, fromEnd: true, signal }),
+      stdin: held && !held.closed
+        ? {
+          write: (data) => held.writer.write(data),
+          detach: async () => {
+            if (held.once) await this.#releaseStdin(id);
+          },
+        }
+        : undefined,
+      async exitCode() {
+        const box = await unlessNotFound(boxes.inspect(id));
+        return box?.state === "exited" ? box.exitCode ?? undefined : undefined;
+      },
+    };
+  }
+
+  /** The network namespace of a ready pod, for `PortForward`. */
+  async podNetns(podSandboxId: string): Promise<string> {
+    const sandbox = await this.#load<SandboxRecord>("sandboxes", podSandboxId, "pod sandbox");
+    if (await this.#sandboxState(sandbox) !== 0) {
+      throw new A3sError("sandbox_not_ready", `pod sandbox ${sandbox.id} is not ready`, {
+        status: 409,
+        field: "pod_sandbox_id",
+      });
+    }
+    return netnsPath(sandbox.netns);
+  }
+
   // ImageService
 
   #image(
@@ -848,6 +985,7 @@ export class CriRuntime {
   /** Stops copying logs (the boxes keep running; they are detached). */
   close(): void {
     for (const log of this.#logs.values()) log.stop.abort();
+    for (const id of [...this.#stdins.keys()]) void this.#releaseStdin(id);
   }
 }
 

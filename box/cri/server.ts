@@ -1,7 +1,8 @@
 /**
  * `box cri --listen unix:///run/a3s/box.sock`: the CRI `runtime.v1` RuntimeService and
  * ImageService over gRPC (`@grpc/grpc-js`, the protobuf loaded by `@grpc/proto-loader`), backed
- * by {@linkcode CriRuntime}. Errors map to gRPC codes the kubelet acts on: NOT_FOUND,
+ * by {@linkcode CriRuntime}. `Exec`, `Attach` and `PortForward` hand out URLs on a
+ * {@linkcode StreamingServer} started beside it. Errors map to gRPC codes the kubelet acts on: NOT_FOUND,
  * INVALID_ARGUMENT, FAILED_PRECONDITION, DEADLINE_EXCEEDED, UNIMPLEMENTED.
  */
 import * as grpc from "@grpc/grpc-js";
@@ -9,6 +10,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { fileURLToPath } from "node:url";
 import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
 import type { CriRuntime } from "./cri_runtime.ts";
+import { StreamingServer } from "./streaming_server.ts";
 
 /** The protobuf file the server and its tests load. */
 export const CRI_PROTO: string = fileURLToPath(new URL("./runtime_v1.proto", import.meta.url));
@@ -58,6 +60,8 @@ function toServiceError(error: unknown): grpc.ServiceError {
   else if (error instanceof A3sError) {
     code = error.code === "deadline_exceeded"
       ? grpc.status.DEADLINE_EXCEEDED
+      : error.status === 429
+      ? grpc.status.RESOURCE_EXHAUSTED
       : error.status === 409
       ? grpc.status.FAILED_PRECONDITION
       : error.status < 500
@@ -83,24 +87,25 @@ function unary(handler: Handler): grpc.handleUnaryCall<unknown, unknown> {
   };
 }
 
-function unimplemented(message: string): Handler {
-  return () => {
-    throw new GrpcStatusError(grpc.status.UNIMPLEMENTED, message);
-  };
-}
-
-const NO_STREAMING = "box cri has no streaming server yet: use ExecSync, or 'box exec' on the node";
-
 /** A running CRI server. */
 export interface CriServer {
   /** The address it listens on (`unix:///path`). */
   address: string;
+  /** The streaming server's base URL (`http://127.0.0.1:PORT`), where exec URLs point. */
+  streamingUrl: string;
   /** Stops the runtime's log copies and new calls; resolves once the calls in flight finished. */
   close(): Promise<void>;
 }
 
+/** Options for {@linkcode serveCri}. */
+export interface ServeCriOptions {
+  /** `host:port` the streaming server listens on; `127.0.0.1:0` (a free port) when unset. */
+  streamAddress?: string;
+}
+
 /**
- * Serves `runtime` on a unix socket (`unix:///path`); a stale socket file is replaced.
+ * Serves `runtime` on a unix socket (`unix:///path`); a stale socket file is replaced. The
+ * streaming server for `Exec`, `Attach` and `PortForward` listens on `options.streamAddress`.
  *
  * @example
  * ```ts
@@ -112,7 +117,11 @@ export interface CriServer {
  * await server.close();
  * ```
  */
-export async function serveCri(runtime: CriRuntime, address: string): Promise<CriServer> {
+export async function serveCri(
+  runtime: CriRuntime,
+  address: string,
+  options: ServeCriOptions = {},
+): Promise<CriServer> {
   if (!address.startsWith("unix://")) {
     throw new ValidationError(`--listen must be unix:///path, got '${address}'`, "listen");
   }
@@ -121,6 +130,7 @@ export async function serveCri(runtime: CriRuntime, address: string): Promise<Cr
   if (dir) await Deno.mkdir(dir, { recursive: true });
   await Deno.remove(path).catch(() => {});
   const services = loadCriServices();
+  const streaming = StreamingServer.listen(runtime, { address: options.streamAddress });
   const server = new grpc.Server();
   server.addService(services.RuntimeService.service, {
     Version: unary(() => runtime.version()),
@@ -157,9 +167,11 @@ export async function serveCri(runtime: CriRuntime, address: string): Promise<Cr
     ),
     // Box has no CNI: the pod CIDR is accepted and there is nothing to reconfigure.
     UpdateRuntimeConfig: unary(() => ({})),
-    Exec: unary(unimplemented(NO_STREAMING)),
-    Attach: unary(unimplemented(NO_STREAMING)),
-    PortForward: unary(unimplemented(NO_STREAMING)),
+    Exec: unary((r: Parameters<StreamingServer["exec"]>[0]) => streaming.exec(r)),
+    Attach: unary((r: Parameters<StreamingServer["attach"]>[0]) => streaming.attach(r)),
+    PortForward: unary((r: Parameters<StreamingServer["portForward"]>[0]) =>
+      streaming.portForward(r)
+    ),
   });
   server.addService(services.ImageService.service, {
     ListImages: unary((r: Parameters<CriRuntime["listImages"]>[0]) => runtime.listImages(r)),
@@ -173,14 +185,18 @@ export async function serveCri(runtime: CriRuntime, address: string): Promise<Cr
       if (error) reject(error);
       else resolve();
     })
-  );
+  ).catch(async (error) => {
+    await streaming.close();
+    throw error;
+  });
   await Deno.chmod(path, 0o660);
   return {
     address,
-    close: () =>
-      new Promise<void>((resolve) => {
-        runtime.close();
-        server.tryShutdown(() => resolve());
-      }),
+    streamingUrl: streaming.baseUrl,
+    close: async () => {
+      runtime.close();
+      await streaming.close();
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    },
   };
 }

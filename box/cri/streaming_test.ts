@@ -1,0 +1,357 @@
+/**
+ * CRI streaming as the kubelet and crictl use it: `Exec`, `Attach` and `PortForward` over gRPC
+ * return a URL, and a real WebSocket client speaking Kubernetes' channel protocol connects to it
+ * and drives real namespace boxes: exec with and without a terminal, stdin, exit codes, resize,
+ * attach with stdin, and a port forwarded to a server inside a pod. Pods get IPs on the pod
+ * network and reach each other by them.
+ */
+import { assert, assertEquals } from "@a3s/common/testing";
+import * as grpc from "@grpc/grpc-js";
+import { join } from "node:path";
+import { addBusybox, testHome } from "../_test_support.ts";
+import { BoxManager } from "../manager.ts";
+import { NamespaceDriver } from "../drivers/namespace.ts";
+import { CriRuntime, POD_NETWORK } from "./cri_runtime.ts";
+import { loadCriServices, serveCri } from "./server.ts";
+import {
+  decodeFrame,
+  encodeFrame,
+  exitStatusFrame,
+  negotiateProtocol,
+  parseResize,
+  REMOTECOMMAND_PROTOCOLS,
+} from "./remotecommand.ts";
+import { StreamTokens } from "./stream_tokens.ts";
+
+Deno.test("stream tokens: single use, and worthless once expired", () => {
+  let now = 1000;
+  const tokens = new StreamTokens<string>({ ttlMs: 500, maxPending: 2, now: () => now });
+  const first = tokens.issue("exec-a");
+  assert(/^[A-Za-z0-9_-]{43}$/.test(first), first);
+  assertEquals(tokens.take(first), "exec-a");
+  assertEquals(tokens.take(first), undefined);
+  const late = tokens.issue("exec-b");
+  now += 500;
+  assertEquals(tokens.take(late), undefined);
+  tokens.issue("c");
+  tokens.issue("d");
+  let refused = "";
+  try {
+    tokens.issue("e");
+  } catch (error) {
+    refused = (error as { code: string }).code;
+  }
+  assertEquals(refused, "too_many_streams");
+  now += 500;
+  assertEquals(tokens.pending, 0);
+});
+
+Deno.test("channel protocol: negotiation, frames, v5 close and the v4 exit status", () => {
+  const v5 = negotiateProtocol("v4.channel.k8s.io, v5.channel.k8s.io", REMOTECOMMAND_PROTOCOLS)!;
+  assertEquals(v5, { name: "v5.channel.k8s.io", version: 5, base64: false });
+  assertEquals(negotiateProtocol("SPDY/3.1", REMOTECOMMAND_PROTOCOLS), undefined);
+  const frame = encodeFrame(v5, 1, new TextEncoder().encode("hi")) as Uint8Array;
+  assertEquals([...frame], [1, 104, 105]);
+  assertEquals(decodeFrame(v5, new Uint8Array([255, 0]).buffer)?.close, true);
+  assertEquals(decodeFrame(v5, new Uint8Array([]).buffer), undefined);
+  const b64 = negotiateProtocol("v4.base64.channel.k8s.io", REMOTECOMMAND_PROTOCOLS)!;
+  assertEquals(encodeFrame(b64, 2, new TextEncoder().encode("hi")), "2aGk=");
+  const decoded = decodeFrame(b64, "0aGk=")!;
+  assertEquals([decoded.channel, new TextDecoder().decode(decoded.data)], [0, "hi"]);
+  // A v4 client's [255, 0] is stdout data for channel 255, not a close.
+  const v4 = negotiateProtocol("v4.channel.k8s.io", REMOTECOMMAND_PROTOCOLS)!;
+  assertEquals(decodeFrame(v4, new Uint8Array([255, 0]).buffer)?.close, false);
+  const failed = JSON.parse(new TextDecoder().decode(exitStatusFrame(v4, 3)));
+  assertEquals(failed.reason, "NonZeroExitCode");
+  assertEquals(failed.details.causes, [{ reason: "ExitCode", message: "3" }]);
+  assertEquals(JSON.parse(new TextDecoder().decode(exitStatusFrame(v4, 0))).status, "Success");
+  assertEquals(parseResize(new TextEncoder().encode('{"Width":100,"Height":30}')), {
+    rows: 30,
+    cols: 100,
+  });
+  assertEquals(parseResize(new TextEncoder().encode('{"Width":-1}')), undefined);
+});
+
+/** What a client saw on one streaming connection. */
+interface Session {
+  protocol: string;
+  channels: Map<number, Uint8Array[]>;
+  closeCode: number;
+}
+
+function text(session: Session, channel: number): string {
+  const parts = session.channels.get(channel) ?? [];
+  return parts.map((p) => new TextDecoder().decode(p)).join("");
+}
+
+/**
+ * A channel-protocol client: connects, lets `drive` send frames, and collects every frame
+ * until the server closes (bounded, so a broken server fails the test instead of hanging it).
+ */
+function connect(
+  url: string,
+  protocols: string[],
+  drive: (send: (channel: number, data: Uint8Array | string) => void, ws: WebSocket) => void,
+  until?: (session: Session) => boolean,
+): Promise<Session> {
+  const ws = new WebSocket(url.replace(/^http/, "ws"), protocols);
+  ws.binaryType = "arraybuffer";
+  const session: Session = { protocol: "", channels: new Map(), closeCode: 0 };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      ws.close();
+      reject(
+        new Error(`stream at ${url} did not finish: ${JSON.stringify([...session.channels])}`),
+      );
+    }, 15000);
+    ws.onerror = () => {};
+    ws.onopen = () => {
+      session.protocol = ws.protocol;
+      drive((channel, data) => {
+        const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+        const frame = new Uint8Array(bytes.length + 1);
+        frame[0] = channel;
+        frame.set(bytes, 1);
+        ws.send(frame);
+      }, ws);
+    };
+    ws.onmessage = (event) => {
+      const bytes = new Uint8Array(event.data as ArrayBuffer);
+      const list = session.channels.get(bytes[0]) ?? [];
+      list.push(bytes.slice(1));
+      session.channels.set(bytes[0], list);
+      if (until?.(session)) ws.close();
+    };
+    ws.onclose = (event) => {
+      clearTimeout(timer);
+      session.closeCode = event.code;
+      resolve(session);
+    };
+  });
+}
+
+type Reply = Record<string, unknown>;
+type Call = (request: unknown) => Promise<Reply>;
+
+function caller(client: grpc.Client): Record<string, Call> {
+  return new Proxy({}, {
+    get: (_target, method: string) => (request: unknown) =>
+      new Promise<Reply>((resolve, reject) => {
+        const fn = (client as unknown as Record<string, unknown>)[method] as (
+          request: unknown,
+          callback: (error: grpc.ServiceError | null, reply: Reply) => void,
+        ) => void;
+        fn.call(client, request, (error, reply) => (error ? reject(error) : resolve(reply)));
+      }),
+  });
+}
+
+const canRun = Deno.uid() === 0 &&
+  (await new Deno.Command("bwrap", { args: ["--version"] }).output().then((o) => o.success)
+    .catch(() => false)) &&
+  (await new Deno.Command("ip", { args: ["netns", "list"] }).output().then((o) => o.success)
+    .catch(() => false));
+
+Deno.test({
+  name: "cri streaming: exec, attach and port-forward over WebSocket against real pods",
+  ignore: !canRun,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const home = await testHome();
+    const boxes = await BoxManager.open({
+      store: home.store,
+      images: home.images,
+      home: home.home,
+      drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
+    });
+    await addBusybox(home.images);
+    const runtime = new CriRuntime(boxes, home.home);
+    const address = `unix://${join(home.home, "cri.sock")}`;
+    const server = await serveCri(runtime, address);
+    const services = loadCriServices();
+    const client = new services.RuntimeService(address, grpc.credentials.createInsecure());
+    const rt = caller(client);
+    const pod = async (name: string) => {
+      const config = { metadata: { name, uid: `uid-${name}`, namespace: "default", attempt: 0 } };
+      const { pod_sandbox_id } = await rt.RunPodSandbox({ config }) as { pod_sandbox_id: string };
+      return { id: pod_sandbox_id, config };
+    };
+    const container = async (
+      podId: string,
+      sandboxConfig: unknown,
+      name: string,
+      args: string,
+      extra: Record<string, unknown> = {},
+    ) => {
+      const { container_id } = await rt.CreateContainer({
+        pod_sandbox_id: podId,
+        config: {
+          metadata: { name, attempt: 0 },
+          image: { image: "busybox" },
+          command: ["sh", "-c", args],
+          ...extra,
+        },
+        sandbox_config: sandboxConfig,
+      }) as { container_id: string };
+      await rt.StartContainer({ container_id });
+      return container_id;
+    };
+    try {
+      const web = await pod("web");
+      const app = await container(
+        web.id,
+        web.config,
+        "server",
+        "mkdir -p /tmp/www && echo hello-from-pod > /tmp/www/index.html && " +
+          "httpd -f -p 8080 -h /tmp/www",
+      );
+
+      // Exec without a terminal: stdin in, stdout and stderr apart, the exit code in the v5
+      // status; the client half-closes stdin with v5's close frame.
+      const { url } = await rt.Exec({
+        container_id: app,
+        cmd: ["sh", "-c", "read line; echo got:$line; echo to-stderr >&2; exit 3"],
+        stdin: true,
+        stdout: true,
+        stderr: true,
+      }) as { url: string };
+      assert(url.startsWith(server.streamingUrl + "/exec/"), url);
+      const exec = await connect(url, ["v5.channel.k8s.io", "v4.channel.k8s.io"], (send, ws) => {
+        send(0, "hello\n");
+        ws.send(new Uint8Array([255, 0]));
+      });
+      assertEquals(exec.protocol, "v5.channel.k8s.io");
+      assertEquals(text(exec, 1), "got:hello\n");
+      assertEquals(text(exec, 2), "to-stderr\n");
+      const status = JSON.parse(text(exec, 3));
+      assertEquals(status.status, "Failure");
+      assertEquals(status.details.causes[0], { reason: "ExitCode", message: "3" });
+      assertEquals(exec.closeCode, 1000);
+
+      // The token was single use: a second connection to the same URL is refused.
+      const again = await connect(url, ["v5.channel.k8s.io"], () => {});
+      assertEquals(again.channels.size, 0);
+      assert(again.closeCode !== 1000, `closed with ${again.closeCode}`);
+
+      // Exec on a terminal (v4): resize, then an interactive shell answers through the pty.
+      const tty = await rt.Exec({
+        container_id: app,
+        cmd: ["sh"],
+        tty: true,
+        stdin: true,
+        stdout: true,
+      }) as { url: string };
+      const terminal = await connect(tty.url, ["v4.channel.k8s.io"], (send) => {
+        send(4, JSON.stringify({ Width: 101, Height: 33 }));
+        send(0, "stty size; [ -t 0 ] && echo on-a-tty; exit 0\n");
+      });
+      assertEquals(terminal.protocol, "v4.channel.k8s.io");
+      assert(text(terminal, 1).includes("33 101"), text(terminal, 1));
+      assert(text(terminal, 1).includes("on-a-tty"), text(terminal, 1));
+      assertEquals(JSON.parse(text(terminal, 3)).status, "Success");
+
+      const badTty = await rt.Exec({ container_id: app, cmd: ["sh"], tty: true, stderr: true })
+        .then(() => undefined, (error: grpc.ServiceError) => error.code);
+      assertEquals(badTty, grpc.status.INVALID_ARGUMENT);
+
+      // Port forward (v4): the server opens each channel with the port, then splices the
+      // connection to the pod's port 8080 with channel 0.
+      const forward = await rt.PortForward({ pod_sandbox_id: web.id, port: [8080] }) as {
+        url: string;
+      };
+      let response = "";
+      for (let i = 0; i < 50 && !response.includes("hello-from-pod"); i++) {
+        if (i > 0) {
+          await new Promise((r) => setTimeout(r, 100));
+          Object.assign(
+            forward,
+            await rt.PortForward({ pod_sandbox_id: web.id, port: [8080] }),
+          );
+        }
+        const session = await connect(
+          `${forward.url}?port=8080`,
+          ["v4.channel.k8s.io"],
+          (send) => send(0, "GET /index.html HTTP/1.0\r\nHost: pod\r\n\r\n"),
+        );
+        const data = session.channels.get(0) ?? [];
+        assertEquals([...data[0]], [8080 & 0xff, 8080 >> 8]);
+        response = data.slice(1).map((d) => new TextDecoder().decode(d)).join("");
+      }
+      assert(response.startsWith("HTTP/1.") && response.includes("hello-from-pod"), response);
+
+      // A port nothing listens on: the error channel says why.
+      const closed = await rt.PortForward({ pod_sandbox_id: web.id, port: [9] }) as {
+        url: string;
+      };
+      const refused = await connect(closed.url, ["v4.channel.k8s.io"], () => {});
+      assert(/error forwarding port 9/.test(text(refused, 1).slice(2)), text(refused, 1));
+
+      // Attach with stdin: the main process reads what the client types.
+      const echo = await container(
+        web.id,
+        web.config,
+        "echo",
+        "while read l; do echo echo:$l; done",
+        {
+          stdin: true,
+        },
+      );
+      const attach = await rt.Attach({ container_id: echo, stdin: true, stdout: true }) as {
+        url: string;
+      };
+      assert(attach.url.startsWith(server.streamingUrl + "/attach/"), attach.url);
+      const attached = await connect(
+        attach.url,
+        ["v5.channel.k8s.io"],
+        (send) => setTimeout(() => send(0, "ping\n"), 200),
+        (session) => text(session, 1).includes("echo:ping"),
+      );
+      assert(text(attached, 1).includes("echo:ping"), text(attached, 1));
+      const noStdin = await rt.Attach({ container_id: app, stdin: true, stdout: true }) as {
+        url: string;
+      };
+      const refusedStdin = await connect(noStdin.url, ["v5.channel.k8s.io"], () => {});
+      assert(text(refusedStdin, 3).includes("not created with stdin"), text(refusedStdin, 3));
+
+      // Pod IPs: a second pod reaches the first by its IP, on the pod network.
+      const webIp = ((await rt.PodSandboxStatus({ pod_sandbox_id: web.id })).status as {
+        network: { ip: string };
+      }).network.ip;
+      const other = await pod("client");
+      const otherIp = ((await rt.PodSandboxStatus({ pod_sandbox_id: other.id })).status as {
+        network: { ip: string };
+      }).network.ip;
+      assert(/^10\.89\.\d+\.\d+$/.test(webIp) && webIp !== otherIp, `${webIp} ${otherIp}`);
+      const probe = await container(other.id, other.config, "probe", "sleep 600");
+      const fetched = await rt.ExecSync({
+        container_id: probe,
+        cmd: ["sh", "-c", `wget -qO- http://${webIp}:8080/index.html; ip -4 -o addr show`],
+        timeout: 10,
+      });
+      const out = new TextDecoder().decode(fetched.stdout as Uint8Array);
+      assert(out.includes("hello-from-pod"), out);
+      assert(out.includes(`inet ${otherIp}/24`), out);
+
+      // Once the pod stops it has no IP, and its URLs are refused up front.
+      await rt.StopPodSandbox({ pod_sandbox_id: other.id });
+      const stopped = (await rt.PodSandboxStatus({ pod_sandbox_id: other.id })).status as {
+        network: { ip: string };
+      };
+      assertEquals(stopped.network.ip, "");
+      const notReady = await rt.PortForward({ pod_sandbox_id: other.id, port: [80] })
+        .then(() => undefined, (error: grpc.ServiceError) => error.code);
+      assertEquals(notReady, grpc.status.FAILED_PRECONDITION);
+    } finally {
+      client.close();
+      await server.close();
+      for (const item of (await runtime.listPodSandbox({})).items) {
+        await runtime.removePodSandbox({ pod_sandbox_id: item.id });
+      }
+      for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
+      await boxes.networks.remove(POD_NETWORK).catch(() => {});
+      boxes.close();
+      await home.close();
+    }
+  },
+});
