@@ -1,60 +1,15 @@
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { attest } from "./attest.ts";
-import { pemToDer } from "./der.ts";
-
-const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
-const ark = pemToDer(Deno.readTextFileSync(fixture("ark_milan.pem")));
-const ask = pemToDer(Deno.readTextFileSync(fixture("ask_milan.pem")));
-const genoaArk = pemToDer(Deno.readTextFileSync(fixture("ark_genoa.pem")));
-const vcek = Deno.readFileSync(fixture("vcek_milan.der"));
-const snpReport = Uint8Array.from(
-  Deno.readTextFileSync(fixture("report_milan.hex")).trim().match(/../g)!,
-  (h) => parseInt(h, 16),
-);
-const tdxQuote = Deno.readFileSync(fixture("tdx_quote_v4.bin"));
-
-function guidBytes(guid: string): Uint8Array {
-  const hex = guid.replaceAll("-", "");
-  const bytes = Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
-  bytes.subarray(0, 4).reverse();
-  bytes.subarray(4, 6).reverse();
-  bytes.subarray(6, 8).reverse();
-  return bytes;
-}
-
-/** The SNP certificate table the host hands the guest, built from the real certificates. */
-function certTable(entries: Array<[string, Uint8Array]>): Uint8Array {
-  const header = (entries.length + 1) * 24;
-  const total = header + entries.reduce((sum, [, der]) => sum + der.length, 0);
-  const table = new Uint8Array(total);
-  const view = new DataView(table.buffer);
-  let offset = header;
-  entries.forEach(([guid, der], i) => {
-    table.set(guidBytes(guid), i * 24);
-    view.setUint32(i * 24 + 16, offset, true);
-    view.setUint32(i * 24 + 20, der.length, true);
-    table.set(der, offset);
-    offset += der.length;
-  });
-  return table;
-}
-
-async function fakeGuest(
-  device: string,
-  provider: string,
-  outblob: Uint8Array,
-  auxblob?: Uint8Array,
-): Promise<string> {
-  const root = await Deno.makeTempDir({ prefix: "a3s-attest-" });
-  await Deno.mkdir(`${root}/dev`);
-  await Deno.writeTextFile(`${root}${device}`, "");
-  const entry = `${root}/sys/kernel/config/tsm/report/test`;
-  await Deno.mkdir(entry, { recursive: true });
-  await Deno.writeTextFile(`${entry}/provider`, `${provider}\n`);
-  await Deno.writeFile(`${entry}/outblob`, outblob);
-  if (auxblob) await Deno.writeFile(`${entry}/auxblob`, auxblob);
-  return root;
-}
+import {
+  ark,
+  ask,
+  certTable,
+  fakeGuest,
+  genoaArk,
+  snpReport,
+  tdxQuote,
+  vcek,
+} from "./_test_guest.ts";
 
 Deno.test("attest: no TEE here, a TEE host, and a simulated answer that says so", async () => {
   const empty = await Deno.makeTempDir();
