@@ -9,8 +9,12 @@ export const gitWorktreeTool = defineTool({
   effect: "write",
   input: z.object({
     action: z.enum(["create", "list", "remove"]),
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/, "letters, digits, . _ - only").optional(),
-    base: z.string().regex(/^[A-Za-z0-9._\/-]+$/, "a branch or commit name").default("HEAD"),
+    // The name becomes a folder under .worktrees/ and a branch: no `..` out of it, no option.
+    name: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*$/, "letters, digits, . _ - only")
+      .refine((n) => !n.includes(".."), "no '..'").optional(),
+    // A leading '-' would be read by git as an option.
+    base: z.string().regex(/^[A-Za-z0-9._\/][A-Za-z0-9._\/-]*$/, "a branch or commit name")
+      .default("HEAD"),
   }),
   subject: (input) => `${input.action} ${input.name ?? ""}`.trim(),
   async run(input, ctx) {
