@@ -9,6 +9,8 @@ import { migrateRateBuckets } from "./shared_rate_limit.ts";
 import { GatewayConfigError, loadGatewayConfigFile } from "./config_file.ts";
 import type { GatewayConfig } from "./config.ts";
 import { Gateway } from "./gateway.ts";
+import type { CertificateStore } from "./certificates.ts";
+import { listenSni, type SniListener } from "./sni_listener.ts";
 
 /** Options of {@linkcode startGateway}. */
 export interface StartGatewayOptions {
@@ -20,8 +22,13 @@ export interface StartGatewayOptions {
   hostname?: string;
   /** Listen port; 0 picks a free one. Default 8080. */
   port?: number;
-  /** TLS certificate and key (PEM) for HTTPS with HTTP/2. */
+  /** One TLS certificate and key (PEM) for HTTPS with HTTP/2, whatever name a client asks for. */
   tls?: { cert: string; key: string };
+  /**
+   * Certificates chosen by the name the client asks for (SNI), for HTTPS with HTTP/2; changes
+   * to the store reach new connections without a restart. Overrides `tls`.
+   */
+  certificates?: CertificateStore;
   /** Access-log and reload messages. */
   logger?: Logger;
   /** Metric registry. */
@@ -86,28 +93,93 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       });
     }
   };
-  const proto = options.tls ? "https" : "http";
-  const server = Deno.serve({
-    hostname: options.hostname ?? "127.0.0.1",
-    port: options.port ?? 8080,
-    onListen: () => {},
-    ...(options.tls ?? {}),
-  }, (request, info) => {
-    const addr = info.remoteAddr as Deno.NetAddr;
-    return gateway.handle(request, addr.hostname, proto, info.completed);
-  });
+  const hostname = options.hostname ?? "127.0.0.1";
+  const port = options.port ?? 8080;
+  const listening = options.certificates
+    ? serveWithSni(gateway, options.certificates, hostname, port, options.logger)
+    : serveDirect(gateway, hostname, port, options.tls);
   const watcher = file ? watchFile(file, options.reloadDebounceMs ?? 100, reload) : undefined;
-  const addr = server.addr as Deno.NetAddr;
   return {
     gateway,
-    hostname: addr.hostname,
-    port: addr.port,
+    hostname: listening.hostname,
+    port: listening.port,
     lastReloadError: () => reloadError,
     reload,
     async close() {
       watcher?.close();
-      await server.shutdown();
+      await listening.close();
       gateway.close();
+    },
+  };
+}
+
+/** A bound listener in front of the gateway. */
+interface Listening {
+  hostname: string;
+  port: number;
+  /** Stops accepting and lets requests in flight finish. */
+  close(): Promise<void>;
+}
+
+/** Plain HTTP, or HTTPS with one key pair: Deno.serve faces the clients itself. */
+function serveDirect(
+  gateway: Gateway,
+  hostname: string,
+  port: number,
+  tls: { cert: string; key: string } | undefined,
+): Listening {
+  const proto = tls ? "https" : "http";
+  const server = Deno.serve(
+    { hostname, port, onListen: () => {}, ...(tls ?? {}) },
+    (request, info) => {
+      const addr = info.remoteAddr as Deno.NetAddr;
+      return gateway.handle(request, addr.hostname, proto, info.completed);
+    },
+  );
+  const addr = server.addr as Deno.NetAddr;
+  return { hostname: addr.hostname, port: addr.port, close: () => server.shutdown() };
+}
+
+/**
+ * HTTPS with certificates by SNI: the SNI listener terminates TLS and relays to a Deno.serve on
+ * a loopback port, which serves only connections the listener relayed (anything else reaching
+ * that port directly is refused, so it cannot pose as a client of its choosing).
+ */
+function serveWithSni(
+  gateway: Gateway,
+  store: CertificateStore,
+  hostname: string,
+  port: number,
+  logger: Logger | undefined,
+): Listening {
+  let front: SniListener | undefined;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request, info) => {
+      const relay = info.remoteAddr as Deno.NetAddr;
+      const client = relay.hostname === "127.0.0.1" ? front?.clientOf(relay.port) : undefined;
+      if (client === undefined) {
+        return Response.json({ error: { status: 421, message: "not a relayed connection" } }, {
+          status: 421,
+        });
+      }
+      return gateway.handle(request, client, "https", info.completed);
+    },
+  );
+  try {
+    front = listenSni({ hostname, port, store, upstreamPort: server.addr.port, logger });
+  } catch (error) {
+    void server.shutdown();
+    throw error;
+  }
+  const sni = front;
+  return {
+    hostname: sni.hostname,
+    port: sni.port,
+    async close() {
+      sni.stopAccepting();
+      await server.shutdown();
+      sni.close();
     },
   };
 }
