@@ -16,6 +16,7 @@ import { RegistryClient } from "./image/registry.ts";
 import { busyboxImage } from "./image/busybox.ts";
 import { ImageBuilder } from "./builder/builder.ts";
 import { GROUP_COMMANDS, readCredentials } from "./cli_groups.ts";
+import { TEE_COMMANDS, TEE_HELP } from "./kvm/tee/cli.ts";
 import { CriRuntime } from "./cri/cri_runtime.ts";
 import { parsePublish, publishedPorts } from "./network/port_forwarder.ts";
 import { serveCri } from "./cri/server.ts";
@@ -66,6 +67,8 @@ System:
   monitor [--no-stream] [--interval SECS]   live CPU and memory of running boxes
   cri [--listen unix:///run/a3s/box.sock] [--sandbox-image REF] [--stream-address HOST:PORT]
                                             the Kubernetes CRI (gRPC; exec streams on HOST:PORT)
+
+${TEE_HELP}
 
 Run options: -d, -i, -t, --rm, -e K=V, -v HOST:GUEST[:ro], -w DIR, -u UID[:GID], --name NAME,
   --hostname NAME, --memory 512m, --cpus 1.5, --pids-limit N, --network none|host|NAME,
@@ -730,7 +733,7 @@ export function main(args: string[]): Promise<number> {
     if (command === "create") return await runBox(rest, false);
     if (command === "exec") return await execBox(rest);
     if (command === "cri") return await serveCriCommand(rest);
-    const group = GROUP_COMMANDS[command];
+    const group = GROUP_COMMANDS[command] ?? TEE_COMMANDS[command];
     if (group) {
       const { values, positionals } = parseCommand(rest, { ...COMMON, ...group.options });
       if (values.help) {

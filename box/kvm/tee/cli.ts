@@ -1,0 +1,143 @@
+/**
+ * The TEE commands of `a3s box`: `attest`, `seal`, `unseal` and `inject-secret`. Each declares
+ * its own flags; `box/cli.ts` parses them and opens the runtime. A refusal (no TEE, evidence that
+ * does not verify, another measurement) prints one line and exits 1; bad usage exits 2.
+ */
+import { A3sError, UsageError } from "@a3s/common";
+import type { GroupCommand } from "../../cli_groups.ts";
+import { attest } from "./attest.ts";
+import { fromHex } from "./evidence.ts";
+import { attestationJson, attestationText } from "./render.ts";
+import { seal, SealError, unseal } from "./seal.ts";
+import { injectSecret } from "./secrets.ts";
+
+/** The lines `a3s box --help` shows for these commands. */
+export const TEE_HELP = `TEE:
+  attest [--nonce HEX] [--measurement HEX] [--simulate]   this host's verified TEE report, or "no TEE here"
+  seal --measurement HEX --key-file FILE [-i IN] [-o OUT]  encrypt to a measurement (AES-256-GCM, HKDF)
+  unseal --measurement HEX --key-file FILE [-i IN] [-o OUT]  decrypt; refused under another measurement
+  inject-secret [--from-file FILE] [--measurement HEX] BOX NAME  write /run/secrets/NAME (0400, tmpfs)
+                                     only after attestation verifies (the value comes from stdin by default)`;
+
+function hexOption(values: Record<string, unknown>, name: string): Uint8Array | undefined {
+  const text = values[name] as string | undefined;
+  if (text === undefined) return undefined;
+  try {
+    const bytes = fromHex(text);
+    if (bytes.length === 0) throw new RangeError("empty");
+    return bytes;
+  } catch {
+    throw new UsageError(`invalid --${name}: expected hex bytes`);
+  }
+}
+
+async function readInput(path: string | undefined): Promise<Uint8Array> {
+  if (path === undefined || path === "-") {
+    return new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
+  }
+  try {
+    return await Deno.readFile(path);
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function writeOutput(path: string | undefined, data: Uint8Array): Promise<void> {
+  if (path === undefined || path === "-") {
+    let written = 0;
+    while (written < data.length) written += await Deno.stdout.write(data.subarray(written));
+    return;
+  }
+  await Deno.writeFile(path, data, { mode: 0o600 });
+}
+
+async function sealKeys(values: Record<string, unknown>) {
+  const measurement = hexOption(values, "measurement");
+  if (!measurement) throw new UsageError("--measurement HEX is required");
+  const keyFile = values["key-file"] as string | undefined;
+  if (!keyFile) throw new UsageError("--key-file FILE is required (32 or more bytes)");
+  const rootKey = await readInput(keyFile);
+  if (rootKey.length < 32) throw new UsageError(`--key-file ${keyFile} holds under 32 bytes`);
+  return { measurement, rootKey };
+}
+
+const SEAL_OPTIONS = {
+  measurement: { type: "string" },
+  "key-file": { type: "string" },
+  input: { type: "string", short: "i" },
+  output: { type: "string", short: "o" },
+} as const;
+
+/** `attest`, `seal`, `unseal` and `inject-secret`, in `GROUP_COMMANDS`' shape. */
+export const TEE_COMMANDS: Record<string, GroupCommand> = {
+  attest: {
+    options: {
+      nonce: { type: "string" },
+      measurement: { type: "string" },
+      simulate: { type: "boolean" },
+    },
+    async run({ values, format }) {
+      const nonce = hexOption(values, "nonce") ?? crypto.getRandomValues(new Uint8Array(64));
+      if (nonce.length > 64) throw new UsageError("invalid --nonce: at most 64 bytes");
+      const result = await attest({
+        nonce,
+        simulate: values.simulate === true,
+        expectedMeasurement: hexOption(values, "measurement"),
+      });
+      console.log(
+        format === "json"
+          ? JSON.stringify(attestationJson(result), null, 2)
+          : attestationText(result),
+      );
+      return result.tee === "none" ? 1 : 0;
+    },
+  },
+  seal: {
+    options: SEAL_OPTIONS,
+    async run({ values }) {
+      const keys = await sealKeys(values);
+      const data = await readInput(values.input as string | undefined);
+      await writeOutput(values.output as string | undefined, await seal(data, keys));
+    },
+  },
+  unseal: {
+    options: SEAL_OPTIONS,
+    async run({ values }) {
+      const keys = await sealKeys(values);
+      const blob = await readInput(values.input as string | undefined);
+      try {
+        await writeOutput(values.output as string | undefined, await unseal(blob, keys));
+      } catch (error) {
+        if (!(error instanceof SealError)) throw error;
+        console.error(`error: ${error.message}`);
+        return 1;
+      }
+    },
+  },
+  "inject-secret": {
+    options: { "from-file": { type: "string" }, measurement: { type: "string" } },
+    async run({ boxes, positionals, values }) {
+      const [box, name] = positionals;
+      if (!box || !name || positionals.length > 2) {
+        throw new UsageError("usage: a3s box inject-secret [--from-file FILE] BOX NAME");
+      }
+      const expectedMeasurement = hexOption(values, "measurement");
+      await boxes.inspect(box); // an unknown box is a usage error before any attestation
+      const value = await readInput(values["from-file"] as string | undefined);
+      try {
+        const delivered = await injectSecret(boxes, {
+          box,
+          name,
+          value,
+          expectedMeasurement,
+          attest: (nonce) => attest({ nonce }),
+        });
+        console.log(`${delivered.path} (${delivered.tee}, measurement ${delivered.measurement})`);
+      } catch (error) {
+        if (!(error instanceof A3sError) || error.code === "invalid_request") throw error;
+        console.error(`error: ${error.message}`);
+        return 1;
+      }
+    },
+  },
+};
