@@ -1,28 +1,44 @@
 /**
- * A server-side WebSocket seen as numbered channels: what the client sends on a channel arrives
+ * The channel protocol over a server-side WebSocket: what the client sends on a channel arrives
  * on that channel's readable stream (buffered from the first frame, so nothing sent before a
  * command starts is lost), and `send` writes a frame, waiting while the socket's send buffer is
  * full so a fast command cannot grow memory without bound.
  */
 import { decodeFrame, encodeFrame, type NegotiatedProtocol } from "./remotecommand.ts";
+import { endedStream, type StreamChannels } from "./stream_channels.ts";
 
 /** The send buffer above which `send` waits for the socket to drain. */
 const HIGH_WATER_BYTES = 1 << 20;
+const OPEN = 1;
 
-/** Channels over one WebSocket. */
-export class ChannelSocket {
-  readonly socket: WebSocket;
+/** The part of a WebSocket (the `ws` package's, or the web's) that channels use. */
+export interface MessageSocket {
+  /** How binary messages arrive; set to `arraybuffer`. */
+  binaryType: string;
+  /** 1 while open. */
+  readonly readyState: number;
+  /** Bytes queued but not yet sent. */
+  readonly bufferedAmount: number;
+  /** Sends one message. */
+  send(data: Uint8Array | string): void;
+  /** Closes the socket. */
+  close(code?: number, reason?: string): void;
+  /** Listens for `message` and `close`. */
+  addEventListener(type: "message" | "close", listener: (event: { data?: unknown }) => void): void;
+}
+
+/** Channels over one open WebSocket. */
+export class ChannelSocket implements StreamChannels {
+  readonly #socket: MessageSocket;
   readonly protocol: NegotiatedProtocol;
-  /** Resolves once the socket is open. */
-  readonly opened: Promise<void>;
-  /** Resolves once the socket closed, from either side. */
   readonly closed: Promise<void>;
   readonly #inbound = new Map<number, ReadableStreamDefaultController<Uint8Array>>();
   readonly #streams = new Map<number, ReadableStream<Uint8Array>>();
   #isClosed = false;
 
-  constructor(socket: WebSocket, protocol: NegotiatedProtocol, inboundChannels: number[]) {
-    this.socket = socket;
+  /** Wraps an open socket; `inboundChannels` are those the client may send on. */
+  constructor(socket: MessageSocket, protocol: NegotiatedProtocol, inboundChannels: number[]) {
+    this.#socket = socket;
     this.protocol = protocol;
     socket.binaryType = "arraybuffer";
     for (const channel of inboundChannels) {
@@ -33,29 +49,33 @@ export class ChannelSocket {
         }),
       );
     }
-    this.opened = new Promise((resolve, reject) => {
-      socket.addEventListener("open", () => resolve());
-      socket.addEventListener("close", () => reject(new Error("socket closed before it opened")));
-    });
-    this.opened.catch(() => {});
     this.closed = new Promise((resolve) => {
       socket.addEventListener("close", () => {
         this.#isClosed = true;
-        this.#endAll();
+        for (const channel of [...this.#inbound.keys()]) this.#end(channel);
         resolve();
       });
     });
     socket.addEventListener("message", (event) => {
-      const frame = decodeFrame(protocol, event.data as ArrayBuffer | string);
+      const data = event.data;
+      const frame = decodeFrame(
+        protocol,
+        typeof data === "string" ? data : data instanceof ArrayBuffer ? data : new ArrayBuffer(0),
+      );
       if (!frame) return;
       const controller = this.#inbound.get(frame.channel);
       if (!controller) return;
-      if (frame.close) {
-        this.#end(frame.channel);
-        return;
-      }
+      if (frame.close) return this.#end(frame.channel);
       controller.enqueue(frame.data.slice());
     });
+  }
+
+  get version(): number {
+    return this.protocol.version;
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
   }
 
   #end(channel: number): void {
@@ -69,51 +89,22 @@ export class ChannelSocket {
     }
   }
 
-  #endAll(): void {
-    for (const channel of [...this.#inbound.keys()]) this.#end(channel);
-  }
-
-  /** What the client sends on `channel`; ends on v5's close frame or when the socket closes. */
   inbound(channel: number): ReadableStream<Uint8Array> {
-    const stream = this.#streams.get(channel);
-    if (!stream) throw new Error(`channel ${channel} is not an inbound channel`);
-    return stream;
+    return this.#streams.get(channel) ?? endedStream();
   }
 
-  /** Whether the socket has closed. */
-  get isClosed(): boolean {
-    return this.#isClosed;
-  }
-
-  /** Sends `data` on `channel`; a no-op once the socket closed. */
   async send(channel: number, data: Uint8Array): Promise<void> {
-    while (!this.#isClosed && this.socket.bufferedAmount > HIGH_WATER_BYTES) {
+    while (!this.#isClosed && this.#socket.bufferedAmount > HIGH_WATER_BYTES) {
       await new Promise((r) => setTimeout(r, 5));
     }
-    if (this.#isClosed || this.socket.readyState !== WebSocket.OPEN) return;
-    this.socket.send(encodeFrame(this.protocol, channel, data));
+    if (this.#isClosed || this.#socket.readyState !== OPEN) return;
+    this.#socket.send(encodeFrame(this.protocol, channel, data));
   }
 
-  /** Copies a stream onto a channel until it ends or the socket closes. */
-  async pump(channel: number, from: ReadableStream<Uint8Array>): Promise<void> {
-    const reader = from.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done || this.#isClosed) break;
-        if (value.length > 0) await this.send(channel, value);
-      }
-    } finally {
-      if (this.#isClosed) await reader.cancel().catch(() => {});
-      reader.releaseLock();
-    }
-  }
-
-  /** Closes the socket normally, once what was sent has gone out. */
   async close(): Promise<void> {
-    for (let i = 0; i < 200 && !this.#isClosed && this.socket.bufferedAmount > 0; i++) {
+    for (let i = 0; i < 200 && !this.#isClosed && this.#socket.bufferedAmount > 0; i++) {
       await new Promise((r) => setTimeout(r, 5));
     }
-    if (!this.#isClosed && this.socket.readyState === WebSocket.OPEN) this.socket.close(1000);
+    if (!this.#isClosed && this.#socket.readyState === OPEN) this.#socket.close(1000);
   }
 }

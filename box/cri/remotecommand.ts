@@ -36,6 +36,17 @@ export const REMOTECOMMAND_PROTOCOLS: readonly string[] = [
   "base64.channel.k8s.io",
 ];
 
+/** Exec and attach over SPDY, newest first (v5 exists for WebSocket only). */
+export const SPDY_REMOTECOMMAND_PROTOCOLS: readonly string[] = [
+  "v4.channel.k8s.io",
+  "v3.channel.k8s.io",
+  "v2.channel.k8s.io",
+  "channel.k8s.io",
+];
+
+/** Port forwarding over SPDY. */
+export const SPDY_PORTFORWARD_PROTOCOL = "portforward.k8s.io";
+
 /** Port forwarding's protocols (the kubelet's: v4 binary or base64). */
 export const PORTFORWARD_PROTOCOLS: readonly string[] = [
   "v4.channel.k8s.io",
@@ -115,7 +126,7 @@ export function decodeFrame(
  * kubectl learns the exit code); before v4 nothing on success and the message text otherwise.
  */
 export function exitStatusFrame(
-  protocol: NegotiatedProtocol,
+  protocol: { version: number },
   exitCode: number,
 ): Uint8Array | undefined {
   if (protocol.version < 4) {
@@ -134,7 +145,7 @@ export function exitStatusFrame(
 }
 
 /** An error that is not an exit code (the command could not start, say), on the error channel. */
-export function failureFrame(protocol: NegotiatedProtocol, message: string): Uint8Array {
+export function failureFrame(protocol: { version: number }, message: string): Uint8Array {
   const text = protocol.version < 4
     ? message
     : JSON.stringify({ metadata: {}, status: "Failure", message, reason: "InternalError" });

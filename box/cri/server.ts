@@ -130,7 +130,7 @@ export async function serveCri(
   if (dir) await Deno.mkdir(dir, { recursive: true });
   await Deno.remove(path).catch(() => {});
   const services = loadCriServices();
-  const streaming = StreamingServer.listen(runtime, { address: options.streamAddress });
+  const streaming = await StreamingServer.listen(runtime, { address: options.streamAddress });
   const server = new grpc.Server();
   server.addService(services.RuntimeService.service, {
     Version: unary(() => runtime.version()),

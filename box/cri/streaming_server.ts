@@ -1,26 +1,43 @@
 /**
  * The CRI streaming server: `Exec`, `Attach` and `PortForward` answer with a URL on this server
- * (`/exec/<token>`, `/attach/<token>`, `/portforward/<token>`), and the kubelet or crictl
- * connects to it with a WebSocket speaking Kubernetes' channel protocol (`remotecommand.ts`).
- * The request itself stays here under a single-use, expiring token; the URL carries nothing
- * else. It listens on 127.0.0.1 unless told otherwise, as containerd's does, since the kubelet
- * runs on the same node.
+ * (`/exec/<token>`, `/attach/<token>`, `/portforward/<token>`), and the kubelet, kubectl or
+ * crictl connects to it and upgrades the connection to one of Kubernetes' two stream
+ * transports: WebSocket with the channel protocol (`remotecommand.ts`), or SPDY/3.1
+ * (`spdy.ts`), which the kubelet itself still uses towards the runtime. The request stays here
+ * under a single-use, expiring token; the URL carries nothing else. It listens on 127.0.0.1
+ * unless told otherwise, as containerd's does, since the kubelet runs on the same node.
  */
+import http from "node:http";
+import type { Duplex } from "node:stream";
+import type { AddressInfo } from "node:net";
+import { Buffer } from "node:buffer";
+import * as ws from "ws";
 import { A3sError, ValidationError } from "@a3s/common";
 import type { ExecProcess } from "../types.ts";
-import { ChannelSocket } from "./channel_socket.ts";
+import { ChannelSocket, type MessageSocket } from "./channel_socket.ts";
 import {
   Channel,
   exitStatusFrame,
   failureFrame,
+  type NegotiatedProtocol,
   negotiateProtocol,
   parseResize,
   PORTFORWARD_PROTOCOLS,
   portPrefix,
   REMOTECOMMAND_PROTOCOLS,
+  SPDY_PORTFORWARD_PROTOCOL,
+  SPDY_REMOTECOMMAND_PROTOCOLS,
 } from "./remotecommand.ts";
 import { StreamTokens } from "./stream_tokens.ts";
 import { dialInNetns } from "./netns_dial.ts";
+import { pumpInto, type StreamChannels } from "./stream_channels.ts";
+import { SpdyConnection } from "./spdy.ts";
+import {
+  expectedStreams,
+  type ForwardPair,
+  portForwardStreams,
+  SpdyChannels,
+} from "./spdy_channels.ts";
 
 /** A container's main process as `Attach` sees it. */
 export interface AttachedContainer {
@@ -123,6 +140,34 @@ function checkStreams(
   }
 }
 
+/** The part of the `ws` package's server box uses (typed here: its own types pull in Node's
+ * globals, which would retype `setTimeout` for every module checked with box). */
+interface UpgradeServer {
+  handleUpgrade(
+    request: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    done: (socket: unknown) => void,
+  ): void;
+  close(): void;
+}
+
+const WebSocketServer = (ws as unknown as {
+  WebSocketServer: new (options: {
+    noServer: true;
+    perMessageDeflate: false;
+    handleProtocols?: () => string;
+  }) => UpgradeServer;
+}).WebSocketServer;
+
+function refuse(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ error: message });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 /**
  * The streaming server behind `Exec`, `Attach` and `PortForward`.
  *
@@ -132,7 +177,7 @@ function checkStreams(
  * import { CriRuntime, openBoxRuntime, StreamingServer } from "@a3s/box";
  * const store = await openStore({ sqlitePath: ":memory:" });
  * const boxes = await openBoxRuntime({ store, home: "/tmp/a3s" });
- * const streaming = StreamingServer.listen(new CriRuntime(boxes, "/tmp/a3s"));
+ * const streaming = await StreamingServer.listen(new CriRuntime(boxes, "/tmp/a3s"));
  * console.log(streaming.baseUrl);
  * await streaming.close();
  * ```
@@ -140,28 +185,54 @@ function checkStreams(
 export class StreamingServer {
   readonly #backend: StreamingBackend;
   readonly #tokens: StreamTokens<Pending>;
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
-  readonly #sockets = new Set<WebSocket>();
+  readonly #server: http.Server;
+  readonly #websockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  readonly #connections = new Set<Duplex>();
   readonly #sessions = new Set<Promise<void>>();
   /** `http://host:port`, the prefix of every URL this server hands out. */
   readonly baseUrl: string;
 
-  private constructor(backend: StreamingBackend, options: StreamingServerOptions) {
+  private constructor(backend: StreamingBackend, server: http.Server, tokenTtlMs?: number) {
     this.#backend = backend;
-    this.#tokens = new StreamTokens({ ttlMs: options.tokenTtlMs });
-    const { hostname, port } = parseAddress(options.address ?? "127.0.0.1:0");
-    this.#server = Deno.serve(
-      { hostname, port, onListen: () => {} },
-      (request) => this.#handle(request),
-    );
-    const addr = this.#server.addr;
-    const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+    this.#tokens = new StreamTokens({ ttlMs: tokenTtlMs });
+    this.#server = server;
+    const addr = server.address() as AddressInfo;
+    const host = addr.address.includes(":") ? `[${addr.address}]` : addr.address;
     this.baseUrl = `http://${host}:${addr.port}`;
+    server.on("request", (_request: http.IncomingMessage, response: http.ServerResponse) => {
+      // Every stream starts with an upgrade; a plain request has nothing to get here.
+      response.writeHead(400, { "content-type": "application/json" });
+      response.end(
+        JSON.stringify({ error: "streaming URLs need an upgrade: WebSocket or SPDY/3.1" }),
+      );
+    });
+    server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.#connections.add(socket);
+      socket.on("close", () => this.#connections.delete(socket));
+      socket.on("error", () => {});
+      try {
+        this.#upgrade(request, socket, new Uint8Array(head));
+      } catch (error) {
+        refuse(socket, 500, (error as Error).message);
+      }
+    });
   }
 
-  /** Starts a streaming server for `backend`. */
-  static listen(backend: StreamingBackend, options: StreamingServerOptions = {}): StreamingServer {
-    return new StreamingServer(backend, options);
+  /** Starts a streaming server for `backend`; resolves once it listens. */
+  static async listen(
+    backend: StreamingBackend,
+    options: StreamingServerOptions = {},
+  ): Promise<StreamingServer> {
+    const { hostname, port } = parseAddress(options.address ?? "127.0.0.1:0");
+    const server = http.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, hostname, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    return new StreamingServer(backend, server, options.tokenTtlMs);
   }
 
   /** `Exec`: checks the request and the container; returns the URL to stream it from. */
@@ -194,75 +265,134 @@ export class StreamingServer {
     return { url: `${this.baseUrl}/portforward/${token}` };
   }
 
-  #handle(request: Request): Response {
-    const m = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)$/.exec(new URL(request.url).pathname);
-    if (!m) return Response.json({ error: "not found" }, { status: 404 });
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      // SPDY (`Upgrade: SPDY/3.1`) is the other transport clients may ask for; box speaks only
-      // WebSocket, and saying so plainly beats a hung upgrade.
-      return Response.json(
-        { error: "box's streaming server speaks WebSocket (channel.k8s.io) only" },
-        { status: 400 },
-      );
+  #track(session: Promise<void>): void {
+    const tracked = session.catch(() => {}).finally(() => this.#sessions.delete(tracked));
+    this.#sessions.add(tracked);
+  }
+
+  #upgrade(request: http.IncomingMessage, socket: Duplex, head: Uint8Array): void {
+    const url = new URL(request.url ?? "/", "http://streaming");
+    const m = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)$/.exec(url.pathname);
+    if (!m) return refuse(socket, 404, "not found");
+    const transport = String(request.headers.upgrade ?? "").toLowerCase();
+    if (transport !== "websocket" && transport !== "spdy/3.1") {
+      return refuse(socket, 400, `cannot upgrade to '${transport}': use websocket or SPDY/3.1`);
     }
     const pending = this.#tokens.take(m[2]);
     if (!pending || pending.kind !== m[1]) {
-      return Response.json({ error: "unknown or expired streaming token" }, { status: 404 });
+      return refuse(socket, 404, "unknown or expired streaming token");
     }
+    if (transport === "spdy/3.1") return this.#upgradeSpdy(request, socket, head, pending);
     const protocols = pending.kind === "portforward"
       ? PORTFORWARD_PROTOCOLS
       : REMOTECOMMAND_PROTOCOLS;
-    const protocol = negotiateProtocol(request.headers.get("sec-websocket-protocol"), protocols);
+    const offered = request.headers["sec-websocket-protocol"];
+    const protocol = negotiateProtocol(
+      Array.isArray(offered) ? offered.join(",") : offered ?? null,
+      protocols,
+    );
     if (!protocol) {
-      return Response.json(
-        { error: `no supported subprotocol offered; use one of ${protocols.join(", ")}` },
-        { status: 400 },
+      return refuse(
+        socket,
+        400,
+        `no supported subprotocol offered; use one of ${protocols.join(", ")}`,
       );
     }
-    const { socket, response } = Deno.upgradeWebSocket(request, { protocol: protocol.name });
-    this.#sockets.add(socket);
-    socket.addEventListener("close", () => this.#sockets.delete(socket));
-    let session: Promise<void>;
-    if (pending.kind === "portforward") {
-      const channels = new ChannelSocket(socket, protocol, pending.ports.map((_, i) => 2 * i));
-      session = this.#portForward(channels, pending.netns, pending.ports, request);
-    } else {
-      const channels = new ChannelSocket(socket, protocol, [Channel.stdin, Channel.resize]);
-      session = pending.kind === "exec"
-        ? this.#exec(channels, pending.containerId, pending.request)
-        : this.#attach(channels, pending.containerId, pending.request);
-    }
-    const tracked = session.catch(() => {}).finally(() => this.#sessions.delete(tracked));
-    this.#sessions.add(tracked);
-    return response;
+    const websockets = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      handleProtocols: () => protocol.name,
+    });
+    websockets.handleUpgrade(request, socket, Buffer.from(head), (upgraded) => {
+      const open = upgraded as MessageSocket;
+      this.#track(this.#websocketSession(open, protocol, pending, url));
+    });
   }
 
-  /** Tells the client the streams are up, as the kubelet does: an empty frame on the first. */
-  async #announce(channels: ChannelSocket, request: { stdout?: boolean; stderr?: boolean }) {
-    await channels.opened;
+  #websocketSession(
+    socket: MessageSocket,
+    protocol: NegotiatedProtocol,
+    pending: Pending,
+    url: URL,
+  ): Promise<void> {
+    if (pending.kind === "portforward") {
+      const channels = new ChannelSocket(socket, protocol, pending.ports.map((_, i) => 2 * i));
+      return this.#websocketPortForward(channels, pending.netns, pending.ports, url);
+    }
+    const channels = new ChannelSocket(socket, protocol, [Channel.stdin, Channel.resize]);
+    return pending.kind === "exec"
+      ? this.#exec(channels, pending.containerId, pending.request)
+      : this.#attach(channels, pending.containerId, pending.request);
+  }
+
+  #upgradeSpdy(request: http.IncomingMessage, socket: Duplex, head: Uint8Array, pending: Pending) {
+    const header = request.headers["x-stream-protocol-version"];
+    const offered = (Array.isArray(header) ? header.join(",") : header ?? "").split(",")
+      .map((p) => p.trim()).filter(Boolean);
+    const supported = pending.kind === "portforward"
+      ? [SPDY_PORTFORWARD_PROTOCOL]
+      : SPDY_REMOTECOMMAND_PROTOCOLS;
+    // A client that names no protocol speaks the first one there was.
+    const chosen = offered.length === 0
+      ? supported.at(-1)!
+      : supported.find((p) => offered.includes(p));
+    if (!chosen) {
+      return refuse(
+        socket,
+        403,
+        `no supported stream protocol offered; use one of ${supported.join(", ")}`,
+      );
+    }
+    socket.write(
+      "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n" +
+        `X-Stream-Protocol-Version: ${chosen}\r\n\r\n`,
+    );
+    if (pending.kind === "portforward") {
+      const connection = new SpdyConnection(
+        socket,
+        head,
+        portForwardStreams((pair) =>
+          this.#track(this.#spdyForward(pending.netns, pending.ports, pair))
+        ),
+      );
+      this.#track(connection.closed);
+      return;
+    }
+    const version = chosen === "channel.k8s.io" ? 1 : Number(chosen[1]);
+    const channels = new SpdyChannels(version, expectedStreams(pending.request, version));
+    channels.bind(new SpdyConnection(socket, head, (stream) => channels.accept(stream)));
+    this.#track((async () => {
+      try {
+        await channels.ready;
+      } catch {
+        return await channels.close();
+      }
+      if (pending.kind === "exec") await this.#exec(channels, pending.containerId, pending.request);
+      else await this.#attach(channels, pending.containerId, pending.request);
+    })());
+  }
+
+  /** Tells a WebSocket client the streams are up, as the kubelet does: an empty first frame. */
+  async #announce(channels: StreamChannels, request: { stdout?: boolean; stderr?: boolean }) {
     const first = request.stdout ? Channel.stdout : request.stderr ? Channel.stderr : Channel.error;
     await channels.send(first, new Uint8Array());
   }
 
-  async #finish(channels: ChannelSocket, exitCode: number | undefined): Promise<void> {
-    const status = exitCode === undefined
-      ? undefined
-      : exitStatusFrame(channels.protocol, exitCode);
+  async #finish(channels: StreamChannels, exitCode: number | undefined): Promise<void> {
+    const status = exitCode === undefined ? undefined : exitStatusFrame(channels, exitCode);
     if (status) await channels.send(Channel.error, status);
     await channels.close();
   }
 
-  async #fail(channels: ChannelSocket, error: unknown): Promise<void> {
-    await channels.opened.catch(() => {});
+  async #fail(channels: StreamChannels, error: unknown): Promise<void> {
     const message = error instanceof Error ? error.message : String(error);
-    await channels.send(Channel.error, failureFrame(channels.protocol, message));
+    await channels.send(Channel.error, failureFrame(channels, message));
     await channels.close();
   }
 
-  async #exec(channels: ChannelSocket, containerId: string, request: CriExecRequest) {
+  async #exec(channels: StreamChannels, containerId: string, request: CriExecRequest) {
     let process: ExecProcess;
     try {
-      await channels.opened;
       process = await this.#backend.execInContainer(containerId, request.cmd, !!request.tty);
     } catch (error) {
       return await this.#fail(channels, error);
@@ -276,10 +406,10 @@ export class StreamingServer {
     const resizes = this.#resizes(channels, process);
     const outputs = [
       request.stdout
-        ? channels.pump(Channel.stdout, process.stdout)
+        ? pumpInto(channels, Channel.stdout, process.stdout)
         : process.stdout.cancel().catch(() => {}),
       request.stderr
-        ? channels.pump(Channel.stderr, process.stderr)
+        ? pumpInto(channels, Channel.stderr, process.stderr)
         : process.stderr.cancel().catch(() => {}),
     ];
     const status = await process.status;
@@ -288,22 +418,30 @@ export class StreamingServer {
     await Promise.all([input, resizes]);
   }
 
-  async #resizes(channels: ChannelSocket, process: ExecProcess): Promise<void> {
+  async #resizes(channels: StreamChannels, process: ExecProcess): Promise<void> {
     const reader = channels.inbound(Channel.resize).getReader();
+    let pending = "";
     for (;;) {
       const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
       if (done || !value) return;
-      const size = parseResize(value);
-      if (size && process.resize) await process.resize(size.rows, size.cols).catch(() => {});
+      // Over SPDY sizes arrive as newline-separated JSON in a byte stream; over WebSocket one
+      // a frame. Both read the same way.
+      pending += new TextDecoder().decode(value);
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      if (pending.trim().endsWith("}")) lines.push(pending), pending = "";
+      for (const line of lines) {
+        const size = parseResize(new TextEncoder().encode(line));
+        if (size && process.resize) await process.resize(size.rows, size.cols).catch(() => {});
+      }
     }
   }
 
-  async #attach(channels: ChannelSocket, containerId: string, request: CriAttachRequest) {
+  async #attach(channels: StreamChannels, containerId: string, request: CriAttachRequest) {
     const detached = new AbortController();
     channels.closed.then(() => detached.abort());
     let attached: AttachedContainer;
     try {
-      await channels.opened;
       attached = await this.#backend.attachContainer(containerId, detached.signal);
       if (request.stdin && !attached.stdin) {
         throw new A3sError(
@@ -330,7 +468,7 @@ export class StreamingServer {
   }
 
   async #attachInput(
-    channels: ChannelSocket,
+    channels: StreamChannels,
     stdin: NonNullable<AttachedContainer["stdin"]>,
   ): Promise<void> {
     const reader = channels.inbound(Channel.stdin).getReader();
@@ -347,16 +485,15 @@ export class StreamingServer {
     }
   }
 
-  async #portForward(
+  async #websocketPortForward(
     channels: ChannelSocket,
     netns: string,
     allowed: number[],
-    request: Request,
+    url: URL,
   ): Promise<void> {
-    await channels.opened;
-    // A WebSocket client names its ports in the query (`?port=80&port=8080`); they must be among
+    // A WebSocket client names its ports in the query (`?port=80&port=8080`); they must be
     // those the PortForward call was made for, when it named any.
-    const query = new URL(request.url).searchParams.getAll("port").flatMap((p) => p.split(","));
+    const query = url.searchParams.getAll("port").flatMap((p) => p.split(","));
     const ports = query.length ? query.map(Number) : allowed;
     const refused = ports.find((p) => allowed.length > 0 && !allowed.includes(p));
     if (refused !== undefined || ports.length === 0 || ports.length !== allowed.length) {
@@ -391,16 +528,30 @@ export class StreamingServer {
     await channels.close();
   }
 
+  async #spdyForward(netns: string, allowed: number[], pair: ForwardPair): Promise<void> {
+    let failure: string | undefined;
+    if (allowed.length > 0 && !allowed.includes(pair.port)) {
+      failure = `port ${pair.port} was not part of the PortForward request`;
+    } else {
+      const result = await dialInNetns(
+        netns,
+        pair.port,
+        pair.data.inbound,
+        (chunk) => pair.data.write(chunk),
+      );
+      if (result.error) failure = `error forwarding port ${pair.port} to pod: ${result.error}`;
+    }
+    if (failure) await pair.error.write(new TextEncoder().encode(failure));
+    await pair.error.close();
+    await pair.data.close();
+  }
+
   /** Stops listening and ends every open stream. */
   async close(): Promise<void> {
-    for (const socket of this.#sockets) {
-      try {
-        socket.close(1001, "server shutting down");
-      } catch {
-        // Already closing.
-      }
-    }
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const socket of this.#connections) socket.destroy();
+    this.#websockets.close();
     await Promise.all([...this.#sessions]);
-    await this.#server.shutdown();
+    await closed;
   }
 }

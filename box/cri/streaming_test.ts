@@ -22,6 +22,8 @@ import {
   REMOTECOMMAND_PROTOCOLS,
 } from "./remotecommand.ts";
 import { StreamTokens } from "./stream_tokens.ts";
+import { SPDY_DICTIONARY } from "./spdy.ts";
+import { connectSpdy } from "./_spdy_test_client.ts";
 
 Deno.test("stream tokens: single use, and worthless once expired", () => {
   let now = 1000;
@@ -70,6 +72,18 @@ Deno.test("channel protocol: negotiation, frames, v5 close and the v4 exit statu
     cols: 100,
   });
   assertEquals(parseResize(new TextEncoder().encode('{"Width":-1}')), undefined);
+});
+
+Deno.test("spdy: the header dictionary is SPDY/3's, byte for byte (length and Adler-32)", () => {
+  let a = 1;
+  let b = 0;
+  for (const byte of SPDY_DICTIONARY) {
+    a = (a + byte) % 65521;
+    b = (b + a) % 65521;
+  }
+  assertEquals(SPDY_DICTIONARY.length, 1423);
+  // The checksum zlib puts in the header of every stream compressed with this dictionary.
+  assertEquals(((b << 16) | a) >>> 0, 0xe3c6a7c2);
 });
 
 /** What a client saw on one streaming connection. */
@@ -153,7 +167,7 @@ const canRun = Deno.uid() === 0 &&
     .catch(() => false));
 
 Deno.test({
-  name: "cri streaming: exec, attach and port-forward over WebSocket against real pods",
+  name: "cri streaming: exec, attach and port-forward over WebSocket and SPDY against real pods",
   ignore: !canRun,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -286,6 +300,69 @@ Deno.test({
       };
       const refused = await connect(closed.url, ["v4.channel.k8s.io"], () => {});
       assert(/error forwarding port 9/.test(text(refused, 1).slice(2)), text(refused, 1));
+
+      // The same over SPDY/3.1, as the kubelet and crictl stream: one stream per channel.
+      const spdyExec = await rt.Exec({
+        container_id: app,
+        cmd: ["sh", "-c", "read line; echo spdy:$line; echo spdy-err >&2; exit 4"],
+        stdin: true,
+        stdout: true,
+        stderr: true,
+      }) as { url: string };
+      const spdy = await connectSpdy(spdyExec.url, ["v4.channel.k8s.io", "v3.channel.k8s.io"]);
+      assertEquals(spdy.protocol, "v4.channel.k8s.io");
+      const errorStream = await spdy.open({ streamType: "error" });
+      const stdinStream = await spdy.open({ streamType: "stdin" });
+      const stdoutStream = await spdy.open({ streamType: "stdout" });
+      const stderrStream = await spdy.open({ streamType: "stderr" });
+      await spdy.send(stdinStream, "over-spdy\n", true);
+      await Promise.all([errorStream.finished, stdoutStream.finished, stderrStream.finished]);
+      assertEquals(stdoutStream.text(), "spdy:over-spdy\n");
+      assertEquals(stderrStream.text(), "spdy-err\n");
+      const spdyStatus = JSON.parse(errorStream.text());
+      assertEquals(spdyStatus.details.causes[0], { reason: "ExitCode", message: "4" });
+      await spdy.closed;
+
+      const spdyTty = await rt.Exec({
+        container_id: app,
+        cmd: ["sh", "-c", "sleep 0.3; stty size"],
+        tty: true,
+        stdout: true,
+      }) as { url: string };
+      const ttyClient = await connectSpdy(spdyTty.url, ["v4.channel.k8s.io"]);
+      const ttyError = await ttyClient.open({ streamType: "error" });
+      const ttyOut = await ttyClient.open({ streamType: "stdout" });
+      const resize = await ttyClient.open({ streamType: "resize" });
+      await ttyClient.send(resize, JSON.stringify({ Width: 77, Height: 21 }) + "\n");
+      await Promise.all([ttyError.finished, ttyOut.finished]);
+      assert(ttyOut.text().includes("21 77"), ttyOut.text());
+      assertEquals(JSON.parse(ttyError.text()).status, "Success");
+      ttyClient.close();
+
+      // Port forward over SPDY: a pair of streams per connection, two connections on one session.
+      const spdyForward = await rt.PortForward({ pod_sandbox_id: web.id, port: [8080] }) as {
+        url: string;
+      };
+      const forwarder = await connectSpdy(spdyForward.url, ["portforward.k8s.io"]);
+      assertEquals(forwarder.protocol, "portforward.k8s.io");
+      for (const requestId of ["0", "1"]) {
+        const error = await forwarder.open({
+          streamType: "error",
+          port: "8080",
+          requestID: requestId,
+        });
+        const data = await forwarder.open({
+          streamType: "data",
+          port: "8080",
+          requestID: requestId,
+        });
+        await forwarder.send(data, "GET /index.html HTTP/1.0\r\n\r\n");
+        await data.finished;
+        assert(data.text().includes("hello-from-pod"), data.text());
+        await error.finished;
+        assertEquals(error.text(), "");
+      }
+      forwarder.close();
 
       // Attach with stdin: the main process reads what the client types.
       const echo = await container(
