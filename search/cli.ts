@@ -111,7 +111,13 @@ async function openService(
   const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
   try {
     const service = await SearchService.open(store, config.search as SearchConfig);
-    return Object.assign(service, { close: () => store.close() });
+    const closeBrowser = service.close.bind(service);
+    return Object.assign(service, {
+      close: async () => {
+        await closeBrowser();
+        await store.close();
+      },
+    });
   } catch (error) {
     await store.close();
     throw error;

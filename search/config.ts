@@ -14,6 +14,14 @@ export const LOCAL_ENGINE = "local";
 /** Every engine name a request or the config may use. */
 export const ENGINE_NAMES: readonly string[] = [LOCAL_ENGINE, ...Object.keys(WEB_ENGINES)];
 
+/** Engines whose page a headless browser can render: the HTML ones, not the JSON APIs. */
+const BROWSER_ENGINES = Object.values(WEB_ENGINES).filter((e) => e.readySelector).map((e) =>
+  e.name
+);
+
+/** Debian's Chromium, which `apt-get install chromium` puts here. */
+export const DEFAULT_BROWSER = "/usr/bin/chromium";
+
 /** One engine's settings, validated. */
 export interface EngineSettings {
   /** Asked when a search names no engines; unset: on for `local`, off for the web engines. */
@@ -24,6 +32,12 @@ export interface EngineSettings {
   weight: number;
   /** Overrides the section's `timeoutMs` for this engine. */
   timeoutMs?: number;
+  /**
+   * How its page is loaded: `http` (the default) fetches the server's HTML; `browser` loads it
+   * in headless Chromium and parses the page as its scripts left it, for engines that build
+   * their results with JavaScript. Slower (a browser page per query), so off unless needed.
+   */
+  render?: "http" | "browser";
 }
 
 /** One engine's settings as written in the config. */
@@ -45,6 +59,14 @@ export interface SearchConfig {
   maxQueryLength: number;
   /** What `POST /search/v1/index` may read and fetch on a caller's behalf. */
   fetchPolicy: AccessPolicyConfig;
+  /** The headless browser that engines with `render: "browser"` use. */
+  browser: BrowserSettings;
+}
+
+/** The headless browser for engines whose page needs script. */
+export interface BrowserSettings {
+  /** The Chromium binary (default Debian's `/usr/bin/chromium`). */
+  executablePath: string;
 }
 
 /** The `search` section as written in the config: every key optional. */
@@ -63,6 +85,8 @@ export interface SearchConfigInput {
   maxQueryLength?: number;
   /** What `POST /search/v1/index` may read and fetch (default: the access policy's defaults). */
   fetchPolicy?: AccessPolicyConfigInput;
+  /** The headless browser for `render: "browser"` engines (default `/usr/bin/chromium`). */
+  browser?: Partial<BrowserSettings>;
 }
 
 /** Validates one engine's settings and fills in its defaults. */
@@ -75,6 +99,8 @@ export const EngineSettingsSchema: z.ZodType<EngineSettings, EngineSettingsInput
   weight: z.number().positive().max(100).default(1),
   /** Overrides the section's `timeoutMs` for this engine. */
   timeoutMs: z.number().int().positive().max(120_000).optional(),
+  /** `browser` loads the page in headless Chromium, for engines that build results in script. */
+  render: z.enum(["http", "browser"]).optional(),
 });
 
 /** The `search` section's schema; every key defaulted, so `{}` is valid. */
@@ -82,6 +108,12 @@ export const SearchConfigSchema: z.ZodType<SearchConfig, SearchConfigInput> = z.
   engines: z.record(z.string(), EngineSettingsSchema).default({}).refine(
     (engines) => Object.keys(engines).every((name) => ENGINE_NAMES.includes(name)),
     { message: `engine names are ${ENGINE_NAMES.join(", ")}` },
+  ).refine(
+    (engines) =>
+      Object.entries(engines).every(([name, settings]) =>
+        settings.render !== "browser" || WEB_ENGINES[name]?.readySelector !== undefined
+      ),
+    { message: `render: "browser" applies to HTML engines only (${BROWSER_ENGINES.join(", ")})` },
   ),
   /** Per-engine deadline; a slower engine is reported as a timeout, never waited for. */
   timeoutMs: z.number().int().positive().max(120_000).default(3000),
@@ -97,6 +129,10 @@ export const SearchConfigSchema: z.ZodType<SearchConfig, SearchConfigInput> = z.
   maxQueryLength: z.number().int().positive().max(10_000).default(500),
   /** What `POST /search/v1/index` may read and fetch on a caller's behalf. */
   fetchPolicy: AccessPolicyConfigSchema.default(() => AccessPolicyConfigSchema.parse({})),
+  /** The headless browser for engines with `render: "browser"`. */
+  browser: z.object({
+    executablePath: z.string().min(1).default(DEFAULT_BROWSER),
+  }).default({ executablePath: DEFAULT_BROWSER }),
 });
 
 /** The section with every default, as `serve` hands it over for `{}`. */

@@ -38,6 +38,11 @@ export interface EngineAdapter {
   readonly defaultWeight: number;
   /** The request for one page of `query`, sent to `baseUrl` (the default or the configured one). */
   buildRequest(query: EngineQuery, baseUrl: string): EngineRequest;
+  /**
+   * A CSS selector present once the results are on the page, which a headless browser waits
+   * for when the engine runs with `render: "browser"`; unset: it waits for the network to settle.
+   */
+  readonly readySelector?: string;
   /** Results of one page, positions from 1; throws {@linkcode EngineError} for block pages. */
   parse(response: EngineResponse, query: EngineQuery): EngineResult[];
 }

@@ -2,7 +2,8 @@
  * Runs one adapter for one query: builds the request, fetches it under a timeout, and turns
  * every way it can go wrong into an {@linkcode EngineError}, so one engine never fails a search.
  */
-import type { EngineAdapter, EngineResponse } from "./engine.ts";
+import type { BrowserPages } from "./browser_pages.ts";
+import type { EngineAdapter, EngineRequest, EngineResponse } from "./engine.ts";
 import { EngineError, type EngineQuery, type EngineResult } from "./types.ts";
 
 /** The largest response body read: result pages are far smaller; anything bigger is abuse. */
@@ -18,6 +19,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** The fetch to use (default the global one); tests and proxies swap it. */
   fetch?: typeof fetch;
+  /** Loads the page in this headless browser instead of fetching it (`render: "browser"`). */
+  browser?: BrowserPages;
 }
 
 async function readBody(response: Response): Promise<string> {
@@ -43,9 +46,29 @@ export async function runEngine(
     throw new EngineError("http_error", `${adapter.name} has no base URL configured`);
   }
   const request = adapter.buildRequest(query, options.baseUrl);
+  const response = options.browser
+    ? await options.browser.load(adapter.name, request, {
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      readySelector: adapter.readySelector,
+    })
+    : await fetchPage(adapter, request, options);
+  try {
+    return adapter.parse(response, query);
+  } catch (error) {
+    if (error instanceof EngineError) throw error;
+    throw new EngineError("parse_error", `${adapter.name}: ${(error as Error).message}`);
+  }
+}
+
+/** Fetches the server's page; throws only {@linkcode EngineError}. */
+async function fetchPage(
+  adapter: EngineAdapter,
+  request: EngineRequest,
+  options: RunOptions,
+): Promise<EngineResponse> {
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  let response: EngineResponse;
   try {
     const answer = await (options.fetch ?? fetch)(request.url, {
       method: request.method ?? "GET",
@@ -54,7 +77,7 @@ export async function runEngine(
       redirect: "follow",
       signal,
     });
-    response = {
+    return {
       status: answer.status,
       url: answer.url || request.url,
       contentType: answer.headers.get("content-type") ?? "",
@@ -67,11 +90,5 @@ export async function runEngine(
     }
     const message = error instanceof Error ? error.message : String(error);
     throw new EngineError("network_error", `${adapter.name}: ${message}`);
-  }
-  try {
-    return adapter.parse(response, query);
-  } catch (error) {
-    if (error instanceof EngineError) throw error;
-    throw new EngineError("parse_error", `${adapter.name}: ${(error as Error).message}`);
   }
 }

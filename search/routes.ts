@@ -227,6 +227,8 @@ export function searchModule(): A3sModule<SearchConfig, SearchService> {
     access: SEARCH_ACCESS,
     async start(ctx) {
       const service = await SearchService.open(ctx.store, ctx.config, { logger: ctx.logger });
+      // A headless browser started for `render: "browser"` engines must not outlive the server.
+      ctx.shutdown.addEventListener("abort", () => void service.close(), { once: true });
       const policy = new AccessPolicy(ctx.config.fetchPolicy, {
         audit: (event, fields) => ctx.logger.warn(event, fields),
       });

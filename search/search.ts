@@ -5,6 +5,7 @@
  */
 import { type Logger, type Store, ValidationError } from "@a3s/common";
 import { counter, histogram } from "@a3s/common";
+import { BrowserPages } from "./browser_pages.ts";
 import { CircuitBreakers } from "./circuit_breaker.ts";
 import { ResultCache } from "./cache.ts";
 import { ENGINE_NAMES, LOCAL_ENGINE, type SearchConfig } from "./config.ts";
@@ -91,6 +92,7 @@ export interface SearchServiceOptions {
 /** The search module's core, shared by the library API, the routes and the CLI. */
 export class SearchService {
   readonly #breakers: CircuitBreakers;
+  #browser?: BrowserPages;
   /** The agent's memories in the local index: `upsert`, `remove` and `sync` by memory id. */
   readonly memory: MemoryIndex;
 
@@ -268,6 +270,7 @@ export class SearchService {
         timeoutMs,
         signal: options.signal,
         fetch: this.options.fetch,
+        browser: this.config.engines[name]?.render === "browser" ? this.#browserPages() : undefined,
       });
       this.#breakers.succeeded(name);
       await this.cache.set(key, results).catch((error) => this.#cacheFailed(error));
@@ -276,6 +279,19 @@ export class SearchService {
       this.#breakers.failed(name);
       return stat([], false, toEngineError(name, error));
     }
+  }
+
+  /** The headless browser, started on the first search that needs it. */
+  #browserPages(): BrowserPages {
+    this.#browser ??= new BrowserPages(this.config.browser.executablePath);
+    return this.#browser;
+  }
+
+  /** Stops the headless browser, if a search started one; the store stays open (the caller's). */
+  async close(): Promise<void> {
+    const browser = this.#browser;
+    this.#browser = undefined;
+    await browser?.close();
   }
 
   #cacheFailed(error: unknown): undefined {

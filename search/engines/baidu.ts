@@ -13,6 +13,9 @@ import {
 } from "../engine.ts";
 import { firstText, parseDocument, resolveHref, textOf } from "../_html.ts";
 
+/** One organic result each; also what a browser waits for before reading the page. */
+const RESULT_BLOCKS = "#content_left div.c-container";
+
 const DAY_SECONDS = 86_400;
 const SPAN = { day: 1, week: 7, month: 31, year: 365 } as const;
 
@@ -20,6 +23,7 @@ export const baidu: EngineAdapter = {
   name: "baidu",
   defaultBaseUrl: "https://www.baidu.com",
   defaultWeight: 1,
+  readySelector: RESULT_BLOCKS,
   buildRequest(query, baseUrl) {
     let gpc: string | undefined;
     if (query.timeRange) {
@@ -46,7 +50,7 @@ export const baidu: EngineAdapter = {
     checkStatus("baidu", response);
     const root = parseDocument(response.body);
     const raw = [];
-    for (const block of root.querySelectorAll("#content_left div.c-container")) {
+    for (const block of root.querySelectorAll(RESULT_BLOCKS)) {
       // The result card nests an inner c-container; the outer one carries the target in `mu`.
       if (block.parentElement?.closest("div.c-container")) continue;
       const link = block.querySelector("h3 a");

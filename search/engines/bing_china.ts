@@ -13,6 +13,9 @@ import {
 } from "../engine.ts";
 import { firstText, parseDocument, resolveHref, textOf } from "../_html.ts";
 
+/** One organic result each; also what a browser waits for before reading the page. */
+const RESULT_BLOCKS = "#b_results > li.b_algo";
+
 const SAFE = { off: "off", moderate: "moderate", strict: "strict" } as const;
 const TIME = { day: 'ex1:"ez1"', week: 'ex1:"ez2"', month: 'ex1:"ez3"', year: undefined } as const;
 
@@ -42,6 +45,7 @@ export const bingChina: EngineAdapter = {
   name: "bing_china",
   defaultBaseUrl: "https://cn.bing.com",
   defaultWeight: 1,
+  readySelector: RESULT_BLOCKS,
   buildRequest(query, baseUrl) {
     return {
       url: joinUrl(baseUrl, "/search", {
@@ -63,7 +67,7 @@ export const bingChina: EngineAdapter = {
     checkStatus("bing_china", response);
     const root = parseDocument(response.body);
     const raw = [];
-    for (const block of root.querySelectorAll("#b_results > li.b_algo")) {
+    for (const block of root.querySelectorAll(RESULT_BLOCKS)) {
       const link = block.querySelector("h2 a");
       if (!link) continue;
       raw.push({

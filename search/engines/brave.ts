@@ -13,12 +13,16 @@ import {
 } from "../engine.ts";
 import { firstText, parseDocument, textOf } from "../_html.ts";
 
+/** One organic result each; also what a browser waits for before reading the page. */
+const RESULT_BLOCKS = '#results div.snippet[data-type="web"]';
+
 const TIME = { day: "pd", week: "pw", month: "pm", year: "py" } as const;
 
 export const brave: EngineAdapter = {
   name: "brave",
   defaultBaseUrl: "https://search.brave.com",
   defaultWeight: 1,
+  readySelector: RESULT_BLOCKS,
   buildRequest(query, baseUrl) {
     const cookies = [`safesearch=${query.safeSearch}`, "useLocation=0"];
     if (query.language) cookies.push(`ui_lang=${query.language}`);
@@ -40,7 +44,7 @@ export const brave: EngineAdapter = {
     checkStatus("brave", response);
     const root = parseDocument(response.body);
     const raw = [];
-    for (const block of root.querySelectorAll('#results div.snippet[data-type="web"]')) {
+    for (const block of root.querySelectorAll(RESULT_BLOCKS)) {
       const link = block.querySelector("a[href^='http']");
       raw.push({
         url: link?.getAttribute("href") ?? "",

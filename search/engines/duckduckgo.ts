@@ -12,6 +12,9 @@ import {
 } from "../engine.ts";
 import { type HtmlElement, parseDocument, resolveHref, textOf } from "../_html.ts";
 
+/** One organic result each; also what a browser waits for before reading the page. */
+const RESULT_BLOCKS = "div.result";
+
 const SAFE = { off: "-2", moderate: "-1", strict: "1" } as const;
 const TIME = { day: "d", week: "w", month: "m", year: "y" } as const;
 
@@ -47,6 +50,7 @@ export const duckduckgo: EngineAdapter = {
   name: "duckduckgo",
   defaultBaseUrl: "https://html.duckduckgo.com",
   defaultWeight: 1,
+  readySelector: RESULT_BLOCKS,
   buildRequest(query, baseUrl) {
     return {
       url: joinUrl(baseUrl, "/html/", {
@@ -68,7 +72,7 @@ export const duckduckgo: EngineAdapter = {
     checkStatus("duckduckgo", response);
     const root = parseDocument(response.body);
     const raw = [];
-    for (const block of root.querySelectorAll("div.result")) {
+    for (const block of root.querySelectorAll(RESULT_BLOCKS)) {
       const classes = block.getAttribute("class") ?? "";
       if (/\bresult--ad\b/.test(classes)) continue;
       const link = block.querySelector("a.result__a");

@@ -13,6 +13,9 @@ import {
 } from "../engine.ts";
 import { firstText, type HtmlElement, parseDocument, resolveHref, textOf } from "../_html.ts";
 
+/** One organic result each; also what a browser waits for before reading the page. */
+const RESULT_BLOCKS = "#search div.g, #main div.Gx5Zad";
+
 const SAFE = { off: "off", moderate: "medium", strict: "active" } as const;
 const TIME = { day: "qdr:d", week: "qdr:w", month: "qdr:m", year: "qdr:y" } as const;
 
@@ -38,6 +41,7 @@ export const google: EngineAdapter = {
   name: "google",
   defaultBaseUrl: "https://www.google.com",
   defaultWeight: 1,
+  readySelector: RESULT_BLOCKS,
   buildRequest(query, baseUrl) {
     return {
       url: joinUrl(baseUrl, "/search", {
@@ -61,7 +65,7 @@ export const google: EngineAdapter = {
     checkStatus("google", response);
     const root = parseDocument(response.body);
     const raw = [];
-    for (const block of root.querySelectorAll("#search div.g, #main div.Gx5Zad")) {
+    for (const block of root.querySelectorAll(RESULT_BLOCKS)) {
       // A div.g nested in another (sitelinks, "people also ask") repeats or is no result.
       if (block.parentElement?.closest("div.g")) continue;
       const link = resultLink(block);

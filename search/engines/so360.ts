@@ -12,12 +12,16 @@ import {
 } from "../engine.ts";
 import { firstText, parseDocument, resolveHref, textOf } from "../_html.ts";
 
+/** One organic result each; also what a browser waits for before reading the page. */
+const RESULT_BLOCKS = "li.res-list";
+
 const TIME = { day: "d", week: "w", month: "m", year: "y" } as const;
 
 export const so360: EngineAdapter = {
   name: "so360",
   defaultBaseUrl: "https://www.so.com",
   defaultWeight: 1,
+  readySelector: RESULT_BLOCKS,
   buildRequest(query, baseUrl) {
     return {
       url: joinUrl(baseUrl, "/s", {
@@ -36,7 +40,7 @@ export const so360: EngineAdapter = {
     checkStatus("so360", response);
     const root = parseDocument(response.body);
     const raw = [];
-    for (const block of root.querySelectorAll("li.res-list")) {
+    for (const block of root.querySelectorAll(RESULT_BLOCKS)) {
       const link = block.querySelector("h3 a");
       if (!link) continue;
       raw.push({

@@ -13,12 +13,16 @@ import {
 } from "../engine.ts";
 import { firstText, parseDocument, resolveHref, textOf } from "../_html.ts";
 
+/** One organic result each; also what a browser waits for before reading the page. */
+const RESULT_BLOCKS = "div.vrwrap, div.rb";
+
 const TIME = { day: "1", week: "2", month: "3", year: "4" } as const;
 
 export const sogou: EngineAdapter = {
   name: "sogou",
   defaultBaseUrl: "https://www.sogou.com",
   defaultWeight: 1,
+  readySelector: RESULT_BLOCKS,
   buildRequest(query, baseUrl) {
     return {
       url: joinUrl(baseUrl, "/web", {
@@ -38,7 +42,7 @@ export const sogou: EngineAdapter = {
     checkStatus("sogou", response);
     const root = parseDocument(response.body);
     const raw = [];
-    for (const block of root.querySelectorAll("div.vrwrap, div.rb")) {
+    for (const block of root.querySelectorAll(RESULT_BLOCKS)) {
       const link = block.querySelector("h3 a");
       if (!link) continue;
       const target = block.querySelector("[data-url]")?.getAttribute("data-url") ??
