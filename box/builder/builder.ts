@@ -8,7 +8,7 @@
  * manifest with gzip layers, ready for `box push`.
  */
 import { join } from "node:path";
-import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
+import { A3sError, AccessPolicy, NotFoundError, ValidationError } from "@a3s/common";
 import type { BoxManager } from "../manager.ts";
 import type { ImageStore } from "../image/store.ts";
 import {
@@ -25,12 +25,15 @@ import {
   dockerfileError,
   type Instruction,
   parseDockerfile,
+  parseInstruction,
   parsePairs,
   splitWords,
   substitute,
 } from "./dockerfile.ts";
 import { DockerIgnore } from "./dockerignore.ts";
-import { collectCopy } from "./copy_sources.ts";
+import { collectCopy, isUrlSource } from "./copy_sources.ts";
+import { fetchAddUrl } from "./add_url.ts";
+import { parseHealthcheck } from "./healthcheck.ts";
 import { upperToLayer } from "./layer_diff.ts";
 import { absoluteIn, resolveInRoot } from "./rootfs_path.ts";
 
@@ -60,6 +63,11 @@ export interface BuildOptions {
   log?: (line: string) => void;
   /** Output of `RUN` steps. */
   output?: (chunk: Uint8Array, stream: "stdout" | "stderr") => void;
+  /**
+   * Where `ADD <url>` may fetch from: the shared access policy. Without one, only public
+   * http(s) hosts (no loopback, private or metadata addresses).
+   */
+  policy?: AccessPolicy;
 }
 
 /** One executed instruction. */
@@ -368,17 +376,35 @@ export class ImageBuilder {
     const intoDir = rawDest.endsWith("/") || /(^|\/)\.{1,2}$/.test(rawDest) ||
       (absolute === workdir && absolute !== "/") || absolute === "/";
     const dest = absolute === "/" ? "/" : absolute + (intoDir ? "/" : "");
-    const entries = await collectCopy({
+    const sources = words.slice(0, -1);
+    const owner = parseOwner(step.flags.chown, step);
+    const mode = parseMode(step.flags.chmod, step);
+    const urls = step.name === "ADD" ? sources.filter(isUrlSource) : [];
+    const local = sources.filter((source) => !urls.includes(source));
+    const entries = local.length === 0 ? [] : await collectCopy({
       root,
       ignore: from === undefined ? ignore : undefined,
-      sources: words.slice(0, -1),
+      sources: local,
       dest,
-      owner: parseOwner(step.flags.chown, step),
-      mode: parseMode(step.flags.chmod, step),
+      owner,
+      mode,
       unpackArchives: step.name === "ADD",
       line: step.line,
       instruction: step.name,
+      intoDirectory: sources.length > 1,
     });
+    for (const url of urls) {
+      entries.push(
+        await fetchAddUrl(url, {
+          dest,
+          intoDirectory: dest.endsWith("/") || sources.length > 1,
+          policy: options.policy ?? new AccessPolicy(),
+          owner,
+          mode,
+          line: step.line,
+        }),
+      );
+    }
     const key = await hashText(stage.key, describe(step), dest, await contentKey(entries));
     return await this.#addLayer(stage, step, key, () => Promise.resolve(entries), false);
   }
@@ -442,6 +468,13 @@ export class ImageBuilder {
       case "MAINTAINER":
         config.Labels = { ...config.Labels, maintainer: text() };
         break;
+      case "HEALTHCHECK":
+        config.Healthcheck = parseHealthcheck(step);
+        break;
+      case "ONBUILD":
+        // Kept verbatim, as Docker does; they run when a build starts FROM this image.
+        config.OnBuild = [...(config.OnBuild ?? []), step.raw];
+        break;
       default:
         throw dockerfileError(step.line, `${step.name} cannot appear here`);
     }
@@ -480,6 +513,16 @@ export class ImageBuilder {
     const intermediates = new Set<string>();
     let stage: Stage | undefined;
     const targetName = options.target?.toLowerCase();
+    const execute = async (stage: Stage, step: Instruction): Promise<BuildStep> => {
+      const vars = { ...stage.args, ...envMap(stage.config) };
+      if (step.name === "RUN") return await this.#run(stage, step, options, intermediates);
+      if (step.name === "COPY" || step.name === "ADD") {
+        return await this.#copy(stage, step, options, stages, vars, ignore, intermediates);
+      }
+      this.#configure(stage, step, vars);
+      stage.key = await hashText(stage.key, describe(step));
+      return { line: step.line, instruction: describe(step), cached: false };
+    };
     try {
       for (const [i, step] of instructions.entries()) {
         options.log?.(`Step ${i + 1}/${instructions.length} : ${describe(step)}`);
@@ -523,20 +566,20 @@ export class ImageBuilder {
           stage.name = words[2]?.toLowerCase();
           stages.push(stage);
           steps.push({ line: step.line, instruction: describe(step), cached: false });
+          // A base image's ONBUILD triggers run first, as if written right after FROM; they are
+          // consumed here, not passed on to this image.
+          const triggers = earlier ? [] : stage.config.config?.OnBuild ?? [];
+          if (stage.config.config) delete stage.config.config.OnBuild;
+          for (const trigger of triggers) {
+            const parsed = parseInstruction(trigger, step.line);
+            if (!parsed) continue;
+            options.log?.(` # Executing ONBUILD trigger: ${trigger}`);
+            steps.push(await execute(stage, parsed));
+          }
           continue;
         }
         if (!stage) throw dockerfileError(step.line, "instruction before FROM");
-        const vars = { ...stage.args, ...envMap(stage.config) };
-        if (step.name === "RUN") steps.push(await this.#run(stage, step, options, intermediates));
-        else if (step.name === "COPY" || step.name === "ADD") {
-          steps.push(
-            await this.#copy(stage, step, options, stages, vars, ignore, intermediates),
-          );
-        } else {
-          this.#configure(stage, step, vars);
-          stage.key = await hashText(stage.key, describe(step));
-          steps.push({ line: step.line, instruction: describe(step), cached: false });
-        }
+        steps.push(await execute(stage, step));
       }
       const final = targetName ? stages.find((s) => s.name === targetName) : stage;
       if (!final) throw new ValidationError(`no build stage named '${options.target}'`, "target");

@@ -29,6 +29,13 @@ export interface CopyRequest {
   /** Names the instruction in errors. */
   line: number;
   instruction: string;
+  /** The destination is a directory whatever `sources` holds (an `ADD` mixing in URLs). */
+  intoDirectory?: boolean;
+}
+
+/** Whether a `COPY`/`ADD` source is a URL rather than a path in the context. */
+export function isUrlSource(source: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(source);
 }
 
 function fail(request: CopyRequest, message: string): ValidationError {
@@ -75,7 +82,8 @@ function relative(root: string, host: string): string {
 export async function collectCopy(request: CopyRequest): Promise<TarInput[]> {
   const entries: TarInput[] = [];
   const destParts = safeComponents(request.dest);
-  const destIsDir = request.dest.endsWith("/") || request.sources.length > 1;
+  const destIsDir = request.dest.endsWith("/") || request.sources.length > 1 ||
+    request.intoDirectory === true;
   const owner = request.owner ?? { uid: 0, gid: 0 };
   const target = (...more: string[]) => [...destParts, ...more].join("/");
   const ignored = (host: string) => request.ignore?.ignores(relative(request.root, host)) ?? false;
@@ -117,8 +125,8 @@ export async function collectCopy(request: CopyRequest): Promise<TarInput[]> {
 
   let matched = 0;
   for (const pattern of request.sources) {
-    if (/^[a-z]+:\/\//i.test(pattern)) {
-      throw fail(request, `from a URL is not supported ('${pattern}'); fetch it into the context`);
+    if (isUrlSource(pattern)) {
+      throw fail(request, `cannot take a URL ('${pattern}'): only ADD fetches URLs`);
     }
     for (const source of await expand(request, pattern)) {
       const host = await resolveInRoot(request.root, source);

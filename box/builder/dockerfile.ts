@@ -24,10 +24,12 @@ export const INSTRUCTIONS = [
   "STOPSIGNAL",
   "SHELL",
   "MAINTAINER",
+  "HEALTHCHECK",
+  "ONBUILD",
 ] as const;
 
-/** Docker instructions box knows but does not build. */
-const UNSUPPORTED = new Set(["HEALTHCHECK", "ONBUILD"]);
+/** Instructions an `ONBUILD` may not wrap (Docker's rule: no chains, no new stages). */
+const NOT_ON_BUILD = new Set(["ONBUILD", "FROM", "MAINTAINER"]);
 
 /** The Dockerfile instructions box builds (`FROM`, `RUN`, `COPY`...), upper-case. */
 export type InstructionName = typeof INSTRUCTIONS[number];
@@ -65,6 +67,40 @@ function parseJsonForm(raw: string): string[] | undefined {
 const FLAG = /^--([a-z-]+)=(\S*)\s*/;
 
 /**
+ * Parses one logical instruction (`RUN echo hi`) found on `line`: the keyword, `--flag=value`
+ * options and arguments. Also how `ONBUILD` triggers stored in an image are read back.
+ */
+export function parseInstruction(text: string, line: number): Instruction | undefined {
+  const match = /^(\S+)\s*([\s\S]*)$/.exec(text.trim());
+  if (!match) return undefined;
+  const keyword = match[1].toUpperCase();
+  if (!(INSTRUCTIONS as readonly string[]).includes(keyword)) {
+    throw dockerfileError(line, `unknown instruction '${match[1]}'`);
+  }
+  let rest = match[2].trim();
+  const flags: Record<string, string> = {};
+  // ONBUILD's arguments are a whole instruction; its flags belong to that one.
+  if (keyword !== "ONBUILD") {
+    for (let flag = FLAG.exec(rest); flag; flag = FLAG.exec(rest)) {
+      flags[flag[1]] = flag[2];
+      rest = rest.slice(flag[0].length);
+    }
+  }
+  const name = keyword as InstructionName;
+  if (rest === "" && name !== "RUN") {
+    throw dockerfileError(line, `${name} needs arguments`);
+  }
+  if (name === "ONBUILD") {
+    const inner = /^\S+/.exec(rest)![0].toUpperCase();
+    if (NOT_ON_BUILD.has(inner)) {
+      throw dockerfileError(line, `ONBUILD cannot wrap ${inner}`);
+    }
+    parseInstruction(rest, line);
+  }
+  return { name, line, flags, raw: rest, json: parseJsonForm(rest) };
+}
+
+/**
  * Parses a Dockerfile into instructions.
  *
  * @example
@@ -82,24 +118,8 @@ export function parseDockerfile(text: string): Instruction[] {
     if (!pending) return;
     const { line, text } = pending;
     pending = undefined;
-    const match = /^(\S+)\s*([\s\S]*)$/.exec(text.trim());
-    if (!match) return;
-    const keyword = match[1].toUpperCase();
-    if (UNSUPPORTED.has(keyword)) throw dockerfileError(line, `${keyword} is not supported`);
-    if (!(INSTRUCTIONS as readonly string[]).includes(keyword)) {
-      throw dockerfileError(line, `unknown instruction '${match[1]}'`);
-    }
-    let rest = match[2].trim();
-    const flags: Record<string, string> = {};
-    for (let flag = FLAG.exec(rest); flag; flag = FLAG.exec(rest)) {
-      flags[flag[1]] = flag[2];
-      rest = rest.slice(flag[0].length);
-    }
-    const name = keyword as InstructionName;
-    if (rest === "" && name !== "RUN") {
-      throw dockerfileError(line, `${name} needs arguments`);
-    }
-    instructions.push({ name, line, flags, raw: rest, json: parseJsonForm(rest) });
+    const instruction = parseInstruction(text, line);
+    if (instruction) instructions.push(instruction);
   };
   for (const [i, source] of lines.entries()) {
     const trimmed = source.trim();

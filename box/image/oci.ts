@@ -67,6 +67,17 @@ export interface ImageConfig {
     Labels?: Record<string, string>;
     Volumes?: Record<string, Record<string, never>>;
     StopSignal?: string;
+    /** A Dockerfile's HEALTHCHECK: `Test` is `["NONE"]`, `["CMD", ...]` or `["CMD-SHELL", cmd]`; times in nanoseconds. */
+    Healthcheck?: {
+      Test: string[];
+      Interval?: number;
+      Timeout?: number;
+      StartPeriod?: number;
+      StartInterval?: number;
+      Retries?: number;
+    };
+    /** A Dockerfile's ONBUILD triggers, run when another build starts FROM this image. */
+    OnBuild?: string[];
   };
   /** The digests of the uncompressed layers, bottom first. */
   rootfs?: { type: "layers"; diff_ids: string[] };
