@@ -19,6 +19,7 @@ import { openBoxRuntime } from "./runtime.ts";
 import type { EventBus } from "@a3s/event";
 import { publishBoxEvents } from "./bus_events.ts";
 import { RegistryClient } from "./image/registry.ts";
+import { registerTeeRoutes } from "./kvm/tee/routes.ts";
 import type { BoxDriver } from "./types.ts";
 
 /** The validated `box` section. */
@@ -172,6 +173,8 @@ export function createBoxRoutes(
       );
     },
   );
+
+  registerTeeRoutes(app, boxes);
 
   app.openapi(
     createRoute({
