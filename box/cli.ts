@@ -3,6 +3,7 @@
  * so this CLI sees boxes `serve` started, and the reverse.
  */
 import {
+  accessPolicyFromConfig,
   loadConfig,
   openStore,
   parseCommand,
@@ -631,6 +632,8 @@ const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handle
         target: values.target as string | undefined,
         noCache: values["no-cache"] === true,
         network,
+        // `ADD <url>` fetches as the server would: through the configured access policy.
+        policy: accessPolicyFromConfig(configOf(values)),
         log: quiet ? undefined : (line) => console.error(line),
         output: quiet ? undefined : (chunk) => {
           Deno.stderr.writeSync(chunk);
