@@ -1,7 +1,7 @@
 /**
  * The local index on PostgreSQL full-text search: a stored `tsvector` (title weighted A, body
- * B) under a GIN index, ranked by `ts_rank_cd` (cover density, PostgreSQL's closest to BM25),
- * snippets from `ts_headline`.
+ * B) under a GIN index, snippets from `ts_headline`. Matches are ranked by BM25 (the default,
+ * see `_postgres_bm25.ts`) or by PostgreSQL's own `ts_rank_cd` (cover density).
  */
 import { sql } from "kysely";
 import type { Kysely } from "kysely";
@@ -21,7 +21,11 @@ import {
   MAX_BODY_CHARS,
   type UpsertOutcome,
 } from "./local_index.ts";
-import { parseQuery, toTsquery } from "./query.ts";
+import { type Clause, parseQuery, toTsquery } from "./query.ts";
+import { BM25_MIGRATION, bm25Match } from "./_postgres_bm25.ts";
+
+/** How the PostgreSQL index orders matches. */
+export type PostgresRanking = "bm25" | "ts_rank_cd";
 
 const MIGRATIONS = [{
   version: 1,
@@ -43,7 +47,7 @@ const MIGRATIONS = [{
     )`.execute(db);
     await sql`create index search_documents_tsv on search_documents using gin (tsv)`.execute(db);
   },
-}];
+}, BM25_MIGRATION];
 
 /** ts_headline options: one fragment of about 30 words with matches in `<mark>`. */
 const HEADLINE = "StartSel=<mark>, StopSel=</mark>, MaxWords=35, MinWords=15, MaxFragments=1";
@@ -52,12 +56,19 @@ const HEADLINE = "StartSel=<mark>, StopSel=</mark>, MaxWords=35, MinWords=15, Ma
 export class PostgresTextIndex implements LocalIndex {
   readonly backend = "postgres-fts" as const;
 
-  private constructor(private readonly db: Kysely<Tables>) {}
+  private constructor(
+    private readonly db: Kysely<Tables>,
+    /** The ranking this index uses. */
+    readonly ranking: PostgresRanking,
+  ) {}
 
-  /** Opens the index on a PostgreSQL store, migrating it first. */
-  static async open(store: Store): Promise<PostgresTextIndex> {
+  /** Opens the index on a PostgreSQL store, migrating it first; BM25 ranking unless told. */
+  static async open(
+    store: Store,
+    ranking: PostgresRanking = "bm25",
+  ): Promise<PostgresTextIndex> {
     await store.migrate("search_pgfts", MIGRATIONS);
-    return new PostgresTextIndex(store.db<Tables>());
+    return new PostgresTextIndex(store.db<Tables>(), ranking);
   }
 
   async upsert(docs: readonly LocalDocument[]): Promise<UpsertOutcome[]> {
@@ -115,14 +126,26 @@ export class PostgresTextIndex implements LocalIndex {
     if (!clauses.length) return [];
     const limit = options.limit ?? 10;
     const offset = options.offset ?? 0;
-    let hits = await this.#match(toTsquery(clauses, "AND"), limit, offset);
+    let hits = await this.#match(clauses, "AND", limit, offset);
     if (!hits.length && clauses.length > 1) {
-      hits = await this.#match(toTsquery(clauses, "OR"), limit, offset);
+      hits = await this.#match(clauses, "OR", limit, offset);
     }
     return hits;
   }
 
-  async #match(tsquery: string, limit: number, offset: number): Promise<LocalHit[]> {
+  #match(
+    clauses: readonly Clause[],
+    join: "AND" | "OR",
+    limit: number,
+    offset: number,
+  ): Promise<LocalHit[]> {
+    if (this.ranking === "bm25") {
+      return bm25Match(this.db, clauses, join, { limit, offset, headline: HEADLINE });
+    }
+    return this.#matchCoverDensity(toTsquery(clauses, join), limit, offset);
+  }
+
+  async #matchCoverDensity(tsquery: string, limit: number, offset: number): Promise<LocalHit[]> {
     const { rows } = await sql<{ uri: string; title: string; snippet: string; score: number }>`
       with q as (select to_tsquery('english', ${tsquery}) as query),
       hits as (
