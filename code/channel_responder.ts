@@ -8,23 +8,14 @@ import type { Responder } from "@a3s/safeclaw";
 import type { AgentSession } from "./agent/session.ts";
 import type { Agent } from "./agent/agent.ts";
 import type { AgentPool } from "./routes.ts";
-
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+import { modelIsLocal } from "./policy/model_locality.ts";
 
 /**
  * True when the agent's default model runs on this machine: power in process (a provider with
  * no URL) or a provider on a loopback address.
  */
 export function agentModelIsLocal(agent: Agent): boolean {
-  const providerName = agent.config.default_model.split("/")[0];
-  const provider = agent.config.providers.find((p) => p.name === providerName);
-  if (!provider) return false;
-  if (!provider.base_url) return providerName === "power";
-  try {
-    return LOOPBACK.has(new URL(provider.base_url).hostname);
-  } catch {
-    return false;
-  }
+  return modelIsLocal(agent.config, agent.config.default_model);
 }
 
 /** What a channel user sees when their data may not leave the machine and the agent's model would send it away. */
@@ -34,7 +25,8 @@ export const LOCAL_ONLY_REFUSAL =
 /**
  * A responder that answers with `agentName`'s agent from `pool`. Tool calls that need approval
  * are refused: a chat user has no approval prompt, and a turn must not wait forever in the lane.
- * `chats` receives each agent session's chat session key (for the tool-result check).
+ * Its tool output is inspected under the chat's safeclaw session, so a key a command printed
+ * raises the chat's level.
  *
  * @example
  * ```ts ignore
@@ -45,7 +37,6 @@ export const LOCAL_ONLY_REFUSAL =
 export function agentChannelResponder(
   pool: AgentPool,
   agentName: string,
-  chats: Map<string, string> = new Map(),
 ): Responder {
   const sessions = new Map<string, AgentSession>();
   return async ({ session: key, text, localOnly }) => {
@@ -53,9 +44,8 @@ export function agentChannelResponder(
     if (localOnly && !agentModelIsLocal(agent)) return LOCAL_ONLY_REFUSAL;
     let session = sessions.get(key);
     if (!session || !pool.sessions.has(session.id)) {
-      session = agent.session({ approver: () => Promise.resolve(false) });
+      session = agent.session({ approver: () => Promise.resolve(false), guardSession: key });
       sessions.set(key, session);
-      chats.set(session.id, key);
       // Listed with the HTTP sessions, so its history can be read at /code/v1/sessions/{id}.
       pool.sessions.set(session.id, { agentName, session, pending: new Map() });
     }

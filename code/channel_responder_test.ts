@@ -40,14 +40,12 @@ box {
     assertEquals(agentModelIsLocal(await pool.agent("remote")), false);
     // The built-in default agent talks to this server's power over loopback.
     assertEquals(agentModelIsLocal(await pool.agent("default")), true);
-    const chats = new Map<string, string>();
-    const respond = agentChannelResponder(pool, "remote", chats);
+    const respond = agentChannelResponder(pool, "remote");
     // Refused before any session is opened or any request leaves the machine.
     assertEquals(
       await respond({ session: "1:telegram:1", text: "my IBAN is ...", localOnly: true }),
       LOCAL_ONLY_REFUSAL,
     );
-    assertEquals(chats.size, 0);
     assertEquals(pool.sessions.size, 0);
   } finally {
     await pool.close();

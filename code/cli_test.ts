@@ -3,6 +3,9 @@ import { fileURLToPath } from "node:url";
 import { scriptedOpenAiServer } from "./_testing/servers.ts";
 
 const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
+const KEY = "AKIAQWERTYUIOPASDFGH";
+/** Prints a key the command itself does not hold: only the tool's output carries it. */
+const PRINT_KEY = `echo from-bash; echo "key ${KEY.slice(0, 8)}""${KEY.slice(8)}"`;
 
 async function a3s(args: string[], home: string, stdin?: string) {
   const child = new Deno.Command(Deno.execPath(), {
@@ -34,7 +37,7 @@ Deno.test("cli: run streams events (text and JSON lines), interactive sessions a
     if (last.content.includes("write")) {
       return { toolCalls: [{ name: "write", arguments: { path: "w.txt", content: "w" } }] };
     }
-    return { toolCalls: [{ name: "bash", arguments: { command: "echo from-bash" } }] };
+    return { toolCalls: [{ name: "bash", arguments: { command: PRINT_KEY } }] };
   });
   await Deno.writeTextFile(
     `${home}/agent.hcl`,
@@ -45,10 +48,14 @@ Deno.test("cli: run streams events (text and JSON lines), interactive sessions a
     assertEquals(run.code, 0, run.stderr);
     assert(run.stdout.includes("Result: exit code: 0"), run.stdout);
     assert(
-      run.stderr.includes("● bash(echo from-bash)") &&
+      run.stderr.includes("● bash(echo from-bash") &&
         run.stderr.includes("— end; 2 model call(s), 1 tool call(s)"),
       run.stderr,
     );
+
+    // The CLI session's model read the printed key masked, like every other session's.
+    assert(!JSON.stringify(llm.bodies).includes(KEY), "the printed key reached the model");
+    assert(run.stdout.includes(`key ${"*".repeat(KEY.length)}`), run.stdout);
 
     const json = await a3s(["run", `${home}/agent.hcl`, "hi", "--json"], home);
     const events = json.stdout.trim().split("\n").map((l) => JSON.parse(l));

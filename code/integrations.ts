@@ -1,8 +1,8 @@
 /**
  * Wiring a config to the other a3s modules: power in process when the `power` provider has no
  * URL and none is set in `A3S_POWER_URL` (so agents run offline without a server), box's
- * runtime for `box.driver = "box"`, and search's meta search for `search.enabled`. The CLI
- * uses it; library users may too.
+ * runtime for `box.driver = "box"`, search's meta search for `search.enabled`, and search's
+ * local index following the agent's memory (with a store). The CLI uses it; library users may too.
  */
 import type { Store } from "@a3s/common";
 import { isAbsolute, resolve } from "node:path";
@@ -62,10 +62,16 @@ export async function moduleIntegrations(
     options.providers = { power: new PowerProvider(power) };
     closers.push(() => power.close());
   }
-  if (config.search.enabled) {
+  if (config.search.enabled || (config.memory.enabled && store)) {
     const { SearchService, defaultSearchConfig } = await import("@a3s/search");
     const service = await SearchService.open(store!, defaultSearchConfig());
-    options.search = searchFunction(service, config.search.engines);
+    if (config.search.enabled) options.search = searchFunction(service, config.search.engines);
+    // What the agent remembers, `a3s search` finds offline: the local index follows memory.
+    if (config.memory.enabled) {
+      options.memoryIndex = service.memory;
+      options.onMemoryIndexError = (error, id) =>
+        console.error(`warning: memory ${id} was not indexed for search: ${error}`);
+    }
   }
   return {
     options,

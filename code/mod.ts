@@ -75,7 +75,20 @@ export {
   type HookRegistration,
   HookRunner,
 } from "./policy/hooks.ts";
-export { SessionGuard, TaintError, type TextClassifier } from "./policy/guard.ts";
+export {
+  maskFindings,
+  SessionGuard,
+  TaintError,
+  type TextClassifier,
+  WITHHELD_INJECTION,
+} from "./policy/guard.ts";
+export {
+  safeclawToolOutputs,
+  type ToolOutputInspector,
+  type ToolOutputRequest,
+  type ToolOutputVerdict,
+} from "./policy/tool_output.ts";
+export { modelIsLocal } from "./policy/model_locality.ts";
 export { BubblewrapSandbox, type CommandSandbox, ProcessSandbox } from "./runtime/sandbox.ts";
 export { PathEscapeError, Workspace } from "./runtime/workspace.ts";
 export { SkillRegistry } from "./skills/skills.ts";

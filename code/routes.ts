@@ -23,9 +23,10 @@ import type { AgentConfig } from "./config/schema.ts";
 import type { CommandSandbox } from "./runtime/sandbox.ts";
 import type { BoxManager } from "@a3s/box";
 import type { SafeclawApi } from "@a3s/safeclaw";
+import type { SearchService } from "@a3s/search";
 import { BoxAgentSandboxes } from "./box_agents.ts";
 import { agentChannelResponder } from "./channel_responder.ts";
-import { channelToolResultHook } from "./channel_tool_results.ts";
+import { safeclawToolOutputs } from "./policy/tool_output.ts";
 
 /** The `code` section of the a3s config file. */
 export interface CodeModuleConfig {
@@ -446,8 +447,9 @@ export function codeModule(
   agentOptions: AgentOptions & {
     withPower?: boolean;
     /**
-     * Answer safeclaw's chat channels with the default agent, and run the commands of agents
-     * with `box.driver = "box"` in box's runtime (needs the safeclaw and box modules).
+     * Answer safeclaw's chat channels with the default agent, run the commands of agents with
+     * `box.driver = "box"` in box's runtime, and index the agents' memories in search's local
+     * index (needs the safeclaw, box and search modules).
      */
     channels?: boolean;
   } = {},
@@ -458,7 +460,10 @@ export function codeModule(
     name: "code",
     configSchema: CodeModuleConfigSchema,
     // Agents on the local model call power in process; nothing else is required.
-    dependsOn: [...(withPower ? ["power"] : []), ...(channels ? ["safeclaw", "box"] : [])],
+    dependsOn: [
+      ...(withPower ? ["power"] : []),
+      ...(channels ? ["safeclaw", "box", "search"] : []),
+    ],
     access: [
       { path: "/code/v1/sessions/:id", methods: ["GET"], scope: "code:read" },
       // Turns run tools (commands, file writes, fetches): never anonymous.
@@ -470,8 +475,7 @@ export function codeModule(
         : ctx.server.host;
       const sandboxes = channels ? new BoxAgentSandboxes(ctx.modules.box as BoxManager) : undefined;
       const safeclaw = channels ? ctx.modules.safeclaw as SafeclawApi : undefined;
-      // Agent session id → chat session key, for the channel sessions only.
-      const chats = new Map<string, string>();
+      const search = channels ? ctx.modules.search as SearchService : undefined;
       const pool = new AgentPool(ctx.config, {
         home: ctx.server.home ?? Deno.cwd(),
         store: ctx.store,
@@ -481,10 +485,20 @@ export function codeModule(
         powerUrl: `http://${host.includes(":") ? `[${host}]` : host}:${ctx.server.port}/v1`,
         agentOptions: {
           ...agentOptions,
-          hooks: [
-            ...(agentOptions.hooks ?? []),
-            ...(safeclaw ? [channelToolResultHook(safeclaw, (id) => chats.get(id))] : []),
-          ],
+          // Every session's tool output (HTTP, chat, subagents, plan steps) is checked by
+          // safeclaw's guard: audited, and raising the level of the session it belongs to.
+          ...(safeclaw ? { toolOutputInspector: safeclawToolOutputs(safeclaw) } : {}),
+          // What agents remember, search finds offline (its local index follows memory).
+          ...(search
+            ? {
+              memoryIndex: search.memory,
+              onMemoryIndexError: (error: unknown, id: string) =>
+                ctx.logger.warn("code: a memory was not indexed", {
+                  id,
+                  error: String(error),
+                }),
+            }
+            : {}),
           providers: {
             ...(withPower ? { power: new PowerProvider(ctx.modules.power as PowerChat) } : {}),
             ...agentOptions.providers,
@@ -499,7 +513,7 @@ export function codeModule(
       }
       // safeclaw hands each checked, lane-queued channel message to the default agent.
       const unregister = safeclaw?.channels.use(
-        agentChannelResponder(pool, ctx.config.default_agent, chats),
+        agentChannelResponder(pool, ctx.config.default_agent),
       );
       return {
         routes: createCodeRoutes(pool, ctx.shutdown),

@@ -16,8 +16,10 @@ import { AccessPolicy } from "@a3s/common";
 import { type HookRegistration, HookRunner, shellHook } from "../policy/hooks.ts";
 import { type Approver, PermissionPolicy } from "../policy/permissions.ts";
 import type { TextClassifier } from "../policy/guard.ts";
+import type { ToolOutputInspector } from "../policy/tool_output.ts";
 import { type HistoryStore, MemoryHistory, StoreHistory } from "../state/history.ts";
 import { type EmbedFunction, openAiEmbeddings, StoreMemory } from "../state/memory.ts";
+import { IndexedMemory, type MemorySearchIndex } from "../state/indexed_memory.ts";
 import { SkillRegistry } from "../skills/skills.ts";
 import type { MemoryAccess, SearchFunction } from "../tools/services.ts";
 import type { Tool } from "../tools/tool.ts";
@@ -46,12 +48,18 @@ export interface AgentOptions {
   sandbox?: CommandSandbox;
   /** A classifier replacing safeclaw's. */
   classifier?: TextClassifier;
+  /** Checks tool output before the model reads it, in place of safeclaw's functions in process (serve passes safeclaw's `Guard`, for its audit log and session levels). */
+  toolOutputInspector?: ToolOutputInspector;
   /** TypeScript hooks, added to the configured shell hooks. */
   hooks?: HookRegistration[];
   /** Extra tools; they may not take a built-in name. */
   tools?: Tool[];
   /** Embeddings for memory search; taken from the first OpenAI-compatible provider when unset. */
   embed?: EmbedFunction;
+  /** A search index that follows memory (search's `SearchService.memory`): saves are indexed, deletions removed. */
+  memoryIndex?: MemorySearchIndex;
+  /** Hears of each memory the index could not take (the memory itself is kept). */
+  onMemoryIndexError?: (error: unknown, id: string) => void;
   /** Retries for model calls; a lane-backed runner by default. */
   retry?: RetryRunner;
   /** The shared access policy for `web_fetch`; built from the config's `web` section when unset. */
@@ -104,6 +112,7 @@ export class Agent implements AgentRuntime {
     readonly search?: SearchFunction,
     readonly approver?: Approver,
     readonly classifier?: TextClassifier,
+    readonly toolOutputInspector?: ToolOutputInspector,
   ) {
     this.name = config.name;
     this.tools = new Map();
@@ -152,6 +161,11 @@ export class Agent implements AgentRuntime {
         project: config.memory.project ?? workspace.root,
         user: config.memory.user,
       }, embed);
+      if (options.memoryIndex) {
+        const indexed = new IndexedMemory(memory, options.memoryIndex, options.onMemoryIndexError);
+        await indexed.catchUp();
+        memory = indexed;
+      }
     }
     const agent = new Agent(
       config,
@@ -166,6 +180,7 @@ export class Agent implements AgentRuntime {
       options.search,
       options.approver,
       options.classifier,
+      options.toolOutputInspector,
     );
     if (closeRetry) agent.#closers.push(closeRetry);
     if (options.store) agent.auditLog = await StoreAuditLog.open(options.store);

@@ -6,6 +6,7 @@ import type { Workspace } from "../runtime/workspace.ts";
 import type { HookRunner } from "../policy/hooks.ts";
 import type { Approver, PermissionPolicy } from "../policy/permissions.ts";
 import type { TextClassifier } from "../policy/guard.ts";
+import type { ToolOutputInspector } from "../policy/tool_output.ts";
 import type { HistoryStore } from "../state/history.ts";
 import type { SkillRegistry } from "../skills/skills.ts";
 import type { MemoryAccess, SearchFunction } from "../tools/services.ts";
@@ -52,6 +53,8 @@ export interface AgentRuntime {
   readonly approver?: Approver;
   /** Replaces safeclaw's classifier in the guard (secret and PII labels), when set. */
   readonly classifier?: TextClassifier;
+  /** Checks tool output before the model reads it (safeclaw's `Guard` in serve), in place of the in-process check. */
+  readonly toolOutputInspector?: ToolOutputInspector;
   /** The subagents the `task` tool can start, by name. */
   readonly subagents: ReadonlyMap<string, SubagentDefinition>;
   /** Runs provider calls with retries. */

@@ -12,6 +12,7 @@ import {
 } from "../llm/types.ts";
 import { PermissionPolicy, requestApproval } from "../policy/permissions.ts";
 import { SessionGuard, TaintError } from "../policy/guard.ts";
+import { modelIsLocal } from "../policy/model_locality.ts";
 import { runTool, type ToolResult } from "../tools/run_tool.ts";
 import type { TodoItem, ToolServices } from "../tools/services.ts";
 import type { Tool } from "../tools/tool.ts";
@@ -43,6 +44,11 @@ export interface SessionOptions {
   ephemeral?: boolean;
   /** Prior messages to start from (resume). */
   messages?: Message[];
+  /**
+   * The safeclaw session its tool output is inspected under: a chat's `user:channel:chat`, or
+   * the parent's for a subagent; this session's own id when unset.
+   */
+  guardSession?: string;
 }
 
 /** One audited tool call. */
@@ -147,6 +153,10 @@ export class AgentSession {
     this.#runtime = runtime;
     this.#options = options;
     this.id = options.id ?? `ses_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
+    this.#policy = options.permissions
+      ? PermissionPolicy.fromConfig({ ...runtime.config.permissions, ...options.permissions })
+      : runtime.policy;
+    this.#model = runtime.resolveModel(options.model);
     const s = runtime.config.safeclaw;
     this.#guard = new SessionGuard({
       enabled: s.enabled,
@@ -154,11 +164,12 @@ export class AgentSession {
       injection: s.injection,
       allowTaintedEgress: s.allow_tainted_egress,
       classifier: runtime.classifier,
+      maskToolOutput: s.tool_output === "mask" ||
+        (s.tool_output === "mask_remote" &&
+          !modelIsLocal(runtime.config, options.model ?? runtime.config.default_model)),
+      inspector: runtime.toolOutputInspector,
+      session: options.guardSession ?? this.id,
     });
-    this.#policy = options.permissions
-      ? PermissionPolicy.fromConfig({ ...runtime.config.permissions, ...options.permissions })
-      : runtime.policy;
-    this.#model = runtime.resolveModel(options.model);
     const allowed = options.tools ? new Set(options.tools) : undefined;
     this.#tools = new Map([...runtime.tools].filter(([name]) => !allowed || allowed.has(name)));
     if (options.messages) {
@@ -586,9 +597,11 @@ export class AgentSession {
       signal,
     }, { timeoutMs: rt.config.tools.timeout_ms, outputLimit: this.#outputLimit() });
 
+    // The one check every session path shares before the model reads a tool's output.
     // Fetched and searched text is web content; the rest came from tools.
-    const guarded = this.#guard.inspectToolResult(
+    const guarded = await this.#guard.checkToolOutput(
       result.content,
+      tool.name,
       tool.effect === "network" ? "web" : "tool_result",
     );
     if (guarded.tainted.length || guarded.injection) {
@@ -672,6 +685,8 @@ export class AgentSession {
       approver: this.#options.approver,
       permissions: def.permissions,
       ephemeral: true,
+      // Its tool output counts toward this session's (or this chat's) safeclaw session.
+      guardSession: this.#options.guardSession ?? this.id,
     });
     const onAbort = () => child.cancel();
     signal.addEventListener("abort", onAbort, { once: true });

@@ -145,6 +145,12 @@ const AgentConfigSchemaObject = z.object({
     injection: z.enum(["off", "warn", "block"]).default("warn"),
     /** Let tainted values out (`web_fetch`, final output) anyway. */
     allow_tainted_egress: z.boolean().default(false),
+    /**
+     * Whether the model reads the secrets and personal values a tool printed: masked (`mask`,
+     * the default), masked only when the session's model runs off this machine (`mask_remote`),
+     * or as printed (`raw`).
+     */
+    tool_output: z.enum(["mask", "mask_remote", "raw"]).default("mask"),
   }).prefault({}),
   web: z.object({
     /** Let web_fetch reach loopback and private addresses (off: no SSRF into the host's network). */
@@ -310,12 +316,13 @@ export interface AgentConfig {
   box: { driver: "auto" | "bwrap" | "process" | "box"; network: boolean; image: string };
   /** `web_search` through search's meta search (`enabled`), and the engines to ask (search's defaults when empty). */
   search: { enabled: boolean; engines: string[] };
-  /** safeclaw's guard: taint tracking of secrets and PII, what a prompt injection in a tool result does (`off`, `warn`, `block`), and whether tainted values may leave anyway. */
+  /** safeclaw's guard: taint tracking of secrets and PII, what a prompt injection in a tool result does (`off`, `warn`, `block`), whether tainted values may leave anyway, and whether the model reads the secrets a tool printed (`mask`, `mask_remote`, `raw`). */
   safeclaw: {
     enabled: boolean;
     taint: boolean;
     injection: "off" | "warn" | "block";
     allow_tainted_egress: boolean;
+    tool_output: "mask" | "mask_remote" | "raw";
   };
   /** What web_fetch may reach: loopback and private addresses (`allow_private`) and, when set, only these hosts (`allow_hosts`, globs). */
   web: { allow_private: boolean; allow_hosts?: string[] };
