@@ -156,7 +156,7 @@ const WebSocketServer = (ws as unknown as {
   WebSocketServer: new (options: {
     noServer: true;
     perMessageDeflate: false;
-    handleProtocols?: () => string;
+    handleProtocols?: (offered: Set<string>, request: http.IncomingMessage) => string | false;
   }) => UpgradeServer;
 }).WebSocketServer;
 
@@ -186,7 +186,13 @@ export class StreamingServer {
   readonly #backend: StreamingBackend;
   readonly #tokens: StreamTokens<Pending>;
   readonly #server: http.Server;
-  readonly #websockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  /** The subprotocol chosen for each WebSocket upgrade, read back by the `ws` handshake. */
+  readonly #chosen = new WeakMap<http.IncomingMessage, string>();
+  readonly #websockets = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    handleProtocols: (_offered, request) => this.#chosen.get(request) ?? false,
+  });
   readonly #connections = new Set<Duplex>();
   readonly #sessions = new Set<Promise<void>>();
   /** `http://host:port`, the prefix of every URL this server hands out. */
@@ -298,12 +304,8 @@ export class StreamingServer {
         `no supported subprotocol offered; use one of ${protocols.join(", ")}`,
       );
     }
-    const websockets = new WebSocketServer({
-      noServer: true,
-      perMessageDeflate: false,
-      handleProtocols: () => protocol.name,
-    });
-    websockets.handleUpgrade(request, socket, Buffer.from(head), (upgraded) => {
+    this.#chosen.set(request, protocol.name);
+    this.#websockets.handleUpgrade(request, socket, Buffer.from(head), (upgraded) => {
       const open = upgraded as MessageSocket;
       this.#track(this.#websocketSession(open, protocol, pending, url));
     });
@@ -429,7 +431,11 @@ export class StreamingServer {
       pending += new TextDecoder().decode(value);
       const lines = pending.split("\n");
       pending = lines.pop() ?? "";
-      if (pending.trim().endsWith("}")) lines.push(pending), pending = "";
+      // A WebSocket frame holds one object with no newline after it.
+      if (pending.trim().endsWith("}")) {
+        lines.push(pending);
+        pending = "";
+      }
       for (const line of lines) {
         const size = parseResize(new TextEncoder().encode(line));
         if (size && process.resize) await process.resize(size.rows, size.cols).catch(() => {});
