@@ -16,9 +16,16 @@ import { serveCri } from "./server.ts";
 async function findCrictl(): Promise<string | undefined> {
   for (const candidate of [Deno.env.get("A3S_CRICTL"), "crictl"]) {
     if (!candidate) continue;
-    const ok = await new Deno.Command(candidate, { args: ["--version"], stdout: "null" })
-      .output().then((o) => o.success, () => false);
-    if (ok) return candidate;
+    try {
+      const out = await new Deno.Command(candidate, {
+        args: ["--version"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (out.success) return candidate;
+    } catch {
+      // Not installed under this name.
+    }
   }
   return undefined;
 }
