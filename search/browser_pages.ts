@@ -28,7 +28,22 @@ const SETTLE_MS = 500;
 /** Resource types a results page does not need to build its result list. */
 const SKIPPED_RESOURCES = new Set(["image", "media", "font"]);
 
-/** A shared headless Chromium that loads engine pages. */
+/**
+ * A shared headless Chromium that loads engine pages.
+ *
+ * @example
+ * ```ts
+ * import { BrowserPages, DEFAULT_BROWSER, runEngine, WEB_ENGINES } from "@a3s/search";
+ * const browser = new BrowserPages(DEFAULT_BROWSER);
+ * const results = await runEngine(WEB_ENGINES.baidu, {
+ *   query: "deno",
+ *   page: 1,
+ *   safeSearch: "moderate",
+ * }, { baseUrl: WEB_ENGINES.baidu.defaultBaseUrl, timeoutMs: 15_000, browser });
+ * console.log(results.length);
+ * await browser.close();
+ * ```
+ */
 export class BrowserPages {
   #browser?: Promise<Browser>;
 

@@ -24,6 +24,8 @@ export {
   type SearchServiceOptions,
 } from "./search.ts";
 export {
+  type BrowserSettings,
+  DEFAULT_BROWSER,
   defaultSearchConfig,
   ENGINE_NAMES,
   type EngineSettings,
@@ -38,6 +40,7 @@ export { DEFAULT_RANKING, mergeResults, ndcg, type RankingMethod, RRF_K } from "
 export { normalizeUrl } from "./normalize_url.ts";
 export type { EngineAdapter, EngineRequest, EngineResponse } from "./engine.ts";
 export { runEngine, type RunOptions } from "./engine_runner.ts";
+export { BrowserPages, type PageLoadOptions } from "./browser_pages.ts";
 export { WEB_ENGINES } from "./engines/mod.ts";
 export { type BreakerOptions, CircuitBreakers } from "./circuit_breaker.ts";
 export {
