@@ -1,0 +1,146 @@
+/**
+ * One box's VMM as a process of its own (`deno run vmm_process.ts CONFIG`): it builds the
+ * machine, boots it (Linux from a bzImage and initramfs, or a guest program), bridges a unix
+ * socket in the box's state dir to the virtio frame port, appends the console to the box's
+ * output file, and writes `code signal reason` to the status file when the guest ends.
+ *
+ * A process per box is what makes stop immediate everywhere: a vCPU thread inside KVM_RUN cannot
+ * always be interrupted (kvm_pvm blocks every signal but SIGKILL while a guest runs, and a worker
+ * cannot be terminated out of a native call), but ending the process ends all its threads at
+ * once, and the kernel frees the VM and its memory with it.
+ */
+import { z } from "zod";
+import { encodeFrame, FrameDecoder } from "@a3s/wasm/frame";
+import { Machine } from "./machine.ts";
+import { prepareLinuxBoot } from "./boot/linux.ts";
+import { enterProtectedMode, enterRealMode } from "./boot/modes.ts";
+import { VmError } from "./errors.ts";
+
+/** How the VMM boots its guest. */
+export const VmmBootSchema = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("linux"),
+    kernel: z.string(),
+    initramfs: z.string(),
+    cmdline: z.string(),
+  }),
+  z.object({
+    kind: z.literal("program"),
+    /** A flat binary loaded at `entry`. */
+    image: z.string(),
+    mode: z.enum(["real", "protected"]),
+    entry: z.number().int().nonnegative(),
+  }),
+]);
+
+/** Everything the VMM process needs, written by the driver as JSON. */
+export const VmmConfigSchema = z.object({
+  memoryBytes: z.number().int().positive(),
+  vcpus: z.number().int().min(1).max(64).default(1),
+  boot: VmmBootSchema,
+  /** The unix socket the host's agent client connects to. */
+  socket: z.string(),
+  /** The file the guest's console is appended to. */
+  console: z.string(),
+  /** The file that receives `code signal reason` once the guest ends. */
+  status: z.string(),
+});
+
+/** The VMM's configuration. */
+export type VmmConfig = z.input<typeof VmmConfigSchema>;
+/** How the VMM boots its guest. */
+export type VmmBoot = z.infer<typeof VmmBootSchema>;
+
+function writeStatus(path: string, code: number, signal: number, reason: string): void {
+  Deno.writeTextFileSync(path, `${code} ${signal} ${reason}\n`);
+}
+
+function boot(machine: Machine, config: z.infer<typeof VmmConfigSchema>): void {
+  const boot = config.boot;
+  if (boot.kind === "linux") {
+    prepareLinuxBoot(machine, {
+      kernel: Deno.readFileSync(boot.kernel),
+      initrd: Deno.readFileSync(boot.initramfs),
+      cmdline: boot.cmdline,
+    });
+    return;
+  }
+  machine.vm.memory.write(boot.entry, Deno.readFileSync(boot.image));
+  if (boot.mode === "real") enterRealMode(machine.vm.vcpus[0], boot.entry);
+  else enterProtectedMode(machine.vm.vcpus[0], machine.vm.memory, boot.entry);
+}
+
+/**
+ * Bridges the socket to the frame port, one client at a time (each agent call is a connection,
+ * as with QEMU's socket chardev): frames from the client go to the guest; frames from the guest
+ * go to the client connected now.
+ */
+async function serveSocket(path: string, machine: Machine): Promise<void> {
+  let client: Deno.UnixConn | undefined;
+  let writes: Promise<unknown> = Promise.resolve();
+  const { port } = machine.addFramePort((frame) => {
+    const conn = client;
+    if (!conn) return; // nobody listens: as on a serial line, the bytes are gone
+    const bytes = encodeFrame(frame);
+    // One write at a time, in order: frames must not interleave on the stream.
+    writes = writes.then(() => conn.write(bytes)).catch(() => {});
+  });
+  await Deno.remove(path).catch(() => {});
+  const listener = Deno.listen({ transport: "unix", path });
+  (async () => {
+    for await (const conn of listener) {
+      client = conn;
+      const frames = new FrameDecoder({ copyPayloads: true });
+      try {
+        for await (const chunk of conn.readable) {
+          for (const frame of frames.push(chunk)) port.send(frame);
+        }
+      } catch {
+        // The client went away mid-frame or the guest stopped reading: drop this connection.
+      }
+      if (client === conn) client = undefined;
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
+  })();
+}
+
+async function main(configPath: string): Promise<number> {
+  const config = VmmConfigSchema.parse(JSON.parse(await Deno.readTextFile(configPath)));
+  const output = await Deno.open(config.console, { write: true, append: true, create: true });
+  const machine = Machine.create({
+    memoryBytes: config.memoryBytes,
+    vcpus: config.vcpus,
+    irqchip: config.boot.kind === "linux",
+    onConsole: (bytes) => output.writeSync(bytes),
+  });
+  // SIGTERM is the driver's stop: record it, then end the process, which ends the vCPU thread
+  // wherever it is (inside KVM_RUN included).
+  Deno.addSignalListener("SIGTERM", () => {
+    writeStatus(config.status, 143, 15, "stopped");
+    Deno.exit(143);
+  });
+  await serveSocket(config.socket, machine);
+  boot(machine, config);
+  try {
+    const result = await machine.run();
+    writeStatus(config.status, 0, 0, "exited");
+    output.writeSync(new TextEncoder().encode(`\n[a3s vmm: the guest ended: ${result.reason}]\n`));
+    return 0;
+  } catch (error) {
+    const why = error instanceof VmError ? `${error.kind}: ${error.message}` : String(error);
+    writeStatus(config.status, 1, 0, "exited");
+    output.writeSync(new TextEncoder().encode(`\n[a3s vmm: the guest failed: ${why}]\n`));
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const [configPath] = Deno.args;
+  if (!configPath) {
+    console.error("usage: vmm_process.ts CONFIG.json");
+    Deno.exit(2);
+  }
+  Deno.exit(await main(configPath));
+}
