@@ -3,8 +3,16 @@
  * outcomes (a file with the right content, a command's output in the answer), run on power's
  * default model through the real agent loop, greedy. Prints each task and the total.
  *
- *   deno run -A code/bench/default_model_eval.ts [--json]
+ * The agent is configured as serve's built-in agent is for the default model (code/routes.ts):
+ * a 2,048-token window, which gives it the short system prompt and compact tool schemas, and the
+ * tools `read`, `write` and `bash`. These tasks, their file names, contents and commands are kept
+ * out of the default model's training data (power/training/agent_dialogues.ts checks this).
+ *
+ *   deno run -A code/bench/default_model_eval.ts [--json] [--model DIR]
+ *
+ * `--model DIR` serves another model directory as `a3s-default` (a candidate before it ships).
  */
+import { parseArgs } from "node:util";
 import { createLogger, loadConfig, startServer } from "@a3s/common";
 import { powerModule } from "@a3s/power/routes";
 import { Agent } from "../mod.ts";
@@ -89,7 +97,7 @@ export async function runEval(baseUrl: string): Promise<{ passed: number; lines:
       providers: [{
         name: "power",
         base_url: baseUrl,
-        models: [{ id: "a3s-default", context_window: 512, max_tokens: 96, temperature: 0 }],
+        models: [{ id: "a3s-default", context_window: 2048, max_tokens: 128, temperature: 0 }],
       }],
       tools: { enabled: ["read", "write", "bash"] },
       max_steps: 3,
@@ -115,16 +123,26 @@ export async function runEval(baseUrl: string): Promise<{ passed: number; lines:
 }
 
 if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { json: { type: "boolean", default: false }, model: { type: "string" } },
+  });
   const home = await Deno.makeTempDir({ prefix: "a3s-code-eval-home-" });
+  const candidate = values.model
+    ? { models: { "a3s-default": values.model }, noDefaultModel: true }
+    : {};
   const server = await startServer({
     config: loadConfig({ flags: { port: 0, home }, env: {} }),
-    modules: [powerModule()],
+    modules: [powerModule(candidate)],
     logger: createLogger("silent"),
   });
   try {
     const { passed, lines } = await runEval(`${server.url}/v1`);
-    for (const line of lines) console.log(line);
-    console.log(`default model: ${passed}/${TASKS.length} tasks complete`);
+    if (values.json) console.log(JSON.stringify({ passed, total: TASKS.length, lines }));
+    else {
+      for (const line of lines) console.log(line);
+      console.log(`default model: ${passed}/${TASKS.length} tasks complete`);
+    }
   } finally {
     await server.shutdown();
     await Deno.remove(home, { recursive: true });

@@ -14,6 +14,19 @@ import numpy as np
 from bpe import Encoder
 
 
+def encode_documents(encoder: Encoder, path: str, max_chars: int, eot: int):
+    """The documents of `path` (separated by <|endoftext|>) as one id stream, and where each
+    starts."""
+    with open(path, encoding="utf-8") as handle:
+        documents = handle.read(max_chars).split("<|endoftext|>")[:-1]
+    ids: list[int] = []
+    starts = []
+    for document in documents:
+        starts.append(len(ids))
+        ids += encoder.encode(document) + [eot]
+    return ids, starts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tokenizer", required=True)
@@ -21,26 +34,43 @@ def main() -> int:
     parser.add_argument("--dialogues", required=True)
     parser.add_argument("--out-dir", required=True)
     parser.add_argument("--max-dialogue-chars", type=int, default=40_000_000)
+    parser.add_argument("--max-prose-chars", type=int, default=0,
+                        help="encode a seeded sample of about N characters of the corpus (0: all)")
+    parser.add_argument("--agent-dialogues",
+                        help="agent_dialogues.ts output, encoded as a third stream (agent.npy)")
     args = parser.parse_args()
     with open(args.tokenizer, encoding="utf-8") as handle:
         encoder = Encoder(json.load(handle))
     eot = encoder.vocab["<|endoftext|>"]
 
     with open(args.corpus, encoding="utf-8") as handle:
-        prose = encoder.encode(handle.read())
+        text = handle.read()
+    if args.max_prose_chars and len(text) > args.max_prose_chars:
+        # A seeded sample of whole paragraphs from every source, not the first sources only.
+        paragraphs = text.split("\n\n")
+        np.random.default_rng(0).shuffle(paragraphs)
+        kept, size = [], 0
+        for paragraph in paragraphs:
+            if size >= args.max_prose_chars:
+                break
+            kept.append(paragraph)
+            size += len(paragraph) + 2
+        text = "\n\n".join(kept)
+    prose = encoder.encode(text)
     np.save(f"{args.out_dir}/prose.npy", np.asarray(prose, dtype=np.uint16))
 
-    with open(args.dialogues, encoding="utf-8") as handle:
-        documents = handle.read(args.max_dialogue_chars).split("<|endoftext|>")[:-1]
-    chat: list[int] = []
-    starts = []
-    for document in documents:
-        starts.append(len(chat))
-        chat += encoder.encode(document) + [eot]
+    chat, starts = encode_documents(encoder, args.dialogues, args.max_dialogue_chars, eot)
     np.save(f"{args.out_dir}/chat.npy", np.asarray(chat, dtype=np.uint16))
     np.save(f"{args.out_dir}/chat_starts.npy", np.asarray(starts, dtype=np.int64))
     print(f"prepare: {len(prose)} prose tokens, {len(chat)} dialogue tokens in "
           f"{len(starts)} dialogues", file=sys.stderr)
+    if args.agent_dialogues:
+        agent, agent_starts = encode_documents(encoder, args.agent_dialogues,
+                                               args.max_dialogue_chars, eot)
+        np.save(f"{args.out_dir}/agent.npy", np.asarray(agent, dtype=np.uint16))
+        np.save(f"{args.out_dir}/agent_starts.npy", np.asarray(agent_starts, dtype=np.int64))
+        print(f"prepare: {len(agent)} agent dialogue tokens in {len(agent_starts)} dialogues",
+              file=sys.stderr)
     return 0
 
 

@@ -1,7 +1,10 @@
 """Trains the default model on CPU with checkpoints, so a stopped run resumes where it was.
 
 Each batch mixes prose windows (random offsets in the prose stream) and dialogue windows (starting
-at a dialogue's first token). The learning rate warms up, then follows a cosine to 10% over
+at a dialogue's first token); with --agent-fraction, some dialogue windows come from the agent
+dialogues (agent.npy from prepare.py --agent-dialogues) instead. --init starts from the weights of
+another checkpoint (for instance one from_onnx.py made of the shipped model) with a fresh
+optimizer. The learning rate warms up, then follows a cosine to 10% over
 --steps. Seeds fix the data order and the initial weights.
 """
 
@@ -20,20 +23,76 @@ from torch.nn import functional as F
 from model import Config, LlamaForCausalLM
 
 
-def batches(args, rng: np.random.Generator):
+def batches(args, rng: np.random.Generator, seq_len: int, batch_size: int,
+            chat_fraction: float, agent_fraction: float):
     prose = np.load(f"{args.data_dir}/prose.npy", mmap_mode="r")
     chat = np.load(f"{args.data_dir}/chat.npy", mmap_mode="r")
     starts = np.load(f"{args.data_dir}/chat_starts.npy")
-    starts = starts[starts + args.seq_len + 1 <= len(chat)]
-    chat_rows = round(args.batch_size * args.chat_fraction)
+    starts = starts[starts + seq_len + 1 <= len(chat)]
+    agent_rows = round(batch_size * agent_fraction)
+    chat_rows = round(batch_size * chat_fraction) - agent_rows
+    if agent_rows:
+        agent = np.load(f"{args.data_dir}/agent.npy", mmap_mode="r")
+        agent_starts = np.load(f"{args.data_dir}/agent_starts.npy")
+        agent_starts = agent_starts[agent_starts + seq_len + 1 <= len(agent)]
     while True:
         rows = []
-        for offset in rng.integers(0, len(prose) - args.seq_len - 1, args.batch_size - chat_rows):
-            rows.append(prose[offset:offset + args.seq_len + 1])
+        prose_rows = batch_size - chat_rows - agent_rows
+        for offset in rng.integers(0, len(prose) - seq_len - 1, prose_rows):
+            rows.append(prose[offset:offset + seq_len + 1])
         for offset in rng.choice(starts, chat_rows):
-            rows.append(chat[offset:offset + args.seq_len + 1])
+            rows.append(chat[offset:offset + seq_len + 1])
+        if agent_rows:
+            for offset in rng.choice(agent_starts, agent_rows):
+                rows.append(agent[offset:offset + seq_len + 1])
         block = torch.from_numpy(np.stack(rows).astype(np.int64))
         yield block[:, :-1], block[:, 1:]
+
+
+def shared_prefix(agent: np.ndarray, starts: np.ndarray) -> int:
+    """Tokens every agent dialogue starts with: the agent's system prompt and tool schemas."""
+    first = np.asarray(agent[starts[0]:starts[0] + 4096])
+    length = len(first)
+    for start in starts[1:200]:
+        other = np.asarray(agent[start:start + length])
+        differs = np.nonzero(other[:length] != first[:len(other)])[0]
+        length = min(length, int(differs[0]) if len(differs) else len(other))
+    return length
+
+
+def agent_batches(args, rng: np.random.Generator, suffix_len: int, rows: int, masked: bool,
+                  eot: int):
+    """Agent dialogue windows after their shared prefix, which the caller encodes once per step
+    without gradients: every agent dialogue opens with the same system prompt and tool schemas,
+    so computing them once instead of once per row makes these steps several times cheaper.
+    `masked` ignores the targets past a dialogue's end (short windows); long windows run on
+    through the following dialogues to train far positions."""
+    agent = np.load(f"{args.data_dir}/agent.npy", mmap_mode="r")
+    starts = np.load(f"{args.data_dir}/agent_starts.npy")
+    prefix_len = shared_prefix(agent, starts)
+    prefix = torch.from_numpy(np.asarray(agent[starts[0]:starts[0] + prefix_len], dtype=np.int64))
+    starts = starts[starts + prefix_len + suffix_len + 1 <= len(agent)]
+    while True:
+        block = torch.from_numpy(np.stack([
+            agent[offset + prefix_len:offset + prefix_len + suffix_len + 1]
+            for offset in rng.choice(starts, rows)
+        ]).astype(np.int64))
+        inputs, targets = block[:, :-1], block[:, 1:].clone()
+        if masked:
+            ended = (inputs == eot).cumsum(dim=1) > 0
+            targets[ended] = -100
+        yield prefix, inputs, targets
+
+
+def prefixed_loss(model, prefix, inputs, targets):
+    with torch.no_grad():
+        _, past = model.hidden_states(prefix.unsqueeze(0))
+    past = [(k.expand(len(inputs), -1, -1, -1), v.expand(len(inputs), -1, -1, -1))
+            for k, v in past]
+    hidden, _ = model.hidden_states(inputs, past=past)
+    logits = model.logits(hidden)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                           ignore_index=-100)
 
 
 def learning_rate(step: int, args) -> float:
@@ -53,7 +112,20 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seq-len", type=int, default=320)
-    parser.add_argument("--chat-fraction", type=float, default=0.5)
+    parser.add_argument("--chat-fraction", type=float, default=0.5,
+                        help="share of dialogue windows in a batch (agent ones included)")
+    parser.add_argument("--agent-fraction", type=float, default=0.0,
+                        help="share of a batch drawn from the agent dialogues")
+    parser.add_argument("--long-seq-len", type=int, default=0,
+                        help="every --long-every steps, train on agent windows this long instead")
+    parser.add_argument("--long-every", type=int, default=4)
+    parser.add_argument("--cycle", default="",
+                        help="comma-separated step kinds repeated in turn: mixed (the batches "
+                        "above), agent (--agent-rows agent windows of --agent-suffix-len tokens "
+                        "after the shared prefix), long (one agent window to --long-seq-len)")
+    parser.add_argument("--agent-rows", type=int, default=8)
+    parser.add_argument("--agent-suffix-len", type=int, default=256)
+    parser.add_argument("--init", help="checkpoint whose weights (and config) a new run starts from")
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--schedule-start", type=int, default=0,
@@ -66,8 +138,19 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    config = Config(**json.loads(args.config))
+    overrides = json.loads(args.config)
+    init = None
+    if os.path.exists(args.checkpoint):
+        # A checkpoint knows its own architecture; --config can still override fields.
+        overrides = {**torch.load(args.checkpoint)["config"], **overrides}
+    elif args.init:
+        init = torch.load(args.init)
+        overrides = {**init["config"], **overrides}
+    config = Config(**overrides)
     model = LlamaForCausalLM(config)
+    if init is not None:
+        model.load_state_dict(init["model"])
+        print(f"train: starting from the weights of {args.init}", file=sys.stderr)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
@@ -87,28 +170,54 @@ def main() -> int:
         rng.bit_generator.state = rng_state
     params = sum(p.numel() for p in model.parameters())
     print(f"train: {params} parameters, config {dataclasses.asdict(config)}", file=sys.stderr)
-    data = batches(args, rng)
+    data = batches(args, rng, args.seq_len, args.batch_size, args.chat_fraction,
+                   args.agent_fraction)
+    # Long windows teach positions past the short ones: as many tokens as a short batch, each
+    # row starting at an agent dialogue and running on through the next ones.
+    long_rows = max(1, args.batch_size * args.seq_len // max(1, args.long_seq_len))
+    long_data = batches(args, rng, args.long_seq_len, long_rows, 1.0, 1.0) \
+        if args.long_seq_len else None
+    cycle = [kind for kind in args.cycle.split(",") if kind]
+    eot = config.vocab_size - 5  # <|endoftext|>, the first of the five special ids
+    if cycle:
+        short_agent = agent_batches(args, rng, args.agent_suffix_len, args.agent_rows, True, eot)
+        prefix_len = len(next(short_agent)[0])
+        long_agent = agent_batches(args, rng, args.long_seq_len - prefix_len, 1, False, eot)
+        print(f"train: cycle {cycle}, agent prefix {prefix_len} tokens", file=sys.stderr)
     model.train()
     started = time.time() - elapsed
     window = []
+    seen = 0
+    by_kind: dict[str, list[float]] = {}
     while step < args.steps:
-        inputs, targets = next(data)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args)
-        logits = model(inputs)
-        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1))
+        kind = cycle[step % len(cycle)] if cycle else "mixed"
+        if kind in ("agent", "long"):
+            prefix, inputs, targets = next(short_agent if kind == "agent" else long_agent)
+            loss = prefixed_loss(model, prefix, inputs, targets)
+            seen += inputs.numel() + len(prefix)
+        else:
+            long_step = long_data is not None and step % args.long_every == args.long_every - 1
+            inputs, targets = next(long_data if long_step else data)
+            logits = model(inputs)
+            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1))
+            seen += inputs.numel()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         step += 1
         window.append(loss.item())
+        by_kind.setdefault(kind, []).append(loss.item())
         if step % 10 == 0:
             mean = sum(window) / len(window)
             history.append((step, mean))
             window = []
-            rate = step * args.batch_size * args.seq_len / max(1e-9, time.time() - started)
-            print(f"step {step} loss {mean:.3f} lr {learning_rate(step, args):.2e} "
+            kinds = " ".join(f"{k} {sum(v) / len(v):.3f}" for k, v in sorted(by_kind.items()))
+            by_kind = {}
+            rate = seen / max(1e-9, time.time() - started - elapsed)
+            print(f"step {step} loss {mean:.3f} ({kinds}) lr {learning_rate(step, args):.2e} "
                   f"{rate:.0f} tok/s elapsed {time.time() - started:.0f}s", flush=True)
         if step % args.save_every == 0 or step == args.steps:
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
