@@ -18,6 +18,7 @@ import type { ExecProcess, VolumeMount } from "../types.ts";
 import { deleteNetns, netnsPath } from "./netns.ts";
 import { CriLogWriter } from "./cri_log.ts";
 import type { AttachedContainer, StreamingBackend } from "./streaming_server.ts";
+import { type PublishedPort, publishPorts, unpublishPorts } from "../network/port_forwarder.ts";
 
 /** The bridged box network pod sandboxes get their IPs on. */
 export const POD_NETWORK = "k8s-pods";
@@ -58,6 +59,15 @@ export interface PodSandboxConfig {
   labels?: Labels;
   /** Annotations, kept and reported back. */
   annotations?: Labels;
+  /** The pod's resolver settings: its containers' /etc/resolv.conf. */
+  dns_config?: { servers?: string[]; searches?: string[]; options?: string[] };
+  /** `hostPort`s: host ports forwarded into the pod (TCP). */
+  port_mappings?: {
+    protocol?: number;
+    container_port?: number;
+    host_port?: number;
+    host_ip?: string;
+  }[];
 }
 /** What `CreateContainer` is asked for; `metadata` and `image.image` are required. */
 export interface ContainerConfig {
@@ -110,6 +120,10 @@ interface SandboxRecord {
   /** The member name on that network (the sandbox box's name). */
   member?: string;
   ip?: string;
+  /** The pod's resolv.conf, mounted into its containers; absent when the pod set no DNS. */
+  resolvConf?: string;
+  /** Whether host ports are forwarded into the pod (by a forwarder named after the pod). */
+  publishes?: boolean;
   metadata: PodSandboxMetadata;
   hostname: string;
   logDirectory: string;
@@ -187,6 +201,7 @@ function need<T>(value: T | undefined | null | "", field: string): T {
 export class CriRuntime implements StreamingBackend {
   readonly #boxes: BoxManager;
   readonly #dir: string;
+  readonly #home: string;
   readonly #options: CriRuntimeOptions;
   readonly #logs = new Map<string, { writer: CriLogWriter; stop: AbortController }>();
   readonly #stdins = new Map<string, HeldStdin>();
@@ -195,6 +210,7 @@ export class CriRuntime implements StreamingBackend {
   constructor(boxes: BoxManager, home: string, options: CriRuntimeOptions = {}) {
     this.#boxes = boxes;
     this.#dir = join(home, "box", "cri");
+    this.#home = home;
     this.#options = options;
   }
 
@@ -290,6 +306,7 @@ export class CriRuntime implements StreamingBackend {
       metadata.attempt,
     );
     const member = await this.#joinPodNetwork(name);
+    let boxId: string | undefined;
     try {
       const hostname = config.hostname || metadata.name;
       const { info } = await this.#boxes.run({
@@ -300,12 +317,19 @@ export class CriRuntime implements StreamingBackend {
         netns: netnsPath(member.netns),
         driver: "namespace",
       });
+      boxId = info.id;
+      const ports = hostPorts(config);
+      if (ports.length > 0) {
+        await publishPorts(this.#home, `pod-${info.id}`, netnsPath(member.netns), ports);
+      }
       const record: SandboxRecord = {
         id: info.id,
         netns: member.netns,
         network: POD_NETWORK,
         member: name,
         ip: member.ip,
+        resolvConf: await this.#writeResolvConf(info.id, config),
+        publishes: ports.length > 0,
         metadata,
         hostname,
         logDirectory: config.log_directory ?? "",
@@ -317,9 +341,29 @@ export class CriRuntime implements StreamingBackend {
       await this.#save("sandboxes", record);
       return { pod_sandbox_id: info.id };
     } catch (error) {
+      if (boxId) await this.#boxes.remove(boxId, true).catch(() => {});
       await this.#boxes.networks.detach(POD_NETWORK, name).catch(() => {});
       throw error;
     }
+  }
+
+  /** Writes the pod's resolv.conf from its DNS config; `undefined` when it has none. */
+  async #writeResolvConf(id: string, config: PodSandboxConfig): Promise<string | undefined> {
+    const dns = config.dns_config;
+    const lines = [
+      ...(dns?.servers ?? []).map((server) => `nameserver ${server}`),
+      ...(dns?.searches?.length ? [`search ${dns.searches.join(" ")}`] : []),
+      ...(dns?.options?.length ? [`options ${dns.options.join(" ")}`] : []),
+    ];
+    if (lines.length === 0) return undefined;
+    if (lines.some((line) => /[\r\n]/.test(line))) {
+      throw new ValidationError("dns_config values must be single lines", "config.dns_config");
+    }
+    const dir = join(this.#dir, "pods", id);
+    await Deno.mkdir(dir, { recursive: true });
+    const path = join(dir, "resolv.conf");
+    await Deno.writeTextFile(path, `${lines.join("\n")}\n`);
+    return path;
   }
 
   /** Attaches a new pod to the pod network, creating the network on first use. */
@@ -337,6 +381,7 @@ export class CriRuntime implements StreamingBackend {
 
   /** Takes a pod off its network (its namespace, and so its IP, go with it). */
   async #leaveNetwork(sandbox: SandboxRecord): Promise<void> {
+    if (sandbox.publishes) await unpublishPorts(this.#home, `pod-${sandbox.id}`);
     if (sandbox.network && sandbox.member) {
       await unlessNotFound(this.#boxes.networks.detach(sandbox.network, sandbox.member));
     } else {
@@ -388,6 +433,7 @@ export class CriRuntime implements StreamingBackend {
     if (await this.#box(sandbox.id)) await this.#boxes.remove(sandbox.id, true);
     await this.#leaveNetwork(sandbox);
     await this.#drop("sandboxes", sandbox.id);
+    await Deno.remove(join(this.#dir, "pods", sandbox.id), { recursive: true }).catch(() => {});
     return {};
   }
 
@@ -481,6 +527,10 @@ export class CriRuntime implements StreamingBackend {
       guest: m.container_path,
       readOnly: m.readonly,
     }));
+    // The pod's resolver, unless the pod spec mounts its own.
+    if (sandbox.resolvConf && !volumes.some((v) => v.guest === "/etc/resolv.conf")) {
+      volumes.push({ host: sandbox.resolvConf, guest: "/etc/resolv.conf", readOnly: true });
+    }
     const info = await this.#boxes.create({
       image: imageRow.id,
       // Kubernetes' command replaces the image's entrypoint, its args the image's Cmd.
@@ -987,6 +1037,30 @@ export class CriRuntime implements StreamingBackend {
     for (const log of this.#logs.values()) log.stop.abort();
     for (const id of [...this.#stdins.keys()]) void this.#releaseStdin(id);
   }
+}
+
+/** The pod's `hostPort`s as box publishes them; TCP only (box forwards TCP). */
+function hostPorts(config: PodSandboxConfig): PublishedPort[] {
+  const ports: PublishedPort[] = [];
+  for (const [i, mapping] of (config.port_mappings ?? []).entries()) {
+    const hostPort = Number(mapping.host_port ?? 0);
+    if (hostPort === 0) continue;
+    const boxPort = Number(mapping.container_port ?? 0);
+    if ((mapping.protocol ?? 0) !== 0) {
+      throw new ValidationError(
+        `port_mappings.${i}: only TCP host ports are supported`,
+        `config.port_mappings.${i}.protocol`,
+      );
+    }
+    if (!(hostPort > 0 && hostPort < 65536 && boxPort > 0 && boxPort < 65536)) {
+      throw new ValidationError(
+        `port_mappings.${i}: ports must be 1-65535`,
+        `config.port_mappings.${i}`,
+      );
+    }
+    ports.push({ hostIp: mapping.host_ip || "0.0.0.0", hostPort, boxPort });
+  }
+  return ports;
 }
 
 /** `undefined` for a thing that is gone: the kubelet retries stops and removals freely. */

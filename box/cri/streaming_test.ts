@@ -186,8 +186,11 @@ Deno.test({
     const services = loadCriServices();
     const client = new services.RuntimeService(address, grpc.credentials.createInsecure());
     const rt = caller(client);
-    const pod = async (name: string) => {
-      const config = { metadata: { name, uid: `uid-${name}`, namespace: "default", attempt: 0 } };
+    const pod = async (name: string, extra: Record<string, unknown> = {}) => {
+      const config = {
+        metadata: { name, uid: `uid-${name}`, namespace: "default", attempt: 0 },
+        ...extra,
+      };
       const { pod_sandbox_id } = await rt.RunPodSandbox({ config }) as { pod_sandbox_id: string };
       return { id: pod_sandbox_id, config };
     };
@@ -212,7 +215,22 @@ Deno.test({
       return container_id;
     };
     try {
-      const web = await pod("web");
+      const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const hostPort = (free.addr as Deno.NetAddr).port;
+      free.close();
+      const web = await pod("web", {
+        dns_config: {
+          servers: ["10.96.0.10"],
+          searches: ["default.svc.cluster.local"],
+          options: ["ndots:5"],
+        },
+        port_mappings: [{
+          protocol: 0,
+          container_port: 8080,
+          host_port: hostPort,
+          host_ip: "127.0.0.1",
+        }],
+      });
       const app = await container(
         web.id,
         web.config,
@@ -293,6 +311,21 @@ Deno.test({
         response = data.slice(1).map((d) => new TextDecoder().decode(d)).join("");
       }
       assert(response.startsWith("HTTP/1.") && response.includes("hello-from-pod"), response);
+
+      // A hostPort reaches the pod's server from the host.
+      let viaHostPort = "";
+      for (let i = 0; i < 50 && !viaHostPort.includes("hello-from-pod"); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 100));
+        viaHostPort = await fetch(`http://127.0.0.1:${hostPort}/index.html`)
+          .then((r) => r.text(), () => "");
+      }
+      assertEquals(viaHostPort, "hello-from-pod\n");
+      // The pod's DNS config is its containers' resolv.conf.
+      const resolv = await rt.ExecSync({ container_id: app, cmd: ["cat", "/etc/resolv.conf"] });
+      assertEquals(
+        new TextDecoder().decode(resolv.stdout as Uint8Array),
+        "nameserver 10.96.0.10\nsearch default.svc.cluster.local\noptions ndots:5\n",
+      );
 
       // A port nothing listens on: the error channel says why.
       const closed = await rt.PortForward({ pod_sandbox_id: web.id, port: [9] }) as {
@@ -412,6 +445,12 @@ Deno.test({
 
       // Once the pod stops it has no IP, and its URLs are refused up front.
       await rt.StopPodSandbox({ pod_sandbox_id: other.id });
+      await rt.StopPodSandbox({ pod_sandbox_id: web.id });
+      const closedPort = await fetch(`http://127.0.0.1:${hostPort}/`).then(
+        (r) => r.body?.cancel().then(() => "open"),
+        () => "closed",
+      );
+      assertEquals(closedPort, "closed");
       const stopped = (await rt.PodSandboxStatus({ pod_sandbox_id: other.id })).status as {
         network: { ip: string };
       };
