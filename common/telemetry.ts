@@ -23,7 +23,9 @@ function existing<T>(name: string): T | undefined {
 }
 
 /** Returns the named counter, creating it on first use so modules can register idempotently. */
-export function counter<L extends string>(config: MetricConfig<L>): Counter<L> {
+export function counter<L extends string>(
+  config: MetricConfig<L> & { collect?: (this: Counter<L>) => void | Promise<void> },
+): Counter<L> {
   return existing<Counter<L>>(config.name) ??
     new Counter({ ...config, labelNames: config.labelNames ?? [], registers: [metricsRegistry] });
 }

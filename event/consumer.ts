@@ -45,24 +45,31 @@ export interface Consumer {
 }
 
 const CONSUMER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** Ids a consumer remembers for de-duplication at most; the oldest are forgotten first. */
+const MAX_REMEMBERED = 100_000;
 
-/** Settles a delivery once: the first of ack/nack wins. */
+/**
+ * Settles a delivery once: the first of ack/nack wins. Not `async`, so a handler that returns
+ * synchronously costs no extra promise turn.
+ */
 class Settlement {
   done = false;
   acked = false;
   constructor(private readonly delivery: ProviderDelivery) {}
-  async ack(): Promise<void> {
-    if (this.done) return;
+  ack(): Promise<void> {
+    if (this.done) return SETTLED;
     this.done = true;
     this.acked = true;
-    await this.delivery.ack();
+    return this.delivery.ack();
   }
-  async nack(delayMs: number): Promise<void> {
-    if (this.done) return;
+  nack(delayMs: number): Promise<void> {
+    if (this.done) return SETTLED;
     this.done = true;
-    await this.delivery.nack(delayMs);
+    return this.delivery.nack(delayMs);
   }
 }
+
+const SETTLED = Promise.resolve();
 
 /** One consumer loop. */
 export class DurableConsumer implements Consumer {
@@ -86,6 +93,8 @@ export class DurableConsumer implements Consumer {
   readonly #running = new Set<Promise<void>>();
   readonly #slotWaiters: (() => void)[] = [];
   readonly #acking = new Set<Promise<void>>();
+  readonly #deliveredBySubject = new Map<string, { inc(): void }>();
+  #lastAck?: Promise<void>;
   readonly #handleSeconds: { observe(value: number): void };
   #markStopped!: () => void;
   #loop?: Promise<void>;
@@ -170,11 +179,21 @@ export class DurableConsumer implements Consumer {
     return new Promise((resolve) => this.#slotWaiters.push(resolve));
   }
 
+  /**
+   * Runs the handler. Most deliveries take the synchronous path (first delivery, nothing to
+   * open, no earlier event of the same key still running, a handler that returns without a
+   * promise): they finish before the next delivery is read, with no promise to track.
+   */
   #dispatch(delivery: ProviderDelivery): void {
     const key = delivery.event.partitionkey;
     const previous = key === undefined ? undefined : this.#keyTails.get(key);
-    const run = previous ? previous.then(() => this.#handle(delivery)) : this.#handle(delivery);
-    const tracked = run.finally(() => {
+    const pending = previous
+      ? previous.then(() => this.#handle(delivery))
+      : this.#firstDelivery(delivery) && !this.#bus.needsOpening(delivery.event)
+      ? this.#invoke(delivery, delivery.event)
+      : this.#handle(delivery);
+    if (pending === undefined) return;
+    const tracked = pending.finally(() => {
       this.#running.delete(tracked);
       this.#slotWaiters.shift()?.();
       if (key !== undefined && this.#keyTails.get(key) === tracked) this.#keyTails.delete(key);
@@ -183,71 +202,38 @@ export class DurableConsumer implements Consumer {
     if (key !== undefined) this.#keyTails.set(key, tracked);
   }
 
+  #firstDelivery(delivery: ProviderDelivery): boolean {
+    return delivery.deliveries === 1;
+  }
+
   #retryDelay(deliveries: number): number {
     return Math.min(this.#retryDelayMs * 2 ** Math.max(0, deliveries - 1), this.#maxRetryDelayMs);
   }
 
+  /** The general path: redeliveries, the delivery limit and sealed events. */
   async #handle(delivery: ProviderDelivery): Promise<void> {
-    const settle = new Settlement(delivery);
     const subject = delivery.event.subject;
     try {
       if (delivery.deliveries > 1) metrics.redelivered.inc({ consumer: this.name, subject });
       if (delivery.deliveries > this.#maxDeliveries) {
         await this.#deadLetterEvent(delivery, "max_deliveries", "delivery limit reached");
-        await settle.ack();
-        return;
-      }
-      if (this.#seenRecently(delivery.event.id)) {
-        await settle.ack();
+        await delivery.ack();
         return;
       }
       let opened: CloudEvent;
       try {
-        // Most events carry no seal and the bus holds no keys: skip a promise per event.
         opened = this.#bus.needsOpening(delivery.event)
           ? await this.#bus.open(delivery.event, this.name)
           : delivery.event;
       } catch (error) {
         if (error instanceof EventKeyMissingError || error instanceof EventTamperedError) {
           await this.#deadLetterEvent(delivery, error.code, error.message);
-          await settle.ack();
+          await delivery.ack();
           return;
         }
         throw error;
       }
-      metrics.deliveredFor(this.name, subject).inc();
-      const message = new DurableReceivedMessage(
-        opened,
-        delivery.seq,
-        delivery.deliveries,
-        (payload) => this.#bus.respond(opened, payload),
-        () => settle.ack(),
-        (delayMs?: number) => settle.nack(delayMs ?? this.#retryDelay(delivery.deliveries)),
-      );
-      try {
-        const done = this.#handler(message);
-        if (done instanceof Promise) await done;
-      } catch (error) {
-        if (settle.done) return;
-        if (delivery.deliveries >= this.#maxDeliveries) {
-          await this.#deadLetterEvent(delivery, "max_deliveries", String(error));
-          await settle.ack();
-        } else {
-          this.#logger?.warn("handler failed; will retry", {
-            id: delivery.event.id,
-            deliveries: delivery.deliveries,
-            error: String(error),
-          });
-          await settle.nack(this.#retryDelay(delivery.deliveries));
-        }
-        return;
-      }
-      // The slot (and the key) is free once the handler is done; the ack's round trip to the
-      // broker finishes in the background, and stop() waits for it.
-      if (!settle.done) this.#settling(settle.ack());
-      if (settle.acked) this.#remember(delivery.event.id);
-      const age = (Date.now() - Date.parse(opened.time)) / 1000;
-      if (Number.isFinite(age)) this.#handleSeconds.observe(age);
+      await this.#invoke(delivery, opened);
     } catch (error) {
       // The broker failed to take an ack or nack: the lease runs out and it is redelivered.
       this.#logger?.error("could not settle delivery", {
@@ -257,7 +243,86 @@ export class DurableConsumer implements Consumer {
     }
   }
 
+  /** Calls the handler on an opened event; returns a promise only when it went asynchronous. */
+  #invoke(delivery: ProviderDelivery, opened: CloudEvent): Promise<void> | undefined {
+    if (this.#seenRecently(delivery.event.id)) {
+      this.#settling(delivery.ack());
+      return undefined;
+    }
+    this.#delivered(opened.subject).inc();
+    const settle = new Settlement(delivery);
+    const message = new DurableReceivedMessage(
+      opened,
+      delivery.seq,
+      delivery.deliveries,
+      (payload) => this.#bus.respond(opened, payload),
+      () => settle.ack(),
+      (delayMs?: number) => settle.nack(delayMs ?? this.#retryDelay(delivery.deliveries)),
+    );
+    let done: void | Promise<void>;
+    try {
+      done = this.#handler(message);
+    } catch (error) {
+      return this.#failed(delivery, settle, error);
+    }
+    if (done instanceof Promise) {
+      return done.then(
+        () => this.#succeeded(delivery, settle, opened),
+        (error) => this.#failed(delivery, settle, error),
+      );
+    }
+    this.#succeeded(delivery, settle, opened);
+    return undefined;
+  }
+
+  /**
+   * The slot (and the key) is free once the handler is done; the ack's round trip to the
+   * broker finishes in the background, and stop() waits for it.
+   */
+  #succeeded(delivery: ProviderDelivery, settle: Settlement, opened: CloudEvent): void {
+    if (!settle.done) this.#settling(settle.ack());
+    if (settle.acked) this.#remember(delivery.event.id);
+    const age = (Date.now() - Date.parse(opened.time)) / 1000;
+    if (Number.isFinite(age) && age >= 0) this.#handleSeconds.observe(age);
+  }
+
+  async #failed(delivery: ProviderDelivery, settle: Settlement, error: unknown): Promise<void> {
+    if (settle.done) return;
+    try {
+      if (delivery.deliveries >= this.#maxDeliveries) {
+        await this.#deadLetterEvent(delivery, "max_deliveries", String(error));
+        await settle.ack();
+      } else {
+        this.#logger?.warn("handler failed; will retry", {
+          id: delivery.event.id,
+          deliveries: delivery.deliveries,
+          error: String(error),
+        });
+        await settle.nack(this.#retryDelay(delivery.deliveries));
+      }
+    } catch (settleError) {
+      this.#logger?.error("could not settle delivery", {
+        id: delivery.event.id,
+        error: String(settleError),
+      });
+    }
+  }
+
+  /** The delivered counter of a subject, resolved once per subject. */
+  #delivered(subject: string): { inc(): void } {
+    let counter = this.#deliveredBySubject.get(subject);
+    if (!counter) {
+      if (this.#deliveredBySubject.size > 10_000) this.#deliveredBySubject.clear();
+      counter = metrics.deliveredFor(this.name, subject);
+      this.#deliveredBySubject.set(subject, counter);
+    }
+    return counter;
+  }
+
   #settling(ack: Promise<void>): void {
+    // Acks that share one broker flush share one promise: track it once.
+    if (ack === SETTLED || ack === this.#lastAck) return;
+    this.#lastAck = ack;
     const tracked = ack.catch((error) => {
       this.#logger?.error("could not acknowledge; the event will be redelivered", {
         error: String(error),
@@ -271,11 +336,17 @@ export class DurableConsumer implements Consumer {
     return until !== undefined && until > Date.now();
   }
 
+  /**
+   * Remembers an acknowledged id for the de-duplication window. Expiry times grow in insertion
+   * order, so expired ids are always at the front: pruning is amortized O(1) per event.
+   */
   #remember(id: string): void {
     const now = Date.now();
+    this.#acked.delete(id);
     this.#acked.set(id, now + this.#dedupeWindowMs);
-    if (this.#acked.size > 50_000) {
-      for (const [seen, until] of this.#acked) if (until <= now) this.#acked.delete(seen);
+    for (const [seen, until] of this.#acked) {
+      if (until > now && this.#acked.size <= MAX_REMEMBERED) break;
+      this.#acked.delete(seen);
     }
   }
 

@@ -7,6 +7,9 @@ export const published = counter({
   name: "a3s_event_published_total",
   help: "Events accepted by the broker, by subject (duplicates excluded).",
   labelNames: ["subject"],
+  collect() {
+    publishedCounts.fold(this);
+  },
 });
 export const duplicates = counter({
   name: "a3s_event_duplicates_total",
@@ -17,6 +20,9 @@ export const delivered = counter({
   name: "a3s_event_delivered_total",
   help: "Deliveries to durable consumers and live subscribers, by consumer and subject.",
   labelNames: ["consumer", "subject"],
+  collect() {
+    deliveredCounts.fold(this);
+  },
 });
 export const redelivered = counter({
   name: "a3s_event_redelivered_total",
@@ -80,26 +86,51 @@ export function reportLag(source: () => Promise<ConsumerInfo[]>): () => void {
 }
 
 /**
- * A function returning the labelled child of `metric`, cached: hashing a label object on every
- * event costs more than the event itself on the hot path.
+ * Counts per label set in plain numbers and folds them into `metric` on each scrape. prom-client
+ * hashes the label object on every `inc()`, which cost more than handling the event itself.
  */
-function children<L extends string>(metric: Counter<L>): (...values: string[]) => { inc(): void } {
-  const cache = new Map<string, { inc(): void }>();
-  return (...values) => {
+class DeferredCounts {
+  readonly #cells = new Map<string, { values: string[]; n: number; inc(): void }>();
+  constructor(private readonly labelNames: readonly string[]) {}
+
+  /** The cell of one label set; its `inc()` is a plain addition. */
+  child(...values: string[]): { inc(): void } {
     const key = values.join("\u0000");
-    let child = cache.get(key);
-    if (!child) {
-      if (cache.size > 10_000) cache.clear();
-      child = metric.labels(...values);
-      cache.set(key, child);
+    let cell = this.#cells.get(key);
+    if (!cell) {
+      cell = {
+        values,
+        n: 0,
+        inc() {
+          this.n++;
+        },
+      };
+      this.#cells.set(key, cell);
     }
-    return child;
-  };
+    return cell;
+  }
+
+  /** Adds what was counted since the last scrape to `metric`. */
+  fold(metric: Counter<string>): void {
+    for (const [key, cell] of this.#cells) {
+      if (cell.n > 0) {
+        metric.inc(Object.fromEntries(this.labelNames.map((l, i) => [l, cell.values[i]])), cell.n);
+        cell.n = 0;
+      } else if (this.#cells.size > 10_000) {
+        // Label sets that went quiet are dropped, so one-off subjects cannot grow the map forever.
+        this.#cells.delete(key);
+      }
+    }
+  }
 }
 
+const publishedCounts = new DeferredCounts(["subject"]);
+const deliveredCounts = new DeferredCounts(["consumer", "subject"]);
 /** `published{subject}`. */
-export const publishedFor: (subject: string) => { inc(): void } = children(published);
+export const publishedFor: (subject: string) => { inc(): void } = (subject) =>
+  publishedCounts.child(subject);
 /** `delivered{consumer, subject}`. */
-export const deliveredFor: (consumer: string, subject: string) => { inc(): void } = children(
-  delivered,
-);
+export const deliveredFor: (consumer: string, subject: string) => { inc(): void } = (
+  consumer,
+  subject,
+) => deliveredCounts.child(consumer, subject);

@@ -10,6 +10,7 @@ import {
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
+  type JsMsg,
   nanos,
   type NatsConnection,
   StorageType,
@@ -47,6 +48,27 @@ export interface NatsProviderOptions {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** A JetStream message as a delivery: a class, so no closures are built per message. */
+class NatsDelivery implements ProviderDelivery {
+  readonly seq: string;
+  readonly event: CloudEvent;
+  readonly deliveries: number;
+  constructor(private readonly message: JsMsg, private readonly flushed: () => Promise<void>) {
+    const info = message.info;
+    this.seq = String(info.streamSequence);
+    this.deliveries = info.deliveryCount;
+    this.event = JSON.parse(decoder.decode(message.data));
+  }
+  ack(): Promise<void> {
+    this.message.ack();
+    return this.flushed();
+  }
+  nack(delayMs: number): Promise<void> {
+    this.message.nak(delayMs);
+    return Promise.resolve();
+  }
+}
 
 /** The JetStream provider. */
 export class NatsProvider implements EventProvider {
@@ -209,19 +231,7 @@ export class NatsProvider implements EventProvider {
     try {
       for await (const m of messages) {
         if (signal.aborted) break;
-        yield {
-          seq: String(m.seq),
-          event: JSON.parse(decoder.decode(m.data)),
-          deliveries: m.info.deliveryCount,
-          ack: () => {
-            m.ack();
-            return this.#flushed();
-          },
-          nack: (delayMs: number) => {
-            m.nak(delayMs);
-            return Promise.resolve();
-          },
-        };
+        yield new NatsDelivery(m, this.#flushed);
       }
     } finally {
       signal.removeEventListener("abort", stop);

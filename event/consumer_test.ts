@@ -1,0 +1,80 @@
+import { assert, assertEquals } from "@a3s/common/testing";
+import { metricsRegistry } from "@a3s/common";
+import { EventBus } from "./bus.ts";
+import { MemoryProvider } from "./providers/memory.ts";
+
+async function deliveredCount(consumer: string): Promise<number> {
+  const metric = await metricsRegistry.getSingleMetric("a3s_event_delivered_total")?.get();
+  return metric?.values.find((v) => v.labels.consumer === consumer)?.value ?? 0;
+}
+
+Deno.test("consumer: synchronous and asynchronous handlers, mixed, each see every event once", async () => {
+  const bus = new EventBus({ provider: new MemoryProvider() });
+  const seen: number[] = [];
+  const { promise: all, resolve } = Promise.withResolvers<void>();
+  const consumer = await bus.consume("mixed", "orders.>", async (m) => {
+    const i = (m.data as { i: number }).i;
+    // Every third handler goes asynchronous; the rest return at once.
+    if (i % 3 === 0) await new Promise((r) => setTimeout(r, 1));
+    seen.push(i);
+    if (seen.length === 60) resolve();
+  }, { deliver: "all" });
+  for (let i = 0; i < 60; i++) await bus.publish("orders.created", { i });
+  await all;
+  await consumer.stop();
+  assertEquals([...seen].sort((a, b) => a - b), Array.from({ length: 60 }, (_, i) => i));
+  await bus.close();
+});
+
+Deno.test("consumer: a key's events stay in order when some handlers go asynchronous", async () => {
+  const bus = new EventBus({ provider: new MemoryProvider() });
+  const byKey = new Map<string, number[]>();
+  let handled = 0;
+  const { promise: all, resolve } = Promise.withResolvers<void>();
+  const consumer = await bus.consume("ordered", "acct.>", async (m) => {
+    const { i } = m.data as { i: number };
+    if (i % 4 === 1) await new Promise((r) => setTimeout(r, 2));
+    const list = byKey.get(m.key!) ?? [];
+    list.push(i);
+    byKey.set(m.key!, list);
+    if (++handled === 40) resolve();
+  }, { deliver: "all" });
+  for (let i = 0; i < 40; i++) await bus.publish("acct.moved", { i }, { key: `k${i % 2}` });
+  await all;
+  await consumer.stop();
+  for (const [, list] of byKey) assertEquals(list, [...list].sort((a, b) => a - b));
+  await bus.close();
+});
+
+Deno.test("consumer: deliveries are counted in the metrics at scrape time", async () => {
+  const bus = new EventBus({ provider: new MemoryProvider() });
+  const before = await deliveredCount("counted");
+  let handled = 0;
+  const { promise: all, resolve } = Promise.withResolvers<void>();
+  const consumer = await bus.consume("counted", "metrics.>", () => {
+    if (++handled === 25) resolve();
+  }, { deliver: "all" });
+  for (let i = 0; i < 25; i++) await bus.publish("metrics.tick", { i });
+  await all;
+  await consumer.stop();
+  assertEquals(await deliveredCount("counted") - before, 25);
+  // A second scrape adds nothing: counts are folded once.
+  assertEquals(await deliveredCount("counted") - before, 25);
+  await bus.close();
+});
+
+Deno.test("consumer: a handler that throws synchronously is retried, not lost", async () => {
+  const bus = new EventBus({ provider: new MemoryProvider() });
+  let calls = 0;
+  const { promise: done, resolve } = Promise.withResolvers<number>();
+  const consumer = await bus.consume("thrower", "flaky.>", (m) => {
+    calls++;
+    if (m.deliveries === 1) throw new Error("first try fails");
+    resolve(m.deliveries);
+  }, { deliver: "all", retryDelayMs: 10 });
+  await bus.publish("flaky.job", { n: 1 });
+  assertEquals(await done, 2);
+  await consumer.stop();
+  assert(calls === 2, `handler ran ${calls} times`);
+  await bus.close();
+});
