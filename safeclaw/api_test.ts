@@ -19,7 +19,7 @@ async function withServer(
       security: { tokens: [{ token: TOKEN, scopes: ["safeclaw:read", "safeclaw:write"] }] },
       safeclaw,
     } as ReturnType<typeof loadConfig>,
-    modules: [safeclawModule()],
+    modules: [safeclawModule({ events: false })],
     logger: createLogger("silent"),
   });
   const call = (path: string, body?: unknown, token = false) =>

@@ -1,6 +1,12 @@
 /** `a3s safeclaw injection`: verdicts for texts, JSONL records, and the quality report. */
 import { parseCommand, UsageError, ValidationError } from "@a3s/common";
-import { detectInjection, type Source, SOURCES } from "./injection/detector.ts";
+import {
+  detectInjection,
+  type InjectionVerdict,
+  type Source,
+  SOURCES,
+} from "./injection/detector.ts";
+import { judgeInjection, judgeMany } from "./injection/judge.ts";
 import {
   type EvalRecord,
   evaluate,
@@ -10,6 +16,10 @@ import {
 import { readInput } from "./_input.ts";
 
 const EVAL_SETS = [
+  [
+    "public evaluation set (deepset test split, BIPIA test attacks in test e-mails/tables/code, JailbreakBench held-out behaviors, XSTest safe prompts, GSM8K test, self-instruct user-oriented, Debian docs; disjoint from training; see safeclaw/injection/model/MODEL_CARD.md)",
+    "testdata/injection_public_eval.jsonl",
+  ],
   ["development set (the rules were tuned on it)", "testdata/injection_eval.jsonl"],
   [
     "second set (written after the rules; the concept layer came after seeing its misses once)",
@@ -41,13 +51,24 @@ async function report(): Promise<void> {
   const out: string[] = [];
   for (const [name, path] of EVAL_SETS) {
     const records = parseEvalSet(await Deno.readTextFile(new URL(path, import.meta.url)));
+    // Verdicts per second: one text at a time, as a message arrives, rules and model together.
+    await judgeInjection("warm the model up");
     const started = performance.now();
-    const ours = evaluate(records, (r) => detectInjection(r.text, { source: r.source }));
+    const verdicts: InjectionVerdict[] = [];
+    for (const r of records) verdicts.push(await judgeInjection(r.text, { source: r.source }));
     const perSecond = records.length / ((performance.now() - started) / 1000);
+    const byRecord = new Map(records.map((r, i) => [r, verdicts[i]]));
+    const ours = evaluate(records, (r) => byRecord.get(r)!);
+    const rules = evaluate(records, (r) => detectInjection(r.text, { source: r.source }));
     out.push(
       `== ${name}`,
-      formatInjectionReport(ours),
-      `safeclaw verdicts per second: ${perSecond.toFixed(0)}`,
+      formatInjectionReport(ours, "safeclaw (rules + classifier)"),
+      `safeclaw verdicts per second (rules + classifier, one text at a time): ${
+        perSecond.toFixed(0)
+      }`,
+      `rules alone: balanced accuracy ${
+        rules.overallBalancedAccuracy.toFixed(3)
+      }, hard-benign FPR ${rules.hardBenignFalsePositiveRate.toFixed(3)}`,
     );
     if (peer) {
       const p = evaluate(records, peer);
@@ -89,11 +110,11 @@ export async function injectionCommand(args: string[], help: string): Promise<nu
   }
   const input = await readInput(values.file as string | undefined);
   if (!values.jsonl) {
-    console.log(JSON.stringify(detectInjection(input, { source: source as Source })));
+    console.log(JSON.stringify(await judgeInjection(input, { source: source as Source })));
     return 0;
   }
+  const records: { id: unknown; text: string; source: Source }[] = [];
   const lines = input.split("\n");
-  const out: string[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (!line) continue;
@@ -109,16 +130,19 @@ export async function injectionCommand(args: string[], help: string): Promise<nu
     const recordSource = SOURCES.includes(record.source as Source)
       ? record.source as Source
       : source as Source;
-    const v = detectInjection(record.text, { source: recordSource });
-    out.push(
-      JSON.stringify({
-        id: record.id ?? null,
-        injection: v.injection,
-        score: v.score,
-        categories: v.categories,
-      }),
-    );
+    records.push({ id: record.id ?? null, text: record.text, source: recordSource });
   }
+  const verdicts = await judgeMany(
+    records.map((r) => ({ text: r.text, options: { source: r.source } })),
+  );
+  const out = records.map((r, i) =>
+    JSON.stringify({
+      id: r.id,
+      injection: verdicts[i].injection,
+      score: verdicts[i].score,
+      categories: verdicts[i].categories,
+    })
+  );
   if (out.length) console.log(out.join("\n"));
   return 0;
 }

@@ -14,6 +14,8 @@ export interface SafeclawConfig {
   auditKey?: string;
   /** Audit records older than this many days are pruned behind a signed checkpoint; 0 keeps all. */
   auditRetentionDays: number;
+  /** How long a redacted original stays restorable from the encrypted vault, in hours. */
+  vaultTtlHours: number;
   /**
    * The chat proxy's upstreams: the local OpenAI-compatible server (default: this server's own
    * `/v1`), and a remote one with its API key, which never gets data at or above `localOnlyAt`.
@@ -72,6 +74,8 @@ export const SafeclawConfigSchema: z.ZodType<SafeclawConfig, unknown> = z.object
   auditKey: z.string().min(16).optional(),
   /** Audit records older than this many days are pruned behind a signed checkpoint; 0 keeps all. */
   auditRetentionDays: z.number().int().min(0).default(0),
+  /** How long a redacted original stays restorable from the encrypted vault, in hours. */
+  vaultTtlHours: z.number().positive().default(24),
   proxy: z.object({
     /** The local OpenAI-compatible server (default: this server's own `/v1`, that is power). */
     localUpstream: z.string().url().optional(),

@@ -9,12 +9,14 @@ import { type Classifier, createClassifier } from "./classify.ts";
 import { type Action, levelOf, type Policy } from "./policy.ts";
 import type { Detection } from "./privacy/entities.ts";
 import { atLeast, type Level, levelRank, maxLevel } from "./privacy/levels.ts";
-import { detectInjection, type InjectionVerdict, type Source } from "./injection/detector.ts";
+import type { InjectionVerdict, Source } from "./injection/detector.ts";
+import { judgeInjection } from "./injection/judge.ts";
 import { AuditLog, type Severity } from "./audit/log.ts";
 import { SessionLevels } from "./sessions.ts";
 import { type Label, type TaintHit, type TaintKind, TaintTracker, type Trust } from "./taint.ts";
 import { checkToolCall, type ToolCall, type ToolDecision } from "./tool_guard.ts";
-import { type RedactionMode, sanitize, Vault } from "./sanitize.ts";
+import { type RedactionMode, sanitize, type Vault } from "./sanitize.ts";
+import { VaultStore } from "./vault_store.ts";
 import { createStreamSanitizer, type StreamSanitizer } from "./stream_sanitizer.ts";
 import type { TeeStatus } from "./tee.ts";
 
@@ -59,6 +61,8 @@ export interface GuardOptions {
   tee: TeeStatus;
   /** A classifier to share; without one the guard makes its own and frees it on close. */
   classifier?: Classifier;
+  /** How long a redacted original stays restorable, in milliseconds (default one day). */
+  vaultTtlMs?: number;
 }
 
 const SECRET_TYPES = new Set(["secret"]);
@@ -93,16 +97,20 @@ export class Guard {
   readonly classifier: Classifier;
   #ownsClassifier: boolean;
   #trackers = new Map<string, TaintTracker>();
-  #vaults = new Map<string, Vault>();
+  /** The sessions' placeholder vaults, encrypted in the store. */
+  readonly vaults: VaultStore;
+  #vaults = new Map<string, Promise<Vault>>();
 
   private constructor(
     options: GuardOptions,
     audit: AuditLog,
     sessions: SessionLevels,
+    vaults: VaultStore,
   ) {
     this.policy = options.policy;
     this.audit = audit;
     this.sessions = sessions;
+    this.vaults = vaults;
     this.tee = options.tee;
     this.#ownsClassifier = !options.classifier;
     this.classifier = options.classifier ?? createClassifier({
@@ -114,7 +122,11 @@ export class Guard {
   static async open(options: GuardOptions): Promise<Guard> {
     const audit = await AuditLog.open(options.store, { hmacKey: options.hmacKey });
     const sessions = await SessionLevels.open(options.store);
-    return new Guard(options, audit, sessions);
+    const vaults = await VaultStore.open(options.store, {
+      secret: options.hmacKey,
+      ttlMs: options.vaultTtlMs ?? 86_400_000,
+    });
+    return new Guard(options, audit, sessions, vaults);
   }
 
   /** The session's taint tracker. */
@@ -124,10 +136,18 @@ export class Guard {
     return t;
   }
 
-  /** The session's vault of redacted originals. */
-  vault(session: string): Vault {
+  /**
+   * The session's vault of redacted originals, read from the store on first use after a
+   * (re)start.
+   */
+  vault(session: string): Promise<Vault> {
     let v = this.#vaults.get(session);
-    if (!v) this.#vaults.set(session, v = new Vault());
+    if (!v) {
+      v = this.vaults.load(session);
+      this.#vaults.set(session, v);
+      // A failed read is not cached: the next call tries the store again.
+      v.catch(() => this.#vaults.delete(session));
+    }
     return v;
   }
 
@@ -147,7 +167,7 @@ export class Guard {
     const findings = this.classifier.classify(text).findings;
     const level = this.levelOf(findings);
     const sessionLevel = await this.sessions.raise(session, level);
-    const injection = detectInjection(text, {
+    const injection = await judgeInjection(text, {
       source,
       threshold: this.policy.injection.threshold,
     });
@@ -172,7 +192,7 @@ export class Guard {
       );
     }
     const redacted = action === "redact"
-      ? sanitize(text, findings, "placeholder", this.vault(session))
+      ? sanitize(text, findings, "placeholder", await this.vault(session))
       : text;
     await this.#record(session, {
       kind: action === "block" ? "block" : action === "redact" ? "redaction" : "classification",
@@ -270,7 +290,7 @@ export class Guard {
     text: string,
     mode: RedactionMode = "placeholder",
   ): Promise<{ text: string; findings: Detection[]; taints: TaintHit[]; label: Label }> {
-    const vault = this.vault(session);
+    const vault = await this.vault(session);
     const restore = this.policy.restoreOriginals;
     const restored = restore ? vault.restore(text) : text;
     // The session's own values, put back from its vault, go back to it as they were; anything
@@ -297,11 +317,14 @@ export class Guard {
   }
 
   /** A sanitizer for one streamed reply of `session`. */
-  outputStream(session: string, mode: RedactionMode = "placeholder"): StreamSanitizer {
+  async outputStream(
+    session: string,
+    mode: RedactionMode = "placeholder",
+  ): Promise<StreamSanitizer> {
     return createStreamSanitizer({
       detect: (t) => this.classifier.classify(t).findings,
       mode,
-      vault: this.vault(session),
+      vault: await this.vault(session),
     });
   }
 

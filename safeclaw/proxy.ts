@@ -7,6 +7,7 @@
 import type { Context } from "hono";
 import type { Guard, InputDecision } from "./guard.ts";
 import { atLeast } from "./privacy/levels.ts";
+import type { StreamSanitizer } from "./stream_sanitizer.ts";
 
 /** Where requests go. */
 export interface ProxyUpstreams {
@@ -143,7 +144,9 @@ export async function handleChatCompletions(
       },
     });
   }
-  if (body.stream === true) return streamReply(upstream, guard, session, route);
+  if (body.stream === true) {
+    return streamReply(upstream, guard, session, route, await guard.outputStream(session));
+  }
   const reply = await upstream.json() as { choices?: ReplyChoice[] };
   const held: string[] = [];
   for (const choice of reply.choices ?? []) {
@@ -237,8 +240,13 @@ interface StreamChunk {
  * deltas are held until the call is complete, checked by the tool guard, and then sent whole:
  * a client never sees a call that policy blocks.
  */
-function streamReply(upstream: Response, guard: Guard, session: string, route: string): Response {
-  const sanitizer = guard.outputStream(session);
+function streamReply(
+  upstream: Response,
+  guard: Guard,
+  session: string,
+  route: string,
+  sanitizer: StreamSanitizer,
+): Response {
   const encoder = new TextEncoder();
   let last: StreamChunk | undefined;
   let buffer = "";

@@ -16,7 +16,9 @@ import { type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
 import { Guard } from "./guard.ts";
 import { auditKey } from "./audit/key.ts";
 import { loadPolicyFile, parsePolicy, type Policy } from "./policy.ts";
-import { detectInjection } from "./injection/detector.ts";
+import { judgeInjection } from "./injection/judge.ts";
+import type { EventBus } from "@a3s/event";
+import { publishSafeclawEvents } from "./bus_events.ts";
 import { sanitize } from "./sanitize.ts";
 import { atLeast } from "./privacy/levels.ts";
 import { detectTee } from "./tee.ts";
@@ -184,7 +186,7 @@ export function createSafeclawRoutes(
     const req = c.req.valid("json");
     if (req.session) {
       if (req.mode === "placeholder") {
-        const vault = guard.vault(req.session);
+        const vault = await guard.vault(req.session);
         const findings = guard.classifier.classify(req.text).findings;
         return c.json({ text: sanitize(req.text, findings, req.mode, vault), findings }, 200);
       }
@@ -196,7 +198,7 @@ export function createSafeclawRoutes(
   });
   app.openapi(injectionRoute, async (c) => {
     const req = c.req.valid("json");
-    const verdict = detectInjection(req.text, {
+    const verdict = await judgeInjection(req.text, {
       source: req.source,
       threshold: guard.policy.injection.threshold,
     });
@@ -286,8 +288,18 @@ export interface ChannelResponders {
  */
 export type SafeclawApi = Guard & { readonly channels: ChannelResponders };
 
+/** Options of {@linkcode safeclawModule}. */
+export interface SafeclawModuleOptions {
+  /**
+   * Publish every audit decision on the `event` module's bus as `safeclaw.audit.<kind>`
+   * (default true; the module then depends on `event`).
+   */
+  events?: boolean;
+}
+
 /**
- * The module as `serve` mounts it.
+ * The module as `serve` mounts it. Unless `events: false`, it depends on the `event` module
+ * and publishes its audit decisions on its bus.
  *
  * @example
  * ```ts
@@ -296,10 +308,13 @@ export type SafeclawApi = Guard & { readonly channels: ChannelResponders };
  * console.log(module.name); // "safeclaw"
  * ```
  */
-export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
+export function safeclawModule(
+  options: SafeclawModuleOptions = {},
+): A3sModule<SafeclawConfig, SafeclawApi> {
   return defineModule<SafeclawConfig, SafeclawApi>({
     name: "safeclaw",
     configSchema: SafeclawConfigSchema,
+    dependsOn: options.events === false ? [] : ["event"],
     access: [
       // Analysis of text the caller sends: what local clients call, like a model API.
       { path: "/safeclaw/v1/scan", scope: "safeclaw:read", anonymousOnLoopback: true },
@@ -336,7 +351,10 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
         policy,
         hmacKey: await auditKey(ctx.config.auditKey, ctx.server.home),
         tee: detectTee(ctx.config.teeRoot),
+        vaultTtlMs: ctx.config.vaultTtlHours * 3_600_000,
       });
+      const bus = ctx.modules.event as EventBus | undefined;
+      const stopEvents = bus ? publishSafeclawEvents(guard.audit, bus, ctx.logger) : undefined;
       const port = ctx.server.port;
       // This server's own OpenAI API (power): over loopback when bound to every address.
       const host = ["0.0.0.0", "::", ""].includes(ctx.server.host)
@@ -408,6 +426,12 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
         await prune();
         pruner = setInterval(prune, 3_600_000);
       }
+      const purgeVaults = () =>
+        guard.vaults.purgeExpired().catch((e) =>
+          ctx.logger.error("vault purge failed", { error: String(e) })
+        );
+      await purgeVaults();
+      const vaultPurger = setInterval(purgeVaults, 3_600_000);
       return {
         routes: createSafeclawRoutes(
           guard.classifier,
@@ -419,7 +443,9 @@ export function safeclawModule(): A3sModule<SafeclawConfig, SafeclawApi> {
         api: Object.assign(guard, { channels }),
         async close() {
           if (pruner !== undefined) clearInterval(pruner);
+          clearInterval(vaultPurger);
           await hub.close();
+          await stopEvents?.();
           guard.close();
         },
       };

@@ -6,7 +6,7 @@ Deno.test("POST /safeclaw/v1/scan over a real server", async () => {
   const config = loadConfig({ env: {}, flags: { port: 0, home: await Deno.makeTempDir() } });
   const server = await startServer({
     config,
-    modules: [safeclawModule()],
+    modules: [safeclawModule({ events: false })],
     logger: createLogger("silent"),
   });
   try {

@@ -11,6 +11,24 @@ export const REDACTION_MODES = ["placeholder", "mask", "hash", "partial"] as con
 /** A mode. */
 export type RedactionMode = (typeof REDACTION_MODES)[number];
 
+/** One original behind a placeholder. */
+export interface VaultEntry {
+  /** `[EMAIL_1]`. */
+  placeholder: string;
+  /** The finding type it was made for (`email`). */
+  type: string;
+  /** The original value. */
+  value: string;
+}
+
+/** Options of a {@linkcode Vault}. */
+export interface VaultOptions {
+  /** Entries it starts with (a vault read back from the store). */
+  entries?: readonly VaultEntry[];
+  /** Called once for each placeholder made (the store persists it). */
+  onAdd?: (entry: VaultEntry) => void;
+}
+
 /**
  * Originals behind placeholders, for one session. The same value always gets the same
  * placeholder, so a conversation stays coherent.
@@ -27,6 +45,19 @@ export class Vault {
   #byValue = new Map<string, string>();
   #byPlaceholder = new Map<string, string>();
   #counters = new Map<string, number>();
+  #onAdd?: (entry: VaultEntry) => void;
+
+  /** A vault, empty or holding `options.entries`. */
+  constructor(options: VaultOptions = {}) {
+    for (const { placeholder, type, value } of options.entries ?? []) {
+      this.#byValue.set(`${type}\u0000${value}`, placeholder);
+      this.#byPlaceholder.set(placeholder, value);
+      // Numbering goes on after the highest number read back, so no placeholder is reused.
+      const n = Number(/_(\d+)\]$/.exec(placeholder)?.[1] ?? 0);
+      if (n > (this.#counters.get(type) ?? 0)) this.#counters.set(type, n);
+    }
+    this.#onAdd = options.onAdd;
+  }
 
   /** The placeholder of `value`, made on first sight. */
   placeholderFor(type: string, value: string): string {
@@ -38,6 +69,7 @@ export class Vault {
     const placeholder = `[${type.toUpperCase()}_${n}]`;
     this.#byValue.set(key, placeholder);
     this.#byPlaceholder.set(placeholder, value);
+    this.#onAdd?.({ placeholder, type, value });
     return placeholder;
   }
 

@@ -128,6 +128,7 @@ export class AuditLog {
   #key: string;
   #now: () => number;
   #tail: Promise<unknown> = Promise.resolve();
+  #observers = new Set<(record: AuditRecord) => void>();
 
   private constructor(store: Store, options: AuditLogOptions) {
     this.#db = store.db<AuditTables>();
@@ -170,9 +171,22 @@ export class AuditLog {
 
   /** Appends one record; appends from this process are serialized so the chain never forks. */
   append(event: AuditEvent): Promise<AuditRecord> {
-    const run = this.#tail.then(() => this.#appendNow(event));
+    const run = this.#tail.then(() => this.#appendNow(event)).then((record) => {
+      for (const observe of this.#observers) observe(record);
+      return record;
+    });
     this.#tail = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Calls `observer` with each record once it is committed, in chain order (the bus publisher
+   * uses it). The observer must not throw or block: it runs inside the append. Returns the
+   * function that stops the calls.
+   */
+  observe(observer: (record: AuditRecord) => void): () => void {
+    this.#observers.add(observer);
+    return () => void this.#observers.delete(observer);
   }
 
   async #appendNow(event: AuditEvent): Promise<AuditRecord> {

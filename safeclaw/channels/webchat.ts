@@ -85,7 +85,7 @@ export function webchatSocket(
         });
         return;
       }
-      const sanitizer = guard.outputStream(session);
+      const sanitizer = await guard.outputStream(session);
       for await (
         const delta of responder({ session, text: decision.text, localOnly: decision.localOnly })
       ) {

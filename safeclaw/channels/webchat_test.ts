@@ -10,7 +10,7 @@ async function withWebchat(fn: (server: RunningServer) => Promise<void>) {
       ...loadConfig({ flags: { port: 0, home: await Deno.makeTempDir() }, env: {} }),
       safeclaw: { proxy: { localUpstream: upstream.url } },
     } as ReturnType<typeof loadConfig>,
-    modules: [safeclawModule()],
+    modules: [safeclawModule({ events: false })],
     logger: createLogger("silent"),
   });
   try {

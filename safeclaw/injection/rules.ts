@@ -16,6 +16,8 @@ export const CATEGORIES = [
   "indirect",
   "template_injection",
   "obfuscation",
+  // The learned classifier's call when no rule names a kind of attack.
+  "learned",
 ] as const;
 /** A category. */
 export type Category = (typeof CATEGORIES)[number];

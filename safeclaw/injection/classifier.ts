@@ -1,0 +1,99 @@
+/**
+ * The learned layer of injection detection: a small hashed-feature classifier (see
+ * `model/MODEL_CARD.md`) run with onnxruntime-node. It reads the same normalized views the
+ * rules read, so a payload hidden in base64 or an HTML comment is scored decoded; a long text
+ * is read in overlapping windows and its most suspicious window decides.
+ */
+import * as ort from "onnxruntime-node";
+import { featureWindows } from "./model/features.ts";
+import type { TextView } from "./normalize.ts";
+
+/** The shipped model's manifest (`model/classifier.json`). */
+export interface ClassifierManifest {
+  /** Score at or above which the model alone calls a text an injection. */
+  threshold: number;
+  buckets: number;
+}
+
+/** A loaded classifier. */
+export interface InjectionClassifier {
+  /** The highest window score over all views, in [0, 1]. */
+  score(views: readonly TextView[]): Promise<number>;
+  /** Scores many texts' views in one run; returns one score per entry. */
+  scoreMany(viewsPerText: readonly (readonly TextView[])[]): Promise<number[]>;
+  readonly manifest: ClassifierManifest;
+}
+
+const MODEL_URL = new URL("./model/classifier.onnx", import.meta.url);
+const MANIFEST_URL = new URL("./model/classifier.json", import.meta.url);
+
+/** Views whose text is just the plain text rewritten letter by letter score low by design. */
+const SKIPPED_VIEWS = new Set(["rot13"]);
+
+let shared: Promise<InjectionClassifier> | undefined;
+
+/**
+ * Loads the shipped classifier once per process.
+ *
+ * @example
+ * ```ts
+ * import { loadInjectionClassifier } from "./classifier.ts";
+ * import { views } from "./normalize.ts";
+ * const classifier = await loadInjectionClassifier();
+ * console.log(await classifier.score(views("What is the capital of France?")) < 0.5); // true
+ * ```
+ */
+export function loadInjectionClassifier(): Promise<InjectionClassifier> {
+  shared ??= open();
+  return shared;
+}
+
+async function open(): Promise<InjectionClassifier> {
+  const manifest = JSON.parse(await Deno.readTextFile(MANIFEST_URL)) as ClassifierManifest;
+  const session = await ort.InferenceSession.create(await Deno.readFile(MODEL_URL), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+  });
+  const scoreMany = async (viewsPerText: readonly (readonly TextView[])[]): Promise<number[]> => {
+    const windows: number[][] = [];
+    const owner: number[] = [];
+    viewsPerText.forEach((textViews, i) => {
+      const seen = new Set<string>();
+      for (const view of textViews) {
+        if (SKIPPED_VIEWS.has(view.source) || seen.has(view.text)) continue;
+        seen.add(view.text);
+        for (const w of featureWindows(view.text)) {
+          windows.push(w);
+          owner.push(i);
+        }
+      }
+    });
+    const scores = new Array<number>(viewsPerText.length).fill(0);
+    if (!windows.length) return scores;
+    const length = Math.max(1, ...windows.map((w) => w.length));
+    const ids = new BigInt64Array(windows.length * length);
+    const mask = new Float32Array(windows.length * length);
+    windows.forEach((w, row) => {
+      for (let j = 0; j < w.length; j++) {
+        ids[row * length + j] = BigInt(w[j]);
+        mask[row * length + j] = 1;
+      }
+    });
+    const out = await session.run({
+      ids: new ort.Tensor("int64", ids, [windows.length, length]),
+      mask: new ort.Tensor("float32", mask, [windows.length, length]),
+    });
+    const data = out.score.data as Float32Array;
+    for (let row = 0; row < windows.length; row++) {
+      // An empty window (no words at all) carries no evidence.
+      if (windows[row].length) scores[owner[row]] = Math.max(scores[owner[row]], data[row]);
+    }
+    return scores;
+  };
+  return {
+    manifest,
+    scoreMany,
+    score: async (textViews) => (await scoreMany([textViews]))[0],
+  };
+}

@@ -1,0 +1,502 @@
+/**
+ * Builds the injection classifier's training, validation and evaluation sets from public
+ * sources (see `sources.ts`), read at pinned commits from local git clones.
+ *
+ *   deno run -A safeclaw/injection/model/build_corpus.ts --clones DIR --out DIR
+ *
+ * `--clones DIR` holds one git directory per repository, as `DIR/<owner>+<name>/repo` (a bare
+ * mirror) or `DIR/<owner>/<name>` (a clone). Training and validation go to `--out` (they are not
+ * shipped); the evaluation set is written to `safeclaw/testdata/injection_public_eval.jsonl`.
+ * The same inputs give the same files: every sample and split is chosen by a hash, not by chance.
+ */
+import { parseArgs } from "node:util";
+import { parquetReadObjects } from "hyparquet";
+import { compressors } from "hyparquet-compressors";
+import { DEBIAN_DOCS, type PinnedSource, SOURCES } from "./sources.ts";
+import { fnv1a } from "./features.ts";
+
+/** One labeled record, in the evaluation set's shape. */
+interface CorpusRecord {
+  id: string;
+  category: string;
+  label: 0 | 1;
+  source: "user" | "document" | "web" | "email" | "tool_result";
+  text: string;
+  /** The repository (or local tree) it came from. */
+  origin: string;
+  /** Records sharing a group (an attack and its clean context) fall in the same split. */
+  group?: string;
+  /** How much the record counts in training (a clean context counts once per attack put in it). */
+  weight?: number;
+}
+
+type Split = "train" | "valid" | "eval";
+
+async function gitShow(clones: string, source: PinnedSource, path: string): Promise<Uint8Array> {
+  const [owner, name] = source.repo.split("/");
+  const candidates = [`${clones}/${owner}+${name}/repo`, `${clones}/${owner}/${name}/.git`];
+  for (const gitDir of candidates) {
+    try {
+      await Deno.stat(gitDir);
+    } catch {
+      continue;
+    }
+    const out = await new Deno.Command("git", {
+      args: ["--git-dir", gitDir, "show", `${source.commit}:${path}`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(
+        `${source.repo}@${source.commit}:${path}: ${new TextDecoder().decode(out.stderr)}`,
+      );
+    }
+    return out.stdout;
+  }
+  throw new Error(`no clone of ${source.repo} under ${clones}`);
+}
+
+async function gitText(clones: string, source: PinnedSource, path: string): Promise<string> {
+  return new TextDecoder().decode(await gitShow(clones, source, path));
+}
+
+/** A stable number in [0, 1) for a key, so splits and samples never depend on chance. */
+function unit(key: string): number {
+  // FNV-1a's high bits barely move when only the last characters differ; murmur3's finalizer
+  // spreads them.
+  let h = fnv1a(key);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) / 0x1_0000_0000;
+}
+
+/** Keeps `n` items, chosen by hash. */
+function sample<T>(items: T[], n: number, key: (t: T) => string): T[] {
+  return [...items].sort((a, b) => unit(key(a)) - unit(key(b))).slice(0, n);
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : text.slice(0, max);
+}
+
+// ---- deepset/prompt-injections ----
+
+async function deepset(clones: string, split: "train" | "test"): Promise<CorpusRecord[]> {
+  const path = split === "train"
+    ? "data/raw/train-00000-of-00001-9564e8b05b4757ab.parquet"
+    : "data/raw/test-00000-of-00001-701d16158af87368.parquet";
+  const bytes = await gitShow(clones, SOURCES.deepset, path);
+  const rows = await parquetReadObjects({
+    file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    compressors,
+  }) as { text: string; label: bigint | number }[];
+  return rows.map((r, i) => {
+    const label = Number(r.label) === 1 ? 1 : 0;
+    return {
+      id: `deepset-${split}-${i}`,
+      category: label ? "direct" : "benign",
+      label,
+      source: "user",
+      text: r.text,
+      origin: SOURCES.deepset.repo,
+    };
+  });
+}
+
+// ---- BIPIA: attacks placed inside emails, tables and code ----
+
+interface BipiaContext {
+  text: string;
+  kind: "email" | "table" | "code";
+}
+
+async function bipiaContexts(clones: string, split: "train" | "test"): Promise<BipiaContext[]> {
+  const out: BipiaContext[] = [];
+  for (const kind of ["email", "table", "code"] as const) {
+    const jsonl = await gitText(clones, SOURCES.bipia, `benchmark/${kind}/${split}.jsonl`);
+    for (const line of jsonl.split("\n")) {
+      if (!line.trim()) continue;
+      const r = JSON.parse(line) as { context: string | string[] };
+      const context = Array.isArray(r.context) ? r.context.join("\n") : r.context;
+      if (context.trim()) out.push({ text: clip(context, 1500), kind });
+    }
+  }
+  return out;
+}
+
+async function bipiaAttacks(
+  clones: string,
+  split: "train" | "test",
+): Promise<{ text: string; code: boolean }[]> {
+  const out: { text: string; code: boolean }[] = [];
+  for (
+    const [file, code] of [[`text_attack_${split}.json`, false], [
+      `code_attack_${split}.json`,
+      true,
+    ]] as const
+  ) {
+    const byCategory = JSON.parse(
+      await gitText(clones, SOURCES.bipia, `benchmark/${file}`),
+    ) as Record<string, string[]>;
+    for (const attacks of Object.values(byCategory)) {
+      for (const text of attacks) out.push({ text, code });
+    }
+  }
+  return out;
+}
+
+/** Places an attack at the start, middle or end of a context, at a sentence or line break. */
+function insert(context: string, attack: string, where: number): string {
+  if (where === 0) return `${attack}\n${context}`;
+  if (where === 2) return `${context}\n${attack}`;
+  const middle = Math.floor(context.length / 2);
+  const cut = context.indexOf("\n", middle) >= 0 ? context.indexOf("\n", middle) : middle;
+  return `${context.slice(0, cut)}\n${attack}\n${context.slice(cut)}`;
+}
+
+async function bipia(
+  clones: string,
+  split: "train" | "test",
+  perAttack: number,
+): Promise<CorpusRecord[]> {
+  const contexts = await bipiaContexts(clones, split);
+  const attacks = await bipiaAttacks(clones, split);
+  const records: CorpusRecord[] = [];
+  const used = new Map<string, { context: BipiaContext; uses: number }>();
+  attacks.forEach((attack, a) => {
+    const fitting = contexts.filter((c) => (c.kind === "code") === attack.code);
+    const chosen = sample(fitting, perAttack, (c) => `${split}:${a}:${c.text.slice(0, 200)}`);
+    for (const c of chosen) {
+      used.set(c.text, { context: c, uses: (used.get(c.text)?.uses ?? 0) + 1 });
+    }
+    chosen.forEach((context, k) => {
+      records.push({
+        id: `bipia-${split}-${a}-${k}`,
+        category: "indirect",
+        label: 1,
+        source: context.kind === "email" ? "email" : "document",
+        text: insert(context.text, attack.text, (a + k) % 3),
+        origin: SOURCES.bipia.repo,
+        group: `bipia:${fnv1a(context.text)}`,
+      });
+    });
+  });
+  // The very contexts the attacks were placed in are also the benign documents, so the attack,
+  // not the kind of document around it, is what tells the two apart.
+  const clean = [...used.values()];
+  clean.forEach(({ context, uses }, k) =>
+    records.push({
+      id: `bipia-${split}-clean-${k}`,
+      category: "benign",
+      label: 0,
+      source: context.kind === "email" ? "email" : "document",
+      text: context.text,
+      origin: SOURCES.bipia.repo,
+      group: `bipia:${fnv1a(context.text)}`,
+      weight: uses,
+    })
+  );
+  return records;
+}
+
+// ---- JailbreakBench: split by behavior ----
+
+const JBB_FILES = [
+  "attack-artifacts/PAIR/black_box/gpt-3.5-turbo-1106.json",
+  "attack-artifacts/PAIR/black_box/gpt-4-0125-preview.json",
+  "attack-artifacts/PAIR/black_box/llama-2-7b-chat-hf.json",
+  "attack-artifacts/PAIR/black_box/vicuna-13b-v1.5.json",
+  "attack-artifacts/prompt_with_random_search/black_box/gpt-3.5-turbo-1106.json",
+  "attack-artifacts/prompt_with_random_search/black_box/gpt-4-0125-preview.json",
+  "attack-artifacts/prompt_with_random_search/black_box/llama-2-7b-chat-hf.json",
+  "attack-artifacts/prompt_with_random_search/black_box/vicuna-13b-v1.5.json",
+];
+
+/** Behaviors whose index ends in 7, 8 or 9 are kept for evaluation. */
+function jbbSplit(index: number): "train" | "test" {
+  return index % 10 >= 7 ? "test" : "train";
+}
+
+async function jailbreakbench(clones: string, split: "train" | "test"): Promise<CorpusRecord[]> {
+  const seen = new Set<string>();
+  const records: CorpusRecord[] = [];
+  for (const file of JBB_FILES) {
+    const artifact = JSON.parse(await gitText(clones, SOURCES.jailbreakbench, file)) as {
+      jailbreaks: { index: number; prompt: string | null }[];
+    };
+    for (const j of artifact.jailbreaks) {
+      if (!j.prompt || jbbSplit(j.index) !== split || seen.has(j.prompt)) continue;
+      seen.add(j.prompt);
+      records.push({
+        id: `jbb-${split}-${records.length}`,
+        category: "jailbreak",
+        label: 1,
+        source: "user",
+        text: clip(j.prompt, 4000),
+        origin: SOURCES.jailbreakbench.repo,
+      });
+    }
+  }
+  return records;
+}
+
+// ---- benign questions and instructions ----
+
+async function gsm8k(clones: string, split: "train" | "test", n: number): Promise<CorpusRecord[]> {
+  const jsonl = await gitText(clones, SOURCES.gsm8k, `grade_school_math/data/${split}.jsonl`);
+  const questions = jsonl.split("\n").filter((l) => l.trim()).map((l) =>
+    (JSON.parse(l) as { question: string }).question
+  );
+  return sample(questions, n, (q) => q).map((text, i) => ({
+    id: `gsm8k-${split}-${i}`,
+    category: "benign",
+    label: 0,
+    source: "user",
+    text,
+    origin: SOURCES.gsm8k.repo,
+  }));
+}
+
+async function selfInstruct(clones: string, split: "train" | "test"): Promise<CorpusRecord[]> {
+  const path = split === "train"
+    ? "data/seed_tasks.jsonl"
+    : "human_eval/user_oriented_instructions.jsonl";
+  const jsonl = await gitText(clones, SOURCES.selfInstruct, path);
+  const records: CorpusRecord[] = [];
+  for (const line of jsonl.split("\n")) {
+    if (!line.trim()) continue;
+    const r = JSON.parse(line) as { instruction: string; instances: { input: string }[] };
+    const input = r.instances?.[0]?.input ?? "";
+    records.push({
+      id: `self-instruct-${split}-${records.length}`,
+      category: "benign",
+      label: 0,
+      source: "user",
+      text: input ? `${r.instruction}\n\n${input}` : r.instruction,
+      origin: SOURCES.selfInstruct.repo,
+    });
+  }
+  return records;
+}
+
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") {
+      row.push(field);
+      field = "";
+    } else if (c === "\n") {
+      row.push(field);
+      rows.push(row);
+      row = [];
+      field = "";
+    } else if (c !== "\r") field += c;
+  }
+  if (field || row.length) rows.push([...row, field]);
+  return rows;
+}
+
+async function xstest(clones: string): Promise<CorpusRecord[]> {
+  const rows = parseCsv(await gitText(clones, SOURCES.xstest, "xstest_prompts.csv"));
+  const header = rows[0];
+  const prompt = header.indexOf("prompt");
+  const label = header.indexOf("label");
+  return rows.slice(1).filter((r) => r[label] === "safe").map((r, i) => ({
+    id: `xstest-safe-${i}`,
+    category: "hard_benign",
+    label: 0,
+    source: "user",
+    text: r[prompt],
+    origin: SOURCES.xstest.repo,
+  }));
+}
+
+// ---- Debian documentation: benign sentences full of trigger words ----
+
+const TRIGGER =
+  /\b(ignor(e|ed|es|ing)|forget|forgot|overrid(e|es|den|ing)|disregard(ed|s)?|act as|acts as|instructions?|bypass(es|ed)?|pretend|previous settings|system prompt|jailbreak)\b/i;
+
+async function readDoc(path: string): Promise<string> {
+  const file = await Deno.open(path);
+  const stream = path.endsWith(".gz")
+    ? file.readable.pipeThrough(new DecompressionStream("gzip"))
+    : file.readable;
+  return await new Response(stream).text();
+}
+
+async function debianSentences(split: "train" | "test"): Promise<CorpusRecord[]> {
+  const records: CorpusRecord[] = [];
+  const packages: string[] = [];
+  for await (const entry of Deno.readDir(DEBIAN_DOCS.path)) {
+    if (entry.isDirectory) packages.push(entry.name);
+  }
+  packages.sort();
+  for (const pkg of packages) {
+    // A quarter of the packages, by name, are kept for evaluation.
+    if ((unit(`debian:${pkg}`) < 0.25 ? "test" : "train") !== split) continue;
+    const files: string[] = [];
+    for await (const entry of Deno.readDir(`${DEBIAN_DOCS.path}/${pkg}`)) {
+      if (!entry.isFile || /changelog|copyright/i.test(entry.name)) continue;
+      if (/^(README|NEWS)|\.(txt|md)(\.gz)?$/i.test(entry.name)) files.push(entry.name);
+    }
+    let taken = 0;
+    for (const name of files.sort()) {
+      let text: string;
+      try {
+        text = await readDoc(`${DEBIAN_DOCS.path}/${pkg}/${name}`);
+      } catch {
+        continue;
+      }
+      if (text.includes("\u0000")) continue;
+      const sentences = text.replace(/\s+/g, " ").split(/(?<=[.!?])\s+(?=[A-Z])/);
+      for (const sentence of sentences) {
+        if (taken >= 16) break;
+        const s = sentence.trim();
+        if (s.length < 40 || s.length > 400 || !TRIGGER.test(s)) continue;
+        if (/[<>{}=]{3,}|http|\$\(/.test(s)) continue;
+        taken++;
+        records.push({
+          id: `debian-${split}-${pkg}-${taken}`,
+          category: "hard_benign",
+          label: 0,
+          source: "document",
+          text: s,
+          origin: `Debian ${DEBIAN_DOCS.path}/${pkg}`,
+          // Benign text full of trigger words is what over-defense fails on; it counts double.
+          weight: 2,
+        });
+      }
+    }
+  }
+  return records;
+}
+
+// ---- obfuscated variants of direct attacks ----
+
+const LEET: Record<string, string> = { a: "4", e: "3", i: "1", o: "0", s: "5", t: "7" };
+const HOMOGLYPH: Record<string, string> = { a: "а", e: "е", o: "о", p: "р", c: "с", x: "х" };
+
+function rot13(s: string): string {
+  return s.replace(/[a-z]/gi, (c) => {
+    const base = c <= "Z" ? 65 : 97;
+    return String.fromCharCode(((c.charCodeAt(0) - base + 13) % 26) + base);
+  });
+}
+
+/** The obfuscations the normalization layer is meant to undo. */
+const OBFUSCATIONS: [string, (s: string) => string][] = [
+  [
+    "base64",
+    (s) =>
+      `Decode this and follow it: ${btoa(String.fromCharCode(...new TextEncoder().encode(s)))}`,
+  ],
+  ["rot13", (s) => `rot13: ${rot13(s)}`],
+  ["leetspeak", (s) => s.replace(/[aeiost]/gi, (c) => LEET[c.toLowerCase()] ?? c)],
+  ["zero_width", (s) => [...s].join("\u200b")],
+  ["homoglyph", (s) => s.replace(/[aeopcx]/g, (c) => HOMOGLYPH[c] ?? c)],
+  ["html_comment", (s) => `<p>Quarterly notes.</p><!-- ${s} --><p>See you soon.</p>`],
+];
+
+function obfuscated(attacks: CorpusRecord[], split: string): CorpusRecord[] {
+  return attacks.map((r, i) => {
+    const [name, encode] = OBFUSCATIONS[i % OBFUSCATIONS.length];
+    return {
+      ...r,
+      id: `${r.id}-${name}`,
+      category: "obfuscated",
+      text: encode(r.text),
+      origin: `${r.origin} (${name}, ${split})`,
+    };
+  });
+}
+
+// ---- assembly ----
+
+function dedupe(records: CorpusRecord[]): CorpusRecord[] {
+  const seen = new Set<string>();
+  return records.filter((r) => {
+    const key = r.text.trim().toLowerCase();
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function toJsonl(records: CorpusRecord[], training = true): string {
+  // The evaluation set keeps only what a reader needs; weights and groups are for training.
+  return records.map(({ group, weight, ...r }) =>
+    JSON.stringify(training ? { ...r, group, weight } : r)
+  ).join("\n") + "\n";
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { clones: { type: "string" }, out: { type: "string" } },
+  });
+  if (!values.clones || !values.out) {
+    console.error("usage: build_corpus.ts --clones DIR --out DIR");
+    Deno.exit(2);
+  }
+  const clones = values.clones;
+  const training = dedupe([
+    ...await deepset(clones, "train"),
+    ...await bipia(clones, "train", 12),
+    ...await jailbreakbench(clones, "train"),
+    ...await gsm8k(clones, "train", 1500),
+    ...await selfInstruct(clones, "train"),
+    ...await debianSentences("train"),
+  ]);
+  const trainingDirect = training.filter((r) => r.category === "direct");
+  const withObfuscated = [...training, ...obfuscated(trainingDirect, "train")];
+  // One record in seven is held out to pick the threshold; the evaluation set never is.
+  const split = (r: CorpusRecord): Split =>
+    unit(`valid:${r.group ?? r.id}`) < 1 / 7 ? "valid" : "train";
+  const train = withObfuscated.filter((r) => split(r) === "train");
+  const valid = withObfuscated.filter((r) => split(r) === "valid");
+
+  const testDirect = (await deepset(clones, "test")).filter((r) => r.label === 1);
+  const evaluation = dedupe([
+    ...await deepset(clones, "test"),
+    ...await bipia(clones, "test", 3),
+    ...await jailbreakbench(clones, "test"),
+    ...obfuscated(testDirect, "test"),
+    ...await gsm8k(clones, "test", 300),
+    ...await selfInstruct(clones, "test"),
+    ...await xstest(clones),
+    ...await debianSentences("test"),
+  ]);
+  const trainingTexts = new Set(withObfuscated.map((r) => r.text.trim().toLowerCase()));
+  const disjoint = evaluation.filter((r) => !trainingTexts.has(r.text.trim().toLowerCase()));
+
+  await Deno.mkdir(values.out, { recursive: true });
+  await Deno.writeTextFile(`${values.out}/train.jsonl`, toJsonl(train));
+  await Deno.writeTextFile(`${values.out}/valid.jsonl`, toJsonl(valid));
+  const evalPath = new URL("../../testdata/injection_public_eval.jsonl", import.meta.url);
+  await Deno.writeTextFile(evalPath, toJsonl(disjoint, false));
+  const count = (rs: CorpusRecord[]) => {
+    const by: Record<string, number> = {};
+    for (const r of rs) by[r.category] = (by[r.category] ?? 0) + 1;
+    return JSON.stringify(by);
+  };
+  console.log(`train ${train.length} ${count(train)}`);
+  console.log(`valid ${valid.length} ${count(valid)}`);
+  console.log(
+    `eval ${disjoint.length} ${count(disjoint)} (${
+      evaluation.length - disjoint.length
+    } dropped as seen in training)`,
+  );
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,36 @@
+/**
+ * Turns a JSONL corpus into the classifier's training input: one line per record with its label
+ * and the feature ids of each window, computed by the same code inference runs.
+ *
+ *   deno run -A safeclaw/injection/model/featurize.ts IN.jsonl OUT.jsonl
+ */
+import { canonical } from "../normalize.ts";
+import { featureWindows } from "./features.ts";
+
+async function main(): Promise<void> {
+  const [input, output] = Deno.args;
+  if (!input || !output) {
+    console.error("usage: featurize.ts IN.jsonl OUT.jsonl");
+    Deno.exit(2);
+  }
+  const lines = (await Deno.readTextFile(input)).split("\n").filter((l) => l.trim());
+  const out = lines.map((line) => {
+    const r = JSON.parse(line) as {
+      id: string;
+      label: 0 | 1;
+      category: string;
+      text: string;
+      weight?: number;
+    };
+    return JSON.stringify({
+      id: r.id,
+      label: r.label,
+      category: r.category,
+      weight: r.weight ?? 1,
+      windows: featureWindows(canonical(r.text)),
+    });
+  });
+  await Deno.writeTextFile(output, out.join("\n") + "\n");
+}
+
+if (import.meta.main) await main();

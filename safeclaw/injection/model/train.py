@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Trains the prompt-injection classifier and exports it to ONNX.
+
+    python3 safeclaw/injection/model/train.py TRAIN.features.jsonl VALID.features.jsonl OUT_DIR
+
+Input lines come from featurize.ts: {"label", "category", "windows": [[feature ids], ...]}.
+The model is fastText-like: a hashed-feature embedding table, mean- and max-pooled over a
+window, then a small MLP. A text is an injection when its most suspicious window is, so a
+payload buried in a long e-mail is not averaged away. Runs on CPU (Debian's python3-torch);
+a few minutes on two cores. The decision threshold is chosen on the validation split only.
+"""
+import json
+import random
+import sys
+
+import torch
+from torch import nn
+
+BUCKETS = 1 << 16
+DIM = 32
+HIDDEN = 64
+EPOCHS = 8
+BATCH = 64
+SEED = 7
+
+
+class InjectionClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(BUCKETS + 1, DIM, padding_idx=0)
+        self.mlp = nn.Sequential(nn.Linear(2 * DIM, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 1))
+
+    def forward(self, ids, mask):
+        # ids: [windows, length] int64; mask: [windows, length] float32 (1 for a feature, 0 for padding)
+        vectors = self.embedding(ids)
+        weights = mask.unsqueeze(-1)
+        mean = (vectors * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        # Padding must never win the max, so it is pushed far below any real value.
+        peak = (vectors + (weights - 1.0) * 1e4).max(1).values
+        return torch.sigmoid(self.mlp(torch.cat([mean, peak], dim=1)).squeeze(-1))
+
+
+def load(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def batch_tensors(records):
+    windows, owners = [], []
+    for i, r in enumerate(records):
+        for w in r["windows"]:
+            windows.append(w or [0])
+            owners.append(i)
+    length = max(len(w) for w in windows)
+    ids = torch.zeros(len(windows), length, dtype=torch.long)
+    mask = torch.zeros(len(windows), length)
+    for j, w in enumerate(windows):
+        ids[j, : len(w)] = torch.tensor(w, dtype=torch.long)
+        mask[j, : len(w)] = 1.0 if w != [0] else 0.0
+    return ids, mask, torch.tensor(owners, dtype=torch.long)
+
+
+def record_scores(model, records):
+    ids, mask, owners = batch_tensors(records)
+    window_scores = model(ids, mask)
+    scores = torch.zeros(len(records))
+    return scores.scatter_reduce(0, owners, window_scores, reduce="amax", include_self=False)
+
+
+def predict(model, records):
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for k in range(0, len(records), 256):
+            out.extend(record_scores(model, records[k : k + 256]).tolist())
+    return out
+
+
+def balanced_accuracy(scores, records, threshold):
+    attacks = [s for s, r in zip(scores, records) if r["label"] == 1]
+    benign = [s for s, r in zip(scores, records) if r["label"] == 0]
+    tpr = sum(s >= threshold for s in attacks) / max(1, len(attacks))
+    tnr = sum(s < threshold for s in benign) / max(1, len(benign))
+    return (tpr + tnr) / 2
+
+
+def main():
+    train_path, valid_path, out_dir = sys.argv[1:4]
+    random.seed(SEED)
+    torch.manual_seed(SEED)
+    train, valid = load(train_path), load(valid_path)
+    positives = sum(r.get("weight", 1) for r in train if r["label"] == 1)
+    negatives = sum(r.get("weight", 1) for r in train if r["label"] == 0)
+    # Attacks and benign text weigh the same in the loss, whatever their counts.
+    weight = {1: (positives + negatives) / (2 * positives), 0: (positives + negatives) / (2 * negatives)}
+    model = InjectionClassifier()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for epoch in range(EPOCHS):
+        model.train()
+        random.shuffle(train)
+        total = 0.0
+        for k in range(0, len(train), BATCH):
+            chunk = train[k : k + BATCH]
+            scores = record_scores(model, chunk).clamp(1e-6, 1 - 1e-6)
+            labels = torch.tensor([float(r["label"]) for r in chunk])
+            weights = torch.tensor([weight[r["label"]] * r.get("weight", 1) for r in chunk])
+            loss = nn.functional.binary_cross_entropy(scores, labels, weight=weights)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(chunk)
+        valid_scores = predict(model, valid)
+        print(f"epoch {epoch + 1}: loss {total / len(train):.4f}, "
+              f"valid balanced accuracy at 0.5 {balanced_accuracy(valid_scores, valid, 0.5):.4f}")
+
+    valid_scores = predict(model, valid)
+    hard = [(s, r) for s, r in zip(valid_scores, valid) if r["category"] == "hard_benign"]
+    best = (0.0, 0.5)
+    for step in range(5, 100):
+        t = step / 100
+        hard_fpr = sum(s >= t for s, _ in hard) / max(1, len(hard))
+        # Over-defense is a failure too: a threshold that flags over 5% of hard benign text is out.
+        if hard_fpr > 0.05:
+            continue
+        ba = balanced_accuracy(valid_scores, valid, t)
+        if ba > best[0]:
+            best = (ba, t)
+    print(f"threshold {best[1]:.2f}: valid balanced accuracy {best[0]:.4f}")
+
+    model.eval()
+    ids = torch.zeros(2, 8, dtype=torch.long)
+    mask = torch.ones(2, 8)
+    torch.onnx.export(
+        model, (ids, mask), f"{out_dir}/classifier.onnx",
+        input_names=["ids", "mask"], output_names=["score"],
+        dynamic_axes={"ids": {0: "windows", 1: "length"}, "mask": {0: "windows", 1: "length"},
+                      "score": {0: "windows"}},
+        opset_version=13,
+    )
+    with open(f"{out_dir}/classifier.json", "w") as f:
+        json.dump({
+            "buckets": BUCKETS, "dim": DIM, "hidden": HIDDEN, "epochs": EPOCHS, "seed": SEED,
+            "threshold": best[1], "valid_balanced_accuracy": round(best[0], 4),
+            "train_records": len(train), "valid_records": len(valid),
+        }, f, indent=2)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

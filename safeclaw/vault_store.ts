@@ -1,0 +1,165 @@
+/**
+ * Placeholder vaults kept in the shared store, so a restart does not lose the mapping needed to
+ * give a user's own values back. Each original is encrypted at rest with AES-256-GCM under a key
+ * derived from the audit key (HKDF), bound to its session and placeholder (so a row copied to
+ * another session does not decrypt), and expires after a configured time.
+ */
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { Buffer } from "node:buffer";
+import type { Kysely } from "kysely";
+import type { Migration, Store } from "@a3s/common";
+import { Vault, type VaultEntry } from "./sanitize.ts";
+
+interface VaultTables {
+  safeclaw_vault: {
+    session: string;
+    placeholder: string;
+    type: string;
+    /** base64 of iv (12 bytes) | tag (16 bytes) | ciphertext. */
+    sealed: string;
+    created_at: number;
+    expires_at: number;
+  };
+}
+
+const MIGRATIONS: readonly Migration[] = [{
+  version: 1,
+  name: "vault",
+  async up(db: Kysely<unknown>) {
+    await db.schema.createTable("safeclaw_vault")
+      .addColumn("session", "text", (c) => c.notNull())
+      .addColumn("placeholder", "text", (c) => c.notNull())
+      .addColumn("type", "text", (c) => c.notNull())
+      .addColumn("sealed", "text", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addColumn("expires_at", "bigint", (c) => c.notNull())
+      .addPrimaryKeyConstraint("safeclaw_vault_pk", ["session", "placeholder"])
+      .execute();
+    await db.schema.createIndex("safeclaw_vault_expires").on("safeclaw_vault")
+      .column("expires_at").execute();
+  },
+}];
+
+/** Options of {@linkcode VaultStore.open}. */
+export interface VaultStoreOptions {
+  /** The secret the encryption key is derived from (the audit HMAC key); 16+ bytes. */
+  secret: string;
+  /** How long an original is kept after it was first redacted, in milliseconds. */
+  ttlMs: number;
+  /** The clock (tests move it). */
+  now?: () => number;
+}
+
+/**
+ * Persistent, encrypted, expiring vaults, one per session.
+ *
+ * @example
+ * ```ts
+ * import { openStore } from "@a3s/common";
+ * import { VaultStore } from "./vault_store.ts";
+ * const store = await openStore({ sqlitePath: ":memory:" });
+ * const vaults = await VaultStore.open(store, { secret: "a key of at least 16 bytes", ttlMs: 3_600_000 });
+ * const vault = await vaults.load("u:c:t");
+ * const p = vault.placeholderFor("email", "ada@example.org");
+ * await vaults.flush();
+ * console.log((await vaults.load("u:c:t")).restore(p)); // ada@example.org
+ * await store.close();
+ * ```
+ */
+export class VaultStore {
+  #db: Kysely<VaultTables>;
+  #key: Buffer;
+  #ttlMs: number;
+  #now: () => number;
+  #pending = new Set<Promise<void>>();
+
+  private constructor(store: Store, options: VaultStoreOptions) {
+    this.#db = store.db<VaultTables>();
+    this.#key = Buffer.from(
+      hkdfSync("sha256", options.secret, "a3s safeclaw", "placeholder vault v1", 32),
+    );
+    this.#ttlMs = options.ttlMs;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Migrates the table and returns the store. */
+  static async open(store: Store, options: VaultStoreOptions): Promise<VaultStore> {
+    if (new TextEncoder().encode(options.secret).length < 16) {
+      throw new Error("safeclaw vault: the secret must be at least 16 bytes");
+    }
+    if (!(options.ttlMs > 0)) throw new Error("safeclaw vault: ttlMs must be positive");
+    await store.migrate("safeclaw_vault", MIGRATIONS);
+    return new VaultStore(store, options);
+  }
+
+  #seal(session: string, placeholder: string, value: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
+    cipher.setAAD(Buffer.from(`${session}\u0000${placeholder}`));
+    const body = Buffer.concat([cipher.update(value, "utf8"), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64");
+  }
+
+  #open(session: string, placeholder: string, sealed: string): string | undefined {
+    try {
+      const raw = Buffer.from(sealed, "base64");
+      const decipher = createDecipheriv("aes-256-gcm", this.#key, raw.subarray(0, 12));
+      decipher.setAAD(Buffer.from(`${session}\u0000${placeholder}`));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8");
+    } catch {
+      // A row that does not authenticate (another key, edited, moved) is not an original.
+      return undefined;
+    }
+  }
+
+  /**
+   * The session's vault with every unexpired original it had; new placeholders it makes are
+   * written behind it (see {@linkcode VaultStore.flush}).
+   */
+  async load(session: string): Promise<Vault> {
+    const rows = await this.#db.selectFrom("safeclaw_vault").selectAll()
+      .where("session", "=", session).where("expires_at", ">", this.#now())
+      .execute();
+    const entries: VaultEntry[] = [];
+    for (const row of rows) {
+      const value = this.#open(session, row.placeholder, row.sealed);
+      if (value !== undefined) {
+        entries.push({ placeholder: row.placeholder, type: row.type, value });
+      }
+    }
+    return new Vault({
+      entries,
+      onAdd: (entry) => this.#track(this.#write(session, entry)),
+    });
+  }
+
+  #track(write: Promise<void>): void {
+    const tracked = write.finally(() => this.#pending.delete(tracked));
+    this.#pending.add(tracked);
+  }
+
+  async #write(session: string, entry: VaultEntry): Promise<void> {
+    const now = this.#now();
+    await this.#db.insertInto("safeclaw_vault").values({
+      session,
+      placeholder: entry.placeholder,
+      type: entry.type,
+      sealed: this.#seal(session, entry.placeholder, entry.value),
+      created_at: now,
+      expires_at: now + this.#ttlMs,
+    }).onConflict((oc) => oc.columns(["session", "placeholder"]).doNothing()).execute();
+  }
+
+  /** Resolves once every placeholder made so far is stored; rejects if a write failed. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.#pending]);
+  }
+
+  /** Deletes expired originals; returns how many. */
+  async purgeExpired(): Promise<number> {
+    const result = await this.#db.deleteFrom("safeclaw_vault")
+      .where("expires_at", "<=", this.#now()).executeTakeFirst();
+    return Number(result.numDeletedRows ?? 0);
+  }
+}

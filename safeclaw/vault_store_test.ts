@@ -1,0 +1,111 @@
+import { assert, assertEquals } from "@a3s/common/testing";
+import { openStore } from "@a3s/common";
+import { VaultStore } from "./vault_store.ts";
+import { Guard } from "./guard.ts";
+import { parsePolicy } from "./policy.ts";
+
+const SECRET = "a vault secret of 32 bytes......";
+
+Deno.test("a vault survives a restart: same placeholders, originals restored, numbering goes on", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "safeclaw_vault_" });
+  const path = `${dir}/a3s.db`;
+  try {
+    let store = await openStore({ sqlitePath: path });
+    let vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 3_600_000 });
+    const vault = await vaults.load("u:c:1");
+    const email = vault.placeholderFor("email", "ada@example.org");
+    const phone = vault.placeholderFor("phone", "+44 20 7946 0958");
+    await vaults.flush();
+    await store.close();
+
+    store = await openStore({ sqlitePath: path });
+    vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 3_600_000 });
+    const again = await vaults.load("u:c:1");
+    assertEquals(
+      again.restore(`mail ${email}, call ${phone}`),
+      "mail ada@example.org, call +44 20 7946 0958",
+    );
+    assertEquals(again.placeholderFor("email", "ada@example.org"), email);
+    assertEquals(again.placeholderFor("email", "bob@example.org"), "[EMAIL_2]");
+    // Another session sees nothing of this one.
+    assertEquals((await vaults.load("u:c:2")).size, 0);
+    await vaults.flush();
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("originals are encrypted at rest and bound to their session", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 3_600_000 });
+  (await vaults.load("u:c:1")).placeholderFor("email", "ada@example.org");
+  await vaults.flush();
+  const db = store.db<{ safeclaw_vault: { session: string; sealed: string } }>();
+  const rows = await db.selectFrom("safeclaw_vault").selectAll().execute();
+  assertEquals(rows.length, 1);
+  assertEquals(JSON.stringify(rows).includes("ada@example.org"), false);
+  assertEquals(JSON.stringify(rows).includes(btoa("ada@example.org")), false);
+  // A row moved to another session does not decrypt there: the session is in the GCM tag.
+  await db.updateTable("safeclaw_vault").set({ session: "u:c:evil" }).execute();
+  assertEquals((await vaults.load("u:c:evil")).size, 0);
+  // Another key reads nothing either.
+  await db.updateTable("safeclaw_vault").set({ session: "u:c:1" }).execute();
+  const other = await VaultStore.open(store, {
+    secret: "another secret of 32 bytes......",
+    ttlMs: 1,
+  });
+  assertEquals((await other.load("u:c:1")).size, 0);
+  assertEquals((await vaults.load("u:c:1")).size, 1);
+  await store.close();
+});
+
+Deno.test("originals expire: not restored after their time, and purged", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  let now = 1_000_000;
+  const vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 60_000, now: () => now });
+  const p = (await vaults.load("u:c:1")).placeholderFor("email", "ada@example.org");
+  await vaults.flush();
+  now += 59_000;
+  assertEquals((await vaults.load("u:c:1")).restore(p), "ada@example.org");
+  now += 2_000;
+  assertEquals((await vaults.load("u:c:1")).restore(p), p);
+  assertEquals(await vaults.purgeExpired(), 1);
+  assertEquals(await vaults.purgeExpired(), 0);
+  await store.close();
+});
+
+Deno.test("Guard: a redacted input's original comes back in the reply after a restart", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "safeclaw_guard_vault_" });
+  const path = `${dir}/a3s.db`;
+  const open = async () => {
+    const store = await openStore({ sqlitePath: path });
+    const guard = await Guard.open({
+      store,
+      policy: parsePolicy({ actions: { Sensitive: "redact" }, restoreOriginals: true }),
+      hmacKey: SECRET,
+      tee: { kind: null, device: null },
+    });
+    return { store, guard };
+  };
+  try {
+    let { store, guard } = await open();
+    const decision = await guard.inspectInput({
+      session: "u:c:9",
+      text: "write to ada@example.org",
+    });
+    assertEquals(decision.text, "write to [EMAIL_1]");
+    await guard.vaults.flush();
+    guard.close();
+    await store.close();
+
+    ({ store, guard } = await open());
+    const reply = await guard.sanitizeOutput("u:c:9", "Sent it to [EMAIL_1].");
+    assertEquals(reply.text, "Sent it to ada@example.org.");
+    assert(reply.findings.length === 0, JSON.stringify(reply.findings));
+    guard.close();
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
