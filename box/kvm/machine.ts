@@ -13,7 +13,10 @@ import type { Frame } from "@a3s/wasm/frame";
 /** Where the frame port's virtio-mmio window and interrupt are (also on Linux's cmdline). */
 export const FRAME_PORT = { base: 0xd0000000, irq: 5 } as const;
 
-/** The kernel argument that tells Linux's virtio_mmio driver where the frame port is. */
+/**
+ * The kernel argument that tells Linux's virtio_mmio driver where the frame port is, for kernels
+ * built with `CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES` (Debian's is not: it reads the DSDT instead).
+ */
 export const FRAME_PORT_CMDLINE = `virtio_mmio.device=4K@0x${
   FRAME_PORT.base.toString(16)
 }:${FRAME_PORT.irq}`;

@@ -31,6 +31,7 @@ import {
 import { holdKicks, kickVcpu, releaseKicks } from "./kick.ts";
 import { GuestMemory, GuestMemoryError } from "./memory.ts";
 import { Vcpu } from "./vcpu.ts";
+import { cpuidForVcpu } from "./cpuid.ts";
 
 /** Options for {@linkcode Vm.create}. */
 export interface VmOptions {
@@ -146,7 +147,7 @@ export class Vm {
     for (let i = 0; i < vcpuCount; i++) {
       const vcpu = new Vcpu(this.fd, i, runSize);
       this.vcpus.push(vcpu);
-      vcpu.setCpuid(cpuid);
+      vcpu.setCpuid(cpuidForVcpu(cpuid, i));
     }
   }
 

@@ -124,7 +124,10 @@ async function main(configPath: string): Promise<number> {
   await serveSocket(config.socket, machine);
   boot(machine, config);
   try {
-    const result = await machine.run();
+    // Every vCPU has its own run loop; the application processors wait in the in-kernel local
+    // APIC until Linux sends them INIT and SIPI. The first loop to end (reset, poweroff) ends
+    // the guest, and leaving the process ends the others wherever they are.
+    const result = await Promise.race(machine.vm.vcpus.map((_, vcpu) => machine.vm.run({ vcpu })));
     writeStatus(config.status, 0, 0, "exited");
     output.writeSync(new TextEncoder().encode(`\n[a3s vmm: the guest ended: ${result.reason}]\n`));
     return 0;

@@ -1,4 +1,4 @@
-import { assert } from "@a3s/common/testing";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { Machine } from "../machine.ts";
 import { probeKvm } from "../probe.ts";
 import { prepareLinuxBoot } from "./linux.ts";
@@ -51,6 +51,29 @@ Deno.test({
     machine.vm.stop();
     await running;
     assert(text.includes("Linux version"), `console: ${text.slice(0, 500)}`);
+  } finally {
+    machine.close();
+  }
+});
+
+Deno.test({
+  name: "Linux boot: the ACPI tables are written, boot_params points at them, no cmdline device",
+  ignore: !probe.guestPrograms || !kernel,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, () => {
+  const machine = Machine.create({ memoryBytes: 256 * 1024 * 1024, irqchip: true, vcpus: 2 });
+  try {
+    const plan = prepareLinuxBoot(machine, { kernel: Deno.readFileSync(kernel!) });
+    const memory = machine.vm.memory;
+    assertEquals(
+      new DataView(memory.read(plan.zeroPage + 0x70, 8).buffer).getBigUint64(0, true),
+      BigInt(plan.rsdp),
+    );
+    assertEquals(new TextDecoder().decode(memory.read(plan.rsdp, 8)), "RSD PTR ");
+    const cmdline = new TextDecoder().decode(memory.read(0x20000, 200)).split("\0")[0];
+    assert(!cmdline.includes("virtio_mmio.device="), cmdline);
+    assertEquals(machine.vm.vcpus[0].getRegs().rip, BigInt(plan.entry));
   } finally {
     machine.close();
   }

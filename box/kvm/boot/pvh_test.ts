@@ -12,7 +12,6 @@ import { probeKvm } from "../probe.ts";
 import { BootImageError, parseSetupHeader } from "./bzimage.ts";
 import { parseElf } from "./elf.ts";
 import { enterPvh, HVM_START_MAGIC, loadPvhKernel, PVH_LAYOUT, pvhEntry } from "./pvh.ts";
-import { FRAME_PORT_CMDLINE } from "../machine.ts";
 
 const kernelPath = [...Deno.readDirSync("/boot")].map((e) => e.name)
   .filter((n) => n.startsWith("vmlinuz-")).sort().map((n) => `/boot/${n}`).at(-1);
@@ -178,7 +177,7 @@ Deno.test({
   });
   try {
     const plan = loadPvhKernel(machine.vm.memory, vmlinux!, {
-      cmdline: `console=ttyS0 earlyprintk=ttyS0 reboot=k panic=-1 ${FRAME_PORT_CMDLINE}`,
+      cmdline: "console=ttyS0 earlyprintk=ttyS0 reboot=k panic=-1",
     });
     enterPvh(machine.vm.vcpus[0], machine.vm.memory, plan);
     const running = machine.run({ timeoutMs: 60_000 }).catch((error) => error);
