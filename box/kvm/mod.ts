@@ -1,8 +1,9 @@
 /**
  * The kvm VMM: KVM driven from TypeScript through Deno FFI, with no QEMU. Guest RAM, vCPUs on
  * runner threads, a 16550 console, an i8042 reset, a virtio-mmio frame port with validated split
- * virtqueues, real/protected/long mode setup, the bzImage boot protocol, the startup probe, the
- * `kvm` box driver and TEE detection.
+ * virtqueues, real/protected/long mode setup, the bzImage and PVH boot protocols, ACPI tables,
+ * the startup probe, the `kvm` box driver (a VMM process per box), and the TEE side: detection,
+ * SEV-SNP and TDX attestation, RA-TLS certificates, sealing and secret injection.
  *
  * @example
  * ```ts
@@ -36,14 +37,35 @@ export {
   type SetupHeader,
 } from "./boot/bzimage.ts";
 export { BASE_CMDLINE, prepareLinuxBoot } from "./boot/linux.ts";
+export { type ElfImage, type ElfNote, type ElfSegment, parseElf } from "./boot/elf.ts";
+export {
+  enterPvh,
+  HVM_START_MAGIC,
+  loadPvhKernel,
+  PVH_LAYOUT,
+  type PvhBootPlan,
+  pvhEntry,
+  type PvhOptions,
+  XEN_ELFNOTE_PHYS32_ENTRY,
+} from "./boot/pvh.ts";
+export {
+  ACPI_BASE,
+  type AcpiMachine,
+  type AcpiTables,
+  type AcpiVirtioDevice,
+  writeAcpiTables,
+} from "./boot/acpi.ts";
+export { cpuidForVcpu } from "./cpuid.ts";
 export { type KvmProbe, probeKvm } from "./probe.ts";
-export { KvmDriver } from "./driver.ts";
+export { KvmDriver, type KvmDriverOptions, type KvmGuestProgram } from "./driver.ts";
+export { type VmmBoot, type VmmConfig } from "./vmm_process.ts";
 export { detectTee, type TeeDetection } from "./tee/detect.ts";
 export {
   AttestationError,
   parseSnpReport,
   SNP_REPORT_SIZE,
   type SnpReport,
+  type SnpTcb,
   verifySnpAttestation,
   verifySnpChain,
   verifySnpReportSignature,
@@ -59,5 +81,35 @@ export {
   attest,
   type AttestationResult,
   type AttestOptions,
+  collectEvidence,
+  noTeeReason,
   parseSnpCertTable,
+  SIMULATED_MESSAGE,
 } from "./tee/attest.ts";
+export {
+  AMD_ARK_SHA256,
+  decodeEvidence,
+  encodeEvidence,
+  type Evidence,
+  SIMULATED_MEASUREMENT,
+  type VerifiedEvidence,
+  verifyEvidence,
+  type VerifyEvidenceOptions,
+} from "./tee/evidence.ts";
+export {
+  createRaTlsCertificate,
+  type CreateRaTlsOptions,
+  RA_TLS_EVIDENCE_OID,
+  type RaTlsIdentity,
+  raTlsReportData,
+  type RaTlsVerification,
+  verifyRaTlsCertificate,
+  type VerifyRaTlsOptions,
+} from "./tee/ratls.ts";
+export {
+  type InjectedSecret,
+  injectSecret,
+  type InjectSecretOptions,
+  SECRETS_DIR,
+  type SecretTarget,
+} from "./tee/secrets.ts";

@@ -18,6 +18,7 @@ const INFO_PREFIX = new TextEncoder().encode("a3s box seal v1\0");
 
 /** The blob is not sealed data, or it was sealed to another measurement or root key. */
 export class SealError extends Error {
+  /** A refusal with its reason. */
   constructor(message: string) {
     super(message);
     this.name = "SealError";

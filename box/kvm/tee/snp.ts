@@ -13,28 +13,43 @@ const SIGNATURE_ALGO_ECDSA_P384_SHA384 = 1;
 
 /** A TCB version: security patch levels of each firmware part. */
 export interface SnpTcb {
+  /** The boot loader's security version. */
   bootLoader: number;
+  /** The PSP OS (TEE) firmware's security version. */
   tee: number;
+  /** The SNP firmware's security version. */
   snp: number;
+  /** The CPU microcode's patch level. */
   microcode: number;
 }
 
 /** The fields of a report that a verifier decides on. */
 export interface SnpReport {
+  /** The report format version (2 or later). */
   version: number;
+  /** The guest's own security version number. */
   guestSvn: number;
+  /** The guest policy the launch was bound to (debug, SMT, migration...). */
   policy: bigint;
+  /** The VM privilege level that asked for the report. */
   vmpl: number;
+  /** The signature algorithm (1: ECDSA P-384 with SHA-384). */
   signatureAlgo: number;
+  /** The platform's TCB now. */
   currentTcb: SnpTcb;
+  /** Platform flags (SMT enabled, TSME enabled...). */
   platformInfo: bigint;
   /** The 64 bytes of user data (the nonce) the guest asked to be signed. */
   reportData: Uint8Array;
   /** The launch measurement (SHA-384). */
   measurement: Uint8Array;
+  /** 32 bytes the host supplied at launch. */
   hostData: Uint8Array;
+  /** The guest's report ID (stable across its migrations). */
   reportId: Uint8Array;
+  /** The TCB the VCEK was derived for. */
   reportedTcb: SnpTcb;
+  /** The chip's unique ID, which names its VCEK. */
   chipId: Uint8Array;
   /** Whether the policy allows debugging (bit 19): a debuggable guest proves nothing. */
   debugAllowed: boolean;

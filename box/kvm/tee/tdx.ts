@@ -27,23 +27,35 @@ export const INTEL_SGX_ROOT_CA_SHA256 =
 
 /** The TD report body's measurements and data. */
 export interface TdxQuote {
+  /** The quote format version (4). */
   version: number;
+  /** The attestation key's type (2: ECDSA P-256). */
   attestationKeyType: number;
+  /** The TEE type (0x81 for TDX). */
   teeType: number;
+  /** The quoting enclave's vendor (Intel's UUID). */
   qeVendorId: Uint8Array;
+  /** The TDX module's and platform's security versions. */
   teeTcbSvn: Uint8Array;
+  /** The measurement of the TDX module (SEAM). */
   mrSeam: Uint8Array;
+  /** The TD's attributes (bit 0: debug). */
   tdAttributes: Uint8Array;
+  /** The extended features the TD may use. */
   xfam: Uint8Array;
   /** The TD's build-time measurement. */
   mrTd: Uint8Array;
+  /** The host-chosen configuration ID. */
   mrConfigId: Uint8Array;
+  /** The TD owner's ID. */
   mrOwner: Uint8Array;
+  /** The four runtime-extendable measurement registers. */
   rtmr: Uint8Array[];
   /** The 64 bytes of user data (the nonce) bound into the quote. */
   reportData: Uint8Array;
   /** Whether the TD is debuggable (TDATTRIBUTES bit 0): a debuggable TD proves nothing. */
   debug: boolean;
+  /** The quote's signature data: what the verifier checks, and the PCK chain. */
   signature: {
     quoteSignature: Uint8Array;
     attestationKey: Uint8Array;
