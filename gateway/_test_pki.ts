@@ -13,7 +13,7 @@ export interface TestCa {
   certFile: string;
   /** The CA certificate (PEM). */
   cert: string;
-  /** Issues a leaf for `names` (DNS names) as `out.crt`/`out.key`; returns the pair. */
+  /** Issues a leaf for `names` (DNS names, or `IP:` addresses) as `out.crt`/`out.key`. */
   issue(out: string, names: string[]): Promise<{ cert: string; key: string }>;
 }
 
@@ -40,7 +40,10 @@ export async function makeCa(dir: string, name: string): Promise<TestCa> {
         `/CN=${names[0]}`,
       ]);
       const ext = `${out}.ext`;
-      await Deno.writeTextFile(ext, `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\n`);
+      await Deno.writeTextFile(
+        ext,
+        `subjectAltName=${names.map((n) => n.startsWith("IP:") ? n : `DNS:${n}`).join(",")}\n`,
+      );
       await openssl([
         "x509",
         "-req",

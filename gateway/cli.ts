@@ -1,6 +1,7 @@
 /** `a3s gateway`: run the reverse proxy from a config file, check a file, hash a secret. */
 import {
   createLogger,
+  defaultHome,
   FORMAT_HELP,
   FORMAT_OPTIONS,
   intFlag,
@@ -20,6 +21,10 @@ import { Gateway } from "./gateway.ts";
 import { hashSecret } from "./hash.ts";
 import { startGateway } from "./server.ts";
 import { startIngressController } from "./kubernetes.ts";
+import { AcmeChallenges } from "./acme_challenges.ts";
+import { AcmeManager } from "./acme.ts";
+import { CertificateStore } from "./certificates.ts";
+import { watchCertificateDir } from "./certificate_files.ts";
 
 const HELP = `Usage: a3s gateway <command> [options]
 
@@ -37,6 +42,15 @@ Options:
   --host HOST            run: listen address (default 127.0.0.1)
   --port PORT            run: listen port (default 8080)
   --cert FILE --key FILE run: serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM pair
+  --certs DIR            run: HTTPS with a certificate per host name (SNI): each NAME.crt with
+                         its NAME.key in DIR; DIR is watched, changes apply without a restart
+  --acme-domain NAME     run: obtain and renew a certificate for NAME by ACME HTTP-01 (repeat
+                         for more names); challenges are answered on --port
+  --acme-directory URL   run: the ACME directory (default Let's Encrypt's)
+  --acme-email ADDR      run: the ACME account's contact
+  --data-dir DIR         run: where ACME keys and certificates are kept (default
+                         $A3S_HOME/gateway/acme)
+  --https-port PORT      run: with --certs or --acme-domain, HTTPS here and plain HTTP on --port
   --database-url URL     run: PostgreSQL for rate limits shared between gateway processes
   --log-level LEVEL      run: debug, info, warn, error or silent (default info; access log at info)
 ${FORMAT_HELP}
@@ -49,6 +63,12 @@ const OPTIONS = {
   port: { type: "string" },
   cert: { type: "string" },
   key: { type: "string" },
+  certs: { type: "string" },
+  "acme-domain": { type: "string", multiple: true },
+  "acme-directory": { type: "string" },
+  "acme-email": { type: "string" },
+  "data-dir": { type: "string" },
+  "https-port": { type: "string" },
   "log-level": { type: "string" },
   "database-url": { type: "string" },
   kubernetes: { type: "boolean" },
@@ -88,6 +108,8 @@ async function run(values: Record<string, unknown>): Promise<number> {
     ? { cert: await Deno.readTextFile(cert), key: await Deno.readTextFile(key) }
     : undefined;
   const logger = createLogger(level as LogLevel, { module: "gateway" });
+  const sni = await certificateSources(values, logger);
+  if (sni && tls) throw new UsageError("--cert/--key and --certs/--acme-domain exclude each other");
   const databaseUrl = values["database-url"] as string | undefined;
   const store = databaseUrl ? await openStore({ databaseUrl }) : undefined;
   const running = await startGateway({
@@ -99,9 +121,19 @@ async function run(values: Record<string, unknown>): Promise<number> {
     hostname: (values.host as string | undefined) ?? "127.0.0.1",
     port: intFlag(values as Record<string, string>, "port") ?? 8080,
     tls,
+    certificates: sni?.store,
+    httpsPort: sni ? intFlag(values as Record<string, string>, "https-port") : undefined,
+    acmeChallenges: sni?.challenges,
     logger,
   });
-  logger.info("gateway listening", { host: running.hostname, port: running.port, config: file });
+  logger.info("gateway listening", {
+    host: running.hostname,
+    port: running.port,
+    httpsPort: running.httpsPort,
+    config: file,
+  });
+  // Orders wait for the listener: the CA validates challenges against it.
+  await sni?.acme?.start();
   const controller = kubernetes
     ? await ingressController(values, running.gateway, logger)
     : undefined;
@@ -111,9 +143,54 @@ async function run(values: Record<string, unknown>): Promise<number> {
   });
   await stop;
   await controller?.close();
+  sni?.close();
   await running.close();
   await store?.close();
   return 0;
+}
+
+/**
+ * The certificate store behind --certs and --acme-domain, or undefined when neither is given.
+ * ACME orders start later, once the listener that answers challenges is up.
+ */
+async function certificateSources(values: Record<string, unknown>, logger: Logger) {
+  const dir = values.certs as string | undefined;
+  const domains = (values["acme-domain"] as string[] | undefined) ?? [];
+  if (!dir && !domains.length) {
+    if (values["https-port"] !== undefined) {
+      throw new UsageError("--https-port needs --certs or --acme-domain");
+    }
+    return undefined;
+  }
+  for (const domain of domains) {
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i.test(domain)) {
+      throw new UsageError(`--acme-domain must be a DNS name, got '${domain}'`);
+    }
+  }
+  const store = new CertificateStore();
+  const challenges = new AcmeChallenges();
+  const stopWatching = dir ? await watchCertificateDir(dir, store, logger) : undefined;
+  const acme = domains.length
+    ? new AcmeManager({
+      directoryUrl: (values["acme-directory"] as string | undefined) ??
+        "https://acme-v02.api.letsencrypt.org/directory",
+      domains,
+      email: values["acme-email"] as string | undefined,
+      dataDir: (values["data-dir"] as string | undefined) ?? `${defaultHome()}/gateway/acme`,
+      store,
+      challenges,
+      logger,
+    })
+    : undefined;
+  return {
+    store,
+    challenges,
+    acme,
+    close() {
+      stopWatching?.();
+      acme?.close();
+    },
+  };
 }
 
 /** Starts the Ingress controller against the API server in the cluster (or the one given). */

@@ -9,6 +9,7 @@ import { migrateRateBuckets } from "./shared_rate_limit.ts";
 import { GatewayConfigError, loadGatewayConfigFile } from "./config_file.ts";
 import type { GatewayConfig } from "./config.ts";
 import { Gateway } from "./gateway.ts";
+import type { AcmeChallenges } from "./acme_challenges.ts";
 import type { CertificateStore } from "./certificates.ts";
 import { listenSni, type SniListener } from "./sni_listener.ts";
 
@@ -26,9 +27,14 @@ export interface StartGatewayOptions {
   tls?: { cert: string; key: string };
   /**
    * Certificates chosen by the name the client asks for (SNI), for HTTPS with HTTP/2; changes
-   * to the store reach new connections without a restart. Overrides `tls`.
+   * to the store reach new connections without a restart. Overrides `tls`. Served on `port`,
+   * or on `httpsPort` when that is set (then `port` serves plain HTTP beside it).
    */
   certificates?: CertificateStore;
+  /** With `certificates`: the HTTPS port, beside plain HTTP on `port`; 0 picks a free one. */
+  httpsPort?: number;
+  /** ACME HTTP-01 answers, served on the plain-HTTP listener before any router. */
+  acmeChallenges?: AcmeChallenges;
   /** Access-log and reload messages. */
   logger?: Logger;
   /** Metric registry. */
@@ -47,6 +53,8 @@ export interface RunningGateway {
   hostname: string;
   /** The bound port. */
   port: number;
+  /** The HTTPS port, when HTTPS is served beside plain HTTP. */
+  httpsPort?: number;
   /** The last reload error, cleared by the next good reload. */
   lastReloadError(): string | undefined;
   /** Reloads the config file now. */
@@ -95,19 +103,36 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   };
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 8080;
-  const listening = options.certificates
-    ? serveWithSni(gateway, options.certificates, hostname, port, options.logger)
-    : serveDirect(gateway, hostname, port, options.tls);
+  const listening: Listening[] = [];
+  try {
+    if (options.certificates) {
+      const plain = options.httpsPort !== undefined;
+      if (plain) {
+        listening.push(serveDirect(gateway, hostname, port, undefined, options.acmeChallenges));
+      }
+      const httpsPort = plain ? options.httpsPort! : port;
+      listening.push(
+        serveWithSni(gateway, options.certificates, hostname, httpsPort, options.logger),
+      );
+    } else {
+      listening.push(serveDirect(gateway, hostname, port, options.tls, options.acmeChallenges));
+    }
+  } catch (error) {
+    await Promise.all(listening.map((l) => l.close()));
+    gateway.close();
+    throw error;
+  }
   const watcher = file ? watchFile(file, options.reloadDebounceMs ?? 100, reload) : undefined;
   return {
     gateway,
-    hostname: listening.hostname,
-    port: listening.port,
+    hostname: listening[0].hostname,
+    port: listening[0].port,
+    httpsPort: listening.length > 1 ? listening[1].port : undefined,
     lastReloadError: () => reloadError,
     reload,
     async close() {
       watcher?.close();
-      await listening.close();
+      await Promise.all(listening.map((l) => l.close()));
       gateway.close();
     },
   };
@@ -127,11 +152,16 @@ function serveDirect(
   hostname: string,
   port: number,
   tls: { cert: string; key: string } | undefined,
+  challenges?: AcmeChallenges,
 ): Listening {
   const proto = tls ? "https" : "http";
   const server = Deno.serve(
     { hostname, port, onListen: () => {}, ...(tls ?? {}) },
     (request, info) => {
+      if (challenges?.size) {
+        const answer = challenges.respond(new URL(request.url).pathname);
+        if (answer) return answer;
+      }
       const addr = info.remoteAddr as Deno.NetAddr;
       return gateway.handle(request, addr.hostname, proto, info.completed);
     },

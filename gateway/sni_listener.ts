@@ -5,8 +5,8 @@
  * relays the plaintext to the gateway's own `Deno.serve` on a loopback port, where HTTP/1.1 and
  * HTTP/2 (h2c after ALPN chose h2) are served as usual.
  *
- * The runtime caches each name's answer for the life of the listener. When the store changes,
- * the listener is closed and bound again to the same port at once, so new
+ * The runtime caches each name's answer for the life of the listener. When the store changes
+ * the answer for a name already asked for, a fresh listener takes over the port, so new
  * connections see the change while open ones keep theirs: certificates reload without a restart.
  */
 import type { Logger } from "@a3s/common";
@@ -57,18 +57,34 @@ export function listenSni(options: SniListenerOptions): SniListener {
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
   const clients = new Map<number, string>();
   const open = new Set<Deno.Conn>();
-  const resolve = (serverName: string) => {
-    const entry = store.lookup(serverName);
-    if (!entry) throw new Error(`no certificate for '${serverName}'`);
-    return { cert: entry.cert, key: entry.key };
-  };
-  const bind = (port: number): Deno.TlsListener =>
-    Deno.listenTls({
+  // What the current listener's resolver has answered, by name: the runtime caches those
+  // answers, so a change to any of them needs a fresh listener, while a name never asked for
+  // does not.
+  let answered = new Map<string, string | undefined>();
+  // SO_REUSEPORT lets a fresh listener bind before the old one closes, so no connection is
+  // refused during a reload. For TLS listeners it needs --unstable-net, whose other APIs (such
+  // as Deno.listenDatagram) exist only under that flag; asking for it without the flag ends the
+  // process, so ask only when they do.
+  const reusePort = "listenDatagram" in Deno;
+  const bind = (port: number): Deno.TlsListener => {
+    const asked = new Map<string, string | undefined>();
+    const resolve = (serverName: string) => {
+      const entry = store.lookup(serverName);
+      asked.set(serverName, entry?.cert);
+      if (!entry) throw new Error(`no certificate for '${serverName}'`);
+      return { cert: entry.cert, key: entry.key };
+    };
+    const listener = Deno.listenTls({
       hostname: options.hostname,
       port,
+      reusePort,
       alpnProtocols: ["h2", "http/1.1"],
       [RESOLVER]: resolve,
     } as unknown as ResolverOptions);
+    answered = asked;
+    return listener;
+  };
+  const stale = () => [...answered].some(([name, cert]) => store.lookup(name)?.cert !== cert);
 
   const relay = async (conn: Deno.TlsConn) => {
     open.add(conn);
@@ -120,18 +136,24 @@ export function listenSni(options: SniListenerOptions): SniListener {
   accept(listener);
   let generation = 0;
   let closed = false;
-  // The old socket is released once its pending accept is cancelled, a moment after close():
-  // until then binding the port fails, so retry briefly. (SO_REUSEPORT, which would let both
-  // overlap, is still behind --unstable-net for TLS listeners.)
   const rebind = async () => {
-    listener.close();
-    for (let tries = 0;; tries++) {
-      try {
-        listener = bind(addr.port);
-        break;
-      } catch (error) {
-        if (!(error instanceof Deno.errors.AddrInUse) || tries >= 400) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 5));
+    const previous = listener;
+    if (reusePort) {
+      listener = bind(addr.port);
+      previous.close();
+    } else {
+      // The old socket is released once its pending accept is cancelled, a moment after
+      // close(); until then the port is busy, so retry briefly. New connections are refused
+      // in between: the gap --unstable-net closes.
+      previous.close();
+      for (let tries = 0;; tries++) {
+        try {
+          listener = bind(addr.port);
+          break;
+        } catch (error) {
+          if (!(error instanceof Deno.errors.AddrInUse) || tries >= 400) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
       }
     }
     generation++;
@@ -140,8 +162,9 @@ export function listenSni(options: SniListenerOptions): SniListener {
   let rebinding: Promise<void> = Promise.resolve();
   let pending = false;
   const unsubscribe = store.onChange(() => {
-    // Changes in a burst (a directory of pairs) coalesce into one rebind.
-    if (closed || pending) return;
+    // Changes in a burst (a directory of pairs) coalesce into one rebind, and only a change to
+    // a name already answered needs one.
+    if (closed || pending || !stale()) return;
     pending = true;
     rebinding = rebinding.then(() => {
       pending = false;
