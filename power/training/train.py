@@ -61,7 +61,7 @@ def shared_prefix(agent: np.ndarray, starts: np.ndarray) -> int:
 
 
 def agent_batches(args, rng: np.random.Generator, suffix_len: int, rows: int, masked: bool,
-                  eot: int):
+                  eot: int, assistant: list[int]):
     """Agent dialogue windows after their shared prefix, which the caller encodes once per step
     without gradients: every agent dialogue opens with the same system prompt and tool schemas,
     so computing them once instead of once per row makes these steps several times cheaper.
@@ -78,10 +78,31 @@ def agent_batches(args, rng: np.random.Generator, suffix_len: int, rows: int, ma
             for offset in rng.choice(starts, rows)
         ]).astype(np.int64))
         inputs, targets = block[:, :-1], block[:, 1:].clone()
+        keep = assistant_tokens(block, assistant)[:, 1:]
         if masked:
-            ended = (inputs == eot).cumsum(dim=1) > 0
-            targets[ended] = -100
+            keep &= (inputs == eot).cumsum(dim=1) == 0
+        targets[~keep] = -100
         yield prefix, inputs, targets
+
+
+def assistant_tokens(block: torch.Tensor, header: list[int]) -> torch.Tensor:
+    """True on the assistant's own tokens (its calls and answers, through <|im_end|>), after each
+    `header` (<|im_start|>assistant\n). The agent's prompts and tool results are context to read,
+    not text to learn, and leaving them out of the loss skips most of the output head's work."""
+    keep = torch.zeros_like(block, dtype=torch.bool)
+    im_start, im_end = header[0], header[0] + 1
+    for row, ids in enumerate(block.tolist()):
+        j = 0
+        while j < len(ids):
+            if ids[j] == im_start and ids[j + 1:j + len(header)] == header[1:]:
+                j += len(header)
+                while j < len(ids):
+                    keep[row, j] = True
+                    if ids[j] == im_end:
+                        break
+                    j += 1
+            j += 1
+    return keep
 
 
 def prefixed_loss(model, prefix, inputs, targets):
@@ -90,9 +111,8 @@ def prefixed_loss(model, prefix, inputs, targets):
     past = [(k.expand(len(inputs), -1, -1, -1), v.expand(len(inputs), -1, -1, -1))
             for k, v in past]
     hidden, _ = model.hidden_states(inputs, past=past)
-    logits = model.logits(hidden)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                           ignore_index=-100)
+    kept = targets != -100
+    return F.cross_entropy(model.logits(hidden[kept]), targets[kept])
 
 
 def learning_rate(step: int, args) -> float:
@@ -124,6 +144,8 @@ def main() -> int:
                         "above), agent (--agent-rows agent windows of --agent-suffix-len tokens "
                         "after the shared prefix), long (one agent window to --long-seq-len)")
     parser.add_argument("--agent-rows", type=int, default=8)
+    parser.add_argument("--assistant-header", default="[6140, 334, 10]",
+                        help="token ids of <|im_start|>assistant\\n (JSON)")
     parser.add_argument("--agent-suffix-len", type=int, default=256)
     parser.add_argument("--init", help="checkpoint whose weights (and config) a new run starts from")
     parser.add_argument("--lr", type=float, default=3e-3)
@@ -179,10 +201,14 @@ def main() -> int:
         if args.long_seq_len else None
     cycle = [kind for kind in args.cycle.split(",") if kind]
     eot = config.vocab_size - 5  # <|endoftext|>, the first of the five special ids
+    # <|im_start|>assistant\n in the shipped tokenizer: the turns the agent steps learn from.
+    assistant = json.loads(args.assistant_header)
     if cycle:
-        short_agent = agent_batches(args, rng, args.agent_suffix_len, args.agent_rows, True, eot)
+        short_agent = agent_batches(args, rng, args.agent_suffix_len, args.agent_rows, True, eot,
+                                    assistant)
         prefix_len = len(next(short_agent)[0])
-        long_agent = agent_batches(args, rng, args.long_seq_len - prefix_len, 1, False, eot)
+        long_agent = agent_batches(args, rng, args.long_seq_len - prefix_len, 1, False, eot,
+                                   assistant)
         print(f"train: cycle {cycle}, agent prefix {prefix_len} tokens", file=sys.stderr)
     model.train()
     started = time.time() - elapsed
