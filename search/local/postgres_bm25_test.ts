@@ -59,7 +59,8 @@ Deno.test("PostgreSQL ranks by BM25: a rare word outweighs a common one", async 
     const expected = term(3, len, 2) + term(1, len, 22);
     assert(Math.abs(hits[0].score - expected) < 1e-9, `${hits[0].score} vs ${expected}`);
 
-    // A title occurrence counts ten times a body one.
+    // The title is scored as its own field, three times the body's weight: one occurrence in
+    // a short title outweighs three in a body.
     await index.upsert([{
       uri: "memory:titled",
       title: "Kernel",
