@@ -23,6 +23,8 @@ const KEY = "AKIAQWERTYUIOPASDFGH";
 const OTHER_EMAIL = "bob.jones@corp-internal.com";
 /** Prints the key without holding it: only the command's output carries it. */
 const COMMAND = `echo "host=$(hostname)"; echo "leaked ${KEY.slice(0, 8)}""${KEY.slice(8)}"`;
+/** What each user asks: benign, and read as such by safeclaw's injection detector. */
+const ASK = "Run the command hostname and tell me what it printed.";
 const READER = "channels-e2e-reader-token-0123456789";
 const CODER = "channels-e2e-code-token-0123456789ab";
 
@@ -40,14 +42,14 @@ const WECOM = {
 
 type Message = { role: string; content?: string | null };
 
-/** The scripted model: a command for "check the system", then an answer quoting its output. */
+/** The scripted model: a command when asked about the host, then an answer quoting its output. */
 function scriptedModel(body: Record<string, unknown>): ScriptedReply {
   const messages = body.messages as Message[];
   const last = messages[messages.length - 1];
   if (last.role === "tool") {
     return { text: `The box said: ${last.content}\nAsk ${OTHER_EMAIL}, key ${KEY}.` };
   }
-  if (last.content?.includes("check the system")) {
+  if (last.content?.includes("hostname")) {
     return { toolCalls: [{ name: "bash", arguments: { command: COMMAND } }] };
   }
   return { text: "Hello from the agent." };
@@ -367,7 +369,7 @@ box {
       assertEquals([check.status, await check.text()], [200, "echo-4242"]);
 
       for (const [name, make] of Object.entries(deliver)) {
-        const forged = await post(await make("please check the system", true));
+        const forged = await post(await make(ASK, true));
         assertEquals(forged.status, 401, `${name}: a forged request was accepted`);
         await forged.body?.cancel();
       }
@@ -375,7 +377,7 @@ box {
 
       // All five at once: each chat has its own lane, so they run side by side.
       for (const [name, make] of Object.entries(deliver)) {
-        const response = await post(await make("please check the system"));
+        const response = await post(await make(ASK));
         assertEquals(response.status, 200, `${name}: ${await response.clone().text()}`);
         if (name === "discord") assertEquals((await response.json()).type, 5); // deferred
         else await response.body?.cancel();
@@ -428,7 +430,7 @@ box {
       const turn = await fetch(`${serve.url}/code/v1/sessions/${id}/messages`, {
         method: "POST",
         headers: auth,
-        body: JSON.stringify({ prompt: "please check the system" }),
+        body: JSON.stringify({ prompt: ASK }),
       });
       const events = await turn.text();
       assert(events.includes("event: done"), events);
