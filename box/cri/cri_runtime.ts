@@ -308,7 +308,7 @@ export class CriRuntime implements StreamingBackend {
     const member = await this.#joinPodNetwork(name);
     let boxId: string | undefined;
     try {
-      const hostname = config.hostname || metadata.name;
+      const hostname = podHostname(config.hostname || metadata.name);
       const { info } = await this.#boxes.run({
         image: await this.#sandboxImage(),
         idle: true,
@@ -533,9 +533,12 @@ export class CriRuntime implements StreamingBackend {
     }
     const info = await this.#boxes.create({
       image: imageRow.id,
-      // Kubernetes' command replaces the image's entrypoint, its args the image's Cmd.
-      entrypoint: config.command?.length ? config.command : undefined,
-      command: config.args?.length ? config.args : config.command?.length ? [] : undefined,
+      // Kubernetes' command replaces the image's entrypoint and drops its Cmd; args replace
+      // the Cmd. A given command is passed whole (with an empty entrypoint), since an empty box
+      // command means "the image's Cmd".
+      ...(config.command?.length
+        ? { entrypoint: [], command: [...config.command, ...(config.args ?? [])] }
+        : { command: config.args?.length ? config.args : undefined }),
       env: Object.fromEntries((config.envs ?? []).map((e) => [e.key, e.value])),
       workdir: config.working_dir || undefined,
       volumes,
@@ -743,6 +746,10 @@ export class CriRuntime implements StreamingBackend {
       new Response(process.stderr).bytes(),
       process.status,
     ]);
+    // When the deadline wins, this one settles later (often rejected, as the killed command's
+    // agent connection closes); nobody awaits it then, and an unhandled rejection would take
+    // the whole CRI server down.
+    collected.catch(() => {});
     const seconds = Number(request.timeout ?? 0);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = seconds > 0
@@ -1037,6 +1044,16 @@ export class CriRuntime implements StreamingBackend {
     for (const log of this.#logs.values()) log.stop.abort();
     for (const id of [...this.#stdins.keys()]) void this.#releaseStdin(id);
   }
+}
+
+/**
+ * A valid hostname from the one asked for (or the pod's name): Linux takes at most 64 bytes, and
+ * the kubelet's own rule is a DNS label of at most 63, so longer names are cut and odd
+ * characters replaced.
+ */
+function podHostname(name: string): string {
+  const label = name.replace(/[^a-zA-Z0-9.-]/g, "-").slice(0, 63).replace(/^[-.]+|[-.]+$/g, "");
+  return label || "pod";
 }
 
 /** The pod's `hostPort`s as box publishes them; TCP only (box forwards TCP). */

@@ -406,17 +406,25 @@ export class StreamingServer {
       ? channels.inbound(Channel.stdin).pipeTo(process.stdin).catch(() => {})
       : process.stdin.close().catch(() => {});
     const resizes = this.#resizes(channels, process);
-    const outputs = [
+    const outputs = Promise.all([
       request.stdout
         ? pumpInto(channels, Channel.stdout, process.stdout)
         : process.stdout.cancel().catch(() => {}),
       request.stderr
         ? pumpInto(channels, Channel.stderr, process.stderr)
         : process.stderr.cancel().catch(() => {}),
-    ];
-    const status = await process.status;
-    await Promise.all(outputs);
-    await this.#finish(channels, status.exitCode);
+    ]);
+    // The output copies fail with the command when its box goes away mid-exec; that is reported
+    // through the status below, and must not surface as an unhandled rejection.
+    outputs.catch(() => {});
+    let exitCode: number;
+    try {
+      exitCode = (await process.status).exitCode;
+    } catch (error) {
+      return await this.#fail(channels, error);
+    }
+    await outputs.catch(() => {});
+    await this.#finish(channels, exitCode);
     await Promise.all([input, resizes]);
   }
 

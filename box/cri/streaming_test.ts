@@ -434,6 +434,22 @@ Deno.test({
       }).network.ip;
       assert(/^10\.89\.\d+\.\d+$/.test(webIp) && webIp !== otherIp, `${webIp} ${otherIp}`);
       const probe = await container(other.id, other.config, "probe", "sleep 600");
+      // A pod spec's `command` without `args` runs as given: the image's Cmd is not appended.
+      const { container_id: bare } = await rt.CreateContainer({
+        pod_sandbox_id: other.id,
+        config: {
+          metadata: { name: "bare", attempt: 0 },
+          image: { image: "busybox" },
+          command: ["sleep", "600"],
+        },
+        sandbox_config: other.config,
+      }) as { container_id: string };
+      await rt.StartContainer({ container_id: bare });
+      await new Promise((r) => setTimeout(r, 300));
+      assertEquals(
+        ((await rt.ContainerStatus({ container_id: bare })).status as { state: number }).state,
+        1,
+      );
       const fetched = await rt.ExecSync({
         container_id: probe,
         cmd: ["sh", "-c", `wget -qO- http://${webIp}:8080/index.html; ip -4 -o addr show`],

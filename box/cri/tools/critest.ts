@@ -1,10 +1,11 @@
 /**
  * Runs the Kubernetes CRI conformance suite (`critest`, from cri-tools) against `box cri` and
  * prints which cases pass. critest pulls its images, and this machine has no internet: a local
- * `docker-registry` serves busybox under the name critest asks for (through critest's own
- * `--registry-prefix`), so the image really goes through box's `PullImage`. Images critest needs
- * that are not busybox (httpd, nginx, its image-test images) are not there, and their cases
- * fail at the pull; that is reported as it is.
+ * `docker-registry` serves the two images critest lets an operator choose (`--test-images-file`):
+ * busybox as its default container image, and for its web server image a busybox built by
+ * `box build` to serve HTTP on port 80. Both really go through box's `PullImage`. Images critest
+ * names itself (httpd, its image-manager test images) are not there, and their cases fail at the
+ * pull; that is reported as it is.
  *
  *   deno run -A box/cri/tools/critest.ts CRITEST_BINARY [GINKGO_FOCUS]
  *
@@ -16,6 +17,7 @@ import { addBusybox, startRegistry, testHome } from "../../_test_support.ts";
 import { BoxManager } from "../../manager.ts";
 import { NamespaceDriver } from "../../drivers/namespace.ts";
 import { RegistryClient } from "../../image/registry.ts";
+import { ImageBuilder } from "../../builder/builder.ts";
 import { CriRuntime, POD_NETWORK } from "../cri_runtime.ts";
 import { serveCri } from "../server.ts";
 
@@ -64,21 +66,36 @@ const runtime = new CriRuntime(boxes, home.home);
 const socket = `unix://${join(home.home, "cri.sock")}`;
 const server = await serveCri(runtime, socket);
 try {
-  // critest's default image, under the prefix it will pull from; then dropped locally, so the
-  // suite's pull is a real one.
-  const name = `${registry.host}/e2e-test-images/busybox:latest`;
-  await addBusybox(home.images, name);
-  await new RegistryClient(home.images).push(name);
-  await home.images.remove(name, () => Promise.resolve(false));
+  // The two images, pushed to the local registry and dropped locally, so the suite's pulls are
+  // real ones.
+  const busybox = `${registry.host}/e2e-test-images/busybox:1.29-2`;
+  const webServer = `${registry.host}/e2e-test-images/web-server:1`;
+  await addBusybox(home.images, busybox);
+  const context = await Deno.makeTempDir({ dir: home.home });
+  await new ImageBuilder(boxes).build({
+    contextDir: context,
+    tags: [webServer],
+    dockerfileText: `FROM ${busybox}\nRUN mkdir -p /www && echo served > /www/index.html\n` +
+      'CMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
+  });
+  for (const image of [busybox, webServer]) {
+    await new RegistryClient(home.images).push(image);
+    await home.images.remove(image, () => Promise.resolve(false));
+  }
   const report = join(home.home, "report");
   await Deno.mkdir(report);
+  const imagesFile = join(home.home, "images.yaml");
+  await Deno.writeTextFile(
+    imagesFile,
+    `defaultTestContainerImage: ${busybox}\nwebServerTestImage: ${webServer}\n`,
+  );
   const started = performance.now();
   const out = await new Deno.Command(critest, {
     args: [
       `--runtime-endpoint=${socket}`,
       `--image-endpoint=${socket}`,
-      `--registry-prefix=${registry.host}`,
-      `--report-dir=${report}`,
+      `--test-images-file=${imagesFile}`,
+      `--ginkgo.junit-report=${join(report, "junit.xml")}`,
       `--ginkgo.focus=${focus}`,
       "--ginkgo.no-color",
     ],
@@ -86,6 +103,9 @@ try {
     stderr: "piped",
   }).output();
   const seconds = (performance.now() - started) / 1000;
+  // The whole run, failures' details included, for whoever digs into a case.
+  const log = Deno.env.get("A3S_CRITEST_LOG");
+  if (log) await Deno.writeFile(log, out.stdout);
   let xml = "";
   for await (const entry of Deno.readDir(report)) {
     if (entry.name.endsWith(".xml")) xml += await Deno.readTextFile(join(report, entry.name));
