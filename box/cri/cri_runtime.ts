@@ -372,7 +372,8 @@ export class CriRuntime implements StreamingBackend {
     await networks.inspect(POD_NETWORK).catch(async (error) => {
       if (!(error instanceof NotFoundError)) throw error;
       // Two pods starting at once may both find no network; the loser uses the winner's.
-      await networks.create(POD_NETWORK).catch((created) => {
+      // The kubelet probes pods from the host (HTTP and TCP checks go to the pod IP).
+      await networks.create(POD_NETWORK, { hostAccess: true }).catch((created) => {
         if ((created as A3sError).code !== "network_exists") throw created;
       });
     });

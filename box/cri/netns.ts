@@ -1,6 +1,6 @@
 /**
- * Named network namespaces (`ip netns`), the network a pod's boxes share: made with only
- * loopback up, so a pod reaches nothing outside itself unless something is wired in.
+ * Named network namespaces (`ip netns`), the network a pod's or a box's processes share: made
+ * with only loopback up, so it reaches nothing outside itself unless something is wired in.
  */
 import { A3sError } from "@a3s/common";
 
@@ -27,6 +27,20 @@ export async function createNetns(name: string): Promise<string> {
   const up = await ip(["-n", name, "link", "set", "lo", "up"]);
   if (!up.ok) {
     throw new A3sError("netns_failed", `cannot bring up loopback in ${name}: ${up.error}`);
+  }
+  // Boxes are root only in their own user namespace, which does not own this network
+  // namespace; without this a web server in a box could not listen on port 80 (as rootless
+  // Podman does, and harmless: the namespace is the box's alone).
+  const ports = await ip([
+    "netns",
+    "exec",
+    name,
+    "sysctl",
+    "-qw",
+    "net.ipv4.ip_unprivileged_port_start=0",
+  ]);
+  if (!ports.ok) {
+    throw new A3sError("netns_failed", `cannot open low ports in ${name}: ${ports.error}`);
   }
   return netnsPath(name);
 }

@@ -450,6 +450,9 @@ Deno.test({
         ((await rt.ContainerStatus({ container_id: bare })).status as { state: number }).state,
         1,
       );
+      // The host reaches pod IPs, as the kubelet's probes need.
+      const fromHost = await fetch(`http://${webIp}:8080/index.html`).then((r) => r.text());
+      assertEquals(fromHost, "hello-from-pod\n");
       const fetched = await rt.ExecSync({
         container_id: probe,
         cmd: ["sh", "-c", `wget -qO- http://${webIp}:8080/index.html; ip -4 -o addr show`],

@@ -41,6 +41,11 @@ export interface NetworkInfo {
   createdAt: number;
   /** The boxes attached to the network. */
   members: NetworkMember[];
+  /**
+   * The host's address on the network (`.1`), when the host may reach its boxes: only for
+   * networks made with `hostAccess` (Kubernetes' pod network, which the kubelet probes).
+   */
+  hostGateway?: string;
 }
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
@@ -118,8 +123,12 @@ export class NetworkStore {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** Creates a network with the next free 10.89.N.0/24. */
-  async create(name: string): Promise<NetworkInfo> {
+  /**
+   * Creates a network with the next free 10.89.N.0/24. With `hostAccess` the host joins it as
+   * `.1` (a veth pair from the host to the bridge), so the host reaches the boxes' addresses and
+   * they reach the host's; nothing is routed beyond it either way.
+   */
+  async create(name: string, options: { hostAccess?: boolean } = {}): Promise<NetworkInfo> {
     if (!NAME.test(name)) throw new ValidationError(`invalid network name '${name}'`, "name");
     const existing = await this.list();
     if (existing.some((n) => n.name === name)) {
@@ -135,9 +144,30 @@ export class NetworkStore {
     const id = crypto.randomUUID().replaceAll("-", "");
     const netns = `a3s-net-${id.slice(0, 10)}`;
     await createNetns(netns);
+    const hostGateway = options.hostAccess ? `10.89.${octet}.1` : undefined;
     try {
       await ip(["-n", netns, "link", "add", "br0", "type", "bridge"]);
       await ip(["-n", netns, "link", "set", "br0", "up"]);
+      if (hostGateway) {
+        // The host end stays in the host's namespace; deleting the network's namespace takes
+        // the pair with it.
+        const hostVeth = `a3sh${id.slice(0, 8)}`;
+        await ip([
+          "link",
+          "add",
+          hostVeth,
+          "type",
+          "veth",
+          "peer",
+          "name",
+          "host0",
+          "netns",
+          netns,
+        ]);
+        await ip(["-n", netns, "link", "set", "host0", "master", "br0", "up"]);
+        await ip(["addr", "add", `${hostGateway}/24`, "dev", hostVeth]);
+        await ip(["link", "set", hostVeth, "up"]);
+      }
     } catch (error) {
       await deleteNetns(netns);
       throw error;
@@ -150,6 +180,7 @@ export class NetworkStore {
       netns,
       createdAt: Date.now(),
       members: [],
+      hostGateway,
     };
     await this.#save(network);
     return network;
