@@ -61,6 +61,8 @@ export interface SearchConfig {
   fetchPolicy: AccessPolicyConfig;
   /** The headless browser that engines with `render: "browser"` use. */
   browser: BrowserSettings;
+  /** How the local index ranks when the store is PostgreSQL: BM25, or `ts_rank_cd`. */
+  postgresRanking: "bm25" | "ts_rank_cd";
 }
 
 /** The headless browser for engines whose page needs script. */
@@ -87,6 +89,8 @@ export interface SearchConfigInput {
   fetchPolicy?: AccessPolicyConfigInput;
   /** The headless browser for `render: "browser"` engines (default `/usr/bin/chromium`). */
   browser?: Partial<BrowserSettings>;
+  /** How the local index ranks on PostgreSQL (default `bm25`). */
+  postgresRanking?: "bm25" | "ts_rank_cd";
 }
 
 /** Validates one engine's settings and fills in its defaults. */
@@ -133,6 +137,8 @@ export const SearchConfigSchema: z.ZodType<SearchConfig, SearchConfigInput> = z.
   browser: z.object({
     executablePath: z.string().min(1).default(DEFAULT_BROWSER),
   }).default({ executablePath: DEFAULT_BROWSER }),
+  /** The local index's ranking on PostgreSQL; SQLite FTS5 always ranks by BM25. */
+  postgresRanking: z.enum(["bm25", "ts_rank_cd"]).default("bm25"),
 });
 
 /** The section with every default, as `serve` hands it over for `{}`. */

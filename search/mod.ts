@@ -71,6 +71,7 @@ export {
   type IngestSummary,
 } from "./local/ingest.ts";
 export { type ExtractedText, extractText } from "./local/extract.ts";
+export type { PostgresRanking } from "./local/postgres_index.ts";
 export {
   MEMORY_SOURCE,
   MEMORY_URI_PREFIX,

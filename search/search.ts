@@ -126,7 +126,7 @@ export class SearchService {
     config: SearchConfig,
     options: SearchServiceOptions = {},
   ): Promise<SearchService> {
-    const index = await openLocalIndex(store);
+    const index = await openLocalIndex(store, { postgresRanking: config.postgresRanking });
     const cache = await ResultCache.open(store, config.cacheTtlSeconds, options.now);
     return new SearchService(config, index, cache, options);
   }

@@ -5,7 +5,7 @@
  */
 import type { Store } from "@a3s/common";
 import { Fts5Index } from "./fts5_index.ts";
-import { PostgresTextIndex } from "./postgres_index.ts";
+import { type PostgresRanking, PostgresTextIndex } from "./postgres_index.ts";
 
 /** A document to index. */
 export interface LocalDocument {
@@ -78,7 +78,8 @@ export async function contentHash(doc: LocalDocument): Promise<string> {
 }
 
 /**
- * Opens the index on `store`, creating its tables on first use.
+ * Opens the index on `store`, creating its tables on first use. On PostgreSQL, `postgresRanking`
+ * picks BM25 (the default) or PostgreSQL's own `ts_rank_cd`.
  *
  * @example
  * ```ts
@@ -91,7 +92,12 @@ export async function contentHash(doc: LocalDocument): Promise<string> {
  * await store.close();
  * ```
  */
-export async function openLocalIndex(store: Store): Promise<LocalIndex> {
-  if (store.kind === "postgres") return await PostgresTextIndex.open(store);
+export async function openLocalIndex(
+  store: Store,
+  options: { postgresRanking?: PostgresRanking } = {},
+): Promise<LocalIndex> {
+  if (store.kind === "postgres") {
+    return await PostgresTextIndex.open(store, options.postgresRanking);
+  }
   return await Fts5Index.open(store);
 }

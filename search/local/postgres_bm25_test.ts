@@ -2,6 +2,8 @@ import { openStore, type Store } from "@a3s/common";
 import { assert, assertEquals, createTestDatabase } from "@a3s/common/testing";
 import { sql } from "kysely";
 import { PostgresTextIndex } from "./postgres_index.ts";
+import { defaultSearchConfig } from "../config.ts";
+import { SearchService } from "../search.ts";
 import { checkIndexContract } from "./_index_contract.ts";
 
 /** A PostgreSQL store on a fresh database, or undefined (with a SKIPPED line) without one. */
@@ -109,5 +111,17 @@ Deno.test("the BM25 corpus figures follow every insert, update and delete", asyn
 Deno.test("PostgreSQL with ts_rank_cd passes the same contract", async () => {
   await withPostgres(async (store) => {
     await checkIndexContract(await PostgresTextIndex.open(store, "ts_rank_cd"));
+  });
+});
+
+Deno.test("the search config picks the PostgreSQL ranking", async () => {
+  await withPostgres(async (store) => {
+    const byDefault = await SearchService.open(store, defaultSearchConfig());
+    assertEquals((byDefault.index as PostgresTextIndex).ranking, "bm25");
+    const chosen = await SearchService.open(
+      store,
+      defaultSearchConfig({ postgresRanking: "ts_rank_cd" }),
+    );
+    assertEquals((chosen.index as PostgresTextIndex).ranking, "ts_rank_cd");
   });
 });
