@@ -20,6 +20,7 @@ import type {
   ExitReason,
   VolumeMount,
 } from "./types.ts";
+import { USER_SPEC } from "./types.ts";
 import { bootSeconds, boxCountSources, execSeconds } from "./metrics.ts";
 import { VOLUME_NAME, VolumeStore } from "./volumes.ts";
 import { NetworkStore } from "./network/networks.ts";
@@ -82,7 +83,7 @@ export interface CreateBoxOptions {
   env?: Record<string, string>;
   /** The working directory; the image's WorkingDir when unset. */
   workdir?: string;
-  /** `uid[:gid]` to run as; the image's User when unset. */
+  /** The user to run as (`name`, `uid`, `name:group`, `uid:gid`); the image's User when unset. */
   user?: string;
   /** The hostname the box sees. */
   hostname?: string;
@@ -174,8 +175,25 @@ export async function copyTree(from: string, to: string): Promise<void> {
   }
 }
 
-async function bootId(): Promise<string> {
-  return (await Deno.readTextFile("/proc/sys/kernel/random/boot_id").catch(() => "")).trim();
+/** Rejects a user spec the box could never resolve, before anything is created or run. */
+function checkUser(user: string | undefined): void {
+  if (user !== undefined && !USER_SPEC.test(user)) {
+    throw new ValidationError(
+      `invalid user '${user}': use name, uid, name:group or uid:gid`,
+      "user",
+    );
+  }
+}
+
+let currentBootId: Promise<string> | undefined;
+
+/** The kernel's boot id, read once per process: it cannot change while the process lives. */
+function bootId(): Promise<string> {
+  currentBootId ??= Deno.readTextFile("/proc/sys/kernel/random/boot_id").then(
+    (text) => text.trim(),
+    () => "",
+  );
+  return currentBootId;
 }
 
 function randomId(): string {
@@ -422,6 +440,11 @@ export class BoxManager {
 
   /** Creates a box without starting it. */
   async create(options: CreateBoxOptions): Promise<BoxInfo> {
+    return this.#toInfo(await this.#createRow(options));
+  }
+
+  /** Creates a box and returns its stored row (what `run` starts without reading it back). */
+  async #createRow(options: CreateBoxOptions): Promise<BoxRow> {
     if (!options.networks?.length) return await this.#createBox(options);
     if (options.netns || options.network === "host") {
       throw new ValidationError(
@@ -465,7 +488,7 @@ export class BoxManager {
     }
   }
 
-  async #createBox(options: CreateBoxOptions): Promise<BoxInfo> {
+  async #createBox(options: CreateBoxOptions): Promise<BoxRow> {
     const image = await this.images.resolve(options.image, "image");
     const config = JSON.parse(image.config) as {
       config?: {
@@ -490,6 +513,7 @@ export class BoxManager {
         "name",
       );
     }
+    checkUser(options.user);
     const volumes = [...(options.volumes ?? [])];
     for (const [i, volume] of volumes.entries()) {
       // A bare name is a named volume (created on first use, as Docker does), never a path.
@@ -565,22 +589,23 @@ export class BoxManager {
       bootId: await bootId(),
     };
     await driver.create(spec);
+    const row: BoxRow = {
+      id,
+      name,
+      image: options.image,
+      image_id: image.id,
+      driver: driver.name,
+      state: "created",
+      spec: JSON.stringify(spec),
+      created_at: Date.now(),
+      started_at: null,
+      finished_at: null,
+      exit_code: null,
+      reason: null,
+      auto_remove: options.autoRemove ? 1 : 0,
+    };
     try {
-      await this.#db.insertInto("box_boxes").values({
-        id,
-        name,
-        image: options.image,
-        image_id: image.id,
-        driver: driver.name,
-        state: "created",
-        spec: JSON.stringify(spec),
-        created_at: Date.now(),
-        started_at: null,
-        finished_at: null,
-        exit_code: null,
-        reason: null,
-        auto_remove: options.autoRemove ? 1 : 0,
-      }).execute();
+      await this.#db.insertInto("box_boxes").values(row).execute();
     } catch (error) {
       await driver.remove(spec);
       throw new A3sError("name_in_use", `the name '${name}' is already in use`, {
@@ -590,8 +615,8 @@ export class BoxManager {
       });
     }
     await this.#audit("create", id, { name, image: options.image, command, driver: driver.name });
-    this.#lifecycle("created", { id, name, image: options.image, driver: driver.name });
-    return this.#toInfo(await this.#row(id));
+    this.#lifecycle("created", row);
+    return row;
   }
 
   #logPaths(spec: BoxSpec) {
@@ -603,7 +628,10 @@ export class BoxManager {
 
   /** Starts a created or exited box. Returns its stdin when it was created interactive. */
   async start(idOrName: string): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array> }> {
-    const row = await this.#refresh(await this.#row(idOrName));
+    return await this.#startRow(await this.#refresh(await this.#row(idOrName)));
+  }
+
+  async #startRow(row: BoxRow): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array> }> {
     if (row.state === "running") return { info: this.#toInfo(row) };
     const driver = this.#driver(row);
     const spec = this.#spec(row);
@@ -623,13 +651,14 @@ export class BoxManager {
     }
     // Marked running only once the driver has a process to look at, so a concurrent reader
     // (the supervisor, another CLI) never mistakes a box that is starting for a dead one.
-    await this.#db.updateTable("box_boxes").set({
+    const running = {
       state: "running",
       started_at: Date.now(),
       finished_at: null,
       exit_code: null,
       reason: null,
-    }).where("id", "=", row.id).execute();
+    };
+    await this.#db.updateTable("box_boxes").set(running).where("id", "=", row.id).execute();
     this.#lifecycle("started", row);
     bootSeconds.observe({ driver: driver.name }, (performance.now() - started) / 1000);
     if (spec.publish?.length && spec.netns) {
@@ -637,15 +666,14 @@ export class BoxManager {
       await unpublishPorts(this.#options.home, row.name);
       await publishPorts(this.#options.home, row.name, spec.netns, spec.publish);
     }
-    return { info: this.#toInfo(await this.#row(row.id)), stdin: result.stdin };
+    return { info: this.#toInfo({ ...row, ...running }), stdin: result.stdin };
   }
 
   /** Creates and starts a box. */
   async run(
     options: CreateBoxOptions,
   ): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array> }> {
-    const created = await this.create(options);
-    return await this.start(created.id);
+    return await this.#startRow(await this.#createRow(options));
   }
 
   /** A box's current state, refreshed from its driver; throws NotFoundError for an unknown box. */
@@ -680,6 +708,7 @@ export class BoxManager {
   /** Runs a command in a running box. */
   async exec(idOrName: string, request: ExecRequest): Promise<ExecProcess> {
     if (request.command.length === 0) throw new ValidationError("exec needs a command", "command");
+    checkUser(request.user);
     const { row, driver, spec } = await this.#running(idOrName);
     const started = performance.now();
     await this.#audit("exec", row.id, { command: request.command, user: request.user ?? null });

@@ -20,7 +20,7 @@ import type { EventBus } from "@a3s/event";
 import { publishBoxEvents } from "./bus_events.ts";
 import { RegistryClient } from "./image/registry.ts";
 import { registerTeeRoutes } from "./kvm/tee/routes.ts";
-import type { BoxDriver } from "./types.ts";
+import { type BoxDriver, USER_SPEC } from "./types.ts";
 
 /** The validated `box` section. */
 export interface BoxConfig {
@@ -63,7 +63,7 @@ const CreateRequest = z.object({
   name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/).optional(),
   env: Env.optional(),
   workdir: z.string().startsWith("/").optional(),
-  user: z.string().regex(/^\d+(:\d+)?$/).optional(),
+  user: z.string().regex(USER_SPEC).optional(),
   hostname: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$/).optional(),
   volumes: z.array(z.object({
     host: z.string().min(1),
@@ -103,7 +103,7 @@ const ExecRequest = z.object({
   command: z.array(z.string()).min(1).max(1000),
   env: Env.optional(),
   workdir: z.string().startsWith("/").optional(),
-  user: z.string().regex(/^\d+(:\d+)?$/).optional(),
+  user: z.string().regex(USER_SPEC).optional(),
   stdin: z.string().max(8 * 1024 * 1024).optional(),
   stream: z.boolean().default(false),
 }).openapi("BoxExecRequest");

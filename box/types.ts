@@ -41,7 +41,7 @@ export interface BoxSpec {
   env: Record<string, string>;
   /** The main command's working directory inside the box; the image's default when unset. */
   workdir?: string;
-  /** `uid[:gid]` inside the box. */
+  /** The main command's user inside the box (see {@linkcode USER_SPEC}); root when unset. */
   user?: string;
   /** The hostname the box sees; the driver picks one when unset. */
   hostname?: string;
@@ -62,6 +62,13 @@ export interface BoxSpec {
   interactive?: boolean;
 }
 
+/**
+ * Docker's user forms: `name`, `uid`, `name:group`, `uid:gid` and mixes; names and groups are
+ * looked up in the box's own /etc/passwd and /etc/group when the command starts.
+ */
+export const USER_SPEC: RegExp =
+  /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$/;
+
 /** A command to run in a running box. */
 export interface ExecRequest {
   /** The command and its arguments. */
@@ -70,7 +77,7 @@ export interface ExecRequest {
   env?: Record<string, string>;
   /** The working directory; the box's when unset. */
   workdir?: string;
-  /** `uid[:gid]` to run as; the box's user when unset. */
+  /** The user to run as (see {@linkcode USER_SPEC}); the box's user when unset. */
   user?: string;
   /** Run on a pseudo-terminal (stdout and stderr merge, as on a terminal). */
   tty?: boolean;

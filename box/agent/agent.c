@@ -8,6 +8,8 @@
  * the agent stays small and its state easy to reason about.
  */
 #define _GNU_SOURCE
+#include "agent.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -27,6 +29,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <linux/close_range.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -180,8 +183,9 @@ static void maybe_finish(int e) {
 
 /* Parses an exec request: NUL-separated records, each tagged by its first byte. */
 static void start_exec(int ci, uint32_t stream, const unsigned char *p, size_t len) {
-  char *argv[MAX_FIELDS + 1], *envp[MAX_FIELDS + 2];
-  int argc = 0, envc = 0, tty = 0, has_path = 0;
+  char *argv[MAX_FIELDS + 1], *envp[MAX_FIELDS + 3];
+  int argc = 0, envc = 0, tty = 0, has_path = 0, has_home = 0;
+  static char home_env[600];
   const char *workdir = NULL, *user = NULL;
   char *copy = malloc(len + 1);
   if (!copy) { send_text(ci, F_ERROR, stream, "out of memory"); return; }
@@ -194,6 +198,7 @@ static void start_exec(int ci, uint32_t stream, const unsigned char *p, size_t l
       case 'e':
         if (envc < MAX_FIELDS) envp[envc++] = field + 1;
         if (strncmp(field + 1, "PATH=", 5) == 0) has_path = 1;
+        if (strncmp(field + 1, "HOME=", 5) == 0) has_home = 1;
         break;
       case 'w': workdir = field + 1; break;
       case 'u': user = field + 1; break;
@@ -234,11 +239,20 @@ static void start_exec(int ci, uint32_t stream, const unsigned char *p, size_t l
       dup2(in[0], 0); dup2(out[1], 1); dup2(err[1], 2);
     }
     if (user) {
-      unsigned uid = 0, gid = 0;
-      int n = sscanf(user, "%u:%u", &uid, &gid);
-      if (n < 2) gid = uid;
-      if (setgroups(0, NULL) && errno != EPERM) _exit(126);
-      if (setgid(gid) || setuid(uid)) { dprintf(2, "exec: cannot become %s: %s\n", user, strerror(errno)); _exit(126); }
+      struct box_user who;
+      char why[512];
+      if (resolve_user(user, &who, why, sizeof why)) { dprintf(2, "exec: %s\n", why); _exit(126); }
+      if (become_user(&who)) { dprintf(2, "exec: cannot become %s: %s\n", user, strerror(errno)); _exit(126); }
+      if (!has_home) { snprintf(home_env, sizeof home_env, "HOME=%s", who.home); envp[envc++] = home_env; envp[envc] = NULL; }
+    } else if (!has_home) {
+      /* As `docker exec` does: HOME is the home of the user the command runs as. */
+      struct box_user self;
+      char why[512], uid[16];
+      snprintf(uid, sizeof uid, "%u", (unsigned)getuid());
+      if (resolve_user(uid, &self, why, sizeof why) == 0) {
+        snprintf(home_env, sizeof home_env, "HOME=%s", self.home);
+        envp[envc++] = home_env; envp[envc] = NULL;
+      }
     }
     if (workdir && chdir(workdir)) { dprintf(2, "exec: chdir %s: %s\n", workdir, strerror(errno)); _exit(126); }
     execvpe(argv[0], argv, envp);
@@ -492,13 +506,19 @@ static int open_port(const char *path) {
 }
 
 int main(int argc, char **argv) {
-  const char *socket_path = NULL, *port_path = NULL;
-  int timeout = 0, vm = 0, cmd = argc;
+  if (argc > 1 && !strcmp(argv[1], "launch")) return launch_main(argc, argv);
+  /* Descriptors the launcher and bubblewrap passed down (the user namespace, pipes) must not
+   * reach the box's commands; the agent uses the ready pipe itself, before any fork. */
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  const char *socket_path = NULL, *port_path = NULL, *main_user = NULL;
+  int timeout = 0, vm = 0, ready_fd = -1, cmd = argc;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--socket") && i + 1 < argc) socket_path = argv[++i];
     else if (!strcmp(argv[i], "--port") && i + 1 < argc) port_path = argv[++i];
     else if (!strcmp(argv[i], "--status") && i + 1 < argc) status_path = argv[++i];
     else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--user") && i + 1 < argc) main_user = argv[++i];
+    else if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc) ready_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--vm")) vm = 1;
     else if (!strcmp(argv[i], "--")) { cmd = i + 1; break; }
     else { dprintf(2, "a3s-agent: unknown argument %s\n", argv[i]); return 2; }
@@ -532,6 +552,12 @@ int main(int argc, char **argv) {
     conns[0].fd = fd;
     dprintf(2, "a3s-agent: ready\n");
   }
+  if (ready_fd >= 0) {
+    /* The host waits on this pipe; closed before the main command forks, so it never holds it. */
+    ssize_t ignored = write(ready_fd, "r", 1);
+    (void)ignored;
+    close(ready_fd);
+  }
   char **main_argv = cmd < argc ? argv + cmd : vm_cmd;
   if (main_argv && main_argv[0]) {
     main_pid = fork();
@@ -539,6 +565,13 @@ int main(int argc, char **argv) {
       sigprocmask(SIG_UNBLOCK, &mask, NULL);
       setpgid(0, 0);
       signal(SIGPIPE, SIG_DFL);
+      if (main_user) {
+        struct box_user who;
+        char why[512];
+        if (resolve_user(main_user, &who, why, sizeof why)) { dprintf(2, "a3s-agent: %s\n", why); _exit(126); }
+        if (become_user(&who)) { dprintf(2, "a3s-agent: cannot become %s: %s\n", main_user, strerror(errno)); _exit(126); }
+        if (!getenv("HOME")) setenv("HOME", who.home, 1);
+      }
       execvp(main_argv[0], main_argv);
       dprintf(2, "a3s-agent: %s: %s\n", main_argv[0], strerror(errno));
       _exit(errno == ENOENT ? 127 : 126);

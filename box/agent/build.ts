@@ -1,12 +1,14 @@
 /**
- * Builds the guest agent from `agent.c` with the host's C compiler, statically linked so it runs
- * in any rootfs and as a VM's init. Binaries are cached by the source's hash, so an edit to the
- * source rebuilds and concurrent builders never see a half-written file.
+ * Builds the guest agent from its C sources with the host's C compiler, statically linked so it
+ * runs in any rootfs and as a VM's init (the same binary is the namespace driver's launcher).
+ * Binaries are cached by the sources' hash, so an edit to any source rebuilds and concurrent
+ * builders never see a half-written file.
  */
 import { join } from "node:path";
 import { A3sError } from "@a3s/common";
 
-const SOURCE = new URL("./agent.c", import.meta.url);
+/** The sources, header first: all of them feed the cache key, the .c files the compiler. */
+const SOURCES = ["agent.h", "agent.c", "user.c", "launch.c"];
 
 async function sha256Hex(data: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
@@ -41,17 +43,32 @@ export function buildAgent(cacheDir: string): Promise<string> {
 }
 
 async function compile(cacheDir: string): Promise<string> {
-  const source = await Deno.readFile(SOURCE);
-  const target = join(cacheDir, `a3s-agent-${(await sha256Hex(source)).slice(0, 16)}`);
+  const sources = await Promise.all(
+    SOURCES.map(async (name) => ({
+      name,
+      text: await Deno.readFile(new URL(`./${name}`, import.meta.url)),
+    })),
+  );
+  const all = new Uint8Array(sources.reduce((n, s) => n + s.text.length + s.name.length + 1, 0));
+  let offset = 0;
+  for (const source of sources) {
+    all.set(new TextEncoder().encode(`${source.name}\0`), offset);
+    offset += source.name.length + 1;
+    all.set(source.text, offset);
+    offset += source.text.length;
+  }
+  const target = join(cacheDir, `a3s-agent-${(await sha256Hex(all)).slice(0, 16)}`);
   if (await exists(target)) return target;
   await Deno.mkdir(cacheDir, { recursive: true });
-  const sourcePath = join(cacheDir, `agent-${crypto.randomUUID()}.c`);
+  const sourceDir = join(cacheDir, `src-${crypto.randomUUID()}`);
   const partial = `${target}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeFile(sourcePath, source);
+  await Deno.mkdir(sourceDir);
   try {
+    for (const source of sources) await Deno.writeFile(join(sourceDir, source.name), source.text);
     const compiler = Deno.env.get("CC") ?? "cc";
+    const cFiles = SOURCES.filter((name) => name.endsWith(".c")).map((n) => join(sourceDir, n));
     const result = await new Deno.Command(compiler, {
-      args: ["-static", "-O2", "-s", "-o", partial, sourcePath],
+      args: ["-static", "-O2", "-s", "-Wall", "-o", partial, ...cFiles],
       stdout: "piped",
       stderr: "piped",
     }).output().catch((error) => {
@@ -64,7 +81,7 @@ async function compile(cacheDir: string): Promise<string> {
     await Deno.rename(partial, target);
     return target;
   } finally {
-    await Deno.remove(sourcePath).catch(() => {});
+    await Deno.remove(sourceDir, { recursive: true }).catch(() => {});
     await Deno.remove(partial).catch(() => {});
   }
 }

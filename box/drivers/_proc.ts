@@ -22,6 +22,16 @@ export async function processIdentity(pid: number): Promise<ProcessIdentity | un
   return fields ? { pid, startTime: fields[19] } : undefined;
 }
 
+/** The identity of a live pid read without an async hop (for a box's start path). */
+export function processIdentitySync(pid: number): ProcessIdentity | undefined {
+  try {
+    const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return { pid, startTime: text.slice(text.lastIndexOf(")") + 2).split(" ")[19] };
+  } catch {
+    return undefined;
+  }
+}
+
 /** True while the same process (not a zombie, not a reused pid) runs. */
 export async function isAlive(identity: ProcessIdentity): Promise<boolean> {
   const fields = await statFields(identity.pid);

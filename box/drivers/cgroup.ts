@@ -79,36 +79,45 @@ export class BoxCgroup {
       : join(ROOT, controller, GROUP, this.#name);
   }
 
-  /** Creates the groups and writes the limits. */
+  /**
+   * Creates the groups and writes the limits, synchronously: a handful of tiny cgroupfs writes
+   * on a box's start path, where each async hop costs a scheduler wait on a loaded host.
+   */
+  // deno-lint-ignore require-await
   async create(limits: BoxLimits): Promise<void> {
     if (this.mode === "none") return;
-    for (const dir of this.dirs) await Deno.mkdir(dir, { recursive: true }).catch(() => {});
+    for (const dir of this.dirs) {
+      try {
+        Deno.mkdirSync(dir, { recursive: true });
+      } catch { /* made by an earlier start */ }
+    }
     const set = (controller: string, file: string, value: string) =>
-      Deno.writeTextFile(join(this.#dir(controller), file), value);
+      Deno.writeTextFileSync(join(this.#dir(controller), file), value);
+    // Swap and CPU limits are missing on some hosts (no swap accounting, no cpu controller).
+    const setIfPresent = (controller: string, file: string, value: string) => {
+      try {
+        set(controller, file, value);
+      } catch { /* this host does not offer it */ }
+    };
+    const quota = limits.cpus ? String(Math.round(limits.cpus * 100_000)) : "";
     if (this.mode === "v2") {
       if (limits.memoryBytes) {
-        await set("memory", "memory.max", String(limits.memoryBytes));
-        await set("memory", "memory.swap.max", "0").catch(() => {});
+        set("memory", "memory.max", String(limits.memoryBytes));
+        setIfPresent("memory", "memory.swap.max", "0");
       }
-      if (limits.pids) await set("pids", "pids.max", String(limits.pids));
-      if (limits.cpus) {
-        await set("cpu", "cpu.max", `${Math.round(limits.cpus * 100_000)} 100000`).catch(() => {});
-      }
+      if (limits.pids) set("pids", "pids.max", String(limits.pids));
+      if (quota) setIfPresent("cpu", "cpu.max", `${quota} 100000`);
       return;
     }
     if (limits.memoryBytes) {
-      await set("memory", "memory.limit_in_bytes", String(limits.memoryBytes));
+      set("memory", "memory.limit_in_bytes", String(limits.memoryBytes));
       // Without this the box would page out to swap instead of hitting its limit.
-      await set("memory", "memory.memsw.limit_in_bytes", String(limits.memoryBytes)).catch(
-        () => {},
-      );
+      setIfPresent("memory", "memory.memsw.limit_in_bytes", String(limits.memoryBytes));
     }
-    if (limits.pids) await set("pids", "pids.max", String(limits.pids));
-    if (limits.cpus) {
-      await set("cpu", "cpu.cfs_period_us", "100000").catch(() => {});
-      await set("cpu", "cpu.cfs_quota_us", String(Math.round(limits.cpus * 100_000))).catch(
-        () => {},
-      );
+    if (limits.pids) set("pids", "pids.max", String(limits.pids));
+    if (quota) {
+      setIfPresent("cpu", "cpu.cfs_period_us", "100000");
+      setIfPresent("cpu", "cpu.cfs_quota_us", quota);
     }
   }
 

@@ -29,7 +29,7 @@ import {
   childPids,
   isAlive,
   type ProcessIdentity,
-  processIdentity,
+  processIdentitySync,
   signalName,
   signalProcess,
 } from "./_proc.ts";
@@ -77,8 +77,20 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
+function readJsonSync<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(Deno.readTextFileSync(path)) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+// deno-lint-ignore require-await
 async function isMountPoint(path: string): Promise<boolean> {
-  const mounts = await Deno.readTextFile("/proc/self/mounts").catch(() => "");
+  let mounts = "";
+  try {
+    mounts = Deno.readTextFileSync("/proc/self/mounts");
+  } catch { /* no /proc: nothing is mounted that we could see */ }
   return mounts.split("\n").some((line) => line.split(" ")[1] === path);
 }
 
@@ -154,14 +166,20 @@ export class NamespaceDriver implements BoxDriver {
     };
   }
 
+  /**
+   * Prepares the state dir and the cgroups. Here and in `start` the file operations are
+   * synchronous on purpose: each is a metadata call of microseconds, while on a loaded host every
+   * async hop (to the thread pool and back to the event loop) waits for a scheduler slot, and
+   * those waits were a large part of a box's start time.
+   */
   async create(spec: BoxSpec): Promise<void> {
     const paths = this.#paths(spec);
     for (const dir of [paths.upper, paths.work, paths.merged, paths.run]) {
-      await Deno.mkdir(dir, { recursive: true });
+      Deno.mkdirSync(dir, { recursive: true });
     }
     const cgroup = await detectCgroupMode();
     const layout: LayoutRecord = { overlay: Deno.uid() === 0, cgroup };
-    await Deno.writeTextFile(paths.layout, JSON.stringify(layout));
+    Deno.writeTextFileSync(paths.layout, JSON.stringify(layout));
     await new BoxCgroup(cgroup, spec.id).create(spec.limits);
   }
 
@@ -231,45 +249,65 @@ export class NamespaceDriver implements BoxDriver {
     return [...args, "--tmpfs", "/tmp"];
   }
 
+  /**
+   * The seccomp program's file, named by its content: compiled and written once per host (not
+   * once per box or per process), and never rewritten under a box that is loading it.
+   */
   async #seccomp(): Promise<string> {
     if (this.#seccompPath) return this.#seccompPath;
-    await Deno.mkdir(this.#options.agentCacheDir, { recursive: true });
-    const path = join(this.#options.agentCacheDir, "seccomp.bpf");
-    const temp = `${path}.${crypto.randomUUID()}`;
-    await Deno.writeFile(temp, buildSeccompFilter());
-    await Deno.rename(temp, path);
+    const program = buildSeccompFilter();
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", program as Uint8Array<ArrayBuffer>),
+    );
+    const name = Array.from(digest.slice(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
+    const path = join(this.#options.agentCacheDir, `seccomp-${name}.bpf`);
+    if (!(await Deno.stat(path).then(() => true, () => false))) {
+      await Deno.mkdir(this.#options.agentCacheDir, { recursive: true });
+      const temp = `${path}.${crypto.randomUUID()}`;
+      await Deno.writeFile(temp, program);
+      await Deno.rename(temp, path);
+    }
     this.#seccompPath = path;
     return path;
   }
 
   async start(spec: BoxSpec, output: BoxOutput): Promise<StartedBox> {
     const paths = this.#paths(spec);
-    const layout = await readJson<LayoutRecord>(paths.layout);
+    const layout = readJsonSync<LayoutRecord>(paths.layout);
     if (!layout) throw new A3sError("box_not_created", `box ${spec.id} was never created`);
-    await Deno.remove(paths.status).catch(() => {});
-    await Deno.remove(paths.socket).catch(() => {});
+    for (const stale of [paths.status, paths.socket]) {
+      try {
+        Deno.removeSync(stale);
+      } catch { /* not there: a first start */ }
+    }
     const [agent, seccomp, overlay] = await Promise.all([
       buildAgent(this.#options.agentCacheDir),
       this.#seccomp(),
       this.#mountOverlay(spec, layout),
     ]);
     const cgroup = new BoxCgroup(layout.cgroup, spec.id);
+    // As root, the launcher makes a user namespace mapping every id an image uses, so execs can
+    // run as the image's users; otherwise bubblewrap maps the one id it can.
+    const wideUserns = Deno.uid() === 0;
     const args = [
       "--seccomp",
       "9",
-      "--unshare-user",
+      ...(wideUserns ? ["--userns", "10"] : ["--unshare-user"]),
       "--unshare-pid",
       "--unshare-ipc",
       "--unshare-uts",
       "--unshare-cgroup-try",
       ...(spec.network === "host" || spec.netns ? [] : ["--unshare-net"]),
-      "--new-session",
+      // No --new-session: the launcher's own setsid already leaves the box without a
+      // controlling terminal.
       "--hostname",
       spec.hostname ?? spec.id.slice(0, 12),
+      // The agent stays root in the box; it switches the main command and each exec to their
+      // user itself, resolved in the box's own /etc/passwd.
       "--uid",
-      spec.user?.split(":")[0] ?? "0",
+      "0",
       "--gid",
-      spec.user?.split(":")[1] ?? spec.user?.split(":")[0] ?? "0",
+      "0",
       ...(overlay ? ["--bind", paths.merged, "/"] : await this.#readOnlyRootArgs(spec.rootfs)),
       "--proc",
       "/proc",
@@ -286,7 +324,13 @@ export class NamespaceDriver implements BoxDriver {
       args.push(volume.readOnly ? "--ro-bind" : "--bind", volume.host, volume.guest);
     }
     args.push("--clearenv");
-    const env = { PATH: DEFAULT_PATH, HOME: "/root", HOSTNAME: spec.hostname ?? "", ...spec.env };
+    // With a user, HOME comes from that user's passwd entry unless the box sets it.
+    const env = {
+      PATH: DEFAULT_PATH,
+      ...(spec.user ? {} : { HOME: "/root" }),
+      HOSTNAME: spec.hostname ?? "",
+      ...spec.env,
+    };
     for (const [key, value] of Object.entries(env)) args.push("--setenv", key, value);
     if (spec.workdir) args.push("--chdir", spec.workdir);
     args.push(
@@ -296,63 +340,69 @@ export class NamespaceDriver implements BoxDriver {
       "--status",
       `${GUEST_RUN}/status`,
     );
+    if (spec.user) args.push("--user", spec.user);
+    args.push("--ready-fd", "11");
     if (spec.timeoutSeconds) args.push("--timeout", String(Math.ceil(spec.timeoutSeconds)));
     args.push("--", ...spec.command);
 
-    // The wrapper joins the cgroups before bubblewrap runs, so no box process starts outside
-    // its limits, and hands bubblewrap the seccomp program on fd 9.
-    const wrapper =
-      'f=$1; o=$2; e=$3; shift 3; for g in $A3S_CGROUPS; do echo $$ > "$g/cgroup.procs" || exit 125; done; exec "$@" 9<"$f" >>"$o" 2>>"$e"';
-    const child = new Deno.Command("/bin/sh", {
-      args: [
-        "-c",
-        wrapper,
-        "box",
-        seccomp,
-        output.stdoutPath,
-        output.stderrPath,
-        // nsenter puts bubblewrap into a prepared network namespace before it starts the box.
-        ...(spec.netns ? ["nsenter", `--net=${spec.netns}`] : []),
-        this.#bwrap,
-        ...args,
-      ],
-      env: { A3S_CGROUPS: cgroup.dirs.join(" ") },
+    // The launcher (the agent binary's host role) joins the cgroups before bubblewrap runs, so
+    // no box process starts outside its limits, opens the logs and the seccomp program, enters a
+    // prepared network namespace, makes the user namespace, then execs bubblewrap. Spawned
+    // without `detached` (the launcher makes its own session), Deno can use posix_spawn instead
+    // of forking the whole runtime, which cost several milliseconds per box.
+    const launch = ["launch", "--stdout", output.stdoutPath, "--stderr", output.stderrPath];
+    for (const dir of cgroup.dirs) launch.push("--cgroup", dir);
+    launch.push("--seccomp", seccomp);
+    if (spec.netns) launch.push("--netns", spec.netns);
+    if (wideUserns) launch.push("--userns");
+    launch.push("--ready");
+    const child = new Deno.Command(agent, {
+      args: [...launch, "--", this.#bwrap, ...args],
       clearEnv: true,
+      env: { PATH: Deno.env.get("PATH") ?? DEFAULT_PATH },
       stdin: spec.interactive ? "piped" : "null",
-      stdout: "null",
+      stdout: "piped",
       stderr: "null",
-      detached: true,
     }).spawn();
-    const identity = await processIdentity(child.pid);
+    const identity = processIdentitySync(child.pid);
     const record: PidRecord = { pid: child.pid, startTime: identity?.startTime ?? "", agent };
-    await Deno.writeTextFile(paths.pid, JSON.stringify(record));
-    let exited = false;
-    child.status.then(() => exited = true);
+    Deno.writeTextFileSync(paths.pid, JSON.stringify(record));
+    child.status.catch(() => {});
     child.unref();
-    await this.#waitForAgent(spec, () => exited, output);
+    await this.#waitForAgent(spec, child.stdout, output);
     return { pid: child.pid, stdin: spec.interactive ? child.stdin : undefined };
   }
 
-  async #waitForAgent(spec: BoxSpec, exited: () => boolean, output: BoxOutput): Promise<void> {
-    const deadline = Date.now() + (this.#options.startTimeoutMs ?? 10_000);
-    const socket = this.#paths(spec).socket;
-    while (Date.now() < deadline) {
-      try {
-        const conn = await Deno.connect({ transport: "unix", path: socket });
-        conn.close();
-        return;
-      } catch {
-        // A box whose command finishes at once never needs its socket; its status says so.
-        if (exited() || !(await this.#running(spec))) {
-          if (await this.#statusFile(spec)) return;
-          const stderr = await Deno.readTextFile(output.stderrPath).catch(() => "");
-          const line = stderr.trim().split("\n").pop() ?? "";
-          throw new A3sError("box_start_failed", `box failed to start: ${line || "no output"}`);
-        }
-        await new Promise((r) => setTimeout(r, 2));
+  /**
+   * Waits for the agent's ready byte on the launcher's stdout pipe (the agent writes it once it
+   * serves exec). The pipe ending without it means the box never got that far: a box whose
+   * command already finished has a status file; anything else failed to start.
+   */
+  async #waitForAgent(
+    spec: BoxSpec,
+    ready: ReadableStream<Uint8Array>,
+    output: BoxOutput,
+  ): Promise<void> {
+    const reader = ready.getReader();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), this.#options.startTimeoutMs ?? 10_000);
+    });
+    try {
+      const first = await Promise.race([reader.read(), timeout]);
+      if (first === "timeout") {
+        throw new A3sError("box_start_failed", "box agent did not come up in time");
       }
+      if (!first.done && first.value.length > 0) return;
+      if (await this.#statusFile(spec)) return;
+      const stderr = await Deno.readTextFile(output.stderrPath).catch(() => "");
+      const line = stderr.trim().split("\n").pop() ?? "";
+      throw new A3sError("box_start_failed", `box failed to start: ${line || "no output"}`);
+    } finally {
+      clearTimeout(timer);
+      // Nothing more comes on the pipe; letting go of it keeps no handle on the box.
+      reader.cancel().catch(() => {});
     }
-    throw new A3sError("box_start_failed", `box agent did not come up in time`);
   }
 
   async #running(spec: BoxSpec): Promise<boolean> {

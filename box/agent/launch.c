@@ -1,0 +1,244 @@
+/*
+ * The namespace driver's launcher: the first process of a namespace box, run on the host. It
+ * does in one small static process what a shell wrapper, `setsid`, `nsenter` and a detached
+ * spawn did before, then execs bubblewrap in its own place (so the pid the driver records is
+ * bubblewrap's):
+ *   - a session of its own, so the box outlives the CLI that started it, no terminal signal
+ *     reaches it, and no box process has a controlling terminal to inject input into (which is
+ *     why bubblewrap runs without its own --new-session: a second setsid would cost a second
+ *     scheduler group per box);
+ *   - stdout and stderr appended to the box's log files;
+ *   - the seccomp program opened on fd 9 for bubblewrap's `--seccomp 9`;
+ *   - optionally a network namespace to join (a pod's or a bridged network's);
+ *   - with --ready, the caller's stdout kept on fd 11, where the agent (`--ready-fd 11`) writes
+ *     one byte once it serves exec: the driver waits on a pipe instead of polling a socket;
+ *   - a user namespace on fd 10 for `--userns 10`, mapping the ids 0-65535 to the host's own, so
+ *     an exec can run as any user of the image (bubblewrap alone maps a single id). Writing a
+ *     map wider than one id needs a process outside the namespace: a child is cloned into it,
+ *     this process writes the child's maps and keeps the namespace by its fd;
+ *   - the box's cgroups, joined while bubblewrap builds the sandbox rather than before it starts.
+ *     Moving a process between cgroup v1 groups waits for an RCU grace period (5-50 ms on a busy
+ *     host), as long as bubblewrap's whole setup. So a helper process moves bubblewrap's two
+ *     processes (its monitor, and the sandbox's pid 1, named on `--info-fd`) while bubblewrap
+ *     sets up, and only then lets it run the box's command (`--block-fd`): nothing of the box
+ *     runs outside its limits. The box's cgroup namespace is rooted where bubblewrap started, so
+ *     inside the box /proc/self/cgroup names the box's group by its host path.
+ *
+ *   a3s-agent launch [--cgroup DIR]... [--stdout FILE] [--stderr FILE] [--seccomp FILE]
+ *                    [--netns PATH] [--userns] [--ready] -- bwrap ARGS...
+ */
+#define _GNU_SOURCE
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum {
+  SECCOMP_FD = 9,
+  USERNS_FD = 10,
+  READY_FD = 11,
+  BLOCK_FD = 12,
+  INFO_FD = 13,
+  ID_COUNT = 65536,
+  MAX_CGROUPS = 8,
+  MAX_ARGS = 4096,
+};
+
+static int fail(const char *what, const char *detail) {
+  dprintf(2, "a3s-launch: %s %s: %s\n", what, detail, strerror(errno));
+  return 125;
+}
+
+/* Opens `path` and moves the descriptor to `target` (inherited across exec). */
+static int open_at_fd(const char *path, int flags, int target) {
+  int fd = open(path, flags | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  if (fd != target) {
+    if (dup2(fd, target) < 0) return -1;
+    close(fd);
+  } else {
+    fcntl(fd, F_SETFD, 0);
+  }
+  return 0;
+}
+
+/* Moves `fd` to `target`, inherited across exec. */
+static int move_fd(int fd, int target) {
+  if (fd == target) return fcntl(fd, F_SETFD, 0);
+  if (dup2(fd, target) < 0) return -1;
+  close(fd);
+  return 0;
+}
+
+static int write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = write(fd, text, strlen(text));
+  close(fd);
+  return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/*
+ * Creates the wide user namespace and leaves it open on USERNS_FD. The child is cloned straight
+ * into a new user namespace, so its maps are written at once, without waiting for it to run. It
+ * waits on a pipe whose only writer closes when this process execs, then exits; bubblewrap, its
+ * parent from then on, reaps it.
+ */
+static int make_userns(void) {
+  int hold[2];
+  if (pipe2(hold, O_CLOEXEC)) return -1;
+  pid_t child = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+  if (child < 0) return -1;
+  if (child == 0) {
+    close(hold[1]);
+    char byte;
+    while (read(hold[0], &byte, 1) < 0 && errno == EINTR) {}
+    _exit(0);
+  }
+  close(hold[0]);
+  char path[64], map[64];
+  snprintf(map, sizeof map, "0 0 %d\n", ID_COUNT);
+  snprintf(path, sizeof path, "/proc/%d/uid_map", child);
+  int rc = write_file(path, map);
+  snprintf(path, sizeof path, "/proc/%d/setgroups", child);
+  if (rc == 0) rc = write_file(path, "allow");
+  snprintf(path, sizeof path, "/proc/%d/gid_map", child);
+  if (rc == 0) rc = write_file(path, map);
+  snprintf(path, sizeof path, "/proc/%d/ns/user", child);
+  if (rc == 0) rc = open_at_fd(path, O_RDONLY, USERNS_FD);
+  if (rc) {
+    int saved = errno;
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    errno = saved;
+  }
+  return rc;
+}
+
+static int join_cgroups(pid_t pid, const char **cgroups, int ncgroups) {
+  char value[32];
+  snprintf(value, sizeof value, "%d", pid);
+  for (int i = 0; i < ncgroups; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/cgroup.procs", cgroups[i]);
+    if (write_file(path, value)) return fail("join cgroup", cgroups[i]);
+  }
+  return 0;
+}
+
+/* Reads bubblewrap's info JSON until it names the sandbox's pid 1; 0 when it never does. */
+static pid_t read_child_pid(int fd) {
+  char buf[4096];
+  size_t len = 0;
+  for (;;) {
+    ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    len += (size_t)n;
+    buf[len] = 0;
+    char *key = strstr(buf, "\"child-pid\":");
+    if (key) {
+      char *end;
+      long pid = strtol(key + 12, &end, 10);
+      /* The number is complete once something follows it. */
+      if (*end) return (pid_t)pid;
+    }
+    if (len >= sizeof buf - 1) return 0;
+  }
+}
+
+/*
+ * The helper: moves bubblewrap (`monitor`, this helper's parent) and the sandbox's pid 1 into the
+ * cgroups, then unblocks the sandbox. On any failure the sandbox is killed before it runs anything.
+ */
+static void cgroup_helper(pid_t monitor, const char **cgroups, int ncgroups, int info, int block) {
+  if (join_cgroups(monitor, cgroups, ncgroups)) { kill(monitor, SIGKILL); _exit(1); }
+  pid_t child = read_child_pid(info);
+  if (child <= 0) _exit(1); /* bubblewrap failed before making the sandbox; it says why */
+  if (join_cgroups(child, cgroups, ncgroups)) {
+    kill(child, SIGKILL);
+    kill(monitor, SIGKILL);
+    _exit(1);
+  }
+  ssize_t ignored = write(block, "g", 1);
+  (void)ignored;
+  /* bubblewrap goes on writing its info after the pid; a reader that left would kill it with
+   * SIGPIPE, so read to the end. */
+  char rest[512];
+  for (;;) {
+    ssize_t n = read(info, rest, sizeof rest);
+    if (n == 0 || (n < 0 && errno != EINTR)) break;
+  }
+  _exit(0);
+}
+
+int launch_main(int argc, char **argv) {
+  const char *cgroups[MAX_CGROUPS];
+  const char *out = NULL, *err = NULL, *seccomp = NULL, *netns = NULL;
+  int ncgroups = 0, userns = 0, ready = 0, cmd = argc;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--cgroup") && i + 1 < argc && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = argv[++i];
+    else if (!strcmp(argv[i], "--stdout") && i + 1 < argc) out = argv[++i];
+    else if (!strcmp(argv[i], "--stderr") && i + 1 < argc) err = argv[++i];
+    else if (!strcmp(argv[i], "--seccomp") && i + 1 < argc) seccomp = argv[++i];
+    else if (!strcmp(argv[i], "--netns") && i + 1 < argc) netns = argv[++i];
+    else if (!strcmp(argv[i], "--userns")) userns = 1;
+    else if (!strcmp(argv[i], "--ready")) ready = 1;
+    else if (!strcmp(argv[i], "--")) { cmd = i + 1; break; }
+    else { dprintf(2, "a3s-launch: unknown argument %s\n", argv[i]); return 2; }
+  }
+  if (cmd >= argc || argc - cmd > MAX_ARGS - 8) { dprintf(2, "a3s-launch: no command\n"); return 2; }
+  if (ready && dup2(1, READY_FD) < 0) return fail("keep", "the ready pipe");
+  /* The logs first, so every later failure lands where the driver reads it. */
+  if (out && open_at_fd(out, O_WRONLY | O_CREAT | O_APPEND, 1)) return fail("open", out);
+  if (err && open_at_fd(err, O_WRONLY | O_CREAT | O_APPEND, 2)) return fail("open", err);
+  if (setsid() < 0) return fail("setsid", "");
+  if (seccomp && open_at_fd(seccomp, O_RDONLY, SECCOMP_FD)) return fail("open", seccomp);
+  if (netns) {
+    int fd = open(netns, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWNET)) return fail("join network namespace", netns);
+    close(fd);
+  }
+  if (userns && make_userns()) return fail("create user namespace", "");
+  signal(SIGPIPE, SIG_DFL);
+  if (ncgroups == 0) {
+    execvp(argv[cmd], argv + cmd);
+    return fail("exec", argv[cmd]);
+  }
+  int info[2], block[2];
+  if (pipe2(info, O_CLOEXEC) || pipe2(block, O_CLOEXEC)) return fail("make", "pipes");
+  pid_t monitor = getpid();
+  pid_t helper = fork();
+  if (helper < 0) return fail("fork", "the cgroup helper");
+  if (helper == 0) {
+    close(info[1]);
+    close(block[0]);
+    cgroup_helper(monitor, cgroups, ncgroups, info[0], block[1]);
+  }
+  close(info[0]);
+  close(block[1]);
+  if (move_fd(block[0], BLOCK_FD) || move_fd(info[1], INFO_FD)) return fail("pass", "pipes");
+  /* bwrap --block-fd 12 --info-fd 13 ARGS...: the helper has the other ends. */
+  static char *bwrap_argv[MAX_ARGS];
+  int n = 0;
+  bwrap_argv[n++] = argv[cmd];
+  bwrap_argv[n++] = "--block-fd";
+  bwrap_argv[n++] = "12";
+  bwrap_argv[n++] = "--info-fd";
+  bwrap_argv[n++] = "13";
+  for (int i = cmd + 1; i < argc; i++) bwrap_argv[n++] = argv[i];
+  bwrap_argv[n] = NULL;
+  execvp(bwrap_argv[0], bwrap_argv);
+  int saved = errno;
+  kill(helper, SIGKILL);
+  errno = saved;
+  return fail("exec", argv[cmd]);
+}

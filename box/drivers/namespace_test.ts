@@ -1,0 +1,156 @@
+/**
+ * The namespace driver from inside real boxes: execs as the image's users (resolved in the box's
+ * own /etc/passwd), and the launcher's guarantees — seccomp loaded, the box's cgroups joined
+ * before its command runs, no controlling terminal, no descriptor leaked into the box.
+ */
+import { assert, assertEquals } from "@a3s/common/testing";
+import { join } from "node:path";
+import { A3sError } from "@a3s/common";
+import { addBusybox, type TestHome, testHome } from "../_test_support.ts";
+import { BoxManager } from "../manager.ts";
+import { NamespaceDriver } from "./namespace.ts";
+import { detectCgroupMode } from "./cgroup.ts";
+
+const encoder = new TextEncoder();
+
+function assertIncludes(text: string, part: string): void {
+  assert(text.includes(part), `expected ${JSON.stringify(part)} in ${JSON.stringify(text)}`);
+}
+
+async function withBoxes(body: (boxes: BoxManager, home: TestHome) => Promise<void>) {
+  const home = await testHome();
+  const boxes = await BoxManager.open({
+    store: home.store,
+    images: home.images,
+    home: home.home,
+    drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
+  });
+  await addBusybox(home.images);
+  try {
+    await body(boxes, home);
+  } finally {
+    for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
+    boxes.close();
+    await home.close();
+  }
+}
+
+async function run(boxes: BoxManager, box: string, command: string[], user?: string) {
+  const process = await boxes.exec(box, { command, user });
+  await process.stdin.close();
+  const [stdout, stderr, status] = await Promise.all([
+    new Response(process.stdout).text(),
+    new Response(process.stderr).text(),
+    process.status,
+  ]);
+  return { stdout: stdout.trim(), stderr: stderr.trim(), exitCode: status.exitCode };
+}
+
+const PASSWD = [
+  "root:x:0:0:root:/root:/bin/sh",
+  "app:x:1000:1000:app:/home/app:/bin/sh",
+  "nobody:x:65534:65534:nobody:/:/bin/false",
+  "",
+].join("\n");
+const GROUP = ["root:x:0:", "app:x:1000:", "staff:x:50:app", "nogroup:x:65534:", ""].join("\n");
+
+Deno.test("exec --user: names, ids and groups from the box's own passwd and group files", async () => {
+  if (Deno.uid() !== 0) {
+    console.log("SKIPPED: mapping the image's users needs root (bubblewrap maps one id otherwise)");
+    return;
+  }
+  await withBoxes(async (boxes, home) => {
+    const volume = await Deno.makeTempDir({ dir: home.home, prefix: "vol" });
+    await Deno.chmod(volume, 0o777);
+    const { info } = await boxes.run({
+      image: "busybox",
+      command: ["sleep", "60"],
+      volumes: [{ host: volume, guest: "/data", readOnly: false }],
+    });
+    await boxes.copyIn(info.id, encoder.encode(PASSWD), "/etc/passwd");
+    await boxes.copyIn(info.id, encoder.encode(GROUP), "/etc/group");
+    const ids = ["sh", "-c", 'echo "$(id -u) $(id -g) $(id -G) $HOME"'];
+
+    assertEquals((await run(boxes, info.id, ids)).stdout, "0 0 0 /root");
+    // A name: its uid, primary group, the groups listing it, and its home.
+    assertEquals((await run(boxes, info.id, ids, "app")).stdout, "1000 1000 1000 50 /home/app");
+    // A known uid resolves like its name; an unknown one gets group 0, as in Docker.
+    assertEquals((await run(boxes, info.id, ids, "1000")).stdout, "1000 1000 1000 50 /home/app");
+    assertEquals((await run(boxes, info.id, ids, "4242")).stdout, "4242 0 0 /");
+    assertEquals((await run(boxes, info.id, ids, "app:staff")).stdout, "1000 50 50 /home/app");
+    // The given group replaces the primary one; the groups listing the user stay.
+    assertEquals((await run(boxes, info.id, ids, "1000:7")).stdout, "1000 7 7 50 /home/app");
+    assertEquals((await run(boxes, info.id, ids, "nobody")).stdout, "65534 65534 65534 /");
+
+    const ghost = await run(boxes, info.id, ["true"], "ghost");
+    assertEquals(ghost.exitCode, 126);
+    assertIncludes(ghost.stderr, "unable to find user ghost");
+    const noGroup = await run(boxes, info.id, ["true"], "app:ghosts");
+    assertEquals(noGroup.exitCode, 126);
+    assertIncludes(noGroup.stderr, "unable to find group ghosts");
+
+    // The user is real outside the box too: what it writes on a volume is the host's uid 1000.
+    await run(boxes, info.id, ["touch", "/data/by-app"], "app");
+    const written = await Deno.stat(join(volume, "by-app"));
+    assertEquals([written.uid, written.gid], [1000, 1000]);
+    // And a non-root user gets no more than its permissions: root's home stays closed.
+    const denied = await run(boxes, info.id, ["sh", "-c", "echo x > /root/f"], "app");
+    assert(denied.exitCode !== 0, "app could write to /root");
+
+    const bad = await boxes.exec(info.id, { command: ["true"], user: "a b" }).catch((e) => e);
+    assert(bad instanceof A3sError && bad.field === "user", String(bad));
+  });
+});
+
+Deno.test("run --user: the main command runs as the image's user", async () => {
+  if (Deno.uid() !== 0) {
+    console.log("SKIPPED: mapping the image's users needs root");
+    return;
+  }
+  await withBoxes(async (boxes) => {
+    const { info } = await boxes.run({
+      image: "busybox",
+      command: ["sh", "-c", 'echo "$(id -u):$(id -g) $HOME"'],
+      user: "nobody",
+    });
+    const done = await boxes.wait(info.id);
+    assertEquals(done.exitCode, 0);
+    let text = "";
+    for await (const chunk of boxes.logs(info.id)) text += new TextDecoder().decode(chunk.data);
+    assertEquals(text.trim(), "65534:65534 /");
+  });
+});
+
+Deno.test("launcher: seccomp loaded, cgroups joined before the command, no tty, no stray fds", async () => {
+  await withBoxes(async (boxes) => {
+    const { info } = await boxes.run({
+      image: "busybox",
+      // The main command records its own view at its first instruction.
+      command: ["sh", "-c", "cat /proc/self/cgroup > /tmp/main-cgroup; sleep 60"],
+      limits: { pids: 32, memoryBytes: 64 * 1024 * 1024 },
+    });
+    const status = await run(boxes, info.id, ["cat", "/proc/self/status"]);
+    assertIncludes(status.stdout, "Seccomp:\t2");
+    assertIncludes(status.stdout, "NoNewPrivs:\t1");
+    // tty_nr (field 7 of stat) is 0: no controlling terminal to inject input into.
+    const stat = await run(boxes, info.id, ["cat", "/proc/self/stat"]);
+    assertEquals(stat.stdout.slice(stat.stdout.lastIndexOf(")") + 2).split(" ")[4], "0");
+    const fds = await run(boxes, info.id, ["ls", "/proc/self/fd"]);
+    assertEquals(fds.stdout.split(/\s+/).map(Number).sort(), [0, 1, 2, 3]);
+    const mode = await detectCgroupMode();
+    if (mode === "none") return;
+    // Both the main command (at its first instruction) and an exec are in the box's groups.
+    const main = (await run(boxes, info.id, ["cat", "/tmp/main-cgroup"])).stdout;
+    const exec = (await run(boxes, info.id, ["cat", "/proc/self/cgroup"])).stdout;
+    const controllers = mode === "v2" ? ["0:"] : ["memory", "pids"];
+    for (const view of [main, exec]) {
+      for (const controller of controllers) {
+        const line = view.split("\n").find((l) =>
+          l.split(":")[1] === controller.replace(":", "")
+        ) ??
+          view.split("\n").find((l) => l.startsWith(controller)) ?? "";
+        assert(line.endsWith(`a3s-box/${info.id}`), `${controller}: ${view}`);
+      }
+    }
+  });
+});
