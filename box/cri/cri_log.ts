@@ -36,7 +36,8 @@ export class CriLogWriter {
     this.path = path;
   }
 
-  async #open(): Promise<Deno.FsFile> {
+  /** Opens (creating) the file; the kubelet expects it to exist once the container started. */
+  async open(): Promise<Deno.FsFile> {
     const dir = this.path.slice(0, this.path.lastIndexOf("/"));
     if (dir) await Deno.mkdir(dir, { recursive: true });
     this.#file ??= await Deno.open(this.path, { create: true, append: true, mode: 0o640 });
@@ -44,7 +45,7 @@ export class CriLogWriter {
   }
 
   async write(stream: "stdout" | "stderr", data: Uint8Array): Promise<void> {
-    const file = await this.#open();
+    const file = await this.open();
     const bytes = encoder.encode(criLogRecords(stream, decoder.decode(data)));
     let written = 0;
     while (written < bytes.length) written += await file.write(bytes.subarray(written));
@@ -53,7 +54,7 @@ export class CriLogWriter {
   /** Closes the current file; the next write creates the path afresh. */
   async reopen(): Promise<void> {
     this.close();
-    await this.#open();
+    await this.open();
   }
 
   close(): void {

@@ -598,6 +598,7 @@ export class CriRuntime implements StreamingBackend {
     }
     if (container.logPath) {
       const writer = new CriLogWriter(container.logPath);
+      await writer.open();
       const stop = new AbortController();
       this.#logs.set(container.id, { writer, stop });
       (async () => {
