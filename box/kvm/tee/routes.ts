@@ -27,7 +27,7 @@ const Attestation = z.object({
   simulated: z.boolean(),
   message: z.string().optional(),
   measurement: z.string().optional(),
-}).catchall(z.json()).openapi("BoxAttestation");
+}).catchall(z.unknown()).openapi("BoxAttestation");
 
 const SecretRequest = z.object({
   name: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/),
