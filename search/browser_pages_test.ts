@@ -147,6 +147,8 @@ Deno.test("a browser that cannot start is the engine's error, not the search's",
     }),
   );
   try {
+    assertEquals(search.engines().find((e) => e.name === "google")?.render, "browser");
+    assertEquals(search.engines().find((e) => e.name === "bing_china")?.render, "http");
     const answer = await search.search("deno", { engines: ["google", "local"] });
     const google = answer.engines.find((e) => e.engine === "google");
     assertEquals(google?.error?.code, "internal_error");

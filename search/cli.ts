@@ -162,10 +162,15 @@ export function main(args: string[]): Promise<number> {
         const engines = service.engines();
         console.log(
           format === "json" ? JSON.stringify(engines, null, 2) : table(
-            ["ENGINE", "DEFAULT", "WEIGHT", "BREAKER", "BASE URL"],
-            engines.map((
-              e,
-            ) => [e.name, e.enabled ? "yes" : "no", String(e.weight), e.breaker, e.baseUrl]),
+            ["ENGINE", "DEFAULT", "WEIGHT", "BREAKER", "RENDER", "BASE URL"],
+            engines.map((e) => [
+              e.name,
+              e.enabled ? "yes" : "no",
+              String(e.weight),
+              e.breaker,
+              e.render,
+              e.baseUrl,
+            ]),
           ),
         );
         return 0;

@@ -94,6 +94,9 @@ export const EngineListSchema = z.object({
     baseUrl: z.string(),
     weight: z.number(),
     breaker: z.enum(["closed", "open", "half_open"]),
+    render: z.enum(["http", "browser"]).openapi({
+      description: "`browser`: the page is loaded in headless Chromium",
+    }),
   })),
 }).openapi("SearchEngineList");
 

@@ -146,6 +146,7 @@ export class SearchService {
     baseUrl: string;
     weight: number;
     breaker: "closed" | "open" | "half_open";
+    render: "http" | "browser";
   }> {
     const defaults = new Set(this.defaultEngines());
     return ENGINE_NAMES.map((name) => ({
@@ -154,6 +155,7 @@ export class SearchService {
       baseUrl: name === LOCAL_ENGINE ? "" : this.#baseUrl(name),
       weight: this.config.engines[name]?.weight ?? 1,
       breaker: this.#breakers.status(name),
+      render: this.config.engines[name]?.render ?? "http",
     }));
   }
 
