@@ -113,6 +113,8 @@ export {
   attest,
   type AttestationResult,
   type AttestOptions,
+  connectRaTls,
+  type ConnectRaTlsOptions,
   createRaTlsCertificate,
   type CreateRaTlsOptions,
   type Evidence,

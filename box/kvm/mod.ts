@@ -97,6 +97,8 @@ export {
   type VerifyEvidenceOptions,
 } from "./tee/evidence.ts";
 export {
+  connectRaTls,
+  type ConnectRaTlsOptions,
   createRaTlsCertificate,
   type CreateRaTlsOptions,
   RA_TLS_EVIDENCE_OID,

@@ -5,15 +5,20 @@
  */
 import { A3sError, UsageError } from "@a3s/common";
 import type { GroupCommand } from "../../cli_groups.ts";
-import { attest } from "./attest.ts";
-import { fromHex } from "./evidence.ts";
-import { attestationJson, attestationText } from "./render.ts";
+import { attest, collectEvidence } from "./attest.ts";
+import { connectRaTls, createRaTlsCertificate } from "./ratls.ts";
+import { AttestationError } from "./snp.ts";
+import { fromHex, toHex } from "./evidence.ts";
+import { attestationJson, attestationText, plain } from "./render.ts";
 import { seal, SealError, unseal } from "./seal.ts";
 import { injectSecret } from "./secrets.ts";
 
 /** The lines `a3s box --help` shows for these commands. */
 export const TEE_HELP = `TEE:
   attest [--nonce HEX] [--measurement HEX] [--simulate]   this host's verified TEE report, or "no TEE here"
+         [--ratls-cert FILE --ratls-key FILE]              also issue an RA-TLS certificate carrying it
+  verify-ratls [--nonce HEX] [--measurement HEX] [--allow-simulated] HOST:PORT
+                                     connect, verify the server's RA-TLS certificate, print the evidence
   seal --measurement HEX --key-file FILE [-i IN] [-o OUT]  encrypt to a measurement (AES-256-GCM, HKDF)
   unseal --measurement HEX --key-file FILE [-i IN] [-o OUT]  decrypt; refused under another measurement
   inject-secret [--from-file FILE] [--measurement HEX] BOX NAME  write /run/secrets/NAME (0400, tmpfs)
@@ -75,8 +80,15 @@ export const TEE_COMMANDS: Record<string, GroupCommand> = {
       nonce: { type: "string" },
       measurement: { type: "string" },
       simulate: { type: "boolean" },
+      "ratls-cert": { type: "string" },
+      "ratls-key": { type: "string" },
     },
     async run({ values, format }) {
+      const certFile = values["ratls-cert"] as string | undefined;
+      const keyFile = values["ratls-key"] as string | undefined;
+      if ((certFile === undefined) !== (keyFile === undefined)) {
+        throw new UsageError("--ratls-cert and --ratls-key go together");
+      }
       const nonce = hexOption(values, "nonce") ?? crypto.getRandomValues(new Uint8Array(64));
       if (nonce.length > 64) throw new UsageError("invalid --nonce: at most 64 bytes");
       const result = await attest({
@@ -89,7 +101,57 @@ export const TEE_COMMANDS: Record<string, GroupCommand> = {
           ? JSON.stringify(attestationJson(result), null, 2)
           : attestationText(result),
       );
-      return result.tee === "none" ? 1 : 0;
+      if (result.tee === "none") return 1;
+      if (certFile && keyFile) {
+        const identity = await createRaTlsCertificate({
+          evidence: (reportData) =>
+            values.simulate === true
+              ? Promise.resolve({ tee: "simulated", reportData })
+              : collectEvidence(reportData),
+        });
+        await Deno.writeTextFile(certFile, identity.certificatePem);
+        await Deno.writeTextFile(keyFile, identity.privateKeyPem, { mode: 0o600 });
+        console.error(
+          `RA-TLS certificate written to ${certFile}${identity.simulated ? " (SIMULATED)" : ""}`,
+        );
+      }
+      return 0;
+    },
+  },
+  "verify-ratls": {
+    options: {
+      nonce: { type: "string" },
+      measurement: { type: "string" },
+      "allow-simulated": { type: "boolean" },
+    },
+    async run({ positionals, values, format }) {
+      const target = positionals[0]?.match(/^(.+):(\d{1,5})$/);
+      if (!target || positionals.length !== 1) {
+        throw new UsageError("usage: a3s box verify-ratls [--allow-simulated] HOST:PORT");
+      }
+      const nonce = hexOption(values, "nonce");
+      if (nonce && nonce.length > 32) throw new UsageError("invalid --nonce: at most 32 bytes");
+      try {
+        const { socket, verification } = await connectRaTls({
+          hostname: target[1].replace(/^\[|\]$/g, ""),
+          port: Number(target[2]),
+          nonce,
+          expectedMeasurement: hexOption(values, "measurement"),
+          allowSimulated: values["allow-simulated"] === true,
+        });
+        socket.destroy();
+        const v = verification;
+        console.log(
+          format === "json"
+            ? JSON.stringify({ ...(plain(v) as object), verified: !v.simulated }, null, 2)
+            : `${v.simulated ? "SIMULATED, not verified: " : "RA-TLS verified: "}${v.tee}, ` +
+              `measurement ${toHex(v.measurement)}, key ${v.publicKeySha256}`,
+        );
+      } catch (error) {
+        if (!(error instanceof AttestationError)) throw error;
+        console.error(`error: ${error.message}`);
+        return 1;
+      }
     },
   },
   seal: {

@@ -100,3 +100,52 @@ Deno.test("box inject-secret: refused on a host without a TEE; usage errors exit
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("box attest --ratls-cert and box verify-ratls: issue, serve, verify (simulated here)", async () => {
+  const home = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3stee" });
+  const cert = `${home}/box.crt`;
+  const key = `${home}/box.key`;
+  let listener: Deno.TlsListener | undefined;
+  try {
+    const none = await capture(["attest", "--ratls-cert", cert, "--ratls-key", key], home);
+    assertEquals(none.code, 1);
+    assertEquals(await Deno.stat(cert).then(() => true, () => false), false);
+    const half = await capture(["attest", "--simulate", "--ratls-cert", cert], home);
+    assertEquals([half.code, half.err], [2, "error: --ratls-cert and --ratls-key go together"]);
+    const issued = await capture(
+      ["attest", "--simulate", "--ratls-cert", cert, "--ratls-key", key],
+      home,
+    );
+    assertEquals(issued.code, 0, issued.err);
+    assert(issued.err.includes("(SIMULATED)"), issued.err);
+    assertEquals((await Deno.stat(key)).mode! & 0o777, 0o600);
+
+    const server = Deno.listenTls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert: await Deno.readTextFile(cert),
+      key: await Deno.readTextFile(key),
+    });
+    listener = server;
+    (async () => {
+      for await (const conn of server) {
+        conn.handshake().catch(() => {}).finally(() => conn.read(new Uint8Array(1)))
+          .catch(() => {}).finally(() => conn.close());
+      }
+    })();
+    const target = `127.0.0.1:${server.addr.port}`;
+    const refused = await capture(["verify-ratls", target], home);
+    assertEquals(refused.code, 1);
+    assert(refused.err.includes("SIMULATED"), refused.err);
+    const allowed = await capture(["verify-ratls", "--allow-simulated", "--json", target], home);
+    assertEquals(allowed.code, 0, allowed.err);
+    const json = JSON.parse(allowed.out);
+    assertEquals([json.tee, json.simulated, json.verified], ["simulated", true, false]);
+    assertEquals(json.publicKeySha256.length, 64);
+    const usage = await capture(["verify-ratls", "no-port"], home);
+    assertEquals(usage.code, 2);
+  } finally {
+    listener?.close();
+    await Deno.remove(home, { recursive: true });
+  }
+});

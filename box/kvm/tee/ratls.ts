@@ -31,6 +31,7 @@ import {
   verifyEvidence,
   type VerifyEvidenceOptions,
 } from "./evidence.ts";
+import * as tls from "node:tls";
 import { AttestationError } from "./snp.ts";
 import { type CertificateParts, certificateParts } from "./der.ts";
 
@@ -262,4 +263,60 @@ export async function verifyRaTlsCertificate(
   }
   const publicKeySha256 = toHex(reportData.subarray(0, 32));
   return { ...verified, publicKeySha256 };
+}
+
+/** Options for {@linkcode connectRaTls}. */
+export type ConnectRaTlsOptions = VerifyRaTlsOptions & {
+  /** The server's host name or address. */
+  hostname: string;
+  /** The server's port. */
+  port: number;
+  /** How long to wait for the handshake; 10 s by default. */
+  timeoutMs?: number;
+};
+
+/**
+ * Opens a TLS connection and verifies the server's certificate as RA-TLS before handing the
+ * connection over. The CA check is off on purpose: trust comes from the evidence, and the caller
+ * keeps talking on this very connection, whose key the evidence vouches for. A certificate that
+ * does not verify closes the connection and throws {@linkcode AttestationError}.
+ *
+ * @example
+ * ```ts
+ * import { connectRaTls } from "./ratls.ts";
+ * const { socket, verification } = await connectRaTls({ hostname: "10.0.0.5", port: 8443 });
+ * console.log(verification.tee, verification.measurement);
+ * socket.end();
+ * ```
+ */
+export async function connectRaTls(
+  options: ConnectRaTlsOptions,
+): Promise<{ socket: tls.TLSSocket; verification: RaTlsVerification }> {
+  const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      connection.destroy();
+      reject(new AttestationError(`no TLS handshake with ${options.hostname}:${options.port}`));
+    }, options.timeoutMs ?? 10_000);
+    const connection = tls.connect({
+      host: options.hostname,
+      port: options.port,
+      rejectUnauthorized: false,
+    }, () => {
+      clearTimeout(timer);
+      resolve(connection);
+    });
+    connection.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+  try {
+    const peer = socket.getPeerCertificate(true);
+    if (!peer?.raw) throw new AttestationError("the server presented no certificate");
+    const verification = await verifyRaTlsCertificate(new Uint8Array(peer.raw), options);
+    return { socket, verification };
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
 }

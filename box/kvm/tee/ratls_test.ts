@@ -1,6 +1,10 @@
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
-import * as tls from "node:tls";
-import { createRaTlsCertificate, raTlsReportData, verifyRaTlsCertificate } from "./ratls.ts";
+import {
+  connectRaTls,
+  createRaTlsCertificate,
+  raTlsReportData,
+  verifyRaTlsCertificate,
+} from "./ratls.ts";
 import { certificateParts, pemToDer } from "./der.ts";
 import { toHex } from "./evidence.ts";
 import { AttestationError } from "./snp.ts";
@@ -140,22 +144,48 @@ Deno.test("RA-TLS: a TLS server presents the certificate and the client verifies
     conn.close();
   })();
   const { port } = listener.addr;
-  const peer = await new Promise<{ raw: Uint8Array; text: string }>((resolve, reject) => {
-    // The CA check is off on purpose: trust comes from the evidence, checked right after.
-    const socket = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
-      const raw = new Uint8Array(socket.getPeerCertificate(true).raw);
-      let text = "";
-      socket.on("data", (chunk: Uint8Array) => text += new TextDecoder().decode(chunk));
-      socket.on("end", () => resolve({ raw, text }));
-    });
-    socket.on("error", reject);
+  const { socket, verification } = await connectRaTls({
+    hostname: "127.0.0.1",
+    port,
+    trustedArkSha256: [chain.arkSha256],
   });
+  // The verified connection is the one the caller keeps: read the server's greeting on it.
+  const text = await new Promise<string>((resolve) => {
+    let received = "";
+    socket.on("data", (chunk: Uint8Array) => received += new TextDecoder().decode(chunk));
+    socket.on("end", () => resolve(received));
+  });
+  const peer = { raw: identity.certificateDer, text };
   await served;
   listener.close();
-  assertEquals(peer.raw, identity.certificateDer);
   assertEquals(peer.text, "hello from the box");
-  const result = await verifyRaTlsCertificate(peer.raw, { trustedArkSha256: [chain.arkSha256] });
+  const result = verification;
   assertEquals(result.measurement, measurement);
   const spki = certificateParts(peer.raw).spki;
   assertEquals(result.publicKeySha256, toHex((await raTlsReportData(spki)).subarray(0, 32)));
+});
+
+Deno.test("RA-TLS: a server whose certificate does not verify is refused and disconnected", async () => {
+  const identity = await createRaTlsCertificate({
+    evidence: (reportData) => Promise.resolve({ tee: "simulated", reportData }),
+  });
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: identity.certificatePem,
+    key: identity.privateKeyPem,
+  });
+  const served = listener.accept().then(async (conn) => {
+    await conn.handshake().catch(() => {});
+    // The client hangs up after the refusal: the read ends instead of waiting forever.
+    await conn.read(new Uint8Array(16)).catch(() => null);
+    conn.close();
+  });
+  await assertRejects(
+    () => connectRaTls({ hostname: "127.0.0.1", port: listener.addr.port }),
+    AttestationError,
+    "SIMULATED",
+  );
+  await served;
+  listener.close();
 });

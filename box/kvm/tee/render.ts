@@ -15,7 +15,8 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue };
 
-function plain(value: unknown): JsonValue {
+/** Any value as JSON: bytes in lowercase hex, bigints as hex strings. */
+export function plain(value: unknown): JsonValue {
   if (value instanceof Uint8Array) return toHex(value);
   if (typeof value === "bigint") return `0x${value.toString(16)}`;
   if (Array.isArray(value)) return value.map(plain);
