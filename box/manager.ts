@@ -537,13 +537,19 @@ export class BoxManager {
         );
       }
     }
-    if (options.publish?.length && !options.netns?.startsWith("/run/netns/")) {
+    const driver = await this.pickDriver(options.driver);
+    // A VM forwards ports itself (QEMU's user-mode network); a namespace box needs a bridged
+    // network for the forwarder to reach it.
+    const forwardsPorts = (await this.info()).find((p) => p.name === driver.name)?.features
+      .ports === true;
+    if (options.publish?.length && !forwardsPorts && !options.netns?.startsWith("/run/netns/")) {
       throw new ValidationError(
-        "publishing ports needs a bridged network: add --network NAME",
+        driver.isolation === "namespace"
+          ? "publishing ports needs a bridged network: add --network NAME"
+          : `driver ${driver.name} cannot publish ports`,
         "publish",
       );
     }
-    const driver = await this.pickDriver(options.driver);
     if (options.netns && driver.isolation !== "namespace") {
       throw new A3sError(
         "unsupported",
@@ -583,7 +589,14 @@ export class BoxManager {
       limits: options.limits ?? {},
       network: options.network ?? "none",
       netns: options.netns,
-      publish: options.publish?.length ? options.publish : undefined,
+      publish: options.publish?.length && !forwardsPorts ? options.publish : undefined,
+      ports: options.publish?.length && forwardsPorts
+        ? options.publish.map((p) => ({
+          hostIp: p.hostIp,
+          hostPort: p.hostPort,
+          guestPort: p.boxPort,
+        }))
+        : undefined,
       timeoutSeconds: options.timeoutSeconds,
       interactive: options.interactive,
       bootId: await bootId(),

@@ -17,6 +17,16 @@ export interface VolumeMount {
   readOnly: boolean;
 }
 
+/** A host port forwarded into a box by its driver (a VM's user-mode network does it itself). */
+export interface PortForward {
+  /** The host address to listen on. */
+  hostIp: string;
+  /** The host port. */
+  hostPort: number;
+  /** The TCP port inside the box. */
+  guestPort: number;
+}
+
 /** Resource limits; an unset limit is unlimited. */
 export interface BoxLimits {
   /** Bytes of memory. */
@@ -56,6 +66,11 @@ export interface BoxSpec {
    * its own: how boxes of one pod share a network, and how bridged networks attach boxes.
    */
   netns?: string;
+  /**
+   * TCP ports the driver forwards from the host into the box (drivers whose probe reports the
+   * `ports` feature); namespace boxes get theirs from a forwarder in their network namespace.
+   */
+  ports?: PortForward[];
   /** Seconds after which everything in the box is killed; 0 or unset for none. */
   timeoutSeconds?: number;
   /** Attach the main command's stdin to a pipe the caller writes. */

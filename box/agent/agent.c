@@ -475,6 +475,8 @@ static void vm_init(void) {
     if (line[0] && load_module(line)) dprintf(2, "a3s-agent: insmod %s: %s\n", line, strerror(errno));
   }
   if (list) fclose(list);
+  vm_mount_volumes();
+  vm_configure_network();
 }
 
 /* Reads a NUL-separated list (the VM's command or environment) from the initramfs. */
@@ -534,6 +536,8 @@ int main(int argc, char **argv) {
     char **limit = read_list("/a3s/timeout");
     if (limit && limit[0]) timeout = atoi(limit[0]);
     if (cmd >= argc) vm_cmd = read_list("/a3s/cmd");
+    char **user = main_user ? NULL : read_list("/a3s/user");
+    if (user && user[0]) main_user = user[0];
   }
   for (int i = 0; i < MAX_CONNS; i++) conns[i].fd = -1;
   signal(SIGPIPE, SIG_IGN);

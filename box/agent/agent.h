@@ -27,6 +27,11 @@ int resolve_user(const char *spec, struct box_user *out, char *err, size_t errle
  * privilege to drop). Returns 0, or -1 with errno set. */
 int become_user(const struct box_user *user);
 
+/* VM boxes (see vm_setup.c): mounts the host directories shared over virtio-9p, and configures
+ * the network card of a box that has one. Both do nothing when the box asks for neither. */
+void vm_mount_volumes(void);
+void vm_configure_network(void);
+
 /* The host-side launcher of a namespace box; see launch.c. Never returns on success. */
 int launch_main(int argc, char **argv);
 

@@ -24,7 +24,7 @@ import type {
 import { type CpioEntry, directoryEntries, S_IFCHR, S_IFDIR, S_IFREG, writeCpio } from "./cpio.ts";
 import { isAlive, type ProcessIdentity, processIdentity, signalProcess } from "./_proc.ts";
 
-/** Kernel modules the agent loads, in dependency order. */
+/** Kernel modules every box loads, in dependency order. */
 const MODULES = [
   "kernel/drivers/virtio/virtio_ring.ko",
   "kernel/drivers/virtio/virtio.ko",
@@ -34,6 +34,27 @@ const MODULES = [
   "kernel/drivers/virtio/virtio_pci.ko",
   "kernel/drivers/char/virtio_console.ko",
 ];
+/** Modules for volumes (virtio-9p), loaded only by boxes that mount some. */
+const VOLUME_MODULES = [
+  "kernel/fs/netfs/netfs.ko",
+  "kernel/fs/fscache/fscache.ko",
+  "kernel/net/9p/9pnet.ko",
+  "kernel/net/9p/9pnet_virtio.ko",
+  "kernel/fs/9p/9p.ko",
+];
+/** Modules for a network card (virtio-net), loaded only by boxes that have one. */
+const NETWORK_MODULES = [
+  "kernel/net/core/failover.ko",
+  "kernel/drivers/net/net_failover.ko",
+  "kernel/drivers/net/virtio_net.ko",
+];
+/** QEMU's user-mode network answers DNS here; a box with full networking resolves through it. */
+const USER_NET_DNS = "10.0.2.3";
+
+/** QEMU option values separate with commas; a comma inside one is written twice. */
+function optionValue(value: string): string {
+  return value.replaceAll(",", ",,");
+}
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const encoder = new TextEncoder();
 
@@ -145,8 +166,9 @@ export class QemuDriver implements BoxDriver {
     const features = {
       accel: accel.accel,
       kernel: kernel?.kernel ?? "none",
-      volumes: false,
-      network: false,
+      volumes: true,
+      network: true,
+      ports: true,
     };
     if (!version?.success) {
       return {
@@ -164,7 +186,7 @@ export class QemuDriver implements BoxDriver {
         features,
       };
     }
-    for (const module of MODULES) {
+    for (const module of [...MODULES, ...VOLUME_MODULES, ...NETWORK_MODULES]) {
       if (!(await exists(join(kernel.modulesDir, module)))) {
         return { ...base, available: false, detail: `kernel module ${module} missing`, features };
       }
@@ -189,26 +211,27 @@ export class QemuDriver implements BoxDriver {
     };
   }
 
+  /**
+   * Volumes are shared over virtio-9p, which exports directories: a host file cannot be one.
+   * `--network host` becomes QEMU's user-mode network (NAT through the host); without it a box
+   * has no network card, or, to publish ports, one that reaches nothing (`restrict=on`).
+   */
   async create(spec: BoxSpec): Promise<void> {
-    if (spec.volumes.length) {
-      throw new A3sError(
-        "unsupported",
-        "the qemu driver does not mount volumes; use the namespace driver",
-        {
-          status: 400,
-          field: "volumes",
-        },
-      );
+    for (const [i, volume] of spec.volumes.entries()) {
+      const info = await Deno.stat(volume.host).catch(() => undefined);
+      if (!info?.isDirectory) {
+        throw new A3sError(
+          "unsupported",
+          `the qemu driver shares directories only; ${volume.host} is not one`,
+          { status: 400, field: `volumes.${i}` },
+        );
+      }
     }
-    if (spec.network === "host") {
-      throw new A3sError(
-        "unsupported",
-        "the qemu driver has no host networking; use --network none",
-        {
-          status: 400,
-          field: "network",
-        },
-      );
+    if (spec.netns) {
+      throw new A3sError("unsupported", "the qemu driver cannot join a network namespace", {
+        status: 400,
+        field: "netns",
+      });
     }
     await Deno.mkdir(spec.stateDir, { recursive: true });
   }
@@ -234,7 +257,7 @@ export class QemuDriver implements BoxDriver {
         data: encoder.encode(MODULES.map((m) => `/lib/a3s-modules/${basename(m)}\n`).join("")),
       },
     ];
-    for (const module of MODULES) {
+    for (const module of [...MODULES, ...VOLUME_MODULES, ...NETWORK_MODULES]) {
       extra.push({
         path: `lib/a3s-modules/${basename(module)}`,
         mode: S_IFREG | 0o644,
@@ -253,9 +276,37 @@ export class QemuDriver implements BoxDriver {
     const paths = this.#paths(spec);
     const agent = await buildAgent(this.#options.agentCacheDir);
     const base = await this.#baseInitramfs(spec, agent, kernel.modulesDir);
-    const env = { PATH: DEFAULT_PATH, HOME: "/root", ...spec.env };
+    const env = { PATH: DEFAULT_PATH, ...(spec.user ? {} : { HOME: "/root" }), ...spec.env };
+    const network = spec.network === "host" || (spec.ports?.length ?? 0) > 0;
+    const modules = [
+      ...MODULES,
+      ...(spec.volumes.length ? VOLUME_MODULES : []),
+      ...(network ? NETWORK_MODULES : []),
+    ];
+    const mounts = spec.volumes.map((v, i) =>
+      `a3s-vol${i}\0${v.guest}\0${v.readOnly ? "ro" : "rw"}\0`
+    );
+    // Later entries of the concatenated archive replace the base's: this box's module list.
     const boxArchive = writeCpio([
       { path: "a3s", mode: S_IFDIR | 0o755 },
+      {
+        path: "a3s/modules",
+        mode: S_IFREG | 0o644,
+        data: encoder.encode(modules.map((m) => `/lib/a3s-modules/${basename(m)}\n`).join("")),
+      },
+      ...(mounts.length
+        ? [{ path: "a3s/mounts", mode: S_IFREG | 0o644, data: encoder.encode(mounts.join("")) }]
+        : []),
+      ...(network
+        ? [{
+          path: "a3s/net",
+          mode: S_IFREG | 0o644,
+          data: encoder.encode(spec.network === "host" ? USER_NET_DNS : ""),
+        }]
+        : []),
+      ...(spec.user
+        ? [{ path: "a3s/user", mode: S_IFREG | 0o644, data: encoder.encode(`${spec.user}\0`) }]
+        : []),
       {
         path: "a3s/cmd",
         mode: S_IFREG | 0o644,
@@ -333,6 +384,31 @@ export class QemuDriver implements BoxDriver {
       "-device",
       "virtserialport,chardev=status,name=a3s.status,nr=2",
     ];
+    const bus = machine === "microvm" ? "device" : "pci";
+    for (const [i, volume] of spec.volumes.entries()) {
+      args.push(
+        "-fsdev",
+        `local,id=vol${i},path=${optionValue(volume.host)},security_model=passthrough${
+          volume.readOnly ? ",readonly=on" : ""
+        }`,
+        "-device",
+        `virtio-9p-${bus},fsdev=vol${i},mount_tag=a3s-vol${i}`,
+      );
+    }
+    if (network) {
+      const forwards = (spec.ports ?? []).map((p) =>
+        `,hostfwd=tcp:${p.hostIp}:${p.hostPort}-:${p.guestPort}`
+      );
+      // Without --network host the card only carries the published ports in: restrict=on lets
+      // the guest reach neither the host nor the outside.
+      const restrict = spec.network === "host" ? "" : ",restrict=on";
+      args.push(
+        "-netdev",
+        `user,id=net0${restrict}${forwards.join("")}`,
+        "-device",
+        `virtio-net-${bus},netdev=net0`,
+      );
+    }
     const child = new Deno.Command("/bin/sh", {
       args: [
         "-c",

@@ -1,7 +1,9 @@
 /**
  * The qemu driver on real QEMU (TCG here): one VM boots Debian's kernel with the busybox image
- * as its initramfs; exec, copy, logs, and a VM killed under a running exec, which must end the
- * exec with an error rather than hang. One boot keeps the test bounded.
+ * as its initramfs; exec, copy, logs, volumes over virtio-9p (read-write and read-only), a
+ * published port, no network without `--network host`, exec as a user, and a VM killed under a
+ * running exec, which must end the exec with an error rather than hang. One boot keeps the test
+ * bounded (each takes tens of seconds under TCG).
  */
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { addBusybox, testHome } from "../_test_support.ts";
@@ -10,8 +12,26 @@ import { QemuDriver } from "./qemu.ts";
 import { AgentClosedError } from "../agent/client.ts";
 import { join } from "node:path";
 
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function run(boxes: BoxManager, box: string, command: string[], user?: string) {
+  const process = await boxes.exec(box, { command, user });
+  await process.stdin.close();
+  const [stdout, stderr, status] = await Promise.all([
+    new Response(process.stdout).text(),
+    new Response(process.stderr).text(),
+    process.status,
+  ]);
+  return { stdout: stdout.trim(), stderr: stderr.trim(), exitCode: status.exitCode };
+}
+
 Deno.test({
-  name: "qemu: boot, main output, exec, copy, and a killed VM ends the exec with an error",
+  name: "qemu: boot, exec, copy, volumes, a published port, no network, and a killed VM",
   async fn() {
     const home = await testHome();
     const driver = new QemuDriver({
@@ -31,13 +51,28 @@ Deno.test({
       home: home.home,
       drivers: [driver],
     });
+    const shared = await Deno.makeTempDir({ dir: home.home, prefix: "shared" });
+    const readOnly = await Deno.makeTempDir({ dir: home.home, prefix: "ro" });
+    await Deno.writeTextFile(join(shared, "index.html"), "served from the host");
+    await Deno.writeTextFile(join(readOnly, "fixed"), "read only");
+    const hostPort = freePort();
+    // A host server the guest must not reach: the card exists only for the published port.
+    const hostServer = Deno.serve(
+      { hostname: "0.0.0.0", port: 0, onListen() {} },
+      () => new Response("host reached"),
+    );
     try {
       await addBusybox(home.images);
       const { info } = await boxes.run({
         image: "busybox",
-        command: ["sh", "-c", "echo booted $(uname -r); sleep 600"],
+        command: ["sh", "-c", "echo booted $(uname -r); httpd -f -p 8080 -h /srv"],
         driver: "qemu",
         timeoutSeconds: 300,
+        volumes: [
+          { host: shared, guest: "/srv", readOnly: false },
+          { host: readOnly, guest: "/mnt/fixed", readOnly: true },
+        ],
+        publish: [{ hostIp: "127.0.0.1", hostPort, boxPort: 8080 }],
       });
       assertEquals([info.state, info.driver], ["running", "qemu"]);
       // The agent answers before its main command has printed; give the guest a moment.
@@ -64,6 +99,38 @@ Deno.test({
       await boxes.copyIn(info.id, new TextEncoder().encode("vm file"), "/tmp/f");
       assertEquals(new TextDecoder().decode(await boxes.copyOut(info.id, "/tmp/f")), "vm file");
 
+      // Volumes: the host's files inside, the guest's writes on the host, read-only enforced.
+      assertEquals(
+        (await run(boxes, info.id, ["cat", "/srv/index.html"])).stdout,
+        "served from the host",
+      );
+      await run(boxes, info.id, ["sh", "-c", "echo from the guest > /srv/written"]);
+      assertEquals(await Deno.readTextFile(join(shared, "written")), "from the guest\n");
+      assertEquals((await run(boxes, info.id, ["cat", "/mnt/fixed/fixed"])).stdout, "read only");
+      const refused = await run(boxes, info.id, ["sh", "-c", "echo x > /mnt/fixed/new"]);
+      assert(refused.exitCode !== 0, "a read-only volume took a write");
+      // The published port reaches the guest's server, which serves the shared directory.
+      let served = "";
+      for (let attempt = 0; attempt < 50 && served !== "served from the host"; attempt++) {
+        served = await fetch(`http://127.0.0.1:${hostPort}/index.html`)
+          .then((r) => r.text()).catch(() => "");
+        if (served !== "served from the host") await new Promise((r) => setTimeout(r, 200));
+      }
+      assertEquals(served, "served from the host");
+      // ...but the guest reaches nothing: not the host, not the outside.
+      const outbound = await run(boxes, info.id, [
+        "wget",
+        "-q",
+        "-T",
+        "3",
+        "-O",
+        "-",
+        `http://10.0.2.2:${hostServer.addr.port}/`,
+      ]);
+      assert(!outbound.stdout.includes("host reached"), "the guest reached the host");
+      // exec --user in the VM, resolved in the image's passwd.
+      assertEquals((await run(boxes, info.id, ["id", "-u"], "nobody")).stdout, "65534");
+
       const hanging = await boxes.exec(info.id, { command: ["sleep", "300"] });
       await hanging.stdin.close();
       const pid = JSON.parse(
@@ -76,6 +143,7 @@ Deno.test({
       const after = await boxes.wait(info.id);
       assertEquals([after.state, after.reason], ["exited", "killed"]);
     } finally {
+      await hostServer.shutdown();
       for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
       boxes.close();
       await home.close();
