@@ -213,10 +213,13 @@ export async function assembleApp(
     if (module.routes) app.route("/", module.routes);
   }
 
-  app.doc31("/openapi.json", {
-    openapi: "3.1.0",
-    info: { title: "a3s", version: VERSION, description: "The a3s Agent Operating System API." },
-  });
+  // Built by hand rather than with doc31, which answers a schema that cannot be described
+  // with a bare 500 `{}` and logs nothing; thrown here, onError logs the cause.
+  app.get("/openapi.json", (c) =>
+    c.json(app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: { title: "a3s", version: VERSION, description: "The a3s Agent Operating System API." },
+    })));
   mountDocs(app);
 
   return { app, readiness, closeModules: started.close };

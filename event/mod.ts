@@ -39,6 +39,7 @@ export {
   EventTimeoutError,
 } from "./errors.ts";
 export { assertPattern, assertSubject, compilePattern, matchSubject } from "./subject.ts";
+export { type SseFrame, streamSubjects, type StreamSubjectsOptions } from "./sse.ts";
 export type {
   ConsumerInfo,
   ConsumerSpec,

@@ -3,7 +3,6 @@
  * `Last-Event-ID`), list subjects and durable consumers.
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { streamSSE } from "hono/streaming";
 import {
   type A3sModule,
   createRouter,
@@ -14,9 +13,9 @@ import {
 import type { EventBus } from "./bus.ts";
 import { type EventConfig, EventConfigSchema } from "./config.ts";
 import { CloudEventSchema } from "./envelope.ts";
-import type { EventMessage } from "./message.ts";
 import { openEventBus } from "./setup.ts";
-import { assertPattern, compilePattern } from "./subject.ts";
+import { streamSubjects } from "./sse.ts";
+import { assertPattern } from "./subject.ts";
 
 const PublishRequest = z.object({
   subject: z.string().min(1).max(256).openapi({ example: "box.b1.started" }),
@@ -146,53 +145,10 @@ export function createEventRoutes(bus: EventBus, shutdown?: AbortSignal): OpenAP
   });
   app.openapi(streamRoute, (c) => {
     const query = c.req.valid("query");
-    const patterns = patternsOf(query.subjects);
-    const after = c.req.header("last-event-id") ?? query.after;
-    // One pattern subscribes directly; several share one subscription to everything, so a
-    // single seq orders the stream and resumes it.
-    const pattern = patterns.length === 1 ? patterns[0] : ">";
-    const matchers = patterns.map(compilePattern);
-    return streamSSE(c, async (stream) => {
-      const pending: EventMessage[] = [];
-      let wake: (() => void) | undefined;
-      let open = true;
-      const end = () => {
-        open = false;
-        wake?.();
-      };
-      stream.onAbort(end);
-      if (shutdown?.aborted) end();
-      shutdown?.addEventListener("abort", end, { once: true });
-      const subscription = await bus.subscribe(pattern, (message) => {
-        if (!matchers.some((m) => m(message.subject))) return;
-        pending.push(message);
-        wake?.();
-      }, { after });
-      try {
-        await stream.writeSSE({ event: "ready", data: "{}" });
-        while (open) {
-          if (!pending.length) {
-            let timer: ReturnType<typeof setTimeout> | undefined;
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-              timer = setTimeout(resolve, 15_000);
-            });
-            clearTimeout(timer);
-            wake = undefined;
-          }
-          if (!open) break;
-          if (!pending.length) {
-            await stream.write(": keep-alive\n\n");
-            continue;
-          }
-          for (const message of pending.splice(0)) {
-            await stream.writeSSE({ id: message.seq, data: JSON.stringify(message.event) });
-          }
-        }
-      } finally {
-        shutdown?.removeEventListener("abort", end);
-        await subscription.close();
-      }
+    return streamSubjects(c, bus, {
+      patterns: patternsOf(query.subjects),
+      after: c.req.header("last-event-id") ?? query.after,
+      shutdown,
     });
   });
   return app;

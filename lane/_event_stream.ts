@@ -1,11 +1,58 @@
 /**
- * `GET /lane/v1/events`: this process's scheduler events as server-sent events, optionally of
- * one session and some types, with a keep-alive comment when nothing happens.
+ * `GET /lane/v1/events`: scheduler events as server-sent events, optionally of one session and
+ * some types, with a keep-alive comment when nothing happens.
+ *
+ * With the event module running, the stream is one case of `GET /event/v1/stream`: lane's job
+ * subjects on the bus, resumable with `Last-Event-ID`, and seen from every process on the same
+ * broker. Progress reports are never on the bus (they are whatever a job reports), so a request
+ * for them is served from this process's scheduler, as it is when lane runs without a bus.
  */
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
+import { type EventBus, streamSubjects } from "@a3s/event";
+import { ValidationError } from "@a3s/common";
+import { STATE_OF } from "./bus_events.ts";
 import type { Lane } from "./lane.ts";
-import type { LaneEvent } from "./types.ts";
+import type { LaneEvent, LaneEventType } from "./types.ts";
+
+const TYPE_OF_STATE = new Map<string, LaneEventType>(
+  Object.entries(STATE_OF).map(([type, state]) => [state, type as LaneEventType]),
+);
+const LANE_EVENT_TYPES = new Set<string>(["progress", ...TYPE_OF_STATE.values()]);
+
+/**
+ * Streams lane's events for the request: from `bus` when there is one and every requested type
+ * is published there, else from `lane` in this process.
+ */
+export function streamLaneEventsFor(
+  c: Context,
+  lane: Lane,
+  bus: EventBus | undefined,
+  shutdown?: AbortSignal,
+): Response {
+  const types = c.req.query("type")?.split(",").filter(Boolean);
+  const unknown = types?.find((type) => !LANE_EVENT_TYPES.has(type));
+  if (unknown) {
+    throw new ValidationError(
+      `type: '${unknown}' is not a lane event type (one of ${[...LANE_EVENT_TYPES].join(", ")})`,
+      "type",
+    );
+  }
+  if (!bus || types?.includes("progress")) return streamLaneEvents(c, lane, shutdown);
+  const session = c.req.query("session");
+  const states = types?.map((type) => STATE_OF[type as LaneEventType]!);
+  return streamSubjects(c, bus, {
+    patterns: states ? states.map((state) => `lane.*.job.${state}`) : ["lane.*.job.*"],
+    shutdown,
+    render(message) {
+      const data = message.data as Omit<LaneEvent, "type" | "at">;
+      if (session !== undefined && data.session !== session) return undefined;
+      const type = TYPE_OF_STATE.get(message.subject.slice(message.subject.lastIndexOf(".") + 1));
+      if (!type) return undefined;
+      return { event: type, data: JSON.stringify({ type, ...data, at: Date.parse(message.time) }) };
+    },
+  });
+}
 
 /** A comment line is sent after this long without events, so proxies keep the stream open. */
 const KEEP_ALIVE_MS = 15_000;

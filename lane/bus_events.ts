@@ -65,7 +65,8 @@ export const LANE_EVENT_TYPES: readonly EventType<LaneJobEvent>[] = LANE_BUS_STA
   })
 );
 
-const STATE_OF: Partial<Record<LaneEventType, LaneBusState>> = {
+/** The bus state each published scheduler event type becomes (progress is not published). */
+export const STATE_OF: Partial<Record<LaneEventType, LaneBusState>> = {
   enqueued: "submitted",
   started: "started",
   completed: "completed",

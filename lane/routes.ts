@@ -9,7 +9,7 @@ import type { Lane } from "./lane.ts";
 import { DurableLane, type DurableLaneOptions } from "./durable_lane.ts";
 import { type LaneSection, LaneSectionSchema, RetryPolicySchema } from "./config.ts";
 import { JOB_STATES, type JobFunction } from "./types.ts";
-import { streamLaneEvents } from "./_event_stream.ts";
+import { streamLaneEventsFor } from "./_event_stream.ts";
 import type { EventBus } from "@a3s/event";
 import { publishLaneEvents } from "./bus_events.ts";
 
@@ -173,7 +173,11 @@ const statsRoute = createRoute({
  * const app = createLaneRoutes(createLane());
  * ```
  */
-export function createLaneRoutes(lane: Lane, shutdown?: AbortSignal): OpenAPIHono {
+export function createLaneRoutes(
+  lane: Lane,
+  shutdown?: AbortSignal,
+  bus?: EventBus,
+): OpenAPIHono {
   const app = createRouter();
   app.openapi(submitRoute, async (c) => {
     const body = c.req.valid("json");
@@ -245,7 +249,7 @@ export function createLaneRoutes(lane: Lane, shutdown?: AbortSignal): OpenAPIHon
       },
     },
   });
-  app.get("/lane/v1/events", (c) => streamLaneEvents(c, lane, shutdown));
+  app.get("/lane/v1/events", (c) => streamLaneEventsFor(c, lane, bus, shutdown));
   return app;
 }
 
@@ -307,7 +311,7 @@ export function laneModule(options: LaneModuleOptions = {}): LaneModule {
       const bus = ctx.modules.event as EventBus | undefined;
       const stopEvents = bus ? publishLaneEvents(lane, bus, ctx.logger) : undefined;
       return {
-        routes: createLaneRoutes(lane, ctx.shutdown),
+        routes: createLaneRoutes(lane, ctx.shutdown, bus),
         api: lane,
         close: async () => {
           await lane.close();

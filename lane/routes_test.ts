@@ -213,6 +213,54 @@ Deno.test("HTTP: scheduler events stream over SSE", async () => {
   });
 });
 
+Deno.test("HTTP: with the event bus, lane's stream carries seq ids and resumes from Last-Event-ID", async () => {
+  await withServer(async (url) => {
+    const readUntil = async (response: Response, done: (text: string) => boolean) => {
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      const deadline = Date.now() + 10_000;
+      while (!done(text) && Date.now() < deadline) text += (await reader.read()).value ?? "";
+      await reader.cancel().catch(() => {});
+      return text;
+    };
+    const first = await fetch(`${url}/lane/v1/events?session=resume&type=enqueued,completed`, {
+      headers: AUTH,
+    });
+    const job1 = call(url, "POST", "/lane/v1/jobs", {
+      session: "resume",
+      lane: "query",
+      kind: "lane.echo",
+    });
+    const text = await readUntil(first, (t) => t.includes("event: completed"));
+    const job1Id = (await job1).json.id;
+    const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => m[1]);
+    assertEquals([...text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]), [
+      "ready",
+      "enqueued",
+      "completed",
+    ]);
+    assertEquals(ids.length, 2);
+    // A job finished while nobody listened: a reconnect with the last id sees it.
+    const job2 = await call(url, "POST", "/lane/v1/jobs", {
+      session: "resume",
+      lane: "query",
+      kind: "lane.echo",
+    });
+    await until(
+      () => call(url, "GET", `/lane/v1/jobs/${job2.json.id}`),
+      (r) => r.json.state === "completed",
+    );
+    const resumed = await fetch(`${url}/lane/v1/events?session=resume&type=enqueued,completed`, {
+      headers: { ...AUTH, "last-event-id": ids[1] },
+    });
+    const replay = await readUntil(resumed, (t) => /^event: completed$/m.test(t));
+    const data = [...replay.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]));
+    assert(data.some((d) => d.jobId === job2.json.id && d.type === "completed"), replay);
+    assert(!data.some((d) => d.jobId === job1Id), "replayed events before the id");
+    assertEquals((await call(url, "GET", "/lane/v1/events?type=finished")).status, 400);
+  });
+});
+
 Deno.test("HTTP: lane's routes need a token with lane's scopes and sit under its OpenAPI tag", async () => {
   await withServer(async (url) => {
     const anonymous = await fetch(`${url}/lane/v1/jobs`);

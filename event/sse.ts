@@ -1,0 +1,99 @@
+/**
+ * One server-sent-event stream over the bus, shared by `GET /event/v1/stream` and every module
+ * route that follows its own subjects (lane's `/lane/v1/events`): each event's `id:` is its seq,
+ * so a client that reconnects with `Last-Event-ID` resumes where it stopped.
+ */
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import type { EventBus } from "./bus.ts";
+import type { EventMessage } from "./message.ts";
+import { compilePattern } from "./subject.ts";
+
+/** A comment line is sent after this long without events, so proxies keep the stream open. */
+const KEEP_ALIVE_MS = 15_000;
+
+/** How one event is written; `undefined` skips it. */
+export interface SseFrame {
+  /** The SSE `event:` name; omitted means the default `message`. */
+  event?: string;
+  /** The SSE `data:` line. */
+  data: string;
+}
+
+/** Options of {@linkcode streamSubjects}. */
+export interface StreamSubjectsOptions {
+  /** Subject patterns followed (NATS wildcards); at least one. */
+  patterns: readonly string[];
+  /** Replay events after this seq first; the request's `Last-Event-ID` when omitted. */
+  after?: string;
+  /** Ends the stream when aborted (serve's shutdown). */
+  shutdown?: AbortSignal;
+  /** Turns an event into a frame, or skips it; the default writes the CloudEvent as JSON. */
+  render?: (message: EventMessage) => SseFrame | undefined;
+}
+
+/**
+ * Streams the bus's events on `options.patterns` as server-sent events, after an
+ * `event: ready` frame, until the client leaves or `shutdown` aborts.
+ *
+ * @example
+ * ```ts ignore
+ * app.get("/things/events", (c) => streamSubjects(c, bus, { patterns: ["things.>"] }));
+ * ```
+ */
+export function streamSubjects(
+  c: Context,
+  bus: EventBus,
+  options: StreamSubjectsOptions,
+): Response {
+  const { patterns, shutdown } = options;
+  const after = options.after ?? c.req.header("last-event-id");
+  const render = options.render ?? ((m) => ({ data: JSON.stringify(m.event) }));
+  // One pattern subscribes directly; several share one subscription to everything, so a
+  // single seq orders the stream and resumes it.
+  const pattern = patterns.length === 1 ? patterns[0] : ">";
+  const matchers = patterns.map(compilePattern);
+  return streamSSE(c, async (stream) => {
+    const pending: EventMessage[] = [];
+    let wake: (() => void) | undefined;
+    let open = true;
+    const end = () => {
+      open = false;
+      wake?.();
+    };
+    stream.onAbort(end);
+    if (shutdown?.aborted) end();
+    shutdown?.addEventListener("abort", end, { once: true });
+    const subscription = await bus.subscribe(pattern, (message) => {
+      if (!matchers.some((m) => m(message.subject))) return;
+      pending.push(message);
+      wake?.();
+    }, { after });
+    try {
+      await stream.writeSSE({ event: "ready", data: "{}" });
+      while (open) {
+        if (!pending.length) {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            timer = setTimeout(resolve, KEEP_ALIVE_MS);
+          });
+          clearTimeout(timer);
+          wake = undefined;
+        }
+        if (!open) break;
+        if (!pending.length) {
+          await stream.write(": keep-alive\n\n");
+          continue;
+        }
+        for (const message of pending.splice(0)) {
+          const frame = render(message);
+          if (frame) await stream.writeSSE({ id: message.seq, ...frame });
+        }
+      }
+    } finally {
+      shutdown?.removeEventListener("abort", end);
+      await subscription.close();
+    }
+  });
+}
