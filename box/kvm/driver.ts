@@ -246,7 +246,12 @@ export class KvmDriver implements BoxDriver {
         output.stderrPath,
         Deno.execPath(),
         "run",
-        "--allow-all",
+        // What a VMM needs and no more: libc through FFI, its files, its one unix socket. No
+        // other network, no subprocesses, no environment.
+        "--allow-ffi",
+        "--allow-read",
+        "--allow-write",
+        `--allow-net=unix:${paths.socket}`,
         "--no-prompt",
         VMM_ENTRY,
         paths.config,
@@ -271,7 +276,8 @@ export class KvmDriver implements BoxDriver {
     while (Date.now() < deadline) {
       if (exited() || !(await this.#running(spec))) {
         const stderr = await Deno.readTextFile(output.stderrPath).catch(() => "");
-        const line = stderr.trim().split("\n").pop() ?? "";
+        // The reason, not the last line of a stack trace.
+        const line = stderr.match(/^error: .*$/m)?.[0] ?? stderr.trim().split("\n").pop() ?? "";
         throw new A3sError("box_start_failed", `the VMM ended during boot: ${line || "no output"}`);
       }
       let client: AgentClient | undefined;

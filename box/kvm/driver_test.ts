@@ -168,3 +168,25 @@ Deno.test("kvm driver: stop and kill end a guest that never exits, without waiti
     }
   }
 });
+
+Deno.test("kvm driver: a guest that dies while booting fails start with the VMM's reason", {
+  ignore: !kvmAvailable(),
+}, async () => {
+  const { dir, spec, output } = await boxDir();
+  // ud2 with no IDT: the fault cannot be delivered, nor the double fault — a triple fault.
+  const driver = new KvmDriver({
+    guestProgram: { image: Uint8Array.of(0x0f, 0x0b), mode: "protected", entry: 0x100000 },
+    bootTimeoutMs: 30_000,
+  });
+  try {
+    await driver.create(spec);
+    const error = await assertRejects(() => driver.start(spec, output), A3sError);
+    assertEquals(error.code, "box_start_failed");
+    assert(error.message.includes("triple_fault"), error.message);
+    const state = await driver.state(spec);
+    assertEquals([state.running, state.exitCode], [false, 1]);
+  } finally {
+    await driver.remove(spec);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

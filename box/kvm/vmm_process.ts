@@ -135,6 +135,7 @@ async function main(configPath: string): Promise<number> {
     const why = error instanceof VmError ? `${error.kind}: ${error.message}` : String(error);
     writeStatus(config.status, 1, 0, "exited");
     output.writeSync(new TextEncoder().encode(`\n[a3s vmm: the guest failed: ${why}]\n`));
+    console.error(`error: the guest failed: ${why}`);
     return 1;
   }
 }
