@@ -214,8 +214,9 @@ export class KvmDriver implements BoxDriver {
       kind: "linux",
       kernel: kernel.kernel,
       initramfs: paths.initramfs,
-      // Words after "--" are init's arguments: the frame port is the single-port console hvc0.
-      cmdline: "quiet loglevel=0 rdinit=/init -- --port /dev/hvc0",
+      // Words after "--" are init's arguments: the frame port is the single-port console hvc0,
+      // and the exit status goes out on COM2 (ttyS1), which the VMM turns into the status file.
+      cmdline: "quiet loglevel=0 rdinit=/init -- --port /dev/hvc0 --status /dev/ttyS1",
     };
   }
 

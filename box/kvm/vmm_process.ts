@@ -15,6 +15,14 @@ import { Machine } from "./machine.ts";
 import { prepareLinuxBoot } from "./boot/linux.ts";
 import { enterProtectedMode, enterRealMode } from "./boot/modes.ts";
 import { VmError } from "./errors.ts";
+import { Serial16550 } from "./devices/serial.ts";
+
+/**
+ * The status line: the guest agent's last words (`code signal reason`, as it writes them to
+ * qemu's status port) arrive on COM2, which Linux knows as /dev/ttyS1.
+ */
+export const STATUS_UART = { port: 0x2f8, irq: 3 } as const;
+const STATUS_LINE = /^(\d+) (\d+) (\w+)$/;
 
 /** How the VMM boots its guest. */
 export const VmmBootSchema = z.discriminatedUnion("kind", [
@@ -122,6 +130,22 @@ async function main(configPath: string): Promise<number> {
     Deno.exit(143);
   });
   await serveSocket(config.socket, machine);
+  let statusText = "";
+  const statusUart = new Serial16550({
+    onOutput: (bytes) => {
+      statusText += new TextDecoder().decode(bytes);
+      const line = statusText.split(/\r?\n/)[0].trim();
+      if (statusText.includes("\n") && STATUS_LINE.test(line)) {
+        // The agent has reported and is powering the guest off: record it and end the VM now,
+        // rather than wait on a poweroff a hardware-reduced machine cannot deliver.
+        Deno.writeTextFileSync(config.status, `${line}\n`);
+        Deno.exit(0);
+      }
+      if (statusText.length > 4096) statusText = ""; // not a status line: ignore the noise
+    },
+    interrupt: machine.vm.irqchip ? () => machine.vm.triggerIrq(STATUS_UART.irq) : undefined,
+  });
+  machine.vm.bus.addPio(STATUS_UART.port, 8, statusUart);
   boot(machine, config);
   try {
     // Every vCPU has its own run loop; the application processors wait in the in-kernel local
