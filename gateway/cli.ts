@@ -20,7 +20,8 @@ import { GatewayConfigError, loadGatewayConfigFile } from "./config_file.ts";
 import { Gateway } from "./gateway.ts";
 import { hashSecret } from "./hash.ts";
 import { startGateway } from "./server.ts";
-import { startIngressController } from "./kubernetes.ts";
+import { KubeConfig } from "@kubernetes/client-node";
+import { CONTROLLER_NAME, startIngressController } from "./kubernetes.ts";
 import { AcmeChallenges } from "./acme_challenges.ts";
 import { AcmeManager } from "./acme.ts";
 import { CertificateStore } from "./certificates.ts";
@@ -30,14 +31,16 @@ const HELP = `Usage: a3s gateway <command> [options]
 
 Commands:
   run --config FILE      serve the routers in FILE (YAML or JSON), reloading it on change
-  run --kubernetes [URL] be an Ingress controller: routers from Ingresses and EndpointSlices
+  run --kubernetes [URL] be an Ingress controller: routers from Ingresses, Services and
+                         EndpointSlices; certificates from their TLS secrets
   check FILE             validate FILE; errors name the file, the key and the line
   routes FILE            list FILE's routers in the order they are tried
   hash [SECRET|-]        print the sha256:<hex> form of an API key or password for the config
 
 Options:
   --config FILE          run: the config file
-  --ingress-class NAME   run --kubernetes: the IngressClass served (default a3s)
+  --controller-name N    run --kubernetes: serve IngressClasses whose spec.controller is N
+                         (default a3s.dev/gateway); their TLS secrets feed HTTPS by SNI
   --publish-address A    run --kubernetes: the address written to each Ingress's status
   --host HOST            run: listen address (default 127.0.0.1)
   --port PORT            run: listen port (default 8080)
@@ -72,7 +75,7 @@ const OPTIONS = {
   "log-level": { type: "string" },
   "database-url": { type: "string" },
   kubernetes: { type: "boolean" },
-  "ingress-class": { type: "string" },
+  "controller-name": { type: "string" },
   "publish-address": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -135,7 +138,7 @@ async function run(values: Record<string, unknown>): Promise<number> {
   // Orders wait for the listener: the CA validates challenges against it.
   await sni?.acme?.start();
   const controller = kubernetes
-    ? await ingressController(values, running.gateway, logger)
+    ? await ingressController(values, running.gateway, sni?.store, logger)
     : undefined;
   const stop = new Promise<void>((resolve) => {
     Deno.addSignalListener("SIGINT", resolve);
@@ -150,15 +153,18 @@ async function run(values: Record<string, unknown>): Promise<number> {
 }
 
 /**
- * The certificate store behind --certs and --acme-domain, or undefined when neither is given.
+ * The certificate store behind --certs, --acme-domain and (with --https-port) --kubernetes, or
+ * undefined when none is given.
  * ACME orders start later, once the listener that answers challenges is up.
  */
 async function certificateSources(values: Record<string, unknown>, logger: Logger) {
   const dir = values.certs as string | undefined;
   const domains = (values["acme-domain"] as string[] | undefined) ?? [];
-  if (!dir && !domains.length) {
+  // An Ingress controller serves HTTPS from its Ingresses' TLS secrets, given a port for it.
+  const fromSecrets = values.kubernetes === true && values["https-port"] !== undefined;
+  if (!dir && !domains.length && !fromSecrets) {
     if (values["https-port"] !== undefined) {
-      throw new UsageError("--https-port needs --certs or --acme-domain");
+      throw new UsageError("--https-port needs --certs, --acme-domain or --kubernetes");
     }
     return undefined;
   }
@@ -193,28 +199,48 @@ async function certificateSources(values: Record<string, unknown>, logger: Logge
   };
 }
 
+/**
+ * How to reach the API server: the URL given (a local or proxied API server, with
+ * `$KUBERNETES_TOKEN` as the bearer token when set), else the pod's service account, else the
+ * kubeconfig (`$KUBECONFIG` or ~/.kube/config).
+ */
+function kubeConfig(url: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (url) {
+    if (!/^https?:\/\//.test(url)) {
+      throw new UsageError(`--kubernetes URL must be http(s), got '${url}'`);
+    }
+    kc.loadFromOptions({
+      // client-node refuses plain http unless TLS verification is marked off; there is no TLS.
+      clusters: [{ name: "api", server: url, skipTLSVerify: url.startsWith("http:") }],
+      users: [{ name: "gateway", token: Deno.env.get("KUBERNETES_TOKEN") }],
+      contexts: [{ name: "gateway", cluster: "api", user: "gateway" }],
+      currentContext: "gateway",
+    });
+  } else if (Deno.env.get("KUBERNETES_SERVICE_HOST")) {
+    kc.loadFromCluster();
+  } else {
+    kc.loadFromDefault();
+    if (!kc.getCurrentCluster()) {
+      throw new UsageError("--kubernetes needs an API server URL, a pod or a kubeconfig");
+    }
+  }
+  return kc;
+}
+
 /** Starts the Ingress controller against the API server in the cluster (or the one given). */
-async function ingressController(
+function ingressController(
   values: Record<string, unknown>,
   gateway: Gateway,
+  certificates: CertificateStore | undefined,
   logger: Logger,
 ) {
-  const host = Deno.env.get("KUBERNETES_SERVICE_HOST");
-  const positional = (values.positionalApi as string | undefined) ?? undefined;
-  const api = positional ??
-    (host ? `https://${host}:${Deno.env.get("KUBERNETES_SERVICE_PORT") ?? "443"}` : undefined);
-  if (!api) throw new UsageError("--kubernetes needs an API server URL outside a cluster");
-  // In a pod: the service account's token and the cluster CA.
-  const account = "/var/run/secrets/kubernetes.io/serviceaccount";
-  const token = await Deno.readTextFile(`${account}/token`).catch(() => undefined);
-  const ca = await Deno.readTextFile(`${account}/ca.crt`).catch(() => undefined);
-  const client = ca ? Deno.createHttpClient({ caCerts: [ca] }) : undefined;
   return startIngressController({
-    api,
-    token: token?.trim(),
-    client,
-    className: (values["ingress-class"] as string | undefined) ?? "a3s",
+    kubeConfig: kubeConfig(values.positionalApi as string | undefined),
+    controllerName: (values["controller-name"] as string | undefined) ?? CONTROLLER_NAME,
     address: values["publish-address"] as string | undefined,
+    certificates,
+    logger,
     apply: (config) => {
       try {
         gateway.apply(config);

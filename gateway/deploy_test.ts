@@ -47,7 +47,15 @@ Deno.test("the deploy manifests are well-formed and grant exactly what the contr
   assert(allows("networking.k8s.io", "ingresses/status", "patch"));
   assert(allows("discovery.k8s.io", "endpointslices", "list"));
   assert(allows("discovery.k8s.io", "endpointslices", "watch"));
-  assert(!allows("", "secrets", "list"), "no secret access until TLS secrets are used");
+  for (const resource of ["services", "secrets"]) {
+    assert(allows("", resource, "list") && allows("", resource, "watch"), resource);
+  }
+  assert(allows("networking.k8s.io", "ingressclasses", "watch"));
+  assert(
+    !allows("", "secrets", "create") && !allows("", "secrets", "update"),
+    "secrets: read only",
+  );
+  assertEquals(all.find((m) => m.kind === "IngressClass")!.spec?.controller, "a3s.dev/gateway");
   assertEquals(all.find((m) => m.kind === "IngressClass")!.metadata.name, "a3s");
 });
 

@@ -1,340 +1,230 @@
 /**
- * The Ingress controller's core: `networking.k8s.io/v1` Ingresses of our class and
- * `discovery.k8s.io/v1` EndpointSlices become routers and services, and a list-then-watch loop
- * keeps them current through the API server's resource versions: a dropped watch resumes from
- * the last version seen, and `410 Gone` (the version is too old) forces a fresh list.
+ * The Ingress controller: `@kubernetes/client-node` informers list, then watch, IngressClasses,
+ * Ingresses, Services, EndpointSlices and TLS Secrets (resuming a dropped watch from the last
+ * resource version, relisting after `410 Gone`); every change rebuilds the gateway config and
+ * the certificates from them, and each served Ingress gets the gateway's address in its status.
  */
-import type { GatewayConfig, RouterConfig, ServiceConfig } from "./config.ts";
+import {
+  CoreV1Api,
+  DiscoveryV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+  ListWatch,
+  NetworkingV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1EndpointSlice,
+  type V1Ingress,
+  type V1IngressClass,
+  type V1Secret,
+  type V1Service,
+  Watch,
+} from "@kubernetes/client-node";
+import type { Logger } from "@a3s/common";
+import type { GatewayConfig } from "./config.ts";
+import type { CertificateStore } from "./certificates.ts";
+import { type IngressTranslation, translateIngresses } from "./ingress_translation.ts";
 
-/** The parts of an Ingress the controller reads. */
-export interface Ingress {
-  /** Name, namespace and version. */
-  metadata: { name: string; namespace?: string; resourceVersion?: string };
-  /** Class and rules. */
-  spec: {
-    ingressClassName?: string;
-    rules?: {
-      host?: string;
-      http?: {
-        paths: {
-          path?: string;
-          pathType: string;
-          backend: { service?: { name: string; port: { number?: number; name?: string } } };
-        }[];
-      };
-    }[];
-  };
-}
+/** The controller name our IngressClass declares (`spec.controller`). */
+export const CONTROLLER_NAME = "a3s.dev/gateway";
 
-/** The parts of an EndpointSlice the controller reads. */
-export interface EndpointSlice {
-  /** Name, namespace, version and the owning service's label. */
-  metadata: {
-    name: string;
-    namespace?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-  };
-  /** The addresses behind the service. */
-  endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
-  /** The ports, by name. */
-  ports?: { name?: string; port?: number }[];
-}
-
-/**
- * Builds a gateway config from the Ingresses of `className` and the EndpointSlices: one router
- * per host and path, one service per backend service and port, with the ready endpoints as
- * backends. A backend with no ready endpoint gets no router (requests get 404, not 503 storms).
- */
-export function ingressConfig(
-  className: string,
-  ingresses: readonly Ingress[],
-  slices: readonly EndpointSlice[],
-): GatewayConfig {
-  const routers: Record<string, RouterConfig> = {};
-  const services: Record<string, ServiceConfig> = {};
-  for (const ingress of ingresses) {
-    if (ingress.spec.ingressClassName !== className) continue;
-    const ns = ingress.metadata.namespace ?? "default";
-    (ingress.spec.rules ?? []).forEach((rule, r) => {
-      (rule.http?.paths ?? []).forEach((p, i) => {
-        const svc = p.backend.service;
-        if (!svc) return;
-        const portKey = svc.port.name ?? String(svc.port.number);
-        const serviceName = `${ns}/${svc.name}:${portKey}`;
-        const urls = slices
-          .filter((s) =>
-            (s.metadata.namespace ?? "default") === ns &&
-            s.metadata.labels?.["kubernetes.io/service-name"] === svc.name
-          )
-          .flatMap((s) => {
-            // Slices carry target ports under the service port's name; a port given by number
-            // is resolved only when the slice has a single port (no Service lookup).
-            const port = svc.port.name
-              ? s.ports?.find((sp) => sp.name === svc.port.name)?.port
-              : s.ports?.length === 1
-              ? s.ports[0].port
-              : undefined;
-            if (!port) {
-              return [];
-            }
-            return (s.endpoints ?? [])
-              .filter((e) => e.conditions?.ready !== false)
-              .flatMap((e) =>
-                e.addresses.map((a) => `http://${a.includes(":") ? `[${a}]` : a}:${port}`)
-              );
-          });
-        if (!urls.length) return;
-        services[serviceName] = {
-          backends: [...new Set(urls)].map((url) => ({ url, weight: 1, local: false })),
-          loadBalancer: { strategy: "round-robin" },
-          circuitBreaker: { failures: 3, openMs: 10_000 },
-          timeoutMs: 30_000,
-          retries: 1,
-          // Applications behind an Ingress expect the Host the client asked for.
-          preserveHost: true,
-        };
-        const path = p.path || "/";
-        routers[`${ns}/${ingress.metadata.name}/${r}/${i}`] = {
-          rule: {
-            ...(rule.host ? { hosts: [rule.host] } : {}),
-            ...(p.pathType === "Exact" ? { path: [path] } : { pathPrefix: [path] }),
-          },
-          service: serviceName,
-          middlewares: [],
-          priority: 0,
-        };
-      });
-    });
-  }
-  return { routers, services, middlewares: {}, trustedProxies: [] };
-}
-
-interface ListBody<T> {
-  metadata: { resourceVersion: string };
-  items: T[];
-}
-
-interface WatchEvent<T> {
-  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-  object: T & { code?: number; metadata?: { resourceVersion?: string } };
-}
-
-/** Keeps a live copy of one resource collection by list-then-watch. */
-export class Informer<T extends { metadata: { name: string; namespace?: string } }> {
-  /** The objects, by namespace/name. */
-  readonly objects: Map<string, T> = new Map();
-  /** How many times it listed (the first list, and relists after 410 Gone). */
-  lists = 0;
-  #version = "";
-  readonly #api: string;
-  readonly #path: string;
-  readonly #onChange: () => void;
-  readonly #headers: HeadersInit;
-  readonly #client?: Deno.HttpClient;
-
-  /** `api` is the API server's base URL, `path` the collection (`/apis/.../ingresses`). */
-  constructor(
-    api: string,
-    path: string,
-    onChange: () => void,
-    token?: string,
-    client?: Deno.HttpClient,
-  ) {
-    this.#client = client;
-    this.#api = api.replace(/\/$/, "");
-    this.#path = path;
-    this.#onChange = onChange;
-    this.#headers = token ? { authorization: `Bearer ${token}` } : {};
-  }
-
-  static #key(o: { metadata: { name: string; namespace?: string } }): string {
-    return `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
-  }
-
-  /** Lists the collection and replaces the copy. */
-  async list(signal?: AbortSignal): Promise<void> {
-    const res = await fetch(`${this.#api}${this.#path}`, {
-      headers: this.#headers,
-      signal,
-      client: this.#client,
-    });
-    if (!res.ok) throw new Error(`list ${this.#path}: ${res.status}`);
-    const body = await res.json() as ListBody<T>;
-    this.objects.clear();
-    for (const item of body.items) this.objects.set(Informer.#key(item), item);
-    this.#version = body.metadata.resourceVersion;
-    this.lists++;
-    this.#onChange();
-  }
-
-  /**
-   * Watches from the last version until the stream ends; returns "gone" when the server says
-   * the version is too old (the caller relists) and "ended" when the stream just closed.
-   */
-  async watch(signal?: AbortSignal): Promise<"gone" | "ended"> {
-    const url = `${this.#api}${this.#path}?watch=1&allowWatchBookmarks=true&resourceVersion=${
-      encodeURIComponent(this.#version)
-    }`;
-    const res = await fetch(url, { headers: this.#headers, signal, client: this.#client });
-    if (res.status === 410) {
-      await res.body?.cancel();
-      return "gone";
-    }
-    if (!res.ok || !res.body) throw new Error(`watch ${this.#path}: ${res.status}`);
-    let buffer = "";
-    for await (const chunk of res.body.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, nl).trim();
-        buffer = buffer.slice(nl + 1);
-        if (!line) continue;
-        const event = JSON.parse(line) as WatchEvent<T>;
-        if (event.type === "ERROR") {
-          if (event.object.code === 410) return "gone";
-          throw new Error(`watch ${this.#path}: ${JSON.stringify(event.object)}`);
-        }
-        const version = event.object.metadata?.resourceVersion;
-        if (version) this.#version = version;
-        if (event.type === "BOOKMARK") continue;
-        const key = Informer.#key(event.object);
-        if (event.type === "DELETED") this.objects.delete(key);
-        else this.objects.set(key, event.object);
-        this.#onChange();
-      }
-    }
-    return "ended";
-  }
-
-  /** Lists, then watches forever: resumes after a dropped stream, relists after 410 Gone. */
-  async run(signal: AbortSignal, retryMs = 1000): Promise<void> {
-    let listed = false;
-    while (!signal.aborted) {
-      try {
-        if (!listed) {
-          await this.list(signal);
-          listed = true;
-        }
-        if (await this.watch(signal) === "gone") listed = false;
-      } catch {
-        if (signal.aborted) return;
-        // The API server is unreachable or refused: back off, then start over with a list.
-        listed = false;
-        await new Promise((r) => setTimeout(r, retryMs));
-      }
-    }
-  }
-}
+/** Only TLS secrets are read: the controller has no business with any other. */
+const TLS_SECRETS = "type=kubernetes.io/tls";
 
 /** Options of {@linkcode startIngressController}. */
 export interface IngressControllerOptions {
-  /** The API server's base URL. */
-  api: string;
-  /** The IngressClass name this gateway serves. */
-  className: string;
+  /** How to reach the API server (in a pod: `loadFromCluster()`). */
+  kubeConfig: KubeConfig;
+  /** Serve Ingresses of the IngressClasses whose `spec.controller` is this. */
+  controllerName?: string;
   /** Receives each new config. */
   apply: (config: GatewayConfig) => void;
-  /** A bearer token (the service account's). */
-  token?: string;
-  /** An HTTP client trusting the cluster's CA. */
-  client?: Deno.HttpClient;
+  /** Receives the certificates of the TLS secrets the served Ingresses name. */
+  certificates?: CertificateStore;
   /** The address written into each served Ingress's status. */
   address?: string;
-  /** Back-off after a failed list or watch. */
+  /** Wait before restarting a list-watch that failed (API server down, say). */
   retryMs?: number;
+  /** Problems (missing services, bad secrets) and watch failures. */
+  logger?: Logger;
 }
 
 /** A running controller. */
 export interface IngressController {
-  /** The Ingress and EndpointSlice informers. */
-  ingresses: Informer<Ingress>;
-  /** The EndpointSlice informer. */
-  slices: Informer<EndpointSlice>;
+  /** The latest translation of the cluster objects. */
+  current(): IngressTranslation;
+  /** How many lists each collection made (the first, and relists after 410 Gone). */
+  lists: Record<string, number>;
   /** Stops watching. */
   close(): Promise<void>;
 }
 
-/**
- * Watches Ingresses and EndpointSlices and applies the config they describe on every change;
- * each served Ingress gets `address` in its status once.
- */
-export function startIngressController(options: IngressControllerOptions): IngressController {
-  const stop = new AbortController();
-  const published = new Set<string>();
-  const rebuild = () => {
-    const config = ingressConfig(
-      options.className,
-      [...ingresses.objects.values()],
-      [...slices.objects.values()],
+/** Starts the informers; resolves once every collection has been listed once. */
+export async function startIngressController(
+  options: IngressControllerOptions,
+): Promise<IngressController> {
+  const kc = options.kubeConfig;
+  const controllerName = options.controllerName ?? CONTROLLER_NAME;
+  const networking = kc.makeApiClient(NetworkingV1Api);
+  const core = kc.makeApiClient(CoreV1Api);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const lists: Record<string, number> = {};
+  const counted = <T>(name: string, list: () => Promise<T>) => () => {
+    lists[name] = (lists[name] ?? 0) + 1;
+    return list();
+  };
+  const informer = <T extends KubernetesObject>(
+    name: string,
+    path: string,
+    list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>,
+    fieldSelector?: string,
+  ) =>
+    new ListWatch<T>(
+      path,
+      new Watch(kc),
+      counted(name, list) as never,
+      false,
+      undefined,
+      fieldSelector,
     );
-    options.apply(config);
+  const classes = informer<V1IngressClass>(
+    "ingressclasses",
+    "/apis/networking.k8s.io/v1/ingressclasses",
+    () => networking.listIngressClass(),
+  );
+  const ingresses = informer<V1Ingress>(
+    "ingresses",
+    "/apis/networking.k8s.io/v1/ingresses",
+    () => networking.listIngressForAllNamespaces(),
+  );
+  const services = informer<V1Service>(
+    "services",
+    "/api/v1/services",
+    () => core.listServiceForAllNamespaces(),
+  );
+  const slices = informer<V1EndpointSlice>(
+    "endpointslices",
+    "/apis/discovery.k8s.io/v1/endpointslices",
+    () => discovery.listEndpointSliceForAllNamespaces(),
+  );
+  const secrets = informer<V1Secret>(
+    "secrets",
+    "/api/v1/secrets",
+    () => core.listSecretForAllNamespaces({ fieldSelector: TLS_SECRETS }),
+    TLS_SECRETS,
+  );
+  const all: ListWatch<KubernetesObject>[] = [classes, ingresses, services, slices, secrets];
+
+  let current = translateIngresses(
+    { classes: [], ingresses: [], services: [], slices: [], secrets: [] },
+    controllerName,
+  );
+  let reported = "";
+  // Status written, by Ingress and resource version: a rebuild for another object's change
+  // does not write it again, while a new version of the Ingress (its status reset) does.
+  const published = new Set<string>();
+  let closed = false;
+  let scheduled: ReturnType<typeof setTimeout> | undefined;
+  const rebuild = () => {
+    scheduled = undefined;
+    if (closed) return;
+    current = translateIngresses({
+      classes: classes.list(),
+      ingresses: ingresses.list(),
+      services: services.list(),
+      slices: slices.list(),
+      secrets: secrets.list(),
+    }, controllerName);
+    options.apply(current.config);
+    syncCertificates(options.certificates, current, options.logger);
+    const problems = current.problems.join("\n");
+    if (problems && problems !== reported) {
+      options.logger?.warn("ingress problems", { problems: current.problems });
+    }
+    reported = problems;
     if (options.address) {
-      for (const ingress of ingresses.objects.values()) {
-        if (ingress.spec.ingressClassName !== options.className) continue;
-        const key = `${ingress.metadata.namespace}/${ingress.metadata.name}`;
-        if (published.has(key)) continue;
-        published.add(key);
-        void publishStatus(options, ingress, stop.signal).catch(() => published.delete(key));
+      for (const ingress of current.served) {
+        const meta = ingress.metadata;
+        const version = `${meta?.namespace}/${meta?.name}@${meta?.resourceVersion}`;
+        if (published.has(version)) continue;
+        published.add(version);
+        void publishStatus(networking, ingress, options.address).catch((error) => {
+          published.delete(version);
+          options.logger?.error("ingress status not written", { error: String(error) });
+        });
       }
     }
   };
-  const ingresses = new Informer<Ingress>(
-    options.api,
-    "/apis/networking.k8s.io/v1/ingresses",
-    rebuild,
-    options.token,
-    options.client,
-  );
-  const slices = new Informer<EndpointSlice>(
-    options.api,
-    "/apis/discovery.k8s.io/v1/endpointslices",
-    rebuild,
-    options.token,
-    options.client,
-  );
-  const loops = [
-    ingresses.run(stop.signal, options.retryMs),
-    slices.run(stop.signal, options.retryMs),
-  ];
+  // A list delivers its items one event at a time; rebuild once they have all arrived.
+  const schedule = () => {
+    scheduled ??= setTimeout(rebuild, 10);
+  };
+  const retryMs = options.retryMs ?? 1000;
+  for (const inf of all) {
+    inf.on("add", schedule);
+    inf.on("update", schedule);
+    inf.on("delete", schedule);
+    inf.on("error", (error) => {
+      if (closed) return;
+      options.logger?.warn("kubernetes watch failed; restarting", { error: String(error) });
+      // The informer stops on an error other than 410 Gone: start over with a fresh list.
+      setTimeout(() => {
+        if (!closed) inf.start().catch(() => {});
+      }, retryMs);
+    });
+  }
+  await Promise.all(all.map((inf) => inf.start()));
+  rebuild();
   return {
-    ingresses,
-    slices,
+    current: () => current,
+    lists,
     async close() {
-      stop.abort();
-      await Promise.allSettled(loops);
+      closed = true;
+      clearTimeout(scheduled);
+      await Promise.all(all.map((inf) => inf.stop()));
     },
   };
 }
 
+/** Puts the translation's certificates in the store and drops secrets no longer named. */
+function syncCertificates(
+  store: CertificateStore | undefined,
+  translation: IngressTranslation,
+  logger: Logger | undefined,
+): void {
+  if (!store) return;
+  for (const [id, pair] of translation.certificates) {
+    const before = store.entries().find((e) => e.id === id);
+    if (before?.cert === pair.cert && before.key === pair.key) continue;
+    try {
+      store.set(id, pair);
+    } catch (error) {
+      logger?.error("tls secret not usable", { error: (error as Error).message });
+    }
+  }
+  for (const entry of store.entries()) {
+    if (entry.id.startsWith("secret:") && !translation.certificates.has(entry.id)) {
+      store.delete(entry.id);
+    }
+  }
+}
+
+/** Writes `address` into the Ingress's status unless it is already there. */
 async function publishStatus(
-  options: IngressControllerOptions,
-  ingress: Ingress,
-  signal: AbortSignal,
+  api: NetworkingV1Api,
+  ingress: V1Ingress,
+  address: string,
 ): Promise<void> {
-  const ns = ingress.metadata.namespace ?? "default";
-  const isIp = /^[\d.]+$|:/.test(options.address!);
-  const res = await fetch(
-    `${
-      options.api.replace(/\/$/, "")
-    }/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses/${ingress.metadata.name}/status`,
+  const isIp = /^[\d.]+$|:/.test(address);
+  const entry = isIp ? { ip: address } : { hostname: address };
+  const now = ingress.status?.loadBalancer?.ingress ?? [];
+  if (now.length === 1 && (isIp ? now[0].ip : now[0].hostname) === address) return;
+  await api.patchNamespacedIngressStatus(
     {
-      method: "PATCH",
-      signal,
-      client: options.client,
-      headers: {
-        "content-type": "application/merge-patch+json",
-        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      },
-      body: JSON.stringify({
-        status: {
-          loadBalancer: {
-            ingress: [isIp ? { ip: options.address } : { hostname: options.address }],
-          },
-        },
-      }),
+      name: ingress.metadata!.name!,
+      namespace: ingress.metadata?.namespace ?? "default",
+      body: { status: { loadBalancer: { ingress: [entry] } } },
     },
+    setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
   );
-  await res.body?.cancel();
-  if (!res.ok) throw new Error(`status of ${ns}/${ingress.metadata.name}: ${res.status}`);
 }
