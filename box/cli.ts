@@ -67,6 +67,7 @@ System:
   info | version | system prune | events [-f] [--since TIME] [BOX] | audit [BOX] | df
   monitor [--no-stream] [--interval SECS]   live CPU and memory of running boxes
   cri [--listen unix:///run/a3s/box.sock] [--sandbox-image REF] [--stream-address HOST:PORT]
+      [--registry-mirror REGISTRY=HOST[:PORT]]...
                                             the Kubernetes CRI (gRPC; exec streams on HOST:PORT)
 
 ${TEE_HELP}
@@ -693,7 +694,23 @@ const CRI_OPTIONS = {
   listen: { type: "string" },
   "sandbox-image": { type: "string" },
   "stream-address": { type: "string" },
+  "registry-mirror": { type: "string", multiple: true },
 } as const;
+
+/** `--registry-mirror gcr.io=127.0.0.1:5000` values, registry to endpoint. */
+function parseMirrors(values: string[]): Record<string, string> {
+  const mirrors: Record<string, string> = {};
+  for (const value of values) {
+    const m = /^([a-z0-9.-]+(?::\d+)?)=((?:https?:\/\/)?[a-zA-Z0-9.-]+(?::\d+)?)\/?$/.exec(value);
+    if (!m) {
+      throw new UsageError(
+        `invalid --registry-mirror '${value}': use REGISTRY=HOST[:PORT] (http:// for plain HTTP)`,
+      );
+    }
+    mirrors[m[1]] = m[2];
+  }
+  return mirrors;
+}
 
 /** `box cri`: serves the CRI until SIGINT or SIGTERM. */
 async function serveCriCommand(args: string[]): Promise<number> {
@@ -702,9 +719,11 @@ async function serveCriCommand(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  const registryMirrors = parseMirrors((values["registry-mirror"] as string[] | undefined) ?? []);
   const session = await open(values);
   const runtime = new CriRuntime(session.boxes, session.home, {
     sandboxImage: values["sandbox-image"] as string | undefined,
+    registryMirrors,
   });
   try {
     const server = await serveCri(

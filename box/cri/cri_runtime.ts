@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
 import type { BoxInfo, BoxManager } from "../manager.ts";
 import { RegistryClient } from "../image/registry.ts";
+import { formatReference, parseReference } from "../image/reference.ts";
 import { busyboxImage } from "../image/busybox.ts";
 import type { ExecProcess, VolumeMount } from "../types.ts";
 import { deleteNetns, netnsPath } from "./netns.ts";
@@ -160,6 +161,12 @@ interface HeldStdin {
 export interface CriRuntimeOptions {
   /** The image a pod's sandbox box runs (idle); imported from busybox-static when missing. */
   sandboxImage?: string;
+  /**
+   * Registry mirrors, as containerd's `registry.mirrors`: images of a registry (`gcr.io`,
+   * `docker.io`) are fetched from the mirror (`host:port`, `http://host:port` for plain HTTP)
+   * and stored under the name the kubelet asked for. For nodes without internet.
+   */
+  registryMirrors?: Record<string, string>;
 }
 
 const STATES = { created: 0, running: 1, exited: 2 } as const;
@@ -518,7 +525,7 @@ export class CriRuntime implements StreamingBackend {
     const config = need(request.config, "config");
     const metadata = need(config.metadata, "config.metadata");
     const image = need(config.image?.image, "config.image.image");
-    const imageRow = await this.#boxes.images.resolve(image, "config.image.image");
+    const imageRow = await this.#boxes.images.resolve(canonicalImage(image), "config.image.image");
     const resources = config.linux?.resources ?? {};
     const memory = Number(resources.memory_limit_in_bytes ?? 0);
     const quota = Number(resources.cpu_quota ?? 0);
@@ -968,7 +975,8 @@ export class CriRuntime implements StreamingBackend {
 
   /** `ListImages`: the stored images, or those whose id or a tag matches the filter. */
   async listImages(request: { filter?: { image?: { image?: string } } }): Promise<CriMessage> {
-    const wanted = request.filter?.image?.image;
+    const filter = request.filter?.image?.image;
+    const wanted = filter ? canonicalImage(filter) : undefined;
     const images = [];
     for (const summary of await this.#boxes.images.list()) {
       if (wanted && summary.id !== wanted && !summary.repoTags.some((t) => t.startsWith(wanted))) {
@@ -983,7 +991,10 @@ export class CriRuntime implements StreamingBackend {
   async imageStatus(request: { image?: { image?: string } }): Promise<CriMessage> {
     const ref = need(request.image?.image, "image.image");
     try {
-      return { image: this.#image(await this.#boxes.images.inspect(ref)), info: {} };
+      return {
+        image: this.#image(await this.#boxes.images.inspect(canonicalImage(ref))),
+        info: {},
+      };
     } catch (error) {
       // The kubelet reads "no image" from an empty response, not an error.
       if (error instanceof NotFoundError) return { info: {} };
@@ -1003,14 +1014,33 @@ export class CriRuntime implements StreamingBackend {
         request.auth.password ?? ""
       }`;
     }
-    const id = await new RegistryClient(this.#boxes.images, { credentials }).pull(ref);
+    const wanted = parseReference(ref, "image.image");
+    const mirror = this.#options.registryMirrors?.[wanted.registry];
+    if (!mirror) {
+      const id = await new RegistryClient(this.#boxes.images, { credentials }).pull(ref);
+      return { image_ref: id };
+    }
+    const endpoint = mirror.replace(/^https?:\/\//, "").replace(/\/+$/, "");
+    const via = wanted.digest
+      ? `${endpoint}/${wanted.repository}@${wanted.digest}`
+      : `${endpoint}/${wanted.repository}:${wanted.tag ?? "latest"}`;
+    const client = new RegistryClient(this.#boxes.images, {
+      credentials,
+      insecure: mirror.startsWith("http://") ? [endpoint] : [],
+    });
+    const id = await client.pull(via);
+    // Known by the name asked for, as with containerd's mirrors; the mirror's name is dropped.
+    if (!wanted.digest) {
+      await this.#boxes.images.tag(id, canonicalImage(ref));
+      await this.#boxes.images.remove(via, () => Promise.resolve(false)).catch(() => {});
+    }
     return { image_ref: id };
   }
 
   /** `RemoveImage`: removes the image and its tags; an unknown image is not an error. */
   async removeImage(request: { image?: { image?: string } }): Promise<CriMessage> {
     const ref = need(request.image?.image, "image.image");
-    const image = await unlessNotFound(this.#boxes.images.inspect(ref));
+    const image = await unlessNotFound(this.#boxes.images.inspect(canonicalImage(ref)));
     if (!image) return {};
     for (const tag of image.repoTags) {
       await this.#boxes.images.remove(tag, (id) => this.#boxes.imageInUse(id));
@@ -1080,6 +1110,26 @@ function hostPorts(config: PodSandboxConfig): PublishedPort[] {
     ports.push({ hostIp: mapping.host_ip || "0.0.0.0", hostPort, boxPort });
   }
   return ports;
+}
+
+/**
+ * An image reference as box's store keys it: `docker.io/library/busybox:1.36`, which kubelets
+ * and crictl send, is `busybox:1.36` here. Ids and unparsable text pass through unchanged, so the
+ * store reports them itself.
+ */
+function canonicalImage(ref: string): string {
+  if (/^(sha256:)?[a-f0-9]{6,64}$/.test(ref)) return ref;
+  try {
+    const parsed = parseReference(ref);
+    // Docker Hub's official images are stored by their short name (`busybox`, not
+    // `library/busybox`), whichever way the reference spelled them.
+    const name = parsed.registry === "docker.io"
+      ? parsed.repository.replace(/^library\//, "")
+      : `${parsed.registry}/${parsed.repository}`;
+    return formatReference({ ...parsed, name });
+  } catch {
+    return ref;
+  }
 }
 
 /** `undefined` for a thing that is gone: the kubelet retries stops and removals freely. */

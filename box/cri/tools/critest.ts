@@ -1,11 +1,14 @@
 /**
  * Runs the Kubernetes CRI conformance suite (`critest`, from cri-tools) against `box cri` and
- * prints which cases pass. critest pulls its images, and this machine has no internet: a local
- * `docker-registry` serves the two images critest lets an operator choose (`--test-images-file`):
- * busybox as its default container image, and for its web server image a busybox built by
- * `box build` to serve HTTP on port 80. Both really go through box's `PullImage`. Images critest
- * names itself (httpd, its image-manager test images) are not there, and their cases fail at the
- * pull; that is reported as it is.
+ * prints which cases pass. critest pulls its images, and this machine has no internet, so a local
+ * `docker-registry` is box's registry mirror for `registry.k8s.io` and `gcr.io` (box cri's
+ * `--registry-mirror`, as containerd's mirrors), and every image goes through `PullImage`:
+ * - the images an operator may choose (`--test-images-file`): busybox as the default container
+ *   image, and as the web server a busybox built by `box build` to serve HTTP on port 80;
+ * - the Image Manager cases' images, built by `box build` from the recipes in cri-tools'
+ *   `images/` (a file added to busybox; a `USER`; a group defined in the image).
+ * What cannot be made here fails, and is reported as it is: the image pinned by a digest of the
+ * real registry, and Apache httpd for the multi-container cases.
  *
  *   deno run -A box/cri/tools/critest.ts CRITEST_BINARY [GINKGO_FOCUS]
  *
@@ -62,23 +65,64 @@ const boxes = await BoxManager.open({
   home: home.home,
   drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
 });
-const runtime = new CriRuntime(boxes, home.home);
+const runtime = new CriRuntime(boxes, home.home, {
+  registryMirrors: { "registry.k8s.io": registry.host, "gcr.io": registry.host },
+});
 const socket = `unix://${join(home.home, "cri.sock")}`;
 const server = await serveCri(runtime, socket);
 try {
-  // The two images, pushed to the local registry and dropped locally, so the suite's pulls are
-  // real ones.
-  const busybox = `${registry.host}/e2e-test-images/busybox:1.29-2`;
-  const webServer = `${registry.host}/e2e-test-images/web-server:1`;
+  // Built and pushed under the mirror's names; the suite asks for registry.k8s.io and gcr.io.
+  const busyboxPath = "e2e-test-images/busybox:1.29-2";
+  const webServerPath = "e2e-test-images/a3s-web-server:1";
+  const busybox = `${registry.host}/${busyboxPath}`;
+  const webServer = `${registry.host}/${webServerPath}`;
   await addBusybox(home.images, busybox);
-  const context = await Deno.makeTempDir({ dir: home.home });
-  await new ImageBuilder(boxes).build({
-    contextDir: context,
-    tags: [webServer],
-    dockerfileText: `FROM ${busybox}\nRUN mkdir -p /www && echo served > /www/index.html\n` +
-      'CMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
-  });
-  for (const image of [busybox, webServer]) {
+  await addBusybox(home.images, "busybox:latest");
+  const builder = new ImageBuilder(boxes);
+  const build = async (tags: string[], dockerfileText: string, file?: string) => {
+    const context = await Deno.makeTempDir({ dir: home.home });
+    if (file) await Deno.writeTextFile(join(context, file), "");
+    await builder.build({ contextDir: context, tags, dockerfileText });
+  };
+  await build(
+    [webServer],
+    'FROM busybox\nRUN mkdir -p /www && echo served > /www/index.html\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n',
+  );
+  // cri-tools' images/build, with box build and the local registry for docker buildx and gcr.io.
+  const staging = `${registry.host}/k8s-staging-cri-tools`;
+  const pushed: string[] = [];
+  for (const name of ["test-image-1", "test-image-2", "test-image-3", "test-image-latest"]) {
+    await build([`${staging}/${name}:latest`], `FROM busybox\nADD ${name} ${name}\n`, name);
+    pushed.push(`${staging}/${name}:latest`);
+  }
+  const tags = [1, 2, 3].map((t) => `${staging}/test-image-tags:${t}`);
+  await build(tags, "FROM busybox\nADD same-image same-image\n", "same-image");
+  pushed.push(...tags);
+  for (const tag of ["test", "all"]) {
+    await build([`${staging}/test-image-tag:${tag}`], `FROM busybox\nADD ${tag} ${tag}\n`, tag);
+    pushed.push(`${staging}/test-image-tag:${tag}`);
+  }
+  const users: Record<string, string> = {
+    "test-image-user-uid": "1002",
+    "test-image-user-username": "www-data",
+    "test-image-user-uid-group": "1003:1004",
+    "test-image-user-username-group": "www-data:1004",
+  };
+  for (const [name, user] of Object.entries(users)) {
+    await build([`${staging}/${name}:latest`], `FROM busybox\nUSER ${user}\n`);
+    pushed.push(`${staging}/${name}:latest`);
+  }
+  // The recipe runs adduser and addgroup, which Debian's static busybox lacks; these lines are
+  // what they write.
+  await build(
+    [`${staging}/test-image-predefined-group:latest`],
+    "FROM busybox\nRUN echo default-user:x:1000:1000::/home/default-user:/bin/sh >> /etc/passwd" +
+      " && echo default-user:x:1000: >> /etc/group" +
+      " && echo group-defined-in-image:x:50000:default-user >> /etc/group\nUSER 1000\n",
+  );
+  pushed.push(`${staging}/test-image-predefined-group:latest`);
+  // The suite pulls every one itself: none may be here before it does.
+  for (const image of [busybox, webServer, ...pushed]) {
     await new RegistryClient(home.images).push(image);
     await home.images.remove(image, () => Promise.resolve(false));
   }
@@ -87,7 +131,8 @@ try {
   const imagesFile = join(home.home, "images.yaml");
   await Deno.writeTextFile(
     imagesFile,
-    `defaultTestContainerImage: ${busybox}\nwebServerTestImage: ${webServer}\n`,
+    `defaultTestContainerImage: registry.k8s.io/${busyboxPath}\n` +
+      `webServerTestImage: registry.k8s.io/${webServerPath}\n`,
   );
   const started = performance.now();
   const out = await new Deno.Command(critest, {
