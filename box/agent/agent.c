@@ -530,7 +530,9 @@ int main(int argc, char **argv) {
   if (vm) {
     vm_init();
     if (!port_path) port_path = "/dev/vport0p1";
-    if (!status_path && access("/dev/vport0p2", W_OK) == 0) status_path = "/dev/vport0p2";
+    /* The status port may still be appearing (virtio-mmio ports come up after the host answers);
+     * write_status opens it only at the end. */
+    if (!status_path) status_path = "/dev/vport0p2";
     char **env = read_list("/a3s/env");
     for (int i = 0; env && env[i]; i++) putenv(env[i]);
     char **limit = read_list("/a3s/timeout");

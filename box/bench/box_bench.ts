@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { addBusybox, testHome } from "../_test_support.ts";
 import { BoxManager } from "../manager.ts";
 import { NamespaceDriver } from "../drivers/namespace.ts";
-import { QemuDriver } from "../drivers/qemu.ts";
+import { microvmCmdline, QemuDriver } from "../drivers/qemu.ts";
 import { AgentClient } from "../agent/client.ts";
 import { BoxCgroup, detectCgroupMode } from "../drivers/cgroup.ts";
 
@@ -160,13 +160,14 @@ if (Deno.env.get("A3S_BENCH_QEMU") === "1" && qemuProbe.available) {
     warmup: 0,
     fn: async () => {
       const child = new Deno.Command("qemu-system-x86_64", {
+        // The machine, kernel command line and devices the driver uses, without box around it.
         args: [
           "-M",
-          "pc",
+          "microvm",
           "-accel",
-          "tcg",
+          qemuProbe.features.accel as string,
           "-cpu",
-          "max",
+          qemuProbe.features.accel === "kvm" ? "host" : "max",
           "-m",
           "256M",
           "-nodefaults",
@@ -179,11 +180,11 @@ if (Deno.env.get("A3S_BENCH_QEMU") === "1" && qemuProbe.available) {
           "-initrd",
           initramfs,
           "-append",
-          "console=ttyS0 quiet loglevel=0 panic=-1 rdinit=/init",
+          await microvmCmdline(qemuProbe.features.accel as "kvm" | "tcg"),
           "-serial",
           "stdio",
           "-device",
-          "virtio-serial-pci",
+          "virtio-serial-device,max_ports=4",
           "-device",
           "virtserialport,name=a3s.agent,nr=1",
         ],

@@ -1,7 +1,7 @@
 /**
- * The qemu driver: each box is a QEMU VM (`microvm` on KVM, `pc` under TCG) booting the host's Debian kernel with an
- * initramfs built from the image's rootfs, the guest agent as `/init` and the virtio modules it
- * loads. Host and agent speak the frame protocol over a virtio-serial port backed by a unix
+ * The qemu driver: each box is a QEMU `microvm` (on KVM, or under TCG) booting the host's Debian
+ * kernel with an initramfs built from the image's rootfs, the guest agent as `/init` and the
+ * virtio modules it loads. Host and agent speak the frame protocol over a virtio-serial port backed by a unix
  * socket in the box's state dir; a second port carries the exit status out. KVM is used when it
  * can boot a standard kernel, TCG otherwise.
  */
@@ -29,9 +29,6 @@ const MODULES = [
   "kernel/drivers/virtio/virtio_ring.ko",
   "kernel/drivers/virtio/virtio.ko",
   "kernel/drivers/virtio/virtio_mmio.ko",
-  "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
-  "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
-  "kernel/drivers/virtio/virtio_pci.ko",
   "kernel/drivers/char/virtio_console.ko",
 ];
 /** Modules for volumes (virtio-9p), loaded only by boxes that mount some. */
@@ -50,6 +47,34 @@ const NETWORK_MODULES = [
 ];
 /** QEMU's user-mode network answers DNS here; a box with full networking resolves through it. */
 const USER_NET_DNS = "10.0.2.3";
+
+/** Debian's kernels tick at 250 Hz; the delay loop's calibration is given per tick. */
+const GUEST_HZ = 250;
+
+/**
+ * The host's TSC rate in kHz, which is also the guest's under TCG (QEMU's emulated TSC reads
+ * the host's). `cpu MHz` is that rate on hosts with a constant TSC; 2 GHz otherwise, which only
+ * skews the guest's clock, never its boot.
+ */
+async function hostTscKhz(): Promise<number> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo)?.[1]);
+  return mhz > 0 ? Math.round(mhz * 1000) : 2_000_000;
+}
+
+/**
+ * The kernel command line for microvm. microvm has no HPET or ACPI PM timer, so under TCG the
+ * kernel cannot calibrate the TSC (nothing to measure it against; the PIT it falls back to is
+ * too coarse under emulation) and stalls after "Marking TSC unstable". Telling it the TSC rate
+ * and the delay loop's length skips both calibrations; `no_timer_check` skips the IO-APIC timer
+ * test, which also relies on the PIT. Under KVM the paravirtual clock needs none of this.
+ */
+export async function microvmCmdline(accel: "kvm" | "tcg"): Promise<string> {
+  const base = "console=ttyS0 quiet loglevel=0 panic=-1 rdinit=/init";
+  if (accel === "kvm") return base;
+  const khz = await hostTscKhz();
+  return `${base} tsc_early_khz=${khz} lpj=${Math.round(khz * 1000 / GUEST_HZ)} no_timer_check`;
+}
 
 /** QEMU option values separate with commas; a comma inside one is written twice. */
 function optionValue(value: string): string {
@@ -198,8 +223,7 @@ export class QemuDriver implements BoxDriver {
     }
     // TCG boots in seconds, not milliseconds: it works, but ranks below namespaces by default.
     const strength = accel.accel === "kvm" ? 20 : 5;
-    const machine = accel.accel === "kvm" ? "microvm" : "pc";
-    return { ...base, strength, available: true, detail: `${machine}, ${accel.why}`, features };
+    return { ...base, strength, available: true, detail: `microvm, ${accel.why}`, features };
   }
 
   #paths(spec: BoxSpec) {
@@ -344,9 +368,9 @@ export class QemuDriver implements BoxDriver {
       Math.ceil((spec.limits.memoryBytes ?? 256 * 1024 * 1024) / 1024 / 1024),
     );
     const cpus = Math.max(1, Math.ceil(spec.limits.cpus ?? 1));
-    // microvm has no PIT or HPET; under TCG the kernel cannot calibrate a clock on it and
-    // stalls, so TCG boots the `pc` machine (virtio over PCI) and KVM the leaner microvm.
-    const machine = accel === "kvm" ? "microvm" : "pc";
+    // microvm on KVM and TCG alike: no firmware tables to scan, no PCI bus to enumerate, virtio
+    // over MMIO (found through ACPI). See microvmCmdline for what TCG needs to boot on it.
+    const machine = "microvm";
     const args = [
       "-M",
       machine,
@@ -368,13 +392,13 @@ export class QemuDriver implements BoxDriver {
       "-initrd",
       paths.initramfs,
       "-append",
-      "console=ttyS0 quiet loglevel=0 panic=-1 rdinit=/init",
+      await microvmCmdline(accel),
       "-chardev",
       `file,id=console,path=${output.stdoutPath},append=on`,
       "-serial",
       "chardev:console",
       "-device",
-      `${machine === "microvm" ? "virtio-serial-device" : "virtio-serial-pci"},max_ports=4`,
+      "virtio-serial-device,max_ports=4",
       "-chardev",
       `socket,id=agent,path=${paths.socket},server=on,wait=off`,
       "-device",
@@ -384,7 +408,6 @@ export class QemuDriver implements BoxDriver {
       "-device",
       "virtserialport,chardev=status,name=a3s.status,nr=2",
     ];
-    const bus = machine === "microvm" ? "device" : "pci";
     for (const [i, volume] of spec.volumes.entries()) {
       args.push(
         "-fsdev",
@@ -392,7 +415,7 @@ export class QemuDriver implements BoxDriver {
           volume.readOnly ? ",readonly=on" : ""
         }`,
         "-device",
-        `virtio-9p-${bus},fsdev=vol${i},mount_tag=a3s-vol${i}`,
+        `virtio-9p-device,fsdev=vol${i},mount_tag=a3s-vol${i}`,
       );
     }
     if (network) {
@@ -406,7 +429,7 @@ export class QemuDriver implements BoxDriver {
         "-netdev",
         `user,id=net0${restrict}${forwards.join("")}`,
         "-device",
-        `virtio-net-${bus},netdev=net0`,
+        "virtio-net-device,netdev=net0",
       );
     }
     const child = new Deno.Command("/bin/sh", {
