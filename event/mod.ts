@@ -39,7 +39,13 @@ export {
   EventTimeoutError,
 } from "./errors.ts";
 export { assertPattern, assertSubject, compilePattern, matchSubject } from "./subject.ts";
-export { type SseFrame, streamSubjects, type StreamSubjectsOptions } from "./sse.ts";
+export {
+  type SseFrame,
+  streamQueue,
+  type StreamQueueOptions,
+  streamSubjects,
+  type StreamSubjectsOptions,
+} from "./sse.ts";
 export type {
   ConsumerInfo,
   ConsumerSpec,

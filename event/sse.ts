@@ -32,29 +32,36 @@ export interface StreamSubjectsOptions {
   render?: (message: EventMessage) => SseFrame | undefined;
 }
 
+/** Options of {@linkcode streamQueue}. */
+export interface StreamQueueOptions<T> {
+  /** Starts the source, which calls `push` per item; returns what stops it. */
+  start(push: (item: T) => void): Promise<() => unknown> | (() => unknown);
+  /** Turns an item into a frame, or skips it. */
+  render(item: T): (SseFrame & { id?: string }) | undefined;
+  /** Ends the stream when aborted (serve's shutdown). */
+  shutdown?: AbortSignal;
+}
+
 /**
- * Streams the bus's events on `options.patterns` as server-sent events, after an
- * `event: ready` frame, until the client leaves or `shutdown` aborts.
+ * Streams the items a source pushes as server-sent events, after an `event: ready` frame, with
+ * a keep-alive comment when nothing happens, until the client leaves or `shutdown` aborts.
  *
  * @example
  * ```ts ignore
- * app.get("/things/events", (c) => streamSubjects(c, bus, { patterns: ["things.>"] }));
+ * app.get("/ticks", (c) =>
+ *   streamQueue<number>(c, {
+ *     start(push) {
+ *       const timer = setInterval(() => push(Date.now()), 1000);
+ *       return () => clearInterval(timer);
+ *     },
+ *     render: (at) => ({ event: "tick", data: String(at) }),
+ *   }));
  * ```
  */
-export function streamSubjects(
-  c: Context,
-  bus: EventBus,
-  options: StreamSubjectsOptions,
-): Response {
-  const { patterns, shutdown } = options;
-  const after = options.after ?? c.req.header("last-event-id");
-  const render = options.render ?? ((m) => ({ data: JSON.stringify(m.event) }));
-  // One pattern subscribes directly; several share one subscription to everything, so a
-  // single seq orders the stream and resumes it.
-  const pattern = patterns.length === 1 ? patterns[0] : ">";
-  const matchers = patterns.map(compilePattern);
+export function streamQueue<T>(c: Context, options: StreamQueueOptions<T>): Response {
+  const { shutdown } = options;
   return streamSSE(c, async (stream) => {
-    const pending: EventMessage[] = [];
+    const pending: T[] = [];
     let wake: (() => void) | undefined;
     let open = true;
     const end = () => {
@@ -64,11 +71,10 @@ export function streamSubjects(
     stream.onAbort(end);
     if (shutdown?.aborted) end();
     shutdown?.addEventListener("abort", end, { once: true });
-    const subscription = await bus.subscribe(pattern, (message) => {
-      if (!matchers.some((m) => m(message.subject))) return;
-      pending.push(message);
+    const stop = await options.start((item) => {
+      pending.push(item);
       wake?.();
-    }, { after });
+    });
     try {
       await stream.writeSSE({ event: "ready", data: "{}" });
       while (open) {
@@ -86,14 +92,50 @@ export function streamSubjects(
           await stream.write(": keep-alive\n\n");
           continue;
         }
-        for (const message of pending.splice(0)) {
-          const frame = render(message);
-          if (frame) await stream.writeSSE({ id: message.seq, ...frame });
+        for (const item of pending.splice(0)) {
+          const frame = options.render(item);
+          if (frame) await stream.writeSSE(frame);
         }
       }
     } finally {
       shutdown?.removeEventListener("abort", end);
-      await subscription.close();
+      await stop();
     }
+  });
+}
+
+/**
+ * Streams the bus's events on `options.patterns` as server-sent events, after an
+ * `event: ready` frame, until the client leaves or `shutdown` aborts.
+ *
+ * @example
+ * ```ts ignore
+ * app.get("/things/events", (c) => streamSubjects(c, bus, { patterns: ["things.>"] }));
+ * ```
+ */
+export function streamSubjects(
+  c: Context,
+  bus: EventBus,
+  options: StreamSubjectsOptions,
+): Response {
+  const { patterns } = options;
+  const after = options.after ?? c.req.header("last-event-id");
+  const render = options.render ?? ((m) => ({ data: JSON.stringify(m.event) }));
+  // One pattern subscribes directly; several share one subscription to everything, so a
+  // single seq orders the stream and resumes it.
+  const pattern = patterns.length === 1 ? patterns[0] : ">";
+  const matchers = patterns.map(compilePattern);
+  return streamQueue<EventMessage>(c, {
+    shutdown: options.shutdown,
+    async start(push) {
+      const subscription = await bus.subscribe(pattern, (message) => {
+        if (matchers.some((m) => m(message.subject))) push(message);
+      }, { after });
+      return () => subscription.close();
+    },
+    render(message) {
+      const frame = render(message);
+      return frame && { id: message.seq, ...frame };
+    },
   });
 }

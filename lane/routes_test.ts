@@ -21,6 +21,10 @@ async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
   const module = laneModule({
     pollMs: 10,
     handlers: {
+      stepper: (ctx) => {
+        ctx.progress({ step: 1 });
+        return "done";
+      },
       flaky: () => {
         attempts++;
         throw new Error(`flaky failure ${attempts}`);
@@ -258,6 +262,22 @@ Deno.test("HTTP: with the event bus, lane's stream carries seq ids and resumes f
     assert(data.some((d) => d.jobId === job2.json.id && d.type === "completed"), replay);
     assert(!data.some((d) => d.jobId === job1Id), "replayed events before the id");
     assertEquals((await call(url, "GET", "/lane/v1/events?type=finished")).status, 400);
+  });
+});
+
+Deno.test("HTTP: progress reports, never put on the bus, stream from the scheduler", async () => {
+  await withServer(async (url) => {
+    const response = await fetch(`${url}/lane/v1/events?session=steps&type=progress`, {
+      headers: AUTH,
+    });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("event: ready")) text += (await reader.read()).value ?? "";
+    await call(url, "POST", "/lane/v1/jobs", { session: "steps", lane: "query", kind: "stepper" });
+    while (!text.includes("event: progress\n")) text += (await reader.read()).value ?? "";
+    await reader.cancel().catch(() => {});
+    const data = [...text.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]));
+    assertEquals(data.at(-1).progress, { step: 1 });
   });
 });
 
