@@ -11,7 +11,6 @@
  * (process, socket bridge, frames over real virtqueues, stop and kill) is tested here.
  */
 import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { A3sError } from "@a3s/common";
 import { AgentClient } from "../agent/client.ts";
 import { buildAgent } from "../agent/build.ts";
@@ -61,7 +60,8 @@ interface PidRecord extends ProcessIdentity {
   memoryBytes: number;
 }
 
-const VMM_ENTRY = fileURLToPath(new URL("./vmm_process.ts", import.meta.url));
+/** The VMM's entry, as a URL `deno run` takes (a file here, https once published). */
+const VMM_ENTRY = new URL("./vmm_process.ts", import.meta.url).href;
 const MiB = 1024 * 1024;
 
 async function newestKernel(): Promise<string | undefined> {
