@@ -19,8 +19,9 @@ export const TEE_HELP = `TEE:
          [--ratls-cert FILE --ratls-key FILE]              also issue an RA-TLS certificate carrying it
   verify-ratls [--nonce HEX] [--measurement HEX] [--allow-simulated] HOST:PORT
                                      connect, verify the server's RA-TLS certificate, print the evidence
-  seal --measurement HEX --key-file FILE [-i IN] [-o OUT]  encrypt to a measurement (AES-256-GCM, HKDF)
-  unseal --measurement HEX --key-file FILE [-i IN] [-o OUT]  decrypt; refused under another measurement
+  seal [--measurement HEX] --key-file FILE [-i IN] [-o OUT]  encrypt to a measurement (AES-256-GCM, HKDF;
+                                     this confidential guest's own when not given)
+  unseal [--measurement HEX] --key-file FILE [-i IN] [-o OUT]  decrypt; refused under another measurement
   inject-secret [--from-file FILE] [--measurement HEX] BOX NAME  write /run/secrets/NAME (0400, tmpfs)
                                      only after attestation verifies (the value comes from stdin by default)`;
 
@@ -56,9 +57,19 @@ async function writeOutput(path: string | undefined, data: Uint8Array): Promise<
   await Deno.writeFile(path, data, { mode: 0o600 });
 }
 
+/** The measurement to seal to: the flag's, or this confidential guest's own, attested now. */
+async function sealMeasurement(values: Record<string, unknown>): Promise<Uint8Array> {
+  const given = hexOption(values, "measurement");
+  if (given) return given;
+  const result = await attest({ nonce: crypto.getRandomValues(new Uint8Array(64)) });
+  if (result.tee === "none" || !result.verified) {
+    throw new UsageError("--measurement HEX is required (no TEE here to take it from)");
+  }
+  return result.measurement;
+}
+
 async function sealKeys(values: Record<string, unknown>) {
-  const measurement = hexOption(values, "measurement");
-  if (!measurement) throw new UsageError("--measurement HEX is required");
+  const measurement = await sealMeasurement(values);
   const keyFile = values["key-file"] as string | undefined;
   if (!keyFile) throw new UsageError("--key-file FILE is required (32 or more bytes)");
   const rootKey = await readInput(keyFile);

@@ -65,7 +65,10 @@ Deno.test("box seal/unseal: round trip, refused under another measurement", asyn
     assertEquals(other.code, 1);
     assert(other.err.includes("refused"), other.err);
     const missing = await capture(["seal", "--key-file", key, "-i", `${home}/plain`], home);
-    assertEquals([missing.code, missing.err], [2, "error: --measurement HEX is required"]);
+    assertEquals(
+      [missing.code, missing.err],
+      [2, "error: --measurement HEX is required (no TEE here to take it from)"],
+    );
   } finally {
     await Deno.remove(home, { recursive: true });
   }
