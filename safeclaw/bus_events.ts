@@ -25,6 +25,7 @@ export interface SafeclawDecisionEvent {
   seq: number;
   /** What was decided. */
   kind: string;
+  /** How serious the decision is. */
   severity: Severity;
   /** The session key (`user:channel:chat`), or null for server-wide events. */
   session: string | null;

@@ -23,8 +23,9 @@ Commands:
                                score the classifier on labeled corpora: the built-in
                                generator and Faker in 22 locales (default: all)
   injection [--file F] [--jsonl] [--source S] [--report]
-                               prompt-injection verdicts; --report scores the detector on
-                               the evaluation sets beside a JS peer and published figures
+                               prompt-injection verdicts (rules and the learned classifier);
+                               --report scores them on the public and hand-written evaluation
+                               sets beside a JS peer and published figures
   audit verify                 check the audit hash chain; exit 1 naming the first bad record
   audit ls [--severity S] [--min-severity S] [--session ID] [--kind K]
            [--since T] [--until T] [--limit N] [--format json|table]

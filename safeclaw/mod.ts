@@ -51,6 +51,24 @@ export {
 } from "./injection/detector.ts";
 export { CATEGORIES, type Category } from "./injection/rules.ts";
 export {
+  calibrate,
+  combine,
+  decisionFor,
+  judgeInjection,
+  judgeMany,
+  type JudgeOptions,
+  MODEL_VETO,
+  STRONG_RULES,
+  USER_MIN_WORDS,
+  USER_MODEL_THRESHOLD,
+} from "./injection/judge.ts";
+export {
+  type ClassifierManifest,
+  type InjectionClassifier,
+  loadInjectionClassifier,
+} from "./injection/classifier.ts";
+export { canonical, type TextView, views, type ViewSource } from "./injection/normalize.ts";
+export {
   deriveLabel,
   type Label,
   type TaintEntry,
@@ -60,7 +78,16 @@ export {
   type Trust,
 } from "./taint.ts";
 export { checkToolCall, type ToolCall, type ToolDecision } from "./tool_guard.ts";
-export { partialMask, REDACTION_MODES, type RedactionMode, sanitize, Vault } from "./sanitize.ts";
+export {
+  partialMask,
+  REDACTION_MODES,
+  type RedactionMode,
+  sanitize,
+  Vault,
+  type VaultEntry,
+  type VaultOptions,
+} from "./sanitize.ts";
+export { VaultStore, type VaultStoreOptions } from "./vault_store.ts";
 export {
   createStreamSanitizer,
   type StreamSanitizer,
@@ -79,7 +106,20 @@ export { SessionLevels } from "./sessions.ts";
 export { detectTee, type TeeKind, type TeeStatus } from "./tee.ts";
 export { Guard, type GuardOptions, type InputDecision } from "./guard.ts";
 export { type ChannelsConfig, type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
-export { type ChannelResponders, type SafeclawApi, safeclawModule } from "./routes.ts";
+export {
+  type ChannelResponders,
+  type SafeclawApi,
+  safeclawModule,
+  type SafeclawModuleOptions,
+} from "./routes.ts";
+export {
+  decisionEvent,
+  publishSafeclawEvents,
+  SAFECLAW_BUS_KINDS,
+  SAFECLAW_EVENT_TYPES,
+  type SafeclawDecisionEvent,
+  SafeclawDecisionEventSchema,
+} from "./bus_events.ts";
 export type { Responder } from "./channels/hub.ts";
 export { type Finding, PII_TYPES, type PiiType } from "@a3s/wasm/pii";
 

@@ -11,6 +11,7 @@ import { createClassifier } from "../classify.ts";
 import { sanitize, Vault } from "../sanitize.ts";
 import { createStreamSanitizer } from "../stream_sanitizer.ts";
 import { detectInjection } from "../injection/detector.ts";
+import { judgeInjection } from "../injection/judge.ts";
 import { evaluate, parseEvalSet } from "../injection/evaluate.ts";
 import { fakerCorpus } from "../quality/faker_corpus.ts";
 import { faker } from "@faker-js/faker";
@@ -89,8 +90,35 @@ function verdictsPerSecond(judge: (text: string) => unknown): number {
   for (let round = 0; round < 3; round++) for (const r of evalSet) judge(r.text);
   return (evalSet.length * 3) / ((performance.now() - t0) / 1000);
 }
+async function verdictsPerSecondAsync(
+  texts: readonly { text: string }[],
+  judge: (text: string) => Promise<unknown>,
+): Promise<number> {
+  for (const r of texts.slice(0, 20)) await judge(r.text);
+  const t0 = performance.now();
+  for (const r of texts) await judge(r.text);
+  return texts.length / ((performance.now() - t0) / 1000);
+}
 const vardJudge = (text: string) =>
   vard.safe(text) as { safe: boolean; threats?: { severity: number }[] };
+// The public evaluation set: rules + classifier against vard, quality and verdicts per second.
+const publicSet = parseEvalSet(
+  await Deno.readTextFile(new URL("../testdata/injection_public_eval.jsonl", import.meta.url)),
+);
+const publicVerdicts = new Map<string, { injection: boolean; score: number }>();
+for (const r of publicSet) {
+  publicVerdicts.set(r.id, await judgeInjection(r.text, { source: r.source }));
+}
+const publicOurs = evaluate(publicSet, (r) => publicVerdicts.get(r.id)!);
+const publicVard = evaluate(publicSet, (r) => {
+  const v = vardJudge(r.text);
+  return { injection: !v.safe, score: Math.max(0, ...(v.threats ?? []).map((t) => t.severity)) };
+});
+const publicOursRate = await verdictsPerSecondAsync(publicSet, (t) => judgeInjection(t));
+const publicVardRate = await verdictsPerSecondAsync(
+  publicSet,
+  (t) => Promise.resolve(vardJudge(t)),
+);
 const oursQuality = evaluate(evalSet, (r) => detectInjection(r.text, { source: r.source }));
 const vardQuality = evaluate(evalSet, (r) => {
   const v = vardJudge(r.text);
@@ -113,6 +141,15 @@ console.log(
     } verdicts/s, balanced accuracy ${
       vardQuality.overallBalancedAccuracy.toFixed(3)
     }, hard-benign FPR ${vardQuality.hardBenignFalsePositiveRate.toFixed(3)}`,
+    `injection on the public evaluation set (${publicSet.length} texts):`,
+    `  safeclaw rules + classifier ${publicOursRate.toFixed(0).padStart(7)} verdicts/s, ` +
+    `balanced accuracy ${publicOurs.overallBalancedAccuracy.toFixed(3)}, hard-benign FPR ${
+      publicOurs.hardBenignFalsePositiveRate.toFixed(3)
+    }`,
+    `  @andersmyrmel/vard          ${publicVardRate.toFixed(0).padStart(7)} verdicts/s, ` +
+    `balanced accuracy ${publicVard.overallBalancedAccuracy.toFixed(3)}, hard-benign FPR ${
+      publicVard.hardBenignFalsePositiveRate.toFixed(3)
+    }`,
   ].join("\n"),
 );
 
@@ -128,6 +165,9 @@ Deno.bench({ name: "redact-pii", group: "classify 8 KiB", n: 20 }, () => {
 });
 Deno.bench({ name: "safeclaw injection", group: "injection verdict", baseline: true }, () => {
   for (const r of evalSet.slice(0, 20)) detectInjection(r.text);
+});
+Deno.bench({ name: "safeclaw rules + classifier", group: "injection verdict" }, async () => {
+  for (const r of evalSet.slice(0, 20)) await judgeInjection(r.text);
 });
 Deno.bench({ name: "@andersmyrmel/vard", group: "injection verdict" }, () => {
   for (const r of evalSet.slice(0, 20)) vardJudge(r.text);

@@ -12,6 +12,7 @@ import type { TextView } from "./normalize.ts";
 export interface ClassifierManifest {
   /** Score at or above which the model alone calls a text an injection. */
   threshold: number;
+  /** Hash buckets of the feature table (see `model/features.ts`). */
   buckets: number;
 }
 
@@ -21,6 +22,7 @@ export interface InjectionClassifier {
   score(views: readonly TextView[]): Promise<number>;
   /** Scores many texts' views in one run; returns one score per entry. */
   scoreMany(viewsPerText: readonly (readonly TextView[])[]): Promise<number[]>;
+  /** The shipped model's manifest. */
   readonly manifest: ClassifierManifest;
 }
 

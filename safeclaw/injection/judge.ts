@@ -30,8 +30,10 @@ export interface JudgeOptions extends InjectionOptions {
 export function calibrate(modelScore: number, modelThreshold: number): number {
   const m = Math.min(1, Math.max(0, modelScore));
   const t = Math.min(0.99, Math.max(0.01, modelThreshold));
-  const mapped = m >= t ? 0.5 + 0.5 * (m - t) / (1 - t) : 0.5 * m / t;
-  return Math.round(mapped * 1000) / 1000;
+  // Below its threshold (which may be out of reach: 1.01 silences the model) the mapped score
+  // stays below 0.5.
+  if (m < modelThreshold) return Math.min(0.499, Math.round((0.5 * m / t) * 1000) / 1000);
+  return Math.round((0.5 + 0.5 * (m - t) / (1 - t)) * 1000) / 1000;
 }
 
 /**
@@ -42,6 +44,9 @@ export function calibrate(modelScore: number, modelThreshold: number): number {
  */
 export const MODEL_VETO = 0.05;
 
+/** A rule verdict this strong (several attack phrases at once) is never overruled. */
+export const STRONG_RULES = 0.9;
+
 /**
  * The model's threshold for text the user typed. Alone, the model over-defends on benign
  * requests full of trigger words (the hand-written development set's hard benign text), so on
@@ -49,16 +54,28 @@ export const MODEL_VETO = 0.05;
  * web pages, e-mails, tool results), where the rules catch almost no indirect injection, its
  * own validated threshold applies. Chosen on the validation split and the development set.
  */
-export const USER_MODEL_THRESHOLD = 0.98;
+export const USER_MODEL_THRESHOLD = 0.9;
 
-/** The model threshold and veto for a text from `source`. */
+/**
+ * Fewer words than this in a user's text, and the model does not speak alone: a short request
+ * has a handful of features, and one of them decides ("hello" opens many jailbreaks, "act as"
+ * many personas). Short attacks ("ignore all previous instructions") are the rules' ground; the
+ * long framings the rules miss are the model's. Chosen like the threshold above.
+ */
+export const USER_MIN_WORDS = 16;
+
+/** The model threshold and veto for `text` from `source`. */
 export function decisionFor(
   source: Source | undefined,
   validated: number,
+  text: string,
 ): { modelThreshold: number; veto: number } {
-  return (source ?? "user") === "user"
-    ? { modelThreshold: Math.max(validated, USER_MODEL_THRESHOLD), veto: 0 }
-    : { modelThreshold: validated, veto: MODEL_VETO };
+  if ((source ?? "user") !== "user") return { modelThreshold: validated, veto: MODEL_VETO };
+  const words = text.match(/[\p{L}\p{N}]+/gu)?.length ?? 0;
+  return {
+    modelThreshold: words >= USER_MIN_WORDS ? Math.max(validated, USER_MODEL_THRESHOLD) : 1.01,
+    veto: 0,
+  };
 }
 
 /** Combines a rule verdict with the classifier's raw score. */
@@ -71,7 +88,7 @@ export function combine(
 ): InjectionVerdict {
   const learned = calibrate(modelScore, modelThreshold);
   if (learned < threshold) {
-    if (rules.injection && modelScore < veto) {
+    if (rules.injection && modelScore < veto && rules.score < STRONG_RULES) {
       return {
         ...rules,
         injection: false,
@@ -124,7 +141,11 @@ export async function judgeInjection(
   if (options.rulesOnly) return rules;
   const classifier = await loadInjectionClassifier();
   const modelScore = await classifier.score(views(text));
-  const { modelThreshold, veto } = decisionFor(options.source, classifier.manifest.threshold);
+  const { modelThreshold, veto } = decisionFor(
+    options.source,
+    classifier.manifest.threshold,
+    text,
+  );
   return combine(rules, modelScore, modelThreshold, options.threshold, veto);
 }
 
@@ -152,6 +173,7 @@ export async function judgeMany(
       const { modelThreshold, veto } = decisionFor(
         item.options?.source,
         classifier.manifest.threshold,
+        item.text,
       );
       out.push(combine(rules, scores[k], modelThreshold, item.options?.threshold, veto));
     });

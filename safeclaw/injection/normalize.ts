@@ -18,7 +18,9 @@ export type ViewSource =
 
 /** One normalized view of the text. */
 export interface TextView {
+  /** How it was obtained. */
   source: ViewSource;
+  /** The view's canonical text. */
   text: string;
 }
 
