@@ -11,13 +11,26 @@ import {
   joinUrl,
   numbered,
 } from "../engine.ts";
-import { firstText, parseDocument, resolveHref, textOf } from "../_html.ts";
+import { firstText, type HtmlElement, parseDocument, resolveHref, textOf } from "../_html.ts";
 
 /** One organic result each; also what a browser waits for before reading the page. */
 const RESULT_BLOCKS = "#content_left div.c-container";
 
 const DAY_SECONDS = 86_400;
 const SPAN = { day: 1, week: 7, month: 31, year: 365 } as const;
+
+/** Longest snippet taken from a card's text. */
+const CARD_SNIPPET_CHARS = 200;
+
+/**
+ * The text of an answer card (`result-op`: dictionary, music, encyclopedia boxes), which has no
+ * abstract element: everything the card shows after its title, cut to a snippet's length.
+ */
+function cardText(block: HtmlElement, title: string): string {
+  const text = textOf(block);
+  const rest = (text.startsWith(title) ? text.slice(title.length) : text).trim();
+  return rest.length > CARD_SNIPPET_CHARS ? `${rest.slice(0, CARD_SNIPPET_CHARS - 1)}…` : rest;
+}
 
 export const baidu: EngineAdapter = {
   name: "baidu",
@@ -63,7 +76,7 @@ export const baidu: EngineAdapter = {
           '[class^="content-right_"]',
           ".c-span-last",
           '[data-module="abstract"]',
-        ]),
+        ]) || cardText(block, textOf(link)),
       });
     }
     return numbered("baidu", raw);

@@ -12,8 +12,12 @@ import {
 } from "../engine.ts";
 import { type HtmlElement, parseDocument, resolveHref, textOf } from "../_html.ts";
 
-/** One organic result each; also what a browser waits for before reading the page. */
-const RESULT_BLOCKS = "div.result";
+/**
+ * One organic result each; also what a browser waits for before reading the page. The endpoint's
+ * older layout (`div.results_links`, `a.large`, `div.snippet`, saved in 2015) is read too: mirrors
+ * and caches still serve it.
+ */
+const RESULT_BLOCKS = "div.result, div.results_links";
 
 const SAFE = { off: "-2", moderate: "-1", strict: "1" } as const;
 const TIME = { day: "d", week: "w", month: "m", year: "y" } as const;
@@ -75,11 +79,11 @@ export const duckduckgo: EngineAdapter = {
     for (const block of root.querySelectorAll(RESULT_BLOCKS)) {
       const classes = block.getAttribute("class") ?? "";
       if (/\bresult--ad\b/.test(classes)) continue;
-      const link = block.querySelector("a.result__a");
+      const link = block.querySelector("a.result__a, a.large");
       raw.push({
         url: unwrapDuckDuckGoRedirect(link?.getAttribute("href") ?? ""),
         title: textOf(link),
-        snippet: snippetOf(block.querySelector(".result__snippet")),
+        snippet: snippetOf(block.querySelector(".result__snippet, div.snippet")),
       });
     }
     return numbered("duckduckgo", raw);
