@@ -100,8 +100,18 @@ export interface ContainerConfig {
   stdin_once?: boolean;
   /** The pod spec asks for a terminal; recorded and reported (the main process runs on pipes). */
   tty?: boolean;
-  /** Linux resource limits. */
-  linux?: { resources?: LinuxResources };
+  /** Linux resource limits and the user to run as. */
+  linux?: {
+    resources?: LinuxResources;
+    security_context?: {
+      /** The uid to run as (the image's user when unset). */
+      run_as_user?: { value: number | string };
+      /** A user name from the image's /etc/passwd, instead of a uid. */
+      run_as_username?: string;
+      /** The gid to run as; needs a user too. */
+      run_as_group?: { value: number | string };
+    };
+  };
 }
 /** The resource limits a container is created with (int64 fields may come as strings). */
 export interface LinuxResources {
@@ -526,6 +536,7 @@ export class CriRuntime implements StreamingBackend {
     const metadata = need(config.metadata, "config.metadata");
     const image = need(config.image?.image, "config.image.image");
     const imageRow = await this.#boxes.images.resolve(canonicalImage(image), "config.image.image");
+    const user = await this.#runAs(imageRow.id, config.linux?.security_context);
     const resources = config.linux?.resources ?? {};
     const memory = Number(resources.memory_limit_in_bytes ?? 0);
     const quota = Number(resources.cpu_quota ?? 0);
@@ -551,6 +562,7 @@ export class CriRuntime implements StreamingBackend {
       workdir: config.working_dir || undefined,
       volumes,
       interactive: config.stdin === true,
+      user,
       limits: {
         memoryBytes: memory > 0 ? memory : undefined,
         cpus: quota > 0 ? quota / period : undefined,
@@ -586,6 +598,45 @@ export class CriRuntime implements StreamingBackend {
     };
     await this.#save("containers", record);
     return { container_id: info.id };
+  }
+
+  /**
+   * The `uid[:gid]` a security context asks for, user names looked up in the image's
+   * /etc/passwd; `undefined` for the image's own user.
+   */
+  async #runAs(
+    imageId: string,
+    context: NonNullable<ContainerConfig["linux"]>["security_context"],
+  ): Promise<string | undefined> {
+    const group = context?.run_as_group ? String(context.run_as_group.value) : undefined;
+    let uid = context?.run_as_user ? String(context.run_as_user.value) : undefined;
+    if (!uid && context?.run_as_username) {
+      const passwd = await Deno.readTextFile(
+        join(await this.#boxes.images.rootfs(imageId), "etc", "passwd"),
+      ).catch(() => "");
+      const entry = passwd.split("\n").map((line) => line.split(":"))
+        .find((fields) => fields[0] === context.run_as_username);
+      if (!entry) {
+        throw new ValidationError(
+          `user ${context.run_as_username} is not in the image's /etc/passwd`,
+          "config.linux.security_context.run_as_username",
+        );
+      }
+      uid = entry[2];
+    }
+    if (group !== undefined && uid === undefined) {
+      throw new ValidationError(
+        "run_as_group needs run_as_user or run_as_username",
+        "config.linux.security_context.run_as_group",
+      );
+    }
+    if (uid !== undefined && !/^\d+$/.test(uid)) {
+      throw new ValidationError(
+        `invalid uid '${uid}'`,
+        "config.linux.security_context.run_as_user",
+      );
+    }
+    return uid === undefined ? undefined : group === undefined ? uid : `${uid}:${group}`;
   }
 
   /** `StartContainer`: starts the box and copies its output into the container's log path. */

@@ -450,6 +450,33 @@ Deno.test({
         ((await rt.ContainerStatus({ container_id: bare })).status as { state: number }).state,
         1,
       );
+      // A security context's user and group (names from the image's /etc/passwd).
+      const { container_id: runAs } = await rt.CreateContainer({
+        pod_sandbox_id: other.id,
+        config: {
+          metadata: { name: "run-as", attempt: 0 },
+          image: { image: "busybox" },
+          command: ["sleep", "600"],
+          linux: {
+            security_context: { run_as_user: { value: 1001 }, run_as_group: { value: 1002 } },
+          },
+        },
+        sandbox_config: other.config,
+      }) as { container_id: string };
+      await rt.StartContainer({ container_id: runAs });
+      const ids = await rt.ExecSync({ container_id: runAs, cmd: ["sh", "-c", "id -u; id -g"] });
+      assertEquals(new TextDecoder().decode(ids.stdout as Uint8Array), "1001\n1002\n");
+      const groupOnly = await rt.CreateContainer({
+        pod_sandbox_id: other.id,
+        config: {
+          metadata: { name: "group-only", attempt: 0 },
+          image: { image: "busybox" },
+          linux: { security_context: { run_as_group: { value: 1002 } } },
+        },
+        sandbox_config: other.config,
+      }).then(() => undefined, (error: grpc.ServiceError) => error.code);
+      assertEquals(groupOnly, grpc.status.INVALID_ARGUMENT);
+
       // The host reaches pod IPs, as the kubelet's probes need.
       const fromHost = await fetch(`http://${webIp}:8080/index.html`).then((r) => r.text());
       assertEquals(fromHost, "hello-from-pod\n");
