@@ -1,7 +1,8 @@
 /**
  * Google web search. Two page shapes come back: the browser page (`div.g` / `div.MjjYud`,
  * title `h3` inside the result link, description `div.VwiC3b`) and the basic page served to
- * simple clients (`div.Gx5Zad`, links as `/url?q=<target>`). Blocks go to `/sorry/`.
+ * simple clients (`div.Gx5Zad`, links as `/url?q=<target>`). The browser page's older layout
+ * (`li.g`, the link inside `h3.r`, description `span.st`) is read too. Blocks go to `/sorry/`.
  */
 import {
   BROWSER_HEADERS,
@@ -14,7 +15,7 @@ import {
 import { firstText, type HtmlElement, parseDocument, resolveHref, textOf } from "../_html.ts";
 
 /** One organic result each; also what a browser waits for before reading the page. */
-const RESULT_BLOCKS = "#search div.g, #main div.Gx5Zad";
+const RESULT_BLOCKS = "#search div.g, #search li.g, #main div.Gx5Zad";
 
 const SAFE = { off: "off", moderate: "medium", strict: "active" } as const;
 const TIME = { day: "qdr:d", week: "qdr:w", month: "qdr:m", year: "qdr:y" } as const;
@@ -30,11 +31,14 @@ function unwrap(href: string, base: string): string {
   return url;
 }
 
-function resultLink(block: HtmlElement): HtmlElement | null {
+/** The result's link and title: an `h3` inside the link, or (older pages) the link inside an `h3`. */
+function resultLink(block: HtmlElement): { link: HtmlElement; title: string } | null {
   for (const link of block.querySelectorAll("a[href]")) {
-    if (link.querySelector("h3")) return link;
+    const heading = link.querySelector("h3");
+    if (heading) return { link, title: textOf(heading) };
   }
-  return null;
+  const inHeading = block.querySelector("h3 > a[href]");
+  return inHeading ? { link: inHeading, title: textOf(inHeading) } : null;
 }
 
 export const google: EngineAdapter = {
@@ -67,12 +71,12 @@ export const google: EngineAdapter = {
     const raw = [];
     for (const block of root.querySelectorAll(RESULT_BLOCKS)) {
       // A div.g nested in another (sitelinks, "people also ask") repeats or is no result.
-      if (block.parentElement?.closest("div.g")) continue;
-      const link = resultLink(block);
-      if (!link) continue;
+      if (block.parentElement?.closest(".g")) continue;
+      const found = resultLink(block);
+      if (!found) continue;
       raw.push({
-        url: unwrap(link.getAttribute("href") ?? "", response.url),
-        title: textOf(link.querySelector("h3")),
+        url: unwrap(found.link.getAttribute("href") ?? "", response.url),
+        title: found.title,
         snippet: firstText(block, [
           "div.VwiC3b",
           '[data-sncf="1"]',
