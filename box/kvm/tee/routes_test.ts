@@ -27,6 +27,12 @@ Deno.test("attestation route: no TEE here, simulated, bad input; secrets refused
   });
   const url = server.url;
   try {
+    // The routes' schemas make it into the OpenAPI document.
+    const openapi = await (await fetch(`${url}/openapi.json`)).json();
+    assert(openapi.paths["/box/v1/attestation"]?.get, "attestation route in /openapi.json");
+    assert(openapi.paths["/box/v1/boxes/{id}/secrets"]?.post, "secrets route in /openapi.json");
+    assert(openapi.components.schemas.BoxAttestation);
+
     const anonymous = await fetch(`${url}/box/v1/attestation`);
     assertEquals(anonymous.status, 401);
     await anonymous.body?.cancel();
