@@ -93,6 +93,7 @@ export { BubblewrapSandbox, type CommandSandbox, ProcessSandbox } from "./runtim
 export { PathEscapeError, Workspace } from "./runtime/workspace.ts";
 export { SkillRegistry } from "./skills/skills.ts";
 export { type EmbedFunction, StoreMemory } from "./state/memory.ts";
+export { IndexedMemory, type MemorySearchIndex } from "./state/indexed_memory.ts";
 export { type HistoryStore, MemoryHistory, StoreHistory } from "./state/history.ts";
 export { connectMcpServer } from "./mcp/client.ts";
 export { createMcpServer, serveMcpStdio } from "./mcp/server.ts";
