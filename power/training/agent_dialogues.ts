@@ -58,7 +58,7 @@ class Rng {
 // ---------------------------------------------------------------------------------------------
 // Vocabularies, disjoint from the eval's names, contents and commands
 
-const WORDS = [
+const WORDS: string[] = [
   "amber",
   "anchor",
   "badger",
@@ -193,7 +193,7 @@ const KEYS = [
   "user",
   "color",
 ];
-const STEMS = [
+const STEMS: string[] = [
   "report",
   "draft",
   "plan",
@@ -300,9 +300,63 @@ const EVAL_TEXTS = [
   "apple",
 ];
 
+/** Words of the eval's names and contents, kept out of the corpus words below. */
+const EVAL_WORDS = new Set([
+  "notes",
+  "todo",
+  "version",
+  "config",
+  "data",
+  "readme",
+  "log",
+  "alpha",
+  "lines",
+  "out",
+  "result",
+  "done",
+  "status",
+  "fruit",
+  "hello",
+  "world",
+  "kiwi",
+  "apple",
+  "yes",
+  "ok",
+  "ada",
+  "tests",
+  "disk",
+  "full",
+  "database",
+  "agent",
+  "port",
+  "name",
+  "error",
+  "remember",
+  "back",
+]);
+
+/**
+ * Adds the lowercase words of the prose corpus to the word and file-stem lists. A few dozen names
+ * are learnt by heart; thousands leave the model no way but to copy them from the request, which
+ * is what the agent needs for names it has never seen.
+ */
+export function addCorpusWords(text: string): number {
+  const counts = new Map<string, number>();
+  for (const word of text.match(/\b[a-z]{3,12}\b/g) ?? []) {
+    counts.set(word, (counts.get(word) ?? 0) + 1);
+  }
+  const words = [...counts].filter(([w, n]) => n >= 3 && !EVAL_WORDS.has(w)).map(([w]) => w)
+    .sort();
+  WORDS.push(...words);
+  STEMS.push(...words);
+  return words.length;
+}
+
 function fileName(r: Rng, avoid: Set<string>): string {
   for (;;) {
-    const name = r.pick(STEMS) + (r.chance(0.2) ? `_${r.int(1, 99)}` : "") + r.pick(EXTENSIONS);
+    const stem = r.chance(0.15) ? `${r.pick(STEMS)}_${r.pick(STEMS)}` : r.pick(STEMS);
+    const name = (r.chance(0.08) ? stem.toUpperCase() : stem) +
+      (r.chance(0.2) ? `_${r.int(1, 99)}` : "") + r.pick(EXTENSIONS);
     if (!EVAL_FILES.has(name) && !avoid.has(name)) return name;
   }
 }
@@ -638,6 +692,7 @@ async function main(): Promise<void> {
       count: { type: "string", default: "4000" },
       seed: { type: "string", default: "7" },
       template: { type: "string", default: "power/model/default/tokenizer_config.json" },
+      corpus: { type: "string" },
     },
   });
   if (!values.out) {
@@ -645,6 +700,10 @@ async function main(): Promise<void> {
     Deno.exit(2);
   }
   const template = JSON.parse(await Deno.readTextFile(values.template)).chat_template as string;
+  if (values.corpus) {
+    const added = addCorpusWords(await Deno.readTextFile(values.corpus));
+    console.error(`agent_dialogues: ${added} words from ${values.corpus}`);
+  }
   const r = new Rng(Number(values.seed));
   const model = new ScriptedModel();
   const server = Deno.serve(
