@@ -30,7 +30,7 @@ echo "== dialogues"
 "$PYTHON" dialogues.py --corpus "$BUILD/corpus.txt" --out "$BUILD/dialogues.txt" --count 60000 --seed 1234
 echo "== agent dialogues (the code agent's real prompt, tool schemas and tool results)"
 (cd "$ROOT" && deno run -A power/training/agent_dialogues.ts --out "$BUILD/agent_dialogues.txt" \
-  --count 6000 --seed 7)
+  --count 6000 --seed 77 --corpus "$BUILD/corpus.txt")
 echo "== tokenizer"
 "$PYTHON" bpe.py --input "$BUILD/corpus.txt" "$BUILD/dialogues.txt" --chars-per-input 3000000 \
   --vocab-size 6144 --out "$BUILD/tokenizer.json"
