@@ -157,6 +157,8 @@ interface ContainerRecord {
   resources: LinuxResources;
   stdin?: boolean;
   stdinOnce?: boolean;
+  /** The security context's `uid[:gid]`, which execs run as too. */
+  user?: string;
   createdAt: number;
 }
 
@@ -594,6 +596,7 @@ export class CriRuntime implements StreamingBackend {
       resources,
       stdin: config.stdin === true,
       stdinOnce: config.stdin_once === true,
+      user,
       createdAt: info.createdAt,
     };
     await this.#save("containers", record);
@@ -799,7 +802,11 @@ export class CriRuntime implements StreamingBackend {
       "container",
     );
     if (!request.cmd?.length) throw new ValidationError("cmd is required", "cmd");
-    const process = await this.#boxes.exec(container.id, { command: request.cmd });
+    // Commands run as the container's user, as the kubelet's probes and `kubectl exec` expect.
+    const process = await this.#boxes.exec(container.id, {
+      command: request.cmd,
+      user: container.user,
+    });
     await process.stdin.close().catch(() => {});
     const collected = Promise.all([
       new Response(process.stdout).bytes(),
@@ -960,7 +967,8 @@ export class CriRuntime implements StreamingBackend {
     command: string[],
     tty: boolean,
   ): Promise<ExecProcess> {
-    return await this.#boxes.exec(containerId, { command, tty });
+    const container = await this.#load<ContainerRecord>("containers", containerId, "container");
+    return await this.#boxes.exec(container.id, { command, tty, user: container.user });
   }
 
   /**
