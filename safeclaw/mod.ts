@@ -57,9 +57,9 @@ export {
   judgeInjection,
   judgeMany,
   type JudgeOptions,
+  MIN_WORDS_ALONE,
   MODEL_VETO,
   STRONG_RULES,
-  USER_MIN_WORDS,
   USER_MODEL_THRESHOLD,
 } from "./injection/judge.ts";
 export {

@@ -57,12 +57,14 @@ export const STRONG_RULES = 0.9;
 export const USER_MODEL_THRESHOLD = 0.9;
 
 /**
- * Fewer words than this in a user's text, and the model does not speak alone: a short request
- * has a handful of features, and one of them decides ("hello" opens many jailbreaks, "act as"
- * many personas). Short attacks ("ignore all previous instructions") are the rules' ground; the
- * long framings the rules miss are the model's. Chosen like the threshold above.
+ * Fewer words than this, and the model does not speak alone: a short text has a handful of
+ * features, and one of them decides ("hello" opens many jailbreaks, "act as" many personas, and
+ * a few lines of command output look like nothing it was trained on). Short attacks ("ignore all
+ * previous instructions") are the rules' ground; the long framings and the instructions buried
+ * in documents that the rules miss are the model's. Chosen on the validation split and the
+ * development set.
  */
-export const USER_MIN_WORDS = 16;
+export const MIN_WORDS_ALONE = 16;
 
 /** The model threshold and veto for `text` from `source`. */
 export function decisionFor(
@@ -70,10 +72,14 @@ export function decisionFor(
   validated: number,
   text: string,
 ): { modelThreshold: number; veto: number } {
-  if ((source ?? "user") !== "user") return { modelThreshold: validated, veto: MODEL_VETO };
   const words = text.match(/[\p{L}\p{N}]+/gu)?.length ?? 0;
+  // 1.01: out of the model's reach, so only the rules can raise the verdict.
+  const silent = words < MIN_WORDS_ALONE;
+  if ((source ?? "user") !== "user") {
+    return { modelThreshold: silent ? 1.01 : validated, veto: MODEL_VETO };
+  }
   return {
-    modelThreshold: words >= USER_MIN_WORDS ? Math.max(validated, USER_MODEL_THRESHOLD) : 1.01,
+    modelThreshold: silent ? 1.01 : Math.max(validated, USER_MODEL_THRESHOLD),
     veto: 0,
   };
 }

@@ -23,13 +23,17 @@ Deno.test("calibrate maps the model's own threshold onto 0.5 and keeps order", (
   assert(calibrate(1, 1.01) < 0.5);
 });
 
-Deno.test("decisionFor: short user text is the rules' alone; untrusted content gets the veto", () => {
+Deno.test("decisionFor: short text is the rules' alone; untrusted content gets the veto", () => {
   assertEquals(decisionFor("user", 0.3, "hello there").modelThreshold > 1, true);
   assertEquals(
     decisionFor("user", 0.3, "one two three four five six seven eight ".repeat(2)),
     { modelThreshold: USER_MODEL_THRESHOLD, veto: 0 },
   );
-  assertEquals(decisionFor("email", 0.3, "hi"), { modelThreshold: 0.3, veto: MODEL_VETO });
+  assertEquals(decisionFor("email", 0.3, "hi").modelThreshold > 1, true);
+  assertEquals(
+    decisionFor("email", 0.3, "one two three four five six seven eight ".repeat(2)),
+    { modelThreshold: 0.3, veto: MODEL_VETO },
+  );
 });
 
 Deno.test("combine: the model can raise a verdict the rules missed, and says so", () => {
@@ -108,7 +112,7 @@ Deno.test("quality on the public evaluation set stays at its measured level", as
   );
   const byId = new Map(records.map((r, i) => [r.id, verdicts[i]]));
   const report = evaluate(records, (r) => byId.get(r.id)!);
-  // Measured: 0.860 and 0.025 (see model/MODEL_CARD.md).
+  // Measured: 0.861 and 0.020 (see model/MODEL_CARD.md).
   assert(report.overallBalancedAccuracy >= 0.85, String(report.overallBalancedAccuracy));
   assert(report.hardBenignFalsePositiveRate <= 0.03, String(report.hardBenignFalsePositiveRate));
 });
