@@ -11,7 +11,8 @@
  * Set A3S_BENCH_DOCS to change the corpus size (default 12,000).
  */
 import { openStore } from "@a3s/common";
-import { createTestDatabase } from "@a3s/common/testing";
+import { createTestDatabase, testPostgresUrl } from "@a3s/common/testing";
+import { sql } from "kysely";
 import { Fts5Index } from "../local/fts5_index.ts";
 import type { LocalIndex } from "../local/local_index.ts";
 import { PostgresTextIndex } from "../local/postgres_index.ts";
@@ -20,6 +21,20 @@ import { knownItemQueries, loadCorpus } from "./_corpus.ts";
 const SIZE = Number(Deno.env.get("A3S_BENCH_DOCS") ?? 12_000);
 const ROUNDS = 2;
 
+// The unload handler below cannot wait for the drop of this run's database, so the next run
+// drops what an earlier one left.
+const admin = await testPostgresUrl();
+if (admin) {
+  const adminStore = await openStore({ databaseUrl: admin });
+  const { rows } = await sql<{ datname: string }>`
+    select datname from pg_database where datname like 'a3s_search_bench_%'`.execute(
+    adminStore.db(),
+  );
+  for (const { datname } of rows) {
+    await sql`drop database if exists ${sql.id(datname)} with (force)`.execute(adminStore.db());
+  }
+  await adminStore.close();
+}
 const database = await createTestDatabase("a3s_search_bench");
 if (!database) throw new Error("this benchmark needs PostgreSQL: set A3S_TEST_DATABASE_URL");
 const docs = await loadCorpus(SIZE);
