@@ -3,10 +3,10 @@
  * does in one small static process what a shell wrapper, `setsid`, `nsenter` and a detached
  * spawn did before, then execs bubblewrap in its own place (so the pid the driver records is
  * bubblewrap's):
- *   - a session of its own, so the box outlives the CLI that started it, no terminal signal
- *     reaches it, and no box process has a controlling terminal to inject input into (which is
- *     why bubblewrap runs without its own --new-session: a second setsid would cost a second
- *     scheduler group per box);
+ *   - a process group of its own, and a session of its own when the caller has a terminal (see
+ *     detach), so the box outlives the CLI that started it, no terminal signal reaches it, and no
+ *     box process has a controlling terminal to inject input into (which is why bubblewrap runs
+ *     without its own --new-session);
  *   - stdout and stderr appended to the box's log files;
  *   - the seccomp program opened on fd 9 for bubblewrap's `--seccomp 9`;
  *   - optionally a network namespace to join (a pod's or a bridged network's);
@@ -123,6 +123,20 @@ static int make_userns(void) {
   return rc;
 }
 
+/*
+ * Leaves the caller's process group, so no signal meant for the caller (a Ctrl-C to the CLI)
+ * reaches the box. With a controlling terminal it takes a session of its own as well, so nothing
+ * in the box can open that terminal and inject input into it. A new session costs a scheduler
+ * group (autogroup) and a few milliseconds on a busy host, so a caller without a terminal (serve)
+ * only gets the process group.
+ */
+static int detach(void) {
+  int tty = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+  if (tty < 0) return setpgid(0, 0);
+  close(tty);
+  return setsid() < 0 ? -1 : 0;
+}
+
 static int join_cgroups(pid_t pid, const char **cgroups, int ncgroups) {
   char value[32];
   snprintf(value, sizeof value, "%d", pid);
@@ -200,7 +214,7 @@ int launch_main(int argc, char **argv) {
   /* The logs first, so every later failure lands where the driver reads it. */
   if (out && open_at_fd(out, O_WRONLY | O_CREAT | O_APPEND, 1)) return fail("open", out);
   if (err && open_at_fd(err, O_WRONLY | O_CREAT | O_APPEND, 2)) return fail("open", err);
-  if (setsid() < 0) return fail("setsid", "");
+  if (detach() < 0) return fail("detach", "from the caller's terminal");
   if (seccomp && open_at_fd(seccomp, O_RDONLY, SECCOMP_FD)) return fail("open", seccomp);
   if (netns) {
     int fd = open(netns, O_RDONLY | O_CLOEXEC);

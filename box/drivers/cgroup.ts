@@ -64,7 +64,18 @@ export class BoxCgroup {
     this.#name = boxId;
   }
 
-  /** The directories a process must join, one per hierarchy. */
+  /**
+   * The groups a box's first process joins. On v1 the cpu group only when the box has a CPU
+   * limit: each v1 hierarchy is a separate move, and the cpu controller's often waits for an RCU
+   * grace period, milliseconds on every start for a limit most boxes do not set. A limit set
+   * later moves the box's processes then (see `update`).
+   */
+  joinDirs(limits: BoxLimits): string[] {
+    if (this.mode !== "v1" || limits.cpus) return this.dirs;
+    return this.dirs.filter((dir) => dir !== join(ROOT, "cpu", GROUP, this.#name));
+  }
+
+  /** The directories of the box's groups, one per hierarchy. */
   get dirs(): string[] {
     if (this.mode === "v2") return [join(ROOT, GROUP, this.#name)];
     if (this.mode === "v1") {
@@ -134,6 +145,13 @@ export class BoxCgroup {
       ).catch(() => {});
     }
     await this.create(limits);
+    if (this.mode === "v1" && limits.cpus) {
+      // A box started without a CPU limit never joined its cpu group (see joinDirs).
+      for (const pid of await this.processes()) {
+        await Deno.writeTextFile(join(this.#dir("cpu"), "cgroup.procs"), String(pid))
+          .catch(() => {/* the process ended meanwhile */});
+      }
+    }
   }
 
   /** Current use and limits. */

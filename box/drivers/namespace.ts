@@ -298,7 +298,7 @@ export class NamespaceDriver implements BoxDriver {
       "--unshare-uts",
       "--unshare-cgroup-try",
       ...(spec.network === "host" || spec.netns ? [] : ["--unshare-net"]),
-      // No --new-session: the launcher's own setsid already leaves the box without a
+      // No --new-session: the launcher (detach in launch.c) already leaves the box without a
       // controlling terminal.
       "--hostname",
       spec.hostname ?? spec.id.slice(0, 12),
@@ -351,7 +351,7 @@ export class NamespaceDriver implements BoxDriver {
     // without `detached` (the launcher makes its own session), Deno can use posix_spawn instead
     // of forking the whole runtime, which cost several milliseconds per box.
     const launch = ["launch", "--stdout", output.stdoutPath, "--stderr", output.stderrPath];
-    for (const dir of cgroup.dirs) launch.push("--cgroup", dir);
+    for (const dir of cgroup.joinDirs(spec.limits)) launch.push("--cgroup", dir);
     launch.push("--seccomp", seccomp);
     if (spec.netns) launch.push("--netns", spec.netns);
     if (wideUserns) launch.push("--userns");

@@ -152,5 +152,12 @@ Deno.test("launcher: seccomp loaded, cgroups joined before the command, no tty, 
         assert(line.endsWith(`a3s-box/${info.id}`), `${controller}: ${view}`);
       }
     }
+    if (mode !== "v1") return;
+    // Without a CPU limit the box skipped its v1 cpu group; a limit set live moves it there.
+    const cpuLine = (view: string) => view.split("\n").find((l) => l.split(":")[1] === "cpu") ?? "";
+    assert(!cpuLine(exec).endsWith(info.id), exec);
+    await boxes.update(info.id, { cpus: 0.5 });
+    const moved = (await run(boxes, info.id, ["cat", "/proc/self/cgroup"])).stdout;
+    assert(cpuLine(moved).endsWith(`a3s-box/${info.id}`), moved);
   });
 });
