@@ -243,6 +243,33 @@ export function providerContract(name: string, factory: ProviderFactory): void {
       await consumer.stop();
     }));
 
+  test("after a nack, later events of the key wait for its redelivery, uncounted", () =>
+    withBus(factory, async (bus) => {
+      const log: string[] = [];
+      const dead: EventMessage[] = [];
+      const dlq = await bus.subscribe("dlq.keyed", (m) => void dead.push(m));
+      for (const [data, key] of [["a1", "A"], ["a2", "A"], ["b1", "B"], ["a3", "A"]]) {
+        await bus.publish("keyed.e", data, { key });
+      }
+      // The nack delay is longer than two ack waits: held events must have their leases
+      // renewed, or the broker would redeliver them (and count it) while they wait.
+      const consumer = await bus.consume("keyed", "keyed.>", async (m) => {
+        log.push(`${m.data}#${m.deliveries}`);
+        if (m.data === "a1" && m.deliveries === 1) await m.nack(900);
+      }, { ackWaitMs: 300, maxDeliveries: 2, deliver: "all", concurrency: 4 });
+      await waitFor(() => log.length === 5, 8000, "five handler calls");
+      await new Promise((r) => setTimeout(r, 400));
+      assertEquals(log.filter((l) => l.startsWith("a")), ["a1#1", "a1#2", "a2#1", "a3#1"]);
+      assert(log.indexOf("b1#1") < log.indexOf("a1#2"), `key B waited on key A: ${log}`);
+      assertEquals(log.length, 5, `handled twice: ${log}`);
+      assertEquals(dead.length, 0);
+      await waitFor(async () =>
+        (await bus.consumers()).find((c) => c.name === "keyed")?.unacked === 0
+      );
+      await consumer.stop();
+      await dlq.close();
+    }));
+
   test("a new consumer starts at new events unless asked for all", () =>
     withBus(factory, async (bus) => {
       await bus.publish("hist.a", "old");

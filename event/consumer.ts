@@ -1,6 +1,7 @@
 /**
  * Durable consumers: at-least-once delivery with ack, nack with delay, a delivery limit and a
- * dead-letter subject; events with the same key are handled one at a time, in log order.
+ * dead-letter subject; events with the same key are handled one at a time, in log order, also
+ * across a nack (see `nacked_keys.ts`).
  */
 import { type Logger, ValidationError } from "@a3s/common";
 import type { EventBus } from "./bus.ts";
@@ -8,6 +9,7 @@ import type { CloudEvent } from "./envelope.ts";
 import { EventKeyMissingError, EventTamperedError } from "./errors.ts";
 import { type DurableMessage, DurableReceivedMessage } from "./message.ts";
 import * as metrics from "./metrics.ts";
+import { NackedKeys } from "./nacked_keys.ts";
 import { type ProviderDelivery, sleep } from "./provider.ts";
 import { assertPattern, assertSubject } from "./subject.ts";
 
@@ -50,21 +52,24 @@ const MAX_REMEMBERED = 100_000;
 
 /**
  * Settles a delivery once: the first of ack/nack wins. Not `async`, so a handler that returns
- * synchronously costs no extra promise turn.
+ * synchronously costs no extra promise turn. A nack makes the event's key wait for its
+ * redelivery; an ack lets a waiting key run again.
  */
 class Settlement {
   done = false;
   acked = false;
-  constructor(private readonly delivery: ProviderDelivery) {}
+  constructor(private readonly delivery: ProviderDelivery, private readonly keys: NackedKeys) {}
   ack(): Promise<void> {
     if (this.done) return SETTLED;
     this.done = true;
     this.acked = true;
+    if (this.keys.size > 0) this.keys.settled(this.delivery);
     return this.delivery.ack();
   }
   nack(delayMs: number): Promise<void> {
     if (this.done) return SETTLED;
     this.done = true;
+    this.keys.nacked(this.delivery, delayMs);
     return this.delivery.nack(delayMs);
   }
 }
@@ -89,6 +94,7 @@ export class DurableConsumer implements Consumer {
   readonly #dedupeWindowMs: number;
   readonly #abort = new AbortController();
   readonly #keyTails = new Map<string, Promise<void>>();
+  readonly #nackedKeys: NackedKeys;
   readonly #acked = new Map<string, number>();
   readonly #running = new Set<Promise<void>>();
   readonly #slotWaiters: (() => void)[] = [];
@@ -127,6 +133,13 @@ export class DurableConsumer implements Consumer {
     this.#dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
     this.stopped = new Promise((resolve) => (this.#markStopped = resolve));
     this.#handleSeconds = metrics.handleSeconds.labels(name);
+    this.#nackedKeys = new NackedKeys(
+      this.#ackWaitMs,
+      (held) => {
+        for (const delivery of held) this.#dispatch(delivery);
+      },
+      this.#logger,
+    );
   }
 
   /** Creates the consumer's position at the broker, then starts the loop. */
@@ -169,6 +182,7 @@ export class DurableConsumer implements Consumer {
     } finally {
       await Promise.all(this.#running);
       await Promise.all(this.#acking);
+      this.#nackedKeys.close();
       this.#markStopped();
     }
   }
@@ -181,17 +195,15 @@ export class DurableConsumer implements Consumer {
 
   /**
    * Runs the handler. Most deliveries take the synchronous path (first delivery, nothing to
-   * open, no earlier event of the same key still running, a handler that returns without a
-   * promise): they finish before the next delivery is read, with no promise to track.
+   * open, no earlier event of the same key still running or waiting, a handler that returns
+   * without a promise): they finish before the next delivery is read, with no promise to track.
    */
   #dispatch(delivery: ProviderDelivery): void {
     const key = delivery.event.partitionkey;
     const previous = key === undefined ? undefined : this.#keyTails.get(key);
     const pending = previous
-      ? previous.then(() => this.#handle(delivery))
-      : this.#firstDelivery(delivery) && !this.#bus.needsOpening(delivery.event)
-      ? this.#invoke(delivery, delivery.event)
-      : this.#handle(delivery);
+      ? previous.then(() => this.#inOrder(delivery))
+      : this.#inOrder(delivery);
     if (pending === undefined) return;
     const tracked = pending.finally(() => {
       this.#running.delete(tracked);
@@ -202,8 +214,21 @@ export class DurableConsumer implements Consumer {
     if (key !== undefined) this.#keyTails.set(key, tracked);
   }
 
-  #firstDelivery(delivery: ProviderDelivery): boolean {
-    return delivery.deliveries === 1;
+  /**
+   * Runs a delivery whose turn in its key has come, unless the key waits on a nacked event:
+   * then it is held, unacknowledged, until that event is settled.
+   */
+  #inOrder(delivery: ProviderDelivery): Promise<void> | undefined {
+    if (this.#nackedKeys.size > 0 && this.#nackedKeys.hold(delivery)) return undefined;
+    return delivery.deliveries === 1 && !this.#bus.needsOpening(delivery.event)
+      ? this.#invoke(delivery, delivery.event)
+      : this.#handle(delivery);
+  }
+
+  /** Acknowledges without the handler (dead-lettered, or a duplicate). */
+  #ackUnhandled(delivery: ProviderDelivery): Promise<void> {
+    if (this.#nackedKeys.size > 0) this.#nackedKeys.settled(delivery);
+    return delivery.ack();
   }
 
   #retryDelay(deliveries: number): number {
@@ -217,7 +242,7 @@ export class DurableConsumer implements Consumer {
       if (delivery.deliveries > 1) metrics.redelivered.inc({ consumer: this.name, subject });
       if (delivery.deliveries > this.#maxDeliveries) {
         await this.#deadLetterEvent(delivery, "max_deliveries", "delivery limit reached");
-        await delivery.ack();
+        await this.#ackUnhandled(delivery);
         return;
       }
       let opened: CloudEvent;
@@ -228,7 +253,7 @@ export class DurableConsumer implements Consumer {
       } catch (error) {
         if (error instanceof EventKeyMissingError || error instanceof EventTamperedError) {
           await this.#deadLetterEvent(delivery, error.code, error.message);
-          await delivery.ack();
+          await this.#ackUnhandled(delivery);
           return;
         }
         throw error;
@@ -246,11 +271,11 @@ export class DurableConsumer implements Consumer {
   /** Calls the handler on an opened event; returns a promise only when it went asynchronous. */
   #invoke(delivery: ProviderDelivery, opened: CloudEvent): Promise<void> | undefined {
     if (this.#seenRecently(delivery.event.id)) {
-      this.#settling(delivery.ack());
+      this.#settling(this.#ackUnhandled(delivery));
       return undefined;
     }
     this.#delivered(opened.subject).inc();
-    const settle = new Settlement(delivery);
+    const settle = new Settlement(delivery, this.#nackedKeys);
     const message = new DurableReceivedMessage(
       opened,
       delivery.seq,

@@ -42,6 +42,11 @@ export interface ProviderDelivery extends StoredEvent {
   ack(): Promise<void>;
   /** Redelivers after `delayMs`. */
   nack(delayMs: number): Promise<void>;
+  /**
+   * Renews the lease for another ack wait without counting a delivery: the consumer holds the
+   * delivery back (its key waits on an earlier, nacked event) and must not lose it meanwhile.
+   */
+  extend(): Promise<void>;
 }
 
 /** A consumer's counters as the broker knows them. */

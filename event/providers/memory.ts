@@ -184,6 +184,12 @@ export class MemoryProvider implements EventProvider {
         }
         return Promise.resolve();
       },
+      extend: () => {
+        if (consumer.pending.get(seq) === pending && pending.deliveries === deliveries) {
+          pending.visibleAt = Date.now() + consumer.spec.ackWaitMs;
+        }
+        return Promise.resolve();
+      },
     };
   }
 

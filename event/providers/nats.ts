@@ -68,6 +68,11 @@ class NatsDelivery implements ProviderDelivery {
     this.message.nak(delayMs);
     return Promise.resolve();
   }
+  extend(): Promise<void> {
+    // `+WPI` restarts the server's ack timer and leaves the delivery count alone.
+    this.message.working();
+    return Promise.resolve();
+  }
 }
 
 /** The JetStream provider. */

@@ -276,6 +276,10 @@ export class RedisProvider implements EventProvider {
       nack: async (delayMs: number) => {
         await this.#redis.zadd(delayKey, Date.now() + delayMs, id);
       },
+      // XCLAIM to its own holder resets the entry's idle time; JUSTID leaves its count alone.
+      extend: async () => {
+        await this.#redis.xclaim(this.#log, group, me, 0, id, "JUSTID");
+      },
     });
     try {
       while (!signal.aborted) {

@@ -376,7 +376,7 @@ export class StoreProvider implements EventProvider {
       }
       return out;
     }, "consumer");
-    return taken.map((t) => this.#delivery(spec.name, t.seq, t.body, t.deliveries));
+    return taken.map((t) => this.#delivery(spec, t.seq, t.body, t.deliveries));
   }
 
   /**
@@ -400,7 +400,8 @@ export class StoreProvider implements EventProvider {
   });
 
   /** The deliveries guard keeps a late nack of an expired lease from delaying a newer one. */
-  #delivery(consumer: string, seq: number, body: string, deliveries: number): ProviderDelivery {
+  #delivery(spec: ConsumerSpec, seq: number, body: string, deliveries: number): ProviderDelivery {
+    const consumer = spec.name;
     return {
       seq: String(seq),
       event: JSON.parse(body),
@@ -411,6 +412,12 @@ export class StoreProvider implements EventProvider {
           .where("consumer", "=", consumer).where("seq", "=", seq)
           .where("deliveries", "=", deliveries).execute();
         setTimeout(() => this.#wakeup.notify(), delayMs + 1);
+      },
+      extend: async () => {
+        await this.#db.updateTable("event_pending")
+          .set({ visible_at: Date.now() + spec.ackWaitMs })
+          .where("consumer", "=", consumer).where("seq", "=", seq)
+          .where("deliveries", "=", deliveries).execute();
       },
     };
   }
