@@ -128,6 +128,8 @@ async function run(values: Record<string, unknown>): Promise<number> {
     httpsPort: sni ? intFlag(values as Record<string, string>, "https-port") : undefined,
     acmeChallenges: sni?.challenges,
     logger,
+    // Access lines are info: at a quieter level, do not even build them.
+    accessLog: level === "debug" || level === "info",
   });
   logger.info("gateway listening", {
     host: running.hostname,

@@ -28,6 +28,10 @@ export interface GatewayEnv {
     outcome: ProxyOutcome;
     /** The gateway span's trace context for the backend, when tracing records. */
     traceparent?: string;
+    /** The normalized request path. */
+    path: string;
+    /** The query string with its `?`, or "". */
+    search: string;
   };
   /** Shared between the router's middlewares and the proxy. */
   Variables: { state: RequestState };

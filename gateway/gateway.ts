@@ -16,6 +16,7 @@ import { buildMiddleware } from "./middleware.ts";
 import { type TextCounter, TokenMeter, type UsageRow } from "./metering.ts";
 import type { MeteringDeps } from "./middlewares/token_meter.ts";
 import { HostPreservingClients } from "./host_clients.ts";
+import { Deadlines } from "./deadlines.ts";
 import { forward, gatewayError, type ProxyOutcome } from "./proxy.ts";
 import { Service } from "./service.ts";
 import { endProxySpan, outgoingTraceparent, startProxySpan } from "./tracing.ts";
@@ -74,6 +75,8 @@ export interface GatewayOptions {
   store?: Store;
   /** Counts text tokens when a response carries no usage; the cl100k tokenizer by default. */
   tokenCounter?: () => Promise<TextCounter>;
+  /** Write an access-log line per request (default true); false when the log level hides them. */
+  accessLog?: boolean;
 }
 
 /** The WebAssembly cl100k tokenizer, loaded once on first use. */
@@ -87,6 +90,25 @@ function wasmCounter(): () => Promise<TextCounter> {
 }
 
 const HOST_PATTERN = /^[a-z0-9.-]*$|^\[[0-9a-f:.]+\]$/;
+
+/**
+ * The path and query of an absolute request URL, by string search: what the server hands over
+ * is already parsed and serialized, so a second full parse per request would only repeat it.
+ */
+export function splitTarget(url: string): { origin: string; path: string; search: string } {
+  const pathAt = url.indexOf("/", url.indexOf("://") + 3);
+  if (pathAt < 0) return { origin: url, path: "/", search: "" };
+  const queryAt = url.indexOf("?", pathAt);
+  const hashAt = url.indexOf("#", pathAt);
+  const end = hashAt < 0 ? url.length : hashAt;
+  return queryAt < 0 || queryAt > end
+    ? { origin: url.slice(0, pathAt), path: url.slice(pathAt, end), search: "" }
+    : {
+      origin: url.slice(0, pathAt),
+      path: url.slice(pathAt, queryAt),
+      search: url.slice(queryAt, end),
+    };
+}
 
 /** Splits a Host header into a lower-case name, or undefined when it is not a valid host. */
 function hostName(header: string | null): string | undefined {
@@ -105,10 +127,13 @@ export class Gateway {
   readonly #metering: MeteringDeps;
   readonly #store?: Store;
   readonly #hostClients = new HostPreservingClients();
+  readonly #deadlines = new Deadlines();
+  readonly #accessLog: boolean;
 
   /** Compiles `config` and starts its health checks. */
   constructor(config: GatewayConfig, options: GatewayOptions = {}) {
     this.#logger = options.logger;
+    this.#accessLog = options.logger !== undefined && options.accessLog !== false;
     this.#store = options.store;
     this.#metrics = options.metrics ? gatewayMetrics(options.metrics) : undefined;
     this.#metering = {
@@ -168,6 +193,7 @@ export class Gateway {
   close(): void {
     for (const service of this.#table.services.values()) service.close();
     this.#hostClients.close();
+    this.#deadlines.close();
   }
 
   /**
@@ -182,49 +208,44 @@ export class Gateway {
   ): Promise<Response> {
     const started = performance.now();
     const table = this.#table;
-    const url = new URL(request.url);
-    const host = hostName(request.headers.get("host") ?? url.host);
+    const target = splitTarget(request.url);
+    const hostHeader = request.headers.get("host") ?? target.origin.slice(
+      target.origin.indexOf("://") + 3,
+    );
+    const host = hostName(hostHeader);
     if (host === undefined) return gatewayError(400, "invalid Host header");
-    const path = normalizePath(url.pathname);
+    const path = normalizePath(target.path);
     if (path === undefined) return gatewayError(400, "path has encoded slashes or bad escapes");
     const router = table.routers.find((r) =>
       ruleMatches(r.rule, { host, path, method: request.method, headers: request.headers })
     );
     if (!router) return gatewayError(404, "no router matches this request");
-    const client: ClientInfo = {
-      remoteAddr,
-      proto,
-      host: request.headers.get("host") ?? url.host,
-      completed,
-    };
+    const client: ClientInfo = { remoteAddr, proto, host: hostHeader, completed };
     let response: Response;
     const outcome: ProxyOutcome = { attempts: 0 };
     const span = startProxySpan(request, router.name, path);
     try {
-      // Hono routes on the normalized path, so a rule and the backend see the same one.
-      const routed = path === url.pathname ? request : new Request(
-        new URL(`${path}${url.search}`, url),
-        request,
-      );
-      const traceparent = outgoingTraceparent(span);
-      response = await router.handle(routed, {
+      response = await router.handle(request, {
         client,
         router: router.name,
         outcome,
-        traceparent,
+        traceparent: outgoingTraceparent(span),
+        path,
+        search: target.search,
       });
     } catch (error) {
       this.#logger?.error("gateway handler failed", { router: router.name, error: String(error) });
       response = gatewayError(500, "gateway error");
     }
     endProxySpan(span, response.status, outcome.backend?.url.href ?? "");
-    this.#observe(router, request, response, outcome, client, started);
+    this.#observe(router, request, path, response, outcome, client, started);
     return response;
   }
 
   #observe(
     router: CompiledRouter,
     request: Request,
+    path: string,
     response: Response,
     outcome: ProxyOutcome,
     client: ClientInfo,
@@ -247,12 +268,13 @@ export class Gateway {
         this.#metrics.errors.inc({ router: router.name, code });
       }
     }
+    if (!this.#accessLog) return;
     this.#logger?.info("access", {
       router: router.name,
       service: router.service.name,
       backend,
       method: request.method,
-      path: new URL(request.url).pathname,
+      path,
       status: response.status,
       ms: Math.round(seconds * 1000 * 100) / 100,
       client: client.remoteAddr,
@@ -288,7 +310,11 @@ export class Gateway {
     middlewares: string[],
     service: Service,
   ): (request: Request, env: GatewayEnv["Bindings"]) => Promise<Response> {
-    const proxy = async (request: Request, state: RequestState, env: GatewayEnv["Bindings"]) => {
+    const proxy = async (
+      request: Request,
+      state: RequestState,
+      env: GatewayEnv["Bindings"],
+    ) => {
       const outcome = env.outcome;
       if (isWebSocketUpgrade(request)) {
         const denied = new Set(service.backends.filter((b) => state.allowBackend?.(b) === false));
@@ -302,6 +328,10 @@ export class Gateway {
         client: env.client,
         trustedProxies: config.trustedProxies,
         path: state.path,
+        search: env.search,
+        deadlines: this.#deadlines,
+        traceparent: env.traceparent,
+        mutableResponse: middlewares.length > 0,
         outcome,
         body: state.body,
         headerEdits: state.headerEdits,
@@ -313,17 +343,12 @@ export class Gateway {
       }
       return response;
     };
-    const initialState = (request: Request, env: GatewayEnv["Bindings"]): RequestState => {
-      const state: RequestState = {
-        path: new URL(request.url).pathname,
-        headerEdits: [],
-        body: request.body,
-        bodyTooLarge: false,
-      };
-      const traceparent = env.traceparent;
-      if (traceparent) state.headerEdits.push((h) => h.set("traceparent", traceparent));
-      return state;
-    };
+    const initialState = (request: Request, env: GatewayEnv["Bindings"]): RequestState => ({
+      path: env.path,
+      headerEdits: [],
+      body: request.body,
+      bodyTooLarge: false,
+    });
     // A router without middlewares skips Hono's dispatch altogether.
     if (!middlewares.length) {
       return (request, env) => proxy(request, initialState(request, env), env);
@@ -333,6 +358,8 @@ export class Gateway {
       c.set("state", initialState(c.req.raw, c.env));
       await next();
     });
+    // Hono routes on the request's URL: give it the normalized path, so a middleware and the
+    // backend see the same one.
     for (const name of middlewares) {
       app.use(
         "*",
@@ -348,6 +375,12 @@ export class Gateway {
       this.#logger?.error("router failed", { error: String(error) });
       return gatewayError(500, "gateway error");
     });
-    return async (request, env) => await app.fetch(request, env);
+    return async (request, env) => {
+      const { origin, path } = splitTarget(request.url);
+      const routed = path === env.path
+        ? request
+        : new Request(`${origin}${env.path}${env.search}`, request);
+      return await app.fetch(routed, env);
+    };
   }
 }

@@ -37,6 +37,8 @@ export function prefixMatches(prefix: string, path: string): boolean {
  * that the backend later decodes. Returns undefined for a path to refuse.
  */
 export function normalizePath(rawPath: string): string | undefined {
+  // Most paths have nothing to resolve or decode: no escapes, dot segments or empty segments.
+  if (!/%|\\|\/\.|\/\//.test(rawPath)) return rawPath;
   if (/%2f|%5c|\\/i.test(rawPath)) return undefined;
   const out: string[] = [];
   for (const segment of rawPath.split("/")) {

@@ -4,7 +4,14 @@
  * idempotent body-less requests on another backend, and feeds the circuit breaker.
  */
 import type { Backend } from "./backend.ts";
-import { type ClientInfo, setForwardedHeaders, stripHopByHop } from "./forwarding.ts";
+import type { Deadlines } from "./deadlines.ts";
+import {
+  type ClientInfo,
+  responseHeadersWithoutHops,
+  setForwardedHeaders,
+  stripHopByHop,
+  upstreamHeaderList,
+} from "./forwarding.ts";
 import type { Service } from "./service.ts";
 
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
@@ -25,6 +32,17 @@ export interface ForwardOptions {
   trustedProxies: readonly string[];
   /** The path to send upstream (after middlewares such as stripPrefix). */
   path: string;
+  /** The query string (with its `?`), or "". */
+  search: string;
+  /** Where the wait for response headers is bounded. */
+  deadlines: Deadlines;
+  /** The gateway span's `traceparent` for the backend, when tracing records. */
+  traceparent?: string;
+  /**
+   * The response goes through middlewares that may edit its headers: always give it headers
+   * of its own (a fetched response's are immutable).
+   */
+  mutableResponse?: boolean;
   /** Filled in as the request is forwarded. */
   outcome: ProxyOutcome;
   /** The body to send up; middlewares may wrap the client's (a size limit, say). */
@@ -50,22 +68,62 @@ function upstreamUrl(backend: Backend, path: string, search: string, clientHost:
   return `${origin}${base}${path}${search}`;
 }
 
+/** The upstream request headers: one pass when no middleware edits them. */
+function upstreamHeaders(request: Request, options: ForwardOptions): HeadersInit {
+  const { client, trustedProxies, traceparent } = options;
+  if (!options.headerEdits.length) {
+    const list = upstreamHeaderList(request.headers, client, trustedProxies);
+    if (!traceparent) return list;
+    const rest = list.filter(([name]) => name !== "traceparent");
+    rest.push(["traceparent", traceparent]);
+    return rest;
+  }
+  const headers = new Headers(request.headers);
+  stripHopByHop(headers);
+  for (const edit of options.headerEdits) edit(headers);
+  if (traceparent) headers.set("traceparent", traceparent);
+  setForwardedHeaders(headers, client, trustedProxies);
+  return headers;
+}
+
+/**
+ * The client's response: the backend's own when it carries no hop-by-hop header and nothing
+ * downstream edits it.
+ */
+function clientResponse(
+  response: Response,
+  body: ReadableStream<Uint8Array> | null,
+  mutable: boolean,
+): Response {
+  const filtered = responseHeadersWithoutHops(response.headers);
+  if (!filtered && !mutable) return response;
+  return new Response(body, { status: response.status, headers: filtered ?? response.headers });
+}
+
 /** Forwards `request` to `service` and returns the backend's response, or a gateway error. */
 export async function forward(
   request: Request,
   service: Service,
   options: ForwardOptions,
 ): Promise<Response> {
-  const headers = new Headers(request.headers);
-  stripHopByHop(headers);
-  for (const edit of options.headerEdits) edit(headers);
-  setForwardedHeaders(headers, options.client, options.trustedProxies);
-  const incoming = new URL(request.url);
+  const headers = upstreamHeaders(request, options);
   const retryable = IDEMPOTENT.has(request.method) && options.body === null;
   const maxAttempts = retryable ? 1 + service.config.retries : 1;
   const tried = new Set<Backend>();
-  const skipDenied = (b: Backend) => options.allow && !options.allow(b);
-  for (const b of service.backends) if (skipDenied(b)) tried.add(b);
+  if (options.allow) {
+    for (const b of service.backends) if (!options.allow(b)) tried.add(b);
+  }
+  const completed = options.client.completed;
+  // The attempt in flight, aborted when the client goes away: request.signal covers the wait
+  // for response headers (Deno.serve's `completed` settles only once a response is returned),
+  // `completed` the body after it.
+  let inFlight: AbortController | undefined;
+  let clientGone = false;
+  const onClientGone = () => {
+    clientGone = true;
+    inFlight?.abort();
+  };
+  request.signal.addEventListener("abort", onClientGone, { once: true });
   let lastError = "no backend available";
   let lastStatus = 503;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
@@ -73,15 +131,14 @@ export async function forward(
     if (!backend) break;
     tried.add(backend);
     options.outcome.attempts++;
-    const url = upstreamUrl(backend, options.path, incoming.search, options.client.host);
+    const url = upstreamUrl(backend, options.path, options.search, options.client.host);
     const controller = new AbortController();
+    inFlight = controller;
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const deadline = options.deadlines.add(service.config.timeoutMs, () => {
       timedOut = true;
       controller.abort();
-    }, service.config.timeoutMs);
-    const onClientGone = () => controller.abort();
-    request.signal.addEventListener("abort", onClientGone, { once: true });
+    });
     backend.begin();
     let finished = false;
     const finish = (ok: boolean) => {
@@ -94,13 +151,13 @@ export async function forward(
         method: request.method,
         headers,
         body: options.body,
-        client: backend.hostClient,
         redirect: "manual",
         signal: controller.signal,
+        client: backend.hostClient,
         // Streams the request body instead of buffering it first.
         ...(options.body ? { duplex: "half" } : {}),
       } as RequestInit);
-      clearTimeout(timer);
+      options.deadlines.cancel(deadline);
       request.signal.removeEventListener("abort", onClientGone);
       const ok = response.status < 500;
       if (!ok && attempt + 1 < maxAttempts && response.status !== 501) {
@@ -111,31 +168,31 @@ export async function forward(
         continue;
       }
       options.outcome.backend = backend;
-      const responseHeaders = new Headers(response.headers);
-      stripHopByHop(responseHeaders);
       if (!response.body) {
         finish(ok);
-        return new Response(null, { status: response.status, headers: responseHeaders });
+        return clientResponse(response, null, options.mutableResponse === true);
       }
-      const completed = options.client.completed;
       if (completed) {
         // The server sends the backend's body itself; the backend stays busy until it is sent,
-        // and a client that leaves mid-body cancels the upstream read.
+        // and a client that leaves mid-body cancels the upstream read (the abort above).
         completed.then(() => finish(ok), () => {
           controller.abort();
           finish(ok);
         });
-        return new Response(response.body, { status: response.status, headers: responseHeaders });
+        return clientResponse(response, response.body, options.mutableResponse === true);
       }
       const relay = new TransformStream<Uint8Array, Uint8Array>({ flush: () => finish(ok) });
       // A client that goes away mid-body is not the backend's fault.
       response.body.pipeTo(relay.writable).catch(() => finish(request.signal.aborted && ok));
-      return new Response(relay.readable, { status: response.status, headers: responseHeaders });
+      return new Response(relay.readable, {
+        status: response.status,
+        headers: responseHeadersWithoutHops(response.headers) ?? response.headers,
+      });
     } catch (error) {
-      clearTimeout(timer);
+      options.deadlines.cancel(deadline);
       request.signal.removeEventListener("abort", onClientGone);
       finish(false);
-      if (request.signal.aborted) return gatewayError(499, "client closed request");
+      if (clientGone) return gatewayError(499, "client closed request");
       if (timedOut) {
         lastError = `backend did not answer within ${service.config.timeoutMs} ms`;
         lastStatus = 504;

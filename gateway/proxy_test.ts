@@ -260,3 +260,35 @@ Deno.test("slowloris, header floods and oversized bodies are refused without hur
     await echo.close();
   }
 });
+
+Deno.test("a client that leaves while the backend is still thinking cancels the upstream request", async () => {
+  let upstreamAborted = false;
+  const slow = startBackend(
+    "slow",
+    (request) =>
+      new Promise<Response>((resolve) =>
+        request.signal.addEventListener("abort", () => {
+          upstreamAborted = true;
+          resolve(new Response("late"));
+        })
+      ),
+  );
+  const gw = await startTestGateway({
+    services: { slow: { backends: [{ url: slow.url }], timeoutMs: 10_000 } },
+    routers: { slow: { rule: {}, service: "slow" } },
+  });
+  try {
+    const leaving = new AbortController();
+    const pending = fetch(`${base(gw)}/think`, { signal: leaving.signal }).catch(() => null);
+    await new Promise((r) => setTimeout(r, 200));
+    leaving.abort();
+    await pending;
+    // Long before the 10 s timeout, the backend sees the request go and the slot is free.
+    for (let i = 0; i < 100 && !upstreamAborted; i++) await new Promise((r) => setTimeout(r, 20));
+    assert(upstreamAborted, "the backend never saw the request cancelled");
+    assertEquals(gw.gateway.backends()[0].active, 0);
+  } finally {
+    await gw.close();
+    await slow.close();
+  }
+});

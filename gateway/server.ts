@@ -37,6 +37,8 @@ export interface StartGatewayOptions {
   acmeChallenges?: AcmeChallenges;
   /** Access-log and reload messages. */
   logger?: Logger;
+  /** Write an access-log line per request (default true); false when the level hides them. */
+  accessLog?: boolean;
   /** Metric registry. */
   metrics?: Registry;
   /** The shared store, for rate limits shared between gateway processes. */
@@ -83,6 +85,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   if (options.store) await migrateRateBuckets(options.store);
   const gateway = new Gateway(initial, {
     logger: options.logger,
+    accessLog: options.accessLog,
     metrics: options.metrics,
     store: options.store,
   });
