@@ -222,7 +222,10 @@ export class CriRuntime implements StreamingBackend {
   readonly #dir: string;
   readonly #home: string;
   readonly #options: CriRuntimeOptions;
-  readonly #logs = new Map<string, { writer: CriLogWriter; stop: AbortController }>();
+  readonly #logs = new Map<
+    string,
+    { writer: CriLogWriter; stop: AbortController; copied: Promise<void> }
+  >();
   readonly #stdins = new Map<string, HeldStdin>();
 
   /** A runtime over `boxes`, keeping its pod and container records in `<home>/box/cri`. */
@@ -661,8 +664,7 @@ export class CriRuntime implements StreamingBackend {
       const writer = new CriLogWriter(container.logPath);
       await writer.open();
       const stop = new AbortController();
-      this.#logs.set(container.id, { writer, stop });
-      (async () => {
+      const copied = (async () => {
         for await (
           const chunk of this.#boxes.logs(container.id, { follow: true, signal: stop.signal })
         ) {
@@ -672,6 +674,7 @@ export class CriRuntime implements StreamingBackend {
         writer.close();
         this.#logs.delete(container.id);
       });
+      this.#logs.set(container.id, { writer, stop, copied });
     }
     return {};
   }
@@ -715,6 +718,13 @@ export class CriRuntime implements StreamingBackend {
 
   async #containerStatus(container: ContainerRecord) {
     const box = await this.#box(container.id);
+    if (box?.state === "exited") {
+      // An exited container's log is complete before anyone is told it exited, as with
+      // containerd: the kubelet and `kubectl logs` read it right away. Bounded, so a stuck
+      // copy cannot hold a status call.
+      const log = this.#logs.get(container.id);
+      if (log) await Promise.race([log.copied, new Promise((r) => setTimeout(r, 2000))]);
+    }
     const state = box ? STATES[box.state] : 3;
     let reason = "";
     if (box?.state === "exited") {
