@@ -70,7 +70,13 @@ export interface RegisteredHandler {
   options: HandlerOptions;
 }
 
-const SESSION_PATTERN = /^[\w.:@\-/]{1,200}$/;
+/**
+ * What a session id may hold: chat platforms' ids included (DingTalk's conversation ids are
+ * base64, with '+', '/' and '=').
+ */
+export const SESSION_PATTERN = /^[\w.:@\-/+=]{1,200}$/;
+/** {@linkcode SESSION_PATTERN} in words, for errors. */
+export const SESSION_RULE = "1 to 200 word characters, '.', ':', '@', '-', '/', '+' or '='";
 
 /** The part of every scheduler that does not depend on where jobs are kept. */
 export abstract class Lane {
@@ -192,7 +198,7 @@ export abstract class Lane {
       (typeof session !== "string" || !SESSION_PATTERN.test(session))
     ) {
       throw new ValidationError(
-        "session: must be 1 to 200 word characters, '.', ':', '@', '-' or '/'",
+        `session: must be ${SESSION_RULE}`,
         "session",
       );
     }

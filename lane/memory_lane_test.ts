@@ -367,3 +367,13 @@ Deno.test("jobs by kind run their registered handler; metrics report lanes", asy
   assertEquals(stats.lanes.skill.completed, 1);
   await lane.close();
 });
+
+Deno.test("session ids: chat platforms' base64 ids are accepted; spaces and empty ids are not", async () => {
+  const lane = createLane();
+  const job = await lane.submit("dingtalk:u1:cidAb+Cd/Ef==", "query", () => "ok");
+  assertEquals(await job.result, "ok");
+  for (const bad of ["", "has space", "x".repeat(201)]) {
+    await assertRejects(() => lane.submit(bad, "query", () => "no"), Error, "session");
+  }
+  await lane.close();
+});

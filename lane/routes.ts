@@ -5,7 +5,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { type A3sModule, createRouter, defineModule, NotFoundError } from "@a3s/common";
 import { LANE_NAMES } from "./lanes.ts";
-import type { Lane } from "./lane.ts";
+import { type Lane, SESSION_PATTERN, SESSION_RULE } from "./lane.ts";
 import { DurableLane, type DurableLaneOptions } from "./durable_lane.ts";
 import { type LaneSection, LaneSectionSchema, RetryPolicySchema } from "./config.ts";
 import { JOB_STATES, type JobFunction } from "./types.ts";
@@ -26,10 +26,7 @@ const LaneEnum = z.enum(LANE_NAMES);
 const StateEnum = z.enum(JOB_STATES);
 
 const SubmitRequest = z.object({
-  session: z.string().regex(
-    /^[\w.:@\-/]{1,200}$/,
-    "1 to 200 word characters, '.', ':', '@', '-' or '/'",
-  ),
+  session: z.string().regex(SESSION_PATTERN, SESSION_RULE),
   lane: LaneEnum,
   kind: z.string().min(1).max(200),
   payload: z.unknown().optional(),
