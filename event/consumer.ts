@@ -98,6 +98,8 @@ export class DurableConsumer implements Consumer {
   readonly #acked = new Map<string, number>();
   readonly #running = new Set<Promise<void>>();
   readonly #slotWaiters: (() => void)[] = [];
+  /** Pushed deliveries waiting for a handler slot, in arrival order. */
+  #queued: ProviderDelivery[] = [];
   readonly #acking = new Set<Promise<void>>();
   readonly #deliveredBySubject = new Map<string, { inc(): void }>();
   #lastAck?: Promise<void>;
@@ -163,9 +165,17 @@ export class DurableConsumer implements Consumer {
     const batch = Math.max(this.#concurrency, 8);
     let backoffMs = 100;
     try {
+      const provider = this.#bus.provider;
       while (!signal.aborted) {
         try {
-          for await (const delivery of this.#bus.provider.consume(this.#spec(), signal, batch)) {
+          if (provider.consumeEach) {
+            await provider.consumeEach(this.#spec(), signal, batch, (delivery) => {
+              backoffMs = 100;
+              this.#arrived(delivery);
+            });
+            continue;
+          }
+          for await (const delivery of provider.consume(this.#spec(), signal, batch)) {
             backoffMs = 100;
             const slot = this.#slot();
             if (slot) await slot;
@@ -180,10 +190,32 @@ export class DurableConsumer implements Consumer {
         }
       }
     } finally {
+      // Queued deliveries stay unacknowledged: the broker redelivers them after the ack wait.
+      this.#queued = [];
       await Promise.all(this.#running);
       await Promise.all(this.#acking);
       this.#nackedKeys.close();
       this.#markStopped();
+    }
+  }
+
+  /** A pushed delivery runs now when a slot is free and none queued before it, else queues. */
+  #arrived(delivery: ProviderDelivery): void {
+    if (this.#abort.signal.aborted) return;
+    if (this.#queued.length > 0 || this.#running.size >= this.#concurrency) {
+      this.#queued.push(delivery);
+    } else {
+      this.#dispatch(delivery);
+    }
+  }
+
+  /** Runs queued deliveries while slots are free. */
+  #drainQueued(): void {
+    while (
+      this.#queued.length > 0 && this.#running.size < this.#concurrency &&
+      !this.#abort.signal.aborted
+    ) {
+      this.#dispatch(this.#queued.shift()!);
     }
   }
 
@@ -208,6 +240,7 @@ export class DurableConsumer implements Consumer {
     const tracked = pending.finally(() => {
       this.#running.delete(tracked);
       this.#slotWaiters.shift()?.();
+      if (this.#queued.length > 0) this.#drainQueued();
       if (key !== undefined && this.#keyTails.get(key) === tracked) this.#keyTails.delete(key);
     });
     this.#running.add(tracked);
@@ -307,7 +340,7 @@ export class DurableConsumer implements Consumer {
   #succeeded(delivery: ProviderDelivery, settle: Settlement, opened: CloudEvent): void {
     if (!settle.done) this.#settling(settle.ack());
     if (settle.acked) this.#remember(delivery.event.id);
-    const age = (Date.now() - Date.parse(opened.time)) / 1000;
+    const age = (Date.now() - (delivery.storedAtMs ?? Date.parse(opened.time))) / 1000;
     if (Number.isFinite(age) && age >= 0) this.#handleSeconds.observe(age);
   }
 

@@ -38,6 +38,11 @@ export interface ConsumerSpec {
 export interface ProviderDelivery extends StoredEvent {
   /** 1 on first delivery, then one more on each redelivery. */
   deliveries: number;
+  /**
+   * When the broker stored the event, in ms since the epoch, where the broker says so on each
+   * delivery (JetStream does); the consumer then need not parse `event.time`.
+   */
+  storedAtMs?: number;
   /** Acknowledges the delivery; it is not redelivered. */
   ack(): Promise<void>;
   /** Redelivers after `delayMs`. */
@@ -101,6 +106,19 @@ export interface EventProvider {
    * ahead of the caller.
    */
   consume(spec: ConsumerSpec, signal: AbortSignal, batch: number): AsyncIterable<ProviderDelivery>;
+  /**
+   * The push form of `consume`, for brokers whose client delivers by callback: calls
+   * `onDelivery` synchronously as each delivery arrives, pulling `batch` at a time, until
+   * `signal` aborts (resolves) or the broker fails (rejects). The caller queues what it cannot
+   * run at once. A whole read from the socket is handed over in one go, so the acks of a
+   * synchronous handler leave in one write, with no promise turn per event.
+   */
+  consumeEach?(
+    spec: ConsumerSpec,
+    signal: AbortSignal,
+    batch: number,
+    onDelivery: (delivery: ProviderDelivery) => void,
+  ): Promise<void>;
   /** Removes a consumer and its state. */
   deleteConsumer(name: string): Promise<void>;
   /** Durable consumers with their lag and unacknowledged deliveries. */

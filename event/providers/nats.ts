@@ -54,10 +54,12 @@ class NatsDelivery implements ProviderDelivery {
   readonly seq: string;
   readonly event: CloudEvent;
   readonly deliveries: number;
+  readonly storedAtMs: number;
   constructor(private readonly message: JsMsg, private readonly flushed: () => Promise<void>) {
     const info = message.info;
     this.seq = String(info.streamSequence);
     this.deliveries = info.deliveryCount;
+    this.storedAtMs = info.timestampNanos / 1e6;
     this.event = JSON.parse(decoder.decode(message.data));
   }
   ack(): Promise<void> {
@@ -238,6 +240,34 @@ export class NatsProvider implements EventProvider {
         if (signal.aborted) break;
         yield new NatsDelivery(m, this.#flushed);
       }
+    } finally {
+      signal.removeEventListener("abort", stop);
+      stop();
+    }
+  }
+
+  /**
+   * The client's callback mode: messages reach `onDelivery` straight from the protocol
+   * parser, with no async iterator between them and the handler.
+   */
+  async consumeEach(
+    spec: ConsumerSpec,
+    signal: AbortSignal,
+    batch: number,
+    onDelivery: (delivery: ProviderDelivery) => void,
+  ): Promise<void> {
+    const consumer = await this.#js.consumers.get(this.#stream, spec.name);
+    const flushed = this.#flushed;
+    const messages = await consumer.consume({
+      max_messages: batch,
+      callback: (m) => onDelivery(new NatsDelivery(m, flushed)),
+    });
+    const stop = () => void messages.close().catch(() => {});
+    if (signal.aborted) stop();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      const outcome = await messages.closed();
+      if (outcome instanceof Error && !signal.aborted) throw outcome;
     } finally {
       signal.removeEventListener("abort", stop);
       stop();

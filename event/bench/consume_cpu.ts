@@ -1,0 +1,154 @@
+/**
+ * Where consume time goes on NATS, in CPU per event as well as wall clock: the raw `nats`
+ * client, our provider alone (`NatsProvider.consume` + ack) and the whole bus
+ * (`EventBus.consume`), draining the same backlog of the same CloudEvents, with the same
+ * batch, alternating rounds and reporting medians. Process CPU is steadier than wall clock
+ * on a shared machine. `deno run -A event/bench/consume_cpu.ts`
+ * (EVENT_BENCH_EVENTS, EVENT_BENCH_ROUNDS, EVENT_BENCH_ONLY).
+ */
+import process from "node:process";
+import { AckPolicy, connect, DeliverPolicy } from "nats";
+import { EventBus } from "../bus.ts";
+import { NatsProvider } from "../providers/nats.ts";
+import { startNats } from "../_brokers.ts";
+
+const EVENTS = Number(Deno.env.get("EVENT_BENCH_EVENTS") ?? 5000);
+const ROUNDS = Number(Deno.env.get("EVENT_BENCH_ROUNDS") ?? 5);
+const BATCH = 64;
+
+interface Sample {
+  wallMs: number;
+  cpuUs: number;
+}
+
+/** Times `drain` (which resolves once `EVENTS` events are handled) in wall clock and CPU. */
+async function timed(drain: () => Promise<void>): Promise<Sample> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  await drain();
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { wallMs, cpuUs: used.user + used.system };
+}
+
+function countTo(n: number) {
+  let seen = 0;
+  const { promise, resolve } = Promise.withResolvers<void>();
+  return { done: promise, hit: () => void (++seen >= n && resolve()) };
+}
+
+const nats = await startNats();
+if (!nats) {
+  console.log("SKIPPED: nats-server not installed");
+  Deno.exit(0);
+}
+const prefix = `p${crypto.randomUUID().slice(0, 8)}`;
+const provider = await NatsProvider.connect({ url: nats.url, stream: "CPU", prefix });
+const bus = new EventBus({ provider, source: "bench" });
+for (let i = 0; i < EVENTS; i += 64) {
+  await Promise.all(
+    Array.from(
+      { length: Math.min(64, EVENTS - i) },
+      (_, j) => bus.publish("bench.e", { i: i + j, text: "x".repeat(200) }),
+    ),
+  );
+}
+
+const nc = await connect({ servers: nats.url.replace("nats://", "") });
+const jsm = await nc.jetstreamManager();
+const js = nc.jetstream();
+const decoder = new TextDecoder();
+let group = 0;
+
+/** The raw client on the same stream and events: parse, ack, count. */
+async function raw(): Promise<void> {
+  const name = `raw${group++}`;
+  await jsm.consumers.add("CPU", {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+  });
+  const { done, hit } = countTo(EVENTS);
+  const messages = await (await js.consumers.get("CPU", name)).consume({ max_messages: BATCH });
+  const loop = (async () => {
+    for await (const m of messages) {
+      JSON.parse(decoder.decode(m.data));
+      m.ack();
+      hit();
+    }
+  })();
+  await done;
+  await nc.flush();
+  await messages.close();
+  await loop;
+}
+
+/** Our provider without the bus: consume, ack, count. */
+async function providerOnly(): Promise<void> {
+  const spec = {
+    name: `prov${group++}`,
+    pattern: "bench.>",
+    ackWaitMs: 30_000,
+    deliver: "all" as const,
+  };
+  await provider.ensureConsumer(spec);
+  const { done, hit } = countTo(EVENTS);
+  const abort = new AbortController();
+  const loop = (async () => {
+    for await (const delivery of provider.consume(spec, abort.signal, BATCH)) {
+      void delivery.ack();
+      hit();
+    }
+  })();
+  await done;
+  abort.abort();
+  await loop;
+}
+
+/** The whole bus: a durable consumer with a synchronous handler. */
+async function wholeBus(): Promise<void> {
+  const { done, hit } = countTo(EVENTS);
+  const consumer = await bus.consume(`bus${group++}`, "bench.>", () => hit(), {
+    deliver: "all",
+    concurrency: BATCH,
+  });
+  await done;
+  await consumer.stop();
+}
+
+const all = { "raw nats": raw, "provider only": providerOnly, "EventBus.consume": wholeBus };
+// EVENT_BENCH_ONLY="EventBus.consume" runs one contender, for a profile of just that path.
+const only = Deno.env.get("EVENT_BENCH_ONLY");
+const contenders = Object.fromEntries(
+  Object.entries(all).filter(([name]) => only === undefined || name === only),
+);
+const samples = new Map<string, Sample[]>(Object.keys(contenders).map((k) => [k, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, drain] of Object.entries(contenders)) {
+    samples.get(name)!.push(await timed(drain));
+  }
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+console.log(
+  `${EVENTS} events, batch ${BATCH}, median of ${ROUNDS} alternating rounds; load average ${
+    Deno.loadavg()[0].toFixed(1)
+  }`,
+);
+console.log(`${"contender".padEnd(18)} ${"events/s".padStart(9)} ${"CPU µs/event".padStart(13)}`);
+const rawCpu = median(
+  (samples.get("raw nats") ?? samples.values().next().value!).map((s) => s.cpuUs),
+);
+for (const [name, list] of samples) {
+  const rate = EVENTS / (median(list.map((s) => s.wallMs)) / 1000);
+  const cpu = median(list.map((s) => s.cpuUs)) / EVENTS;
+  const best = Math.min(...list.map((s) => s.cpuUs)) / EVENTS;
+  console.log(
+    `${name.padEnd(18)} ${rate.toFixed(0).padStart(9)} ${cpu.toFixed(1).padStart(13)} (best ${
+      best.toFixed(1)
+    }, ${((median(list.map((s) => s.cpuUs)) / rawCpu - 1) * 100).toFixed(0)}% over raw)`,
+  );
+}
+await nc.close();
+await bus.close();
+await nats.stop();
