@@ -138,6 +138,9 @@ export class NetworkStore {
       });
     }
     const used = new Set(existing.map((n) => Number(n.subnet.split(".")[2])));
+    // A network the host joins needs a subnet the host's own routes do not use yet (another
+    // data dir's pod network, say); the others live in their own namespaces and may overlap.
+    if (options.hostAccess) { for (const octet of await hostSubnets()) used.add(octet); }
     let octet = 1;
     while (used.has(octet) && octet < 255) octet++;
     if (octet === 255) throw new A3sError("network_full", "no free subnet left in 10.89.0.0/16");
@@ -292,6 +295,17 @@ export class NetworkStore {
       }
     }
   }
+}
+
+/** The third octets of the 10.89.N.0/24 subnets the host routes to already. */
+async function hostSubnets(): Promise<number[]> {
+  const out = await new Deno.Command("ip", {
+    args: ["-4", "-o", "route", "show", "root", "10.89.0.0/16"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  return [...text.matchAll(/^10\.89\.(\d+)\./gm)].map((m) => Number(m[1]));
 }
 
 /** What a box needs to start on a network: the namespace to join and the hosts file mount. */
