@@ -18,11 +18,12 @@
  *     this process writes the child's maps and keeps the namespace by its fd;
  *   - the box's cgroups, joined while bubblewrap builds the sandbox rather than before it starts.
  *     Moving a process between cgroup v1 groups waits for an RCU grace period (5-50 ms on a busy
- *     host), as long as bubblewrap's whole setup. So a helper process moves bubblewrap's two
- *     processes (its monitor, and the sandbox's pid 1, named on `--info-fd`) while bubblewrap
- *     sets up, and only then lets it run the box's command (`--block-fd`): nothing of the box
- *     runs outside its limits. The box's cgroup namespace is rooted where bubblewrap started, so
- *     inside the box /proc/self/cgroup names the box's group by its host path.
+ *     host), as long as bubblewrap's whole setup. So a helper process, forked first, moves this
+ *     process (bubblewrap-to-be) and the sandbox's pid 1 (named on `--info-fd`) while the user
+ *     namespace and the sandbox are set up, and only then lets bubblewrap run the box's command
+ *     (`--block-fd`): nothing of the box runs outside its limits. The box's cgroup namespace is
+ *     rooted wherever its pid 1 was cloned: at the box's group when the first move was done by
+ *     then, else at the host's, and /proc/self/cgroup inside then names the group by host path.
  *
  *   a3s-agent launch [--cgroup DIR]... [--stdout FILE] [--stderr FILE] [--seccomp FILE]
  *                    [--netns PATH] [--userns] [--ready] -- bwrap ARGS...
@@ -215,6 +216,24 @@ int launch_main(int argc, char **argv) {
   if (out && open_at_fd(out, O_WRONLY | O_CREAT | O_APPEND, 1)) return fail("open", out);
   if (err && open_at_fd(err, O_WRONLY | O_CREAT | O_APPEND, 2)) return fail("open", err);
   if (detach() < 0) return fail("detach", "from the caller's terminal");
+  /* The helper starts first: the cgroup moves are the slowest step, so they begin at once and
+   * overlap the user namespace and bubblewrap's setup. It moves this process, bubblewrap-to-be. */
+  pid_t helper = -1;
+  int info[2] = {-1, -1}, block[2] = {-1, -1};
+  if (ncgroups > 0) {
+    if (pipe2(info, O_CLOEXEC) || pipe2(block, O_CLOEXEC)) return fail("make", "pipes");
+    pid_t monitor = getpid();
+    helper = fork();
+    if (helper < 0) return fail("fork", "the cgroup helper");
+    if (helper == 0) {
+      close(info[1]);
+      close(block[0]);
+      if (ready) close(READY_FD);
+      cgroup_helper(monitor, cgroups, ncgroups, info[0], block[1]);
+    }
+    close(info[0]);
+    close(block[1]);
+  }
   if (seccomp && open_at_fd(seccomp, O_RDONLY, SECCOMP_FD)) return fail("open", seccomp);
   if (netns) {
     int fd = open(netns, O_RDONLY | O_CLOEXEC);
@@ -227,18 +246,6 @@ int launch_main(int argc, char **argv) {
     execvp(argv[cmd], argv + cmd);
     return fail("exec", argv[cmd]);
   }
-  int info[2], block[2];
-  if (pipe2(info, O_CLOEXEC) || pipe2(block, O_CLOEXEC)) return fail("make", "pipes");
-  pid_t monitor = getpid();
-  pid_t helper = fork();
-  if (helper < 0) return fail("fork", "the cgroup helper");
-  if (helper == 0) {
-    close(info[1]);
-    close(block[0]);
-    cgroup_helper(monitor, cgroups, ncgroups, info[0], block[1]);
-  }
-  close(info[0]);
-  close(block[1]);
   if (move_fd(block[0], BLOCK_FD) || move_fd(info[1], INFO_FD)) return fail("pass", "pipes");
   /* bwrap --block-fd 12 --info-fd 13 ARGS...: the helper has the other ends. */
   static char *bwrap_argv[MAX_ARGS];
