@@ -3,7 +3,7 @@
  * ImageService over gRPC (`@grpc/grpc-js`, the protobuf loaded by `@grpc/proto-loader`), backed
  * by {@linkcode CriRuntime}. `Exec`, `Attach` and `PortForward` hand out URLs on a
  * {@linkcode StreamingServer} started beside it. Errors map to gRPC codes the kubelet acts on: NOT_FOUND,
- * INVALID_ARGUMENT, FAILED_PRECONDITION, DEADLINE_EXCEEDED, UNIMPLEMENTED.
+ * INVALID_ARGUMENT, FAILED_PRECONDITION, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED.
  */
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -46,16 +46,9 @@ export function loadCriServices(): {
   return loaded.runtime.v1;
 }
 
-class GrpcStatusError extends Error {
-  constructor(readonly code: grpc.status, message: string) {
-    super(message);
-  }
-}
-
 function toServiceError(error: unknown): grpc.ServiceError {
   let code = grpc.status.UNKNOWN;
-  if (error instanceof GrpcStatusError) code = error.code;
-  else if (error instanceof NotFoundError) code = grpc.status.NOT_FOUND;
+  if (error instanceof NotFoundError) code = grpc.status.NOT_FOUND;
   else if (error instanceof ValidationError) code = grpc.status.INVALID_ARGUMENT;
   else if (error instanceof A3sError) {
     code = error.code === "deadline_exceeded"
