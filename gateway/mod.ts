@@ -3,7 +3,8 @@
  * method and headers by priority; services balance over backends with health checks and
  * circuit breakers; Hono-style middlewares add auth, rate limits, CORS and rewrites. Config
  * comes from a YAML or JSON file validated by zod and is reloaded on change without dropping
- * requests.
+ * requests. HTTPS serves certificates by SNI from files, ACME (HTTP-01) and, as a Kubernetes
+ * Ingress controller, TLS secrets.
  *
  * @example
  * ```ts
@@ -25,6 +26,16 @@ export { Gateway } from "./gateway.ts";
 export type { BackendSummary, GatewayOptions, RouterSummary } from "./gateway.ts";
 export * from "./server.ts";
 export { hashSecret } from "./hash.ts";
+export { CertificateError, CertificateStore, describeCertificate } from "./certificates.ts";
+export type { CertificateEntry, CertifiedKey } from "./certificates.ts";
+export { syncCertificateDir, watchCertificateDir } from "./certificate_files.ts";
+export { AcmeChallenges } from "./acme_challenges.ts";
+export { AcmeManager } from "./acme.ts";
+export type { AcmeOptions } from "./acme.ts";
+export { CONTROLLER_NAME, startIngressController } from "./kubernetes.ts";
+export type { IngressController, IngressControllerOptions } from "./kubernetes.ts";
+export { translateIngresses } from "./ingress_translation.ts";
+export type { ClusterObjects, IngressTranslation } from "./ingress_translation.ts";
 export { TokenMeter } from "./metering.ts";
 export type { Quota, TextCounter, TokenCount, UsageRow } from "./metering.ts";
 

@@ -14,6 +14,9 @@ import {
 } from "./forwarding.ts";
 import type { Service } from "./service.ts";
 
+/** How long a wait for response headers lasts before the client's departure is watched. */
+const CLIENT_WATCH_MS = 1000;
+
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 
 /** What the proxy reports about a forwarded request, for metrics and the access log. */
@@ -90,14 +93,13 @@ function upstreamHeaders(request: Request, options: ForwardOptions): HeadersInit
  * The client's response: the backend's own when it carries no hop-by-hop header and nothing
  * downstream edits it.
  */
-function clientResponse(
-  response: Response,
-  body: ReadableStream<Uint8Array> | null,
-  mutable: boolean,
-): Response {
+function clientResponse(response: Response, mutable: boolean): Response {
   const filtered = responseHeadersWithoutHops(response.headers);
   if (!filtered && !mutable) return response;
-  return new Response(body, { status: response.status, headers: filtered ?? response.headers });
+  return new Response(response.body, {
+    status: response.status,
+    headers: filtered ?? response.headers,
+  });
 }
 
 /** Forwards `request` to `service` and returns the backend's response, or a gateway error. */
@@ -114,16 +116,26 @@ export async function forward(
     for (const b of service.backends) if (!options.allow(b)) tried.add(b);
   }
   const completed = options.client.completed;
-  // The attempt in flight, aborted when the client goes away: request.signal covers the wait
-  // for response headers (Deno.serve's `completed` settles only once a response is returned),
-  // `completed` the body after it.
+  // The attempt in flight, aborted when the client goes away. Deno.serve's `completed` covers
+  // the body; for the wait for response headers only request.signal tells, and reading it costs
+  // more than the rest of a small request (Deno.serve then aborts it with a DOMException after
+  // every response). So it is read only once a wait has lasted a second: a quick answer never
+  // pays, and a client leaving a slow one frees the backend a second later at most.
   let inFlight: AbortController | undefined;
   let clientGone = false;
+  let watching = false;
   const onClientGone = () => {
     clientGone = true;
     inFlight?.abort();
   };
-  request.signal.addEventListener("abort", onClientGone, { once: true });
+  const watchClient = () => {
+    watching = true;
+    if (request.signal.aborted) onClientGone();
+    else request.signal.addEventListener("abort", onClientGone, { once: true });
+  };
+  const unwatchClient = () => {
+    if (watching) request.signal.removeEventListener("abort", onClientGone);
+  };
   let lastError = "no backend available";
   let lastStatus = 503;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
@@ -139,6 +151,7 @@ export async function forward(
       timedOut = true;
       controller.abort();
     });
+    const watchAfter = watching ? undefined : options.deadlines.add(CLIENT_WATCH_MS, watchClient);
     backend.begin();
     let finished = false;
     const finish = (ok: boolean) => {
@@ -158,7 +171,8 @@ export async function forward(
         ...(options.body ? { duplex: "half" } : {}),
       } as RequestInit);
       options.deadlines.cancel(deadline);
-      request.signal.removeEventListener("abort", onClientGone);
+      if (watchAfter) options.deadlines.cancel(watchAfter);
+      unwatchClient();
       const ok = response.status < 500;
       if (!ok && attempt + 1 < maxAttempts && response.status !== 501) {
         await response.body?.cancel();
@@ -168,29 +182,31 @@ export async function forward(
         continue;
       }
       options.outcome.backend = backend;
-      if (!response.body) {
-        finish(ok);
-        return clientResponse(response, null, options.mutableResponse === true);
-      }
       if (completed) {
-        // The server sends the backend's body itself; the backend stays busy until it is sent,
-        // and a client that leaves mid-body cancels the upstream read (the abort above).
+        // The server sends the backend's body itself (never touched here: reading
+        // `response.body` would turn the native body into a JS stream); the backend stays busy
+        // until it is sent, and a client that leaves mid-body cancels the upstream read.
         completed.then(() => finish(ok), () => {
           controller.abort();
           finish(ok);
         });
-        return clientResponse(response, response.body, options.mutableResponse === true);
+        return clientResponse(response, options.mutableResponse === true);
+      }
+      if (!response.body) {
+        finish(ok);
+        return clientResponse(response, options.mutableResponse === true);
       }
       const relay = new TransformStream<Uint8Array, Uint8Array>({ flush: () => finish(ok) });
       // A client that goes away mid-body is not the backend's fault.
-      response.body.pipeTo(relay.writable).catch(() => finish(request.signal.aborted && ok));
+      response.body.pipeTo(relay.writable).catch(() => finish(clientGone && ok));
       return new Response(relay.readable, {
         status: response.status,
         headers: responseHeadersWithoutHops(response.headers) ?? response.headers,
       });
     } catch (error) {
       options.deadlines.cancel(deadline);
-      request.signal.removeEventListener("abort", onClientGone);
+      if (watchAfter) options.deadlines.cancel(watchAfter);
+      unwatchClient();
       finish(false);
       if (clientGone) return gatewayError(499, "client closed request");
       if (timedOut) {
