@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "@a3s/common/testing";
+import { assert, assertEquals, createTestDatabase } from "@a3s/common/testing";
 import { openStore } from "@a3s/common";
 import { VaultStore } from "./vault_store.ts";
 import { Guard } from "./guard.ts";
@@ -107,5 +107,27 @@ Deno.test("Guard: a redacted input's original comes back in the reply after a re
     await store.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the vault store on PostgreSQL: stored sealed, read back after reopening", async () => {
+  const db = await createTestDatabase("a3s_sc_vault");
+  // No PostgreSQL configured for tests on this machine: the SQLite tests above cover the logic.
+  if (!db) return;
+  try {
+    let store = await openStore({ databaseUrl: db.url });
+    let vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 3_600_000 });
+    const p = (await vaults.load("u:c:pg")).placeholderFor("iban", "DE89 3704 0044 0532 0130 00");
+    await vaults.flush();
+    const raw = await store.db<{ safeclaw_vault: { sealed: string } }>()
+      .selectFrom("safeclaw_vault").selectAll().execute();
+    assertEquals(JSON.stringify(raw).includes("DE89"), false);
+    await store.close();
+    store = await openStore({ databaseUrl: db.url });
+    vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 3_600_000 });
+    assertEquals((await vaults.load("u:c:pg")).restore(p), "DE89 3704 0044 0532 0130 00");
+    await store.close();
+  } finally {
+    await db.drop();
   }
 });
