@@ -15,52 +15,62 @@ export * from "@a3s/common";
 
 type CommandMain = (args: string[]) => Promise<number>;
 
+/**
+ * Imports a command's module by a computed specifier. A literal `import("./x/cli.ts")` makes
+ * Deno load every command's whole module graph at startup, about a second before any command
+ * runs; a computed one loads only the command asked for.
+ */
+function command(path: string, name = "main"): () => Promise<CommandMain> {
+  const specifier = new URL(path, import.meta.url).href;
+  return () => import(specifier).then((module) => module[name] as CommandMain);
+}
+
 /** Every top-level command, loaded on demand. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMain> }> = {
   serve: {
     summary: "start the HTTP API",
-    load: () => import("./serve.ts").then((m) => m.serveCommand),
+    load: command("./serve.ts", "serveCommand"),
   },
   // module commands register here, one entry each
   code: {
     summary: "run agents in the terminal, serve their tools over MCP",
-    load: () => import("./code/cli.ts").then((m) => m.main),
+    load: command("./code/cli.ts"),
   },
   token: {
     summary: "create, list and revoke API tokens",
-    load: () => import("./common/token_cli.ts").then((m) => m.main),
+    load: command("./common/token_cli.ts"),
   },
   tokens: {
     summary: "count, encode and decode tokens",
-    load: () => import("./wasm/tokens_cli.ts").then((m) => m.main),
+    load: command("./wasm/tokens_cli.ts"),
   },
   power: {
     summary: "run and manage local models",
-    load: () => import("./power/cli.ts").then((m) => m.main),
+    load: command("./power/cli.ts"),
   },
   lane: {
     summary: "inspect queues and the dead-letter queue",
-    load: () => import("./lane/cli.ts").then((m) => m.main),
+    load: command("./lane/cli.ts"),
   },
   safeclaw: {
     summary: "scan text for PII and secrets",
-    load: () => import("./safeclaw/cli.ts").then((m) => m.main),
+    load: command("./safeclaw/cli.ts"),
   },
   box: {
     summary: "run commands in sandboxes (namespace or VM) and manage images",
-    load: () => import("./box/cli.ts").then((m) => m.main),
+    load: command("./box/cli.ts"),
   },
   search: {
     summary: "meta search and the local full-text index",
-    load: () => import("./search/cli.ts").then((m) => m.main),
+    load: command("./search/cli.ts"),
   },
   event: {
     summary: "publish, follow and list events on the bus",
-    load: () => import("./event/cli.ts").then((m) => m.main),
+    load: command("./event/cli.ts"),
   },
   gateway: {
     summary: "run the reverse proxy from a config file, check it, hash keys",
-    load: () => import("./gateway/cli.ts").then((m) => m.main),
+    load: command("./gateway/cli.ts"),
   },
 };
 
