@@ -96,6 +96,7 @@ export class DurableConsumer implements Consumer {
   readonly #keyTails = new Map<string, Promise<void>>();
   readonly #nackedKeys: NackedKeys;
   readonly #acked = new Map<string, number>();
+  #rememberedSincePrune = 0;
   readonly #running = new Set<Promise<void>>();
   readonly #slotWaiters: (() => void)[] = [];
   /** Pushed deliveries waiting for a handler slot, in arrival order. */
@@ -134,7 +135,7 @@ export class DurableConsumer implements Consumer {
     this.#deliver = options.deliver ?? "new";
     this.#dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
     this.stopped = new Promise((resolve) => (this.#markStopped = resolve));
-    this.#handleSeconds = metrics.handleSeconds.labels(name);
+    this.#handleSeconds = metrics.handleSeconds.cell(name);
     this.#nackedKeys = new NackedKeys(
       this.#ackWaitMs,
       (held) => {
@@ -396,12 +397,14 @@ export class DurableConsumer implements Consumer {
 
   /**
    * Remembers an acknowledged id for the de-duplication window. Expiry times grow in insertion
-   * order, so expired ids are always at the front: pruning is amortized O(1) per event.
+   * order, so expired ids are always at the front; they are pruned every 64 ids, as opening an
+   * iterator per event cost more than the rest of remembering it.
    */
   #remember(id: string): void {
     const now = Date.now();
     this.#acked.delete(id);
     this.#acked.set(id, now + this.#dedupeWindowMs);
+    if ((++this.#rememberedSincePrune & 63) !== 0) return;
     for (const [seen, until] of this.#acked) {
       if (until > now && this.#acked.size <= MAX_REMEMBERED) break;
       this.#acked.delete(seen);

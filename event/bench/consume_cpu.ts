@@ -1,6 +1,7 @@
 /**
  * Where consume time goes on NATS, in CPU per event as well as wall clock: the raw `nats`
- * client, our provider alone (`NatsProvider.consume` + ack) and the whole bus
+ * client (iterator and callback), our provider alone (`NatsProvider.consumeEach` + ack) and the
+ * whole bus
  * (`EventBus.consume`), draining the same backlog of the same CloudEvents, with the same
  * batch, alternating rounds and reporting medians. Process CPU is steadier than wall clock
  * on a shared machine. `deno run -A event/bench/consume_cpu.ts`
@@ -83,7 +84,29 @@ async function raw(): Promise<void> {
   await loop;
 }
 
-/** Our provider without the bus: consume, ack, count. */
+/** The raw client in its callback mode, the cheapest way it offers to consume. */
+async function rawCallback(): Promise<void> {
+  const name = `rawcb${group++}`;
+  await jsm.consumers.add("CPU", {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+  });
+  const { done, hit } = countTo(EVENTS);
+  const messages = await (await js.consumers.get("CPU", name)).consume({
+    max_messages: BATCH,
+    callback: (m) => {
+      JSON.parse(decoder.decode(m.data));
+      m.ack();
+      hit();
+    },
+  });
+  await done;
+  await nc.flush();
+  await messages.close();
+}
+
+/** Our provider without the bus, on its push path: consume, ack, count. */
 async function providerOnly(): Promise<void> {
   const spec = {
     name: `prov${group++}`,
@@ -94,12 +117,10 @@ async function providerOnly(): Promise<void> {
   await provider.ensureConsumer(spec);
   const { done, hit } = countTo(EVENTS);
   const abort = new AbortController();
-  const loop = (async () => {
-    for await (const delivery of provider.consume(spec, abort.signal, BATCH)) {
-      void delivery.ack();
-      hit();
-    }
-  })();
+  const loop = provider.consumeEach(spec, abort.signal, BATCH, (delivery) => {
+    void delivery.ack();
+    hit();
+  });
   await done;
   abort.abort();
   await loop;
@@ -116,7 +137,12 @@ async function wholeBus(): Promise<void> {
   await consumer.stop();
 }
 
-const all = { "raw nats": raw, "provider only": providerOnly, "EventBus.consume": wholeBus };
+const all = {
+  "raw nats": raw,
+  "raw nats callback": rawCallback,
+  "provider only": providerOnly,
+  "EventBus.consume": wholeBus,
+};
 // EVENT_BENCH_ONLY="EventBus.consume" runs one contender, for a profile of just that path.
 const only = Deno.env.get("EVENT_BENCH_ONLY");
 const contenders = Object.fromEntries(
@@ -135,7 +161,7 @@ console.log(
     Deno.loadavg()[0].toFixed(1)
   }`,
 );
-console.log(`${"contender".padEnd(18)} ${"events/s".padStart(9)} ${"CPU µs/event".padStart(13)}`);
+console.log(`${"contender".padEnd(20)} ${"events/s".padStart(9)} ${"CPU µs/event".padStart(13)}`);
 const rawCpu = median(
   (samples.get("raw nats") ?? samples.values().next().value!).map((s) => s.cpuUs),
 );
@@ -144,7 +170,7 @@ for (const [name, list] of samples) {
   const cpu = median(list.map((s) => s.cpuUs)) / EVENTS;
   const best = Math.min(...list.map((s) => s.cpuUs)) / EVENTS;
   console.log(
-    `${name.padEnd(18)} ${rate.toFixed(0).padStart(9)} ${cpu.toFixed(1).padStart(13)} (best ${
+    `${name.padEnd(20)} ${rate.toFixed(0).padStart(9)} ${cpu.toFixed(1).padStart(13)} (best ${
       best.toFixed(1)
     }, ${((median(list.map((s) => s.cpuUs)) / rawCpu - 1) * 100).toFixed(0)}% over raw)`,
   );
