@@ -78,3 +78,40 @@ Deno.test("consumer: a handler that throws synchronously is retried, not lost", 
   assert(calls === 2, `handler ran ${calls} times`);
   await bus.close();
 });
+
+Deno.test("consumer: handle durations are counted per consumer and read at scrape", async () => {
+  const bus = new EventBus({ provider: new MemoryProvider() });
+  let handled = 0;
+  const { promise: all, resolve } = Promise.withResolvers<void>();
+  const consumer = await bus.consume("timed", "timed.>", () => {
+    if (++handled === 12) resolve();
+  }, { deliver: "all" });
+  for (let i = 0; i < 12; i++) await bus.publish("timed.tick", { i });
+  await all;
+  await consumer.stop();
+  const text = await metricsRegistry.metrics();
+  assert(
+    text.includes('a3s_event_handle_duration_seconds_count{consumer="timed"} 12'),
+    "12 observations",
+  );
+  assert(text.includes('a3s_event_handle_duration_seconds_bucket{consumer="timed",le="+Inf"} 12'));
+  await bus.close();
+});
+
+Deno.test("consumer: a key stays in order through repeated nacks and a nack of a released event", async () => {
+  const bus = new EventBus({ provider: new MemoryProvider() });
+  const log: string[] = [];
+  const consumer = await bus.consume("renacked", "chain.>", (m) => {
+    log.push(`${m.data}#${m.deliveries}`);
+    // a1 fails twice; once it passes, a2 (held meanwhile) fails once; a3 waits behind both.
+    if (m.data === "a1" && m.deliveries < 3) throw new Error("not yet");
+    if (m.data === "a2" && m.deliveries === 1) throw new Error("not yet");
+  }, { deliver: "all", retryDelayMs: 30, maxDeliveries: 3, ackWaitMs: 100 });
+  for (const data of ["a1", "a2", "a3"]) await bus.publish("chain.e", data, { key: "A" });
+  const until = Date.now() + 5000;
+  while (log.length < 6 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 150));
+  await consumer.stop();
+  assertEquals(log, ["a1#1", "a1#2", "a1#3", "a2#1", "a2#2", "a3#1"]);
+  await bus.close();
+});
