@@ -78,6 +78,7 @@ export {
   type CriRuntimeOptions,
   POD_NETWORK,
 } from "./cri/cri_runtime.ts";
+export { CriImageService } from "./cri/cri_images.ts";
 export {
   CRI_PROTO,
   type CriServer,

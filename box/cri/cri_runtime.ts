@@ -12,8 +12,8 @@
 import { join } from "node:path";
 import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
 import type { BoxInfo, BoxManager } from "../manager.ts";
-import { RegistryClient } from "../image/registry.ts";
-import { formatReference, parseReference } from "../image/reference.ts";
+import { canonicalImage, CriImageService } from "./cri_images.ts";
+import { type CriMessage, nanos, need, unlessNotFound } from "./cri_messages.ts";
 import { busyboxImage } from "../image/busybox.ts";
 import type { ExecProcess, VolumeMount } from "../types.ts";
 import { deleteNetns, netnsPath } from "./netns.ts";
@@ -24,8 +24,7 @@ import { type PublishedPort, publishPorts, unpublishPorts } from "../network/por
 /** The bridged box network pod sandboxes get their IPs on. */
 export const POD_NETWORK = "k8s-pods";
 
-/** A CRI message as a plain object (protobuf field names; int64 values as strings). */
-export type CriMessage = Record<string, unknown>;
+export type { CriMessage } from "./cri_messages.ts";
 /** Kubernetes labels or annotations, key to value (selectors match on them). */
 export type Labels = Record<string, string>;
 /** Who a pod sandbox is for, as the kubelet names it. */
@@ -183,11 +182,6 @@ export interface CriRuntimeOptions {
 
 const STATES = { created: 0, running: 1, exited: 2 } as const;
 
-/** Milliseconds as protobuf int64 nanoseconds (a string keeps every digit). */
-function nanos(ms: number | null | undefined): string {
-  return ms ? `${Math.round(ms)}000000` : "0";
-}
-
 function safeName(...parts: (string | number)[]): string {
   return parts.join("_").replace(/[^a-zA-Z0-9_.-]/g, "-").replace(/^[^a-zA-Z0-9]+/, "")
     .slice(0, 128);
@@ -195,13 +189,6 @@ function safeName(...parts: (string | number)[]): string {
 
 function matches(labels: Labels, selector: Labels | undefined): boolean {
   return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
-}
-
-function need<T>(value: T | undefined | null | "", field: string): T {
-  if (value === undefined || value === null || value === "") {
-    throw new ValidationError(`${field} is required`, field);
-  }
-  return value;
 }
 
 /**
@@ -227,6 +214,8 @@ export class CriRuntime implements StreamingBackend {
     { writer: CriLogWriter; stop: AbortController; copied: Promise<void> }
   >();
   readonly #stdins = new Map<string, HeldStdin>();
+  /** The ImageService half of the CRI. */
+  readonly images: CriImageService;
 
   /** A runtime over `boxes`, keeping its pod and container records in `<home>/box/cri`. */
   constructor(boxes: BoxManager, home: string, options: CriRuntimeOptions = {}) {
@@ -234,6 +223,7 @@ export class CriRuntime implements StreamingBackend {
     this.#dir = join(home, "box", "cri");
     this.#home = home;
     this.#options = options;
+    this.images = new CriImageService(boxes, options.registryMirrors);
   }
 
   async #save(kind: "sandboxes" | "containers", record: { id: string }): Promise<void> {
@@ -1018,128 +1008,6 @@ export class CriRuntime implements StreamingBackend {
     return netnsPath(sandbox.netns);
   }
 
-  // ImageService
-
-  #image(
-    summary: {
-      id: string;
-      repoTags: string[];
-      size: number;
-      config: { config?: { User?: string } };
-    },
-  ) {
-    const user = summary.config.config?.User ?? "";
-    const uid = /^\d+/.exec(user)?.[0];
-    return {
-      id: summary.id,
-      repo_tags: summary.repoTags,
-      repo_digests: [],
-      size: String(summary.size || 1),
-      uid: uid !== undefined ? { value: uid } : undefined,
-      username: uid === undefined ? user.split(":")[0] : "",
-      spec: { image: summary.id },
-      pinned: false,
-    };
-  }
-
-  /** `ListImages`: the stored images, or those whose id or a tag matches the filter. */
-  async listImages(request: { filter?: { image?: { image?: string } } }): Promise<CriMessage> {
-    const filter = request.filter?.image?.image;
-    const wanted = filter ? canonicalImage(filter) : undefined;
-    const images = [];
-    for (const summary of await this.#boxes.images.list()) {
-      if (wanted && summary.id !== wanted && !summary.repoTags.some((t) => t.startsWith(wanted))) {
-        continue;
-      }
-      images.push(this.#image(summary));
-    }
-    return { images };
-  }
-
-  /** `ImageStatus`: the image a reference names, or no image (not an error) when there is none. */
-  async imageStatus(request: { image?: { image?: string } }): Promise<CriMessage> {
-    const ref = need(request.image?.image, "image.image");
-    try {
-      return {
-        image: this.#image(await this.#boxes.images.inspect(canonicalImage(ref))),
-        info: {},
-      };
-    } catch (error) {
-      // The kubelet reads "no image" from an empty response, not an error.
-      if (error instanceof NotFoundError) return { info: {} };
-      throw error;
-    }
-  }
-
-  /** `PullImage`: pulls from the registry with the request's credentials; returns the image id. */
-  async pullImage(request: {
-    image?: { image?: string };
-    auth?: { username?: string; password?: string; server_address?: string };
-  }): Promise<CriMessage> {
-    const ref = need(request.image?.image, "image.image");
-    const credentials: Record<string, string> = {};
-    if (request.auth?.username && request.auth.server_address) {
-      credentials[request.auth.server_address] = `${request.auth.username}:${
-        request.auth.password ?? ""
-      }`;
-    }
-    const wanted = parseReference(ref, "image.image");
-    const mirror = this.#options.registryMirrors?.[wanted.registry];
-    if (!mirror) {
-      const id = await new RegistryClient(this.#boxes.images, { credentials }).pull(ref);
-      return { image_ref: id };
-    }
-    const endpoint = mirror.replace(/^https?:\/\//, "").replace(/\/+$/, "");
-    const via = wanted.digest
-      ? `${endpoint}/${wanted.repository}@${wanted.digest}`
-      : `${endpoint}/${wanted.repository}:${wanted.tag ?? "latest"}`;
-    const client = new RegistryClient(this.#boxes.images, {
-      credentials,
-      insecure: mirror.startsWith("http://") ? [endpoint] : [],
-    });
-    const id = await client.pull(via);
-    // Known by the name asked for, as with containerd's mirrors; the mirror's name is dropped.
-    if (!wanted.digest) {
-      await this.#boxes.images.tag(id, canonicalImage(ref));
-      await this.#boxes.images.remove(via, () => Promise.resolve(false)).catch(() => {});
-    }
-    return { image_ref: id };
-  }
-
-  /** `RemoveImage`: removes the image and its tags; an unknown image is not an error. */
-  async removeImage(request: { image?: { image?: string } }): Promise<CriMessage> {
-    const ref = need(request.image?.image, "image.image");
-    const image = await unlessNotFound(this.#boxes.images.inspect(canonicalImage(ref)));
-    if (!image) return {};
-    for (const tag of image.repoTags) {
-      await this.#boxes.images.remove(tag, (id) => this.#boxes.imageInUse(id));
-    }
-    if (image.repoTags.length === 0) {
-      await this.#boxes.images.remove(image.id, (id) => this.#boxes.imageInUse(id));
-    }
-    return {};
-  }
-
-  /** `ImageFsInfo`: bytes and inodes the image store's blobs use. */
-  async imageFsInfo(): Promise<CriMessage> {
-    let used = 0;
-    let inodes = 0;
-    const blobs = join(this.#boxes.images.dir, "blobs", "sha256");
-    for await (const entry of Deno.readDir(blobs)) {
-      used += (await Deno.stat(join(blobs, entry.name))).size;
-      inodes++;
-    }
-    return {
-      image_filesystems: [{
-        timestamp: nanos(Date.now()),
-        fs_id: { mountpoint: this.#boxes.images.dir },
-        used_bytes: { value: String(used) },
-        inodes_used: { value: String(inodes) },
-      }],
-      container_filesystems: [],
-    };
-  }
-
   /** Stops copying logs (the boxes keep running; they are detached). */
   close(): void {
     for (const log of this.#logs.values()) log.stop.abort();
@@ -1179,34 +1047,4 @@ function hostPorts(config: PodSandboxConfig): PublishedPort[] {
     ports.push({ hostIp: mapping.host_ip || "0.0.0.0", hostPort, boxPort });
   }
   return ports;
-}
-
-/**
- * An image reference as box's store keys it: `docker.io/library/busybox:1.36`, which kubelets
- * and crictl send, is `busybox:1.36` here. Ids and unparsable text pass through unchanged, so the
- * store reports them itself.
- */
-function canonicalImage(ref: string): string {
-  if (/^(sha256:)?[a-f0-9]{6,64}$/.test(ref)) return ref;
-  try {
-    const parsed = parseReference(ref);
-    // Docker Hub's official images are stored by their short name (`busybox`, not
-    // `library/busybox`), whichever way the reference spelled them.
-    const name = parsed.registry === "docker.io"
-      ? parsed.repository.replace(/^library\//, "")
-      : `${parsed.registry}/${parsed.repository}`;
-    return formatReference({ ...parsed, name });
-  } catch {
-    return ref;
-  }
-}
-
-/** `undefined` for a thing that is gone: the kubelet retries stops and removals freely. */
-async function unlessNotFound<T>(pending: Promise<T>): Promise<T | undefined> {
-  try {
-    return await pending;
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  }
 }

@@ -35,15 +35,19 @@ Deno.test({
       const cri = new CriRuntime(boxes, home.home, {
         registryMirrors: { "docker.io": `http://${registry.host}` },
       });
-      const pulled = await cri.pullImage({ image: { image: "docker.io/library/busybox:1.36" } });
+      const pulled = await cri.images.pullImage({
+        image: { image: "docker.io/library/busybox:1.36" },
+      });
       assert(String(pulled.image_ref).startsWith("sha256:"));
-      const status = await cri.imageStatus({ image: { image: "docker.io/library/busybox:1.36" } });
+      const status = await cri.images.imageStatus({
+        image: { image: "docker.io/library/busybox:1.36" },
+      });
       assertEquals((status.image as { repo_tags: string[] }).repo_tags, ["busybox:1.36"]);
       // Only the asked-for name remains; the mirror's is dropped.
-      const all = (await cri.listImages({})).images as { repo_tags: string[] }[];
+      const all = (await cri.images.listImages({})).images as { repo_tags: string[] }[];
       assertEquals(all.flatMap((i) => i.repo_tags), ["busybox:1.36"]);
       // A registry without a mirror is still fetched from itself (and here, unreachable).
-      const direct = await cri.pullImage({ image: { image: "registry.invalid/app:1" } })
+      const direct = await cri.images.pullImage({ image: { image: "registry.invalid/app:1" } })
         .then(() => "pulled", (error: Error) => error.message);
       assert(direct.includes("registry.invalid"), direct);
     } finally {

@@ -10,6 +10,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { fileURLToPath } from "node:url";
 import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
 import type { CriRuntime } from "./cri_runtime.ts";
+import type { CriImageService } from "./cri_images.ts";
 import { StreamingServer } from "./streaming_server.ts";
 
 /** The protobuf file the server and its tests load. */
@@ -166,12 +167,13 @@ export async function serveCri(
       streaming.portForward(r)
     ),
   });
+  const images = runtime.images;
   server.addService(services.ImageService.service, {
-    ListImages: unary((r: Parameters<CriRuntime["listImages"]>[0]) => runtime.listImages(r)),
-    ImageStatus: unary((r: Parameters<CriRuntime["imageStatus"]>[0]) => runtime.imageStatus(r)),
-    PullImage: unary((r: Parameters<CriRuntime["pullImage"]>[0]) => runtime.pullImage(r)),
-    RemoveImage: unary((r: Parameters<CriRuntime["removeImage"]>[0]) => runtime.removeImage(r)),
-    ImageFsInfo: unary(() => runtime.imageFsInfo()),
+    ListImages: unary((r: Parameters<CriImageService["listImages"]>[0]) => images.listImages(r)),
+    ImageStatus: unary((r: Parameters<CriImageService["imageStatus"]>[0]) => images.imageStatus(r)),
+    PullImage: unary((r: Parameters<CriImageService["pullImage"]>[0]) => images.pullImage(r)),
+    RemoveImage: unary((r: Parameters<CriImageService["removeImage"]>[0]) => images.removeImage(r)),
+    ImageFsInfo: unary(() => images.imageFsInfo()),
   });
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error) => {

@@ -414,7 +414,12 @@ Deno.test({
       const attached = await connect(
         attach.url,
         ["v5.channel.k8s.io"],
-        (send) => setTimeout(() => send(0, "ping\n"), 200),
+        // Attach shows output from the moment it starts following: a line typed before that
+        // (a loaded machine) echoes unseen, so keep typing until one echo shows.
+        (send, ws) => {
+          const typing = setInterval(() => send(0, "ping\n"), 200);
+          ws.addEventListener("close", () => clearInterval(typing));
+        },
         (session) => text(session, 1).includes("echo:ping"),
       );
       assert(text(attached, 1).includes("echo:ping"), text(attached, 1));
