@@ -1,20 +1,9 @@
 /**
- * Test support: the real public SEV-SNP and TDX samples (see fixtures/README.md) and a fake
- * confidential-guest tree (/dev node, configfs TSM report entry) that serves them, so the
- * attestation path reads exactly what a guest kernel would hand it.
+ * Test support: a fake confidential-guest tree (/dev node, configfs TSM report entry) that serves
+ * a given SNP report and certificate table or TDX quote, so the attestation path reads exactly
+ * what a guest kernel would hand it. The evidence comes from the caller: a chain made for the
+ * test (_test_snp_chain.ts, _test_tdx_quote.ts) or the real public samples (_samples.ts).
  */
-import { pemToDer } from "./der.ts";
-
-const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
-export const ark = pemToDer(Deno.readTextFileSync(fixture("ark_milan.pem")));
-export const ask = pemToDer(Deno.readTextFileSync(fixture("ask_milan.pem")));
-export const genoaArk = pemToDer(Deno.readTextFileSync(fixture("ark_genoa.pem")));
-export const vcek = Deno.readFileSync(fixture("vcek_milan.der"));
-export const snpReport = Uint8Array.from(
-  Deno.readTextFileSync(fixture("report_milan.hex")).trim().match(/../g)!,
-  (h) => parseInt(h, 16),
-);
-export const tdxQuote = Deno.readFileSync(fixture("tdx_quote_v4.bin"));
 
 function guidBytes(guid: string): Uint8Array {
   const hex = guid.replaceAll("-", "");
@@ -25,7 +14,7 @@ function guidBytes(guid: string): Uint8Array {
   return bytes;
 }
 
-/** The SNP certificate table the host hands the guest, built from the real certificates. */
+/** The SNP certificate table the host hands the guest (GUID-tagged DER certificates). */
 export function certTable(entries: Array<[string, Uint8Array]>): Uint8Array {
   const header = (entries.length + 1) * 24;
   const total = header + entries.reduce((sum, [, der]) => sum + der.length, 0);
@@ -42,6 +31,7 @@ export function certTable(entries: Array<[string, Uint8Array]>): Uint8Array {
   return table;
 }
 
+/** A temporary root with `device` and a TSM report entry named "test" serving the blobs. */
 export async function fakeGuest(
   device: string,
   provider: string,
@@ -66,12 +56,20 @@ export const SNP_CERT_GUIDS = {
   ark: "c0b406a4-a803-4952-9743-3fb6014cd0ae",
 } as const;
 
-/** A fake SNP guest serving the Milan sample report with its real certificate table. */
-export function fakeSnpGuest(): Promise<string> {
+/** An SNP report with the certificates that vouch for it. */
+export interface SnpEvidence {
+  report: Uint8Array;
+  vcek: Uint8Array;
+  ask: Uint8Array;
+  ark: Uint8Array;
+}
+
+/** A fake SNP guest serving `evidence.report` with its certificate table (VCEK, ASK, ARK). */
+export function fakeSnpGuest(evidence: SnpEvidence): Promise<string> {
   const table = certTable([
-    [SNP_CERT_GUIDS.vcek, vcek],
-    [SNP_CERT_GUIDS.ask, ask],
-    [SNP_CERT_GUIDS.ark, ark],
+    [SNP_CERT_GUIDS.vcek, evidence.vcek],
+    [SNP_CERT_GUIDS.ask, evidence.ask],
+    [SNP_CERT_GUIDS.ark, evidence.ark],
   ]);
-  return fakeGuest("/dev/sev-guest", "sev_guest", snpReport, table);
+  return fakeGuest("/dev/sev-guest", "sev_guest", evidence.report, table);
 }

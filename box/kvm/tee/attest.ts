@@ -4,7 +4,7 @@
  * (`tdx_guest`): create a report entry, write the 64-byte nonce to `inblob`, read the signed
  * `outblob` (an SNP report or a TDX quote) and, for SNP, the `auxblob` certificate table (VCEK,
  * ASK, ARK). The result is verified before it is returned: SNP against the ARK the caller trusts,
- * TDX up to Intel's pinned root. Where there is no TEE the answer says so; a simulated answer is
+ * TDX up to the root the caller trusts (Intel's pinned root by default). Where there is no TEE the answer says so; a simulated answer is
  * marked simulated and never verified.
  */
 import { detectTee } from "./detect.ts";
@@ -40,6 +40,8 @@ export interface AttestOptions {
   simulate?: boolean;
   /** The ARKs (DER) accepted for SEV-SNP; AMD's published roots when unset. */
   trustedArks?: Uint8Array[];
+  /** The root certificates (DER) accepted atop a TDX PCK chain; Intel's SGX Root CA when unset. */
+  trustedTdxRoots?: Uint8Array[];
   /** The launch measurement the report must carry. */
   expectedMeasurement?: Uint8Array;
   /** Where configfs and /dev live (tests point this at a fake tree). */
@@ -154,9 +156,13 @@ export async function attest(options: AttestOptions): Promise<AttestationResult>
   const trustedArkSha256 = options.trustedArks
     ? await Promise.all(options.trustedArks.map(sha256Hex))
     : undefined;
+  const trustedTdxRootSha256 = options.trustedTdxRoots
+    ? await Promise.all(options.trustedTdxRoots.map(sha256Hex))
+    : undefined;
   const verified = await verifyEvidence(evidence, {
     reportData: nonce,
     trustedArkSha256,
+    trustedTdxRootSha256,
     expectedMeasurement: options.expectedMeasurement,
   });
   if (verified.simulated) throw new AttestationError("simulated evidence from real hardware");

@@ -5,21 +5,13 @@ import {
   raTlsReportData,
   verifyRaTlsCertificate,
 } from "./ratls.ts";
-import { certificateParts, pemToDer } from "./der.ts";
+import { certificateParts } from "./der.ts";
+import { testTdxChain } from "./_test_tdx_quote.ts";
+import { realSampleTest } from "./_samples.ts";
 import { toHex } from "./evidence.ts";
 import { AttestationError } from "./snp.ts";
 import { testSnpChain } from "./_test_snp_chain.ts";
 
-const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url);
-const milan = {
-  ark: pemToDer(Deno.readTextFileSync(fixture("ark_milan.pem"))),
-  ask: pemToDer(Deno.readTextFileSync(fixture("ask_milan.pem"))),
-  vcek: Deno.readFileSync(fixture("vcek_milan.der")),
-  report: Uint8Array.from(
-    Deno.readTextFileSync(fixture("report_milan.hex")).trim().match(/../g)!,
-    (h) => parseInt(h, 16),
-  ),
-};
 const measurement = crypto.getRandomValues(new Uint8Array(48));
 // One made-up chain for the file: RSA key generation is the slow part.
 const sharedChain = testSnpChain();
@@ -78,27 +70,95 @@ Deno.test("RA-TLS: a certificate whose SNP report binds its key verifies end to 
   await assertRejects(() => verifyRaTlsCertificate(tampered, pinned), AttestationError);
 });
 
-Deno.test("RA-TLS: the real Milan report verifies its chain but cannot vouch for a new key", async () => {
+Deno.test("RA-TLS: a certificate whose TDX quote binds its key verifies end to end", async () => {
+  const chain = await testTdxChain();
+  const nonce = crypto.getRandomValues(new Uint8Array(32));
   const identity = await createRaTlsCertificate({
-    evidence: () => Promise.resolve({ tee: "sev-snp", ...milan }),
+    nonce,
+    evidence: async (reportData) => ({
+      tee: "tdx",
+      quote: await chain.quote({ mrTd: measurement, reportData }),
+    }),
   });
-  // AMD's pinned ARK-Milan accepts the chain and the report signature; the report's data is
-  // what that guest asked for, not this certificate's key, so the binding check refuses it.
+  const pinned = { trustedTdxRootSha256: [chain.rootSha256], nonce };
+  const result = await verifyRaTlsCertificate(identity.certificatePem, {
+    ...pinned,
+    expectedMeasurement: measurement,
+  });
+  assert(result.tee === "tdx" && !result.simulated);
+  assertEquals(result.measurement, measurement);
+  // Intel's root is the default; the made-up one is refused unless pinned.
   await assertRejects(
-    () => verifyRaTlsCertificate(identity.certificatePem),
+    () => verifyRaTlsCertificate(identity.certificateDer, { nonce }),
     AttestationError,
-    "does not bind this certificate's public key",
+    "trusted root",
   );
-  const tdx = await createRaTlsCertificate({
-    evidence: () =>
-      Promise.resolve({ tee: "tdx", quote: Deno.readFileSync(fixture("tdx_quote_v4.bin")) }),
-  });
   await assertRejects(
-    () => verifyRaTlsCertificate(tdx.certificatePem),
+    () => verifyRaTlsCertificate(identity.certificateDer, { ...pinned, nonce: new Uint8Array(32) }),
     AttestationError,
     "does not bind this certificate's public key",
   );
 });
+
+Deno.test("RA-TLS: a genuine report made for other data cannot vouch for a new key", async () => {
+  // Each report verifies (pinned chain, signature) but carries data its guest chose, not the
+  // hash of this certificate's key: the binding check refuses it.
+  const snpChain = await sharedChain;
+  const snp = await createRaTlsCertificate({
+    evidence: async () => ({
+      tee: "sev-snp",
+      report: await snpChain.report(crypto.getRandomValues(new Uint8Array(64)), measurement),
+      ark: snpChain.ark,
+      ask: snpChain.ask,
+      vcek: snpChain.vcek,
+    }),
+  });
+  await assertRejects(
+    () => verifyRaTlsCertificate(snp.certificatePem, { trustedArkSha256: [snpChain.arkSha256] }),
+    AttestationError,
+    "does not bind this certificate's public key",
+  );
+  const tdxChain = await testTdxChain();
+  const tdx = await createRaTlsCertificate({
+    evidence: async () => ({
+      tee: "tdx",
+      quote: await tdxChain.quote({
+        mrTd: measurement,
+        reportData: crypto.getRandomValues(new Uint8Array(64)),
+      }),
+    }),
+  });
+  await assertRejects(
+    () =>
+      verifyRaTlsCertificate(tdx.certificatePem, { trustedTdxRootSha256: [tdxChain.rootSha256] }),
+    AttestationError,
+    "does not bind this certificate's public key",
+  );
+});
+
+realSampleTest(
+  "RA-TLS: the real Milan report and TDX quote verify but cannot vouch for a new key",
+  async ({ ark, ask, vcek, snpReport, tdxQuote }) => {
+    const identity = await createRaTlsCertificate({
+      evidence: () => Promise.resolve({ tee: "sev-snp", report: snpReport, ark, ask, vcek }),
+    });
+    // AMD's pinned ARK-Milan accepts the chain and the report signature; the report's data is
+    // what that guest asked for, not this certificate's key, so the binding check refuses it.
+    await assertRejects(
+      () => verifyRaTlsCertificate(identity.certificatePem),
+      AttestationError,
+      "does not bind this certificate's public key",
+    );
+    const tdx = await createRaTlsCertificate({
+      evidence: () => Promise.resolve({ tee: "tdx", quote: tdxQuote }),
+    });
+    await assertRejects(
+      () => verifyRaTlsCertificate(tdx.certificatePem),
+      AttestationError,
+      "does not bind this certificate's public key",
+    );
+  },
+);
 
 Deno.test("RA-TLS: simulated evidence is refused unless asked for, and then says so", async () => {
   const identity = await createRaTlsCertificate({

@@ -1,7 +1,8 @@
 /**
  * Secret injection into real namespace boxes (bubblewrap): refused without a TEE, for simulated
  * evidence, for another measurement and where /run/secrets is on disk; delivered (0400, in
- * memory) after the real Milan sample report verifies through a guest's configfs TSM tree.
+ * memory) after an SNP report (signed by a chain made for the test, its ARK pinned) verifies
+ * through a guest's configfs TSM tree.
  */
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { A3sError } from "@a3s/common";
@@ -10,9 +11,19 @@ import { NamespaceDriver } from "../../drivers/namespace.ts";
 import { addBusybox, testHome } from "../../_test_support.ts";
 import { attest } from "./attest.ts";
 import { filesystemOf, injectSecret } from "./secrets.ts";
-import { ark, fakeSnpGuest, snpReport } from "./_test_guest.ts";
+import { fakeSnpGuest, type SnpEvidence } from "./_test_guest.ts";
+import { testSnpChain } from "./_test_snp_chain.ts";
 
 const secret = new TextEncoder().encode("db-password: hunter2");
+// The guest's report, made while the box starts: RSA key generation is the slow part.
+const nonce = crypto.getRandomValues(new Uint8Array(64));
+const measurement = crypto.getRandomValues(new Uint8Array(48));
+const guestEvidence: Promise<SnpEvidence> = testSnpChain().then(async (chain) => ({
+  report: await chain.report(nonce, measurement),
+  ark: chain.ark,
+  ask: chain.ask,
+  vcek: chain.vcek,
+}));
 
 Deno.test("secrets: the mount table says which filesystem a path is on", () => {
   const mounts = [
@@ -60,25 +71,26 @@ Deno.test("secrets: delivered into a real box only after attestation verifies", 
     assertEquals(simulated.status, 403);
     assertEquals([...Deno.readDirSync(shm)].length, 0);
 
-    // The Milan sample verifies (VCEK → ASK → ARK, report signature) for its own report data.
-    const nonce = snpReport.slice(0x50, 0x90);
-    const milan = (guest: string) => (n: Uint8Array) =>
-      attest({ nonce: n, root: guest, entryName: "test", trustedArks: [ark] });
+    // The report verifies (VCEK → ASK → ARK, report signature) for its own report data.
+    const evidence = await guestEvidence;
+    const fakeGuest = () => fakeSnpGuest(evidence);
+    const snp = (guest: string) => (n: Uint8Array) =>
+      attest({ nonce: n, root: guest, entryName: "test", trustedArks: [evidence.ark] });
     // A fresh nonce of our own is not what that report carries: refused.
-    const replayed = await fakeSnpGuest();
-    await assertRejects(() => deliver(milan(replayed)), A3sError, "nonce");
-    const wrongMeasurement = await fakeSnpGuest();
+    const replayed = await fakeGuest();
+    await assertRejects(() => deliver(snp(replayed)), A3sError, "nonce");
+    const wrongMeasurement = await fakeGuest();
     await assertRejects(
-      () => deliver(milan(wrongMeasurement), { nonce, expectedMeasurement: new Uint8Array(48) }),
+      () => deliver(snp(wrongMeasurement), { nonce, expectedMeasurement: new Uint8Array(48) }),
       A3sError,
       "not the expected one",
     );
     assertEquals([...Deno.readDirSync(shm)].length, 0);
 
-    const guest = await fakeSnpGuest();
-    const delivered = await deliver(milan(guest), {
+    const guest = await fakeGuest();
+    const delivered = await deliver(snp(guest), {
       nonce,
-      expectedMeasurement: snpReport.slice(0x90, 0xc0),
+      expectedMeasurement: measurement,
     });
     assertEquals([delivered.path, delivered.tee], ["/run/secrets/db", "sev-snp"]);
     assertEquals(await boxes.copyOut(box, "/run/secrets/db"), secret);
@@ -89,7 +101,7 @@ Deno.test("secrets: delivered into a real box only after attestation verifies", 
 
     // A box whose /run/secrets would be on its disk layer is refused even with good evidence.
     const { info: plain } = await boxes.run({ image: "busybox", command: ["sleep", "60"] });
-    const onDisk = await fakeSnpGuest();
+    const onDisk = await fakeGuest();
     const error = await assertRejects(
       () =>
         injectSecret(boxes, {
@@ -97,7 +109,7 @@ Deno.test("secrets: delivered into a real box only after attestation verifies", 
           name: "db",
           value: secret,
           nonce,
-          attest: milan(onDisk),
+          attest: snp(onDisk),
         }),
       A3sError,
       "not tmpfs",
@@ -105,7 +117,7 @@ Deno.test("secrets: delivered into a real box only after attestation verifies", 
     assertEquals(error.status, 409);
     await Deno.remove(onDisk, { recursive: true });
     await assertRejects(
-      () => deliver(milan(onDisk), { name: "../etc/passwd" }),
+      () => deliver(snp(onDisk), { name: "../etc/passwd" }),
       A3sError,
       "invalid secret name",
     );
