@@ -13,13 +13,14 @@ import {
   formatInjectionReport,
   parseEvalSet,
 } from "./injection/evaluate.ts";
+import { describePublicEvalSet, findPublicEvalSet } from "./injection/public_eval.ts";
 import { readInput } from "./_input.ts";
 
+const PUBLIC_SET_NAME =
+  "public evaluation set (deepset test split, BIPIA test attacks in test e-mails/tables/code, JailbreakBench held-out behaviors, XSTest safe prompts, GSM8K test, self-instruct user-oriented, Debian docs; disjoint from training; see safeclaw/injection/model/MODEL_CARD.md)";
+
+/** The hand-written sets, kept in the repository. */
 const EVAL_SETS = [
-  [
-    "public evaluation set (deepset test split, BIPIA test attacks in test e-mails/tables/code, JailbreakBench held-out behaviors, XSTest safe prompts, GSM8K test, self-instruct user-oriented, Debian docs; disjoint from training; see safeclaw/injection/model/MODEL_CARD.md)",
-    "testdata/injection_public_eval.jsonl",
-  ],
   ["development set (the rules were tuned on it)", "testdata/injection_eval.jsonl"],
   [
     "second set (written after the rules; the concept layer came after seeing its misses once)",
@@ -49,8 +50,25 @@ async function peerJudge(): Promise<
 async function report(): Promise<void> {
   const peer = await peerJudge();
   const out: string[] = [];
+  // The public set is other projects' data, kept outside the repository; without it the
+  // hand-written sets are still scored.
+  const publicSet = await findPublicEvalSet();
+  const sets: { name: string; records: EvalRecord[] }[] = [];
+  if (publicSet.found) {
+    sets.push({
+      name: `${PUBLIC_SET_NAME}\n   ${describePublicEvalSet(publicSet)}`,
+      records: publicSet.records,
+    });
+  } else {
+    out.push(`== public evaluation set: not available, not scored: ${publicSet.reason}`, "");
+  }
   for (const [name, path] of EVAL_SETS) {
-    const records = parseEvalSet(await Deno.readTextFile(new URL(path, import.meta.url)));
+    sets.push({
+      name,
+      records: parseEvalSet(await Deno.readTextFile(new URL(path, import.meta.url))),
+    });
+  }
+  for (const { name, records } of sets) {
     // Verdicts per second: one text at a time, as a message arrives, rules and model together.
     await judgeInjection("warm the model up");
     const started = performance.now();

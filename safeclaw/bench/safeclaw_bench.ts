@@ -12,7 +12,8 @@ import { sanitize, Vault } from "../sanitize.ts";
 import { createStreamSanitizer } from "../stream_sanitizer.ts";
 import { detectInjection } from "../injection/detector.ts";
 import { judgeInjection } from "../injection/judge.ts";
-import { evaluate, parseEvalSet } from "../injection/evaluate.ts";
+import { evaluate, type InjectionReport, parseEvalSet } from "../injection/evaluate.ts";
+import { describePublicEvalSet, findPublicEvalSet } from "../injection/public_eval.ts";
 import { fakerCorpus } from "../quality/faker_corpus.ts";
 import { faker } from "@faker-js/faker";
 
@@ -101,24 +102,39 @@ async function verdictsPerSecondAsync(
 }
 const vardJudge = (text: string) =>
   vard.safe(text) as { safe: boolean; threats?: { severity: number }[] };
-// The public evaluation set: rules + classifier against vard, quality and verdicts per second.
-const publicSet = parseEvalSet(
-  await Deno.readTextFile(new URL("../testdata/injection_public_eval.jsonl", import.meta.url)),
-);
-const publicVerdicts = new Map<string, { injection: boolean; score: number }>();
-for (const r of publicSet) {
-  publicVerdicts.set(r.id, await judgeInjection(r.text, { source: r.source }));
+// The public evaluation set (kept outside the repository, see public_eval.ts): rules + classifier
+// against vard, quality and verdicts per second.
+const publicFound = await findPublicEvalSet();
+async function publicFigures(): Promise<string[]> {
+  if (!publicFound.found) {
+    return [`injection on the public evaluation set: SKIPPED: ${publicFound.reason}`];
+  }
+  const publicSet = publicFound.records;
+  const publicVerdicts = new Map<string, { injection: boolean; score: number }>();
+  for (const r of publicSet) {
+    publicVerdicts.set(r.id, await judgeInjection(r.text, { source: r.source }));
+  }
+  const publicOurs = evaluate(publicSet, (r) => publicVerdicts.get(r.id)!);
+  const publicVard = evaluate(publicSet, (r) => {
+    const v = vardJudge(r.text);
+    return { injection: !v.safe, score: Math.max(0, ...(v.threats ?? []).map((t) => t.severity)) };
+  });
+  const publicOursRate = await verdictsPerSecondAsync(publicSet, (t) => judgeInjection(t));
+  const publicVardRate = await verdictsPerSecondAsync(
+    publicSet,
+    (t) => Promise.resolve(vardJudge(t)),
+  );
+  const line = (name: string, rate: number, q: InjectionReport) =>
+    `  ${name.padEnd(27)} ${rate.toFixed(0).padStart(7)} verdicts/s, balanced accuracy ${
+      q.overallBalancedAccuracy.toFixed(3)
+    }, hard-benign FPR ${q.hardBenignFalsePositiveRate.toFixed(3)}`;
+  return [
+    `injection on the public evaluation set (${describePublicEvalSet(publicFound)}):`,
+    line("safeclaw rules + classifier", publicOursRate, publicOurs),
+    line("@andersmyrmel/vard", publicVardRate, publicVard),
+  ];
 }
-const publicOurs = evaluate(publicSet, (r) => publicVerdicts.get(r.id)!);
-const publicVard = evaluate(publicSet, (r) => {
-  const v = vardJudge(r.text);
-  return { injection: !v.safe, score: Math.max(0, ...(v.threats ?? []).map((t) => t.severity)) };
-});
-const publicOursRate = await verdictsPerSecondAsync(publicSet, (t) => judgeInjection(t));
-const publicVardRate = await verdictsPerSecondAsync(
-  publicSet,
-  (t) => Promise.resolve(vardJudge(t)),
-);
+const publicLines = await publicFigures();
 const oursQuality = evaluate(evalSet, (r) => detectInjection(r.text, { source: r.source }));
 const vardQuality = evaluate(evalSet, (r) => {
   const v = vardJudge(r.text);
@@ -141,15 +157,7 @@ console.log(
     } verdicts/s, balanced accuracy ${
       vardQuality.overallBalancedAccuracy.toFixed(3)
     }, hard-benign FPR ${vardQuality.hardBenignFalsePositiveRate.toFixed(3)}`,
-    `injection on the public evaluation set (${publicSet.length} texts):`,
-    `  safeclaw rules + classifier ${publicOursRate.toFixed(0).padStart(7)} verdicts/s, ` +
-    `balanced accuracy ${publicOurs.overallBalancedAccuracy.toFixed(3)}, hard-benign FPR ${
-      publicOurs.hardBenignFalsePositiveRate.toFixed(3)
-    }`,
-    `  @andersmyrmel/vard          ${publicVardRate.toFixed(0).padStart(7)} verdicts/s, ` +
-    `balanced accuracy ${publicVard.overallBalancedAccuracy.toFixed(3)}, hard-benign FPR ${
-      publicVard.hardBenignFalsePositiveRate.toFixed(3)
-    }`,
+    ...publicLines,
   ].join("\n"),
 );
 

@@ -14,6 +14,8 @@ export interface EvalRecord {
   label: 0 | 1;
   source: Source;
   text: string;
+  /** Where a public record came from (`owner/name@commit`, or a Debian documentation folder). */
+  origin?: string;
 }
 
 /** One category's row. */

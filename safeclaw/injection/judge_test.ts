@@ -11,6 +11,7 @@ import {
 } from "./judge.ts";
 import { loadInjectionClassifier } from "./classifier.ts";
 import { views } from "./normalize.ts";
+import { findPublicEvalSet } from "./public_eval.ts";
 
 Deno.test("calibrate maps the model's own threshold onto 0.5 and keeps order", () => {
   assertEquals(calibrate(0.8, 0.8), 0.5);
@@ -102,17 +103,27 @@ Deno.test("judgeMany gives the same verdicts as judgeInjection, in input order",
   assertEquals(many[1].injection, true);
 });
 
-Deno.test("quality on the public evaluation set stays at its measured level", async () => {
-  const { parseEvalSet, evaluate } = await import("./evaluate.ts");
-  const records = parseEvalSet(
-    await Deno.readTextFile(new URL("../testdata/injection_public_eval.jsonl", import.meta.url)),
-  );
-  const verdicts = await judgeMany(
-    records.map((r) => ({ text: r.text, options: { source: r.source } })),
-  );
-  const byId = new Map(records.map((r, i) => [r.id, verdicts[i]]));
-  const report = evaluate(records, (r) => byId.get(r.id)!);
-  // Measured: 0.861 and 0.020 (see model/MODEL_CARD.md).
-  assert(report.overallBalancedAccuracy >= 0.85, String(report.overallBalancedAccuracy));
-  assert(report.hardBenignFalsePositiveRate <= 0.03, String(report.hardBenignFalsePositiveRate));
+// The public set is kept outside the repository (see public_eval.ts); without it this test is
+// skipped, visibly, and the rest still run.
+const publicSet = await findPublicEvalSet();
+if (!publicSet.found) {
+  console.log(`SKIPPED: quality on the public evaluation set: ${publicSet.reason}`);
+}
+
+Deno.test({
+  name: "quality on the public evaluation set stays at its measured level",
+  ignore: !publicSet.found,
+  fn: async () => {
+    assert(publicSet.found);
+    const { evaluate } = await import("./evaluate.ts");
+    const records = publicSet.records;
+    const verdicts = await judgeMany(
+      records.map((r) => ({ text: r.text, options: { source: r.source } })),
+    );
+    const byId = new Map(records.map((r, i) => [r.id, verdicts[i]]));
+    const report = evaluate(records, (r) => byId.get(r.id)!);
+    // Measured: 0.861 and 0.020 (see model/MODEL_CARD.md).
+    assert(report.overallBalancedAccuracy >= 0.85, String(report.overallBalancedAccuracy));
+    assert(report.hardBenignFalsePositiveRate <= 0.03, String(report.hardBenignFalsePositiveRate));
+  },
 });

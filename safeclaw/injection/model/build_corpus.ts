@@ -2,11 +2,13 @@
  * Builds the injection classifier's training, validation and evaluation sets from public
  * sources (see `sources.ts`), read at pinned commits from local git clones.
  *
- *   deno run -A safeclaw/injection/model/build_corpus.ts --clones DIR --out DIR
+ *   deno run -A safeclaw/injection/model/build_corpus.ts --clones DIR --out DIR [--eval FILE]
  *
  * `--clones DIR` holds one git directory per repository, as `DIR/<owner>+<name>/repo` (a bare
- * mirror) or `DIR/<owner>/<name>` (a clone). Training and validation go to `--out` (they are not
- * shipped); the evaluation set is written to `safeclaw/testdata/injection_public_eval.jsonl`.
+ * mirror) or `DIR/<owner>/<name>` (a clone). Training and validation go to `--out`; the
+ * evaluation set goes to `--eval` (default `--out`/injection_public_eval.jsonl). None of them is
+ * kept in the repository: they are made of other projects' data, so they live in a data folder
+ * outside it (see `../public_eval.ts` for where the report and the tests look).
  * The same inputs give the same files: every sample and split is chosen by a hash, not by chance.
  */
 import { parseArgs } from "node:util";
@@ -465,10 +467,10 @@ function toJsonl(records: CorpusRecord[], training = true): string {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { clones: { type: "string" }, out: { type: "string" } },
+    options: { clones: { type: "string" }, out: { type: "string" }, eval: { type: "string" } },
   });
   if (!values.clones || !values.out) {
-    console.error("usage: build_corpus.ts --clones DIR --out DIR");
+    console.error("usage: build_corpus.ts --clones DIR --out DIR [--eval FILE]");
     Deno.exit(2);
   }
   const clones = values.clones;
@@ -509,7 +511,7 @@ async function main(): Promise<void> {
   await Deno.mkdir(values.out, { recursive: true });
   await Deno.writeTextFile(`${values.out}/train.jsonl`, toJsonl(train));
   await Deno.writeTextFile(`${values.out}/valid.jsonl`, toJsonl(valid));
-  const evalPath = new URL("../../testdata/injection_public_eval.jsonl", import.meta.url);
+  const evalPath = values.eval ?? `${values.out}/injection_public_eval.jsonl`;
   await Deno.writeTextFile(evalPath, toJsonl(disjoint, false));
   const count = (rs: CorpusRecord[]) => {
     const by: Record<string, number> = {};
