@@ -4,8 +4,8 @@
  * (`tdx_guest`): create a report entry, write the 64-byte nonce to `inblob`, read the signed
  * `outblob` (an SNP report or a TDX quote) and, for SNP, the `auxblob` certificate table (VCEK,
  * ASK, ARK). The result is verified before it is returned: SNP against the ARK the caller trusts,
- * TDX up to the root the caller trusts (Intel's pinned root by default). Where there is no TEE the answer says so; a simulated answer is
- * marked simulated and never verified.
+ * TDX up to the root the caller trusts (Intel's pinned root by default). Where there is no TEE
+ * the answer says so; a simulated answer is marked simulated and never verified.
  */
 import { detectTee } from "./detect.ts";
 import { AttestationError } from "./snp.ts";
