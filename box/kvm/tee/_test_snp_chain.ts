@@ -3,7 +3,8 @@
  * VCEK with a P-384 key, real X.509 certificates), and reports laid out and signed exactly as the
  * AMD firmware does. The real Milan samples (_samples.ts, kept outside the repository) prove the
  * verifier accepts what hardware produces; this chain lets a test choose the report data (for
- * example a fresh certificate key's hash), which a recorded report cannot. Verifiers trust it only when its ARK is pinned explicitly.
+ * example a fresh certificate key's hash), which a recorded report cannot. Verifiers trust it
+ * only when its ARK is pinned explicitly.
  */
 import {
   AlgorithmIdentifier,
