@@ -19,7 +19,7 @@ import { ImageBuilder } from "./builder/builder.ts";
 import { GROUP_COMMANDS, readCredentials } from "./cli_groups.ts";
 import { TEE_COMMANDS, TEE_HELP } from "./kvm/tee/cli.ts";
 import { CriRuntime } from "./cri/cri_runtime.ts";
-import { parsePublish, publishedPorts } from "./network/port_forwarder.ts";
+import { parsePublish } from "./network/port_forwarder.ts";
 import { serveCri } from "./cri/server.ts";
 import { parseSignal } from "./drivers/_proc.ts";
 import { boxTable, imageTable, outputFormat, size, table } from "./cli_format.ts";
@@ -475,10 +475,9 @@ const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handle
   },
   port: {
     options: [],
-    async handler(boxes, p, values, format) {
+    async handler(boxes, p, _values, format) {
       need(p, 1, "port BOX");
-      const info = await boxes.inspect(p[0]);
-      const ports = await publishedPorts(configOf(values).home, info.name);
+      const ports = await boxes.ports(p[0]);
       print(
         format,
         ports,

@@ -24,7 +24,12 @@ import { USER_SPEC } from "./types.ts";
 import { bootSeconds, boxCountSources, execSeconds } from "./metrics.ts";
 import { VOLUME_NAME, VolumeStore } from "./volumes.ts";
 import { NetworkStore } from "./network/networks.ts";
-import { type PublishedPort, publishPorts, unpublishPorts } from "./network/port_forwarder.ts";
+import {
+  type PublishedPort,
+  publishedPorts,
+  publishPorts,
+  unpublishPorts,
+} from "./network/port_forwarder.ts";
 
 /** A box's lifecycle state, as Docker names them. */
 export type BoxState = "created" | "running" | "exited";
@@ -857,6 +862,23 @@ export class BoxManager {
     }
     await this.#removeRow(row);
     return row.id;
+  }
+
+  /**
+   * The host ports forwarded into a box (`box port`), whichever way its driver forwards them: a
+   * VM's own user-mode network, or the forwarder in a namespace box's network namespace.
+   */
+  async ports(idOrName: string): Promise<PublishedPort[]> {
+    const row = await this.#row(idOrName);
+    const forwarded = this.#spec(row).ports;
+    if (forwarded?.length) {
+      return forwarded.map((p) => ({
+        hostIp: p.hostIp,
+        hostPort: p.hostPort,
+        boxPort: p.guestPort,
+      }));
+    }
+    return await publishedPorts(this.#options.home, row.name);
   }
 
   /** Gives the box a new name; throws when the name is invalid or another box has it. */

@@ -117,6 +117,8 @@ Deno.test({
         if (served !== "served from the host") await new Promise((r) => setTimeout(r, 200));
       }
       assertEquals(served, "served from the host");
+      // `box port` lists it, though no forwarder process is involved.
+      assertEquals(await boxes.ports(info.id), [{ hostIp: "127.0.0.1", hostPort, boxPort: 8080 }]);
       // ...but the guest reaches nothing: not the host, not the outside.
       const outbound = await run(boxes, info.id, [
         "sh",
