@@ -51,6 +51,26 @@ export interface SniListener {
 
 type ResolverOptions = Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem;
 
+/**
+ * Copies `from` to `to` until `from` ends, then half-closes `to`. A read/write loop over one
+ * buffer: stream piping costs several promises and an allocation per chunk, and on this relay
+ * it was the larger part of an HTTPS request's cost.
+ */
+async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(64 * 1024);
+  for (;;) {
+    const n = await from.read(buffer);
+    if (n === null) break;
+    let written = 0;
+    while (written < n) written += await to.write(buffer.subarray(written, n));
+  }
+  try {
+    await to.closeWrite();
+  } catch {
+    // The other side is gone already.
+  }
+}
+
 /** Starts the listener; it serves the store's certificates from the first connection on. */
 export function listenSni(options: SniListenerOptions): SniListener {
   const { store, upstreamPort, logger } = options;
@@ -99,10 +119,7 @@ export function listenSni(options: SniListenerOptions): SniListener {
       const relayPort = upstream.localAddr.port;
       clients.set(relayPort, (conn.remoteAddr as Deno.NetAddr).hostname);
       try {
-        await Promise.all([
-          conn.readable.pipeTo(upstream.writable),
-          upstream.readable.pipeTo(conn.writable),
-        ]);
+        await Promise.all([pump(conn, upstream), pump(upstream, conn)]);
       } finally {
         clients.delete(relayPort);
       }

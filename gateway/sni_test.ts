@@ -101,3 +101,52 @@ Deno.test("SNI: a broken pair is reported and skipped, the good ones load", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("SNI: large bodies cross the TLS relay intact both ways", async () => {
+  const dir = await Deno.makeTempDir();
+  const ca = await makeCa(dir, "big");
+  const store = new CertificateStore();
+  store.set("big", await ca.issue(`${dir}/big`, ["big.test"]));
+  // Echoes the uploaded body back, reversed, so a truncated or reordered relay shows.
+  const echo = startBackend("echo", async (request) => {
+    const body = new Uint8Array(await request.arrayBuffer());
+    return new Response(body.reverse());
+  });
+  const running = await startGateway({
+    port: 0,
+    certificates: store,
+    config: config({
+      services: { echo: { backends: [{ url: echo.url }] } },
+      routers: { r: { rule: {}, service: "echo" } },
+    }),
+  });
+  try {
+    const sent = new Uint8Array(700 * 1024).map((_, i) => (i * 7919) % 251);
+    await Deno.writeFile(`${dir}/up.bin`, sent);
+    const out = await new Deno.Command("curl", {
+      args: [
+        "-sS",
+        "--max-time",
+        "10",
+        "--cacert",
+        ca.certFile,
+        "--resolve",
+        `big.test:${running.port}:127.0.0.1`,
+        "--data-binary",
+        `@${dir}/up.bin`,
+        "-o",
+        `${dir}/down.bin`,
+        `https://big.test:${running.port}/echo`,
+      ],
+      stderr: "piped",
+    }).output();
+    assert(out.success, new TextDecoder().decode(out.stderr));
+    const got = await Deno.readFile(`${dir}/down.bin`);
+    assertEquals(got.length, sent.length);
+    assert(got.every((b, i) => b === sent[sent.length - 1 - i]), "the body came back altered");
+  } finally {
+    await running.close();
+    await echo.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
