@@ -5,7 +5,10 @@
  * For each pair: publish throughput (32 publishes in flight), consume throughput (a backlog
  * drained by a fresh durable consumer, each event acknowledged), and end-to-end latency
  * (one event at a time, publish to handler). NATS JetStream and Redis run on brokers the
- * bench starts; the store provider and pg-boss share one PostgreSQL database.
+ * bench starts; the store provider and pg-boss share one PostgreSQL database. The raw clients
+ * publish the same CloudEvent JSON the bus does, drain with the same batch (64), and create
+ * their consumer inside the timed region as the bus does; raw NATS consumes in the client's
+ * callback mode, as our provider does.
  */
 import { AckPolicy, connect as natsConnect, DeliverPolicy, nanos } from "nats";
 import { Redis } from "ioredis";
@@ -13,6 +16,7 @@ import { PgBoss } from "pg-boss";
 import { openStore } from "@a3s/common";
 import { createTestDatabase } from "@a3s/common/testing";
 import { EventBus } from "../bus.ts";
+import { buildEnvelope } from "../envelope.ts";
 import { NatsProvider } from "../providers/nats.ts";
 import { RedisProvider } from "../providers/redis.ts";
 import { StoreProvider } from "../providers/store.ts";
@@ -22,6 +26,17 @@ const EVENTS = Number(Deno.env.get("EVENT_BENCH_EVENTS") ?? 3000);
 const SAMPLES = Number(Deno.env.get("EVENT_BENCH_SAMPLES") ?? 300);
 const WINDOW = 32;
 const payload = (i: number) => ({ i, text: "x".repeat(200) });
+/** The raw clients carry the same bytes as the bus: a CloudEvent around the same payload. */
+const cloudEvent = (i: number) =>
+  buildEnvelope({
+    subject: "bench.e",
+    data: payload(i),
+    type: "a3s.event",
+    source: "bench",
+    schemaVersion: "1",
+  });
+/** Which comparisons run (default all): `EVENT_BENCH_BROKERS=nats,redis,pg`. */
+const BROKERS = new Set((Deno.env.get("EVENT_BENCH_BROKERS") ?? "nats,redis,pg").split(","));
 
 /** One side of a comparison. */
 interface Contender {
@@ -140,22 +155,23 @@ function rawNats(url: string): () => Promise<Contender> {
         ack_policy: AckPolicy.Explicit,
         deliver_policy: deliver,
       });
-      const messages = await (await js.consumers.get(stream, name)).consume({ max_messages: 64 });
-      const loop = (async () => {
-        for await (const m of messages) {
-          onData(JSON.parse(decoder.decode(m.data)).i);
+      // The client's callback mode: its cheapest way to consume, and the one our provider uses.
+      const messages = await (await js.consumers.get(stream, name)).consume({
+        max_messages: 64,
+        callback: (m) => {
+          onData(JSON.parse(decoder.decode(m.data)).data.i);
           m.ack();
-        }
-      })();
+        },
+      });
       return async () => {
+        await nc.flush();
         await messages.close();
-        await loop;
       };
     };
     return {
       name: "raw nats",
       publish: async (i) =>
-        void await js.publish(`${stream}.bench.e`, encoder.encode(JSON.stringify(payload(i))), {
+        void await js.publish(`${stream}.bench.e`, encoder.encode(JSON.stringify(cloudEvent(i))), {
           msgID: crypto.randomUUID(),
         }),
       drain: async (n) => {
@@ -198,7 +214,7 @@ function rawRedis(url: string): () => Promise<Contender> {
             ">",
           ) as [string, [string, string[]][]][] | null;
           const entries = reply?.[0]?.[1] ?? [];
-          for (const [, fields] of entries) onData(JSON.parse(fields[1]).i);
+          for (const [, fields] of entries) onData(JSON.parse(fields[1]).data.i);
           if (entries.length) await redis.xack(key, name, ...entries.map(([id]) => id));
         }
       })();
@@ -210,7 +226,7 @@ function rawRedis(url: string): () => Promise<Contender> {
     };
     return Promise.resolve({
       name: "raw ioredis",
-      publish: async (i) => void await redis.xadd(key, "*", "e", JSON.stringify(payload(i))),
+      publish: async (i) => void await redis.xadd(key, "*", "e", JSON.stringify(cloudEvent(i))),
       drain: async (n) => {
         const { done, hit } = countTo(n);
         const stop = await consumeWith("0", hit);
@@ -306,7 +322,7 @@ console.log(
   } ${"p99 ms".padStart(8)}`,
 );
 
-const nats = await startNats();
+const nats = BROKERS.has("nats") ? await startNats() : undefined;
 if (nats) {
   const [mine, raw] = await compare(
     ours("a3s event (nats)", async () =>
@@ -325,7 +341,7 @@ if (nats) {
   await nats.stop();
 }
 
-const redis = await startRedis();
+const redis = BROKERS.has("redis") ? await startRedis() : undefined;
 if (redis) {
   const [mine, raw] = await compare(
     ours("a3s event (redis)", async () =>
@@ -343,7 +359,7 @@ if (redis) {
   await redis.stop();
 }
 
-const database = await createTestDatabase("a3s_event_bench");
+const database = BROKERS.has("pg") ? await createTestDatabase("a3s_event_bench") : undefined;
 if (database) {
   const store = await openStore({ databaseUrl: database.url, poolSize: 8 });
   try {
@@ -362,6 +378,6 @@ if (database) {
     await store.close();
     await database.drop();
   }
-} else {
+} else if (BROKERS.has("pg")) {
   console.log("SKIPPED: PostgreSQL comparison (no PostgreSQL reachable)");
 }
