@@ -18,6 +18,7 @@ import { busyboxImage } from "../image/busybox.ts";
 import type { ExecProcess, VolumeMount } from "../types.ts";
 import { deleteNetns, netnsPath } from "./netns.ts";
 import { CriLogWriter } from "./cri_log.ts";
+import { OutputTap } from "./output_tap.ts";
 import type { AttachedContainer, StreamingBackend } from "./streaming_server.ts";
 import { type PublishedPort, publishPorts, unpublishPorts } from "../network/port_forwarder.ts";
 
@@ -209,10 +210,8 @@ export class CriRuntime implements StreamingBackend {
   readonly #dir: string;
   readonly #home: string;
   readonly #options: CriRuntimeOptions;
-  readonly #logs = new Map<
-    string,
-    { writer: CriLogWriter; stop: AbortController; copied: Promise<void> }
-  >();
+  /** Each started container's output, and its CRI log file when it has a log path. */
+  readonly #outputs = new Map<string, { tap: OutputTap; writer?: CriLogWriter }>();
   readonly #stdins = new Map<string, HeldStdin>();
   /** The ImageService half of the CRI. */
   readonly images: CriImageService;
@@ -650,22 +649,17 @@ export class CriRuntime implements StreamingBackend {
         closed: false,
       });
     }
-    if (container.logPath) {
-      const writer = new CriLogWriter(container.logPath);
-      await writer.open();
-      const stop = new AbortController();
-      const copied = (async () => {
-        for await (
-          const chunk of this.#boxes.logs(container.id, { follow: true, signal: stop.signal })
-        ) {
-          await writer.write(chunk.stream, chunk.data);
-        }
-      })().catch(() => {}).finally(() => {
-        writer.close();
-        this.#logs.delete(container.id);
-      });
-      this.#logs.set(container.id, { writer, stop, copied });
-    }
+    const writer = container.logPath ? new CriLogWriter(container.logPath) : undefined;
+    await writer?.open();
+    const tap = new OutputTap(
+      (signal) => this.#boxes.logs(container.id, { follow: true, signal }),
+      writer ? (chunk) => writer.write(chunk.stream, chunk.data) : undefined,
+    );
+    this.#outputs.set(container.id, { tap, writer });
+    tap.done.finally(() => {
+      writer?.close();
+      if (this.#outputs.get(container.id)?.tap === tap) this.#outputs.delete(container.id);
+    });
     return {};
   }
 
@@ -699,7 +693,7 @@ export class CriRuntime implements StreamingBackend {
       "container",
     ));
     if (!container) return {};
-    this.#logs.get(container.id)?.stop.abort();
+    this.#outputs.get(container.id)?.tap.stop();
     await this.#releaseStdin(container.id);
     if (await this.#box(container.id)) await this.#boxes.remove(container.id, true);
     await this.#drop("containers", container.id);
@@ -712,8 +706,8 @@ export class CriRuntime implements StreamingBackend {
       // An exited container's log is complete before anyone is told it exited, as with
       // containerd: the kubelet and `kubectl logs` read it right away. Bounded, so a stuck
       // copy cannot hold a status call.
-      const log = this.#logs.get(container.id);
-      if (log) await Promise.race([log.copied, new Promise((r) => setTimeout(r, 2000))]);
+      const output = this.#outputs.get(container.id);
+      if (output) await Promise.race([output.tap.done, new Promise((r) => setTimeout(r, 2000))]);
     }
     const state = box ? STATES[box.state] : 3;
     let reason = "";
@@ -928,13 +922,13 @@ export class CriRuntime implements StreamingBackend {
       request.container_id,
       "container",
     );
-    const log = this.#logs.get(container.id);
+    const log = this.#outputs.get(container.id)?.writer;
     if (!log) {
       throw new A3sError("not_running", `container ${container.id} is not running here`, {
         status: 409,
       });
     }
-    await log.writer.reopen();
+    await log.reopen();
     return {};
   }
 
@@ -980,7 +974,10 @@ export class CriRuntime implements StreamingBackend {
     const held = this.#stdins.get(id);
     const boxes = this.#boxes;
     return {
-      output: boxes.logs(id, { follow: true, fromEnd: true, signal }),
+      // From the tap when this server started the container, so the subscription starts now;
+      // a container started by an earlier server is followed from the end of its output.
+      output: this.#outputs.get(id)?.tap.follow(signal) ??
+        boxes.logs(id, { follow: true, fromEnd: true, signal }),
       stdin: held && !held.closed
         ? {
           write: (data) => held.writer.write(data),
@@ -1010,7 +1007,7 @@ export class CriRuntime implements StreamingBackend {
 
   /** Stops copying logs (the boxes keep running; they are detached). */
   close(): void {
-    for (const log of this.#logs.values()) log.stop.abort();
+    for (const output of this.#outputs.values()) output.tap.stop();
     for (const id of [...this.#stdins.keys()]) void this.#releaseStdin(id);
   }
 }

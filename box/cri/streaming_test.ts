@@ -22,6 +22,7 @@ import {
   REMOTECOMMAND_PROTOCOLS,
 } from "./remotecommand.ts";
 import { StreamTokens } from "./stream_tokens.ts";
+import { OutputTap } from "./output_tap.ts";
 import { SPDY_DICTIONARY } from "./spdy.ts";
 import { connectSpdy } from "./_spdy_test_client.ts";
 
@@ -84,6 +85,37 @@ Deno.test("spdy: the header dictionary is SPDY/3's, byte for byte (length and Ad
   assertEquals(SPDY_DICTIONARY.length, 1423);
   // The checksum zlib puts in the header of every stream compressed with this dictionary.
   assertEquals(((b << 16) | a) >>> 0, 0xe3c6a7c2);
+});
+
+Deno.test("output tap: a follower gets what is read after it subscribed, in order, then the end", async () => {
+  const encode = (text: string) => new TextEncoder().encode(text);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const logged: string[] = [];
+  const tap = new OutputTap(async function* () {
+    yield { stream: "stdout" as const, data: encode("before") };
+    await gate;
+    yield { stream: "stdout" as const, data: encode("one") };
+    yield { stream: "stderr" as const, data: encode("two") };
+  }, (chunk) => {
+    logged.push(new TextDecoder().decode(chunk.data));
+    return Promise.resolve();
+  });
+  await new Promise((r) => setTimeout(r, 10));
+  // Subscribed before anything more is read, even though nothing reads it yet.
+  const followed = tap.follow(new AbortController().signal);
+  release();
+  await tap.done;
+  const seen: string[] = [];
+  for await (const chunk of followed) {
+    seen.push(`${chunk.stream}:${new TextDecoder().decode(chunk.data)}`);
+  }
+  assertEquals(seen, ["stdout:one", "stderr:two"]);
+  assertEquals(logged, ["before", "one", "two"]);
+  // A follower that comes after the end gets nothing, at once.
+  const late: unknown[] = [];
+  for await (const chunk of tap.follow(new AbortController().signal)) late.push(chunk);
+  assertEquals(late, []);
 });
 
 /** What a client saw on one streaming connection. */
