@@ -112,6 +112,8 @@ async function run(values: Record<string, unknown>): Promise<number> {
     : undefined;
   const logger = createLogger(level as LogLevel, { module: "gateway" });
   const sni = await certificateSources(values, logger);
+  // Bad API settings are usage errors, found before anything listens.
+  const kube = kubernetes ? kubeConfig(values.positionalApi as string | undefined) : undefined;
   if (sni && tls) throw new UsageError("--cert/--key and --certs/--acme-domain exclude each other");
   const databaseUrl = values["database-url"] as string | undefined;
   const store = databaseUrl ? await openStore({ databaseUrl }) : undefined;
@@ -139,8 +141,8 @@ async function run(values: Record<string, unknown>): Promise<number> {
   });
   // Orders wait for the listener: the CA validates challenges against it.
   await sni?.acme?.start();
-  const controller = kubernetes
-    ? await ingressController(values, running.gateway, sni?.store, logger)
+  const controller = kube
+    ? await ingressController(values, kube, running.gateway, sni?.store, logger)
     : undefined;
   const stop = new Promise<void>((resolve) => {
     Deno.addSignalListener("SIGINT", resolve);
@@ -233,12 +235,13 @@ function kubeConfig(url: string | undefined): KubeConfig {
 /** Starts the Ingress controller against the API server in the cluster (or the one given). */
 function ingressController(
   values: Record<string, unknown>,
+  kube: KubeConfig,
   gateway: Gateway,
   certificates: CertificateStore | undefined,
   logger: Logger,
 ) {
   return startIngressController({
-    kubeConfig: kubeConfig(values.positionalApi as string | undefined),
+    kubeConfig: kube,
     controllerName: (values["controller-name"] as string | undefined) ?? CONTROLLER_NAME,
     address: values["publish-address"] as string | undefined,
     certificates,

@@ -105,6 +105,7 @@ Deno.test("gateway run --certs --https-port: HTTPS by SNI beside plain HTTP; TLS
         ["run", "--config", file, "--https-port", "1"],
         ["run", "--config", file, "--acme-domain", "not a name"],
         ["run", "--config", file, "--certs", dir, "--cert", file, "--key", file],
+        ["run", "--kubernetes", "ftp://api.example"],
       ]
     ) {
       const result = await capture(() => main(args));

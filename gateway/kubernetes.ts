@@ -161,16 +161,27 @@ export async function startIngressController(
   };
   const retryMs = options.retryMs ?? 1000;
   for (const inf of all) {
-    inf.on("add", schedule);
-    inf.on("update", schedule);
-    inf.on("delete", schedule);
+    // Failures in a row double the wait (up to 30 s), so an API server that is down for long
+    // is not hammered, nor the log filled; any event from the collection resets it.
+    let failures = 0;
+    const progressed = () => {
+      failures = 0;
+      schedule();
+    };
+    inf.on("add", progressed);
+    inf.on("update", progressed);
+    inf.on("delete", progressed);
     inf.on("error", (error) => {
       if (closed) return;
-      options.logger?.warn("kubernetes watch failed; restarting", { error: String(error) });
+      const wait = Math.min(retryMs * 2 ** failures++, 30_000);
+      options.logger?.warn("kubernetes watch failed; restarting", {
+        error: String(error),
+        retryMs: wait,
+      });
       // The informer stops on an error other than 410 Gone: start over with a fresh list.
       setTimeout(() => {
         if (!closed) inf.start().catch(() => {});
-      }, retryMs);
+      }, wait);
     });
   }
   await Promise.all(all.map((inf) => inf.start()));
