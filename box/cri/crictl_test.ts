@@ -2,8 +2,7 @@
  * crictl, the Kubernetes project's own CRI client, against `box cri`: the pod life cycle, images,
  * `exec` in both forms (ExecSync, and streaming over SPDY as the kubelet streams), `attach` with
  * stdin, `port-forward`, logs and stats. crictl is not in Debian; the test runs when the binary
- * is on PATH or named by `A3S_CRICTL` (`box/cri/tools/build_crictl.sh` builds it offline from a
- * cri-tools checkout), and is skipped otherwise.
+ * is on PATH or named by `A3S_CRICTL` (a cri-tools release binary), and is skipped otherwise.
  */
 import { assert, assertEquals } from "@a3s/common/testing";
 import { join } from "node:path";

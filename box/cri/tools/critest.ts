@@ -12,8 +12,8 @@
  *
  *   deno run -A box/cri/tools/critest.ts CRITEST_BINARY [GINKGO_FOCUS]
  *
- * `box/cri/tools/build_crictl.sh` builds the binary. Needs root, bubblewrap, ip netns and
- * docker-registry, like box's other CRI tests.
+ * CRITEST_BINARY is critest from a cri-tools release (not in Debian). Needs root, bubblewrap,
+ * ip netns and docker-registry, like box's other CRI tests.
  */
 import { join } from "node:path";
 import { addBusybox, startRegistry, testHome } from "../../_test_support.ts";
