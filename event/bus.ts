@@ -212,7 +212,7 @@ export class EventBus {
 
   /** The message a handler sees for `event` (already opened). */
   message(event: CloudEvent, seq: string, deliveries: number): EventMessage {
-    return new ReceivedMessage(event, seq, deliveries, (payload) => this.respond(event, payload));
+    return new ReceivedMessage(event, seq, deliveries, this);
   }
 
   /** Publishes `payload` to the reply subject of the request `event`. */

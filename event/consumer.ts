@@ -58,7 +58,12 @@ const MAX_REMEMBERED = 100_000;
 class Settlement {
   done = false;
   acked = false;
-  constructor(private readonly delivery: ProviderDelivery, private readonly keys: NackedKeys) {}
+  constructor(
+    private readonly delivery: ProviderDelivery,
+    private readonly keys: NackedKeys,
+    /** The consumer's retry delay for this delivery, used by a nack without one. */
+    private readonly retryDelayMs: number,
+  ) {}
   ack(): Promise<void> {
     if (this.done) return SETTLED;
     this.done = true;
@@ -66,7 +71,7 @@ class Settlement {
     if (this.keys.size > 0) this.keys.settled(this.delivery);
     return this.delivery.ack();
   }
-  nack(delayMs: number): Promise<void> {
+  nack(delayMs: number = this.retryDelayMs): Promise<void> {
     if (this.done) return SETTLED;
     this.done = true;
     this.keys.nacked(this.delivery, delayMs);
@@ -309,14 +314,17 @@ export class DurableConsumer implements Consumer {
       return undefined;
     }
     this.#delivered(opened.subject).inc();
-    const settle = new Settlement(delivery, this.#nackedKeys);
+    const settle = new Settlement(
+      delivery,
+      this.#nackedKeys,
+      this.#retryDelay(delivery.deliveries),
+    );
     const message = new DurableReceivedMessage(
       opened,
       delivery.seq,
       delivery.deliveries,
-      (payload) => this.#bus.respond(opened, payload),
-      () => settle.ack(),
-      (delayMs?: number) => settle.nack(delayMs ?? this.#retryDelay(delivery.deliveries)),
+      this.#bus,
+      settle,
     );
     let done: void | Promise<void>;
     try {

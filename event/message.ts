@@ -40,7 +40,24 @@ export interface DurableMessage<T = unknown> extends EventMessage<T> {
   nack(delayMs?: number): Promise<void>;
 }
 
-/** A received event; `headers` is computed on first read, as most handlers never look. */
+/** Who publishes a reply to a request: the bus. */
+export interface Responder {
+  /** Publishes `payload` to the reply subject of the request `event`. */
+  respond(event: CloudEvent, payload: unknown): Promise<void>;
+}
+
+/** How a handler settles a durable delivery. */
+export interface Settler {
+  /** Acknowledges the delivery. */
+  ack(): Promise<void>;
+  /** Asks for redelivery after `delayMs`, or the consumer's retry delay. */
+  nack(delayMs?: number): Promise<void>;
+}
+
+/**
+ * A received event; `headers` is computed on first read, as most handlers never look. Its
+ * methods delegate to objects it holds, so making one per event builds no closures.
+ */
 export class ReceivedMessage<T = unknown> implements EventMessage<T> {
   readonly id: string;
   readonly subject: string;
@@ -52,12 +69,15 @@ export class ReceivedMessage<T = unknown> implements EventMessage<T> {
   readonly data: T;
   #headers?: Record<string, string>;
 
+  readonly #responder: Responder;
+
   constructor(
     readonly event: CloudEvent,
     readonly seq: string,
     readonly deliveries: number,
-    readonly respond: (payload: unknown) => Promise<void>,
+    responder: Responder,
   ) {
+    this.#responder = responder;
     this.id = event.id;
     this.subject = event.subject;
     this.type = event.type;
@@ -71,19 +91,33 @@ export class ReceivedMessage<T = unknown> implements EventMessage<T> {
   get headers(): Record<string, string> {
     return (this.#headers ??= headersOf(this.event));
   }
+
+  respond(payload: unknown): Promise<void> {
+    return this.#responder.respond(this.event, payload);
+  }
 }
 
 /** A durable delivery: a received event the handler may settle itself. */
 export class DurableReceivedMessage<T = unknown> extends ReceivedMessage<T>
   implements DurableMessage<T> {
+  readonly #settler: Settler;
+
   constructor(
     event: CloudEvent,
     seq: string,
     deliveries: number,
-    respond: (payload: unknown) => Promise<void>,
-    readonly ack: () => Promise<void>,
-    readonly nack: (delayMs?: number) => Promise<void>,
+    responder: Responder,
+    settler: Settler,
   ) {
-    super(event, seq, deliveries, respond);
+    super(event, seq, deliveries, responder);
+    this.#settler = settler;
+  }
+
+  ack(): Promise<void> {
+    return this.#settler.ack();
+  }
+
+  nack(delayMs?: number): Promise<void> {
+    return this.#settler.nack(delayMs);
   }
 }
