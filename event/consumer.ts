@@ -144,6 +144,8 @@ export class DurableConsumer implements Consumer {
     this.#nackedKeys = new NackedKeys(
       this.#ackWaitMs,
       (held) => {
+        // A stopping consumer starts no handler: the broker redelivers what it held.
+        if (this.#abort.signal.aborted) return;
         for (const delivery of held) this.#dispatch(delivery);
       },
       this.#logger,
