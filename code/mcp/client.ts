@@ -21,6 +21,23 @@ export interface McpConnection {
   close(): Promise<void>;
 }
 
+/** How long a server may take to start and answer `initialize`. */
+const CONNECT_TIMEOUT_MS = 30_000;
+
+/** Reads `stream` to its end, keeping the last 4 KiB of text for error messages. */
+function drainTail(stream: unknown): { text(): string } | undefined {
+  const readable = stream as AsyncIterable<Uint8Array | string> | null | undefined;
+  if (!readable || typeof readable[Symbol.asyncIterator] !== "function") return undefined;
+  let tail = "";
+  const decoder = new TextDecoder();
+  (async () => {
+    for await (const chunk of readable) {
+      tail = (tail + (typeof chunk === "string" ? chunk : decoder.decode(chunk))).slice(-4096);
+    }
+  })().catch(() => {});
+  return { text: () => tail };
+}
+
 function toolName(server: string, name: string): string {
   return `mcp__${server}__${name.replace(/[^A-Za-z0-9_-]/g, "_")}`;
 }
@@ -95,10 +112,20 @@ export async function connectMcpServer(
       cwd,
       stderr: "pipe",
     });
+  // A stdio server's stderr is read as it comes: an unread pipe fills and blocks the server.
+  const stderrTail = transport instanceof StdioClientTransport
+    ? drainTail(transport.stderr)
+    : undefined;
   try {
-    await client.connect(transport);
+    await client.connect(transport, { timeout: CONNECT_TIMEOUT_MS });
   } catch (error) {
-    throw new Error(`mcp server ${config.name}: cannot connect: ${(error as Error).message}`);
+    await transport.close().catch(() => {});
+    const said = stderrTail?.text().trim();
+    throw new Error(
+      `mcp server ${config.name}: cannot connect: ${(error as Error).message}${
+        said ? ` (stderr: ${said.slice(-500)})` : ""
+      }`,
+    );
   }
   const tools: Tool[] = [];
   const caps = client.getServerCapabilities() ?? {};

@@ -60,6 +60,8 @@ Deno.test("mcp client: stdio and streamable HTTP servers become mcp__<server>__<
     assertEquals(results, ["42", "fixture readme text", "Error: it broke"]);
   } finally {
     await agent.close();
+    // The server transport holds the client's SSE stream open; closing it lets shutdown finish.
+    await transport.close();
     await web.shutdown();
     await Deno.remove(dir, { recursive: true });
   }
