@@ -31,7 +31,7 @@ export function defaultDrivers(home: string): BoxDriver[] {
   return [
     new QemuDriver({ agentCacheDir, workDir: join(home, "box", "qemu") }),
     new NamespaceDriver({ agentCacheDir }),
-    new KvmDriver(),
+    new KvmDriver({ cacheDir: join(home, "box", "kvm") }),
   ];
 }
 
