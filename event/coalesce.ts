@@ -17,3 +17,22 @@ export function coalesce(flush: () => Promise<void>, delayMs = 0): () => Promise
     return pending;
   };
 }
+
+/**
+ * Returns a function that runs `flush` once after the current synchronous run (a microtask)
+ * and resolves every caller of that run when it finishes. Use it where the calls of one batch
+ * happen in one run, as when a client hands over a whole socket read synchronously: it adds no
+ * timer, and a caller's promise settles as soon as its batch is flushed.
+ */
+export function coalesceRun(flush: () => Promise<void>): () => Promise<void> {
+  let pending: Promise<void> | undefined;
+  return () => {
+    pending ??= new Promise<void>((resolve, reject) => {
+      queueMicrotask(() => {
+        pending = undefined;
+        flush().then(resolve, reject);
+      });
+    });
+    return pending;
+  };
+}

@@ -16,7 +16,7 @@ import {
   StorageType,
 } from "nats";
 import type { Logger } from "@a3s/common";
-import { coalesce } from "../coalesce.ts";
+import { coalesceRun } from "../coalesce.ts";
 import type { CloudEvent } from "../envelope.ts";
 import { EventBrokerError } from "../errors.ts";
 import type {
@@ -158,10 +158,11 @@ export class NatsProvider implements EventProvider {
 
   /**
    * Resolves once the server has read everything sent so far (a PING/PONG round trip), so an
-   * ack that resolved survives a crash of this process. Acks within 2 ms share a flush: the
-   * client already batches its writes, and a flush per tick would force many small ones.
+   * ack that resolved survives a crash of this process. The acks of one synchronous run (the
+   * handlers of one socket read) share one PING, sent after them; a timer per batch cost more
+   * CPU than the flush itself and held every ack back by its delay.
    */
-  readonly #flushed = coalesce(() => this.#nc.flush(), 2);
+  readonly #flushed = coalesceRun(() => this.#nc.flush());
 
   #natsSubject(subject: string): string {
     return `${this.#prefix}.${subject}`;
