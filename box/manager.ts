@@ -80,7 +80,10 @@ export interface CreateBoxOptions {
   image: string;
   /** Replaces the image's Cmd; the image's Entrypoint stays in front. */
   command?: string[];
-  /** Replaces the image's Entrypoint (as Kubernetes' `command` does); `[]` clears it. */
+  /**
+   * Replaces the image's Entrypoint (as Kubernetes' `command` does); `[]` clears it. Given
+   * without `command`, the image's Cmd is not appended (Docker's `--entrypoint` rule).
+   */
   entrypoint?: string[];
   /** A unique name for the box; one is generated when unset. */
   name?: string;
@@ -505,10 +508,13 @@ export class BoxManager {
       };
     };
     const entrypoint = options.entrypoint ?? config.config?.Entrypoint ?? [];
-    const command = options.idle ? [] : [
-      ...entrypoint,
-      ...(options.command?.length ? options.command : config.config?.Cmd ?? []),
-    ];
+    // As Docker and Kubernetes do: an entrypoint given here clears the image's Cmd too.
+    const args = options.command?.length
+      ? options.command
+      : options.entrypoint !== undefined
+      ? []
+      : config.config?.Cmd ?? [];
+    const command = options.idle ? [] : [...entrypoint, ...args];
     if (command.length === 0 && !options.idle) {
       throw new ValidationError("no command given and the image has no default command", "command");
     }

@@ -235,3 +235,18 @@ Deno.test("box state on PostgreSQL: images, boxes and events in the shared store
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("an entrypoint given without a command drops the image's Cmd, as Docker's --entrypoint does", async () => {
+  await withManager(async (boxes) => {
+    const { info } = await boxes.run({ image: "busybox", entrypoint: ["echo", "only"] });
+    await boxes.wait(info.id);
+    assertEquals((await logs(boxes, info.id)).trim(), "only");
+    const withArgs = await boxes.run({
+      image: "busybox",
+      entrypoint: ["echo"],
+      command: ["a", "b"],
+    });
+    await boxes.wait(withArgs.info.id);
+    assertEquals((await logs(boxes, withArgs.info.id)).trim(), "a b");
+  });
+});
