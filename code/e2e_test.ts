@@ -81,10 +81,11 @@ Deno.test("e2e: the default agent on power's default model runs tool-using turns
     const history = await (await fetch(`${server.url}/code/v1/sessions/${session.id}`, {
       headers: { authorization: `Bearer ${TOKEN}` },
     })).json();
-    // The 512-token window cannot hold three turns: older turns were dropped, the last is kept.
+    // The last turn is always kept; older ones are dropped only when the 2,048-token window
+    // filled (how much the model wrote decides that), and then a compaction event says so.
     const users = history.messages.filter((m: { role: string }) => m.role === "user");
     assertEquals(users.at(-1).content, "Write hello to out.txt.");
-    assert(compactions > 0);
+    assert(compactions > 0 || users.length === 3, `${users.length} turns, no compaction`);
   } finally {
     await server.shutdown();
     await Deno.remove(home, { recursive: true });

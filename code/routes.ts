@@ -153,9 +153,16 @@ export class AgentPool {
             providers: [{
               name: "power",
               base_url: this.options.powerUrl,
-              models: [{ id: "a3s-default", context_window: 512, max_tokens: 128, temperature: 0 }],
+              models: [{
+                id: "a3s-default",
+                context_window: 2048,
+                max_tokens: 128,
+                temperature: 0,
+              }],
             }],
-            // The default model's 512-token window holds the prompt and three compact tool schemas.
+            // The default model has a 2,048-token window and was trained on exactly this agent:
+            // windows up to 2,048 get the short system prompt and compact schemas of these three
+            // tools (agent/prompt.ts, agent/session.ts), the profile in its training dialogues.
             tools: { enabled: ["read", "write", "bash"] },
             // Where box's runtime is wired (serve with channels), the built-in agent's commands
             // run in a box too, so a fresh machine's chat agent is sandboxed with no config.
