@@ -18,7 +18,7 @@ PYTHON="${PYTHON:-/usr/bin/python3}"
 STEPS="${STEPS:-6350}"
 CHAT_FRACTION="${CHAT_FRACTION:-0.75}"
 THREADS="${THREADS:-2}"
-AGENT_STEPS="${AGENT_STEPS:-130}"
+AGENT_STEPS="${AGENT_STEPS:-900}"
 MODEL_CONFIG='{"hidden_size": 192, "intermediate_size": 512, "num_hidden_layers": 4, "num_attention_heads": 3, "num_key_value_heads": 3}'
 
 mkdir -p "$BUILD"
@@ -50,9 +50,9 @@ if [ "$AGENT_STEPS" -gt 0 ]; then
   # shared prompt, mixed steps keep chat and prose, long steps train positions up to 2,048.
   "$PYTHON" train.py --data-dir "$BUILD" --checkpoint "$BUILD/agent_checkpoint.pt" \
     --init "$BUILD/checkpoint.pt" --config '{"max_position_embeddings": 2048}' \
-    --steps "$AGENT_STEPS" --batch-size 3 --seq-len 512 --chat-fraction 0.67 \
-    --cycle agent,agent,agent,mixed,agent,agent,agent,long --agent-rows 8 \
-    --agent-suffix-len 192 --long-seq-len 2048 --lr 1e-3 --warmup 10 --save-every 5 \
+    --steps "$AGENT_STEPS" --batch-size 4 --seq-len 512 --chat-fraction 0.75 \
+    --cycle agent,mixed,agent,mixed,agent,mixed,agent,long --agent-rows 16 \
+    --agent-suffix-len 128 --long-seq-len 2048 --lr 1e-3 --warmup 10 --save-every 5 \
     --threads "$THREADS" --seed 2048 | tee -a "$BUILD/train.log"
   FINAL="$BUILD/agent_checkpoint.pt"
 fi
