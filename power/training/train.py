@@ -62,9 +62,9 @@ def shared_prefix(agent: np.ndarray, starts: np.ndarray) -> int:
 
 def agent_batches(args, rng: np.random.Generator, suffix_len: int, rows: int, masked: bool,
                   eot: int, assistant: list[int]):
-    """Agent dialogue windows after their shared prefix, which the caller encodes once per step
-    without gradients: every agent dialogue opens with the same system prompt and tool schemas,
-    so computing them once instead of once per row makes these steps several times cheaper.
+    """Agent dialogue windows after their shared prefix, which the caller encodes once per step:
+    every agent dialogue opens with the same system prompt and tool schemas, so computing them
+    once instead of once per row makes these steps several times cheaper.
     `masked` ignores the targets past a dialogue's end (short windows); long windows run on
     through the following dialogues to train far positions."""
     agent = np.load(f"{args.data_dir}/agent.npy", mmap_mode="r")
@@ -106,8 +106,9 @@ def assistant_tokens(block: torch.Tensor, header: list[int]) -> torch.Tensor:
 
 
 def prefixed_loss(model, prefix, inputs, targets):
-    with torch.no_grad():
-        _, past = model.hidden_states(prefix.unsqueeze(0))
+    # The prefix runs once (batch 1) with gradients: its keys must learn to step aside when
+    # the answer is in the request (frozen, the model copied words from the tool schemas).
+    _, past = model.hidden_states(prefix.unsqueeze(0))
     past = [(k.expand(len(inputs), -1, -1, -1), v.expand(len(inputs), -1, -1, -1))
             for k, v in past]
     hidden, _ = model.hidden_states(inputs, past=past)
