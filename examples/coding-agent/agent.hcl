@@ -9,7 +9,7 @@ providers {
   name = "power"   # no base_url: power runs in this process (or set A3S_POWER_URL)
   models {
     id             = "a3s-default"
-    context_window = 512
+    context_window = 2048
     max_tokens     = 96
     temperature    = 0
   }

@@ -9,7 +9,7 @@ providers {
   name = "power"
   models {
     id             = "a3s-default"
-    context_window = 512
+    context_window = 2048
     max_tokens     = 96
     temperature    = 0
   }
