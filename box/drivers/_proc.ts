@@ -1,4 +1,5 @@
 /** Host process lookups through /proc: liveness that survives pid reuse, and child pids. */
+import { A3sError } from "@a3s/common";
 
 /** A process identity: the pid and its start time, so a reused pid is not mistaken for it. */
 export interface ProcessIdentity {
@@ -86,4 +87,46 @@ export function signalName(signal: number): Deno.Signal {
   const entry = Object.entries(SIGNALS).find(([, n]) => n === signal);
   if (!entry) throw new RangeError(`unsupported signal ${signal}`);
   return entry[0] as Deno.Signal;
+}
+
+/** Polls `running` every 5 ms until it answers false or `ms` have passed. */
+export async function waitWhile(running: () => Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && await running()) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * Signals the host process a VM runs in (QEMU, or our VMM): only SIGTERM (15) and SIGKILL (9)
+ * mean anything to it. Waits up to 5 s for it to end.
+ */
+export async function signalVmProcess(
+  driver: string,
+  record: ProcessIdentity | undefined,
+  signal: number,
+  running: () => Promise<boolean>,
+): Promise<void> {
+  if (!record || !(await isAlive(record))) return;
+  if (signal !== 9 && signal !== 15) {
+    throw new A3sError("unsupported", `the ${driver} driver delivers only SIGTERM and SIGKILL`, {
+      status: 400,
+      field: "signal",
+    });
+  }
+  signalProcess(record.pid, signal === 9 ? "SIGKILL" : "SIGTERM");
+  await waitWhile(running, 5000);
+}
+
+/** Ends a VM's host process: SIGTERM, then `kill` once the grace period is over. */
+export async function stopVmProcess(
+  record: ProcessIdentity | undefined,
+  graceSeconds: number,
+  running: () => Promise<boolean>,
+  kill: () => Promise<void>,
+): Promise<void> {
+  if (!record || !(await isAlive(record))) return;
+  signalProcess(record.pid, "SIGTERM");
+  await waitWhile(running, graceSeconds * 1000);
+  if (await running()) await kill();
 }

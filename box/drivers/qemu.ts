@@ -22,7 +22,13 @@ import type {
   StartedBox,
 } from "../types.ts";
 import { type CpioEntry, directoryEntries, S_IFCHR, S_IFDIR, S_IFREG, writeCpio } from "./cpio.ts";
-import { isAlive, type ProcessIdentity, processIdentity, signalProcess } from "./_proc.ts";
+import {
+  isAlive,
+  type ProcessIdentity,
+  processIdentity,
+  signalVmProcess,
+  stopVmProcess,
+} from "./_proc.ts";
 
 /** Kernel modules every box loads, in dependency order. */
 const MODULES = [
@@ -530,30 +536,16 @@ export class QemuDriver implements BoxDriver {
 
   /** QEMU ends the VM on SIGTERM; nothing in the guest outlives it. */
   async stop(spec: BoxSpec, graceSeconds: number): Promise<void> {
-    const record = await this.#record(spec);
-    if (!record || !(await isAlive(record))) return;
-    signalProcess(record.pid, "SIGTERM");
-    const deadline = Date.now() + graceSeconds * 1000;
-    while (Date.now() < deadline && await this.#running(spec)) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    if (await this.#running(spec)) await this.kill(spec, 9);
+    await stopVmProcess(
+      await this.#record(spec),
+      graceSeconds,
+      () => this.#running(spec),
+      () => this.kill(spec, 9),
+    );
   }
 
   async kill(spec: BoxSpec, signal: number): Promise<void> {
-    const record = await this.#record(spec);
-    if (!record || !(await isAlive(record))) return;
-    if (signal !== 9 && signal !== 15) {
-      throw new A3sError("unsupported", "the qemu driver delivers only SIGTERM and SIGKILL", {
-        status: 400,
-        field: "signal",
-      });
-    }
-    signalProcess(record.pid, signal === 9 ? "SIGKILL" : "SIGTERM");
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && await this.#running(spec)) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await signalVmProcess("qemu", await this.#record(spec), signal, () => this.#running(spec));
   }
 
   async state(spec: BoxSpec): Promise<DriverBoxState> {

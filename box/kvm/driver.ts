@@ -26,7 +26,13 @@ import type {
   ExitReason,
   StartedBox,
 } from "../types.ts";
-import { isAlive, type ProcessIdentity, processIdentity, signalProcess } from "../drivers/_proc.ts";
+import {
+  isAlive,
+  type ProcessIdentity,
+  processIdentity,
+  signalVmProcess,
+  stopVmProcess,
+} from "../drivers/_proc.ts";
 import { type KvmProbe, probeKvm } from "./probe.ts";
 import { detectTee } from "./tee/detect.ts";
 import { baseInitramfs, KVM_GUEST_MODULES, writeBoxInitramfs } from "./initramfs.ts";
@@ -349,30 +355,18 @@ export class KvmDriver implements BoxDriver {
    * for the guest's next exit. SIGKILL follows if the process outlives the grace period.
    */
   async stop(spec: BoxSpec, graceSeconds: number): Promise<void> {
-    const record = await this.#record(spec);
-    if (!record || !(await isAlive(record))) return;
-    signalProcess(record.pid, "SIGTERM");
-    const deadline = Date.now() + graceSeconds * 1000;
-    while (Date.now() < deadline && await this.#running(spec)) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    if (await this.#running(spec)) await this.kill(spec, 9);
+    await stopVmProcess(
+      await this.#record(spec),
+      graceSeconds,
+      () => this.#running(spec),
+      () => this.kill(spec, 9),
+    );
   }
 
   async kill(spec: BoxSpec, signal: number): Promise<void> {
     const record = await this.#record(spec);
     if (!record || !(await isAlive(record))) return;
-    if (signal !== 9 && signal !== 15) {
-      throw new A3sError("unsupported", "the kvm driver delivers only SIGTERM and SIGKILL", {
-        status: 400,
-        field: "signal",
-      });
-    }
-    signalProcess(record.pid, signal === 9 ? "SIGKILL" : "SIGTERM");
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && await this.#running(spec)) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await signalVmProcess("kvm", record, signal, () => this.#running(spec));
     if (signal === 9) {
       await Deno.writeTextFile(this.#paths(spec).status, "137 9 killed\n").catch(() => {});
     }
