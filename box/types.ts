@@ -75,6 +75,62 @@ export interface BoxSpec {
   timeoutSeconds?: number;
   /** Attach the main command's stdin to a pipe the caller writes. */
   interactive?: boolean;
+  /**
+   * Runs the main command on a pseudo-terminal (Docker's `-t`, a CRI container's `tty`):
+   * stdout and stderr merge, as on a terminal.
+   */
+  tty?: boolean;
+  /** Security settings beyond the driver's defaults; the defaults apply when unset. */
+  security?: BoxSecurity;
+}
+
+/**
+ * A seccomp profile in the OCI runtime-spec / Docker JSON form (`defaultAction`, `syscalls` with
+ * `names`, `action` and optional `args`), as `--security-opt seccomp=FILE` and Kubernetes'
+ * `Localhost` profiles give it.
+ */
+export interface SeccompProfile {
+  /** The action for a syscall no rule matches, such as `SCMP_ACT_ERRNO` or `SCMP_ACT_ALLOW`. */
+  defaultAction: string;
+  /** The errno returned by `SCMP_ACT_ERRNO` defaults; EPERM when unset. */
+  defaultErrnoRet?: number;
+  /** Architectures the profile applies to (`SCMP_ARCH_X86_64`...). */
+  architectures?: string[];
+  /** Rules, first match wins. */
+  syscalls?: {
+    names: string[];
+    action: string;
+    errnoRet?: number;
+    args?: { index: number; value: number; valueTwo?: number; op: string }[];
+  }[];
+}
+
+/**
+ * Linux security settings a box may ask for beyond the driver's defaults: Docker's `--cap-add`,
+ * `--cap-drop`, `--read-only`, `--sysctl`, `--security-opt seccomp=`, `--privileged`, `--pid`
+ * and `--ipc`, and the fields of a Kubernetes security context. A driver that cannot honour one
+ * refuses the box with a clear error rather than running it weaker.
+ */
+export interface BoxSecurity {
+  /** Capabilities added to the default set, without the `CAP_` prefix (`NET_ADMIN`). */
+  capAdd?: string[];
+  /** Capabilities dropped from the default set; `ALL` drops every one. */
+  capDrop?: string[];
+  /** The rootfs is mounted read-only with no writable layer; volumes and tmpfs stay writable. */
+  readOnlyRootfs?: boolean;
+  /** Namespaced sysctls set inside the box before its command runs (`net.ipv4.ip_forward`). */
+  sysctls?: Record<string, string>;
+  /** The box's default filter, none at all, or a profile of the user's. */
+  seccomp?:
+    | { kind: "default" }
+    | { kind: "unconfined" }
+    | { kind: "profile"; profile: SeccompProfile };
+  /** Every capability and no seccomp filter (Docker's `--privileged`); still namespaced. */
+  privileged?: boolean;
+  /** Shares the host's pid namespace instead of getting its own. */
+  hostPid?: boolean;
+  /** Shares the host's IPC namespace instead of getting its own. */
+  hostIpc?: boolean;
 }
 
 /**
