@@ -12,12 +12,14 @@ import type { ImageStore } from "./image/store.ts";
 import type {
   BoxDriver,
   BoxLimits,
+  BoxSecurity,
   BoxSpec,
   BoxStats,
   DriverProbe,
   ExecProcess,
   ExecRequest,
   ExitReason,
+  PodPlacement,
   VolumeMount,
 } from "./types.ts";
 import { USER_SPEC } from "./types.ts";
@@ -122,6 +124,20 @@ export interface CreateBoxOptions {
   interactive?: boolean;
   /** No main command: the box idles until stopped, serving exec (how `run -t` gets a pty). */
   idle?: boolean;
+  /** Runs the main command on a pseudo-terminal (`run -t`, a CRI container's `tty`). */
+  tty?: boolean;
+  /** Security settings beyond the driver's defaults (capabilities, seccomp, read-only...). */
+  security?: BoxSecurity;
+  /**
+   * The box is a pod's sandbox (CRI): on drivers with the `pods` feature, what the pod's
+   * members share (a VM on the VM drivers) is set up with it.
+   */
+  podSandbox?: boolean;
+  /**
+   * The pod sandbox box (id or name) this box is a member of: it runs on the sandbox's driver,
+   * inside the sandbox (its VM on the VM drivers).
+   */
+  pod?: string;
 }
 
 /** An audit sink; every create, exec and delete is recorded in the store and passed here. */
@@ -548,7 +564,34 @@ export class BoxManager {
         );
       }
     }
-    const driver = await this.pickDriver(options.driver);
+    let pod: PodPlacement | undefined = options.podSandbox ? { role: "sandbox" } : undefined;
+    let driverName = options.driver;
+    if (options.pod) {
+      const sandbox = await this.#row(options.pod, "pod");
+      const placement = this.#spec(sandbox).pod;
+      if (placement?.role !== "sandbox") {
+        throw new ValidationError(`box ${sandbox.name} is not a pod sandbox`, "pod");
+      }
+      if (options.driver && options.driver !== sandbox.driver) {
+        throw new ValidationError(
+          `a pod member runs on its sandbox's driver (${sandbox.driver}), not ${options.driver}`,
+          "driver",
+        );
+      }
+      driverName = sandbox.driver;
+      pod = {
+        role: "member",
+        sandboxId: sandbox.id,
+        sandboxStateDir: this.#spec(sandbox).stateDir,
+      };
+    }
+    const driver = await this.pickDriver(driverName);
+    if (pod && (await this.info()).find((p) => p.name === driver.name)?.features.pods !== true) {
+      throw new A3sError("unsupported", `driver ${driver.name} has no pods`, {
+        status: 409,
+        field: options.pod ? "pod" : "podSandbox",
+      });
+    }
     // A VM forwards ports itself (QEMU's user-mode network); a namespace box needs a bridged
     // network for the forwarder to reach it.
     const forwardsPorts = (await this.info()).find((p) => p.name === driver.name)?.features
@@ -610,6 +653,9 @@ export class BoxManager {
         : undefined,
       timeoutSeconds: options.timeoutSeconds,
       interactive: options.interactive,
+      tty: options.tty,
+      security: options.security,
+      pod,
       bootId: await bootId(),
     };
     await driver.create(spec);
@@ -814,6 +860,18 @@ export class BoxManager {
     await driver.setPaused(spec, paused);
     await this.#audit(paused ? "pause" : "unpause", row.id, {});
     return this.#toInfo(row);
+  }
+
+  /** Resizes the terminal of a running box whose main process runs on one (`tty`). */
+  async resizeTerminal(idOrName: string, rows: number, cols: number): Promise<void> {
+    const { driver, spec } = await this.#running(idOrName);
+    if (!spec.tty || !driver.resizeTerminal) {
+      throw new A3sError("unsupported", "the box's main process has no terminal to resize", {
+        status: 409,
+        field: "tty",
+      });
+    }
+    await driver.resizeTerminal(spec, rows, cols);
   }
 
   /** Sends a signal (SIGKILL by default) to a running box. */

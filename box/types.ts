@@ -82,7 +82,21 @@ export interface BoxSpec {
   tty?: boolean;
   /** Security settings beyond the driver's defaults; the defaults apply when unset. */
   security?: BoxSecurity;
+  /**
+   * The box's place in a pod (CRI): a pod's sandbox box, or a member running inside its
+   * sandbox (on the VM drivers, in the sandbox's VM). Only drivers whose probe reports the
+   * `pods` feature take it.
+   */
+  pod?: PodPlacement;
 }
+
+/**
+ * Where a box sits in a pod: the sandbox holds what the pod's boxes share (on the VM drivers
+ * its VM, booted once); a member names its sandbox's box id and state directory.
+ */
+export type PodPlacement =
+  | { role: "sandbox" }
+  | { role: "member"; sandboxId: string; sandboxStateDir: string };
 
 /**
  * A seccomp profile in the OCI runtime-spec / Docker JSON form (`defaultAction`, `syscalls` with
@@ -303,4 +317,6 @@ export interface BoxDriver {
   updateLimits?(spec: BoxSpec, limits: BoxLimits): Promise<void>;
   /** Freezes (`true`) or thaws (`false`) every process of a running box. */
   setPaused?(spec: BoxSpec, paused: boolean): Promise<void>;
+  /** Resizes the terminal of a box whose main process runs on one (`tty`). */
+  resizeTerminal?(spec: BoxSpec, rows: number, cols: number): Promise<void>;
 }

@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 #include <linux/close_range.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { F_DATA = 1, F_CONTROL = 2, F_HEARTBEAT = 3, F_ERROR = 4, F_CLOSE = 5 };
@@ -58,6 +59,36 @@ struct exec {
 };
 
 static struct conn conns[MAX_CONNS];
+/* A VM's agent ports: connection slot i serves port_paths[i] and is reopened when the host
+ * hangs up. A pod VM has several, so several host clients (execs, attaches, a container's
+ * stdin) are served at once; QEMU's socket behind each port takes one client at a time. */
+enum { MAX_PORTS = 16 };
+static char port_paths[MAX_PORTS][64];
+static int nports = 0;
+static long long port_retry[MAX_PORTS];
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reopens the ports whose host hung up once their pause is over; returns the poll timeout until
+ * the next one is due (-1 when every port is open). */
+static int ports_due(void) {
+  long long now = now_ms(), next = -1;
+  for (int k = 0; k < nports; k++) {
+    if (conns[k].fd >= 0) continue;
+    if (now >= port_retry[k]) {
+      conns[k].fd = open(port_paths[k], O_RDWR | O_CLOEXEC);
+      conns[k].len = 0;
+      if (conns[k].fd >= 0) continue;
+      port_retry[k] = now + 20;
+    }
+    if (next < 0 || port_retry[k] - now < next) next = port_retry[k] - now;
+  }
+  return (int)next;
+}
 static struct exec execs[MAX_EXECS];
 static pid_t main_pid = 0;
 static int main_status = -1;
@@ -108,6 +139,10 @@ static void send_text(int ci, int type, uint32_t stream, const char *text) {
   send_frame(ci, type, 0, stream, text, strlen(text));
 }
 
+void agent_send_text(int conn, int type, uint32_t stream, const char *text) {
+  send_text(conn, type, stream, text);
+}
+
 static void close_fd(int *fd) { if (*fd >= 0) { close(*fd); *fd = -1; } }
 
 static void close_conn(int i) {
@@ -115,6 +150,7 @@ static void close_conn(int i) {
   close(conns[i].fd);
   conns[i].fd = -1;
   free(conns[i].buf); conns[i].buf = NULL; conns[i].len = 0;
+  pod_conn_closed(i);
   /* Execs of a vanished client lose their output; their processes are killed. */
   for (int e = 0; e < MAX_EXECS; e++) {
     if (!execs[e].used || execs[e].conn != i) continue;
@@ -186,7 +222,7 @@ static void start_exec(int ci, uint32_t stream, const unsigned char *p, size_t l
   char *argv[MAX_FIELDS + 1], *envp[MAX_FIELDS + 3];
   int argc = 0, envc = 0, tty = 0, has_path = 0, has_home = 0;
   static char home_env[600];
-  const char *workdir = NULL, *user = NULL;
+  const char *workdir = NULL, *user = NULL, *container = NULL;
   char *copy = malloc(len + 1);
   if (!copy) { send_text(ci, F_ERROR, stream, "out of memory"); return; }
   memcpy(copy, p, len); copy[len] = 0;
@@ -203,6 +239,7 @@ static void start_exec(int ci, uint32_t stream, const unsigned char *p, size_t l
       case 'w': workdir = field + 1; break;
       case 'u': user = field + 1; break;
       case 't': tty = 1; break;
+      case 'c': container = field + 1; break;
     }
     off += flen + 1;
   }
@@ -237,6 +274,11 @@ static void start_exec(int ci, uint32_t stream, const unsigned char *p, size_t l
     if (!tty) {
       setpgid(0, 0);
       dup2(in[0], 0); dup2(out[1], 1); dup2(err[1], 2);
+    }
+    if (container) {
+      /* A guest container's exec: its namespaces, cgroup and rootfs, then its user below. */
+      char why[512];
+      if (pod_enter(container, why, sizeof why)) { dprintf(2, "exec: %s\n", why); _exit(126); }
     }
     if (user) {
       struct box_user who;
@@ -318,7 +360,7 @@ static void handle_frame(int ci, int type, uint32_t stream, const unsigned char 
   switch (type) {
     case F_HEARTBEAT: send_frame(ci, F_HEARTBEAT, 0, stream, p, len); return;
     case F_DATA:
-      if (e < 0) return;
+      if (e < 0) { pod_handle_data(ci, stream, p, len); return; }
       if (execs[e].put_fd >= 0) {
         if (write_all(execs[e].put_fd, p, len) < 0) {
           send_text(ci, F_ERROR, stream, "put: write failed");
@@ -329,7 +371,7 @@ static void handle_frame(int ci, int type, uint32_t stream, const unsigned char 
       }
       return;
     case F_CLOSE:
-      if (e < 0) return;
+      if (e < 0) { pod_handle_close(ci, stream); return; }
       if (execs[e].put_fd >= 0) {
         int bad = fsync(execs[e].put_fd) && errno != EINVAL;
         close_fd(&execs[e].put_fd); execs[e].used = 0;
@@ -341,6 +383,7 @@ static void handle_frame(int ci, int type, uint32_t stream, const unsigned char 
       return;
     case F_CONTROL:
       if (len == 0) return;
+      if (e < 0 && pod_handle_control(ci, stream, p, len)) return;
       if (p[0] == 'X') { if (e >= 0) send_text(ci, F_ERROR, stream, "stream in use"); else start_exec(ci, stream, p + 1, len - 1); }
       else if (p[0] == 'P') start_put(ci, stream, p + 1, len - 1);
       else if (p[0] == 'G') do_get(ci, stream, p + 1, len - 1);
@@ -425,6 +468,7 @@ static void reap(void) {
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     if (pid == main_pid) { main_status = status; main_pid = -1; }
+    if (pod_reaped(pid, status)) continue;
     for (int e = 0; e < MAX_EXECS; e++) {
       if (execs[e].used && execs[e].pid == pid) {
         execs[e].pid = 0; execs[e].status = status;
@@ -477,6 +521,7 @@ static void vm_init(void) {
   if (list) fclose(list);
   vm_mount_volumes();
   vm_configure_network();
+  vm_set_hostname();
 }
 
 /* Reads a NUL-separated list (the VM's command or environment) from the initramfs. */
@@ -553,9 +598,17 @@ int main(int argc, char **argv) {
     dprintf(2, "a3s-agent: cannot listen on %s: %s\n", socket_path, strerror(errno)); return 1;
   }
   if (port_path) {
-    int fd = open_port(port_path);
-    if (fd < 0) { dprintf(2, "a3s-agent: cannot open %s: %s\n", port_path, strerror(errno)); return 1; }
-    conns[0].fd = fd;
+    snprintf(port_paths[nports++], sizeof port_paths[0], "%s", port_path);
+    /* /a3s/ports: how many more agent ports the VM has; they follow the status port (nr 3...). */
+    char **extra = vm ? read_list("/a3s/ports") : NULL;
+    int more = extra && extra[0] ? atoi(extra[0]) : 0;
+    for (int k = 0; k < more && nports < MAX_PORTS; k++)
+      snprintf(port_paths[nports++], sizeof port_paths[0], "/dev/vport0p%d", 3 + k);
+    for (int k = 0; k < nports; k++) {
+      int fd = open_port(port_paths[k]);
+      if (fd < 0) { dprintf(2, "a3s-agent: cannot open %s: %s\n", port_paths[k], strerror(errno)); return 1; }
+      conns[k].fd = fd;
+    }
     dprintf(2, "a3s-agent: ready\n");
   }
   if (ready_fd >= 0) {
@@ -587,9 +640,10 @@ int main(int argc, char **argv) {
   if (timeout > 0) alarm((unsigned)timeout);
   const char *reason = "exited";
   for (;;) {
-    struct pollfd fds[2 + MAX_CONNS + 3 * MAX_EXECS];
-    int owner[2 + MAX_CONNS + 3 * MAX_EXECS], kind[2 + MAX_CONNS + 3 * MAX_EXECS];
-    int n = 0;
+    enum { MAX_POLL = 2 + MAX_CONNS + 3 * MAX_EXECS + 2 * 64 };
+    struct pollfd fds[MAX_POLL];
+    int owner[MAX_POLL], kind[MAX_POLL];
+    int n = 0, wait_ms = vm ? ports_due() : -1;
     fds[n] = (struct pollfd){sfd, POLLIN, 0}; kind[n] = 0; owner[n++] = 0;
     if (lfd >= 0) { fds[n] = (struct pollfd){lfd, POLLIN, 0}; kind[n] = 1; owner[n++] = 0; }
     for (int i = 0; i < MAX_CONNS; i++)
@@ -600,7 +654,10 @@ int main(int argc, char **argv) {
       if (execs[e].err_fd >= 0) { fds[n] = (struct pollfd){execs[e].err_fd, POLLIN, 0}; kind[n] = 4; owner[n++] = e; }
       if (execs[e].in_fd >= 0 && execs[e].in_len > 0) { fds[n] = (struct pollfd){execs[e].in_fd, POLLOUT, 0}; kind[n] = 5; owner[n++] = e; }
     }
-    if (poll(fds, (nfds_t)n, -1) < 0) { if (errno == EINTR) continue; break; }
+    int pod_fds = pod_poll_fds(fds + n, owner + n, MAX_POLL - n);
+    for (int i = 0; i < pod_fds; i++) kind[n + i] = 6;
+    n += pod_fds;
+    if (poll(fds, (nfds_t)n, wait_ms) < 0) { if (errno == EINTR) continue; break; }
     for (int i = 0; i < n; i++) {
       if (!fds[i].revents) continue;
       if (kind[i] == 0) {
@@ -624,18 +681,18 @@ int main(int argc, char **argv) {
         conns[slot].fd = cfd; conns[slot].len = 0;
       } else if (kind[i] == 2) {
         if (conns[owner[i]].fd == fds[i].fd) read_conn(owner[i]);
-        if (vm && conns[0].fd < 0) {
-          /* The host closed the port; reopen it so the next host connection finds the agent.
-           * An unconnected port reports hangup at once, so pause instead of spinning. */
-          usleep(20000);
-          conns[0].fd = open_port(port_path);
-        }
+        /* The host closed the port; it is reopened shortly (see ports_due) so the next host
+         * connection finds the agent. An unconnected port reports hangup at once, so it is
+         * left out of poll until then instead of spinning. */
+        if (vm && owner[i] < nports && conns[owner[i]].fd < 0) port_retry[owner[i]] = now_ms() + 20;
       } else if (kind[i] == 3) {
         if (execs[owner[i]].used && execs[owner[i]].out_fd == fds[i].fd) pump_output(owner[i], &execs[owner[i]].out_fd, 1);
       } else if (kind[i] == 4) {
         if (execs[owner[i]].used && execs[owner[i]].err_fd == fds[i].fd) pump_output(owner[i], &execs[owner[i]].err_fd, 2);
       } else if (kind[i] == 5) {
         if (execs[owner[i]].used && execs[owner[i]].in_fd == fds[i].fd) flush_stdin(owner[i]);
+      } else if (kind[i] == 6) {
+        pod_ready(owner[i], &fds[i]);
       }
     }
     if (main_pid == -1) {

@@ -5,7 +5,9 @@
 #ifndef A3S_AGENT_H
 #define A3S_AGENT_H
 
+#include <poll.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum { BOX_USER_MAX_GROUPS = 64 };
@@ -31,6 +33,32 @@ int become_user(const struct box_user *user);
  * the network card of a box that has one. Both do nothing when the box asks for neither. */
 void vm_mount_volumes(void);
 void vm_configure_network(void);
+/* Sets the VM's hostname from /a3s/hostname, when the box names one. */
+void vm_set_hostname(void);
+
+/* Frame types of the agent protocol (wasm/frame's `stream` layout), as pod.c sends them. */
+enum { AGENT_F_DATA = 1, AGENT_F_CONTROL = 2, AGENT_F_ERROR = 4 };
+
+/* The largest request payload the agent accepts, plus a terminating NUL. */
+#define MAX_PAYLOAD_COPY ((1 << 20) + 1)
+
+/* Sends one text frame on a connection (agent.c); a broken connection is closed. */
+void agent_send_text(int conn, int type, uint32_t stream, const char *text);
+
+/* Guest containers of a pod VM (see pod.c). The handlers return 1 when the frame was theirs. */
+int pod_handle_control(int conn, uint32_t stream, const unsigned char *p, size_t len);
+int pod_handle_data(int conn, uint32_t stream, const unsigned char *p, size_t len);
+int pod_handle_close(int conn, uint32_t stream);
+/* A connection closed: a container's piped stdin ends with it, a terminal stays. */
+void pod_conn_closed(int conn);
+/* Adds the descriptors the pod waits on; `owner` receives an index for pod_ready. */
+int pod_poll_fds(struct pollfd *fds, int *owner, int max);
+void pod_ready(int owner, const struct pollfd *fd);
+/* Returns 1 when `pid` was a container's main process (its status is then written). */
+int pod_reaped(pid_t pid, int status);
+/* In a forked exec child: joins the container's cgroup, namespaces and root; returns 0 in the
+ * command's process, -1 with a reason in `err`. The forked relay never returns. */
+int pod_enter(const char *id, char *err, size_t errlen);
 
 /* The host-side launcher of a namespace box; see launch.c. Never returns on success. */
 int launch_main(int argc, char **argv);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { A3sError } from "@a3s/common";
 
 /** The sources, header first: all of them feed the cache key, the .c files the compiler. */
-const SOURCES = ["agent.h", "agent.c", "user.c", "launch.c", "vm_setup.c"];
+const SOURCES = ["agent.h", "agent.c", "user.c", "launch.c", "vm_setup.c", "pod.c"];
 
 async function sha256Hex(data: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);

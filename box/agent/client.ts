@@ -6,7 +6,12 @@
 import { encodeFrame, type Frame, FrameDecoder, FrameType } from "@a3s/wasm/frame";
 import { A3sError } from "@a3s/common";
 import type { ExecProcess, ExecRequest, ExitStatus } from "../types.ts";
-import { encodeExecRequest, parseExit } from "./protocol.ts";
+import {
+  encodeContainerStart,
+  encodeExecRequest,
+  type GuestContainerRequest,
+  parseExit,
+} from "./protocol.ts";
 
 /** A byte link to an agent. */
 export interface AgentLink {
@@ -146,8 +151,11 @@ export class AgentClient {
     }
   }
 
-  /** Starts a command and returns its streams. */
-  async exec(request: ExecRequest): Promise<ExecProcess> {
+  /**
+   * Starts a command and returns its streams; with `container`, inside that guest container of
+   * the pod VM this agent runs.
+   */
+  async exec(request: ExecRequest, container?: string): Promise<ExecProcess> {
     let stdoutCtl!: ReadableStreamDefaultController<Uint8Array>;
     let stderrCtl!: ReadableStreamDefaultController<Uint8Array>;
     const stdout = new ReadableStream<Uint8Array>({ start: (c) => void (stdoutCtl = c) });
@@ -180,7 +188,7 @@ export class AgentClient {
       },
       error: (error) => finish(error),
     });
-    await this.#send(FrameType.Control, id, encodeExecRequest(request));
+    await this.#send(FrameType.Control, id, encodeExecRequest(request, container));
     const stdin = new WritableStream<Uint8Array>({
       write: (chunk) => done ? undefined : this.#send(FrameType.Data, id, chunk),
       close: () => done ? undefined : this.#send(FrameType.Close, id),
@@ -271,6 +279,61 @@ export class AgentClient {
       },
     });
     await this.#send(FrameType.Control, id, encoder.encode(`G${path}`));
+    return promise;
+  }
+
+  /**
+   * Starts a guest container in this agent's pod VM. Resolves once its main process runs, with
+   * that process's pid in the VM and, for an interactive container, its stdin (open while this
+   * client is).
+   */
+  async startContainer(
+    request: GuestContainerRequest,
+  ): Promise<{ pid: number; stdin?: WritableStream<Uint8Array> }> {
+    const { promise, resolve, reject } = Promise.withResolvers<number>();
+    const id = this.#open({
+      data() {},
+      control: (text) => {
+        const pid = /^c(\d+)$/.exec(text);
+        if (pid) resolve(Number(pid[1]));
+      },
+      error: (error) => {
+        this.#streams.delete(id);
+        reject(error);
+      },
+    });
+    await this.#send(FrameType.Control, id, encodeContainerStart(request));
+    const pid = await promise;
+    if (!request.interactive) {
+      this.#streams.delete(id);
+      return { pid };
+    }
+    const stdin = new WritableStream<Uint8Array>({
+      write: (chunk) => this.#send(FrameType.Data, id, chunk),
+      close: () => this.#send(FrameType.Close, id),
+    });
+    return { pid, stdin };
+  }
+
+  /**
+   * Sends a guest container request that the agent answers with `x0 0` (`S<signal> <id>`,
+   * `T<rows>x<cols> <id>`, `D<id>`); rejects with the agent's reason otherwise.
+   */
+  async containerControl(message: string): Promise<void> {
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const id = this.#open({
+      data() {},
+      control: (text) => {
+        this.#streams.delete(id);
+        if (parseExit(text)?.exitCode === 0) resolve();
+        else reject(new A3sError("exec_failed", `box agent refused ${message[0]}: ${text}`));
+      },
+      error: (error) => {
+        this.#streams.delete(id);
+        reject(error);
+      },
+    });
+    await this.#send(FrameType.Control, id, encoder.encode(message));
     return promise;
   }
 

@@ -6,6 +6,7 @@
  *
  * /a3s/mounts: NUL-separated triples `tag`, `guest path`, `ro` or `rw`.
  * /a3s/net:    present when the box has a card; its text is the resolver to use, if any.
+ * /a3s/hostname: the box's hostname (a pod's, shared by its containers).
  */
 #define _GNU_SOURCE
 #include "agent.h"
@@ -122,4 +123,13 @@ void vm_configure_network(void) {
   }
   free(resolver);
   close(s);
+}
+
+void vm_set_hostname(void) {
+  size_t len = 0;
+  char *name = read_file("/a3s/hostname", &len);
+  if (!name) return;
+  size_t n = strnlen(name, len);
+  if (n > 0 && sethostname(name, n)) dprintf(2, "a3s-agent: sethostname: %s\n", strerror(errno));
+  free(name);
 }

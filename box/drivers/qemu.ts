@@ -29,6 +29,16 @@ import {
   signalVmProcess,
   stopVmProcess,
 } from "./_proc.ts";
+import {
+  agentSocket,
+  connectPodAgent,
+  GuestContainers,
+  POD_AGENT_PORTS,
+  POD_GUEST_DIR,
+  POD_SHARE_TAG,
+  podShareDir,
+  unmountUnder,
+} from "./qemu_pod.ts";
 
 /** Kernel modules every box loads, in dependency order. */
 const MODULES = [
@@ -162,6 +172,8 @@ export class QemuDriver implements BoxDriver {
   readonly isolation = "vm" as const;
   readonly #options: QemuDriverOptions;
   readonly #qemu: string;
+  /** Pod members: boxes that run inside their pod sandbox's VM. */
+  readonly #members = new GuestContainers();
 
   /** A driver that boots boxes as qemu VMs; nothing is checked until `probe` or `create`. */
   constructor(options: QemuDriverOptions) {
@@ -200,6 +212,7 @@ export class QemuDriver implements BoxDriver {
       volumes: true,
       network: true,
       ports: true,
+      pods: true,
     };
     if (!version?.success) {
       return {
@@ -234,7 +247,7 @@ export class QemuDriver implements BoxDriver {
 
   #paths(spec: BoxSpec) {
     return {
-      socket: join(spec.stateDir, "agent.sock"),
+      socket: agentSocket(spec.stateDir, 0),
       status: join(spec.stateDir, "status"),
       initramfs: join(spec.stateDir, "initramfs.cpio"),
       pid: join(spec.stateDir, "pid.json"),
@@ -247,6 +260,7 @@ export class QemuDriver implements BoxDriver {
    * has no network card, or, to publish ports, one that reaches nothing (`restrict=on`).
    */
   async create(spec: BoxSpec): Promise<void> {
+    if (spec.pod?.role === "member") return await this.#members.create(spec);
     for (const [i, volume] of spec.volumes.entries()) {
       const info = await Deno.stat(volume.host).catch(() => undefined);
       if (!info?.isDirectory) {
@@ -264,6 +278,10 @@ export class QemuDriver implements BoxDriver {
       });
     }
     await Deno.mkdir(spec.stateDir, { recursive: true });
+    // A pod sandbox's VM shares this directory with the pod's members (see qemu_pod.ts).
+    if (spec.pod?.role === "sandbox") {
+      await Deno.mkdir(join(podShareDir(spec.stateDir), "c"), { recursive: true });
+    }
   }
 
   /** The image's initramfs with the agent and modules, cached per rootfs, agent and kernel. */
@@ -301,6 +319,7 @@ export class QemuDriver implements BoxDriver {
   }
 
   async start(spec: BoxSpec, output: BoxOutput): Promise<StartedBox> {
+    if (spec.pod?.role === "member") return await this.#members.start(spec, output);
     const kernel = await this.#kernel();
     if (!kernel) throw new A3sError("driver_unavailable", "no kernel for the qemu driver");
     const paths = this.#paths(spec);
@@ -308,14 +327,18 @@ export class QemuDriver implements BoxDriver {
     const base = await this.#baseInitramfs(spec, agent, kernel.modulesDir);
     const env = { PATH: DEFAULT_PATH, ...(spec.user ? {} : { HOME: "/root" }), ...spec.env };
     const network = spec.network === "host" || (spec.ports?.length ?? 0) > 0;
+    const sandbox = spec.pod?.role === "sandbox";
     const modules = [
       ...MODULES,
-      ...(spec.volumes.length ? VOLUME_MODULES : []),
+      ...(spec.volumes.length || sandbox ? VOLUME_MODULES : []),
       ...(network ? NETWORK_MODULES : []),
     ];
     const mounts = spec.volumes.map((v, i) =>
       `a3s-vol${i}\0${v.guest}\0${v.readOnly ? "ro" : "rw"}\0`
     );
+    if (sandbox) mounts.push(`${POD_SHARE_TAG}\0${POD_GUEST_DIR}\0rw\0`);
+    // A pod's VM serves several host clients at once, one per agent port.
+    const extraPorts = sandbox ? POD_AGENT_PORTS - 1 : 0;
     // Later entries of the concatenated archive replace the base's: this box's module list.
     const boxArchive = writeCpio([
       { path: "a3s", mode: S_IFDIR | 0o755 },
@@ -336,6 +359,16 @@ export class QemuDriver implements BoxDriver {
         : []),
       ...(spec.user
         ? [{ path: "a3s/user", mode: S_IFREG | 0o644, data: encoder.encode(`${spec.user}\0`) }]
+        : []),
+      ...(extraPorts
+        ? [{ path: "a3s/ports", mode: S_IFREG | 0o644, data: encoder.encode(`${extraPorts}\0`) }]
+        : []),
+      ...(spec.hostname
+        ? [{
+          path: "a3s/hostname",
+          mode: S_IFREG | 0o644,
+          data: encoder.encode(`${spec.hostname}\0`),
+        }]
         : []),
       {
         path: "a3s/cmd",
@@ -369,9 +402,11 @@ export class QemuDriver implements BoxDriver {
     await Deno.remove(paths.socket).catch(() => {});
 
     const { accel } = await this.#accel();
+    // A pod's VM holds all of the pod's containers; they share its memory.
+    const defaultMiB = sandbox ? 512 : 256;
     const memoryMiB = Math.max(
       128,
-      Math.ceil((spec.limits.memoryBytes ?? 256 * 1024 * 1024) / 1024 / 1024),
+      Math.ceil((spec.limits.memoryBytes ?? defaultMiB * 1024 * 1024) / 1024 / 1024),
     );
     const cpus = Math.max(1, Math.ceil(spec.limits.cpus ?? 1));
     // microvm on KVM and TCG alike: no firmware tables to scan, no PCI bus to enumerate, virtio
@@ -404,7 +439,7 @@ export class QemuDriver implements BoxDriver {
       "-serial",
       "chardev:console",
       "-device",
-      "virtio-serial-device,max_ports=4",
+      `virtio-serial-device,max_ports=${4 + extraPorts}`,
       "-chardev",
       `socket,id=agent,path=${paths.socket},server=on,wait=off`,
       "-device",
@@ -414,6 +449,28 @@ export class QemuDriver implements BoxDriver {
       "-device",
       "virtserialport,chardev=status,name=a3s.status,nr=2",
     ];
+    for (let k = 1; k <= extraPorts; k++) {
+      const socket = agentSocket(spec.stateDir, k);
+      await Deno.remove(socket).catch(() => {});
+      args.push(
+        "-chardev",
+        `socket,id=agent${k},path=${socket},server=on,wait=off`,
+        "-device",
+        `virtserialport,chardev=agent${k},name=a3s.agent.${k},nr=${2 + k}`,
+      );
+    }
+    if (sandbox) {
+      // The members' rootfs are overlays mounted under the share: other devices than the
+      // share's own, whose inode numbers remap keeps apart.
+      args.push(
+        "-fsdev",
+        `local,id=pod,path=${
+          optionValue(podShareDir(spec.stateDir))
+        },security_model=passthrough,multidevs=remap`,
+        "-device",
+        `virtio-9p-device,fsdev=pod,mount_tag=${POD_SHARE_TAG}`,
+      );
+    }
     for (const [i, volume] of spec.volumes.entries()) {
       args.push(
         "-fsdev",
@@ -516,6 +573,7 @@ export class QemuDriver implements BoxDriver {
   }
 
   async #connect(spec: BoxSpec): Promise<AgentClient> {
+    if (spec.pod?.role === "sandbox") return await connectPodAgent(spec.stateDir);
     try {
       return new AgentClient(
         await Deno.connect({ transport: "unix", path: this.#paths(spec).socket }),
@@ -528,6 +586,7 @@ export class QemuDriver implements BoxDriver {
   }
 
   async exec(spec: BoxSpec, request: ExecRequest): Promise<ExecProcess> {
+    if (spec.pod?.role === "member") return await this.#members.exec(spec, request);
     const client = await this.#connect(spec);
     const process = await client.exec(request);
     process.status.finally(() => client.close()).catch(() => {});
@@ -536,6 +595,7 @@ export class QemuDriver implements BoxDriver {
 
   /** QEMU ends the VM on SIGTERM; nothing in the guest outlives it. */
   async stop(spec: BoxSpec, graceSeconds: number): Promise<void> {
+    if (spec.pod?.role === "member") return await this.#members.stop(spec, graceSeconds);
     await stopVmProcess(
       await this.#record(spec),
       graceSeconds,
@@ -545,10 +605,12 @@ export class QemuDriver implements BoxDriver {
   }
 
   async kill(spec: BoxSpec, signal: number): Promise<void> {
+    if (spec.pod?.role === "member") return await this.#members.kill(spec, signal);
     await signalVmProcess("qemu", await this.#record(spec), signal, () => this.#running(spec));
   }
 
   async state(spec: BoxSpec): Promise<DriverBoxState> {
+    if (spec.pod?.role === "member") return await this.#members.state(spec);
     const record = await this.#record(spec);
     if (record && await isAlive(record)) return { running: true, pid: record.pid };
     const status = await this.#status(spec);
@@ -562,6 +624,7 @@ export class QemuDriver implements BoxDriver {
 
   /** The VM process's resident memory and CPU time, with the VM's memory size as the limit. */
   async stats(spec: BoxSpec): Promise<BoxStats> {
+    if (spec.pod?.role === "member") return await this.#members.stats(spec);
     const record = await this.#record(spec);
     if (!record) return {};
     const stat = await Deno.readTextFile(`/proc/${record.pid}/stat`).catch(() => "");
@@ -576,6 +639,9 @@ export class QemuDriver implements BoxDriver {
   }
 
   async copyIn(spec: BoxSpec, data: Uint8Array, guestPath: string, mode: number): Promise<void> {
+    if (spec.pod?.role === "member") {
+      return await this.#members.copyIn(spec, data, guestPath, mode);
+    }
     const client = await this.#connect(spec);
     try {
       await client.put(guestPath, data, mode);
@@ -585,6 +651,7 @@ export class QemuDriver implements BoxDriver {
   }
 
   async copyOut(spec: BoxSpec, guestPath: string): Promise<Uint8Array> {
+    if (spec.pod?.role === "member") return await this.#members.copyOut(spec, guestPath);
     const client = await this.#connect(spec);
     try {
       return await client.get(guestPath);
@@ -594,7 +661,29 @@ export class QemuDriver implements BoxDriver {
   }
 
   async remove(spec: BoxSpec): Promise<void> {
+    if (spec.pod?.role === "member") return await this.#members.remove(spec);
     if (await this.#running(spec)) await this.kill(spec, 9);
+    // A pod sandbox's share may still hold members' mounts (their volumes are host paths).
+    await unmountUnder(spec.stateDir);
     await Deno.remove(spec.stateDir, { recursive: true }).catch(() => {});
+  }
+
+  /** A pod member's writable layer; a VM of its own keeps none on the host. */
+  async writableLayer(spec: BoxSpec): Promise<string | undefined> {
+    return spec.pod?.role === "member" ? await this.#members.writableLayer(spec) : undefined;
+  }
+
+  /** Unmounts a stopped pod member's rootfs; a VM of its own has nothing mounted. */
+  async releaseRootfs(spec: BoxSpec): Promise<void> {
+    if (spec.pod?.role === "member") await this.#members.releaseRootfs(spec);
+  }
+
+  /** Resizes the terminal of a box whose main process runs on one (`tty`). */
+  async resizeTerminal(spec: BoxSpec, rows: number, cols: number): Promise<void> {
+    if (spec.pod?.role === "member") return await this.#members.resizeTerminal(spec, rows, cols);
+    throw new A3sError("unsupported", "only a pod member's main process has a terminal on qemu", {
+      status: 409,
+      field: "tty",
+    });
   }
 }
