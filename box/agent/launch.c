@@ -40,6 +40,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -52,6 +53,17 @@ enum {
   MAX_CGROUPS = 8,
   MAX_ARGS = 4096,
 };
+
+/* With A3S_LAUNCH_TRACE=FILE, each step appends "<wall clock seconds> <pid> <step>" there, so a
+ * start can be profiled against the host side's own clock without strace's overhead. */
+static int trace_fd = -1;
+
+static void trace(const char *step) {
+  if (trace_fd < 0) return;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  dprintf(trace_fd, "%lld.%06ld %d %s\n", (long long)now.tv_sec, now.tv_nsec / 1000, getpid(), step);
+}
 
 static int fail(const char *what, const char *detail) {
   dprintf(2, "a3s-launch: %s %s: %s\n", what, detail, strerror(errno));
@@ -175,14 +187,18 @@ static pid_t read_child_pid(int fd) {
  * cgroups, then unblocks the sandbox. On any failure the sandbox is killed before it runs anything.
  */
 static void cgroup_helper(pid_t monitor, const char **cgroups, int ncgroups, int info, int block) {
+  trace("helper: moving bubblewrap");
   if (join_cgroups(monitor, cgroups, ncgroups)) { kill(monitor, SIGKILL); _exit(1); }
+  trace("helper: bubblewrap moved");
   pid_t child = read_child_pid(info);
   if (child <= 0) _exit(1); /* bubblewrap failed before making the sandbox; it says why */
+  trace("helper: sandbox pid read");
   if (join_cgroups(child, cgroups, ncgroups)) {
     kill(child, SIGKILL);
     kill(monitor, SIGKILL);
     _exit(1);
   }
+  trace("helper: sandbox moved, unblocking");
   ssize_t ignored = write(block, "g", 1);
   (void)ignored;
   /* bubblewrap goes on writing its info after the pid; a reader that left would kill it with
@@ -211,6 +227,9 @@ int launch_main(int argc, char **argv) {
     else { dprintf(2, "a3s-launch: unknown argument %s\n", argv[i]); return 2; }
   }
   if (cmd >= argc || argc - cmd > MAX_ARGS - 8) { dprintf(2, "a3s-launch: no command\n"); return 2; }
+  const char *trace_path = getenv("A3S_LAUNCH_TRACE");
+  if (trace_path) trace_fd = open(trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  trace("launch: started");
   if (ready && dup2(1, READY_FD) < 0) return fail("keep", "the ready pipe");
   /* The logs first, so every later failure lands where the driver reads it. */
   if (out && open_at_fd(out, O_WRONLY | O_CREAT | O_APPEND, 1)) return fail("open", out);
@@ -240,7 +259,9 @@ int launch_main(int argc, char **argv) {
     if (fd < 0 || setns(fd, CLONE_NEWNET)) return fail("join network namespace", netns);
     close(fd);
   }
+  trace("launch: helper forked, fds open");
   if (userns && make_userns()) return fail("create user namespace", "");
+  trace("launch: user namespace made");
   signal(SIGPIPE, SIG_DFL);
   if (ncgroups == 0) {
     execvp(argv[cmd], argv + cmd);
@@ -257,6 +278,7 @@ int launch_main(int argc, char **argv) {
   bwrap_argv[n++] = "13";
   for (int i = cmd + 1; i < argc; i++) bwrap_argv[n++] = argv[i];
   bwrap_argv[n] = NULL;
+  trace("launch: exec bubblewrap");
   execvp(bwrap_argv[0], bwrap_argv);
   int saved = errno;
   kill(helper, SIGKILL);

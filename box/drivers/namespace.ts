@@ -94,6 +94,14 @@ async function isMountPoint(path: string): Promise<boolean> {
   return mounts.split("\n").some((line) => line.split(" ")[1] === path);
 }
 
+/** The launcher's environment: PATH to find bubblewrap, and the profiling switch when set. */
+function launcherEnv(): Record<string, string> {
+  const env: Record<string, string> = { PATH: Deno.env.get("PATH") ?? DEFAULT_PATH };
+  const trace = Deno.env.get("A3S_LAUNCH_TRACE");
+  if (trace) env.A3S_LAUNCH_TRACE = trace;
+  return env;
+}
+
 /**
  * The bubblewrap driver.
  *
@@ -359,7 +367,7 @@ export class NamespaceDriver implements BoxDriver {
     const child = new Deno.Command(agent, {
       args: [...launch, "--", this.#bwrap, ...args],
       clearEnv: true,
-      env: { PATH: Deno.env.get("PATH") ?? DEFAULT_PATH },
+      env: launcherEnv(),
       stdin: spec.interactive ? "piped" : "null",
       stdout: "piped",
       stderr: "null",
