@@ -10,6 +10,7 @@ import { EventKeyMissingError, EventTamperedError } from "./errors.ts";
 import { type DurableMessage, DurableReceivedMessage } from "./message.ts";
 import * as metrics from "./metrics.ts";
 import { NackedKeys } from "./nacked_keys.ts";
+import { AcksInFlight } from "./acks_in_flight.ts";
 import { type ProviderDelivery, sleep } from "./provider.ts";
 import { assertPattern, assertSubject } from "./subject.ts";
 
@@ -32,7 +33,10 @@ export interface ConsumeOptions {
   concurrency?: number;
   /** Where a new consumer starts (default `new`). */
   deliver?: "new" | "all";
-  /** Ids acknowledged within this window are acknowledged again without the handler (default 2 min). */
+  /**
+   * A redelivery of an event whose ack failed on the way to the broker within this window is
+   * acknowledged again without the handler (default 2 min).
+   */
   dedupeWindowMs?: number;
 }
 
@@ -47,7 +51,7 @@ export interface Consumer {
 }
 
 const CONSUMER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-/** Ids a consumer remembers for de-duplication at most; the oldest are forgotten first. */
+/** Ids of failed acks a consumer remembers at most; the oldest are forgotten first. */
 const MAX_REMEMBERED = 100_000;
 
 /**
@@ -57,19 +61,20 @@ const MAX_REMEMBERED = 100_000;
  */
 class Settlement {
   done = false;
-  acked = false;
   constructor(
     private readonly delivery: ProviderDelivery,
     private readonly keys: NackedKeys,
+    private readonly acks: AcksInFlight,
     /** The consumer's retry delay for this delivery, used by a nack without one. */
     private readonly retryDelayMs: number,
   ) {}
   ack(): Promise<void> {
     if (this.done) return SETTLED;
     this.done = true;
-    this.acked = true;
     if (this.keys.size > 0) this.keys.settled(this.delivery);
-    return this.delivery.ack();
+    const acked = this.delivery.ack();
+    this.acks.track(acked, this.delivery.event.id);
+    return acked;
   }
   nack(delayMs: number = this.retryDelayMs): Promise<void> {
     if (this.done) return SETTLED;
@@ -96,19 +101,17 @@ export class DurableConsumer implements Consumer {
   readonly #maxRetryDelayMs: number;
   readonly #concurrency: number;
   readonly #deliver: "new" | "all";
-  readonly #dedupeWindowMs: number;
   readonly #abort = new AbortController();
   readonly #keyTails = new Map<string, Promise<void>>();
   readonly #nackedKeys: NackedKeys;
-  readonly #acked = new Map<string, number>();
-  #rememberedSincePrune = 0;
+  readonly #acks: AcksInFlight;
   readonly #running = new Set<Promise<void>>();
   readonly #slotWaiters: (() => void)[] = [];
   /** Pushed deliveries waiting for a handler slot, in arrival order. */
   #queued: ProviderDelivery[] = [];
-  readonly #acking = new Set<Promise<void>>();
   readonly #deliveredBySubject = new Map<string, { inc(): void }>();
-  #lastAck?: Promise<void>;
+  #lastSubject?: string;
+  #lastDelivered?: { inc(): void };
   readonly #handleSeconds: { observe(value: number): void };
   #markStopped!: () => void;
   #loop?: Promise<void>;
@@ -138,7 +141,11 @@ export class DurableConsumer implements Consumer {
     this.#maxRetryDelayMs = options.maxRetryDelayMs ?? 60_000;
     this.#concurrency = positive(options.concurrency ?? 16, "concurrency");
     this.#deliver = options.deliver ?? "new";
-    this.#dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
+    this.#acks = new AcksInFlight(
+      options.dedupeWindowMs ?? 120_000,
+      MAX_REMEMBERED,
+      this.#logger,
+    );
     this.stopped = new Promise((resolve) => (this.#markStopped = resolve));
     this.#handleSeconds = metrics.handleSeconds.cell(name);
     this.#nackedKeys = new NackedKeys(
@@ -201,7 +208,7 @@ export class DurableConsumer implements Consumer {
       // Queued deliveries stay unacknowledged: the broker redelivers them after the ack wait.
       this.#queued = [];
       await Promise.all(this.#running);
-      await Promise.all(this.#acking);
+      await this.#acks.settled();
       this.#nackedKeys.close();
       this.#markStopped();
     }
@@ -269,7 +276,9 @@ export class DurableConsumer implements Consumer {
   /** Acknowledges without the handler (dead-lettered, or a duplicate). */
   #ackUnhandled(delivery: ProviderDelivery): Promise<void> {
     if (this.#nackedKeys.size > 0) this.#nackedKeys.settled(delivery);
-    return delivery.ack();
+    const acked = delivery.ack();
+    this.#acks.track(acked, delivery.event.id);
+    return acked;
   }
 
   #retryDelay(deliveries: number): number {
@@ -311,14 +320,17 @@ export class DurableConsumer implements Consumer {
 
   /** Calls the handler on an opened event; returns a promise only when it went asynchronous. */
   #invoke(delivery: ProviderDelivery, opened: CloudEvent): Promise<void> | undefined {
-    if (this.#seenRecently(delivery.event.id)) {
-      this.#settling(this.#ackUnhandled(delivery));
+    // Only a redelivery can be an event this consumer handled already, and only when its ack
+    // was lost (see acks_in_flight.ts).
+    if (delivery.deliveries > 1 && this.#acks.failedRecently(delivery.event.id)) {
+      this.#ackUnhandled(delivery);
       return undefined;
     }
     this.#delivered(opened.subject).inc();
     const settle = new Settlement(
       delivery,
       this.#nackedKeys,
+      this.#acks,
       this.#retryDelay(delivery.deliveries),
     );
     const message = new DurableReceivedMessage(
@@ -349,8 +361,7 @@ export class DurableConsumer implements Consumer {
    * broker finishes in the background, and stop() waits for it.
    */
   #succeeded(delivery: ProviderDelivery, settle: Settlement, opened: CloudEvent): void {
-    if (!settle.done) this.#settling(settle.ack());
-    if (settle.acked) this.#remember(delivery.event.id);
+    if (!settle.done) settle.ack();
     const age = (Date.now() - (delivery.storedAtMs ?? Date.parse(opened.time))) / 1000;
     if (Number.isFinite(age) && age >= 0) this.#handleSeconds.observe(age);
   }
@@ -379,46 +390,18 @@ export class DurableConsumer implements Consumer {
 
   /** The delivered counter of a subject, resolved once per subject. */
   #delivered(subject: string): { inc(): void } {
+    // Consecutive events mostly share a subject: comparing it with the last one is cheaper than
+    // hashing a freshly parsed string for the map.
+    if (subject === this.#lastSubject) return this.#lastDelivered!;
     let counter = this.#deliveredBySubject.get(subject);
     if (!counter) {
       if (this.#deliveredBySubject.size > 10_000) this.#deliveredBySubject.clear();
       counter = metrics.deliveredFor(this.name, subject);
       this.#deliveredBySubject.set(subject, counter);
     }
+    this.#lastSubject = subject;
+    this.#lastDelivered = counter;
     return counter;
-  }
-
-  #settling(ack: Promise<void>): void {
-    // Acks that share one broker flush share one promise: track it once.
-    if (ack === SETTLED || ack === this.#lastAck) return;
-    this.#lastAck = ack;
-    const tracked = ack.catch((error) => {
-      this.#logger?.error("could not acknowledge; the event will be redelivered", {
-        error: String(error),
-      });
-    }).finally(() => this.#acking.delete(tracked));
-    this.#acking.add(tracked);
-  }
-
-  #seenRecently(id: string): boolean {
-    const until = this.#acked.get(id);
-    return until !== undefined && until > Date.now();
-  }
-
-  /**
-   * Remembers an acknowledged id for the de-duplication window. Expiry times grow in insertion
-   * order, so expired ids are always at the front; they are pruned every 64 ids, as opening an
-   * iterator per event cost more than the rest of remembering it.
-   */
-  #remember(id: string): void {
-    const now = Date.now();
-    this.#acked.delete(id);
-    this.#acked.set(id, now + this.#dedupeWindowMs);
-    if ((++this.#rememberedSincePrune & 63) !== 0) return;
-    for (const [seen, until] of this.#acked) {
-      if (until > now && this.#acked.size <= MAX_REMEMBERED) break;
-      this.#acked.delete(seen);
-    }
   }
 
   async #deadLetterEvent(delivery: ProviderDelivery, reason: string, error: string): Promise<void> {

@@ -55,20 +55,12 @@ export interface Settler {
 }
 
 /**
- * A received event; `headers` is computed on first read, as most handlers never look. Its
+ * A received event. Its CloudEvent fields are getters over the event, read when the handler
+ * asks, and `headers` is computed on first read, as most handlers look at few fields; its
  * methods delegate to objects it holds, so making one per event builds no closures.
  */
 export class ReceivedMessage<T = unknown> implements EventMessage<T> {
-  readonly id: string;
-  readonly subject: string;
-  readonly type: string;
-  readonly source: string;
-  readonly time: string;
-  readonly schemaVersion?: string;
-  readonly key?: string;
-  readonly data: T;
   #headers?: Record<string, string>;
-
   readonly #responder: Responder;
 
   constructor(
@@ -78,14 +70,38 @@ export class ReceivedMessage<T = unknown> implements EventMessage<T> {
     responder: Responder,
   ) {
     this.#responder = responder;
-    this.id = event.id;
-    this.subject = event.subject;
-    this.type = event.type;
-    this.source = event.source;
-    this.time = event.time;
-    this.schemaVersion = event.schemaversion;
-    this.key = event.partitionkey;
-    this.data = event.data as T;
+  }
+
+  get id(): string {
+    return this.event.id;
+  }
+
+  get subject(): string {
+    return this.event.subject;
+  }
+
+  get type(): string {
+    return this.event.type;
+  }
+
+  get source(): string {
+    return this.event.source;
+  }
+
+  get time(): string {
+    return this.event.time;
+  }
+
+  get schemaVersion(): string | undefined {
+    return this.event.schemaversion;
+  }
+
+  get key(): string | undefined {
+    return this.event.partitionkey;
+  }
+
+  get data(): T {
+    return this.event.data as T;
   }
 
   get headers(): Record<string, string> {
@@ -94,6 +110,24 @@ export class ReceivedMessage<T = unknown> implements EventMessage<T> {
 
   respond(payload: unknown): Promise<void> {
     return this.#responder.respond(this.event, payload);
+  }
+
+  /** The message's fields as a plain object, so `JSON.stringify` and spreading see them. */
+  toJSON(): Omit<EventMessage<T>, "respond"> {
+    return {
+      id: this.id,
+      subject: this.subject,
+      type: this.type,
+      source: this.source,
+      time: this.time,
+      schemaVersion: this.schemaVersion,
+      key: this.key,
+      headers: this.headers,
+      data: this.data,
+      seq: this.seq,
+      deliveries: this.deliveries,
+      event: this.event,
+    };
   }
 }
 

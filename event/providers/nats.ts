@@ -17,6 +17,7 @@ import {
 } from "nats";
 import type { Logger } from "@a3s/common";
 import { coalesceRun } from "../coalesce.ts";
+import { type AckSubjectInfo, parseAckSubject } from "./_nats_ack_subject.ts";
 import type { CloudEvent } from "../envelope.ts";
 import { EventBrokerError } from "../errors.ts";
 import type {
@@ -49,6 +50,22 @@ export interface NatsProviderOptions {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * Delivery count, stream sequence and store time of a message, read from its ack subject.
+ * The client's message class exposes the subject as `reply`, though its interface does not
+ * declare it; without it, the client's own (slower) parse is used.
+ */
+function ackSubjectOf(message: JsMsg): AckSubjectInfo {
+  const reply = (message as JsMsg & { reply?: string }).reply;
+  if (reply) return parseAckSubject(reply);
+  const info = message.info;
+  return {
+    deliveries: info.deliveryCount,
+    streamSeq: info.streamSequence,
+    storedAtMs: info.timestampNanos / 1e6,
+  };
+}
+
 /** A JetStream message as a delivery: a class, so no closures are built per message. */
 class NatsDelivery implements ProviderDelivery {
   readonly seq: string;
@@ -56,15 +73,18 @@ class NatsDelivery implements ProviderDelivery {
   readonly deliveries: number;
   readonly storedAtMs: number;
   constructor(private readonly message: JsMsg, private readonly flushed: () => Promise<void>) {
-    const info = message.info;
-    this.seq = String(info.streamSequence);
-    this.deliveries = info.deliveryCount;
-    this.storedAtMs = info.timestampNanos / 1e6;
+    const info = ackSubjectOf(message);
+    this.seq = String(info.streamSeq);
+    this.deliveries = info.deliveries;
+    this.storedAtMs = info.storedAtMs;
     this.event = JSON.parse(decoder.decode(message.data));
   }
   ack(): Promise<void> {
+    // The flush is asked for first: its microtask then runs before the one the client queues
+    // for the ack, so the acks of this run and their PING leave in one socket write, not two.
+    const flushed = this.flushed();
     this.message.ack();
-    return this.flushed();
+    return flushed;
   }
   nack(delayMs: number): Promise<void> {
     this.message.nak(delayMs);
