@@ -52,6 +52,13 @@ export {
 export { NamespaceDriver, type NamespaceDriverOptions } from "./drivers/namespace.ts";
 export { QemuDriver, type QemuDriverOptions } from "./drivers/qemu.ts";
 export { buildSeccompFilter, DENIED_SYSCALLS } from "./drivers/seccomp.ts";
+export { compileSeccompProfile, SECCOMP_OPERATORS } from "./drivers/seccomp_profile.ts";
+export {
+  CAPABILITIES,
+  DEFAULT_CAPABILITIES,
+  type ResolvedSecurity,
+  resolveNamespaceSecurity,
+} from "./drivers/namespace_security.ts";
 export { AgentClient, AgentClosedError, type AgentLink } from "./agent/client.ts";
 export { buildAgent } from "./agent/build.ts";
 export { ImageStore, type ImageSummary } from "./image/store.ts";

@@ -25,8 +25,12 @@
  *     rooted wherever its pid 1 was cloned: at the box's group when the first move was done by
  *     then, else at the host's, and /proc/self/cgroup inside then names the group by host path.
  *
- *   a3s-agent launch [--cgroup DIR]... [--stdout FILE] [--stderr FILE] [--seccomp FILE]
- *                    [--netns PATH] [--userns] [--ready] -- bwrap ARGS...
+ *   - namespaced sysctls (`--sysctl net.ipv4.ip_forward=1`) written by the same helper, from
+ *     inside the box's network and IPC namespaces, while the sandbox waits: bubblewrap mounts the
+ *     box's /proc/sys read-only, and nothing in the box runs before they are set.
+ *
+ *   a3s-agent launch [--cgroup DIR]... [--sysctl KEY=VALUE]... [--stdout FILE] [--stderr FILE]
+ *                    [--seccomp FILE] [--netns PATH] [--userns] [--ready] -- bwrap ARGS...
  */
 #define _GNU_SOURCE
 #include "agent.h"
@@ -51,6 +55,7 @@ enum {
   INFO_FD = 13,
   ID_COUNT = 65536,
   MAX_CGROUPS = 8,
+  MAX_SYSCTLS = 64,
   MAX_ARGS = 4096,
 };
 
@@ -182,11 +187,35 @@ static pid_t read_child_pid(int fd) {
   }
 }
 
+/* Enters the network and IPC namespaces of `pid` (the sandbox) and writes each KEY=VALUE to its
+ * /proc/sys file; only namespaced keys reach here (the driver checks them). */
+static int apply_sysctls(pid_t pid, const char **sysctls, int nsysctls) {
+  static const char *kinds[] = {"net", "ipc"};
+  static const int flags[] = {CLONE_NEWNET, CLONE_NEWIPC};
+  for (int k = 0; k < 2; k++) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", pid, kinds[k]);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, flags[k])) return fail("enter the box's namespace", kinds[k]);
+    close(fd);
+  }
+  for (int i = 0; i < nsysctls; i++) {
+    const char *eq = strchr(sysctls[i], '=');
+    char path[512];
+    int len = snprintf(path, sizeof path, "/proc/sys/%.*s", (int)(eq - sysctls[i]), sysctls[i]);
+    for (int c = 10; c < len; c++) if (path[c] == '.') path[c] = '/';
+    if (write_file(path, eq + 1)) return fail("set sysctl", sysctls[i]);
+  }
+  return 0;
+}
+
 /*
  * The helper: moves bubblewrap (`monitor`, this helper's parent) and the sandbox's pid 1 into the
- * cgroups, then unblocks the sandbox. On any failure the sandbox is killed before it runs anything.
+ * cgroups, sets the sysctls, then unblocks the sandbox. On any failure the sandbox is killed
+ * before it runs anything.
  */
-static void cgroup_helper(pid_t monitor, const char **cgroups, int ncgroups, int info, int block) {
+static void sandbox_helper(pid_t monitor, const char **cgroups, int ncgroups,
+                           const char **sysctls, int nsysctls, int info, int block) {
   trace("helper: moving bubblewrap");
   if (join_cgroups(monitor, cgroups, ncgroups)) { kill(monitor, SIGKILL); _exit(1); }
   trace("helper: bubblewrap moved");
@@ -194,6 +223,11 @@ static void cgroup_helper(pid_t monitor, const char **cgroups, int ncgroups, int
   if (child <= 0) _exit(1); /* bubblewrap failed before making the sandbox; it says why */
   trace("helper: sandbox pid read");
   if (join_cgroups(child, cgroups, ncgroups)) {
+    kill(child, SIGKILL);
+    kill(monitor, SIGKILL);
+    _exit(1);
+  }
+  if (nsysctls > 0 && apply_sysctls(child, sysctls, nsysctls)) {
     kill(child, SIGKILL);
     kill(monitor, SIGKILL);
     _exit(1);
@@ -212,11 +246,13 @@ static void cgroup_helper(pid_t monitor, const char **cgroups, int ncgroups, int
 }
 
 int launch_main(int argc, char **argv) {
-  const char *cgroups[MAX_CGROUPS];
+  const char *cgroups[MAX_CGROUPS], *sysctls[MAX_SYSCTLS];
+  int nsysctls = 0;
   const char *out = NULL, *err = NULL, *seccomp = NULL, *netns = NULL;
   int ncgroups = 0, userns = 0, ready = 0, cmd = argc;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--cgroup") && i + 1 < argc && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = argv[++i];
+    else if (!strcmp(argv[i], "--sysctl") && i + 1 < argc && nsysctls < MAX_SYSCTLS && strchr(argv[i + 1], '=')) sysctls[nsysctls++] = argv[++i];
     else if (!strcmp(argv[i], "--stdout") && i + 1 < argc) out = argv[++i];
     else if (!strcmp(argv[i], "--stderr") && i + 1 < argc) err = argv[++i];
     else if (!strcmp(argv[i], "--seccomp") && i + 1 < argc) seccomp = argv[++i];
@@ -239,7 +275,8 @@ int launch_main(int argc, char **argv) {
    * overlap the user namespace and bubblewrap's setup. It moves this process, bubblewrap-to-be. */
   pid_t helper = -1;
   int info[2] = {-1, -1}, block[2] = {-1, -1};
-  if (ncgroups > 0) {
+  int need_helper = ncgroups > 0 || nsysctls > 0;
+  if (need_helper) {
     if (pipe2(info, O_CLOEXEC) || pipe2(block, O_CLOEXEC)) return fail("make", "pipes");
     pid_t monitor = getpid();
     helper = fork();
@@ -248,7 +285,7 @@ int launch_main(int argc, char **argv) {
       close(info[1]);
       close(block[0]);
       if (ready) close(READY_FD);
-      cgroup_helper(monitor, cgroups, ncgroups, info[0], block[1]);
+      sandbox_helper(monitor, cgroups, ncgroups, sysctls, nsysctls, info[0], block[1]);
     }
     close(info[0]);
     close(block[1]);
@@ -263,7 +300,7 @@ int launch_main(int argc, char **argv) {
   if (userns && make_userns()) return fail("create user namespace", "");
   trace("launch: user namespace made");
   signal(SIGPIPE, SIG_DFL);
-  if (ncgroups == 0) {
+  if (!need_helper) {
     execvp(argv[cmd], argv + cmd);
     return fail("exec", argv[cmd]);
   }

@@ -45,6 +45,26 @@ async function program(cmd: string, args: string[]): Promise<boolean> {
   }
 }
 
+/**
+ * Mounts an overlay with a system call, without awaiting anything; undefined where FFI is not
+ * allowed (then {@linkcode mountOverlay} runs the program).
+ */
+export function mountOverlaySync(
+  lower: string,
+  upper: string,
+  work: string,
+  target: string,
+): boolean | undefined {
+  const lib = loadLibc();
+  if (!lib) return undefined;
+  return lib.mount(
+    "overlay",
+    target,
+    "overlay",
+    `lowerdir=${lower},upperdir=${upper},workdir=${work}`,
+  ) === 0;
+}
+
 /** Mounts an overlay of `lower` (read-only) and `upper` at `target`. */
 export async function mountOverlay(
   lower: string,

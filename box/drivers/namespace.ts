@@ -6,7 +6,7 @@
  * host process can reach a box another one started.
  */
 import { join } from "node:path";
-import { A3sError } from "@a3s/common";
+import { A3sError, ValidationError } from "@a3s/common";
 import { AgentClient } from "../agent/client.ts";
 import { buildAgent } from "../agent/build.ts";
 import type {
@@ -24,7 +24,9 @@ import type {
 } from "../types.ts";
 import { BoxCgroup, type CgroupMode, detectCgroupMode } from "./cgroup.ts";
 import { buildSeccompFilter } from "./seccomp.ts";
-import { mountOverlay, unmount } from "./_mount.ts";
+import { compileSeccompProfile } from "./seccomp_profile.ts";
+import { capabilityArgs, isRootUser, resolveNamespaceSecurity } from "./namespace_security.ts";
+import { mountOverlay, mountOverlaySync, unmount } from "./_mount.ts";
 import {
   childPids,
   isAlive,
@@ -85,8 +87,7 @@ function readJsonSync<T>(path: string): T | undefined {
   }
 }
 
-// deno-lint-ignore require-await
-async function isMountPoint(path: string): Promise<boolean> {
+function isMountPointSync(path: string): boolean {
   let mounts = "";
   try {
     mounts = Deno.readTextFileSync("/proc/self/mounts");
@@ -120,6 +121,7 @@ export class NamespaceDriver implements BoxDriver {
   readonly #options: NamespaceDriverOptions;
   readonly #bwrap: string;
   #seccompPath?: string;
+  #agentPath?: string;
 
   /** A driver that runs boxes with bubblewrap; nothing is checked until `probe` or `create`. */
   constructor(options: NamespaceDriverOptions) {
@@ -171,6 +173,7 @@ export class NamespaceDriver implements BoxDriver {
       status: join(dir, "run", "status"),
       layout: join(dir, "layout.json"),
       pid: join(dir, "pid.json"),
+      seccomp: join(dir, "seccomp.bpf"),
     };
   }
 
@@ -182,10 +185,28 @@ export class NamespaceDriver implements BoxDriver {
    */
   async create(spec: BoxSpec): Promise<void> {
     const paths = this.#paths(spec);
+    // Checked before anything is made: a setting this driver cannot honour refuses the box.
+    const security = resolveNamespaceSecurity(spec);
+    const profile = spec.security?.seccomp?.kind === "profile"
+      ? compileSeccompProfile(spec.security.seccomp.profile)
+      : undefined;
+    const cgroup = await detectCgroupMode();
+    if (security.hostPid && cgroup === "none") {
+      throw new ValidationError(
+        "sharing the host's pid namespace needs cgroups to find the box's processes, which this host lacks",
+        "security.hostPid",
+      );
+    }
+    if (security.sysctls.length > 0 && Deno.uid() !== 0) {
+      throw new ValidationError(
+        "setting sysctls needs box to run as root (it enters the box's namespaces to write them)",
+        "security.sysctls",
+      );
+    }
     for (const dir of [paths.upper, paths.work, paths.merged, paths.run]) {
       Deno.mkdirSync(dir, { recursive: true });
     }
-    const cgroup = await detectCgroupMode();
+    if (profile) Deno.writeFileSync(paths.seccomp, profile);
     const layout: LayoutRecord = { overlay: Deno.uid() === 0, cgroup };
     Deno.writeTextFileSync(paths.layout, JSON.stringify(layout));
     await new BoxCgroup(cgroup, spec.id).create(spec.limits);
@@ -235,18 +256,34 @@ export class NamespaceDriver implements BoxDriver {
 
   async releaseRootfs(spec: BoxSpec): Promise<void> {
     const paths = this.#paths(spec);
-    if (await isMountPoint(paths.merged)) await unmount(paths.merged);
+    if (isMountPointSync(paths.merged)) await unmount(paths.merged);
   }
 
+  /**
+   * Mounts the box's overlay unless it is mounted: with a system call when FFI is allowed (no
+   * await on a box's start path), with the `mount` program otherwise.
+   */
   async #mountOverlay(spec: BoxSpec, layout: LayoutRecord): Promise<boolean> {
     const paths = this.#paths(spec);
     if (!layout.overlay) return false;
-    if (await isMountPoint(paths.merged)) return true;
-    return await mountOverlay(spec.rootfs, paths.upper, paths.work, paths.merged);
+    if (isMountPointSync(paths.merged)) return true;
+    return mountOverlaySync(spec.rootfs, paths.upper, paths.work, paths.merged) ??
+      await mountOverlay(spec.rootfs, paths.upper, paths.work, paths.merged);
   }
 
-  /** Read-only root without overlay: bind each top-level entry of the rootfs. */
-  async #readOnlyRootArgs(rootfs: string): Promise<string[]> {
+  /** The overlay mounted without awaiting, or undefined where that needs the program. */
+  #mountOverlayNow(spec: BoxSpec, layout: LayoutRecord): boolean | undefined {
+    const paths = this.#paths(spec);
+    if (!layout.overlay) return false;
+    if (isMountPointSync(paths.merged)) return true;
+    return mountOverlaySync(spec.rootfs, paths.upper, paths.work, paths.merged);
+  }
+
+  /**
+   * Read-only root without overlay: bind each top-level entry of the rootfs, with a writable
+   * /tmp unless the box asked for a read-only root (then /tmp is read-only too, as in Docker).
+   */
+  async #readOnlyRootArgs(rootfs: string, readOnly: boolean): Promise<string[]> {
     const args: string[] = [];
     for await (const entry of Deno.readDir(rootfs)) {
       const path = join(rootfs, entry.name);
@@ -254,7 +291,7 @@ export class NamespaceDriver implements BoxDriver {
       if (entry.isSymlink) args.push("--symlink", await Deno.readLink(path), `/${entry.name}`);
       else args.push("--ro-bind", path, `/${entry.name}`);
     }
-    return [...args, "--tmpfs", "/tmp"];
+    return readOnly ? args : [...args, "--tmpfs", "/tmp"];
   }
 
   /**
@@ -288,21 +325,27 @@ export class NamespaceDriver implements BoxDriver {
         Deno.removeSync(stale);
       } catch { /* not there: a first start */ }
     }
-    const [agent, seccomp, overlay] = await Promise.all([
-      buildAgent(this.#options.agentCacheDir),
-      this.#seccomp(),
-      this.#mountOverlay(spec, layout),
-    ]);
+    // Once the agent is built and the seccomp program written (the first box of a process), no
+    // await comes before the spawn: `start` spawns the launcher before it returns its promise, so
+    // the caller's own work (the manager's store writes) overlaps the box's setup.
+    const agent = this.#agentPath ??
+      (this.#agentPath = await buildAgent(this.#options.agentCacheDir));
+    const security = resolveNamespaceSecurity(spec);
+    const seccomp = security.seccomp === "none"
+      ? undefined
+      : security.seccomp === "profile"
+      ? paths.seccomp
+      : this.#seccompPath ?? await this.#seccomp();
+    const overlay = this.#mountOverlayNow(spec, layout) ?? await this.#mountOverlay(spec, layout);
     const cgroup = new BoxCgroup(layout.cgroup, spec.id);
     // As root, the launcher makes a user namespace mapping every id an image uses, so execs can
     // run as the image's users; otherwise bubblewrap maps the one id it can.
     const wideUserns = Deno.uid() === 0;
     const args = [
-      "--seccomp",
-      "9",
+      ...(seccomp ? ["--seccomp", "9"] : []),
       ...(wideUserns ? ["--userns", "10"] : ["--unshare-user"]),
-      "--unshare-pid",
-      "--unshare-ipc",
+      ...(security.hostPid ? [] : ["--unshare-pid"]),
+      ...(security.hostIpc ? [] : ["--unshare-ipc"]),
       "--unshare-uts",
       "--unshare-cgroup-try",
       ...(spec.network === "host" || spec.netns ? [] : ["--unshare-net"]),
@@ -316,7 +359,10 @@ export class NamespaceDriver implements BoxDriver {
       "0",
       "--gid",
       "0",
-      ...(overlay ? ["--bind", paths.merged, "/"] : await this.#readOnlyRootArgs(spec.rootfs)),
+      ...capabilityArgs(security),
+      ...(overlay
+        ? ["--bind", paths.merged, "/"]
+        : await this.#readOnlyRootArgs(spec.rootfs, security.readOnlyRootfs)),
       "--proc",
       "/proc",
       "--dev",
@@ -331,6 +377,9 @@ export class NamespaceDriver implements BoxDriver {
     for (const volume of spec.volumes) {
       args.push(volume.readOnly ? "--ro-bind" : "--bind", volume.host, volume.guest);
     }
+    // Docker's --read-only: the root goes read-only once every mount point in it exists; the
+    // mounts on it (volumes, /proc, /dev, the agent's run dir) keep their own modes.
+    if (overlay && security.readOnlyRootfs) args.push("--remount-ro", "/");
     args.push("--clearenv");
     // With a user, HOME comes from that user's passwd entry unless the box sets it.
     const env = {
@@ -360,7 +409,8 @@ export class NamespaceDriver implements BoxDriver {
     // of forking the whole runtime, which cost several milliseconds per box.
     const launch = ["launch", "--stdout", output.stdoutPath, "--stderr", output.stderrPath];
     for (const dir of cgroup.joinDirs(spec.limits)) launch.push("--cgroup", dir);
-    launch.push("--seccomp", seccomp);
+    for (const sysctl of security.sysctls) launch.push("--sysctl", sysctl);
+    if (seccomp) launch.push("--seccomp", seccomp);
     if (spec.netns) launch.push("--netns", spec.netns);
     if (wideUserns) launch.push("--userns");
     launch.push("--ready");
@@ -441,8 +491,18 @@ export class NamespaceDriver implements BoxDriver {
   }
 
   async exec(spec: BoxSpec, request: ExecRequest): Promise<ExecProcess> {
+    // As in Docker, an exec runs as the box's user unless it names one.
+    const user = request.user ?? spec.user;
+    const security = resolveNamespaceSecurity(spec);
+    if (security.agentOnly.length > 0 && isRootUser(user)) {
+      // The agent kept these only to become the box's user; a root exec would hold them.
+      throw new ValidationError(
+        `this box dropped ${security.agentOnly.join(" and ")}: an exec as root would hold them`,
+        "user",
+      );
+    }
     const client = await this.connect(spec);
-    const process = await client.exec(request);
+    const process = await client.exec({ ...request, user });
     process.status.finally(() => client.close()).catch(() => {});
     return process;
   }
@@ -454,9 +514,14 @@ export class NamespaceDriver implements BoxDriver {
     return (await childPids(record.pid))[0];
   }
 
+  /**
+   * The agent: the namespace init's child, or, sharing the host's pid namespace (where bubblewrap
+   * runs no init), bubblewrap's child itself.
+   */
   async #agentPid(spec: BoxSpec): Promise<number | undefined> {
     const init = await this.#namespaceInit(spec);
-    return init === undefined ? undefined : (await childPids(init))[0];
+    if (init === undefined || spec.security?.hostPid) return init;
+    return (await childPids(init))[0];
   }
 
   async stop(spec: BoxSpec, graceSeconds: number): Promise<void> {
@@ -546,7 +611,7 @@ export class NamespaceDriver implements BoxDriver {
     if (await this.#running(spec)) await this.kill(spec, 9);
     const layout = await readJson<LayoutRecord>(paths.layout);
     if (layout) await new BoxCgroup(layout.cgroup, spec.id).remove();
-    if (await isMountPoint(paths.merged)) await unmount(paths.merged);
+    if (isMountPointSync(paths.merged)) await unmount(paths.merged);
     await Deno.remove(spec.stateDir, { recursive: true }).catch(() => {});
   }
 }
