@@ -20,6 +20,7 @@ import type {
   ExecRequest,
   ExitReason,
   PodPlacement,
+  StartedBox,
   VolumeMount,
 } from "./types.ts";
 import { USER_SPEC } from "./types.ts";
@@ -512,7 +513,15 @@ export class BoxManager {
     }
   }
 
-  async #createBox(options: CreateBoxOptions): Promise<BoxRow> {
+  /**
+   * Creates a box. `onCreated` runs once the driver has prepared it, before the store writes:
+   * `run` starts the box there, so those writes overlap its start; whatever it returns is waited
+   * for before a box whose row could not be written is removed.
+   */
+  async #createBox(
+    options: CreateBoxOptions,
+    onCreated?: (driver: BoxDriver, spec: StoredSpec) => Promise<unknown>,
+  ): Promise<BoxRow> {
     const image = await this.images.resolve(options.image, "image");
     const config = JSON.parse(image.config) as {
       config?: {
@@ -659,6 +668,7 @@ export class BoxManager {
       bootId: await bootId(),
     };
     await driver.create(spec);
+    const starting = onCreated?.(driver, spec);
     const row: BoxRow = {
       id,
       name,
@@ -677,6 +687,7 @@ export class BoxManager {
     try {
       await this.#db.insertInto("box_boxes").values(row).execute();
     } catch (error) {
+      await starting?.catch(() => {});
       await driver.remove(spec);
       throw new A3sError("name_in_use", `the name '${name}' is already in use`, {
         status: 409,
@@ -701,14 +712,18 @@ export class BoxManager {
     return await this.#startRow(await this.#refresh(await this.#row(idOrName)));
   }
 
-  async #startRow(row: BoxRow): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array> }> {
+  /** Starts a box's row; `starting` is the driver's start when the caller began it already. */
+  async #startRow(
+    row: BoxRow,
+    starting?: Promise<StartedBox>,
+  ): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array> }> {
     if (row.state === "running") return { info: this.#toInfo(row) };
     const driver = this.#driver(row);
     const spec = this.#spec(row);
     const started = performance.now();
     let result;
     try {
-      result = await driver.start(spec, this.#logPaths(spec));
+      result = await (starting ?? driver.start(spec, this.#logPaths(spec)));
     } catch (error) {
       await this.#db.updateTable("box_boxes").set({
         state: "exited",
@@ -743,7 +758,17 @@ export class BoxManager {
   async run(
     options: CreateBoxOptions,
   ): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array> }> {
-    return await this.#startRow(await this.#createRow(options));
+    if (options.networks?.length) return await this.#startRow(await this.#createRow(options));
+    // The box starts as soon as its driver has prepared it; its row and audit entry are written
+    // while it comes up (a box is marked running only after both).
+    let starting: Promise<StartedBox> | undefined;
+    const row = await this.#createBox(options, (driver, spec) => {
+      starting = driver.start(spec, this.#logPaths(spec));
+      // Awaited by #startRow; until then a failed start must not read as unhandled.
+      starting.catch(() => {});
+      return starting;
+    });
+    return await this.#startRow(row, starting);
   }
 
   /** A box's current state, refreshed from its driver; throws NotFoundError for an unknown box. */
