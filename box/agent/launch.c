@@ -29,8 +29,16 @@
  *     inside the box's network and IPC namespaces, while the sandbox waits: bubblewrap mounts the
  *     box's /proc/sys read-only, and nothing in the box runs before they are set.
  *
+ *   - with --tty DIR, the box's first process on a pseudo-terminal: a devpts instance of the
+ *     box's own is mounted on DIR in a mount namespace private to this launcher (the host never
+ *     sees it; bubblewrap binds it on the box's /dev/pts), its first terminal becomes bubblewrap's
+ *     stdin, stdout and stderr (so the main command's output is one stream, as on a terminal),
+ *     and a pump process copies the terminal's output to the stdout log and the caller's stdin,
+ *     if any, to the terminal, until the last process holding the terminal ends.
+ *
  *   a3s-agent launch [--cgroup DIR]... [--sysctl KEY=VALUE]... [--stdout FILE] [--stderr FILE]
- *                    [--seccomp FILE] [--netns PATH] [--userns] [--ready] -- bwrap ARGS...
+ *                    [--seccomp FILE] [--netns PATH] [--userns] [--tty DIR] [--ready]
+ *                    -- bwrap ARGS...
  */
 #define _GNU_SOURCE
 #include "agent.h"
@@ -41,7 +49,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -245,10 +256,81 @@ static void sandbox_helper(pid_t monitor, const char **cgroups, int ncgroups,
   _exit(0);
 }
 
+/* Whether the ready pipe is open on READY_FD (it is with --ready). */
+static int ready_fd_open(void) { return fcntl(READY_FD, F_GETFD) >= 0; }
+
+/* Copies everything the terminal writes to `out`, and `in` (when open) to the terminal; returns
+ * once no process holds the terminal (reading it fails with EIO). */
+static void pump_terminal(int master, int in, int out) {
+  char buf[8192];
+  for (;;) {
+    struct pollfd fds[2] = {{master, POLLIN, 0}, {in, POLLIN, 0}};
+    if (poll(fds, in >= 0 ? 2 : 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[0].revents) {
+      ssize_t n = read(master, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      for (ssize_t done = 0; done < n;) {
+        ssize_t w = write(out, buf + done, (size_t)(n - done));
+        if (w < 0 && errno != EINTR) return;
+        if (w > 0) done += w;
+      }
+    }
+    if (in >= 0 && fds[1].revents) {
+      ssize_t n = read(in, buf, sizeof buf);
+      if (n <= 0) { close(in); in = -1; continue; }
+      for (ssize_t done = 0; done < n;) {
+        ssize_t w = write(master, buf + done, (size_t)(n - done));
+        if (w < 0 && errno != EINTR) break;
+        if (w > 0) done += w;
+      }
+    }
+  }
+}
+
+/* Gives this process a mount namespace of its own with a new devpts instance on `dir`, opens its
+ * first terminal on fds 0-2, and forks the pump (see above). */
+static int open_terminal(const char *dir) {
+  if (unshare(CLONE_NEWNS)) return fail("make", "a mount namespace for the terminal");
+  /* Private, so the devpts mount never propagates to the host. */
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) return fail("make", "mounts private");
+  if (mount("devpts", dir, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"))
+    return fail("mount devpts on", dir);
+  char path[4096];
+  snprintf(path, sizeof path, "%s/ptmx", dir);
+  int master = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int unlock = 0;
+  unsigned index = 0;
+  if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) || ioctl(master, TIOCGPTN, &index))
+    return fail("open a terminal in", dir);
+  snprintf(path, sizeof path, "%s/%u", dir, index);
+  int slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) return fail("open", path);
+  /* The caller's stdin (a pipe for an interactive box, /dev/null otherwise) feeds the pump. */
+  int in = fcntl(0, F_DUPFD_CLOEXEC, 3);
+  pid_t pump = fork();
+  if (pump < 0) return fail("fork", "the terminal pump");
+  if (pump == 0) {
+    close(slave);
+    if (ready_fd_open()) close(READY_FD);
+    pump_terminal(master, in, 1);
+    _exit(0);
+  }
+  close(master);
+  if (in >= 0) close(in);
+  for (int fd = 0; fd < 3; fd++)
+    if (dup2(slave, fd) < 0) return fail("attach", "the terminal");
+  close(slave);
+  return 0;
+}
+
 int launch_main(int argc, char **argv) {
   const char *cgroups[MAX_CGROUPS], *sysctls[MAX_SYSCTLS];
   int nsysctls = 0;
-  const char *out = NULL, *err = NULL, *seccomp = NULL, *netns = NULL;
+  const char *out = NULL, *err = NULL, *seccomp = NULL, *netns = NULL, *tty = NULL;
   int ncgroups = 0, userns = 0, ready = 0, cmd = argc;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--cgroup") && i + 1 < argc && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = argv[++i];
@@ -257,6 +339,7 @@ int launch_main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--stderr") && i + 1 < argc) err = argv[++i];
     else if (!strcmp(argv[i], "--seccomp") && i + 1 < argc) seccomp = argv[++i];
     else if (!strcmp(argv[i], "--netns") && i + 1 < argc) netns = argv[++i];
+    else if (!strcmp(argv[i], "--tty") && i + 1 < argc) tty = argv[++i];
     else if (!strcmp(argv[i], "--userns")) userns = 1;
     else if (!strcmp(argv[i], "--ready")) ready = 1;
     else if (!strcmp(argv[i], "--")) { cmd = i + 1; break; }
@@ -271,6 +354,8 @@ int launch_main(int argc, char **argv) {
   if (out && open_at_fd(out, O_WRONLY | O_CREAT | O_APPEND, 1)) return fail("open", out);
   if (err && open_at_fd(err, O_WRONLY | O_CREAT | O_APPEND, 2)) return fail("open", err);
   if (detach() < 0) return fail("detach", "from the caller's terminal");
+  /* Before the helper forks, so neither the pump nor the terminal holds the helper's pipes. */
+  if (tty && open_terminal(tty)) return 125;
   /* The helper starts first: the cgroup moves are the slowest step, so they begin at once and
    * overlap the user namespace and bubblewrap's setup. It moves this process, bubblewrap-to-be. */
   pid_t helper = -1;

@@ -174,6 +174,7 @@ export class NamespaceDriver implements BoxDriver {
       layout: join(dir, "layout.json"),
       pid: join(dir, "pid.json"),
       seccomp: join(dir, "seccomp.bpf"),
+      pts: join(dir, "pts"),
     };
   }
 
@@ -197,13 +198,19 @@ export class NamespaceDriver implements BoxDriver {
         "security.hostPid",
       );
     }
+    if (spec.tty && Deno.uid() !== 0) {
+      throw new ValidationError(
+        "a terminal for the main command needs box to run as root (it mounts the box's own devpts)",
+        "tty",
+      );
+    }
     if (security.sysctls.length > 0 && Deno.uid() !== 0) {
       throw new ValidationError(
         "setting sysctls needs box to run as root (it enters the box's namespaces to write them)",
         "security.sysctls",
       );
     }
-    for (const dir of [paths.upper, paths.work, paths.merged, paths.run]) {
+    for (const dir of [paths.upper, paths.work, paths.merged, paths.run, paths.pts]) {
       Deno.mkdirSync(dir, { recursive: true });
     }
     if (profile) Deno.writeFileSync(paths.seccomp, profile);
@@ -367,6 +374,8 @@ export class NamespaceDriver implements BoxDriver {
       "/proc",
       "--dev",
       "/dev",
+      // The launcher's devpts instance, holding the main command's terminal.
+      ...(spec.tty ? ["--dev-bind", paths.pts, "/dev/pts"] : []),
       "--ro-bind",
       agent,
       `${GUEST_DIR}/agent`,
@@ -412,6 +421,7 @@ export class NamespaceDriver implements BoxDriver {
     for (const sysctl of security.sysctls) launch.push("--sysctl", sysctl);
     if (seccomp) launch.push("--seccomp", seccomp);
     if (spec.netns) launch.push("--netns", spec.netns);
+    if (spec.tty) launch.push("--tty", paths.pts);
     if (wideUserns) launch.push("--userns");
     launch.push("--ready");
     const child = new Deno.Command(agent, {
@@ -453,7 +463,9 @@ export class NamespaceDriver implements BoxDriver {
       }
       if (!first.done && first.value.length > 0) return;
       if (await this.#statusFile(spec)) return;
-      const stderr = await Deno.readTextFile(output.stderrPath).catch(() => "");
+      // On a terminal, everything (bubblewrap's complaints too) went to the one stream.
+      const log = spec.tty ? output.stdoutPath : output.stderrPath;
+      const stderr = await Deno.readTextFile(log).catch(() => "");
       const line = stderr.trim().split("\n").pop() ?? "";
       throw new A3sError("box_start_failed", `box failed to start: ${line || "no output"}`);
     } finally {

@@ -255,3 +255,29 @@ Deno.test("security: the host's pid and IPC namespaces, shared on request only",
     assertEquals((await boxes.inspect(shared)).state, "exited");
   });
 });
+
+Deno.test("tty: the main command runs on a terminal of the box's own; its output is one stream", async () => {
+  if (Deno.uid() !== 0) {
+    console.log("SKIPPED: a terminal for the main command needs root");
+    return;
+  }
+  await withBoxes(async (boxes) => {
+    const { info } = await boxes.run({
+      image: "busybox",
+      command: ["sh", "-c", "tty; [ -t 0 ] && [ -t 1 ] && echo terminal; echo to-stderr >&2"],
+      tty: true,
+    });
+    const done = await boxes.wait(info.id);
+    assertEquals(done.exitCode, 0);
+    const streams: Record<string, string> = { stdout: "", stderr: "" };
+    for await (const chunk of boxes.logs(info.id)) {
+      streams[chunk.stream] += new TextDecoder().decode(chunk.data);
+    }
+    // A terminal turns "\n" into "\r\n"; stderr arrives on the same stream.
+    assertEquals(streams.stdout.replaceAll("\r\n", "\n"), "/dev/pts/0\nterminal\nto-stderr\n");
+    assertEquals(streams.stderr, "");
+    // Without -t nothing in the box has a terminal.
+    const plain = await boxes.run({ image: "busybox", command: ["tty"] });
+    assertEquals((await boxes.wait(plain.info.id)).exitCode, 1);
+  });
+});
