@@ -28,6 +28,7 @@ import {
   parseEnv,
   parseMemory,
   parsePositive,
+  parseSecurityFlags,
   parseVolume,
   splitAtPositional,
 } from "./cli_parse.ts";
@@ -75,7 +76,9 @@ ${TEE_HELP}
 Run options: -d, -i, -t, --rm, -e K=V, -v HOST:GUEST[:ro], -w DIR, -u UID[:GID], --name NAME,
   --hostname NAME, --memory 512m, --cpus 1.5, --pids-limit N, --network none|host|NAME,
   -p [IP:]HOST_PORT:BOX_PORT (with --network NAME),
-  --timeout SECS, --driver namespace|qemu|...
+  --timeout SECS, --driver namespace|qemu|...,
+  --cap-add CAP, --cap-drop CAP (ALL), --read-only, --sysctl KEY=VALUE, --privileged,
+  --security-opt seccomp=FILE|unconfined, --security-opt no-new-privileges, --pid host, --ipc host
 
 Common options: --format json|table (--json), --home DIR, --database-url URL, -h/--help`;
 
@@ -106,6 +109,14 @@ const RUN_OPTIONS = {
   publish: { type: "string", short: "p", multiple: true },
   timeout: { type: "string" },
   driver: { type: "string" },
+  "cap-add": { type: "string", multiple: true },
+  "cap-drop": { type: "string", multiple: true },
+  "read-only": { type: "boolean" },
+  sysctl: { type: "string", multiple: true },
+  "security-opt": { type: "string", multiple: true },
+  privileged: { type: "boolean" },
+  pid: { type: "string" },
+  ipc: { type: "string" },
 } as const;
 
 const EXEC_OPTIONS = {
@@ -187,6 +198,18 @@ function createOptions(
     // A foreground run removes its box itself, after reading the last of its output.
     autoRemove: values.rm === true && values.detach === true,
     interactive: values.interactive === true && values.tty !== true,
+    // The main command on a terminal (`-t`); an attached run on a terminal uses a tty exec.
+    tty: values.tty === true ? true : undefined,
+    security: parseSecurityFlags({
+      capAdd: values["cap-add"] as string[] | undefined,
+      capDrop: values["cap-drop"] as string[] | undefined,
+      readOnly: values["read-only"] as boolean | undefined,
+      sysctl: values.sysctl as string[] | undefined,
+      securityOpt: values["security-opt"] as string[] | undefined,
+      privileged: values.privileged as boolean | undefined,
+      pid: values.pid as string | undefined,
+      ipc: values.ipc as string | undefined,
+    }),
   };
 }
 
@@ -247,9 +270,15 @@ async function runBox(args: string[], startIt: boolean): Promise<number> {
       console.log((await boxes.create(options)).id);
       return 0;
     }
-    if (values.tty && !values.detach) {
-      // A pty comes from the agent: the box idles and the command runs as a tty exec.
-      const { info } = await boxes.run({ ...options, idle: true, autoRemove: false });
+    if (values.tty && !values.detach && Deno.stdin.isTerminal()) {
+      // On a terminal the pty comes from the agent: the box idles and the command runs as a tty
+      // exec, so keystrokes and window sizes reach it. Elsewhere the main command gets the tty.
+      const { info } = await boxes.run({
+        ...options,
+        tty: undefined,
+        idle: true,
+        autoRemove: false,
+      });
       try {
         const command = rest.length
           ? rest

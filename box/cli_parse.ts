@@ -1,6 +1,11 @@
-/** Parsers for the box CLI's Docker-style values: `-v`, `-e`, `--memory`, `--cpus`. */
-import { UsageError } from "@a3s/common";
-import type { VolumeMount } from "./types.ts";
+/**
+ * Parsers for the box CLI's Docker-style values: `-v`, `-e`, `--memory`, `--cpus`, and the
+ * security flags of `run` and `create`.
+ */
+import { UsageError, ValidationError } from "@a3s/common";
+import type { BoxSecurity, SeccompProfile, VolumeMount } from "./types.ts";
+import { compileSeccompProfile } from "./drivers/seccomp_profile.ts";
+import { CAPABILITIES } from "./drivers/namespace_security.ts";
 
 /** `host:guest[:ro|rw]`; both paths absolute (a relative host path is resolved). */
 export function parseVolume(spec: string): VolumeMount {
@@ -84,4 +89,105 @@ export function splitAtPositional(
     if (!arg.includes("=") && valueFlags.has(arg)) i++;
   }
   return { flags: [...args], rest: [] };
+}
+
+/** The security flags of `run` and `create`, as parseArgs gives them. */
+export interface SecurityFlags {
+  /** `--cap-add`, repeated. */
+  capAdd?: string[];
+  /** `--cap-drop`, repeated. */
+  capDrop?: string[];
+  /** `--read-only`. */
+  readOnly?: boolean;
+  /** `--sysctl KEY=VALUE`, repeated. */
+  sysctl?: string[];
+  /** `--security-opt`, repeated. */
+  securityOpt?: string[];
+  /** `--privileged`. */
+  privileged?: boolean;
+  /** `--pid host`. */
+  pid?: string;
+  /** `--ipc host|private`. */
+  ipc?: string;
+}
+
+function capabilities(flag: string, names: readonly string[]): string[] | undefined {
+  for (const raw of names) {
+    const name = raw.toUpperCase().replace(/^CAP_/, "");
+    if (name !== "ALL" && !CAPABILITIES.includes(name)) {
+      throw new UsageError(`unknown capability '${raw}' in ${flag}`);
+    }
+  }
+  return names.length ? [...names] : undefined;
+}
+
+/** `seccomp=FILE|unconfined|builtin` (Docker also takes `seccomp:`); the file is checked now. */
+function seccompOption(value: string): NonNullable<BoxSecurity["seccomp"]> {
+  if (value === "unconfined") return { kind: "unconfined" };
+  if (value === "builtin" || value === "default") return { kind: "default" };
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(value);
+  } catch (error) {
+    throw new UsageError(`cannot read seccomp profile ${value}: ${(error as Error).message}`);
+  }
+  let profile: SeccompProfile;
+  try {
+    profile = JSON.parse(text);
+  } catch {
+    throw new UsageError(`invalid seccomp profile ${value}: not JSON`);
+  }
+  try {
+    compileSeccompProfile(profile, "profile");
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new UsageError(`invalid seccomp profile ${value}: ${error.message} (${error.field})`);
+  }
+  return { kind: "profile", profile };
+}
+
+/**
+ * Docker's security flags (`--cap-add`, `--cap-drop`, `--read-only`, `--sysctl`, `--security-opt
+ * seccomp=…|no-new-privileges`, `--privileged`, `--pid host`, `--ipc host`) as a box's security
+ * settings; undefined when none is given. Malformed values are usage errors; whether a driver can
+ * honour a well-formed one is the driver's to say when the box is created.
+ */
+export function parseSecurityFlags(flags: SecurityFlags): BoxSecurity | undefined {
+  const security: BoxSecurity = {};
+  security.capAdd = capabilities("--cap-add", flags.capAdd ?? []);
+  security.capDrop = capabilities("--cap-drop", flags.capDrop ?? []);
+  if (flags.readOnly) security.readOnlyRootfs = true;
+  if (flags.privileged) security.privileged = true;
+  for (const entry of flags.sysctl ?? []) {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new UsageError(`invalid --sysctl '${entry}': use KEY=VALUE`);
+    security.sysctls = { ...security.sysctls, [entry.slice(0, eq)]: entry.slice(eq + 1) };
+  }
+  for (const option of flags.securityOpt ?? []) {
+    const match = /^([a-z-]+)(?:[=:](.*))?$/.exec(option);
+    if (match?.[1] === "seccomp" && match[2]) {
+      security.seccomp = seccompOption(match[2]);
+    } else if (match?.[1] === "no-new-privileges") {
+      // Every box runs with no_new_privs; only turning it off cannot be honoured.
+      if (match[2] !== undefined && match[2] !== "true") {
+        throw new UsageError("boxes always run with no-new-privileges; it cannot be turned off");
+      }
+    } else {
+      throw new UsageError(
+        `unsupported --security-opt '${option}': use seccomp=FILE|unconfined or no-new-privileges`,
+      );
+    }
+  }
+  if (flags.pid !== undefined) {
+    if (flags.pid !== "host") throw new UsageError(`invalid --pid '${flags.pid}': use host`);
+    security.hostPid = true;
+  }
+  if (flags.ipc !== undefined) {
+    if (flags.ipc !== "host" && flags.ipc !== "private") {
+      throw new UsageError(`invalid --ipc '${flags.ipc}': use host or private`);
+    }
+    if (flags.ipc === "host") security.hostIpc = true;
+  }
+  const set = Object.entries(security).filter(([, value]) => value !== undefined);
+  return set.length ? Object.fromEntries(set) as BoxSecurity : undefined;
 }
