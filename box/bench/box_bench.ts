@@ -31,10 +31,16 @@ const boxes = await BoxManager.open({
 const imageId = await addBusybox(home.images);
 const rootfs = await home.images.rootfs(imageId);
 
+/**
+ * Waits for the first byte in a box's log. A box's output goes to a file, not a pipe, so this
+ * polls: a synchronous stat each millisecond (an async one waits for a thread-pool slot first,
+ * which on a loaded host measured the pool rather than the box).
+ */
 async function firstByte(path: string): Promise<void> {
   for (;;) {
-    const info = await Deno.stat(path).catch(() => undefined);
-    if (info && info.size > 0) return;
+    try {
+      if (Deno.statSync(path).size > 0) return;
+    } catch { /* not created yet */ }
     await new Promise((r) => setTimeout(r, 1));
   }
 }
