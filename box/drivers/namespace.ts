@@ -27,6 +27,7 @@ import { buildSeccompFilter } from "./seccomp.ts";
 import { compileSeccompProfile } from "./seccomp_profile.ts";
 import { capabilityArgs, isRootUser, resolveNamespaceSecurity } from "./namespace_security.ts";
 import { mountOverlay, mountOverlaySync, unmount } from "./_mount.ts";
+import { setTerminalSize } from "./_terminal.ts";
 import {
   childPids,
   isAlive,
@@ -598,6 +599,25 @@ export class NamespaceDriver implements BoxDriver {
   async stats(spec: BoxSpec): Promise<BoxStats> {
     const layout = await readJson<LayoutRecord>(this.#paths(spec).layout);
     return layout ? await new BoxCgroup(layout.cgroup, spec.id).stats() : {};
+  }
+
+  /**
+   * Resizes the main command's terminal (`tty` boxes): bubblewrap, the recorded process, holds it
+   * as its stdin, the one way into the launcher's private devpts from the host.
+   */
+  async resizeTerminal(spec: BoxSpec, rows: number, cols: number): Promise<void> {
+    const record = await readJson<PidRecord>(this.#paths(spec).pid);
+    if (!spec.tty || !record || !(await isAlive(record))) {
+      throw new A3sError("box_not_running", `box ${spec.id.slice(0, 12)} has no running terminal`, {
+        status: 409,
+      });
+    }
+    if (!setTerminalSize(`/proc/${record.pid}/fd/0`, rows, cols)) {
+      throw new A3sError(
+        "resize_failed",
+        `cannot resize the terminal of box ${spec.id.slice(0, 12)}`,
+      );
+    }
   }
 
   async copyIn(spec: BoxSpec, data: Uint8Array, guestPath: string, mode: number): Promise<void> {

@@ -276,6 +276,11 @@ Deno.test("tty: the main command runs on a terminal of the box's own; its output
     // A terminal turns "\n" into "\r\n"; stderr arrives on the same stream.
     assertEquals(streams.stdout.replaceAll("\r\n", "\n"), "/dev/pts/0\nterminal\nto-stderr\n");
     assertEquals(streams.stderr, "");
+    // The terminal's size follows the caller's (Docker's resize), seen from inside the box.
+    const sized = await boxes.run({ image: "busybox", command: ["sleep", "60"], tty: true });
+    await boxes.resizeTerminal(sized.info.id, 33, 101);
+    const size = await run(boxes, sized.info.id, ["stty", "-F", "/dev/pts/0", "size"]);
+    assertEquals(size.stdout, "33 101");
     // Without -t nothing in the box has a terminal.
     const plain = await boxes.run({ image: "busybox", command: ["tty"] });
     assertEquals((await boxes.wait(plain.info.id)).exitCode, 1);
