@@ -270,6 +270,69 @@ export function providerContract(name: string, factory: ProviderFactory): void {
       await dlq.close();
     }));
 
+  test("events held behind a nacked key are bounded, then run in order, uncounted", () =>
+    withBus(factory, async (bus) => {
+      const provider = bus.provider;
+      // Deliveries of key A the provider hands over while a1 waits for its redelivery: a
+      // provider that gates keys keeps them back itself, beyond what it had already fetched.
+      let waiting = false;
+      let handedOverWhileWaiting = 0;
+      const consume = provider.consume.bind(provider);
+      provider.consume = async function* (spec, signal, batch) {
+        for await (const delivery of consume(spec, signal, batch)) {
+          if (waiting && delivery.event.partitionkey === "A") handedOverWhileWaiting++;
+          yield delivery;
+        }
+      };
+      const total = 40;
+      for (let i = 1; i <= total; i++) await bus.publish("bound.e", `a${i}`, { key: "A" });
+      await bus.publish("bound.e", "b1", { key: "B" });
+      const log: string[] = [];
+      const maxHeld = 10;
+      const concurrency = 2;
+      const consumer = await bus.consume("bound", "bound.>", async (m) => {
+        log.push(`${m.data}#${m.deliveries}`);
+        if (m.data === "a1" && m.deliveries === 1) {
+          waiting = true;
+          await m.nack(1200);
+        }
+        if (m.data === "a1" && m.deliveries === 2) waiting = false;
+      }, { ackWaitMs: 400, maxDeliveries: 2, deliver: "all", concurrency, maxHeld });
+      let mostHeld = 0;
+      const sampler = setInterval(() => (mostHeld = Math.max(mostHeld, consumer.held)), 5);
+      try {
+        await waitFor(() => log.length === total + 2, 15_000, "every event handled")
+          .catch((error) => {
+            throw new Error(`${error.message}; handled: ${log.join(" ")}`);
+          });
+      } finally {
+        clearInterval(sampler);
+      }
+      await consumer.stop();
+      const bound = maxHeld + concurrency;
+      assert(mostHeld <= bound, `held ${mostHeld} deliveries, more than ${bound}`);
+      assert(mostHeld > 0, "nothing was held: the case did not exercise holding");
+      if (provider.gatesKeys) {
+        // At most one batch of A was fetched before the nack reached the broker.
+        const batch = Math.max(concurrency, 8);
+        assert(mostHeld <= batch, `held ${mostHeld} deliveries, more than one fetch`);
+        assert(
+          handedOverWhileWaiting <= batch,
+          `the provider handed over ${handedOverWhileWaiting} events of a blocked key`,
+        );
+      }
+      const a = log.filter((l) => l.startsWith("a"));
+      assertEquals(a, [
+        "a1#1",
+        "a1#2",
+        ...Array.from({ length: total - 1 }, (_, i) => `a${i + 2}#1`),
+      ]);
+      if (provider.gatesKeys) {
+        // JetStream stops delivering at max-ack-pending; a gating provider keeps B flowing.
+        assert(log.indexOf("b1#1") < log.indexOf("a1#2"), `key B waited on key A: ${log}`);
+      }
+    }));
+
   test("a new consumer starts at new events unless asked for all", () =>
     withBus(factory, async (bus) => {
       await bus.publish("hist.a", "old");

@@ -11,7 +11,7 @@ import { type DurableMessage, DurableReceivedMessage } from "./message.ts";
 import * as metrics from "./metrics.ts";
 import { NackedKeys } from "./nacked_keys.ts";
 import { AcksInFlight } from "./acks_in_flight.ts";
-import { type ProviderDelivery, sleep } from "./provider.ts";
+import { type ConsumerSpec, type ProviderDelivery, sleep } from "./provider.ts";
 import { assertPattern, assertSubject } from "./subject.ts";
 
 /** A durable handler: returning acknowledges, throwing asks for a retry. */
@@ -34,6 +34,15 @@ export interface ConsumeOptions {
   /** Where a new consumer starts (default `new`). */
   deliver?: "new" | "all";
   /**
+   * Bounds the deliveries a consumer holds in memory while their key waits on a nacked event
+   * (default 1,000). Providers that gate keys (memory, store, Redis) hold a nacked key's later
+   * events back at the broker, durably, so the consumer holds at most what one fetch had
+   * brought before the nack (`max(concurrency, 8)`). JetStream cannot; there the server's
+   * max-ack-pending is set to `maxHeld + concurrency`, which stops delivery to the whole
+   * consumer when reached, until the nacked event comes back.
+   */
+  maxHeld?: number;
+  /**
    * A redelivery of an event whose ack failed on the way to the broker within this window is
    * acknowledged again without the handler (default 2 min).
    */
@@ -48,6 +57,8 @@ export interface Consumer {
   stop(): Promise<void>;
   /** Resolves once the consumer has stopped and its handlers finished. */
   readonly stopped: Promise<void>;
+  /** Deliveries held in memory now, waiting on a nacked event of their key. */
+  readonly held: number;
 }
 
 const CONSUMER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -100,6 +111,9 @@ export class DurableConsumer implements Consumer {
   readonly #retryDelayMs: number;
   readonly #maxRetryDelayMs: number;
   readonly #concurrency: number;
+  readonly #maxHeld: number;
+  /** This run of the consumer, as the holder of its leases at the broker. */
+  readonly #instance = crypto.randomUUID();
   readonly #deliver: "new" | "all";
   readonly #abort = new AbortController();
   readonly #keyTails = new Map<string, Promise<void>>();
@@ -140,6 +154,7 @@ export class DurableConsumer implements Consumer {
     this.#retryDelayMs = options.retryDelayMs ?? 1000;
     this.#maxRetryDelayMs = options.maxRetryDelayMs ?? 60_000;
     this.#concurrency = positive(options.concurrency ?? 16, "concurrency");
+    this.#maxHeld = positive(options.maxHeld ?? 1000, "maxHeld");
     this.#deliver = options.deliver ?? "new";
     this.#acks = new AcksInFlight(
       options.dedupeWindowMs ?? 120_000,
@@ -165,13 +180,19 @@ export class DurableConsumer implements Consumer {
     this.#loop = this.#run();
   }
 
-  #spec() {
+  #spec(): ConsumerSpec {
     return {
       name: this.name,
       pattern: this.#pattern,
       ackWaitMs: this.#ackWaitMs,
       deliver: this.#deliver,
+      instance: this.#instance,
+      maxUnacked: this.#maxHeld + this.#concurrency,
     };
+  }
+
+  get held(): number {
+    return this.#nackedKeys.held;
   }
 
   /** Pulls deliveries; a broker error restarts the pull after a growing pause. */

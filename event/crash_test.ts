@@ -81,6 +81,79 @@ async function killedConsumerLosesNothing(
   }
 }
 
+const KEYS = 3;
+const PER_KEY = 20;
+
+/**
+ * Per-key order across a crash: a worker handling a keyed stream (nacking some events with a
+ * delay longer than two ack waits) is killed mid-batch, and a second consumer starts at once.
+ * No event of a key may start in the survivor before every earlier event of that key was
+ * acknowledged, by the worker or by the survivor; nothing is lost, nothing acknowledged comes
+ * back.
+ */
+async function killedKeyedConsumerKeepsOrder(
+  url: string,
+  open: () => Promise<EventProvider>,
+  database?: string,
+) {
+  const dir = await Deno.makeTempDir({ prefix: "event_crash_keyed_" });
+  const log = `${dir}/worker.log`;
+  const bus = new EventBus({ provider: await open() });
+  try {
+    const worker = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", WORKER, url, log, ...(database ? [database] : [])],
+      env: { A3S_CRASH_MODE: "keyed" },
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn();
+    await waitFor(async () => (await lines(log)).includes("ready"), 20_000, "worker start");
+    for (let i = 0; i < PER_KEY; i++) {
+      for (let k = 0; k < KEYS; k++) {
+        await bus.publish("crashk.e", { k: `K${k}`, i }, { key: `K${k}` });
+      }
+    }
+    await waitFor(
+      async () => {
+        const written = await lines(log);
+        return written.some((l) => l.startsWith("nacked")) &&
+          written.filter((l) => l.startsWith("acked")).length >= 9;
+      },
+      20_000,
+      "a nack and some acks",
+    );
+    worker.kill("SIGKILL");
+    await worker.status;
+    const written = await lines(log);
+    const acked = new Set(written.filter((l) => l.startsWith("acked")).map((l) => l.slice(6)));
+    assert(acked.size < KEYS * PER_KEY, "the worker finished before it was killed");
+
+    // The survivor starts at once: leases of the dead worker are still live.
+    const handled: string[] = [];
+    const done = new Set(acked);
+    const violations: string[] = [];
+    const survivor = await bus.consume("crashk", "crashk.>", (m) => {
+      const { k, i } = m.data as { k: string; i: number };
+      for (let j = 0; j < i; j++) {
+        if (!done.has(`${k}:${j}`)) violations.push(`${k}:${i} ran before ${k}:${j} was acked`);
+      }
+      handled.push(`${k}:${i}`);
+      done.add(`${k}:${i}`);
+    }, { ackWaitMs: 1000, concurrency: 4 });
+    await waitFor(() => done.size === KEYS * PER_KEY, 30_000, "every event acknowledged")
+      .catch((error) => {
+        throw new Error(`${error.message}; survivor handled ${handled.join(" ")}`);
+      });
+    await new Promise((r) => setTimeout(r, 1500));
+    await survivor.stop();
+    assertEquals(violations, [], "per-key order broken across the crash");
+    for (const id of handled) assert(!acked.has(id), `${id} was acked, yet redelivered`);
+    assertEquals(new Set(handled).size, handled.length, `handled twice: ${handled}`);
+  } finally {
+    await bus.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 async function restartedBrokerKeepsAckedEvents(
   broker: TestBroker,
   open: () => Promise<EventProvider>,
@@ -141,8 +214,40 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "store (SQLite): per-key order holds across a kill -9 mid-batch",
+  ...options,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "event_crash_db_" });
+    const path = `${dir}/a3s.db`;
+    const store = await openStore({ sqlitePath: path });
+    try {
+      await killedKeyedConsumerKeepsOrder("store", () => openProvider({ store, pollMs: 20 }), path);
+    } finally {
+      await store.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 const database = await createTestDatabase("a3s_event_crash");
 if (database) {
+  Deno.test({
+    name: "store (PostgreSQL): per-key order holds across a kill -9 mid-batch",
+    ...options,
+    fn: async () => {
+      const store = await openStore({ databaseUrl: database.url, poolSize: 4 });
+      try {
+        await killedKeyedConsumerKeepsOrder(
+          "store",
+          () => openProvider({ store, databaseUrl: database.url }),
+          database.url,
+        );
+      } finally {
+        await store.close();
+      }
+    },
+  });
   Deno.test({
     name: "store (PostgreSQL): kill -9 of a consumer mid-batch loses nothing",
     ...options,
@@ -191,6 +296,11 @@ if (redis) {
     name: "redis: kill -9 of a consumer mid-batch loses nothing",
     ...options,
     fn: () => killedConsumerLosesNothing(redis.url, () => openProvider({ url: redis.url })),
+  });
+  Deno.test({
+    name: "redis: per-key order holds across a kill -9 mid-batch",
+    ...options,
+    fn: () => killedKeyedConsumerKeepsOrder(redis.url, () => openProvider({ url: redis.url })),
   });
   Deno.test({
     name: "redis: a broker restart during publishing loses no acknowledged event",

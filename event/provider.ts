@@ -32,6 +32,18 @@ export interface ConsumerSpec {
   ackWaitMs: number;
   /** Where a consumer that does not exist yet starts: after the newest event, or at the oldest. */
   deliver: "new" | "all";
+  /**
+   * The running instance of the consumer (one process's `consume`), as the holder of its
+   * leases: on a provider that gates keys, another instance's live lease on an event blocks
+   * the later events of its key, while this instance's own leases do not (it orders those
+   * itself). Unset, the provider makes one per `consume` call.
+   */
+  instance?: string;
+  /**
+   * At most this many deliveries unacknowledged at once, where the broker enforces such a
+   * limit itself (JetStream's max-ack-pending); unset, the broker's default.
+   */
+  maxUnacked?: number;
 }
 
 /** One delivery to a durable consumer. */
@@ -45,7 +57,11 @@ export interface ProviderDelivery extends StoredEvent {
   storedAtMs?: number;
   /** Acknowledges the delivery; it is not redelivered. */
   ack(): Promise<void>;
-  /** Redelivers after `delayMs`. */
+  /**
+   * Redelivers after `delayMs`. Where the provider gates keys, the event's key is blocked at
+   * the broker until this event is acknowledged: later events of the key are delivered to no
+   * instance meanwhile, and a crash of this process does not lift the block.
+   */
   nack(delayMs: number): Promise<void>;
   /**
    * Renews the lease for another ack wait without counting a delivery: the consumer holds the
@@ -87,6 +103,15 @@ export interface LiveSubscription {
 export interface EventProvider {
   /** Which provider this is. */
   readonly kind: "memory" | "store" | "nats" | "redis";
+  /**
+   * True when the broker itself keeps per-key order across a nack and a crash: while an
+   * event with a partition key waits for its redelivery (it was nacked), or is leased by
+   * another instance, later events of that key are held back at the broker, uncounted, and
+   * delivered in log order once it is acknowledged. The consumer then holds in memory only
+   * what it had received before the nack. Without it (JetStream), the consumer holds a
+   * nacked key's later deliveries itself, bounded by `maxUnacked`.
+   */
+  readonly gatesKeys: boolean;
   /** Appends `event`; resolves once it is durable (or recognised as a duplicate of `event.id`). */
   publish(event: CloudEvent): Promise<PublishReceipt>;
   /**

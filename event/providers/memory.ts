@@ -21,9 +21,15 @@ export interface MemoryProviderOptions {
   dedupeWindowMs?: number;
 }
 
+/** An event a consumer has not acknowledged. */
 interface Pending {
+  /** Deliveries so far; 0 while held back behind an earlier event of its key. */
   deliveries: number;
   visibleAt: number;
+  /** The event's partition key. */
+  key?: string;
+  /** Instance holding the lease; unset while nacked or held back. */
+  holder?: string;
 }
 
 interface MemoryConsumer {
@@ -38,6 +44,8 @@ interface MemoryConsumer {
 export class MemoryProvider implements EventProvider {
   /** Which provider this is. */
   readonly kind = "memory" as const;
+  /** Later events of a nacked event's key wait in the provider. */
+  readonly gatesKeys = true;
   #log: CloudEvent[] = [];
   /** Seq of `#log[0]`; seqs start at 1. */
   #first = 1;
@@ -131,10 +139,28 @@ export class MemoryProvider implements EventProvider {
     return consumer;
   }
 
-  /** Due redeliveries first, then new events; each is leased for `ackWaitMs`. */
-  #take(consumer: MemoryConsumer, max: number): ProviderDelivery[] {
+  /**
+   * Keys whose later events must wait, with the seq of the earliest event that blocks them:
+   * one nacked and waiting for its redelivery, or leased by another instance.
+   */
+  #blockedKeys(consumer: MemoryConsumer, now: number, me: string): Map<string, number> {
+    const blocked = new Map<string, number>();
+    for (const [seq, pending] of consumer.pending) {
+      if (pending.key === undefined || pending.visibleAt <= now || pending.holder === me) continue;
+      if (!blocked.has(pending.key)) blocked.set(pending.key, seq);
+    }
+    return blocked;
+  }
+
+  /**
+   * Due redeliveries first, then new events, each leased to `me` for `ackWaitMs`; events of a
+   * blocked key stay behind (new ones are recorded as held back, undelivered).
+   */
+  #take(consumer: MemoryConsumer, max: number, me: string): ProviderDelivery[] {
     const now = Date.now();
     const out: ProviderDelivery[] = [];
+    const blocked = this.#blockedKeys(consumer, now, me);
+    // Pending entries were added in seq order, so this walks them in log order.
     for (const [seq, pending] of consumer.pending) {
       if (out.length >= max) break;
       if (pending.visibleAt > now) continue;
@@ -143,8 +169,10 @@ export class MemoryProvider implements EventProvider {
         consumer.pending.delete(seq);
         continue;
       }
+      if (pending.key !== undefined && (blocked.get(pending.key) ?? Infinity) < seq) continue;
       pending.deliveries++;
       pending.visibleAt = now + consumer.spec.ackWaitMs;
+      pending.holder = me;
       out.push(this.#delivery(consumer, seq, event, pending));
     }
     consumer.cursor = Math.max(consumer.cursor, this.#first - 1);
@@ -152,7 +180,12 @@ export class MemoryProvider implements EventProvider {
       const seq = ++consumer.cursor;
       const event = this.#event(seq)!;
       if (!consumer.matches(event.subject)) continue;
-      const pending = { deliveries: 1, visibleAt: now + consumer.spec.ackWaitMs };
+      const key = event.partitionkey;
+      if (key !== undefined && blocked.has(key)) {
+        consumer.pending.set(seq, { deliveries: 0, visibleAt: now, key });
+        continue;
+      }
+      const pending = { deliveries: 1, visibleAt: now + consumer.spec.ackWaitMs, key, holder: me };
       consumer.pending.set(seq, pending);
       out.push(this.#delivery(consumer, seq, event, pending));
     }
@@ -174,12 +207,15 @@ export class MemoryProvider implements EventProvider {
         // A late ack of an older delivery must not cancel a newer one's lease.
         if (consumer.pending.get(seq) === pending && pending.deliveries === deliveries) {
           consumer.pending.delete(seq);
+          // Events held back behind this one may go now.
+          if (pending.key !== undefined) this.#wakeup.notify();
         }
         return Promise.resolve();
       },
       nack: (delayMs: number) => {
         if (consumer.pending.get(seq) === pending && pending.deliveries === deliveries) {
           pending.visibleAt = Date.now() + delayMs;
+          pending.holder = undefined;
           setTimeout(() => this.#wakeup.notify(), delayMs + 1);
         }
         return Promise.resolve();
@@ -193,9 +229,15 @@ export class MemoryProvider implements EventProvider {
     };
   }
 
-  #nextVisible(consumer: MemoryConsumer): number {
+  /**
+   * When the next lease or nack delay runs out. Entries already due but held back are left
+   * out: they wait for an ack (which wakes the loop) or for one of these times.
+   */
+  #nextVisible(consumer: MemoryConsumer, now: number): number {
     let next = Infinity;
-    for (const pending of consumer.pending.values()) next = Math.min(next, pending.visibleAt);
+    for (const pending of consumer.pending.values()) {
+      if (pending.visibleAt > now) next = Math.min(next, pending.visibleAt);
+    }
     return next;
   }
 
@@ -211,14 +253,16 @@ export class MemoryProvider implements EventProvider {
   ): AsyncIterable<ProviderDelivery> {
     const consumer = this.#consumer(spec);
     consumer.spec = { ...consumer.spec, ackWaitMs: spec.ackWaitMs };
+    const me = spec.instance ?? crypto.randomUUID();
     while (!signal.aborted && this.#consumers.get(spec.name) === consumer) {
-      const taken = this.#take(consumer, batch);
+      const taken = this.#take(consumer, batch, me);
       for (const delivery of taken) {
         if (signal.aborted) return;
         yield delivery;
       }
       if (taken.length === 0) {
-        const wait = Math.min(1000, Math.max(1, this.#nextVisible(consumer) - Date.now()));
+        const now = Date.now();
+        const wait = Math.min(1000, Math.max(1, this.#nextVisible(consumer, now) - now));
         await this.#wakeup.wait(wait, signal);
       }
     }
@@ -237,7 +281,13 @@ export class MemoryProvider implements EventProvider {
       for (let seq = Math.max(c.cursor + 1, this.#first); seq <= this.#last; seq++) {
         if (c.matches(this.#event(seq)!.subject)) lag++;
       }
-      return { name: c.spec.name, pattern: c.spec.pattern, pending: lag, unacked: c.pending.size };
+      let unacked = 0;
+      for (const pending of c.pending.values()) {
+        // Held back, never delivered: still lag.
+        if (pending.deliveries === 0) lag++;
+        else unacked++;
+      }
+      return { name: c.spec.name, pattern: c.spec.pattern, pending: lag, unacked };
     }));
   }
 

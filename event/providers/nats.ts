@@ -101,6 +101,11 @@ class NatsDelivery implements ProviderDelivery {
 export class NatsProvider implements EventProvider {
   /** Which provider this is. */
   readonly kind = "nats" as const;
+  /**
+   * JetStream hands a nacked event's later key-mates over regardless; the consumer holds
+   * them, bounded by max-ack-pending.
+   */
+  readonly gatesKeys = false;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
@@ -232,6 +237,7 @@ export class NatsProvider implements EventProvider {
       await this.#jsm.consumers.info(this.#stream, spec.name);
       await this.#jsm.consumers.update(this.#stream, spec.name, {
         ack_wait: nanos(spec.ackWaitMs),
+        ...(spec.maxUnacked ? { max_ack_pending: spec.maxUnacked } : {}),
       });
     } catch {
       await this.#jsm.consumers.add(this.#stream, {
@@ -240,6 +246,7 @@ export class NatsProvider implements EventProvider {
         ack_policy: AckPolicy.Explicit,
         ack_wait: nanos(spec.ackWaitMs),
         max_deliver: -1,
+        ...(spec.maxUnacked ? { max_ack_pending: spec.maxUnacked } : {}),
         deliver_policy: spec.deliver === "all" ? DeliverPolicy.All : DeliverPolicy.New,
       });
     }

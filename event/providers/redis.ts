@@ -9,6 +9,13 @@ import { coalesce } from "../coalesce.ts";
 import type { CloudEvent } from "../envelope.ts";
 import { EventBrokerError } from "../errors.ts";
 import { compilePattern } from "../subject.ts";
+import {
+  gate,
+  idOfMember,
+  indexEntries,
+  type KeyOrderKeys,
+  orderMember,
+} from "./_redis_key_order.ts";
 import type {
   ConsumerInfo,
   ConsumerSpec,
@@ -65,6 +72,8 @@ function fieldsOf(fields: string[]): { subject: string; body: string } {
 export class RedisProvider implements EventProvider {
   /** Which provider this is. */
   readonly kind = "redis" as const;
+  /** Per-key order is kept in Redis (see `_redis_key_order.ts`). */
+  readonly gatesKeys = true;
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #dedupeWindowMs: number;
@@ -119,6 +128,12 @@ export class RedisProvider implements EventProvider {
   }
   #delayKey(consumer: string): string {
     return `${this.#prefix}:delay:${consumer}`;
+  }
+  #heldKey(consumer: string): string {
+    return `${this.#prefix}:held:${consumer}`;
+  }
+  #byKey(consumer: string, key: string): string {
+    return `${this.#prefix}:bykey:${consumer}:${key}`;
   }
 
   /** A second connection for blocking reads, closed with the provider. */
@@ -214,22 +229,29 @@ export class RedisProvider implements EventProvider {
     );
   }
 
-  #acks = new Map<string, string[]>();
-  /** Acks of one timer turn: one XACK and one ZREM of parked retries per group, one round trip. */
+  #acks = new Map<string, { id: string; key?: string }[]>();
+  /**
+   * Acks of one timer turn, in one round trip: per group one XACK and one ZREM of parked
+   * retries, and each keyed entry leaves its key's index, which lets the key's next run.
+   */
   readonly #flushAcks = coalesce(async () => {
     const batch = [...this.#acks];
     this.#acks.clear();
     const pipeline = this.#redis.pipeline();
-    for (const [name, ids] of batch) {
+    for (const [name, acked] of batch) {
+      const ids = acked.map((a) => a.id);
       pipeline.xack(this.#log, name, ...ids).zrem(this.#delayKey(name), ...ids);
+      for (const { id, key } of acked) {
+        if (key !== undefined) pipeline.zrem(this.#byKey(name, key), orderMember(id));
+      }
     }
     for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
   });
 
-  #ack(group: string, id: string): Promise<void> {
-    const ids = this.#acks.get(group);
-    if (ids) ids.push(id);
-    else this.#acks.set(group, [id]);
+  #ack(group: string, id: string, key: string | undefined): Promise<void> {
+    const acked = this.#acks.get(group);
+    if (acked) acked.push({ id, key });
+    else this.#acks.set(group, [{ id, key }]);
     return this.#flushAcks();
   }
 
@@ -254,6 +276,20 @@ export class RedisProvider implements EventProvider {
     return entries.map((e) => [e, counts.get(e[0]) ?? 2]);
   }
 
+  /** Reads entries by id, with their delivery counts; entries gone from the stream are left out. */
+  async #read(group: string, ids: string[]): Promise<[Entry, number][]> {
+    if (!ids.length) return [];
+    const pipeline = this.#redis.pipeline();
+    for (const id of ids) pipeline.xrange(this.#log, id, id);
+    const entries: Entry[] = [];
+    for (const [error, rows] of (await pipeline.exec()) ?? []) {
+      const entry = (rows as Entry[] | undefined)?.[0];
+      if (!error && entry) entries.push(entry);
+    }
+    const counts = await this.#deliveryCounts(group, entries.map((e) => e[0]));
+    return entries.map((e) => [e, counts.get(e[0]) ?? 1]);
+  }
+
   async *consume(
     spec: ConsumerSpec,
     signal: AbortSignal,
@@ -261,75 +297,104 @@ export class RedisProvider implements EventProvider {
   ): AsyncIterable<ProviderDelivery> {
     const matches = compilePattern(spec.pattern);
     const group = spec.name;
-    const me = `${spec.name}-${crypto.randomUUID().slice(0, 8)}`;
+    // The consumer's name in the group: its instance, so entries it owns stay its own across a
+    // restart of this loop, and another instance's (or a dead one's) are recognised as such.
+    const me = spec.instance ?? `${spec.name}-${crypto.randomUUID().slice(0, 8)}`;
     const delayKey = this.#delayKey(group);
+    const order: KeyOrderKeys = {
+      log: this.#log,
+      group,
+      me,
+      delayed: delayKey,
+      held: this.#heldKey(group),
+      byKey: (key) => this.#byKey(group, key),
+    };
     const connection = this.#blockingConnection();
     const abort = () => this.#release(connection);
     if (signal.aborted) abort();
     signal.addEventListener("abort", abort, { once: true });
     let lastReclaim = 0;
-    const delivery = ([id, fields]: Entry, deliveries: number): ProviderDelivery => ({
-      seq: id,
-      event: JSON.parse(fieldsOf(fields).body),
-      deliveries,
-      ack: () => this.#ack(group, id),
-      nack: async (delayMs: number) => {
-        await this.#redis.zadd(delayKey, Date.now() + delayMs, id);
-      },
-      // XCLAIM to its own holder resets the entry's idle time; JUSTID leaves its count alone.
-      extend: async () => {
-        await this.#redis.xclaim(this.#log, group, me, 0, id, "JUSTID");
-      },
-    });
+    let reclaimCursor = "0-0";
+    const delivery = ([id, fields]: Entry, deliveries: number): ProviderDelivery => {
+      const event: CloudEvent = JSON.parse(fieldsOf(fields).body);
+      const key = event.partitionkey;
+      return {
+        seq: id,
+        event,
+        deliveries,
+        ack: () => this.#ack(group, id, key),
+        nack: async (delayMs: number) => {
+          await this.#redis.zadd(delayKey, Date.now() + delayMs, id);
+        },
+        // XCLAIM to its own holder resets the entry's idle time; JUSTID leaves its count alone.
+        extend: async () => {
+          await this.#redis.xclaim(this.#log, group, me, 0, id, "JUSTID");
+        },
+      };
+    };
     try {
       while (!signal.aborted) {
         const now = Date.now();
+        const candidates: [Entry, number][] = [];
         // Redeliveries whose nack delay is over.
         const due = await this.#redis.zrangebyscore(delayKey, "-inf", now, "LIMIT", 0, batch);
         if (due.length) await this.#redis.zrem(delayKey, ...due);
-        const out: ProviderDelivery[] = [];
-        for (const [entry, count] of await this.#claim(group, me, due)) {
-          out.push(delivery(entry, count));
-        }
-        // Deliveries left unacknowledged past the ack wait, by any worker of the group.
+        candidates.push(...await this.#claim(group, me, due));
+        // Deliveries left unacknowledged past the ack wait, by any worker of the group; the
+        // cursor walks the whole pending list over successive turns.
         if (now - lastReclaim >= Math.min(spec.ackWaitMs / 2, 1000)) {
           lastReclaim = now;
-          const [, ids] = await this.#redis.xautoclaim(
+          const [next, ids] = await this.#redis.xautoclaim(
             this.#log,
             group,
             me,
             spec.ackWaitMs,
-            "0-0",
+            reclaimCursor,
             "COUNT",
             batch,
             "JUSTID",
           ) as [string, string[]];
-          const parked = ids.length ? await this.#redis.zmscore(delayKey, ...ids) : [];
-          const stale = ids.filter((_, i) => parked[i] === null);
-          for (const [entry, count] of await this.#claim(group, me, stale)) {
-            out.push(delivery(entry, count));
-          }
+          reclaimCursor = next;
+          const delayed = ids.length ? await this.#redis.zmscore(delayKey, ...ids) : [];
+          const held = ids.length
+            ? await this.#redis.zmscore(order.held, ...ids.map(orderMember))
+            : [];
+          const stale = ids.filter((_, i) => delayed[i] === null && held[i] === null);
+          candidates.push(...await this.#claim(group, me, stale));
         }
-        if (out.length === 0) {
+        // Held-back entries, oldest first: their key may be free now.
+        const heldBack = (await this.#redis.zrangebylex(order.held, "-", "+", "LIMIT", 0, batch))
+          .map(idOfMember);
+        const heldEntries = await this.#read(group, heldBack);
+        const gone = heldBack.filter((id) => !heldEntries.some(([e]) => e[0] === id));
+        if (gone.length) await this.#redis.zrem(order.held, ...gone.map(orderMember));
+        if (candidates.length === 0) {
+          // With entries held back, new ones are read without blocking, so other keys keep
+          // flowing while those wait (the pause below paces the loop instead).
+          const block = heldEntries.length ? [] : ["BLOCK", Math.min(spec.ackWaitMs / 2, 500)];
           const reply = await connection.xreadgroup(
             "GROUP",
             group,
             me,
             "COUNT",
             batch,
-            "BLOCK",
-            Math.min(spec.ackWaitMs / 2, 500),
+            ...block as ["BLOCK", number],
             "STREAMS",
             this.#log,
             ">",
           ) as [string, Entry[]][] | null;
           const foreign: string[] = [];
           for (const entry of reply?.[0]?.[1] ?? []) {
-            if (matches(fieldsOf(entry[1]).subject)) out.push(delivery(entry, 1));
+            if (matches(fieldsOf(entry[1]).subject)) candidates.push([entry, 1]);
             else foreign.push(entry[0]);
           }
           // Events outside the pattern are acknowledged at once: they are not this consumer's.
           if (foreign.length) await this.#redis.xack(this.#log, group, ...foreign);
+        }
+        const out = await this.#inKeyOrder(order, candidates, heldEntries, delivery);
+        if (out.length === 0 && heldEntries.length > 0) {
+          // Everything held back is still blocked: wait a little before looking again.
+          await new Promise((r) => setTimeout(r, Math.min(spec.ackWaitMs / 4, 100)));
         }
         for (const d of out) {
           if (signal.aborted) return;
@@ -344,9 +409,50 @@ export class RedisProvider implements EventProvider {
     }
   }
 
+  /**
+   * Indexes the new keyed entries, then keeps back those whose key has an earlier entry
+   * waiting or owned elsewhere (see `_redis_key_order.ts`). Held-back entries that may run are
+   * taken out of the held set first (one worker wins each) and claimed for this worker.
+   */
+  async #inKeyOrder(
+    order: KeyOrderKeys,
+    candidates: [Entry, number][],
+    heldEntries: [Entry, number][],
+    delivery: (entry: Entry, deliveries: number) => ProviderDelivery,
+  ): Promise<ProviderDelivery[]> {
+    const all = [
+      ...candidates.map(([entry, count]) => ({ entry, count, held: false })),
+      ...heldEntries.map(([entry, count]) => ({ entry, count, held: true })),
+    ].map((c) => ({ ...c, made: delivery(c.entry, c.count) }));
+    await indexEntries(
+      this.#redis,
+      order,
+      all.filter((c) => !c.held).map((c) => ({ id: c.entry[0], key: c.made.event.partitionkey })),
+    );
+    const { run } = await gate(
+      this.#redis,
+      order,
+      all.map((c) => ({ id: c.entry[0], key: c.made.event.partitionkey, held: c.held })),
+    );
+    const byId = new Map(all.map((c) => [c.entry[0], c]));
+    const out: ProviderDelivery[] = [];
+    for (const { id, held } of run) {
+      const chosen = byId.get(id)!;
+      if (held) {
+        if (await this.#redis.zrem(order.held, orderMember(id)) === 0) continue;
+        await this.#redis.xclaim(this.#log, order.group, order.me, 0, id, "JUSTID");
+      }
+      out.push(chosen.made);
+    }
+    return out;
+  }
+
   async deleteConsumer(name: string): Promise<void> {
     await this.#redis.xgroup("DESTROY", this.#log, name).catch(() => 0);
-    await this.#redis.multi().hdel(this.#consumersKey, name).del(this.#delayKey(name)).exec();
+    await this.#redis.multi().hdel(this.#consumersKey, name).del(this.#delayKey(name))
+      .del(this.#heldKey(name)).exec();
+    const indexes = await this.#redis.keys(`${this.#prefix}:bykey:${name}:*`);
+    if (indexes.length) await this.#redis.del(...indexes);
   }
 
   /** Consumer groups with their lag (matching events not yet delivered) and pending entries. */
@@ -370,11 +476,13 @@ export class RedisProvider implements EventProvider {
         "COUNT",
         10_000,
       ) as Entry[];
+      // Held back behind an earlier event of their key, never handled: still lag.
+      const heldBack = await this.#redis.zcard(this.#heldKey(name));
       out.push({
         name,
         pattern,
-        pending: rest.filter(([, fields]) => matches(fieldsOf(fields).subject)).length,
-        unacked: Number(info.pending),
+        pending: rest.filter(([, fields]) => matches(fieldsOf(fields).subject)).length + heldBack,
+        unacked: Number(info.pending) - heldBack,
       });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));

@@ -49,6 +49,8 @@ type Db = Kysely<EventTables>;
 export class StoreProvider implements EventProvider {
   /** Which provider this is. */
   readonly kind = "store" as const;
+  /** Per-key order is kept in the pending table (see `#fetch`). */
+  readonly gatesKeys = true;
   readonly #store: Store;
   readonly #db: Db;
   readonly #pollMs: number;
@@ -216,6 +218,7 @@ export class StoreProvider implements EventProvider {
             subject: event.subject,
             published_at: now,
             body: JSON.stringify(event),
+            partition_key: event.partitionkey ?? null,
           })))
           .returning(["seq", "id"])
           .execute();
@@ -315,8 +318,29 @@ export class StoreProvider implements EventProvider {
     });
   }
 
-  /** Claims due redeliveries and then new matching events, leasing each for the ack wait. */
-  async #fetch(spec: ConsumerSpec, max: number): Promise<ProviderDelivery[]> {
+  /**
+   * Keys whose later events this instance may not run now, with the earliest blocking seq: a
+   * pending event of the key was nacked and waits for its redelivery, or another instance
+   * (perhaps one that died) holds a live lease on it.
+   */
+  async #blockedKeys(db: Db, consumer: string, now: number, me: string) {
+    const rows = await db.selectFrom("event_pending")
+      .select((eb) => ["partition_key", eb.fn.min("seq").as("seq")])
+      .where("consumer", "=", consumer).where("partition_key", "is not", null)
+      .where("visible_at", ">", now)
+      .where((eb) => eb.or([eb("holder", "is", null), eb("holder", "<>", me)]))
+      .groupBy("partition_key").execute();
+    return new Map(rows.map((r) => [r.partition_key!, Number(r.seq)]));
+  }
+
+  /**
+   * Claims due redeliveries and then new matching events, leasing each to this instance for
+   * the ack wait. Per-key order is kept here, in the table, so it survives a crash: an event
+   * whose key has an earlier event nacked (waiting) or leased by another instance stays
+   * behind; new events of such a key are recorded as held back (0 deliveries) and run, in
+   * log order, once the earlier one is acknowledged.
+   */
+  async #fetch(spec: ConsumerSpec, max: number, me: string): Promise<ProviderDelivery[]> {
     const matches = compilePattern(spec.pattern);
     const taken = await this.#locked(async (db) => {
       const now = Date.now();
@@ -328,6 +352,16 @@ export class StoreProvider implements EventProvider {
         .leftJoin("event_log as l", "l.seq", "p.seq")
         .select(["p.seq", "p.deliveries", "l.body"])
         .where("p.consumer", "=", spec.name).where("p.visible_at", "<=", now)
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(
+            selectFrom("event_pending as b").select("b.seq")
+              .whereRef("b.consumer", "=", "p.consumer")
+              .whereRef("b.partition_key", "=", "p.partition_key")
+              .whereRef("b.seq", "<", "p.seq")
+              .where("b.visible_at", ">", now)
+              .where((eb) => eb.or([eb("b.holder", "is", null), eb("b.holder", "<>", me)])),
+          ))
+        )
         .orderBy("p.seq").limit(max).execute();
       const gone = due.filter((d) => d.body === null).map((d) => Number(d.seq));
       if (gone.length) {
@@ -340,6 +374,7 @@ export class StoreProvider implements EventProvider {
           .set((eb) => ({
             deliveries: eb("deliveries", "+", 1),
             visible_at: now + spec.ackWaitMs,
+            holder: me,
           }))
           .where("consumer", "=", spec.name)
           .where("seq", "in", redeliver.map((d) => Number(d.seq)))
@@ -348,28 +383,47 @@ export class StoreProvider implements EventProvider {
           out.push({ seq: Number(d.seq), body: d.body!, deliveries: Number(d.deliveries) + 1 });
         }
       }
+      if (out.length >= max) return out;
+      const blocked = await this.#blockedKeys(db, spec.name, now, me);
       let cursor = Number(consumer.cursor);
       const start = cursor;
-      const fresh: { seq: number; body: string }[] = [];
-      while (out.length + fresh.length < max) {
-        const rows = await db.selectFrom("event_log").select(["seq", "subject", "body"])
+      const fresh: { seq: number; body: string; key: string | null }[] = [];
+      const heldBack: { seq: number; key: string }[] = [];
+      scan: while (out.length + fresh.length < max) {
+        const rows = await db.selectFrom("event_log")
+          .select(["seq", "subject", "body", "partition_key"])
           .where("seq", ">", cursor).orderBy("seq").limit(SCAN).execute();
         for (const row of rows) {
-          if (out.length + fresh.length >= max) break;
+          // Held-back rows are bounded per fetch, so one transaction stays small.
+          if (out.length + fresh.length >= max || heldBack.length >= SCAN) break scan;
           cursor = Number(row.seq);
-          if (matches(row.subject)) fresh.push({ seq: cursor, body: row.body });
+          if (!matches(row.subject)) continue;
+          const key = row.partition_key;
+          if (key !== null && blocked.has(key)) heldBack.push({ seq: cursor, key });
+          else fresh.push({ seq: cursor, body: row.body, key });
         }
         if (rows.length < SCAN) break;
       }
-      if (fresh.length) {
-        await db.insertInto("event_pending").values(fresh.map((f) => ({
+      const rows = [
+        ...fresh.map((f) => ({
           consumer: spec.name,
           seq: f.seq,
           deliveries: 1,
           visible_at: now + spec.ackWaitMs,
-        }))).execute();
-        for (const f of fresh) out.push({ ...f, deliveries: 1 });
-      }
+          partition_key: f.key,
+          holder: me,
+        })),
+        ...heldBack.map((h) => ({
+          consumer: spec.name,
+          seq: h.seq,
+          deliveries: 0,
+          visible_at: now,
+          partition_key: h.key,
+          holder: null,
+        })),
+      ];
+      if (rows.length) await db.insertInto("event_pending").values(rows).execute();
+      for (const f of fresh) out.push({ seq: f.seq, body: f.body, deliveries: 1 });
       if (cursor !== start) {
         await db.updateTable("event_consumer").set({ cursor }).where("name", "=", spec.name)
           .execute();
@@ -397,6 +451,8 @@ export class StoreProvider implements EventProvider {
       await this.#db.deleteFrom("event_pending").where("consumer", "=", name)
         .where("seq", "in", seqs).execute();
     }
+    // Events held back behind an acknowledged one may go now.
+    this.#wakeup.notify();
   });
 
   /** The deliveries guard keeps a late nack of an expired lease from delaying a newer one. */
@@ -408,7 +464,9 @@ export class StoreProvider implements EventProvider {
       deliveries,
       ack: () => this.#ack(consumer, seq),
       nack: async (delayMs: number) => {
-        await this.#db.updateTable("event_pending").set({ visible_at: Date.now() + delayMs })
+        // Without a holder the row blocks its key for every instance until it is acknowledged.
+        await this.#db.updateTable("event_pending")
+          .set({ visible_at: Date.now() + delayMs, holder: null })
           .where("consumer", "=", consumer).where("seq", "=", seq)
           .where("deliveries", "=", deliveries).execute();
         setTimeout(() => this.#wakeup.notify(), delayMs + 1);
@@ -422,10 +480,11 @@ export class StoreProvider implements EventProvider {
     };
   }
 
+  /** When the next lease or nack delay runs out (held-back rows wait for an ack instead). */
   async #nextVisible(name: string): Promise<number> {
     const row = await this.#db.selectFrom("event_pending")
       .select((eb) => eb.fn.min("visible_at").as("next"))
-      .where("consumer", "=", name).executeTakeFirst();
+      .where("consumer", "=", name).where("visible_at", ">", Date.now()).executeTakeFirst();
     return row?.next === null || row?.next === undefined ? Infinity : Number(row.next);
   }
 
@@ -435,8 +494,9 @@ export class StoreProvider implements EventProvider {
     batch: number,
   ): AsyncIterable<ProviderDelivery> {
     const stop = AbortSignal.any([signal, this.#closing.signal]);
+    const me = spec.instance ?? crypto.randomUUID();
     while (!stop.aborted) {
-      const taken = await this.#fetch(spec, batch);
+      const taken = await this.#fetch(spec, batch, me);
       for (const delivery of taken) {
         if (stop.aborted) return;
         yield delivery;
@@ -458,8 +518,14 @@ export class StoreProvider implements EventProvider {
     const rows = await this.#db.selectFrom("event_consumer").select(["name", "pattern", "cursor"])
       .orderBy("name").execute();
     const unacked = await this.#db.selectFrom("event_pending")
-      .select((eb) => ["consumer", eb.fn.countAll().as("n")]).groupBy("consumer").execute();
+      .select((eb) => ["consumer", eb.fn.countAll().as("n")]).where("deliveries", ">", 0)
+      .groupBy("consumer").execute();
     const unackedBy = new Map(unacked.map((u) => [u.consumer, Number(u.n)]));
+    // Held back behind an earlier event of their key, never delivered: still lag.
+    const heldBack = await this.#db.selectFrom("event_pending")
+      .select((eb) => ["consumer", eb.fn.countAll().as("n")]).where("deliveries", "=", 0)
+      .groupBy("consumer").execute();
+    const heldBackBy = new Map(heldBack.map((u) => [u.consumer, Number(u.n)]));
     const out: ConsumerInfo[] = [];
     for (const row of rows) {
       const matches = compilePattern(row.pattern);
@@ -471,7 +537,7 @@ export class StoreProvider implements EventProvider {
       out.push({
         name: row.name,
         pattern: row.pattern,
-        pending,
+        pending: pending + (heldBackBy.get(row.name) ?? 0),
         unacked: unackedBy.get(row.name) ?? 0,
       });
     }

@@ -10,6 +10,8 @@ export interface EventTables {
     subject: string;
     published_at: number | string;
     body: string;
+    /** The event's partition key (migration 2; null on older rows and unkeyed events). */
+    partition_key: string | null;
   };
   event_dedupe: { id: string; seq: number | string; expires_at: number | string };
   event_consumer: {
@@ -22,8 +24,13 @@ export interface EventTables {
   event_pending: {
     consumer: string;
     seq: number | string;
+    /** Deliveries so far; 0 while held back behind an earlier event of its key. */
     deliveries: number | string;
     visible_at: number | string;
+    /** The event's partition key, for per-key gating (migration 2). */
+    partition_key: string | null;
+    /** Consumer instance holding the lease; null while nacked or held back (migration 2). */
+    holder: string | null;
   };
 }
 
@@ -69,5 +76,17 @@ export const EVENT_MIGRATIONS: readonly Migration[] = [{
       .execute();
     await db.schema.createIndex("event_pending_visible").on("event_pending")
       .columns(["consumer", "visible_at"]).execute();
+  },
+}, {
+  version: 2,
+  name: "key_gating",
+  // Per-key order across a nack and a crash is kept in the table, not in a consumer's memory:
+  // a pending row knows its key and who holds its lease.
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable("event_log").addColumn("partition_key", "text").execute();
+    await db.schema.alterTable("event_pending").addColumn("partition_key", "text").execute();
+    await db.schema.alterTable("event_pending").addColumn("holder", "text").execute();
+    await db.schema.createIndex("event_pending_key").on("event_pending")
+      .columns(["consumer", "partition_key", "seq"]).execute();
   },
 }];
