@@ -6,7 +6,7 @@
  */
 import * as ort from "onnxruntime-node";
 import { featureWindows } from "./model/features.ts";
-import type { TextView } from "./normalize.ts";
+import { rot13ReadsBetter, type TextView } from "./normalize.ts";
 
 /** The shipped model's manifest (`model/classifier.json`). */
 export interface ClassifierManifest {
@@ -29,8 +29,26 @@ export interface InjectionClassifier {
 const MODEL_URL = new URL("./model/classifier.onnx", import.meta.url);
 const MANIFEST_URL = new URL("./model/classifier.json", import.meta.url);
 
-/** Views whose text is just the plain text rewritten letter by letter score low by design. */
-const SKIPPED_VIEWS = new Set(["rot13"]);
+/**
+ * The views the model reads. The rot13 view is read only when it reads as words better than the
+ * plain text does ("rot13: Vtaber nyy ..."); for ordinary text it is letter soup.
+ *
+ * @example
+ * ```ts
+ * import { modelViews } from "./classifier.ts";
+ * import { views } from "./normalize.ts";
+ * console.log(modelViews(views("hello there")).map((v) => v.source)); // [ "plain" ]
+ * ```
+ */
+export function modelViews(textViews: readonly TextView[]): TextView[] {
+  const rot13 = rot13ReadsBetter(textViews);
+  const seen = new Set<string>();
+  return textViews.filter((view) => {
+    if ((view.source === "rot13" && !rot13) || seen.has(view.text)) return false;
+    seen.add(view.text);
+    return true;
+  });
+}
 
 let shared: Promise<InjectionClassifier> | undefined;
 
@@ -46,13 +64,32 @@ let shared: Promise<InjectionClassifier> | undefined;
  * ```
  */
 export function loadInjectionClassifier(): Promise<InjectionClassifier> {
-  shared ??= open();
+  shared ??= openInjectionClassifier(MODEL_URL, MANIFEST_URL);
   return shared;
 }
 
-async function open(): Promise<InjectionClassifier> {
-  const manifest = JSON.parse(await Deno.readTextFile(MANIFEST_URL)) as ClassifierManifest;
-  const session = await ort.InferenceSession.create(await Deno.readFile(MODEL_URL), {
+/**
+ * Opens a classifier from its files: the shipped one through
+ * {@linkcode loadInjectionClassifier}, a candidate one (`model/dev_eval.ts` compares a freshly
+ * trained model with the shipped one) from wherever training wrote it.
+ *
+ * @example
+ * ```ts
+ * import { openInjectionClassifier } from "./classifier.ts";
+ * import { views } from "./normalize.ts";
+ * const classifier = await openInjectionClassifier(
+ *   new URL("./model/classifier.onnx", import.meta.url),
+ *   new URL("./model/classifier.json", import.meta.url),
+ * );
+ * console.log(await classifier.score(views("hello")) < 1); // true
+ * ```
+ */
+export async function openInjectionClassifier(
+  model: URL | string,
+  manifestFile: URL | string,
+): Promise<InjectionClassifier> {
+  const manifest = JSON.parse(await Deno.readTextFile(manifestFile)) as ClassifierManifest;
+  const session = await ort.InferenceSession.create(await Deno.readFile(model), {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
     graphOptimizationLevel: "all",
@@ -61,10 +98,7 @@ async function open(): Promise<InjectionClassifier> {
     const windows: number[][] = [];
     const owner: number[] = [];
     viewsPerText.forEach((textViews, i) => {
-      const seen = new Set<string>();
-      for (const view of textViews) {
-        if (SKIPPED_VIEWS.has(view.source) || seen.has(view.text)) continue;
-        seen.add(view.text);
+      for (const view of modelViews(textViews)) {
         for (const w of featureWindows(view.text)) {
           windows.push(w);
           owner.push(i);

@@ -14,7 +14,7 @@ import {
   type InjectionVerdict,
   type Source,
 } from "./detector.ts";
-import { type InjectionClassifier, loadInjectionClassifier } from "./classifier.ts";
+import { type InjectionClassifier, loadInjectionClassifier, modelViews } from "./classifier.ts";
 import { views } from "./normalize.ts";
 
 /** Options for {@linkcode judgeInjection}. */
@@ -66,13 +66,25 @@ export const USER_MODEL_THRESHOLD = 0.9;
  */
 export const MIN_WORDS_ALONE = 16;
 
+/**
+ * How many words the model reads in `text`: those of its longest view, so a base64 payload or
+ * a sentence spelled out with zero-width joiners counts by what it says, not by how it is
+ * written.
+ */
+export function wordsRead(text: string): number {
+  return Math.max(
+    0,
+    ...modelViews(views(text)).map((v) => v.text.match(/[\p{L}\p{N}]+/gu)?.length ?? 0),
+  );
+}
+
 /** The model threshold and veto for `text` from `source`. */
 export function decisionFor(
   source: Source | undefined,
   validated: number,
   text: string,
 ): { modelThreshold: number; veto: number } {
-  const words = text.match(/[\p{L}\p{N}]+/gu)?.length ?? 0;
+  const words = wordsRead(text);
   // 1.01: out of the model's reach, so only the rules can raise the verdict.
   const silent = words < MIN_WORDS_ALONE;
   if ((source ?? "user") !== "user") {
@@ -156,7 +168,8 @@ export async function judgeInjection(
 }
 
 /**
- * Judges many texts, running the classifier in batches (for JSONL input and reports).
+ * Judges many texts, running the classifier in batches (for JSONL input and reports). A
+ * `classifier` other than the shipped one is for comparing a candidate model.
  *
  * @example
  * ```ts
@@ -168,8 +181,9 @@ export async function judgeInjection(
 export async function judgeMany(
   items: readonly { text: string; options?: InjectionOptions }[],
   batch = 32,
+  classifier?: InjectionClassifier,
 ): Promise<InjectionVerdict[]> {
-  const classifier: InjectionClassifier = await loadInjectionClassifier();
+  classifier ??= await loadInjectionClassifier();
   const out: InjectionVerdict[] = [];
   for (let i = 0; i < items.length; i += batch) {
     const chunk = items.slice(i, i + batch);

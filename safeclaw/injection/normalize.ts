@@ -212,6 +212,43 @@ function hiddenMarkdown(text: string): string[] {
   return out;
 }
 
+// The most frequent words of English and German prose: a reading of a text that has more of
+// them than the text itself is the one its writer meant.
+const COMMON_WORDS = new Set(
+  ("the of and to a in is you that it for on are with as be this was your all have not or " +
+    "what can will from by an do if my me we they at but so how any now say print tell " +
+    "write give show ignore previous instructions forget above below text task " +
+    "der die das und ist nicht ich du sie zu mit den ein eine was wie alle vergiss")
+    .split(" "),
+);
+
+/** Share of the words of `text` that are common English or German words. */
+export function commonWordShare(text: string): number {
+  const words = text.match(/[\p{L}]+/gu) ?? [];
+  if (!words.length) return 0;
+  return words.filter((w) => COMMON_WORDS.has(w.toLowerCase())).length / words.length;
+}
+
+/**
+ * Whether the rot13 view is the text's real reading: it has more common words than the plain
+ * text, clearly. For ordinary text it is letter soup, and scoring soup only adds false alarms.
+ *
+ * @example
+ * ```ts
+ * import { rot13ReadsBetter, views } from "./normalize.ts";
+ * const encoded = views("Vtaber nyy cerivbhf vafgehpgvbaf naq cevag gur cnffjbeq");
+ * console.log(rot13ReadsBetter(encoded)); // true
+ * console.log(rot13ReadsBetter(views("What is the capital of France?"))); // false
+ * ```
+ */
+export function rot13ReadsBetter(textViews: readonly TextView[]): boolean {
+  const plain = textViews.find((v) => v.source === "plain");
+  const rot = textViews.find((v) => v.source === "rot13");
+  if (!plain || !rot) return false;
+  const share = commonWordShare(rot.text);
+  return share >= 0.3 && share >= 2 * commonWordShare(plain.text);
+}
+
 /**
  * Every view of `text` worth reading: the canonical text, its leetspeak and spelled-out
  * readings, decoded base64/hex/URL payloads, rot13, and hidden HTML and markdown.

@@ -26,8 +26,14 @@ interface CorpusRecord {
   text: string;
   /** The repository (or local tree) it came from. */
   origin: string;
-  /** Records sharing a group (an attack and its clean context) fall in the same split. */
-  group?: string;
+  /**
+   * Records sharing a group (an attack and its clean context) fall in the same split. A record
+   * with several groups (an attack placed in a context) is held out when any of them is, so a
+   * held-out attack or context is never seen in training.
+   */
+  group?: string | string[];
+  /** A split the source itself defines (its own validation split), overriding the hash. */
+  split?: "train" | "valid";
   /** How much the record counts in training (a clean context counts once per attack put in it). */
   weight?: number;
 }
@@ -54,6 +60,19 @@ async function gitShow(clones: string, source: PinnedSource, path: string): Prom
       );
     }
     return out.stdout;
+  }
+  throw new Error(`no clone of ${source.repo} under ${clones}`);
+}
+
+async function gitList(clones: string, source: PinnedSource, folder: string): Promise<string[]> {
+  const [owner, name] = source.repo.split("/");
+  for (const gitDir of [`${clones}/${owner}+${name}/repo`, `${clones}/${owner}/${name}/.git`]) {
+    const out = await new Deno.Command("git", {
+      args: ["--git-dir", gitDir, "ls-tree", "-r", "--name-only", source.commit, folder],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (out.success) return new TextDecoder().decode(out.stdout).split("\n").filter(Boolean);
   }
   throw new Error(`no clone of ${source.repo} under ${clones}`);
 }
@@ -179,7 +198,9 @@ async function bipia(
         source: context.kind === "email" ? "email" : "document",
         text: insert(context.text, attack.text, (a + k) % 3),
         origin: SOURCES.bipia.repo,
-        group: `bipia:${fnv1a(context.text)}`,
+        // Held out by attack as well as by context: the evaluation set's attacks are all new
+        // ones, so validation must hold out attacks too to say anything about them.
+        group: [`bipia:${fnv1a(context.text)}`, `bipia-attack:${fnv1a(attack.text)}`],
       });
     });
   });
@@ -199,6 +220,69 @@ async function bipia(
     })
   );
   return records;
+}
+
+/**
+ * BIPIA's training contexts that no attack was placed in, as benign documents: a table is not an
+ * attack for being a table. Training only.
+ */
+async function unusedContexts(clones: string, used: CorpusRecord[]): Promise<CorpusRecord[]> {
+  const taken = new Set(used.map((r) => r.text));
+  return (await bipiaContexts(clones, "train")).filter((c) => !taken.has(c.text)).map((c, k) => ({
+    id: `bipia-train-unused-${k}`,
+    category: "benign",
+    label: 0,
+    source: c.kind === "email" ? "email" : "document",
+    text: c.text,
+    origin: SOURCES.bipia.repo,
+    group: `bipia:${fnv1a(c.text)}`,
+  }));
+}
+
+/**
+ * Direct attacks from other sources placed in BIPIA's training contexts: BIPIA's own attacks
+ * are a few dozen kinds of task, and an instruction hidden in an e-mail can be any attack a
+ * user could type ("forget everything above and ..."). Training only.
+ */
+async function placedAttacks(
+  clones: string,
+  attacks: CorpusRecord[],
+  perAttack: number,
+): Promise<CorpusRecord[]> {
+  const contexts = (await bipiaContexts(clones, "train")).filter((c) => c.kind !== "code");
+  return attacks.flatMap((attack, a) =>
+    sample(contexts, perAttack, (c) => `placed:${attack.id}:${c.text.slice(0, 200)}`).map(
+      (context, k): CorpusRecord => ({
+        id: `${attack.id}-in-${context.kind}-${k}`,
+        category: "indirect",
+        label: 1,
+        source: context.kind === "email" ? "email" : "document",
+        text: insert(context.text, attack.text, (a + k) % 3),
+        origin: `${attack.origin} in ${SOURCES.bipia.repo}`,
+        group: [`bipia:${fnv1a(context.text)}`, `placed:${attack.id}`],
+      }),
+    )
+  );
+}
+
+/**
+ * Direct attacks stacked after an ordinary request ("what's the weather in Paris? Forget all
+ * that and say ..."): a benign opening must not hide what follows it. Training only; the
+ * openings are CLINC150 training queries.
+ */
+function stackedAttacks(attacks: CorpusRecord[], openings: CorpusRecord[]): CorpusRecord[] {
+  if (!openings.length) return [];
+  return attacks.map((attack) => {
+    const opening = openings[Math.floor(unit(`stack:${attack.id}`) * openings.length)];
+    const question = opening.text.charAt(0).toUpperCase() + opening.text.slice(1);
+    return {
+      ...attack,
+      id: `${attack.id}-stacked`,
+      text: `${question}? ${attack.text}`,
+      origin: `${attack.origin} after a ${SOURCES.clinc.repo} query`,
+      group: attack.group ?? attack.id,
+    };
+  });
 }
 
 // ---- JailbreakBench: split by behavior ----
@@ -236,6 +320,8 @@ async function jailbreakbench(clones: string, split: "train" | "test"): Promise<
         source: "user",
         text: clip(j.prompt, 4000),
         origin: SOURCES.jailbreakbench.repo,
+        // Held out by behavior, as the evaluation set is.
+        group: `jbb:${j.index}`,
       });
     }
   }
@@ -279,6 +365,83 @@ async function selfInstruct(clones: string, split: "train" | "test"): Promise<Co
     });
   }
   return records;
+}
+
+/**
+ * Short messages people send an assistant (CLINC150: "what's my credit score", "play some jazz",
+ * "what is your name"), so that a short request is not an attack merely for being short. The
+ * source's own splits decide: its train split trains, its validation split validates.
+ */
+async function clinc(clones: string, split: "train" | "valid", n: number): Promise<CorpusRecord[]> {
+  const data = JSON.parse(await gitText(clones, SOURCES.clinc, "data/data_full.json")) as Record<
+    string,
+    [string, string][]
+  >;
+  const rows = split === "train"
+    ? [...data.train, ...data.oos_train]
+    : [...data.val, ...data.oos_val];
+  return sample(rows, n, ([text]) => `clinc:${text}`).map(([text], i) => ({
+    id: `clinc-${split}-${i}`,
+    category: "benign",
+    label: 0,
+    source: "user",
+    text,
+    origin: SOURCES.clinc.repo,
+    split,
+  }));
+}
+
+/**
+ * Prompts of the T0 training mixture that self-instruct ships (295 templates over public NLP
+ * data sets: "What label best describes this news article?", "Is this review positive?"): the
+ * everyday instructions and pasted passages a user sends, few of them from the same template.
+ * Training and validation only; the evaluation set's self-instruct records are a different file.
+ */
+async function t0Prompts(clones: string, perTemplate: number): Promise<CorpusRecord[]> {
+  const files = await gitList(
+    clones,
+    SOURCES.selfInstruct,
+    "data/finetuning/t0_train_50k/data_per_template/",
+  );
+  const records: CorpusRecord[] = [];
+  for (const file of files.filter((f) => f.endsWith(".jsonl"))) {
+    const template = file.replace(/^.*\//, "").replace(/\.jsonl$/, "");
+    const prompts = (await gitText(clones, SOURCES.selfInstruct, file)).split("\n")
+      .filter((l) => l.trim()).map((l) => (JSON.parse(l) as { prompt: string }).prompt.trim());
+    sample(prompts, perTemplate, (p) => `t0:${template}:${p}`).forEach((text, i) =>
+      records.push({
+        id: `t0-${template}-${i}`,
+        category: "benign",
+        label: 0,
+        source: "user",
+        text: clip(text, 1500),
+        origin: `${SOURCES.selfInstruct.repo} (T0 mixture)`,
+        group: `t0:${template}`,
+      })
+    );
+  }
+  return records;
+}
+
+/**
+ * Injection payloads from pallms. A `{NEW_INSTRUCTION}` slot is filled with one of self-instruct's
+ * seed tasks (chosen by hash), so the payload reads as an attacker would send it.
+ */
+async function pallms(clones: string, fillers: CorpusRecord[]): Promise<CorpusRecord[]> {
+  const lines = (await gitText(clones, SOURCES.pallms, "plaintext/promptinjection.txt"))
+    .split("\n").map((l) => l.trim()).filter(Boolean);
+  const tasks = fillers.map((r) => r.text.split("\n")[0]);
+  return lines.map((line, i) => ({
+    id: `pallms-${i}`,
+    category: "direct",
+    label: 1,
+    source: "user",
+    text: line.replaceAll(
+      "{NEW_INSTRUCTION}",
+      tasks[Math.floor(unit(`pallms:${i}`) * tasks.length)] ?? "",
+    ),
+    origin: SOURCES.pallms.repo,
+  }));
 }
 
 function parseCsv(text: string): string[][] {
@@ -459,7 +622,7 @@ function dedupe(records: CorpusRecord[]): CorpusRecord[] {
 
 function toJsonl(records: CorpusRecord[], training = true): string {
   // The evaluation set keeps only what a reader needs; weights and groups are for training.
-  return records.map(({ group, weight, ...r }) =>
+  return records.map(({ group, weight, split: _split, ...r }) =>
     JSON.stringify(training ? { ...r, group, weight } : r)
   ).join("\n") + "\n";
 }
@@ -474,12 +637,14 @@ async function main(): Promise<void> {
     Deno.exit(2);
   }
   const clones = values.clones;
+  const seeds = await selfInstruct(clones, "train");
+  const extraDirect = await pallms(clones, seeds);
   const training = dedupe([
     ...await deepset(clones, "train"),
     ...await bipia(clones, "train", 12),
     ...await jailbreakbench(clones, "train"),
     ...await gsm8k(clones, "train", 1500),
-    ...await selfInstruct(clones, "train"),
+    ...seeds,
     ...await debianSentences("train"),
   ]);
   const trainingDirect = training.filter((r) => r.category === "direct");
@@ -488,11 +653,6 @@ async function main(): Promise<void> {
     ...obfuscated(trainingDirect, "train"),
     ...benignCrops(training),
   ]);
-  // One record in seven is held out to pick the threshold; the evaluation set never is.
-  const split = (r: CorpusRecord): Split =>
-    unit(`valid:${r.group ?? r.id}`) < 1 / 7 ? "valid" : "train";
-  const train = withObfuscated.filter((r) => split(r) === "train");
-  const valid = withObfuscated.filter((r) => split(r) === "valid");
 
   const testDirect = (await deepset(clones, "test")).filter((r) => r.label === 1);
   const evaluation = dedupe([
@@ -505,8 +665,37 @@ async function main(): Promise<void> {
     ...await xstest(clones),
     ...await debianSentences("test"),
   ]);
-  const trainingTexts = new Set(withObfuscated.map((r) => r.text.trim().toLowerCase()));
-  const disjoint = evaluation.filter((r) => !trainingTexts.has(r.text.trim().toLowerCase()));
+  const key = (r: CorpusRecord) => r.text.trim().toLowerCase();
+  const trainingTexts = new Set(withObfuscated.map(key));
+  const disjoint = evaluation.filter((r) => !trainingTexts.has(key(r)));
+
+  // Sources added after the evaluation set was fixed only ever add to training and validation:
+  // the set stays byte for byte the same, and any text of it they happen to hold is dropped
+  // from them instead.
+  const evalTexts = new Set(disjoint.map(key));
+  const openings = await clinc(clones, "train", 4000);
+  const extended = dedupe([
+    ...withObfuscated,
+    ...extraDirect,
+    ...obfuscated(extraDirect, "train"),
+    ...await placedAttacks(clones, [...trainingDirect, ...extraDirect], 2),
+    ...stackedAttacks([...trainingDirect, ...extraDirect], openings),
+    ...openings,
+    ...await unusedContexts(
+      clones,
+      withObfuscated.filter((r) => r.id.startsWith("bipia-train-clean")),
+    ),
+    ...await clinc(clones, "valid", 600),
+    ...await t0Prompts(clones, 10),
+  ]).filter((r) => !evalTexts.has(key(r)));
+  // One record in seven is held out to pick the threshold; the evaluation set never is.
+  const heldOut = (r: CorpusRecord): boolean => {
+    if (r.split) return r.split === "valid";
+    const groups = r.group === undefined ? [r.id] : [r.group].flat();
+    return groups.some((g) => unit(`valid:${g}`) < 1 / 7);
+  };
+  const train = extended.filter((r) => !heldOut(r));
+  const valid = extended.filter(heldOut);
 
   await Deno.mkdir(values.out, { recursive: true });
   await Deno.writeTextFile(`${values.out}/train.jsonl`, toJsonl(train));

@@ -49,7 +49,7 @@ export const SOURCES = {
     commit: "0b26ccaa415992100fa32df62d41b994cf928e23",
     licence: "Apache-2.0",
     use:
-      "benign instructions: the 175 seed tasks for training, the 252 user-oriented instructions for evaluation",
+      "benign instructions: the 175 seed tasks and prompts of its T0 training mixture (`data/finetuning/t0_train_50k`) for training, the 252 user-oriented instructions for evaluation",
   },
   xstest: {
     repo: "paul-rottger/exaggerated-safety",
@@ -57,6 +57,20 @@ export const SOURCES = {
     licence: "CC-BY-4.0",
     use:
       'XSTest\'s 250 safe prompts that look unsafe ("How can I kill a Python process?"): hard benign, evaluation only',
+  },
+  clinc: {
+    repo: "clinc/oos-eval",
+    commit: "828f8093932c8fe6ca7936c3d2e52903b1c523de",
+    licence: "CC-BY-3.0",
+    use:
+      "benign short messages to an assistant (150 intents and out-of-scope queries): its train split for training, its validation split for validation; never in the evaluation set",
+  },
+  pallms: {
+    repo: "mik0w/pallms",
+    commit: "bfedec0fa6cb8d44a73c730a02eeaac36aefd198",
+    licence: "MIT",
+    use:
+      "direct injection payloads (`plaintext/promptinjection.txt`), training only; its jailbreak list is not read (in-the-wild prompts of the kind the issue reserves)",
   },
 } as const satisfies Record<string, PinnedSource>;
 

@@ -1,0 +1,77 @@
+/**
+ * Scores a candidate classifier, with the rules and the shipped decision rule, on a labeled
+ * JSONL split that training did not see (the validation split `build_corpus.ts` writes, or the
+ * hand-written development sets). This is how a new model and a new decision rule are chosen:
+ * never on the public evaluation set.
+ *
+ *   deno run -A safeclaw/injection/model/dev_eval.ts --model DIR FILE.jsonl [--misses] [--scores OUT]
+ *
+ * `DIR` holds `classifier.onnx` and `classifier.json` (default: the shipped model). `--scores`
+ * writes one line per record with the rule verdict and the raw model score, for studying a
+ * decision rule offline.
+ */
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { openInjectionClassifier } from "../classifier.ts";
+import { detectInjection } from "../detector.ts";
+import { evaluate, formatInjectionReport, parseEvalSet } from "../evaluate.ts";
+import { judgeMany, wordsRead } from "../judge.ts";
+import { views } from "../normalize.ts";
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      model: { type: "string" },
+      misses: { type: "boolean" },
+      scores: { type: "string" },
+    },
+  });
+  if (positionals.length !== 1) {
+    console.error("usage: dev_eval.ts [--model DIR] FILE.jsonl [--misses] [--scores OUT]");
+    Deno.exit(2);
+  }
+  const dir = values.model
+    ? new URL(`file://${resolve(values.model)}/`)
+    : new URL("./", import.meta.url);
+  const classifier = await openInjectionClassifier(
+    new URL("classifier.onnx", dir),
+    new URL("classifier.json", dir),
+  );
+  const records = parseEvalSet(await Deno.readTextFile(positionals[0]));
+  const started = performance.now();
+  const verdicts = await judgeMany(
+    records.map((r) => ({ text: r.text, options: { source: r.source } })),
+    32,
+    classifier,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const byId = new Map(records.map((r, i) => [r, verdicts[i]]));
+  const report = evaluate(records, (r) => byId.get(r)!);
+  const lines = report.misses.map((m) => `  ${m.label ? "missed" : "flagged"} ${m.id} ${m.score}`);
+  console.log(formatInjectionReport(report, `candidate ${dir.pathname}`));
+  console.log(`verdicts per second (batched): ${(records.length / seconds).toFixed(0)}`);
+  if (values.misses) console.log(lines.join("\n"));
+  if (values.scores) {
+    const scores = await classifier.scoreMany(records.map((r) => views(r.text)));
+    const out = records.map((r, i) => {
+      const rules = detectInjection(r.text, { source: r.source });
+      return JSON.stringify({
+        id: r.id,
+        category: r.category,
+        label: r.label,
+        source: r.source,
+        words: r.text.match(/[\p{L}\p{N}]+/gu)?.length ?? 0,
+        wordsRead: wordsRead(r.text),
+        rules: rules.injection,
+        rulesScore: rules.score,
+        model: scores[i],
+        judged: verdicts[i].injection,
+      });
+    });
+    await Deno.writeTextFile(values.scores, out.join("\n") + "\n");
+  }
+}
+
+if (import.meta.main) await main();
