@@ -76,8 +76,8 @@ class Settlement {
     private readonly delivery: ProviderDelivery,
     private readonly keys: NackedKeys,
     private readonly acks: AcksInFlight,
-    /** The consumer's retry delay for this delivery, used by a nack without one. */
-    private readonly retryDelayMs: number,
+    /** The consumer's retry policy, for a nack without a delay. */
+    private readonly retry: RetryPolicy,
   ) {}
   ack(): Promise<void> {
     if (this.done) return SETTLED;
@@ -87,7 +87,7 @@ class Settlement {
     this.acks.track(acked, this.delivery.event.id);
     return acked;
   }
-  nack(delayMs: number = this.retryDelayMs): Promise<void> {
+  nack(delayMs: number = this.retry.delayMs(this.delivery.deliveries)): Promise<void> {
     if (this.done) return SETTLED;
     this.done = true;
     this.keys.nacked(this.delivery, delayMs);
@@ -96,6 +96,14 @@ class Settlement {
 }
 
 const SETTLED = Promise.resolve();
+
+/** Exponential backoff: the first retry after `firstMs`, doubling per delivery up to `maxMs`. */
+class RetryPolicy {
+  constructor(private readonly firstMs: number, private readonly maxMs: number) {}
+  delayMs(deliveries: number): number {
+    return Math.min(this.firstMs * 2 ** Math.max(0, deliveries - 1), this.maxMs);
+  }
+}
 
 /** One consumer loop. */
 export class DurableConsumer implements Consumer {
@@ -108,8 +116,7 @@ export class DurableConsumer implements Consumer {
   readonly #ackWaitMs: number;
   readonly #maxDeliveries: number;
   readonly #deadLetter: string;
-  readonly #retryDelayMs: number;
-  readonly #maxRetryDelayMs: number;
+  readonly #retry: RetryPolicy;
   readonly #concurrency: number;
   readonly #maxHeld: number;
   /** This run of the consumer, as the holder of its leases at the broker. */
@@ -151,8 +158,7 @@ export class DurableConsumer implements Consumer {
     this.#maxDeliveries = positive(options.maxDeliveries ?? 5, "maxDeliveries");
     this.#deadLetter = options.deadLetter ?? `dlq.${name}`;
     assertSubject(this.#deadLetter, "deadLetter");
-    this.#retryDelayMs = options.retryDelayMs ?? 1000;
-    this.#maxRetryDelayMs = options.maxRetryDelayMs ?? 60_000;
+    this.#retry = new RetryPolicy(options.retryDelayMs ?? 1000, options.maxRetryDelayMs ?? 60_000);
     this.#concurrency = positive(options.concurrency ?? 16, "concurrency");
     this.#maxHeld = positive(options.maxHeld ?? 1000, "maxHeld");
     this.#deliver = options.deliver ?? "new";
@@ -302,10 +308,6 @@ export class DurableConsumer implements Consumer {
     return acked;
   }
 
-  #retryDelay(deliveries: number): number {
-    return Math.min(this.#retryDelayMs * 2 ** Math.max(0, deliveries - 1), this.#maxRetryDelayMs);
-  }
-
   /** The general path: redeliveries, the delivery limit and sealed events. */
   async #handle(delivery: ProviderDelivery): Promise<void> {
     const subject = delivery.event.subject;
@@ -352,7 +354,7 @@ export class DurableConsumer implements Consumer {
       delivery,
       this.#nackedKeys,
       this.#acks,
-      this.#retryDelay(delivery.deliveries),
+      this.#retry,
     );
     const message = new DurableReceivedMessage(
       opened,
@@ -399,7 +401,7 @@ export class DurableConsumer implements Consumer {
           deliveries: delivery.deliveries,
           error: String(error),
         });
-        await settle.nack(this.#retryDelay(delivery.deliveries));
+        await settle.nack(this.#retry.delayMs(delivery.deliveries));
       }
     } catch (settleError) {
       this.#logger?.error("could not settle delivery", {

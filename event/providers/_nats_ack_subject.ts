@@ -13,8 +13,8 @@
 export interface AckSubjectInfo {
   /** 1 on first delivery. */
   deliveries: number;
-  /** The stream sequence. */
-  streamSeq: number;
+  /** The stream sequence, as the decimal string it is in the subject. */
+  streamSeq: string;
   /** When the server stored the message, in ms since the epoch. */
   storedAtMs: number;
 }
@@ -39,7 +39,7 @@ export function parseAckSubject(reply: string): AckSubjectInfo {
   const first = tokens === 9 ? 3 : 5;
   return {
     deliveries: Number(reply.slice(dots[first] + 1, dots[first + 1])),
-    streamSeq: Number(reply.slice(dots[first + 1] + 1, dots[first + 2])),
+    streamSeq: reply.slice(dots[first + 1] + 1, dots[first + 2]),
     storedAtMs: Number(reply.slice(dots[first + 3] + 1, dots[first + 4])) / 1e6,
   };
 }

@@ -4,7 +4,7 @@ import { parseAckSubject } from "./_nats_ack_subject.ts";
 Deno.test("ack subjects in the old nine-token layout", () => {
   assertEquals(
     parseAckSubject("$JS.ACK.A3S_EVENTS.worker.3.1042.17.1764135000123456789.5"),
-    { deliveries: 3, streamSeq: 1042, storedAtMs: 1764135000123.4568 },
+    { deliveries: 3, streamSeq: "1042", storedAtMs: 1764135000123.4568 },
   );
 });
 
@@ -12,10 +12,10 @@ Deno.test("ack subjects with a domain, an account hash and a trailing random tok
   const parsed = parseAckSubject(
     "$JS.ACK._.ACCHASH.A3S_EVENTS.worker.1.7.7.1764135000000000000.0.Xy7Zq",
   );
-  assertEquals(parsed, { deliveries: 1, streamSeq: 7, storedAtMs: 1764135000000 });
+  assertEquals(parsed, { deliveries: 1, streamSeq: "7", storedAtMs: 1764135000000 });
   assertEquals(
     parseAckSubject("$JS.ACK.hub.ACC.S.c.2.9.4.1764135000000000000.3").streamSeq,
-    9,
+    "9",
   );
 });
 

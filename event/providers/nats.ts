@@ -61,7 +61,7 @@ function ackSubjectOf(message: JsMsg): AckSubjectInfo {
   const info = message.info;
   return {
     deliveries: info.deliveryCount,
-    streamSeq: info.streamSequence,
+    streamSeq: String(info.streamSequence),
     storedAtMs: info.timestampNanos / 1e6,
   };
 }
@@ -74,7 +74,7 @@ class NatsDelivery implements ProviderDelivery {
   readonly storedAtMs: number;
   constructor(private readonly message: JsMsg, private readonly flushed: () => Promise<void>) {
     const info = ackSubjectOf(message);
-    this.seq = String(info.streamSeq);
+    this.seq = info.streamSeq;
     this.deliveries = info.deliveries;
     this.storedAtMs = info.storedAtMs;
     this.event = JSON.parse(decoder.decode(message.data));

@@ -336,8 +336,13 @@ export class RedisProvider implements EventProvider {
       while (!signal.aborted) {
         const now = Date.now();
         const candidates: [Entry, number][] = [];
-        // Redeliveries whose nack delay is over.
-        const due = await this.#redis.zrangebyscore(delayKey, "-inf", now, "LIMIT", 0, batch);
+        // Redeliveries whose nack delay is over, and held-back entries (oldest first, their
+        // key may be free now), read in one round trip.
+        const [[, dueIds], [, heldIds]] = (await this.#redis.pipeline()
+          .zrangebyscore(delayKey, "-inf", now, "LIMIT", 0, batch)
+          .zrangebylex(order.held, "-", "+", "LIMIT", 0, batch)
+          .exec()) as [unknown, string[]][];
+        const due = dueIds ?? [];
         if (due.length) await this.#redis.zrem(delayKey, ...due);
         candidates.push(...await this.#claim(group, me, due));
         // Deliveries left unacknowledged past the ack wait, by any worker of the group; the
@@ -362,9 +367,7 @@ export class RedisProvider implements EventProvider {
           const stale = ids.filter((_, i) => delayed[i] === null && held[i] === null);
           candidates.push(...await this.#claim(group, me, stale));
         }
-        // Held-back entries, oldest first: their key may be free now.
-        const heldBack = (await this.#redis.zrangebylex(order.held, "-", "+", "LIMIT", 0, batch))
-          .map(idOfMember);
+        const heldBack = (heldIds ?? []).map(idOfMember);
         const heldEntries = await this.#read(group, heldBack);
         const gone = heldBack.filter((id) => !heldEntries.some(([e]) => e[0] === id));
         if (gone.length) await this.#redis.zrem(order.held, ...gone.map(orderMember));
