@@ -99,6 +99,45 @@ export const RULES: readonly Rule[] = [
     description: "tells the model to drop its instructions (non-English)",
   },
   {
+    id: "forget_everything",
+    category: "instruction_override",
+    pattern: r(
+      String
+        .raw`(?<=^|[.!?:;,"“'(\n-]\s*|\b(?:now|please|so|and|then|just|but|ok|okay|simply)\s+)(?:forget|disregard|ignore)\s+(?:about\s+)?(?:everything|all of (?:that|this|the above)|all that)\b(?:\s+(?:before|above|so far|until now|(?:that )?(?:i|we|you) (?:said|discussed|told you|were told)|(?:you|i) (?:know|wrote)))?|` +
+        String
+          .raw`\b(?:ignore|disregard|forget)\s+(?:the\s+|everything\s+|all\s+(?:of\s+)?(?:the\s+)?)?(?:above|preceding)(?=\s*(?:[.,;:!?]|and\b|then\b|$))`,
+    ),
+    // Only as a command (at the start of a sentence or after "now", "please", "and" ...): "I
+    // always forget everything I read" is no attack.
+    weight: 0.75,
+    description: "tells the model to forget everything before",
+  },
+  {
+    id: "forget_everything_i18n",
+    category: "instruction_override",
+    pattern: r(
+      String
+        .raw`\bvergiss\s+(?:nun\s+|jetzt\s+)?(?:alles|alle\s+(?:vorherigen\s+|bisherigen\s+)?(?:aufträge|aufgaben|angaben|informationen))\b|` +
+        String
+          .raw`\b(?:ignorieren\s+sie|ignoriere|ignorier)\s+(?:die|alle)\s+(?:obigen|vorherigen|bisherigen)\b|` +
+        String
+          .raw`\b(?:obigen|vorherigen|bisherigen)\s+(?:anweisungen|ausführungen|angaben)\s+ignorieren\b|` +
+        String.raw`\b(?:olvida|olvide|olvidar|oublie|oubliez)\s+(?:todo|tout)\b`,
+    ),
+    weight: 0.75,
+    description: "tells the model to forget everything before (non-English)",
+  },
+  {
+    id: "do_not_answer_but",
+    category: "instruction_override",
+    pattern: r(
+      String
+        .raw`\b(?:do not|don't|dont)\s+answer\s+(?:this|the|my)\s+question\s*[,.:;!-]?\s*(?:but\s+|instead\s+)?(?:just\s+|only\s+)?(?:output|print|say|write|respond|reply|type)\b`,
+    ),
+    weight: 0.7,
+    description: "tells the model not to answer but to do something else",
+  },
+  {
     id: "new_instructions",
     category: "instruction_override",
     pattern: r(
