@@ -36,9 +36,14 @@
  *     and a pump process copies the terminal's output to the stdout log and the caller's stdin,
  *     if any, to the terminal, until the last process holding the terminal ends.
  *
- *   a3s-agent launch [--cgroup DIR]... [--sysctl KEY=VALUE]... [--stdout FILE] [--stderr FILE]
- *                    [--seccomp FILE] [--netns PATH] [--userns] [--tty DIR] [--ready]
- *                    -- bwrap ARGS...
+ *   - on cgroup v2 (--into-cgroup DIR), no move at all: bubblewrap is cloned straight into the
+ *     box's group (clone3 with CLONE_INTO_CGROUP) and everything of the box inherits it; this
+ *     process stays as bubblewrap's parent, exiting with its status, so the pid the driver
+ *     records lives exactly as long as the box. A kernel without clone3 gets the move instead.
+ *
+ *   a3s-agent launch [--cgroup DIR]... [--into-cgroup DIR] [--sysctl KEY=VALUE]...
+ *                    [--stdout FILE] [--stderr FILE] [--seccomp FILE] [--netns PATH] [--userns]
+ *                    [--tty DIR] [--ready] -- bwrap ARGS...
  */
 #define _GNU_SOURCE
 #include "agent.h"
@@ -56,6 +61,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <linux/sched.h>
 #include <unistd.h>
 
 enum {
@@ -121,9 +127,12 @@ static int write_file(const char *path, const char *text) {
  * waits on a pipe whose only writer closes when this process execs, then exits; bubblewrap, its
  * parent from then on, reaps it.
  */
+static int userns_hold = -1;
+
 static int make_userns(void) {
   int hold[2];
   if (pipe2(hold, O_CLOEXEC)) return -1;
+  userns_hold = hold[1];
   pid_t child = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
   if (child < 0) return -1;
   if (child == 0) {
@@ -327,10 +336,53 @@ static int open_terminal(const char *dir) {
   return 0;
 }
 
+/*
+ * cgroup v2: clones `exec_argv` (bubblewrap) straight into the group at `dir` and waits for it as
+ * its parent, returning its exit status. Where the kernel lacks clone3, joins the group and execs.
+ */
+static int run_in_cgroup(const char *dir, char **exec_argv) {
+  int cgroup = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (cgroup < 0) return fail("open cgroup", dir);
+  struct clone_args args;
+  memset(&args, 0, sizeof args);
+  args.flags = CLONE_INTO_CGROUP;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = (unsigned long long)cgroup;
+  pid_t child = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+  if (child < 0 && (errno == ENOSYS || errno == E2BIG)) {
+    const char *groups[] = {dir};
+    if (join_cgroups(getpid(), groups, 1)) return 125;
+    execvp(exec_argv[0], exec_argv);
+    return fail("exec", exec_argv[0]);
+  }
+  if (child < 0) return fail("clone into cgroup", dir);
+  if (child == 0) {
+    execvp(exec_argv[0], exec_argv);
+    dprintf(2, "a3s-launch: exec %s: %s\n", exec_argv[0], strerror(errno));
+    _exit(125);
+  }
+  trace("launch: bubblewrap cloned into its cgroup");
+  /* Only the box may hold the ready pipe (its end tells the driver the box never came up), the
+   * box's stdin, and the pipe that keeps the user namespace's first holder waiting. */
+  close(cgroup);
+  close(READY_FD);
+  close(0);
+  if (userns_hold >= 0) close(userns_hold);
+  /* Nor the descriptors passed to bubblewrap: the helper reads its info pipe to the end. */
+  for (int fd = SECCOMP_FD; fd <= INFO_FD; fd++) close(fd);
+  int status = 0;
+  for (;;) {
+    pid_t done = waitpid(-1, &status, 0);
+    if (done == child) break;
+    if (done < 0 && errno != EINTR) return 125;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 int launch_main(int argc, char **argv) {
   const char *cgroups[MAX_CGROUPS], *sysctls[MAX_SYSCTLS];
   int nsysctls = 0;
-  const char *out = NULL, *err = NULL, *seccomp = NULL, *netns = NULL, *tty = NULL;
+  const char *out = NULL, *err = NULL, *seccomp = NULL, *netns = NULL, *tty = NULL, *into = NULL;
   int ncgroups = 0, userns = 0, ready = 0, cmd = argc;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--cgroup") && i + 1 < argc && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = argv[++i];
@@ -340,6 +392,7 @@ int launch_main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--seccomp") && i + 1 < argc) seccomp = argv[++i];
     else if (!strcmp(argv[i], "--netns") && i + 1 < argc) netns = argv[++i];
     else if (!strcmp(argv[i], "--tty") && i + 1 < argc) tty = argv[++i];
+    else if (!strcmp(argv[i], "--into-cgroup") && i + 1 < argc) into = argv[++i];
     else if (!strcmp(argv[i], "--userns")) userns = 1;
     else if (!strcmp(argv[i], "--ready")) ready = 1;
     else if (!strcmp(argv[i], "--")) { cmd = i + 1; break; }
@@ -386,6 +439,7 @@ int launch_main(int argc, char **argv) {
   trace("launch: user namespace made");
   signal(SIGPIPE, SIG_DFL);
   if (!need_helper) {
+    if (into) return run_in_cgroup(into, argv + cmd);
     execvp(argv[cmd], argv + cmd);
     return fail("exec", argv[cmd]);
   }
@@ -401,6 +455,7 @@ int launch_main(int argc, char **argv) {
   for (int i = cmd + 1; i < argc; i++) bwrap_argv[n++] = argv[i];
   bwrap_argv[n] = NULL;
   trace("launch: exec bubblewrap");
+  if (into) return run_in_cgroup(into, bwrap_argv);
   execvp(bwrap_argv[0], bwrap_argv);
   int saved = errno;
   kill(helper, SIGKILL);

@@ -61,6 +61,11 @@ interface LayoutRecord {
 interface PidRecord extends ProcessIdentity {
   /** The agent binary the box was started with. */
   agent: string;
+  /**
+   * The recorded process is the launcher, staying as bubblewrap's parent (cgroup v2, where it
+   * clones bubblewrap into the box's group); otherwise it became bubblewrap itself.
+   */
+  monitor?: boolean;
 }
 
 async function run(cmd: string, args: string[]): Promise<{ ok: boolean; stderr: string }> {
@@ -94,6 +99,18 @@ function isMountPointSync(path: string): boolean {
     mounts = Deno.readTextFileSync("/proc/self/mounts");
   } catch { /* no /proc: nothing is mounted that we could see */ }
   return mounts.split("\n").some((line) => line.split(" ")[1] === path);
+}
+
+/**
+ * Bubblewrap among a monitoring launcher's children: the one that is not a launcher helper (those
+ * are short-lived forks still named `launch`).
+ */
+async function bubblewrapChild(launcher: number): Promise<number | undefined> {
+  for (const pid of await childPids(launcher)) {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    if (cmdline && cmdline.split("\0")[1] !== "launch") return pid;
+  }
+  return undefined;
 }
 
 /** The launcher's environment: PATH to find bubblewrap, and the profiling switch when set. */
@@ -418,7 +435,11 @@ export class NamespaceDriver implements BoxDriver {
     // without `detached` (the launcher makes its own session), Deno can use posix_spawn instead
     // of forking the whole runtime, which cost several milliseconds per box.
     const launch = ["launch", "--stdout", output.stdoutPath, "--stderr", output.stderrPath];
-    for (const dir of cgroup.joinDirs(spec.limits)) launch.push("--cgroup", dir);
+    // cgroup v2: bubblewrap is cloned into the box's group, so nothing of the box is ever moved
+    // (a move waits for an RCU grace period); v1 has no such clone, so the launcher's helper moves.
+    const into = layout.cgroup === "v2";
+    if (into) launch.push("--into-cgroup", cgroup.dirs[0]);
+    else for (const dir of cgroup.joinDirs(spec.limits)) launch.push("--cgroup", dir);
     for (const sysctl of security.sysctls) launch.push("--sysctl", sysctl);
     if (seccomp) launch.push("--seccomp", seccomp);
     if (spec.netns) launch.push("--netns", spec.netns);
@@ -434,7 +455,12 @@ export class NamespaceDriver implements BoxDriver {
       stderr: "null",
     }).spawn();
     const identity = processIdentitySync(child.pid);
-    const record: PidRecord = { pid: child.pid, startTime: identity?.startTime ?? "", agent };
+    const record: PidRecord = {
+      pid: child.pid,
+      startTime: identity?.startTime ?? "",
+      agent,
+      ...(into ? { monitor: true } : {}),
+    };
     Deno.writeTextFileSync(paths.pid, JSON.stringify(record));
     child.status.catch(() => {});
     child.unref();
@@ -524,7 +550,8 @@ export class NamespaceDriver implements BoxDriver {
   async #namespaceInit(spec: BoxSpec): Promise<number | undefined> {
     const record = await readJson<PidRecord>(this.#paths(spec).pid);
     if (!record || !(await isAlive(record))) return undefined;
-    return (await childPids(record.pid))[0];
+    const bwrap = record.monitor ? await bubblewrapChild(record.pid) : record.pid;
+    return bwrap === undefined ? undefined : (await childPids(bwrap))[0];
   }
 
   /**
@@ -602,8 +629,8 @@ export class NamespaceDriver implements BoxDriver {
   }
 
   /**
-   * Resizes the main command's terminal (`tty` boxes): bubblewrap, the recorded process, holds it
-   * as its stdin, the one way into the launcher's private devpts from the host.
+   * Resizes the main command's terminal (`tty` boxes): bubblewrap holds it as its stdin, the one
+   * way into the launcher's private devpts from the host.
    */
   async resizeTerminal(spec: BoxSpec, rows: number, cols: number): Promise<void> {
     const record = await readJson<PidRecord>(this.#paths(spec).pid);
@@ -612,7 +639,8 @@ export class NamespaceDriver implements BoxDriver {
         status: 409,
       });
     }
-    if (!setTerminalSize(`/proc/${record.pid}/fd/0`, rows, cols)) {
+    const bwrap = record.monitor ? await bubblewrapChild(record.pid) : record.pid;
+    if (bwrap === undefined || !setTerminalSize(`/proc/${bwrap}/fd/0`, rows, cols)) {
       throw new A3sError(
         "resize_failed",
         `cannot resize the terminal of box ${spec.id.slice(0, 12)}`,

@@ -10,6 +10,7 @@ import { addBusybox, type TestHome, testHome } from "../_test_support.ts";
 import { BoxManager } from "../manager.ts";
 import { NamespaceDriver } from "./namespace.ts";
 import { BoxCgroup, detectCgroupMode } from "./cgroup.ts";
+import { buildAgent } from "../agent/build.ts";
 
 const encoder = new TextEncoder();
 
@@ -177,4 +178,69 @@ Deno.test("launcher: seccomp loaded, every box process in its cgroups, no tty, n
     const moved = await groupMembers(cpuDir);
     for (const pid of tree) assert(moved.includes(pid), `${pid} is not in ${cpuDir}: ${moved}`);
   });
+});
+
+Deno.test("launcher on cgroup v2: bubblewrap is cloned into the box's group, never moved", async () => {
+  if (Deno.uid() !== 0) {
+    console.log("SKIPPED: mounting a cgroup v2 hierarchy needs root");
+    return;
+  }
+  // This host may mount only v1 controllers; the unified hierarchy still exists and takes
+  // CLONE_INTO_CGROUP, which is all the launcher's v2 path needs.
+  const mount = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3scg2" });
+  const mounted = await new Deno.Command("mount", {
+    args: ["-t", "cgroup2", "none", mount],
+    stderr: "piped",
+  }).output();
+  if (!mounted.success) {
+    console.log(
+      `SKIPPED: cannot mount cgroup2: ${new TextDecoder().decode(mounted.stderr).trim()}`,
+    );
+    await Deno.remove(mount);
+    return;
+  }
+  const name = `a3s-test-${crypto.randomUUID().slice(0, 8)}`;
+  const group = join(mount, name);
+  try {
+    await Deno.mkdir(group);
+    const agent = await buildAgent("/tmp/a3s-box-test-agent");
+    const script = "grep ^0:: /proc/self/cgroup; cat /proc/sys/net/ipv4/ip_forward; exit 7";
+    const launched = await new Deno.Command(agent, {
+      args: [
+        "launch",
+        "--into-cgroup",
+        group,
+        // A sysctl makes the launcher's helper take part too (it holds the sandbox until set).
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "--",
+        "bwrap",
+        "--ro-bind",
+        "/",
+        "/",
+        "--unshare-pid",
+        "--unshare-net",
+        "--proc",
+        "/proc",
+        "sh",
+        "-c",
+        script,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(launched.stderr);
+    // The launcher stays as bubblewrap's parent and exits with its status.
+    assertEquals(launched.code, 7, err);
+    // grep, a grandchild of the sandbox's init, was born in the box's group.
+    assertEquals(new TextDecoder().decode(launched.stdout).split("\n").slice(0, 2), [
+      `0::/${name}`,
+      "1",
+    ]);
+    assertEquals((await Deno.readTextFile(join(group, "cgroup.procs"))).trim(), "");
+  } finally {
+    await Deno.remove(group).catch(() => {});
+    await new Deno.Command("umount", { args: [mount] }).output();
+    await Deno.remove(mount).catch(() => {});
+  }
 });
