@@ -6,7 +6,8 @@
 import { join } from "node:path";
 import type { BoxLimits, BoxStats } from "../types.ts";
 
-const ROOT = "/sys/fs/cgroup";
+/** Where hosts mount their cgroup hierarchies. */
+export const CGROUP_ROOT = "/sys/fs/cgroup";
 const GROUP = "a3s-box";
 
 /** Which cgroup layout a host offers to box. */
@@ -31,22 +32,26 @@ async function writable(dir: string): Promise<boolean> {
   }
 }
 
-let detected: Promise<CgroupMode> | undefined;
+const detected = new Map<string, Promise<CgroupMode>>();
 
-/** Detects, once per process, which cgroup layout box can create groups in. */
-export function detectCgroupMode(): Promise<CgroupMode> {
-  detected ??= (async () => {
-    const controllers = await readText(join(ROOT, "cgroup.controllers"));
-    if (controllers?.includes("memory") && controllers.includes("pids") && await writable(ROOT)) {
-      // Children only get controllers their parent delegates.
-      await Deno.writeTextFile(join(ROOT, GROUP, "cgroup.subtree_control"), "+memory +pids +cpu")
-        .catch(() => {});
-      return "v2";
-    }
-    if (await writable(join(ROOT, "memory")) && await writable(join(ROOT, "pids"))) return "v1";
-    return "none";
-  })();
-  return detected;
+/** Detects, once per process and root, which cgroup layout box can create groups in. */
+export function detectCgroupMode(root: string = CGROUP_ROOT): Promise<CgroupMode> {
+  let mode = detected.get(root);
+  if (!mode) {
+    mode = (async () => {
+      const controllers = await readText(join(root, "cgroup.controllers"));
+      if (controllers?.includes("memory") && controllers.includes("pids") && await writable(root)) {
+        // Children only get controllers their parent delegates.
+        await Deno.writeTextFile(join(root, GROUP, "cgroup.subtree_control"), "+memory +pids +cpu")
+          .catch(() => {});
+        return "v2";
+      }
+      if (await writable(join(root, "memory")) && await writable(join(root, "pids"))) return "v1";
+      return "none";
+    })();
+    detected.set(root, mode);
+  }
+  return mode;
 }
 
 function parseCounter(text: string | undefined, key: string): number {
@@ -58,10 +63,13 @@ function parseCounter(text: string | undefined, key: string): number {
 export class BoxCgroup {
   readonly mode: CgroupMode;
   readonly #name: string;
+  readonly #root: string;
 
-  constructor(mode: CgroupMode, boxId: string) {
+  /** A box's groups under `root` (the host's cgroup mount unless the driver was given another). */
+  constructor(mode: CgroupMode, boxId: string, root: string = CGROUP_ROOT) {
     this.mode = mode;
     this.#name = boxId;
+    this.#root = root;
   }
 
   /**
@@ -72,22 +80,24 @@ export class BoxCgroup {
    */
   joinDirs(limits: BoxLimits): string[] {
     if (this.mode !== "v1" || limits.cpus) return this.dirs;
-    return this.dirs.filter((dir) => dir !== join(ROOT, "cpu", GROUP, this.#name));
+    return this.dirs.filter((dir) => dir !== join(this.#root, "cpu", GROUP, this.#name));
   }
 
   /** The directories of the box's groups, one per hierarchy. */
   get dirs(): string[] {
-    if (this.mode === "v2") return [join(ROOT, GROUP, this.#name)];
+    if (this.mode === "v2") return [join(this.#root, GROUP, this.#name)];
     if (this.mode === "v1") {
-      return ["memory", "pids", "cpu", "cpuacct"].map((c) => join(ROOT, c, GROUP, this.#name));
+      return ["memory", "pids", "cpu", "cpuacct"].map((c) =>
+        join(this.#root, c, GROUP, this.#name)
+      );
     }
     return [];
   }
 
   #dir(controller: string): string {
     return this.mode === "v2"
-      ? join(ROOT, GROUP, this.#name)
-      : join(ROOT, controller, GROUP, this.#name);
+      ? join(this.#root, GROUP, this.#name)
+      : join(this.#root, controller, GROUP, this.#name);
   }
 
   /**

@@ -50,12 +50,26 @@ export interface NamespaceDriverOptions {
   bwrap?: string;
   /** How long `start` waits for the agent to answer. */
   startTimeoutMs?: number;
+  /**
+   * Where the cgroup hierarchies are mounted (`/sys/fs/cgroup` unless set), for hosts that mount
+   * the unified hierarchy elsewhere.
+   */
+  cgroupRoot?: string;
+  /** The cgroup layout to use instead of the one detected under `cgroupRoot`. */
+  cgroupMode?: CgroupMode;
 }
 
 /** What `create` decided, kept in the state dir so other processes act the same way. */
 interface LayoutRecord {
   overlay: boolean;
   cgroup: CgroupMode;
+  /** The cgroup mount the box's groups live under, when not the host's usual one. */
+  cgroupRoot?: string;
+}
+
+/** A box's cgroups as its layout record placed them. */
+function boxCgroup(layout: LayoutRecord, id: string): BoxCgroup {
+  return new BoxCgroup(layout.cgroup, id, layout.cgroupRoot);
 }
 
 interface PidRecord extends ProcessIdentity {
@@ -157,7 +171,7 @@ export class NamespaceDriver implements BoxDriver {
       "/",
       "true",
     ]);
-    const cgroup = await detectCgroupMode();
+    const cgroup = this.#options.cgroupMode ?? await detectCgroupMode(this.#options.cgroupRoot);
     const features = {
       seccomp: true,
       cgroup,
@@ -209,7 +223,7 @@ export class NamespaceDriver implements BoxDriver {
     const profile = spec.security?.seccomp?.kind === "profile"
       ? compileSeccompProfile(spec.security.seccomp.profile)
       : undefined;
-    const cgroup = await detectCgroupMode();
+    const cgroup = this.#options.cgroupMode ?? await detectCgroupMode(this.#options.cgroupRoot);
     if (security.hostPid && cgroup === "none") {
       throw new ValidationError(
         "sharing the host's pid namespace needs cgroups to find the box's processes, which this host lacks",
@@ -232,9 +246,13 @@ export class NamespaceDriver implements BoxDriver {
       Deno.mkdirSync(dir, { recursive: true });
     }
     if (profile) Deno.writeFileSync(paths.seccomp, profile);
-    const layout: LayoutRecord = { overlay: Deno.uid() === 0, cgroup };
+    const layout: LayoutRecord = {
+      overlay: Deno.uid() === 0,
+      cgroup,
+      ...(this.#options.cgroupRoot ? { cgroupRoot: this.#options.cgroupRoot } : {}),
+    };
     Deno.writeTextFileSync(paths.layout, JSON.stringify(layout));
-    await new BoxCgroup(cgroup, spec.id).create(spec.limits);
+    await boxCgroup(layout, spec.id).create(spec.limits);
   }
 
   async writableLayer(spec: BoxSpec): Promise<string | undefined> {
@@ -250,7 +268,7 @@ export class NamespaceDriver implements BoxDriver {
         status: 409,
       });
     }
-    await new BoxCgroup(layout.cgroup, spec.id).update(limits);
+    await boxCgroup(layout, spec.id).update(limits);
   }
 
   /**
@@ -259,7 +277,7 @@ export class NamespaceDriver implements BoxDriver {
    */
   async setPaused(spec: BoxSpec, paused: boolean): Promise<void> {
     const layout = JSON.parse(await Deno.readTextFile(this.#paths(spec).layout)) as LayoutRecord;
-    const cgroup = new BoxCgroup(layout.cgroup, spec.id);
+    const cgroup = boxCgroup(layout, spec.id);
     if (layout.cgroup === "none") {
       throw new A3sError("unsupported", "pause needs cgroups, which this host lacks", {
         status: 409,
@@ -362,7 +380,7 @@ export class NamespaceDriver implements BoxDriver {
       ? paths.seccomp
       : this.#seccompPath ?? await this.#seccomp();
     const overlay = this.#mountOverlayNow(spec, layout) ?? await this.#mountOverlay(spec, layout);
-    const cgroup = new BoxCgroup(layout.cgroup, spec.id);
+    const cgroup = boxCgroup(layout, spec.id);
     // As root, the launcher makes a user namespace mapping every id an image uses, so execs can
     // run as the image's users; otherwise bubblewrap maps the one id it can.
     const wideUserns = Deno.uid() === 0;
@@ -582,7 +600,7 @@ export class NamespaceDriver implements BoxDriver {
       const layout = await readJson<LayoutRecord>(this.#paths(spec).layout);
       // Without a pid namespace init to take everything down, the cgroup still can.
       if (layout) {
-        for (const pid of await new BoxCgroup(layout.cgroup, spec.id).processes()) {
+        for (const pid of await boxCgroup(layout, spec.id).processes()) {
           signalProcess(pid, "SIGKILL");
         }
       }
@@ -601,9 +619,7 @@ export class NamespaceDriver implements BoxDriver {
   async state(spec: BoxSpec): Promise<DriverBoxState> {
     const record = await readJson<PidRecord>(this.#paths(spec).pid);
     const layout = await readJson<LayoutRecord>(this.#paths(spec).layout);
-    const hit = layout
-      ? await new BoxCgroup(layout.cgroup, spec.id).limitsHit()
-      : { oom: false, pids: false };
+    const hit = layout ? await boxCgroup(layout, spec.id).limitsHit() : { oom: false, pids: false };
     if (record && await isAlive(record)) {
       if (!hit.oom && !hit.pids) return { running: true, pid: record.pid };
       // A box that hit its memory or pids limit is over: it is killed whole, so a half-dead box
@@ -625,7 +641,7 @@ export class NamespaceDriver implements BoxDriver {
   /** The box's memory, process and CPU use, read from its cgroup; empty without one. */
   async stats(spec: BoxSpec): Promise<BoxStats> {
     const layout = await readJson<LayoutRecord>(this.#paths(spec).layout);
-    return layout ? await new BoxCgroup(layout.cgroup, spec.id).stats() : {};
+    return layout ? await boxCgroup(layout, spec.id).stats() : {};
   }
 
   /**
@@ -670,7 +686,7 @@ export class NamespaceDriver implements BoxDriver {
     const paths = this.#paths(spec);
     if (await this.#running(spec)) await this.kill(spec, 9);
     const layout = await readJson<LayoutRecord>(paths.layout);
-    if (layout) await new BoxCgroup(layout.cgroup, spec.id).remove();
+    if (layout) await boxCgroup(layout, spec.id).remove();
     if (isMountPointSync(paths.merged)) await unmount(paths.merged);
     await Deno.remove(spec.stateDir, { recursive: true }).catch(() => {});
   }
