@@ -276,6 +276,22 @@ Deno.test("tty: the main command runs on a terminal of the box's own; its output
     // A terminal turns "\n" into "\r\n"; stderr arrives on the same stream.
     assertEquals(streams.stdout.replaceAll("\r\n", "\n"), "/dev/pts/0\nterminal\nto-stderr\n");
     assertEquals(streams.stderr, "");
+    // An interactive box's stdin reaches the command through the terminal (echoed, as typed).
+    const chat = await boxes.run({
+      image: "busybox",
+      command: ["sh", "-c", "read line; echo got:$line"],
+      tty: true,
+      interactive: true,
+    });
+    const writer = chat.stdin!.getWriter();
+    await writer.write(new TextEncoder().encode("hello\n"));
+    await writer.close();
+    assertEquals((await boxes.wait(chat.info.id)).exitCode, 0);
+    let typed = "";
+    for await (const chunk of boxes.logs(chat.info.id)) {
+      typed += new TextDecoder().decode(chunk.data);
+    }
+    assertEquals(typed.replaceAll("\r\n", "\n"), "hello\ngot:hello\n");
     // The terminal's size follows the caller's (Docker's resize), seen from inside the box.
     const sized = await boxes.run({ image: "busybox", command: ["sleep", "60"], tty: true });
     await boxes.resizeTerminal(sized.info.id, 33, 101);
