@@ -172,11 +172,17 @@ export class NamespaceDriver implements BoxDriver {
       "true",
     ]);
     const cgroup = this.#options.cgroupMode ?? await detectCgroupMode(this.#options.cgroupRoot);
+    const root = Deno.uid() === 0;
     const features = {
       seccomp: true,
       cgroup,
-      overlay: Deno.uid() === 0,
+      overlay: root,
       userNamespace: check.ok,
+      // BoxSpec.security and tty: capabilities, seccomp profiles, read-only roots and the host's
+      // namespaces everywhere; sysctls and a terminal for the main command as root.
+      security: true,
+      sysctls: root,
+      tty: root,
     };
     if (!check.ok) {
       return {
