@@ -50,6 +50,7 @@ export {
   createBoxRoutes,
 } from "./routes.ts";
 export { NamespaceDriver, type NamespaceDriverOptions } from "./drivers/namespace.ts";
+export type { CgroupMode } from "./drivers/cgroup.ts";
 export { QemuDriver, type QemuDriverOptions } from "./drivers/qemu.ts";
 export { buildSeccompFilter, DENIED_SYSCALLS } from "./drivers/seccomp.ts";
 export { compileSeccompProfile, SECCOMP_OPERATORS } from "./drivers/seccomp_profile.ts";
