@@ -453,11 +453,12 @@ export class NamespaceDriver implements BoxDriver {
     if (spec.timeoutSeconds) args.push("--timeout", String(Math.ceil(spec.timeoutSeconds)));
     args.push("--", ...spec.command);
 
-    // The launcher (the agent binary's host role) joins the cgroups before bubblewrap runs, so
-    // no box process starts outside its limits, opens the logs and the seccomp program, enters a
-    // prepared network namespace, makes the user namespace, then execs bubblewrap. Spawned
-    // without `detached` (the launcher makes its own session), Deno can use posix_spawn instead
-    // of forking the whole runtime, which cost several milliseconds per box.
+    // The launcher (the agent binary's host role) puts the box in its cgroups before anything of
+    // it runs, so no box process starts outside its limits; it opens the logs and the seccomp
+    // program, enters a prepared network namespace, makes the user namespace and the terminal,
+    // sets the sysctls, and runs bubblewrap. Spawned without `detached` (the launcher makes its
+    // own session), Deno can use posix_spawn instead of forking the whole runtime, which cost
+    // several milliseconds per box.
     const launch = ["launch", "--stdout", output.stdoutPath, "--stderr", output.stderrPath];
     // cgroup v2: bubblewrap is cloned into the box's group, so nothing of the box is ever moved
     // (a move waits for an RCU grace period); v1 has no such clone, so the launcher's helper moves.
