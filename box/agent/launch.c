@@ -2,7 +2,7 @@
  * The namespace driver's launcher: the first process of a namespace box, run on the host. It
  * does in one small static process what a shell wrapper, `setsid`, `nsenter` and a detached
  * spawn did before, then execs bubblewrap in its own place (so the pid the driver records is
- * bubblewrap's):
+ * bubblewrap's; on cgroup v2 it stays as bubblewrap's parent instead, see below):
  *   - a process group of its own, and a session of its own when the caller has a terminal (see
  *     detach), so the box outlives the CLI that started it, no terminal signal reaches it, and no
  *     box process has a controlling terminal to inject input into (which is why bubblewrap runs
@@ -16,26 +16,24 @@
  *     an exec can run as any user of the image (bubblewrap alone maps a single id). Writing a
  *     map wider than one id needs a process outside the namespace: a child is cloned into it,
  *     this process writes the child's maps and keeps the namespace by its fd;
- *   - the box's cgroups, joined while bubblewrap builds the sandbox rather than before it starts.
- *     Moving a process between cgroup v1 groups waits for an RCU grace period (5-50 ms on a busy
- *     host), as long as bubblewrap's whole setup. So a helper process, forked first, moves this
+ *   - the box's cgroups (v1), joined while bubblewrap builds the sandbox rather than before it
+ *     starts. The first move into a cgroup after a quiet spell waits for an RCU grace period (5-70
+ *     ms measured, unless the hierarchy was mounted with favordynmods), as long as bubblewrap's
+ *     whole setup. So a helper process, forked first, moves this
  *     process (bubblewrap-to-be) and the sandbox's pid 1 (named on `--info-fd`) while the user
  *     namespace and the sandbox are set up, and only then lets bubblewrap run the box's command
  *     (`--block-fd`): nothing of the box runs outside its limits. The box's cgroup namespace is
  *     rooted wherever its pid 1 was cloned: at the box's group when the first move was done by
- *     then, else at the host's, and /proc/self/cgroup inside then names the group by host path.
- *
+ *     then, else at the host's, and /proc/self/cgroup inside then names the group by host path;
  *   - namespaced sysctls (`--sysctl net.ipv4.ip_forward=1`) written by the same helper, from
  *     inside the box's network and IPC namespaces, while the sandbox waits: bubblewrap mounts the
- *     box's /proc/sys read-only, and nothing in the box runs before they are set.
- *
+ *     box's /proc/sys read-only, and nothing in the box runs before they are set;
  *   - with --tty DIR, the box's first process on a pseudo-terminal: a devpts instance of the
  *     box's own is mounted on DIR in a mount namespace private to this launcher (the host never
  *     sees it; bubblewrap binds it on the box's /dev/pts), its first terminal becomes bubblewrap's
  *     stdin, stdout and stderr (so the main command's output is one stream, as on a terminal),
  *     and a pump process copies the terminal's output to the stdout log and the caller's stdin,
- *     if any, to the terminal, until the last process holding the terminal ends.
- *
+ *     if any, to the terminal, until the last process holding the terminal ends;
  *   - on cgroup v2 (--into-cgroup DIR), no move at all: bubblewrap is cloned straight into the
  *     box's group (clone3 with CLONE_INTO_CGROUP) and everything of the box inherits it; this
  *     process stays as bubblewrap's parent, exiting with its status, so the pid the driver
