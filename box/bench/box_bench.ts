@@ -209,11 +209,16 @@ if (Deno.env.get("A3S_BENCH_QEMU") === "1" && qemuProbe.available) {
 
 globalThis.addEventListener("unload", () => {
   agent.close();
-  // Unload cannot await: end the running box's namespace (its timeout is the backstop).
-  const pidFile = join(home.home, "box/boxes", running.info.id.slice(0, 12), "pid.json");
-  const pid = JSON.parse(Deno.readTextFileSync(pidFile)).pid;
-  const init = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(" ")[0];
-  if (init) Deno.kill(Number(init), "SIGKILL");
+  // Unload cannot await: kill every process of the running box, found in its cgroup whichever
+  // layout the host has (its timeout is the backstop).
+  for (const dir of runningCgroups) {
+    const procs = Deno.readTextFileSync(join(dir, "cgroup.procs")).split("\n").filter(Boolean);
+    for (const pid of procs) {
+      try {
+        Deno.kill(Number(pid), "SIGKILL");
+      } catch { /* already gone */ }
+    }
+  }
   const merged = join(home.home, "box/boxes", running.info.id.slice(0, 12), "merged");
   new Deno.Command("umount", { args: ["-l", merged] }).outputSync();
   Deno.removeSync(home.home, { recursive: true });
