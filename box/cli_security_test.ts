@@ -21,6 +21,19 @@ async function capture(args: string[], home: string): Promise<{ code: number; er
   }
 }
 
+async function captureOut(args: string[], home: string): Promise<string> {
+  const out: string[] = [];
+  const log = console.log;
+  console.log = (...values: unknown[]) => out.push(values.join(" "));
+  try {
+    const [command, ...rest] = args;
+    await main([command, "--home", home, ...rest]);
+    return out.join("\n");
+  } finally {
+    console.log = log;
+  }
+}
+
 /** `run` streams the box's output to the process's own stdout, so it runs as a subprocess. */
 async function runCli(args: string[], home: string) {
   const output = await new Deno.Command(Deno.execPath(), {
@@ -110,6 +123,17 @@ Deno.test("box CLI: security flags reach the box; bad values exit 2 with one lin
     // -t without a terminal here: the main command gets the box's own terminal.
     const tty = await runCli(["run", "--rm", "-t", "busybox", "tty"], home);
     assertEquals([tty.code, tty.out], [0, "/dev/pts/0\r\n"]);
+
+    // A driver that does not apply security settings refuses them before making anything.
+    const info = JSON.parse(await captureOut(["info", "--json"], home));
+    const qemu = info.drivers?.find((d: { name: string }) => d.name === "qemu");
+    if (qemu?.available) {
+      const refused = await capture(["create", "--driver", "qemu", "--read-only", "busybox"], home);
+      assertEquals(refused.code, 2, refused.err);
+      assert(refused.err.includes("driver qemu cannot apply security settings"), refused.err);
+    } else {
+      console.log("SKIPPED: the qemu driver's refusal (qemu is not available here)");
+    }
 
     for (
       const [args, message] of [

@@ -221,6 +221,14 @@ function bootId(): Promise<string> {
   return currentBootId;
 }
 
+/** Whether `security` asks for anything beyond a driver's defaults. */
+function asksForSecurity(security: BoxSecurity | undefined): boolean {
+  if (!security) return false;
+  return !!(security.capAdd?.length || security.capDrop?.length || security.readOnlyRootfs ||
+    Object.keys(security.sysctls ?? {}).length || security.privileged || security.hostPid ||
+    security.hostIpc || (security.seccomp && security.seccomp.kind !== "default"));
+}
+
 function randomId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -600,6 +608,19 @@ export class BoxManager {
         status: 409,
         field: options.pod ? "pod" : "podSandbox",
       });
+    }
+    // Drivers that apply BoxSpec.security say so with the `security` probe feature; any other
+    // refuses settings beyond the defaults rather than running the box weaker than asked.
+    if (
+      asksForSecurity(options.security) &&
+      (await this.info()).find((p) => p.name === driver.name)?.features.security !== true
+    ) {
+      throw new A3sError(
+        "unsupported",
+        `driver ${driver.name} cannot apply security settings (capabilities, seccomp, read-only ` +
+          `root, sysctls, privileged, host namespaces); use --driver namespace`,
+        { status: 409, field: "security" },
+      );
     }
     // A VM forwards ports itself (QEMU's user-mode network); a namespace box needs a bridged
     // network for the forwarder to reach it.
