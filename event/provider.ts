@@ -168,19 +168,34 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** A wake-up signal: waiters sleep until `notify` or their timeout. */
+/**
+ * A wake-up signal: waiters sleep until `notify` or their timeout. Each notify starts a new
+ * generation; a loop reads `generation` before it looks for work and passes it to `wait`, so
+ * a notify that came while it was looking (and found nothing, having looked too early) is not
+ * lost: the wait returns at once.
+ */
 export class Wakeup {
   #waiters = new Set<() => void>();
+  #generation = 0;
+
+  /** Counts notifies. */
+  get generation(): number {
+    return this.#generation;
+  }
 
   notify(): void {
+    this.#generation++;
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     for (const wake of waiters) wake();
   }
 
-  wait(ms: number, signal?: AbortSignal): Promise<void> {
+  /** Resolves after `ms`, on `notify`, when `signal` aborts, or at once if `since` is stale. */
+  wait(ms: number, signal?: AbortSignal, since?: number): Promise<void> {
     return new Promise((resolve) => {
-      if (signal?.aborted) return resolve();
+      if (signal?.aborted || (since !== undefined && since !== this.#generation)) {
+        return resolve();
+      }
       const done = () => {
         clearTimeout(timer);
         this.#waiters.delete(done);

@@ -270,6 +270,7 @@ export class StoreProvider implements EventProvider {
       let backoff = 100;
       while (!signal.aborted) {
         try {
+          const generation = this.#wakeup.generation;
           const rows = await this.#db.selectFrom("event_log").select(["seq", "subject", "body"])
             .where("seq", ">", cursor).orderBy("seq").limit(SCAN).execute();
           for (const row of rows) {
@@ -279,7 +280,7 @@ export class StoreProvider implements EventProvider {
             }
           }
           backoff = 100;
-          if (rows.length < SCAN) await this.#wakeup.wait(this.#pollMs, signal);
+          if (rows.length < SCAN) await this.#wakeup.wait(this.#pollMs, signal, generation);
         } catch (error) {
           if (signal.aborted) return;
           this.#logger?.warn("event subscription read failed; retrying", { error: String(error) });
@@ -496,6 +497,8 @@ export class StoreProvider implements EventProvider {
     const stop = AbortSignal.any([signal, this.#closing.signal]);
     const me = spec.instance ?? crypto.randomUUID();
     while (!stop.aborted) {
+      // A publish or ack that lands while the fetch runs must not wait for the next poll.
+      const generation = this.#wakeup.generation;
       const taken = await this.#fetch(spec, batch, me);
       for (const delivery of taken) {
         if (stop.aborted) return;
@@ -503,7 +506,11 @@ export class StoreProvider implements EventProvider {
       }
       if (taken.length === 0) {
         const next = await this.#nextVisible(spec.name);
-        await this.#wakeup.wait(Math.max(1, Math.min(this.#pollMs, next - Date.now())), stop);
+        await this.#wakeup.wait(
+          Math.max(1, Math.min(this.#pollMs, next - Date.now())),
+          stop,
+          generation,
+        );
       }
     }
   }
