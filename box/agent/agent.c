@@ -41,6 +41,7 @@ struct conn {
   int fd;
   unsigned char *buf;
   size_t len;
+  unsigned gen;      /* bumped when its client goes, so a reader notices (a VM port stays open) */
 };
 
 struct exec {
@@ -59,13 +60,17 @@ struct exec {
 };
 
 static struct conn conns[MAX_CONNS];
-/* A VM's agent ports: connection slot i serves port_paths[i] and is reopened when the host
- * hangs up. A pod VM has several, so several host clients (execs, attaches, a container's
- * stdin) are served at once; QEMU's socket behind each port takes one client at a time. */
+/* A VM's agent ports: connection slot i serves port_paths[i]. A pod VM has several, so several
+ * host clients (execs, attaches, a container's stdin) are served at once; QEMU's socket behind
+ * each port takes one client at a time.
+ *
+ * A port stays open for the agent's life. While the guest holds it open QEMU reads what a host
+ * client sends at once; a port the guest had closed leaves a new client's bytes unread in
+ * QEMU's socket until something else wakes QEMU's main loop, which may be never. */
 enum { MAX_PORTS = 16 };
 static char port_paths[MAX_PORTS][64];
 static int nports = 0;
-static long long port_retry[MAX_PORTS];
+static long long port_idle_until[MAX_PORTS];
 
 static long long now_ms(void) {
   struct timespec ts;
@@ -73,21 +78,14 @@ static long long now_ms(void) {
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reopens the ports whose host hung up once their pause is over; returns the poll timeout until
- * the next one is due (-1 when every port is open). */
-static int ports_due(void) {
-  long long now = now_ms(), next = -1;
-  for (int k = 0; k < nports; k++) {
-    if (conns[k].fd >= 0) continue;
-    if (now >= port_retry[k]) {
-      conns[k].fd = open(port_paths[k], O_RDWR | O_CLOEXEC);
-      conns[k].len = 0;
-      if (conns[k].fd >= 0) continue;
-      port_retry[k] = now + 20;
-    }
-    if (next < 0 || port_retry[k] - now < next) next = port_retry[k] - now;
-  }
-  return (int)next;
+/* Whether port slot k is polled now. A port with no host client reports hangup at once, so
+ * after one it rests a little instead of spinning; returns through `wait_ms` when the next
+ * resting port is due (unchanged when none rests). */
+static int port_polled(int k, int *wait_ms) {
+  long long left = port_idle_until[k] - now_ms();
+  if (left <= 0) return 1;
+  if (*wait_ms < 0 || left < *wait_ms) *wait_ms = (int)left;
+  return 0;
 }
 static struct exec execs[MAX_EXECS];
 static pid_t main_pid = 0;
@@ -147,9 +145,15 @@ static void close_fd(int *fd) { if (*fd >= 0) { close(*fd); *fd = -1; } }
 
 static void close_conn(int i) {
   if (conns[i].fd < 0) return;
-  close(conns[i].fd);
-  conns[i].fd = -1;
+  if (i < nports) {
+    /* A VM port: its host client went away; the port stays open for the next one. */
+    port_idle_until[i] = now_ms() + 20;
+  } else {
+    close(conns[i].fd);
+    conns[i].fd = -1;
+  }
   free(conns[i].buf); conns[i].buf = NULL; conns[i].len = 0;
+  conns[i].gen++;
   pod_conn_closed(i);
   /* Execs of a vanished client lose their output; their processes are killed. */
   for (int e = 0; e < MAX_EXECS; e++) {
@@ -425,8 +429,9 @@ static void read_conn(int ci) {
       send_text(ci, F_ERROR, 0, "bad frame"); close_conn(ci); return;
     }
     if (c->len - off < 10 + (size_t)plen) break;
+    unsigned gen = c->gen;
     handle_frame(ci, h[0], get_u32(h + 2), h + 10, plen);
-    if (conns[ci].fd < 0) return;
+    if (c->gen != gen) return;
     off += 10 + plen;
   }
   memmove(c->buf, c->buf + off, c->len - off);
@@ -511,6 +516,9 @@ static void vm_init(void) {
   mount("proc", "/proc", "proc", 0, NULL);
   mount("sysfs", "/sys", "sysfs", 0, NULL);
   mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+  /* Terminals (exec -t, a container's tty) need the pty filesystem devtmpfs leaves out. */
+  mkdir("/dev/pts", 0755);
+  mount("devpts", "/dev/pts", "devpts", 0, "ptmxmode=0666,mode=0620");
   mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
   FILE *list = fopen("/a3s/modules", "r");
   char line[512];
@@ -643,11 +651,11 @@ int main(int argc, char **argv) {
     enum { MAX_POLL = 2 + MAX_CONNS + 3 * MAX_EXECS + 2 * 64 };
     struct pollfd fds[MAX_POLL];
     int owner[MAX_POLL], kind[MAX_POLL];
-    int n = 0, wait_ms = vm ? ports_due() : -1;
+    int n = 0, wait_ms = -1;
     fds[n] = (struct pollfd){sfd, POLLIN, 0}; kind[n] = 0; owner[n++] = 0;
     if (lfd >= 0) { fds[n] = (struct pollfd){lfd, POLLIN, 0}; kind[n] = 1; owner[n++] = 0; }
     for (int i = 0; i < MAX_CONNS; i++)
-      if (conns[i].fd >= 0) { fds[n] = (struct pollfd){conns[i].fd, POLLIN, 0}; kind[n] = 2; owner[n++] = i; }
+      if (conns[i].fd >= 0 && (i >= nports || port_polled(i, &wait_ms))) { fds[n] = (struct pollfd){conns[i].fd, POLLIN, 0}; kind[n] = 2; owner[n++] = i; }
     for (int e = 0; e < MAX_EXECS; e++) {
       if (!execs[e].used) continue;
       if (execs[e].out_fd >= 0) { fds[n] = (struct pollfd){execs[e].out_fd, POLLIN, 0}; kind[n] = 3; owner[n++] = e; }
@@ -681,10 +689,6 @@ int main(int argc, char **argv) {
         conns[slot].fd = cfd; conns[slot].len = 0;
       } else if (kind[i] == 2) {
         if (conns[owner[i]].fd == fds[i].fd) read_conn(owner[i]);
-        /* The host closed the port; it is reopened shortly (see ports_due) so the next host
-         * connection finds the agent. An unconnected port reports hangup at once, so it is
-         * left out of poll until then instead of spinning. */
-        if (vm && owner[i] < nports && conns[owner[i]].fd < 0) port_retry[owner[i]] = now_ms() + 20;
       } else if (kind[i] == 3) {
         if (execs[owner[i]].used && execs[owner[i]].out_fd == fds[i].fd) pump_output(owner[i], &execs[owner[i]].out_fd, 1);
       } else if (kind[i] == 4) {

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -65,7 +66,8 @@ struct start_args {
   char *envp[MAX_ARGS + 4];
   int envc, has_home;
   const char *id, *rootfs, *workdir, *user;
-  int tty, read_only, stdin_fd, stdout_fd, stderr_fd, term_slave;
+  int tty, read_only, stdin_fd, stdout_fd, stderr_fd;
+  int term_sock;      /* a terminal container sends its terminal's master back on this */
 };
 
 static struct container *find(const char *id) {
@@ -161,6 +163,59 @@ static void make_dev(const char *rootfs) {
   }
 }
 
+/* Sends `fd` over the unix socket `sock`. */
+static int send_fd(int sock, int fd) {
+  char byte = 't';
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                       .msg_controllen = sizeof control.buf};
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+  return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+/* Receives a descriptor sent by send_fd, waiting at most `ms`; -1 when none came. */
+static int receive_fd(int sock, int ms) {
+  struct pollfd p = {sock, POLLIN, 0};
+  if (poll(&p, 1, ms) != 1) return -1;
+  char byte;
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                       .msg_controllen = sizeof control.buf};
+  if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return -1;
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+  return fd;
+}
+
+/* The container's terminal comes from its own devpts, so `tty` names a device the container
+ * sees; the agent gets the master end to copy output from and feed input to. */
+static void open_terminal(int sock) {
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  char name[128];
+  if (master < 0 || unlockpt(master) || ptsname_r(master, name, sizeof name)) fail_child("terminal", NULL);
+  int slave = open(name, O_RDWR);
+  if (slave < 0) fail_child("terminal", name);
+  if (ioctl(slave, TIOCSCTTY, 0)) fail_child("controlling terminal", name);
+  /* A terminal's usual size until a client sets its own (programs take 0x0 for no terminal). */
+  struct winsize ws = {.ws_row = 24, .ws_col = 80};
+  ioctl(slave, TIOCSWINSZ, &ws);
+  if (send_fd(sock, master)) fail_child("terminal handover", NULL);
+  close(master);
+  close(sock);
+  dup2(slave, 0);
+  dup2(slave, 1);
+  dup2(slave, 2);
+  if (slave > 2) close(slave);
+}
+
 /* The container's main process, pid 1 of its own pid namespace. */
 static int container_main(void *arg) {
   struct start_args *a = arg;
@@ -169,7 +224,6 @@ static int container_main(void *arg) {
   sigprocmask(SIG_SETMASK, &none, NULL);
   signal(SIGPIPE, SIG_DFL);
   setsid();
-  if (a->tty && ioctl(a->term_slave, TIOCSCTTY, 0)) fail_child("controlling terminal", NULL);
   dup2(a->stdin_fd, 0);
   dup2(a->stdout_fd, 1);
   dup2(a->stderr_fd, 2);
@@ -200,6 +254,7 @@ static int container_main(void *arg) {
   make_dev(rootfs);
   mount_inside(rootfs, "/sys", "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL);
   if (chdir(rootfs) || chroot(".") || chdir("/")) fail_child("chroot", rootfs);
+  if (a->tty) open_terminal(a->term_sock);
   static char home_env[600];
   if (a->user) {
     struct box_user who;
@@ -323,11 +378,15 @@ static void start_container(int ci, uint32_t stream, const unsigned char *p, siz
     if (out >= 0) close(out);
     return;
   }
-  int in_pipe[2] = {-1, -1}, master = -1, slave = -1, null_fd = -1;
+  int in_pipe[2] = {-1, -1}, master = -1, null_fd = -1, term[2] = {-1, -1};
   if (a.tty) {
-    if (openpty(&master, &slave, NULL, NULL, NULL)) { answer_error(ci, stream, "openpty", NULL); close(out); return; }
-    fcntl(master, F_SETFD, FD_CLOEXEC);
-    a.stdin_fd = a.stdout_fd = a.stderr_fd = a.term_slave = slave;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, term)) {
+      answer_error(ci, stream, "socketpair", NULL); close(out); return;
+    }
+    /* Until the terminal exists (and for any failure before it) output goes to the log. */
+    a.stdin_fd = null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    a.stdout_fd = a.stderr_fd = out;
+    a.term_sock = term[1];
   } else {
     if (interactive) {
       if (pipe2(in_pipe, O_CLOEXEC)) { answer_error(ci, stream, "pipe", NULL); close(out); close(err); return; }
@@ -338,19 +397,45 @@ static void start_container(int ci, uint32_t stream, const unsigned char *p, siz
     a.stdout_fd = out;
     a.stderr_fd = err;
   }
+  /* Closed by the exec of the main command (or the child's death): until then its mounts and
+   * root are not in place, and an exec joining it would land in the VM's root instead. */
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC)) {
+    answer_error(ci, stream, "pipe", NULL);
+    close(out); close_fd(&err); close_fd(&null_fd); close_fd(&in_pipe[0]); close_fd(&in_pipe[1]);
+    close_fd(&term[0]); close_fd(&term[1]);
+    return;
+  }
   static char stack[CHILD_STACK] __attribute__((aligned(16)));
   pid_t pid = clone(container_main, stack + sizeof stack, CLONE_NEWPID | CLONE_NEWNS | SIGCHLD, &a);
   int saved = errno;
-  if (slave >= 0) close(slave);
+  close_fd(&term[1]);
+  close(ready[1]);
   if (in_pipe[0] >= 0) close(in_pipe[0]);
   if (null_fd >= 0) close(null_fd);
   if (err >= 0) close(err);
   if (pid < 0) {
     errno = saved;
     answer_error(ci, stream, "clone", NULL);
-    close(out); close_fd(&in_pipe[1]); close_fd(&master);
+    close(out); close_fd(&in_pipe[1]); close_fd(&term[0]); close(ready[0]);
     return;
   }
+  if (a.tty) {
+    /* A container that failed before its terminal existed has said why in its log. */
+    master = receive_fd(term[0], 10000);
+    close_fd(&term[0]);
+    if (master < 0) {
+      kill(pid, SIGKILL);
+      agent_send_text(ci, AGENT_F_ERROR, stream, "container: its terminal did not come up (see its log)");
+      close(out);
+      close(ready[0]);
+      /* Reaped by the main loop, which finds no container for it. */
+      return;
+    }
+  }
+  struct pollfd exec_done = {ready[0], POLLIN, 0};
+  poll(&exec_done, 1, 10000);
+  close(ready[0]);
   c->used = 1;
   snprintf(c->id, sizeof c->id, "%s", a.id);
   snprintf(c->status_path, sizeof c->status_path, "%s", status_path);
@@ -358,8 +443,7 @@ static void start_container(int ci, uint32_t stream, const unsigned char *p, siz
   if (a.tty) {
     c->term_fd = master;
     c->out_fd = out;
-    c->in_fd = dup(master);
-    fcntl(c->in_fd, F_SETFD, FD_CLOEXEC);
+    c->in_fd = fcntl(master, F_DUPFD_CLOEXEC, 0);
     fcntl(c->in_fd, F_SETFL, O_NONBLOCK);
     fcntl(master, F_SETFL, O_NONBLOCK);
   } else {
