@@ -174,6 +174,29 @@ Deno.test("limits: memory bomb is killed as oom, fork bomb contained, timeout en
   });
 });
 
+Deno.test("a memory-bomb box reads as oom even to an observer polling without pause", async () => {
+  if ((await detectCgroupMode()) === "none") {
+    console.log("SKIPPED: this host lets box create no cgroups (run as root for limits)");
+    return;
+  }
+  // Each poll straddles the box's end at some point; the OOM counter must be read once the box
+  // is seen gone, never before (that order once read a box killed for memory as `exited`).
+  await withManager(async (boxes) => {
+    for (let round = 0; round < 6; round++) {
+      const { info } = await boxes.run({
+        image: "busybox",
+        command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"],
+        limits: { memoryBytes: 32 * 1024 * 1024 },
+      });
+      let seen = await boxes.inspect(info.id);
+      const deadline = Date.now() + 20_000;
+      while (seen.state === "running" && Date.now() < deadline) seen = await boxes.inspect(info.id);
+      assertEquals([seen.exitCode, seen.reason], [137, "oom"], `round ${round}`);
+      await boxes.remove(info.id, true);
+    }
+  });
+});
+
 Deno.test("a box whose processes died unseen reads as exited, never a ghost", async () => {
   await withManager(async (boxes, home) => {
     const { info } = await boxes.run({ image: "busybox", command: ["sleep", "60"] });

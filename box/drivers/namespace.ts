@@ -626,13 +626,19 @@ export class NamespaceDriver implements BoxDriver {
   async state(spec: BoxSpec): Promise<DriverBoxState> {
     const record = await readJson<PidRecord>(this.#paths(spec).pid);
     const layout = await readJson<LayoutRecord>(this.#paths(spec).layout);
-    const hit = layout ? await boxCgroup(layout, spec.id).limitsHit() : { oom: false, pids: false };
+    const limitsHit = async () =>
+      layout ? await boxCgroup(layout, spec.id).limitsHit() : { oom: false, pids: false };
     if (record && await isAlive(record)) {
+      const hit = await limitsHit();
       if (!hit.oom && !hit.pids) return { running: true, pid: record.pid };
       // A box that hit its memory or pids limit is over: it is killed whole, so a half-dead box
       // (its bomb killed, its shell alive) never lingers. Every observer enforces this.
       await this.kill(spec, 9);
     }
+    // The counters are read only once the box is seen gone: the kernel counts an OOM kill before
+    // it sends the signal, so they are final now. Read before the liveness check, they could miss
+    // a kill that happened in between, and a box killed for memory read as plainly `exited`.
+    const hit = await limitsHit();
     const status = await this.#statusFile(spec);
     let reason: ExitReason = (status?.reason as ExitReason | undefined) ?? "killed";
     if (hit.oom) reason = "oom";
