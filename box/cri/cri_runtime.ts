@@ -10,7 +10,7 @@
  * Messages are the plain objects of the `runtime.v1` protobuf, field names as in the .proto.
  */
 import { join } from "node:path";
-import { A3sError, NotFoundError, ValidationError } from "@a3s/common";
+import { A3sError, AccessPolicy, NotFoundError, ValidationError } from "@a3s/common";
 import type { BoxInfo, BoxManager } from "../manager.ts";
 import { canonicalImage, CriImageService } from "./cri_images.ts";
 import { type CriMessage, nanos, need, unlessNotFound } from "./cri_messages.ts";
@@ -21,6 +21,12 @@ import { CriLogWriter } from "./cri_log.ts";
 import { OutputTap } from "./output_tap.ts";
 import type { AttachedContainer, StreamingBackend } from "./streaming_server.ts";
 import { type PublishedPort, publishPorts, unpublishPorts } from "../network/port_forwarder.ts";
+import {
+  containerSecurity,
+  type CriContainerSecurityContext,
+  type CriLinuxPodSandboxConfig,
+  nodeNamespaces,
+} from "./cri_security.ts";
 
 /** The bridged box network pod sandboxes get their IPs on. */
 export const POD_NETWORK = "k8s-pods";
@@ -69,6 +75,8 @@ export interface PodSandboxConfig {
     host_port?: number;
     host_ip?: string;
   }[];
+  /** The pod's namespaces, privilege and sysctls. */
+  linux?: CriLinuxPodSandboxConfig | null;
 }
 /** What `CreateContainer` is asked for; `metadata` and `image.image` are required. */
 export interface ContainerConfig {
@@ -98,19 +106,12 @@ export interface ContainerConfig {
   stdin?: boolean;
   /** Close the main process's stdin when the first attached client detaches. */
   stdin_once?: boolean;
-  /** The pod spec asks for a terminal; recorded and reported (the main process runs on pipes). */
+  /** The main process runs on a terminal: its output is one stream, `Attach` can resize it. */
   tty?: boolean;
-  /** Linux resource limits and the user to run as. */
+  /** Linux resource limits, the user to run as and the rest of the security context. */
   linux?: {
     resources?: LinuxResources;
-    security_context?: {
-      /** The uid to run as (the image's user when unset). */
-      run_as_user?: { value: number | string };
-      /** A user name from the image's /etc/passwd, instead of a uid. */
-      run_as_username?: string;
-      /** The gid to run as; needs a user too. */
-      run_as_group?: { value: number | string };
-    };
+    security_context?: CriContainerSecurityContext | null;
   };
 }
 /** The resource limits a container is created with (int64 fields may come as strings). */
@@ -125,6 +126,15 @@ export interface LinuxResources {
 
 interface SandboxRecord {
   id: string;
+  /** The driver the pod runs on (its runtime handler's). */
+  driver?: string;
+  /** The pod's VM, shared by its containers (drivers with pods); its network is the VM's. */
+  vm?: boolean;
+  /** The pod uses the node's network (`hostNetwork`): no namespace or IP of its own. */
+  hostNetwork?: boolean;
+  /** The pod's Linux settings, for its containers (the kubelet passes them again, usually). */
+  linux?: CriLinuxPodSandboxConfig | null;
+  /** The pod's network namespace name; empty for VM and host-network pods. */
   netns: string;
   /** The pod network the sandbox is on (absent for sandboxes made before pods had IPs). */
   network?: string;
@@ -159,6 +169,8 @@ interface ContainerRecord {
   stdinOnce?: boolean;
   /** The security context's `uid[:gid]`, which execs run as too. */
   user?: string;
+  /** The main process runs on a terminal. */
+  tty?: boolean;
   createdAt: number;
 }
 
@@ -179,7 +191,23 @@ export interface CriRuntimeOptions {
    * and stored under the name the kubelet asked for. For nodes without internet.
    */
   registryMirrors?: Record<string, string>;
+  /**
+   * Runtime handlers (a RuntimeClass's `handler`) to box drivers; the empty handler is the
+   * default. `{ "": "namespace", namespace: "namespace", qemu: "qemu" }` unless set.
+   */
+  runtimeHandlers?: Record<string, string>;
+  /**
+   * The policy host paths a request names are checked against (Localhost seccomp profiles);
+   * by default only the kubelet's profile directory, `/var/lib/kubelet/seccomp`, may be read.
+   */
+  policy?: AccessPolicy;
 }
+
+const DEFAULT_HANDLERS: Record<string, string> = {
+  "": "namespace",
+  namespace: "namespace",
+  qemu: "qemu",
+};
 
 const STATES = { created: 0, running: 1, exited: 2 } as const;
 
@@ -213,6 +241,7 @@ export class CriRuntime implements StreamingBackend {
   /** Each started container's output, and its CRI log file when it has a log path. */
   readonly #outputs = new Map<string, { tap: OutputTap; writer?: CriLogWriter }>();
   readonly #stdins = new Map<string, HeldStdin>();
+  readonly #policy: AccessPolicy;
   /** The ImageService half of the CRI. */
   readonly images: CriImageService;
 
@@ -223,6 +252,7 @@ export class CriRuntime implements StreamingBackend {
     this.#home = home;
     this.#options = options;
     this.images = new CriImageService(boxes, options.registryMirrors);
+    this.#policy = options.policy ?? new AccessPolicy({ roots: ["/var/lib/kubelet/seccomp"] });
   }
 
   async #save(kind: "sandboxes" | "containers", record: { id: string }): Promise<void> {
@@ -302,13 +332,35 @@ export class CriRuntime implements StreamingBackend {
     };
   }
 
-  /** `RunPodSandbox`: a network namespace and an idle sandbox box in it; returns the sandbox id. */
+  /**
+   * `RunPodSandbox`: the pod's sandbox box on its runtime handler's driver; returns its id. On a
+   * driver with pods (qemu) the sandbox is the pod's VM, which its containers join; otherwise it
+   * idles in a network namespace of its own on the pod network, which its containers join.
+   */
   async runPodSandbox(
     request: { config?: PodSandboxConfig; runtime_handler?: string },
   ): Promise<CriMessage> {
     const config = need(request.config, "config");
     const metadata = need(config.metadata, "config.metadata");
     need(metadata.name, "config.metadata.name");
+    const handler = request.runtime_handler ?? "";
+    const driver = (this.#options.runtimeHandlers ?? DEFAULT_HANDLERS)[handler];
+    if (!driver) {
+      throw new ValidationError(`unknown runtime handler '${handler}'`, "runtime_handler");
+    }
+    const namespaces = nodeNamespaces(
+      config.linux?.security_context?.namespace_options,
+      "config.linux.security_context.namespace_options",
+    );
+    const probe = (await this.#boxes.info()).find((d) => d.name === driver);
+    const vm = probe?.features.pods === true;
+    if (vm && (namespaces.network || namespaces.pid || namespaces.ipc)) {
+      throw new A3sError(
+        "unimplemented",
+        `a pod on ${driver} has its own VM: it cannot share the node's namespaces`,
+        { status: 501, field: "config.linux.security_context.namespace_options" },
+      );
+    }
     const name = safeName(
       "k8s_POD",
       metadata.name,
@@ -316,44 +368,53 @@ export class CriRuntime implements StreamingBackend {
       metadata.uid,
       metadata.attempt,
     );
-    const member = await this.#joinPodNetwork(name);
+    const ports = hostPorts(config);
+    const hostname = podHostname(config.hostname || metadata.name);
+    const own = !vm && !namespaces.network;
+    const member = own ? await this.#joinPodNetwork(name) : undefined;
     let boxId: string | undefined;
     try {
-      const hostname = podHostname(config.hostname || metadata.name);
       const { info } = await this.#boxes.run({
         image: await this.#sandboxImage(),
         idle: true,
         name,
         hostname,
-        netns: netnsPath(member.netns),
-        driver: "namespace",
+        driver,
+        ...(vm
+          ? { podSandbox: true, publish: ports }
+          : member
+          ? { netns: netnsPath(member.netns) }
+          : { network: "host" as const }),
       });
       boxId = info.id;
-      const ports = hostPorts(config);
-      if (ports.length > 0) {
+      if (member && ports.length > 0) {
         await publishPorts(this.#home, `pod-${info.id}`, netnsPath(member.netns), ports);
       }
       const record: SandboxRecord = {
         id: info.id,
-        netns: member.netns,
-        network: POD_NETWORK,
-        member: name,
-        ip: member.ip,
+        driver,
+        vm,
+        hostNetwork: namespaces.network,
+        linux: config.linux ?? undefined,
+        netns: member?.netns ?? "",
+        network: member ? POD_NETWORK : undefined,
+        member: member ? name : undefined,
+        ip: member?.ip,
         resolvConf: await this.#writeResolvConf(info.id, config),
-        publishes: ports.length > 0,
+        publishes: member !== undefined && ports.length > 0,
         metadata,
         hostname,
         logDirectory: config.log_directory ?? "",
         labels: config.labels ?? {},
         annotations: config.annotations ?? {},
-        runtimeHandler: request.runtime_handler ?? "",
+        runtimeHandler: handler,
         createdAt: info.createdAt,
       };
       await this.#save("sandboxes", record);
       return { pod_sandbox_id: info.id };
     } catch (error) {
       if (boxId) await this.#boxes.remove(boxId, true).catch(() => {});
-      await this.#boxes.networks.detach(POD_NETWORK, name).catch(() => {});
+      if (member) await this.#boxes.networks.detach(POD_NETWORK, name).catch(() => {});
       throw error;
     }
   }
@@ -396,7 +457,7 @@ export class CriRuntime implements StreamingBackend {
     if (sandbox.publishes) await unpublishPorts(this.#home, `pod-${sandbox.id}`);
     if (sandbox.network && sandbox.member) {
       await unlessNotFound(this.#boxes.networks.detach(sandbox.network, sandbox.member));
-    } else {
+    } else if (sandbox.netns) {
       await deleteNetns(sandbox.netns);
     }
   }
@@ -482,7 +543,7 @@ export class CriRuntime implements StreamingBackend {
         annotations: sandbox.annotations,
         runtime_handler: sandbox.runtimeHandler,
       },
-      info: { netns: netnsPath(sandbox.netns) },
+      info: sandbox.netns ? { netns: netnsPath(sandbox.netns) } : {},
       containers_statuses: containers,
       timestamp: nanos(Date.now()),
     };
@@ -530,7 +591,18 @@ export class CriRuntime implements StreamingBackend {
     const metadata = need(config.metadata, "config.metadata");
     const image = need(config.image?.image, "config.image.image");
     const imageRow = await this.#boxes.images.resolve(canonicalImage(image), "config.image.image");
-    const user = await this.#runAs(imageRow.id, config.linux?.security_context);
+    const user = await this.#runAs(imageRow.id, config.linux?.security_context ?? undefined);
+    const { security, namespaces } = await containerSecurity(
+      config.linux?.security_context,
+      request.sandbox_config?.linux ?? sandbox.linux,
+      this.#policy,
+    );
+    if (namespaces.network !== (sandbox.hostNetwork === true)) {
+      throw new ValidationError(
+        "a container shares its pod's network: the node's only when the pod does",
+        "config.linux.security_context.namespace_options.network",
+      );
+    }
     const resources = config.linux?.resources ?? {};
     const memory = Number(resources.memory_limit_in_bytes ?? 0);
     const quota = Number(resources.cpu_quota ?? 0);
@@ -556,13 +628,20 @@ export class CriRuntime implements StreamingBackend {
       workdir: config.working_dir || undefined,
       volumes,
       interactive: config.stdin === true,
+      tty: config.tty === true,
+      security: Object.keys(security).length ? security : undefined,
       user,
       limits: {
         memoryBytes: memory > 0 ? memory : undefined,
         cpus: quota > 0 ? quota / period : undefined,
       },
       hostname: sandbox.hostname,
-      netns: netnsPath(sandbox.netns),
+      // Inside the pod's VM, in its network namespace, or on the node's network.
+      ...(sandbox.vm
+        ? { pod: sandbox.id }
+        : sandbox.netns
+        ? { netns: netnsPath(sandbox.netns), driver: sandbox.driver ?? "namespace" }
+        : { network: "host" as const, driver: sandbox.driver ?? "namespace" }),
       name: safeName(
         "k8s",
         metadata.name,
@@ -571,7 +650,6 @@ export class CriRuntime implements StreamingBackend {
         sandbox.metadata.uid,
         metadata.attempt ?? 0,
       ),
-      driver: "namespace",
     });
     const record: ContainerRecord = {
       id: info.id,
@@ -589,6 +667,7 @@ export class CriRuntime implements StreamingBackend {
       stdin: config.stdin === true,
       stdinOnce: config.stdin_once === true,
       user,
+      tty: config.tty === true,
       createdAt: info.createdAt,
     };
     await this.#save("containers", record);
@@ -971,6 +1050,7 @@ export class CriRuntime implements StreamingBackend {
    */
   async attachContainer(containerId: string, signal: AbortSignal): Promise<AttachedContainer> {
     const id = await this.runningContainer(containerId);
+    const container = await this.#load<ContainerRecord>("containers", id, "container");
     const held = this.#stdins.get(id);
     const boxes = this.#boxes;
     return {
@@ -990,6 +1070,7 @@ export class CriRuntime implements StreamingBackend {
         const box = await unlessNotFound(boxes.inspect(id));
         return box?.state === "exited" ? box.exitCode ?? undefined : undefined;
       },
+      resize: container.tty ? (rows, cols) => boxes.resizeTerminal(id, rows, cols) : undefined,
     };
   }
 
@@ -1001,6 +1082,15 @@ export class CriRuntime implements StreamingBackend {
         status: 409,
         field: "pod_sandbox_id",
       });
+    }
+    if (!sandbox.netns) {
+      throw new A3sError(
+        "unimplemented",
+        sandbox.vm
+          ? "port forwarding into a pod's VM is not supported; use its hostPorts"
+          : "the pod uses the node's network: connect to the node's ports",
+        { status: 501, field: "pod_sandbox_id" },
+      );
     }
     return netnsPath(sandbox.netns);
   }

@@ -3,7 +3,8 @@
  * ImageService over gRPC (`@grpc/grpc-js`, the protobuf loaded by `@grpc/proto-loader`), backed
  * by {@linkcode CriRuntime}. `Exec`, `Attach` and `PortForward` hand out URLs on a
  * {@linkcode StreamingServer} started beside it. Errors map to gRPC codes the kubelet acts on: NOT_FOUND,
- * INVALID_ARGUMENT, FAILED_PRECONDITION, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED.
+ * INVALID_ARGUMENT, FAILED_PRECONDITION, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNIMPLEMENTED; each message
+ * names the request field that was wrong.
  */
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
@@ -54,6 +55,8 @@ function toServiceError(error: unknown): grpc.ServiceError {
   else if (error instanceof A3sError) {
     code = error.code === "deadline_exceeded"
       ? grpc.status.DEADLINE_EXCEEDED
+      : error.code === "unimplemented"
+      ? grpc.status.UNIMPLEMENTED
       : error.status === 429
       ? grpc.status.RESOURCE_EXHAUSTED
       : error.status === 409
@@ -62,7 +65,10 @@ function toServiceError(error: unknown): grpc.ServiceError {
       ? grpc.status.INVALID_ARGUMENT
       : grpc.status.INTERNAL;
   }
-  const message = error instanceof Error ? error.message : String(error);
+  // The kubelet shows only the message: it names the request field that was wrong.
+  const text = error instanceof Error ? error.message : String(error);
+  const field = error instanceof A3sError ? error.field : undefined;
+  const message = field && !text.includes(field) ? `${field}: ${text}` : text;
   return Object.assign(new Error(message), {
     code,
     details: message,

@@ -52,6 +52,8 @@ export interface AttachedContainer {
   };
   /** The main process's exit code once it exited (resolves after `output` ends). */
   exitCode(): Promise<number | undefined>;
+  /** Resizes the main process's terminal (containers created with `tty`). */
+  resize?(rows: number, cols: number): Promise<void>;
 }
 
 /** What the streaming server needs from the runtime. */
@@ -428,7 +430,10 @@ export class StreamingServer {
     await Promise.all([input, resizes]);
   }
 
-  async #resizes(channels: StreamChannels, process: ExecProcess): Promise<void> {
+  async #resizes(
+    channels: StreamChannels,
+    process: { resize?(rows: number, cols: number): Promise<void> },
+  ): Promise<void> {
     const reader = channels.inbound(Channel.resize).getReader();
     let pending = "";
     for (;;) {
@@ -471,6 +476,7 @@ export class StreamingServer {
     const input = request.stdin && attached.stdin
       ? this.#attachInput(channels, attached.stdin)
       : Promise.resolve();
+    const resizes = request.tty ? this.#resizes(channels, attached) : Promise.resolve();
     for await (const chunk of attached.output) {
       if (channels.isClosed) break;
       const channel = request.tty || chunk.stream === "stdout" ? Channel.stdout : Channel.stderr;
@@ -478,7 +484,7 @@ export class StreamingServer {
       if (wanted) await channels.send(channel, chunk.data);
     }
     if (!channels.isClosed) await this.#finish(channels, await attached.exitCode());
-    await input;
+    await Promise.all([input, resizes]);
   }
 
   async #attachInput(

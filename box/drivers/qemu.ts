@@ -261,6 +261,27 @@ export class QemuDriver implements BoxDriver {
    */
   async create(spec: BoxSpec): Promise<void> {
     if (spec.pod?.role === "member") return await this.#members.create(spec);
+    // A VM of its own runs its command on the serial console: no terminal, and no security
+    // settings inside (the VM is the boundary); refused rather than silently ignored.
+    if (spec.tty) {
+      throw new A3sError(
+        "unimplemented",
+        "a qemu box's main process has no terminal; use exec -t",
+        {
+          status: 501,
+          field: "tty",
+        },
+      );
+    }
+    const security = Object.entries(spec.security ?? {}).find(([, value]) =>
+      value !== undefined && value !== false && !(Array.isArray(value) && value.length === 0)
+    );
+    if (security) {
+      throw new A3sError("unimplemented", `the qemu driver cannot apply security.${security[0]}`, {
+        status: 501,
+        field: `security.${security[0]}`,
+      });
+    }
     for (const [i, volume] of spec.volumes.entries()) {
       const info = await Deno.stat(volume.host).catch(() => undefined);
       if (!info?.isDirectory) {

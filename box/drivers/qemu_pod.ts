@@ -182,9 +182,30 @@ function guestPath(spec: Member, path: string): string {
  * pod lands here, so nothing above the driver knows a pod member from a VM of its own.
  */
 export class GuestContainers {
-  /** Checks the sandbox exists and makes the member's state dir. */
+  /**
+   * Checks the sandbox exists and makes the member's state dir. Refuses the security settings a
+   * guest container cannot honour: inside the pod's VM its processes are the VM's root, with
+   * every capability and no seccomp filter; the VM is the boundary. Capabilities added,
+   * `default` or `unconfined` seccomp and a read-only rootfs are honoured as they stand.
+   */
   async create(spec: BoxSpec): Promise<void> {
     const m = member(spec);
+    const security = m.security ?? {};
+    const refused = [
+      security.capDrop?.length ? "capDrop" : undefined,
+      Object.keys(security.sysctls ?? {}).length ? "sysctls" : undefined,
+      security.seccomp?.kind === "profile" ? "seccomp" : undefined,
+      security.privileged ? "privileged" : undefined,
+      security.hostPid ? "hostPid" : undefined,
+      security.hostIpc ? "hostIpc" : undefined,
+    ].find((field) => field !== undefined);
+    if (refused) {
+      throw new A3sError(
+        "unimplemented",
+        `a container in a pod's VM cannot have security.${refused}`,
+        { status: 501, field: `security.${refused}` },
+      );
+    }
     if (!(await exists(podShareDir(m.pod.sandboxStateDir)))) {
       throw new A3sError(
         "unsupported",
