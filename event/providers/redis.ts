@@ -48,7 +48,26 @@ redis.call('SET', KEYS[2], id, 'PX', ARGV[3])
 redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
 return {id, 0}`;
 
+/**
+ * One turn's retries and held-back entries in one call: nacked entries whose delay is over
+ * (taken out of the delay set, so two workers never both take one) and the oldest held-back
+ * entries (left in place; they leave it only when they run).
+ */
+const TAKE = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
+return {due, redis.call('ZRANGEBYLEX', KEYS[2], '-', '+', 'LIMIT', 0, ARGV[2])}`;
+
+/** How often an idle-looking consumer looks for due retries and held-back entries. */
+const TAKE_EVERY_MS = 50;
+
 type Entry = [id: string, fields: string[]];
+type TakeCommand = (
+  delayed: string,
+  held: string,
+  now: number,
+  batch: number,
+) => Promise<[string[], string[]]>;
 type PublishCommand = (
   log: string,
   dedupe: string,
@@ -66,6 +85,36 @@ function fieldsOf(fields: string[]): { subject: string; body: string } {
     else if (fields[i] === "e") body = fields[i + 1];
   }
   return { subject, body };
+}
+
+/** How a delivery settles itself: one object per consumer loop, not three closures per entry. */
+interface RedisSettler {
+  ack(id: string, key: string | undefined, deliveries: number): Promise<void>;
+  nack(id: string, delayMs: number): Promise<void>;
+  extend(id: string): Promise<void>;
+}
+
+/** A stream entry as a delivery. */
+class RedisDelivery implements ProviderDelivery {
+  readonly seq: string;
+  readonly event: CloudEvent;
+  constructor(
+    entry: Entry,
+    readonly deliveries: number,
+    private readonly settler: RedisSettler,
+  ) {
+    this.seq = entry[0];
+    this.event = JSON.parse(fieldsOf(entry[1]).body);
+  }
+  ack(): Promise<void> {
+    return this.settler.ack(this.seq, this.event.partitionkey, this.deliveries);
+  }
+  nack(delayMs: number): Promise<void> {
+    return this.settler.nack(this.seq, delayMs);
+  }
+  extend(): Promise<void> {
+    return this.settler.extend(this.seq);
+  }
 }
 
 /** The Redis Streams provider. */
@@ -86,6 +135,7 @@ export class RedisProvider implements EventProvider {
     this.#dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
     this.#logger = options.logger;
     redis.defineCommand("a3sPublish", { numberOfKeys: 3, lua: PUBLISH });
+    redis.defineCommand("a3sTake", { numberOfKeys: 2, lua: TAKE });
   }
 
   /** Connects once (failing with one line), then reconnects with backoff after outages. */
@@ -229,7 +279,7 @@ export class RedisProvider implements EventProvider {
     );
   }
 
-  #acks = new Map<string, { id: string; key?: string }[]>();
+  #acks = new Map<string, { id: string; key?: string; retried: boolean }[]>();
   /**
    * Acks of one timer turn, in one round trip: per group one XACK and one ZREM of parked
    * retries, and each keyed entry leaves its key's index, which lets the key's next run.
@@ -239,8 +289,11 @@ export class RedisProvider implements EventProvider {
     this.#acks.clear();
     const pipeline = this.#redis.pipeline();
     for (const [name, acked] of batch) {
-      const ids = acked.map((a) => a.id);
-      pipeline.xack(this.#log, name, ...ids).zrem(this.#delayKey(name), ...ids);
+      pipeline.xack(this.#log, name, ...acked.map((a) => a.id));
+      // Only a redelivery can still have a nack's entry in the delay set (a late nack of an
+      // older delivery); a first delivery's ack skips that command.
+      const retried = acked.filter((a) => a.retried).map((a) => a.id);
+      if (retried.length) pipeline.zrem(this.#delayKey(name), ...retried);
       for (const { id, key } of acked) {
         if (key !== undefined) pipeline.zrem(this.#byKey(name, key), orderMember(id));
       }
@@ -248,10 +301,10 @@ export class RedisProvider implements EventProvider {
     for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
   });
 
-  #ack(group: string, id: string, key: string | undefined): Promise<void> {
+  #ack(group: string, id: string, key: string | undefined, retried: boolean): Promise<void> {
     const acked = this.#acks.get(group);
-    if (acked) acked.push({ id, key });
-    else this.#acks.set(group, [{ id, key }]);
+    if (acked) acked.push({ id, key, retried });
+    else this.#acks.set(group, [{ id, key, retried }]);
     return this.#flushAcks();
   }
 
@@ -315,35 +368,35 @@ export class RedisProvider implements EventProvider {
     signal.addEventListener("abort", abort, { once: true });
     let lastReclaim = 0;
     let reclaimCursor = "0-0";
-    const delivery = ([id, fields]: Entry, deliveries: number): ProviderDelivery => {
-      const event: CloudEvent = JSON.parse(fieldsOf(fields).body);
-      const key = event.partitionkey;
-      return {
-        seq: id,
-        event,
-        deliveries,
-        ack: () => this.#ack(group, id, key),
-        nack: async (delayMs: number) => {
-          await this.#redis.zadd(delayKey, Date.now() + delayMs, id);
-        },
-        // XCLAIM to its own holder resets the entry's idle time; JUSTID leaves its count alone.
-        extend: async () => {
-          await this.#redis.xclaim(this.#log, group, me, 0, id, "JUSTID");
-        },
-      };
+    let lastTake = 0;
+    let lastTakeFound = false;
+    const settler: RedisSettler = {
+      ack: (id, key, deliveries) => this.#ack(group, id, key, deliveries > 1),
+      nack: async (id, delayMs) => {
+        await this.#redis.zadd(delayKey, Date.now() + delayMs, id);
+      },
+      // XCLAIM to its own holder resets the entry's idle time; JUSTID leaves its count alone.
+      extend: async (id) => {
+        await this.#redis.xclaim(this.#log, group, me, 0, id, "JUSTID");
+      },
     };
+    const delivery = (entry: Entry, deliveries: number): ProviderDelivery =>
+      new RedisDelivery(entry, deliveries, settler);
     try {
       while (!signal.aborted) {
         const now = Date.now();
         const candidates: [Entry, number][] = [];
         // Redeliveries whose nack delay is over, and held-back entries (oldest first, their
-        // key may be free now), read in one round trip.
-        const [[, dueIds], [, heldIds]] = (await this.#redis.pipeline()
-          .zrangebyscore(delayKey, "-inf", now, "LIMIT", 0, batch)
-          .zrangebylex(order.held, "-", "+", "LIMIT", 0, batch)
-          .exec()) as [unknown, string[]][];
-        const due = dueIds ?? [];
-        if (due.length) await this.#redis.zrem(delayKey, ...due);
+        // key may be free now), in one round trip: on every turn while there are some, else
+        // every 50 ms, so a busy consumer does not pay a command per batch for empty sets.
+        let due: string[] = [];
+        let heldIds: string[] = [];
+        if (lastTakeFound || now - lastTake >= TAKE_EVERY_MS) {
+          const take = (this.#redis as unknown as { a3sTake: TakeCommand }).a3sTake;
+          [due, heldIds] = await take.call(this.#redis, delayKey, order.held, now, batch);
+          lastTake = now;
+          lastTakeFound = due.length > 0 || heldIds.length > 0;
+        }
         candidates.push(...await this.#claim(group, me, due));
         // Deliveries left unacknowledged past the ack wait, by any worker of the group; the
         // cursor walks the whole pending list over successive turns.
@@ -367,7 +420,7 @@ export class RedisProvider implements EventProvider {
           const stale = ids.filter((_, i) => delayed[i] === null && held[i] === null);
           candidates.push(...await this.#claim(group, me, stale));
         }
-        const heldBack = (heldIds ?? []).map(idOfMember);
+        const heldBack = heldIds.map(idOfMember);
         const heldEntries = await this.#read(group, heldBack);
         const gone = heldBack.filter((id) => !heldEntries.some(([e]) => e[0] === id));
         if (gone.length) await this.#redis.zrem(order.held, ...gone.map(orderMember));
@@ -423,10 +476,15 @@ export class RedisProvider implements EventProvider {
     heldEntries: [Entry, number][],
     delivery: (entry: Entry, deliveries: number) => ProviderDelivery,
   ): Promise<ProviderDelivery[]> {
+    const made = candidates.map(([entry, count]) => delivery(entry, count));
+    // The common case, nothing keyed and nothing held back, needs no bookkeeping.
+    if (heldEntries.length === 0 && made.every((d) => d.event.partitionkey === undefined)) {
+      return made;
+    }
     const all = [
-      ...candidates.map(([entry, count]) => ({ entry, count, held: false })),
-      ...heldEntries.map(([entry, count]) => ({ entry, count, held: true })),
-    ].map((c) => ({ ...c, made: delivery(c.entry, c.count) }));
+      ...candidates.map(([entry], i) => ({ entry, held: false, made: made[i] })),
+      ...heldEntries.map(([entry, count]) => ({ entry, held: true, made: delivery(entry, count) })),
+    ];
     await indexEntries(
       this.#redis,
       order,
