@@ -7,7 +7,8 @@ import { type Logger, ValidationError } from "@a3s/common";
 import type { EventBus } from "./bus.ts";
 import type { CloudEvent } from "./envelope.ts";
 import { EventKeyMissingError, EventTamperedError } from "./errors.ts";
-import { type DurableMessage, DurableReceivedMessage } from "./message.ts";
+import type { DurableMessage } from "./message.ts";
+import { DurableDelivery, RetryPolicy, type SettlementBooks } from "./durable_message.ts";
 import * as metrics from "./metrics.ts";
 import { NackedKeys } from "./nacked_keys.ts";
 import { AcksInFlight } from "./acks_in_flight.ts";
@@ -65,46 +66,6 @@ const CONSUMER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** Ids of failed acks a consumer remembers at most; the oldest are forgotten first. */
 const MAX_REMEMBERED = 100_000;
 
-/**
- * Settles a delivery once: the first of ack/nack wins. Not `async`, so a handler that returns
- * synchronously costs no extra promise turn. A nack makes the event's key wait for its
- * redelivery; an ack lets a waiting key run again.
- */
-class Settlement {
-  done = false;
-  constructor(
-    private readonly delivery: ProviderDelivery,
-    private readonly keys: NackedKeys,
-    private readonly acks: AcksInFlight,
-    /** The consumer's retry policy, for a nack without a delay. */
-    private readonly retry: RetryPolicy,
-  ) {}
-  ack(): Promise<void> {
-    if (this.done) return SETTLED;
-    this.done = true;
-    if (this.keys.size > 0) this.keys.settled(this.delivery);
-    const acked = this.delivery.ack();
-    this.acks.track(acked, this.delivery.event.id);
-    return acked;
-  }
-  nack(delayMs: number = this.retry.delayMs(this.delivery.deliveries)): Promise<void> {
-    if (this.done) return SETTLED;
-    this.done = true;
-    this.keys.nacked(this.delivery, delayMs);
-    return this.delivery.nack(delayMs);
-  }
-}
-
-const SETTLED = Promise.resolve();
-
-/** Exponential backoff: the first retry after `firstMs`, doubling per delivery up to `maxMs`. */
-class RetryPolicy {
-  constructor(private readonly firstMs: number, private readonly maxMs: number) {}
-  delayMs(deliveries: number): number {
-    return Math.min(this.firstMs * 2 ** Math.max(0, deliveries - 1), this.maxMs);
-  }
-}
-
 /** One consumer loop. */
 export class DurableConsumer implements Consumer {
   readonly name: string;
@@ -117,6 +78,8 @@ export class DurableConsumer implements Consumer {
   readonly #maxDeliveries: number;
   readonly #deadLetter: string;
   readonly #retry: RetryPolicy;
+  /** What settling a delivery updates, handed to each message. */
+  readonly #books: SettlementBooks;
   readonly #concurrency: number;
   readonly #maxHeld: number;
   /** This run of the consumer, as the holder of its leases at the broker. */
@@ -178,6 +141,7 @@ export class DurableConsumer implements Consumer {
       },
       this.#logger,
     );
+    this.#books = { keys: this.#nackedKeys, acks: this.#acks, retry: this.#retry };
   }
 
   /** Creates the consumer's position at the broker, then starts the loop. */
@@ -350,22 +314,10 @@ export class DurableConsumer implements Consumer {
       return undefined;
     }
     this.#delivered(opened.subject).inc();
-    const settle = new Settlement(
-      delivery,
-      this.#nackedKeys,
-      this.#acks,
-      this.#retry,
-    );
-    const message = new DurableReceivedMessage(
-      opened,
-      delivery.seq,
-      delivery.deliveries,
-      this.#bus,
-      settle,
-    );
+    const settle = new DurableDelivery(opened, delivery, this.#bus, this.#books);
     let done: void | Promise<void>;
     try {
-      done = this.#handler(message);
+      done = this.#handler(settle);
     } catch (error) {
       return this.#failed(delivery, settle, error);
     }
@@ -383,14 +335,18 @@ export class DurableConsumer implements Consumer {
    * The slot (and the key) is free once the handler is done; the ack's round trip to the
    * broker finishes in the background, and stop() waits for it.
    */
-  #succeeded(delivery: ProviderDelivery, settle: Settlement, opened: CloudEvent): void {
-    if (!settle.done) settle.ack();
+  #succeeded(delivery: ProviderDelivery, settle: DurableDelivery, opened: CloudEvent): void {
+    if (!settle.settled) settle.ack();
     const age = (Date.now() - (delivery.storedAtMs ?? Date.parse(opened.time))) / 1000;
     if (Number.isFinite(age) && age >= 0) this.#handleSeconds.observe(age);
   }
 
-  async #failed(delivery: ProviderDelivery, settle: Settlement, error: unknown): Promise<void> {
-    if (settle.done) return;
+  async #failed(
+    delivery: ProviderDelivery,
+    settle: DurableDelivery,
+    error: unknown,
+  ): Promise<void> {
+    if (settle.settled) return;
     try {
       if (delivery.deliveries >= this.#maxDeliveries) {
         await this.#deadLetterEvent(delivery, "max_deliveries", String(error));

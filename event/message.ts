@@ -46,14 +46,6 @@ export interface Responder {
   respond(event: CloudEvent, payload: unknown): Promise<void>;
 }
 
-/** How a handler settles a durable delivery. */
-export interface Settler {
-  /** Acknowledges the delivery. */
-  ack(): Promise<void>;
-  /** Asks for redelivery after `delayMs`, or the consumer's retry delay. */
-  nack(delayMs?: number): Promise<void>;
-}
-
 /**
  * A received event. Its CloudEvent fields are getters over the event, read when the handler
  * asks, and `headers` is computed on first read, as most handlers look at few fields; its
@@ -128,30 +120,5 @@ export class ReceivedMessage<T = unknown> implements EventMessage<T> {
       deliveries: this.deliveries,
       event: this.event,
     };
-  }
-}
-
-/** A durable delivery: a received event the handler may settle itself. */
-export class DurableReceivedMessage<T = unknown> extends ReceivedMessage<T>
-  implements DurableMessage<T> {
-  readonly #settler: Settler;
-
-  constructor(
-    event: CloudEvent,
-    seq: string,
-    deliveries: number,
-    responder: Responder,
-    settler: Settler,
-  ) {
-    super(event, seq, deliveries, responder);
-    this.#settler = settler;
-  }
-
-  ack(): Promise<void> {
-    return this.#settler.ack();
-  }
-
-  nack(delayMs?: number): Promise<void> {
-    return this.#settler.nack(delayMs);
   }
 }
