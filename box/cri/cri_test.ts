@@ -12,30 +12,7 @@ import { NamespaceDriver } from "../drivers/namespace.ts";
 import { CriRuntime, POD_NETWORK } from "./cri_runtime.ts";
 import { loadCriServices, serveCri } from "./server.ts";
 import { criLogRecords } from "./cri_log.ts";
-
-type Reply = Record<string, unknown> & {
-  [key: string]: unknown;
-};
-type Call = (request: unknown) => Promise<Reply>;
-
-function caller(client: grpc.Client): Record<string, Call> {
-  return new Proxy({}, {
-    get: (_target, method: string) => (request: unknown) =>
-      new Promise<Reply>((resolve, reject) => {
-        const fn = (client as unknown as Record<string, unknown>)[method] as (
-          request: unknown,
-          callback: (error: grpc.ServiceError | null, reply: Reply) => void,
-        ) => void;
-        fn.call(client, request, (error, reply) => (error ? reject(error) : resolve(reply)));
-      }),
-  });
-}
-
-const canRun = Deno.uid() === 0 &&
-  (await new Deno.Command("bwrap", { args: ["--version"] }).output().then((o) => o.success)
-    .catch(() => false)) &&
-  (await new Deno.Command("ip", { args: ["netns", "list"] }).output().then((o) => o.success)
-    .catch(() => false));
+import { caller, canRun } from "./_test_client.ts";
 
 Deno.test({
   name: "cri: a kubelet-style client runs a pod's whole life cycle over gRPC",

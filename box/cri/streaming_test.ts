@@ -25,6 +25,7 @@ import { StreamTokens } from "./stream_tokens.ts";
 import { OutputTap } from "./output_tap.ts";
 import { SPDY_DICTIONARY } from "./spdy.ts";
 import { connectSpdy } from "./_spdy_test_client.ts";
+import { caller, canRun, connect, text } from "./_test_client.ts";
 
 Deno.test("stream tokens: single use, and worthless once expired", () => {
   let now = 1000;
@@ -117,86 +118,6 @@ Deno.test("output tap: a follower gets what is read after it subscribed, in orde
   for await (const chunk of tap.follow(new AbortController().signal)) late.push(chunk);
   assertEquals(late, []);
 });
-
-/** What a client saw on one streaming connection. */
-interface Session {
-  protocol: string;
-  channels: Map<number, Uint8Array[]>;
-  closeCode: number;
-}
-
-function text(session: Session, channel: number): string {
-  const parts = session.channels.get(channel) ?? [];
-  return parts.map((p) => new TextDecoder().decode(p)).join("");
-}
-
-/**
- * A channel-protocol client: connects, lets `drive` send frames, and collects every frame
- * until the server closes (bounded, so a broken server fails the test instead of hanging it).
- */
-function connect(
-  url: string,
-  protocols: string[],
-  drive: (send: (channel: number, data: Uint8Array | string) => void, ws: WebSocket) => void,
-  until?: (session: Session) => boolean,
-): Promise<Session> {
-  const ws = new WebSocket(url.replace(/^http/, "ws"), protocols);
-  ws.binaryType = "arraybuffer";
-  const session: Session = { protocol: "", channels: new Map(), closeCode: 0 };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      ws.close();
-      reject(
-        new Error(`stream at ${url} did not finish: ${JSON.stringify([...session.channels])}`),
-      );
-    }, 15000);
-    ws.onerror = () => {};
-    ws.onopen = () => {
-      session.protocol = ws.protocol;
-      drive((channel, data) => {
-        const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-        const frame = new Uint8Array(bytes.length + 1);
-        frame[0] = channel;
-        frame.set(bytes, 1);
-        ws.send(frame);
-      }, ws);
-    };
-    ws.onmessage = (event) => {
-      const bytes = new Uint8Array(event.data as ArrayBuffer);
-      const list = session.channels.get(bytes[0]) ?? [];
-      list.push(bytes.slice(1));
-      session.channels.set(bytes[0], list);
-      if (until?.(session)) ws.close();
-    };
-    ws.onclose = (event) => {
-      clearTimeout(timer);
-      session.closeCode = event.code;
-      resolve(session);
-    };
-  });
-}
-
-type Reply = Record<string, unknown>;
-type Call = (request: unknown) => Promise<Reply>;
-
-function caller(client: grpc.Client): Record<string, Call> {
-  return new Proxy({}, {
-    get: (_target, method: string) => (request: unknown) =>
-      new Promise<Reply>((resolve, reject) => {
-        const fn = (client as unknown as Record<string, unknown>)[method] as (
-          request: unknown,
-          callback: (error: grpc.ServiceError | null, reply: Reply) => void,
-        ) => void;
-        fn.call(client, request, (error, reply) => (error ? reject(error) : resolve(reply)));
-      }),
-  });
-}
-
-const canRun = Deno.uid() === 0 &&
-  (await new Deno.Command("bwrap", { args: ["--version"] }).output().then((o) => o.success)
-    .catch(() => false)) &&
-  (await new Deno.Command("ip", { args: ["netns", "list"] }).output().then((o) => o.success)
-    .catch(() => false));
 
 Deno.test({
   name: "cri streaming: exec, attach and port-forward over WebSocket and SPDY against real pods",

@@ -1,0 +1,178 @@
+/**
+ * A pod on the qemu runtime handler through the CRI, as a kubelet with a `qemu` RuntimeClass
+ * drives it (QEMU under TCG here, one boot): the sandbox is the pod's VM, its containers run
+ * inside it and reach each other on localhost, exec and logs work per container, a container's
+ * exit is its own, and what a VM pod cannot do is refused by field.
+ */
+import { assert, assertEquals } from "@a3s/common/testing";
+import * as grpc from "@grpc/grpc-js";
+import { join } from "node:path";
+import { addBusybox, testHome } from "../_test_support.ts";
+import { BoxManager } from "../manager.ts";
+import { NamespaceDriver } from "../drivers/namespace.ts";
+import { QemuDriver } from "../drivers/qemu.ts";
+import { CriRuntime } from "./cri_runtime.ts";
+import { loadCriServices, serveCri } from "./server.ts";
+import { caller } from "./_test_client.ts";
+
+const decoder = new TextDecoder();
+
+/** Host processes of QEMU whose command line mentions `text`. */
+async function qemuProcesses(text: string): Promise<number> {
+  let count = 0;
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+    if (cmdline.startsWith("qemu-system") && cmdline.includes(text)) count++;
+  }
+  return count;
+}
+
+Deno.test({
+  name: "cri: a pod on the qemu handler runs its containers in one VM",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const home = await testHome();
+    const qemu = new QemuDriver({
+      agentCacheDir: "/tmp/a3s-box-test-agent",
+      workDir: join(home.home, "qemu"),
+      bootTimeoutMs: 120_000,
+    });
+    const probe = await qemu.probe();
+    if (!probe.available) {
+      console.log(`SKIPPED: qemu driver unavailable: ${probe.detail}`);
+      await home.close();
+      return;
+    }
+    const boxes = await BoxManager.open({
+      store: home.store,
+      images: home.images,
+      home: home.home,
+      drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" }), qemu],
+    });
+    await addBusybox(home.images);
+    const runtime = new CriRuntime(boxes, home.home);
+    const address = `unix://${join(home.home, "cri.sock")}`;
+    const server = await serveCri(runtime, address);
+    const services = loadCriServices();
+    const rt = caller(new services.RuntimeService(address, grpc.credentials.createInsecure()));
+    const logDir = join(home.home, "logs");
+    const sandboxConfig = {
+      metadata: { name: "vm-pod", uid: "uid-vm", namespace: "default", attempt: 0 },
+      hostname: "vm-pod",
+      log_directory: logDir,
+    };
+    let podId = "";
+    try {
+      const unknown = await rt.RunPodSandbox({ config: sandboxConfig, runtime_handler: "nope" })
+        .then(() => undefined, (error: grpc.ServiceError) => error);
+      assertEquals(unknown?.code, grpc.status.INVALID_ARGUMENT);
+      assert(unknown?.details.includes("runtime_handler"), unknown?.details);
+
+      ({ pod_sandbox_id: podId } = await rt.RunPodSandbox({
+        config: sandboxConfig,
+        runtime_handler: "qemu",
+      }) as { pod_sandbox_id: string });
+      const pod = (await rt.PodSandboxStatus({ pod_sandbox_id: podId })).status as {
+        state: number;
+        runtime_handler: string;
+      };
+      assertEquals([pod.state, pod.runtime_handler], [0, "qemu"]);
+
+      const container = async (name: string, script: string) => {
+        const { container_id } = await rt.CreateContainer({
+          pod_sandbox_id: podId,
+          config: {
+            metadata: { name, attempt: 0 },
+            image: { image: "busybox" },
+            command: ["sh", "-c", script],
+            log_path: `${name}/0.log`,
+          },
+          sandbox_config: sandboxConfig,
+        }) as { container_id: string };
+        await rt.StartContainer({ container_id });
+        return container_id;
+      };
+      const web = await container(
+        "web",
+        "mkdir -p /www && echo from-web > /www/index.html && echo serving && httpd -f -p 80 -h /www",
+      );
+      const client = await container("client", "echo client-ready; sleep 600");
+      const once = await container("once", "echo done >&2; exit 4");
+      // One VM on the host for the whole pod.
+      assertEquals(await qemuProcesses(home.home), 1);
+
+      // The containers share the VM's network: localhost reaches the other container.
+      let body = "";
+      for (let i = 0; i < 100 && !body.includes("from-web"); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 200));
+        const reply = await rt.ExecSync({
+          container_id: client,
+          cmd: ["sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc 127.0.0.1 80"],
+          timeout: 20,
+        });
+        body = decoder.decode(reply.stdout as Uint8Array);
+      }
+      assert(body.includes("from-web"), body);
+      // ...and not each other's files.
+      const other = await rt.ExecSync({ container_id: client, cmd: ["ls", "/www"], timeout: 20 });
+      assert(other.exit_code !== 0, "the client sees web's files");
+
+      // Separate exits: the short-lived container ended with its own code.
+      let status: Record<string, unknown> = {};
+      for (let i = 0; i < 100; i++) {
+        status = (await rt.ContainerStatus({ container_id: once })).status as Record<
+          string,
+          unknown
+        >;
+        if (status.state === 2) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assertEquals([status.state, status.exit_code, status.reason], [2, 4, "Error"]);
+      const onceLog = await Deno.readTextFile(join(logDir, "once/0.log"));
+      assert(/ stderr F done\n$/.test(onceLog), onceLog);
+      const running = (await rt.ContainerStatus({ container_id: client })).status as {
+        state: number;
+      };
+      assertEquals(running.state, 1);
+      const webLog = await Deno.readTextFile(join(logDir, "web/0.log"));
+      assert(webLog.includes(" stdout F serving"), webLog);
+
+      // Stats come from the container's own cgroup inside the VM.
+      const stats = (await rt.ContainerStats({ container_id: web })).stats as {
+        memory: { working_set_bytes: { value: string } };
+      };
+      assert(Number(stats.memory.working_set_bytes.value) > 0, JSON.stringify(stats));
+
+      // What a VM pod cannot do is refused by field.
+      const forward = await rt.PortForward({ pod_sandbox_id: podId, port: [80] })
+        .then(() => undefined, (error: grpc.ServiceError) => error);
+      assertEquals(forward?.code, grpc.status.UNIMPLEMENTED);
+      const hostNetwork = await rt.RunPodSandbox({
+        config: {
+          ...sandboxConfig,
+          metadata: { ...sandboxConfig.metadata, name: "vm-host-net" },
+          linux: { security_context: { namespace_options: { network: 2 } } },
+        },
+        runtime_handler: "qemu",
+      }).then(() => undefined, (error: grpc.ServiceError) => error);
+      assertEquals(hostNetwork?.code, grpc.status.UNIMPLEMENTED);
+      assert(hostNetwork?.details.includes("namespace_options"), hostNetwork?.details);
+
+      // Stopping the pod stops its containers and its VM.
+      await rt.StopPodSandbox({ pod_sandbox_id: podId });
+      const stopped = (await rt.ContainerStatus({ container_id: client })).status as {
+        state: number;
+      };
+      assertEquals(stopped.state, 2);
+      assertEquals(await qemuProcesses(home.home), 0);
+    } finally {
+      if (podId) await rt.RemovePodSandbox({ pod_sandbox_id: podId }).catch(() => {});
+      await server.close();
+      runtime.close();
+      boxes.close();
+      await home.close();
+    }
+  },
+});
