@@ -41,6 +41,13 @@ export type {
   PodSandboxConfig,
   PodSandboxMetadata,
 } from "./cri/cri_runtime.ts";
+export type {
+  CriContainerSecurityContext,
+  CriLinuxPodSandboxConfig,
+  CriNamespaceOption,
+  CriSandboxSecurityContext,
+  CriSecurityProfile,
+} from "./cri/cri_security.ts";
 export { type BoxRuntimeOptions, defaultDrivers, openBoxRuntime } from "./runtime.ts";
 export {
   BOX_ACCESS,
@@ -61,6 +68,7 @@ export {
   resolveNamespaceSecurity,
 } from "./drivers/namespace_security.ts";
 export { AgentClient, AgentClosedError, type AgentLink } from "./agent/client.ts";
+export type { GuestContainerRequest } from "./agent/protocol.ts";
 export { buildAgent } from "./agent/build.ts";
 export { ImageStore, type ImageSummary } from "./image/store.ts";
 export { type Fetcher, RegistryClient, type RegistryOptions } from "./image/registry.ts";

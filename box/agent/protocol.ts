@@ -68,8 +68,9 @@ export interface GuestContainerRequest {
   pids?: number;
   /** The cgroup's CPU quota in microseconds per 100 ms period. */
   cpuQuotaMicros?: number;
-  /** Files the main command's stdout and stderr are appended to. */
+  /** The file the main command's stdout (a terminal's whole output) is appended to. */
   stdoutPath: string;
+  /** The file the main command's stderr is appended to. */
   stderrPath: string;
   /** The file the agent writes `<code> <signal> <reason>` to when the main command ends. */
   statusPath: string;
