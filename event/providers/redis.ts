@@ -43,7 +43,12 @@ export interface RedisProviderOptions {
 const PUBLISH = `
 local fresh = redis.call('SET', KEYS[2], '', 'NX', 'PX', ARGV[3])
 if not fresh then return {redis.call('GET', KEYS[2]), 1} end
-local id = redis.call('XADD', KEYS[1], '*', 's', ARGV[2], 'e', ARGV[1])
+local id
+if ARGV[4] ~= '' then
+  id = redis.call('XADD', KEYS[1], '*', 's', ARGV[2], 'e', ARGV[1], 'k', ARGV[4])
+else
+  id = redis.call('XADD', KEYS[1], '*', 's', ARGV[2], 'e', ARGV[1])
+end
 redis.call('SET', KEYS[2], id, 'PX', ARGV[3])
 redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
 return {id, 0}`;
@@ -57,6 +62,48 @@ const TAKE = `
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
 return {due, redis.call('ZRANGEBYLEX', KEYS[2], '-', '+', 'LIMIT', 0, ARGV[2])}`;
+
+/**
+ * Reads new entries for a group and records the keyed ones in their key's index in the same
+ * step, so no crash can leave an entry owned by a consumer but missing from the index (the
+ * index is what tells other consumers that its key is busy). The `k` field carries the key
+ * since the publish script writes it; members are stream ids padded to sort as numbers. With
+ * nothing new, answers the stream's last id, from which the caller waits for more.
+ */
+const READ = `
+local function member(id)
+  local dash = string.find(id, '-', 1, true)
+  local ms = string.sub(id, 1, dash - 1)
+  local seq = string.sub(id, dash + 1)
+  return string.rep('0', 16 - #ms) .. ms .. '-' .. string.rep('0', 20 - #seq) .. seq
+end
+local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+if not reply then
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  return {{}, last[1] and last[1][1] or '0-0'}
+end
+local entries = reply[1][2]
+for _, entry in ipairs(entries) do
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'k' then redis.call('ZADD', ARGV[4] .. fields[i + 1], 0, member(entry[1])) end
+  end
+end
+return {entries, ''}`;
+
+type ReadCommand = (
+  log: string,
+  group: string,
+  me: string,
+  count: number,
+  byKeyPrefix: string,
+) => Promise<[Entry[], string]>;
+
+/** True when the entry carries its key in a `k` field (so reading it indexed it). */
+function carriesKey(fields: string[]): boolean {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === "k") return true;
+  return false;
+}
 
 /** How often an idle-looking consumer looks for due retries and held-back entries. */
 const TAKE_EVERY_MS = 50;
@@ -75,6 +122,7 @@ type PublishCommand = (
   body: string,
   subject: string,
   windowMs: number,
+  key: string,
 ) => Promise<[string, number]>;
 
 function fieldsOf(fields: string[]): { subject: string; body: string } {
@@ -136,6 +184,7 @@ export class RedisProvider implements EventProvider {
     this.#logger = options.logger;
     redis.defineCommand("a3sPublish", { numberOfKeys: 3, lua: PUBLISH });
     redis.defineCommand("a3sTake", { numberOfKeys: 2, lua: TAKE });
+    redis.defineCommand("a3sRead", { numberOfKeys: 1, lua: READ });
   }
 
   /** Connects once (failing with one line), then reconnects with backoff after outages. */
@@ -209,6 +258,7 @@ export class RedisProvider implements EventProvider {
       JSON.stringify(event),
       event.subject,
       this.#dedupeWindowMs,
+      event.partitionkey ?? "",
     );
     return { seq, duplicate: duplicate === 1 };
   }
@@ -425,22 +475,31 @@ export class RedisProvider implements EventProvider {
         const gone = heldBack.filter((id) => !heldEntries.some(([e]) => e[0] === id));
         if (gone.length) await this.#redis.zrem(order.held, ...gone.map(orderMember));
         if (candidates.length === 0) {
-          // With entries held back, new ones are read without blocking, so other keys keep
-          // flowing while those wait (the pause below paces the loop instead).
-          const block = heldEntries.length ? [] : ["BLOCK", Math.min(spec.ackWaitMs / 2, 500)];
-          const reply = await connection.xreadgroup(
-            "GROUP",
+          const read = (this.#redis as unknown as { a3sRead: ReadCommand }).a3sRead;
+          const [entries, last] = await read.call(
+            this.#redis,
+            this.#log,
             group,
             me,
-            "COUNT",
             batch,
-            ...block as ["BLOCK", number],
-            "STREAMS",
-            this.#log,
-            ">",
-          ) as [string, Entry[]][] | null;
+            this.#byKey(group, ""),
+          );
+          // Nothing new: wait on the blocking connection for an entry after the last one
+          // (unless entries are held back; then the pause below paces the loop, so other keys
+          // keep flowing while those wait).
+          if (entries.length === 0 && heldEntries.length === 0 && candidates.length === 0) {
+            await connection.xread(
+              "COUNT",
+              1,
+              "BLOCK",
+              Math.min(spec.ackWaitMs / 2, 500),
+              "STREAMS",
+              this.#log,
+              last,
+            );
+          }
           const foreign: string[] = [];
-          for (const entry of reply?.[0]?.[1] ?? []) {
+          for (const entry of entries) {
             if (matches(fieldsOf(entry[1]).subject)) candidates.push([entry, 1]);
             else foreign.push(entry[0]);
           }
@@ -485,10 +544,12 @@ export class RedisProvider implements EventProvider {
       ...candidates.map(([entry], i) => ({ entry, held: false, made: made[i] })),
       ...heldEntries.map(([entry, count]) => ({ entry, held: true, made: delivery(entry, count) })),
     ];
+    // Entries published before keys travelled in a `k` field were not indexed on reading.
     await indexEntries(
       this.#redis,
       order,
-      all.filter((c) => !c.held).map((c) => ({ id: c.entry[0], key: c.made.event.partitionkey })),
+      all.filter((c) => !c.held && !carriesKey(c.entry[1]))
+        .map((c) => ({ id: c.entry[0], key: c.made.event.partitionkey })),
     );
     const { run } = await gate(
       this.#redis,
