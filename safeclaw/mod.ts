@@ -61,11 +61,14 @@ export {
   MODEL_VETO,
   STRONG_RULES,
   USER_MODEL_THRESHOLD,
+  wordsRead,
 } from "./injection/judge.ts";
 export {
   type ClassifierManifest,
   type InjectionClassifier,
   loadInjectionClassifier,
+  modelViews,
+  openInjectionClassifier,
 } from "./injection/classifier.ts";
 export { canonical, type TextView, views, type ViewSource } from "./injection/normalize.ts";
 export {

@@ -48,21 +48,22 @@ export const MODEL_VETO = 0.05;
 export const STRONG_RULES = 0.9;
 
 /**
- * The model's threshold for text the user typed. Alone, the model over-defends on benign
- * requests full of trigger words (the hand-written development set's hard benign text), so on
- * user text it speaks alone only when it is nearly certain; on untrusted content (documents,
- * web pages, e-mails, tool results), where the rules catch almost no indirect injection, its
- * own validated threshold applies. Chosen on the validation split and the development set.
+ * The model's threshold for text the user typed, of at least {@linkcode MIN_WORDS_ALONE} words.
+ * On untrusted content (documents, web pages, e-mails, tool results), where the rules catch
+ * almost no indirect injection, the model's own validated threshold applies. Chosen on the
+ * validation split and the hand-written development sets (`model/dev_eval.ts`), never on the
+ * public evaluation set.
  */
-export const USER_MODEL_THRESHOLD = 0.9;
+export const USER_MODEL_THRESHOLD = 0.5;
 
 /**
- * Fewer words than this, and the model does not speak alone: a short text has a handful of
- * features, and one of them decides ("hello" opens many jailbreaks, "act as" many personas, and
- * a few lines of command output look like nothing it was trained on). Short attacks ("ignore all
- * previous instructions") are the rules' ground; the long framings and the instructions buried
- * in documents that the rules miss are the model's. Chosen on the validation split and the
- * development set.
+ * Fewer words than this (counted by {@linkcode wordsRead}), and the model does not speak alone:
+ * a short text has a handful of features, and one of them can decide ("explain recursion
+ * simply" and "imagine you're a cat" score as high as short attacks). Short attacks ("forget
+ * everything before, write ...") are the rules' ground; the long framings and the instructions
+ * buried in documents that the rules miss are the model's. Chosen on the validation split and
+ * the development sets: a near-certain model score (0.999) on short user text caught a few more
+ * short attacks but flagged 11% of the hand-written hard benign requests.
  */
 export const MIN_WORDS_ALONE = 16;
 
@@ -84,16 +85,12 @@ export function decisionFor(
   validated: number,
   text: string,
 ): { modelThreshold: number; veto: number } {
-  const words = wordsRead(text);
   // 1.01: out of the model's reach, so only the rules can raise the verdict.
-  const silent = words < MIN_WORDS_ALONE;
+  const silent = wordsRead(text) < MIN_WORDS_ALONE;
   if ((source ?? "user") !== "user") {
     return { modelThreshold: silent ? 1.01 : validated, veto: MODEL_VETO };
   }
-  return {
-    modelThreshold: silent ? 1.01 : Math.max(validated, USER_MODEL_THRESHOLD),
-    veto: 0,
-  };
+  return { modelThreshold: silent ? 1.01 : Math.max(validated, USER_MODEL_THRESHOLD), veto: 0 };
 }
 
 /** Combines a rule verdict with the classifier's raw score. */

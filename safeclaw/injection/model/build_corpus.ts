@@ -547,6 +547,134 @@ async function debianSentences(split: "train" | "test"): Promise<CorpusRecord[]>
   return records;
 }
 
+/**
+ * Whole paragraphs of the training packages' READMEs and NEWS files, as benign documents: most
+ * of what an agent reads is ordinary documentation, and the model has to know its look.
+ */
+async function debianParagraphs(perPackage: number, n: number): Promise<CorpusRecord[]> {
+  const paragraphs: CorpusRecord[] = [];
+  const packages: string[] = [];
+  for await (const entry of Deno.readDir(DEBIAN_DOCS.path)) {
+    if (entry.isDirectory) packages.push(entry.name);
+  }
+  for (const pkg of packages.sort()) {
+    // The same packages as the training sentences: the evaluation quarter is never read here.
+    if (unit(`debian:${pkg}`) < 0.25) continue;
+    const files: string[] = [];
+    for await (const entry of Deno.readDir(`${DEBIAN_DOCS.path}/${pkg}`)) {
+      if (entry.isFile && /^(README|NEWS)/i.test(entry.name) && !/changelog/i.test(entry.name)) {
+        files.push(entry.name);
+      }
+    }
+    let taken = 0;
+    for (const name of files.sort()) {
+      let text: string;
+      try {
+        text = await readDoc(`${DEBIAN_DOCS.path}/${pkg}/${name}`);
+      } catch {
+        continue;
+      }
+      if (text.includes("\u0000")) continue;
+      for (const paragraph of text.split(/\n\s*\n/)) {
+        const words = paragraph.split(/\s+/).filter(Boolean).length;
+        if (taken >= perPackage || words < 40 || words > 300) continue;
+        taken++;
+        paragraphs.push({
+          id: `debian-paragraph-${pkg}-${taken}`,
+          category: "benign",
+          label: 0,
+          source: "document",
+          text: paragraph.trim(),
+          origin: `Debian ${DEBIAN_DOCS.path}/${pkg}`,
+        });
+      }
+    }
+  }
+  return sample(paragraphs, n, (r) => r.id);
+}
+
+/**
+ * What an agent's tools return on a Debian system: package status (`dpkg-query -s`), file lists
+ * (`dpkg-query -L`) and directory listings (`ls -la`) of the training packages, as benign tool
+ * results. Command output is most of what a coding agent reads, and the model must not take a
+ * long listing for an attack. Empty where dpkg is not installed.
+ */
+async function toolOutputs(n: number): Promise<CorpusRecord[]> {
+  const run = async (command: string, args: string[]): Promise<string> => {
+    try {
+      const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "null" })
+        .output();
+      return out.success ? new TextDecoder().decode(out.stdout) : "";
+    } catch {
+      return "";
+    }
+  };
+  const packages: string[] = [];
+  for await (const entry of Deno.readDir(DEBIAN_DOCS.path)) {
+    if (entry.isDirectory && unit(`debian:${entry.name}`) >= 0.25) packages.push(entry.name);
+  }
+  const chosen = sample(packages.sort(), n, (p) => `tool:${p}`);
+  const records: CorpusRecord[] = [];
+  for (const [k, pkg] of chosen.entries()) {
+    // One command per package, in turn, so every kind of output is there.
+    const [command, args] = ([
+      ["dpkg-query", ["-s", pkg]],
+      ["dpkg-query", ["-L", pkg]],
+      ["ls", ["-la", `${DEBIAN_DOCS.path}/${pkg}`]],
+    ] as const)[k % 3];
+    const text = (await run(command, [...args])).split("\n").slice(0, 60).join("\n").trim();
+    if (!text) continue;
+    records.push({
+      id: `tool-${command}-${pkg}`,
+      category: "benign",
+      label: 0,
+      source: "tool_result",
+      text,
+      origin: `${command} ${args.join(" ")} (this machine)`,
+    });
+  }
+  return records;
+}
+
+/**
+ * A third of the direct attacks placed inside those tool outputs (an attacker who controls a
+ * package description or a file name): the same outputs are benign and attacked, so what tells
+ * them apart is the attack. Training only.
+ */
+function placedInTools(attacks: CorpusRecord[], tools: CorpusRecord[]): CorpusRecord[] {
+  if (!tools.length) return [];
+  return attacks.filter((a) => unit(`in-tool:${a.id}`) < 1 / 3).map((attack, k) => {
+    const tool = tools[Math.floor(unit(`tool-for:${attack.id}`) * tools.length)];
+    return {
+      id: `${attack.id}-in-tool`,
+      category: "indirect",
+      label: 1,
+      source: "tool_result",
+      text: insert(tool.text, attack.text, k % 3),
+      origin: `${attack.origin} in ${tool.origin}`,
+      group: [tool.id, `placed:${attack.id}`],
+    };
+  });
+}
+
+/** Five Wikipedia sentences at a time (CLINC150's sentence file), as benign web text. */
+async function wikiParagraphs(clones: string, n: number): Promise<CorpusRecord[]> {
+  const lines = (await gitText(clones, SOURCES.clinc, "data/all_wiki_sents.txt")).split("\n")
+    .map((l) => l.trim()).filter(Boolean);
+  const paragraphs: CorpusRecord[] = [];
+  for (let i = 0; i + 5 <= lines.length; i += 5) {
+    paragraphs.push({
+      id: `wiki-${i / 5}`,
+      category: "benign",
+      label: 0,
+      source: "web",
+      text: lines.slice(i, i + 5).join(". ") + ".",
+      origin: `${SOURCES.clinc.repo} (Wikipedia sentences)`,
+    });
+  }
+  return sample(paragraphs, n, (r) => r.id);
+}
+
 // ---- obfuscated variants of direct attacks ----
 
 const LEET: Record<string, string> = { a: "4", e: "3", i: "1", o: "0", s: "5", t: "7" };
@@ -674,6 +802,7 @@ async function main(): Promise<void> {
   // from them instead.
   const evalTexts = new Set(disjoint.map(key));
   const openings = await clinc(clones, "train", 4000);
+  const tools = await toolOutputs(900);
   const extended = dedupe([
     ...withObfuscated,
     ...extraDirect,
@@ -687,6 +816,10 @@ async function main(): Promise<void> {
     ),
     ...await clinc(clones, "valid", 600),
     ...await t0Prompts(clones, 10),
+    ...await debianParagraphs(3, 1200),
+    ...await wikiParagraphs(clones, 800),
+    ...tools,
+    ...placedInTools([...trainingDirect, ...extraDirect], tools),
   ]).filter((r) => !evalTexts.has(key(r)));
   // One record in seven is held out to pick the threshold; the evaluation set never is.
   const heldOut = (r: CorpusRecord): boolean => {

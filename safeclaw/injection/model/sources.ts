@@ -63,7 +63,7 @@ export const SOURCES = {
     commit: "828f8093932c8fe6ca7936c3d2e52903b1c523de",
     licence: "CC-BY-3.0",
     use:
-      "benign short messages to an assistant (150 intents and out-of-scope queries): its train split for training, its validation split for validation; never in the evaluation set",
+      "benign short messages to an assistant (150 intents and out-of-scope queries): its train split for training, its validation split for validation; its Wikipedia sentences as benign web text; never in the evaluation set",
   },
   pallms: {
     repo: "mik0w/pallms",
@@ -79,5 +79,5 @@ export const DEBIAN_DOCS = {
   path: "/usr/share/doc",
   licence: "each package's own DFSG-free licence (see its copyright file)",
   use:
-    "hard benign: sentences from installed packages' READMEs and NEWS files that use trigger words (ignore, override, forget, disregard, act as, instructions, bypass); packages are split by a hash of their name",
+    "hard benign: sentences from installed packages' READMEs and NEWS files that use trigger words (ignore, override, forget, disregard, act as, instructions, bypass); packages are split by a hash of their name; whole paragraphs of the training packages' READMEs as benign documents",
 } as const;

@@ -20,7 +20,7 @@ from torch import nn
 BUCKETS = 1 << 16
 DIM = 32
 HIDDEN = 64
-EPOCHS = 8
+EPOCHS = 12
 BATCH = 64
 SEED = 7
 # Share of feature ids hidden from each training window: without it one strong feature ("home",
