@@ -88,4 +88,3 @@ export const canRun: boolean = Deno.uid() === 0 &&
     .catch(() => false)) &&
   (await new Deno.Command("ip", { args: ["netns", "list"] }).output().then((o) => o.success)
     .catch(() => false));
-

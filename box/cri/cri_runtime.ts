@@ -1,16 +1,21 @@
 /**
- * The CRI runtime behind `box cri`: Kubernetes pods and containers mapped onto boxes. A pod
- * sandbox is an idle box in a network namespace of its own, attached to the node's pod network
- * (a bridged box network, `k8s-pods`), which gives the pod its IP; the pod's containers are
- * boxes of their images that join that namespace (so they share the pod's network and IP, as
- * Kubernetes expects) and take the pod's hostname. Container output is copied into the kubelet's log path
- * in the CRI log format. Records (pod metadata, labels, annotations, log paths) live beside the
- * boxes in `<home>/box/cri/`, so a restarted `box cri` still knows its pods.
+ * The CRI runtime behind `box cri`: Kubernetes pods and containers mapped onto boxes. On the
+ * default (namespace) handler a pod sandbox is an idle box in a network namespace of its own,
+ * attached to the node's pod network (a bridged box network, `k8s-pods`), which gives the pod
+ * its IP; the pod's containers are boxes of their images that join that namespace (so they
+ * share the pod's network and IP, as Kubernetes expects) and take the pod's hostname. On a
+ * handler whose driver has pods (qemu) the sandbox is the pod's VM and its containers run inside
+ * it, sharing its network. Container output is copied into the kubelet's log path in the CRI log
+ * format. Records live beside the boxes (see cri_records.ts), so a restarted `box cri` still
+ * knows its pods.
  *
  * Messages are the plain objects of the `runtime.v1` protobuf, field names as in the .proto.
  */
 import { join } from "node:path";
 import { A3sError, AccessPolicy, NotFoundError, ValidationError } from "@a3s/common";
+import { type ContainerRecord, CriRecords, type SandboxRecord } from "./cri_records.ts";
+import { hostPorts, matches, podHostname, safeName } from "./cri_pod_config.ts";
+import type { ContainerConfig, Labels, LinuxResources, PodSandboxConfig } from "./cri_types.ts";
 import type { BoxInfo, BoxManager } from "../manager.ts";
 import { canonicalImage, CriImageService } from "./cri_images.ts";
 import { type CriMessage, nanos, need, unlessNotFound } from "./cri_messages.ts";
@@ -20,160 +25,21 @@ import { deleteNetns, netnsPath } from "./netns.ts";
 import { CriLogWriter } from "./cri_log.ts";
 import { OutputTap } from "./output_tap.ts";
 import type { AttachedContainer, StreamingBackend } from "./streaming_server.ts";
-import { type PublishedPort, publishPorts, unpublishPorts } from "../network/port_forwarder.ts";
-import {
-  containerSecurity,
-  type CriContainerSecurityContext,
-  type CriLinuxPodSandboxConfig,
-  nodeNamespaces,
-} from "./cri_security.ts";
+import { publishPorts, unpublishPorts } from "../network/port_forwarder.ts";
+import { containerSecurity, nodeNamespaces } from "./cri_security.ts";
 
 /** The bridged box network pod sandboxes get their IPs on. */
 export const POD_NETWORK = "k8s-pods";
 
 export type { CriMessage } from "./cri_messages.ts";
-/** Kubernetes labels or annotations, key to value (selectors match on them). */
-export type Labels = Record<string, string>;
-/** Who a pod sandbox is for, as the kubelet names it. */
-export interface PodSandboxMetadata {
-  /** The pod's name. */
-  name: string;
-  /** The pod's UID. */
-  uid: string;
-  /** The pod's Kubernetes namespace. */
-  namespace: string;
-  /** How many sandboxes the kubelet made for this pod before, 0 for the first. */
-  attempt: number;
-}
-/** Which container of the pod spec a container is. */
-export interface ContainerMetadata {
-  /** The container's name in the pod spec. */
-  name: string;
-  /** How many times the kubelet created this container before, 0 for the first. */
-  attempt: number;
-}
-/** What `RunPodSandbox` is asked for; `metadata` with a name is required. */
-export interface PodSandboxConfig {
-  /** Who the sandbox is for; its parts name the sandbox box. */
-  metadata?: PodSandboxMetadata;
-  /** The hostname the pod's containers see; the pod's name when unset. */
-  hostname?: string;
-  /**
-   * The directory the kubelet wants container logs in; container `log_path`s are relative to it.
-   */
-  log_directory?: string;
-  /** Labels `ListPodSandbox` selects on. */
-  labels?: Labels;
-  /** Annotations, kept and reported back. */
-  annotations?: Labels;
-  /** The pod's resolver settings: its containers' /etc/resolv.conf. */
-  dns_config?: { servers?: string[]; searches?: string[]; options?: string[] };
-  /** `hostPort`s: host ports forwarded into the pod (TCP). */
-  port_mappings?: {
-    protocol?: number;
-    container_port?: number;
-    host_port?: number;
-    host_ip?: string;
-  }[];
-  /** The pod's namespaces, privilege and sysctls. */
-  linux?: CriLinuxPodSandboxConfig | null;
-}
-/** What `CreateContainer` is asked for; `metadata` and `image.image` are required. */
-export interface ContainerConfig {
-  /** Which container of the pod spec this is; its parts name the box. */
-  metadata?: ContainerMetadata;
-  /** The image reference or id to run; it must already be pulled. */
-  image?: { image: string };
-  /** Replaces the image's Entrypoint, as the pod spec's `command` does. */
-  command?: string[];
-  /** Replaces the image's Cmd, as the pod spec's `args` do. */
-  args?: string[];
-  /** The working directory; the image's when unset. */
-  working_dir?: string;
-  /** Environment variables, added over the image's. */
-  envs?: { key: string; value: string }[];
-  /** Host paths to mount into the container. */
-  mounts?: { container_path: string; host_path: string; readonly: boolean }[];
-  /** Labels `ListContainers` selects on. */
-  labels?: Labels;
-  /** Annotations, kept and reported back. */
-  annotations?: Labels;
-  /**
-   * Where the container's output goes in CRI log format, relative to the sandbox's `log_directory`.
-   */
-  log_path?: string;
-  /** Keep the main process's stdin open for `Attach` to write to. */
-  stdin?: boolean;
-  /** Close the main process's stdin when the first attached client detaches. */
-  stdin_once?: boolean;
-  /** The main process runs on a terminal: its output is one stream, `Attach` can resize it. */
-  tty?: boolean;
-  /** Linux resource limits, the user to run as and the rest of the security context. */
-  linux?: {
-    resources?: LinuxResources;
-    security_context?: CriContainerSecurityContext | null;
-  };
-}
-/** The resource limits a container is created with (int64 fields may come as strings). */
-export interface LinuxResources {
-  /** The CFS period in microseconds; 100000 when unset or 0. */
-  cpu_period?: number | string;
-  /** The CFS quota in microseconds per period; quota / period is the CPU limit, none when 0. */
-  cpu_quota?: number | string;
-  /** The memory limit in bytes; none when 0. */
-  memory_limit_in_bytes?: number | string;
-}
-
-interface SandboxRecord {
-  id: string;
-  /** The driver the pod runs on (its runtime handler's). */
-  driver?: string;
-  /** The pod's VM, shared by its containers (drivers with pods); its network is the VM's. */
-  vm?: boolean;
-  /** The pod uses the node's network (`hostNetwork`): no namespace or IP of its own. */
-  hostNetwork?: boolean;
-  /** The pod's Linux settings, for its containers (the kubelet passes them again, usually). */
-  linux?: CriLinuxPodSandboxConfig | null;
-  /** The pod's network namespace name; empty for VM and host-network pods. */
-  netns: string;
-  /** The pod network the sandbox is on (absent for sandboxes made before pods had IPs). */
-  network?: string;
-  /** The member name on that network (the sandbox box's name). */
-  member?: string;
-  ip?: string;
-  /** The pod's resolv.conf, mounted into its containers; absent when the pod set no DNS. */
-  resolvConf?: string;
-  /** Whether host ports are forwarded into the pod (by a forwarder named after the pod). */
-  publishes?: boolean;
-  metadata: PodSandboxMetadata;
-  hostname: string;
-  logDirectory: string;
-  labels: Labels;
-  annotations: Labels;
-  runtimeHandler: string;
-  createdAt: number;
-}
-
-interface ContainerRecord {
-  id: string;
-  sandboxId: string;
-  metadata: ContainerMetadata;
-  image: string;
-  imageId: string;
-  labels: Labels;
-  annotations: Labels;
-  logPath: string;
-  mounts: { container_path: string; host_path: string; readonly: boolean }[];
-  resources: LinuxResources;
-  stdin?: boolean;
-  stdinOnce?: boolean;
-  /** The security context's `uid[:gid]`, which execs run as too. */
-  user?: string;
-  /** The main process runs on a terminal. */
-  tty?: boolean;
-  createdAt: number;
-}
-
+export type {
+  ContainerConfig,
+  ContainerMetadata,
+  Labels,
+  LinuxResources,
+  PodSandboxConfig,
+  PodSandboxMetadata,
+} from "./cri_types.ts";
 /** The main process's stdin a container was started with, kept for `Attach`. */
 interface HeldStdin {
   writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -211,15 +77,6 @@ const DEFAULT_HANDLERS: Record<string, string> = {
 
 const STATES = { created: 0, running: 1, exited: 2 } as const;
 
-function safeName(...parts: (string | number)[]): string {
-  return parts.join("_").replace(/[^a-zA-Z0-9_.-]/g, "-").replace(/^[^a-zA-Z0-9]+/, "")
-    .slice(0, 128);
-}
-
-function matches(labels: Labels, selector: Labels | undefined): boolean {
-  return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
-}
-
 /**
  * Pods and containers on boxes.
  *
@@ -242,6 +99,7 @@ export class CriRuntime implements StreamingBackend {
   readonly #outputs = new Map<string, { tap: OutputTap; writer?: CriLogWriter }>();
   readonly #stdins = new Map<string, HeldStdin>();
   readonly #policy: AccessPolicy;
+  readonly #records: CriRecords;
   /** The ImageService half of the CRI. */
   readonly images: CriImageService;
 
@@ -249,41 +107,11 @@ export class CriRuntime implements StreamingBackend {
   constructor(boxes: BoxManager, home: string, options: CriRuntimeOptions = {}) {
     this.#boxes = boxes;
     this.#dir = join(home, "box", "cri");
+    this.#records = new CriRecords(this.#dir);
     this.#home = home;
     this.#options = options;
     this.images = new CriImageService(boxes, options.registryMirrors);
     this.#policy = options.policy ?? new AccessPolicy({ roots: ["/var/lib/kubelet/seccomp"] });
-  }
-
-  async #save(kind: "sandboxes" | "containers", record: { id: string }): Promise<void> {
-    await Deno.mkdir(join(this.#dir, kind), { recursive: true });
-    await Deno.writeTextFile(join(this.#dir, kind, `${record.id}.json`), JSON.stringify(record));
-  }
-
-  async #load<T>(kind: "sandboxes" | "containers", id: string, what: string): Promise<T> {
-    if (!/^[a-f0-9]{1,64}$/.test(id)) throw new NotFoundError(`${what} ${id} not found`, "id");
-    const all = await this.#all<T & { id: string }>(kind);
-    const found = all.filter((r) => r.id.startsWith(id));
-    if (found.length !== 1) throw new NotFoundError(`${what} ${id} not found`, "id");
-    return found[0];
-  }
-
-  async #all<T>(kind: "sandboxes" | "containers"): Promise<T[]> {
-    const out: T[] = [];
-    try {
-      for await (const entry of Deno.readDir(join(this.#dir, kind))) {
-        if (!entry.name.endsWith(".json")) continue;
-        const text = await Deno.readTextFile(join(this.#dir, kind, entry.name)).catch(() => "");
-        if (text) out.push(JSON.parse(text) as T);
-      }
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    return out;
-  }
-
-  async #drop(kind: "sandboxes" | "containers", id: string): Promise<void> {
-    await Deno.remove(join(this.#dir, kind, `${id}.json`)).catch(() => {});
   }
 
   async #box(id: string): Promise<BoxInfo | undefined> {
@@ -410,7 +238,7 @@ export class CriRuntime implements StreamingBackend {
         runtimeHandler: handler,
         createdAt: info.createdAt,
       };
-      await this.#save("sandboxes", record);
+      await this.#records.save("sandboxes", record);
       return { pod_sandbox_id: info.id };
     } catch (error) {
       if (boxId) await this.#boxes.remove(boxId, true).catch(() => {});
@@ -463,7 +291,7 @@ export class CriRuntime implements StreamingBackend {
   }
 
   async #containersOf(sandboxId: string): Promise<ContainerRecord[]> {
-    return (await this.#all<ContainerRecord>("containers")).filter((c) =>
+    return (await this.#records.all<ContainerRecord>("containers")).filter((c) =>
       c.sandboxId === sandboxId
     );
   }
@@ -473,7 +301,7 @@ export class CriRuntime implements StreamingBackend {
    * an unknown sandbox is not an error.
    */
   async stopPodSandbox(request: { pod_sandbox_id: string }): Promise<CriMessage> {
-    const sandbox = await unlessNotFound(this.#load<SandboxRecord>(
+    const sandbox = await unlessNotFound(this.#records.load<SandboxRecord>(
       "sandboxes",
       request.pod_sandbox_id,
       "pod sandbox",
@@ -494,7 +322,7 @@ export class CriRuntime implements StreamingBackend {
    * sandbox is not an error.
    */
   async removePodSandbox(request: { pod_sandbox_id: string }): Promise<CriMessage> {
-    const sandbox = await unlessNotFound(this.#load<SandboxRecord>(
+    const sandbox = await unlessNotFound(this.#records.load<SandboxRecord>(
       "sandboxes",
       request.pod_sandbox_id,
       "pod sandbox",
@@ -505,7 +333,7 @@ export class CriRuntime implements StreamingBackend {
     }
     if (await this.#box(sandbox.id)) await this.#boxes.remove(sandbox.id, true);
     await this.#leaveNetwork(sandbox);
-    await this.#drop("sandboxes", sandbox.id);
+    await this.#records.drop("sandboxes", sandbox.id);
     await Deno.remove(join(this.#dir, "pods", sandbox.id), { recursive: true }).catch(() => {});
     return {};
   }
@@ -523,7 +351,7 @@ export class CriRuntime implements StreamingBackend {
 
   /** `PodSandboxStatus`: the sandbox's state, metadata and netns, with its containers' statuses. */
   async podSandboxStatus(request: { pod_sandbox_id: string }): Promise<CriMessage> {
-    const sandbox = await this.#load<SandboxRecord>(
+    const sandbox = await this.#records.load<SandboxRecord>(
       "sandboxes",
       request.pod_sandbox_id,
       "pod sandbox",
@@ -555,7 +383,7 @@ export class CriRuntime implements StreamingBackend {
   }): Promise<{ items: (CriMessage & { id: string })[] }> {
     const filter = request.filter;
     const items = [];
-    for (const sandbox of await this.#all<SandboxRecord>("sandboxes")) {
+    for (const sandbox of await this.#records.all<SandboxRecord>("sandboxes")) {
       if (filter?.id && !sandbox.id.startsWith(filter.id)) continue;
       if (!matches(sandbox.labels, filter?.label_selector)) continue;
       const state = await this.#sandboxState(sandbox);
@@ -582,7 +410,7 @@ export class CriRuntime implements StreamingBackend {
     config?: ContainerConfig;
     sandbox_config?: PodSandboxConfig;
   }): Promise<CriMessage> {
-    const sandbox = await this.#load<SandboxRecord>(
+    const sandbox = await this.#records.load<SandboxRecord>(
       "sandboxes",
       request.pod_sandbox_id,
       "pod sandbox",
@@ -670,7 +498,7 @@ export class CriRuntime implements StreamingBackend {
       tty: config.tty === true,
       createdAt: info.createdAt,
     };
-    await this.#save("containers", record);
+    await this.#records.save("containers", record);
     return { container_id: info.id };
   }
 
@@ -715,7 +543,7 @@ export class CriRuntime implements StreamingBackend {
 
   /** `StartContainer`: starts the box and copies its output into the container's log path. */
   async startContainer(request: { container_id: string }): Promise<CriMessage> {
-    const container = await this.#load<ContainerRecord>(
+    const container = await this.#records.load<ContainerRecord>(
       "containers",
       request.container_id,
       "container",
@@ -749,7 +577,7 @@ export class CriRuntime implements StreamingBackend {
   async stopContainer(
     request: { container_id: string; timeout?: number | string },
   ): Promise<CriMessage> {
-    const container = await unlessNotFound(this.#load<ContainerRecord>(
+    const container = await unlessNotFound(this.#records.load<ContainerRecord>(
       "containers",
       request.container_id,
       "container",
@@ -766,7 +594,7 @@ export class CriRuntime implements StreamingBackend {
    * not an error.
    */
   async removeContainer(request: { container_id: string }): Promise<CriMessage> {
-    const container = await unlessNotFound(this.#load<ContainerRecord>(
+    const container = await unlessNotFound(this.#records.load<ContainerRecord>(
       "containers",
       request.container_id,
       "container",
@@ -775,7 +603,7 @@ export class CriRuntime implements StreamingBackend {
     this.#outputs.get(container.id)?.tap.stop();
     await this.#releaseStdin(container.id);
     if (await this.#box(container.id)) await this.#boxes.remove(container.id, true);
-    await this.#drop("containers", container.id);
+    await this.#records.drop("containers", container.id);
     return {};
   }
 
@@ -816,7 +644,7 @@ export class CriRuntime implements StreamingBackend {
 
   /** `ContainerStatus`: state, times, exit code and reason (`Completed`, `Error`, `OOMKilled`). */
   async containerStatus(request: { container_id: string }): Promise<CriMessage> {
-    const container = await this.#load<ContainerRecord>(
+    const container = await this.#records.load<ContainerRecord>(
       "containers",
       request.container_id,
       "container",
@@ -838,7 +666,7 @@ export class CriRuntime implements StreamingBackend {
   }): Promise<CriMessage> {
     const filter = request.filter;
     const containers = [];
-    for (const container of await this.#all<ContainerRecord>("containers")) {
+    for (const container of await this.#records.all<ContainerRecord>("containers")) {
       if (filter?.id && !container.id.startsWith(filter.id)) continue;
       if (filter?.pod_sandbox_id && !container.sandboxId.startsWith(filter.pod_sandbox_id)) {
         continue;
@@ -869,7 +697,7 @@ export class CriRuntime implements StreamingBackend {
   async execSync(
     request: { container_id: string; cmd: string[]; timeout?: number | string },
   ): Promise<CriMessage> {
-    const container = await this.#load<ContainerRecord>(
+    const container = await this.#records.load<ContainerRecord>(
       "containers",
       request.container_id,
       "container",
@@ -939,7 +767,7 @@ export class CriRuntime implements StreamingBackend {
 
   /** `ContainerStats`: the container's CPU time and memory use now. */
   async containerStats(request: { container_id: string }): Promise<CriMessage> {
-    const container = await this.#load<ContainerRecord>(
+    const container = await this.#records.load<ContainerRecord>(
       "containers",
       request.container_id,
       "container",
@@ -953,7 +781,7 @@ export class CriRuntime implements StreamingBackend {
   }): Promise<CriMessage> {
     const filter = request.filter;
     const stats = [];
-    for (const container of await this.#all<ContainerRecord>("containers")) {
+    for (const container of await this.#records.all<ContainerRecord>("containers")) {
       if (filter?.id && !container.id.startsWith(filter.id)) continue;
       if (filter?.pod_sandbox_id && !container.sandboxId.startsWith(filter.pod_sandbox_id)) {
         continue;
@@ -973,7 +801,7 @@ export class CriRuntime implements StreamingBackend {
   async updateContainerResources(
     request: { container_id: string; linux?: LinuxResources },
   ): Promise<CriMessage> {
-    const container = await this.#load<ContainerRecord>(
+    const container = await this.#records.load<ContainerRecord>(
       "containers",
       request.container_id,
       "container",
@@ -987,7 +815,7 @@ export class CriRuntime implements StreamingBackend {
       cpus: quota > 0 ? quota / period : undefined,
     });
     container.resources = { ...container.resources, ...resources };
-    await this.#save("containers", container);
+    await this.#records.save("containers", container);
     return {};
   }
 
@@ -996,7 +824,7 @@ export class CriRuntime implements StreamingBackend {
    * run here.
    */
   async reopenContainerLog(request: { container_id: string }): Promise<CriMessage> {
-    const container = await this.#load<ContainerRecord>(
+    const container = await this.#records.load<ContainerRecord>(
       "containers",
       request.container_id,
       "container",
@@ -1024,7 +852,11 @@ export class CriRuntime implements StreamingBackend {
 
   /** The full id of a running container; NOT_FOUND or FAILED_PRECONDITION otherwise. */
   async runningContainer(containerId: string): Promise<string> {
-    const container = await this.#load<ContainerRecord>("containers", containerId, "container");
+    const container = await this.#records.load<ContainerRecord>(
+      "containers",
+      containerId,
+      "container",
+    );
     if ((await this.#box(container.id))?.state !== "running") {
       throw new A3sError("container_not_running", `container ${container.id} is not running`, {
         status: 409,
@@ -1040,7 +872,11 @@ export class CriRuntime implements StreamingBackend {
     command: string[],
     tty: boolean,
   ): Promise<ExecProcess> {
-    const container = await this.#load<ContainerRecord>("containers", containerId, "container");
+    const container = await this.#records.load<ContainerRecord>(
+      "containers",
+      containerId,
+      "container",
+    );
     return await this.#boxes.exec(container.id, { command, tty, user: container.user });
   }
 
@@ -1050,7 +886,7 @@ export class CriRuntime implements StreamingBackend {
    */
   async attachContainer(containerId: string, signal: AbortSignal): Promise<AttachedContainer> {
     const id = await this.runningContainer(containerId);
-    const container = await this.#load<ContainerRecord>("containers", id, "container");
+    const container = await this.#records.load<ContainerRecord>("containers", id, "container");
     const held = this.#stdins.get(id);
     const boxes = this.#boxes;
     return {
@@ -1076,7 +912,11 @@ export class CriRuntime implements StreamingBackend {
 
   /** The network namespace of a ready pod, for `PortForward`. */
   async podNetns(podSandboxId: string): Promise<string> {
-    const sandbox = await this.#load<SandboxRecord>("sandboxes", podSandboxId, "pod sandbox");
+    const sandbox = await this.#records.load<SandboxRecord>(
+      "sandboxes",
+      podSandboxId,
+      "pod sandbox",
+    );
     if (await this.#sandboxState(sandbox) !== 0) {
       throw new A3sError("sandbox_not_ready", `pod sandbox ${sandbox.id} is not ready`, {
         status: 409,
@@ -1100,38 +940,4 @@ export class CriRuntime implements StreamingBackend {
     for (const output of this.#outputs.values()) output.tap.stop();
     for (const id of [...this.#stdins.keys()]) void this.#releaseStdin(id);
   }
-}
-
-/**
- * A valid hostname from the one asked for (or the pod's name): Linux takes at most 64 bytes, and
- * the kubelet's own rule is a DNS label of at most 63, so longer names are cut and odd
- * characters replaced.
- */
-function podHostname(name: string): string {
-  const label = name.replace(/[^a-zA-Z0-9.-]/g, "-").slice(0, 63).replace(/^[-.]+|[-.]+$/g, "");
-  return label || "pod";
-}
-
-/** The pod's `hostPort`s as box publishes them; TCP only (box forwards TCP). */
-function hostPorts(config: PodSandboxConfig): PublishedPort[] {
-  const ports: PublishedPort[] = [];
-  for (const [i, mapping] of (config.port_mappings ?? []).entries()) {
-    const hostPort = Number(mapping.host_port ?? 0);
-    if (hostPort === 0) continue;
-    const boxPort = Number(mapping.container_port ?? 0);
-    if ((mapping.protocol ?? 0) !== 0) {
-      throw new ValidationError(
-        `port_mappings.${i}: only TCP host ports are supported`,
-        `config.port_mappings.${i}.protocol`,
-      );
-    }
-    if (!(hostPort > 0 && hostPort < 65536 && boxPort > 0 && boxPort < 65536)) {
-      throw new ValidationError(
-        `port_mappings.${i}: ports must be 1-65535`,
-        `config.port_mappings.${i}`,
-      );
-    }
-    ports.push({ hostIp: mapping.host_ip || "0.0.0.0", hostPort, boxPort });
-  }
-  return ports;
 }

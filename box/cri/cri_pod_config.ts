@@ -1,0 +1,52 @@
+/**
+ * How a pod's CRI config becomes box settings: box names from the kubelet's metadata, a valid
+ * hostname, the pod's host ports, and label selectors.
+ */
+import { ValidationError } from "@a3s/common";
+import type { PublishedPort } from "../network/port_forwarder.ts";
+import type { Labels, PodSandboxConfig } from "./cri_types.ts";
+
+/** A box name from the kubelet's metadata parts (letters, digits, `_`, `.`, `-`). */
+export function safeName(...parts: (string | number)[]): string {
+  return parts.join("_").replace(/[^a-zA-Z0-9_.-]/g, "-").replace(/^[^a-zA-Z0-9]+/, "")
+    .slice(0, 128);
+}
+
+/** Whether `labels` satisfy a CRI label selector (every pair present). */
+export function matches(labels: Labels, selector: Labels | undefined): boolean {
+  return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+/**
+ * A valid hostname from the one asked for (or the pod's name): Linux takes at most 64 bytes, and
+ * the kubelet's own rule is a DNS label of at most 63, so longer names are cut and odd
+ * characters replaced.
+ */
+export function podHostname(name: string): string {
+  const label = name.replace(/[^a-zA-Z0-9.-]/g, "-").slice(0, 63).replace(/^[-.]+|[-.]+$/g, "");
+  return label || "pod";
+}
+
+/** The pod's `hostPort`s as box publishes them; TCP only (box forwards TCP). */
+export function hostPorts(config: PodSandboxConfig): PublishedPort[] {
+  const ports: PublishedPort[] = [];
+  for (const [i, mapping] of (config.port_mappings ?? []).entries()) {
+    const hostPort = Number(mapping.host_port ?? 0);
+    if (hostPort === 0) continue;
+    const boxPort = Number(mapping.container_port ?? 0);
+    if ((mapping.protocol ?? 0) !== 0) {
+      throw new ValidationError(
+        `port_mappings.${i}: only TCP host ports are supported`,
+        `config.port_mappings.${i}.protocol`,
+      );
+    }
+    if (!(hostPort > 0 && hostPort < 65536 && boxPort > 0 && boxPort < 65536)) {
+      throw new ValidationError(
+        `port_mappings.${i}: ports must be 1-65535`,
+        `config.port_mappings.${i}`,
+      );
+    }
+    ports.push({ hostIp: mapping.host_ip || "0.0.0.0", hostPort, boxPort });
+  }
+  return ports;
+}
