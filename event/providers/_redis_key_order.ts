@@ -3,7 +3,8 @@
  * hands entries to whichever consumer asks; on its own it would let a later event of a key run
  * while an earlier one waits for its nack delay, or sits with a worker that died. So every
  * keyed entry a group has read is indexed by key (`<prefix>:bykey:<group>:<key>`, a sorted set
- * ordered by stream id), and before an entry is handed to the bus the earlier entries of its
+ * ordered by stream id; the provider's read script adds it in the same call that reads the
+ * entry for the group), and before an entry is handed to the bus the earlier entries of its
  * key are checked: one nacked and waiting, held back, or owned by another consumer blocks it.
  * A blocked entry is held back in `<prefix>:held:<group>` (it stays in the group's pending
  * list, owned, unhandled, its delivery count untouched) and is tried again, in order, on the
