@@ -89,6 +89,9 @@ static int port_polled(int k, int *wait_ms) {
 }
 static struct exec execs[MAX_EXECS];
 static pid_t main_pid = 0;
+/* The terminal of a VM's main command when the box asked for one (/a3s/tty): the agent copies
+ * what it writes to the console, the box's log, and the host resizes it (`T<rows>x<cols> main`). */
+static int main_term = -1;
 static int main_status = -1;
 static const char *status_path = NULL;
 static int timed_out = 0;
@@ -122,6 +125,20 @@ static int write_all(int fd, const void *data, size_t len) {
 }
 
 static void close_conn(int i);
+
+/* Copies what the main command wrote on its terminal to the console; closes it at the end. */
+static void pump_main_term(void) {
+  unsigned char chunk[65536];
+  for (;;) {
+    ssize_t n = read(main_term, chunk, sizeof chunk);
+    if (n > 0) { if (write_all(1, chunk, (size_t)n) < 0) break; continue; }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    break;
+  }
+  close(main_term);
+  main_term = -1;
+}
 
 /* Sends one frame; a broken connection is closed rather than retried. */
 static void send_frame(int ci, int type, int flags, uint32_t stream, const void *data, size_t len) {
@@ -387,6 +404,20 @@ static void handle_frame(int ci, int type, uint32_t stream, const unsigned char 
       return;
     case F_CONTROL:
       if (len == 0) return;
+      if (p[0] == 'T' && len > 6 && !memcmp(p + len - 5, " main", 5)) {
+        /* The VM's own main command's terminal; a pod member's is pod.c's. */
+        char spec[32] = {0};
+        unsigned rows = 0, cols = 0;
+        memcpy(spec, p + 1, len - 6 < 31 ? len - 6 : 31);
+        if (main_term < 0 || sscanf(spec, "%ux%u", &rows, &cols) != 2) {
+          send_text(ci, F_ERROR, stream, "the main command has no terminal");
+          return;
+        }
+        struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+        ioctl(main_term, TIOCSWINSZ, &ws);
+        send_text(ci, F_CONTROL, stream, "x0 0");
+        return;
+      }
       if (e < 0 && pod_handle_control(ci, stream, p, len)) return;
       if (p[0] == 'X') { if (e >= 0) send_text(ci, F_ERROR, stream, "stream in use"); else start_exec(ci, stream, p + 1, len - 1); }
       else if (p[0] == 'P') start_put(ci, stream, p + 1, len - 1);
@@ -472,7 +503,10 @@ static void reap(void) {
   int status;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    if (pid == main_pid) { main_status = status; main_pid = -1; }
+    if (pid == main_pid) {
+      main_status = status; main_pid = -1;
+      if (main_term >= 0) pump_main_term();
+    }
     if (pod_reaped(pid, status)) continue;
     for (int e = 0; e < MAX_EXECS; e++) {
       if (execs[e].used && execs[e].pid == pid) {
@@ -530,6 +564,13 @@ static void vm_init(void) {
   vm_mount_volumes();
   vm_configure_network();
   vm_set_hostname();
+  /* The console is the box's log: what programs write goes there byte for byte, without the
+   * tty layer turning each newline into CR LF (a terminal's own CR LF stays, as on Docker). */
+  struct termios console;
+  if (tcgetattr(1, &console) == 0) {
+    console.c_oflag &= ~(tcflag_t)OPOST;
+    tcsetattr(1, TCSANOW, &console);
+  }
 }
 
 /* Reads a NUL-separated list (the VM's command or environment) from the initramfs. */
@@ -626,11 +667,22 @@ int main(int argc, char **argv) {
     close(ready_fd);
   }
   char **main_argv = cmd < argc ? argv + cmd : vm_cmd;
+  int main_tty = vm && read_list("/a3s/tty") != NULL;
   if (main_argv && main_argv[0]) {
-    main_pid = fork();
+    if (main_tty) {
+      /* A terminal's usual size until the host sets its own (programs take 0x0 for none). */
+      struct winsize ws = {.ws_row = 24, .ws_col = 80};
+      main_pid = forkpty(&main_term, NULL, NULL, &ws);
+      if (main_pid > 0) {
+        fcntl(main_term, F_SETFD, FD_CLOEXEC);
+        fcntl(main_term, F_SETFL, O_NONBLOCK);
+      }
+    } else {
+      main_pid = fork();
+    }
     if (main_pid == 0) {
       sigprocmask(SIG_UNBLOCK, &mask, NULL);
-      setpgid(0, 0);
+      if (!main_tty) setpgid(0, 0);
       signal(SIGPIPE, SIG_DFL);
       if (main_user) {
         struct box_user who;
@@ -648,7 +700,7 @@ int main(int argc, char **argv) {
   if (timeout > 0) alarm((unsigned)timeout);
   const char *reason = "exited";
   for (;;) {
-    enum { MAX_POLL = 2 + MAX_CONNS + 3 * MAX_EXECS + 2 * 64 };
+    enum { MAX_POLL = 3 + MAX_CONNS + 3 * MAX_EXECS + 2 * 64 };
     struct pollfd fds[MAX_POLL];
     int owner[MAX_POLL], kind[MAX_POLL];
     int n = 0, wait_ms = -1;
@@ -662,6 +714,7 @@ int main(int argc, char **argv) {
       if (execs[e].err_fd >= 0) { fds[n] = (struct pollfd){execs[e].err_fd, POLLIN, 0}; kind[n] = 4; owner[n++] = e; }
       if (execs[e].in_fd >= 0 && execs[e].in_len > 0) { fds[n] = (struct pollfd){execs[e].in_fd, POLLOUT, 0}; kind[n] = 5; owner[n++] = e; }
     }
+    if (main_term >= 0) { fds[n] = (struct pollfd){main_term, POLLIN, 0}; kind[n] = 7; owner[n++] = 0; }
     int pod_fds = pod_poll_fds(fds + n, owner + n, MAX_POLL - n);
     for (int i = 0; i < pod_fds; i++) kind[n + i] = 6;
     n += pod_fds;
@@ -697,6 +750,8 @@ int main(int argc, char **argv) {
         if (execs[owner[i]].used && execs[owner[i]].in_fd == fds[i].fd) flush_stdin(owner[i]);
       } else if (kind[i] == 6) {
         pod_ready(owner[i], &fds[i]);
+      } else if (kind[i] == 7) {
+        if (main_term == fds[i].fd) pump_main_term();
       }
     }
     if (main_pid == -1) {

@@ -261,18 +261,8 @@ export class QemuDriver implements BoxDriver {
    */
   async create(spec: BoxSpec): Promise<void> {
     if (spec.pod?.role === "member") return await this.#members.create(spec);
-    // A VM of its own runs its command on the serial console: no terminal, and no security
-    // settings inside (the VM is the boundary); refused rather than silently ignored.
-    if (spec.tty) {
-      throw new A3sError(
-        "unimplemented",
-        "a qemu box's main process has no terminal; use exec -t",
-        {
-          status: 501,
-          field: "tty",
-        },
-      );
-    }
+    // No security settings inside a VM of its own (the VM is the boundary): refused rather than
+    // silently ignored.
     const security = Object.entries(spec.security ?? {}).find(([, value]) =>
       value !== undefined && value !== false && !(Array.isArray(value) && value.length === 0)
     );
@@ -380,6 +370,10 @@ export class QemuDriver implements BoxDriver {
         : []),
       ...(spec.user
         ? [{ path: "a3s/user", mode: S_IFREG | 0o644, data: encoder.encode(`${spec.user}\0`) }]
+        : []),
+      // The main command on a terminal, its output copied to the console (the box's log).
+      ...(spec.tty
+        ? [{ path: "a3s/tty", mode: S_IFREG | 0o644, data: encoder.encode("1\0") }]
         : []),
       ...(extraPorts
         ? [{ path: "a3s/ports", mode: S_IFREG | 0o644, data: encoder.encode(`${extraPorts}\0`) }]
@@ -702,9 +696,11 @@ export class QemuDriver implements BoxDriver {
   /** Resizes the terminal of a box whose main process runs on one (`tty`). */
   async resizeTerminal(spec: BoxSpec, rows: number, cols: number): Promise<void> {
     if (spec.pod?.role === "member") return await this.#members.resizeTerminal(spec, rows, cols);
-    throw new A3sError("unsupported", "only a pod member's main process has a terminal on qemu", {
-      status: 409,
-      field: "tty",
-    });
+    const client = await this.#connect(spec);
+    try {
+      await client.containerControl(`T${Math.floor(rows)}x${Math.floor(cols)} main`);
+    } finally {
+      client.close();
+    }
   }
 }

@@ -204,3 +204,63 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "qemu -t: the main command runs on a terminal the host can resize, logged as one stream",
+  async fn() {
+    const home = await testHome();
+    const driver = new QemuDriver({
+      agentCacheDir: "/tmp/a3s-box-test-agent",
+      workDir: join(home.home, "qemu"),
+      bootTimeoutMs: 120_000,
+    });
+    const probe = await driver.probe();
+    if (!probe.available) {
+      console.log(`SKIPPED: qemu driver unavailable: ${probe.detail}`);
+      await home.close();
+      return;
+    }
+    const boxes = await BoxManager.open({
+      store: home.store,
+      images: home.images,
+      home: home.home,
+      drivers: [driver],
+    });
+    const logs = async (id: string) => {
+      let text = "";
+      for await (const chunk of boxes.logs(id)) text += new TextDecoder().decode(chunk.data);
+      return text;
+    };
+    try {
+      await addBusybox(home.images);
+      // The size is printed until the host's resize shows; stderr goes to the terminal too.
+      const { info } = await boxes.run({
+        image: "busybox",
+        command: [
+          "sh",
+          "-c",
+          "tty; until stty size | grep -q '40 120'; do stty size; sleep 0.2; done; " +
+            "echo resized >&2",
+        ],
+        driver: "qemu",
+        tty: true,
+        timeoutSeconds: 300,
+      });
+      let seen = "";
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && !seen.includes("24 80")) {
+        seen = await logs(info.id);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert(/\/dev\/pts\/\d+\r\n/.test(seen) && seen.includes("24 80"), seen);
+      await boxes.resizeTerminal(info.id, 40, 120);
+      const done = await boxes.wait(info.id);
+      assertEquals([done.exitCode, done.reason], [0, "exited"]);
+      assert(/resized\r\n/.test(await logs(info.id)), await logs(info.id));
+    } finally {
+      for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
+      boxes.close();
+      await home.close();
+    }
+  },
+});
