@@ -9,7 +9,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { type EvalRecord, parseEvalSet } from "./evaluate.ts";
-import { SOURCES } from "./model/sources.ts";
+import { type PinnedSource, SOURCES } from "./model/sources.ts";
 
 /** The set's file name, in every folder it is looked for in. */
 export const PUBLIC_EVAL_FILE = "injection_public_eval.jsonl";
@@ -84,10 +84,15 @@ async function load(path: string, how: string): Promise<PublicEvalSet> {
   };
 }
 
-/** The pinned repositories with no clone in `dir`, in the layouts build_corpus.ts reads. */
+/**
+ * The pinned repositories the evaluation set is built from with no clone in `dir`, in the layouts
+ * build_corpus.ts reads (the training-only sources are not needed for it).
+ */
 export async function missingClones(dir: string): Promise<string[]> {
   const missing: string[] = [];
-  for (const { repo } of Object.values(SOURCES)) {
+  for (const source of Object.values(SOURCES) as PinnedSource[]) {
+    if (source.trainingOnly) continue;
+    const { repo } = source;
     const [owner, name] = repo.split("/");
     const layouts = [`${dir}/${owner}+${name}/repo`, `${dir}/${owner}/${name}/.git`];
     let present = false;
@@ -110,6 +115,7 @@ async function rebuild(clones: string): Promise<PublicEvalSet> {
         clones,
         "--out",
         out,
+        "--eval-only",
       ],
       stdout: "piped",
       stderr: "piped",

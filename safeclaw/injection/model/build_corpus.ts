@@ -2,7 +2,7 @@
  * Builds the injection classifier's training, validation and evaluation sets from public
  * sources (see `sources.ts`), read at pinned commits from local git clones.
  *
- *   deno run -A safeclaw/injection/model/build_corpus.ts --clones DIR --out DIR [--eval FILE]
+ *   deno run -A safeclaw/injection/model/build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only]
  *
  * `--clones DIR` holds one git directory per repository, as `DIR/<owner>+<name>/repo` (a bare
  * mirror) or `DIR/<owner>/<name>` (a clone). Training and validation go to `--out`; the
@@ -758,15 +758,19 @@ function toJsonl(records: CorpusRecord[], training = true): string {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { clones: { type: "string" }, out: { type: "string" }, eval: { type: "string" } },
+    options: {
+      clones: { type: "string" },
+      out: { type: "string" },
+      eval: { type: "string" },
+      "eval-only": { type: "boolean" },
+    },
   });
   if (!values.clones || !values.out) {
-    console.error("usage: build_corpus.ts --clones DIR --out DIR [--eval FILE]");
+    console.error("usage: build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only]");
     Deno.exit(2);
   }
   const clones = values.clones;
   const seeds = await selfInstruct(clones, "train");
-  const extraDirect = await pallms(clones, seeds);
   const training = dedupe([
     ...await deepset(clones, "train"),
     ...await bipia(clones, "train", 12),
@@ -800,7 +804,17 @@ async function main(): Promise<void> {
   // Sources added after the evaluation set was fixed only ever add to training and validation:
   // the set stays byte for byte the same, and any text of it they happen to hold is dropped
   // from them instead.
+  const evalPath = values.eval ?? `${values.out}/injection_public_eval.jsonl`;
+  await Deno.mkdir(values.out, { recursive: true });
+  await Deno.writeTextFile(evalPath, toJsonl(disjoint, false));
+  // The evaluation set alone (the report and the tests rebuild it) needs none of the sources
+  // that only add to training.
+  if (values["eval-only"]) {
+    console.log(`eval ${disjoint.length} records`);
+    return;
+  }
   const evalTexts = new Set(disjoint.map(key));
+  const extraDirect = await pallms(clones, seeds);
   const openings = await clinc(clones, "train", 4000);
   const tools = await toolOutputs(900);
   const extended = dedupe([
@@ -830,11 +844,8 @@ async function main(): Promise<void> {
   const train = extended.filter((r) => !heldOut(r));
   const valid = extended.filter(heldOut);
 
-  await Deno.mkdir(values.out, { recursive: true });
   await Deno.writeTextFile(`${values.out}/train.jsonl`, toJsonl(train));
   await Deno.writeTextFile(`${values.out}/valid.jsonl`, toJsonl(valid));
-  const evalPath = values.eval ?? `${values.out}/injection_public_eval.jsonl`;
-  await Deno.writeTextFile(evalPath, toJsonl(disjoint, false));
   const count = (rs: CorpusRecord[]) => {
     const by: Record<string, number> = {};
     for (const r of rs) by[r.category] = (by[r.category] ?? 0) + 1;

@@ -13,6 +13,8 @@ export interface PinnedSource {
   licence: string;
   /** What we take from it. */
   use: string;
+  /** Read for training only: rebuilding the evaluation set does not need it. */
+  trainingOnly?: boolean;
 }
 
 /** Every repository the corpus builder reads. */
@@ -62,6 +64,7 @@ export const SOURCES = {
     repo: "clinc/oos-eval",
     commit: "828f8093932c8fe6ca7936c3d2e52903b1c523de",
     licence: "CC-BY-3.0",
+    trainingOnly: true,
     use:
       "benign short messages to an assistant (150 intents and out-of-scope queries): its train split for training, its validation split for validation; its Wikipedia sentences as benign web text; never in the evaluation set",
   },
@@ -69,6 +72,7 @@ export const SOURCES = {
     repo: "mik0w/pallms",
     commit: "bfedec0fa6cb8d44a73c730a02eeaac36aefd198",
     licence: "MIT",
+    trainingOnly: true,
     use:
       "direct injection payloads (`plaintext/promptinjection.txt`), training only; its jailbreak list is not read (in-the-wild prompts of the kind the issue reserves)",
   },
