@@ -213,6 +213,7 @@ export class QemuDriver implements BoxDriver {
       network: true,
       ports: true,
       pods: true,
+      tty: true,
     };
     if (!version?.success) {
       return {
