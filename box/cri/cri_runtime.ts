@@ -59,7 +59,8 @@ export interface CriRuntimeOptions {
   registryMirrors?: Record<string, string>;
   /**
    * Runtime handlers (a RuntimeClass's `handler`) to box drivers; the empty handler is the
-   * default. `{ "": "namespace", namespace: "namespace", qemu: "qemu" }` unless set.
+   * default. Unless set: `""`, `namespace` and `a3s-box` run on the namespace driver, `qemu`
+   * and `a3s-box-vm` on qemu (each pod a VM).
    */
   runtimeHandlers?: Record<string, string>;
   /**
@@ -72,7 +73,10 @@ export interface CriRuntimeOptions {
 const DEFAULT_HANDLERS: Record<string, string> = {
   "": "namespace",
   namespace: "namespace",
+  // The handler of the RuntimeClass in deploy/kubernetes/box.
+  "a3s-box": "namespace",
   qemu: "qemu",
+  "a3s-box-vm": "qemu",
 };
 
 const STATES = { created: 0, running: 1, exited: 2 } as const;
