@@ -140,13 +140,21 @@ export class DurableConsumer implements Consumer {
         for (const delivery of held) this.#dispatch(delivery);
       },
       this.#logger,
+      bus.provider.gatesKeys ? undefined : bus.provider.orderJournal?.(name),
     );
     this.#books = { keys: this.#nackedKeys, acks: this.#acks, retry: this.#retry };
   }
 
   /** Creates the consumer's position at the broker, then starts the loop. */
   async start(): Promise<void> {
-    await this.#bus.provider.ensureConsumer(this.#spec());
+    const provider = this.#bus.provider;
+    await provider.ensureConsumer(this.#spec());
+    if (!provider.gatesKeys && provider.awaitedAtStart) {
+      // A process of this consumer may have died holding keys: wait on what it left.
+      for (const { key, seq, untilMs } of await provider.awaitedAtStart(this.#spec())) {
+        this.#nackedKeys.await(key, seq, untilMs);
+      }
+    }
     this.#loop = this.#run();
   }
 

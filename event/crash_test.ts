@@ -275,6 +275,11 @@ if (nats) {
     fn: () => killedConsumerLosesNothing(nats.url, () => openProvider({ url: nats.url })),
   });
   Deno.test({
+    name: "nats: per-key order holds across a kill -9 mid-batch",
+    ...options,
+    fn: () => killedKeyedConsumerKeepsOrder(nats.url, () => openProvider({ url: nats.url })),
+  });
+  Deno.test({
     name: "nats: a broker restart during publishing loses no acknowledged event",
     ...options,
     fn: async () => {

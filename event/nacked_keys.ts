@@ -1,34 +1,36 @@
 /**
- * Per-key order across a nack. While a key's nacked event waits for its redelivery, later
- * deliveries of that key are held here, unacknowledged, in log order; their leases are renewed
- * so the broker neither redelivers them nor counts a delivery for the wait, so a held event is
- * never dead-lettered just for waiting. Once the nacked event is settled for good (acknowledged
- * or dead-lettered) the held ones are released, in order, to the consumer.
+ * Per-key order across a nack, held in the consumer. While a key waits on an earlier event
+ * (one it nacked, or, after a restart, ones a dead process may not have acknowledged), later
+ * deliveries of that key are held here, unacknowledged, in arrival order; their leases are
+ * renewed so the broker neither redelivers them nor counts a delivery for the wait, so a held
+ * event is never dead-lettered just for waiting. Once every awaited event is settled for good
+ * (acknowledged or dead-lettered) or its deadline passed, the held ones are released, in
+ * order, to the consumer.
+ *
+ * Providers that gate keys at the broker hold a nacked key's later events back themselves,
+ * so this only ever holds what was fetched before the nack. For the others, a journal (when
+ * the provider keeps one) records each nack durably, so a restarted consumer can wait again.
  */
 import type { Logger } from "@a3s/common";
-import type { ProviderDelivery } from "./provider.ts";
+import type { OrderJournal, ProviderDelivery } from "./provider.ts";
 
-/** One key waiting on its nacked event. */
+/** One key waiting on earlier events. */
 interface Blocked {
-  /** Seq of the nacked event: only its redelivery may run. */
-  seq: string;
+  /** Seqs that may still run, each with when to stop waiting for it. */
+  awaited: Map<string, number>;
   /** Deliveries of the key that arrived meanwhile, in arrival (log) order. */
   held: ProviderDelivery[];
-  /**
-   * Release anyway after this: the redelivery went to another worker of the same consumer, or
-   * the consumer changed, and holding longer would only stall the key.
-   */
-  giveUpAt: number;
   /** Settled for good; the release runs on the next microtask. */
   releasing: boolean;
 }
 
-/** The keys of one consumer that wait on a nacked event. */
+/** The keys of one consumer that wait on earlier events. */
 export class NackedKeys {
   readonly #blocked = new Map<string, Blocked>();
   readonly #ackWaitMs: number;
   readonly #release: (held: ProviderDelivery[]) => void;
   readonly #logger?: Logger;
+  readonly #journal?: OrderJournal;
   #timer?: ReturnType<typeof setInterval>;
 
   /**
@@ -39,10 +41,12 @@ export class NackedKeys {
     ackWaitMs: number,
     release: (held: ProviderDelivery[]) => void,
     logger?: Logger,
+    journal?: OrderJournal,
   ) {
     this.#ackWaitMs = ackWaitMs;
     this.#release = release;
     this.#logger = logger;
+    this.#journal = journal;
   }
 
   /** Keys now waiting; zero on the fast path, so callers skip the lookup. */
@@ -57,40 +61,61 @@ export class NackedKeys {
     return n;
   }
 
-  /** Holds `delivery` when its key waits on an earlier nacked event; true when held. */
+  /** Holds `delivery` when its key waits on an earlier event; true when held. */
   hold(delivery: ProviderDelivery): boolean {
     const key = delivery.event.partitionkey;
     if (key === undefined) return false;
     const blocked = this.#blocked.get(key);
     if (!blocked) return false;
-    if (blocked.seq === delivery.seq && !blocked.releasing) {
-      // The awaited redelivery: it runs, and the key waits for its outcome however long.
-      blocked.giveUpAt = Infinity;
+    if (
+      !blocked.releasing && blocked.awaited.has(delivery.seq) &&
+      !awaitsBefore(blocked, delivery.seq)
+    ) {
+      // The earliest awaited event: it runs, and the key waits for its outcome however long.
+      blocked.awaited.set(delivery.seq, Infinity);
       return false;
     }
     blocked.held.push(delivery);
-    this.#renewing();
+    // The last awaited event arrived behind earlier ones already held: all can go, in order.
+    if (!blocked.releasing && onlyHeldAwaited(blocked)) this.#releaseSoon(key, blocked);
+    else this.#renewing();
     return true;
+  }
+
+  /**
+   * After a restart: `key` waits for `seq` (which a dead process may not have acknowledged)
+   * until `untilMs`; later deliveries of the key are held meanwhile.
+   */
+  await(key: string, seq: string, untilMs: number): void {
+    const blocked = this.#blocked.get(key) ??
+      { awaited: new Map<string, number>(), held: [], releasing: false };
+    blocked.awaited.set(seq, Math.max(blocked.awaited.get(seq) ?? 0, untilMs));
+    this.#blocked.set(key, blocked);
+    this.#renewing();
   }
 
   /** `delivery` was nacked with `delayMs`: its key waits for its redelivery. */
   nacked(delivery: ProviderDelivery, delayMs: number): void {
     const key = delivery.event.partitionkey;
     if (key === undefined) return;
-    const giveUpAt = Date.now() + delayMs + 2 * this.#ackWaitMs;
+    const until = Date.now() + delayMs + 2 * this.#ackWaitMs;
     const blocked = this.#blocked.get(key);
     if (blocked && !blocked.releasing) {
-      blocked.seq = delivery.seq;
-      blocked.giveUpAt = giveUpAt;
+      blocked.awaited.set(delivery.seq, until);
     } else {
       // A key being released is blocked again: what it still holds stays behind this event.
       this.#blocked.set(key, {
-        seq: delivery.seq,
+        awaited: new Map([[delivery.seq, until]]),
         held: blocked?.held ?? [],
-        giveUpAt,
         releasing: false,
       });
     }
+    this.#journal?.block(key, delivery.seq, until).catch((error) =>
+      this.#logger?.warn("could not record a nacked key; order after a crash may break", {
+        key,
+        error: String(error),
+      })
+    );
     this.#renewing();
   }
 
@@ -99,7 +124,11 @@ export class NackedKeys {
     const key = delivery.event.partitionkey;
     if (key === undefined) return;
     const blocked = this.#blocked.get(key);
-    if (blocked?.seq === delivery.seq && !blocked.releasing) this.#releaseSoon(key, blocked);
+    if (!blocked || blocked.releasing || !blocked.awaited.delete(delivery.seq)) return;
+    this.#journal?.unblock(key, delivery.seq).catch(() => {
+      // A stale record only makes a restarted consumer wait for its deadline.
+    });
+    if (onlyHeldAwaited(blocked)) this.#releaseSoon(key, blocked);
   }
 
   /**
@@ -113,7 +142,11 @@ export class NackedKeys {
       if (this.#blocked.get(key) !== blocked || !blocked.releasing) return;
       this.#blocked.delete(key);
       if (this.#blocked.size === 0) this.#stopRenewing();
-      if (blocked.held.length) this.#release(blocked.held);
+      // Log order: after a restart, a new event may have arrived before the redelivery of an
+      // earlier one.
+      if (blocked.held.length) {
+        this.#release(blocked.held.sort((a, b) => compareSeqs(a.seq, b.seq)));
+      }
     });
   }
 
@@ -134,10 +167,14 @@ export class NackedKeys {
     const now = Date.now();
     for (const [key, blocked] of this.#blocked) {
       if (blocked.releasing) continue;
-      if (now >= blocked.giveUpAt) {
-        this.#logger?.warn("nacked event was not redelivered here; releasing its key", {
+      for (const [seq, until] of blocked.awaited) {
+        // Not redelivered here in time: it went to another worker, or was acknowledged before
+        // a crash; holding longer would only stall the key.
+        if (now >= until) blocked.awaited.delete(seq);
+      }
+      if (onlyHeldAwaited(blocked)) {
+        this.#logger?.warn("awaited event was not redelivered here; releasing its key", {
           key,
-          seq: blocked.seq,
           held: blocked.held.length,
         });
         this.#releaseSoon(key, blocked);
@@ -160,4 +197,25 @@ export class NackedKeys {
     this.#stopRenewing();
     this.#blocked.clear();
   }
+}
+
+/** Orders seqs: numerically when both are decimal (NATS, the store), else as strings. */
+export function compareSeqs(a: string, b: string): number {
+  if (a.length !== b.length && /^\d+$/.test(a) && /^\d+$/.test(b)) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** True when an event earlier than `seq` is still awaited for its key. */
+function awaitsBefore(blocked: Blocked, seq: string): boolean {
+  for (const awaited of blocked.awaited.keys()) if (compareSeqs(awaited, seq) < 0) return true;
+  return false;
+}
+
+/** True when every event still awaited is among those held (they can all go, in order). */
+function onlyHeldAwaited(blocked: Blocked): boolean {
+  if (blocked.awaited.size === 0) return true;
+  if (blocked.held.length < blocked.awaited.size) return false;
+  const held = new Set(blocked.held.map((d) => d.seq));
+  for (const seq of blocked.awaited.keys()) if (!held.has(seq)) return false;
+  return true;
 }

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import type { CloudEvent } from "./envelope.ts";
-import { NackedKeys } from "./nacked_keys.ts";
+import { compareSeqs, NackedKeys } from "./nacked_keys.ts";
 import type { ProviderDelivery } from "./provider.ts";
 
 /** A delivery that records what the consumer asked of it. */
@@ -57,4 +57,37 @@ Deno.test("nacked keys: a key whose redelivery never comes is released after its
   await new Promise((r) => setTimeout(r, 120));
   assertEquals(released, [["2"]]);
   keys.close();
+});
+
+Deno.test("nacked keys: after a restart, awaited events run first, in log order, then the rest", async () => {
+  const released: string[][] = [];
+  const keys = new NackedKeys(1000, (held) => void released.push(held.map((d) => d.seq)));
+  // A dead process may have left 5 and 6 of key K unacknowledged.
+  keys.await("K", "5", Date.now() + 5000);
+  keys.await("K", "6", Date.now() + 5000);
+  assert(keys.hold(delivery("8", "K", [])), "a newer event waits for the awaited ones");
+  assert(keys.hold(delivery("6", "K", [])), "6 waits while 5 is awaited");
+  const five = delivery("5", "K", []);
+  assert(!keys.hold(five), "the earliest awaited event runs");
+  keys.settled(five);
+  await Promise.resolve();
+  assertEquals(released, [["6", "8"]]);
+  assertEquals(keys.size, 0);
+  keys.close();
+});
+
+Deno.test("nacked keys: an awaited event that never comes back stops blocking at its deadline", async () => {
+  const released: string[][] = [];
+  const keys = new NackedKeys(20, (held) => void released.push(held.map((d) => d.seq)));
+  keys.await("K", "5", Date.now() + 30);
+  keys.hold(delivery("7", "K", []));
+  await new Promise((r) => setTimeout(r, 100));
+  assertEquals(released, [["7"]]);
+  keys.close();
+});
+
+Deno.test("seqs compare as numbers when decimal", () => {
+  assert(compareSeqs("9", "10") < 0);
+  assert(compareSeqs("10", "9") > 0);
+  assertEquals(compareSeqs("12", "12"), 0);
 });

@@ -70,6 +70,24 @@ export interface ProviderDelivery extends StoredEvent {
   extend(): Promise<void>;
 }
 
+/** An earlier event of a key that a starting consumer waits on. */
+export interface AwaitedEvent {
+  /** The partition key. */
+  key: string;
+  /** The event's seq. */
+  seq: string;
+  /** Stop waiting after this (ms since the epoch): it was acknowledged, or went elsewhere. */
+  untilMs: number;
+}
+
+/** Durable records of nacked keys (see {@linkcode EventProvider.orderJournal}). */
+export interface OrderJournal {
+  /** `key` waits on `seq` until about `untilMs`. */
+  block(key: string, seq: string, untilMs: number): Promise<void>;
+  /** `seq` was settled: its record goes. */
+  unblock(key: string, seq: string): Promise<void>;
+}
+
 /** A consumer's counters as the broker knows them. */
 export interface ConsumerInfo {
   /** The consumer's name. */
@@ -144,6 +162,17 @@ export interface EventProvider {
     batch: number,
     onDelivery: (delivery: ProviderDelivery) => void,
   ): Promise<void>;
+  /**
+   * For a provider that does not gate keys: durable records of a consumer's nacked keys, so
+   * that a consumer restarted after a crash can wait on them again.
+   */
+  orderJournal?(consumer: string): OrderJournal;
+  /**
+   * For a provider that does not gate keys: what a starting consumer must wait for before it
+   * runs later events of a key, each with a deadline: the recorded nacks, and the events a
+   * process that died may have left unacknowledged.
+   */
+  awaitedAtStart?(spec: ConsumerSpec): Promise<AwaitedEvent[]>;
   /** Removes a consumer and its state. */
   deleteConsumer(name: string): Promise<void>;
   /** Durable consumers with their lag and unacknowledged deliveries. */

@@ -11,6 +11,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
+  type KV,
   nanos,
   type NatsConnection,
   StorageType,
@@ -20,11 +21,14 @@ import { coalesceRun } from "../coalesce.ts";
 import { type AckSubjectInfo, parseAckSubject } from "./_nats_ack_subject.ts";
 import type { CloudEvent } from "../envelope.ts";
 import { EventBrokerError } from "../errors.ts";
+import { compilePattern } from "../subject.ts";
 import type {
+  AwaitedEvent,
   ConsumerInfo,
   ConsumerSpec,
   EventProvider,
   LiveSubscription,
+  OrderJournal,
   ProviderDelivery,
   PublishReceipt,
   StoredEvent,
@@ -95,6 +99,16 @@ class NatsDelivery implements ProviderDelivery {
     this.message.working();
     return Promise.resolve();
   }
+}
+
+/** Deliveries a starting consumer looks at, at most, for keys a dead process may have held. */
+const MAX_AWAITED_SCAN = 5000;
+
+/** A partition key as a KV key token: base64url of its UTF-8 bytes. */
+function keyToken(key: string): string {
+  let binary = "";
+  for (const byte of encoder.encode(key)) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
 }
 
 /** The JetStream provider. */
@@ -302,6 +316,66 @@ export class NatsProvider implements EventProvider {
     }
   }
 
+  #orderKv?: Promise<KV>;
+
+  /**
+   * Nacked keys, one KV entry per nacked event (`<consumer>.<key>.<seq>`), written only on a
+   * nack and deleted when that event is settled, so the consume path pays nothing for it.
+   */
+  #orderBucket(): Promise<KV> {
+    return this.#orderKv ??= this.#js.views.kv(`${this.#stream}_ORDER`, { history: 1 });
+  }
+
+  /** Records nacks of `consumer` in the order bucket. */
+  orderJournal(consumer: string): OrderJournal {
+    const entry = (key: string, seq: string) => `${consumer}.${keyToken(key)}.${seq}`;
+    return {
+      block: async (key, seq, untilMs) => {
+        const kv = await this.#orderBucket();
+        await kv.put(entry(key, seq), encoder.encode(JSON.stringify({ key, seq, untilMs })));
+      },
+      unblock: async (key, seq) => {
+        const kv = await this.#orderBucket();
+        await kv.purge(entry(key, seq));
+      },
+    };
+  }
+
+  /**
+   * What a starting consumer waits on: its recorded nacks, and the keyed events between the
+   * consumer's ack floor and its last delivery (some may have been acknowledged; those are
+   * waited on until one and a half ack waits, by when any unacknowledged one is redelivered).
+   */
+  async awaitedAtStart(spec: ConsumerSpec): Promise<AwaitedEvent[]> {
+    const now = Date.now();
+    const out: AwaitedEvent[] = [];
+    const kv = await this.#orderBucket();
+    const names: string[] = [];
+    for await (const name of await kv.keys(`${spec.name}.>`)) names.push(name);
+    for (const name of names) {
+      const entry = await kv.get(name);
+      if (!entry || entry.operation !== "PUT") continue;
+      const awaited = JSON.parse(decoder.decode(entry.value)) as AwaitedEvent;
+      if (awaited.untilMs > now) out.push(awaited);
+      else await kv.purge(name).catch(() => {});
+    }
+    const info = await this.#jsm.consumers.info(this.#stream, spec.name);
+    if (info.num_ack_pending === 0) return out;
+    const matches = compilePattern(spec.pattern);
+    const from = info.ack_floor.stream_seq + 1;
+    const to = Math.min(info.delivered.stream_seq, from + MAX_AWAITED_SCAN - 1);
+    const untilMs = now + spec.ackWaitMs * 1.5;
+    for (let seq = from; seq <= to; seq++) {
+      const stored = await this.#jsm.streams.getMessage(this.#stream, { seq }).catch(() => null);
+      if (!stored || !matches(this.#ourSubject(stored.subject))) continue;
+      const event = JSON.parse(decoder.decode(stored.data)) as CloudEvent;
+      if (event.partitionkey !== undefined) {
+        out.push({ key: event.partitionkey, seq: String(seq), untilMs });
+      }
+    }
+    return out;
+  }
+
   async deleteConsumer(name: string): Promise<void> {
     await this.#jsm.consumers.delete(this.#stream, name);
   }
@@ -328,6 +402,7 @@ export class NatsProvider implements EventProvider {
   /** Deletes the stream and everything in it (tests and `event` admin only). */
   async destroy(): Promise<void> {
     await this.#jsm.streams.delete(this.#stream).catch(() => {});
+    await this.#jsm.streams.delete(`KV_${this.#stream}_ORDER`).catch(() => {});
   }
 
   /** Drains and closes the connection. */
