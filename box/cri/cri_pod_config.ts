@@ -4,6 +4,7 @@
  */
 import { ValidationError } from "@a3s/common";
 import type { PublishedPort } from "../network/port_forwarder.ts";
+import type { BoxLimits } from "../types.ts";
 import type { Labels, PodSandboxConfig } from "./cri_types.ts";
 
 /** A box name from the kubelet's metadata parts (letters, digits, `_`, `.`, `-`). */
@@ -49,4 +50,22 @@ export function hostPorts(config: PodSandboxConfig): PublishedPort[] {
     ports.push({ hostIp: mapping.host_ip || "0.0.0.0", hostPort, boxPort });
   }
   return ports;
+}
+
+/**
+ * A pod VM's size from the pod's resources: the sum of its containers' memory limits plus the
+ * pod's overhead, and their CPU quota rounded up to whole vCPUs; the driver's defaults when the
+ * kubelet gave none (a container without a limit leaves the sum unset).
+ */
+export function vmLimits(config: PodSandboxConfig): BoxLimits {
+  const resources = config.linux?.resources;
+  const memory = Number(resources?.memory_limit_in_bytes ?? 0);
+  const overhead = Number(config.linux?.overhead?.memory_limit_in_bytes ?? 0);
+  const quota = Number(resources?.cpu_quota ?? 0);
+  const period = Number(resources?.cpu_period ?? 0) || 100000;
+  return {
+    // The guest kernel and agent need some room of their own beyond what the containers use.
+    memoryBytes: memory > 0 ? Math.max(memory + overhead, 256 * 1024 * 1024) : undefined,
+    cpus: quota > 0 ? Math.ceil(quota / period) : undefined,
+  };
 }

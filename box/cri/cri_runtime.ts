@@ -14,7 +14,7 @@
 import { join } from "node:path";
 import { A3sError, AccessPolicy, NotFoundError, ValidationError } from "@a3s/common";
 import { type ContainerRecord, CriRecords, type SandboxRecord } from "./cri_records.ts";
-import { hostPorts, matches, podHostname, safeName } from "./cri_pod_config.ts";
+import { hostPorts, matches, podHostname, safeName, vmLimits } from "./cri_pod_config.ts";
 import type { ContainerConfig, Labels, LinuxResources, PodSandboxConfig } from "./cri_types.ts";
 import type { BoxInfo, BoxManager } from "../manager.ts";
 import { canonicalImage, CriImageService } from "./cri_images.ts";
@@ -213,7 +213,7 @@ export class CriRuntime implements StreamingBackend {
         hostname,
         driver,
         ...(vm
-          ? { podSandbox: true, publish: ports }
+          ? { podSandbox: true, publish: ports, limits: vmLimits(config) }
           : member
           ? { netns: netnsPath(member.netns) }
           : { network: "host" as const }),

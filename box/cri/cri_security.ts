@@ -95,6 +95,14 @@ export interface CriLinuxPodSandboxConfig {
   security_context?: CriSandboxSecurityContext | null;
   /** Namespaced sysctls set in every container of the pod. */
   sysctls?: Record<string, string>;
+  /** What the pod itself costs beyond its containers (a VM's kernel and agent, say). */
+  overhead?: { memory_limit_in_bytes?: number | string } | null;
+  /** The sum of the pod's container limits (the kubelet sends it for pod-level sizing). */
+  resources?: {
+    memory_limit_in_bytes?: number | string;
+    cpu_quota?: number | string;
+    cpu_period?: number | string;
+  } | null;
 }
 
 const SeccompProfileSchema: z.ZodType<SeccompProfile> = z.object({

@@ -17,15 +17,17 @@ import { caller } from "./_test_client.ts";
 
 const decoder = new TextDecoder();
 
-/** Host processes of QEMU whose command line mentions `text`. */
-async function qemuProcesses(text: string): Promise<number> {
-  let count = 0;
+/** Command lines of the QEMU processes that mention `text`, arguments space-separated. */
+async function qemuProcesses(text: string): Promise<string[]> {
+  const found: string[] = [];
   for await (const entry of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
-    if (cmdline.startsWith("qemu-system") && cmdline.includes(text)) count++;
+    if (cmdline.startsWith("qemu-system") && cmdline.includes(text)) {
+      found.push(cmdline.replaceAll("\0", " "));
+    }
   }
-  return count;
+  return found;
 }
 
 Deno.test({
@@ -62,6 +64,11 @@ Deno.test({
       metadata: { name: "vm-pod", uid: "uid-vm", namespace: "default", attempt: 0 },
       hostname: "vm-pod",
       log_directory: logDir,
+      // The kubelet's pod-level sizing: the sum of the containers' limits, and the overhead.
+      linux: {
+        resources: { memory_limit_in_bytes: 256 * 1024 * 1024 },
+        overhead: { memory_limit_in_bytes: 64 * 1024 * 1024 },
+      },
     };
     let podId = "";
     try {
@@ -100,8 +107,10 @@ Deno.test({
       );
       const client = await container("client", "echo client-ready; sleep 600");
       const once = await container("once", "echo done >&2; exit 4");
-      // One VM on the host for the whole pod.
-      assertEquals(await qemuProcesses(home.home), 1);
+      // One VM on the host for the whole pod, sized from the pod's resources.
+      const vms = await qemuProcesses(home.home);
+      assertEquals(vms.length, 1);
+      assert(vms[0].includes(" -m 320M "), vms[0]);
 
       // The containers share the VM's network: localhost reaches the other container.
       let body = "";
@@ -144,6 +153,12 @@ Deno.test({
         memory: { working_set_bytes: { value: string } };
       };
       assert(Number(stats.memory.working_set_bytes.value) > 0, JSON.stringify(stats));
+      // Limits change live, in the container's cgroup inside the VM.
+      await rt.UpdateContainerResources({
+        container_id: web,
+        linux: { memory_limit_in_bytes: 96 * 1024 * 1024 },
+      });
+      assertEquals((await boxes.stats(web)).memoryLimitBytes, 96 * 1024 * 1024);
 
       // What a VM pod cannot do is refused by field.
       const forward = await rt.PortForward({ pod_sandbox_id: podId, port: [80] })
@@ -166,7 +181,7 @@ Deno.test({
         state: number;
       };
       assertEquals(stopped.state, 2);
-      assertEquals(await qemuProcesses(home.home), 0);
+      assertEquals((await qemuProcesses(home.home)).length, 0);
     } finally {
       if (podId) await rt.RemovePodSandbox({ pod_sandbox_id: podId }).catch(() => {});
       await server.close();

@@ -11,6 +11,7 @@ import { AgentClient } from "../agent/client.ts";
 import { buildAgent } from "../agent/build.ts";
 import type {
   BoxDriver,
+  BoxLimits,
   BoxOutput,
   BoxSpec,
   BoxStats,
@@ -692,6 +693,16 @@ export class QemuDriver implements BoxDriver {
   /** Unmounts a stopped pod member's rootfs; a VM of its own has nothing mounted. */
   async releaseRootfs(spec: BoxSpec): Promise<void> {
     if (spec.pod?.role === "member") await this.#members.releaseRootfs(spec);
+  }
+
+  /** A pod member's limits change live (its cgroup in the VM); a VM's own size is fixed. */
+  async updateLimits(spec: BoxSpec, limits: BoxLimits): Promise<void> {
+    if (spec.pod?.role === "member") return await this.#members.updateLimits(spec, limits);
+    throw new A3sError(
+      "unsupported",
+      "a qemu box's memory and CPUs are fixed while its VM runs; stop it first",
+      { status: 409, field: "box" },
+    );
   }
 
   /** Resizes the terminal of a box whose main process runs on one (`tty`). */

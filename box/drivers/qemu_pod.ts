@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { A3sError } from "@a3s/common";
 import { AgentClient } from "../agent/client.ts";
 import type {
+  BoxLimits,
   BoxOutput,
   BoxSpec,
   BoxStats,
@@ -399,6 +400,25 @@ export class GuestContainers {
     const killed = Date.now() + 10_000;
     while (Date.now() < killed && (await this.state(m)).running) {
       await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Changes a running member's cgroup limits inside the VM (only the ones given). */
+  async updateLimits(spec: BoxSpec, limits: BoxLimits): Promise<void> {
+    const m = member(spec);
+    const client = await connectPodAgent(m.pod.sandboxStateDir);
+    const write = (file: string, value: string) =>
+      client.put(`/sys/fs/cgroup/a3s-${m.id}/${file}`, new TextEncoder().encode(value));
+    try {
+      if (limits.memoryBytes !== undefined) {
+        await write("memory.max", String(Math.floor(limits.memoryBytes)));
+      }
+      if (limits.pids !== undefined) await write("pids.max", String(Math.floor(limits.pids)));
+      if (limits.cpus !== undefined) {
+        await write("cpu.max", `${Math.max(1000, Math.floor(limits.cpus * 100_000))} 100000`);
+      }
+    } finally {
+      client.close();
     }
   }
 
