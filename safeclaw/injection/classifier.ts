@@ -12,12 +12,6 @@ import { rot13ReadsBetter, type TextView } from "./normalize.ts";
 export interface ClassifierManifest {
   /** Score at or above which the model alone calls a text an injection. */
   threshold: number;
-  /**
-   * The same for untrusted content (documents, e-mails, web pages, tool results), chosen on the
-   * validation split's untrusted records alone; absent in older manifests, where `threshold`
-   * applies.
-   */
-  untrusted_threshold?: number;
   /** Hash buckets of the feature table (see `model/features.ts`). */
   buckets: number;
 }

@@ -79,21 +79,16 @@ export function wordsRead(text: string): number {
   );
 }
 
-/**
- * The model threshold and veto for `text` from `source`. `validated` is the model's threshold
- * from validation, `untrustedValidated` its threshold for untrusted content (the manifest's
- * `threshold` and `untrusted_threshold`).
- */
+/** The model threshold and veto for `text` from `source`. */
 export function decisionFor(
   source: Source | undefined,
   validated: number,
   text: string,
-  untrustedValidated: number = validated,
 ): { modelThreshold: number; veto: number } {
   // 1.01: out of the model's reach, so only the rules can raise the verdict.
   const silent = wordsRead(text) < MIN_WORDS_ALONE;
   if ((source ?? "user") !== "user") {
-    return { modelThreshold: silent ? 1.01 : untrustedValidated, veto: MODEL_VETO };
+    return { modelThreshold: silent ? 1.01 : validated, veto: MODEL_VETO };
   }
   return { modelThreshold: silent ? 1.01 : Math.max(validated, USER_MODEL_THRESHOLD), veto: 0 };
 }
@@ -165,7 +160,6 @@ export async function judgeInjection(
     options.source,
     classifier.manifest.threshold,
     text,
-    classifier.manifest.untrusted_threshold,
   );
   return combine(rules, modelScore, modelThreshold, options.threshold, veto);
 }
@@ -197,7 +191,6 @@ export async function judgeMany(
         item.options?.source,
         classifier.manifest.threshold,
         item.text,
-        classifier.manifest.untrusted_threshold,
       );
       out.push(combine(rules, scores[k], modelThreshold, item.options?.threshold, veto));
     });

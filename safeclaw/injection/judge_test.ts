@@ -36,15 +36,6 @@ Deno.test("decisionFor: short text is the rules' alone; untrusted content gets t
     decisionFor("email", 0.3, "one two three four five six seven eight ".repeat(2)),
     { modelThreshold: 0.3, veto: MODEL_VETO },
   );
-  // Untrusted content has its own validated threshold when the manifest gives one.
-  assertEquals(
-    decisionFor("web", 0.3, "one two three four five six seven eight ".repeat(2), 0.7),
-    { modelThreshold: 0.7, veto: MODEL_VETO },
-  );
-  assertEquals(
-    decisionFor("user", 0.3, "one two three four five six seven eight ".repeat(2), 0.7),
-    { modelThreshold: USER_MODEL_THRESHOLD, veto: 0 },
-  );
 });
 
 Deno.test("wordsRead counts what a text says, not how it is written", () => {

@@ -19,7 +19,6 @@ async function main(): Promise<void> {
       id: string;
       label: 0 | 1;
       category: string;
-      source?: string;
       text: string;
       weight?: number;
     };
@@ -27,7 +26,6 @@ async function main(): Promise<void> {
       id: r.id,
       label: r.label,
       category: r.category,
-      source: r.source ?? "user",
       weight: r.weight ?? 1,
       windows: featureWindows(canonical(r.text)),
     });

@@ -145,14 +145,6 @@ def main():
 
     model.load_state_dict(state)
     print(f"kept epoch {best[2]}: threshold {best[1]:.2f}, valid balanced accuracy {best[0]:.4f}")
-    # Untrusted content (documents, e-mails, web pages, tool results) gets its own threshold,
-    # chosen among untrusted records alone: there a missed instruction weighs against a clean
-    # document flagged, and the short user messages that dominate the split have no say.
-    valid_scores = predict(model, valid)
-    untrusted = [(s, r) for s, r in zip(valid_scores, valid) if r.get("source", "user") != "user"]
-    untrusted_best = best_threshold([s for s, _ in untrusted], [r for _, r in untrusted])
-    print(f"untrusted content: threshold {untrusted_best[1]:.2f}, "
-          f"balanced accuracy {untrusted_best[0]:.4f} on {len(untrusted)} records")
 
     model.eval()
     ids = torch.zeros(2, 8, dtype=torch.long)
@@ -169,8 +161,6 @@ def main():
             "buckets": BUCKETS, "dim": DIM, "hidden": HIDDEN, "epochs": best[2], "seed": SEED,
             "feature_dropout": FEATURE_DROPOUT,
             "threshold": best[1], "valid_balanced_accuracy": round(best[0], 4),
-            "untrusted_threshold": untrusted_best[1],
-            "untrusted_valid_balanced_accuracy": round(untrusted_best[0], 4),
             "train_records": len(train), "valid_records": len(valid),
         }, f, indent=2)
         f.write("\n")
