@@ -60,10 +60,19 @@ Deno.test({
     const services = loadCriServices();
     const rt = caller(new services.RuntimeService(address, grpc.credentials.createInsecure()));
     const logDir = join(home.home, "logs");
+    const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const hostPort = (free.addr as Deno.NetAddr).port;
+    free.close();
     const sandboxConfig = {
       metadata: { name: "vm-pod", uid: "uid-vm", namespace: "default", attempt: 0 },
       hostname: "vm-pod",
       log_directory: logDir,
+      port_mappings: [{
+        protocol: 0,
+        container_port: 80,
+        host_port: hostPort,
+        host_ip: "127.0.0.1",
+      }],
       // The kubelet's pod-level sizing: the sum of the containers' limits, and the overhead.
       linux: {
         resources: { memory_limit_in_bytes: 256 * 1024 * 1024 },
@@ -124,6 +133,13 @@ Deno.test({
         body = decoder.decode(reply.stdout as Uint8Array);
       }
       assert(body.includes("from-web"), body);
+      // The pod's hostPort reaches the same server through the VM's network.
+      let served = "";
+      for (let i = 0; i < 50 && !served.includes("from-web"); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 200));
+        served = await fetch(`http://127.0.0.1:${hostPort}/`).then((r) => r.text()).catch(() => "");
+      }
+      assert(served.includes("from-web"), served);
       // ...and not each other's files.
       const other = await rt.ExecSync({ container_id: client, cmd: ["ls", "/www"], timeout: 20 });
       assert(other.exit_code !== 0, "the client sees web's files");
