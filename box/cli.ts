@@ -3,6 +3,7 @@
  * so this CLI sees boxes `serve` started, and the reverse.
  */
 import {
+  AccessPolicy,
   accessPolicyFromConfig,
   loadConfig,
   openStore,
@@ -748,10 +749,18 @@ async function serveCriCommand(args: string[]): Promise<number> {
     return 0;
   }
   const registryMirrors = parseMirrors((values["registry-mirror"] as string[] | undefined) ?? []);
+  // Localhost seccomp profiles are read from the kubelet's directory, and from the configured
+  // access policy's roots.
+  const configured = accessPolicyFromConfig(configOf(values)).config;
+  const policy = new AccessPolicy({
+    ...configured,
+    roots: [...configured.roots, "/var/lib/kubelet/seccomp"],
+  });
   const session = await open(values);
   const runtime = new CriRuntime(session.boxes, session.home, {
     sandboxImage: values["sandbox-image"] as string | undefined,
     registryMirrors,
+    policy,
   });
   try {
     const server = await serveCri(

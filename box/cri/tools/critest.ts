@@ -16,6 +16,7 @@
  * ip netns and docker-registry, like box's other CRI tests.
  */
 import { join } from "node:path";
+import { AccessPolicy } from "@a3s/common";
 import { addBusybox, startRegistry, testHome } from "../../_test_support.ts";
 import { BoxManager } from "../../manager.ts";
 import { NamespaceDriver } from "../../drivers/namespace.ts";
@@ -67,6 +68,8 @@ const boxes = await BoxManager.open({
 });
 const runtime = new CriRuntime(boxes, home.home, {
   registryMirrors: { "registry.k8s.io": registry.host, "gcr.io": registry.host },
+  // critest writes its Localhost seccomp profiles to a temporary directory.
+  policy: new AccessPolicy({ roots: [Deno.env.get("TMPDIR") ?? "/tmp"] }),
 });
 const socket = `unix://${join(home.home, "cri.sock")}`;
 const server = await serveCri(runtime, socket);
