@@ -240,6 +240,75 @@ interface StoredSpec extends BoxSpec {
   publish?: PublishedPort[];
 }
 
+/** How often a followed box's state is read, and the longest a log follower sleeps. */
+const LOG_POLL_MS = 100;
+
+/** What woke a log follower: a log file, another file of the box, or the poll's timer. */
+type LogWake = "log" | "other" | "timeout";
+
+/**
+ * Changes in a box's state dir and its agent's run dir (not recursive: the state dir holds the
+ * box's root mount). `next` resolves on the next change, after `timeoutMs`, or on abort; without
+ * inotify it is a plain timer.
+ */
+function watchChanges(stateDir: string): {
+  next(timeoutMs: number, signal?: AbortSignal): Promise<LogWake>;
+  close(): void;
+} {
+  let watcher: Deno.FsWatcher | undefined;
+  try {
+    const dirs = [stateDir, join(stateDir, "run")].filter((dir) => {
+      try {
+        return Deno.statSync(dir).isDirectory;
+      } catch {
+        return false;
+      }
+    });
+    watcher = dirs.length ? Deno.watchFs(dirs, { recursive: false }) : undefined;
+  } catch {
+    watcher = undefined;
+  }
+  // A change seen while no one waits is kept ("other" outranks "log"), so none is lost.
+  let seen: LogWake | undefined;
+  let wake: ((why: LogWake) => void) | undefined;
+  if (watcher) {
+    (async () => {
+      for await (const event of watcher) {
+        const why = event.paths.every((path) => path.endsWith(".log")) ? "log" : "other";
+        if (wake) wake(why);
+        else seen = seen === "other" ? "other" : why;
+      }
+    })().catch(() => {/* the watcher failed: the timer alone wakes the follower */});
+  }
+  return {
+    async next(timeoutMs, signal) {
+      if (seen) {
+        const why = seen;
+        seen = undefined;
+        return why;
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => wake?.("timeout");
+      signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        return await new Promise<LogWake>((resolve) => {
+          wake = resolve;
+          timer = setTimeout(() => resolve("timeout"), timeoutMs);
+        });
+      } finally {
+        wake = undefined;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      }
+    },
+    close() {
+      try {
+        watcher?.close();
+      } catch { /* closed already */ }
+    },
+  };
+}
+
 /**
  * Creates, runs and tracks boxes.
  *
@@ -1044,31 +1113,48 @@ export class BoxManager {
       offsets.stdout = await sizeOf(paths.stdoutPath);
       offsets.stderr = await sizeOf(paths.stderrPath);
     }
-    for (;;) {
-      const running = (await this.#refresh(
-        await this.#row(row.id).catch(() => row),
-      )).state === "running";
-      for (const stream of ["stdout", "stderr"] as const) {
-        const path = stream === "stdout" ? paths.stdoutPath : paths.stderrPath;
-        let file: Deno.FsFile | undefined;
-        try {
-          file = await Deno.open(path);
-          await file.seek(offsets[stream], Deno.SeekMode.Start);
-          const buffer = new Uint8Array(65536);
-          for (;;) {
-            const n = await file.read(buffer);
-            if (n === null || n === 0) break;
-            offsets[stream] += n;
-            yield { stream, data: buffer.slice(0, n) };
-          }
-        } catch (error) {
-          if (!(error instanceof Deno.errors.NotFound)) throw error;
-        } finally {
-          file?.close();
+    // With `follow`, the box's state dir is watched (inotify): a write to a log or the agent's
+    // status file wakes the reader at once, where a fixed poll made `box run` show a box's first
+    // output up to 100 ms late. The poll stays as a backstop (a driver writing elsewhere, a
+    // watcher that cannot start), and the box's state is refreshed at most that often, so a
+    // chatty box costs log reads, not store queries.
+    const changes = options.follow ? watchChanges(this.#spec(row).stateDir) : undefined;
+    let running = true;
+    let refreshedAt = -Infinity;
+    try {
+      for (;;) {
+        if (performance.now() - refreshedAt >= LOG_POLL_MS) {
+          refreshedAt = performance.now();
+          running = (await this.#refresh(await this.#row(row.id).catch(() => row))).state ===
+            "running";
         }
+        for (const stream of ["stdout", "stderr"] as const) {
+          const path = stream === "stdout" ? paths.stdoutPath : paths.stderrPath;
+          let file: Deno.FsFile | undefined;
+          try {
+            file = await Deno.open(path);
+            await file.seek(offsets[stream], Deno.SeekMode.Start);
+            const buffer = new Uint8Array(65536);
+            for (;;) {
+              const n = await file.read(buffer);
+              if (n === null || n === 0) break;
+              offsets[stream] += n;
+              yield { stream, data: buffer.slice(0, n) };
+            }
+          } catch (error) {
+            if (!(error instanceof Deno.errors.NotFound)) throw error;
+          } finally {
+            file?.close();
+          }
+        }
+        if (!options.follow || !running || options.signal?.aborted) return;
+        const woken = await changes!.next(LOG_POLL_MS, options.signal);
+        // Anything but a log changed (the agent's status file, the pid record): the box may have
+        // ended, so its state is read again now rather than at the next poll.
+        if (woken === "other") refreshedAt = -Infinity;
       }
-      if (!options.follow || !running || options.signal?.aborted) return;
-      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      changes?.close();
     }
   }
 

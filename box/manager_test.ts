@@ -197,6 +197,26 @@ Deno.test("a memory-bomb box reads as oom even to an observer polling without pa
   });
 });
 
+Deno.test("a followed box's output arrives as it is written, not at the next poll", async () => {
+  await withManager(async (boxes) => {
+    // 20 lines 25 ms apart: a follower polling every 100 ms would see them in about 5 batches.
+    const { info } = await boxes.run({
+      image: "busybox",
+      command: ["sh", "-c", "for i in $(seq 20); do echo $i; sleep 0.025; done"],
+    });
+    const chunks: string[] = [];
+    const stop = AbortSignal.timeout(20_000);
+    for await (const chunk of boxes.logs(info.id, { follow: true, signal: stop })) {
+      chunks.push(decode(chunk.data));
+    }
+    assertEquals(
+      chunks.join("").trim().split("\n").map(Number),
+      [...Array(20)].map((_, i) => i + 1),
+    );
+    assert(chunks.length >= 10, `the output came in ${chunks.length} batches`);
+  });
+});
+
 Deno.test("a box whose processes died unseen reads as exited, never a ghost", async () => {
   await withManager(async (boxes, home) => {
     const { info } = await boxes.run({ image: "busybox", command: ["sleep", "60"] });

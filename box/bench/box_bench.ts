@@ -57,6 +57,22 @@ async function boxColdStart(b: Deno.BenchContext, driver: string): Promise<void>
   await boxes.remove(info.id, true);
 }
 
+/**
+ * What `box run` (attached) shows a user: from the call until the manager's log follower yields
+ * the first chunk of the box's output, the path Docker's or bubblewrap's users would compare.
+ */
+async function boxFollowedOutput(b: Deno.BenchContext): Promise<void> {
+  b.start();
+  const { info } = await boxes.run({ image: "busybox", command: ["echo", "x"] });
+  const stop = new AbortController();
+  for await (const _chunk of boxes.logs(info.id, { follow: true, signal: stop.signal })) {
+    b.end();
+    stop.abort();
+    break;
+  }
+  await boxes.remove(info.id, true);
+}
+
 /** From the spawn to the first byte on bubblewrap's stdout; its exit is awaited untimed. */
 async function bareBwrap(b: Deno.BenchContext): Promise<void> {
   b.start();
@@ -102,6 +118,15 @@ Deno.bench({
   // An async function, so the runner awaits each sample (it does not await a returned promise).
   fn: async (b) => {
     await boxColdStart(b, "namespace");
+  },
+});
+Deno.bench({
+  name: "box run, output followed (what `box run` prints)",
+  group: "namespace cold start to first byte",
+  n: 30,
+  warmup: 3,
+  fn: async (b) => {
+    await boxFollowedOutput(b);
   },
 });
 const running = await boxes.run({
