@@ -47,10 +47,12 @@ export {
   type StreamSubjectsOptions,
 } from "./sse.ts";
 export type {
+  AwaitedEvent,
   ConsumerInfo,
   ConsumerSpec,
   EventProvider,
   LiveSubscription,
+  OrderJournal,
   ProviderDelivery,
   PublishReceipt,
   StoredEvent,
