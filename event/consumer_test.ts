@@ -115,3 +115,41 @@ Deno.test("consumer: a key stays in order through repeated nacks and a nack of a
   assertEquals(log, ["a1#1", "a1#2", "a1#3", "a2#1", "a2#2", "a3#1"]);
   await bus.close();
 });
+
+Deno.test("consumer: the redelivery of an event whose ack was lost is acknowledged without the handler", async () => {
+  const provider = new MemoryProvider();
+  // The broker loses the first ack of "a": it never arrives, and the lease runs out.
+  let lostOne = false;
+  let deliveriesOfA = 0;
+  const consume = provider.consume.bind(provider);
+  provider.consume = async function* (spec, signal, batch) {
+    for await (const delivery of consume(spec, signal, batch)) {
+      if (delivery.event.data === "a") deliveriesOfA++;
+      if (delivery.event.data === "a" && !lostOne) {
+        lostOne = true;
+        yield { ...delivery, ack: () => Promise.reject(new Error("connection reset")) };
+      } else {
+        yield delivery;
+      }
+    }
+  };
+  const bus = new EventBus({ provider });
+  const handled: string[] = [];
+  const consumer = await bus.consume("lossy", "lossy.>", (m) => {
+    handled.push(`${m.data}#${m.deliveries}`);
+  }, { deliver: "all", ackWaitMs: 150 });
+  await bus.publish("lossy.e", "a");
+  await bus.publish("lossy.e", "b");
+  const until = Date.now() + 5000;
+  while (Date.now() < until) {
+    const info = (await bus.consumers()).find((c) => c.name === "lossy");
+    if (lostOne && info?.unacked === 0 && info.pending === 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await consumer.stop();
+  assertEquals(deliveriesOfA, 2, "the lost ack brought a redelivery");
+  assertEquals(handled, ["a#1", "b#1"], "the handler ran once per event");
+  const info = (await bus.consumers()).find((c) => c.name === "lossy");
+  assertEquals(info?.unacked, 0, "the redelivery was acknowledged");
+  await bus.close();
+});
