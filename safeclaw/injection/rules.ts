@@ -128,6 +128,45 @@ export const RULES: readonly Rule[] = [
     description: "tells the model to forget everything before (non-English)",
   },
   {
+    id: "ignore_sources",
+    category: "instruction_override",
+    pattern: r(
+      String
+        .raw`\b(?:ignore|disregard(?:ing)?)\s+(?:all\s+(?:the\s+)?|any\s+|the\s+(?=(?:provided|given|retrieved)\s))(?:provided\s+|given\s+|retrieved\s+)?(?:documents|articles|sources)\b|\b(?:ignoring|disregarding)\s+the\s+(?:documents|articles|sources)\s*,|` +
+        String
+          .raw`\b(?:answer|respond)\s+(?:by|from|with)\s+your\s+own\s+knowledge\s+and\s+not\s+(?:by|from|with)\s+the\s+(?:articles?|documents?|context|sources?)`,
+    ),
+    weight: 0.6,
+    description: "tells the model to ignore the documents it was given",
+  },
+  {
+    id: "previous_irrelevant",
+    category: "instruction_override",
+    pattern: r(
+      String
+        .raw`\ball\s+(?:the\s+)?(?:previous|prior|earlier)\s+information\b.{0,40}\b(?:is|are)\s+(?:irrelevant|not (?:important|relevant))|` +
+        String
+          .raw`\balle\s+(?:bisherigen|vorherigen|vorangegangenen)\s+informationen\b.{0,60}\b(?:irrelevant|nicht (?:wichtig|relevant|ganz großartig))|` +
+        String
+          .raw`\bleave\s+(?:all\s+)?(?:the\s+)?(?:previous|prior|earlier)\s+(?:information|instructions|tasks)\s+behind\b|` +
+        String
+          .raw`\b(?:vorangegangenen|vorherigen|bisherigen)\s+(?:aufgaben|anweisungen|informationen)\s+aus\s+dem\s+kopf\b|` +
+        String.raw`\bzaboravi\s+sve\b`,
+    ),
+    weight: 0.7,
+    description: "declares everything before irrelevant",
+  },
+  {
+    id: "evil_ai",
+    category: "jailbreak_persona",
+    pattern: r(
+      String
+        .raw`\b(?:imagine|pretend|stell dir vor)\b[^.?!]{0,15}\b(?:you are|you're|du bist|du wärst)\s+(?:an?\s+|eine?\s+)?(?:evil|malicious|rogue|unfiltered|uncensored|böse|bösartige)\s+(?:ai|ki|assistant|assistent|bot|chatbot|model)\b`,
+    ),
+    weight: 0.75,
+    description: "casts the model as an evil AI",
+  },
+  {
     id: "do_not_answer_but",
     category: "instruction_override",
     pattern: r(
