@@ -123,7 +123,12 @@ export class EventBus {
     this.#keyRing = options.keyRing;
     this.#logger = options.logger;
     this.#onAudit = options.onAudit;
-    this.#unreportLag = metrics.reportLag(() => this.provider.consumers());
+    const unreportLag = metrics.reportLag(() => this.provider.consumers());
+    const unreportHeld = metrics.reportHeld(() => [...this.#consumers]);
+    this.#unreportLag = () => {
+      unreportLag();
+      unreportHeld();
+    };
   }
 
   /** Registers event types, so publishes on their subjects are validated. */

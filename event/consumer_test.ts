@@ -153,3 +153,22 @@ Deno.test("consumer: the redelivery of an event whose ack was lost is acknowledg
   assertEquals(info?.unacked, 0, "the redelivery was acknowledged");
   await bus.close();
 });
+
+Deno.test("consumer: events held behind a nacked key are reported as a gauge", async () => {
+  const bus = new EventBus({ provider: new MemoryProvider() });
+  // Published first, so one fetch brings all three before the nack: the later two are then
+  // held in memory (a gating provider keeps what comes after the nack at the broker).
+  for (const data of ["first", "second", "third"]) {
+    await bus.publish("gauge.e", data, { key: "K" });
+  }
+  const consumer = await bus.consume("gauged", "gauge.>", async (m) => {
+    if (m.data === "first") await m.nack(60_000);
+  }, { deliver: "all", concurrency: 4 });
+  const until = Date.now() + 5000;
+  while (consumer.held < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  assertEquals(consumer.held, 2);
+  const text = await metricsRegistry.metrics();
+  assert(text.includes('a3s_event_consumer_held{consumer="gauged"} 2'), "held gauge");
+  await consumer.stop();
+  await bus.close();
+});

@@ -173,6 +173,27 @@ gauge({
   },
 });
 
+/** Sources of held deliveries (one per bus: its running consumers), asked on each scrape. */
+const heldSources = new Set<() => { name: string; held: number }[]>();
+
+gauge({
+  name: "a3s_event_consumer_held",
+  help: "Deliveries a running durable consumer holds in memory behind a nacked event of their key.",
+  labelNames: ["consumer"],
+  collect() {
+    this.reset();
+    for (const source of heldSources) {
+      for (const { name, held } of source()) this.inc({ consumer: name }, held);
+    }
+  },
+});
+
+/** Registers a bus's running consumers for the held gauge; returns the unregister function. */
+export function reportHeld(source: () => { name: string; held: number }[]): () => void {
+  heldSources.add(source);
+  return () => heldSources.delete(source);
+}
+
 /** Registers a bus's consumer stats for the lag gauges; returns the unregister function. */
 export function reportLag(source: () => Promise<ConsumerInfo[]>): () => void {
   lagSources.add(source);
