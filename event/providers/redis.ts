@@ -41,8 +41,8 @@ export interface RedisProviderOptions {
 
 /** Appends unless the id was seen within the window; returns [stream id, duplicate flag]. */
 const PUBLISH = `
-local fresh = redis.call('SET', KEYS[2], '', 'NX', 'PX', ARGV[3])
-if not fresh then return {redis.call('GET', KEYS[2]), 1} end
+local seen = redis.call('GET', KEYS[2])
+if seen then return {seen, 1} end
 local id
 if ARGV[4] ~= '' then
   id = redis.call('XADD', KEYS[1], '*', 's', ARGV[2], 'e', ARGV[1], 'k', ARGV[4])
