@@ -183,6 +183,7 @@ export class CriRuntime implements StreamingBackend {
     const namespaces = nodeNamespaces(
       config.linux?.security_context?.namespace_options,
       "config.linux.security_context.namespace_options",
+      "pod",
     );
     const probe = (await this.#boxes.info()).find((d) => d.name === driver);
     const vm = probe?.features.pods === true;
@@ -927,16 +928,15 @@ export class CriRuntime implements StreamingBackend {
         field: "pod_sandbox_id",
       });
     }
-    if (!sandbox.netns) {
+    if (sandbox.vm) {
       throw new A3sError(
         "unimplemented",
-        sandbox.vm
-          ? "port forwarding into a pod's VM is not supported; use its hostPorts"
-          : "the pod uses the node's network: connect to the node's ports",
+        "port forwarding into a pod's VM is not supported; use its hostPorts",
         { status: 501, field: "pod_sandbox_id" },
       );
     }
-    return netnsPath(sandbox.netns);
+    // A pod on the node's network listens in this process's own network namespace.
+    return sandbox.netns ? netnsPath(sandbox.netns) : "/proc/self/ns/net";
   }
 
   /** Stops copying logs (the boxes keep running; they are detached). */

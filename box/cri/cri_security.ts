@@ -6,7 +6,8 @@
  *
  * Honoured: capabilities added and dropped, privileged, read-only rootfs, the pod's sysctls,
  * seccomp (RuntimeDefault, Unconfined, and Localhost profiles read from the node through the
- * access policy), the node's network, pid and IPC namespaces, `no_new_privs` (box always sets it).
+ * access policy; no profile at all is Unconfined, as the CRI defines it), the node's network,
+ * pid and IPC namespaces, `no_new_privs` (box always sets it).
  * Refused: a pid namespace shared by the pod's containers, TARGET namespaces, user namespaces,
  * ambient capabilities, supplemental groups, AppArmor Localhost profiles.
  * Accepted as the kubelet's defaults without effect of their own: masked and read-only paths
@@ -140,14 +141,17 @@ export interface NodeNamespaces {
 
 /**
  * Which of the node's namespaces a namespace option asks for; refuses the modes box has no
- * way to give (a pid namespace shared by the pod's containers, TARGET, a user namespace).
+ * way to give (a pid namespace shared by the pod's containers, TARGET, a user namespace). The
+ * pid mode is a container's: at the sandbox's level (`pod`) it is not read, since the CRI's
+ * default there is POD while the kubelet sets each container's own.
  */
 export function nodeNamespaces(
   options: CriNamespaceOption | null | undefined,
   field: string,
+  level: "pod" | "container" = "container",
 ): NodeNamespaces {
   const network = options?.network ?? NamespaceMode.POD;
-  const pid = options?.pid ?? NamespaceMode.CONTAINER;
+  const pid = level === "pod" ? NamespaceMode.CONTAINER : options?.pid ?? NamespaceMode.CONTAINER;
   const ipc = options?.ipc ?? NamespaceMode.POD;
   if (network !== NamespaceMode.POD && network !== NamespaceMode.NODE) {
     throw unimplemented(
@@ -206,7 +210,8 @@ async function seccompOf(
       ref = path.slice("localhost/".length);
     } else throw new ValidationError(`unknown seccomp profile '${path}'`, refField);
   }
-  if (type === undefined) return undefined;
+  // Neither field set is unconfined, as the CRI defines it (the kubelet always sets one).
+  if (type === undefined) return { kind: "unconfined" };
   if (type === ProfileType.RuntimeDefault) return { kind: "default" };
   if (type === ProfileType.Unconfined) return { kind: "unconfined" };
   if (type !== ProfileType.Localhost) {
@@ -246,10 +251,14 @@ export async function containerSecurity(
   field = "config.linux.security_context",
 ): Promise<{ security: BoxSecurity; namespaces: NodeNamespaces }> {
   const c = context ?? {};
-  const namespaces = nodeNamespaces(
-    c.namespace_options ?? pod?.security_context?.namespace_options,
-    `${field}.namespace_options`,
-  );
+  // A container without options of its own takes its pod's (whose pid mode is not a container's).
+  const namespaces = c.namespace_options
+    ? nodeNamespaces(c.namespace_options, `${field}.namespace_options`)
+    : nodeNamespaces(
+      pod?.security_context?.namespace_options,
+      "sandbox_config.linux.security_context.namespace_options",
+      "pod",
+    );
   if (c.privileged && !pod?.security_context?.privileged) {
     throw new ValidationError(
       "a privileged container needs a privileged pod sandbox",

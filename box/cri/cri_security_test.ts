@@ -77,7 +77,8 @@ Deno.test({
       log_directory: logDir,
       linux: {
         sysctls: { "net.ipv4.ip_forward": "1" },
-        security_context: { namespace_options: { network: 0, pid: 1, ipc: 0 } },
+        // The CRI's default pid mode for a sandbox is POD; each container names its own.
+        security_context: { namespace_options: { network: 0, ipc: 0 } },
       },
     };
     const create = (name: string, script: string, context: unknown, extra = {}) =>
@@ -146,6 +147,11 @@ Deno.test({
         seccomp: { profile_type: 1 },
       });
       assert(unconfined.includes("Seccomp:\t0"), unconfined);
+      // No profile named at all is Unconfined too, as the CRI defines it.
+      const unnamed = await run("seccomp-unnamed", "grep Seccomp: /proc/self/status", {
+        namespace_options: namespaces,
+      });
+      assert(unnamed.includes("Seccomp:\t0"), unnamed);
       const profiled = await run("seccomp-profile", "mkdir /tmp/denied 2>&1; echo rc=$?", {
         namespace_options: namespaces,
         seccomp: { profile_type: 2, localhost_ref: join(profiles, "no-mkdir.json") },
