@@ -10,7 +10,9 @@
  * What cannot be made here fails, and is reported as it is: the image pinned by a digest of the
  * real registry, and Apache httpd for the multi-container cases.
  *
- *   deno run -A box/cri/tools/critest.ts CRITEST_BINARY [GINKGO_FOCUS]
+ *   deno run -A box/cri/tools/critest.ts CRITEST_BINARY [GINKGO_FOCUS] [RUNTIME_HANDLER]
+ *
+ * RUNTIME_HANDLER `qemu` runs every pod of the suite as a VM with its containers inside.
  *
  * CRITEST_BINARY is critest from a cri-tools release (not in Debian). Needs root, bubblewrap,
  * ip netns and docker-registry, like box's other CRI tests.
@@ -20,14 +22,15 @@ import { AccessPolicy } from "@a3s/common";
 import { addBusybox, startRegistry, testHome } from "../../_test_support.ts";
 import { BoxManager } from "../../manager.ts";
 import { NamespaceDriver } from "../../drivers/namespace.ts";
+import { QemuDriver } from "../../drivers/qemu.ts";
 import { RegistryClient } from "../../image/registry.ts";
 import { ImageBuilder } from "../../builder/builder.ts";
 import { CriRuntime, POD_NETWORK } from "../cri_runtime.ts";
 import { serveCri } from "../server.ts";
 
-const [critest, focus = "\\[Conformance\\]"] = Deno.args;
+const [critest, focus = "\\[Conformance\\]", handler = ""] = Deno.args;
 if (!critest) {
-  console.error("usage: critest.ts CRITEST_BINARY [GINKGO_FOCUS]");
+  console.error("usage: critest.ts CRITEST_BINARY [GINKGO_FOCUS] [RUNTIME_HANDLER]");
   Deno.exit(2);
 }
 
@@ -64,7 +67,14 @@ const boxes = await BoxManager.open({
   store: home.store,
   images: home.images,
   home: home.home,
-  drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
+  drivers: [
+    new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" }),
+    new QemuDriver({
+      agentCacheDir: "/tmp/a3s-box-test-agent",
+      workDir: join(home.home, "qemu"),
+      bootTimeoutMs: 180_000,
+    }),
+  ],
 });
 const runtime = new CriRuntime(boxes, home.home, {
   registryMirrors: { "registry.k8s.io": registry.host, "gcr.io": registry.host },
@@ -145,6 +155,7 @@ try {
       `--test-images-file=${imagesFile}`,
       `--ginkgo.junit-report=${join(report, "junit.xml")}`,
       `--ginkgo.focus=${focus}`,
+      ...(handler ? [`--runtime-handler=${handler}`] : []),
       "--ginkgo.no-color",
     ],
     stdout: "piped",
