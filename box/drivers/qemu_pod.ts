@@ -25,7 +25,7 @@ import type {
   StartedBox,
 } from "../types.ts";
 import { mountOverlay, unmount } from "./_mount.ts";
-import { isAlive, processIdentity } from "./_proc.ts";
+import { isAlive, type ProcessIdentity, processIdentity } from "./_proc.ts";
 
 /** How many agent ports a pod VM has: so many host clients are served at once. */
 export const POD_AGENT_PORTS = 6;
@@ -293,11 +293,12 @@ export class GuestContainers {
         stderrPath: `${p.guestDir}/stderr.log`,
         statusPath: `${p.guestDir}/status`,
       });
-      await Deno.writeTextFile(p.started, String(started.pid));
-      const vm = await this.#vmPid(m);
+      // Which VM it started in: a member is running only while that same VM runs.
+      const vm = await this.#vm(m);
+      await Deno.writeTextFile(p.started, JSON.stringify({ pid: started.pid, vm }));
       if (!started.stdin) {
         client.close();
-        return { pid: vm ?? 0 };
+        return { pid: vm?.pid ?? 0 };
       }
       // The stdin stays open while this client does; closing it ends the stream and the link.
       const writer = started.stdin.getWriter();
@@ -309,20 +310,21 @@ export class GuestContainers {
         },
         abort: () => client.close(),
       });
-      return { pid: vm ?? 0, stdin };
+      return { pid: vm?.pid ?? 0, stdin };
     } catch (error) {
       client.close();
       throw error;
     }
   }
 
-  async #vmPid(spec: Member): Promise<number | undefined> {
+  /** The pod VM's process while it runs. */
+  async #vm(spec: Member): Promise<ProcessIdentity | undefined> {
     const record = await Deno.readTextFile(join(spec.pod.sandboxStateDir, "pid.json")).catch(
       () => "",
     );
     if (!record) return undefined;
-    const parsed = JSON.parse(record) as { pid: number; startTime: string };
-    return await isAlive(parsed) ? parsed.pid : undefined;
+    const parsed = JSON.parse(record) as ProcessIdentity;
+    return await isAlive(parsed) ? { pid: parsed.pid, startTime: parsed.startTime } : undefined;
   }
 
   async #status(spec: Member) {
@@ -348,8 +350,14 @@ export class GuestContainers {
         reason: status.reason,
       };
     }
-    const vm = await this.#vmPid(m);
-    if (vm && await exists(paths(m).started)) return { running: true, pid: vm };
+    const vm = await this.#vm(m);
+    const started = await Deno.readTextFile(paths(m).started).then(
+      (text) => JSON.parse(text) as { vm?: ProcessIdentity },
+      () => undefined,
+    );
+    if (vm && started?.vm?.pid === vm.pid && started.vm.startTime === vm.startTime) {
+      return { running: true, pid: vm.pid };
+    }
     return { running: false, exitCode: 137, signal: 9, reason: "killed" };
   }
 
@@ -491,7 +499,7 @@ export class GuestContainers {
   /** Forgets the member in the VM (when it runs), unmounts its rootfs and deletes its files. */
   async remove(spec: BoxSpec): Promise<void> {
     const m = member(spec);
-    if (await this.#vmPid(m)) await this.#control(m, `D${m.id}`).catch(() => {});
+    if (await this.#vm(m)) await this.#control(m, `D${m.id}`).catch(() => {});
     const p = paths(m);
     await unmountUnder(p.hostDir);
     await Deno.remove(p.hostDir, { recursive: true }).catch(() => {});

@@ -190,6 +190,12 @@ Deno.test({
       const again = await run(boxes, web.id, ["cat", "/tmp/copied"]);
       assertEquals(again.stdout, "copied", JSON.stringify(again));
 
+      // A member runs only in the VM it started in: one that has not been looked at since its
+      // pod's VM went down is not running in the next one.
+      await boxes.stop(sandbox.id, 1);
+      await boxes.start(sandbox.id);
+      assertEquals((await boxes.inspect(client.id)).state, "exited");
+
       // Removing a member unmounts its rootfs and volume; the host's files stay.
       await boxes.remove(web.id, true);
       assertEquals(await Deno.readTextFile(join(volume, "from-host")), "host data");
