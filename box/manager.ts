@@ -242,6 +242,8 @@ interface StoredSpec extends BoxSpec {
 
 /** How often a followed box's state is read, and the longest a log follower sleeps. */
 const LOG_POLL_MS = 100;
+/** The shortest spell between two reads of a followed box's logs. */
+const LOG_BATCH_MS = 4;
 
 /** What woke a log follower: a log file, another file of the box, or the poll's timer. */
 type LogWake = "log" | "other" | "timeout";
@@ -1121,6 +1123,7 @@ export class BoxManager {
     const changes = options.follow ? watchChanges(this.#spec(row).stateDir) : undefined;
     let running = true;
     let refreshedAt = -Infinity;
+    let readAt = -Infinity;
     try {
       for (;;) {
         if (performance.now() - refreshedAt >= LOG_POLL_MS) {
@@ -1148,7 +1151,14 @@ export class BoxManager {
           }
         }
         if (!options.follow || !running || options.signal?.aborted) return;
+        // A box writing without pause would wake the follower on every write: reads are spaced by
+        // a few milliseconds, so its output comes in batches at no more than a few hundred a second.
+        const sinceRead = performance.now() - readAt;
+        if (sinceRead < LOG_BATCH_MS) {
+          await new Promise((r) => setTimeout(r, LOG_BATCH_MS - sinceRead));
+        }
         const woken = await changes!.next(LOG_POLL_MS, options.signal);
+        readAt = performance.now();
         // Anything but a log changed (the agent's status file, the pid record): the box may have
         // ended, so its state is read again now rather than at the next poll.
         if (woken === "other") refreshedAt = -Infinity;
