@@ -70,7 +70,8 @@ export class DurableDelivery<T = unknown> extends ReceivedMessage<T> implements 
     this.settled = true;
     const delivery = this.#delivery;
     const delay = delayMs ?? this.#books.retry.delayMs(delivery.deliveries);
-    this.#books.keys.nacked(delivery, delay);
-    return delivery.nack(delay);
+    const recorded = this.#books.keys.nacked(delivery, delay);
+    const nacked = delivery.nack(delay);
+    return recorded ? Promise.all([recorded, nacked]).then(() => {}) : nacked;
   }
 }

@@ -94,10 +94,13 @@ export class NackedKeys {
     this.#renewing();
   }
 
-  /** `delivery` was nacked with `delayMs`: its key waits for its redelivery. */
-  nacked(delivery: ProviderDelivery, delayMs: number): void {
+  /**
+   * `delivery` was nacked with `delayMs`: its key waits for its redelivery. Resolves once the
+   * journal (if any) holds the record, so a nack that resolved survives a crash.
+   */
+  nacked(delivery: ProviderDelivery, delayMs: number): Promise<void> | undefined {
     const key = delivery.event.partitionkey;
-    if (key === undefined) return;
+    if (key === undefined) return undefined;
     const until = Date.now() + delayMs + 2 * this.#ackWaitMs;
     const blocked = this.#blocked.get(key);
     if (blocked && !blocked.releasing) {
@@ -110,13 +113,13 @@ export class NackedKeys {
         releasing: false,
       });
     }
-    this.#journal?.block(key, delivery.seq, until).catch((error) =>
+    this.#renewing();
+    return this.#journal?.block(key, delivery.seq, until).catch((error) =>
       this.#logger?.warn("could not record a nacked key; order after a crash may break", {
         key,
         error: String(error),
       })
     );
-    this.#renewing();
   }
 
   /** `delivery` was acknowledged or dead-lettered: its key runs again if it was waiting on it. */

@@ -349,6 +349,12 @@ export class NatsProvider implements EventProvider {
   async awaitedAtStart(spec: ConsumerSpec): Promise<AwaitedEvent[]> {
     const now = Date.now();
     const out: AwaitedEvent[] = [];
+    // Everything delivered is acknowledged (the ack floor is the last delivery; a nacked event
+    // holds the floor back until it is settled): no process left keys behind, so a clean start
+    // costs one request and no KV bucket. (`num_ack_pending` will not do: a nack with a delay
+    // takes the event out of it until the redelivery.)
+    const info = await this.#jsm.consumers.info(this.#stream, spec.name);
+    if (info.delivered.stream_seq <= info.ack_floor.stream_seq) return out;
     const kv = await this.#orderBucket();
     const names: string[] = [];
     for await (const name of await kv.keys(`${spec.name}.>`)) names.push(name);
@@ -359,8 +365,6 @@ export class NatsProvider implements EventProvider {
       if (awaited.untilMs > now) out.push(awaited);
       else await kv.purge(name).catch(() => {});
     }
-    const info = await this.#jsm.consumers.info(this.#stream, spec.name);
-    if (info.num_ack_pending === 0) return out;
     const matches = compilePattern(spec.pattern);
     const from = info.ack_floor.stream_seq + 1;
     const to = Math.min(info.delivered.stream_seq, from + MAX_AWAITED_SCAN - 1);
