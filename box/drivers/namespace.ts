@@ -107,12 +107,17 @@ function readJsonSync<T>(path: string): T | undefined {
   }
 }
 
+/**
+ * Whether something is mounted on `path` (the box's overlay on its `merged` dir): a mount's root
+ * lies on another device than the dir holding it. Two stats, where reading the mount table took
+ * a fifth of a millisecond on a box's start path.
+ */
 function isMountPointSync(path: string): boolean {
-  let mounts = "";
   try {
-    mounts = Deno.readTextFileSync("/proc/self/mounts");
-  } catch { /* no /proc: nothing is mounted that we could see */ }
-  return mounts.split("\n").some((line) => line.split(" ")[1] === path);
+    return Deno.statSync(path).dev !== Deno.statSync(join(path, "..")).dev;
+  } catch {
+    return false;
+  }
 }
 
 /**
