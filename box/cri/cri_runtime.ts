@@ -430,6 +430,11 @@ export class CriRuntime implements StreamingBackend {
       request.sandbox_config?.linux ?? sandbox.linux,
       this.#policy,
     );
+    // In a pod's VM the VM is the boundary: no seccomp filter runs inside it, which is what
+    // Unconfined asks for and what a VM runtime's default is (as Kata's); a profile is refused.
+    if (sandbox.vm && security.seccomp && security.seccomp.kind !== "profile") {
+      delete security.seccomp;
+    }
     if (namespaces.network !== (sandbox.hostNetwork === true)) {
       throw new ValidationError(
         "a container shares its pod's network: the node's only when the pod does",

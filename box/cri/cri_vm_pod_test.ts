@@ -176,7 +176,19 @@ Deno.test({
       });
       assertEquals((await boxes.stats(web)).memoryLimitBytes, 96 * 1024 * 1024);
 
-      // What a VM pod cannot do is refused by field.
+      // What a VM pod cannot do is refused by field: security settings inside the VM.
+      const dropped = await rt.CreateContainer({
+        pod_sandbox_id: podId,
+        config: {
+          metadata: { name: "no-caps", attempt: 0 },
+          image: { image: "busybox" },
+          command: ["true"],
+          linux: { security_context: { capabilities: { drop_capabilities: ["ALL"] } } },
+        },
+        sandbox_config: sandboxConfig,
+      }).then(() => undefined, (error: grpc.ServiceError) => error);
+      assertEquals(dropped?.code, grpc.status.FAILED_PRECONDITION);
+      assert(dropped?.details.includes("security"), dropped?.details);
       const forward = await rt.PortForward({ pod_sandbox_id: podId, port: [80] })
         .then(() => undefined, (error: grpc.ServiceError) => error);
       assertEquals(forward?.code, grpc.status.UNIMPLEMENTED);
