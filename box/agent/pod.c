@@ -32,7 +32,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -216,6 +218,31 @@ static void open_terminal(int sock) {
   if (slave > 2) close(slave);
 }
 
+static pid_t init_command = 0;
+/* kill() is safe in a handler: each signal goes on the moment it comes. */
+static void forward_signal(int sig) { kill(init_command, sig); }
+
+/* Pid 1 of a container: forwards the signals a stop or kill sends to the command, reaps every
+ * process that ends up with it, and exits as the command did once it is gone. */
+static void container_init(pid_t command) {
+  /* Nothing of the agent's (its ports, the start pipes) stays open in here. */
+  syscall(SYS_close_range, 3, ~0U, 0);
+  prctl(PR_SET_NAME, "init", 0, 0, 0);
+  static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+  init_command = command;
+  struct sigaction action = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
+  sigemptyset(&action.sa_mask);
+  for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaction(forwarded[i], &action, NULL);
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) _exit(127);
+    if (pid != command) continue;
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+  }
+}
+
 /* The container's main process, pid 1 of its own pid namespace. */
 static int container_main(void *arg) {
   struct start_args *a = arg;
@@ -267,8 +294,16 @@ static int container_main(void *arg) {
   }
   a->envp[a->envc] = NULL;
   if (a->workdir && chdir(a->workdir)) fail_child("chdir", a->workdir);
-  execvpe(a->argv[0], a->argv, a->envp);
-  fail_child("exec", a->argv[0]);
+  /* The command runs under a small init, as under bubblewrap on the namespace driver: pid 1 of a
+   * namespace ignores every signal it has no handler for, so `stop` would otherwise wait out its
+   * whole grace period on most programs. The init passes signals on and reaps orphans. */
+  pid_t command = fork();
+  if (command < 0) fail_child("fork", NULL);
+  if (command == 0) {
+    execvpe(a->argv[0], a->argv, a->envp);
+    fail_child("exec", a->argv[0]);
+  }
+  container_init(command);
   return 127;
 }
 
