@@ -70,7 +70,8 @@ Deno.test({
     const address = `unix://${join(home.home, "cri.sock")}`;
     const server = await serveCri(runtime, address);
     const services = loadCriServices();
-    const rt = caller(new services.RuntimeService(address, grpc.credentials.createInsecure()));
+    const grpcClient = new services.RuntimeService(address, grpc.credentials.createInsecure());
+    const rt = caller(grpcClient);
     const logDir = join(home.home, "logs");
     const sandboxConfig = {
       metadata: { name: "secure", uid: "uid-secure", namespace: "default", attempt: 0 },
@@ -233,6 +234,7 @@ Deno.test({
         await rt.StopPodSandbox({ pod_sandbox_id: podId }).catch(() => {});
         await rt.RemovePodSandbox({ pod_sandbox_id: podId }).catch(() => {});
       }
+      grpcClient.close();
       await server.close();
       runtime.close();
       boxes.close();

@@ -58,7 +58,8 @@ Deno.test({
     const address = `unix://${join(home.home, "cri.sock")}`;
     const server = await serveCri(runtime, address);
     const services = loadCriServices();
-    const rt = caller(new services.RuntimeService(address, grpc.credentials.createInsecure()));
+    const grpcClient = new services.RuntimeService(address, grpc.credentials.createInsecure());
+    const rt = caller(grpcClient);
     const logDir = join(home.home, "logs");
     const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const hostPort = (free.addr as Deno.NetAddr).port;
@@ -212,6 +213,7 @@ Deno.test({
       assertEquals((await qemuProcesses(home.home)).length, 0);
     } finally {
       if (podId) await rt.RemovePodSandbox({ pod_sandbox_id: podId }).catch(() => {});
+      grpcClient.close();
       await server.close();
       runtime.close();
       boxes.close();
