@@ -240,7 +240,7 @@ Deno.test({
           "sh",
           "-c",
           "tty; until stty size | grep -q '40 120'; do stty size; sleep 0.2; done; " +
-            "echo resized >&2",
+          "echo resized >&2",
         ],
         driver: "qemu",
         tty: true,
