@@ -44,8 +44,10 @@ async function manifests(): Promise<Manifest[]> {
 
 Deno.test("box manifests: a RuntimeClass and a DaemonSet serving the CRI socket on the node", async () => {
   const all = await manifests();
-  assertEquals(all.map((m) => m.kind).sort(), ["DaemonSet", "RuntimeClass"]);
-  assertEquals(all.find((m) => m.kind === "RuntimeClass")!.handler, "a3s-box");
+  assertEquals(all.map((m) => m.kind).sort(), ["DaemonSet", "RuntimeClass", "RuntimeClass"]);
+  // The two handlers the CRI maps: namespace boxes, and one VM per pod.
+  const handlers = all.filter((m) => m.kind === "RuntimeClass").map((m) => m.handler).sort();
+  assertEquals(handlers, ["a3s-box", "a3s-box-vm"]);
   const pod = all.find((m) => m.kind === "DaemonSet")!.spec!.template.spec;
   // The kubelet reaches the streaming server on the node's loopback: host network.
   assertEquals(pod.hostNetwork, true);
@@ -123,6 +125,7 @@ Deno.test("kubectl apply --dry-run=client accepts box's manifests", async () => 
     assertEquals(lines.sort(), [
       "daemonset.apps/a3s-box-cri created (dry run)",
       "runtimeclass.node.k8s.io/a3s-box created (dry run)",
+      "runtimeclass.node.k8s.io/a3s-box-vm created (dry run)",
     ]);
   } finally {
     await api.shutdown();
