@@ -6,6 +6,13 @@ import { join } from "node:path";
 import { openStore, type Store } from "@a3s/common";
 import { ImageStore } from "./image/store.ts";
 import { busyboxImage } from "./image/busybox.ts";
+import { BoxManager } from "./manager.ts";
+import { NamespaceDriver } from "./drivers/namespace.ts";
+import { QemuDriver } from "./drivers/qemu.ts";
+import type { BoxDriver } from "./types.ts";
+
+/** Where test boxes share one built agent, so each test file does not build its own. */
+export const TEST_AGENT_CACHE = "/tmp/a3s-box-test-agent";
 
 /** A temp home with a store and an image store; `close` removes everything. */
 export interface TestHome {
@@ -29,6 +36,84 @@ export async function testHome(): Promise<TestHome> {
       await Deno.remove(home, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/** Removes every box of `boxes`, closes it and removes its home. */
+async function closeBoxes(boxes: BoxManager, home: TestHome): Promise<void> {
+  for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
+  boxes.close();
+  await home.close();
+}
+
+/** Runs `body` with a manager on the namespace driver and the busybox image; cleans up after. */
+export async function withNamespaceBoxes(
+  body: (boxes: BoxManager, home: TestHome) => Promise<void>,
+): Promise<void> {
+  const home = await testHome();
+  const boxes = await BoxManager.open({
+    store: home.store,
+    images: home.images,
+    home: home.home,
+    drivers: [new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE })],
+  });
+  await addBusybox(home.images);
+  try {
+    await body(boxes, home);
+  } finally {
+    await closeBoxes(boxes, home);
+  }
+}
+
+/** A manager whose drivers include a working qemu driver, for the tests that boot VMs. */
+export interface QemuBoxes {
+  home: TestHome;
+  qemu: QemuDriver;
+  boxes: BoxManager;
+  /** Removes every box, closes the manager and removes the home. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a manager with a qemu driver (TCG boots get two minutes) after `others`, or prints why
+ * the test is skipped and returns undefined where QEMU cannot run.
+ */
+export async function openQemuBoxes(others: BoxDriver[] = []): Promise<QemuBoxes | undefined> {
+  const home = await testHome();
+  const qemu = new QemuDriver({
+    agentCacheDir: TEST_AGENT_CACHE,
+    workDir: join(home.home, "qemu"),
+    bootTimeoutMs: 120_000,
+  });
+  const probe = await qemu.probe();
+  if (!probe.available) {
+    console.log(`SKIPPED: qemu driver unavailable: ${probe.detail}`);
+    await home.close();
+    return undefined;
+  }
+  const boxes = await BoxManager.open({
+    store: home.store,
+    images: home.images,
+    home: home.home,
+    drivers: [...others, qemu],
+  });
+  return { home, qemu, boxes, close: () => closeBoxes(boxes, home) };
+}
+
+/** Runs a command in a box to its end; its output as trimmed text. */
+export async function execText(
+  boxes: BoxManager,
+  box: string,
+  command: string[],
+  user?: string,
+): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  const process = await boxes.exec(box, { command, user });
+  await process.stdin.close();
+  const [stdout, stderr, status] = await Promise.all([
+    new Response(process.stdout).text(),
+    new Response(process.stderr).text(),
+    process.status,
+  ]);
+  return { stdout: stdout.trim(), stderr: stderr.trim(), exitCode: status.exitCode };
 }
 
 let busyboxLayer: Promise<Awaited<ReturnType<typeof busyboxImage>>> | undefined;

@@ -8,30 +8,14 @@ import { A3sError, openStore } from "@a3s/common";
 import { createTestDatabase } from "@a3s/common/testing";
 import type { BoxTables } from "./schema.ts";
 import { ImageStore } from "./image/store.ts";
-import { addBusybox, type TestHome, testHome } from "./_test_support.ts";
+import { addBusybox, withNamespaceBoxes } from "./_test_support.ts";
 import { BoxManager } from "./manager.ts";
 import { NamespaceDriver } from "./drivers/namespace.ts";
 import { detectCgroupMode } from "./drivers/cgroup.ts";
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 
-async function withManager(body: (boxes: BoxManager, home: TestHome) => Promise<void>) {
-  const home = await testHome();
-  const boxes = await BoxManager.open({
-    store: home.store,
-    images: home.images,
-    home: home.home,
-    drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
-  });
-  await addBusybox(home.images);
-  try {
-    await body(boxes, home);
-  } finally {
-    for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
-    boxes.close();
-    await home.close();
-  }
-}
+const withManager = withNamespaceBoxes;
 
 async function run(boxes: BoxManager, box: string, command: string[], stdin?: string) {
   const process = await boxes.exec(box, { command });

@@ -7,40 +7,13 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { join } from "node:path";
 import { A3sError } from "@a3s/common";
-import { addBusybox, type TestHome, testHome } from "../_test_support.ts";
+import { execText, withNamespaceBoxes } from "../_test_support.ts";
 import { BoxManager, type CreateBoxOptions } from "../manager.ts";
 import type { BoxSecurity } from "../types.ts";
-import { NamespaceDriver } from "./namespace.ts";
 import { CAPABILITIES, DEFAULT_CAPABILITIES } from "./namespace_security.ts";
 
-async function withBoxes(body: (boxes: BoxManager, home: TestHome) => Promise<void>) {
-  const home = await testHome();
-  const boxes = await BoxManager.open({
-    store: home.store,
-    images: home.images,
-    home: home.home,
-    drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
-  });
-  await addBusybox(home.images);
-  try {
-    await body(boxes, home);
-  } finally {
-    for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
-    boxes.close();
-    await home.close();
-  }
-}
-
-async function run(boxes: BoxManager, box: string, command: string[], user?: string) {
-  const process = await boxes.exec(box, { command, user });
-  await process.stdin.close();
-  const [stdout, stderr, status] = await Promise.all([
-    new Response(process.stdout).text(),
-    new Response(process.stderr).text(),
-    process.status,
-  ]);
-  return { stdout: stdout.trim(), stderr: stderr.trim(), exitCode: status.exitCode };
-}
+const withBoxes = withNamespaceBoxes;
+const run = execText;
 
 /** Starts an idle box with `security` (and any other options) and returns its id. */
 async function box(
