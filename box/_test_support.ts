@@ -45,10 +45,8 @@ async function closeBoxes(boxes: BoxManager, home: TestHome): Promise<void> {
   await home.close();
 }
 
-/** Runs `body` with a manager on the namespace driver and the busybox image; cleans up after. */
-export async function withNamespaceBoxes(
-  body: (boxes: BoxManager, home: TestHome) => Promise<void>,
-): Promise<void> {
+/** A temp home and a manager on the namespace driver, with the busybox image added. */
+export async function openNamespaceBoxes(): Promise<{ home: TestHome; boxes: BoxManager }> {
   const home = await testHome();
   const boxes = await BoxManager.open({
     store: home.store,
@@ -57,6 +55,14 @@ export async function withNamespaceBoxes(
     drivers: [new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE })],
   });
   await addBusybox(home.images);
+  return { home, boxes };
+}
+
+/** Runs `body` with a manager on the namespace driver and the busybox image; cleans up after. */
+export async function withNamespaceBoxes(
+  body: (boxes: BoxManager, home: TestHome) => Promise<void>,
+): Promise<void> {
+  const { home, boxes } = await openNamespaceBoxes();
   try {
     await body(boxes, home);
   } finally {

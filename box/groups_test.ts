@@ -5,9 +5,8 @@
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { join } from "node:path";
 import { A3sError, openStore } from "@a3s/common";
-import { addBusybox, testHome } from "./_test_support.ts";
+import { addBusybox, openNamespaceBoxes } from "./_test_support.ts";
 import { BoxManager } from "./manager.ts";
-import { NamespaceDriver } from "./drivers/namespace.ts";
 import { SnapshotStore } from "./snapshots.ts";
 import { commitBox, diffBox, exportBox } from "./builder/commit.ts";
 import { readTar } from "./image/tar.ts";
@@ -41,14 +40,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const home = await testHome();
-    const boxes = await BoxManager.open({
-      store: home.store,
-      images: home.images,
-      home: home.home,
-      drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
-    });
-    await addBusybox(home.images);
+    const { home, boxes } = await openNamespaceBoxes();
     try {
       // A named volume outlives the box that wrote to it and is shared with the next one.
       const writer = await runToEnd(boxes, {

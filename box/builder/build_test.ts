@@ -6,9 +6,8 @@
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { join } from "node:path";
 import { A3sError, ValidationError } from "@a3s/common";
-import { addBusybox, startRegistry, type TestHome, testHome } from "../_test_support.ts";
+import { openNamespaceBoxes, startRegistry, type TestHome } from "../_test_support.ts";
 import { BoxManager } from "../manager.ts";
-import { NamespaceDriver } from "../drivers/namespace.ts";
 import { RegistryClient } from "../image/registry.ts";
 import { ImageBuilder } from "./builder.ts";
 import { parseDockerfile } from "./dockerfile.ts";
@@ -45,14 +44,7 @@ async function withBuilder(
     home: TestHome,
   ) => Promise<void>,
 ) {
-  const home = await testHome();
-  const boxes = await BoxManager.open({
-    store: home.store,
-    images: home.images,
-    home: home.home,
-    drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
-  });
-  await addBusybox(home.images);
+  const { home, boxes } = await openNamespaceBoxes();
   const context = join(home.home, "context");
   await Deno.mkdir(join(context, "src"), { recursive: true });
   await Deno.writeTextFile(join(context, "src", "a.txt"), "line from a.txt\n");

@@ -7,9 +7,7 @@
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { join } from "node:path";
 import { AccessPolicy, ValidationError } from "@a3s/common";
-import { addBusybox, testHome } from "../_test_support.ts";
-import { BoxManager } from "../manager.ts";
-import { NamespaceDriver } from "../drivers/namespace.ts";
+import { openNamespaceBoxes } from "../_test_support.ts";
 import type { ImageConfig } from "../image/oci.ts";
 import { ImageBuilder } from "./builder.ts";
 import { parseDockerfile } from "./dockerfile.ts";
@@ -57,14 +55,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const home = await testHome();
-    const boxes = await BoxManager.open({
-      store: home.store,
-      images: home.images,
-      home: home.home,
-      drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
-    });
-    await addBusybox(home.images);
+    const { home, boxes } = await openNamespaceBoxes();
     const context = join(home.home, "context");
     await Deno.mkdir(context, { recursive: true });
     await Deno.writeTextFile(join(context, "app.txt"), "from the child's context\n");

@@ -5,9 +5,7 @@
 import { assert, assertEquals, assertThrows } from "@a3s/common/testing";
 import { join } from "node:path";
 import { ValidationError } from "@a3s/common";
-import { addBusybox, testHome } from "../_test_support.ts";
-import { BoxManager } from "../manager.ts";
-import { NamespaceDriver } from "../drivers/namespace.ts";
+import { openNamespaceBoxes } from "../_test_support.ts";
 import { parseComposeFile } from "./compose_file.ts";
 import { composeDown, composePs, composeUp } from "./compose.ts";
 
@@ -40,14 +38,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const home = await testHome();
-    const boxes = await BoxManager.open({
-      store: home.store,
-      images: home.images,
-      home: home.home,
-      drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
-    });
-    await addBusybox(home.images);
+    const { home, boxes } = await openNamespaceBoxes();
     const dir = join(home.home, "shop");
     await Deno.mkdir(join(dir, "web"), { recursive: true });
     await Deno.writeTextFile(

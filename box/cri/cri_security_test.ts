@@ -9,9 +9,7 @@ import { assert, assertEquals } from "@a3s/common/testing";
 import { AccessPolicy } from "@a3s/common";
 import * as grpc from "@grpc/grpc-js";
 import { join } from "node:path";
-import { addBusybox, testHome } from "../_test_support.ts";
-import { BoxManager } from "../manager.ts";
-import { NamespaceDriver } from "../drivers/namespace.ts";
+import { openNamespaceBoxes } from "../_test_support.ts";
 import { CriRuntime } from "./cri_runtime.ts";
 import { loadCriServices, serveCri } from "./server.ts";
 import { caller, canRun, connect, text } from "./_test_client.ts";
@@ -44,14 +42,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const home = await testHome();
-    const boxes = await BoxManager.open({
-      store: home.store,
-      images: home.images,
-      home: home.home,
-      drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
-    });
-    await addBusybox(home.images);
+    const { home, boxes } = await openNamespaceBoxes();
     // The node's seccomp profiles live under the policy's root; nothing else may be named.
     const profiles = join(home.home, "seccomp");
     await Deno.mkdir(profiles);

@@ -6,9 +6,7 @@
  */
 import { assert, assertEquals } from "@a3s/common/testing";
 import { join } from "node:path";
-import { addBusybox, testHome } from "../_test_support.ts";
-import { BoxManager } from "../manager.ts";
-import { NamespaceDriver } from "../drivers/namespace.ts";
+import { openNamespaceBoxes } from "../_test_support.ts";
 import { CriRuntime, POD_NETWORK } from "./cri_runtime.ts";
 import { serveCri } from "./server.ts";
 
@@ -47,14 +45,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const home = await testHome();
-    const boxes = await BoxManager.open({
-      store: home.store,
-      images: home.images,
-      home: home.home,
-      drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
-    });
-    await addBusybox(home.images);
+    const { home, boxes } = await openNamespaceBoxes();
     const runtime = new CriRuntime(boxes, home.home);
     const socket = `unix://${join(home.home, "cri.sock")}`;
     const server = await serveCri(runtime, socket);

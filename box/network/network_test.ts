@@ -4,9 +4,8 @@
  */
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { A3sError } from "@a3s/common";
-import { addBusybox, testHome } from "../_test_support.ts";
+import { openNamespaceBoxes } from "../_test_support.ts";
 import { BoxManager } from "../manager.ts";
-import { NamespaceDriver } from "../drivers/namespace.ts";
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -43,14 +42,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const home = await testHome();
-    const boxes = await BoxManager.open({
-      store: home.store,
-      images: home.images,
-      home: home.home,
-      drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" })],
-    });
-    await addBusybox(home.images);
+    const { home, boxes } = await openNamespaceBoxes();
     const network = await boxes.networks.create("appnet");
     try {
       const hostPort = freePort();
