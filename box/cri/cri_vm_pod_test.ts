@@ -7,10 +7,8 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import * as grpc from "@grpc/grpc-js";
 import { join } from "node:path";
-import { addBusybox, testHome } from "../_test_support.ts";
-import { BoxManager } from "../manager.ts";
+import { addBusybox, openQemuBoxes, TEST_AGENT_CACHE } from "../_test_support.ts";
 import { NamespaceDriver } from "../drivers/namespace.ts";
-import { QemuDriver } from "../drivers/qemu.ts";
 import { CriRuntime } from "./cri_runtime.ts";
 import { loadCriServices, serveCri } from "./server.ts";
 import { caller } from "./_test_client.ts";
@@ -35,24 +33,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const home = await testHome();
-    const qemu = new QemuDriver({
-      agentCacheDir: "/tmp/a3s-box-test-agent",
-      workDir: join(home.home, "qemu"),
-      bootTimeoutMs: 120_000,
-    });
-    const probe = await qemu.probe();
-    if (!probe.available) {
-      console.log(`SKIPPED: qemu driver unavailable: ${probe.detail}`);
-      await home.close();
-      return;
-    }
-    const boxes = await BoxManager.open({
-      store: home.store,
-      images: home.images,
-      home: home.home,
-      drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-test-agent" }), qemu],
-    });
+    const vm = await openQemuBoxes([new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE })]);
+    if (!vm) return;
+    const { home, boxes } = vm;
     await addBusybox(home.images);
     const runtime = new CriRuntime(boxes, home.home);
     const address = `unix://${join(home.home, "cri.sock")}`;

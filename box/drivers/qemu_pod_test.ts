@@ -5,23 +5,13 @@
  * exits, their own cgroup limits, volumes, users and a terminal, while the host runs one VM.
  */
 import { assert, assertEquals } from "@a3s/common/testing";
-import { addBusybox, testHome } from "../_test_support.ts";
-import { BoxManager } from "../manager.ts";
-import { QemuDriver } from "./qemu.ts";
+import { addBusybox, execText, openQemuBoxes } from "../_test_support.ts";
+import type { BoxManager } from "../manager.ts";
 import { join } from "node:path";
 
 const decoder = new TextDecoder();
 
-async function run(boxes: BoxManager, box: string, command: string[], user?: string) {
-  const process = await boxes.exec(box, { command, user });
-  await process.stdin.close();
-  const [stdout, stderr, status] = await Promise.all([
-    new Response(process.stdout).text(),
-    new Response(process.stderr).text(),
-    process.status,
-  ]);
-  return { stdout: stdout.trim(), stderr: stderr.trim(), exitCode: status.exitCode };
-}
+const run = execText;
 
 async function logs(boxes: BoxManager, box: string): Promise<string> {
   let text = "";
@@ -52,24 +42,9 @@ async function processesMentioning(text: string): Promise<number[]> {
 Deno.test({
   name: "qemu pod: members share one VM and its network, with their own rootfs, pids and exits",
   async fn() {
-    const home = await testHome();
-    const driver = new QemuDriver({
-      agentCacheDir: "/tmp/a3s-box-test-agent",
-      workDir: join(home.home, "qemu"),
-      bootTimeoutMs: 120_000,
-    });
-    const probe = await driver.probe();
-    if (!probe.available) {
-      console.log(`SKIPPED: qemu driver unavailable: ${probe.detail}`);
-      await home.close();
-      return;
-    }
-    const boxes = await BoxManager.open({
-      store: home.store,
-      images: home.images,
-      home: home.home,
-      drivers: [driver],
-    });
+    const vm = await openQemuBoxes();
+    if (!vm) return;
+    const { home, boxes } = vm;
     const volume = await Deno.makeTempDir({ dir: home.home, prefix: "vol" });
     await Deno.writeTextFile(join(volume, "from-host"), "host data");
     try {
@@ -206,9 +181,7 @@ Deno.test({
       assert(!mounts.includes(web.id.slice(0, 12)), "web's mounts are gone");
     } finally {
       // Newest first: the members, then their sandbox.
-      for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
-      boxes.close();
-      await home.close();
+      await vm.close();
     }
     // Nothing of the pod remains mounted once its boxes are removed.
     const mounts = await Deno.readTextFile("/proc/self/mountinfo");

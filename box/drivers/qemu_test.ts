@@ -6,9 +6,7 @@
  * bounded (each takes tens of seconds under TCG).
  */
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
-import { addBusybox, testHome } from "../_test_support.ts";
-import { BoxManager } from "../manager.ts";
-import { QemuDriver } from "./qemu.ts";
+import { addBusybox, execText, openQemuBoxes } from "../_test_support.ts";
 import { AgentClosedError } from "../agent/client.ts";
 import { join } from "node:path";
 
@@ -19,38 +17,14 @@ function freePort(): number {
   return port;
 }
 
-async function run(boxes: BoxManager, box: string, command: string[], user?: string) {
-  const process = await boxes.exec(box, { command, user });
-  await process.stdin.close();
-  const [stdout, stderr, status] = await Promise.all([
-    new Response(process.stdout).text(),
-    new Response(process.stderr).text(),
-    process.status,
-  ]);
-  return { stdout: stdout.trim(), stderr: stderr.trim(), exitCode: status.exitCode };
-}
+const run = execText;
 
 Deno.test({
   name: "qemu: boot, exec, copy, volumes, a published port, no network, and a killed VM",
   async fn() {
-    const home = await testHome();
-    const driver = new QemuDriver({
-      agentCacheDir: "/tmp/a3s-box-test-agent",
-      workDir: join(home.home, "qemu"),
-      bootTimeoutMs: 120_000,
-    });
-    const probe = await driver.probe();
-    if (!probe.available) {
-      console.log(`SKIPPED: qemu driver unavailable: ${probe.detail}`);
-      await home.close();
-      return;
-    }
-    const boxes = await BoxManager.open({
-      store: home.store,
-      images: home.images,
-      home: home.home,
-      drivers: [driver],
-    });
+    const vm = await openQemuBoxes();
+    if (!vm) return;
+    const { home, boxes } = vm;
     const shared = await Deno.makeTempDir({ dir: home.home, prefix: "shared" });
     const readOnly = await Deno.makeTempDir({ dir: home.home, prefix: "ro" });
     await Deno.writeTextFile(join(shared, "index.html"), "served from the host");
@@ -144,9 +118,7 @@ Deno.test({
       assertEquals([after.state, after.reason], ["exited", "killed"]);
     } finally {
       await hostServer.shutdown();
-      for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
-      boxes.close();
-      await home.close();
+      await vm.close();
     }
   },
 });
@@ -154,24 +126,9 @@ Deno.test({
 Deno.test({
   name: "qemu --network host: the guest reaches the host through QEMU's user-mode network",
   async fn() {
-    const home = await testHome();
-    const driver = new QemuDriver({
-      agentCacheDir: "/tmp/a3s-box-test-agent",
-      workDir: join(home.home, "qemu"),
-      bootTimeoutMs: 120_000,
-    });
-    const probe = await driver.probe();
-    if (!probe.available) {
-      console.log(`SKIPPED: qemu driver unavailable: ${probe.detail}`);
-      await home.close();
-      return;
-    }
-    const boxes = await BoxManager.open({
-      store: home.store,
-      images: home.images,
-      home: home.home,
-      drivers: [driver],
-    });
+    const vm = await openQemuBoxes();
+    if (!vm) return;
+    const { home, boxes } = vm;
     const hostServer = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
       () => new Response("host reached"),
@@ -198,9 +155,7 @@ Deno.test({
       assertEquals([done.exitCode, done.reason], [0, "exited"]);
     } finally {
       await hostServer.shutdown();
-      for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
-      boxes.close();
-      await home.close();
+      await vm.close();
     }
   },
 });
@@ -208,24 +163,9 @@ Deno.test({
 Deno.test({
   name: "qemu -t: the main command runs on a terminal the host can resize, logged as one stream",
   async fn() {
-    const home = await testHome();
-    const driver = new QemuDriver({
-      agentCacheDir: "/tmp/a3s-box-test-agent",
-      workDir: join(home.home, "qemu"),
-      bootTimeoutMs: 120_000,
-    });
-    const probe = await driver.probe();
-    if (!probe.available) {
-      console.log(`SKIPPED: qemu driver unavailable: ${probe.detail}`);
-      await home.close();
-      return;
-    }
-    const boxes = await BoxManager.open({
-      store: home.store,
-      images: home.images,
-      home: home.home,
-      drivers: [driver],
-    });
+    const vm = await openQemuBoxes();
+    if (!vm) return;
+    const { home, boxes } = vm;
     const logs = async (id: string) => {
       let text = "";
       for await (const chunk of boxes.logs(id)) text += new TextDecoder().decode(chunk.data);
@@ -258,9 +198,7 @@ Deno.test({
       assertEquals([done.exitCode, done.reason], [0, "exited"]);
       assert(/resized\r\n/.test(await logs(info.id)), await logs(info.id));
     } finally {
-      for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
-      boxes.close();
-      await home.close();
+      await vm.close();
     }
   },
 });
