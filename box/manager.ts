@@ -705,7 +705,8 @@ export class BoxManager {
         "publish",
       );
     }
-    if (options.netns && driver.isolation !== "namespace") {
+    // A pod's VM runs in its pod's network namespace (the pod IP); other VMs have their own.
+    if (options.netns && driver.isolation !== "namespace" && !options.podSandbox) {
       throw new A3sError(
         "unsupported",
         `driver ${driver.name} cannot join a network namespace; use --driver namespace`,

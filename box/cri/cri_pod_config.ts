@@ -53,6 +53,28 @@ export function hostPorts(config: PodSandboxConfig): PublishedPort[] {
 }
 
 /**
+ * The TCP ports a pod VM forwards from its pod IP to the same port inside the VM: every
+ * container port of the pod (the kubelet lists them all in `port_mappings`, a hostPort or not),
+ * so probes and Services reach `podIP:containerPort` as on a namespace pod.
+ */
+export function podIpPorts(config: PodSandboxConfig): PublishedPort[] {
+  const seen = new Set<number>();
+  for (const [i, mapping] of (config.port_mappings ?? []).entries()) {
+    // QEMU's user-mode forwarding here is TCP only; UDP container ports are not forwarded.
+    if ((mapping.protocol ?? 0) !== 0) continue;
+    const port = Number(mapping.container_port ?? 0);
+    if (!(port > 0 && port < 65536)) {
+      throw new ValidationError(
+        `port_mappings.${i}: container_port must be 1-65535`,
+        `config.port_mappings.${i}.container_port`,
+      );
+    }
+    seen.add(port);
+  }
+  return [...seen].map((port) => ({ hostIp: "0.0.0.0", hostPort: port, boxPort: port }));
+}
+
+/**
  * A pod VM's size from the pod's resources: the sum of its containers' memory limits plus the
  * pod's overhead, and their CPU quota rounded up to whole vCPUs; the driver's defaults when the
  * kubelet gave none (a container without a limit leaves the sum unset).

@@ -14,7 +14,14 @@
 import { join } from "node:path";
 import { A3sError, AccessPolicy, NotFoundError, ValidationError } from "@a3s/common";
 import { type ContainerRecord, CriRecords, type SandboxRecord } from "./cri_records.ts";
-import { hostPorts, matches, podHostname, safeName, vmLimits } from "./cri_pod_config.ts";
+import {
+  hostPorts,
+  matches,
+  podHostname,
+  podIpPorts,
+  safeName,
+  vmLimits,
+} from "./cri_pod_config.ts";
 import type { ContainerConfig, Labels, LinuxResources, PodSandboxConfig } from "./cri_types.ts";
 import type { BoxInfo, BoxManager } from "../manager.ts";
 import { canonicalImage, CriImageService } from "./cri_images.ts";
@@ -203,7 +210,8 @@ export class CriRuntime implements StreamingBackend {
     );
     const ports = hostPorts(config);
     const hostname = podHostname(config.hostname || metadata.name);
-    const own = !vm && !namespaces.network;
+    // A VM pod gets its pod IP the same way: its VM runs in the pod's network namespace.
+    const own = !namespaces.network;
     const member = own ? await this.#joinPodNetwork(name) : undefined;
     let boxId: string | undefined;
     try {
@@ -213,8 +221,13 @@ export class CriRuntime implements StreamingBackend {
         name,
         hostname,
         driver,
-        ...(vm
-          ? { podSandbox: true, publish: ports, limits: vmLimits(config) }
+        ...(vm && member
+          ? {
+            podSandbox: true,
+            netns: netnsPath(member.netns),
+            publish: podIpPorts(config),
+            limits: vmLimits(config),
+          }
           : member
           ? { netns: netnsPath(member.netns) }
           : { network: "host" as const }),
@@ -932,13 +945,6 @@ export class CriRuntime implements StreamingBackend {
         status: 409,
         field: "pod_sandbox_id",
       });
-    }
-    if (sandbox.vm) {
-      throw new A3sError(
-        "unimplemented",
-        "port forwarding into a pod's VM is not supported; use its hostPorts",
-        { status: 501, field: "pod_sandbox_id" },
-      );
     }
     // A pod on the node's network listens in this process's own network namespace.
     return sandbox.netns ? netnsPath(sandbox.netns) : "/proc/self/ns/net";

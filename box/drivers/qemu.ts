@@ -259,7 +259,8 @@ export class QemuDriver implements BoxDriver {
   /**
    * Volumes are shared over virtio-9p, which exports directories: a host file cannot be one.
    * `--network host` becomes QEMU's user-mode network (NAT through the host); without it a box
-   * has no network card, or, to publish ports, one that reaches nothing (`restrict=on`).
+   * has no network card, or, to publish ports, one that reaches nothing (`restrict=on`). With
+   * `netns` QEMU runs in that network namespace, where the published ports then listen.
    */
   async create(spec: BoxSpec): Promise<void> {
     if (spec.pod?.role === "member") return await this.#members.create(spec);
@@ -284,8 +285,10 @@ export class QemuDriver implements BoxDriver {
         );
       }
     }
-    if (spec.netns) {
-      throw new A3sError("unsupported", "the qemu driver cannot join a network namespace", {
+    // A VM joins a network namespace by running QEMU inside it: its user-mode network's
+    // forwarded ports then listen on the namespace's addresses (a pod VM's pod IP).
+    if (spec.netns && !(await Deno.stat(spec.netns).catch(() => undefined))) {
+      throw new A3sError("unsupported", `no network namespace at ${spec.netns}`, {
         status: 400,
         field: "netns",
       });
@@ -518,6 +521,8 @@ export class QemuDriver implements BoxDriver {
         'e=$1; shift; exec "$@" </dev/null >>"$e" 2>&1',
         "box",
         output.stderrPath,
+        // nsenter execs QEMU in place, so the recorded pid stays QEMU's.
+        ...(spec.netns ? ["nsenter", `--net=${spec.netns}`] : []),
         this.#qemu,
         ...args,
       ],
