@@ -24,7 +24,16 @@ Deno.test("openai provider: streams and calls tools against a real power server"
       llm.stream({ model: "tiny", messages: [{ role: "user", content: "Hello" }], maxTokens: 8 }),
     );
     assert(text.text.length > 0);
-    assertEquals(text.usage.outputTokens, 8);
+    // The fixture model samples, so it may end its answer before the limit; usage must say
+    // which: all 8 tokens when cut at the limit, fewer only when the model stopped by itself.
+    if (text.stopReason === "length") assertEquals(text.usage.outputTokens, 8);
+    else {
+      assertEquals(text.stopReason, "stop");
+      assert(
+        text.usage.outputTokens >= 1 && text.usage.outputTokens < 8,
+        `${text.usage.outputTokens}`,
+      );
+    }
     const tools = [{
       name: "read",
       description: "Read a file",
