@@ -6,7 +6,7 @@ import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { join } from "node:path";
 import { A3sError, openStore } from "@a3s/common";
 import { addBusybox, openNamespaceBoxes } from "./_test_support.ts";
-import { BoxManager } from "./manager.ts";
+import type { BoxManager } from "./manager.ts";
 import { SnapshotStore } from "./snapshots.ts";
 import { commitBox, diffBox, exportBox } from "./builder/commit.ts";
 import { readTar } from "./image/tar.ts";

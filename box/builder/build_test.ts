@@ -7,7 +7,7 @@ import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { join } from "node:path";
 import { A3sError, ValidationError } from "@a3s/common";
 import { openNamespaceBoxes, startRegistry, type TestHome } from "../_test_support.ts";
-import { BoxManager } from "../manager.ts";
+import type { BoxManager } from "../manager.ts";
 import { RegistryClient } from "../image/registry.ts";
 import { ImageBuilder } from "./builder.ts";
 import { parseDockerfile } from "./dockerfile.ts";

@@ -8,7 +8,7 @@ import { assert, assertEquals } from "@a3s/common/testing";
 import { join } from "node:path";
 import { A3sError } from "@a3s/common";
 import { execText, withNamespaceBoxes } from "../_test_support.ts";
-import { BoxManager, type CreateBoxOptions } from "../manager.ts";
+import type { BoxManager, CreateBoxOptions } from "../manager.ts";
 import type { BoxSecurity } from "../types.ts";
 import { CAPABILITIES, DEFAULT_CAPABILITIES } from "./namespace_security.ts";
 

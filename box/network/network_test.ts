@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { A3sError } from "@a3s/common";
 import { openNamespaceBoxes } from "../_test_support.ts";
-import { BoxManager } from "../manager.ts";
+import type { BoxManager } from "../manager.ts";
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
