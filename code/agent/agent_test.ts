@@ -178,6 +178,33 @@ Deno.test("agent: errors go back to the model: unknown tool, bad arguments, deni
   }
 });
 
+Deno.test("agent: a path the OS refuses (a name too long) is a tool error, not a failed turn", async () => {
+  const dir = await tempDir();
+  const long = `${"n".repeat(300)}/${"x".repeat(5000)}.txt`;
+  const llm = new ScriptedProvider([
+    { toolCalls: [{ name: "read", arguments: { path: long } }] },
+    { toolCalls: [{ name: "write", arguments: { path: long, content: "x" } }] },
+    { text: "finished" },
+  ]);
+  const agent = await Agent.fromConfig({ workspace: dir, default_model: "s/m" }, {
+    providers: { s: llm },
+  });
+  try {
+    const events: AgentEvent[] = [];
+    for await (const e of agent.session().stream("go")) events.push(e);
+    assertEquals(events.filter((e) => e.type === "error"), []);
+    const results = llm.requests.slice(1).map((r) =>
+      r.messages.filter((m) => m.role === "tool").at(-1)!.content
+    );
+    assertEquals(results.length, 2);
+    for (const result of results) assert(result.startsWith("Error: "), result.slice(0, 200));
+    assertEquals((events.at(-1) as { result: { text: string } }).result.text, "finished");
+  } finally {
+    await agent.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("agent: a secret read from a file cannot leave through web_fetch, and is redacted from the output", async () => {
   const dir = await tempDir();
   const token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";

@@ -16,7 +16,6 @@ import { modelIsLocal } from "../policy/model_locality.ts";
 import { runTool, type ToolResult } from "../tools/run_tool.ts";
 import type { TodoItem, ToolServices } from "../tools/services.ts";
 import type { Tool } from "../tools/tool.ts";
-import { PathEscapeError } from "../runtime/workspace.ts";
 import { type AgentEvent, EventChannel, type StopReason, type TurnResult } from "./events.ts";
 import type { AgentRuntime, ResolvedModel } from "./runtime.ts";
 import { buildSystemPrompt } from "./prompt.ts";
@@ -454,9 +453,10 @@ export class AgentSession {
     ) return subject;
     try {
       return this.#runtime.workspace.relative(this.#runtime.workspace.resolve(subject));
-    } catch (error) {
-      if (error instanceof PathEscapeError) return subject;
-      throw error;
+    } catch {
+      // A path that escapes, or one the OS refuses (a name too long, a symlink loop), keeps its
+      // raw form for the rules; the tool meets the same refusal and reports it to the model.
+      return subject;
     }
   }
 
