@@ -94,14 +94,19 @@ Deno.test({
       // `box port` lists it, though no forwarder process is involved.
       assertEquals(await boxes.ports(info.id), [{ hostIp: "127.0.0.1", hostPort, boxPort: 8080 }]);
       // ...but the guest reaches nothing: not the host, not the outside.
+      // busybox nc's -w does not always end a connect whose packets the network drops (seen
+      // under TCG), so a guest-side timeout bounds it.
       const outbound = await run(boxes, info.id, [
         "sh",
         "-c",
-        `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 10.0.2.2 ${hostServer.addr.port}`,
+        `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout -s KILL 10 nc -w 3 10.0.2.2 ${hostServer.addr.port}`,
       ]);
       assert(!outbound.stdout.includes("host reached"), "the guest reached the host");
-      // Refused by the restricted network, not by a crash of the client.
-      assert(outbound.exitCode === 1 && outbound.stderr.includes("nc:"), outbound.stderr);
+      // Refused or dropped by the restricted network, not a crash of the client.
+      assert(
+        (outbound.exitCode === 1 && outbound.stderr.includes("nc:")) || outbound.exitCode === 137,
+        `${outbound.exitCode}: ${outbound.stderr}`,
+      );
       // exec --user in the VM, resolved in the image's passwd.
       assertEquals((await run(boxes, info.id, ["id", "-u"], "nobody")).stdout, "65534");
 
