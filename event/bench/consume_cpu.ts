@@ -7,36 +7,15 @@
  * on a shared machine. `deno run -A event/bench/consume_cpu.ts`
  * (EVENT_BENCH_EVENTS, EVENT_BENCH_ROUNDS, EVENT_BENCH_ONLY).
  */
-import process from "node:process";
 import { AckPolicy, connect, DeliverPolicy } from "nats";
 import { EventBus } from "../bus.ts";
 import { NatsProvider } from "../providers/nats.ts";
 import { startNats } from "../_brokers.ts";
+import { countTo, type Sample, timed } from "./_cpu_sample.ts";
 
 const EVENTS = Number(Deno.env.get("EVENT_BENCH_EVENTS") ?? 5000);
 const ROUNDS = Number(Deno.env.get("EVENT_BENCH_ROUNDS") ?? 5);
 const BATCH = 64;
-
-interface Sample {
-  wallMs: number;
-  cpuUs: number;
-}
-
-/** Times `drain` (which resolves once `EVENTS` events are handled) in wall clock and CPU. */
-async function timed(drain: () => Promise<void>): Promise<Sample> {
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  await drain();
-  const wallMs = performance.now() - started;
-  const used = process.cpuUsage(cpu);
-  return { wallMs, cpuUs: used.user + used.system };
-}
-
-function countTo(n: number) {
-  let seen = 0;
-  const { promise, resolve } = Promise.withResolvers<void>();
-  return { done: promise, hit: () => void (++seen >= n && resolve()) };
-}
 
 const nats = await startNats();
 if (!nats) {

@@ -6,35 +6,15 @@
  * draining the same backlog of the same CloudEvents, alternating rounds, medians.
  * `deno run -A event/bench/consume_cpu_redis.ts` (EVENT_BENCH_EVENTS, EVENT_BENCH_ROUNDS).
  */
-import process from "node:process";
 import { Redis } from "ioredis";
 import { EventBus } from "../bus.ts";
 import { RedisProvider } from "../providers/redis.ts";
 import { startRedis } from "../_brokers.ts";
+import { countTo, type Sample, timed } from "./_cpu_sample.ts";
 
 const EVENTS = Number(Deno.env.get("EVENT_BENCH_EVENTS") ?? 5000);
 const ROUNDS = Number(Deno.env.get("EVENT_BENCH_ROUNDS") ?? 5);
 const BATCH = 64;
-
-interface Sample {
-  wallMs: number;
-  cpuUs: number;
-}
-
-async function timed(drain: () => Promise<void>): Promise<Sample> {
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  await drain();
-  const wallMs = performance.now() - started;
-  const used = process.cpuUsage(cpu);
-  return { wallMs, cpuUs: used.user + used.system };
-}
-
-function countTo(n: number) {
-  let seen = 0;
-  const { promise, resolve } = Promise.withResolvers<void>();
-  return { done: promise, hit: () => void (++seen >= n && resolve()) };
-}
 
 const broker = await startRedis();
 if (!broker) {
