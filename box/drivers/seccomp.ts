@@ -5,6 +5,7 @@
  * keyrings, eBPF, new namespaces, clocks, swap and reboot. Everything else is allowed, as in
  * Docker's default profile, so ordinary programs run unchanged.
  */
+import { X86_64_SYSCALLS } from "./_syscalls_x86_64.ts";
 
 const AUDIT_ARCH_X86_64 = 0xc000003e;
 const X32_SYSCALL_BIT = 0x40000000;
@@ -23,60 +24,65 @@ const RET_K = 0x06;
 /** Namespace flags a box may not pass to clone: CLONE_NEW{NS,CGROUP,UTS,IPC,USER,PID,NET}. */
 const CLONE_NAMESPACE_FLAGS = 0x7e020000;
 
-const SYS_CLONE = 56;
-const SYS_CLONE3 = 435;
+const SYS_CLONE = X86_64_SYSCALLS.clone;
+const SYS_CLONE3 = X86_64_SYSCALLS.clone3;
 
-/** x86_64 numbers of the denied system calls, by name so the list reads as a policy. */
-export const DENIED_SYSCALLS: Readonly<Record<string, number>> = {
-  ptrace: 101,
-  syslog: 103,
-  uselib: 134,
-  vhangup: 153,
-  pivot_root: 155,
-  _sysctl: 156,
-  adjtimex: 159,
-  acct: 163,
-  settimeofday: 164,
-  mount: 165,
-  umount2: 166,
-  swapon: 167,
-  swapoff: 168,
-  reboot: 169,
-  iopl: 172,
-  ioperm: 173,
-  create_module: 174,
-  init_module: 175,
-  delete_module: 176,
-  get_kernel_syms: 177,
-  query_module: 178,
-  quotactl: 179,
-  nfsservctl: 180,
-  lookup_dcookie: 212,
-  clock_settime: 227,
-  kexec_load: 246,
-  add_key: 248,
-  request_key: 249,
-  keyctl: 250,
-  unshare: 272,
-  perf_event_open: 298,
-  name_to_handle_at: 303,
-  open_by_handle_at: 304,
-  clock_adjtime: 305,
-  setns: 308,
-  process_vm_readv: 310,
-  process_vm_writev: 311,
-  finit_module: 313,
-  kexec_file_load: 320,
-  bpf: 321,
-  userfaultfd: 323,
-  open_tree: 428,
-  move_mount: 429,
-  fsopen: 430,
-  fsconfig: 431,
-  fsmount: 432,
-  fspick: 433,
-  mount_setattr: 442,
-};
+/** The denied system calls, by name so the list reads as a policy. */
+const DENIED_NAMES = [
+  "ptrace",
+  "syslog",
+  "uselib",
+  "vhangup",
+  "pivot_root",
+  "_sysctl",
+  "adjtimex",
+  "acct",
+  "settimeofday",
+  "mount",
+  "umount2",
+  "swapon",
+  "swapoff",
+  "reboot",
+  "iopl",
+  "ioperm",
+  "create_module",
+  "init_module",
+  "delete_module",
+  "get_kernel_syms",
+  "query_module",
+  "quotactl",
+  "nfsservctl",
+  "lookup_dcookie",
+  "clock_settime",
+  "kexec_load",
+  "add_key",
+  "request_key",
+  "keyctl",
+  "unshare",
+  "perf_event_open",
+  "name_to_handle_at",
+  "open_by_handle_at",
+  "clock_adjtime",
+  "setns",
+  "process_vm_readv",
+  "process_vm_writev",
+  "finit_module",
+  "kexec_file_load",
+  "bpf",
+  "userfaultfd",
+  "open_tree",
+  "move_mount",
+  "fsopen",
+  "fsconfig",
+  "fsmount",
+  "fspick",
+  "mount_setattr",
+] as const;
+
+/** x86_64 numbers of the denied system calls, by name. */
+export const DENIED_SYSCALLS: Readonly<Record<string, number>> = Object.fromEntries(
+  DENIED_NAMES.map((name) => [name, X86_64_SYSCALLS[name]]),
+);
 
 interface Instruction {
   code: number;
