@@ -95,9 +95,21 @@ static int main_term = -1;
 static int main_status = -1;
 static const char *status_path = NULL;
 static int timed_out = 0;
+/* With `--trace-fd N` (the launcher's A3S_LAUNCH_TRACE file), each step of the box's start
+ * appends "<wall clock seconds> <pid> <step>" there, as the launcher's own steps do. */
+static int trace_fd = -1;
+
+static void trace(const char *step) {
+  if (trace_fd < 0) return;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  dprintf(trace_fd, "%lld.%06ld %d %s\n", (long long)now.tv_sec, now.tv_nsec / 1000, getpid(), step);
+}
 
 /* Kills everything else in the box. kill(-1) is only safe inside a private pid namespace, where
- * the agent is pid 1 (VM) or 2 (under bubblewrap's init); elsewhere only the main group. */
+ * the agent is pid 1 (a VM's init, or a namespace box's under bubblewrap's --as-pid-1; 2 under
+ * bubblewrap's own init, as boxes started by earlier versions run); elsewhere only the main
+ * group. */
 static void kill_all(void) {
   if (getpid() <= 2) kill(-1, SIGKILL);
   else if (main_pid > 0) kill(-main_pid, SIGKILL);
@@ -615,11 +627,15 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--user") && i + 1 < argc) main_user = argv[++i];
     else if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc) ready_fd = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--trace-fd") && i + 1 < argc) trace_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--vm")) vm = 1;
     else if (!strcmp(argv[i], "--")) { cmd = i + 1; break; }
     else { dprintf(2, "a3s-agent: unknown argument %s\n", argv[i]); return 2; }
   }
-  if (getpid() == 1) vm = 1;
+  trace("agent: started");
+  /* A VM's init is pid 1 with no socket; a namespace box's agent is pid 1 of its pid namespace
+   * too (bubblewrap's --as-pid-1), serving a socket. */
+  if (getpid() == 1 && !socket_path) vm = 1;
   char **vm_cmd = NULL;
   if (vm) {
     vm_init();
@@ -660,6 +676,7 @@ int main(int argc, char **argv) {
     }
     dprintf(2, "a3s-agent: ready\n");
   }
+  trace("agent: listening");
   if (ready_fd >= 0) {
     /* The host waits on this pipe; closed before the main command forks, so it never holds it. */
     ssize_t ignored = write(ready_fd, "r", 1);
@@ -691,11 +708,13 @@ int main(int argc, char **argv) {
         if (become_user(&who)) { dprintf(2, "a3s-agent: cannot become %s: %s\n", main_user, strerror(errno)); _exit(126); }
         if (!getenv("HOME")) setenv("HOME", who.home, 1);
       }
+      trace("main: exec");
       execvp(main_argv[0], main_argv);
       dprintf(2, "a3s-agent: %s: %s\n", main_argv[0], strerror(errno));
       _exit(errno == ENOENT ? 127 : 126);
     }
     if (main_pid < 0) { dprintf(2, "a3s-agent: fork: %s\n", strerror(errno)); return 1; }
+    trace("agent: main forked");
   }
   if (timeout > 0) alarm((unsigned)timeout);
   const char *reason = "exited";

@@ -16,18 +16,17 @@
  *     an exec can run as any user of the image (bubblewrap alone maps a single id). Writing a
  *     map wider than one id needs a process outside the namespace: a child is cloned into it,
  *     this process writes the child's maps and keeps the namespace by its fd;
- *   - the box's cgroups (v1), joined while bubblewrap builds the sandbox rather than before it
- *     starts. The first move into a cgroup after a quiet spell waits for an RCU grace period (5-70
- *     ms measured, unless the hierarchy was mounted with favordynmods), as long as bubblewrap's
- *     whole setup. So a helper process, forked first, moves this
- *     process (bubblewrap-to-be) and the sandbox's pid 1 (named on `--info-fd`) while the user
- *     namespace and the sandbox are set up, and only then lets bubblewrap run the box's command
- *     (`--block-fd`): nothing of the box runs outside its limits. The box's cgroup namespace is
- *     rooted wherever its pid 1 was cloned: at the box's group when the first move was done by
- *     then, else at the host's, and /proc/self/cgroup inside then names the group by host path;
- *   - namespaced sysctls (`--sysctl net.ipv4.ip_forward=1`) written by the same helper, from
- *     inside the box's network and IPC namespaces, while the sandbox waits: bubblewrap mounts the
- *     box's /proc/sys read-only, and nothing in the box runs before they are set;
+ *   - the box's cgroups (v1), joined by this process before it forks or execs anything, so
+ *     every process of the box is born in them and the box's cgroup namespace is rooted at its
+ *     group. It moves only itself, as a single thread (`0` written to each group's `tasks`): the
+ *     kernel then skips the global threadgroup lock whose write side waits for an RCU grace
+ *     period (5-70 ms measured for moving a process by pid after a quiet spell, unless the
+ *     hierarchy was mounted with favordynmods), and the move takes microseconds. This process
+ *     has one thread, so moving the thread moves the process;
+ *   - namespaced sysctls (`--sysctl net.ipv4.ip_forward=1`) written by a helper process, from
+ *     inside the box's network and IPC namespaces, while the sandbox waits on `--block-fd` (its
+ *     pid 1 named on `--info-fd`): bubblewrap mounts the box's /proc/sys read-only, and nothing
+ *     in the box runs before they are set;
  *   - with --tty DIR, the box's first process on a pseudo-terminal: a devpts instance of the
  *     box's own is mounted on DIR in a mount namespace private to this launcher (the host never
  *     sees it; bubblewrap binds it on the box's /dev/pts), its first terminal becomes bubblewrap's
@@ -68,6 +67,7 @@ enum {
   READY_FD = 11,
   BLOCK_FD = 12,
   INFO_FD = 13,
+  TRACE_FD = 14,
   ID_COUNT = 65536,
   MAX_CGROUPS = 8,
   MAX_SYSCTLS = 64,
@@ -173,6 +173,16 @@ static int detach(void) {
   return setsid() < 0 ? -1 : 0;
 }
 
+/* Moves this process, a single thread, into each v1 group (see the header). */
+static int join_cgroups_self(const char **cgroups, int ncgroups) {
+  for (int i = 0; i < ncgroups; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tasks", cgroups[i]);
+    if (write_file(path, "0")) return fail("join cgroup", cgroups[i]);
+  }
+  return 0;
+}
+
 static int join_cgroups(pid_t pid, const char **cgroups, int ncgroups) {
   char value[32];
   snprintf(value, sizeof value, "%d", pid);
@@ -228,29 +238,19 @@ static int apply_sysctls(pid_t pid, const char **sysctls, int nsysctls) {
 }
 
 /*
- * The helper: moves bubblewrap (`monitor`, this helper's parent) and the sandbox's pid 1 into the
- * cgroups, sets the sysctls, then unblocks the sandbox. On any failure the sandbox is killed
- * before it runs anything.
+ * The sysctl helper: sets the sysctls inside the sandbox (its pid 1 read from bubblewrap's info),
+ * then unblocks it. On any failure the sandbox is killed before it runs anything.
  */
-static void sandbox_helper(pid_t monitor, const char **cgroups, int ncgroups,
-                           const char **sysctls, int nsysctls, int info, int block) {
-  trace("helper: moving bubblewrap");
-  if (join_cgroups(monitor, cgroups, ncgroups)) { kill(monitor, SIGKILL); _exit(1); }
-  trace("helper: bubblewrap moved");
+static void sandbox_helper(pid_t monitor, const char **sysctls, int nsysctls, int info, int block) {
   pid_t child = read_child_pid(info);
   if (child <= 0) _exit(1); /* bubblewrap failed before making the sandbox; it says why */
   trace("helper: sandbox pid read");
-  if (join_cgroups(child, cgroups, ncgroups)) {
+  if (apply_sysctls(child, sysctls, nsysctls)) {
     kill(child, SIGKILL);
     kill(monitor, SIGKILL);
     _exit(1);
   }
-  if (nsysctls > 0 && apply_sysctls(child, sysctls, nsysctls)) {
-    kill(child, SIGKILL);
-    kill(monitor, SIGKILL);
-    _exit(1);
-  }
-  trace("helper: sandbox moved, unblocking");
+  trace("helper: sysctls set, unblocking");
   ssize_t ignored = write(block, "g", 1);
   (void)ignored;
   /* bubblewrap goes on writing its info after the pid; a reader that left would kill it with
@@ -399,29 +399,33 @@ int launch_main(int argc, char **argv) {
   if (cmd >= argc || argc - cmd > MAX_ARGS - 8) { dprintf(2, "a3s-launch: no command\n"); return 2; }
   const char *trace_path = getenv("A3S_LAUNCH_TRACE");
   if (trace_path) trace_fd = open(trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  /* The trace file also reaches the agent inside the box (`--trace-fd 14`), so one file holds a
+   * whole start. */
+  if (trace_fd >= 0 && move_fd(trace_fd, TRACE_FD) == 0) trace_fd = TRACE_FD;
   trace("launch: started");
   if (ready && dup2(1, READY_FD) < 0) return fail("keep", "the ready pipe");
   /* The logs first, so every later failure lands where the driver reads it. */
   if (out && open_at_fd(out, O_WRONLY | O_CREAT | O_APPEND, 1)) return fail("open", out);
   if (err && open_at_fd(err, O_WRONLY | O_CREAT | O_APPEND, 2)) return fail("open", err);
   if (detach() < 0) return fail("detach", "from the caller's terminal");
+  /* Before anything forks: every process of the box (the terminal's pump too) is born inside. */
+  if (join_cgroups_self(cgroups, ncgroups)) return 125;
+  trace("launch: cgroups joined");
   /* Before the helper forks, so neither the pump nor the terminal holds the helper's pipes. */
   if (tty && open_terminal(tty)) return 125;
-  /* The helper starts first: the cgroup moves are the slowest step, so they begin at once and
-   * overlap the user namespace and bubblewrap's setup. It moves this process, bubblewrap-to-be. */
   pid_t helper = -1;
   int info[2] = {-1, -1}, block[2] = {-1, -1};
-  int need_helper = ncgroups > 0 || nsysctls > 0;
+  int need_helper = nsysctls > 0;
   if (need_helper) {
     if (pipe2(info, O_CLOEXEC) || pipe2(block, O_CLOEXEC)) return fail("make", "pipes");
     pid_t monitor = getpid();
     helper = fork();
-    if (helper < 0) return fail("fork", "the cgroup helper");
+    if (helper < 0) return fail("fork", "the sysctl helper");
     if (helper == 0) {
       close(info[1]);
       close(block[0]);
       if (ready) close(READY_FD);
-      sandbox_helper(monitor, cgroups, ncgroups, sysctls, nsysctls, info[0], block[1]);
+      sandbox_helper(monitor, sysctls, nsysctls, info[0], block[1]);
     }
     close(info[0]);
     close(block[1]);
@@ -432,11 +436,12 @@ int launch_main(int argc, char **argv) {
     if (fd < 0 || setns(fd, CLONE_NEWNET)) return fail("join network namespace", netns);
     close(fd);
   }
-  trace("launch: helper forked, fds open");
+  trace("launch: fds open");
   if (userns && make_userns()) return fail("create user namespace", "");
   trace("launch: user namespace made");
   signal(SIGPIPE, SIG_DFL);
   if (!need_helper) {
+    trace("launch: exec bubblewrap");
     if (into) return run_in_cgroup(into, argv + cmd);
     execvp(argv[cmd], argv + cmd);
     return fail("exec", argv[cmd]);

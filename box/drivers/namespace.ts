@@ -80,6 +80,11 @@ interface PidRecord extends ProcessIdentity {
    * clones bubblewrap into the box's group); otherwise it became bubblewrap itself.
    */
   monitor?: boolean;
+  /**
+   * The agent is the box's pid-namespace init itself (bubblewrap's `--as-pid-1`); boxes started
+   * before that have bubblewrap's init above the agent.
+   */
+  agentIsInit?: boolean;
 }
 
 async function run(cmd: string, args: string[]): Promise<{ ok: boolean; stderr: string }> {
@@ -398,7 +403,9 @@ export class NamespaceDriver implements BoxDriver {
     const args = [
       ...(seccomp ? ["--seccomp", "9"] : []),
       ...(wideUserns ? ["--userns", "10"] : ["--unshare-user"]),
-      ...(security.hostPid ? [] : ["--unshare-pid"]),
+      // The agent is the box's pid 1 (it reaps and passes signals on as an init does): one
+      // process fewer than bubblewrap's own init between the call and the command.
+      ...(security.hostPid ? [] : ["--unshare-pid", "--as-pid-1"]),
       ...(security.hostIpc ? [] : ["--unshare-ipc"]),
       "--unshare-uts",
       "--unshare-cgroup-try",
@@ -455,6 +462,8 @@ export class NamespaceDriver implements BoxDriver {
     );
     if (spec.user) args.push("--user", spec.user);
     args.push("--ready-fd", "11");
+    // Profiling: the launcher hands its trace file on as fd 14, so the agent's steps land there.
+    if (Deno.env.get("A3S_LAUNCH_TRACE")) args.push("--trace-fd", "14");
     if (spec.timeoutSeconds) args.push("--timeout", String(Math.ceil(spec.timeoutSeconds)));
     args.push("--", ...spec.command);
 
@@ -490,6 +499,7 @@ export class NamespaceDriver implements BoxDriver {
       startTime: identity?.startTime ?? "",
       agent,
       ...(into ? { monitor: true } : {}),
+      ...(security.hostPid ? {} : { agentIsInit: true }),
     };
     Deno.writeTextFileSync(paths.pid, JSON.stringify(record));
     child.status.catch(() => {});
@@ -585,13 +595,15 @@ export class NamespaceDriver implements BoxDriver {
   }
 
   /**
-   * The agent: the namespace init's child, or, sharing the host's pid namespace (where bubblewrap
-   * runs no init), bubblewrap's child itself.
+   * The agent: the namespace init itself, or, sharing the host's pid namespace (where bubblewrap
+   * runs no init), bubblewrap's child; under bubblewrap's own init (boxes started before the agent
+   * became pid 1), that init's child.
    */
   async #agentPid(spec: BoxSpec): Promise<number | undefined> {
     const init = await this.#namespaceInit(spec);
     if (init === undefined || spec.security?.hostPid) return init;
-    return (await childPids(init))[0];
+    const record = await readJson<PidRecord>(this.#paths(spec).pid);
+    return record?.agentIsInit ? init : (await childPids(init))[0];
   }
 
   async stop(spec: BoxSpec, graceSeconds: number): Promise<void> {

@@ -1,0 +1,133 @@
+/**
+ * Where a namespace box's cold start goes: runs `box run busybox echo x` N times (default 40),
+ * alternating with bare bubblewrap on the same rootfs, and prints the median time of each step,
+ * from the `run` call to the first byte of output in the box's log. The steps come from the
+ * launcher's and the agent's trace (`A3S_LAUNCH_TRACE`, one file per start) and from timestamps
+ * taken here around the calls, all on the wall clock.
+ *
+ * Run: deno run -A box/bench/start_phases.ts [N]
+ */
+import { join } from "node:path";
+import { addBusybox, testHome } from "../_test_support.ts";
+import { BoxManager } from "../manager.ts";
+import { NamespaceDriver } from "../drivers/namespace.ts";
+
+const rounds = Number(Deno.args[0] ?? 40);
+const home = await testHome();
+const boxes = await BoxManager.open({
+  store: home.store,
+  images: home.images,
+  home: home.home,
+  drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-bench-agent" })],
+});
+await addBusybox(home.images);
+const rootfs = await home.images.rootfs((await home.images.resolve("busybox", "image")).id);
+
+/** Milliseconds on the wall clock, with the monotonic clock's resolution. */
+function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** When the last process was spawned from Deno (the launcher, for a box). */
+let lastSpawn = 0;
+const spawn = Deno.Command.prototype.spawn;
+Deno.Command.prototype.spawn = function (this: Deno.Command) {
+  lastSpawn = wallMs();
+  return spawn.call(this);
+};
+
+/** Waits for the first byte of `path`, checking each millisecond, as the bench does. */
+async function firstByte(path: string): Promise<number> {
+  for (;;) {
+    try {
+      if (Deno.statSync(path).size > 0) return wallMs();
+    } catch { /* not created yet */ }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** The trace's steps: the first time each step's name appears, in ms on the wall clock. */
+function readTrace(path: string): Map<string, number> {
+  const steps = new Map<string, number>();
+  for (const line of Deno.readTextFileSync(path).split("\n").filter(Boolean)) {
+    const [seconds, , ...name] = line.split(" ");
+    const step = name.join(" ");
+    if (!steps.has(step)) steps.set(step, Number(seconds) * 1000);
+  }
+  return steps;
+}
+
+async function bareBwrap(): Promise<number> {
+  const start = wallMs();
+  const child = new Deno.Command("bwrap", {
+    args: [
+      "--unshare-all",
+      "--unshare-user",
+      "--die-with-parent",
+      "--ro-bind",
+      rootfs,
+      "/",
+      "--proc",
+      "/proc",
+      "--dev",
+      "/dev",
+      "/bin/echo",
+      "x",
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read();
+  const took = wallMs() - start;
+  reader.releaseLock();
+  await child.stdout.cancel();
+  await child.status;
+  return took;
+}
+
+const samples = new Map<string, number[]>();
+function record(name: string, ms: number): void {
+  samples.set(name, [...(samples.get(name) ?? []), ms]);
+}
+
+const traceDir = await Deno.makeTempDir({ prefix: "a3s-trace" });
+for (let round = -3; round < rounds; round++) {
+  const bare = await bareBwrap();
+  const tracePath = join(traceDir, `start-${round}.log`);
+  Deno.env.set("A3S_LAUNCH_TRACE", tracePath);
+  const call = wallMs();
+  const { info } = await boxes.run({ image: "busybox", command: ["echo", "x"] });
+  const resolved = wallMs();
+  const output = await firstByte(join(home.home, "box/boxes", info.id.slice(0, 12), "stdout.log"));
+  Deno.env.delete("A3S_LAUNCH_TRACE");
+  await boxes.remove(info.id, true);
+  if (round < 0) continue; // warm-up
+  const steps = readTrace(tracePath);
+  steps.set("launcher spawned", lastSpawn);
+  let previous = call;
+  const mark = (name: string, at: number | undefined) => {
+    if (at === undefined) return;
+    record(name, at - previous);
+    previous = at;
+  };
+  record("bare bubblewrap: spawn to first byte", bare);
+  for (const [step, at] of [...steps].sort((a, b) => a[1] - b[1])) mark(step, at);
+  mark("first byte seen (1 ms polls)", output);
+  record("total: call to first byte", output - call);
+  record("run() resolved, from the call", resolved - call);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+console.log(`load ${Deno.readTextFileSync("/proc/loadavg").trim()}; medians of ${rounds}`);
+for (const [name, values] of samples) {
+  console.log(`${median(values).toFixed(2).padStart(8)} ms  ${name}`);
+}
+for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
+boxes.close();
+await home.close();
+await Deno.remove(traceDir, { recursive: true });
