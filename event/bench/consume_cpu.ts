@@ -96,13 +96,16 @@ async function providerOnly(): Promise<void> {
   await provider.ensureConsumer(spec);
   const { done, hit } = countTo(EVENTS);
   const abort = new AbortController();
+  // Acks are flushed in order, so the last one settles after all the others.
+  let lastAck = Promise.resolve();
   const loop = provider.consumeEach(spec, abort.signal, BATCH, (delivery) => {
-    void delivery.ack();
+    lastAck = delivery.ack();
     hit();
   });
   await done;
   abort.abort();
   await loop;
+  await lastAck;
 }
 
 /** The whole bus: a durable consumer with a synchronous handler. */
