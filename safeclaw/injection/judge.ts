@@ -16,6 +16,7 @@ import {
 } from "./detector.ts";
 import { type InjectionClassifier, loadInjectionClassifier, modelViews } from "./classifier.ts";
 import { views } from "./normalize.ts";
+import { sentenceSegments } from "./segments.ts";
 
 /** Options for {@linkcode judgeInjection}. */
 export interface JudgeOptions extends InjectionOptions {
@@ -93,6 +94,25 @@ export function decisionFor(
   return { modelThreshold: silent ? 1.01 : Math.max(validated, USER_MODEL_THRESHOLD), veto: 0 };
 }
 
+/**
+ * The score at least one segment (a sentence, a line or two neighbours, see `segments.ts`) of
+ * untrusted content must reach before the model may call the content an injection. The whole
+ * document's score says "this looks like the e-mails and tables attacks are hidden in", and half
+ * of the clean BIPIA tables and e-mails on validation reached it; an injected instruction is a
+ * sentence that scores near 1 on its own. On validation this kept 522 of the 538 untrusted
+ * attacks the whole-document score caught and flagged 8 of the 612 benign documents it had
+ * flagged 63 of (3 of 94 clean BIPIA contexts, was 50). Chosen on the validation split
+ * (`model/dev_eval.ts`), never on the public evaluation set.
+ */
+export const SEGMENT_THRESHOLD = 0.995;
+
+/**
+ * Untrusted content of fewer words than this is judged whole: a note of two sentences is its own
+ * segment, and "the document looks like one attacks hide in" means little there. Clean tables and
+ * e-mails are longer (one of validation's 94 clean BIPIA contexts has fewer).
+ */
+export const MIN_WORDS_SEGMENTED = 40;
+
 /** Combines a rule verdict with the classifier's raw score. */
 export function combine(
   rules: InjectionVerdict,
@@ -138,6 +158,30 @@ export function combine(
 }
 
 /**
+ * Withdraws the model's verdict on untrusted content none of whose segments scores at least
+ * {@linkcode SEGMENT_THRESHOLD}: the score handed on sits just under the model's threshold, so
+ * the model neither raises a verdict nor vetoes a rule's.
+ */
+async function segmentGate(
+  classifier: InjectionClassifier,
+  text: string,
+  modelScore: number,
+  modelThreshold: number,
+): Promise<{ modelScore: number; note?: string }> {
+  const segments = sentenceSegments(text);
+  const scores = await classifier.scoreMany(segments.map((s) => views(s)));
+  const best = Math.max(0, ...scores);
+  if (best >= SEGMENT_THRESHOLD) return { modelScore };
+  return {
+    modelScore: Math.max(0, modelThreshold - 0.001),
+    note: `the learned classifier scores the content ${modelScore.toFixed(3)} as a whole, but ` +
+      `none of its ${segments.length} sentences reaches ${SEGMENT_THRESHOLD} (best ${
+        best.toFixed(3)
+      })`,
+  };
+}
+
+/**
  * Judges one text with the rules and the learned classifier.
  *
  * @example
@@ -152,16 +196,8 @@ export async function judgeInjection(
   text: string,
   options: JudgeOptions = {},
 ): Promise<InjectionVerdict> {
-  const rules = detectInjection(text, options);
-  if (options.rulesOnly) return rules;
-  const classifier = await loadInjectionClassifier();
-  const modelScore = await classifier.score(views(text));
-  const { modelThreshold, veto } = decisionFor(
-    options.source,
-    classifier.manifest.threshold,
-    text,
-  );
-  return combine(rules, modelScore, modelThreshold, options.threshold, veto);
+  if (options.rulesOnly) return detectInjection(text, options);
+  return (await judgeMany([{ text, options }], 1))[0];
 }
 
 /**
@@ -185,15 +221,33 @@ export async function judgeMany(
   for (let i = 0; i < items.length; i += batch) {
     const chunk = items.slice(i, i + batch);
     const scores = await classifier.scoreMany(chunk.map((item) => views(item.text)));
-    chunk.forEach((item, k) => {
+    for (const [k, item] of chunk.entries()) {
       const rules = detectInjection(item.text, item.options);
       const { modelThreshold, veto } = decisionFor(
         item.options?.source,
         classifier.manifest.threshold,
         item.text,
       );
-      out.push(combine(rules, scores[k], modelThreshold, item.options?.threshold, veto));
-    });
+      let modelScore = scores[k];
+      let note: string | undefined;
+      const untrusted = (item.options?.source ?? "user") !== "user";
+      if (
+        untrusted && modelScore >= modelThreshold && wordsRead(item.text) >= MIN_WORDS_SEGMENTED
+      ) {
+        ({ modelScore, note } = await segmentGate(
+          classifier,
+          item.text,
+          modelScore,
+          modelThreshold,
+        ));
+      }
+      const verdict = combine(rules, modelScore, modelThreshold, item.options?.threshold, veto);
+      out.push(
+        note && !verdict.injection
+          ? { ...verdict, explanation: `${verdict.explanation}; ${note}` }
+          : verdict,
+      );
+    }
   }
   return out;
 }
