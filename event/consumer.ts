@@ -189,6 +189,19 @@ export class DurableConsumer implements Consumer {
             });
             continue;
           }
+          if (provider.consumeBatches) {
+            for await (const deliveries of provider.consumeBatches(this.#spec(), signal, batch)) {
+              backoffMs = 100;
+              for (const delivery of deliveries) {
+                const slot = this.#slot();
+                if (slot) await slot;
+                this.#dispatch(delivery);
+                if (signal.aborted) break;
+              }
+              if (signal.aborted) break;
+            }
+            continue;
+          }
           for await (const delivery of provider.consume(this.#spec(), signal, batch)) {
             backoffMs = 100;
             const slot = this.#slot();
@@ -245,6 +258,10 @@ export class DurableConsumer implements Consumer {
    * without a promise): they finish before the next delivery is read, with no promise to track.
    */
   #dispatch(delivery: ProviderDelivery): void {
+    // A key that waits on a nacked event holds this delivery now, behind those it holds
+    // already: chained behind the awaited event's redelivery instead, it would run before
+    // them once that redelivery's ack releases them (they queue behind the key's tail).
+    if (this.#nackedKeys.size > 0 && this.#nackedKeys.hold(delivery)) return;
     const key = delivery.event.partitionkey;
     const previous = key === undefined ? undefined : this.#keyTails.get(key);
     const pending = previous

@@ -150,6 +150,16 @@ export interface EventProvider {
    */
   consume(spec: ConsumerSpec, signal: AbortSignal, batch: number): AsyncIterable<ProviderDelivery>;
   /**
+   * The batch form of `consume`: yields each fetch's deliveries as one array, in the order
+   * `consume` would yield them, so a consumer pays one iterator turn per fetch instead of one
+   * per event. A provider that has it must keep `consume` equivalent.
+   */
+  consumeBatches?(
+    spec: ConsumerSpec,
+    signal: AbortSignal,
+    batch: number,
+  ): AsyncIterable<ProviderDelivery[]>;
+  /**
    * The push form of `consume`, for brokers whose client delivers by callback: calls
    * `onDelivery` synchronously as each delivery arrives, pulling `batch` at a time, until
    * `signal` aborts (resolves) or the broker fails (rejects). The caller queues what it cannot

@@ -125,14 +125,51 @@ type PublishCommand = (
   key: string,
 ) => Promise<[string, number]>;
 
-function fieldsOf(fields: string[]): { subject: string; body: string } {
-  let subject = "";
-  let body = "";
-  for (let i = 0; i < fields.length; i += 2) {
-    if (fields[i] === "s") subject = fields[i + 1];
-    else if (fields[i] === "e") body = fields[i + 1];
-  }
-  return { subject, body };
+/**
+ * The value of field `name` of an entry. The publish script writes `s` (subject) first and `e`
+ * (the event) second, so those are looked at first; the scan covers any other layout.
+ */
+function field(fields: string[], name: "s" | "e", at: number): string {
+  if (fields[at] === name) return fields[at + 1];
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return "";
+}
+
+/** The subject of an entry. */
+function subjectOf(fields: string[]): string {
+  return field(fields, "s", 0);
+}
+
+/** The event JSON of an entry. */
+function bodyOf(fields: string[]): string {
+  return field(fields, "e", 2);
+}
+
+/**
+ * A pattern's matcher that remembers its last answer: consecutive entries mostly share a
+ * subject, and comparing two strings is cheaper than running the pattern again.
+ */
+function lastAnswerMatcher(pattern: string): (subject: string) => boolean {
+  const matches = compilePattern(pattern);
+  let lastSubject: string | undefined;
+  let lastAnswer = false;
+  return (subject) => {
+    if (subject !== lastSubject) {
+      lastSubject = subject;
+      lastAnswer = matches(subject);
+    }
+    return lastAnswer;
+  };
+}
+
+/** One group's acks for the next flush. */
+interface PendingAcks {
+  /** Stream ids to XACK. */
+  ids: string[];
+  /** Keyed entries as id, key, id, key…: each leaves its key's index. */
+  keyed: string[];
+  /** Redeliveries, whose nack may have left them in the delay set. */
+  retried: string[];
 }
 
 /** How a delivery settles itself: one object per consumer loop, not three closures per entry. */
@@ -152,7 +189,7 @@ class RedisDelivery implements ProviderDelivery {
     private readonly settler: RedisSettler,
   ) {
     this.seq = entry[0];
-    this.event = JSON.parse(fieldsOf(entry[1]).body);
+    this.event = JSON.parse(bodyOf(entry[1]));
   }
   ack(): Promise<void> {
     return this.settler.ack(this.seq, this.event.partitionkey, this.deliveries);
@@ -291,8 +328,9 @@ export class RedisProvider implements EventProvider {
           ) as [string, Entry[]][] | null;
           for (const [id, fields] of reply?.[0]?.[1] ?? []) {
             cursor = id;
-            const { subject, body } = fieldsOf(fields);
-            if (matches(subject)) onEvent({ seq: id, event: JSON.parse(body) });
+            if (matches(subjectOf(fields))) {
+              onEvent({ seq: id, event: JSON.parse(bodyOf(fields)) });
+            }
           }
         } catch (error) {
           if (closed) return;
@@ -329,7 +367,8 @@ export class RedisProvider implements EventProvider {
     );
   }
 
-  #acks = new Map<string, { id: string; key?: string; retried: boolean }[]>();
+  /** Acks waiting for the next flush, per group: plain arrays, no object per ack. */
+  #acks = new Map<string, PendingAcks>();
   /**
    * Acks of one timer turn, in one round trip: per group one XACK and one ZREM of parked
    * retries, and each keyed entry leaves its key's index, which lets the key's next run.
@@ -339,22 +378,24 @@ export class RedisProvider implements EventProvider {
     this.#acks.clear();
     const pipeline = this.#redis.pipeline();
     for (const [name, acked] of batch) {
-      pipeline.xack(this.#log, name, ...acked.map((a) => a.id));
+      pipeline.xack(this.#log, name, ...acked.ids);
       // Only a redelivery can still have a nack's entry in the delay set (a late nack of an
       // older delivery); a first delivery's ack skips that command.
-      const retried = acked.filter((a) => a.retried).map((a) => a.id);
-      if (retried.length) pipeline.zrem(this.#delayKey(name), ...retried);
-      for (const { id, key } of acked) {
-        if (key !== undefined) pipeline.zrem(this.#byKey(name, key), orderMember(id));
+      if (acked.retried.length) pipeline.zrem(this.#delayKey(name), ...acked.retried);
+      const keyed = acked.keyed;
+      for (let i = 0; i < keyed.length; i += 2) {
+        pipeline.zrem(this.#byKey(name, keyed[i + 1]), orderMember(keyed[i]));
       }
     }
     for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
   });
 
   #ack(group: string, id: string, key: string | undefined, retried: boolean): Promise<void> {
-    const acked = this.#acks.get(group);
-    if (acked) acked.push({ id, key, retried });
-    else this.#acks.set(group, [{ id, key, retried }]);
+    let acked = this.#acks.get(group);
+    if (!acked) this.#acks.set(group, acked = { ids: [], keyed: [], retried: [] });
+    acked.ids.push(id);
+    if (key !== undefined) acked.keyed.push(id, key);
+    if (retried) acked.retried.push(id);
     return this.#flushAcks();
   }
 
@@ -398,7 +439,21 @@ export class RedisProvider implements EventProvider {
     signal: AbortSignal,
     batch: number,
   ): AsyncIterable<ProviderDelivery> {
-    const matches = compilePattern(spec.pattern);
+    for await (const deliveries of this.consumeBatches(spec, signal, batch)) {
+      for (const delivery of deliveries) {
+        if (signal.aborted) return;
+        yield delivery;
+      }
+    }
+  }
+
+  /** One turn's deliveries at a time (see `consume`). */
+  async *consumeBatches(
+    spec: ConsumerSpec,
+    signal: AbortSignal,
+    batch: number,
+  ): AsyncIterable<ProviderDelivery[]> {
+    const matches = lastAnswerMatcher(spec.pattern);
     const group = spec.name;
     // The consumer's name in the group: its instance, so entries it owns stay its own across a
     // restart of this loop, and another instance's (or a dead one's) are recognised as such.
@@ -500,7 +555,7 @@ export class RedisProvider implements EventProvider {
           }
           const foreign: string[] = [];
           for (const entry of entries) {
-            if (matches(fieldsOf(entry[1]).subject)) candidates.push([entry, 1]);
+            if (matches(subjectOf(entry[1]))) candidates.push([entry, 1]);
             else foreign.push(entry[0]);
           }
           // Events outside the pattern are acknowledged at once: they are not this consumer's.
@@ -511,10 +566,8 @@ export class RedisProvider implements EventProvider {
           // Everything held back is still blocked: wait a little before looking again.
           await new Promise((r) => setTimeout(r, Math.min(spec.ackWaitMs / 4, 100)));
         }
-        for (const d of out) {
-          if (signal.aborted) return;
-          yield d;
-        }
+        if (signal.aborted) return;
+        if (out.length > 0) yield out;
       }
     } catch (error) {
       if (!signal.aborted) throw error;
@@ -603,7 +656,7 @@ export class RedisProvider implements EventProvider {
       out.push({
         name,
         pattern,
-        pending: rest.filter(([, fields]) => matches(fieldsOf(fields).subject)).length + heldBack,
+        pending: rest.filter(([, fields]) => matches(subjectOf(fields))).length + heldBack,
         unacked: Number(info.pending) - heldBack,
       });
     }
