@@ -234,6 +234,15 @@ function randomId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** A driver's start that `run` began while the box's row was being written. */
+interface StartingBox {
+  started: Promise<StartedBox>;
+  /** When the start began (performance.now), for the boot-time histogram. */
+  at: number;
+  /** Whether the driver has reported the box's process yet (BoxOutput.onProcess). */
+  hasProcess(): boolean;
+}
+
 interface StoredSpec extends BoxSpec {
   bootId: string;
   /** Host ports forwarded into the box while it runs. */
@@ -594,12 +603,13 @@ export class BoxManager {
 
   /**
    * Creates a box. `onCreated` runs once the driver has prepared it, before the store writes:
-   * `run` starts the box there, so those writes overlap its start; whatever it returns is waited
-   * for before a box whose row could not be written is removed.
+   * `run` starts the box there, so those writes overlap its start. The row is written as running
+   * when the box already has a process by then; what `onCreated` started is waited for before a
+   * box whose row could not be written is removed.
    */
   async #createBox(
     options: CreateBoxOptions,
-    onCreated?: (driver: BoxDriver, spec: StoredSpec) => Promise<unknown>,
+    onCreated?: (driver: BoxDriver, spec: StoredSpec) => StartingBox,
   ): Promise<BoxRow> {
     const image = await this.images.resolve(options.image, "image");
     const config = JSON.parse(image.config) as {
@@ -762,16 +772,18 @@ export class BoxManager {
     };
     await driver.create(spec);
     const starting = onCreated?.(driver, spec);
+    const now = Date.now();
+    const running = starting?.hasProcess() === true;
     const row: BoxRow = {
       id,
       name,
       image: options.image,
       image_id: image.id,
       driver: driver.name,
-      state: "created",
+      state: running ? "running" : "created",
       spec: JSON.stringify(spec),
-      created_at: Date.now(),
-      started_at: null,
+      created_at: now,
+      started_at: running ? now : null,
       finished_at: null,
       exit_code: null,
       reason: null,
@@ -780,7 +792,7 @@ export class BoxManager {
     try {
       await this.#db.insertInto("box_boxes").values(row).execute();
     } catch (error) {
-      await starting?.catch(() => {});
+      await starting?.started.catch(() => {});
       await driver.remove(spec);
       throw new A3sError("name_in_use", `the name '${name}' is already in use`, {
         status: 409,
@@ -805,18 +817,21 @@ export class BoxManager {
     return await this.#startRow(await this.#refresh(await this.#row(idOrName)));
   }
 
-  /** Starts a box's row; `starting` is the driver's start when the caller began it already. */
+  /**
+   * Starts a box's row; `starting` is the driver's start when the caller began it already (its
+   * row then says running when the box had a process by the time it was written).
+   */
   async #startRow(
     row: BoxRow,
-    starting?: Promise<StartedBox>,
+    starting?: StartingBox,
   ): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array> }> {
-    if (row.state === "running") return { info: this.#toInfo(row) };
+    if (row.state === "running" && !starting) return { info: this.#toInfo(row) };
     const driver = this.#driver(row);
     const spec = this.#spec(row);
-    const started = performance.now();
+    const started = starting?.at ?? performance.now();
     let result;
     try {
-      result = await (starting ?? driver.start(spec, this.#logPaths(spec)));
+      result = await (starting?.started ?? driver.start(spec, this.#logPaths(spec)));
     } catch (error) {
       await this.#db.updateTable("box_boxes").set({
         state: "exited",
@@ -828,15 +843,18 @@ export class BoxManager {
       throw error;
     }
     // Marked running only once the driver has a process to look at, so a concurrent reader
-    // (the supervisor, another CLI) never mistakes a box that is starting for a dead one.
-    const running = {
+    // (the supervisor, another CLI) never mistakes a box that is starting for a dead one. A row
+    // `run` wrote as running needs no second write (one store write fewer before `run` returns).
+    const running = row.state === "running" ? {} : {
       state: "running",
       started_at: Date.now(),
       finished_at: null,
       exit_code: null,
       reason: null,
     };
-    await this.#db.updateTable("box_boxes").set(running).where("id", "=", row.id).execute();
+    if (row.state !== "running") {
+      await this.#db.updateTable("box_boxes").set(running).where("id", "=", row.id).execute();
+    }
     this.#lifecycle("started", row);
     bootSeconds.observe({ driver: driver.name }, (performance.now() - started) / 1000);
     if (spec.publish?.length && spec.netns) {
@@ -853,12 +871,18 @@ export class BoxManager {
   ): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array> }> {
     if (options.networks?.length) return await this.#startRow(await this.#createRow(options));
     // The box starts as soon as its driver has prepared it; its row and audit entry are written
-    // while it comes up (a box is marked running only after both).
-    let starting: Promise<StartedBox> | undefined;
+    // while it comes up.
+    let starting: StartingBox | undefined;
     const row = await this.#createBox(options, (driver, spec) => {
-      starting = driver.start(spec, this.#logPaths(spec));
+      let hasProcess = false;
+      const at = performance.now();
+      const started = driver.start(spec, {
+        ...this.#logPaths(spec),
+        onProcess: () => hasProcess = true,
+      });
       // Awaited by #startRow; until then a failed start must not read as unhandled.
-      starting.catch(() => {});
+      started.catch(() => {});
+      starting = { started, at, hasProcess: () => hasProcess };
       return starting;
     });
     return await this.#startRow(row, starting);

@@ -261,6 +261,12 @@ export interface BoxOutput {
   stdoutPath: string;
   /** The file the driver appends the main command's stderr to. */
   stderrPath: string;
+  /**
+   * Called once the box has a process that any reader of its state dir can find (before `start`
+   * resolves, while the box comes up), for drivers that can tell; the manager marks the box
+   * running from then on instead of after `start` resolves.
+   */
+  onProcess?: () => void;
 }
 
 /** A handle to a created box, re-attachable from another process through its state dir. */

@@ -613,6 +613,41 @@ static int open_port(const char *path) {
   return -1;
 }
 
+/* Forks the box's main command (on a terminal when `tty`), as `user` when set. Returns 0, or -1
+ * when it cannot fork. */
+static int start_main(char **main_argv, int tty, const char *main_user, const sigset_t *mask) {
+  if (tty) {
+    /* A terminal's usual size until the host sets its own (programs take 0x0 for none). */
+    struct winsize ws = {.ws_row = 24, .ws_col = 80};
+    main_pid = forkpty(&main_term, NULL, NULL, &ws);
+    if (main_pid > 0) {
+      fcntl(main_term, F_SETFD, FD_CLOEXEC);
+      fcntl(main_term, F_SETFL, O_NONBLOCK);
+    }
+  } else {
+    main_pid = fork();
+  }
+  if (main_pid == 0) {
+    sigprocmask(SIG_UNBLOCK, mask, NULL);
+    if (!tty) setpgid(0, 0);
+    signal(SIGPIPE, SIG_DFL);
+    if (main_user) {
+      struct box_user who;
+      char why[512];
+      if (resolve_user(main_user, &who, why, sizeof why)) { dprintf(2, "a3s-agent: %s\n", why); _exit(126); }
+      if (become_user(&who)) { dprintf(2, "a3s-agent: cannot become %s: %s\n", main_user, strerror(errno)); _exit(126); }
+      if (!getenv("HOME")) setenv("HOME", who.home, 1);
+    }
+    trace("main: exec");
+    execvp(main_argv[0], main_argv);
+    dprintf(2, "a3s-agent: %s: %s\n", main_argv[0], strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+  }
+  if (main_pid < 0) { dprintf(2, "a3s-agent: fork: %s\n", strerror(errno)); return -1; }
+  trace("agent: main forked");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "launch")) return launch_main(argc, argv);
   /* Descriptors the launcher and bubblewrap passed down (the user namespace, pipes) must not
@@ -658,6 +693,10 @@ int main(int argc, char **argv) {
   sigaddset(&mask, SIGTERM); sigaddset(&mask, SIGINT);
   sigprocmask(SIG_BLOCK, &mask, NULL);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  /* A namespace box's command starts first, so its exec overlaps the agent's own setup (the
+   * socket, the ready byte): it inherits neither, as every descriptor here is close-on-exec. A
+   * VM's waits for the VM's ports, as it always has. */
+  if (!vm && cmd < argc && start_main(argv + cmd, 0, main_user, &mask)) return 1;
   int lfd = -1;
   if (socket_path && (lfd = listen_unix(socket_path)) < 0) {
     dprintf(2, "a3s-agent: cannot listen on %s: %s\n", socket_path, strerror(errno)); return 1;
@@ -678,44 +717,15 @@ int main(int argc, char **argv) {
   }
   trace("agent: listening");
   if (ready_fd >= 0) {
-    /* The host waits on this pipe; closed before the main command forks, so it never holds it. */
+    /* The host waits on this pipe. A VM's main command forks after it is closed; a namespace
+     * box's forked before, and drops it on exec (close-on-exec), so only the agent holds it. */
     ssize_t ignored = write(ready_fd, "r", 1);
     (void)ignored;
     close(ready_fd);
   }
   char **main_argv = cmd < argc ? argv + cmd : vm_cmd;
   int main_tty = vm && read_list("/a3s/tty") != NULL;
-  if (main_argv && main_argv[0]) {
-    if (main_tty) {
-      /* A terminal's usual size until the host sets its own (programs take 0x0 for none). */
-      struct winsize ws = {.ws_row = 24, .ws_col = 80};
-      main_pid = forkpty(&main_term, NULL, NULL, &ws);
-      if (main_pid > 0) {
-        fcntl(main_term, F_SETFD, FD_CLOEXEC);
-        fcntl(main_term, F_SETFL, O_NONBLOCK);
-      }
-    } else {
-      main_pid = fork();
-    }
-    if (main_pid == 0) {
-      sigprocmask(SIG_UNBLOCK, &mask, NULL);
-      if (!main_tty) setpgid(0, 0);
-      signal(SIGPIPE, SIG_DFL);
-      if (main_user) {
-        struct box_user who;
-        char why[512];
-        if (resolve_user(main_user, &who, why, sizeof why)) { dprintf(2, "a3s-agent: %s\n", why); _exit(126); }
-        if (become_user(&who)) { dprintf(2, "a3s-agent: cannot become %s: %s\n", main_user, strerror(errno)); _exit(126); }
-        if (!getenv("HOME")) setenv("HOME", who.home, 1);
-      }
-      trace("main: exec");
-      execvp(main_argv[0], main_argv);
-      dprintf(2, "a3s-agent: %s: %s\n", main_argv[0], strerror(errno));
-      _exit(errno == ENOENT ? 127 : 126);
-    }
-    if (main_pid < 0) { dprintf(2, "a3s-agent: fork: %s\n", strerror(errno)); return 1; }
-    trace("agent: main forked");
-  }
+  if (vm && main_argv && main_argv[0] && start_main(main_argv, main_tty, main_user, &mask)) return 1;
   if (timeout > 0) alarm((unsigned)timeout);
   const char *reason = "exited";
   for (;;) {

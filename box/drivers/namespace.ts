@@ -379,10 +379,12 @@ export class NamespaceDriver implements BoxDriver {
     const paths = this.#paths(spec);
     const layout = readJsonSync<LayoutRecord>(paths.layout);
     if (!layout) throw new A3sError("box_not_created", `box ${spec.id} was never created`);
-    for (const stale of [paths.status, paths.socket]) {
-      try {
-        Deno.removeSync(stale);
-      } catch { /* not there: a first start */ }
+    // A previous run's status and socket go; listed rather than removed blindly, since a first
+    // start has neither and each failed removal would build an error object on the start path.
+    for (const entry of Deno.readDirSync(paths.run)) {
+      if (entry.name === "status" || entry.name === "agent.sock") {
+        Deno.removeSync(join(paths.run, entry.name));
+      }
     }
     // Once the agent is built and the seccomp program written (the first box of a process), no
     // await comes before the spawn: `start` spawns the launcher before it returns its promise, so
@@ -502,6 +504,7 @@ export class NamespaceDriver implements BoxDriver {
       ...(security.hostPid ? {} : { agentIsInit: true }),
     };
     Deno.writeTextFileSync(paths.pid, JSON.stringify(record));
+    output.onProcess?.();
     child.status.catch(() => {});
     child.unref();
     await this.#waitForAgent(spec, child.stdout, output);

@@ -47,6 +47,15 @@ function hex(digest: string): string {
   return digest.slice(7);
 }
 
+function existsSync(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
@@ -231,13 +240,12 @@ export class ImageStore {
         .where("id", "=", parsed.digest).executeTakeFirst();
       if (row) return row;
     } else {
-      const tag = await this.#db.selectFrom("box_tags").selectAll()
-        .where("ref", "=", formatReference(parsed)).executeTakeFirst();
-      if (tag) {
-        const row = await this.#db.selectFrom("box_images").selectAll()
-          .where("id", "=", tag.image_id).executeTakeFirst();
-        if (row) return row;
-      }
+      // One query for the tag and its image: this lookup is on every box's start path.
+      const row = await this.#db.selectFrom("box_tags")
+        .innerJoin("box_images", "box_images.id", "box_tags.image_id")
+        .selectAll("box_images")
+        .where("box_tags.ref", "=", formatReference(parsed)).executeTakeFirst();
+      if (row) return row;
     }
     throw new NotFoundError(`no such image: ${ref}`, field);
   }
@@ -322,6 +330,9 @@ export class ImageStore {
   /** The unpacked rootfs of an image, built once (concurrent callers share the build). */
   rootfs(imageId: string): Promise<string> {
     const dir = join(this.dir, "rootfs", hex(imageId));
+    // Built already (every start but an image's first): one synchronous stat, on a box's start
+    // path, instead of a trip through the thread pool.
+    if (!this.#building.has(dir) && existsSync(dir)) return Promise.resolve(dir);
     const pending = this.#building.get(dir) ?? this.#buildRootfs(imageId, dir);
     this.#building.set(dir, pending);
     pending.finally(() => this.#building.delete(dir)).catch(() => {});
