@@ -2,7 +2,7 @@
  * Consume cost on Redis Streams in client CPU per event, which the shared machine's load
  * disturbs less than wall clock (the Redis server's own CPU is another process and not
  * counted): the raw `ioredis` loop (XREADGROUP 64 at a time, parse, one XACK per batch), our
- * provider alone (`RedisProvider.consume` and ack) and the whole bus (`EventBus.consume`),
+ * provider alone (`RedisProvider.consumeBatches` and ack) and the whole bus (`EventBus.consume`),
  * draining the same backlog of the same CloudEvents, alternating rounds, medians.
  * `deno run -A event/bench/consume_cpu_redis.ts` (EVENT_BENCH_EVENTS, EVENT_BENCH_ROUNDS,
  * EVENT_BENCH_ONLY).
@@ -86,9 +86,11 @@ async function providerOnly(): Promise<void> {
   // Acks are flushed in order, so the last one settles after all the others.
   let lastAck = Promise.resolve();
   const loop = (async () => {
-    for await (const delivery of provider.consume(spec, abort.signal, BATCH)) {
-      lastAck = delivery.ack();
-      hit();
+    for await (const deliveries of provider.consumeBatches(spec, abort.signal, BATCH)) {
+      for (const delivery of deliveries) {
+        lastAck = delivery.ack();
+        hit();
+      }
     }
   })();
   await done;

@@ -376,6 +376,15 @@ export class RedisProvider implements EventProvider {
   readonly #flushAcks = coalesce(async () => {
     const batch = [...this.#acks];
     this.#acks.clear();
+    if (batch.length === 1) {
+      const [name, acked] = batch[0];
+      if (acked.retried.length === 0 && acked.keyed.length === 0) {
+        // The common case is one command; a pipeline object (which copies the client's
+        // scripts) would cost more than the XACK itself.
+        await this.#redis.xack(this.#log, name, ...acked.ids);
+        return;
+      }
+    }
     const pipeline = this.#redis.pipeline();
     for (const [name, acked] of batch) {
       pipeline.xack(this.#log, name, ...acked.ids);
