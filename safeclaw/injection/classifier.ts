@@ -28,6 +28,8 @@ export interface InjectionClassifier {
 
 const MODEL_URL = new URL("./model/classifier.onnx", import.meta.url);
 const MANIFEST_URL = new URL("./model/classifier.json", import.meta.url);
+const SHORT_MODEL_URL = new URL("./model/short_classifier.onnx", import.meta.url);
+const SHORT_MANIFEST_URL = new URL("./model/short_classifier.json", import.meta.url);
 
 /**
  * The views the model reads. The rot13 view is read only when it reads as words better than the
@@ -66,6 +68,26 @@ let shared: Promise<InjectionClassifier> | undefined;
 export function loadInjectionClassifier(): Promise<InjectionClassifier> {
   shared ??= openInjectionClassifier(MODEL_URL, MANIFEST_URL);
   return shared;
+}
+
+let sharedShort: Promise<InjectionClassifier> | undefined;
+
+/**
+ * Loads the shipped short-text classifier once per process: the same kind of model, trained on
+ * short text alone (see `model/MODEL_CARD.md`), which speaks with the main one on what the user
+ * types in fewer than 16 words.
+ *
+ * @example
+ * ```ts
+ * import { loadShortInjectionClassifier } from "./classifier.ts";
+ * import { views } from "./normalize.ts";
+ * const short = await loadShortInjectionClassifier();
+ * console.log(await short.score(views("what's the weather like tomorrow")) < 0.5); // true
+ * ```
+ */
+export function loadShortInjectionClassifier(): Promise<InjectionClassifier> {
+  sharedShort ??= openInjectionClassifier(SHORT_MODEL_URL, SHORT_MANIFEST_URL);
+  return sharedShort;
 }
 
 /**

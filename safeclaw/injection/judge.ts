@@ -14,8 +14,13 @@ import {
   type InjectionVerdict,
   type Source,
 } from "./detector.ts";
-import { type InjectionClassifier, loadInjectionClassifier, modelViews } from "./classifier.ts";
-import { views } from "./normalize.ts";
+import {
+  type InjectionClassifier,
+  loadInjectionClassifier,
+  loadShortInjectionClassifier,
+  modelViews,
+} from "./classifier.ts";
+import { type TextView, views } from "./normalize.ts";
 import { sentenceSegments } from "./segments.ts";
 
 /** Options for {@linkcode judgeInjection}. */
@@ -69,14 +74,27 @@ export const USER_MODEL_THRESHOLD = 0.5;
 export const MIN_WORDS_ALONE = 16;
 
 /**
+ * What the user types in fewer than {@linkcode MIN_WORDS_ALONE} words is flagged by the learned
+ * layer when the mean of the main and the short-text classifiers' scores reaches this. Chosen on
+ * the short-text validation split (`model/build_short_corpus.ts`) and the hand-written
+ * development sets, never on the public evaluation set.
+ */
+export const SHORT_THRESHOLD = 0.97;
+
+/**
  * How many words the model reads in `text`: those of its longest view, so a base64 payload or
  * a sentence spelled out with zero-width joiners counts by what it says, not by how it is
  * written.
  */
 export function wordsRead(text: string): number {
+  return wordsReadIn(views(text));
+}
+
+/** {@linkcode wordsRead} on views already computed. */
+function wordsReadIn(textViews: readonly TextView[]): number {
   return Math.max(
     0,
-    ...modelViews(views(text)).map((v) => v.text.match(/[\p{L}\p{N}]+/gu)?.length ?? 0),
+    ...modelViews(textViews).map((v) => v.text.match(/[\p{L}\p{N}]+/gu)?.length ?? 0),
   );
 }
 
@@ -85,9 +103,10 @@ export function decisionFor(
   source: Source | undefined,
   validated: number,
   text: string,
+  words = wordsRead(text),
 ): { modelThreshold: number; veto: number } {
   // 1.01: out of the model's reach, so only the rules can raise the verdict.
-  const silent = wordsRead(text) < MIN_WORDS_ALONE;
+  const silent = words < MIN_WORDS_ALONE;
   if ((source ?? "user") !== "user") {
     return { modelThreshold: silent ? 1.01 : validated, veto: MODEL_VETO };
   }
@@ -112,6 +131,9 @@ export const SEGMENT_THRESHOLD = 0.995;
  * e-mails are longer (one of validation's 94 clean BIPIA contexts has fewer).
  */
 export const MIN_WORDS_SEGMENTED = 40;
+
+/** Segments scored in one run of the model. */
+const SEGMENT_BATCH = 16;
 
 /** Combines a rule verdict with the classifier's raw score. */
 export function combine(
@@ -169,9 +191,16 @@ async function segmentGate(
   modelThreshold: number,
 ): Promise<{ modelScore: number; note?: string }> {
   const segments = sentenceSegments(text);
-  const scores = await classifier.scoreMany(segments.map((s) => views(s)));
-  const best = Math.max(0, ...scores);
-  if (best >= SEGMENT_THRESHOLD) return { modelScore };
+  let best = 0;
+  // Sentences come before pairs, and one segment at the threshold settles it: most attacked
+  // documents are settled by their first batch.
+  for (let i = 0; i < segments.length; i += SEGMENT_BATCH) {
+    const scores = await classifier.scoreMany(
+      segments.slice(i, i + SEGMENT_BATCH).map((s) => views(s)),
+    );
+    best = Math.max(best, ...scores);
+    if (best >= SEGMENT_THRESHOLD) return { modelScore };
+  }
   return {
     modelScore: Math.max(0, modelThreshold - 0.001),
     note: `the learned classifier scores the content ${modelScore.toFixed(3)} as a whole, but ` +
@@ -200,9 +229,20 @@ export async function judgeInjection(
   return (await judgeMany([{ text, options }], 1))[0];
 }
 
+/** The learned models a verdict is made with. */
+export interface InjectionModels {
+  /** The main classifier (`model/classifier.onnx`). */
+  main: InjectionClassifier;
+  /**
+   * The short-text classifier (`model/short_classifier.onnx`); `null` leaves what the user types
+   * in fewer than {@linkcode MIN_WORDS_ALONE} words to the rules alone.
+   */
+  short: InjectionClassifier | null;
+}
+
 /**
- * Judges many texts, running the classifier in batches (for JSONL input and reports). A
- * `classifier` other than the shipped one is for comparing a candidate model.
+ * Judges many texts, running the classifiers in batches (for JSONL input and reports). Models
+ * other than the shipped ones are for comparing candidates (`model/dev_eval.ts`).
  *
  * @example
  * ```ts
@@ -214,36 +254,54 @@ export async function judgeInjection(
 export async function judgeMany(
   items: readonly { text: string; options?: InjectionOptions }[],
   batch = 32,
-  classifier?: InjectionClassifier,
+  models: Partial<InjectionModels> = {},
 ): Promise<InjectionVerdict[]> {
-  classifier ??= await loadInjectionClassifier();
+  const main = models.main ?? await loadInjectionClassifier();
+  const short = models.short === undefined ? await loadShortInjectionClassifier() : models.short;
   const out: InjectionVerdict[] = [];
   for (let i = 0; i < items.length; i += batch) {
-    const chunk = items.slice(i, i + batch);
-    const scores = await classifier.scoreMany(chunk.map((item) => views(item.text)));
+    const chunk = items.slice(i, i + batch).map((item) => {
+      const textViews = views(item.text);
+      const user = (item.options?.source ?? "user") === "user";
+      return { ...item, textViews, user, words: wordsReadIn(textViews) };
+    });
+    const scores = await main.scoreMany(chunk.map((item) => item.textViews));
+    const shortItems = short
+      ? chunk.filter((item) => item.user && item.words < MIN_WORDS_ALONE)
+      : [];
+    const shortScores = new Map<object, number>();
+    if (short && shortItems.length) {
+      const s = await short.scoreMany(shortItems.map((item) => item.textViews));
+      shortItems.forEach((item, k) => shortScores.set(item, s[k]));
+    }
     for (const [k, item] of chunk.entries()) {
       const rules = detectInjection(item.text, item.options);
-      const { modelThreshold, veto } = decisionFor(
+      let { modelThreshold, veto } = decisionFor(
         item.options?.source,
-        classifier.manifest.threshold,
+        main.manifest.threshold,
         item.text,
+        item.words,
       );
       let modelScore = scores[k];
       let note: string | undefined;
-      const untrusted = (item.options?.source ?? "user") !== "user";
-      if (
-        untrusted && modelScore >= modelThreshold && wordsRead(item.text) >= MIN_WORDS_SEGMENTED
+      const shortScore = shortScores.get(item);
+      if (shortScore !== undefined) {
+        // Two models trained apart err apart: their mean is steadier on a handful of words
+        // than either alone.
+        note = `short text: the mean of the main (${modelScore.toFixed(3)}) and the short-text ` +
+          `(${shortScore.toFixed(3)}) classifiers, against ${SHORT_THRESHOLD}`;
+        modelScore = (modelScore + shortScore) / 2;
+        modelThreshold = SHORT_THRESHOLD;
+        veto = 0;
+      } else if (
+        !item.user && modelScore >= modelThreshold && item.words >= MIN_WORDS_SEGMENTED
       ) {
-        ({ modelScore, note } = await segmentGate(
-          classifier,
-          item.text,
-          modelScore,
-          modelThreshold,
-        ));
+        ({ modelScore, note } = await segmentGate(main, item.text, modelScore, modelThreshold));
       }
       const verdict = combine(rules, modelScore, modelThreshold, item.options?.threshold, veto);
+      const modelSpoke = verdict.matches.some((m) => m.rule === "classifier");
       out.push(
-        note && !verdict.injection
+        note && (shortScore !== undefined ? modelSpoke : !verdict.injection)
           ? { ...verdict, explanation: `${verdict.explanation}; ${note}` }
           : verdict,
       );

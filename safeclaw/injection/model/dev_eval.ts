@@ -4,9 +4,12 @@
  * hand-written development sets). This is how a new model and a new decision rule are chosen:
  * never on the public evaluation set.
  *
- *   deno run -A safeclaw/injection/model/dev_eval.ts --model DIR FILE.jsonl [--misses] [--scores OUT]
+ *   deno run -A safeclaw/injection/model/dev_eval.ts [--model DIR] [--short DIR | --no-short] \
+ *     FILE.jsonl [--misses] [--scores OUT]
  *
- * `DIR` holds `classifier.onnx` and `classifier.json` (default: the shipped model). `--scores`
+ * `--model DIR` holds `classifier.onnx` and `classifier.json`, `--short DIR`
+ * `short_classifier.onnx` and `short_classifier.json` (default: the shipped models);
+ * `--no-short` leaves short user text to the rules, as before the short model. `--scores`
  * writes one line per record with the rule verdict and the raw model score, for studying a
  * decision rule offline.
  */
@@ -24,12 +27,16 @@ async function main(): Promise<void> {
     allowPositionals: true,
     options: {
       model: { type: "string" },
+      short: { type: "string" },
+      "no-short": { type: "boolean" },
       misses: { type: "boolean" },
       scores: { type: "string" },
     },
   });
   if (positionals.length !== 1) {
-    console.error("usage: dev_eval.ts [--model DIR] FILE.jsonl [--misses] [--scores OUT]");
+    console.error(
+      "usage: dev_eval.ts [--model DIR] [--short DIR | --no-short] FILE.jsonl [--misses] [--scores OUT]",
+    );
     Deno.exit(2);
   }
   const dir = values.model
@@ -39,12 +46,19 @@ async function main(): Promise<void> {
     new URL("classifier.onnx", dir),
     new URL("classifier.json", dir),
   );
+  const shortDir = values.short
+    ? new URL(`file://${resolve(values.short)}/`)
+    : new URL("./", import.meta.url);
+  const short = values["no-short"] ? null : await openInjectionClassifier(
+    new URL("short_classifier.onnx", shortDir),
+    new URL("short_classifier.json", shortDir),
+  );
   const records = parseEvalSet(await Deno.readTextFile(positionals[0]));
   const started = performance.now();
   const verdicts = await judgeMany(
     records.map((r) => ({ text: r.text, options: { source: r.source } })),
     32,
-    classifier,
+    { main: classifier, short },
   );
   const seconds = (performance.now() - started) / 1000;
   const byId = new Map(records.map((r, i) => [r, verdicts[i]]));
@@ -55,6 +69,7 @@ async function main(): Promise<void> {
   if (values.misses) console.log(lines.join("\n"));
   if (values.scores) {
     const scores = await classifier.scoreMany(records.map((r) => views(r.text)));
+    const shortScores = short ? await short.scoreMany(records.map((r) => views(r.text))) : [];
     const out = records.map((r, i) => {
       const rules = detectInjection(r.text, { source: r.source });
       return JSON.stringify({
@@ -67,6 +82,7 @@ async function main(): Promise<void> {
         rules: rules.injection,
         rulesScore: rules.score,
         model: scores[i],
+        short: shortScores[i] ?? null,
         judged: verdicts[i].injection,
       });
     });

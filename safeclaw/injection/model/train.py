@@ -2,6 +2,7 @@
 """Trains the prompt-injection classifier and exports it to ONNX.
 
     python3 safeclaw/injection/model/train.py TRAIN.features.jsonl VALID.features.jsonl OUT_DIR
+    python3 safeclaw/injection/model/train.py --short TRAIN VALID OUT_DIR   # the short-text model
 
 Input lines come from featurize.ts: {"label", "category", "windows": [[feature ids], ...]}.
 The model is fastText-like: a hashed-feature embedding table, mean- and max-pooled over a
@@ -9,10 +10,10 @@ window, then a small MLP. A text is an injection when its most suspicious window
 payload buried in a long e-mail is not averaged away. Runs on CPU (Debian's python3-torch);
 a few minutes on two cores. The decision threshold is chosen on the validation split only.
 """
+import argparse
 import copy
 import json
 import random
-import sys
 
 import torch
 from torch import nn
@@ -26,15 +27,20 @@ SEED = 7
 # Share of feature ids hidden from each training window: without it one strong feature ("home",
 # "output") decides a short text on its own; with it the model has to learn from several.
 FEATURE_DROPOUT = 0.2
+# The short-text model (`--short`, built from build_short_corpus.ts's splits): narrower, more of
+# its few features hidden in training, and trained towards 0.05/0.95 instead of 0/1 (label
+# smoothing), so that no handful of words drives it to certainty.
+SHORT = {"name": "short_classifier", "dim": 16, "hidden": 32, "dropout": 0.3, "smoothing": 0.05,
+         "epochs": 20}
 
 
 class InjectionClassifier(nn.Module):
-    def __init__(self):
+    def __init__(self, dim=DIM, hidden=HIDDEN):
         super().__init__()
-        self.embedding = nn.Embedding(BUCKETS + 1, DIM, padding_idx=0)
+        self.embedding = nn.Embedding(BUCKETS + 1, dim, padding_idx=0)
         # The pooled vectors plus how many features the window has: a window of three features
         # carries far less evidence than one of three hundred, and the model must know which.
-        self.mlp = nn.Sequential(nn.Linear(2 * DIM + 1, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 1))
+        self.mlp = nn.Sequential(nn.Linear(2 * dim + 1, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
     def forward(self, ids, mask):
         # ids: [windows, length] int64; mask: [windows, length] float32 (1 for a feature, 0 for padding)
@@ -109,7 +115,17 @@ def best_threshold(scores, records):
 
 
 def main():
-    train_path, valid_path, out_dir = sys.argv[1:4]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("train_path")
+    parser.add_argument("valid_path")
+    parser.add_argument("out_dir")
+    parser.add_argument("--short", action="store_true")
+    args = parser.parse_args()
+    train_path, valid_path, out_dir = args.train_path, args.valid_path, args.out_dir
+    name, dim, hidden, dropout, smoothing, epochs = "classifier", DIM, HIDDEN, FEATURE_DROPOUT, 0.0, EPOCHS
+    if args.short:
+        name, dim, hidden = SHORT["name"], SHORT["dim"], SHORT["hidden"]
+        dropout, smoothing, epochs = SHORT["dropout"], SHORT["smoothing"], SHORT["epochs"]
     random.seed(SEED)
     torch.manual_seed(SEED)
     train, valid = load(train_path), load(valid_path)
@@ -117,17 +133,17 @@ def main():
     negatives = sum(r.get("weight", 1) for r in train if r["label"] == 0)
     # Attacks and benign text weigh the same in the loss, whatever their counts.
     weight = {1: (positives + negatives) / (2 * positives), 0: (positives + negatives) / (2 * negatives)}
-    model = InjectionClassifier()
+    model = InjectionClassifier(dim, hidden)
     best, state = (-1.0, 0.5, 0), None
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for epoch in range(EPOCHS):
+    for epoch in range(epochs):
         model.train()
         random.shuffle(train)
         total = 0.0
         for k in range(0, len(train), BATCH):
             chunk = train[k : k + BATCH]
-            scores = record_scores(model, chunk, FEATURE_DROPOUT).clamp(1e-6, 1 - 1e-6)
-            labels = torch.tensor([float(r["label"]) for r in chunk])
+            scores = record_scores(model, chunk, dropout).clamp(1e-6, 1 - 1e-6)
+            labels = torch.tensor([float(r["label"]) for r in chunk]) * (1 - 2 * smoothing) + smoothing
             weights = torch.tensor([weight[r["label"]] * r.get("weight", 1) for r in chunk])
             loss = nn.functional.binary_cross_entropy(scores, labels, weight=weights)
             optimizer.zero_grad()
@@ -150,16 +166,16 @@ def main():
     ids = torch.zeros(2, 8, dtype=torch.long)
     mask = torch.ones(2, 8)
     torch.onnx.export(
-        model, (ids, mask), f"{out_dir}/classifier.onnx",
+        model, (ids, mask), f"{out_dir}/{name}.onnx",
         input_names=["ids", "mask"], output_names=["score"],
         dynamic_axes={"ids": {0: "windows", 1: "length"}, "mask": {0: "windows", 1: "length"},
                       "score": {0: "windows"}},
         opset_version=13,
     )
-    with open(f"{out_dir}/classifier.json", "w") as f:
+    with open(f"{out_dir}/{name}.json", "w") as f:
         json.dump({
-            "buckets": BUCKETS, "dim": DIM, "hidden": HIDDEN, "epochs": best[2], "seed": SEED,
-            "feature_dropout": FEATURE_DROPOUT,
+            "buckets": BUCKETS, "dim": dim, "hidden": hidden, "epochs": best[2], "seed": SEED,
+            "feature_dropout": dropout, **({"label_smoothing": smoothing} if smoothing else {}),
             "threshold": best[1], "valid_balanced_accuracy": round(best[0], 4),
             "train_records": len(train), "valid_records": len(valid),
         }, f, indent=2)
