@@ -254,6 +254,38 @@ const LOG_POLL_MS = 100;
 /** The shortest spell between two reads of a followed box's logs. */
 const LOG_BATCH_MS = 4;
 
+/**
+ * Reads what a box's logs gained since `offsets` (advanced as it goes), chunk by chunk. Reads are
+ * synchronous: a chunk of a local file is microseconds, where each async read waited for a
+ * thread-pool slot and an event-loop turn, on the path of a box's first output.
+ */
+function* readNewOutput(
+  paths: { stdoutPath: string; stderrPath: string },
+  offsets: { stdout: number; stderr: number },
+): Generator<{ stream: "stdout" | "stderr"; data: Uint8Array }> {
+  for (const stream of ["stdout", "stderr"] as const) {
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(stream === "stdout" ? paths.stdoutPath : paths.stderrPath);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
+    try {
+      file.seekSync(offsets[stream], Deno.SeekMode.Start);
+      const buffer = new Uint8Array(65536);
+      for (;;) {
+        const n = file.readSync(buffer);
+        if (n === null || n === 0) break;
+        offsets[stream] += n;
+        yield { stream, data: buffer.slice(0, n) };
+      }
+    } finally {
+      file.close();
+    }
+  }
+}
+
 /** What woke a log follower: a log file, another file of the box, or the poll's timer. */
 type LogWake = "log" | "other" | "timeout";
 
@@ -1146,36 +1178,24 @@ export class BoxManager {
     // watcher that cannot start), and the box's state is refreshed at most that often, so a
     // chatty box costs log reads, not store queries.
     const changes = options.follow ? watchChanges(this.#spec(row).stateDir) : undefined;
-    let running = true;
     let refreshedAt = -Infinity;
     let readAt = -Infinity;
     try {
       for (;;) {
+        // What is there is shown first: the box's state only decides whether to go on waiting
+        // (an attached `box run` prints the first output before any store query).
+        yield* readNewOutput(paths, offsets);
+        if (!options.follow || options.signal?.aborted) return;
         if (performance.now() - refreshedAt >= LOG_POLL_MS) {
           refreshedAt = performance.now();
-          running = (await this.#refresh(await this.#row(row.id).catch(() => row))).state ===
-            "running";
-        }
-        for (const stream of ["stdout", "stderr"] as const) {
-          const path = stream === "stdout" ? paths.stdoutPath : paths.stderrPath;
-          let file: Deno.FsFile | undefined;
-          try {
-            file = await Deno.open(path);
-            await file.seek(offsets[stream], Deno.SeekMode.Start);
-            const buffer = new Uint8Array(65536);
-            for (;;) {
-              const n = await file.read(buffer);
-              if (n === null || n === 0) break;
-              offsets[stream] += n;
-              yield { stream, data: buffer.slice(0, n) };
-            }
-          } catch (error) {
-            if (!(error instanceof Deno.errors.NotFound)) throw error;
-          } finally {
-            file?.close();
+          const running = (await this.#refresh(await this.#row(row.id).catch(() => row)))
+            .state === "running";
+          if (!running) {
+            // Whatever it wrote before it ended is in the logs by now.
+            yield* readNewOutput(paths, offsets);
+            return;
           }
         }
-        if (!options.follow || !running || options.signal?.aborted) return;
         // A box writing without pause would wake the follower on every write: reads are spaced by
         // a few milliseconds, so its output comes in batches at no more than a few hundred a second.
         const sinceRead = performance.now() - readAt;
