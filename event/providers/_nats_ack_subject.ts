@@ -21,25 +21,45 @@ export interface AckSubjectInfo {
 
 /** Dot positions of one subject; reused, as parsing runs one message at a time. */
 const dots = new Int32Array(12);
+const DOT = 46;
+const ZERO = 48;
 
-/** Parses `reply`; throws on a subject that is not a JetStream ack subject. */
-export function parseAckSubject(reply: string): AckSubjectInfo {
+/** The decimal number in `text` from `from` to `to` (exclusive), read without a substring. */
+function digits(text: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) value = value * 10 + text.charCodeAt(i) - ZERO;
+  return value;
+}
+
+/**
+ * Parses `reply` into `into` (a fresh object by default; the consume path passes one it
+ * reuses, so a message costs no object); throws on a subject that is not a JetStream ack
+ * subject.
+ */
+export function parseAckSubject(
+  reply: string,
+  into: AckSubjectInfo = { deliveries: 0, streamSeq: "", storedAtMs: 0 },
+): AckSubjectInfo {
   let count = 0;
-  let at = reply.indexOf(".");
-  while (at !== -1 && count < dots.length) {
-    dots[count++] = at;
-    at = reply.indexOf(".", at + 1);
+  const length = reply.length;
+  for (let i = 0; i < length && count < dots.length; i++) {
+    if (reply.charCodeAt(i) === DOT) dots[count++] = i;
   }
-  const tokens = at === -1 ? count + 1 : count + 2;
+  // Past twelve dots the count stops; such a subject has at least 13 tokens, which is enough.
+  const tokens = count + 1;
   if (!reply.startsWith("$JS.ACK.") || (tokens !== 9 && tokens < 11)) {
     throw new Error(`not a JetStream ack subject: ${reply}`);
   }
   // Index of the dot before the delivery count: after <stream>.<consumer>, or after
   // <domain>.<account>.<stream>.<consumer> in the newer layout.
   const first = tokens === 9 ? 3 : 5;
-  return {
-    deliveries: Number(reply.slice(dots[first] + 1, dots[first + 1])),
-    streamSeq: reply.slice(dots[first + 1] + 1, dots[first + 2]),
-    storedAtMs: Number(reply.slice(dots[first + 3] + 1, dots[first + 4])) / 1e6,
-  };
+  into.deliveries = digits(reply, dots[first] + 1, dots[first + 1]);
+  into.streamSeq = reply.slice(dots[first + 1] + 1, dots[first + 2]);
+  // Nanoseconds have 19 digits, beyond a double's exact integers: whole milliseconds from all
+  // but the last six, and the rest as a fraction.
+  const nsFrom = dots[first + 3] + 1;
+  const nsTo = dots[first + 4];
+  const split = Math.max(nsFrom, nsTo - 6);
+  into.storedAtMs = digits(reply, nsFrom, split) + digits(reply, split, nsTo) / 1e6;
+  return into;
 }

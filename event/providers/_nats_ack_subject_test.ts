@@ -23,3 +23,11 @@ Deno.test("a subject that is not an ack subject is refused", () => {
   assertThrows(() => parseAckSubject("_INBOX.abc.def"), Error, "not a JetStream ack subject");
   assertThrows(() => parseAckSubject("$JS.ACK.S.c.1.2"), Error, "not a JetStream ack subject");
 });
+
+Deno.test("parsing into a reused object overwrites every field", () => {
+  const into = { deliveries: 0, streamSeq: "", storedAtMs: 0 };
+  parseAckSubject("$JS.ACK.S.c.4.100.90.1764135000000500000.1", into);
+  const second = parseAckSubject("$JS.ACK.S.c.1.7.7.1764135000123000000.0", into);
+  assertEquals(second === into, true);
+  assertEquals(into, { deliveries: 1, streamSeq: "7", storedAtMs: 1764135000123 });
+});

@@ -54,20 +54,22 @@ export interface NatsProviderOptions {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** What the consume path parses each ack subject into: one object, reused. */
+const parsed: AckSubjectInfo = { deliveries: 0, streamSeq: "", storedAtMs: 0 };
+
 /**
- * Delivery count, stream sequence and store time of a message, read from its ack subject.
- * The client's message class exposes the subject as `reply`, though its interface does not
- * declare it; without it, the client's own (slower) parse is used.
+ * Delivery count, stream sequence and store time of a message, read from its ack subject
+ * into `parsed`. The client's message class exposes the subject as `reply`, though its
+ * interface does not declare it; without it, the client's own (slower) parse is used.
  */
-function ackSubjectOf(message: JsMsg): AckSubjectInfo {
+function readAckSubject(message: JsMsg): AckSubjectInfo {
   const reply = (message as JsMsg & { reply?: string }).reply;
-  if (reply) return parseAckSubject(reply);
+  if (reply) return parseAckSubject(reply, parsed);
   const info = message.info;
-  return {
-    deliveries: info.deliveryCount,
-    streamSeq: String(info.streamSequence),
-    storedAtMs: info.timestampNanos / 1e6,
-  };
+  parsed.deliveries = info.deliveryCount;
+  parsed.streamSeq = String(info.streamSequence);
+  parsed.storedAtMs = info.timestampNanos / 1e6;
+  return parsed;
 }
 
 /** A JetStream message as a delivery: a class, so no closures are built per message. */
@@ -77,7 +79,7 @@ class NatsDelivery implements ProviderDelivery {
   readonly deliveries: number;
   readonly storedAtMs: number;
   constructor(private readonly message: JsMsg, private readonly flushed: () => Promise<void>) {
-    const info = ackSubjectOf(message);
+    const info = readAckSubject(message);
     this.seq = info.streamSeq;
     this.deliveries = info.deliveries;
     this.storedAtMs = info.storedAtMs;
