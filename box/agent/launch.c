@@ -313,6 +313,10 @@ static int open_terminal(const char *dir) {
   unsigned index = 0;
   if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) || ioctl(master, TIOCGPTN, &index))
     return fail("open a terminal in", dir);
+  /* A terminal's usual size until a client sets its own, as a VM box's agent gives its main
+   * command (a new pty is 0x0, which full-screen programs and line wrapping take literally). */
+  struct winsize size = {.ws_row = 24, .ws_col = 80};
+  if (ioctl(master, TIOCSWINSZ, &size)) return fail("size the terminal in", dir);
   snprintf(path, sizeof path, "%s/%u", dir, index);
   int slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0) return fail("open", path);

@@ -265,8 +265,13 @@ Deno.test("tty: the main command runs on a terminal of the box's own; its output
       typed += new TextDecoder().decode(chunk.data);
     }
     assertEquals(typed.replaceAll("\r\n", "\n"), "hello\ngot:hello\n");
-    // The terminal's size follows the caller's (Docker's resize), seen from inside the box.
+    // The terminal starts at the usual 80x24, then follows the caller's size (Docker's resize),
+    // seen from inside the box.
     const sized = await boxes.run({ image: "busybox", command: ["sleep", "60"], tty: true });
+    assertEquals(
+      (await run(boxes, sized.info.id, ["stty", "-F", "/dev/pts/0", "size"])).stdout,
+      "24 80",
+    );
     await boxes.resizeTerminal(sized.info.id, 33, 101);
     const size = await run(boxes, sized.info.id, ["stty", "-F", "/dev/pts/0", "size"]);
     assertEquals(size.stdout, "33 101");
