@@ -6,7 +6,7 @@
  */
 import { join, resolve } from "node:path";
 import { A3sError, NotFoundError, type Store, ValidationError } from "@a3s/common";
-import type { Kysely } from "kysely";
+import type { CompiledQuery, Kysely } from "kysely";
 import type { BoxRow, BoxTables } from "./schema.ts";
 import type { ImageStore } from "./image/store.ts";
 import type {
@@ -27,6 +27,7 @@ import { USER_SPEC } from "./types.ts";
 import { bootSeconds, boxCountSources, execSeconds } from "./metrics.ts";
 import { VOLUME_NAME, VolumeStore } from "./volumes.ts";
 import { NetworkStore } from "./network/networks.ts";
+import { preparedQuery } from "./_prepared.ts";
 import {
   type PublishedPort,
   publishedPorts,
@@ -379,6 +380,8 @@ export class BoxManager {
   readonly #options: BoxManagerOptions;
   readonly #drivers: Map<string, BoxDriver>;
   #probes?: Promise<DriverProbe[]>;
+  /** The box holding a name, compiled once (checked on every box's start path). */
+  readonly #boxByName: (name: string) => CompiledQuery<{ id: string }>;
   readonly #countSource: () => Promise<{ state: string; driver: string; n: number }[]>;
 
   private constructor(options: BoxManagerOptions) {
@@ -388,6 +391,9 @@ export class BoxManager {
     this.networks = new NetworkStore(options.home);
     this.#db = options.store.db<BoxTables>();
     this.#drivers = new Map(options.drivers.map((d) => [d.name, d]));
+    this.#boxByName = preparedQuery(() =>
+      this.#db.selectFrom("box_boxes").select("id").where("name", "=", "").compile()
+    );
     this.#countSource = async () => {
       const rows = await this.#db.selectFrom("box_boxes").select(["state", "driver"])
         .select((eb) => eb.fn.countAll<number>().as("n")).groupBy(["state", "driver"]).execute();
@@ -757,8 +763,7 @@ export class BoxManager {
     }
     const id = randomId();
     const name = options.name ?? `box-${id.slice(0, 12)}`;
-    const taken = await this.#db.selectFrom("box_boxes").select("id").where("name", "=", name)
-      .executeTakeFirst();
+    const [taken] = (await this.#db.executeQuery(this.#boxByName(name))).rows;
     if (taken) {
       throw new A3sError(
         "name_in_use",

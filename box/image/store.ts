@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { A3sError, NotFoundError, type Store, ValidationError } from "@a3s/common";
-import type { Kysely } from "kysely";
+import type { CompiledQuery, Kysely } from "kysely";
 import { BOX_MIGRATIONS, type BoxTables, type ImageRow } from "../schema.ts";
 import { extractLayer } from "./extract.ts";
 import {
@@ -19,6 +19,7 @@ import {
   MEDIA,
 } from "./oci.ts";
 import { formatReference, parseReference } from "./reference.ts";
+import { preparedQuery } from "../_prepared.ts";
 import { gzip, maybeGunzip, readTar, type TarInput, writeTar } from "./tar.ts";
 
 /** An image as `box images` lists it. */
@@ -81,11 +82,19 @@ export class ImageStore {
   /** The directory holding the blobs and the unpacked rootfs directories. */
   readonly dir: string;
   readonly #db: Kysely<BoxTables>;
+  /** The image a tag names, in one query: this lookup is on every box's start path. */
+  readonly #imageByTag: (ref: string) => CompiledQuery<ImageRow>;
   readonly #building = new Map<string, Promise<string>>();
 
   private constructor(store: Store, dir: string) {
     this.dir = dir;
     this.#db = store.db<BoxTables>();
+    this.#imageByTag = preparedQuery(() =>
+      this.#db.selectFrom("box_tags")
+        .innerJoin("box_images", "box_images.id", "box_tags.image_id")
+        .selectAll("box_images")
+        .where("box_tags.ref", "=", "").compile()
+    );
   }
 
   /** Opens the store under `dir`, applying box's migrations. */
@@ -240,11 +249,7 @@ export class ImageStore {
         .where("id", "=", parsed.digest).executeTakeFirst();
       if (row) return row;
     } else {
-      // One query for the tag and its image: this lookup is on every box's start path.
-      const row = await this.#db.selectFrom("box_tags")
-        .innerJoin("box_images", "box_images.id", "box_tags.image_id")
-        .selectAll("box_images")
-        .where("box_tags.ref", "=", formatReference(parsed)).executeTakeFirst();
+      const [row] = (await this.#db.executeQuery(this.#imageByTag(formatReference(parsed)))).rows;
       if (row) return row;
     }
     throw new NotFoundError(`no such image: ${ref}`, field);
