@@ -258,9 +258,15 @@ export class NamespaceDriver implements BoxDriver {
         "security.sysctls",
       );
     }
-    for (const dir of [paths.upper, paths.work, paths.merged, paths.run, paths.pts]) {
-      Deno.mkdirSync(dir, { recursive: true });
-    }
+    // The terminal's devpts mount point only for a box that has one (a mkdir fewer per start).
+    const dirs = [
+      paths.upper,
+      paths.work,
+      paths.merged,
+      paths.run,
+      ...(spec.tty ? [paths.pts] : []),
+    ];
+    for (const dir of dirs) Deno.mkdirSync(dir, { recursive: true });
     if (profile) Deno.writeFileSync(paths.seccomp, profile);
     const layout: LayoutRecord = {
       overlay: Deno.uid() === 0,
