@@ -1,3 +1,4 @@
+import { connect, nanos } from "nats";
 import { assertEquals } from "@a3s/common/testing";
 import { EventBus } from "./bus.ts";
 import { providerContract, waitFor } from "./_contract.ts";
@@ -42,6 +43,32 @@ if (nats) {
       } finally {
         await provider.destroy();
         await bus.close();
+      }
+    },
+  });
+  Deno.test({
+    name: "nats: a consumer ensured again with another ack wait and bound is updated in place",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const name = `T${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+      const provider = await NatsProvider.connect({ url: nats.url, stream: name, prefix: name });
+      const nc = await connect({ servers: nats.url.replace("nats://", "") });
+      try {
+        const spec = { name: "upd", pattern: "u.>", deliver: "new" as const };
+        await provider.ensureConsumer({ ...spec, ackWaitMs: 1000, maxUnacked: 10 });
+        // The same configuration again is accepted as it is.
+        await provider.ensureConsumer({ ...spec, ackWaitMs: 1000, maxUnacked: 10 });
+        await provider.ensureConsumer({ ...spec, ackWaitMs: 2000, maxUnacked: 20, deliver: "all" });
+        const info = await (await nc.jetstreamManager()).consumers.info(name, "upd");
+        assertEquals(info.config.ack_wait, nanos(2000));
+        assertEquals(info.config.max_ack_pending, 20);
+        // Where an existing consumer starts is not changed by a later start.
+        assertEquals(info.config.deliver_policy, "new");
+      } finally {
+        await nc.close();
+        await provider.destroy();
+        await provider.close();
       }
     },
   });

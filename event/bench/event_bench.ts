@@ -1,6 +1,8 @@
 /**
  * Throughput and p99 latency through our API against the raw clients on the same broker, in
- * one run: `deno run -A event/bench/event_bench.ts` (or `deno task bench` in event/).
+ * one run: `deno run -A event/bench/event_bench.ts` (or `deno task bench` in event/); settings
+ * EVENT_BENCH_EVENTS, EVENT_BENCH_SAMPLES, EVENT_BENCH_ROUNDS, EVENT_BENCH_BROKERS
+ * (`nats,redis,pg`), and EVENT_BENCH_VERBOSE=1 to print every round's figures.
  *
  * Each broker gets one table, ours beside the raw client's, with our overhead in percent
  * (positive: we are slower), every figure the median of `EVENT_BENCH_ROUNDS` alternating rounds:
@@ -9,7 +11,9 @@
  * - publish p99: the latency of each of those publishes, send to broker's answer.
  * - consume/s: that backlog drained by a fresh durable consumer (created inside the timed
  *   region on both sides), 64 fetched at a time, every event parsed and acknowledged.
- * - consume p99: publish to handler, one event at a time, on a live consumer.
+ * - consume p99: publish to handler, one event at a time, on a live consumer, after 20
+ *   unmeasured events on both sides (our `consume` resolves before its first pull is set up;
+ *   the raw client's `consume` after).
  *
  * What each side does, so the figures compare like with like:
  * - Both publish the same bytes: a CloudEvent JSON around the same 200-character payload. Ours
@@ -40,8 +44,10 @@ import { StoreProvider } from "../providers/store.ts";
 import { startNats, startRedis } from "../_brokers.ts";
 
 const EVENTS = Number(Deno.env.get("EVENT_BENCH_EVENTS") ?? 5000);
-const SAMPLES = Number(Deno.env.get("EVENT_BENCH_SAMPLES") ?? 300);
+const SAMPLES = Number(Deno.env.get("EVENT_BENCH_SAMPLES") ?? 1000);
 const WINDOW = 32;
+/** Live events before the latency samples, on both sides: the consumer is set up and warm. */
+const WARMUP = 20;
 const payload = (i: number) => ({ i, text: "x".repeat(200) });
 /** The raw clients carry the same bytes as the bus: a CloudEvent around the same payload. */
 const cloudEvent = (i: number) =>
@@ -99,13 +105,13 @@ async function measure(contender: Contender): Promise<Figures> {
   const waiting = new Map<number, () => void>();
   const stop = await contender.live((i) => waiting.get(i)?.());
   const latencies: number[] = [];
-  for (let s = 0; s < SAMPLES; s++) {
-    const i = EVENTS + s;
+  for (let s = -WARMUP; s < SAMPLES; s++) {
+    const i = EVENTS + WARMUP + s;
     const arrived = new Promise<void>((resolve) => waiting.set(i, resolve));
     const t0 = performance.now();
     await contender.publish(i);
     await arrived;
-    latencies.push(performance.now() - t0);
+    if (s >= 0) latencies.push(performance.now() - t0);
     waiting.delete(i);
   }
   await stop();
@@ -339,6 +345,7 @@ function table(title: string, oursName: string, peerName: string, ours: Figures,
 }
 
 const ROUNDS = Number(Deno.env.get("EVENT_BENCH_ROUNDS") ?? 5);
+const VERBOSE = Deno.env.get("EVENT_BENCH_VERBOSE") === "1";
 
 function median(values: number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
@@ -355,7 +362,9 @@ async function compare(a: () => Promise<Contender>, b: () => Promise<Contender>)
     for (const [k, make] of [a, b].entries()) {
       const contender = await make();
       runs[k].push(await measure(contender));
-      if (Deno.env.get("EVENT_BENCH_VERBOSE")) console.log(k, JSON.stringify(runs[k].at(-1)));
+      if (VERBOSE) {
+        console.log(`round ${round} ${contender.name}: ${JSON.stringify(runs[k].at(-1))}`);
+      }
       await contender.close();
     }
   }

@@ -6,6 +6,8 @@
 import {
   AckPolicy,
   connect,
+  type ConsumerConfig,
+  type ConsumerInfo as NatsConsumerInfo,
   type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
@@ -248,24 +250,49 @@ export class NatsProvider implements EventProvider {
     };
   }
 
+  /**
+   * The server's answer about each consumer just ensured, kept for the start that follows
+   * (`awaitedAtStart` reads it, the first pull takes it), so a consumer starts with one
+   * request instead of four.
+   */
+  readonly #ensured = new Map<string, NatsConsumerInfo>();
+
   async ensureConsumer(spec: ConsumerSpec): Promise<void> {
+    const config: Partial<ConsumerConfig> = {
+      durable_name: spec.name,
+      filter_subject: this.#natsSubject(spec.pattern),
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(spec.ackWaitMs),
+      max_deliver: -1,
+      ...(spec.maxUnacked ? { max_ack_pending: spec.maxUnacked } : {}),
+      deliver_policy: spec.deliver === "all" ? DeliverPolicy.All : DeliverPolicy.New,
+    };
+    let info: NatsConsumerInfo;
     try {
-      await this.#jsm.consumers.info(this.#stream, spec.name);
-      await this.#jsm.consumers.update(this.#stream, spec.name, {
-        ack_wait: nanos(spec.ackWaitMs),
-        ...(spec.maxUnacked ? { max_ack_pending: spec.maxUnacked } : {}),
-      });
+      // Creates it, or finds it as it is: the server accepts an identical configuration.
+      info = await this.#jsm.consumers.add(this.#stream, config);
     } catch {
-      await this.#jsm.consumers.add(this.#stream, {
-        durable_name: spec.name,
-        filter_subject: this.#natsSubject(spec.pattern),
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: nanos(spec.ackWaitMs),
-        max_deliver: -1,
+      // It exists with another ack wait or bound (or start, which stays as it was); the update
+      // reads it first, and fails when it does not exist after all.
+      info = await this.#jsm.consumers.update(this.#stream, spec.name, {
+        ack_wait: config.ack_wait,
         ...(spec.maxUnacked ? { max_ack_pending: spec.maxUnacked } : {}),
-        deliver_policy: spec.deliver === "all" ? DeliverPolicy.All : DeliverPolicy.New,
       });
     }
+    this.#ensured.set(spec.name, info);
+  }
+
+  /**
+   * The client's consumer for `name`: from the info `ensureConsumer` just got, once; later
+   * pulls (after a broker error) ask the server, so a consumer deleted meanwhile fails loudly.
+   */
+  async #pullConsumer(name: string) {
+    const ensured = this.#ensured.get(name);
+    if (ensured) {
+      this.#ensured.delete(name);
+      return this.#js.consumers.getPullConsumerFor(ensured);
+    }
+    return await this.#js.consumers.get(this.#stream, name);
   }
 
   async *consume(
@@ -273,7 +300,7 @@ export class NatsProvider implements EventProvider {
     signal: AbortSignal,
     batch: number,
   ): AsyncIterable<ProviderDelivery> {
-    const consumer = await this.#js.consumers.get(this.#stream, spec.name);
+    const consumer = await this.#pullConsumer(spec.name);
     const messages: ConsumerMessages = await consumer.consume({ max_messages: batch });
     const stop = () => void messages.close().catch(() => {});
     // The signal may have fired while the pull was being set up.
@@ -300,7 +327,7 @@ export class NatsProvider implements EventProvider {
     batch: number,
     onDelivery: (delivery: ProviderDelivery) => void,
   ): Promise<void> {
-    const consumer = await this.#js.consumers.get(this.#stream, spec.name);
+    const consumer = await this.#pullConsumer(spec.name);
     const flushed = this.#flushed;
     const messages = await consumer.consume({
       max_messages: batch,
@@ -355,7 +382,8 @@ export class NatsProvider implements EventProvider {
     // holds the floor back until it is settled): no process left keys behind, so a clean start
     // costs one request and no KV bucket. (`num_ack_pending` will not do: a nack with a delay
     // takes the event out of it until the redelivery.)
-    const info = await this.#jsm.consumers.info(this.#stream, spec.name);
+    const info = this.#ensured.get(spec.name) ??
+      await this.#jsm.consumers.info(this.#stream, spec.name);
     if (info.delivered.stream_seq <= info.ack_floor.stream_seq) return out;
     const kv = await this.#orderBucket();
     const names: string[] = [];
