@@ -382,6 +382,8 @@ export class BoxManager {
   #probes?: Promise<DriverProbe[]>;
   /** The box holding a name, compiled once (checked on every box's start path). */
   readonly #boxByName: (name: string) => CompiledQuery<{ id: string }>;
+  /** A box by its full id, compiled once (every exec looks its box up). */
+  readonly #boxById: (id: string) => CompiledQuery<BoxRow>;
   readonly #countSource: () => Promise<{ state: string; driver: string; n: number }[]>;
 
   private constructor(options: BoxManagerOptions) {
@@ -393,6 +395,9 @@ export class BoxManager {
     this.#drivers = new Map(options.drivers.map((d) => [d.name, d]));
     this.#boxByName = preparedQuery(() =>
       this.#db.selectFrom("box_boxes").select("id").where("name", "=", "").compile()
+    );
+    this.#boxById = preparedQuery(() =>
+      this.#db.selectFrom("box_boxes").selectAll().where("id", "=", "").compile()
     );
     this.#countSource = async () => {
       const rows = await this.#db.selectFrom("box_boxes").select(["state", "driver"])
@@ -533,6 +538,12 @@ export class BoxManager {
 
   async #row(idOrName: string, field = "box"): Promise<BoxRow> {
     if (!idOrName) throw new ValidationError("a box id or name is required", field);
+    // A full id (what the API and `run` hand out) is one exact lookup, as Docker takes a full id
+    // before names; each exec resolves its box this way.
+    if (/^[a-f0-9]{64}$/.test(idOrName)) {
+      const [byId] = (await this.#db.executeQuery(this.#boxById(idOrName))).rows;
+      if (byId) return byId;
+    }
     const byName = await this.#db.selectFrom("box_boxes").selectAll().where("name", "=", idOrName)
       .executeTakeFirst();
     if (byName) return byName;

@@ -17,6 +17,15 @@ async function statFields(pid: number): Promise<string[] | undefined> {
   }
 }
 
+function statFieldsSync(pid: number): string[] | undefined {
+  try {
+    const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return text.slice(text.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
 /** The identity of a live pid, or undefined when it has gone. */
 export async function processIdentity(pid: number): Promise<ProcessIdentity | undefined> {
   const fields = await statFields(pid);
@@ -25,12 +34,18 @@ export async function processIdentity(pid: number): Promise<ProcessIdentity | un
 
 /** The identity of a live pid read without an async hop (for a box's start path). */
 export function processIdentitySync(pid: number): ProcessIdentity | undefined {
-  try {
-    const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return { pid, startTime: text.slice(text.lastIndexOf(")") + 2).split(" ")[19] };
-  } catch {
-    return undefined;
-  }
+  const fields = statFieldsSync(pid);
+  return fields ? { pid, startTime: fields[19] } : undefined;
+}
+
+/**
+ * {@linkcode isAlive} without an async hop: one read of a small /proc file, for the checks every
+ * exec and state query makes.
+ */
+export function isAliveSync(identity: ProcessIdentity): boolean {
+  const fields = statFieldsSync(identity.pid);
+  return fields !== undefined && fields[0] !== "Z" && fields[0] !== "X" &&
+    fields[19] === identity.startTime;
 }
 
 /** True while the same process (not a zombie, not a reused pid) runs. */

@@ -21,6 +21,14 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
+function readTextSync(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return undefined;
+  }
+}
+
 async function writable(dir: string): Promise<boolean> {
   const probe = join(dir, GROUP, `probe-${crypto.randomUUID().slice(0, 8)}`);
   try {
@@ -193,12 +201,15 @@ export class BoxCgroup {
     };
   }
 
-  /** Whether the kernel killed a process for memory, or refused a fork at the pids limit. */
-  async limitsHit(): Promise<{ oom: boolean; pids: boolean }> {
+  /**
+   * Whether the kernel killed a process for memory, or refused a fork at the pids limit. Two
+   * small cgroupfs reads, synchronous: every state query of a running box makes them.
+   */
+  limitsHitSync(): { oom: boolean; pids: boolean } {
     if (this.mode === "none") return { oom: false, pids: false };
     const oomFile = this.mode === "v2" ? "memory.events" : "memory.oom_control";
-    const oom = parseCounter(await readText(join(this.#dir("memory"), oomFile)), "oom_kill") > 0;
-    const pids = parseCounter(await readText(join(this.#dir("pids"), "pids.events")), "max") > 0;
+    const oom = parseCounter(readTextSync(join(this.#dir("memory"), oomFile)), "oom_kill") > 0;
+    const pids = parseCounter(readTextSync(join(this.#dir("pids"), "pids.events")), "max") > 0;
     return { oom, pids };
   }
 

@@ -31,6 +31,7 @@ import { setTerminalSize } from "./_terminal.ts";
 import {
   childPids,
   isAlive,
+  isAliveSync,
   type ProcessIdentity,
   processIdentitySync,
   signalName,
@@ -649,13 +650,17 @@ export class NamespaceDriver implements BoxDriver {
     signalProcess(main ?? agent, signalName(signal));
   }
 
+  /**
+   * The box's state, from small files read synchronously: every exec and every listing asks, and
+   * each async read waited for a thread-pool slot and an event-loop turn on a loaded host.
+   */
   async state(spec: BoxSpec): Promise<DriverBoxState> {
-    const record = await readJson<PidRecord>(this.#paths(spec).pid);
-    const layout = await readJson<LayoutRecord>(this.#paths(spec).layout);
-    const limitsHit = async () =>
-      layout ? await boxCgroup(layout, spec.id).limitsHit() : { oom: false, pids: false };
-    if (record && await isAlive(record)) {
-      const hit = await limitsHit();
+    const record = readJsonSync<PidRecord>(this.#paths(spec).pid);
+    const layout = readJsonSync<LayoutRecord>(this.#paths(spec).layout);
+    const limitsHit = () =>
+      layout ? boxCgroup(layout, spec.id).limitsHitSync() : { oom: false, pids: false };
+    if (record && isAliveSync(record)) {
+      const hit = limitsHit();
       if (!hit.oom && !hit.pids) return { running: true, pid: record.pid };
       // A box that hit its memory or pids limit is over: it is killed whole, so a half-dead box
       // (its bomb killed, its shell alive) never lingers. Every observer enforces this.
@@ -664,7 +669,7 @@ export class NamespaceDriver implements BoxDriver {
     // The counters are read only once the box is seen gone: the kernel counts an OOM kill before
     // it sends the signal, so they are final now. Read before the liveness check, they could miss
     // a kill that happened in between, and a box killed for memory read as plainly `exited`.
-    const hit = await limitsHit();
+    const hit = limitsHit();
     const status = await this.#statusFile(spec);
     let reason: ExitReason = (status?.reason as ExitReason | undefined) ?? "killed";
     if (hit.oom) reason = "oom";
