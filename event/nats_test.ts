@@ -4,6 +4,7 @@ import { EventBus } from "./bus.ts";
 import { providerContract, waitFor } from "./_contract.ts";
 import { startNats } from "./_brokers.ts";
 import { NatsProvider } from "./providers/nats.ts";
+import type { ConsumerSpec, ProviderDelivery } from "./provider.ts";
 
 const nats = await startNats();
 if (nats) {
@@ -69,6 +70,101 @@ if (nats) {
         await nc.close();
         await provider.destroy();
         await provider.close();
+      }
+    },
+  });
+  /** Publishes `events` (subject, key) on `bus`, 64 at a time. */
+  const publishAll = async (bus: EventBus, events: [string, string | undefined][]) => {
+    for (let i = 0; i < events.length; i += 64) {
+      await Promise.all(
+        events.slice(i, i + 64).map(([subject, key], j) => bus.publish(subject, i + j, { key })),
+      );
+    }
+  };
+  /** Runs the provider's consumer until `settle` has seen `count` deliveries, then stops. */
+  const deliverAndStop = async (
+    provider: NatsProvider,
+    spec: ConsumerSpec,
+    count: number,
+    settle: (delivery: ProviderDelivery) => void,
+  ) => {
+    const stop = new AbortController();
+    let seen = 0;
+    const done = Promise.withResolvers<void>();
+    const loop = provider.consumeEach(spec, stop.signal, 256, (delivery) => {
+      settle(delivery);
+      if (++seen === count) done.resolve();
+    });
+    await done.promise;
+    stop.abort();
+    await loop;
+  };
+  Deno.test({
+    name:
+      "nats: a restarted consumer waits on in-flight keyed events however far past its ack floor",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const name = `T${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+      const provider = await NatsProvider.connect({ url: nats.url, stream: name, prefix: name });
+      const bus = new EventBus({ provider });
+      try {
+        // A keyed event left unacknowledged holds the floor; 6,000 acknowledged events later
+        // (the old scan stopped after 5,000), a second keyed one was in flight when "it died".
+        const filler = Array.from(
+          { length: 6000 },
+          (): [string, undefined] => ["far.x", undefined],
+        );
+        await publishAll(bus, [["far.a", "A"], ...filler, ["far.b", "B"], ["far.c", "C"]]);
+        const spec = { name: "far", pattern: "far.>", ackWaitMs: 60_000, deliver: "all" as const };
+        await provider.ensureConsumer(spec);
+        await deliverAndStop(provider, spec, 6003, (delivery) => {
+          const key = delivery.event.partitionkey;
+          if (key !== "A" && key !== "B") void delivery.ack();
+        });
+        await provider.ensureConsumer(spec);
+        const awaited = await provider.awaitedAtStart(spec);
+        // C was acknowledged, but JetStream does not say which deliveries past the floor were:
+        // it is waited on too, until one and a half ack waits.
+        assertEquals(awaited.map((a) => [a.key, a.seq]).sort(), [
+          ["A", "1"],
+          ["B", "6002"],
+          ["C", "6003"],
+        ]);
+      } finally {
+        await provider.destroy();
+        await bus.close();
+      }
+    },
+  });
+  Deno.test({
+    name: "nats: a new consumer waits on nothing published before it; after a crash, on its own",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const name = `T${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+      const provider = await NatsProvider.connect({ url: nats.url, stream: name, prefix: name });
+      const bus = new EventBus({ provider });
+      try {
+        await publishAll(bus, [["new.a", "A"], ["new.b", "B"], ["new.c", undefined]]);
+        const spec = {
+          name: "fresh",
+          pattern: "new.>",
+          ackWaitMs: 60_000,
+          deliver: "new" as const,
+        };
+        await provider.ensureConsumer(spec);
+        // Its last delivery is the stream's end and its floor 0, yet nothing is in flight.
+        assertEquals(await provider.awaitedAtStart(spec), []);
+        await publishAll(bus, [["new.a", "A"], ["new.d", "D"]]);
+        // Both delivered, neither acknowledged: the process "died" before its first ack.
+        await deliverAndStop(provider, spec, 2, () => {});
+        await provider.ensureConsumer(spec);
+        const awaited = await provider.awaitedAtStart(spec);
+        assertEquals(awaited.map((a) => [a.key, a.seq]).sort(), [["A", "4"], ["D", "5"]]);
+      } finally {
+        await provider.destroy();
+        await bus.close();
       }
     },
   });

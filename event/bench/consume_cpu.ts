@@ -47,6 +47,8 @@ async function raw(): Promise<void> {
     durable_name: name,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
+    // The same subject filter as our consumers' (a bus consumer receives a pattern).
+    filter_subject: `${prefix}.bench.>`,
   });
   const { done, hit } = countTo(EVENTS);
   const messages = await (await js.consumers.get("CPU", name)).consume({ max_messages: BATCH });
@@ -70,6 +72,8 @@ async function rawCallback(): Promise<void> {
     durable_name: name,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
+    // The same subject filter as our consumers' (a bus consumer receives a pattern).
+    filter_subject: `${prefix}.bench.>`,
   });
   const { done, hit } = countTo(EVENTS);
   const messages = await (await js.consumers.get("CPU", name)).consume({

@@ -4,23 +4,28 @@
  * EVENT_BENCH_EVENTS, EVENT_BENCH_SAMPLES, EVENT_BENCH_ROUNDS, EVENT_BENCH_BROKERS
  * (`nats,redis,pg`), and EVENT_BENCH_VERBOSE=1 to print every round's figures.
  *
- * Each broker gets one table, ours beside the raw client's, with our overhead in percent
- * (positive: we are slower), every figure the median of `EVENT_BENCH_ROUNDS` alternating rounds:
+ * Each broker gets one table, ours beside the raw client's, every figure the median of
+ * `EVENT_BENCH_ROUNDS` rounds (the two sides back to back, the first alternating, after one
+ * unmeasured round of each), with our
+ * overhead in percent (positive: we are slower) as the median of each round's own ratio:
  * - publish/s: `EVENT_BENCH_EVENTS` publishes, 32 in flight, each awaited until the broker
  *   holds the event (JetStream's publish ack; Redis's reply to the append).
  * - publish p99: the latency of each of those publishes, send to broker's answer.
  * - consume/s: that backlog drained by a fresh durable consumer (created inside the timed
  *   region on both sides), 64 fetched at a time, every event parsed and acknowledged.
- * - consume p99: publish to handler, one event at a time, on a live consumer, after 20
+ * - consume p99: publish to handler, one event at a time (500 samples), on a live consumer, after 20
  *   unmeasured events on both sides (our `consume` resolves before its first pull is set up;
  *   the raw client's `consume` after).
+ * - publish / consume CPU µs: this process's CPU time (user + system) per event over the
+ *   publish run and the drain; the broker's is not counted. Steadier than wall-clock rates on a
+ *   shared machine, where other processes' load moves the rates from round to round.
  *
  * What each side does, so the figures compare like with like:
  * - Both publish the same bytes: a CloudEvent JSON around the same 200-character payload. Ours
  *   builds the envelope (id, time, source) per publish; the raw side gets it pre-built.
  * - NATS: both publish with a `Nats-Msg-Id` (JetStream de-duplication) to a file-backed
- *   stream and consume a durable pull consumer with explicit acks in the client's callback
- *   mode. Raw acks are fire-and-forget (`m.ack()`); ours also resolve each handler's ack
+ *   stream and consume a durable pull consumer filtered on `<prefix>.bench.>` with explicit
+ *   acks in the client's callback mode. Raw acks are fire-and-forget (`m.ack()`); ours also resolve each handler's ack
  *   promise once the server has read it (one PING per socket read, so an ack that resolved
  *   survives our crash): stronger than the raw side, and paid for inside our figures.
  * - Redis: raw publishes with one `XADD`; ours with one script call that de-duplicates by id
@@ -34,6 +39,7 @@
 import { AckPolicy, connect as natsConnect, DeliverPolicy, nanos } from "nats";
 import { Redis } from "ioredis";
 import { PgBoss } from "pg-boss";
+import process from "node:process";
 import { openStore } from "@a3s/common";
 import { createTestDatabase } from "@a3s/common/testing";
 import { EventBus } from "../bus.ts";
@@ -43,11 +49,15 @@ import { RedisProvider } from "../providers/redis.ts";
 import { StoreProvider } from "../providers/store.ts";
 import { startNats, startRedis } from "../_brokers.ts";
 
-const EVENTS = Number(Deno.env.get("EVENT_BENCH_EVENTS") ?? 5000);
-const SAMPLES = Number(Deno.env.get("EVENT_BENCH_SAMPLES") ?? 1000);
+const EVENTS = Number(Deno.env.get("EVENT_BENCH_EVENTS") ?? 10000);
+const SAMPLES = Number(Deno.env.get("EVENT_BENCH_SAMPLES") ?? 500);
 const WINDOW = 32;
+/** Events fetched at a time by every consumer, ours and the raw clients'. */
+const BATCH = 64;
 /** Live events before the latency samples, on both sides: the consumer is set up and warm. */
 const WARMUP = 20;
+/** Events of the unmeasured first round of each side. */
+const WARMUP_EVENTS = 1000;
 const payload = (i: number) => ({ i, text: "x".repeat(200) });
 /** The raw clients carry the same bytes as the bus: a CloudEvent around the same payload. */
 const cloudEvent = (i: number) =>
@@ -76,7 +86,11 @@ interface Figures {
   publishRate: number;
   /** Latency of one publish in the throughput run, ms. */
   publishP99: number;
+  /** This process's CPU per published event, µs (the broker's own CPU is not counted). */
+  publishCpu: number;
   consumeRate: number;
+  /** This process's CPU per drained event, µs. */
+  consumeCpu: number;
   /** Publish to handler, ms. */
   p50: number;
   p99: number;
@@ -86,27 +100,31 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-async function measure(contender: Contender): Promise<Figures> {
+async function measure(contender: Contender, events = EVENTS): Promise<Figures> {
   let next = 0;
   const publishLatencies: number[] = [];
+  const publishCpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(Array.from({ length: WINDOW }, async () => {
-    while (next < EVENTS) {
+    while (next < events) {
       const sent = performance.now();
       await contender.publish(next++);
       publishLatencies.push(performance.now() - sent);
     }
   }));
-  const publishRate = EVENTS / ((performance.now() - started) / 1000);
+  const publishRate = events / ((performance.now() - started) / 1000);
+  const publishUsed = process.cpuUsage(publishCpu);
   publishLatencies.sort((a, b) => a - b);
+  const consumeCpu = process.cpuUsage();
   const drainStart = performance.now();
-  await contender.drain(EVENTS);
-  const consumeRate = EVENTS / ((performance.now() - drainStart) / 1000);
+  await contender.drain(events);
+  const consumeRate = events / ((performance.now() - drainStart) / 1000);
+  const consumeUsed = process.cpuUsage(consumeCpu);
   const waiting = new Map<number, () => void>();
   const stop = await contender.live((i) => waiting.get(i)?.());
   const latencies: number[] = [];
   for (let s = -WARMUP; s < SAMPLES; s++) {
-    const i = EVENTS + WARMUP + s;
+    const i = events + WARMUP + s;
     const arrived = new Promise<void>((resolve) => waiting.set(i, resolve));
     const t0 = performance.now();
     await contender.publish(i);
@@ -119,7 +137,9 @@ async function measure(contender: Contender): Promise<Figures> {
   return {
     publishRate,
     publishP99: percentile(publishLatencies, 0.99),
+    publishCpu: (publishUsed.user + publishUsed.system) / events,
     consumeRate,
+    consumeCpu: (consumeUsed.user + consumeUsed.system) / events,
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
   };
@@ -146,7 +166,7 @@ function ours(name: string, open: () => Promise<EventBus>): () => Promise<Conten
           () => hit(),
           {
             deliver: "all",
-            concurrency: 64,
+            concurrency: BATCH,
           },
         );
         await done;
@@ -159,10 +179,17 @@ function ours(name: string, open: () => Promise<EventBus>): () => Promise<Conten
           (m) => {
             onEvent((m.data as { i: number }).i);
           },
+          // The raw side's batch (64); a bus consumer fetches `concurrency` at a time.
+          { concurrency: BATCH },
         );
         return () => consumer.stop();
       },
-      close: () => bus.close(),
+      close: async () => {
+        // Leave the broker as the raw side does, which deletes its stream or key.
+        const provider = bus.provider as { destroy?: () => Promise<void> };
+        await provider.destroy?.();
+        await bus.close();
+      },
     };
   };
 }
@@ -187,10 +214,12 @@ function rawNats(url: string): () => Promise<Contender> {
         durable_name: name,
         ack_policy: AckPolicy.Explicit,
         deliver_policy: deliver,
+        // The same subject filter as ours (a bus consumer receives a pattern, here `bench.>`).
+        filter_subject: `${stream}.bench.>`,
       });
       // The client's callback mode: its cheapest way to consume, and the one our provider uses.
       const messages = await (await js.consumers.get(stream, name)).consume({
-        max_messages: 64,
+        max_messages: BATCH,
         callback: (m) => {
           onData(JSON.parse(decoder.decode(m.data)).data.i);
           m.ack();
@@ -239,7 +268,7 @@ function rawRedis(url: string): () => Promise<Contender> {
             name,
             "me",
             "COUNT",
-            64,
+            BATCH,
             "BLOCK",
             100,
             "STREAMS",
@@ -283,7 +312,7 @@ function pgBoss(url: string): () => Promise<Contender> {
     const queue = `bench_${crypto.randomUUID().slice(0, 8)}`;
     await boss.createQueue(queue);
     const work = async (onData: (i: number) => void) => {
-      await boss.work(queue, { batchSize: 64, pollingIntervalSeconds: 0.5 }, (jobs) => {
+      await boss.work(queue, { batchSize: BATCH, pollingIntervalSeconds: 0.5 }, (jobs) => {
         for (const job of jobs) onData((job.data as { i: number }).i);
         return Promise.resolve();
       });
@@ -305,35 +334,25 @@ function pgBoss(url: string): () => Promise<Contender> {
 }
 
 /**
- * One broker's table: each figure, ours beside the peer's, and our overhead (positive: we are
- * slower; for rates the peer's rate over ours, for latencies ours over the peer's).
+ * One broker's table: each figure's medians, ours beside the peer's, and our overhead
+ * (positive: we are slower), the median of the rounds' own ratios.
  */
-function table(title: string, oursName: string, peerName: string, ours: Figures, peer: Figures) {
-  const pct = (slower: number, faster: number) => {
-    const value = (slower / faster - 1) * 100;
-    return `${value >= 0 ? "+" : ""}${value.toFixed(1)}%`;
-  };
-  const lines: [string, string, string, string][] = [
-    [
-      "publish/s",
-      ours.publishRate.toFixed(0),
-      peer.publishRate.toFixed(0),
-      pct(peer.publishRate, ours.publishRate),
-    ],
-    [
-      "publish p99 ms",
-      ours.publishP99.toFixed(2),
-      peer.publishP99.toFixed(2),
-      pct(ours.publishP99, peer.publishP99),
-    ],
-    [
-      "consume/s",
-      ours.consumeRate.toFixed(0),
-      peer.consumeRate.toFixed(0),
-      pct(peer.consumeRate, ours.consumeRate),
-    ],
-    ["consume p99 ms", ours.p99.toFixed(2), peer.p99.toFixed(2), pct(ours.p99, peer.p99)],
-    ["consume p50 ms", ours.p50.toFixed(2), peer.p50.toFixed(2), pct(ours.p50, peer.p50)],
+function table(title: string, oursName: string, peerName: string, result: Comparison) {
+  const { ours, peer, overhead } = result;
+  const pct = (value: number) => `${value >= 0 ? "+" : ""}${(value * 100).toFixed(1)}%`;
+  const row = (
+    label: string,
+    figure: keyof Figures,
+    digits: number,
+  ) => [label, ours[figure].toFixed(digits), peer[figure].toFixed(digits), pct(overhead[figure])];
+  const lines = [
+    row("publish/s", "publishRate", 0),
+    row("publish p99 ms", "publishP99", 2),
+    row("publish CPU µs", "publishCpu", 1),
+    row("consume/s", "consumeRate", 0),
+    row("consume p99 ms", "p99", 2),
+    row("consume p50 ms", "p50", 2),
+    row("consume CPU µs", "consumeCpu", 1),
   ];
   console.log(`\n${title} (load average ${Deno.loadavg()[0].toFixed(1)})`);
   console.log(
@@ -344,7 +363,7 @@ function table(title: string, oursName: string, peerName: string, ours: Figures,
   }
 }
 
-const ROUNDS = Number(Deno.env.get("EVENT_BENCH_ROUNDS") ?? 5);
+const ROUNDS = Number(Deno.env.get("EVENT_BENCH_ROUNDS") ?? 7);
 const VERBOSE = Deno.env.get("EVENT_BENCH_VERBOSE") === "1";
 
 function median(values: number[]): number {
@@ -352,15 +371,40 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+/** Medians of each side's figures, and our overhead on each figure. */
+interface Comparison {
+  ours: Figures;
+  peer: Figures;
+  /** Per figure, the median over rounds of that round's overhead (positive: we are slower). */
+  overhead: Record<keyof Figures, number>;
+}
+
+/** Our overhead on one figure of one round: rates compare the peer's over ours. */
+function overheadOf(figure: keyof Figures, ours: Figures, peer: Figures): number {
+  const higherIsBetter = figure === "publishRate" || figure === "consumeRate";
+  return higherIsBetter ? peer[figure] / ours[figure] - 1 : ours[figure] / peer[figure] - 1;
+}
+
 /**
- * Runs both contenders ROUNDS times, alternating so both see the same machine load, and
- * reports the median of each figure.
+ * Runs both contenders ROUNDS times, back to back, the first of each pair alternating, and
+ * reports the medians. The overhead is the median of each round's own ratio, so a change in
+ * the shared machine's load between rounds cancels out.
  */
-async function compare(a: () => Promise<Contender>, b: () => Promise<Contender>) {
-  const runs: Figures[][] = [[], []];
+async function compare(
+  ours: () => Promise<Contender>,
+  peer: () => Promise<Contender>,
+): Promise<Comparison> {
+  const runs: [Figures[], Figures[]] = [[], []];
+  // One unmeasured round each first, so neither side's figures include compiling its code.
+  for (const make of [ours, peer]) {
+    const contender = await make();
+    await measure(contender, WARMUP_EVENTS);
+    await contender.close();
+  }
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [k, make] of [a, b].entries()) {
-      const contender = await make();
+    const order = round % 2 === 0 ? [0, 1] : [1, 0];
+    for (const k of order) {
+      const contender = await [ours, peer][k]();
       runs[k].push(await measure(contender));
       if (VERBOSE) {
         console.log(`round ${round} ${contender.name}: ${JSON.stringify(runs[k].at(-1))}`);
@@ -368,13 +412,26 @@ async function compare(a: () => Promise<Contender>, b: () => Promise<Contender>)
       await contender.close();
     }
   }
-  return runs.map((figures): Figures => ({
-    publishRate: median(figures.map((f) => f.publishRate)),
-    publishP99: median(figures.map((f) => f.publishP99)),
-    consumeRate: median(figures.map((f) => f.consumeRate)),
-    p50: median(figures.map((f) => f.p50)),
-    p99: median(figures.map((f) => f.p99)),
-  }));
+  const figures: (keyof Figures)[] = [
+    "publishRate",
+    "publishP99",
+    "publishCpu",
+    "consumeRate",
+    "consumeCpu",
+    "p50",
+    "p99",
+  ];
+  const medians = (list: Figures[]) =>
+    Object.fromEntries(
+      figures.map((f) => [f, median(list.map((x) => x[f]))]),
+    ) as unknown as Figures;
+  return {
+    ours: medians(runs[0]),
+    peer: medians(runs[1]),
+    overhead: Object.fromEntries(
+      figures.map((f) => [f, median(runs[0].map((o, i) => overheadOf(f, o, runs[1][i])))]),
+    ) as Record<keyof Figures, number>,
+  };
 }
 
 console.log(
@@ -384,7 +441,7 @@ console.log(
 
 const nats = BROKERS.has("nats") ? await startNats() : undefined;
 if (nats) {
-  const [mine, raw] = await compare(
+  const result = await compare(
     ours("a3s event (nats)", async () =>
       new EventBus({
         provider: await NatsProvider.connect({
@@ -395,13 +452,13 @@ if (nats) {
       })),
     rawNats(nats.url),
   );
-  table("NATS JetStream", "a3s event", "raw nats", mine, raw);
+  table("NATS JetStream", "a3s event", "raw nats", result);
   await nats.stop();
 }
 
 const redis = BROKERS.has("redis") ? await startRedis() : undefined;
 if (redis) {
-  const [mine, raw] = await compare(
+  const result = await compare(
     ours("a3s event (redis)", async () =>
       new EventBus({
         provider: await RedisProvider.connect({
@@ -411,7 +468,7 @@ if (redis) {
       })),
     rawRedis(redis.url),
   );
-  table("Redis Streams", "a3s event", "raw ioredis", mine, raw);
+  table("Redis Streams", "a3s event", "raw ioredis", result);
   await redis.stop();
 }
 
@@ -419,7 +476,7 @@ const database = BROKERS.has("pg") ? await createTestDatabase("a3s_event_bench")
 if (database) {
   const store = await openStore({ databaseUrl: database.url, poolSize: 8 });
   try {
-    const [mine, boss] = await compare(
+    const result = await compare(
       ours("a3s event (store, pg)", async () => {
         const provider = await StoreProvider.open({ store, listenUrl: database.url });
         const bus = new EventBus({ provider });
@@ -428,7 +485,7 @@ if (database) {
       }),
       pgBoss(database.url),
     );
-    table("PostgreSQL", "a3s event (store)", "pg-boss (polling)", mine, boss);
+    table("PostgreSQL", "a3s event (store)", "pg-boss (polling)", result);
   } finally {
     await store.close();
     await database.drop();

@@ -105,8 +105,8 @@ class NatsDelivery implements ProviderDelivery {
   }
 }
 
-/** Deliveries a starting consumer looks at, at most, for keys a dead process may have held. */
-const MAX_AWAITED_SCAN = 5000;
+/** How long a starting consumer reads the stream, at most, for keys a dead process held. */
+const AWAITED_SCAN_MS = 30_000;
 
 /** A partition key as a KV key token: base64url of its UTF-8 bytes. */
 function keyToken(key: string): string {
@@ -378,13 +378,15 @@ export class NatsProvider implements EventProvider {
   async awaitedAtStart(spec: ConsumerSpec): Promise<AwaitedEvent[]> {
     const now = Date.now();
     const out: AwaitedEvent[] = [];
-    // Everything delivered is acknowledged (the ack floor is the last delivery; a nacked event
-    // holds the floor back until it is settled): no process left keys behind, so a clean start
-    // costs one request and no KV bucket. (`num_ack_pending` will not do: a nack with a delay
-    // takes the event out of it until the redelivery.)
+    // Every delivery is acknowledged (the ack floor, in delivery numbers, is the last
+    // delivery; a nacked event holds the floor back until it is settled): no process left keys
+    // behind, so a clean start costs no request and no KV bucket. Stream sequences will not do:
+    // a consumer created to deliver new events starts with its last delivery at the stream's
+    // end and its floor at 0. (`num_ack_pending` will not do either: a nack with a delay takes
+    // the event out of it until the redelivery.)
     const info = this.#ensured.get(spec.name) ??
       await this.#jsm.consumers.info(this.#stream, spec.name);
-    if (info.delivered.stream_seq <= info.ack_floor.stream_seq) return out;
+    if (info.delivered.consumer_seq <= info.ack_floor.consumer_seq) return out;
     const kv = await this.#orderBucket();
     const names: string[] = [];
     for await (const name of await kv.keys(`${spec.name}.>`)) names.push(name);
@@ -395,19 +397,60 @@ export class NatsProvider implements EventProvider {
       if (awaited.untilMs > now) out.push(awaited);
       else await kv.purge(name).catch(() => {});
     }
-    const matches = compilePattern(spec.pattern);
-    const from = info.ack_floor.stream_seq + 1;
-    const to = Math.min(info.delivered.stream_seq, from + MAX_AWAITED_SCAN - 1);
     const untilMs = now + spec.ackWaitMs * 1.5;
-    for (let seq = from; seq <= to; seq++) {
-      const stored = await this.#jsm.streams.getMessage(this.#stream, { seq }).catch(() => null);
-      if (!stored || !matches(this.#ourSubject(stored.subject))) continue;
-      const event = JSON.parse(decoder.decode(stored.data)) as CloudEvent;
-      if (event.partitionkey !== undefined) {
-        out.push({ key: event.partitionkey, seq: String(seq), untilMs });
-      }
+    for (const { seq, key } of await this.#inFlight(spec, info)) {
+      out.push({ key, seq: String(seq), untilMs });
     }
     return out;
+  }
+
+  /**
+   * The keyed events a consumer's dead process may have held: those of its pattern after the
+   * ack floor, up to the last delivery, read in one pass by an ordered consumer (not a request
+   * per event). Before the first acknowledgement the floor says nothing of where the consumer
+   * started; then its deliveries are the last `delivered` events of its pattern up to the last
+   * delivery (first deliveries go in stream order), so only those are kept.
+   */
+  async #inFlight(
+    spec: ConsumerSpec,
+    info: NatsConsumerInfo,
+  ): Promise<{ seq: number; key: string }[]> {
+    const from = info.ack_floor.stream_seq + 1;
+    const to = info.delivered.stream_seq;
+    if (to < from) return [];
+    const keep = info.ack_floor.consumer_seq === 0 ? info.delivered.consumer_seq : Infinity;
+    const reader = await this.#js.consumers.get(this.#stream, {
+      filterSubjects: this.#natsSubject(spec.pattern),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: from,
+    });
+    // Events of the pattern in the range, keyed or not (each counts against `keep`).
+    let seen: { seq: number; key?: string }[] = [];
+    const deadline = Date.now() + AWAITED_SCAN_MS;
+    let done = false;
+    while (!done && Date.now() < deadline) {
+      // A fetch ends when the batch is full or, with nothing more to read, after `expires`.
+      const batch = await reader.fetch({ max_messages: 512, expires: 1000 });
+      let read = 0;
+      for await (const m of batch) {
+        read++;
+        if (m.seq > to) {
+          done = true;
+          break;
+        }
+        const event = JSON.parse(decoder.decode(m.data)) as CloudEvent;
+        seen.push({ seq: m.seq, key: event.partitionkey });
+        // Trimmed now and then, not per event, so keeping the last `keep` stays linear.
+        if (seen.length > 2 * keep) seen = seen.slice(-keep);
+        if (m.seq === to || m.info.pending === 0) {
+          done = true;
+          break;
+        }
+      }
+      if (read === 0) break;
+    }
+    if (seen.length > keep) seen = seen.slice(-keep);
+    return seen.filter((e): e is { seq: number; key: string } => e.key !== undefined);
   }
 
   async deleteConsumer(name: string): Promise<void> {
