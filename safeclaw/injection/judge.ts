@@ -21,7 +21,6 @@ import {
   modelViews,
 } from "./classifier.ts";
 import { type TextView, views } from "./normalize.ts";
-import { sentenceSegments } from "./segments.ts";
 
 /** Options for {@linkcode judgeInjection}. */
 export interface JudgeOptions extends InjectionOptions {
@@ -113,28 +112,6 @@ export function decisionFor(
   return { modelThreshold: silent ? 1.01 : Math.max(validated, USER_MODEL_THRESHOLD), veto: 0 };
 }
 
-/**
- * The score at least one segment (a sentence, a line or two neighbours, see `segments.ts`) of
- * untrusted content must reach before the model may call the content an injection. The whole
- * document's score says "this looks like the e-mails and tables attacks are hidden in", and half
- * of the clean BIPIA tables and e-mails on validation reached it; an injected instruction is a
- * sentence that scores near 1 on its own. On validation this kept 522 of the 538 untrusted
- * attacks the whole-document score caught and flagged 8 of the 612 benign documents it had
- * flagged 63 of (3 of 94 clean BIPIA contexts, was 50). Chosen on the validation split
- * (`model/dev_eval.ts`), never on the public evaluation set.
- */
-export const SEGMENT_THRESHOLD = 0.995;
-
-/**
- * Untrusted content of fewer words than this is judged whole: a note of two sentences is its own
- * segment, and "the document looks like one attacks hide in" means little there. Clean tables and
- * e-mails are longer (one of validation's 94 clean BIPIA contexts has fewer).
- */
-export const MIN_WORDS_SEGMENTED = 40;
-
-/** Segments scored in one run of the model. */
-const SEGMENT_BATCH = 16;
-
 /** Combines a rule verdict with the classifier's raw score. */
 export function combine(
   rules: InjectionVerdict,
@@ -176,37 +153,6 @@ export function combine(
     explanation: rules.matches.length
       ? `${rules.explanation}; ${said}`
       : `injection (score ${score}): ${said}; no rule names the kind of attack`,
-  };
-}
-
-/**
- * Withdraws the model's verdict on untrusted content none of whose segments scores at least
- * {@linkcode SEGMENT_THRESHOLD}: the score handed on sits just under the model's threshold, so
- * the model neither raises a verdict nor vetoes a rule's.
- */
-async function segmentGate(
-  classifier: InjectionClassifier,
-  text: string,
-  modelScore: number,
-  modelThreshold: number,
-): Promise<{ modelScore: number; note?: string }> {
-  const segments = sentenceSegments(text);
-  let best = 0;
-  // Sentences come before pairs, and one segment at the threshold settles it: most attacked
-  // documents are settled by their first batch.
-  for (let i = 0; i < segments.length; i += SEGMENT_BATCH) {
-    const scores = await classifier.scoreMany(
-      segments.slice(i, i + SEGMENT_BATCH).map((s) => views(s)),
-    );
-    best = Math.max(best, ...scores);
-    if (best >= SEGMENT_THRESHOLD) return { modelScore };
-  }
-  return {
-    modelScore: Math.max(0, modelThreshold - 0.001),
-    note: `the learned classifier scores the content ${modelScore.toFixed(3)} as a whole, but ` +
-      `none of its ${segments.length} sentences reaches ${SEGMENT_THRESHOLD} (best ${
-        best.toFixed(3)
-      })`,
   };
 }
 
@@ -293,15 +239,11 @@ export async function judgeMany(
         modelScore = (modelScore + shortScore) / 2;
         modelThreshold = SHORT_THRESHOLD;
         veto = 0;
-      } else if (
-        !item.user && modelScore >= modelThreshold && item.words >= MIN_WORDS_SEGMENTED
-      ) {
-        ({ modelScore, note } = await segmentGate(main, item.text, modelScore, modelThreshold));
       }
       const verdict = combine(rules, modelScore, modelThreshold, item.options?.threshold, veto);
       const modelSpoke = verdict.matches.some((m) => m.rule === "classifier");
       out.push(
-        note && (shortScore !== undefined ? modelSpoke : !verdict.injection)
+        note && modelSpoke
           ? { ...verdict, explanation: `${verdict.explanation}; ${note}` }
           : verdict,
       );

@@ -3,6 +3,7 @@
  * sources (see `sources.ts`), read at pinned commits from local git clones.
  *
  *   deno run -A safeclaw/injection/model/build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only]
+ *     [--hold-out-categories]
  *
  * `--clones DIR` holds one git directory per repository, as `DIR/<owner>+<name>/repo` (a bare
  * mirror) or `DIR/<owner>/<name>` (a clone). Training and validation go to `--out`; the
@@ -148,8 +149,8 @@ async function bipiaContexts(clones: string, split: "train" | "test"): Promise<B
 async function bipiaAttacks(
   clones: string,
   split: "train" | "test",
-): Promise<{ text: string; code: boolean }[]> {
-  const out: { text: string; code: boolean }[] = [];
+): Promise<{ text: string; code: boolean; category: string; stratum: string }[]> {
+  const out: { text: string; code: boolean; category: string; stratum: string }[] = [];
   for (
     const [file, code] of [[`text_attack_${split}.json`, false], [
       `code_attack_${split}.json`,
@@ -159,11 +160,37 @@ async function bipiaAttacks(
     const byCategory = JSON.parse(
       await gitText(clones, SOURCES.bipia, `benchmark/${file}`),
     ) as Record<string, string[]>;
-    for (const attacks of Object.values(byCategory)) {
-      for (const text of attacks) out.push({ text, code });
-    }
+    // BIPIA lists its text attacks in kinds of five categories (tasks, encodings, advertising
+    // and persuasion); its code attacks are one kind.
+    Object.entries(byCategory).forEach(([category, attacks], c) => {
+      const stratum = code ? "code" : `text-${Math.floor(c / 5)}`;
+      for (const text of attacks) out.push({ text, code, category, stratum });
+    });
   }
   return out;
+}
+
+/**
+ * The attack categories validation holds out whole: in each kind (stratum) of BIPIA's training
+ * categories, the one whose name hashes lowest, and a second of the code attacks (ten
+ * categories). Stratified, so that a kind of attack the rest of training has many of (a task
+ * slipped into an e-mail: "Draft an introduction for an essay") is among them.
+ */
+function validationCategories(attacks: { category: string; stratum: string }[]): Set<string> {
+  const byStratum = new Map<string, string[]>();
+  for (const { category, stratum } of attacks) {
+    const list = byStratum.get(stratum) ?? [];
+    if (!list.includes(category)) list.push(category);
+    byStratum.set(stratum, list);
+  }
+  const held = new Set<string>();
+  for (const [stratum, categories] of byStratum) {
+    const ranked = [...categories].sort((a, b) =>
+      unit(`valid:bipia-category:${a}`) - unit(`valid:bipia-category:${b}`)
+    );
+    for (const c of ranked.slice(0, stratum === "code" ? 2 : 1)) held.add(c);
+  }
+  return held;
 }
 
 /** Places an attack at the start, middle or end of a context, at a sentence or line break. */
@@ -179,9 +206,13 @@ async function bipia(
   clones: string,
   split: "train" | "test",
   perAttack: number,
+  holdOutCategories = false,
 ): Promise<CorpusRecord[]> {
   const contexts = await bipiaContexts(clones, split);
   const attacks = await bipiaAttacks(clones, split);
+  const heldOutCategories = split === "train" && holdOutCategories
+    ? validationCategories(attacks)
+    : new Set<string>();
   const records: CorpusRecord[] = [];
   const used = new Map<string, { context: BipiaContext; uses: number }>();
   attacks.forEach((attack, a) => {
@@ -198,9 +229,12 @@ async function bipia(
         source: context.kind === "email" ? "email" : "document",
         text: insert(context.text, attack.text, (a + k) % 3),
         origin: SOURCES.bipia.repo,
-        // Held out by attack as well as by context: the evaluation set's attacks are all new
-        // ones, so validation must hold out attacks too to say anything about them.
+        // Held out by attack as well as by context; with `--hold-out-categories`, every attack
+        // of one category of each kind is held out whole: BIPIA's test attacks (the evaluation
+        // set's) are of categories its training attacks never are ("Task Automation" against
+        // "Content Creation"), and only such a split says how a decision rule fares on them.
         group: [`bipia:${fnv1a(context.text)}`, `bipia-attack:${fnv1a(attack.text)}`],
+        ...(heldOutCategories.has(attack.category) ? { split: "valid" as const } : {}),
       });
     });
   });
@@ -763,17 +797,20 @@ async function main(): Promise<void> {
       out: { type: "string" },
       eval: { type: "string" },
       "eval-only": { type: "boolean" },
+      "hold-out-categories": { type: "boolean" },
     },
   });
   if (!values.clones || !values.out) {
-    console.error("usage: build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only]");
+    console.error(
+      "usage: build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only] [--hold-out-categories]",
+    );
     Deno.exit(2);
   }
   const clones = values.clones;
   const seeds = await selfInstruct(clones, "train");
   const training = dedupe([
     ...await deepset(clones, "train"),
-    ...await bipia(clones, "train", 12),
+    ...await bipia(clones, "train", 12, values["hold-out-categories"]),
     ...await jailbreakbench(clones, "train"),
     ...await gsm8k(clones, "train", 1500),
     ...seeds,
