@@ -361,7 +361,7 @@ export class DurableConsumer implements Consumer {
    * broker finishes in the background, and stop() waits for it.
    */
   #succeeded(delivery: ProviderDelivery, settle: DurableDelivery, opened: CloudEvent): void {
-    if (!settle.settled) settle.ack();
+    if (!settle.settled) settle.ackInBackground();
     const age = (Date.now() - (delivery.storedAtMs ?? Date.parse(opened.time))) / 1000;
     if (Number.isFinite(age) && age >= 0) this.#handleSeconds.observe(age);
   }

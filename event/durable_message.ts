@@ -56,11 +56,25 @@ export class DurableDelivery<T = unknown> extends ReceivedMessage<T> implements 
   }
 
   ack(): Promise<void> {
+    return this.#ack(false);
+  }
+
+  /**
+   * The consumer's ack when the handler returned: nobody awaits the broker's confirmation, so
+   * the provider may batch it (see `ProviderDelivery.ackInBackground`).
+   */
+  ackInBackground(): void {
+    this.#ack(true);
+  }
+
+  #ack(background: boolean): Promise<void> {
     if (this.settled) return SETTLED;
     this.settled = true;
     const delivery = this.#delivery;
     if (this.#books.keys.size > 0) this.#books.keys.settled(delivery);
-    const acked = delivery.ack();
+    const acked = background && delivery.ackInBackground
+      ? delivery.ackInBackground()
+      : delivery.ack();
     this.#books.acks.track(acked, delivery.event.id);
     return acked;
   }

@@ -58,6 +58,12 @@ export interface ProviderDelivery extends StoredEvent {
   /** Acknowledges the delivery; it is not redelivered. */
   ack(): Promise<void>;
   /**
+   * Acknowledges like `ack`, for a caller that does not wait on the broker's confirmation (it
+   * only learns of a failure): the provider may confirm a few milliseconds later, together with
+   * other acks, sparing a round trip per event. Without it, `ack` is used.
+   */
+  ackInBackground?(): Promise<void>;
+  /**
    * Redelivers after `delayMs`. Where the provider gates keys, the event's key is blocked at
    * the broker until this event is acknowledged: later events of the key are delivered to no
    * instance meanwhile, and a crash of this process does not lift the block.
