@@ -544,7 +544,9 @@ static int listen_unix(const char *path) {
   if (fd < 0 || strlen(path) >= sizeof addr.sun_path) return -1;
   strcpy(addr.sun_path, path);
   unlink(path);
-  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) || listen(fd, 16)) return -1;
+  /* The kernel's largest backlog: host clients connect without blocking, so a burst of execs
+   * larger than the backlog while the agent waits for a CPU would fail to connect (EAGAIN). */
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) || listen(fd, SOMAXCONN)) return -1;
   return fd;
 }
 
