@@ -303,3 +303,18 @@ Deno.test("a whole box on cgroup v2: born in its group, exec, stop, kill and rem
     await Deno.remove(mount).catch(() => {});
   }
 });
+
+Deno.test("a burst of concurrent execs: every one connects and returns its own output", async () => {
+  await withBoxes(async (boxes) => {
+    const { info } = await boxes.run({ image: "busybox", command: ["sleep", "60"] });
+    // More connections at once than the agent's old listen backlog (16) held while it waited
+    // for a CPU; fewer than it serves at once (32).
+    const results = await Promise.all(
+      Array.from({ length: 28 }, (_, i) => execText(boxes, info.id, ["echo", `exec-${i}`])),
+    );
+    assertEquals(
+      results.map((r) => [r.exitCode, r.stdout]),
+      Array.from({ length: 28 }, (_, i) => [0, `exec-${i}`]),
+    );
+  });
+});
