@@ -97,12 +97,15 @@ function wordsReadIn(textViews: readonly TextView[]): number {
   );
 }
 
-/** The model threshold and veto for `text` from `source`. */
+/**
+ * The model threshold and veto for `text` from `source`; `words` is its
+ * {@linkcode wordsRead} count, when the caller already has it.
+ */
 export function decisionFor(
   source: Source | undefined,
   validated: number,
   text: string,
-  words = wordsRead(text),
+  words: number = wordsRead(text),
 ): { modelThreshold: number; veto: number } {
   // 1.01: out of the model's reach, so only the rules can raise the verdict.
   const silent = words < MIN_WORDS_ALONE;
