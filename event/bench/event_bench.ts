@@ -2,7 +2,8 @@
  * Throughput and p99 latency through our API against the raw clients on the same broker, in
  * one run: `deno run -A event/bench/event_bench.ts` (or `deno task bench` in event/); settings
  * EVENT_BENCH_EVENTS, EVENT_BENCH_SAMPLES, EVENT_BENCH_ROUNDS, EVENT_BENCH_BROKERS
- * (`nats,redis,pg`), and EVENT_BENCH_VERBOSE=1 to print every round's figures.
+ * (`nats,redis,pg`), EVENT_BENCH_VERBOSE=1 to print every round's figures, and
+ * EVENT_BENCH_CONTROL=1 to run ours against ours (the noise floor).
  *
  * Each broker gets one table, ours beside the raw client's, every figure the median of
  * `EVENT_BENCH_ROUNDS` rounds (the two sides back to back, the first alternating, after one
@@ -370,6 +371,11 @@ const ROUNDS = Number(Deno.env.get("EVENT_BENCH_ROUNDS") ?? 8);
 /** Pause after each contender, for the broker to finish deleting its stream or key. */
 const SETTLE_MS = 500;
 const VERBOSE = Deno.env.get("EVENT_BENCH_VERBOSE") === "1";
+/**
+ * `EVENT_BENCH_CONTROL=1` runs ours against ours: the spread between two identical sides is
+ * the noise floor of this machine, against which the overheads are to be read.
+ */
+const CONTROL = Deno.env.get("EVENT_BENCH_CONTROL") === "1";
 
 function median(values: number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
@@ -449,34 +455,30 @@ console.log(
 
 const nats = BROKERS.has("nats") ? await startNats() : undefined;
 if (nats) {
-  const result = await compare(
-    ours("a3s event (nats)", async () =>
-      new EventBus({
-        provider: await NatsProvider.connect({
-          url: nats.url,
-          stream: `OURS${crypto.randomUUID().slice(0, 8)}`,
-          prefix: `o${crypto.randomUUID().slice(0, 8)}`,
-        }),
-      })),
-    rawNats(nats.url),
-  );
-  table("NATS JetStream", "a3s event", "raw nats", result);
+  const mine = ours("a3s event (nats)", async () =>
+    new EventBus({
+      provider: await NatsProvider.connect({
+        url: nats.url,
+        stream: `OURS${crypto.randomUUID().slice(0, 8)}`,
+        prefix: `o${crypto.randomUUID().slice(0, 8)}`,
+      }),
+    }));
+  const result = await compare(mine, CONTROL ? mine : rawNats(nats.url));
+  table("NATS JetStream", "a3s event", CONTROL ? "a3s event again" : "raw nats", result);
   await nats.stop();
 }
 
 const redis = BROKERS.has("redis") ? await startRedis() : undefined;
 if (redis) {
-  const result = await compare(
-    ours("a3s event (redis)", async () =>
-      new EventBus({
-        provider: await RedisProvider.connect({
-          url: redis.url,
-          prefix: `o${crypto.randomUUID().slice(0, 8)}`,
-        }),
-      })),
-    rawRedis(redis.url),
-  );
-  table("Redis Streams", "a3s event", "raw ioredis", result);
+  const mine = ours("a3s event (redis)", async () =>
+    new EventBus({
+      provider: await RedisProvider.connect({
+        url: redis.url,
+        prefix: `o${crypto.randomUUID().slice(0, 8)}`,
+      }),
+    }));
+  const result = await compare(mine, CONTROL ? mine : rawRedis(redis.url));
+  table("Redis Streams", "a3s event", CONTROL ? "a3s event again" : "raw ioredis", result);
   await redis.stop();
 }
 
