@@ -3,7 +3,7 @@
  * sources (see `sources.ts`), read at pinned commits from local git clones.
  *
  *   deno run -A safeclaw/injection/model/build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only]
- *     [--hold-out-categories]
+ *     [--hold-out-categories] [--local-documents]
  *
  * `--clones DIR` holds one git directory per repository, as `DIR/<owner>+<name>/repo` (a bare
  * mirror) or `DIR/<owner>/<name>` (a clone). Training and validation go to `--out`; the
@@ -675,6 +675,129 @@ async function toolOutputs(n: number): Promise<CorpusRecord[]> {
  * package description or a file name): the same outputs are benign and attacked, so what tells
  * them apart is the attack. Training only.
  */
+/**
+ * E-mails and tables made from this machine's own data, in the layouts BIPIA's documents use
+ * (`SUBJECT: …|EMAIL_FROM: …|RECEIVED DATE: …|CONTENT: …`, markdown tables): upload notices built
+ * from the training packages' Debian changelog entries, and tables of installed packages, time
+ * zones and network services. BIPIA's own clean contexts are few, each seen attacked a dozen
+ * times, so the model learns what its e-mails and tables look like rather than what an injected
+ * instruction is; many more clean documents of the same layouts, half of them with a training
+ * attack placed in, teach it that the layout says nothing. Training and validation only.
+ */
+async function localDocuments(n: number): Promise<CorpusRecord[]> {
+  const run = async (command: string, args: string[]): Promise<string> => {
+    try {
+      const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "null" })
+        .output();
+      return out.success ? new TextDecoder().decode(out.stdout) : "";
+    } catch {
+      return "";
+    }
+  };
+  const records: CorpusRecord[] = [];
+  const packages: string[] = [];
+  for await (const entry of Deno.readDir(DEBIAN_DOCS.path)) {
+    if (entry.isDirectory && unit(`debian:${entry.name}`) >= 0.25) packages.push(entry.name);
+  }
+  for (const pkg of sample(packages.sort(), n, (p) => `mail:${p}`)) {
+    let text: string;
+    try {
+      text = await readDoc(`${DEBIAN_DOCS.path}/${pkg}/changelog.Debian.gz`);
+    } catch {
+      continue;
+    }
+    const entry = /^(\S+) \(([^)]+)\) ([^;]+);[^\n]*\n([\s\S]*?)\n -- (.+?) <([^>]+)>\s+(.+)$/m
+      .exec(text);
+    if (!entry) continue;
+    const [, name, version, dist, changes, who, address, date] = entry;
+    const body = changes.replace(/\s+/g, " ").trim().slice(0, 1200);
+    if (body.length < 40) continue;
+    records.push({
+      id: `local-mail-${pkg}`,
+      category: "benign",
+      label: 0,
+      source: "email",
+      text: `SUBJECT: ${name} ${version} uploaded to ${dist}|EMAIL_FROM: ${who} <${address}>|` +
+        `RECEIVED DATE: ${date.trim()}|CONTENT: Hi, ${name} ${version} has been accepted. ` +
+        `Changes: ${body} Regards, ${who}`,
+      origin: `${pkg}'s Debian changelog (this machine)`,
+      group: `debian:${pkg}`,
+    });
+  }
+  const table = (id: string, origin: string, header: string[], rows: string[][]) => {
+    const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+    records.push({
+      id,
+      category: "benign",
+      label: 0,
+      source: "document",
+      text: [line(header), ...rows.map(line)].join("\n"),
+      origin,
+      group: id,
+    });
+  };
+  const installed = (await run("dpkg-query", [
+    "-W",
+    "-f",
+    "${Package}\t${Version}\t${Installed-Size}\t${Section}\t${Priority}\n",
+  ])).split("\n").filter(Boolean).map((l) => l.split("\t"))
+    .filter(([pkg]) => unit(`debian:${pkg}`) >= 0.25);
+  const rowsOf = <T>(items: T[], key: string, count: number, size: number): T[][] =>
+    Array.from({ length: count }, (_, k) => {
+      const start = Math.floor(unit(`${key}:${k}`) * Math.max(1, items.length - size));
+      return items.slice(start, start + 6 + Math.floor(unit(`${key}:len:${k}`) * (size - 6)));
+    });
+  rowsOf(installed, "packages", Math.floor(n / 3), 16).forEach((rows, k) =>
+    table(
+      `local-table-packages-${k}`,
+      "dpkg-query -W (this machine)",
+      ["Package", "Version", "Installed size (KiB)", "Section", "Priority"],
+      rows,
+    )
+  );
+  const zones = (await readDoc("/usr/share/zoneinfo/zone1970.tab").catch(() => "")).split("\n")
+    .filter((l) => l && !l.startsWith("#")).map((l) => l.split("\t").slice(0, 4));
+  rowsOf(zones, "zones", Math.floor(n / 6), 14).forEach((rows, k) =>
+    table(
+      `local-table-zones-${k}`,
+      "/usr/share/zoneinfo/zone1970.tab (this machine)",
+      ["Countries", "Coordinates", "Time zone", "Comments"],
+      rows.map((r) => [...r, ...Array(4 - r.length).fill("")]),
+    )
+  );
+  const services = (await readDoc("/etc/services").catch(() => "")).split("\n")
+    .filter((l) => l && !l.startsWith("#")).map((l) => {
+      const [body, comment = ""] = l.split("#");
+      const [name = "", port = "", ...aliases] = body.trim().split(/\s+/);
+      return [name, port, aliases.join(" "), comment.trim()];
+    });
+  rowsOf(services, "services", Math.floor(n / 6), 14).forEach((rows, k) =>
+    table(
+      `local-table-services-${k}`,
+      "/etc/services (this machine)",
+      ["Service", "Port/protocol", "Aliases", "Comment"],
+      rows,
+    )
+  );
+  return records;
+}
+
+/** Training attacks placed in half of the local documents (see {@linkcode localDocuments}). */
+function placedInLocal(attacks: CorpusRecord[], docs: CorpusRecord[]): CorpusRecord[] {
+  return docs.filter((d) => unit(`local-attacked:${d.id}`) < 0.5).map((doc, k) => {
+    const attack = attacks[Math.floor(unit(`local-attack:${doc.id}`) * attacks.length)];
+    return {
+      ...doc,
+      id: `${attack.id}-in-${doc.id}`,
+      category: "indirect",
+      label: 1 as const,
+      text: insert(doc.text, attack.text, k % 3),
+      origin: `${attack.origin} in ${doc.origin}`,
+      group: [String(doc.group), `placed:${attack.id}`],
+    };
+  });
+}
+
 function placedInTools(attacks: CorpusRecord[], tools: CorpusRecord[]): CorpusRecord[] {
   if (!tools.length) return [];
   return attacks.filter((a) => unit(`in-tool:${a.id}`) < 1 / 3).map((attack, k) => {
@@ -798,11 +921,12 @@ async function main(): Promise<void> {
       eval: { type: "string" },
       "eval-only": { type: "boolean" },
       "hold-out-categories": { type: "boolean" },
+      "local-documents": { type: "boolean" },
     },
   });
   if (!values.clones || !values.out) {
     console.error(
-      "usage: build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only] [--hold-out-categories]",
+      "usage: build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only] [--hold-out-categories] [--local-documents]",
     );
     Deno.exit(2);
   }
@@ -854,6 +978,7 @@ async function main(): Promise<void> {
   const extraDirect = await pallms(clones, seeds);
   const openings = await clinc(clones, "train", 4000);
   const tools = await toolOutputs(900);
+  const localDocs = values["local-documents"] ? await localDocuments(900) : [];
   const extended = dedupe([
     ...withObfuscated,
     ...extraDirect,
@@ -871,6 +996,12 @@ async function main(): Promise<void> {
     ...await wikiParagraphs(clones, 800),
     ...tools,
     ...placedInTools([...trainingDirect, ...extraDirect], tools),
+    ...(values["local-documents"]
+      ? [
+        ...localDocs,
+        ...placedInLocal([...trainingDirect, ...extraDirect], localDocs),
+      ]
+      : []),
   ]).filter((r) => !evalTexts.has(key(r)));
   // One record in seven is held out to pick the threshold; the evaluation set never is.
   const heldOut = (r: CorpusRecord): boolean => {
