@@ -71,18 +71,29 @@ Deno.test({
         command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tick; sleep 0.05; done"],
       });
       const tickFile = join(await boxes.writableLayer(ticker.info.id), "tick");
+      // `echo $i > /tick` truncates the file before it writes: a read in between sees it
+      // empty (counted as 0), and so may a read while the box is paused between the two.
       const tick = async () => Number((await Deno.readTextFile(tickFile).catch(() => "0")).trim());
-      for (let i = 0; i < 40 && (await tick()) < 2; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      // Waits, polling, for the counter to pass `count`; a generous bound, since a box's
+      // processes get a CPU late on a loaded host.
+      const tickedPast = async (count: number) => {
+        const deadline = Date.now() + 15_000;
+        while ((await tick()) <= count && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return await tick() > count;
+      };
+      assert(await tickedPast(1), "the ticker never ticked");
       await boxes.setPaused(ticker.info.id, true);
+      // Once setPaused returns every process has been sent its stop; a stopped process stays
+      // stopped, so the counter holds still however long we look (the one check that needs a
+      // window, since it proves an absence).
       await new Promise((r) => setTimeout(r, 100));
       const frozen = await tick();
       await new Promise((r) => setTimeout(r, 400));
       assertEquals(await tick(), frozen);
       await boxes.setPaused(ticker.info.id, false);
-      await new Promise((r) => setTimeout(r, 400));
-      assert((await tick()) > frozen);
+      assert(await tickedPast(frozen), `no tick after unpause (frozen at ${frozen})`);
       await boxes.remove(ticker.info.id, true);
 
       // A snapshot restored brings back the files as they were when it was taken.

@@ -35,7 +35,13 @@
 #include <unistd.h>
 
 enum { F_DATA = 1, F_CONTROL = 2, F_HEARTBEAT = 3, F_ERROR = 4, F_CLOSE = 5 };
-enum { MAX_PAYLOAD = 1 << 20, MAX_CONNS = 32, MAX_EXECS = 64, MAX_FIELDS = 512 };
+enum { MAX_PAYLOAD = 1 << 20, MAX_FIELDS = 512 };
+/* The connection and exec tables start this large and double when full: how many clients and
+ * execs a box serves at once is bounded by its memory, descriptors and pids limit, not by a
+ * table size (a fixed table refused the client after the last slot). */
+enum { FIRST_SLOTS = 32 };
+/* Descriptors pod.c may add to one poll (two per guest container). */
+enum { POD_POLL_MAX = 2 * 64 };
 
 struct conn {
   int fd;
@@ -59,7 +65,8 @@ struct exec {
   int in_close;      /* close stdin once the buffer drains */
 };
 
-static struct conn conns[MAX_CONNS];
+static struct conn *conns = NULL;
+static int conn_slots = 0;
 /* A VM's agent ports: connection slot i serves port_paths[i]. A pod VM has several, so several
  * host clients (execs, attaches, a container's stdin) are served at once; QEMU's socket behind
  * each port takes one client at a time.
@@ -87,7 +94,11 @@ static int port_polled(int k, int *wait_ms) {
   if (*wait_ms < 0 || left < *wait_ms) *wait_ms = (int)left;
   return 0;
 }
-static struct exec execs[MAX_EXECS];
+static struct exec *execs = NULL;
+static int exec_slots = 0;
+/* When the agent cannot take another client (no memory or descriptors left), new connections
+ * wait in the listen backlog until this time instead of being accepted and dropped. */
+static long long accept_rest_until = 0;
 static pid_t main_pid = 0;
 /* The terminal of a VM's main command when the box asked for one (/a3s/tty): the agent copies
  * what it writes to the console, the box's log, and the host resizes it (`T<rows>x<cols> main`). */
@@ -185,7 +196,7 @@ static void close_conn(int i) {
   conns[i].gen++;
   pod_conn_closed(i);
   /* Execs of a vanished client lose their output; their processes are killed. */
-  for (int e = 0; e < MAX_EXECS; e++) {
+  for (int e = 0; e < exec_slots; e++) {
     if (!execs[e].used || execs[e].conn != i) continue;
     execs[e].conn = -1;
     if (execs[e].pid > 0) kill(-execs[e].pid, SIGKILL);
@@ -195,13 +206,24 @@ static void close_conn(int i) {
 }
 
 static int find_exec(int ci, uint32_t stream) {
-  for (int e = 0; e < MAX_EXECS; e++)
+  for (int e = 0; e < exec_slots; e++)
     if (execs[e].used && execs[e].conn == ci && execs[e].stream == stream) return e;
   return -1;
 }
 
+/* Doubles the exec table; returns -1 when memory is short (the table stays as it was). */
+static int grow_execs(void) {
+  int more = exec_slots ? exec_slots * 2 : FIRST_SLOTS;
+  struct exec *grown = realloc(execs, (size_t)more * sizeof *grown);
+  if (!grown) return -1;
+  memset(grown + exec_slots, 0, (size_t)(more - exec_slots) * sizeof *grown);
+  execs = grown;
+  exec_slots = more;
+  return 0;
+}
+
 static int new_exec(int ci, uint32_t stream) {
-  for (int e = 0; e < MAX_EXECS; e++) {
+  for (int e = 0; e < exec_slots || grow_execs() == 0; e++) {
     if (execs[e].used) continue;
     memset(&execs[e], 0, sizeof execs[e]);
     execs[e].used = 1; execs[e].conn = ci; execs[e].stream = stream;
@@ -520,7 +542,7 @@ static void reap(void) {
       if (main_term >= 0) pump_main_term();
     }
     if (pod_reaped(pid, status)) continue;
-    for (int e = 0; e < MAX_EXECS; e++) {
+    for (int e = 0; e < exec_slots; e++) {
       if (execs[e].used && execs[e].pid == pid) {
         execs[e].pid = 0; execs[e].status = status;
         /* A pty's master reports EIO only after the last slave closes; stop waiting for it. */
@@ -536,6 +558,35 @@ static void reap(void) {
       }
     }
   }
+}
+
+/* Doubles the connection table; returns -1 when memory is short (the table stays as it was). */
+static int grow_conns(void) {
+  int more = conn_slots ? conn_slots * 2 : FIRST_SLOTS;
+  struct conn *grown = realloc(conns, (size_t)more * sizeof *grown);
+  if (!grown) return -1;
+  for (int i = conn_slots; i < more; i++) grown[i] = (struct conn){.fd = -1};
+  conns = grown;
+  conn_slots = more;
+  return 0;
+}
+
+/* A free connection slot, growing the table when every slot is taken; -1 when it cannot. */
+static int free_conn_slot(void) {
+  for (int c = 0; c < conn_slots; c++) if (conns[c].fd < 0) return c;
+  int first_new = conn_slots;
+  return grow_conns() == 0 ? first_new : -1;
+}
+
+/* Takes the next client off the listen backlog. Where the agent cannot serve one more (memory
+ * or descriptors short) it leaves the client waiting in the backlog and rests a little, rather
+ * than accepting and dropping it, or spinning on a socket that stays readable. */
+static void accept_client(int lfd) {
+  int slot = free_conn_slot();
+  int cfd = slot < 0 ? -1 : accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  if (cfd >= 0) { conns[slot].fd = cfd; conns[slot].len = 0; return; }
+  if (slot >= 0 && (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)) return;
+  accept_rest_until = now_ms() + 50;
 }
 
 static int listen_unix(const char *path) {
@@ -688,7 +739,7 @@ int main(int argc, char **argv) {
     char **user = main_user ? NULL : read_list("/a3s/user");
     if (user && user[0]) main_user = user[0];
   }
-  for (int i = 0; i < MAX_CONNS; i++) conns[i].fd = -1;
+  if (grow_conns() || grow_execs()) { dprintf(2, "a3s-agent: out of memory\n"); return 1; }
   signal(SIGPIPE, SIG_IGN);
   sigset_t mask;
   sigemptyset(&mask); sigaddset(&mask, SIGCHLD); sigaddset(&mask, SIGALRM);
@@ -730,23 +781,36 @@ int main(int argc, char **argv) {
   if (vm && main_argv && main_argv[0] && start_main(main_argv, main_tty, main_user, &mask)) return 1;
   if (timeout > 0) alarm((unsigned)timeout);
   const char *reason = "exited";
+  struct pollfd *fds = NULL;
+  int *owner = NULL, *kind = NULL, poll_slots = 0;
   for (;;) {
-    enum { MAX_POLL = 3 + MAX_CONNS + 3 * MAX_EXECS + 2 * 64 };
-    struct pollfd fds[MAX_POLL];
-    int owner[MAX_POLL], kind[MAX_POLL];
+    /* Sized for the tables as they are now; they only grow, so neither does this shrink. */
+    int max_poll = 3 + conn_slots + 3 * exec_slots + POD_POLL_MAX;
+    if (max_poll > poll_slots) {
+      struct pollfd *more_fds = realloc(fds, (size_t)max_poll * sizeof *fds);
+      if (more_fds) fds = more_fds;
+      int *more_owner = realloc(owner, (size_t)max_poll * sizeof *owner);
+      if (more_owner) owner = more_owner;
+      int *more_kind = realloc(kind, (size_t)max_poll * sizeof *kind);
+      if (more_kind) kind = more_kind;
+      if (!more_fds || !more_owner || !more_kind) { dprintf(2, "a3s-agent: out of memory\n"); break; }
+      poll_slots = max_poll;
+    }
     int n = 0, wait_ms = -1;
     fds[n] = (struct pollfd){sfd, POLLIN, 0}; kind[n] = 0; owner[n++] = 0;
-    if (lfd >= 0) { fds[n] = (struct pollfd){lfd, POLLIN, 0}; kind[n] = 1; owner[n++] = 0; }
-    for (int i = 0; i < MAX_CONNS; i++)
+    long long accept_rest = accept_rest_until - now_ms();
+    if (lfd >= 0 && accept_rest <= 0) { fds[n] = (struct pollfd){lfd, POLLIN, 0}; kind[n] = 1; owner[n++] = 0; }
+    else if (lfd >= 0) wait_ms = (int)accept_rest;
+    for (int i = 0; i < conn_slots; i++)
       if (conns[i].fd >= 0 && (i >= nports || port_polled(i, &wait_ms))) { fds[n] = (struct pollfd){conns[i].fd, POLLIN, 0}; kind[n] = 2; owner[n++] = i; }
-    for (int e = 0; e < MAX_EXECS; e++) {
+    for (int e = 0; e < exec_slots; e++) {
       if (!execs[e].used) continue;
       if (execs[e].out_fd >= 0) { fds[n] = (struct pollfd){execs[e].out_fd, POLLIN, 0}; kind[n] = 3; owner[n++] = e; }
       if (execs[e].err_fd >= 0) { fds[n] = (struct pollfd){execs[e].err_fd, POLLIN, 0}; kind[n] = 4; owner[n++] = e; }
       if (execs[e].in_fd >= 0 && execs[e].in_len > 0) { fds[n] = (struct pollfd){execs[e].in_fd, POLLOUT, 0}; kind[n] = 5; owner[n++] = e; }
     }
     if (main_term >= 0) { fds[n] = (struct pollfd){main_term, POLLIN, 0}; kind[n] = 7; owner[n++] = 0; }
-    int pod_fds = pod_poll_fds(fds + n, owner + n, MAX_POLL - n);
+    int pod_fds = pod_poll_fds(fds + n, owner + n, max_poll - n);
     for (int i = 0; i < pod_fds; i++) kind[n + i] = 6;
     n += pod_fds;
     if (poll(fds, (nfds_t)n, wait_ms) < 0) { if (errno == EINTR) continue; break; }
@@ -766,11 +830,7 @@ int main(int argc, char **argv) {
         }
         reap();
       } else if (kind[i] == 1) {
-        int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        int slot = -1;
-        for (int c = 0; c < MAX_CONNS && cfd >= 0; c++) if (conns[c].fd < 0) { slot = c; break; }
-        if (slot < 0) { if (cfd >= 0) close(cfd); continue; }
-        conns[slot].fd = cfd; conns[slot].len = 0;
+        accept_client(lfd);
       } else if (kind[i] == 2) {
         if (conns[owner[i]].fd == fds[i].fd) read_conn(owner[i]);
       } else if (kind[i] == 3) {

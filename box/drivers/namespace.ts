@@ -7,8 +7,9 @@
  */
 import { join } from "node:path";
 import { A3sError, ValidationError } from "@a3s/common";
-import { AgentClient } from "../agent/client.ts";
+import type { AgentClient } from "../agent/client.ts";
 import { buildAgent } from "../agent/build.ts";
+import { connectAgentSocket } from "../agent/connect.ts";
 import type {
   BoxDriver,
   BoxLimits,
@@ -568,15 +569,8 @@ export class NamespaceDriver implements BoxDriver {
   }
 
   /** Opens a new connection to the box's agent. */
-  async connect(spec: BoxSpec): Promise<AgentClient> {
-    try {
-      const conn = await Deno.connect({ transport: "unix", path: this.#paths(spec).socket });
-      return new AgentClient(conn);
-    } catch {
-      throw new A3sError("box_not_running", `box ${spec.id.slice(0, 12)} is not running`, {
-        status: 409,
-      });
-    }
+  connect(spec: BoxSpec): Promise<AgentClient> {
+    return connectAgentSocket(this.#paths(spec).socket, spec.id.slice(0, 12));
   }
 
   async exec(spec: BoxSpec, request: ExecRequest): Promise<ExecProcess> {

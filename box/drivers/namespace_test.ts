@@ -308,7 +308,7 @@ Deno.test("a burst of concurrent execs: every one connects and returns its own o
   await withBoxes(async (boxes) => {
     const { info } = await boxes.run({ image: "busybox", command: ["sleep", "60"] });
     // More connections at once than the agent's old listen backlog (16) held while it waited
-    // for a CPU; fewer than it serves at once (32).
+    // for a CPU.
     const results = await Promise.all(
       Array.from({ length: 28 }, (_, i) => execText(boxes, info.id, ["echo", `exec-${i}`])),
     );
@@ -316,5 +316,40 @@ Deno.test("a burst of concurrent execs: every one connects and returns its own o
       results.map((r) => [r.exitCode, r.stdout]),
       Array.from({ length: 28 }, (_, i) => [0, `exec-${i}`]),
     );
+  });
+});
+
+Deno.test("200 execs running at once: each is served, none refused for want of a slot", async () => {
+  await withBoxes(async (boxes) => {
+    const { info } = await boxes.run({ image: "busybox", command: ["sleep", "120"] });
+    const count = 200;
+    // Each exec says it started, then blocks on its stdin: once every one has said so, all of
+    // them are alive together (the agent once served 32 clients and dropped the 33rd).
+    const processes = await Promise.all(
+      Array.from(
+        { length: count },
+        (_, i) =>
+          boxes.exec(info.id, { command: ["sh", "-c", `echo started; cat; echo exec-${i}`] }),
+      ),
+    );
+    const readers = processes.map((process) =>
+      process.stdout.pipeThrough(new TextDecoderStream()).getReader()
+    );
+    const readUntil = async (reader: ReadableStreamDefaultReader<string>, end: string | null) => {
+      let text = "";
+      while (end === null || !text.includes(end)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      return text;
+    };
+    const started = await Promise.all(readers.map((reader) => readUntil(reader, "\n")));
+    assertEquals(started, Array(count).fill("started\n"));
+    await Promise.all(processes.map((process) => process.stdin.close()));
+    const rest = await Promise.all(readers.map((reader) => readUntil(reader, null)));
+    assertEquals(rest, Array.from({ length: count }, (_, i) => `exec-${i}\n`));
+    const statuses = await Promise.all(processes.map((process) => process.status));
+    assertEquals(statuses.map((status) => status.exitCode), Array(count).fill(0));
   });
 });

@@ -9,6 +9,7 @@ import { basename, join } from "node:path";
 import { A3sError } from "@a3s/common";
 import { AgentClient } from "../agent/client.ts";
 import { buildAgent } from "../agent/build.ts";
+import { connectAgentSocket } from "../agent/connect.ts";
 import type {
   BoxDriver,
   BoxLimits,
@@ -596,15 +597,7 @@ export class QemuDriver implements BoxDriver {
 
   async #connect(spec: BoxSpec): Promise<AgentClient> {
     if (spec.pod?.role === "sandbox") return await connectPodAgent(spec.stateDir);
-    try {
-      return new AgentClient(
-        await Deno.connect({ transport: "unix", path: this.#paths(spec).socket }),
-      );
-    } catch {
-      throw new A3sError("box_not_running", `box ${spec.id.slice(0, 12)} is not running`, {
-        status: 409,
-      });
-    }
+    return await connectAgentSocket(this.#paths(spec).socket, spec.id.slice(0, 12));
   }
 
   async exec(spec: BoxSpec, request: ExecRequest): Promise<ExecProcess> {
