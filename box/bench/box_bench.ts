@@ -26,7 +26,11 @@ const boxes = await BoxManager.open({
   store: home.store,
   images: home.images,
   home: home.home,
-  drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-bench-agent" }), qemuDriver],
+  // As `serve` runs it: a launcher spawned ahead waits for the next box.
+  drivers: [
+    new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-bench-agent", launcherAhead: true }),
+    qemuDriver,
+  ],
 });
 const imageId = await addBusybox(home.images);
 const rootfs = await home.images.rootfs(imageId);

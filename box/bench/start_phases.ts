@@ -18,7 +18,10 @@ const boxes = await BoxManager.open({
   store: home.store,
   images: home.images,
   home: home.home,
-  drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-bench-agent" })],
+  // As `serve` runs it: a launcher spawned ahead waits for the next box.
+  drivers: [
+    new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-bench-agent", launcherAhead: true }),
+  ],
 });
 await addBusybox(home.images);
 const rootfs = await home.images.rootfs((await home.images.resolve("busybox", "image")).id);
@@ -28,11 +31,11 @@ function wallMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** When the last process was spawned from Deno (the launcher, for a box). */
-let lastSpawn = 0;
+/** When processes were spawned from Deno (launchers, for boxes). */
+let spawns: number[] = [];
 const spawn = Deno.Command.prototype.spawn;
 Deno.Command.prototype.spawn = function (this: Deno.Command) {
-  lastSpawn = wallMs();
+  spawns.push(wallMs());
   return spawn.call(this);
 };
 
@@ -96,6 +99,7 @@ for (let round = -3; round < rounds; round++) {
   const bare = await bareBwrap();
   const tracePath = join(traceDir, `start-${round}.log`);
   Deno.env.set("A3S_LAUNCH_TRACE", tracePath);
+  spawns = [];
   const call = wallMs();
   const { info } = await boxes.run({ image: "busybox", command: ["echo", "x"] });
   const resolved = wallMs();
@@ -104,7 +108,10 @@ for (let round = -3; round < rounds; round++) {
   await boxes.remove(info.id, true);
   if (round < 0) continue; // warm-up
   const steps = readTrace(tracePath);
-  steps.set("launcher spawned", lastSpawn);
+  // A launcher spawned during this start's path (none when one waited ahead: the spawn after
+  // the agent's ready byte is the next box's).
+  const spawned = spawns.find((at) => at < (steps.get("launch: started") ?? 0));
+  if (spawned !== undefined) steps.set("launcher spawned", spawned);
   let previous = call;
   const mark = (name: string, at: number | undefined) => {
     if (at === undefined) return;
