@@ -413,10 +413,9 @@ export class BoxManager {
     return new BoxManager(options);
   }
 
-  /** Stops counting this manager's boxes in metrics; ends what its drivers hold ahead. */
+  /** Stops counting this manager's boxes in metrics. */
   close(): void {
     boxCountSources.delete(this.#countSource);
-    for (const driver of this.#drivers.values()) driver.close?.().catch(() => {});
   }
 
   /** Every driver's probe, strongest first (cached for the manager's life). */

@@ -452,8 +452,6 @@ export function boxModule(
         store: ctx.store,
         home: ctx.server.home,
         drivers: options.drivers,
-        // serve starts boxes for as long as it runs: a namespace box's launcher waits ahead.
-        longLived: true,
         audit: (event) =>
           ctx.logger.info(`box ${event.action}`, { box: event.boxId, ...event.detail }),
       });

@@ -23,22 +23,14 @@ export interface BoxRuntimeOptions {
   audit?: AuditSink;
   /** Receives each box's lifecycle transitions. */
   lifecycle?: LifecycleSink;
-  /**
-   * This process starts many boxes over a long life (`serve`): drivers keep work ready ahead of
-   * the next box (the namespace driver a spawned launcher), ended by the manager's `close`.
-   */
-  longLived?: boolean;
 }
 
-/**
- * The built-in drivers for a data dir: qemu (a VM) and namespace (bubblewrap); `longLived` as in
- * {@linkcode BoxRuntimeOptions}.
- */
-export function defaultDrivers(home: string, longLived = false): BoxDriver[] {
+/** The built-in drivers for a data dir: qemu (a VM) and namespace (bubblewrap). */
+export function defaultDrivers(home: string): BoxDriver[] {
   const agentCacheDir = join(home, "box", "agent");
   return [
     new QemuDriver({ agentCacheDir, workDir: join(home, "box", "qemu") }),
-    new NamespaceDriver({ agentCacheDir, launcherAhead: longLived }),
+    new NamespaceDriver({ agentCacheDir }),
     new KvmDriver({ cacheDir: join(home, "box", "kvm") }),
   ];
 }
@@ -61,7 +53,7 @@ export async function openBoxRuntime(options: BoxRuntimeOptions): Promise<BoxMan
     store: options.store,
     images,
     home: options.home,
-    drivers: [...(options.drivers ?? []), ...defaultDrivers(options.home, options.longLived)],
+    drivers: [...(options.drivers ?? []), ...defaultDrivers(options.home)],
     audit: options.audit,
     lifecycle: options.lifecycle,
   });

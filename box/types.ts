@@ -325,6 +325,4 @@ export interface BoxDriver {
   setPaused?(spec: BoxSpec, paused: boolean): Promise<void>;
   /** Resizes the terminal of a box whose main process runs on one (`tty`). */
   resizeTerminal?(spec: BoxSpec, rows: number, cols: number): Promise<void>;
-  /** Releases what the driver holds for its next boxes (the manager's `close` calls it). */
-  close?(): Promise<void>;
 }

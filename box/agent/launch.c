@@ -40,14 +40,7 @@
  *
  *   a3s-agent launch [--cgroup DIR]... [--into-cgroup DIR] [--sysctl KEY=VALUE]...
  *                    [--stdout FILE] [--stderr FILE] [--seccomp FILE] [--netns PATH] [--userns]
- *                    [--tty DIR] [--ready] [--trace FILE] [--stdin-null] -- bwrap ARGS...
- *   a3s-agent launch --args-from-stdin
- *
- * With --args-from-stdin the arguments come as one frame on stdin (a 4-byte big-endian length,
- * then the arguments, each ending in NUL), read to its exact end: what follows on stdin is the
- * box's own input, unless the frame says --stdin-null. So the driver can spawn a launcher ahead
- * of the box it will start (the spawn and exec off the start's path) and hand it the box later.
- * A launcher whose stdin ends before a frame was never needed, and exits 0.
+ *                    [--tty DIR] [--ready] -- bwrap ARGS...
  */
 #define _GNU_SOURCE
 #include "agent.h"
@@ -388,47 +381,11 @@ static int run_in_cgroup(const char *dir, char **exec_argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Reads exactly `len` bytes from stdin; returns 0, or -1 at end of input or on an error. */
-static int read_exact(unsigned char *buf, size_t len) {
-  while (len > 0) {
-    ssize_t n = read(0, buf, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    buf += n; len -= (size_t)n;
-  }
-  return 0;
-}
-
-/* The argument frame of --args-from-stdin, as an argv (`a3s-agent launch ARGS...`, kept for the
- * process's life). Returns the count, 0 when stdin ended before any frame, -1 on a bad frame. */
-static int args_from_stdin(char *self, char ***out) {
-  unsigned char head[4];
-  if (read_exact(head, sizeof head)) return 0;
-  size_t len = ((size_t)head[0] << 24) | ((size_t)head[1] << 16) | ((size_t)head[2] << 8) | head[3];
-  if (len == 0 || len > (1u << 20)) return -1;
-  char *data = malloc(len);
-  static char *args[MAX_ARGS + 1];
-  if (!data || read_exact((unsigned char *)data, len) || data[len - 1] != 0) return -1;
-  int count = 0;
-  args[count++] = self;
-  args[count++] = "launch";
-  for (size_t i = 0; i < len && count < MAX_ARGS; i += strlen(data + i) + 1) args[count++] = data + i;
-  args[count] = NULL;
-  *out = args;
-  return count;
-}
-
 int launch_main(int argc, char **argv) {
-  if (argc == 3 && !strcmp(argv[2], "--args-from-stdin")) {
-    argc = args_from_stdin(argv[0], &argv);
-    if (argc == 0) return 0;
-    if (argc < 0) { dprintf(2, "a3s-launch: a bad argument frame on stdin\n"); return 2; }
-  }
   const char *cgroups[MAX_CGROUPS], *sysctls[MAX_SYSCTLS];
   int nsysctls = 0;
   const char *out = NULL, *err = NULL, *seccomp = NULL, *netns = NULL, *tty = NULL, *into = NULL;
-  const char *trace_path = getenv("A3S_LAUNCH_TRACE");
-  int ncgroups = 0, userns = 0, ready = 0, stdin_null = 0, cmd = argc;
+  int ncgroups = 0, userns = 0, ready = 0, cmd = argc;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--cgroup") && i + 1 < argc && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = argv[++i];
     else if (!strcmp(argv[i], "--sysctl") && i + 1 < argc && nsysctls < MAX_SYSCTLS && strchr(argv[i + 1], '=')) sysctls[nsysctls++] = argv[++i];
@@ -440,20 +397,17 @@ int launch_main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--into-cgroup") && i + 1 < argc) into = argv[++i];
     else if (!strcmp(argv[i], "--userns")) userns = 1;
     else if (!strcmp(argv[i], "--ready")) ready = 1;
-    else if (!strcmp(argv[i], "--stdin-null")) stdin_null = 1;
-    else if (!strcmp(argv[i], "--trace") && i + 1 < argc) trace_path = argv[++i];
     else if (!strcmp(argv[i], "--")) { cmd = i + 1; break; }
     else { dprintf(2, "a3s-launch: unknown argument %s\n", argv[i]); return 2; }
   }
   if (cmd >= argc || argc - cmd > MAX_ARGS - 8) { dprintf(2, "a3s-launch: no command\n"); return 2; }
+  const char *trace_path = getenv("A3S_LAUNCH_TRACE");
   if (trace_path) trace_fd = open(trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   /* The trace file also reaches the agent inside the box (`--trace-fd 14`), so one file holds a
    * whole start. */
   if (trace_fd >= 0 && move_fd(trace_fd, TRACE_FD) == 0) trace_fd = TRACE_FD;
   trace("launch: started");
   if (ready && dup2(1, READY_FD) < 0) return fail("keep", "the ready pipe");
-  /* A box without input: its stdin is /dev/null, not the pipe the arguments came on. */
-  if (stdin_null && open_at_fd("/dev/null", O_RDONLY, 0)) return fail("open", "/dev/null");
   /* The logs first, so every later failure lands where the driver reads it. */
   if (out && open_at_fd(out, O_WRONLY | O_CREAT | O_APPEND, 1)) return fail("open", out);
   if (err && open_at_fd(err, O_WRONLY | O_CREAT | O_APPEND, 2)) return fail("open", err);

@@ -26,11 +26,7 @@ const boxes = await BoxManager.open({
   store: home.store,
   images: home.images,
   home: home.home,
-  // As `serve` runs it: a launcher spawned ahead waits for the next box.
-  drivers: [
-    new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-bench-agent", launcherAhead: true }),
-    qemuDriver,
-  ],
+  drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-bench-agent" }), qemuDriver],
 });
 const imageId = await addBusybox(home.images);
 const rootfs = await home.images.rootfs(imageId);

@@ -18,10 +18,7 @@ const boxes = await BoxManager.open({
   store: home.store,
   images: home.images,
   home: home.home,
-  // As `serve` runs it: a launcher spawned ahead waits for the next box.
-  drivers: [
-    new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-bench-agent", launcherAhead: true }),
-  ],
+  drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-bench-agent" })],
 });
 await addBusybox(home.images);
 const rootfs = await home.images.rootfs((await home.images.resolve("busybox", "image")).id);
@@ -31,11 +28,11 @@ function wallMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** When processes were spawned from Deno (launchers, for boxes). */
-let spawns: number[] = [];
+/** When the last process was spawned from Deno (the launcher, for a box). */
+let lastSpawn = 0;
 const spawn = Deno.Command.prototype.spawn;
 Deno.Command.prototype.spawn = function (this: Deno.Command) {
-  spawns.push(wallMs());
+  lastSpawn = wallMs();
   return spawn.call(this);
 };
 
@@ -99,7 +96,6 @@ for (let round = -3; round < rounds; round++) {
   const bare = await bareBwrap();
   const tracePath = join(traceDir, `start-${round}.log`);
   Deno.env.set("A3S_LAUNCH_TRACE", tracePath);
-  spawns = [];
   const call = wallMs();
   const { info } = await boxes.run({ image: "busybox", command: ["echo", "x"] });
   const resolved = wallMs();
@@ -108,10 +104,7 @@ for (let round = -3; round < rounds; round++) {
   await boxes.remove(info.id, true);
   if (round < 0) continue; // warm-up
   const steps = readTrace(tracePath);
-  // A launcher spawned during this start's path (none when one waited ahead: the spawn after
-  // the agent's ready byte is the next box's).
-  const spawned = spawns.find((at) => at < (steps.get("launch: started") ?? 0));
-  if (spawned !== undefined) steps.set("launcher spawned", spawned);
+  steps.set("launcher spawned", lastSpawn);
   let previous = call;
   const mark = (name: string, at: number | undefined) => {
     if (at === undefined) return;

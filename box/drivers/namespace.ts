@@ -10,7 +10,6 @@ import { A3sError, ValidationError } from "@a3s/common";
 import type { AgentClient } from "../agent/client.ts";
 import { buildAgent } from "../agent/build.ts";
 import { connectAgentSocket } from "../agent/connect.ts";
-import { launcherFrame, Launchers } from "./_launcher.ts";
 import type {
   BoxDriver,
   BoxLimits,
@@ -60,11 +59,6 @@ export interface NamespaceDriverOptions {
   cgroupRoot?: string;
   /** The cgroup layout to use instead of the one detected under `cgroupRoot`. */
   cgroupMode?: CgroupMode;
-  /**
-   * Keep one launcher spawned ahead of the next start, waiting for its box, so a start skips
-   * the launcher's spawn (for a long-lived process such as `serve`; `close` ends it).
-   */
-  launcherAhead?: boolean;
 }
 
 /** What `create` decided, kept in the state dir so other processes act the same way. */
@@ -145,9 +139,12 @@ async function bubblewrapChild(launcher: number): Promise<number | undefined> {
   return undefined;
 }
 
-/** The launcher's PATH, where it finds bubblewrap. */
-function launcherPath(): string {
-  return Deno.env.get("PATH") ?? DEFAULT_PATH;
+/** The launcher's environment: PATH to find bubblewrap, and the profiling switch when set. */
+function launcherEnv(): Record<string, string> {
+  const env: Record<string, string> = { PATH: Deno.env.get("PATH") ?? DEFAULT_PATH };
+  const trace = Deno.env.get("A3S_LAUNCH_TRACE");
+  if (trace) env.A3S_LAUNCH_TRACE = trace;
+  return env;
 }
 
 /**
@@ -169,18 +166,11 @@ export class NamespaceDriver implements BoxDriver {
   readonly #bwrap: string;
   #seccompPath?: string;
   #agentPath?: string;
-  readonly #launchers: Launchers;
 
   /** A driver that runs boxes with bubblewrap; nothing is checked until `probe` or `create`. */
   constructor(options: NamespaceDriverOptions) {
     this.#options = options;
     this.#bwrap = options.bwrap ?? "bwrap";
-    this.#launchers = new Launchers(options.launcherAhead === true, launcherPath);
-  }
-
-  /** Ends the launcher held ahead for the next start (`launcherAhead`), if any. */
-  async close(): Promise<void> {
-    await this.#launchers.close();
   }
 
   async probe(): Promise<DriverProbe> {
@@ -493,7 +483,7 @@ export class NamespaceDriver implements BoxDriver {
     // sets the sysctls, and runs bubblewrap. Spawned without `detached` (the launcher makes its
     // own session), Deno can use posix_spawn instead of forking the whole runtime, which cost
     // several milliseconds per box.
-    const launch = ["--stdout", output.stdoutPath, "--stderr", output.stderrPath];
+    const launch = ["launch", "--stdout", output.stdoutPath, "--stderr", output.stderrPath];
     // cgroup v2: bubblewrap is cloned into the box's group, so nothing of the box is ever moved
     // (a move waits for an RCU grace period); v1 has no such clone, so the launcher's helper moves.
     const into = layout.cgroup === "v2";
@@ -504,20 +494,15 @@ export class NamespaceDriver implements BoxDriver {
     if (spec.netns) launch.push("--netns", spec.netns);
     if (spec.tty) launch.push("--tty", paths.pts);
     if (wideUserns) launch.push("--userns");
-    const trace = Deno.env.get("A3S_LAUNCH_TRACE");
-    if (trace) launch.push("--trace", trace);
-    if (!spec.interactive) launch.push("--stdin-null");
     launch.push("--ready");
-    // The launcher reads its arguments from the head of its stdin; an interactive box's input
-    // follows them on the same pipe.
-    const child = this.#launchers.take(agent);
-    const writer = child.stdin.getWriter();
-    const sent = writer.write(launcherFrame([...launch, "--", this.#bwrap, ...args]));
-    // A launcher that died before reading shows as a start without the agent's ready byte.
-    if (spec.interactive) {
-      sent.catch(() => {});
-      writer.releaseLock();
-    } else sent.then(() => writer.close()).catch(() => {});
+    const child = new Deno.Command(agent, {
+      args: [...launch, "--", this.#bwrap, ...args],
+      clearEnv: true,
+      env: launcherEnv(),
+      stdin: spec.interactive ? "piped" : "null",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
     const identity = processIdentitySync(child.pid);
     const record: PidRecord = {
       pid: child.pid,
@@ -531,7 +516,6 @@ export class NamespaceDriver implements BoxDriver {
     child.status.catch(() => {});
     child.unref();
     await this.#waitForAgent(spec, child.stdout, output);
-    this.#launchers.prepare(agent);
     return { pid: child.pid, stdin: spec.interactive ? child.stdin : undefined };
   }
 
