@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "@a3s/common/testing";
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { join } from "node:path";
 import { A3sError } from "@a3s/common";
 import { connectAgentSocket } from "./connect.ts";
@@ -52,6 +52,39 @@ Deno.test("agent connect: a listening agent is connected", async () => {
     (await accepted).close();
     client.close();
   } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("agent connect: a full listen backlog is waited out, not reported as a dead box", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "agent.sock");
+  const listener = Deno.listen({ transport: "unix", path });
+  const pending: Deno.Conn[] = [];
+  try {
+    // Fill the backlog: connects go through until the kernel answers EAGAIN.
+    let full = false;
+    for (let i = 0; i < 10_000 && !full; i++) {
+      try {
+        pending.push(await Deno.connect({ transport: "unix", path }));
+      } catch (error) {
+        assert(error instanceof Deno.errors.WouldBlock, String(error));
+        full = true;
+      }
+    }
+    assert(full, "the listen backlog never filled");
+    const connecting = connectAgentSocket(path, "abc");
+    // The agent gets a CPU again and drains its backlog a moment later.
+    await new Promise((r) => setTimeout(r, 50));
+    const drained = (async () => {
+      for (let i = 0; i <= pending.length; i++) (await listener.accept()).close();
+    })();
+    const client = await connecting;
+    client.close();
+    await drained;
+  } finally {
+    for (const conn of pending) conn.close();
     listener.close();
     await Deno.remove(dir, { recursive: true });
   }
