@@ -37,7 +37,8 @@ function exists(path: string): boolean {
   }
 }
 
-function hypervisorModule(): KvmProbe["module"] {
+/** The kernel module behind /dev/kvm, read from /sys/module. */
+export function hypervisorModule(): KvmProbe["module"] {
   for (const name of ["kvm_intel", "kvm_amd", "kvm_pvm"] as const) {
     if (exists(`/sys/module/${name}`)) return name;
   }
