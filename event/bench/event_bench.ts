@@ -6,8 +6,8 @@
  * EVENT_BENCH_CONTROL=1 to run ours against ours (the noise floor).
  *
  * Each broker gets one table, ours beside the raw client's, every figure the median of
- * `EVENT_BENCH_ROUNDS` rounds (the two sides back to back, the first alternating, after one
- * unmeasured round of each), with our
+ * `EVENT_BENCH_ROUNDS` rounds (the two sides back to back, the first alternating, after three
+ * unmeasured rounds of each), with our
  * overhead in percent (positive: we are slower) as the median of each round's own ratio:
  * - publish/s: `EVENT_BENCH_EVENTS` publishes, 32 in flight, each awaited until the broker
  *   holds the event (JetStream's publish ack; Redis's reply to the append).
@@ -58,8 +58,8 @@ const WINDOW = 32;
 const BATCH = 64;
 /** Live events before the latency samples, on both sides: the consumer is set up and warm. */
 const WARMUP = 20;
-/** Events of the unmeasured first round of each side. */
-const WARMUP_EVENTS = EVENTS;
+/** Unmeasured rounds of each side before the measured ones (the last with latency samples). */
+const WARMUP_ROUNDS = 3;
 const payload = (i: number) => ({ i, text: "x".repeat(200) });
 /** The raw clients carry the same bytes as the bus: a CloudEvent around the same payload. */
 const cloudEvent = (i: number) =>
@@ -102,7 +102,11 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-async function measure(contender: Contender, events = EVENTS): Promise<Figures> {
+async function measure(
+  contender: Contender,
+  events = EVENTS,
+  samples = SAMPLES,
+): Promise<Figures> {
   let next = 0;
   const publishLatencies: number[] = [];
   const publishCpu = process.cpuUsage();
@@ -122,10 +126,21 @@ async function measure(contender: Contender, events = EVENTS): Promise<Figures> 
   await contender.drain(events);
   const consumeRate = events / ((performance.now() - drainStart) / 1000);
   const consumeUsed = process.cpuUsage(consumeCpu);
+  const latencies: number[] = [];
+  if (samples === 0) {
+    return {
+      publishRate,
+      publishP99: 0,
+      publishCpu: 0,
+      consumeRate,
+      consumeCpu: 0,
+      p50: 0,
+      p99: 0,
+    };
+  }
   const waiting = new Map<number, () => void>();
   const stop = await contender.live((i) => waiting.get(i)?.());
-  const latencies: number[] = [];
-  for (let s = -WARMUP; s < SAMPLES; s++) {
+  for (let s = -WARMUP; s < samples; s++) {
     const i = events + WARMUP + s;
     const arrived = new Promise<void>((resolve) => waiting.set(i, resolve));
     const t0 = performance.now();
@@ -406,12 +421,15 @@ async function compare(
   peer: () => Promise<Contender>,
 ): Promise<Comparison> {
   const runs: [Figures[], Figures[]] = [[], []];
-  // One unmeasured round each first, so neither side's figures include compiling its code.
-  for (const make of [ours, peer]) {
-    const contender = await make();
-    await measure(contender, WARMUP_EVENTS);
-    await contender.close();
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  // Unmeasured rounds first (publish and drain), so neither side's figures include compiling
+  // its code: ours takes some 30,000 events to reach its steady cost per event.
+  for (let round = 0; round < WARMUP_ROUNDS; round++) {
+    for (const make of [ours, peer]) {
+      const contender = await make();
+      await measure(contender, EVENTS, round === WARMUP_ROUNDS - 1 ? SAMPLES : 0);
+      await contender.close();
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    }
   }
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? [0, 1] : [1, 0];

@@ -191,6 +191,14 @@ class RedisDelivery implements ProviderDelivery {
     this.seq = entry[0];
     this.event = JSON.parse(bodyOf(entry[1]));
   }
+  /**
+   * When Redis appended the entry: an auto-generated stream id is `<ms>-<n>`, so the consumer
+   * need not parse the event's ISO `time` for its handle-time histogram.
+   */
+  get storedAtMs(): number {
+    const seq = this.seq;
+    return Number(seq.slice(0, seq.indexOf("-")));
+  }
   ack(): Promise<void> {
     return this.settler.ack(this.seq, this.event.partitionkey, this.deliveries);
   }
