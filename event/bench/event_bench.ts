@@ -419,6 +419,7 @@ function overheadOf(figure: keyof Figures, ours: Figures, peer: Figures): number
 async function compare(
   ours: () => Promise<Contender>,
   peer: () => Promise<Contender>,
+  { events = EVENTS, samples = SAMPLES }: { events?: number; samples?: number } = {},
 ): Promise<Comparison> {
   const runs: [Figures[], Figures[]] = [[], []];
   // Unmeasured rounds first (publish and drain), so neither side's figures include compiling
@@ -426,7 +427,7 @@ async function compare(
   for (let round = 0; round < WARMUP_ROUNDS; round++) {
     for (const make of [ours, peer]) {
       const contender = await make();
-      await measure(contender, EVENTS, round === WARMUP_ROUNDS - 1 ? SAMPLES : 0);
+      await measure(contender, events, round === WARMUP_ROUNDS - 1 ? samples : 0);
       await contender.close();
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     }
@@ -435,7 +436,7 @@ async function compare(
     const order = round % 2 === 0 ? [0, 1] : [1, 0];
     for (const k of order) {
       const contender = await [ours, peer][k]();
-      runs[k].push(await measure(contender));
+      runs[k].push(await measure(contender, events, samples));
       if (VERBOSE) {
         console.log(`round ${round} ${contender.name}: ${JSON.stringify(runs[k].at(-1))}`);
       }
@@ -512,6 +513,8 @@ if (database) {
         return bus;
       }),
       pgBoss(database.url),
+      // pg-boss polls every 0.5 s, so its drain and each latency sample take that long: fewer.
+      { events: Math.min(EVENTS, 2000), samples: Math.min(SAMPLES, 40) },
     );
     table("PostgreSQL", "a3s event (store)", "pg-boss (polling)", result);
   } finally {
