@@ -218,6 +218,7 @@ export class RedisProvider implements EventProvider {
   readonly gatesKeys = true;
   readonly #redis: Redis;
   readonly #prefix: string;
+  readonly #keys: { log: string; subjects: string };
   readonly #dedupeWindowMs: number;
   readonly #logger?: Logger;
   readonly #connections = new Set<Redis>();
@@ -225,6 +226,7 @@ export class RedisProvider implements EventProvider {
   private constructor(redis: Redis, options: RedisProviderOptions) {
     this.#redis = redis;
     this.#prefix = options.prefix ?? "a3s:event";
+    this.#keys = { log: `${this.#prefix}:log`, subjects: `${this.#prefix}:subjects` };
     this.#dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
     this.#logger = options.logger;
     redis.defineCommand("a3sPublish", { numberOfKeys: 3, lua: PUBLISH });
@@ -261,11 +263,12 @@ export class RedisProvider implements EventProvider {
     return new RedisProvider(redis, options);
   }
 
+  /** The stream, read on every publish and fetch: built once, not per call. */
   get #log(): string {
-    return `${this.#prefix}:log`;
+    return this.#keys.log;
   }
   get #subjectsKey(): string {
-    return `${this.#prefix}:subjects`;
+    return this.#keys.subjects;
   }
   get #consumersKey(): string {
     return `${this.#prefix}:consumers`;
