@@ -23,7 +23,6 @@ import { coalesce, coalesceRun } from "../coalesce.ts";
 import { type AckSubjectInfo, parseAckSubject } from "./_nats_ack_subject.ts";
 import type { CloudEvent } from "../envelope.ts";
 import { EventBrokerError } from "../errors.ts";
-import { compilePattern } from "../subject.ts";
 import type {
   AwaitedEvent,
   ConsumerInfo,
