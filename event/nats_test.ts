@@ -8,6 +8,20 @@ import type { ConsumerSpec, ProviderDelivery } from "./provider.ts";
 
 const nats = await startNats();
 if (nats) {
+  /** Runs `fn` with a provider on a stream of its own and a bus over it; the stream is removed after. */
+  const onFreshStream = async (
+    fn: (provider: NatsProvider, bus: EventBus) => Promise<void>,
+  ): Promise<void> => {
+    const name = `T${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+    const provider = await NatsProvider.connect({ url: nats.url, stream: name, prefix: name });
+    const bus = new EventBus({ provider });
+    try {
+      await fn(provider, bus);
+    } finally {
+      await provider.destroy();
+      await bus.close();
+    }
+  };
   providerContract("nats", async () => {
     const name = `T${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
     const provider = await NatsProvider.connect({ url: nats.url, stream: name, prefix: name });
@@ -22,11 +36,8 @@ if (nats) {
     name: "nats: pushed deliveries wait in order for a handler slot, never above the concurrency",
     sanitizeOps: false,
     sanitizeResources: false,
-    fn: async () => {
-      const name = `T${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-      const provider = await NatsProvider.connect({ url: nats.url, stream: name, prefix: name });
-      const bus = new EventBus({ provider });
-      try {
+    fn: () =>
+      onFreshStream(async (_provider, bus) => {
         for (let i = 0; i < 20; i++) await bus.publish("slots.e", i);
         let running = 0;
         let most = 0;
@@ -41,11 +52,7 @@ if (nats) {
         await consumer.stop();
         assertEquals(most, 2);
         assertEquals(started, Array.from({ length: 20 }, (_, i) => i));
-      } finally {
-        await provider.destroy();
-        await bus.close();
-      }
-    },
+      }),
   });
   Deno.test({
     name: "nats: a consumer ensured again with another ack wait and bound is updated in place",
@@ -104,11 +111,8 @@ if (nats) {
       "nats: a restarted consumer waits on in-flight keyed events however far past its ack floor",
     sanitizeOps: false,
     sanitizeResources: false,
-    fn: async () => {
-      const name = `T${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-      const provider = await NatsProvider.connect({ url: nats.url, stream: name, prefix: name });
-      const bus = new EventBus({ provider });
-      try {
+    fn: () =>
+      onFreshStream(async (provider, bus) => {
         // A keyed event left unacknowledged holds the floor; 6,000 acknowledged events later
         // (the old scan stopped after 5,000), a second keyed one was in flight when "it died".
         const filler = Array.from(
@@ -131,21 +135,14 @@ if (nats) {
           ["B", "6002"],
           ["C", "6003"],
         ]);
-      } finally {
-        await provider.destroy();
-        await bus.close();
-      }
-    },
+      }),
   });
   Deno.test({
     name: "nats: a new consumer waits on nothing published before it; after a crash, on its own",
     sanitizeOps: false,
     sanitizeResources: false,
-    fn: async () => {
-      const name = `T${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-      const provider = await NatsProvider.connect({ url: nats.url, stream: name, prefix: name });
-      const bus = new EventBus({ provider });
-      try {
+    fn: () =>
+      onFreshStream(async (provider, bus) => {
         await publishAll(bus, [["new.a", "A"], ["new.b", "B"], ["new.c", undefined]]);
         const spec = {
           name: "fresh",
@@ -162,11 +159,7 @@ if (nats) {
         await provider.ensureConsumer(spec);
         const awaited = await provider.awaitedAtStart(spec);
         assertEquals(awaited.map((a) => [a.key, a.seq]).sort(), [["A", "4"], ["D", "5"]]);
-      } finally {
-        await provider.destroy();
-        await bus.close();
-      }
-    },
+      }),
   });
   Deno.test({
     name: "nats: stop the broker",
