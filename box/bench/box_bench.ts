@@ -15,6 +15,7 @@ import { NamespaceDriver } from "../drivers/namespace.ts";
 import { microvmCmdline, QemuDriver } from "../drivers/qemu.ts";
 import { AgentClient } from "../agent/client.ts";
 import { BoxCgroup, detectCgroupMode } from "../drivers/cgroup.ts";
+import { bareBwrapFirstByte } from "./_bare_bwrap.ts";
 
 const home = await testHome();
 const qemuDriver = new QemuDriver({
@@ -76,30 +77,7 @@ async function boxFollowedOutput(b: Deno.BenchContext): Promise<void> {
 /** From the spawn to the first byte on bubblewrap's stdout; its exit is awaited untimed. */
 async function bareBwrap(b: Deno.BenchContext): Promise<void> {
   b.start();
-  const child = new Deno.Command("bwrap", {
-    args: [
-      "--unshare-all",
-      "--unshare-user",
-      "--die-with-parent",
-      "--ro-bind",
-      rootfs,
-      "/",
-      "--proc",
-      "/proc",
-      "--dev",
-      "/dev",
-      "/bin/echo",
-      "x",
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  await reader.read();
-  b.end();
-  reader.releaseLock();
-  await child.stdout.cancel();
-  await child.status;
+  await bareBwrapFirstByte(rootfs, () => b.end());
 }
 
 Deno.bench({

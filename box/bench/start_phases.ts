@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { addBusybox, testHome } from "../_test_support.ts";
 import { BoxManager } from "../manager.ts";
 import { NamespaceDriver } from "../drivers/namespace.ts";
+import { bareBwrapFirstByte } from "./_bare_bwrap.ts";
 
 const rounds = Number(Deno.args[0] ?? 40);
 const home = await testHome();
@@ -59,30 +60,10 @@ function readTrace(path: string): Map<string, number> {
 
 async function bareBwrap(): Promise<number> {
   const start = wallMs();
-  const child = new Deno.Command("bwrap", {
-    args: [
-      "--unshare-all",
-      "--unshare-user",
-      "--die-with-parent",
-      "--ro-bind",
-      rootfs,
-      "/",
-      "--proc",
-      "/proc",
-      "--dev",
-      "/dev",
-      "/bin/echo",
-      "x",
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  await reader.read();
-  const took = wallMs() - start;
-  reader.releaseLock();
-  await child.stdout.cancel();
-  await child.status;
+  let took = 0;
+  await bareBwrapFirstByte(rootfs, () => {
+    took = wallMs() - start;
+  });
   return took;
 }
 
