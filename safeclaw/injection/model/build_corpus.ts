@@ -627,6 +627,26 @@ async function debianParagraphs(perPackage: number, n: number): Promise<CorpusRe
   return sample(paragraphs, n, (r) => r.id);
 }
 
+/** A command's standard output, or "" where it fails or is not installed. */
+async function commandOutput(command: string, args: string[]): Promise<string> {
+  try {
+    const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "null" })
+      .output();
+    return out.success ? new TextDecoder().decode(out.stdout) : "";
+  } catch {
+    return "";
+  }
+}
+
+/** The Debian packages whose documentation is on the training side (three quarters), sorted. */
+async function trainingPackages(): Promise<string[]> {
+  const packages: string[] = [];
+  for await (const entry of Deno.readDir(DEBIAN_DOCS.path)) {
+    if (entry.isDirectory && unit(`debian:${entry.name}`) >= 0.25) packages.push(entry.name);
+  }
+  return packages.sort();
+}
+
 /**
  * What an agent's tools return on a Debian system: package status (`dpkg-query -s`), file lists
  * (`dpkg-query -L`) and directory listings (`ls -la`) of the training packages, as benign tool
@@ -634,20 +654,7 @@ async function debianParagraphs(perPackage: number, n: number): Promise<CorpusRe
  * long listing for an attack. Empty where dpkg is not installed.
  */
 async function toolOutputs(n: number): Promise<CorpusRecord[]> {
-  const run = async (command: string, args: string[]): Promise<string> => {
-    try {
-      const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "null" })
-        .output();
-      return out.success ? new TextDecoder().decode(out.stdout) : "";
-    } catch {
-      return "";
-    }
-  };
-  const packages: string[] = [];
-  for await (const entry of Deno.readDir(DEBIAN_DOCS.path)) {
-    if (entry.isDirectory && unit(`debian:${entry.name}`) >= 0.25) packages.push(entry.name);
-  }
-  const chosen = sample(packages.sort(), n, (p) => `tool:${p}`);
+  const chosen = sample(await trainingPackages(), n, (p) => `tool:${p}`);
   const records: CorpusRecord[] = [];
   for (const [k, pkg] of chosen.entries()) {
     // One command per package, in turn, so every kind of output is there.
@@ -656,7 +663,8 @@ async function toolOutputs(n: number): Promise<CorpusRecord[]> {
       ["dpkg-query", ["-L", pkg]],
       ["ls", ["-la", `${DEBIAN_DOCS.path}/${pkg}`]],
     ] as const)[k % 3];
-    const text = (await run(command, [...args])).split("\n").slice(0, 60).join("\n").trim();
+    const text = (await commandOutput(command, [...args])).split("\n").slice(0, 60).join("\n")
+      .trim();
     if (!text) continue;
     records.push({
       id: `tool-${command}-${pkg}`,
@@ -671,11 +679,6 @@ async function toolOutputs(n: number): Promise<CorpusRecord[]> {
 }
 
 /**
- * A third of the direct attacks placed inside those tool outputs (an attacker who controls a
- * package description or a file name): the same outputs are benign and attacked, so what tells
- * them apart is the attack. Training only.
- */
-/**
  * E-mails and tables made from this machine's own data, in the layouts BIPIA's documents use
  * (`SUBJECT: …|EMAIL_FROM: …|RECEIVED DATE: …|CONTENT: …`, markdown tables): upload notices built
  * from the training packages' Debian changelog entries, and tables of installed packages, time
@@ -685,21 +688,8 @@ async function toolOutputs(n: number): Promise<CorpusRecord[]> {
  * attack placed in, teach it that the layout says nothing. Training and validation only.
  */
 async function localDocuments(n: number): Promise<CorpusRecord[]> {
-  const run = async (command: string, args: string[]): Promise<string> => {
-    try {
-      const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "null" })
-        .output();
-      return out.success ? new TextDecoder().decode(out.stdout) : "";
-    } catch {
-      return "";
-    }
-  };
   const records: CorpusRecord[] = [];
-  const packages: string[] = [];
-  for await (const entry of Deno.readDir(DEBIAN_DOCS.path)) {
-    if (entry.isDirectory && unit(`debian:${entry.name}`) >= 0.25) packages.push(entry.name);
-  }
-  for (const pkg of sample(packages.sort(), n, (p) => `mail:${p}`)) {
+  for (const pkg of sample(await trainingPackages(), n, (p) => `mail:${p}`)) {
     let text: string;
     try {
       text = await readDoc(`${DEBIAN_DOCS.path}/${pkg}/changelog.Debian.gz`);
@@ -736,7 +726,7 @@ async function localDocuments(n: number): Promise<CorpusRecord[]> {
       group: id,
     });
   };
-  const installed = (await run("dpkg-query", [
+  const installed = (await commandOutput("dpkg-query", [
     "-W",
     "-f",
     "${Package}\t${Version}\t${Installed-Size}\t${Section}\t${Priority}\n",
@@ -798,6 +788,11 @@ function placedInLocal(attacks: CorpusRecord[], docs: CorpusRecord[]): CorpusRec
   });
 }
 
+/**
+ * A third of the direct attacks placed inside those tool outputs (an attacker who controls a
+ * package description or a file name): the same outputs are benign and attacked, so what tells
+ * them apart is the attack. Training only.
+ */
 function placedInTools(attacks: CorpusRecord[], tools: CorpusRecord[]): CorpusRecord[] {
   if (!tools.length) return [];
   return attacks.filter((a) => unit(`in-tool:${a.id}`) < 1 / 3).map((attack, k) => {
