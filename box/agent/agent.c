@@ -106,11 +106,9 @@ static int main_term = -1;
 static int main_status = -1;
 static const char *status_path = NULL;
 static int timed_out = 0;
-/* With `--trace-fd N` (the launcher's A3S_LAUNCH_TRACE file), each step of the box's start
- * appends "<wall clock seconds> <pid> <step>" there, as the launcher's own steps do. */
-static int trace_fd = -1;
+int trace_fd = -1;
 
-static void trace(const char *step) {
+void trace(const char *step) {
   if (trace_fd < 0) return;
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);

@@ -10,6 +10,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Profiling of a box's start: with A3S_LAUNCH_TRACE=FILE the launcher opens FILE as `trace_fd`
+ * and passes it on to the agent (`--trace-fd N`); each step then appends "<wall clock seconds>
+ * <pid> <step>" there, so a start can be read against the host side's own clock without strace's
+ * overhead. -1: no tracing. */
+extern int trace_fd;
+void trace(const char *step);
+
 enum { BOX_USER_MAX_GROUPS = 64 };
 
 /* A user as the box's own /etc/passwd and /etc/group define it. */

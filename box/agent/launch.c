@@ -74,17 +74,6 @@ enum {
   MAX_ARGS = 4096,
 };
 
-/* With A3S_LAUNCH_TRACE=FILE, each step appends "<wall clock seconds> <pid> <step>" there, so a
- * start can be profiled against the host side's own clock without strace's overhead. */
-static int trace_fd = -1;
-
-static void trace(const char *step) {
-  if (trace_fd < 0) return;
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  dprintf(trace_fd, "%lld.%06ld %d %s\n", (long long)now.tv_sec, now.tv_nsec / 1000, getpid(), step);
-}
-
 static int fail(const char *what, const char *detail) {
   dprintf(2, "a3s-launch: %s %s: %s\n", what, detail, strerror(errno));
   return 125;
