@@ -15,8 +15,9 @@
 import { parseArgs } from "node:util";
 import { parquetReadObjects } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
-import { DEBIAN_DOCS, type PinnedSource, SOURCES } from "./sources.ts";
+import { DEBIAN_DOCS, SOURCES } from "./sources.ts";
 import { fnv1a } from "./features.ts";
+import { gitList, gitShow, gitText } from "./git_source.ts";
 
 /** One labeled record, in the evaluation set's shape. */
 interface CorpusRecord {
@@ -40,47 +41,6 @@ interface CorpusRecord {
 }
 
 type Split = "train" | "valid" | "eval";
-
-async function gitShow(clones: string, source: PinnedSource, path: string): Promise<Uint8Array> {
-  const [owner, name] = source.repo.split("/");
-  const candidates = [`${clones}/${owner}+${name}/repo`, `${clones}/${owner}/${name}/.git`];
-  for (const gitDir of candidates) {
-    try {
-      await Deno.stat(gitDir);
-    } catch {
-      continue;
-    }
-    const out = await new Deno.Command("git", {
-      args: ["--git-dir", gitDir, "show", `${source.commit}:${path}`],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      throw new Error(
-        `${source.repo}@${source.commit}:${path}: ${new TextDecoder().decode(out.stderr)}`,
-      );
-    }
-    return out.stdout;
-  }
-  throw new Error(`no clone of ${source.repo} under ${clones}`);
-}
-
-async function gitList(clones: string, source: PinnedSource, folder: string): Promise<string[]> {
-  const [owner, name] = source.repo.split("/");
-  for (const gitDir of [`${clones}/${owner}+${name}/repo`, `${clones}/${owner}/${name}/.git`]) {
-    const out = await new Deno.Command("git", {
-      args: ["--git-dir", gitDir, "ls-tree", "-r", "--name-only", source.commit, folder],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    if (out.success) return new TextDecoder().decode(out.stdout).split("\n").filter(Boolean);
-  }
-  throw new Error(`no clone of ${source.repo} under ${clones}`);
-}
-
-async function gitText(clones: string, source: PinnedSource, path: string): Promise<string> {
-  return new TextDecoder().decode(await gitShow(clones, source, path));
-}
 
 /** A stable number in [0, 1) for a key, so splits and samples never depend on chance. */
 function unit(key: string): number {

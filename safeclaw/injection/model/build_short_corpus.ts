@@ -16,6 +16,7 @@
  */
 import { parseArgs } from "node:util";
 import { SOURCES } from "./sources.ts";
+import { gitText } from "./git_source.ts";
 import { wordsRead } from "../judge.ts";
 
 /** Texts of at most this many words (as the model reads them) train the short model. */
@@ -37,19 +38,6 @@ async function readJsonl(path: string): Promise<ShortRecord[]> {
   );
 }
 
-async function gitText(clones: string, repo: string, commit: string, path: string) {
-  const [owner, name] = repo.split("/");
-  for (const gitDir of [`${clones}/${owner}+${name}/repo`, `${clones}/${owner}/${name}/.git`]) {
-    const out = await new Deno.Command("git", {
-      args: ["--git-dir", gitDir, "show", `${commit}:${path}`],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    if (out.success) return new TextDecoder().decode(out.stdout);
-  }
-  throw new Error(`no clone of ${repo} at ${commit} under ${clones}`);
-}
-
 /**
  * All of CLINC150's queries: `build_corpus.ts` samples 4,000 of its train split and 600 of its
  * validation split; the short model takes every one, and validates on its test split as well, so
@@ -59,7 +47,7 @@ async function clincQueries(
   clones: string,
 ): Promise<{ train: ShortRecord[]; valid: ShortRecord[] }> {
   const data = JSON.parse(
-    await gitText(clones, SOURCES.clinc.repo, SOURCES.clinc.commit, "data/data_full.json"),
+    await gitText(clones, SOURCES.clinc, "data/data_full.json"),
   ) as Record<string, [string, string][]>;
   const make = (rows: [string, string][], split: string): ShortRecord[] =>
     rows.map(([text], i) => ({
