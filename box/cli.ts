@@ -290,15 +290,19 @@ async function runBox(args: string[], startIt: boolean): Promise<number> {
         if (values.rm) await boxes.remove(info.id, true);
       }
     }
-    const { info, stdin } = await boxes.run(options);
-    if (values.detach) {
+    // Attached, the box's output comes as it is written (through pipes on the namespace driver),
+    // while its logs keep every byte.
+    const { info, stdin, output } = await boxes.run(options, { attach: values.detach !== true });
+    if (values.detach || !output) {
       console.log(info.id);
       return 0;
     }
     if (stdin) Deno.stdin.readable.pipeTo(stdin).catch(() => {});
-    const stop = new AbortController();
-    for await (const chunk of boxes.logs(info.id, { follow: true, signal: stop.signal })) {
-      await (chunk.stream === "stdout" ? Deno.stdout : Deno.stderr).write(chunk.data);
+    for await (const chunk of output) {
+      const to = chunk.stream === "stdout" ? Deno.stdout : Deno.stderr;
+      for (let written = 0; written < chunk.data.length;) {
+        written += await to.write(chunk.data.subarray(written));
+      }
     }
     const done = await boxes.wait(info.id).catch(() => undefined);
     if (values.rm) await boxes.remove(info.id, true).catch(() => {});

@@ -106,3 +106,55 @@ Deno.test("box CLI: run exit codes, usage errors, shared state, save and load", 
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("box CLI: an attached run killed mid-output leaves its box running, and the logs whole", async () => {
+  const home = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3sbc" });
+  const store = await openStore({ home });
+  const boxes = await openBoxRuntime({ store, home });
+  try {
+    assertEquals((await capture(["import-busybox"], home)).code, 0);
+    const script = 'i=1; while [ $i -le 150 ]; do echo "line $i"; i=$((i+1)); sleep 0.01; done';
+    const cli = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./cli.ts", import.meta.url).pathname,
+        "run",
+        "--name",
+        "orphan",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+      ],
+      env: { A3S_HOME: home },
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    let seen = "";
+    const decoder = new TextDecoder();
+    const reader = cli.stdout.getReader();
+    while (!seen.includes("line 5\n")) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      seen += decoder.decode(value);
+    }
+    cli.kill("SIGKILL");
+    await cli.status;
+    await reader.cancel();
+    assert(seen.startsWith("line 1\nline 2\n"), seen);
+    assertEquals((await boxes.inspect("orphan")).state, "running");
+    const done = await boxes.wait("orphan");
+    assertEquals([done.exitCode, done.reason], [0, "exited"]);
+    let logged = "";
+    for await (const chunk of boxes.logs("orphan")) logged += decoder.decode(chunk.data);
+    const all = Array.from({ length: 150 }, (_, i) => `line ${i + 1}\n`).join("");
+    assertEquals(logged, all);
+    assert(all.startsWith(seen), "what the killed caller printed is a prefix of the logs");
+    await boxes.remove("orphan", true);
+  } finally {
+    boxes.close();
+    await store.close();
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+});

@@ -19,6 +19,7 @@ import type {
   ExecProcess,
   ExecRequest,
   ExitReason,
+  OutputChunk,
   PodPlacement,
   StartedBox,
   VolumeMount,
@@ -872,14 +873,15 @@ export class BoxManager {
   async #startRow(
     row: BoxRow,
     starting?: StartingBox,
-  ): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array> }> {
+    attach = false,
+  ): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array>; output?: StartedBox["output"] }> {
     if (row.state === "running" && !starting) return { info: this.#toInfo(row) };
     const driver = this.#driver(row);
     const spec = this.#spec(row);
     const started = starting?.at ?? performance.now();
     let result;
     try {
-      result = await (starting?.started ?? driver.start(spec, this.#logPaths(spec)));
+      result = await (starting?.started ?? driver.start(spec, { ...this.#logPaths(spec), attach }));
     } catch (error) {
       await this.#db.updateTable("box_boxes").set({
         state: "exited",
@@ -910,14 +912,37 @@ export class BoxManager {
       await unpublishPorts(this.#options.home, row.name);
       await publishPorts(this.#options.home, row.name, spec.netns, spec.publish);
     }
-    return { info: this.#toInfo({ ...row, ...running }), stdin: result.stdin };
+    return {
+      info: this.#toInfo({ ...row, ...running }),
+      stdin: result.stdin,
+      output: result.output,
+    };
   }
 
-  /** Creates and starts a box. */
+  /**
+   * Creates and starts a box. With `attach`, `output` is the main command's output from the
+   * start until the box ends, as attached `box run` prints it: through pipes where the driver
+   * offers them (the namespace driver; the first byte reaches the caller as a bubblewrap
+   * caller's does), from the logs otherwise and for whatever the pipes did not carry. The logs
+   * get every byte either way. Breaking out of `output` detaches; the box runs on.
+   */
   async run(
     options: CreateBoxOptions,
-  ): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array> }> {
-    if (options.networks?.length) return await this.#startRow(await this.#createRow(options));
+    runOptions: { attach?: boolean } = {},
+  ): Promise<
+    { info: BoxInfo; stdin?: WritableStream<Uint8Array>; output?: AsyncIterable<OutputChunk> }
+  > {
+    const attach = runOptions.attach === true;
+    const withOutput = (
+      started: { info: BoxInfo; stdin?: WritableStream<Uint8Array>; output?: StartedBox["output"] },
+    ) => ({
+      info: started.info,
+      stdin: started.stdin,
+      output: attach ? this.#attachedOutput(started.info.id, started.output) : undefined,
+    });
+    if (options.networks?.length) {
+      return withOutput(await this.#startRow(await this.#createRow(options), undefined, attach));
+    }
     // The box starts as soon as its driver has prepared it; its row and audit entry are written
     // while it comes up.
     let starting: StartingBox | undefined;
@@ -927,13 +952,32 @@ export class BoxManager {
       const started = driver.start(spec, {
         ...this.#logPaths(spec),
         onProcess: () => hasProcess = true,
+        attach,
       });
       // Awaited by #startRow; until then a failed start must not read as unhandled.
       started.catch(() => {});
       starting = { started, at, hasProcess: () => hasProcess };
       return starting;
     });
-    return await this.#startRow(row, starting);
+    return withOutput(await this.#startRow(row, starting));
+  }
+
+  /**
+   * An attached box's output: what the driver's pipes carry, then the logs from the byte counts
+   * the pipes delivered (everything, where the driver has no pipes), until the box ends.
+   */
+  async *#attachedOutput(
+    id: string,
+    piped: AsyncIterable<OutputChunk> | undefined,
+  ): AsyncGenerator<OutputChunk> {
+    const offsets = { stdout: 0, stderr: 0 };
+    if (piped) {
+      for await (const chunk of piped) {
+        offsets[chunk.stream] += chunk.data.length;
+        yield chunk;
+      }
+    }
+    yield* this.logs(id, { follow: true, offsets });
   }
 
   /** A box's current state, refreshed from its driver; throws NotFoundError for an unknown box. */
@@ -1177,11 +1221,17 @@ export class BoxManager {
    */
   async *logs(
     idOrName: string,
-    options: { follow?: boolean; signal?: AbortSignal; fromEnd?: boolean } = {},
-  ): AsyncGenerator<{ stream: "stdout" | "stderr"; data: Uint8Array }> {
+    options: {
+      follow?: boolean;
+      signal?: AbortSignal;
+      fromEnd?: boolean;
+      /** Where to start in each log (bytes already seen), instead of the start or the end. */
+      offsets?: { stdout: number; stderr: number };
+    } = {},
+  ): AsyncGenerator<OutputChunk> {
     const row = await this.#row(idOrName);
     const paths = this.#logPaths(this.#spec(row));
-    const offsets = { stdout: 0, stderr: 0 };
+    const offsets = { stdout: options.offsets?.stdout ?? 0, stderr: options.offsets?.stderr ?? 0 };
     if (options.fromEnd) {
       // `attach` shows what the box writes from now on, not what it wrote before.
       const sizeOf = (path: string) => Deno.stat(path).then((i) => i.size, () => 0);

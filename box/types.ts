@@ -267,6 +267,19 @@ export interface BoxOutput {
    * running from then on instead of after `start` resolves.
    */
   onProcess?: () => void;
+  /**
+   * The caller stays attached: a driver that can hands it the main command's output as the box
+   * writes it ({@linkcode StartedBox.output}), besides the log files, which still get every byte.
+   */
+  attach?: boolean;
+}
+
+/** One chunk of a box's main output, tagged with its stream. */
+export interface OutputChunk {
+  /** Which of the main command's streams wrote it. */
+  stream: "stdout" | "stderr";
+  /** The bytes, as the command wrote them. */
+  data: Uint8Array;
 }
 
 /** A handle to a created box, re-attachable from another process through its state dir. */
@@ -275,6 +288,14 @@ export interface StartedBox {
   pid: number;
   /** Present when the caller asked for an interactive main command. */
   stdin?: WritableStream<Uint8Array>;
+  /**
+   * With {@linkcode BoxOutput.attach}, where the driver supports it: the main command's output
+   * through pipes, in the order each stream wrote it. It is a prefix of what the logs hold: it
+   * ends when the box ends, or earlier when the caller fell behind, and then the logs have the
+   * rest from the byte counts received (stdout and stderr counted apart). Breaking out of it
+   * detaches; the box keeps running and logging.
+   */
+  output?: AsyncIterable<OutputChunk>;
 }
 
 /**

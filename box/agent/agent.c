@@ -105,6 +105,17 @@ static pid_t main_pid = 0;
 static int main_term = -1;
 static int main_status = -1;
 static const char *status_path = NULL;
+/*
+ * An attached namespace box (`--attach-out FD --attach-err FD`): the main command writes to pipes
+ * the agent reads (main_out, main_err); each chunk is appended to the box's log (the agent's own
+ * fds 1 and 2) first and then written to the attach pipe, which reaches the caller that started
+ * the box as bubblewrap's output reaches its caller. The log always holds every byte; the pipes
+ * carry a prefix of it. A caller that goes away (EPIPE) or falls a whole pipe behind (a write
+ * that would block) loses both pipes at once: the agent never waits for a caller, and the caller,
+ * knowing how many bytes of each stream it got, reads the rest from the log.
+ */
+static int main_out = -1, main_err = -1;
+static int attach_out = -1, attach_err = -1;
 static int timed_out = 0;
 int trace_fd = -1;
 
@@ -159,6 +170,39 @@ static void pump_main_term(void) {
   }
   close(main_term);
   main_term = -1;
+}
+
+/* Stops feeding the attached caller: both pipes close together, so it sees the end on both. */
+static void drop_attach(void) {
+  if (attach_out >= 0) { close(attach_out); attach_out = -1; }
+  if (attach_err >= 0) { close(attach_err); attach_err = -1; }
+}
+
+/* One read of the main command's stdout or stderr pipe: to the log, then to the caller. Returns
+ * 0 once the pipe is at its end (or empty, with `drain`), 1 while it may have more. */
+static int tee_main_output(int *fd, int log, int drain) {
+  unsigned char chunk[65536];
+  ssize_t n = read(*fd, chunk, sizeof chunk);
+  if (n < 0 && errno == EINTR) return 1;
+  if (n < 0 && errno == EAGAIN) return drain ? 0 : 1;
+  if (n <= 0) { close(*fd); *fd = -1; return 0; }
+  /* The log first: a byte the caller saw is always in the log. */
+  write_all(log, chunk, (size_t)n);
+  int attach = log == 1 ? attach_out : attach_err;
+  if (attach >= 0) {
+    ssize_t w = write(attach, chunk, (size_t)n);
+    if (w != n) drop_attach();
+  }
+  return 1;
+}
+
+/* Whatever the main command (and anything that shared its output) wrote is in the pipes once
+ * it has ended; read it all before the box reports its end. */
+static void drain_main_output(void) {
+  if (main_out >= 0) fcntl(main_out, F_SETFL, O_NONBLOCK);
+  if (main_err >= 0) fcntl(main_err, F_SETFL, O_NONBLOCK);
+  while (main_out >= 0 && tee_main_output(&main_out, 1, 1)) {}
+  while (main_err >= 0 && tee_main_output(&main_err, 2, 1)) {}
 }
 
 /* Sends one frame; a broken connection is closed rather than retried. */
@@ -676,7 +720,18 @@ static int start_main(char **main_argv, int tty, const char *main_user, const si
       fcntl(main_term, F_SETFL, O_NONBLOCK);
     }
   } else {
+    /* Attached: the command's stdout and stderr are pipes the agent tees (see attach_out). */
+    int out[2] = {-1, -1}, err[2] = {-1, -1};
+    if (attach_out >= 0 && (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))) {
+      dprintf(2, "a3s-agent: pipe: %s\n", strerror(errno));
+      return -1;
+    }
     main_pid = fork();
+    if (main_pid == 0 && out[1] >= 0 && (dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)) _exit(126);
+    if (out[0] >= 0) {
+      close(out[1]); close(err[1]);
+      main_out = out[0]; main_err = err[0];
+    }
   }
   if (main_pid == 0) {
     sigprocmask(SIG_UNBLOCK, mask, NULL);
@@ -714,11 +769,22 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--user") && i + 1 < argc) main_user = argv[++i];
     else if (!strcmp(argv[i], "--ready-fd") && i + 1 < argc) ready_fd = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--trace-fd") && i + 1 < argc) trace_fd = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--attach-out") && i + 1 < argc) attach_out = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--attach-err") && i + 1 < argc) attach_err = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--vm")) vm = 1;
     else if (!strcmp(argv[i], "--")) { cmd = i + 1; break; }
     else { dprintf(2, "a3s-agent: unknown argument %s\n", argv[i]); return 2; }
   }
   trace("agent: started");
+  if ((attach_out >= 0) != (attach_err >= 0)) { dprintf(2, "a3s-agent: --attach-out and --attach-err go together\n"); return 2; }
+  if (attach_out >= 0) {
+    /* Never blocks on a caller; a larger pipe lets a caller that reads in bursts keep up with a
+     * command that writes in bursts (the size is a ceiling, not an allocation). */
+    fcntl(attach_out, F_SETFL, O_NONBLOCK);
+    fcntl(attach_err, F_SETFL, O_NONBLOCK);
+    fcntl(attach_out, F_SETPIPE_SZ, 1 << 20);
+    fcntl(attach_err, F_SETPIPE_SZ, 1 << 20);
+  }
   /* A VM's init is pid 1 with no socket; a namespace box's agent is pid 1 of its pid namespace
    * too (bubblewrap's --as-pid-1), serving a socket. */
   if (getpid() == 1 && !socket_path) vm = 1;
@@ -772,7 +838,8 @@ int main(int argc, char **argv) {
      * box's forked before, and drops it on exec (close-on-exec), so only the agent holds it. */
     ssize_t ignored = write(ready_fd, "r", 1);
     (void)ignored;
-    close(ready_fd);
+    /* Attached, the ready pipe goes on as the caller's stdout, the ready byte first. */
+    if (ready_fd != attach_out) close(ready_fd);
   }
   char **main_argv = cmd < argc ? argv + cmd : vm_cmd;
   int main_tty = vm && read_list("/a3s/tty") != NULL;
@@ -783,7 +850,7 @@ int main(int argc, char **argv) {
   int *owner = NULL, *kind = NULL, poll_slots = 0;
   for (;;) {
     /* Sized for the tables as they are now; they only grow, so neither does this shrink. */
-    int max_poll = 3 + conn_slots + 3 * exec_slots + POD_POLL_MAX;
+    int max_poll = 5 + conn_slots + 3 * exec_slots + POD_POLL_MAX;
     if (max_poll > poll_slots) {
       struct pollfd *more_fds = realloc(fds, (size_t)max_poll * sizeof *fds);
       if (more_fds) fds = more_fds;
@@ -808,6 +875,8 @@ int main(int argc, char **argv) {
       if (execs[e].in_fd >= 0 && execs[e].in_len > 0) { fds[n] = (struct pollfd){execs[e].in_fd, POLLOUT, 0}; kind[n] = 5; owner[n++] = e; }
     }
     if (main_term >= 0) { fds[n] = (struct pollfd){main_term, POLLIN, 0}; kind[n] = 7; owner[n++] = 0; }
+    if (main_out >= 0) { fds[n] = (struct pollfd){main_out, POLLIN, 0}; kind[n] = 8; owner[n++] = 1; }
+    if (main_err >= 0) { fds[n] = (struct pollfd){main_err, POLLIN, 0}; kind[n] = 8; owner[n++] = 2; }
     int pod_fds = pod_poll_fds(fds + n, owner + n, max_poll - n);
     for (int i = 0; i < pod_fds; i++) kind[n + i] = 6;
     n += pod_fds;
@@ -841,11 +910,16 @@ int main(int argc, char **argv) {
         pod_ready(owner[i], &fds[i]);
       } else if (kind[i] == 7) {
         if (main_term == fds[i].fd) pump_main_term();
+      } else if (kind[i] == 8) {
+        int *pipe_fd = owner[i] == 1 ? &main_out : &main_err;
+        if (*pipe_fd == fds[i].fd) tee_main_output(pipe_fd, owner[i], 0);
       }
     }
     if (main_pid == -1) {
       /* The box's main process ended: nothing else in the box may outlive it. */
       kill_all();
+      /* The logs are complete before the status says the box ended. */
+      drain_main_output();
       write_status(reason);
       if (socket_path) unlink(socket_path);
       int code = timed_out ? 137 : WIFEXITED(main_status) ? WEXITSTATUS(main_status) : 128 + WTERMSIG(main_status);

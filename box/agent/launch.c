@@ -12,6 +12,9 @@
  *   - optionally a network namespace to join (a pod's or a bridged network's);
  *   - with --ready, the caller's stdout kept on fd 11, where the agent (`--ready-fd 11`) writes
  *     one byte once it serves exec: the driver waits on a pipe instead of polling a socket;
+ *   - with --attach as well, the caller's stderr kept on fd 15: the agent (`--attach-out 11
+ *     --attach-err 15`) copies the main command's output there after the ready byte, besides
+ *     the logs, so an attached caller reads it from pipes, as a caller of bubblewrap does;
  *   - a user namespace on fd 10 for `--userns 10`, mapping the ids 0-65535 to the host's own, so
  *     an exec can run as any user of the image (bubblewrap alone maps a single id). Writing a
  *     map wider than one id needs a process outside the namespace: a child is cloned into it,
@@ -40,7 +43,7 @@
  *
  *   a3s-agent launch [--cgroup DIR]... [--into-cgroup DIR] [--sysctl KEY=VALUE]...
  *                    [--stdout FILE] [--stderr FILE] [--seccomp FILE] [--netns PATH] [--userns]
- *                    [--tty DIR] [--ready] -- bwrap ARGS...
+ *                    [--tty DIR] [--ready [--attach]] -- bwrap ARGS...
  */
 #define _GNU_SOURCE
 #include "agent.h"
@@ -68,6 +71,7 @@ enum {
   BLOCK_FD = 12,
   INFO_FD = 13,
   TRACE_FD = 14,
+  ATTACH_ERR_FD = 15,
   ID_COUNT = 65536,
   MAX_CGROUPS = 8,
   MAX_SYSCTLS = 64,
@@ -124,6 +128,9 @@ static int make_userns(void) {
   if (child < 0) return -1;
   if (child == 0) {
     close(hold[1]);
+    /* Only the box may hold the caller's pipes (their end tells the caller the box is over). */
+    close(READY_FD);
+    close(ATTACH_ERR_FD);
     char byte;
     while (read(hold[0], &byte, 1) < 0 && errno == EINTR) {}
     _exit(0);
@@ -316,6 +323,7 @@ static int open_terminal(const char *dir) {
   if (pump == 0) {
     close(slave);
     if (ready_fd_open()) close(READY_FD);
+    close(ATTACH_ERR_FD);
     pump_terminal(master, in, 1);
     _exit(0);
   }
@@ -357,6 +365,7 @@ static int run_in_cgroup(const char *dir, char **exec_argv) {
    * box's stdin, and the pipe that keeps the user namespace's first holder waiting. */
   close(cgroup);
   close(READY_FD);
+  close(ATTACH_ERR_FD);
   close(0);
   if (userns_hold >= 0) close(userns_hold);
   /* Nor the descriptors passed to bubblewrap: the helper reads its info pipe to the end. */
@@ -374,7 +383,7 @@ int launch_main(int argc, char **argv) {
   const char *cgroups[MAX_CGROUPS], *sysctls[MAX_SYSCTLS];
   int nsysctls = 0;
   const char *out = NULL, *err = NULL, *seccomp = NULL, *netns = NULL, *tty = NULL, *into = NULL;
-  int ncgroups = 0, userns = 0, ready = 0, cmd = argc;
+  int ncgroups = 0, userns = 0, ready = 0, attach = 0, cmd = argc;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--cgroup") && i + 1 < argc && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = argv[++i];
     else if (!strcmp(argv[i], "--sysctl") && i + 1 < argc && nsysctls < MAX_SYSCTLS && strchr(argv[i + 1], '=')) sysctls[nsysctls++] = argv[++i];
@@ -386,6 +395,7 @@ int launch_main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--into-cgroup") && i + 1 < argc) into = argv[++i];
     else if (!strcmp(argv[i], "--userns")) userns = 1;
     else if (!strcmp(argv[i], "--ready")) ready = 1;
+    else if (!strcmp(argv[i], "--attach")) attach = 1;
     else if (!strcmp(argv[i], "--")) { cmd = i + 1; break; }
     else { dprintf(2, "a3s-launch: unknown argument %s\n", argv[i]); return 2; }
   }
@@ -397,6 +407,7 @@ int launch_main(int argc, char **argv) {
   if (trace_fd >= 0 && move_fd(trace_fd, TRACE_FD) == 0) trace_fd = TRACE_FD;
   trace("launch: started");
   if (ready && dup2(1, READY_FD) < 0) return fail("keep", "the ready pipe");
+  if (ready && attach && dup2(2, ATTACH_ERR_FD) < 0) return fail("keep", "the attach pipe");
   /* The logs first, so every later failure lands where the driver reads it. */
   if (out && open_at_fd(out, O_WRONLY | O_CREAT | O_APPEND, 1)) return fail("open", out);
   if (err && open_at_fd(err, O_WRONLY | O_CREAT | O_APPEND, 2)) return fail("open", err);
@@ -418,6 +429,7 @@ int launch_main(int argc, char **argv) {
       close(info[1]);
       close(block[0]);
       if (ready) close(READY_FD);
+      if (attach) close(ATTACH_ERR_FD);
       sandbox_helper(monitor, sysctls, nsysctls, info[0], block[1]);
     }
     close(info[0]);

@@ -29,6 +29,7 @@ import { compileSeccompProfile } from "./seccomp_profile.ts";
 import { capabilityArgs, isRootUser, resolveNamespaceSecurity } from "./namespace_security.ts";
 import { mountOverlay, mountOverlaySync, unmount } from "./_mount.ts";
 import { setTerminalSize } from "./_terminal.ts";
+import { attachedOutput } from "./_attached_output.ts";
 import {
   childPids,
   isAlive,
@@ -122,6 +123,16 @@ function readJsonSync<T>(path: string): T | undefined {
 function isMountPointSync(path: string): boolean {
   try {
     return Deno.statSync(path).dev !== Deno.statSync(join(path, "..")).dev;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the agent has written the box's end (its status file). */
+function isStatusFileSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
   } catch {
     return false;
   }
@@ -410,6 +421,9 @@ export class NamespaceDriver implements BoxDriver {
     // As root, the launcher makes a user namespace mapping every id an image uses, so execs can
     // run as the image's users; otherwise bubblewrap maps the one id it can.
     const wideUserns = Deno.uid() === 0;
+    // An attached caller reads the main command's output from pipes (a terminal box's output is
+    // one stream through the launcher's pump, so it is followed in the log instead).
+    const attach = output.attach === true && !spec.tty;
     const args = [
       ...(seccomp ? ["--seccomp", "9"] : []),
       ...(wideUserns ? ["--userns", "10"] : ["--unshare-user"]),
@@ -472,6 +486,7 @@ export class NamespaceDriver implements BoxDriver {
     );
     if (spec.user) args.push("--user", spec.user);
     args.push("--ready-fd", "11");
+    if (attach) args.push("--attach-out", "11", "--attach-err", "15");
     // Profiling: the launcher hands its trace file on as fd 14, so the agent's steps land there.
     if (Deno.env.get("A3S_LAUNCH_TRACE")) args.push("--trace-fd", "14");
     if (spec.timeoutSeconds) args.push("--timeout", String(Math.ceil(spec.timeoutSeconds)));
@@ -495,13 +510,15 @@ export class NamespaceDriver implements BoxDriver {
     if (spec.tty) launch.push("--tty", paths.pts);
     if (wideUserns) launch.push("--userns");
     launch.push("--ready");
+    if (attach) launch.push("--attach");
     const child = new Deno.Command(agent, {
       args: [...launch, "--", this.#bwrap, ...args],
       clearEnv: true,
       env: launcherEnv(),
       stdin: spec.interactive ? "piped" : "null",
       stdout: "piped",
-      stderr: "null",
+      // Attached, the launcher keeps this pipe for the agent as the main command's stderr.
+      stderr: attach ? "piped" : "null",
     }).spawn();
     const identity = processIdentitySync(child.pid);
     const record: PidRecord = {
@@ -515,8 +532,39 @@ export class NamespaceDriver implements BoxDriver {
     output.onProcess?.();
     child.status.catch(() => {});
     child.unref();
-    await this.#waitForAgent(spec, child.stdout, output);
-    return { pid: child.pid, stdin: spec.interactive ? child.stdin : undefined };
+    const stdin = spec.interactive ? child.stdin : undefined;
+    if (!attach) {
+      await this.#waitForAgent(spec, child.stdout, output, false);
+      return { pid: child.pid, stdin };
+    }
+    let ready;
+    try {
+      ready = await this.#waitForAgent(spec, child.stdout, output, true);
+    } catch (error) {
+      child.stderr.cancel().catch(() => {});
+      throw error;
+    }
+    if (!ready) {
+      // The box ended before the agent was ready: its output is all in the logs.
+      child.stderr.cancel().catch(() => {});
+      return { pid: child.pid, stdin };
+    }
+    const statusPath = paths.status;
+    return {
+      pid: child.pid,
+      stdin,
+      output: attachedOutput({
+        stdout: ready.reader,
+        stdoutHead: ready.head,
+        stderr: child.stderr,
+        ended: async () => {
+          // The agent writes the status just before it exits: then the pipes closed because the
+          // box is ending, and its last process (bubblewrap, or the launcher above it) follows.
+          if (isStatusFileSync(statusPath)) await child.status.catch(() => {});
+        },
+        hold: (held) => held ? child.ref() : child.unref(),
+      }),
+    };
   }
 
   /**
@@ -528,8 +576,26 @@ export class NamespaceDriver implements BoxDriver {
     spec: BoxSpec,
     ready: ReadableStream<Uint8Array>,
     output: BoxOutput,
-  ): Promise<void> {
+    keep: false,
+  ): Promise<undefined>;
+  async #waitForAgent(
+    spec: BoxSpec,
+    ready: ReadableStream<Uint8Array>,
+    output: BoxOutput,
+    keep: true,
+  ): Promise<{ reader: ReadableStreamDefaultReader<Uint8Array>; head: Uint8Array } | undefined>;
+  /**
+   * With `keep`, the pipe goes on as the attached stdout: the reader comes back with whatever
+   * followed the ready byte in its read, and undefined when the box ended before it was ready.
+   */
+  async #waitForAgent(
+    spec: BoxSpec,
+    ready: ReadableStream<Uint8Array>,
+    output: BoxOutput,
+    keep: boolean,
+  ): Promise<{ reader: ReadableStreamDefaultReader<Uint8Array>; head: Uint8Array } | undefined> {
     const reader = ready.getReader();
+    let kept = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), this.#options.startTimeoutMs ?? 10_000);
@@ -539,8 +605,12 @@ export class NamespaceDriver implements BoxDriver {
       if (first === "timeout") {
         throw new A3sError("box_start_failed", "box agent did not come up in time");
       }
-      if (!first.done && first.value.length > 0) return;
-      if (await this.#statusFile(spec)) return;
+      if (!first.done && first.value.length > 0) {
+        if (!keep) return undefined;
+        kept = true;
+        return { reader, head: first.value.subarray(1) };
+      }
+      if (await this.#statusFile(spec)) return undefined;
       // On a terminal, everything (bubblewrap's complaints too) went to the one stream.
       const log = spec.tty ? output.stdoutPath : output.stderrPath;
       const stderr = await Deno.readTextFile(log).catch(() => "");
@@ -548,8 +618,8 @@ export class NamespaceDriver implements BoxDriver {
       throw new A3sError("box_start_failed", `box failed to start: ${line || "no output"}`);
     } finally {
       clearTimeout(timer);
-      // Nothing more comes on the pipe; letting go of it keeps no handle on the box.
-      reader.cancel().catch(() => {});
+      // Nothing more is read from the pipe; letting go of it keeps no handle on the box.
+      if (!kept) reader.cancel().catch(() => {});
     }
   }
 
