@@ -1,3 +1,4 @@
+import { Redis } from "ioredis";
 import { assert, assertEquals } from "@a3s/common/testing";
 import { EventBus } from "./bus.ts";
 import { providerContract } from "./_contract.ts";
@@ -49,6 +50,79 @@ if (redis) {
           stop.abort();
         }
       } finally {
+        await provider.destroy();
+        await bus.close();
+      }
+    },
+  });
+  Deno.test({
+    name: "redis: publishes of one turn go in batches, each caller answered for its own event",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+      const provider = await RedisProvider.connect({ url: redis.url, prefix });
+      const bus = new EventBus({ provider });
+      try {
+        // 600 publishes in one turn: more than one script call's worth (256), with an id
+        // repeated inside one batch and one repeated across batches.
+        const ids = Array.from({ length: 600 }, (_, i) => `e${i}`);
+        ids[10] = "e3";
+        ids[500] = "e7";
+        const published = await Promise.all(
+          ids.map((id, i) =>
+            bus.publish(i % 2 ? "batch.odd" : "batch.even", { i }, { id, key: `k${i % 3}` })
+          ),
+        );
+        const duplicates = published.flatMap((p, i) => p.duplicate ? [i] : []);
+        assertEquals(duplicates, [10, 500]);
+        assertEquals(published[10].seq, published[3].seq);
+        assertEquals(published[500].seq, published[7].seq);
+        // Stored once each, in publish order, each receipt naming its own entry.
+        const stored: { seq: string; i: number }[] = [];
+        const sub = await bus.subscribe("batch.>", (m) => {
+          stored.push({ seq: m.seq, i: (m.data as { i: number }).i });
+        }, { after: "0-0" });
+        const deadline = Date.now() + 5000;
+        while (stored.length < 598 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await sub.close();
+        const expected = published.flatMap((p, i) => p.duplicate ? [] : [{ seq: p.seq, i }]);
+        assertEquals(stored, expected);
+        // Subject counts count appended events only (both repeats were on even indexes).
+        assertEquals(await bus.subjects(), [
+          { subject: "batch.even", events: 298 },
+          { subject: "batch.odd", events: 300 },
+        ]);
+      } finally {
+        await provider.destroy();
+        await bus.close();
+      }
+    },
+  });
+  Deno.test({
+    name: "redis: a batch the server refuses rejects each of its publishes",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+      const provider = await RedisProvider.connect({ url: redis.url, prefix });
+      const bus = new EventBus({ provider });
+      const client = new Redis(redis.url);
+      try {
+        // The stream's key holds a string, so the script's XADD fails with WRONGTYPE.
+        await client.set(`${prefix}:log`, "not a stream");
+        const results = await Promise.allSettled(
+          [1, 2, 3].map((i) => bus.publish("fail.e", { i })),
+        );
+        assertEquals(results.map((r) => r.status), ["rejected", "rejected", "rejected"]);
+        for (const result of results) {
+          const reason = String((result as PromiseRejectedResult).reason);
+          assert(reason.includes("WRONGTYPE"), reason);
+        }
+      } finally {
+        client.disconnect();
         await provider.destroy();
         await bus.close();
       }

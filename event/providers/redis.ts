@@ -4,6 +4,7 @@
  * Lua script, so a retried publish never appends twice within the window.
  */
 import { Redis } from "ioredis";
+import { setImmediate } from "node:timers";
 import type { Logger } from "@a3s/common";
 import { coalesce } from "../coalesce.ts";
 import type { CloudEvent } from "../envelope.ts";
@@ -39,19 +40,45 @@ export interface RedisProviderOptions {
   logger?: Logger;
 }
 
-/** Appends unless the id was seen within the window; returns [stream id, duplicate flag]. */
-const PUBLISH = `
-local seen = redis.call('GET', KEYS[2])
-if seen then return {seen, 1} end
-local id
-if ARGV[4] ~= '' then
-  id = redis.call('XADD', KEYS[1], '*', 's', ARGV[2], 'e', ARGV[1], 'k', ARGV[4])
-else
-  id = redis.call('XADD', KEYS[1], '*', 's', ARGV[2], 'e', ARGV[1])
+/**
+ * Appends a batch of events in one call, each unless its id was seen within the window (an id
+ * twice in one batch: the second is the duplicate). KEYS: the stream, the subject counts, then
+ * one de-duplication key per event; ARGV: the window, then subject, event JSON and partition key
+ * (empty: none) per event. Returns stream id and duplicate flag (1 or 0) per event, in order.
+ * Subjects are counted once per batch, with the number of events each got appended.
+ */
+const PUBLISH_BATCH = `
+local counts = {}
+local out = {}
+for i = 3, #KEYS do
+  local at = (i - 3) * 3 + 2
+  local seen = redis.call('GET', KEYS[i])
+  if seen then
+    out[#out + 1] = seen
+    out[#out + 1] = 1
+  else
+    local subject = ARGV[at]
+    local id
+    if ARGV[at + 2] ~= '' then
+      id = redis.call('XADD', KEYS[1], '*', 's', subject, 'e', ARGV[at + 1], 'k', ARGV[at + 2])
+    else
+      id = redis.call('XADD', KEYS[1], '*', 's', subject, 'e', ARGV[at + 1])
+    end
+    redis.call('SET', KEYS[i], id, 'PX', ARGV[1])
+    counts[subject] = (counts[subject] or 0) + 1
+    out[#out + 1] = id
+    out[#out + 1] = 0
+  end
 end
-redis.call('SET', KEYS[2], id, 'PX', ARGV[3])
-redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
-return {id, 0}`;
+for subject, n in pairs(counts) do redis.call('HINCRBY', KEYS[2], subject, n) end
+return out`;
+
+/**
+ * At most this many events in one script call: a script runs alone on the server, so a
+ * larger backlog goes as several calls (sent back to back, answered in order) rather than one
+ * that keeps every other client waiting.
+ */
+const PUBLISH_BATCH_MAX = 256;
 
 /**
  * One turn's retries and held-back entries in one call: nacked entries whose delay is over
@@ -115,15 +142,15 @@ type TakeCommand = (
   now: number,
   batch: number,
 ) => Promise<[string[], string[]]>;
-type PublishCommand = (
-  log: string,
-  dedupe: string,
-  subjects: string,
-  body: string,
-  subject: string,
-  windowMs: number,
-  key: string,
-) => Promise<[string, number]>;
+/** `numberOfKeys`, then the keys, then the arguments (see `PUBLISH_BATCH`). */
+type PublishBatchCommand = (...keysThenArgs: (string | number)[]) => Promise<(string | number)[]>;
+
+/** One publish waiting for its batch's script call. */
+interface QueuedPublish {
+  event: CloudEvent;
+  resolve(receipt: PublishReceipt): void;
+  reject(error: unknown): void;
+}
 
 /**
  * The value of field `name` of an entry. The publish script writes `s` (subject) first and `e`
@@ -229,7 +256,8 @@ export class RedisProvider implements EventProvider {
     this.#keys = { log: `${this.#prefix}:log`, subjects: `${this.#prefix}:subjects` };
     this.#dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
     this.#logger = options.logger;
-    redis.defineCommand("a3sPublish", { numberOfKeys: 3, lua: PUBLISH });
+    // No fixed key count: a batch passes its own (two, plus one de-duplication key per event).
+    redis.defineCommand("a3sPublishBatch", { lua: PUBLISH_BATCH });
     redis.defineCommand("a3sTake", { numberOfKeys: 2, lua: TAKE });
     redis.defineCommand("a3sRead", { numberOfKeys: 1, lua: READ });
   }
@@ -296,19 +324,54 @@ export class RedisProvider implements EventProvider {
     connection.disconnect();
   }
 
-  async publish(event: CloudEvent): Promise<PublishReceipt> {
-    const publish = (this.#redis as unknown as { a3sPublish: PublishCommand }).a3sPublish;
-    const [seq, duplicate] = await publish.call(
-      this.#redis,
-      this.#log,
-      `${this.#prefix}:dedupe:${event.id}`,
-      this.#subjectsKey,
-      JSON.stringify(event),
-      event.subject,
-      this.#dedupeWindowMs,
-      event.partitionkey ?? "",
-    );
-    return { seq, duplicate: duplicate === 1 };
+  /** Publishes queued in this turn of the event loop, sent together by `#sendQueued`. */
+  #queued: QueuedPublish[] = [];
+
+  /**
+   * Queues the event for this turn's batch: every publish made before the event loop next
+   * polls (after the current microtasks, `setImmediate`) goes in one script call, so its fixed
+   * cost (the call, the script's start, the reply) is paid once per batch. Each caller gets
+   * its own event's receipt; a lone publish waits no timer, only the rest of this turn.
+   */
+  publish(event: CloudEvent): Promise<PublishReceipt> {
+    const { promise, resolve, reject } = Promise.withResolvers<PublishReceipt>();
+    if (this.#queued.length === 0) setImmediate(this.#sendQueued);
+    this.#queued.push({ event, resolve, reject });
+    return promise;
+  }
+
+  /** Sends the queued publishes, in order, in calls of at most `PUBLISH_BATCH_MAX`. */
+  readonly #sendQueued = (): void => {
+    const queued = this.#queued;
+    this.#queued = [];
+    for (let start = 0; start < queued.length; start += PUBLISH_BATCH_MAX) {
+      this.#sendBatch(queued.slice(start, start + PUBLISH_BATCH_MAX));
+    }
+  };
+
+  /**
+   * One script call for `batch`. Commands on one connection are answered in the order sent,
+   * so batches (and the events in each) reach the stream in publish order. A failed call
+   * rejects every publish in it: the script may have appended some of them before failing, and
+   * retrying with the same id is what tells (the de-duplication key answers `duplicate`).
+   */
+  #sendBatch(batch: QueuedPublish[]): void {
+    const dedupePrefix = `${this.#prefix}:dedupe:`;
+    const keys: string[] = [this.#log, this.#subjectsKey];
+    const args: (string | number)[] = [this.#dedupeWindowMs];
+    for (const { event } of batch) {
+      keys.push(dedupePrefix + event.id);
+      args.push(event.subject, JSON.stringify(event), event.partitionkey ?? "");
+    }
+    const send = (this.#redis as unknown as { a3sPublishBatch: PublishBatchCommand })
+      .a3sPublishBatch;
+    send.call(this.#redis, keys.length, ...keys, ...args).then((reply) => {
+      for (let i = 0; i < batch.length; i++) {
+        batch[i].resolve({ seq: String(reply[2 * i]), duplicate: reply[2 * i + 1] === 1 });
+      }
+    }, (error) => {
+      for (const queued of batch) queued.reject(error);
+    });
   }
 
   async #lastId(): Promise<string> {
