@@ -193,6 +193,8 @@ static int tee_main_output(int *fd, int log, int drain) {
     ssize_t w = write(attach, chunk, (size_t)n);
     if (w != n) drop_attach();
   }
+  static int teed = 0;
+  if (!teed++) trace("agent: first output teed");
   return 1;
 }
 
