@@ -74,8 +74,10 @@ Deno.test("attached run: stdout and stderr come apart, in order, and equal the l
 Deno.test("attached run: the namespace driver hands over pipes, not the log (not for a tty)", async () => {
   await withNamespaceBoxes(async (_boxes, home) => {
     const driver = new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE });
-    const id = Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) =>
-      b.toString(16).padStart(2, "0")).join("");
+    const id = Array.from(
+      crypto.getRandomValues(new Uint8Array(32)),
+      (b) => b.toString(16).padStart(2, "0"),
+    ).join("");
     const stateDir = join(home.home, "driver-box");
     const spec = {
       id,
@@ -142,7 +144,10 @@ Deno.test("attached run: a caller a whole pipe behind loses the pipes, not the b
       const piped = await collect(started.output!);
       const logged = Deno.readTextFileSync(paths.stdoutPath);
       assertEquals(logged, Array.from({ length: 500000 }, (_, i) => `${i + 1}\n`).join(""));
-      assert(piped.stdout.length > 0 && piped.stdout.length < logged.length, `${piped.stdout.length}`);
+      assert(
+        piped.stdout.length > 0 && piped.stdout.length < logged.length,
+        `${piped.stdout.length}`,
+      );
       assert(logged.startsWith(piped.stdout), "the pipe carried a prefix of the log");
     } finally {
       await driver.remove(spec);
