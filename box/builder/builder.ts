@@ -315,7 +315,8 @@ export class ImageBuilder {
     return await this.#addLayer(stage, step, key, async () => {
       const image = await this.#materialize(stage, EPOCH, []);
       intermediates.add(image);
-      const { info } = await this.#boxes.run({
+      // Attached: the step's output as it is written, and its end as soon as the box's is.
+      const { info, output } = await this.#boxes.run({
         image,
         command,
         // Build args are in RUN's environment but never in the image's.
@@ -323,9 +324,9 @@ export class ImageBuilder {
         driver: options.driver ?? "namespace",
         network: options.network ?? "none",
         timeoutSeconds: options.runTimeoutSeconds ?? 600,
-      });
+      }, { attach: true });
       try {
-        for await (const chunk of this.#boxes.logs(info.id, { follow: true })) {
+        for await (const chunk of output ?? this.#boxes.logs(info.id, { follow: true })) {
           options.output?.(chunk.data, chunk.stream);
         }
         const done = await this.#boxes.wait(info.id);
