@@ -1,21 +1,44 @@
 /** Coalesces calls made close together into one flush. */
 
+/** A coalesced flush: call it to join the next flush; `now()` runs a scheduled one at once. */
+export interface Coalesced {
+  /** Schedules the flush (unless one is scheduled) and resolves when it finishes. */
+  (): Promise<void>;
+  /**
+   * Runs the scheduled flush now instead of at its timer, for a caller that is about to wait
+   * on it anyway (a consumer stopping); resolves at once when none is scheduled.
+   */
+  now(): Promise<void>;
+}
+
 /**
  * Returns a function that schedules `flush` after `delayMs` (the next timer turn by default)
  * and resolves every caller when that flush finishes. Deliveries arrive one microtask apart,
  * so a timer turn, not a microtask, is what gathers a batch of them.
  */
-export function coalesce(flush: () => Promise<void>, delayMs = 0): () => Promise<void> {
+export function coalesce(flush: () => Promise<void>, delayMs = 0): Coalesced {
   let pending: Promise<void> | undefined;
-  return () => {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let run: (() => void) | undefined;
+  const schedule = (() => {
     pending ??= new Promise<void>((resolve, reject) => {
-      setTimeout(() => {
+      run = () => {
+        clearTimeout(timer);
         pending = undefined;
+        run = undefined;
         flush().then(resolve, reject);
-      }, delayMs);
+      };
+      timer = setTimeout(run, delayMs);
     });
     return pending;
+  }) as Coalesced;
+  schedule.now = () => {
+    const scheduled = pending;
+    if (!scheduled || !run) return Promise.resolve();
+    run();
+    return scheduled;
   };
+  return schedule;
 }
 
 /**

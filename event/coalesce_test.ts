@@ -1,0 +1,57 @@
+import { assertEquals } from "@a3s/common/testing";
+import { coalesce, coalesceRun } from "./coalesce.ts";
+
+Deno.test("coalesce: calls before the timer share one flush, and each caller waits for it", async () => {
+  let flushes = 0;
+  const flush = coalesce(() => {
+    flushes++;
+    return Promise.resolve();
+  }, 5);
+  const first = flush();
+  const second = flush();
+  assertEquals(first, second);
+  assertEquals(flushes, 0);
+  await Promise.all([first, second]);
+  assertEquals(flushes, 1);
+  await flush();
+  assertEquals(flushes, 2);
+});
+
+Deno.test("coalesce: now() runs the scheduled flush at once, and only once", async () => {
+  let flushes = 0;
+  const flush = coalesce(() => {
+    flushes++;
+    return Promise.resolve();
+  }, 60_000);
+  const waiting = flush();
+  const started = performance.now();
+  await flush.now();
+  await waiting;
+  // Well before the 60 s timer: the timer is cleared, so the test ends without waiting on it.
+  assertEquals(flushes, 1);
+  assertEquals(performance.now() - started < 1000, true);
+  // Nothing scheduled: nothing runs.
+  await flush.now();
+  assertEquals(flushes, 1);
+});
+
+Deno.test("coalesce: a failed flush rejects its callers, and the next call flushes again", async () => {
+  let fail = true;
+  const flush = coalesce(() => fail ? Promise.reject(new Error("down")) : Promise.resolve());
+  const results = await Promise.allSettled([flush(), flush()]);
+  assertEquals(results.map((r) => r.status), ["rejected", "rejected"]);
+  fail = false;
+  await flush();
+});
+
+Deno.test("coalesceRun: the calls of one synchronous run share one flush", async () => {
+  let flushes = 0;
+  const flush = coalesceRun(() => {
+    flushes++;
+    return Promise.resolve();
+  });
+  await Promise.all([flush(), flush(), flush()]);
+  assertEquals(flushes, 1);
+  await flush();
+  assertEquals(flushes, 2);
+});
