@@ -36,6 +36,13 @@
  *     stdin, stdout and stderr (so the main command's output is one stream, as on a terminal),
  *     and a pump process copies the terminal's output to the stdout log and the caller's stdin,
  *     if any, to the terminal, until the last process holding the terminal ends;
+ *   - with --dev DIR, the box's /dev made here rather than by bubblewrap's --dev (which bind-mounts
+ *     each device node from the host, and every bind makes bubblewrap read the whole mount table
+ *     again: 3-7 ms of a start on a host with a hundred mounts). In a mount namespace private to
+ *     this launcher (the host never sees it), a tmpfs on DIR gets the same nodes (null, zero, full,
+ *     random, urandom, tty), symlinks, a devpts instance of its own on pts and a tmpfs on shm;
+ *     bubblewrap then binds DIR on the box's /dev (`--dev-bind DIR /dev`). Nothing in the box can
+ *     add a node: creating one takes CAP_MKNOD in the host's user namespace;
  *   - on cgroup v2 (--into-cgroup DIR), no move at all: bubblewrap is cloned straight into the
  *     box's group (clone3 with CLONE_INTO_CGROUP) and everything of the box inherits it; this
  *     process stays as bubblewrap's parent, exiting with its status, so the pid the driver
@@ -43,7 +50,7 @@
  *
  *   a3s-agent launch [--cgroup DIR]... [--into-cgroup DIR] [--sysctl KEY=VALUE]...
  *                    [--stdout FILE] [--stderr FILE] [--seccomp FILE] [--netns PATH] [--userns]
- *                    [--tty DIR] [--ready [--attach]] -- bwrap ARGS...
+ *                    [--tty DIR] [--dev DIR] [--ready [--attach]] -- bwrap ARGS...
  */
 #define _GNU_SOURCE
 #include "agent.h"
@@ -58,6 +65,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -335,6 +344,46 @@ static int open_terminal(const char *dir) {
   return 0;
 }
 
+/* The devices bubblewrap's --dev gives a sandbox, with their numbers. */
+static const struct { const char *name; unsigned major, minor; } DEV_NODES[] = {
+    {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+};
+static const char *DEV_LINKS[][2] = {
+    {"fd", "/proc/self/fd"},        {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+    {"stderr", "/proc/self/fd/2"},  {"core", "/proc/kcore"},      {"ptmx", "pts/ptmx"},
+};
+
+/* Builds the box's /dev on `dir` in a mount namespace of this launcher's own (see the header). */
+static int make_dev(const char *dir) {
+  if (mkdir(dir, 0755) && errno != EEXIST) return fail("make", dir);
+  if (unshare(CLONE_NEWNS)) return fail("make", "a mount namespace for /dev");
+  /* Private, so none of these mounts propagates to the host. */
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) return fail("make", "mounts private");
+  if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755")) return fail("mount a tmpfs on", dir);
+  char path[4096];
+  mode_t mask = umask(0);
+  for (size_t i = 0; i < sizeof DEV_NODES / sizeof DEV_NODES[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, DEV_NODES[i].name);
+    if (mknod(path, S_IFCHR | 0666, makedev(DEV_NODES[i].major, DEV_NODES[i].minor))) {
+      umask(mask);
+      return fail("make", path);
+    }
+  }
+  umask(mask);
+  for (size_t i = 0; i < sizeof DEV_LINKS / sizeof DEV_LINKS[0]; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, DEV_LINKS[i][0]);
+    if (symlink(DEV_LINKS[i][1], path)) return fail("make", path);
+  }
+  snprintf(path, sizeof path, "%s/pts", dir);
+  if (mkdir(path, 0755) || mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
+                                 "newinstance,ptmxmode=0666,mode=620"))
+    return fail("mount devpts on", path);
+  snprintf(path, sizeof path, "%s/shm", dir);
+  if (mkdir(path, 01777) || mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"))
+    return fail("mount a tmpfs on", path);
+  return 0;
+}
+
 /*
  * cgroup v2: clones `exec_argv` (bubblewrap) straight into the group at `dir` and waits for it as
  * its parent, returning its exit status. Where the kernel lacks clone3, joins the group and execs.
@@ -383,6 +432,7 @@ int launch_main(int argc, char **argv) {
   const char *cgroups[MAX_CGROUPS], *sysctls[MAX_SYSCTLS];
   int nsysctls = 0;
   const char *out = NULL, *err = NULL, *seccomp = NULL, *netns = NULL, *tty = NULL, *into = NULL;
+  const char *dev = NULL;
   int ncgroups = 0, userns = 0, ready = 0, attach = 0, cmd = argc;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--cgroup") && i + 1 < argc && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = argv[++i];
@@ -392,6 +442,7 @@ int launch_main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--seccomp") && i + 1 < argc) seccomp = argv[++i];
     else if (!strcmp(argv[i], "--netns") && i + 1 < argc) netns = argv[++i];
     else if (!strcmp(argv[i], "--tty") && i + 1 < argc) tty = argv[++i];
+    else if (!strcmp(argv[i], "--dev") && i + 1 < argc) dev = argv[++i];
     else if (!strcmp(argv[i], "--into-cgroup") && i + 1 < argc) into = argv[++i];
     else if (!strcmp(argv[i], "--userns")) userns = 1;
     else if (!strcmp(argv[i], "--ready")) ready = 1;
@@ -417,6 +468,10 @@ int launch_main(int argc, char **argv) {
   trace("launch: cgroups joined");
   /* Before the helper forks, so neither the pump nor the terminal holds the helper's pipes. */
   if (tty && open_terminal(tty)) return 125;
+  if (dev) {
+    if (make_dev(dev)) return 125;
+    trace("launch: /dev made");
+  }
   pid_t helper = -1;
   int info[2] = {-1, -1}, block[2] = {-1, -1};
   int need_helper = nsysctls > 0;

@@ -236,6 +236,7 @@ export class NamespaceDriver implements BoxDriver {
       pid: join(dir, "pid.json"),
       seccomp: join(dir, "seccomp.bpf"),
       pts: join(dir, "pts"),
+      dev: join(dir, "dev"),
     };
   }
 
@@ -424,6 +425,11 @@ export class NamespaceDriver implements BoxDriver {
     // An attached caller reads the main command's output from pipes (a terminal box's output is
     // one stream through the launcher's pump, so it is followed in the log instead).
     const attach = output.attach === true && !spec.tty;
+    // The box's /dev from the launcher (a tmpfs with the same nodes, devpts and shm, in its
+    // private mount namespace) instead of bubblewrap's --dev, whose bind mount per device node
+    // each re-read the host's whole mount table. Making device nodes takes root; a terminal box
+    // keeps bubblewrap's (its launcher has a devpts of its own to bind over /dev/pts).
+    const ownDev = wideUserns && !spec.tty;
     const args = [
       ...(seccomp ? ["--seccomp", "9"] : []),
       ...(wideUserns ? ["--userns", "10"] : ["--unshare-user"]),
@@ -450,8 +456,8 @@ export class NamespaceDriver implements BoxDriver {
         : await this.#readOnlyRootArgs(spec.rootfs, security.readOnlyRootfs)),
       "--proc",
       "/proc",
-      "--dev",
-      "/dev",
+      // As root, the launcher makes the box's /dev (see ownDev) and bubblewrap binds it.
+      ...(ownDev ? ["--dev-bind", paths.dev, "/dev"] : ["--dev", "/dev"]),
       // The launcher's devpts instance, holding the main command's terminal.
       ...(spec.tty ? ["--dev-bind", paths.pts, "/dev/pts"] : []),
       "--ro-bind",
@@ -508,6 +514,7 @@ export class NamespaceDriver implements BoxDriver {
     if (seccomp) launch.push("--seccomp", seccomp);
     if (spec.netns) launch.push("--netns", spec.netns);
     if (spec.tty) launch.push("--tty", paths.pts);
+    if (ownDev) launch.push("--dev", paths.dev);
     if (wideUserns) launch.push("--userns");
     launch.push("--ready");
     if (attach) launch.push("--attach");

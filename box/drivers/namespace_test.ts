@@ -166,6 +166,63 @@ Deno.test("launcher: seccomp loaded, every box process in its cgroups, no tty, n
   });
 });
 
+Deno.test("/dev: the devices, links, a devpts and shm of the box's own; no node can be added", async () => {
+  await withBoxes(async (boxes, home) => {
+    const { info } = await boxes.run({ image: "busybox", command: ["sleep", "60"] });
+    // What bubblewrap's --dev gives: the same six character devices, by number.
+    const nodes = await run(boxes, info.id, [
+      "sh",
+      "-c",
+      "for n in null zero full random urandom tty; do stat -c '%n %F %t:%T %a' /dev/$n; done",
+    ]);
+    assertEquals(nodes.stdout.split("\n"), [
+      "/dev/null character special file 1:3 666",
+      "/dev/zero character special file 1:5 666",
+      "/dev/full character special file 1:7 666",
+      "/dev/random character special file 1:8 666",
+      "/dev/urandom character special file 1:9 666",
+      "/dev/tty character special file 5:0 666",
+    ]);
+    const links = await run(boxes, info.id, [
+      "sh",
+      "-c",
+      "for l in fd stdin stdout stderr core ptmx; do readlink /dev/$l; done",
+    ]);
+    assertEquals(links.stdout.split("\n"), [
+      "/proc/self/fd",
+      "/proc/self/fd/0",
+      "/proc/self/fd/1",
+      "/proc/self/fd/2",
+      "/proc/kcore",
+      "pts/ptmx",
+    ]);
+    const works = await run(boxes, info.id, [
+      "sh",
+      "-c",
+      "echo gone > /dev/null && head -c 5 /dev/zero | wc -c && head -c 7 /dev/urandom | wc -c " +
+        "&& echo kept > /dev/shm/f && cat /dev/shm/f && echo new > /dev/made-here && cat /dev/made-here",
+    ]);
+    assertEquals(works.stdout, "5\n7\nkept\nnew");
+    // A terminal comes from the box's own devpts (an exec on a tty).
+    const onTty = await boxes.exec(info.id, { command: ["tty"], tty: true });
+    await onTty.stdin.close();
+    const ttyOut = await new Response(onTty.stdout).text();
+    assertEquals([(await onTty.status).exitCode, ttyOut.trim()], [0, "/dev/pts/0"]);
+    // Nothing in the box can make a device node, even as its root.
+    const mknod = await run(boxes, info.id, ["mknod", "/dev/sda", "b", "8", "0"]);
+    assert(mknod.exitCode !== 0, "mknod succeeded in the box");
+    // The /dev is the box's own: another box does not see this one's files, and the host's
+    // mount table holds no mount of it.
+    const other = await boxes.run({ image: "busybox", command: ["sleep", "60"] });
+    assertEquals((await run(boxes, other.info.id, ["ls", "/dev/made-here"])).exitCode, 1);
+    const stateDir = join(home.home, "box/boxes", info.id.slice(0, 12));
+    assert(
+      !Deno.readTextFileSync("/proc/self/mountinfo").includes(join(stateDir, "dev")),
+      "the box's /dev is mounted on the host",
+    );
+  });
+});
+
 Deno.test("launcher on cgroup v2: bubblewrap is cloned into the box's group, never moved", async () => {
   if (Deno.uid() !== 0) {
     console.log("SKIPPED: mounting a cgroup v2 hierarchy needs root");
