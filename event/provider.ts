@@ -59,7 +59,7 @@ export interface ProviderDelivery extends StoredEvent {
   ack(): Promise<void>;
   /**
    * Acknowledges like `ack`, for a caller that does not wait on the broker's confirmation (it
-   * only learns of a failure): the provider may confirm a few milliseconds later, together with
+   * only learns of a failure): the provider may confirm it later (NATS: within 100 ms), with
    * other acks, sparing a round trip per event. Without it, `ack` is used.
    */
   ackInBackground?(): Promise<void>;
