@@ -1,5 +1,5 @@
 import { connect, nanos } from "nats";
-import { assertEquals } from "@a3s/common/testing";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { EventBus } from "./bus.ts";
 import { providerContract, waitFor } from "./_contract.ts";
 import { startNats } from "./_brokers.ts";
@@ -53,6 +53,49 @@ if (nats) {
         assertEquals(most, 2);
         assertEquals(started, Array.from({ length: 20 }, (_, i) => i));
       }),
+  });
+  Deno.test({
+    name: "nats: acks nobody awaits leave at once; a stopping consumer has them confirmed at once",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const name = `T${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+      // A confirmation window longer than a stop should take: the stop asks for it itself.
+      const provider = await NatsProvider.connect({
+        url: nats.url,
+        stream: name,
+        prefix: name,
+        backgroundConfirmMs: 4000,
+      });
+      const bus = new EventBus({ provider });
+      const nc = await connect({ servers: nats.url.replace("nats://", "") });
+      try {
+        for (let i = 0; i < 30; i++) await bus.publish("bg.e", i);
+        let handled = 0;
+        const consumer = await bus.consume("bg", "bg.>", () => void handled++, {
+          deliver: "all",
+        });
+        await waitFor(() => handled === 30, 8000, "30 handled");
+        const jsm = await nc.jetstreamManager();
+        // The acks reached the server without waiting for a PING.
+        await waitFor(
+          async () => (await jsm.consumers.info(name, "bg")).num_ack_pending === 0,
+          5000,
+          "acks at the server",
+        );
+        const started = performance.now();
+        await consumer.stop();
+        const stopMs = performance.now() - started;
+        // Waiting for the timer, the stop would take about the whole window (seconds).
+        assert(stopMs < 1500, `the stop took ${stopMs.toFixed(0)} ms: it waited for the timer`);
+        const info = await jsm.consumers.info(name, "bg");
+        assertEquals(info.ack_floor.stream_seq, 30);
+      } finally {
+        await nc.close();
+        await provider.destroy();
+        await bus.close();
+      }
+    },
   });
   Deno.test({
     name: "nats: a consumer ensured again with another ack wait and bound is updated in place",
