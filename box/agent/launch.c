@@ -43,11 +43,6 @@
  *     random, urandom, tty), symlinks, a devpts instance of its own on pts and a tmpfs on shm;
  *     bubblewrap then binds DIR on the box's /dev (`--dev-bind DIR /dev`). Nothing in the box can
  *     add a node: creating one takes CAP_MKNOD in the host's user namespace;
- *   - with --dev as well, that private mount namespace loses every host mount bubblewrap does not
- *     need before bubblewrap starts (--keep PATH names what it binds; the system dirs, /proc, /dev
- *     and what lies above or below a kept path stay): bubblewrap copies this table into the box's
- *     namespace and reads it whole at each bind, so a host with many mounts (other boxes' roots,
- *     named network namespaces) slowed every start; a hundred mounts doubled bubblewrap's time;
  *   - on cgroup v2 (--into-cgroup DIR), no move at all: bubblewrap is cloned straight into the
  *     box's group (clone3 with CLONE_INTO_CGROUP) and everything of the box inherits it; this
  *     process stays as bubblewrap's parent, exiting with its status, so the pid the driver
@@ -55,7 +50,7 @@
  *
  *   a3s-agent launch [--cgroup DIR]... [--into-cgroup DIR] [--sysctl KEY=VALUE]...
  *                    [--stdout FILE] [--stderr FILE] [--seccomp FILE] [--netns PATH] [--userns]
- *                    [--tty DIR] [--dev DIR [--keep PATH]...] [--ready [--attach]] -- bwrap ARGS...
+ *                    [--tty DIR] [--dev DIR] [--ready [--attach]] -- bwrap ARGS...
  */
 #define _GNU_SOURCE
 #include "agent.h"
@@ -389,131 +384,6 @@ static int make_dev(const char *dir) {
   return 0;
 }
 
-/* Whether `path` is `dir` or lies below it. */
-static int within(const char *path, const char *dir) {
-  size_t n = strlen(dir);
-  if (n == 1 && dir[0] == '/') return 1;
-  return strncmp(path, dir, n) == 0 && (path[n] == 0 || path[n] == '/');
-}
-
-/* Decodes mountinfo's octal escapes (\040 for a space...) in place. */
-static void unescape_mountinfo(char *s) {
-  char *out = s;
-  for (char *in = s; *in; in++) {
-    if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' &&
-        in[3] >= '0' && in[3] <= '7') {
-      *out++ = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 + (in[3] - '0'));
-      in += 3;
-    } else {
-      *out++ = *in;
-    }
-  }
-  *out = 0;
-}
-
-static int longer_first(const void *a, const void *b) {
-  size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
-  return la < lb ? 1 : la > lb ? -1 : 0;
-}
-
-/* Whether the mount at `point` is, holds or lies below one of `keeps`, or is one bubblewrap
- * always needs (the root, /proc, /dev, /sys itself). */
-static int mount_needed(const char *point, char **keeps, int nkeeps) {
-  if (!strcmp(point, "/") || !strcmp(point, "/sys")) return 1;
-  if (within(point, "/proc") || within(point, "/dev")) return 1;
-  for (int i = 0; i < nkeeps; i++)
-    if (within(point, keeps[i]) || within(keeps[i], point)) return 1;
-  return 0;
-}
-
-/* Adds `path` to `keeps`, and where symlinks lead elsewhere the real path too (a volume behind a
- * link into another mount keeps that mount). */
-static void add_keep(char **keeps, int *nkeeps, const char *path) {
-  char *copy = strdup(path);
-  if (copy) keeps[(*nkeeps)++] = copy;
-  char *real = realpath(path, NULL);
-  if (real && strcmp(real, path)) keeps[(*nkeeps)++] = real;
-  else free(real);
-}
-
-/* What stays besides the paths bubblewrap binds: the system's program and library dirs, and the
- * PATH bubblewrap is found on. */
-static char **all_keeps(const char **given, int ngiven, int *nkeeps) {
-  static const char *system[] = {"/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin",
-                                 "/etc", "/opt", "/nix", "/gnu", "/snap"};
-  const char *path = getenv("PATH");
-  int npath = 1;
-  for (const char *c = path; c && *c; c++) npath += *c == ':';
-  size_t most = 2 * ((size_t)ngiven + sizeof system / sizeof system[0] + (size_t)npath);
-  char **keeps = calloc(most, sizeof *keeps);
-  *nkeeps = 0;
-  if (!keeps) return NULL;
-  for (int i = 0; i < ngiven; i++) add_keep(keeps, nkeeps, given[i]);
-  for (size_t i = 0; i < sizeof system / sizeof system[0]; i++) add_keep(keeps, nkeeps, system[i]);
-  while (path && *path) {
-    const char *end = strchr(path, ':');
-    size_t n = end ? (size_t)(end - path) : strlen(path);
-    char dir[4096];
-    if (n > 0 && n < sizeof dir && path[0] == '/') {
-      memcpy(dir, path, n);
-      dir[n] = 0;
-      add_keep(keeps, nkeeps, dir);
-    }
-    path = end ? end + 1 : NULL;
-  }
-  return keeps;
-}
-
-/* Detaches, in this launcher's private mount namespace, every mount bubblewrap does not need. */
-static int prune_mounts(const char **given, int ngiven) {
-  int nkeeps = 0;
-  char **keeps = all_keeps(given, ngiven, &nkeeps);
-  if (!keeps) { errno = ENOMEM; return fail("list", "the mounts to keep"); }
-  int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail("read", "/proc/self/mountinfo");
-  size_t cap = 65536, len = 0;
-  char *text = malloc(cap);
-  for (;;) {
-    if (!text) { close(fd); errno = ENOMEM; return fail("read", "/proc/self/mountinfo"); }
-    ssize_t n = read(fd, text + len, cap - len - 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    len += (size_t)n;
-    if (cap - len < 4096) text = realloc(text, cap *= 2);
-  }
-  close(fd);
-  text[len] = 0;
-  size_t lines = 0;
-  for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
-  char **drop = calloc(lines + 1, sizeof *drop);
-  int ndrop = 0;
-  for (char *line = text, *next; drop && line && *line; line = next) {
-    next = strchr(line, '\n');
-    if (next) *next++ = 0;
-    /* Field 5 is the mount point. */
-    char *field = line;
-    for (int f = 1; f < 5 && field; f++) {
-      field = strchr(field, ' ');
-      if (field) field++;
-    }
-    if (!field) continue;
-    char *space = strchr(field, ' ');
-    if (space) *space = 0;
-    unescape_mountinfo(field);
-    if (!mount_needed(field, keeps, nkeeps)) drop[ndrop++] = field;
-  }
-  if (drop) {
-    /* Deepest first; one that went with its parent fails harmlessly. */
-    qsort(drop, (size_t)ndrop, sizeof *drop, longer_first);
-    for (int i = 0; i < ndrop; i++) umount2(drop[i], MNT_DETACH);
-  }
-  free(drop);
-  free(text);
-  for (int i = 0; i < nkeeps; i++) free(keeps[i]);
-  free(keeps);
-  return 0;
-}
-
 /*
  * cgroup v2: clones `exec_argv` (bubblewrap) straight into the group at `dir` and waits for it as
  * its parent, returning its exit status. Where the kernel lacks clone3, joins the group and execs.
@@ -563,9 +433,6 @@ int launch_main(int argc, char **argv) {
   int nsysctls = 0;
   const char *out = NULL, *err = NULL, *seccomp = NULL, *netns = NULL, *tty = NULL, *into = NULL;
   const char *dev = NULL;
-  const char **keeps = calloc((size_t)argc + 1, sizeof *keeps);
-  int nkeeps = 0;
-  if (!keeps) { dprintf(2, "a3s-launch: out of memory\n"); return 125; }
   int ncgroups = 0, userns = 0, ready = 0, attach = 0, cmd = argc;
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--cgroup") && i + 1 < argc && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = argv[++i];
@@ -576,7 +443,6 @@ int launch_main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--netns") && i + 1 < argc) netns = argv[++i];
     else if (!strcmp(argv[i], "--tty") && i + 1 < argc) tty = argv[++i];
     else if (!strcmp(argv[i], "--dev") && i + 1 < argc) dev = argv[++i];
-    else if (!strcmp(argv[i], "--keep") && i + 1 < argc) keeps[nkeeps++] = argv[++i];
     else if (!strcmp(argv[i], "--into-cgroup") && i + 1 < argc) into = argv[++i];
     else if (!strcmp(argv[i], "--userns")) userns = 1;
     else if (!strcmp(argv[i], "--ready")) ready = 1;
@@ -633,12 +499,6 @@ int launch_main(int argc, char **argv) {
   trace("launch: fds open");
   if (userns && make_userns()) return fail("create user namespace", "");
   trace("launch: user namespace made");
-  if (dev) {
-    /* The cgroup bubblewrap is cloned into is opened at the clone. */
-    if (into) keeps[nkeeps++] = into;
-    if (prune_mounts(keeps, nkeeps)) return 125;
-    trace("launch: host mounts pruned");
-  }
   signal(SIGPIPE, SIG_DFL);
   if (!need_helper) {
     trace("launch: exec bubblewrap");

@@ -5,7 +5,7 @@
  * as the box's first process and serves exec over a unix socket in the box's state dir, so any
  * host process can reach a box another one started.
  */
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { A3sError, ValidationError } from "@a3s/common";
 import type { AgentClient } from "../agent/client.ts";
 import { buildAgent } from "../agent/build.ts";
@@ -126,15 +126,6 @@ function isMountPointSync(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** The host paths bubblewrap's arguments bind into the box. */
-function bindSources(args: readonly string[]): string[] {
-  const sources: string[] = [];
-  for (let i = 0; i < args.length - 1; i++) {
-    if (["--bind", "--ro-bind", "--dev-bind"].includes(args[i])) sources.push(args[++i]);
-  }
-  return sources;
 }
 
 /** Whether the agent has written the box's end (its status file). */
@@ -523,11 +514,7 @@ export class NamespaceDriver implements BoxDriver {
     if (seccomp) launch.push("--seccomp", seccomp);
     if (spec.netns) launch.push("--netns", spec.netns);
     if (spec.tty) launch.push("--tty", paths.pts);
-    if (ownDev) {
-      launch.push("--dev", paths.dev);
-      // The launcher's mount namespace keeps only what bubblewrap binds (see launch.c).
-      for (const source of bindSources(args)) launch.push("--keep", resolve(source));
-    }
+    if (ownDev) launch.push("--dev", paths.dev);
     if (wideUserns) launch.push("--userns");
     launch.push("--ready");
     if (attach) launch.push("--attach");
