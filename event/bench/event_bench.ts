@@ -27,11 +27,14 @@
  *   builds the envelope (id, time, source) per publish; the raw side gets it pre-built.
  * - NATS: both publish with a `Nats-Msg-Id` (JetStream de-duplication) to a file-backed
  *   stream and consume a durable pull consumer filtered on `<prefix>.bench.>` with explicit
- *   acks in the client's callback mode. Raw acks are fire-and-forget (`m.ack()`); ours also resolve each handler's ack
- *   promise once the server has read it (one PING per socket read, so an ack that resolved
- *   survives our crash): stronger than the raw side, and paid for inside our figures.
- * - Redis: raw publishes with one `XADD`; ours with one script call that de-duplicates by id
- *   (`GET` + `XADD` + `SET PX` + a per-subject count). Raw consumes with `XREADGROUP COUNT 64`
+ *   acks in the client's callback mode. Both acks leave at once; raw acks are fire-and-forget
+ *   (`m.ack()`), ours are also confirmed by a PING (one per 100 ms for the ack sent when a
+ *   handler returns, so a failed ack is known and its redelivery not handled twice): stronger
+ *   than the raw side, and paid for inside our figures.
+ * - Redis: raw publishes with one `XADD` per event; ours with one script call per batch (the
+ *   publishes made in one event-loop turn, here up to the 32 in flight) that de-duplicates each
+ *   event by id (`GET` + `XADD` + `SET PX`) and counts each subject once per batch
+ *   (`HINCRBY`). Raw consumes with `XREADGROUP COUNT 64`
  *   and one `XACK` per batch; ours reads the group with the same count in a script that also
  *   indexes keyed entries for per-key order, filters by subject pattern, and acknowledges in
  *   one pipelined `XACK` per timer turn.
