@@ -102,8 +102,8 @@ async function verdictsPerSecondAsync(
 }
 const vardJudge = (text: string) =>
   vard.safe(text) as { safe: boolean; threats?: { severity: number }[] };
-// The public evaluation set (kept outside the repository, see public_eval.ts): rules + classifier
-// against vard, quality and verdicts per second.
+// The public evaluation set (kept outside the repository, see public_eval.ts): rules + classifiers,
+// the rules alone and vard, quality per category and verdicts per second, all in one run.
 const publicFound = await findPublicEvalSet();
 async function publicFigures(): Promise<string[]> {
   if (!publicFound.found) {
@@ -115,11 +115,16 @@ async function publicFigures(): Promise<string[]> {
     publicVerdicts.set(r.id, await judgeInjection(r.text, { source: r.source }));
   }
   const publicOurs = evaluate(publicSet, (r) => publicVerdicts.get(r.id)!);
+  const publicRules = evaluate(publicSet, (r) => detectInjection(r.text, { source: r.source }));
   const publicVard = evaluate(publicSet, (r) => {
     const v = vardJudge(r.text);
     return { injection: !v.safe, score: Math.max(0, ...(v.threats ?? []).map((t) => t.severity)) };
   });
   const publicOursRate = await verdictsPerSecondAsync(publicSet, (t) => judgeInjection(t));
+  const publicRulesRate = await verdictsPerSecondAsync(
+    publicSet,
+    (t) => Promise.resolve(detectInjection(t)),
+  );
   const publicVardRate = await verdictsPerSecondAsync(
     publicSet,
     (t) => Promise.resolve(vardJudge(t)),
@@ -127,10 +132,14 @@ async function publicFigures(): Promise<string[]> {
   const line = (name: string, rate: number, q: InjectionReport) =>
     `  ${name.padEnd(27)} ${rate.toFixed(0).padStart(7)} verdicts/s, balanced accuracy ${
       q.overallBalancedAccuracy.toFixed(3)
-    }, hard-benign FPR ${q.hardBenignFalsePositiveRate.toFixed(3)}`;
+    }, hard-benign FPR ${q.hardBenignFalsePositiveRate.toFixed(3)}\n${" ".repeat(30)}${
+      q.rows.filter((row) => row.balancedAccuracy !== null)
+        .map((row) => `${row.category} ${row.balancedAccuracy!.toFixed(3)}`).join(", ")
+    }`;
   return [
     `injection on the public evaluation set (${describePublicEvalSet(publicFound)}):`,
-    line("safeclaw rules + classifier", publicOursRate, publicOurs),
+    line("safeclaw rules + classifiers", publicOursRate, publicOurs),
+    line("safeclaw rules alone", publicRulesRate, publicRules),
     line("@andersmyrmel/vard", publicVardRate, publicVard),
   ];
 }

@@ -3,7 +3,7 @@
  * sources (see `sources.ts`), read at pinned commits from local git clones.
  *
  *   deno run -A safeclaw/injection/model/build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only]
- *     [--hold-out-categories] [--local-documents]
+ *     [--hold-out-categories] [--local-documents] [--clean-twins]
  *
  * `--clones DIR` holds one git directory per repository, as `DIR/<owner>+<name>/repo` (a bare
  * mirror) or `DIR/<owner>/<name>` (a clone). Training and validation go to `--out`; the
@@ -38,7 +38,18 @@ interface CorpusRecord {
   split?: "train" | "valid";
   /** How much the record counts in training (a clean context counts once per attack put in it). */
   weight?: number;
+  /**
+   * The kind of document an attack can be hidden in (a BIPIA e-mail, table or code file, a tool's
+   * output): training balances the clean and the attacked records of each layout, so that the
+   * layout alone says nothing about an attack.
+   */
+  layout?: Layout;
+  /** The attack text placed in a document, so that a clean twin can put something else there. */
+  inserted?: string;
 }
+
+/** See {@linkcode CorpusRecord.layout}. */
+type Layout = "email" | "table" | "code" | "tool";
 
 type Split = "train" | "valid" | "eval";
 
@@ -189,6 +200,8 @@ async function bipia(
         source: context.kind === "email" ? "email" : "document",
         text: insert(context.text, attack.text, (a + k) % 3),
         origin: SOURCES.bipia.repo,
+        layout: context.kind,
+        inserted: attack.text,
         // Held out by attack as well as by context; with `--hold-out-categories`, every attack
         // of one category of each kind is held out whole: BIPIA's test attacks (the evaluation
         // set's) are of categories its training attacks never are ("Task Automation" against
@@ -211,6 +224,7 @@ async function bipia(
       origin: SOURCES.bipia.repo,
       group: `bipia:${fnv1a(context.text)}`,
       weight: uses,
+      layout: context.kind,
     })
   );
   return records;
@@ -230,6 +244,7 @@ async function unusedContexts(clones: string, used: CorpusRecord[]): Promise<Cor
     text: c.text,
     origin: SOURCES.bipia.repo,
     group: `bipia:${fnv1a(c.text)}`,
+    layout: c.kind,
   }));
 }
 
@@ -254,6 +269,8 @@ async function placedAttacks(
         text: insert(context.text, attack.text, (a + k) % 3),
         origin: `${attack.origin} in ${SOURCES.bipia.repo}`,
         group: [`bipia:${fnv1a(context.text)}`, `placed:${attack.id}`],
+        layout: context.kind,
+        inserted: attack.text,
       }),
     )
   );
@@ -633,6 +650,7 @@ async function toolOutputs(n: number): Promise<CorpusRecord[]> {
       source: "tool_result",
       text,
       origin: `${command} ${args.join(" ")} (this machine)`,
+      layout: "tool",
     });
   }
   return records;
@@ -672,6 +690,7 @@ async function localDocuments(n: number): Promise<CorpusRecord[]> {
         `Changes: ${body} Regards, ${who}`,
       origin: `${pkg}'s Debian changelog (this machine)`,
       group: `debian:${pkg}`,
+      layout: "email",
     });
   }
   const table = (id: string, origin: string, header: string[], rows: string[][]) => {
@@ -684,6 +703,7 @@ async function localDocuments(n: number): Promise<CorpusRecord[]> {
       text: [line(header), ...rows.map(line)].join("\n"),
       origin,
       group: id,
+      layout: "table",
     });
   };
   const installed = (await commandOutput("dpkg-query", [
@@ -742,6 +762,7 @@ function placedInLocal(attacks: CorpusRecord[], docs: CorpusRecord[]): CorpusRec
       category: "indirect",
       label: 1 as const,
       text: insert(doc.text, attack.text, k % 3),
+      inserted: attack.text,
       origin: `${attack.origin} in ${doc.origin}`,
       group: [String(doc.group), `placed:${attack.id}`],
     };
@@ -765,6 +786,8 @@ function placedInTools(attacks: CorpusRecord[], tools: CorpusRecord[]): CorpusRe
       text: insert(tool.text, attack.text, k % 3),
       origin: `${attack.origin} in ${tool.origin}`,
       group: [tool.id, `placed:${attack.id}`],
+      layout: "tool",
+      inserted: attack.text,
     };
   });
 }
@@ -785,6 +808,52 @@ async function wikiParagraphs(clones: string, n: number): Promise<CorpusRecord[]
     });
   }
   return sample(paragraphs, n, (r) => r.id);
+}
+
+/**
+ * A clean twin of every attacked document in training: the same document, with a harmless line
+ * where the attack was (a line of another document of the same layout, or a Wikipedia sentence).
+ * Without twins each clean e-mail or table is seen once and its attacked copies a dozen times,
+ * and a line set apart by blank lines is itself a sign of an attack; with them, the placed
+ * instruction is the one thing that tells the two apart. Training only.
+ */
+function cleanTwins(records: CorpusRecord[], wiki: string[]): CorpusRecord[] {
+  const lines = new Map<Layout, string[]>();
+  for (const r of records) {
+    if (r.label !== 0 || !r.layout) continue;
+    const list = lines.get(r.layout) ?? [];
+    for (const line of r.text.split("\n")) {
+      const l = line.trim();
+      if (l.length >= 20 && l.length <= 200) list.push(l);
+    }
+    lines.set(r.layout, list);
+  }
+  return records.filter((r) => r.label === 1 && r.layout && r.inserted).map((r) => {
+    const own = lines.get(r.layout!) ?? [];
+    const pick = unit(`twin:${r.id}`);
+    // Code is not prose: its twins get code lines; e-mails, tables and tool output get either.
+    const pool = r.layout === "code" || pick < 0.5 ? own : wiki;
+    const filler = pool.length
+      ? pool[Math.floor(unit(`twin-line:${r.id}`) * pool.length)]
+      : wiki[Math.floor(pick * wiki.length)];
+    return {
+      ...r,
+      id: `${r.id}-twin`,
+      category: "benign",
+      label: 0 as const,
+      text: r.text.replace(r.inserted!, filler),
+      origin: `${r.origin}, the attack replaced by a harmless line`,
+      inserted: undefined,
+      weight: 1,
+    };
+  });
+}
+
+/** CLINC150's Wikipedia sentences as sentences: capitalized, with a full stop. */
+async function wikiSentences(clones: string): Promise<string[]> {
+  return (await gitText(clones, SOURCES.clinc, "data/all_wiki_sents.txt")).split("\n")
+    .map((l) => l.trim()).filter((l) => l.split(" ").length >= 6)
+    .map((l) => `${l.charAt(0).toUpperCase()}${l.slice(1)}.`);
 }
 
 // ---- obfuscated variants of direct attacks ----
@@ -844,6 +913,8 @@ function benignCrops(records: CorpusRecord[]): CorpusRecord[] {
       text: words.slice(start, start + length).join(" "),
       origin: `${r.origin} (a few words of it)`,
       weight: 1,
+      // A few words of an e-mail are no longer an e-mail.
+      layout: undefined,
     };
   }).filter((r) => r.text.length > 0);
 }
@@ -862,8 +933,8 @@ function dedupe(records: CorpusRecord[]): CorpusRecord[] {
 
 function toJsonl(records: CorpusRecord[], training = true): string {
   // The evaluation set keeps only what a reader needs; weights and groups are for training.
-  return records.map(({ group, weight, split: _split, ...r }) =>
-    JSON.stringify(training ? { ...r, group, weight } : r)
+  return records.map(({ group, weight, layout, split: _split, inserted: _inserted, ...r }) =>
+    JSON.stringify(training ? { ...r, group, weight, layout } : r)
   ).join("\n") + "\n";
 }
 
@@ -877,11 +948,12 @@ async function main(): Promise<void> {
       "eval-only": { type: "boolean" },
       "hold-out-categories": { type: "boolean" },
       "local-documents": { type: "boolean" },
+      "clean-twins": { type: "boolean" },
     },
   });
   if (!values.clones || !values.out) {
     console.error(
-      "usage: build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only] [--hold-out-categories] [--local-documents]",
+      "usage: build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only] [--hold-out-categories] [--local-documents] [--clean-twins]",
     );
     Deno.exit(2);
   }
@@ -964,7 +1036,12 @@ async function main(): Promise<void> {
     const groups = r.group === undefined ? [r.id] : [r.group].flat();
     return groups.some((g) => unit(`valid:${g}`) < 1 / 7);
   };
-  const train = extended.filter((r) => !heldOut(r));
+  const heldIn = extended.filter((r) => !heldOut(r));
+  // Twins are made of training records only, after the split, so validation is unchanged.
+  const train = values["clean-twins"]
+    ? dedupe([...heldIn, ...cleanTwins(heldIn, await wikiSentences(clones))])
+      .filter((r) => !evalTexts.has(key(r)))
+    : heldIn;
   const valid = extended.filter(heldOut);
 
   await Deno.writeTextFile(`${values.out}/train.jsonl`, toJsonl(train));

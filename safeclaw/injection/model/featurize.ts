@@ -19,14 +19,18 @@ async function main(): Promise<void> {
       id: string;
       label: 0 | 1;
       category: string;
+      source?: string;
       text: string;
       weight?: number;
+      layout?: string;
     };
     return JSON.stringify({
       id: r.id,
       label: r.label,
       category: r.category,
+      ...(r.source ? { source: r.source } : {}),
       weight: r.weight ?? 1,
+      ...(r.layout ? { layout: r.layout } : {}),
       windows: featureWindows(canonical(r.text)),
     });
   });

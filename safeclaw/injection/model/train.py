@@ -3,6 +3,12 @@
 
     python3 safeclaw/injection/model/train.py TRAIN.features.jsonl VALID.features.jsonl OUT_DIR
     python3 safeclaw/injection/model/train.py --short TRAIN VALID OUT_DIR   # the short-text model
+    python3 safeclaw/injection/model/train.py --balance-layouts TRAIN VALID OUT_DIR
+    python3 safeclaw/injection/model/train.py --document TRAIN VALID OUT_DIR  # an experiment
+
+`--balance-layouts` makes the clean and the attacked documents of each layout weigh the same;
+`--document` trains the narrower, layout-balanced model chosen on untrusted content alone that the
+model card's scoring 14 tried beside the main one (not shipped: see MODEL_CARD.md).
 
 Input lines come from featurize.ts: {"label", "category", "windows": [[feature ids], ...]}.
 The model is fastText-like: a hashed-feature embedding table, mean- and max-pooled over a
@@ -32,6 +38,12 @@ FEATURE_DROPOUT = 0.2
 # smoothing), so that no handful of words drives it to certainty.
 SHORT = {"name": "short_classifier", "dim": 16, "hidden": 32, "dropout": 0.3, "smoothing": 0.05,
          "epochs": 20}
+# The document model (`--document`, an experiment, not shipped): narrower, trained with the clean
+# and the attacked records of each document layout weighing the same (see balance_layouts), and
+# its epoch and threshold chosen on the validation split's untrusted content (documents, e-mails,
+# web pages, tool results) alone, the only text it was to be asked about.
+DOCUMENT = {"name": "document_classifier", "dim": 24, "hidden": 48, "dropout": FEATURE_DROPOUT,
+            "smoothing": 0.0, "epochs": EPOCHS}
 
 
 class InjectionClassifier(nn.Module):
@@ -114,25 +126,57 @@ def best_threshold(scores, records):
     return best
 
 
+def balance_layouts(records, weight):
+    """Makes the clean and the attacked records of each layout weigh the same in the loss.
+
+    Attacks are few and benign text is plenty, so the class weights lift every attack well above
+    a clean record; where one kind of document (an e-mail, a table) is mostly seen attacked, the
+    model then learns "an e-mail is an attack" instead of what the attack says. Within a layout,
+    each label gets half of the layout's weight, so the layout alone carries no signal; the
+    layout's share of the whole loss stays what it was. Records with no layout are left alone.
+    """
+    totals = {}
+    for r in records:
+        layout = r.get("layout")
+        if layout:
+            side = totals.setdefault(layout, [0.0, 0.0])
+            side[r["label"]] += weight[r["label"]] * r.get("weight", 1)
+    for r in records:
+        side = totals.get(r.get("layout"))
+        if side and side[0] and side[1]:
+            r["layout_weight"] = (side[0] + side[1]) / (2 * side[r["label"]])
+    for layout, (clean, attacked) in sorted(totals.items()):
+        print(f"layout {layout}: clean weight {clean:.0f}, attacked weight {attacked:.0f}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("train_path")
     parser.add_argument("valid_path")
     parser.add_argument("out_dir")
     parser.add_argument("--short", action="store_true")
+    parser.add_argument("--document", action="store_true")
+    parser.add_argument("--balance-layouts", action="store_true")
     args = parser.parse_args()
     train_path, valid_path, out_dir = args.train_path, args.valid_path, args.out_dir
     name, dim, hidden, dropout, smoothing, epochs = "classifier", DIM, HIDDEN, FEATURE_DROPOUT, 0.0, EPOCHS
     if args.short:
         name, dim, hidden = SHORT["name"], SHORT["dim"], SHORT["hidden"]
         dropout, smoothing, epochs = SHORT["dropout"], SHORT["smoothing"], SHORT["epochs"]
+    if args.document:
+        name, dim, hidden = DOCUMENT["name"], DOCUMENT["dim"], DOCUMENT["hidden"]
+        dropout, smoothing, epochs = DOCUMENT["dropout"], DOCUMENT["smoothing"], DOCUMENT["epochs"]
     random.seed(SEED)
     torch.manual_seed(SEED)
     train, valid = load(train_path), load(valid_path)
+    if args.document:
+        valid = [r for r in valid if r.get("source", "user") != "user"]
     positives = sum(r.get("weight", 1) for r in train if r["label"] == 1)
     negatives = sum(r.get("weight", 1) for r in train if r["label"] == 0)
     # Attacks and benign text weigh the same in the loss, whatever their counts.
     weight = {1: (positives + negatives) / (2 * positives), 0: (positives + negatives) / (2 * negatives)}
+    if args.balance_layouts or args.document:
+        balance_layouts(train, weight)
     model = InjectionClassifier(dim, hidden)
     best, state = (-1.0, 0.5, 0), None
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -144,7 +188,8 @@ def main():
             chunk = train[k : k + BATCH]
             scores = record_scores(model, chunk, dropout).clamp(1e-6, 1 - 1e-6)
             labels = torch.tensor([float(r["label"]) for r in chunk]) * (1 - 2 * smoothing) + smoothing
-            weights = torch.tensor([weight[r["label"]] * r.get("weight", 1) for r in chunk])
+            weights = torch.tensor([weight[r["label"]] * r.get("weight", 1) * r.get("layout_weight", 1)
+                                    for r in chunk])
             loss = nn.functional.binary_cross_entropy(scores, labels, weight=weights)
             optimizer.zero_grad()
             loss.backward()
