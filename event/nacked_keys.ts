@@ -75,6 +75,10 @@ export class NackedKeys {
       blocked.awaited.set(delivery.seq, Infinity);
       return false;
     }
+    // A held delivery whose renewal came late is redelivered while still held here: the copy is
+    // the same event at the same seq, settled by settling the one already held, so it is not held
+    // twice (that would count it twice against the bound, and run it twice on release).
+    if (blocked.held.some((earlier) => earlier.seq === delivery.seq)) return true;
     blocked.held.push(delivery);
     // The last awaited event arrived behind earlier ones already held: all can go, in order.
     if (!blocked.releasing && onlyHeldAwaited(blocked)) this.#releaseSoon(key, blocked);

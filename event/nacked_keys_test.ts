@@ -48,6 +48,24 @@ Deno.test("nacked keys: later deliveries are held, renewed, and released in orde
   keys.close();
 });
 
+Deno.test("nacked keys: a held delivery redelivered after a late renewal is held once", async () => {
+  const released: { seq: string; deliveries: number }[][] = [];
+  const keys = new NackedKeys(
+    1000,
+    (held) => void released.push(held.map((d) => ({ seq: d.seq, deliveries: d.deliveries }))),
+  );
+  const first = delivery("1", "K", []);
+  keys.nacked(first, 1000);
+  assert(keys.hold(delivery("2", "K", [])));
+  assert(keys.hold({ ...delivery("2", "K", []), deliveries: 2 }), "the copy is held back");
+  assert(keys.hold(delivery("3", "K", [])));
+  assertEquals(keys.held, 2);
+  keys.settled(first);
+  await Promise.resolve();
+  assertEquals(released, [[{ seq: "2", deliveries: 1 }, { seq: "3", deliveries: 1 }]]);
+  keys.close();
+});
+
 Deno.test("nacked keys: a key whose redelivery never comes is released after its wait", async () => {
   const released: string[][] = [];
   const keys = new NackedKeys(20, (held) => void released.push(held.map((d) => d.seq)));
