@@ -20,7 +20,7 @@ import { fnv1a } from "./features.ts";
 import { gitList, gitShow, gitText } from "./git_source.ts";
 
 /** One labeled record, in the evaluation set's shape. */
-interface CorpusRecord {
+export interface CorpusRecord {
   id: string;
   category: string;
   label: 0 | 1;
@@ -49,7 +49,7 @@ interface CorpusRecord {
 }
 
 /** See {@linkcode CorpusRecord.layout}. */
-type Layout = "email" | "table" | "code" | "tool";
+export type Layout = "email" | "table" | "code" | "tool";
 
 type Split = "train" | "valid" | "eval";
 
@@ -165,7 +165,7 @@ function validationCategories(attacks: { category: string; stratum: string }[]):
 }
 
 /** Places an attack at the start, middle or end of a context, at a sentence or line break. */
-function insert(context: string, attack: string, where: number): string {
+export function insert(context: string, attack: string, where: number): string {
   if (where === 0) return `${attack}\n${context}`;
   if (where === 2) return `${context}\n${attack}`;
   const middle = Math.floor(context.length / 2);
@@ -817,7 +817,7 @@ async function wikiParagraphs(clones: string, n: number): Promise<CorpusRecord[]
  * and a line set apart by blank lines is itself a sign of an attack; with them, the placed
  * instruction is the one thing that tells the two apart. Training only.
  */
-function cleanTwins(records: CorpusRecord[], wiki: string[]): CorpusRecord[] {
+export function cleanTwins(records: CorpusRecord[], wiki: string[]): CorpusRecord[] {
   const lines = new Map<Layout, string[]>();
   for (const r of records) {
     if (r.label !== 0 || !r.layout) continue;
