@@ -200,7 +200,7 @@ Deno.test("/dev: the devices, links, a devpts and shm of the box's own; no node 
       "sh",
       "-c",
       "echo gone > /dev/null && head -c 5 /dev/zero | wc -c && head -c 7 /dev/urandom | wc -c " +
-        "&& echo kept > /dev/shm/f && cat /dev/shm/f && echo new > /dev/made-here && cat /dev/made-here",
+      "&& echo kept > /dev/shm/f && cat /dev/shm/f && echo new > /dev/made-here && cat /dev/made-here",
     ]);
     assertEquals(works.stdout, "5\n7\nkept\nnew");
     // A terminal comes from the box's own devpts (an exec on a tty).
