@@ -10,11 +10,15 @@ import { BoxManager } from "./manager.ts";
 import { NamespaceDriver } from "./drivers/namespace.ts";
 import { QemuDriver } from "./drivers/qemu.ts";
 import type { BoxDriver } from "./types.ts";
+import { makeTestHomeDir, removeTestHome } from "./_test_home_teardown.ts";
 
 /** Where test boxes share one built agent, so each test file does not build its own. */
 export const TEST_AGENT_CACHE = "/tmp/a3s-box-test-agent";
 
-/** A temp home with a store and an image store; `close` removes everything. */
+/**
+ * A temp home with a store and an image store; `close` removes everything, on the host too
+ * (mounts, cgroups, network namespaces and processes of boxes a failed test left behind).
+ */
 export interface TestHome {
   home: string;
   store: Store;
@@ -24,7 +28,7 @@ export interface TestHome {
 
 /** Opens a temp home under /tmp (short paths keep unix socket names within their limit). */
 export async function testHome(): Promise<TestHome> {
-  const home = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3sbox" });
+  const home = await makeTestHomeDir("a3sbox");
   const store = await openStore({ sqlitePath: join(home, "a3s.db") });
   const images = await ImageStore.open(store, join(home, "images"));
   return {
@@ -33,7 +37,7 @@ export async function testHome(): Promise<TestHome> {
     images,
     async close() {
       await store.close();
-      await Deno.remove(home, { recursive: true }).catch(() => {});
+      removeTestHome(home);
     },
   };
 }

@@ -5,6 +5,7 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { join } from "node:path";
 import { main } from "./cli.ts";
+import { makeTestHomeDir, removeTestHome } from "./_test_home_teardown.ts";
 
 async function capture(args: string[], home: string): Promise<{ code: number; err: string }> {
   const err: string[] = [];
@@ -51,7 +52,7 @@ async function runCli(args: string[], home: string) {
 }
 
 Deno.test("box CLI: security flags reach the box; bad values exit 2 with one line", async () => {
-  const home = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3sbs" });
+  const home = await makeTestHomeDir("a3sbs");
   try {
     assertEquals((await capture(["import-busybox"], home)).code, 0);
     const profile = join(home, "no-mkdir.json");
@@ -158,6 +159,6 @@ Deno.test("box CLI: security flags reach the box; bad values exit 2 with one lin
       }
     }
   } finally {
-    await Deno.remove(home, { recursive: true }).catch(() => {});
+    removeTestHome(home);
   }
 });

@@ -3,6 +3,7 @@ import { assert, assertEquals } from "@a3s/common/testing";
 import { openStore } from "@a3s/common";
 import { main } from "./cli.ts";
 import { openBoxRuntime } from "./runtime.ts";
+import { makeTestHomeDir, removeTestHome } from "./_test_home_teardown.ts";
 
 async function capture(
   args: string[],
@@ -41,7 +42,7 @@ async function runCli(args: string[], home: string) {
 }
 
 Deno.test("box CLI: run exit codes, usage errors, shared state, save and load", async () => {
-  const home = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3sbc" });
+  const home = await makeTestHomeDir("a3sbc");
   try {
     assertEquals((await capture(["import-busybox"], home)).code, 0);
 
@@ -103,12 +104,12 @@ Deno.test("box CLI: run exit codes, usage errors, shared state, save and load", 
     const info2 = await capture(["info", "--json"], home);
     assertEquals(JSON.parse(info2.out).defaultDriver, "namespace");
   } finally {
-    await Deno.remove(home, { recursive: true }).catch(() => {});
+    removeTestHome(home);
   }
 });
 
 Deno.test("box CLI: an attached run killed mid-output leaves its box running, and the logs whole", async () => {
-  const home = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3sbc" });
+  const home = await makeTestHomeDir("a3sbc");
   const store = await openStore({ home });
   const boxes = await openBoxRuntime({ store, home });
   try {
@@ -155,6 +156,6 @@ Deno.test("box CLI: an attached run killed mid-output leaves its box running, an
   } finally {
     boxes.close();
     await store.close();
-    await Deno.remove(home, { recursive: true }).catch(() => {});
+    removeTestHome(home);
   }
 });

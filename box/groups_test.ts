@@ -13,6 +13,7 @@ import { readTar } from "./image/tar.ts";
 import { main } from "./cli.ts";
 import { openBoxRuntime } from "./runtime.ts";
 import { authFile } from "./cli_groups.ts";
+import { makeTestHomeDir, removeTestHome } from "./_test_home_teardown.ts";
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -168,7 +169,7 @@ async function capture(args: string[], home: string) {
 }
 
 Deno.test("box CLI: volume, history, login/logout and usage errors", async () => {
-  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3sbg" });
+  const dir = await makeTestHomeDir("a3sbg");
   try {
     assertEquals((await capture(["volume", "create", "cache"], dir)).out, "cache");
     const listed = await capture(["volume", "ls", "--format", "json"], dir);
@@ -246,6 +247,6 @@ Deno.test("box CLI: volume, history, login/logout and usage errors", async () =>
     for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
     boxes.close();
     await store.close();
-    await Deno.remove(dir, { recursive: true });
+    removeTestHome(dir);
   }
 });

@@ -12,6 +12,7 @@ import { addBusybox, withNamespaceBoxes } from "./_test_support.ts";
 import { BoxManager } from "./manager.ts";
 import { NamespaceDriver } from "./drivers/namespace.ts";
 import { detectCgroupMode } from "./drivers/cgroup.ts";
+import { makeTestHomeDir, removeTestHome } from "./_test_home_teardown.ts";
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -238,7 +239,7 @@ Deno.test("a box from before a host restart reads as exited with reason host_res
 Deno.test("box state on PostgreSQL: images, boxes and events in the shared store", async () => {
   const database = await createTestDatabase("a3s_box");
   if (!database) return;
-  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3sbp" });
+  const dir = await makeTestHomeDir("a3sbp");
   const store = await openStore({ databaseUrl: database.url });
   try {
     const images = await ImageStore.open(store, join(dir, "images"));
@@ -259,7 +260,7 @@ Deno.test("box state on PostgreSQL: images, boxes and events in the shared store
   } finally {
     await store.close();
     await database.drop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    removeTestHome(dir);
   }
 });
 

@@ -5,12 +5,13 @@ import { eventModule } from "@a3s/event/routes";
 import { boxModule } from "./routes.ts";
 import { openBoxRuntime } from "./runtime.ts";
 import { addBusybox } from "./_test_support.ts";
+import { makeTestHomeDir, removeTestHome } from "./_test_home_teardown.ts";
 
 const TOKEN = "box-test-token-0123456789abcdef";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
-  const home = await Deno.makeTempDir({ dir: "/tmp", prefix: "a3sbh" });
+  const home = await makeTestHomeDir("a3sbh");
   await Deno.writeTextFile(
     `${home}/config.json`,
     JSON.stringify({
@@ -34,7 +35,7 @@ async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
     await fn(server.url);
   } finally {
     await server.shutdown();
-    await Deno.remove(home, { recursive: true }).catch(() => {});
+    removeTestHome(home);
   }
 }
 

@@ -15,7 +15,7 @@ import { BoxManager } from "../manager.ts";
 import { NamespaceDriver } from "../drivers/namespace.ts";
 import { microvmCmdline, QemuDriver } from "../drivers/qemu.ts";
 import { AgentClient } from "../agent/client.ts";
-import { BoxCgroup, detectCgroupMode } from "../drivers/cgroup.ts";
+import { removeTestHome } from "../_test_home_teardown.ts";
 import { bareBwrapFirstByte } from "./_bare_bwrap.ts";
 
 const home = await testHome();
@@ -114,7 +114,6 @@ const running = await boxes.run({
   command: ["sleep", "3600"],
   driver: "namespace",
 });
-const runningCgroups = new BoxCgroup(await detectCgroupMode(), running.info.id).dirs;
 const agent = new AgentClient(
   await Deno.connect({
     transport: "unix",
@@ -214,26 +213,7 @@ if (Deno.env.get("A3S_BENCH_QEMU") === "1" && qemuProbe.available) {
 
 globalThis.addEventListener("unload", () => {
   agent.close();
-  // Unload cannot await: kill every process of the running box, found in its cgroup whichever
-  // layout the host has (its timeout is the backstop).
-  for (const dir of runningCgroups) {
-    const procs = Deno.readTextFileSync(join(dir, "cgroup.procs")).split("\n").filter(Boolean);
-    for (const pid of procs) {
-      try {
-        Deno.kill(Number(pid), "SIGKILL");
-      } catch { /* already gone */ }
-    }
-  }
-  const merged = join(home.home, "box/boxes", running.info.id.slice(0, 12), "merged");
-  new Deno.Command("umount", { args: ["-l", merged] }).outputSync();
-  Deno.removeSync(home.home, { recursive: true });
-  // The killed box's cgroups empty within moments; remove them once they have.
-  for (let attempt = 0; attempt < 100 && runningCgroups.length; attempt++) {
-    for (const dir of [...runningCgroups]) {
-      try {
-        Deno.removeSync(dir);
-        runningCgroups.splice(runningCgroups.indexOf(dir), 1);
-      } catch { /* still busy */ }
-    }
-  }
+  // Unload cannot await: the synchronous teardown kills the running box (and any sample's box a
+  // failure left), unmounts, removes the cgroups and the home.
+  removeTestHome(home.home);
 });

@@ -69,46 +69,49 @@ function record(name: string, ms: number): void {
   samples.set(name, [...(samples.get(name) ?? []), ms]);
 }
 
-const traceDir = await Deno.makeTempDir({ prefix: "a3s-trace" });
-for (let round = -3; round < rounds; round++) {
-  const bare = await bareBwrap();
-  const tracePath = join(traceDir, `start-${round}.log`);
-  Deno.env.set("A3S_LAUNCH_TRACE", tracePath);
-  const call = wallMs();
-  const { info, output: attached } = await boxes.run(
-    { image: "busybox", command: ["echo", "x"] },
-    { attach: true },
-  );
-  const resolved = wallMs();
-  const output = await firstChunk(attached!);
-  Deno.env.delete("A3S_LAUNCH_TRACE");
-  await boxes.remove(info.id, true);
-  if (round < 0) continue; // warm-up
-  const steps = readTrace(tracePath);
-  steps.set("launcher spawned", lastSpawn);
-  let previous = call;
-  const mark = (name: string, at: number | undefined) => {
-    if (at === undefined) return;
-    record(name, at - previous);
-    previous = at;
-  };
-  record("bare bubblewrap: spawn to first byte", bare);
-  for (const [step, at] of [...steps].sort((a, b) => a[1] - b[1])) mark(step, at);
-  mark("first byte read from the attached output", output);
-  record("total: call to first byte", output - call);
-  record("run() resolved, from the call", resolved - call);
-}
-
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-console.log(`load ${Deno.readTextFileSync("/proc/loadavg").trim()}; medians of ${rounds}`);
-for (const [name, values] of samples) {
-  console.log(`${median(values).toFixed(2).padStart(8)} ms  ${name}`);
+const traceDir = await Deno.makeTempDir({ prefix: "a3s-trace" });
+try {
+  for (let round = -3; round < rounds; round++) {
+    const bare = await bareBwrap();
+    const tracePath = join(traceDir, `start-${round}.log`);
+    Deno.env.set("A3S_LAUNCH_TRACE", tracePath);
+    const call = wallMs();
+    const { info, output: attached } = await boxes.run(
+      { image: "busybox", command: ["echo", "x"] },
+      { attach: true },
+    );
+    const resolved = wallMs();
+    const output = await firstChunk(attached!);
+    Deno.env.delete("A3S_LAUNCH_TRACE");
+    await boxes.remove(info.id, true);
+    if (round < 0) continue; // warm-up
+    const steps = readTrace(tracePath);
+    steps.set("launcher spawned", lastSpawn);
+    let previous = call;
+    const mark = (name: string, at: number | undefined) => {
+      if (at === undefined) return;
+      record(name, at - previous);
+      previous = at;
+    };
+    record("bare bubblewrap: spawn to first byte", bare);
+    for (const [step, at] of [...steps].sort((a, b) => a[1] - b[1])) mark(step, at);
+    mark("first byte read from the attached output", output);
+    record("total: call to first byte", output - call);
+    record("run() resolved, from the call", resolved - call);
+  }
+
+  console.log(`load ${Deno.readTextFileSync("/proc/loadavg").trim()}; medians of ${rounds}`);
+  for (const [name, values] of samples) {
+    console.log(`${median(values).toFixed(2).padStart(8)} ms  ${name}`);
+  }
+} finally {
+  // A failed or interrupted run leaves nothing on the host either.
+  boxes.close();
+  await home.close();
+  await Deno.remove(traceDir, { recursive: true });
 }
-for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
-boxes.close();
-await home.close();
-await Deno.remove(traceDir, { recursive: true });

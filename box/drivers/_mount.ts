@@ -84,3 +84,14 @@ export async function unmount(target: string): Promise<boolean> {
   if (lib) return lib.umount(target, false) === 0 || lib.umount(target, true) === 0;
   return await program("umount", [target]) || await program("umount", ["-l", target]);
 }
+
+/**
+ * Unmounts `target` lazily, synchronously (teardown paths that cannot await: an unload handler);
+ * true when it was unmounted.
+ */
+export function unmountSync(target: string): boolean {
+  const lib = loadLibc();
+  if (lib) return lib.umount(target, true) === 0;
+  return new Deno.Command("umount", { args: ["-l", target], stdout: "null", stderr: "null" })
+    .outputSync().success;
+}

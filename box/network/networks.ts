@@ -50,6 +50,11 @@ export interface NetworkInfo {
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 
+/** The host end of a `hostAccess` network's veth pair, named after the network's id. */
+export function hostVethName(networkId: string): string {
+  return `a3sh${networkId.slice(0, 8)}`;
+}
+
 async function ip(args: string[]): Promise<void> {
   const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
   if (!out.success) {
@@ -114,7 +119,7 @@ export class NetworkStore {
     const out: NetworkInfo[] = [];
     try {
       for await (const entry of Deno.readDir(this.dir)) {
-        if (!entry.name.endsWith(".json")) continue;
+        if (!entry.name.endsWith(".json") || entry.name.startsWith(".")) continue;
         out.push(await this.inspect(entry.name.slice(0, -5)));
       }
     } catch (error) {
@@ -154,7 +159,7 @@ export class NetworkStore {
       if (hostGateway) {
         // The host end stays in the host's namespace; deleting the network's namespace takes
         // the pair with it.
-        const hostVeth = `a3sh${id.slice(0, 8)}`;
+        const hostVeth = hostVethName(id);
         await ip([
           "link",
           "add",
@@ -185,8 +190,36 @@ export class NetworkStore {
       members: [],
       hostGateway,
     };
-    await this.#save(network);
+    await this.#claim(network);
     return network;
+  }
+
+  /**
+   * Publishes a new network's record only if no record of that name exists, atomically (a
+   * link fails if the name is taken): two creators racing (two pods starting at once, each
+   * finding no pod network) both got past the name check, both made a namespace, and the second
+   * record overwrote the first, whose namespace was then owned by nothing. The loser deletes its
+   * namespace and gets `network_exists`.
+   */
+  async #claim(network: NetworkInfo): Promise<void> {
+    await Deno.mkdir(this.dir, { recursive: true });
+    const draft = join(this.dir, `.${network.id}.json`);
+    await Deno.writeTextFile(draft, JSON.stringify(network));
+    try {
+      await Deno.link(draft, this.#record(network.name));
+    } catch (error) {
+      await deleteNetns(network.netns);
+      if (error instanceof Deno.errors.AlreadyExists) {
+        throw new A3sError("network_exists", `network ${network.name} already exists`, {
+          status: 409,
+          field: "name",
+        });
+      }
+      throw error;
+    } finally {
+      await Deno.remove(draft).catch(() => {});
+    }
+    await this.#save(network);
   }
 
   /**
@@ -281,6 +314,13 @@ export class NetworkStore {
         `network ${name} has boxes attached: ${network.members.map((m) => m.name).join(", ")}`,
         { status: 409, field: "name" },
       );
+    }
+    // The kernel destroys a deleted namespace (and so the pair's host end) later, in a work
+    // queue; deleting the host end first means it is gone when remove returns.
+    if (network.hostGateway) {
+      await ip(["link", "del", hostVethName(network.id)]).catch((error: A3sError) => {
+        if (!/Cannot find device/.test(error.message)) throw error;
+      });
     }
     await deleteNetns(network.netns);
     await Deno.remove(this.#record(name)).catch(() => {});
