@@ -335,6 +335,9 @@ export class RedisProvider implements EventProvider {
   #blockingConnection(): Redis {
     const connection = this.#redis.duplicate({ maxRetriesPerRequest: null });
     connection.on("error", () => {});
+    // A consumer queues its read behind its blocking wait on this connection (see
+    // `consumeBatches`); scripts are defined per client, so this one gets its own.
+    connection.defineCommand("a3sRead", { numberOfKeys: 1, lua: READ });
     this.#connections.add(connection);
     return connection;
   }
@@ -634,19 +637,16 @@ export class RedisProvider implements EventProvider {
         if (gone.length) await this.#redis.zrem(order.held, ...gone.map(orderMember));
         if (candidates.length === 0) {
           const read = (this.#redis as unknown as { a3sRead: ReadCommand }).a3sRead;
-          const [flat, last] = await read.call(
-            this.#redis,
-            this.#log,
-            group,
-            me,
-            batch,
-            this.#byKey(group, ""),
-          );
+          const byKeyPrefix = this.#byKey(group, "");
+          let [flat, last] = await read.call(this.#redis, this.#log, group, me, batch, byKeyPrefix);
           // Nothing new: wait on the blocking connection for an entry after the last one
           // (unless entries are held back; then the pause below paces the loop, so other keys
-          // keep flowing while those wait).
+          // keep flowing while those wait). The read is sent right behind the wait on the same
+          // connection, so Redis runs it the moment the wait ends: a woken consumer has its
+          // entries without a second round trip (a script cannot block, so the read that
+          // indexes keys cannot be the wait itself).
           if (flat.length === 0 && heldEntries.length === 0 && candidates.length === 0) {
-            await connection.xread(
+            const waited = connection.xread(
               "COUNT",
               1,
               "BLOCK",
@@ -655,6 +655,11 @@ export class RedisProvider implements EventProvider {
               this.#log,
               last,
             );
+            const readAfter = (connection as unknown as { a3sRead: ReadCommand }).a3sRead;
+            [, [flat, last]] = await Promise.all([
+              waited,
+              readAfter.call(connection, this.#log, group, me, batch, byKeyPrefix),
+            ]);
           }
           const foreign: string[] = [];
           for (let i = 0; i < flat.length; i += 4) {
