@@ -20,6 +20,7 @@ import {
 } from "./oci.ts";
 import { formatReference, parseReference } from "./reference.ts";
 import { preparedQuery } from "../_prepared.ts";
+import { TagCache } from "./tag_cache.ts";
 import { gzip, maybeGunzip, readTar, type TarInput, writeTar } from "./tar.ts";
 
 /** An image as `box images` lists it. */
@@ -85,9 +86,12 @@ export class ImageStore {
   /** The image a tag names, in one query: this lookup is on every box's start path. */
   readonly #imageByTag: (ref: string) => CompiledQuery<ImageRow>;
   readonly #building = new Map<string, Promise<string>>();
+  /** What tags named when last looked up, checked against other processes' writes. */
+  readonly #tags: TagCache;
 
   private constructor(store: Store, dir: string) {
     this.dir = dir;
+    this.#tags = new TagCache(store);
     this.#db = store.db<BoxTables>();
     this.#imageByTag = preparedQuery(() =>
       this.#db.selectFrom("box_tags")
@@ -177,6 +181,7 @@ export class ImageStore {
     };
     await this.#db.insertInto("box_images").values(row)
       .onConflict((oc) => oc.column("id").doNothing()).execute();
+    this.#tags.changed();
     for (const tag of tags) await this.#setTag(tag, id);
     return id;
   }
@@ -185,6 +190,7 @@ export class ImageStore {
     const canonical = formatReference(parseReference(ref));
     await this.#db.insertInto("box_tags").values({ ref: canonical, image_id: id })
       .onConflict((oc) => oc.column("ref").doUpdateSet({ image_id: id })).execute();
+    this.#tags.changed();
   }
 
   /** Builds and records an image from uncompressed layer tars and a config. */
@@ -249,8 +255,14 @@ export class ImageStore {
         .where("id", "=", parsed.digest).executeTakeFirst();
       if (row) return row;
     } else {
-      const [row] = (await this.#db.executeQuery(this.#imageByTag(formatReference(parsed)))).rows;
-      if (row) return row;
+      const tag = formatReference(parsed);
+      const cached = this.#tags.get(tag);
+      if (cached.row) return cached.row;
+      const [row] = (await this.#db.executeQuery(this.#imageByTag(tag))).rows;
+      if (row) {
+        this.#tags.set(tag, row, cached.stamp);
+        return row;
+      }
     }
     throw new NotFoundError(`no such image: ${ref}`, field);
   }
@@ -323,11 +335,18 @@ export class ImageStore {
         { status: 409 },
       );
     }
-    for (const tag of untag) await this.#db.deleteFrom("box_tags").where("ref", "=", tag).execute();
     const deleted: string[] = [];
-    if (remaining.length === 0 && (force || !(await inUse(row.id)))) {
-      await this.#db.deleteFrom("box_images").where("id", "=", row.id).execute();
-      deleted.push(row.id);
+    try {
+      for (const tag of untag) {
+        await this.#db.deleteFrom("box_tags").where("ref", "=", tag).execute();
+      }
+      if (remaining.length === 0 && (force || !(await inUse(row.id)))) {
+        await this.#db.deleteFrom("box_images").where("id", "=", row.id).execute();
+        deleted.push(row.id);
+      }
+    } finally {
+      // Also after a failure part-way: whatever was deleted must not be served from a cache.
+      this.#tags.changed();
     }
     return { untagged: untag, deleted };
   }
@@ -514,6 +533,7 @@ export class ImageStore {
         await this.#db.deleteFrom("box_tags").where("ref", "=", tag.ref).execute();
       }
     }
+    this.#tags.changed();
     return freed;
   }
 }
