@@ -191,7 +191,10 @@ export interface InjectionModels {
 
 /**
  * Judges many texts, running the classifiers in batches (for JSONL input and reports). Models
- * other than the shipped ones are for comparing candidates (`model/dev_eval.ts`).
+ * other than the shipped ones, and `readForModels` (what the models read of a text; the rules
+ * always read it as it came), are for comparing candidates (`model/dev_eval.ts`): the shipped
+ * judge lets the models read the text as written, because reading it without metadata field
+ * names (`layout.ts`) was validated and not shipped (see `model/MODEL_CARD.md`).
  *
  * @example
  * ```ts
@@ -204,13 +207,14 @@ export async function judgeMany(
   items: readonly { text: string; options?: InjectionOptions }[],
   batch = 32,
   models: Partial<InjectionModels> = {},
+  readForModels: (text: string) => string = (text) => text,
 ): Promise<InjectionVerdict[]> {
   const main = models.main ?? await loadInjectionClassifier();
   const short = models.short === undefined ? await loadShortInjectionClassifier() : models.short;
   const out: InjectionVerdict[] = [];
   for (let i = 0; i < items.length; i += batch) {
     const chunk = items.slice(i, i + batch).map((item) => {
-      const textViews = views(item.text);
+      const textViews = views(readForModels(item.text));
       const user = (item.options?.source ?? "user") === "user";
       return { ...item, textViews, user, words: wordsReadIn(textViews) };
     });

@@ -6,6 +6,9 @@
  * e-mails learns to flag the layout itself (removing BIPIA's header line took a clean e-mail's
  * score from 0.92 to 0.33, see `model/MODEL_CARD.md`). The field values stay: a subject line
  * that says "ignore your instructions" is still read, and the rules still see the whole text.
+ * Validated with `model/dev_eval.ts --without-field-names` and not shipped (a wash on the
+ * validation splits, see the model card): the shipped judge lets the models read the text as
+ * written.
  */
 
 /**

@@ -5,13 +5,14 @@
  * never on the public evaluation set.
  *
  *   deno run -A safeclaw/injection/model/dev_eval.ts [--model DIR] [--short DIR | --no-short] \
- *     FILE.jsonl [--misses] [--scores OUT]
+ *     FILE.jsonl [--misses] [--scores OUT] [--without-field-names]
  *
  * `--model DIR` holds `classifier.onnx` and `classifier.json`, `--short DIR`
  * `short_classifier.onnx` and `short_classifier.json` (default: the shipped models);
  * `--no-short` leaves short user text to the rules, as before the short model. `--scores`
  * writes one line per record with the rule verdict and the raw model score, for studying a
- * decision rule offline.
+ * decision rule offline. `--without-field-names` lets the models read each text without its
+ * metadata field names (`../layout.ts`; validated, not shipped: see `MODEL_CARD.md`).
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
@@ -19,6 +20,7 @@ import { openInjectionClassifier } from "../classifier.ts";
 import { detectInjection } from "../detector.ts";
 import { evaluate, formatInjectionReport, parseEvalSet } from "../evaluate.ts";
 import { judgeMany, wordsRead } from "../judge.ts";
+import { contentForModel } from "../layout.ts";
 import { views } from "../normalize.ts";
 
 async function main(): Promise<void> {
@@ -31,11 +33,12 @@ async function main(): Promise<void> {
       "no-short": { type: "boolean" },
       misses: { type: "boolean" },
       scores: { type: "string" },
+      "without-field-names": { type: "boolean" },
     },
   });
   if (positionals.length !== 1) {
     console.error(
-      "usage: dev_eval.ts [--model DIR] [--short DIR | --no-short] FILE.jsonl [--misses] [--scores OUT]",
+      "usage: dev_eval.ts [--model DIR] [--short DIR | --no-short] FILE.jsonl [--misses] [--scores OUT] [--without-field-names]",
     );
     Deno.exit(2);
   }
@@ -54,11 +57,15 @@ async function main(): Promise<void> {
     new URL("short_classifier.json", shortDir),
   );
   const records = parseEvalSet(await Deno.readTextFile(positionals[0]));
+  // `--without-field-names`: the models read the content without metadata field names
+  // (`../layout.ts`), the rules the text as it came.
+  const read = values["without-field-names"] ? contentForModel : (text: string) => text;
   const started = performance.now();
   const verdicts = await judgeMany(
     records.map((r) => ({ text: r.text, options: { source: r.source } })),
     32,
     { main: classifier, short },
+    read,
   );
   const seconds = (performance.now() - started) / 1000;
   const byId = new Map(records.map((r, i) => [r, verdicts[i]]));
@@ -68,8 +75,10 @@ async function main(): Promise<void> {
   console.log(`verdicts per second (batched): ${(records.length / seconds).toFixed(0)}`);
   if (values.misses) console.log(lines.join("\n"));
   if (values.scores) {
-    const scores = await classifier.scoreMany(records.map((r) => views(r.text)));
-    const shortScores = short ? await short.scoreMany(records.map((r) => views(r.text))) : [];
+    // The raw scores of what the models read.
+    const modelInput = records.map((r) => views(read(r.text)));
+    const scores = await classifier.scoreMany(modelInput);
+    const shortScores = short ? await short.scoreMany(modelInput) : [];
     const out = records.map((r, i) => {
       const rules = detectInjection(r.text, { source: r.source });
       return JSON.stringify({
