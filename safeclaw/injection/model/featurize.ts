@@ -2,17 +2,29 @@
  * Turns a JSONL corpus into the classifier's training input: one line per record with its label
  * and the feature ids of each window, computed by the same code inference runs.
  *
- *   deno run -A safeclaw/injection/model/featurize.ts IN.jsonl OUT.jsonl
+ *   deno run -A safeclaw/injection/model/featurize.ts IN.jsonl OUT.jsonl [--without-field-names]
+ *
+ * `--without-field-names` featurizes each text as `../layout.ts` lets the models read it (no
+ * metadata field names), for a model meant to be read that way (`dev_eval.ts
+ * --without-field-names`).
  */
+import { parseArgs } from "node:util";
+import { contentForModel } from "../layout.ts";
 import { canonical } from "../normalize.ts";
 import { featureWindows } from "./features.ts";
 
 async function main(): Promise<void> {
-  const [input, output] = Deno.args;
-  if (!input || !output) {
-    console.error("usage: featurize.ts IN.jsonl OUT.jsonl");
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: { "without-field-names": { type: "boolean" } },
+  });
+  const [input, output] = positionals;
+  if (!input || !output || positionals.length !== 2) {
+    console.error("usage: featurize.ts IN.jsonl OUT.jsonl [--without-field-names]");
     Deno.exit(2);
   }
+  const read = values["without-field-names"] ? contentForModel : (text: string) => text;
   const lines = (await Deno.readTextFile(input)).split("\n").filter((l) => l.trim());
   const out = lines.map((line) => {
     const r = JSON.parse(line) as {
@@ -31,7 +43,7 @@ async function main(): Promise<void> {
       ...(r.source ? { source: r.source } : {}),
       weight: r.weight ?? 1,
       ...(r.layout ? { layout: r.layout } : {}),
-      windows: featureWindows(canonical(r.text)),
+      windows: featureWindows(canonical(read(r.text))),
     });
   });
   await Deno.writeTextFile(output, out.join("\n") + "\n");
