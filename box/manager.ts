@@ -775,7 +775,11 @@ export class BoxManager {
     }
     const id = randomId();
     const name = options.name ?? `box-${id.slice(0, 12)}`;
-    const [taken] = (await this.#db.executeQuery(this.#boxByName(name))).rows;
+    // A name made from the new random id cannot be taken (the insert's unique name would still
+    // refuse it); only a chosen one is looked up, for an error naming the box that holds it.
+    const [taken] = options.name === undefined
+      ? []
+      : (await this.#db.executeQuery(this.#boxByName(name))).rows;
     if (taken) {
       throw new A3sError(
         "name_in_use",

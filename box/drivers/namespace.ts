@@ -30,6 +30,7 @@ import { capabilityArgs, isRootUser, resolveNamespaceSecurity } from "./namespac
 import { mountOverlay, mountOverlaySync, unmount } from "./_mount.ts";
 import { setTerminalSize } from "./_terminal.ts";
 import { attachedOutput } from "./_attached_output.ts";
+import { prepareStateDirAhead, STATE_SUBDIRS, takeStateDirAhead } from "./_state_dir_ahead.ts";
 import {
   childPids,
   isAlive,
@@ -272,22 +273,21 @@ export class NamespaceDriver implements BoxDriver {
         "security.sysctls",
       );
     }
-    // The terminal's devpts mount point only for a box that has one (a mkdir fewer per start).
-    const dirs = [
-      paths.upper,
-      paths.work,
-      paths.merged,
-      paths.run,
-      ...(spec.tty ? [paths.pts] : []),
-    ];
-    for (const dir of dirs) Deno.mkdirSync(dir, { recursive: true });
-    if (profile) Deno.writeFileSync(paths.seccomp, profile);
     const layout: LayoutRecord = {
       overlay: Deno.uid() === 0,
       cgroup,
       ...(this.#options.cgroupRoot ? { cgroupRoot: this.#options.cgroupRoot } : {}),
     };
-    Deno.writeTextFileSync(paths.layout, JSON.stringify(layout));
+    const layoutJson = JSON.stringify(layout);
+    if (!takeStateDirAhead(spec.stateDir, layoutJson)) {
+      for (const dir of STATE_SUBDIRS) {
+        Deno.mkdirSync(join(spec.stateDir, dir), { recursive: true });
+      }
+      Deno.writeTextFileSync(paths.layout, layoutJson);
+    }
+    // The terminal's devpts mount point only for a box that has one (a mkdir fewer per start).
+    if (spec.tty) Deno.mkdirSync(paths.pts);
+    if (profile) Deno.writeFileSync(paths.seccomp, profile);
     await boxCgroup(layout, spec.id).create(spec.limits);
   }
 
@@ -804,5 +804,7 @@ export class NamespaceDriver implements BoxDriver {
     if (layout) await boxCgroup(layout, spec.id).remove();
     if (isMountPointSync(paths.merged)) await unmount(paths.merged);
     await Deno.remove(spec.stateDir, { recursive: true }).catch(() => {});
+    // Off any box's start path: the next box's state dir, made now rather than on its start.
+    if (layout) prepareStateDirAhead(join(spec.stateDir, ".."), JSON.stringify(layout));
   }
 }
