@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { assert, assertEquals } from "@a3s/common/testing";
 import { EventBus } from "./bus.ts";
-import { providerContract } from "./_contract.ts";
+import { providerContract, waitFor } from "./_contract.ts";
 import { startRedis } from "./_brokers.ts";
 import { RedisProvider } from "./providers/redis.ts";
 
@@ -121,6 +121,48 @@ if (redis) {
           const reason = String((result as PromiseRejectedResult).reason);
           assert(reason.includes("WRONGTYPE"), reason);
         }
+      } finally {
+        client.disconnect();
+        await provider.destroy();
+        await bus.close();
+      }
+    },
+  });
+  Deno.test({
+    name: "redis: a waiting consumer gets what arrives, only its subjects, keys in order",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+      const provider = await RedisProvider.connect({ url: redis.url, prefix });
+      const bus = new EventBus({ provider });
+      const client = new Redis(redis.url);
+      try {
+        const seen: string[] = [];
+        const consumer = await bus.consume("waiter", "mine.>", (m) => {
+          seen.push(`${m.key ?? "-"}:${m.data}`);
+        });
+        // The consumer has found nothing and waits (blocking read, then its read script): the
+        // events below arrive through that wait, mixed with subjects it does not take.
+        await new Promise((r) => setTimeout(r, 300));
+        const expected: string[] = [];
+        for (let i = 0; i < 30; i++) {
+          const key = i % 3 === 0 ? undefined : `k${i % 2}`;
+          await bus.publish(i % 4 === 0 ? "other.e" : "mine.e", i, key ? { key } : {});
+          if (i % 4 !== 0) expected.push(`${key ?? "-"}:${i}`);
+          // Now and then the consumer has caught up and waits again.
+          if (i % 7 === 0) await new Promise((r) => setTimeout(r, 60));
+        }
+        await waitFor(() => seen.length === expected.length, 8000, "the matching events");
+        await consumer.stop();
+        // Each key in publish order (keys may interleave differently: a key whose previous
+        // event's ack is still on its way waits for it at the broker).
+        const byKey = (list: string[]) =>
+          Object.groupBy(list, (entry) => entry.split(":")[0]) as Record<string, string[]>;
+        assertEquals(byKey(seen), byKey(expected));
+        // Foreign events were acknowledged, handled ones too: nothing pending in the group.
+        const pending = await client.xpending(`${prefix}:log`, "waiter") as [number];
+        assertEquals(pending[0], 0);
       } finally {
         client.disconnect();
         await provider.destroy();
