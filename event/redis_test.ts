@@ -102,6 +102,52 @@ if (redis) {
     },
   });
   Deno.test({
+    name: "redis: large events are split across script calls; an unserialisable one fails alone",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+      const provider = await RedisProvider.connect({ url: redis.url, prefix });
+      const bus = new EventBus({ provider });
+      const client = new Redis(redis.url);
+      const scriptCalls = async () => {
+        const stats = await client.info("commandstats");
+        return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+      };
+      try {
+        await bus.publish("big.warm", 0); // the script is loaded: later calls are EVALSHA
+        const before = await scriptCalls();
+        const text = "x".repeat(400_000);
+        const results = await Promise.allSettled([
+          ...Array.from({ length: 5 }, (_, i) => bus.publish("big.e", { i, text })),
+          bus.publish("big.e", { i: 5, bad: 1n }),
+        ]);
+        const calls = (await scriptCalls()) - before;
+        assertEquals(results.map((r) => r.status), [
+          "fulfilled",
+          "fulfilled",
+          "fulfilled",
+          "fulfilled",
+          "fulfilled",
+          "rejected",
+        ]);
+        // 2 MB of events in 1 MB calls; the info command itself is not a script call.
+        assert(calls >= 2, `${calls} script calls for 2 MB of events`);
+        const stored: number[] = [];
+        const sub = await bus.subscribe("big.e", (m) => {
+          stored.push((m.data as { i: number }).i);
+        }, { after: "0-0" });
+        await waitFor(() => stored.length === 5, 5000, "5 large events");
+        await sub.close();
+        assertEquals(stored, [0, 1, 2, 3, 4]);
+      } finally {
+        client.disconnect();
+        await provider.destroy();
+        await bus.close();
+      }
+    },
+  });
+  Deno.test({
     name: "redis: a batch the server refuses rejects each of its publishes",
     sanitizeOps: false,
     sanitizeResources: false,

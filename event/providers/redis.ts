@@ -79,6 +79,8 @@ return out`;
  * that keeps every other client waiting.
  */
 const PUBLISH_BATCH_MAX = 256;
+/** At most about this many characters of events in one script call (large events go alone). */
+const PUBLISH_BATCH_CHARS = 1 << 20;
 
 /**
  * One turn's retries and held-back entries in one call: nacked entries whose delay is over
@@ -168,6 +170,8 @@ type PublishBatchCommand = (...keysThenArgs: (string | number)[]) => Promise<(st
 /** One publish waiting for its batch's script call. */
 interface QueuedPublish {
   event: CloudEvent;
+  /** The event as stored, serialised by the caller's own `publish` (which it fails there). */
+  body: string;
   resolve(receipt: PublishReceipt): void;
   reject(error: unknown): void;
 }
@@ -357,19 +361,37 @@ export class RedisProvider implements EventProvider {
    * its own event's receipt; a lone publish waits no timer, only the rest of this turn.
    */
   publish(event: CloudEvent): Promise<PublishReceipt> {
+    let body: string;
+    try {
+      body = JSON.stringify(event);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const { promise, resolve, reject } = Promise.withResolvers<PublishReceipt>();
     if (this.#queued.length === 0) setImmediate(this.#sendQueued);
-    this.#queued.push({ event, resolve, reject });
+    this.#queued.push({ event, body, resolve, reject });
     return promise;
   }
 
-  /** Sends the queued publishes, in order, in calls of at most `PUBLISH_BATCH_MAX`. */
+  /**
+   * Sends the queued publishes, in order, in calls of at most `PUBLISH_BATCH_MAX` events and
+   * about `PUBLISH_BATCH_CHARS` characters.
+   */
   readonly #sendQueued = (): void => {
     const queued = this.#queued;
     this.#queued = [];
-    for (let start = 0; start < queued.length; start += PUBLISH_BATCH_MAX) {
-      this.#sendBatch(queued.slice(start, start + PUBLISH_BATCH_MAX));
+    let start = 0;
+    let chars = 0;
+    for (let i = 0; i < queued.length; i++) {
+      const full = i - start === PUBLISH_BATCH_MAX || chars >= PUBLISH_BATCH_CHARS;
+      if (full && i > start) {
+        this.#sendBatch(queued.slice(start, i));
+        start = i;
+        chars = 0;
+      }
+      chars += queued[i].body.length;
     }
+    this.#sendBatch(start === 0 ? queued : queued.slice(start));
   };
 
   /**
@@ -382,9 +404,9 @@ export class RedisProvider implements EventProvider {
     const dedupePrefix = `${this.#prefix}:dedupe:`;
     const keys: string[] = [this.#log, this.#subjectsKey];
     const args: (string | number)[] = [this.#dedupeWindowMs];
-    for (const { event } of batch) {
+    for (const { event, body } of batch) {
       keys.push(dedupePrefix + event.id);
-      args.push(event.subject, JSON.stringify(event), event.partitionkey ?? "");
+      args.push(event.subject, body, event.partitionkey ?? "");
     }
     const send = (this.#redis as unknown as { a3sPublishBatch: PublishBatchCommand })
       .a3sPublishBatch;
