@@ -12,6 +12,8 @@ export interface TestBroker {
   start(): Promise<void>;
   /** Kills it and removes its data dir. */
   stop(): Promise<void>;
+  /** The running process's id (benchmarks read its CPU time), undefined while killed. */
+  pid(): number | undefined;
 }
 
 function freePort(): number {
@@ -91,6 +93,7 @@ async function broker(
     url: `${scheme}://127.0.0.1:${port}`,
     kill,
     start,
+    pid: () => child?.pid,
     async stop() {
       await kill();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -174,6 +177,14 @@ export async function startPostgres(): Promise<TestBroker | undefined> {
     url: `postgres://a3s@127.0.0.1:${port}/postgres`,
     kill,
     start,
+    // The postmaster writes its id on the first line of this file while it runs.
+    pid: () => {
+      try {
+        return Number(Deno.readTextFileSync(`${data}/postmaster.pid`).split("\n")[0]) || undefined;
+      } catch {
+        return undefined;
+      }
+    },
     async stop() {
       await kill();
       await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -3,12 +3,27 @@
  * one run: `deno run -A event/bench/event_bench.ts` (or `deno task bench` in event/); settings
  * EVENT_BENCH_EVENTS, EVENT_BENCH_SAMPLES, EVENT_BENCH_ROUNDS, EVENT_BENCH_BROKERS
  * (`nats,redis,pg`), EVENT_BENCH_VERBOSE=1 to print every round's figures, and
- * EVENT_BENCH_CONTROL=1 to run ours against ours (the noise floor).
+ * EVENT_BENCH_CONTROL=1 to run ours against ours (the noise floor), EVENT_BENCH_DRAINS.
  *
- * Each broker gets one table, ours beside the raw client's, every figure the median of
- * `EVENT_BENCH_ROUNDS` rounds (the two sides back to back, the first alternating, after three
- * unmeasured rounds of each), with our
- * overhead in percent (positive: we are slower) as the median of each round's own ratio:
+ * Each broker gets one table, ours beside the raw client's, with our overhead in percent
+ * (positive: we are slower) as the median of each pair's own ratio (a pair: the two sides' same
+ * step, back to back). A round opens both sides (a new connection and a new stream or key
+ * each), publishes each side's backlog, drains each backlog `EVENT_BENCH_DRAINS` (4) times with a
+ * fresh consumer, runs each side's live consumer, and only then closes both; the sides alternate
+ * in every step (A B, B A, ...), and before every measurement the bench waits until the broker
+ * process is idle (at most one 10 ms clock tick of CPU in 100 ms). Three unmeasured rounds come
+ * first.
+ *
+ * Why (an A/A run, ours against ours, gave NATS consume/s +15.1% with the previous layout, and
+ * another +0.0% with p99 +37.6%): the previous layout ran one side's publish, drain and live run,
+ * then deleted its stream and slept a fixed 500 ms before the other side; each round gave one
+ * drain of a third of a second per side, so the consume rows rested on eight short samples on a
+ * machine shared with other work, where one side's round-to-round spread was 21,000–34,000/s.
+ * Its median of eight also took the upper middle value instead of the mean of the two middle
+ * ones, which leans a skewed set of ratios one way. Now: four times the drains per round, the
+ * true median, stream deletion outside every timing and the broker idle before each
+ * measurement (JetStream flushes, compacts and deletes in the background).
+ *
  * - publish/s: `EVENT_BENCH_EVENTS` publishes, 32 in flight, each awaited until the broker
  *   holds the event (JetStream's publish ack; Redis's reply to the append).
  * - publish p99: the latency of each of those publishes, send to broker's answer.
@@ -105,14 +120,15 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-async function measure(
-  contender: Contender,
-  events = EVENTS,
-  samples = SAMPLES,
-): Promise<Figures> {
+type PublishFigures = Pick<Figures, "publishRate" | "publishP99" | "publishCpu">;
+type DrainFigures = Pick<Figures, "consumeRate" | "consumeCpu">;
+type LiveFigures = Pick<Figures, "p50" | "p99">;
+
+/** Publishes `events` events, WINDOW in flight, each awaited until the broker holds it. */
+async function publishRun(contender: Contender, events: number): Promise<PublishFigures> {
   let next = 0;
   const publishLatencies: number[] = [];
-  const publishCpu = process.cpuUsage();
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(Array.from({ length: WINDOW }, async () => {
     while (next < events) {
@@ -122,29 +138,32 @@ async function measure(
     }
   }));
   const publishRate = events / ((performance.now() - started) / 1000);
-  const publishUsed = process.cpuUsage(publishCpu);
+  const used = process.cpuUsage(cpu);
   publishLatencies.sort((a, b) => a - b);
-  const consumeCpu = process.cpuUsage();
-  const drainStart = performance.now();
+  return {
+    publishRate,
+    publishP99: percentile(publishLatencies, 0.99),
+    publishCpu: (used.user + used.system) / events,
+  };
+}
+
+/** Drains the `events` published so far with a fresh consumer (created inside the timing). */
+async function drainRun(contender: Contender, events: number): Promise<DrainFigures> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
   await contender.drain(events);
-  const consumeRate = events / ((performance.now() - drainStart) / 1000);
-  const consumeUsed = process.cpuUsage(consumeCpu);
+  const consumeRate = events / ((performance.now() - started) / 1000);
+  const used = process.cpuUsage(cpu);
+  return { consumeRate, consumeCpu: (used.user + used.system) / events };
+}
+
+/** Publish to handler on a live consumer, one event at a time, after WARMUP unmeasured. */
+async function liveRun(contender: Contender, from: number, samples: number): Promise<LiveFigures> {
   const latencies: number[] = [];
-  if (samples === 0) {
-    return {
-      publishRate,
-      publishP99: 0,
-      publishCpu: 0,
-      consumeRate,
-      consumeCpu: 0,
-      p50: 0,
-      p99: 0,
-    };
-  }
   const waiting = new Map<number, () => void>();
   const stop = await contender.live((i) => waiting.get(i)?.());
   for (let s = -WARMUP; s < samples; s++) {
-    const i = events + WARMUP + s;
+    const i = from + WARMUP + s;
     const arrived = new Promise<void>((resolve) => waiting.set(i, resolve));
     const t0 = performance.now();
     await contender.publish(i);
@@ -154,15 +173,7 @@ async function measure(
   }
   await stop();
   latencies.sort((a, b) => a - b);
-  return {
-    publishRate,
-    publishP99: percentile(publishLatencies, 0.99),
-    publishCpu: (publishUsed.user + publishUsed.system) / events,
-    consumeRate,
-    consumeCpu: (consumeUsed.user + consumeUsed.system) / events,
-    p50: percentile(latencies, 0.5),
-    p99: percentile(latencies, 0.99),
-  };
+  return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
 }
 
 function countTo(n: number) {
@@ -384,10 +395,14 @@ function table(title: string, oursName: string, peerName: string, result: Compar
   }
 }
 
-/** Rounds; even, so each side runs first in half of them. */
+/** Rounds; even, so each side goes first in half of them. */
 const ROUNDS = Number(Deno.env.get("EVENT_BENCH_ROUNDS") ?? 8);
-/** Pause after each contender, for the broker to finish deleting its stream or key. */
-const SETTLE_MS = 500;
+/**
+ * Drains of each side's backlog per round, each by a fresh consumer, the sides alternating
+ * (A B, B A, ...): a drain is short (a third of a second at 30,000/s), so one per round left the
+ * consume rows at the mercy of whatever else the shared machine ran in that third of a second.
+ */
+const DRAINS = Number(Deno.env.get("EVENT_BENCH_DRAINS") ?? 4);
 const VERBOSE = Deno.env.get("EVENT_BENCH_VERBOSE") === "1";
 /**
  * `EVENT_BENCH_CONTROL=1` runs ours against ours: the spread between two identical sides is
@@ -395,58 +410,121 @@ const VERBOSE = Deno.env.get("EVENT_BENCH_VERBOSE") === "1";
  */
 const CONTROL = Deno.env.get("EVENT_BENCH_CONTROL") === "1";
 
+/** The median; of an even count, the mean of the two middle values. */
 function median(values: number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.floor(sorted.length / 2)];
+  const mid = sorted.length / 2;
+  return sorted.length % 2 ? sorted[Math.floor(mid)] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** CPU time (user + system, in clock ticks) a process has used so far. */
+function cpuTicks(pid: number): number | undefined {
+  try {
+    // Fields after the command name (which may hold spaces, hence the last ")"): utime and
+    // stime are the 12th and 13th.
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until the broker has used at most one clock tick (10 ms) of CPU in 100 ms, at most 3 s:
+ * the server deletes streams, compacts and flushes its files after the clients are done, and a
+ * side measured while it does pays for the other side's work. Without a process id to watch
+ * (a PostgreSQL reached by URL), a fixed 500 ms.
+ */
+async function brokerIdle(pid: number | undefined): Promise<void> {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  if (pid === undefined || cpuTicks(pid) === undefined) return void await sleep(500);
+  const until = performance.now() + 3000;
+  let before = cpuTicks(pid)!;
+  while (performance.now() < until) {
+    await sleep(100);
+    const now = cpuTicks(pid);
+    if (now === undefined || now - before <= 1) return;
+    before = now;
+  }
 }
 
 /** Medians of each side's figures, and our overhead on each figure. */
 interface Comparison {
   ours: Figures;
   peer: Figures;
-  /** Per figure, the median over rounds of that round's overhead (positive: we are slower). */
+  /** Per figure, the median over pairs of that pair's overhead (positive: we are slower). */
   overhead: Record<keyof Figures, number>;
 }
 
-/** Our overhead on one figure of one round: rates compare the peer's over ours. */
+/** Our overhead on one figure of one pair: rates compare the peer's over ours. */
 function overheadOf(figure: keyof Figures, ours: Figures, peer: Figures): number {
   const higherIsBetter = figure === "publishRate" || figure === "consumeRate";
   return higherIsBetter ? peer[figure] / ours[figure] - 1 : ours[figure] / peer[figure] - 1;
 }
 
+/** Which side goes first in the `n`th pair of measurements: they alternate. */
+const orderOf = (n: number) => n % 2 === 0 ? [0, 1] : [1, 0];
+
 /**
- * Runs both contenders ROUNDS times, back to back, the first of each pair alternating, and
- * reports the medians. The overhead is the median of each round's own ratio, so a change in
- * the shared machine's load between rounds cancels out.
+ * Runs both contenders ROUNDS times and reports the medians. A round opens both sides (a new
+ * connection and stream or key each), then measures, the sides alternating in each step and
+ * the broker idle before every measurement: the two publish runs, DRAINS drains of each
+ * backlog, the two live runs; both sides are closed (streams and keys deleted) after, outside
+ * every timing. The overhead is the median of each pair's own ratio, so a change in the shared
+ * machine's load between pairs cancels out.
  */
 async function compare(
   ours: () => Promise<Contender>,
   peer: () => Promise<Contender>,
-  { events = EVENTS, samples = SAMPLES }: { events?: number; samples?: number } = {},
+  brokerPid: () => number | undefined,
+  { events = EVENTS, samples = SAMPLES, drains = DRAINS }: {
+    events?: number;
+    samples?: number;
+    drains?: number;
+  } = {},
 ): Promise<Comparison> {
-  const runs: [Figures[], Figures[]] = [[], []];
-  // Unmeasured rounds first (publish and drain), so neither side's figures include compiling
-  // its code: ours takes some 30,000 events to reach its steady cost per event.
-  for (let round = 0; round < WARMUP_ROUNDS; round++) {
-    for (const make of [ours, peer]) {
-      const contender = await make();
-      await measure(contender, events, round === WARMUP_ROUNDS - 1 ? samples : 0);
-      await contender.close();
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  const runs = {
+    publish: [[], []] as PublishFigures[][],
+    drain: [[], []] as DrainFigures[][],
+    live: [[], []] as LiveFigures[][],
+  };
+  const idle = () => brokerIdle(brokerPid());
+  // Unmeasured rounds first, so neither side's figures include compiling its code: ours takes
+  // some 30,000 events to reach its steady cost per event.
+  for (let round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
+    const measured = round >= 0;
+    const sides = [await ours(), await peer()];
+    for (const k of orderOf(round)) {
+      await idle();
+      const figures = await publishRun(sides[k], events);
+      if (measured) runs.publish[k].push(figures);
     }
-  }
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? [0, 1] : [1, 0];
-    for (const k of order) {
-      const contender = await [ours, peer][k]();
-      runs[k].push(await measure(contender, events, samples));
-      if (VERBOSE) {
-        console.log(`round ${round} ${contender.name}: ${JSON.stringify(runs[k].at(-1))}`);
+    for (let d = 0; d < drains; d++) {
+      for (const k of orderOf(round + d)) {
+        await idle();
+        const figures = await drainRun(sides[k], events);
+        if (measured) runs.drain[k].push(figures);
+        if (VERBOSE && measured) {
+          console.log(`round ${round} drain ${d} side ${k}: ${JSON.stringify(figures)}`);
+        }
       }
-      await contender.close();
-      // The broker deletes what the contender left; the next one should not pay for that.
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     }
+    if (samples > 0 && (measured || round === -1)) {
+      for (const k of orderOf(round)) {
+        await idle();
+        const figures = await liveRun(sides[k], events, samples);
+        if (measured) runs.live[k].push(figures);
+      }
+    }
+    if (VERBOSE && measured) {
+      for (const k of [0, 1]) {
+        const last = { ...runs.publish[k].at(-1), ...runs.live[k].at(-1) };
+        console.log(`round ${round} side ${k} (${sides[k].name}): ${JSON.stringify(last)}`);
+      }
+    }
+    for (const side of sides) await side.close();
+    await idle();
   }
   const figures: (keyof Figures)[] = [
     "publishRate",
@@ -457,15 +535,24 @@ async function compare(
     "p50",
     "p99",
   ];
-  const medians = (list: Figures[]) =>
+  // Pairs of the same step: each side's k-th publish run, k-th drain, k-th live run.
+  const pairs = (figure: keyof Figures): [Figures, Figures][] => {
+    const list = figure.startsWith("publish")
+      ? runs.publish
+      : figure.startsWith("consume")
+      ? runs.drain
+      : runs.live;
+    return (list[0] as Figures[]).map((o, i) => [o, list[1][i] as Figures]);
+  };
+  const medianOf = (k: 0 | 1) =>
     Object.fromEntries(
-      figures.map((f) => [f, median(list.map((x) => x[f]))]),
+      figures.map((f) => [f, median(pairs(f).map((pair) => pair[k][f]))]),
     ) as unknown as Figures;
   return {
-    ours: medians(runs[0]),
-    peer: medians(runs[1]),
+    ours: medianOf(0),
+    peer: medianOf(1),
     overhead: Object.fromEntries(
-      figures.map((f) => [f, median(runs[0].map((o, i) => overheadOf(f, o, runs[1][i])))]),
+      figures.map((f) => [f, median(pairs(f).map(([o, p]) => overheadOf(f, o, p)))]),
     ) as Record<keyof Figures, number>,
   };
 }
@@ -485,7 +572,7 @@ if (nats) {
         prefix: `o${crypto.randomUUID().slice(0, 8)}`,
       }),
     }));
-  const result = await compare(mine, CONTROL ? mine : rawNats(nats.url));
+  const result = await compare(mine, CONTROL ? mine : rawNats(nats.url), nats.pid);
   table("NATS JetStream", "a3s event", CONTROL ? "a3s event again" : "raw nats", result);
   await nats.stop();
 }
@@ -499,7 +586,7 @@ if (redis) {
         prefix: `o${crypto.randomUUID().slice(0, 8)}`,
       }),
     }));
-  const result = await compare(mine, CONTROL ? mine : rawRedis(redis.url));
+  const result = await compare(mine, CONTROL ? mine : rawRedis(redis.url), redis.pid);
   table("Redis Streams", "a3s event", CONTROL ? "a3s event again" : "raw ioredis", result);
   await redis.stop();
 }
@@ -516,8 +603,11 @@ if (database) {
         return bus;
       }),
       pgBoss(database.url),
+      // A PostgreSQL reached by URL: no process to watch, a fixed pause instead.
+      () => undefined,
       // pg-boss polls every 0.5 s, so its drain and each latency sample take that long: fewer.
-      { events: Math.min(EVENTS, 2000), samples: Math.min(SAMPLES, 40) },
+      // A pg-boss job is done once handled, so its backlog drains once.
+      { events: Math.min(EVENTS, 2000), samples: Math.min(SAMPLES, 40), drains: 1 },
     );
     table("PostgreSQL", "a3s event (store)", "pg-boss (polling)", result);
   } finally {
