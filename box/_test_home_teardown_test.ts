@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "@a3s/common/testing";
 import type { A3sError } from "@a3s/common";
-import { openNamespaceBoxes } from "./_test_support.ts";
+import { openNamespaceBoxes, withNamespaceBoxes } from "./_test_support.ts";
 import {
   homeCgroupDirs,
   homeHostVeths,
@@ -113,8 +113,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const { home, boxes } = await openNamespaceBoxes();
-    try {
+    await withNamespaceBoxes(async (boxes, home) => {
       const network = await boxes.networks.create("life", { hostAccess: true });
       const { info } = await boxes.run({
         image: "busybox",
@@ -134,10 +133,7 @@ Deno.test({
       assertEquals(before.cgroups.filter(exists), []);
       assert(!alive(pid));
       assert(!exists(`${home.home}/box/boxes/${info.id.slice(0, 12)}`));
-    } finally {
-      boxes.close();
-      await home.close();
-    }
+    });
   },
 });
 
@@ -147,8 +143,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const { home, boxes } = await openNamespaceBoxes();
-    try {
+    await withNamespaceBoxes(async (boxes, home) => {
       const listed = () => new Set([...Deno.readDirSync("/run/netns")].map((e) => e.name));
       const before = listed();
       // Two stores on one home: two processes (or two pods' requests) creating the pod network.
@@ -165,10 +160,7 @@ Deno.test({
       assertEquals((await boxes.networks.inspect("race")).id, won[0].id);
       await boxes.networks.remove("race");
       assert(!listed().has(won[0].netns));
-    } finally {
-      boxes.close();
-      await home.close();
-    }
+    });
   },
 });
 

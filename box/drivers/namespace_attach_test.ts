@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "@a3s/common/testing";
 import { join } from "node:path";
-import { TEST_AGENT_CACHE, withNamespaceBoxes } from "../_test_support.ts";
+import { TEST_AGENT_CACHE, type TestHome, withNamespaceBoxes } from "../_test_support.ts";
 import type { BoxManager } from "../manager.ts";
 import type { OutputChunk } from "../types.ts";
 import { NamespaceDriver } from "./namespace.ts";
@@ -48,6 +48,25 @@ async function logsOf(boxes: BoxManager, id: string): Promise<{ stdout: string; 
   return { stdout, stderr };
 }
 
+/** A driver-level spec on the test home's busybox image, its logs in its state dir `name`. */
+async function busyboxBox(home: TestHome, name: string, id: string, command: string[]) {
+  const stateDir = join(home.home, name);
+  const spec = {
+    id,
+    rootfs: await home.images.rootfs((await home.images.resolve("busybox", "image")).id),
+    stateDir,
+    command,
+    env: {},
+    volumes: [],
+    limits: {},
+    network: "none" as const,
+  };
+  return {
+    spec,
+    paths: { stdoutPath: join(stateDir, "o.log"), stderrPath: join(stateDir, "e.log") },
+  };
+}
+
 function lines(prefix: string, count: number): string {
   return Array.from({ length: count }, (_, i) => `${prefix} ${i + 1}\n`).join("");
 }
@@ -78,18 +97,11 @@ Deno.test("attached run: the namespace driver hands over pipes, not the log (not
       crypto.getRandomValues(new Uint8Array(32)),
       (b) => b.toString(16).padStart(2, "0"),
     ).join("");
-    const stateDir = join(home.home, "driver-box");
-    const spec = {
-      id,
-      rootfs: await home.images.rootfs((await home.images.resolve("busybox", "image")).id),
-      stateDir,
-      command: ["sh", "-c", "echo first; echo second >&2; sleep 30"],
-      env: {},
-      volumes: [],
-      limits: {},
-      network: "none" as const,
-    };
-    const paths = { stdoutPath: join(stateDir, "o.log"), stderrPath: join(stateDir, "e.log") };
+    const { spec, paths } = await busyboxBox(home, "driver-box", id, [
+      "sh",
+      "-c",
+      "echo first; echo second >&2; sleep 30",
+    ]);
     await driver.create(spec);
     try {
       const started = await driver.start(spec, { ...paths, attach: true });
@@ -123,19 +135,12 @@ Deno.test("attached run: the namespace driver hands over pipes, not the log (not
 Deno.test("attached run: a caller a whole pipe behind loses the pipes, not the box's output", async () => {
   await withNamespaceBoxes(async (_boxes, home) => {
     const driver = new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE });
-    const stateDir = join(home.home, "lagging-box");
-    const spec = {
-      id: "b".repeat(64),
-      rootfs: await home.images.rootfs((await home.images.resolve("busybox", "image")).id),
-      stateDir,
-      // About 3.4 MB, more than the attach pipe holds.
-      command: ["seq", "1", "500000"],
-      env: {},
-      volumes: [],
-      limits: {},
-      network: "none" as const,
-    };
-    const paths = { stdoutPath: join(stateDir, "o.log"), stderrPath: join(stateDir, "e.log") };
+    // About 3.4 MB, more than the attach pipe holds.
+    const { spec, paths } = await busyboxBox(home, "lagging-box", "b".repeat(64), [
+      "seq",
+      "1",
+      "500000",
+    ]);
     await driver.create(spec);
     try {
       const started = await driver.start(spec, { ...paths, attach: true });
