@@ -5,6 +5,7 @@
  * goes away (the box keeps running and logging).
  */
 import { assert, assertEquals } from "@a3s/common/testing";
+import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { TEST_AGENT_CACHE, type TestHome, withNamespaceBoxes } from "../_test_support.ts";
 import type { BoxManager } from "../manager.ts";
@@ -26,20 +27,10 @@ async function collect(
     chunks++;
   }
   return {
-    stdout: decoder.decode(concat(parts.stdout)),
-    stderr: decoder.decode(concat(parts.stderr)),
+    stdout: decoder.decode(Buffer.concat(parts.stdout)),
+    stderr: decoder.decode(Buffer.concat(parts.stderr)),
     chunks,
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    all.set(part, offset);
-    offset += part.length;
-  }
-  return all;
 }
 
 /** The box's logs as `box logs` prints them, per stream. */
