@@ -7,6 +7,24 @@ import { RedisProvider } from "./providers/redis.ts";
 
 const redis = await startRedis();
 if (redis) {
+  /** Runs `body` on a bus over a fresh key prefix, with a raw client beside it; removes both. */
+  const withFreshBus = async (
+    body: (
+      fresh: { prefix: string; provider: RedisProvider; bus: EventBus; client: Redis },
+    ) => Promise<void>,
+  ) => {
+    const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+    const provider = await RedisProvider.connect({ url: redis.url, prefix });
+    const bus = new EventBus({ provider });
+    const client = new Redis(redis.url);
+    try {
+      await body({ prefix, provider, bus, client });
+    } finally {
+      client.disconnect();
+      await provider.destroy();
+      await bus.close();
+    }
+  };
   providerContract("redis", async () => {
     const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
     const provider = await RedisProvider.connect({ url: redis.url, prefix });
@@ -60,10 +78,7 @@ if (redis) {
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async () => {
-      const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-      const provider = await RedisProvider.connect({ url: redis.url, prefix });
-      const bus = new EventBus({ provider });
-      try {
+      await withFreshBus(async ({ bus }) => {
         // 600 publishes in one turn: more than one script call's worth (256), with an id
         // repeated inside one batch and one repeated across batches.
         const ids = Array.from({ length: 600 }, (_, i) => `e${i}`);
@@ -95,10 +110,7 @@ if (redis) {
           { subject: "batch.even", events: 298 },
           { subject: "batch.odd", events: 300 },
         ]);
-      } finally {
-        await provider.destroy();
-        await bus.close();
-      }
+      });
     },
   });
   Deno.test({
@@ -106,15 +118,11 @@ if (redis) {
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async () => {
-      const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-      const provider = await RedisProvider.connect({ url: redis.url, prefix });
-      const bus = new EventBus({ provider });
-      const client = new Redis(redis.url);
-      const scriptCalls = async () => {
-        const stats = await client.info("commandstats");
-        return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
-      };
-      try {
+      await withFreshBus(async ({ bus, client }) => {
+        const scriptCalls = async () => {
+          const stats = await client.info("commandstats");
+          return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+        };
         await bus.publish("big.warm", 0); // the script is loaded: later calls are EVALSHA
         const before = await scriptCalls();
         const text = "x".repeat(400_000);
@@ -140,11 +148,7 @@ if (redis) {
         await waitFor(() => stored.length === 5, 5000, "5 large events");
         await sub.close();
         assertEquals(stored, [0, 1, 2, 3, 4]);
-      } finally {
-        client.disconnect();
-        await provider.destroy();
-        await bus.close();
-      }
+      });
     },
   });
   Deno.test({
@@ -152,11 +156,7 @@ if (redis) {
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async () => {
-      const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-      const provider = await RedisProvider.connect({ url: redis.url, prefix });
-      const bus = new EventBus({ provider });
-      const client = new Redis(redis.url);
-      try {
+      await withFreshBus(async ({ prefix, bus, client }) => {
         // The stream's key holds a string, so the script's XADD fails with WRONGTYPE.
         await client.set(`${prefix}:log`, "not a stream");
         const results = await Promise.allSettled(
@@ -167,11 +167,7 @@ if (redis) {
           const reason = String((result as PromiseRejectedResult).reason);
           assert(reason.includes("WRONGTYPE"), reason);
         }
-      } finally {
-        client.disconnect();
-        await provider.destroy();
-        await bus.close();
-      }
+      });
     },
   });
   Deno.test({
@@ -179,11 +175,7 @@ if (redis) {
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async () => {
-      const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-      const provider = await RedisProvider.connect({ url: redis.url, prefix });
-      const bus = new EventBus({ provider });
-      const client = new Redis(redis.url);
-      try {
+      await withFreshBus(async ({ prefix, bus, client }) => {
         const seen: string[] = [];
         const consumer = await bus.consume("waiter", "mine.>", (m) => {
           seen.push(`${m.key ?? "-"}:${m.data}`);
@@ -209,11 +201,7 @@ if (redis) {
         // Foreign events were acknowledged, handled ones too: nothing pending in the group.
         const pending = await client.xpending(`${prefix}:log`, "waiter") as [number];
         assertEquals(pending[0], 0);
-      } finally {
-        client.disconnect();
-        await provider.destroy();
-        await bus.close();
-      }
+      });
     },
   });
   Deno.test({
