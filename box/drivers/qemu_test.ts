@@ -86,8 +86,11 @@ Deno.test({
       // The published port reaches the guest's server, which serves the shared directory.
       let served = "";
       for (let attempt = 0; attempt < 50 && served !== "served from the host"; attempt++) {
-        served = await fetch(`http://127.0.0.1:${hostPort}/index.html`)
-          .then((r) => r.text()).catch(() => "");
+        // QEMU accepts on the host before the guest answers: an attempt the guest never answers
+        // would wait without end, so each one is bounded.
+        served = await fetch(`http://127.0.0.1:${hostPort}/index.html`, {
+          signal: AbortSignal.timeout(5000),
+        }).then((r) => r.text()).catch(() => "");
         if (served !== "served from the host") await new Promise((r) => setTimeout(r, 200));
       }
       assertEquals(served, "served from the host");
