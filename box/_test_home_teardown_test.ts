@@ -2,6 +2,7 @@
  * Nothing a box, a network or a test leaves behind may outlive it on the host: no network
  * namespace, no veth, no mount, no cgroup, no process, no dir. Real boxes, real namespaces.
  */
+import { existsSync } from "node:fs";
 import { assert, assertEquals } from "@a3s/common/testing";
 import type { A3sError } from "@a3s/common";
 import { openNamespaceBoxes, withNamespaceBoxes } from "./_test_support.ts";
@@ -19,15 +20,6 @@ const canRun = Deno.uid() === 0 &&
     .catch(() => false)) &&
   (await new Deno.Command("ip", { args: ["netns", "list"] }).output().then((o) => o.success)
     .catch(() => false));
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function hostLinks(): string[] {
   const out = new Deno.Command("ip", { args: ["-o", "link"], stdout: "piped" }).outputSync();
@@ -57,12 +49,12 @@ function traces(home: string) {
 function assertGone(home: string, before: ReturnType<typeof traces>, pids: number[] = []) {
   const links = hostLinks();
   const left = [
-    ...before.netns.filter((n) => exists(`/run/netns/${n}`)).map((n) => `netns ${n}`),
+    ...before.netns.filter((n) => existsSync(`/run/netns/${n}`)).map((n) => `netns ${n}`),
     ...before.veths.filter((v) => links.includes(v)).map((v) => `veth ${v}`),
     ...mountsUnder(home).map((m) => `mount ${m}`),
-    ...before.cgroups.filter(exists).map((c) => `cgroup ${c}`),
+    ...before.cgroups.filter(existsSync).map((c) => `cgroup ${c}`),
     ...pids.filter(alive).map((p) => `process ${p}`),
-    ...(exists(home) ? [`dir ${home}`] : []),
+    ...(existsSync(home) ? [`dir ${home}`] : []),
   ];
   assertEquals(left, []);
 }
@@ -126,13 +118,13 @@ Deno.test({
       await boxes.remove(info.id, true);
       await boxes.networks.remove("life");
       const links = hostLinks();
-      assertEquals(before.netns.filter((n) => exists(`/run/netns/${n}`)), []);
+      assertEquals(before.netns.filter((n) => existsSync(`/run/netns/${n}`)), []);
       assert(before.netns.includes(network.netns));
       assertEquals(before.veths.filter((v) => links.includes(v)), []);
       assertEquals(mountsUnder(home.home), []);
-      assertEquals(before.cgroups.filter(exists), []);
+      assertEquals(before.cgroups.filter(existsSync), []);
       assert(!alive(pid));
-      assert(!exists(`${home.home}/box/boxes/${info.id.slice(0, 12)}`));
+      assert(!existsSync(`${home.home}/box/boxes/${info.id.slice(0, 12)}`));
     });
   },
 });
@@ -194,7 +186,7 @@ Deno.test({
     await child.stdout.cancel().catch(() => {});
     assert(before.netns.length === 2 && before.mounts.length >= 1, JSON.stringify(before));
     // Killed: its box, mounts and namespaces are all still there until a sweep.
-    assert(alive(pid) && exists(home));
+    assert(alive(pid) && existsSync(home));
     const swept = sweepAbandonedTestHomes();
     assert(swept.includes(home), JSON.stringify(swept));
     assertGone(home, before, [pid]);

@@ -5,6 +5,7 @@
  * as the box's first process and serves exec over a unix socket in the box's state dir, so any
  * host process can reach a box another one started.
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { A3sError, ValidationError } from "@a3s/common";
 import type { AgentClient } from "../agent/client.ts";
@@ -124,16 +125,6 @@ function readJsonSync<T>(path: string): T | undefined {
 function isMountPointSync(path: string): boolean {
   try {
     return Deno.statSync(path).dev !== Deno.statSync(join(path, "..")).dev;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether the agent has written the box's end (its status file). */
-function isStatusFileSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
   } catch {
     return false;
   }
@@ -567,7 +558,7 @@ export class NamespaceDriver implements BoxDriver {
         ended: async () => {
           // The agent writes the status just before it exits: then the pipes closed because the
           // box is ending, and its last process (bubblewrap, or the launcher above it) follows.
-          if (isStatusFileSync(statusPath)) await child.status.catch(() => {});
+          if (existsSync(statusPath)) await child.status.catch(() => {});
         },
         hold: (held) => held ? child.ref() : child.unref(),
       }),
