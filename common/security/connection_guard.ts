@@ -16,6 +16,7 @@
  * refuses ambiguous framing (both Content-Length and Transfer-Encoding, differing lengths),
  * so it and the server behind it always agree where a request ends.
  */
+import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import type { Logger } from "../logger.ts";
 import { counter } from "../telemetry.ts";
@@ -83,19 +84,9 @@ class FramingError extends Error {
 /** A connection that closed underneath us; ends the request loop quietly. */
 class Closed extends Error {}
 
-function indexOf(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
-  outer: for (let i = from; i <= haystack.length - needle.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+/** Where `needle` first starts in `haystack`, or -1: a native search over a view, no copy. */
+function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  return Buffer.from(haystack.buffer, haystack.byteOffset, haystack.byteLength).indexOf(needle);
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
@@ -400,7 +391,7 @@ class Connection {
     }
     if (n === null) throw new Closed();
     this.#buffer = this.#buffer.length
-      ? concat(this.#buffer, chunk.subarray(0, n))
+      ? Buffer.concat([this.#buffer, chunk.subarray(0, n)])
       : chunk.slice(0, n);
   }
 

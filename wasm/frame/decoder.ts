@@ -151,7 +151,9 @@ export class FrameDecoder {
   }
 
   #payload(chunk: Uint8Array, start: number, length: number): Uint8Array {
-    return this.#copy ? chunk.slice(start, start + length) : view(chunk, start, length);
+    // Copied from a plain view: a Node Buffer chunk's own slice would share its memory.
+    const payload = view(chunk, start, length);
+    return this.#copy ? payload.slice() : payload;
   }
 
   #fillBody(chunk: Uint8Array, at: number, frames: Frame[]): number {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { FrameDecoder } from "./decoder.ts";
 import { encodeFrame, encodeFrames } from "./encode.ts";
 import { FrameError } from "./error.ts";
@@ -77,6 +78,16 @@ Deno.test("payloads are views of the chunk unless copyPayloads is set", () => {
   wire.fill(0);
   assert.deepEqual([...copy.payload], [1, 2, 3]);
   assert.deepEqual([...view.payload], [0, 0, 0]);
+});
+
+Deno.test("copyPayloads copies out of a Node Buffer too, whose slice would be a view", () => {
+  // A payload this large is taken straight from the chunk rather than from the packed window.
+  const payload = new Uint8Array(300_000).fill(7);
+  const wire = Buffer.from(encodeFrame({ type: FrameType.Data, flags: 0, streamId: 1, payload }));
+  const [frame] = new FrameDecoder({ copyPayloads: true }).push(wire);
+  wire.fill(0);
+  assert.equal(frame.payload.length, payload.length);
+  assert.ok(frame.payload.every((byte) => byte === 7));
 });
 
 Deno.test("an unknown type is a typed error at its offset, after the frames before it", () => {

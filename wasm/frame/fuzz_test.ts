@@ -7,6 +7,7 @@
  * default) pass, whichever comes first, and prints how many ran. A second test feeds the encoder
  * random, partly invalid frames: valid ones must round-trip, invalid ones throw FrameError.
  */
+import { Buffer } from "node:buffer";
 import { FrameDecoder } from "./decoder.ts";
 import { encodeFrames } from "./encode.ts";
 import { FrameError } from "./error.ts";
@@ -51,16 +52,6 @@ function randomBytes(next: () => number, length: number): Uint8Array {
   return bytes;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 /** One to three mutations: bit flips, byte overwrites, truncation, insertion, splicing. */
 function mutate(wire: Uint8Array, other: Uint8Array, next: () => number): Uint8Array {
   let bytes: Uint8Array = wire.slice();
@@ -77,14 +68,14 @@ function mutate(wire: Uint8Array, other: Uint8Array, next: () => number): Uint8A
         bytes = bytes.subarray(0, at);
         break;
       case 3:
-        bytes = concat(
+        bytes = Buffer.concat([
           bytes.subarray(0, at),
           randomBytes(next, 1 + Math.floor(next() * 4)),
           bytes.subarray(at),
-        );
+        ]);
         break;
       case 4:
-        bytes = concat(bytes.subarray(0, at), other.subarray(at % (other.length + 1)));
+        bytes = Buffer.concat([bytes.subarray(0, at), other.subarray(at % (other.length + 1))]);
         break;
       default:
         if (at < bytes.length) bytes = bytes.subarray(at);
