@@ -7,7 +7,7 @@ import { openStore, type Store } from "@a3s/common";
 import { ImageStore } from "./image/store.ts";
 import { busyboxImage } from "./image/busybox.ts";
 import { BoxManager } from "./manager.ts";
-import { NamespaceDriver } from "./drivers/namespace.ts";
+import { NamespaceDriver, type NamespaceDriverOptions } from "./drivers/namespace.ts";
 import { QemuDriver } from "./drivers/qemu.ts";
 import type { BoxDriver } from "./types.ts";
 import { makeTestHomeDir, removeTestHome } from "./_test_home_teardown.ts";
@@ -49,14 +49,19 @@ async function closeBoxes(boxes: BoxManager, home: TestHome): Promise<void> {
   await home.close();
 }
 
-/** A temp home and a manager on the namespace driver, with the busybox image added. */
-export async function openNamespaceBoxes(): Promise<{ home: TestHome; boxes: BoxManager }> {
+/**
+ * A temp home and a manager on the namespace driver (`driver` adds to its options), with the
+ * busybox image added.
+ */
+export async function openNamespaceBoxes(
+  driver: Partial<NamespaceDriverOptions> = {},
+): Promise<{ home: TestHome; boxes: BoxManager }> {
   const home = await testHome();
   const boxes = await BoxManager.open({
     store: home.store,
     images: home.images,
     home: home.home,
-    drivers: [new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE })],
+    drivers: [new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE, ...driver })],
   });
   await addBusybox(home.images);
   return { home, boxes };
@@ -65,8 +70,9 @@ export async function openNamespaceBoxes(): Promise<{ home: TestHome; boxes: Box
 /** Runs `body` with a manager on the namespace driver and the busybox image; cleans up after. */
 export async function withNamespaceBoxes(
   body: (boxes: BoxManager, home: TestHome) => Promise<void>,
+  driver: Partial<NamespaceDriverOptions> = {},
 ): Promise<void> {
-  const { home, boxes } = await openNamespaceBoxes();
+  const { home, boxes } = await openNamespaceBoxes(driver);
   try {
     await body(boxes, home);
   } finally {

@@ -414,9 +414,13 @@ export class BoxManager {
     return new BoxManager(options);
   }
 
-  /** Stops counting this manager's boxes in metrics. */
+  /**
+   * Stops counting this manager's boxes in metrics and lets its drivers go of what they keep
+   * ready for the next box (running boxes are not touched).
+   */
   close(): void {
     boxCountSources.delete(this.#countSource);
+    for (const driver of this.#drivers.values()) driver.close?.();
   }
 
   /** Every driver's probe, strongest first (cached for the manager's life). */

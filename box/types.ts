@@ -346,4 +346,9 @@ export interface BoxDriver {
   setPaused?(spec: BoxSpec, paused: boolean): Promise<void>;
   /** Resizes the terminal of a box whose main process runs on one (`tty`). */
   resizeTerminal?(spec: BoxSpec, rows: number, cols: number): Promise<void>;
+  /**
+   * Lets go of what the driver keeps ready for boxes not created yet (a prestarted launcher);
+   * running boxes are not touched.
+   */
+  close?(): void;
 }

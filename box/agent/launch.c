@@ -48,9 +48,26 @@
  *     process stays as bubblewrap's parent, exiting with its status, so the pid the driver
  *     records lives exactly as long as the box. A kernel without clone3 gets the move instead.
  *
+ *   - with --prestart, the launcher is started before its box exists (a manager keeps one ready,
+ *     as a zygote): it does the box-independent work above (the pipes kept, detach, /dev on
+ *     --dev DIR, the user namespace) and blocks reading the box's spec from its stdin, a pipe
+ *     only the manager holds; the spec (a count, then the same options as the command line plus
+ *     --overlay LOWER UPPER WORK MERGED, and `-- bwrap ARGS...`) brings the box-specific rest.
+ *     Waiting, it dies with the manager (PR_SET_PDEATHSIG; --parent PID catches a manager that
+ *     died before that call); once it has a spec, the box outlives the manager as any box does.
+ *     Its mount namespace was made before the box's overlay existed, so it mounts the overlay
+ *     itself (only the box's namespaces see it). The user namespace's first holder is made before
+ *     the box's cgroups are known, so it stays outside them: it runs nothing and exits when the
+ *     launcher execs. Sysctls and a terminal never come this way.
+ *
  *   a3s-agent launch [--cgroup DIR]... [--into-cgroup DIR] [--sysctl KEY=VALUE]...
  *                    [--stdout FILE] [--stderr FILE] [--seccomp FILE] [--netns PATH] [--userns]
- *                    [--tty DIR] [--dev DIR] [--ready [--attach]] -- bwrap ARGS...
+ *                    [--tty DIR] [--dev DIR] [--trace FILE] [--ready [--attach]] -- bwrap ARGS...
+ *   a3s-agent launch --prestart --parent PID [--dev DIR] [--userns]
+ *                    (spec on stdin: COUNT, then [--cgroup DIR]... [--into-cgroup DIR]
+ *                     [--stdout FILE] [--stderr FILE] [--seccomp FILE] [--netns PATH]
+ *                     [--overlay LOWER UPPER WORK MERGED] [--trace FILE] [--detached]
+ *                     -- bwrap ARGS...)
  */
 #define _GNU_SOURCE
 #include "agent.h"
@@ -65,6 +82,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -140,6 +158,8 @@ static int make_userns(void) {
     /* Only the box may hold the caller's pipes (their end tells the caller the box is over). */
     close(READY_FD);
     close(ATTACH_ERR_FD);
+    /* Nor the caller's stdio: a prestarted launcher makes this child before its logs are open. */
+    for (int fd = 0; fd < 3; fd++) close(fd);
     char byte;
     while (read(hold[0], &byte, 1) < 0 && errno == EINTR) {}
     _exit(0);
@@ -428,53 +448,196 @@ static int run_in_cgroup(const char *dir, char **exec_argv) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int launch_main(int argc, char **argv) {
-  const char *cgroups[MAX_CGROUPS], *sysctls[MAX_SYSCTLS];
-  int nsysctls = 0;
-  const char *out = NULL, *err = NULL, *seccomp = NULL, *netns = NULL, *tty = NULL, *into = NULL;
-  const char *dev = NULL;
-  int ncgroups = 0, userns = 0, ready = 0, attach = 0, cmd = argc;
-  for (int i = 2; i < argc; i++) {
-    if (!strcmp(argv[i], "--cgroup") && i + 1 < argc && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = argv[++i];
-    else if (!strcmp(argv[i], "--sysctl") && i + 1 < argc && nsysctls < MAX_SYSCTLS && strchr(argv[i + 1], '=')) sysctls[nsysctls++] = argv[++i];
-    else if (!strcmp(argv[i], "--stdout") && i + 1 < argc) out = argv[++i];
-    else if (!strcmp(argv[i], "--stderr") && i + 1 < argc) err = argv[++i];
-    else if (!strcmp(argv[i], "--seccomp") && i + 1 < argc) seccomp = argv[++i];
-    else if (!strcmp(argv[i], "--netns") && i + 1 < argc) netns = argv[++i];
-    else if (!strcmp(argv[i], "--tty") && i + 1 < argc) tty = argv[++i];
-    else if (!strcmp(argv[i], "--dev") && i + 1 < argc) dev = argv[++i];
-    else if (!strcmp(argv[i], "--into-cgroup") && i + 1 < argc) into = argv[++i];
-    else if (!strcmp(argv[i], "--userns")) userns = 1;
-    else if (!strcmp(argv[i], "--ready")) ready = 1;
-    else if (!strcmp(argv[i], "--attach")) attach = 1;
-    else if (!strcmp(argv[i], "--")) { cmd = i + 1; break; }
+/* What the launcher was asked to do: from its command line, and for a prestarted launcher (see
+ * the header) from the spec the manager sends. */
+struct launch_options {
+  const char *cgroups[MAX_CGROUPS], *sysctls[MAX_SYSCTLS], *overlay[4];
+  int ncgroups, nsysctls;
+  const char *out, *err, *seccomp, *netns, *tty, *into, *dev, *trace;
+  int userns, ready, attach, detached, prestart;
+  pid_t parent;
+  char **cmd; /* bubblewrap's argv, NULL-terminated */
+  int ncmd;
+};
+
+/* Reads launcher arguments from argv[first..argc) into `o`; returns 0, or 2 on a bad one. */
+static int parse_options(int argc, char **argv, int first, struct launch_options *o) {
+  for (int i = first; i < argc; i++) {
+    if (!strcmp(argv[i], "--cgroup") && i + 1 < argc && o->ncgroups < MAX_CGROUPS) o->cgroups[o->ncgroups++] = argv[++i];
+    else if (!strcmp(argv[i], "--sysctl") && i + 1 < argc && o->nsysctls < MAX_SYSCTLS && strchr(argv[i + 1], '=')) o->sysctls[o->nsysctls++] = argv[++i];
+    else if (!strcmp(argv[i], "--stdout") && i + 1 < argc) o->out = argv[++i];
+    else if (!strcmp(argv[i], "--stderr") && i + 1 < argc) o->err = argv[++i];
+    else if (!strcmp(argv[i], "--seccomp") && i + 1 < argc) o->seccomp = argv[++i];
+    else if (!strcmp(argv[i], "--netns") && i + 1 < argc) o->netns = argv[++i];
+    else if (!strcmp(argv[i], "--tty") && i + 1 < argc) o->tty = argv[++i];
+    else if (!strcmp(argv[i], "--dev") && i + 1 < argc) o->dev = argv[++i];
+    else if (!strcmp(argv[i], "--into-cgroup") && i + 1 < argc) o->into = argv[++i];
+    else if (!strcmp(argv[i], "--trace") && i + 1 < argc) o->trace = argv[++i];
+    else if (!strcmp(argv[i], "--parent") && i + 1 < argc) o->parent = (pid_t)atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--overlay") && i + 4 < argc) {
+      for (int k = 0; k < 4; k++) o->overlay[k] = argv[++i];
+    }
+    else if (!strcmp(argv[i], "--userns")) o->userns = 1;
+    else if (!strcmp(argv[i], "--ready")) o->ready = 1;
+    else if (!strcmp(argv[i], "--attach")) o->attach = 1;
+    else if (!strcmp(argv[i], "--detached")) o->detached = 1;
+    else if (!strcmp(argv[i], "--prestart")) o->prestart = 1;
+    else if (!strcmp(argv[i], "--")) {
+      o->cmd = argv + i + 1;
+      o->ncmd = argc - i - 1;
+      break;
+    }
     else { dprintf(2, "a3s-launch: unknown argument %s\n", argv[i]); return 2; }
   }
-  if (cmd >= argc || argc - cmd > MAX_ARGS - 8) { dprintf(2, "a3s-launch: no command\n"); return 2; }
-  const char *trace_path = getenv("A3S_LAUNCH_TRACE");
-  if (trace_path) trace_fd = open(trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  /* The trace file also reaches the agent inside the box (`--trace-fd 14`), so one file holds a
-   * whole start. */
+  return 0;
+}
+
+/* The largest spec a prestarted launcher accepts (bubblewrap's arguments, environment included). */
+#define MAX_SPEC (4 << 20)
+
+/*
+ * A prestarted launcher's spec, read from fd 0 (a pipe only the manager holds): a decimal count,
+ * then that many arguments, each ending in a NUL. Anything short of the whole count (the manager
+ * closed the pipe or died) is no spec: the launcher then exits without running anything. The
+ * arguments point into one buffer that lives until the exec.
+ */
+static int read_spec(char ***argv_out, int *argc_out) {
+  size_t cap = 16384, len = 0;
+  char *buf = malloc(cap);
+  if (!buf) return -1;
+  for (;;) {
+    /* Complete once the count's arguments are all in. */
+    char *end = memchr(buf, 0, len);
+    if (end) {
+      long count = strtol(buf, NULL, 10);
+      if (count <= 0 || count > MAX_ARGS - 8) return -1;
+      char *p = end + 1;
+      int seen = 0;
+      while (seen < count && p < buf + len) {
+        char *nul = memchr(p, 0, (size_t)(buf + len - p));
+        if (!nul) break;
+        seen++;
+        p = nul + 1;
+      }
+      if (seen == count) {
+        char **argv = calloc((size_t)count + 1, sizeof *argv);
+        if (!argv) return -1;
+        p = end + 1;
+        for (int i = 0; i < count; i++) {
+          argv[i] = p;
+          p += strlen(p) + 1;
+        }
+        *argv_out = argv;
+        *argc_out = (int)count;
+        return 0;
+      }
+    }
+    if (len == cap) {
+      if (cap >= MAX_SPEC) return -1;
+      cap *= 2;
+      char *grown = realloc(buf, cap);
+      if (!grown) return -1;
+      buf = grown;
+    }
+    ssize_t n = read(0, buf + len, cap - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    len += (size_t)n;
+  }
+}
+
+/*
+ * The box-independent part of a prestarted launcher (--prestart): it dies with the manager that
+ * spawned it (PR_SET_PDEATHSIG, checked against --parent for a manager that died before the
+ * call), keeps the caller's pipes, leaves the caller's process group, makes the box's /dev and
+ * the wide user namespace, then waits for the spec. Returns 0 with the spec's arguments parsed
+ * into `o`, or -1 when no spec came (the launcher then exits, having started nothing).
+ */
+static int prestart(struct launch_options *o) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) || (o->parent > 0 && getppid() != o->parent)) return -1;
+  if (dup2(1, READY_FD) < 0 || dup2(2, ATTACH_ERR_FD) < 0) return -1;
+  if (detach() < 0) return -1;
+  if (o->dev && make_dev(o->dev)) return -1;
+  if (o->userns && make_userns()) return -1;
+  char **argv;
+  int argc;
+  if (read_spec(&argv, &argc)) return -1;
+  /* The box outlives the manager (a CLI that started it and left), as a box started the usual
+   * way does. */
+  if (prctl(PR_SET_PDEATHSIG, 0)) return -1;
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null < 0 || dup2(null, 0) < 0) return -1;
+  close(null);
+  if (parse_options(argc, argv, 0, o)) return -1;
+  /* What only a command line may ask for (sysctls, a terminal) never comes in a spec: the
+   * manager starts such boxes the usual way. */
+  if (o->nsysctls || o->tty || !o->cmd || o->ncmd < 1) {
+    dprintf(2, "a3s-launch: a prestarted launcher's spec cannot ask for this\n");
+    return -1;
+  }
+  if (o->trace) trace_fd = open(o->trace, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (trace_fd >= 0 && move_fd(trace_fd, TRACE_FD) == 0) trace_fd = TRACE_FD;
-  trace("launch: started");
-  if (ready && dup2(1, READY_FD) < 0) return fail("keep", "the ready pipe");
-  if (ready && attach && dup2(2, ATTACH_ERR_FD) < 0) return fail("keep", "the attach pipe");
+  trace("launch: spec read");
+  /* A detached box's command writes to its logs only. */
+  if (o->detached) close(ATTACH_ERR_FD);
+  return 0;
+}
+
+/* Mounts the box's overlay (lower, upper, work, merged) in this launcher's mount namespace. */
+static int mount_overlay(const char *const overlay[4]) {
+  char options[3 * 4096 + 64];
+  int n = snprintf(options, sizeof options, "lowerdir=%s,upperdir=%s,workdir=%s", overlay[0],
+                   overlay[1], overlay[2]);
+  if (n < 0 || (size_t)n >= sizeof options) {
+    errno = ENAMETOOLONG;
+    return fail("mount the overlay on", overlay[3]);
+  }
+  if (mount("overlay", overlay[3], "overlay", 0, options)) return fail("mount the overlay on", overlay[3]);
+  return 0;
+}
+
+int launch_main(int argc, char **argv) {
+  struct launch_options o;
+  memset(&o, 0, sizeof o);
+  if (parse_options(argc, argv, 2, &o)) return 2;
+  if (o.prestart) {
+    /* Everything the manager's own pipes may carry: the ready byte, and the output of an
+     * attached box (dropped again for a detached one). */
+    o.ready = 1;
+    if (prestart(&o)) return 125;
+  } else {
+    if (!o.cmd || o.ncmd < 1 || o.ncmd > MAX_ARGS - 8) { dprintf(2, "a3s-launch: no command\n"); return 2; }
+    const char *trace_path = o.trace ? o.trace : getenv("A3S_LAUNCH_TRACE");
+    if (trace_path) trace_fd = open(trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    /* The trace file also reaches the agent inside the box (`--trace-fd 14`), so one file holds
+     * a whole start. */
+    if (trace_fd >= 0 && move_fd(trace_fd, TRACE_FD) == 0) trace_fd = TRACE_FD;
+    trace("launch: started");
+    if (o.ready && dup2(1, READY_FD) < 0) return fail("keep", "the ready pipe");
+    if (o.ready && o.attach && dup2(2, ATTACH_ERR_FD) < 0) return fail("keep", "the attach pipe");
+  }
   /* The logs first, so every later failure lands where the driver reads it. */
-  if (out && open_at_fd(out, O_WRONLY | O_CREAT | O_APPEND, 1)) return fail("open", out);
-  if (err && open_at_fd(err, O_WRONLY | O_CREAT | O_APPEND, 2)) return fail("open", err);
-  if (detach() < 0) return fail("detach", "from the caller's terminal");
+  if (o.out && open_at_fd(o.out, O_WRONLY | O_CREAT | O_APPEND, 1)) return fail("open", o.out);
+  if (o.err && open_at_fd(o.err, O_WRONLY | O_CREAT | O_APPEND, 2)) return fail("open", o.err);
+  if (!o.prestart && detach() < 0) return fail("detach", "from the caller's terminal");
   /* Before anything forks: every process of the box (the terminal's pump too) is born inside. */
-  if (join_cgroups_self(cgroups, ncgroups)) return 125;
+  if (join_cgroups_self(o.cgroups, o.ncgroups)) return 125;
   trace("launch: cgroups joined");
-  /* Before the helper forks, so neither the pump nor the terminal holds the helper's pipes. */
-  if (tty && open_terminal(tty)) return 125;
-  if (dev) {
-    if (make_dev(dev)) return 125;
-    trace("launch: /dev made");
+  /* A prestarted launcher's mount namespace was made before the box existed, so the overlay the
+   * manager would mount on the host would not reach it: it mounts the overlay itself, where only
+   * the box's namespaces see it (and it goes with them). */
+  if (o.overlay[0] && mount_overlay(o.overlay)) return 125;
+  if (!o.prestart) {
+    /* Before the helper forks, so neither the pump nor the terminal holds the helper's pipes. */
+    if (o.tty && open_terminal(o.tty)) return 125;
+    if (o.dev) {
+      if (make_dev(o.dev)) return 125;
+      trace("launch: /dev made");
+    }
   }
   pid_t helper = -1;
   int info[2] = {-1, -1}, block[2] = {-1, -1};
-  int need_helper = nsysctls > 0;
+  int need_helper = o.nsysctls > 0;
   if (need_helper) {
     if (pipe2(info, O_CLOEXEC) || pipe2(block, O_CLOEXEC)) return fail("make", "pipes");
     pid_t monitor = getpid();
@@ -483,45 +646,45 @@ int launch_main(int argc, char **argv) {
     if (helper == 0) {
       close(info[1]);
       close(block[0]);
-      if (ready) close(READY_FD);
-      if (attach) close(ATTACH_ERR_FD);
-      sandbox_helper(monitor, sysctls, nsysctls, info[0], block[1]);
+      if (o.ready) close(READY_FD);
+      if (o.attach) close(ATTACH_ERR_FD);
+      sandbox_helper(monitor, o.sysctls, o.nsysctls, info[0], block[1]);
     }
     close(info[0]);
     close(block[1]);
   }
-  if (seccomp && open_at_fd(seccomp, O_RDONLY, SECCOMP_FD)) return fail("open", seccomp);
-  if (netns) {
-    int fd = open(netns, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || setns(fd, CLONE_NEWNET)) return fail("join network namespace", netns);
+  if (o.seccomp && open_at_fd(o.seccomp, O_RDONLY, SECCOMP_FD)) return fail("open", o.seccomp);
+  if (o.netns) {
+    int fd = open(o.netns, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWNET)) return fail("join network namespace", o.netns);
     close(fd);
   }
   trace("launch: fds open");
-  if (userns && make_userns()) return fail("create user namespace", "");
+  if (!o.prestart && o.userns && make_userns()) return fail("create user namespace", "");
   trace("launch: user namespace made");
   signal(SIGPIPE, SIG_DFL);
   if (!need_helper) {
     trace("launch: exec bubblewrap");
-    if (into) return run_in_cgroup(into, argv + cmd);
-    execvp(argv[cmd], argv + cmd);
-    return fail("exec", argv[cmd]);
+    if (o.into) return run_in_cgroup(o.into, o.cmd);
+    execvp(o.cmd[0], o.cmd);
+    return fail("exec", o.cmd[0]);
   }
   if (move_fd(block[0], BLOCK_FD) || move_fd(info[1], INFO_FD)) return fail("pass", "pipes");
   /* bwrap --block-fd 12 --info-fd 13 ARGS...: the helper has the other ends. */
   static char *bwrap_argv[MAX_ARGS];
   int n = 0;
-  bwrap_argv[n++] = argv[cmd];
+  bwrap_argv[n++] = o.cmd[0];
   bwrap_argv[n++] = "--block-fd";
   bwrap_argv[n++] = "12";
   bwrap_argv[n++] = "--info-fd";
   bwrap_argv[n++] = "13";
-  for (int i = cmd + 1; i < argc; i++) bwrap_argv[n++] = argv[i];
+  for (int i = 1; i < o.ncmd; i++) bwrap_argv[n++] = o.cmd[i];
   bwrap_argv[n] = NULL;
   trace("launch: exec bubblewrap");
-  if (into) return run_in_cgroup(into, bwrap_argv);
+  if (o.into) return run_in_cgroup(o.into, bwrap_argv);
   execvp(bwrap_argv[0], bwrap_argv);
   int saved = errno;
   kill(helper, SIGKILL);
   errno = saved;
-  return fail("exec", argv[cmd]);
+  return fail("exec", o.cmd[0]);
 }

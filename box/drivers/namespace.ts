@@ -33,6 +33,13 @@ import { setTerminalSize } from "./_terminal.ts";
 import { attachedOutput } from "./_attached_output.ts";
 import { prepareStateDirAhead, STATE_SUBDIRS, takeStateDirAhead } from "./_state_dir_ahead.ts";
 import {
+  agentIdentity,
+  fingerprintKey,
+  type LauncherFingerprint,
+  PrestartedLauncher,
+  sweepAbandonedLauncherDirs,
+} from "./_prestarted_launcher.ts";
+import {
   childPids,
   isAlive,
   isAliveSync,
@@ -62,6 +69,12 @@ export interface NamespaceDriverOptions {
   cgroupRoot?: string;
   /** The cgroup layout to use instead of the one detected under `cgroupRoot`. */
   cgroupMode?: CgroupMode;
+  /**
+   * Keeps a launcher started ahead for the next box after each start (as root): the next start
+   * skips the launcher's spawn and its box-independent work. For long-lived managers (`serve`);
+   * a one-shot CLI would only spawn one to throw it away. Off unless set.
+   */
+  prestart?: boolean;
 }
 
 /** What `create` decided, kept in the state dir so other processes act the same way. */
@@ -150,6 +163,34 @@ function launcherEnv(): Record<string, string> {
   return env;
 }
 
+/** The launcher process a box's start waits on: spawned for it, or prestarted. */
+interface LauncherProcess {
+  readonly pid: number;
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly stderr: ReadableStream<Uint8Array>;
+  readonly status: Promise<Deno.CommandStatus>;
+  readonly stdin?: WritableStream<Uint8Array>;
+  hold(held: boolean): void;
+}
+
+/** A launcher spawned for its box, as a {@linkcode LauncherProcess}. */
+function spawnedLauncher(child: Deno.ChildProcess): LauncherProcess {
+  return {
+    pid: child.pid,
+    get stdout() {
+      return child.stdout;
+    },
+    get stderr() {
+      return child.stderr;
+    },
+    get stdin() {
+      return child.stdin;
+    },
+    status: child.status,
+    hold: (held) => held ? child.ref() : child.unref(),
+  };
+}
+
 /**
  * The bubblewrap driver.
  *
@@ -169,6 +210,16 @@ export class NamespaceDriver implements BoxDriver {
   readonly #bwrap: string;
   #seccompPath?: string;
   #agentPath?: string;
+  /** The launcher started ahead for the next box (`prestart`). */
+  #prestarted?: PrestartedLauncher;
+  /** Launchers whose state dir a box's `create` took, until its `start` hands them the spec. */
+  readonly #bound = new Map<string, PrestartedLauncher>();
+  /** Boxes dirs already swept of launcher dirs whose owner died. */
+  readonly #swept = new Set<string>();
+  /** Set by `close`: no launcher is prestarted after it. */
+  #closed = false;
+  /** How many starts used a prestarted launcher (benchmarks and tests read it). */
+  prestartedStarts = 0;
 
   /** A driver that runs boxes with bubblewrap; nothing is checked until `probe` or `create`. */
   constructor(options: NamespaceDriverOptions) {
@@ -270,7 +321,10 @@ export class NamespaceDriver implements BoxDriver {
       ...(this.#options.cgroupRoot ? { cgroupRoot: this.#options.cgroupRoot } : {}),
     };
     const layoutJson = JSON.stringify(layout);
-    if (!takeStateDirAhead(spec.stateDir, layoutJson)) {
+    if (this.#canPrestart(spec, security.sysctls.length > 0)) {
+      this.#takePrestarted(spec, layoutJson);
+    }
+    if (!this.#bound.has(spec.id) && !takeStateDirAhead(spec.stateDir, layoutJson)) {
       for (const dir of STATE_SUBDIRS) {
         Deno.mkdirSync(join(spec.stateDir, dir), { recursive: true });
       }
@@ -280,6 +334,91 @@ export class NamespaceDriver implements BoxDriver {
     if (spec.tty) Deno.mkdirSync(paths.pts);
     if (profile) Deno.writeFileSync(paths.seccomp, profile);
     await boxCgroup(layout, spec.id).create(spec.limits);
+  }
+
+  /**
+   * Whether a prestarted launcher can start this box: it made the wide user namespace and /dev
+   * (root), and it takes neither a terminal, nor stdin, nor sysctls (those need its command
+   * line's helpers).
+   */
+  #canPrestart(spec: BoxSpec, sysctls: boolean): boolean {
+    return this.#options.prestart === true && Deno.uid() === 0 && !spec.tty &&
+      !spec.interactive && !sysctls;
+  }
+
+  /** What a launcher prestarted now would be prepared for; undefined before the agent is built. */
+  #fingerprint(layoutJson: string): LauncherFingerprint | undefined {
+    if (!this.#agentPath) return undefined;
+    try {
+      return {
+        layoutJson,
+        agent: this.#agentPath,
+        agentIdentity: agentIdentity(this.#agentPath),
+        bwrap: this.#bwrap,
+        path: launcherEnv().PATH,
+        uid: Deno.uid(),
+      };
+    } catch {
+      return undefined; // the agent binary is gone: nothing made with it is used
+    }
+  }
+
+  /**
+   * Gives the box the prestarted launcher, if one waits and was prepared for exactly what this
+   * box's start would do now: its state dir becomes the box's. A launcher prepared for anything
+   * else (another layout, a rebuilt agent, another bubblewrap or PATH) is discarded.
+   */
+  #takePrestarted(spec: BoxSpec, layoutJson: string): void {
+    const launcher = this.#prestarted;
+    if (!launcher) return;
+    this.#prestarted = undefined;
+    const now = this.#fingerprint(layoutJson);
+    if (!launcher.alive || !now || launcher.fingerprint !== fingerprintKey(now)) {
+      launcher.discard();
+      return;
+    }
+    try {
+      Deno.renameSync(launcher.dir, spec.stateDir);
+    } catch {
+      launcher.discard();
+      return;
+    }
+    launcher.dir = spec.stateDir;
+    this.#bound.set(spec.id, launcher);
+  }
+
+  /**
+   * Prestarts the next box's launcher once the current event-loop turn is done (the box that
+   * just started has its ready byte; its caller's bookkeeping goes first).
+   */
+  #refillSoon(spec: BoxSpec, layout: LayoutRecord): void {
+    if (this.#options.prestart !== true || Deno.uid() !== 0 || this.#prestarted) return;
+    const boxesDir = join(spec.stateDir, "..");
+    setTimeout(() => {
+      if (this.#prestarted || this.#closed) return;
+      const fingerprint = this.#fingerprint(JSON.stringify(layout));
+      if (!fingerprint) return;
+      if (!this.#swept.has(boxesDir)) {
+        this.#swept.add(boxesDir);
+        sweepAbandonedLauncherDirs(boxesDir);
+      }
+      // PATH alone: a trace file is named in each spec instead.
+      this.#prestarted = PrestartedLauncher.spawn(boxesDir, fingerprint, {
+        PATH: fingerprint.path,
+      });
+    }, 0);
+  }
+
+  /**
+   * Kills the prestarted launcher and those bound to boxes not started yet, and removes what
+   * was made for them; a closed driver prestarts no more.
+   */
+  close(): void {
+    this.#closed = true;
+    this.#prestarted?.discard();
+    this.#prestarted = undefined;
+    for (const launcher of this.#bound.values()) launcher.discard();
+    this.#bound.clear();
   }
 
   async writableLayer(spec: BoxSpec): Promise<string | undefined> {
@@ -408,7 +547,16 @@ export class NamespaceDriver implements BoxDriver {
       : security.seccomp === "profile"
       ? paths.seccomp
       : this.#seccompPath ?? await this.#seccomp();
-    const overlay = this.#mountOverlayNow(spec, layout) ?? await this.#mountOverlay(spec, layout);
+    // A launcher prestarted for this box (its state dir taken by `create`) mounts the overlay
+    // itself, in the mount namespace it made before the box existed.
+    let prestarted = this.#bound.get(spec.id);
+    this.#bound.delete(spec.id);
+    if (prestarted && (!prestarted.alive || isMountPointSync(paths.merged))) {
+      prestarted.discard();
+      prestarted = undefined;
+    }
+    const overlay = prestarted !== undefined ||
+      (this.#mountOverlayNow(spec, layout) ?? await this.#mountOverlay(spec, layout));
     const cgroup = boxCgroup(layout, spec.id);
     // As root, the launcher makes a user namespace mapping every id an image uses, so execs can
     // run as the image's users; otherwise bubblewrap maps the one id it can.
@@ -495,7 +643,8 @@ export class NamespaceDriver implements BoxDriver {
     // sets the sysctls, and runs bubblewrap. Spawned without `detached` (the launcher makes its
     // own session), Deno can use posix_spawn instead of forking the whole runtime, which cost
     // several milliseconds per box.
-    const launch = ["launch", "--stdout", output.stdoutPath, "--stderr", output.stderrPath];
+    // What only this box decides (a prestarted launcher gets it in its spec)...
+    const launch = ["--stdout", output.stdoutPath, "--stderr", output.stderrPath];
     // cgroup v2: bubblewrap is cloned into the box's group, so nothing of the box is ever moved
     // (a move waits for an RCU grace period); v1 has no such clone, so the launcher's helper moves.
     const into = layout.cgroup === "v2";
@@ -504,20 +653,55 @@ export class NamespaceDriver implements BoxDriver {
     for (const sysctl of security.sysctls) launch.push("--sysctl", sysctl);
     if (seccomp) launch.push("--seccomp", seccomp);
     if (spec.netns) launch.push("--netns", spec.netns);
-    if (spec.tty) launch.push("--tty", paths.pts);
-    if (ownDev) launch.push("--dev", paths.dev);
-    if (wideUserns) launch.push("--userns");
-    launch.push("--ready");
-    if (attach) launch.push("--attach");
-    const child = new Deno.Command(agent, {
-      args: [...launch, "--", this.#bwrap, ...args],
-      clearEnv: true,
-      env: launcherEnv(),
-      stdin: spec.interactive ? "piped" : "null",
-      stdout: "piped",
-      // Attached, the launcher keeps this pipe for the agent as the main command's stderr.
-      stderr: attach ? "piped" : "null",
-    }).spawn();
+    // ...and what a prestarted launcher did before its box existed.
+    const ahead = [
+      ...(spec.tty ? ["--tty", paths.pts] : []),
+      ...(ownDev ? ["--dev", paths.dev] : []),
+      ...(wideUserns ? ["--userns"] : []),
+      "--ready",
+      ...(attach ? ["--attach"] : []),
+    ];
+    let child: LauncherProcess | undefined;
+    if (prestarted) {
+      // The spec: what the command line would say, less what the launcher did ahead (the pipes,
+      // detach, /dev, the user namespace), plus the overlay.
+      const trace = Deno.env.get("A3S_LAUNCH_TRACE");
+      const specArgs = [
+        ...launch,
+        "--overlay",
+        spec.rootfs,
+        paths.upper,
+        paths.work,
+        paths.merged,
+        ...(trace ? ["--trace", trace] : []),
+        ...(attach ? [] : ["--detached"]),
+        "--",
+        this.#bwrap,
+        ...args,
+      ];
+      if (await prestarted.send(specArgs)) {
+        child = prestarted;
+        this.prestartedStarts++;
+      } else {
+        // It never ran anything: the box starts the usual way, in the same state dir.
+        prestarted.discard();
+        prestarted = undefined;
+        if (!this.#mountOverlayNow(spec, layout) && !(await this.#mountOverlay(spec, layout))) {
+          throw new A3sError("box_start_failed", `cannot mount the overlay of box ${spec.id}`);
+        }
+      }
+    }
+    child ??= spawnedLauncher(
+      new Deno.Command(agent, {
+        args: ["launch", ...launch, ...ahead, "--", this.#bwrap, ...args],
+        clearEnv: true,
+        env: launcherEnv(),
+        stdin: spec.interactive ? "piped" : "null",
+        stdout: "piped",
+        // Attached, the launcher keeps this pipe for the agent as the main command's stderr.
+        stderr: attach ? "piped" : "null",
+      }).spawn(),
+    );
     const identity = processIdentitySync(child.pid);
     const record: PidRecord = {
       pid: child.pid,
@@ -529,10 +713,13 @@ export class NamespaceDriver implements BoxDriver {
     Deno.writeTextFileSync(paths.pid, JSON.stringify(record));
     output.onProcess?.();
     child.status.catch(() => {});
-    child.unref();
+    child.hold(false);
     const stdin = spec.interactive ? child.stdin : undefined;
     if (!attach) {
+      // The launcher started ahead keeps an attach pipe nobody reads; the box closes its end.
+      if (child === prestarted) child.stderr.cancel().catch(() => {});
       await this.#waitForAgent(spec, child.stdout, output, false);
+      this.#refillSoon(spec, layout);
       return { pid: child.pid, stdin };
     }
     let ready;
@@ -547,7 +734,9 @@ export class NamespaceDriver implements BoxDriver {
       child.stderr.cancel().catch(() => {});
       return { pid: child.pid, stdin };
     }
+    this.#refillSoon(spec, layout);
     const statusPath = paths.status;
+    const launcher = child;
     return {
       pid: child.pid,
       stdin,
@@ -558,9 +747,9 @@ export class NamespaceDriver implements BoxDriver {
         ended: async () => {
           // The agent writes the status just before it exits: then the pipes closed because the
           // box is ending, and its last process (bubblewrap, or the launcher above it) follows.
-          if (existsSync(statusPath)) await child.status.catch(() => {});
+          if (existsSync(statusPath)) await launcher.status.catch(() => {});
         },
-        hold: (held) => held ? child.ref() : child.unref(),
+        hold: (held) => launcher.hold(held),
       }),
     };
   }
@@ -790,6 +979,9 @@ export class NamespaceDriver implements BoxDriver {
 
   async remove(spec: BoxSpec): Promise<void> {
     const paths = this.#paths(spec);
+    // A box created and never started: its launcher will not run it.
+    this.#bound.get(spec.id)?.discard();
+    this.#bound.delete(spec.id);
     if (await this.#running(spec)) await this.kill(spec, 9);
     const layout = await readJson<LayoutRecord>(paths.layout);
     if (layout) await boxCgroup(layout, spec.id).remove();
