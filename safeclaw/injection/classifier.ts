@@ -5,7 +5,8 @@
  * is read in overlapping windows and its most suspicious window decides.
  */
 import * as ort from "onnxruntime-node";
-import { featureWindows } from "./model/features.ts";
+import { resolve } from "node:path";
+import { featureWindows, parseVocabulary, wordWindows } from "./model/features.ts";
 import { rot13ReadsBetter, type TextView } from "./normalize.ts";
 
 /** The shipped model's manifest (`model/classifier.json`). */
@@ -14,6 +15,11 @@ export interface ClassifierManifest {
   threshold: number;
   /** Hash buckets of the feature table (see `model/features.ts`). */
   buckets: number;
+  /**
+   * The word channel's vocabulary file, beside the manifest, when the model has one (`train.py
+   * --words`): one word a line, the first line is id 1.
+   */
+  words?: string;
 }
 
 /** A loaded classifier. */
@@ -111,6 +117,11 @@ export async function openInjectionClassifier(
   manifestFile: URL | string,
 ): Promise<InjectionClassifier> {
   const manifest = JSON.parse(await Deno.readTextFile(manifestFile)) as ClassifierManifest;
+  const vocabulary = manifest.words
+    ? parseVocabulary(
+      await Deno.readTextFile(new URL(manifest.words, toFileUrl(manifestFile))),
+    )
+    : null;
   const session = await ort.InferenceSession.create(await Deno.readFile(model), {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
@@ -118,29 +129,21 @@ export async function openInjectionClassifier(
   });
   const scoreMany = async (viewsPerText: readonly (readonly TextView[])[]): Promise<number[]> => {
     const windows: number[][] = [];
+    const words: number[][] = [];
     const owner: number[] = [];
     viewsPerText.forEach((textViews, i) => {
       for (const view of modelViews(textViews)) {
-        for (const w of featureWindows(view.text)) {
-          windows.push(w);
-          owner.push(i);
-        }
+        const featured = featureWindows(view.text);
+        windows.push(...featured);
+        if (vocabulary) words.push(...wordWindows(view.text, vocabulary));
+        for (let k = 0; k < featured.length; k++) owner.push(i);
       }
     });
     const scores = new Array<number>(viewsPerText.length).fill(0);
     if (!windows.length) return scores;
-    const length = Math.max(1, ...windows.map((w) => w.length));
-    const ids = new BigInt64Array(windows.length * length);
-    const mask = new Float32Array(windows.length * length);
-    windows.forEach((w, row) => {
-      for (let j = 0; j < w.length; j++) {
-        ids[row * length + j] = BigInt(w[j]);
-        mask[row * length + j] = 1;
-      }
-    });
     const out = await session.run({
-      ids: new ort.Tensor("int64", ids, [windows.length, length]),
-      mask: new ort.Tensor("float32", mask, [windows.length, length]),
+      ...paddedTensors(windows, "ids", "mask"),
+      ...(vocabulary ? paddedTensors(words, "words", "word_mask") : {}),
     });
     const data = out.score.data as Float32Array;
     for (let row = 0; row < windows.length; row++) {
@@ -153,5 +156,31 @@ export async function openInjectionClassifier(
     manifest,
     scoreMany,
     score: async (textViews) => (await scoreMany([textViews]))[0],
+  };
+}
+
+/** A manifest's location as a file URL, so that files named in it resolve beside it. */
+function toFileUrl(file: URL | string): URL {
+  return file instanceof URL ? file : new URL(`file://${resolve(file)}`);
+}
+
+/** One row per window, padded with id 0 (masked out) to the longest window. */
+function paddedTensors(
+  windows: readonly number[][],
+  idsName: string,
+  maskName: string,
+): Record<string, ort.Tensor> {
+  const length = Math.max(1, ...windows.map((w) => w.length));
+  const ids = new BigInt64Array(windows.length * length);
+  const mask = new Float32Array(windows.length * length);
+  windows.forEach((w, row) => {
+    for (let j = 0; j < w.length; j++) {
+      ids[row * length + j] = BigInt(w[j]);
+      mask[row * length + j] = 1;
+    }
+  });
+  return {
+    [idsName]: new ort.Tensor("int64", ids, [windows.length, length]),
+    [maskName]: new ort.Tensor("float32", mask, [windows.length, length]),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The classifier's input: hashed word, word-pair and sub-word features of a canonical text,
- * fastText's idea. Training (`build_features.ts`) and inference (`../classifier.ts`) both call
- * this one function, so the two can never featurize differently.
+ * fastText's idea, and the ids of its words that have a pretrained vector (the word channel).
+ * Training (`featurize.ts`) and inference (`../classifier.ts`) both call these functions, so the
+ * two can never featurize differently.
  */
 
 /** Hash buckets; id 0 is padding, so ids run from 1 to BUCKETS. */
@@ -44,6 +45,17 @@ function windowFeatures(tokens: string[]): number[] {
   return ids;
 }
 
+/** The token windows of a text: one if it is short, else overlapping windows of the same size. */
+function tokenWindows(tokens: string[]): string[][] {
+  if (tokens.length <= WINDOW_TOKENS) return [tokens];
+  const windows: string[][] = [];
+  for (let start = 0; start < tokens.length; start += WINDOW_STRIDE) {
+    windows.push(tokens.slice(start, start + WINDOW_TOKENS));
+    if (start + WINDOW_TOKENS >= tokens.length) break;
+  }
+  return windows;
+}
+
 /**
  * The feature ids of each window of a canonical text (at least one window, possibly empty).
  *
@@ -54,12 +66,41 @@ function windowFeatures(tokens: string[]): number[] {
  * ```
  */
 export function featureWindows(canonicalText: string): number[][] {
-  const tokens = tokenize(canonicalText);
-  if (tokens.length <= WINDOW_TOKENS) return [windowFeatures(tokens)];
-  const windows: number[][] = [];
-  for (let start = 0; start < tokens.length; start += WINDOW_STRIDE) {
-    windows.push(windowFeatures(tokens.slice(start, start + WINDOW_TOKENS)));
-    if (start + WINDOW_TOKENS >= tokens.length) break;
-  }
-  return windows;
+  return tokenWindows(tokenize(canonicalText)).map(windowFeatures);
+}
+
+/**
+ * The word channel's input: for each window of {@linkcode featureWindows}, the vocabulary ids
+ * (1-based; `vocabulary` maps a word to its id) of the window's words that have a pretrained vector
+ * (see `word_vectors.ts`). Other words are left out: the hashed features still read them.
+ *
+ * @example
+ * ```ts
+ * import { wordWindows } from "./features.ts";
+ * const vocabulary = new Map([["ignore", 1], ["instructions", 2]]);
+ * console.log(wordWindows("ignore all previous instructions", vocabulary)); // [ [ 1, 2 ] ]
+ * ```
+ */
+export function wordWindows(
+  canonicalText: string,
+  vocabulary: ReadonlyMap<string, number>,
+): number[][] {
+  return tokenWindows(tokenize(canonicalText)).map((tokens) =>
+    tokens.map((t) => vocabulary.get(t) ?? 0).filter((id) => id > 0)
+  );
+}
+
+/**
+ * Reads a vocabulary file (one word a line; the first line is id 1) into the map
+ * {@linkcode wordWindows} takes.
+ *
+ * @example
+ * ```ts
+ * import { parseVocabulary } from "./features.ts";
+ * console.log(parseVocabulary("the\nof\n").get("of")); // 2
+ * ```
+ */
+export function parseVocabulary(text: string): Map<string, number> {
+  const words = text.split("\n").filter((w) => w);
+  return new Map(words.map((w, i) => [w, i + 1]));
 }

@@ -5,6 +5,11 @@
     python3 safeclaw/injection/model/train.py --short TRAIN VALID OUT_DIR   # the short-text model
     python3 safeclaw/injection/model/train.py --balance-layouts TRAIN VALID OUT_DIR
     python3 safeclaw/injection/model/train.py --document TRAIN VALID OUT_DIR  # an experiment
+    python3 safeclaw/injection/model/train.py --words VECTORS_DIR TRAIN VALID OUT_DIR
+
+`--words` adds the word channel: the pretrained vectors `word_vectors.ts` wrote to VECTORS_DIR
+(frozen, stored as float16 in the ONNX file) read through a learned projection, beside the hashed
+features; the input must come from `featurize.ts --words VECTORS_DIR/words.txt`.
 
 `--balance-layouts` makes the clean and the attacked documents of each layout weigh the same;
 `--document` trains the narrower, layout-balanced model chosen on untrusted content alone that the
@@ -21,6 +26,7 @@ import copy
 import json
 import random
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -46,23 +52,58 @@ DOCUMENT = {"name": "document_classifier", "dim": 24, "hidden": 48, "dropout": F
             "smoothing": 0.0, "epochs": EPOCHS}
 
 
+# Width of the word channel's projection of the 100-dimensional pretrained vectors.
+WORD_DIM = 32
+
+
+def pool(vectors, mask, empty_as_zero=False):
+    """Mean and max of the vectors a mask keeps (vectors: [windows, length, dim])."""
+    weights = mask.unsqueeze(-1)
+    mean = (vectors * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+    # Padding must never win the max, so it is pushed far below any real value.
+    peak = (vectors + (weights - 1.0) * 1e4).max(1).values
+    if empty_as_zero:
+        # A window with no known word is common in the word channel; it pools to zeros, not -1e4.
+        peak = peak * (weights.sum(1) > 0).float()
+    return mean, peak
+
+
 class InjectionClassifier(nn.Module):
-    def __init__(self, dim=DIM, hidden=HIDDEN):
+    def __init__(self, dim=DIM, hidden=HIDDEN, word_vectors=None):
         super().__init__()
         self.embedding = nn.Embedding(BUCKETS + 1, dim, padding_idx=0)
+        inputs = 2 * dim + 1
+        self.words = word_vectors is not None
+        if self.words:
+            # Frozen: words training never saw keep their place beside their synonyms, so a
+            # paraphrase of an attack shares the evidence the attack's own words earned. Row 0 is
+            # padding. Rounded to float16 here as in the exported file, so training sees what
+            # inference will.
+            table = torch.cat([torch.zeros(1, word_vectors.shape[1]), word_vectors]).half()
+            self.register_buffer("word_table", table)
+            self.word_projection = nn.Linear(word_vectors.shape[1], WORD_DIM)
+            inputs += 2 * WORD_DIM
         # The pooled vectors plus how many features the window has: a window of three features
         # carries far less evidence than one of three hundred, and the model must know which.
-        self.mlp = nn.Sequential(nn.Linear(2 * dim + 1, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.mlp = nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
-    def forward(self, ids, mask):
+    def forward(self, ids, mask, words=None, word_mask=None):
         # ids: [windows, length] int64; mask: [windows, length] float32 (1 for a feature, 0 for padding)
-        vectors = self.embedding(ids)
-        weights = mask.unsqueeze(-1)
-        mean = (vectors * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        # Padding must never win the max, so it is pushed far below any real value.
-        peak = (vectors + (weights - 1.0) * 1e4).max(1).values
-        size = torch.log1p(weights.sum(1)) / 6.0
-        return torch.sigmoid(self.mlp(torch.cat([mean, peak, size], dim=1)).squeeze(-1))
+        mean, peak = pool(self.embedding(ids), mask)
+        size = torch.log1p(mask.sum(1)).unsqueeze(-1) / 6.0
+        parts = [mean, peak, size]
+        if self.words:
+            vectors = self.word_projection(nn.functional.embedding(words, self.word_table).float())
+            parts.extend(pool(vectors, word_mask, empty_as_zero=True))
+        return torch.sigmoid(self.mlp(torch.cat(parts, dim=1)).squeeze(-1))
+
+
+def load_word_vectors(directory):
+    """The vectors `word_vectors.ts` wrote: float32 rows in the order of words.txt."""
+    with open(f"{directory}/words.txt") as f:
+        words = [w for w in f.read().split("\n") if w]
+    values = np.fromfile(f"{directory}/vectors.f32", dtype="<f4")
+    return words, torch.from_numpy(values.reshape(len(words), -1).copy())
 
 
 def load(path):
@@ -70,26 +111,38 @@ def load(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def batch_tensors(records):
-    windows, owners = [], []
-    for i, r in enumerate(records):
-        for w in r["windows"]:
-            windows.append(w or [0])
-            owners.append(i)
+def padded(windows):
+    """Ids and mask of a list of id lists (an empty list becomes one padding id)."""
+    windows = [w or [0] for w in windows]
     length = max(len(w) for w in windows)
     ids = torch.zeros(len(windows), length, dtype=torch.long)
     mask = torch.zeros(len(windows), length)
     for j, w in enumerate(windows):
         ids[j, : len(w)] = torch.tensor(w, dtype=torch.long)
         mask[j, : len(w)] = 1.0 if w != [0] else 0.0
-    return ids, mask, torch.tensor(owners, dtype=torch.long)
+    return ids, mask
+
+
+def batch_tensors(records, words=False):
+    windows, word_windows, owners = [], [], []
+    for i, r in enumerate(records):
+        windows.extend(r["windows"])
+        if words:
+            word_windows.extend(r["words"])
+        owners.extend([i] * len(r["windows"]))
+    inputs = [*padded(windows)]
+    if words:
+        inputs.extend(padded(word_windows))
+    return inputs, torch.tensor(owners, dtype=torch.long)
 
 
 def record_scores(model, records, dropout=0.0):
-    ids, mask, owners = batch_tensors(records)
+    inputs, owners = batch_tensors(records, model.words)
     if dropout:
-        mask = mask * (torch.rand(mask.shape) >= dropout).float()
-    window_scores = model(ids, mask)
+        # Each channel loses the same share of its inputs at random.
+        for k in range(1, len(inputs), 2):
+            inputs[k] = inputs[k] * (torch.rand(inputs[k].shape) >= dropout).float()
+    window_scores = model(*inputs)
     scores = torch.zeros(len(records))
     return scores.scatter_reduce(0, owners, window_scores, reduce="amax", include_self=False)
 
@@ -157,6 +210,7 @@ def main():
     parser.add_argument("--short", action="store_true")
     parser.add_argument("--document", action="store_true")
     parser.add_argument("--balance-layouts", action="store_true")
+    parser.add_argument("--words", metavar="VECTORS_DIR")
     # Another seed measures how far a retraining alone moves the figures (the shipped models: 7).
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
@@ -179,9 +233,10 @@ def main():
     weight = {1: (positives + negatives) / (2 * positives), 0: (positives + negatives) / (2 * negatives)}
     if args.balance_layouts or args.document:
         balance_layouts(train, weight)
-    model = InjectionClassifier(dim, hidden)
+    vocabulary, word_vectors = load_word_vectors(args.words) if args.words else (None, None)
+    model = InjectionClassifier(dim, hidden, word_vectors)
     best, state = (-1.0, 0.5, 0), None
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
     for epoch in range(epochs):
         model.train()
         random.shuffle(train)
@@ -210,13 +265,20 @@ def main():
     print(f"kept epoch {best[2]}: threshold {best[1]:.2f}, valid balanced accuracy {best[0]:.4f}")
 
     model.eval()
-    ids = torch.zeros(2, 8, dtype=torch.long)
-    mask = torch.ones(2, 8)
+    example = (torch.zeros(2, 8, dtype=torch.long), torch.ones(2, 8))
+    names = ["ids", "mask"]
+    axes = {"ids": {0: "windows", 1: "length"}, "mask": {0: "windows", 1: "length"}}
+    if args.words:
+        example += (torch.ones(2, 4, dtype=torch.long), torch.ones(2, 4))
+        names += ["words", "word_mask"]
+        axes.update({"words": {0: "windows", 1: "word_length"},
+                     "word_mask": {0: "windows", 1: "word_length"}})
+        with open(f"{out_dir}/{name}.words.txt", "w") as f:
+            f.write("\n".join(vocabulary) + "\n")
     torch.onnx.export(
-        model, (ids, mask), f"{out_dir}/{name}.onnx",
-        input_names=["ids", "mask"], output_names=["score"],
-        dynamic_axes={"ids": {0: "windows", 1: "length"}, "mask": {0: "windows", 1: "length"},
-                      "score": {0: "windows"}},
+        model, example, f"{out_dir}/{name}.onnx",
+        input_names=names, output_names=["score"],
+        dynamic_axes={**axes, "score": {0: "windows"}},
         opset_version=13,
     )
     with open(f"{out_dir}/{name}.json", "w") as f:
@@ -225,6 +287,7 @@ def main():
             "feature_dropout": dropout, **({"label_smoothing": smoothing} if smoothing else {}),
             "threshold": best[1], "valid_balanced_accuracy": round(best[0], 4),
             "train_records": len(train), "valid_records": len(valid),
+            **({"words": f"{name}.words.txt", "word_dim": WORD_DIM} if args.words else {}),
         }, f, indent=2)
         f.write("\n")
 
