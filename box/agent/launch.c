@@ -50,8 +50,8 @@
  *
  *   - with --prestart, the launcher is started before its box exists (a manager keeps one ready,
  *     as a zygote): it does the box-independent work above (the pipes kept, detach, /dev on
- *     --dev DIR, the user namespace) and blocks reading the box's spec from its stdin, a pipe
- *     only the manager holds; the spec (a count, then the same options as the command line plus
+ *     --dev DIR, the user namespace), says so with one byte on its stdout, and blocks reading the
+ *     box's spec from its stdin, a pipe only the manager holds; the spec (a count, then the same options as the command line plus
  *     --overlay LOWER UPPER WORK MERGED, and `-- bwrap ARGS...`) brings the box-specific rest.
  *     Waiting, it dies with the manager (PR_SET_PDEATHSIG; --parent PID catches a manager that
  *     died before that call); once it has a spec, the box outlives the manager as any box does.
@@ -559,6 +559,9 @@ static int prestart(struct launch_options *o) {
   if (detach() < 0) return -1;
   if (o->dev && make_dev(o->dev)) return -1;
   if (o->userns && make_userns()) return -1;
+  /* Prepared: the manager takes no launcher before this byte, so it never renames the dir the
+   * launcher is still building /dev in, nor hands a spec to one whose setup could still fail. */
+  if (write(1, "p", 1) != 1) return -1;
   char **argv;
   int argc;
   if (read_spec(&argv, &argc)) return -1;

@@ -6,7 +6,10 @@
  * launcher's and the agent's trace (`A3S_LAUNCH_TRACE`, one file per start) and from timestamps
  * taken here around the calls, all on the wall clock.
  *
- * Run: deno run -A box/bench/start_phases.ts [N]
+ * With --prestart, the driver keeps a launcher prestarted, and each box run comes 150 ms after the
+ * last (the refill has finished): the steps of a start with a launcher ready.
+ *
+ * Run: deno run -A box/bench/start_phases.ts [N] [--prestart]
  */
 import { join } from "node:path";
 import { addBusybox, testHome } from "../_test_support.ts";
@@ -14,13 +17,14 @@ import { BoxManager } from "../manager.ts";
 import { NamespaceDriver } from "../drivers/namespace.ts";
 import { bareBwrapFirstByte } from "./_bare_bwrap.ts";
 
-const rounds = Number(Deno.args[0] ?? 40);
+const prestart = Deno.args.includes("--prestart");
+const rounds = Number(Deno.args.find((arg) => !arg.startsWith("--")) ?? 40);
 const home = await testHome();
 const boxes = await BoxManager.open({
   store: home.store,
   images: home.images,
   home: home.home,
-  drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-bench-agent" })],
+  drivers: [new NamespaceDriver({ agentCacheDir: "/tmp/a3s-box-bench-agent", prestart })],
 });
 await addBusybox(home.images);
 const rootfs = await home.images.rootfs((await home.images.resolve("busybox", "image")).id);
@@ -78,6 +82,7 @@ const traceDir = await Deno.makeTempDir({ prefix: "a3s-trace" });
 try {
   for (let round = -3; round < rounds; round++) {
     const bare = await bareBwrap();
+    if (prestart) await new Promise((r) => setTimeout(r, 150));
     const tracePath = join(traceDir, `start-${round}.log`);
     Deno.env.set("A3S_LAUNCH_TRACE", tracePath);
     const call = wallMs();

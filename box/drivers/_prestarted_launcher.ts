@@ -78,12 +78,21 @@ export class PrestartedLauncher {
   readonly fingerprint: string;
   readonly #child: Deno.ChildProcess;
   #exited = false;
+  #prepared = false;
 
   private constructor(child: Deno.ChildProcess, dir: string, fingerprint: string) {
     this.#child = child;
     this.dir = dir;
     this.fingerprint = fingerprint;
     child.status.then(() => this.#exited = true, () => this.#exited = true);
+    // Its first byte says its box-independent work is done; until then it is not taken (its dir
+    // must not be renamed under the /dev it is building). Nothing else comes on this pipe before
+    // the spec, and the agent's ready byte follows on it.
+    const reader = child.stdout.getReader();
+    reader.read().then((first) => {
+      this.#prepared = !first.done && first.value.length === 1;
+      reader.releaseLock();
+    }, () => {});
     // Neither the waiting launcher nor its pipes keep this process alive: at its exit the spec
     // pipe closes and the launcher leaves without running anything.
     child.unref();
@@ -133,9 +142,14 @@ export class PrestartedLauncher {
     return this.#child.pid;
   }
 
-  /** Whether it still waits (it dies if its setup failed). */
+  /** Whether it still runs (it exits if its setup failed). */
   get alive(): boolean {
     return !this.#exited;
+  }
+
+  /** Whether it has done its box-independent work and waits for a spec. */
+  get prepared(): boolean {
+    return this.#prepared && !this.#exited;
   }
 
   /** The launcher's stdout (the agent's ready byte, then an attached box's stdout). */
