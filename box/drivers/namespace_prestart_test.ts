@@ -1,0 +1,214 @@
+/**
+ * The prestarted launcher (`NamespaceDriverOptions.prestart`): the next box starts on a launcher
+ * made ahead, with the same isolation as one started the usual way; a waiting launcher dies with
+ * its manager; one prepared for another agent binary, or dead, is never used (the box starts the
+ * usual way); closing the manager leaves nothing on the host.
+ */
+import { assert, assertEquals } from "@a3s/common/testing";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { addBusybox, TEST_AGENT_CACHE, testHome } from "../_test_support.ts";
+import { mountsUnder, removeTestHome } from "../_test_home_teardown.ts";
+import { BoxManager } from "../manager.ts";
+import { NamespaceDriver } from "./namespace.ts";
+import { sweepAbandonedLauncherDirs } from "./_prestarted_launcher.ts";
+import { launchersOf, prestartedLaunchers, running } from "./namespace_prestart_test_support.ts";
+
+const root = Deno.uid() === 0;
+const options = { sanitizeResources: false, sanitizeOps: false, ignore: !root };
+
+/** A manager on the namespace driver with prestarting on, the busybox image added. */
+async function withPrestarting(
+  body: (boxes: BoxManager, driver: NamespaceDriver, home: string) => Promise<void>,
+): Promise<void> {
+  const home = await testHome();
+  const driver = new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE, prestart: true });
+  const boxes = await BoxManager.open({
+    store: home.store,
+    images: home.images,
+    home: home.home,
+    drivers: [driver],
+  });
+  await addBusybox(home.images);
+  try {
+    await body(boxes, driver, home.home);
+  } finally {
+    for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
+    boxes.close();
+    await home.close();
+  }
+}
+
+/** The attached output of a box running `script` in busybox's sh, and the box's id. */
+async function runAttached(
+  boxes: BoxManager,
+  script: string,
+  extra: { memory?: number } = {},
+): Promise<{ id: string; text: string }> {
+  const { info, output } = await boxes.run(
+    {
+      image: "busybox",
+      command: ["sh", "-c", script],
+      ...(extra.memory ? { limits: { memoryBytes: extra.memory, pids: 64 } } : {}),
+    },
+    { attach: true },
+  );
+  let text = "";
+  for await (const chunk of output!) text += new TextDecoder().decode(chunk.data);
+  return { id: info.id, text };
+}
+
+/** Waits until the driver's launcher is prepared (and the driver has read its byte). */
+async function launcherReady(home: string): Promise<number> {
+  const [pid] = await prestartedLaunchers(home);
+  await new Promise((r) => setTimeout(r, 30));
+  return pid;
+}
+
+/** What each box reports about its own isolation. */
+const PROBE = [
+  "echo uid_map $(cat /proc/self/uid_map)",
+  "grep '^Seccomp:' /proc/self/status",
+  "echo init $(tr '\\0' ' ' < /proc/1/cmdline | cut -c1-11)",
+  "echo net $(grep -c : /proc/net/dev)",
+  "echo dev $(ls /dev | tr '\\n' ' ')",
+  "echo host_db $(test -e /a3s.db && echo seen || echo hidden)",
+  "echo write $(echo hi > /tmp/f && cat /tmp/f)",
+].join("; ");
+
+Deno.test(
+  "prestart: the next box starts on a launcher made ahead, isolated as any box",
+  options,
+  async () => {
+    await withPrestarting(async (boxes, driver, home) => {
+      // The first box starts the usual way; its isolation is the reference.
+      const first = await runAttached(boxes, PROBE);
+      assertEquals(driver.prestartedStarts, 0);
+      const launcher = await launcherReady(home);
+      const second = await runAttached(boxes, PROBE, { memory: 64 * 1024 * 1024 });
+      assertEquals(driver.prestartedStarts, 1);
+      assertEquals(second.text, first.text);
+      assert(second.text.includes("uid_map 0 0 65536"), second.text);
+      assert(second.text.includes("Seccomp:\t2"), second.text);
+      assert(second.text.includes("init /.a3s/agent"), second.text); // its own pid namespace
+      assert(second.text.includes("net 1\n"), second.text); // lo only
+      assert(second.text.includes("host_db hidden"), second.text);
+      // The box's recorded process is the launcher that waited, and its limits are the box's.
+      const stateDir = join(home, "box", "boxes", second.id.slice(0, 12));
+      const record = JSON.parse(Deno.readTextFileSync(join(stateDir, "pid.json")));
+      assertEquals(record.pid, launcher);
+      const cgroup = `/sys/fs/cgroup/memory/a3s-box/${second.id}`;
+      if (existsSync(cgroup)) {
+        assertEquals(
+          Deno.readTextFileSync(join(cgroup, "memory.limit_in_bytes")).trim(),
+          "67108864",
+        );
+      }
+      // Its overlay lives in the box's namespaces only: the host's mount table never had it.
+      assertEquals(mountsUnder(stateDir), []);
+      // A detached box and a long-running one on the next launchers.
+      await launcherReady(home);
+      const { info } = await boxes.run({
+        image: "busybox",
+        command: ["sh", "-c", "echo d; sleep 60"],
+      });
+      assertEquals(driver.prestartedStarts, 2);
+      const pid = JSON.parse(
+        Deno.readTextFileSync(join(home, "box", "boxes", info.id.slice(0, 12), "pid.json")),
+      ).pid;
+      if (existsSync(`/sys/fs/cgroup/pids/a3s-box/${info.id}`)) {
+        const procs = Deno.readTextFileSync(`/sys/fs/cgroup/pids/a3s-box/${info.id}/cgroup.procs`);
+        assert(procs.trim().split("\n").length >= 2, procs); // bubblewrap's processes, in its group
+      }
+      await boxes.remove(info.id, true);
+      assert(!running(pid));
+      // Closing the manager takes the waiting launcher and its dir with it.
+      const waiting = await launcherReady(home);
+      boxes.close();
+      const deadline = Date.now() + 5000;
+      while (running(waiting) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert(!running(waiting), "the waiting launcher outlived close");
+      const left = [...Deno.readDirSync(join(home, "box", "boxes"))].filter((e) =>
+        e.name.startsWith(".launcher-")
+      );
+      assertEquals(left, []);
+    });
+  },
+);
+
+Deno.test(
+  "prestart: a launcher prepared for another agent binary, or dead, is not used",
+  options,
+  async () => {
+    await withPrestarting(async (boxes, driver, home) => {
+      await runAttached(boxes, "true");
+      const stale = await launcherReady(home);
+      // The agent binary changes (a rebuild): the launcher made with the old one is discarded.
+      const agent = Deno.readTextFileSync(`/proc/${stale}/cmdline`).split("\0")[0];
+      const stat = Deno.statSync(agent);
+      Deno.utimeSync(agent, new Date(), new Date());
+      try {
+        const changed = await runAttached(boxes, "echo changed");
+        assertEquals(changed.text, "changed\n");
+        assertEquals(driver.prestartedStarts, 0);
+        assert(!running(stale) || (await new Promise((r) => setTimeout(r, 200)), !running(stale)));
+        // A launcher that died while waiting: the box starts the usual way.
+        const dead = await launcherReady(home);
+        Deno.kill(dead, "SIGKILL");
+        while (running(dead)) await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 20));
+        const fallback = await runAttached(boxes, "echo fallback");
+        assertEquals(fallback.text, "fallback\n");
+        assertEquals(driver.prestartedStarts, 0);
+      } finally {
+        Deno.utimeSync(agent, stat.atime ?? new Date(), stat.mtime ?? new Date());
+      }
+    });
+  },
+);
+
+Deno.test(
+  "prestart: a waiting launcher dies with its killed manager; its dir is swept",
+  options,
+  async () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../testdata/prestarting_manager.ts", import.meta.url).pathname],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const deadline = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    let printed = "";
+    while (!printed.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      printed += value;
+    }
+    const [home, pid] = printed.trim().split(" ");
+    try {
+      assert(home.startsWith("/tmp/a3sbox") && Number(pid) > 0, `the child printed '${printed}'`);
+      assert(running(Number(pid)));
+      child.kill("SIGKILL");
+      await child.status;
+      const until = Date.now() + 5000;
+      while (running(Number(pid)) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert(!running(Number(pid)), "the prestarted launcher outlived its manager");
+      assertEquals(launchersOf(home), []);
+      // Its state dir stays until the next manager on the data dir sweeps it (its owner is gone).
+      const boxesDir = join(home, "box", "boxes");
+      const swept = sweepAbandonedLauncherDirs(boxesDir);
+      assertEquals(swept.length, 1, JSON.stringify(swept));
+      assertEquals(
+        [...Deno.readDirSync(boxesDir)].filter((e) => e.name.startsWith(".launcher-")),
+        [],
+      );
+    } finally {
+      clearTimeout(deadline);
+      reader.releaseLock();
+      await child.stdout.cancel().catch(() => {});
+      if (home?.startsWith("/tmp/a3sbox")) removeTestHome(home);
+    }
+  },
+);

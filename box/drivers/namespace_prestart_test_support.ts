@@ -1,0 +1,58 @@
+/** Finding a test home's prestarted launchers from /proc (tests and their helper processes). */
+
+/** The pids of launchers waiting for a spec whose state dir lies in `home`. */
+export function launchersOf(home: string): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let cmdline: string;
+    try {
+      cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+    } catch {
+      continue; // ended meanwhile
+    }
+    const args = cmdline.split("\0");
+    // The launcher itself, not the user namespace's holder it forked (its parent is a launcher).
+    if (args[1] !== "launch" || args[2] !== "--prestart" || !cmdline.includes(`${home}/`)) continue;
+    const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+    const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    let parentArgs = "";
+    try {
+      parentArgs = Deno.readTextFileSync(`/proc/${parent}/cmdline`);
+    } catch { /* gone */ }
+    if (!parentArgs.includes("--prestart")) pids.push(Number(entry.name));
+  }
+  return pids;
+}
+
+/**
+ * Waits (up to 10 s) until `home` has a prestarted launcher that is prepared: it waits for its
+ * spec, blocked reading its stdin. Returns the pids of the home's launchers.
+ */
+export async function prestartedLaunchers(home: string): Promise<number[]> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const pids = launchersOf(home);
+    const waiting = pids.filter((pid) => {
+      try {
+        // Blocked in read(2) (syscall 0 on x86-64) on fd 0: its spec pipe.
+        return Deno.readTextFileSync(`/proc/${pid}/syscall`).startsWith("0 0x0 ");
+      } catch {
+        return false;
+      }
+    });
+    if (waiting.length > 0) return pids;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no prestarted launcher came up in ${home}`);
+}
+
+/** Whether a process runs (and is no zombie). */
+export function running(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !["Z", "X"].includes(stat.slice(stat.lastIndexOf(")") + 2)[0]);
+  } catch {
+    return false;
+  }
+}
