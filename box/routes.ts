@@ -452,6 +452,8 @@ export function boxModule(
         store: ctx.store,
         home: ctx.server.home,
         drivers: options.drivers,
+        // serve is long-lived: the next box's launcher waits ready.
+        prestart: true,
         audit: (event) =>
           ctx.logger.info(`box ${event.action}`, { box: event.boxId, ...event.detail }),
       });

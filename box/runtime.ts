@@ -23,14 +23,22 @@ export interface BoxRuntimeOptions {
   audit?: AuditSink;
   /** Receives each box's lifecycle transitions. */
   lifecycle?: LifecycleSink;
+  /**
+   * Keeps the next namespace box's launcher prestarted (a long-lived manager such as `serve`;
+   * a one-shot CLI would spawn one only to discard it). Off unless set.
+   */
+  prestart?: boolean;
 }
 
-/** The built-in drivers for a data dir: qemu (a VM) and namespace (bubblewrap). */
-export function defaultDrivers(home: string): BoxDriver[] {
+/**
+ * The built-in drivers for a data dir: qemu (a VM) and namespace (bubblewrap), the latter
+ * prestarting launchers when `prestart` is set.
+ */
+export function defaultDrivers(home: string, prestart = false): BoxDriver[] {
   const agentCacheDir = join(home, "box", "agent");
   return [
     new QemuDriver({ agentCacheDir, workDir: join(home, "box", "qemu") }),
-    new NamespaceDriver({ agentCacheDir }),
+    new NamespaceDriver({ agentCacheDir, prestart }),
     new KvmDriver({ cacheDir: join(home, "box", "kvm") }),
   ];
 }
@@ -53,7 +61,7 @@ export async function openBoxRuntime(options: BoxRuntimeOptions): Promise<BoxMan
     store: options.store,
     images,
     home: options.home,
-    drivers: [...(options.drivers ?? []), ...defaultDrivers(options.home)],
+    drivers: [...(options.drivers ?? []), ...defaultDrivers(options.home, options.prestart)],
     audit: options.audit,
     lifecycle: options.lifecycle,
   });
