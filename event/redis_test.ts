@@ -12,9 +12,10 @@ if (redis) {
     body: (
       fresh: { prefix: string; provider: RedisProvider; bus: EventBus; client: Redis },
     ) => Promise<void>,
+    options: { dedupeWindowMs?: number } = {},
   ) => {
     const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
-    const provider = await RedisProvider.connect({ url: redis.url, prefix });
+    const provider = await RedisProvider.connect({ url: redis.url, prefix, ...options });
     const bus = new EventBus({ provider });
     const client = new Redis(redis.url);
     try {
@@ -111,6 +112,53 @@ if (redis) {
           { subject: "batch.odd", events: 300 },
         ]);
       });
+    },
+  });
+  Deno.test({
+    name: "redis: a duplicate leaves no entry behind for any reader; after the window an id is new",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await withFreshBus(async ({ prefix, bus, client }) => {
+        // The script appends first and deletes a duplicate's entry in the same call: readers
+        // waiting through it (a durable consumer, a live subscription) must see each event once.
+        const consumed: string[] = [];
+        const consumer = await bus.consume("dup", "dup.>", (m) => {
+          consumed.push(`${m.id}:${m.data}`);
+        });
+        const live: string[] = [];
+        const sub = await bus.subscribe("dup.>", (m) => void live.push(`${m.id}:${m.data}`));
+        await new Promise((r) => setTimeout(r, 200)); // both wait on the stream now
+        const first = await bus.publish("dup.e", 1, { id: "d1" });
+        const again = await bus.publish("dup.e", 2, { id: "d1" }); // another batch
+        assertEquals([first.duplicate, again.duplicate], [false, true]);
+        assertEquals(again.seq, first.seq);
+        // One batch: the second d2 is the duplicate of the first, with its position.
+        const batch = await Promise.all([
+          bus.publish("dup.e", 3, { id: "d2" }),
+          bus.publish("dup.e", 4, { id: "d2" }),
+          bus.publish("dup.e", 5, { id: "d3" }),
+        ]);
+        assertEquals(batch.map((r) => r.duplicate), [false, true, false]);
+        assertEquals(batch[1].seq, batch[0].seq);
+        assertEquals(await client.xlen(`${prefix}:log`), 3);
+        // Past the window the id is recorded again, as a new event at a new position.
+        await new Promise((r) => setTimeout(r, 500));
+        const later = await bus.publish("dup.e", 6, { id: "d1" });
+        assertEquals(later.duplicate, false);
+        assert(later.seq !== first.seq, "a new position");
+        const expected = ["d1:1", "d2:3", "d3:5", "d1:6"];
+        await waitFor(() => consumed.length >= 4 && live.length >= 4, 5000, "four events");
+        await new Promise((r) => setTimeout(r, 200));
+        await consumer.stop();
+        await sub.close();
+        assertEquals(consumed, expected);
+        assertEquals(live, expected);
+        assertEquals(await bus.subjects(), [{ subject: "dup.e", events: 4 }]);
+        assertEquals(await client.xlen(`${prefix}:log`), 4);
+        const pending = await client.xpending(`${prefix}:log`, "dup") as [number];
+        assertEquals(pending[0], 0);
+      }, { dedupeWindowMs: 400 });
     },
   });
   Deno.test({

@@ -52,8 +52,8 @@
  *   than the raw side, and paid for inside our figures.
  * - Redis: raw publishes with one `XADD` per event; ours with one script call per batch (the
  *   publishes made in one event-loop turn, here up to the 32 in flight) that de-duplicates each
- *   event by id (`GET` + `XADD` + `SET PX`) and counts each subject once per batch
- *   (`HINCRBY`). Raw consumes with `XREADGROUP COUNT 64`
+ *   event by id (`XADD` + `SET NX PX GET`, a duplicate's entry deleted again) and counts each
+ *   subject once per batch (`HINCRBY`). Raw consumes with `XREADGROUP COUNT 64`
  *   and one `XACK` per batch; ours reads the group with the same count in a script that also
  *   indexes keyed entries for per-key order, filters by subject pattern, and acknowledges in
  *   one pipelined `XACK` per timer turn.

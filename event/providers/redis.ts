@@ -46,25 +46,31 @@ export interface RedisProviderOptions {
  * one de-duplication key per event; ARGV: the window, then subject, event JSON and partition key
  * (empty: none) per event. Returns stream id and duplicate flag (1 or 0) per event, in order.
  * Subjects are counted once per batch, with the number of events each got appended.
+ *
+ * Per event the server runs two commands: the append, then one `SET NX PX GET` that both checks
+ * the id and records it with the new entry's stream id (so a later duplicate answers the
+ * original's position). Checking first (`GET`, append, `SET`) costs a third command for every
+ * event to spare the rare duplicate an append; here a duplicate's entry is deleted again in the
+ * same script, which runs alone on the server, so no reader ever sees it.
  */
 const PUBLISH_BATCH = `
 local counts = {}
 local out = {}
 for i = 3, #KEYS do
   local at = (i - 3) * 3 + 2
-  local seen = redis.call('GET', KEYS[i])
+  local subject = ARGV[at]
+  local id
+  if ARGV[at + 2] ~= '' then
+    id = redis.call('XADD', KEYS[1], '*', 's', subject, 'e', ARGV[at + 1], 'k', ARGV[at + 2])
+  else
+    id = redis.call('XADD', KEYS[1], '*', 's', subject, 'e', ARGV[at + 1])
+  end
+  local seen = redis.call('SET', KEYS[i], id, 'NX', 'PX', ARGV[1], 'GET')
   if seen then
+    redis.call('XDEL', KEYS[1], id)
     out[#out + 1] = seen
     out[#out + 1] = 1
   else
-    local subject = ARGV[at]
-    local id
-    if ARGV[at + 2] ~= '' then
-      id = redis.call('XADD', KEYS[1], '*', 's', subject, 'e', ARGV[at + 1], 'k', ARGV[at + 2])
-    else
-      id = redis.call('XADD', KEYS[1], '*', 's', subject, 'e', ARGV[at + 1])
-    end
-    redis.call('SET', KEYS[i], id, 'PX', ARGV[1])
     counts[subject] = (counts[subject] or 0) + 1
     out[#out + 1] = id
     out[#out + 1] = 0
