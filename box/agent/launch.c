@@ -56,14 +56,15 @@
  *     Waiting, it dies with the manager (PR_SET_PDEATHSIG; --parent PID catches a manager that
  *     died before that call); once it has a spec, the box outlives the manager as any box does.
  *     Its mount namespace was made before the box's overlay existed, so it mounts the overlay
- *     itself (only the box's namespaces see it). The user namespace's first holder is made before
- *     the box's cgroups are known, so it stays outside them: it runs nothing and exits when the
- *     launcher execs. Sysctls and a terminal never come this way.
+ *     itself (only the box's namespaces see it). On cgroup v1 it joins, before anything else, the
+ *     groups the manager made ahead (--cgroup on its command line; renamed to the box's id when a
+ *     box takes the launcher, its limits written before the spec is sent), so the user
+ *     namespace's holder and /dev are in them too. Sysctls and a terminal never come this way.
  *
  *   a3s-agent launch [--cgroup DIR]... [--into-cgroup DIR] [--sysctl KEY=VALUE]...
  *                    [--stdout FILE] [--stderr FILE] [--seccomp FILE] [--netns PATH] [--userns]
  *                    [--tty DIR] [--dev DIR] [--trace FILE] [--ready [--attach]] -- bwrap ARGS...
- *   a3s-agent launch --prestart --parent PID [--dev DIR] [--userns]
+ *   a3s-agent launch --prestart --parent PID [--cgroup DIR]... [--dev DIR] [--userns]
  *                    (spec on stdin: COUNT, then [--cgroup DIR]... [--into-cgroup DIR]
  *                     [--stdout FILE] [--stderr FILE] [--seccomp FILE] [--netns PATH]
  *                     [--overlay LOWER UPPER WORK MERGED] [--trace FILE] [--detached]
@@ -453,6 +454,7 @@ static int run_in_cgroup(const char *dir, char **exec_argv) {
 struct launch_options {
   const char *cgroups[MAX_CGROUPS], *sysctls[MAX_SYSCTLS], *overlay[4];
   int ncgroups, nsysctls;
+  int joined; /* how many of `cgroups` a prestarted launcher joined before its spec */
   const char *out, *err, *seccomp, *netns, *tty, *into, *dev, *trace;
   int userns, ready, attach, detached, prestart;
   pid_t parent;
@@ -557,6 +559,10 @@ static int prestart(struct launch_options *o) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) || (o->parent > 0 && getppid() != o->parent)) return -1;
   if (dup2(1, READY_FD) < 0 || dup2(2, ATTACH_ERR_FD) < 0) return -1;
   if (detach() < 0) return -1;
+  /* Groups made ahead for the next box (renamed to its id when a box takes this launcher), so
+   * the user namespace's holder and /dev are the box's from the start. */
+  if (join_cgroups_self(o->cgroups, o->ncgroups)) return -1;
+  o->joined = o->ncgroups;
   if (o->dev && make_dev(o->dev)) return -1;
   if (o->userns && make_userns()) return -1;
   /* Prepared: the manager takes no launcher before this byte, so it never renames the dir the
@@ -624,7 +630,7 @@ int launch_main(int argc, char **argv) {
   if (o.err && open_at_fd(o.err, O_WRONLY | O_CREAT | O_APPEND, 2)) return fail("open", o.err);
   if (!o.prestart && detach() < 0) return fail("detach", "from the caller's terminal");
   /* Before anything forks: every process of the box (the terminal's pump too) is born inside. */
-  if (join_cgroups_self(o.cgroups, o.ncgroups)) return 125;
+  if (join_cgroups_self(o.cgroups + o.joined, o.ncgroups - o.joined)) return 125;
   trace("launch: cgroups joined");
   /* A prestarted launcher's mount namespace was made before the box existed, so the overlay the
    * manager would mount on the host would not reach it: it mounts the overlay itself, where only

@@ -1,7 +1,11 @@
 /**
- * The prestarted launcher, A/B, in one interleaved run: each round times bare bubblewrap, then
- * an attached `box run busybox echo x` (call to first byte of output) in four ways:
- * - off: a long-lived manager without prestarting (the code before it);
+ * The prestarted launcher, A/B, in one interleaved run: each round times bare bubblewrap and an
+ * attached `box run busybox echo x` (call to first byte of output) in the ways below, each
+ * sample 150 ms after the previous one ended, in an order that rotates each round:
+ * - off: a long-lived manager without prestarting (the code before it), 150 ms after the last
+ *   run as (b) is, and its back-to-back
+ *   pair (a second run started the moment the first one's first byte arrived, both boxes alive);
+ * - first, off: a manager opened for this sample without prestarting, its first run;
  * - (a) first: a manager opened for this sample, prestarting on, its first run (no launcher is
  *   ready; the agent build and image lookups are already warm in this process);
  * - (b) ready: the long-lived prestarting manager, 150 ms after its last run, so the refill
@@ -61,40 +65,65 @@ function median(values: number[]): number {
 
 const off = await openManager(false);
 const on = await openManager(true);
-const samples: Record<string, number[]> = { bare: [], off: [], first: [], ready: [], back: [] };
+const samples: Record<string, number[]> = {
+  bare: [],
+  off: [],
+  offBack: [],
+  firstOff: [],
+  first: [],
+  ready: [],
+  back: [],
+};
 const used = { first: 0, ready: 0, back: 0 };
 const loadBefore = Deno.readTextFileSync("/proc/loadavg").trim();
 try {
+  const pause = () => new Promise((r) => setTimeout(r, 150));
   for (let round = -3; round < rounds; round++) {
     const warm = round >= 0;
     const keep = (name: string, ms: number) => warm && samples[name].push(ms);
-
-    keep("bare", await bare());
-
-    const a = await attachedRun(off.boxes);
-    keep("off", a.ms);
-    await off.boxes.remove(a.id, true);
-
-    const fresh = await openManager(true);
-    // The driver probe a manager makes once (bubblewrap run once) is not part of a run.
-    await fresh.boxes.info();
-    const f = await attachedRun(fresh.boxes);
-    keep("first", f.ms);
-    if (warm) used.first += fresh.driver.prestartedStarts;
-    await fresh.boxes.remove(f.id, true);
-    fresh.boxes.close();
-
-    await new Promise((r) => setTimeout(r, 150));
-    let before = on.driver.prestartedStarts;
-    const b = await attachedRun(on.boxes);
-    keep("ready", b.ms);
-    if (warm) used.ready += on.driver.prestartedStarts - before;
-    before = on.driver.prestartedStarts;
-    const c = await attachedRun(on.boxes);
-    keep("back", c.ms);
-    if (warm) used.back += on.driver.prestartedStarts - before;
-    await on.boxes.remove(b.id, true);
-    await on.boxes.remove(c.id, true);
+    /** A pair: one run, then one started the moment the first's first byte arrived. */
+    const pair = async (manager: Awaited<ReturnType<typeof openManager>>, names: string[]) => {
+      const counts: number[] = [];
+      const ids: string[] = [];
+      for (const name of names) {
+        const before = manager.driver.prestartedStarts;
+        const run = await attachedRun(manager.boxes);
+        keep(name, run.ms);
+        counts.push(manager.driver.prestartedStarts - before);
+        ids.push(run.id);
+      }
+      for (const id of ids) await manager.boxes.remove(id, true);
+      return counts;
+    };
+    const first = async (prestart: boolean) => {
+      const fresh = await openManager(prestart);
+      // The driver probe a manager makes once (bubblewrap run once) is not part of a run.
+      await fresh.boxes.info();
+      const run = await attachedRun(fresh.boxes);
+      keep(prestart ? "first" : "firstOff", run.ms);
+      if (warm) used.first += fresh.driver.prestartedStarts;
+      await fresh.boxes.remove(run.id, true);
+      fresh.boxes.close();
+    };
+    // Every sample comes 150 ms after the previous one's end (the refill made 20 ms after the
+    // last prestarting run has finished), in an order that rotates each round.
+    const kinds = [
+      async () => keep("bare", await bare()),
+      async () => void await pair(off, ["off", "offBack"]),
+      async () => {
+        const [ready, back] = await pair(on, ["ready", "back"]);
+        if (warm) {
+          used.ready += ready;
+          used.back += back;
+        }
+      },
+      () => first(false),
+      () => first(true),
+    ];
+    for (let i = 0; i < kinds.length; i++) {
+      await pause();
+      await kinds[(i + Math.max(round, 0)) % kinds.length]();
+    }
   }
   const bareMedian = median(samples.bare);
   console.log(`load before ${loadBefore}`);
@@ -102,7 +131,9 @@ try {
   console.log(`medians of ${rounds} interleaved rounds, call to first byte:`);
   const rows: [string, string, number?][] = [
     ["bare", "bubblewrap directly (same rootfs)"],
-    ["off", "box run, attached, no prestarting (before)"],
+    ["off", "box run, attached, no prestarting (before; 150 ms after the last run)"],
+    ["offBack", "no prestarting, back-to-back with the run above"],
+    ["firstOff", "no prestarting, first run of a new manager"],
     ["first", "(a) first run of a new manager (none ready)", used.first],
     ["ready", "(b) launcher ready (150 ms after the last run)", used.ready],
     ["back", "(c) back-to-back with (b) (refill competing)", used.back],
@@ -114,6 +145,16 @@ try {
       `${m.toFixed(2).padStart(7)} ms  ${(m / bareMedian).toFixed(2)}x  ${label}${note}`,
     );
   }
+  // Each round has one sample of each: the median of the rounds' own ratios is steadier than
+  // the ratio of medians when the load moves between rounds.
+  const paired = (a: string, b: string) =>
+    median(samples[a].map((ms, i) => ms / samples[b][i])).toFixed(3);
+  console.log(
+    `paired, median of per-round ratios: (b)/off ${paired("ready", "off")}, ` +
+      `(c)/off back-to-back ${paired("back", "offBack")}, (a)/first off ${
+        paired("first", "firstOff")
+      }, off/bare ${paired("off", "bare")}, (b)/bare ${paired("ready", "bare")}`,
+  );
 } finally {
   off.boxes.close();
   on.boxes.close();

@@ -7,9 +7,11 @@
  *
  * Its state dir is made with it (`.launcher-<owner pid>-<owner start time>-<random>` in the
  * boxes dir: the /dev it built sits on that dir's `dev`, in the launcher's own mount namespace),
- * and the box's `create` renames that dir into place. A launcher that is never used is killed
- * and its dir removed (`discard`); a dir whose owner died is removed by the next owner's first
- * refill (`sweepAbandonedLauncherDirs`).
+ * and so are its cgroups, under the same name (on v1 it joins them at once); the box's `create`
+ * renames the dir and the groups into place (`take`). A launcher that is never used is killed and
+ * its dir and groups removed (`discard`); those of an owner that died are removed by the next
+ * owner's first refill (`sweepAbandonedLauncherDirs`), or with a test's home (its teardown takes
+ * every group named like a dir in the home).
  */
 import { basename, join } from "node:path";
 import { STATE_SUBDIRS } from "./_state_dir_ahead.ts";
@@ -49,8 +51,23 @@ function ownerTag(): string {
   return `${Deno.pid}-${processIdentitySync(Deno.pid)?.startTime ?? "0"}`;
 }
 
-/** Removes the launcher dirs in `boxesDir` whose owning process is gone; returns their paths. */
-export function sweepAbandonedLauncherDirs(boxesDir: string): string[] {
+/** Removes empty cgroup dirs; those still holding a process stay. */
+function removeCgroupDirs(dirs: readonly string[]): void {
+  for (const dir of dirs) {
+    try {
+      Deno.removeSync(dir);
+    } catch { /* gone, or a process is still leaving it */ }
+  }
+}
+
+/**
+ * Removes the launcher dirs in `boxesDir` whose owning process is gone, with the cgroup dirs
+ * `cgroupDirsOf` names for each; returns the dirs' paths.
+ */
+export function sweepAbandonedLauncherDirs(
+  boxesDir: string,
+  cgroupDirsOf: (name: string) => string[] = () => [],
+): string[] {
   const removed: string[] = [];
   let entries: Deno.DirEntry[];
   try {
@@ -62,6 +79,7 @@ export function sweepAbandonedLauncherDirs(boxesDir: string): string[] {
     if (!entry.name.startsWith(PREFIX)) continue;
     const [pid, startTime] = entry.name.slice(PREFIX.length).split("-");
     if (isAliveSync({ pid: Number(pid), startTime })) continue;
+    removeCgroupDirs(cgroupDirsOf(entry.name));
     try {
       Deno.removeSync(join(boxesDir, entry.name), { recursive: true });
       removed.push(join(boxesDir, entry.name));
@@ -72,17 +90,28 @@ export function sweepAbandonedLauncherDirs(boxesDir: string): string[] {
 
 /** One launcher waiting for its box's spec. */
 export class PrestartedLauncher {
-  /** The state dir made for its box (renamed into place by `create`). */
+  /** The state dir made for its box (renamed into place by `take`). */
   dir: string;
+  /** The name its dir and cgroups were made under. */
+  readonly name: string;
+  /** Its cgroup dirs, one per hierarchy (renamed to the box's by `take`). */
+  cgroupDirs: readonly string[];
   /** What it was prepared for. */
   readonly fingerprint: string;
   readonly #child: Deno.ChildProcess;
   #exited = false;
   #prepared = false;
 
-  private constructor(child: Deno.ChildProcess, dir: string, fingerprint: string) {
+  private constructor(
+    child: Deno.ChildProcess,
+    dir: string,
+    cgroupDirs: readonly string[],
+    fingerprint: string,
+  ) {
     this.#child = child;
     this.dir = dir;
+    this.name = basename(dir);
+    this.cgroupDirs = cgroupDirs;
     this.fingerprint = fingerprint;
     child.status.then(() => this.#exited = true, () => this.#exited = true);
     // Its first byte says its box-independent work is done; until then it is not taken (its dir
@@ -99,16 +128,21 @@ export class PrestartedLauncher {
   }
 
   /**
-   * Makes a state dir in `boxesDir` and spawns a launcher on it; undefined when either fails
-   * (the next start then runs the usual way).
+   * Makes a state dir in `boxesDir` and the cgroups `cgroupsFor` names for it (`dirs` made, the
+   * launcher joining `join` at once), and spawns a launcher on them; undefined when anything
+   * fails (the next start then runs the usual way).
    */
   static spawn(
     boxesDir: string,
     fingerprint: LauncherFingerprint,
     env: Record<string, string>,
+    cgroupsFor: (name: string) => { dirs: string[]; join: string[] },
   ): PrestartedLauncher | undefined {
-    const dir = join(boxesDir, `${PREFIX}${ownerTag()}-${crypto.randomUUID().slice(0, 8)}`);
+    const name = `${PREFIX}${ownerTag()}-${crypto.randomUUID().slice(0, 8)}`;
+    const dir = join(boxesDir, name);
+    const cgroups = cgroupsFor(name);
     try {
+      for (const group of cgroups.dirs) Deno.mkdirSync(group);
       Deno.mkdirSync(dir);
       for (const sub of [...STATE_SUBDIRS, "dev"]) Deno.mkdirSync(join(dir, sub));
       Deno.writeTextFileSync(join(dir, "layout.json"), fingerprint.layoutJson);
@@ -118,6 +152,7 @@ export class PrestartedLauncher {
           "--prestart",
           "--parent",
           String(Deno.pid),
+          ...cgroups.join.flatMap((group) => ["--cgroup", group]),
           "--dev",
           join(dir, "dev"),
           "--userns",
@@ -128,13 +163,40 @@ export class PrestartedLauncher {
         stdout: "piped",
         stderr: "piped",
       }).spawn();
-      return new PrestartedLauncher(child, dir, fingerprintKey(fingerprint));
+      return new PrestartedLauncher(child, dir, cgroups.dirs, fingerprintKey(fingerprint));
     } catch {
       try {
         Deno.removeSync(dir, { recursive: true });
       } catch { /* never made */ }
+      removeCgroupDirs(cgroups.dirs);
       return undefined;
     }
+  }
+
+  /**
+   * Gives the launcher's state dir and cgroups to a box: renamed to `stateDir` and to
+   * `cgroupDirs` (one per hierarchy, in the same order). False, with everything as it was, when
+   * a rename fails.
+   */
+  take(stateDir: string, cgroupDirs: readonly string[]): boolean {
+    const renamed: [string, string][] = [];
+    try {
+      for (const [i, from] of this.cgroupDirs.entries()) {
+        Deno.renameSync(from, cgroupDirs[i]);
+        renamed.push([from, cgroupDirs[i]]);
+      }
+      Deno.renameSync(this.dir, stateDir);
+    } catch {
+      for (const [from, to] of renamed.reverse()) {
+        try {
+          Deno.renameSync(to, from);
+        } catch { /* left under the box's name: removed with the box's groups */ }
+      }
+      return false;
+    }
+    this.dir = stateDir;
+    this.cgroupDirs = cgroupDirs;
+    return true;
   }
 
   /** The launcher's pid (the box's recorded process once it has its spec). */
@@ -191,13 +253,17 @@ export class PrestartedLauncher {
   }
 
   /**
-   * Kills a launcher that will not run a box, and removes its state dir unless a box's `create`
-   * took it; synchronous (close paths).
+   * Kills a launcher that will not run a box, and removes its state dir and cgroups unless a
+   * box took them (`take`); synchronous (close paths): the groups go once it has exited.
    */
   discard(): void {
     try {
       this.#child.kill("SIGKILL");
     } catch { /* already gone */ }
+    if (basename(this.dir).startsWith(PREFIX)) {
+      const groups = this.cgroupDirs;
+      this.#child.status.then(() => removeCgroupDirs(groups), () => removeCgroupDirs(groups));
+    }
     this.#child.stdout.cancel().catch(() => {});
     this.#child.stderr.cancel().catch(() => {});
     this.#child.stdin.abort().catch(() => {});

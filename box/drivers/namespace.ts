@@ -52,7 +52,7 @@ import {
 /** Where the agent lives inside a namespace box. */
 const GUEST_DIR = "/.a3s";
 const GUEST_RUN = `${GUEST_DIR}/run`;
-/** How long after a box's start the next box's launcher is prestarted (see `#refillSoon`). */
+/** How long the driver's starts are quiet before the next launcher is prestarted (`#refillSoon`). */
 const REFILL_DELAY_MS = 20;
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -220,6 +220,11 @@ export class NamespaceDriver implements BoxDriver {
   readonly #swept = new Set<string>();
   /** Set by `close`: no launcher is prestarted after it. */
   #closed = false;
+  /** A refill is scheduled (see `#refillSoon`). */
+  #refillPending = false;
+  /** Starts in progress, and when one last began or ended (`performance.now()`). */
+  #starting = 0;
+  #activity = 0;
   /** How many starts used a prestarted launcher (benchmarks and tests read it). */
   prestartedStarts = 0;
 
@@ -292,6 +297,7 @@ export class NamespaceDriver implements BoxDriver {
    * those waits were a large part of a box's start time.
    */
   async create(spec: BoxSpec): Promise<void> {
+    this.#activity = performance.now();
     const paths = this.#paths(spec);
     // Checked before anything is made: a setting this driver cannot honour refuses the box.
     const security = resolveNamespaceSecurity(spec);
@@ -380,37 +386,55 @@ export class NamespaceDriver implements BoxDriver {
       launcher.discard();
       return;
     }
-    try {
-      Deno.renameSync(launcher.dir, spec.stateDir);
-    } catch {
+    const layout = JSON.parse(layoutJson) as LayoutRecord;
+    if (!launcher.take(spec.stateDir, boxCgroup(layout, spec.id).dirs)) {
       launcher.discard();
       return;
     }
-    launcher.dir = spec.stateDir;
     this.#bound.set(spec.id, launcher);
   }
 
   /**
-   * Prestarts the next box's launcher a little after this box's start (REFILL_DELAY_MS): made at
-   * once, its spawn and its work ran before the caller had read the box's first output and
-   * competed with the box for the CPUs (measured: the first byte came about 1 ms later).
+   * Prestarts the next box's launcher once this driver's starts have been quiet for
+   * REFILL_DELAY_MS. Made at once, its spawn and its work ran before the caller had read the
+   * box's first output (the first byte came about 1 ms later); made while another box starts,
+   * it competed with that box for the CPUs (back-to-back starts measured 2-4 ms slower).
    */
   #refillSoon(spec: BoxSpec, layout: LayoutRecord): void {
     if (this.#options.prestart !== true || Deno.uid() !== 0 || this.#prestarted) return;
+    if (this.#refillPending) return;
+    this.#refillPending = true;
     const boxesDir = join(spec.stateDir, "..");
-    setTimeout(() => {
-      if (this.#prestarted || this.#closed) return;
+    const attempt = () => {
+      if (this.#prestarted || this.#closed) {
+        this.#refillPending = false;
+        return;
+      }
+      if (this.#starting > 0 || performance.now() - this.#activity < REFILL_DELAY_MS) {
+        setTimeout(attempt, REFILL_DELAY_MS);
+        return;
+      }
+      this.#refillPending = false;
       const fingerprint = this.#fingerprint(JSON.stringify(layout));
       if (!fingerprint) return;
       if (!this.#swept.has(boxesDir)) {
         this.#swept.add(boxesDir);
-        sweepAbandonedLauncherDirs(boxesDir);
+        sweepAbandonedLauncherDirs(boxesDir, (name) => boxCgroup(layout, name).dirs);
       }
       // PATH alone: a trace file is named in each spec instead.
-      this.#prestarted = PrestartedLauncher.spawn(boxesDir, fingerprint, {
-        PATH: fingerprint.path,
-      });
-    }, REFILL_DELAY_MS);
+      this.#prestarted = PrestartedLauncher.spawn(
+        boxesDir,
+        fingerprint,
+        { PATH: fingerprint.path },
+        (name) => {
+          // The groups a box without a CPU limit joins, joined ahead (v1); v2 clones into its
+          // group at the exec.
+          const cgroup = boxCgroup(layout, name);
+          return { dirs: cgroup.dirs, join: layout.cgroup === "v1" ? cgroup.joinDirs({}) : [] };
+        },
+      );
+    };
+    setTimeout(attempt, REFILL_DELAY_MS);
   }
 
   /**
@@ -530,6 +554,18 @@ export class NamespaceDriver implements BoxDriver {
   }
 
   async start(spec: BoxSpec, output: BoxOutput): Promise<StartedBox> {
+    // Counted, so no launcher is prestarted while a box starts (see `#refillSoon`).
+    this.#starting++;
+    this.#activity = performance.now();
+    try {
+      return await this.#startBox(spec, output);
+    } finally {
+      this.#starting--;
+      this.#activity = performance.now();
+    }
+  }
+
+  async #startBox(spec: BoxSpec, output: BoxOutput): Promise<StartedBox> {
     const paths = this.#paths(spec);
     const layout = readJsonSync<LayoutRecord>(paths.layout);
     if (!layout) throw new A3sError("box_not_created", `box ${spec.id} was never created`);
@@ -670,8 +706,15 @@ export class NamespaceDriver implements BoxDriver {
       // The spec: what the command line would say, less what the launcher did ahead (the pipes,
       // detach, /dev, the user namespace), plus the overlay.
       const trace = Deno.env.get("A3S_LAUNCH_TRACE");
+      // v1: the groups a box without a CPU limit joins, the launcher joined ahead (under its own
+      // name, renamed to this box's by `create`).
+      const joined = into ? [] : cgroup.joinDirs({});
+      const given = launch.filter((arg, i) =>
+        !(arg === "--cgroup" && joined.includes(launch[i + 1])) &&
+        !(launch[i - 1] === "--cgroup" && joined.includes(arg))
+      );
       const specArgs = [
-        ...launch,
+        ...given,
         "--overlay",
         spec.rootfs,
         paths.upper,

@@ -12,6 +12,7 @@ import { mountsUnder, removeTestHome } from "../_test_home_teardown.ts";
 import { BoxManager } from "../manager.ts";
 import { NamespaceDriver } from "./namespace.ts";
 import { sweepAbandonedLauncherDirs } from "./_prestarted_launcher.ts";
+import { BoxCgroup, detectCgroupMode } from "./cgroup.ts";
 import { launchersOf, prestartedLaunchers, running } from "./namespace_prestart_test_support.ts";
 
 const root = Deno.uid() === 0;
@@ -65,6 +66,18 @@ async function launcherReady(home: string): Promise<number> {
   return pid;
 }
 
+/** The cgroup dirs a launcher or box named `name` has on this host (v1 here; none without). */
+async function cgroupDirsOf(name: string): Promise<string[]> {
+  return new BoxCgroup(await detectCgroupMode(), name).dirs.filter((dir) => existsSync(dir));
+}
+
+/** The launcher-named cgroup dirs on this host that belong to `home`'s launchers. */
+async function launcherCgroups(home: string): Promise<string[]> {
+  const names = [...Deno.readDirSync(join(home, "box", "boxes"))].map((e) => e.name)
+    .filter((name) => name.startsWith(".launcher-"));
+  return (await Promise.all(names.map(cgroupDirsOf))).flat();
+}
+
 /** What each box reports about its own isolation. */
 const PROBE = [
   "echo uid_map $(cat /proc/self/uid_map)",
@@ -85,6 +98,13 @@ Deno.test(
       const first = await runAttached(boxes, PROBE);
       assertEquals(driver.prestartedStarts, 0);
       const launcher = await launcherReady(home);
+      // Waiting, it is already in the groups made for the next box (memory, pids, cpuacct on v1).
+      const ahead = await launcherCgroups(home);
+      if ((await detectCgroupMode()) === "v1") {
+        assertEquals(ahead.length, 4, JSON.stringify(ahead));
+        const memory = ahead.find((dir) => dir.includes("/memory/"))!;
+        assert(Deno.readTextFileSync(join(memory, "cgroup.procs")).includes(`${launcher}\n`));
+      }
       const second = await runAttached(boxes, PROBE, { memory: 64 * 1024 * 1024 });
       assertEquals(driver.prestartedStarts, 1);
       assertEquals(second.text, first.text);
@@ -132,6 +152,12 @@ Deno.test(
         e.name.startsWith(".launcher-")
       );
       assertEquals(left, []);
+      // Its groups go once it has exited.
+      const groupsGone = Date.now() + 5000;
+      while (ahead.some((dir) => existsSync(dir)) && Date.now() < groupsGone) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assertEquals(ahead.filter((dir) => existsSync(dir)), []);
     });
   },
 );
@@ -196,19 +222,55 @@ Deno.test(
       }
       assert(!running(Number(pid)), "the prestarted launcher outlived its manager");
       assertEquals(launchersOf(home), []);
-      // Its state dir stays until the next manager on the data dir sweeps it (its owner is gone).
+      // Its state dir and groups stay until the next manager on the data dir sweeps them (their
+      // owner is gone).
       const boxesDir = join(home, "box", "boxes");
-      const swept = sweepAbandonedLauncherDirs(boxesDir);
+      const groups = await launcherCgroups(home);
+      const mode = await detectCgroupMode();
+      if (mode === "v1") assertEquals(groups.length, 4, JSON.stringify(groups));
+      const swept = sweepAbandonedLauncherDirs(boxesDir, (name) => new BoxCgroup(mode, name).dirs);
       assertEquals(swept.length, 1, JSON.stringify(swept));
       assertEquals(
         [...Deno.readDirSync(boxesDir)].filter((e) => e.name.startsWith(".launcher-")),
         [],
       );
+      assertEquals(groups.filter((dir) => existsSync(dir)), []);
     } finally {
       clearTimeout(deadline);
       reader.releaseLock();
       await child.stdout.cancel().catch(() => {});
       if (home?.startsWith("/tmp/a3sbox")) removeTestHome(home);
+    }
+  },
+);
+
+Deno.test(
+  "prestart: a test home's teardown takes a waiting launcher, its dir and its groups",
+  options,
+  async () => {
+    const home = await testHome();
+    const driver = new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE, prestart: true });
+    const boxes = await BoxManager.open({
+      store: home.store,
+      images: home.images,
+      home: home.home,
+      drivers: [driver],
+    });
+    try {
+      await addBusybox(home.images);
+      const { id } = await runAttached(boxes, "true");
+      await boxes.remove(id, true);
+      const pid = await launcherReady(home.home);
+      const groups = await launcherCgroups(home.home);
+      assert(groups.length > 0 || (await detectCgroupMode()) !== "v1");
+      // Closed without `boxes.close()`: what a failed test leaves to its home's teardown.
+      await home.close();
+      assert(!running(pid), "the waiting launcher outlived its home");
+      assertEquals(groups.filter((dir) => existsSync(dir)), []);
+      assert(!existsSync(home.home));
+    } finally {
+      boxes.close();
+      if (existsSync(home.home)) removeTestHome(home.home);
     }
   },
 );
