@@ -6,7 +6,8 @@
  * - the same attached run with the driver's prestarted launcher (`prestart`), three ways: (a) the
  *   first run of a manager just opened (no launcher ready yet), (b) runs 150 ms apart (the refill
  *   made after the previous run has finished), (c) back-to-back runs (each starts the moment
- *   the previous one's first byte arrived; the refill competes with it or is not ready);
+ *   the previous one's first byte arrived; no launcher is ready). Every other cold-start sample
+ *   also comes after 150 ms of idle, so the rows compare alike;
  * - exec round trip on a running box (the agent over its unix socket);
  * - with A3S_BENCH_QEMU=1, the qemu driver's cold start against `qemu-system-x86_64` booting
  *   the same kernel and initramfs directly (seconds per sample under TCG, so few samples).
@@ -93,6 +94,15 @@ async function boxAttachedOutput(
   else await manager.remove(info.id, true);
 }
 
+/**
+ * 150 ms of idle before a sample: a start right after another is slower on a busy host (bare
+ * bubblewrap too), so every cold-start sample but the back-to-back ones is spaced alike, and a
+ * prestarting manager's refill has finished.
+ */
+function pause(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 150));
+}
+
 /** Boxes of back-to-back samples, removed after the next sample's timing. */
 const leftBoxes: string[] = [];
 
@@ -108,7 +118,10 @@ Deno.bench({
   baseline: true,
   n: 30,
   warmup: 3,
-  fn: bareBwrap,
+  fn: async (b) => {
+    await pause();
+    await bareBwrap(b);
+  },
 });
 Deno.bench({
   name: "box run, attached (what `box run` prints)",
@@ -116,6 +129,7 @@ Deno.bench({
   n: 30,
   warmup: 3,
   fn: async (b) => {
+    await pause();
     await boxAttachedOutput(b);
   },
 });
@@ -133,6 +147,7 @@ Deno.bench({
     });
     // The driver probe a manager makes once (one bubblewrap run) is not part of a run.
     await fresh.info();
+    await pause();
     await boxAttachedOutput(b, fresh);
     fresh.close();
   },
@@ -143,7 +158,7 @@ Deno.bench({
   n: 30,
   warmup: 3,
   fn: async (b) => {
-    await new Promise((r) => setTimeout(r, 150));
+    await pause();
     await boxAttachedOutput(b, prestarting);
   },
 });
@@ -163,6 +178,7 @@ Deno.bench({
   warmup: 3,
   // An async function, so the runner awaits each sample (it does not await a returned promise).
   fn: async (b) => {
+    await pause();
     await boxColdStart(b, "namespace");
   },
 });
