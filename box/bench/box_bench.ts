@@ -163,7 +163,7 @@ Deno.bench({
   },
 });
 Deno.bench({
-  name: "(c) box run, attached, prestarting: back-to-back (refill competing)",
+  name: "(c) box run, attached, prestarting: back-to-back (none ready yet)",
   group: "namespace cold start to first byte",
   n: 30,
   warmup: 3,

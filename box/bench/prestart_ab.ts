@@ -10,8 +10,9 @@
  *   ready; the agent build and image lookups are already warm in this process);
  * - (b) ready: the long-lived prestarting manager, 150 ms after its last run, so the refill
  *   that run began has finished;
- * - (c) back-to-back: the same manager again, started the moment (b)'s first byte arrived, so
- *   the refill (b) began competes with it (or is not ready yet).
+ * - (c) back-to-back: the same manager again, started the moment (b)'s first byte arrived: the
+ *   driver makes no launcher while its starts are not quiet, so none is ready and it runs the
+ *   usual way, against "off"'s own back-to-back pair.
  * Prints the median of each and its ratio to bare bubblewrap's median, with how many samples
  * actually used a prestarted launcher, and the load average before and after.
  *
@@ -136,7 +137,7 @@ try {
     ["firstOff", "no prestarting, first run of a new manager"],
     ["first", "(a) first run of a new manager (none ready)", used.first],
     ["ready", "(b) launcher ready (150 ms after the last run)", used.ready],
-    ["back", "(c) back-to-back with (b) (refill competing)", used.back],
+    ["back", "(c) back-to-back with (b) (the refill waits: none ready)", used.back],
   ];
   for (const [key, label, usedCount] of rows) {
     const m = median(samples[key]);
