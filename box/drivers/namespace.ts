@@ -341,7 +341,14 @@ export class NamespaceDriver implements BoxDriver {
     // The terminal's devpts mount point only for a box that has one (a mkdir fewer per start).
     if (spec.tty) Deno.mkdirSync(paths.pts);
     if (profile) Deno.writeFileSync(paths.seccomp, profile);
-    await boxCgroup(layout, spec.id).create(spec.limits);
+    try {
+      await boxCgroup(layout, spec.id).create(spec.limits);
+    } catch (error) {
+      // A box whose limits cannot be written never starts: its launcher must not wait for it.
+      this.#bound.get(spec.id)?.discard();
+      this.#bound.delete(spec.id);
+      throw error;
+    }
   }
 
   /**
