@@ -35,7 +35,8 @@
  *   region on both sides), 64 fetched at a time, every event parsed and acknowledged.
  * - consume p99: publish to handler, one event at a time (500 samples), on a live consumer, after 20
  *   unmeasured events on both sides (our `consume` resolves before its first pull is set up;
- *   the raw client's `consume` after).
+ *   the raw client's `consume` after). Both sides' live consumers run at once and take turns
+ *   sample by sample, so a stall of the machine reaches both sides' samples alike.
  * - publish / consume CPU µs: this process's CPU time (user + system) per event over the
  *   publish run and the drain; the broker's is not counted. Steadier than wall-clock rates on a
  *   shared machine, where other processes' load moves the rates from round to round.
@@ -166,23 +167,39 @@ async function drainRun(contender: Contender, events: number): Promise<DrainFigu
   return { consumeRate, consumeCpu: (used.user + used.system) / events };
 }
 
-/** Publish to handler on a live consumer, one event at a time, after WARMUP unmeasured. */
-async function liveRun(contender: Contender, from: number, samples: number): Promise<LiveFigures> {
-  const latencies: number[] = [];
-  const waiting = new Map<number, () => void>();
-  const stop = await contender.live((i) => waiting.get(i)?.());
+/**
+ * Publish to handler on both sides' live consumers, one event at a time, after WARMUP
+ * unmeasured: both consumers run at once and the sides take turns sample by sample (which side
+ * goes first alternates), so a stall of the shared machine (another process's burst, a
+ * collection) lands on both sides' samples alike instead of on whichever side was running then.
+ * Only one event is in flight at a time, so neither side's work slows the other's sample.
+ */
+async function liveRuns(
+  sides: Contender[],
+  from: number,
+  samples: number,
+): Promise<[LiveFigures, LiveFigures]> {
+  const latencies: [number[], number[]] = [[], []];
+  const waiting = [new Map<number, () => void>(), new Map<number, () => void>()];
+  const stops: (() => Promise<void>)[] = [];
+  for (const k of [0, 1]) stops.push(await sides[k].live((i) => waiting[k].get(i)?.()));
   for (let s = -WARMUP; s < samples; s++) {
     const i = from + WARMUP + s;
-    const arrived = new Promise<void>((resolve) => waiting.set(i, resolve));
-    const t0 = performance.now();
-    await contender.publish(i);
-    await arrived;
-    if (s >= 0) latencies.push(performance.now() - t0);
-    waiting.delete(i);
+    for (const k of s % 2 ? [1, 0] : [0, 1]) {
+      const arrived = new Promise<void>((resolve) => waiting[k].set(i, resolve));
+      const t0 = performance.now();
+      await sides[k].publish(i);
+      await arrived;
+      if (s >= 0) latencies[k].push(performance.now() - t0);
+      waiting[k].delete(i);
+    }
   }
-  await stop();
-  latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), latencies };
+  for (const stop of stops) await stop();
+  const figures = (list: number[]): LiveFigures => {
+    list.sort((a, b) => a - b);
+    return { p50: percentile(list, 0.5), p99: percentile(list, 0.99), latencies: list };
+  };
+  return [figures(latencies[0]), figures(latencies[1])];
 }
 
 function countTo(n: number) {
@@ -520,10 +537,11 @@ async function compare(
       }
     }
     if (samples > 0 && (measured || round === -1)) {
-      for (const k of orderOf(round)) {
-        await idle();
-        const figures = await liveRun(sides[k], events, samples);
-        if (measured) runs.live[k].push(figures);
+      await idle();
+      const [first, second] = await liveRuns(sides, events, samples);
+      if (measured) {
+        runs.live[0].push(first);
+        runs.live[1].push(second);
       }
     }
     if (VERBOSE && measured) {
