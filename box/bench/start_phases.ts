@@ -115,8 +115,7 @@ try {
     if (prestart) {
       steps.set("spec sent to the prestarted launcher", lastSend);
       steps.set("spec write and close resolved", lastSent);
-    }
-    else steps.set("launcher spawned", lastSpawn);
+    } else steps.set("launcher spawned", lastSpawn);
     let previous = call;
     const mark = (name: string, at: number | undefined) => {
       if (at === undefined) return;
