@@ -56,7 +56,10 @@
  *     Waiting, it dies with the manager (PR_SET_PDEATHSIG; --parent PID catches a manager that
  *     died before that call); once it has a spec, the box outlives the manager as any box does.
  *     Its mount namespace was made before the box's overlay existed, so it mounts the overlay
- *     itself (only the box's namespaces see it). On cgroup v1 it joins, before anything else, the
+ *     itself (only the box's namespaces see it): ahead, for the image its command line names
+ *     (--overlay, the image the manager started last), kept when the spec names the same lower
+ *     dir, unmounted and replaced by the spec's otherwise. The logs its command line names (in
+ *     the dir the box takes) are opened ahead too; a spec naming others reopens them. On cgroup v1 it joins, before anything else, the
  *     groups the manager made ahead (--cgroup on its command line; renamed to the box's id when a
  *     box takes the launcher, its limits written before the spec is sent), so the user
  *     namespace's holder and /dev are in them too. Sysctls and a terminal never come this way.
@@ -65,6 +68,7 @@
  *                    [--stdout FILE] [--stderr FILE] [--seccomp FILE] [--netns PATH] [--userns]
  *                    [--tty DIR] [--dev DIR] [--trace FILE] [--ready [--attach]] -- bwrap ARGS...
  *   a3s-agent launch --prestart --parent PID [--cgroup DIR]... [--dev DIR] [--userns]
+ *                    [--overlay LOWER UPPER WORK MERGED] [--stdout FILE] [--stderr FILE]
  *                    (spec on stdin: COUNT, then [--cgroup DIR]... [--into-cgroup DIR]
  *                     [--stdout FILE] [--stderr FILE] [--seccomp FILE] [--netns PATH]
  *                     [--overlay LOWER UPPER WORK MERGED] [--trace FILE] [--detached]
@@ -457,6 +461,12 @@ struct launch_options {
   int joined; /* how many of `cgroups` a prestarted launcher joined before its spec */
   const char *out, *err, *seccomp, *netns, *tty, *into, *dev, *trace;
   int userns, ready, attach, detached, prestart;
+  /* A prestarted launcher's overlay mounted ahead: its lower dir's device and inode, so a spec
+   * naming the same image (the same dir, not a path that now names another) skips the mount. */
+  int overlay_ahead;
+  const char *ahead_lower, *ahead_merged;
+  dev_t ahead_dev;
+  ino_t ahead_ino;
   pid_t parent;
   char **cmd; /* bubblewrap's argv, NULL-terminated */
   int ncmd;
@@ -491,6 +501,19 @@ static int parse_options(int argc, char **argv, int first, struct launch_options
     }
     else { dprintf(2, "a3s-launch: unknown argument %s\n", argv[i]); return 2; }
   }
+  return 0;
+}
+
+/* Mounts the box's overlay (lower, upper, work, merged) in this launcher's mount namespace. */
+static int mount_overlay(const char *const overlay[4]) {
+  char options[3 * 4096 + 64];
+  int n = snprintf(options, sizeof options, "lowerdir=%s,upperdir=%s,workdir=%s", overlay[0],
+                   overlay[1], overlay[2]);
+  if (n < 0 || (size_t)n >= sizeof options) {
+    errno = ENAMETOOLONG;
+    return fail("mount the overlay on", overlay[3]);
+  }
+  if (mount("overlay", overlay[3], "overlay", 0, options)) return fail("mount the overlay on", overlay[3]);
   return 0;
 }
 
@@ -549,6 +572,35 @@ static int read_spec(char ***argv_out, int *argc_out) {
 }
 
 /*
+ * Settles a prestarted launcher's overlay against its spec: the overlay mounted ahead stays when
+ * the spec names the same lower dir (by path, device and inode) and its merged dir is where it
+ * was mounted (the state dir renamed, the mount with it); otherwise it is unmounted, and the
+ * spec's overlay, if any, is mounted in its place by launch_main. Correct either way: the box
+ * only ever gets the image its spec names.
+ */
+static int prestart_overlay(struct launch_options *o) {
+  if (!o->overlay_ahead) return 0;
+  struct stat lower, merged;
+  int same = o->overlay[0] && stat(o->overlay[0], &lower) == 0 && lower.st_dev == o->ahead_dev &&
+             lower.st_ino == o->ahead_ino && stat(o->overlay[3], &merged) == 0 &&
+             merged.st_dev != lower.st_dev && strcmp(o->overlay[0], o->ahead_lower) == 0;
+  if (same) {
+    trace("launch: overlay mounted ahead kept");
+    memset(o->overlay, 0, sizeof o->overlay);
+    return 0;
+  }
+  /* The mount sits on the dir the spec's merged path names now (the launcher's dir, renamed to
+   * the box's), or where it was made when the spec brings no overlay. */
+  const char *on = o->overlay[3] ? o->overlay[3] : o->ahead_merged;
+  if (umount2(on, MNT_DETACH)) {
+    fail("unmount the overlay mounted ahead on", on);
+    return -1;
+  }
+  trace("launch: overlay mounted ahead unmounted");
+  return 0;
+}
+
+/*
  * The box-independent part of a prestarted launcher (--prestart): it dies with the manager that
  * spawned it (PR_SET_PDEATHSIG, checked against --parent for a manager that died before the
  * call), keeps the caller's pipes, leaves the caller's process group, makes the box's /dev and
@@ -564,13 +616,31 @@ static int prestart(struct launch_options *o) {
   if (join_cgroups_self(o->cgroups, o->ncgroups)) return -1;
   o->joined = o->ncgroups;
   if (o->dev && make_dev(o->dev)) return -1;
+  /* The overlay of the image the manager expects next (the one it started last), mounted ahead
+   * in this launcher's mount namespace: the spec then only confirms it (see prestart_overlay). */
+  if (o->overlay[0]) {
+    struct stat lower;
+    if (stat(o->overlay[0], &lower) || mount_overlay(o->overlay)) return -1;
+    o->overlay_ahead = 1;
+    o->ahead_lower = o->overlay[0];
+    o->ahead_merged = o->overlay[3];
+    o->ahead_dev = lower.st_dev;
+    o->ahead_ino = lower.st_ino;
+  }
+  /* The logs, opened ahead in the state dir the box takes (renaming it keeps them); a spec that
+   * names other logs reopens them. */
+  if (o->out && open_at_fd(o->out, O_WRONLY | O_CREAT | O_APPEND, 1)) return -1;
+  if (o->err && open_at_fd(o->err, O_WRONLY | O_CREAT | O_APPEND, 2)) return -1;
   if (o->userns && make_userns()) return -1;
   /* Prepared: the manager takes no launcher before this byte, so it never renames the dir the
    * launcher is still building /dev in, nor hands a spec to one whose setup could still fail. */
-  if (write(1, "p", 1) != 1) return -1;
+  if (write(READY_FD, "p", 1) != 1) return -1;
   char **argv;
   int argc;
   if (read_spec(&argv, &argc)) return -1;
+  /* What the command line did ahead is done; the spec says what the box needs. */
+  o->out = o->err = NULL;
+  memset(o->overlay, 0, sizeof o->overlay);
   /* The box outlives the manager (a CLI that started it and left), as a box started the usual
    * way does. */
   if (prctl(PR_SET_PDEATHSIG, 0)) return -1;
@@ -587,21 +657,9 @@ static int prestart(struct launch_options *o) {
   if (o->trace) trace_fd = open(o->trace, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (trace_fd >= 0 && move_fd(trace_fd, TRACE_FD) == 0) trace_fd = TRACE_FD;
   trace("launch: spec read");
+  if (prestart_overlay(o)) return -1;
   /* A detached box's command writes to its logs only. */
   if (o->detached) close(ATTACH_ERR_FD);
-  return 0;
-}
-
-/* Mounts the box's overlay (lower, upper, work, merged) in this launcher's mount namespace. */
-static int mount_overlay(const char *const overlay[4]) {
-  char options[3 * 4096 + 64];
-  int n = snprintf(options, sizeof options, "lowerdir=%s,upperdir=%s,workdir=%s", overlay[0],
-                   overlay[1], overlay[2]);
-  if (n < 0 || (size_t)n >= sizeof options) {
-    errno = ENAMETOOLONG;
-    return fail("mount the overlay on", overlay[3]);
-  }
-  if (mount("overlay", overlay[3], "overlay", 0, options)) return fail("mount the overlay on", overlay[3]);
   return 0;
 }
 

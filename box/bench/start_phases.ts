@@ -125,6 +125,12 @@ try {
     record("bare bubblewrap: spawn to first byte", bare);
     for (const [step, at] of [...steps].sort((a, b) => a[1] - b[1])) mark(step, at);
     mark("first byte read from the attached output", output);
+    // The agent's part as one span (its steps overlap the command's, so their medians do not add).
+    const agentStarted = steps.get("agent: started");
+    const teed = steps.get("agent: first output teed");
+    if (agentStarted !== undefined && teed !== undefined) {
+      record("span: agent started to its first output teed", teed - agentStarted);
+    }
     record("total: call to first byte", output - call);
     record("run() resolved, from the call", resolved - call);
   }

@@ -19,6 +19,12 @@ import { isAliveSync, processIdentitySync } from "./_proc.ts";
 
 const PREFIX = ".launcher-";
 
+/**
+ * The log files a prestarted launcher opens ahead in its state dir (the names the manager gives
+ * a box's logs in its state dir): a spec naming these leaves them open, any other reopens.
+ */
+export const LAUNCHER_LOGS = { stdout: "stdout.log", stderr: "stderr.log" } as const;
+
 /** What a prestarted launcher was prepared for; any difference discards it. */
 export interface LauncherFingerprint {
   /** The layout record of the state dir it was made with (cgroup mode and root, overlay). */
@@ -130,13 +136,16 @@ export class PrestartedLauncher {
   /**
    * Makes a state dir in `boxesDir` and the cgroups `cgroupsFor` names for it (`dirs` made, the
    * launcher joining `join` at once), and spawns a launcher on them; undefined when anything
-   * fails (the next start then runs the usual way).
+   * fails (the next start then runs the usual way). The launcher opens the dir's logs
+   * (`LAUNCHER_LOGS`) ahead and, given the `rootfs` the next box is expected to run, mounts its
+   * overlay ahead too; a spec for another image has it unmounted and the right one mounted.
    */
   static spawn(
     boxesDir: string,
     fingerprint: LauncherFingerprint,
     env: Record<string, string>,
     cgroupsFor: (name: string) => { dirs: string[]; join: string[] },
+    rootfs?: string,
   ): PrestartedLauncher | undefined {
     const name = `${PREFIX}${ownerTag()}-${crypto.randomUUID().slice(0, 8)}`;
     const dir = join(boxesDir, name);
@@ -155,6 +164,13 @@ export class PrestartedLauncher {
           ...cgroups.join.flatMap((group) => ["--cgroup", group]),
           "--dev",
           join(dir, "dev"),
+          ...(rootfs
+            ? ["--overlay", rootfs, join(dir, "upper"), join(dir, "work"), join(dir, "merged")]
+            : []),
+          "--stdout",
+          join(dir, LAUNCHER_LOGS.stdout),
+          "--stderr",
+          join(dir, LAUNCHER_LOGS.stderr),
           "--userns",
         ],
         clearEnv: true,

@@ -35,6 +35,7 @@ import { prepareStateDirAhead, STATE_SUBDIRS, takeStateDirAhead } from "./_state
 import {
   agentIdentity,
   fingerprintKey,
+  LAUNCHER_LOGS,
   type LauncherFingerprint,
   PrestartedLauncher,
   sweepAbandonedLauncherDirs,
@@ -439,6 +440,8 @@ export class NamespaceDriver implements BoxDriver {
           const cgroup = boxCgroup(layout, name);
           return { dirs: cgroup.dirs, join: layout.cgroup === "v1" ? cgroup.joinDirs({}) : [] };
         },
+        // The image started last is the likeliest next: its overlay is mounted ahead.
+        spec.rootfs,
       );
     };
     setTimeout(attempt, REFILL_DELAY_MS);
@@ -691,7 +694,8 @@ export class NamespaceDriver implements BoxDriver {
     // own session), Deno can use posix_spawn instead of forking the whole runtime, which cost
     // several milliseconds per box.
     // What only this box decides (a prestarted launcher gets it in its spec)...
-    const launch = ["--stdout", output.stdoutPath, "--stderr", output.stderrPath];
+    const logs = ["--stdout", output.stdoutPath, "--stderr", output.stderrPath];
+    const launch: string[] = [];
     // cgroup v2: bubblewrap is cloned into the box's group, so nothing of the box is ever moved
     // (a move waits for an RCU grace period); v1 has no such clone, so the launcher's helper moves.
     const into = layout.cgroup === "v2";
@@ -716,10 +720,17 @@ export class NamespaceDriver implements BoxDriver {
       // v1: the groups a box without a CPU limit joins, the launcher joined ahead (under its own
       // name, renamed to this box's by `create`).
       const joined = into ? [] : cgroup.joinDirs({});
-      const given = launch.filter((arg, i) =>
-        !(arg === "--cgroup" && joined.includes(launch[i + 1])) &&
-        !(launch[i - 1] === "--cgroup" && joined.includes(arg))
-      );
+      // The logs it opened ahead in its dir, now the box's state dir, stay open when they are
+      // the box's logs.
+      const logsAhead = output.stdoutPath === join(spec.stateDir, LAUNCHER_LOGS.stdout) &&
+        output.stderrPath === join(spec.stateDir, LAUNCHER_LOGS.stderr);
+      const given = [
+        ...(logsAhead ? [] : logs),
+        ...launch.filter((arg, i) =>
+          !(arg === "--cgroup" && joined.includes(launch[i + 1])) &&
+          !(launch[i - 1] === "--cgroup" && joined.includes(arg))
+        ),
+      ];
       const specArgs = [
         ...given,
         "--overlay",
@@ -747,7 +758,7 @@ export class NamespaceDriver implements BoxDriver {
     }
     child ??= spawnedLauncher(
       new Deno.Command(agent, {
-        args: ["launch", ...launch, ...ahead, "--", this.#bwrap, ...args],
+        args: ["launch", ...logs, ...launch, ...ahead, "--", this.#bwrap, ...args],
         clearEnv: true,
         env: launcherEnv(),
         stdin: spec.interactive ? "piped" : "null",

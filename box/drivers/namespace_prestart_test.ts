@@ -13,6 +13,8 @@ import { BoxManager } from "../manager.ts";
 import { NamespaceDriver } from "./namespace.ts";
 import { sweepAbandonedLauncherDirs } from "./_prestarted_launcher.ts";
 import { BoxCgroup, detectCgroupMode } from "./cgroup.ts";
+import { writeTar } from "../image/tar.ts";
+import { busyboxImage } from "../image/busybox.ts";
 import { launchersOf, prestartedLaunchers, running } from "./namespace_prestart_test_support.ts";
 
 const root = Deno.uid() === 0;
@@ -162,6 +164,79 @@ Deno.test(
   },
 );
 
+/**
+ * The lower dirs of the overlays on a launcher's own dir in `pid`'s mount namespace (it also
+ * holds copies of the host's mounts at the time it was made, other boxes' overlays among them).
+ */
+function overlayLowersOf(pid: number): string[] {
+  return Deno.readTextFileSync(`/proc/${pid}/mountinfo`).split("\n")
+    .filter((line) => line.includes(" - overlay ") && line.split(" ")[4].includes("/.launcher-"))
+    .map((line) => line.match(/lowerdir=([^,]+)/)?.[1] ?? "");
+}
+
+/** The attached output of a box of `image` running `script`. */
+async function runImage(boxes: BoxManager, image: string, script: string): Promise<string> {
+  const { output } = await boxes.run({ image, command: ["sh", "-c", script] }, { attach: true });
+  let text = "";
+  for await (const chunk of output!) text += new TextDecoder().decode(chunk.data);
+  return text;
+}
+
+Deno.test(
+  "prestart: the waiting launcher mounts the last image's overlay ahead; another image's box gets its own",
+  options,
+  async () => {
+    await withPrestarting(async (boxes, driver, home) => {
+      // A second image: busybox with a marker file on top.
+      const busybox = await boxes.images.resolve("busybox", "image");
+      const { layer, config } = await busyboxImage();
+      const marker = writeTar([{
+        path: "marker",
+        type: "file",
+        data: new TextEncoder().encode("B"),
+      }]);
+      await boxes.images.createImage([layer, marker], config, ["marked:latest"]);
+      const busyboxRoot = await boxes.images.rootfs(busybox.id);
+      const markedRoot = await boxes.images.rootfs(
+        (await boxes.images.resolve("marked", "image")).id,
+      );
+      const check = "cat /marker 2>/dev/null || echo none";
+      assertEquals(await runImage(boxes, "busybox", check), "none\n");
+      // Waiting, the launcher holds busybox's overlay in its own mount namespace, not the host's.
+      let launcher = await launcherReady(home);
+      assertEquals(overlayLowersOf(launcher), [busyboxRoot]);
+      const onHost = () =>
+        mountsUnder(join(home, "box", "boxes")).filter((path) => path.includes("/.launcher-"));
+      assertEquals(onHost(), []);
+      const trace = join(home, "trace.log");
+      Deno.env.set("A3S_LAUNCH_TRACE", trace);
+      try {
+        // Another image: the overlay mounted ahead goes, the box's own comes.
+        assertEquals(await runImage(boxes, "marked", check), "B");
+        assertEquals(driver.prestartedStarts, 1);
+        assert(Deno.readTextFileSync(trace).includes("overlay mounted ahead unmounted"));
+        launcher = await launcherReady(home);
+        assertEquals(overlayLowersOf(launcher), [markedRoot]);
+        // The same image: the overlay mounted ahead is the box's.
+        Deno.removeSync(trace);
+        assertEquals(await runImage(boxes, "marked", check), "B");
+        assertEquals(driver.prestartedStarts, 2);
+        assert(Deno.readTextFileSync(trace).includes("overlay mounted ahead kept"));
+        // And back: busybox's box never sees the marked image.
+        await launcherReady(home);
+        assertEquals(await runImage(boxes, "busybox", check), "none\n");
+        assertEquals(driver.prestartedStarts, 3);
+      } finally {
+        Deno.env.delete("A3S_LAUNCH_TRACE");
+      }
+      assertEquals(onHost(), []);
+      // The boxes that ran on prestarted launchers have their overlays in their namespaces only.
+      const boxesOnHost = mountsUnder(join(home, "box", "boxes"));
+      assertEquals(boxesOnHost.length, 1, JSON.stringify(boxesOnHost)); // the first, started as usual
+    });
+  },
+);
+
 Deno.test(
   "prestart: a launcher prepared for another agent binary, or dead, is not used",
   options,
@@ -216,8 +291,12 @@ Deno.test(
       assert(running(Number(pid)));
       child.kill("SIGKILL");
       await child.status;
+      // The launcher goes first; the holder of its user namespace (a clone of it) follows once
+      // the launcher's end closes its pipe, and takes the launcher's mount namespace down.
       const until = Date.now() + 5000;
-      while (running(Number(pid)) && Date.now() < until) {
+      while (
+        (running(Number(pid)) || launchersOf(home).length > 0) && Date.now() < until
+      ) {
         await new Promise((r) => setTimeout(r, 10));
       }
       assert(!running(Number(pid)), "the prestarted launcher outlived its manager");
@@ -226,6 +305,12 @@ Deno.test(
       // owner is gone).
       const boxesDir = join(home, "box", "boxes");
       const groups = await launcherCgroups(home);
+      // Until their last process has fully exited (the holder's exit unmounts the overlay held
+      // ahead), the groups cannot be removed.
+      const emptied = Date.now() + 5000;
+      const occupied = () =>
+        groups.some((dir) => Deno.readTextFileSync(join(dir, "cgroup.procs")).trim() !== "");
+      while (occupied() && Date.now() < emptied) await new Promise((r) => setTimeout(r, 10));
       const mode = await detectCgroupMode();
       if (mode === "v1") assertEquals(groups.length, 4, JSON.stringify(groups));
       const swept = sweepAbandonedLauncherDirs(boxesDir, (name) => new BoxCgroup(mode, name).dirs);
