@@ -2,7 +2,7 @@
  * Opens box's runtime for a data dir: the image store, the drivers and the manager, over the
  * shared store. The CLI and the `serve` module both build theirs here, so they agree on paths.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Store } from "@a3s/common";
 import { ImageStore } from "./image/store.ts";
 import { type AuditSink, BoxManager, type LifecycleSink } from "./manager.ts";
@@ -57,12 +57,23 @@ export function defaultDrivers(home: string, prestart = false): BoxDriver[] {
  */
 export async function openBoxRuntime(options: BoxRuntimeOptions): Promise<BoxManager> {
   const images = await ImageStore.open(options.store, join(options.home, "box", "images"));
-  return await BoxManager.open({
+  const drivers = [...(options.drivers ?? []), ...defaultDrivers(options.home, options.prestart)];
+  const manager = await BoxManager.open({
     store: options.store,
     images,
     home: options.home,
-    drivers: [...(options.drivers ?? []), ...defaultDrivers(options.home, options.prestart)],
+    drivers,
     audit: options.audit,
     lifecycle: options.lifecycle,
   });
+  if (options.prestart) {
+    // The first box of a fresh `serve` finds a launcher ready too, unless it comes before the
+    // launcher is (the agent's build on a new data dir, then some milliseconds). Not awaited:
+    // the runtime opens as fast as without it.
+    const boxesDir = resolve(options.home, "box", "boxes");
+    for (const driver of drivers) {
+      if (driver instanceof NamespaceDriver) driver.prestartFirst(boxesDir).catch(() => {});
+    }
+  }
+  return manager;
 }

@@ -408,11 +408,10 @@ export class NamespaceDriver implements BoxDriver {
    * box's first output (the first byte came about 1 ms later); made while another box starts,
    * it competed with that box for the CPUs (back-to-back starts measured 2-4 ms slower).
    */
-  #refillSoon(spec: BoxSpec, layout: LayoutRecord): void {
+  #refillSoon(boxesDir: string, layout: LayoutRecord, rootfs?: string): void {
     if (this.#options.prestart !== true || Deno.uid() !== 0 || this.#prestarted) return;
-    if (this.#refillPending) return;
+    if (this.#refillPending || this.#closed) return;
     this.#refillPending = true;
-    const boxesDir = join(spec.stateDir, "..");
     const attempt = () => {
       if (this.#prestarted || this.#closed) {
         this.#refillPending = false;
@@ -441,10 +440,32 @@ export class NamespaceDriver implements BoxDriver {
           return { dirs: cgroup.dirs, join: layout.cgroup === "v1" ? cgroup.joinDirs({}) : [] };
         },
         // The image started last is the likeliest next: its overlay is mounted ahead.
-        spec.rootfs,
+        rootfs,
       );
     };
     setTimeout(attempt, REFILL_DELAY_MS);
+  }
+
+  /**
+   * Prestarts the first launcher for boxes whose state dirs live in `boxesDir`, so a long-lived
+   * manager's first box finds one ready (with `prestart`, as root; otherwise nothing). Builds the
+   * agent if need be; resolves once the launcher's spawn is scheduled, and never rejects: without
+   * a launcher the first box starts the usual way.
+   */
+  async prestartFirst(boxesDir: string): Promise<void> {
+    if (this.#options.prestart !== true || Deno.uid() !== 0 || this.#closed) return;
+    try {
+      this.#agentPath ??= await buildAgent(this.#options.agentCacheDir);
+      Deno.mkdirSync(boxesDir, { recursive: true });
+      const layout: LayoutRecord = {
+        overlay: true,
+        cgroup: this.#options.cgroupMode ?? await detectCgroupMode(this.#options.cgroupRoot),
+        ...(this.#options.cgroupRoot ? { cgroupRoot: this.#options.cgroupRoot } : {}),
+      };
+      this.#refillSoon(boxesDir, layout);
+    } catch {
+      // No agent (no C compiler) or no cgroups to probe: the first box says why when it starts.
+    }
   }
 
   /**
@@ -784,7 +805,7 @@ export class NamespaceDriver implements BoxDriver {
       // The launcher started ahead keeps an attach pipe nobody reads; the box closes its end.
       if (child === prestarted) child.stderr.cancel().catch(() => {});
       await this.#waitForAgent(spec, child.stdout, output, false);
-      this.#refillSoon(spec, layout);
+      this.#refillSoon(join(spec.stateDir, ".."), layout, spec.rootfs);
       return { pid: child.pid, stdin };
     }
     let ready;
@@ -799,7 +820,7 @@ export class NamespaceDriver implements BoxDriver {
       child.stderr.cancel().catch(() => {});
       return { pid: child.pid, stdin };
     }
-    this.#refillSoon(spec, layout);
+    this.#refillSoon(join(spec.stateDir, ".."), layout, spec.rootfs);
     const statusPath = paths.status;
     const launcher = child;
     return {

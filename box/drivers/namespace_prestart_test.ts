@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { addBusybox, TEST_AGENT_CACHE, testHome } from "../_test_support.ts";
 import { mountsUnder, removeTestHome } from "../_test_home_teardown.ts";
 import { BoxManager } from "../manager.ts";
+import { openBoxRuntime } from "../runtime.ts";
 import { NamespaceDriver } from "./namespace.ts";
 import { sweepAbandonedLauncherDirs } from "./_prestarted_launcher.ts";
 import { BoxCgroup, detectCgroupMode } from "./cgroup.ts";
@@ -356,6 +357,47 @@ Deno.test(
     } finally {
       boxes.close();
       if (existsSync(home.home)) removeTestHome(home.home);
+    }
+  },
+);
+
+Deno.test(
+  "prestart: a runtime opened with prestart (serve) has a launcher ready for its first box; the CLI's has none",
+  options,
+  async () => {
+    const home = await testHome();
+    const cli = await openBoxRuntime({ store: home.store, home: home.home });
+    let served: BoxManager | undefined;
+    try {
+      await addBusybox(cli.images);
+      served = await openBoxRuntime({ store: home.store, home: home.home, prestart: true });
+      // The agent is built for the new data dir first (seconds), then the launcher is made.
+      let waiting: number[] = [];
+      for (let attempt = 0; attempt < 6 && waiting.length === 0; attempt++) {
+        waiting = await prestartedLaunchers(home.home).catch(() => []);
+      }
+      assertEquals(waiting.length, 1, "one launcher, the served runtime's");
+      await new Promise((r) => setTimeout(r, 30));
+      const { info, output } = await served.run(
+        { image: "busybox", command: ["echo", "first"] },
+        { attach: true },
+      );
+      let text = "";
+      for await (const chunk of output!) text += new TextDecoder().decode(chunk.data);
+      assertEquals(text, "first\n");
+      const stateDir = join(home.home, "box", "boxes", info.id.slice(0, 12));
+      assertEquals(JSON.parse(Deno.readTextFileSync(join(stateDir, "pid.json"))).pid, waiting[0]);
+      // The CLI's runtime (no prestart) starts its box the usual way and leaves no launcher.
+      const { info: other } = await cli.run({ image: "busybox", command: ["true"] });
+      await cli.wait(other.id);
+      await new Promise((r) => setTimeout(r, 100));
+      const served2 = await prestartedLaunchers(home.home);
+      assertEquals(served2.length, 1, "only the served runtime's next launcher");
+    } finally {
+      for (const box of await cli.list({ all: true })) await cli.remove(box.id, true);
+      served?.close();
+      cli.close();
+      await home.close();
     }
   },
 );
