@@ -70,10 +70,10 @@ Deno.test("combine: the model can raise a verdict the rules missed, and says so"
 
 Deno.test("the shipped model: small, and it scores attacks above benign text", async () => {
   let size = 0;
-  for (const file of ["classifier.onnx", "short_classifier.onnx"]) {
+  for (const file of ["classifier.onnx", "classifier.words.txt", "short_classifier.onnx"]) {
     size += (await Deno.stat(new URL(`./model/${file}`, import.meta.url))).size;
   }
-  // Both models together stay within the 20 MB the issue allows.
+  // Both models and the word channel's vocabulary stay within the 20 MB the issue allows.
   assert(size <= 20 * 1024 * 1024, `models are ${size} bytes`);
   const classifier = await loadInjectionClassifier();
   const [attack, benign] = await classifier.scoreMany([
@@ -83,6 +83,8 @@ Deno.test("the shipped model: small, and it scores attacks above benign text", a
     views("Natalia sold clips to 48 of her friends in April. How many clips did she sell in all?"),
   ]);
   assert(attack > benign, `${attack} <= ${benign}`);
+  // The main model reads the pretrained word vectors beside the hashed features.
+  assertEquals(classifier.manifest.words, "classifier.words.txt");
   assert(attack >= USER_MODEL_THRESHOLD, `attack scored ${attack}`);
   assert(benign < classifier.manifest.threshold, `benign scored ${benign}`);
 });
