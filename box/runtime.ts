@@ -38,7 +38,8 @@ export function defaultDrivers(home: string, prestart = false): BoxDriver[] {
   const agentCacheDir = join(home, "box", "agent");
   return [
     new QemuDriver({ agentCacheDir, workDir: join(home, "box", "qemu") }),
-    new NamespaceDriver({ agentCacheDir, prestart }),
+    // Two launchers wait: a box started right after another finds one ready as well.
+    new NamespaceDriver({ agentCacheDir, prestart, ...(prestart ? { prestartPool: 2 } : {}) }),
     new KvmDriver({ cacheDir: join(home, "box", "kvm") }),
   ];
 }

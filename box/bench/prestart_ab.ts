@@ -6,18 +6,22 @@
  *   run as (b) is, and its back-to-back
  *   pair (a second run started the moment the first one's first byte arrived, both boxes alive);
  * - first, off: a manager opened for this sample without prestarting, its first run;
- * - (a) first: a manager opened for this sample, prestarting on, its first run (no launcher is
- *   ready; the agent build and image lookups are already warm in this process);
+ * - (a) first: a manager opened for this sample, prestarting on, its first launcher made as
+ *   `serve`'s runtime makes it when it opens (`prestartFirst`), its first run 150 ms later (the
+ *   agent build and image lookups are already warm in this process); "first, off" waits alike;
  * - (b) ready: the long-lived prestarting manager, 150 ms after its last run, so the refill
  *   that run began has finished;
  * - (c) back-to-back: the same manager again, started the moment (b)'s first byte arrived: the
  *   driver makes no launcher while its starts are not quiet, so none is ready and it runs the
  *   usual way, against "off"'s own back-to-back pair.
+ * - the same (b) and (c) on a manager keeping two launchers waiting (`prestartPool: 2`, as
+ *   `serve` runs): its (c) takes the second launcher.
  * Prints the median of each and its ratio to bare bubblewrap's median, with how many samples
  * actually used a prestarted launcher, and the load average before and after.
  *
  * Run: deno run -A box/bench/prestart_ab.ts [ROUNDS]
  */
+import { join } from "node:path";
 import { addBusybox, testHome } from "../_test_support.ts";
 import { BoxManager } from "../manager.ts";
 import { NamespaceDriver } from "../drivers/namespace.ts";
@@ -29,9 +33,9 @@ const home = await testHome();
 await addBusybox(home.images);
 const rootfs = await home.images.rootfs((await home.images.resolve("busybox", "image")).id);
 
-/** A manager on the test home with one namespace driver. */
-async function openManager(prestart: boolean) {
-  const driver = new NamespaceDriver({ agentCacheDir: AGENT_CACHE, prestart });
+/** A manager on the test home with one namespace driver (`pool` launchers kept waiting). */
+async function openManager(prestart: boolean, pool = 1) {
+  const driver = new NamespaceDriver({ agentCacheDir: AGENT_CACHE, prestart, prestartPool: pool });
   const boxes = await BoxManager.open({
     store: home.store,
     images: home.images,
@@ -66,6 +70,8 @@ function median(values: number[]): number {
 
 const off = await openManager(false);
 const on = await openManager(true);
+// As `serve` runs it: two launchers waiting.
+const pooled = await openManager(true, 2);
 const samples: Record<string, number[]> = {
   bare: [],
   off: [],
@@ -74,8 +80,10 @@ const samples: Record<string, number[]> = {
   first: [],
   ready: [],
   back: [],
+  ready2: [],
+  back2: [],
 };
-const used = { first: 0, ready: 0, back: 0 };
+const used = { first: 0, ready: 0, back: 0, ready2: 0, back2: 0 };
 const loadBefore = Deno.readTextFileSync("/proc/loadavg").trim();
 try {
   const pause = () => new Promise((r) => setTimeout(r, 150));
@@ -100,6 +108,10 @@ try {
       const fresh = await openManager(prestart);
       // The driver probe a manager makes once (bubblewrap run once) is not part of a run.
       await fresh.boxes.info();
+      // As `serve`'s runtime does when it opens (`openBoxRuntime`), and its first request comes
+      // 150 ms later, as every other sample does; both sides wait alike.
+      if (prestart) await fresh.driver.prestartFirst(join(home.home, "box", "boxes"));
+      await new Promise((r) => setTimeout(r, 150));
       const run = await attachedRun(fresh.boxes);
       keep(prestart ? "first" : "firstOff", run.ms);
       if (warm) used.first += fresh.driver.prestartedStarts;
@@ -116,6 +128,13 @@ try {
         if (warm) {
           used.ready += ready;
           used.back += back;
+        }
+      },
+      async () => {
+        const [ready, back] = await pair(pooled, ["ready2", "back2"]);
+        if (warm) {
+          used.ready2 += ready;
+          used.back2 += back;
         }
       },
       () => first(false),
@@ -135,9 +154,11 @@ try {
     ["off", "box run, attached, no prestarting (before; 150 ms after the last run)"],
     ["offBack", "no prestarting, back-to-back with the run above"],
     ["firstOff", "no prestarting, first run of a new manager"],
-    ["first", "(a) first run of a new manager (none ready)", used.first],
+    ["first", "(a) first run of a new manager (its first launcher made as it opened)", used.first],
     ["ready", "(b) launcher ready (150 ms after the last run)", used.ready],
     ["back", "(c) back-to-back with (b) (the refill waits: none ready)", used.back],
+    ["ready2", "(b) with a pool of two (serve)", used.ready2],
+    ["back2", "(c) with a pool of two (serve): the second launcher", used.back2],
   ];
   for (const [key, label, usedCount] of rows) {
     const m = median(samples[key]);
@@ -156,8 +177,13 @@ try {
         paired("first", "firstOff")
       }, off/bare ${paired("off", "bare")}, (b)/bare ${paired("ready", "bare")}`,
   );
+  console.log(
+    `pool of two: (b)/bare ${paired("ready2", "bare")}, (c)/bare ${paired("back2", "bare")}, ` +
+      `(b) pool two/one ${paired("ready2", "ready")}, (c) pool two/one ${paired("back2", "back")}`,
+  );
 } finally {
   off.boxes.close();
   on.boxes.close();
+  pooled.boxes.close();
   await home.close();
 }

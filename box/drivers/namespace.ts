@@ -78,6 +78,11 @@ export interface NamespaceDriverOptions {
    * a one-shot CLI would only spawn one to throw it away. Off unless set.
    */
   prestart?: boolean;
+  /**
+   * How many launchers `prestart` keeps waiting (1 unless set): with 2, a box started right
+   * after another (before the driver's starts were quiet again) finds one ready too.
+   */
+  prestartPool?: number;
 }
 
 /** What `create` decided, kept in the state dir so other processes act the same way. */
@@ -213,8 +218,8 @@ export class NamespaceDriver implements BoxDriver {
   readonly #bwrap: string;
   #seccompPath?: string;
   #agentPath?: string;
-  /** The launcher started ahead for the next box (`prestart`). */
-  #prestarted?: PrestartedLauncher;
+  /** The launchers started ahead for the next boxes (`prestart`), oldest first. */
+  readonly #ready: PrestartedLauncher[] = [];
   /** Launchers whose state dir a box's `create` took, until its `start` hands them the spec. */
   readonly #bound = new Map<string, PrestartedLauncher>();
   /** Boxes dirs already swept of launcher dirs whose owner died. */
@@ -385,10 +390,11 @@ export class NamespaceDriver implements BoxDriver {
    * else (another layout, a rebuilt agent, another bubblewrap or PATH) is discarded.
    */
   #takePrestarted(spec: BoxSpec, layoutJson: string): void {
-    const launcher = this.#prestarted;
-    // One still preparing stays for the next box; this one starts the usual way.
-    if (!launcher || (launcher.alive && !launcher.prepared)) return;
-    this.#prestarted = undefined;
+    this.#dropDead();
+    // The oldest prepared; one still preparing stays for a later box.
+    const index = this.#ready.findIndex((launcher) => launcher.prepared);
+    if (index < 0) return;
+    const [launcher] = this.#ready.splice(index, 1);
     const now = this.#fingerprint(layoutJson);
     if (!launcher.alive || !now || launcher.fingerprint !== fingerprintKey(now)) {
       launcher.discard();
@@ -409,11 +415,11 @@ export class NamespaceDriver implements BoxDriver {
    * it competed with that box for the CPUs (back-to-back starts measured 2-4 ms slower).
    */
   #refillSoon(boxesDir: string, layout: LayoutRecord, rootfs?: string): void {
-    if (this.#options.prestart !== true || Deno.uid() !== 0 || this.#prestarted) return;
+    if (this.#options.prestart !== true || Deno.uid() !== 0 || this.#full()) return;
     if (this.#refillPending || this.#closed) return;
     this.#refillPending = true;
     const attempt = () => {
-      if (this.#prestarted || this.#closed) {
+      if (this.#full() || this.#closed) {
         this.#refillPending = false;
         return;
       }
@@ -429,7 +435,7 @@ export class NamespaceDriver implements BoxDriver {
         sweepAbandonedLauncherDirs(boxesDir, (name) => boxCgroup(layout, name).dirs);
       }
       // PATH alone: a trace file is named in each spec instead.
-      this.#prestarted = PrestartedLauncher.spawn(
+      const launcher = PrestartedLauncher.spawn(
         boxesDir,
         fingerprint,
         { PATH: fingerprint.path },
@@ -442,8 +448,25 @@ export class NamespaceDriver implements BoxDriver {
         // The image started last is the likeliest next: its overlay is mounted ahead.
         rootfs,
       );
+      if (!launcher) return;
+      this.#ready.push(launcher);
+      // The pool fills one launcher at a time, each after a quiet spell of its own.
+      this.#refillSoon(boxesDir, layout, rootfs);
     };
     setTimeout(attempt, REFILL_DELAY_MS);
+  }
+
+  /** Discards the waiting launchers that died (their dirs and groups go with them). */
+  #dropDead(): void {
+    for (let i = this.#ready.length - 1; i >= 0; i--) {
+      if (!this.#ready[i].alive) this.#ready.splice(i, 1)[0].discard();
+    }
+  }
+
+  /** Whether as many launchers wait as `prestartPool` asks for. */
+  #full(): boolean {
+    this.#dropDead();
+    return this.#ready.length >= (this.#options.prestartPool ?? 1);
   }
 
   /**
@@ -474,8 +497,7 @@ export class NamespaceDriver implements BoxDriver {
    */
   close(): void {
     this.#closed = true;
-    this.#prestarted?.discard();
-    this.#prestarted = undefined;
+    for (const launcher of this.#ready.splice(0)) launcher.discard();
     for (const launcher of this.#bound.values()) launcher.discard();
     this.#bound.clear();
   }

@@ -16,7 +16,12 @@ import { sweepAbandonedLauncherDirs } from "./_prestarted_launcher.ts";
 import { BoxCgroup, detectCgroupMode } from "./cgroup.ts";
 import { writeTar } from "../image/tar.ts";
 import { busyboxImage } from "../image/busybox.ts";
-import { launchersOf, prestartedLaunchers, running } from "./namespace_prestart_test_support.ts";
+import {
+  launchersOf,
+  prestartedLaunchers,
+  running,
+  waitingLaunchers,
+} from "./namespace_prestart_test_support.ts";
 
 const root = Deno.uid() === 0;
 const options = { sanitizeResources: false, sanitizeOps: false, ignore: !root };
@@ -24,9 +29,14 @@ const options = { sanitizeResources: false, sanitizeOps: false, ignore: !root };
 /** A manager on the namespace driver with prestarting on, the busybox image added. */
 async function withPrestarting(
   body: (boxes: BoxManager, driver: NamespaceDriver, home: string) => Promise<void>,
+  prestartPool?: number,
 ): Promise<void> {
   const home = await testHome();
-  const driver = new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE, prestart: true });
+  const driver = new NamespaceDriver({
+    agentCacheDir: TEST_AGENT_CACHE,
+    prestart: true,
+    ...(prestartPool ? { prestartPool } : {}),
+  });
   const boxes = await BoxManager.open({
     store: home.store,
     images: home.images,
@@ -371,12 +381,17 @@ Deno.test(
     try {
       await addBusybox(cli.images);
       served = await openBoxRuntime({ store: home.store, home: home.home, prestart: true });
-      // The agent is built for the new data dir first (seconds), then the launcher is made.
-      let waiting: number[] = [];
-      for (let attempt = 0; attempt < 6 && waiting.length === 0; attempt++) {
-        waiting = await prestartedLaunchers(home.home).catch(() => []);
-      }
-      assertEquals(waiting.length, 1, "one launcher, the served runtime's");
+      // The agent is built for the new data dir first (seconds), then its pool of two launchers
+      // is made.
+      const twoWaiting = async (seconds: number) => {
+        const deadline = Date.now() + seconds * 1000;
+        while (waitingLaunchers(home.home).length < 2 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return waitingLaunchers(home.home);
+      };
+      const waiting = await twoWaiting(60);
+      assertEquals(waiting.length, 2, "the served runtime's two launchers");
       await new Promise((r) => setTimeout(r, 30));
       const { info, output } = await served.run(
         { image: "busybox", command: ["echo", "first"] },
@@ -386,18 +401,66 @@ Deno.test(
       for await (const chunk of output!) text += new TextDecoder().decode(chunk.data);
       assertEquals(text, "first\n");
       const stateDir = join(home.home, "box", "boxes", info.id.slice(0, 12));
-      assertEquals(JSON.parse(Deno.readTextFileSync(join(stateDir, "pid.json"))).pid, waiting[0]);
+      const pid = JSON.parse(Deno.readTextFileSync(join(stateDir, "pid.json"))).pid;
+      assert(waiting.includes(pid), `box ran on ${pid}, not one of ${waiting}`);
       // The CLI's runtime (no prestart) starts its box the usual way and leaves no launcher.
       const { info: other } = await cli.run({ image: "busybox", command: ["true"] });
       await cli.wait(other.id);
-      await new Promise((r) => setTimeout(r, 100));
-      const served2 = await prestartedLaunchers(home.home);
-      assertEquals(served2.length, 1, "only the served runtime's next launcher");
+      assertEquals(
+        (await twoWaiting(10)).length,
+        2,
+        "only the served runtime's launchers, its pool refilled",
+      );
     } finally {
       for (const box of await cli.list({ all: true })) await cli.remove(box.id, true);
       served?.close();
       cli.close();
       await home.close();
     }
+  },
+);
+
+Deno.test(
+  "prestart: with a pool of two, a box started right after another finds a launcher ready too",
+  options,
+  async () => {
+    await withPrestarting(async (boxes, driver, home) => {
+      await runAttached(boxes, "true");
+      // Both launchers of the pool wait, one after the other's quiet spell.
+      const deadline = Date.now() + 10_000;
+      while (waitingLaunchers(home).length < 2 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assertEquals(waitingLaunchers(home).length, 2);
+      await new Promise((r) => setTimeout(r, 30));
+      // Back to back: the second starts the moment the first's output arrived.
+      const first = await runAttached(boxes, "echo one");
+      const second = await runAttached(boxes, "echo two");
+      assertEquals([first.text, second.text], ["one\n", "two\n"]);
+      assertEquals(driver.prestartedStarts, 2);
+      // The pool refills to two; closing takes both with their dirs and groups.
+      const refilled = Date.now() + 10_000;
+      while (waitingLaunchers(home).length < 2 && Date.now() < refilled) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const waiting = waitingLaunchers(home);
+      assertEquals(waiting.length, 2);
+      const groups = await launcherCgroups(home);
+      boxes.close();
+      const gone = Date.now() + 5000;
+      while (
+        (waiting.some(running) || groups.some((dir) => existsSync(dir))) && Date.now() < gone
+      ) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assertEquals(waiting.filter(running), []);
+      assertEquals(groups.filter((dir) => existsSync(dir)), []);
+      assertEquals(
+        [...Deno.readDirSync(join(home, "box", "boxes"))].filter((e) =>
+          e.name.startsWith(".launcher-")
+        ),
+        [],
+      );
+    }, 2);
   },
 );

@@ -25,6 +25,18 @@ export function launchersOf(home: string): number[] {
   return pids;
 }
 
+/** The launchers of `home` that are prepared: blocked reading their spec pipe (fd 0). */
+export function waitingLaunchers(home: string): number[] {
+  return launchersOf(home).filter((pid) => {
+    try {
+      // Blocked in read(2) (syscall 0 on x86-64) on fd 0: its spec pipe.
+      return Deno.readTextFileSync(`/proc/${pid}/syscall`).startsWith("0 0x0 ");
+    } catch {
+      return false;
+    }
+  });
+}
+
 /**
  * Waits (up to 10 s) until `home` has a prestarted launcher that is prepared: it waits for its
  * spec, blocked reading its stdin. Returns the pids of the home's launchers.
@@ -33,15 +45,7 @@ export async function prestartedLaunchers(home: string): Promise<number[]> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const pids = launchersOf(home);
-    const waiting = pids.filter((pid) => {
-      try {
-        // Blocked in read(2) (syscall 0 on x86-64) on fd 0: its spec pipe.
-        return Deno.readTextFileSync(`/proc/${pid}/syscall`).startsWith("0 0x0 ");
-      } catch {
-        return false;
-      }
-    });
-    if (waiting.length > 0) return pids;
+    if (waitingLaunchers(home).length > 0) return pids;
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`no prestarted launcher came up in ${home}`);
