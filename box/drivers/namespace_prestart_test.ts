@@ -432,7 +432,8 @@ Deno.test(
         await new Promise((r) => setTimeout(r, 10));
       }
       assertEquals(waitingLaunchers(home).length, 2);
-      await new Promise((r) => setTimeout(r, 30));
+      // Time for the driver to read both launchers' prepared byte, on a loaded host too.
+      await new Promise((r) => setTimeout(r, 100));
       // Back to back: the second starts the moment the first's output arrived.
       const first = await runAttached(boxes, "echo one");
       const second = await runAttached(boxes, "echo two");
