@@ -85,14 +85,14 @@ async function report(): Promise<void> {
         perSecond.toFixed(0)
       }`,
       `rules alone: balanced accuracy ${
-        rules.overallBalancedAccuracy.toFixed(3)
+        rules.overallBalancedAccuracy.toFixed(4)
       }, hard-benign FPR ${rules.hardBenignFalsePositiveRate.toFixed(3)}`,
     );
     if (peer) {
       const p = evaluate(records, peer);
       out.push(
         `@andersmyrmel/vard balanced accuracy, all attacks: ${
-          p.overallBalancedAccuracy.toFixed(3)
+          p.overallBalancedAccuracy.toFixed(4)
         }`,
         `@andersmyrmel/vard false-positive rate on hard benign text: ${
           p.hardBenignFalsePositiveRate.toFixed(3)

@@ -131,7 +131,7 @@ async function publicFigures(): Promise<string[]> {
   );
   const line = (name: string, rate: number, q: InjectionReport) =>
     `  ${name.padEnd(27)} ${rate.toFixed(0).padStart(7)} verdicts/s, balanced accuracy ${
-      q.overallBalancedAccuracy.toFixed(3)
+      q.overallBalancedAccuracy.toFixed(4)
     }, hard-benign FPR ${q.hardBenignFalsePositiveRate.toFixed(3)}\n${" ".repeat(30)}${
       q.rows.filter((row) => row.balancedAccuracy !== null)
         .map((row) => `${row.category} ${row.balancedAccuracy!.toFixed(3)}`).join(", ")
@@ -159,12 +159,12 @@ console.log(
     `  safeclaw            ${
       verdictsPerSecond((t) => detectInjection(t)).toFixed(0).padStart(7)
     } verdicts/s, balanced accuracy ${
-      oursQuality.overallBalancedAccuracy.toFixed(3)
+      oursQuality.overallBalancedAccuracy.toFixed(4)
     }, hard-benign FPR ${oursQuality.hardBenignFalsePositiveRate.toFixed(3)}`,
     `  @andersmyrmel/vard  ${
       verdictsPerSecond((t) => vardJudge(t)).toFixed(0).padStart(7)
     } verdicts/s, balanced accuracy ${
-      vardQuality.overallBalancedAccuracy.toFixed(3)
+      vardQuality.overallBalancedAccuracy.toFixed(4)
     }, hard-benign FPR ${vardQuality.hardBenignFalsePositiveRate.toFixed(3)}`,
     ...publicLines,
   ].join("\n"),

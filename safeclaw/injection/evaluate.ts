@@ -123,7 +123,8 @@ export function formatInjectionReport(report: InjectionReport, name = "safeclaw"
         (row.balancedAccuracy === null ? "-" : row.balancedAccuracy.toFixed(3)).padStart(19),
       ].join(" ")
     ),
-    `${name} balanced accuracy, all attacks: ${report.overallBalancedAccuracy.toFixed(3)}`,
+    // Four decimals overall: the target (0.92) was once met at three and missed at four.
+    `${name} balanced accuracy, all attacks: ${report.overallBalancedAccuracy.toFixed(4)}`,
     `${name} false-positive rate on hard benign text: ${
       report.hardBenignFalsePositiveRate.toFixed(3)
     }`,
