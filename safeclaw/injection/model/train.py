@@ -6,6 +6,7 @@
     python3 safeclaw/injection/model/train.py --balance-layouts TRAIN VALID OUT_DIR
     python3 safeclaw/injection/model/train.py --document TRAIN VALID OUT_DIR  # an experiment
     python3 safeclaw/injection/model/train.py --words VECTORS_DIR TRAIN VALID OUT_DIR
+    python3 safeclaw/injection/model/train.py --short --words VECTORS_DIR TRAIN VALID OUT_DIR
 
 `--words` adds the word channel: the pretrained vectors `word_vectors.ts` wrote to VECTORS_DIR
 (frozen) read through a learned projection, beside the hashed features; the exported file holds
@@ -43,7 +44,7 @@ FEATURE_DROPOUT = 0.2
 # its few features hidden in training, and trained towards 0.05/0.95 instead of 0/1 (label
 # smoothing), so that no handful of words drives it to certainty.
 SHORT = {"name": "short_classifier", "dim": 16, "hidden": 32, "dropout": 0.3, "smoothing": 0.05,
-         "epochs": 20}
+         "epochs": 20, "word_dim": 16}
 # The document model (`--document`, an experiment, not shipped): narrower, trained with the clean
 # and the attacked records of each document layout weighing the same (see balance_layouts), and
 # its epoch and threshold chosen on the validation split's untrusted content (documents, e-mails,
@@ -52,7 +53,8 @@ DOCUMENT = {"name": "document_classifier", "dim": 24, "hidden": 48, "dropout": F
             "smoothing": 0.0, "epochs": EPOCHS}
 
 
-# Width of the word channel's projection of the 100-dimensional pretrained vectors.
+# Width of the word channel's projection of the 100-dimensional pretrained vectors (the short
+# model's is narrower, as its hashed channel is: SHORT["word_dim"]).
 WORD_DIM = 32
 
 
@@ -69,7 +71,7 @@ def pool(vectors, mask, empty_as_zero=False):
 
 
 class InjectionClassifier(nn.Module):
-    def __init__(self, dim=DIM, hidden=HIDDEN, word_vectors=None):
+    def __init__(self, dim=DIM, hidden=HIDDEN, word_vectors=None, word_dim=WORD_DIM):
         super().__init__()
         self.embedding = nn.Embedding(BUCKETS + 1, dim, padding_idx=0)
         inputs = 2 * dim + 1
@@ -81,8 +83,8 @@ class InjectionClassifier(nn.Module):
             # finer than what sets two words apart.
             table = torch.cat([torch.zeros(1, word_vectors.shape[1]), word_vectors]).half()
             self.register_buffer("word_table", table)
-            self.word_projection = nn.Linear(word_vectors.shape[1], WORD_DIM)
-            inputs += 2 * WORD_DIM
+            self.word_projection = nn.Linear(word_vectors.shape[1], word_dim)
+            inputs += 2 * word_dim
         # The pooled vectors plus how many features the window has: a window of three features
         # carries far less evidence than one of three hundred, and the model must know which.
         self.mlp = nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, 1))
@@ -105,9 +107,9 @@ def fold_word_projection(model):
     """Replaces the frozen table and its learned projection by their product before export.
 
     The projection is linear and the table does not change after training, so each word's
-    projected vector can be computed once: the exported file holds a [words, WORD_DIM] float32 table
-    (2.6 MB for 20,000 words, against 4 MB for the float16 vectors) and inference skips a matrix
-    product per word.
+    projected vector can be computed once: the exported file holds a [words, word_dim] float32 table
+    (2.6 MB for 20,000 words at 32 dimensions, against 4 MB for the float16 vectors) and inference
+    skips a matrix product per word.
     """
     with torch.no_grad():
         projected = model.word_projection(model.word_table.float())
@@ -234,8 +236,9 @@ def main():
     args = parser.parse_args()
     train_path, valid_path, out_dir = args.train_path, args.valid_path, args.out_dir
     name, dim, hidden, dropout, smoothing, epochs = "classifier", DIM, HIDDEN, FEATURE_DROPOUT, 0.0, EPOCHS
+    word_dim = WORD_DIM
     if args.short:
-        name, dim, hidden = SHORT["name"], SHORT["dim"], SHORT["hidden"]
+        name, dim, hidden, word_dim = SHORT["name"], SHORT["dim"], SHORT["hidden"], SHORT["word_dim"]
         dropout, smoothing, epochs = SHORT["dropout"], SHORT["smoothing"], SHORT["epochs"]
     if args.document:
         name, dim, hidden = DOCUMENT["name"], DOCUMENT["dim"], DOCUMENT["hidden"]
@@ -252,7 +255,7 @@ def main():
     if args.balance_layouts or args.document:
         balance_layouts(train, weight)
     vocabulary, word_vectors = load_word_vectors(args.words) if args.words else (None, None)
-    model = InjectionClassifier(dim, hidden, word_vectors)
+    model = InjectionClassifier(dim, hidden, word_vectors, word_dim)
     best, state = (-1.0, 0.5, 0), None
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
     for epoch in range(epochs):
@@ -307,7 +310,7 @@ def main():
             "feature_dropout": dropout, **({"label_smoothing": smoothing} if smoothing else {}),
             "threshold": best[1], "valid_balanced_accuracy": round(best[0], 4),
             "train_records": len(train), "valid_records": len(valid),
-            **({"words": f"{name}.words.txt", "word_dim": WORD_DIM} if args.words else {}),
+            **({"words": f"{name}.words.txt", "word_dim": word_dim} if args.words else {}),
         }, f, indent=2)
         f.write("\n")
 
