@@ -12,7 +12,7 @@ if (redis) {
     body: (
       fresh: { prefix: string; provider: RedisProvider; bus: EventBus; client: Redis },
     ) => Promise<void>,
-    options: { dedupeWindowMs?: number } = {},
+    options: { dedupeWindowMs?: number; spareCore?: () => boolean } = {},
   ) => {
     const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
     const provider = await RedisProvider.connect({ url: redis.url, prefix, ...options });
@@ -216,6 +216,115 @@ if (redis) {
           assert(reason.includes("WRONGTYPE"), reason);
         }
       });
+    },
+  });
+  Deno.test({
+    name: "redis: two publish calls in flight, later publishes gather; order and duplicates hold",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await withFreshBus(async ({ prefix, bus, client }) => {
+        await bus.publish("fly.warm", 0); // the script is loaded: later calls are EVALSHA
+        // Events per publish call as the server runs them: EVALSHA, sha, key count, the
+        // stream and counts keys, one key per event, the window, three arguments per event.
+        const monitor = await client.duplicate().monitor();
+        const calls: number[] = [];
+        monitor.on("monitor", (_time: string, args: string[]) => {
+          if (args[0].toLowerCase() === "evalsha") calls.push((args.length - 6) / 4);
+        });
+        // The server holds every command for a while, so calls sent stay in flight.
+        await client.call("CLIENT", "PAUSE", "400", "ALL");
+        const publish = (i: number, id = `e${i}`) =>
+          bus.publish("fly.e", i, { id, key: `k${i % 3}` });
+        // One turn of 40: two calls of 20, both in flight at once.
+        const receipts = Array.from({ length: 40 }, (_, i) => publish(i));
+        await new Promise((r) => setTimeout(r, 5));
+        // Six more turns while both slots are busy: they gather, and go in one or two calls
+        // (two if both slots are free by then) once the server answers. They repeat an id of
+        // each call in flight and one of their own.
+        const repeats: Record<number, string> = { 41: "e3", 47: "e33", 63: "e50" };
+        for (let turn = 0; turn < 6; turn++) {
+          for (let j = 0; j < 5; j++) {
+            const i = 40 + turn * 5 + j;
+            receipts.push(publish(i, repeats[i]));
+          }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const answered = await Promise.all(receipts);
+        await waitFor(() => calls.reduce((a, b) => a + b, 0) === 70, 3000, "70 events' calls");
+        monitor.disconnect();
+        assertEquals(calls.slice(0, 2), [20, 20]);
+        assert(calls.length <= 4, `six turns gathered, not a call each: ${calls}`);
+        const duplicates = answered.flatMap((r, i) => r.duplicate ? [i] : []);
+        assertEquals(duplicates, [41, 47, 63]);
+        assertEquals(answered[41].seq, answered[3].seq);
+        assertEquals(answered[47].seq, answered[33].seq);
+        assertEquals(answered[63].seq, answered[50].seq);
+        // The stream holds the new events once each, in publish order (so each key's too),
+        // each receipt naming its own entry.
+        const entries = await client.xrange(`${prefix}:log`, "-", "+");
+        const stored = entries.slice(1).map(([seq, fields]) => ({
+          seq,
+          i: JSON.parse(fields[fields.indexOf("e") + 1]).data as number,
+        }));
+        assertEquals(stored, answered.flatMap((r, i) => r.duplicate ? [] : [{ seq: r.seq, i }]));
+        assertEquals(await bus.subjects(), [
+          { subject: "fly.e", events: 67 },
+          { subject: "fly.warm", events: 1 },
+        ]);
+      }, { spareCore: () => true });
+    },
+  });
+  Deno.test({
+    name: "redis: with no core to spare, a turn's publishes go in one call",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await withFreshBus(async ({ bus, client }) => {
+        await bus.publish("busy.warm", 0);
+        const monitor = await client.duplicate().monitor();
+        const calls: number[] = [];
+        monitor.on("monitor", (_time: string, args: string[]) => {
+          if (args[0].toLowerCase() === "evalsha") calls.push((args.length - 6) / 4);
+        });
+        await client.call("CLIENT", "PAUSE", "200", "ALL");
+        const receipts = await Promise.all(
+          Array.from({ length: 40 }, (_, i) => bus.publish("busy.e", i)),
+        );
+        await waitFor(() => calls.length === 1, 3000, "the call");
+        monitor.disconnect();
+        assertEquals(calls, [40]);
+        assertEquals(receipts.filter((r) => r.duplicate).length, 0);
+      }, { spareCore: () => false });
+    },
+  });
+  Deno.test({
+    name: "redis: a refused call rejects only its own publishes; the call beside it is stored",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      await withFreshBus(async ({ prefix, bus, client }) => {
+        // e35's de-duplication key holds a list, so the call carrying e35 fails (WRONGTYPE).
+        await client.rpush(`${prefix}:dedupe:e35`, "not a string");
+        const results = await Promise.allSettled(
+          Array.from({ length: 40 }, (_, i) => bus.publish("part.e", i, { id: `e${i}` })),
+        );
+        const fulfilled = results.flatMap((r, i) => r.status === "fulfilled" ? [i] : []);
+        const rejected = results.flatMap((r, i) => r.status === "rejected" ? [i] : []);
+        // The first call is stored and answered; the refused one rejects all and only its own.
+        assert(fulfilled.length > 0 && rejected.length > 0, `${fulfilled.length} stored`);
+        assertEquals(fulfilled, Array.from({ length: fulfilled.length }, (_, i) => i));
+        assert(rejected.includes(35), "e35's call was refused");
+        for (const i of rejected) {
+          const reason = String((results[i] as PromiseRejectedResult).reason);
+          assert(reason.includes("WRONGTYPE"), reason);
+        }
+        // The refused call freed its slot: publishing goes on.
+        const after = await bus.publish("part.e", 40, { id: "e40" });
+        assertEquals(after.duplicate, false);
+        const counted = await bus.subjects();
+        assertEquals(counted, [{ subject: "part.e", events: fulfilled.length + 1 }]);
+      }, { spareCore: () => true });
     },
   });
   Deno.test({

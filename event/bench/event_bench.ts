@@ -3,7 +3,10 @@
  * one run: `deno run -A event/bench/event_bench.ts` (or `deno task bench` in event/); settings
  * EVENT_BENCH_EVENTS, EVENT_BENCH_SAMPLES, EVENT_BENCH_ROUNDS, EVENT_BENCH_BROKERS
  * (`nats,redis,pg`), EVENT_BENCH_VERBOSE=1 to print every round's figures, and
- * EVENT_BENCH_CONTROL=1 to run ours against ours (the noise floor), EVENT_BENCH_DRAINS.
+ * EVENT_BENCH_CONTROL=1 to run ours against ours (the noise floor), EVENT_BENCH_DRAINS, and
+ * EVENT_BENCH_REDIS_BASELINE=<file> to run Redis A/B: ours against another version of the
+ * provider, a copy of `providers/redis.ts` placed beside it (`git show
+ * HEAD:event/providers/redis.ts > event/providers/_baseline_redis.ts`).
  *
  * Each broker gets one table, ours beside the raw client's, with our overhead in percent
  * (positive: we are slower) as the median of each pair's own ratio (a pair: the two sides' same
@@ -65,6 +68,8 @@ import { AckPolicy, connect as natsConnect, DeliverPolicy, nanos } from "nats";
 import { Redis } from "ioredis";
 import { PgBoss } from "pg-boss";
 import process from "node:process";
+import { resolve } from "node:path";
+import { pathToFileURL as toFileUrl } from "node:url";
 import { openStore } from "@a3s/common";
 import { createTestDatabase } from "@a3s/common/testing";
 import { EventBus } from "../bus.ts";
@@ -403,6 +408,8 @@ function table(title: string, oursName: string, peerName: string, result: Compar
     figure: keyof Figures,
     digits: number,
   ) => [label, ours[figure].toFixed(digits), peer[figure].toFixed(digits), pct(overhead[figure])];
+  // A step switched off (EVENT_BENCH_DRAINS=0, EVENT_BENCH_SAMPLES=0) has no figures: no row.
+  const measured = (line: string[]) => !line.includes("NaN");
   const lines = [
     row("publish/s", "publishRate", 0),
     row("publish p99 ms", "publishP99", 2),
@@ -411,7 +418,7 @@ function table(title: string, oursName: string, peerName: string, result: Compar
     row("consume p99 ms", "p99", 2),
     row("consume p50 ms", "p50", 2),
     row("consume CPU µs", "consumeCpu", 1),
-  ];
+  ].filter(measured);
   console.log(`\n${title} (load average ${Deno.loadavg()[0].toFixed(1)})`);
   console.log(
     `${"".padEnd(16)} ${oursName.padStart(22)} ${peerName.padStart(18)} ${"overhead".padStart(9)}`,
@@ -580,7 +587,7 @@ async function compare(
   const pooledPercentile = (k: 0 | 1, figure: keyof Figures) => {
     const lists = figure === "publishP99" ? runs.publish[k] : runs.live[k];
     const all = lists.flatMap((run) => run.latencies).sort((x, y) => x - y);
-    return percentile(all, figure === "p50" ? 0.5 : 0.99);
+    return all.length ? percentile(all, figure === "p50" ? 0.5 : 0.99) : NaN;
   };
   const medianOf = (k: 0 | 1) =>
     Object.fromEntries(
@@ -634,8 +641,26 @@ if (redis) {
         prefix: `o${crypto.randomUUID().slice(0, 8)}`,
       }),
     }));
-  const result = await compare(mine, CONTROL ? mine : rawRedis(redis.url), redis.pid);
-  table("Redis Streams", "a3s event", CONTROL ? "a3s event again" : "raw ioredis", result);
+  const baselineFile = Deno.env.get("EVENT_BENCH_REDIS_BASELINE");
+  const baseline = baselineFile
+    ? (await import(toFileUrl(resolve(baselineFile)).href) as {
+      RedisProvider: typeof RedisProvider;
+    }).RedisProvider
+    : undefined;
+  const theirs = baseline
+    ? ours("baseline (redis)", async () =>
+      new EventBus({
+        provider: await baseline.connect({
+          url: redis.url,
+          prefix: `b${crypto.randomUUID().slice(0, 8)}`,
+        }),
+      }))
+    : CONTROL
+    ? mine
+    : rawRedis(redis.url);
+  const result = await compare(mine, theirs, redis.pid);
+  const peerName = baseline ? "baseline" : CONTROL ? "a3s event again" : "raw ioredis";
+  table("Redis Streams", "a3s event", peerName, result);
   await redis.stop();
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from "@a3s/common";
 import { coalesce } from "../coalesce.ts";
 import type { CloudEvent } from "../envelope.ts";
 import { EventBrokerError } from "../errors.ts";
+import { spareCore } from "./_spare_core.ts";
 import { compilePattern } from "../subject.ts";
 import {
   gate,
@@ -36,6 +37,16 @@ export interface RedisProviderOptions {
   prefix?: string;
   /** De-duplication window in ms (default 2 min). */
   dedupeWindowMs?: number;
+  /**
+   * Publish script calls in flight at once on the connection (default 2; see
+   * {@linkcode RedisProvider.publish}). 1 sends a call only once the previous one is answered.
+   */
+  publishCallsInFlight?: number;
+  /**
+   * Whether the machine has a core to spare, asked before a publish call is split to start two
+   * overlapping ones (default: the 1-minute load average is below the core count).
+   */
+  spareCore?: () => boolean;
   /** Where connection errors are logged. */
   logger?: Logger;
 }
@@ -87,6 +98,15 @@ return out`;
 const PUBLISH_BATCH_MAX = 256;
 /** At most about this many characters of events in one script call (large events go alone). */
 const PUBLISH_BATCH_CHARS = 1 << 20;
+/**
+ * Publish calls in flight by default. With one, the client and the server take turns: the
+ * server idles while the client resolves a call's publishers and builds the next call, the
+ * client idles while the server runs it. Two calls in flight keep both busy; more add a call's
+ * fixed cost without more overlap (there are only the two parties).
+ */
+const PUBLISH_CALLS_IN_FLIGHT = 2;
+/** A send with nothing in flight splits again after this many that went whole. */
+const SPLIT_AGAIN_AFTER = 8;
 
 /**
  * One turn's retries and held-back entries in one call: nacked entries whose delay is over
@@ -277,6 +297,8 @@ export class RedisProvider implements EventProvider {
   readonly #prefix: string;
   readonly #keys: { log: string; subjects: string };
   readonly #dedupeWindowMs: number;
+  readonly #callsInFlightMax: number;
+  readonly #spareCore: () => boolean;
   readonly #logger?: Logger;
   readonly #connections = new Set<Redis>();
 
@@ -285,6 +307,11 @@ export class RedisProvider implements EventProvider {
     this.#prefix = options.prefix ?? "a3s:event";
     this.#keys = { log: `${this.#prefix}:log`, subjects: `${this.#prefix}:subjects` };
     this.#dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
+    this.#callsInFlightMax = Math.max(
+      1,
+      Math.floor(options.publishCallsInFlight ?? PUBLISH_CALLS_IN_FLIGHT),
+    );
+    this.#spareCore = options.spareCore ?? spareCore;
     this.#logger = options.logger;
     // No fixed key count: a batch passes its own (two, plus one de-duplication key per event).
     redis.defineCommand("a3sPublishBatch", { lua: PUBLISH_BATCH });
@@ -357,14 +384,30 @@ export class RedisProvider implements EventProvider {
     connection.disconnect();
   }
 
-  /** Publishes queued in this turn of the event loop, sent together by `#sendQueued`. */
+  /** Publishes not yet sent, in publish order: sent by `#sendQueued`. */
   #queued: QueuedPublish[] = [];
+  /** Whether a `#sendQueued` is due at the end of this turn of the event loop. */
+  #sendDue = false;
+  /** Publish script calls sent and not yet answered, and the events they carry. */
+  #callsInFlight = 0;
+  /** Sends with nothing in flight that went whole since the last split (the first splits). */
+  #wholeSends = SPLIT_AGAIN_AFTER;
 
   /**
-   * Queues the event for this turn's batch: every publish made before the event loop next
-   * polls (after the current microtasks, `setImmediate`) goes in one script call, so its fixed
-   * cost (the call, the script's start, the reply) is paid once per batch. Each caller gets
-   * its own event's receipt; a lone publish waits no timer, only the rest of this turn.
+   * Queues the event for the next script call. Publishes gather until the event loop next
+   * polls (after the current microtasks, `setImmediate`), then go out while a call slot is
+   * free (`publishCallsInFlight`, default 2); publishes made while every slot is busy wait and
+   * go together in the call sent when a slot frees (group commit with calls in flight). So a
+   * call's fixed cost (the call, the script's start, the reply) is paid once per batch, and the
+   * server runs one call while the client resolves the previous one's publishers and builds the
+   * next. Each caller gets its own event's receipt; a lone publish waits no timer, only the
+   * rest of this turn.
+   *
+   * What calls in flight keep: calls on one connection run on the server in the order sent and
+   * are answered in that order, so publish order (and a key's order) holds across them; an id
+   * repeated in a later call finds the earlier call's record, since that call ran first; a
+   * publish resolves only with its own call's answer (the append done), and a call the server
+   * refuses rejects only its own publishes.
    */
   publish(event: CloudEvent): Promise<PublishReceipt> {
     let body: string;
@@ -374,37 +417,66 @@ export class RedisProvider implements EventProvider {
       return Promise.reject(error);
     }
     const { promise, resolve, reject } = Promise.withResolvers<PublishReceipt>();
-    if (this.#queued.length === 0) setImmediate(this.#sendQueued);
     this.#queued.push({ event, body, resolve, reject });
+    this.#sendAtTurnEnd();
     return promise;
   }
 
+  #sendAtTurnEnd(): void {
+    if (this.#sendDue) return;
+    this.#sendDue = true;
+    setImmediate(this.#sendQueued);
+  }
+
   /**
-   * Sends the queued publishes, in order, in calls of at most `PUBLISH_BATCH_MAX` events and
-   * about `PUBLISH_BATCH_CHARS` characters.
+   * Sends queued publishes, in order, while a call slot is free: each call at most
+   * `PUBLISH_BATCH_MAX` events and about `PUBLISH_BATCH_CHARS` characters, and otherwise all
+   * that is queued.
+   *
+   * Calls overlap by themselves once two are in flight: while the server runs one, the client
+   * resolves the other's publishers, whose next publishes go in the free slot. To get there
+   * from one call, a send with nothing in flight splits what is queued evenly over the slots
+   * (32 publishers waiting in a loop become two calls of 16 that then alternate). If the
+   * client is the slower party, both calls are answered before it sends again (nothing in
+   * flight again): overlapping bought nothing and cost a call, so such sends go whole, and a
+   * split is tried again only every `SPLIT_AGAIN_AFTER`th time, in case the load has changed.
+   * Nor does a send split while the machine has no core to spare (`spareCore`): there the
+   * client and the server cannot run at once, and the overlap only adds wake-ups. Only a send
+   * with nothing in flight splits, so calls never shrink turn by turn.
    */
   readonly #sendQueued = (): void => {
-    const queued = this.#queued;
-    this.#queued = [];
-    let start = 0;
-    let chars = 0;
-    for (let i = 0; i < queued.length; i++) {
-      const full = i - start === PUBLISH_BATCH_MAX || chars >= PUBLISH_BATCH_CHARS;
-      if (full && i > start) {
-        this.#sendBatch(queued.slice(start, i));
-        start = i;
-        chars = 0;
-      }
-      chars += queued[i].body.length;
+    this.#sendDue = false;
+    let split = 0;
+    if (this.#callsInFlight === 0 && this.#queued.length > 1 && this.#callsInFlightMax > 1) {
+      if (this.#wholeSends >= SPLIT_AGAIN_AFTER && this.#spareCore()) {
+        split = Math.ceil(this.#queued.length / this.#callsInFlightMax);
+        this.#wholeSends = 0;
+      } else this.#wholeSends++;
     }
-    this.#sendBatch(start === 0 ? queued : queued.slice(start));
+    while (this.#queued.length > 0 && this.#callsInFlight < this.#callsInFlightMax) {
+      const queued = this.#queued;
+      const lastSlot = this.#callsInFlight === this.#callsInFlightMax - 1;
+      const share = split && !lastSlot ? split : queued.length;
+      let take = 0;
+      let chars = 0;
+      while (
+        take < queued.length && take < share && take < PUBLISH_BATCH_MAX &&
+        (take === 0 || chars < PUBLISH_BATCH_CHARS)
+      ) {
+        chars += queued[take].body.length;
+        take++;
+      }
+      const batch = take === queued.length ? queued : queued.slice(0, take);
+      this.#queued = take === queued.length ? [] : queued.slice(take);
+      this.#sendBatch(batch);
+    }
   };
 
   /**
-   * One script call for `batch`. Commands on one connection are answered in the order sent,
-   * so batches (and the events in each) reach the stream in publish order. A failed call
-   * rejects every publish in it: the script may have appended some of them before failing, and
-   * retrying with the same id is what tells (the de-duplication key answers `duplicate`).
+   * One script call for `batch`. A failed call rejects every publish in it: the script may
+   * have appended some of them before failing, and retrying with the same id is what tells
+   * (the de-duplication key answers `duplicate`). Either way its slot frees, and what was
+   * queued meanwhile goes at the end of this turn.
    */
   #sendBatch(batch: QueuedPublish[]): void {
     const dedupePrefix = `${this.#prefix}:dedupe:`;
@@ -416,11 +488,18 @@ export class RedisProvider implements EventProvider {
     }
     const send = (this.#redis as unknown as { a3sPublishBatch: PublishBatchCommand })
       .a3sPublishBatch;
+    this.#callsInFlight++;
+    const settled = () => {
+      this.#callsInFlight--;
+      if (this.#queued.length > 0) this.#sendAtTurnEnd();
+    };
     send.call(this.#redis, keys.length, ...keys, ...args).then((reply) => {
+      settled();
       for (let i = 0; i < batch.length; i++) {
         batch[i].resolve({ seq: String(reply[2 * i]), duplicate: reply[2 * i + 1] === 1 });
       }
     }, (error) => {
+      settled();
       for (const queued of batch) queued.reject(error);
     });
   }
