@@ -16,6 +16,7 @@
 import { basename, join } from "node:path";
 import { STATE_SUBDIRS } from "./_state_dir_ahead.ts";
 import { isAliveSync, processIdentitySync } from "./_proc.ts";
+import { yieldCpu } from "./_yield_cpu.ts";
 
 const PREFIX = ".launcher-";
 
@@ -105,6 +106,12 @@ export class PrestartedLauncher {
   /** What it was prepared for. */
   readonly fingerprint: string;
   readonly #child: Deno.ChildProcess;
+  /**
+   * The spec pipe again, opened through `/proc/<pid>/fd/0` once the launcher is prepared: a
+   * descriptor this process can write synchronously, so the spec leaves at once, rather than
+   * through the child's stdin stream (an async write the event loop carries out later).
+   */
+  #spec?: Deno.FsFile;
   #exited = false;
   #prepared = false;
 
@@ -127,6 +134,11 @@ export class PrestartedLauncher {
     reader.read().then((first) => {
       this.#prepared = !first.done && first.value.length === 1;
       reader.releaseLock();
+      if (!this.#prepared || this.#exited) return;
+      try {
+        // The launcher reads this pipe now, so opening it to write does not wait.
+        this.#spec = Deno.openSync(`/proc/${child.pid}/fd/0`, { write: true });
+      } catch { /* gone meanwhile: send falls back to the stream, and finds it broken */ }
     }, () => {});
     // Neither the waiting launcher nor its pipes keep this process alive: at its exit the spec
     // pipe closes and the launcher leaves without running anything.
@@ -258,6 +270,26 @@ export class PrestartedLauncher {
   async send(args: string[]): Promise<boolean> {
     if (this.#exited) return false;
     const text = [String(args.length), ...args].map((arg) => `${arg}\0`).join("");
+    const spec = this.#spec;
+    if (spec) {
+      this.#spec = undefined;
+      let closed = false;
+      try {
+        const bytes = new TextEncoder().encode(text);
+        for (let done = 0; done < bytes.length;) done += spec.writeSync(bytes.subarray(done));
+        spec.close();
+        closed = true;
+        // The launcher, woken on this CPU, runs now rather than after this process's next work.
+        yieldCpu();
+        return true;
+      } catch {
+        return false;
+      } finally {
+        if (!closed) spec.close();
+        // The stream's end of the same pipe goes too, so the launcher sees the spec's end.
+        this.#child.stdin.close().catch(() => {});
+      }
+    }
     const writer = this.#child.stdin.getWriter();
     try {
       await writer.write(new TextEncoder().encode(text));
@@ -280,6 +312,8 @@ export class PrestartedLauncher {
       const groups = this.cgroupDirs;
       this.#child.status.then(() => removeCgroupDirs(groups), () => removeCgroupDirs(groups));
     }
+    this.#spec?.close();
+    this.#spec = undefined;
     this.#child.stdout.cancel().catch(() => {});
     this.#child.stderr.cancel().catch(() => {});
     this.#child.stdin.abort().catch(() => {});
