@@ -42,7 +42,19 @@ export function buildAgent(cacheDir: string): Promise<string> {
   return pending;
 }
 
-async function compile(cacheDir: string): Promise<string> {
+/**
+ * The agent binary `cacheDir` holds for the current sources, if it was built there already;
+ * undefined otherwise (nothing is compiled).
+ */
+export async function builtAgent(cacheDir: string): Promise<string | undefined> {
+  const { target } = await agentTarget(cacheDir);
+  return await exists(target) ? target : undefined;
+}
+
+/** The sources and the path their binary has in `cacheDir` (named by their hash). */
+async function agentTarget(
+  cacheDir: string,
+): Promise<{ sources: { name: string; text: Uint8Array }[]; target: string }> {
   const sources = await Promise.all(
     SOURCES.map(async (name) => ({
       name,
@@ -57,7 +69,11 @@ async function compile(cacheDir: string): Promise<string> {
     all.set(source.text, offset);
     offset += source.text.length;
   }
-  const target = join(cacheDir, `a3s-agent-${(await sha256Hex(all)).slice(0, 16)}`);
+  return { sources, target: join(cacheDir, `a3s-agent-${(await sha256Hex(all)).slice(0, 16)}`) };
+}
+
+async function compile(cacheDir: string): Promise<string> {
+  const { sources, target } = await agentTarget(cacheDir);
   if (await exists(target)) return target;
   await Deno.mkdir(cacheDir, { recursive: true });
   const sourceDir = join(cacheDir, `src-${crypto.randomUUID()}`);

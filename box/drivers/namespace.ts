@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { A3sError, ValidationError } from "@a3s/common";
 import type { AgentClient } from "../agent/client.ts";
-import { buildAgent } from "../agent/build.ts";
+import { buildAgent, builtAgent } from "../agent/build.ts";
 import { connectAgentSocket } from "../agent/connect.ts";
 import type {
   BoxDriver,
@@ -471,14 +471,17 @@ export class NamespaceDriver implements BoxDriver {
 
   /**
    * Prestarts the first launcher for boxes whose state dirs live in `boxesDir`, so a long-lived
-   * manager's first box finds one ready (with `prestart`, as root; otherwise nothing). Builds the
-   * agent if need be; resolves once the launcher's spawn is scheduled, and never rejects: without
-   * a launcher the first box starts the usual way.
+   * manager's first box finds one ready (with `prestart`, as root; otherwise nothing). Only where
+   * the agent was built already (a data dir that has run a box): compiling it here would cost
+   * every new data dir seconds of CPU at startup, where the first box builds it anyway. Resolves
+   * once the launcher's spawn is scheduled, and never rejects: without a launcher the first box
+   * starts the usual way.
    */
   async prestartFirst(boxesDir: string): Promise<void> {
     if (this.#options.prestart !== true || Deno.uid() !== 0 || this.#closed) return;
     try {
-      this.#agentPath ??= await buildAgent(this.#options.agentCacheDir);
+      this.#agentPath ??= await builtAgent(this.#options.agentCacheDir);
+      if (!this.#agentPath) return;
       Deno.mkdirSync(boxesDir, { recursive: true });
       const layout: LayoutRecord = {
         overlay: true,

@@ -380,9 +380,21 @@ Deno.test(
     let served: BoxManager | undefined;
     try {
       await addBusybox(cli.images);
+      // A served runtime on a data dir whose agent was never built makes no launcher (nor
+      // compiles the agent) when it opens: its first box builds the agent, as before.
+      const early = await openBoxRuntime({ store: home.store, home: home.home, prestart: true });
+      await new Promise((r) => setTimeout(r, 300));
+      assertEquals(launchersOf(home.home), []);
+      assertEquals(existsSync(join(home.home, "box", "agent")), false);
+      early.close();
+      // The CLI's runtime (no prestart) starts its box the usual way and leaves no launcher; its
+      // first box builds the agent in the data dir, as a fresh serve's first box would.
+      const { info: built } = await cli.run({ image: "busybox", command: ["true"] });
+      await cli.wait(built.id);
+      await new Promise((r) => setTimeout(r, 100));
+      assertEquals(launchersOf(home.home), []);
       served = await openBoxRuntime({ store: home.store, home: home.home, prestart: true });
-      // The agent is built for the new data dir first (seconds), then its pool of two launchers
-      // is made.
+      // The agent is built already: its pool of two launchers is made at once.
       const twoWaiting = async (seconds: number) => {
         const deadline = Date.now() + seconds * 1000;
         while (waitingLaunchers(home.home).length < 2 && Date.now() < deadline) {
@@ -390,7 +402,7 @@ Deno.test(
         }
         return waitingLaunchers(home.home);
       };
-      const waiting = await twoWaiting(60);
+      const waiting = await twoWaiting(10);
       assertEquals(waiting.length, 2, "the served runtime's two launchers");
       await new Promise((r) => setTimeout(r, 30));
       const { info, output } = await served.run(
@@ -403,7 +415,7 @@ Deno.test(
       const stateDir = join(home.home, "box", "boxes", info.id.slice(0, 12));
       const pid = JSON.parse(Deno.readTextFileSync(join(stateDir, "pid.json"))).pid;
       assert(waiting.includes(pid), `box ran on ${pid}, not one of ${waiting}`);
-      // The CLI's runtime (no prestart) starts its box the usual way and leaves no launcher.
+      // A CLI box beside it adds none: two wait, the served runtime's pool refilled.
       const { info: other } = await cli.run({ image: "busybox", command: ["true"] });
       await cli.wait(other.id);
       assertEquals(
