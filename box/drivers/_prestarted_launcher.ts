@@ -58,13 +58,68 @@ function ownerTag(): string {
   return `${Deno.pid}-${processIdentitySync(Deno.pid)?.startTime ?? "0"}`;
 }
 
-/** Removes empty cgroup dirs; those still holding a process stay. */
-function removeCgroupDirs(dirs: readonly string[]): void {
+/** Removes empty cgroup dirs; returns those still holding a process (or not removable yet). */
+function removeCgroupDirs(dirs: readonly string[]): string[] {
+  const left: string[] = [];
   for (const dir of dirs) {
     try {
       Deno.removeSync(dir);
-    } catch { /* gone, or a process is still leaving it */ }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) left.push(dir);
+    }
   }
+  return left;
+}
+
+/**
+ * Removes a discarded launcher's cgroup dirs once they are empty: after the launcher, the holder
+ * of its user namespace leaves them too, and its exit takes the launcher's mount namespace down
+ * (the overlay held ahead with it), which can outlast the launcher by milliseconds. Retried every
+ * 20 ms for up to 2 s, on timers that keep no process alive; what a process exiting first leaves
+ * is swept by the next manager (`sweepAbandonedLauncherGroups`). `removed` runs once all are.
+ */
+function removeCgroupDirsWhenEmpty(
+  dirs: readonly string[],
+  attempts = 100,
+  removed?: () => void,
+): void {
+  const left = removeCgroupDirs(dirs);
+  if (left.length === 0) removed?.();
+  if (left.length === 0 || attempts <= 1) return;
+  const timer = setTimeout(() => removeCgroupDirsWhenEmpty(left, attempts - 1, removed), 20);
+  Deno.unrefTimer(timer);
+}
+
+/**
+ * Removes the launcher-named cgroup dirs under each of `parents` (the box groups' parent dir in
+ * each hierarchy) whose owning process is gone, killing what is left in them first (only a dead
+ * owner's launcher, or its user namespace's holder, can be: a box's groups carry its id). Returns
+ * the dirs removed.
+ */
+export function sweepAbandonedLauncherGroups(parents: readonly string[]): string[] {
+  const removed: string[] = [];
+  for (const parent of parents) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(parent)];
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      if (!entry.isDirectory || !entry.name.startsWith(PREFIX)) continue;
+      const [pid, startTime] = entry.name.slice(PREFIX.length).split("-");
+      if (isAliveSync({ pid: Number(pid), startTime })) continue;
+      const dir = join(parent, entry.name);
+      try {
+        for (const task of Deno.readTextFileSync(join(dir, "cgroup.procs")).split("\n")) {
+          if (task) Deno.kill(Number(task), "SIGKILL");
+        }
+      } catch { /* gone meanwhile */ }
+      if (removeCgroupDirs([dir]).length === 0) removed.push(dir);
+      else removeCgroupDirsWhenEmpty([dir]);
+    }
+  }
+  return removed;
 }
 
 /**
@@ -308,19 +363,23 @@ export class PrestartedLauncher {
     try {
       this.#child.kill("SIGKILL");
     } catch { /* already gone */ }
-    if (basename(this.dir).startsWith(PREFIX)) {
-      const groups = this.cgroupDirs;
-      this.#child.status.then(() => removeCgroupDirs(groups), () => removeCgroupDirs(groups));
-    }
     this.#spec?.close();
     this.#spec = undefined;
     this.#child.stdout.cancel().catch(() => {});
     this.#child.stderr.cancel().catch(() => {});
     this.#child.stdin.abort().catch(() => {});
-    // A dir renamed into a box's state dir goes with the box.
+    // A dir renamed into a box's state dir goes with the box, its groups with the box's.
     if (!basename(this.dir).startsWith(PREFIX)) return;
-    try {
-      Deno.removeSync(this.dir, { recursive: true });
-    } catch { /* already gone */ }
+    // The dir goes after the groups: until then it names them, so a test home's teardown (which
+    // takes the groups named like a dir in the home) or the next manager's sweep finds them if
+    // this process exits first.
+    const dir = this.dir;
+    const remove = () =>
+      removeCgroupDirsWhenEmpty(this.cgroupDirs, 100, () => {
+        try {
+          Deno.removeSync(dir, { recursive: true });
+        } catch { /* already gone */ }
+      });
+    this.#child.status.then(remove, remove);
   }
 }

@@ -6,7 +6,7 @@
  * host process can reach a box another one started.
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { A3sError, ValidationError } from "@a3s/common";
 import type { AgentClient } from "../agent/client.ts";
 import { buildAgent, builtAgent } from "../agent/build.ts";
@@ -39,6 +39,7 @@ import {
   type LauncherFingerprint,
   PrestartedLauncher,
   sweepAbandonedLauncherDirs,
+  sweepAbandonedLauncherGroups,
 } from "./_prestarted_launcher.ts";
 import {
   childPids,
@@ -433,6 +434,11 @@ export class NamespaceDriver implements BoxDriver {
       if (!this.#swept.has(boxesDir)) {
         this.#swept.add(boxesDir);
         sweepAbandonedLauncherDirs(boxesDir, (name) => boxCgroup(layout, name).dirs);
+        // Groups whose dir went first (a manager that exited while its discarded launcher's
+        // groups were still being left) are found in the hierarchy itself.
+        sweepAbandonedLauncherGroups(
+          boxCgroup(layout, ".launcher").dirs.map((dir) => dirname(dir)),
+        );
       }
       // PATH alone: a trace file is named in each spec instead.
       const launcher = PrestartedLauncher.spawn(

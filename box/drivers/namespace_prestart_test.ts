@@ -12,8 +12,12 @@ import { mountsUnder, removeTestHome } from "../_test_home_teardown.ts";
 import { BoxManager } from "../manager.ts";
 import { openBoxRuntime } from "../runtime.ts";
 import { NamespaceDriver } from "./namespace.ts";
-import { sweepAbandonedLauncherDirs } from "./_prestarted_launcher.ts";
+import {
+  sweepAbandonedLauncherDirs,
+  sweepAbandonedLauncherGroups,
+} from "./_prestarted_launcher.ts";
 import { BoxCgroup, detectCgroupMode } from "./cgroup.ts";
+import { processIdentitySync } from "./_proc.ts";
 import { writeTar } from "../image/tar.ts";
 import { busyboxImage } from "../image/busybox.ts";
 import {
@@ -161,10 +165,16 @@ Deno.test(
       const deadline = Date.now() + 5000;
       while (running(waiting) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       assert(!running(waiting), "the waiting launcher outlived close");
-      const left = [...Deno.readDirSync(join(home, "box", "boxes"))].filter((e) =>
-        e.name.startsWith(".launcher-")
-      );
-      assertEquals(left, []);
+      // Its dir goes once its groups have (its user namespace's holder leaves them last).
+      const launcherDirs = () =>
+        [...Deno.readDirSync(join(home, "box", "boxes"))].filter((e) =>
+          e.name.startsWith(".launcher-")
+        );
+      const dirsGone = Date.now() + 5000;
+      while (launcherDirs().length > 0 && Date.now() < dirsGone) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assertEquals(launcherDirs(), []);
       // Its groups go once it has exited.
       const groupsGone = Date.now() + 5000;
       while (ahead.some((dir) => existsSync(dir)) && Date.now() < groupsGone) {
@@ -477,3 +487,43 @@ Deno.test(
     }, 2);
   },
 );
+
+Deno.test(
+  "prestart: launcher groups whose owner died are swept from the cgroup hierarchy, dir or not",
+  options,
+  async () => {
+    const mode = await detectCgroupMode();
+    if (mode === "none") return;
+    // An owner that is gone: a process that ran and exited.
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    const name = `.launcher-${gone.pid}-1-${crypto.randomUUID().slice(0, 8)}`;
+    const groups = new BoxCgroup(mode, name).dirs;
+    for (const dir of groups) Deno.mkdirSync(dir);
+    // And one of a live owner (this process), which stays.
+    const mine = (await launcherCgroupName()).dirs;
+    for (const dir of mine) Deno.mkdirSync(dir);
+    try {
+      const parents = [...new Set(groups.map((dir) => join(dir, "..")))];
+      const removed = sweepAbandonedLauncherGroups(parents);
+      for (const dir of groups) assert(removed.includes(dir), `${dir} not swept: ${removed}`);
+      assertEquals(groups.filter((dir) => existsSync(dir)), []);
+      assertEquals(mine.filter((dir) => existsSync(dir)), mine);
+    } finally {
+      for (const dir of [...groups, ...mine]) {
+        try {
+          Deno.removeSync(dir);
+        } catch { /* removed by the sweep */ }
+      }
+    }
+  },
+);
+
+/** The groups a launcher of this (live) process would have, under a fresh name. */
+async function launcherCgroupName(): Promise<BoxCgroup> {
+  const start = processIdentitySync(Deno.pid)!.startTime;
+  return new BoxCgroup(
+    await detectCgroupMode(),
+    `.launcher-${Deno.pid}-${start}-${crypto.randomUUID().slice(0, 8)}`,
+  );
+}
