@@ -105,8 +105,6 @@ const PUBLISH_BATCH_CHARS = 1 << 20;
  * fixed cost without more overlap (there are only the two parties).
  */
 const PUBLISH_CALLS_IN_FLIGHT = 2;
-/** A send with nothing in flight splits again after this many that went whole. */
-const SPLIT_AGAIN_AFTER = 8;
 
 /**
  * One turn's retries and held-back entries in one call: nacked entries whose delay is over
@@ -390,8 +388,6 @@ export class RedisProvider implements EventProvider {
   #sendDue = false;
   /** Publish script calls sent and not yet answered, and the events they carry. */
   #callsInFlight = 0;
-  /** Sends with nothing in flight that went whole since the last split (the first splits). */
-  #wholeSends = SPLIT_AGAIN_AFTER;
 
   /**
    * Queues the event for the next script call. Publishes gather until the event loop next
@@ -436,23 +432,17 @@ export class RedisProvider implements EventProvider {
    * Calls overlap by themselves once two are in flight: while the server runs one, the client
    * resolves the other's publishers, whose next publishes go in the free slot. To get there
    * from one call, a send with nothing in flight splits what is queued evenly over the slots
-   * (32 publishers waiting in a loop become two calls of 16 that then alternate). If the
-   * client is the slower party, both calls are answered before it sends again (nothing in
-   * flight again): overlapping bought nothing and cost a call, so such sends go whole, and a
-   * split is tried again only every `SPLIT_AGAIN_AFTER`th time, in case the load has changed.
-   * Nor does a send split while the machine has no core to spare (`spareCore`): there the
-   * client and the server cannot run at once, and the overlap only adds wake-ups. Only a send
-   * with nothing in flight splits, so calls never shrink turn by turn.
+   * (32 publishers waiting in a loop become two calls of 16 that then alternate), but only
+   * where the machine has a core to spare (`spareCore`): with every core busy, client and
+   * server cannot run at once, and the overlap only adds a call and its wake-ups per turn.
+   * Only a send with nothing in flight splits, so calls never shrink turn by turn.
    */
   readonly #sendQueued = (): void => {
     this.#sendDue = false;
-    let split = 0;
-    if (this.#callsInFlight === 0 && this.#queued.length > 1 && this.#callsInFlightMax > 1) {
-      if (this.#wholeSends >= SPLIT_AGAIN_AFTER && this.#spareCore()) {
-        split = Math.ceil(this.#queued.length / this.#callsInFlightMax);
-        this.#wholeSends = 0;
-      } else this.#wholeSends++;
-    }
+    const split = this.#callsInFlight === 0 && this.#queued.length > 1 &&
+        this.#callsInFlightMax > 1 && this.#spareCore()
+      ? Math.ceil(this.#queued.length / this.#callsInFlightMax)
+      : 0;
     while (this.#queued.length > 0 && this.#callsInFlight < this.#callsInFlightMax) {
       const queued = this.#queued;
       const lastSlot = this.#callsInFlight === this.#callsInFlightMax - 1;
