@@ -55,28 +55,29 @@ async function closeBoxes(boxes: BoxManager, home: TestHome): Promise<void> {
  */
 export async function openNamespaceBoxes(
   driver: Partial<NamespaceDriverOptions> = {},
-): Promise<{ home: TestHome; boxes: BoxManager }> {
+): Promise<{ home: TestHome; boxes: BoxManager; driver: NamespaceDriver }> {
   const home = await testHome();
+  const namespaceDriver = new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE, ...driver });
   const boxes = await BoxManager.open({
     store: home.store,
     images: home.images,
     home: home.home,
-    drivers: [new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE, ...driver })],
+    drivers: [namespaceDriver],
   });
   await addBusybox(home.images);
-  return { home, boxes };
+  return { home, boxes, driver: namespaceDriver };
 }
 
 /** Runs `body` with a manager on the namespace driver and the busybox image; cleans up after. */
 export async function withNamespaceBoxes(
-  body: (boxes: BoxManager, home: TestHome) => Promise<void>,
+  body: (boxes: BoxManager, home: TestHome, driver: NamespaceDriver) => Promise<void>,
   driver: Partial<NamespaceDriverOptions> = {},
 ): Promise<void> {
-  const { home, boxes } = await openNamespaceBoxes(driver);
+  const opened = await openNamespaceBoxes(driver);
   try {
-    await body(boxes, home);
+    await body(opened.boxes, opened.home, opened.driver);
   } finally {
-    await closeBoxes(boxes, home);
+    await closeBoxes(opened.boxes, opened.home);
   }
 }
 

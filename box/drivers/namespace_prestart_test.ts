@@ -7,11 +7,11 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { addBusybox, TEST_AGENT_CACHE, testHome } from "../_test_support.ts";
+import { addBusybox, openNamespaceBoxes, testHome, withNamespaceBoxes } from "../_test_support.ts";
 import { mountsUnder, removeTestHome } from "../_test_home_teardown.ts";
-import { BoxManager } from "../manager.ts";
+import type { BoxManager } from "../manager.ts";
 import { openBoxRuntime } from "../runtime.ts";
-import { NamespaceDriver } from "./namespace.ts";
+import type { NamespaceDriver } from "./namespace.ts";
 import {
   sweepAbandonedLauncherDirs,
   sweepAbandonedLauncherGroups,
@@ -31,30 +31,14 @@ const root = Deno.uid() === 0;
 const options = { sanitizeResources: false, sanitizeOps: false, ignore: !root };
 
 /** A manager on the namespace driver with prestarting on, the busybox image added. */
-async function withPrestarting(
+function withPrestarting(
   body: (boxes: BoxManager, driver: NamespaceDriver, home: string) => Promise<void>,
   prestartPool?: number,
 ): Promise<void> {
-  const home = await testHome();
-  const driver = new NamespaceDriver({
-    agentCacheDir: TEST_AGENT_CACHE,
-    prestart: true,
-    ...(prestartPool ? { prestartPool } : {}),
-  });
-  const boxes = await BoxManager.open({
-    store: home.store,
-    images: home.images,
-    home: home.home,
-    drivers: [driver],
-  });
-  await addBusybox(home.images);
-  try {
-    await body(boxes, driver, home.home);
-  } finally {
-    for (const box of await boxes.list({ all: true })) await boxes.remove(box.id, true);
-    boxes.close();
-    await home.close();
-  }
+  return withNamespaceBoxes(
+    (boxes, home, driver) => body(boxes, driver, home.home),
+    { prestart: true, ...(prestartPool ? { prestartPool } : {}) },
+  );
 }
 
 /** The attached output of a box running `script` in busybox's sh, and the box's id. */
@@ -354,16 +338,8 @@ Deno.test(
   "prestart: a test home's teardown takes a waiting launcher, its dir and its groups",
   options,
   async () => {
-    const home = await testHome();
-    const driver = new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE, prestart: true });
-    const boxes = await BoxManager.open({
-      store: home.store,
-      images: home.images,
-      home: home.home,
-      drivers: [driver],
-    });
+    const { home, boxes } = await openNamespaceBoxes({ prestart: true });
     try {
-      await addBusybox(home.images);
       const { id } = await runAttached(boxes, "true");
       await boxes.remove(id, true);
       const pid = await launcherReady(home.home);

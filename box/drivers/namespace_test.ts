@@ -6,9 +6,7 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { join } from "node:path";
 import { A3sError } from "@a3s/common";
-import { addBusybox, execText, testHome, withNamespaceBoxes } from "../_test_support.ts";
-import { BoxManager } from "../manager.ts";
-import { NamespaceDriver } from "./namespace.ts";
+import { execText, openNamespaceBoxes, withNamespaceBoxes } from "../_test_support.ts";
 import { BoxCgroup, detectCgroupMode } from "./cgroup.ts";
 import { buildAgent } from "../agent/build.ts";
 
@@ -307,20 +305,8 @@ Deno.test("a whole box on cgroup v2: born in its group, exec, stop, kill and rem
     await Deno.remove(mount);
     return;
   }
-  const home = await testHome();
   // This host's controllers may all be on v1: the v2 path runs without limits here.
-  const driver = new NamespaceDriver({
-    agentCacheDir: "/tmp/a3s-box-test-agent",
-    cgroupRoot: mount,
-    cgroupMode: "v2",
-  });
-  const boxes = await BoxManager.open({
-    store: home.store,
-    images: home.images,
-    home: home.home,
-    drivers: [driver],
-  });
-  await addBusybox(home.images);
+  const { home, boxes } = await openNamespaceBoxes({ cgroupRoot: mount, cgroupMode: "v2" });
   try {
     const { info } = await boxes.run({ image: "busybox", command: ["sh", "-c", "sleep 60; true"] });
     const group = new BoxCgroup("v2", info.id, mount).dirs[0];
