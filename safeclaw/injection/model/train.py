@@ -11,6 +11,7 @@
 `--words` adds the word channel: the pretrained vectors `word_vectors.ts` wrote to VECTORS_DIR
 (frozen) read through a learned projection, beside the hashed features; the exported file holds
 each word's projected vector; the input must come from `featurize.ts --words VECTORS_DIR/words.txt`.
+`--word-dim N` sets the channel's width (default 32; 16 with `--short`), to measure another.
 
 `--balance-layouts` makes the clean and the attacked documents of each layout weigh the same;
 `--document` trains the narrower, layout-balanced model chosen on untrusted content alone that the
@@ -231,6 +232,8 @@ def main():
     parser.add_argument("--document", action="store_true")
     parser.add_argument("--balance-layouts", action="store_true")
     parser.add_argument("--words", metavar="VECTORS_DIR")
+    # The word channel's width, to measure another against the default (WORD_DIM, SHORT's for --short).
+    parser.add_argument("--word-dim", type=int)
     # Another seed measures how far a retraining alone moves the figures (the shipped models: 7).
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
@@ -255,6 +258,7 @@ def main():
     if args.balance_layouts or args.document:
         balance_layouts(train, weight)
     vocabulary, word_vectors = load_word_vectors(args.words) if args.words else (None, None)
+    word_dim = args.word_dim or word_dim
     model = InjectionClassifier(dim, hidden, word_vectors, word_dim)
     best, state = (-1.0, 0.5, 0), None
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
