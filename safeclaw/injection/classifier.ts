@@ -5,7 +5,7 @@
  * is read in overlapping windows and its most suspicious window decides.
  */
 import * as ort from "onnxruntime-node";
-import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { featureWindows, parseVocabulary, wordWindows } from "./model/features.ts";
 import { rot13ReadsBetter, type TextView } from "./normalize.ts";
 
@@ -119,7 +119,12 @@ export async function openInjectionClassifier(
   const manifest = JSON.parse(await Deno.readTextFile(manifestFile)) as ClassifierManifest;
   const vocabulary = manifest.words
     ? parseVocabulary(
-      await Deno.readTextFile(new URL(manifest.words, toFileUrl(manifestFile))),
+      await Deno.readTextFile(
+        new URL(
+          manifest.words,
+          manifestFile instanceof URL ? manifestFile : pathToFileURL(manifestFile),
+        ),
+      ),
     )
     : null;
   const session = await ort.InferenceSession.create(await Deno.readFile(model), {
@@ -157,11 +162,6 @@ export async function openInjectionClassifier(
     scoreMany,
     score: async (textViews) => (await scoreMany([textViews]))[0],
   };
-}
-
-/** A manifest's location as a file URL, so that files named in it resolve beside it. */
-function toFileUrl(file: URL | string): URL {
-  return file instanceof URL ? file : new URL(`file://${resolve(file)}`);
 }
 
 /** One row per window, padded with id 0 (masked out) to the longest window. */
