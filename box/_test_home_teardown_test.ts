@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { assert, assertEquals } from "@a3s/common/testing";
 import type { A3sError } from "@a3s/common";
-import { openNamespaceBoxes, withNamespaceBoxes } from "./_test_support.ts";
+import { openNamespaceBoxes, spawnScript, withNamespaceBoxes } from "./_test_support.ts";
 import {
   homeCgroupDirs,
   homeHostVeths,
@@ -162,28 +162,15 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("./testdata/abandon_test_home.ts", import.meta.url).pathname],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let printed = "";
-    const deadline = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    while (!printed.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      printed += value;
-    }
-    const home = printed.trim();
-    assert(home.startsWith("/tmp/a3sbox"), `the child printed '${printed}'`);
+    const { child, line: home, release } = await spawnScript(
+      new URL("./testdata/abandon_test_home.ts", import.meta.url),
+    );
+    assert(home.startsWith("/tmp/a3sbox"), `the child printed '${home}'`);
     const before = traces(home);
     const pid = boxPid(home, [...Deno.readDirSync(`${home}/box/boxes`)][0].name);
     child.kill("SIGKILL");
     await child.status;
-    clearTimeout(deadline);
-    reader.releaseLock();
-    await child.stdout.cancel().catch(() => {});
+    await release();
     assert(before.netns.length === 2 && before.mounts.length >= 1, JSON.stringify(before));
     // Killed: its box, mounts and namespaces are all still there until a sweep.
     assert(alive(pid) && existsSync(home));

@@ -205,3 +205,41 @@ export async function startRegistry(): Promise<TestRegistry | undefined> {
     },
   };
 }
+
+/** A `deno run -A` child and the first line it printed. */
+export interface ScriptChild {
+  child: Deno.ChildProcess;
+  line: string;
+  /** Stops the 60 s kill timer and lets go of the child's stdout. */
+  release(): Promise<void>;
+}
+
+/**
+ * Runs `script` with `deno run -A` and waits for its first line (killed after 60 s, so a child
+ * that hangs cannot hang the test): the scripts under `testdata/` print what they set up, then
+ * wait to be killed.
+ */
+export async function spawnScript(script: URL): Promise<ScriptChild> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script.pathname],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const deadline = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  let printed = "";
+  while (!printed.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    printed += value;
+  }
+  return {
+    child,
+    line: printed.trim(),
+    release: async () => {
+      clearTimeout(deadline);
+      reader.releaseLock();
+      await child.stdout.cancel().catch(() => {});
+    },
+  };
+}

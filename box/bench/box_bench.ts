@@ -122,34 +122,34 @@ async function bareBwrap(b: Deno.BenchContext): Promise<void> {
   await bareBwrapFirstByte(rootfs, () => b.end());
 }
 
-Deno.bench({
-  name: "bubblewrap directly (same rootfs)",
-  group: "namespace cold start to first byte",
-  baseline: true,
-  n: 30,
-  warmup: 3,
-  fn: async (b) => {
-    await pause();
-    await bareBwrap(b);
-  },
-});
-Deno.bench({
-  name: "box run, attached (what `box run` prints)",
-  group: "namespace cold start to first byte",
-  n: 30,
-  warmup: 3,
-  fn: async (b) => {
-    await pause();
-    await boxAttachedOutput(b);
-  },
-});
-Deno.bench({
-  name:
-    "(a) box run, attached, prestarting: a new manager's first run (launcher made as it opened)",
-  group: "namespace cold start to first byte",
-  n: 30,
-  warmup: 3,
-  fn: async (b) => {
+/**
+ * One cold-start sample kind in the group box is measured in against bare bubblewrap: 30 samples
+ * after 3 warm-ups, each after the idle `pause` unless `spaced` is false (back-to-back).
+ */
+function coldStartBench(
+  name: string,
+  sample: (b: Deno.BenchContext) => Promise<void>,
+  { baseline = false, spaced = true } = {},
+): void {
+  Deno.bench({
+    name,
+    group: "namespace cold start to first byte",
+    baseline,
+    n: 30,
+    warmup: 3,
+    // An async function, so the runner awaits each sample (it does not await a returned promise).
+    fn: async (b) => {
+      if (spaced) await pause();
+      await sample(b);
+    },
+  });
+}
+
+coldStartBench("bubblewrap directly (same rootfs)", (b) => bareBwrap(b), { baseline: true });
+coldStartBench("box run, attached (what `box run` prints)", (b) => boxAttachedOutput(b));
+coldStartBench(
+  "(a) box run, attached, prestarting: a new manager's first run (launcher made as it opened)",
+  async (b) => {
     const driver = prestartingDriver();
     const fresh = await BoxManager.open({
       store: home.store,
@@ -164,37 +164,18 @@ Deno.bench({
     await boxAttachedOutput(b, fresh);
     fresh.close();
   },
-});
-Deno.bench({
-  name: "(b) box run, attached, prestarting: launcher ready (runs 150 ms apart)",
-  group: "namespace cold start to first byte",
-  n: 30,
-  warmup: 3,
-  fn: async (b) => {
-    await pause();
-    await boxAttachedOutput(b, prestarting);
-  },
-});
-Deno.bench({
-  name: "(c) box run, attached, prestarting: back-to-back (the pool's second launcher)",
-  group: "namespace cold start to first byte",
-  n: 30,
-  warmup: 3,
-  fn: async (b) => {
-    await boxAttachedOutput(b, prestarting, true);
-  },
-});
-Deno.bench({
-  name: "box run -d: first byte in the box's log",
-  group: "namespace cold start to first byte",
-  n: 30,
-  warmup: 3,
-  // An async function, so the runner awaits each sample (it does not await a returned promise).
-  fn: async (b) => {
-    await pause();
-    await boxColdStart(b, "namespace");
-  },
-});
+  { spaced: false },
+);
+coldStartBench(
+  "(b) box run, attached, prestarting: launcher ready (runs 150 ms apart)",
+  (b) => boxAttachedOutput(b, prestarting),
+);
+coldStartBench(
+  "(c) box run, attached, prestarting: back-to-back (the pool's second launcher)",
+  (b) => boxAttachedOutput(b, prestarting, true),
+  { spaced: false },
+);
+coldStartBench("box run -d: first byte in the box's log", (b) => boxColdStart(b, "namespace"));
 const running = await boxes.run({
   image: "busybox",
   command: ["sleep", "3600"],

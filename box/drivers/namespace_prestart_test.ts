@@ -7,7 +7,13 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { addBusybox, openNamespaceBoxes, testHome, withNamespaceBoxes } from "../_test_support.ts";
+import {
+  addBusybox,
+  openNamespaceBoxes,
+  spawnScript,
+  testHome,
+  withNamespaceBoxes,
+} from "../_test_support.ts";
 import { mountsUnder, removeTestHome } from "../_test_home_teardown.ts";
 import type { BoxManager } from "../manager.ts";
 import { openBoxRuntime } from "../runtime.ts";
@@ -22,6 +28,7 @@ import { writeTar } from "../image/tar.ts";
 import { busyboxImage } from "../image/busybox.ts";
 import {
   launchersOf,
+  pollUntil,
   prestartedLaunchers,
   running,
   waitingLaunchers,
@@ -146,24 +153,17 @@ Deno.test(
       // Closing the manager takes the waiting launcher and its dir with it.
       const waiting = await launcherReady(home);
       boxes.close();
-      const deadline = Date.now() + 5000;
-      while (running(waiting) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await pollUntil(() => !running(waiting), 5000);
       assert(!running(waiting), "the waiting launcher outlived close");
       // Its dir goes once its groups have (its user namespace's holder leaves them last).
       const launcherDirs = () =>
         [...Deno.readDirSync(join(home, "box", "boxes"))].filter((e) =>
           e.name.startsWith(".launcher-")
         );
-      const dirsGone = Date.now() + 5000;
-      while (launcherDirs().length > 0 && Date.now() < dirsGone) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await pollUntil(() => launcherDirs().length === 0, 5000);
       assertEquals(launcherDirs(), []);
       // Its groups go once it has exited.
-      const groupsGone = Date.now() + 5000;
-      while (ahead.some((dir) => existsSync(dir)) && Date.now() < groupsGone) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await pollUntil(() => !ahead.some((dir) => existsSync(dir)), 5000);
       assertEquals(ahead.filter((dir) => existsSync(dir)), []);
     });
   },
@@ -277,20 +277,10 @@ Deno.test(
   "prestart: a waiting launcher dies with its killed manager; its dir is swept",
   options,
   async () => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("../testdata/prestarting_manager.ts", import.meta.url).pathname],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    const deadline = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    let printed = "";
-    while (!printed.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      printed += value;
-    }
-    const [home, pid] = printed.trim().split(" ");
+    const { child, line: printed, release } = await spawnScript(
+      new URL("../testdata/prestarting_manager.ts", import.meta.url),
+    );
+    const [home, pid] = printed.split(" ");
     try {
       assert(home.startsWith("/tmp/a3sbox") && Number(pid) > 0, `the child printed '${printed}'`);
       assert(running(Number(pid)));
@@ -298,12 +288,7 @@ Deno.test(
       await child.status;
       // The launcher goes first; the holder of its user namespace (a clone of it) follows once
       // the launcher's end closes its pipe, and takes the launcher's mount namespace down.
-      const until = Date.now() + 5000;
-      while (
-        (running(Number(pid)) || launchersOf(home).length > 0) && Date.now() < until
-      ) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await pollUntil(() => !running(Number(pid)) && launchersOf(home).length === 0, 5000);
       assert(!running(Number(pid)), "the prestarted launcher outlived its manager");
       assertEquals(launchersOf(home), []);
       // Its state dir and groups stay until the next manager on the data dir sweeps them (their
@@ -312,10 +297,9 @@ Deno.test(
       const groups = await launcherCgroups(home);
       // Until their last process has fully exited (the holder's exit unmounts the overlay held
       // ahead), the groups cannot be removed.
-      const emptied = Date.now() + 5000;
       const occupied = () =>
         groups.some((dir) => Deno.readTextFileSync(join(dir, "cgroup.procs")).trim() !== "");
-      while (occupied() && Date.now() < emptied) await new Promise((r) => setTimeout(r, 10));
+      await pollUntil(() => !occupied(), 5000);
       const mode = await detectCgroupMode();
       if (mode === "v1") assertEquals(groups.length, 4, JSON.stringify(groups));
       const swept = sweepAbandonedLauncherDirs(boxesDir, (name) => new BoxCgroup(mode, name).dirs);
@@ -326,9 +310,7 @@ Deno.test(
       );
       assertEquals(groups.filter((dir) => existsSync(dir)), []);
     } finally {
-      clearTimeout(deadline);
-      reader.releaseLock();
-      await child.stdout.cancel().catch(() => {});
+      await release();
       if (home?.startsWith("/tmp/a3sbox")) removeTestHome(home);
     }
   },
@@ -382,10 +364,7 @@ Deno.test(
       served = await openBoxRuntime({ store: home.store, home: home.home, prestart: true });
       // The agent is built already: its pool of two launchers is made at once.
       const twoWaiting = async (seconds: number) => {
-        const deadline = Date.now() + seconds * 1000;
-        while (waitingLaunchers(home.home).length < 2 && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 20));
-        }
+        await pollUntil(() => waitingLaunchers(home.home).length >= 2, seconds * 1000);
         return waitingLaunchers(home.home);
       };
       const waiting = await twoWaiting(10);
@@ -425,10 +404,7 @@ Deno.test(
     await withPrestarting(async (boxes, driver, home) => {
       await runAttached(boxes, "true");
       // Both launchers of the pool wait, one after the other's quiet spell.
-      const deadline = Date.now() + 10_000;
-      while (waitingLaunchers(home).length < 2 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await pollUntil(() => waitingLaunchers(home).length >= 2, 10_000);
       assertEquals(waitingLaunchers(home).length, 2);
       // Time for the driver to read both launchers' prepared byte, on a loaded host too.
       await new Promise((r) => setTimeout(r, 100));
@@ -438,20 +414,15 @@ Deno.test(
       assertEquals([first.text, second.text], ["one\n", "two\n"]);
       assertEquals(driver.prestartedStarts, 2);
       // The pool refills to two; closing takes both with their dirs and groups.
-      const refilled = Date.now() + 10_000;
-      while (waitingLaunchers(home).length < 2 && Date.now() < refilled) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await pollUntil(() => waitingLaunchers(home).length >= 2, 10_000);
       const waiting = waitingLaunchers(home);
       assertEquals(waiting.length, 2);
       const groups = await launcherCgroups(home);
       boxes.close();
-      const gone = Date.now() + 5000;
-      while (
-        (waiting.some(running) || groups.some((dir) => existsSync(dir))) && Date.now() < gone
-      ) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await pollUntil(
+        () => !waiting.some(running) && !groups.some((dir) => existsSync(dir)),
+        5000,
+      );
       assertEquals(waiting.filter(running), []);
       assertEquals(groups.filter((dir) => existsSync(dir)), []);
       assertEquals(

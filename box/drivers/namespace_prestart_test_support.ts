@@ -42,13 +42,17 @@ export function waitingLaunchers(home: string): number[] {
  * spec, blocked reading its stdin. Returns the pids of the home's launchers.
  */
 export async function prestartedLaunchers(home: string): Promise<number[]> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const pids = launchersOf(home);
-    if (waitingLaunchers(home).length > 0) return pids;
-    await new Promise((r) => setTimeout(r, 10));
+  await pollUntil(() => waitingLaunchers(home).length > 0, 10_000);
+  if (waitingLaunchers(home).length === 0) {
+    throw new Error(`no prestarted launcher came up in ${home}`);
   }
-  throw new Error(`no prestarted launcher came up in ${home}`);
+  return launchersOf(home);
+}
+
+/** Polls `done` every 10 ms until it holds or `ms` have passed; the caller asserts which. */
+export async function pollUntil(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 }
 
 /** Whether a process runs (and is no zombie). */
