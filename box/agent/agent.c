@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <linux/close_range.h>
@@ -117,6 +118,17 @@ static const char *status_path = NULL;
  */
 static int main_out = -1, main_err = -1;
 static int attach_out = -1, attach_err = -1;
+/*
+ * Attached, the ready byte rides on the main command's first stdout chunk (one write, so the
+ * caller wakes once for both, as bubblewrap's caller wakes once for its first byte), or goes
+ * alone when the first output is on stderr, when the command ends, or READY_MERGE_MS after the
+ * agent was ready, whichever comes first: no byte waits for it, only the caller's notice of a
+ * box whose command is silent. The socket listens before the byte is due, so an exec sent once
+ * it arrived is served either way. -1 when no ready byte is pending.
+ */
+enum { READY_MERGE_MS = 5 };
+static int ready_pending = -1;
+static long long ready_due = 0;
 static int timed_out = 0;
 int trace_fd = -1;
 
@@ -159,6 +171,14 @@ static int write_all(int fd, const void *data, size_t len) {
 
 static void close_conn(int i);
 
+/* Writes the pending ready byte alone (see ready_pending). */
+static void send_ready(void) {
+  if (ready_pending < 0) return;
+  ssize_t ignored = write(ready_pending, "r", 1);
+  (void)ignored;
+  ready_pending = -1;
+}
+
 /* Copies what the main command wrote on its terminal to the console; closes it at the end. */
 static void pump_main_term(void) {
   unsigned char chunk[65536];
@@ -175,6 +195,7 @@ static void pump_main_term(void) {
 
 /* Stops feeding the attached caller: both pipes close together, so it sees the end on both. */
 static void drop_attach(void) {
+  ready_pending = -1;
   if (attach_out >= 0) { close(attach_out); attach_out = -1; }
   if (attach_err >= 0) { close(attach_err); attach_err = -1; }
 }
@@ -189,9 +210,14 @@ static int tee_main_output(int *fd, int log, int drain) {
   if (n <= 0) { close(*fd); *fd = -1; return 0; }
   /* The log first: a byte the caller saw is always in the log. */
   write_all(log, chunk, (size_t)n);
+  /* The ready byte goes first on the stdout pipe: with this chunk when it is stdout's. */
+  int merge = ready_pending >= 0 && log == 1 && ready_pending == attach_out;
+  if (!merge) send_ready();
   int attach = log == 1 ? attach_out : attach_err;
   if (attach >= 0) {
-    ssize_t w = write(attach, chunk, (size_t)n);
+    struct iovec parts[2] = {{"r", 1}, {chunk, (size_t)n}};
+    ssize_t w = merge ? writev(attach, parts, 2) - 1 : write(attach, chunk, (size_t)n);
+    if (merge) ready_pending = -1;
     if (w != n) drop_attach();
   }
   static int teed = 0;
@@ -820,6 +846,20 @@ int main(int argc, char **argv) {
   }
   trace("agent: started");
   if ((attach_out >= 0) != (attach_err >= 0)) { dprintf(2, "a3s-agent: --attach-out and --attach-err go together\n"); return 2; }
+  /* A VM's init is pid 1 with no socket; a namespace box's agent is pid 1 of its pid namespace
+   * too (bubblewrap's --as-pid-1), serving a socket. */
+  if (getpid() == 1 && !socket_path) vm = 1;
+  /* The signals the loop takes from its signalfd are blocked before anything can send one: a
+   * main command that ended before they were blocked would leave a SIGCHLD nobody reads. */
+  sigset_t mask;
+  sigemptyset(&mask); sigaddset(&mask, SIGCHLD); sigaddset(&mask, SIGALRM);
+  sigaddset(&mask, SIGTERM); sigaddset(&mask, SIGINT);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  /* A namespace box's command is the first thing the agent does: everything else here (the
+   * attach pipes' modes, the tables, the signalfd, the socket) overlaps its exec and its first
+   * write instead of coming before them. It inherits none of it, as every descriptor the agent
+   * holds is close-on-exec. A VM's command waits for the VM's ports, as it always has. */
+  if (!vm && cmd < argc && start_main(argv + cmd, 0, main_user, &mask)) return 1;
   if (attach_out >= 0) {
     /* Never blocks on a caller; a larger pipe lets a caller that reads in bursts keep up with a
      * command that writes in bursts (the size is a ceiling, not an allocation). */
@@ -828,9 +868,6 @@ int main(int argc, char **argv) {
     fcntl(attach_out, F_SETPIPE_SZ, 1 << 20);
     fcntl(attach_err, F_SETPIPE_SZ, 1 << 20);
   }
-  /* A VM's init is pid 1 with no socket; a namespace box's agent is pid 1 of its pid namespace
-   * too (bubblewrap's --as-pid-1), serving a socket. */
-  if (getpid() == 1 && !socket_path) vm = 1;
   char **vm_cmd = NULL;
   if (vm) {
     vm_init();
@@ -848,15 +885,7 @@ int main(int argc, char **argv) {
   }
   if (grow_conns() || grow_execs()) { dprintf(2, "a3s-agent: out of memory\n"); return 1; }
   signal(SIGPIPE, SIG_IGN);
-  sigset_t mask;
-  sigemptyset(&mask); sigaddset(&mask, SIGCHLD); sigaddset(&mask, SIGALRM);
-  sigaddset(&mask, SIGTERM); sigaddset(&mask, SIGINT);
-  sigprocmask(SIG_BLOCK, &mask, NULL);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-  /* A namespace box's command starts first, so its exec overlaps the agent's own setup (the
-   * socket, the ready byte): it inherits neither, as every descriptor here is close-on-exec. A
-   * VM's waits for the VM's ports, as it always has. */
-  if (!vm && cmd < argc && start_main(argv + cmd, 0, main_user, &mask)) return 1;
   int lfd = -1;
   if (socket_path && (lfd = listen_unix(socket_path)) < 0) {
     dprintf(2, "a3s-agent: cannot listen on %s: %s\n", socket_path, strerror(errno)); return 1;
@@ -876,12 +905,16 @@ int main(int argc, char **argv) {
     dprintf(2, "a3s-agent: ready\n");
   }
   trace("agent: listening");
-  if (ready_fd >= 0) {
+  if (ready_fd >= 0 && ready_fd == attach_out && main_out >= 0) {
+    /* Attached, the ready pipe goes on as the caller's stdout, the ready byte first: with the
+     * command's first output when that comes soon (see ready_pending). */
+    ready_pending = ready_fd;
+    ready_due = now_ms() + READY_MERGE_MS;
+  } else if (ready_fd >= 0) {
     /* The host waits on this pipe. A VM's main command forks after it is closed; a namespace
      * box's forked before, and drops it on exec (close-on-exec), so only the agent holds it. */
     ssize_t ignored = write(ready_fd, "r", 1);
     (void)ignored;
-    /* Attached, the ready pipe goes on as the caller's stdout, the ready byte first. */
     if (ready_fd != attach_out) close(ready_fd);
   }
   char **main_argv = cmd < argc ? argv + cmd : vm_cmd;
@@ -905,10 +938,15 @@ int main(int argc, char **argv) {
       poll_slots = max_poll;
     }
     int n = 0, wait_ms = -1;
+    if (ready_pending >= 0) {
+      long long left = ready_due - now_ms();
+      if (left <= 0) send_ready();
+      else wait_ms = (int)left;
+    }
     fds[n] = (struct pollfd){sfd, POLLIN, 0}; kind[n] = 0; owner[n++] = 0;
     long long accept_rest = accept_rest_until - now_ms();
     if (lfd >= 0 && accept_rest <= 0) { fds[n] = (struct pollfd){lfd, POLLIN, 0}; kind[n] = 1; owner[n++] = 0; }
-    else if (lfd >= 0) wait_ms = (int)accept_rest;
+    else if (lfd >= 0 && (wait_ms < 0 || accept_rest < wait_ms)) wait_ms = (int)accept_rest;
     for (int i = 0; i < conn_slots; i++)
       if (conns[i].fd >= 0 && (i >= nports || port_polled(i, &wait_ms))) { fds[n] = (struct pollfd){conns[i].fd, POLLIN, 0}; kind[n] = 2; owner[n++] = i; }
     for (int e = 0; e < exec_slots; e++) {
@@ -963,6 +1001,8 @@ int main(int argc, char **argv) {
       kill_all();
       /* The logs are complete before the status says the box ended. */
       drain_main_output();
+      /* A silent command that ended: the caller still gets the ready byte, before the status. */
+      send_ready();
       write_status(reason);
       if (socket_path) unlink(socket_path);
       int code = timed_out ? 137 : WIFEXITED(main_status) ? WEXITSTATUS(main_status) : 128 + WTERMSIG(main_status);

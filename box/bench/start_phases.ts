@@ -47,12 +47,12 @@ Deno.Command.prototype.spawn = function (this: Deno.Command) {
 
 /** When the last spec was handed to a prestarted launcher (its write begins). */
 let lastSend = 0;
-const send = PrestartedLauncher.prototype.send;
-/** When that spec's write and close resolved. */
+/** When that spec's write and close returned (the driver writes it without awaiting). */
 let lastSent = 0;
-PrestartedLauncher.prototype.send = async function (this: PrestartedLauncher, args: string[]) {
+const sendSync = PrestartedLauncher.prototype.sendSync;
+PrestartedLauncher.prototype.sendSync = function (this: PrestartedLauncher, args: string[]) {
   lastSend = wallMs();
-  const sent = await send.call(this, args);
+  const sent = sendSync.call(this, args);
   lastSent = wallMs();
   return sent;
 };
@@ -114,7 +114,7 @@ try {
     // With a prestarted launcher the spawn was the refill's, long before: the spec's send counts.
     if (prestart) {
       steps.set("spec sent to the prestarted launcher", lastSend);
-      steps.set("spec write and close resolved", lastSent);
+      steps.set("spec written and closed", lastSent);
     } else steps.set("launcher spawned", lastSpawn);
     let previous = call;
     const mark = (name: string, at: number | undefined) => {

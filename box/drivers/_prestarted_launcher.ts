@@ -150,6 +150,11 @@ export function sweepAbandonedLauncherDirs(
   return removed;
 }
 
+/** A spec as the launcher reads it: the count of arguments, then each, NUL-terminated. */
+function specText(args: string[]): string {
+  return [String(args.length), ...args].map((arg) => `${arg}\0`).join("");
+}
+
 /** One launcher waiting for its box's spec. */
 export class PrestartedLauncher {
   /** The state dir made for its box (renamed into place by `take`). */
@@ -323,35 +328,45 @@ export class PrestartedLauncher {
    * when the launcher is gone or the pipe broke (then it never runs the box).
    */
   async send(args: string[]): Promise<boolean> {
-    if (this.#exited) return false;
-    const text = [String(args.length), ...args].map((arg) => `${arg}\0`).join("");
-    const spec = this.#spec;
-    if (spec) {
-      this.#spec = undefined;
-      let closed = false;
-      try {
-        const bytes = new TextEncoder().encode(text);
-        for (let done = 0; done < bytes.length;) done += spec.writeSync(bytes.subarray(done));
-        spec.close();
-        closed = true;
-        // The launcher, woken on this CPU, runs now rather than after this process's next work.
-        yieldCpu();
-        return true;
-      } catch {
-        return false;
-      } finally {
-        if (!closed) spec.close();
-        // The stream's end of the same pipe goes too, so the launcher sees the spec's end.
-        this.#child.stdin.close().catch(() => {});
-      }
-    }
+    const sent = this.sendSync(args);
+    if (sent !== undefined) return sent;
     const writer = this.#child.stdin.getWriter();
     try {
-      await writer.write(new TextEncoder().encode(text));
+      await writer.write(new TextEncoder().encode(specText(args)));
       await writer.close();
       return true;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * {@linkcode send} without awaiting anything, through the spec pipe reopened by its /proc path:
+   * true when the launcher has its spec, false when it is gone or the pipe broke, undefined where
+   * the pipe could not be reopened (then `send` writes it through the stream). The driver's
+   * `start` then records the box's process before it returns its promise, so `run` writes the
+   * box's row as running at once instead of updating it after the start.
+   */
+  sendSync(args: string[]): boolean | undefined {
+    if (this.#exited) return false;
+    const spec = this.#spec;
+    if (!spec) return undefined;
+    this.#spec = undefined;
+    let closed = false;
+    try {
+      const bytes = new TextEncoder().encode(specText(args));
+      for (let done = 0; done < bytes.length;) done += spec.writeSync(bytes.subarray(done));
+      spec.close();
+      closed = true;
+      // The launcher, woken on this CPU, runs now rather than after this process's next work.
+      yieldCpu();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      if (!closed) spec.close();
+      // The stream's end of the same pipe goes too, so the launcher sees the spec's end.
+      this.#child.stdin.close().catch(() => {});
     }
   }
 

@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { TEST_AGENT_CACHE, type TestHome, withNamespaceBoxes } from "../_test_support.ts";
+import { execText, TEST_AGENT_CACHE, type TestHome, withNamespaceBoxes } from "../_test_support.ts";
 import type { BoxManager } from "../manager.ts";
 import type { OutputChunk } from "../types.ts";
 import { NamespaceDriver } from "./namespace.ts";
@@ -200,5 +200,42 @@ Deno.test("attached run: a caller that goes away mid-output leaves the box runni
     const logs = await logsOf(boxes, info.id);
     assertEquals(logs.stdout, lines("line", 100));
     assert(logs.stdout.startsWith(seen), "the caller saw a prefix of the logs");
+  });
+});
+
+Deno.test("attached run: the ready byte rides on the first output, and never waits for it", async () => {
+  await withNamespaceBoxes(async (boxes) => {
+    // A command that says nothing: `run` still resolves (the agent sends the ready byte alone
+    // once its short wait for output is over), and an exec sent at once is served.
+    const silent = await boxes.run(
+      { image: "busybox", command: ["sleep", "30"] },
+      { attach: true },
+    );
+    assertEquals(silent.info.state, "running");
+    assertEquals(await execText(boxes, silent.info.id, ["echo", "served"]), {
+      stdout: "served",
+      stderr: "",
+      exitCode: 0,
+    });
+    await boxes.remove(silent.info.id, true);
+
+    // The first output on stderr: the ready byte goes alone on stdout first, and neither stream
+    // carries it.
+    const stderrFirst = await boxes.run(
+      { image: "busybox", command: ["sh", "-c", "echo first >&2; sleep 0.05; echo then"] },
+      { attach: true },
+    );
+    const seen = await collect(stderrFirst.output!);
+    assertEquals([seen.stdout, seen.stderr], ["then\n", "first\n"]);
+    assertEquals(await logsOf(boxes, stderrFirst.info.id), { stdout: "then\n", stderr: "first\n" });
+
+    // A silent command that ends at once: the ready byte (or the status) still comes, and the
+    // exit code with it.
+    const quiet = await boxes.run({ image: "busybox", command: ["sh", "-c", "exit 4"] }, {
+      attach: true,
+    });
+    assertEquals((await collect(quiet.output!)).chunks, 0);
+    const done = await boxes.inspect(quiet.info.id);
+    assertEquals([done.state, done.exitCode], ["exited", 4]);
   });
 });

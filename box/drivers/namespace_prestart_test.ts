@@ -125,6 +125,10 @@ Deno.test(
       const stateDir = join(home, "box", "boxes", second.id.slice(0, 12));
       const record = JSON.parse(Deno.readTextFileSync(join(stateDir, "pid.json")));
       assertEquals(record.pid, launcher);
+      // The spec went without an await, so the box had its process before `run` wrote its row:
+      // written as running at once, not updated once the box was up.
+      const secondInfo = await boxes.inspect(second.id);
+      assertEquals(secondInfo.startedAt, secondInfo.createdAt);
       const cgroup = `/sys/fs/cgroup/memory/a3s-box/${second.id}`;
       if (existsSync(cgroup)) {
         assertEquals(
