@@ -411,7 +411,55 @@ export class BoxManager {
   /** Opens the manager; the image store has already applied box's migrations. */
   static async open(options: BoxManagerOptions): Promise<BoxManager> {
     await Deno.mkdir(join(options.home, "box", "boxes"), { recursive: true });
-    return new BoxManager(options);
+    const manager = new BoxManager(options);
+    await manager.#sweepAbandoned();
+    return manager;
+  }
+
+  /**
+   * Removes the boxes whose starter died before it wrote their row. `run` starts a box before it
+   * writes the box's row (so the store write overlaps the box's start instead of delaying it);
+   * a process killed in between leaves a running box that no `ps` lists and nothing would stop.
+   * A state dir without a row is asked of each driver (`abandoned`): only one whose starter is
+   * gone is removed, as `rm -f` removes a box; one whose starter lives is about to get its row.
+   * Runs as a manager opens and on every `list` (whose rows it is given).
+   */
+  async #sweepAbandoned(recorded?: readonly { id: string }[]): Promise<void> {
+    const boxesDir = join(this.#options.home, "box", "boxes");
+    const names: string[] = [];
+    for (const entry of Deno.readDirSync(boxesDir)) {
+      // Dot-named dirs are the drivers' own (launchers, dirs made ahead), never a box's.
+      if (entry.isDirectory && !entry.name.startsWith(".")) names.push(entry.name);
+    }
+    if (names.length === 0) return;
+    const rows = recorded ?? await this.#db.selectFrom("box_boxes").select("id").execute();
+    const known = new Set(rows.map((row) => row.id.slice(0, 12)));
+    for (const name of names.filter((name) => !known.has(name))) {
+      const stateDir = join(boxesDir, name);
+      for (const driver of this.#drivers.values()) {
+        const id = await driver.abandoned?.(stateDir).catch(() => undefined);
+        if (id === undefined) continue;
+        // Its row was written after all (its starter died right after): it is a listed box.
+        if ((await this.#db.executeQuery(this.#boxById(id))).rows.length > 0) break;
+        const spec = {
+          id,
+          rootfs: "",
+          stateDir,
+          command: [],
+          env: {},
+          volumes: [],
+          limits: {},
+          network: "none" as const,
+        };
+        try {
+          await driver.remove(spec);
+          await this.#audit("delete", id, { reason: "abandoned by its starter before its row" });
+        } catch {
+          // Left for the next sweep: opening a manager or listing boxes never fails for it.
+        }
+        break;
+      }
+    }
   }
 
   /**
@@ -997,6 +1045,7 @@ export class BoxManager {
   async list(options: { all?: boolean } = {}): Promise<BoxInfo[]> {
     const rows = await this.#db.selectFrom("box_boxes").selectAll().orderBy("created_at", "desc")
       .execute();
+    await this.#sweepAbandoned(rows);
     const infos: BoxInfo[] = [];
     for (const row of rows) {
       const fresh = await this.#refresh(row);

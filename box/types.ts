@@ -351,4 +351,12 @@ export interface BoxDriver {
    * running boxes are not touched.
    */
   close?(): void;
+  /**
+   * The full id of the box in `stateDir` (one of this driver's state dirs, which the store has
+   * no row for) when whoever started it died before it could record it: `run` starts a box
+   * before it writes the box's row, so a starter killed in between leaves a box nobody lists.
+   * The manager then removes it with {@linkcode remove}. Undefined for anything else: a box
+   * whose starter is alive (its row is on its way), a dir that is not this driver's.
+   */
+  abandoned?(stateDir: string): Promise<string | undefined>;
 }

@@ -6,7 +6,7 @@
  * host process can reach a box another one started.
  */
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { A3sError, ValidationError } from "@a3s/common";
 import type { AgentClient } from "../agent/client.ts";
 import { buildAgent, builtAgent } from "../agent/build.ts";
@@ -112,6 +112,20 @@ interface PidRecord extends ProcessIdentity {
    * before that have bubblewrap's init above the agent.
    */
   agentIsInit?: boolean;
+  /** The box's full id (its state dir is named by the first 12 characters). */
+  box?: string;
+  /**
+   * The process that started the box: `run` writes the box's row after the start, so a box
+   * with no row whose starter is gone was abandoned in between (see `abandoned`).
+   */
+  owner?: ProcessIdentity;
+}
+
+/** This process, as the starter of the boxes it starts (read once). */
+let thisProcess: ProcessIdentity | undefined;
+function starterIdentity(): ProcessIdentity | undefined {
+  thisProcess ??= processIdentitySync(Deno.pid);
+  return thisProcess;
 }
 
 async function run(cmd: string, args: string[]): Promise<{ ok: boolean; stderr: string }> {
@@ -796,7 +810,9 @@ export class NamespaceDriver implements BoxDriver {
         this.#bwrap,
         ...args,
       ];
-      if (await prestarted.send(specArgs)) {
+      // Written without an await where it can be: the box then has its process before `start`
+      // returns its promise (see `sendSync`).
+      if (prestarted.sendSync(specArgs) ?? await prestarted.send(specArgs)) {
         child = prestarted;
         this.prestartedStarts++;
       } else {
@@ -826,6 +842,8 @@ export class NamespaceDriver implements BoxDriver {
       agent,
       ...(into ? { monitor: true } : {}),
       ...(security.hostPid ? {} : { agentIsInit: true }),
+      box: spec.id,
+      owner: starterIdentity(),
     };
     Deno.writeTextFileSync(paths.pid, JSON.stringify(record));
     output.onProcess?.();
@@ -1092,6 +1110,15 @@ export class NamespaceDriver implements BoxDriver {
     } finally {
       client.close();
     }
+  }
+
+  async abandoned(stateDir: string): Promise<string | undefined> {
+    const record = await readJson<PidRecord>(join(stateDir, "pid.json"));
+    // Boxes started before the record named its starter are left as they are.
+    if (!record?.box || !record.owner || basename(stateDir) !== record.box.slice(0, 12)) {
+      return undefined;
+    }
+    return await isAlive(record.owner) ? undefined : record.box;
   }
 
   async remove(spec: BoxSpec): Promise<void> {
