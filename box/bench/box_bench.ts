@@ -3,6 +3,9 @@
  * - cold start to the first byte of output: attached `box run` (create, overlay, cgroup, seccomp,
  *   agent; the output through the agent's pipe) against `bwrap` launching the same command on
  *   the same rootfs, its output through a pipe; and a detached box's first byte in its log;
+ * - an informative row: `bwrap` run directly with box's own isolation (seccomp, the overlay, the
+ *   same namespaces and capabilities; `_isolated_bwrap.ts`), which splits box's overhead into
+ *   what bubblewrap does for box and what box adds itself;
  * - the same attached run with the driver's prestarted launchers as `serve` keeps them
  *   (`prestart`, a pool of two), three ways: (a) the first run of a manager just opened, its
  *   first launcher made as it opened (`prestartFirst`, as `serve`'s runtime does), (b) runs 150 ms
@@ -24,6 +27,7 @@ import { microvmCmdline, QemuDriver } from "../drivers/qemu.ts";
 import { AgentClient } from "../agent/client.ts";
 import { removeTestHome } from "../_test_home_teardown.ts";
 import { bareBwrapFirstByte } from "./_bare_bwrap.ts";
+import { isolatedBwrap } from "./_isolated_bwrap.ts";
 
 const home = await testHome();
 const qemuDriver = new QemuDriver({
@@ -53,6 +57,11 @@ const prestarting = await BoxManager.open({
 });
 const imageId = await addBusybox(home.images);
 const rootfs = await home.images.rootfs(imageId);
+/**
+ * The informative row: what bubblewrap itself spends on the isolation box asks of it, so box's
+ * overhead over bare bubblewrap splits into that and box's own (the target stays against bare).
+ */
+const isolated = isolatedBwrap(rootfs, join(home.home, "isolated-bwrap"));
 
 /**
  * Waits for the first byte in a box's log. A box's output goes to a file, not a pipe, so this
@@ -146,6 +155,13 @@ function coldStartBench(
 }
 
 coldStartBench("bubblewrap directly (same rootfs)", (b) => bareBwrap(b), { baseline: true });
+coldStartBench(
+  "bubblewrap directly with box's isolation (seccomp, overlay, namespaces, caps; informative)",
+  async (b) => {
+    b.start();
+    await isolated.firstByte(() => b.end());
+  },
+);
 coldStartBench("box run, attached (what `box run` prints)", (b) => boxAttachedOutput(b));
 coldStartBench(
   "(a) box run, attached, prestarting: a new manager's first run (launcher made as it opened)",
@@ -281,6 +297,7 @@ if (Deno.env.get("A3S_BENCH_QEMU") === "1" && qemuProbe.available) {
 globalThis.addEventListener("unload", () => {
   agent.close();
   prestarting.close();
+  isolated.close();
   // Unload cannot await: the synchronous teardown kills the running box (and any sample's box a
   // failure left), unmounts, removes the cgroups and the home.
   removeTestHome(home.home);
