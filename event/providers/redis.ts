@@ -9,7 +9,7 @@ import type { Logger } from "@a3s/common";
 import { coalesce } from "../coalesce.ts";
 import type { CloudEvent } from "../envelope.ts";
 import { EventBrokerError } from "../errors.ts";
-import { spareCore } from "./_spare_core.ts";
+import { CallsInFlightTuner, type TunerState } from "./_calls_in_flight.ts";
 import { compilePattern } from "../subject.ts";
 import {
   gate,
@@ -38,15 +38,16 @@ export interface RedisProviderOptions {
   /** De-duplication window in ms (default 2 min). */
   dedupeWindowMs?: number;
   /**
-   * Publish script calls in flight at once on the connection (default 2; see
+   * Publish script calls in flight at once on the connection, at most (default 2; see
    * {@linkcode RedisProvider.publish}). 1 sends a call only once the previous one is answered.
    */
   publishCallsInFlight?: number;
   /**
-   * Whether the machine has a core to spare, asked before a publish call is split to start two
-   * overlapping ones (default: the 1-minute load average is below the core count).
+   * Whether the provider measures which depth publishes faster, one call in flight or
+   * `publishCallsInFlight`, and runs that one (default true). False keeps
+   * `publishCallsInFlight` always.
    */
-  spareCore?: () => boolean;
+  tuneCallsInFlight?: boolean;
   /** Where connection errors are logged. */
   logger?: Logger;
 }
@@ -285,6 +286,12 @@ class RedisDelivery implements ProviderDelivery {
   }
 }
 
+/**
+ * The depth each server's last provider in this process settled on: a new provider (a restart,
+ * another bus on the same server) starts from it instead of trying both depths from scratch.
+ */
+const learnedDepths = new Map<string, TunerState>();
+
 /** The Redis Streams provider. */
 export class RedisProvider implements EventProvider {
   /** Which provider this is. */
@@ -296,7 +303,9 @@ export class RedisProvider implements EventProvider {
   readonly #keys: { log: string; subjects: string };
   readonly #dedupeWindowMs: number;
   readonly #callsInFlightMax: number;
-  readonly #spareCore: () => boolean;
+  /** Picks one call in flight or the most by measured throughput; absent: always the most. */
+  readonly #tuner?: CallsInFlightTuner;
+  readonly #url: string;
   readonly #logger?: Logger;
   readonly #connections = new Set<Redis>();
 
@@ -309,7 +318,12 @@ export class RedisProvider implements EventProvider {
       1,
       Math.floor(options.publishCallsInFlight ?? PUBLISH_CALLS_IN_FLIGHT),
     );
-    this.#spareCore = options.spareCore ?? spareCore;
+    this.#url = options.url;
+    if (options.tuneCallsInFlight ?? true) {
+      this.#tuner = new CallsInFlightTuner(this.#callsInFlightMax, {
+        start: learnedDepths.get(options.url),
+      });
+    }
     this.#logger = options.logger;
     // No fixed key count: a batch passes its own (two, plus one de-duplication key per event).
     redis.defineCommand("a3sPublishBatch", { lua: PUBLISH_BATCH });
@@ -432,20 +446,21 @@ export class RedisProvider implements EventProvider {
    * Calls overlap by themselves once two are in flight: while the server runs one, the client
    * resolves the other's publishers, whose next publishes go in the free slot. To get there
    * from one call, a send with nothing in flight splits what is queued evenly over the slots
-   * (32 publishers waiting in a loop become two calls of 16 that then alternate), but only
-   * where the machine has a core to spare (`spareCore`): with every core busy, client and
-   * server cannot run at once, and the overlap only adds a call and its wake-ups per turn.
-   * Only a send with nothing in flight splits, so calls never shrink turn by turn.
+   * (32 publishers waiting in a loop become two calls of 16 that then alternate). Only a send
+   * with nothing in flight splits, so calls never shrink turn by turn. Where client and server
+   * cannot run at once (every core busy), the overlap only adds a call and its wake-ups per
+   * turn; the tuner (`_calls_in_flight.ts`) measures which depth answers more publishes per
+   * second and runs that one, so a turn is then one call again.
    */
   readonly #sendQueued = (): void => {
     this.#sendDue = false;
-    const split = this.#callsInFlight === 0 && this.#queued.length > 1 &&
-        this.#callsInFlightMax > 1 && this.#spareCore()
-      ? Math.ceil(this.#queued.length / this.#callsInFlightMax)
+    const depth = this.#tuner?.depth ?? this.#callsInFlightMax;
+    const split = this.#callsInFlight === 0 && this.#queued.length > 1 && depth > 1
+      ? Math.ceil(this.#queued.length / depth)
       : 0;
-    while (this.#queued.length > 0 && this.#callsInFlight < this.#callsInFlightMax) {
+    while (this.#queued.length > 0 && this.#callsInFlight < depth) {
       const queued = this.#queued;
-      const lastSlot = this.#callsInFlight === this.#callsInFlightMax - 1;
+      const lastSlot = this.#callsInFlight === depth - 1;
       const share = split && !lastSlot ? split : queued.length;
       let take = 0;
       let chars = 0;
@@ -479,8 +494,10 @@ export class RedisProvider implements EventProvider {
     const send = (this.#redis as unknown as { a3sPublishBatch: PublishBatchCommand })
       .a3sPublishBatch;
     this.#callsInFlight++;
+    this.#tuner?.sent();
     const settled = () => {
       this.#callsInFlight--;
+      this.#tuner?.answered(batch.length, this.#callsInFlight === 0);
       if (this.#queued.length > 0) this.#sendAtTurnEnd();
     };
     send.call(this.#redis, keys.length, ...keys, ...args).then((reply) => {
@@ -884,6 +901,7 @@ export class RedisProvider implements EventProvider {
 
   /** Closes every connection. */
   async close(): Promise<void> {
+    if (this.#tuner) learnedDepths.set(this.#url, this.#tuner.state);
     for (const connection of [...this.#connections]) this.#release(connection);
     await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
