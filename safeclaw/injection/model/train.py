@@ -13,6 +13,9 @@
 each word's projected vector; the input must come from `featurize.ts --words VECTORS_DIR/words.txt`.
 `--word-dim N` sets the channel's width (default 32; 16 with `--short`), to measure another.
 
+`ensemble.py` averages models trained here from several seeds (`--seed`) into one file whose
+lookup tables are stored in float16 (`halve_tables`, `SeedEnsemble`, `load_exported`).
+
 `--balance-layouts` makes the clean and the attacked documents of each layout weigh the same;
 `--document` trains the narrower, layout-balanced model chosen on untrusted content alone that the
 model card's scoring 14 tried beside the main one (not shipped: see MODEL_CARD.md).
@@ -92,12 +95,18 @@ class InjectionClassifier(nn.Module):
 
     def forward(self, ids, mask, words=None, word_mask=None):
         # ids: [windows, length] int64; mask: [windows, length] float32 (1 for a feature, 0 for padding)
-        mean, peak = pool(self.embedding(ids), mask)
+        if hasattr(self, "hashed_table"):
+            # Tables stored as float16 (halve_tables): each looked-up row is cast back to float32,
+            # so only the storage is halved, not the arithmetic.
+            hashed = nn.functional.embedding(ids, self.hashed_table).float()
+        else:
+            hashed = self.embedding(ids)
+        mean, peak = pool(hashed, mask)
         size = torch.log1p(mask.sum(1)).unsqueeze(-1) / 6.0
         parts = [mean, peak, size]
         if self.words:
             if hasattr(self, "projected_words"):
-                vectors = nn.functional.embedding(words, self.projected_words)
+                vectors = nn.functional.embedding(words, self.projected_words).float()
             else:
                 vectors = self.word_projection(nn.functional.embedding(words, self.word_table).float())
             parts.extend(pool(vectors, word_mask, empty_as_zero=True))
@@ -117,6 +126,73 @@ def fold_word_projection(model):
     model.register_buffer("projected_words", projected)
     del model.word_table
     del model.word_projection
+
+
+def halve_tables(model):
+    """Stores the model's two lookup tables (the hashed features', the folded words') in float16.
+
+    They are almost all of the exported file; float16 keeps three significant digits, far finer
+    than what the model's decisions turn on, and the exported graph casts each looked-up row back
+    to float32 (a Gather, then a Cast), so the rest of the model computes as before. Halving them
+    is what lets several seeds' models be averaged within the issue's 20 MB.
+    """
+    with torch.no_grad():
+        model.register_buffer("hashed_table", model.embedding.weight.detach().half())
+        if hasattr(model, "projected_words"):
+            model.projected_words = model.projected_words.half()
+    del model.embedding
+
+
+class SeedEnsemble(nn.Module):
+    """The mean of several models' window scores: models trained from different seeds err apart."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.words = members[0].words
+
+    def forward(self, *inputs):
+        return torch.stack([member(*inputs) for member in self.members]).mean(0)
+
+
+def load_exported(directory, name="classifier"):
+    """A model `export` wrote (float32 tables), rebuilt in torch from its ONNX file."""
+    import onnx
+    from onnx import numpy_helper
+
+    with open(f"{directory}/{name}.json") as f:
+        manifest = json.load(f)
+    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
+               for i in onnx.load(f"{directory}/{name}.onnx").graph.initializer}
+    words = weights.get("projected_words")
+    # The pretrained vectors are gone from the file (folded into projected_words), so the model is
+    # built with placeholders of the right shape, folded, and then given the exported weights.
+    placeholder = torch.zeros(words.shape[0] - 1, 1) if words is not None else None
+    model = InjectionClassifier(manifest["dim"], manifest["hidden"], placeholder,
+                                manifest.get("word_dim", WORD_DIM))
+    if words is not None:
+        fold_word_projection(model)
+    model.load_state_dict(weights)
+    model.eval()
+    return model, manifest
+
+
+def export(model, path, words):
+    """Writes the model as ONNX: ids and mask in (plus words and word_mask with a word channel)."""
+    example = (torch.zeros(2, 8, dtype=torch.long), torch.ones(2, 8))
+    names = ["ids", "mask"]
+    axes = {"ids": {0: "windows", 1: "length"}, "mask": {0: "windows", 1: "length"}}
+    if words:
+        example += (torch.ones(2, 4, dtype=torch.long), torch.ones(2, 4))
+        names += ["words", "word_mask"]
+        axes.update({"words": {0: "windows", 1: "word_length"},
+                     "word_mask": {0: "windows", 1: "word_length"}})
+    torch.onnx.export(
+        model, example, path,
+        input_names=names, output_names=["score"],
+        dynamic_axes={**axes, "score": {0: "windows"}},
+        opset_version=13,
+    )
 
 
 def load_word_vectors(directory):
@@ -292,22 +368,9 @@ def main():
     model.eval()
     if model.words:
         fold_word_projection(model)
-    example = (torch.zeros(2, 8, dtype=torch.long), torch.ones(2, 8))
-    names = ["ids", "mask"]
-    axes = {"ids": {0: "windows", 1: "length"}, "mask": {0: "windows", 1: "length"}}
-    if args.words:
-        example += (torch.ones(2, 4, dtype=torch.long), torch.ones(2, 4))
-        names += ["words", "word_mask"]
-        axes.update({"words": {0: "windows", 1: "word_length"},
-                     "word_mask": {0: "windows", 1: "word_length"}})
         with open(f"{out_dir}/{name}.words.txt", "w") as f:
             f.write("\n".join(vocabulary) + "\n")
-    torch.onnx.export(
-        model, example, f"{out_dir}/{name}.onnx",
-        input_names=names, output_names=["score"],
-        dynamic_axes={**axes, "score": {0: "windows"}},
-        opset_version=13,
-    )
+    export(model, f"{out_dir}/{name}.onnx", model.words)
     with open(f"{out_dir}/{name}.json", "w") as f:
         json.dump({
             "buckets": BUCKETS, "dim": dim, "hidden": hidden, "epochs": best[2], "seed": args.seed,
