@@ -7,6 +7,8 @@
  * EVENT_BENCH_REDIS_BASELINE=<file> to run Redis A/B: ours against another version of the
  * provider, a copy of `providers/redis.ts` placed beside it (`git show
  * HEAD:event/providers/redis.ts > event/providers/_baseline_redis.ts`).
+ * `EVENT_BENCH_BUSY=N` runs the whole bench beside N busy loops (`EVENT_BENCH_BUSY_NICE`, default
+ * 0), a fixed background load, so a figure at load 0, 1 or 2 can be taken again on purpose.
  *
  * Each broker gets one table, ours beside the raw client's, with our overhead in percent
  * (positive: we are slower) as the median of each pair's own ratio (a pair: the two sides' same
@@ -78,6 +80,7 @@ import { NatsProvider } from "../providers/nats.ts";
 import { RedisProvider } from "../providers/redis.ts";
 import { StoreProvider } from "../providers/store.ts";
 import { startNats, startRedis } from "../_brokers.ts";
+import { backgroundLoadFromEnv } from "./_background_load.ts";
 
 const EVENTS = Number(Deno.env.get("EVENT_BENCH_EVENTS") ?? 10000);
 const SAMPLES = Number(Deno.env.get("EVENT_BENCH_SAMPLES") ?? 500);
@@ -183,13 +186,14 @@ async function liveRuns(
   sides: Contender[],
   from: number,
   samples: number,
+  warmup = WARMUP,
 ): Promise<[LiveFigures, LiveFigures]> {
   const latencies: [number[], number[]] = [[], []];
   const waiting = [new Map<number, () => void>(), new Map<number, () => void>()];
   const stops: (() => Promise<void>)[] = [];
   for (const k of [0, 1]) stops.push(await sides[k].live((i) => waiting[k].get(i)?.()));
-  for (let s = -WARMUP; s < samples; s++) {
-    const i = from + WARMUP + s;
+  for (let s = -warmup; s < samples; s++) {
+    const i = from + warmup + s;
     for (const k of s % 2 ? [1, 0] : [0, 1]) {
       const arrived = new Promise<void>((resolve) => waiting[k].set(i, resolve));
       const t0 = performance.now();
@@ -482,6 +486,25 @@ async function brokerIdle(pid: number | undefined): Promise<void> {
   }
 }
 
+/**
+ * The PostgreSQL step's size. pg-boss polls every 0.5 s and fetches 64 jobs a poll, so its drain
+ * of N jobs takes N / 64 polls (2,000 jobs: 16 s) and every live sample one poll (0.5 s): with the
+ * other brokers' 3 + 8 rounds of 2,000 events and 20 + 40 samples, the step alone ran about
+ * 8 minutes, nearly all of it pg-boss sleeping between polls. These sizes give the same figures
+ * (a drain rate set by the polling, a latency of one poll) in about a minute and a half:
+ * 1 + 4 rounds, 1,000 events (8 s of pg-boss drain each), 5 unmeasured and 20 measured live
+ * samples (some 12 s). `EVENT_BENCH_PG_ROUNDS` sets the measured rounds. A pg-boss job is done
+ * once handled, so its backlog drains once.
+ */
+const PG_STEP = {
+  events: Math.min(EVENTS, 1000),
+  samples: Math.min(SAMPLES, 20),
+  drains: 1,
+  rounds: Number(Deno.env.get("EVENT_BENCH_PG_ROUNDS") ?? 4),
+  warmupRounds: 1,
+  liveWarmup: 5,
+};
+
 /** Medians of each side's figures, and our overhead on each figure. */
 interface Comparison {
   ours: Figures;
@@ -511,10 +534,20 @@ async function compare(
   ours: () => Promise<Contender>,
   peer: () => Promise<Contender>,
   brokerPid: () => number | undefined,
-  { events = EVENTS, samples = SAMPLES, drains = DRAINS }: {
+  {
+    events = EVENTS,
+    samples = SAMPLES,
+    drains = DRAINS,
+    rounds = ROUNDS,
+    warmupRounds = WARMUP_ROUNDS,
+    liveWarmup = WARMUP,
+  }: {
     events?: number;
     samples?: number;
     drains?: number;
+    rounds?: number;
+    warmupRounds?: number;
+    liveWarmup?: number;
   } = {},
 ): Promise<Comparison> {
   const runs = {
@@ -525,7 +558,7 @@ async function compare(
   const idle = () => brokerIdle(brokerPid());
   // Unmeasured rounds first, so neither side's figures include compiling its code: ours takes
   // some 30,000 events to reach its steady cost per event.
-  for (let round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
+  for (let round = -warmupRounds; round < rounds; round++) {
     const measured = round >= 0;
     const sides = [await ours(), await peer()];
     for (const k of orderOf(round)) {
@@ -545,7 +578,7 @@ async function compare(
     }
     if (samples > 0 && (measured || round === -1)) {
       await idle();
-      const [first, second] = await liveRuns(sides, events, samples);
+      const [first, second] = await liveRuns(sides, events, samples, liveWarmup);
       if (measured) {
         runs.live[0].push(first);
         runs.live[1].push(second);
@@ -612,9 +645,12 @@ async function compare(
   };
 }
 
+const background = backgroundLoadFromEnv();
+globalThis.addEventListener("unload", () => void background?.stop());
 console.log(
   `events: ${EVENTS} per throughput run, ${SAMPLES} latency samples, ${WINDOW} publishes in ` +
-    `flight, median of ${ROUNDS} alternating rounds; load average ${Deno.loadavg()[0].toFixed(1)}`,
+    `flight, median of ${ROUNDS} alternating rounds; load average ${Deno.loadavg()[0].toFixed(1)}` +
+    (background ? `; ${background.workers} busy loops beside the bench` : ""),
 );
 
 const nats = BROKERS.has("nats") ? await startNats() : undefined;
@@ -678,9 +714,7 @@ if (database) {
       pgBoss(database.url),
       // A PostgreSQL reached by URL: no process to watch, a fixed pause instead.
       () => undefined,
-      // pg-boss polls every 0.5 s, so its drain and each latency sample take that long: fewer.
-      // A pg-boss job is done once handled, so its backlog drains once.
-      { events: Math.min(EVENTS, 2000), samples: Math.min(SAMPLES, 40), drains: 1 },
+      PG_STEP,
     );
     table("PostgreSQL", "a3s event (store)", "pg-boss (polling)", result);
   } finally {
@@ -690,3 +724,4 @@ if (database) {
 } else if (BROKERS.has("pg")) {
   console.log("SKIPPED: PostgreSQL comparison (no PostgreSQL reachable)");
 }
+await background?.stop();
