@@ -13,6 +13,11 @@ export interface AttachedPipes {
   /** The stderr pipe. */
   stderr: ReadableStream<Uint8Array>;
   /**
+   * Called once the caller has the head (or at once when there is none, or when the caller
+   * leaves first): work the first byte need not wait for.
+   */
+  afterHead?(): void;
+  /**
    * Called when both pipes ended: the box may be ending (the agent closes them on exit) or the
    * caller fell behind (the agent dropped them); the driver waits here for the first case, so
    * whoever reads on finds the box ended rather than a box in its last microseconds.
@@ -30,23 +35,36 @@ export interface AttachedPipes {
  * loop) cancels both reads: the agent sees the pipes go and the box keeps logging.
  */
 export async function* attachedOutput(pipes: AttachedPipes): AsyncGenerator<OutputChunk> {
-  const readers = { stdout: pipes.stdout, stderr: pipes.stderr.getReader() };
-  type Stream = keyof typeof readers;
+  type Stream = "stdout" | "stderr";
   type Read = { stream: Stream; result: ReadableStreamReadResult<Uint8Array> };
-  const next = (stream: Stream): Promise<Read> =>
-    readers[stream].read().then(
-      (result) => ({ stream, result }),
-      // A pipe that fails to read ends like one that closed; the logs have everything.
-      () => ({ stream, result: { done: true, value: undefined } }),
-    );
-  const pending = new Map<Stream, Promise<Read>>([["stdout", next("stdout")], [
-    "stderr",
-    next("stderr"),
-  ]]);
+  let readers: Record<Stream, ReadableStreamDefaultReader<Uint8Array>> | undefined;
   let finished = false;
-  pipes.hold(true);
+  let held = false;
+  let headDone = false;
+  const afterHead = () => {
+    if (headDone) return;
+    headDone = true;
+    pipes.afterHead?.();
+  };
   try {
+    // The head came in the ready byte's read: the caller has it before any read is set up or
+    // the process is held (both wait until the caller asks for more).
     if (pipes.stdoutHead.length > 0) yield { stream: "stdout", data: pipes.stdoutHead };
+    afterHead();
+    pipes.hold(true);
+    held = true;
+    const open = { stdout: pipes.stdout, stderr: pipes.stderr.getReader() };
+    readers = open;
+    const next = (stream: Stream): Promise<Read> =>
+      open[stream].read().then(
+        (result) => ({ stream, result }),
+        // A pipe that fails to read ends like one that closed; the logs have everything.
+        () => ({ stream, result: { done: true, value: undefined } }),
+      );
+    const pending = new Map<Stream, Promise<Read>>([["stdout", next("stdout")], [
+      "stderr",
+      next("stderr"),
+    ]]);
     while (pending.size > 0) {
       const { stream, result } = await Promise.race(pending.values());
       if (result.done) {
@@ -59,9 +77,14 @@ export async function* attachedOutput(pipes: AttachedPipes): AsyncGenerator<Outp
     finished = true;
     await pipes.ended();
   } finally {
+    afterHead();
     if (!finished) {
-      for (const reader of Object.values(readers)) reader.cancel().catch(() => {});
+      if (readers) { for (const reader of Object.values(readers)) reader.cancel().catch(() => {}); }
+      else {
+        pipes.stdout.cancel().catch(() => {});
+        pipes.stderr.cancel().catch(() => {});
+      }
     }
-    pipes.hold(false);
+    if (held) pipes.hold(false);
   }
 }
