@@ -47,12 +47,14 @@ export async function* attachedOutput(pipes: AttachedPipes): AsyncGenerator<Outp
     pipes.afterHead?.();
   };
   try {
-    // The head came in the ready byte's read: the caller has it before any read is set up or
-    // the process is held (both wait until the caller asks for more).
-    if (pipes.stdoutHead.length > 0) yield { stream: "stdout", data: pipes.stdoutHead };
-    afterHead();
+    // Held before the caller gets anything: a caller that awaits its own write of the head lets
+    // the launcher's exit be seen meanwhile, after which there is nothing left to hold.
     pipes.hold(true);
     held = true;
+    // The head came in the ready byte's read: the caller has it before any read is set up or
+    // the work after the head is done (both wait until the caller asks for more).
+    if (pipes.stdoutHead.length > 0) yield { stream: "stdout", data: pipes.stdoutHead };
+    afterHead();
     const open = { stdout: pipes.stdout, stderr: pipes.stderr.getReader() };
     readers = open;
     const next = (stream: Stream): Promise<Read> =>

@@ -319,8 +319,12 @@ export class PrestartedLauncher {
 
   /** Keeps this process alive while the box runs attached, or lets it go. */
   hold(held: boolean): void {
-    if (held) this.#child.ref();
-    else this.#child.unref();
+    try {
+      if (held) this.#child.ref();
+      else this.#child.unref();
+    } catch {
+      // Its exit was seen already: nothing is left to hold (its pipes keep what it wrote).
+    }
   }
 
   /**

@@ -220,7 +220,14 @@ function spawnedLauncher(child: Deno.ChildProcess): LauncherProcess {
       return child.stdin;
     },
     status: child.status,
-    hold: (held) => held ? child.ref() : child.unref(),
+    hold: (held) => {
+      try {
+        if (held) child.ref();
+        else child.unref();
+      } catch {
+        // Its exit was seen already: nothing is left to hold (its pipes keep what it wrote).
+      }
+    },
   };
 }
 
