@@ -1,4 +1,5 @@
 /** Coalesces calls made close together into one flush. */
+import { setImmediate } from "node:timers";
 
 /** A coalesced flush: call it to join the next flush; `now()` runs a scheduled one at once. */
 export interface Coalesced {
@@ -52,6 +53,27 @@ export function coalesceRun(flush: () => Promise<void>): () => Promise<void> {
   return () => {
     pending ??= new Promise<void>((resolve, reject) => {
       queueMicrotask(() => {
+        pending = undefined;
+        flush().then(resolve, reject);
+      });
+    });
+    return pending;
+  };
+}
+
+/**
+ * Returns a function that runs `flush` once the event loop next polls (`setImmediate`, after
+ * the current callback and its microtasks) and resolves every caller of that turn when it
+ * finishes. It gathers what a timer turn gathers where the calls come from one callback and the
+ * promises it settles, as a consumer's batch of deliveries does, for a quarter of the cost: in
+ * Deno a `setTimeout` and its `clearTimeout` take some 6.5 µs (a Node-compatible `Timeout`
+ * object in a timer list), a `setImmediate` 1.6 µs.
+ */
+export function coalesceTurn(flush: () => Promise<void>): () => Promise<void> {
+  let pending: Promise<void> | undefined;
+  return () => {
+    pending ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
         pending = undefined;
         flush().then(resolve, reject);
       });

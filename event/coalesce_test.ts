@@ -1,5 +1,5 @@
 import { assertEquals } from "@a3s/common/testing";
-import { coalesce, coalesceRun } from "./coalesce.ts";
+import { coalesce, coalesceRun, coalesceTurn } from "./coalesce.ts";
 
 Deno.test("coalesce: calls before the timer share one flush, and each caller waits for it", async () => {
   let flushes = 0;
@@ -54,4 +54,41 @@ Deno.test("coalesceRun: the calls of one synchronous run share one flush", async
   assertEquals(flushes, 1);
   await flush();
   assertEquals(flushes, 2);
+});
+
+Deno.test("coalesceTurn: calls of one turn share one flush, across microtasks too", async () => {
+  const flushed: number[][] = [];
+  let batch: number[] = [];
+  const flush = coalesceTurn(() => {
+    flushed.push(batch);
+    batch = [];
+    return Promise.resolve();
+  });
+  const call = (n: number) => {
+    batch.push(n);
+    return flush();
+  };
+  const first = call(1);
+  // Calls a few microtasks later (as handlers resolving one after another) still join it.
+  await Promise.resolve();
+  const second = call(2);
+  await Promise.resolve().then(() => undefined);
+  const third = call(3);
+  assertEquals(first, second);
+  assertEquals(second, third);
+  assertEquals(flushed, []);
+  await Promise.all([first, second, third]);
+  assertEquals(flushed, [[1, 2, 3]]);
+  // A call after the flush started schedules the next one.
+  await call(4);
+  assertEquals(flushed, [[1, 2, 3], [4]]);
+});
+
+Deno.test("coalesceTurn: a failed flush rejects its callers, and the next call flushes again", async () => {
+  let fail = true;
+  const flush = coalesceTurn(() => fail ? Promise.reject(new Error("down")) : Promise.resolve());
+  const results = await Promise.allSettled([flush(), flush()]);
+  assertEquals(results.map((r) => r.status), ["rejected", "rejected"]);
+  fail = false;
+  await flush();
 });

@@ -6,7 +6,7 @@
 import { Redis } from "ioredis";
 import { setImmediate } from "node:timers";
 import type { Logger } from "@a3s/common";
-import { coalesce } from "../coalesce.ts";
+import { coalesceTurn } from "../coalesce.ts";
 import type { CloudEvent } from "../envelope.ts";
 import { EventBrokerError } from "../errors.ts";
 import { CallsInFlightTuner, type TunerState } from "./_calls_in_flight.ts";
@@ -255,25 +255,24 @@ interface RedisSettler {
   extend(id: string): Promise<void>;
 }
 
-/** A stream entry as a delivery. */
+/** A stream entry (its id and event JSON) as a delivery. */
 class RedisDelivery implements ProviderDelivery {
-  readonly seq: string;
   readonly event: CloudEvent;
   constructor(
-    entry: Entry,
+    readonly seq: string,
+    body: string,
     readonly deliveries: number,
     private readonly settler: RedisSettler,
   ) {
-    this.seq = entry[0];
-    this.event = JSON.parse(bodyOf(entry[1]));
+    this.event = JSON.parse(body);
   }
   /**
    * When Redis appended the entry: an auto-generated stream id is `<ms>-<n>`, so the consumer
    * need not parse the event's ISO `time` for its handle-time histogram.
    */
   get storedAtMs(): number {
-    const seq = this.seq;
-    return Number(seq.slice(0, seq.indexOf("-")));
+    // parseInt stops at the '-': no substring per event.
+    return parseInt(this.seq, 10);
   }
   ack(): Promise<void> {
     return this.settler.ack(this.seq, this.event.partitionkey, this.deliveries);
@@ -581,10 +580,10 @@ export class RedisProvider implements EventProvider {
   /** Acks waiting for the next flush, per group: plain arrays, no object per ack. */
   #acks = new Map<string, PendingAcks>();
   /**
-   * Acks of one timer turn, in one round trip: per group one XACK and one ZREM of parked
+   * Acks of one turn of the event loop (a batch's handlers run in one), in one round trip: per group one XACK and one ZREM of parked
    * retries, and each keyed entry leaves its key's index, which lets the key's next run.
    */
-  readonly #flushAcks = coalesce(async () => {
+  readonly #flushAcks = coalesceTurn(async () => {
     const batch = [...this.#acks];
     this.#acks.clear();
     if (batch.length === 1) {
@@ -706,7 +705,7 @@ export class RedisProvider implements EventProvider {
       },
     };
     const delivery = (entry: Entry, deliveries: number): ProviderDelivery =>
-      new RedisDelivery(entry, deliveries, settler);
+      new RedisDelivery(entry[0], bodyOf(entry[1]), deliveries, settler);
     try {
       while (!signal.aborted) {
         const now = Date.now();
@@ -749,6 +748,8 @@ export class RedisProvider implements EventProvider {
         const heldEntries = await this.#read(group, heldBack);
         const gone = heldBack.filter((id) => !heldEntries.some(([e]) => e[0] === id));
         if (gone.length) await this.#redis.zrem(order.held, ...gone.map(orderMember));
+        /** This turn's deliveries when none needs key bookkeeping (see below). */
+        let direct: ProviderDelivery[] | undefined;
         if (candidates.length === 0) {
           const read = (this.#redis as unknown as { a3sRead: ReadCommand }).a3sRead;
           const byKeyPrefix = this.#byKey(group, "");
@@ -775,16 +776,22 @@ export class RedisProvider implements EventProvider {
               readAfter.call(connection, this.#log, group, me, batch, byKeyPrefix),
             ]);
           }
+          // The common case, new entries without keys and nothing held back, needs no key
+          // bookkeeping: each matching entry becomes its delivery straight from the flat reply,
+          // without an entry with named fields and a candidate pair per event on the way.
+          let keyed = heldEntries.length > 0;
+          for (let i = 3; !keyed && i < flat.length; i += 4) keyed = flat[i] !== "";
+          if (!keyed) direct = [];
           const foreign: string[] = [];
           for (let i = 0; i < flat.length; i += 4) {
-            if (matches(flat[i + 1])) {
-              candidates.push([namedEntry(flat[i], flat[i + 1], flat[i + 2], flat[i + 3]), 1]);
-            } else foreign.push(flat[i]);
+            if (!matches(flat[i + 1])) foreign.push(flat[i]);
+            else if (direct) direct.push(new RedisDelivery(flat[i], flat[i + 2], 1, settler));
+            else candidates.push([namedEntry(flat[i], flat[i + 1], flat[i + 2], flat[i + 3]), 1]);
           }
           // Events outside the pattern are acknowledged at once: they are not this consumer's.
           if (foreign.length) await this.#redis.xack(this.#log, group, ...foreign);
         }
-        const out = await this.#inKeyOrder(order, candidates, heldEntries, delivery);
+        const out = direct ?? await this.#inKeyOrder(order, candidates, heldEntries, delivery);
         if (out.length === 0 && heldEntries.length > 0) {
           // Everything held back is still blocked: wait a little before looking again.
           await new Promise((r) => setTimeout(r, Math.min(spec.ackWaitMs / 4, 100)));
