@@ -215,13 +215,13 @@ export interface ScriptChild {
 }
 
 /**
- * Runs `script` with `deno run -A` and waits for its first line (killed after 60 s, so a child
+ * Runs `script` (with `args`) under `deno run -A` and waits for its first line (killed after 60 s, so a child
  * that hangs cannot hang the test): the scripts under `testdata/` print what they set up, then
  * wait to be killed.
  */
-export async function spawnScript(script: URL): Promise<ScriptChild> {
+export async function spawnScript(script: URL, args: string[] = []): Promise<ScriptChild> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script.pathname],
+    args: ["run", "-A", script.pathname, ...args],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

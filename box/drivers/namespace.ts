@@ -6,7 +6,7 @@
  * host process can reach a box another one started.
  */
 import { existsSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { A3sError, ValidationError } from "@a3s/common";
 import type { AgentClient } from "../agent/client.ts";
 import { buildAgent, builtAgent } from "../agent/build.ts";
@@ -50,6 +50,7 @@ import {
   signalName,
   signalProcess,
 } from "./_proc.ts";
+import { abandonedBox, startedByThisProcess, type StarterRecord } from "./_starter.ts";
 
 /** Where the agent lives inside a namespace box. */
 const GUEST_DIR = "/.a3s";
@@ -99,7 +100,8 @@ function boxCgroup(layout: LayoutRecord, id: string): BoxCgroup {
   return new BoxCgroup(layout.cgroup, id, layout.cgroupRoot);
 }
 
-interface PidRecord extends ProcessIdentity {
+/** The box's process; its box and starter (see `_starter.ts`) for the abandoned-box sweep. */
+interface PidRecord extends ProcessIdentity, StarterRecord {
   /** The agent binary the box was started with. */
   agent: string;
   /**
@@ -112,13 +114,6 @@ interface PidRecord extends ProcessIdentity {
    * before that have bubblewrap's init above the agent.
    */
   agentIsInit?: boolean;
-  /** The box's full id (its state dir is named by the first 12 characters). */
-  box?: string;
-  /**
-   * The process that started the box: `run` writes the box's row after the start, so a box
-   * with no row whose starter is gone was abandoned in between (see `abandoned`).
-   */
-  owner?: ProcessIdentity;
 }
 
 /**
@@ -129,13 +124,6 @@ let processUid: number | null | undefined;
 function uid(): number | null {
   if (processUid === undefined) processUid = Deno.uid();
   return processUid;
-}
-
-/** This process, as the starter of the boxes it starts (read once). */
-let thisProcess: ProcessIdentity | undefined;
-function starterIdentity(): ProcessIdentity | undefined {
-  thisProcess ??= processIdentitySync(Deno.pid);
-  return thisProcess;
 }
 
 async function run(cmd: string, args: string[]): Promise<{ ok: boolean; stderr: string }> {
@@ -859,8 +847,7 @@ export class NamespaceDriver implements BoxDriver {
       agent,
       ...(into ? { monitor: true } : {}),
       ...(security.hostPid ? {} : { agentIsInit: true }),
-      box: spec.id,
-      owner: starterIdentity(),
+      ...startedByThisProcess(this.name, spec.id),
     };
     Deno.writeTextFileSync(paths.pid, JSON.stringify(record));
     output.onProcess?.();
@@ -1133,11 +1120,12 @@ export class NamespaceDriver implements BoxDriver {
 
   async abandoned(stateDir: string): Promise<string | undefined> {
     const record = await readJson<PidRecord>(join(stateDir, "pid.json"));
-    // Boxes started before the record named its starter are left as they are.
-    if (!record?.box || !record.owner || basename(stateDir) !== record.box.slice(0, 12)) {
-      return undefined;
-    }
-    return await isAlive(record.owner) ? undefined : record.box;
+    // Records written before they named their driver are this driver's: no other named a starter.
+    return await abandonedBox(
+      stateDir,
+      record && { ...record, driver: record.driver ?? this.name },
+      this.name,
+    );
   }
 
   async remove(spec: BoxSpec): Promise<void> {

@@ -27,10 +27,11 @@ import { type CpioEntry, directoryEntries, S_IFCHR, S_IFDIR, S_IFREG, writeCpio 
 import {
   isAlive,
   type ProcessIdentity,
-  processIdentity,
+  processIdentitySync,
   signalVmProcess,
   stopVmProcess,
 } from "./_proc.ts";
+import { abandonedBox, startedByThisProcess, type StarterRecord } from "./_starter.ts";
 import {
   agentSocket,
   connectPodAgent,
@@ -117,8 +118,17 @@ export interface QemuDriverOptions {
   bootTimeoutMs?: number;
 }
 
-interface PidRecord extends ProcessIdentity {
+/** The VM's host process; its box and starter (see `_starter.ts`) for the abandoned-box sweep. */
+interface PidRecord extends ProcessIdentity, StarterRecord {
   memoryMiB: number;
+}
+
+async function readPidRecord(path: string): Promise<PidRecord | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as PidRecord;
+  } catch {
+    return undefined;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -532,9 +542,16 @@ export class QemuDriver implements BoxDriver {
       stderr: "null",
       detached: true,
     }).spawn();
-    const identity = await processIdentity(child.pid);
-    const record: PidRecord = { pid: child.pid, startTime: identity?.startTime ?? "", memoryMiB };
-    await Deno.writeTextFile(paths.pid, JSON.stringify(record));
+    // Read and written without an await after the spawn: the record names this starter, so the
+    // manager's sweep finds a VM whose starter dies before its row (see `abandoned`).
+    const identity = processIdentitySync(child.pid);
+    const record: PidRecord = {
+      pid: child.pid,
+      startTime: identity?.startTime ?? "",
+      memoryMiB,
+      ...startedByThisProcess(this.name, spec.id),
+    };
+    Deno.writeTextFileSync(paths.pid, JSON.stringify(record));
     let exited = false;
     child.status.then(() => exited = true);
     child.unref();
@@ -572,12 +589,8 @@ export class QemuDriver implements BoxDriver {
     throw new A3sError("box_start_failed", "VM agent did not answer before the boot timeout");
   }
 
-  async #record(spec: BoxSpec): Promise<PidRecord | undefined> {
-    try {
-      return JSON.parse(await Deno.readTextFile(this.#paths(spec).pid)) as PidRecord;
-    } catch {
-      return undefined;
-    }
+  #record(spec: BoxSpec): Promise<PidRecord | undefined> {
+    return readPidRecord(this.#paths(spec).pid);
   }
 
   async #running(spec: BoxSpec): Promise<boolean> {
@@ -673,6 +686,15 @@ export class QemuDriver implements BoxDriver {
     } finally {
       client.close();
     }
+  }
+
+  /**
+   * A VM started by a `run` that died before it wrote the box's row: its QEMU process would run
+   * on with no row to stop it. The manager removes it (kills the process, removes its state).
+   */
+  async abandoned(stateDir: string): Promise<string | undefined> {
+    const record = await readPidRecord(join(stateDir, "pid.json"));
+    return await abandonedBox(stateDir, record, this.name);
   }
 
   async remove(spec: BoxSpec): Promise<void> {

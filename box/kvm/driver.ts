@@ -29,10 +29,11 @@ import type {
 import {
   isAlive,
   type ProcessIdentity,
-  processIdentity,
+  processIdentitySync,
   signalVmProcess,
   stopVmProcess,
 } from "../drivers/_proc.ts";
+import { abandonedBox, startedByThisProcess, type StarterRecord } from "../drivers/_starter.ts";
 import { type KvmProbe, probeKvm } from "./probe.ts";
 import { detectTee } from "./tee/detect.ts";
 import { baseInitramfs, KVM_GUEST_MODULES, writeBoxInitramfs } from "./initramfs.ts";
@@ -62,8 +63,17 @@ export interface KvmDriverOptions {
   bootTimeoutMs?: number;
 }
 
-interface PidRecord extends ProcessIdentity {
+/** The VM's host process; its box and starter (see `_starter.ts`) for the abandoned-box sweep. */
+interface PidRecord extends ProcessIdentity, StarterRecord {
   memoryBytes: number;
+}
+
+async function readPidRecord(path: string): Promise<PidRecord | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as PidRecord;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The VMM's entry, as a URL `deno run` takes (a file here, https once published). */
@@ -268,9 +278,16 @@ export class KvmDriver implements BoxDriver {
       stderr: "null",
       detached: true,
     }).spawn();
-    const identity = await processIdentity(child.pid);
-    const record: PidRecord = { pid: child.pid, startTime: identity?.startTime ?? "", memoryBytes };
-    await Deno.writeTextFile(paths.pid, JSON.stringify(record));
+    // Read and written without an await after the spawn: the record names this starter, so the
+    // manager's sweep finds a VM whose starter dies before its row (see `abandoned`).
+    const identity = processIdentitySync(child.pid);
+    const record: PidRecord = {
+      pid: child.pid,
+      startTime: identity?.startTime ?? "",
+      memoryBytes,
+      ...startedByThisProcess(this.name, spec.id),
+    };
+    Deno.writeTextFileSync(paths.pid, JSON.stringify(record));
     let exited = false;
     child.status.then(() => exited = true);
     child.unref();
@@ -305,12 +322,8 @@ export class KvmDriver implements BoxDriver {
     );
   }
 
-  async #record(spec: BoxSpec): Promise<PidRecord | undefined> {
-    try {
-      return JSON.parse(await Deno.readTextFile(this.#paths(spec).pid)) as PidRecord;
-    } catch {
-      return undefined;
-    }
+  #record(spec: BoxSpec): Promise<PidRecord | undefined> {
+    return readPidRecord(this.#paths(spec).pid);
   }
 
   async #running(spec: BoxSpec): Promise<boolean> {
@@ -417,6 +430,15 @@ export class KvmDriver implements BoxDriver {
     } finally {
       client.close();
     }
+  }
+
+  /**
+   * A VM started by a `run` that died before it wrote the box's row: its VMM process would run
+   * on with no row to stop it. The manager removes it (kills the process, removes its state).
+   */
+  async abandoned(stateDir: string): Promise<string | undefined> {
+    const record = await readPidRecord(join(stateDir, "pid.json"));
+    return await abandonedBox(stateDir, record, this.name);
   }
 
   async remove(spec: BoxSpec): Promise<void> {
