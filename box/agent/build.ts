@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { A3sError } from "@a3s/common";
+import { exists } from "../_exists.ts";
 
 /** The sources, header first: all of them feed the cache key, the .c files the compiler. */
 const SOURCES = ["agent.h", "agent.c", "user.c", "launch.c", "vm_setup.c", "pod.c"];
@@ -13,15 +14,6 @@ const SOURCES = ["agent.h", "agent.c", "user.c", "launch.c", "vm_setup.c", "pod.
 async function sha256Hex(data: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const building = new Map<string, Promise<string>>();

@@ -12,6 +12,7 @@ import {
   type GuestContainerRequest,
   parseExit,
 } from "./protocol.ts";
+import { concatBytes } from "../_bytes.ts";
 
 /** A byte link to an agent. */
 export interface AgentLink {
@@ -265,13 +266,7 @@ export class AgentClient {
           reject(new A3sError("copy_failed", `reading ${path} in the box failed`));
           return;
         }
-        const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-        let at = 0;
-        for (const part of parts) {
-          out.set(part, at);
-          at += part.length;
-        }
-        resolve(out);
+        resolve(concatBytes(...parts));
       },
       error: (error) => {
         this.#streams.delete(id);

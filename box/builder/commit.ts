@@ -9,6 +9,7 @@ import { digestOf, type ImageConfig, type LayerDescriptor, MEDIA } from "../imag
 import { gzip, type TarInput, writeTar } from "../image/tar.ts";
 import { upperToLayer } from "./layer_diff.ts";
 import { writeImage } from "./write_image.ts";
+import { exists } from "../_exists.ts";
 
 /** One changed path: A added, C changed, D deleted. */
 export interface BoxChange {
@@ -16,10 +17,6 @@ export interface BoxChange {
   kind: "A" | "C" | "D";
   /** The path inside the box, absolute. */
   path: string;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.lstat(path).then(() => true, () => false);
 }
 
 /** Records an image of the box's filesystem as it is now; returns the image id. */
@@ -72,7 +69,7 @@ export async function diffBox(boxes: BoxManager, box: string): Promise<BoxChange
       continue;
     }
     changes.push({
-      kind: await exists(join(lower, entry.path)) ? "C" : "A",
+      kind: await exists(join(lower, entry.path), { noFollow: true }) ? "C" : "A",
       path: `/${entry.path}`,
     });
   }

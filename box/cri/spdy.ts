@@ -11,6 +11,7 @@
 import zlib from "node:zlib";
 import type { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
+import { concatBytes } from "../_bytes.ts";
 
 const VERSION = 3;
 const FLAG_FIN = 0x01;
@@ -255,10 +256,7 @@ export class SpdyConnection {
   }
 
   #receive(chunk: Uint8Array): void {
-    const joined = new Uint8Array(this.#buffer.length + chunk.length);
-    joined.set(this.#buffer);
-    joined.set(chunk, this.#buffer.length);
-    this.#buffer = joined;
+    this.#buffer = concatBytes(this.#buffer, chunk);
     while (this.#buffer.length >= 8) {
       const view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset, 8);
       const length = view.getUint32(4) & 0xffffff;
@@ -295,7 +293,7 @@ export class SpdyConnection {
         await this.#writeControl(
           FrameType.SynReply,
           accepted ? 0 : FLAG_FIN,
-          concat(uint32(id), await this.#deflate.process(encodeHeaderBlock({}))),
+          concatBytes(uint32(id), await this.#deflate.process(encodeHeaderBlock({}))),
         );
         if ((flags & FLAG_FIN) !== 0) stream.endInbound();
         if (!accepted) {
@@ -347,7 +345,7 @@ export class SpdyConnection {
     const view = new DataView(header.buffer);
     view.setUint32(0, 0x80000000 | (VERSION << 16) | type);
     view.setUint32(4, (flags << 24) | payload.length);
-    await this.#write(concat(header, payload));
+    await this.#write(concatBytes(header, payload));
   }
 
   /** @internal Writes a DATA frame. */
@@ -356,13 +354,17 @@ export class SpdyConnection {
     const view = new DataView(header.buffer);
     view.setUint32(0, id & 0x7fffffff);
     view.setUint32(4, ((fin ? FLAG_FIN : 0) << 24) | data.length);
-    await this.#write(concat(header, data));
+    await this.#write(concatBytes(header, data));
   }
 
   /** Says goodbye (GOAWAY) and ends the socket once what was written has gone out. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.#writeControl(FrameType.GoAway, 0, concat(uint32(this.#lastStreamId), uint32(0)));
+    await this.#writeControl(
+      FrameType.GoAway,
+      0,
+      concatBytes(uint32(this.#lastStreamId), uint32(0)),
+    );
     // Nothing may be written after the end: mark the connection closed first.
     this.#closed = true;
     this.#socket.end();
@@ -379,15 +381,5 @@ export class SpdyConnection {
 function uint32(value: number): Uint8Array {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, value >>> 0);
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
   return out;
 }

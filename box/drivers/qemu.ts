@@ -42,6 +42,7 @@ import {
   podShareDir,
   unmountUnder,
 } from "./qemu_pod.ts";
+import { exists } from "../_exists.ts";
 
 /** Kernel modules every box loads, in dependency order. */
 const MODULES = [
@@ -128,15 +129,6 @@ async function readPidRecord(path: string): Promise<PidRecord | undefined> {
     return JSON.parse(await Deno.readTextFile(path)) as PidRecord;
   } catch {
     return undefined;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -26,6 +26,7 @@ import type {
 } from "../types.ts";
 import { mountOverlay, unmount } from "./_mount.ts";
 import { isAlive, type ProcessIdentity, processIdentity } from "./_proc.ts";
+import { exists } from "../_exists.ts";
 
 /** How many agent ports a pod VM has: so many host clients are served at once. */
 export const POD_AGENT_PORTS = 6;
@@ -77,10 +78,6 @@ export async function unmountUnder(dir: string): Promise<void> {
   if (left.length > 0) {
     throw new A3sError("busy", `cannot unmount ${left[0]}; not removing ${dir}`, { status: 409 });
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.lstat(path).then(() => true, () => false);
 }
 
 async function mountProgram(args: string[], what: string): Promise<void> {
@@ -207,7 +204,7 @@ export class GuestContainers {
         { status: 501, field: `security.${refused}` },
       );
     }
-    if (!(await exists(podShareDir(m.pod.sandboxStateDir)))) {
+    if (!(await exists(podShareDir(m.pod.sandboxStateDir), { noFollow: true }))) {
       throw new A3sError(
         "unsupported",
         `box ${m.pod.sandboxId.slice(0, 12)} is not a pod sandbox on this driver`,
@@ -215,7 +212,7 @@ export class GuestContainers {
       );
     }
     for (const [i, volume] of m.volumes.entries()) {
-      if (!(await exists(volume.host))) {
+      if (!(await exists(volume.host, { noFollow: true }))) {
         throw new A3sError("invalid_request", `volume ${volume.host} does not exist`, {
           status: 400,
           field: `volumes.${i}`,
@@ -241,7 +238,9 @@ export class GuestContainers {
         if (isDir) await Deno.mkdir(target, { recursive: true });
         else {
           await Deno.mkdir(dirname(target), { recursive: true });
-          if (!(await exists(target))) await Deno.writeFile(target, new Uint8Array());
+          if (!(await exists(target, { noFollow: true }))) {
+            await Deno.writeFile(target, new Uint8Array());
+          }
         }
         await mountProgram(["--bind", volume.host, target], `volume ${volume.guest}`);
         if (volume.readOnly) {

@@ -22,6 +22,7 @@ import { formatReference, parseReference } from "./reference.ts";
 import { preparedQuery } from "../_prepared.ts";
 import { TagCache } from "./tag_cache.ts";
 import { gzip, maybeGunzip, readTar, type TarInput, writeTar } from "./tar.ts";
+import { exists, existsSync } from "../_exists.ts";
 
 /** An image as `box images` lists it. */
 export interface ImageSummary {
@@ -47,24 +48,6 @@ function hex(digest: string): string {
     throw new A3sError("bad_digest", `unsupported digest '${digest}'`, { status: 400 });
   }
   return digest.slice(7);
-}
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -116,7 +99,7 @@ export class ImageStore {
 
   /** Whether the blob with this digest is stored. */
   hasBlob(digest: string): Promise<boolean> {
-    return exists(this.blobPath(digest));
+    return exists(this.blobPath(digest), { noFollow: true });
   }
 
   /** Stores bytes under their digest; a given `expected` digest must match. */
@@ -130,7 +113,7 @@ export class ImageStore {
       );
     }
     const path = this.blobPath(digest);
-    if (!(await exists(path))) {
+    if (!(await exists(path, { noFollow: true }))) {
       const temp = `${path}.${crypto.randomUUID()}.tmp`;
       await Deno.writeFile(temp, data);
       await Deno.rename(temp, path);
@@ -356,7 +339,9 @@ export class ImageStore {
     const dir = join(this.dir, "rootfs", hex(imageId));
     // Built already (every start but an image's first): one synchronous stat, on a box's start
     // path, instead of a trip through the thread pool.
-    if (!this.#building.has(dir) && existsSync(dir)) return Promise.resolve(dir);
+    if (!this.#building.has(dir) && existsSync(dir, { noFollow: true })) {
+      return Promise.resolve(dir);
+    }
     const pending = this.#building.get(dir) ?? this.#buildRootfs(imageId, dir);
     this.#building.set(dir, pending);
     pending.finally(() => this.#building.delete(dir)).catch(() => {});
@@ -364,7 +349,7 @@ export class ImageStore {
   }
 
   async #buildRootfs(imageId: string, dir: string): Promise<string> {
-    if (await exists(dir)) return dir;
+    if (await exists(dir, { noFollow: true })) return dir;
     const row = await this.resolve(imageId);
     const temp = `${dir}.${crypto.randomUUID().slice(0, 8)}.tmp`;
     await Deno.mkdir(temp, { mode: 0o755 });
@@ -378,7 +363,7 @@ export class ImageStore {
       }
       await Deno.rename(temp, dir).catch(async (error) => {
         // Another process built it first; theirs is as good as ours.
-        if (!(await exists(dir))) throw error;
+        if (!(await exists(dir, { noFollow: true }))) throw error;
         await Deno.remove(temp, { recursive: true });
       });
       return dir;

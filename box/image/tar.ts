@@ -4,6 +4,7 @@
  * interprets paths; {@linkcode extractLayer} decides what is safe to write.
  */
 import { A3sError } from "@a3s/common";
+import { concatBytes } from "../_bytes.ts";
 
 /** Entry kinds box handles; anything else is reported as `other`. */
 export type TarEntryType = "file" | "dir" | "symlink" | "hardlink" | "device" | "fifo" | "other";
@@ -220,13 +221,7 @@ export function writeTar(entries: readonly TarInput[]): Uint8Array {
     parts.push(header(name, flags[entry.type], data.length, entry), pad(data));
   }
   parts.push(new Uint8Array(1024));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(...parts);
 }
 
 function pad(data: Uint8Array): Uint8Array {

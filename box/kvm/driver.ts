@@ -38,6 +38,7 @@ import { type KvmProbe, probeKvm } from "./probe.ts";
 import { detectTee } from "./tee/detect.ts";
 import { baseInitramfs, KVM_GUEST_MODULES, writeBoxInitramfs } from "./initramfs.ts";
 import type { VmmBoot, VmmConfig } from "./vmm_process.ts";
+import { exists } from "../_exists.ts";
 
 /** A flat guest program the VMM runs instead of Linux. */
 export interface KvmGuestProgram {
@@ -90,10 +91,6 @@ async function newestKernel(): Promise<string | undefined> {
     return undefined;
   }
   return kernels.sort().pop();
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
 }
 
 /**

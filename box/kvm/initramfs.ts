@@ -15,6 +15,7 @@ import {
   writeCpio,
 } from "../drivers/cpio.ts";
 import type { BoxSpec } from "../types.ts";
+import { exists } from "../_exists.ts";
 
 /** Kernel modules the agent loads on the kvm VMM, in dependency order. */
 export const KVM_GUEST_MODULES: readonly string[] = [
@@ -25,10 +26,6 @@ export const KVM_GUEST_MODULES: readonly string[] = [
 ];
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const encoder = new TextEncoder();
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}
 
 /** The cached image part: rootfs, agent as /init, modules and their load list. */
 export async function baseInitramfs(

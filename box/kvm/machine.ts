@@ -9,6 +9,7 @@ import { FramePort } from "./devices/frame_port.ts";
 import { VIRTIO_MMIO_SIZE, VirtioMmio } from "./devices/virtio_mmio.ts";
 import { Vm, type VmOptions, type VmRunResult } from "./vm.ts";
 import type { Frame } from "@a3s/wasm/frame";
+import { concatBytes } from "../_bytes.ts";
 
 /** Where the frame port's virtio-mmio window and interrupt are (also on Linux's cmdline). */
 export const FRAME_PORT = { base: 0xd0000000, irq: 5 } as const;
@@ -73,14 +74,7 @@ export class Machine {
 
   /** Everything the guest wrote to its console so far. */
   get consoleBytes(): Uint8Array {
-    const total = this.#console.reduce((sum, chunk) => sum + chunk.length, 0);
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const chunk of this.#console) {
-      out.set(chunk, at);
-      at += chunk.length;
-    }
-    return out;
+    return concatBytes(...this.#console);
   }
 
   /** The console output as text. */

@@ -7,6 +7,7 @@
 import { VmError } from "./errors.ts";
 import { Machine } from "./machine.ts";
 import { enterRealMode } from "./boot/modes.ts";
+import { existsSync as exists } from "../_exists.ts";
 
 /** The probe's answer. */
 export interface KvmProbe {
@@ -27,15 +28,6 @@ export interface KvmProbe {
  * `mov dx, 0x3f8` (ba f8 03), `mov al, '!'` (b0 21), `out dx, al` (ee), `hlt` (f4).
  */
 const PROBE_GUEST = Uint8Array.of(0xba, 0xf8, 0x03, 0xb0, 0x21, 0xee, 0xf4);
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The kernel module behind /dev/kvm, read from /sys/module. */
 export function hypervisorModule(): KvmProbe["module"] {

@@ -8,6 +8,7 @@
  * `virtio_mmio.device=` argument alone finds nothing.
  */
 import type { GuestMemory } from "../memory.ts";
+import { concatBytes } from "../../_bytes.ts";
 
 /** Where the tables go: the BIOS read-only area Linux scans for "RSD PTR ". */
 export const ACPI_BASE = 0xe0000;
@@ -84,16 +85,6 @@ function pkgLength(contentLength: number): Uint8Array {
   throw new RangeError("an AML package is too large");
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 const NAME_OP = 0x08;
 const SCOPE_OP = 0x10;
 const BUFFER_OP = 0x11;
@@ -103,7 +94,7 @@ const WORD_PREFIX = 0x0b;
 const DEVICE_OP = [0x5b, 0x82];
 
 function amlName(name: string, value: Uint8Array): Uint8Array {
-  return concat(Uint8Array.of(NAME_OP), ascii(name), value);
+  return concatBytes(Uint8Array.of(NAME_OP), ascii(name), value);
 }
 
 function amlInteger(value: number): Uint8Array {
@@ -116,8 +107,8 @@ function amlInteger(value: number): Uint8Array {
 
 function amlBuffer(bytes: Uint8Array): Uint8Array {
   const size = amlInteger(bytes.length);
-  const content = concat(size, bytes);
-  return concat(Uint8Array.of(BUFFER_OP), pkgLength(content.length), content);
+  const content = concatBytes(size, bytes);
+  return concatBytes(Uint8Array.of(BUFFER_OP), pkgLength(content.length), content);
 }
 
 /** The _CRS of a virtio-mmio device: its 4 KiB window and its edge, active-high interrupt. */
@@ -137,24 +128,24 @@ function virtioResources(device: AcpiVirtioDevice): Uint8Array {
   interrupt[4] = 1; // one interrupt
   iv.setUint32(5, device.irq, true);
   const end = Uint8Array.of(0x79, 0x00); // end tag; a zero checksum means "not checked"
-  return concat(memory, interrupt, end);
+  return concatBytes(memory, interrupt, end);
 }
 
 function virtioDevice(index: number, device: AcpiVirtioDevice): Uint8Array {
   const name = `V${index.toString(16).toUpperCase().padStart(3, "0")}`;
-  const body = concat(
+  const body = concatBytes(
     ascii(name),
-    amlName("_HID", concat(Uint8Array.of(STRING_PREFIX), ascii("LNRO0005"), Uint8Array.of(0))),
+    amlName("_HID", concatBytes(Uint8Array.of(STRING_PREFIX), ascii("LNRO0005"), Uint8Array.of(0))),
     amlName("_UID", amlInteger(index)),
     amlName("_CRS", amlBuffer(virtioResources(device))),
   );
-  return concat(Uint8Array.of(...DEVICE_OP), pkgLength(body.length), body);
+  return concatBytes(Uint8Array.of(...DEVICE_OP), pkgLength(body.length), body);
 }
 
 function dsdt(machine: AcpiMachine): Uint8Array {
-  const devices = concat(...machine.virtio.map((d, i) => virtioDevice(i, d)));
-  const scope = concat(Uint8Array.of(0x5c), ascii("_SB_"), devices); // \_SB_
-  return table("DSDT", 2, concat(Uint8Array.of(SCOPE_OP), pkgLength(scope.length), scope));
+  const devices = concatBytes(...machine.virtio.map((d, i) => virtioDevice(i, d)));
+  const scope = concatBytes(Uint8Array.of(0x5c), ascii("_SB_"), devices); // \_SB_
+  return table("DSDT", 2, concatBytes(Uint8Array.of(SCOPE_OP), pkgLength(scope.length), scope));
 }
 
 function madt(machine: AcpiMachine): Uint8Array {
@@ -183,7 +174,7 @@ function madt(machine: AcpiMachine): Uint8Array {
   override[3] = 0; // IRQ 0
   new DataView(override.buffer).setUint32(4, 2, true); // GSI 2
   entries.push(override);
-  return table("APIC", 5, concat(header, ...entries));
+  return table("APIC", 5, concatBytes(header, ...entries));
 }
 
 function fadt(dsdtAddress: number): Uint8Array {

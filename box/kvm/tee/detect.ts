@@ -5,6 +5,7 @@
  * confidential guests, and the CPU flags (`sev_snp`, `tdx_host_platform`) say whether the part
  * supports them. `root` lets tests point the reads at a fake tree.
  */
+import { existsSync as exists } from "../../_exists.ts";
 
 /** What was found. */
 export interface TeeDetection {
@@ -22,15 +23,6 @@ function readText(path: string): string | undefined {
     return Deno.readTextFileSync(path);
   } catch {
     return undefined;
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
