@@ -62,7 +62,7 @@
  *   subject once per batch (`HINCRBY`). Raw consumes with `XREADGROUP COUNT 64`
  *   and one `XACK` per batch; ours reads the group with the same count in a script that also
  *   indexes keyed entries for per-key order, filters by subject pattern, and acknowledges in
- *   one pipelined `XACK` per timer turn.
+ *   one pipelined `XACK` per turn of the event loop.
  * - PostgreSQL: our store provider against pg-boss (its polling worker, batch 64) on one
  *   database.
  */

@@ -318,7 +318,8 @@ export class RedisProvider implements EventProvider {
       Math.floor(options.publishCallsInFlight ?? PUBLISH_CALLS_IN_FLIGHT),
     );
     this.#url = options.url;
-    if (options.tuneCallsInFlight ?? true) {
+    // With one call allowed there is nothing to choose (and nothing to teach the next provider).
+    if ((options.tuneCallsInFlight ?? true) && this.#callsInFlightMax > 1) {
       this.#tuner = new CallsInFlightTuner(this.#callsInFlightMax, {
         start: learnedDepths.get(options.url),
       });
