@@ -2,6 +2,7 @@
  * OpenAI's tiktoken encodings. The rank data is read at run time from the `tiktoken` npm
  * package (its `encoders/*.json`), so nothing large is committed here.
  */
+import { Buffer } from "node:buffer";
 import { parseRankListing } from "./_base64.ts";
 import { Engine, Split } from "./_engine.ts";
 import { AddedTokenSplitter } from "./added_tokens.ts";
@@ -105,7 +106,6 @@ class TiktokenTokenizer implements Tokenizer {
 
   decode(ids: ArrayLike<number>, options?: DecodeOptions): string {
     if (this.#specialById.size === 0) return this.#engine.decodeText(ids);
-    let out = "";
     let runStart = 0;
     const bytes: Uint8Array[] = [];
     const flush = (end: number) => {
@@ -121,16 +121,7 @@ class TiktokenTokenizer implements Tokenizer {
       if (!options?.skipSpecialTokens) bytes.push(new TextEncoder().encode(special));
     }
     flush(ids.length);
-    let length = 0;
-    for (const b of bytes) length += b.length;
-    const all = new Uint8Array(length);
-    let at = 0;
-    for (const b of bytes) {
-      all.set(b, at);
-      at += b.length;
-    }
-    out = decoder.decode(all);
-    return out;
+    return decoder.decode(Buffer.concat(bytes));
   }
 
   tokenToId(token: string): number | undefined {
