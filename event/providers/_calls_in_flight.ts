@@ -47,6 +47,24 @@ export interface CallsInFlightTunerOptions {
   now?: () => number;
   /** Where a previous tuner for the same server left off (see {@linkcode CallsInFlightTuner.state}). */
   start?: TunerState;
+  /** Told each trial's outcome: the two rates (publishes per ms) and the depth kept. */
+  onDecision?: (decision: TunerDecision) => void;
+}
+
+/** One trial's outcome, for a verbose log of what the tuner chose and why. */
+export interface TunerDecision {
+  /** The depth held before the trial. */
+  held: number;
+  /** Its publishes per ms of pipeline time in the trial. */
+  heldRate: number;
+  /** The depth tried against it. */
+  tried: number;
+  /** Its publishes per ms of pipeline time in the trial. */
+  triedRate: number;
+  /** The depth that runs next (the trial's own depth again while a challenge is confirmed). */
+  winner: number;
+  /** Epochs the winner now holds before the next trial (0: a confirming trial follows at once). */
+  hold: number;
 }
 
 /** What a tuner learned, to seed the next one for the same server. */
@@ -73,6 +91,7 @@ export class CallsInFlightTuner {
   readonly #maxHold: number;
   readonly #maxGapMs: number;
   readonly #now: () => number;
+  readonly #onDecision?: (decision: TunerDecision) => void;
 
   /** The depth that won the last trial (the one held between trials). */
   #winner: number;
@@ -109,6 +128,7 @@ export class CallsInFlightTuner {
     this.#maxHold = options.maxHold ?? 64;
     this.#maxGapMs = options.maxGapMs ?? 50;
     this.#now = options.now ?? (() => performance.now());
+    this.#onDecision = options.onDecision;
     const start = options.start;
     if (start && (start.depth === 1 || start.depth === this.#max)) {
       // A settled choice for this server: hold it first, then try the other.
@@ -189,10 +209,15 @@ export class CallsInFlightTuner {
 
   #decide(): void {
     const rate = (t: Tally) => t.ms > 0 ? t.events / t.ms : 0;
-    const otherFaster = rate(this.#trial.other) > rate(this.#trial.winner) * (1 + this.#margin);
+    const held = this.#winner;
+    const heldRate = rate(this.#trial.winner);
+    const triedRate = rate(this.#trial.other);
+    const tried = this.#otherDepth();
+    const otherFaster = triedRate > heldRate * (1 + this.#margin);
     if (otherFaster && !this.#challenged) {
       // Once could be the machine's noise: try again at once.
       this.#challenged = true;
+      this.#onDecision?.({ held, heldRate, tried, triedRate, winner: held, hold: 0 });
       this.#startTrial();
       return;
     }
@@ -205,5 +230,13 @@ export class CallsInFlightTuner {
     }
     this.#depth = this.#winner;
     this.#holdLeft = this.#hold;
+    this.#onDecision?.({
+      held,
+      heldRate,
+      tried,
+      triedRate,
+      winner: this.#winner,
+      hold: this.#hold,
+    });
   }
 }

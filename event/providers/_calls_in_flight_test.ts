@@ -1,5 +1,9 @@
 import { assert, assertEquals } from "@a3s/common/testing";
-import { CallsInFlightTuner, type CallsInFlightTunerOptions } from "./_calls_in_flight.ts";
+import {
+  CallsInFlightTuner,
+  type CallsInFlightTunerOptions,
+  type TunerDecision,
+} from "./_calls_in_flight.ts";
 
 /**
  * A closed loop of publishers on a simulated pipeline: every call carries 32 events and takes
@@ -112,4 +116,30 @@ Deno.test("calls in flight: a learned choice seeds the next tuner; one call allo
   const single = new CallsInFlightTuner(1, { now: () => clock.now });
   assertEquals(new Set(drive(single, clock, 500, () => 10)), new Set([1]));
   assertEquals(single.state, { depth: 1, hold: 4 });
+});
+
+Deno.test("calls in flight: tells each trial's rates and the depth it keeps", () => {
+  const clock = { now: 0 };
+  const decisions: TunerDecision[] = [];
+  const tuner = tunerOn(clock, { onDecision: (d) => decisions.push(d) });
+  // One call in flight is twice as fast: the first trial challenges, the second switches.
+  drive(tuner, clock, 2000, (d) => (d === 1 ? 32 : 16));
+  assert(decisions.length >= 3, `${decisions.length} decisions`);
+  const [challenge, switched] = decisions;
+  assertEquals({ held: challenge.held, tried: challenge.tried, winner: challenge.winner }, {
+    held: 2,
+    tried: 1,
+    winner: 2,
+  });
+  assertEquals(challenge.hold, 0);
+  assert(Math.abs(challenge.triedRate - 32) < 1e-9 && Math.abs(challenge.heldRate - 16) < 1e-9);
+  assertEquals({ held: switched.held, winner: switched.winner, hold: switched.hold }, {
+    held: 2,
+    winner: 1,
+    hold: 4,
+  });
+  // Later trials confirm one and double its hold.
+  assertEquals(decisions[2].winner, 1);
+  assertEquals(decisions[2].hold, 8);
+  assertEquals(tuner.state, { depth: 1, hold: decisions.at(-1)!.hold });
 });

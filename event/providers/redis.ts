@@ -9,7 +9,7 @@ import type { Logger } from "@a3s/common";
 import { coalesceTurn } from "../coalesce.ts";
 import type { CloudEvent } from "../envelope.ts";
 import { EventBrokerError } from "../errors.ts";
-import { CallsInFlightTuner, type TunerState } from "./_calls_in_flight.ts";
+import { CallsInFlightTuner, type TunerDecision, type TunerState } from "./_calls_in_flight.ts";
 import { compilePattern } from "../subject.ts";
 import {
   gate,
@@ -48,6 +48,8 @@ export interface RedisProviderOptions {
    * `publishCallsInFlight` always.
    */
   tuneCallsInFlight?: boolean;
+  /** Told each of the tuner's trial outcomes (a verbose log of the depth it picks and why). */
+  onTunerDecision?: (decision: TunerDecision) => void;
   /** Where connection errors are logged. */
   logger?: Logger;
 }
@@ -322,6 +324,7 @@ export class RedisProvider implements EventProvider {
     if ((options.tuneCallsInFlight ?? true) && this.#callsInFlightMax > 1) {
       this.#tuner = new CallsInFlightTuner(this.#callsInFlightMax, {
         start: learnedDepths.get(options.url),
+        onDecision: options.onTunerDecision,
       });
     }
     this.#logger = options.logger;
