@@ -57,6 +57,36 @@ PrestartedLauncher.prototype.sendSync = function (this: PrestartedLauncher, args
   return sent;
 };
 
+/**
+ * Deno's own steps before the spec, on the wall clock: when the manager has the image, when the
+ * driver's `create` and `start` are called and when `create` returns.
+ */
+const denoSteps = new Map<string, number>();
+function timedMethod<T extends object>(
+  target: T,
+  key: keyof T & string,
+  called: string | undefined,
+  returned: string,
+): void {
+  const original = target[key] as (...args: unknown[]) => unknown;
+  const wrapped = function (this: unknown, ...args: unknown[]) {
+    if (called) denoSteps.set(called, wallMs());
+    const result = original.apply(this, args);
+    if (result instanceof Promise) {
+      return result.finally(() => {
+        if (!denoSteps.has(returned)) denoSteps.set(returned, wallMs());
+      });
+    }
+    denoSteps.set(returned, wallMs());
+    return result;
+  };
+  Object.assign(target, { [key]: wrapped });
+}
+timedMethod(boxes.images, "resolve", undefined, "manager: image resolved");
+timedMethod(boxes.images, "rootfs", undefined, "manager: rootfs path");
+timedMethod(NamespaceDriver.prototype, "create", "driver: create called", "driver: create done");
+timedMethod(NamespaceDriver.prototype, "start", "driver: start called", "driver: start resolved");
+
 /** The time the attached output's first chunk arrives (the caller then detaches). */
 async function firstChunk(output: AsyncIterable<unknown>): Promise<number> {
   for await (const _chunk of output) return wallMs();
@@ -100,6 +130,7 @@ try {
     if (spaced) await new Promise((r) => setTimeout(r, 150));
     const tracePath = join(traceDir, `start-${round}.log`);
     Deno.env.set("A3S_LAUNCH_TRACE", tracePath);
+    denoSteps.clear();
     const call = wallMs();
     const { info, output: attached } = await boxes.run(
       { image: "busybox", command: ["echo", "x"] },
@@ -116,6 +147,7 @@ try {
       steps.set("spec sent to the prestarted launcher", lastSend);
       steps.set("spec written and closed", lastSent);
     } else steps.set("launcher spawned", lastSpawn);
+    for (const [step, at] of denoSteps) steps.set(step, at);
     let previous = call;
     const mark = (name: string, at: number | undefined) => {
       if (at === undefined) return;
