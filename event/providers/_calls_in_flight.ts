@@ -73,6 +73,13 @@ export interface TunerState {
   depth: number;
   /** The hold that trial set. */
   hold: number;
+  /**
+   * Epochs of that hold still to run (0: a trial was due or under way). A new tuner goes on from
+   * here rather than holding all of `hold` again: a server's providers that come and go (a bus per
+   * request, a restart) then try the other depth as rarely as one long-lived provider would,
+   * instead of paying the first epochs of a trial in each. Absent: all of `hold`.
+   */
+  holdLeft?: number;
 }
 
 /** One depth's share of a trial. */
@@ -134,7 +141,7 @@ export class CallsInFlightTuner {
       // A settled choice for this server: hold it first, then try the other.
       this.#winner = start.depth;
       this.#hold = Math.min(Math.max(start.hold, this.#minHold), this.#maxHold);
-      this.#holdLeft = this.#hold;
+      this.#holdLeft = Math.min(Math.max(0, Math.floor(start.holdLeft ?? this.#hold)), this.#hold);
     } else {
       // Nothing known: overlap first (it wins wherever a core is spare), and try both at once.
       this.#winner = this.#max;
@@ -151,7 +158,7 @@ export class CallsInFlightTuner {
 
   /** What this tuner learned (for the next one on the same server). */
   get state(): TunerState {
-    return { depth: this.#winner, hold: this.#hold };
+    return { depth: this.#winner, hold: this.#hold, holdLeft: this.#holdLeft };
   }
 
   /** A call was sent. */
