@@ -165,6 +165,8 @@ export class PrestartedLauncher {
   cgroupDirs: readonly string[];
   /** What it was prepared for. */
   readonly fingerprint: string;
+  /** The layout record its state dir holds (the fingerprint's). */
+  readonly layoutJson: string;
   readonly #child: Deno.ChildProcess;
   /**
    * The spec pipe again, opened through `/proc/<pid>/fd/0` once the launcher is prepared: a
@@ -179,13 +181,14 @@ export class PrestartedLauncher {
     child: Deno.ChildProcess,
     dir: string,
     cgroupDirs: readonly string[],
-    fingerprint: string,
+    fingerprint: LauncherFingerprint,
   ) {
     this.#child = child;
     this.dir = dir;
     this.name = basename(dir);
     this.cgroupDirs = cgroupDirs;
-    this.fingerprint = fingerprint;
+    this.fingerprint = fingerprintKey(fingerprint);
+    this.layoutJson = fingerprint.layoutJson;
     child.status.then(() => this.#exited = true, () => this.#exited = true);
     // Its first byte says its box-independent work is done; until then it is not taken (its dir
     // must not be renamed under the /dev it is building). Nothing else comes on this pipe before
@@ -251,7 +254,7 @@ export class PrestartedLauncher {
         stdout: "piped",
         stderr: "piped",
       }).spawn();
-      return new PrestartedLauncher(child, dir, cgroups.dirs, fingerprintKey(fingerprint));
+      return new PrestartedLauncher(child, dir, cgroups.dirs, fingerprint);
     } catch {
       try {
         Deno.removeSync(dir, { recursive: true });

@@ -648,11 +648,16 @@ export class NamespaceDriver implements BoxDriver {
 
   async #startBox(spec: BoxSpec, output: BoxOutput): Promise<StartedBox> {
     const paths = this.#paths(spec);
-    const layout = readJsonSync<LayoutRecord>(paths.layout);
+    // A prestarted launcher's state dir holds the layout its fingerprint matched (`create`
+    // compared it): no read of the record, and no stale status or socket in its fresh run dir.
+    const bound = this.#bound.get(spec.id);
+    const layout = bound
+      ? JSON.parse(bound.layoutJson) as LayoutRecord
+      : readJsonSync<LayoutRecord>(paths.layout);
     if (!layout) throw new A3sError("box_not_created", `box ${spec.id} was never created`);
     // A previous run's status and socket go; listed rather than removed blindly, since a first
     // start has neither and each failed removal would build an error object on the start path.
-    for (const entry of Deno.readDirSync(paths.run)) {
+    for (const entry of bound ? [] : Deno.readDirSync(paths.run)) {
       if (entry.name === "status" || entry.name === "agent.sock") {
         Deno.removeSync(join(paths.run, entry.name));
       }
