@@ -5,6 +5,11 @@
  * never shares a pooled buffer: callers view it through `DataView(out.buffer)` at offset 0.
  */
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  return concatByteList(parts);
+}
+
+/** {@linkcode concatBytes} for a list too long to spread into arguments (an archive's parts). */
+export function concatByteList(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   let length = 0;
   for (const part of parts) length += part.length;
   const out = new Uint8Array(length);

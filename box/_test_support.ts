@@ -9,7 +9,7 @@ import { busyboxImage } from "./image/busybox.ts";
 import { BoxManager } from "./manager.ts";
 import { NamespaceDriver, type NamespaceDriverOptions } from "./drivers/namespace.ts";
 import { QemuDriver } from "./drivers/qemu.ts";
-import type { BoxDriver } from "./types.ts";
+import type { BoxDriver, BoxOutput, BoxSpec } from "./types.ts";
 import { makeTestHomeDir, removeTestHome } from "./_test_home_teardown.ts";
 
 /** Where test boxes share one built agent, so each test file does not build its own. */
@@ -240,6 +240,39 @@ export async function spawnScript(script: URL, args: string[] = []): Promise<Scr
       clearTimeout(deadline);
       reader.releaseLock();
       await child.stdout.cancel().catch(() => {});
+    },
+  };
+}
+
+/** A fresh box id in the manager's format (64 hex digits). */
+export function randomBoxId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * A driver-level spec on the test home's busybox image (no network, no volumes), with its logs
+ * in its state dir: what `run` hands a driver, for tests that drive one directly.
+ */
+export async function busyboxSpec(
+  home: TestHome,
+  box: { id: string; stateDir: string; command: string[]; limits?: BoxSpec["limits"] },
+): Promise<{ spec: BoxSpec; paths: Pick<BoxOutput, "stdoutPath" | "stderrPath"> }> {
+  const spec: BoxSpec = {
+    id: box.id,
+    rootfs: await home.images.rootfs((await home.images.resolve("busybox", "image")).id),
+    stateDir: box.stateDir,
+    command: box.command,
+    env: {},
+    volumes: [],
+    limits: box.limits ?? {},
+    network: "none",
+  };
+  return {
+    spec,
+    paths: {
+      stdoutPath: join(box.stateDir, "stdout.log"),
+      stderrPath: join(box.stateDir, "stderr.log"),
     },
   };
 }

@@ -23,6 +23,14 @@ export async function bareBwrapFirstByte(rootfs: string, onFirstByte: () => void
     stdout: "piped",
     stderr: "null",
   }).spawn();
+  await firstByteAndExit(child, onFirstByte);
+}
+
+/** Calls `onFirstByte` when `child`'s stdout brings its first byte, then awaits its exit. */
+export async function firstByteAndExit(
+  child: Deno.ChildProcess,
+  onFirstByte: () => void,
+): Promise<void> {
   const reader = child.stdout.getReader();
   await reader.read();
   onFirstByte();

@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { mountOverlaySync, unmountSync } from "../drivers/_mount.ts";
 import { buildSeccompFilter } from "../drivers/seccomp.ts";
+import { firstByteAndExit } from "./_bare_bwrap.ts";
 import { capabilityArgs, resolveNamespaceSecurity } from "../drivers/namespace_security.ts";
 
 /** An overlay of `rootfs` in `dir` and bubblewrap's arguments for a box-like start on it. */
@@ -85,12 +86,7 @@ export function isolatedBwrap(rootfs: string, dir: string): IsolatedBwrap {
       const writer = child.stdin.getWriter();
       await writer.write(filter);
       await writer.close();
-      const reader = child.stdout.getReader();
-      await reader.read();
-      onFirstByte();
-      reader.releaseLock();
-      await child.stdout.cancel();
-      await child.status;
+      await firstByteAndExit(child, onFirstByte);
     },
     close() {
       unmountSync(merged);

@@ -4,6 +4,7 @@
  * (its command and environment) is appended to the cached image archive.
  */
 import { join } from "node:path";
+import { concatByteList } from "../_bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -65,13 +66,7 @@ export function writeCpio(entries: readonly CpioEntry[]): Uint8Array {
     push(head);
     if (data.length) push(data);
   }
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatByteList(parts);
 }
 
 /** Walks a directory tree into cpio entries (paths relative, without a leading slash). */

@@ -7,7 +7,13 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { execText, TEST_AGENT_CACHE, type TestHome, withNamespaceBoxes } from "../_test_support.ts";
+import {
+  busyboxSpec,
+  execText,
+  randomBoxId,
+  TEST_AGENT_CACHE,
+  withNamespaceBoxes,
+} from "../_test_support.ts";
 import type { BoxManager } from "../manager.ts";
 import type { OutputChunk } from "../types.ts";
 import { NamespaceDriver } from "./namespace.ts";
@@ -39,25 +45,6 @@ async function logsOf(boxes: BoxManager, id: string): Promise<{ stdout: string; 
   return { stdout, stderr };
 }
 
-/** A driver-level spec on the test home's busybox image, its logs in its state dir `name`. */
-async function busyboxBox(home: TestHome, name: string, id: string, command: string[]) {
-  const stateDir = join(home.home, name);
-  const spec = {
-    id,
-    rootfs: await home.images.rootfs((await home.images.resolve("busybox", "image")).id),
-    stateDir,
-    command,
-    env: {},
-    volumes: [],
-    limits: {},
-    network: "none" as const,
-  };
-  return {
-    spec,
-    paths: { stdoutPath: join(stateDir, "o.log"), stderrPath: join(stateDir, "e.log") },
-  };
-}
-
 function lines(prefix: string, count: number): string {
   return Array.from({ length: count }, (_, i) => `${prefix} ${i + 1}\n`).join("");
 }
@@ -84,15 +71,11 @@ Deno.test("attached run: stdout and stderr come apart, in order, and equal the l
 Deno.test("attached run: the namespace driver hands over pipes, not the log (not for a tty)", async () => {
   await withNamespaceBoxes(async (_boxes, home) => {
     const driver = new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE });
-    const id = Array.from(
-      crypto.getRandomValues(new Uint8Array(32)),
-      (b) => b.toString(16).padStart(2, "0"),
-    ).join("");
-    const { spec, paths } = await busyboxBox(home, "driver-box", id, [
-      "sh",
-      "-c",
-      "echo first; echo second >&2; sleep 30",
-    ]);
+    const { spec, paths } = await busyboxSpec(home, {
+      id: randomBoxId(),
+      stateDir: join(home.home, "driver-box"),
+      command: ["sh", "-c", "echo first; echo second >&2; sleep 30"],
+    });
     await driver.create(spec);
     try {
       const started = await driver.start(spec, { ...paths, attach: true });
@@ -127,11 +110,11 @@ Deno.test("attached run: a caller a whole pipe behind loses the pipes, not the b
   await withNamespaceBoxes(async (_boxes, home) => {
     const driver = new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE });
     // About 3.4 MB, more than the attach pipe holds.
-    const { spec, paths } = await busyboxBox(home, "lagging-box", "b".repeat(64), [
-      "seq",
-      "1",
-      "500000",
-    ]);
+    const { spec, paths } = await busyboxSpec(home, {
+      id: "b".repeat(64),
+      stateDir: join(home.home, "lagging-box"),
+      command: ["seq", "1", "500000"],
+    });
     await driver.create(spec);
     try {
       const started = await driver.start(spec, { ...paths, attach: true });
