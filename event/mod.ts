@@ -62,6 +62,7 @@ export { MemoryProvider, type MemoryProviderOptions } from "./providers/memory.t
 export { StoreProvider, type StoreProviderOptions } from "./providers/store.ts";
 export { NatsProvider, type NatsProviderOptions } from "./providers/nats.ts";
 export { RedisProvider, type RedisProviderOptions } from "./providers/redis.ts";
+export type { TunerDecision } from "./providers/_calls_in_flight.ts";
 export { openProvider, type OpenProviderOptions } from "./providers/open.ts";
 export { type EventConfig, type EventConfigInput, EventConfigSchema } from "./config.ts";
 export { type EventBusSetup, openEventBus } from "./setup.ts";
