@@ -9,6 +9,7 @@ import { A3sError, type AccessPolicy } from "@a3s/common";
 import type { TarInput } from "../image/tar.ts";
 import { safeComponents } from "../image/extract.ts";
 import { dockerfileError } from "./dockerfile.ts";
+import { concatByteList } from "../_bytes.ts";
 
 /** The largest file `ADD` downloads: a build input, not a data set. */
 export const MAX_ADD_URL_BYTES = 512 * 1024 * 1024;
@@ -44,13 +45,7 @@ async function readCapped(response: Response, url: string, line: number): Promis
     }
     parts.push(value);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatByteList(parts);
 }
 
 /** Fetches one `ADD` URL into a layer entry. */

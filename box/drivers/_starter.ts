@@ -47,3 +47,25 @@ export async function abandonedBox(
   if (basename(stateDir) !== record.box.slice(0, 12)) return undefined;
   return await isAlive(record.owner) ? undefined : record.box;
 }
+
+/**
+ * Writes the pid record of a VM's host process `pid` that this process just spawned for
+ * `driver`'s box `boxId`, with the driver's own `fields`. Read and written without an await
+ * after the spawn: the record names this starter, so the manager's sweep finds a VM whose
+ * starter dies before its row (see `abandonedBox`).
+ */
+export function writeStartedRecord(
+  path: string,
+  pid: number,
+  driver: string,
+  boxId: string,
+  fields: Record<string, number>,
+): void {
+  const record = {
+    pid,
+    startTime: processIdentitySync(pid)?.startTime ?? "",
+    ...fields,
+    ...startedByThisProcess(driver, boxId),
+  };
+  Deno.writeTextFileSync(path, JSON.stringify(record));
+}

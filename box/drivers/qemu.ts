@@ -24,14 +24,8 @@ import type {
   StartedBox,
 } from "../types.ts";
 import { type CpioEntry, directoryEntries, S_IFCHR, S_IFDIR, S_IFREG, writeCpio } from "./cpio.ts";
-import {
-  isAlive,
-  type ProcessIdentity,
-  processIdentitySync,
-  signalVmProcess,
-  stopVmProcess,
-} from "./_proc.ts";
-import { abandonedBox, startedByThisProcess, type StarterRecord } from "./_starter.ts";
+import { isAlive, type ProcessIdentity, signalVmProcess, stopVmProcess } from "./_proc.ts";
+import { abandonedBox, type StarterRecord, writeStartedRecord } from "./_starter.ts";
 import {
   agentSocket,
   connectPodAgent,
@@ -534,16 +528,7 @@ export class QemuDriver implements BoxDriver {
       stderr: "null",
       detached: true,
     }).spawn();
-    // Read and written without an await after the spawn: the record names this starter, so the
-    // manager's sweep finds a VM whose starter dies before its row (see `abandoned`).
-    const identity = processIdentitySync(child.pid);
-    const record: PidRecord = {
-      pid: child.pid,
-      startTime: identity?.startTime ?? "",
-      memoryMiB,
-      ...startedByThisProcess(this.name, spec.id),
-    };
-    Deno.writeTextFileSync(paths.pid, JSON.stringify(record));
+    writeStartedRecord(paths.pid, child.pid, this.name, spec.id, { memoryMiB });
     let exited = false;
     child.status.then(() => exited = true);
     child.unref();

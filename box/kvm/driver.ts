@@ -26,14 +26,8 @@ import type {
   ExitReason,
   StartedBox,
 } from "../types.ts";
-import {
-  isAlive,
-  type ProcessIdentity,
-  processIdentitySync,
-  signalVmProcess,
-  stopVmProcess,
-} from "../drivers/_proc.ts";
-import { abandonedBox, startedByThisProcess, type StarterRecord } from "../drivers/_starter.ts";
+import { isAlive, type ProcessIdentity, signalVmProcess, stopVmProcess } from "../drivers/_proc.ts";
+import { abandonedBox, type StarterRecord, writeStartedRecord } from "../drivers/_starter.ts";
 import { type KvmProbe, probeKvm } from "./probe.ts";
 import { detectTee } from "./tee/detect.ts";
 import { baseInitramfs, KVM_GUEST_MODULES, writeBoxInitramfs } from "./initramfs.ts";
@@ -275,16 +269,7 @@ export class KvmDriver implements BoxDriver {
       stderr: "null",
       detached: true,
     }).spawn();
-    // Read and written without an await after the spawn: the record names this starter, so the
-    // manager's sweep finds a VM whose starter dies before its row (see `abandoned`).
-    const identity = processIdentitySync(child.pid);
-    const record: PidRecord = {
-      pid: child.pid,
-      startTime: identity?.startTime ?? "",
-      memoryBytes,
-      ...startedByThisProcess(this.name, spec.id),
-    };
-    Deno.writeTextFileSync(paths.pid, JSON.stringify(record));
+    writeStartedRecord(paths.pid, child.pid, this.name, spec.id, { memoryBytes });
     let exited = false;
     child.status.then(() => exited = true);
     child.unref();
