@@ -15,6 +15,7 @@ import { planPreTokenizer, type PreTokenizerPlan } from "./pre_tokenizers.ts";
 import type { DecodeOptions, EncodeOptions, SpecialMode, Tokenizer } from "./types.ts";
 import { UnigramModel } from "./unigram.ts";
 import { wordPiece, type WordPieceModel } from "./wordpiece.ts";
+import { concatIds } from "./_concat_ids.ts";
 
 type Config = Record<string, unknown>;
 
@@ -40,16 +41,6 @@ function hasByteLevel(config: Config | null | undefined): boolean {
   if (config.type === "ByteLevel") return true;
   const children = (config.pretokenizers ?? config.decoders) as Config[] | undefined;
   return Array.isArray(children) && children.some(hasByteLevel);
-}
-
-function concat(parts: ArrayLike<number>[], total: number): Uint32Array {
-  const out = new Uint32Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 type Model =
@@ -175,7 +166,7 @@ class HuggingFaceTokenizer implements Tokenizer {
       parts.push(ids);
       total += ids.length;
     });
-    return concat(parts, total);
+    return concatIds(parts, total);
   }
 
   encode(text: string, options?: EncodeOptions): Uint32Array {

@@ -4,6 +4,7 @@
  */
 import { Buffer } from "node:buffer";
 import { parseRankListing } from "./_base64.ts";
+import { concatIds } from "./_concat_ids.ts";
 import { Engine, Split } from "./_engine.ts";
 import { AddedTokenSplitter } from "./added_tokens.ts";
 import type { DecodeOptions, EncodeOptions, SpecialMode, Tokenizer } from "./types.ts";
@@ -86,13 +87,7 @@ class TiktokenTokenizer implements Tokenizer {
       parts.push(ids);
       total += ids.length;
     }
-    const out = new Uint32Array(total);
-    let at = 0;
-    for (const part of parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
+    return concatIds(parts, total);
   }
 
   count(text: string, options?: { special?: SpecialMode }): number {
