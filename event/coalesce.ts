@@ -49,16 +49,7 @@ export function coalesce(flush: () => Promise<void>, delayMs = 0): Coalesced {
  * timer, and a caller's promise settles as soon as its batch is flushed.
  */
 export function coalesceRun(flush: () => Promise<void>): () => Promise<void> {
-  let pending: Promise<void> | undefined;
-  return () => {
-    pending ??= new Promise<void>((resolve, reject) => {
-      queueMicrotask(() => {
-        pending = undefined;
-        flush().then(resolve, reject);
-      });
-    });
-    return pending;
-  };
+  return coalesceOn(queueMicrotask, flush);
 }
 
 /**
@@ -70,10 +61,18 @@ export function coalesceRun(flush: () => Promise<void>): () => Promise<void> {
  * object in a timer list), a `setImmediate` 1.6 µs.
  */
 export function coalesceTurn(flush: () => Promise<void>): () => Promise<void> {
+  return coalesceOn(setImmediate, flush);
+}
+
+/** Runs `flush` once at the next moment `schedule` picks and settles every caller until then. */
+function coalesceOn(
+  schedule: (run: () => void) => unknown,
+  flush: () => Promise<void>,
+): () => Promise<void> {
   let pending: Promise<void> | undefined;
   return () => {
     pending ??= new Promise<void>((resolve, reject) => {
-      setImmediate(() => {
+      schedule(() => {
         pending = undefined;
         flush().then(resolve, reject);
       });
