@@ -9,7 +9,13 @@ import { type EventType, EventTypeRegistry } from "./event_type.ts";
 import type { KeyRing } from "./crypto.ts";
 import { type EventMessage, ReceivedMessage } from "./message.ts";
 import * as metrics from "./metrics.ts";
-import type { ConsumerInfo, EventProvider, StoredEvent, SubjectInfo } from "./provider.ts";
+import type {
+  ConsumerInfo,
+  EventProvider,
+  ProviderPublishOptions,
+  StoredEvent,
+  SubjectInfo,
+} from "./provider.ts";
 import { assertPattern, assertSubject } from "./subject.ts";
 import {
   type ConsumeOptions,
@@ -177,12 +183,19 @@ export class EventBus {
     payload: unknown,
     options: PublishOptions = {},
   ): Promise<PublishedEvent> {
-    return await this.publishEvent(await this.prepare(subject, payload, options));
+    const event = await this.prepare(subject, payload, options);
+    return await this.publishEvent(event, { idGenerated: options.id === undefined });
   }
 
-  /** Publishes an already built (and sealed) CloudEvent. */
-  async publishEvent(event: CloudEvent): Promise<PublishedEvent> {
-    const receipt = await this.provider.publish(event);
+  /**
+   * Publishes an already built (and sealed) CloudEvent. `options.idGenerated`: only when this
+   * bus made `event.id` itself and nobody else holds the event (see `EventProvider.publish`).
+   */
+  async publishEvent(
+    event: CloudEvent,
+    options: ProviderPublishOptions = {},
+  ): Promise<PublishedEvent> {
+    const receipt = await this.provider.publish(event, options);
     if (receipt.duplicate) metrics.duplicates.inc({ subject: event.subject });
     else metrics.publishedFor(event.subject).inc();
     return { id: event.id, seq: receipt.seq, subject: event.subject, duplicate: receipt.duplicate };

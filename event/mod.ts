@@ -54,6 +54,7 @@ export type {
   LiveSubscription,
   OrderJournal,
   ProviderDelivery,
+  ProviderPublishOptions,
   PublishReceipt,
   StoredEvent,
   SubjectInfo,

@@ -14,6 +14,12 @@ export interface StoredEvent {
   event: CloudEvent;
 }
 
+/** What the bus tells a provider about one publish (see {@linkcode EventProvider.publish}). */
+export interface ProviderPublishOptions {
+  /** True when the bus generated the event's id (the caller gave none). */
+  idGenerated?: boolean;
+}
+
 /** The broker's answer to a publish: the event is durable once this resolves. */
 export interface PublishReceipt {
   /** Position in the provider's log. */
@@ -136,8 +142,13 @@ export interface EventProvider {
    * nacked key's later deliveries itself, bounded by `maxUnacked`.
    */
   readonly gatesKeys: boolean;
-  /** Appends `event`; resolves once it is durable (or recognised as a duplicate of `event.id`). */
-  publish(event: CloudEvent): Promise<PublishReceipt>;
+  /**
+   * Appends `event`; resolves once it is durable (or recognised as a duplicate of `event.id`).
+   * `options.idGenerated` says the bus made the id itself, so no caller can publish it again:
+   * a provider may then skip the per-id de-duplication record, as long as its own retry of
+   * this call still appends the event once.
+   */
+  publish(event: CloudEvent, options?: ProviderPublishOptions): Promise<PublishReceipt>;
   /**
    * Calls `onEvent`, in log order, for each event matching `pattern` published after `after`
    * (a seq from an earlier event) or, without it, published from now on.

@@ -4,6 +4,7 @@ import { EventBus } from "./bus.ts";
 import { providerContract, waitFor } from "./_contract.ts";
 import { startRedis } from "./_brokers.ts";
 import { RedisProvider } from "./providers/redis.ts";
+import { startReplyDroppingProxy } from "./_reply_dropping_proxy.ts";
 
 const redis = await startRedis();
 if (redis) {
@@ -228,7 +229,10 @@ if (redis) {
       const monitor = await client.duplicate().monitor();
       const calls: number[] = [];
       monitor.on("monitor", (_time: string, args: string[]) => {
-        if (args[0].toLowerCase() === "evalsha") calls.push((args.length - 6) / 4);
+        // EVALSHA sha numkeys KEYS... ARGV...: two leading values, then four per event.
+        if (args[0].toLowerCase() === "evalsha") {
+          calls.push((args.length - 3 - Number(args[2]) - 2) / 4);
+        }
       });
       // The server holds every command for a while, so calls sent stay in flight.
       await client.call("CLIENT", "PAUSE", "400", "ALL");
@@ -280,7 +284,10 @@ if (redis) {
       const monitor = await client.duplicate().monitor();
       const calls: number[] = [];
       monitor.on("monitor", (_time: string, args: string[]) => {
-        if (args[0].toLowerCase() === "evalsha") calls.push((args.length - 6) / 4);
+        // EVALSHA sha numkeys KEYS... ARGV...: two leading values, then four per event.
+        if (args[0].toLowerCase() === "evalsha") {
+          calls.push((args.length - 3 - Number(args[2]) - 2) / 4);
+        }
       });
       await client.call("CLIENT", "PAUSE", "200", "ALL");
       const receipts = await Promise.all(
@@ -349,6 +356,64 @@ if (redis) {
       assertEquals(pending[0], 0);
     },
   );
+  Deno.test({
+    name: "redis: a publish call whose reply is lost is sent again and appends each event once",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const target = new URL(redis.url);
+      const proxy = startReplyDroppingProxy({
+        hostname: target.hostname,
+        port: Number(target.port),
+      });
+      const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+      const provider = await RedisProvider.connect({
+        url: proxy.url,
+        prefix,
+        publishCallsInFlight: 1,
+      });
+      const bus = new EventBus({ provider });
+      const client = new Redis(redis.url);
+      try {
+        // The script is cached on the server first, so the lost reply is the script's own.
+        await bus.publish("lost.warm", null);
+        proxy.dropNextReply();
+        // One call: generated ids (no de-duplication key) beside a caller's id (one key).
+        const published = await Promise.all([
+          bus.publish("lost.a", { n: 1 }),
+          bus.publish("lost.b", { n: 2 }, { key: "k1" }),
+          bus.publish("lost.c", { n: 3 }, { id: "caller-chosen-1" }),
+          bus.publish("lost.d", { n: 4 }, { key: "k1" }),
+        ]);
+        // The reply was lost and the call went out again on a new connection.
+        assert(proxy.connections >= 2, `connections: ${proxy.connections}`);
+        const entries = await client.xrange(`${prefix}:log`, "-", "+");
+        const stored = entries.map(([seq, fields]) => ({
+          seq,
+          id: (JSON.parse(fields[fields.indexOf("e") + 1]) as { id: string }).id,
+        }));
+        for (const event of published) {
+          const copies = stored.filter((entry) => entry.id === event.id);
+          assertEquals(copies.length, 1, `${event.subject} stored ${copies.length} times`);
+          assertEquals(event.seq, copies[0].seq);
+        }
+        // In publish order, and only these with the warm-up before them.
+        assertEquals(stored.slice(1).map((entry) => entry.id), published.map((e) => e.id));
+        // The caller's id is still de-duplicated within the window.
+        const again = await bus.publish("lost.c", { n: 3 }, { id: "caller-chosen-1" });
+        assertEquals(again.duplicate, true);
+        assertEquals(again.seq, published[2].seq);
+        assertEquals(await client.xlen(`${prefix}:log`), 5);
+        // The subject counts were bumped once per event, not again by the second delivery.
+        assertEquals(await client.hget(`${prefix}:subjects`, "lost.a"), "1");
+      } finally {
+        client.disconnect();
+        await provider.destroy();
+        await bus.close();
+        proxy.close();
+      }
+    },
+  });
   Deno.test({
     name: "redis: stop the broker",
     sanitizeOps: false,

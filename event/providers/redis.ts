@@ -24,6 +24,7 @@ import type {
   EventProvider,
   LiveSubscription,
   ProviderDelivery,
+  ProviderPublishOptions,
   PublishReceipt,
   StoredEvent,
   SubjectInfo,
@@ -55,23 +56,42 @@ export interface RedisProviderOptions {
 }
 
 /**
- * Appends a batch of events in one call, each unless its id was seen within the window (an id
- * twice in one batch: the second is the duplicate). KEYS: the stream, the subject counts, then
- * one de-duplication key per event; ARGV: the window, then subject, event JSON and partition key
- * (empty: none) per event. Returns stream id and duplicate flag (1 or 0) per event, in order.
- * Subjects are counted once per batch, with the number of events each got appended.
+ * Appends a batch of events in one call. KEYS: the stream, the subject counts, the call's own
+ * record, then one de-duplication key per event whose id a caller chose; ARGV: the window,
+ * whether the call keeps its record (`1`), then subject, event JSON, partition key (empty:
+ * none) and whether it is de-duplicated by id (`1`) per event. Returns stream id and duplicate
+ * flag (1 or 0) per event, in order. Subjects are counted once per batch, with the number of
+ * events each got appended.
  *
- * Per event the server runs two commands: the append, then one `SET NX PX GET` that both checks
- * the id and records it with the new entry's stream id (so a later duplicate answers the
- * original's position). Checking first (`GET`, append, `SET`) costs a third command for every
- * event to spare the rare duplicate an append; here a duplicate's entry is deleted again in the
- * same script, which runs alone on the server, so no reader ever sees it.
+ * An event whose id a caller chose is checked against the window: after its append one
+ * `SET NX PX GET` both checks the id and records it with the new entry's stream id (so a later
+ * duplicate answers the original's position). Checking first (`GET`, append, `SET`) costs a
+ * third command for every event to spare the rare duplicate an append; here a duplicate's
+ * entry is deleted again in the same script, which runs alone on the server, so no reader ever
+ * sees it.
+ *
+ * An event whose id the bus generated cannot be published again by anyone; only this very
+ * call can reach the server twice (the client sends it again on a new connection when the
+ * reply was lost). So such events skip the per-event key, and the call instead records its
+ * answer once under its own key (one `GET` and one `SET` per call, not per event): a call that
+ * finds its record already ran, atomically, and answers what it answered then.
  */
 const PUBLISH_BATCH = `
+local keeps = ARGV[2] == '1'
+if keeps then
+  local done = redis.call('GET', KEYS[3])
+  if done then
+    local out = {}
+    for part in string.gmatch(done, '[^,]+') do
+      if #out % 2 == 1 then out[#out + 1] = tonumber(part) else out[#out + 1] = part end
+    end
+    return out
+  end
+end
 local counts = {}
 local out = {}
-for i = 3, #KEYS do
-  local at = (i - 3) * 3 + 2
+local key = 4
+for at = 3, #ARGV, 4 do
   local subject = ARGV[at]
   local id
   if ARGV[at + 2] ~= '' then
@@ -79,7 +99,11 @@ for i = 3, #KEYS do
   else
     id = redis.call('XADD', KEYS[1], '*', 's', subject, 'e', ARGV[at + 1])
   end
-  local seen = redis.call('SET', KEYS[i], id, 'NX', 'PX', ARGV[1], 'GET')
+  local seen = false
+  if ARGV[at + 3] == '1' then
+    seen = redis.call('SET', KEYS[key], id, 'NX', 'PX', ARGV[1], 'GET')
+    key = key + 1
+  end
   if seen then
     redis.call('XDEL', KEYS[1], id)
     out[#out + 1] = seen
@@ -91,6 +115,7 @@ for i = 3, #KEYS do
   end
 end
 for subject, n in pairs(counts) do redis.call('HINCRBY', KEYS[2], subject, n) end
+if keeps then redis.call('SET', KEYS[3], table.concat(out, ','), 'PX', ARGV[1]) end
 return out`;
 
 /**
@@ -197,6 +222,8 @@ type PublishBatchCommand = (...keysThenArgs: (string | number)[]) => Promise<(st
 /** One publish waiting for its batch's script call. */
 interface QueuedPublish {
   event: CloudEvent;
+  /** The bus generated `event.id`: the call's own record replaces a de-duplication key. */
+  idGenerated: boolean;
   /** The event as stored, serialised by the caller's own `publish` (which it fails there). */
   body: string;
   resolve(receipt: PublishReceipt): void;
@@ -314,6 +341,7 @@ export class RedisProvider implements EventProvider {
     this.#redis = redis;
     this.#prefix = options.prefix ?? "a3s:event";
     this.#keys = { log: `${this.#prefix}:log`, subjects: `${this.#prefix}:subjects` };
+    this.#callKeyPrefix = `${this.#prefix}:call:${crypto.randomUUID()}:`;
     this.#dedupeWindowMs = options.dedupeWindowMs ?? 120_000;
     this.#callsInFlightMax = Math.max(
       1,
@@ -328,7 +356,8 @@ export class RedisProvider implements EventProvider {
       });
     }
     this.#logger = options.logger;
-    // No fixed key count: a batch passes its own (two, plus one de-duplication key per event).
+    // No fixed key count: a batch passes its own (three, plus one de-duplication key per event
+    // whose id a caller chose).
     redis.defineCommand("a3sPublishBatch", { lua: PUBLISH_BATCH });
     redis.defineCommand("a3sTake", { numberOfKeys: 2, lua: TAKE });
     redis.defineCommand("a3sRead", { numberOfKeys: 1, lua: READ });
@@ -403,6 +432,10 @@ export class RedisProvider implements EventProvider {
   #queued: QueuedPublish[] = [];
   /** Whether a `#sendQueued` is due at the end of this turn of the event loop. */
   #sendDue = false;
+  /** Prefix of this provider's call records: random per instance (see `#callKey`). */
+  readonly #callKeyPrefix: string;
+  /** Publish script calls sent so far, numbering their records. */
+  #callsSent = 0;
   /** Publish script calls sent and not yet answered, and the events they carry. */
   #callsInFlight = 0;
 
@@ -422,7 +455,7 @@ export class RedisProvider implements EventProvider {
    * publish resolves only with its own call's answer (the append done), and a call the server
    * refuses rejects only its own publishes.
    */
-  publish(event: CloudEvent): Promise<PublishReceipt> {
+  publish(event: CloudEvent, options: ProviderPublishOptions = {}): Promise<PublishReceipt> {
     let body: string;
     try {
       body = JSON.stringify(event);
@@ -430,7 +463,7 @@ export class RedisProvider implements EventProvider {
       return Promise.reject(error);
     }
     const { promise, resolve, reject } = Promise.withResolvers<PublishReceipt>();
-    this.#queued.push({ event, body, resolve, reject });
+    this.#queued.push({ event, body, idGenerated: options.idGenerated === true, resolve, reject });
     this.#sendAtTurnEnd();
     return promise;
   }
@@ -481,18 +514,25 @@ export class RedisProvider implements EventProvider {
   };
 
   /**
-   * One script call for `batch`. A failed call rejects every publish in it: the script may
-   * have appended some of them before failing, and retrying with the same id is what tells
-   * (the de-duplication key answers `duplicate`). Either way its slot frees, and what was
-   * queued meanwhile goes at the end of this turn.
+   * One script call for `batch`. A call whose reply is lost is sent again by the client on its
+   * new connection, and then finds its own record (`PUBLISH_BATCH`), so it appends nothing
+   * twice. A call the server refuses rejects every publish in it: the script may have appended
+   * some of them before failing, and retrying an event with a caller's id is what tells (its
+   * de-duplication key answers `duplicate`). Either way its slot frees, and what was queued
+   * meanwhile goes at the end of this turn.
    */
   #sendBatch(batch: QueuedPublish[]): void {
     const dedupePrefix = `${this.#prefix}:dedupe:`;
-    const keys: string[] = [this.#log, this.#subjectsKey];
-    const args: (string | number)[] = [this.#dedupeWindowMs];
-    for (const { event, body } of batch) {
-      keys.push(dedupePrefix + event.id);
-      args.push(event.subject, body, event.partitionkey ?? "");
+    const keys: string[] = [this.#keys.log, this.#keys.subjects, this.#callKey()];
+    const args: (string | number)[] = [this.#dedupeWindowMs, 0];
+    for (const { event, body, idGenerated } of batch) {
+      if (idGenerated) {
+        args[1] = 1;
+        args.push(event.subject, body, event.partitionkey ?? "", 0);
+      } else {
+        keys.push(dedupePrefix + event.id);
+        args.push(event.subject, body, event.partitionkey ?? "", 1);
+      }
     }
     const send = (this.#redis as unknown as { a3sPublishBatch: PublishBatchCommand })
       .a3sPublishBatch;
@@ -512,6 +552,14 @@ export class RedisProvider implements EventProvider {
       settled();
       for (const queued of batch) queued.reject(error);
     });
+  }
+
+  /**
+   * A key no other call uses: the call's own record (`PUBLISH_BATCH`). Unique per provider
+   * instance and call, so a record found can only be this call's from an earlier delivery.
+   */
+  #callKey(): string {
+    return `${this.#callKeyPrefix}${this.#callsSent++}`;
   }
 
   async #lastId(): Promise<string> {
