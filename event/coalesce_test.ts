@@ -35,14 +35,16 @@ Deno.test("coalesce: now() runs the scheduled flush at once, and only once", asy
   assertEquals(flushes, 1);
 });
 
-Deno.test("coalesce: a failed flush rejects its callers, and the next call flushes again", async () => {
-  let fail = true;
-  const flush = coalesce(() => fail ? Promise.reject(new Error("down")) : Promise.resolve());
-  const results = await Promise.allSettled([flush(), flush()]);
-  assertEquals(results.map((r) => r.status), ["rejected", "rejected"]);
-  fail = false;
-  await flush();
-});
+for (const [name, make] of [["coalesce", coalesce], ["coalesceTurn", coalesceTurn]] as const) {
+  Deno.test(`${name}: a failed flush rejects its callers, and the next call flushes again`, async () => {
+    let fail = true;
+    const flush = make(() => fail ? Promise.reject(new Error("down")) : Promise.resolve());
+    const results = await Promise.allSettled([flush(), flush()]);
+    assertEquals(results.map((r) => r.status), ["rejected", "rejected"]);
+    fail = false;
+    await flush();
+  });
+}
 
 Deno.test("coalesceRun: the calls of one synchronous run share one flush", async () => {
   let flushes = 0;
@@ -82,13 +84,4 @@ Deno.test("coalesceTurn: calls of one turn share one flush, across microtasks to
   // A call after the flush started schedules the next one.
   await call(4);
   assertEquals(flushed, [[1, 2, 3], [4]]);
-});
-
-Deno.test("coalesceTurn: a failed flush rejects its callers, and the next call flushes again", async () => {
-  let fail = true;
-  const flush = coalesceTurn(() => fail ? Promise.reject(new Error("down")) : Promise.resolve());
-  const results = await Promise.allSettled([flush(), flush()]);
-  assertEquals(results.map((r) => r.status), ["rejected", "rejected"]);
-  fail = false;
-  await flush();
 });

@@ -6,6 +6,21 @@ import { startRedis } from "./_brokers.ts";
 import { RedisProvider } from "./providers/redis.ts";
 import { startReplyDroppingProxy } from "./_reply_dropping_proxy.ts";
 
+/**
+ * Watches the server (`MONITOR`) and counts the events of each publish call as it runs them:
+ * `EVALSHA sha numkeys KEYS... ARGV...`, two leading ARGV values, then four per event.
+ */
+async function watchPublishCalls(client: Redis): Promise<{ monitor: Redis; calls: number[] }> {
+  const monitor = await client.duplicate().monitor();
+  const calls: number[] = [];
+  monitor.on("monitor", (_time: string, args: string[]) => {
+    if (args[0].toLowerCase() === "evalsha") {
+      calls.push((args.length - 3 - Number(args[2]) - 2) / 4);
+    }
+  });
+  return { monitor, calls };
+}
+
 const redis = await startRedis();
 if (redis) {
   /** Runs `body` on a bus over a fresh key prefix, with a raw client beside it; removes both. */
@@ -224,16 +239,7 @@ if (redis) {
     "redis: two publish calls in flight, later publishes gather; order and duplicates hold",
     async ({ prefix, bus, client }) => {
       await bus.publish("fly.warm", 0); // the script is loaded: later calls are EVALSHA
-      // Events per publish call as the server runs them: EVALSHA, sha, key count, the
-      // stream and counts keys, one key per event, the window, three arguments per event.
-      const monitor = await client.duplicate().monitor();
-      const calls: number[] = [];
-      monitor.on("monitor", (_time: string, args: string[]) => {
-        // EVALSHA sha numkeys KEYS... ARGV...: two leading values, then four per event.
-        if (args[0].toLowerCase() === "evalsha") {
-          calls.push((args.length - 3 - Number(args[2]) - 2) / 4);
-        }
-      });
+      const { monitor, calls } = await watchPublishCalls(client);
       // The server holds every command for a while, so calls sent stay in flight.
       await client.call("CLIENT", "PAUSE", "400", "ALL");
       const publish = (i: number, id = `e${i}`) =>
@@ -281,14 +287,7 @@ if (redis) {
     "redis: with one call in flight, a turn's publishes go in one call",
     async ({ bus, client }) => {
       await bus.publish("busy.warm", 0);
-      const monitor = await client.duplicate().monitor();
-      const calls: number[] = [];
-      monitor.on("monitor", (_time: string, args: string[]) => {
-        // EVALSHA sha numkeys KEYS... ARGV...: two leading values, then four per event.
-        if (args[0].toLowerCase() === "evalsha") {
-          calls.push((args.length - 3 - Number(args[2]) - 2) / 4);
-        }
-      });
+      const { monitor, calls } = await watchPublishCalls(client);
       await client.call("CLIENT", "PAUSE", "200", "ALL");
       const receipts = await Promise.all(
         Array.from({ length: 40 }, (_, i) => bus.publish("busy.e", i)),
