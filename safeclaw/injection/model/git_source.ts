@@ -28,6 +28,14 @@ export async function gitShow(
         `${source.repo}@${source.commit}:${path}: ${new TextDecoder().decode(out.stderr)}`,
       );
     }
+    const pinned = source.sha256?.[path];
+    if (pinned) {
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", out.stdout));
+      const hex = [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+      if (hex !== pinned) {
+        throw new Error(`${source.repo}@${source.commit}:${path}: sha256 ${hex}, pinned ${pinned}`);
+      }
+    }
     return out.stdout;
   }
   throw new Error(`no clone of ${source.repo} under ${clones}`);
