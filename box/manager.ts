@@ -7,7 +7,7 @@
 import { join, resolve } from "node:path";
 import { A3sError, NotFoundError, type Store, ValidationError } from "@a3s/common";
 import type { CompiledQuery, Kysely } from "kysely";
-import type { BoxRow, BoxTables } from "./schema.ts";
+import type { BoxRow, BoxTables, EventRow } from "./schema.ts";
 import type { ImageStore } from "./image/store.ts";
 import type {
   BoxDriver,
@@ -28,7 +28,7 @@ import { USER_SPEC } from "./types.ts";
 import { bootSeconds, boxCountSources, execSeconds } from "./metrics.ts";
 import { VOLUME_NAME, VolumeStore } from "./volumes.ts";
 import { NetworkStore } from "./network/networks.ts";
-import { preparedQuery } from "./_prepared.ts";
+import { columnsOf, preparedInsert, preparedQuery } from "./_prepared.ts";
 import {
   type PublishedPort,
   publishedPorts,
@@ -354,6 +354,32 @@ function watchChanges(stateDir: string): {
   };
 }
 
+/** Every column of a box's row, in the order its prepared insert takes them. */
+const BOX_COLUMNS = columnsOf<BoxRow>({
+  id: true,
+  name: true,
+  image: true,
+  image_id: true,
+  driver: true,
+  state: true,
+  spec: true,
+  created_at: true,
+  started_at: true,
+  finished_at: true,
+  exit_code: true,
+  reason: true,
+  auto_remove: true,
+});
+
+/** Every column of an audit event's row, likewise. */
+const EVENT_COLUMNS = columnsOf<EventRow>({
+  id: true,
+  at: true,
+  action: true,
+  box_id: true,
+  detail: true,
+});
+
 /**
  * Creates, runs and tracks boxes.
  *
@@ -385,6 +411,10 @@ export class BoxManager {
   readonly #boxByName: (name: string) => CompiledQuery<{ id: string }>;
   /** A box by its full id, compiled once (every exec looks its box up). */
   readonly #boxById: (id: string) => CompiledQuery<BoxRow>;
+  /** A box's row inserted, compiled once (every create writes one, on its start path). */
+  readonly #insertBox: (row: BoxRow) => CompiledQuery<BoxRow>;
+  /** An audit event inserted, compiled once (every create and exec writes one). */
+  readonly #insertEvent: (event: EventRow) => CompiledQuery<EventRow>;
   readonly #countSource: () => Promise<{ state: string; driver: string; n: number }[]>;
 
   private constructor(options: BoxManagerOptions) {
@@ -400,6 +430,8 @@ export class BoxManager {
     this.#boxById = preparedQuery(() =>
       this.#db.selectFrom("box_boxes").selectAll().where("id", "=", "").compile()
     );
+    this.#insertBox = preparedInsert(this.#db, "box_boxes", BOX_COLUMNS);
+    this.#insertEvent = preparedInsert(this.#db, "box_events", EVENT_COLUMNS);
     this.#countSource = async () => {
       const rows = await this.#db.selectFrom("box_boxes").select(["state", "driver"])
         .select((eb) => eb.fn.countAll<number>().as("n")).groupBy(["state", "driver"]).execute();
@@ -522,13 +554,13 @@ export class BoxManager {
   }
 
   async #audit(action: string, boxId: string, detail: Record<string, unknown>): Promise<void> {
-    await this.#db.insertInto("box_events").values({
+    await this.#db.executeQuery(this.#insertEvent({
       id: crypto.randomUUID(),
       at: Date.now(),
       action,
       box_id: boxId,
       detail: JSON.stringify(detail),
-    }).execute();
+    }));
     this.#options.audit?.({ action, boxId, detail });
   }
 
@@ -895,7 +927,7 @@ export class BoxManager {
       auto_remove: options.autoRemove ? 1 : 0,
     };
     try {
-      await this.#db.insertInto("box_boxes").values(row).execute();
+      await this.#db.executeQuery(this.#insertBox(row));
     } catch (error) {
       await starting?.started.catch(() => {});
       await driver.remove(spec);

@@ -33,10 +33,42 @@ class StatementAdapter {
   }
 }
 
+/** How many prepared statements a connection keeps (the most recently used). */
+const STATEMENT_CACHE_SIZE = 256;
+
+/** SQL that changes the schema (kysely's schema builder and migrations send these). */
+const SCHEMA_CHANGE = /^\s*(create|alter|drop)\b/i;
+
 class DatabaseAdapter {
+  /**
+   * Statements by their SQL: kysely prepares every query it runs, and preparing (SQLite's parse
+   * and plan, and node:sqlite's wrapper) costs more than running a small one. kysely runs one
+   * query at a time on a connection (a stream holds it until its last row), so a statement is
+   * never run again under rows still being read. A statement keeps the columns it was prepared
+   * with (`select *` does not see a column added later), so any schema change made through this
+   * connection empties the cache; a schema changed by another process needs this one reopened,
+   * as its code expects its own schema anyway.
+   */
+  readonly #statements = new Map<string, StatementAdapter>();
   constructor(readonly database: DatabaseSync) {}
   prepare(sql: string): StatementAdapter {
-    return new StatementAdapter(this.database.prepare(sql));
+    if (SCHEMA_CHANGE.test(sql)) {
+      this.#statements.clear();
+      return new StatementAdapter(this.database.prepare(sql));
+    }
+    const cached = this.#statements.get(sql);
+    if (cached) {
+      // Re-inserted, so the map's order stays least recently used first.
+      this.#statements.delete(sql);
+      this.#statements.set(sql, cached);
+      return cached;
+    }
+    const statement = new StatementAdapter(this.database.prepare(sql));
+    this.#statements.set(sql, statement);
+    if (this.#statements.size > STATEMENT_CACHE_SIZE) {
+      this.#statements.delete(this.#statements.keys().next().value!);
+    }
+    return statement;
   }
   close(): void {
     if (this.database.isOpen) this.database.close();
