@@ -186,7 +186,7 @@ for (let round = -1; round < ROUNDS; round++) {
     );
   }
 }
-console.log(`load ${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ")}`);
+console.log(`load ${Deno.loadavg().map((n) => n.toFixed(2)).join(" ")}`);
 console.log("side            publish/s  behind raw  CPU µs/event  server µs/event");
 for (const side of sides) {
   console.log(
