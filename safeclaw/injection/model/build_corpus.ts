@@ -363,10 +363,14 @@ async function promptExtractionAttacks(clones: string): Promise<CorpusRecord[]> 
  */
 export async function promptmapRecords(clones: string): Promise<CorpusRecord[]> {
   const records: CorpusRecord[] = [];
+  // Two of its rules send the same prompt; a text is counted once.
+  const seen = new Set<string>();
   for (const folder of ["rules/prompt_stealing/", "rules/distraction/"]) {
     for (const file of (await gitList(clones, SOURCES.promptmap, folder)).sort()) {
       if (!file.endsWith(".yaml")) continue;
       const rule = parsePromptmapRule(await gitText(clones, SOURCES.promptmap, file));
+      if (seen.has(rule.prompt)) continue;
+      seen.add(rule.prompt);
       const injection = promptmapIsInjection(rule);
       records.push({
         id: `promptmap-${rule.name}`,
