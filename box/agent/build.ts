@@ -13,8 +13,7 @@
  */
 import { join } from "node:path";
 import { A3sError } from "@a3s/common";
-import { existsSync } from "node:fs";
-import { exists } from "../_exists.ts";
+import { exists, existsSync } from "../_exists.ts";
 
 /** The sources, header first: all of them feed the cache key, the .c files the compiler. */
 const SOURCES = ["agent.h", "agent.c", "user.c", "launch.c", "vm_setup.c", "pod.c"];
@@ -94,7 +93,8 @@ async function compile(cacheDir: string): Promise<string> {
     let result = compiler.musl
       ? await runCompiler(compiler.command, [...await muslFlags(sourceDir), ...cFiles], partial)
       : await runCompiler(compiler.command, cFiles, partial);
-    // musl's build failing (no kernel headers, say) falls back to the host's own compiler.
+    // musl's build failing (no kernel headers, say) falls back to the host's own compiler; that
+    // binary is cached under musl's key, so later builds on this host do not try musl again.
     if (!result.ok && compiler.musl) result = await runCompiler("cc", cFiles, partial);
     if (!result.ok) {
       throw new A3sError("agent_build_failed", `building the guest agent failed: ${result.detail}`);
