@@ -241,8 +241,13 @@ Deno.test("two vCPUs run at once, each on its own runner thread", opts, async ()
       machine.vm.run({ vcpu: 0, timeoutMs: 20_000 }),
       machine.vm.run({ vcpu: 1, timeoutMs: 20_000 }),
     ]);
-    assertEquals(results.map((r) => [r.reason, r.exits.io]), [["hlt", 300], ["hlt", 300]]);
-    assertEquals(count, 600);
+    assertEquals(results.map((r) => r.reason), ["hlt", "hlt"]);
+    assertEquals(count, results[0].exits.io + results[1].exits.io);
+    for (const { exits } of results) {
+      // kvm_pvm's rare doubled exit, as in "many exits in one run are all handled" above.
+      if (hypervisor === "kvm_pvm") assert(exits.io >= 300 && exits.io <= 303, `io: ${exits.io}`);
+      else assertEquals(exits.io, 300);
+    }
   } finally {
     machine.close();
   }
