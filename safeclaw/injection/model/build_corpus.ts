@@ -3,7 +3,7 @@
  * sources (see `sources.ts`), read at pinned commits from local git clones.
  *
  *   deno run -A safeclaw/injection/model/build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only]
- *     [--hold-out-categories] [--local-documents] [--clean-twins] [--new-direct]
+ *     [--hold-out-categories] [--local-documents] [--clean-twins] [--new-direct] [--cyberseceval]
  *
  * `--clones DIR` holds one git directory per repository, as `DIR/<owner>+<name>/repo` (a bare
  * mirror) or `DIR/<owner>/<name>` (a clone). Training and validation go to `--out`; the
@@ -25,6 +25,7 @@ import {
   parsePromptmapRule,
   promptmapIsInjection,
 } from "./direct_sources.ts";
+import { cyberSecEvalLabel, parseCyberSecEvalCases } from "./cyberseceval.ts";
 
 /** One labeled record, in the evaluation set's shape. */
 export interface CorpusRecord {
@@ -354,6 +355,36 @@ async function promptExtractionAttacks(clones: string): Promise<CorpusRecord[]> 
     text,
     origin: source.repo,
   }));
+}
+
+/**
+ * CyberSecEval's direct prompt-injection cases, each labeled by what its user message says alone
+ * (see `cyberseceval.ts`): the attacks (many polite requests for a password or someone's data,
+ * with no trigger word) and, from the same authors in the same styles, the messages that only
+ * asked for a topic their system prompt forbade, as benign. Training only, like
+ * {@linkcode vigilAttacks}: ids start with `cseval-`.
+ */
+async function cyberSecEvalRecords(clones: string): Promise<CorpusRecord[]> {
+  const source = SOURCES.cyberSecEval;
+  const cases = parseCyberSecEvalCases(
+    await gitText(
+      clones,
+      source,
+      "CybersecurityBenchmarks/datasets/prompt_injection/prompt_injection.json",
+    ),
+  );
+  return cases.flatMap((c): CorpusRecord[] => {
+    const label = cyberSecEvalLabel(c);
+    if (label === undefined) return [];
+    return [{
+      id: `cseval-${c.id}`,
+      category: label ? "direct" : "benign",
+      label,
+      source: "user",
+      text: c.userInput,
+      origin: `${source.repo} (${c.variant})`,
+    }];
+  });
 }
 
 /**
@@ -1032,7 +1063,7 @@ function toJsonl(records: CorpusRecord[], training = true): string {
  * from them) train only: the validation split stays byte for byte what the shipped model was
  * chosen on, so a model trained with them is compared with it on the same records.
  */
-const TRAINING_ONLY_PREFIXES = ["vigil-", "pextract-"];
+const TRAINING_ONLY_PREFIXES = ["vigil-", "pextract-", "cseval-"];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -1046,11 +1077,12 @@ async function main(): Promise<void> {
       "local-documents": { type: "boolean" },
       "clean-twins": { type: "boolean" },
       "new-direct": { type: "boolean" },
+      cyberseceval: { type: "boolean" },
     },
   });
   if (!values.clones || !values.out) {
     console.error(
-      "usage: build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only] [--hold-out-categories] [--local-documents] [--clean-twins] [--new-direct]",
+      "usage: build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only] [--hold-out-categories] [--local-documents] [--clean-twins] [--new-direct] [--cyberseceval]",
     );
     Deno.exit(2);
   }
@@ -1107,10 +1139,18 @@ async function main(): Promise<void> {
   // is the same with or without them; near-duplicates of the evaluation set are dropped, counted.
   const nearEval = new Set(disjoint.map((r) => normalizedForOverlap(r.text)));
   const leaking = (r: CorpusRecord) => nearEval.has(normalizedForOverlap(r.text));
-  const newAll = values["new-direct"]
-    ? [...await vigilAttacks(clones, seeds, 600), ...await promptExtractionAttacks(clones)]
-    : [];
+  const cyberSecEval = values.cyberseceval ? await cyberSecEvalRecords(clones) : [];
+  const newAll = [
+    ...(values["new-direct"]
+      ? [...await vigilAttacks(clones, seeds, 600), ...await promptExtractionAttacks(clones)]
+      : []),
+    ...cyberSecEval.filter((r) => r.label === 1),
+  ];
   const newDirect = newAll.filter((r) => !leaking(r));
+  // CyberSecEval's benign messages are its attacks' counterparts: they go in as they are, after
+  // everything else, so the records before them stay where they were.
+  const counterpartsAll = cyberSecEval.filter((r) => r.label === 0);
+  const counterparts = counterpartsAll.filter((r) => !leaking(r));
   const newDerived = [
     ...newDirect,
     ...obfuscated(newDirect, "train"),
@@ -1142,6 +1182,7 @@ async function main(): Promise<void> {
       ]
       : []),
     ...newDerived,
+    ...counterparts,
   ]).filter((r) => !evalTexts.has(key(r)));
   // One record in seven is held out to pick the threshold; the evaluation set never is.
   const heldOut = (r: CorpusRecord): boolean => {
@@ -1165,7 +1206,7 @@ async function main(): Promise<void> {
   const promptmap = promptmapAll.filter((r) => !leaking(r));
   await Deno.writeTextFile(`${values.out}/valid_direct_heldout.jsonl`, toJsonl(promptmap));
   console.log(
-    `new direct sources: ${newDirect.length} of ${newAll.length} training attacks kept, promptmap ${promptmap.length} of ${promptmapAll.length} kept (the rest are near-duplicates of evaluation texts)`,
+    `new direct sources: ${newDirect.length} of ${newAll.length} training attacks kept, ${counterparts.length} of ${counterpartsAll.length} benign counterparts kept, promptmap ${promptmap.length} of ${promptmapAll.length} kept (the rest are near-duplicates of evaluation texts)`,
   );
   const count = (rs: CorpusRecord[]) => {
     const by: Record<string, number> = {};

@@ -135,6 +135,19 @@ export const SOURCES = {
         "00901c5494c958fae260e60c3173699f16e713dcf2c9a373b9c6726d6b89247f",
     },
   },
+  cyberSecEval: {
+    repo: "meta-llama/PurpleLlama",
+    commit: "4be64c3a24442b51c76175e6ec67722cc3f5fe38",
+    licence:
+      "MIT (`CybersecurityBenchmarks/LICENSE`; the repository's models are under Llama licences, its benchmarks under MIT)",
+    trainingOnly: true,
+    use:
+      "direct injection and its benign counterparts from the same authors, training only: the direct cases of CyberSecEval's textual prompt-injection benchmark, labeled by what the user message says alone (see `cyberseceval.ts`); its indirect cases, its machine-translated copy and the cases quoting the in-the-wild DAN prompt are not read",
+    sha256: {
+      "CybersecurityBenchmarks/datasets/prompt_injection/prompt_injection.json":
+        "069e4d5d36f6d19f972a3bbc65df840cc729354f89358a9031aeb44d95b18a9a",
+    },
+  },
   promptmap: {
     repo: "utkusen/promptmap",
     commit: "d305132e38f28b4cdca5c5b4586f11904ed1836d",
