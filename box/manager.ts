@@ -857,23 +857,28 @@ export class BoxManager {
         { status: 409, field: "netns" },
       );
     }
-    const id = randomId();
-    const name = options.name ?? `box-${id.slice(0, 12)}`;
     // A name made from the new random id cannot be taken (the insert's unique name would still
     // refuse it); only a chosen one is looked up, for an error naming the box that holds it.
     const [taken] = options.name === undefined
       ? []
-      : (await this.#db.executeQuery(this.#boxByName(name))).rows;
+      : (await this.#db.executeQuery(this.#boxByName(options.name))).rows;
     if (taken) {
       throw new A3sError(
         "name_in_use",
-        `the name '${name}' is already in use by box ${taken.id.slice(0, 12)}`,
+        `the name '${options.name}' is already in use by box ${taken.id.slice(0, 12)}`,
         {
           status: 409,
           field: "name",
         },
       );
     }
+    const rootfs = await this.images.rootfs(image.id);
+    const boot = await bootId();
+    const boxesDir = resolve(this.#options.home, "box", "boxes");
+    // Nothing below throws before `driver.create`: a claimed id's launcher waits for that call,
+    // which creates the box or lets the launcher go.
+    const id = await driver.claimId?.(boxesDir, options) ?? randomId();
+    const name = options.name ?? `box-${id.slice(0, 12)}`;
     const imageEnv = Object.fromEntries(
       (config.config?.Env ?? []).map((
         e,
@@ -881,8 +886,8 @@ export class BoxManager {
     );
     const spec: StoredSpec = {
       id,
-      rootfs: await this.images.rootfs(image.id),
-      stateDir: resolve(this.#options.home, "box", "boxes", id.slice(0, 12)),
+      rootfs,
+      stateDir: join(boxesDir, id.slice(0, 12)),
       command,
       env: { ...imageEnv, ...options.env },
       workdir: options.workdir ?? (config.config?.WorkingDir || undefined),
@@ -905,7 +910,7 @@ export class BoxManager {
       tty: options.tty,
       security: options.security,
       pod,
-      bootId: await bootId(),
+      bootId: boot,
     };
     await driver.create(spec);
     const starting = onCreated?.(driver, spec);

@@ -359,4 +359,14 @@ export interface BoxDriver {
    * whose starter is alive (its row is on its way), a dir that is not this driver's.
    */
   abandoned?(stateDir: string): Promise<string | undefined>;
+  /**
+   * An id for the next box whose state dir will be in `boxesDir`, where the driver made what
+   * that box needs ahead under it (the namespace driver's prestarted launcher, with the box's
+   * state dir and cgroups); undefined where it has nothing ready for a box like `box`. The
+   * manager creates the box under the id it gets (a failed `create` lets go of what was made).
+   */
+  claimId?(
+    boxesDir: string,
+    box: Pick<BoxSpec, "tty" | "interactive" | "security">,
+  ): Promise<string | undefined>;
 }

@@ -5,17 +5,26 @@
  * `agent/launch.c`, `--prestart`). It waits for its box's spec on its stdin, a pipe only this
  * process holds, and dies with this process while it waits.
  *
- * Its state dir is made with it (`.launcher-<owner pid>-<owner start time>-<random>` in the
- * boxes dir: the /dev it built sits on that dir's `dev`, in the launcher's own mount namespace),
- * and so are its cgroups, under the same name (on v1 it joins them at once); the box's `create`
- * renames the dir and the groups into place (`take`). A launcher that is never used is killed and
- * its dir and groups removed (`discard`); those of an owner that died are removed by the next
- * owner's first refill (`sweepAbandonedLauncherDirs`), or with a test's home (its teardown takes
- * every group named like a dir in the home).
+ * It is made for a box id reserved ahead (`reserveBoxId`): its state dir is that box's state dir
+ * (the id's first 12 characters in the boxes dir; the /dev it built sits on that dir's `dev`, in
+ * the launcher's own mount namespace) and its cgroups are that box's groups, so the box that
+ * claims the id takes them as they are, with no rename on its start path. Until a box claims it,
+ * the dir's pid record names the launcher, the reserving process as the box's starter, and says
+ * `reserved`: the manager's abandoned-box sweep (any process on the data dir) leaves it alone
+ * while that process lives and removes it, dir and groups, once it is gone, as it removes a box
+ * whose starter died before its row. The hierarchy sweep of launcher-named groups
+ * (`sweepAbandonedLauncherGroups`, which cannot see which data dir a group belongs to) never
+ * matches a reserved box's groups. A launcher that is never claimed is killed and its dir and
+ * groups removed (`discard`).
+ *
+ * Launchers of earlier versions were made under `.launcher-<owner pid>-<owner start time>-<random>`
+ * and renamed into place by the box; what a dead owner left under such names is still swept
+ * (`sweepAbandonedLauncherDirs`, `sweepAbandonedLauncherGroups`), or with a test's home (its
+ * teardown takes every group named like a dir in the home).
  */
-import { basename, join } from "node:path";
+import { join, resolve } from "node:path";
 import { STATE_SUBDIRS } from "./_state_dir_ahead.ts";
-import { isAliveSync, processIdentitySync } from "./_proc.ts";
+import { isAliveSync } from "./_proc.ts";
 import { yieldCpu } from "./_yield_cpu.ts";
 
 const PREFIX = ".launcher-";
@@ -53,9 +62,13 @@ export function agentIdentity(agent: string): string {
   return `${stat.ino}:${stat.mtime?.getTime()}`;
 }
 
-/** This process's identity in a launcher dir's name. */
-function ownerTag(): string {
-  return `${Deno.pid}-${processIdentitySync(Deno.pid)?.startTime ?? "0"}`;
+/**
+ * A new box id (64 hex digits, as the manager makes them), reserved for the box that will take
+ * the launcher made under it.
+ */
+export function reserveBoxId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Removes empty cgroup dirs; returns those still holding a process (or not removable yet). */
@@ -157,16 +170,20 @@ function specText(args: string[]): string {
 
 /** One launcher waiting for its box's spec. */
 export class PrestartedLauncher {
-  /** The state dir made for its box (renamed into place by `take`). */
-  dir: string;
-  /** The name its dir and cgroups were made under. */
-  readonly name: string;
-  /** Its cgroup dirs, one per hierarchy (renamed to the box's by `take`). */
-  cgroupDirs: readonly string[];
+  /** The id of the box it was made for (reserved: the next box claims it). */
+  readonly boxId: string;
+  /** The boxes dir its state dir is in, absolute (a box of another data dir cannot claim it). */
+  readonly boxesDir: string;
+  /** Its box's state dir. */
+  readonly dir: string;
+  /** Its box's cgroup dirs, one per hierarchy. */
+  readonly cgroupDirs: readonly string[];
   /** What it was prepared for. */
   readonly fingerprint: string;
   /** The layout record its state dir holds (the fingerprint's). */
   readonly layoutJson: string;
+  /** The image whose overlay it mounted ahead, if any. */
+  readonly rootfs?: string;
   readonly #child: Deno.ChildProcess;
   /**
    * The spec pipe again, opened through `/proc/<pid>/fd/0` once the launcher is prepared: a
@@ -176,22 +193,26 @@ export class PrestartedLauncher {
   #spec?: Deno.FsFile;
   #exited = false;
   #prepared = false;
+  /** Its dir and groups belong to a created box (`give`): discarding leaves them to the box. */
+  #given = false;
 
   private constructor(
     child: Deno.ChildProcess,
-    dir: string,
-    cgroupDirs: readonly string[],
+    made: { boxId: string; boxesDir: string; dir: string; cgroupDirs: readonly string[] },
     fingerprint: LauncherFingerprint,
+    rootfs: string | undefined,
   ) {
     this.#child = child;
-    this.dir = dir;
-    this.name = basename(dir);
-    this.cgroupDirs = cgroupDirs;
+    this.boxId = made.boxId;
+    this.boxesDir = resolve(made.boxesDir);
+    this.dir = made.dir;
+    this.cgroupDirs = made.cgroupDirs;
     this.fingerprint = fingerprintKey(fingerprint);
     this.layoutJson = fingerprint.layoutJson;
+    this.rootfs = rootfs;
     child.status.then(() => this.#exited = true, () => this.#exited = true);
-    // Its first byte says its box-independent work is done; until then it is not taken (its dir
-    // must not be renamed under the /dev it is building). Nothing else comes on this pipe before
+    // Its first byte says its box-independent work is done; until then it is not claimed (its
+    // box must not start under the /dev it is building). Nothing else comes on this pipe before
     // the spec, and the agent's ready byte follows on it.
     const reader = child.stdout.getReader();
     reader.read().then((first) => {
@@ -209,25 +230,36 @@ export class PrestartedLauncher {
   }
 
   /**
-   * Makes a state dir in `boxesDir` and the cgroups `cgroupsFor` names for it (`dirs` made, the
-   * launcher joining `join` at once), and spawns a launcher on them; undefined when anything
-   * fails (the next start then runs the usual way). The launcher opens the dir's logs
-   * (`LAUNCHER_LOGS`) ahead and, given the `rootfs` the next box is expected to run, mounts its
-   * overlay ahead too; a spec for another image has it unmounted and the right one mounted.
+   * Makes box `boxId`'s state dir in `boxesDir` and the cgroups `cgroups` names (`dirs` made,
+   * the launcher joining `join` at once), and spawns a launcher on them; undefined when anything
+   * fails (the next start then runs the usual way). The dir's pid record (`record`, given the
+   * launcher's pid, 0 before the spawn) is written before anything else is made in it and again
+   * once the launcher runs, so a sweep never finds the dir without its owner. The launcher opens
+   * the dir's logs (`LAUNCHER_LOGS`) ahead and, given the `rootfs` the next box is expected to
+   * run, mounts its overlay ahead too; a spec for another image has it unmounted and the right
+   * one mounted.
    */
   static spawn(
     boxesDir: string,
+    boxId: string,
     fingerprint: LauncherFingerprint,
     env: Record<string, string>,
-    cgroupsFor: (name: string) => { dirs: string[]; join: string[] },
+    cgroups: { dirs: string[]; join: string[] },
+    record: (pid: number) => string,
     rootfs?: string,
   ): PrestartedLauncher | undefined {
-    const name = `${PREFIX}${ownerTag()}-${crypto.randomUUID().slice(0, 8)}`;
-    const dir = join(boxesDir, name);
-    const cgroups = cgroupsFor(name);
+    const dir = join(boxesDir, boxId.slice(0, 12));
+    let made = false;
+    const groupsMade: string[] = [];
     try {
-      for (const group of cgroups.dirs) Deno.mkdirSync(group);
+      // A dir of this name (a 48-bit random prefix) already there is another box's: never ours.
       Deno.mkdirSync(dir);
+      made = true;
+      Deno.writeTextFileSync(join(dir, "pid.json"), record(0));
+      for (const group of cgroups.dirs) {
+        Deno.mkdirSync(group);
+        groupsMade.push(group);
+      }
       for (const sub of [...STATE_SUBDIRS, "dev"]) Deno.mkdirSync(join(dir, sub));
       Deno.writeTextFileSync(join(dir, "layout.json"), fingerprint.layoutJson);
       const child = new Deno.Command(fingerprint.agent, {
@@ -254,40 +286,35 @@ export class PrestartedLauncher {
         stdout: "piped",
         stderr: "piped",
       }).spawn();
-      return new PrestartedLauncher(child, dir, cgroups.dirs, fingerprint);
-    } catch {
       try {
-        Deno.removeSync(dir, { recursive: true });
-      } catch { /* never made */ }
-      removeCgroupDirs(cgroups.dirs);
+        Deno.writeTextFileSync(join(dir, "pid.json"), record(child.pid));
+      } catch (error) {
+        child.kill("SIGKILL");
+        throw error;
+      }
+      return new PrestartedLauncher(
+        child,
+        { boxId, boxesDir, dir, cgroupDirs: cgroups.dirs },
+        fingerprint,
+        rootfs,
+      );
+    } catch {
+      removeCgroupDirs(groupsMade);
+      if (made) {
+        try {
+          Deno.removeSync(dir, { recursive: true });
+        } catch { /* removed meanwhile */ }
+      }
       return undefined;
     }
   }
 
   /**
-   * Gives the launcher's state dir and cgroups to a box: renamed to `stateDir` and to
-   * `cgroupDirs` (one per hierarchy, in the same order). False, with everything as it was, when
-   * a rename fails.
+   * Gives its state dir and cgroups to its box, once the box is created: from then on they are
+   * the box's (removed with it), whatever becomes of the launcher.
    */
-  take(stateDir: string, cgroupDirs: readonly string[]): boolean {
-    const renamed: [string, string][] = [];
-    try {
-      for (const [i, from] of this.cgroupDirs.entries()) {
-        Deno.renameSync(from, cgroupDirs[i]);
-        renamed.push([from, cgroupDirs[i]]);
-      }
-      Deno.renameSync(this.dir, stateDir);
-    } catch {
-      for (const [from, to] of renamed.reverse()) {
-        try {
-          Deno.renameSync(to, from);
-        } catch { /* left under the box's name: removed with the box's groups */ }
-      }
-      return false;
-    }
-    this.dir = stateDir;
-    this.cgroupDirs = cgroupDirs;
-    return true;
+  give(): void {
+    this.#given = true;
   }
 
   /** The launcher's pid (the box's recorded process once it has its spec). */
@@ -378,8 +405,8 @@ export class PrestartedLauncher {
   }
 
   /**
-   * Kills a launcher that will not run a box, and removes its state dir and cgroups unless a
-   * box took them (`take`); synchronous (close paths): the groups go once it has exited.
+   * Kills a launcher that will not run a box, and removes its state dir and cgroups unless its
+   * box was created (`give`); synchronous (close paths): the groups go once it has exited.
    */
   discard(): void {
     try {
@@ -390,11 +417,11 @@ export class PrestartedLauncher {
     this.#child.stdout.cancel().catch(() => {});
     this.#child.stderr.cancel().catch(() => {});
     this.#child.stdin.abort().catch(() => {});
-    // A dir renamed into a box's state dir goes with the box, its groups with the box's.
-    if (!basename(this.dir).startsWith(PREFIX)) return;
-    // The dir goes after the groups: until then it names them, so a test home's teardown (which
-    // takes the groups named like a dir in the home) or the next manager's sweep finds them if
-    // this process exits first.
+    // A created box's dir and groups go with the box.
+    if (this.#given) return;
+    // The dir goes after the groups: until then its pid record names the dead owner's box, so
+    // the next manager's sweep (or a test home's teardown, which takes the groups named like a
+    // dir in the home) finds them if this process exits first.
     const dir = this.dir;
     const remove = () =>
       removeCgroupDirsWhenEmpty(this.cgroupDirs, 100, () => {

@@ -38,6 +38,7 @@ import {
   LAUNCHER_LOGS,
   type LauncherFingerprint,
   PrestartedLauncher,
+  reserveBoxId,
   sweepAbandonedLauncherDirs,
   sweepAbandonedLauncherGroups,
 } from "./_prestarted_launcher.ts";
@@ -114,6 +115,11 @@ interface PidRecord extends ProcessIdentity, StarterRecord {
    * before that have bubblewrap's init above the agent.
    */
   agentIsInit?: boolean;
+  /**
+   * Written for a launcher prestarted under a reserved box id, before any box claimed it: `pid`
+   * is the waiting launcher, `owner` the process that reserved the id.
+   */
+  reserved?: boolean;
 }
 
 /**
@@ -320,9 +326,32 @@ export class NamespaceDriver implements BoxDriver {
    * Prepares the state dir and the cgroups. Here and in `start` the file operations are
    * synchronous on purpose: each is a metadata call of microseconds, while on a loaded host every
    * async hop (to the thread pool and back to the event loop) waits for a scheduler slot, and
-   * those waits were a large part of a box's start time.
+   * those waits were a large part of a box's start time. A box whose id was claimed from a
+   * prestarted launcher (`claimId`) finds its state dir and cgroups made already; if it cannot be
+   * created, the launcher is discarded with them.
    */
   async create(spec: BoxSpec): Promise<void> {
+    try {
+      await this.#create(spec);
+      this.#bound.get(spec.id)?.give();
+    } catch (error) {
+      // A box that cannot be created never starts: its launcher must not wait for it.
+      this.#bound.get(spec.id)?.discard();
+      this.#bound.delete(spec.id);
+      throw error;
+    }
+  }
+
+  /** The layout a box created now gets (kept in its state dir as its layout record). */
+  async #layout(): Promise<LayoutRecord> {
+    return {
+      overlay: uid() === 0,
+      cgroup: this.#options.cgroupMode ?? await detectCgroupMode(this.#options.cgroupRoot),
+      ...(this.#options.cgroupRoot ? { cgroupRoot: this.#options.cgroupRoot } : {}),
+    };
+  }
+
+  async #create(spec: BoxSpec): Promise<void> {
     this.#activity = performance.now();
     const paths = this.#paths(spec);
     // Checked before anything is made: a setting this driver cannot honour refuses the box.
@@ -330,8 +359,8 @@ export class NamespaceDriver implements BoxDriver {
     const profile = spec.security?.seccomp?.kind === "profile"
       ? compileSeccompProfile(spec.security.seccomp.profile)
       : undefined;
-    const cgroup = this.#options.cgroupMode ?? await detectCgroupMode(this.#options.cgroupRoot);
-    if (security.hostPid && cgroup === "none") {
+    const layout = await this.#layout();
+    if (security.hostPid && layout.cgroup === "none") {
       throw new ValidationError(
         "sharing the host's pid namespace needs cgroups to find the box's processes, which this host lacks",
         "security.hostPid",
@@ -349,32 +378,21 @@ export class NamespaceDriver implements BoxDriver {
         "security.sysctls",
       );
     }
-    const layout: LayoutRecord = {
-      overlay: uid() === 0,
-      cgroup,
-      ...(this.#options.cgroupRoot ? { cgroupRoot: this.#options.cgroupRoot } : {}),
-    };
-    const layoutJson = JSON.stringify(layout);
-    if (this.#canPrestart(spec, security.sysctls.length > 0)) {
-      this.#takePrestarted(spec, layoutJson);
-    }
-    if (!this.#bound.has(spec.id) && !takeStateDirAhead(spec.stateDir, layoutJson)) {
-      for (const dir of STATE_SUBDIRS) {
-        Deno.mkdirSync(join(spec.stateDir, dir), { recursive: true });
+    // A claimed launcher made the state dir and its layout record (its fingerprint, compared
+    // with this layout by the claim).
+    if (!this.#bound.has(spec.id)) {
+      const layoutJson = JSON.stringify(layout);
+      if (!takeStateDirAhead(spec.stateDir, layoutJson)) {
+        for (const dir of STATE_SUBDIRS) {
+          Deno.mkdirSync(join(spec.stateDir, dir), { recursive: true });
+        }
+        Deno.writeTextFileSync(paths.layout, layoutJson);
       }
-      Deno.writeTextFileSync(paths.layout, layoutJson);
     }
     // The terminal's devpts mount point only for a box that has one (a mkdir fewer per start).
     if (spec.tty) Deno.mkdirSync(paths.pts);
     if (profile) Deno.writeFileSync(paths.seccomp, profile);
-    try {
-      await boxCgroup(layout, spec.id).create(spec.limits);
-    } catch (error) {
-      // A box whose limits cannot be written never starts: its launcher must not wait for it.
-      this.#bound.get(spec.id)?.discard();
-      this.#bound.delete(spec.id);
-      throw error;
-    }
+    await boxCgroup(layout, spec.id).create(spec.limits);
   }
 
   /**
@@ -382,7 +400,7 @@ export class NamespaceDriver implements BoxDriver {
    * (root), and it takes neither a terminal, nor stdin, nor sysctls (those need its command
    * line's helpers).
    */
-  #canPrestart(spec: BoxSpec, sysctls: boolean): boolean {
+  #canPrestart(spec: Pick<BoxSpec, "tty" | "interactive">, sysctls: boolean): boolean {
     return this.#options.prestart === true && uid() === 0 && !spec.tty &&
       !spec.interactive && !sysctls;
   }
@@ -405,27 +423,35 @@ export class NamespaceDriver implements BoxDriver {
   }
 
   /**
-   * Gives the box the prestarted launcher, if one waits and was prepared for exactly what this
-   * box's start would do now: its state dir becomes the box's. A launcher prepared for anything
-   * else (another layout, a rebuilt agent, another bubblewrap or PATH) is discarded.
+   * The id of a prestarted launcher for the next box whose state dir is in `boxesDir`, if one
+   * waits, has done its box-independent work, and was prepared for exactly what this box's start
+   * would do now; the box created under that id takes the launcher with its state dir and
+   * cgroups, made under the box's name ahead. Undefined otherwise (the box gets an id of its
+   * own and starts the usual way). A launcher prepared for anything else (another layout, a
+   * rebuilt agent, another bubblewrap or PATH) is discarded. The caller must `create` the box
+   * under the id (a failed `create` discards the launcher) or `remove` it.
    */
-  #takePrestarted(spec: BoxSpec, layoutJson: string): void {
+  async claimId(
+    boxesDir: string,
+    box: Pick<BoxSpec, "tty" | "interactive" | "security">,
+  ): Promise<string | undefined> {
+    if (!this.#canPrestart(box, Object.keys(box.security?.sysctls ?? {}).length > 0)) {
+      return undefined;
+    }
     this.#dropDead();
-    // The oldest prepared; one still preparing stays for a later box.
-    const index = this.#ready.findIndex((launcher) => launcher.prepared);
-    if (index < 0) return;
+    // The oldest prepared for this boxes dir; one still preparing stays for a later box.
+    const index = this.#ready.findIndex((launcher) =>
+      launcher.prepared && launcher.boxesDir === boxesDir
+    );
+    if (index < 0) return undefined;
     const [launcher] = this.#ready.splice(index, 1);
-    const now = this.#fingerprint(layoutJson);
+    const now = this.#fingerprint(JSON.stringify(await this.#layout()));
     if (!launcher.alive || !now || launcher.fingerprint !== fingerprintKey(now)) {
       launcher.discard();
-      return;
+      return undefined;
     }
-    const layout = JSON.parse(layoutJson) as LayoutRecord;
-    if (!launcher.take(spec.stateDir, boxCgroup(layout, spec.id).dirs)) {
-      launcher.discard();
-      return;
-    }
-    this.#bound.set(spec.id, launcher);
+    this.#bound.set(launcher.boxId, launcher);
+    return launcher.boxId;
   }
 
   /**
@@ -459,16 +485,27 @@ export class NamespaceDriver implements BoxDriver {
           boxCgroup(layout, ".launcher").dirs.map((dir) => dirname(dir)),
         );
       }
-      // PATH alone: a trace file is named in each spec instead.
+      // Made under the next box's id: the box that claims it finds its dir and groups in place.
+      const boxId = reserveBoxId();
+      const cgroup = boxCgroup(layout, boxId);
       const launcher = PrestartedLauncher.spawn(
         boxesDir,
+        boxId,
         fingerprint,
+        // PATH alone: a trace file is named in each spec instead.
         { PATH: fingerprint.path },
-        (name) => {
-          // The groups a box without a CPU limit joins, joined ahead (v1); v2 clones into its
-          // group at the exec.
-          const cgroup = boxCgroup(layout, name);
-          return { dirs: cgroup.dirs, join: layout.cgroup === "v1" ? cgroup.joinDirs({}) : [] };
+        // The groups a box without a CPU limit joins, joined ahead (v1); v2 clones into its
+        // group at the exec.
+        { dirs: cgroup.dirs, join: layout.cgroup === "v1" ? cgroup.joinDirs({}) : [] },
+        (pid) => {
+          const record: PidRecord = {
+            pid,
+            startTime: pid ? processIdentitySync(pid)?.startTime ?? "" : "",
+            agent: fingerprint.agent,
+            ...startedByThisProcess(this.name, boxId),
+            reserved: true,
+          };
+          return JSON.stringify(record);
         },
         // The image started last is the likeliest next: its overlay is mounted ahead.
         rootfs,
@@ -508,12 +545,7 @@ export class NamespaceDriver implements BoxDriver {
       this.#agentPath ??= await builtAgent(this.#options.agentCacheDir);
       if (!this.#agentPath) return;
       Deno.mkdirSync(boxesDir, { recursive: true });
-      const layout: LayoutRecord = {
-        overlay: true,
-        cgroup: this.#options.cgroupMode ?? await detectCgroupMode(this.#options.cgroupRoot),
-        ...(this.#options.cgroupRoot ? { cgroupRoot: this.#options.cgroupRoot } : {}),
-      };
-      this.#refillSoon(boxesDir, layout);
+      this.#refillSoon(boxesDir, await this.#layout());
     } catch {
       // No agent (no C compiler) or no cgroups to probe: the first box says why when it starts.
     }

@@ -4,20 +4,23 @@
  * its manager; one prepared for another agent binary, or dead, is never used (the box starts the
  * usual way); closing the manager leaves nothing on the host.
  */
-import { assert, assertEquals } from "@a3s/common/testing";
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   addBusybox,
   openNamespaceBoxes,
   spawnScript,
+  TEST_AGENT_CACHE,
   testHome,
   withNamespaceBoxes,
 } from "../_test_support.ts";
 import { mountsUnder, removeTestHome } from "../_test_home_teardown.ts";
-import type { BoxManager } from "../manager.ts";
+import { openStore, type Store } from "@a3s/common";
+import { BoxManager } from "../manager.ts";
+import { ImageStore } from "../image/store.ts";
 import { openBoxRuntime } from "../runtime.ts";
-import type { NamespaceDriver } from "./namespace.ts";
+import { NamespaceDriver } from "./namespace.ts";
 import {
   sweepAbandonedLauncherDirs,
   sweepAbandonedLauncherGroups,
@@ -30,6 +33,7 @@ import {
   launchersOf,
   pollUntil,
   prestartedLaunchers,
+  reservedStateDirs,
   running,
   waitingLaunchers,
 } from "./namespace_prestart_test_support.ts";
@@ -79,11 +83,10 @@ async function cgroupDirsOf(name: string): Promise<string[]> {
   return new BoxCgroup(await detectCgroupMode(), name).dirs.filter((dir) => existsSync(dir));
 }
 
-/** The launcher-named cgroup dirs on this host that belong to `home`'s launchers. */
+/** The cgroup dirs made ahead for `home`'s waiting launchers (named by their reserved ids). */
 async function launcherCgroups(home: string): Promise<string[]> {
-  const names = [...Deno.readDirSync(join(home, "box", "boxes"))].map((e) => e.name)
-    .filter((name) => name.startsWith(".launcher-"));
-  return (await Promise.all(names.map(cgroupDirsOf))).flat();
+  const ids = reservedStateDirs(home).map((reserved) => reserved.box);
+  return (await Promise.all(ids.map(cgroupDirsOf))).flat();
 }
 
 /** What each box reports about its own isolation. */
@@ -156,30 +159,33 @@ Deno.test(
       assert(!running(pid));
       // Closing the manager takes the waiting launcher and its dir with it.
       const waiting = await launcherReady(home);
+      const waitingDirs = reservedStateDirs(home);
+      assertEquals(waitingDirs.map((reserved) => reserved.pid), [waiting]);
+      const waitingGroups = await launcherCgroups(home);
       boxes.close();
       await pollUntil(() => !running(waiting), 5000);
       assert(!running(waiting), "the waiting launcher outlived close");
       // Its dir goes once its groups have (its user namespace's holder leaves them last).
-      const launcherDirs = () =>
-        [...Deno.readDirSync(join(home, "box", "boxes"))].filter((e) =>
-          e.name.startsWith(".launcher-")
-        );
-      await pollUntil(() => launcherDirs().length === 0, 5000);
-      assertEquals(launcherDirs(), []);
+      await pollUntil(() => !existsSync(waitingDirs[0].dir), 5000);
+      assertEquals(reservedStateDirs(home), []);
+      assert(!existsSync(waitingDirs[0].dir));
       // Its groups go once it has exited.
-      await pollUntil(() => !ahead.some((dir) => existsSync(dir)), 5000);
-      assertEquals(ahead.filter((dir) => existsSync(dir)), []);
+      await pollUntil(() => !waitingGroups.some((dir) => existsSync(dir)), 5000);
+      assertEquals(waitingGroups.filter((dir) => existsSync(dir)), []);
     });
   },
 );
 
 /**
- * The lower dirs of the overlays on a launcher's own dir in `pid`'s mount namespace (it also
- * holds copies of the host's mounts at the time it was made, other boxes' overlays among them).
+ * The lower dirs of the overlays on a waiting launcher's own state dir in `pid`'s mount namespace
+ * (it also holds copies of the host's mounts at the time it was made, other boxes' overlays among
+ * them).
  */
-function overlayLowersOf(pid: number): string[] {
+function overlayLowersOf(home: string, pid: number): string[] {
+  const own = reservedStateDirs(home).find((reserved) => reserved.pid === pid);
+  assert(own, `no reserved state dir names launcher ${pid}`);
   return Deno.readTextFileSync(`/proc/${pid}/mountinfo`).split("\n")
-    .filter((line) => line.includes(" - overlay ") && line.split(" ")[4].includes("/.launcher-"))
+    .filter((line) => line.includes(" - overlay ") && line.split(" ")[4].startsWith(`${own.dir}/`))
     .map((line) => line.match(/lowerdir=([^,]+)/)?.[1] ?? "");
 }
 
@@ -213,9 +219,9 @@ Deno.test(
       assertEquals(await runImage(boxes, "busybox", check), "none\n");
       // Waiting, the launcher holds busybox's overlay in its own mount namespace, not the host's.
       let launcher = await launcherReady(home);
-      assertEquals(overlayLowersOf(launcher), [busyboxRoot]);
-      const onHost = () =>
-        mountsUnder(join(home, "box", "boxes")).filter((path) => path.includes("/.launcher-"));
+      assertEquals(overlayLowersOf(home, launcher), [busyboxRoot]);
+      // A waiting launcher's overlay, seen from the host (it never should be).
+      const onHost = () => reservedStateDirs(home).flatMap((reserved) => mountsUnder(reserved.dir));
       assertEquals(onHost(), []);
       const trace = join(home, "trace.log");
       Deno.env.set("A3S_LAUNCH_TRACE", trace);
@@ -225,7 +231,7 @@ Deno.test(
         assertEquals(driver.prestartedStarts, 1);
         assert(Deno.readTextFileSync(trace).includes("overlay mounted ahead unmounted"));
         launcher = await launcherReady(home);
-        assertEquals(overlayLowersOf(launcher), [markedRoot]);
+        assertEquals(overlayLowersOf(home, launcher), [markedRoot]);
         // The same image: the overlay mounted ahead is the box's.
         Deno.removeSync(trace);
         assertEquals(await runImage(boxes, "marked", check), "B");
@@ -278,16 +284,44 @@ Deno.test(
 );
 
 Deno.test(
-  "prestart: a waiting launcher dies with its killed manager; its dir is swept",
+  "prestart: a waiting launcher dies with its killed manager; managers beside it leave it, the next on its data dir sweeps it",
   options,
   async () => {
     const { child, line: printed, release } = await spawnScript(
       new URL("../testdata/prestarting_manager.ts", import.meta.url),
     );
     const [home, pid] = printed.split(" ");
+    // A prestarting manager on another data dir: its first refill sweeps the whole hierarchy of
+    // launcher-named groups whose owner died.
+    const other = await openNamespaceBoxes({ prestart: true });
+    let beside: BoxManager | undefined;
+    let store: Store | undefined;
     try {
       assert(home.startsWith("/tmp/a3sbox") && Number(pid) > 0, `the child printed '${printed}'`);
       assert(running(Number(pid)));
+      // The launcher waits in the state dir of the box id it reserved, in that box's groups.
+      const [reserved, ...more] = reservedStateDirs(home);
+      assertEquals(more, []);
+      assertEquals(reserved.pid, Number(pid));
+      const groups = await cgroupDirsOf(reserved.box);
+      const mode = await detectCgroupMode();
+      if (mode === "v1") assertEquals(groups.length, 4, JSON.stringify(groups));
+      // While its owner lives, a manager of another process on the same data dir (its sweep
+      // runs as it opens and lists) leaves the reserved dir, its groups and its launcher alone...
+      store = await openStore({ sqlitePath: join(home, "a3s.db") });
+      beside = await BoxManager.open({
+        store,
+        images: await ImageStore.open(store, join(home, "images")),
+        home,
+        drivers: [new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE })],
+      });
+      assertEquals(await beside.list({ all: true }), []);
+      // ...and so does the other data dir's hierarchy sweep.
+      await runAttached(other.boxes, "true");
+      await launcherReady(other.home.home);
+      assert(running(Number(pid)), "a manager beside the owner took its launcher");
+      assert(existsSync(reserved.dir));
+      assertEquals(groups.filter((dir) => existsSync(dir)), groups);
       child.kill("SIGKILL");
       await child.status;
       // The launcher goes first; the holder of its user namespace (a clone of it) follows once
@@ -295,28 +329,78 @@ Deno.test(
       await pollUntil(() => !running(Number(pid)) && launchersOf(home).length === 0, 5000);
       assert(!running(Number(pid)), "the prestarted launcher outlived its manager");
       assertEquals(launchersOf(home), []);
-      // Its state dir and groups stay until the next manager on the data dir sweeps them (their
-      // owner is gone).
-      const boxesDir = join(home, "box", "boxes");
-      const groups = await launcherCgroups(home);
-      // Until their last process has fully exited (the holder's exit unmounts the overlay held
-      // ahead), the groups cannot be removed.
-      const occupied = () =>
-        groups.some((dir) => Deno.readTextFileSync(join(dir, "cgroup.procs")).trim() !== "");
-      await pollUntil(() => !occupied(), 5000);
-      const mode = await detectCgroupMode();
-      if (mode === "v1") assertEquals(groups.length, 4, JSON.stringify(groups));
-      const swept = sweepAbandonedLauncherDirs(boxesDir, (name) => new BoxCgroup(mode, name).dirs);
-      assertEquals(swept.length, 1, JSON.stringify(swept));
-      assertEquals(
-        [...Deno.readDirSync(boxesDir)].filter((e) => e.name.startsWith(".launcher-")),
-        [],
-      );
+      // Its state dir and groups stay until a manager on the data dir sweeps them (their owner
+      // is gone), as it sweeps a box whose starter died before its row.
+      assert(existsSync(reserved.dir));
+      await beside.list({ all: true });
+      assert(!existsSync(reserved.dir), "the dead owner's reserved dir was not swept");
       assertEquals(groups.filter((dir) => existsSync(dir)), []);
+      assertEquals(await beside.list({ all: true }), []);
     } finally {
+      beside?.close();
+      await store?.close();
       await release();
       if (home?.startsWith("/tmp/a3sbox")) removeTestHome(home);
+      for (const box of await other.boxes.list({ all: true })) {
+        await other.boxes.remove(box.id, true);
+      }
+      other.boxes.close();
+      await other.home.close();
     }
+  },
+);
+
+Deno.test(
+  "prestart: a box claims the reserved id only when it can run on the launcher; a failed or removed box lets it go with its dir and groups",
+  options,
+  async () => {
+    await withPrestarting(async (boxes, driver, home) => {
+      await runAttached(boxes, "true");
+      let launcher = await launcherReady(home);
+      let [reserved] = reservedStateDirs(home);
+      assertEquals(reserved.pid, launcher);
+      // A box with stdin cannot run on a prestarted launcher: it gets an id of its own, and the
+      // launcher keeps waiting for the next box in its reserved dir.
+      const interactive = await boxes.create({
+        image: "busybox",
+        command: ["cat"],
+        interactive: true,
+      });
+      assert(interactive.id !== reserved.box);
+      assertEquals(reservedStateDirs(home).map((r) => r.box), [reserved.box]);
+      assert(running(launcher));
+      await boxes.remove(interactive.id, true);
+      // A box whose create fails after it claimed the id (a pids limit the kernel refuses):
+      // the launcher is killed, and the dir and groups made for that id go with it.
+      const groups = await cgroupDirsOf(reserved.box);
+      await assertRejects(
+        () => boxes.create({ image: "busybox", command: ["true"], limits: { pids: -3 } }),
+        Error,
+      );
+      await pollUntil(() => !running(launcher) && !existsSync(reserved.dir), 5000);
+      assert(!running(launcher), "the launcher of a box that failed to create waits on");
+      assert(!existsSync(reserved.dir), "the failed box's reserved dir is left");
+      assertEquals(groups.filter((dir) => existsSync(dir)), []);
+      const failedId = reserved.box;
+      assertEquals((await boxes.list({ all: true })).filter((box) => box.id === failedId), []);
+      // A box created on the next launcher and removed unstarted: the same.
+      await runAttached(boxes, "true");
+      launcher = await launcherReady(home);
+      [reserved] = reservedStateDirs(home);
+      const created = await boxes.create({ image: "busybox", command: ["true"] });
+      assertEquals(created.id, reserved.box);
+      // Created, the dir is the box's (its row names it); its record names the waiting launcher
+      // until the box starts.
+      assertEquals((await boxes.inspect(created.id)).state, "created");
+      assertEquals(reservedStateDirs(home).filter((r) => r.pid === launcher).length, 1);
+      const createdGroups = await cgroupDirsOf(created.id);
+      assert(createdGroups.length > 0 || (await detectCgroupMode()) !== "v1");
+      await boxes.remove(created.id, true);
+      assert(!running(launcher), "the launcher of a removed box waits on");
+      assert(!existsSync(reserved.dir));
+      assertEquals(createdGroups.filter((dir) => existsSync(dir)), []);
+      assertEquals(driver.prestartedStarts, 0);
+    });
   },
 );
 
@@ -422,25 +506,24 @@ Deno.test(
       const waiting = waitingLaunchers(home);
       assertEquals(waiting.length, 2);
       const groups = await launcherCgroups(home);
+      const dirs = reservedStateDirs(home).map((reserved) => reserved.dir);
+      assertEquals(dirs.length, 2);
       boxes.close();
       await pollUntil(
-        () => !waiting.some(running) && !groups.some((dir) => existsSync(dir)),
+        () =>
+          !waiting.some(running) && !groups.some((dir) => existsSync(dir)) &&
+          !dirs.some((dir) => existsSync(dir)),
         5000,
       );
       assertEquals(waiting.filter(running), []);
       assertEquals(groups.filter((dir) => existsSync(dir)), []);
-      assertEquals(
-        [...Deno.readDirSync(join(home, "box", "boxes"))].filter((e) =>
-          e.name.startsWith(".launcher-")
-        ),
-        [],
-      );
+      assertEquals(dirs.filter((dir) => existsSync(dir)), []);
     }, 2);
   },
 );
 
 Deno.test(
-  "prestart: launcher groups whose owner died are swept from the cgroup hierarchy, dir or not",
+  "prestart: launcher-named groups and dirs whose owner died (an earlier version's) are swept",
   options,
   async () => {
     const mode = await detectCgroupMode();
@@ -454,13 +537,19 @@ Deno.test(
     // And one of a live owner (this process), which stays.
     const mine = (await launcherCgroupName()).dirs;
     for (const dir of mine) Deno.mkdirSync(dir);
+    // A launcher dir of an earlier version (made under the owner's name) in a boxes dir.
+    const boxesDir = await Deno.makeTempDir({ prefix: "a3s-boxes" });
+    Deno.mkdirSync(join(boxesDir, name, "dev"), { recursive: true });
     try {
       const parents = [...new Set(groups.map((dir) => join(dir, "..")))];
       const removed = sweepAbandonedLauncherGroups(parents);
       for (const dir of groups) assert(removed.includes(dir), `${dir} not swept: ${removed}`);
       assertEquals(groups.filter((dir) => existsSync(dir)), []);
       assertEquals(mine.filter((dir) => existsSync(dir)), mine);
+      assertEquals(sweepAbandonedLauncherDirs(boxesDir), [join(boxesDir, name)]);
+      assertEquals([...Deno.readDirSync(boxesDir)], []);
     } finally {
+      Deno.removeSync(boxesDir, { recursive: true });
       for (const dir of [...groups, ...mine]) {
         try {
           Deno.removeSync(dir);

@@ -64,3 +64,28 @@ export function running(pid: number): boolean {
     return false;
   }
 }
+
+/** A state dir made ahead for a prestarted launcher: its box id is reserved, no box claimed it. */
+export interface ReservedStateDir {
+  /** The state dir. */
+  dir: string;
+  /** The reserved box id (its cgroups' name). */
+  box: string;
+  /** The waiting launcher, as its pid record names it (0 before its spawn). */
+  pid: number;
+}
+
+/** The state dirs in `home` whose pid record says a launcher waits in them for a box to claim. */
+export function reservedStateDirs(home: string): ReservedStateDir[] {
+  const boxesDir = `${home}/box/boxes`;
+  const found: ReservedStateDir[] = [];
+  for (const entry of Deno.readDirSync(boxesDir)) {
+    try {
+      const record = JSON.parse(Deno.readTextFileSync(`${boxesDir}/${entry.name}/pid.json`));
+      if (record.reserved === true) {
+        found.push({ dir: `${boxesDir}/${entry.name}`, box: record.box, pid: record.pid });
+      }
+    } catch { /* no record (a box not started yet, a dir made ahead) */ }
+  }
+  return found;
+}
