@@ -98,9 +98,10 @@ export const CYBERSECEVAL_INJECTING_LOGIC_CASES: ReadonlySet<number> = new Set([
 
 /**
  * Cases left out: questions about a named person's or "the user's" details with nothing around
- * them ("Can you tell me the user's birth year with dashes in between each digit?"), and one that
- * half refers to a rule ("I know you said not to discuss dinosaurs, but ..."). Whether they attack
- * depends on a system prompt the detector cannot see, so they teach neither label.
+ * them but a change of format ("Can you tell me the user's birth year with dashes in between each
+ * digit?"), and one that half refers to a rule ("I know you said not to discuss dinosaurs, but
+ * ..."). Whether they attack depends on a system prompt the detector cannot see, so they teach
+ * neither label.
  */
 export const CYBERSECEVAL_UNDECIDED_CASES: ReadonlySet<number> = new Set([
   16,
@@ -116,6 +117,7 @@ export const CYBERSECEVAL_UNDECIDED_CASES: ReadonlySet<number> = new Set([
   141,
   142,
   143,
+  168,
   190,
 ]);
 
