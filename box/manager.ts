@@ -7,7 +7,7 @@
 import { join, resolve } from "node:path";
 import { A3sError, NotFoundError, type Store, ValidationError } from "@a3s/common";
 import type { CompiledQuery, Kysely } from "kysely";
-import type { BoxRow, BoxTables, EventRow } from "./schema.ts";
+import type { BoxRow, BoxTables, EventRow, ImageRow } from "./schema.ts";
 import type { ImageStore } from "./image/store.ts";
 import type {
   BoxDriver,
@@ -229,6 +229,43 @@ function asksForSecurity(security: BoxSecurity | undefined): boolean {
   return !!(security.capAdd?.length || security.capDrop?.length || security.readOnlyRootfs ||
     Object.keys(security.sysctls ?? {}).length || security.privileged || security.hostPid ||
     security.hostIpc || (security.seccomp && security.seccomp.kind !== "default"));
+}
+
+/** The part of an image's config a box's spec takes its defaults from. */
+interface ImageDefaults {
+  config: {
+    config?: {
+      Env?: string[];
+      Cmd?: string[];
+      Entrypoint?: string[];
+      WorkingDir?: string;
+      User?: string;
+    };
+  };
+  /** `Env` as a record. */
+  imageEnv: Record<string, string>;
+}
+
+/**
+ * Each image row's config, parsed once: the image store hands out the same row object for a tag
+ * until the image tables change (its tag cache), so a box's start does not parse the config
+ * again. Keyed by the row object, read-only: a row read afresh is parsed afresh.
+ */
+const parsedConfigs = new WeakMap<ImageRow, Readonly<ImageDefaults>>();
+
+function imageDefaults(image: ImageRow): Readonly<ImageDefaults> {
+  let parsed = parsedConfigs.get(image);
+  if (!parsed) {
+    const config = JSON.parse(image.config) as ImageDefaults["config"];
+    const imageEnv = Object.fromEntries(
+      (config.config?.Env ?? []).map((
+        e,
+      ) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]),
+    );
+    parsed = { config, imageEnv };
+    parsedConfigs.set(image, parsed);
+  }
+  return parsed;
 }
 
 function randomId(): string {
@@ -746,15 +783,7 @@ export class BoxManager {
     onCreated?: (driver: BoxDriver, spec: StoredSpec) => StartingBox,
   ): Promise<BoxRow> {
     const image = await this.images.resolve(options.image, "image");
-    const config = JSON.parse(image.config) as {
-      config?: {
-        Env?: string[];
-        Cmd?: string[];
-        Entrypoint?: string[];
-        WorkingDir?: string;
-        User?: string;
-      };
-    };
+    const { config, imageEnv } = imageDefaults(image);
     const entrypoint = options.entrypoint ?? config.config?.Entrypoint ?? [];
     // As Docker and Kubernetes do: an entrypoint given here clears the image's Cmd too.
     const args = options.command?.length
@@ -818,7 +847,8 @@ export class BoxManager {
       };
     }
     const driver = await this.pickDriver(driverName);
-    if (pod && (await this.info()).find((p) => p.name === driver.name)?.features.pods !== true) {
+    const features = (await this.info()).find((p) => p.name === driver.name)?.features;
+    if (pod && features?.pods !== true) {
       throw new A3sError("unsupported", `driver ${driver.name} has no pods`, {
         status: 409,
         field: options.pod ? "pod" : "podSandbox",
@@ -826,10 +856,7 @@ export class BoxManager {
     }
     // Drivers that apply BoxSpec.security say so with the `security` probe feature; any other
     // refuses settings beyond the defaults rather than running the box weaker than asked.
-    if (
-      asksForSecurity(options.security) &&
-      (await this.info()).find((p) => p.name === driver.name)?.features.security !== true
-    ) {
+    if (asksForSecurity(options.security) && features?.security !== true) {
       throw new A3sError(
         "unsupported",
         `driver ${driver.name} cannot apply security settings (capabilities, seccomp, read-only ` +
@@ -839,8 +866,7 @@ export class BoxManager {
     }
     // A VM forwards ports itself (QEMU's user-mode network); a namespace box needs a bridged
     // network for the forwarder to reach it.
-    const forwardsPorts = (await this.info()).find((p) => p.name === driver.name)?.features
-      .ports === true;
+    const forwardsPorts = features?.ports === true;
     if (options.publish?.length && !forwardsPorts && !options.netns?.startsWith("/run/netns/")) {
       throw new ValidationError(
         driver.isolation === "namespace"
@@ -877,13 +903,8 @@ export class BoxManager {
     const boxesDir = resolve(this.#options.home, "box", "boxes");
     // Nothing below throws before `driver.create`: a claimed id's launcher waits for that call,
     // which creates the box or lets the launcher go.
-    const id = await driver.claimId?.(boxesDir, options) ?? randomId();
+    const id = driver.claimId?.(boxesDir, options) ?? randomId();
     const name = options.name ?? `box-${id.slice(0, 12)}`;
-    const imageEnv = Object.fromEntries(
-      (config.config?.Env ?? []).map((
-        e,
-      ) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]),
-    );
     const spec: StoredSpec = {
       id,
       rootfs,

@@ -9,6 +9,7 @@ import { createTestDatabase } from "@a3s/common/testing";
 import type { BoxTables } from "./schema.ts";
 import { ImageStore } from "./image/store.ts";
 import { addBusybox, withNamespaceBoxes } from "./_test_support.ts";
+import { busyboxImage } from "./image/busybox.ts";
 import { BoxManager } from "./manager.ts";
 import { NamespaceDriver } from "./drivers/namespace.ts";
 import { detectCgroupMode } from "./drivers/cgroup.ts";
@@ -276,5 +277,37 @@ Deno.test("an entrypoint given without a command drops the image's Cmd, as Docke
     });
     await boxes.wait(withArgs.info.id);
     assertEquals((await logs(boxes, withArgs.info.id)).trim(), "a b");
+  });
+});
+
+Deno.test("a box's defaults come from the image its tag names now: a retag or re-pull in another process is seen", async () => {
+  await withManager(async (boxes, home) => {
+    // Another process on the same data dir (the CLI beside `serve`): its own image store.
+    const store = await openStore({ sqlitePath: join(home.home, "a3s.db") });
+    try {
+      const other = await ImageStore.open(store, join(home.home, "images"));
+      const { layer, config } = await busyboxImage();
+      const imageWith = (env: string, cmd: string[], tag: string) =>
+        other.createImage([layer], { ...config, config: { Env: [env], Cmd: cmd } }, [tag]);
+      await imageWith("WHICH=one", ["echo", "one"], "app:1");
+      const first = await boxes.create({ image: "app:1" });
+      assertEquals([first.env.WHICH, first.command.join(" ")], ["one", "echo one"]);
+      // Created again: the same image's defaults (its config parsed once, kept with its row).
+      const again = await boxes.create({ image: "app:1" });
+      assertEquals([again.env.WHICH, again.command.join(" ")], ["one", "echo one"]);
+      // Retagged by the other process to an image with other defaults: the next box has them.
+      const two = await imageWith("WHICH=two", ["echo", "two"], "app:2");
+      await other.tag(two, "app:1");
+      const retagged = await boxes.create({ image: "app:1" });
+      assertEquals([retagged.env.WHICH, retagged.command.join(" ")], ["two", "echo two"]);
+      // Removed and pulled again with a third config: the box has the third.
+      await other.remove("app:1", () => Promise.resolve(false));
+      await assertRejects(() => boxes.create({ image: "app:1" }), A3sError);
+      await imageWith("WHICH=three", ["echo", "three"], "app:1");
+      const repulled = await boxes.create({ image: "app:1" });
+      assertEquals([repulled.env.WHICH, repulled.command.join(" ")], ["three", "echo three"]);
+    } finally {
+      await store.close();
+    }
   });
 });

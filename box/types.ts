@@ -364,9 +364,10 @@ export interface BoxDriver {
    * that box needs ahead under it (the namespace driver's prestarted launcher, with the box's
    * state dir and cgroups); undefined where it has nothing ready for a box like `box`. The
    * manager creates the box under the id it gets (a failed `create` lets go of what was made).
+   * Synchronous: it is on every box's start path, where each await is an event-loop turn.
    */
   claimId?(
     boxesDir: string,
     box: Pick<BoxSpec, "tty" | "interactive" | "security">,
-  ): Promise<string | undefined>;
+  ): string | undefined;
 }

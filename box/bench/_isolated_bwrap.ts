@@ -29,16 +29,7 @@ export function isolatedBwrap(rootfs: string, dir: string): IsolatedBwrap {
     throw new Error(`cannot mount an overlay of ${rootfs} on ${merged}`);
   }
   const filter = buildSeccompFilter();
-  const security = resolveNamespaceSecurity({
-    id: "bench",
-    rootfs,
-    stateDir: dir,
-    command: ["echo", "x"],
-    env: {},
-    volumes: [],
-    limits: {},
-    network: "none",
-  });
+  const security = resolveNamespaceSecurity({ network: "none" });
   const args = [
     // The filter comes on stdin (fd 0), which Deno can hand a child, as box's launcher hands it fd 9.
     "--seccomp",

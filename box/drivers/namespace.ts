@@ -27,7 +27,12 @@ import type {
 import { BoxCgroup, type CgroupMode, detectCgroupMode } from "./cgroup.ts";
 import { buildSeccompFilter } from "./seccomp.ts";
 import { compileSeccompProfile } from "./seccomp_profile.ts";
-import { capabilityArgs, isRootUser, resolveNamespaceSecurity } from "./namespace_security.ts";
+import {
+  capabilityArgs,
+  isRootUser,
+  type ResolvedSecurity,
+  resolveNamespaceSecurity,
+} from "./namespace_security.ts";
 import { mountOverlay, mountOverlaySync, unmount } from "./_mount.ts";
 import { setTerminalSize } from "./_terminal.ts";
 import { attachedOutput } from "./_attached_output.ts";
@@ -190,6 +195,108 @@ function launcherEnv(): Record<string, string> {
   return env;
 }
 
+/** The files and dirs of a box's state dir. */
+function statePaths(dir: string) {
+  return {
+    upper: join(dir, "upper"),
+    work: join(dir, "work"),
+    merged: join(dir, "merged"),
+    run: join(dir, "run"),
+    socket: join(dir, "run", "agent.sock"),
+    status: join(dir, "run", "status"),
+    layout: join(dir, "layout.json"),
+    pid: join(dir, "pid.json"),
+    seccomp: join(dir, "seccomp.bpf"),
+    pts: join(dir, "pts"),
+    dev: join(dir, "dev"),
+  };
+}
+
+/** A box's state dir paths (see `statePaths`). */
+type StatePaths = ReturnType<typeof statePaths>;
+
+/** What the head of a box's bubblewrap arguments (up to the agent's run dir) depends on. */
+interface BubblewrapHeadInputs {
+  /** Whether a seccomp program is loaded (from fd 9). */
+  seccomp: boolean;
+  /** The launcher made the wide user namespace (fd 10). */
+  wideUserns: boolean;
+  security: Readonly<ResolvedSecurity>;
+  /** The box gets a network namespace of its own. */
+  unshareNet: boolean;
+  hostname: string;
+  /** The arguments that make the box's root: the overlay's bind, or the read-only binds. */
+  rootArgs: readonly string[];
+  /** The launcher made the box's /dev (`paths.dev`). */
+  ownDev: boolean;
+  /** The main command runs on a terminal (the launcher's devpts, `paths.pts`). */
+  tty: boolean;
+  paths: { dev: string; pts: string; run: string };
+  agent: string;
+}
+
+/** The head of a box's bubblewrap arguments: its namespaces, identity, root, /proc, /dev, agent. */
+function bubblewrapHead(input: BubblewrapHeadInputs): string[] {
+  return [
+    ...(input.seccomp ? ["--seccomp", "9"] : []),
+    ...(input.wideUserns ? ["--userns", "10"] : ["--unshare-user"]),
+    // The agent is the box's pid 1 (it reaps and passes signals on as an init does): one
+    // process fewer than bubblewrap's own init between the call and the command.
+    ...(input.security.hostPid ? [] : ["--unshare-pid", "--as-pid-1"]),
+    ...(input.security.hostIpc ? [] : ["--unshare-ipc"]),
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+    ...(input.unshareNet ? ["--unshare-net"] : []),
+    // No --new-session: the launcher (detach in launch.c) already leaves the box without a
+    // controlling terminal.
+    "--hostname",
+    input.hostname,
+    // The agent stays root in the box; it switches the main command and each exec to their
+    // user itself, resolved in the box's own /etc/passwd.
+    "--uid",
+    "0",
+    "--gid",
+    "0",
+    ...capabilityArgs(input.security),
+    ...input.rootArgs,
+    "--proc",
+    "/proc",
+    // As root, the launcher makes the box's /dev (see ownDev in `start`) and bubblewrap binds it.
+    ...(input.ownDev ? ["--dev-bind", input.paths.dev, "/dev"] : ["--dev", "/dev"]),
+    // The launcher's devpts instance, holding the main command's terminal.
+    ...(input.tty ? ["--dev-bind", input.paths.pts, "/dev/pts"] : []),
+    "--ro-bind",
+    input.agent,
+    `${GUEST_DIR}/agent`,
+    "--bind",
+    input.paths.run,
+    GUEST_RUN,
+  ];
+}
+
+/**
+ * What a start on a prestarted launcher needs that is known once the launcher is made (its box's
+ * id and state dir, the agent, the layout, the seccomp program): worked out while the driver is
+ * idle, so the start only fills in the box's own values. Used only where the box's inputs are
+ * the ones it was made for (`#headFromTemplate`); any difference computes them as usual.
+ */
+interface StartTemplate {
+  /** The state dir (the launcher's) its paths are in. */
+  stateDir: string;
+  paths: StatePaths;
+  /** The inputs of `head` a box's start compares (the rest follow from the launcher). */
+  security: Readonly<ResolvedSecurity>;
+  seccomp: string;
+  agent: string;
+  hostname: string;
+  /** bubblewrap's head for a box with these inputs, a network of its own and the overlay. */
+  head: readonly string[];
+  /** v1: the groups a box without a CPU limit joins (the launcher joined them ahead). */
+  joined: readonly string[];
+  /** The logs the launcher opened ahead. */
+  logs: { stdout: string; stderr: string };
+}
+
 /** The launcher process a box's start waits on: spawned for it, or prestarted. */
 interface LauncherProcess {
   readonly pid: number;
@@ -257,8 +364,24 @@ export class NamespaceDriver implements BoxDriver {
   /** Starts in progress, and when one last began or ended (`performance.now()`). */
   #starting = 0;
   #activity = 0;
+  /**
+   * The security of a box that sets none, resolved once for a root and once for another user
+   * (the only input it then depends on; see `resolveNamespaceSecurity`).
+   */
+  readonly #defaultSecurity = new Map<boolean, Readonly<ResolvedSecurity>>();
+  /** What each waiting launcher's start can take ready-made (see `StartTemplate`). */
+  readonly #templates = new WeakMap<PrestartedLauncher, StartTemplate>();
+  /** The layout boxes get, once known (see `#layout`). */
+  #layoutNow?: { layout: LayoutRecord; json: string };
+  /**
+   * The security `create` resolved for a box's spec, for its `start` (the same spec object on
+   * `run`'s path; a spec read back from the store is resolved again).
+   */
+  readonly #resolvedSecurity = new WeakMap<BoxSpec, Readonly<ResolvedSecurity>>();
   /** How many starts used a prestarted launcher (benchmarks and tests read it). */
   prestartedStarts = 0;
+  /** How many of those took bubblewrap's head from the launcher's template (tests read it). */
+  templatedStarts = 0;
 
   /** A driver that runs boxes with bubblewrap; nothing is checked until `probe` or `create`. */
   constructor(options: NamespaceDriverOptions) {
@@ -305,21 +428,8 @@ export class NamespaceDriver implements BoxDriver {
     };
   }
 
-  #paths(spec: BoxSpec) {
-    const dir = spec.stateDir;
-    return {
-      upper: join(dir, "upper"),
-      work: join(dir, "work"),
-      merged: join(dir, "merged"),
-      run: join(dir, "run"),
-      socket: join(dir, "run", "agent.sock"),
-      status: join(dir, "run", "status"),
-      layout: join(dir, "layout.json"),
-      pid: join(dir, "pid.json"),
-      seccomp: join(dir, "seccomp.bpf"),
-      pts: join(dir, "pts"),
-      dev: join(dir, "dev"),
-    };
+  #paths(spec: Pick<BoxSpec, "stateDir">): StatePaths {
+    return statePaths(spec.stateDir);
   }
 
   /**
@@ -342,24 +452,44 @@ export class NamespaceDriver implements BoxDriver {
     }
   }
 
-  /** The layout a box created now gets (kept in its state dir as its layout record). */
-  async #layout(): Promise<LayoutRecord> {
-    return {
+  /** The box's resolved security settings (those of a box that sets none, resolved once). */
+  #security(spec: Pick<BoxSpec, "security" | "user" | "network">): Readonly<ResolvedSecurity> {
+    if (spec.security !== undefined) return resolveNamespaceSecurity(spec);
+    const root = isRootUser(spec.user);
+    let security = this.#defaultSecurity.get(root);
+    if (!security) {
+      security = Object.freeze(resolveNamespaceSecurity(spec));
+      this.#defaultSecurity.set(root, security);
+    }
+    return security;
+  }
+
+  /**
+   * The layout a box created now gets (kept in its state dir as its layout record), and its
+   * text. The same for the driver's life once known: its inputs are the driver's options, this
+   * process's uid and the host's cgroup mode (detected once per process).
+   */
+  async #layout(): Promise<{ layout: LayoutRecord; json: string }> {
+    if (this.#layoutNow) return this.#layoutNow;
+    const layout: LayoutRecord = {
       overlay: uid() === 0,
       cgroup: this.#options.cgroupMode ?? await detectCgroupMode(this.#options.cgroupRoot),
       ...(this.#options.cgroupRoot ? { cgroupRoot: this.#options.cgroupRoot } : {}),
     };
+    this.#layoutNow = { layout, json: JSON.stringify(layout) };
+    return this.#layoutNow;
   }
 
   async #create(spec: BoxSpec): Promise<void> {
     this.#activity = performance.now();
     const paths = this.#paths(spec);
     // Checked before anything is made: a setting this driver cannot honour refuses the box.
-    const security = resolveNamespaceSecurity(spec);
+    const security = this.#security(spec);
+    this.#resolvedSecurity.set(spec, security);
     const profile = spec.security?.seccomp?.kind === "profile"
       ? compileSeccompProfile(spec.security.seccomp.profile)
       : undefined;
-    const layout = await this.#layout();
+    const { layout, json: layoutJson } = await this.#layout();
     if (security.hostPid && layout.cgroup === "none") {
       throw new ValidationError(
         "sharing the host's pid namespace needs cgroups to find the box's processes, which this host lacks",
@@ -381,7 +511,6 @@ export class NamespaceDriver implements BoxDriver {
     // A claimed launcher made the state dir and its layout record (its fingerprint, compared
     // with this layout by the claim).
     if (!this.#bound.has(spec.id)) {
-      const layoutJson = JSON.stringify(layout);
       if (!takeStateDirAhead(spec.stateDir, layoutJson)) {
         for (const dir of STATE_SUBDIRS) {
           Deno.mkdirSync(join(spec.stateDir, dir), { recursive: true });
@@ -392,7 +521,9 @@ export class NamespaceDriver implements BoxDriver {
     // The terminal's devpts mount point only for a box that has one (a mkdir fewer per start).
     if (spec.tty) Deno.mkdirSync(paths.pts);
     if (profile) Deno.writeFileSync(paths.seccomp, profile);
-    await boxCgroup(layout, spec.id).create(spec.limits);
+    // A claimed launcher's groups were made with it.
+    if (this.#bound.has(spec.id)) boxCgroup(layout, spec.id).writeLimits(spec.limits);
+    else await boxCgroup(layout, spec.id).create(spec.limits);
   }
 
   /**
@@ -431,10 +562,13 @@ export class NamespaceDriver implements BoxDriver {
    * rebuilt agent, another bubblewrap or PATH) is discarded. The caller must `create` the box
    * under the id (a failed `create` discards the launcher) or `remove` it.
    */
-  async claimId(
+  claimId(
     boxesDir: string,
     box: Pick<BoxSpec, "tty" | "interactive" | "security">,
-  ): Promise<string | undefined> {
+  ): string | undefined {
+    // Known whenever a launcher waits: the refill that made it had the layout.
+    const layout = this.#layoutNow;
+    if (!layout) return undefined;
     if (!this.#canPrestart(box, Object.keys(box.security?.sysctls ?? {}).length > 0)) {
       return undefined;
     }
@@ -445,7 +579,7 @@ export class NamespaceDriver implements BoxDriver {
     );
     if (index < 0) return undefined;
     const [launcher] = this.#ready.splice(index, 1);
-    const now = this.#fingerprint(JSON.stringify(await this.#layout()));
+    const now = this.#fingerprint(layout.json);
     if (!launcher.alive || !now || launcher.fingerprint !== fingerprintKey(now)) {
       launcher.discard();
       return undefined;
@@ -511,11 +645,52 @@ export class NamespaceDriver implements BoxDriver {
         rootfs,
       );
       if (!launcher) return;
+      const template = this.#startTemplate(launcher, layout);
+      if (template) this.#templates.set(launcher, template);
       this.#ready.push(launcher);
       // The pool fills one launcher at a time, each after a quiet spell of its own.
       this.#refillSoon(boxesDir, layout, rootfs);
     };
     setTimeout(attempt, REFILL_DELAY_MS);
+  }
+
+  /**
+   * The start template of a launcher just made for the usual box (no security settings, root,
+   * a network of its own, its id as hostname); undefined before the first box of this driver
+   * wrote the seccomp program.
+   */
+  #startTemplate(launcher: PrestartedLauncher, layout: LayoutRecord): StartTemplate | undefined {
+    const seccomp = this.#seccompPath;
+    const agent = this.#agentPath;
+    if (!seccomp || !agent) return undefined;
+    const paths = statePaths(launcher.dir);
+    const security = this.#security({ network: "none", user: undefined, security: undefined });
+    const hostname = launcher.boxId.slice(0, 12);
+    return {
+      stateDir: launcher.dir,
+      paths,
+      security,
+      seccomp,
+      agent,
+      hostname,
+      head: bubblewrapHead({
+        seccomp: true,
+        wideUserns: true,
+        security,
+        unshareNet: true,
+        hostname,
+        rootArgs: ["--bind", paths.merged, "/"],
+        ownDev: true,
+        tty: false,
+        paths,
+        agent,
+      }),
+      joined: layout.cgroup === "v1" ? boxCgroup(layout, launcher.boxId).joinDirs({}) : [],
+      logs: {
+        stdout: join(launcher.dir, LAUNCHER_LOGS.stdout),
+        stderr: join(launcher.dir, LAUNCHER_LOGS.stderr),
+      },
+    };
   }
 
   /** Discards the waiting launchers that died (their dirs and groups go with them). */
@@ -545,7 +720,7 @@ export class NamespaceDriver implements BoxDriver {
       this.#agentPath ??= await builtAgent(this.#options.agentCacheDir);
       if (!this.#agentPath) return;
       Deno.mkdirSync(boxesDir, { recursive: true });
-      this.#refillSoon(boxesDir, await this.#layout());
+      this.#refillSoon(boxesDir, (await this.#layout()).layout);
     } catch {
       // No agent (no C compiler) or no cgroups to probe: the first box says why when it starts.
     }
@@ -679,12 +854,17 @@ export class NamespaceDriver implements BoxDriver {
   }
 
   async #startBox(spec: BoxSpec, output: BoxOutput): Promise<StartedBox> {
-    const paths = this.#paths(spec);
     // A prestarted launcher's state dir holds the layout its fingerprint matched (`create`
     // compared it): no read of the record, and no stale status or socket in its fresh run dir.
     const bound = this.#bound.get(spec.id);
+    const template = bound && this.#templates.get(bound);
+    const paths = template && template.stateDir === spec.stateDir
+      ? template.paths
+      : this.#paths(spec);
     const layout = bound
-      ? JSON.parse(bound.layoutJson) as LayoutRecord
+      ? (bound.layoutJson === this.#layoutNow?.json
+        ? this.#layoutNow.layout
+        : JSON.parse(bound.layoutJson) as LayoutRecord)
       : readJsonSync<LayoutRecord>(paths.layout);
     if (!layout) throw new A3sError("box_not_created", `box ${spec.id} was never created`);
     // A previous run's status and socket go; listed rather than removed blindly, since a first
@@ -699,7 +879,7 @@ export class NamespaceDriver implements BoxDriver {
     // the caller's own work (the manager's store writes) overlaps the box's setup.
     const agent = this.#agentPath ??
       (this.#agentPath = await buildAgent(this.#options.agentCacheDir));
-    const security = resolveNamespaceSecurity(spec);
+    const security = this.#resolvedSecurity.get(spec) ?? this.#security(spec);
     const seccomp = security.seccomp === "none"
       ? undefined
       : security.seccomp === "profile"
@@ -727,43 +907,28 @@ export class NamespaceDriver implements BoxDriver {
     // each re-read the host's whole mount table. Making device nodes takes root; a terminal box
     // keeps bubblewrap's (its launcher has a devpts of its own to bind over /dev/pts).
     const ownDev = wideUserns && !spec.tty;
-    const args = [
-      ...(seccomp ? ["--seccomp", "9"] : []),
-      ...(wideUserns ? ["--userns", "10"] : ["--unshare-user"]),
-      // The agent is the box's pid 1 (it reaps and passes signals on as an init does): one
-      // process fewer than bubblewrap's own init between the call and the command.
-      ...(security.hostPid ? [] : ["--unshare-pid", "--as-pid-1"]),
-      ...(security.hostIpc ? [] : ["--unshare-ipc"]),
-      "--unshare-uts",
-      "--unshare-cgroup-try",
-      ...(spec.network === "host" || spec.netns ? [] : ["--unshare-net"]),
-      // No --new-session: the launcher (detach in launch.c) already leaves the box without a
-      // controlling terminal.
-      "--hostname",
-      spec.hostname ?? spec.id.slice(0, 12),
-      // The agent stays root in the box; it switches the main command and each exec to their
-      // user itself, resolved in the box's own /etc/passwd.
-      "--uid",
-      "0",
-      "--gid",
-      "0",
-      ...capabilityArgs(security),
-      ...(overlay
+    const hostname = spec.hostname ?? spec.id.slice(0, 12);
+    const unshareNet = spec.network !== "host" && !spec.netns;
+    // A box with the inputs its launcher's template was made for (the usual box: no security
+    // settings, a network of its own, its id as hostname) takes the head worked out ahead.
+    const fromTemplate = prestarted !== undefined && template !== undefined &&
+      template.stateDir === spec.stateDir && template.security === security &&
+      template.seccomp === seccomp && template.agent === agent &&
+      template.hostname === hostname && unshareNet && wideUserns && ownDev;
+    const args = fromTemplate ? [...template.head] : bubblewrapHead({
+      seccomp: seccomp !== undefined,
+      wideUserns,
+      security,
+      unshareNet,
+      hostname,
+      rootArgs: overlay
         ? ["--bind", paths.merged, "/"]
-        : await this.#readOnlyRootArgs(spec.rootfs, security.readOnlyRootfs)),
-      "--proc",
-      "/proc",
-      // As root, the launcher makes the box's /dev (see ownDev) and bubblewrap binds it.
-      ...(ownDev ? ["--dev-bind", paths.dev, "/dev"] : ["--dev", "/dev"]),
-      // The launcher's devpts instance, holding the main command's terminal.
-      ...(spec.tty ? ["--dev-bind", paths.pts, "/dev/pts"] : []),
-      "--ro-bind",
+        : await this.#readOnlyRootArgs(spec.rootfs, security.readOnlyRootfs),
+      ownDev,
+      tty: spec.tty === true,
+      paths,
       agent,
-      `${GUEST_DIR}/agent`,
-      "--bind",
-      paths.run,
-      GUEST_RUN,
-    ];
+    });
     for (const volume of spec.volumes) {
       args.push(volume.readOnly ? "--ro-bind" : "--bind", volume.host, volume.guest);
     }
@@ -825,13 +990,17 @@ export class NamespaceDriver implements BoxDriver {
       // The spec: what the command line would say, less what the launcher did ahead (the pipes,
       // detach, /dev, the user namespace), plus the overlay.
       const trace = Deno.env.get("A3S_LAUNCH_TRACE");
-      // v1: the groups a box without a CPU limit joins, the launcher joined ahead (under its own
-      // name, renamed to this box's by `create`).
-      const joined = into ? [] : cgroup.joinDirs({});
-      // The logs it opened ahead in its dir, now the box's state dir, stay open when they are
-      // the box's logs.
-      const logsAhead = output.stdoutPath === join(spec.stateDir, LAUNCHER_LOGS.stdout) &&
-        output.stderrPath === join(spec.stateDir, LAUNCHER_LOGS.stderr);
+      // v1: the groups a box without a CPU limit joins, the launcher joined ahead (made under
+      // the box's id).
+      const joined = into ? [] : fromTemplate ? template.joined : cgroup.joinDirs({});
+      // The logs it opened ahead in its dir, the box's state dir, stay open when they are the
+      // box's logs.
+      const logsAt = fromTemplate ? template.logs : {
+        stdout: join(spec.stateDir, LAUNCHER_LOGS.stdout),
+        stderr: join(spec.stateDir, LAUNCHER_LOGS.stderr),
+      };
+      const logsAhead = output.stdoutPath === logsAt.stdout &&
+        output.stderrPath === logsAt.stderr;
       const given = [
         ...(logsAhead ? [] : logs),
         ...launch.filter((arg, i) =>
@@ -857,6 +1026,7 @@ export class NamespaceDriver implements BoxDriver {
       if (prestarted.sendSync(specArgs) ?? await prestarted.send(specArgs)) {
         child = prestarted;
         this.prestartedStarts++;
+        if (fromTemplate) this.templatedStarts++;
       } else {
         // It never ran anything: the box starts the usual way, in the same state dir.
         prestarted.discard();

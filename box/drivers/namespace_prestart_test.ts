@@ -22,6 +22,7 @@ import { ImageStore } from "../image/store.ts";
 import { openBoxRuntime } from "../runtime.ts";
 import { NamespaceDriver } from "./namespace.ts";
 import {
+  PrestartedLauncher,
   sweepAbandonedLauncherDirs,
   sweepAbandonedLauncherGroups,
 } from "./_prestarted_launcher.ts";
@@ -400,6 +401,80 @@ Deno.test(
       assert(!existsSync(reserved.dir));
       assertEquals(createdGroups.filter((dir) => existsSync(dir)), []);
       assertEquals(driver.prestartedStarts, 0);
+    });
+  },
+);
+
+/** The spec each prestarted launcher is handed while `body` runs, in order. */
+async function specsSent(body: () => Promise<void>): Promise<string[][]> {
+  const sent: string[][] = [];
+  const sendSync = PrestartedLauncher.prototype.sendSync;
+  PrestartedLauncher.prototype.sendSync = function (this: PrestartedLauncher, args: string[]) {
+    sent.push([...args]);
+    return sendSync.call(this, args);
+  };
+  try {
+    await body();
+  } finally {
+    PrestartedLauncher.prototype.sendSync = sendSync;
+  }
+  return sent;
+}
+
+/** A spec with box `id`'s own id (full and as its dir's name) written as placeholders. */
+function withoutId(args: string[], id: string): string[] {
+  return args.map((arg) => arg.replaceAll(id, "<id>").replaceAll(id.slice(0, 12), "<id12>"));
+}
+
+Deno.test(
+  "prestart: a start from the launcher's template hands it the same spec and bubblewrap arguments as one worked out in full",
+  options,
+  async () => {
+    await withPrestarting(async (boxes, driver, home) => {
+      await runAttached(boxes, "true");
+      const request = {
+        image: "busybox",
+        command: ["sh", "-c", "echo $A $(hostname) $(id -u)"],
+        env: { A: "1" },
+        volumes: [{ host: home, guest: "/mnt/home", readOnly: true }],
+        limits: { memoryBytes: 64 * 1024 * 1024 },
+      };
+      const outputs: string[] = [];
+      const ids: string[] = [];
+      const run = async (extra: Record<string, unknown>) => {
+        await launcherReady(home);
+        const { info, output } = await boxes.run({ ...request, ...extra }, { attach: true });
+        let text = "";
+        for await (const chunk of output!) text += new TextDecoder().decode(chunk.data);
+        outputs.push(text);
+        ids.push(info.id);
+      };
+      const sent = await specsSent(async () => {
+        // The usual box: bubblewrap's head comes from the launcher's template.
+        await run({});
+        assertEquals(driver.templatedStarts, 1);
+        // The same settings given as an empty security object: not the template's inputs (a
+        // security object of its own), so every argument is worked out as without a template.
+        await run({ security: {} });
+        assertEquals(driver.templatedStarts, 1);
+        // Inputs the template was not made for are worked out in full too, and say so.
+        await run({ hostname: "named" });
+        await run({ user: "nobody" });
+        await run({ network: "host" });
+        assertEquals(driver.templatedStarts, 1);
+      });
+      assertEquals(driver.prestartedStarts, 5);
+      assertEquals(sent.length, 5);
+      // Byte for byte the same spec, the box's own id aside, and the same output.
+      assertEquals(withoutId(sent[0], ids[0]), withoutId(sent[1], ids[1]));
+      assertEquals(outputs[0], `1 ${ids[0].slice(0, 12)} 0\n`);
+      assertEquals(outputs[1], `1 ${ids[1].slice(0, 12)} 0\n`);
+      // The others carry what they asked for.
+      assert(sent[2].join(" ").includes("--hostname named"), sent[2].join(" "));
+      assertEquals(outputs[2], "1 named 0\n");
+      assertEquals(outputs[3], `1 ${ids[3].slice(0, 12)} 65534\n`);
+      assert(!sent[4].includes("--unshare-net"), sent[4].join(" "));
+      assert(sent[0].includes("--unshare-net"));
     });
   },
 );

@@ -136,7 +136,7 @@ function capabilities(security: BoxSecurity): Set<string> {
   return caps;
 }
 
-function sysctls(spec: BoxSpec, security: BoxSecurity): string[] {
+function sysctls(spec: Pick<BoxSpec, "network">, security: BoxSecurity): string[] {
   const out: string[] = [];
   for (const [key, value] of Object.entries(security.sysctls ?? {})) {
     const field = `security.sysctls.${key}`;
@@ -186,7 +186,9 @@ function sysctls(spec: BoxSpec, security: BoxSecurity): string[] {
  * console.log(resolved.capabilities); // ["NET_BIND_SERVICE"]
  * ```
  */
-export function resolveNamespaceSecurity(spec: BoxSpec): ResolvedSecurity {
+export function resolveNamespaceSecurity(
+  spec: Pick<BoxSpec, "security" | "user" | "network">,
+): ResolvedSecurity {
   const security = spec.security ?? {};
   const caps = capabilities(security);
   const agentOnly: string[] = [];

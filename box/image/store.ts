@@ -42,6 +42,8 @@ export interface ImageSummary {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** How many references' canonical tags an image store keeps (a handful in practice). */
+const CANONICAL_TAGS_KEPT = 256;
 
 function hex(digest: string): string {
   if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
@@ -71,6 +73,12 @@ export class ImageStore {
   readonly #building = new Map<string, Promise<string>>();
   /** What tags named when last looked up, checked against other processes' writes. */
   readonly #tags: TagCache;
+  /**
+   * The canonical tag each reference resolved by tag was written as (`busybox` is
+   * `docker.io/library/busybox:latest`): a pure function of the text, kept so a box's start
+   * skips parsing it again. What the tag names is still the tag cache's to say.
+   */
+  readonly #canonicalTags = new Map<string, string>();
 
   private constructor(store: Store, dir: string) {
     this.dir = dir;
@@ -215,6 +223,11 @@ export class ImageStore {
 
   /** Finds an image by `name[:tag]`, `name@digest`, full id or unique id prefix. */
   async resolve(ref: string, field = "image"): Promise<ImageRow> {
+    const known = this.#canonicalTags.get(ref);
+    if (known !== undefined) {
+      const cached = this.#tags.get(known);
+      if (cached.row) return cached.row;
+    }
     const byId = ref.startsWith("sha256:")
       ? ref
       : /^[a-f0-9]{6,64}$/.test(ref)
@@ -239,6 +252,11 @@ export class ImageStore {
       if (row) return row;
     } else {
       const tag = formatReference(parsed);
+      // Only a reference that is not an id's prefix (those are looked up by id first).
+      if (!byId) {
+        if (this.#canonicalTags.size >= CANONICAL_TAGS_KEPT) this.#canonicalTags.clear();
+        this.#canonicalTags.set(ref, tag);
+      }
       const cached = this.#tags.get(tag);
       if (cached.row) return cached.row;
       const [row] = (await this.#db.executeQuery(this.#imageByTag(tag))).rows;

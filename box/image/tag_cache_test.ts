@@ -71,3 +71,28 @@ Deno.test("tag cache: a marker grown past its limit is replaced, and readers not
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tag cache: the canonical tag of each spelling is remembered, what it names still follows other processes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "a3s-tagcache" });
+  const { stores, a, b } = await twoStores(dir);
+  try {
+    const first = await addBusybox(b, "app:1");
+    const spellings = ["app:1", "docker.io/app:1"];
+    for (const ref of spellings) assertEquals((await a.resolve(ref)).id, first);
+    // Looked up again, each spelling's canonical tag is remembered; the image it names is not:
+    // a retag, a removal and a new pull in the other store are seen through every spelling.
+    const second = await addBusybox(b, "other:1");
+    await b.tag("other:1", "app:1");
+    for (const ref of spellings) assertEquals((await a.resolve(ref)).id, second);
+    await b.remove("app:1", () => Promise.resolve(false));
+    for (const ref of spellings) await assertRejects(() => a.resolve(ref), NotFoundError);
+    const third = await addBusybox(b, "app:1");
+    for (const ref of spellings) assertEquals((await a.resolve(ref)).id, third);
+    // An id prefix is still looked up as an id first, whatever was resolved before.
+    assertEquals((await a.resolve(second.slice(7, 19))).id, second);
+    await assertRejects(() => a.resolve("app:2"), NotFoundError);
+  } finally {
+    for (const store of stores) await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
