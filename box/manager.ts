@@ -276,6 +276,8 @@ function randomId(): string {
 /** A driver's start that `run` began while the box's row was being written. */
 interface StartingBox {
   started: Promise<StartedBox>;
+  /** The spec the driver was given (the row's, not parsed back from it). */
+  spec: StoredSpec;
   /** When the start began (performance.now), for the boot-time histogram. */
   at: number;
   /** Whether the driver has reported the box's process yet (BoxOutput.onProcess). */
@@ -634,8 +636,8 @@ export class BoxManager {
     }));
   }
 
-  #toInfo(row: BoxRow): BoxInfo {
-    const spec = JSON.parse(row.spec) as StoredSpec;
+  /** A row as the API shows it; `spec` is the row's spec when the caller has it parsed already. */
+  #toInfo(row: BoxRow, spec: StoredSpec = JSON.parse(row.spec)): BoxInfo {
     return {
       id: row.id,
       name: row.name,
@@ -991,7 +993,7 @@ export class BoxManager {
   ): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array>; output?: StartedBox["output"] }> {
     if (row.state === "running" && !starting) return { info: this.#toInfo(row) };
     const driver = this.#driver(row);
-    const spec = this.#spec(row);
+    const spec = starting?.spec ?? this.#spec(row);
     const started = starting?.at ?? performance.now();
     let result;
     try {
@@ -1027,7 +1029,7 @@ export class BoxManager {
       await publishPorts(this.#options.home, row.name, spec.netns, spec.publish);
     }
     return {
-      info: this.#toInfo({ ...row, ...running }),
+      info: this.#toInfo({ ...row, ...running }, spec),
       stdin: result.stdin,
       output: result.output,
     };
@@ -1070,7 +1072,7 @@ export class BoxManager {
       });
       // Awaited by #startRow; until then a failed start must not read as unhandled.
       started.catch(() => {});
-      starting = { started, at, hasProcess: () => hasProcess };
+      starting = { started, spec, at, hasProcess: () => hasProcess };
       return starting;
     });
     return withOutput(await this.#startRow(row, starting));

@@ -187,9 +187,14 @@ async function bubblewrapChild(launcher: number): Promise<number | undefined> {
   return undefined;
 }
 
+/** The PATH the launcher finds bubblewrap on. */
+function launcherPath(): string {
+  return Deno.env.get("PATH") ?? DEFAULT_PATH;
+}
+
 /** The launcher's environment: PATH to find bubblewrap, and the profiling switch when set. */
 function launcherEnv(): Record<string, string> {
-  const env: Record<string, string> = { PATH: Deno.env.get("PATH") ?? DEFAULT_PATH };
+  const env: Record<string, string> = { PATH: launcherPath() };
   const trace = Deno.env.get("A3S_LAUNCH_TRACE");
   if (trace) env.A3S_LAUNCH_TRACE = trace;
   return env;
@@ -482,14 +487,19 @@ export class NamespaceDriver implements BoxDriver {
 
   async #create(spec: BoxSpec): Promise<void> {
     this.#activity = performance.now();
-    const paths = this.#paths(spec);
+    const claimed = this.#bound.get(spec.id);
+    const template = claimed && this.#templates.get(claimed);
+    const paths = template && template.stateDir === spec.stateDir
+      ? template.paths
+      : this.#paths(spec);
     // Checked before anything is made: a setting this driver cannot honour refuses the box.
     const security = this.#security(spec);
     this.#resolvedSecurity.set(spec, security);
     const profile = spec.security?.seccomp?.kind === "profile"
       ? compileSeccompProfile(spec.security.seccomp.profile)
       : undefined;
-    const { layout, json: layoutJson } = await this.#layout();
+    // Known once a box was created (a claimed launcher's refill had it): no await then.
+    const { layout, json: layoutJson } = this.#layoutNow ?? await this.#layout();
     if (security.hostPid && layout.cgroup === "none") {
       throw new ValidationError(
         "sharing the host's pid namespace needs cgroups to find the box's processes, which this host lacks",
@@ -510,7 +520,7 @@ export class NamespaceDriver implements BoxDriver {
     }
     // A claimed launcher made the state dir and its layout record (its fingerprint, compared
     // with this layout by the claim).
-    if (!this.#bound.has(spec.id)) {
+    if (!claimed) {
       if (!takeStateDirAhead(spec.stateDir, layoutJson)) {
         for (const dir of STATE_SUBDIRS) {
           Deno.mkdirSync(join(spec.stateDir, dir), { recursive: true });
@@ -522,7 +532,7 @@ export class NamespaceDriver implements BoxDriver {
     if (spec.tty) Deno.mkdirSync(paths.pts);
     if (profile) Deno.writeFileSync(paths.seccomp, profile);
     // A claimed launcher's groups were made with it.
-    if (this.#bound.has(spec.id)) boxCgroup(layout, spec.id).writeLimits(spec.limits);
+    if (claimed) boxCgroup(layout, spec.id).writeLimits(spec.limits);
     else await boxCgroup(layout, spec.id).create(spec.limits);
   }
 
@@ -545,7 +555,7 @@ export class NamespaceDriver implements BoxDriver {
         agent: this.#agentPath,
         agentIdentity: agentIdentity(this.#agentPath),
         bwrap: this.#bwrap,
-        path: launcherEnv().PATH,
+        path: launcherPath(),
         uid: uid(),
       };
     } catch {
