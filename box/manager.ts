@@ -455,6 +455,12 @@ export class BoxManager {
   /** An audit event inserted, compiled once (every create and exec writes one). */
   readonly #insertEvent: (event: EventRow) => CompiledQuery<EventRow>;
   readonly #countSource: () => Promise<{ state: string; driver: string; n: number }[]>;
+  /**
+   * The rows (and audit entries) of boxes `run` started attached, not written yet: each is
+   * written once the caller has had the box's first output (see `run`), or as soon as anything
+   * in this manager reads boxes (`#settled`). The writer is idempotent.
+   */
+  readonly #unwritten = new Map<string, () => Promise<void>>();
 
   private constructor(options: BoxManagerOptions) {
     this.#options = options;
@@ -534,10 +540,20 @@ export class BoxManager {
   }
 
   /**
+   * Writes the rows `run` left for after the caller's first output (`#unwritten`): every read of
+   * boxes waits for them, so this manager never answers as if such a box did not exist.
+   */
+  async #settled(): Promise<void> {
+    if (this.#unwritten.size === 0) return;
+    await Promise.all([...this.#unwritten.values()].map((write) => write().catch(() => {})));
+  }
+
+  /**
    * Stops counting this manager's boxes in metrics and lets its drivers go of what they keep
-   * ready for the next box (running boxes are not touched).
+   * ready for the next box (running boxes are not touched). Rows not written yet are written.
    */
   close(): void {
+    for (const write of this.#unwritten.values()) write().catch(() => {});
     boxCountSources.delete(this.#countSource);
     for (const driver of this.#drivers.values()) driver.close?.();
   }
@@ -626,6 +642,7 @@ export class BoxManager {
   async events(
     boxId?: string,
   ): Promise<{ at: number; action: string; boxId: string; detail: Record<string, unknown> }[]> {
+    await this.#settled();
     let query = this.#db.selectFrom("box_events").selectAll().orderBy("at").orderBy("id");
     if (boxId) query = query.where("box_id", "=", boxId);
     return (await query.execute()).map((r) => ({
@@ -662,6 +679,7 @@ export class BoxManager {
 
   async #row(idOrName: string, field = "box"): Promise<BoxRow> {
     if (!idOrName) throw new ValidationError("a box id or name is required", field);
+    await this.#settled();
     // A full id (what the API and `run` hand out) is one exact lookup, as Docker takes a full id
     // before names; each exec resolves its box this way.
     if (/^[a-f0-9]{64}$/.test(idOrName)) {
@@ -783,6 +801,7 @@ export class BoxManager {
   async #createBox(
     options: CreateBoxOptions,
     onCreated?: (driver: BoxDriver, spec: StoredSpec) => StartingBox,
+    writeLater = false,
   ): Promise<BoxRow> {
     const image = await this.images.resolve(options.image, "image");
     const { config, imageEnv } = imageDefaults(image);
@@ -954,18 +973,27 @@ export class BoxManager {
       reason: null,
       auto_remove: options.autoRemove ? 1 : 0,
     };
-    try {
-      await this.#db.executeQuery(this.#insertBox(row));
-    } catch (error) {
-      await starting?.started.catch(() => {});
-      await driver.remove(spec);
-      throw new A3sError("name_in_use", `the name '${name}' is already in use`, {
-        status: 409,
-        field: "name",
-        cause: error,
+    const write = async () => {
+      try {
+        await this.#db.executeQuery(this.#insertBox(row));
+      } catch (error) {
+        await starting?.started.catch(() => {});
+        await driver.remove(spec);
+        throw new A3sError("name_in_use", `the name '${name}' is already in use`, {
+          status: 409,
+          field: "name",
+          cause: error,
+        });
+      }
+      await this.#audit("create", id, { name, image: options.image, command, driver: driver.name });
+    };
+    if (writeLater) {
+      let written: Promise<void> | undefined;
+      this.#unwritten.set(id, () => {
+        written ??= write().finally(() => this.#unwritten.delete(id));
+        return written;
       });
-    }
-    await this.#audit("create", id, { name, image: options.image, command, driver: driver.name });
+    } else await write();
     this.#lifecycle("created", row);
     return row;
   }
@@ -999,6 +1027,7 @@ export class BoxManager {
     try {
       result = await (starting?.started ?? driver.start(spec, { ...this.#logPaths(spec), attach }));
     } catch (error) {
+      await this.#settled();
       await this.#db.updateTable("box_boxes").set({
         state: "exited",
         finished_at: Date.now(),
@@ -1019,6 +1048,7 @@ export class BoxManager {
       reason: null,
     };
     if (row.state !== "running") {
+      await this.#settled();
       await this.#db.updateTable("box_boxes").set(running).where("id", "=", row.id).execute();
     }
     this.#lifecycle("started", row);
@@ -1059,8 +1089,15 @@ export class BoxManager {
     if (options.networks?.length) {
       return withOutput(await this.#startRow(await this.#createRow(options), undefined, attach));
     }
-    // The box starts as soon as its driver has prepared it; its row and audit entry are written
-    // while it comes up.
+    // The box starts as soon as its driver has prepared it. Its row and audit entry are written
+    // while it comes up, or, attached and unnamed, once the caller has had its first output: a
+    // store write while the box comes up competes with it for the CPU (on a host of two, the
+    // launcher woken by the spec runs on this process's CPU), measured at about 1 ms of the first
+    // byte. Until then the box is in `#unwritten`, which every read here waits for; another
+    // process on the store sees it a few milliseconds later, and the abandoned-box sweep leaves
+    // a box whose starter lives alone. A chosen name is checked by its insert before `run`
+    // returns, as ever.
+    const writeLater = attach && options.name === undefined;
     let starting: StartingBox | undefined;
     const row = await this.#createBox(options, (driver, spec) => {
       let hasProcess = false;
@@ -1074,7 +1111,12 @@ export class BoxManager {
       started.catch(() => {});
       starting = { started, spec, at, hasProcess: () => hasProcess };
       return starting;
-    });
+    }, writeLater);
+    if (writeLater) {
+      // After the caller's first output when that came with the agent's ready byte (a timer
+      // fires once this turn's promise callbacks, the caller's among them, have run).
+      setTimeout(() => this.#unwritten.get(row.id)?.().catch(() => {}), 0);
+    }
     return withOutput(await this.#startRow(row, starting));
   }
 
@@ -1103,6 +1145,7 @@ export class BoxManager {
 
   /** Running boxes, or all with `all`. */
   async list(options: { all?: boolean } = {}): Promise<BoxInfo[]> {
+    await this.#settled();
     const rows = await this.#db.selectFrom("box_boxes").selectAll().orderBy("created_at", "desc")
       .execute();
     await this.#sweepAbandoned(rows);
@@ -1466,6 +1509,7 @@ export class BoxManager {
   /** The boxes (names) that mount a named volume. */
   async volumeUsers(name: string): Promise<string[]> {
     const { mountpoint } = await this.volumes.inspect(name);
+    await this.#settled();
     const rows = await this.#db.selectFrom("box_boxes").select(["name", "spec"]).execute();
     return rows.filter((r) =>
       (JSON.parse(r.spec) as StoredSpec).volumes.some((v) => v.host === mountpoint)
@@ -1474,6 +1518,7 @@ export class BoxManager {
 
   /** Whether any box was made from an image. */
   async imageInUse(imageId: string): Promise<boolean> {
+    await this.#settled();
     return !!(await this.#db.selectFrom("box_boxes").select("id").where("image_id", "=", imageId)
       .executeTakeFirst());
   }

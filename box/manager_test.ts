@@ -8,7 +8,7 @@ import { A3sError, openStore } from "@a3s/common";
 import { createTestDatabase } from "@a3s/common/testing";
 import type { BoxTables } from "./schema.ts";
 import { ImageStore } from "./image/store.ts";
-import { addBusybox, withNamespaceBoxes } from "./_test_support.ts";
+import { addBusybox, TEST_AGENT_CACHE, withNamespaceBoxes } from "./_test_support.ts";
 import { busyboxImage } from "./image/busybox.ts";
 import { BoxManager } from "./manager.ts";
 import { NamespaceDriver } from "./drivers/namespace.ts";
@@ -307,6 +307,62 @@ Deno.test("a box's defaults come from the image its tag names now: a retag or re
       const repulled = await boxes.create({ image: "app:1" });
       assertEquals([repulled.env.WHICH, repulled.command.join(" ")], ["three", "echo three"]);
     } finally {
+      await store.close();
+    }
+  });
+});
+
+Deno.test("an attached run's row is written after its first output; every read of the manager sees the box before that, another process soon after", async () => {
+  await withManager(async (boxes, home) => {
+    const store = await openStore({ sqlitePath: join(home.home, "a3s.db") });
+    const other = await BoxManager.open({
+      store,
+      images: await ImageStore.open(store, join(home.home, "images")),
+      home: home.home,
+      drivers: [new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE })],
+    });
+    try {
+      for (const read of ["inspect", "list", "events", "remove"] as const) {
+        const { info, output } = await boxes.run(
+          { image: "busybox", command: ["sh", "-c", "echo one; sleep 5"] },
+          { attach: true },
+        );
+        // Asked at once, before the caller read anything: the manager answers for the box.
+        if (read === "inspect") assertEquals((await boxes.inspect(info.id)).state, "running");
+        if (read === "list") {
+          assert((await boxes.list()).some((box) => box.id === info.id));
+        }
+        if (read === "events") {
+          assertEquals((await boxes.events(info.id)).map((event) => event.action), ["create"]);
+        }
+        if (read === "remove") {
+          await boxes.remove(info.id, true);
+          assertEquals((await other.list({ all: true })).filter((b) => b.id === info.id), []);
+          continue;
+        }
+        let text = "";
+        for await (const chunk of output!) {
+          text += decode(chunk.data);
+          if (text.includes("\n")) break;
+        }
+        assertEquals(text, "one\n");
+        // Another process on the store sees the box, running, with its audit entry.
+        await new Promise((r) => setTimeout(r, 20));
+        const seen = (await other.list()).find((box) => box.id === info.id);
+        assertEquals(seen?.state, "running");
+        assertEquals((await other.events(info.id)).map((event) => event.action), ["create"]);
+        await boxes.remove(info.id, true);
+      }
+      // The row of an attached run nobody reads from is written all the same.
+      const { info: unread } = await boxes.run(
+        { image: "busybox", command: ["sleep", "5"] },
+        { attach: true },
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      assertEquals((await other.inspect(unread.id)).state, "running");
+      await boxes.remove(unread.id, true);
+    } finally {
+      other.close();
       await store.close();
     }
   });
