@@ -1112,12 +1112,14 @@ export class BoxManager {
       starting = { started, spec, at, hasProcess: () => hasProcess };
       return starting;
     }, writeLater);
+    const started = await this.#startRow(row, starting);
     if (writeLater) {
-      // After the caller's first output when that came with the agent's ready byte (a timer
-      // fires once this turn's promise callbacks, the caller's among them, have run).
+      // Scheduled once the box is up, so it runs after the caller's first output where that came
+      // with the agent's ready byte (a timer fires once this turn's promise callbacks, the
+      // caller's among them, have run).
       setTimeout(() => this.#unwritten.get(row.id)?.().catch(() => {}), 0);
     }
-    return withOutput(await this.#startRow(row, starting));
+    return withOutput(started);
   }
 
   /**

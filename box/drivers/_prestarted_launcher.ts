@@ -8,11 +8,12 @@
  * It is made for a box id reserved ahead (`reserveBoxId`): its state dir is that box's state dir
  * (the id's first 12 characters in the boxes dir; the /dev it built sits on that dir's `dev`, in
  * the launcher's own mount namespace) and its cgroups are that box's groups, so the box that
- * claims the id takes them as they are, with no rename on its start path. Until a box claims it,
- * the dir's pid record names the launcher, the reserving process as the box's starter, and says
- * `reserved`: the manager's abandoned-box sweep (any process on the data dir) leaves it alone
- * while that process lives and removes it, dir and groups, once it is gone, as it removes a box
- * whose starter died before its row. The hierarchy sweep of launcher-named groups
+ * claims the id takes them as they are, with no rename on its start path. The dir's pid record
+ * names the launcher as the box's process and the reserving process as its starter (the record
+ * the box's start would write, written ahead): until a box claims the id and writes its row, the
+ * manager's abandoned-box sweep (any process on the data dir) leaves it alone while that process
+ * lives and removes it, dir and groups, once it is gone, as it removes a box whose starter died
+ * before its row. The hierarchy sweep of launcher-named groups
  * (`sweepAbandonedLauncherGroups`, which cannot see which data dir a group belongs to) never
  * matches a reserved box's groups. A launcher that is never claimed is killed and its dir and
  * groups removed (`discard`).

@@ -120,11 +120,6 @@ interface PidRecord extends ProcessIdentity, StarterRecord {
    * before that have bubblewrap's init above the agent.
    */
   agentIsInit?: boolean;
-  /**
-   * Written for a launcher prestarted under a reserved box id, before any box claimed it: `pid`
-   * is the waiting launcher, `owner` the process that reserved the id.
-   */
-  reserved?: boolean;
 }
 
 /**
@@ -641,16 +636,9 @@ export class NamespaceDriver implements BoxDriver {
         // The groups a box without a CPU limit joins, joined ahead (v1); v2 clones into its
         // group at the exec.
         { dirs: cgroup.dirs, join: layout.cgroup === "v1" ? cgroup.joinDirs({}) : [] },
-        (pid) => {
-          const record: PidRecord = {
-            pid,
-            startTime: pid ? processIdentitySync(pid)?.startTime ?? "" : "",
-            agent: fingerprint.agent,
-            ...startedByThisProcess(this.name, boxId),
-            reserved: true,
-          };
-          return JSON.stringify(record);
-        },
+        // The record the box's start would write (`startedRecord`), written ahead: until a box
+        // claims the id it names the waiting launcher and this process as its starter.
+        (pid) => JSON.stringify(this.#startedRecord(pid, fingerprint.agent, layout, boxId, false)),
         // The image started last is the likeliest next: its overlay is mounted ahead.
         rootfs,
       );
@@ -700,6 +688,24 @@ export class NamespaceDriver implements BoxDriver {
         stdout: join(launcher.dir, LAUNCHER_LOGS.stdout),
         stderr: join(launcher.dir, LAUNCHER_LOGS.stderr),
       },
+    };
+  }
+
+  /** The pid record of box `boxId` whose process (its launcher) is `pid`, started by this process. */
+  #startedRecord(
+    pid: number,
+    agent: string,
+    layout: LayoutRecord,
+    boxId: string,
+    hostPid: boolean,
+  ): PidRecord {
+    return {
+      pid,
+      startTime: pid ? processIdentitySync(pid)?.startTime ?? "" : "",
+      agent,
+      ...(layout.cgroup === "v2" ? { monitor: true } : {}),
+      ...(hostPid ? {} : { agentIsInit: true }),
+      ...startedByThisProcess(this.name, boxId),
     };
   }
 
@@ -1057,16 +1063,12 @@ export class NamespaceDriver implements BoxDriver {
         stderr: attach ? "piped" : "null",
       }).spawn(),
     );
-    const identity = processIdentitySync(child.pid);
-    const record: PidRecord = {
-      pid: child.pid,
-      startTime: identity?.startTime ?? "",
-      agent,
-      ...(into ? { monitor: true } : {}),
-      ...(security.hostPid ? {} : { agentIsInit: true }),
-      ...startedByThisProcess(this.name, spec.id),
-    };
-    Deno.writeTextFileSync(paths.pid, JSON.stringify(record));
+    // A prestarted launcher's dir holds its record already, written when it was made with what
+    // a box sharing no host pid namespace records (the same agent: its fingerprint matched).
+    if (child !== prestarted || security.hostPid) {
+      const record = this.#startedRecord(child.pid, agent, layout, spec.id, security.hostPid);
+      Deno.writeTextFileSync(paths.pid, JSON.stringify(record));
+    }
     output.onProcess?.();
     child.status.catch(() => {});
     child.hold(false);

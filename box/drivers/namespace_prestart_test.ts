@@ -129,6 +129,15 @@ Deno.test(
       const stateDir = join(home, "box", "boxes", second.id.slice(0, 12));
       const record = JSON.parse(Deno.readTextFileSync(join(stateDir, "pid.json")));
       assertEquals(record.pid, launcher);
+      // Written when the launcher was made, it says what the first box's start wrote, its own
+      // process and id aside.
+      const firstRecord = JSON.parse(
+        Deno.readTextFileSync(join(home, "box", "boxes", first.id.slice(0, 12), "pid.json")),
+      );
+      const ownAside = (r: Record<string, unknown>) => ({ ...r, pid: 0, startTime: "", box: "" });
+      assertEquals(ownAside(record), ownAside(firstRecord));
+      assertEquals(record.box, second.id);
+      assert(/^\d+$/.test(record.startTime), JSON.stringify(record));
       // The spec went without an await, so the box had its process before `run` wrote its row:
       // written as running at once, not updated once the box was up.
       const secondInfo = await boxes.inspect(second.id);

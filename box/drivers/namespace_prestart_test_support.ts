@@ -65,24 +65,25 @@ export function running(pid: number): boolean {
   }
 }
 
-/** A state dir made ahead for a prestarted launcher: its box id is reserved, no box claimed it. */
+/** A state dir made ahead for a prestarted launcher: its box id is reserved, no box started in it. */
 export interface ReservedStateDir {
   /** The state dir. */
   dir: string;
   /** The reserved box id (its cgroups' name). */
   box: string;
-  /** The waiting launcher, as its pid record names it (0 before its spawn). */
+  /** The waiting launcher its pid record names. */
   pid: number;
 }
 
-/** The state dirs in `home` whose pid record says a launcher waits in them for a box to claim. */
+/** The state dirs in `home` whose pid record names a launcher of `home` still waiting for a spec. */
 export function reservedStateDirs(home: string): ReservedStateDir[] {
+  const waiting = new Set(launchersOf(home));
   const boxesDir = `${home}/box/boxes`;
   const found: ReservedStateDir[] = [];
   for (const entry of Deno.readDirSync(boxesDir)) {
     try {
       const record = JSON.parse(Deno.readTextFileSync(`${boxesDir}/${entry.name}/pid.json`));
-      if (record.reserved === true) {
+      if (waiting.has(record.pid)) {
         found.push({ dir: `${boxesDir}/${entry.name}`, box: record.box, pid: record.pid });
       }
     } catch { /* no record (a box not started yet, a dir made ahead) */ }
