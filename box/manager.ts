@@ -1018,6 +1018,7 @@ export class BoxManager {
     row: BoxRow,
     starting?: StartingBox,
     attach = false,
+    afterFirstOutput?: (() => void)[],
   ): Promise<{ info: BoxInfo; stdin?: WritableStream<Uint8Array>; output?: StartedBox["output"] }> {
     if (row.state === "running" && !starting) return { info: this.#toInfo(row) };
     const driver = this.#driver(row);
@@ -1052,7 +1053,12 @@ export class BoxManager {
       await this.#db.updateTable("box_boxes").set(running).where("id", "=", row.id).execute();
     }
     this.#lifecycle("started", row);
-    bootSeconds.observe({ driver: driver.name }, (performance.now() - started) / 1000);
+    const bootTook = (performance.now() - started) / 1000;
+    const observeBoot = () => bootSeconds.observe({ driver: driver.name }, bootTook);
+    // Recorded after the caller's first output where `run` asks (the histogram's update is
+    // tens of microseconds the first byte need not wait for).
+    if (afterFirstOutput) afterFirstOutput.push(observeBoot);
+    else observeBoot();
     if (spec.publish?.length && spec.netns) {
       // A restart replaces the forwarder of the previous run.
       await unpublishPorts(this.#options.home, row.name);
@@ -1112,12 +1118,21 @@ export class BoxManager {
       starting = { started, spec, at, hasProcess: () => hasProcess };
       return starting;
     }, writeLater);
-    const started = await this.#startRow(row, starting);
+    const afterFirstOutput: (() => void)[] = [];
+    const started = await this.#startRow(
+      row,
+      starting,
+      attach,
+      writeLater ? afterFirstOutput : undefined,
+    );
     if (writeLater) {
       // Scheduled once the box is up, so it runs after the caller's first output where that came
       // with the agent's ready byte (a timer fires once this turn's promise callbacks, the
       // caller's among them, have run).
-      setTimeout(() => this.#unwritten.get(row.id)?.().catch(() => {}), 0);
+      setTimeout(() => {
+        for (const work of afterFirstOutput) work();
+        this.#unwritten.get(row.id)?.().catch(() => {});
+      }, 0);
     }
     return withOutput(started);
   }

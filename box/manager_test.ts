@@ -10,6 +10,7 @@ import type { BoxTables } from "./schema.ts";
 import { ImageStore } from "./image/store.ts";
 import { addBusybox, TEST_AGENT_CACHE, withNamespaceBoxes } from "./_test_support.ts";
 import { busyboxImage } from "./image/busybox.ts";
+import { bootSeconds } from "./metrics.ts";
 import { BoxManager } from "./manager.ts";
 import { NamespaceDriver } from "./drivers/namespace.ts";
 import { detectCgroupMode } from "./drivers/cgroup.ts";
@@ -353,13 +354,20 @@ Deno.test("an attached run's row is written after its first output; every read o
         assertEquals((await other.events(info.id)).map((event) => event.action), ["create"]);
         await boxes.remove(info.id, true);
       }
-      // The row of an attached run nobody reads from is written all the same.
+      // The row of an attached run nobody reads from is written all the same, and its boot
+      // time recorded.
+      const boots = async () =>
+        (await bootSeconds.get()).values.find((v) =>
+          v.metricName === "a3s_box_boot_seconds_count" && v.labels.driver === "namespace"
+        )?.value ?? 0;
+      const bootsBefore = await boots();
       const { info: unread } = await boxes.run(
         { image: "busybox", command: ["sleep", "5"] },
         { attach: true },
       );
       await new Promise((r) => setTimeout(r, 50));
       assertEquals((await other.inspect(unread.id)).state, "running");
+      assertEquals(await boots(), bootsBefore + 1);
       await boxes.remove(unread.id, true);
     } finally {
       other.close();
