@@ -901,8 +901,8 @@ export class NamespaceDriver implements BoxDriver {
       : security.seccomp === "profile"
       ? paths.seccomp
       : this.#seccompPath ?? await this.#seccomp();
-    // A launcher prestarted for this box (its state dir taken by `create`) mounts the overlay
-    // itself, in the mount namespace it made before the box existed.
+    // A launcher prestarted for this box (its id claimed, its state dir made with it) mounts the
+    // overlay itself, in the mount namespace it made before the box existed.
     let prestarted = this.#bound.get(spec.id);
     this.#bound.delete(spec.id);
     if (prestarted && (!prestarted.alive || isMountPointSync(paths.merged))) {
