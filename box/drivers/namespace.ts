@@ -691,7 +691,7 @@ export class NamespaceDriver implements BoxDriver {
     };
   }
 
-  /** The pid record of box `boxId` whose process (its launcher) is `pid`, started by this process. */
+  /** The pid record of box `boxId`, its process (the launcher) `pid`, started by this process. */
   #startedRecord(
     pid: number,
     agent: string,
