@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { A3sError, NotFoundError, type Store, ValidationError } from "@a3s/common";
 import type { CompiledQuery, Kysely } from "kysely";
 import type { BoxRow, BoxTables, EventRow, ImageRow } from "./schema.ts";
+import type { ImageConfig } from "./image/oci.ts";
 import type { ImageStore } from "./image/store.ts";
 import type {
   BoxDriver,
@@ -233,15 +234,7 @@ function asksForSecurity(security: BoxSecurity | undefined): boolean {
 
 /** The part of an image's config a box's spec takes its defaults from. */
 interface ImageDefaults {
-  config: {
-    config?: {
-      Env?: string[];
-      Cmd?: string[];
-      Entrypoint?: string[];
-      WorkingDir?: string;
-      User?: string;
-    };
-  };
+  config: ImageConfig;
   /** `Env` as a record. */
   imageEnv: Record<string, string>;
 }
