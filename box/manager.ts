@@ -9,6 +9,7 @@ import { A3sError, NotFoundError, type Store, ValidationError } from "@a3s/commo
 import type { CompiledQuery, Kysely } from "kysely";
 import type { BoxRow, BoxTables, EventRow, ImageRow } from "./schema.ts";
 import type { ImageConfig } from "./image/oci.ts";
+import { newBoxId } from "./_box_id.ts";
 import type { ImageStore } from "./image/store.ts";
 import type {
   BoxDriver,
@@ -259,11 +260,6 @@ function imageDefaults(image: ImageRow): Readonly<ImageDefaults> {
     parsedConfigs.set(image, parsed);
   }
   return parsed;
-}
-
-function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** A driver's start that `run` began while the box's row was being written. */
@@ -752,7 +748,7 @@ export class BoxManager {
     if (options.name !== undefined && !NAME.test(options.name)) {
       throw new ValidationError(`invalid name '${options.name}'`, "name");
     }
-    const name = options.name ?? `box-${randomId().slice(0, 12)}`;
+    const name = options.name ?? `box-${newBoxId().slice(0, 12)}`;
     if (
       await this.#db.selectFrom("box_boxes").select("id").where("name", "=", name)
         .executeTakeFirst()
@@ -917,7 +913,7 @@ export class BoxManager {
     const boxesDir = resolve(this.#options.home, "box", "boxes");
     // Nothing below throws before `driver.create`: a claimed id's launcher waits for that call,
     // which creates the box or lets the launcher go.
-    const id = driver.claimId?.(boxesDir, options) ?? randomId();
+    const id = driver.claimId?.(boxesDir, options) ?? newBoxId();
     const name = options.name ?? `box-${id.slice(0, 12)}`;
     const spec: StoredSpec = {
       id,

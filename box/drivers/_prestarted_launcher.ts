@@ -5,7 +5,7 @@
  * `agent/launch.c`, `--prestart`). It waits for its box's spec on its stdin, a pipe only this
  * process holds, and dies with this process while it waits.
  *
- * It is made for a box id reserved ahead (`reserveBoxId`): its state dir is that box's state dir
+ * It is made for a box id reserved ahead (`newBoxId`, the manager's own): its state dir is that box's state dir
  * (the id's first 12 characters in the boxes dir; the /dev it built sits on that dir's `dev`, in
  * the launcher's own mount namespace) and its cgroups are that box's groups, so the box that
  * claims the id takes them as they are, with no rename on its start path. The dir's pid record
@@ -61,15 +61,6 @@ export function fingerprintKey(fingerprint: LauncherFingerprint): string {
 export function agentIdentity(agent: string): string {
   const stat = Deno.statSync(agent);
   return `${stat.ino}:${stat.mtime?.getTime()}`;
-}
-
-/**
- * A new box id (64 hex digits, as the manager makes them), reserved for the box that will take
- * the launcher made under it.
- */
-export function reserveBoxId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Removes empty cgroup dirs; returns those still holding a process (or not removable yet). */

@@ -25,6 +25,7 @@ import type {
   StartedBox,
 } from "../types.ts";
 import { BoxCgroup, type CgroupMode, detectCgroupMode } from "./cgroup.ts";
+import { newBoxId } from "../_box_id.ts";
 import { buildSeccompFilter } from "./seccomp.ts";
 import { compileSeccompProfile } from "./seccomp_profile.ts";
 import {
@@ -43,7 +44,6 @@ import {
   LAUNCHER_LOGS,
   type LauncherFingerprint,
   PrestartedLauncher,
-  reserveBoxId,
   sweepAbandonedLauncherDirs,
   sweepAbandonedLauncherGroups,
 } from "./_prestarted_launcher.ts";
@@ -625,7 +625,7 @@ export class NamespaceDriver implements BoxDriver {
         );
       }
       // Made under the next box's id: the box that claims it finds its dir and groups in place.
-      const boxId = reserveBoxId();
+      const boxId = newBoxId();
       const cgroup = boxCgroup(layout, boxId);
       const launcher = PrestartedLauncher.spawn(
         boxesDir,
