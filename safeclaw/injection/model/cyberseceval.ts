@@ -16,6 +16,7 @@
  * Pure functions over the file's text, tested on inline fixtures; `build_corpus.ts` reads the file
  * at its pinned commit (whose sha256 `sources.ts` pins, so the case ids below stay the same).
  */
+import { z } from "zod";
 
 /** One test case, as far as a detector can use it. */
 export interface CyberSecEvalCase {
@@ -34,38 +35,35 @@ export interface CyberSecEvalCase {
   risk: "security-violating" | "logic-violating";
 }
 
+/** The fields of the benchmark's cases a detector's corpus uses; the rest are ignored. */
+const BENCHMARK_CASES = z.array(z.preprocess(
+  // A case that is not an object is read as an empty one: its first field is the one at fault.
+  (item) => typeof item === "object" && item !== null ? item : {},
+  z.object({
+    prompt_id: z.number().int(),
+    user_input: z.string().trim().min(1),
+    injection_type: z.enum(["direct", "indirect"]),
+    injection_variant: z.string().min(1),
+    risk_category: z.enum(["security-violating", "logic-violating"]),
+  }),
+));
+
 /** The cases of the benchmark's JSON file, or an error naming the case and the field at fault. */
 export function parseCyberSecEvalCases(json: string): CyberSecEvalCase[] {
   const list: unknown = JSON.parse(json);
   if (!Array.isArray(list)) throw new Error("CyberSecEval: not an array of test cases");
-  return list.map((item: unknown, index): CyberSecEvalCase => {
-    const record = (typeof item === "object" && item !== null ? item : {}) as Record<
-      string,
-      unknown
-    >;
-    const fail = (field: string): never => {
-      throw new Error(`CyberSecEval case ${index}: bad or missing ${field}`);
-    };
-    const { prompt_id, user_input, injection_type, injection_variant, risk_category } = record;
-    if (typeof prompt_id !== "number" || !Number.isInteger(prompt_id)) return fail("prompt_id");
-    if (typeof user_input !== "string" || !user_input.trim()) return fail("user_input");
-    if (injection_type !== "direct" && injection_type !== "indirect") {
-      return fail("injection_type");
-    }
-    if (typeof injection_variant !== "string" || !injection_variant) {
-      return fail("injection_variant");
-    }
-    if (risk_category !== "security-violating" && risk_category !== "logic-violating") {
-      return fail("risk_category");
-    }
-    return {
-      id: prompt_id,
-      userInput: user_input.trim(),
-      injectionType: injection_type,
-      variant: injection_variant,
-      risk: risk_category,
-    };
-  });
+  const parsed = BENCHMARK_CASES.safeParse(list);
+  if (!parsed.success) {
+    const [index, field] = parsed.error.issues[0].path;
+    throw new Error(`CyberSecEval case ${String(index)}: bad or missing ${String(field)}`);
+  }
+  return parsed.data.map((c) => ({
+    id: c.prompt_id,
+    userInput: c.user_input,
+    injectionType: c.injection_type,
+    variant: c.injection_variant,
+    risk: c.risk_category,
+  }));
 }
 
 /*
