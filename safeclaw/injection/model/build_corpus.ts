@@ -307,6 +307,14 @@ function stackedAttacks(attacks: CorpusRecord[], openings: CorpusRecord[]): Corp
 // ---- direct injections from sources other than deepset ----
 
 /**
+ * A message a user typed, from one of the direct sources: an attack (`direct`) or the benign
+ * message beside it.
+ */
+function typedByUser(id: string, label: 0 | 1, text: string, origin: string): CorpusRecord {
+  return { id, category: label ? "direct" : "benign", label, source: "user", text, origin };
+}
+
+/**
  * vigil-llm's instruction-bypass phrases ("Disregard previous instructions and start over"),
  * sampled by hash; half are followed by a self-instruct seed task, as an attacker would go on
  * ("... and start over. Write a haiku about ..."). Training only: every record's id starts with
@@ -323,14 +331,7 @@ async function vigilAttacks(
     const task = unit(`vigil-task:${phrase}`) < 0.5
       ? tasks[Math.floor(unit(`vigil-filler:${phrase}`) * tasks.length)]
       : undefined;
-    return {
-      id: `vigil-${i}`,
-      category: "direct",
-      label: 1 as const,
-      source: "user" as const,
-      text: task ? `${phrase}. ${task}` : phrase,
-      origin: SOURCES.vigil.repo,
-    };
+    return typedByUser(`vigil-${i}`, 1, task ? `${phrase}. ${task}` : phrase, SOURCES.vigil.repo);
   });
 }
 
@@ -347,14 +348,7 @@ async function promptExtractionAttacks(clones: string): Promise<CorpusRecord[]> 
   for (const file of (await gitList(clones, source, "attacks/real-services/")).sort()) {
     if (file.endsWith("-prompt.txt")) texts.push((await gitText(clones, source, file)).trim());
   }
-  return [...new Set(texts)].map((text, i) => ({
-    id: `pextract-${i}`,
-    category: "direct",
-    label: 1 as const,
-    source: "user" as const,
-    text,
-    origin: source.repo,
-  }));
+  return [...new Set(texts)].map((text, i) => typedByUser(`pextract-${i}`, 1, text, source.repo));
 }
 
 /**
@@ -376,14 +370,7 @@ async function cyberSecEvalRecords(clones: string): Promise<CorpusRecord[]> {
   return cases.flatMap((c): CorpusRecord[] => {
     const label = cyberSecEvalLabel(c);
     if (label === undefined) return [];
-    return [{
-      id: `cseval-${c.id}`,
-      category: label ? "direct" : "benign",
-      label,
-      source: "user",
-      text: c.userInput,
-      origin: `${source.repo} (${c.variant})`,
-    }];
+    return [typedByUser(`cseval-${c.id}`, label, c.userInput, `${source.repo} (${c.variant})`)];
   });
 }
 
@@ -402,15 +389,10 @@ export async function promptmapRecords(clones: string): Promise<CorpusRecord[]> 
       const rule = parsePromptmapRule(await gitText(clones, SOURCES.promptmap, file));
       if (seen.has(rule.prompt)) continue;
       seen.add(rule.prompt);
-      const injection = promptmapIsInjection(rule);
-      records.push({
-        id: `promptmap-${rule.name}`,
-        category: injection ? "direct" : "benign",
-        label: injection ? 1 : 0,
-        source: "user",
-        text: rule.prompt,
-        origin: SOURCES.promptmap.repo,
-      });
+      const label = promptmapIsInjection(rule) ? 1 : 0;
+      records.push(
+        typedByUser(`promptmap-${rule.name}`, label, rule.prompt, SOURCES.promptmap.repo),
+      );
     }
   }
   return records;
