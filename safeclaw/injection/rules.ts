@@ -217,6 +217,26 @@ export const RULES: readonly Rule[] = [
     description: "asks to echo the hidden context",
   },
   {
+    id: "secret_request",
+    category: "prompt_leak",
+    pattern: r(
+      String
+        .raw`(?<!\b(?:never|not|n't|dont|don't|do not|won't|will not|shouldn't|should not|must not|cannot|can't)\s+(?:[\w'’-]+\s+)?)\b(?:what(?:'s|’s| is| was)|tell me|give me|reveal|share|show me|spell out|send me|disclose|leak|dump)\b(?:\s+[\w'’-]+){0,3}?\s+(?:(?:your|the)\s+(?:secret|hidden)\s+(?:password|passcode|passphrase|key|word|code|phrase|token|number)|your\s+(?:(?:admin(?:istrator)?|master|root)\s+)?(?:password|passcode|passphrase|pass word|api[ _-]?key|access (?:code|token|key)|private key|secret))s?\b(?!\s+(?:polic(?:y|ies)|manager|requirements?|rules?|strength|hint|reset|field|generator|santa))`,
+    ),
+    weight: 0.75,
+    description: "asks for the model's secret",
+  },
+  {
+    id: "told_what",
+    category: "prompt_leak",
+    pattern: r(
+      String
+        .raw`\bwhat (?:were|have) you (?:been )?(?:told|instructed|programmed|configured|prompted)\b|\bwhat did (?:they|your (?:developers?|creators?|makers?|owners?|admins?|operators?)|the (?:developers?|system|admin|operator)) (?:tell|instruct|program) you\b|\b(?:text|words|message|instructions|prompt) you were (?:given|configured|initiali[sz]ed|set up|prompted|programmed) with\b|\beverything (?:you were|you've been|you have been) (?:told|given|instructed)\b`,
+    ),
+    weight: 0.75,
+    description: "asks what the model was told",
+  },
+  {
     id: "dan",
     category: "jailbreak_persona",
     pattern: r(
