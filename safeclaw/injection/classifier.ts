@@ -145,15 +145,17 @@ export async function openInjectionClassifier(
       }
     });
     const scores = new Array<number>(viewsPerText.length).fill(0);
-    if (!windows.length) return scores;
-    const out = await session.run({
-      ...paddedTensors(windows, "ids", "mask"),
-      ...(vocabulary ? paddedTensors(words, "words", "word_mask") : {}),
-    });
-    const data = out.score.data as Float32Array;
-    for (let row = 0; row < windows.length; row++) {
-      // An empty window (no words at all) carries no evidence.
-      if (windows[row].length) scores[owner[row]] = Math.max(scores[owner[row]], data[row]);
+    for (const rows of runsOf(windows, vocabulary ? words : null)) {
+      const pick = (all: number[][]) => rows.map((row) => all[row]);
+      const out = await session.run({
+        ...paddedTensors(pick(windows), "ids", "mask"),
+        ...(vocabulary ? paddedTensors(pick(words), "words", "word_mask") : {}),
+      });
+      const data = out.score.data as Float32Array;
+      rows.forEach((row, k) => {
+        // An empty window (no words at all) carries no evidence.
+        if (windows[row].length) scores[owner[row]] = Math.max(scores[owner[row]], data[k]);
+      });
     }
     return scores;
   };
@@ -162,6 +164,40 @@ export async function openInjectionClassifier(
     scoreMany,
     score: async (textViews) => (await scoreMany([textViews]))[0],
   };
+}
+
+/**
+ * At most this many padded positions (rows times the longest row) go into one run of the model,
+ * so that memory stays bounded however many texts a caller scores at once: padded to the
+ * longest window, tens of thousands of texts in one tensor took over 20 GB.
+ */
+export const POSITIONS_PER_RUN = 131_072;
+
+/**
+ * Splits the windows into runs of the model: sorted by length, so that a run pads short windows
+ * to a length near their own, and cut where the padded size would pass
+ * {@linkcode POSITIONS_PER_RUN}. Each run lists the windows' indices.
+ */
+export function runsOf(
+  windows: readonly number[][],
+  words: readonly number[][] | null,
+): number[][] {
+  const length = (row: number) => Math.max(1, windows[row].length, words ? words[row].length : 0);
+  const order = windows.map((_, row) => row).sort((a, b) => length(a) - length(b));
+  const runs: number[][] = [];
+  let run: number[] = [];
+  let longest = 0;
+  for (const row of order) {
+    const next = Math.max(longest, length(row));
+    if (run.length && (run.length + 1) * next > POSITIONS_PER_RUN) {
+      runs.push(run);
+      run = [];
+    }
+    longest = run.length ? next : length(row);
+    run.push(row);
+  }
+  if (run.length) runs.push(run);
+  return runs;
 }
 
 /** One row per window, padded with id 0 (masked out) to the longest window. */
