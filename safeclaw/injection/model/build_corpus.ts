@@ -16,6 +16,13 @@ import { parseArgs } from "node:util";
 import { parquetReadObjects } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { DEBIAN_DOCS, SOURCES } from "./sources.ts";
+import {
+  docPackages,
+  parseInstalledVersions,
+  parsePackageList,
+  PINNED_PACKAGES,
+  portableListing,
+} from "./debian_packages.ts";
 import { fnv1a } from "./features.ts";
 import { gitList, gitShow, gitText } from "./git_source.ts";
 import {
@@ -613,13 +620,11 @@ async function readDoc(path: string): Promise<string> {
   return await new Response(stream).text();
 }
 
-async function debianSentences(split: "train" | "test"): Promise<CorpusRecord[]> {
+async function debianSentences(
+  packages: readonly string[],
+  split: "train" | "test",
+): Promise<CorpusRecord[]> {
   const records: CorpusRecord[] = [];
-  const packages: string[] = [];
-  for await (const entry of Deno.readDir(DEBIAN_DOCS.path)) {
-    if (entry.isDirectory) packages.push(entry.name);
-  }
-  packages.sort();
   for (const pkg of packages) {
     // A quarter of the packages, by name, are kept for evaluation.
     if ((unit(`debian:${pkg}`) < 0.25 ? "test" : "train") !== split) continue;
@@ -664,13 +669,13 @@ async function debianSentences(split: "train" | "test"): Promise<CorpusRecord[]>
  * Whole paragraphs of the training packages' READMEs and NEWS files, as benign documents: most
  * of what an agent reads is ordinary documentation, and the model has to know its look.
  */
-async function debianParagraphs(perPackage: number, n: number): Promise<CorpusRecord[]> {
+async function debianParagraphs(
+  packages: readonly string[],
+  perPackage: number,
+  n: number,
+): Promise<CorpusRecord[]> {
   const paragraphs: CorpusRecord[] = [];
-  const packages: string[] = [];
-  for await (const entry of Deno.readDir(DEBIAN_DOCS.path)) {
-    if (entry.isDirectory) packages.push(entry.name);
-  }
-  for (const pkg of packages.sort()) {
+  for (const pkg of packages) {
     // The same packages as the training sentences: the evaluation quarter is never read here.
     if (unit(`debian:${pkg}`) < 0.25) continue;
     const files: string[] = [];
@@ -718,12 +723,8 @@ async function commandOutput(command: string, args: string[]): Promise<string> {
 }
 
 /** The Debian packages whose documentation is on the training side (three quarters), sorted. */
-async function trainingPackages(): Promise<string[]> {
-  const packages: string[] = [];
-  for await (const entry of Deno.readDir(DEBIAN_DOCS.path)) {
-    if (entry.isDirectory && unit(`debian:${entry.name}`) >= 0.25) packages.push(entry.name);
-  }
-  return packages.sort();
+function trainingPackages(packages: readonly string[]): string[] {
+  return packages.filter((pkg) => unit(`debian:${pkg}`) >= 0.25);
 }
 
 /**
@@ -732,18 +733,20 @@ async function trainingPackages(): Promise<string[]> {
  * results. Command output is most of what a coding agent reads, and the model must not take a
  * long listing for an attack. Empty where dpkg is not installed.
  */
-async function toolOutputs(n: number): Promise<CorpusRecord[]> {
-  const chosen = sample(await trainingPackages(), n, (p) => `tool:${p}`);
+async function toolOutputs(packages: readonly string[], n: number): Promise<CorpusRecord[]> {
+  const chosen = sample(trainingPackages(packages), n, (p) => `tool:${p}`);
   const records: CorpusRecord[] = [];
-  for (const [k, pkg] of chosen.entries()) {
-    // One command per package, in turn, so every kind of output is there.
+  for (const pkg of chosen) {
+    // One command per package, chosen by its name, so that every kind of output is there and a
+    // package's record does not depend on which other packages are installed.
     const [command, args] = ([
       ["dpkg-query", ["-s", pkg]],
       ["dpkg-query", ["-L", pkg]],
       ["ls", ["-la", `${DEBIAN_DOCS.path}/${pkg}`]],
-    ] as const)[k % 3];
-    const text = (await commandOutput(command, [...args])).split("\n").slice(0, 60).join("\n")
-      .trim();
+    ] as const)[Math.floor(unit(`tool-command:${pkg}`) * 3)];
+    const output = await commandOutput(command, [...args]);
+    const text = (command === "ls" ? portableListing(output) : output).split("\n")
+      .slice(0, 60).join("\n").trim();
     if (!text) continue;
     records.push({
       id: `tool-${command}-${pkg}`,
@@ -767,9 +770,9 @@ async function toolOutputs(n: number): Promise<CorpusRecord[]> {
  * instruction is; many more clean documents of the same layouts, half of them with a training
  * attack placed in, teach it that the layout says nothing. Training and validation only.
  */
-async function localDocuments(n: number): Promise<CorpusRecord[]> {
+async function localDocuments(packages: readonly string[], n: number): Promise<CorpusRecord[]> {
   const records: CorpusRecord[] = [];
-  for (const pkg of sample(await trainingPackages(), n, (p) => `mail:${p}`)) {
+  for (const pkg of sample(trainingPackages(packages), n, (p) => `mail:${p}`)) {
     let text: string;
     try {
       text = await readDoc(`${DEBIAN_DOCS.path}/${pkg}/changelog.Debian.gz`);
@@ -1047,6 +1050,47 @@ function toJsonl(records: CorpusRecord[], training = true): string {
  */
 const TRAINING_ONLY_PREFIXES = ["vigil-", "pextract-", "cseval-"];
 
+/**
+ * The Debian packages this build reads: the pinned list (`--packages FILE`, by default the one
+ * shipped), or everything installed with `--all-packages`. Pinned packages this machine lacks are
+ * named, since the corpus then differs from the shipped models'.
+ */
+async function debianPackagesToRead(
+  listFile: string | undefined,
+  all: boolean | undefined,
+): Promise<string[]> {
+  if (all && listFile) {
+    console.error("--packages and --all-packages exclude each other: give one");
+    Deno.exit(2);
+  }
+  const pinned = all
+    ? null
+    : parsePackageList(await Deno.readTextFile(listFile ?? PINNED_PACKAGES));
+  const installed = parseInstalledVersions(
+    await commandOutput("dpkg-query", ["-W", "-f", "${Package} ${Version}\n"]),
+  );
+  const { packages, missing, otherVersions } = await docPackages(
+    DEBIAN_DOCS.path,
+    pinned,
+    installed,
+  );
+  if (missing.length) {
+    console.error(
+      `${missing.length} pinned Debian packages are not installed here, so the corpus differs ` +
+        `from the shipped one (apt-get install them to match): ${missing.slice(0, 20).join(" ")}` +
+        (missing.length > 20 ? " ..." : ""),
+    );
+  }
+  if (otherVersions.length) {
+    console.error(
+      `${otherVersions.length} pinned Debian packages are installed at other versions (pinned, ` +
+        `installed), so their records may differ: ${otherVersions.slice(0, 10).join("; ")}` +
+        (otherVersions.length > 10 ? " ..." : ""),
+    );
+  }
+  return packages;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -1060,15 +1104,18 @@ async function main(): Promise<void> {
       "clean-twins": { type: "boolean" },
       "new-direct": { type: "boolean" },
       cyberseceval: { type: "boolean" },
+      packages: { type: "string" },
+      "all-packages": { type: "boolean" },
     },
   });
   if (!values.clones || !values.out) {
     console.error(
-      "usage: build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only] [--hold-out-categories] [--local-documents] [--clean-twins] [--new-direct] [--cyberseceval]",
+      "usage: build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only] [--hold-out-categories] [--local-documents] [--clean-twins] [--new-direct] [--cyberseceval] [--packages FILE | --all-packages]",
     );
     Deno.exit(2);
   }
   const clones = values.clones;
+  const debian = await debianPackagesToRead(values.packages, values["all-packages"]);
   const seeds = await selfInstruct(clones, "train");
   const training = dedupe([
     ...await deepset(clones, "train"),
@@ -1076,7 +1123,7 @@ async function main(): Promise<void> {
     ...await jailbreakbench(clones, "train"),
     ...await gsm8k(clones, "train", 1500),
     ...seeds,
-    ...await debianSentences("train"),
+    ...await debianSentences(debian, "train"),
   ]);
   const trainingDirect = training.filter((r) => r.category === "direct");
   const withObfuscated = dedupe([
@@ -1094,7 +1141,7 @@ async function main(): Promise<void> {
     ...await gsm8k(clones, "test", 300),
     ...await selfInstruct(clones, "test"),
     ...await xstest(clones),
-    ...await debianSentences("test"),
+    ...await debianSentences(debian, "test"),
   ]);
   const key = (r: CorpusRecord) => r.text.trim().toLowerCase();
   const trainingTexts = new Set(withObfuscated.map(key));
@@ -1115,8 +1162,8 @@ async function main(): Promise<void> {
   const evalTexts = new Set(disjoint.map(key));
   const extraDirect = await pallms(clones, seeds);
   const openings = await clinc(clones, "train", 4000);
-  const tools = await toolOutputs(900);
-  const localDocs = values["local-documents"] ? await localDocuments(900) : [];
+  const tools = await toolOutputs(debian, 900);
+  const localDocs = values["local-documents"] ? await localDocuments(debian, 900) : [];
   // The new direct sources come last, so every record before them (and so the validation split)
   // is the same with or without them; near-duplicates of the evaluation set are dropped, counted.
   const nearEval = new Set(disjoint.map((r) => normalizedForOverlap(r.text)));
@@ -1153,7 +1200,7 @@ async function main(): Promise<void> {
     ),
     ...await clinc(clones, "valid", 600),
     ...await t0Prompts(clones, 10),
-    ...await debianParagraphs(3, 1200),
+    ...await debianParagraphs(debian, 3, 1200),
     ...await wikiParagraphs(clones, 800),
     ...tools,
     ...placedInTools([...trainingDirect, ...extraDirect], tools),
