@@ -17,8 +17,8 @@ const VERSION = /^[0-9A-Za-z.+~:-]+$/;
 export type PackageList = Map<string, string | undefined>;
 
 /**
- * Parses a package list: one Debian package a line, its name and, optionally, the version the
- * corpus was built from (`bash 5.2.15-2+b7`); blank lines and lines starting with `#` are
+ * Parses a package list: one Debian package a line, its name and, optionally, the version a
+ * build expects (`bash 5.2.15-2+b7`); blank lines and lines starting with `#` are
  * skipped. A line that is not a package name and version throws, naming the line.
  *
  * @example
