@@ -1,6 +1,7 @@
 /**
- * a3s, the Agent Operating System. Run `deno run -A mod.ts <command>`; import this file for
- * the public API of every module.
+ * a3s, the Agent Operating System. Import this file for the public API. Run it as
+ * `deno run -A mod.ts <command>`, or run `cli.ts` the same way to start faster: it loads no
+ * library code before the command.
  *
  * @example
  * ```ts
@@ -9,95 +10,9 @@
  * ```
  * @module
  */
-import { runCommand, UsageError } from "@a3s/common";
-
 export * from "@a3s/common";
 
-type CommandMain = (args: string[]) => Promise<number>;
-
-/**
- * Imports a command's module by a computed specifier. A literal `import("./x/cli.ts")` makes
- * Deno load every command's whole module graph at startup, about a second before any command
- * runs; a computed one loads only the command asked for.
- */
-function command(path: string, name = "main"): () => Promise<CommandMain> {
-  const specifier = new URL(path, import.meta.url).href;
-  return () => import(specifier).then((module) => module[name] as CommandMain);
-}
-
-/** Every top-level command, loaded on demand. */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMain> }> = {
-  serve: {
-    summary: "start the HTTP API",
-    load: command("./serve.ts", "serveCommand"),
-  },
-  // module commands register here, one entry each
-  code: {
-    summary: "run agents in the terminal, serve their tools over MCP",
-    load: command("./code/cli.ts"),
-  },
-  token: {
-    summary: "create, list and revoke API tokens",
-    load: command("./common/token_cli.ts"),
-  },
-  tokens: {
-    summary: "count, encode and decode tokens",
-    load: command("./wasm/tokens_cli.ts"),
-  },
-  power: {
-    summary: "run and manage local models",
-    load: command("./power/cli.ts"),
-  },
-  lane: {
-    summary: "inspect queues and the dead-letter queue",
-    load: command("./lane/cli.ts"),
-  },
-  safeclaw: {
-    summary: "scan text for PII and secrets",
-    load: command("./safeclaw/cli.ts"),
-  },
-  box: {
-    summary: "run commands in sandboxes (namespace or VM) and manage images",
-    load: command("./box/cli.ts"),
-  },
-  search: {
-    summary: "meta search and the local full-text index",
-    load: command("./search/cli.ts"),
-  },
-  event: {
-    summary: "publish, follow and list events on the bus",
-    load: command("./event/cli.ts"),
-  },
-  gateway: {
-    summary: "run the reverse proxy from a config file, check it, hash keys",
-    load: command("./gateway/cli.ts"),
-  },
-};
-
-function usage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
-  const lines = Object.entries(COMMANDS).map(([name, c]) =>
-    `  ${name.padEnd(width)}  ${c.summary}`
-  );
-  return `Usage: a3s <command> [options]\n\nCommands:\n${
-    lines.join("\n")
-  }\n\nRun 'a3s <command> --help' for a command's options.`;
-}
-
-/** Dispatches `args` to a command and returns its exit code. */
-export function main(args: string[]): Promise<number> {
-  return runCommand(async () => {
-    const [name, ...rest] = args;
-    if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-      console.log(usage());
-      return name === undefined ? 2 : 0;
-    }
-    const command = COMMANDS[name];
-    if (!command) {
-      throw new UsageError(`unknown command '${name}'; run with --help to list commands`);
-    }
-    return await (await command.load())(rest);
-  });
-}
+export { main } from "./cli.ts";
+import { main } from "./cli.ts";
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,5 +1,6 @@
 /** Reading a command's input text from a file or stdin. */
-import { readStdin, UsageError } from "@a3s/common";
+import { readStdin } from "@a3s/common/cli";
+import { UsageError } from "@a3s/common/errors";
 
 /** The text of `file`, or all of stdin when no file is given. */
 export async function readInput(file: string | undefined): Promise<string> {

@@ -29,38 +29,40 @@ export async function* scanFile(
   chunkBytes = 8 << 20,
 ): AsyncGenerator<Finding[]> {
   using file = await Deno.open(path, { read: true });
-  let buffer = new Uint8Array(chunkBytes);
+  // The file is read straight into the scanner's memory: no copy between reading and scanning.
+  let capacity = chunkBytes;
+  let buffer = scanner.reserveBytes(capacity);
   let filled = 0;
   let unitBase = 0;
   let eof = false;
   while (!eof || filled > 0) {
-    while (!eof && filled < buffer.length) {
-      const n = await file.read(buffer.subarray(filled));
+    while (!eof && filled < capacity) {
+      const n = await file.read(buffer.subarray(filled, capacity));
       if (n === null) eof = true;
       else filled += n;
     }
     // A line longer than the buffer: grow it rather than cut a value in two.
     let cut = eof ? filled : cutPoint(buffer, filled);
-    if (
-      !eof && cut === filled && buffer.length === filled && buffer.lastIndexOf(0x0a, filled - 1) < 0
-    ) {
-      const grown = new Uint8Array(buffer.length * 2);
-      grown.set(buffer);
-      buffer = grown;
+    if (!eof && cut === filled && capacity === filled && buffer.lastIndexOf(0x0a, filled - 1) < 0) {
+      const kept = buffer.slice(0, filled);
+      capacity *= 2;
+      buffer = scanner.reserveBytes(capacity);
+      buffer.set(kept);
       continue;
     }
     if (cut === 0) cut = filled;
-    const chunk = buffer.subarray(0, cut);
-    const findings = scanner.scanBytes(chunk);
+    const findings = scanner.scanReserved(cut);
     if (unitBase) {
       for (const f of findings) {
         f.start += unitBase;
         f.end += unitBase;
       }
     }
-    if (findings.length) yield findings;
     unitBase += scanner.lastUnits();
+    // The scan may have grown the scanner's memory, which detaches the old view; the bytes stay.
+    buffer = scanner.reserveBytes(capacity);
     buffer.copyWithin(0, cut, filled);
     filled -= cut;
+    if (findings.length) yield findings;
   }
 }

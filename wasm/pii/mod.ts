@@ -102,6 +102,16 @@ export interface PiiScanner {
    * are UTF-16 code units from the start of `bytes`, as if they had been decoded.
    */
   scanBytes(bytes: Uint8Array): Finding[];
+  /**
+   * A view of `maxBytes` bytes inside the scanner's own memory, for reading UTF-8 straight into
+   * (a file's bytes then cross no extra copy); `scanReserved` scans its first bytes. What is
+   * written there stays through `scanReserved` and a new `reserveBytes` of no more bytes, but the
+   * view must be taken again after each scan, as the findings may grow the memory and detach it;
+   * `scan`, `scanMany` and `scanBytes` reuse the same space.
+   */
+  reserveBytes(maxBytes: number): Uint8Array;
+  /** Findings in the first `length` bytes of the `reserveBytes` buffer, as `scanBytes` gives. */
+  scanReserved(length: number): Finding[];
   /** UTF-16 code units that the bytes given to the last `scanBytes` decode to. */
   lastUnits(): number;
   /** Bytes of linear memory the instance holds (bounded by the largest text scanned). */
@@ -173,12 +183,28 @@ export function createScanner(options: ScannerOptions = {}): PiiScanner {
   let lastBytes = 0;
 
   function scanBytes(bytes: Uint8Array): Finding[] {
+    reserveBytes(bytes.length).set(bytes);
+    return scanReserved(bytes.length);
+  }
+
+  let reserved = 0;
+
+  function reserveBytes(maxBytes: number): Uint8Array {
     const wasm = live();
-    lastBytes = bytes.length;
-    const ptr = wasm.prepare(bytes.length);
-    new Uint8Array(wasm.memory.buffer, ptr, bytes.length).set(bytes);
+    reserved = Math.max(maxBytes, 0);
+    const ptr = wasm.prepare(reserved);
+    // Taken after prepare(): growing memory detaches earlier views.
+    return new Uint8Array(wasm.memory.buffer, ptr, reserved);
+  }
+
+  function scanReserved(length: number): Finding[] {
+    const wasm = live();
+    if (length < 0 || length > reserved) {
+      throw new RangeError(`scanReserved: ${length} bytes asked, ${reserved} reserved`);
+    }
+    lastBytes = length;
     // A unit count that cannot equal the byte count makes the scanner convert every offset.
-    return collect(wasm, wasm.scan(bytes.length, -1));
+    return collect(wasm, wasm.scan(length, -1));
   }
 
   function collect(wasm: PiiExports, count: number): Finding[] {
@@ -199,6 +225,8 @@ export function createScanner(options: ScannerOptions = {}): PiiScanner {
     scan: scanOne,
     scanMany: (texts) => texts.map(scanOne),
     scanBytes,
+    reserveBytes,
+    scanReserved,
     lastUnits: () => live().unitsThrough(lastBytes),
     get memoryBytes() {
       return live().memory.buffer.byteLength;

@@ -228,3 +228,31 @@ Deno.test("scanBytes reads UTF-8 bytes and reports the same UTF-16 offsets as sc
   assertEquals(scanner.lastUnits(), 0);
   scanner.free();
 });
+
+Deno.test("reserveBytes and scanReserved: bytes read into the scanner's memory scan as scanBytes does", () => {
+  const scanner = createScanner();
+  const bytes = new TextEncoder().encode(
+    "电话 ada@example.org — 😀 card 4111 1111 1111 1111\nip 10.0.0.1 é\n",
+  );
+  const expected = scanner.scanBytes(bytes);
+  const units = scanner.lastUnits();
+  const view = scanner.reserveBytes(bytes.length + 100);
+  view.set(bytes);
+  assertEquals(scanner.scanReserved(bytes.length), expected);
+  assertEquals(scanner.lastUnits(), units);
+  assertThrows(() => scanner.scanReserved(bytes.length + 101), RangeError, "bytes asked");
+  // What lies past the scanned length stays for the next scan, even when the scan's findings
+  // grow the memory (which detaches the old view).
+  const many = new TextEncoder().encode("ada@example.org ".repeat(50_000));
+  const tail = new TextEncoder().encode("mail bob@example.com\n");
+  let buffer = scanner.reserveBytes(many.length + tail.length);
+  buffer.set(many);
+  buffer.set(tail, many.length);
+  const before = scanner.memoryBytes;
+  assertEquals(scanner.scanReserved(many.length).length, 50_000);
+  assert(scanner.memoryBytes > before && buffer.length === 0, "the findings grew the memory");
+  buffer = scanner.reserveBytes(many.length + tail.length);
+  buffer.copyWithin(0, many.length, many.length + tail.length);
+  assertEquals(scanner.scanReserved(tail.length), scanner.scanBytes(tail));
+  scanner.free();
+});
