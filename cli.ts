@@ -11,19 +11,15 @@
  * ```
  * @module
  */
-import { runCommand } from "@a3s/common/cli";
+import { importOnDemand, runCommand } from "@a3s/common/cli";
 import { UsageError } from "@a3s/common/errors";
 
 type CommandMain = (args: string[]) => Promise<number>;
 
-/**
- * Imports a command's module by a computed specifier. A literal `import("./x/cli.ts")` makes
- * Deno load every command's whole module graph at startup, about a second before any command
- * runs; a computed one loads only the command asked for.
- */
+/** A command's entry, imported only when the command is asked for. */
 function command(path: string, name = "main"): () => Promise<CommandMain> {
-  const specifier = new URL(path, import.meta.url).href;
-  return () => import(specifier).then((module) => module[name] as CommandMain);
+  return () =>
+    importOnDemand<Record<string, CommandMain>>(path, import.meta.url).then((m) => m[name]);
 }
 
 /** Every top-level command, loaded on demand. */

@@ -12,7 +12,8 @@
  */
 export * from "@a3s/common";
 
-export { main } from "./cli.ts";
 import { main } from "./cli.ts";
+
+export { main };
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -46,6 +46,22 @@ export function intFlag(values: ParsedArgs["values"], name: string): number | un
   return n;
 }
 
+/**
+ * Imports `path` (relative to `base`, a module's `import.meta.url`) when called, by a computed
+ * specifier: a literal `import("./x.ts")` makes Deno load that module's whole graph when the
+ * command starts (for `a3s` that was about a second), a computed one only when it is used.
+ *
+ * @example
+ * ```ts
+ * import { importOnDemand } from "@a3s/common/cli";
+ * const errors = await importOnDemand<typeof import("./errors.ts")>("./errors.ts", import.meta.url);
+ * console.log(typeof errors.UsageError); // "function"
+ * ```
+ */
+export function importOnDemand<T>(path: string, base: string | URL): Promise<T> {
+  return import(new URL(path, base).href) as Promise<T>;
+}
+
 /** Reads all of stdin as text. */
 export async function readStdin(): Promise<string> {
   return await new Response(Deno.stdin.readable).text();

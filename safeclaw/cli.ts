@@ -3,19 +3,15 @@
  * Only `scan` is loaded up front: the other commands, the recognizers (libphonenumber) and the
  * corpora (Faker) are imported when used, so that `scan --file` starts fast.
  */
-import { parseCommand, runCommand } from "@a3s/common/cli";
+import { importOnDemand, parseCommand, runCommand } from "@a3s/common/cli";
 import { UsageError, ValidationError } from "@a3s/common/errors";
 import { readInput } from "./_input.ts";
 import { createScanner, type Finding } from "@a3s/wasm/pii";
 import { scanFile } from "./scan_file.ts";
 
-/**
- * Imports one of this folder's modules by a computed specifier: a literal `import("./x.ts")`
- * makes Deno load that module's whole graph (the classifier, onnxruntime, the store) when the CLI
- * starts, about 0.2 s before `scan --file` reads a byte; a computed one loads it when used.
- */
+/** One of this folder's modules, imported when used so that `scan --file` starts fast. */
 function lazy<T>(path: string): Promise<T> {
-  return import(new URL(path, import.meta.url).href) as Promise<T>;
+  return importOnDemand<T>(path, import.meta.url);
 }
 
 const HELP = `Usage: a3s safeclaw <command> [options]

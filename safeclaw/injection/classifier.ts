@@ -182,18 +182,16 @@ export function runsOf(
   windows: readonly number[][],
   words: readonly number[][] | null,
 ): number[][] {
-  const length = (row: number) => Math.max(1, windows[row].length, words ? words[row].length : 0);
-  const order = windows.map((_, row) => row).sort((a, b) => length(a) - length(b));
+  const lengths = windows.map((w, row) => Math.max(1, w.length, words ? words[row].length : 0));
+  const order = windows.map((_, row) => row).sort((a, b) => lengths[a] - lengths[b]);
   const runs: number[][] = [];
   let run: number[] = [];
-  let longest = 0;
   for (const row of order) {
-    const next = Math.max(longest, length(row));
-    if (run.length && (run.length + 1) * next > POSITIONS_PER_RUN) {
+    // Sorted by length, so the window being added is the run's longest.
+    if (run.length && (run.length + 1) * lengths[row] > POSITIONS_PER_RUN) {
       runs.push(run);
       run = [];
     }
-    longest = run.length ? next : length(row);
     run.push(row);
   }
   if (run.length) runs.push(run);
