@@ -7,7 +7,7 @@ import { importOnDemand, parseCommand, runCommand } from "@a3s/common/cli";
 import { UsageError, ValidationError } from "@a3s/common/errors";
 import { readInput } from "./_input.ts";
 import { createScanner, type Finding } from "@a3s/wasm/pii";
-import { scanFile } from "./scan_file.ts";
+import { scanFileJson } from "./scan_file.ts";
 
 /** One of this folder's modules, imported when used so that `scan --file` starts fast. */
 function lazy<T>(path: string): Promise<T> {
@@ -93,19 +93,24 @@ async function scanJsonl(input: string, all: boolean): Promise<void> {
   spansOf.free();
 }
 
-/** Streams a file through the scanner and prints one JSON array of its findings. */
-async function scanWholeFile(path: string): Promise<void> {
+/** Writes all of `bytes` to stdout: one write may take only part of them. */
+function writeOut(bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length;) done += Deno.stdout.writeSync(bytes.subarray(done));
+}
+
+/**
+ * Streams a file through the scanner and prints one JSON array of its findings. The scanner
+ * writes the JSON itself and stdout is written synchronously, the file's chunks being read so.
+ */
+function scanWholeFile(path: string): void {
   const scanner = createScanner();
   const encoder = new TextEncoder();
-  let first = true;
-  await Deno.stdout.write(encoder.encode("["));
+  writeOut(encoder.encode("["));
   try {
-    for await (const findings of scanFile(path, scanner)) {
-      // Findings have four plain fields: a template is much faster than JSON.stringify here.
-      const parts = findings.map((f) =>
-        `{"type":"${f.type}","start":${f.start},"end":${f.end},"confidence":${f.confidence}}`
-      );
-      await Deno.stdout.write(encoder.encode((first ? "" : ",") + parts.join(",")));
+    let first = true;
+    for (const json of scanFileJson(path, scanner)) {
+      if (!first) writeOut(encoder.encode(","));
+      writeOut(json);
       first = false;
     }
   } catch (error) {
@@ -114,7 +119,7 @@ async function scanWholeFile(path: string): Promise<void> {
   } finally {
     scanner.free();
   }
-  await Deno.stdout.write(encoder.encode("]\n"));
+  writeOut(encoder.encode("]\n"));
 }
 
 async function scanCommand(args: string[]): Promise<number> {
@@ -134,7 +139,7 @@ async function scanCommand(args: string[]): Promise<number> {
   const file = values.file as string | undefined;
   const all = values.all === true;
   if (file !== undefined && !values.jsonl && !all) {
-    await scanWholeFile(file);
+    scanWholeFile(file);
     return 0;
   }
   const input = await readInput(file);

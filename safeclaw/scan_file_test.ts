@@ -1,13 +1,23 @@
 import { assertEquals } from "@a3s/common/testing";
 import { createScanner, type Finding } from "@a3s/wasm/pii";
-import { scanFile } from "./scan_file.ts";
+import { scanFile, scanFileJson } from "./scan_file.ts";
 
-async function scanAll(path: string, chunkBytes: number): Promise<Finding[]> {
+function scanAll(path: string, chunkBytes: number): Finding[] {
   const scanner = createScanner();
   const all: Finding[] = [];
-  for await (const findings of scanFile(path, scanner, chunkBytes)) all.push(...findings);
+  for (const findings of scanFile(path, scanner, chunkBytes)) all.push(...findings);
   scanner.free();
   return all;
+}
+
+/** The findings as `scan --file` prints them: the JSON chunks joined into one array. */
+function scanAllJson(path: string, chunkBytes: number): string {
+  const scanner = createScanner();
+  const decoder = new TextDecoder();
+  const parts: string[] = [];
+  for (const json of scanFileJson(path, scanner, chunkBytes)) parts.push(decoder.decode(json));
+  scanner.free();
+  return `[${parts.join(",")}]`;
 }
 
 Deno.test("scanFile: any chunk size gives the findings and UTF-16 offsets of one scan of the text", async () => {
@@ -29,7 +39,8 @@ Deno.test("scanFile: any chunk size gives the findings and UTF-16 offsets of one
     scanner.free();
     assertEquals(expected.length > 6, true);
     for (const chunkBytes of [16, 64, 100, 1 << 20]) {
-      assertEquals(await scanAll(path, chunkBytes), expected, `chunks of ${chunkBytes} bytes`);
+      assertEquals(scanAll(path, chunkBytes), expected, `chunks of ${chunkBytes} bytes`);
+      assertEquals(scanAllJson(path, chunkBytes), JSON.stringify(expected), `JSON, ${chunkBytes}`);
     }
   } finally {
     await Deno.remove(path);
@@ -39,7 +50,8 @@ Deno.test("scanFile: any chunk size gives the findings and UTF-16 offsets of one
 Deno.test("scanFile: an empty file has no findings", async () => {
   const path = await Deno.makeTempFile();
   try {
-    assertEquals(await scanAll(path, 64), []);
+    assertEquals(scanAll(path, 64), []);
+    assertEquals(scanAllJson(path, 64), "[]");
   } finally {
     await Deno.remove(path);
   }

@@ -256,3 +256,43 @@ Deno.test("reserveBytes and scanReserved: bytes read into the scanner's memory s
   assertEquals(scanner.scanReserved(tail.length), scanner.scanBytes(tail));
   scanner.free();
 });
+
+Deno.test("scanReservedJson: the scanner's own JSON is what JSON.stringify writes for scanReserved's findings", () => {
+  const text = "电话 ada@example.org — 😀 card 4111 1111 1111 1111 ip 10.0.0.1:8080 é " +
+    "IBAN GB82 WEST 1234 5698 7654 32, SSN 536-22-1947, id 11010519491231002X " +
+    "password=Xk9#mP2$vL7q call +1 415 555 2671 or (415) 555-2671, fe80::1ff:fe23:4567:890a " +
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY----- " +
+    "api_key: 9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+  const bytes = new TextEncoder().encode(text);
+  const decode = (json: Uint8Array) => new TextDecoder().decode(json);
+  const reserve = (scanner: ReturnType<typeof createScanner>) =>
+    scanner.reserveBytes(bytes.length).set(bytes);
+  const shifted = (findings: ReturnType<typeof scan>, offset: number) =>
+    findings.map((f) => JSON.stringify({ ...f, start: f.start + offset, end: f.end + offset }))
+      .join(",");
+
+  const scanner = createScanner();
+  reserve(scanner);
+  const findings = scanner.scanReserved(bytes.length);
+  assertEquals(new Set(findings.map((f) => f.type)).size, 8, "every type, to cover every name");
+  assertEquals(new Set(findings.map((f) => f.confidence)).size >= 7, true);
+  for (const offset of [0, 1234, 5_000_000_000]) {
+    reserve(scanner);
+    assertEquals(decode(scanner.scanReservedJson(bytes.length, offset)), shifted(findings, offset));
+    assertEquals(scanner.lastUnits(), text.length);
+  }
+  assertThrows(() => scanner.scanReservedJson(bytes.length, -1), RangeError, "offset");
+  assertThrows(() => scanner.scanReservedJson(bytes.length + 1), RangeError, "bytes asked");
+  reserve(scanner);
+  assertEquals(scanner.scanReservedJson(0).length, 0);
+  scanner.free();
+
+  // The scanner's options filter the JSON as they filter the objects.
+  const some = createScanner({ types: ["phone", "secret", "email"], minConfidence: 0.85 });
+  reserve(some);
+  const kept = some.scanReserved(bytes.length);
+  assertEquals(kept.map((f) => f.type), ["email", "phone", "phone", "secret"]);
+  reserve(some);
+  assertEquals(decode(some.scanReservedJson(bytes.length, 7)), shifted(kept, 7));
+  some.free();
+});
