@@ -50,6 +50,32 @@ Deno.test("plain scan prints the findings of one text as JSON, from a file or st
   ]);
 });
 
+Deno.test("scan --file of a file of several chunks prints one array: every finding, offsets in UTF-16 units", async () => {
+  // About 2.5 MB, non-ASCII on every line, so that findings fall in three chunks of the reader
+  // and every offset needs converting.
+  const line = (i: number) =>
+    i % 7 === 0
+      ? `电话 😀 mail user${i}@example.org ip 10.0.${i % 250}.1`
+      : `plain ü text number ${i}`;
+  const text = Array.from({ length: 90_000 }, (_, i) => line(i)).join("\n") + "\n";
+  const path = await Deno.makeTempFile({ suffix: ".txt" });
+  try {
+    await Deno.writeTextFile(path, text);
+    const { code, out } = await a3s(["safeclaw", "scan", "--file", path]);
+    assertEquals(code, 0);
+    const printed: { type: string; start: number; end: number }[] = JSON.parse(out);
+    const emails = printed.filter((f) => f.type === "email");
+    assertEquals(emails.length, Math.ceil(90_000 / 7));
+    assertEquals(printed.length, emails.length * 2);
+    const misplaced = printed.filter((f) =>
+      !/^(user\d+@example\.org|10\.0\.\d+\.1)$/.test(text.slice(f.start, f.end))
+    );
+    assertEquals(misplaced, []);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
 Deno.test("bad usage and bad records exit 2 with one line", async () => {
   const unknown = await a3s(["safeclaw", "scan", "--nope"]);
   assertEquals(unknown.code, 2);
