@@ -13,10 +13,40 @@ import type { Finding, PiiScanner } from "@a3s/wasm/pii";
 /** Bytes read and scanned at a time, unless a line is longer. */
 export const CHUNK_BYTES = 1 << 20;
 
-/** Where to cut `bytes` so that no line is split: after the last newline, else all of it. */
+const PEM_HEADER = new TextEncoder().encode("-----BEGIN ");
+const PEM_FOOTER = new TextEncoder().encode("-----END ");
+// The scanner looks for a PEM block's footer up to 64 KiB past its header line (80 bytes).
+const PEM_REACH = 65_536 + 160;
+
+/** The last start of `needle` in `haystack[from, to)`, or -1. */
+function lastIndexOfBytes(haystack: Uint8Array, needle: Uint8Array, from: number, to: number) {
+  for (let i = to - needle.length; i >= from; i--) {
+    i = haystack.lastIndexOf(needle[0], i);
+    if (i < from) return -1;
+    let k = 1;
+    while (k < needle.length && haystack[i + k] === needle[k]) k++;
+    if (k === needle.length) return i;
+  }
+  return -1;
+}
+
+/**
+ * Where to cut `bytes[0, end)` so that no value is split: after the last newline, or before the
+ * line of a PEM block (the one kind of value that spans lines) that begins near the end and has
+ * not ended there. 0 when no such cut exists and the buffer must grow.
+ */
 function cutPoint(bytes: Uint8Array, end: number): number {
   const nl = bytes.lastIndexOf(0x0a, end - 1);
-  return nl >= 0 ? nl + 1 : end;
+  if (nl < 0) return 0;
+  const cut = nl + 1;
+  const header = lastIndexOfBytes(bytes, PEM_HEADER, Math.max(0, cut - PEM_REACH), cut);
+  if (header < 0 || lastIndexOfBytes(bytes, PEM_FOOTER, header, cut) >= 0) return cut;
+  // (A negative start would make lastIndexOf search from the end.)
+  const headerLine = header > 0 ? bytes.lastIndexOf(0x0a, header - 1) + 1 : 0;
+  if (headerLine > 0) return headerLine;
+  // The block starts the buffer: a larger one may hold its end, unless it is already too long
+  // for the scanner to take it as a block.
+  return end < PEM_REACH ? 0 : cut;
 }
 
 /**
@@ -35,16 +65,15 @@ function* reservedChunks(path: string, scanner: PiiScanner, chunkBytes: number):
       if (n === null) eof = true;
       else filled += n;
     }
-    // A line longer than the buffer: grow it rather than cut a value in two.
-    let cut = eof ? filled : cutPoint(buffer, filled);
-    if (!eof && cut === filled && capacity === filled && buffer.lastIndexOf(0x0a, filled - 1) < 0) {
+    const cut = eof ? filled : cutPoint(buffer, filled);
+    if (cut === 0) {
+      // A line (or PEM block) longer than the buffer: grow it rather than cut a value in two.
       const kept = buffer.slice(0, filled);
       capacity *= 2;
       buffer = scanner.reserveBytes(capacity);
       buffer.set(kept);
       continue;
     }
-    if (cut === 0) cut = filled;
     yield cut;
     // The scan may have grown the scanner's memory, which detaches the old view; the bytes stay.
     buffer = scanner.reserveBytes(capacity);

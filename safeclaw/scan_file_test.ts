@@ -47,6 +47,40 @@ Deno.test("scanFile: any chunk size gives the findings and UTF-16 offsets of one
   }
 });
 
+Deno.test("scanFile: a PEM private key, the one value across lines, is found wherever a chunk ends", async () => {
+  const body = Array.from({ length: 12 }, (_, i) => `MIIEowIBAAKCAQEA${"x".repeat(48)}${i}`);
+  const pem = ["-----BEGIN RSA PRIVATE KEY-----", ...body, "-----END RSA PRIVATE KEY-----"];
+  const filler = (n: number) => Array.from({ length: n }, (_, i) => `log line ${i} nothing here`);
+  // Before the key, prose of varied length, so that chunk ends fall before, in and after it.
+  const path = await Deno.makeTempFile();
+  try {
+    for (const before of [1, 7, 40]) {
+      const text = [...filler(before), ...pem, ...filler(5), "mail ada@example.org"].join("\n");
+      await Deno.writeTextFile(path, text);
+      const scanner = createScanner();
+      const expected = scanner.scan(text);
+      scanner.free();
+      assertEquals(expected.map((f) => f.type), ["secret", "email"]);
+      for (const chunkBytes of [64, 256, 1000, 4096]) {
+        assertEquals(scanAll(path, chunkBytes), expected, `${before} lines, ${chunkBytes} bytes`);
+        assertEquals(scanAllJson(path, chunkBytes), JSON.stringify(expected));
+      }
+    }
+    // A "block" longer than the scanner reaches (64 KiB to its footer) is none: the buffer stops
+    // growing at that reach and cuts it as lines.
+    const long = ["-----BEGIN RSA PRIVATE KEY-----", ...Array(3_100).fill("A".repeat(64))];
+    const text = [...long, "-----END RSA PRIVATE KEY-----", "mail ada@example.org"].join("\n");
+    await Deno.writeTextFile(path, text);
+    const scanner = createScanner();
+    const expected = scanner.scan(text);
+    scanner.free();
+    assertEquals(expected.map((f) => f.type), ["email"]);
+    assertEquals(scanAll(path, 4096), expected);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
 Deno.test("scanFile: an empty file has no findings", async () => {
   const path = await Deno.makeTempFile();
   try {
