@@ -57,3 +57,39 @@ Deno.test("the stream releases text as soon as nothing can be growing across its
     "This sentence has nothing sensitive in it at all, and it goes on. ",
   );
 });
+
+Deno.test("a streamed private key, the one value across lines, is redacted whole however it is split", () => {
+  const body = Array.from({ length: 40 }, (_, i) => `MIIEowIBAAKCAQEA${"q".repeat(47)}${i % 10}`);
+  const pem = ["-----BEGIN RSA PRIVATE KEY-----", ...body, "-----END RSA PRIVATE KEY-----"];
+  const text = `Here is the key:\n${pem.join("\n")}\nKeep it safe, ada@example.org.`;
+  const whole = sanitize(text, classify(text).findings, "placeholder", new Vault());
+  assertEquals(whole, "Here is the key:\n[SECRET_1]\nKeep it safe, [EMAIL_1].");
+  for (const size of [1, 4, 13, 64, 500]) {
+    let detections = 0;
+    const s = createStreamSanitizer({
+      detect: (t) => (detections++, classify(t).findings),
+      vault: new Vault(),
+    });
+    let out = "";
+    for (let i = 0; i < text.length; i += size) out += s.push(text.slice(i, i + size));
+    out += s.flush();
+    assertEquals(out, whole, `chunks of ${size}`);
+    // The block waits without detection runs: a few before and after it, not one a chunk.
+    assertEquals(detections <= 12, true, `${detections} detections in chunks of ${size}`);
+  }
+});
+
+Deno.test("an opening that never closes is held only as far as a key could reach", () => {
+  const s = createStreamSanitizer({ detect: (t) => classify(t).findings });
+  let out = s.push("-----BEGIN PRIVATE KEY-----\nnot a key after all\n");
+  const line = "just prose, mail ada@example.org\n";
+  for (let i = 0; i < 2_100; i++) out += s.push(line);
+  assertEquals(
+    out.startsWith("-----BEGIN PRIVATE KEY-----\nnot a key after all\njust prose"),
+    true,
+  );
+  assertEquals(out.split("\n").length > 1_900, true, "released once past the detector's reach");
+  out += s.flush();
+  assertEquals(out.includes("ada@example.org"), false);
+  assertEquals(out.split("[EMAIL]").length - 1, 2_100);
+});

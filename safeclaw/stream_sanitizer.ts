@@ -2,7 +2,9 @@
  * Sanitizing a stream of chunks (SSE tokens): text is released only once no sensitive value
  * can still be growing across its end. The sanitizer keeps back the trailing characters that
  * could be the start of a value (the last `holdBack` characters, extended to the last
- * whitespace-free run), and a finding that reaches into the held part waits for more text.
+ * whitespace-free run), and a finding that reaches into the held part waits for more text. A
+ * PEM block (a private key), the one value that spans lines, waits from its header line until
+ * its footer line has come.
  */
 import type { Detection } from "./privacy/entities.ts";
 import { type RedactionMode, sanitize, type Vault } from "./sanitize.ts";
@@ -34,6 +36,25 @@ export interface StreamSanitizer {
   flush(): string;
 }
 
+const PEM_HEADER = "-----BEGIN ";
+const PEM_FOOTER = "-----END ";
+// How far past its header the detector looks for a block's footer: an opening that has not
+// closed within it is no block, and the text it held is released.
+const PEM_REACH = 65_536 + 160;
+
+/** Where the last PEM block of `text` begins if its footer line has not come yet, else -1. */
+function openBlockAt(text: string): number {
+  const header = text.lastIndexOf(PEM_HEADER);
+  if (header < 0 || text.length - header > PEM_REACH) return -1;
+  return blockClosed(text, header) ? -1 : header;
+}
+
+/** Whether the block at `header` has a whole footer line (`-----END …-----`) from `from` on. */
+function blockClosed(text: string, header: number, from = header): boolean {
+  const footer = text.indexOf(PEM_FOOTER, from);
+  return footer >= 0 && text.indexOf("-----", footer + PEM_FOOTER.length) >= 0;
+}
+
 /**
  * Creates a stream sanitizer.
  *
@@ -51,12 +72,17 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
   const mode = options.mode ?? "placeholder";
   const releaseEvery = options.releaseEvery ?? 8;
   let pending = "";
+  // Where an open PEM block begins in `pending`, while its footer has not come; -1 otherwise.
+  // Nothing is detected or released meanwhile, so a long block costs one detection, not one a
+  // chunk.
+  let openBlock = -1;
 
   function release(final: boolean): string {
     if (!pending) return "";
     const findings = options.detect(pending);
     let cut = pending.length;
     if (!final) {
+      openBlock = openBlockAt(pending);
       cut = Math.max(0, pending.length - holdBack);
       // Do not split a word: a value may be a long run without spaces (a key, a URL).
       const lastSpace = pending.lastIndexOf(" ", cut);
@@ -64,17 +90,35 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
       if (pending.length - runStart <= maxHold) cut = Math.max(0, runStart + 1);
       // A finding that reaches past the cut waits whole.
       for (const f of findings) if (f.start < cut && f.end > cut) cut = f.start;
+      if (openBlock >= 0 && openBlock < cut) cut = openBlock;
     }
     const ready = findings.filter((f) => f.end <= cut);
     const out = sanitize(pending.slice(0, cut), ready, mode, options.vault);
     pending = pending.slice(cut);
+    if (openBlock >= 0) openBlock -= cut;
     return out;
   }
 
+  // Characters pushed since detection last ran: it runs again only after `releaseEvery` more,
+  // also while a finding at the end keeps `pending` long.
+  let sinceRelease = 0;
+
   return {
     push(chunk) {
+      const from = pending.length;
       pending += chunk;
-      return pending.length >= holdBack + releaseEvery ? release(false) : "";
+      sinceRelease += chunk.length;
+      if (openBlock >= 0) {
+        // Only the new text (and a footer begun just before it) can close the block.
+        const footerFrom = Math.max(openBlock, from - PEM_FOOTER.length - 40);
+        const waiting = !blockClosed(pending, openBlock, footerFrom) &&
+          pending.length - openBlock <= PEM_REACH;
+        if (waiting) return "";
+        openBlock = -1;
+      }
+      if (pending.length < holdBack + releaseEvery || sinceRelease < releaseEvery) return "";
+      sinceRelease = 0;
+      return release(false);
     },
     flush() {
       return release(true);
