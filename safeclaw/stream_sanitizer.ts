@@ -81,8 +81,8 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
     if (!pending) return "";
     const findings = options.detect(pending);
     let cut = pending.length;
+    openBlock = final ? -1 : openBlockAt(pending);
     if (!final) {
-      openBlock = openBlockAt(pending);
       cut = Math.max(0, pending.length - holdBack);
       // Do not split a word: a value may be a long run without spaces (a key, a URL).
       const lastSpace = pending.lastIndexOf(" ", cut);
@@ -109,7 +109,8 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
       pending += chunk;
       sinceRelease += chunk.length;
       if (openBlock >= 0) {
-        // Only the new text (and a footer begun just before it) can close the block.
+        // Only the new text can close the block, with a footer line begun just before it (its
+        // label, such as "ENCRYPTED PRIVATE KEY", is well under 40 characters).
         const footerFrom = Math.max(openBlock, from - PEM_FOOTER.length - 40);
         const waiting = !blockClosed(pending, openBlock, footerFrom) &&
           pending.length - openBlock <= PEM_REACH;

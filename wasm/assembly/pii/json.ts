@@ -17,7 +17,8 @@ const TYPE_NAMES: string[] = [
   "secret",
 ];
 
-// The longest object: the longest name, two 16-digit offsets, "0.xyz" and the comma.
+// The longest object: the longest name, two 16-digit offsets (the host passes safe integers),
+// "0.xyz" and the comma.
 const MAX_OBJECT_BYTES: i32 = 96;
 
 let jsonPtr: usize = 0;
@@ -87,7 +88,10 @@ function putConfidence(thousandths: i32): void {
  * confidences of at least `minConfidence`; returns the byte length written at `jsonText()`.
  */
 export function findingsJson(base: f64, typeMask: i32, minConfidence: f64): i32 {
-  reserveJson(findingCount * MAX_OBJECT_BYTES + 1);
+  const room = <i64>findingCount * MAX_OBJECT_BYTES + 1;
+  // More than 2 GB of JSON from one scan: trap rather than write past the buffer.
+  if (room > <i64>i32.MAX_VALUE) unreachable();
+  reserveJson(<i32>room);
   jsonLen = 0;
   const offset = <u64>base;
   for (let k = 0; k < findingCount; k++) {
