@@ -7,6 +7,7 @@
  * its footer line has come.
  */
 import type { Detection } from "./privacy/entities.ts";
+import { CONTEXT_BEFORE } from "./privacy/context.ts";
 import { type RedactionMode, sanitize, type Vault } from "./sanitize.ts";
 
 /** Options of a stream sanitizer. */
@@ -26,6 +27,12 @@ export interface StreamSanitizerOptions {
    * runs once every few tokens instead of on each, at the cost of that much extra delay.
    */
   releaseEvery?: number;
+  /**
+   * Characters of text already released that `detect` sees before the held text (default 48,
+   * as far back as the classifier looks for a context word): a word such as "call me" or "date
+   * of birth" sent earlier still lifts a value that comes after it.
+   */
+  context?: number;
 }
 
 /** Feeds chunks in, gets safe text out. */
@@ -71,7 +78,10 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
   const maxHold = options.maxHold ?? 4096;
   const mode = options.mode ?? "placeholder";
   const releaseEvery = options.releaseEvery ?? 8;
+  const contextChars = options.context ?? CONTEXT_BEFORE;
   let pending = "";
+  // The end of the text already released, given to `detect` for its context words only.
+  let released = "";
   // Where an open PEM block begins in `pending`, while its footer has not come; -1 otherwise.
   // Nothing is detected or released meanwhile, so a long block costs one detection, not one a
   // chunk.
@@ -79,7 +89,10 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
 
   function release(final: boolean): string {
     if (!pending) return "";
-    const findings = options.detect(pending);
+    const context = released;
+    const findings = options.detect(context + pending)
+      .filter((f) => f.start >= context.length)
+      .map((f) => ({ ...f, start: f.start - context.length, end: f.end - context.length }));
     let cut = pending.length;
     openBlock = final ? -1 : openBlockAt(pending);
     if (!final) {
@@ -94,6 +107,7 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
     }
     const ready = findings.filter((f) => f.end <= cut);
     const out = sanitize(pending.slice(0, cut), ready, mode, options.vault);
+    released = contextChars > 0 ? (released + pending.slice(0, cut)).slice(-contextChars) : "";
     pending = pending.slice(cut);
     if (openBlock >= 0) openBlock -= cut;
     return out;
