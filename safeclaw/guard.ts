@@ -17,7 +17,11 @@ import { type Label, type TaintHit, type TaintKind, TaintTracker, type Trust } f
 import { checkToolCall, type ToolCall, type ToolDecision } from "./tool_guard.ts";
 import { type RedactionMode, sanitize, type Vault } from "./sanitize.ts";
 import { VaultStore } from "./vault_store.ts";
-import { createStreamSanitizer, type StreamSanitizer } from "./stream_sanitizer.ts";
+import {
+  createStreamRestorer,
+  createStreamSanitizer,
+  type StreamSanitizer,
+} from "./stream_sanitizer.ts";
 import type { TeeStatus } from "./tee.ts";
 
 /** What the pipeline decided about one input. */
@@ -66,6 +70,12 @@ export interface GuardOptions {
 }
 
 const SECRET_TYPES = new Set(["secret"]);
+
+/** A streamed reply's sanitizer, which also audits what the reply carried. */
+export interface ReplyStream extends StreamSanitizer {
+  /** The audit record of the reply, made at `flush`; resolves at once when there is none. */
+  recorded(): Promise<void>;
+}
 
 /**
  * The pipeline over the shared store.
@@ -292,14 +302,15 @@ export class Guard {
   ): Promise<{ text: string; findings: Detection[]; taints: TaintHit[]; label: Label }> {
     const vault = await this.vault(session);
     const restore = this.policy.restoreOriginals;
-    const restored = restore ? vault.restore(text) : text;
-    // The session's own values, put back from its vault, go back to it as they were; anything
-    // else the reply carries is redacted.
+    const restored = restore ? vault.restore(text, "input") : text;
+    // The session's own values (what its user sent), put back from its vault, go back to it as
+    // they were; anything else the reply carries is redacted, also when an earlier reply's value
+    // (or its placeholder) comes again.
     const findings = this.classifier.classify(restored).findings.filter((f) =>
-      !(restore && vault.holds(restored.slice(f.start, f.end)))
+      !(restore && vault.holds(restored.slice(f.start, f.end), "input"))
     );
     const taints = this.tracker(session).find(restored);
-    const out = sanitize(restored, findings, mode, vault);
+    const out = sanitize(restored, findings, mode, vault, "output");
     if (findings.length || taints.length) {
       await this.#record(session, {
         kind: "redaction",
@@ -316,16 +327,52 @@ export class Guard {
     return { text: out, findings, taints, label };
   }
 
-  /** A sanitizer for one streamed reply of `session`. */
-  async outputStream(
-    session: string,
-    mode: RedactionMode = "placeholder",
-  ): Promise<StreamSanitizer> {
-    return createStreamSanitizer({
-      detect: (t) => this.classifier.classify(t).findings,
+  /**
+   * A sanitizer for one streamed reply of `session` that does what `sanitizeOutput` does to a
+   * whole reply: where policy allows, the session's placeholders are put back and its own values
+   * pass; anything else sensitive is redacted. After `flush`, `recorded()` is the audit record
+   * of what the reply carried (none when it carried nothing).
+   */
+  async outputStream(session: string, mode: RedactionMode = "placeholder"): Promise<ReplyStream> {
+    const vault = await this.vault(session);
+    const restore = this.policy.restoreOriginals;
+    const restorer = restore ? createStreamRestorer((t) => vault.restore(t, "input")) : undefined;
+    const matchTaints = this.tracker(session).streamMatcher();
+    const types = new Set<string>();
+    const taints = new Set<string>();
+    const sanitizer = createStreamSanitizer({
+      detect: (t) =>
+        this.classifier.classify(t).findings.filter((f) =>
+          !(restore && vault.holds(t.slice(f.start, f.end), "input"))
+        ),
+      onRedact: (findings) => findings.forEach((f) => types.add(f.type)),
       mode,
-      vault: await this.vault(session),
+      vault,
     });
+    // Taints are matched in the reply as the user gets it back, before redaction, as for a
+    // whole reply.
+    const feed = (text: string) => {
+      for (const hit of matchTaints(text)) taints.add(hit.id);
+      return sanitizer.push(text);
+    };
+    let recording: Promise<void> | undefined;
+    return {
+      push: (chunk) => feed(restorer ? restorer.push(chunk) : chunk),
+      flush: () => {
+        const out = (restorer ? feed(restorer.flush()) : "") + sanitizer.flush();
+        if (!recording && (types.size || taints.size)) {
+          recording = this.#record(session, {
+            kind: "redaction",
+            severity: taints.size ? "warning" : "info",
+            data: { direction: "output", streamed: true, types: [...types], taints: [...taints] },
+          });
+          // Awaited through recorded(); this keeps an unawaited failure from ending the process.
+          recording.catch(() => {});
+        }
+        return out;
+      },
+      recorded: () => recording ?? Promise.resolve(),
+    };
   }
 
   /** Records a channel's authentication failure. */

@@ -92,10 +92,13 @@ export {
   Vault,
   type VaultEntry,
   type VaultOptions,
+  type VaultOrigin,
 } from "./sanitize.ts";
 export { VaultStore, type VaultStoreOptions } from "./vault_store.ts";
 export {
+  createStreamRestorer,
   createStreamSanitizer,
+  type StreamRestorer,
   type StreamSanitizer,
   type StreamSanitizerOptions,
 } from "./stream_sanitizer.ts";
@@ -110,7 +113,7 @@ export {
 } from "./audit/log.ts";
 export { SessionLevels } from "./sessions.ts";
 export { detectTee, type TeeKind, type TeeStatus } from "./tee.ts";
-export { Guard, type GuardOptions, type InputDecision } from "./guard.ts";
+export { Guard, type GuardOptions, type InputDecision, type ReplyStream } from "./guard.ts";
 export { type ChannelsConfig, type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
 export {
   type ChannelResponders,

@@ -5,9 +5,8 @@
  * streamed or not. OpenAI's clients work unchanged with `baseURL: <server>/safeclaw/v1`.
  */
 import type { Context } from "hono";
-import type { Guard, InputDecision } from "./guard.ts";
+import type { Guard, InputDecision, ReplyStream } from "./guard.ts";
 import { atLeast } from "./privacy/levels.ts";
-import type { StreamSanitizer } from "./stream_sanitizer.ts";
 
 /** Where requests go. */
 export interface ProxyUpstreams {
@@ -245,7 +244,7 @@ function streamReply(
   guard: Guard,
   session: string,
   route: string,
-  sanitizer: StreamSanitizer,
+  sanitizer: ReplyStream,
 ): Response {
   const encoder = new TextEncoder();
   let last: StreamChunk | undefined;
@@ -308,6 +307,7 @@ function streamReply(
       const rest = sanitizer.flush();
       if (rest && last) emit(controller, JSON.stringify(withContent(last, rest)));
       if (last) await releaseToolCalls(controller, last);
+      await sanitizer.recorded();
       emit(controller, "[DONE]");
       return;
     }
@@ -332,6 +332,7 @@ function streamReply(
     if (choice && choice.finish_reason) {
       const rest = sanitizer.push(typeof content === "string" ? content : "") + sanitizer.flush();
       if (rest) emit(controller, JSON.stringify(withContent(chunk, rest)));
+      await sanitizer.recorded();
       const hadCalls = calls.size > 0;
       const keptCalls = await releaseToolCalls(controller, chunk);
       const finish = hadCalls && !keptCalls ? "stop" : choice.finish_reason;
@@ -362,9 +363,10 @@ function streamReply(
           }
         }
       },
-      flush(controller) {
+      async flush(controller) {
         const rest = sanitizer.flush();
         if (rest && last) emit(controller, JSON.stringify(withContent(last, rest)));
+        await sanitizer.recorded();
       },
     }),
   );

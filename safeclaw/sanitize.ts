@@ -19,7 +19,16 @@ export interface VaultEntry {
   type: string;
   /** The original value. */
   value: string;
+  /** Where the value was first redacted (default `input`). */
+  origin?: VaultOrigin;
 }
+
+/**
+ * Where a vault's value was first redacted: in what the user sent (`input`: the user's own,
+ * which a reply may give back) or in a reply (`output`: kept from the user, even when a later
+ * reply repeats it or its placeholder).
+ */
+export type VaultOrigin = "input" | "output";
 
 /** Options of a {@linkcode Vault}. */
 export interface VaultOptions {
@@ -44,14 +53,16 @@ export interface VaultOptions {
 export class Vault {
   #byValue = new Map<string, string>();
   #byPlaceholder = new Map<string, string>();
+  #origins = new Map<string, VaultOrigin>();
   #counters = new Map<string, number>();
   #onAdd?: (entry: VaultEntry) => void;
 
   /** A vault, empty or holding `options.entries`. */
   constructor(options: VaultOptions = {}) {
-    for (const { placeholder, type, value } of options.entries ?? []) {
+    for (const { placeholder, type, value, origin } of options.entries ?? []) {
       this.#byValue.set(`${type}\u0000${value}`, placeholder);
       this.#byPlaceholder.set(placeholder, value);
+      this.#origins.set(placeholder, origin ?? "input");
       // Numbering goes on after the highest number read back, so no placeholder is reused.
       const n = Number(/_(\d+)\]$/.exec(placeholder)?.[1] ?? 0);
       if (n > (this.#counters.get(type) ?? 0)) this.#counters.set(type, n);
@@ -59,8 +70,8 @@ export class Vault {
     this.#onAdd = options.onAdd;
   }
 
-  /** The placeholder of `value`, made on first sight. */
-  placeholderFor(type: string, value: string): string {
+  /** The placeholder of `value`, made on first sight (and its origin then fixed). */
+  placeholderFor(type: string, value: string, origin: VaultOrigin = "input"): string {
     const key = `${type}\u0000${value}`;
     const known = this.#byValue.get(key);
     if (known) return known;
@@ -69,19 +80,25 @@ export class Vault {
     const placeholder = `[${type.toUpperCase()}_${n}]`;
     this.#byValue.set(key, placeholder);
     this.#byPlaceholder.set(placeholder, value);
-    this.#onAdd?.({ placeholder, type, value });
+    this.#origins.set(placeholder, origin);
+    this.#onAdd?.({ placeholder, type, value, origin });
     return placeholder;
   }
 
-  /** Whether `value` is one of the originals this vault holds. */
-  holds(value: string): boolean {
-    for (const original of this.#byPlaceholder.values()) if (original === value) return true;
+  /** Whether `value` is one of the originals this vault holds (of `origin` only, if given). */
+  holds(value: string, origin?: VaultOrigin): boolean {
+    for (const [placeholder, original] of this.#byPlaceholder) {
+      if (original === value && (!origin || this.#origins.get(placeholder) === origin)) return true;
+    }
     return false;
   }
 
-  /** `text` with every known placeholder put back. */
-  restore(text: string): string {
-    return text.replace(/\[[A-Z_]+_\d+\]/g, (p) => this.#byPlaceholder.get(p) ?? p);
+  /** `text` with every known placeholder put back (of `origin` only, if given). */
+  restore(text: string, origin?: VaultOrigin): string {
+    return text.replace(/\[[A-Z_]+_\d+\]/g, (p) => {
+      const original = this.#byPlaceholder.get(p);
+      return original !== undefined && (!origin || this.#origins.get(p) === origin) ? original : p;
+    });
   }
 
   /** How many values the vault holds. */
@@ -111,10 +128,16 @@ export function partialMask(value: string): string {
   return chars.join("");
 }
 
-function replacement(mode: RedactionMode, type: string, value: string, vault?: Vault): string {
+function replacement(
+  mode: RedactionMode,
+  type: string,
+  value: string,
+  vault: Vault | undefined,
+  origin: VaultOrigin,
+): string {
   switch (mode) {
     case "placeholder":
-      return vault ? vault.placeholderFor(type, value) : `[${type.toUpperCase()}]`;
+      return vault ? vault.placeholderFor(type, value, origin) : `[${type.toUpperCase()}]`;
     case "mask":
       return "*".repeat([...value].length);
     case "hash":
@@ -127,7 +150,8 @@ function replacement(mode: RedactionMode, type: string, value: string, vault?: V
 }
 
 /**
- * Replaces every finding in `text` (findings ordered, not overlapping).
+ * Replaces every finding in `text` (findings ordered, not overlapping); new placeholders are
+ * kept in `vault` as of `origin`.
  *
  * @example
  * ```ts
@@ -142,12 +166,14 @@ export function sanitize(
   findings: readonly Pick<Detection, "type" | "start" | "end">[],
   mode: RedactionMode = "placeholder",
   vault?: Vault,
+  origin: VaultOrigin = "input",
 ): string {
   let out = "";
   let last = 0;
   for (const f of findings) {
     if (f.start < last) continue;
-    out += text.slice(last, f.start) + replacement(mode, f.type, text.slice(f.start, f.end), vault);
+    const value = text.slice(f.start, f.end);
+    out += text.slice(last, f.start) + replacement(mode, f.type, value, vault, origin);
     last = f.end;
   }
   return out + text.slice(last);

@@ -8,7 +8,7 @@
  */
 import type { Detection } from "./privacy/entities.ts";
 import { CONTEXT_BEFORE } from "./privacy/context.ts";
-import { type RedactionMode, sanitize, type Vault } from "./sanitize.ts";
+import { type RedactionMode, sanitize, type Vault, type VaultOrigin } from "./sanitize.ts";
 
 /** Options of a stream sanitizer. */
 export interface StreamSanitizerOptions {
@@ -18,6 +18,8 @@ export interface StreamSanitizerOptions {
   mode?: RedactionMode;
   /** Where originals are kept, for modes that can restore them. */
   vault?: Vault;
+  /** What the vault records new values as (default `output`: a stream is a reply). */
+  origin?: VaultOrigin;
   /** Characters kept back at the end (default 48: a grouped card or IBAN with context). */
   holdBack?: number;
   /** A run without whitespace longer than this is released anyway (default 4096). */
@@ -33,6 +35,8 @@ export interface StreamSanitizerOptions {
    * of birth" sent earlier still lifts a value that comes after it.
    */
   context?: number;
+  /** Called with the findings of each release, as they are replaced (for an audit record). */
+  onRedact?: (findings: readonly Detection[]) => void;
 }
 
 /** Feeds chunks in, gets safe text out. */
@@ -79,6 +83,7 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
   const mode = options.mode ?? "placeholder";
   const releaseEvery = options.releaseEvery ?? 8;
   const contextChars = options.context ?? CONTEXT_BEFORE;
+  const origin = options.origin ?? "output";
   let pending = "";
   // The end of the text already released, given to `detect` for its context words only.
   let released = "";
@@ -106,7 +111,8 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
       if (openBlock >= 0 && openBlock < cut) cut = openBlock;
     }
     const ready = findings.filter((f) => f.end <= cut);
-    const out = sanitize(pending.slice(0, cut), ready, mode, options.vault);
+    if (ready.length) options.onRedact?.(ready);
+    const out = sanitize(pending.slice(0, cut), ready, mode, options.vault, origin);
     released = contextChars > 0 ? (released + pending.slice(0, cut)).slice(-contextChars) : "";
     pending = pending.slice(cut);
     if (openBlock >= 0) openBlock -= cut;
@@ -137,6 +143,51 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
     },
     flush() {
       return release(true);
+    },
+  };
+}
+
+/** Feeds chunks in, gets them back with a vault's placeholders put back. */
+export interface StreamRestorer {
+  /** Adds a chunk; returns the text ready now, placeholders restored (possibly empty). */
+  push(chunk: string): string;
+  /** Ends the stream; returns the rest. */
+  flush(): string;
+}
+
+// The longest placeholder worth waiting for: a type name and a number (`[CREDIT_CARD_12]`).
+const PLACEHOLDER_MAX = 64;
+const PLACEHOLDER_START = /^\[[A-Z0-9_]*$/;
+
+/**
+ * Puts placeholders back into a stream with `restore` (a vault's): one cut across chunks
+ * (`[EMA` then `IL_1]`) is held until its `]` has come.
+ *
+ * @example
+ * ```ts
+ * import { createStreamRestorer, Vault } from "@a3s/safeclaw";
+ * const vault = new Vault();
+ * const p = vault.placeholderFor("email", "ada@example.org");
+ * const r = createStreamRestorer((t) => vault.restore(t, "input"));
+ * console.log(r.push(`to ${p.slice(0, 4)}`) + r.push(p.slice(4)) + r.flush()); // "to ada@example.org"
+ * ```
+ */
+export function createStreamRestorer(restore: (text: string) => string): StreamRestorer {
+  let held = "";
+  return {
+    push(chunk) {
+      const text = held + chunk;
+      const open = text.lastIndexOf("[");
+      const partial = open >= 0 && text.length - open <= PLACEHOLDER_MAX &&
+        PLACEHOLDER_START.test(text.slice(open));
+      const cut = partial ? open : text.length;
+      held = text.slice(cut);
+      return restore(text.slice(0, cut));
+    },
+    flush() {
+      const rest = restore(held);
+      held = "";
+      return rest;
     },
   };
 }

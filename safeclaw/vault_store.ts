@@ -17,6 +17,8 @@ interface VaultTables {
     type: string;
     /** base64 of iv (12 bytes) | tag (16 bytes) | ciphertext. */
     sealed: string;
+    /** `input` or `output` (see `VaultOrigin`); rows from before the column are `input`. */
+    origin: string;
     created_at: number;
     expires_at: number;
   };
@@ -37,6 +39,13 @@ const MIGRATIONS: readonly Migration[] = [{
       .execute();
     await db.schema.createIndex("safeclaw_vault_expires").on("safeclaw_vault")
       .column("expires_at").execute();
+  },
+}, {
+  version: 2,
+  name: "vault origin",
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable("safeclaw_vault")
+      .addColumn("origin", "text", (c) => c.notNull().defaultTo("input")).execute();
   },
 }];
 
@@ -125,7 +134,8 @@ export class VaultStore {
     for (const row of rows) {
       const value = this.#open(session, row.placeholder, row.sealed);
       if (value !== undefined) {
-        entries.push({ placeholder: row.placeholder, type: row.type, value });
+        const origin = row.origin === "output" ? "output" : "input";
+        entries.push({ placeholder: row.placeholder, type: row.type, value, origin });
       }
     }
     return new Vault({
@@ -146,6 +156,7 @@ export class VaultStore {
       placeholder: entry.placeholder,
       type: entry.type,
       sealed: this.#seal(session, entry.placeholder, entry.value),
+      origin: entry.origin ?? "input",
       created_at: now,
       expires_at: now + this.#ttlMs,
     }).onConflict((oc) => oc.columns(["session", "placeholder"]).doNothing()).execute();

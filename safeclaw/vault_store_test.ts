@@ -36,6 +36,27 @@ Deno.test("a vault survives a restart: same placeholders, originals restored, nu
   }
 });
 
+Deno.test("a value's origin survives a restart: a reply's value is not given back as the user's own", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 3_600_000 });
+  const vault = await vaults.load("u:c:1");
+  const own = vault.placeholderFor("email", "ada@example.org");
+  const theirs = vault.placeholderFor("email", "bob@example.com", "output");
+  await vaults.flush();
+  const again = await vaults.load("u:c:1");
+  assertEquals(again.restore(`${own} ${theirs}`, "input"), `ada@example.org ${theirs}`);
+  assertEquals(again.restore(`${own} ${theirs}`), "ada@example.org bob@example.com");
+  assertEquals(
+    [again.holds("bob@example.com", "input"), again.holds("bob@example.com", "output")],
+    [false, true],
+  );
+  // Each row keeps its origin (rows from before the column default to the user's own).
+  const db = store.db<{ safeclaw_vault: { origin: string } }>();
+  const rows = await db.selectFrom("safeclaw_vault").select("origin").execute();
+  assertEquals(rows.map((r) => r.origin).sort(), ["input", "output"]);
+  await store.close();
+});
+
 Deno.test("originals are encrypted at rest and bound to their session", async () => {
   const store = await openStore({ sqlitePath: ":memory:" });
   const vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 3_600_000 });

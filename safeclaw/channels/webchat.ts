@@ -94,6 +94,7 @@ export function webchatSocket(
       }
       const rest = sanitizer.flush();
       if (rest) send({ type: "delta", text: rest });
+      await sanitizer.recorded();
       send({ type: "done" });
     }).catch((error) =>
       send({ type: "error", message: `reply failed: ${(error as Error).message}` })

@@ -1,0 +1,89 @@
+import { assert, assertEquals } from "@a3s/common/testing";
+import { openStore } from "@a3s/common";
+import { Guard } from "./guard.ts";
+import { parsePolicy } from "./policy.ts";
+
+const SECRET = "a key of at least sixteen bytes";
+
+async function withGuard(fn: (guard: Guard) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  const store = await openStore({ sqlitePath: `${dir}/a3s.db` });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({ actions: { Sensitive: "redact" }, restoreOriginals: true }),
+    hmacKey: SECRET,
+    tee: { kind: null, device: null },
+  });
+  try {
+    await fn(guard);
+  } finally {
+    guard.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The reply as a client gets it when the upstream streams it in chunks of `size`. */
+async function streamed(guard: Guard, session: string, reply: string, size: number) {
+  const stream = await guard.outputStream(session);
+  let out = "";
+  for (let i = 0; i < reply.length; i += size) out += stream.push(reply.slice(i, i + size));
+  out += stream.flush();
+  await stream.recorded();
+  return out;
+}
+
+Deno.test("a reply gives the user's own values back and keeps others' redacted, also when they come again", async () => {
+  await withGuard(async (guard) => {
+    const input = await guard.inspectInput({ session: "s", text: "write to ada@example.org" });
+    assertEquals(input.text, "write to [EMAIL_1]");
+    const first = await guard.sanitizeOutput("s", "Sent to [EMAIL_1]; cc bob@example.com.");
+    assertEquals(first.text, "Sent to ada@example.org; cc [EMAIL_2].");
+    // The value a reply was refused stays refused: repeated, or as the placeholder the client
+    // sends back in the history and the model echoes. (Both came out in clear before.)
+    const again = await guard.sanitizeOutput("s", "bob@example.com again, or [EMAIL_2].");
+    assertEquals(again.text, "[EMAIL_2] again, or [EMAIL_2].");
+    // The user's own value, written out by a model that saw it, goes back as it is.
+    const own = await guard.sanitizeOutput("s", "Your address is ada@example.org.");
+    assertEquals(own.text, "Your address is ada@example.org.");
+  });
+});
+
+Deno.test("a streamed reply gets what a whole reply gets, however it is cut, and is audited", async () => {
+  await withGuard(async (guard) => {
+    await guard.inspectInput({ session: "s", text: "write to ada@example.org" });
+    const reply =
+      "Sent to [EMAIL_1] and ada@example.org; cc bob@example.com, key AKIAZ3KD7QW2PXF9LM4T.";
+    const whole = (await guard.sanitizeOutput("s", reply)).text;
+    assertEquals(
+      whole,
+      "Sent to ada@example.org and ada@example.org; cc [EMAIL_2], key [SECRET_1].",
+    );
+    for (const size of [1, 2, 5, 9, 200]) {
+      assertEquals(await streamed(guard, "s", reply, size), whole, `chunks of ${size}`);
+    }
+    const records = await guard.audit.list({ session: "s", kind: "redaction" });
+    const streams = records.filter((r) => (r.data as { streamed?: boolean }).streamed);
+    assertEquals(streams.length, 5, "one record a streamed reply");
+    assertEquals((streams[0].data as { types: string[] }).types.sort(), ["email", "secret"]);
+    // A reply that carries nothing sensitive leaves no record.
+    assertEquals(await streamed(guard, "s", "Nothing to see.", 3), "Nothing to see.");
+    assertEquals((await guard.audit.list({ session: "s", kind: "redaction" })).length, 7);
+  });
+});
+
+Deno.test("a streamed reply that repeats a tracked secret, encoded and cut across chunks, is audited as tainted", async () => {
+  await withGuard(async (guard) => {
+    await guard.inspectInput({ session: "t", text: "my key AKIAZ3KD7QW2PXF9LM4T" });
+    const reply = `the key was ${btoa("AKIAZ3KD7QW2PXF9LM4T")} in base64`;
+    assertEquals(
+      await streamed(guard, "t", reply, 4),
+      (await guard.sanitizeOutput("t", reply)).text,
+    );
+    const [record] = (await guard.audit.list({ session: "t", kind: "redaction" }))
+      .filter((r) => (r.data as { streamed?: boolean }).streamed);
+    assert(record, "the streamed reply is audited");
+    assertEquals(record.severity, "warning");
+    assertEquals((record.data as { taints: string[] }).taints.length, 1);
+  });
+});
