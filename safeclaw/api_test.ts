@@ -171,6 +171,43 @@ Deno.test("the OpenAI proxy redacts, routes local-only data locally and sanitize
   }
 });
 
+Deno.test("the OpenAI proxy sanitizes a reply's reasoning as it does its content, whole and streamed", async () => {
+  const home = await Deno.makeTempDir();
+  const local = startFakeOpenAi("local");
+  try {
+    await withServer(home, {
+      proxy: { localUpstream: local.url },
+      policy: { actions: { Sensitive: "redact" } },
+    }, async (server) => {
+      const chat = (stream: boolean) =>
+        fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-a3s-session": "r1" },
+          body: JSON.stringify({
+            model: "m",
+            stream,
+            messages: [{ role: "user", content: "think: who wrote?" }],
+          }),
+        });
+      const whole = (await (await chat(false)).json()).choices[0].message;
+      assertEquals(whole.reasoning_content, "The note is from [EMAIL_2]; answer politely.");
+      assertEquals(whole.content, "local heard: think: who wrote?. Reach the owner at [EMAIL_1].");
+      const text = await (await chat(true)).text();
+      // Before, the reasoning deltas went through as the upstream sent them.
+      assertEquals(text.includes("dave.secret"), false);
+      assertEquals(text.includes("carol.owner"), false);
+      const deltas = text.split("\n\n").filter((e) => e.startsWith("data: {"))
+        .map((e) => JSON.parse(e.slice(6)).choices[0].delta);
+      const joined = (field: string) => deltas.map((d) => d[field] ?? "").join("");
+      assertEquals(joined("reasoning_content"), whole.reasoning_content);
+      assertEquals(joined("content"), whole.content);
+      assert(text.trim().endsWith("data: [DONE]"));
+    });
+  } finally {
+    await local.close();
+  }
+});
+
 Deno.test("a Telegram webhook over a real server: 401 unsigned, reply from the responder", async () => {
   const home = await Deno.makeTempDir();
   const upstream = startFakeOpenAi("power");

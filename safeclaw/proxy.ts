@@ -151,8 +151,18 @@ export async function handleChatCompletions(
   for (const choice of reply.choices ?? []) {
     const message = choice.message;
     if (!message) continue;
-    if (typeof message.content === "string") {
-      message.content = (await guard.sanitizeOutput(session, message.content)).text;
+    for (const field of REPLY_TEXT_FIELDS) {
+      const value = message[field];
+      if (typeof value === "string") {
+        message[field] = (await guard.sanitizeOutput(session, value)).text;
+      } else if (Array.isArray(value)) {
+        // Content given as parts: each text part is sanitized as text.
+        for (const part of value as { type?: unknown; text?: unknown }[]) {
+          if (part?.type === "text" && typeof part.text === "string") {
+            part.text = (await guard.sanitizeOutput(session, part.text)).text;
+          }
+        }
+      }
     }
     if (Array.isArray(message.tool_calls) && message.tool_calls.length) {
       held.push(...await checkToolCalls(guard, session, choice));
@@ -169,12 +179,24 @@ export async function handleChatCompletions(
 /** The header that lists tool calls kept for a person's approval. */
 export const APPROVAL_HEADER = "x-safeclaw-approval-required";
 
+/**
+ * The fields of a reply's message (and of a streamed delta) whose text reaches the user: the
+ * content, the reasoning that vLLM, DeepSeek and OpenRouter send beside it
+ * (`reasoning_content`, `reasoning`), and a refusal. Each is sanitized; a stream's each on its
+ * own sanitizer, since they interleave.
+ */
+const REPLY_TEXT_FIELDS = ["content", "reasoning_content", "reasoning", "refusal"] as const;
+type ReplyTextField = typeof REPLY_TEXT_FIELDS[number];
+
 interface ReplyChoice {
   finish_reason?: string | null;
-  message?: {
-    content?: unknown;
-    tool_calls?: { id?: string; function?: { name?: string; arguments?: string } }[];
-  };
+  message?:
+    & {
+      [field in ReplyTextField]?: unknown;
+    }
+    & {
+      tool_calls?: { id?: string; function?: { name?: string; arguments?: string } }[];
+    };
 }
 
 /**
@@ -228,14 +250,15 @@ interface ToolCallDelta {
 interface StreamChunk {
   choices?: {
     index?: number;
-    delta?: { content?: string | null; tool_calls?: ToolCallDelta[] };
+    delta?: { [field in ReplyTextField]?: unknown } & { tool_calls?: ToolCallDelta[] };
     finish_reason?: unknown;
   }[];
   [k: string]: unknown;
 }
 
 /**
- * Re-emits the upstream's SSE with every content delta passed through the sanitizer. Tool-call
+ * Re-emits the upstream's SSE with every text delta (content, reasoning, refusal) passed through
+ * a sanitizer of its field. Tool-call
  * deltas are held until the call is complete, checked by the tool guard, and then sent whole:
  * a client never sees a call that policy blocks.
  */
@@ -252,10 +275,29 @@ function streamReply(
   const calls = new Map<number, { id?: string; name: string; arguments: string }>();
   const emit = (controller: TransformStreamDefaultController<Uint8Array>, data: string) =>
     controller.enqueue(encoder.encode(`data: ${data}\n\n`));
-  const withContent = (template: StreamChunk, content: string): StreamChunk => ({
+  const withText = (template: StreamChunk, field: ReplyTextField, text: string): StreamChunk => ({
     ...template,
-    choices: [{ index: 0, delta: { content }, finish_reason: null }],
+    choices: [{ index: 0, delta: { [field]: text }, finish_reason: null }],
   });
+  const withContent = (template: StreamChunk, content: string) =>
+    withText(template, "content", content);
+  // One sanitizer a text field, made when the field first comes (content's is given).
+  const sanitizers = new Map<ReplyTextField, ReplyStream>([["content", sanitizer]]);
+  const sanitizerFor = async (field: ReplyTextField) => {
+    let found = sanitizers.get(field);
+    if (!found) sanitizers.set(field, found = await guard.outputStream(session));
+    return found;
+  };
+  const flushText = async (
+    controller: TransformStreamDefaultController<Uint8Array>,
+    template: StreamChunk | undefined,
+  ) => {
+    for (const [field, stream] of sanitizers) {
+      const rest = stream.flush();
+      if (rest && template) emit(controller, JSON.stringify(withText(template, field, rest)));
+      await stream.recorded();
+    }
+  };
   const releaseToolCalls = async (
     controller: TransformStreamDefaultController<Uint8Array>,
     template: StreamChunk,
@@ -304,10 +346,8 @@ function streamReply(
     data: string,
   ) => {
     if (data === "[DONE]") {
-      const rest = sanitizer.flush();
-      if (rest && last) emit(controller, JSON.stringify(withContent(last, rest)));
+      await flushText(controller, last);
       if (last) await releaseToolCalls(controller, last);
-      await sanitizer.recorded();
       emit(controller, "[DONE]");
       return;
     }
@@ -328,11 +368,16 @@ function streamReply(
       call.arguments += delta.function?.arguments ?? "";
       calls.set(index, call);
     }
-    const content = choice?.delta?.content;
+    let hadText = false;
+    for (const field of REPLY_TEXT_FIELDS) {
+      const text = choice?.delta?.[field];
+      if (typeof text !== "string") continue;
+      hadText = true;
+      const safe = (await sanitizerFor(field)).push(text);
+      if (safe) emit(controller, JSON.stringify(withText(chunk, field, safe)));
+    }
     if (choice && choice.finish_reason) {
-      const rest = sanitizer.push(typeof content === "string" ? content : "") + sanitizer.flush();
-      if (rest) emit(controller, JSON.stringify(withContent(chunk, rest)));
-      await sanitizer.recorded();
+      await flushText(controller, chunk);
       const hadCalls = calls.size > 0;
       const keptCalls = await releaseToolCalls(controller, chunk);
       const finish = hadCalls && !keptCalls ? "stop" : choice.finish_reason;
@@ -342,12 +387,7 @@ function streamReply(
       );
       return;
     }
-    if (typeof content === "string") {
-      const safe = sanitizer.push(content);
-      if (safe) emit(controller, JSON.stringify(withContent(chunk, safe)));
-      return;
-    }
-    if (choice?.delta?.tool_calls) return;
+    if (hadText || choice?.delta?.tool_calls) return;
     emit(controller, data);
   };
   const body = upstream.body!.pipeThrough(new TextDecoderStream()).pipeThrough(
@@ -364,9 +404,7 @@ function streamReply(
         }
       },
       async flush(controller) {
-        const rest = sanitizer.flush();
-        if (rest && last) emit(controller, JSON.stringify(withContent(last, rest)));
-        await sanitizer.recorded();
+        await flushText(controller, last);
       },
     }),
   );

@@ -10,7 +10,11 @@ export interface FakeOpenAi {
   close(): Promise<void>;
 }
 
-/** Starts the fake; its reply echoes the last user message and adds an email address. */
+/**
+ * Starts the fake; its reply echoes the last user message and adds an email address. A message
+ * that starts with "think:" also gets reasoning beside the content (`reasoning_content`, as vLLM
+ * and DeepSeek send it), which names another address.
+ */
 export function startFakeOpenAi(name: string): FakeOpenAi {
   const requests: FakeOpenAi["requests"] = [];
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
@@ -19,6 +23,9 @@ export function startFakeOpenAi(name: string): FakeOpenAi {
     const last = body.messages.filter((m: { role: string }) => m.role === "user").at(-1);
     const reply = `${name} heard: ${last?.content}. Reach the owner at carol.owner@example.org.`;
     const base = { id: "chatcmpl-1", created: 1, model: body.model ?? "fake" };
+    const reasoning = String(last?.content ?? "").startsWith("think:")
+      ? "The note is from dave.secret@example.net; answer politely."
+      : undefined;
     // "run: <command>" asks for a shell tool call with that command, as a model would emit it.
     const command = /^run: (.*)$/s.exec(String(last?.content ?? ""))?.[1];
     if (command !== undefined && body.stream !== true) {
@@ -67,14 +74,21 @@ export function startFakeOpenAi(name: string): FakeOpenAi {
         object: "chat.completion",
         choices: [{
           index: 0,
-          message: { role: "assistant", content: reply },
+          message: {
+            role: "assistant",
+            content: reply,
+            ...(reasoning ? { reasoning_content: reasoning } : {}),
+          },
           finish_reason: "stop",
         }],
         usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
       });
     }
     const encoder = new TextEncoder();
-    const chunks = [{ role: "assistant", content: "" }];
+    const chunks: Record<string, string>[] = [{ role: "assistant", content: "" }];
+    for (let i = 0; i < (reasoning?.length ?? 0); i += 4) {
+      chunks.push({ reasoning_content: reasoning!.slice(i, i + 4) });
+    }
     for (let i = 0; i < reply.length; i += 3) chunks.push({ role: "assistant", content: reply.slice(i, i + 3) });
     const stream = new ReadableStream({
       start(controller) {
