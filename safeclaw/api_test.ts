@@ -171,6 +171,65 @@ Deno.test("the OpenAI proxy redacts, routes local-only data locally and sanitize
   }
 });
 
+Deno.test("the OpenAI proxy sends the history as it sent each message when new: redacted, or local", async () => {
+  const home = await Deno.makeTempDir();
+  const local = startFakeOpenAi("local");
+  const remote = startFakeOpenAi("remote");
+  try {
+    await withServer(home, {
+      proxy: { localUpstream: local.url, remoteUpstream: remote.url },
+      policy: { actions: { Sensitive: "redact" } },
+    }, async (server) => {
+      const chat = async (session: string, messages: { role: string; content: string }[]) => {
+        const res = await fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-a3s-session": session },
+          body: JSON.stringify({ model: "m", messages }),
+        });
+        return {
+          status: res.status,
+          route: res.headers.get("x-safeclaw-route"),
+          body: await res.json(),
+        };
+      };
+      const first = [{ role: "user", content: "Write to ada@example.org please" }];
+      const one = await chat("h1", first);
+      assertEquals(one.route, "remote");
+      const reply = one.body.choices[0].message.content;
+      // The second turn, as an OpenAI client sends it: the first message as the user typed it
+      // and the reply as the user got it. Before, both went to the remote upstream in clear.
+      const two = await chat("h1", [
+        ...first,
+        { role: "assistant", content: `${reply} I wrote to ada@example.org.` },
+        { role: "user", content: "thanks" },
+      ]);
+      assertEquals(two.route, "remote");
+      const sent = remote.requests.at(-1)!.messages;
+      assertEquals(JSON.stringify(sent).includes("ada@example.org"), false);
+      assertEquals(sent[0].content, "Write to [EMAIL_1] please");
+      assertEquals(sent[1].content.endsWith("I wrote to [EMAIL_1]."), true);
+      // History with data that may not leave this host keeps the turn local, in any session;
+      // data that policy blocks blocks the turn.
+      const card = await chat("h2", [
+        { role: "user", content: "charge 4111 1111 1111 1111" },
+        { role: "assistant", content: "done" },
+        { role: "user", content: "thanks" },
+      ]);
+      assertEquals(card.route, "local");
+      const ssn = await chat("h3", [
+        { role: "user", content: "my SSN is 536-22-1947" },
+        { role: "assistant", content: "noted" },
+        { role: "user", content: "thanks" },
+      ]);
+      assertEquals([ssn.status, ssn.body.error.code], [403, "blocked"]);
+      assertEquals(remote.requests.length, 2);
+    });
+  } finally {
+    await local.close();
+    await remote.close();
+  }
+});
+
 Deno.test("the OpenAI proxy sanitizes a reply's reasoning as it does its content, whole and streamed", async () => {
   const home = await Deno.makeTempDir();
   const local = startFakeOpenAi("local");

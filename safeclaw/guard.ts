@@ -15,7 +15,7 @@ import { AuditLog, type Severity } from "./audit/log.ts";
 import { SessionLevels } from "./sessions.ts";
 import { type Label, type TaintHit, type TaintKind, TaintTracker, type Trust } from "./taint.ts";
 import { checkToolCall, type ToolCall, type ToolDecision } from "./tool_guard.ts";
-import { type RedactionMode, sanitize, type Vault } from "./sanitize.ts";
+import { type RedactionMode, sanitize, type Vault, type VaultOrigin } from "./sanitize.ts";
 import { VaultStore } from "./vault_store.ts";
 import {
   createStreamRestorer,
@@ -166,6 +166,28 @@ export class Guard {
     let level: Level = "Normal";
     for (const f of findings) level = maxLevel(level, levelOf(this.policy, f.type));
     return level;
+  }
+
+  /**
+   * What the policy does to an earlier message of a conversation that goes upstream again
+   * (clients send the whole history each turn, their own messages as typed and the replies as
+   * they got them): its level and action, and its text redacted as it was when new (the
+   * session's placeholders are stable). Nothing is recorded and no injection verdict is rerun:
+   * the message was checked when it was new, or it is a reply the user got.
+   */
+  async reviewHistory(
+    session: string,
+    text: string,
+    origin: VaultOrigin = "input",
+  ): Promise<{ level: Level; action: Action; localOnly: boolean; text: string }> {
+    const findings = this.classifier.classify(text).findings;
+    const level = this.levelOf(findings);
+    const action = this.policy.actions[level];
+    const localOnly = action === "local_only" || atLeast(level, this.policy.localOnlyAt);
+    const redacted = action === "redact"
+      ? sanitize(text, findings, "placeholder", await this.vault(session), origin)
+      : text;
+    return { level, action, localOnly, text: redacted };
   }
 
   /** Classifies, checks and records one input message. */

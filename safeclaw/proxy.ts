@@ -114,9 +114,33 @@ export async function handleChatCompletions(
     }
     if (decision.action === "redact") messages[i] = { ...messages[i], content: decision.text };
   }
+  // The history goes upstream again each turn, with the user's messages as typed and the
+  // replies as the user got them (the user's own values given back): each earlier message goes
+  // as it did when new, redacted alike; one whose data may not leave this host keeps the turn
+  // (and the session) local, and one that policy blocks blocks the turn.
+  const fresh = new Set(newMessages(messages));
+  let historyLocalOnly = false;
+  for (const [i, message] of messages.entries()) {
+    const text = fresh.has(i) ? undefined : textOf(message.content);
+    if (text === undefined) continue;
+    const origin = message.role === "assistant" ? "output" : "input";
+    const past = await guard.reviewHistory(session, text, origin);
+    if (past.action === "block") {
+      return openAiError(
+        403,
+        `blocked by safeclaw: messages.${i} carries ${past.level} data`,
+        "blocked",
+      );
+    }
+    if (past.localOnly) {
+      historyLocalOnly = true;
+      await guard.sessions.raise(session, past.level);
+    }
+    if (past.text !== text) messages[i] = { ...message, content: past.text };
+  }
   const sessionLevel = decisions.at(-1)?.sessionLevel ?? await guard.sessions.get(session);
   // The ratchet: once a session has carried local-only data, all of it stays local.
-  const localOnly = decisions.some((d) => d.localOnly) ||
+  const localOnly = decisions.some((d) => d.localOnly) || historyLocalOnly ||
     atLeast(sessionLevel, guard.policy.localOnlyAt);
   const remote = !localOnly && upstreams.remote !== undefined;
   const base = (remote ? upstreams.remote! : upstreams.local).replace(/\/$/, "");
