@@ -9,6 +9,7 @@ import { assert } from "@a3s/common/testing";
 import { scriptedOpenAiServer } from "./_testing/servers.ts";
 import type { ScriptedReply } from "./llm/scripted.ts";
 import { spawnServe, waitReady } from "../tests/_serve.ts";
+import { makeTestHomeDir, removeTestHome } from "../box/_test_home_teardown.ts";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((path) => {
   try {
@@ -39,7 +40,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const { chromium } = await import("playwright-core");
-    const home = await Deno.makeTempDir({ prefix: "a3s-webchat-agent-" });
+    const home = await makeTestHomeDir("a3sb-webchat-agent-");
     const model = scriptedOpenAiServer(scriptedModel);
     await Deno.writeTextFile(
       join(home, "agent.hcl"),
@@ -100,7 +101,8 @@ box {
     } finally {
       await serve.stop();
       await model.close();
-      await Deno.remove(home, { recursive: true }).catch(() => {});
+      // The boxes the agent ran leave cgroups outside the home; this takes them too.
+      removeTestHome(home);
     }
   },
 });

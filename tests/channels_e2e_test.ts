@@ -18,6 +18,7 @@ import { scriptedOpenAiServer } from "../code/_testing/servers.ts";
 import type { ScriptedReply } from "../code/llm/scripted.ts";
 import { startFakePlatforms } from "../safeclaw/testdata/fake_platforms.ts";
 import { spawnServe, waitReady } from "./_serve.ts";
+import { makeTestHomeDir, removeTestHome } from "../box/_test_home_teardown.ts";
 
 const KEY = "AKIAQWERTYUIOPASDFGH";
 const OTHER_EMAIL = "bob.jones@corp-internal.com";
@@ -280,7 +281,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const home = await Deno.makeTempDir({ prefix: "a3s-channels-" });
+    const home = await makeTestHomeDir("a3sb-channels-");
     const platforms = startFakePlatforms();
     const model = scriptedOpenAiServer(scriptedModel);
     const discordKeys = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
@@ -455,7 +456,8 @@ box {
       await serve.stop();
       await model.close();
       await platforms.close();
-      await Deno.remove(home, { recursive: true }).catch(() => {});
+      // The boxes the agent ran leave cgroups outside the home; this takes them too.
+      removeTestHome(home);
     }
   },
 });

@@ -14,6 +14,7 @@ import { scriptedOpenAiServer } from "../code/_testing/servers.ts";
 import type { ScriptedReply } from "../code/llm/scripted.ts";
 import { runCli, spawnServe, waitReady } from "./_serve.ts";
 import { classify } from "../safeclaw/mod.ts";
+import { makeTestHomeDir, removeTestHome } from "../box/_test_home_teardown.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const BOT_TOKEN = "424242:goal-e2e-bot-token";
@@ -141,7 +142,7 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 60
  * built-in default agent without one).
  */
 async function startGoal(agentHcl?: (workspace: string) => string) {
-  const home = await Deno.makeTempDir({ prefix: "a3s-goal-" });
+  const home = await makeTestHomeDir("a3sb-goal-");
   const telegram = fakeTelegram();
   const agentDir = join(home, "agents", "helper");
   await Deno.mkdir(agentDir, { recursive: true });
@@ -187,7 +188,8 @@ async function startGoal(agentHcl?: (workspace: string) => string) {
       await serve.stop();
       await telegram.close();
       const verified = await runCli(["safeclaw", "audit", "verify", "--home", home]);
-      await Deno.remove(home, { recursive: true }).catch(() => {});
+      // The boxes the agent ran leave cgroups outside the home; this takes them too.
+      removeTestHome(home);
       assertEquals(verified.code, 0, verified.stderr + verified.stdout);
     },
   };
