@@ -223,6 +223,24 @@ Deno.test("the OpenAI proxy sends the history as it sent each message when new: 
       ]);
       assertEquals([ssn.status, ssn.body.error.code], [403, "blocked"]);
       assertEquals(remote.requests.length, 2);
+      // A message of parts keeps its image; only its text is redacted (the image was dropped).
+      const image = { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } };
+      const parts = await fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-a3s-session": "h1" },
+        body: JSON.stringify({
+          model: "m",
+          messages: [{
+            role: "user",
+            content: [{ type: "text", text: "Is this ada@example.org's logo?" }, image],
+          }],
+        }),
+      });
+      await parts.body?.cancel();
+      assertEquals(remote.requests.at(-1)!.messages[0].content as unknown, [
+        { type: "text", text: "Is this [EMAIL_1]'s logo?" },
+        image,
+      ]);
     });
   } finally {
     await local.close();

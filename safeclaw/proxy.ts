@@ -6,6 +6,7 @@
  */
 import type { Context } from "hono";
 import type { Guard, InputDecision, ReplyStream } from "./guard.ts";
+import type { VaultOrigin } from "./sanitize.ts";
 import { atLeast } from "./privacy/levels.ts";
 
 /** Where requests go. */
@@ -45,6 +46,31 @@ function textOf(content: unknown): string | undefined {
     return parts.length ? parts.map((p) => p.text).join("\n") : undefined;
   }
   return undefined;
+}
+
+/**
+ * `content` with its text redacted: a string becomes `redacted`; a list of parts keeps every
+ * part that is not text (an image, a file) and gets each text part redacted on its own.
+ */
+async function redactedContent(
+  guard: Guard,
+  session: string,
+  content: unknown,
+  redacted: string,
+  origin: VaultOrigin,
+): Promise<unknown> {
+  if (!Array.isArray(content)) return redacted;
+  const parts = [];
+  for (const part of content) {
+    const isText = part && typeof part === "object" && part.type === "text" &&
+      typeof part.text === "string";
+    parts.push(
+      isText
+        ? { ...part, text: (await guard.reviewHistory(session, part.text, origin)).text }
+        : part,
+    );
+  }
+  return parts;
 }
 
 /** The messages this turn adds: the last user message and the tool results after it. */
@@ -112,7 +138,13 @@ export async function handleChatCompletions(
     if (decision.action === "block") {
       return openAiError(403, `blocked by safeclaw: ${decision.reasons.join("; ")}`, "blocked");
     }
-    if (decision.action === "redact") messages[i] = { ...messages[i], content: decision.text };
+    if (decision.action === "redact") {
+      const content = messages[i].content;
+      messages[i] = {
+        ...messages[i],
+        content: await redactedContent(guard, session, content, decision.text, "input"),
+      };
+    }
   }
   // The history goes upstream again each turn, with the user's messages as typed and the
   // replies as the user got them (the user's own values given back): each earlier message goes
@@ -136,7 +168,10 @@ export async function handleChatCompletions(
       historyLocalOnly = true;
       await guard.sessions.raise(session, past.level);
     }
-    if (past.text !== text) messages[i] = { ...message, content: past.text };
+    if (past.text !== text) {
+      const content = await redactedContent(guard, session, message.content, past.text, origin);
+      messages[i] = { ...message, content };
+    }
   }
   const sessionLevel = decisions.at(-1)?.sessionLevel ?? await guard.sessions.get(session);
   // The ratchet: once a session has carried local-only data, all of it stays local.
