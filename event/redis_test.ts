@@ -11,6 +11,10 @@ import { startReplyDroppingProxy } from "./_reply_dropping_proxy.ts";
  * `EVALSHA sha numkeys KEYS... ARGV...`, two leading ARGV values, then four per event.
  */
 async function watchPublishCalls(client: Redis): Promise<{ monitor: Redis; calls: number[] }> {
+  // The client's own connection is made (and its INFO ready check answered) first: a command
+  // another connection sends while MONITOR starts can reach ioredis before it has switched the
+  // new connection to monitoring, which it reports as a command queue state error.
+  await client.ping();
   const monitor = await client.duplicate().monitor();
   const calls: number[] = [];
   monitor.on("monitor", (_time: string, args: string[]) => {
