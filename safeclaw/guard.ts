@@ -328,9 +328,7 @@ export class Guard {
     // The session's own values (what its user sent), put back from its vault, go back to it as
     // they were; anything else the reply carries is redacted, also when an earlier reply's value
     // (or its placeholder) comes again.
-    const findings = this.classifier.classify(restored).findings.filter((f) =>
-      !(restore && vault.holds(restored.slice(f.start, f.end), "input"))
-    );
+    const findings = this.#othersValues(restored, vault);
     const taints = this.tracker(session).find(restored);
     const out = sanitize(restored, findings, mode, vault, "output");
     if (findings.length || taints.length) {
@@ -363,10 +361,7 @@ export class Guard {
     const types = new Set<string>();
     const taints = new Set<string>();
     const sanitizer = createStreamSanitizer({
-      detect: (t) =>
-        this.classifier.classify(t).findings.filter((f) =>
-          !(restore && vault.holds(t.slice(f.start, f.end), "input"))
-        ),
+      detect: (t) => this.#othersValues(t, vault),
       onRedact: (findings) => findings.forEach((f) => types.add(f.type)),
       mode,
       vault,
@@ -395,6 +390,16 @@ export class Guard {
       },
       recorded: () => recording ?? Promise.resolve(),
     };
+  }
+
+  /**
+   * The findings of a reply's `text` that are not the user's own values (which pass where policy
+   * restores originals).
+   */
+  #othersValues(text: string, vault: Vault): Detection[] {
+    const findings = this.classifier.classify(text).findings;
+    if (!this.policy.restoreOriginals) return findings;
+    return findings.filter((f) => !vault.holds(text.slice(f.start, f.end), "input"));
   }
 
   /** Records a channel's authentication failure. */

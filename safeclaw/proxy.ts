@@ -338,8 +338,6 @@ function streamReply(
     ...template,
     choices: [{ index: 0, delta: { [field]: text }, finish_reason: null }],
   });
-  const withContent = (template: StreamChunk, content: string) =>
-    withText(template, "content", content);
   // One sanitizer a text field, made when the field first comes (content's is given).
   const sanitizers = new Map<ReplyTextField, ReplyStream>([["content", sanitizer]]);
   const sanitizerFor = async (field: ReplyTextField) => {
@@ -375,7 +373,7 @@ function streamReply(
     const held = await checkToolCalls(guard, session, choice);
     const kept = choice.message!.tool_calls ?? [];
     if (typeof choice.message!.content === "string" && choice.message!.content) {
-      emit(controller, JSON.stringify(withContent(template, choice.message!.content)));
+      emit(controller, JSON.stringify(withText(template, "content", choice.message!.content)));
     }
     if (kept.length) {
       emit(

@@ -8,15 +8,13 @@
  * of a megabyte stays in the caches and in memory already mapped, where larger ones cost a page
  * fault every 4 KiB when first touched.
  */
-import type { Finding, PiiScanner } from "@a3s/wasm/pii";
+import { type Finding, PEM_BLOCK_REACH, type PiiScanner } from "@a3s/wasm/pii";
 
 /** Bytes read and scanned at a time, unless a line is longer. */
 export const CHUNK_BYTES = 1 << 20;
 
 const PEM_HEADER = new TextEncoder().encode("-----BEGIN ");
 const PEM_FOOTER = new TextEncoder().encode("-----END ");
-// The scanner looks for a PEM block's footer up to 64 KiB past its header line (80 bytes).
-const PEM_REACH = 65_536 + 160;
 
 /** The last start of `needle` in `haystack[from, to)`, or -1. */
 function lastIndexOfBytes(haystack: Uint8Array, needle: Uint8Array, from: number, to: number) {
@@ -39,14 +37,14 @@ function cutPoint(bytes: Uint8Array, end: number): number {
   const nl = bytes.lastIndexOf(0x0a, end - 1);
   if (nl < 0) return 0;
   const cut = nl + 1;
-  const header = lastIndexOfBytes(bytes, PEM_HEADER, Math.max(0, cut - PEM_REACH), cut);
+  const header = lastIndexOfBytes(bytes, PEM_HEADER, Math.max(0, cut - PEM_BLOCK_REACH), cut);
   if (header < 0 || lastIndexOfBytes(bytes, PEM_FOOTER, header, cut) >= 0) return cut;
   // (A negative start would make lastIndexOf search from the end.)
   const headerLine = header > 0 ? bytes.lastIndexOf(0x0a, header - 1) + 1 : 0;
   if (headerLine > 0) return headerLine;
   // The block starts the buffer: a larger one may hold its end, unless it is already too long
   // for the scanner to take it as a block.
-  return end < PEM_REACH ? 0 : cut;
+  return end < PEM_BLOCK_REACH ? 0 : cut;
 }
 
 /**

@@ -7,6 +7,7 @@
  * its footer line has come.
  */
 import type { Detection } from "./privacy/entities.ts";
+import { PEM_BLOCK_REACH } from "@a3s/wasm/pii";
 import { CONTEXT_BEFORE } from "./privacy/context.ts";
 import { type RedactionMode, sanitize, type Vault, type VaultOrigin } from "./sanitize.ts";
 
@@ -49,14 +50,14 @@ export interface StreamSanitizer {
 
 const PEM_HEADER = "-----BEGIN ";
 const PEM_FOOTER = "-----END ";
-// How far past its header the detector looks for a block's footer: an opening that has not
-// closed within it is no block, and the text it held is released.
-const PEM_REACH = 65_536 + 160;
 
-/** Where the last PEM block of `text` begins if its footer line has not come yet, else -1. */
+/**
+ * Where the last PEM block of `text` begins if its footer line has not come yet, else -1; an
+ * opening older than the detector's reach is no block, and the text it held is released.
+ */
 function openBlockAt(text: string): number {
   const header = text.lastIndexOf(PEM_HEADER);
-  if (header < 0 || text.length - header > PEM_REACH) return -1;
+  if (header < 0 || text.length - header > PEM_BLOCK_REACH) return -1;
   return blockClosed(text, header) ? -1 : header;
 }
 
@@ -133,7 +134,7 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
         // label, such as "ENCRYPTED PRIVATE KEY", is well under 40 characters).
         const footerFrom = Math.max(openBlock, from - PEM_FOOTER.length - 40);
         const waiting = !blockClosed(pending, openBlock, footerFrom) &&
-          pending.length - openBlock <= PEM_REACH;
+          pending.length - openBlock <= PEM_BLOCK_REACH;
         if (waiting) return "";
         openBlock = -1;
       }

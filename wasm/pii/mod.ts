@@ -138,6 +138,19 @@ interface PiiExports {
   jsonText(): number;
 }
 
+/**
+ * How far past a PEM block's header line the scanner looks for its footer, in bytes: a block
+ * that has not ended within it is not reported. Readers that cut text into pieces keep an open
+ * block whole within this reach.
+ *
+ * @example
+ * ```ts
+ * import { PEM_BLOCK_REACH } from "@a3s/wasm/pii";
+ * console.log(PEM_BLOCK_REACH); // 65696
+ * ```
+ */
+export const PEM_BLOCK_REACH = 65_536 + 160;
+
 const encoder = new TextEncoder();
 const WASM_URL = new URL("../build/pii.wasm", import.meta.url);
 
