@@ -149,7 +149,7 @@ interface PiiExports {
  * console.log(PEM_BLOCK_REACH); // 65696
  * ```
  */
-export const PEM_BLOCK_REACH = 65_536 + 160;
+export const PEM_BLOCK_REACH: number = 65_536 + 160;
 
 const encoder = new TextEncoder();
 const WASM_URL = new URL("../build/pii.wasm", import.meta.url);
