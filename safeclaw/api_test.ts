@@ -285,6 +285,98 @@ Deno.test("the OpenAI proxy sanitizes a reply's reasoning as it does its content
   }
 });
 
+Deno.test("the OpenAI proxy keeps the choices of a reply apart (n > 1), whole and streamed", async () => {
+  const home = await Deno.makeTempDir();
+  const local = startFakeOpenAi("local");
+  try {
+    await withServer(home, {
+      proxy: { localUpstream: local.url },
+      policy: { actions: { Sensitive: "redact" } },
+    }, async (server) => {
+      const chat = (stream: boolean) =>
+        fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-a3s-session": "n2" },
+          body: JSON.stringify({
+            model: "m",
+            n: 2,
+            stream,
+            messages: [{ role: "user", content: "hi" }],
+          }),
+        });
+      const whole = (await (await chat(false)).json()).choices;
+      assertEquals(whole.map((c: { index: number }) => c.index), [0, 1]);
+      assertEquals(whole[1].message.content, "choice 1: mail [EMAIL_2] now");
+      const text = await (await chat(true)).text();
+      assertEquals(text.includes("erin1@example.com"), false);
+      assertEquals(text.includes("carol.owner"), false);
+      const choices = text.split("\n\n").filter((e) => e.startsWith("data: {"))
+        .flatMap((e) => JSON.parse(e.slice(6)).choices);
+      // Before, the second choice's deltas went into the first's text (or were dropped when a
+      // chunk carried both), all as choice 0.
+      for (const index of [0, 1]) {
+        const own = choices.filter((c: { index: number }) => c.index === index);
+        const content = own.map((c: { delta: { content?: string } }) => c.delta.content ?? "");
+        assertEquals(content.join(""), whole[index].message.content);
+        assertEquals(own.filter((c: { finish_reason: unknown }) => c.finish_reason).length, 1);
+      }
+      assert(text.trim().endsWith("data: [DONE]"));
+    });
+  } finally {
+    await local.close();
+  }
+});
+
+Deno.test("a tool call gets the user's values back; in the history its arguments go redacted", async () => {
+  const home = await Deno.makeTempDir();
+  const local = startFakeOpenAi("local");
+  const remote = startFakeOpenAi("remote");
+  try {
+    await withServer(home, {
+      proxy: { localUpstream: local.url, remoteUpstream: remote.url },
+      policy: { actions: { Sensitive: "redact" }, toolCalls: { onTainted: "approve" } },
+    }, async (server) => {
+      const chat = (messages: unknown[], stream = false) =>
+        fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-a3s-session": "t1" },
+          body: JSON.stringify({ model: "m", stream, messages }),
+        });
+      const ask = { role: "user", content: "run: mail ada@example.org the report" };
+      const res = await chat([ask]);
+      assertEquals(res.headers.get("x-safeclaw-route"), "remote");
+      // The model saw the placeholder; the tool gets the address (before: "[EMAIL_1]"), and the
+      // tool guard judges it: the address is the user's tracked value, so it asks for approval.
+      assertEquals(remote.requests.at(-1)!.messages[0].content, "run: mail [EMAIL_1] the report");
+      assertEquals(res.headers.get("x-safeclaw-approval-required"), "call_1");
+      const message = (await res.json()).choices[0].message;
+      assertEquals(JSON.parse(message.tool_calls[0].function.arguments), {
+        cmd: "mail ada@example.org the report",
+      });
+      const streamed = await (await chat([ask], true)).text();
+      assert(streamed.includes(String.raw`mail ada@example.org the report`));
+      // The next turn sends the call back in the history: its arguments go as the request did
+      // (before, the address went to the remote upstream in clear).
+      await (await chat([
+        ask,
+        message,
+        { role: "tool", tool_call_id: "call_1", content: "sent" },
+        { role: "user", content: "thanks" },
+      ])).body?.cancel();
+      const sent = remote.requests.at(-1)!.messages as unknown as {
+        tool_calls?: { function: { arguments: string } }[];
+      }[];
+      assertEquals(JSON.stringify(sent).includes("ada@example.org"), false);
+      assertEquals(JSON.parse(sent[1].tool_calls![0].function.arguments), {
+        cmd: "mail [EMAIL_1] the report",
+      });
+    });
+  } finally {
+    await local.close();
+    await remote.close();
+  }
+});
+
 Deno.test("a Telegram webhook over a real server: 401 unsigned, reply from the responder", async () => {
   const home = await Deno.makeTempDir();
   const upstream = startFakeOpenAi("power");

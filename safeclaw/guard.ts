@@ -393,6 +393,16 @@ export class Guard {
   }
 
   /**
+   * `text` with the session's placeholders of its user's own values put back, where policy
+   * restores originals: what a tool the model calls must be given, as the model saw only the
+   * placeholders. Values the model got from anywhere else stay as they are.
+   */
+  async restoreInputs(session: string, text: string): Promise<string> {
+    if (!this.policy.restoreOriginals) return text;
+    return (await this.vault(session)).restore(text, "input");
+  }
+
+  /**
    * The findings of a reply's `text` that are not the user's own values (which pass where policy
    * restores originals).
    */

@@ -5,9 +5,20 @@
  * streamed or not. OpenAI's clients work unchanged with `baseURL: <server>/safeclaw/v1`.
  */
 import type { Context } from "hono";
-import type { Guard, InputDecision, ReplyStream } from "./guard.ts";
+import type { Guard, InputDecision } from "./guard.ts";
 import type { VaultOrigin } from "./sanitize.ts";
-import { atLeast } from "./privacy/levels.ts";
+import { atLeast, type Level } from "./privacy/levels.ts";
+import {
+  APPROVAL_HEADER,
+  checkToolCalls,
+  editJsonStrings,
+  REPLY_TEXT_FIELDS,
+  type ReplyChoice,
+  type ToolCallMessage,
+} from "./proxy_reply.ts";
+import { streamReply } from "./proxy_stream.ts";
+
+export { APPROVAL_HEADER };
 
 /** Where requests go. */
 export interface ProxyUpstreams {
@@ -146,36 +157,18 @@ export async function handleChatCompletions(
       };
     }
   }
-  // The history goes upstream again each turn, with the user's messages as typed and the
-  // replies as the user got them (the user's own values given back): each earlier message goes
-  // as it did when new, redacted alike; one whose data may not leave this host keeps the turn
-  // (and the session) local, and one that policy blocks blocks the turn.
-  const fresh = new Set(newMessages(messages));
-  let historyLocalOnly = false;
-  for (const [i, message] of messages.entries()) {
-    const text = fresh.has(i) ? undefined : textOf(message.content);
-    if (text === undefined) continue;
-    const origin = message.role === "assistant" ? "output" : "input";
-    const past = await guard.reviewHistory(session, text, origin);
-    if (past.action === "block") {
-      return openAiError(
-        403,
-        `blocked by safeclaw: messages.${i} carries ${past.level} data`,
-        "blocked",
-      );
-    }
-    if (past.localOnly) {
-      historyLocalOnly = true;
-      await guard.sessions.raise(session, past.level);
-    }
-    if (past.text !== text) {
-      const content = await redactedContent(guard, session, message.content, past.text, origin);
-      messages[i] = { ...message, content };
-    }
+  const history = await reviewHistory(guard, session, messages);
+  if (history.blocked) {
+    const { index, level } = history.blocked;
+    return openAiError(
+      403,
+      `blocked by safeclaw: messages.${index} carries ${level} data`,
+      "blocked",
+    );
   }
   const sessionLevel = decisions.at(-1)?.sessionLevel ?? await guard.sessions.get(session);
   // The ratchet: once a session has carried local-only data, all of it stays local.
-  const localOnly = decisions.some((d) => d.localOnly) || historyLocalOnly ||
+  const localOnly = decisions.some((d) => d.localOnly) || history.localOnly ||
     atLeast(sessionLevel, guard.policy.localOnlyAt);
   const remote = !localOnly && upstreams.remote !== undefined;
   const base = (remote ? upstreams.remote! : upstreams.local).replace(/\/$/, "");
@@ -202,9 +195,7 @@ export async function handleChatCompletions(
       },
     });
   }
-  if (body.stream === true) {
-    return streamReply(upstream, guard, session, route, await guard.outputStream(session));
-  }
+  if (body.stream === true) return streamReply(upstream, guard, session, { [ROUTE_HEADER]: route });
   const reply = await upstream.json() as { choices?: ReplyChoice[] };
   const held: string[] = [];
   for (const choice of reply.choices ?? []) {
@@ -235,242 +226,58 @@ export async function handleChatCompletions(
   return new Response(JSON.stringify(reply), { status: 200, headers: replyHeaders });
 }
 
-/** The header that lists tool calls kept for a person's approval. */
-export const APPROVAL_HEADER = "x-safeclaw-approval-required";
-
 /**
- * The fields of a reply's message (and of a streamed delta) whose text reaches the user: the
- * content, the reasoning that vLLM, DeepSeek and OpenRouter send beside it
- * (`reasoning_content`, `reasoning`), and a refusal. Each is sanitized; a stream's each on its
- * own sanitizer, since they interleave.
+ * Reviews the earlier messages of a conversation, which go upstream again each turn (clients send
+ * the whole history, the user's messages as typed and the replies as the user got them, their
+ * tool calls' arguments with the user's values put back): each earlier text, and each string of
+ * a tool call's arguments, goes as it did when new, redacted alike, in place in `messages`. One
+ * whose data may not leave this host keeps the turn (and the session) local; one that policy
+ * blocks blocks the turn.
  */
-const REPLY_TEXT_FIELDS = ["content", "reasoning_content", "reasoning", "refusal"] as const;
-type ReplyTextField = typeof REPLY_TEXT_FIELDS[number];
-
-interface ReplyChoice {
-  finish_reason?: string | null;
-  message?:
-    & {
-      [field in ReplyTextField]?: unknown;
-    }
-    & {
-      tool_calls?: { id?: string; function?: { name?: string; arguments?: string } }[];
-    };
-}
-
-/**
- * Runs the tool guard on the model's tool calls before the client can execute them: a blocked
- * call is removed and explained in the content; a call that needs approval stays and is named in
- * the approval header. Returns the ids of the calls that need approval.
- */
-async function checkToolCalls(
+async function reviewHistory(
   guard: Guard,
   session: string,
-  choice: ReplyChoice,
-): Promise<string[]> {
-  const message = choice.message!;
-  const kept: NonNullable<typeof message.tool_calls> = [];
-  const blocked: string[] = [];
-  const held: string[] = [];
-  for (const call of message.tool_calls ?? []) {
-    let args: unknown = call.function?.arguments ?? "";
-    try {
-      args = JSON.parse(String(args));
-    } catch {
-      // Arguments that are not JSON are checked as the text they are.
-    }
-    const d = await guard.inspectToolCall(session, { tool: call.function?.name ?? "", args });
-    if (d.decision === "block") blocked.push(`${call.function?.name}: ${d.reasons.join("; ")}`);
-    else {
-      kept.push(call);
-      if (d.decision === "approve") held.push(call.id ?? call.function?.name ?? "tool");
-    }
-  }
-  if (blocked.length) {
-    message.tool_calls = kept.length ? kept : undefined;
-    const note = `safeclaw blocked ${blocked.length === 1 ? "a tool call" : "tool calls"}: ${
-      blocked.join(" | ")
-    }`;
-    message.content = typeof message.content === "string" && message.content
-      ? `${message.content}\n${note}`
-      : note;
-    if (!kept.length) choice.finish_reason = "stop";
-  }
-  return held;
-}
-
-interface ToolCallDelta {
-  index?: number;
-  id?: string;
-  type?: string;
-  function?: { name?: string; arguments?: string };
-}
-
-interface StreamChunk {
-  choices?: {
-    index?: number;
-    delta?: { [field in ReplyTextField]?: unknown } & { tool_calls?: ToolCallDelta[] };
-    finish_reason?: unknown;
-  }[];
-  [k: string]: unknown;
-}
-
-/**
- * Re-emits the upstream's SSE with every text delta (content, reasoning, refusal) passed through
- * a sanitizer of its field. Tool-call
- * deltas are held until the call is complete, checked by the tool guard, and then sent whole:
- * a client never sees a call that policy blocks.
- */
-function streamReply(
-  upstream: Response,
-  guard: Guard,
-  session: string,
-  route: string,
-  sanitizer: ReplyStream,
-): Response {
-  const encoder = new TextEncoder();
-  let last: StreamChunk | undefined;
-  let buffer = "";
-  const calls = new Map<number, { id?: string; name: string; arguments: string }>();
-  const emit = (controller: TransformStreamDefaultController<Uint8Array>, data: string) =>
-    controller.enqueue(encoder.encode(`data: ${data}\n\n`));
-  const withText = (template: StreamChunk, field: ReplyTextField, text: string): StreamChunk => ({
-    ...template,
-    choices: [{ index: 0, delta: { [field]: text }, finish_reason: null }],
-  });
-  // One sanitizer a text field, made when the field first comes (content's is given).
-  const sanitizers = new Map<ReplyTextField, ReplyStream>([["content", sanitizer]]);
-  const sanitizerFor = async (field: ReplyTextField) => {
-    let found = sanitizers.get(field);
-    if (!found) sanitizers.set(field, found = await guard.outputStream(session));
-    return found;
-  };
-  const flushText = async (
-    controller: TransformStreamDefaultController<Uint8Array>,
-    template: StreamChunk | undefined,
-  ) => {
-    for (const [field, stream] of sanitizers) {
-      const rest = stream.flush();
-      if (rest && template) emit(controller, JSON.stringify(withText(template, field, rest)));
-      await stream.recorded();
-    }
-  };
-  const releaseToolCalls = async (
-    controller: TransformStreamDefaultController<Uint8Array>,
-    template: StreamChunk,
-  ): Promise<boolean> => {
-    if (!calls.size) return false;
-    const choice: ReplyChoice = {
-      message: {
-        content: "",
-        tool_calls: [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => ({
-          id: c.id,
-          function: { name: c.name, arguments: c.arguments },
-        })),
-      },
+  messages: ChatMessage[],
+): Promise<{ localOnly: boolean; blocked?: { index: number; level: Level } }> {
+  const fresh = new Set(newMessages(messages));
+  let localOnly = false;
+  let blocked: { index: number; level: Level } | undefined;
+  for (const [index, message] of messages.entries()) {
+    if (blocked) break;
+    if (fresh.has(index)) continue;
+    const origin: VaultOrigin = message.role === "assistant" ? "output" : "input";
+    const review = async (text: string) => {
+      const past = await guard.reviewHistory(session, text, origin);
+      if (past.action === "block") blocked ??= { index, level: past.level };
+      if (past.localOnly) {
+        localOnly = true;
+        await guard.sessions.raise(session, past.level);
+      }
+      return past.text;
     };
-    calls.clear();
-    const held = await checkToolCalls(guard, session, choice);
-    const kept = choice.message!.tool_calls ?? [];
-    if (typeof choice.message!.content === "string" && choice.message!.content) {
-      emit(controller, JSON.stringify(withText(template, "content", choice.message!.content)));
+    const text = textOf(message.content);
+    if (text !== undefined) {
+      const reviewed = await review(text);
+      if (reviewed !== text) {
+        const content = await redactedContent(guard, session, message.content, reviewed, origin);
+        messages[index] = { ...messages[index], content };
+      }
     }
-    if (kept.length) {
-      emit(
-        controller,
-        JSON.stringify({
-          ...template,
-          choices: [{
-            index: 0,
-            delta: {
-              tool_calls: kept.map((c, index) => ({
-                index,
-                id: c.id,
-                type: "function",
-                function: c.function,
-              })),
-            },
-            finish_reason: null,
-          }],
-          ...(held.length ? { safeclaw: { approval_required: held } } : {}),
-        }),
-      );
-    }
-    return kept.length > 0;
-  };
-  const handleEvent = async (
-    controller: TransformStreamDefaultController<Uint8Array>,
-    data: string,
-  ) => {
-    if (data === "[DONE]") {
-      await flushText(controller, last);
-      if (last) await releaseToolCalls(controller, last);
-      emit(controller, "[DONE]");
-      return;
-    }
-    let chunk: StreamChunk;
-    try {
-      chunk = JSON.parse(data);
-    } catch {
-      emit(controller, data);
-      return;
-    }
-    last = chunk;
-    const choice = chunk.choices?.[0];
-    for (const delta of choice?.delta?.tool_calls ?? []) {
-      const index = delta.index ?? 0;
-      const call = calls.get(index) ?? { name: "", arguments: "" };
-      if (delta.id) call.id = delta.id;
-      call.name += delta.function?.name ?? "";
-      call.arguments += delta.function?.arguments ?? "";
-      calls.set(index, call);
-    }
-    let hadText = false;
-    for (const field of REPLY_TEXT_FIELDS) {
-      const text = choice?.delta?.[field];
-      if (typeof text !== "string") continue;
-      hadText = true;
-      const safe = (await sanitizerFor(field)).push(text);
-      if (safe) emit(controller, JSON.stringify(withText(chunk, field, safe)));
-    }
-    if (choice && choice.finish_reason) {
-      await flushText(controller, chunk);
-      const hadCalls = calls.size > 0;
-      const keptCalls = await releaseToolCalls(controller, chunk);
-      const finish = hadCalls && !keptCalls ? "stop" : choice.finish_reason;
-      emit(
-        controller,
-        JSON.stringify({ ...chunk, choices: [{ ...choice, delta: {}, finish_reason: finish }] }),
-      );
-      return;
-    }
-    if (hadText || choice?.delta?.tool_calls) return;
-    emit(controller, data);
-  };
-  const body = upstream.body!.pipeThrough(new TextDecoderStream()).pipeThrough(
-    new TransformStream<string, Uint8Array>({
-      async transform(text, controller) {
-        buffer += text;
-        let end;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const event = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          for (const line of event.split("\n")) {
-            if (line.startsWith("data:")) await handleEvent(controller, line.slice(5).trim());
+    const calls = message.tool_calls;
+    if (!Array.isArray(calls)) continue;
+    const reviewedCalls: unknown[] = [];
+    for (const call of calls as ToolCallMessage[]) {
+      const args = call?.function?.arguments;
+      reviewedCalls.push(
+        typeof args === "string"
+          ? {
+            ...call,
+            function: { ...call.function, arguments: await editJsonStrings(args, review) },
           }
-        }
-      },
-      async flush(controller) {
-        await flushText(controller, last);
-      },
-    }),
-  );
-  return new Response(body, {
-    status: 200,
-    headers: {
-      "content-type": "text/event-stream",
-      "cache-control": "no-cache",
-      [ROUTE_HEADER]: route,
-    },
-  });
+          : call,
+      );
+    }
+    messages[index] = { ...messages[index], tool_calls: reviewedCalls };
+  }
+  return { localOnly, blocked };
 }

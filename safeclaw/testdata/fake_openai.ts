@@ -68,6 +68,43 @@ export function startFakeOpenAi(name: string): FakeOpenAi {
       const text = events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("") + "data: [DONE]\n\n";
       return new Response(encoder.encode(text), { headers: { "content-type": "text/event-stream" } });
     }
+    // n > 1 asks for several choices; the second and later name another address each.
+    const n = typeof body.n === "number" && body.n > 1 ? body.n : 1;
+    const replyOf = (i: number) => i === 0 ? reply : `choice ${i}: mail erin${i}@example.com now`;
+    if (n > 1 && body.stream !== true) {
+      return Response.json({
+        ...base,
+        object: "chat.completion",
+        choices: Array.from({ length: n }, (_, index) => ({
+          index,
+          message: { role: "assistant", content: replyOf(index) },
+          finish_reason: "stop",
+        })),
+      });
+    }
+    if (n > 1) {
+      // Interleaved as OpenAI streams them: a chunk a choice, except that every third step
+      // puts all choices in one chunk (some servers batch them).
+      const texts = Array.from({ length: n }, (_, i) => replyOf(i));
+      const steps = Math.max(...texts.map((t) => Math.ceil(t.length / 3)));
+      const encoder = new TextEncoder();
+      let sse = "";
+      const send = (choices: unknown[]) => {
+        sse += `data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", choices })}\n\n`;
+      };
+      for (let step = 0; step < steps; step++) {
+        const choices = texts.map((t, index) => ({
+          index,
+          delta: { content: t.slice(step * 3, step * 3 + 3) },
+          finish_reason: null,
+        })).filter((c) => c.delta.content);
+        if (step % 3 === 2) send(choices);
+        else for (const c of choices) send([c]);
+      }
+      for (let index = 0; index < n; index++) send([{ index, delta: {}, finish_reason: "stop" }]);
+      sse += "data: [DONE]\n\n";
+      return new Response(encoder.encode(sse), { headers: { "content-type": "text/event-stream" } });
+    }
     if (body.stream !== true) {
       return Response.json({
         ...base,

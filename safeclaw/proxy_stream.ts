@@ -1,0 +1,197 @@
+/**
+ * The proxy's streamed replies: the upstream's SSE re-emitted with every text delta (content,
+ * reasoning, refusal) passed through a sanitizer of its own, and tool calls held until complete.
+ * A reply may have several choices (`n` > 1), which arrive interleaved; each is its own
+ * conversation turn, so each has its own sanitizers and tool calls, and keeps its index.
+ */
+import type { Guard, ReplyStream } from "./guard.ts";
+import {
+  checkToolCalls,
+  REPLY_TEXT_FIELDS,
+  type ReplyChoice,
+  type ReplyTextField,
+  type ToolCallMessage,
+} from "./proxy_reply.ts";
+
+interface ToolCallDelta extends ToolCallMessage {
+  index?: number;
+}
+
+interface StreamChoice {
+  index?: number;
+  delta?: { [field in ReplyTextField]?: unknown } & { tool_calls?: ToolCallDelta[] };
+  finish_reason?: unknown;
+}
+
+interface StreamChunk {
+  choices?: StreamChoice[];
+  [k: string]: unknown;
+}
+
+/** What one choice of the reply has pending. */
+interface ChoiceState {
+  /** One sanitizer a text field, made when the field first comes. */
+  sanitizers: Map<ReplyTextField, ReplyStream>;
+  /** Tool calls by their index, as their deltas accumulate. */
+  calls: Map<number, { id?: string; name: string; arguments: string }>;
+}
+
+type Controller = TransformStreamDefaultController<Uint8Array>;
+
+/**
+ * The sanitized stream of `upstream`'s SSE body. Tool-call deltas are held until their choice
+ * ends, checked by the tool guard, and then sent whole: a client never sees a call that policy
+ * blocks.
+ */
+export function streamReply(
+  upstream: Response,
+  guard: Guard,
+  session: string,
+  headers: Record<string, string>,
+): Response {
+  const encoder = new TextEncoder();
+  const states = new Map<number, ChoiceState>();
+  let last: StreamChunk | undefined;
+  let buffer = "";
+  const emit = (controller: Controller, data: string) =>
+    controller.enqueue(encoder.encode(`data: ${data}\n\n`));
+  const emitChoice = (controller: Controller, template: StreamChunk, choice: StreamChoice) =>
+    emit(controller, JSON.stringify({ ...template, choices: [choice] }));
+  const stateOf = (index: number) => {
+    let state = states.get(index);
+    if (!state) states.set(index, state = { sanitizers: new Map(), calls: new Map() });
+    return state;
+  };
+  const sanitizerFor = async (state: ChoiceState, field: ReplyTextField) => {
+    let found = state.sanitizers.get(field);
+    if (!found) state.sanitizers.set(field, found = await guard.outputStream(session));
+    return found;
+  };
+  const text = (index: number, field: ReplyTextField, value: string): StreamChoice => ({
+    index,
+    delta: { [field]: value },
+    finish_reason: null,
+  });
+  /** Sends what a choice still holds: its texts' tails, then its checked tool calls. */
+  const release = async (controller: Controller, template: StreamChunk, index: number) => {
+    const state = states.get(index);
+    if (!state) return { hadCalls: false, keptCalls: false };
+    states.delete(index);
+    for (const [field, stream] of state.sanitizers) {
+      const rest = stream.flush();
+      if (rest) emitChoice(controller, template, text(index, field, rest));
+      await stream.recorded();
+    }
+    if (!state.calls.size) return { hadCalls: false, keptCalls: false };
+    const choice: ReplyChoice = {
+      message: {
+        content: "",
+        tool_calls: [...state.calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => ({
+          id: c.id,
+          function: { name: c.name, arguments: c.arguments },
+        })),
+      },
+    };
+    const held = await checkToolCalls(guard, session, choice);
+    const kept = choice.message!.tool_calls ?? [];
+    const note = choice.message!.content;
+    if (typeof note === "string" && note) {
+      emitChoice(controller, template, text(index, "content", note));
+    }
+    if (kept.length) {
+      emit(
+        controller,
+        JSON.stringify({
+          ...template,
+          choices: [{
+            index,
+            delta: {
+              tool_calls: kept.map((c, position) => ({
+                index: position,
+                id: c.id,
+                type: "function",
+                function: c.function,
+              })),
+            },
+            finish_reason: null,
+          }],
+          ...(held.length ? { safeclaw: { approval_required: held } } : {}),
+        }),
+      );
+    }
+    return { hadCalls: true, keptCalls: kept.length > 0 };
+  };
+  const releaseAll = async (controller: Controller) => {
+    if (!last) return;
+    for (const index of [...states.keys()]) await release(controller, last, index);
+  };
+  const handleChoice = async (controller: Controller, chunk: StreamChunk, choice: StreamChoice) => {
+    const index = choice.index ?? 0;
+    const state = stateOf(index);
+    for (const delta of choice.delta?.tool_calls ?? []) {
+      const position = delta.index ?? 0;
+      const call = state.calls.get(position) ?? { name: "", arguments: "" };
+      if (delta.id) call.id = delta.id;
+      call.name += delta.function?.name ?? "";
+      call.arguments += delta.function?.arguments ?? "";
+      state.calls.set(position, call);
+    }
+    let hadText = false;
+    for (const field of REPLY_TEXT_FIELDS) {
+      const value = choice.delta?.[field];
+      if (typeof value !== "string") continue;
+      hadText = true;
+      const safe = (await sanitizerFor(state, field)).push(value);
+      if (safe) emitChoice(controller, chunk, text(index, field, safe));
+    }
+    if (choice.finish_reason) {
+      const { hadCalls, keptCalls } = await release(controller, chunk, index);
+      const finish = hadCalls && !keptCalls ? "stop" : choice.finish_reason;
+      emitChoice(controller, chunk, { ...choice, delta: {}, finish_reason: finish });
+      return;
+    }
+    // A delta with neither text nor calls (the role, say) goes on as it came.
+    if (!hadText && !choice.delta?.tool_calls) emitChoice(controller, chunk, choice);
+  };
+  const handleEvent = async (controller: Controller, data: string) => {
+    if (data === "[DONE]") {
+      await releaseAll(controller);
+      emit(controller, "[DONE]");
+      return;
+    }
+    let chunk: StreamChunk;
+    try {
+      chunk = JSON.parse(data);
+    } catch {
+      emit(controller, data);
+      return;
+    }
+    last = chunk;
+    // A chunk without choices (the usage that ends some streams) carries no reply text.
+    if (!chunk.choices?.length) return emit(controller, data);
+    for (const choice of chunk.choices) await handleChoice(controller, chunk, choice);
+  };
+  const body = upstream.body!.pipeThrough(new TextDecoderStream()).pipeThrough(
+    new TransformStream<string, Uint8Array>({
+      async transform(received, controller) {
+        buffer += received;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const event = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          for (const line of event.split("\n")) {
+            if (line.startsWith("data:")) await handleEvent(controller, line.slice(5).trim());
+          }
+        }
+      },
+      // An upstream that ends without [DONE] still gets each choice's held text and calls out.
+      async flush(controller) {
+        await releaseAll(controller);
+      },
+    }),
+  );
+  return new Response(body, {
+    status: 200,
+    headers: { "content-type": "text/event-stream", "cache-control": "no-cache", ...headers },
+  });
+}
