@@ -115,3 +115,23 @@ Deno.test("a context word already sent still lifts a value that streams in after
     }
   }
 });
+
+Deno.test("a value in a run too long to hold whole (minified JSON) is not cut in two", () => {
+  // A run without whitespace longer than the hold limit used to be cut a fixed distance from its
+  // end, inside any value longer than that distance: an address with a long local part went out
+  // in clear, its start released before its '@' came.
+  const address = `${"ops.notifications.for.the.quarterly.finance.review.team"}@example.org`;
+  const value = JSON.stringify({ pad: "x".repeat(600), to: address, tail: "y".repeat(80) });
+  const whole = sanitize(value, classify(value).findings, "placeholder", new Vault());
+  assertEquals(whole.includes(address), false);
+  for (const size of [1, 4, 9]) {
+    const s = createStreamSanitizer({
+      detect: (t) => classify(t).findings,
+      vault: new Vault(),
+      maxHold: 256,
+    });
+    let out = "";
+    for (let i = 0; i < value.length; i += size) out += s.push(value.slice(i, i + size));
+    assertEquals(out + s.flush(), whole, `chunks of ${size}`);
+  }
+});

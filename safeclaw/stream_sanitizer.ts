@@ -23,7 +23,10 @@ export interface StreamSanitizerOptions {
   origin?: VaultOrigin;
   /** Characters kept back at the end (default 48: a grouped card or IBAN with context). */
   holdBack?: number;
-  /** A run without whitespace longer than this is released anyway (default 4096). */
+  /**
+   * A run without whitespace longer than this is not held whole (default 4096): it is cut after
+   * its last quote or delimiter within this many characters, else the hold-back from its end.
+   */
   maxHold?: number;
   /**
    * Characters past the hold-back that wait for the next release (default 8): detection then
@@ -67,6 +70,19 @@ function blockClosed(text: string, header: number, from = header): boolean {
   return footer >= 0 && text.indexOf("-----", footer + PEM_FOOTER.length) >= 0;
 }
 
+const WHITESPACE = new Set(" \t\n\r");
+// Characters no value the detector finds holds across a hold-back's length: whitespace, quotes,
+// JSON's and markup's delimiters.
+const NO_VALUE = new Set(" \t\n\r\"'`,;<>{}[]|\\");
+
+/** The last index in `[floor, from)` whose character is in `set`, or -1. */
+function lastIndexIn(text: string, set: Set<string>, from: number, floor: number): number {
+  for (let i = Math.min(from, text.length) - 1; i >= Math.max(0, floor); i--) {
+    if (set.has(text[i])) return i;
+  }
+  return -1;
+}
+
 /**
  * Creates a stream sanitizer.
  *
@@ -104,9 +120,14 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
     if (!final) {
       cut = Math.max(0, pending.length - holdBack);
       // Do not split a word: a value may be a long run without spaces (a key, a URL).
-      const lastSpace = pending.lastIndexOf(" ", cut);
-      const runStart = Math.max(pending.lastIndexOf("\n", cut), lastSpace);
+      const runStart = lastIndexIn(pending, WHITESPACE, cut, 0);
       if (pending.length - runStart <= maxHold) cut = Math.max(0, runStart + 1);
+      else {
+        // A run too long to hold whole (minified JSON, a blob) is cut after its last character
+        // that no value holds, within the hold limit, rather than inside a value.
+        const boundary = lastIndexIn(pending, NO_VALUE, cut, pending.length - maxHold);
+        if (boundary >= 0) cut = boundary + 1;
+      }
       // A finding that reaches past the cut waits whole.
       for (const f of findings) if (f.start < cut && f.end > cut) cut = f.start;
       if (openBlock >= 0 && openBlock < cut) cut = openBlock;
