@@ -10,6 +10,7 @@ import type { VaultOrigin } from "./sanitize.ts";
 import { atLeast, type Level } from "./privacy/levels.ts";
 import {
   APPROVAL_HEADER,
+  checkFunctionCall,
   checkToolCalls,
   editJsonStrings,
   REPLY_TEXT_FIELDS,
@@ -84,7 +85,13 @@ async function redactedContent(
   return parts;
 }
 
-/** The messages this turn adds: the last user message and the tool results after it. */
+/** Roles whose content is a tool's result: untrusted content. */
+const TOOL_RESULT_ROLES = new Set(["tool", "function"]);
+
+/**
+ * The messages this turn adds: the last user message and the tool results after it (`function`
+ * is the older functions API's result).
+ */
 function newMessages(messages: ChatMessage[]): number[] {
   let lastAssistant = -1;
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -95,7 +102,7 @@ function newMessages(messages: ChatMessage[]): number[] {
   }
   const out: number[] = [];
   for (let i = lastAssistant + 1; i < messages.length; i++) {
-    if (messages[i].role === "user" || messages[i].role === "tool") out.push(i);
+    if (messages[i].role === "user" || TOOL_RESULT_ROLES.has(messages[i].role)) out.push(i);
   }
   if (!out.length) {
     for (let i = messages.length - 1; i >= 0; i--) {
@@ -143,7 +150,7 @@ export async function handleChatCompletions(
     const decision = await guard.inspectInput({
       session,
       text,
-      source: messages[i].role === "tool" ? "tool_result" : "user",
+      source: TOOL_RESULT_ROLES.has(messages[i].role) ? "tool_result" : "user",
     });
     decisions.push(decision);
     if (decision.action === "block") {
@@ -217,6 +224,7 @@ export async function handleChatCompletions(
     if (Array.isArray(message.tool_calls) && message.tool_calls.length) {
       held.push(...await checkToolCalls(guard, session, choice));
     }
+    held.push(...await checkFunctionCall(guard, session, choice));
   }
   const replyHeaders: Record<string, string> = {
     "content-type": "application/json",
@@ -263,21 +271,22 @@ async function reviewHistory(
         messages[index] = { ...messages[index], content };
       }
     }
-    const calls = message.tool_calls;
-    if (!Array.isArray(calls)) continue;
-    const reviewedCalls: unknown[] = [];
-    for (const call of calls as ToolCallMessage[]) {
-      const args = call?.function?.arguments;
-      reviewedCalls.push(
-        typeof args === "string"
-          ? {
-            ...call,
-            function: { ...call.function, arguments: await editJsonStrings(args, review) },
-          }
-          : call,
-      );
+    // A call's arguments, reviewed string by string; the older functions API's one call alike.
+    const reviewCall = async (call: ToolCallMessage["function"]) =>
+      typeof call?.arguments === "string"
+        ? { ...call, arguments: await editJsonStrings(call.arguments, review) }
+        : call;
+    if (Array.isArray(message.tool_calls)) {
+      const calls: unknown[] = [];
+      for (const call of message.tool_calls as ToolCallMessage[]) {
+        calls.push(call?.function ? { ...call, function: await reviewCall(call.function) } : call);
+      }
+      messages[index] = { ...messages[index], tool_calls: calls };
     }
-    messages[index] = { ...messages[index], tool_calls: reviewedCalls };
+    if (message.function_call && typeof message.function_call === "object") {
+      const call = await reviewCall(message.function_call as ToolCallMessage["function"]);
+      messages[index] = { ...messages[index], function_call: call };
+    }
   }
   return { localOnly, blocked };
 }

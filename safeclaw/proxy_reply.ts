@@ -33,6 +33,8 @@ export interface ReplyChoice {
     }
     & {
       tool_calls?: ToolCallMessage[];
+      /** The one call of OpenAI's older functions API (`functions` in the request). */
+      function_call?: { name?: string; arguments?: string };
     };
 }
 
@@ -121,6 +123,31 @@ export async function checkToolCalls(
       ? `${message.content}\n${note}`
       : note;
     if (!kept.length) choice.finish_reason = "stop";
+  }
+  return held;
+}
+
+/**
+ * The tool guard on a reply's `function_call`, the one call of OpenAI's older functions API,
+ * which clients that send `functions` still get: checked like a tool call (arguments restored;
+ * removed and explained when blocked). Returns its name when it needs approval.
+ */
+export async function checkFunctionCall(
+  guard: Guard,
+  session: string,
+  choice: ReplyChoice,
+): Promise<string[]> {
+  const message = choice.message!;
+  const call = message.function_call;
+  if (!call) return [];
+  const probe: ReplyChoice = {
+    message: { content: message.content, tool_calls: [{ id: call.name, function: call }] },
+  };
+  const held = await checkToolCalls(guard, session, probe);
+  message.content = probe.message!.content;
+  if (!probe.message!.tool_calls?.length) {
+    delete message.function_call;
+    choice.finish_reason = "stop";
   }
   return held;
 }

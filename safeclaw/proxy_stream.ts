@@ -6,6 +6,7 @@
  */
 import type { Guard, ReplyStream } from "./guard.ts";
 import {
+  checkFunctionCall,
   checkToolCalls,
   REPLY_TEXT_FIELDS,
   type ReplyChoice,
@@ -19,7 +20,10 @@ interface ToolCallDelta extends ToolCallMessage {
 
 interface StreamChoice {
   index?: number;
-  delta?: { [field in ReplyTextField]?: unknown } & { tool_calls?: ToolCallDelta[] };
+  delta?: { [field in ReplyTextField]?: unknown } & {
+    tool_calls?: ToolCallDelta[];
+    function_call?: { name?: string; arguments?: string };
+  };
   finish_reason?: unknown;
 }
 
@@ -34,6 +38,8 @@ interface ChoiceState {
   sanitizers: Map<ReplyTextField, ReplyStream>;
   /** Tool calls by their index, as their deltas accumulate. */
   calls: Map<number, { id?: string; name: string; arguments: string }>;
+  /** The older functions API's one call, as its deltas accumulate. */
+  functionCall?: { name: string; arguments: string };
 }
 
 type Controller = TransformStreamDefaultController<Uint8Array>;
@@ -82,6 +88,7 @@ export function streamReply(
       if (rest) emitChoice(controller, template, text(index, field, rest));
       await stream.recorded();
     }
+    if (state.functionCall) return await releaseFunctionCall(controller, template, index, state);
     if (!state.calls.size) return { hadCalls: false, keptCalls: false };
     const choice: ReplyChoice = {
       message: {
@@ -121,6 +128,31 @@ export function streamReply(
     }
     return { hadCalls: true, keptCalls: kept.length > 0 };
   };
+  const releaseFunctionCall = async (
+    controller: Controller,
+    template: StreamChunk,
+    index: number,
+    state: ChoiceState,
+  ) => {
+    const choice: ReplyChoice = { message: { content: "", function_call: state.functionCall } };
+    const held = await checkFunctionCall(guard, session, choice);
+    const note = choice.message!.content;
+    if (typeof note === "string" && note) {
+      emitChoice(controller, template, text(index, "content", note));
+    }
+    const kept = choice.message!.function_call;
+    if (kept) {
+      emit(
+        controller,
+        JSON.stringify({
+          ...template,
+          choices: [{ index, delta: { function_call: kept }, finish_reason: null }],
+          ...(held.length ? { safeclaw: { approval_required: held } } : {}),
+        }),
+      );
+    }
+    return { hadCalls: true, keptCalls: kept !== undefined };
+  };
   const releaseAll = async (controller: Controller) => {
     if (!last) return;
     for (const index of [...states.keys()]) await release(controller, last, index);
@@ -135,6 +167,12 @@ export function streamReply(
       call.name += delta.function?.name ?? "";
       call.arguments += delta.function?.arguments ?? "";
       state.calls.set(position, call);
+    }
+    const functionDelta = choice.delta?.function_call;
+    if (functionDelta) {
+      const call = state.functionCall ??= { name: "", arguments: "" };
+      call.name += functionDelta.name ?? "";
+      call.arguments += functionDelta.arguments ?? "";
     }
     let hadText = false;
     for (const field of REPLY_TEXT_FIELDS) {
@@ -151,7 +189,9 @@ export function streamReply(
       return;
     }
     // A delta with neither text nor calls (the role, say) goes on as it came.
-    if (!hadText && !choice.delta?.tool_calls) emitChoice(controller, chunk, choice);
+    if (!hadText && !choice.delta?.tool_calls && !functionDelta) {
+      emitChoice(controller, chunk, choice);
+    }
   };
   const handleEvent = async (controller: Controller, data: string) => {
     if (data === "[DONE]") {

@@ -28,6 +28,32 @@ export function startFakeOpenAi(name: string): FakeOpenAi {
       : undefined;
     // "run: <command>" asks for a shell tool call with that command, as a model would emit it.
     const command = /^run: (.*)$/s.exec(String(last?.content ?? ""))?.[1];
+    // "fn: <command>" asks for the same call through the older functions API (`function_call`).
+    const legacy = /^fn: (.*)$/s.exec(String(last?.content ?? ""))?.[1];
+    if (legacy !== undefined) {
+      const call = { name: "shell", arguments: JSON.stringify({ cmd: legacy }) };
+      if (body.stream !== true) {
+        return Response.json({
+          ...base,
+          object: "chat.completion",
+          choices: [{
+            index: 0,
+            message: { role: "assistant", content: null, function_call: call },
+            finish_reason: "function_call",
+          }],
+        });
+      }
+      const deltas: Record<string, unknown>[] = [{ function_call: { name: "shell", arguments: "" } }];
+      for (let i = 0; i < call.arguments.length; i += 5) {
+        deltas.push({ function_call: { arguments: call.arguments.slice(i, i + 5) } });
+      }
+      const events = deltas.map((delta) => ({ index: 0, delta, finish_reason: null as string | null }));
+      events.push({ index: 0, delta: {}, finish_reason: "function_call" });
+      const text = events.map((choice) =>
+        `data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", choices: [choice] })}\n\n`
+      ).join("") + "data: [DONE]\n\n";
+      return new Response(text, { headers: { "content-type": "text/event-stream" } });
+    }
     if (command !== undefined && body.stream !== true) {
       return Response.json({
         ...base,
