@@ -269,6 +269,20 @@ Deno.test("the OpenAI proxy sanitizes a reply's reasoning as it does its content
       const whole = (await (await chat(false)).json()).choices[0].message;
       assertEquals(whole.reasoning_content, "The note is from [EMAIL_2]; answer politely.");
       assertEquals(whole.content, "local heard: think: who wrote?. Reach the owner at [EMAIL_1].");
+      // Log probabilities spell the reply out again: a redacted reply's are dropped (before, the
+      // address went out token by token).
+      const withLogprobs = await fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-a3s-session": "r1" },
+        body: JSON.stringify({
+          model: "m",
+          logprobs: true,
+          messages: [{ role: "user", content: "who wrote?" }],
+        }),
+      });
+      const choice = (await withLogprobs.json()).choices[0];
+      assertEquals(choice.logprobs, null);
+      assertEquals(JSON.stringify(choice).includes("carol.owner"), false);
       const text = await (await chat(true)).text();
       // Before, the reasoning deltas went through as the upstream sent them.
       assertEquals(text.includes("dave.secret"), false);

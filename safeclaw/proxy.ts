@@ -208,19 +208,27 @@ export async function handleChatCompletions(
   for (const choice of reply.choices ?? []) {
     const message = choice.message;
     if (!message) continue;
+    let redacted = false;
+    const sanitized = async (text: string) => {
+      const out = await guard.sanitizeOutput(session, text);
+      if (out.findings.length) redacted = true;
+      return out.text;
+    };
     for (const field of REPLY_TEXT_FIELDS) {
       const value = message[field];
-      if (typeof value === "string") {
-        message[field] = (await guard.sanitizeOutput(session, value)).text;
-      } else if (Array.isArray(value)) {
+      if (typeof value === "string") message[field] = await sanitized(value);
+      else if (Array.isArray(value)) {
         // Content given as parts: each text part is sanitized as text.
         for (const part of value as { type?: unknown; text?: unknown }[]) {
           if (part?.type === "text" && typeof part.text === "string") {
-            part.text = (await guard.sanitizeOutput(session, part.text)).text;
+            part.text = await sanitized(part.text);
           }
         }
       }
     }
+    // Log probabilities spell the reply out again token by token (and the tokens the model
+    // nearly chose): a redacted reply's would give the values back.
+    if (redacted && choice.logprobs) choice.logprobs = null;
     if (Array.isArray(message.tool_calls) && message.tool_calls.length) {
       held.push(...await checkToolCalls(guard, session, choice));
     }

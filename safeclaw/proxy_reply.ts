@@ -27,6 +27,8 @@ export interface ToolCallMessage {
 /** One choice of a whole reply. */
 export interface ReplyChoice {
   finish_reason?: string | null;
+  /** The tokens of the reply with their log probabilities, when the request asks for them. */
+  logprobs?: unknown;
   message?:
     & {
       [field in ReplyTextField]?: unknown;

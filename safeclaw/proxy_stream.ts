@@ -185,12 +185,13 @@ export function streamReply(
     if (choice.finish_reason) {
       const { hadCalls, keptCalls } = await release(controller, chunk, index);
       const finish = hadCalls && !keptCalls ? "stop" : choice.finish_reason;
-      emitChoice(controller, chunk, { ...choice, delta: {}, finish_reason: finish });
+      emitChoice(controller, chunk, { index, delta: {}, finish_reason: finish });
       return;
     }
-    // A delta with neither text nor calls (the role, say) goes on as it came.
+    // A delta with neither text nor calls (the role, say) goes on as it came. Log probabilities
+    // are never passed on: they spell the text out again, unsanitized.
     if (!hadText && !choice.delta?.tool_calls && !functionDelta) {
-      emitChoice(controller, chunk, choice);
+      emitChoice(controller, chunk, { index, delta: choice.delta ?? {}, finish_reason: null });
     }
   };
   const handleEvent = async (controller: Controller, data: string) => {

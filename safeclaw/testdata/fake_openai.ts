@@ -142,6 +142,10 @@ export function startFakeOpenAi(name: string): FakeOpenAi {
             content: reply,
             ...(reasoning ? { reasoning_content: reasoning } : {}),
           },
+          // The reply's tokens, as `logprobs: true` asks for them (here a token a word).
+          logprobs: body.logprobs === true
+            ? { content: reply.split(" ").map((token) => ({ token, logprob: -0.1, top_logprobs: [] })) }
+            : null,
           finish_reason: "stop",
         }],
         usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
