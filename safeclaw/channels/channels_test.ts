@@ -86,6 +86,17 @@ Deno.test("telegram: the secret-token header is required; replies are sanitized 
     assertEquals(call.body.text, "echo: hi, call me on +44 20 7946 0958; my mail is [EMAIL_1]");
     const failures = await guard.audit.list({ kind: "channel_auth_failure" });
     assertEquals(failures.map((f) => f.data.channel), ["telegram"]);
+    // Telegram delivers an update again until it gets a 200 in time: the second delivery is
+    // acknowledged and not answered again (before, the user got two replies).
+    const again = await hub.handle(
+      "telegram",
+      post({ "x-telegram-bot-api-secret-token": "tg-secret" }, update),
+    );
+    assertEquals(again.status, 200);
+    await again.body?.cancel();
+    await hub.settle();
+    assertEquals(seen.length, 1);
+    assertEquals(platforms.calls.filter((c) => c.path === "/bot123:abc/sendMessage").length, 1);
   } finally {
     await close();
   }
@@ -106,6 +117,7 @@ Deno.test("slack: signing secret verified, five-minute replay window, url_verifi
     });
     const event = JSON.stringify({
       type: "event_callback",
+      event_id: "Ev01",
       event: { type: "message", user: "U1", channel: "C1", text: "hello", ts: "1.2" },
     });
     const replayed = await hub.handle("slack", signed(event, NOW - 301));
@@ -117,7 +129,15 @@ Deno.test("slack: signing secret verified, five-minute replay window, url_verifi
     assertEquals(forged.status, 401);
     await forged.body?.cancel();
     assertEquals((await hub.handle("slack", signed(event))).status, 200);
+    // Slack's retry of the same event (signed anew), and the same request sent again inside the
+    // window, are acknowledged and handled once.
+    for (const ts of [NOW + 60, NOW]) {
+      const again = await hub.handle("slack", signed(event, ts));
+      assertEquals(again.status, 200);
+      await again.body?.cancel();
+    }
     await hub.settle();
+    assertEquals(platforms.calls.filter((c) => c.path === "/chat.postMessage").length, 1);
     const call = platforms.calls.find((c) => c.path === "/chat.postMessage")!;
     assertEquals([call.authorization, call.body.channel, call.body.thread_ts], [
       "Bearer xoxb-1",

@@ -98,6 +98,7 @@ export function dingtalkChannel(options: DingtalkOptions): ChannelAdapter {
           text: m.text.content.trim(),
           session: sessionKey("dingtalk", userId, m.conversationId),
           messageId,
+          deliveryId: m.msgId,
         },
       });
     },

@@ -21,6 +21,7 @@ export interface DiscordOptions {
 }
 
 interface Interaction {
+  id?: string;
   type?: number;
   token?: string;
   channel_id?: string;
@@ -94,6 +95,7 @@ export function discordChannel(options: DiscordOptions): ChannelAdapter {
           text,
           session: sessionKey("discord", userId, interaction.channel_id),
           messageId,
+          deliveryId: interaction.id,
         },
       };
     },

@@ -65,7 +65,6 @@ interface FeishuEvent {
  */
 export function feishuChannel(options: FeishuOptions): ChannelAdapter {
   const apiBase = (options.apiBase ?? "https://open.feishu.cn").replace(/\/$/, "");
-  const seen = new Set<string>();
   let tenantToken: { value: string; expires: number } | undefined;
 
   async function token(): Promise<string> {
@@ -130,12 +129,6 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
           response: Response.json({ challenge: event.challenge }),
         });
       }
-      const id = event.header?.event_id;
-      if (id) {
-        if (seen.has(id)) return Promise.resolve({ kind: "ignored" });
-        seen.add(id);
-        if (seen.size > 10_000) seen.delete(seen.values().next().value!);
-      }
       const m = event.event?.message;
       const userId = event.event?.sender?.sender_id?.open_id;
       if (
@@ -159,6 +152,7 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
           text,
           session: sessionKey("feishu", userId, m.chat_id),
           messageId: m.message_id,
+          deliveryId: event.header?.event_id,
         },
       });
     },

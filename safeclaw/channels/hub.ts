@@ -35,9 +35,13 @@ export function chatResponder(baseUrl: string, model: string): Responder {
   };
 }
 
+/** How many delivery ids the hub remembers, oldest forgotten first. */
+export const DELIVERIES_REMEMBERED = 10_000;
+
 /** The hub. */
 export class ChannelHub {
   #adapters = new Map<string, ChannelAdapter>();
+  #delivered = new Set<string>();
   #lane: Lane;
   #pending = new Set<Promise<unknown>>();
 
@@ -72,11 +76,27 @@ export class ChannelHub {
     }
     if (result.kind === "reply") return result.response;
     if (result.kind === "ignored") return Response.json({ ok: true });
+    const ack = () => channel === "discord" ? DISCORD_DEFERRED() : Response.json({ ok: true });
+    // A platform's second delivery of an event (its retry, or a captured request sent again
+    // inside the signature's window) is acknowledged, so that the platform stops, and not
+    // answered twice.
+    if (!this.#firstDelivery(channel, result.message.deliveryId)) return ack();
     const work = this.#process(adapter, result.message);
     this.#pending.add(work);
     work.finally(() => this.#pending.delete(work));
     // Platforms want a quick answer; the reply goes out through their API when it is ready.
-    return channel === "discord" ? DISCORD_DEFERRED() : Response.json({ ok: true });
+    return ack();
+  }
+
+  #firstDelivery(channel: string, deliveryId: string | undefined): boolean {
+    if (deliveryId === undefined) return true;
+    const key = `${channel}:${deliveryId}`;
+    if (this.#delivered.has(key)) return false;
+    this.#delivered.add(key);
+    if (this.#delivered.size > DELIVERIES_REMEMBERED) {
+      this.#delivered.delete(this.#delivered.values().next().value!);
+    }
+    return true;
   }
 
   async #process(adapter: ChannelAdapter, message: ChannelMessage): Promise<void> {

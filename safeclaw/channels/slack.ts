@@ -30,6 +30,7 @@ export const SLACK_REPLAY_WINDOW_SECONDS = 300;
 interface SlackPayload {
   type?: string;
   challenge?: string;
+  event_id?: string;
   team_id?: string;
   event?: {
     type?: string;
@@ -104,6 +105,7 @@ export function slackChannel(options: SlackOptions): ChannelAdapter {
           text: e.text,
           session: sessionKey("slack", e.user, e.channel),
           messageId: e.thread_ts ?? e.ts,
+          deliveryId: payload.event_id,
         },
       });
     },

@@ -70,6 +70,7 @@ export function telegramChannel(options: TelegramOptions): ChannelAdapter {
           text: m.text,
           session: sessionKey("telegram", userId, chatId),
           messageId: String(m.message_id),
+          deliveryId: update.update_id === undefined ? undefined : String(update.update_id),
         },
       });
     },

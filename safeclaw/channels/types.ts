@@ -9,8 +9,15 @@ export interface ChannelMessage {
   text: string;
   /** `<user_id>:<channel>:<chat_id>`: the session key everywhere in safeclaw. */
   session: string;
-  /** The platform's own message id, for replies and de-duplication. */
+  /** The platform's own message id, for replies. */
   messageId?: string;
+  /**
+   * The platform's id of this event, the same on each of its deliveries (Slack's `event_id`,
+   * Telegram's `update_id`, ...): platforms deliver again when an answer is slow or lost, and a
+   * captured request can be sent again inside its signature's window, so the hub handles each
+   * id once.
+   */
+  deliveryId?: string;
 }
 
 /** The outcome of reading one webhook request. */

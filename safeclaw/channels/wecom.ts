@@ -108,6 +108,7 @@ export function wecomChannel(options: WecomOptions): ChannelAdapter {
           text,
           session: sessionKey("wecom", userId, chatId),
           messageId: xmlField(opened, "MsgId"),
+          deliveryId: xmlField(opened, "MsgId"),
         },
       };
     },
