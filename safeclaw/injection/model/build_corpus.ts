@@ -3,7 +3,7 @@
  * sources (see `sources.ts`), read at pinned commits from local git clones.
  *
  *   deno run -A safeclaw/injection/model/build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only]
- *     [--hold-out-categories] [--local-documents] [--clean-twins] [--new-direct] [--cyberseceval]
+ *     [--hold-out-categories] [--local-documents] [--clean-twins] [--new-direct] [--cyberseceval] [--real-prompts]
  *
  * `--clones DIR` holds one git directory per repository, as `DIR/<owner>+<name>/repo` (a bare
  * mirror) or `DIR/<owner>/<name>` (a clone). Training and validation go to `--out`; the
@@ -378,6 +378,43 @@ async function cyberSecEvalRecords(clones: string): Promise<CorpusRecord[]> {
     const label = cyberSecEvalLabel(c);
     if (label === undefined) return [];
     return [typedByUser(`cseval-${c.id}`, label, c.userInput, `${source.repo} (${c.variant})`)];
+  });
+}
+
+/** The subsets of AlpacaEval's prompts read as real user prompts (see `sources.ts`). */
+const REAL_PROMPT_SUBSETS = new Set(["oasst", "helpful_base", "vicuna"]);
+
+/**
+ * Prompts as people type them to an assistant (long, technical, with code, role-play and
+ * constraints), benign, for training only: AlpacaEval's evaluation prompts of the subsets in
+ * `REAL_PROMPT_SUBSETS`.
+ */
+async function realPrompts(clones: string): Promise<CorpusRecord[]> {
+  const source = SOURCES.alpacaEval;
+  const rows = JSON.parse(
+    await gitText(clones, source, "results/NullModel/model_outputs.json"),
+  ) as { instruction?: unknown; dataset?: unknown }[];
+  return rows.flatMap((row, index): CorpusRecord[] =>
+    typeof row.instruction === "string" && REAL_PROMPT_SUBSETS.has(String(row.dataset))
+      ? [typedByUser(`realprompt-${row.dataset}-${index}`, 0, row.instruction, source.repo)]
+      : []
+  );
+}
+
+/**
+ * Chatbot Arena's prompts of arena-hard v0.1 (the first turn of each), all benign: a validation
+ * set of prompts as people type them to an assistant, from a source no model trains on, to count
+ * over-defense (see `sources.ts`).
+ */
+export async function arenaPrompts(clones: string): Promise<CorpusRecord[]> {
+  const source = SOURCES.arenaHard;
+  const jsonl = await gitText(clones, source, "data/arena-hard-v0.1/question.jsonl");
+  return jsonl.split("\n").filter((line) => line.trim()).flatMap((line): CorpusRecord[] => {
+    const row = JSON.parse(line) as { question_id?: string; turns?: { content?: unknown }[] };
+    const text = row.turns?.[0]?.content;
+    return typeof text === "string"
+      ? [typedByUser(`arena-${row.question_id}`, 0, text, source.repo)]
+      : [];
   });
 }
 
@@ -1048,7 +1085,7 @@ function toJsonl(records: CorpusRecord[], training = true): string {
  * from them) train only: the validation split stays byte for byte what the shipped model was
  * chosen on, so a model trained with them is compared with it on the same records.
  */
-const TRAINING_ONLY_PREFIXES = ["vigil-", "pextract-", "cseval-"];
+const TRAINING_ONLY_PREFIXES = ["vigil-", "pextract-", "cseval-", "realprompt-"];
 
 /**
  * The Debian packages this build reads: the pinned list (`--packages FILE`, by default the one
@@ -1104,13 +1141,14 @@ async function main(): Promise<void> {
       "clean-twins": { type: "boolean" },
       "new-direct": { type: "boolean" },
       cyberseceval: { type: "boolean" },
+      "real-prompts": { type: "boolean" },
       packages: { type: "string" },
       "all-packages": { type: "boolean" },
     },
   });
   if (!values.clones || !values.out) {
     console.error(
-      "usage: build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only] [--hold-out-categories] [--local-documents] [--clean-twins] [--new-direct] [--cyberseceval] [--packages FILE | --all-packages]",
+      "usage: build_corpus.ts --clones DIR --out DIR [--eval FILE] [--eval-only] [--hold-out-categories] [--local-documents] [--clean-twins] [--new-direct] [--cyberseceval] [--real-prompts] [--packages FILE | --all-packages]",
     );
     Deno.exit(2);
   }
@@ -1180,6 +1218,11 @@ async function main(): Promise<void> {
   // everything else, so the records before them stay where they were.
   const counterpartsAll = cyberSecEval.filter((r) => r.label === 0);
   const counterparts = counterpartsAll.filter((r) => !leaking(r));
+  // Arena's prompts are validation only: a training prompt equal to one of them is dropped too.
+  const arena = await arenaPrompts(clones);
+  const arenaTexts = new Set(arena.map(key));
+  const realPromptsAll = values["real-prompts"] ? await realPrompts(clones) : [];
+  const realPromptsKept = realPromptsAll.filter((r) => !leaking(r) && !arenaTexts.has(key(r)));
   const newDerived = [
     ...newDirect,
     ...obfuscated(newDirect, "train"),
@@ -1212,6 +1255,7 @@ async function main(): Promise<void> {
       : []),
     ...newDerived,
     ...counterparts,
+    ...realPromptsKept,
   ]).filter((r) => !evalTexts.has(key(r)));
   // One record in seven is held out to pick the threshold; the evaluation set never is.
   const heldOut = (r: CorpusRecord): boolean => {
@@ -1234,8 +1278,13 @@ async function main(): Promise<void> {
   const promptmapAll = await promptmapRecords(clones);
   const promptmap = promptmapAll.filter((r) => !leaking(r));
   await Deno.writeTextFile(`${values.out}/valid_direct_heldout.jsonl`, toJsonl(promptmap));
+  // Real user prompts no model trains on, for over-defense (all benign).
+  await Deno.writeTextFile(
+    `${values.out}/valid_real_prompts.jsonl`,
+    toJsonl(arena.filter((r) => !evalTexts.has(key(r)))),
+  );
   console.log(
-    `new direct sources: ${newDirect.length} of ${newAll.length} training attacks kept, ${counterparts.length} of ${counterpartsAll.length} benign counterparts kept, promptmap ${promptmap.length} of ${promptmapAll.length} kept (the rest are near-duplicates of evaluation texts)`,
+    `new direct sources: ${newDirect.length} of ${newAll.length} training attacks kept, ${counterparts.length} of ${counterpartsAll.length} benign counterparts kept, promptmap ${promptmap.length} of ${promptmapAll.length} kept, real prompts ${realPromptsKept.length} of ${realPromptsAll.length} kept (the rest are near-duplicates of evaluation texts)`,
   );
   const count = (rs: CorpusRecord[]) => {
     const by: Record<string, number> = {};

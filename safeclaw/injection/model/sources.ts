@@ -148,6 +148,31 @@ export const SOURCES = {
         "069e4d5d36f6d19f972a3bbc65df840cc729354f89358a9031aeb44d95b18a9a",
     },
   },
+  alpacaEval: {
+    repo: "tatsu-lab/alpaca_eval",
+    commit: "cd543a149df89434d8a54582c0151c0b945c3d20",
+    licence:
+      "Apache-2.0 (the repository); the prompts read come from OpenAssistant's oasst1 (Apache-2.0), Anthropic's helpful-base (MIT) and Vicuna's questions (Apache-2.0)",
+    trainingOnly: true,
+    use:
+      "real user prompts as benign user text, training only (`--real-prompts`): the evaluation prompts of its oasst, helpful_base and vicuna subsets, read from the instruction field of `results/NullModel/model_outputs.json`; its selfinstruct subset (the public set's self-instruct instructions) and its koala subset (no licence stated) are not read",
+    sha256: {
+      "results/NullModel/model_outputs.json":
+        "9bd0b067066c43cff5f57d7d8d17c844acd817c266f642a43beff23a9b5f5a74",
+    },
+  },
+  arenaHard: {
+    repo: "lm-sys/arena-hard-auto",
+    commit: "efc012e192b88024a5203f5a28ec8fc0342946df",
+    licence: "Apache-2.0",
+    trainingOnly: true,
+    use:
+      "real user prompts, validation only and never trained on: the first turn of the 500 Chatbot Arena prompts of `data/arena-hard-v0.1/question.jsonl`, all benign (`valid_real_prompts.jsonl`), to count over-defense on prompts as people type them",
+    sha256: {
+      "data/arena-hard-v0.1/question.jsonl":
+        "4daad38811161c3ba5c248f26b90c3cef89634f4c772002ed9138c1e13f63e9f",
+    },
+  },
   promptmap: {
     repo: "utkusen/promptmap",
     commit: "d305132e38f28b4cdca5c5b4586f11904ed1836d",
