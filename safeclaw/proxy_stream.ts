@@ -45,6 +45,16 @@ interface ChoiceState {
 type Controller = TransformStreamDefaultController<Uint8Array>;
 
 /**
+ * The data of one SSE event: its `data:` lines joined with newlines, as the format defines (an
+ * upstream may split one JSON chunk over several); undefined when it has none (a comment).
+ */
+export function eventData(event: string): string | undefined {
+  const lines = event.split("\n").filter((line) => line.startsWith("data:"))
+    .map((line) => line.slice(line.startsWith("data: ") ? 6 : 5));
+  return lines.length ? lines.join("\n").trim() : undefined;
+}
+
+/**
  * The sanitized stream of `upstream`'s SSE body. Tool-call deltas are held until their choice
  * ends, checked by the tool guard, and then sent whole: a client never sees a call that policy
  * blocks.
@@ -204,29 +214,41 @@ export function streamReply(
     try {
       chunk = JSON.parse(data);
     } catch {
-      emit(controller, data);
+      // Not JSON, so no text in it can be sanitized: it is not passed on (fail closed).
       return;
     }
+    if (!chunk || typeof chunk !== "object" || Array.isArray(chunk)) return;
     last = chunk;
     // A chunk without choices (the usage that ends some streams) carries no reply text.
     if (!chunk.choices?.length) return emit(controller, data);
     for (const choice of chunk.choices) await handleChoice(controller, chunk, choice);
   };
+  // A carriage return at the end of a chunk may be the first half of a CRLF.
+  let carriageReturn = false;
+  const handleEvents = async (controller: Controller, final: boolean) => {
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0 || (final && buffer)) {
+      const event = end >= 0 ? buffer.slice(0, end) : buffer;
+      buffer = end >= 0 ? buffer.slice(end + 2) : "";
+      const data = eventData(event);
+      if (data !== undefined) await handleEvent(controller, data);
+    }
+  };
   const body = upstream.body!.pipeThrough(new TextDecoderStream()).pipeThrough(
     new TransformStream<string, Uint8Array>({
       async transform(received, controller) {
-        buffer += received;
-        let end;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const event = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          for (const line of event.split("\n")) {
-            if (line.startsWith("data:")) await handleEvent(controller, line.slice(5).trim());
-          }
-        }
+        let text = (carriageReturn ? "\r" : "") + received;
+        carriageReturn = text.endsWith("\r");
+        if (carriageReturn) text = text.slice(0, -1);
+        // SSE ends lines with CRLF, LF or CR alike.
+        buffer += text.replace(/\r\n?/g, "\n");
+        await handleEvents(controller, false);
       },
-      // An upstream that ends without [DONE] still gets each choice's held text and calls out.
+      // An upstream that ends without [DONE] (or without a blank line after its last event)
+      // still gets its last event read and each choice's held text and calls out.
       async flush(controller) {
+        if (carriageReturn) buffer += "\n";
+        await handleEvents(controller, true);
         await releaseAll(controller);
       },
     }),
