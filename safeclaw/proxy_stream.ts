@@ -5,6 +5,7 @@
  * conversation turn, so each has its own sanitizers and tool calls, and keeps its index.
  */
 import type { Guard, ReplyStream } from "./guard.ts";
+import { SseReader } from "./sse.ts";
 import {
   checkFunctionCall,
   checkToolCalls,
@@ -45,16 +46,6 @@ interface ChoiceState {
 type Controller = TransformStreamDefaultController<Uint8Array>;
 
 /**
- * The data of one SSE event: its `data:` lines joined with newlines, as the format defines (an
- * upstream may split one JSON chunk over several); undefined when it has none (a comment).
- */
-export function eventData(event: string): string | undefined {
-  const lines = event.split("\n").filter((line) => line.startsWith("data:"))
-    .map((line) => line.slice(line.startsWith("data: ") ? 6 : 5));
-  return lines.length ? lines.join("\n").trim() : undefined;
-}
-
-/**
  * The sanitized stream of `upstream`'s SSE body. Tool-call deltas are held until their choice
  * ends, checked by the tool guard, and then sent whole: a client never sees a call that policy
  * blocks.
@@ -68,7 +59,6 @@ export function streamReply(
   const encoder = new TextEncoder();
   const states = new Map<number, ChoiceState>();
   let last: StreamChunk | undefined;
-  let buffer = "";
   const emit = (controller: Controller, data: string) =>
     controller.enqueue(encoder.encode(`data: ${data}\n\n`));
   const emitChoice = (controller: Controller, template: StreamChunk, choice: StreamChoice) =>
@@ -223,32 +213,16 @@ export function streamReply(
     if (!chunk.choices?.length) return emit(controller, data);
     for (const choice of chunk.choices) await handleChoice(controller, chunk, choice);
   };
-  // A carriage return at the end of a chunk may be the first half of a CRLF.
-  let carriageReturn = false;
-  const handleEvents = async (controller: Controller, final: boolean) => {
-    let end;
-    while ((end = buffer.indexOf("\n\n")) >= 0 || (final && buffer)) {
-      const event = end >= 0 ? buffer.slice(0, end) : buffer;
-      buffer = end >= 0 ? buffer.slice(end + 2) : "";
-      const data = eventData(event);
-      if (data !== undefined) await handleEvent(controller, data);
-    }
-  };
+  const reader = new SseReader();
   const body = upstream.body!.pipeThrough(new TextDecoderStream()).pipeThrough(
     new TransformStream<string, Uint8Array>({
       async transform(received, controller) {
-        let text = (carriageReturn ? "\r" : "") + received;
-        carriageReturn = text.endsWith("\r");
-        if (carriageReturn) text = text.slice(0, -1);
-        // SSE ends lines with CRLF, LF or CR alike.
-        buffer += text.replace(/\r\n?/g, "\n");
-        await handleEvents(controller, false);
+        for (const data of reader.push(received)) await handleEvent(controller, data);
       },
       // An upstream that ends without [DONE] (or without a blank line after its last event)
       // still gets its last event read and each choice's held text and calls out.
       async flush(controller) {
-        if (carriageReturn) buffer += "\n";
-        await handleEvents(controller, true);
+        for (const data of reader.end()) await handleEvent(controller, data);
         await releaseAll(controller);
       },
     }),

@@ -2,7 +2,8 @@ import { assert, assertEquals } from "@a3s/common/testing";
 import { openStore } from "@a3s/common";
 import { Guard } from "./guard.ts";
 import { parsePolicy } from "./policy.ts";
-import { eventData, streamReply } from "./proxy_stream.ts";
+import { streamReply } from "./proxy_stream.ts";
+import { eventData } from "./sse.ts";
 
 async function withGuard(fn: (guard: Guard) => Promise<void>): Promise<void> {
   const store = await openStore({ sqlitePath: ":memory:" });

@@ -6,6 +6,7 @@
 import type { Guard } from "../guard.ts";
 import type { ChannelHub } from "./hub.ts";
 import { sessionKey } from "./types.ts";
+import { SseReader } from "../sse.ts";
 
 /** Streams a reply: the agent framework takes this place when it lands. */
 export type StreamingResponder = (input: {
@@ -23,21 +24,18 @@ export function chatStreamResponder(baseUrl: string, model: string): StreamingRe
       body: JSON.stringify({ model, stream: true, messages: [{ role: "user", content: text }] }),
     });
     if (!res.ok || !res.body) throw new Error(`responder: ${res.status} ${await res.text()}`);
-    let buffer = "";
-    for await (const piece of res.body.pipeThrough(new TextDecoderStream())) {
-      buffer += piece;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const event = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        for (const line of event.split("\n")) {
-          const data = line.startsWith("data:") ? line.slice(5).trim() : "";
-          if (!data || data === "[DONE]") continue;
-          const delta = JSON.parse(data).choices?.[0]?.delta?.content;
-          if (typeof delta === "string" && delta) yield delta;
-        }
+    const reader = new SseReader();
+    const deltas = function* (events: string[]) {
+      for (const data of events) {
+        if (data === "[DONE]") continue;
+        const delta = JSON.parse(data).choices?.[0]?.delta?.content;
+        if (typeof delta === "string" && delta) yield delta;
       }
+    };
+    for await (const piece of res.body.pipeThrough(new TextDecoderStream())) {
+      yield* deltas(reader.push(piece));
     }
+    yield* deltas(reader.end());
   };
 }
 
