@@ -321,15 +321,19 @@ export class StoreProvider implements EventProvider {
 
   /**
    * Keys whose later events this instance may not run now, with the earliest blocking seq: a
-   * pending event of the key was nacked and waits for its redelivery, or another instance
-   * (perhaps one that died) holds a live lease on it.
+   * pending event of the key was nacked and waits for its redelivery, or runs redelivered here
+   * (its later events wait at the broker until it is acknowledged, not in the consumer's memory,
+   * where they would add to what it holds behind the key), or another instance (perhaps one
+   * that died) holds a live lease on it.
    */
   async #blockedKeys(db: Db, consumer: string, now: number, me: string) {
     const rows = await db.selectFrom("event_pending")
       .select((eb) => ["partition_key", eb.fn.min("seq").as("seq")])
       .where("consumer", "=", consumer).where("partition_key", "is not", null)
       .where("visible_at", ">", now)
-      .where((eb) => eb.or([eb("holder", "is", null), eb("holder", "<>", me)]))
+      .where((eb) =>
+        eb.or([eb("holder", "is", null), eb("holder", "<>", me), eb("deliveries", ">", 1)])
+      )
       .groupBy("partition_key").execute();
     return new Map(rows.map((r) => [r.partition_key!, Number(r.seq)]));
   }
@@ -351,7 +355,7 @@ export class StoreProvider implements EventProvider {
       const out: { seq: number; body: string; deliveries: number }[] = [];
       const due = await db.selectFrom("event_pending as p")
         .leftJoin("event_log as l", "l.seq", "p.seq")
-        .select(["p.seq", "p.deliveries", "l.body"])
+        .select(["p.seq", "p.deliveries", "l.body", "p.partition_key"])
         .where("p.consumer", "=", spec.name).where("p.visible_at", "<=", now)
         .where(({ not, exists, selectFrom }) =>
           not(exists(
@@ -360,7 +364,13 @@ export class StoreProvider implements EventProvider {
               .whereRef("b.partition_key", "=", "p.partition_key")
               .whereRef("b.seq", "<", "p.seq")
               .where("b.visible_at", ">", now)
-              .where((eb) => eb.or([eb("b.holder", "is", null), eb("b.holder", "<>", me)])),
+              .where((eb) =>
+                eb.or([
+                  eb("b.holder", "is", null),
+                  eb("b.holder", "<>", me),
+                  eb("b.deliveries", ">", 1),
+                ])
+              ),
           ))
         )
         .orderBy("p.seq").limit(max).execute();
@@ -369,7 +379,17 @@ export class StoreProvider implements EventProvider {
         await db.deleteFrom("event_pending").where("consumer", "=", spec.name)
           .where("seq", "in", gone).execute();
       }
-      const redeliver = due.filter((d) => d.body !== null);
+      // After a redelivery (a nacked or expired event come back) its key's later due rows stay
+      // pending: they would wait in the consumer's memory behind it; here they wait at the
+      // broker, blocked by its lease until it is acknowledged (#blockedKeys).
+      const redelivering = new Set<string>();
+      const redeliver = due.filter((d) => {
+        if (d.body === null) return false;
+        if (d.partition_key === null) return true;
+        if (redelivering.has(d.partition_key)) return false;
+        if (Number(d.deliveries) >= 1) redelivering.add(d.partition_key);
+        return true;
+      });
       if (redeliver.length) {
         await db.updateTable("event_pending")
           .set((eb) => ({
