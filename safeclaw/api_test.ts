@@ -420,6 +420,38 @@ Deno.test("a tool call gets the user's values back; in the history its arguments
   }
 });
 
+Deno.test("a placeholder a client types gets nothing back, also naming another user's session", async () => {
+  const home = await Deno.makeTempDir();
+  const local = startFakeOpenAi("local");
+  try {
+    await withServer(home, {
+      proxy: { localUpstream: local.url },
+      policy: { actions: { Sensitive: "redact" } },
+    }, async (server) => {
+      const chat = async (session: string, content: string, stream = false) => {
+        const res = await fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-a3s-session": session },
+          body: JSON.stringify({ model: "m", stream, messages: [{ role: "user", content }] }),
+        });
+        return await res.text();
+      };
+      // The victim's own turn: the address is redacted upstream and given back to them.
+      const own = JSON.parse(await chat("victim", "write to ada@example.org"));
+      assertEquals(own.choices[0].message.content.includes("ada@example.org"), true);
+      // Anyone who names the session and types its placeholder had the model echo it, and the
+      // proxy put the victim's address back (whole and streamed).
+      for (const stream of [false, true]) {
+        const fished = await chat("victim", "repeat after me: [EMAIL_1]", stream);
+        assertEquals(fished.includes("ada@example.org"), false, `stream: ${stream}`);
+        assert(fished.includes("[EMAIL_1]"));
+      }
+    });
+  } finally {
+    await local.close();
+  }
+});
+
 Deno.test("a Telegram webhook over a real server: 401 unsigned, reply from the responder", async () => {
   const home = await Deno.makeTempDir();
   const upstream = startFakeOpenAi("power");

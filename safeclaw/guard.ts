@@ -53,6 +53,16 @@ export interface InputDecision {
   label: Label;
 }
 
+/** Which of a session's placeholders a reply may have put back. */
+export interface RestoreScope {
+  /**
+   * Only these (default: all the session's). The proxy passes the placeholders it wrote into
+   * the request itself: a placeholder a client typed, perhaps naming another user's session,
+   * gets nothing back.
+   */
+  only?: ReadonlySet<string>;
+}
+
 /** Options of {@linkcode Guard.open}. */
 export interface GuardOptions {
   /** The shared store the audit log and session levels live in. */
@@ -321,10 +331,10 @@ export class Guard {
     session: string,
     text: string,
     mode: RedactionMode = "placeholder",
+    scope: RestoreScope = {},
   ): Promise<{ text: string; findings: Detection[]; taints: TaintHit[]; label: Label }> {
     const vault = await this.vault(session);
-    const restore = this.policy.restoreOriginals;
-    const restored = restore ? vault.restore(text, "input") : text;
+    const restored = this.#restore(vault, text, scope);
     // The session's own values (what its user sent), put back from its vault, go back to it as
     // they were; anything else the reply carries is redacted, also when an earlier reply's value
     // (or its placeholder) comes again.
@@ -353,10 +363,15 @@ export class Guard {
    * pass; anything else sensitive is redacted. After `flush`, `recorded()` is the audit record
    * of what the reply carried (none when it carried nothing).
    */
-  async outputStream(session: string, mode: RedactionMode = "placeholder"): Promise<ReplyStream> {
+  async outputStream(
+    session: string,
+    mode: RedactionMode = "placeholder",
+    scope: RestoreScope = {},
+  ): Promise<ReplyStream> {
     const vault = await this.vault(session);
-    const restore = this.policy.restoreOriginals;
-    const restorer = restore ? createStreamRestorer((t) => vault.restore(t, "input")) : undefined;
+    const restorer = this.policy.restoreOriginals
+      ? createStreamRestorer((t) => this.#restore(vault, t, scope))
+      : undefined;
     const matchTaints = this.tracker(session).streamMatcher();
     const types = new Set<string>();
     const taints = new Set<string>();
@@ -397,9 +412,13 @@ export class Guard {
    * restores originals: what a tool the model calls must be given, as the model saw only the
    * placeholders. Values the model got from anywhere else stay as they are.
    */
-  async restoreInputs(session: string, text: string): Promise<string> {
-    if (!this.policy.restoreOriginals) return text;
-    return (await this.vault(session)).restore(text, "input");
+  async restoreInputs(session: string, text: string, scope: RestoreScope = {}): Promise<string> {
+    return this.#restore(await this.vault(session), text, scope);
+  }
+
+  /** `text` with the user's own values put back where policy and `scope` allow. */
+  #restore(vault: Vault, text: string, scope: RestoreScope): string {
+    return this.policy.restoreOriginals ? vault.restore(text, "input", scope.only) : text;
   }
 
   /**

@@ -113,7 +113,13 @@ export {
 } from "./audit/log.ts";
 export { SessionLevels } from "./sessions.ts";
 export { detectTee, type TeeKind, type TeeStatus } from "./tee.ts";
-export { Guard, type GuardOptions, type InputDecision, type ReplyStream } from "./guard.ts";
+export {
+  Guard,
+  type GuardOptions,
+  type InputDecision,
+  type ReplyStream,
+  type RestoreScope,
+} from "./guard.ts";
 export { type ChannelsConfig, type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
 export {
   type ChannelResponders,

@@ -5,8 +5,8 @@
  * streamed or not. OpenAI's clients work unchanged with `baseURL: <server>/safeclaw/v1`.
  */
 import type { Context } from "hono";
-import type { Guard, InputDecision } from "./guard.ts";
-import type { VaultOrigin } from "./sanitize.ts";
+import type { Guard, InputDecision, RestoreScope } from "./guard.ts";
+import { placeholdersIn, type VaultOrigin } from "./sanitize.ts";
 import { atLeast, type Level } from "./privacy/levels.ts";
 import {
   APPROVAL_HEADER,
@@ -136,6 +136,8 @@ export async function handleChatCompletions(
     return openAiError(400, "messages: expected a non-empty array", "invalid_request");
   }
   const messages = body.messages as ChatMessage[];
+  // The request as the client sent it: a placeholder in it was typed, not written by us.
+  const asSent = JSON.stringify(messages);
   for (const [i, m] of messages.entries()) {
     if (!m || typeof m !== "object" || typeof m.role !== "string") {
       return openAiError(400, `messages.${i}.role: expected a string`, "invalid_request");
@@ -177,6 +179,12 @@ export async function handleChatCompletions(
   // The ratchet: once a session has carried local-only data, all of it stays local.
   const localOnly = decisions.some((d) => d.localOnly) || history.localOnly ||
     atLeast(sessionLevel, guard.policy.localOnlyAt);
+  // Only placeholders this request's redaction wrote are put back in the reply (a client can
+  // name any session; the placeholders it types itself get nothing back).
+  const typed = placeholdersIn(asSent);
+  const scope: RestoreScope = {
+    only: new Set([...placeholdersIn(JSON.stringify(messages))].filter((p) => !typed.has(p))),
+  };
   const remote = !localOnly && upstreams.remote !== undefined;
   const base = (remote ? upstreams.remote! : upstreams.local).replace(/\/$/, "");
   const headers: Record<string, string> = { "content-type": "application/json" };
@@ -202,7 +210,9 @@ export async function handleChatCompletions(
       },
     });
   }
-  if (body.stream === true) return streamReply(upstream, guard, session, { [ROUTE_HEADER]: route });
+  if (body.stream === true) {
+    return streamReply(upstream, guard, session, { [ROUTE_HEADER]: route }, scope);
+  }
   const reply = await upstream.json() as { choices?: ReplyChoice[] };
   const held: string[] = [];
   for (const choice of reply.choices ?? []) {
@@ -210,7 +220,7 @@ export async function handleChatCompletions(
     if (!message) continue;
     let redacted = false;
     const sanitized = async (text: string) => {
-      const out = await guard.sanitizeOutput(session, text);
+      const out = await guard.sanitizeOutput(session, text, "placeholder", scope);
       if (out.findings.length) redacted = true;
       return out.text;
     };
@@ -230,9 +240,9 @@ export async function handleChatCompletions(
     // nearly chose): a redacted reply's would give the values back.
     if (redacted && choice.logprobs) choice.logprobs = null;
     if (Array.isArray(message.tool_calls) && message.tool_calls.length) {
-      held.push(...await checkToolCalls(guard, session, choice));
+      held.push(...await checkToolCalls(guard, session, choice, scope));
     }
-    held.push(...await checkFunctionCall(guard, session, choice));
+    held.push(...await checkFunctionCall(guard, session, choice, scope));
   }
   const replyHeaders: Record<string, string> = {
     "content-type": "application/json",

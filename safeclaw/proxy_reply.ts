@@ -2,7 +2,7 @@
  * What the proxy does to a model's reply, whole or streamed: which fields carry text the user
  * reads, and the tool guard on the calls the model asks the client to run.
  */
-import type { Guard } from "./guard.ts";
+import type { Guard, RestoreScope } from "./guard.ts";
 
 /** The header that lists tool calls kept for a person's approval. */
 export const APPROVAL_HEADER = "x-safeclaw-approval-required";
@@ -93,6 +93,7 @@ export async function checkToolCalls(
   guard: Guard,
   session: string,
   choice: ReplyChoice,
+  scope: RestoreScope = {},
 ): Promise<string[]> {
   const message = choice.message!;
   const kept: ToolCallMessage[] = [];
@@ -101,7 +102,10 @@ export async function checkToolCalls(
   for (const call of message.tool_calls ?? []) {
     const raw = call.function?.arguments;
     if (typeof raw === "string" && call.function) {
-      call.function.arguments = await editJsonStrings(raw, (s) => guard.restoreInputs(session, s));
+      call.function.arguments = await editJsonStrings(
+        raw,
+        (s) => guard.restoreInputs(session, s, scope),
+      );
     }
     let args: unknown = call.function?.arguments ?? "";
     try {
@@ -138,6 +142,7 @@ export async function checkFunctionCall(
   guard: Guard,
   session: string,
   choice: ReplyChoice,
+  scope: RestoreScope = {},
 ): Promise<string[]> {
   const message = choice.message!;
   const call = message.function_call;
@@ -145,7 +150,7 @@ export async function checkFunctionCall(
   const probe: ReplyChoice = {
     message: { content: message.content, tool_calls: [{ id: call.name, function: call }] },
   };
-  const held = await checkToolCalls(guard, session, probe);
+  const held = await checkToolCalls(guard, session, probe, scope);
   message.content = probe.message!.content;
   if (!probe.message!.tool_calls?.length) {
     delete message.function_call;

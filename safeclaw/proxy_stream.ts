@@ -4,7 +4,7 @@
  * A reply may have several choices (`n` > 1), which arrive interleaved; each is its own
  * conversation turn, so each has its own sanitizers and tool calls, and keeps its index.
  */
-import type { Guard, ReplyStream } from "./guard.ts";
+import type { Guard, ReplyStream, RestoreScope } from "./guard.ts";
 import { SseReader } from "./sse.ts";
 import {
   checkFunctionCall,
@@ -55,6 +55,7 @@ export function streamReply(
   guard: Guard,
   session: string,
   headers: Record<string, string>,
+  scope: RestoreScope = {},
 ): Response {
   const encoder = new TextEncoder();
   const states = new Map<number, ChoiceState>();
@@ -70,7 +71,9 @@ export function streamReply(
   };
   const sanitizerFor = async (state: ChoiceState, field: ReplyTextField) => {
     let found = state.sanitizers.get(field);
-    if (!found) state.sanitizers.set(field, found = await guard.outputStream(session));
+    if (!found) {
+      state.sanitizers.set(field, found = await guard.outputStream(session, "placeholder", scope));
+    }
     return found;
   };
   const text = (index: number, field: ReplyTextField, value: string): StreamChoice => ({
@@ -99,7 +102,7 @@ export function streamReply(
         })),
       },
     };
-    const held = await checkToolCalls(guard, session, choice);
+    const held = await checkToolCalls(guard, session, choice, scope);
     const kept = choice.message!.tool_calls ?? [];
     const note = choice.message!.content;
     if (typeof note === "string" && note) {
@@ -135,7 +138,7 @@ export function streamReply(
     state: ChoiceState,
   ) => {
     const choice: ReplyChoice = { message: { content: "", function_call: state.functionCall } };
-    const held = await checkFunctionCall(guard, session, choice);
+    const held = await checkFunctionCall(guard, session, choice, scope);
     const note = choice.message!.content;
     if (typeof note === "string" && note) {
       emitChoice(controller, template, text(index, "content", note));

@@ -11,6 +11,14 @@ export const REDACTION_MODES = ["placeholder", "mask", "hash", "partial"] as con
 /** A mode. */
 export type RedactionMode = (typeof REDACTION_MODES)[number];
 
+/** A placeholder as the vault writes it: `[EMAIL_1]`. */
+const PLACEHOLDER = /\[[A-Z_]+_\d+\]/g;
+
+/** The placeholders (`[EMAIL_1]`) that `text` holds. */
+export function placeholdersIn(text: string): Set<string> {
+  return new Set(text.match(PLACEHOLDER) ?? []);
+}
+
 /** One original behind a placeholder. */
 export interface VaultEntry {
   /** `[EMAIL_1]`. */
@@ -93,11 +101,17 @@ export class Vault {
     return false;
   }
 
-  /** `text` with every known placeholder put back (of `origin` only, if given). */
-  restore(text: string, origin?: VaultOrigin): string {
-    return text.replace(/\[[A-Z_]+_\d+\]/g, (p) => {
+  /**
+   * `text` with every known placeholder put back (of `origin` only, if given; of those in
+   * `only`, if given).
+   */
+  restore(text: string, origin?: VaultOrigin, only?: ReadonlySet<string>): string {
+    return text.replace(PLACEHOLDER, (p) => {
       const original = this.#byPlaceholder.get(p);
-      return original !== undefined && (!origin || this.#origins.get(p) === origin) ? original : p;
+      return original !== undefined && (!origin || this.#origins.get(p) === origin) &&
+          (!only || only.has(p))
+        ? original
+        : p;
     });
   }
 
