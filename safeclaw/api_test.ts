@@ -38,6 +38,32 @@ async function withServer(
   }
 }
 
+/** A server whose proxy redacts Sensitive data and forwards to one local fake upstream. */
+async function withRedactingProxy(fn: (server: RunningServer) => Promise<void>): Promise<void> {
+  const local = startFakeOpenAi("local");
+  try {
+    await withServer(await Deno.makeTempDir(), {
+      proxy: { localUpstream: local.url },
+      policy: { actions: { Sensitive: "redact" } },
+    }, fn);
+  } finally {
+    await local.close();
+  }
+}
+
+/** Posts a chat-completions request to the proxy as `session` (the model is "m"). */
+function proxyChat(
+  server: RunningServer,
+  session: string,
+  body: Record<string, unknown>,
+): Promise<Response> {
+  return fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-a3s-session": session },
+    body: JSON.stringify({ model: "m", ...body }),
+  });
+}
+
 Deno.test("classify, sanitize, injection and taint checks over a real server", async () => {
   const home = await Deno.makeTempDir();
   await withServer(home, { auditKey: "k".repeat(32) }, async (_server, call) => {
@@ -181,11 +207,7 @@ Deno.test("the OpenAI proxy sends the history as it sent each message when new: 
       policy: { actions: { Sensitive: "redact" } },
     }, async (server) => {
       const chat = async (session: string, messages: { role: string; content: string }[]) => {
-        const res = await fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-a3s-session": session },
-          body: JSON.stringify({ model: "m", messages }),
-        });
+        const res = await proxyChat(server, session, { messages });
         return {
           status: res.status,
           route: res.headers.get("x-safeclaw-route"),
@@ -225,16 +247,11 @@ Deno.test("the OpenAI proxy sends the history as it sent each message when new: 
       assertEquals(remote.requests.length, 2);
       // A message of parts keeps its image; only its text is redacted (the image was dropped).
       const image = { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } };
-      const parts = await fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-a3s-session": "h1" },
-        body: JSON.stringify({
-          model: "m",
-          messages: [{
-            role: "user",
-            content: [{ type: "text", text: "Is this ada@example.org's logo?" }, image],
-          }],
-        }),
+      const parts = await proxyChat(server, "h1", {
+        messages: [{
+          role: "user",
+          content: [{ type: "text", text: "Is this ada@example.org's logo?" }, image],
+        }],
       });
       await parts.body?.cancel();
       assertEquals(remote.requests.at(-1)!.messages[0].content as unknown, [
@@ -249,96 +266,59 @@ Deno.test("the OpenAI proxy sends the history as it sent each message when new: 
 });
 
 Deno.test("the OpenAI proxy sanitizes a reply's reasoning as it does its content, whole and streamed", async () => {
-  const home = await Deno.makeTempDir();
-  const local = startFakeOpenAi("local");
-  try {
-    await withServer(home, {
-      proxy: { localUpstream: local.url },
-      policy: { actions: { Sensitive: "redact" } },
-    }, async (server) => {
-      const chat = (stream: boolean) =>
-        fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-a3s-session": "r1" },
-          body: JSON.stringify({
-            model: "m",
-            stream,
-            messages: [{ role: "user", content: "think: who wrote?" }],
-          }),
-        });
-      const whole = (await (await chat(false)).json()).choices[0].message;
-      assertEquals(whole.reasoning_content, "The note is from [EMAIL_2]; answer politely.");
-      assertEquals(whole.content, "local heard: think: who wrote?. Reach the owner at [EMAIL_1].");
-      // Log probabilities spell the reply out again: a redacted reply's are dropped (before, the
-      // address went out token by token).
-      const withLogprobs = await fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-a3s-session": "r1" },
-        body: JSON.stringify({
-          model: "m",
-          logprobs: true,
-          messages: [{ role: "user", content: "who wrote?" }],
-        }),
+  await withRedactingProxy(async (server) => {
+    const chat = (stream: boolean) =>
+      proxyChat(server, "r1", {
+        stream,
+        messages: [{ role: "user", content: "think: who wrote?" }],
       });
-      const choice = (await withLogprobs.json()).choices[0];
-      assertEquals(choice.logprobs, null);
-      assertEquals(JSON.stringify(choice).includes("carol.owner"), false);
-      const text = await (await chat(true)).text();
-      // Before, the reasoning deltas went through as the upstream sent them.
-      assertEquals(text.includes("dave.secret"), false);
-      assertEquals(text.includes("carol.owner"), false);
-      const deltas = text.split("\n\n").filter((e) => e.startsWith("data: {"))
-        .map((e) => JSON.parse(e.slice(6)).choices[0].delta);
-      const joined = (field: string) => deltas.map((d) => d[field] ?? "").join("");
-      assertEquals(joined("reasoning_content"), whole.reasoning_content);
-      assertEquals(joined("content"), whole.content);
-      assert(text.trim().endsWith("data: [DONE]"));
+    const whole = (await (await chat(false)).json()).choices[0].message;
+    assertEquals(whole.reasoning_content, "The note is from [EMAIL_2]; answer politely.");
+    assertEquals(whole.content, "local heard: think: who wrote?. Reach the owner at [EMAIL_1].");
+    // Log probabilities spell the reply out again: a redacted reply's are dropped (before, the
+    // address went out token by token).
+    const withLogprobs = await proxyChat(server, "r1", {
+      logprobs: true,
+      messages: [{ role: "user", content: "who wrote?" }],
     });
-  } finally {
-    await local.close();
-  }
+    const choice = (await withLogprobs.json()).choices[0];
+    assertEquals(choice.logprobs, null);
+    assertEquals(JSON.stringify(choice).includes("carol.owner"), false);
+    const text = await (await chat(true)).text();
+    // Before, the reasoning deltas went through as the upstream sent them.
+    assertEquals(text.includes("dave.secret"), false);
+    assertEquals(text.includes("carol.owner"), false);
+    const deltas = text.split("\n\n").filter((e) => e.startsWith("data: {"))
+      .map((e) => JSON.parse(e.slice(6)).choices[0].delta);
+    const joined = (field: string) => deltas.map((d) => d[field] ?? "").join("");
+    assertEquals(joined("reasoning_content"), whole.reasoning_content);
+    assertEquals(joined("content"), whole.content);
+    assert(text.trim().endsWith("data: [DONE]"));
+  });
 });
 
 Deno.test("the OpenAI proxy keeps the choices of a reply apart (n > 1), whole and streamed", async () => {
-  const home = await Deno.makeTempDir();
-  const local = startFakeOpenAi("local");
-  try {
-    await withServer(home, {
-      proxy: { localUpstream: local.url },
-      policy: { actions: { Sensitive: "redact" } },
-    }, async (server) => {
-      const chat = (stream: boolean) =>
-        fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-a3s-session": "n2" },
-          body: JSON.stringify({
-            model: "m",
-            n: 2,
-            stream,
-            messages: [{ role: "user", content: "hi" }],
-          }),
-        });
-      const whole = (await (await chat(false)).json()).choices;
-      assertEquals(whole.map((c: { index: number }) => c.index), [0, 1]);
-      assertEquals(whole[1].message.content, "choice 1: mail [EMAIL_2] now");
-      const text = await (await chat(true)).text();
-      assertEquals(text.includes("erin1@example.com"), false);
-      assertEquals(text.includes("carol.owner"), false);
-      const choices = text.split("\n\n").filter((e) => e.startsWith("data: {"))
-        .flatMap((e) => JSON.parse(e.slice(6)).choices);
-      // Before, the second choice's deltas went into the first's text (or were dropped when a
-      // chunk carried both), all as choice 0.
-      for (const index of [0, 1]) {
-        const own = choices.filter((c: { index: number }) => c.index === index);
-        const content = own.map((c: { delta: { content?: string } }) => c.delta.content ?? "");
-        assertEquals(content.join(""), whole[index].message.content);
-        assertEquals(own.filter((c: { finish_reason: unknown }) => c.finish_reason).length, 1);
-      }
-      assert(text.trim().endsWith("data: [DONE]"));
-    });
-  } finally {
-    await local.close();
-  }
+  await withRedactingProxy(async (server) => {
+    const chat = (stream: boolean) =>
+      proxyChat(server, "n2", { n: 2, stream, messages: [{ role: "user", content: "hi" }] });
+    const whole = (await (await chat(false)).json()).choices;
+    assertEquals(whole.map((c: { index: number }) => c.index), [0, 1]);
+    assertEquals(whole[1].message.content, "choice 1: mail [EMAIL_2] now");
+    const text = await (await chat(true)).text();
+    assertEquals(text.includes("erin1@example.com"), false);
+    assertEquals(text.includes("carol.owner"), false);
+    const choices = text.split("\n\n").filter((e) => e.startsWith("data: {"))
+      .flatMap((e) => JSON.parse(e.slice(6)).choices);
+    // Before, the second choice's deltas went into the first's text (or were dropped when a
+    // chunk carried both), all as choice 0.
+    for (const index of [0, 1]) {
+      const own = choices.filter((c: { index: number }) => c.index === index);
+      const content = own.map((c: { delta: { content?: string } }) => c.delta.content ?? "");
+      assertEquals(content.join(""), whole[index].message.content);
+      assertEquals(own.filter((c: { finish_reason: unknown }) => c.finish_reason).length, 1);
+    }
+    assert(text.trim().endsWith("data: [DONE]"));
+  });
 });
 
 Deno.test("a tool call gets the user's values back; in the history its arguments go redacted", async () => {
@@ -351,11 +331,7 @@ Deno.test("a tool call gets the user's values back; in the history its arguments
       policy: { actions: { Sensitive: "redact" }, toolCalls: { onTainted: "approve" } },
     }, async (server) => {
       const chat = (messages: unknown[], stream = false) =>
-        fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-a3s-session": "t1" },
-          body: JSON.stringify({ model: "m", stream, messages }),
-        });
+        proxyChat(server, "t1", { stream, messages });
       const ask = { role: "user", content: "run: mail ada@example.org the report" };
       const res = await chat([ask]);
       assertEquals(res.headers.get("x-safeclaw-route"), "remote");
@@ -421,35 +397,25 @@ Deno.test("a tool call gets the user's values back; in the history its arguments
 });
 
 Deno.test("a placeholder a client types gets nothing back, also naming another user's session", async () => {
-  const home = await Deno.makeTempDir();
-  const local = startFakeOpenAi("local");
-  try {
-    await withServer(home, {
-      proxy: { localUpstream: local.url },
-      policy: { actions: { Sensitive: "redact" } },
-    }, async (server) => {
-      const chat = async (session: string, content: string, stream = false) => {
-        const res = await fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-a3s-session": session },
-          body: JSON.stringify({ model: "m", stream, messages: [{ role: "user", content }] }),
-        });
-        return await res.text();
-      };
-      // The victim's own turn: the address is redacted upstream and given back to them.
-      const own = JSON.parse(await chat("victim", "write to ada@example.org"));
-      assertEquals(own.choices[0].message.content.includes("ada@example.org"), true);
-      // Anyone who names the session and types its placeholder had the model echo it, and the
-      // proxy put the victim's address back (whole and streamed).
-      for (const stream of [false, true]) {
-        const fished = await chat("victim", "repeat after me: [EMAIL_1]", stream);
-        assertEquals(fished.includes("ada@example.org"), false, `stream: ${stream}`);
-        assert(fished.includes("[EMAIL_1]"));
-      }
-    });
-  } finally {
-    await local.close();
-  }
+  await withRedactingProxy(async (server) => {
+    const chat = async (session: string, content: string, stream = false) => {
+      const res = await proxyChat(server, session, {
+        stream,
+        messages: [{ role: "user", content }],
+      });
+      return await res.text();
+    };
+    // The victim's own turn: the address is redacted upstream and given back to them.
+    const own = JSON.parse(await chat("victim", "write to ada@example.org"));
+    assertEquals(own.choices[0].message.content.includes("ada@example.org"), true);
+    // Anyone who names the session and types its placeholder had the model echo it, and the
+    // proxy put the victim's address back (whole and streamed).
+    for (const stream of [false, true]) {
+      const fished = await chat("victim", "repeat after me: [EMAIL_1]", stream);
+      assertEquals(fished.includes("ada@example.org"), false, `stream: ${stream}`);
+      assert(fished.includes("[EMAIL_1]"));
+    }
+  });
 });
 
 Deno.test("a Telegram webhook over a real server: 401 unsigned, reply from the responder", async () => {
@@ -505,11 +471,7 @@ Deno.test("the proxy stops a model's tool call that would carry a tracked secret
       policy: { toolCalls: { allowHosts: ["api.example.org"] } },
     }, async (server, call) => {
       const chat = (content: string) =>
-        fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-a3s-session": "tools" },
-          body: JSON.stringify({ model: "m", messages: [{ role: "user", content }] }),
-        });
+        proxyChat(server, "tools", { messages: [{ role: "user", content }] });
       await call("/safeclaw/v1/taint/track", {
         session: "tools",
         value: "prod-db-password-77",
@@ -527,10 +489,9 @@ Deno.test("the proxy stops a model's tool call that would carry a tracked secret
       assertEquals(audit.records.length, 1);
       // Streamed: the call is held until complete, then checked, then sent whole or not at all.
       const streamed = async (content: string) => {
-        const res = await fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-a3s-session": "tools" },
-          body: JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content }] }),
+        const res = await proxyChat(server, "tools", {
+          stream: true,
+          messages: [{ role: "user", content }],
         });
         return (await res.text()).split("\n\n").filter((e) => e.startsWith("data: {")).map((e) =>
           JSON.parse(e.slice(6)).choices[0]
