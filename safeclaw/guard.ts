@@ -61,6 +61,11 @@ export interface RestoreScope {
    * gets nothing back.
    */
   only?: ReadonlySet<string>;
+  /**
+   * Whether the user's own values in the text pass unredacted (default: where policy restores
+   * originals). Off for callers that are not the session's user.
+   */
+  ownValues?: boolean;
 }
 
 /** Options of {@linkcode Guard.open}. */
@@ -338,7 +343,7 @@ export class Guard {
     // The session's own values (what its user sent), put back from its vault, go back to it as
     // they were; anything else the reply carries is redacted, also when an earlier reply's value
     // (or its placeholder) comes again.
-    const findings = this.#othersValues(restored, vault);
+    const findings = this.#othersValues(restored, vault, scope);
     const taints = this.tracker(session).find(restored);
     const out = sanitize(restored, findings, mode, vault, "output");
     if (findings.length || taints.length) {
@@ -376,7 +381,7 @@ export class Guard {
     const types = new Set<string>();
     const taints = new Set<string>();
     const sanitizer = createStreamSanitizer({
-      detect: (t) => this.#othersValues(t, vault),
+      detect: (t) => this.#othersValues(t, vault, scope),
       onRedact: (findings) => findings.forEach((f) => types.add(f.type)),
       mode,
       vault,
@@ -418,16 +423,18 @@ export class Guard {
 
   /** `text` with the user's own values put back where policy and `scope` allow. */
   #restore(vault: Vault, text: string, scope: RestoreScope): string {
-    return this.policy.restoreOriginals ? vault.restore(text, "input", scope.only) : text;
+    return this.policy.restoreOriginals && scope.ownValues !== false
+      ? vault.restore(text, "input", scope.only)
+      : text;
   }
 
   /**
    * The findings of a reply's `text` that are not the user's own values (which pass where policy
    * restores originals).
    */
-  #othersValues(text: string, vault: Vault): Detection[] {
+  #othersValues(text: string, vault: Vault, scope: RestoreScope): Detection[] {
     const findings = this.classifier.classify(text).findings;
-    if (!this.policy.restoreOriginals) return findings;
+    if (!this.policy.restoreOriginals || scope.ownValues === false) return findings;
     return findings.filter((f) => !vault.holds(text.slice(f.start, f.end), "input"));
   }
 

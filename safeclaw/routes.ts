@@ -190,7 +190,10 @@ export function createSafeclawRoutes(
         const findings = guard.classifier.classify(req.text).findings;
         return c.json({ text: sanitize(req.text, findings, req.mode, vault), findings }, 200);
       }
-      const out = await guard.sanitizeOutput(req.session, req.text, req.mode);
+      // The caller may be anyone who can name the session: nothing of its vault comes back.
+      const out = await guard.sanitizeOutput(req.session, req.text, req.mode, {
+        ownValues: false,
+      });
       return c.json({ text: out.text, findings: out.findings }, 200);
     }
     const findings = guard.classifier.classify(req.text).findings;

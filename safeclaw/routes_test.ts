@@ -36,3 +36,30 @@ Deno.test("POST /safeclaw/v1/scan over a real server", async () => {
     await server.shutdown();
   }
 });
+
+Deno.test("POST /safeclaw/v1/sanitize never gives a session's values back", async () => {
+  const config = loadConfig({ env: {}, flags: { port: 0, home: await Deno.makeTempDir() } });
+  const server = await startServer({
+    config,
+    modules: [safeclawModule({ events: false })],
+    logger: createLogger("silent"),
+  });
+  try {
+    const sanitize = async (body: unknown) =>
+      await (await fetch(new URL("/safeclaw/v1/sanitize", server.url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      })).json();
+    const own = await sanitize({ text: "mail ada@example.org", session: "v", mode: "placeholder" });
+    assertEquals(own.text, "mail [EMAIL_1]");
+    // Anyone on loopback could name the session and read its vault back through another mode
+    // (the placeholder restored, and the session's own value let through unmasked).
+    for (const mode of ["mask", "hash", "partial", "placeholder"]) {
+      const fished = await sanitize({ text: "[EMAIL_1] ada@example.org", session: "v", mode });
+      assertEquals(JSON.stringify(fished).includes("ada@example.org"), false, mode);
+    }
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -69,7 +69,8 @@ export const SanitizeRequest = z.object({
   text: z.string().max(1_000_000),
   mode: z.enum(REDACTION_MODES).default("placeholder"),
   session: SessionId.optional().openapi({
-    description: "placeholders are numbered per session and restorable from its vault",
+    description:
+      "placeholders are numbered per session and kept in its vault; this route never puts any back or lets the session's own values through (only the session's replies do)",
   }),
 }).openapi("SafeclawSanitizeRequest");
 
