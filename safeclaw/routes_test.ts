@@ -1,8 +1,9 @@
 import { assertEquals } from "@a3s/common/testing";
-import { createLogger, loadConfig, startServer } from "@a3s/common";
+import { createLogger, loadConfig, type RunningServer, startServer } from "@a3s/common";
 import { safeclawModule } from "./mod.ts";
 
-Deno.test("POST /safeclaw/v1/scan over a real server", async () => {
+/** A real server with safeclaw alone, its defaults, on a fresh home. */
+async function withServer(fn: (server: RunningServer) => Promise<void>): Promise<void> {
   const config = loadConfig({ env: {}, flags: { port: 0, home: await Deno.makeTempDir() } });
   const server = await startServer({
     config,
@@ -10,6 +11,14 @@ Deno.test("POST /safeclaw/v1/scan over a real server", async () => {
     logger: createLogger("silent"),
   });
   try {
+    await fn(server);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+Deno.test("POST /safeclaw/v1/scan over a real server", async () => {
+  await withServer(async (server) => {
     const post = (body: unknown) =>
       fetch(new URL("/safeclaw/v1/scan", server.url), {
         method: "POST",
@@ -32,19 +41,11 @@ Deno.test("POST /safeclaw/v1/scan over a real server", async () => {
     const neither = await post({});
     assertEquals(neither.status, 400);
     await neither.body?.cancel();
-  } finally {
-    await server.shutdown();
-  }
+  });
 });
 
 Deno.test("POST /safeclaw/v1/sanitize never gives a session's values back", async () => {
-  const config = loadConfig({ env: {}, flags: { port: 0, home: await Deno.makeTempDir() } });
-  const server = await startServer({
-    config,
-    modules: [safeclawModule({ events: false })],
-    logger: createLogger("silent"),
-  });
-  try {
+  await withServer(async (server) => {
     const sanitize = async (body: unknown) =>
       await (await fetch(new URL("/safeclaw/v1/sanitize", server.url), {
         method: "POST",
@@ -59,7 +60,5 @@ Deno.test("POST /safeclaw/v1/sanitize never gives a session's values back", asyn
       const fished = await sanitize({ text: "[EMAIL_1] ada@example.org", session: "v", mode });
       assertEquals(JSON.stringify(fished).includes("ada@example.org"), false, mode);
     }
-  } finally {
-    await server.shutdown();
-  }
+  });
 });
