@@ -1,27 +1,6 @@
 import { assert, assertEquals } from "@a3s/common/testing";
-import { openStore } from "@a3s/common";
-import { Guard } from "./guard.ts";
-import { parsePolicy } from "./policy.ts";
-
-const SECRET = "a key of at least sixteen bytes";
-
-async function withGuard(fn: (guard: Guard) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  const store = await openStore({ sqlitePath: `${dir}/a3s.db` });
-  const guard = await Guard.open({
-    store,
-    policy: parsePolicy({ actions: { Sensitive: "redact" }, restoreOriginals: true }),
-    hmacKey: SECRET,
-    tee: { kind: null, device: null },
-  });
-  try {
-    await fn(guard);
-  } finally {
-    guard.close();
-    await store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import type { Guard } from "./guard.ts";
+import { withGuard } from "./testdata/guard.ts";
 
 /** The reply as a client gets it when the upstream streams it in chunks of `size`. */
 async function streamed(guard: Guard, session: string, reply: string, size: number) {

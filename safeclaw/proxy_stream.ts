@@ -91,70 +91,48 @@ export function streamReply(
       if (rest) emitChoice(controller, template, text(index, field, rest));
       await stream.recorded();
     }
-    if (state.functionCall) return await releaseFunctionCall(controller, template, index, state);
-    if (!state.calls.size) return { hadCalls: false, keptCalls: false };
-    const choice: ReplyChoice = {
-      message: {
-        content: "",
-        tool_calls: [...state.calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => ({
+    if (!state.calls.size && !state.functionCall) return { hadCalls: false, keptCalls: false };
+    // Tool calls, or the older functions API's one call, checked as the whole reply's are.
+    const message: ReplyChoice["message"] = {
+      content: "",
+      tool_calls: state.calls.size
+        ? [...state.calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => ({
           id: c.id,
           function: { name: c.name, arguments: c.arguments },
-        })),
-      },
+        }))
+        : undefined,
+      function_call: state.functionCall,
     };
-    const held = await checkToolCalls(guard, session, choice, scope);
-    const kept = choice.message!.tool_calls ?? [];
-    const note = choice.message!.content;
-    if (typeof note === "string" && note) {
-      emitChoice(controller, template, text(index, "content", note));
+    const choice: ReplyChoice = { message };
+    const held = [
+      ...await checkToolCalls(guard, session, choice, scope),
+      ...await checkFunctionCall(guard, session, choice, scope),
+    ];
+    if (typeof message.content === "string" && message.content) {
+      emitChoice(controller, template, text(index, "content", message.content));
     }
-    if (kept.length) {
+    const calls = message.tool_calls?.map((c, position) => ({
+      index: position,
+      id: c.id,
+      type: "function",
+      function: c.function,
+    }));
+    const delta = calls?.length
+      ? { tool_calls: calls }
+      : message.function_call
+      ? { function_call: message.function_call }
+      : undefined;
+    if (delta) {
       emit(
         controller,
         JSON.stringify({
           ...template,
-          choices: [{
-            index,
-            delta: {
-              tool_calls: kept.map((c, position) => ({
-                index: position,
-                id: c.id,
-                type: "function",
-                function: c.function,
-              })),
-            },
-            finish_reason: null,
-          }],
+          choices: [{ index, delta, finish_reason: null }],
           ...(held.length ? { safeclaw: { approval_required: held } } : {}),
         }),
       );
     }
-    return { hadCalls: true, keptCalls: kept.length > 0 };
-  };
-  const releaseFunctionCall = async (
-    controller: Controller,
-    template: StreamChunk,
-    index: number,
-    state: ChoiceState,
-  ) => {
-    const choice: ReplyChoice = { message: { content: "", function_call: state.functionCall } };
-    const held = await checkFunctionCall(guard, session, choice, scope);
-    const note = choice.message!.content;
-    if (typeof note === "string" && note) {
-      emitChoice(controller, template, text(index, "content", note));
-    }
-    const kept = choice.message!.function_call;
-    if (kept) {
-      emit(
-        controller,
-        JSON.stringify({
-          ...template,
-          choices: [{ index, delta: { function_call: kept }, finish_reason: null }],
-          ...(held.length ? { safeclaw: { approval_required: held } } : {}),
-        }),
-      );
-    }
-    return { hadCalls: true, keptCalls: kept !== undefined };
+    return { hadCalls: true, keptCalls: delta !== undefined };
   };
   const releaseAll = async (controller: Controller) => {
     if (!last) return;

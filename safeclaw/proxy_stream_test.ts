@@ -1,25 +1,7 @@
 import { assert, assertEquals } from "@a3s/common/testing";
-import { openStore } from "@a3s/common";
-import { Guard } from "./guard.ts";
-import { parsePolicy } from "./policy.ts";
+import { withGuard } from "./testdata/guard.ts";
 import { streamReply } from "./proxy_stream.ts";
 import { eventData } from "./sse.ts";
-
-async function withGuard(fn: (guard: Guard) => Promise<void>): Promise<void> {
-  const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await Guard.open({
-    store,
-    policy: parsePolicy({ actions: { Sensitive: "redact" } }),
-    hmacKey: "a key of at least sixteen bytes",
-    tee: { kind: null, device: null },
-  });
-  try {
-    await fn(guard);
-  } finally {
-    guard.close();
-    await store.close();
-  }
-}
 
 /** An upstream whose body arrives in pieces of `size` characters. */
 function upstream(sse: string, size: number): Response {

@@ -1,0 +1,23 @@
+/** A guard on a fresh SQLite store for tests: Sensitive data is redacted, originals restored. */
+import { openStore } from "@a3s/common";
+import { Guard } from "../guard.ts";
+import { parsePolicy } from "../policy.ts";
+
+/** Runs `fn` with a new guard, then closes it and removes its store. */
+export async function withGuard(fn: (guard: Guard) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  const store = await openStore({ sqlitePath: `${dir}/a3s.db` });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({ actions: { Sensitive: "redact" }, restoreOriginals: true }),
+    hmacKey: "a key of at least sixteen bytes",
+    tee: { kind: null, device: null },
+  });
+  try {
+    await fn(guard);
+  } finally {
+    guard.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
