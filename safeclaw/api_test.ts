@@ -72,15 +72,23 @@ function withRedactingProxy(fn: (server: RunningServer) => Promise<void>): Promi
   return withProxy({}, (server) => fn(server));
 }
 
-/** Posts a chat-completions request to the proxy as `session` (the model is "m"). */
+/**
+ * Posts a chat-completions request to the proxy as `session` (the model is "m"), anonymously or
+ * with `token`.
+ */
 function proxyChat(
   server: RunningServer,
   session: string,
   body: Record<string, unknown>,
+  token?: string,
 ): Promise<Response> {
   return fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
     method: "POST",
-    headers: { "content-type": "application/json", "x-a3s-session": session },
+    headers: {
+      "content-type": "application/json",
+      "x-a3s-session": session,
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
     body: JSON.stringify({ model: "m", ...body }),
   });
 }
@@ -147,13 +155,16 @@ Deno.test("the session ratchet survives a restart; the audit chain verifies and 
       session: "u1:web:c1",
     })).json();
     assertEquals([later.level, later.sessionLevel, later.localOnly], ["Normal", "Critical", true]);
-    const session = await (await call("/safeclaw/v1/sessions/u1:web:c1", undefined, true)).json();
+    // Stored under its caller's name: a session named through the API is the caller's own.
+    const session =
+      await (await call("/safeclaw/v1/sessions/api:anonymous:u1:web:c1", undefined, true)).json();
     assertEquals(session.level, "Critical");
     const unauthorized = await call("/safeclaw/v1/audit");
     assertEquals(unauthorized.status, 401);
     await unauthorized.body?.cancel();
-    const audit = await (await call("/safeclaw/v1/audit?session=u1:web:c1", undefined, true))
-      .json();
+    const audit =
+      await (await call("/safeclaw/v1/audit?session=api:anonymous:u1:web:c1", undefined, true))
+        .json();
     assertEquals(audit.records.map((r: { kind: string }) => r.kind), ["block", "classification"]);
     assertEquals(audit.records[0].severity, "critical");
     const verify = await (await call("/safeclaw/v1/audit/verify", undefined, true)).json();
@@ -412,6 +423,34 @@ Deno.test("a placeholder a client types gets nothing back, also naming another u
   });
 });
 
+Deno.test("a session named through the API is its caller's own: not a channel's, not another token's", async () => {
+  const home = await Deno.makeTempDir();
+  await withServer(home, {}, async (_server, call) => {
+    const classify = async (session: string, text: string, token = false) =>
+      await (await call("/safeclaw/v1/classify", { session, text }, token)).json();
+    const levelOf = async (stored: string) =>
+      (await (await call(`/safeclaw/v1/sessions/${stored}`, undefined, true)).json()).level;
+    assertEquals((await classify("shared", "my SSN is 536-22-1947")).sessionLevel, "Critical");
+    // Another caller naming the same session has its own, at its own level.
+    assertEquals((await classify("shared", "hello", true)).sessionLevel, "Normal");
+    assertEquals(await levelOf("api:anonymous:shared"), "Critical");
+    assertEquals(await levelOf("api:token:config:0:shared"), "Normal");
+    // A channel's chat is keyed user:channel:chat by the hub; naming that key reaches nothing.
+    await classify("77:telegram:88", "my SSN is 536-22-1947");
+    assertEquals(await levelOf("77:telegram:88"), "Normal");
+    // Placeholder numbers said which values a named session's vault held; now each caller
+    // numbers in its own vault.
+    const placeholders = async (text: string, token: boolean) =>
+      (await (await call("/safeclaw/v1/sanitize", { session: "v", text }, token)).json()).text;
+    assertEquals(
+      await placeholders("ada@example.org, bob@example.org", false),
+      "[EMAIL_1], [EMAIL_2]",
+    );
+    assertEquals(await placeholders("bob@example.org", true), "[EMAIL_1]");
+    assertEquals(await placeholders("bob@example.org", false), "[EMAIL_2]");
+  });
+});
+
 Deno.test("a Telegram webhook over a real server: 401 unsigned, reply from the responder", async () => {
   const home = await Deno.makeTempDir();
   const upstream = startFakeOpenAi("power");
@@ -460,8 +499,9 @@ Deno.test("the proxy stops a model's tool call that would carry a tracked secret
   await withProxy(
     { policy: { toolCalls: { allowHosts: ["api.example.org"] } } },
     async (server, call) => {
+      // The caller that tracked the secret (with its token) is the caller whose calls are held.
       const chat = (content: string) =>
-        proxyChat(server, "tools", { messages: [{ role: "user", content }] });
+        proxyChat(server, "tools", { messages: [{ role: "user", content }] }, TOKEN);
       await call("/safeclaw/v1/taint/track", {
         session: "tools",
         value: "prod-db-password-77",
@@ -473,16 +513,18 @@ Deno.test("the proxy stops a model's tool call that would carry a tracked secret
       assertEquals(blocked.choices[0].message.tool_calls, undefined);
       assertEquals(blocked.choices[0].finish_reason, "stop");
       assert(blocked.choices[0].message.content.startsWith("safeclaw blocked a tool call: shell:"));
-      const audit =
-        await (await call("/safeclaw/v1/audit?session=tools&kind=block", undefined, true))
-          .json();
+      const audit = await (await call(
+        "/safeclaw/v1/audit?session=api:token:config:0:tools&kind=block",
+        undefined,
+        true,
+      )).json();
       assertEquals(audit.records.length, 1);
       // Streamed: the call is held until complete, then checked, then sent whole or not at all.
       const streamed = async (content: string) => {
         const res = await proxyChat(server, "tools", {
           stream: true,
           messages: [{ role: "user", content }],
-        });
+        }, TOKEN);
         return (await res.text()).split("\n\n").filter((e) => e.startsWith("data: {")).map((e) =>
           JSON.parse(e.slice(6)).choices[0]
         );

@@ -138,7 +138,8 @@ Deno.test("HTTP: a blocked message's decisions arrive on /event/v1/stream withou
     const injection = events().find((e) => e.subject === "safeclaw.audit.injection");
     assert(injection, text);
     assertEquals(injection.type, "a3s.safeclaw.injection");
-    assertEquals(injection.data.session, "u:c:bus");
+    // The session as stored: the one this token's caller named.
+    assertEquals(injection.data.session, "api:token:config:0:u:c:bus");
     assertEquals(injection.data.source, "email");
     assert(injection.data.score >= 0.5, JSON.stringify(injection.data));
     assertEquals(text.includes("hunter2"), false);

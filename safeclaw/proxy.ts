@@ -18,6 +18,7 @@ import {
   type ToolCallMessage,
 } from "./proxy_reply.ts";
 import { streamReply } from "./proxy_stream.ts";
+import { apiSession } from "./api_session.ts";
 
 export { APPROVAL_HEADER };
 
@@ -36,7 +37,10 @@ interface ChatMessage {
   [key: string]: unknown;
 }
 
-/** The header that names the session; else the body's `user` field; else one shared session. */
+/**
+ * The header that names the session; else the body's `user` field; else one session shared by
+ * the caller's requests. Either way the session is the caller's own (`api_session.ts`).
+ */
 export const SESSION_HEADER = "x-a3s-session";
 /** The header that says where a request went: `local` or `remote`. */
 export const ROUTE_HEADER = "x-safeclaw-route";
@@ -143,8 +147,11 @@ export async function handleChatCompletions(
       return openAiError(400, `messages.${i}.role: expected a string`, "invalid_request");
     }
   }
-  const session = c.req.header(SESSION_HEADER) ??
-    (typeof body.user === "string" && body.user ? `openai:${body.user}` : "openai:anonymous");
+  const session = apiSession(
+    c.req.raw,
+    c.req.header(SESSION_HEADER) ??
+      (typeof body.user === "string" && body.user ? `openai:${body.user}` : "openai:anonymous"),
+  );
   const decisions: InputDecision[] = [];
   for (const i of newMessages(messages)) {
     const text = textOf(messages[i].content);

@@ -20,6 +20,7 @@ import { judgeInjection } from "./injection/judge.ts";
 import type { EventBus } from "@a3s/event";
 import { publishSafeclawEvents } from "./bus_events.ts";
 import { sanitize } from "./sanitize.ts";
+import { apiSession } from "./api_session.ts";
 import { atLeast } from "./privacy/levels.ts";
 import { detectTee } from "./tee.ts";
 import { handleChatCompletions, type ProxyUpstreams } from "./proxy.ts";
@@ -120,7 +121,15 @@ const sessionRoute = createRoute({
   method: "get",
   path: "/safeclaw/v1/sessions/{session}",
   summary: "A session's privacy level (it only goes up)",
-  request: { params: z.object({ session: z.string().min(1).max(300) }) },
+  request: {
+    params: z.object({
+      session: z.string().min(1).max(400).openapi({
+        description:
+          "a stored session key: `api:<caller>:<name>` for a session named through the API, `user_id:channel_id:chat_id` for a channel's",
+        example: "api:anonymous:agent-7",
+      }),
+    }),
+  },
   responses: { 200: json(SessionResponse, "The level") },
 });
 
@@ -155,7 +164,7 @@ export function createSafeclawRoutes(
     const req = c.req.valid("json");
     if (req.session) {
       const d = await guard.inspectInput({
-        session: req.session,
+        session: apiSession(c.req.raw, req.session),
         text: req.text,
         source: req.source,
       });
@@ -185,13 +194,14 @@ export function createSafeclawRoutes(
   app.openapi(sanitizeRoute, async (c) => {
     const req = c.req.valid("json");
     if (req.session) {
+      const session = apiSession(c.req.raw, req.session);
       if (req.mode === "placeholder") {
-        const vault = await guard.vault(req.session);
+        const vault = await guard.vault(session);
         const findings = guard.classifier.classify(req.text).findings;
         return c.json({ text: sanitize(req.text, findings, req.mode, vault), findings }, 200);
       }
-      // The caller may be anyone who can name the session: nothing of its vault comes back.
-      const out = await guard.sanitizeOutput(req.session, req.text, req.mode, {
+      // Nothing of the vault comes back here: every anonymous caller on loopback shares one name.
+      const out = await guard.sanitizeOutput(session, req.text, req.mode, {
         ownValues: false,
       });
       return c.json({ text: out.text, findings: out.findings }, 200);
@@ -209,7 +219,7 @@ export function createSafeclawRoutes(
       await guard.audit.append({
         kind: "injection",
         severity: "warning",
-        session: req.session ?? null,
+        session: req.session ? apiSession(c.req.raw, req.session) : null,
         data: { score: verdict.score, categories: verdict.categories, source: req.source },
       });
     }
@@ -217,12 +227,16 @@ export function createSafeclawRoutes(
   });
   app.openapi(taintCheckRoute, async (c) => {
     const req = c.req.valid("json");
-    const d = await guard.inspectToolCall(req.session, { tool: req.tool, args: req.args });
+    const d = await guard.inspectToolCall(apiSession(c.req.raw, req.session), {
+      tool: req.tool,
+      args: req.args,
+    });
     return c.json(d, 200);
   });
   app.openapi(taintTrackRoute, (c) => {
     const req = c.req.valid("json");
-    return c.json({ id: guard.tracker(req.session).track(req.value, req.kind, req.source) }, 200);
+    const tracker = guard.tracker(apiSession(c.req.raw, req.session));
+    return c.json({ id: tracker.track(req.value, req.kind, req.source) }, 200);
   });
   app.openapi(auditListRoute, async (c) => {
     const q = c.req.valid("query");

@@ -29,8 +29,9 @@ export const ScanResponse = z.object({
 }).openapi("SafeclawScanResponse");
 
 const SessionId = z.string().min(1).max(300).openapi({
-  description: "session key, `user_id:channel_id:chat_id` for channels",
-  example: "u42:telegram:c7",
+  description:
+    "the caller's name for its session, stored as `api:<caller>:<name>` (the caller is `token:<id>` or `anonymous`): a caller reaches only the sessions it named, never a channel's or another token's",
+  example: "agent-7",
 });
 
 export const ClassifyRequest = z.object({

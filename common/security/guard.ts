@@ -13,6 +13,7 @@ import type { AccessRule } from "../module.ts";
 import type { Store } from "../store.ts";
 import { counter } from "../telemetry.ts";
 import { AccessTable, patternToRegExp } from "./access.ts";
+import { ANONYMOUS_CALLER, setCaller } from "./caller.ts";
 import { type Cidr, cidrContains, parseCidr, parseIp } from "./addresses.ts";
 import type { SecurityConfig } from "./config.ts";
 import { HostCheck, isLoopbackBind } from "./host_check.ts";
@@ -305,6 +306,7 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
         }
       }
 
+      setCaller(c.req.raw, identity ? `token:${identity.id}` : ANONYMOUS_CALLER);
       const key = identity ? `token:${identity.id}` : `addr:${address}`;
       const slot = limiter.acquire(key);
       if (!slot.ok) {

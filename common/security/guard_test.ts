@@ -10,6 +10,7 @@ import { loadSecurityConfig, type SecurityConfig } from "./config.ts";
 import { clientAddress, createSecurity, metricMethod } from "./guard.ts";
 import { parseCidr } from "./addresses.ts";
 import { TokenStore } from "./tokens.ts";
+import { callerOf } from "./caller.ts";
 
 const RULES: AccessRule[] = [
   { path: "/api/chat", methods: ["POST"], scope: "power:read", anonymousOnLoopback: true },
@@ -37,7 +38,7 @@ async function harness(
   app.use("*", requestId());
   app.use("*", security.middleware(app));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.post("/api/chat", (c) => c.json({ ok: true }));
+  app.post("/api/chat", (c) => c.json({ ok: true, caller: callerOf(c.req.raw) }));
   app.get("/api/tags", (c) => c.json({ models: [] }));
   app.post("/api/pull", (c) => c.json({ pulled: true }));
   app.get("/api/tags/:name", (c) => c.json({ error: "not found" }, 404));
@@ -141,6 +142,26 @@ Deno.test("guard: OpenAI-shaped 401 on /v1 and config tokens with scopes", async
     const missing = await h.call("/v1/files", { method: "POST", body: "{}", headers: json });
     assertEquals(missing.status, 401);
     assertEquals((await missing.json()).error.type, "authentication_error");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("guard: a route learns its caller: the token's id, else anonymous", async () => {
+  const h = await harness({ A3S_TOKENS: "cfg-token-0123456789=power:read" });
+  try {
+    const caller = async (headers: Record<string, string>) =>
+      (await (await h.call("/api/chat", { method: "POST", body: "{}", headers })).json()).caller;
+    assertEquals(await caller(json), "anonymous");
+    assertEquals(
+      await caller({ ...json, authorization: "Bearer cfg-token-0123456789" }),
+      "token:config:0",
+    );
+    // A token that is not valid on a route open to anonymous callers names nobody.
+    assertEquals(
+      await caller({ ...json, authorization: "Bearer not-a-token-0000000" }),
+      "anonymous",
+    );
   } finally {
     await h.close();
   }

@@ -12,6 +12,7 @@
  */
 export * from "./addresses.ts";
 export * from "./access.ts";
+export * from "./caller.ts";
 export * from "./config.ts";
 export * from "./guard.ts";
 export * from "./host_check.ts";
