@@ -17,6 +17,7 @@ import { type Label, type TaintHit, type TaintKind, TaintTracker, type Trust } f
 import { checkToolCall, type ToolCall, type ToolDecision } from "./tool_guard.ts";
 import { type RedactionMode, sanitize, type Vault, type VaultOrigin } from "./sanitize.ts";
 import { VaultStore } from "./vault_store.ts";
+import { ReviewMemo } from "./review_memo.ts";
 import {
   createStreamRestorer,
   createStreamSanitizer,
@@ -84,6 +85,18 @@ export interface GuardOptions {
   vaultTtlMs?: number;
 }
 
+/** What {@linkcode Guard.reviewHistory} says of an earlier message. */
+export interface HistoryReview {
+  /** The message's level. */
+  level: Level;
+  /** What the policy does at that level. */
+  action: Action;
+  /** Whether the message may go only to a local model. */
+  localOnly: boolean;
+  /** The message as it goes upstream: redacted with the session's placeholders where policy says. */
+  text: string;
+}
+
 const SECRET_TYPES = new Set(["secret"]);
 
 /** A streamed reply's sanitizer, which also audits what the reply carried. */
@@ -125,6 +138,8 @@ export class Guard {
   /** The sessions' placeholder vaults, encrypted in the store. */
   readonly vaults: VaultStore;
   #vaults = new Map<string, Promise<Vault>>();
+  // What past messages gave when reviewed, up to 8 Mi UTF-16 units (16 MiB) of text.
+  #reviewed = new ReviewMemo<HistoryReview>(8 << 20);
 
   private constructor(
     options: GuardOptions,
@@ -194,7 +209,10 @@ export class Guard {
     session: string,
     text: string,
     origin: VaultOrigin = "input",
-  ): Promise<{ level: Level; action: Action; localOnly: boolean; text: string }> {
+  ): Promise<HistoryReview> {
+    const key = `${origin}\u0000${session}\u0000${text}`;
+    const known = this.#reviewed.get(key);
+    if (known) return { ...known };
     const findings = this.classifier.classify(text).findings;
     const level = this.levelOf(findings);
     const action = this.policy.actions[level];
@@ -202,7 +220,9 @@ export class Guard {
     const redacted = action === "redact"
       ? sanitize(text, findings, "placeholder", await this.vault(session), origin)
       : text;
-    return { level, action, localOnly, text: redacted };
+    const review = { level, action, localOnly, text: redacted };
+    this.#reviewed.set(key, review, key.length + (redacted === text ? 0 : redacted.length));
+    return { ...review };
   }
 
   /** Classifies, checks and records one input message. */

@@ -66,3 +66,25 @@ Deno.test("a streamed reply that repeats a tracked secret, encoded and cut acros
     assertEquals((record.data as { taints: string[] }).taints.length, 1);
   });
 });
+
+Deno.test("a past message is classified once, however many turns send it again", async () => {
+  await withGuard(async (guard) => {
+    let classified = 0;
+    const classify = guard.classifier.classify.bind(guard.classifier);
+    guard.classifier.classify = (text) => {
+      classified++;
+      return classify(text);
+    };
+    const message = "write to ada@example.org";
+    const first = await guard.reviewHistory("s", message, "input");
+    assertEquals(first.text, "write to [EMAIL_1]");
+    for (let turn = 0; turn < 5; turn++) {
+      assertEquals(await guard.reviewHistory("s", message, "input"), first);
+    }
+    assertEquals(classified, 1);
+    // Another session, or the same text as a reply, is reviewed on its own.
+    assertEquals((await guard.reviewHistory("t", message, "input")).text, "write to [EMAIL_1]");
+    await guard.reviewHistory("s", message, "output");
+    assertEquals(classified, 3);
+  });
+});

@@ -116,6 +116,7 @@ export { detectTee, type TeeKind, type TeeStatus } from "./tee.ts";
 export {
   Guard,
   type GuardOptions,
+  type HistoryReview,
   type InputDecision,
   type ReplyStream,
   type RestoreScope,

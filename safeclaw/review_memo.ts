@@ -1,0 +1,64 @@
+/**
+ * What reviewing a past message gave, remembered. A client sends the whole conversation on every
+ * turn, and each past message was classified again each time, so a turn cost as much as the
+ * history before it (a conversation's cost grew with the square of its length). A review depends
+ * only on the text, where it came from, the policy and the session's vault, whose placeholders
+ * never change once given, so what it gave stays true.
+ */
+
+interface Entry<T> {
+  value: T;
+  size: number;
+}
+
+/**
+ * A map bounded by the total size of what it holds, which forgets the least recently used first.
+ *
+ * @example
+ * ```ts
+ * import { ReviewMemo } from "./review_memo.ts";
+ * const memo = new ReviewMemo<string>(10);
+ * memo.set("a", "x", 6);
+ * memo.set("b", "y", 6); // over 10: "a" goes
+ * console.log(memo.get("a"), memo.get("b")); // undefined "y"
+ * ```
+ */
+export class ReviewMemo<T> {
+  // A Map iterates in insertion order: re-inserting on use keeps the least recent first.
+  #entries = new Map<string, Entry<T>>();
+  #size = 0;
+
+  /** @param maxSize the most the entries may add up to (their `size`s) */
+  constructor(readonly maxSize: number) {}
+
+  /** The value remembered for `key`, now the most recently used. */
+  get(key: string): T | undefined {
+    const entry = this.#entries.get(key);
+    if (!entry) return undefined;
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    return entry.value;
+  }
+
+  /** Remembers `value` for `key`; `size` counts against `maxSize` (one larger is not kept). */
+  set(key: string, value: T, size: number): void {
+    const old = this.#entries.get(key);
+    if (old) {
+      this.#entries.delete(key);
+      this.#size -= old.size;
+    }
+    if (size > this.maxSize) return;
+    this.#entries.set(key, { value, size });
+    this.#size += size;
+    for (const [oldest, entry] of this.#entries) {
+      if (this.#size <= this.maxSize) break;
+      this.#entries.delete(oldest);
+      this.#size -= entry.size;
+    }
+  }
+
+  /** How many entries it holds, and their total size. */
+  get stats(): { entries: number; size: number } {
+    return { entries: this.#entries.size, size: this.#size };
+  }
+}
