@@ -27,7 +27,7 @@ const EVAL_SETS = [
     "testdata/injection_heldout.jsonl",
   ],
   [
-    "third set (written last and scored once, with no change to the detector after it)",
+    "third set (written last; no change was made to fit it, but later changes were checked against it)",
     "testdata/injection_blind.jsonl",
   ],
 ] as const;

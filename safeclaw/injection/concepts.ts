@@ -351,6 +351,23 @@ const COMBINATIONS: readonly {
 
 // Sentences end at . ! ? ; and line breaks.
 const SENTENCE = /[^.!?;\n。！？]+[.!?;\n。！？]*/g;
+
+// Code and tables have few sentence ends (and the views fold line breaks), so a "sentence" can
+// run for pages and any two concepts in it would co-occur: a long one is read in windows.
+const WINDOW_WORDS = 40;
+const WINDOW_STEP = 20;
+
+/** `sentence`, or when longer than {@linkcode WINDOW_WORDS} words its overlapping windows. */
+function windows(sentence: string): string[] {
+  const words = sentence.split(/(?<=\S)(?=\s)/);
+  if (words.length <= WINDOW_WORDS) return [sentence];
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i += WINDOW_STEP) {
+    out.push(words.slice(i, i + WINDOW_WORDS).join(""));
+    if (i + WINDOW_WORDS >= words.length) break;
+  }
+  return out;
+}
 const QUOTED = /(["'“‘«])[^"'”’»]{3,160}(["'”’»])/g;
 // Words that make a quoted phrase a mention: "attacks such as '...'", "what does '...' mean".
 const MENTION =
@@ -390,8 +407,7 @@ export function conceptHits(text: string, untrusted: boolean): ConceptHit[] {
       isMention(text, offset, offset + quote.length) ? " " : quote,
   );
   const hits: ConceptHit[] = [];
-  for (const match of unquoted.matchAll(SENTENCE)) {
-    const sentence = match[0];
+  for (const sentence of [...unquoted.matchAll(SENTENCE)].flatMap((m) => windows(m[0]))) {
     const present = new Set<Concept>();
     for (const concept of Object.keys(COMPILED) as Concept[]) {
       if (COMPILED[concept].test(sentence)) present.add(concept);
