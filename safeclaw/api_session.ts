@@ -9,6 +9,9 @@
  */
 import { callerOf } from "@a3s/common";
 
+/** The longest session name a caller may give (a name is stored with every audit record). */
+export const SESSION_NAME_MAX = 300;
+
 /**
  * The stored key of the session `name` that `request`'s caller named.
  *

@@ -451,6 +451,27 @@ Deno.test("a session named through the API is its caller's own: not a channel's,
   });
 });
 
+Deno.test("the proxy refuses a session name over 300 characters, naming where it came from", async () => {
+  await withRedactingProxy(async (server) => {
+    const long = "s".repeat(301);
+    const byHeader = await proxyChat(server, long, { messages: [{ role: "user", content: "hi" }] });
+    assertEquals(byHeader.status, 400);
+    assertEquals((await byHeader.json()).error.message, "x-a3s-session: at most 300 characters");
+    const byUser = await fetch(new URL("/safeclaw/v1/chat/completions", server.url), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "m", user: long, messages: [{ role: "user", content: "hi" }] }),
+    });
+    assertEquals(byUser.status, 400);
+    assertEquals((await byUser.json()).error.message, "user: at most 300 characters");
+    const fine = await proxyChat(server, "s".repeat(300), {
+      messages: [{ role: "user", content: "hi" }],
+    });
+    assertEquals(fine.status, 200);
+    await fine.body?.cancel();
+  });
+});
+
 Deno.test("a Telegram webhook over a real server: 401 unsigned, reply from the responder", async () => {
   const home = await Deno.makeTempDir();
   const upstream = startFakeOpenAi("power");

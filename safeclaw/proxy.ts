@@ -18,7 +18,7 @@ import {
   type ToolCallMessage,
 } from "./proxy_reply.ts";
 import { streamReply } from "./proxy_stream.ts";
-import { apiSession } from "./api_session.ts";
+import { apiSession, SESSION_NAME_MAX } from "./api_session.ts";
 
 export { APPROVAL_HEADER };
 
@@ -147,10 +147,16 @@ export async function handleChatCompletions(
       return openAiError(400, `messages.${i}.role: expected a string`, "invalid_request");
     }
   }
+  const header = c.req.header(SESSION_HEADER);
+  const user = typeof body.user === "string" && body.user ? body.user : undefined;
+  const named = header ?? user;
+  if (named !== undefined && named.length > SESSION_NAME_MAX) {
+    const field = header === undefined ? "user" : SESSION_HEADER;
+    return openAiError(400, `${field}: at most ${SESSION_NAME_MAX} characters`, "invalid_request");
+  }
   const session = apiSession(
     c.req.raw,
-    c.req.header(SESSION_HEADER) ??
-      (typeof body.user === "string" && body.user ? `openai:${body.user}` : "openai:anonymous"),
+    header ?? (user ? `openai:${user}` : "openai:anonymous"),
   );
   const decisions: InputDecision[] = [];
   for (const i of newMessages(messages)) {

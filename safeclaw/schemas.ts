@@ -1,5 +1,6 @@
 /** The zod schemas of safeclaw's HTTP API: validation, types and OpenAPI from one place. */
 import { z } from "@hono/zod-openapi";
+import { SESSION_NAME_MAX } from "./api_session.ts";
 import { ENTITY_TYPES } from "./privacy/entities.ts";
 import { LEVELS } from "./privacy/levels.ts";
 import { ACTIONS } from "./policy.ts";
@@ -28,7 +29,7 @@ export const ScanResponse = z.object({
   results: z.array(z.object({ spans: z.array(Span) })).optional(),
 }).openapi("SafeclawScanResponse");
 
-const SessionId = z.string().min(1).max(300).openapi({
+const SessionId = z.string().min(1).max(SESSION_NAME_MAX).openapi({
   description:
     "the caller's name for its session, stored as `api:<caller>:<name>` (the caller is `token:<id>` or `anonymous`): a caller reaches only the sessions it named, never a channel's or another token's",
   example: "agent-7",
