@@ -368,6 +368,7 @@ function windows(sentence: string): string[] {
   }
   return out;
 }
+
 const QUOTED = /(["'“‘«])[^"'”’»]{3,160}(["'”’»])/g;
 // Words that make a quoted phrase a mention: "attacks such as '...'", "what does '...' mean".
 const MENTION =
