@@ -394,8 +394,8 @@ export class Guard {
     scope: RestoreScope = {},
   ): Promise<ReplyStream> {
     const vault = await this.vault(session);
-    const restorer = this.policy.restoreOriginals
-      ? createStreamRestorer((t) => this.#restore(vault, t, scope))
+    const restorer = this.#givesOwnValues(scope)
+      ? createStreamRestorer((t) => vault.restore(t, "input", scope.only))
       : undefined;
     const matchTaints = this.tracker(session).streamMatcher();
     const types = new Set<string>();
@@ -441,11 +441,14 @@ export class Guard {
     return this.#restore(await this.vault(session), text, scope);
   }
 
+  /** Whether the user's own values go back to them, as policy and `scope` say. */
+  #givesOwnValues(scope: RestoreScope): boolean {
+    return this.policy.restoreOriginals && scope.ownValues !== false;
+  }
+
   /** `text` with the user's own values put back where policy and `scope` allow. */
   #restore(vault: Vault, text: string, scope: RestoreScope): string {
-    return this.policy.restoreOriginals && scope.ownValues !== false
-      ? vault.restore(text, "input", scope.only)
-      : text;
+    return this.#givesOwnValues(scope) ? vault.restore(text, "input", scope.only) : text;
   }
 
   /**
@@ -454,7 +457,7 @@ export class Guard {
    */
   #othersValues(text: string, vault: Vault, scope: RestoreScope): Detection[] {
     const findings = this.classifier.classify(text).findings;
-    if (!this.policy.restoreOriginals || scope.ownValues === false) return findings;
+    if (!this.#givesOwnValues(scope)) return findings;
     return findings.filter((f) => !vault.holds(text.slice(f.start, f.end), "input"));
   }
 

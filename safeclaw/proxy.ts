@@ -159,7 +159,8 @@ export async function handleChatCompletions(
     header ?? (user ? `openai:${user}` : "openai:anonymous"),
   );
   const decisions: InputDecision[] = [];
-  for (const i of newMessages(messages)) {
+  const fresh = newMessages(messages);
+  for (const i of fresh) {
     const text = textOf(messages[i].content);
     if (text === undefined) continue;
     const decision = await guard.inspectInput({
@@ -179,7 +180,7 @@ export async function handleChatCompletions(
       };
     }
   }
-  const history = await reviewHistory(guard, session, messages);
+  const history = await reviewHistory(guard, session, messages, new Set(fresh));
   if (history.blocked) {
     const { index, level } = history.blocked;
     return openAiError(
@@ -271,14 +272,14 @@ export async function handleChatCompletions(
  * tool calls' arguments with the user's values put back): each earlier text, and each string of
  * a tool call's arguments, goes as it did when new, redacted alike, in place in `messages`. One
  * whose data may not leave this host keeps the turn (and the session) local; one that policy
- * blocks blocks the turn.
+ * blocks blocks the turn. `fresh` are the indices of the turn's new messages, inspected apart.
  */
 async function reviewHistory(
   guard: Guard,
   session: string,
   messages: ChatMessage[],
+  fresh: ReadonlySet<number>,
 ): Promise<{ localOnly: boolean; blocked?: { index: number; level: Level } }> {
-  const fresh = new Set(newMessages(messages));
   let localOnly = false;
   let blocked: { index: number; level: Level } | undefined;
   for (const [index, message] of messages.entries()) {
