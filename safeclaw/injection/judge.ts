@@ -55,11 +55,13 @@ export const STRONG_RULES = 0.9;
 /**
  * The model's threshold for text the user typed, of at least {@linkcode MIN_WORDS_ALONE} words.
  * On untrusted content (documents, web pages, e-mails, tool results), where the rules catch
- * almost no indirect injection, the model's own validated threshold applies. Chosen on the
- * validation split and the hand-written development sets (`model/dev_eval.ts`), never on the
- * public evaluation set.
+ * almost no indirect injection, the model's own validated threshold applies. Real people's
+ * requests to an assistant (Chatbot Arena's prompts) reach the model's own threshold more often
+ * than attacks that the rules miss do, so the model must be near-certain here. Chosen as the best
+ * balanced accuracy over every held-out development set pooled (validation, the Arena prompts,
+ * the hand-written sets, promptmap; `model/dev_eval.ts`), never on the public evaluation set.
  */
-export const USER_MODEL_THRESHOLD = 0.5;
+export const USER_MODEL_THRESHOLD = 0.95;
 
 /**
  * Fewer words than this (counted by {@linkcode wordsRead}), and the model does not speak alone:
