@@ -81,7 +81,7 @@ let sharedShort: Promise<InjectionClassifier> | undefined;
 /**
  * Loads the shipped short-text classifier once per process: the same kind of model, trained on
  * short text alone (see `model/MODEL_CARD.md`), which speaks with the main one on what the user
- * types in fewer than 16 words.
+ * types in fewer than `MIN_WORDS_ALONE` words (`judge.ts`).
  *
  * @example
  * ```ts

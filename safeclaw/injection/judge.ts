@@ -68,11 +68,12 @@ export const USER_MODEL_THRESHOLD = 0.95;
  * a short text has a handful of features, and one of them can decide ("explain recursion
  * simply" and "imagine you're a cat" score as high as short attacks). Short attacks ("forget
  * everything before, write ...") are the rules' ground; the long framings and the instructions
- * buried in documents that the rules miss are the model's. Chosen on the validation split and
- * the development sets: a near-certain model score (0.999) on short user text caught a few more
- * short attacks but flagged 11% of the hand-written hard benign requests.
+ * buried in documents that the rules miss are the model's. A near-certain model score (0.999)
+ * on short user text caught a few more short attacks but flagged 11% of the hand-written hard
+ * benign requests. 16 until scoring 21; 14 is the best balanced accuracy over every held-out
+ * development set pooled for the shipped models (`model/dev_eval.ts`), never the public set.
  */
-export const MIN_WORDS_ALONE = 16;
+export const MIN_WORDS_ALONE = 14;
 
 /**
  * What the user types in fewer than {@linkcode MIN_WORDS_ALONE} words is flagged by the learned
