@@ -305,6 +305,8 @@ export function providerContract(name: string, factory: ProviderFactory): void {
       const log: string[] = [];
       const maxHeld = 10;
       const concurrency = 2;
+      // Held deliveries' leases are renewed every quarter lease; a lease this long keeps them
+      // renewed on a loaded machine, where a 400 ms one ran out and the broker handed over more.
       const consumer = await bus.consume("bound", "bound.>", async (m) => {
         log.push(`${m.data}#${m.deliveries}`);
         if (m.data === "a1" && m.deliveries === 1) {
@@ -312,7 +314,7 @@ export function providerContract(name: string, factory: ProviderFactory): void {
           await m.nack(1200);
         }
         if (m.data === "a1" && m.deliveries === 2) waiting = false;
-      }, { ackWaitMs: 400, maxDeliveries: 2, deliver: "all", concurrency, maxHeld });
+      }, { ackWaitMs: 1500, maxDeliveries: 2, deliver: "all", concurrency, maxHeld });
       let mostHeld = 0;
       const sampler = setInterval(() => (mostHeld = Math.max(mostHeld, consumer.held)), 5);
       try {
