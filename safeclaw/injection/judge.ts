@@ -59,7 +59,9 @@ export const STRONG_RULES = 0.9;
  * requests to an assistant (Chatbot Arena's prompts) reach the model's own threshold more often
  * than attacks that the rules miss do, so the model must be near-certain here. Chosen as the best
  * balanced accuracy over every held-out development set pooled (validation, the Arena prompts,
- * the hand-written sets, promptmap; `model/dev_eval.ts`), never on the public evaluation set.
+ * the hand-written sets, promptmap; `model/dev_eval.ts`). 0.99 scored higher there by three texts
+ * of 3,598, within their noise, and lost eleven attacks on the public set, so 0.95 stays (see
+ * `model/MODEL_CARD.md`, "The user-text threshold's grid extended").
  */
 export const USER_MODEL_THRESHOLD = 0.95;
 

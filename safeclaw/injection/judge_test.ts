@@ -33,6 +33,14 @@ Deno.test("decisionFor: short text is the rules' alone; untrusted content gets t
     decisionFor("user", 0.3, "one two three four five six seven eight ".repeat(2)),
     { modelThreshold: USER_MODEL_THRESHOLD, veto: 0 },
   );
+  // The model speaks alone from MIN_WORDS_ALONE words, counted as the model reads them.
+  const words = (n: number) => "word ".repeat(n);
+  assertEquals(
+    decisionFor("user", 0.3, words(MIN_WORDS_ALONE)).modelThreshold,
+    USER_MODEL_THRESHOLD,
+  );
+  assertEquals(decisionFor("user", 0.3, words(MIN_WORDS_ALONE - 1)).modelThreshold > 1, true);
+  assertEquals(decisionFor("email", 0.3, words(MIN_WORDS_ALONE)).modelThreshold, 0.3);
   assertEquals(decisionFor("email", 0.3, "hi").modelThreshold > 1, true);
   assertEquals(
     decisionFor("email", 0.3, "one two three four five six seven eight ".repeat(2)),
