@@ -12,6 +12,9 @@ import { callerOf } from "@a3s/common";
 /** The longest session name a caller may give (a name is stored with every audit record). */
 export const SESSION_NAME_MAX = 300;
 
+/** The longest stored session key: a name with its `api:<caller>:` prefix, or a channel's key. */
+export const SESSION_KEY_MAX = SESSION_NAME_MAX + 100;
+
 /**
  * The stored key of the session `name` that `request`'s caller named.
  *

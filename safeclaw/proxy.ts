@@ -154,10 +154,7 @@ export async function handleChatCompletions(
     const field = header === undefined ? "user" : SESSION_HEADER;
     return openAiError(400, `${field}: at most ${SESSION_NAME_MAX} characters`, "invalid_request");
   }
-  const session = apiSession(
-    c.req.raw,
-    header ?? (user ? `openai:${user}` : "openai:anonymous"),
-  );
+  const session = apiSession(c.req.raw, header ?? `openai:${user ?? "anonymous"}`);
   const decisions: InputDecision[] = [];
   const fresh = newMessages(messages);
   for (const i of fresh) {

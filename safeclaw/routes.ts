@@ -20,7 +20,7 @@ import { judgeInjection } from "./injection/judge.ts";
 import type { EventBus } from "@a3s/event";
 import { publishSafeclawEvents } from "./bus_events.ts";
 import { sanitize } from "./sanitize.ts";
-import { apiSession } from "./api_session.ts";
+import { apiSession, SESSION_KEY_MAX } from "./api_session.ts";
 import { atLeast } from "./privacy/levels.ts";
 import { detectTee } from "./tee.ts";
 import { handleChatCompletions, type ProxyUpstreams } from "./proxy.ts";
@@ -123,7 +123,7 @@ const sessionRoute = createRoute({
   summary: "A session's privacy level (it only goes up)",
   request: {
     params: z.object({
-      session: z.string().min(1).max(400).openapi({
+      session: z.string().min(1).max(SESSION_KEY_MAX).openapi({
         description:
           "a stored session key: `api:<caller>:<name>` for a session named through the API, `user_id:channel_id:chat_id` for a channel's",
         example: "api:anonymous:agent-7",

@@ -306,9 +306,10 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
         }
       }
 
-      setCaller(c.req.raw, identity ? `token:${identity.id}` : ANONYMOUS_CALLER);
-      const key = identity ? `token:${identity.id}` : `addr:${address}`;
-      const slot = limiter.acquire(key);
+      const caller = identity ? `token:${identity.id}` : ANONYMOUS_CALLER;
+      setCaller(c.req.raw, caller);
+      // Anonymous callers are limited one address at a time, not as one.
+      const slot = limiter.acquire(identity ? caller : `addr:${address}`);
       if (!slot.ok) {
         return deny(
           slot.reason === "rate" ? "rate_limited" : "too_many_requests_in_flight",
