@@ -38,7 +38,8 @@ export interface ConsumeOptions {
    * Bounds the deliveries a consumer holds in memory while their key waits on a nacked event
    * (default 1,000). Providers that gate keys (memory, store, Redis) hold a nacked key's later
    * events back at the broker, durably, so the consumer holds at most what one fetch had
-   * brought before the nack (`max(concurrency, 8)`). JetStream cannot; there the server's
+   * brought before the nack (`max(concurrency, 8)`): it fetches again only once the nack
+   * reached the broker. JetStream cannot; there the server's
    * max-ack-pending is set to `maxHeld + concurrency`, which stops delivery to the whole
    * consumer when reached, until the nacked event comes back.
    */
@@ -199,6 +200,9 @@ export class DurableConsumer implements Consumer {
                 if (signal.aborted) break;
               }
               if (signal.aborted) break;
+              // The next batch is a new fetch, which must not overtake a nack.
+              const nacks = this.#nackedKeys.nacksArrived();
+              if (nacks) await nacks;
             }
             continue;
           }
@@ -208,6 +212,9 @@ export class DurableConsumer implements Consumer {
             if (slot) await slot;
             this.#dispatch(delivery);
             if (signal.aborted) break;
+            // The next delivery may come from a new fetch, which must not overtake a nack.
+            const nacks = this.#nackedKeys.nacksArrived();
+            if (nacks) await nacks;
           }
         } catch (error) {
           if (signal.aborted) break;

@@ -86,6 +86,7 @@ export class DurableDelivery<T = unknown> extends ReceivedMessage<T> implements 
     const delay = delayMs ?? this.#books.retry.delayMs(delivery.deliveries);
     const recorded = this.#books.keys.nacked(delivery, delay);
     const nacked = delivery.nack(delay);
+    if (delivery.event.partitionkey !== undefined) this.#books.keys.nackSent(nacked);
     return recorded ? Promise.all([recorded, nacked]).then(() => {}) : nacked;
   }
 }

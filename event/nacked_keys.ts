@@ -32,6 +32,8 @@ export class NackedKeys {
   readonly #logger?: Logger;
   readonly #journal?: OrderJournal;
   #timer?: ReturnType<typeof setInterval>;
+  /** Nacks of keyed events the broker has not confirmed yet. */
+  readonly #nacksOnTheWay = new Set<Promise<void>>();
 
   /**
    * `release` gets a key's held deliveries, in order, once they may run; `ackWaitMs` is the
@@ -124,6 +126,26 @@ export class NackedKeys {
         error: String(error),
       })
     );
+  }
+
+  /**
+   * Follows `sent`, the broker's promise for the nack of a keyed delivery. A provider that gates
+   * keys can hold back only a key it knows was nacked: a fetch that overtakes the nack hands over
+   * a further batch of the key, to be held here.
+   */
+  nackSent(sent: Promise<void>): void {
+    const followed: Promise<void> = sent.then(
+      () => void this.#nacksOnTheWay.delete(followed),
+      // A nack the broker refused leaves the lease to run out; the fetch need not wait for it.
+      () => void this.#nacksOnTheWay.delete(followed),
+    );
+    this.#nacksOnTheWay.add(followed);
+  }
+
+  /** Resolves once the nacks sent so far reached the broker; undefined when none is on its way. */
+  nacksArrived(): Promise<void> | undefined {
+    if (this.#nacksOnTheWay.size === 0) return undefined;
+    return Promise.all(this.#nacksOnTheWay).then(() => {});
   }
 
   /** `delivery` was acknowledged or dead-lettered: its key runs again if it was waiting on it. */

@@ -109,3 +109,21 @@ Deno.test("seqs compare as numbers when decimal", () => {
   assert(compareSeqs("10", "9") > 0);
   assertEquals(compareSeqs("12", "12"), 0);
 });
+
+Deno.test("nacked keys: nacks on their way to the broker are awaited, refused ones too", async () => {
+  const keys = new NackedKeys(1000, () => {});
+  assertEquals(keys.nacksArrived(), undefined, "nothing on its way: no wait");
+  let confirm!: () => void;
+  let refuse!: (error: Error) => void;
+  keys.nackSent(new Promise<void>((resolve) => (confirm = resolve)));
+  keys.nackSent(new Promise<void>((_, reject) => (refuse = reject)));
+  let arrived = false;
+  const waiting = keys.nacksArrived()!.then(() => (arrived = true));
+  confirm();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert(!arrived, "one nack is still on its way");
+  refuse(new Error("broker down"));
+  await waiting;
+  assertEquals(keys.nacksArrived(), undefined, "both are forgotten once settled");
+  keys.close();
+});
