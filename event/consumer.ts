@@ -39,9 +39,9 @@ export interface ConsumeOptions {
    * (default 1,000). Providers that gate keys (memory, store, Redis) hold a nacked key's later
    * events back at the broker, durably, so the consumer holds at most what one fetch had
    * brought before the nack (`max(concurrency, 8)`): it fetches again only once the nack
-   * reached the broker. JetStream cannot; there the server's
-   * max-ack-pending is set to `maxHeld + concurrency`, which stops delivery to the whole
-   * consumer when reached, until the nacked event comes back.
+   * reached the broker. JetStream cannot; there the server's max-ack-pending is set to
+   * `maxHeld + concurrency`, which stops delivery to the whole consumer when reached, until
+   * the nacked event comes back.
    */
   maxHeld?: number;
   /**
