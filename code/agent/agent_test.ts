@@ -315,11 +315,13 @@ Deno.test("agent: cancel stops a running turn (model and tools)", async () => {
 Deno.test("agent: task runs subagents in isolated contexts, in parallel, and returns their summaries", async () => {
   const dir = await tempDir();
   await Deno.writeTextFile(`${dir}/a.txt`, "alpha");
+  const subagentStarts: number[] = [];
   const llm = new ScriptedProvider([(req) => {
     const system = req.messages[0].content;
     const user = req.messages.find((m) => m.role === "user")!.content;
     if (system.startsWith("You explore")) {
       if (req.messages.at(-1)!.role === "user") {
+        subagentStarts.push(performance.now());
         return { toolCalls: [{ name: "read", arguments: { path: "a.txt" } }], delayMs: 150 };
       }
       return { text: `found ${lastTool(req).split("\t")[1]} for ${user}` };
@@ -346,8 +348,12 @@ Deno.test("agent: task runs subagents in isolated contexts, in parallel, and ret
     const elapsed = performance.now() - started;
     const done = events.at(-1) as Extract<AgentEvent, { type: "done" }>;
     assertEquals(done.result.text, "found alpha for q1 | found alpha for q2");
-    // Two subagents, each waiting 150 ms on the model, finish in about one wait.
-    assert(elapsed < 290, `took ${elapsed} ms`);
+    // Two subagents, each waiting 150 ms on the model: in parallel, the second asked the model
+    // before the first one's wait was over (one after the other, it would ask after 150 ms).
+    assertEquals(subagentStarts.length, 2);
+    const gap = subagentStarts[1] - subagentStarts[0];
+    assert(gap < 150, `the second subagent began ${gap.toFixed(0)} ms after the first`);
+    console.log(`two subagents of 150 ms each: ${elapsed.toFixed(0)} ms wall`);
     const sub = events.filter((e) => e.type === "subagent");
     assert(sub.some((e) => e.type === "subagent" && e.event.type === "tool_end"));
     // The subagent's context held none of the parent's conversation, and its tools were read-only.
