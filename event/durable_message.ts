@@ -84,9 +84,8 @@ export class DurableDelivery<T = unknown> extends ReceivedMessage<T> implements 
     this.settled = true;
     const delivery = this.#delivery;
     const delay = delayMs ?? this.#books.retry.delayMs(delivery.deliveries);
-    const recorded = this.#books.keys.nacked(delivery, delay);
     const nacked = delivery.nack(delay);
-    if (delivery.event.partitionkey !== undefined) this.#books.keys.nackSent(nacked);
+    const recorded = this.#books.keys.nacked(delivery, delay, nacked);
     return recorded ? Promise.all([recorded, nacked]).then(() => {}) : nacked;
   }
 }

@@ -101,12 +101,18 @@ export class NackedKeys {
   }
 
   /**
-   * `delivery` was nacked with `delayMs`: its key waits for its redelivery. Resolves once the
-   * journal (if any) holds the record, so a nack that resolved survives a crash.
+   * `delivery` was nacked with `delayMs`, `sent` being the broker's promise for the nack: its
+   * key waits for its redelivery. Resolves once the journal (if any) holds the record, so a nack
+   * that resolved survives a crash.
    */
-  nacked(delivery: ProviderDelivery, delayMs: number): Promise<void> | undefined {
+  nacked(
+    delivery: ProviderDelivery,
+    delayMs: number,
+    sent: Promise<void>,
+  ): Promise<void> | undefined {
     const key = delivery.event.partitionkey;
     if (key === undefined) return undefined;
+    this.#followNack(sent);
     const until = Date.now() + delayMs + 2 * this.#ackWaitMs;
     const blocked = this.#blocked.get(key);
     if (blocked && !blocked.releasing) {
@@ -129,16 +135,13 @@ export class NackedKeys {
   }
 
   /**
-   * Follows `sent`, the broker's promise for the nack of a keyed delivery. A provider that gates
-   * keys can hold back only a key it knows was nacked: a fetch that overtakes the nack hands over
-   * a further batch of the key, to be held here.
+   * A provider that gates keys can hold back only a key it knows was nacked: a fetch that
+   * overtakes the nack hands over a further batch of the key, to be held here. A nack the broker
+   * refused leaves the lease to run out, so the fetch need not wait for it either.
    */
-  nackSent(sent: Promise<void>): void {
-    const followed: Promise<void> = sent.then(
-      () => void this.#nacksOnTheWay.delete(followed),
-      // A nack the broker refused leaves the lease to run out; the fetch need not wait for it.
-      () => void this.#nacksOnTheWay.delete(followed),
-    );
+  #followNack(sent: Promise<void>): void {
+    const forget = () => void this.#nacksOnTheWay.delete(followed);
+    const followed: Promise<void> = sent.then(forget, forget);
     this.#nacksOnTheWay.add(followed);
   }
 

@@ -32,7 +32,7 @@ Deno.test("nacked keys: later deliveries are held, renewed, and released in orde
   const released: string[][] = [];
   const keys = new NackedKeys(40, (held) => void released.push(held.map((d) => d.seq)));
   const first = delivery("1", "K", extended);
-  keys.nacked(first, 1000);
+  keys.nacked(first, 1000, Promise.resolve());
   assert(keys.hold(delivery("2", "K", extended)));
   assert(keys.hold(delivery("3", "K", extended)));
   assert(!keys.hold(delivery("9", "other", extended)), "another key is not held");
@@ -55,7 +55,7 @@ Deno.test("nacked keys: a held delivery redelivered after a late renewal is held
     (held) => void released.push(held.map((d) => ({ seq: d.seq, deliveries: d.deliveries }))),
   );
   const first = delivery("1", "K", []);
-  keys.nacked(first, 1000);
+  keys.nacked(first, 1000, Promise.resolve());
   assert(keys.hold(delivery("2", "K", [])));
   assert(keys.hold({ ...delivery("2", "K", []), deliveries: 2 }), "the copy is held back");
   assert(keys.hold(delivery("3", "K", [])));
@@ -69,7 +69,7 @@ Deno.test("nacked keys: a held delivery redelivered after a late renewal is held
 Deno.test("nacked keys: a key whose redelivery never comes is released after its wait", async () => {
   const released: string[][] = [];
   const keys = new NackedKeys(20, (held) => void released.push(held.map((d) => d.seq)));
-  keys.nacked(delivery("1", "K", []), 10);
+  keys.nacked(delivery("1", "K", []), 10, Promise.resolve());
   keys.hold(delivery("2", "K", []));
   // The nack delay plus two ack waits is 50 ms; the renewal timer notices within 5 more.
   await new Promise((r) => setTimeout(r, 120));
@@ -115,8 +115,8 @@ Deno.test("nacked keys: nacks on their way to the broker are awaited, refused on
   assertEquals(keys.nacksArrived(), undefined, "nothing on its way: no wait");
   let confirm!: () => void;
   let refuse!: (error: Error) => void;
-  keys.nackSent(new Promise<void>((resolve) => (confirm = resolve)));
-  keys.nackSent(new Promise<void>((_, reject) => (refuse = reject)));
+  keys.nacked(delivery("1", "K", []), 1000, new Promise<void>((resolve) => (confirm = resolve)));
+  keys.nacked(delivery("2", "K", []), 1000, new Promise<void>((_, reject) => (refuse = reject)));
   let arrived = false;
   const waiting = keys.nacksArrived()!.then(() => (arrived = true));
   confirm();
