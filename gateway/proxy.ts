@@ -117,10 +117,11 @@ export async function forward(
   }
   const completed = options.client.completed;
   // The attempt in flight, aborted when the client goes away. Deno.serve's `completed` covers
-  // the body; for the wait for response headers only request.signal tells, and reading it costs
-  // more than the rest of a small request (Deno.serve then aborts it with a DOMException after
-  // every response). So it is read only once a wait has lasted a second: a quick answer never
-  // pays, and a client leaving a slow one frees the backend a second later at most.
+  // the body; for the wait for response headers only request.signal tells, and under Deno's
+  // legacy abort (the default outside this workspace) reading it costs more than the rest of a
+  // small request: Deno.serve then aborts it with a DOMException after every response. So it is
+  // read only once a wait has lasted a second: a quick answer never pays, and a client leaving a
+  // slow one frees the backend a second later at most.
   let inFlight: AbortController | undefined;
   let clientGone = false;
   let watching = false;

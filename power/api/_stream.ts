@@ -138,9 +138,10 @@ export function sse(produce: Produce, controller: AbortController): Response {
 /**
  * An abort controller that fires when the client disconnects (`request.signal` aborts then:
  * Deno reports it for small bodies, serve's connection guard for large ones) or when a streamed
- * body is cancelled, so generation stops and frees its slot. Deno also aborts `request.signal`
- * once a response has been sent in full (its legacy behaviour); by then the work is done, so
- * that abort stops nothing.
+ * body is cancelled, so generation stops and frees its slot. Under Deno's legacy abort (the
+ * default where this workspace's `no-legacy-abort` setting does not apply, as when power is
+ * imported as a package) the signal also fires once a response has been sent in full; by then
+ * the work is done, so that abort stops nothing.
  */
 export function requestAbort(request: Request): AbortController {
   const controller = new AbortController();
