@@ -90,12 +90,13 @@ export const SecurityConfigSchema: z.ZodType<SecurityConfig> = z.object({
   requestBurst: z.number().int().min(1).default(1000),
   /** In-flight requests (streams included, until their body ends) per client; 0 = no limit. */
   maxConcurrentRequests: z.number().int().min(0).default(64),
-  /** Largest request head (request line and headers), in bytes. */
+  /** CIDR blocks of reverse proxies whose X-Forwarded-For names the client. */
   trustedProxies: z.array(
     z.string().refine((v) => parseCidr(v) !== undefined, {
       message: "must be a CIDR block such as 10.0.0.0/8",
     }),
   ).default([]),
+  /** Largest request head (request line and headers), in bytes. */
   maxHeaderBytes: z.number().int().min(1024).default(32 * 1024),
   maxConnectionsPerClient: z.number().int().min(0).default(512),
   /** Time a client has to send a complete request head. */

@@ -5,10 +5,12 @@
  * API host: a URL that came in a request is never fetched elsewhere.
  */
 import { createHmac } from "node:crypto";
+import { z } from "zod";
 import {
   type ChannelAdapter,
   type ChannelMessage,
   constantTimeEqual,
+  readPayload,
   sessionKey,
   type WebhookResult,
 } from "./types.ts";
@@ -30,15 +32,16 @@ export function dingtalkSign(appSecret: string, timestamp: string): string {
   return createHmac("sha256", appSecret).update(`${timestamp}\n${appSecret}`).digest("base64");
 }
 
-interface DingtalkMessage {
-  msgtype?: string;
-  text?: { content?: string };
-  senderStaffId?: string;
-  senderId?: string;
-  conversationId?: string;
-  sessionWebhook?: string;
-  msgId?: string;
-}
+/** The fields of a robot's incoming message the adapter reads, with DingTalk's types. */
+const DingtalkMessage = z.object({
+  msgtype: z.string().optional(),
+  text: z.object({ content: z.string().optional() }).optional(),
+  senderStaffId: z.string().optional(),
+  senderId: z.string().optional(),
+  conversationId: z.string().optional(),
+  sessionWebhook: z.string().optional(),
+  msgId: z.string().optional(),
+});
 
 /**
  * The DingTalk adapter.
@@ -67,12 +70,8 @@ export function dingtalkChannel(options: DingtalkOptions): ChannelAdapter {
       if (!constantTimeEqual(sign, dingtalkSign(options.appSecret, timestamp))) {
         return unauthorized("sign does not match");
       }
-      let m: DingtalkMessage;
-      try {
-        m = JSON.parse(new TextDecoder().decode(rawBody));
-      } catch {
-        return Promise.resolve({ kind: "ignored" });
-      }
+      const m = readPayload(DingtalkMessage, rawBody);
+      if (!m) return Promise.resolve({ kind: "ignored" });
       const userId = m.senderStaffId ?? m.senderId;
       if (
         m.msgtype !== "text" || !m.text?.content || !userId || !m.conversationId ||

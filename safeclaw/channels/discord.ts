@@ -4,9 +4,11 @@
  * answered with a PONG; a slash command is acknowledged at once (deferred) and answered with a
  * follow-up message on the interaction's webhook.
  */
+import { z } from "zod";
 import {
   type ChannelAdapter,
   type ChannelMessage,
+  readPayload,
   sessionKey,
   type WebhookResult,
 } from "./types.ts";
@@ -20,15 +22,21 @@ export interface DiscordOptions {
   apiBase?: string;
 }
 
-interface Interaction {
-  id?: string;
-  type?: number;
-  token?: string;
-  channel_id?: string;
-  member?: { user?: { id?: string } };
-  user?: { id?: string };
-  data?: { name?: string; options?: { name?: string; value?: unknown }[] };
-}
+const DiscordUser = z.object({ id: z.string().optional() });
+
+/** The fields of an Interaction the adapter reads, with Discord's types. */
+const Interaction = z.object({
+  id: z.string().optional(),
+  type: z.number().int().optional(),
+  token: z.string().optional(),
+  channel_id: z.string().optional(),
+  member: z.object({ user: DiscordUser.optional() }).optional(),
+  user: DiscordUser.optional(),
+  data: z.object({
+    name: z.string().optional(),
+    options: z.array(z.object({ name: z.string().optional(), value: z.unknown() })).optional(),
+  }).optional(),
+});
 
 function hexBytes(hex: string): Uint8Array<ArrayBuffer> | undefined {
   if (!/^(?:[0-9a-f]{2})+$/i.test(hex)) return undefined;
@@ -70,12 +78,8 @@ export function discordChannel(options: DiscordOptions): ChannelAdapter {
       signed.set(rawBody, stamp.length);
       const valid = await crypto.subtle.verify({ name: "Ed25519" }, k, signature, signed);
       if (!valid) return { kind: "unauthorized", reason: "signature does not verify" };
-      let interaction: Interaction;
-      try {
-        interaction = JSON.parse(new TextDecoder().decode(rawBody));
-      } catch {
-        return { kind: "ignored" };
-      }
+      const interaction = readPayload(Interaction, rawBody);
+      if (!interaction) return { kind: "ignored" };
       if (interaction.type === 1) return { kind: "reply", response: Response.json({ type: 1 }) };
       const text = interaction.data?.options?.find((o) => typeof o.value === "string")?.value;
       const userId = interaction.member?.user?.id ?? interaction.user?.id;

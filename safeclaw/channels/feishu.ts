@@ -6,10 +6,12 @@
  * ignored. Replies go to `im/v1/messages` with a tenant access token.
  */
 import { createDecipheriv, createHash } from "node:crypto";
+import { z } from "zod";
 import {
   type ChannelAdapter,
   type ChannelMessage,
   constantTimeEqual,
+  readPayload,
   sessionKey,
   type WebhookResult,
 } from "./types.ts";
@@ -41,17 +43,35 @@ export function feishuDecrypt(encryptKey: string, encrypted: string): string {
   return Buffer.concat([decipher.update(buf.subarray(16)), decipher.final()]).toString("utf8");
 }
 
-interface FeishuEvent {
-  type?: string;
-  challenge?: string;
-  token?: string;
-  schema?: string;
-  header?: { event_id?: string; event_type?: string; token?: string };
-  event?: {
-    sender?: { sender_id?: { open_id?: string }; sender_type?: string };
-    message?: { chat_id?: string; message_id?: string; message_type?: string; content?: string };
-  };
-}
+/** A text message's `content`, itself JSON. */
+const FeishuTextContent = z.object({ text: z.string() });
+
+/** The envelope of every event when an Encrypt Key is set. */
+const FeishuEnvelope = z.object({ encrypt: z.string() });
+
+/** The fields of a decrypted event (schema 2.0, or 1.0's URL check) the adapter reads. */
+const FeishuEvent = z.object({
+  type: z.string().optional(),
+  challenge: z.string().optional(),
+  token: z.string().optional(),
+  header: z.object({
+    event_id: z.string().optional(),
+    event_type: z.string().optional(),
+    token: z.string().optional(),
+  }).optional(),
+  event: z.object({
+    sender: z.object({
+      sender_id: z.object({ open_id: z.string().optional() }).optional(),
+      sender_type: z.string().optional(),
+    }).optional(),
+    message: z.object({
+      chat_id: z.string().optional(),
+      message_id: z.string().optional(),
+      message_type: z.string().optional(),
+      content: z.string().optional(),
+    }).optional(),
+  }).optional(),
+});
 
 /**
  * The Feishu adapter.
@@ -97,21 +117,17 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
       const timestamp = request.headers.get("x-lark-request-timestamp") ?? "";
       const nonce = request.headers.get("x-lark-request-nonce") ?? "";
       const signature = request.headers.get("x-lark-signature") ?? "";
-      let outer: { encrypt?: string };
+      const outer = readPayload(FeishuEnvelope, body);
+      if (!outer) return unauthorized("body is not an encrypted event");
+      let decrypted: string;
       try {
-        outer = JSON.parse(body);
-      } catch {
-        return unauthorized("body is not JSON");
-      }
-      if (typeof outer.encrypt !== "string") return unauthorized("payload is not encrypted");
-      let event: FeishuEvent;
-      try {
-        event = JSON.parse(feishuDecrypt(options.encryptKey, outer.encrypt));
+        decrypted = feishuDecrypt(options.encryptKey, outer.encrypt);
       } catch {
         return unauthorized("payload does not decrypt");
       }
+      const event = readPayload(FeishuEvent, decrypted);
       // The URL check is signed by its token only; every event also by the header signature.
-      if (event.type !== "url_verification") {
+      if (event?.type !== "url_verification") {
         if (
           !signature ||
           !constantTimeEqual(signature, feishuSignature(timestamp, nonce, options.encryptKey, body))
@@ -119,6 +135,8 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
           return unauthorized("X-Lark-Signature does not match");
         }
       }
+      // Signed, but not an event of the shape the adapter reads.
+      if (!event) return Promise.resolve({ kind: "ignored" });
       const presented = event.header?.token ?? event.token ?? "";
       if (!constantTimeEqual(presented, options.verificationToken)) {
         return unauthorized("verification token does not match");
@@ -137,19 +155,15 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
       ) {
         return Promise.resolve({ kind: "ignored" });
       }
-      let text: string;
-      try {
-        text = String(JSON.parse(m.content ?? "{}").text ?? "");
-      } catch {
-        return Promise.resolve({ kind: "ignored" });
-      }
+      const content = readPayload(FeishuTextContent, m.content ?? "");
+      if (!content) return Promise.resolve({ kind: "ignored" });
       return Promise.resolve({
         kind: "message",
         message: {
           channel: "feishu",
           userId,
           chatId: m.chat_id,
-          text,
+          text: content.text,
           session: sessionKey("feishu", userId, m.chat_id),
           messageId: m.message_id,
           deliveryId: event.header?.event_id,

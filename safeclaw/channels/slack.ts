@@ -5,10 +5,12 @@
  * to `chat.postMessage` with the bot token.
  */
 import { createHmac } from "node:crypto";
+import { z } from "zod";
 import {
   type ChannelAdapter,
   type ChannelMessage,
   constantTimeEqual,
+  readPayload,
   sessionKey,
   type WebhookResult,
 } from "./types.ts";
@@ -27,22 +29,22 @@ export interface SlackOptions {
 /** How far a request's timestamp may be from now, as Slack documents. */
 export const SLACK_REPLAY_WINDOW_SECONDS = 300;
 
-interface SlackPayload {
-  type?: string;
-  challenge?: string;
-  event_id?: string;
-  team_id?: string;
-  event?: {
-    type?: string;
-    subtype?: string;
-    bot_id?: string;
-    user?: string;
-    text?: string;
-    channel?: string;
-    ts?: string;
-    thread_ts?: string;
-  };
-}
+/** The fields of an Events API payload the adapter reads, with Slack's types. */
+const SlackPayload = z.object({
+  type: z.string().optional(),
+  challenge: z.string().optional(),
+  event_id: z.string().optional(),
+  event: z.object({
+    type: z.string().optional(),
+    subtype: z.string().optional(),
+    bot_id: z.string().optional(),
+    user: z.string().optional(),
+    text: z.string().optional(),
+    channel: z.string().optional(),
+    ts: z.string().optional(),
+    thread_ts: z.string().optional(),
+  }).optional(),
+});
 
 /** The `X-Slack-Signature` of `body` sent at `timestamp`. */
 export function slackSignature(secret: string, timestamp: string, body: string): string {
@@ -77,12 +79,8 @@ export function slackChannel(options: SlackOptions): ChannelAdapter {
       if (!constantTimeEqual(signature, slackSignature(options.signingSecret, timestamp, body))) {
         return unauthorized("signature does not match");
       }
-      let payload: SlackPayload;
-      try {
-        payload = JSON.parse(body);
-      } catch {
-        return Promise.resolve({ kind: "ignored" });
-      }
+      const payload = readPayload(SlackPayload, body);
+      if (!payload) return Promise.resolve({ kind: "ignored" });
       if (payload.type === "url_verification" && typeof payload.challenge === "string") {
         return Promise.resolve({
           kind: "reply",

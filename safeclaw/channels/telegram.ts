@@ -2,10 +2,12 @@
  * Telegram: the Bot API delivers updates to a webhook set with a `secret_token`, which arrives in
  * the `X-Telegram-Bot-Api-Secret-Token` header; replies go to `sendMessage`.
  */
+import { z } from "zod";
 import {
   type ChannelAdapter,
   type ChannelMessage,
   constantTimeEqual,
+  readPayload,
   sessionKey,
   type WebhookResult,
 } from "./types.ts";
@@ -20,15 +22,16 @@ export interface TelegramOptions {
   apiBase?: string;
 }
 
-interface TelegramUpdate {
-  update_id?: number;
-  message?: {
-    message_id: number;
-    from?: { id: number; is_bot?: boolean };
-    chat: { id: number };
-    text?: string;
-  };
-}
+/** The fields of an Update the adapter reads, with the Bot API's types. */
+const TelegramUpdate = z.object({
+  update_id: z.number().int().optional(),
+  message: z.object({
+    message_id: z.number().int(),
+    from: z.object({ id: z.number().int(), is_bot: z.boolean().optional() }).optional(),
+    chat: z.object({ id: z.number().int() }),
+    text: z.string().optional(),
+  }).optional(),
+});
 
 /**
  * The Telegram adapter.
@@ -49,14 +52,9 @@ export function telegramChannel(options: TelegramOptions): ChannelAdapter {
       if (!presented || !constantTimeEqual(presented, options.secretToken)) {
         return Promise.resolve({ kind: "unauthorized", reason: "missing or wrong secret token" });
       }
-      let update: TelegramUpdate;
-      try {
-        update = JSON.parse(new TextDecoder().decode(rawBody));
-      } catch {
-        return Promise.resolve({ kind: "ignored" });
-      }
-      const m = update.message;
-      if (!m || typeof m.text !== "string" || !m.from || m.from.is_bot) {
+      const update = readPayload(TelegramUpdate, rawBody);
+      const m = update?.message;
+      if (!update || !m || typeof m.text !== "string" || !m.from || m.from.is_bot) {
         return Promise.resolve({ kind: "ignored" });
       }
       const userId = String(m.from.id);

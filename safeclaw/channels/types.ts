@@ -1,4 +1,5 @@
 /** What every chat channel adapter shares: the normalized message and the adapter contract. */
+import type { z } from "zod";
 
 /** A message from any platform, keyed by `user_id:channel_id:chat_id`. */
 export interface ChannelMessage {
@@ -43,6 +44,23 @@ export interface ChannelAdapter {
 /** The session key of a platform message. */
 export function sessionKey(channel: string, userId: string, chatId: string): string {
   return `${userId}:${channel}:${chatId}`;
+}
+
+/**
+ * A webhook's JSON body read as `schema` describes it, or `undefined` when it is not JSON or
+ * not of that shape. Bodies are read only after their signature verified, but a platform also
+ * signs events of kinds no adapter reads, whose fields may have other types: those are ignored,
+ * never half-read.
+ */
+export function readPayload<T>(schema: z.ZodType<T>, body: Uint8Array | string): T | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof body === "string" ? body : new TextDecoder().decode(body));
+  } catch {
+    return undefined;
+  }
+  const parsed = schema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** Compares two strings in time that does not depend on where they differ. */

@@ -94,9 +94,11 @@ export function wecomChannel(options: WecomOptions): ChannelAdapter {
       if (!encrypted) return { kind: "unauthorized", reason: "no Encrypt element" };
       const opened = open(query, encrypted);
       if (typeof opened !== "string") return { kind: "unauthorized", reason: opened.reason };
-      if (xmlField(opened, "MsgType") !== "text") return { kind: "ignored" };
-      const userId = xmlField(opened, "FromUserName") ?? "";
-      const text = xmlField(opened, "Content") ?? "";
+      const userId = xmlField(opened, "FromUserName");
+      const text = xmlField(opened, "Content");
+      if (xmlField(opened, "MsgType") !== "text" || !userId || text === undefined) {
+        return { kind: "ignored" };
+      }
       const chatId = xmlField(opened, "AgentID") ?? String(options.agentId);
       await Promise.resolve();
       return {
