@@ -591,3 +591,90 @@ Deno.test("the proxy stops a model's tool call that would carry a tracked secret
     },
   );
 });
+
+/** An upstream that answers each model with the body named for it: JSON, or SSE events. */
+function startOddUpstream(
+  replies: Record<string, string>,
+  streams: Record<string, string[]>,
+): { url: string; close(): Promise<void> } {
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    const body = await req.json();
+    if (body.stream) {
+      const events = (streams[body.model] ?? []).map((e) => `data: ${e}\n\n`).join("");
+      return new Response(`${events}data: [DONE]\n\n`, {
+        headers: { "content-type": "text/event-stream" },
+      });
+    }
+    return new Response(replies[body.model] ?? "{}", {
+      headers: { "content-type": "application/json" },
+    });
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}/v1`, close: () => server.shutdown() };
+}
+
+Deno.test("an upstream reply the proxy cannot sanitize is a 502 whole, and not passed on streamed", async () => {
+  const mail = "ada.lovelace@example.org";
+  const delta = (d: unknown) => JSON.stringify({ id: "c", choices: [{ index: 0, delta: d }] });
+  const upstream = startOddUpstream({
+    null: "null",
+    html: "<html>overloaded</html>",
+    noChoices: '{"id":"x"}',
+    nullChoice: '{"choices":[null]}',
+    objectContent: JSON.stringify({ choices: [{ message: { content: { text: mail } } }] }),
+    nullCall: '{"choices":[{"message":{"content":"hi","tool_calls":[null]}}]}',
+    unknownField: JSON.stringify({
+      id: "x",
+      choices: [{
+        index: 0,
+        message: { role: "assistant", content: `mail ${mail}`, audio: { transcript: mail } },
+      }],
+      usage: { total_tokens: 3 },
+    }),
+  }, {
+    odd: [
+      delta({ content: "hi " }),
+      '{"choices":[null]}',
+      delta({ content: { text: mail } }),
+      delta({ tool_calls: [null] }),
+      delta({ content: "there", audio: { transcript: mail } }),
+    ],
+  });
+  try {
+    await withServer(await Deno.makeTempDir(), {
+      proxy: { localUpstream: upstream.url },
+      policy: { actions: { Sensitive: "redact" } },
+    }, async (server) => {
+      const chat = (model: string, stream = false) =>
+        proxyChat(server, "odd", { model, stream, messages: [{ role: "user", content: "hi" }] });
+      // Before, each of these was a 500 or passed the upstream's body on as it came.
+      const refused: Record<string, string> = {};
+      for (
+        const model of ["null", "html", "noChoices", "nullChoice", "objectContent", "nullCall"]
+      ) {
+        const res = await chat(model);
+        const body = await res.json();
+        assertEquals(res.status, 502, model);
+        assertEquals(JSON.stringify(body).includes(mail), false, model);
+        refused[model] = body.error.message;
+      }
+      assertEquals(refused.html, "upstream reply is not JSON");
+      assertEquals(
+        refused.objectContent,
+        "upstream reply is not a chat completion (choices.0.message.content: Invalid input)",
+      );
+      // A message field the proxy does not sanitize is dropped; the envelope passes.
+      const kept = await (await chat("unknownField")).json();
+      assertEquals(kept.choices[0].message, { role: "assistant", content: "mail [EMAIL_1]" });
+      assertEquals(kept.usage, { total_tokens: 3 });
+      // Streamed, the chunks of other shapes are left out and the rest flows.
+      const text = await (await chat("odd", true)).text();
+      assertEquals(text.includes("ada.lovelace"), false);
+      const content = text.split("\n\n").filter((e) => e.startsWith("data: {"))
+        .map((e) => JSON.parse(e.slice(6)).choices[0].delta.content ?? "").join("");
+      assertEquals(content, "hi there");
+      assert(text.trim().endsWith("data: [DONE]"));
+    });
+  } finally {
+    await upstream.close();
+  }
+});

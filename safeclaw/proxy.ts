@@ -14,10 +14,10 @@ import {
   checkToolCalls,
   editJsonStrings,
   REPLY_TEXT_FIELDS,
-  type ReplyChoice,
   type ToolCallMessage,
 } from "./proxy_reply.ts";
 import { streamReply } from "./proxy_stream.ts";
+import { ChatReplySchema, replyProblem } from "./reply_schema.ts";
 import { apiSession, SESSION_NAME_MAX } from "./api_session.ts";
 
 export { APPROVAL_HEADER };
@@ -224,11 +224,25 @@ export async function handleChatCompletions(
   if (body.stream === true) {
     return streamReply(upstream, guard, session, { [ROUTE_HEADER]: route }, scope);
   }
-  const reply = await upstream.json() as { choices?: ReplyChoice[] };
+  let json: unknown;
+  try {
+    json = JSON.parse(await upstream.text());
+  } catch {
+    return openAiError(502, "upstream reply is not JSON", "upstream_error");
+  }
+  const parsed = ChatReplySchema.safeParse(json);
+  if (!parsed.success) {
+    const problem = replyProblem(parsed.error);
+    return openAiError(
+      502,
+      `upstream reply is not a chat completion (${problem})`,
+      "upstream_error",
+    );
+  }
+  const reply = parsed.data;
   const held: string[] = [];
-  for (const choice of reply.choices ?? []) {
+  for (const choice of reply.choices) {
     const message = choice.message;
-    if (!message) continue;
     let redacted = false;
     const sanitized = async (text: string) => {
       const out = await guard.sanitizeOutput(session, text, "placeholder", scope);
@@ -239,11 +253,9 @@ export async function handleChatCompletions(
       const value = message[field];
       if (typeof value === "string") message[field] = await sanitized(value);
       else if (Array.isArray(value)) {
-        // Content given as parts: each text part is sanitized as text.
-        for (const part of value as { type?: unknown; text?: unknown }[]) {
-          if (part?.type === "text" && typeof part.text === "string") {
-            part.text = await sanitized(part.text);
-          }
+        // Content given as parts: the text of each part is sanitized, whatever its type.
+        for (const part of value) {
+          if (typeof part.text === "string") part.text = await sanitized(part.text);
         }
       }
     }

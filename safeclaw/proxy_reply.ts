@@ -34,9 +34,9 @@ export interface ReplyChoice {
       [field in ReplyTextField]?: unknown;
     }
     & {
-      tool_calls?: ToolCallMessage[];
+      tool_calls?: ToolCallMessage[] | null;
       /** The one call of OpenAI's older functions API (`functions` in the request). */
-      function_call?: { name?: string; arguments?: string };
+      function_call?: { name?: string; arguments?: string } | null;
     };
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Guard, ReplyStream, RestoreScope } from "./guard.ts";
 import { SseReader } from "./sse.ts";
+import { ChatChunkSchema } from "./reply_schema.ts";
 import {
   checkFunctionCall,
   checkToolCalls,
@@ -21,10 +22,12 @@ interface ToolCallDelta extends ToolCallMessage {
 
 interface StreamChoice {
   index?: number;
-  delta?: { [field in ReplyTextField]?: unknown } & {
-    tool_calls?: ToolCallDelta[];
-    function_call?: { name?: string; arguments?: string };
-  };
+  delta?:
+    | { [field in ReplyTextField]?: unknown } & {
+      tool_calls?: ToolCallDelta[] | null;
+      function_call?: { name?: string; arguments?: string } | null;
+    }
+    | null;
   finish_reason?: unknown;
 }
 
@@ -181,14 +184,17 @@ export function streamReply(
       emit(controller, "[DONE]");
       return;
     }
-    let chunk: StreamChunk;
+    let json: unknown;
     try {
-      chunk = JSON.parse(data);
+      json = JSON.parse(data);
     } catch {
       // Not JSON, so no text in it can be sanitized: it is not passed on (fail closed).
       return;
     }
-    if (!chunk || typeof chunk !== "object" || Array.isArray(chunk)) return;
+    // Nor is a chunk whose known fields have other types (see reply_schema.ts).
+    const parsed = ChatChunkSchema.safeParse(json);
+    if (!parsed.success) return;
+    const chunk: StreamChunk = parsed.data;
     last = chunk;
     // A chunk without choices (the usage that ends some streams) carries no reply text.
     if (!chunk.choices?.length) return emit(controller, data);
