@@ -1,4 +1,5 @@
 /** Server-sent events from a fetch body: the framing both OpenAI and Anthropic stream in. */
+import type { z } from "zod";
 
 /** One SSE event. */
 export interface SseEvent {
@@ -41,4 +42,24 @@ export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator
     reader.releaseLock();
     await body.cancel().catch(() => {});
   }
+}
+
+/**
+ * An event's `data` read as JSON of the shape `schema` describes, or what is wrong with it: a
+ * provider's chunk is read only as far as its declared types, never half-read into text.
+ */
+export function parseEventData<T>(
+  schema: z.ZodType<T>,
+  data: string,
+): { ok: true; value: T } | { ok: false; problem: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return { ok: false, problem: `not JSON: ${data.slice(0, 200)}` };
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const issue = parsed.error.issues[0];
+  return { ok: false, problem: `${issue.path.map(String).join(".") || "event"}: ${issue.message}` };
 }

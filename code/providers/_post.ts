@@ -45,7 +45,8 @@ export function postChat(post: ProviderPost): Promise<Response> {
       const text = await res.text().catch(() => "");
       let message = text.slice(0, 500);
       try {
-        message = JSON.parse(text)?.error?.message ?? message;
+        const apiMessage = JSON.parse(text)?.error?.message;
+        if (typeof apiMessage === "string") message = apiMessage;
       } catch { /* not JSON */ }
       throw new ProviderError(
         post.provider,

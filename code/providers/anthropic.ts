@@ -1,5 +1,6 @@
 /** The Anthropic Messages API: streaming text and tool use over its SSE event stream. */
-import { readSse } from "../llm/sse.ts";
+import { z } from "zod";
+import { parseEventData, readSse } from "../llm/sse.ts";
 import {
   type ChatRequest,
   type LlmProvider,
@@ -68,15 +69,31 @@ function toWire(messages: Message[]): { system: string; messages: WireMessage[] 
   return { system: system.join("\n\n"), messages: out };
 }
 
-interface StreamEvent {
-  type: string;
-  index?: number;
-  message?: { usage?: { input_tokens?: number; output_tokens?: number } };
-  content_block?: { type: string; id?: string; name?: string; text?: string };
-  delta?: { type?: string; text?: string; partial_json?: string; stop_reason?: string | null };
-  usage?: { output_tokens?: number; input_tokens?: number };
-  error?: { type?: string; message?: string };
-}
+const Usage = z.object({
+  input_tokens: z.number().optional(),
+  output_tokens: z.number().optional(),
+});
+
+/** The fields of a streamed event the provider reads, with their types. */
+const StreamEvent = z.object({
+  type: z.string(),
+  index: z.number().int().min(0).optional(),
+  message: z.object({ usage: Usage.optional() }).optional(),
+  content_block: z.object({
+    type: z.string(),
+    id: z.string().optional(),
+    name: z.string().optional(),
+    text: z.string().optional(),
+  }).optional(),
+  delta: z.object({
+    type: z.string().optional(),
+    text: z.string().optional(),
+    partial_json: z.string().optional(),
+    stop_reason: z.string().nullable().optional(),
+  }).optional(),
+  usage: Usage.optional(),
+  error: z.object({ type: z.string().optional(), message: z.string().optional() }).optional(),
+});
 
 /**
  * Streams from the Anthropic Messages API. A `responseSchema` becomes a forced tool whose
@@ -150,34 +167,44 @@ export class AnthropicProvider implements LlmProvider {
     let outputTokens = 0;
     let stopReason = "end_turn";
     for await (const sse of readSse(response.body!)) {
-      let event: StreamEvent;
-      try {
-        event = JSON.parse(sse.data);
-      } catch {
-        throw new ProviderError(this.name, 200, `bad event: ${sse.data.slice(0, 200)}`, false);
+      const parsed = parseEventData(StreamEvent, sse.data);
+      if (!parsed.ok) {
+        throw new ProviderError(this.name, 200, `bad event: ${parsed.problem}`, false);
       }
+      const event = parsed.value;
       switch (event.type) {
         case "message_start":
           inputTokens = event.message?.usage?.input_tokens ?? 0;
           outputTokens = event.message?.usage?.output_tokens ?? 0;
           break;
         case "content_block_start": {
-          const b = event.content_block!;
-          blocks.set(event.index!, { kind: b.type, id: b.id ?? "", name: b.name ?? "", json: "" });
+          const b = event.content_block;
+          if (!b || event.index === undefined) {
+            throw new ProviderError(
+              this.name,
+              200,
+              "bad event: a block start without its block",
+              false,
+            );
+          }
+          blocks.set(event.index, { kind: b.type, id: b.id ?? "", name: b.name ?? "", json: "" });
           if (b.type === "text" && b.text) yield { type: "text", delta: b.text };
           break;
         }
         case "content_block_delta": {
-          const d = event.delta!;
+          const d = event.delta;
+          if (!d) {
+            throw new ProviderError(this.name, 200, "bad event: a delta without its delta", false);
+          }
           if (d.type === "text_delta" && d.text) yield { type: "text", delta: d.text };
           else if (d.type === "input_json_delta") {
-            const block = blocks.get(event.index!);
+            const block = blocks.get(event.index ?? -1);
             if (block) block.json += d.partial_json ?? "";
           }
           break;
         }
         case "content_block_stop": {
-          const block = blocks.get(event.index!);
+          const block = blocks.get(event.index ?? -1);
           if (block?.kind === "tool_use") {
             if (block.name === schemaTool) yield { type: "text", delta: block.json || "{}" };
             else yield { type: "tool_call", call: toolCallFrom(block.id, block.name, block.json) };

@@ -1,5 +1,6 @@
 /** The OpenAI Chat Completions wire format: power, Ollama, vLLM, OpenAI and friends. */
-import { readSse } from "../llm/sse.ts";
+import { z } from "zod";
+import { parseEventData, readSse } from "../llm/sse.ts";
 import {
   type ChatRequest,
   type LlmProvider,
@@ -65,21 +66,26 @@ function toWire(messages: Message[]): WireMessage[] {
   });
 }
 
-interface StreamChunk {
-  choices?: {
-    delta?: {
-      content?: string | null;
-      tool_calls?: {
-        index?: number;
-        id?: string;
-        function?: { name?: string; arguments?: string };
-      }[];
-    };
-    finish_reason?: string | null;
-  }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
-  error?: { message?: string };
-}
+/** The fields of a streamed chunk the provider reads, with their types. */
+const StreamChunk = z.object({
+  choices: z.array(z.object({
+    delta: z.object({
+      content: z.string().nullable().optional(),
+      tool_calls: z.array(z.object({
+        index: z.number().int().min(0).optional(),
+        id: z.string().optional(),
+        function: z.object({ name: z.string().optional(), arguments: z.string().optional() })
+          .optional(),
+      })).nullable().optional(),
+    }).nullable().optional(),
+    finish_reason: z.string().nullable().optional(),
+  })).optional(),
+  usage: z.object({
+    prompt_tokens: z.number().optional(),
+    completion_tokens: z.number().optional(),
+  }).nullable().optional(),
+  error: z.object({ message: z.string().optional() }).optional(),
+});
 
 /**
  * Streams chat completions with tool calls from an OpenAI-compatible server.
@@ -150,17 +156,11 @@ export class OpenAiProvider implements LlmProvider {
     let sawUsage = false;
     for await (const event of readSse(response.body!)) {
       if (event.data === "[DONE]") break;
-      let chunk: StreamChunk;
-      try {
-        chunk = JSON.parse(event.data);
-      } catch {
-        throw new ProviderError(
-          this.name,
-          200,
-          `bad stream chunk: ${event.data.slice(0, 200)}`,
-          false,
-        );
+      const parsed = parseEventData(StreamChunk, event.data);
+      if (!parsed.ok) {
+        throw new ProviderError(this.name, 200, `bad stream chunk: ${parsed.problem}`, false);
       }
+      const chunk = parsed.value;
       if (chunk.error) {
         throw new ProviderError(this.name, 200, chunk.error.message ?? "stream error", false);
       }

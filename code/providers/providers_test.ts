@@ -164,3 +164,46 @@ Deno.test("anthropic provider: Messages SSE events with text and tool_use, tool_
     await server.close();
   }
 });
+
+/** A server that streams `events` as SSE data to every request. */
+function oddStreamServer(events: string[]): { url: string; close(): Promise<void> } {
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    return new Response(events.map((e) => `data: ${e}\n\n`).join(""), {
+      headers: { "content-type": "text/event-stream" },
+    });
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
+}
+
+Deno.test("a streamed chunk of another shape is a provider error naming the field, not a crash or '[object Object]'", async () => {
+  const cases: [string, string[], string][] = [
+    ["openai", ["null"], "bad stream chunk: event: Invalid input: expected object, received null"],
+    ["openai", ['{"choices":[{"delta":{"content":{"text":"hi"}}}]}'], "choices.0.delta.content"],
+    ["openai", ['{"choices":[{"delta":{"tool_calls":[null]}}]}'], "choices.0.delta.tool_calls.0"],
+    ["openai", ["{not json"], "bad stream chunk: not JSON: {not json"],
+    ["anthropic", ["[]"], "bad event: event: Invalid input: expected object, received array"],
+    ["anthropic", ['{"type":"content_block_start","index":0}'], "a block start without its block"],
+    ["anthropic", ['{"type":"content_block_delta","index":0}'], "a delta without its delta"],
+    [
+      "anthropic",
+      ['{"type":"message_delta","usage":{"output_tokens":"9"}}'],
+      "usage.output_tokens",
+    ],
+  ];
+  for (const [provider, events, expected] of cases) {
+    const server = oddStreamServer(events);
+    try {
+      const llm = provider === "openai"
+        ? new OpenAiProvider({ baseUrl: server.url, apiKey: "k" })
+        : new AnthropicProvider({ baseUrl: server.url, apiKey: "k" });
+      await assertRejects(
+        () => collect(llm.stream({ model: "m", messages: [{ role: "user", content: "hi" }] })),
+        ProviderError,
+        expected,
+      );
+    } finally {
+      await server.close();
+    }
+  }
+});
