@@ -4,7 +4,12 @@
  */
 import { A3sError, type Logger, ValidationError } from "@a3s/common";
 import { buildEnvelope, type CloudEvent } from "./envelope.ts";
-import { EventKeyMissingError, EventTamperedError, EventTimeoutError } from "./errors.ts";
+import {
+  EventKeyMissingError,
+  EventMalformedError,
+  EventTimeoutError,
+  isRejection,
+} from "./errors.ts";
 import { type EventType, EventTypeRegistry } from "./event_type.ts";
 import type { KeyRing } from "./crypto.ts";
 import { type EventMessage, ReceivedMessage } from "./message.ts";
@@ -41,7 +46,7 @@ export interface EventBusOptions {
 /** A rejected event, as audited. */
 export interface AuditRecord {
   /** Why the event was rejected. */
-  reason: "key_missing" | "tampered";
+  reason: "key_missing" | "tampered" | "malformed";
   /** The event's subject. */
   subject: string;
   /** The event's id. */
@@ -201,18 +206,26 @@ export class EventBus {
     return { id: event.id, seq: receipt.seq, subject: event.subject, duplicate: receipt.duplicate };
   }
 
-  /** False when `open` would return `event` as it is: no key ring and no seal. */
+  /** False when `open` would return `event` as it is: no key ring, no seal, not malformed. */
   needsOpening(event: CloudEvent): boolean {
-    return this.#keyRing !== undefined || event.a3skid !== undefined;
+    return this.#keyRing !== undefined || event.a3skid !== undefined ||
+      event.a3smalformed !== undefined;
   }
 
   /** Decrypts and verifies `event`; a rejection is audited and rethrown. */
   async open(event: CloudEvent, consumer?: string): Promise<CloudEvent> {
     try {
+      if (event.a3smalformed !== undefined) {
+        throw new EventMalformedError(event.subject, event.a3smalformed);
+      }
       return this.#keyRing ? await this.#keyRing.open(event) : await openWithoutKeys(event);
     } catch (error) {
-      if (error instanceof EventKeyMissingError || error instanceof EventTamperedError) {
-        const reason = error instanceof EventKeyMissingError ? "key_missing" : "tampered";
+      if (isRejection(error)) {
+        const reason = error instanceof EventKeyMissingError
+          ? "key_missing"
+          : error instanceof EventMalformedError
+          ? "malformed"
+          : "tampered";
         metrics.rejected.inc({ subject: event.subject, reason });
         const record: AuditRecord = {
           reason,

@@ -6,7 +6,7 @@
 import { type Logger, ValidationError } from "@a3s/common";
 import type { EventBus } from "./bus.ts";
 import type { CloudEvent } from "./envelope.ts";
-import { EventKeyMissingError, EventTamperedError } from "./errors.ts";
+import { isRejection } from "./errors.ts";
 import type { DurableMessage } from "./message.ts";
 import { DurableDelivery, RetryPolicy, type SettlementBooks } from "./durable_message.ts";
 import * as metrics from "./metrics.ts";
@@ -320,7 +320,7 @@ export class DurableConsumer implements Consumer {
           ? await this.#bus.open(delivery.event, this.name)
           : delivery.event;
       } catch (error) {
-        if (error instanceof EventKeyMissingError || error instanceof EventTamperedError) {
+        if (isRejection(error)) {
           await this.#deadLetterEvent(delivery, error.code, error.message);
           await this.#ackUnhandled(delivery);
           return;

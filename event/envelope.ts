@@ -19,6 +19,11 @@ export const EXTENSIONS = {
   encryption: "a3senc",
   /** HMAC-SHA256 over the canonical event, when not encrypted. */
   signature: "a3ssig",
+  /**
+   * Why a stored message is not an event (not JSON, a required attribute missing): set only on
+   * the stand-in {@linkcode readStoredEvent} makes, which consumers dead-letter.
+   */
+  malformed: "a3smalformed",
 } as const;
 
 const RESERVED = new Set([
@@ -56,6 +61,7 @@ export const CloudEventSchema: z.ZodType<CloudEvent> = z.looseObject({
   a3skid: z.string().optional(),
   a3senc: z.string().optional(),
   a3ssig: z.string().optional(),
+  a3smalformed: z.string().optional(),
 });
 
 /** One event as it travels: a CloudEvents 1.0 JSON object. */
@@ -92,6 +98,8 @@ export interface CloudEvent {
   a3senc?: string;
   /** HMAC-SHA256 of the canonical event, base64, when signed. */
   a3ssig?: string;
+  /** Why the stored message this stands in for is not an event (see `readStoredEvent`). */
+  a3smalformed?: string;
   /** Caller headers, as further extension attributes. */
   [extension: string]: unknown;
 }
@@ -177,4 +185,74 @@ export function parseEnvelope(text: string): CloudEvent {
     throw new ValidationError(`${field}: ${issue.message}`, field);
   }
   return result.data as CloudEvent;
+}
+
+/** How much of a malformed message's text its stand-in keeps for the dead-letter subject. */
+export const MALFORMED_TEXT_KEPT = 4096;
+
+/** The attributes every delivered event must carry as non-empty strings. */
+const REQUIRED_STRINGS = ["id", "source", "type", "subject", "time"] as const;
+/** Our extensions, which are strings when present. */
+const EXTENSION_NAMES = Object.values(EXTENSIONS);
+
+/** Why `value` cannot be delivered as an event, or `undefined` when it can. */
+function malformation(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return "not a JSON object";
+  }
+  const event = value as Record<string, unknown>;
+  if (event.specversion !== "1.0") return "specversion: not 1.0";
+  for (const name of REQUIRED_STRINGS) {
+    const attribute = event[name];
+    if (typeof attribute !== "string" || attribute === "") return `${name}: not a non-empty string`;
+  }
+  for (const name of EXTENSION_NAMES) {
+    if (event[name] !== undefined && typeof event[name] !== "string") {
+      return `${name}: not a string`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The event stored as `text` at `seq`, on the broker subject `subject` (the part from
+ * `subjectOffset` on is ours: NATS subjects carry a prefix). A broker's stream can hold messages this
+ * module did not write (another client on a shared NATS or Redis, a damaged row): one that is
+ * not JSON or lacks an attribute the consumers read becomes a stand-in event on the same
+ * subject, marked `a3smalformed` and holding the start of the text, which a durable consumer
+ * dead-letters and a subscription skips, both audited; the messages after it still flow. The
+ * check is a few type tests on what was parsed anyway, not a schema parse per event.
+ *
+ * @example
+ * ```ts
+ * import { readStoredEvent } from "./envelope.ts";
+ * console.log(readStoredEvent("{oops", "7", "orders.created").a3smalformed); // "not JSON"
+ * ```
+ */
+export function readStoredEvent(
+  text: string,
+  seq: string,
+  subject: string,
+  subjectOffset = 0,
+): CloudEvent {
+  let value: unknown;
+  let why: string | undefined;
+  try {
+    value = JSON.parse(text);
+    why = malformation(value);
+  } catch {
+    why = "not JSON";
+  }
+  if (why === undefined) return value as CloudEvent;
+  return {
+    specversion: "1.0",
+    id: `malformed-${seq}`,
+    source: "a3s.event",
+    type: "a3s.event.malformed",
+    subject: subject.slice(subjectOffset),
+    time: new Date().toISOString(),
+    datacontenttype: "application/json",
+    data: { text: text.slice(0, MALFORMED_TEXT_KEPT) },
+    a3smalformed: why,
+  };
 }

@@ -35,6 +35,15 @@ export class EventTamperedError extends A3sError {
   }
 }
 
+/** A stored message is not an event: not JSON, or without an attribute consumers read. */
+export class EventMalformedError extends A3sError {
+  /** Reports why the message stored on `subject` is not an event. */
+  constructor(subject: string, why: string) {
+    super("event_malformed", `message on '${subject}' is not an event: ${why}`, { status: 422 });
+    this.name = "EventMalformedError";
+  }
+}
+
 /** The broker cannot be reached or refused an operation. */
 export class EventBrokerError extends A3sError {
   /** Wraps the broker's error `cause`. */
@@ -51,4 +60,12 @@ export class EventTimeoutError extends A3sError {
     super("event_timeout", `no reply on '${subject}' within ${timeoutMs} ms`, { status: 504 });
     this.name = "EventTimeoutError";
   }
+}
+
+/** An event the bus refuses to deliver: sealed with a key it lacks, tampered with, malformed. */
+export function isRejection(
+  error: unknown,
+): error is EventKeyMissingError | EventTamperedError | EventMalformedError {
+  return error instanceof EventKeyMissingError || error instanceof EventTamperedError ||
+    error instanceof EventMalformedError;
 }

@@ -34,6 +34,7 @@ export {
 export {
   EventBrokerError,
   EventKeyMissingError,
+  EventMalformedError,
   EventPayloadError,
   EventTamperedError,
   EventTimeoutError,

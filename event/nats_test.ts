@@ -3,6 +3,7 @@ import { assert, assertEquals } from "@a3s/common/testing";
 import { EventBus } from "./bus.ts";
 import { providerContract, waitFor } from "./_contract.ts";
 import { startNats } from "./_brokers.ts";
+import { malformedMessageContract } from "./_malformed_contract.ts";
 import { NatsProvider } from "./providers/nats.ts";
 import type { ConsumerSpec, ProviderDelivery } from "./provider.ts";
 
@@ -31,6 +32,23 @@ if (nats) {
       await close();
     };
     return provider;
+  });
+  malformedMessageContract("nats", async () => {
+    const name = `T${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+    const provider = await NatsProvider.connect({ url: nats.url, stream: name, prefix: name });
+    const nc = await connect({ servers: nats.url.replace("nats://", "") });
+    const js = nc.jetstream();
+    return {
+      provider,
+      inject: async (subject, text) => {
+        await js.publish(`${name}.${subject}`, new TextEncoder().encode(text));
+      },
+      close: async (bus) => {
+        await nc.close();
+        await provider.destroy();
+        await bus.close();
+      },
+    };
   });
   Deno.test({
     name: "nats: pushed deliveries wait in order for a handler slot, never above the concurrency",

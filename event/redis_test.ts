@@ -5,6 +5,7 @@ import { providerContract, waitFor } from "./_contract.ts";
 import { startRedis } from "./_brokers.ts";
 import { RedisProvider } from "./providers/redis.ts";
 import { startReplyDroppingProxy } from "./_reply_dropping_proxy.ts";
+import { malformedMessageContract } from "./_malformed_contract.ts";
 
 /**
  * Watches the server (`MONITOR`) and counts the events of each publish call as it runs them:
@@ -71,6 +72,22 @@ if (redis) {
       await close();
     };
     return provider;
+  });
+  malformedMessageContract("redis", async () => {
+    const prefix = `t${crypto.randomUUID().slice(0, 8)}`;
+    const provider = await RedisProvider.connect({ url: redis.url, prefix });
+    const client = new Redis(redis.url);
+    return {
+      provider,
+      inject: async (subject, text) => {
+        await client.xadd(`${prefix}:log`, "*", "s", subject, "e", text);
+      },
+      close: async (bus) => {
+        client.disconnect();
+        await provider.destroy();
+        await bus.close();
+      },
+    };
   });
   Deno.test({
     name: "redis: a delivery says when Redis stored it, read from its stream id",

@@ -3,6 +3,8 @@ import { assert, assertEquals, createTestDatabase } from "@a3s/common/testing";
 import { providerContract } from "./_contract.ts";
 import { StoreProvider } from "./providers/store.ts";
 import { EventBus } from "./bus.ts";
+import { malformedMessageContract } from "./_malformed_contract.ts";
+import type { EventTables } from "./providers/store_schema.ts";
 
 providerContract("store (SQLite)", async () => {
   const store = await openStore({ sqlitePath: ":memory:" });
@@ -13,6 +15,28 @@ providerContract("store (SQLite)", async () => {
     await store.close();
   };
   return provider;
+});
+
+malformedMessageContract("store (SQLite)", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const provider = await StoreProvider.open({ store, pollMs: 50 });
+  return {
+    provider,
+    // A row damaged behind the provider's back: its body is not the event it should be.
+    inject: async (subject, text) => {
+      await store.db<EventTables>().insertInto("event_log").values({
+        id: crypto.randomUUID(),
+        subject,
+        published_at: Date.now(),
+        body: text,
+        partition_key: null,
+      }).execute();
+    },
+    close: async (bus) => {
+      await bus.close();
+      await store.close();
+    },
+  };
 });
 
 const database = await createTestDatabase("a3s_event");

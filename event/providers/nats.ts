@@ -21,7 +21,7 @@ import {
 import type { Logger } from "@a3s/common";
 import { coalesce, type Coalesced, coalesceRun } from "../coalesce.ts";
 import { type AckSubjectInfo, parseAckSubject } from "./_nats_ack_subject.ts";
-import type { CloudEvent } from "../envelope.ts";
+import { type CloudEvent, readStoredEvent } from "../envelope.ts";
 import { EventBrokerError } from "../errors.ts";
 import type {
   AwaitedEvent,
@@ -82,6 +82,8 @@ function readAckSubject(message: JsMsg): AckSubjectInfo {
 
 /** How a delivery learns that the server has read its ack: a PING's PONG. */
 interface AckConfirmations {
+  /** Where our subject starts in a NATS subject (after the prefix and its dot). */
+  readonly subjectOffset: number;
   /** After this synchronous run (the acks of one socket read share one PING). */
   flushed(): Promise<void>;
   /** Within `backgroundConfirmMs`, shared by every ack of that window. */
@@ -99,7 +101,12 @@ class NatsDelivery implements ProviderDelivery {
     this.seq = info.streamSeq;
     this.deliveries = info.deliveries;
     this.storedAtMs = info.storedAtMs;
-    this.event = JSON.parse(decoder.decode(message.data));
+    this.event = readStoredEvent(
+      decoder.decode(message.data),
+      this.seq,
+      message.subject,
+      provider.subjectOffset,
+    );
   }
   ack(): Promise<void> {
     // The flush is asked for first: its microtask then runs before the one the client queues
@@ -171,7 +178,11 @@ export class NatsProvider implements EventProvider {
       () => this.#nc.flush(),
       options.backgroundConfirmMs ?? BACKGROUND_CONFIRM_MS,
     );
-    this.#confirmations = { flushed: this.#flushed, flushedSoon: this.#flushedSoon };
+    this.#confirmations = {
+      subjectOffset: this.#prefix.length + 1,
+      flushed: this.#flushed,
+      flushedSoon: this.#flushedSoon,
+    };
   }
 
   /**
@@ -280,7 +291,9 @@ export class NatsProvider implements EventProvider {
     const messages = await consumer.consume();
     const loop = (async () => {
       for await (const m of messages) {
-        onEvent({ seq: String(m.seq), event: JSON.parse(decoder.decode(m.data)) });
+        const seq = String(m.seq);
+        const text = decoder.decode(m.data);
+        onEvent({ seq, event: readStoredEvent(text, seq, m.subject, this.#prefix.length + 1) });
       }
     })().catch(() => {});
     return {
@@ -482,7 +495,12 @@ export class NatsProvider implements EventProvider {
           done = true;
           break;
         }
-        const event = JSON.parse(decoder.decode(m.data)) as CloudEvent;
+        const event = readStoredEvent(
+          decoder.decode(m.data),
+          String(m.seq),
+          m.subject,
+          this.#prefix.length + 1,
+        );
         seen.push({ seq: m.seq, key: event.partitionkey });
         // Trimmed now and then, not per event, so keeping the last `keep` stays linear.
         if (seen.length > 2 * keep) seen = seen.slice(-keep);

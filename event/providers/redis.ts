@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import { setImmediate } from "node:timers";
 import type { Logger } from "@a3s/common";
 import { coalesceTurn } from "../coalesce.ts";
-import type { CloudEvent } from "../envelope.ts";
+import { type CloudEvent, readStoredEvent } from "../envelope.ts";
 import { EventBrokerError } from "../errors.ts";
 import { CallsInFlightTuner, type TunerDecision, type TunerState } from "./_calls_in_flight.ts";
 import { compilePattern } from "../subject.ts";
@@ -290,10 +290,11 @@ class RedisDelivery implements ProviderDelivery {
   constructor(
     readonly seq: string,
     body: string,
+    subject: string,
     readonly deliveries: number,
     private readonly settler: RedisSettler,
   ) {
-    this.event = JSON.parse(body);
+    this.event = readStoredEvent(body, seq, subject);
   }
   /**
    * When Redis appended the entry: an auto-generated stream id is `<ms>-<n>`, so the consumer
@@ -591,7 +592,7 @@ export class RedisProvider implements EventProvider {
           for (const [id, fields] of reply?.[0]?.[1] ?? []) {
             cursor = id;
             if (matches(subjectOf(fields))) {
-              onEvent({ seq: id, event: JSON.parse(bodyOf(fields)) });
+              onEvent({ seq: id, event: readStoredEvent(bodyOf(fields), id, subjectOf(fields)) });
             }
           }
         } catch (error) {
@@ -757,7 +758,7 @@ export class RedisProvider implements EventProvider {
       },
     };
     const delivery = (entry: Entry, deliveries: number): ProviderDelivery =>
-      new RedisDelivery(entry[0], bodyOf(entry[1]), deliveries, settler);
+      new RedisDelivery(entry[0], bodyOf(entry[1]), subjectOf(entry[1]), deliveries, settler);
     try {
       while (!signal.aborted) {
         const now = Date.now();
@@ -837,8 +838,9 @@ export class RedisProvider implements EventProvider {
           const foreign: string[] = [];
           for (let i = 0; i < flat.length; i += 4) {
             if (!matches(flat[i + 1])) foreign.push(flat[i]);
-            else if (direct) direct.push(new RedisDelivery(flat[i], flat[i + 2], 1, settler));
-            else candidates.push([namedEntry(flat[i], flat[i + 1], flat[i + 2], flat[i + 3]), 1]);
+            else if (direct) {
+              direct.push(new RedisDelivery(flat[i], flat[i + 2], flat[i + 1], 1, settler));
+            } else candidates.push([namedEntry(flat[i], flat[i + 1], flat[i + 2], flat[i + 3]), 1]);
           }
           // Events outside the pattern are acknowledged at once: they are not this consumer's.
           if (foreign.length) await this.#redis.xack(this.#log, group, ...foreign);

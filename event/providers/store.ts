@@ -5,7 +5,7 @@
  */
 import { type Kysely, sql } from "kysely";
 import type { Logger, Store } from "@a3s/common";
-import type { CloudEvent } from "../envelope.ts";
+import { type CloudEvent, readStoredEvent } from "../envelope.ts";
 import { coalesce } from "../coalesce.ts";
 import { compilePattern } from "../subject.ts";
 import {
@@ -276,7 +276,8 @@ export class StoreProvider implements EventProvider {
           for (const row of rows) {
             cursor = Number(row.seq);
             if (matches(row.subject)) {
-              onEvent({ seq: String(row.seq), event: JSON.parse(row.body) });
+              const seq = String(row.seq);
+              onEvent({ seq, event: readStoredEvent(row.body, seq, row.subject) });
             }
           }
           backoff = 100;
@@ -481,7 +482,9 @@ export class StoreProvider implements EventProvider {
     const consumer = spec.name;
     return {
       seq: String(seq),
-      event: JSON.parse(body),
+      // Rows are this module's own writes; a damaged one is named by the consumer's pattern,
+      // as this path does not read the row's subject.
+      event: readStoredEvent(body, String(seq), spec.pattern),
       deliveries,
       ack: () => this.#ack(consumer, seq),
       nack: async (delayMs: number) => {
