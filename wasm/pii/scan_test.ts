@@ -145,6 +145,46 @@ Deno.test("credentials in URLs and high-entropy values next to key-like names", 
   ]);
 });
 
+Deno.test("each secret-sounding word makes a key name, in any case and place; near misses do not", () => {
+  const value = "Zx9Kq2Lm4Wp8Rt7Yv3Nb6Hj1";
+  const names = [
+    "key",
+    "API_KEY",
+    "myKeyId",
+    "token",
+    "x-auth-Token",
+    "client_secret",
+    "SECRETS",
+    "db.password",
+    "user_pwd",
+    "private_blob",
+    "authorization",
+    "OAuthState",
+    "aws_credential",
+    "Credentials",
+    "bearer",
+    "a".repeat(50) + "_token",
+  ];
+  for (const name of names) {
+    assertEquals(found(`${name}=${value}`), [`secret:${value}`], name);
+    assertEquals(found(`"${name}": "${value}"`), [`secret:${value}`], name);
+  }
+  // Near misses: the words' letters without the word, a word cut off, one past the 63
+  // characters of name the scanner reads.
+  assertNothing([
+    `passage=${value}`,
+    `credentix=${value}`,
+    `credentia=${value}`,
+    `kee=${value}`,
+    `tokn=${value}`,
+    `priv=${value}`,
+    `aut=${value}`,
+    `bear=${value}`,
+    `secre_t=${value}`,
+    `token${"a".repeat(60)}=${value}`,
+  ]);
+});
+
 Deno.test("offsets are UTF-16 code units, across astral characters and CJK", () => {
   const text = "😀😀 联系 ada@example.org 或 13800138000";
   const [email, phone] = scan(text);
