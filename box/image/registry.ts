@@ -5,15 +5,19 @@
  */
 import { A3sError, NotFoundError } from "@a3s/common";
 import type { ImageStore } from "./store.ts";
+import { type Descriptor, digestOf, hostPlatform, type LayerDescriptor, MEDIA } from "./oci.ts";
 import {
-  type Descriptor,
-  digestOf,
-  hostPlatform,
-  type ImageIndex,
-  type ImageManifest,
-  type LayerDescriptor,
-  MEDIA,
-} from "./oci.ts";
+  ImageConfigSchema,
+  ImageIndexSchema,
+  ImageManifestSchema,
+  ManifestHeadSchema,
+  MAX_MANIFEST_BYTES,
+  MAX_TOKEN_BYTES,
+  parseImageJson,
+  readCapped,
+  registryError,
+  TokenAnswerSchema,
+} from "./image_json.ts";
 import { formatReference, type ImageReference, parseReference } from "./reference.ts";
 
 /** A fetch function; `serve` passes the shared access policy's. */
@@ -35,10 +39,6 @@ const MANIFEST_ACCEPT = [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerList, ME
   .join(", ");
 
 const decoder = new TextDecoder();
-
-function registryError(message: string, status = 502): A3sError {
-  return new A3sError("registry_error", message, { status });
-}
 
 /** Parses `Bearer realm="...",service="...",scope="..."`. */
 function parseChallenge(header: string): Record<string, string> | undefined {
@@ -71,6 +71,11 @@ export class RegistryClient {
     this.#images = images;
     this.#options = options;
     this.#fetch = options.fetch ?? ((url, init) => fetch(url, init));
+  }
+
+  /** How errors name the image `ref` and where it came from. */
+  #what(ref: ImageReference): string {
+    return `${formatReference(ref)} from ${ref.registry}`;
   }
 
   #base(ref: ImageReference): string {
@@ -118,7 +123,12 @@ export class RegistryClient {
         401,
       );
     }
-    const body = await tokenResponse.json() as { token?: string; access_token?: string };
+    const body = parseImageJson(
+      TokenAnswerSchema,
+      await readCapped(tokenResponse, MAX_TOKEN_BYTES, "token answer"),
+      `the token answer of ${ref.registry}`,
+      registryError,
+    );
     const token = body.token ?? body.access_token;
     if (!token) throw registryError(`registry ${ref.registry} sent no token`, 401);
     this.#tokens.set(key, token);
@@ -141,7 +151,7 @@ export class RegistryClient {
       await response.body?.cancel();
       throw registryError(`registry answered ${response.status} for ${formatReference(ref)}`);
     }
-    const bytes = await response.bytes();
+    const bytes = await readCapped(response, MAX_MANIFEST_BYTES, "manifest");
     const digest = await digestOf(bytes);
     const claimed = response.headers.get("docker-content-digest");
     if (
@@ -153,7 +163,12 @@ export class RegistryClient {
         { status: 502 },
       );
     }
-    const parsed = JSON.parse(decoder.decode(bytes)) as { mediaType?: string };
+    const parsed = parseImageJson(
+      ManifestHeadSchema,
+      bytes,
+      `the manifest of ${this.#what(ref)}`,
+      registryError,
+    );
     const mediaType = parsed.mediaType ?? response.headers.get("content-type") ?? MEDIA.ociManifest;
     return { bytes, digest, mediaType };
   }
@@ -165,7 +180,8 @@ export class RegistryClient {
       await response.body?.cancel();
       throw registryError(`registry answered ${response.status} for blob ${descriptor.digest}`);
     }
-    await this.#images.putBlob(await response.bytes(), descriptor.digest);
+    const bytes = await readCapped(response, descriptor.size, `blob ${descriptor.digest}`);
+    await this.#images.putBlob(bytes, descriptor.digest);
   }
 
   /** Pulls an image into the store and tags it; returns the image id. */
@@ -173,7 +189,12 @@ export class RegistryClient {
     const ref = parseReference(reference);
     let manifest = await this.#fetchManifest(ref, ref.digest ?? ref.tag ?? "latest");
     if (manifest.mediaType === MEDIA.ociIndex || manifest.mediaType === MEDIA.dockerList) {
-      const index = JSON.parse(decoder.decode(manifest.bytes)) as ImageIndex;
+      const index = parseImageJson(
+        ImageIndexSchema,
+        manifest.bytes,
+        `the index of ${this.#what(ref)}`,
+        registryError,
+      );
       const platform = hostPlatform();
       const chosen = index.manifests.find((m) =>
         m.platform?.os === platform.os && m.platform.architecture === platform.architecture
@@ -186,8 +207,19 @@ export class RegistryClient {
       }
       manifest = await this.#fetchManifest(ref, chosen.digest);
     }
-    const parsed = JSON.parse(decoder.decode(manifest.bytes)) as ImageManifest;
+    const parsed = parseImageJson(
+      ImageManifestSchema,
+      manifest.bytes,
+      `the manifest of ${this.#what(ref)}`,
+      registryError,
+    );
     await this.#fetchBlob(ref, parsed.config);
+    parseImageJson(
+      ImageConfigSchema,
+      await this.#images.getBlob(parsed.config.digest),
+      `the config of ${this.#what(ref)}`,
+      registryError,
+    );
     for (const layer of parsed.layers) {
       this.#options.onProgress?.(`${layer.digest.slice(7, 19)}: pulling ${layer.size} bytes`);
       await this.#fetchBlob(ref, layer);

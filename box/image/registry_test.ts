@@ -150,3 +150,97 @@ Deno.test("pull answers a bearer-token challenge, as Docker Hub and GHCR ask", a
     await registry.close();
   }
 });
+
+/** What a hostile registry answers: a body (and headers) per path under `/v2/evil/img/`. */
+type Answers = Record<string, { body: Uint8Array | string; headers?: Record<string, string> }>;
+
+/** A fetch that plays a registry answering with `answers`, everything else 404. */
+function hostileRegistry(answers: Answers) {
+  return (url: string): Promise<Response> => {
+    const path = new URL(url).pathname.replace("/v2/evil/img/", "");
+    const answer = answers[path];
+    if (!answer) return Promise.resolve(new Response("absent", { status: 404 }));
+    const body = typeof answer.body === "string"
+      ? answer.body
+      : answer.body as Uint8Array<ArrayBuffer>;
+    return Promise.resolve(new Response(body, { headers: answer.headers }));
+  };
+}
+
+Deno.test("a registry's answers that are no image are refused as 502s naming what was wrong", async () => {
+  const home = await testHome();
+  const encoder = new TextEncoder();
+  const { digestOf } = await import("./oci.ts");
+  const badConfig = encoder.encode(JSON.stringify({ config: { Env: 5 } }));
+  const badConfigDigest = await digestOf(badConfig);
+  const manifest = (config: unknown, layers: unknown = []) =>
+    JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config, layers });
+  const descriptor = (digest: string, size: number) => ({
+    mediaType: "application/vnd.oci.image.config.v1+json",
+    digest,
+    size,
+  });
+  const cases: [string, Answers, string][] = [
+    ["not JSON", { "manifests/latest": { body: "<html>" } }, "is not JSON"],
+    ["null", { "manifests/latest": { body: "null" } }, "is invalid: Invalid input"],
+    [
+      "layers not a list",
+      { "manifests/latest": { body: manifest(descriptor(badConfigDigest, 1), "x") } },
+      "is invalid: layers:",
+    ],
+    [
+      "a digest that is a path",
+      { "manifests/latest": { body: manifest(descriptor("sha256:../../../etc/passwd", 1)) } },
+      "config.digest: must be a sha256 digest",
+    ],
+    [
+      "an index whose manifests is no list",
+      {
+        "manifests/latest": {
+          body: JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: "x" }),
+        },
+      },
+      "the index of",
+    ],
+    [
+      "a manifest over 4 MiB",
+      {
+        "manifests/latest": {
+          body: "{}",
+          headers: { "content-length": String(5 * 1024 * 1024) },
+        },
+      },
+      "more than 4194304",
+    ],
+    [
+      "a blob longer than its manifest says",
+      {
+        "manifests/latest": { body: manifest(descriptor(badConfigDigest, 3)) },
+        [`blobs/${badConfigDigest}`]: { body: badConfig },
+      },
+      "more than 3 bytes",
+    ],
+    [
+      "a config whose Env is no list",
+      {
+        "manifests/latest": { body: manifest(descriptor(badConfigDigest, badConfig.length)) },
+        [`blobs/${badConfigDigest}`]: { body: badConfig },
+      },
+      "the config of evil.example/evil/img:latest from evil.example is invalid: config.Env",
+    ],
+  ];
+  try {
+    for (const [name, answers, message] of cases) {
+      const client = new RegistryClient(home.images, { fetch: hostileRegistry(answers) });
+      const error = await assertRejects(
+        () => client.pull("evil.example/evil/img:latest"),
+        Error,
+        message,
+      );
+      assertEquals((error as { status?: number }).status, 502, name);
+    }
+    assertEquals(await home.images.list(), []);
+  } finally {
+    await home.close();
+  }
+});

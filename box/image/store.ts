@@ -19,6 +19,15 @@ import {
   MEDIA,
 } from "./oci.ts";
 import { formatReference, parseReference } from "./reference.ts";
+import {
+  archiveError,
+  DockerArchiveManifestSchema,
+  ImageConfigSchema,
+  ImageIndexSchema,
+  ImageManifestSchema,
+  ManifestOrIndexSchema,
+  parseImageJson,
+} from "./image_json.ts";
 import { preparedQuery } from "../_prepared.ts";
 import { TagCache } from "./tag_cache.ts";
 import { gzip, maybeGunzip, readTar, type TarInput, writeTar } from "./tar.ts";
@@ -41,7 +50,6 @@ export interface ImageSummary {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 /** How many references' canonical tags an image store keeps (a handful in practice). */
 const CANONICAL_TAGS_KEPT = 256;
 
@@ -141,13 +149,19 @@ export class ImageStore {
   /** Records an image whose manifest, config and layers are stored; tags point at it. */
   async addImage(manifestBytes: Uint8Array, tags: readonly string[]): Promise<string> {
     const id = await this.putBlob(manifestBytes);
-    const manifest = JSON.parse(decoder.decode(manifestBytes)) as ImageManifest;
-    if (!manifest.config?.digest || !Array.isArray(manifest.layers)) {
-      throw new A3sError("bad_manifest", "image manifest lacks config or layers", { status: 400 });
-    }
-    const config = JSON.parse(
-      decoder.decode(await this.getBlob(manifest.config.digest)),
-    ) as ImageConfig;
+    // Pulls check what a registry sent before this; an archive's content is checked here.
+    const manifest = parseImageJson(
+      ImageManifestSchema,
+      manifestBytes,
+      "image manifest",
+      archiveError,
+    );
+    const config = parseImageJson(
+      ImageConfigSchema,
+      await this.getBlob(manifest.config.digest),
+      "image config",
+      archiveError,
+    );
     const diffIds = config.rootfs?.diff_ids ?? [];
     const layers: LayerDescriptor[] = [];
     for (const [i, layer] of manifest.layers.entries()) {
@@ -406,8 +420,13 @@ export class ImageStore {
         const match = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(path);
         if (match) await this.putBlob(data, `sha256:${match[1]}`);
       }
-      const index = JSON.parse(decoder.decode(files.get("index.json"))) as ImageIndex;
-      for (const descriptor of index.manifests ?? []) {
+      const index = parseImageJson(
+        ImageIndexSchema,
+        files.get("index.json")!,
+        "the archive's index.json",
+        archiveError,
+      );
+      for (const descriptor of index.manifests) {
         const name = descriptor.annotations?.["io.containerd.image.name"] ??
           descriptor.annotations?.["org.opencontainers.image.ref.name"];
         const manifest = await this.#platformManifest(descriptor);
@@ -421,11 +440,12 @@ export class ImageStore {
     if (!manifestJson) {
       throw new ValidationError("archive is neither an OCI layout nor a docker archive", "archive");
     }
-    const entries = JSON.parse(decoder.decode(manifestJson)) as {
-      Config: string;
-      RepoTags?: string[] | null;
-      Layers: string[];
-    }[];
+    const entries = parseImageJson(
+      DockerArchiveManifestSchema,
+      manifestJson,
+      "the archive's manifest.json",
+      archiveError,
+    );
     for (const entry of entries) {
       const configBytes = files.get(entry.Config);
       if (!configBytes) throw new ValidationError(`archive lacks ${entry.Config}`, "archive");
@@ -435,7 +455,7 @@ export class ImageStore {
         if (!data) throw new ValidationError(`archive lacks ${layerPath}`, "archive");
         layerTars.push(await maybeGunzip(data));
       }
-      const config = JSON.parse(decoder.decode(configBytes)) as ImageConfig;
+      const config = parseImageJson(ImageConfigSchema, configBytes, entry.Config, archiveError);
       const id = await this.createImage(layerTars, config, entry.RepoTags ?? []);
       loaded.push(...(entry.RepoTags?.length ? entry.RepoTags : [id]));
     }
@@ -445,8 +465,13 @@ export class ImageStore {
   /** Follows an index to the host platform's manifest, returning the manifest bytes. */
   async #platformManifest(descriptor: Descriptor): Promise<Uint8Array> {
     const bytes = await this.getBlob(descriptor.digest);
-    const parsed = JSON.parse(decoder.decode(bytes)) as ImageIndex | ImageManifest;
-    if (!("manifests" in parsed)) return bytes;
+    const parsed = parseImageJson(
+      ManifestOrIndexSchema,
+      bytes,
+      `manifest ${descriptor.digest}`,
+      archiveError,
+    );
+    if (!parsed.manifests) return bytes;
     const platform = hostPlatform();
     const chosen = parsed.manifests.find((m) =>
       m.platform?.os === platform.os && m.platform.architecture === platform.architecture
