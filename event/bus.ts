@@ -266,6 +266,7 @@ export class EventBus {
     options: SubscribeOptions = {},
   ): Promise<Subscription> {
     assertPattern(pattern);
+    if (options.after !== undefined) assertSeq(options.after);
     let chain = Promise.resolve();
     let closed = false;
     const onError = options.onError ??
@@ -379,4 +380,20 @@ function openWithoutKeys(event: CloudEvent): Promise<CloudEvent> {
     return Promise.reject(new EventKeyMissingError(event.a3skid, event.subject));
   }
   return Promise.resolve(event);
+}
+
+/** What every provider's seq looks like: digits, or Redis's stream id `<ms>-<n>`. */
+const SEQ = /^\d{1,20}(-\d{1,20})?$/;
+
+/**
+ * Throws a validation error naming `after` unless it is a seq some provider hands out: a typo
+ * would otherwise resume from nowhere and deliver nothing, without a word.
+ */
+export function assertSeq(after: string, field = "after"): void {
+  if (!SEQ.test(after)) {
+    throw new ValidationError(
+      `${field}: '${after.slice(0, 40)}' is not a seq (digits, or Redis's <ms>-<n>)`,
+      field,
+    );
+  }
 }

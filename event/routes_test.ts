@@ -131,6 +131,21 @@ Deno.test("event routes: SSE stream of several patterns resumes from Last-Event-
     const bad = await fetch(`${url}/event/v1/stream?subjects=lane.>.x`, { headers: AUTH });
     assertEquals(bad.status, 400);
     assertEquals((await bad.json()).field, "subjects");
+    // A seq that no provider hands out is a 400, from the query or the header; before, the
+    // stream opened and stayed empty.
+    for (
+      const headers of [{ ...AUTH, "last-event-id": "abc" }, { ...AUTH, "last-event-id": "-1" }]
+    ) {
+      const wrong = await fetch(stream, { headers });
+      assertEquals(wrong.status, 400);
+      assertEquals((await wrong.json()).field, "after");
+    }
+    const wrongQuery = await fetch(`${stream}&after=12x`, { headers: AUTH });
+    assertEquals(wrongQuery.status, 400);
+    assertEquals((await wrongQuery.json()).field, "after");
+    const redisId = await fetch(`${stream}&after=1700000000000-0`, { headers: AUTH });
+    assertEquals(redisId.status, 200);
+    await redisId.body?.cancel();
   }));
 
 Deno.test("event module: its API is the bus; consumers show up with their lag", async () => {

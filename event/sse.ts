@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
-import type { EventBus } from "./bus.ts";
+import { assertSeq, type EventBus } from "./bus.ts";
 import type { EventMessage } from "./message.ts";
 import { compilePattern } from "./subject.ts";
 
@@ -120,6 +120,8 @@ export function streamSubjects(
 ): Response {
   const { patterns } = options;
   const after = options.after ?? c.req.header("last-event-id");
+  // Checked before the stream starts, so that a bad one is a 400 and not an empty stream.
+  if (after !== undefined) assertSeq(after);
   const render = options.render ?? ((m) => ({ data: JSON.stringify(m.event) }));
   // One pattern subscribes directly; several share one subscription to everything, so a
   // single seq orders the stream and resumes it.
