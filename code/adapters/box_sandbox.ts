@@ -3,6 +3,7 @@
  * isolation, an image's root filesystem), with the workspace mounted read-write at its own path.
  */
 import type { CommandResult, CommandSandbox, RunOptions } from "../runtime/sandbox.ts";
+import { readCappedText } from "../runtime/capped_output.ts";
 
 /** The slice of box's `BoxManager` this driver uses. */
 export interface BoxRuntimeLike {
@@ -82,8 +83,8 @@ export class BoxSandbox implements CommandSandbox {
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const [stdout, stderr, status] = await Promise.all([
-        new Response(proc.stdout).text(),
-        new Response(proc.stderr).text(),
+        readCappedText(proc.stdout),
+        readCappedText(proc.stderr),
         proc.status,
       ]);
       return { stdout, stderr, exitCode: status.exitCode, timedOut };

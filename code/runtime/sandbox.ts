@@ -5,6 +5,7 @@
  */
 
 import { A3sError } from "@a3s/common/errors";
+import { readCappedText } from "./capped_output.ts";
 
 /** What a command produced. */
 export interface CommandResult {
@@ -57,14 +58,12 @@ async function exec(program: string, args: string[], options: RunOptions): Promi
     await writer.write(new TextEncoder().encode(options.stdin)).catch(() => {});
     await writer.close().catch(() => {});
   }
-  const out = await child.output();
-  const decoder = new TextDecoder();
-  return {
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-    exitCode: out.code,
-    timedOut: timeout.aborted,
-  };
+  const [stdout, stderr, status] = await Promise.all([
+    readCappedText(child.stdout),
+    readCappedText(child.stderr),
+    child.status,
+  ]);
+  return { stdout, stderr, exitCode: status.code, timedOut: timeout.aborted };
 }
 
 /** Runs commands as plain child processes of this one (no isolation beyond the cwd). */
