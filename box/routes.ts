@@ -5,6 +5,7 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
+import { readCappedText } from "@a3s/common/capped-text";
 import {
   type A3sModule,
   AccessPolicy,
@@ -286,9 +287,10 @@ export function createBoxRoutes(
       if (request.stdin) await writer.write(new TextEncoder().encode(request.stdin));
       await writer.close();
       if (!request.stream) {
+        // Bounded, whatever the command prints; `stream: true` passes all of it on.
         const [stdout, stderr, status] = await Promise.all([
-          new Response(process.stdout).text(),
-          new Response(process.stderr).text(),
+          readCappedText(process.stdout),
+          readCappedText(process.stderr),
           process.status,
         ]);
         return c.json({ ...status, stdout, stderr }, 200);

@@ -3,7 +3,7 @@
  * isolation, an image's root filesystem), with the workspace mounted read-write at its own path.
  */
 import type { CommandResult, CommandSandbox, RunOptions } from "../runtime/sandbox.ts";
-import { readCappedText } from "../runtime/capped_output.ts";
+import { readCappedText } from "@a3s/common/capped-text";
 
 /** The slice of box's `BoxManager` this driver uses. */
 export interface BoxRuntimeLike {

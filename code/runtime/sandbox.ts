@@ -5,7 +5,7 @@
  */
 
 import { A3sError } from "@a3s/common/errors";
-import { readCappedText } from "./capped_output.ts";
+import { readCappedText } from "@a3s/common/capped-text";
 
 /** What a command produced. */
 export interface CommandResult {

@@ -1,9 +1,11 @@
 /**
  * A command's output read with a bound on memory. A command can print without end (`yes`, a
  * runaway loop, a prompt injection asking for `cat /dev/urandom`), and collecting all of it
- * would take the agent down with it. The first part and the last part are kept, the middle is
- * counted and dropped, and the stream is read to its end so the command never blocks on a full
- * pipe. The tool result cuts further to the model's output limit.
+ * would take the process that reads it down. The first part and the last part are kept, the
+ * middle is counted and dropped, and the stream is read to its end so the command never blocks
+ * on a full pipe. The agent's sandboxes and box's exec answer read output through it.
+ *
+ * @module
  */
 
 /** Bytes of each stream kept by default: far above any tool output limit, far below harm. */
@@ -18,7 +20,7 @@ const HEAD_SHARE = 0.8;
  *
  * @example
  * ```ts
- * import { readCappedText } from "./capped_output.ts";
+ * import { readCappedText } from "@a3s/common/capped-text";
  * const text = await readCappedText(new Response("x".repeat(100)).body!, 10);
  * console.log(text.includes("90 bytes of output dropped")); // true
  * ```
