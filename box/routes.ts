@@ -5,7 +5,7 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import { readCappedText } from "@a3s/common/capped-text";
+import { CappedText, COMMAND_OUTPUT_KEPT, readCappedText } from "@a3s/common/capped-text";
 import {
   type A3sModule,
   AccessPolicy,
@@ -46,6 +46,9 @@ export const BoxConfigSchema: z.ZodType<BoxConfig, BoxConfigInput> = z.object({
   /** Registries (`host:port`) reached over plain HTTP besides localhost. */
   insecureRegistries: z.array(z.string().min(1)).default([]),
 });
+
+/** Of the log bytes a JSON answer keeps, the share from the start: logs are read for their end. */
+const LOG_HEAD_SHARE = 0.2;
 
 /** Who may call box's routes: everything runs or reveals commands, so `box:exec`. */
 export const BOX_ACCESS: readonly AccessRule[] = [{ path: "/box/v1/*", scope: "box:exec" }];
@@ -338,12 +341,14 @@ export function createBoxRoutes(
       const id = c.req.valid("param").id;
       await boxes.inspect(id);
       if (c.req.valid("query").follow !== "true") {
-        const out = { stdout: "", stderr: "" };
-        const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
-        for await (const chunk of boxes.logs(id)) {
-          out[chunk.stream] += decoders[chunk.stream].decode(chunk.data, { stream: true });
-        }
-        return c.json(out, 200);
+        // A chatty box's logs can be larger than memory: the JSON answer holds each stream's
+        // first 0.8 MiB and its last 3.2 MiB, the bytes between counted; follow=true has all.
+        const out = {
+          stdout: new CappedText(COMMAND_OUTPUT_KEPT, LOG_HEAD_SHARE),
+          stderr: new CappedText(COMMAND_OUTPUT_KEPT, LOG_HEAD_SHARE),
+        };
+        for await (const chunk of boxes.logs(id)) out[chunk.stream].push(chunk.data);
+        return c.json({ stdout: out.stdout.text(), stderr: out.stderr.text() }, 200);
       }
       return streamSSE(c, async (stream) => {
         const stop = new AbortController();

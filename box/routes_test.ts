@@ -95,6 +95,16 @@ Deno.test("box HTTP API: create, exec (JSON and SSE), logs, stats, delete", asyn
     assert(/event: stderr\ndata: two/.test(events), events);
     assert(events.includes('event: exit\ndata: {"exitCode":0,"signal":0}'), events);
 
+    // An exec that prints more than a JSON answer holds (6 MiB): its start and end come back,
+    // the middle counted; before, all of it was held in the server's memory.
+    const flood = await call(url, "POST", "/box/v1/boxes/api-box/exec", {
+      command: ["sh", "-c", "head -c 6291456 /dev/zero | tr '\\0' a; echo end"],
+    });
+    assertEquals(flood.json.exitCode, 0);
+    assert(flood.json.stdout.length < 4.5 * 1024 * 1024, `${flood.json.stdout.length} characters`);
+    assert(flood.json.stdout.includes("[... 2097156 bytes of output dropped ...]"));
+    assert(flood.json.stdout.endsWith("aaaend\n"));
+
     const logs = await call(url, "GET", "/box/v1/boxes/api-box/logs");
     assertEquals(logs.json.stdout, "started\n");
     const stats = await call(url, "GET", "/box/v1/boxes/api-box/stats");

@@ -15,8 +15,76 @@ export const COMMAND_OUTPUT_KEPT = 4 * 1024 * 1024;
 const HEAD_SHARE = 0.8;
 
 /**
+ * Bytes taken in a piece at a time, of which at most `kept` are held: the first part (a share of
+ * `headShare`) and the last part. `text()` gives them with a note where bytes were dropped.
+ *
+ * @example
+ * ```ts
+ * import { CappedText } from "@a3s/common/capped-text";
+ * const log = new CappedText(10, 0);
+ * for (let i = 0; i < 5; i++) log.push(new TextEncoder().encode(`line ${i}\n`));
+ * console.log(log.text()); // "[... 25 bytes of output dropped ...]\n 3\nline 4\n"
+ * ```
+ */
+export class CappedText {
+  readonly #headLimit: number;
+  readonly #tailLimit: number;
+  readonly #head: Uint8Array[] = [];
+  #headLength = 0;
+  // The last bytes seen past the head, oldest first, at most `#tailLimit` of them.
+  readonly #tail: Uint8Array[] = [];
+  #tailLength = 0;
+  #dropped = 0;
+
+  /** Holds at most `kept` bytes, `headShare` of them from the start. */
+  constructor(kept = COMMAND_OUTPUT_KEPT, headShare = HEAD_SHARE) {
+    this.#headLimit = Math.floor(kept * headShare);
+    this.#tailLimit = kept - this.#headLimit;
+  }
+
+  /** Bytes dropped so far. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Takes the next bytes; `chunk` is kept by reference, not copied. */
+  push(chunk: Uint8Array): void {
+    if (this.#headLength < this.#headLimit) {
+      const taken = chunk.subarray(0, this.#headLimit - this.#headLength);
+      this.#head.push(taken);
+      this.#headLength += taken.length;
+      chunk = chunk.subarray(taken.length);
+    }
+    if (chunk.length === 0) return;
+    this.#tail.push(chunk);
+    this.#tailLength += chunk.length;
+    while (this.#tailLength > this.#tailLimit) {
+      const excess = this.#tailLength - this.#tailLimit;
+      const oldest = this.#tail[0];
+      if (oldest.length <= excess) {
+        this.#tail.shift();
+        this.#tailLength -= oldest.length;
+        this.#dropped += oldest.length;
+      } else {
+        this.#tail[0] = oldest.subarray(excess);
+        this.#tailLength -= excess;
+        this.#dropped += excess;
+      }
+    }
+  }
+
+  /** What is held, as text, with a note where bytes were dropped. */
+  text(): string {
+    const start = decode(this.#head);
+    const end = decode(this.#tail);
+    if (this.#dropped === 0) return start + end;
+    return `${start}${start ? "\n" : ""}[... ${this.#dropped} bytes of output dropped ...]\n${end}`;
+  }
+}
+
+/**
  * The text of `stream`, at most `kept` bytes of it: the first 80% and the last 20%, with a note
- * where bytes were dropped.
+ * where bytes were dropped. The stream is read to its end.
  *
  * @example
  * ```ts
@@ -29,40 +97,9 @@ export async function readCappedText(
   stream: ReadableStream<Uint8Array>,
   kept = COMMAND_OUTPUT_KEPT,
 ): Promise<string> {
-  const headLimit = Math.floor(kept * HEAD_SHARE);
-  const tailLimit = kept - headLimit;
-  const head: Uint8Array[] = [];
-  let headLength = 0;
-  // The last bytes seen past the head, oldest first, at most `tailLimit` of them.
-  const tail: Uint8Array[] = [];
-  let tailLength = 0;
-  let dropped = 0;
-  for await (let chunk of stream) {
-    if (headLength < headLimit) {
-      const taken = chunk.subarray(0, headLimit - headLength);
-      head.push(taken);
-      headLength += taken.length;
-      chunk = chunk.subarray(taken.length);
-    }
-    if (chunk.length === 0) continue;
-    tail.push(chunk);
-    tailLength += chunk.length;
-    while (tailLength > tailLimit) {
-      const excess = tailLength - tailLimit;
-      if (tail[0].length <= excess) {
-        tailLength -= tail[0].length;
-        dropped += tail.shift()!.length;
-      } else {
-        tail[0] = tail[0].subarray(excess);
-        tailLength -= excess;
-        dropped += excess;
-      }
-    }
-  }
-  const start = decode(head);
-  const end = decode(tail);
-  if (dropped === 0) return start + end;
-  return `${start}\n[... ${dropped} bytes of output dropped ...]\n${end}`;
+  const capped = new CappedText(kept);
+  for await (const chunk of stream) capped.push(chunk);
+  return capped.text();
 }
 
 function decode(parts: Uint8Array[]): string {
