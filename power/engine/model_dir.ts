@@ -44,9 +44,11 @@ const ENCODER_TYPES = new Set([
   "electra",
 ]);
 
+/** A model file's JSON object; a model from elsewhere may hold anything, so it is checked. */
 async function readJson(path: string, required: boolean): Promise<Record<string, unknown>> {
+  let value: unknown;
   try {
-    return JSON.parse(await Deno.readTextFile(path));
+    value = JSON.parse(await Deno.readTextFile(path));
   } catch (error) {
     if (!required && error instanceof Deno.errors.NotFound) return {};
     throw new A3sError("invalid_model", `cannot read ${path}: ${(error as Error).message}`, {
@@ -54,6 +56,17 @@ async function readJson(path: string, required: boolean): Promise<Record<string,
       cause: error,
     });
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new A3sError("invalid_model", `${path} is not a JSON object`, { status: 400 });
+  }
+  return value as Record<string, unknown>;
+}
+
+/** The object at `value`, or undefined when it is something else. */
+function objectOr(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? value as Record<string, unknown>
+    : undefined;
 }
 
 /** Preference order when a directory holds several variants; fp32 first for accuracy. */
@@ -125,14 +138,14 @@ export async function readModelDir(dir: string, variant?: string): Promise<Model
     }
   }
   const modelType = String(config.model_type ?? "unknown");
-  const textConfig = (config.text_config ?? config) as Record<string, unknown>;
+  const textConfig = objectOr(config.text_config) ?? config;
   const contextLength = Number(
     textConfig.max_position_embeddings ?? textConfig.n_positions ?? textConfig.n_ctx ??
       tokenizerConfig.model_max_length ?? FALLBACK_CONTEXT,
   );
   let chatTemplate = tokenizerConfig.chat_template as unknown;
   if (Array.isArray(chatTemplate)) {
-    const named = chatTemplate as { name: string; template: string }[];
+    const named = chatTemplate.map(objectOr).filter((t) => t !== undefined);
     chatTemplate = (named.find((t) => t.name === "default") ?? named[0])?.template;
   }
   if (typeof chatTemplate !== "string") {
