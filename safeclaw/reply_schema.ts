@@ -7,6 +7,7 @@
  * them (id, model, usage, ...) passes as it came.
  */
 import { z } from "zod";
+import { validationErrorFrom } from "@a3s/common";
 
 /** A part of a content array; any `text` in it is sanitized, whatever its type says. */
 const ContentPart = z.looseObject({ type: z.string(), text: z.string().optional() });
@@ -75,7 +76,5 @@ export const ChatChunkSchema = z.looseObject({
 
 /** The first thing wrong with a reply, as `path: message`, for the 502 it gets. */
 export function replyProblem(error: z.ZodError): string {
-  const issue = error.issues[0];
-  const path = issue.path.map(String).join(".");
-  return path ? `${path}: ${issue.message}` : issue.message;
+  return validationErrorFrom(error.issues, "reply").message;
 }

@@ -1,5 +1,6 @@
 /** Server-sent events from a fetch body: the framing both OpenAI and Anthropic stream in. */
 import type { z } from "zod";
+import { validationErrorFrom } from "@a3s/common";
 
 /** One SSE event. */
 export interface SseEvent {
@@ -60,6 +61,5 @@ export function parseEventData<T>(
   }
   const parsed = schema.safeParse(json);
   if (parsed.success) return { ok: true, value: parsed.data };
-  const issue = parsed.error.issues[0];
-  return { ok: false, problem: `${issue.path.map(String).join(".") || "event"}: ${issue.message}` };
+  return { ok: false, problem: validationErrorFrom(parsed.error.issues, "event").message };
 }
