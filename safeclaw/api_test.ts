@@ -678,3 +678,38 @@ Deno.test("an upstream reply the proxy cannot sanitize is a 502 whole, and not p
     await upstream.close();
   }
 });
+
+Deno.test("the proxy refuses requests whose text it could not read, and reads every part's text", async () => {
+  await withProxy({}, async (server, _call, { local }) => {
+    const chat = (messages: unknown) => proxyChat(server, "shapes", { messages });
+    const refused: [unknown, string][] = [
+      [[{ role: "user", content: { text: "ada@example.org" } }], "messages.0.content"],
+      [[{ role: "user", content: ["ada@example.org"] }], "messages.0.content"],
+      [[{ role: "user", content: [{ type: "text", text: 7 }] }], "messages.0.content"],
+      [[{ role: "user", content: [{ type: "text" }] }], "messages.0.content.0.text"],
+      [
+        [{ role: "user", content: "hi" }, { role: "assistant", tool_calls: [null] }],
+        "messages.1.tool_calls",
+      ],
+      [[{ role: "user", content: "hi", function_call: { name: "f" } }], "messages.0.function_call"],
+      [[], "messages"],
+    ];
+    for (const [messages, field] of refused) {
+      const res = await chat(messages);
+      const body = await res.json();
+      assertEquals(res.status, 400, field);
+      assert(body.error.message.startsWith(`${field}`), body.error.message);
+    }
+    assertEquals(local.requests.length, 0);
+    // A part of another type that carries text is read and redacted like a text part; before,
+    // it went upstream as the client sent it.
+    const res = await chat([{
+      role: "user",
+      content: [{ type: "input_text", text: "write to ada@example.org" }],
+    }]);
+    await res.body?.cancel();
+    assertEquals(res.status, 200);
+    const sent = local.requests.at(-1)!.messages[0].content as unknown as { text: string }[];
+    assertEquals(sent[0].text, "write to [EMAIL_1]");
+  });
+});

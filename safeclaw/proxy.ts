@@ -18,6 +18,8 @@ import {
 } from "./proxy_reply.ts";
 import { streamReply } from "./proxy_stream.ts";
 import { ChatReplySchema, replyProblem } from "./reply_schema.ts";
+import { ChatRequestSchema } from "./request_schema.ts";
+import { validationErrorFrom } from "@a3s/common";
 import { apiSession, SESSION_NAME_MAX } from "./api_session.ts";
 
 export { APPROVAL_HEADER };
@@ -55,9 +57,9 @@ function openAiError(status: number, message: string, code: string): Response {
 function textOf(content: unknown): string | undefined {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {
-    const parts = content.filter((p): p is { type: string; text: string } =>
-      p && typeof p === "object" && (p as { type?: unknown }).type === "text" &&
-      typeof (p as { text?: unknown }).text === "string"
+    // Any part's text, whatever its type says (`text`, `input_text`, ...): all of it is read.
+    const parts = content.filter((p): p is { text: string } =>
+      p && typeof p === "object" && typeof (p as { text?: unknown }).text === "string"
     );
     return parts.length ? parts.map((p) => p.text).join("\n") : undefined;
   }
@@ -78,8 +80,7 @@ async function redactedContent(
   if (!Array.isArray(content)) return redacted;
   const parts = [];
   for (const part of content) {
-    const isText = part && typeof part === "object" && part.type === "text" &&
-      typeof part.text === "string";
+    const isText = part && typeof part === "object" && typeof part.text === "string";
     parts.push(
       isText
         ? { ...part, text: (await guard.reviewHistory(session, part.text, origin)).text }
@@ -130,25 +131,23 @@ export async function handleChatCompletions(
   guard: Guard,
   upstreams: ProxyUpstreams,
 ): Promise<Response> {
-  let body: { messages?: unknown; stream?: unknown; user?: unknown; [k: string]: unknown };
+  let sent: unknown;
   try {
-    body = await c.req.json();
+    sent = await c.req.json();
   } catch {
     return openAiError(400, "body: not valid JSON", "invalid_request");
   }
-  if (!Array.isArray(body.messages) || body.messages.length === 0) {
-    return openAiError(400, "messages: expected a non-empty array", "invalid_request");
+  const request = ChatRequestSchema.safeParse(sent);
+  if (!request.success) {
+    const problem = validationErrorFrom(request.error.issues, "body").message;
+    return openAiError(400, problem, "invalid_request");
   }
-  const messages = body.messages as ChatMessage[];
+  const body = request.data;
+  const messages: ChatMessage[] = body.messages;
   // The request as the client sent it: a placeholder in it was typed, not written by us.
   const asSent = JSON.stringify(messages);
-  for (const [i, m] of messages.entries()) {
-    if (!m || typeof m !== "object" || typeof m.role !== "string") {
-      return openAiError(400, `messages.${i}.role: expected a string`, "invalid_request");
-    }
-  }
   const header = c.req.header(SESSION_HEADER);
-  const user = typeof body.user === "string" && body.user ? body.user : undefined;
+  const user = body.user || undefined;
   const named = header ?? user;
   if (named !== undefined && named.length > SESSION_NAME_MAX) {
     const field = header === undefined ? "user" : SESSION_HEADER;
@@ -224,13 +223,13 @@ export async function handleChatCompletions(
   if (body.stream === true) {
     return streamReply(upstream, guard, session, { [ROUTE_HEADER]: route }, scope);
   }
-  let json: unknown;
+  let answered: unknown;
   try {
-    json = JSON.parse(await upstream.text());
+    answered = JSON.parse(await upstream.text());
   } catch {
     return openAiError(502, "upstream reply is not JSON", "upstream_error");
   }
-  const parsed = ChatReplySchema.safeParse(json);
+  const parsed = ChatReplySchema.safeParse(answered);
   if (!parsed.success) {
     const problem = replyProblem(parsed.error);
     return openAiError(
