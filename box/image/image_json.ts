@@ -57,7 +57,8 @@ export const ImageIndexSchema: z.ZodType<ImageIndex> = z.looseObject({
 });
 
 const strings = optional(z.array(z.string()));
-const emptyObjects = optional(z.record(z.string(), z.looseObject({})));
+// Docker writes `{}` for each port and volume; whatever else is there is not read.
+const emptyObjects = optional(z.record(z.string(), z.object({})));
 
 /** The parts of an image config box uses, with the types it uses them as. */
 export const ImageConfigSchema: z.ZodType<ImageConfig, unknown> = z.looseObject({
@@ -92,7 +93,7 @@ export const ImageConfigSchema: z.ZodType<ImageConfig, unknown> = z.looseObject(
     comment: z.string().optional(),
     empty_layer: z.boolean().optional(),
   }))),
-}) as z.ZodType<ImageConfig, unknown>;
+});
 
 /** A docker-archive's `manifest.json`: one entry per image. */
 export const DockerArchiveManifestSchema = z.array(z.looseObject({
