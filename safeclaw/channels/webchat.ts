@@ -7,6 +7,7 @@ import type { Guard } from "../guard.ts";
 import type { ChannelHub } from "./hub.ts";
 import { sessionKey } from "./types.ts";
 import { SseReader } from "../sse.ts";
+import { ChatChunkSchema } from "../reply_schema.ts";
 
 /** Streams a reply: the agent framework takes this place when it lands. */
 export type StreamingResponder = (input: {
@@ -25,10 +26,18 @@ export function chatStreamResponder(baseUrl: string, model: string): StreamingRe
     });
     if (!res.ok || !res.body) throw new Error(`responder: ${res.status} ${await res.text()}`);
     const reader = new SseReader();
+    // A chunk that is not JSON or not of a chunk's shape is left out, as the proxy leaves it.
     const deltas = function* (events: string[]) {
       for (const data of events) {
         if (data === "[DONE]") continue;
-        const delta = JSON.parse(data).choices?.[0]?.delta?.content;
+        let json: unknown;
+        try {
+          json = JSON.parse(data);
+        } catch {
+          continue;
+        }
+        const chunk = ChatChunkSchema.safeParse(json);
+        const delta = chunk.success ? chunk.data.choices?.[0]?.delta?.content : undefined;
         if (typeof delta === "string" && delta) yield delta;
       }
     };

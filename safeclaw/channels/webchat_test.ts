@@ -2,6 +2,7 @@ import { assert, assertEquals } from "@a3s/common/testing";
 import { createLogger, loadConfig, type RunningServer, startServer } from "@a3s/common";
 import { safeclawModule } from "../mod.ts";
 import { startFakeOpenAi } from "../testdata/fake_openai.ts";
+import { chatStreamResponder } from "./webchat.ts";
 
 async function withWebchat(fn: (server: RunningServer) => Promise<void>) {
   const upstream = startFakeOpenAi("power");
@@ -87,4 +88,33 @@ Deno.test({
       }
     });
   },
+});
+
+Deno.test("the streaming responder leaves out chunks of another shape, as the proxy does", async () => {
+  const delta = (content: unknown) =>
+    JSON.stringify({ choices: [{ index: 0, delta: { content } }] });
+  const events = [
+    "null",
+    "{oops",
+    delta({ text: "ada@example.org" }),
+    delta("Hello"),
+    delta(" there"),
+  ];
+  const upstream = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    return new Response(events.map((e) => `data: ${e}\n\n`).join("") + "data: [DONE]\n\n", {
+      headers: { "content-type": "text/event-stream" },
+    });
+  });
+  try {
+    const responder = chatStreamResponder(`http://127.0.0.1:${upstream.addr.port}/v1`, "m");
+    const pieces: string[] = [];
+    for await (const piece of responder({ session: "s", text: "hi", localOnly: true })) {
+      pieces.push(piece);
+    }
+    // Before, the first chunk ended the reply with "reply failed".
+    assertEquals(pieces, ["Hello", " there"]);
+  } finally {
+    await upstream.shutdown();
+  }
 });
