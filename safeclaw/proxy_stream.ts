@@ -6,7 +6,7 @@
  */
 import type { Guard, ReplyStream, RestoreScope } from "./guard.ts";
 import { SseReader } from "./sse.ts";
-import { ChatChunkSchema } from "./reply_schema.ts";
+import { readChunk } from "./reply_schema.ts";
 import {
   checkFunctionCall,
   checkToolCalls,
@@ -184,17 +184,8 @@ export function streamReply(
       emit(controller, "[DONE]");
       return;
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(data);
-    } catch {
-      // Not JSON, so no text in it can be sanitized: it is not passed on (fail closed).
-      return;
-    }
-    // Nor is a chunk whose known fields have other types (see reply_schema.ts).
-    const parsed = ChatChunkSchema.safeParse(json);
-    if (!parsed.success) return;
-    const chunk: StreamChunk = parsed.data;
+    const chunk: StreamChunk | undefined = readChunk(data);
+    if (!chunk) return;
     last = chunk;
     // A chunk without choices (the usage that ends some streams) carries no reply text.
     if (!chunk.choices?.length) return emit(controller, data);

@@ -74,6 +74,24 @@ export const ChatChunkSchema = z.looseObject({
   })).optional(),
 });
 
+/** One streamed chunk of a reply. */
+export type ChatChunk = z.infer<typeof ChatChunkSchema>;
+
+/**
+ * The chunk an SSE event's `data` holds, or `undefined` when it is not JSON or not of a chunk's
+ * shape: no text in it can be sanitized, so it is not passed on (fail closed).
+ */
+export function readChunk(data: string): ChatChunk | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  const parsed = ChatChunkSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** The first thing wrong with a reply, as `path: message`, for the 502 it gets. */
 export function replyProblem(error: z.ZodError): string {
   return validationErrorFrom(error.issues, "reply").message;

@@ -7,7 +7,7 @@ import type { Guard } from "../guard.ts";
 import type { ChannelHub } from "./hub.ts";
 import { sessionKey } from "./types.ts";
 import { SseReader } from "../sse.ts";
-import { ChatChunkSchema } from "../reply_schema.ts";
+import { readChunk } from "../reply_schema.ts";
 
 /** Streams a reply: the agent framework takes this place when it lands. */
 export type StreamingResponder = (input: {
@@ -30,14 +30,7 @@ export function chatStreamResponder(baseUrl: string, model: string): StreamingRe
     const deltas = function* (events: string[]) {
       for (const data of events) {
         if (data === "[DONE]") continue;
-        let json: unknown;
-        try {
-          json = JSON.parse(data);
-        } catch {
-          continue;
-        }
-        const chunk = ChatChunkSchema.safeParse(json);
-        const delta = chunk.success ? chunk.data.choices?.[0]?.delta?.content : undefined;
+        const delta = readChunk(data)?.choices?.[0]?.delta?.content;
         if (typeof delta === "string" && delta) yield delta;
       }
     };
