@@ -49,7 +49,14 @@ export interface InjectionOptions {
 
 const OBFUSCATED_VIEWS = new Set(["leetspeak", "spaced", "base64", "hex", "url", "rot13"]);
 const HIDDEN_VIEWS = new Set(["hidden_html", "hidden_markdown"]);
-const MAX_TEXT = 200_000;
+/**
+ * The rules read a long text in windows of this many characters, each starting this much less
+ * the overlap after the one before: every part of the text is read (before, only its first
+ * window was, and an instruction after 200,000 characters of filler went unseen), and a phrase
+ * cut by a window's edge is whole in the next.
+ */
+export const RULE_WINDOW = 200_000;
+const RULE_WINDOW_OVERLAP = 4_000;
 
 /** A quoted attack phrase counts for this much of its weight. */
 const MENTION_FACTOR = 0.4;
@@ -73,9 +80,7 @@ function applies(rule: Rule, view: TextView, raw: string): RegExpExecArray | nul
 export function detectInjection(text: string, options: InjectionOptions = {}): InjectionVerdict {
   const threshold = options.threshold ?? 0.5;
   const untrusted = (options.source ?? "user") !== "user";
-  const input = text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
   const best = new Map<string, { weight: number; match: InjectionMatch }>();
-  const textViews = views(input);
   const plainMatched = new Set<string>();
   const keepStrongest = (
     rule: string,
@@ -88,23 +93,33 @@ export function detectInjection(text: string, options: InjectionOptions = {}): I
     if (prior && prior.weight >= weight) return;
     best.set(rule, { weight, match: { rule, category, view, excerpt: excerpt.slice(0, 80) } });
   };
-  for (const view of textViews) {
-    for (const rule of RULES) {
-      const m = applies(rule, view, input);
-      if (!m) continue;
-      if (view.source === "plain") plainMatched.add(rule.id);
-      // rot13 and leetspeak readings of ordinary text can match by accident; they count only
-      // for rules the plain text did not already satisfy.
-      if (view.source !== "plain" && plainMatched.has(rule.id)) continue;
-      let weight = adjust(rule.weight, rule.category, view.source, untrusted);
-      const searched = rule.raw ? input : view.text;
-      if (isMention(searched, m.index, m.index + m[0].length)) weight *= MENTION_FACTOR;
-      keepStrongest(rule.id, weight, rule.category, view.source, m[0]);
+  for (let start = 0;; start += RULE_WINDOW - RULE_WINDOW_OVERLAP) {
+    const input = text.length > RULE_WINDOW ? text.slice(start, start + RULE_WINDOW) : text;
+    for (const view of views(input)) {
+      for (const rule of RULES) {
+        const m = applies(rule, view, input);
+        if (!m) continue;
+        if (view.source === "plain") plainMatched.add(rule.id);
+        // rot13 and leetspeak readings of ordinary text can match by accident; they count only
+        // for rules the plain text did not already satisfy.
+        if (view.source !== "plain" && plainMatched.has(rule.id)) continue;
+        let weight = adjust(rule.weight, rule.category, view.source, untrusted);
+        const searched = rule.raw ? input : view.text;
+        if (isMention(searched, m.index, m.index + m[0].length)) weight *= MENTION_FACTOR;
+        keepStrongest(rule.id, weight, rule.category, view.source, m[0]);
+      }
+      for (const hit of conceptHits(view.text, untrusted)) {
+        const weight = adjust(hit.weight, hit.category, view.source, untrusted);
+        keepStrongest(
+          `concept:${hit.description}`,
+          weight,
+          hit.category,
+          view.source,
+          hit.sentence,
+        );
+      }
     }
-    for (const hit of conceptHits(view.text, untrusted)) {
-      const weight = adjust(hit.weight, hit.category, view.source, untrusted);
-      keepStrongest(`concept:${hit.description}`, weight, hit.category, view.source, hit.sentence);
-    }
+    if (start + RULE_WINDOW >= text.length) break;
   }
   let keep = 1;
   for (const { weight } of best.values()) keep *= 1 - weight;
