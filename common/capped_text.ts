@@ -73,12 +73,18 @@ export class CappedText {
     }
   }
 
+  /** What is held, with a note where bytes were dropped. */
+  bytes(): Uint8Array<ArrayBuffer> {
+    if (this.#dropped === 0) return concat([...this.#head, ...this.#tail]);
+    const note = `${
+      this.#headLength ? "\n" : ""
+    }[... ${this.#dropped} bytes of output dropped ...]\n`;
+    return concat([...this.#head, new TextEncoder().encode(note), ...this.#tail]);
+  }
+
   /** What is held, as text, with a note where bytes were dropped. */
   text(): string {
-    const start = decode(this.#head);
-    const end = decode(this.#tail);
-    if (this.#dropped === 0) return start + end;
-    return `${start}${start ? "\n" : ""}[... ${this.#dropped} bytes of output dropped ...]\n${end}`;
+    return new TextDecoder().decode(this.bytes());
   }
 }
 
@@ -97,17 +103,35 @@ export async function readCappedText(
   stream: ReadableStream<Uint8Array>,
   kept = COMMAND_OUTPUT_KEPT,
 ): Promise<string> {
-  const capped = new CappedText(kept);
-  for await (const chunk of stream) capped.push(chunk);
-  return capped.text();
+  return (await readCapped(stream, kept)).text();
 }
 
-function decode(parts: Uint8Array[]): string {
+/**
+ * {@linkcode readCappedText} for a reader that wants the bytes (the CRI's `ExecSync` answers
+ * bytes).
+ *
+ * @example
+ * ```ts
+ * import { readCapped } from "@a3s/common/capped-text";
+ * const held = await readCapped(new Response("x".repeat(100)).body!, 10);
+ * console.log(held.dropped); // 90
+ * ```
+ */
+export async function readCapped(
+  stream: ReadableStream<Uint8Array>,
+  kept = COMMAND_OUTPUT_KEPT,
+): Promise<CappedText> {
+  const capped = new CappedText(kept);
+  for await (const chunk of stream) capped.push(chunk);
+  return capped;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
   let at = 0;
   for (const part of parts) {
     bytes.set(part, at);
     at += part.length;
   }
-  return new TextDecoder().decode(bytes);
+  return bytes;
 }

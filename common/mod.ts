@@ -20,6 +20,7 @@ export * from "./telemetry.ts";
 export * from "./logger.ts";
 export * from "./cli.ts";
 export * from "./router.ts";
+export * from "./parse_json.ts";
 export * from "./server.ts";
 export * from "./policy.ts";
 export * from "./security/mod.ts";

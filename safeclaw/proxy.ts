@@ -19,7 +19,7 @@ import {
 import { streamReply } from "./proxy_stream.ts";
 import { ChatReplySchema, replyProblem } from "./reply_schema.ts";
 import { ChatRequestSchema } from "./request_schema.ts";
-import { validationErrorFrom } from "@a3s/common";
+import { parseJson, validationErrorFrom } from "@a3s/common";
 import { apiSession, SESSION_NAME_MAX } from "./api_session.ts";
 
 export { APPROVAL_HEADER };
@@ -131,18 +131,14 @@ export async function handleChatCompletions(
   guard: Guard,
   upstreams: ProxyUpstreams,
 ): Promise<Response> {
-  let sent: unknown;
-  try {
-    sent = await c.req.json();
-  } catch {
-    return openAiError(400, "body: not valid JSON", "invalid_request");
-  }
-  const request = ChatRequestSchema.safeParse(sent);
-  if (!request.success) {
-    const problem = validationErrorFrom(request.error.issues, "body").message;
+  const request = parseJson(ChatRequestSchema, await c.req.text());
+  if (!request.ok) {
+    const problem = request.issue
+      ? validationErrorFrom([request.issue], "body").message
+      : "body: not valid JSON";
     return openAiError(400, problem, "invalid_request");
   }
-  const body = request.data;
+  const body = request.value;
   const messages: ChatMessage[] = body.messages;
   // The request as the client sent it: a placeholder in it was typed, not written by us.
   const asSent = JSON.stringify(messages);
@@ -223,22 +219,14 @@ export async function handleChatCompletions(
   if (body.stream === true) {
     return streamReply(upstream, guard, session, { [ROUTE_HEADER]: route }, scope);
   }
-  let answered: unknown;
-  try {
-    answered = JSON.parse(await upstream.text());
-  } catch {
-    return openAiError(502, "upstream reply is not JSON", "upstream_error");
+  const parsed = parseJson(ChatReplySchema, await upstream.text());
+  if (!parsed.ok) {
+    const problem = parsed.issue
+      ? `upstream reply is not a chat completion (${replyProblem(parsed.issue)})`
+      : "upstream reply is not JSON";
+    return openAiError(502, problem, "upstream_error");
   }
-  const parsed = ChatReplySchema.safeParse(answered);
-  if (!parsed.success) {
-    const problem = replyProblem(parsed.error);
-    return openAiError(
-      502,
-      `upstream reply is not a chat completion (${problem})`,
-      "upstream_error",
-    );
-  }
-  const reply = parsed.data;
+  const reply = parsed.value;
   const held: string[] = [];
   for (const choice of reply.choices) {
     const message = choice.message;

@@ -7,7 +7,7 @@
  * them (id, model, usage, ...) passes as it came.
  */
 import { z } from "zod";
-import { validationErrorFrom } from "@a3s/common";
+import { parseJson, validationErrorFrom, type ZodIssueLike } from "@a3s/common";
 
 /** A part of a content array; any `text` in it is sanitized, whatever its type says. */
 const ContentPart = z.looseObject({ type: z.string(), text: z.string().optional() });
@@ -82,17 +82,11 @@ export type ChatChunk = z.infer<typeof ChatChunkSchema>;
  * shape: no text in it can be sanitized, so it is not passed on (fail closed).
  */
 export function readChunk(data: string): ChatChunk | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(data);
-  } catch {
-    return undefined;
-  }
-  const parsed = ChatChunkSchema.safeParse(json);
-  return parsed.success ? parsed.data : undefined;
+  const parsed = parseJson(ChatChunkSchema, data);
+  return parsed.ok ? parsed.value : undefined;
 }
 
 /** The first thing wrong with a reply, as `path: message`, for the 502 it gets. */
-export function replyProblem(error: z.ZodError): string {
-  return validationErrorFrom(error.issues, "reply").message;
+export function replyProblem(issue: ZodIssueLike): string {
+  return validationErrorFrom([issue], "reply").message;
 }

@@ -6,7 +6,7 @@
  * first wrong field named (502 from a registry, 400 from an archive), never a crash or an
  * unbounded read.
  */
-import { A3sError } from "@a3s/common";
+import { A3sError, parseJson } from "@a3s/common";
 import { z } from "zod";
 import { concatByteList } from "../_bytes.ts";
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from "./oci.ts";
@@ -155,15 +155,9 @@ export function parseImageJson<T>(
   what: string,
   fail: (message: string) => A3sError,
 ): T {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    throw fail(`${what} is not JSON`);
-  }
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const path = issue.path.map(String).join(".");
-  throw fail(`${what} is invalid: ${path ? `${path}: ` : ""}${issue.message}`);
+  const parsed = parseJson(schema, new TextDecoder().decode(bytes));
+  if (parsed.ok) return parsed.value;
+  if (!parsed.issue) throw fail(`${what} is not JSON`);
+  const path = parsed.issue.path.map(String).join(".");
+  throw fail(`${what} is invalid: ${path ? `${path}: ` : ""}${parsed.issue.message}`);
 }

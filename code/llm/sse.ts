@@ -1,6 +1,6 @@
 /** Server-sent events from a fetch body: the framing both OpenAI and Anthropic stream in. */
 import type { z } from "zod";
-import { validationErrorFrom } from "@a3s/common";
+import { parseJson, validationErrorFrom } from "@a3s/common";
 
 /** One SSE event. */
 export interface SseEvent {
@@ -53,13 +53,12 @@ export function parseEventData<T>(
   schema: z.ZodType<T>,
   data: string,
 ): { ok: true; value: T } | { ok: false; problem: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(data);
-  } catch {
-    return { ok: false, problem: `not JSON: ${data.slice(0, 200)}` };
-  }
-  const parsed = schema.safeParse(json);
-  if (parsed.success) return { ok: true, value: parsed.data };
-  return { ok: false, problem: validationErrorFrom(parsed.error.issues, "event").message };
+  const parsed = parseJson(schema, data);
+  if (parsed.ok) return parsed;
+  return {
+    ok: false,
+    problem: parsed.issue
+      ? validationErrorFrom([parsed.issue], "event").message
+      : `not JSON: ${data.slice(0, 200)}`,
+  };
 }

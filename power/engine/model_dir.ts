@@ -56,10 +56,9 @@ async function readJson(path: string, required: boolean): Promise<Record<string,
       cause: error,
     });
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new A3sError("invalid_model", `${path} is not a JSON object`, { status: 400 });
-  }
-  return value as Record<string, unknown>;
+  const object = objectOr(value);
+  if (!object) throw new A3sError("invalid_model", `${path} is not a JSON object`, { status: 400 });
+  return object;
 }
 
 /** The object at `value`, or undefined when it is something else. */

@@ -1,5 +1,6 @@
 /** What every chat channel adapter shares: the normalized message and the adapter contract. */
 import type { z } from "zod";
+import { parseJson } from "@a3s/common";
 
 /** A message from any platform, keyed by `user_id:channel_id:chat_id`. */
 export interface ChannelMessage {
@@ -53,14 +54,11 @@ export function sessionKey(channel: string, userId: string, chatId: string): str
  * never half-read.
  */
 export function readPayload<T>(schema: z.ZodType<T>, body: Uint8Array | string): T | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(typeof body === "string" ? body : new TextDecoder().decode(body));
-  } catch {
-    return undefined;
-  }
-  const parsed = schema.safeParse(value);
-  return parsed.success ? parsed.data : undefined;
+  const parsed = parseJson(
+    schema,
+    typeof body === "string" ? body : new TextDecoder().decode(body),
+  );
+  return parsed.ok ? parsed.value : undefined;
 }
 
 /** Compares two strings in time that does not depend on where they differ. */
