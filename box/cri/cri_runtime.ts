@@ -13,6 +13,7 @@
  */
 import { join } from "node:path";
 import { A3sError, AccessPolicy, NotFoundError, ValidationError } from "@a3s/common";
+import { readCapped } from "@a3s/common/capped-text";
 import { type ContainerRecord, CriRecords, type SandboxRecord } from "./cri_records.ts";
 import {
   hostPorts,
@@ -35,6 +36,8 @@ import type { AttachedContainer, StreamingBackend } from "./streaming_server.ts"
 import { publishPorts, unpublishPorts } from "../network/port_forwarder.ts";
 import { containerSecurity, nodeNamespaces } from "./cri_security.ts";
 
+/** Bytes of each of an `ExecSync`'s streams kept: both, with their notes, fit one message. */
+const EXEC_SYNC_KEPT = 1024 * 1024;
 /** The bridged box network pod sandboxes get their IPs on. */
 export const POD_NETWORK = "k8s-pods";
 
@@ -732,9 +735,11 @@ export class CriRuntime implements StreamingBackend {
       user: container.user,
     });
     await process.stdin.close().catch(() => {});
+    // Bounded, as box's own exec answer: a command may print without end, and both streams
+    // must fit one gRPC message (4 MiB by default, as grpc-js and Go clients set it).
     const collected = Promise.all([
-      new Response(process.stdout).bytes(),
-      new Response(process.stderr).bytes(),
+      readCapped(process.stdout, EXEC_SYNC_KEPT).then((held) => held.bytes()),
+      readCapped(process.stderr, EXEC_SYNC_KEPT).then((held) => held.bytes()),
       process.status,
     ]);
     // When the deadline wins, this one settles later (often rejected, as the killed command's

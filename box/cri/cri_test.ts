@@ -110,6 +110,17 @@ Deno.test({
       await sandboxNet.stdin.close();
       assertEquals((await new Response(sandboxNet.stdout).text()).trim(), containerNet);
 
+      // An exec that prints more than an answer holds (6 MiB) comes back bounded, its start and
+      // end with the bytes between counted, in one gRPC message.
+      const flood = await rt.ExecSync({
+        container_id: id,
+        cmd: ["sh", "-c", "head -c 6291456 /dev/zero | tr '\\0' a"],
+        timeout: 30,
+      });
+      const flooded = new TextDecoder().decode(flood.stdout as Uint8Array);
+      assert(flooded.length < 1.1 * 1024 * 1024, `${flooded.length} characters`);
+      assert(flooded.includes("[... 5242880 bytes of output dropped ...]"));
+
       const timedOut = await rt.ExecSync({ container_id: id, cmd: ["sleep", "5"], timeout: 1 })
         .then(() => undefined, (error: grpc.ServiceError) => error.code);
       assertEquals(timedOut, grpc.status.DEADLINE_EXCEEDED);
