@@ -6,6 +6,7 @@
  */
 import { globToRegExp } from "../runtime/glob.ts";
 import type { HookConfig, HookEventName } from "../config/schema.ts";
+import { readCapped } from "@a3s/common/capped-text";
 
 export type { HookEventName };
 
@@ -71,6 +72,22 @@ function parseDecision(stdout: string): HookDecision | undefined {
   return { action: "continue" };
 }
 
+/**
+ * Bytes of a shell hook's stdout read as its decision: a decision is a small JSON object, even
+ * one that modifies a tool's output. What a hook prints beyond it is read and dropped, so a hook
+ * that prints without end costs no memory.
+ */
+export const DECISION_KEPT = 4 * 1024 * 1024;
+/** Bytes of a blocking hook's stderr kept as its reason (the start and the end). */
+export const REASON_KEPT = 64 * 1024;
+
+/** Writes `bytes` and closes the stream; a hook that exits without reading them is no error. */
+async function writeAll(stream: WritableStream<Uint8Array>, bytes: Uint8Array): Promise<void> {
+  const writer = stream.getWriter();
+  await writer.write(bytes).catch(() => {});
+  await writer.close().catch(() => {});
+}
+
 /** A hook that runs `command` with bash, the event as JSON on stdin. */
 export function shellHook(config: HookConfig, cwd: string): HookRegistration {
   return {
@@ -92,17 +109,26 @@ export function shellHook(config: HookConfig, cwd: string): HookRegistration {
           ...(event.tool ? { A3S_TOOL: event.tool } : {}),
         },
       }).spawn();
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(JSON.stringify(event))).catch(() => {});
-      await writer.close().catch(() => {});
-      const out = await child.output();
-      const stderr = new TextDecoder().decode(out.stderr).trim();
-      if (out.code === 2) return { action: "block", reason: stderr || "blocked by hook" };
-      if (out.signal) {
+      // Written while the outputs are read: a hook that echoes its input (`cat`, `jq .`,
+      // `tee -a log`) fills its stdout pipe before it has read all of a large event, and
+      // waiting for the write first would deadlock until the timeout.
+      const written = writeAll(child.stdin, new TextEncoder().encode(JSON.stringify(event)));
+      const [status, stdout, stderr] = await Promise.all([
+        child.status,
+        readCapped(child.stdout, DECISION_KEPT),
+        readCapped(child.stderr, REASON_KEPT),
+        written,
+      ]);
+      if (status.code === 2) {
+        return { action: "block", reason: stderr.text().trim() || "blocked by hook" };
+      }
+      if (status.signal) {
         return { action: "block", reason: `hook timed out after ${config.timeout_ms} ms` };
       }
-      if (out.code !== 0) return; // A failing hook is reported in logs, not a veto.
-      return parseDecision(new TextDecoder().decode(out.stdout));
+      if (status.code !== 0) return; // A failing hook is reported in logs, not a veto.
+      // A decision cut short is no decision; the hook's print is informational then.
+      if (stdout.dropped) return;
+      return parseDecision(stdout.text());
     },
   };
 }

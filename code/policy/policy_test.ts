@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "@a3s/common/testing";
 import { PermissionsSchema } from "../config/schema.ts";
 import { PermissionPolicy, requestApproval } from "./permissions.ts";
-import { HookRunner, shellHook } from "./hooks.ts";
+import { HookRunner, REASON_KEPT, shellHook } from "./hooks.ts";
 import { SessionGuard, TaintError } from "./guard.ts";
 
 const perms = (input: Record<string, unknown>) =>
@@ -110,6 +110,39 @@ Deno.test("hooks: priority order, modify chains, block stops; shell hooks speak 
       (await shell.run("PreToolUse", "s", { command: "rm x" }, "bash")).blocked?.reason,
       "no deleting",
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hooks: a shell hook that echoes a large event, or prints without end, decides nothing and blocks nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  const hook = (command: string) => {
+    const runner = new HookRunner();
+    runner.register(
+      shellHook({ event: "PostToolUse", command, priority: 0, timeout_ms: 10_000 }, dir),
+    );
+    return runner;
+  };
+  const output = "x".repeat(1_000_000);
+  try {
+    // The event is far larger than a pipe's buffer: written only after the hook's output was
+    // read, `cat` filled its stdout and waited, and the hook "timed out" and blocked the tool.
+    const echoed = await hook("cat").run("PostToolUse", "s", { output }, "bash");
+    assertEquals(echoed.blocked, undefined);
+    assertEquals(echoed.data.output, output);
+    // 20 MB of print is read to its end and dropped past the decision's bound.
+    const flood = await hook("cat >/dev/null; head -c 20000000 /dev/zero | tr '\\0' x")
+      .run("PostToolUse", "s", { output: "ok" }, "bash");
+    assertEquals(flood, { data: { output: "ok" } });
+    // A blocking hook's reason keeps its start and its end.
+    const loud = await hook(
+      `cat >/dev/null; { echo "first line"; head -c 2000000 /dev/zero | tr '\\0' y; echo; echo "last line"; } >&2; exit 2`,
+    ).run("PostToolUse", "s", { output: "ok" }, "bash");
+    const reason = loud.blocked?.reason ?? "";
+    assert(reason.startsWith("first line"), reason.slice(0, 40));
+    assert(reason.endsWith("last line"), reason.slice(-40));
+    assert(reason.length < REASON_KEPT + 100, `reason of ${reason.length} characters`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
