@@ -7,6 +7,7 @@
 import { globToRegExp } from "../runtime/glob.ts";
 import type { HookConfig, HookEventName } from "../config/schema.ts";
 import { readCapped } from "@a3s/common/capped-text";
+import { writeStdin } from "@a3s/common/stdin";
 
 export type { HookEventName };
 
@@ -81,13 +82,6 @@ export const DECISION_KEPT = 4 * 1024 * 1024;
 /** Bytes of a blocking hook's stderr kept as its reason (the start and the end). */
 export const REASON_KEPT = 64 * 1024;
 
-/** Writes `bytes` and closes the stream; a hook that exits without reading them is no error. */
-async function writeAll(stream: WritableStream<Uint8Array>, bytes: Uint8Array): Promise<void> {
-  const writer = stream.getWriter();
-  await writer.write(bytes).catch(() => {});
-  await writer.close().catch(() => {});
-}
-
 /** A hook that runs `command` with bash, the event as JSON on stdin. */
 export function shellHook(config: HookConfig, cwd: string): HookRegistration {
   return {
@@ -112,7 +106,7 @@ export function shellHook(config: HookConfig, cwd: string): HookRegistration {
       // Written while the outputs are read: a hook that echoes its input (`cat`, `jq .`,
       // `tee -a log`) fills its stdout pipe before it has read all of a large event, and
       // waiting for the write first would deadlock until the timeout.
-      const written = writeAll(child.stdin, new TextEncoder().encode(JSON.stringify(event)));
+      const written = writeStdin(child.stdin, new TextEncoder().encode(JSON.stringify(event)));
       const [status, stdout, stderr] = await Promise.all([
         child.status,
         readCapped(child.stdout, DECISION_KEPT),

@@ -6,6 +6,7 @@
 
 import { A3sError } from "@a3s/common/errors";
 import { readCappedText } from "@a3s/common/capped-text";
+import { writeStdin } from "@a3s/common/stdin";
 
 /** What a command produced. */
 export interface CommandResult {
@@ -53,15 +54,16 @@ async function exec(program: string, args: string[], options: RunOptions): Promi
     stderr: "piped",
     signal,
   }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin)).catch(() => {});
-    await writer.close().catch(() => {});
-  }
+  // Written while the output is read: a command that echoes a large input would otherwise fill
+  // its stdout pipe and wait for a reader that waits for the write to end.
+  const written = options.stdin === undefined
+    ? undefined
+    : writeStdin(child.stdin, new TextEncoder().encode(options.stdin));
   const [stdout, stderr, status] = await Promise.all([
     readCappedText(child.stdout),
     readCappedText(child.stderr),
     child.status,
+    written,
   ]);
   return { stdout, stderr, exitCode: status.code, timedOut: timeout.aborted };
 }

@@ -177,6 +177,17 @@ Deno.test("tools: bad arguments, timeouts and long output come back as results",
     assert(sleep.content.includes("timed out"), sleep.content);
   }));
 
+Deno.test("sandbox: input larger than a pipe reaches a command that echoes it, or one that reads none", () =>
+  withWorkspace(async () => {
+    const sandbox = new ProcessSandbox();
+    const input = "0123456789abcdef".repeat(65536);
+    // Written before the output was read, `cat` filled its stdout and both sides waited.
+    const echoed = await sandbox.run("cat", { cwd: ws.root, timeoutMs: 20_000, stdin: input });
+    assertEquals([echoed.exitCode, echoed.timedOut, echoed.stdout === input], [0, false, true]);
+    const unread = await sandbox.run("true", { cwd: ws.root, timeoutMs: 20_000, stdin: input });
+    assertEquals([unread.exitCode, unread.timedOut], [0, false]);
+  }));
+
 Deno.test({
   name:
     "tools: bash runs in bubblewrap with the workspace writable, the host read-only and no network",
