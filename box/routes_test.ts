@@ -39,9 +39,16 @@ async function withServer(fn: (url: string) => Promise<void>): Promise<void> {
   }
 }
 
-async function call(url: string, method: string, path: string, body?: unknown) {
+async function call(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  signal?: AbortSignal,
+) {
   const response = await fetch(`${url}${path}`, {
     method,
+    signal,
     headers: body === undefined ? AUTH : { ...AUTH, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -83,6 +90,25 @@ Deno.test("box HTTP API: create, exec (JSON and SSE), logs, stats, delete", asyn
       stdin: "piped in",
     });
     assertEquals(exec.json, { exitCode: 4, signal: 0, stdout: "piped in", stderr: "bad\n" });
+
+    // Input larger than a pipe holds, to a command that echoes it: written before the output
+    // was read, `cat` filled its stdout and waited for a reader, and the request never ended.
+    // To a command that reads none of it, the write failed and the answer was a 500.
+    const input = "0123456789abcdef".repeat(65536);
+    const echoed = await call(url, "POST", "/box/v1/boxes/api-box/exec", {
+      command: ["cat"],
+      stdin: input,
+    }, AbortSignal.timeout(30_000));
+    assertEquals([echoed.status, echoed.json.exitCode, echoed.json.stdout === input], [
+      200,
+      0,
+      true,
+    ]);
+    const unread = await call(url, "POST", "/box/v1/boxes/api-box/exec", {
+      command: ["true"],
+      stdin: input,
+    }, AbortSignal.timeout(30_000));
+    assertEquals([unread.status, unread.json.exitCode], [200, 0], JSON.stringify(unread.json));
 
     const streamed = await fetch(`${url}/box/v1/boxes/api-box/exec`, {
       method: "POST",

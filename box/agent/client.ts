@@ -190,9 +190,15 @@ export class AgentClient {
       error: (error) => finish(error),
     });
     await this.#send(FrameType.Control, id, encodeExecRequest(request, container));
+    // Input the command exits without reading is dropped, as a pipe to an exited reader drops
+    // it: the send in flight when the exit arrives fails as the link closes, and is no error.
+    const send = (type: FrameType, payload?: Uint8Array) =>
+      done ? undefined : this.#send(type, id, payload).catch((error) => {
+        if (!done) throw error;
+      });
     const stdin = new WritableStream<Uint8Array>({
-      write: (chunk) => done ? undefined : this.#send(FrameType.Data, id, chunk),
-      close: () => done ? undefined : this.#send(FrameType.Close, id),
+      write: (chunk) => send(FrameType.Data, chunk),
+      close: () => send(FrameType.Close),
     });
     return {
       stdin,
