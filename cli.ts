@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { importOnDemand, runCommand } from "@a3s/common/cli";
+import { importOnDemand, runCommand } from "@a3s/common/run-command";
 import { UsageError } from "@a3s/common/errors";
 
 type CommandMain = (args: string[]) => Promise<number>;

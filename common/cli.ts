@@ -1,6 +1,6 @@
 /** CLI helpers: `node:util` parseArgs with one-line usage errors and exit code 2. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { A3sError, UsageError } from "./errors.ts";
+import { UsageError } from "./errors.ts";
 
 /** Option definitions as `parseArgs` takes them. */
 export type CliOptions = NonNullable<ParseArgsConfig["options"]>;
@@ -46,50 +46,7 @@ export function intFlag(values: ParsedArgs["values"], name: string): number | un
   return n;
 }
 
-/**
- * Imports `path` (relative to `base`, a module's `import.meta.url`) when called, by a computed
- * specifier: a literal `import("./x.ts")` makes Deno load that module's whole graph when the
- * command starts (for `a3s` that was about a second), a computed one only when it is used.
- *
- * @example
- * ```ts
- * import { importOnDemand } from "@a3s/common/cli";
- * const errors = await importOnDemand<typeof import("./errors.ts")>("./errors.ts", import.meta.url);
- * console.log(typeof errors.UsageError); // "function"
- * ```
- */
-export function importOnDemand<T>(path: string, base: string | URL): Promise<T> {
-  return import(new URL(path, base).href) as Promise<T>;
-}
-
-/** Reads all of stdin as text. */
-export async function readStdin(): Promise<string> {
-  return await new Response(Deno.stdin.readable).text();
-}
-
-/**
- * Runs a command body and maps failures to exit codes: usage and input errors print one line
- * and return 2; anything else prints the error and returns 1.
- */
-export async function runCommand(body: () => Promise<number | void>): Promise<number> {
-  try {
-    return (await body()) ?? 0;
-  } catch (error) {
-    if (error instanceof UsageError || (error instanceof A3sError && error.status < 500)) {
-      const where = error instanceof A3sError && error.field ? ` (${error.field})` : "";
-      console.error(`error: ${error.message}${where}`);
-      return 2;
-    }
-    // A runtime failure we named (a broker down, a driver missing) is one line; only an
-    // unexpected error, a bug, earns its stack.
-    if (error instanceof A3sError) {
-      console.error(`error: ${error.message}`);
-      return 1;
-    }
-    console.error(`error: ${(error as Error)?.stack ?? error}`);
-    return 1;
-  }
-}
+export { importOnDemand, readStdin, runCommand } from "./run_command.ts";
 
 /** How list and inspect commands print: Docker's `--format json|table`. */
 export type OutputFormat = "json" | "table";

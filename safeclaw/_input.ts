@@ -1,5 +1,5 @@
 /** Reading a command's input text from a file or stdin. */
-import { readStdin } from "@a3s/common/cli";
+import { readStdin } from "@a3s/common/run-command";
 import { UsageError } from "@a3s/common/errors";
 
 /** The text of `file`, or all of stdin when no file is given. */

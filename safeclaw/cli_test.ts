@@ -1,4 +1,5 @@
 import { assertEquals } from "@a3s/common/testing";
+import { plainFileScan } from "./cli_scan_file.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -73,6 +74,30 @@ Deno.test("scan --file of a file of several chunks prints one array: every findi
     assertEquals(misplaced, []);
   } finally {
     await Deno.remove(path);
+  }
+});
+
+Deno.test("scan's plain form is --file F, --file=F or -f F alone; any other goes to the parser", () => {
+  assertEquals(plainFileScan(["--file", "a.log"]), "a.log");
+  assertEquals(plainFileScan(["--file=a.log"]), "a.log");
+  assertEquals(plainFileScan(["-f", "a.log"]), "a.log");
+  for (
+    const other of [
+      [],
+      ["--file"],
+      ["--file="],
+      ["--file", "-x"],
+      ["--file", "a", "--all"],
+      [
+        "--jsonl",
+        "--file",
+        "a",
+      ],
+      ["a.log"],
+      ["-fa.log"],
+    ]
+  ) {
+    assertEquals(plainFileScan(other), undefined, other.join(" "));
   }
 });
 
