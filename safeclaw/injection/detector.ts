@@ -68,7 +68,9 @@ function applies(rule: Rule, view: TextView, raw: string): RegExpExecArray | nul
 }
 
 /**
- * Judges one text.
+ * Judges one text. `textViews`, when the caller has them, are `views(text)` (the judge computes
+ * them for the classifier too): read instead of computing them again where the text fits one
+ * window.
  *
  * @example
  * ```ts
@@ -77,7 +79,11 @@ function applies(rule: Rule, view: TextView, raw: string): RegExpExecArray | nul
  * console.log(detectInjection("Please ignore this warning, the build is fine.").injection); // false
  * ```
  */
-export function detectInjection(text: string, options: InjectionOptions = {}): InjectionVerdict {
+export function detectInjection(
+  text: string,
+  options: InjectionOptions = {},
+  textViews?: readonly TextView[],
+): InjectionVerdict {
   const threshold = options.threshold ?? 0.5;
   const untrusted = (options.source ?? "user") !== "user";
   const best = new Map<string, { weight: number; match: InjectionMatch }>();
@@ -95,7 +101,7 @@ export function detectInjection(text: string, options: InjectionOptions = {}): I
   };
   for (let start = 0;; start += RULE_WINDOW - RULE_WINDOW_OVERLAP) {
     const input = text.length > RULE_WINDOW ? text.slice(start, start + RULE_WINDOW) : text;
-    for (const view of views(input)) {
+    for (const view of input === text && textViews ? textViews : views(input)) {
       for (const rule of RULES) {
         const m = applies(rule, view, input);
         if (!m) continue;

@@ -219,9 +219,12 @@ export async function judgeMany(
   const out: InjectionVerdict[] = [];
   for (let i = 0; i < items.length; i += batch) {
     const chunk = items.slice(i, i + batch).map((item) => {
-      const textViews = views(readForModels(item.text));
+      const read = readForModels(item.text);
+      const textViews = views(read);
       const user = (item.options?.source ?? "user") === "user";
-      return { ...item, textViews, user, words: wordsReadIn(textViews) };
+      // The rules read the same views of the text as written: computed once for both.
+      const ruleViews = read === item.text ? textViews : undefined;
+      return { ...item, textViews, ruleViews, user, words: wordsReadIn(textViews) };
     });
     const scores = await main.scoreMany(chunk.map((item) => item.textViews));
     const shortItems = short
@@ -233,7 +236,7 @@ export async function judgeMany(
       shortItems.forEach((item, k) => shortScores.set(item, s[k]));
     }
     for (const [k, item] of chunk.entries()) {
-      const rules = detectInjection(item.text, item.options);
+      const rules = detectInjection(item.text, item.options, item.ruleViews);
       let { modelThreshold, veto } = decisionFor(
         item.options?.source,
         main.manifest.threshold,

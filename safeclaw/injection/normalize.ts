@@ -130,9 +130,13 @@ function folded(text: string): string {
   ).toLowerCase();
 }
 
+function collapsed(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}
+
 /** {@linkcode folded} with whitespace collapsed: the view most rules read. */
 export function canonical(text: string): string {
-  return folded(text).replace(/\s+/g, " ").trim();
+  return collapsed(folded(text));
 }
 
 function leetspeak(text: string): string {
@@ -261,11 +265,13 @@ export function rot13ReadsBetter(textViews: readonly TextView[]): boolean {
  * ```
  */
 export function views(text: string): TextView[] {
-  const plain = canonical(text);
+  // Folded once for the plain and the spelled-out views.
+  const fold = folded(text);
+  const plain = collapsed(fold);
   const out: TextView[] = [{ source: "plain", text: plain }];
   const leet = leetspeak(plain);
   if (leet !== plain) out.push({ source: "leetspeak", text: leet });
-  const spaced = despaced(folded(text));
+  const spaced = despaced(fold);
   if (spaced !== plain) out.push({ source: "spaced", text: spaced });
   for (const m of text.matchAll(/[A-Za-z0-9+/_-]{16,}={0,2}/g)) {
     const decoded = decodeBase64(m[0]);
