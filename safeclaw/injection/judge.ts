@@ -12,6 +12,9 @@ import {
   type InjectionMatch,
   type InjectionOptions,
   type InjectionVerdict,
+  RULE_WINDOW,
+  RuleReading,
+  ruleWindows,
   type Source,
 } from "./detector.ts";
 import {
@@ -216,53 +219,119 @@ export async function judgeMany(
 ): Promise<InjectionVerdict[]> {
   const main = models.main ?? await loadInjectionClassifier();
   const short = models.short === undefined ? await loadShortInjectionClassifier() : models.short;
+  const loaded = { main, short };
   const out: InjectionVerdict[] = [];
   for (let i = 0; i < items.length; i += batch) {
-    const chunk = items.slice(i, i + batch).map((item) => {
+    const slice = items.slice(i, i + batch);
+    const verdicts = new Map<object, InjectionVerdict>();
+    const chunk = slice.filter((item) => item.text.length <= RULE_WINDOW).map((item) => {
       const read = readForModels(item.text);
       const textViews = views(read);
-      const user = (item.options?.source ?? "user") === "user";
       // The rules read the same views of the text as written: computed once for both.
       const ruleViews = read === item.text ? textViews : undefined;
-      return { ...item, textViews, ruleViews, user, words: wordsReadIn(textViews) };
+      return { item, textViews, ruleViews, words: wordsReadIn(textViews) };
     });
-    const scores = await main.scoreMany(chunk.map((item) => item.textViews));
-    const shortItems = short
-      ? chunk.filter((item) => item.user && item.words < MIN_WORDS_ALONE)
+    const scores = await main.scoreMany(chunk.map((c) => c.textViews));
+    const shortOnes = short
+      ? chunk.filter((c) => isUser(c.item.options) && c.words < MIN_WORDS_ALONE)
       : [];
     const shortScores = new Map<object, number>();
-    if (short && shortItems.length) {
-      const s = await short.scoreMany(shortItems.map((item) => item.textViews));
-      shortItems.forEach((item, k) => shortScores.set(item, s[k]));
+    if (short && shortOnes.length) {
+      const s = await short.scoreMany(shortOnes.map((c) => c.textViews));
+      shortOnes.forEach((c, k) => shortScores.set(c, s[k]));
     }
-    for (const [k, item] of chunk.entries()) {
-      const rules = detectInjection(item.text, item.options, item.ruleViews);
-      let { modelThreshold, veto } = decisionFor(
-        item.options?.source,
-        main.manifest.threshold,
-        item.text,
-        item.words,
+    chunk.forEach((c, k) => {
+      const rules = detectInjection(c.item.text, c.item.options, c.ruleViews);
+      verdicts.set(
+        c.item,
+        decide(c.item, rules, scores[k], c.words, shortScores.get(c), main.manifest.threshold),
       );
-      let modelScore = scores[k];
-      let note: string | undefined;
-      const shortScore = shortScores.get(item);
-      if (shortScore !== undefined) {
-        // Two models trained apart err apart: their mean is steadier on a handful of words
-        // than either alone.
-        note = `short text: the mean of the main (${modelScore.toFixed(3)}) and the short-text ` +
-          `(${shortScore.toFixed(3)}) classifiers, against ${SHORT_THRESHOLD}`;
-        modelScore = (modelScore + shortScore) / 2;
-        modelThreshold = SHORT_THRESHOLD;
-        veto = 0;
-      }
-      const verdict = combine(rules, modelScore, modelThreshold, item.options?.threshold, veto);
-      const modelSpoke = verdict.matches.some((m) => m.rule === "classifier");
-      out.push(
-        note && modelSpoke
-          ? { ...verdict, explanation: `${verdict.explanation}; ${note}` }
-          : verdict,
-      );
+    });
+    for (const item of slice) {
+      if (!verdicts.has(item)) verdicts.set(item, await judgeLong(item, loaded, readForModels));
+      out.push(verdicts.get(item)!);
     }
   }
   return out;
+}
+
+function isUser(options: InjectionOptions | undefined): boolean {
+  return (options?.source ?? "user") === "user";
+}
+
+/** A turn of the event loop, so that a long text's verdict does not hold up other work. */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * A text longer than one rule window (200,000 characters), read the way the rules read it: the
+ * views of each window serve the rules and the classifiers, which score the text by its most
+ * suspicious window, and the event loop turns between steps. Read whole, a megabyte held the
+ * event loop for about 750 ms at a stretch (every other request of the server waited).
+ */
+async function judgeLong(
+  item: { text: string; options?: InjectionOptions },
+  models: { main: InjectionClassifier; short: InjectionClassifier | null },
+  readForModels: (text: string) => string,
+): Promise<InjectionVerdict> {
+  const reading = new RuleReading(item.options);
+  let modelScore = 0;
+  let words = 0;
+  for (const window of ruleWindows(item.text)) {
+    await turn();
+    const windowViews = views(window);
+    const read = readForModels(window);
+    const modelViews = read === window ? windowViews : views(read);
+    words = Math.max(words, wordsReadIn(modelViews));
+    await turn();
+    modelScore = Math.max(modelScore, (await models.main.scoreMany([modelViews]))[0]);
+    await turn();
+    reading.read(window, windowViews);
+  }
+  let shortScore: number | undefined;
+  if (models.short && isUser(item.options) && words < MIN_WORDS_ALONE) {
+    shortScore = 0;
+    for (const window of ruleWindows(item.text)) {
+      await turn();
+      const s = (await models.short.scoreMany([views(readForModels(window))]))[0];
+      shortScore = Math.max(shortScore, s);
+    }
+  }
+  return decide(
+    item,
+    reading.verdict(),
+    modelScore,
+    words,
+    shortScore,
+    models.main.manifest.threshold,
+  );
+}
+
+/** One verdict from the rules' and the models' readings of a text. */
+function decide(
+  item: { text: string; options?: InjectionOptions },
+  rules: InjectionVerdict,
+  mainScore: number,
+  words: number,
+  shortScore: number | undefined,
+  validated: number,
+): InjectionVerdict {
+  let { modelThreshold, veto } = decisionFor(item.options?.source, validated, item.text, words);
+  let modelScore = mainScore;
+  let note: string | undefined;
+  if (shortScore !== undefined) {
+    // Two models trained apart err apart: their mean is steadier on a handful of words than
+    // either alone.
+    note = `short text: the mean of the main (${modelScore.toFixed(3)}) and the short-text ` +
+      `(${shortScore.toFixed(3)}) classifiers, against ${SHORT_THRESHOLD}`;
+    modelScore = (modelScore + shortScore) / 2;
+    modelThreshold = SHORT_THRESHOLD;
+    veto = 0;
+  }
+  const verdict = combine(rules, modelScore, modelThreshold, item.options?.threshold, veto);
+  const modelSpoke = verdict.matches.some((m) => m.rule === "classifier");
+  return note && modelSpoke
+    ? { ...verdict, explanation: `${verdict.explanation}; ${note}` }
+    : verdict;
 }
