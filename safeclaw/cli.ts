@@ -18,7 +18,7 @@ const HELP = `Usage: a3s safeclaw <command> [options]
 Commands:
   scan [--file F] [--jsonl] [--all]
                                find PII and secrets in text from F (default stdin) with the
-                               WebAssembly scanner, streaming the file's bytes; --all adds the
+                               WebAssembly scanner, streaming the bytes of F or stdin; --all adds the
                                recognizers (national IDs, wallets, MACs, URLs, dates of birth),
                                libphonenumber and context words
   classify [--file F] [--policy P] [--format json|table]
@@ -59,7 +59,8 @@ export function main(args: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     if (command === "scan") {
-      const file = plainFileScan(rest);
+      // `scan --file F`, or `scan` alone reading stdin: streamed, with no parser loaded.
+      const file = rest.length === 0 ? Deno.stdin : plainFileScan(rest);
       if (file !== undefined) {
         scanWholeFile(file);
         return 0;

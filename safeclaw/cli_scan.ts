@@ -76,8 +76,9 @@ export async function scanCommand(args: string[], help: string): Promise<number>
   }
   const file = values.file as string | undefined;
   const all = values.all === true;
-  if (file !== undefined && !values.jsonl && !all) {
-    scanWholeFile(file);
+  if (!values.jsonl && !all) {
+    // A file or stdin, streamed in chunks: never held whole as a string.
+    scanWholeFile(file ?? Deno.stdin);
     return 0;
   }
   const input = await readInput(file);

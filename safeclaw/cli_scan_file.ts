@@ -6,7 +6,7 @@
  */
 import { UsageError } from "@a3s/common/errors";
 import { createScanner } from "@a3s/wasm/pii";
-import { scanFileJson } from "./scan_file.ts";
+import { scanFileJson, type SyncReader } from "./scan_file.ts";
 
 /**
  * The file of `scan --file F` (also `--file=F` and `-f F`) when those are all the arguments,
@@ -33,10 +33,11 @@ function writeOut(bytes: Uint8Array): void {
 }
 
 /**
- * Streams a file through the scanner and prints one JSON array of its findings. The scanner
- * writes the JSON itself and stdout is written synchronously, the file's chunks being read so.
+ * Streams a file (its path, or a reader such as `Deno.stdin`) through the scanner and prints one
+ * JSON array of its findings. The scanner writes the JSON itself and stdout is written
+ * synchronously, the file's chunks being read so.
  */
-export function scanWholeFile(path: string): void {
+export function scanWholeFile(path: string | SyncReader): void {
   const scanner = createScanner();
   const encoder = new TextEncoder();
   try {
@@ -50,7 +51,9 @@ export function scanWholeFile(path: string): void {
     }
     writeOut(encoder.encode("]\n"));
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw new UsageError(`no such file '${path}'`);
+    if (typeof path === "string" && error instanceof Deno.errors.NotFound) {
+      throw new UsageError(`no such file '${path}'`);
+    }
     throw error;
   } finally {
     scanner.free();

@@ -47,12 +47,24 @@ function cutPoint(bytes: Uint8Array, end: number): number {
   return end < PEM_BLOCK_REACH ? 0 : cut;
 }
 
+/** What a scan reads besides a file's path: anything with a synchronous read, `Deno.stdin` too. */
+export interface SyncReader {
+  /** Reads into `buffer`; the number of bytes read, or null at the end. */
+  readSync(buffer: Uint8Array): number | null;
+}
+
 /**
- * Reads the file at `path` into the scanner's reserved memory and yields the byte length of
- * each chunk once it lies there, cut after a line end; the caller scans it before the next.
+ * Reads the file at `source` (a path, or a reader) into the scanner's reserved memory and
+ * yields the byte length of each chunk once it lies there, cut after a line end; the caller
+ * scans it before the next.
  */
-function* reservedChunks(path: string, scanner: PiiScanner, chunkBytes: number): Generator<number> {
-  using file = Deno.openSync(path, { read: true });
+function* reservedChunks(
+  source: string | SyncReader,
+  scanner: PiiScanner,
+  chunkBytes: number,
+): Generator<number> {
+  using opened = typeof source === "string" ? Deno.openSync(source, { read: true }) : undefined;
+  const file: SyncReader = opened ?? source as SyncReader;
   let capacity = chunkBytes;
   let buffer = scanner.reserveBytes(capacity);
   let filled = 0;
@@ -81,7 +93,8 @@ function* reservedChunks(path: string, scanner: PiiScanner, chunkBytes: number):
 }
 
 /**
- * Scans the file at `path` chunk by chunk and yields each chunk's findings, in order.
+ * Scans the file at `path` (or what a reader such as `Deno.stdin` gives) chunk by chunk and
+ * yields each chunk's findings, in order.
  *
  * @example
  * ```ts
@@ -93,7 +106,7 @@ function* reservedChunks(path: string, scanner: PiiScanner, chunkBytes: number):
  * ```
  */
 export function* scanFile(
-  path: string,
+  path: string | SyncReader,
   scanner: PiiScanner,
   chunkBytes = CHUNK_BYTES,
 ): Generator<Finding[]> {
@@ -112,7 +125,7 @@ export function* scanFile(
 }
 
 /**
- * Scans the file at `path` like `scanFile`, and yields each chunk's findings as UTF-8 JSON
+ * Scans the file at `path` (or a reader) like `scanFile`, and yields each chunk's findings as UTF-8 JSON
  * objects separated by commas (no brackets): what a printer needs, with no object made per
  * finding. Each view is valid until the generator is resumed.
  *
@@ -128,7 +141,7 @@ export function* scanFile(
  * ```
  */
 export function* scanFileJson(
-  path: string,
+  path: string | SyncReader,
   scanner: PiiScanner,
   chunkBytes = CHUNK_BYTES,
 ): Generator<Uint8Array> {

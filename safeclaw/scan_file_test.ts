@@ -42,6 +42,22 @@ Deno.test("scanFile: any chunk size gives the findings and UTF-16 offsets of one
       assertEquals(scanAll(path, chunkBytes), expected, `chunks of ${chunkBytes} bytes`);
       assertEquals(scanAllJson(path, chunkBytes), JSON.stringify(expected), `JSON, ${chunkBytes}`);
     }
+    // A reader (stdin's kind of source) that hands out a few bytes at a time reads the same.
+    const bytes = new TextEncoder().encode(text);
+    let at = 0;
+    const trickle = {
+      readSync(buffer: Uint8Array): number | null {
+        if (at >= bytes.length) return null;
+        const n = Math.min(7, buffer.length, bytes.length - at);
+        buffer.set(bytes.subarray(at, at + n));
+        at += n;
+        return n;
+      },
+    };
+    const scanner2 = createScanner();
+    const fromReader = [...scanFile(trickle, scanner2, 64)].flat();
+    scanner2.free();
+    assertEquals(fromReader, expected);
   } finally {
     await Deno.remove(path);
   }

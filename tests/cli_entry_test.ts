@@ -52,6 +52,33 @@ Deno.test("cli.ts and mod.ts print the same findings for safeclaw scan --file", 
   }
 });
 
+Deno.test("cli.ts: safeclaw scan streams stdin, with a heap far smaller than the input", async () => {
+  // 56 MB through a 40 MB JavaScript heap: read whole into a string, as before, it ran out of
+  // memory and the process died (exit 133); streamed, it prints what --file prints.
+  const record = "The weekly report covers sales in the northern region and its outlook.\n"
+    .repeat(50) + "order 991 paid with 4111 1111 1111 1111, receipt to ada@example.org\n";
+  const path = await Deno.makeTempFile({ suffix: ".txt" });
+  try {
+    await Deno.writeTextFile(path, record.repeat(Math.ceil(56e6 / record.length)));
+    const viaFile = await run("cli.ts", ["safeclaw", "scan", "--file", path]);
+    using input = await Deno.open(path);
+    const viaStdin = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--v8-flags=--max-old-space-size=40", "-A", "cli.ts", "safeclaw", "scan"],
+      cwd: ROOT,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const [output] = await Promise.all([viaStdin.output(), input.readable.pipeTo(viaStdin.stdin)]);
+    assertEquals(output.code, 0, new TextDecoder().decode(output.stderr).slice(0, 300));
+    const printed = new TextDecoder().decode(output.stdout);
+    assertEquals(printed.length, viaFile.out.length);
+    assert(printed === viaFile.out, "stdin and --file print the same findings");
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
 Deno.test("cli.ts: safeclaw scan --file loads nothing of Node's compatibility layer", async () => {
   // Any node: module starts that layer, about 17 ms of a 200 ms scan of 28 MB. Modules loaded
   // on demand are out of this static graph; the ones the plain file scan takes are listed.
