@@ -117,19 +117,30 @@ Deno.test("cli.ts: safeclaw scan --file loads nothing of Node's compatibility la
   assertEquals(specifiers.filter((s) => s.startsWith("node:") || s.startsWith("npm:")), []);
 });
 
-Deno.test("cli.ts: code and gateway load their commands only when one runs, not for --help", async () => {
+Deno.test("cli.ts: code, gateway, box and power load their commands only when one runs, not for --help", async () => {
   // Loaded whole, `code --help` took 1.8 s and `gateway --help` 2.1 s (the agent framework; the
-  // server with the Kubernetes and ACME clients); the dispatchers alone take about 0.1 s.
-  const specifiers = await loadedAtStart("code/cli.ts", "gateway/cli.ts");
+  // server with the Kubernetes and ACME clients), `box --help` 0.8 s, `power --help` 0.7 s (the
+  // engine); the dispatchers alone take about 0.1 s.
+  const specifiers = await loadedAtStart(
+    "code/cli.ts",
+    "gateway/cli.ts",
+    "box/cli.ts",
+    "power/cli.ts",
+  );
   assertEquals(specifiers.filter((s) => s.startsWith("npm:")), []);
   assertEquals(
     specifiers.filter((s) =>
-      /\/(code\/cli_commands|gateway\/cli_run|gateway\/gateway)\.ts$/.test(s)
+      /\/((code|box|power)\/cli_commands|gateway\/(cli_run|gateway))\.ts$/.test(s)
     ),
     [],
   );
   for (
-    const [command, line] of [["code", "a3s code <command>"], ["gateway", "a3s gateway <command>"]]
+    const [command, line] of [
+      ["code", "a3s code <command>"],
+      ["gateway", "a3s gateway <command>"],
+      ["box", "a3s box <command>"],
+      ["power", "a3s power <command>"],
+    ]
   ) {
     const help = await run("cli.ts", [command, "--help"]);
     assertEquals(help.code, 0);

@@ -13,17 +13,7 @@ import { attestationJson, attestationText, plain } from "./render.ts";
 import { seal, SealError, unseal } from "./seal.ts";
 import { injectSecret } from "./secrets.ts";
 
-/** The lines `a3s box --help` shows for these commands. */
-export const TEE_HELP = `TEE:
-  attest [--nonce HEX] [--measurement HEX] [--simulate]   this host's verified TEE report, or "no TEE here"
-         [--ratls-cert FILE --ratls-key FILE]              also issue an RA-TLS certificate carrying it
-  verify-ratls [--nonce HEX] [--measurement HEX] [--allow-simulated] HOST:PORT
-                                     connect, verify the server's RA-TLS certificate, print the evidence
-  seal [--measurement HEX] --key-file FILE [-i IN] [-o OUT]  encrypt to a measurement (AES-256-GCM, HKDF;
-                                     this confidential guest's own when not given)
-  unseal [--measurement HEX] --key-file FILE [-i IN] [-o OUT]  decrypt; refused under another measurement
-  inject-secret [--from-file FILE] [--measurement HEX] BOX NAME  write /run/secrets/NAME (0400, tmpfs)
-                                     only after attestation verifies (the value comes from stdin by default)`;
+export { TEE_HELP } from "./help.ts";
 
 function hexOption(values: Record<string, unknown>, name: string): Uint8Array | undefined {
   const text = values[name] as string | undefined;
