@@ -25,6 +25,6 @@ export async function writeStdin(
   bytes: Uint8Array,
 ): Promise<void> {
   const writer = stream.getWriter();
-  await writer.write(bytes).catch(() => {});
+  if (bytes.length) await writer.write(bytes).catch(() => {});
   await writer.close().catch(() => {});
 }

@@ -4,6 +4,7 @@
  */
 import type { CommandResult, CommandSandbox, RunOptions } from "../runtime/sandbox.ts";
 import { readCappedText } from "@a3s/common/capped-text";
+import { writeStdin } from "@a3s/common/stdin";
 
 /** The slice of box's `BoxManager` this driver uses. */
 export interface BoxRuntimeLike {
@@ -69,11 +70,6 @@ export class BoxSandbox implements CommandSandbox {
       workdir: options.cwd,
       env: options.env,
     });
-    const writer = proc.stdin.getWriter();
-    if (options.stdin !== undefined) {
-      await writer.write(new TextEncoder().encode(options.stdin)).catch(() => {});
-    }
-    await writer.close().catch(() => {});
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -86,6 +82,7 @@ export class BoxSandbox implements CommandSandbox {
         readCappedText(proc.stdout),
         readCappedText(proc.stderr),
         proc.status,
+        writeStdin(proc.stdin, new TextEncoder().encode(options.stdin ?? "")),
       ]);
       return { stdout, stderr, exitCode: status.exitCode, timedOut };
     } finally {

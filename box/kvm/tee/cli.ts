@@ -13,8 +13,6 @@ import { attestationJson, attestationText, plain } from "./render.ts";
 import { seal, SealError, unseal } from "./seal.ts";
 import { injectSecret } from "./secrets.ts";
 
-export { TEE_HELP } from "./help.ts";
-
 function hexOption(values: Record<string, unknown>, name: string): Uint8Array | undefined {
   const text = values[name] as string | undefined;
   if (text === undefined) return undefined;
