@@ -1,26 +1,22 @@
 /**
  * `a3s lane stats|ls|inspect ID|dlq ls|dlq retry ID|dlq purge [ID]`: inspect the durable
- * queues of the configured store (the data dir's SQLite file, or `--database-url`).
+ * queues of the configured store (the data dir's SQLite file, or `--database-url`). The commands
+ * live in `cli_commands.ts`, loaded once one runs: the store and the scheduler take most of a
+ * second to load, `--help` and a usage error none of it.
  */
 import {
   FORMAT_HELP,
   FORMAT_OPTIONS,
+  importOnDemand,
   intFlag,
-  loadConfig,
-  NotFoundError,
-  openStore,
-  type OutputFormat,
   outputFormat,
   parseCommand,
   type ParsedArgs,
-  printFormatted,
-  renderTable,
   runCommand,
-  UsageError,
-} from "@a3s/common";
-import { DurableLane } from "./durable_lane.ts";
+} from "@a3s/common/cli";
+import { UsageError } from "@a3s/common/errors";
 import { LANE_NAMES, type LaneName, parseLaneName } from "./lanes.ts";
-import { JOB_STATES, type JobInfo, type JobState } from "./types.ts";
+import { JOB_STATES, type JobState } from "./types.ts";
 
 const HELP = `Usage: a3s lane <command> [options]
 
@@ -42,47 +38,8 @@ ${FORMAT_HELP}
   --database-url URL PostgreSQL instead of the data dir's SQLite (env A3S_DATABASE_URL)
   -h, --help         show this help`;
 
-function jobTable(jobs: JobInfo[]): string {
-  const rows = jobs.map((job) => [
-    job.id,
-    job.lane,
-    job.session,
-    job.kind,
-    job.state,
-    `${job.attempts}/${job.maxAttempts}`,
-    job.errors.at(-1)?.message ?? "",
-  ]);
-  const header = ["ID", "LANE", "SESSION", "KIND", "STATE", "ATTEMPTS", "LAST ERROR"];
-  return renderTable(header, rows, "no jobs");
-}
-
-/** One job as `FIELD  value` lines, then its error history. */
-function jobDetail(job: JobInfo): string {
-  const time = (ms: number | null) => ms === null ? "-" : new Date(ms).toISOString();
-  const fields: [string, string][] = [
-    ["ID", job.id],
-    ["SESSION", job.session],
-    ["LANE", job.lane],
-    ["KIND", job.kind],
-    ["STATE", job.state],
-    ["PRIORITY", String(job.priority)],
-    ["KEY", job.key ?? "-"],
-    ["ATTEMPTS", `${job.attempts}/${job.maxAttempts}`],
-    ["DEPENDS ON", job.dependsOn.join(", ") || "-"],
-    ["CREATED", time(job.createdAt)],
-    ["STARTED", time(job.startedAt)],
-    ["FINISHED", time(job.finishedAt)],
-    ["PAYLOAD", JSON.stringify(job.payload)],
-    ["RESULT", JSON.stringify(job.result)],
-  ];
-  const detail = renderTable(["FIELD", "VALUE"], fields);
-  if (!job.errors.length) return detail;
-  const errors = job.errors.map((e) => [String(e.attempt), e.code, time(e.at), e.message]);
-  return `${detail}\n\n${renderTable(["ATTEMPT", "CODE", "AT", "ERROR"], errors)}`;
-}
-
 /** A lane command line, checked. */
-interface LaneCommand {
+export interface LaneCommand {
   /** `stats`, `ls`, `inspect`, `dlq ls`, `dlq retry` or `dlq purge`. */
   name: string;
   /** The job ID of `inspect`, `dlq retry` and `dlq purge ID`. */
@@ -136,47 +93,6 @@ function parseLaneCommand(positionals: string[], values: ParsedArgs["values"]): 
   };
 }
 
-/** Runs one checked command against `scheduler` and prints its outcome. */
-async function runLaneCommand(
-  scheduler: DurableLane,
-  command: LaneCommand,
-  format: OutputFormat,
-): Promise<void> {
-  const { id, session, lane, state, limit } = command;
-  const print = (value: unknown, text: () => string) => printFormatted(format, value, text);
-  switch (command.name) {
-    case "stats": {
-      const { lanes } = await scheduler.stats();
-      const header = ["LANE", ...JOB_STATES.map((s) => s.toUpperCase())];
-      const rows = LANE_NAMES.map((
-        name,
-      ) => [name, ...JOB_STATES.map((s) => String(lanes[name][s]))]);
-      return print(lanes, () => renderTable(header, rows));
-    }
-    case "ls": {
-      const jobs = await scheduler.list({ session, lane, state, limit });
-      return print(jobs, () => jobTable(jobs));
-    }
-    case "inspect": {
-      const job = await scheduler.get(id!);
-      if (!job) throw new NotFoundError(`job '${id}' not found`, "id");
-      return print(job, () => jobDetail(job));
-    }
-    case "dlq ls": {
-      const jobs = await scheduler.dlq.list({ session, lane, limit });
-      return print(jobs, () => jobTable(jobs));
-    }
-    case "dlq retry": {
-      const job = await scheduler.dlq.retry(id!);
-      return print(job, () => `requeued ${job.id} in ${job.lane}`);
-    }
-    default: {
-      const purged = await scheduler.dlq.purge({ id, session, lane });
-      return print({ purged }, () => `purged ${purged} dead job${purged === 1 ? "" : "s"}`);
-    }
-  }
-}
-
 /** Runs the `lane` command; returns its exit code. */
 export function main(args: string[]): Promise<number> {
   return runCommand(async () => {
@@ -196,20 +112,14 @@ export function main(args: string[]): Promise<number> {
     }
     const command = parseLaneCommand(positionals, values);
     const format = outputFormat(values);
-    const config = loadConfig({
-      flags: { home: values.home, databaseUrl: values["database-url"] },
+    const commands = await importOnDemand<typeof import("./cli_commands.ts")>(
+      "./cli_commands.ts",
+      import.meta.url,
+    );
+    await commands.runLane(command, format, {
+      home: values.home as string | undefined,
+      databaseUrl: values["database-url"] as string | undefined,
     });
-    const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
-    try {
-      const scheduler = await DurableLane.open({ store, process: false });
-      try {
-        await runLaneCommand(scheduler, command, format);
-      } finally {
-        await scheduler.close();
-      }
-    } finally {
-      await store.close();
-    }
     return 0;
   });
 }

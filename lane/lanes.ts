@@ -2,7 +2,7 @@
  * The six lanes, in strict priority order. Names, order and default concurrency follow
  * upstream a3s-lane: `system` (P0) always goes before `prompt` (P5).
  */
-import { ValidationError } from "@a3s/common";
+import { ValidationError } from "@a3s/common/errors";
 
 /** Lane names, highest priority first. */
 export const LANE_NAMES: readonly ["system", "control", "query", "session", "skill", "prompt"] = [

@@ -5,11 +5,11 @@ import {
   type AccessPolicyConfigInput,
   AccessPolicyConfigSchema,
 } from "@a3s/common";
+import { LOCAL_ENGINE } from "./engine_names.ts";
 import { WEB_ENGINES } from "./engines/mod.ts";
 import { DEFAULT_RANKING, type RankingMethod } from "./rank.ts";
 
-/** The local full-text engine's name in `engines=` and in results. */
-export const LOCAL_ENGINE = "local";
+export { LOCAL_ENGINE };
 
 /** Every engine name a request or the config may use. */
 export const ENGINE_NAMES: readonly string[] = [LOCAL_ENGINE, ...Object.keys(WEB_ENGINES)];

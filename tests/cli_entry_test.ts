@@ -117,20 +117,27 @@ Deno.test("cli.ts: safeclaw scan --file loads nothing of Node's compatibility la
   assertEquals(specifiers.filter((s) => s.startsWith("node:") || s.startsWith("npm:")), []);
 });
 
-Deno.test("cli.ts: code, gateway, box and power load their commands only when one runs, not for --help", async () => {
+Deno.test("cli.ts: code, gateway, box, power, lane, event and search load their commands only when one runs, not for --help", async () => {
   // Loaded whole, `code --help` took 1.8 s and `gateway --help` 2.1 s (the agent framework; the
   // server with the Kubernetes and ACME clients), `box --help` 0.8 s, `power --help` 0.7 s (the
-  // engine); the dispatchers alone take about 0.1 s.
+  // engine), lane's, event's and search's 0.6-0.8 s (the store, the bus, the engines); the
+  // dispatchers alone take about 0.1 s.
   const specifiers = await loadedAtStart(
     "code/cli.ts",
     "gateway/cli.ts",
     "box/cli.ts",
     "power/cli.ts",
+    "lane/cli.ts",
+    "event/cli.ts",
+    "search/cli.ts",
   );
   assertEquals(specifiers.filter((s) => s.startsWith("npm:")), []);
   assertEquals(
     specifiers.filter((s) =>
-      /\/((code|box|power)\/cli_commands|gateway\/(cli_run|gateway))\.ts$/.test(s)
+      /\/((code|box|power|lane|event|search)\/cli_commands|gateway\/(cli_run|gateway))\.ts$/.test(
+        s,
+      ) ||
+      /\/common\/(mod|store)\.ts$/.test(s)
     ),
     [],
   );
@@ -140,6 +147,9 @@ Deno.test("cli.ts: code, gateway, box and power load their commands only when on
       ["gateway", "a3s gateway <command>"],
       ["box", "a3s box <command>"],
       ["power", "a3s power <command>"],
+      ["lane", "a3s lane <command>"],
+      ["event", "a3s event <command>"],
+      ["search", 'a3s search "QUERY"'],
     ]
   ) {
     const help = await run("cli.ts", [command, "--help"]);

@@ -5,19 +5,12 @@
  *
  *   deno bench -A search/bench/aggregate_bench.ts
  */
+import { WEB_ENGINE_NAMES } from "../engine_names.ts";
 import { mergeResults } from "../rank.ts";
 import type { EngineResult } from "../types.ts";
 
-const ENGINES = [
-  "duckduckgo",
-  "brave",
-  "wikipedia",
-  "sogou",
-  "so360",
-  "google",
-  "baidu",
-  "bing_china",
-];
+/** The eight engines of upstream a3s-search (SearXNG, the ninth adapter, is left out). */
+const ENGINES = WEB_ENGINE_NAMES.filter((name) => name !== "searxng");
 
 /** Eight lists of ten: a shared head of popular pages, then engine-specific tails. */
 function lists(seed: number): EngineResult[][] {

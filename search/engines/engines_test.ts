@@ -3,6 +3,7 @@ import { startFixtureServer } from "../_test_fixtures.ts";
 import { runEngine } from "../engine_runner.ts";
 import { EngineError, type EngineQuery } from "../types.ts";
 import { WEB_ENGINES } from "./mod.ts";
+import { WEB_ENGINE_NAMES } from "../engine_names.ts";
 import { unwrapDuckDuckGoRedirect } from "./duckduckgo.ts";
 import { unwrapBingRedirect } from "./bing_china.ts";
 
@@ -238,4 +239,8 @@ Deno.test("redirect links are unwrapped to their targets", () => {
     .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
   assertEquals(unwrapBingRedirect(`https://cn.bing.com/ck/a?!&&p=1&u=${u}&ntb=1`), target);
   assertEquals(unwrapBingRedirect("https://example.com/ck"), "https://example.com/ck");
+});
+
+Deno.test("engine names: the list --help prints is the adapters' names, in order", () => {
+  assertEquals([...WEB_ENGINE_NAMES], Object.keys(WEB_ENGINES));
 });
