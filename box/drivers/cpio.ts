@@ -85,7 +85,8 @@ export async function directoryEntries(root: string, prefix = ""): Promise<CpioE
       });
     } else if (info.isDirectory) {
       entries.push({ path: relative, mode: S_IFDIR | permissions });
-      entries.push(...await directoryEntries(root, relative));
+      // Not a spread: a tree of 150,000 files would be as many arguments and overflow the stack.
+      for (const entry of await directoryEntries(root, relative)) entries.push(entry);
     } else if (info.isFile) {
       entries.push({
         path: relative,

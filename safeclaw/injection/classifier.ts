@@ -139,8 +139,11 @@ export async function openInjectionClassifier(
     viewsPerText.forEach((textViews, i) => {
       for (const view of modelViews(textViews)) {
         const featured = featureWindows(view.text);
-        windows.push(...featured);
-        if (vocabulary) words.push(...wordWindows(view.text, vocabulary));
+        // Appended one by one: a spread of a long text's windows would pass each as an argument.
+        for (const window of featured) windows.push(window);
+        if (vocabulary) {
+          for (const window of wordWindows(view.text, vocabulary)) words.push(window);
+        }
         for (let k = 0; k < featured.length; k++) owner.push(i);
       }
     });

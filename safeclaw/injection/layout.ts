@@ -160,7 +160,7 @@ export function contentForModel(text: string): string {
     while (j < lines.length) {
       const values = headerValues(lines[j]);
       if (values) {
-        block.push(...values);
+        for (const value of values) block.push(value);
         fields += values.length;
       } else if (block.length && /^[ \t]+\S/.test(lines[j])) {
         // A folded header line (RFC 5322 2.2.3) continues the previous value.
@@ -171,7 +171,8 @@ export function contentForModel(text: string): string {
       j++;
     }
     if (fields >= 2) {
-      out.push(...block);
+      // Not a spread: a block of 200,000 header lines would be as many arguments.
+      for (const line of block) out.push(line);
       i = j;
     } else {
       out.push(lines[i]);

@@ -97,8 +97,10 @@ export function detect(
   );
   // The recognizers only look at text that can hold what they find, so plain prose stays cheap.
   if (/\d/.test(text) || /:\/\/|www\./.test(text)) {
-    if (wanted("phone")) candidates.push(...findPhones(text, findings));
-    candidates.push(...runRecognizers(text, wanted));
+    // Appended one by one: a spread passes each candidate as an argument, and a log with a date
+    // on each of 150,000 lines overflowed the stack.
+    if (wanted("phone")) { for (const phone of findPhones(text, findings)) candidates.push(phone); }
+    for (const recognized of runRecognizers(text, wanted)) candidates.push(recognized);
   }
   // Settling only what clears the threshold gives the same result (a weaker candidate can only
   // lose to a stronger one) and keeps the sort small.

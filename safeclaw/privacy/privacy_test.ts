@@ -15,6 +15,7 @@ import {
   verhoeffValid,
 } from "./checksums.ts";
 import { cardScheme } from "./cards.ts";
+import { detect } from "./detect.ts";
 import { hasContext } from "./context.ts";
 import { fakerCorpus } from "../quality/faker_corpus.ts";
 import { scoreFindings } from "../quality/score.ts";
@@ -133,4 +134,17 @@ Deno.test("Faker corpus in 22 locales: precision and recall at least 0.98 for ev
     assert(score.recall >= 0.98, `${score.type} recall ${score.recall.toFixed(4)}`);
   }
   assert(report.scores.length >= 15);
+});
+
+Deno.test("detect: a log with a date on each of 150,000 lines does not overflow the stack", () => {
+  // Each line is a weak date candidate; they were spread as arguments of one push.
+  const log = "2026-01-01 ok\n".repeat(150_000) + "mail ada@example.org\n";
+  const email = {
+    type: "email" as const,
+    start: log.length - 16,
+    end: log.length - 1,
+    confidence: 1,
+  };
+  const found = detect(log, [email]);
+  assertEquals(found.map((d) => d.type), ["email"]);
 });
