@@ -32,8 +32,13 @@ export function parseCommand(
     const parsed = parseArgs({ args, options, allowPositionals, strict: true });
     return { values: parsed.values, positionals: parsed.positionals };
   } catch (error) {
-    const message = (error as Error).message.split("\n")[0];
-    throw new UsageError(message.replace(/\. To specify a positional argument.*$/, ""));
+    const lines = (error as Error).message.split("\n");
+    const message = lines[0].replace(/\. To specify a positional argument.*$/, "");
+    // "--limit -1": the parser's one hint worth keeping is on its last line.
+    const option = lines.find((line) => line.includes("use '--"))?.match(/'(--[^=']+)=-XYZ'/)?.[1];
+    if (!option) throw new UsageError(message);
+    const value = args[args.indexOf(option) + 1] ?? "-VALUE";
+    throw new UsageError(`${message} Write a value that starts with '-' as ${option}=${value}`);
   }
 }
 
@@ -42,11 +47,17 @@ export function intFlag(values: ParsedArgs["values"], name: string): number | un
   const raw = values[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, got '${raw}'`);
+  if (!Number.isSafeInteger(n)) {
+    throw new UsageError(
+      Number.isInteger(n)
+        ? `--${name} must be at most ${Number.MAX_SAFE_INTEGER}, got '${raw}'`
+        : `--${name} must be an integer, got '${raw}'`,
+    );
+  }
   return n;
 }
 
-export { importOnDemand, readStdin, runCommand } from "./run_command.ts";
+export { fileReadError, importOnDemand, readStdin, runCommand } from "./run_command.ts";
 
 /** How list and inspect commands print: Docker's `--format json|table`. */
 export type OutputFormat = "json" | "table";
@@ -103,10 +114,43 @@ export function renderTable(
   empty?: string,
 ): string {
   if (!rows.length && empty !== undefined) return empty;
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  return [header, ...rows]
-    .map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd())
+  const lines = [header, ...rows].map((row) => row.map(printableCell));
+  const widths = header.map(() => 0);
+  for (const line of lines) {
+    line.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, cell.length));
+  }
+  return lines.map((line) => line.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd())
     .join("\n");
+}
+
+/**
+ * Control characters (C0, DEL, C1) and bidirectional overrides, which a terminal acts on: a
+ * value such as a session name from a request could clear the screen, retitle the window, add a
+ * forged row with a newline or reorder what is shown.
+ */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const TERMINAL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` with every control character a terminal would act on written as an escape (`\n`,
+ * `\t`, `\x1b`, `\u202e`), so that a table cell shows what the value holds and nothing more.
+ *
+ * @example
+ * ```ts
+ * import { printableCell } from "@a3s/common";
+ * console.log(printableCell("a\x1b[2Jb\nc")); // a\x1b[2Jb\nc, as typed here
+ * ```
+ */
+export function printableCell(text: string): string {
+  return text.replace(TERMINAL_CONTROLS, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    const code = c.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
 }
 
 /** Prints `value` as JSON, or the table `table()` renders. */

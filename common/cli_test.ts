@@ -1,5 +1,14 @@
 import { assertEquals, assertThrows } from "./testing.ts";
-import { FORMAT_OPTIONS, outputFormat, parseCommand, renderTable } from "./cli.ts";
+import {
+  fileReadError,
+  FORMAT_OPTIONS,
+  intFlag,
+  outputFormat,
+  parseCommand,
+  printableCell,
+  renderTable,
+  runCommand,
+} from "./cli.ts";
 import { UsageError } from "./errors.ts";
 
 const format = (args: string[]) => outputFormat(parseCommand(args, FORMAT_OPTIONS).values);
@@ -25,4 +34,49 @@ Deno.test("tables align their columns and say when they are empty", () => {
   );
   assertEquals(renderTable(["ID"], [], "no jobs"), "no jobs");
   assertEquals(renderTable(["ID"], []), "ID");
+});
+
+Deno.test("table cells show control characters escaped: no cleared screen, no forged row", () => {
+  assertEquals(
+    printableCell("a\x1b[2J\x07b\nc\td\u202ee\u0085"),
+    "a\\x1b[2J\\x07b\\nc\\td\\u202ee\\x85",
+  );
+  assertEquals(printableCell("plain café ✓"), "plain café ✓");
+  const table = renderTable(["NAME", "X"], [["x\nFAKE  row", "1"]]);
+  assertEquals(table.split("\n"), ["NAME          X", "x\\nFAKE  row  1"]);
+  // 200,000 rows: the widths were a spread of every row's cell as arguments.
+  const rows = Array.from({ length: 200_000 }, (_, i) => [String(i)]);
+  assertEquals(renderTable(["N"], rows).split("\n").length, 200_001);
+});
+
+Deno.test("a negative value names its fix; an integer flag stays a safe integer", () => {
+  const error = assertThrows(
+    () => parseCommand(["--limit", "-1"], { limit: { type: "string" } }),
+    UsageError,
+  );
+  assertEquals(error.message.endsWith("Write a value that starts with '-' as --limit=-1"), true);
+  assertThrows(() => intFlag({ limit: "99999999999999999999" }, "limit"), UsageError, "at most");
+  assertEquals(intFlag({ limit: "12" }, "limit"), 12);
+});
+
+Deno.test("runCommand: a closed reader ends quietly, file errors are one line", async () => {
+  assertEquals(await runCommand(() => Promise.reject(new Deno.errors.BrokenPipe("closed"))), 0);
+  const dir = await Deno.makeTempDir();
+  try {
+    const read = (path: string) => () =>
+      Deno.readTextFile(path).then(() => 0, (error) => {
+        throw fileReadError(error, path);
+      });
+    assertEquals(await runCommand(read(dir)), 2);
+    assertEquals(await runCommand(read(`${dir}/absent`)), 2);
+    assertEquals(
+      (fileReadError(new Deno.errors.IsADirectory("x"), dir) as Error).message,
+      `'${dir}' is a directory, not a file`,
+    );
+    const denied = fileReadError(new Deno.errors.PermissionDenied("x"), "/etc/shadow") as Error;
+    assertEquals(denied.message, "cannot read '/etc/shadow': permission denied");
+    assertEquals(await runCommand(() => Promise.reject(denied)), 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

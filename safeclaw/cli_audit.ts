@@ -1,5 +1,16 @@
 /** `a3s safeclaw audit verify|ls|export|prune`: the audit chain from the shared store. */
-import { intFlag, loadConfig, openStore, parseCommand, UsageError } from "@a3s/common";
+import { join } from "node:path";
+import {
+  A3sError,
+  intFlag,
+  loadConfig,
+  openStore,
+  outputFormat,
+  parseCommand,
+  renderTable,
+  type Store,
+  UsageError,
+} from "@a3s/common";
 import {
   type AuditFilter,
   AuditLog,
@@ -7,18 +18,45 @@ import {
   SEVERITIES,
   type Severity,
 } from "./audit/log.ts";
-import { auditKey } from "./audit/key.ts";
+import { auditKey, auditKeyPath, missingAuditKey, readAuditKey } from "./audit/key.ts";
 import { SafeclawConfigSchema } from "./config.ts";
-import { outputFormat, table } from "./_table.ts";
 
-function timeFlag(value: unknown, name: string): number | undefined {
+type Subcommand = "verify" | "ls" | "export" | "prune";
+
+const FILTERS = ["severity", "min-severity", "session", "kind", "since", "until"];
+const STORE = ["home", "database-url", "help"];
+
+/** The flags each subcommand takes: any other is a usage error, never silently ignored. */
+const FLAGS: Record<Subcommand, ReadonlySet<string>> = {
+  verify: new Set([...STORE, "format", "json"]),
+  ls: new Set([...STORE, ...FILTERS, "limit", "format", "json"]),
+  export: new Set([...STORE, ...FILTERS, "limit"]),
+  prune: new Set([...STORE, "until", "dry-run", "force"]),
+};
+
+const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A point in time as Docker's `--since` takes it: an RFC 3339 date or date-time, Unix seconds
+ * (nine digits or more, so that a year alone is not read as a second of 1970), or a duration
+ * back from now (`10m`, `24h`, `7d`).
+ */
+export function timeFlag(value: unknown, name: string, now = Date.now()): number | undefined {
   if (value === undefined) return undefined;
   const raw = String(value);
-  const n = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
-  if (!Number.isFinite(n)) {
-    throw new UsageError(`--${name} must be epoch milliseconds or an ISO date, got '${raw}'`);
+  const duration = /^(\d+)([smhd])$/.exec(raw);
+  if (duration) return now - Number(duration[1]) * UNITS[duration[2]];
+  if (/^\d{9,}(\.\d+)?$/.test(raw)) return Math.round(Number(raw) * 1000);
+  const at = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/i.test(raw)
+    ? Date.parse(raw)
+    : NaN;
+  if (!Number.isFinite(at)) {
+    throw new UsageError(
+      `--${name} must be a date (2026-01-01, 2026-01-01T12:00:00Z), Unix seconds or a ` +
+        `duration such as 10m, 24h or 7d; got '${raw}'`,
+    );
   }
-  return n;
+  return at;
 }
 
 function severityFlag(value: unknown, name: string): Severity | undefined {
@@ -40,16 +78,17 @@ function row(r: AuditRecord): string[] {
   ];
 }
 
-/** Runs `a3s safeclaw audit <verify|ls|export>`. */
+/** Runs `a3s safeclaw audit <verify|ls|export|prune>`. */
 export async function auditCommand(args: string[], help: string): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === undefined || sub === "--help" || sub === "-h") {
     console.log(help);
     return sub === undefined ? 2 : 0;
   }
-  if (!["verify", "ls", "export", "prune"].includes(sub)) {
+  if (!(sub in FLAGS)) {
     throw new UsageError(`unknown audit command '${sub}'; use verify, ls, export or prune`);
   }
+  const subcommand = sub as Subcommand;
   const { values, positionals } = parseCommand(rest, {
     severity: { type: "string" },
     "min-severity": { type: "string" },
@@ -60,6 +99,8 @@ export async function auditCommand(args: string[], help: string): Promise<number
     limit: { type: "string" },
     format: { type: "string" },
     json: { type: "boolean" },
+    "dry-run": { type: "boolean" },
+    force: { type: "boolean", short: "f" },
     home: { type: "string" },
     "database-url": { type: "string" },
     help: { type: "boolean", short: "h" },
@@ -69,6 +110,18 @@ export async function auditCommand(args: string[], help: string): Promise<number
     return 0;
   }
   if (positionals.length) throw new UsageError(`audit ${sub} takes no arguments`);
+  for (const name of Object.keys(values)) {
+    if (FLAGS[subcommand].has(name)) continue;
+    const why = sub === "export" && (name === "format" || name === "json")
+      ? " (it writes JSON lines)"
+      : sub === "prune"
+      ? " (it takes --until, --dry-run and --force)"
+      : "";
+    throw new UsageError(`audit ${sub} does not take --${name}${why}`);
+  }
+  if (values.severity !== undefined && values["min-severity"] !== undefined) {
+    throw new UsageError("give --severity or --min-severity, not both");
+  }
   const filter: AuditFilter = {
     severity: severityFlag(values.severity, "severity"),
     minSeverity: severityFlag(values["min-severity"], "min-severity"),
@@ -77,54 +130,136 @@ export async function auditCommand(args: string[], help: string): Promise<number
     since: timeFlag(values.since, "since"),
     until: timeFlag(values.until, "until"),
   };
-  const limit = intFlag(values, "limit") ?? 100;
-  if (limit < 1) throw new UsageError(`--limit must be at least 1, got ${limit}`);
-  const format = outputFormat(values, sub === "verify" ? "table" : "table");
+  const limit = intFlag(values, "limit");
+  if (limit !== undefined && limit < 1) {
+    throw new UsageError(`--limit must be at least 1, got ${limit}`);
+  }
+  if (subcommand === "prune" && filter.until === undefined) {
+    throw new UsageError("prune needs --until T (older records go)");
+  }
+  const format = subcommand === "verify" || subcommand === "ls" ? outputFormat(values) : "table";
   const config = loadConfig({
     flags: { home: values.home, databaseUrl: values["database-url"] },
     modules: [{ name: "safeclaw", configSchema: SafeclawConfigSchema }],
   });
   const section = SafeclawConfigSchema.parse(config.safeclaw ?? {});
+  if (subcommand !== "prune" && !config.databaseUrl) {
+    // Reading must not make a store: a mistyped --home would otherwise "verify" an empty one.
+    const file = join(config.home, "a3s.db");
+    const exists = await Deno.stat(file).then(() => true, () => false);
+    if (!exists) {
+      throw new A3sError(
+        "store_not_found",
+        `no store at ${file}: nothing was recorded in this data dir (check --home or A3S_HOME)`,
+      );
+    }
+  }
   const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
   try {
-    const audit = await AuditLog.open(store, {
-      hmacKey: await auditKey(section.auditKey, config.home),
-    });
-    if (sub === "verify") {
-      const result = await audit.verify();
-      if (format === "json") console.log(JSON.stringify(result));
-      else if (result.ok) {
-        const from = result.checkpointSeq === null
-          ? ""
-          : ` (after checkpoint ${result.checkpointSeq})`;
-        console.log(`ok: ${result.records} records verify${from}`);
-      } else {
-        console.log(`TAMPERED: record ${result.firstBad!.seq}: ${result.firstBad!.reason}`);
-      }
-      return result.ok ? 0 : 1;
+    if (subcommand === "prune") {
+      const key = await auditKey(
+        section.auditKey,
+        config.home,
+        () => AuditLog.hasHistory(store),
+      );
+      const audit = await AuditLog.open(store, { hmacKey: key });
+      return await prune(audit, filter.until!, values);
     }
-    if (sub === "prune") {
-      if (filter.until === undefined) {
-        throw new UsageError("prune needs --until T (older records go)");
+    const key = await readAuditKey(section.auditKey, config.home);
+    if (subcommand === "verify") {
+      if (key === undefined && await AuditLog.hasHistory(store)) {
+        throw missingAuditKey(auditKeyPath(config.home));
       }
-      const deleted = await audit.prune(filter.until);
-      console.log(`pruned ${deleted} records; a signed checkpoint keeps the rest verifiable`);
-      return 0;
+      return await verify(await openReader(store, key), format);
     }
-    if (sub === "export") {
-      const encoder = new TextEncoder();
-      for await (const record of audit.iterate(filter)) {
-        await Deno.stdout.write(encoder.encode(JSON.stringify(record) + "\n"));
-      }
-      return 0;
-    }
-    const records = await audit.list({ ...filter, limit });
-    if (format === "json") console.log(JSON.stringify(records, null, 2));
-    else {console.log(
-        table(["SEQ", "TIME", "SEVERITY", "KIND", "SESSION", "DATA"], records.map(row)),
-      );}
-    return 0;
+    const audit = await openReader(store, key);
+    if (subcommand === "export") return await exportRecords(audit, filter, limit);
+    return await list(audit, filter, limit ?? 100, format);
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The log for reading. Listing and exporting compute no MAC, so where no key was ever made (a
+ * store that has no records either) a throwaway one stands in rather than one being kept.
+ */
+async function openReader(store: Store, key: string | undefined): Promise<AuditLog> {
+  const throwaway = () =>
+    [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16)).join("");
+  return await AuditLog.open(store, { hmacKey: key ?? throwaway() });
+}
+
+async function verify(audit: AuditLog, format: "json" | "table"): Promise<number> {
+  const result = await audit.verify();
+  if (format === "json") console.log(JSON.stringify(result));
+  else if (result.ok) {
+    const from = result.checkpointSeq === null ? "" : ` (after checkpoint ${result.checkpointSeq})`;
+    console.log(`ok: ${result.records} records verify${from}`);
+  } else {
+    console.log(`TAMPERED: record ${result.firstBad!.seq}: ${result.firstBad!.reason}`);
+  }
+  return result.ok ? 0 : 1;
+}
+
+async function prune(
+  audit: AuditLog,
+  until: number,
+  values: Record<string, unknown>,
+): Promise<number> {
+  const going = await audit.prune(until, { dryRun: true });
+  const when = new Date(until).toISOString();
+  if (values["dry-run"]) {
+    console.log(`would prune ${going} records older than ${when}`);
+    return 0;
+  }
+  if (going > 0 && !values.force && Deno.stdin.isTerminal()) {
+    // Docker's prune asks too; a script (stdin not a terminal) or --force does not.
+    if (!confirm(`Delete ${going} audit records older than ${when}?`)) {
+      console.error("nothing pruned");
+      return 1;
+    }
+  }
+  const deleted = await audit.prune(until);
+  console.log(`pruned ${deleted} records; a signed checkpoint keeps the rest verifiable`);
+  return 0;
+}
+
+async function exportRecords(
+  audit: AuditLog,
+  filter: AuditFilter,
+  limit: number | undefined,
+): Promise<number> {
+  const encoder = new TextEncoder();
+  let written = 0;
+  for await (const record of audit.iterate(filter)) {
+    if (limit !== undefined && written++ >= limit) break;
+    await Deno.stdout.write(encoder.encode(JSON.stringify(record) + "\n"));
+  }
+  return 0;
+}
+
+async function list(
+  audit: AuditLog,
+  filter: AuditFilter,
+  limit: number,
+  format: "json" | "table",
+): Promise<number> {
+  // The newest records are the ones wanted, as with `tail` and `docker logs --tail`.
+  const records = await audit.list({ ...filter, limit, newest: true });
+  if (format === "json") console.log(JSON.stringify(records, null, 2));
+  else {
+    console.log(renderTable(
+      ["SEQ", "TIME", "SEVERITY", "KIND", "SESSION", "DATA"],
+      records.map(row),
+      "no audit records match",
+    ));
+  }
+  if (records.length === limit) {
+    const total = await audit.count(filter);
+    if (total > limit) {
+      console.error(`the newest ${limit} of ${total} matching records; --limit N shows more`);
+    }
+  }
+  return 0;
 }

@@ -1,10 +1,9 @@
 /** `a3s safeclaw classify`: the level, action and findings of one text under a policy. */
-import { parseCommand, UsageError } from "@a3s/common";
+import { fileReadError, outputFormat, parseCommand, renderTable, UsageError } from "@a3s/common";
 import { createClassifier } from "./classify.ts";
 import { levelOf, loadPolicyFile, parsePolicy } from "./policy.ts";
 import { atLeast, type Level, maxLevel } from "./privacy/levels.ts";
 import { readInput } from "./_input.ts";
-import { outputFormat, table } from "./_table.ts";
 
 /** Runs `a3s safeclaw classify`. */
 export async function classifyCommand(args: string[], help: string): Promise<number> {
@@ -20,14 +19,14 @@ export async function classifyCommand(args: string[], help: string): Promise<num
     return 0;
   }
   if (positionals.length) throw new UsageError(`classify takes no arguments; use --file`);
-  const format = outputFormat(values, "json");
+  // One text's findings: JSON unless a table is asked for.
+  const format = values.format === undefined && !values.json ? "json" : outputFormat(values);
   const policyPath = values.policy as string | undefined;
   let policy;
   try {
     policy = policyPath ? await loadPolicyFile(policyPath) : parsePolicy({});
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw new UsageError(`no such file '${policyPath}'`);
-    throw error;
+    throw fileReadError(error, policyPath!);
   }
   const text = await readInput(values.file as string | undefined);
   const classifier = createClassifier({ minConfidence: policy.minConfidence });
@@ -51,7 +50,7 @@ export async function classifyCommand(args: string[], help: string): Promise<num
     return 0;
   }
   console.log(`level: ${level}   action: ${action}   local only: ${result.localOnly}`);
-  console.log(table(
+  console.log(renderTable(
     ["TYPE", "LEVEL", "START", "END", "CONFIDENCE"],
     result.findings.map((
       f,

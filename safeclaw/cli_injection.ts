@@ -140,14 +140,19 @@ export async function injectionCommand(args: string[], help: string): Promise<nu
     try {
       record = JSON.parse(line);
     } catch {
-      throw new ValidationError(`line ${i + 1}: not valid JSON`, `line ${i + 1}`);
+      throw new ValidationError(`line ${i + 1}: not valid JSON`);
     }
     if (typeof record?.text !== "string") {
-      throw new ValidationError(`line ${i + 1}: needs a string "text" field`, `line ${i + 1}`);
+      throw new ValidationError(`line ${i + 1}: needs a string "text" field`);
     }
-    const recordSource = SOURCES.includes(record.source as Source)
-      ? record.source as Source
-      : source as Source;
+    if (record.source !== undefined && !SOURCES.includes(record.source as Source)) {
+      throw new ValidationError(
+        `line ${i + 1}: "source" must be one of ${SOURCES.join(", ")}, got ${
+          JSON.stringify(record.source)
+        }`,
+      );
+    }
+    const recordSource = (record.source as Source | undefined) ?? source as Source;
     records.push({ id: record.id ?? null, text: record.text, source: recordSource });
   }
   const verdicts = await judgeMany(

@@ -10,11 +10,11 @@ function parseRecord(line: string, lineNo: number): { id: unknown; text: string 
   try {
     record = JSON.parse(line);
   } catch {
-    throw new ValidationError(`line ${lineNo}: not valid JSON`, `line ${lineNo}`);
+    throw new ValidationError(`line ${lineNo}: not valid JSON`);
   }
   const text = (record as { text?: unknown } | null)?.text;
   if (typeof record !== "object" || record === null || typeof text !== "string") {
-    throw new ValidationError(`line ${lineNo}: needs a string "text" field`, `line ${lineNo}`);
+    throw new ValidationError(`line ${lineNo}: needs a string "text" field`);
   }
   return { id: (record as { id?: unknown }).id ?? null, text };
 }
@@ -78,7 +78,7 @@ export async function scanCommand(args: string[], help: string): Promise<number>
   const all = values.all === true;
   if (!values.jsonl && !all) {
     // A file or stdin, streamed in chunks: never held whole as a string.
-    scanWholeFile(file ?? Deno.stdin);
+    scanWholeFile(file === undefined || file === "-" ? Deno.stdin : file);
     return 0;
   }
   const input = await readInput(file);

@@ -4,7 +4,7 @@
  * 200 ms run), so `safeclaw/cli.ts` hands it the plain form of the command before parsing.
  * Any other form goes through the parser in `cli_scan.ts` and ends in the same scan.
  */
-import { UsageError } from "@a3s/common/errors";
+import { fileReadError } from "@a3s/common/run-command";
 import { createScanner } from "@a3s/wasm/pii";
 import { scanFileJson, type SyncReader } from "./scan_file.ts";
 
@@ -51,10 +51,7 @@ export function scanWholeFile(path: string | SyncReader): void {
     }
     writeOut(encoder.encode("]\n"));
   } catch (error) {
-    if (typeof path === "string" && error instanceof Deno.errors.NotFound) {
-      throw new UsageError(`no such file '${path}'`);
-    }
-    throw error;
+    throw typeof path === "string" ? fileReadError(error, path) : error;
   } finally {
     scanner.free();
   }

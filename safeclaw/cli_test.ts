@@ -1,4 +1,7 @@
 import { assertEquals } from "@a3s/common/testing";
+import { openStore } from "@a3s/common";
+import { type AuditEvent, AuditLog } from "./audit/log.ts";
+import { auditKey } from "./audit/key.ts";
 import { plainFileScan } from "./cli_scan_file.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -153,22 +156,22 @@ Deno.test("injection --jsonl writes one verdict per record, in input order", asy
   assertEquals([bad.code, bad.err.trim().split("\n").length], [2, 1]);
 });
 
-Deno.test("audit verify, ls and export over a data dir; an edit is named", async () => {
+/** A data dir whose audit log holds `events`, chained with the key kept there. */
+async function auditHome(events: AuditEvent[]): Promise<string> {
   const home = await Deno.makeTempDir();
-  const { openStore } = await import("@a3s/common");
-  const { AuditLog } = await import("./audit/log.ts");
-  const { auditKey } = await import("./audit/key.ts");
   const store = await openStore({ home });
   const audit = await AuditLog.open(store, { hmacKey: await auditKey(undefined, home) });
-  await audit.append({ kind: "classification", severity: "info", session: "u:c:1" });
-  await audit.append({
-    kind: "block",
-    severity: "critical",
-    session: "u:c:2",
-    data: { level: "Critical" },
-  });
-  await audit.append({ kind: "injection", severity: "warning", session: "u:c:1" });
+  for (const event of events) await audit.append(event);
   await store.close();
+  return home;
+}
+
+Deno.test("audit verify, ls and export over a data dir; an edit is named", async () => {
+  const home = await auditHome([
+    { kind: "classification", severity: "info", session: "u:c:1" },
+    { kind: "block", severity: "critical", session: "u:c:2", data: { level: "Critical" } },
+    { kind: "injection", severity: "warning", session: "u:c:1" },
+  ]);
   const ok = await a3s(["safeclaw", "audit", "verify", "--home", home]);
   assertEquals([ok.code, ok.out.trim()], [0, "ok: 3 records verify"]);
   const ls = await a3s(["safeclaw", "audit", "ls", "--home", home, "--session", "u:c:1", "--json"]);
@@ -207,4 +210,116 @@ Deno.test("audit verify, ls and export over a data dir; an edit is named", async
   assertEquals(usage.code, 2);
   const noUntil = await a3s(["safeclaw", "audit", "prune", "--home", home]);
   assertEquals(noUntil.code, 2);
+});
+
+Deno.test("audit: every flag a subcommand ignores is refused, reading makes no store or key, damaged data is still listed", async () => {
+  const home = await auditHome([
+    { kind: "classification", severity: "info", session: "u:c:1" },
+    { kind: "redaction", severity: "info", session: "x\x1b[2J\nFAKE  row" },
+    { kind: "block", severity: "critical", session: "u:c:2" },
+  ]);
+  const count = async () =>
+    JSON.parse((await a3s(["safeclaw", "audit", "ls", "--home", home, "--json"])).out).length;
+
+  // prune used to take --session and --kind and delete every older record whatever they said.
+  const future = "2999-01-01";
+  const filtered = await a3s([
+    "safeclaw",
+    "audit",
+    "prune",
+    "--home",
+    home,
+    "--until",
+    future,
+    "--session",
+    "u:c:1",
+  ]);
+  assertEquals([filtered.code, filtered.err.trim()], [
+    2,
+    "error: audit prune does not take --session (it takes --until, --dry-run and --force)",
+  ]);
+  const dry = await a3s([
+    "safeclaw",
+    "audit",
+    "prune",
+    "--home",
+    home,
+    "--until",
+    future,
+    "--dry-run",
+  ]);
+  assertEquals([dry.code, dry.out.trim().startsWith("would prune 2 records older than 2999")], [
+    0,
+    true,
+  ]);
+  assertEquals(await count(), 3);
+  const refusals: [string[], string][] = [
+    [
+      ["export", "--format", "table"],
+      "audit export does not take --format (it writes JSON lines)",
+    ],
+    [
+      ["ls", "--severity", "info", "--min-severity", "critical"],
+      "give --severity or --min-severity, not both",
+    ],
+    [["ls", "--json", "--format", "table"], "--json contradicts --format table"],
+    [["ls", "--since", "2026"], "--since must be a date"],
+    [["ls", "--limit", "99999999999999999999"], "--limit must be at most"],
+  ];
+  for (const [args, message] of refusals) {
+    const refused = await a3s(["safeclaw", "audit", ...args, "--home", home]);
+    assertEquals(refused.code, 2, args.join(" "));
+    assertEquals(refused.err.trim().split("\n").length, 1, refused.err);
+    assertEquals(refused.err.includes(message), true, refused.err);
+  }
+  const recent = await a3s(["safeclaw", "audit", "ls", "--home", home, "--since", "7d", "--json"]);
+  assertEquals(JSON.parse(recent.out).length, 3);
+
+  // The table shows a session's control characters escaped: no cleared screen, no forged row.
+  const table = await a3s(["safeclaw", "audit", "ls", "--home", home, "--format", "table"]);
+  assertEquals(table.out.includes("\x1b"), false);
+  assertEquals(table.out.includes("x\\x1b[2J\\nFAKE  row"), true, table.out);
+  assertEquals(table.out.trim().split("\n").length, 4);
+  // The newest records, and a note that there are more.
+  const newest = await a3s(["safeclaw", "audit", "ls", "--home", home, "--limit", "1", "--json"]);
+  assertEquals(JSON.parse(newest.out).map((r: { seq: number }) => r.seq), [3]);
+  assertEquals(newest.err.trim(), "the newest 1 of 3 matching records; --limit N shows more");
+
+  // A record whose data is not JSON is listed and exported with its stored text; verify names it.
+  const db = new (await import("node:sqlite")).DatabaseSync(`${home}/a3s.db`);
+  db.exec(`update safeclaw_audit set data = '{bad json' where seq = 2`);
+  db.close();
+  const exported = await a3s(["safeclaw", "audit", "export", "--home", home]);
+  assertEquals(exported.code, 0);
+  assertEquals(JSON.parse(exported.out.trim().split("\n")[1]).data, { unreadable: "{bad json" });
+  const limited = await a3s(["safeclaw", "audit", "export", "--home", home, "--limit", "2"]);
+  assertEquals(limited.out.trim().split("\n").length, 2);
+  const named = await a3s(["safeclaw", "audit", "verify", "--home", home]);
+  assertEquals([named.code, named.out.trim()], [
+    1,
+    "TAMPERED: record 2: record hash does not match its contents: edited",
+  ]);
+
+  // Without the key the chain was written with, verify says so and makes no new key.
+  await Deno.remove(`${home}/safeclaw/audit.key`);
+  const keyless = await a3s(["safeclaw", "audit", "verify", "--home", home]);
+  assertEquals(keyless.code, 1);
+  assertEquals(
+    keyless.err.includes(`the audit key ${home}/safeclaw/audit.key is missing`),
+    true,
+    keyless.err,
+  );
+  assertEquals(await Deno.stat(`${home}/safeclaw/audit.key`).then(() => true, () => false), false);
+
+  // A mistyped data dir is not an empty, verified log, and is not created.
+  const absent = `${home}/typo/deeper`;
+  const typo = await a3s(["safeclaw", "audit", "verify", "--home", absent]);
+  assertEquals([typo.code, typo.err.trim()], [
+    1,
+    `error: no store at ${absent}/a3s.db: nothing was recorded in this data dir (check --home or A3S_HOME)`,
+  ]);
+  const noUntil = await a3s(["safeclaw", "audit", "prune", "--home", absent]);
+  assertEquals(noUntil.code, 2);
+  assertEquals(await Deno.stat(`${home}/typo`).then(() => true, () => false), false);
+  await Deno.remove(home, { recursive: true });
 });

@@ -143,7 +143,9 @@ export async function loadPolicyFile(path: string): Promise<Policy> {
   try {
     raw = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
-    throw new ValidationError(`policy file ${path}: ${(error as Error).message}`, "policy");
+    // The parsers quote the source with a caret on lines of their own: the first line says it.
+    const reason = (error as Error).message.split("\n")[0].trim();
+    throw new ValidationError(`policy file ${path}: ${reason}`, "policy");
   }
   return parsePolicy(raw);
 }

@@ -15,6 +15,7 @@ import { type Classifier, createClassifier } from "./classify.ts";
 import { type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
 import { Guard } from "./guard.ts";
 import { auditKey } from "./audit/key.ts";
+import { AuditLog } from "./audit/log.ts";
 import { loadPolicyFile, parsePolicy, type Policy } from "./policy.ts";
 import { judgeInjection } from "./injection/judge.ts";
 import type { EventBus } from "@a3s/event";
@@ -366,7 +367,11 @@ export function safeclawModule(
       const guard = await Guard.open({
         store: ctx.store,
         policy,
-        hmacKey: await auditKey(ctx.config.auditKey, ctx.server.home),
+        hmacKey: await auditKey(
+          ctx.config.auditKey,
+          ctx.server.home,
+          () => AuditLog.hasHistory(ctx.store),
+        ),
         tee: detectTee(ctx.config.teeRoot),
         vaultTtlMs: ctx.config.vaultTtlHours * 3_600_000,
       });

@@ -1,20 +1,43 @@
 /** The audit HMAC key: from config, else made once and kept in the data dir. */
 import { join } from "node:path";
+import { A3sError } from "@a3s/common/errors";
+
+/** Where the key made for the data dir `home` is kept. */
+export function auditKeyPath(home: string): string {
+  return join(home, "safeclaw", "audit.key");
+}
+
+/** `configured` when set, else the key kept in `home`, else undefined; never makes one. */
+export async function readAuditKey(
+  configured: string | undefined,
+  home: string,
+): Promise<string | undefined> {
+  if (configured) return configured;
+  try {
+    return (await Deno.readTextFile(auditKeyPath(home))).trim();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
 
 /**
  * The key to chain audit records with: `configured` when set, else the contents of
- * `<home>/safeclaw/audit.key`, created with 32 random bytes (mode 0600) on first use.
+ * `<home>/safeclaw/audit.key`, created with 32 random bytes (mode 0600) on first use. When the
+ * file is missing but `hasHistory` says the log already holds records, no key is made: those
+ * records were chained with the lost one, and a new key would make every record after them
+ * unverifiable as well.
  */
-export async function auditKey(configured: string | undefined, home: string): Promise<string> {
-  if (configured) return configured;
-  const dir = join(home, "safeclaw");
-  const path = join(dir, "audit.key");
-  try {
-    return (await Deno.readTextFile(path)).trim();
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  await Deno.mkdir(dir, { recursive: true });
+export async function auditKey(
+  configured: string | undefined,
+  home: string,
+  hasHistory: () => Promise<boolean> = () => Promise.resolve(false),
+): Promise<string> {
+  const kept = await readAuditKey(configured, home);
+  if (kept !== undefined) return kept;
+  const path = auditKeyPath(home);
+  if (await hasHistory()) throw missingAuditKey(path);
+  await Deno.mkdir(join(home, "safeclaw"), { recursive: true });
   const key = [...crypto.getRandomValues(new Uint8Array(32))]
     .map((b) => b.toString(16).padStart(2, "0")).join("");
   try {
@@ -25,4 +48,13 @@ export async function auditKey(configured: string | undefined, home: string): Pr
     if (error instanceof Deno.errors.AlreadyExists) return (await Deno.readTextFile(path)).trim();
     throw error;
   }
+}
+
+/** The error for a log whose records outlived the key file they were chained with. */
+export function missingAuditKey(path: string): A3sError {
+  return new A3sError(
+    "audit_key_missing",
+    `the audit key ${path} is missing, but the audit log holds records chained with it: ` +
+      "restore the file, or set safeclaw.auditKey (A3S_SAFECLAW_AUDIT_KEY) to the key",
+  );
 }

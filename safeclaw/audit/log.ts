@@ -70,6 +70,8 @@ export interface AuditFilter {
   afterSeq?: number;
   /** At most this many records (default 1000). */
   limit?: number;
+  /** The newest `limit` matching records rather than the oldest (still listed oldest first). */
+  newest?: boolean;
 }
 
 /** The outcome of {@linkcode AuditLog.verify}. */
@@ -232,9 +234,43 @@ export class AuditLog {
     }
   }
 
+  /**
+   * Whether the log holds anything a key chained: records, a signed head or a checkpoint of
+   * pruned ones. Migrates the tables; needs no key.
+   */
+  static async hasHistory(store: Store): Promise<boolean> {
+    await store.migrate("safeclaw_audit", AUDIT_MIGRATIONS);
+    const db = store.db<AuditTables>();
+    const any = await Promise.all([
+      db.selectFrom("safeclaw_audit").select("seq").limit(1).executeTakeFirst(),
+      db.selectFrom("safeclaw_audit_head").select("seq").limit(1).executeTakeFirst(),
+      db.selectFrom("safeclaw_audit_checkpoints").select("seq").limit(1).executeTakeFirst(),
+    ]);
+    return any.some((row) => row !== undefined);
+  }
+
+  /** How many records match `filter` (its `limit`, `newest` and `afterSeq` aside). */
+  async count(filter: Omit<AuditFilter, "limit" | "newest" | "afterSeq"> = {}): Promise<number> {
+    const row = await this.#filtered(filter).select((eb) => eb.fn.countAll<number>().as("n"))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   /** Records matching `filter`, oldest first. */
   async list(filter: AuditFilter = {}): Promise<AuditRecord[]> {
-    let q = this.#db.selectFrom("safeclaw_audit").selectAll();
+    let q = this.#filtered(filter).selectAll();
+    if (filter.afterSeq !== undefined) q = q.where("seq", ">", filter.afterSeq);
+    const limit = filter.limit ?? 1000;
+    if (filter.newest) {
+      const rows = await q.orderBy("seq", "desc").limit(limit).execute();
+      return rows.reverse().map(toRecord);
+    }
+    const rows = await q.orderBy("seq", "asc").limit(limit).execute();
+    return rows.map(toRecord);
+  }
+
+  #filtered(filter: Omit<AuditFilter, "limit" | "newest" | "afterSeq">) {
+    let q = this.#db.selectFrom("safeclaw_audit");
     if (filter.severity) q = q.where("severity", "=", filter.severity);
     if (filter.minSeverity) {
       const allowed = SEVERITIES.slice(SEVERITIES.indexOf(filter.minSeverity));
@@ -244,9 +280,7 @@ export class AuditLog {
     if (filter.kind) q = q.where("kind", "=", filter.kind);
     if (filter.since !== undefined) q = q.where("ts", ">=", filter.since);
     if (filter.until !== undefined) q = q.where("ts", "<", filter.until);
-    if (filter.afterSeq !== undefined) q = q.where("seq", ">", filter.afterSeq);
-    const rows = await q.orderBy("seq", "asc").limit(filter.limit ?? 1000).execute();
-    return rows.map(toRecord);
+    return q;
   }
 
   /** Every matching record, page by page, for export. */
@@ -343,15 +377,15 @@ export class AuditLog {
   /**
    * Deletes records older than `before` (epoch ms), keeping at least the newest one, and leaves
    * a signed checkpoint at the last deleted record so the rest still verifies. Returns how many
-   * records were deleted.
+   * records were deleted; with `dryRun`, how many would be, deleting nothing.
    */
-  async prune(before: number): Promise<number> {
-    const run = this.#tail.then(() => this.#pruneNow(before));
+  async prune(before: number, options: { dryRun?: boolean } = {}): Promise<number> {
+    const run = this.#tail.then(() => this.#pruneNow(before, options.dryRun ?? false));
     this.#tail = run.catch(() => undefined);
     return await run;
   }
 
-  async #pruneNow(before: number): Promise<number> {
+  async #pruneNow(before: number, dryRun: boolean): Promise<number> {
     return await this.#db.transaction().execute(async (trx) => {
       const newest = await trx.selectFrom("safeclaw_audit").select("seq").orderBy("seq", "desc")
         .limit(1).executeTakeFirst();
@@ -361,6 +395,12 @@ export class AuditLog {
         .orderBy("seq", "desc").limit(1).executeTakeFirst();
       if (!last) return 0;
       const seq = Number(last.seq);
+      if (dryRun) {
+        const going = await trx.selectFrom("safeclaw_audit")
+          .select((eb) => eb.fn.countAll<number>().as("n")).where("seq", "<=", seq)
+          .executeTakeFirstOrThrow();
+        return Number(going.n);
+      }
       const ts = this.#now();
       const checkpoint: AuditCheckpointRow = {
         seq,
@@ -383,8 +423,21 @@ function toRecord(row: AuditRow): AuditRecord {
     kind: row.kind,
     severity: row.severity as Severity,
     session: row.session,
-    data: JSON.parse(row.data),
+    data: parseData(row.data),
     prevHash: row.prev_hash,
     hash: row.hash,
   };
+}
+
+/**
+ * A record's data. A row whose data is not JSON was damaged or edited outside the log (`verify`
+ * names it); it is still listed and exported, its stored text under `unreadable`, so that the
+ * log can be read to find out what happened.
+ */
+function parseData(stored: string): Record<string, unknown> {
+  try {
+    return JSON.parse(stored);
+  } catch {
+    return { unreadable: stored };
+  }
 }

@@ -1,7 +1,8 @@
-import { assert, assertEquals, createTestDatabase } from "@a3s/common/testing";
-import { openStore, type Store } from "@a3s/common";
+import { assert, assertEquals, assertRejects, createTestDatabase } from "@a3s/common/testing";
+import { A3sError, openStore, type Store } from "@a3s/common";
 import { sql } from "kysely";
 import { AuditLog } from "./log.ts";
+import { auditKey, auditKeyPath, readAuditKey } from "./key.ts";
 
 const KEY = "test-key-0123456789abcdef";
 
@@ -144,4 +145,49 @@ Deno.test("the same chain checks on PostgreSQL", async () => {
       },
     };
   });
+});
+
+Deno.test("auditKey: a lost key file is not silently replaced while the log holds records", async () => {
+  const home = await Deno.makeTempDir();
+  const store = await openStore({ home });
+  try {
+    const hasHistory = () => AuditLog.hasHistory(store);
+    const first = await auditKey(undefined, home, hasHistory);
+    assertEquals(await auditKey(undefined, home, hasHistory), first);
+    const audit = await AuditLog.open(store, { hmacKey: first });
+    await audit.append({ kind: "classification", severity: "info" });
+    await Deno.remove(auditKeyPath(home));
+    // A new key would chain every later record to one the old ones cannot verify against.
+    await assertRejects(
+      () => auditKey(undefined, home, hasHistory),
+      A3sError,
+      "is missing, but the audit log holds records",
+    );
+    assertEquals(await readAuditKey(undefined, home), undefined);
+    assertEquals(await readAuditKey("a configured key of 16+", home), "a configured key of 16+");
+  } finally {
+    await store.close();
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("AuditLog: count, the newest records, and a dry-run prune that deletes nothing", async () => {
+  const store = await openStore({ home: await Deno.makeTempDir() });
+  try {
+    let now = 1_000;
+    const audit = await AuditLog.open(store, { hmacKey: "0123456789abcdef", now: () => now++ });
+    for (let i = 0; i < 5; i++) {
+      await audit.append({ kind: i % 2 ? "block" : "redaction", severity: "info" });
+    }
+    assertEquals(await audit.count(), 5);
+    assertEquals(await audit.count({ kind: "block" }), 2);
+    assertEquals((await audit.list({ limit: 2, newest: true })).map((r) => r.seq), [4, 5]);
+    assertEquals(await audit.prune(1_003, { dryRun: true }), 3);
+    assertEquals(await audit.count(), 5);
+    assertEquals(await audit.prune(1_003), 3);
+    assertEquals(await audit.count(), 2);
+    assertEquals((await audit.verify()).ok, true);
+  } finally {
+    await store.close();
+  }
 });
