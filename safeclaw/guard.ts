@@ -255,7 +255,7 @@ export class Guard {
     // The injected text itself is tracked, so a tool call that carries it on is caught.
     if (injection.injection && text.trim().length >= 6) {
       taints.push(
-        this.tracker(session).track(text.trim().slice(0, 200), "PromptInjection", source),
+        this.tracker(session).track(headOf(text.trim(), 200), "PromptInjection", source),
       );
     }
     const redacted = action === "redact"
@@ -332,7 +332,8 @@ export class Guard {
         data: {
           tool: call.tool,
           decision: decision.decision,
-          reasons: decision.reasons,
+          // A reason quotes the call (a host, a tool name): what it holds stays out of the log.
+          reasons: decision.reasons.map((r) => sanitize(r, this.classifier.classify(r).findings)),
           taints: decision.taints.map((t) => t.id),
         },
       });
@@ -485,4 +486,10 @@ export class Guard {
 
 function typesOf(findings: readonly Detection[]): string {
   return [...new Set(findings.map((f) => f.type))].join(", ") || "none";
+}
+
+/** The first `length` UTF-16 units of `text`, one fewer where the cut would split a pair. */
+function headOf(text: string, length: number): string {
+  const code = text.charCodeAt(length - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? length - 1 : length);
 }

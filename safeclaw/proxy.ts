@@ -208,7 +208,12 @@ export async function handleChatCompletions(
   }
   const route = remote ? "remote" : "local";
   if (!upstream.ok || !upstream.body) {
-    return new Response(upstream.body, {
+    // An error body can quote the request or the reply (a value, a key): sanitized like a reply.
+    const errorText = upstream.body ? await bodyStart(upstream.body, ERROR_BODY_KEPT) : "";
+    const shown = errorText
+      ? (await guard.sanitizeOutput(session, errorText, "placeholder", scope)).text
+      : null;
+    return new Response(shown, {
       status: upstream.status,
       headers: {
         "content-type": upstream.headers.get("content-type") ?? "application/json",
@@ -317,4 +322,31 @@ async function reviewHistory(
     }
   }
   return { localOnly, blocked };
+}
+
+/** Bytes of an upstream's error body passed on; an error worth reading is far shorter. */
+const ERROR_BODY_KEPT = 64 * 1024;
+
+/** The first `limit` bytes of `body` as text; the rest is not read. */
+async function bodyStart(body: ReadableStream<Uint8Array>, limit: number): Promise<string> {
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  try {
+    while (length < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      length += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.length;
+  }
+  return new TextDecoder().decode(bytes.subarray(0, limit));
 }

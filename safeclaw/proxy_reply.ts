@@ -122,9 +122,16 @@ export async function checkToolCalls(
   }
   if (blocked.length) {
     message.tool_calls = kept.length ? kept : undefined;
-    const note = `safeclaw blocked ${blocked.length === 1 ? "a tool call" : "tool calls"}: ${
-      blocked.join(" | ")
-    }`;
+    // The note quotes the model's own tool name and reasons: sanitized like the rest of the
+    // reply, since it is added after the reply's text was (and streamed as a text delta).
+    const note = (await guard.sanitizeOutput(
+      session,
+      `safeclaw blocked ${blocked.length === 1 ? "a tool call" : "tool calls"}: ${
+        blocked.join(" | ")
+      }`,
+      "placeholder",
+      scope,
+    )).text;
     message.content = typeof message.content === "string" && message.content
       ? `${message.content}\n${note}`
       : note;

@@ -124,11 +124,12 @@ function needlesFor(value: string): Needle[] {
     },
     { text: hexOf(bytes), encoding: "hex", lower: true, compact: false },
   ];
-  const compact = value.replace(/[\s\-_.:/]/g, "").toLowerCase();
+  const compact = compactOf(value);
   if (compact.length >= MIN_VALUE && compact !== value.toLowerCase()) {
     out.push({ text: compact, encoding: "compact", lower: true, compact: true });
   }
-  const urlEncoded = encodeURIComponent(value);
+  // A lone surrogate (half of an emoji cut off) cannot be URL-encoded; as a URL would carry it.
+  const urlEncoded = encodeURIComponent(value.toWellFormed());
   if (urlEncoded !== value) {
     out.push({ text: urlEncoded.toLowerCase(), encoding: "url", lower: true, compact: false });
   }
@@ -140,8 +141,16 @@ function needlesFor(value: string): Needle[] {
   return out;
 }
 
+/**
+ * What may be put between a value's characters without changing what it says to a reader or a
+ * program that strips it: spaces, dashes, dots, colons, slashes, commas, and the characters a
+ * terminal or a page shows as nothing (zero-width spaces and joiners, word joiner, BOM, soft
+ * hyphen).
+ */
+const SEPARATORS = /[\s\-_.:/,\u200b-\u200d\u2060\ufeff\u00ad]/g;
+
 function compactOf(text: string): string {
-  return text.replace(/[\s\-_.:/]/g, "").toLowerCase();
+  return text.replace(SEPARATORS, "").toLowerCase();
 }
 
 /**

@@ -27,13 +27,44 @@ export interface ToolDecision {
   hosts: string[];
 }
 
-const NETWORK_TOOLS =
-  /(?:^|[\s;|&`$(])(curl|wget|nc|ncat|netcat|socat|ssh|scp|sftp|rsync|ftp|tftp|telnet|dig|nslookup|host|ping|openssl\s+s_client)\b([^;|&\n]*)/g;
+// Where a command name stands: at the start of a line or after a separator, inside an opening
+// quote (`bash -c "curl …"`), after wrappers (`sudo`, `env A=1`, `xargs`, `timeout 5`) and a
+// directory (`/usr/bin/curl`). A name elsewhere is an argument (`grep host`, `cat host.txt`).
+const COMMAND_AT = String
+  .raw`(?:^|[;|&\x60(\n]|["'])\s*(?:(?:sudo|env|exec|nohup|time|command|xargs|nice|timeout\s+\S+|\w+=\S*)\s+)*(?:[\w.~-]*/)*`;
+const NETWORK_TOOLS = new RegExp(
+  COMMAND_AT +
+    String
+      .raw`(curl|wget|nc|ncat|netcat|socat|ssh|scp|sftp|rsync|ftp|tftp|telnet|dig|nslookup|host|ping|openssl\s+s_client)(?=[\s"']|$)([^;|&\n]*)`,
+  "gm",
+);
+// An interpreter given its program inline (`python3 -c`, `node -e`, `perl -e`): its network
+// calls do not start with a command name.
+const INLINE_PROGRAM = new RegExp(
+  COMMAND_AT +
+    String.raw`(python[\d.]*|node|deno|bun|perl|ruby|php)\s+(?:-\w*[ceEr]\b|eval\b)([^\n]*)`,
+  "gm",
+);
+const NETWORK_CALL =
+  /\b(?:socket|urlopen|urllib|requests\.|http\.client|httpx|fetch\s*\(|net\.connect|XMLHttpRequest|LWP|IO::Socket|Net::HTTP|open-uri|curl_exec|fsockopen)\b/;
 const URL_HOST = /\b(?:https?|ftp|wss?):\/\/(?:[^@\s/]+@)?([a-z0-9.-]+|\[[0-9a-f:]+\])/gi;
 const USER_AT_HOST = /\b[\w.-]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::|\s|$)/gi;
 const BARE_HOST = /(?:^|\s)((?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})(?=[\s:/]|$)/gi;
 // A DNS label that looks like encoded data: long, and base32/base64/hex-like.
 const ENCODED_LABEL = /(?:^|[\s.])([a-z0-9+/=_-]{24,})\./i;
+
+/**
+ * A host as a reason shows it: the domain, its lower labels elided. Exfiltration writes the data
+ * into those labels (`AKIA….4111….evil.example`), and a reason goes into the reply and the audit
+ * log, where it would carry the data on.
+ */
+export function shownHost(host: string): string {
+  if (/^[\d.]+$|^\[/.test(host)) return host;
+  const labels = host.replace(/\.$/, "").split(".");
+  // Two labels, or three where the second-level one is a registry's own (co.uk, com.au).
+  const keep = labels.length > 2 && labels.at(-2)!.length <= 3 ? 3 : 2;
+  return labels.length > keep ? `*.${labels.slice(-keep).join(".")}` : labels.join(".");
+}
 
 function hostAllowed(host: string, allow: readonly string[]): boolean {
   const h = host.toLowerCase().replace(/\.$/, "");
@@ -61,15 +92,28 @@ export function networkCommands(
   for (const m of text.matchAll(NETWORK_TOOLS)) {
     const command = m[1].split(/\s+/)[0];
     const rest = m[2];
-    const hosts = new Set<string>();
-    for (const u of rest.matchAll(URL_HOST)) hosts.add(u[1]);
-    for (const u of rest.matchAll(USER_AT_HOST)) hosts.add(u[1]);
-    if (!hosts.size) { for (const u of rest.matchAll(BARE_HOST)) hosts.add(u[1]); }
+    const hosts = hostsIn(rest, true);
     const encodedDns = ["dig", "nslookup", "host", "ping"].includes(command) &&
       ENCODED_LABEL.test(rest);
-    found.push({ command, hosts: [...hosts], encodedDns });
+    found.push({ command, hosts, encodedDns });
+  }
+  for (const m of text.matchAll(INLINE_PROGRAM)) {
+    // A program that names a URL, or calls the network where we cannot see where to.
+    const hosts = hostsIn(m[2], false);
+    if (hosts.length || NETWORK_CALL.test(m[2])) {
+      found.push({ command: m[1], hosts, encodedDns: false });
+    }
   }
   return found;
+}
+
+/** The hosts `args` names: in URLs and `user@host`, else (for a command) bare names. */
+function hostsIn(args: string, bare: boolean): string[] {
+  const hosts = new Set<string>();
+  for (const u of args.matchAll(URL_HOST)) hosts.add(u[1]);
+  for (const u of args.matchAll(USER_AT_HOST)) hosts.add(u[1]);
+  if (bare && !hosts.size) { for (const u of args.matchAll(BARE_HOST)) hosts.add(u[1]); }
+  return [...hosts];
 }
 
 /**
@@ -113,7 +157,8 @@ export function checkToolCall(
       reasons.push(`${cmd.command} looks up a name that carries encoded data`);
       escalate(policy.toolCalls.onExfiltration);
     } else if (outside.length) {
-      reasons.push(`${cmd.command} reaches ${outside.join(", ")}, not on the allow list`);
+      const shown = [...new Set(outside.map(shownHost))];
+      reasons.push(`${cmd.command} reaches ${shown.join(", ")}, not on the allow list`);
       escalate(policy.toolCalls.onExfiltration);
     } else if (!cmd.hosts.length && cmd.command !== "ping") {
       reasons.push(`${cmd.command} with no host we can check`);
