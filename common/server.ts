@@ -143,6 +143,9 @@ export async function assembleApp(
     rules: modules.flatMap((module) => module.access ?? []),
   });
   app.use("*", security.middleware(app));
+  // After the security check, so no body is read for a refused request. For a chunked body
+  // (no content-length) bodyLimit reads it and puts a new request in `c.req.raw`; the caller
+  // the security middleware recorded follows it (`security/caller.ts`).
   app.use(
     "*",
     bodyLimit({

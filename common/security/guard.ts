@@ -13,14 +13,20 @@ import type { AccessRule } from "../module.ts";
 import type { Store } from "../store.ts";
 import { counter } from "../telemetry.ts";
 import { AccessTable, patternToRegExp } from "./access.ts";
-import { ANONYMOUS_CALLER, setCaller } from "./caller.ts";
+import { ANONYMOUS_CALLER, bindCaller } from "./caller.ts";
 import { type Cidr, cidrContains, parseCidr, parseIp } from "./addresses.ts";
 import type { SecurityConfig } from "./config.ts";
 import { HostCheck, isLoopbackBind } from "./host_check.ts";
 import { ClientLimiter, releaseWhenBodyEnds } from "./limits.ts";
 import { isJsonContentType, OriginPolicy, sentByBrowser } from "./origins.ts";
 import { scopeGrants } from "./scopes.ts";
-import { digestsEqual, sha256Hex, type TokenIdentity, TokenStore } from "./tokens.ts";
+import {
+  digestsEqual,
+  looksLikeStoredToken,
+  sha256Hex,
+  type TokenIdentity,
+  TokenStore,
+} from "./tokens.ts";
 
 /** Why a request was refused; the label of `a3s_security_denials_total`. */
 export type DenialReason =
@@ -93,6 +99,19 @@ export function presentedToken(headers: Headers): string | undefined {
   const authorization = headers.get("authorization");
   const bearer = authorization?.match(/^\s*Bearer\s+(\S+)\s*$/i)?.[1];
   return bearer ?? headers.get("x-api-key")?.trim() ?? undefined;
+}
+
+/**
+ * Whether a token that failed to verify, sent to a route open to anonymous loopback callers,
+ * was meant for us and so is refused: one shaped like a stored token (`a3s_...`), or any token
+ * in `x-api-key`, a3s's own header. A bearer value of another shape is let through as anonymous:
+ * the OpenAI client insists on sending some key, and "ollama" or "unused" is what people give it
+ * (a configured token is any string, so a mistyped one looks the same and is let through too).
+ */
+function refusedOnOpenRoute(headers: Headers, token: string): boolean {
+  if (looksLikeStoredToken(token)) return true;
+  const bearer = headers.get("authorization")?.match(/^\s*Bearer\s+(\S+)\s*$/i)?.[1];
+  return bearer === undefined && token !== "";
 }
 
 /** The connection's peer: the guard's header on the internal socket, else the socket peer. */
@@ -286,7 +305,15 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
       const routed = () =>
         matchedRoutes(c).some((r) => r.path !== "*" && r.path !== "/*") ||
         allowedMethods(path).length > 0;
-      if (authEnforced && !decision.anonymous && routed()) {
+      // A route open to anonymous loopback callers still checks an a3s token it is sent: one
+      // that is not valid (mistyped, revoked) is refused, never quietly taken for anonymous, or
+      // its caller's sessions would land among every anonymous caller's. Another client's
+      // placeholder key stays anonymous (see refusedOnOpenRoute). Routes with no scope (health
+      // probes, self-authenticated webhooks) never read our token: a header there may be
+      // another party's.
+      const badTokenOnOpenRoute = decision.anonymous && decision.scope !== undefined &&
+        token !== undefined && !identity && refusedOnOpenRoute(c.req.raw.headers, token);
+      if (authEnforced && (!decision.anonymous || badTokenOnOpenRoute) && routed()) {
         const challenge = { "www-authenticate": 'Bearer realm="a3s"' };
         if (token === undefined) {
           return deny(
@@ -307,7 +334,9 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
       }
 
       const caller = identity ? `token:${identity.id}` : ANONYMOUS_CALLER;
-      setCaller(c.req.raw, caller);
+      // In the context and on the request, following any request a later middleware puts in
+      // its place (bodyLimit does for a chunked body), so every handler sees this caller.
+      bindCaller(c, caller);
       // Anonymous callers are limited one address at a time, not as one.
       const slot = limiter.acquire(identity ? caller : `addr:${address}`);
       if (!slot.ok) {

@@ -15,6 +15,7 @@ import { callerOf } from "./caller.ts";
 const RULES: AccessRule[] = [
   { path: "/api/chat", methods: ["POST"], scope: "power:read", anonymousOnLoopback: true },
   { path: "/api/tags", methods: ["GET"], scope: "power:read", anonymousOnLoopback: true },
+  { path: "/scan/v1/*", scope: "scan:read", anonymousOnLoopback: true },
   { path: "/api/pull", methods: ["POST"], scope: "power:write" },
   { path: "/box/v1/*", scope: "box:exec" },
   { path: "/hooks/v1/*", scope: "self-authenticated" },
@@ -40,6 +41,7 @@ async function harness(
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.post("/api/chat", (c) => c.json({ ok: true, caller: callerOf(c.req.raw) }));
   app.get("/api/tags", (c) => c.json({ models: [] }));
+  app.post("/scan/v1/text", (c) => c.json({ caller: callerOf(c), rawCaller: callerOf(c.req.raw) }));
   app.post("/api/pull", (c) => c.json({ pulled: true }));
   app.get("/api/tags/:name", (c) => c.json({ error: "not found" }, 404));
   app.post("/box/v1/run", (c) => c.json({ ran: true }));
@@ -157,11 +159,100 @@ Deno.test("guard: a route learns its caller: the token's id, else anonymous", as
       await caller({ ...json, authorization: "Bearer cfg-token-0123456789" }),
       "token:config:0",
     );
-    // A token that is not valid on a route open to anonymous callers names nobody.
+    // A placeholder bearer key on a route open to anonymous callers names nobody.
     assertEquals(
       await caller({ ...json, authorization: "Bearer not-a-token-0000000" }),
       "anonymous",
     );
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("guard: an invalid or revoked a3s token on a route open to anonymous loopback callers is 401", async () => {
+  const h = await harness({ A3S_TOKENS: "cfg-token-0123456789=scan:read" });
+  try {
+    const scan = (headers: Record<string, string> = {}) =>
+      h.call("/scan/v1/text", { method: "POST", body: "{}", headers: { ...json, ...headers } });
+
+    // No token: still open on loopback, as anonymous.
+    const open = await scan();
+    assertEquals(open.status, 200);
+    assertEquals(await open.json(), { caller: "anonymous", rawCaller: "anonymous" });
+
+    // A valid token: its own caller, by either header.
+    const configured = await scan({ authorization: "Bearer cfg-token-0123456789" });
+    assertEquals(configured.status, 200);
+    assertEquals((await configured.json()).caller, "token:config:0");
+    const stored = await h.security.tokens.create({ scopes: ["scan:read"] });
+    const ok = await scan({ "x-api-key": stored.token });
+    assertEquals(ok.status, 200);
+    assertEquals(await ok.json(), {
+      caller: `token:${stored.id}`,
+      rawCaller: `token:${stored.id}`,
+    });
+
+    // A token that is ours and not valid: 401 with the challenge and problem+json, never
+    // anonymous. Ours: shaped like a stored token (forged, truncated, unknown), or anything in
+    // x-api-key, our own header.
+    const wrong: Record<string, string>[] = [
+      { authorization: `Bearer ${stored.token.slice(0, 21)}${"A".repeat(43)}` },
+      { authorization: `Bearer ${stored.token.slice(0, -1)}` },
+      { authorization: `Bearer a3s_0123456789abcdef_${"B".repeat(43)}` },
+      { "x-api-key": "wrong-token-xxxxxxxxxxxx" },
+      { "x-api-key": `${stored.token}x` },
+    ];
+    for (const headers of wrong) {
+      const refused = await scan(headers);
+      assertEquals(refused.status, 401, JSON.stringify(headers));
+      assertEquals(refused.headers.get("www-authenticate"), 'Bearer realm="a3s"');
+      assertEquals(refused.headers.get("content-type"), "application/problem+json");
+      const body = await refused.json();
+      assertEquals(body.status, 401);
+      assertEquals(body.type, "urn:a3s:error:bad_token");
+      assertEquals(body.instance, "/scan/v1/text");
+    }
+
+    // A revoked token too, by either header: it does not fall back to anonymous.
+    await h.security.tokens.revoke(stored.id);
+    assertEquals((await scan({ "x-api-key": stored.token })).status, 401);
+    assertEquals((await scan({ authorization: `Bearer ${stored.token}` })).status, 401);
+
+    // The placeholder key an OpenAI client must send stays anonymous (documented: ollama and
+    // openai clients work with no key on loopback).
+    for (const placeholder of ["ollama", "unused", "sk-no-key-required"]) {
+      const anonymous = await scan({ authorization: `Bearer ${placeholder}` });
+      assertEquals(anonymous.status, 200, placeholder);
+      assertEquals((await anonymous.json()).caller, "anonymous");
+    }
+
+    // Routes that never read our token let another party's header through: health probes,
+    // and webhooks that check their platform's signature themselves.
+    const bogus = { "x-api-key": "wrong-token-xxxxxxxxxxxx" };
+    assertEquals((await h.call("/healthz", { headers: bogus })).status, 200);
+    assertEquals(
+      (await h.call("/hooks/v1/telegram", {
+        method: "POST",
+        body: "{}",
+        headers: { ...json, ...bogus, "x-signature": "valid" },
+      })).status,
+      200,
+    );
+    // An unknown path is a 404 for anyone, token or not.
+    assertEquals((await h.call("/scan/v1/nothing-here", { headers: bogus })).status, 404);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("guard: a public bind still refuses a wrong token on loopback-only anonymous routes", async () => {
+  const h = await harness({ A3S_TOKENS: "cfg-token-0123456789=scan:read" }, "0.0.0.0");
+  try {
+    const scan = (headers: Record<string, string> = {}) =>
+      h.call("/scan/v1/text", { method: "POST", body: "{}", headers: { ...json, ...headers } });
+    assertEquals((await scan()).status, 401);
+    assertEquals((await scan({ authorization: "Bearer wrong-token-xxxxxxxxxxxx" })).status, 401);
+    assertEquals((await scan({ authorization: "Bearer cfg-token-0123456789" })).status, 200);
   } finally {
     await h.close();
   }

@@ -64,6 +64,23 @@ const MIGRATIONS: readonly Migration[] = [{
 }];
 
 const TOKEN_PATTERN = /^a3s_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Whether `token` is one of ours by its look: every stored token starts `a3s_`, so one that
+ * does and fails to verify is a mistyped, forged or revoked a3s token, not some other
+ * service's placeholder key.
+ *
+ * @example
+ * ```ts
+ * import { looksLikeStoredToken } from "@a3s/common";
+ * console.log(looksLikeStoredToken("a3s_0123456789abcdef_x")); // true
+ * console.log(looksLikeStoredToken("ollama")); // false
+ * ```
+ */
+export function looksLikeStoredToken(token: string): boolean {
+  return token.startsWith("a3s_");
+}
+
 /** Compared against when no row matches, so a miss costs what a hit costs. */
 const DUMMY_HASH = "0".repeat(64);
 /** `last_used_at` is written at most this often per token, not on every request. */
