@@ -4,7 +4,7 @@
  * anyone sign anything. Each is acknowledged and ignored, never a 500 and never a message made
  * of half-read fields (`[object Object]` as a user id).
  */
-import { assertEquals } from "@a3s/common/testing";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { createCipheriv, createHash, randomBytes } from "node:crypto";
 import { withGuard } from "../testdata/guard.ts";
 import { ChannelHub } from "./hub.ts";
@@ -239,4 +239,28 @@ Deno.test("a WeCom text message without a sender is ignored, not queued under an
   });
   assertEquals(answered, []);
   assertEquals(sent, 0);
+});
+
+Deno.test("an unsigned WeCom body of 2 MB of unclosed <Encrypt><![CDATA[ is refused at once", async () => {
+  // The Encrypt element is read before the signature is checked; a regex read of it rescanned
+  // the rest of the body from every unclosed opener and held the event loop for half a minute.
+  const query = "msg_signature=0&timestamp=1409659813&nonce=263014780";
+  const bodies = [
+    "<Encrypt><![CDATA[".repeat(Math.ceil(2_000_000 / 18)),
+    "<Encrypt>".repeat(Math.ceil(2_000_000 / 9)) + "<![CDATA[",
+    "<xml>" + "<Encrypt><![CDATA[x]]>".repeat(Math.ceil(2_000_000 / 22)) + "</xml>",
+  ];
+  await withHub(async (hub) => {
+    for (const body of bodies) {
+      const started = performance.now();
+      const response = await hub.handle(
+        "wecom",
+        new Request(`http://localhost/hook?${query}`, { method: "POST", body }),
+      );
+      const elapsed = performance.now() - started;
+      assertEquals(response.status, 401);
+      await response.body?.cancel();
+      assert(elapsed < 1000, `took ${elapsed.toFixed(0)} ms`);
+    }
+  });
 });

@@ -24,9 +24,36 @@ export interface WecomOptions {
   apiBase?: string;
 }
 
+const CDATA_OPEN = "<![CDATA[";
+
+/**
+ * The text of the first `<name>` element that closes: `<name><![CDATA[…]]></name>` (up to the
+ * first `]]></name>`) or `<name>text</name>` (text without `<`). The same reading as
+ * `<name>(?:<!\[CDATA\[([\s\S]*?)\]\]>|([^<]*))</name>`, in linear time: it runs on the body
+ * before the signature is checked, and that regex rescanned the rest of the body from every
+ * unclosed `<name><![CDATA[` (2 MB of them held the event loop for half a minute).
+ */
 function xmlField(xml: string, name: string): string | undefined {
-  const m = new RegExp(`<${name}>(?:<!\\[CDATA\\[([\\s\\S]*?)\\]\\]>|([^<]*))</${name}>`).exec(xml);
-  return m ? (m[1] ?? m[2]) : undefined;
+  const open = `<${name}>`;
+  const close = `</${name}>`;
+  const cdataClose = `]]>${close}`;
+  // Once no `]]></name>` follows a CDATA opener, none follows a later one either.
+  let cdataClosed = true;
+  for (let at = xml.indexOf(open); at !== -1; at = xml.indexOf(open, at + 1)) {
+    const start = at + open.length;
+    if (xml.startsWith(CDATA_OPEN, start)) {
+      if (!cdataClosed) continue;
+      const end = xml.indexOf(cdataClose, start + CDATA_OPEN.length);
+      if (end !== -1) return xml.slice(start + CDATA_OPEN.length, end);
+      cdataClosed = false;
+      continue;
+    }
+    // Plain text runs to the next `<`, which must open `</name>`; that scan stops short of the
+    // next `<name>`, so the scans do not overlap.
+    const lt = xml.indexOf("<", start);
+    if (lt !== -1 && xml.startsWith(close, lt)) return xml.slice(start, lt);
+  }
+  return undefined;
 }
 
 /**

@@ -141,7 +141,12 @@ export function canonical(text: string): string {
 
 function leetspeak(text: string): string {
   // Only inside words that mix letters with leet digits, so numbers in prose stay numbers.
-  return text.replace(/\S*[a-z]\S*/g, (word) => word.replace(/[0134578@$!|+]/g, (c) => LEET[c]));
+  // Word by word, then a test for a letter: `/\S*[a-z]\S*/g` read the same runs but rescanned
+  // a long word without letters from each of its characters (quadratic).
+  return text.replace(
+    /\S+/g,
+    (word) => /[a-z]/.test(word) ? word.replace(/[0134578@$!|+]/g, (c) => LEET[c]) : word,
+  );
 }
 
 /**
@@ -193,26 +198,303 @@ function rot13(text: string): string {
   });
 }
 
+// The hidden-text passes below read what these regexes read, match for match:
+//   /<!--([\s\S]*?)-->/g
+//   /<(\w+)[^>]*style\s*=\s*["'][^"']*(?:HIDING)[^"']*["'][^>]*>([\s\S]*?)<\/\1>/gi
+//   /<(\w+)[^>]*\bhidden\b[^>]*>([\s\S]*?)<\/\1>/gi
+//   /\b(?:alt|title|aria-label|data-[\w-]+)\s*=\s*"([^"]{12,})"/gi
+//   /\[[^\]]*\]:\s*(?:#|<>)\s*\(([^)]*)\)/g
+//   /!\[([^\]]{12,})\]\(/g
+//   /\]\([^)\s]+\s+"([^"]{12,})"\)/g
+// but in linear time (give or take a logarithm). Run as regexes, every opener without its closer
+// rescanned the rest of the text: 200 KB of "<!--" held the event loop for 23 s. Here each
+// closer is looked up once (an index of `</name>` tags, the next `]`, `>` or `)`), and what an
+// opener would scan is remembered for the openers after it.
+
+/** The CSS that hides an element (tested on one quoted style value; no quotes inside). */
+const HIDING_STYLE =
+  /display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0(?:\.0+)?\b|color\s*:\s*(?:white|#fff(?:fff)?\b)/i;
+/** `style=` up to its opening quote. */
+const STYLE_ATTR = /style\s*=\s*["']/gi;
+const QUOTE = /["']/g;
+const HIDDEN_WORD = /\bhidden\b/gi;
+const CLOSING_TAG = /<\/(\w+)>/g;
+
+/** Whether UTF-16 unit `c` is a `\w` character: `[A-Za-z0-9_]`. */
+function isWordUnit(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95;
+}
+
+/**
+ * ASCII lowercase of one unit: how a non-unicode `i` regex compares a `\w` character (a
+ * backreference `\1` to a tag name included; no other character folds to an ASCII one).
+ */
+function asciiLower(c: number): number {
+  return c >= 65 && c <= 90 ? c + 32 : c;
+}
+
+/** The first index `i` in `[lo, hi)` with `list[i] >= value` (`hi` if none); `list` ascending. */
+function lowerBound(list: readonly number[], value: number, lo = 0, hi = list.length): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid] < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * `text.indexOf(needle, at)` for queries whose `at` never decreases: a search is reused while
+ * its answer still lies ahead, so all the queries together scan the text about once.
+ */
+function forwardFinder(text: string, needle: string): (at: number) => number {
+  let from = Infinity;
+  let found = -1;
+  return (at) => {
+    if (at >= from && (found === -1 || at <= found)) return found;
+    from = at;
+    found = text.indexOf(needle, at);
+    return found;
+  };
+}
+
+/** HTML comments: every `<!--` with the first `-->` after it. */
+function htmlComments(text: string, out: string[]): void {
+  for (let at = text.indexOf("<!--"); at !== -1;) {
+    const end = text.indexOf("-->", at + 4);
+    // No `-->` after this opener, so none after any later one either.
+    if (end === -1) return;
+    out.push(text.slice(at + 4, end));
+    at = text.indexOf("<!--", end + 3);
+  }
+}
+
+/** A trie of the closing tags' names (ASCII-lowercased), each with where its tags start. */
+interface CloserTrie {
+  next: Map<number, CloserTrie>;
+  /** The ascending start indexes of this name's `</name>` tags, if it is a name. */
+  at?: number[];
+}
+
+function closerTrie(text: string): CloserTrie {
+  const root: CloserTrie = { next: new Map() };
+  for (const m of text.matchAll(CLOSING_TAG)) {
+    let node = root;
+    for (let i = 0; i < m[1].length; i++) {
+      const c = asciiLower(m[1].charCodeAt(i));
+      let child = node.next.get(c);
+      if (!child) node.next.set(c, child = { next: new Map() });
+      node = child;
+    }
+    (node.at ??= []).push(m.index);
+  }
+  return root;
+}
+
+/**
+ * The elements a hiding `style` or a `hidden` attribute hides. An element is `<`, a tag name
+ * (`\w+`, which the regex may shorten: `<divx hidden>` also closes with `</div>`), its
+ * attributes up to the first `>` (a quoted style value may run past it), and its content up to
+ * the first `</name>` (ASCII case-insensitive). For each `<`, names are tried longest first; for
+ * `style`, the last `style=` before the first `>` first, as the regex's backtracking does.
+ */
+function hiddenElements(text: string, out: string[]): void {
+  if (!text.includes("<")) return;
+  const trie = closerTrie(text);
+  if (!trie.next.size) return;
+  // Every `style="…"` that hides, with where its attributes end (the first `>` after the
+  // value). Values do not overlap, so the scans are disjoint, and both lists ascend.
+  const stylePos: number[] = [];
+  const styleEnd: number[] = [];
+  const gtAfterValue = forwardFinder(text, ">");
+  for (const m of text.matchAll(STYLE_ATTR)) {
+    const open = m.index + m[0].length; // just after the opening quote
+    QUOTE.lastIndex = open;
+    const close = QUOTE.exec(text)?.index;
+    if (close === undefined) break; // no later value closes either
+    if (!HIDING_STYLE.test(text.slice(open, close))) continue;
+    const gt = gtAfterValue(close + 1);
+    if (gt === -1) break;
+    stylePos.push(m.index);
+    styleEnd.push(gt);
+  }
+  const hiddenAt = Array.from(text.matchAll(HIDDEN_WORD), (m) => m.index);
+  if (!stylePos.length && !hiddenAt.length) return;
+  const styled: string[] = [];
+  const hidden: string[] = [];
+  // Both regexes scan the same openers; each keeps its own resume point.
+  let styledFrom = 0;
+  let hiddenFrom = 0;
+  const firstGt = forwardFinder(text, ">");
+  const names: { length: number; at: number[] }[] = [];
+  for (let p = text.indexOf("<"); p !== -1; p = text.indexOf("<", p + 1)) {
+    // The tag name's longest reading, and the shorter ones that some closing tag spells.
+    names.length = 0;
+    let node: CloserTrie | undefined = trie;
+    let length = 0;
+    while (isWordUnit(text.charCodeAt(p + 1 + length))) {
+      node = node?.next.get(asciiLower(text.charCodeAt(p + 1 + length)));
+      length++;
+      if (node?.at) names.push({ length, at: node.at });
+    }
+    if (!length) continue;
+    // The attributes' `[^>]*` ends at the first `>`; with none left, nothing more can match.
+    const gt = firstGt(p + 1);
+    if (gt === -1) break;
+    if (!names.length) continue;
+    if (p >= styledFrom && stylePos.length) {
+      for (let n = names.length - 1; n >= 0; n--) {
+        const { length: k, at } = names[n];
+        // Styles between the name and the first `>`, the last first; ends ascend with them,
+        // so the last one whose element can still close is found by bisection.
+        const lo = lowerBound(stylePos, p + 1 + k);
+        const hi = lowerBound(stylePos, gt, lo);
+        const usable = lowerBound(styleEnd, at[at.length - 1], lo, hi) - 1;
+        if (usable < lo) continue;
+        const end = styleEnd[usable];
+        const close = at[lowerBound(at, end + 1)];
+        styled.push(text.slice(end + 1, close));
+        styledFrom = close + k + 3;
+        break;
+      }
+    }
+    if (p >= hiddenFrom && hiddenAt.length) {
+      for (let n = names.length - 1; n >= 0; n--) {
+        const { length: k, at } = names[n];
+        const h = lowerBound(hiddenAt, p + 1 + k);
+        if (h === hiddenAt.length || hiddenAt[h] >= gt) continue;
+        // `\bhidden\b[^>]*>`: the attributes end at that same first `>`.
+        if (at[at.length - 1] <= gt) continue;
+        const close = at[lowerBound(at, gt + 1)];
+        hidden.push(text.slice(gt + 1, close));
+        hiddenFrom = close + k + 3;
+        break;
+      }
+    }
+  }
+  out.push(...styled, ...hidden);
+}
+
+const ATTR_NAME = /\b(?:alt|title|aria-label|data-)/gi;
+const ATTR_VALUE = /\s*=\s*"([^"]{12,})"/y;
+const DATA_NAME_REST = /[\w-]*/y;
+
+/** Long `alt`, `title`, `aria-label` and `data-*` attribute values. */
+function hiddenAttributes(text: string, out: string[]): void {
+  // `data-[\w-]+` can only end where its run of `[\w-]` ends; every `data-` inside one run ends
+  // there, so the run and what follows it are read once.
+  let runStart = -1;
+  let runEnd = -1;
+  const valueAt = new Map<number, RegExpExecArray | null>();
+  ATTR_NAME.lastIndex = 0;
+  for (let m; (m = ATTR_NAME.exec(text));) {
+    let after = m.index + m[0].length;
+    if ((m[0].charCodeAt(0) | 32) === 100) { // data-
+      if (after < runStart || after >= runEnd) {
+        DATA_NAME_REST.lastIndex = after;
+        DATA_NAME_REST.exec(text);
+        runStart = after;
+        runEnd = DATA_NAME_REST.lastIndex;
+      }
+      if (runEnd === after) {
+        ATTR_NAME.lastIndex = m.index + 1;
+        continue;
+      }
+      after = runEnd;
+    }
+    let value = valueAt.get(after);
+    if (value === undefined) {
+      ATTR_VALUE.lastIndex = after;
+      value = ATTR_VALUE.exec(text);
+      valueAt.set(after, value);
+    }
+    if (value) {
+      out.push(value[1]);
+      ATTR_NAME.lastIndex = after + value[0].length;
+    } else {
+      ATTR_NAME.lastIndex = m.index + 1;
+    }
+  }
+}
+
 /** Text a reader does not see: HTML comments, hidden elements, alt and title attributes. */
 function hiddenHtml(text: string): string[] {
   const out: string[] = [];
-  for (const m of text.matchAll(/<!--([\s\S]*?)-->/g)) out.push(m[1]);
-  const hiddenStyle =
-    /<(\w+)[^>]*style\s*=\s*["'][^"']*(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0(?:\.0+)?\b|color\s*:\s*(?:white|#fff(?:fff)?\b))[^"']*["'][^>]*>([\s\S]*?)<\/\1>/gi;
-  for (const m of text.matchAll(hiddenStyle)) out.push(m[2]);
-  for (const m of text.matchAll(/<(\w+)[^>]*\bhidden\b[^>]*>([\s\S]*?)<\/\1>/gi)) out.push(m[2]);
-  for (const m of text.matchAll(/\b(?:alt|title|aria-label|data-[\w-]+)\s*=\s*"([^"]{12,})"/gi)) {
-    out.push(m[1]);
-  }
+  htmlComments(text, out);
+  hiddenElements(text, out);
+  hiddenAttributes(text, out);
   return out;
 }
+
+const REF_COMMENT_REST = /:\s*(?:#|<>)\s*\(/y;
+const LINK_TARGET = /[^)\s]*/y;
+const LINK_TITLE = /\s+"([^"]{12,})"\)/y;
 
 /** Markdown a renderer hides: reference-style comments, image alt text, link titles. */
 function hiddenMarkdown(text: string): string[] {
   const out: string[] = [];
-  for (const m of text.matchAll(/\[[^\]]*\]:\s*(?:#|<>)\s*\(([^)]*)\)/g)) out.push(m[1]);
-  for (const m of text.matchAll(/!\[([^\]]{12,})\]\(/g)) out.push(m[1]);
-  for (const m of text.matchAll(/\]\([^)\s]+\s+"([^"]{12,})"\)/g)) out.push(m[1]);
+  // `[label]: # (comment)`: each `[` reads to the first `]` after it, so the `[`s before one
+  // `]` share what follows it.
+  const bracket = forwardFinder(text, "]");
+  const lastParen = text.lastIndexOf(")");
+  let tried = -1;
+  for (let p = text.indexOf("["); p !== -1;) {
+    const b = bracket(p + 1);
+    if (b === -1) break;
+    let end = -1;
+    if (b !== tried) {
+      tried = b;
+      REF_COMMENT_REST.lastIndex = b + 1;
+      if (REF_COMMENT_REST.exec(text)) {
+        const from = REF_COMMENT_REST.lastIndex;
+        const paren = from <= lastParen ? text.indexOf(")", from) : -1;
+        if (paren !== -1) {
+          out.push(text.slice(from, paren));
+          end = paren + 1;
+        }
+      }
+    }
+    p = text.indexOf("[", end === -1 ? p + 1 : end);
+  }
+  // `![long alt text](`.
+  const altBracket = forwardFinder(text, "]");
+  for (let p = text.indexOf("!["); p !== -1;) {
+    const b = altBracket(p + 2);
+    if (b === -1) break;
+    if (b - (p + 2) >= 12 && text.charCodeAt(b + 1) === 40 /* ( */) {
+      out.push(text.slice(p + 2, b));
+      p = text.indexOf("![", b + 2);
+    } else {
+      p = text.indexOf("![", p + 1);
+    }
+  }
+  // `](target "long title")`: the target is a run of `[^)\s]`, shared by the `](`s inside it.
+  let runStart = -1;
+  let runEnd = -1;
+  let titleFor = -1;
+  let title: RegExpExecArray | null = null;
+  for (let p = text.indexOf("]("); p !== -1;) {
+    const from = p + 2;
+    if (from < runStart || from >= runEnd) {
+      LINK_TARGET.lastIndex = from;
+      LINK_TARGET.exec(text);
+      runStart = from;
+      runEnd = LINK_TARGET.lastIndex;
+    }
+    if (runEnd > from) {
+      if (titleFor !== runEnd) {
+        titleFor = runEnd;
+        LINK_TITLE.lastIndex = runEnd;
+        title = LINK_TITLE.exec(text);
+      }
+      if (title) {
+        out.push(title[1]);
+        p = text.indexOf("](", runEnd + title[0].length);
+        continue;
+      }
+    }
+    p = text.indexOf("](", p + 1);
+  }
   return out;
 }
 
