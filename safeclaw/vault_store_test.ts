@@ -152,3 +152,28 @@ Deno.test("the vault store on PostgreSQL: stored sealed, read back after reopeni
     await db.drop();
   }
 });
+
+Deno.test("a text's many placeholders are written together, with those made while a write runs", async () => {
+  // One insert, each its own transaction, per placeholder held a server 13 s for 20,000.
+  const dir = await Deno.makeTempDir({ prefix: "safeclaw_vault_" });
+  const path = `${dir}/a3s.db`;
+  try {
+    let store = await openStore({ sqlitePath: path });
+    let vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 3_600_000 });
+    const vault = await vaults.load("many");
+    for (let i = 0; i < 5_000; i++) vault.placeholderFor("email", `u${i}@example.org`);
+    await new Promise((r) => setTimeout(r, 0));
+    // Made while the first batch is being written: its own batch, also kept.
+    vault.placeholderFor("email", "late@example.org");
+    await vaults.flush();
+    await store.close();
+    store = await openStore({ sqlitePath: path });
+    vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 3_600_000 });
+    const again = await vaults.load("many");
+    assertEquals(again.size, 5_001);
+    assertEquals(again.restore("[EMAIL_5000] [EMAIL_5001]"), "u4999@example.org late@example.org");
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
