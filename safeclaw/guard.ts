@@ -118,7 +118,7 @@ export interface ReplyStream extends StreamSanitizer {
  * });
  * const d = await guard.inspectInput({ session: "u:c:t", text: "my card 4111 1111 1111 1111" });
  * console.log(d.localOnly); // true
- * guard.close();
+ * await guard.close();
  * await store.close();
  * ```
  */
@@ -478,9 +478,16 @@ export class Guard {
     await this.audit.append({ ...event, session });
   }
 
-  /** Frees the classifier when the guard made it. */
-  close(): void {
-    if (this.#ownsClassifier) this.classifier.free();
+  /**
+   * Waits for the placeholders made so far to be stored (before the store closes), then frees
+   * the classifier when the guard made it.
+   */
+  async close(): Promise<void> {
+    try {
+      await this.vaults.flush();
+    } finally {
+      if (this.#ownsClassifier) this.classifier.free();
+    }
   }
 }
 

@@ -468,7 +468,7 @@ export function safeclawModule(
           clearInterval(vaultPurger);
           await hub.close();
           await stopEvents?.();
-          guard.close();
+          await guard.close();
         },
       };
     },

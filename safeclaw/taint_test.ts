@@ -108,7 +108,7 @@ Deno.test("labels: tool results are untrusted and carry what they hold; replies 
       { trust: "Untrusted", taints: ["Secret", "PromptInjection"] },
     );
   } finally {
-    guard.close();
+    await guard.close();
     await store.close();
   }
 });

@@ -150,6 +150,8 @@ export class VaultStore {
 
   #track(write: Promise<void>): void {
     const tracked = write.finally(() => this.#pending.delete(tracked));
+    // `flush` reports a failed write; until it is asked, the failure is not an unhandled one.
+    tracked.catch(() => {});
     this.#pending.add(tracked);
   }
 
@@ -157,8 +159,9 @@ export class VaultStore {
     this.#queued.push({ session, entry });
     if (this.#writeScheduled) return;
     this.#writeScheduled = true;
-    // After the current task: every placeholder one text makes goes in the same write.
-    this.#track(new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.#writeQueued()));
+    // Once the code that made it yields: every placeholder one text makes (synchronously, in one
+    // pass) goes in the same write, and the write starts before anything awaited resumes.
+    this.#track(Promise.resolve().then(() => this.#writeQueued()));
   }
 
   async #writeQueued(): Promise<void> {

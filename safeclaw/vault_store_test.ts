@@ -117,14 +117,14 @@ Deno.test("Guard: a redacted input's original comes back in the reply after a re
     });
     assertEquals(decision.text, "write to [EMAIL_1]");
     await guard.vaults.flush();
-    guard.close();
+    await guard.close();
     await store.close();
 
     ({ store, guard } = await open());
     const reply = await guard.sanitizeOutput("u:c:9", "Sent it to [EMAIL_1].");
     assertEquals(reply.text, "Sent it to ada@example.org.");
     assert(reply.findings.length === 0, JSON.stringify(reply.findings));
-    guard.close();
+    await guard.close();
     await store.close();
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -46,7 +46,7 @@ async function setup() {
   );
   const close = async () => {
     await hub.close();
-    guard.close();
+    await guard.close();
     await platforms.close();
     await store.close();
   };

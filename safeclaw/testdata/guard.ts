@@ -16,7 +16,7 @@ export async function withGuard(fn: (guard: Guard) => Promise<void>): Promise<vo
   try {
     await fn(guard);
   } finally {
-    guard.close();
+    await guard.close();
     await store.close();
     await Deno.remove(dir, { recursive: true });
   }
