@@ -2,6 +2,7 @@
 import { createScanner, type PiiScanner } from "@a3s/wasm/pii";
 import type { Detection, EntityType } from "./privacy/entities.ts";
 import { detect } from "./privacy/detect.ts";
+import { type FoldedText, foldForDetection } from "./privacy/fold.ts";
 import { DEFAULT_THRESHOLD } from "./privacy/recognizers.ts";
 
 /** The result of classifying one text. */
@@ -40,6 +41,29 @@ function summarize(findings: Detection[]): Classification {
 }
 
 /**
+ * Adds the findings on the folded view, mapped back to original offsets, to the `plain` ones; a
+ * folded finding that overlaps a plain one (most often the same value, found twice) is dropped.
+ * Both lists are ordered by start and free of overlaps, so one sweep settles it.
+ */
+function withFolded(
+  plain: Detection[],
+  folded: readonly Detection[],
+  view: FoldedText,
+): Detection[] {
+  const added: Detection[] = [];
+  let next = 0; // the first plain finding that may still overlap
+  for (const f of folded) {
+    const start = view.originalStart(f.start);
+    const end = view.originalEnd(f.end);
+    while (next < plain.length && plain[next].end <= start) next++;
+    if (next < plain.length && plain[next].start < end) continue;
+    added.push({ ...f, start, end });
+  }
+  if (added.length === 0) return plain;
+  return [...plain, ...added].sort((a, b) => a.start - b.start);
+}
+
+/**
  * Creates a classifier backed by the WebAssembly scanner.
  *
  * @example
@@ -56,7 +80,12 @@ export function createClassifier(options: ClassifierOptions = {}): Classifier {
     types: options.types ? new Set(options.types) : undefined,
     threshold: options.minConfidence ?? DEFAULT_THRESHOLD,
   };
-  const classifyOne = (text: string) => summarize(detect(text, scanner.scan(text), detectOptions));
+  const find = (text: string) => detect(text, scanner.scan(text), detectOptions);
+  const classifyOne = (text: string) => {
+    const plain = find(text);
+    const view = foldForDetection(text);
+    return summarize(view ? withFolded(plain, find(view.folded), view) : plain);
+  };
   return {
     classify: classifyOne,
     classifyMany: (texts) => texts.map(classifyOne),

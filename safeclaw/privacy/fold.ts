@@ -1,0 +1,96 @@
+/**
+ * A folded view of a text for detection: look-alike characters that could hide a value from the
+ * scanner (fullwidth and mathematical digits and letters, zero-width characters, look-alike
+ * dots and at signs) replaced by their ASCII forms, with a map back to the original offsets.
+ */
+
+/**
+ * Every character folding changes: invisible characters (soft hyphen, U+180E, zero-width space,
+ * joiners, marks, word joiner and invisible operators, BOM), hyphens U+2010 and U+2011, the one
+ * dot leader, the small full stop, small hyphen-minus and small at, the ideographic full stops,
+ * the fullwidth ASCII block and the mathematical alphanumeric symbols (U+1D400 to U+1D7FF, the
+ * surrogate pairs starting U+D835). No `u` flag, so the test stays a plain scan over code units.
+ */
+const FOLDABLE =
+  /[\u00AD\u180E\u200B-\u200F\u2010\u2011\u2024\u2060-\u2064\u3002\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61]|\uD835[\uDC00-\uDFFF]/;
+const FOLDABLE_ALL = new RegExp(FOLDABLE.source, "g");
+
+/** Dropped from the folded view. */
+const INVISIBLE = /^[\u00AD\u180E\u200B-\u200F\u2060-\u2064\uFEFF]$/;
+
+/** Look-alikes NFKC leaves alone (or maps to another non-ASCII character). */
+const PUNCTUATION: Readonly<Record<string, string>> = {
+  "\u2010": "-",
+  "\u2011": "-",
+  "\u3002": ".",
+  "\uFF61": ".",
+};
+
+/** A folded text and the way back to the original. */
+export interface FoldedText {
+  /** The text with look-alikes replaced by ASCII and invisible characters dropped. */
+  folded: string;
+  /** The original offset of the character that produced folded code unit `i`. */
+  originalStart(i: number): number;
+  /** The original offset just past the character that produced folded code unit `i - 1`. */
+  originalEnd(i: number): number;
+}
+
+const foldedChars = new Map<string, string>();
+
+function foldChar(ch: string): string {
+  let out = foldedChars.get(ch);
+  if (out === undefined) {
+    out = INVISIBLE.test(ch) ? "" : PUNCTUATION[ch] ?? ch.normalize("NFKC");
+    foldedChars.set(ch, out); // bounded: FOLDABLE matches about 1,200 characters
+  }
+  return out;
+}
+
+/**
+ * Folds `text` for detection, or returns `undefined` when it holds nothing to fold (then the
+ * text itself is the folded view).
+ *
+ * @example
+ * ```ts
+ * import { foldForDetection } from "./fold.ts";
+ * const view = foldForDetection("card ４１１１\u200b1111")!;
+ * console.log(view.folded); // "card 41111111"
+ * console.log(view.originalEnd(view.folded.length)); // 14
+ * ```
+ */
+export function foldForDetection(text: string): FoldedText | undefined {
+  if (!FOLDABLE.test(text)) return undefined;
+  // The folded text in segments: a plain stretch copied as it is (each code unit maps to its own)
+  // or what one folded character became (each code unit maps to the whole character).
+  const segments: { at: number; from: number; to: number; plain: boolean }[] = [];
+  let length = 0; // of the folded text so far
+  let last = 0; // the original offset after the last folded character
+  const folded = text.replace(FOLDABLE_ALL, (ch: string, index: number) => {
+    if (index > last) segments.push({ at: length, from: last, to: index, plain: true });
+    length += index - last;
+    last = index + ch.length;
+    const out = foldChar(ch);
+    if (out.length) segments.push({ at: length, from: index, to: last, plain: false });
+    length += out.length;
+    return out;
+  });
+  if (text.length > last) segments.push({ at: length, from: last, to: text.length, plain: true });
+  // The original span of the character behind folded code unit `i` (0 <= i < folded.length).
+  const origin = (i: number): [number, number] => {
+    let lo = 0;
+    let hi = segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (segments[mid].at <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    const { at, from, to, plain } = segments[lo];
+    return plain ? [from + i - at, from + i - at + 1] : [from, to];
+  };
+  return {
+    folded,
+    originalStart: (i) => i < folded.length ? origin(i)[0] : text.length,
+    originalEnd: (i) => i > 0 ? origin(i - 1)[1] : 0,
+  };
+}
