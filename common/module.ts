@@ -51,6 +51,12 @@ export interface StartedModule<Api = unknown> {
   api?: Api;
   /** False while the module cannot serve yet (a model still loading, say). */
   ready?(): boolean | Promise<boolean>;
+  /**
+   * Finishes background work accepted before shutdown began (chat messages already answered
+   * 200 and queued, say), while every module it may need is still running. Called after
+   * in-flight requests finish and before any module closes, within the shutdown timeout.
+   */
+  drain?(): Promise<void>;
   /** Releases the module's resources; called after in-flight requests finish. */
   close?(): Promise<void>;
 }

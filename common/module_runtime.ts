@@ -33,6 +33,8 @@ export interface ModuleSet {
   running: readonly RunningModule[];
   /** Each module's state, in start order. */
   readiness(): Promise<Record<string, ModuleState>>;
+  /** Lets every module finish its accepted background work, all at once (see `drain`). */
+  drain(): Promise<void>;
   /** Closes every module in reverse start order; one failing close does not stop the rest. */
   close(): Promise<void>;
 }
@@ -100,6 +102,15 @@ export async function startModules(
         }
       }
       return states;
+    },
+    async drain() {
+      await Promise.all(running.map(async ({ module, started }) => {
+        try {
+          await started.drain?.();
+        } catch (error) {
+          host.logger.error("module failed to drain", { module: module.name, error: String(error) });
+        }
+      }));
     },
     close,
   };

@@ -50,6 +50,8 @@ export interface Readiness {
 export interface AssembledApp {
   /** The assembled Hono app; `app.fetch` serves a request without a socket. */
   app: OpenAPIHono;
+  /** Lets the modules finish their accepted background work (before any closes). */
+  drainModules(): Promise<void>;
   /** Closes the modules in reverse start order. */
   closeModules(): Promise<void>;
   /** The store's and each module's readiness, as `/readyz` reports it. */
@@ -225,7 +227,7 @@ export async function assembleApp(
     })));
   mountDocs(app);
 
-  return { app, readiness, closeModules: started.close };
+  return { app, readiness, drainModules: started.drain, closeModules: started.close };
 }
 
 /** A running server. */
@@ -283,7 +285,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     await stopTelemetry();
     throw error;
   }
-  const { app, closeModules } = assembled;
+  const { app, drainModules, closeModules } = assembled;
 
   // Deno.serve has no deadline for request heads; the guard in front of it does (slowloris).
   const server = await serveGuarded({
@@ -309,11 +311,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       const timeout = new Promise<"timeout">((r) =>
         setTimeout(() => r("timeout"), config.shutdownTimeoutMs)
       );
+      // Requests first, then the work modules accepted (queued chat replies), all within the
+      // timeout and while every module still runs.
       const outcome = await Promise.race([
-        server.shutdown().then(() => "drained" as const),
+        server.shutdown().then(drainModules).then(() => "drained" as const),
         timeout,
       ]);
-      if (outcome === "timeout") logger.warn("shutdown timed out; closing with requests in flight");
+      if (outcome === "timeout") logger.warn("shutdown timed out; closing with work in flight");
       await closeModules();
       await store.close();
       await stopTelemetry();

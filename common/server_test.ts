@@ -187,3 +187,30 @@ Deno.test("shutdown lets in-flight requests finish", async () => {
   await stopped;
   await server.finished;
 });
+
+Deno.test("shutdown drains every module's accepted work before any module closes", async () => {
+  // A chat message acknowledged before shutdown was answered after the agent had closed.
+  const events: string[] = [];
+  const agent = defineModule({
+    name: "agent",
+    start: () => ({ close: () => Promise.resolve(void events.push("agent closed")) }),
+  });
+  const channels = defineModule({
+    name: "channels",
+    start: () => ({
+      drain: async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        events.push("queued reply answered");
+      },
+      close: () => Promise.resolve(void events.push("channels closed")),
+    }),
+  });
+  const server = await startServer({
+    config: loadConfig({ env: { A3S_HOME: "/tmp" }, flags: { port: 0 } }),
+    modules: [channels, agent],
+    store: await openStore({ sqlitePath: ":memory:" }),
+    logger: createLogger("silent"),
+  });
+  await server.shutdown();
+  assertEquals(events, ["queued reply answered", "agent closed", "channels closed"]);
+});

@@ -463,6 +463,9 @@ export function safeclawModule(
           respondStream,
         ),
         api: Object.assign(guard, { channels }),
+        // Messages acknowledged and queued are answered before the agent that answers them
+        // closes: closed first, it left them to a chat API that was gone (and sent one empty).
+        drain: () => hub.settle(),
         async close() {
           if (pruner !== undefined) clearInterval(pruner);
           clearInterval(vaultPurger);

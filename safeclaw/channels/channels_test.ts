@@ -2,7 +2,8 @@ import { assert, assertEquals } from "@a3s/common/testing";
 import { openStore } from "@a3s/common";
 import { Guard } from "../guard.ts";
 import { parsePolicy } from "../policy.ts";
-import { ChannelHub } from "./hub.ts";
+import { ChannelHub, NO_ANSWER } from "./hub.ts";
+import type { ChannelAdapter } from "./types.ts";
 import { telegramChannel } from "./telegram.ts";
 import { slackChannel, slackSignature } from "./slack.ts";
 import { discordChannel } from "./discord.ts";
@@ -374,5 +375,90 @@ Deno.test("dingtalk: HMAC sign and one-hour window; replies only to the DingTalk
   } finally {
     await hub.close();
     await close();
+  }
+});
+
+/** An adapter that takes any request as message `id` and whose API fails `failures` times. */
+function flakyAdapter(failures: number) {
+  const sent: string[] = [];
+  let failed = 0;
+  const adapter: ChannelAdapter = {
+    name: "flaky",
+    receive: (_request, raw) => {
+      const id = new TextDecoder().decode(raw);
+      return Promise.resolve({
+        kind: "message",
+        message: {
+          channel: "flaky",
+          userId: "u",
+          chatId: "c",
+          text: `message ${id}`,
+          session: "u:flaky:c",
+          deliveryId: id,
+        },
+      });
+    },
+    send: (_message, text) => {
+      if (failed++ < failures) return Promise.reject(new Error("platform API down"));
+      sent.push(text);
+      return Promise.resolve();
+    },
+  };
+  return { adapter, sent };
+}
+
+Deno.test("a reply the platform's API refuses is sent again; one never sent is audited and its delivery answered again", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({}),
+    hmacKey: "channel-test-key-0123456789",
+    tee: { kind: null, device: null },
+  });
+  try {
+    const deliver = (hub: ChannelHub, id: string) =>
+      hub.handle("flaky", new Request("http://localhost/hook", { method: "POST", body: id }));
+    // Two failures, then the API takes it: sent once, on the third try.
+    const brief = flakyAdapter(2);
+    const errors: unknown[] = [];
+    let hub = new ChannelHub(
+      guard,
+      [brief.adapter],
+      (input) => Promise.resolve(`re: ${input.text}`),
+      (e) => errors.push(e),
+      [0, 0, 0],
+    );
+    await deliver(hub, "1");
+    await hub.close();
+    assertEquals([brief.sent, errors.length], [["re: message 1"], 0]);
+    // Down for good: audited, and the platform's redelivery of the same event is answered.
+    const down = flakyAdapter(4);
+    hub = new ChannelHub(
+      guard,
+      [down.adapter],
+      (input) => Promise.resolve(`re: ${input.text}`),
+      (e) => errors.push(e),
+      [0, 0, 0],
+    );
+    await deliver(hub, "2");
+    await hub.settle();
+    const failures = await guard.audit.list({ kind: "channel_reply_failure" });
+    assertEquals(failures.map((f) => [f.session, f.data.error]), [[
+      "u:flaky:c",
+      "platform API down",
+    ]]);
+    assertEquals(errors.length, 1);
+    await deliver(hub, "2");
+    await hub.close();
+    assertEquals(down.sent, ["re: message 2"]);
+    // An empty answer is not sent as an empty message.
+    const quiet = flakyAdapter(0);
+    hub = new ChannelHub(guard, [quiet.adapter], () => Promise.resolve("  "));
+    await deliver(hub, "3");
+    await hub.close();
+    assertEquals(quiet.sent, [NO_ANSWER]);
+  } finally {
+    await guard.close();
+    await store.close();
   }
 });

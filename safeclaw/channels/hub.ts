@@ -35,6 +35,12 @@ export function chatResponder(baseUrl: string, model: string): Responder {
   };
 }
 
+/** What a user is sent when the responder produced no text, rather than an empty message. */
+export const NO_ANSWER = "No answer could be produced for this message.";
+
+/** Waits before each retry of a reply the platform's API did not take. */
+export const SEND_RETRY_DELAYS_MS: readonly number[] = [500, 2_000, 5_000];
+
 /** How many delivery ids the hub remembers, oldest forgotten first. */
 export const DELIVERIES_REMEMBERED = 10_000;
 
@@ -50,6 +56,7 @@ export class ChannelHub {
     adapters: readonly ChannelAdapter[],
     private readonly responder: Responder,
     private readonly onError: (error: unknown, message: ChannelMessage) => void = () => {},
+    private readonly retryDelaysMs: readonly number[] = SEND_RETRY_DELAYS_MS,
   ) {
     for (const a of adapters) this.#adapters.set(a.name, a);
     this.#lane = createLane({ maxConcurrency: 8, sessionConcurrency: 1 });
@@ -117,9 +124,33 @@ export class ChannelHub {
         return (await this.guard.sanitizeOutput(message.session, reply)).text;
       });
       const reply = await job.result as string;
-      await adapter.send(message, reply);
+      await this.#send(adapter, message, reply.trim() ? reply : NO_ANSWER);
     } catch (error) {
+      // The platform was told 200 and will not send the message again: forget its delivery id,
+      // so that a redelivery (or the user's retry of the same event) is answered.
+      if (message.deliveryId !== undefined) {
+        this.#delivered.delete(`${message.channel}:${message.deliveryId}`);
+      }
+      await this.guard.audit.append({
+        kind: "channel_reply_failure",
+        severity: "warning",
+        session: message.session,
+        data: { channel: message.channel, error: String((error as Error)?.message ?? error) },
+      }).catch(() => {});
       this.onError(error, message);
+    }
+  }
+
+  /** Sends a reply, trying again when the platform's API fails (it may be briefly down). */
+  async #send(adapter: ChannelAdapter, message: ChannelMessage, reply: string): Promise<void> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await adapter.send(message, reply);
+      } catch (error) {
+        const delay = this.retryDelaysMs[attempt];
+        if (delay === undefined) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 
@@ -129,7 +160,7 @@ export class ChannelHub {
     return await job.result as T;
   }
 
-  /** Waits for replies in flight (tests, shutdown). */
+  /** Waits for replies in flight (tests, and serve's drain before the agent closes). */
   async settle(): Promise<void> {
     while (this.#pending.size) await Promise.all([...this.#pending]);
   }
