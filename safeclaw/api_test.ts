@@ -133,6 +133,16 @@ Deno.test("classify, sanitize, injection and taint checks over a real server", a
     }, true)).json();
     assertEquals(check.decision, "block");
     assertEquals(check.reasons.length, 2);
+    // A call without arguments, as the OpenAPI document allows.
+    const bare =
+      await (await call("/safeclaw/v1/taint/check", { session: "u:c:t", tool: "now" }, true))
+        .json();
+    assertEquals(bare.decision, "allow");
+    // An unknown channel is the API's 404, in problem+json like every other.
+    const unknown = await call("/safeclaw/v1/channels/nope", {});
+    assertEquals(unknown.status, 404);
+    assertEquals(unknown.headers.get("content-type"), "application/problem+json");
+    assertEquals((await unknown.json()).field, "channel");
   });
 });
 
@@ -169,6 +179,17 @@ Deno.test("the session ratchet survives a restart; the audit chain verifies and 
     assertEquals(audit.records[0].severity, "critical");
     const verify = await (await call("/safeclaw/v1/audit/verify", undefined, true)).json();
     assertEquals([verify.ok, verify.records], [true, 2]);
+    // "?until=" read as 0 listed nothing; "0x10" read as 16: both are refused, naming the field.
+    for (
+      const [query, field] of [["until=", "until"], ["since=0x10", "since"], [
+        "limit=1&limit=2",
+        "limit",
+      ]]
+    ) {
+      const refused = await call(`/safeclaw/v1/audit?${query}`, undefined, true);
+      assertEquals(refused.status, 400, query);
+      assertEquals((await refused.json()).field, field, query);
+    }
   });
 });
 
@@ -773,6 +794,9 @@ Deno.test("the proxy refuses requests whose text it could not read, and reads ev
       const body = await res.json();
       assertEquals(res.status, 400, field);
       assert(body.error.message.startsWith(`${field}`), body.error.message);
+      // OpenAI's own shape: its type for a bad request, the field in `param`.
+      assertEquals(body.error.type, "invalid_request_error");
+      assert(body.error.param.startsWith(field), body.error.param);
     }
     assertEquals(local.requests.length, 0);
     // A part of another type that carries text is read and redacted like a text part; before,

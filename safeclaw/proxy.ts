@@ -47,9 +47,19 @@ export const SESSION_HEADER = "x-a3s-session";
 /** The header that says where a request went: `local` or `remote`. */
 export const ROUTE_HEADER = "x-safeclaw-route";
 
-function openAiError(status: number, message: string, code: string): Response {
+/** OpenAI's error `type` for a status, which its clients read beside the status itself. */
+function openAiErrorType(status: number): string {
+  if (status === 400) return "invalid_request_error";
+  if (status === 403) return "permission_error";
+  return "api_error";
+}
+
+/** An error in OpenAI's shape; `param` names the request field at fault, as OpenAI's do. */
+function openAiError(status: number, message: string, code: string, param?: string): Response {
   return new Response(
-    JSON.stringify({ error: { message, type: "safeclaw_policy", param: null, code } }),
+    JSON.stringify({
+      error: { message, type: openAiErrorType(status), param: param ?? null, code },
+    }),
     { status, headers: { "content-type": "application/json" } },
   );
 }
@@ -134,9 +144,9 @@ export async function handleChatCompletions(
   const request = parseJson(ChatRequestSchema, await c.req.text());
   if (!request.ok) {
     const problem = request.issue
-      ? validationErrorFrom([request.issue], "body").message
-      : "body: not valid JSON";
-    return openAiError(400, problem, "invalid_request");
+      ? validationErrorFrom([request.issue], "body")
+      : { message: "body: not valid JSON", field: "body" };
+    return openAiError(400, problem.message, "invalid_request", problem.field);
   }
   const body = request.value;
   const messages: ChatMessage[] = body.messages;
@@ -147,7 +157,12 @@ export async function handleChatCompletions(
   const named = header ?? user;
   if (named !== undefined && named.length > SESSION_NAME_MAX) {
     const field = header === undefined ? "user" : SESSION_HEADER;
-    return openAiError(400, `${field}: at most ${SESSION_NAME_MAX} characters`, "invalid_request");
+    return openAiError(
+      400,
+      `${field}: at most ${SESSION_NAME_MAX} characters`,
+      "invalid_request",
+      field,
+    );
   }
   const session = apiSession(c.req.raw, header ?? `openai:${user ?? "anonymous"}`);
   const decisions: InputDecision[] = [];

@@ -252,7 +252,14 @@ export function createSafeclawRoutes(
     app.post("/safeclaw/v1/chat/completions", (c) => handleChatCompletions(c, guard, upstreams));
   }
   if (hub) {
-    const channel = (c: Context) => hub.handle(c.req.param("channel") ?? "", c.req.raw);
+    const channel = (c: Context) => {
+      const name = c.req.param("channel") ?? "";
+      // An unknown name is the API's 404 (problem+json), not a platform's answer.
+      if (!hub.channels.includes(name)) {
+        throw new NotFoundError(`no channel '${name}' is configured`, "channel");
+      }
+      return hub.handle(name, c.req.raw);
+    };
     app.post("/safeclaw/v1/channels/:channel", channel);
     // WeCom checks a callback URL with a signed GET.
     app.get("/safeclaw/v1/channels/:channel", channel);

@@ -93,8 +93,8 @@ export const InjectionRequest = z.object({
 export const TaintCheckRequest = z.object({
   session: SessionId,
   tool: z.string().min(1).max(200),
-  args: z.unknown().openapi({
-    description: "the tool call's arguments, as the model produced them",
+  args: z.unknown().optional().openapi({
+    description: "the tool call's arguments, as the model produced them (none: a call without)",
   }),
 }).openapi("SafeclawTaintCheckRequest");
 
@@ -112,15 +112,22 @@ export const TaintTrackRequest = z.object({
   source: z.string().min(1).max(200).default("input"),
 }).openapi("SafeclawTaintTrackRequest");
 
+/**
+ * A query parameter of decimal digits. `z.coerce.number()` alone read "" as 0 (`?until=` listed
+ * nothing), "0x10" as 16 and a repeated parameter as NaN with a puzzling message.
+ */
+const Digits = z.string().regex(/^\d{1,16}$/, "must be a whole number of decimal digits");
+const EpochMs = Digits.pipe(z.coerce.number<string>().int());
+
 export const AuditQuery = z.object({
   severity: z.enum(SEVERITIES).optional(),
   minSeverity: z.enum(SEVERITIES).optional(),
   session: z.string().optional(),
   kind: z.string().optional(),
-  since: z.coerce.number().int().optional().openapi({ description: "epoch ms, inclusive" }),
-  until: z.coerce.number().int().optional().openapi({ description: "epoch ms, exclusive" }),
-  afterSeq: z.coerce.number().int().min(0).optional(),
-  limit: z.coerce.number().int().min(1).max(10_000).default(100),
+  since: EpochMs.optional().openapi({ description: "epoch ms, inclusive" }),
+  until: EpochMs.optional().openapi({ description: "epoch ms, exclusive" }),
+  afterSeq: Digits.pipe(z.coerce.number<string>().int().min(0)).optional(),
+  limit: Digits.pipe(z.coerce.number<string>().int().min(1).max(10_000)).default(100),
 });
 
 export const AuditRecordSchema = z.object({
