@@ -108,7 +108,10 @@ export async function startModules(
         try {
           await started.drain?.();
         } catch (error) {
-          host.logger.error("module failed to drain", { module: module.name, error: String(error) });
+          host.logger.error("module failed to drain", {
+            module: module.name,
+            error: String(error),
+          });
         }
       }));
     },
