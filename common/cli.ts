@@ -28,9 +28,9 @@ export function parseCommand(
   options: CliOptions,
   allowPositionals = true,
 ): ParsedArgs {
+  let parsed;
   try {
-    const parsed = parseArgs({ args, options, allowPositionals, strict: true });
-    return { values: parsed.values, positionals: parsed.positionals };
+    parsed = parseArgs({ args, options, allowPositionals, strict: true, tokens: true });
   } catch (error) {
     const lines = (error as Error).message.split("\n");
     const message = lines[0].replace(/\. To specify a positional argument.*$/, "");
@@ -40,6 +40,14 @@ export function parseCommand(
     const value = args[args.indexOf(option) + 1] ?? "-VALUE";
     throw new UsageError(`${message} Write a value that starts with '-' as ${option}=${value}`);
   }
+  // The parser keeps the last of a repeated option: `--file a --file b` scanned only b.
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== "option" || options[token.name]?.multiple) continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given twice; give it once`);
+    seen.add(token.name);
+  }
+  return { values: parsed.values, positionals: parsed.positionals };
 }
 
 /** Reads an integer flag, or throws a usage error naming it. */

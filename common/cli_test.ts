@@ -80,3 +80,19 @@ Deno.test("runCommand: a closed reader ends quietly, file errors are one line", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an option given twice is refused unless it may repeat", () => {
+  const options = {
+    file: { type: "string" as const, short: "f" },
+    header: { type: "string" as const, multiple: true },
+  };
+  assertThrows(
+    () => parseCommand(["--file", "a", "-f", "b"], options),
+    UsageError,
+    "--file is given twice",
+  );
+  assertEquals(parseCommand(["--header", "a=1", "--header", "b=2"], options).values.header, [
+    "a=1",
+    "b=2",
+  ]);
+});

@@ -40,7 +40,6 @@ async function finder(all: boolean): Promise<Finder> {
 }
 
 async function scanJsonl(input: string, all: boolean): Promise<void> {
-  const spansOf = await finder(all);
   const encoder = new TextEncoder();
   const lines = input.split("\n");
   let out: string[] = [];
@@ -48,10 +47,15 @@ async function scanJsonl(input: string, all: boolean): Promise<void> {
     if (out.length) await Deno.stdout.write(encoder.encode(out.join("")));
     out = [];
   };
+  // Every record is read before any result is printed: a bad line 2,001 printed 1,024 results
+  // and then failed, leaving half an answer on stdout.
+  const records: { id: unknown; text: string }[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
-    if (line === "") continue;
-    const { id, text } = parseRecord(line, i + 1);
+    if (line !== "") records.push(parseRecord(line, i + 1));
+  }
+  const spansOf = await finder(all);
+  for (const { id, text } of records) {
     out.push(JSON.stringify({ id, spans: spansOf.find(text) }) + "\n");
     if (out.length >= 1024) await flush();
   }
