@@ -23,7 +23,7 @@ providers {
   }
 }
 
-# The default model's 512-token window holds one compact tool schema.
+# One compact tool schema leaves most of the default model's 2,048-token window to the chat.
 tools {
   enabled = ["bash"]
 }
