@@ -16,6 +16,7 @@ import { type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
 import { Guard } from "./guard.ts";
 import { auditKey } from "./audit/key.ts";
 import { AuditLog } from "./audit/log.ts";
+import { DeliveryLog } from "./channels/deliveries.ts";
 import { loadPolicyFile, parsePolicy, type Policy } from "./policy.ts";
 import { judgeInjection } from "./injection/judge.ts";
 import type { EventBus } from "@a3s/event";
@@ -436,16 +437,15 @@ export function safeclawModule(
       // The hub and WebChat always exist (WebChat needs no configuration): the agent may
       // register after start even when no chat API is known (on port 0 serve does not know its
       // own port yet).
-      const hub = new ChannelHub(
-        guard,
-        adapters,
-        respond,
-        (error, message) =>
+      const deliveries = await DeliveryLog.open(ctx.store);
+      const hub = new ChannelHub(guard, adapters, respond, {
+        onError: (error, message) =>
           ctx.logger.error("channel reply failed", {
             channel: message.channel,
             error: String(error),
           }),
-      );
+        deliveries,
+      });
       let pruner: ReturnType<typeof setInterval> | undefined;
       if (ctx.config.auditRetentionDays > 0) {
         const prune = () =>
@@ -456,7 +456,7 @@ export function safeclawModule(
         pruner = setInterval(prune, 3_600_000);
       }
       const purgeVaults = () =>
-        guard.vaults.purgeExpired().catch((e) =>
+        Promise.all([guard.vaults.purgeExpired(), deliveries.prune()]).catch((e) =>
           ctx.logger.error("vault purge failed", { error: String(e) })
         );
       await purgeVaults();

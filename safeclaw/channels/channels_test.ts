@@ -3,6 +3,7 @@ import { openStore } from "@a3s/common";
 import { Guard } from "../guard.ts";
 import { parsePolicy } from "../policy.ts";
 import { ChannelHub, NO_ANSWER } from "./hub.ts";
+import { DeliveryLog } from "./deliveries.ts";
 import type { ChannelAdapter } from "./types.ts";
 import { telegramChannel } from "./telegram.ts";
 import { slackChannel, slackSignature } from "./slack.ts";
@@ -407,7 +408,7 @@ function flakyAdapter(failures: number) {
   return { adapter, sent };
 }
 
-Deno.test("a reply the platform's API refuses is sent again; one never sent is audited and its delivery answered again", async () => {
+Deno.test("a reply the platform's API refuses is sent again; one never sent is audited and its delivery answered again; a delivery is remembered across restarts", async () => {
   const store = await openStore({ sqlitePath: ":memory:" });
   const guard = await Guard.open({
     store,
@@ -415,6 +416,7 @@ Deno.test("a reply the platform's API refuses is sent again; one never sent is a
     hmacKey: "channel-test-key-0123456789",
     tee: { kind: null, device: null },
   });
+  const deliveries = await DeliveryLog.open(store);
   try {
     const deliver = (hub: ChannelHub, id: string) =>
       hub.handle("flaky", new Request("http://localhost/hook", { method: "POST", body: id }));
@@ -425,20 +427,25 @@ Deno.test("a reply the platform's API refuses is sent again; one never sent is a
       guard,
       [brief.adapter],
       (input) => Promise.resolve(`re: ${input.text}`),
-      (e) => errors.push(e),
-      [0, 0, 0],
+      { onError: (e) => errors.push(e), retryDelaysMs: [0, 0, 0], deliveries },
     );
     await deliver(hub, "1");
     await hub.close();
     assertEquals([brief.sent, errors.length], [["re: message 1"], 0]);
+    // Delivered again after a restart (a new hub on the same store): not answered twice.
+    hub = new ChannelHub(guard, [brief.adapter], (input) => Promise.resolve(`re: ${input.text}`), {
+      deliveries,
+    });
+    await deliver(hub, "1");
+    await hub.close();
+    assertEquals(brief.sent, ["re: message 1"]);
     // Down for good: audited, and the platform's redelivery of the same event is answered.
     const down = flakyAdapter(4);
     hub = new ChannelHub(
       guard,
       [down.adapter],
       (input) => Promise.resolve(`re: ${input.text}`),
-      (e) => errors.push(e),
-      [0, 0, 0],
+      { onError: (e) => errors.push(e), retryDelaysMs: [0, 0, 0], deliveries },
     );
     await deliver(hub, "2");
     await hub.settle();

@@ -6,6 +6,7 @@
  */
 import { createLane, type Lane } from "@a3s/lane";
 import type { Guard } from "../guard.ts";
+import type { DeliveryLog } from "./deliveries.ts";
 import type { ChannelAdapter, ChannelMessage } from "./types.ts";
 import { DISCORD_DEFERRED } from "./discord.ts";
 
@@ -44,6 +45,16 @@ export const SEND_RETRY_DELAYS_MS: readonly number[] = [500, 2_000, 5_000];
 /** How many delivery ids the hub remembers, oldest forgotten first. */
 export const DELIVERIES_REMEMBERED = 10_000;
 
+/** Options of {@linkcode ChannelHub}. */
+export interface ChannelHubOptions {
+  /** Told of a message whose reply failed (it is also audited). */
+  onError?: (error: unknown, message: ChannelMessage) => void;
+  /** Waits before each retry of a reply the platform's API refused. */
+  retryDelaysMs?: readonly number[];
+  /** Where deliveries are remembered across restarts; without it, in memory only. */
+  deliveries?: DeliveryLog;
+}
+
 /** The hub. */
 export class ChannelHub {
   #adapters = new Map<string, ChannelAdapter>();
@@ -51,15 +62,21 @@ export class ChannelHub {
   #lane: Lane;
   #pending = new Set<Promise<unknown>>();
 
+  private readonly onError: (error: unknown, message: ChannelMessage) => void;
+  private readonly retryDelaysMs: readonly number[];
+  private readonly deliveries?: DeliveryLog;
+
   constructor(
     private readonly guard: Guard,
     adapters: readonly ChannelAdapter[],
     private readonly responder: Responder,
-    private readonly onError: (error: unknown, message: ChannelMessage) => void = () => {},
-    private readonly retryDelaysMs: readonly number[] = SEND_RETRY_DELAYS_MS,
+    options: ChannelHubOptions = {},
   ) {
     for (const a of adapters) this.#adapters.set(a.name, a);
     this.#lane = createLane({ maxConcurrency: 8, sessionConcurrency: 1 });
+    this.onError = options.onError ?? (() => {});
+    this.retryDelaysMs = options.retryDelaysMs ?? SEND_RETRY_DELAYS_MS;
+    this.deliveries = options.deliveries;
   }
 
   /** The configured channel names. */
@@ -87,7 +104,7 @@ export class ChannelHub {
     // A platform's second delivery of an event (its retry, or a captured request sent again
     // inside the signature's window) is acknowledged, so that the platform stops, and not
     // answered twice.
-    if (!this.#firstDelivery(channel, result.message.deliveryId)) return ack();
+    if (!(await this.#firstDelivery(channel, result.message.deliveryId))) return ack();
     const work = this.#process(adapter, result.message);
     this.#pending.add(work);
     work.finally(() => this.#pending.delete(work));
@@ -95,7 +112,7 @@ export class ChannelHub {
     return ack();
   }
 
-  #firstDelivery(channel: string, deliveryId: string | undefined): boolean {
+  async #firstDelivery(channel: string, deliveryId: string | undefined): Promise<boolean> {
     if (deliveryId === undefined) return true;
     const key = `${channel}:${deliveryId}`;
     if (this.#delivered.has(key)) return false;
@@ -103,7 +120,15 @@ export class ChannelHub {
     if (this.#delivered.size > DELIVERIES_REMEMBERED) {
       this.#delivered.delete(this.#delivered.values().next().value!);
     }
-    return true;
+    // Taken before this process started (serve restarted in between): not a first delivery.
+    return this.deliveries ? await this.deliveries.take(key) : true;
+  }
+
+  async #forgetDelivery(message: ChannelMessage): Promise<void> {
+    if (message.deliveryId === undefined) return;
+    const key = `${message.channel}:${message.deliveryId}`;
+    this.#delivered.delete(key);
+    await this.deliveries?.forget(key);
   }
 
   async #process(adapter: ChannelAdapter, message: ChannelMessage): Promise<void> {
@@ -128,9 +153,7 @@ export class ChannelHub {
     } catch (error) {
       // The platform was told 200 and will not send the message again: forget its delivery id,
       // so that a redelivery (or the user's retry of the same event) is answered.
-      if (message.deliveryId !== undefined) {
-        this.#delivered.delete(`${message.channel}:${message.deliveryId}`);
-      }
+      await this.#forgetDelivery(message).catch(() => {});
       await this.guard.audit.append({
         kind: "channel_reply_failure",
         severity: "warning",
