@@ -274,6 +274,9 @@ const COMPILED = Object.fromEntries(
     return [k, new RegExp(parts.join("|"), "iu")];
   }),
 ) as Record<Concept, RegExp>;
+// Whether a sentence names any concept at all (one of the regexes above matches): most name
+// none, and one search is cheaper than one per concept (200 KB of `![` is 100,000 sentences).
+const ANY_CONCEPT = new RegExp(Object.values(COMPILED).map((re) => re.source).join("|"), "iu");
 
 /** One heuristic finding. */
 export interface ConceptHit {
@@ -359,6 +362,9 @@ const WINDOW_STEP = 20;
 
 /** `sentence`, or when longer than {@linkcode WINDOW_WORDS} words its overlapping windows. */
 function windows(sentence: string): string[] {
+  // A word ends where a non-space meets a space, so a sentence of n characters has at most
+  // n / 2 + 1 words: a short one is its own window, without splitting it.
+  if (sentence.length < 2 * WINDOW_WORDS) return [sentence];
   const words = sentence.split(/(?<=\S)(?=\s)/);
   if (words.length <= WINDOW_WORDS) return [sentence];
   const out: string[] = [];
@@ -381,13 +387,15 @@ const MENTION =
 export function isMention(text: string, start: number, end: number): boolean {
   for (const q of text.matchAll(QUOTED)) {
     const qEnd = q.index + q[0].length;
-    if (q.index <= start && end <= qEnd) {
-      const around = text.slice(Math.max(0, q.index - 80), q.index) + " " +
-        text.slice(qEnd, qEnd + 80);
-      return MENTION.test(around);
-    }
+    if (q.index <= start && end <= qEnd) return quoteIsMention(text, q.index, qEnd);
   }
   return false;
+}
+
+/** Whether the words around the quoted phrase `[start, end)` of `text` talk about it. */
+function quoteIsMention(text: string, start: number, end: number): boolean {
+  const around = text.slice(Math.max(0, start - 80), start) + " " + text.slice(end, end + 80);
+  return MENTION.test(around);
 }
 
 /**
@@ -402,13 +410,17 @@ export function isMention(text: string, start: number, end: number): boolean {
 export function conceptHits(text: string, untrusted: boolean): ConceptHit[] {
   // A quoted phrase is a mention ("attacks such as 'ignore previous instructions'"), not a
   // command; its words are left out.
+  // Each quote is one of `QUOTED`'s matches, so `isMention` would stop at it (the matches
+  // before it end before it starts): asking `isMention` read the matches before each quote
+  // again, quadratic in their number (200 KB of `"abc" `: 156 s).
   const unquoted = text.replace(
     QUOTED,
     (quote, _open, _close, offset: number) =>
-      isMention(text, offset, offset + quote.length) ? " " : quote,
+      quoteIsMention(text, offset, offset + quote.length) ? " " : quote,
   );
   const hits: ConceptHit[] = [];
   for (const sentence of [...unquoted.matchAll(SENTENCE)].flatMap((m) => windows(m[0]))) {
+    if (!ANY_CONCEPT.test(sentence)) continue;
     const present = new Set<Concept>();
     for (const concept of Object.keys(COMPILED) as Concept[]) {
       if (COMPILED[concept].test(sentence)) present.add(concept);

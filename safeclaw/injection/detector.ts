@@ -4,7 +4,7 @@
  * weighs more; instructions inside untrusted content (documents, web pages, emails, tool
  * results) weigh more than the same words typed by the user.
  */
-import { type Category, type Rule, RULES } from "./rules.ts";
+import { type Category, type Rule, ruleMatch, RULES } from "./rules.ts";
 import { type TextView, views } from "./normalize.ts";
 import { conceptHits, isMention } from "./concepts.ts";
 
@@ -62,7 +62,8 @@ const RULE_WINDOW_OVERLAP = 4_000;
 const MENTION_FACTOR = 0.4;
 
 function applies(rule: Rule, view: TextView, raw: string): RegExpExecArray | null {
-  return rule.raw ? (view.source === "plain" ? rule.pattern.exec(raw) : null) : rule.pattern.exec(
+  return rule.raw ? (view.source === "plain" ? ruleMatch(rule, raw) : null) : ruleMatch(
+    rule,
     view.text,
   );
 }

