@@ -4,11 +4,12 @@
  * checked it for injection and queued it in the session's lane (one turn at a time), and it
  * sanitizes the reply after this returns.
  */
-import type { Responder } from "@a3s/safeclaw";
+import type { Guard, Responder } from "@a3s/safeclaw";
 import type { AgentSession } from "./agent/session.ts";
 import type { Agent } from "./agent/agent.ts";
 import type { AgentPool } from "./routes.ts";
 import { modelIsLocal } from "./policy/model_locality.ts";
+import { safeclawToolCalls } from "./policy/tool_calls.ts";
 
 /**
  * True when the agent's default model runs on this machine: power in process (a provider with
@@ -22,29 +23,48 @@ export function agentModelIsLocal(agent: Agent): boolean {
 export const LOCAL_ONLY_REFUSAL =
   "This conversation holds data that may only go to a local model, and this agent's model is remote.";
 
+/** What {@linkcode agentChannelResponder} may be given. */
+export interface ChannelResponderOptions {
+  /**
+   * safeclaw's server guard: each tool call is checked by its `inspectToolCall` under the chat's
+   * session, so the chat's taints count and the decision lands in safeclaw's audit log.
+   */
+  guard?: Pick<Guard, "inspectToolCall">;
+}
+
 /**
  * A responder that answers with `agentName`'s agent from `pool`. Tool calls that need approval
- * are refused: a chat user has no approval prompt, and a turn must not wait forever in the lane.
- * Its tool output is inspected under the chat's safeclaw session, so a key a command printed
- * raises the chat's level.
+ * are refused: a chat user has no approval prompt, and a turn must not wait forever in the lane;
+ * so are the calls safeclaw holds (commands reaching hosts off its allow list, tainted data),
+ * and those it blocks never run. Its tool output is inspected under the chat's safeclaw
+ * session, so a key a command printed raises the chat's level. Each chat works in a box and a
+ * workspace folder of its own (where the agent's sandbox keeps sessions apart: box agents).
  *
  * @example
  * ```ts ignore
  * const safeclaw = ctx.modules.safeclaw as SafeclawApi;
- * const stop = safeclaw.channels.use(agentChannelResponder(pool, "default"));
+ * const stop = safeclaw.channels.use(agentChannelResponder(pool, "default", { guard: safeclaw }));
  * ```
  */
 export function agentChannelResponder(
   pool: AgentPool,
   agentName: string,
+  options: ChannelResponderOptions = {},
 ): Responder {
+  const toolCallInspector = options.guard ? safeclawToolCalls(options.guard) : undefined;
   const sessions = new Map<string, AgentSession>();
   return async ({ session: key, text, localOnly }) => {
     const agent = await pool.agent(agentName);
     if (localOnly && !agentModelIsLocal(agent)) return LOCAL_ONLY_REFUSAL;
     let session = sessions.get(key);
     if (!session || !pool.sessions.has(session.id)) {
-      session = agent.session({ approver: () => Promise.resolve(false), guardSession: key });
+      session = agent.session({
+        approver: () => Promise.resolve(false),
+        guardSession: key,
+        // The chat's own box and files, the same across restarts of serve.
+        sandboxKey: key,
+        ...(toolCallInspector ? { toolCallInspector } : {}),
+      });
       sessions.set(key, session);
       // Listed with the HTTP sessions, so its history can be read at /code/v1/sessions/{id}.
       pool.sessions.set(session.id, { agentName, session, pending: new Map() });

@@ -309,7 +309,11 @@ async function run(
     if (!Deno.stdin.isTerminal() && !interactive) return false;
     err(
       `\nAllow ${req.tool}${req.subject ? `(${req.subject})` : ""}${
-        req.rule ? ` [rule ${req.rule}]` : ""
+        req.reasons?.length
+          ? ` [safeclaw holds it: ${req.reasons.join("; ")}]`
+          : req.rule
+          ? ` [rule ${req.rule}]`
+          : ""
       }? [y/N] `,
     );
     const answer = await lines.line();

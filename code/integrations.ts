@@ -9,6 +9,7 @@ import { isAbsolute, resolve } from "node:path";
 import type { AgentConfig } from "./config/schema.ts";
 import type { AgentOptions } from "./agent/agent.ts";
 import { BoxSandbox } from "./adapters/box_sandbox.ts";
+import { boxLimits } from "./box_agents.ts";
 import { searchFunction } from "./adapters/search.ts";
 import { PowerProvider } from "./providers/power.ts";
 
@@ -47,11 +48,13 @@ export async function moduleIntegrations(
       ? config.workspace
       : resolve(baseDir, config.workspace);
     await Deno.mkdir(workspace, { recursive: true });
+    // One user, one workspace: the CLI's sessions share one box, under the config's limits.
     const sandbox = new BoxSandbox(
       boxes,
       config.box.image,
       Deno.realPathSync(workspace),
       config.box.network,
+      boxLimits(config),
     );
     options.sandbox = sandbox;
     closers.push(() => sandbox.close(), () => boxes.close());

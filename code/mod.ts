@@ -88,6 +88,12 @@ export {
   type ToolOutputRequest,
   type ToolOutputVerdict,
 } from "./policy/tool_output.ts";
+export {
+  safeclawToolCalls,
+  type ToolCallInspector,
+  type ToolCallRequest,
+  type ToolCallVerdict,
+} from "./policy/tool_calls.ts";
 export { modelIsLocal } from "./policy/model_locality.ts";
 export { BubblewrapSandbox, type CommandSandbox, ProcessSandbox } from "./runtime/sandbox.ts";
 export { PathEscapeError, Workspace } from "./runtime/workspace.ts";
@@ -103,7 +109,7 @@ export type { AuditLog } from "./state/audit.ts";
 export type { RetryRunner } from "./llm/types.ts";
 export type { DeepPartial, ModelConfig, SubagentConfig } from "./config/schema.ts";
 export type { ToolResult } from "./tools/run_tool.ts";
-export type { CommandResult, RunOptions } from "./runtime/sandbox.ts";
+export type { CommandResult, RunOptions, SessionEnvironment } from "./runtime/sandbox.ts";
 export type { SessionInfo } from "./state/history.ts";
 export type { HookEventName, HookOutcome } from "./policy/hooks.ts";
 export type { PermissionAction, PermissionDecision, PermissionRule } from "./policy/permissions.ts";

@@ -27,6 +27,7 @@ import type { SearchService } from "@a3s/search";
 import { BoxAgentSandboxes } from "./box_agents.ts";
 import { agentChannelResponder } from "./channel_responder.ts";
 import { safeclawToolOutputs } from "./policy/tool_output.ts";
+import { safeclawToolCalls } from "./policy/tool_calls.ts";
 
 /** The `code` section of the a3s config file. */
 export interface CodeModuleConfig {
@@ -393,7 +394,11 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
       const created = Math.floor(Date.now() / 1000);
       if (!body.stream) {
         const result = await session.send(prompt);
-        if (!key) pool.sessions.delete(session.id);
+        if (!key) {
+          pool.sessions.delete(session.id);
+          // A one-off session: its box (where the agent gives sessions their own) goes now.
+          await session.close();
+        }
         return c.json({
           id,
           object: "chat.completion",
@@ -433,7 +438,10 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
           }
         }
         await stream.writeSSE({ data: "[DONE]" });
-        if (!key) pool.sessions.delete(session.id);
+        if (!key) {
+          pool.sessions.delete(session.id);
+          await session.close();
+        }
       });
     },
   );
@@ -495,6 +503,9 @@ export function codeModule(
           // Every session's tool output (HTTP, chat, subagents, plan steps) is checked by
           // safeclaw's guard: audited, and raising the level of the session it belongs to.
           ...(safeclaw ? { toolOutputInspector: safeclawToolOutputs(safeclaw) } : {}),
+          // ...and every tool call, before it runs: decided with the taints of the safeclaw
+          // session it belongs to, and audited in safeclaw's log when it is held or blocked.
+          ...(safeclaw ? { toolCallInspector: safeclawToolCalls(safeclaw) } : {}),
           // What agents remember, search finds offline (its local index follows memory).
           ...(search
             ? {
@@ -520,7 +531,7 @@ export function codeModule(
       }
       // safeclaw hands each checked, lane-queued channel message to the default agent.
       const unregister = safeclaw?.channels.use(
-        agentChannelResponder(pool, ctx.config.default_agent),
+        agentChannelResponder(pool, ctx.config.default_agent, { guard: safeclaw }),
       );
       return {
         routes: createCodeRoutes(pool, ctx.shutdown),

@@ -17,6 +17,7 @@ import { type HookRegistration, HookRunner, shellHook } from "../policy/hooks.ts
 import { type Approver, PermissionPolicy } from "../policy/permissions.ts";
 import type { TextClassifier } from "../policy/guard.ts";
 import type { ToolOutputInspector } from "../policy/tool_output.ts";
+import type { ToolCallInspector } from "../policy/tool_calls.ts";
 import { type HistoryStore, MemoryHistory, StoreHistory } from "../state/history.ts";
 import { type EmbedFunction, openAiEmbeddings, StoreMemory } from "../state/memory.ts";
 import { IndexedMemory, type MemorySearchIndex } from "../state/indexed_memory.ts";
@@ -50,6 +51,8 @@ export interface AgentOptions {
   classifier?: TextClassifier;
   /** Checks tool output before the model reads it, in place of safeclaw's functions in process (serve passes safeclaw's `Guard`, for its audit log and session levels). */
   toolOutputInspector?: ToolOutputInspector;
+  /** Checks tool calls before they run, after safeclaw's in-process check (serve passes safeclaw's `Guard`, for the chat's taints and its audit log). */
+  toolCallInspector?: ToolCallInspector;
   /** TypeScript hooks, added to the configured shell hooks. */
   hooks?: HookRegistration[];
   /** Extra tools; they may not take a built-in name. */
@@ -113,6 +116,7 @@ export class Agent implements AgentRuntime {
     readonly approver?: Approver,
     readonly classifier?: TextClassifier,
     readonly toolOutputInspector?: ToolOutputInspector,
+    readonly toolCallInspector?: ToolCallInspector,
   ) {
     this.name = config.name;
     this.tools = new Map();
@@ -181,6 +185,7 @@ export class Agent implements AgentRuntime {
       options.approver,
       options.classifier,
       options.toolOutputInspector,
+      options.toolCallInspector,
     );
     if (closeRetry) agent.#closers.push(closeRetry);
     if (options.store) agent.auditLog = await StoreAuditLog.open(options.store);

@@ -242,10 +242,15 @@ Deno.test("agent: a secret read from a file cannot leave through web_fetch, and 
       AgentEvent,
       { type: "tool_end" }
     >[];
+    // safeclaw's tool-call check refuses it before the tool runs (the tool's own egress check
+    // would too), and the refusal is audited as denied.
     assert(
-      ends[1].isError && ends[1].output.includes("cannot leave through web_fetch"),
+      ends[1].isError && ends[1].output.includes("safeclaw blocked this web_fetch call") &&
+        /Secret/.test(ends[1].output),
       ends[1].output,
     );
+    const refused = session.audit.find((a) => a.decision === "deny");
+    assert(refused?.rule?.startsWith("safeclaw("), JSON.stringify(session.audit));
     assertEquals(ends[2].output, "# Weather\n\nSunny");
     assertEquals(fetched.map((u) => new URL(u).pathname), ["/weather"]);
     const done = events.at(-1) as Extract<AgentEvent, { type: "done" }>;

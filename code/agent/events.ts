@@ -57,6 +57,8 @@ export type AgentEvent =
     tool: string;
     input: Record<string, unknown>;
     rule?: string;
+    /** Why safeclaw holds the call, when it does. */
+    reasons?: string[];
   }
   | { type: "approval_result"; callId: string; allowed: boolean; timedOut: boolean }
   | { type: "todos"; todos: TodoItem[] }

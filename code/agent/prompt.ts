@@ -4,12 +4,13 @@ import type { AgentRuntime } from "./runtime.ts";
 /** Models with windows this small get a one-paragraph prompt, so tools still fit. */
 const SMALL_CONTEXT = 4096;
 
-/** Builds the system prompt for a session of `runtime` with the given tools. */
+/** Builds the system prompt for a session of `runtime` with the given tools; `where` gives the session's workspace and sandbox (the agent's when unset). */
 export function buildSystemPrompt(
   runtime: AgentRuntime,
   toolNames: string[],
   contextWindow: number,
   custom?: string,
+  where: () => { workspace: { root: string }; sandbox: { driver: string } } = () => runtime,
 ): string {
   const own = custom ?? runtime.config.system_prompt;
   if (contextWindow <= SMALL_CONTEXT) {
@@ -19,7 +20,7 @@ export function buildSystemPrompt(
   const parts = [
     own ??
       `You are ${runtime.name}, a capable software agent. You work in the workspace folder with tools, carefully and step by step, and finish with a short, direct answer.`,
-    `Workspace: ${runtime.workspace.root}. Paths are relative to it; you cannot leave it. Commands run sandboxed (${runtime.sandbox.driver}).`,
+    `Workspace: ${where().workspace.root}. Paths are relative to it; you cannot leave it. Commands run sandboxed (${where().sandbox.driver}).`,
     [
       "How to work:",
       "- Look before you change: ls, glob, grep, codesearch, read.",

@@ -7,6 +7,7 @@ import type { HookRunner } from "../policy/hooks.ts";
 import type { Approver, PermissionPolicy } from "../policy/permissions.ts";
 import type { TextClassifier } from "../policy/guard.ts";
 import type { ToolOutputInspector } from "../policy/tool_output.ts";
+import type { ToolCallInspector } from "../policy/tool_calls.ts";
 import type { HistoryStore } from "../state/history.ts";
 import type { SkillRegistry } from "../skills/skills.ts";
 import type { MemoryAccess, SearchFunction } from "../tools/services.ts";
@@ -55,6 +56,8 @@ export interface AgentRuntime {
   readonly classifier?: TextClassifier;
   /** Checks tool output before the model reads it (safeclaw's `Guard` in serve), in place of the in-process check. */
   readonly toolOutputInspector?: ToolOutputInspector;
+  /** Checks tool calls before they run (safeclaw's `Guard` in serve), after the in-process check. */
+  readonly toolCallInspector?: ToolCallInspector;
   /** The subagents the `task` tool can start, by name. */
   readonly subagents: ReadonlyMap<string, SubagentDefinition>;
   /** Runs provider calls with retries. */

@@ -12,6 +12,13 @@ import {
 } from "../llm/types.ts";
 import { PermissionPolicy, requestApproval } from "../policy/permissions.ts";
 import { SessionGuard, TaintError } from "../policy/guard.ts";
+import {
+  blockedMessage,
+  toolCallChecked,
+  type ToolCallInspector,
+  type ToolCallVerdict,
+} from "../policy/tool_calls.ts";
+import type { SessionEnvironment } from "../runtime/sandbox.ts";
 import { modelIsLocal } from "../policy/model_locality.ts";
 import { runTool, type ToolResult } from "../tools/run_tool.ts";
 import type { TodoItem, ToolServices } from "../tools/services.ts";
@@ -48,6 +55,18 @@ export interface SessionOptions {
    * the parent's for a subagent; this session's own id when unset.
    */
   guardSession?: string;
+  /**
+   * Checks this session's tool calls in place of the agent's inspector (a chat's responder
+   * passes safeclaw's guard for the chat); the agent's `toolCallInspector` when unset.
+   */
+  toolCallInspector?: ToolCallInspector;
+  /**
+   * The key of the session's own box and workspace folder, where the agent's sandbox keeps
+   * sessions apart (serve's box agents): sessions with one key share them (a chat's sessions
+   * across restarts, a session's subagents), and closing one of them removes the box. This
+   * session's id when unset.
+   */
+  sandboxKey?: string;
 }
 
 /** One audited tool call. */
@@ -62,9 +81,9 @@ export interface AuditEntry {
   tool: string;
   /** The arguments the model passed (secrets redacted in the durable audit log). */
   input: Record<string, unknown>;
-  /** What the permission check (and hooks) decided: allowed, asked and allowed or denied, denied by rule, blocked by a hook, or an invalid call (unknown tool, bad arguments). */
+  /** What the permission check, safeclaw's tool-call check and hooks decided: allowed, asked and allowed or denied, denied (by a rule, or by safeclaw: `rule` is then `safeclaw(<reasons>)`), blocked by a hook, or an invalid call (unknown tool, bad arguments). */
   decision: "allow" | "ask-allowed" | "ask-denied" | "deny" | "blocked-by-hook" | "invalid";
-  /** The permission rule that decided, when one matched. */
+  /** The permission rule that decided, when one matched; `safeclaw(<reasons>)` when safeclaw's tool-call check did. */
   rule?: string;
   /** True when the tool failed or the call was refused. */
   isError: boolean;
@@ -146,6 +165,8 @@ export class AgentSession {
   #persisted = 0;
   /** The model's prompt tokens per counted token, learned from usage: tokenizers differ. */
   #tokenRatio = 1;
+  /** This session's own workspace and sandbox, where the agent's sandbox keeps sessions apart. */
+  #env: SessionEnvironment | undefined;
 
   /** Opens a session on an agent's runtime; `Agent.session()` is the usual way to get one. */
   constructor(runtime: AgentRuntime, options: SessionOptions = {}) {
@@ -168,6 +189,12 @@ export class AgentSession {
           !modelIsLocal(runtime.config, options.model ?? runtime.config.default_model)),
       inspector: runtime.toolOutputInspector,
       session: options.guardSession ?? this.id,
+      toolCalls: {
+        onTainted: s.tool_calls.on_tainted,
+        onExfiltration: s.tool_calls.on_exfiltration,
+        allowHosts: s.tool_calls.allow_hosts,
+      },
+      toolCallInspector: options.toolCallInspector ?? runtime.toolCallInspector,
     });
     const allowed = options.tools ? new Set(options.tools) : undefined;
     this.#tools = new Map([...runtime.tools].filter(([name]) => !allowed || allowed.has(name)));
@@ -176,6 +203,17 @@ export class AgentSession {
       this.#persisted = options.messages.length;
       this.#created = true;
     }
+  }
+
+  /**
+   * Where this session's tools work: its own workspace and box where the agent's sandbox keeps
+   * sessions apart (made on first use), the agent's otherwise.
+   */
+  #environment(): SessionEnvironment {
+    const rt = this.#runtime;
+    if (!rt.sandbox.forSession) return { workspace: rt.workspace, sandbox: rt.sandbox };
+    this.#env ??= rt.sandbox.forSession(this.#options.sandboxKey ?? this.id);
+    return this.#env;
   }
 
   /** The conversation so far (system prompt first). */
@@ -337,6 +375,7 @@ export class AgentSession {
         [...this.#tools.keys()],
         this.#model.config.context_window,
         this.#options.systemPrompt,
+        () => this.#environment(),
       );
       this.#messages.push({ role: "system", content: system });
       const start = await rt.hooks.run("SessionStart", this.id, {
@@ -452,7 +491,8 @@ export class AgentSession {
       subject === undefined || !["read", "write"].includes(tool.effect) || tool.name === "memory"
     ) return subject;
     try {
-      return this.#runtime.workspace.relative(this.#runtime.workspace.resolve(subject));
+      const { workspace } = this.#environment();
+      return workspace.relative(workspace.resolve(subject));
     } catch {
       // A path that escapes, or one the OS refuses (a name too long, a symlink loop), keeps its
       // raw form for the rules; the tool meets the same refusal and reports it to the model.
@@ -538,6 +578,7 @@ export class AgentSession {
     const subject = this.#subjectOf(tool, input);
     const decision = this.#policy.decide(tool.name, subject, tool.effect);
     let auditDecision: AuditEntry["decision"] = "allow";
+    let auditRule = decision.rule;
     if (decision.action === "deny") {
       return fail(
         `permission denied for ${tool.name}${subject ? `(${subject})` : ""}${
@@ -547,20 +588,29 @@ export class AgentSession {
         decision.rule,
       );
     }
-    if (decision.action === "ask") {
+    // safeclaw's tool-call check: exfiltration patterns and tainted values in the arguments.
+    const guardRule = (v: ToolCallVerdict) => `safeclaw(${v.reasons.join("; ")})`;
+    let verdict = await this.#checkToolCall(tool, input);
+    if (verdict.decision === "block") {
+      return fail(blockedMessage(tool.name, verdict.reasons), "deny", guardRule(verdict));
+    }
+    /** Asks the approver; a call safeclaw holds is refused without an answer in time. */
+    const approve = async (rule: string | undefined, held: ToolCallVerdict | undefined) => {
+      const reasons = held?.reasons;
       this.#emit({
         type: "approval_request",
         callId: call.id,
         tool: tool.name,
         input,
-        rule: decision.rule,
+        rule,
+        ...(reasons ? { reasons } : {}),
       });
       const perms = rt.config.permissions;
       const answer = await requestApproval(
         this.#options.approver ?? rt.approver,
-        { callId: call.id, tool: tool.name, input, subject, rule: decision.rule },
+        { callId: call.id, tool: tool.name, input, subject, rule, ...(reasons ? { reasons } : {}) },
         perms.approval_timeout_ms,
-        perms.timeout_action,
+        held ? "deny" : perms.timeout_action,
         signal,
       );
       this.#emit({
@@ -569,14 +619,26 @@ export class AgentSession {
         allowed: answer.allowed,
         timedOut: answer.timedOut,
       });
+      return answer;
+    };
+    let guardApproved = false;
+    if (decision.action === "ask" || verdict.decision === "approve") {
+      const held = verdict.decision === "approve" ? verdict : undefined;
+      const rule = [decision.action === "ask" ? decision.rule : undefined, held && guardRule(held)]
+        .filter(Boolean).join(", ") || undefined;
+      const answer = await approve(rule, held);
       if (!answer.allowed) {
         return fail(
-          `the user did not approve ${tool.name}${answer.timedOut ? " (no answer in time)" : ""}`,
+          `the user did not approve ${tool.name}${answer.timedOut ? " (no answer in time)" : ""}${
+            held ? ` (safeclaw held it: ${held.reasons.join("; ")})` : ""
+          }`,
           "ask-denied",
-          decision.rule,
+          rule,
         );
       }
+      guardApproved = held !== undefined;
       auditDecision = "ask-allowed";
+      auditRule = rule;
     }
 
     const pre = await rt.hooks.run("PreToolUse", this.id, { callId: call.id, input }, tool.name);
@@ -587,11 +649,31 @@ export class AgentSession {
         return fail(`a hook changed the input into something invalid: ${checked.error}`, "invalid");
       }
       input = checked.input;
+      // What runs is checked, not only what the model asked for.
+      verdict = await this.#checkToolCall(tool, input);
+      if (verdict.decision === "block") {
+        return fail(blockedMessage(tool.name, verdict.reasons), "deny", guardRule(verdict));
+      }
+      if (verdict.decision === "approve" && !guardApproved) {
+        const answer = await approve(guardRule(verdict), verdict);
+        if (!answer.allowed) {
+          return fail(
+            `the user did not approve ${tool.name} (safeclaw held it: ${
+              verdict.reasons.join("; ")
+            })`,
+            "ask-denied",
+            guardRule(verdict),
+          );
+        }
+        auditDecision = "ask-allowed";
+        auditRule = guardRule(verdict);
+      }
     }
 
+    const env = this.#environment();
     const result = await runTool(tool, input, {
-      workspace: rt.workspace,
-      sandbox: rt.sandbox,
+      workspace: env.workspace,
+      sandbox: env.sandbox,
       callId: call.id,
       services: this.#services(signal),
       signal,
@@ -621,7 +703,13 @@ export class AgentSession {
     }, tool.name);
     if (post.blocked) content = `[output withheld by hook: ${post.blocked.reason}]`;
     else if (typeof post.data.output === "string") content = post.data.output;
-    return done({ ...result, content }, auditDecision, input, decision.rule, guarded.tainted);
+    return done({ ...result, content }, auditDecision, input, auditRule, guarded.tainted);
+  }
+
+  /** safeclaw's verdict on a call, for the tools that run commands or reach the network. */
+  async #checkToolCall(tool: Tool, input: Record<string, unknown>): Promise<ToolCallVerdict> {
+    if (!toolCallChecked(tool.effect)) return { decision: "allow", reasons: [] };
+    return await this.#guard.checkToolCall(tool.name, input);
   }
 
   /** Characters of a tool result kept: small windows keep a quarter as many characters as the window has tokens. */
@@ -687,6 +775,9 @@ export class AgentSession {
       ephemeral: true,
       // Its tool output counts toward this session's (or this chat's) safeclaw session.
       guardSession: this.#options.guardSession ?? this.id,
+      toolCallInspector: this.#options.toolCallInspector,
+      // It works in this session's box and workspace.
+      sandboxKey: this.#options.sandboxKey ?? this.id,
     });
     const onAbort = () => child.cancel();
     signal.addEventListener("abort", onAbort, { once: true });
@@ -857,9 +948,17 @@ export class AgentSession {
     });
   }
 
-  /** Ends the session: runs SessionEnd hooks. History stays in the store for resume. */
+  /**
+   * Ends the session: runs SessionEnd hooks and removes its own box, if it has one (its files
+   * stay). History stays in the store for resume.
+   */
   async close(): Promise<void> {
     this.cancel();
+    if (this.#env) {
+      this.#env = undefined;
+      await this.#runtime.sandbox.releaseSession?.(this.#options.sandboxKey ?? this.id)
+        .catch(() => {});
+    }
     for (const skill of this.#loadedSkills) {
       await this.#runtime.hooks.run("SkillUnload", this.id, { skill });
     }

@@ -130,6 +130,20 @@ const AgentConfigSchemaObject = z.object({
     network: z.boolean().default(false),
     /** The image of the `box` driver. */
     image: z.string().default("busybox:latest"),
+    /**
+     * Where the sessions of a `box` agent in serve work: `session` (each session in its own
+     * subfolder `sessions/<session>` of the workspace, the only one its box mounts) or `shared`
+     * (every session's box mounts the workspace itself). Each session has its own box either way.
+     */
+    workspace: z.enum(["session", "shared"]).default("session"),
+    /** The most boxes the agent runs at once (one per session); the least recently used goes first. */
+    max_boxes: z.number().int().positive().max(1024).default(16),
+    /** Most processes and threads at once in one box (cgroup `pids.max`). */
+    pids: z.number().int().min(16).max(65_536).default(256),
+    /** Memory of one box, in MiB (cgroup `memory.max`). */
+    memory_mb: z.number().int().min(16).max(1_048_576).default(512),
+    /** CPUs one box may use, fractional allowed (cgroup `cpu.max`). */
+    cpus: z.number().positive().max(1024).default(1),
   }).prefault({}),
   search: z.object({
     /** Give `web_search` search's meta search (the CLI and serve wire it up). */
@@ -151,6 +165,18 @@ const AgentConfigSchemaObject = z.object({
      * or as printed (`raw`).
      */
     tool_output: z.enum(["mask", "mask_remote", "raw"]).default("mask"),
+    /**
+     * safeclaw's check of a tool call before it runs (its policy's `toolCalls`): what a call
+     * whose arguments carry a tainted value does (`on_tainted`), what a command that reaches a
+     * host off `allow_hosts` (curl, wget, nc, ssh, scp, encoded DNS lookups) does
+     * (`on_exfiltration`): `block`, or `approve` (asks the session's approver; refused without one).
+     */
+    tool_calls: z.object({
+      on_tainted: z.enum(["block", "approve"]).default("block"),
+      on_exfiltration: z.enum(["block", "approve"]).default("block"),
+      /** Hosts commands may reach: exact names or `*.example.org`. */
+      allow_hosts: z.array(z.string().min(1)).default([]),
+    }).prefault({}),
   }).prefault({}),
   web: z.object({
     /** Let web_fetch reach loopback and private addresses (off: no SSRF into the host's network). */
@@ -312,8 +338,23 @@ export interface AgentConfig {
   skills: { dirs: string[]; builtin: boolean };
   /** Long-term memory: on or off, the project and user keys memories are filed under, and the embedding model (keyword search only when unset). */
   memory: { enabled: boolean; project?: string; user: string; embedding_model?: string };
-  /** Where commands run: `bwrap` (bubblewrap, read-only host), `process` (plain), `box` (box's runtime, `image`) or `auto`; `network` lets them reach it. */
-  box: { driver: "auto" | "bwrap" | "process" | "box"; network: boolean; image: string };
+  /**
+   * Where commands run: `bwrap` (bubblewrap, read-only host), `process` (plain), `box` (box's
+   * runtime, `image`) or `auto`; `network` lets them reach it. A `box` agent in serve gives each
+   * session its own box (at most `max_boxes`, least recently used removed first) working in its
+   * own subfolder of the workspace (`workspace = "session"`) or the workspace itself (`shared`);
+   * each box runs under `pids`, `memory_mb` and `cpus` limits.
+   */
+  box: {
+    driver: "auto" | "bwrap" | "process" | "box";
+    network: boolean;
+    image: string;
+    workspace: "session" | "shared";
+    max_boxes: number;
+    pids: number;
+    memory_mb: number;
+    cpus: number;
+  };
   /** `web_search` through search's meta search (`enabled`), and the engines to ask (search's defaults when empty). */
   search: { enabled: boolean; engines: string[] };
   /** safeclaw's guard: taint tracking of secrets and PII, what a prompt injection in a tool result does (`off`, `warn`, `block`), whether tainted values may leave anyway, and whether the model reads the secrets a tool printed (`mask`, `mask_remote`, `raw`). */
@@ -323,6 +364,12 @@ export interface AgentConfig {
     injection: "off" | "warn" | "block";
     allow_tainted_egress: boolean;
     tool_output: "mask" | "mask_remote" | "raw";
+    /** What a tool call safeclaw flags does: tainted arguments (`on_tainted`), commands reaching hosts off `allow_hosts` (`on_exfiltration`): `block` or `approve`. */
+    tool_calls: {
+      on_tainted: "block" | "approve";
+      on_exfiltration: "block" | "approve";
+      allow_hosts: string[];
+    };
   };
   /** What web_fetch may reach: loopback and private addresses (`allow_private`) and, when set, only these hosts (`allow_hosts`, globs). */
   web: { allow_private: boolean; allow_hosts?: string[] };

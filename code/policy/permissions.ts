@@ -158,8 +158,10 @@ export interface ApprovalRequest {
   input: Record<string, unknown>;
   /** What the call touches (a path, a command, a URL), when the tool has one. */
   subject?: string;
-  /** The rule that asked. */
+  /** The rule that asked (`safeclaw(...)` when safeclaw's tool-call check holds the call). */
   rule?: string;
+  /** Why safeclaw holds the call for approval (a host off the allow list, tainted data), when it does. */
+  reasons?: string[];
 }
 
 /** Answers an approval: true allows. */

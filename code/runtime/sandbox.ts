@@ -7,6 +7,7 @@
 import { A3sError } from "@a3s/common/errors";
 import { readCappedText } from "@a3s/common/capped-text";
 import { writeStdin } from "@a3s/common/stdin";
+import type { Workspace } from "./workspace.ts";
 
 /** What a command produced. */
 export interface CommandResult {
@@ -34,12 +35,28 @@ export interface RunOptions {
   stdin?: string;
 }
 
+/** Where one session's tools work: its workspace folder and the sandbox its commands run in. */
+export interface SessionEnvironment {
+  /** The folder the session's tools are confined to. */
+  workspace: Workspace;
+  /** Where the session's commands run. */
+  sandbox: CommandSandbox;
+}
+
 /** A command sandbox for one workspace. */
 export interface CommandSandbox {
   /** Which sandbox this is (`process`, `bwrap`, `box`...), shown to the model and in logs. */
   readonly driver: string;
   /** Runs a bash command line and collects its output. */
   run(command: string, options: RunOptions): Promise<CommandResult>;
+  /**
+   * A sandbox (and workspace) of its own for the sessions keyed `key`, for drivers that keep
+   * sessions apart (serve's box agents: a box per session, so one user's /tmp, processes and
+   * files are not another's). Sessions of drivers without it share the agent's.
+   */
+  forSession?(key: string): SessionEnvironment;
+  /** Ends what {@linkcode forSession} made for `key` (its box; files stay). */
+  releaseSession?(key: string): Promise<void>;
 }
 
 async function exec(program: string, args: string[], options: RunOptions): Promise<CommandResult> {
