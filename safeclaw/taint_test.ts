@@ -139,6 +139,10 @@ Deno.test("checkToolCall finds a network command wherever a command stands, and 
     ]
   ) assertEquals(decide(cmd), "block", cmd);
   assertEquals(decide(`python3 -c "import socket; socket.create_connection(addr)"`), "approve");
+  // A host without a dot: only held before, so an approver could let the data out.
+  assertEquals(decide("cat /tmp/note.txt | nc localhost 18777"), "block");
+  assertEquals(decide("ssh build"), "block");
+  assertEquals(decide("nc -l -p 8080"), "approve");
   // A tool's name as an argument is not a command: these were held for approval.
   for (
     const cmd of [

@@ -45,6 +45,8 @@ const INLINE_PROGRAM = new RegExp(
     String.raw`(python[\d.]*|node|deno|bun|perl|ruby|php)\s+(?:-\w*[ceEr]\b|eval\b)([^\n]*)`,
   "gm",
 );
+/** The commands whose first bare word is the host they reach. */
+const HOST_FIRST = new Set(["nc", "ncat", "netcat", "telnet", "ssh", "sftp", "ftp", "tftp"]);
 const NETWORK_CALL =
   /\b(?:socket|urlopen|urllib|requests\.|http\.client|httpx|fetch\s*\(|net\.connect|XMLHttpRequest|LWP|IO::Socket|Net::HTTP|open-uri|curl_exec|fsockopen)\b/;
 const URL_HOST = /\b(?:https?|ftp|wss?):\/\/(?:[^@\s/]+@)?([a-z0-9.-]+|\[[0-9a-f:]+\])/gi;
@@ -93,6 +95,12 @@ export function networkCommands(
     const command = m[1].split(/\s+/)[0];
     const rest = m[2];
     const hosts = hostsIn(rest, true);
+    // `nc localhost 18777`, `ssh build`: a name without a dot is a host too (loopback reaches
+    // the host's own services where a sandbox shares its network).
+    if (!hosts.length && HOST_FIRST.has(command)) {
+      const name = rest.match(/(?:^|\s)([a-z][a-z0-9-]*)(?=\s|$)/i)?.[1];
+      if (name) hosts.push(name);
+    }
     const encodedDns = ["dig", "nslookup", "host", "ping"].includes(command) &&
       ENCODED_LABEL.test(rest);
     found.push({ command, hosts, encodedDns });
