@@ -31,10 +31,14 @@ Commands:
                                --report scores them on the public and hand-written evaluation
                                sets beside a JS peer and published figures
   audit verify                 check the audit hash chain; exit 1 naming the first bad record
-  audit ls [--severity S] [--min-severity S] [--session ID] [--kind K]
+  audit ls [--severity S | --min-severity S] [--session ID] [--kind K]
            [--since T] [--until T] [--limit N] [--format json|table]
-  audit export [same filters]  every matching record as JSONL
-  audit prune --until T        delete records older than T behind a signed checkpoint
+                               the newest N matching records (default 100), oldest first
+  audit export [same filters]  every matching record as JSONL (--limit N: the first N)
+  audit prune --until T [--dry-run] [--force]
+                               delete records older than T behind a signed checkpoint; asks
+                               first on a terminal unless --force
+                               T: 2026-01-01, 2026-01-01T12:00:00Z, Unix seconds, or 10m/24h/7d ago
                                (audit takes --home and --database-url like serve)
 
 scan prints the findings of one text as a JSON array of {type, start, end, confidence};

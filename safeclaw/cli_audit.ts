@@ -143,7 +143,8 @@ export async function auditCommand(args: string[], help: string): Promise<number
     modules: [{ name: "safeclaw", configSchema: SafeclawConfigSchema }],
   });
   const section = SafeclawConfigSchema.parse(config.safeclaw ?? {});
-  if (subcommand !== "prune" && !config.databaseUrl) {
+  const readOnly = subcommand !== "prune" || values["dry-run"] === true;
+  if (readOnly && !config.databaseUrl) {
     // Reading must not make a store: a mistyped --home would otherwise "verify" an empty one.
     const file = join(config.home, "a3s.db");
     const exists = await Deno.stat(file).then(() => true, () => false);
@@ -156,7 +157,7 @@ export async function auditCommand(args: string[], help: string): Promise<number
   }
   const store = await openStore({ home: config.home, databaseUrl: config.databaseUrl });
   try {
-    if (subcommand === "prune") {
+    if (subcommand === "prune" && !readOnly) {
       const key = await auditKey(
         section.auditKey,
         config.home,
@@ -166,6 +167,9 @@ export async function auditCommand(args: string[], help: string): Promise<number
       return await prune(audit, filter.until!, values);
     }
     const key = await readAuditKey(section.auditKey, config.home);
+    if (subcommand === "prune") {
+      return await prune(await openReader(store, key), filter.until!, values);
+    }
     if (subcommand === "verify") {
       if (key === undefined && await AuditLog.hasHistory(store)) {
         throw missingAuditKey(auditKeyPath(config.home));
@@ -181,7 +185,7 @@ export async function auditCommand(args: string[], help: string): Promise<number
 }
 
 /**
- * The log for reading. Listing and exporting compute no MAC, so where no key was ever made (a
+ * The log for reading. Listing, exporting and a dry-run prune compute no MAC, so where no key was ever made (a
  * store that has no records either) a throwaway one stands in rather than one being kept.
  */
 async function openReader(store: Store, key: string | undefined): Promise<AuditLog> {

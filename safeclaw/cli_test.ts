@@ -322,6 +322,17 @@ Deno.test("audit: every flag a subcommand ignores is refused, reading makes no s
   ]);
   const noUntil = await a3s(["safeclaw", "audit", "prune", "--home", absent]);
   assertEquals(noUntil.code, 2);
+  const dryRun = await a3s([
+    "safeclaw",
+    "audit",
+    "prune",
+    "--home",
+    absent,
+    "--until",
+    "1d",
+    "--dry-run",
+  ]);
+  assertEquals(dryRun.code, 1);
   assertEquals(await Deno.stat(`${home}/typo`).then(() => true, () => false), false);
   await Deno.remove(home, { recursive: true });
 });
