@@ -94,3 +94,56 @@ export function foldForDetection(text: string): FoldedText | undefined {
     originalEnd: (i) => i > 0 ? origin(i - 1)[1] : 0,
   };
 }
+
+/** One stretch of a text around its foldable characters, folded. */
+export interface FoldedWindow {
+  /** Where the stretch starts in the text. */
+  offset: number;
+  /** The stretch folded; its offsets map back into the stretch (add `offset`). */
+  view: FoldedText;
+}
+
+/** Characters of context kept on each side of a foldable one: more than any value spans. */
+export const FOLD_CONTEXT = 320;
+
+/**
+ * The stretches of `text` that hold foldable characters, each with `context` characters on either
+ * side (widened to the next whitespace, so no word is cut), folded; overlapping stretches are one.
+ * A large log with a stray zero-width space is read again around it, not whole.
+ *
+ * @example
+ * ```ts
+ * import { foldedWindows } from "./fold.ts";
+ * const [window] = foldedWindows("word ".repeat(200) + "card ４１１１ end", 20);
+ * console.log(window.offset, window.view.folded); // 985 "word word word card 4111 end"
+ * ```
+ */
+export function foldedWindows(text: string, context = FOLD_CONTEXT): FoldedWindow[] {
+  const stretches: [number, number][] = [];
+  for (const match of text.matchAll(FOLDABLE_ALL)) {
+    const start = widen(text, match.index - context, -1);
+    const end = widen(text, match.index + match[0].length + context, 1);
+    const last = stretches.at(-1);
+    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
+    else stretches.push([start, end]);
+  }
+  return stretches.map(([start, end]) => ({
+    offset: start,
+    view: foldForDetection(text.slice(start, end))!,
+  }));
+}
+
+/** `at` moved outward (`step` -1 or 1) to a whitespace or the text's edge, at most 64 further. */
+function widen(text: string, at: number, step: -1 | 1): number {
+  if (at <= 0) return 0;
+  if (at >= text.length) return text.length;
+  for (let i = 0; i < 64; i++, at += step) {
+    if (at <= 0 || at >= text.length || /\s/.test(text[step < 0 ? at - 1 : at])) break;
+  }
+  return Math.max(0, Math.min(text.length, at));
+}
+
+/** Whether `text` holds a character folding changes. */
+export function hasFoldable(text: string): boolean {
+  return FOLDABLE.test(text);
+}
