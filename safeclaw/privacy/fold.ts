@@ -14,6 +14,10 @@
 const FOLDABLE =
   /[\u00AD\u180E\u200B-\u200F\u2010\u2011\u2024\u2060-\u2064\u3002\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61]|\uD835[\uDC00-\uDFFF]/;
 const FOLDABLE_ALL = new RegExp(FOLDABLE.source, "g");
+// The same as one character class (the high surrogate U+D835 begins exactly the mathematical
+// symbols), which the engine scans for much faster than an alternation: the test every text takes.
+const MAY_FOLD =
+  /[\u00AD\u180E\u200B-\u200F\u2010\u2011\u2024\u2060-\u2064\u3002\uD835\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61]/;
 
 /** Dropped from the folded view. */
 const INVISIBLE = /^[\u00AD\u180E\u200B-\u200F\u2060-\u2064\uFEFF]$/;
@@ -145,5 +149,5 @@ function widen(text: string, at: number, step: -1 | 1): number {
 
 /** Whether `text` holds a character folding changes. */
 export function hasFoldable(text: string): boolean {
-  return FOLDABLE.test(text);
+  return MAY_FOLD.test(text) && FOLDABLE.test(text);
 }
