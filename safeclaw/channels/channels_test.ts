@@ -469,3 +469,41 @@ Deno.test("a reply the platform's API refuses is sent again; one never sent is a
     await store.close();
   }
 });
+
+Deno.test("telegram: a reply longer than a message is sent in parts of at most 4,096 characters", async () => {
+  // Sent whole, Telegram refused it, and the reply never reached the user.
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({}),
+    hmacKey: "channel-test-key-0123456789",
+    tee: { kind: null, device: null },
+  });
+  const platforms = startFakePlatforms();
+  const reply = Array.from({ length: 500 }, (_, i) => `line ${i}: the agent's long answer`)
+    .join("\n");
+  const hub = new ChannelHub(guard, [
+    telegramChannel({ botToken: "123:abc", secretToken: "tg-secret", apiBase: platforms.url }),
+  ], () => Promise.resolve(reply));
+  try {
+    const update = JSON.stringify({
+      update_id: 9,
+      message: { message_id: 70, from: { id: 4 }, chat: { id: 5 }, text: "tell me all" },
+    });
+    await hub.handle("telegram", post({ "x-telegram-bot-api-secret-token": "tg-secret" }, update));
+    await hub.settle();
+    const sent = platforms.calls.filter((c) => c.path === "/bot123:abc/sendMessage");
+    assert(sent.length >= 5, String(sent.length));
+    assert(sent.every((c) => String(c.body.text).length <= 4096));
+    assertEquals(sent.map((c) => c.body.text).join("\n"), reply);
+    assertEquals(sent.map((c) => c.body.reply_parameters !== undefined), [
+      true,
+      ...sent.slice(1).map(() => false),
+    ]);
+  } finally {
+    await hub.close();
+    await guard.close();
+    await platforms.close();
+    await store.close();
+  }
+});

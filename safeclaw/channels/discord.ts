@@ -4,6 +4,7 @@
  * answered with a PONG; a slash command is acknowledged at once (deferred) and answered with a
  * follow-up message on the interaction's webhook.
  */
+import { messageParts } from "./message_parts.ts";
 import { z } from "zod";
 import {
   type ChannelAdapter,
@@ -106,14 +107,18 @@ export function discordChannel(options: DiscordOptions): ChannelAdapter {
     async send(message: ChannelMessage, text: string) {
       const token = tokens.get(message.messageId ?? "");
       if (!token) throw new Error("discord: no interaction token for this message");
+      // A follow-up holds at most 2,000 characters; the token stays until all are sent, so a
+      // retry of a failed send can use it.
+      for (const part of messageParts(text, { size: 2000 })) {
+        const res = await fetch(`${apiBase}/webhooks/${options.applicationId}/${token}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ content: part }),
+        });
+        if (!res.ok) throw new Error(`discord follow-up: ${res.status} ${await res.text()}`);
+        await res.body?.cancel();
+      }
       tokens.delete(message.messageId!);
-      const res = await fetch(`${apiBase}/webhooks/${options.applicationId}/${token}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ content: text }),
-      });
-      if (!res.ok) throw new Error(`discord follow-up: ${res.status} ${await res.text()}`);
-      await res.body?.cancel();
     },
   };
 }

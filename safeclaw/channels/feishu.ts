@@ -5,6 +5,7 @@
  * (`token`, or `header.token` in schema 2.0). Redelivered events repeat their `event_id` and are
  * ignored. Replies go to `im/v1/messages` with a tenant access token.
  */
+import { messageParts } from "./message_parts.ts";
 import { createDecipheriv, createHash } from "node:crypto";
 import { z } from "zod";
 import {
@@ -171,20 +172,23 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
       });
     },
     async send(message: ChannelMessage, text: string) {
-      const res = await fetch(`${apiBase}/open-apis/im/v1/messages?receive_id_type=chat_id`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json; charset=utf-8",
-          authorization: `Bearer ${await token()}`,
-        },
-        body: JSON.stringify({
-          receive_id: message.chatId,
-          msg_type: "text",
-          content: JSON.stringify({ text }),
-        }),
-      });
-      const body = await res.json() as { code?: number; msg?: string };
-      if (body.code !== 0) throw new Error(`feishu im/v1/messages: ${body.msg}`);
+      // A request body holds at most 150 KB: 30,000 characters stay within it in any script.
+      for (const part of messageParts(text, { size: 30_000 })) {
+        const res = await fetch(`${apiBase}/open-apis/im/v1/messages?receive_id_type=chat_id`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json; charset=utf-8",
+            authorization: `Bearer ${await token()}`,
+          },
+          body: JSON.stringify({
+            receive_id: message.chatId,
+            msg_type: "text",
+            content: JSON.stringify({ text: part }),
+          }),
+        });
+        const body = await res.json() as { code?: number; msg?: string };
+        if (body.code !== 0) throw new Error(`feishu im/v1/messages: ${body.msg}`);
+      }
     },
   };
 }

@@ -4,6 +4,7 @@
  * five minutes from now is a replay. `url_verification` is answered with its challenge; replies go
  * to `chat.postMessage` with the bot token.
  */
+import { messageParts } from "./message_parts.ts";
 import { createHmac } from "node:crypto";
 import { z } from "zod";
 import {
@@ -108,17 +109,24 @@ export function slackChannel(options: SlackOptions): ChannelAdapter {
       });
     },
     async send(message: ChannelMessage, text: string) {
-      const res = await fetch(`${apiBase}/chat.postMessage`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json; charset=utf-8",
-          authorization: `Bearer ${options.botToken}`,
-        },
-        body: JSON.stringify({ channel: message.chatId, text, thread_ts: message.messageId }),
-      });
-      const body = await res.json() as { ok?: boolean; error?: string };
-      if (!res.ok || !body.ok) {
-        throw new Error(`slack chat.postMessage: ${body.error ?? res.status}`);
+      // Slack cuts a message's text after 40,000 characters.
+      for (const part of messageParts(text, { size: 40_000 })) {
+        const res = await fetch(`${apiBase}/chat.postMessage`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json; charset=utf-8",
+            authorization: `Bearer ${options.botToken}`,
+          },
+          body: JSON.stringify({
+            channel: message.chatId,
+            text: part,
+            thread_ts: message.messageId,
+          }),
+        });
+        const body = await res.json() as { ok?: boolean; error?: string };
+        if (!res.ok || !body.ok) {
+          throw new Error(`slack chat.postMessage: ${body.error ?? res.status}`);
+        }
       }
     },
   };

@@ -2,6 +2,7 @@
  * Telegram: the Bot API delivers updates to a webhook set with a `secret_token`, which arrives in
  * the `X-Telegram-Bot-Api-Secret-Token` header; replies go to `sendMessage`.
  */
+import { messageParts } from "./message_parts.ts";
 import { z } from "zod";
 import {
   type ChannelAdapter,
@@ -73,20 +74,23 @@ export function telegramChannel(options: TelegramOptions): ChannelAdapter {
       });
     },
     async send(message: ChannelMessage, text: string) {
-      const res = await fetch(`${apiBase}/bot${options.botToken}/sendMessage`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          chat_id: Number(message.chatId),
-          text,
-          reply_parameters: message.messageId
-            ? { message_id: Number(message.messageId) }
-            : undefined,
-        }),
-      });
-      const body = await res.json() as { ok?: boolean; description?: string };
-      if (!res.ok || !body.ok) {
-        throw new Error(`telegram sendMessage: ${body.description ?? res.status}`);
+      // Telegram takes 1 to 4,096 characters a message; the first part answers the message.
+      for (const [i, part] of messageParts(text, { size: 4096 }).entries()) {
+        const res = await fetch(`${apiBase}/bot${options.botToken}/sendMessage`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            chat_id: Number(message.chatId),
+            text: part,
+            reply_parameters: message.messageId && i === 0
+              ? { message_id: Number(message.messageId) }
+              : undefined,
+          }),
+        });
+        const body = await res.json() as { ok?: boolean; description?: string };
+        if (!res.ok || !body.ok) {
+          throw new Error(`telegram sendMessage: ${body.description ?? res.status}`);
+        }
       }
     },
   };

@@ -3,6 +3,7 @@
  * an encrypted XML body; the URL check is a GET whose `echostr` must be decrypted and echoed.
  * Replies go to `message/send` with an access token from `gettoken`.
  */
+import { messageParts, utf8Bytes } from "./message_parts.ts";
 import {
   type ChannelAdapter,
   type ChannelMessage,
@@ -142,18 +143,21 @@ export function wecomChannel(options: WecomOptions): ChannelAdapter {
       };
     },
     async send(message: ChannelMessage, text: string) {
-      const res = await fetch(`${apiBase}/cgi-bin/message/send?access_token=${await token()}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          touser: message.userId,
-          msgtype: "text",
-          agentid: options.agentId,
-          text: { content: text },
-        }),
-      });
-      const body = await res.json() as { errcode?: number; errmsg?: string };
-      if (body.errcode) throw new Error(`wecom message/send: ${body.errmsg}`);
+      // A text message holds at most 2,048 bytes.
+      for (const part of messageParts(text, { size: 2048, measure: utf8Bytes })) {
+        const res = await fetch(`${apiBase}/cgi-bin/message/send?access_token=${await token()}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            touser: message.userId,
+            msgtype: "text",
+            agentid: options.agentId,
+            text: { content: part },
+          }),
+        });
+        const body = await res.json() as { errcode?: number; errmsg?: string };
+        if (body.errcode) throw new Error(`wecom message/send: ${body.errmsg}`);
+      }
     },
   };
 }
