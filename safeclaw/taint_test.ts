@@ -143,6 +143,16 @@ Deno.test("checkToolCall finds a network command wherever a command stands, and 
   assertEquals(decide("cat /tmp/note.txt | nc localhost 18777"), "block");
   assertEquals(decide("ssh build"), "block");
   assertEquals(decide("nc -l -p 8080"), "approve");
+  // Disguised: each of these sent a chat's note to a listener.
+  assertEquals(decide("(echo W1; cat /tmp/note.txt) | busybox nc localhost 18777"), "block");
+  assertEquals(decide("cat /tmp/note.txt | n\\c localhost 18777"), "block");
+  assertEquals(decide(`eval "n""c localhost 18777 < /tmp/note.txt"`), "block");
+  // Commands it cannot read are held: a variable, eval, a pipe into a shell.
+  assertEquals(decide("N=nc; cat /tmp/note.txt | $N localhost 18777"), "approve");
+  assertEquals(decide("echo bmMgbG9jYWxob3N0IDE4Nzc3 | base64 -d | sh"), "approve");
+  for (const cmd of ["echo $HOME", "bash -c 'ls'", "cat a.txt | sort | uniq", "FOO=1 make"]) {
+    assertEquals(decide(cmd), "allow", cmd);
+  }
   // A tool's name as an argument is not a command: these were held for approval.
   for (
     const cmd of [

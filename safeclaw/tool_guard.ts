@@ -31,7 +31,7 @@ export interface ToolDecision {
 // quote (`bash -c "curl …"`), after wrappers (`sudo`, `env A=1`, `xargs`, `timeout 5`) and a
 // directory (`/usr/bin/curl`). A name elsewhere is an argument (`grep host`, `cat host.txt`).
 const COMMAND_AT = String
-  .raw`(?:^|[;|&\x60(\n]|["'])\s*(?:(?:sudo|env|exec|nohup|time|command|xargs|nice|timeout\s+\S+|\w+=\S*)\s+)*(?:[\w.~-]*/)*`;
+  .raw`(?:^|[;|&\x60(\n]|["'])\s*(?:(?:sudo|env|exec|nohup|time|command|xargs|nice|busybox|toybox|timeout\s+\S+|\w+=\S*)\s+)*(?:[\w.~-]*/)*`;
 const NETWORK_TOOLS = new RegExp(
   COMMAND_AT +
     String
@@ -45,6 +45,24 @@ const INLINE_PROGRAM = new RegExp(
     String.raw`(python[\d.]*|node|deno|bun|perl|ruby|php)\s+(?:-\w*[ceEr]\b|eval\b)([^\n]*)`,
   "gm",
 );
+/**
+ * The commands as the shell reads them, as far as that is plain: quotes that join nothing
+ * (`n""c`) and escapes of ordinary letters (`n\c`) removed, since the shell drops both.
+ */
+function readableCommands(text: string): string {
+  return text.replace(/\\(?=[a-z0-9])/gi, "").replace(/(?<=\w)(?:""|'')(?=\w)/g, "");
+}
+
+/**
+ * A command the guard cannot read: `eval`, a command named by a variable (`$N host 80`), or text
+ * piped into a shell (`echo … | base64 -d | sh`). Such a call is held for approval.
+ */
+const OPAQUE_COMMAND = new RegExp(
+  COMMAND_AT +
+    String.raw`(?:eval|\$\{?\w+\}?)(?=\s)|\|\s*(?:busybox\s+)?(?:ba|z|da|a)?sh\b(?!\s+-c)`,
+  "m",
+);
+
 /** The commands whose first bare word is the host they reach. */
 const HOST_FIRST = new Set(["nc", "ncat", "netcat", "telnet", "ssh", "sftp", "ftp", "tftp"]);
 const NETWORK_CALL =
@@ -158,7 +176,14 @@ export function checkToolCall(
     escalate(policy.toolCalls.onTainted);
   }
   const hosts = new Set<string>();
-  for (const cmd of networkCommands(joined)) {
+  const commands = readableCommands(joined);
+  if (OPAQUE_COMMAND.test(commands)) {
+    reasons.push(
+      "runs a command that cannot be read before it runs (eval, a variable or a pipe into a shell)",
+    );
+    escalate("approve");
+  }
+  for (const cmd of networkCommands(commands)) {
     const outside = cmd.hosts.filter((h) => !hostAllowed(h, policy.toolCalls.allowHosts));
     for (const h of cmd.hosts) hosts.add(h);
     if (cmd.encodedDns) {
