@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "@a3s/common/testing";
-import { openStore } from "@a3s/common";
+import { openStore, type Store } from "@a3s/common";
 import { Guard } from "../guard.ts";
 import { parsePolicy } from "../policy.ts";
 import { ChannelHub, NO_ANSWER } from "./hub.ts";
@@ -13,14 +13,19 @@ import { startFakePlatforms } from "../testdata/fake_platforms.ts";
 const NOW = 1_700_000_000;
 const SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
 
-async function setup() {
-  const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await Guard.open({
+/** A guard with the default policy on `store`. */
+function openGuard(store: Store): Promise<Guard> {
+  return Guard.open({
     store,
     policy: parsePolicy({}),
     hmacKey: "channel-test-key-0123456789",
     tee: { kind: null, device: null },
   });
+}
+
+async function setup() {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await openGuard(store);
   const platforms = startFakePlatforms();
   const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
     "sign",
@@ -410,12 +415,7 @@ function flakyAdapter(failures: number) {
 
 Deno.test("a reply the platform's API refuses is sent again; one never sent is audited and its delivery answered again; a delivery is remembered across restarts", async () => {
   const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await Guard.open({
-    store,
-    policy: parsePolicy({}),
-    hmacKey: "channel-test-key-0123456789",
-    tee: { kind: null, device: null },
-  });
+  const guard = await openGuard(store);
   const deliveries = await DeliveryLog.open(store);
   try {
     const deliver = (hub: ChannelHub, id: string) =>
@@ -473,12 +473,7 @@ Deno.test("a reply the platform's API refuses is sent again; one never sent is a
 Deno.test("telegram: a reply longer than a message is sent in parts of at most 4,096 characters", async () => {
   // Sent whole, Telegram refused it, and the reply never reached the user.
   const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await Guard.open({
-    store,
-    policy: parsePolicy({}),
-    hmacKey: "channel-test-key-0123456789",
-    tee: { kind: null, device: null },
-  });
+  const guard = await openGuard(store);
   const platforms = startFakePlatforms();
   const reply = Array.from({ length: 500 }, (_, i) => `line ${i}: the agent's long answer`)
     .join("\n");
