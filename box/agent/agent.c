@@ -65,7 +65,12 @@ struct exec {
   unsigned char *in_buf;
   size_t in_len;
   int in_close;      /* close stdin once the buffer drains */
+  long long reaped_at; /* when the process was reaped (monotonic ms), else 0 */
 };
+
+/* How long an exec's output pipes may stay open after its process ended: a process it left in
+ * the background (`sleep 120 &`) holds them, and the exec would not end until that one did. */
+#define EXEC_OUTPUT_GRACE_MS 200
 
 static struct conn *conns = NULL;
 static int conn_slots = 0;
@@ -299,6 +304,7 @@ static int new_exec(int ci, uint32_t stream) {
     memset(&execs[e], 0, sizeof execs[e]);
     execs[e].used = 1; execs[e].conn = ci; execs[e].stream = stream;
     execs[e].in_fd = execs[e].out_fd = execs[e].err_fd = execs[e].put_fd = -1;
+    execs[e].reaped_at = 0;
     return e;
   }
   return -1;
@@ -583,6 +589,34 @@ static void pump_output(int e, int *fd, int flags) {
   maybe_finish(e);
 }
 
+/* Sends what a pipe holds now and closes it, without waiting for its writers to close it. */
+static void drain_and_close(int e, int *fd, int flags) {
+  unsigned char chunk[65536];
+  ssize_t n;
+  fcntl(*fd, F_SETFL, O_NONBLOCK);
+  while ((n = read(*fd, chunk, sizeof chunk)) > 0)
+    send_frame(execs[e].conn, F_DATA, flags, execs[e].stream, chunk, (size_t)n);
+  close_fd(fd);
+}
+
+/* Ends the execs whose process ended a grace period ago but whose pipes a background process
+ * still holds; returns through `wait_ms` when the next such exec is due. */
+static void end_lingering_execs(int *wait_ms) {
+  long long now = now_ms();
+  for (int e = 0; e < exec_slots; e++) {
+    struct exec *x = &execs[e];
+    if (!x->used || x->pid != 0 || (x->out_fd < 0 && x->err_fd < 0)) continue;
+    long long left = x->reaped_at + EXEC_OUTPUT_GRACE_MS - now;
+    if (left > 0) {
+      if (*wait_ms < 0 || left < *wait_ms) *wait_ms = (int)left;
+      continue;
+    }
+    if (x->out_fd >= 0) drain_and_close(e, &x->out_fd, 1);
+    if (x->err_fd >= 0) drain_and_close(e, &x->err_fd, 2);
+    maybe_finish(e);
+  }
+}
+
 static void write_status(const char *reason) {
   if (!status_path) return;
   int code = 0, sig = 0;
@@ -615,16 +649,9 @@ static void reap(void) {
     if (pod_reaped(pid, status)) continue;
     for (int e = 0; e < exec_slots; e++) {
       if (execs[e].used && execs[e].pid == pid) {
-        execs[e].pid = 0; execs[e].status = status;
+        execs[e].pid = 0; execs[e].status = status; execs[e].reaped_at = now_ms();
         /* A pty's master reports EIO only after the last slave closes; stop waiting for it. */
-        if (execs[e].err_fd < 0 && execs[e].out_fd >= 0) {
-          unsigned char chunk[65536];
-          ssize_t n;
-          fcntl(execs[e].out_fd, F_SETFL, O_NONBLOCK);
-          while ((n = read(execs[e].out_fd, chunk, sizeof chunk)) > 0)
-            send_frame(execs[e].conn, F_DATA, 1, execs[e].stream, chunk, (size_t)n);
-          close_fd(&execs[e].out_fd);
-        }
+        if (execs[e].err_fd < 0 && execs[e].out_fd >= 0) drain_and_close(e, &execs[e].out_fd, 1);
         maybe_finish(e);
       }
     }
@@ -949,6 +976,7 @@ int main(int argc, char **argv) {
     else if (lfd >= 0 && (wait_ms < 0 || accept_rest < wait_ms)) wait_ms = (int)accept_rest;
     for (int i = 0; i < conn_slots; i++)
       if (conns[i].fd >= 0 && (i >= nports || port_polled(i, &wait_ms))) { fds[n] = (struct pollfd){conns[i].fd, POLLIN, 0}; kind[n] = 2; owner[n++] = i; }
+    end_lingering_execs(&wait_ms);
     for (int e = 0; e < exec_slots; e++) {
       if (!execs[e].used) continue;
       if (execs[e].out_fd >= 0) { fds[n] = (struct pollfd){execs[e].out_fd, POLLIN, 0}; kind[n] = 3; owner[n++] = e; }

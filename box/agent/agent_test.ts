@@ -79,6 +79,26 @@ Deno.test("agent: health, env and workdir, concurrent execs, large output", asyn
   }
 });
 
+Deno.test("agent: an exec ends with its process, not with what it left in the background", async () => {
+  // A background process holds the exec's output pipes: the exec waited for it (120 s here).
+  const agent = await startAgent();
+  const client = await agent.connect();
+  try {
+    const started = performance.now();
+    const run = await client.run({ command: ["sh", "-c", "sleep 120 & echo $!"] });
+    assert(performance.now() - started < 5_000, `${performance.now() - started} ms`);
+    assertEquals(run.exitCode, 0);
+    // The agent runs on the host here: the sleeper is ended by hand.
+    Deno.kill(Number(text(run.stdout)), "SIGKILL");
+    // What a background process writes right after is still read, within the grace period.
+    const late = await client.run({ command: ["sh", "-c", "(sleep 0.05; echo late) & echo now"] });
+    assertEquals(text(late.stdout), "now\nlate\n");
+  } finally {
+    client.close();
+    await agent.stop();
+  }
+});
+
 Deno.test("agent: signals end an exec with 128+n, a tty merges output", async () => {
   const agent = await startAgent();
   const client = await agent.connect();
