@@ -225,31 +225,14 @@ Deno.test("audit: every flag a subcommand ignores is refused, reading makes no s
 
   // prune used to take --session and --kind and delete every older record whatever they said.
   const future = "2999-01-01";
-  const filtered = await a3s([
-    "safeclaw",
-    "audit",
-    "prune",
-    "--home",
-    home,
-    "--until",
-    future,
-    "--session",
-    "u:c:1",
-  ]);
+  const prune = (...args: string[]) =>
+    a3s(["safeclaw", "audit", "prune", "--home", home, "--until", future, ...args]);
+  const filtered = await prune("--session", "u:c:1");
   assertEquals([filtered.code, filtered.err.trim()], [
     2,
     "error: audit prune does not take --session (it takes --until, --dry-run and --force)",
   ]);
-  const dry = await a3s([
-    "safeclaw",
-    "audit",
-    "prune",
-    "--home",
-    home,
-    "--until",
-    future,
-    "--dry-run",
-  ]);
+  const dry = await prune("--dry-run");
   assertEquals([dry.code, dry.out.trim().startsWith("would prune 2 records older than 2999")], [
     0,
     true,

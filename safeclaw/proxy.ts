@@ -345,23 +345,17 @@ const ERROR_BODY_KEPT = 64 * 1024;
 /** The first `limit` bytes of `body` as text; the rest is not read. */
 async function bodyStart(body: ReadableStream<Uint8Array>, limit: number): Promise<string> {
   const reader = body.getReader();
-  const parts: Uint8Array[] = [];
-  let length = 0;
+  const decoder = new TextDecoder();
+  let text = "";
   try {
-    while (length < limit) {
+    for (let length = 0; length < limit;) {
       const { done, value } = await reader.read();
       if (done) break;
-      parts.push(value);
+      text += decoder.decode(value.subarray(0, limit - length), { stream: true });
       length += value.length;
     }
   } finally {
     await reader.cancel().catch(() => {});
   }
-  const bytes = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.length;
-  }
-  return new TextDecoder().decode(bytes.subarray(0, limit));
+  return text + decoder.decode();
 }

@@ -16,6 +16,7 @@ import {
   DEFAULT_BOX_LIMITS,
   REAP_COMMAND,
   SessionBoxes,
+  type SessionBoxesOptions,
   sessionFolder,
 } from "./box_sandbox.ts";
 
@@ -76,6 +77,23 @@ class FakeBoxes implements BoxRuntimeLike {
 
 const OPTS = { cwd: "/", timeoutMs: 5_000 };
 
+/** Session boxes on `fake` over `root`: the default limits, four boxes, a folder per session. */
+function sessionBoxes(
+  fake: FakeBoxes,
+  root: string,
+  options: Partial<SessionBoxesOptions> = {},
+): SessionBoxes {
+  return new SessionBoxes(fake, {
+    image: "img",
+    root,
+    network: false,
+    limits: DEFAULT_BOX_LIMITS,
+    maxBoxes: 4,
+    workspace: "session",
+    ...options,
+  });
+}
+
 async function tempDir(): Promise<string> {
   return await Deno.realPath(await Deno.makeTempDir({ prefix: "a3s-code-session-boxes-" }));
 }
@@ -83,14 +101,7 @@ async function tempDir(): Promise<string> {
 Deno.test("session boxes: each session gets its own box and workspace folder, started on its first command", async () => {
   const root = await tempDir();
   const fake = new FakeBoxes();
-  const boxes = new SessionBoxes(fake, {
-    image: "img",
-    root,
-    network: false,
-    limits: DEFAULT_BOX_LIMITS,
-    maxBoxes: 4,
-    workspace: "session",
-  });
+  const boxes = sessionBoxes(fake, root);
   try {
     const a = boxes.forSession("1:telegram:1");
     const b = boxes.forSession("2:telegram:2");
@@ -131,14 +142,7 @@ Deno.test("session boxes: each session gets its own box and workspace folder, st
 Deno.test("session boxes: at most max_boxes run; one more removes the least recently used, an idle one first", async () => {
   const root = await tempDir();
   const fake = new FakeBoxes();
-  const boxes = new SessionBoxes(fake, {
-    image: "img",
-    root,
-    network: false,
-    limits: {},
-    maxBoxes: 2,
-    workspace: "session",
-  });
+  const boxes = sessionBoxes(fake, root, { limits: {}, maxBoxes: 2 });
   try {
     const s = (k: string) => boxes.forSession(k).sandbox;
     await s("a").run("true", OPTS); // box1
@@ -171,14 +175,7 @@ Deno.test("session boxes: at most max_boxes run; one more removes the least rece
 Deno.test("session boxes: a shared workspace mounts the agent's folder in every session's box", async () => {
   const root = await tempDir();
   const fake = new FakeBoxes();
-  const boxes = new SessionBoxes(fake, {
-    image: "img",
-    root,
-    network: false,
-    limits: {},
-    maxBoxes: 4,
-    workspace: "shared",
-  });
+  const boxes = sessionBoxes(fake, root, { limits: {}, workspace: "shared" });
   try {
     await boxes.forSession("a").sandbox.run("true", OPTS);
     await boxes.forSession("b").sandbox.run("true", OPTS);
@@ -232,14 +229,7 @@ Deno.test("box limits: the config's box block sets them (validated), and they re
 Deno.test("session boxes: an agent's sessions work in their own box and folder, closed with the session", async () => {
   const dir = await tempDir();
   const fake = new FakeBoxes();
-  const boxes = new SessionBoxes(fake, {
-    image: "img",
-    root: dir,
-    network: false,
-    limits: DEFAULT_BOX_LIMITS,
-    maxBoxes: 4,
-    workspace: "session",
-  });
+  const boxes = sessionBoxes(fake, dir);
   const llm = new ScriptedProvider([
     (req) =>
       req.messages.at(-1)!.role === "tool" ? { text: "done" } : {

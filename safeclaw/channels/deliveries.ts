@@ -29,6 +29,36 @@ const MIGRATIONS: readonly Migration[] = [{
   },
 }];
 
+/** Where the hub remembers the deliveries it has taken. */
+export interface Deliveries {
+  /** True the first time `key` is taken, false for every later delivery of it. */
+  take(key: string): Promise<boolean>;
+  /** Forgets `key`, so that its next delivery is taken (its answer never reached the user). */
+  forget(key: string): Promise<void>;
+}
+
+/** How many deliveries {@linkcode RecentDeliveries} remembers, oldest forgotten first. */
+export const DELIVERIES_REMEMBERED = 10_000;
+
+/** The last deliveries, in memory: for a hub without a store (a restart forgets them). */
+export class RecentDeliveries implements Deliveries {
+  #keys = new Set<string>();
+
+  take(key: string): Promise<boolean> {
+    if (this.#keys.has(key)) return Promise.resolve(false);
+    this.#keys.add(key);
+    if (this.#keys.size > DELIVERIES_REMEMBERED) {
+      this.#keys.delete(this.#keys.values().next().value!);
+    }
+    return Promise.resolve(true);
+  }
+
+  forget(key: string): Promise<void> {
+    this.#keys.delete(key);
+    return Promise.resolve();
+  }
+}
+
 /** How long a delivery is remembered: longer than any platform redelivers (Telegram, a day). */
 export const DELIVERY_MEMORY_MS = 2 * 86_400_000;
 
@@ -45,7 +75,7 @@ export const DELIVERY_MEMORY_MS = 2 * 86_400_000;
  * await store.close();
  * ```
  */
-export class DeliveryLog {
+export class DeliveryLog implements Deliveries {
   #db: Kysely<DeliveryTables>;
   #now: () => number;
 

@@ -6,7 +6,7 @@
  */
 import { createLane, type Lane } from "@a3s/lane";
 import type { Guard } from "../guard.ts";
-import type { DeliveryLog } from "./deliveries.ts";
+import { type Deliveries, RecentDeliveries } from "./deliveries.ts";
 import type { ChannelAdapter, ChannelMessage } from "./types.ts";
 import { DISCORD_DEFERRED } from "./discord.ts";
 
@@ -42,29 +42,25 @@ export const NO_ANSWER = "No answer could be produced for this message.";
 /** Waits before each retry of a reply the platform's API did not take. */
 export const SEND_RETRY_DELAYS_MS: readonly number[] = [500, 2_000, 5_000];
 
-/** How many delivery ids the hub remembers, oldest forgotten first. */
-export const DELIVERIES_REMEMBERED = 10_000;
-
 /** Options of {@linkcode ChannelHub}. */
 export interface ChannelHubOptions {
   /** Told of a message whose reply failed (it is also audited). */
   onError?: (error: unknown, message: ChannelMessage) => void;
   /** Waits before each retry of a reply the platform's API refused. */
   retryDelaysMs?: readonly number[];
-  /** Where deliveries are remembered across restarts; without it, in memory only. */
-  deliveries?: DeliveryLog;
+  /** Where deliveries are remembered: the store's log in serve (across restarts), else memory. */
+  deliveries?: Deliveries;
 }
 
 /** The hub. */
 export class ChannelHub {
   #adapters = new Map<string, ChannelAdapter>();
-  #delivered = new Set<string>();
   #lane: Lane;
   #pending = new Set<Promise<unknown>>();
 
   private readonly onError: (error: unknown, message: ChannelMessage) => void;
   private readonly retryDelaysMs: readonly number[];
-  private readonly deliveries?: DeliveryLog;
+  private readonly deliveries: Deliveries;
 
   constructor(
     private readonly guard: Guard,
@@ -76,7 +72,7 @@ export class ChannelHub {
     this.#lane = createLane({ maxConcurrency: 8, sessionConcurrency: 1 });
     this.onError = options.onError ?? (() => {});
     this.retryDelaysMs = options.retryDelaysMs ?? SEND_RETRY_DELAYS_MS;
-    this.deliveries = options.deliveries;
+    this.deliveries = options.deliveries ?? new RecentDeliveries();
   }
 
   /** The configured channel names. */
@@ -113,22 +109,12 @@ export class ChannelHub {
   }
 
   async #firstDelivery(channel: string, deliveryId: string | undefined): Promise<boolean> {
-    if (deliveryId === undefined) return true;
-    const key = `${channel}:${deliveryId}`;
-    if (this.#delivered.has(key)) return false;
-    this.#delivered.add(key);
-    if (this.#delivered.size > DELIVERIES_REMEMBERED) {
-      this.#delivered.delete(this.#delivered.values().next().value!);
-    }
-    // Taken before this process started (serve restarted in between): not a first delivery.
-    return this.deliveries ? await this.deliveries.take(key) : true;
+    return deliveryId === undefined || await this.deliveries.take(`${channel}:${deliveryId}`);
   }
 
   async #forgetDelivery(message: ChannelMessage): Promise<void> {
     if (message.deliveryId === undefined) return;
-    const key = `${message.channel}:${message.deliveryId}`;
-    this.#delivered.delete(key);
-    await this.deliveries?.forget(key);
+    await this.deliveries.forget(`${message.channel}:${message.deliveryId}`);
   }
 
   async #process(adapter: ChannelAdapter, message: ChannelMessage): Promise<void> {
