@@ -14,6 +14,7 @@ import {
   UsageError,
 } from "@a3s/common";
 import { openBoxRuntime } from "./runtime.ts";
+import { parseLogOpts } from "./log_bound.ts";
 import type { BoxManager, CreateBoxOptions } from "./manager.ts";
 import { RegistryClient } from "./image/registry.ts";
 import { busyboxImage } from "./image/busybox.ts";
@@ -70,6 +71,7 @@ const RUN_OPTIONS = {
   "read-only": { type: "boolean" },
   sysctl: { type: "string", multiple: true },
   "security-opt": { type: "string", multiple: true },
+  "log-opt": { type: "string", multiple: true },
   privileged: { type: "boolean" },
   pid: { type: "string" },
   ipc: { type: "string" },
@@ -150,6 +152,7 @@ function createOptions(
         : undefined,
     },
     timeoutSeconds: values.timeout ? parsePositive("timeout", values.timeout as string) : undefined,
+    logBound: parseLogOpts((values["log-opt"] as string[] | undefined) ?? []),
     driver: values.driver as string | undefined,
     // A foreground run removes its box itself, after reading the last of its output.
     autoRemove: values.rm === true && values.detach === true,

@@ -44,6 +44,7 @@ Run options: -d, -i, -t, --rm, -e K=V, -v HOST:GUEST[:ro], -w DIR, -u UID[:GID],
   --hostname NAME, --memory 512m, --cpus 1.5, --pids-limit N, --network none|host|NAME,
   -p [IP:]HOST_PORT:BOX_PORT (with --network NAME),
   --timeout SECS, --driver namespace|qemu|...,
+  --log-opt max-size=20m, --log-opt max-file=5 (the box's own logs, rotated; these are the defaults),
   --cap-add CAP, --cap-drop CAP (ALL), --read-only, --sysctl KEY=VALUE, --privileged,
   --security-opt seccomp=FILE|unconfined, --security-opt no-new-privileges, --pid host, --ipc host
 

@@ -10,6 +10,8 @@ import type { CompiledQuery, Kysely } from "kysely";
 import type { BoxRow, BoxTables, EventRow, ImageRow } from "./schema.ts";
 import type { ImageConfig } from "./image/oci.ts";
 import { newBoxId } from "./_box_id.ts";
+import { awaitLogKeeper, logEnd, logKeeperAlive, readLogSince } from "./log_files.ts";
+import { DEFAULT_LOG_BOUND, type LogBound } from "./log_bound.ts";
 import type { ImageStore } from "./image/store.ts";
 import type {
   BoxDriver,
@@ -125,6 +127,8 @@ export interface CreateBoxOptions {
   driver?: string;
   /** Removes the box once it exits (`run --rm`). */
   autoRemove?: boolean;
+  /** How much of its own output the box keeps on disk (`--log-opt`); 20 MiB × 5 files when unset. */
+  logBound?: LogBound;
   /** Attaches the main command's stdin to a pipe the caller writes (`run -i`). */
   interactive?: boolean;
   /** No main command: the box idles until stopped, serving exec (how `run -t` gets a pty). */
@@ -275,6 +279,8 @@ interface StartingBox {
 
 interface StoredSpec extends BoxSpec {
   bootId: string;
+  /** How much of its own output the box keeps on disk; the default bound when unset. */
+  logBound?: LogBound;
   /** Host ports forwarded into the box while it runs. */
   publish?: PublishedPort[];
 }
@@ -294,26 +300,26 @@ function* readNewOutput(
   offsets: { stdout: number; stderr: number },
 ): Generator<{ stream: "stdout" | "stderr"; data: Uint8Array }> {
   for (const stream of ["stdout", "stderr"] as const) {
-    let file: Deno.FsFile;
+    const offset = { value: offsets[stream] };
     try {
-      file = Deno.openSync(stream === "stdout" ? paths.stdoutPath : paths.stderrPath);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) continue;
-      throw error;
-    }
-    try {
-      file.seekSync(offsets[stream], Deno.SeekMode.Start);
-      const buffer = new Uint8Array(65536);
-      for (;;) {
-        const n = file.readSync(buffer);
-        if (n === null || n === 0) break;
-        offsets[stream] += n;
-        yield { stream, data: buffer.slice(0, n) };
+      for (
+        const data of readLogSince(
+          stream === "stdout" ? paths.stdoutPath : paths.stderrPath,
+          offset,
+        )
+      ) {
+        offsets[stream] = offset.value;
+        yield { stream, data };
       }
     } finally {
-      file.close();
+      offsets[stream] = offset.value;
     }
   }
+}
+
+/** Waits for both logs' keepers (see {@linkcode awaitLogKeeper}). */
+async function awaitLogKeepers(paths: { stdoutPath: string; stderrPath: string }) {
+  await Promise.all([awaitLogKeeper(paths.stdoutPath), awaitLogKeeper(paths.stderrPath)]);
 }
 
 /** What woke a log follower: a log file, another file of the box, or the poll's timer. */
@@ -937,6 +943,7 @@ export class BoxManager {
         }))
         : undefined,
       timeoutSeconds: options.timeoutSeconds,
+      logBound: options.logBound ?? DEFAULT_LOG_BOUND,
       interactive: options.interactive,
       tty: options.tty,
       security: options.security,
@@ -987,10 +994,12 @@ export class BoxManager {
     return row;
   }
 
-  #logPaths(spec: BoxSpec) {
+  #logPaths(spec: StoredSpec) {
     return {
       stdoutPath: join(spec.stateDir, "stdout.log"),
       stderrPath: join(spec.stateDir, "stderr.log"),
+      // A box from before the bound existed gets the default one.
+      logBound: spec.logBound ?? DEFAULT_LOG_BOUND,
     };
   }
 
@@ -1400,9 +1409,8 @@ export class BoxManager {
     const offsets = { stdout: options.offsets?.stdout ?? 0, stderr: options.offsets?.stderr ?? 0 };
     if (options.fromEnd) {
       // `attach` shows what the box writes from now on, not what it wrote before.
-      const sizeOf = (path: string) => Deno.stat(path).then((i) => i.size, () => 0);
-      offsets.stdout = await sizeOf(paths.stdoutPath);
-      offsets.stderr = await sizeOf(paths.stderrPath);
+      offsets.stdout = await logEnd(paths.stdoutPath);
+      offsets.stderr = await logEnd(paths.stderrPath);
     }
     // With `follow`, the box's state dir is watched (inotify): a write to a log or the agent's
     // status file wakes the reader at once, where a fixed poll made `box run` show a box's first
@@ -1412,6 +1420,11 @@ export class BoxManager {
     const changes = options.follow ? watchChanges(this.#spec(row).stateDir) : undefined;
     let refreshedAt = -Infinity;
     let readAt = -Infinity;
+    // A box that just ended may still have output in its log keeper's pipes.
+    const keeping = logKeeperAlive(paths.stdoutPath) || logKeeperAlive(paths.stderrPath);
+    if (!options.follow && keeping && (await this.#refresh(row)).state !== "running") {
+      await awaitLogKeepers(paths);
+    }
     try {
       for (;;) {
         // What is there is shown first: the box's state only decides whether to go on waiting
@@ -1423,7 +1436,9 @@ export class BoxManager {
           const running = (await this.#refresh(await this.#row(row.id).catch(() => row)))
             .state === "running";
           if (!running) {
-            // Whatever it wrote before it ended is in the logs by now.
+            // Whatever it wrote before it ended is in the logs by now, once its log keeper has
+            // written what the pipes still held.
+            await awaitLogKeepers(paths);
             yield* readNewOutput(paths, offsets);
             return;
           }

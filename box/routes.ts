@@ -17,6 +17,7 @@ import {
 } from "@a3s/common";
 import type { BoxManager } from "./manager.ts";
 import { openBoxRuntime } from "./runtime.ts";
+import { DEFAULT_LOG_BOUND, LOG_SIZE, logSizeBytes, MAX_LOG_FILES } from "./log_bound.ts";
 import type { EventBus } from "@a3s/event";
 import { publishBoxEvents } from "./bus_events.ts";
 import { RegistryClient } from "./image/registry.ts";
@@ -77,6 +78,13 @@ const CreateRequest = z.object({
   limits: Limits.optional(),
   network: z.enum(["none", "host"]).optional(),
   timeoutSeconds: z.number().int().positive().max(86_400 * 30).optional(),
+  // Docker's `--log-opt max-size=10m --log-opt max-file=3`; 20m and 5 when unset.
+  logOptions: z.object({
+    maxSize: z.string().regex(LOG_SIZE).refine((size) => logSizeBytes(size) !== undefined, {
+      message: "a size of at least 1k, such as 10m or 1g",
+    }).optional(),
+    maxFile: z.number().int().min(1).max(MAX_LOG_FILES).optional(),
+  }).strict().optional(),
   driver: z.string().min(1).optional(),
   autoRemove: z.boolean().optional(),
   start: z.boolean().default(true),
@@ -208,7 +216,14 @@ export function createBoxRoutes(
         const host = await policy.resolvePath(volume.host, `volumes.${i}.host`);
         volumes.push({ ...volume, host });
       }
-      const created = await boxes.create({ ...request, volumes });
+      const { logOptions, ...rest } = request;
+      const logBound = {
+        maxSize: logOptions?.maxSize
+          ? logSizeBytes(logOptions.maxSize)!
+          : DEFAULT_LOG_BOUND.maxSize,
+        maxFiles: logOptions?.maxFile ?? DEFAULT_LOG_BOUND.maxFiles,
+      };
+      const created = await boxes.create({ ...rest, volumes, logBound });
       const info = request.start ? (await boxes.start(created.id)).info : created;
       return c.json(info, 201);
     },

@@ -67,6 +67,11 @@ Deno.test("box HTTP API: create, exec (JSON and SSE), logs, stats, delete", asyn
     });
     assertEquals(bad.status, 400);
     assertEquals(bad.json.field, "limits.memoryBytes");
+    const badLog = await call(url, "POST", "/box/v1/boxes", {
+      image: "busybox",
+      logOptions: { maxSize: "lots" },
+    });
+    assertEquals([badLog.status, badLog.json.field], [400, "logOptions.maxSize"]);
 
     const missing = await call(url, "POST", "/box/v1/boxes", { image: "nosuch:1" });
     assertEquals([missing.status, missing.json.field], [404, "image"]);

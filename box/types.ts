@@ -3,6 +3,7 @@
  * issue) implements {@linkcode BoxDriver}, so the manager, CLI and HTTP API never branch on which
  * one runs a box.
  */
+import type { LogBound } from "./log_bound.ts";
 
 /** How strongly a driver separates a box from the host, weakest first. */
 export type IsolationLevel = "namespace" | "vm";
@@ -261,6 +262,12 @@ export interface BoxOutput {
   stdoutPath: string;
   /** The file the driver appends the main command's stderr to. */
   stderrPath: string;
+  /**
+   * How much of each stream stays on disk: the driver rotates the files (`FILE.1` the newest
+   * rotated, `FILE.offset` where `FILE` starts in the stream's bytes; see `log_files.ts`).
+   * Unbounded when unset.
+   */
+  logBound?: LogBound;
   /**
    * Called once the box has a process that any reader of its state dir can find (before `start`
    * resolves, while the box comes up), for drivers that can tell; the manager marks the box

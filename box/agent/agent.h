@@ -67,6 +67,11 @@ int pod_reaped(pid_t pid, int status);
  * command's process, -1 with a reason in `err`. The forked relay never returns. */
 int pod_enter(const char *id, char *err, size_t errlen);
 
+/* Makes fds 1 and 2 pipes to a new log keeper process appending to `out` and `err` (either may
+ * be NULL: that fd stays), rotating at `max_size` bytes and keeping `max_files` files per stream;
+ * see log_keeper.c. Returns 0, or -1 with errno set. */
+int keep_logs(const char *out, const char *err, long long max_size, int max_files);
+
 /* The host-side launcher of a namespace box; see launch.c. Never returns on success. */
 int launch_main(int argc, char **argv);
 

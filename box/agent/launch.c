@@ -7,7 +7,8 @@
  *     detach), so the box outlives the CLI that started it, no terminal signal reaches it, and no
  *     box process has a controlling terminal to inject input into (which is why bubblewrap runs
  *     without its own --new-session);
- *   - stdout and stderr appended to the box's log files;
+ *   - stdout and stderr appended to the box's log files, through a keeper that rotates them
+ *     with --log-max (log_keeper.c);
  *   - the seccomp program opened on fd 9 for bubblewrap's `--seccomp 9`;
  *   - optionally a network namespace to join (a pod's or a bridged network's);
  *   - with --ready, the caller's stdout kept on fd 11, where the agent (`--ready-fd 11`) writes
@@ -65,13 +66,13 @@
  *     namespace's holder and /dev are in them too. Sysctls and a terminal never come this way.
  *
  *   a3s-agent launch [--cgroup DIR]... [--into-cgroup DIR] [--sysctl KEY=VALUE]...
- *                    [--stdout FILE] [--stderr FILE] [--seccomp FILE] [--netns PATH] [--userns]
- *                    [--tty DIR] [--dev DIR] [--trace FILE] [--ready [--attach]] -- bwrap ARGS...
+ *                    [--stdout FILE] [--stderr FILE] [--log-max BYTES FILES] [--seccomp FILE]
+ *                    [--netns PATH] [--userns] [--tty DIR] [--dev DIR] [--trace FILE] [--ready [--attach]] -- bwrap ARGS...
  *   a3s-agent launch --prestart --parent PID [--cgroup DIR]... [--dev DIR] [--userns]
  *                    [--overlay LOWER UPPER WORK MERGED] [--stdout FILE] [--stderr FILE]
  *                    (spec on stdin: COUNT, then [--cgroup DIR]... [--into-cgroup DIR]
- *                     [--stdout FILE] [--stderr FILE] [--seccomp FILE] [--netns PATH]
- *                     [--overlay LOWER UPPER WORK MERGED] [--trace FILE] [--detached]
+ *                     [--stdout FILE] [--stderr FILE] [--log-max BYTES FILES] [--seccomp FILE]
+ *                     [--netns PATH] [--overlay LOWER UPPER WORK MERGED] [--trace FILE] [--detached]
  *                     -- bwrap ARGS...)
  */
 #define _GNU_SOURCE
@@ -460,6 +461,9 @@ struct launch_options {
   int ncgroups, nsysctls;
   int joined; /* how many of `cgroups` a prestarted launcher joined before its spec */
   const char *out, *err, *seccomp, *netns, *tty, *into, *dev, *trace;
+  /* --log-max BYTES FILES: the logs go through a keeper that rotates them (log_keeper.c). */
+  long long log_max_size;
+  int log_max_files;
   int userns, ready, attach, detached, prestart;
   /* A prestarted launcher's overlay mounted ahead: its lower dir's device and inode, so a spec
    * naming the same image (the same dir, not a path that now names another) skips the mount. */
@@ -479,6 +483,11 @@ static int parse_options(int argc, char **argv, int first, struct launch_options
     else if (!strcmp(argv[i], "--sysctl") && i + 1 < argc && o->nsysctls < MAX_SYSCTLS && strchr(argv[i + 1], '=')) o->sysctls[o->nsysctls++] = argv[++i];
     else if (!strcmp(argv[i], "--stdout") && i + 1 < argc) o->out = argv[++i];
     else if (!strcmp(argv[i], "--stderr") && i + 1 < argc) o->err = argv[++i];
+    else if (!strcmp(argv[i], "--log-max") && i + 2 < argc) {
+      o->log_max_size = atoll(argv[++i]);
+      o->log_max_files = atoi(argv[++i]);
+      if (o->log_max_size <= 0 || o->log_max_files <= 0) { dprintf(2, "a3s-launch: bad --log-max\n"); return 2; }
+    }
     else if (!strcmp(argv[i], "--seccomp") && i + 1 < argc) o->seccomp = argv[++i];
     else if (!strcmp(argv[i], "--netns") && i + 1 < argc) o->netns = argv[++i];
     else if (!strcmp(argv[i], "--tty") && i + 1 < argc) o->tty = argv[++i];
@@ -683,9 +692,15 @@ int launch_main(int argc, char **argv) {
     if (o.ready && dup2(1, READY_FD) < 0) return fail("keep", "the ready pipe");
     if (o.ready && o.attach && dup2(2, ATTACH_ERR_FD) < 0) return fail("keep", "the attach pipe");
   }
-  /* The logs first, so every later failure lands where the driver reads it. */
-  if (o.out && open_at_fd(o.out, O_WRONLY | O_CREAT | O_APPEND, 1)) return fail("open", o.out);
-  if (o.err && open_at_fd(o.err, O_WRONLY | O_CREAT | O_APPEND, 2)) return fail("open", o.err);
+  /* The logs first, so every later failure lands where the driver reads it. Bounded, they are
+   * pipes to a keeper that rotates the files (started before the cgroups are joined, so a box
+   * killed whole leaves it to write what the pipes still hold). */
+  if (o.log_max_size > 0 && (o.out || o.err)) {
+    if (keep_logs(o.out, o.err, o.log_max_size, o.log_max_files)) return fail("start", "the log keeper");
+  } else {
+    if (o.out && open_at_fd(o.out, O_WRONLY | O_CREAT | O_APPEND, 1)) return fail("open", o.out);
+    if (o.err && open_at_fd(o.err, O_WRONLY | O_CREAT | O_APPEND, 2)) return fail("open", o.err);
+  }
   if (!o.prestart && detach() < 0) return fail("detach", "from the caller's terminal");
   /* Before anything forks: every process of the box (the terminal's pump too) is born inside. */
   if (join_cgroups_self(o.cgroups + o.joined, o.ncgroups - o.joined)) return 125;

@@ -984,6 +984,9 @@ export class NamespaceDriver implements BoxDriver {
     // several milliseconds per box.
     // What only this box decides (a prestarted launcher gets it in its spec)...
     const logs = ["--stdout", output.stdoutPath, "--stderr", output.stderrPath];
+    // Bounded, the box writes to pipes and the launcher's log keeper rotates the files.
+    const logBound = output.logBound;
+    if (logBound) logs.push("--log-max", String(logBound.maxSize), String(logBound.maxFiles));
     const launch: string[] = [];
     // cgroup v2: bubblewrap is cloned into the box's group, so nothing of the box is ever moved
     // (a move waits for an RCU grace period); v1 has no such clone, so the launcher's helper moves.
@@ -1015,7 +1018,8 @@ export class NamespaceDriver implements BoxDriver {
         stdout: join(spec.stateDir, LAUNCHER_LOGS.stdout),
         stderr: join(spec.stateDir, LAUNCHER_LOGS.stderr),
       };
-      const logsAhead = output.stdoutPath === logsAt.stdout &&
+      // A bounded box's logs go through a keeper the spec's --log-max starts, not those fds.
+      const logsAhead = !logBound && output.stdoutPath === logsAt.stdout &&
         output.stderrPath === logsAt.stderr;
       const given = [
         ...(logsAhead ? [] : logs),
