@@ -1,8 +1,8 @@
 /**
  * `a3s safeclaw`: scan, classify, injection verdicts, the audit log and the quality reports.
  * Only the plain `scan --file F` is loaded up front, without the argument parser: every other
- * command, the parser, the recognizers (libphonenumber) and the corpora (Faker) are imported
- * when used, so that a file's scan starts fast.
+ * command, the parser, the recognizers (libphonenumber), the corpora (Faker) and the help texts
+ * are imported when used, so that a file's scan starts fast.
  */
 import { importOnDemand, runCommand } from "@a3s/common/run-command";
 import { UsageError } from "@a3s/common/errors";
@@ -13,38 +13,26 @@ function lazy<T>(path: string): Promise<T> {
   return importOnDemand<T>(path, import.meta.url);
 }
 
-const HELP = `Usage: a3s safeclaw <command> [options]
+/** The help texts, imported only when one is asked for. */
+function helpTexts(): Promise<typeof import("./cli_help.ts")> {
+  return lazy<typeof import("./cli_help.ts")>("./cli_help.ts");
+}
 
-Commands:
-  scan [--file F] [--jsonl] [--all]
-                               find PII and secrets in text from F (default stdin) with the
-                               WebAssembly scanner, streaming the bytes of F or stdin; --all adds the
-                               recognizers (national IDs, wallets, MACs, URLs, dates of birth),
-                               libphonenumber and context words
-  classify [--file F] [--policy P] [--format json|table]
-                               privacy level, action and findings of one text under a policy
-  quality [--records N] [--seed S] [--corpus builtin|faker|all]
-                               score the classifier on labeled corpora: the built-in
-                               generator and Faker in 22 locales (default: all)
-  injection [--file F] [--jsonl] [--source S] [--report]
-                               prompt-injection verdicts (rules and the learned classifier);
-                               --report scores them on the public and hand-written evaluation
-                               sets beside a JS peer and published figures
-  audit verify                 check the audit hash chain; exit 1 naming the first bad record
-  audit ls [--severity S | --min-severity S] [--session ID] [--kind K]
-           [--since T] [--until T] [--limit N] [--format json|table]
-                               the newest N matching records (default 100), oldest first
-  audit export [same filters]  every matching record as JSONL (--limit N: the first N)
-  audit prune --until T [--dry-run] [--force]
-                               delete records older than T behind a signed checkpoint; asks
-                               first on a terminal unless --force
-                               T: 2026-01-01, 2026-01-01T12:00:00Z, Unix seconds, or 10m/24h/7d ago
-                               (audit takes --home and --database-url like serve)
+/**
+ * Whether a command's arguments ask for its help: `--help` or `-h` before any `--`. Answered here,
+ * where loading the command would first bring its recognizers, models or store.
+ */
+function asksForHelp(args: readonly string[]): boolean {
+  for (const arg of args) {
+    if (arg === "--") return false;
+    if (arg === "--help" || arg === "-h") return true;
+  }
+  return false;
+}
 
-scan prints the findings of one text as a JSON array of {type, start, end, confidence};
-offsets are UTF-16 code units. With --jsonl, every input line is a JSON record with a
-"text" field, and every output line is {"id": <the record's id>, "spans": [...]}.
-injection --jsonl writes {"id", "injection", "score", "categories"} per record, in order.`;
+function unknownCommand(command: string): UsageError {
+  return new UsageError(`unknown safeclaw command '${command}'; run 'a3s safeclaw --help'`);
+}
 
 /**
  * Runs `a3s safeclaw <command>` and returns the exit code.
@@ -59,8 +47,14 @@ export function main(args: string[]): Promise<number> {
   return runCommand(async () => {
     const [command, ...rest] = args;
     if (command === undefined || command === "--help" || command === "-h" || command === "help") {
-      console.log(HELP);
+      console.log((await helpTexts()).HELP);
       return command === undefined ? 2 : 0;
+    }
+    if (asksForHelp(rest)) {
+      const { COMMAND_HELP } = await helpTexts();
+      if (!Object.hasOwn(COMMAND_HELP, command)) throw unknownCommand(command);
+      console.log(COMMAND_HELP[command]);
+      return 0;
     }
     if (command === "scan") {
       // `scan --file F`, or `scan` alone reading stdin: streamed, with no parser loaded.
@@ -70,24 +64,24 @@ export function main(args: string[]): Promise<number> {
         return 0;
       }
       return await (await lazy<typeof import("./cli_scan.ts")>("./cli_scan.ts"))
-        .scanCommand(rest, HELP);
+        .scanCommand(rest);
     }
     if (command === "quality") {
       return (await lazy<typeof import("./cli_quality.ts")>("./cli_quality.ts"))
-        .qualityCommand(rest, HELP);
+        .qualityCommand(rest);
     }
     if (command === "injection") {
       return await (await lazy<typeof import("./cli_injection.ts")>("./cli_injection.ts"))
-        .injectionCommand(rest, HELP);
+        .injectionCommand(rest);
     }
     if (command === "classify") {
       return await (await lazy<typeof import("./cli_classify.ts")>("./cli_classify.ts"))
-        .classifyCommand(rest, HELP);
+        .classifyCommand(rest);
     }
     if (command === "audit") {
       return await (await lazy<typeof import("./cli_audit.ts")>("./cli_audit.ts"))
-        .auditCommand(rest, HELP);
+        .auditCommand(rest);
     }
-    throw new UsageError(`unknown safeclaw command '${command}'; run 'a3s safeclaw --help'`);
+    throw unknownCommand(command);
   });
 }

@@ -19,6 +19,7 @@ import {
   type Severity,
 } from "./audit/log.ts";
 import { auditKey, auditKeyPath, missingAuditKey, readAuditKey } from "./audit/key.ts";
+import { AUDIT_HELP } from "./cli_help.ts";
 import { SafeclawConfigSchema } from "./config.ts";
 
 type Subcommand = "verify" | "ls" | "export" | "prune";
@@ -79,10 +80,10 @@ function row(r: AuditRecord): string[] {
 }
 
 /** Runs `a3s safeclaw audit <verify|ls|export|prune>`. */
-export async function auditCommand(args: string[], help: string): Promise<number> {
+export async function auditCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === undefined || sub === "--help" || sub === "-h") {
-    console.log(help);
+    console.log(AUDIT_HELP);
     return sub === undefined ? 2 : 0;
   }
   if (!(sub in FLAGS)) {
@@ -106,7 +107,7 @@ export async function auditCommand(args: string[], help: string): Promise<number
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
-    console.log(help);
+    console.log(AUDIT_HELP);
     return 0;
   }
   if (positionals.length) throw new UsageError(`audit ${sub} takes no arguments`);

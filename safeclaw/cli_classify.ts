@@ -1,12 +1,13 @@
 /** `a3s safeclaw classify`: the level, action and findings of one text under a policy. */
 import { fileReadError, outputFormat, parseCommand, renderTable, UsageError } from "@a3s/common";
 import { createClassifier } from "./classify.ts";
+import { CLASSIFY_HELP } from "./cli_help.ts";
 import { levelOf, loadPolicyFile, parsePolicy } from "./policy.ts";
 import { atLeast, type Level, maxLevel } from "./privacy/levels.ts";
 import { readInput } from "./_input.ts";
 
 /** Runs `a3s safeclaw classify`. */
-export async function classifyCommand(args: string[], help: string): Promise<number> {
+export async function classifyCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand(args, {
     file: { type: "string", short: "f" },
     policy: { type: "string" },
@@ -15,7 +16,7 @@ export async function classifyCommand(args: string[], help: string): Promise<num
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
-    console.log(help);
+    console.log(CLASSIFY_HELP);
     return 0;
   }
   if (positionals.length) throw new UsageError(`classify takes no arguments; use --file`);

@@ -15,6 +15,7 @@ import {
 } from "./injection/evaluate.ts";
 import { describePublicEvalSet, findPublicEvalSet } from "./injection/public_eval.ts";
 import { readInput } from "./_input.ts";
+import { INJECTION_HELP } from "./cli_help.ts";
 
 const PUBLIC_SET_NAME =
   "public evaluation set (deepset test split, BIPIA test attacks in test e-mails/tables/code, JailbreakBench held-out behaviors, XSTest safe prompts, GSM8K test, self-instruct user-oriented, Debian docs; disjoint from training; see safeclaw/injection/model/MODEL_CARD.md)";
@@ -105,7 +106,7 @@ async function report(): Promise<void> {
 }
 
 /** Runs `a3s safeclaw injection`. */
-export async function injectionCommand(args: string[], help: string): Promise<number> {
+export async function injectionCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand(args, {
     file: { type: "string", short: "f" },
     jsonl: { type: "boolean" },
@@ -114,7 +115,7 @@ export async function injectionCommand(args: string[], help: string): Promise<nu
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
-    console.log(help);
+    console.log(INJECTION_HELP);
     return 0;
   }
   if (positionals.length) throw new UsageError(`injection takes no arguments; use --file`);

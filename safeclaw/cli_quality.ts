@@ -1,12 +1,13 @@
 /** `a3s safeclaw quality`: precision, recall and F1 per type on the labeled corpora. */
 import { intFlag, parseCommand, UsageError } from "@a3s/common";
 import { createClassifier } from "./classify.ts";
+import { QUALITY_HELP } from "./cli_help.ts";
 import { generateCorpus, type LabeledRecord } from "./quality/generator.ts";
 import { fakerCorpus } from "./quality/faker_corpus.ts";
 import { formatReport, scoreFindings } from "./quality/score.ts";
 
 /** Runs `a3s safeclaw quality`. */
-export function qualityCommand(args: string[], help: string): number {
+export function qualityCommand(args: string[]): number {
   const { values, positionals } = parseCommand(args, {
     records: { type: "string" },
     seed: { type: "string" },
@@ -14,7 +15,7 @@ export function qualityCommand(args: string[], help: string): number {
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
-    console.log(help);
+    console.log(QUALITY_HELP);
     return 0;
   }
   if (positionals.length) throw new UsageError(`quality takes no arguments`);

@@ -3,6 +3,7 @@ import { importOnDemand, parseCommand } from "@a3s/common/cli";
 import { UsageError, ValidationError } from "@a3s/common/errors";
 import { createScanner, type Finding } from "@a3s/wasm/pii";
 import { readInput } from "./_input.ts";
+import { SCAN_HELP } from "./cli_help.ts";
 import { scanWholeFile } from "./cli_scan_file.ts";
 
 function parseRecord(line: string, lineNo: number): { id: unknown; text: string } {
@@ -64,7 +65,7 @@ async function scanJsonl(input: string, all: boolean): Promise<void> {
 }
 
 /** Runs `a3s safeclaw scan`. */
-export async function scanCommand(args: string[], help: string): Promise<number> {
+export async function scanCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand(args, {
     file: { type: "string", short: "f" },
     jsonl: { type: "boolean" },
@@ -72,7 +73,7 @@ export async function scanCommand(args: string[], help: string): Promise<number>
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
-    console.log(help);
+    console.log(SCAN_HELP);
     return 0;
   }
   if (positionals.length) {

@@ -1,4 +1,4 @@
-import { assertEquals } from "@a3s/common/testing";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { openStore } from "@a3s/common";
 import { type AuditEvent, AuditLog } from "./audit/log.ts";
 import { auditKey } from "./audit/key.ts";
@@ -6,9 +6,10 @@ import { plainFileScan } from "./cli_scan_file.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
-async function a3s(args: string[], stdin?: string) {
+/** Runs `a3s` from `entry`: `cli.ts` loads only the commands, `mod.ts` the library API too. */
+async function a3s(args: string[], stdin?: string, entry = "mod.ts") {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "mod.ts", ...args],
+    args: ["run", "-A", entry, ...args],
     cwd: ROOT,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
@@ -318,4 +319,51 @@ Deno.test("audit: every flag a subcommand ignores is refused, reading makes no s
   assertEquals(dryRun.code, 1);
   assertEquals(await Deno.stat(`${home}/typo`).then(() => true, () => false), false);
   await Deno.remove(home, { recursive: true });
+});
+
+Deno.test("each command's --help and -h print that command's help only; --help alone the overview", async () => {
+  // Before, every command printed the whole safeclaw help.
+  const safeclaw = (...args: string[]) => a3s(["safeclaw", ...args], undefined, "cli.ts");
+  for (const command of ["scan", "classify", "quality", "injection", "audit"]) {
+    for (const flag of ["--help", "-h"]) {
+      const { code, out, err } = await safeclaw(command, flag);
+      const what = `${command} ${flag}`;
+      assertEquals([code, err], [0, ""], what);
+      assert(out.startsWith(`Usage: a3s safeclaw ${command} `), `${what}: ${out}`);
+      assert(!out.includes("<command>"), `${what} printed the overview`);
+      const options = out.slice(out.indexOf("\nOptions:\n"));
+      assert(options.trimEnd().split("\n").length > 2, `${what} lists no options`);
+      assert(/^ {2}-h, --help +show this help$/m.test(options), `${what}: ${out}`);
+    }
+  }
+  // After other options and after audit's subcommand too; a grouped -hf reaches audit's parser,
+  // which prints the same.
+  const late = await safeclaw("audit", "ls", "--kind", "x", "--help");
+  assertEquals([late.code, late.out.split("\n")[0]], [
+    0,
+    "Usage: a3s safeclaw audit verify|ls|export|prune [options]",
+  ]);
+  const grouped = await safeclaw("audit", "prune", "-hf");
+  assertEquals([grouped.code, grouped.out], [0, late.out]);
+  const overview = await safeclaw("--help");
+  assertEquals(overview.code, 0);
+  assert(overview.out.startsWith("Usage: a3s safeclaw <command> [options]"), overview.out);
+  for (const command of ["scan", "classify", "quality", "injection", "audit verify"]) {
+    assert(overview.out.includes(`\n  ${command}`), command);
+  }
+  const unknown = await safeclaw("nope", "--help");
+  assertEquals([unknown.code, unknown.out], [2, ""]);
+  assert(unknown.err.includes("unknown safeclaw command 'nope'"), unknown.err);
+});
+
+Deno.test("the help texts import nothing: printing one loads none of the commands", async () => {
+  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "safeclaw/cli_help.ts"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assertEquals(code, 0);
+  const graph = JSON.parse(new TextDecoder().decode(stdout)) as { modules: unknown[] };
+  assertEquals(graph.modules.length, 1);
 });

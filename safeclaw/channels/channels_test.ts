@@ -502,3 +502,78 @@ Deno.test("telegram: a reply longer than a message is sent in parts of at most 4
     await store.close();
   }
 });
+
+/**
+ * A Telegram Bot API that takes every `sendMessage` but refuses the `refused`-th call (counting
+ * from 1) once, as Telegram does when a bot sends too fast: a 429 with `ok: false`.
+ */
+function refusingTelegram(refused: number) {
+  const delivered: { text: string; replyTo: unknown }[] = [];
+  let calls = 0;
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    const body = await req.json();
+    if (++calls === refused) {
+      return Response.json({
+        ok: false,
+        error_code: 429,
+        description: "Too Many Requests: retry after 1",
+        parameters: { retry_after: 1 },
+      }, { status: 429 });
+    }
+    delivered.push({ text: body.text, replyTo: body.reply_parameters?.message_id });
+    return Response.json({
+      ok: true,
+      result: { message_id: 100 + calls, chat: { id: body.chat_id }, date: 1, text: body.text },
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    delivered,
+    calls: () => calls,
+    close: () => server.shutdown(),
+  };
+}
+
+Deno.test("telegram: a reply in parts whose second part is refused once goes on from that part; the user gets each part once, in order", async () => {
+  // Retried whole, the reply sent part 1 a second time before parts 2 and 3.
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await openGuard(store);
+  const telegram = refusingTelegram(2);
+  const parts = ["first", "second", "third"].map((name) => `${name} part: ${"x".repeat(3000)}`);
+  const errors: unknown[] = [];
+  const hub = new ChannelHub(
+    guard,
+    [
+      telegramChannel({ botToken: "123:abc", secretToken: "tg-secret", apiBase: telegram.url }),
+    ],
+    () => Promise.resolve(parts.join("\n")),
+    {
+      onError: (e) => errors.push(e),
+      retryDelaysMs: [0, 0, 0],
+    },
+  );
+  try {
+    const update = JSON.stringify({
+      update_id: 11,
+      message: { message_id: 71, from: { id: 4 }, chat: { id: 5 }, text: "tell me all" },
+    });
+    await hub.handle("telegram", post({ "x-telegram-bot-api-secret-token": "tg-secret" }, update));
+    await hub.settle();
+    assertEquals(errors, []);
+    // Names first: a failure shows which parts came, not 9,000 characters of them.
+    assertEquals(telegram.delivered.map((d) => d.text.slice(0, d.text.indexOf(":"))), [
+      "first part",
+      "second part",
+      "third part",
+    ]);
+    assertEquals(telegram.delivered.map((d) => d.text), parts);
+    // The first part still answers the user's message, and only the first.
+    assertEquals(telegram.delivered.map((d) => d.replyTo), [71, undefined, undefined]);
+    assertEquals(telegram.calls(), 4);
+  } finally {
+    await hub.close();
+    await guard.close();
+    await telegram.close();
+    await store.close();
+  }
+});

@@ -4,7 +4,7 @@
  * an hour of now. The reply goes to the message's `sessionWebhook`, which must be on the DingTalk
  * API host: a URL that came in a request is never fetched elsewhere.
  */
-import { messageParts } from "./message_parts.ts";
+import { sendParts } from "./message_parts.ts";
 import { createHmac } from "node:crypto";
 import { z } from "zod";
 import {
@@ -12,6 +12,7 @@ import {
   type ChannelMessage,
   constantTimeEqual,
   readPayload,
+  type ReplyProgress,
   sessionKey,
   type WebhookResult,
 } from "./types.ts";
@@ -102,12 +103,12 @@ export function dingtalkChannel(options: DingtalkOptions): ChannelAdapter {
         },
       });
     },
-    async send(message: ChannelMessage, text: string) {
+    async send(message: ChannelMessage, text: string, progress: ReplyProgress) {
       const url = webhooks.get(message.messageId ?? "");
       if (!url) throw new Error("dingtalk: no session webhook for this message");
       // In parts of 4,000 characters, well within what a text message takes; the webhook stays
       // until all are sent, so a retry of a failed send can use it.
-      for (const part of messageParts(text, { size: 4000 })) {
+      await sendParts(text, { size: 4000 }, progress, async (part) => {
         const res = await fetch(url, {
           method: "POST",
           headers: { "content-type": "application/json" },
@@ -115,7 +116,7 @@ export function dingtalkChannel(options: DingtalkOptions): ChannelAdapter {
         });
         const body = await res.json() as { errcode?: number; errmsg?: string };
         if (body.errcode) throw new Error(`dingtalk sessionWebhook: ${body.errmsg}`);
-      }
+      });
       webhooks.delete(message.messageId!);
     },
   };

@@ -4,12 +4,13 @@
  * answered with a PONG; a slash command is acknowledged at once (deferred) and answered with a
  * follow-up message on the interaction's webhook.
  */
-import { messageParts } from "./message_parts.ts";
+import { sendParts } from "./message_parts.ts";
 import { z } from "zod";
 import {
   type ChannelAdapter,
   type ChannelMessage,
   readPayload,
+  type ReplyProgress,
   sessionKey,
   type WebhookResult,
 } from "./types.ts";
@@ -104,12 +105,12 @@ export function discordChannel(options: DiscordOptions): ChannelAdapter {
         },
       };
     },
-    async send(message: ChannelMessage, text: string) {
+    async send(message: ChannelMessage, text: string, progress: ReplyProgress) {
       const token = tokens.get(message.messageId ?? "");
       if (!token) throw new Error("discord: no interaction token for this message");
       // A follow-up holds at most 2,000 characters; the token stays until all are sent, so a
       // retry of a failed send can use it.
-      for (const part of messageParts(text, { size: 2000 })) {
+      await sendParts(text, { size: 2000 }, progress, async (part) => {
         const res = await fetch(`${apiBase}/webhooks/${options.applicationId}/${token}`, {
           method: "POST",
           headers: { "content-type": "application/json" },
@@ -117,7 +118,7 @@ export function discordChannel(options: DiscordOptions): ChannelAdapter {
         });
         if (!res.ok) throw new Error(`discord follow-up: ${res.status} ${await res.text()}`);
         await res.body?.cancel();
-      }
+      });
       tokens.delete(message.messageId!);
     },
   };

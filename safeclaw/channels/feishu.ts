@@ -5,7 +5,7 @@
  * (`token`, or `header.token` in schema 2.0). Redelivered events repeat their `event_id` and are
  * ignored. Replies go to `im/v1/messages` with a tenant access token.
  */
-import { messageParts } from "./message_parts.ts";
+import { sendParts } from "./message_parts.ts";
 import { createDecipheriv, createHash } from "node:crypto";
 import { z } from "zod";
 import {
@@ -13,6 +13,7 @@ import {
   type ChannelMessage,
   constantTimeEqual,
   readPayload,
+  type ReplyProgress,
   sessionKey,
   type WebhookResult,
 } from "./types.ts";
@@ -171,9 +172,9 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
         },
       });
     },
-    async send(message: ChannelMessage, text: string) {
+    async send(message: ChannelMessage, text: string, progress: ReplyProgress) {
       // A request body holds at most 150 KB: 30,000 characters stay within it in any script.
-      for (const part of messageParts(text, { size: 30_000 })) {
+      await sendParts(text, { size: 30_000 }, progress, async (part) => {
         const res = await fetch(`${apiBase}/open-apis/im/v1/messages?receive_id_type=chat_id`, {
           method: "POST",
           headers: {
@@ -188,7 +189,7 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
         });
         const body = await res.json() as { code?: number; msg?: string };
         if (body.code !== 0) throw new Error(`feishu im/v1/messages: ${body.msg}`);
-      }
+      });
     },
   };
 }

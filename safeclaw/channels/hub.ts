@@ -7,7 +7,7 @@
 import { createLane, type Lane } from "@a3s/lane";
 import type { Guard } from "../guard.ts";
 import { type Deliveries, RecentDeliveries } from "./deliveries.ts";
-import type { ChannelAdapter, ChannelMessage } from "./types.ts";
+import type { ChannelAdapter, ChannelMessage, ReplyProgress } from "./types.ts";
 import { DISCORD_DEFERRED } from "./discord.ts";
 
 /**
@@ -150,11 +150,16 @@ export class ChannelHub {
     }
   }
 
-  /** Sends a reply, trying again when the platform's API fails (it may be briefly down). */
+  /**
+   * Sends a reply, trying again when the platform's API fails (it may be briefly down). The tries
+   * share one progress: a reply in several parts goes on from the part that failed, where
+   * starting over sent the user the parts before it again.
+   */
   async #send(adapter: ChannelAdapter, message: ChannelMessage, reply: string): Promise<void> {
+    const progress: ReplyProgress = { partsSent: 0 };
     for (let attempt = 0;; attempt++) {
       try {
-        return await adapter.send(message, reply);
+        return await adapter.send(message, reply, progress);
       } catch (error) {
         const delay = this.retryDelaysMs[attempt];
         if (delay === undefined) throw error;

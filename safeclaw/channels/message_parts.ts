@@ -3,6 +3,7 @@
  * 4,096 characters, Discord 2,000, WeCom 2,048 bytes), and the reply, retried and refused again,
  * never reached the user.
  */
+import type { ReplyProgress } from "./types.ts";
 
 /** How a platform measures and bounds one message. */
 export interface MessageLimit {
@@ -75,4 +76,31 @@ function fit(text: string, size: number, measure: (s: string) => number): string
     if (at >= end / 2) return head.slice(0, at + 1);
   }
   return head;
+}
+
+/**
+ * Sends the parts of `text` that `progress` has not counted yet, in order, through `sendPart`
+ * (given each part's index: some platforms treat the first differently), and counts each one
+ * that returns. A part that throws stops the reply there; a retry with the same `progress`
+ * starts at that part.
+ *
+ * @example
+ * ```ts
+ * import { sendParts } from "./message_parts.ts";
+ * const progress = { partsSent: 0 };
+ * await sendParts("one two three", { size: 8 }, progress, async (part) => console.log(part));
+ * console.log(progress.partsSent); // 2
+ * ```
+ */
+export async function sendParts(
+  text: string,
+  limit: MessageLimit,
+  progress: ReplyProgress,
+  sendPart: (part: string, index: number) => Promise<void>,
+): Promise<void> {
+  const parts = messageParts(text, limit);
+  for (let i = progress.partsSent; i < parts.length; i++) {
+    await sendPart(parts[i], i);
+    progress.partsSent = i + 1;
+  }
 }

@@ -1,5 +1,5 @@
-import { assert, assertEquals } from "@a3s/common/testing";
-import { MAX_PARTS, messageParts, utf8Bytes } from "./message_parts.ts";
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
+import { MAX_PARTS, messageParts, sendParts, utf8Bytes } from "./message_parts.ts";
 
 Deno.test("messageParts: a reply fits the platform's size, cut at line breaks and spaces", () => {
   assertEquals(messageParts("short", { size: 4096 }), ["short"]);
@@ -26,4 +26,29 @@ Deno.test("messageParts: bytes where the platform counts bytes; a huge reply is 
   assertEquals(capped.length, MAX_PARTS);
   assert(capped.every((p) => p.length <= 4096));
   assert(/\[… reply cut: \d+ more characters\]$/.test(capped.at(-1)!), capped.at(-1)!.slice(-60));
+});
+
+Deno.test("sendParts: a retry with the same progress starts at the part that failed", async () => {
+  const sent: string[] = [];
+  let refuseNext = true;
+  const sendPart = (part: string, index: number) => {
+    if (index === 1 && refuseNext) {
+      refuseNext = false;
+      return Promise.reject(new Error("platform API refused"));
+    }
+    sent.push(`${index}:${part}`);
+    return Promise.resolve();
+  };
+  const progress = { partsSent: 0 };
+  await assertRejects(
+    () => sendParts("one two three", { size: 8 }, progress, sendPart),
+    Error,
+    "refused",
+  );
+  assertEquals([sent, progress.partsSent], [["0:one two"], 1]);
+  await sendParts("one two three", { size: 8 }, progress, sendPart);
+  assertEquals([sent, progress.partsSent], [["0:one two", "1:three"], 2]);
+  // Every part sent: trying again sends nothing.
+  await sendParts("one two three", { size: 8 }, progress, sendPart);
+  assertEquals(sent.length, 2);
 });

@@ -4,7 +4,7 @@
  * five minutes from now is a replay. `url_verification` is answered with its challenge; replies go
  * to `chat.postMessage` with the bot token.
  */
-import { messageParts } from "./message_parts.ts";
+import { sendParts } from "./message_parts.ts";
 import { createHmac } from "node:crypto";
 import { z } from "zod";
 import {
@@ -12,6 +12,7 @@ import {
   type ChannelMessage,
   constantTimeEqual,
   readPayload,
+  type ReplyProgress,
   sessionKey,
   type WebhookResult,
 } from "./types.ts";
@@ -108,9 +109,9 @@ export function slackChannel(options: SlackOptions): ChannelAdapter {
         },
       });
     },
-    async send(message: ChannelMessage, text: string) {
+    async send(message: ChannelMessage, text: string, progress: ReplyProgress) {
       // Slack cuts a message's text after 40,000 characters.
-      for (const part of messageParts(text, { size: 40_000 })) {
+      await sendParts(text, { size: 40_000 }, progress, async (part) => {
         const res = await fetch(`${apiBase}/chat.postMessage`, {
           method: "POST",
           headers: {
@@ -127,7 +128,7 @@ export function slackChannel(options: SlackOptions): ChannelAdapter {
         if (!res.ok || !body.ok) {
           throw new Error(`slack chat.postMessage: ${body.error ?? res.status}`);
         }
-      }
+      });
     },
   };
 }

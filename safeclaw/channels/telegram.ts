@@ -2,13 +2,14 @@
  * Telegram: the Bot API delivers updates to a webhook set with a `secret_token`, which arrives in
  * the `X-Telegram-Bot-Api-Secret-Token` header; replies go to `sendMessage`.
  */
-import { messageParts } from "./message_parts.ts";
+import { sendParts } from "./message_parts.ts";
 import { z } from "zod";
 import {
   type ChannelAdapter,
   type ChannelMessage,
   constantTimeEqual,
   readPayload,
+  type ReplyProgress,
   sessionKey,
   type WebhookResult,
 } from "./types.ts";
@@ -73,9 +74,9 @@ export function telegramChannel(options: TelegramOptions): ChannelAdapter {
         },
       });
     },
-    async send(message: ChannelMessage, text: string) {
+    async send(message: ChannelMessage, text: string, progress: ReplyProgress) {
       // Telegram takes 1 to 4,096 characters a message; the first part answers the message.
-      for (const [i, part] of messageParts(text, { size: 4096 }).entries()) {
+      await sendParts(text, { size: 4096 }, progress, async (part, i) => {
         const res = await fetch(`${apiBase}/bot${options.botToken}/sendMessage`, {
           method: "POST",
           headers: { "content-type": "application/json" },
@@ -91,7 +92,7 @@ export function telegramChannel(options: TelegramOptions): ChannelAdapter {
         if (!res.ok || !body.ok) {
           throw new Error(`telegram sendMessage: ${body.description ?? res.status}`);
         }
-      }
+      });
     },
   };
 }

@@ -33,13 +33,26 @@ export type WebhookResult =
   /** Unsigned, wrongly signed or replayed: 401, audited. */
   | { kind: "unauthorized"; reason: string };
 
+/**
+ * How far one reply got. A long reply goes out in several messages; when the platform refuses
+ * one, the hub tries the reply again with the same progress, so that the messages the user
+ * already has are not sent a second time.
+ */
+export interface ReplyProgress {
+  /** How many of the reply's parts the platform has taken, from the first. */
+  partsSent: number;
+}
+
 /** One platform. */
 export interface ChannelAdapter {
   name: string;
   /** Verifies the request exactly as the platform documents it and normalizes it. */
   receive(request: Request, rawBody: Uint8Array): Promise<WebhookResult>;
-  /** Sends `text` to the chat of `message` through the platform's API. */
-  send(message: ChannelMessage, text: string): Promise<void>;
+  /**
+   * Sends `text` to the chat of `message` through the platform's API: the parts after
+   * `progress.partsSent`, counting each one the platform takes.
+   */
+  send(message: ChannelMessage, text: string, progress: ReplyProgress): Promise<void>;
 }
 
 /** The session key of a platform message. */

@@ -3,11 +3,12 @@
  * an encrypted XML body; the URL check is a GET whose `echostr` must be decrypted and echoed.
  * Replies go to `message/send` with an access token from `gettoken`.
  */
-import { messageParts, utf8Bytes } from "./message_parts.ts";
+import { sendParts, utf8Bytes } from "./message_parts.ts";
 import {
   type ChannelAdapter,
   type ChannelMessage,
   constantTimeEqual,
+  type ReplyProgress,
   sessionKey,
   type WebhookResult,
 } from "./types.ts";
@@ -142,9 +143,9 @@ export function wecomChannel(options: WecomOptions): ChannelAdapter {
         },
       };
     },
-    async send(message: ChannelMessage, text: string) {
+    async send(message: ChannelMessage, text: string, progress: ReplyProgress) {
       // A text message holds at most 2,048 bytes.
-      for (const part of messageParts(text, { size: 2048, measure: utf8Bytes })) {
+      await sendParts(text, { size: 2048, measure: utf8Bytes }, progress, async (part) => {
         const res = await fetch(`${apiBase}/cgi-bin/message/send?access_token=${await token()}`, {
           method: "POST",
           headers: { "content-type": "application/json" },
@@ -157,7 +158,7 @@ export function wecomChannel(options: WecomOptions): ChannelAdapter {
         });
         const body = await res.json() as { errcode?: number; errmsg?: string };
         if (body.errcode) throw new Error(`wecom message/send: ${body.errmsg}`);
-      }
+      });
     },
   };
 }
