@@ -5,6 +5,7 @@
  * follow-up message on the interaction's webhook.
  */
 import { sendParts } from "./message_parts.ts";
+import { secondsToMs, sendRefused } from "./rate_limit.ts";
 import { z } from "zod";
 import {
   type ChannelAdapter,
@@ -39,6 +40,9 @@ const Interaction = z.object({
     options: z.array(z.object({ name: z.string().optional(), value: z.unknown() })).optional(),
   }).optional(),
 });
+
+/** The body of a 429: `retry_after` in seconds, finer than the `Retry-After` header's. */
+const RateLimitBody = z.object({ retry_after: z.number() });
 
 function hexBytes(hex: string): Uint8Array<ArrayBuffer> | undefined {
   if (!/^(?:[0-9a-f]{2})+$/i.test(hex)) return undefined;
@@ -116,7 +120,14 @@ export function discordChannel(options: DiscordOptions): ChannelAdapter {
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ content: part }),
         });
-        if (!res.ok) throw new Error(`discord follow-up: ${res.status} ${await res.text()}`);
+        if (!res.ok) {
+          const detail = await res.text();
+          const retryAfterMs = res.status === 429
+            ? secondsToMs(readPayload(RateLimitBody, detail)?.retry_after) ??
+              secondsToMs(res.headers.get("retry-after"))
+            : undefined;
+          throw sendRefused(`discord follow-up: ${res.status} ${detail}`, retryAfterMs);
+        }
         await res.body?.cancel();
       });
       tokens.delete(message.messageId!);

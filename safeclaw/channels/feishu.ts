@@ -6,6 +6,7 @@
  * ignored. Replies go to `im/v1/messages` with a tenant access token.
  */
 import { sendParts } from "./message_parts.ts";
+import { secondsToMs, sendRefused } from "./rate_limit.ts";
 import { createDecipheriv, createHash } from "node:crypto";
 import { z } from "zod";
 import {
@@ -26,6 +27,12 @@ export interface FeishuOptions {
   encryptKey: string;
   apiBase?: string;
 }
+
+/**
+ * The `code` of a request refused for its rate (HTTP 429, 400 from older APIs), which sends the
+ * seconds to wait in the `x-ogw-ratelimit-reset` header.
+ */
+export const FEISHU_RATE_LIMITED = 99991400;
 
 /** The `X-Lark-Signature` of a request. */
 export function feishuSignature(
@@ -188,7 +195,14 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
           }),
         });
         const body = await res.json() as { code?: number; msg?: string };
-        if (body.code !== 0) throw new Error(`feishu im/v1/messages: ${body.msg}`);
+        if (body.code !== 0) {
+          throw sendRefused(
+            `feishu im/v1/messages: ${body.msg}`,
+            body.code === FEISHU_RATE_LIMITED
+              ? secondsToMs(res.headers.get("x-ogw-ratelimit-reset"))
+              : undefined,
+          );
+        }
       });
     },
   };

@@ -9,6 +9,7 @@ import type { Guard } from "../guard.ts";
 import { type Deliveries, RecentDeliveries } from "./deliveries.ts";
 import type { ChannelAdapter, ChannelMessage, ReplyProgress } from "./types.ts";
 import { DISCORD_DEFERRED } from "./discord.ts";
+import { PlatformRateLimited } from "./rate_limit.ts";
 
 /**
  * Answers one message: the configured chat API, or the agent once it registers itself through
@@ -42,12 +43,25 @@ export const NO_ANSWER = "No answer could be produced for this message.";
 /** Waits before each retry of a reply the platform's API did not take. */
 export const SEND_RETRY_DELAYS_MS: readonly number[] = [500, 2_000, 5_000];
 
+/** The longest one wait that a rate-limiting platform asks for is honoured. */
+export const MAX_RETRY_WAIT_MS = 60_000;
+
+/**
+ * The most one reply waits in all between its tries: a reply in flight holds up `settle` (serve's
+ * drain before the agent closes), and a buggy or hostile API could keep asking for more time.
+ */
+export const RETRY_BUDGET_MS = 120_000;
+
 /** Options of {@linkcode ChannelHub}. */
 export interface ChannelHubOptions {
   /** Told of a message whose reply failed (it is also audited). */
   onError?: (error: unknown, message: ChannelMessage) => void;
   /** Waits before each retry of a reply the platform's API refused. */
   retryDelaysMs?: readonly number[];
+  /** The longest wait a rate-limiting platform may ask for before a retry ({@linkcode MAX_RETRY_WAIT_MS}). */
+  maxRetryWaitMs?: number;
+  /** The most one reply waits between its tries, all waits together ({@linkcode RETRY_BUDGET_MS}). */
+  retryBudgetMs?: number;
   /** Where deliveries are remembered: the store's log in serve (across restarts), else memory. */
   deliveries?: Deliveries;
 }
@@ -60,6 +74,8 @@ export class ChannelHub {
 
   private readonly onError: (error: unknown, message: ChannelMessage) => void;
   private readonly retryDelaysMs: readonly number[];
+  private readonly maxRetryWaitMs: number;
+  private readonly retryBudgetMs: number;
   private readonly deliveries: Deliveries;
 
   constructor(
@@ -72,6 +88,8 @@ export class ChannelHub {
     this.#lane = createLane({ maxConcurrency: 8, sessionConcurrency: 1 });
     this.onError = options.onError ?? (() => {});
     this.retryDelaysMs = options.retryDelaysMs ?? SEND_RETRY_DELAYS_MS;
+    this.maxRetryWaitMs = options.maxRetryWaitMs ?? MAX_RETRY_WAIT_MS;
+    this.retryBudgetMs = options.retryBudgetMs ?? RETRY_BUDGET_MS;
     this.deliveries = options.deliveries ?? new RecentDeliveries();
   }
 
@@ -153,19 +171,36 @@ export class ChannelHub {
   /**
    * Sends a reply, trying again when the platform's API fails (it may be briefly down). The tries
    * share one progress: a reply in several parts goes on from the part that failed, where
-   * starting over sent the user the parts before it again.
+   * starting over sent the user the parts before it again. A platform that rate-limits is given
+   * the time it asks for, within {@linkcode ChannelHubOptions.maxRetryWaitMs}; once the next
+   * wait would take the reply past {@linkcode ChannelHubOptions.retryBudgetMs}, it fails.
    */
   async #send(adapter: ChannelAdapter, message: ChannelMessage, reply: string): Promise<void> {
     const progress: ReplyProgress = { partsSent: 0 };
-    for (let attempt = 0;; attempt++) {
+    let waited = 0;
+    // Failures in a row: a try that got a part through starts the count again, so a long reply
+    // that a per-chat limit slows down part by part still arrives (the budget still bounds it).
+    for (let failures = 0, sent = 0;;) {
       try {
         return await adapter.send(message, reply, progress);
       } catch (error) {
-        const delay = this.retryDelaysMs[attempt];
-        if (delay === undefined) throw error;
+        failures = progress.partsSent > sent ? 0 : failures;
+        sent = progress.partsSent;
+        const delay = this.#retryDelay(failures++, error);
+        if (delay === undefined || waited + delay > this.retryBudgetMs) throw error;
+        waited += delay;
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
+  }
+
+  /** The wait before the retry after try `attempt` (from 0) failed with `error`; none is left when undefined. */
+  #retryDelay(attempt: number, error: unknown): number | undefined {
+    const delay = this.retryDelaysMs[attempt];
+    if (delay === undefined || !(error instanceof PlatformRateLimited)) return delay;
+    // A retry before the platform's time is refused again; the time is capped, as it is the
+    // platform's word.
+    return Math.max(delay, Math.min(error.retryAfterMs, this.maxRetryWaitMs));
   }
 
   /** Runs `work` in the session's queue: one at a time per session, in arrival order. */

@@ -5,6 +5,7 @@
  * to `chat.postMessage` with the bot token.
  */
 import { sendParts } from "./message_parts.ts";
+import { secondsToMs, sendRefused } from "./rate_limit.ts";
 import { createHmac } from "node:crypto";
 import { z } from "zod";
 import {
@@ -124,6 +125,14 @@ export function slackChannel(options: SlackOptions): ChannelAdapter {
             thread_ts: message.messageId,
           }),
         });
+        // Rate-limited: HTTP 429, the seconds to wait in `Retry-After`.
+        if (res.status === 429) {
+          await res.body?.cancel();
+          throw sendRefused(
+            "slack chat.postMessage: ratelimited",
+            secondsToMs(res.headers.get("retry-after")),
+          );
+        }
         const body = await res.json() as { ok?: boolean; error?: string };
         if (!res.ok || !body.ok) {
           throw new Error(`slack chat.postMessage: ${body.error ?? res.status}`);

@@ -3,6 +3,7 @@
  * the `X-Telegram-Bot-Api-Secret-Token` header; replies go to `sendMessage`.
  */
 import { sendParts } from "./message_parts.ts";
+import { secondsToMs, sendRefused } from "./rate_limit.ts";
 import { z } from "zod";
 import {
   type ChannelAdapter,
@@ -88,9 +89,17 @@ export function telegramChannel(options: TelegramOptions): ChannelAdapter {
               : undefined,
           }),
         });
-        const body = await res.json() as { ok?: boolean; description?: string };
+        const body = await res.json() as {
+          ok?: boolean;
+          description?: string;
+          parameters?: { retry_after?: unknown };
+        };
         if (!res.ok || !body.ok) {
-          throw new Error(`telegram sendMessage: ${body.description ?? res.status}`);
+          // A 429 (flood control) says how many seconds to wait in `parameters.retry_after`.
+          throw sendRefused(
+            `telegram sendMessage: ${body.description ?? res.status}`,
+            secondsToMs(body.parameters?.retry_after),
+          );
         }
       });
     },

@@ -1,0 +1,316 @@
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
+import { openStore } from "@a3s/common";
+import { Guard } from "../guard.ts";
+import { parsePolicy } from "../policy.ts";
+import { ChannelHub, type ChannelHubOptions } from "./hub.ts";
+import type { ChannelAdapter, ChannelMessage } from "./types.ts";
+import { PlatformRateLimited, secondsToMs } from "./rate_limit.ts";
+import { telegramChannel } from "./telegram.ts";
+import { slackChannel } from "./slack.ts";
+import { discordChannel } from "./discord.ts";
+import { FEISHU_RATE_LIMITED, feishuChannel } from "./feishu.ts";
+
+/** One call to {@linkcode fakeApi}: when it came (ms, monotonic), its path and body. */
+interface ApiCall {
+  at: number;
+  path: string;
+  body: Record<string, unknown>;
+}
+
+/** A local platform API whose `answer` gives the response to each call (numbered from 1). */
+function fakeApi(answer: (call: ApiCall, n: number) => Response) {
+  const calls: ApiCall[] = [];
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    const call = {
+      at: performance.now(),
+      path: new URL(req.url).pathname,
+      body: await req.json() as Record<string, unknown>,
+    };
+    calls.push(call);
+    return answer(call, calls.length);
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    calls,
+    close: () => server.shutdown(),
+  };
+}
+
+/** Telegram's flood-control answer. */
+const telegram429 = (seconds: number) =>
+  Response.json({
+    ok: false,
+    error_code: 429,
+    description: `Too Many Requests: retry after ${seconds}`,
+    parameters: { retry_after: seconds },
+  }, { status: 429 });
+
+const telegramOk = () =>
+  Response.json({ ok: true, result: { message_id: 1, chat: { id: 5 }, date: 1, text: "" } });
+
+/** A hub for `adapter` on an in-memory store, its errors collected, answering `echo: <text>`. */
+async function openHub(adapter: ChannelAdapter, options: ChannelHubOptions = {}) {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({}),
+    hmacKey: "channel-test-key-0123456789",
+    tee: { kind: null, device: null },
+  });
+  const errors: unknown[] = [];
+  const hub = new ChannelHub(guard, [adapter], (input) => Promise.resolve(`echo: ${input.text}`), {
+    onError: (e) => errors.push(e),
+    ...options,
+  });
+  const close = async () => {
+    await hub.close();
+    await guard.close();
+    await store.close();
+  };
+  return { hub, guard, errors, close };
+}
+
+/** Delivers one Telegram message `text` to `hub` and waits for its reply to be done. */
+async function deliverTelegram(hub: ChannelHub, text: string): Promise<void> {
+  const update = JSON.stringify({
+    update_id: 21,
+    message: { message_id: 80, from: { id: 4 }, chat: { id: 5 }, text },
+  });
+  const ack = await hub.handle(
+    "telegram",
+    new Request("http://localhost/hook", {
+      method: "POST",
+      headers: { "x-telegram-bot-api-secret-token": "tg-secret" },
+      body: update,
+    }),
+  );
+  await ack.body?.cancel();
+  await hub.settle();
+}
+
+const telegramAt = (apiBase: string) =>
+  telegramChannel({ botToken: "123:abc", secretToken: "tg-secret", apiBase });
+
+Deno.test("secondsToMs: a platform's seconds, numbers or decimal text, rounded up to milliseconds", () => {
+  assertEquals(
+    [2, "2", 0.25, " 1.0001 ", 0, "0"].map(secondsToMs),
+    [2000, 2000, 250, 1001, 0, 0],
+  );
+  assertEquals(
+    [-1, "-1", "soon", "", "1e3", null, undefined, NaN, Infinity, {}].map(secondsToMs),
+    Array(10).fill(undefined),
+  );
+});
+
+Deno.test("telegram: a 429 asking for 1 s is waited out, not retried after 0.5 s; the reply arrives once", async () => {
+  // Retried after the fixed 0.5 s, the send came inside Telegram's second and was refused again.
+  const api = fakeApi((_call, n) => n === 1 ? telegram429(1) : telegramOk());
+  const { hub, errors, close } = await openHub(telegramAt(api.url));
+  try {
+    await deliverTelegram(hub, "hello");
+    assertEquals(errors, []);
+    assertEquals(api.calls.length, 2);
+    assertEquals(api.calls[1].body.text, "echo: hello");
+    const waited = api.calls[1].at - api.calls[0].at;
+    // At least Telegram's second, and not that second after the 0.5 s (nor the 2 s retry).
+    assert(waited >= 990 && waited < 1400, `waited ${waited} ms`);
+  } finally {
+    await close();
+    await api.close();
+  }
+});
+
+Deno.test("telegram: a retry_after of 3600 is capped at maxRetryWaitMs", async () => {
+  const api = fakeApi((_call, n) => n === 1 ? telegram429(3600) : telegramOk());
+  const { hub, errors, close } = await openHub(telegramAt(api.url), {
+    retryDelaysMs: [0, 0, 0],
+    maxRetryWaitMs: 200,
+  });
+  try {
+    await deliverTelegram(hub, "hello");
+    assertEquals(errors, []);
+    assertEquals(api.calls.map((c) => c.body.text), ["echo: hello", "echo: hello"]);
+    const waited = api.calls[1].at - api.calls[0].at;
+    assert(waited >= 190 && waited < 1000, `waited ${waited} ms`);
+  } finally {
+    await close();
+    await api.close();
+  }
+});
+
+Deno.test("an API that keeps asking for more time gets no more than the reply's retry budget; the failure is audited", async () => {
+  const api = fakeApi(() => telegram429(3600));
+  const { hub, guard, errors, close } = await openHub(telegramAt(api.url), {
+    retryDelaysMs: [0, 0, 0, 0, 0],
+    maxRetryWaitMs: 100,
+    retryBudgetMs: 250,
+  });
+  try {
+    const started = performance.now();
+    await deliverTelegram(hub, "hello");
+    // Two waits of 100 ms fit in 250 ms; a third would not, so the reply fails at once.
+    assertEquals(api.calls.length, 3);
+    assert(performance.now() - started < 1000);
+    assertEquals(errors.length, 1);
+    assert(errors[0] instanceof PlatformRateLimited);
+    const failures = await guard.audit.list({ kind: "channel_reply_failure" });
+    assertEquals(failures.map((f) => f.data.channel), ["telegram"]);
+  } finally {
+    await close();
+    await api.close();
+  }
+});
+
+Deno.test("a rate limit that says no time is retried after the fixed delays", async () => {
+  const api = fakeApi((_call, n) =>
+    n === 1
+      ? Response.json({ ok: false, error_code: 429, description: "Too Many Requests" }, {
+        status: 429,
+      })
+      : telegramOk()
+  );
+  const { hub, errors, close } = await openHub(telegramAt(api.url), {
+    retryDelaysMs: [0, 0, 0],
+  });
+  try {
+    await deliverTelegram(hub, "hello");
+    assertEquals([errors, api.calls.length], [[], 2]);
+    assert(api.calls[1].at - api.calls[0].at < 500);
+  } finally {
+    await close();
+    await api.close();
+  }
+});
+
+const progress = () => ({ partsSent: 0 });
+
+Deno.test("slack: a 429 reports its Retry-After; one without it is a plain failure", async () => {
+  const api = fakeApi((_call, n) =>
+    new Response("", { status: 429, headers: n === 1 ? { "retry-after": "3" } : {} })
+  );
+  const slack = slackChannel({ signingSecret: "s", botToken: "xoxb-1", apiBase: api.url });
+  const message: ChannelMessage = {
+    channel: "slack",
+    userId: "U1",
+    chatId: "C1",
+    text: "hi",
+    session: "U1:slack:C1",
+  };
+  try {
+    const limited = await assertRejects(
+      () => slack.send(message, "hi", progress()),
+      PlatformRateLimited,
+    );
+    assertEquals(limited.retryAfterMs, 3000);
+    const plain = await assertRejects(() => slack.send(message, "hi", progress()), Error);
+    assert(!(plain instanceof PlatformRateLimited));
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("discord: a 429 reports the body's fractional retry_after, else the Retry-After header", async () => {
+  const api = fakeApi((_call, n) =>
+    n === 1
+      ? Response.json(
+        { message: "You are being rate limited.", retry_after: 0.25, global: false },
+        {
+          status: 429,
+          headers: { "retry-after": "1" },
+        },
+      )
+      : new Response("<html>slow down</html>", { status: 429, headers: { "retry-after": "2" } })
+  );
+  const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const hex = (bytes: ArrayBuffer) =>
+    [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const discord = discordChannel({
+    publicKey: hex(await crypto.subtle.exportKey("raw", keys.publicKey)),
+    applicationId: "app1",
+    apiBase: api.url,
+  });
+  const body = JSON.stringify({
+    type: 2,
+    token: "itok",
+    channel_id: "ch9",
+    member: { user: { id: "u7" } },
+    data: { name: "ask", options: [{ name: "text", value: "hi" }] },
+  });
+  const raw = new TextEncoder().encode(body);
+  const signature = await crypto.subtle.sign(
+    { name: "Ed25519" },
+    keys.privateKey,
+    new TextEncoder().encode("1700000000" + body),
+  );
+  try {
+    const received = await discord.receive(
+      new Request("http://localhost/hook", {
+        method: "POST",
+        headers: { "x-signature-ed25519": hex(signature), "x-signature-timestamp": "1700000000" },
+        body,
+      }),
+      raw,
+    );
+    assert(received.kind === "message");
+    const send = () => discord.send(received.message, "answer", progress());
+    assertEquals((await assertRejects(send, PlatformRateLimited)).retryAfterMs, 250);
+    assertEquals((await assertRejects(send, PlatformRateLimited)).retryAfterMs, 2000);
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("feishu: code 99991400 reports x-ogw-ratelimit-reset; other codes are plain failures", async () => {
+  const api = fakeApi((call, n) => {
+    if (call.path.endsWith("/tenant_access_token/internal")) {
+      return Response.json({ code: 0, msg: "ok", tenant_access_token: "t-feishu", expire: 7200 });
+    }
+    return n === 2
+      ? Response.json({ code: FEISHU_RATE_LIMITED, msg: "request trigger frequency limit" }, {
+        status: 429,
+        headers: { "x-ogw-ratelimit-limit": "100", "x-ogw-ratelimit-reset": "52" },
+      })
+      : Response.json({ code: 230001, msg: "invalid receive_id" }, { status: 400 });
+  });
+  const feishu = feishuChannel({
+    appId: "cli_a",
+    appSecret: "sec",
+    verificationToken: "vtok",
+    encryptKey: "k",
+    apiBase: api.url,
+  });
+  const message: ChannelMessage = {
+    channel: "feishu",
+    userId: "ou_1",
+    chatId: "oc_1",
+    text: "hi",
+    session: "ou_1:feishu:oc_1",
+  };
+  try {
+    const send = () => feishu.send(message, "answer", progress());
+    assertEquals((await assertRejects(send, PlatformRateLimited)).retryAfterMs, 52_000);
+    assert(!((await assertRejects(send, Error)) instanceof PlatformRateLimited));
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("a long reply slowed part by part still arrives: a part that gets through restarts the retry count", async () => {
+  // Every part after the first is refused once: four failures, one more than the three retries,
+  // but each retry gets a part through.
+  const api = fakeApi((_call, n) => n % 2 === 1 ? telegramOk() : telegram429(0));
+  const { hub, errors, close } = await openHub(telegramAt(api.url), { retryDelaysMs: [0, 0, 0] });
+  try {
+    await deliverTelegram(hub, "x".repeat(4 * 4096 + 100));
+    assertEquals(errors, []);
+    const accepted = api.calls.filter((_call, i) => i % 2 === 0).map((c) => String(c.body.text));
+    assertEquals(accepted.length, 5);
+    assertEquals(accepted.join(""), "echo: " + "x".repeat(4 * 4096 + 100));
+  } finally {
+    await close();
+    await api.close();
+  }
+});
