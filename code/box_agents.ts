@@ -1,15 +1,20 @@
 /**
- * Box sandboxes for the agents that serve builds: an agent whose config says
- * `box { driver = "box" }` runs each session's commands in a box of its own of the box module's
- * runtime (many chat users share one agent; none sees another's /tmp, processes or, unless
- * `box.workspace = "shared"`, files), under the config's limits, at most `box.max_boxes` at
- * once. On a fresh machine the built-in `busybox:latest` image is made from the host's static
- * busybox the first time it is needed, so this works offline.
+ * Session sandboxes for the agents that serve builds with chat channels: an agent whose config
+ * says `box { driver = "box" }` runs each session's commands in a box of its own of the box
+ * module's runtime (many chat users share one agent; none sees another's /tmp, processes or,
+ * unless `box.workspace = "shared"`, files), under the config's limits, at most `box.max_boxes`
+ * at once. On a fresh machine the built-in `busybox:latest` image is made from the host's static
+ * busybox the first time it is needed, so this works offline. An agent on bubblewrap or plain
+ * processes gets a folder per session the same way (`box.workspace = "session"`). Either way a
+ * session folder is held to `box.session_quota_mb` and removed after `box.session_ttl_hours`
+ * unused.
  */
 import { isAbsolute, resolve } from "node:path";
 import type { AgentConfig } from "./config/schema.ts";
 import type { BoxManager } from "@a3s/box";
 import { type BoxSandboxLimits, SessionBoxes } from "./adapters/box_sandbox.ts";
+import { bubblewrapAvailable } from "./runtime/sandbox.ts";
+import { SessionSandboxes } from "./runtime/session_sandboxes.ts";
 
 /** The limits of an agent's boxes, from its `box { }` block. */
 export function boxLimits(config: AgentConfig): BoxSandboxLimits {
@@ -17,6 +22,14 @@ export function boxLimits(config: AgentConfig): BoxSandboxLimits {
     pids: config.box.pids,
     memoryBytes: config.box.memory_mb * 1024 * 1024,
     cpus: config.box.cpus,
+  };
+}
+
+/** The quota and time to live of an agent's session folders, from its `box { }` block. */
+export function sessionFolderLimits(config: AgentConfig): { quotaBytes: number; ttlMs: number } {
+  return {
+    quotaBytes: config.box.session_quota_mb * 1024 * 1024,
+    ttlMs: config.box.session_ttl_hours * 60 * 60 * 1000,
   };
 }
 
@@ -33,30 +46,54 @@ const BUILT_IN_IMAGE = "busybox:latest";
  * ```
  */
 export class BoxAgentSandboxes {
-  readonly #sandboxes: SessionBoxes[] = [];
+  readonly #sandboxes: (SessionBoxes | SessionSandboxes)[] = [];
   #builtIn: Promise<void> | undefined;
 
-  constructor(private readonly boxes: BoxManager) {}
+  /** Sandboxes on `boxes`; `onSweepError` hears of a sweep of idle session folders that failed. */
+  constructor(
+    private readonly boxes: BoxManager,
+    private readonly onSweepError?: (error: unknown) => void,
+  ) {}
 
   /**
-   * The sandbox for `config` (relative workspaces resolve against `baseDir`): a box per session;
-   * none unless it names the box driver.
+   * The sandbox for `config` (relative workspaces resolve against `baseDir`): a box per session
+   * for the box driver, a folder per session for the others; none (the agent's own sandbox,
+   * shared by its sessions) for those with `box.workspace = "shared"`.
    */
-  async forAgent(config: AgentConfig, baseDir: string): Promise<SessionBoxes | undefined> {
-    if (config.box.driver !== "box") return undefined;
+  async forAgent(
+    config: AgentConfig,
+    baseDir: string,
+  ): Promise<SessionBoxes | SessionSandboxes | undefined> {
+    if (config.box.driver !== "box" && config.box.workspace === "shared") return undefined;
     const workspace = isAbsolute(config.workspace)
       ? config.workspace
       : resolve(baseDir, config.workspace);
     await Deno.mkdir(workspace, { recursive: true });
-    if (config.box.image === BUILT_IN_IMAGE) await this.#ensureBuiltInImage();
-    const sandbox = new SessionBoxes(this.boxes, {
-      image: config.box.image,
+    const folders = {
       root: await Deno.realPath(workspace),
-      network: config.box.network,
-      limits: boxLimits(config),
-      maxBoxes: config.box.max_boxes,
       workspace: config.box.workspace,
-    });
+      ...sessionFolderLimits(config),
+      onSweepError: this.onSweepError,
+    };
+    let sandbox: SessionBoxes | SessionSandboxes;
+    if (config.box.driver === "box") {
+      if (config.box.image === BUILT_IN_IMAGE) await this.#ensureBuiltInImage();
+      sandbox = new SessionBoxes(this.boxes, {
+        ...folders,
+        image: config.box.image,
+        network: config.box.network,
+        limits: boxLimits(config),
+        maxBoxes: config.box.max_boxes,
+      });
+    } else {
+      const bwrap = config.box.driver === "bwrap" ||
+        (config.box.driver === "auto" && bubblewrapAvailable());
+      sandbox = new SessionSandboxes({
+        ...folders,
+        driver: bwrap ? "bwrap" : "process",
+        network: config.box.network,
+      });
+    }
     this.#sandboxes.push(sandbox);
     return sandbox;
   }
@@ -74,7 +111,7 @@ export class BoxAgentSandboxes {
     return this.#builtIn;
   }
 
-  /** Removes every box made here. */
+  /** Removes every box made here and stops the sweeps. */
   async close(): Promise<void> {
     for (const sandbox of this.#sandboxes.splice(0)) await sandbox.close();
   }

@@ -37,8 +37,10 @@ export interface ChannelResponderOptions {
  * are refused: a chat user has no approval prompt, and a turn must not wait forever in the lane;
  * so are the calls safeclaw holds (commands reaching hosts off its allow list, tainted data),
  * and those it blocks never run. Its tool output is inspected under the chat's safeclaw
- * session, so a key a command printed raises the chat's level. Each chat works in a box and a
- * workspace folder of its own (where the agent's sandbox keeps sessions apart: box agents).
+ * session, so a key a command printed raises the chat's level. Each chat works in a workspace
+ * folder of its own (and a box of its own on the box driver) where the agent's sandbox keeps
+ * sessions apart (serve with channels), and remembers in a memory of its own
+ * (`memory.chats = "session"`, the default).
  *
  * @example
  * ```ts ignore
@@ -63,6 +65,9 @@ export function agentChannelResponder(
         guardSession: key,
         // The chat's own box and files, the same across restarts of serve.
         sandboxKey: key,
+        // ...and its own memory: one chat user never recalls what another told the agent,
+        // unless the agent's config shares one memory across its chats.
+        ...(agent.config.memory.chats === "shared" ? {} : { memoryNamespace: key }),
         ...(toolCallInspector ? { toolCallInspector } : {}),
       });
       sessions.set(key, session);

@@ -1,13 +1,13 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { join } from "node:path";
 import { openStore } from "@a3s/common";
-import { openBoxRuntime } from "@a3s/box";
+import { type BoxManager, openBoxRuntime } from "@a3s/box";
 import { makeTestHomeDir, removeTestHome } from "../box/_test_home_teardown.ts";
 import { BoxAgentSandboxes } from "./box_agents.ts";
 import { sessionFolder } from "./adapters/box_sandbox.ts";
 import { ScriptedProvider } from "./llm/scripted.ts";
 import { AgentPool } from "./routes.ts";
-import { ProcessSandbox } from "./runtime/sandbox.ts";
+import { bubblewrapAvailable, ProcessSandbox } from "./runtime/sandbox.ts";
 import {
   agentChannelResponder,
   agentModelIsLocal,
@@ -278,3 +278,116 @@ box {
     }
   },
 });
+
+/** A model for memory tests: `remember X` saves X, `recall X` searches for X; it answers with the result. */
+function memoryModel() {
+  return new ScriptedProvider([(req) => {
+    const last = req.messages.at(-1)!;
+    if (last.role === "tool") return { text: `memory: ${last.content}` };
+    const [verb, ...rest] = last.content.split(" ");
+    return {
+      toolCalls: [{
+        name: "memory",
+        arguments: verb === "remember"
+          ? { action: "save", content: rest.join(" ") }
+          : { action: "search", query: rest.join(" ") },
+      }],
+    };
+  }]);
+}
+
+for (const chats of ["session", "shared"] as const) {
+  Deno.test(
+    `channel responder: memory.chats = "${chats}": ${
+      chats === "session"
+        ? "one chat never recalls what another told the agent"
+        : "chats share the agent's memory"
+    }`,
+    async () => {
+      const home = await Deno.makeTempDir({ prefix: "a3s-channel-memory-" });
+      const store = await openStore({ sqlitePath: ":memory:" });
+      await Deno.writeTextFile(
+        join(home, "helper.hcl"),
+        `name = "helper"\ndefault_model = "s/m"\nworkspace = "ws"\nmemory {\n  chats = "${chats}"\n}\n`,
+      );
+      const pool = new AgentPool(
+        {
+          agents: { helper: join(home, "helper.hcl") },
+          default_agent: "helper",
+          default_workspace: "ws",
+        },
+        {
+          home,
+          store,
+          powerUrl: "http://127.0.0.1:9/v1",
+          agentOptions: { sandbox: new ProcessSandbox(), providers: { s: memoryModel() } },
+        },
+      );
+      try {
+        const respond = agentChannelResponder(pool, "helper");
+        const say = (session: string, text: string) => respond({ session, text, localOnly: false });
+        assert((await say("1:telegram:1", "remember my door code is 4711")).includes("saved"));
+        assert((await say("1:telegram:1", "recall door code")).includes("4711"));
+        const bob = await say("2:slack:2", "recall door code");
+        if (chats === "session") assertEquals(bob, "memory: nothing found");
+        else assert(bob.includes("4711"), bob);
+      } finally {
+        await pool.close();
+        await store.close();
+        await Deno.remove(home, { recursive: true });
+      }
+    },
+  );
+}
+
+for (const driver of ["bwrap", "process"] as const) {
+  Deno.test({
+    name: `channel responder: on the ${driver} driver each chat works in a folder of its own`,
+    ignore: driver === "bwrap" && !bubblewrapAvailable(),
+    async fn() {
+      const home = await Deno.makeTempDir({ prefix: "a3s-channel-folders-" });
+      await Deno.writeTextFile(
+        join(home, "helper.hcl"),
+        `name = "helper"\ndefault_model = "s/m"\nworkspace = "ws"\nbox {\n  driver = "${driver}"\n}\n`,
+      );
+      // Only the box driver uses box's runtime.
+      const sandboxes = new BoxAgentSandboxes({} as BoxManager);
+      const pool = new AgentPool(
+        {
+          agents: { helper: join(home, "helper.hcl") },
+          default_agent: "helper",
+          default_workspace: "ws",
+        },
+        {
+          home,
+          powerUrl: "http://127.0.0.1:9/v1",
+          sandboxFor: (config, baseDir) => sandboxes.forAgent(config, baseDir),
+          agentOptions: {
+            providers: {
+              s: commandModel({
+                write: "echo alice-file > mine.txt; echo written",
+                look: "ls; pwd; cat ../*/mine.txt 2>/dev/null; echo looked",
+              }),
+            },
+          },
+        },
+      );
+      const say = (session: string, text: string) =>
+        agentChannelResponder(pool, "helper")({ session, text, localOnly: false });
+      try {
+        assert((await say("1:telegram:1", "write")).includes("written"));
+        const alice = join(home, "ws", "sessions", sessionFolder("1:telegram:1"));
+        assertEquals(await Deno.readTextFile(join(alice, "mine.txt")), "alice-file\n");
+        const bob = await say("2:slack:2", "look");
+        assert(bob.includes(`/sessions/${sessionFolder("2:slack:2")}`), bob);
+        assert(!bob.includes("mine.txt"), bob);
+        // A plain process isolates nothing but the folder; bubblewrap hides the others.
+        if (driver === "bwrap") assert(!bob.includes("alice-file"), bob);
+      } finally {
+        await pool.close();
+        await sandboxes.close();
+        await Deno.remove(home, { recursive: true });
+      }
+    },
+  });
+}

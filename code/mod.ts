@@ -96,6 +96,7 @@ export {
 } from "./policy/tool_calls.ts";
 export { modelIsLocal } from "./policy/model_locality.ts";
 export { BubblewrapSandbox, type CommandSandbox, ProcessSandbox } from "./runtime/sandbox.ts";
+export { SessionSandboxes, type SessionSandboxesOptions } from "./runtime/session_sandboxes.ts";
 export { PathEscapeError, Workspace } from "./runtime/workspace.ts";
 export { SkillRegistry } from "./skills/skills.ts";
 export { type EmbedFunction, StoreMemory } from "./state/memory.ts";
@@ -109,7 +110,12 @@ export type { AuditLog } from "./state/audit.ts";
 export type { RetryRunner } from "./llm/types.ts";
 export type { DeepPartial, ModelConfig, SubagentConfig } from "./config/schema.ts";
 export type { ToolResult } from "./tools/run_tool.ts";
-export type { CommandResult, RunOptions, SessionEnvironment } from "./runtime/sandbox.ts";
+export type {
+  CommandResult,
+  RunOptions,
+  SessionEnvironment,
+  SessionQuota,
+} from "./runtime/sandbox.ts";
 export type { SessionInfo } from "./state/history.ts";
 export type { HookEventName, HookOutcome } from "./policy/hooks.ts";
 export type { PermissionAction, PermissionDecision, PermissionRule } from "./policy/permissions.ts";

@@ -463,8 +463,9 @@ export function codeModule(
     withPower?: boolean;
     /**
      * Answer safeclaw's chat channels with the default agent, run the commands of agents with
-     * `box.driver = "box"` in box's runtime, and index the agents' memories in search's local
-     * index (needs the safeclaw, box and search modules).
+     * `box.driver = "box"` in box's runtime, give each session of every agent a folder of its
+     * own (`box.workspace = "session"`, under a quota and a time to live), and index the agents'
+     * memories in search's local index (needs the safeclaw, box and search modules).
      */
     channels?: boolean;
   } = {},
@@ -488,7 +489,13 @@ export function codeModule(
       const host = ctx.server.host === "0.0.0.0" || ctx.server.host === "::"
         ? "127.0.0.1"
         : ctx.server.host;
-      const sandboxes = channels ? new BoxAgentSandboxes(ctx.modules.box as BoxManager) : undefined;
+      const sandboxes = channels
+        ? new BoxAgentSandboxes(
+          ctx.modules.box as BoxManager,
+          (error) =>
+            ctx.logger.warn("code: idle session folders were not swept", { error: String(error) }),
+        )
+        : undefined;
       const safeclaw = channels ? ctx.modules.safeclaw as SafeclawApi : undefined;
       const search = channels ? ctx.modules.search as SearchService : undefined;
       const pool = new AgentPool(ctx.config, {

@@ -4,15 +4,13 @@
  * under memory, CPU and process limits. {@linkcode SessionBoxes} gives each session a box (and a
  * workspace folder) of its own, at most `maxBoxes` at once.
  */
-import { createHash } from "node:crypto";
-import { join } from "node:path";
 import type {
   CommandResult,
   CommandSandbox,
   RunOptions,
   SessionEnvironment,
 } from "../runtime/sandbox.ts";
-import { Workspace } from "../runtime/workspace.ts";
+import { SessionWorkspaces } from "../runtime/session_workspaces.ts";
 import { readCappedText } from "@a3s/common/capped-text";
 import { writeStdin } from "@a3s/common/stdin";
 
@@ -219,17 +217,18 @@ export interface SessionBoxesOptions {
   maxBoxes: number;
   /** `session`: each session works in `sessions/<key>` of the workspace; `shared`: in the workspace itself. */
   workspace: "session" | "shared";
+  /** Bytes one session folder may hold (`session` only); 0 or unset: no quota. */
+  quotaBytes?: number;
+  /** How long a session folder may sit unused before it is removed, in ms; 0 or unset: kept. */
+  ttlMs?: number;
+  /** Hears of a sweep of idle folders that failed. */
+  onSweepError?: (error: unknown) => void;
 }
 
 /** The key of the box for commands run on the agent's own sandbox, outside any session. */
 const AGENT_KEY = "";
 
-/** A folder name for a session key: readable where it can be, a hash keeping it unique. */
-export function sessionFolder(key: string): string {
-  const readable = key.replace(/[^A-Za-z0-9_.-]/g, "_").replace(/^\.+/, "_").slice(0, 48);
-  const hash = createHash("sha256").update(key).digest("hex").slice(0, 12);
-  return `${readable}-${hash}`;
-}
+export { sessionFolder } from "../runtime/session_workspaces.ts";
 
 /**
  * One box per session: a session's commands run in its own box, started on its first command,
@@ -254,19 +253,20 @@ export class SessionBoxes implements CommandSandbox {
   readonly driver = "box";
   /** Live boxes by session key, least recently used first, with how many commands each runs. */
   readonly #live = new Map<string, { box: BoxSandbox; running: number }>();
+  readonly #folders: SessionWorkspaces;
   #closed = false;
 
-  /** Boxes on `boxes`, as `options` say. */
+  /** Boxes on `boxes`, as `options` say; sweeps of idle session folders start now. */
   constructor(
     private readonly boxes: BoxRuntimeLike,
     private readonly options: SessionBoxesOptions,
-  ) {}
+  ) {
+    this.#folders = new SessionWorkspaces(options);
+  }
 
   /** The workspace folder of the sessions keyed `key`. */
   rootOf(key: string): string {
-    return this.options.workspace === "shared" || key === AGENT_KEY
-      ? this.options.root
-      : join(this.options.root, "sessions", sessionFolder(key));
+    return key === AGENT_KEY ? this.options.root : this.#folders.rootOf(key);
   }
 
   /** Runs `command` in a box of the agent's own, on the whole workspace (outside any session). */
@@ -274,22 +274,29 @@ export class SessionBoxes implements CommandSandbox {
     return this.#run(AGENT_KEY, this.options.root, command, options);
   }
 
-  /** The workspace (made now) and the sandbox of the sessions keyed `key`; the box starts on the first command. */
+  /**
+   * The workspace (made now) and the sandbox of the sessions keyed `key`, under the folder's
+   * quota; the box starts on the first command.
+   */
   forSession(key: string): SessionEnvironment {
     if (key === AGENT_KEY) throw new Error("a session key may not be empty");
-    const workspace = Workspace.open(this.rootOf(key));
-    const sandbox: CommandSandbox = {
+    return this.#folders.open(key, (root) => ({
       driver: this.driver,
-      run: (command, options) => this.#run(key, workspace.root, command, options),
-    };
-    return { workspace, sandbox };
+      run: (command, options) => this.#run(key, root, command, options),
+    }));
   }
 
-  /** Removes the box of the sessions keyed `key` (its workspace folder stays). */
+  /** Removes the box of the sessions keyed `key` (its workspace folder stays until idle past its time to live). */
   async releaseSession(key: string): Promise<void> {
+    this.#folders.release(key);
     const entry = this.#live.get(key);
     this.#live.delete(key);
     await entry?.box.close();
+  }
+
+  /** Removes idle session folders now; returns their names. */
+  sweep(): Promise<string[]> {
+    return this.#folders.sweep();
   }
 
   /** The keys of the sessions whose boxes are live, least recently used first. */
@@ -335,9 +342,10 @@ export class SessionBoxes implements CommandSandbox {
     }
   }
 
-  /** Removes every box. */
+  /** Removes every box and stops sweeping. */
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#folders.close();
     const entries = [...this.#live.values()];
     this.#live.clear();
     await Promise.all(entries.map((e) => e.box.close()));

@@ -4,7 +4,7 @@
  * when the session closes, every box under the agent's limits. On a fake of box's runtime, so it
  * runs anywhere; the same through real boxes is in channel_responder_test.ts.
  */
-import { assert, assertEquals, assertThrows } from "@a3s/common/testing";
+import { assert, assertEquals, assertRejects, assertThrows } from "@a3s/common/testing";
 import type { BoxManager } from "@a3s/box";
 import { Agent } from "../agent/agent.ts";
 import { validateConfig } from "../config/load.ts";
@@ -284,5 +284,41 @@ Deno.test("box sandbox: what a command leaves running is killed once no command 
     assertEquals(fake.reaps, ["box1", "box1"]);
   } finally {
     await box.close();
+  }
+});
+
+Deno.test("session boxes: the config's quota and time to live hold a box session's folder", async () => {
+  const config = validateConfig({});
+  assertEquals(
+    [config.box.session_quota_mb, config.box.session_ttl_hours, config.memory.chats],
+    [1024, 168, "session"],
+  );
+  assertThrows(() => validateConfig({ box: { session_quota_mb: -1 } }), Error, "box.");
+  const dir = await tempDir();
+  const fake = new FakeBoxes();
+  const sandboxes = new BoxAgentSandboxes(fake as unknown as BoxManager);
+  try {
+    // An earlier run's folder, unused for 30 days: gone once the agent is built.
+    const stale = `${dir}/ws/sessions/${sessionFolder("old")}`;
+    await Deno.mkdir(stale, { recursive: true });
+    const longAgo = new Date(Date.now() - 30 * 24 * 3600 * 1000);
+    await Deno.utime(stale, longAgo, longAgo);
+    const sandbox = (await sandboxes.forAgent(
+      validateConfig({ workspace: "ws", box: { driver: "box", session_quota_mb: 1 } }),
+      dir,
+    ))! as SessionBoxes;
+    await sandbox.sweep(); // Joins the sweep at creation, or finds nothing left.
+    await assertRejects(() => Deno.lstat(stale), Deno.errors.NotFound);
+    const { workspace, sandbox: box, quota } = sandbox.forSession("k");
+    await Deno.writeFile(`${workspace.root}/big`, new Uint8Array(2 * 1024 * 1024).fill(1));
+    const over = await box.run("true", OPTS);
+    assert(over.stderr.includes("of its 1 MiB quota"), over.stderr);
+    assert(await quota?.exceeded());
+    // Over quota, the box's next command runs unable to grow files.
+    await box.run("echo next", OPTS);
+    assert(fake.execs.at(-1)!.command.startsWith("ulimit -f 0"), fake.execs.at(-1)!.command);
+  } finally {
+    await sandboxes.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });

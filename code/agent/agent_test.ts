@@ -6,6 +6,7 @@ import { scriptedOpenAiServer } from "../_testing/servers.ts";
 import type { AgentEvent } from "./events.ts";
 import type { HookEventName } from "../config/schema.ts";
 import type { ChatRequest } from "../llm/types.ts";
+import { SessionSandboxes } from "../runtime/session_sandboxes.ts";
 
 async function tempDir(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "a3s-code-agent-" });
@@ -456,6 +457,49 @@ Deno.test("agent: lifecycle hooks fire: SessionStart, GenerateStart/End, SkillLo
     ]);
   } finally {
     await agent.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("agent: over its folder's quota a session's file tools are refused, and bash can delete to get back under", async () => {
+  const dir = await Deno.realPath(await tempDir());
+  const sandbox = new SessionSandboxes({
+    driver: "process",
+    root: dir,
+    network: false,
+    workspace: "session",
+    quotaBytes: 64 * 1024,
+  });
+  const big = "x".repeat(200 * 1024);
+  const calls: Record<string, { name: string; arguments: Record<string, unknown> }> = {
+    "write big": { name: "write", arguments: { path: "big.txt", content: big } },
+    "write small": { name: "write", arguments: { path: "small.txt", content: "hi" } },
+    "delete": { name: "bash", arguments: { command: "rm big.txt && echo removed" } },
+  };
+  const llm = new ScriptedProvider([(req) => {
+    const last = req.messages.at(-1)!;
+    if (last.role === "tool") return { text: last.content };
+    return { toolCalls: [calls[last.content]] };
+  }]);
+  const agent = await Agent.fromConfig({ workspace: dir, default_model: "s/m" }, {
+    providers: { s: llm },
+    sandbox,
+  });
+  try {
+    const session = agent.session({ sandboxKey: "1:telegram:1" });
+    const wrote = (await session.send("write big")).text;
+    assert(wrote.includes("created big.txt") && wrote.includes("quota"), wrote);
+    const refused = (await session.send("write small")).text;
+    assert(refused.startsWith("Error: ") && refused.includes("quota"), refused);
+    assertEquals(session.audit.at(-1)?.rule, "workspace_quota");
+    const removed = (await session.send("delete")).text;
+    assert(removed.includes("removed") && !removed.includes("quota"), removed);
+    const again = (await session.send("write small")).text;
+    assert(again.includes("created small.txt"), again);
+    assert(!again.includes("quota"), again);
+  } finally {
+    await agent.close();
+    await sandbox.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

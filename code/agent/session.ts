@@ -21,7 +21,7 @@ import {
 import type { SessionEnvironment } from "../runtime/sandbox.ts";
 import { modelIsLocal } from "../policy/model_locality.ts";
 import { runTool, type ToolResult } from "../tools/run_tool.ts";
-import type { TodoItem, ToolServices } from "../tools/services.ts";
+import type { MemoryAccess, TodoItem, ToolServices } from "../tools/services.ts";
 import type { Tool } from "../tools/tool.ts";
 import { type AgentEvent, EventChannel, type StopReason, type TurnResult } from "./events.ts";
 import type { AgentRuntime, ResolvedModel } from "./runtime.ts";
@@ -67,6 +67,12 @@ export interface SessionOptions {
    * session's id when unset.
    */
   sandboxKey?: string;
+  /**
+   * The namespace of this session's long-term memory (a chat's `user:channel:chat`): what it
+   * saves, only sessions of the same namespace recall or delete. The agent's shared memory when
+   * unset. Subagents and plan steps inherit it.
+   */
+  memoryNamespace?: string;
 }
 
 /** One audited tool call. */
@@ -167,6 +173,8 @@ export class AgentSession {
   #tokenRatio = 1;
   /** This session's own workspace and sandbox, where the agent's sandbox keeps sessions apart. */
   #env: SessionEnvironment | undefined;
+  /** This session's view of memory, once asked for (a namespace's, or the agent's). */
+  #memoryView: { memory: MemoryAccess | undefined } | undefined;
 
   /** Opens a session on an agent's runtime; `Agent.session()` is the usual way to get one. */
   constructor(runtime: AgentRuntime, options: SessionOptions = {}) {
@@ -214,6 +222,19 @@ export class AgentSession {
     if (!rt.sandbox.forSession) return { workspace: rt.workspace, sandbox: rt.sandbox };
     this.#env ??= rt.sandbox.forSession(this.#options.sandboxKey ?? this.id);
     return this.#env;
+  }
+
+  /**
+   * This session's memory: its namespace's when it has one, the agent's otherwise. A memory
+   * that cannot keep namespaces apart is off for a namespaced session rather than shared.
+   */
+  #memory(): MemoryAccess | undefined {
+    const rt = this.#runtime;
+    const namespace = this.#options.memoryNamespace;
+    this.#memoryView ??= {
+      memory: namespace === undefined ? rt.memory : rt.memory?.inNamespace?.(namespace),
+    };
+    return this.#memoryView.memory;
   }
 
   /** The conversation so far (system prompt first). */
@@ -671,13 +692,31 @@ export class AgentSession {
     }
 
     const env = this.#environment();
-    const result = await runTool(tool, input, {
+    // A session folder over its quota takes no more writes; `bash` still runs, to delete files.
+    const quota = tool.effect === "write" ? env.quota : undefined;
+    const over = await quota?.exceeded();
+    if (over) {
+      return fail(
+        `${over}: delete files (for example bash rm) to get under it before writing more`,
+        "deny",
+        "workspace_quota",
+      );
+    }
+    let result = await runTool(tool, input, {
       workspace: env.workspace,
       sandbox: env.sandbox,
       callId: call.id,
       services: this.#services(signal),
       signal,
     }, { timeoutMs: rt.config.tools.timeout_ms, outputLimit: this.#outputLimit() });
+    const overNow = await quota?.measure();
+    if (overNow) {
+      result = {
+        ...result,
+        content:
+          `${result.content}\n[a3s: ${overNow}. The file tools are refused and files cannot grow until you delete files (bash rm) to get under it.]`,
+      };
+    }
 
     // The one check every session path shares before the model reads a tool's output.
     // Fetched and searched text is web content; the rest came from tools.
@@ -739,7 +778,7 @@ export class AgentSession {
         }
         return body;
       },
-      memory: rt.memory,
+      memory: this.#memory(),
       search: rt.search,
       runSubagent: (agent, prompt, s) => this.runSubagent(agent, prompt, s),
       subagentNames: () => [...rt.subagents.keys()],
@@ -776,8 +815,9 @@ export class AgentSession {
       // Its tool output counts toward this session's (or this chat's) safeclaw session.
       guardSession: this.#options.guardSession ?? this.id,
       toolCallInspector: this.#options.toolCallInspector,
-      // It works in this session's box and workspace.
+      // It works in this session's box and workspace, and remembers in its memory.
       sandboxKey: this.#options.sandboxKey ?? this.id,
+      memoryNamespace: this.#options.memoryNamespace,
     });
     const onAbort = () => child.cancel();
     signal.addEventListener("abort", onAbort, { once: true });

@@ -123,6 +123,16 @@ const AgentConfigSchemaObject = z.object({
     user: z.string().default("default"),
     /** Embedding model on the first provider; keyword search only when unset. */
     embedding_model: z.string().optional(),
+    /**
+     * What the chats of safeclaw's channels remember: `session` (the default: each chat, keyed
+     * `user:channel:chat`, has a memory of its own; no chat recalls or deletes what another
+     * saved) or `shared` (every chat reads and writes the agent's one memory, the one HTTP and
+     * CLI sessions use, so what one chat user tells the agent any other may be told: only for
+     * agents whose chat users all trust each other, such as a team's own bot that should learn
+     * from all of them). A chat's own memories stay out of search's local index (a `web_search`
+     * on it would reach them from other chats); shared ones are indexed as before.
+     */
+    chats: z.enum(["session", "shared"]).default("session"),
   }).prefault({}),
   box: z.object({
     /** `bwrap` (bubblewrap, read-only host, no network), `process` (plain), or `box` (box's runtime). */
@@ -131,11 +141,27 @@ const AgentConfigSchemaObject = z.object({
     /** The image of the `box` driver. */
     image: z.string().default("busybox:latest"),
     /**
-     * Where the sessions of a `box` agent in serve work: `session` (each session in its own
-     * subfolder `sessions/<session>` of the workspace, the only one its box mounts) or `shared`
-     * (every session's box mounts the workspace itself). Each session has its own box either way.
+     * Where the sessions of an agent in serve with chat channels work: `session` (each session
+     * in its own subfolder `sessions/<session>` of the workspace: the only one its box mounts,
+     * the only part of the workspace its bubblewrap commands see, the only one its file tools
+     * reach on every driver) or `shared` (every session works in the workspace itself). On the
+     * `box` driver each session has its own box either way. The CLI's sessions always work in
+     * the workspace itself.
      */
     workspace: z.enum(["session", "shared"]).default("session"),
+    /**
+     * Disk one session folder may take, in MiB (`workspace = "session"`), measured after each
+     * command and file write (more than 200,000 files and folders counts as over too). Over it,
+     * the agent is told so, the file tools are refused and commands run unable to grow files,
+     * until it deletes files. 0: no quota.
+     */
+    session_quota_mb: z.number().int().min(0).max(1_048_576).default(1024),
+    /**
+     * Hours a session folder may sit unused (no command, no open session) before it is removed,
+     * checked when the agent starts and hourly; the folder of an open session is never removed.
+     * 0: folders are kept.
+     */
+    session_ttl_hours: z.number().min(0).max(876_000).default(168),
     /** The most boxes the agent runs at once (one per session); the least recently used goes first. */
     max_boxes: z.number().int().positive().max(1024).default(16),
     /** Most processes and threads at once in one box (cgroup `pids.max`). */
@@ -336,20 +362,30 @@ export interface AgentConfig {
   mcp: McpServerConfig[];
   /** Extra skill folders (`dirs`) and whether the built-in skills load (`builtin`). */
   skills: { dirs: string[]; builtin: boolean };
-  /** Long-term memory: on or off, the project and user keys memories are filed under, and the embedding model (keyword search only when unset). */
-  memory: { enabled: boolean; project?: string; user: string; embedding_model?: string };
+  /** Long-term memory: on or off, the project and user keys memories are filed under, the embedding model (keyword search only when unset), and whether each chat of a channel has its own (`chats = "session"`) or all share the agent's (`shared`). */
+  memory: {
+    enabled: boolean;
+    project?: string;
+    user: string;
+    embedding_model?: string;
+    chats: "session" | "shared";
+  };
   /**
    * Where commands run: `bwrap` (bubblewrap, read-only host), `process` (plain), `box` (box's
-   * runtime, `image`) or `auto`; `network` lets them reach it. A `box` agent in serve gives each
-   * session its own box (at most `max_boxes`, least recently used removed first) working in its
-   * own subfolder of the workspace (`workspace = "session"`) or the workspace itself (`shared`);
-   * each box runs under `pids`, `memory_mb` and `cpus` limits.
+   * runtime, `image`) or `auto`; `network` lets them reach it. In serve with chat channels each
+   * session works in its own subfolder of the workspace (`workspace = "session"`) or the
+   * workspace itself (`shared`); a session folder holds at most `session_quota_mb` and is
+   * removed once unused for `session_ttl_hours`. A `box` agent there gives each session its own
+   * box (at most `max_boxes`, least recently used removed first), under `pids`, `memory_mb` and
+   * `cpus` limits.
    */
   box: {
     driver: "auto" | "bwrap" | "process" | "box";
     network: boolean;
     image: string;
     workspace: "session" | "shared";
+    session_quota_mb: number;
+    session_ttl_hours: number;
     max_boxes: number;
     pids: number;
     memory_mb: number;

@@ -35,12 +35,22 @@ export interface RunOptions {
   stdin?: string;
 }
 
+/** The disk quota of a session's own folder. */
+export interface SessionQuota {
+  /** Why the session may not write now (its folder is over its quota), or undefined. */
+  exceeded(): Promise<string | undefined>;
+  /** Measures the folder again (after a file tool wrote to it); says why it is over, if it is. */
+  measure(): Promise<string | undefined>;
+}
+
 /** Where one session's tools work: its workspace folder and the sandbox its commands run in. */
 export interface SessionEnvironment {
   /** The folder the session's tools are confined to. */
   workspace: Workspace;
-  /** Where the session's commands run. */
+  /** Where the session's commands run (already held to `quota`). */
   sandbox: CommandSandbox;
+  /** The folder's disk quota, when it has one: the file tools are refused while it is exceeded. */
+  quota?: SessionQuota;
 }
 
 /** A command sandbox for one workspace. */
@@ -50,12 +60,13 @@ export interface CommandSandbox {
   /** Runs a bash command line and collects its output. */
   run(command: string, options: RunOptions): Promise<CommandResult>;
   /**
-   * A sandbox (and workspace) of its own for the sessions keyed `key`, for drivers that keep
-   * sessions apart (serve's box agents: a box per session, so one user's /tmp, processes and
-   * files are not another's). Sessions of drivers without it share the agent's.
+   * A sandbox (and workspace) of its own for the sessions keyed `key`, for sandboxes that keep
+   * sessions apart (serve's agents with chat channels: a box per session, or a folder per
+   * session under bubblewrap or a plain process, so one user's files are not another's).
+   * Sessions of sandboxes without it share the agent's.
    */
   forSession?(key: string): SessionEnvironment;
-  /** Ends what {@linkcode forSession} made for `key` (its box; files stay). */
+  /** Ends what {@linkcode forSession} made for `key` (its box; files stay until idle past their time to live). */
   releaseSession?(key: string): Promise<void>;
 }
 
@@ -102,8 +113,16 @@ export class ProcessSandbox implements CommandSandbox {
 export class BubblewrapSandbox implements CommandSandbox {
   /** This sandbox's driver name, `bwrap`. */
   readonly driver = "bwrap";
-  /** A sandbox whose writable workspace is `root`; `network` keeps the host's network reachable. */
-  constructor(private readonly root: string, private readonly network = false) {}
+  /**
+   * A sandbox whose writable workspace is `root`; `network` keeps the host's network reachable.
+   * `hidden` (a folder above `root`: the agent's workspace, for a session's own folder) is
+   * replaced by an empty one, so the host being readable does not make other sessions' files so.
+   */
+  constructor(
+    private readonly root: string,
+    private readonly network = false,
+    private readonly hidden?: string,
+  ) {}
 
   /** Runs `command` with `bash -c` inside bubblewrap, in `options.cwd`. */
   run(command: string, options: RunOptions): Promise<CommandResult> {
@@ -117,6 +136,8 @@ export class BubblewrapSandbox implements CommandSandbox {
       "/proc",
       "--tmpfs",
       "/tmp",
+      // An empty folder over `/` would leave nothing to run: hide its sessions alone then.
+      ...(this.hidden ? ["--tmpfs", this.hidden === "/" ? "/sessions" : this.hidden] : []),
       "--bind",
       this.root,
       this.root,

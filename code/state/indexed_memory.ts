@@ -78,6 +78,16 @@ export class IndexedMemory implements MemoryAccess {
     return removed;
   }
 
+  /**
+   * The store's memory in `namespace`, not mirrored: the local index is one for everyone (the
+   * operator's `a3s search`, an agent's `web_search` on the local engine), so a chat's own
+   * memories indexed there could be found from another chat. Undefined when the store's memory
+   * cannot keep namespaces apart.
+   */
+  inNamespace(namespace: string): MemoryAccess | undefined {
+    return this.memory.inNamespace?.(namespace);
+  }
+
   async #upsert(record: MemoryRecord): Promise<void> {
     try {
       await this.index.upsert({ id: record.id, text: record.content, tags: record.tags });

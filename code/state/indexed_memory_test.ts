@@ -88,3 +88,50 @@ Deno.test("memory → search: an index that refuses a write is reported, and the
     await store.close();
   }
 });
+
+Deno.test("memory → search: a chat's own memories stay out of the shared index and out of other chats", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const dir = await Deno.makeTempDir({ prefix: "a3s-code-memory-chats-" });
+  const search = await SearchService.open(store, defaultSearchConfig());
+  // Saves what the user says after "remember", or searches memory for what follows "recall".
+  const llm = new ScriptedProvider([(req) => {
+    const last = req.messages.at(-1)!;
+    if (last.role === "tool") return { text: `memory: ${last.content}` };
+    const [verb, ...rest] = last.content.split(" ");
+    return {
+      toolCalls: [{
+        name: "memory",
+        arguments: verb === "remember"
+          ? { action: "save", content: rest.join(" "), scope: "user" }
+          : { action: "search", query: rest.join(" ") },
+      }],
+    };
+  }]);
+  const agent = await Agent.fromConfig({ workspace: dir, default_model: "s/m" }, {
+    store,
+    providers: { s: llm },
+    memoryIndex: search.memory,
+  });
+  try {
+    const alice = agent.session({ memoryNamespace: "1:telegram:1" });
+    assert((await alice.send(`remember ${FACT}`)).text.includes("saved mem_"));
+    assert((await alice.send("recall staging database")).text.includes("6543"));
+    // Bob's chat, and the agent's shared memory, recall none of it; nor does the local index.
+    const bob = agent.session({ memoryNamespace: "2:slack:2" });
+    assertEquals((await bob.send("recall staging database")).text, "memory: nothing found");
+    assertEquals(
+      (await agent.session().send("recall staging database")).text,
+      "memory: nothing found",
+    );
+    assertEquals((await search.search("staging database port")).results, []);
+    // A subagent of Alice's session remembers in her namespace.
+    assert(
+      (await alice.runSubagent("explore", "recall staging database", new AbortController().signal))
+        .includes("6543"),
+    );
+  } finally {
+    await agent.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

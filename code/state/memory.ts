@@ -1,7 +1,10 @@
 /**
  * Long-term memory per project and per user in the shared store. Search ranks by keyword
  * overlap, and by cosine similarity of embeddings when an embedding function (power's
- * `/v1/embeddings`) is available; both scores blend when it is.
+ * `/v1/embeddings`) is available; both scores blend when it is. Each memory belongs to a
+ * namespace: '' is the agent's shared memory (CLI and HTTP sessions, and every memory saved
+ * before namespaces existed); a chat of a channel has its own, named by its key, so what one
+ * chat user tells the agent is never recalled in another's chat.
  */
 import type { Store } from "@a3s/common";
 import type { MemoryAccess, MemoryRecord } from "../tools/services.ts";
@@ -60,6 +63,8 @@ export class StoreMemory implements MemoryAccess {
     private readonly store: Store,
     private readonly owners: { project: string; user: string },
     private readonly embed?: EmbedFunction,
+    /** '' for the agent's shared memory, else a session's own (a chat's key). */
+    readonly namespace: string = "",
   ) {}
 
   /** Opens memory on `store`, creating its tables when missing. `owners` are the project and user keys memories are filed under; `embed` adds semantic search (keyword search only without it). */
@@ -70,6 +75,12 @@ export class StoreMemory implements MemoryAccess {
   ): Promise<StoreMemory> {
     await store.migrate("code", CODE_MIGRATIONS);
     return new StoreMemory(store, owners, embed);
+  }
+
+  /** The same memory seen from `namespace` (non-empty): saves go there, and nothing else is seen. */
+  inNamespace(namespace: string): StoreMemory {
+    if (!namespace) throw new Error("a memory namespace may not be empty");
+    return new StoreMemory(this.store, this.owners, this.embed, namespace);
   }
 
   /** Typed access to this module's tables. */
@@ -99,6 +110,7 @@ export class StoreMemory implements MemoryAccess {
     const embedding = await this.vector(content);
     await this.#db.insertInto("code_memories").values({
       id: record.id,
+      namespace: this.namespace,
       scope,
       owner: this.owners[scope],
       content,
@@ -109,9 +121,13 @@ export class StoreMemory implements MemoryAccess {
     return record;
   }
 
-  /** This project's and user's memories (or one scope's), newest first. */
+  /** This namespace's memories of this project and user (or one scope's), newest first. */
   async #rows(scope: "project" | "user" | undefined) {
-    let q = this.#db.selectFrom("code_memories").selectAll();
+    let q = this.#db.selectFrom("code_memories").selectAll().where(
+      "namespace",
+      "=",
+      this.namespace,
+    );
     q = scope
       ? q.where("scope", "=", scope).where("owner", "=", this.owners[scope])
       : q.where((eb) =>
@@ -157,9 +173,10 @@ export class StoreMemory implements MemoryAccess {
     return (await this.#rows(options.scope)).slice(0, options.limit).map((r) => this.toRecord(r));
   }
 
-  /** Deletes a memory of this project or user; false when there was none. */
+  /** Deletes a memory of this namespace, project or user; false when there was none. */
   async remove(id: string): Promise<boolean> {
     const r = await this.#db.deleteFrom("code_memories").where("id", "=", id)
+      .where("namespace", "=", this.namespace)
       .where((eb) =>
         eb.or([eb("owner", "=", this.owners.project), eb("owner", "=", this.owners.user)])
       ).executeTakeFirst();

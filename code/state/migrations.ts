@@ -1,4 +1,4 @@
-/** code's tables in the shared store: session history and long-term memory. */
+/** code's tables in the shared store: session history, long-term memory and the audit trail. */
 import type { Migration } from "@a3s/common";
 
 export const CODE_MIGRATIONS: readonly Migration[] = [{
@@ -54,6 +54,20 @@ export const CODE_MIGRATIONS: readonly Migration[] = [{
     await db.schema.createIndex("code_audit_session").on("code_audit").columns(["session_id", "at"])
       .execute();
   },
+}, {
+  version: 3,
+  name: "memory_namespaces",
+  // Memories saved before namespaces existed are the agent's shared ones (namespace '').
+  async up(db) {
+    await db.schema.alterTable("code_memories")
+      .addColumn("namespace", "text", (c) => c.notNull().defaultTo(""))
+      .execute();
+    await db.schema.createIndex("code_memories_namespace").on("code_memories").columns([
+      "namespace",
+      "scope",
+      "owner",
+    ]).execute();
+  },
 }];
 
 /** Row shapes, as kysely sees them. */
@@ -87,6 +101,8 @@ export interface CodeTables {
   };
   code_memories: {
     id: string;
+    /** '' for the agent's shared memory, else a session's namespace (a chat's key). */
+    namespace: string;
     scope: string;
     owner: string;
     content: string;

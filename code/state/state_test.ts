@@ -3,6 +3,7 @@ import { createTestDatabase } from "@a3s/common/testing";
 import { openStore, type Store } from "@a3s/common";
 import { StoreMemory } from "./memory.ts";
 import { StoreHistory } from "./history.ts";
+import { CODE_MIGRATIONS, type CodeTables } from "./migrations.ts";
 
 async function exercise(store: Store) {
   // Embeddings: a toy bag-of-letters vector, so similarity is real and deterministic.
@@ -29,6 +30,25 @@ async function exercise(store: Store) {
   assertEquals(await other.remove(a.id), false);
   assertEquals(await project.remove(a.id), true);
 
+  // Namespaces: a chat's memories are its own; the agent's shared ones are not in it.
+  const shared = await StoreMemory.open(store, { project: "/src/app", user: "ada" });
+  const alice = shared.inNamespace("1:telegram:1");
+  const bob = shared.inNamespace("2:slack:2");
+  const secret = await alice.save("user", "alice's locker code is 4711", ["locker"]);
+  await bob.save("project", "bob likes the blue theme", []);
+  assertEquals((await alice.search("locker code", { limit: 5 })).map((r) => r.id), [secret.id]);
+  assertEquals(await bob.search("locker code", { limit: 5 }), []);
+  assertEquals(await shared.search("locker code", { limit: 5 }), []);
+  assertEquals((await bob.list({ limit: 10 })).map((r) => r.content), [
+    "bob likes the blue theme",
+  ]);
+  // The shared memory (saved before chats had their own) is not a chat's either.
+  assertEquals((await shared.list({ limit: 10 })).length, 1);
+  assertEquals((await alice.list({ limit: 10 })).length, 1);
+  assertEquals(await bob.remove(secret.id), false);
+  assertEquals(await shared.remove(secret.id), false);
+  assertEquals(await alice.remove(secret.id), true);
+
   const history = await StoreHistory.open(store);
   await history.create("s1", "agent", "first");
   await history.append("s1", 0, { role: "system", content: "sys" });
@@ -50,6 +70,34 @@ Deno.test("state: memory (keyword and embedding search, scopes, owners) and hist
   const store = await openStore({ sqlitePath: ":memory:" });
   try {
     await exercise(store);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("state: memories stored before namespaces existed load as the agent's shared memory", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    // A store as the code module left it before namespaces: migrations 1 and 2, one memory.
+    await store.migrate("code", CODE_MIGRATIONS.filter((m) => m.version <= 2));
+    await store.db<
+      Omit<CodeTables, "code_memories"> & {
+        code_memories: Omit<CodeTables["code_memories"], "namespace">;
+      }
+    >().insertInto("code_memories").values({
+      id: "mem_old",
+      scope: "project",
+      owner: "/src/app",
+      content: "the build runs on fridays",
+      tags: "[]",
+      embedding: null,
+      created_at: 1,
+    }).execute();
+    const memory = await StoreMemory.open(store, { project: "/src/app", user: "ada" });
+    assertEquals((await memory.search("build fridays", { limit: 5 })).map((r) => r.id), [
+      "mem_old",
+    ]);
+    assertEquals(await memory.inNamespace("1:telegram:1").list({ limit: 5 }), []);
   } finally {
     await store.close();
   }

@@ -67,6 +67,13 @@ export interface MemoryAccess {
   list(options: { scope?: "project" | "user"; limit: number }): Promise<MemoryRecord[]>;
   /** Deletes a memory; false when there was none. */
   remove(id: string): Promise<boolean>;
+  /**
+   * The same memory seen from `namespace` (a chat's `user:channel:chat`): it saves there, and
+   * searches, lists and deletes only there, never the agent's shared memories nor another
+   * namespace's. Absent or undefined: the memory cannot keep namespaces apart, and namespaced
+   * sessions get none.
+   */
+  inNamespace?(namespace: string): MemoryAccess | undefined;
 }
 
 /** Everything a tool may reach beyond the workspace and sandbox. */
