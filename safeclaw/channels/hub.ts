@@ -135,25 +135,32 @@ export class ChannelHub {
     await this.deliveries.forget(`${message.channel}:${message.deliveryId}`);
   }
 
+  /** The sanitized answer to one message, or the notice that policy blocked it. */
+  async #answer(message: ChannelMessage): Promise<string> {
+    const decision = await this.guard.inspectInput({
+      session: message.session,
+      text: message.text,
+    });
+    if (decision.action === "block") {
+      return "This message was not processed: it carries data or instructions that policy blocks.";
+    }
+    const reply = await this.responder({
+      session: message.session,
+      text: decision.text,
+      localOnly: decision.localOnly,
+    });
+    return (await this.guard.sanitizeOutput(message.session, reply)).text;
+  }
+
   async #process(adapter: ChannelAdapter, message: ChannelMessage): Promise<void> {
     try {
       const job = await this.#lane.submit(message.session, "prompt", async () => {
-        const decision = await this.guard.inspectInput({
-          session: message.session,
-          text: message.text,
-        });
-        if (decision.action === "block") {
-          return "This message was not processed: it carries data or instructions that policy blocks.";
-        }
-        const reply = await this.responder({
-          session: message.session,
-          text: decision.text,
-          localOnly: decision.localOnly,
-        });
-        return (await this.guard.sanitizeOutput(message.session, reply)).text;
+        const reply = await this.#answer(message);
+        // Sent inside the session's turn, so a reply being retried is not overtaken by the
+        // answer to the user's next message.
+        await this.#send(adapter, message, reply.trim() ? reply : NO_ANSWER);
       });
-      const reply = await job.result as string;
-      await this.#send(adapter, message, reply.trim() ? reply : NO_ANSWER);
+      await job.result;
     } catch (error) {
       // The platform was told 200 and will not send the message again: forget its delivery id,
       // so that a redelivery (or the user's retry of the same event) is answered.

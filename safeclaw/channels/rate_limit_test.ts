@@ -314,3 +314,30 @@ Deno.test("a long reply slowed part by part still arrives: a part that gets thro
     await api.close();
   }
 });
+
+Deno.test("a reply being retried is not overtaken by the answer to the chat's next message", async () => {
+  const api = fakeApi((_call, n) => n === 1 ? telegram429(0) : telegramOk());
+  const { hub, errors, close } = await openHub(telegramAt(api.url), { retryDelaysMs: [300] });
+  try {
+    for (const [id, text] of [[31, "first"], [32, "second"]] as const) {
+      const ack = await hub.handle(
+        "telegram",
+        new Request("http://localhost/hook", {
+          method: "POST",
+          headers: { "x-telegram-bot-api-secret-token": "tg-secret" },
+          body: JSON.stringify({
+            update_id: id,
+            message: { message_id: id, from: { id: 4 }, chat: { id: 5 }, text },
+          }),
+        }),
+      );
+      await ack.body?.cancel();
+    }
+    await hub.settle();
+    assertEquals(errors, []);
+    assertEquals(api.calls.map((c) => c.body.text), ["echo: first", "echo: first", "echo: second"]);
+  } finally {
+    await close();
+    await api.close();
+  }
+});
