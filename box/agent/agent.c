@@ -852,6 +852,7 @@ static int start_main(char **main_argv, int tty, const char *main_user, const si
 
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "launch")) return launch_main(argc, argv);
+  if (argc > 1 && !strcmp(argv[1], "keep-logs")) return keep_logs_main(argc, argv);
   /* Descriptors the launcher and bubblewrap passed down (the user namespace, pipes) must not
    * reach the box's commands; the agent uses the ready pipe itself, before any fork. */
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);

@@ -71,6 +71,8 @@ int pod_enter(const char *id, char *err, size_t errlen);
  * be NULL: that fd stays), rotating at `max_size` bytes and keeping `max_files` files per stream;
  * see log_keeper.c. Returns 0, or -1 with errno set. */
 int keep_logs(const char *out, const char *err, long long max_size, int max_files);
+/* `keep-logs`: runs a command with its stdout and stderr through a log keeper; see log_keeper.c. */
+int keep_logs_main(int argc, char **argv);
 
 /* The host-side launcher of a namespace box; see launch.c. Never returns on success. */
 int launch_main(int argc, char **argv);

@@ -17,6 +17,9 @@
  * It runs outside the box's process group and session (its own), ignores the signals that end a
  * box, and ends when every writer of both pipes has closed them: when the last process of the
  * box is gone.
+ *
+ * The VM drivers put one in front of the process that writes a VM box's logs (QEMU, the kvm VMM)
+ * with `a3s-agent keep-logs` (keep_logs_main), so every driver's logs rotate the same way.
  */
 #define _GNU_SOURCE
 #include "agent.h"
@@ -227,4 +230,41 @@ int keep_logs(const char *out, const char *err, long long size, int files) {
     close(writers[k]);
   }
   return 0;
+}
+
+/*
+ * `a3s-agent keep-logs --stdout FILE --stderr FILE --log-max BYTES FILES -- COMMAND...`: runs
+ * COMMAND in this process with fds 1 and 2 pipes to a keeper of those files. COMMAND keeps this
+ * pid (a driver records it as the box's process) and is the keeper's only writer, so the keeper
+ * ends once COMMAND and whatever inherited its output are gone.
+ */
+int keep_logs_main(int argc, char **argv) {
+  const char *out = NULL, *err = NULL;
+  long long size = 0;
+  int files = 0, cmd = argc;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--stdout") && i + 1 < argc) out = argv[++i];
+    else if (!strcmp(argv[i], "--stderr") && i + 1 < argc) err = argv[++i];
+    else if (!strcmp(argv[i], "--log-max") && i + 2 < argc) {
+      size = atoll(argv[++i]);
+      files = atoi(argv[++i]);
+    } else if (!strcmp(argv[i], "--")) {
+      cmd = i + 1;
+      break;
+    } else {
+      dprintf(2, "a3s-keep-logs: unknown argument %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (size <= 0 || files <= 0 || (!out && !err) || cmd >= argc) {
+    dprintf(2, "a3s-keep-logs: usage: keep-logs [--stdout FILE] [--stderr FILE] --log-max BYTES FILES -- COMMAND...\n");
+    return 2;
+  }
+  if (keep_logs(out, err, size, files)) {
+    dprintf(2, "a3s-keep-logs: cannot start the log keeper: %s\n", strerror(errno));
+    return 1;
+  }
+  execvp(argv[cmd], argv + cmd);
+  dprintf(2, "a3s-keep-logs: %s: %s\n", argv[cmd], strerror(errno));
+  return errno == ENOENT ? 127 : 126;
 }

@@ -37,6 +37,8 @@ import {
   unmountUnder,
 } from "./qemu_pod.ts";
 import { exists } from "../_exists.ts";
+import { awaitLogKeeper } from "../log_files.ts";
+import { keptLogsPrefix } from "./_vm_log_keeper.ts";
 
 /** Kernel modules every box loads, in dependency order. */
 const MODULES = [
@@ -419,6 +421,9 @@ export class QemuDriver implements BoxDriver {
     await Deno.remove(paths.socket).catch(() => {});
 
     const { accel } = await this.#accel();
+    // A bounded box's logs are written through a keeper (see _vm_log_keeper.ts): the console
+    // goes to fd 3, the keeper's stdout pipe, and QEMU's own messages to its stderr pipe.
+    const bounded = output.logBound !== undefined;
     // A pod's VM holds all of the pod's containers; they share its memory.
     const defaultMiB = sandbox ? 512 : 256;
     const memoryMiB = Math.max(
@@ -452,7 +457,7 @@ export class QemuDriver implements BoxDriver {
       "-append",
       await microvmCmdline(accel),
       "-chardev",
-      `file,id=console,path=${output.stdoutPath},append=on`,
+      `file,id=console,path=${bounded ? "/proc/self/fd/3" : output.stdoutPath},append=on`,
       "-serial",
       "chardev:console",
       "-device",
@@ -512,17 +517,20 @@ export class QemuDriver implements BoxDriver {
         "virtio-net-device,netdev=net0",
       );
     }
-    const child = new Deno.Command("/bin/sh", {
-      args: [
-        "-c",
-        'e=$1; shift; exec "$@" </dev/null >>"$e" 2>&1',
-        "box",
-        output.stderrPath,
-        // nsenter execs QEMU in place, so the recorded pid stays QEMU's.
-        ...(spec.netns ? ["nsenter", `--net=${spec.netns}`] : []),
-        this.#qemu,
-        ...args,
-      ],
+    const command = [
+      // keep-logs, sh and nsenter each exec the next in place, so the recorded pid is QEMU's.
+      ...keptLogsPrefix(agent, output),
+      "/bin/sh",
+      "-c",
+      ...(bounded
+        ? ['exec "$@" </dev/null 3>&1 >&2', "box"]
+        : ['e=$1; shift; exec "$@" </dev/null >>"$e" 2>&1', "box", output.stderrPath]),
+      ...(spec.netns ? ["nsenter", `--net=${spec.netns}`] : []),
+      this.#qemu,
+      ...args,
+    ];
+    const child = new Deno.Command(command[0], {
+      args: command.slice(1),
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -540,6 +548,8 @@ export class QemuDriver implements BoxDriver {
     const deadline = Date.now() + (this.#options.bootTimeoutMs ?? 60_000);
     const failure = async () => {
       if ((await this.#status(spec)) !== undefined) return undefined;
+      // QEMU's last words may still be in the keeper's pipe.
+      await awaitLogKeeper(output.stdoutPath);
       const stderr = await Deno.readTextFile(output.stderrPath).catch(() => "");
       const line = stderr.trim().split("\n").pop() ?? "";
       return new A3sError("box_start_failed", `VM failed to boot: ${line || "qemu exited"}`);

@@ -33,6 +33,8 @@ import { detectTee } from "./tee/detect.ts";
 import { baseInitramfs, KVM_GUEST_MODULES, writeBoxInitramfs } from "./initramfs.ts";
 import type { VmmBoot, VmmConfig } from "./vmm_process.ts";
 import { exists } from "../_exists.ts";
+import { awaitLogKeeper } from "../log_files.ts";
+import { keptLogsPrefix } from "../drivers/_vm_log_keeper.ts";
 
 /** A flat guest program the VMM runs instead of Linux. */
 export interface KvmGuestProgram {
@@ -240,30 +242,38 @@ export class KvmDriver implements BoxDriver {
       vcpus: Math.max(1, Math.ceil(spec.limits.cpus ?? 1)),
       boot: await this.#boot(spec),
       socket: paths.socket,
-      console: output.stdoutPath,
+      // Bounded, the console goes to the VMM's stdout, a keeper's pipe (see _vm_log_keeper.ts).
+      console: output.logBound ? undefined : output.stdoutPath,
       status: paths.status,
     };
     await Deno.writeTextFile(paths.config, JSON.stringify(config));
     await Deno.remove(paths.status).catch(() => {});
     await Deno.remove(paths.socket).catch(() => {});
-    const child = new Deno.Command("/bin/sh", {
-      args: [
-        "-c",
-        'e=$1; shift; exec "$@" </dev/null >>"$e" 2>&1',
-        "box",
-        output.stderrPath,
-        Deno.execPath(),
-        "run",
-        // What a VMM needs and no more: libc through FFI, its files, its one unix socket. No
-        // other network, no subprocesses, no environment.
-        "--allow-ffi",
-        "--allow-read",
-        "--allow-write",
-        `--allow-net=unix:${paths.socket}`,
-        "--no-prompt",
-        VMM_ENTRY,
-        paths.config,
-      ],
+    const command = [
+      // keep-logs (or sh) execs the VMM in place, so the recorded pid is the VMM's.
+      ...(output.logBound
+        ? keptLogsPrefix(await buildAgent(join(this.#cacheDir, "agent")), output)
+        : [
+          "/bin/sh",
+          "-c",
+          'e=$1; shift; exec "$@" </dev/null >>"$e" 2>&1',
+          "box",
+          output.stderrPath,
+        ]),
+      Deno.execPath(),
+      "run",
+      // What a VMM needs and no more: libc through FFI, its files, its one unix socket. No
+      // other network, no subprocesses, no environment.
+      "--allow-ffi",
+      "--allow-read",
+      "--allow-write",
+      `--allow-net=unix:${paths.socket}`,
+      "--no-prompt",
+      VMM_ENTRY,
+      paths.config,
+    ];
+    const child = new Deno.Command(command[0], {
+      args: command.slice(1),
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -281,6 +291,8 @@ export class KvmDriver implements BoxDriver {
     const deadline = Date.now() + (this.#options.bootTimeoutMs ?? 60_000);
     while (Date.now() < deadline) {
       if (exited() || !(await this.#running(spec))) {
+        // The VMM's last words may still be in the keeper's pipe.
+        await awaitLogKeeper(output.stdoutPath);
         const stderr = await Deno.readTextFile(output.stderrPath).catch(() => "");
         // The reason, not the last line of a stack trace.
         const line = stderr.match(/^error: .*$/m)?.[0] ?? stderr.trim().split("\n").pop() ?? "";

@@ -6,6 +6,7 @@ import { kvmAvailable } from "./_test_support.ts";
 import { GUESTS } from "./testdata/guests.ts";
 import { AgentClient } from "../agent/client.ts";
 import { FrameType } from "@a3s/wasm/frame";
+import { awaitLogKeeper } from "../log_files.ts";
 
 const spec = {
   id: "b1",
@@ -185,6 +186,16 @@ Deno.test("kvm driver: a guest that dies while booting fails start with the VMM'
     assert(error.message.includes("triple_fault"), error.message);
     const state = await driver.state(spec);
     assertEquals([state.running, state.exitCode], [false, 1]);
+
+    // Bounded, the VMM's console and stderr reach the same files through a log keeper.
+    const bounded = { ...output, logBound: { maxSize: 4096, maxFiles: 2 } };
+    for (const path of [output.stdoutPath, output.stderrPath]) {
+      await Deno.remove(path).catch(() => {});
+    }
+    const again = await assertRejects(() => driver.start(spec, bounded), A3sError);
+    assert(again.message.includes("triple_fault"), again.message);
+    await awaitLogKeeper(output.stdoutPath);
+    assert((await Deno.readTextFile(output.stdoutPath)).includes("[a3s vmm: the guest failed"));
   } finally {
     await driver.remove(spec);
     await Deno.remove(dir, { recursive: true });

@@ -2,7 +2,7 @@
  * One box's VMM as a process of its own (`deno run vmm_process.ts CONFIG`): it builds the
  * machine, boots it (Linux from a bzImage and initramfs, or a guest program), bridges a unix
  * socket in the box's state dir to the virtio frame port, appends the console to the box's
- * output file, and writes `code signal reason` to the status file when the guest ends.
+ * output file (or its stdout), and writes `code signal reason` to the status file when the guest ends.
  *
  * A process per box is what makes stop immediate everywhere: a vCPU thread inside KVM_RUN cannot
  * always be interrupted (kvm_pvm blocks every signal but SIGKILL while a guest runs, and a worker
@@ -48,8 +48,11 @@ export const VmmConfigSchema = z.object({
   boot: VmmBootSchema,
   /** The unix socket the host's agent client connects to. */
   socket: z.string(),
-  /** The file the guest's console is appended to. */
-  console: z.string(),
+  /**
+   * The file the guest's console is appended to; the VMM's stdout when unset (a bounded box's:
+   * a pipe to the keeper of its logs, see drivers/_vm_log_keeper.ts).
+   */
+  console: z.string().optional(),
   /** The file that receives `code signal reason` once the guest ends. */
   status: z.string(),
 });
@@ -61,6 +64,11 @@ export type VmmBoot = z.infer<typeof VmmBootSchema>;
 
 function writeStatus(path: string, code: number, signal: number, reason: string): void {
   Deno.writeTextFileSync(path, `${code} ${signal} ${reason}\n`);
+}
+
+/** A pipe (the log keeper's) may take part of a write; a file takes it all. */
+function writeAll(output: { writeSync(bytes: Uint8Array): number }, bytes: Uint8Array): void {
+  for (let n = 0; n < bytes.length;) n += output.writeSync(bytes.subarray(n));
 }
 
 function boot(machine: Machine, config: z.infer<typeof VmmConfigSchema>): void {
@@ -116,12 +124,14 @@ async function serveSocket(path: string, machine: Machine): Promise<void> {
 
 async function main(configPath: string): Promise<number> {
   const config = VmmConfigSchema.parse(JSON.parse(await Deno.readTextFile(configPath)));
-  const output = await Deno.open(config.console, { write: true, append: true, create: true });
+  const output = config.console === undefined
+    ? Deno.stdout
+    : await Deno.open(config.console, { write: true, append: true, create: true });
   const machine = Machine.create({
     memoryBytes: config.memoryBytes,
     vcpus: config.vcpus,
     irqchip: config.boot.kind === "linux",
-    onConsole: (bytes) => output.writeSync(bytes),
+    onConsole: (bytes) => writeAll(output, bytes),
   });
   // SIGTERM is the driver's stop: record it, then end the process, which ends the vCPU thread
   // wherever it is (inside KVM_RUN included).
@@ -153,12 +163,12 @@ async function main(configPath: string): Promise<number> {
     // the guest, and leaving the process ends the others wherever they are.
     const result = await Promise.race(machine.vm.vcpus.map((_, vcpu) => machine.vm.run({ vcpu })));
     writeStatus(config.status, 0, 0, "exited");
-    output.writeSync(new TextEncoder().encode(`\n[a3s vmm: the guest ended: ${result.reason}]\n`));
+    writeAll(output, new TextEncoder().encode(`\n[a3s vmm: the guest ended: ${result.reason}]\n`));
     return 0;
   } catch (error) {
     const why = error instanceof VmError ? `${error.kind}: ${error.message}` : String(error);
     writeStatus(config.status, 1, 0, "exited");
-    output.writeSync(new TextEncoder().encode(`\n[a3s vmm: the guest failed: ${why}]\n`));
+    writeAll(output, new TextEncoder().encode(`\n[a3s vmm: the guest failed: ${why}]\n`));
     console.error(`error: the guest failed: ${why}`);
     return 1;
   }
