@@ -18,6 +18,7 @@
 export const MODULE_NAME = "@a3s/box";
 
 export type * from "./types.ts";
+export { DEFAULT_LOG_BOUND, type LogBound } from "./log_bound.ts";
 export { type BoxInfo, BoxManager, type BoxState, type CreateBoxOptions } from "./manager.ts";
 export type { AuditSink, BoxLifecycleEvent, LifecycleSink } from "./manager.ts";
 export {

@@ -97,6 +97,7 @@ export {
 export { modelIsLocal } from "./policy/model_locality.ts";
 export { BubblewrapSandbox, type CommandSandbox, ProcessSandbox } from "./runtime/sandbox.ts";
 export { SessionSandboxes, type SessionSandboxesOptions } from "./runtime/session_sandboxes.ts";
+export type { SessionWorkspacesOptions } from "./runtime/session_workspaces.ts";
 export { PathEscapeError, Workspace } from "./runtime/workspace.ts";
 export { SkillRegistry } from "./skills/skills.ts";
 export { type EmbedFunction, StoreMemory } from "./state/memory.ts";
