@@ -1,13 +1,14 @@
 /**
  * The agent as safeclaw's channel responder: each chat session (`user:channel:chat`) keeps one
- * agent session, so a conversation has memory. safeclaw has already classified the message,
- * checked it for injection and queued it in the session's lane (one turn at a time), and it
- * sanitizes the reply after this returns.
+ * agent session, so a conversation has memory; once the chat has been idle for a while the
+ * session closes (its box goes) and the chat's next message reopens it on the same conversation.
+ * safeclaw has already classified the message, checked it for injection and queued it in the
+ * session's lane (one turn at a time), and it sanitizes the reply after this returns.
  */
 import type { Guard, Responder } from "@a3s/safeclaw";
-import type { AgentSession } from "./agent/session.ts";
 import type { Agent } from "./agent/agent.ts";
 import type { AgentPool } from "./routes.ts";
+import { isolatedSession } from "./session_isolation.ts";
 import { modelIsLocal } from "./policy/model_locality.ts";
 import { safeclawToolCalls } from "./policy/tool_calls.ts";
 
@@ -30,6 +31,11 @@ export interface ChannelResponderOptions {
    * session, so the chat's taints count and the decision lands in safeclaw's audit log.
    */
   guard?: Pick<Guard, "inspectToolCall">;
+  /**
+   * Milliseconds a chat's session may go without a message before it is closed; the agent's
+   * `box.session_idle_minutes` when unset.
+   */
+  idleMs?: number;
 }
 
 /**
@@ -40,7 +46,9 @@ export interface ChannelResponderOptions {
  * session, so a key a command printed raises the chat's level. Each chat works in a workspace
  * folder of its own (and a box of its own on the box driver) where the agent's sandbox keeps
  * sessions apart (serve with channels), and remembers in a memory of its own
- * (`memory.chats = "session"`, the default).
+ * (`memory.chats = "session"`, the default). A chat's session closes once idle for the agent's
+ * `box.session_idle_minutes` (`options.idleMs`), never during a turn; its history, memory and
+ * files stay for its next message.
  *
  * @example
  * ```ts ignore
@@ -54,30 +62,28 @@ export function agentChannelResponder(
   options: ChannelResponderOptions = {},
 ): Responder {
   const toolCallInspector = options.guard ? safeclawToolCalls(options.guard) : undefined;
-  const sessions = new Map<string, AgentSession>();
   return async ({ session: key, text, localOnly }) => {
     const agent = await pool.agent(agentName);
     if (localOnly && !agentModelIsLocal(agent)) return LOCAL_ONLY_REFUSAL;
-    let session = sessions.get(key);
-    if (!session || !pool.sessions.has(session.id)) {
-      session = agent.session({
-        approver: () => Promise.resolve(false),
-        guardSession: key,
-        // The chat's own box and files, the same across restarts of serve.
-        sandboxKey: key,
-        // ...and its own memory: one chat user never recalls what another told the agent,
-        // unless the agent's config shares one memory across its chats.
-        ...(agent.config.memory.chats === "shared" ? {} : { memoryNamespace: key }),
-        ...(toolCallInspector ? { toolCallInspector } : {}),
-      });
-      sessions.set(key, session);
-      // Listed with the HTTP sessions, so its history can be read at /code/v1/sessions/{id}.
-      pool.sessions.set(session.id, { agentName, session, pending: new Map() });
+    // Listed with the HTTP sessions while open, so its history can be read at
+    // /code/v1/sessions/{id}.
+    const held = await pool.hold(agentName, key, {
+      // No chat user has an approval prompt, and a turn must not wait forever in the lane.
+      approver: () => Promise.resolve(false),
+      guardSession: key,
+      // The chat's own box, files and memory, the same across its sessions and restarts of serve.
+      ...isolatedSession(agent.config, key),
+      ...(toolCallInspector ? { toolCallInspector } : {}),
+      ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }),
+    });
+    try {
+      const result = await held.session.send(text);
+      if (result.stopReason === "error") {
+        throw new Error(`agent ${agentName}: ${result.error ?? "the turn failed"}`);
+      }
+      return result.text;
+    } finally {
+      held.release();
     }
-    const result = await session.send(text);
-    if (result.stopReason === "error") {
-      throw new Error(`agent ${agentName}: ${result.error ?? "the turn failed"}`);
-    }
-    return result.text;
   };
 }

@@ -4,7 +4,7 @@ import { openStore } from "@a3s/common";
 import { type BoxManager, openBoxRuntime } from "@a3s/box";
 import { makeTestHomeDir, removeTestHome } from "../box/_test_home_teardown.ts";
 import { BoxAgentSandboxes } from "./box_agents.ts";
-import { sessionFolder } from "./adapters/box_sandbox.ts";
+import { type BoxRuntimeLike, SessionBoxes, sessionFolder } from "./adapters/box_sandbox.ts";
 import { ScriptedProvider } from "./llm/scripted.ts";
 import { AgentPool } from "./routes.ts";
 import { bubblewrapAvailable, ProcessSandbox } from "./runtime/sandbox.ts";
@@ -391,3 +391,145 @@ for (const driver of ["bwrap", "process"] as const) {
     },
   });
 }
+
+/** Box's runtime as far as session boxes use it: boxes are ids, a command prints its box's. */
+class RecordingBoxes implements BoxRuntimeLike {
+  readonly started: string[] = [];
+  readonly removed: string[] = [];
+
+  run() {
+    const id = `box${this.started.length + 1}`;
+    this.started.push(id);
+    return Promise.resolve({ info: { id } });
+  }
+
+  exec(box: string) {
+    const text = (s: string) =>
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          if (s) c.enqueue(new TextEncoder().encode(s));
+          c.close();
+        },
+      });
+    return Promise.resolve({
+      stdin: new WritableStream<Uint8Array>(),
+      stdout: text(`ran in ${box}\n`),
+      stderr: text(""),
+      status: Promise.resolve({ exitCode: 0, signal: 0 }),
+      kill: () => Promise.resolve(),
+    });
+  }
+
+  remove(box: string) {
+    this.removed.push(box);
+    return Promise.resolve(box);
+  }
+}
+
+/**
+ * A model for idle tests: `write X` writes X to mine.txt, `read` reads it, `box` and `slow` run
+ * a command (`slow` then takes 600 ms to answer), and `recap` lists the chat's messages so far.
+ */
+function chatModel() {
+  return new ScriptedProvider([(req) => {
+    const last = req.messages.at(-1)!;
+    if (last.role === "tool") {
+      const slow = req.messages.findLast((m) => m.role === "user")!.content === "slow";
+      return { text: `output: ${last.content}`, delayMs: slow ? 600 : 0 };
+    }
+    const [verb, ...rest] = last.content.split(" ");
+    if (verb === "write") {
+      return {
+        toolCalls: [{ name: "write", arguments: { path: "mine.txt", content: rest.join(" ") } }],
+      };
+    }
+    if (verb === "read") return { toolCalls: [{ name: "read", arguments: { path: "mine.txt" } }] };
+    if (verb === "box" || verb === "slow") {
+      return { toolCalls: [{ name: "bash", arguments: { command: `echo ${verb}` } }] };
+    }
+    const said = req.messages.filter((m) => m.role === "user").map((m) => m.content);
+    return { text: `so far: ${said.join(" | ")}` };
+  }]);
+}
+
+/** Waits until `done()` holds, for at most 10 s: timers run late on a busy machine. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !done(); await new Promise((r) => setTimeout(r, 10))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+  }
+}
+
+Deno.test("channel responder: an idle chat's session closes (box removed, folder left to the sweep); its next message goes on with its conversation and files", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-channel-idle-" });
+  await Deno.writeTextFile(
+    join(home, "helper.hcl"),
+    `name = "helper"\ndefault_model = "s/m"\nworkspace = "ws"\n`,
+  );
+  await Deno.mkdir(join(home, "ws"));
+  const root = await Deno.realPath(join(home, "ws"));
+  const boxes = new RecordingBoxes();
+  const sandbox = new SessionBoxes(boxes, {
+    image: "busybox:latest",
+    root,
+    network: false,
+    limits: {},
+    maxBoxes: 16,
+    workspace: "session",
+    ttlMs: 60 * 60 * 1000,
+  });
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const pool = new AgentPool(
+    {
+      agents: { helper: join(home, "helper.hcl") },
+      default_agent: "helper",
+      default_workspace: "ws",
+    },
+    {
+      home,
+      store,
+      powerUrl: "http://127.0.0.1:9/v1",
+      agentOptions: { sandbox, providers: { s: chatModel() } },
+    },
+  );
+  const alice = "1:telegram:1";
+  const bob = "2:slack:2";
+  const respond = agentChannelResponder(pool, "helper", { idleMs: 200 });
+  const say = (session: string, text: string) => respond({ session, text, localOnly: false });
+  const folder = (key: string) => join(root, "sessions", sessionFolder(key));
+  try {
+    assert((await say(alice, "write alice-file")).includes("created mine.txt"));
+    assert((await say(alice, "box")).includes("ran in box1"));
+    const [aliceId] = pool.sessions.keys();
+    assert((await say(bob, "write bob-file")).includes("created mine.txt"));
+    // A turn longer than the idle time keeps its session, and its box, to the end.
+    const started = Date.now();
+    const slow = await say(alice, "slow");
+    assert(Date.now() - started >= 600, "the slow turn was not slow");
+    assert(slow.includes("ran in box1"), slow);
+    assertEquals(boxes.removed, []);
+    assertEquals(sandbox.liveSessions, [alice]);
+
+    // Idle: both sessions close, Alice's box goes, and their folders count as open no more.
+    await until(() => pool.sessions.size === 0, "the idle sessions close");
+    assertEquals(boxes.removed, ["box1"]);
+    assertEquals(sandbox.liveSessions, []);
+    const longAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await Deno.utime(folder(bob), longAgo, longAgo);
+    assertEquals(await sandbox.sweep(), [sessionFolder(bob)]);
+    assertEquals(await Deno.readTextFile(join(folder(alice), "mine.txt")), "alice-file");
+
+    // Alice's next message reopens her session on the same conversation, files and all.
+    assert((await say(alice, "read")).includes("alice-file"));
+    assertEquals([...pool.sessions.keys()], [aliceId]);
+    assertEquals(
+      await say(alice, "recap"),
+      "so far: write alice-file | box | slow | read | recap",
+    );
+    assert((await say(alice, "box")).includes("ran in box2"), "no fresh box after the close");
+  } finally {
+    await pool.close();
+    await sandbox.close();
+    await store.close();
+    await Deno.remove(home, { recursive: true });
+  }
+});

@@ -15,8 +15,9 @@ import {
 import { A3sError } from "@a3s/common/errors";
 import { isAbsolute, resolve } from "node:path";
 import { Agent, type AgentOptions } from "./agent/agent.ts";
-import type { AgentSession } from "./agent/session.ts";
-import type { ApprovalRequest } from "./policy/permissions.ts";
+import type { AgentSession, SessionOptions } from "./agent/session.ts";
+import type { TurnResult } from "./agent/events.ts";
+import type { ApprovalRequest, Approver } from "./policy/permissions.ts";
 import { loadAgentConfig, validateConfig } from "./config/load.ts";
 import { type PowerChat, PowerProvider } from "./providers/power.ts";
 import type { AgentConfig } from "./config/schema.ts";
@@ -26,6 +27,8 @@ import type { SafeclawApi } from "@a3s/safeclaw";
 import type { SearchService } from "@a3s/search";
 import { BoxAgentSandboxes } from "./box_agents.ts";
 import { agentChannelResponder } from "./channel_responder.ts";
+import { type HeldSession, KeptSessions } from "./kept_sessions.ts";
+import { endUserKey, isolatedSession } from "./session_isolation.ts";
 import { safeclawToolOutputs } from "./policy/tool_output.ts";
 import { safeclawToolCalls } from "./policy/tool_calls.ts";
 
@@ -84,7 +87,10 @@ const ChatCompletionSchema = z.object({
   model: z.string().min(1).openapi({ description: "The agent's name, or `default`" }),
   messages: z.array(z.object({ role: z.string(), content: z.string() }).passthrough()).min(1),
   stream: z.boolean().default(false),
-  user: z.string().optional().openapi({ description: "Keeps one agent session per end user" }),
+  user: z.string().optional().openapi({
+    description:
+      "Keeps one agent session per end user, with a memory and workspace folder (a box, on the box driver) of their own; it closes once idle and reopens on the same conversation",
+  }),
 }).passthrough().openapi("CodeChatCompletion");
 const IdParams = z.object({ id: z.string().min(1) });
 const ApprovalParams = z.object({ id: z.string().min(1), callId: z.string().min(1) });
@@ -105,12 +111,32 @@ export interface LiveSession {
   pending: Map<string, (allow: boolean) => void>;
 }
 
+/** How {@linkcode AgentPool.hold} opens a kept session: its options, and its idle time in place of the agent's. */
+export type HoldOptions = Omit<SessionOptions, "id" | "messages"> & {
+  /** Milliseconds without a turn before it closes; the agent's `box.session_idle_minutes` when unset. */
+  idleMs?: number;
+};
+
+/** A session's `ask` approvals, each waiting for its answer at the approvals endpoint. */
+function endpointApprovals(): { approver: Approver; pending: LiveSession["pending"] } {
+  const pending: LiveSession["pending"] = new Map();
+  const approver = (req: ApprovalRequest, signal: AbortSignal) =>
+    new Promise<boolean>((resolveAnswer) => {
+      pending.set(req.callId, resolveAnswer);
+      signal.addEventListener("abort", () => pending.delete(req.callId), { once: true });
+    });
+  return { approver, pending };
+}
+
 /** Agents by name, built on first use and shared by their sessions. */
 export class AgentPool {
   readonly #agents = new Map<string, Promise<Agent>>();
   readonly sessions: Map<string, LiveSession> = new Map();
-  /** Sessions of the chat-completions façade, by `model:user`. */
-  readonly byUser: Map<string, LiveSession> = new Map();
+  /** The sessions of chats and of the chat-completions route's end users, closed once idle. */
+  readonly #kept = new KeptSessions<AgentSession>({
+    close: (session) => this.closeSession(session.id).then(() => {}),
+    isOpen: (session) => this.sessions.get(session.id)?.session === session,
+  });
 
   constructor(
     private readonly config: CodeModuleConfig,
@@ -124,7 +150,8 @@ export class AgentPool {
     },
   ) {}
 
-  agent(name: string): Promise<Agent> {
+  /** The agent named `name` (the default agent when unset), built on first use. */
+  agent(name: string = this.config.default_agent): Promise<Agent> {
     let agent = this.#agents.get(name);
     if (!agent) {
       const path = this.config.agents[name];
@@ -186,12 +213,7 @@ export class AgentPool {
   ): Promise<LiveSession> {
     const name = agentName ?? this.config.default_agent;
     const agent = await this.agent(name);
-    const pending = new Map<string, (allow: boolean) => void>();
-    const approver = (req: ApprovalRequest, signal: AbortSignal) =>
-      new Promise<boolean>((resolveAnswer) => {
-        pending.set(req.callId, resolveAnswer);
-        signal.addEventListener("abort", () => pending.delete(req.callId), { once: true });
-      });
+    const { approver, pending } = endpointApprovals();
     const session = resume
       ? await agent.resume(resume, { model, approver })
       : agent.session({ model, approver });
@@ -201,13 +223,65 @@ export class AgentPool {
     return live;
   }
 
+  /**
+   * Holds the session kept for `key` (a chat, an end user) on agent `agentName` for one turn;
+   * `release` it when the turn is over. It opens with `options` when none is open, and after it
+   * was closed idle reopens on the same id, so the key's conversation goes on where it stopped.
+   * It closes (its box removed, its folder left to the sweep) once no turn has held it for the
+   * agent's `box.session_idle_minutes`, never under a turn. Its `ask` approvals wait for the
+   * approvals endpoint unless `options` has an approver.
+   */
+  async hold(
+    agentName: string | undefined,
+    key: string,
+    options: HoldOptions = {},
+  ): Promise<HeldSession<AgentSession>> {
+    const name = agentName ?? this.config.default_agent;
+    const agent = await this.agent(name);
+    const { idleMs, ...sessionOptions } = options;
+    return await this.#kept.hold(
+      JSON.stringify([name, key]),
+      idleMs ?? agent.config.box.session_idle_minutes * 60_000,
+      async (id) => {
+        // Its stored conversation, unless the session was reopened meanwhile over HTTP (that
+        // one has other options; two live sessions must not write one history).
+        const messages = id && !agent.liveSession(id) ? await agent.history.load(id) : undefined;
+        const approvals = endpointApprovals();
+        const session = agent.session({
+          approver: approvals.approver,
+          ...sessionOptions,
+          ...(messages ? { id, messages } : {}),
+        });
+        this.sessions.set(session.id, { agentName: name, session, pending: approvals.pending });
+        return session;
+      },
+    );
+  }
+
   get(id: string): LiveSession {
     const live = this.sessions.get(id);
     if (!live) throw new NotFoundError(`no live session '${id}'`, "id");
     return live;
   }
 
+  /**
+   * Closes live session `id`: cancels its turn, refuses the approvals it waits on and removes its
+   * box (where it has one of its own); its history stays stored, to resume. Returns whether a
+   * turn was cancelled.
+   */
+  async closeSession(id: string): Promise<boolean> {
+    const live = this.get(id);
+    const cancelled = live.session.cancel();
+    for (const answer of live.pending.values()) answer(false);
+    this.sessions.delete(id);
+    // The agent forgets it too, so a resume reads the stored history rather than this session.
+    await this.#agents.get(live.agentName)?.then((agent) => agent.dropSession(id));
+    await live.session.close();
+    return cancelled;
+  }
+
   async close(): Promise<void> {
+    await this.#kept.close();
     for (const live of this.sessions.values()) live.session.cancel();
     for (const agent of this.#agents.values()) await agent.then((a) => a.close()).catch(() => {});
   }
@@ -320,11 +394,7 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const live = pool.get(id);
-      const cancelled = live.session.cancel();
-      for (const answer of live.pending.values()) answer(false);
-      pool.sessions.delete(id);
-      await live.session.close();
+      const cancelled = await pool.closeSession(id);
       return c.json({ id, cancelled }, 200);
     },
   );
@@ -382,22 +452,29 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
       const prompt = body.messages.findLast((m) => m.role === "user")?.content;
       if (!prompt) throw new ValidationError("messages: needs a user message", "messages");
       const agentName = body.model === "default" ? undefined : body.model;
-      // `user` keeps one session per end user, so a channel's conversation has memory.
-      const key = body.user ? `${body.model}:${body.user}` : undefined;
-      let live = key ? pool.byUser.get(key) : undefined;
-      if (!live || !pool.sessions.has(live.session.id)) {
-        live = await pool.open(agentName, undefined, undefined);
-        if (key) pool.byUser.set(key, live);
+      // `user` keeps one session per end user, so a channel's conversation has memory; each end
+      // user works in a box, folder and memory of their own, as a chat does.
+      let held: HeldSession<AgentSession> | undefined;
+      if (body.user) {
+        const key = endUserKey(body.user);
+        const agent = await pool.agent(agentName);
+        held = await pool.hold(agentName, key, isolatedSession(agent.config, key));
       }
-      const session = live.session;
+      const session = held?.session ?? (await pool.open(agentName, undefined, undefined)).session;
+      // An end user's session stays, to close once idle; a one-off session closes with its turn,
+      // and its box (where the agent gives sessions their own) goes with it.
+      const turnOver = async () => {
+        if (held) held.release();
+        else if (pool.sessions.has(session.id)) await pool.closeSession(session.id);
+      };
       const id = `chatcmpl-${session.id}-${Date.now()}`;
       const created = Math.floor(Date.now() / 1000);
       if (!body.stream) {
-        const result = await session.send(prompt);
-        if (!key) {
-          pool.sessions.delete(session.id);
-          // A one-off session: its box (where the agent gives sessions their own) goes now.
-          await session.close();
+        let result: TurnResult;
+        try {
+          result = await session.send(prompt);
+        } finally {
+          await turnOver();
         }
         return c.json({
           id,
@@ -428,19 +505,19 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
               choices: [{ index: 0, delta, finish_reason: finish }],
             }),
           });
-        await chunk({ role: "assistant", content: "" }, null);
-        // Only the final answer streams: it is sanitized by the guard as a whole, so the text
-        // deltas of intermediate steps (which may hold tainted values) are not sent.
-        for await (const event of session.stream(prompt)) {
-          if (event.type === "done") {
-            if (event.result.text) await chunk({ content: event.result.text }, null);
-            await chunk({}, event.result.stopReason === "max_steps" ? "length" : "stop");
+        try {
+          await chunk({ role: "assistant", content: "" }, null);
+          // Only the final answer streams: it is sanitized by the guard as a whole, so the text
+          // deltas of intermediate steps (which may hold tainted values) are not sent.
+          for await (const event of session.stream(prompt)) {
+            if (event.type === "done") {
+              if (event.result.text) await chunk({ content: event.result.text }, null);
+              await chunk({}, event.result.stopReason === "max_steps" ? "length" : "stop");
+            }
           }
-        }
-        await stream.writeSSE({ data: "[DONE]" });
-        if (!key) {
-          pool.sessions.delete(session.id);
-          await session.close();
+          await stream.writeSSE({ data: "[DONE]" });
+        } finally {
+          await turnOver();
         }
       });
     },

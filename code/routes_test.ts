@@ -1,6 +1,11 @@
 import { assert, assertEquals } from "@a3s/common/testing";
-import { createLogger, loadConfig, startServer } from "@a3s/common";
-import { codeModule } from "./routes.ts";
+import { createLogger, loadConfig, openStore, startServer } from "@a3s/common";
+import { AgentPool, codeModule, createCodeRoutes } from "./routes.ts";
+import { ScriptedProvider } from "./llm/scripted.ts";
+import { bubblewrapAvailable } from "./runtime/sandbox.ts";
+import { SessionSandboxes } from "./runtime/session_sandboxes.ts";
+import { sessionFolder } from "./runtime/session_workspaces.ts";
+import { endUserKey } from "./session_isolation.ts";
 import { scriptedOpenAiServer } from "./_testing/servers.ts";
 import { readSse } from "./llm/sse.ts";
 import type { AgentEvent } from "./agent/events.ts";
@@ -155,6 +160,120 @@ permissions {
   } finally {
     await server.shutdown();
     await llm.close();
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+/**
+ * A model for end-user tests: `remember X` saves X, `recall X` searches for it, `write X` writes
+ * X to mine.txt, `look` lists the folder the session works in, and `recap` lists the messages
+ * of the conversation so far.
+ */
+function endUserModel() {
+  return new ScriptedProvider([(req) => {
+    const last = req.messages.at(-1)!;
+    if (last.role === "tool") return { text: `output: ${last.content}` };
+    const [verb, ...rest] = last.content.split(" ");
+    const call = (name: string, args: Record<string, unknown>) => ({
+      toolCalls: [{ name, arguments: args }],
+    });
+    if (verb === "remember") return call("memory", { action: "save", content: rest.join(" ") });
+    if (verb === "recall") return call("memory", { action: "search", query: rest.join(" ") });
+    if (verb === "write") return call("write", { path: "mine.txt", content: rest.join(" ") });
+    if (verb === "look") return call("bash", { command: "ls; echo looked" });
+    const said = req.messages.filter((m) => m.role === "user").map((m) => m.content);
+    return { text: `so far: ${said.join(" | ")}` };
+  }]);
+}
+
+/** Waits until `done()` holds, for at most 10 s: timers run late on a busy machine. */
+async function until(done: () => boolean, what: string): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !done(); await new Promise((r) => setTimeout(r, 10))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+  }
+}
+
+Deno.test("routes: chat completions: each named end user has a memory, folder and conversation of their own, kept across an idle close; without a user, the agent's", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-code-end-users-" });
+  await Deno.writeTextFile(
+    `${home}/helper.hcl`,
+    `name = "helper"
+default_model = "s/m"
+workspace = "ws"
+box {
+  session_idle_minutes = 0.005
+}
+`,
+  );
+  await Deno.mkdir(`${home}/ws`);
+  const root = await Deno.realPath(`${home}/ws`);
+  const sandbox = new SessionSandboxes({
+    driver: bubblewrapAvailable() ? "bwrap" : "process",
+    root,
+    network: false,
+    workspace: "session",
+  });
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const pool = new AgentPool(
+    { agents: { helper: `${home}/helper.hcl` }, default_agent: "helper", default_workspace: "ws" },
+    {
+      home,
+      store,
+      powerUrl: "http://127.0.0.1:9/v1",
+      agentOptions: { sandbox, providers: { s: endUserModel() } },
+    },
+  );
+  const app = createCodeRoutes(pool);
+  const chat = async (content: string, user?: string): Promise<string> => {
+    const res = await app.request("/code/v1/chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "helper",
+        messages: [{ role: "user", content }],
+        ...(user ? { user } : {}),
+      }),
+    });
+    assertEquals(res.status, 200);
+    return (await res.json()).choices[0].message.content;
+  };
+  try {
+    assert((await chat("remember my door code is 4711", "ada")).includes("saved"));
+    assert((await chat("write ada-file", "ada")).includes("created mine.txt"));
+    assert((await chat("recall door code", "ada")).includes("4711"));
+    assertEquals(
+      await Deno.readTextFile(`${root}/sessions/${sessionFolder(endUserKey("ada"))}/mine.txt`),
+      "ada-file",
+    );
+    // Bob recalls none of Ada's memories and sees none of her files, nor she his.
+    assertEquals(await chat("recall door code", "bob"), "output: nothing found");
+    const bob = await chat("look", "bob");
+    assert(bob.includes("looked") && !bob.includes("mine.txt"), bob);
+    assert((await chat("write bob-file", "bob")).includes("created mine.txt"));
+    assert((await chat("look", "ada")).includes("mine.txt"));
+    assertEquals(
+      await Deno.readTextFile(`${root}/sessions/${sessionFolder(endUserKey("ada"))}/mine.txt`),
+      "ada-file",
+    );
+
+    // Without a user: the agent's own memory, as before, and a session that ends with its turn.
+    assert((await chat("remember the office opens at 9")).includes("saved"));
+    assert((await chat("recall office")).includes("opens at 9"));
+    assertEquals(await chat("recall office", "ada"), "output: nothing found");
+    assertEquals(await chat("recall door code"), "output: nothing found");
+
+    // Idle, the end users' sessions close; Ada's next request goes on with her conversation.
+    await until(() => pool.sessions.size === 0, "the idle sessions close");
+    assertEquals(
+      await chat("recap", "ada"),
+      "so far: remember my door code is 4711 | write ada-file | recall door code | look | " +
+        "recall office | recap",
+    );
+    assert((await chat("recall door code", "ada")).includes("4711"));
+  } finally {
+    await pool.close();
+    await sandbox.close();
+    await store.close();
     await Deno.remove(home, { recursive: true });
   }
 });

@@ -290,10 +290,16 @@ Deno.test("box sandbox: what a command leaves running is killed once no command 
 Deno.test("session boxes: the config's quota and time to live hold a box session's folder", async () => {
   const config = validateConfig({});
   assertEquals(
-    [config.box.session_quota_mb, config.box.session_ttl_hours, config.memory.chats],
-    [1024, 168, "session"],
+    [
+      config.box.session_quota_mb,
+      config.box.session_ttl_hours,
+      config.box.session_idle_minutes,
+      config.memory.chats,
+    ],
+    [1024, 168, 30, "session"],
   );
   assertThrows(() => validateConfig({ box: { session_quota_mb: -1 } }), Error, "box.");
+  assertThrows(() => validateConfig({ box: { session_idle_minutes: -1 } }), Error, "box.");
   const dir = await tempDir();
   const fake = new FakeBoxes();
   const sandboxes = new BoxAgentSandboxes(fake as unknown as BoxManager);

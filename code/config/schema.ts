@@ -130,7 +130,8 @@ const AgentConfigSchemaObject = z.object({
      * CLI sessions use, so what one chat user tells the agent any other may be told: only for
      * agents whose chat users all trust each other, such as a team's own bot that should learn
      * from all of them). A chat's own memories stay out of search's local index (a `web_search`
-     * on it would reach them from other chats); shared ones are indexed as before.
+     * on it would reach them from other chats); shared ones are indexed as before. The end users
+     * named by `user` on the chat-completions route count as chats here.
      */
     chats: z.enum(["session", "shared"]).default("session"),
   }).prefault({}),
@@ -162,6 +163,14 @@ const AgentConfigSchemaObject = z.object({
      * 0: folders are kept.
      */
     session_ttl_hours: z.number().min(0).max(876_000).default(168),
+    /**
+     * Minutes a kept session in serve (a chat of safeclaw's channels, an end user of the
+     * chat-completions route) may go without a turn before it is closed: its box is removed and
+     * its folder no longer counts as open, so the `session_ttl_hours` sweep may take it. Its
+     * history, memory and files stay, and the chat's next message reopens it on the same
+     * conversation. Never while a turn runs. 0: kept open until serve stops.
+     */
+    session_idle_minutes: z.number().min(0).max(525_600).default(30),
     /** The most boxes the agent runs at once (one per session); the least recently used goes first. */
     max_boxes: z.number().int().positive().max(1024).default(16),
     /** Most processes and threads at once in one box (cgroup `pids.max`). */
@@ -375,7 +384,8 @@ export interface AgentConfig {
    * runtime, `image`) or `auto`; `network` lets them reach it. In serve with chat channels each
    * session works in its own subfolder of the workspace (`workspace = "session"`) or the
    * workspace itself (`shared`); a session folder holds at most `session_quota_mb` and is
-   * removed once unused for `session_ttl_hours`. A `box` agent there gives each session its own
+   * removed once unused for `session_ttl_hours`; a chat's session closes once idle for
+   * `session_idle_minutes`. A `box` agent there gives each session its own
    * box (at most `max_boxes`, least recently used removed first), under `pids`, `memory_mb` and
    * `cpus` limits.
    */
@@ -386,6 +396,7 @@ export interface AgentConfig {
     workspace: "session" | "shared";
     session_quota_mb: number;
     session_ttl_hours: number;
+    session_idle_minutes: number;
     max_boxes: number;
     pids: number;
     memory_mb: number;
