@@ -49,10 +49,15 @@ export class BoxAgentSandboxes {
   readonly #sandboxes: (SessionBoxes | SessionSandboxes)[] = [];
   #builtIn: Promise<void> | undefined;
 
-  /** Sandboxes on `boxes`; `onSweepError` hears of a sweep of idle session folders that failed. */
+  /**
+   * Sandboxes on `boxes`; `onSweepError` hears of a sweep of idle session folders that failed;
+   * `hide` are folders bubblewrap sessions may not see (the server's data folder: its store
+   * holds every chat's memories and history).
+   */
   constructor(
     private readonly boxes: BoxManager,
     private readonly onSweepError?: (error: unknown) => void,
+    private readonly hide: readonly string[] = [],
   ) {}
 
   /**
@@ -92,6 +97,7 @@ export class BoxAgentSandboxes {
         ...folders,
         driver: bwrap ? "bwrap" : "process",
         network: config.box.network,
+        hide: this.hide,
       });
     }
     this.#sandboxes.push(sandbox);

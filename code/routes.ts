@@ -571,6 +571,8 @@ export function codeModule(
           ctx.modules.box as BoxManager,
           (error) =>
             ctx.logger.warn("code: idle session folders were not swept", { error: String(error) }),
+          // The store there holds every chat's memories and history.
+          ctx.server.home ? [ctx.server.home] : [],
         )
         : undefined;
       const safeclaw = channels ? ctx.modules.safeclaw as SafeclawApi : undefined;

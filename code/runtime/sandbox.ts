@@ -70,13 +70,26 @@ export interface CommandSandbox {
   releaseSession?(key: string): Promise<void>;
 }
 
-async function exec(program: string, args: string[], options: RunOptions): Promise<CommandResult> {
+/**
+ * The server's variables a session's command may see: enough to run programs, none of its keys,
+ * tokens or database URL.
+ */
+const SESSION_ENV = ["PATH", "LANG", "LC_ALL", "TERM", "TZ"];
+
+async function exec(
+  program: string,
+  args: string[],
+  options: RunOptions,
+  /** Set: the command gets these variables (and `options.env`) only, not the server's. */
+  onlyEnv?: Record<string, string>,
+): Promise<CommandResult> {
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
   const child = new Deno.Command(program, {
     args,
     cwd: options.cwd,
-    env: options.env,
+    env: onlyEnv ? { ...onlyEnv, ...options.env } : options.env,
+    clearEnv: onlyEnv !== undefined,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -115,13 +128,14 @@ export class BubblewrapSandbox implements CommandSandbox {
   readonly driver = "bwrap";
   /**
    * A sandbox whose writable workspace is `root`; `network` keeps the host's network reachable.
-   * `hidden` (a folder above `root`: the agent's workspace, for a session's own folder) is
-   * replaced by an empty one, so the host being readable does not make other sessions' files so.
+   * With `session` (for a session's own folder) the folders it names are replaced by empty ones,
+   * so the host being readable does not make other sessions' files, or the store holding every
+   * chat's memories, so; and the command gets none of the server's environment (its keys).
    */
   constructor(
     private readonly root: string,
     private readonly network = false,
-    private readonly hidden?: string,
+    private readonly session?: SessionConfinement,
   ) {}
 
   /** Runs `command` with `bash -c` inside bubblewrap, in `options.cwd`. */
@@ -136,8 +150,7 @@ export class BubblewrapSandbox implements CommandSandbox {
       "/proc",
       "--tmpfs",
       "/tmp",
-      // An empty folder over `/` would leave nothing to run: hide its sessions alone then.
-      ...(this.hidden ? ["--tmpfs", this.hidden === "/" ? "/sessions" : this.hidden] : []),
+      ...hiddenMounts(this.session?.hide ?? []),
       "--bind",
       this.root,
       this.root,
@@ -154,8 +167,39 @@ export class BubblewrapSandbox implements CommandSandbox {
       "-c",
       command,
     ];
-    return exec("bwrap", args, options);
+    if (!this.session) return exec("bwrap", args, options);
+    const env: Record<string, string> = { HOME: this.root };
+    for (const name of SESSION_ENV) {
+      const value = Deno.env.get(name);
+      if (value !== undefined) env[name] = value;
+    }
+    return exec("bwrap", args, options, env);
   }
+}
+
+/** What confines a session's bubblewrap sandbox to its own folder. */
+export interface SessionConfinement {
+  /** Folders replaced by empty ones: the agent's workspace (above the session's), the server's data folder. */
+  hide: readonly string[];
+}
+
+/**
+ * bubblewrap's arguments hiding `folders`, parents first (a folder inside one hidden is mounted
+ * over the empty one); those missing are skipped, as a mount point cannot be made on the
+ * read-only host.
+ */
+function hiddenMounts(folders: readonly string[]): string[] {
+  const existing = folders.filter((folder) => {
+    try {
+      return Deno.statSync(folder).isDirectory;
+    } catch {
+      return false;
+    }
+  });
+  // An empty folder over `/` would leave nothing to run: hide its sessions alone then.
+  return existing.map((folder) => folder === "/" ? "/sessions" : folder)
+    .sort((a, b) => a.length - b.length)
+    .flatMap((folder) => ["--tmpfs", folder]);
 }
 
 let bwrapWorks: boolean | undefined;

@@ -22,6 +22,11 @@ export interface SessionSandboxesOptions extends SessionWorkspacesOptions {
   driver: "bwrap" | "process";
   /** Let commands reach the network (bubblewrap unshares it otherwise). */
   network: boolean;
+  /**
+   * More folders bubblewrap hides from the sessions' commands, besides the agent's workspace:
+   * the server's data folder, whose store holds every chat's memories and history.
+   */
+  hide?: readonly string[];
 }
 
 /**
@@ -82,7 +87,7 @@ export class SessionSandboxes implements CommandSandbox {
     return new BubblewrapSandbox(
       root,
       this.options.network,
-      ownFolder ? this.options.root : undefined,
+      ownFolder ? { hide: [this.options.root, ...(this.options.hide ?? [])] } : undefined,
     );
   }
 }

@@ -25,6 +25,9 @@ export function sessionFolder(key: string): string {
 /** Names {@linkcode sessionFolder} makes; the sweep touches nothing else in `sessions/`. */
 const SESSION_FOLDER = /^[A-Za-z0-9_.-]{1,48}-[0-9a-f]{12}$/;
 
+/** Where the sweep sets a folder aside to remove it (a name no session folder has). */
+const SWEPT_FOLDER = /^\.swept-[0-9a-f-]{36}$/;
+
 /** How often idle folders are looked for, at most (and at least every time to live). */
 const SWEEP_EVERY_MS = 60 * 60 * 1000;
 /** The shortest pause between sweeps, whatever the time to live. */
@@ -146,22 +149,36 @@ export class SessionWorkspaces {
     if (this.options.workspace !== "session" || ttl <= 0) return [];
     const sessions = join(this.options.root, "sessions");
     if (!(await realFolderAt(sessions))) return [];
-    // Asked per folder, just before its removal: a session may open while the sweep runs.
+    // Asked per folder, as late as can be: a session may open while the sweep runs.
     const live = (name: string) =>
       [...this.#open, ...this.#running.keys()].some((key) => sessionFolder(key) === name);
     const removed: string[] = [];
     const cutoff = Date.now() - ttl;
     for await (const entry of Deno.readDir(sessions)) {
       if (this.#closed) break;
-      if (!entry.isDirectory || !SESSION_FOLDER.test(entry.name)) continue;
+      if (!entry.isDirectory) continue;
       const path = join(sessions, entry.name);
+      // What an earlier sweep set aside and could not finish removing.
+      if (SWEPT_FOLDER.test(entry.name)) {
+        if (await realFolderAt(path)) await Deno.remove(path, { recursive: true }).catch(() => {});
+        continue;
+      }
+      if (!SESSION_FOLDER.test(entry.name)) continue;
       const info = await Deno.lstat(path).catch(() => undefined);
       if (!info?.isDirectory || (info.mtime?.getTime() ?? Date.now()) > cutoff) continue;
       // A folder moved or replaced by a link since the listing is not ours to remove.
-      if (live(entry.name) || !(await realFolderAt(sessions)) || !(await realFolderAt(path))) {
+      if (!(await realFolderAt(sessions)) || !(await realFolderAt(path))) continue;
+      // Asked with nothing awaited before the folder is set aside: a session opening meanwhile
+      // either keeps it, or finds it gone and makes a new one; never loses it under its feet.
+      if (live(entry.name)) continue;
+      const aside = join(sessions, `.swept-${crypto.randomUUID()}`);
+      try {
+        Deno.renameSync(path, aside);
+      } catch {
         continue;
       }
-      await Deno.remove(path, { recursive: true }).catch(() => {});
+      // A link swapped in at the last moment was moved, not followed; removing it unlinks it.
+      await Deno.remove(aside, { recursive: true }).catch(() => {});
       removed.push(entry.name);
     }
     return removed;

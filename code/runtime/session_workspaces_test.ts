@@ -239,3 +239,79 @@ Deno.test("session folders: a sessions folder or session folder that is a symlin
     await Deno.remove(outside, { recursive: true });
   }
 });
+
+Deno.test({
+  name:
+    "session sandboxes (bwrap): a session's commands see neither the server's data folder (every chat's memories) nor its environment",
+  ignore: !bubblewrapAvailable(),
+  async fn() {
+    const root = await tempRoot();
+    // Outside /tmp, which bubblewrap replaces anyway: where the store usually is (~/.a3s).
+    const home = await Deno.realPath(
+      await Deno.makeTempDir({ dir: "/var/tmp", prefix: "a3s-home-" }),
+    );
+    await Deno.writeTextFile(join(home, "a3s.db"), "alice's locker code is 4711\n");
+    Deno.env.set("A3S_TEST_SESSION_SECRET", "sk-server-key");
+    const sandboxes = new SessionSandboxes({
+      driver: "bwrap",
+      root,
+      network: false,
+      workspace: "session",
+      hide: [home],
+    });
+    try {
+      const bob = sandboxes.forSession("2:slack:2");
+      const peek = await run(
+        bob.sandbox,
+        bob.workspace.root,
+        `cat ${home}/a3s.db; env; echo $HOME`,
+      );
+      assert(!peek.stdout.includes("4711"), peek.stdout);
+      assert(!peek.stdout.includes("sk-server-key"), peek.stdout);
+      assert(peek.stdout.includes("PATH="), peek.stdout);
+      assertEquals(peek.stdout.trim().split("\n").at(-1), bob.workspace.root);
+      // The agent's own commands are not a session's: they keep the server's environment.
+      const agent = await sandboxes.run("echo $A3S_TEST_SESSION_SECRET", {
+        cwd: root,
+        timeoutMs: 10_000,
+      });
+      assertEquals(agent.stdout.trim(), "sk-server-key");
+    } finally {
+      Deno.env.delete("A3S_TEST_SESSION_SECRET");
+      await sandboxes.close();
+      await Deno.remove(root, { recursive: true });
+      await Deno.remove(home, { recursive: true });
+    }
+  },
+});
+
+Deno.test("session sweep: a session opening while the sweep looks at its idle folder keeps a folder to work in", async () => {
+  const root = await tempRoot();
+  const folders = new SessionWorkspaces({ root, workspace: "session", ttlMs: DAY });
+  const sandbox = () => ({
+    driver: "test",
+    run: () => Promise.resolve({ stdout: "", stderr: "", exitCode: 0, timedOut: false }),
+  });
+  const key = "1:telegram:1";
+  const path = join(root, "sessions", sessionFolder(key));
+  try {
+    // Each round opens the session a little later into the sweep, so one lands between the
+    // sweep's last look at whether the folder is live and its removal.
+    for (let turns = 0; turns < 40; turns++) {
+      await Deno.mkdir(path, { recursive: true });
+      await age(path, 30);
+      const sweeping = folders.sweep();
+      for (let i = 0; i < turns; i++) await Deno.lstat(root);
+      const { workspace } = folders.open(key, sandbox);
+      await sweeping;
+      assert(
+        (await Deno.lstat(workspace.root).catch(() => undefined))?.isDirectory,
+        `round ${turns}`,
+      );
+      folders.release(key);
+    }
+  } finally {
+    await folders.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -75,9 +75,9 @@ Deno.test("state: memory (keyword and embedding search, scopes, owners) and hist
   }
 });
 
-Deno.test("state: memories stored before namespaces existed load as the agent's shared memory", async () => {
-  const store = await openStore({ sqlitePath: ":memory:" });
-  try {
+/** Migration 3 on a store as the code module left it before namespaces, holding one memory. */
+async function exerciseNamespaceMigration(store: Store) {
+  {
     // A store as the code module left it before namespaces: migrations 1 and 2, one memory.
     await store.migrate("code", CODE_MIGRATIONS.filter((m) => m.version <= 2));
     await store.db<
@@ -98,8 +98,29 @@ Deno.test("state: memories stored before namespaces existed load as the agent's 
       "mem_old",
     ]);
     assertEquals(await memory.inNamespace("1:telegram:1").list({ limit: 5 }), []);
+    // Reopening (serve's next start) runs no migration twice.
+    await StoreMemory.open(store, { project: "/src/app", user: "ada" });
+  }
+}
+
+Deno.test("state: memories stored before namespaces existed load as the agent's shared memory", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    await exerciseNamespaceMigration(store);
   } finally {
     await store.close();
+  }
+});
+
+Deno.test("state: memories stored before namespaces existed load on PostgreSQL too", async () => {
+  const db = await createTestDatabase("a3s_code_ns");
+  if (!db) return;
+  const store = await openStore({ databaseUrl: db.url });
+  try {
+    await exerciseNamespaceMigration(store);
+  } finally {
+    await store.close();
+    await db.drop();
   }
 });
 
