@@ -27,10 +27,13 @@ export interface KeptSessionsOptions<S> {
    * reopens it, and no idle close runs on it. Always open when unset.
    */
   isOpen?(session: S): boolean;
+  /** How many closed conversations' ids are kept ({@linkcode REMEMBERED_CONVERSATIONS}). */
+  rememberedConversations?: number;
 }
 
 /** One key's conversation. */
 interface Kept<S> {
+  key: string;
   /** The id of the key's conversation, kept after its session closes so it can go on. */
   id?: string;
   session?: S;
@@ -56,8 +59,17 @@ interface Kept<S> {
  * }
  * ```
  */
+/**
+ * How many closed conversations' ids are remembered, the least recently closed forgotten first:
+ * every chat ever answered would otherwise stay in memory. A forgotten one's next turn starts a
+ * new conversation, as after a restart.
+ */
+export const REMEMBERED_CONVERSATIONS = 10_000;
+
 export class KeptSessions<S extends KeptSession> {
   readonly #kept = new Map<string, Kept<S>>();
+  /** Ids of conversations whose sessions closed, by key, oldest first. */
+  readonly #closedIds = new Map<string, string>();
   #closed = false;
 
   constructor(private readonly options: KeptSessionsOptions<S>) {}
@@ -74,8 +86,9 @@ export class KeptSessions<S extends KeptSession> {
     open: (id: string | undefined) => Promise<S>,
   ): Promise<HeldSession<S>> {
     if (this.#closed) throw new Error("the kept sessions are closed");
-    const entry = this.#kept.get(key) ?? { holds: 0, idleMs };
+    const entry = this.#kept.get(key) ?? { key, holds: 0, idleMs, id: this.#closedIds.get(key) };
     this.#kept.set(key, entry);
+    this.#closedIds.delete(key);
     entry.idleMs = idleMs;
     // Counted before anything is awaited, so an idle close cannot start under this turn.
     entry.holds++;
@@ -158,6 +171,22 @@ export class KeptSessions<S extends KeptSession> {
       // A failed close is not retried: the session is forgotten either way, and the key's next
       // turn opens one anew on the same conversation.
       .catch(() => {})
-      .finally(() => (kept.closing = undefined));
+      .finally(() => {
+        kept.closing = undefined;
+        this.#forgetClosed(kept);
+      });
+  }
+
+  /** Keeps only the id of a closed, unheld conversation, within the remembered number. */
+  #forgetClosed(kept: Kept<S>): void {
+    if (kept.holds > 0 || kept.session || kept.opening || this.#kept.get(kept.key) !== kept) return;
+    this.#kept.delete(kept.key);
+    if (kept.id === undefined) return;
+    this.#closedIds.set(kept.key, kept.id);
+    const limit = this.options.rememberedConversations ?? REMEMBERED_CONVERSATIONS;
+    for (const oldest of this.#closedIds.keys()) {
+      if (this.#closedIds.size <= limit) break;
+      this.#closedIds.delete(oldest);
+    }
   }
 }

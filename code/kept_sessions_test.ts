@@ -17,7 +17,7 @@ async function until(done: () => boolean, what: string): Promise<void> {
 }
 
 /** Kept fake sessions that record what was opened (with which earlier id) and closed. */
-function keptFakes(closeMs = 0) {
+function keptFakes(closeMs = 0, rememberedConversations?: number) {
   const opened: (string | undefined)[] = [];
   const closing: string[] = [];
   const closed: string[] = [];
@@ -31,6 +31,7 @@ function keptFakes(closeMs = 0) {
       closed.push(session.id);
     },
     isOpen: (session) => open.has(session),
+    rememberedConversations,
   });
   const openFake = (id: string | undefined) => {
     opened.push(id);
@@ -121,4 +122,17 @@ Deno.test("kept sessions: idle time 0 keeps them; one closed elsewhere is reopen
     await kept.close();
   }
   await assertRejects(() => kept.hold("a", 0, openFake), Error, "closed");
+});
+
+Deno.test("kept sessions: closed conversations' ids are remembered up to a bound, the oldest forgotten first", async () => {
+  const { kept, opened, closed, openFake } = keptFakes(0, 2);
+  try {
+    for (const key of ["a", "b", "c"]) (await kept.hold(key, 10, openFake)).release();
+    await until(() => closed.length === 3, "all three close");
+    // "a" closed first and was forgotten: its next turn starts a new conversation.
+    for (const key of ["a", "c"]) (await kept.hold(key, 0, openFake)).release();
+    assertEquals(opened.slice(3), [undefined, closed[2]]);
+  } finally {
+    await kept.close();
+  }
 });
