@@ -107,10 +107,19 @@ Deno.test("session quota: over it, the agent is told, files cannot grow, and del
     assertEquals(await quota.measure(), undefined);
     const small = await run(sandbox, workspace.root, "head -c 1000 /dev/zero > small; echo ok");
     assertEquals([small.stdout.trim(), small.stderr], ["ok", ""]);
+    // One file stops at the room left; several can still take the folder over its quota.
+    const capped = await run(
+      sandbox,
+      workspace.root,
+      "head -c 1048576 /dev/zero > one; echo rc=$?",
+    );
+    assert(/File too large/.test(capped.stderr), capped.stderr);
+    assert((await Deno.stat(join(workspace.root, "one"))).size <= 256 * 1024);
+    await run(sandbox, workspace.root, "rm one");
     const big = await run(
       sandbox,
       workspace.root,
-      "head -c 1048576 /dev/urandom > big; echo wrote",
+      "for i in 1 2 3 4; do head -c 100000 /dev/urandom > big$i; done; echo wrote",
     );
     assertEquals(big.stdout.trim(), "wrote");
     assert(big.stderr.includes("quota"), big.stderr);
@@ -120,7 +129,7 @@ Deno.test("session quota: over it, the agent is told, files cannot grow, and del
     assert(grow.stdout.includes("rc=1"), grow.stdout);
     assert(/File too large/.test(grow.stderr), grow.stderr);
     assertEquals((await Deno.stat(join(workspace.root, "small"))).size, 1000);
-    const freed = await run(sandbox, workspace.root, "rm big; echo freed");
+    const freed = await run(sandbox, workspace.root, "rm big*; echo freed");
     assertEquals([freed.stdout.trim(), freed.stderr], ["freed", ""]);
     assertEquals(await quota.exceeded(), undefined);
     const again = await run(sandbox, workspace.root, "echo more >> small; echo rc=$?");

@@ -1,9 +1,11 @@
 /**
- * A session folder's disk quota, measured after each command and each file write. Over it, the
- * file tools are refused and commands run with a file size limit of zero (`ulimit -f 0`): no
- * file can grow, while `rm`, `mv` and truncating still work, so the agent can delete its way
- * back under. One command can overshoot before the measurement after it; the quota bounds what
- * a session keeps, not what one command writes.
+ * A session folder's disk quota, measured after each command and each file write. Under it, a
+ * command runs with its files limited to what the quota has left (`ulimit -f`), so one runaway
+ * write (a log loop, a `dd`) stops there instead of filling the disk. Over it, the file tools
+ * are refused and commands run with a file size limit of zero: no file can grow, while `rm`,
+ * `mv` and truncating still work, so the agent can delete its way back under. A command that
+ * writes many files can still overshoot before the measurement after it (by the room left, a
+ * file): a bound on every byte needs the filesystem's own quotas.
  */
 import type { CommandResult, CommandSandbox, RunOptions, SessionQuota } from "./sandbox.ts";
 import { diskUsage } from "./disk_usage.ts";
@@ -16,8 +18,16 @@ export const MAX_SESSION_ENTRIES = 200_000;
  * fail with "File too large" instead of killing the shell). A shell that cannot set the limit
  * runs nothing.
  */
-export const OVER_QUOTA_PREFIX =
-  "ulimit -f 0 && trap '' XFSZ || { echo 'a3s: cannot limit file sizes' >&2; exit 125; }\n";
+export const OVER_QUOTA_PREFIX = fileSizeLimit(0);
+
+/**
+ * What runs before a command whose files may grow to `bytes` each. Blocks are counted in KiB
+ * (bash, busybox); a shell that counts 512-byte blocks (dash) allows half, never more.
+ */
+export function fileSizeLimit(bytes: number): string {
+  const blocks = Math.max(0, Math.floor(bytes / 1024));
+  return `ulimit -f ${blocks} && trap '' XFSZ || { echo 'a3s: cannot limit file sizes' >&2; exit 125; }\n`;
+}
 
 function mib(bytes: number): string {
   return `${Math.round(bytes / (1024 * 1024) * 10) / 10} MiB`;
@@ -35,6 +45,8 @@ function mib(bytes: number): string {
 export class WorkspaceQuota implements SessionQuota {
   /** The last measurement's verdict (why the folder is over, or undefined); none before the first. */
   #over: Promise<string | undefined> | undefined;
+  /** Bytes the last measurement found in the folder. */
+  #used = 0;
 
   /** The quota of `root`, at most `limitBytes` bytes and `maxEntries` entries. */
   constructor(
@@ -55,6 +67,7 @@ export class WorkspaceQuota implements SessionQuota {
   measure(): Promise<string | undefined> {
     this.#over = diskUsage(this.root, { bytes: this.limitBytes, entries: this.maxEntries })
       .then((u) => {
+        this.#used = u.bytes;
         if (u.entries > this.maxEntries) {
           return `this session's workspace holds more than ${this.maxEntries} files and folders, its limit`;
         }
@@ -78,7 +91,8 @@ export class WorkspaceQuota implements SessionQuota {
       driver: sandbox.driver,
       run: async (command: string, options: RunOptions): Promise<CommandResult> => {
         const before = await this.exceeded();
-        const result = await sandbox.run(before ? OVER_QUOTA_PREFIX + command : command, options);
+        const prefix = before ? OVER_QUOTA_PREFIX : fileSizeLimit(this.limitBytes - this.#used);
+        const result = await sandbox.run(prefix + command, options);
         const after = await this.measure();
         if (!after) return result;
         const note =
