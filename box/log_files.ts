@@ -9,16 +9,28 @@
 /** The most rotated files looked for; the keeper's own limit is far lower. */
 const MAX_ROTATED = 100;
 /** How many times a read starts over when the keeper rotated while it opened the files. */
-const OPEN_TRIES = 8;
+const OPEN_TRIES = 50;
+/** After this many quick tries, a read waits a millisecond for a rotation (a descheduled keeper). */
+const QUICK_TRIES = 4;
+/** What the keeper appends to `FILE.offset` while it renames the files. */
+const ROTATING = " rotating";
 
-function readStartSync(path: string): number {
+/** `FILE.offset`'s text, compared whole: a rotation rewrites it before and after (log_keeper.c). */
+function readMarkSync(path: string): string {
   try {
-    const start = Number(Deno.readTextFileSync(`${path}.offset`).trim());
-    return Number.isSafeInteger(start) && start > 0 ? start : 0;
+    return Deno.readTextFileSync(`${path}.offset`);
   } catch {
-    return 0;
+    return "";
   }
 }
+
+/** Where `FILE` starts in the stream's count, from `FILE.offset`'s text. */
+function startOf(mark: string): number {
+  const start = Number(mark.replace(ROTATING, "").trim());
+  return Number.isSafeInteger(start) && start > 0 ? start : 0;
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 function openSync(path: string): Deno.FsFile | undefined {
   try {
@@ -36,12 +48,14 @@ interface OpenPart {
 }
 
 /**
- * The log's files, oldest first, opened together with `FILE.offset` read the same before and
- * after: an open file keeps its bytes whatever the keeper renames or deletes later.
+ * The log's files, oldest first, opened while `FILE.offset` read the same, unmarked, before and
+ * after: no rename happened meanwhile, and an open file keeps its bytes whatever the keeper
+ * renames or deletes later.
  */
 function openParts(path: string, from: number): OpenPart[] {
   for (let attempt = 0;; attempt++) {
-    const start = readStartSync(path);
+    const mark = readMarkSync(path);
+    const start = startOf(mark);
     const parts: OpenPart[] = [];
     const current = openSync(path);
     if (current) parts.push({ file: current, start });
@@ -53,8 +67,11 @@ function openParts(path: string, from: number): OpenPart[] {
       before -= file.statSync().size;
       parts.unshift({ file, start: before });
     }
-    if (readStartSync(path) === start || attempt + 1 >= OPEN_TRIES) return parts;
+    const settled = !mark.includes(ROTATING) && readMarkSync(path) === mark;
+    if (settled || attempt + 1 >= OPEN_TRIES) return parts;
     for (const part of parts) part.file.close();
+    // Synchronous as every read here is; a rotation takes microseconds unless the keeper waits.
+    if (attempt >= QUICK_TRIES) Atomics.wait(pause, 0, 0, 1);
   }
 }
 
@@ -88,10 +105,17 @@ export function* readLogSince(
 }
 
 /** Where the log ends in its stream's count: what `attach` shows from. */
-export async function logEnd(path: string): Promise<number> {
-  const start = readStartSync(path);
-  const size = await Deno.stat(path).then((info) => info.size, () => 0);
-  return start + size;
+export function logEnd(path: string): Promise<number> {
+  // The current file and its start as a rotation left them, never halfway through one.
+  const parts = openParts(path, Infinity);
+  try {
+    const current = parts.at(-1);
+    return Promise.resolve(
+      current ? current.start + current.file.statSync().size : startOf(readMarkSync(path)),
+    );
+  } finally {
+    for (const part of parts) part.file.close();
+  }
 }
 
 /** The longest a reader waits for a keeper still writing an ended box's last output. */
@@ -124,4 +148,17 @@ export async function awaitLogKeeper(path: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 50);
   }
+}
+
+/** A box's own logs in its state dir, as the manager names them. */
+const BOX_LOGS = ["stdout.log", "stderr.log"];
+
+/**
+ * Removes a box's state dir once the keepers of its logs are gone. A keeper still writing what the
+ * pipes held as the box was killed creates a new log file while the dir is emptied: the removal
+ * failed (not empty) and left the dir, log files and all, behind.
+ */
+export async function removeStateDir(stateDir: string): Promise<void> {
+  await Promise.all(BOX_LOGS.map((name) => awaitLogKeeper(`${stateDir}/${name}`)));
+  await Deno.remove(stateDir, { recursive: true });
 }

@@ -81,6 +81,8 @@ export interface BoxInfo {
   workdir: string | null;
   /** Whether the box is removed once it exits (`run --rm`). */
   autoRemove: boolean;
+  /** How much of each of its output streams the box keeps on disk (`--log-opt`). */
+  logBound: LogBound;
 }
 
 /** What creating a box takes; only `image` is required. */
@@ -669,6 +671,8 @@ export class BoxManager {
       env: spec.env,
       workdir: spec.workdir ?? null,
       autoRemove: row.auto_remove === 1,
+      // A box from before the bound existed has the default one.
+      logBound: spec.logBound ?? DEFAULT_LOG_BOUND,
     };
   }
 

@@ -86,9 +86,12 @@ Deno.test("box HTTP API: create, exec (JSON and SSE), logs, stats, delete", asyn
       image: "busybox",
       name: "api-box",
       command: ["sh", "-c", "echo started; sleep 60"],
+      logOptions: { maxSize: "1m", maxFile: 2 },
     });
     assertEquals(created.status, 201);
     assertEquals([created.json.state, created.json.driver], ["running", "namespace"]);
+    // `inspect` shows the bound the box's logs keep to.
+    assertEquals(created.json.logBound, { maxSize: 1024 * 1024, maxFiles: 2 });
 
     const exec = await call(url, "POST", "/box/v1/boxes/api-box/exec", {
       command: ["sh", "-c", "cat; echo bad >&2; exit 4"],

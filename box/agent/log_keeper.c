@@ -8,8 +8,11 @@
  *
  * Readers (`box logs`) count a stream's bytes from its start, as the pipes carried them: FILE.offset
  * holds where FILE starts in that count (absent: 0), so byte counts an attached caller received
- * still name the same bytes after a rotation. It is written before a new FILE is created, so a
- * reader that sees the same offset before and after opening FILE has FILE's matching start.
+ * still name the same bytes after a rotation. A rotation rewrites it twice: marked `START rotating`
+ * before the first rename, and the new START once the new FILE is there. A reader that reads the
+ * same unmarked text before and after opening the files therefore saw no rename: a reader that
+ * only compared the number took FILE.1 for FILE's predecessor while FILE was renamed and not yet
+ * created, or opened one file as both FILE.1 and FILE.2, and printed bytes twice or out of order.
  *
  * FILE.keeper holds the keeper's pid while it runs, and goes when it has written the last byte:
  * a reader of a box that just ended waits for it rather than miss the last output still in a pipe.
@@ -56,14 +59,15 @@ static int open_current(struct kept_log *log) {
   return log->fd;
 }
 
-/* Writes FILE.offset whole or not at all (a temporary file renamed over it). */
-static void write_offset(const struct kept_log *log) {
+/* Writes FILE.offset whole or not at all (a temporary file renamed over it); `rotating` marks a
+ * rotation under way, so that a reader opening the files meanwhile starts over. */
+static void write_offset(const struct kept_log *log, int rotating) {
   char path[PATH_MAX], tmp[PATH_MAX], text[32];
   snprintf(path, sizeof path, "%s.offset", log->path);
   snprintf(tmp, sizeof tmp, "%s.offset.tmp", log->path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return;
-  int n = snprintf(text, sizeof text, "%lld\n", log->start);
+  int n = snprintf(text, sizeof text, "%lld%s\n", log->start, rotating ? " rotating" : "");
   int ok = write(fd, text, (size_t)n) == n;
   close(fd);
   if (ok) rename(tmp, path);
@@ -82,6 +86,7 @@ static void read_offset(struct kept_log *log) {
 /* FILE becomes FILE.1, FILE.k becomes FILE.k+1, the oldest goes; a new FILE starts after. */
 static void rotate(struct kept_log *log) {
   char from[PATH_MAX], to[PATH_MAX];
+  write_offset(log, 1);
   if (log->fd >= 0) close(log->fd);
   log->start += log->size;
   snprintf(to, sizeof to, "%s.%d", log->path, max_files - 1);
@@ -97,8 +102,8 @@ static void rotate(struct kept_log *log) {
   } else {
     unlink(log->path);
   }
-  write_offset(log);
   open_current(log);
+  write_offset(log, 0);
 }
 
 /* Appends a chunk, rotating wherever the current file would pass max_size. */

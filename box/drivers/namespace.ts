@@ -26,6 +26,7 @@ import type {
 } from "../types.ts";
 import { BoxCgroup, type CgroupMode, detectCgroupMode } from "./cgroup.ts";
 import { newBoxId } from "../_box_id.ts";
+import { removeStateDir } from "../log_files.ts";
 import { buildSeccompFilter } from "./seccomp.ts";
 import { compileSeccompProfile } from "./seccomp_profile.ts";
 import {
@@ -1360,7 +1361,7 @@ export class NamespaceDriver implements BoxDriver {
     const layout = await readJson<LayoutRecord>(paths.layout);
     if (layout) await boxCgroup(layout, spec.id).remove();
     if (isMountPointSync(paths.merged)) await unmount(paths.merged);
-    await Deno.remove(spec.stateDir, { recursive: true }).catch(() => {});
+    await removeStateDir(spec.stateDir).catch(() => {});
     // Off any box's start path: the next box's state dir, made now rather than on its start.
     if (layout) prepareStateDirAhead(join(spec.stateDir, ".."), JSON.stringify(layout));
   }

@@ -37,7 +37,7 @@ import {
   unmountUnder,
 } from "./qemu_pod.ts";
 import { exists } from "../_exists.ts";
-import { awaitLogKeeper } from "../log_files.ts";
+import { awaitLogKeeper, removeStateDir } from "../log_files.ts";
 import { keptLogsPrefix } from "./_vm_log_keeper.ts";
 
 /** Kernel modules every box loads, in dependency order. */
@@ -689,7 +689,7 @@ export class QemuDriver implements BoxDriver {
     if (await this.#running(spec)) await this.kill(spec, 9);
     // A pod sandbox's share may still hold members' mounts (their volumes are host paths).
     await unmountUnder(spec.stateDir);
-    await Deno.remove(spec.stateDir, { recursive: true }).catch(() => {});
+    await removeStateDir(spec.stateDir).catch(() => {});
   }
 
   /** A pod member's writable layer; a VM of its own keeps none on the host. */

@@ -33,7 +33,7 @@ import { detectTee } from "./tee/detect.ts";
 import { baseInitramfs, KVM_GUEST_MODULES, writeBoxInitramfs } from "./initramfs.ts";
 import type { VmmBoot, VmmConfig } from "./vmm_process.ts";
 import { exists } from "../_exists.ts";
-import { awaitLogKeeper } from "../log_files.ts";
+import { awaitLogKeeper, removeStateDir } from "../log_files.ts";
 import { keptLogsPrefix } from "../drivers/_vm_log_keeper.ts";
 
 /** A flat guest program the VMM runs instead of Linux. */
@@ -437,6 +437,6 @@ export class KvmDriver implements BoxDriver {
 
   async remove(spec: BoxSpec): Promise<void> {
     if (await this.#running(spec)) await this.kill(spec, 9);
-    await Deno.remove(spec.stateDir, { recursive: true }).catch(() => {});
+    await removeStateDir(spec.stateDir).catch(() => {});
   }
 }
