@@ -22,16 +22,26 @@ export const MIN_LOG_SIZE = 1024;
 /** The most files a stream may keep. */
 export const MAX_LOG_FILES = 100;
 
-/** Docker's `max-size` form: a whole number with an optional k, m or g (binary units). */
-export const LOG_SIZE: RegExp = /^(\d+)([kmg]?)$/i;
+/**
+ * Docker's `max-size` forms (its `RAMInBytes`): a number, a decimal too, with an optional k, m,
+ * g, t or p and an optional `b` or `ib`, in binary units: `10m`, `10mb`, `10MiB`, `1.5g`.
+ */
+export const LOG_SIZE: RegExp = /^(\d+(?:\.\d+)?) ?([kmgtp]?)i?b?$/i;
 
-const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+const UNITS: Record<string, number> = {
+  "": 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+  p: 1024 ** 5,
+};
 
 /** `10m` → 10485760; undefined when it is no size or under {@linkcode MIN_LOG_SIZE}. */
 export function logSizeBytes(value: string): number | undefined {
   const match = LOG_SIZE.exec(value.trim());
   if (!match) return undefined;
-  const bytes = Number(match[1]) * UNITS[match[2].toLowerCase()];
+  const bytes = Math.floor(Number(match[1]) * UNITS[match[2].toLowerCase()]);
   return Number.isSafeInteger(bytes) && bytes >= MIN_LOG_SIZE ? bytes : undefined;
 }
 
