@@ -316,7 +316,9 @@ Deno.test("scanReservedJson: the scanner's own JSON is what JSON.stringify write
   const findings = scanner.scanReserved(bytes.length);
   assertEquals(new Set(findings.map((f) => f.type)).size, 8, "every type, to cover every name");
   assertEquals(new Set(findings.map((f) => f.confidence)).size >= 7, true);
-  for (const offset of [0, 1234, 5_000_000_000]) {
+  // Offsets of every digit count, on both sides of 2^32 (where the writer's 32-bit path ends).
+  const offsets = [0, 1234, 99_999_990, 2 ** 32 - 300, 2 ** 32 - 1, 5_000_000_000, 2 ** 53 - 2000];
+  for (const offset of offsets) {
     reserve(scanner);
     assertEquals(decode(scanner.scanReservedJson(bytes.length, offset)), shifted(findings, offset));
     assertEquals(scanner.lastUnits(), text.length);

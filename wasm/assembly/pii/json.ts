@@ -45,11 +45,82 @@ function reserveJson(n: i32): void {
   jsonLen++;
 }
 
-function putAscii(s: string): void {
-  for (let k = 0; k < s.length; k++) putByte(<i32>s.charCodeAt(k));
+// The fixed text of an object, as bytes copied whole: a finding's prefix up to its start offset
+// (one per type code) and the keys between its numbers. Written a character at a time, they
+// took about a third of the writer's time on a file dense with findings.
+const PREFIX_SLOT: usize = 32;
+const PREFIXES: usize = memory.data(<i32>(PREFIX_SLOT * 9));
+const PREFIX_LENGTHS: usize = memory.data(9 * 4, 4);
+const END_KEY: usize = memory.data<u8>([44, 34, 101, 110, 100, 34, 58]); // ,"end":
+const END_KEY_LENGTH: usize = 7;
+// ,"confidence":
+const CONFIDENCE_KEY: usize = memory.data<u8>([
+  44, 34, 99, 111, 110, 102, 105, 100, 101, 110, 99, 101, 34, 58,
+]);
+const CONFIDENCE_KEY_LENGTH: usize = 14;
+// "00" to "99", two bytes each: a number is written two digits per division.
+const DIGIT_PAIRS: usize = memory.data(200, 2);
+let fixedTextReady = false;
+
+function fillFixedText(): void {
+  for (let code = 1; code <= TYPE_NAMES.length; code++) {
+    const text = '{"type":"' + unchecked(TYPE_NAMES[code - 1]) + '","start":';
+    const at = PREFIXES + <usize>code * PREFIX_SLOT;
+    for (let k = 0; k < text.length; k++) store<u8>(at + <usize>k, <u8>text.charCodeAt(k));
+    store<i32>(PREFIX_LENGTHS + (<usize>code << 2), text.length);
+  }
+  for (let v = 0; v < 100; v++) {
+    store<u8>(DIGIT_PAIRS + (<usize>v << 1), <u8>(48 + v / 10));
+    store<u8>(DIGIT_PAIRS + (<usize>v << 1) + 1, <u8>(48 + v % 10));
+  }
+  fixedTextReady = true;
+}
+
+// @ts-ignore: decorator
+@inline function putBytes(from: usize, length: usize): void {
+  memory.copy(jsonPtr + <usize>jsonLen, from, length);
+  jsonLen += <i32>length;
+}
+
+// @ts-ignore: decorator
+@inline function decimalDigits(v: u32): i32 {
+  if (v < 10) return 1;
+  if (v < 100) return 2;
+  if (v < 1000) return 3;
+  if (v < 10000) return 4;
+  if (v < 100000) return 5;
+  if (v < 1000000) return 6;
+  if (v < 10000000) return 7;
+  if (v < 100000000) return 8;
+  if (v < 1000000000) return 9;
+  return 10;
+}
+
+/** A number below 2^32 in decimal, two digits per step, with 32-bit division. */
+function putSmallInteger(value: u32): void {
+  const digits = decimalDigits(value);
+  let p = jsonPtr + <usize>(jsonLen + digits);
+  let rest = value;
+  while (rest >= 100) {
+    const next = rest / 100;
+    p -= 2;
+    store<u16>(p, load<u16>(DIGIT_PAIRS + (<usize>(rest - next * 100) << 1)));
+    rest = next;
+  }
+  if (rest >= 10) {
+    p -= 2;
+    store<u16>(p, load<u16>(DIGIT_PAIRS + (<usize>rest << 1)));
+  } else {
+    store<u8>(p - 1, <u8>(48 + rest));
+  }
+  jsonLen += digits;
 }
 
 function putInteger(value: u64): void {
+  if (value <= <u64>u32.MAX_VALUE) {
+    putSmallInteger(<u32>value);
+    return;
+  }
   let digits = 1;
   for (let rest = value / 10; rest > 0; rest /= 10) digits++;
   let p = jsonPtr + <usize>(jsonLen + digits);
@@ -92,6 +163,7 @@ export function findingsJson(base: f64, typeMask: i32, minConfidence: f64): i32 
   // More than 2 GB of JSON from one scan: trap rather than write past the buffer.
   if (room > <i64>i32.MAX_VALUE) unreachable();
   reserveJson(<i32>room);
+  if (!fixedTextReady) fillFixedText();
   jsonLen = 0;
   const offset = <u64>base;
   for (let k = 0; k < findingCount; k++) {
@@ -100,13 +172,14 @@ export function findingsJson(base: f64, typeMask: i32, minConfidence: f64): i32 
     const thousandths = load<i32>(p, 12);
     if (!((typeMask >> code) & 1) || <f64>thousandths / 1000 < minConfidence) continue;
     if (jsonLen > 0) putByte(44);
-    putAscii('{"type":"');
-    putAscii(unchecked(TYPE_NAMES[code - 1]));
-    putAscii('","start":');
+    putBytes(
+      PREFIXES + <usize>code * PREFIX_SLOT,
+      <usize>load<i32>(PREFIX_LENGTHS + (<usize>code << 2)),
+    );
     putInteger(offset + <u64>load<i32>(p, 4));
-    putAscii(',"end":');
+    putBytes(END_KEY, END_KEY_LENGTH);
     putInteger(offset + <u64>load<i32>(p, 8));
-    putAscii(',"confidence":');
+    putBytes(CONFIDENCE_KEY, CONFIDENCE_KEY_LENGTH);
     putConfidence(thousandths);
     putByte(125);
   }
