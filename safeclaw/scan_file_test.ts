@@ -106,3 +106,22 @@ Deno.test("scanFile: an empty file has no findings", async () => {
     await Deno.remove(path);
   }
 });
+
+Deno.test("scanFile: a Latin-1 file's offsets are the ones of the file read as a string", async () => {
+  // `é`, `ñ` and `°` are one byte each in Latin-1, ill-formed in UTF-8: TextDecoder reads each as
+  // U+FFFD, and so do the offsets of a streamed scan, whatever the chunk size.
+  const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+  const line = "caf\xe9 a\xf1o 20\xb0C mail ada@example.org, ip 10.0.0.1\n";
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeFile(path, latin1(line.repeat(300)));
+    const text = new TextDecoder().decode(await Deno.readFile(path));
+    const scanner = createScanner();
+    const expected = scanner.scan(text);
+    scanner.free();
+    assertEquals(expected.length, 600);
+    for (const chunk of [64, 1000, 1 << 20]) assertEquals(scanAll(path, chunk), expected);
+  } finally {
+    await Deno.remove(path);
+  }
+});

@@ -338,3 +338,63 @@ Deno.test("scanReservedJson: the scanner's own JSON is what JSON.stringify write
   assertEquals(decode(some.scanReservedJson(bytes.length, 7)), shifted(kept, 7));
   some.free();
 });
+
+Deno.test("scanBytes: offsets after ill-formed UTF-8 are the ones TextDecoder's string has", () => {
+  const scanner = createScanner();
+  const check = (bytes: Uint8Array, what: string) => {
+    const text = new TextDecoder().decode(bytes);
+    const found = scanner.scanBytes(bytes);
+    assertEquals(scanner.lastUnits(), text.length, `units of ${what}`);
+    assertEquals(found, scanner.scan(text), `findings of ${what}`);
+  };
+  const mail = [...new TextEncoder().encode(" mail ada@example.org ok ")];
+  // Latin-1 text (`°`, `é`, `ñ`, `ó` are each one byte there, ill-formed in UTF-8), a lone
+  // continuation, an overlong form, a surrogate, a code point past U+10FFFF, sequences cut short
+  // (at the end too), and valid four-byte ones beside them.
+  const pieces = [
+    [0xb0],
+    [0xe9],
+    [0xf1],
+    [0xf3],
+    [0x80],
+    [0xc0, 0xaf],
+    [0xed, 0xa0, 0x80],
+    [
+      0xf4,
+      0x90,
+      0x80,
+      0x80,
+    ],
+    [0xf0, 0x9f, 0x98],
+    [0xe2, 0x82],
+    [0xf0, 0x9f, 0x98, 0x80],
+    [0xff],
+  ];
+  for (const [k, piece] of pieces.entries()) {
+    check(new Uint8Array([...piece, ...mail, ...piece]), `piece ${k}`);
+    // Long enough that the block counts run in the middle of the text, not only at its ends.
+    const long = [...mail, ...mail, ...piece, ...mail, ...piece, ...piece, ...mail, ...mail];
+    check(new Uint8Array(long), `piece ${k} among text`);
+  }
+  // Seeded random mixes of valid multi-byte text and ill-formed bytes.
+  let seed = 11;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const valid = ["é", "中文", "😀", " ", "x", "10.0.0.1 ", "4111 1111 1111 1111 "].map((t) => [
+    ...new TextEncoder().encode(t),
+  ]);
+  for (let n = 0; n < 400; n++) {
+    const bytes: number[] = [];
+    const length = 20 + Math.floor(next() * 400);
+    while (bytes.length < length) {
+      bytes.push(
+        ...(next() < 0.05
+          ? pieces[Math.floor(next() * pieces.length)]
+          : next() < 0.1
+          ? mail
+          : valid[Math.floor(next() * valid.length)]),
+      );
+    }
+    check(new Uint8Array(bytes), `random text ${n}`);
+  }
+  scanner.free();
+});

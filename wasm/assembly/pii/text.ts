@@ -1,7 +1,8 @@
 // The text being scanned: the UTF-8 bytes that `TextEncoder.encodeInto` wrote. Every pattern
 // the scanner knows is ASCII, and each byte of a multi-byte sequence has class 0 just as the
 // character it belongs to would, so scanning bytes finds what scanning code units finds. Only
-// the findings' offsets need UTF-16 code units; `toUtf16Offsets` converts those at the end.
+// the findings' offsets need UTF-16 code units; `toUtf16Offsets` converts those at the end, as
+// `TextDecoder` counts them (bytes that are not UTF-8 become one U+FFFD per ill-formed piece).
 
 export let textPtr: usize = 0;
 export let textLen: i32 = 0;
@@ -37,10 +38,14 @@ export function useText(n: i32): void {
 let countedBytes: i32 = 0;
 let countedUnits: i32 = 0;
 
+// Whether the text is well-formed UTF-8, where the block formula is exact: -1 until asked.
+let wellFormed: i32 = -1;
+
 /** Starts a new walk for `unitsBefore`. */
 export function resetUnitCount(): void {
   countedBytes = 0;
   countedUnits = 0;
+  wellFormed = -1;
 }
 
 /**
@@ -60,6 +65,166 @@ export function resetUnitCount(): void {
   return <i32>popcnt(~continuation & lanes) + <i32>popcnt(fourByte & lanes);
 }
 
+// @ts-ignore: decorator
+@inline function inBytes(v: v128, low: i32, high: i32): v128 {
+  return v128.and(i8x16.ge_u(v, i8x16.splat(<i8>low)), i8x16.le_u(v, i8x16.splat(<i8>high)));
+}
+
+/**
+ * The lanes of `v` that break a rule of UTF-8, given the bytes one, two and three before each:
+ * a continuation byte that no lead byte up to three bytes back calls for (or a called-for byte
+ * that is none), a lead that is overlong, a surrogate or past U+10FFFF, and C0, C1 and F5-FF.
+ */
+// @ts-ignore: decorator
+@inline function malformed(v: v128, prev1: v128, prev2: v128, prev3: v128): v128 {
+  const calledFor = v128.or(
+    v128.or(inBytes(prev1, 0xc2, 0xf4), inBytes(prev2, 0xe0, 0xf4)),
+    inBytes(prev3, 0xf0, 0xf4),
+  );
+  const continuation = i8x16.lt_s(v, i8x16.splat(-64));
+  const outOfRange = v128.or(
+    v128.or(
+      v128.and(i8x16.eq(prev1, i8x16.splat(<i8>0xe0)), i8x16.lt_u(v, i8x16.splat(<i8>0xa0))),
+      v128.and(i8x16.eq(prev1, i8x16.splat(<i8>0xed)), i8x16.gt_u(v, i8x16.splat(<i8>0x9f))),
+    ),
+    v128.or(
+      v128.and(i8x16.eq(prev1, i8x16.splat(<i8>0xf0)), i8x16.lt_u(v, i8x16.splat(<i8>0x90))),
+      v128.and(i8x16.eq(prev1, i8x16.splat(<i8>0xf4)), i8x16.gt_u(v, i8x16.splat(<i8>0x8f))),
+    ),
+  );
+  const never = v128.or(inBytes(v, 0xc0, 0xc1), i8x16.ge_u(v, i8x16.splat(<i8>0xf5)));
+  return v128.or(v128.xor(calledFor, continuation), v128.or(outOfRange, never));
+}
+
+/** Whether the sixteen bytes at `p`, with the three before them, are well-formed UTF-8. */
+// @ts-ignore: decorator
+@inline function wellFormedAt(p: usize): bool {
+  return !v128.any_true(
+    malformed(v128.load(p), v128.load(p - 1), v128.load(p - 2), v128.load(p - 3)),
+  );
+}
+
+// The lane numbers, to mask the lanes of a block past the text's end.
+const LANE_NUMBERS: usize = memory.data<u8>([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+
+/**
+ * Whether the whole text is well-formed UTF-8: one pass, asked once a walk meets a byte past
+ * ASCII, with the bytes before the text and past its end read as zero (so a sequence cut off at
+ * either end counts as ill-formed).
+ */
+function textIsWellFormed(): bool {
+  let previous = i8x16.splat(0);
+  let errors = i8x16.splat(0);
+  for (let i = 0; i < textLen; i += 16) {
+    // Runs of ASCII, the common case, are passed 64 bytes at a time.
+    while (i + 64 <= textLen && i8x16.bitmask(previous) == 0) {
+      const at = textPtr + <usize>i;
+      const last = v128.load(at, 48);
+      const any = v128.or(
+        v128.or(v128.load(at), v128.load(at, 16)),
+        v128.or(v128.load(at, 32), last),
+      );
+      if (i8x16.bitmask(any) != 0) break;
+      previous = last;
+      i += 64;
+    }
+    if (i >= textLen) break;
+    let v = v128.load(textPtr + <usize>i);
+    if (i + 16 > textLen) {
+      v = v128.and(v, i8x16.lt_u(v128.load(LANE_NUMBERS), i8x16.splat(<i8>(textLen - i))));
+    }
+    if (i8x16.bitmask(v128.or(v, previous)) != 0) {
+      errors = v128.or(
+        errors,
+        malformed(
+          v,
+          i8x16.shuffle(previous, v, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30),
+          i8x16.shuffle(previous, v, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29),
+          i8x16.shuffle(previous, v, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28),
+        ),
+      );
+    }
+    previous = v;
+  }
+  // The last sequences must end inside the text: what follows it reads as zeros.
+  const zero = i8x16.splat(0);
+  errors = v128.or(
+    errors,
+    malformed(
+      zero,
+      i8x16.shuffle(previous, zero, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30),
+      i8x16.shuffle(previous, zero, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29),
+      i8x16.shuffle(previous, zero, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28),
+    ),
+  );
+  return !v128.any_true(errors);
+}
+
+/**
+ * UTF-16 code units of the bytes of block `p` selected by `lanes` (the low ones), as
+ * `TextDecoder` decodes the text: the block formula where that is exact, else byte by byte.
+ */
+// @ts-ignore: decorator
+@inline function unitsOfBlock(p: usize, lanes: i32): i32 {
+  // ASCII bytes are a character each, whatever comes before them.
+  if ((i8x16.bitmask(v128.load(p)) & lanes) == 0) return <i32>popcnt(lanes);
+  if (wellFormed < 0) wellFormed = textIsWellFormed() ? 1 : 0;
+  return wellFormed ? blockUnits(p, lanes) : checkedBlockUnits(p, lanes);
+}
+
+/**
+ * UTF-16 code units that a WHATWG decoder (JavaScript's `TextDecoder`) makes of the bytes at
+ * `[lo, hi)` of the text, counted at the byte each character or replacement starts at: a valid
+ * four-byte sequence is two, every other character one, and each maximal piece of an ill-formed
+ * sequence one U+FFFD. Decoding starts three bytes before `lo`, which puts the decoder in the
+ * state the whole text's decoding has there (no sequence is longer than four bytes, and a lead
+ * byte always starts a new one).
+ */
+function exactUnits(lo: i32, hi: i32): i32 {
+  let i = lo > 3 ? lo - 3 : 0;
+  let units = 0;
+  while (i < hi) {
+    const c = <i32>load<u8>(textPtr + <usize>i);
+    let length = 1;
+    let weight = 1;
+    if (c >= 0xc2 && c <= 0xf4) {
+      const needed = c < 0xe0 ? 1 : c < 0xf0 ? 2 : 3;
+      let low = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+      let high = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+      let taken = 0;
+      while (taken < needed && i + 1 + taken < textLen) {
+        const d = <i32>load<u8>(textPtr + <usize>(i + 1 + taken));
+        if (d < low || d > high) break;
+        low = 0x80;
+        high = 0xbf;
+        taken++;
+      }
+      length += taken;
+      if (taken == 3) weight = 2;
+    }
+    if (i >= lo) units += weight;
+    i += length;
+  }
+  return units;
+}
+
+/**
+ * `blockUnits`, when the block and the bytes around it are well-formed UTF-8 (its formula is
+ * exact only then), else counted byte by byte as `TextDecoder` decodes: a Latin-1 file's `é` or
+ * `°` is a U+FFFD each, as the same file read as a string has it.
+ */
+function checkedBlockUnits(p: usize, lanes: i32): i32 {
+  const at = <i32>(p - textPtr);
+  // Checked: the three bytes before the block (a sequence begun there runs into it, and an
+  // ill-formed one leaves its continuation bytes in the block stray) and the three after it
+  // (where its last sequences end); each check reads three bytes before its own. The text's
+  // first and last bytes are counted byte by byte.
+  if (at >= 6 && at + 19 <= textLen && wellFormedAt(p - 3) && wellFormedAt(p + 3)) {
+    return blockUnits(p, lanes);
+  }
+  return exactUnits(at, at + <i32>popcnt(lanes));
+}
+
 /** UTF-16 code units before byte `t`; `t` never goes backwards within one walk. */
 export function unitsBefore(t: i32): i32 {
   while (countedBytes + 32 <= t) {
@@ -68,16 +233,17 @@ export function unitsBefore(t: i32): i32 {
     if (i8x16.bitmask(v128.or(v128.load(p), v128.load(p, 16))) == 0) {
       countedUnits += 32;
     } else {
-      countedUnits += blockUnits(p, 0xffff) + blockUnits(p + 16, 0xffff);
+      countedUnits += unitsOfBlock(p, 0xffff) + unitsOfBlock(p + 16, 0xffff);
     }
     countedBytes += 32;
   }
   if (countedBytes + 16 <= t) {
-    countedUnits += blockUnits(textPtr + <usize>countedBytes, 0xffff);
+    countedUnits += unitsOfBlock(textPtr + <usize>countedBytes, 0xffff);
     countedBytes += 16;
   }
-  // The block may run past the text; the buffer has room for it and the lanes mask it off.
-  return countedUnits + blockUnits(textPtr + <usize>countedBytes, (1 << (t - countedBytes)) - 1);
+  const rest = t - countedBytes;
+  return rest == 0 ? countedUnits : countedUnits +
+    unitsOfBlock(textPtr + <usize>countedBytes, (1 << rest) - 1);
 }
 
 // Character classes of ASCII, one byte each: the main loop tests a class with one load.
