@@ -276,3 +276,13 @@ export async function busyboxSpec(
     },
   };
 }
+
+/** Bytes of a box state dir's log files for one stream (FILE and its rotated FILE.N). */
+export async function logStreamBytes(stateDir: string, name: string): Promise<number> {
+  const rotated = new RegExp(`^${name.replace(".", "\\.")}(\\.\\d+)?$`);
+  let total = 0;
+  for await (const entry of Deno.readDir(stateDir)) {
+    if (rotated.test(entry.name)) total += (await Deno.stat(join(stateDir, entry.name))).size;
+  }
+  return total;
+}

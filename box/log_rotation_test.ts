@@ -4,22 +4,12 @@
  */
 import { assert, assertEquals } from "@a3s/common/testing";
 import { join } from "node:path";
-import { withNamespaceBoxes } from "./_test_support.ts";
+import { logStreamBytes, withNamespaceBoxes } from "./_test_support.ts";
 import { main } from "./cli.ts";
 import { makeTestHomeDir, removeTestHome } from "./_test_home_teardown.ts";
 
 const MAX_SIZE = 16 * 1024;
 const MAX_FILES = 3;
-
-/** Bytes of a state dir's log files for one stream (FILE and its rotated FILE.N). */
-async function streamBytes(stateDir: string, name: string): Promise<number> {
-  const rotated = new RegExp(`^${name.replace(".", "\\.")}(\\.\\d+)?$`);
-  let total = 0;
-  for await (const entry of Deno.readDir(stateDir)) {
-    if (rotated.test(entry.name)) total += (await Deno.stat(join(stateDir, entry.name))).size;
-  }
-  return total;
-}
 
 Deno.test("box logs: a box writing past its bound keeps max-size × max-file, newest last", async () => {
   await withNamespaceBoxes(async (boxes, home) => {
@@ -42,7 +32,7 @@ Deno.test("box logs: a box writing past its bound keeps max-size × max-file, ne
     }
     const stateDir = join(home.home, "box", "boxes", info.id.slice(0, 12));
     for (const name of ["stdout.log", "stderr.log"]) {
-      const bytes = await streamBytes(stateDir, name);
+      const bytes = await logStreamBytes(stateDir, name);
       assert(bytes <= MAX_SIZE * MAX_FILES, `${name}: ${bytes} bytes on disk`);
       assert(bytes > MAX_SIZE, `${name}: ${bytes} bytes, rotation kept too little`);
     }

@@ -5,21 +5,11 @@
  */
 import { assert, assertEquals } from "@a3s/common/testing";
 import { join } from "node:path";
-import { addBusybox, openQemuBoxes } from "../_test_support.ts";
+import { addBusybox, logStreamBytes, openQemuBoxes } from "../_test_support.ts";
 import { logKeeperAlive } from "../log_files.ts";
 
 const MAX_SIZE = 4096;
 const MAX_FILES = 3;
-
-/** Bytes of a state dir's log files for one stream (FILE and its rotated FILE.N). */
-async function streamBytes(stateDir: string, name: string): Promise<number> {
-  const rotated = new RegExp(`^${name.replace(".", "\\.")}(\\.\\d+)?$`);
-  let total = 0;
-  for await (const entry of Deno.readDir(stateDir)) {
-    if (rotated.test(entry.name)) total += (await Deno.stat(join(stateDir, entry.name))).size;
-  }
-  return total;
-}
 
 Deno.test({
   name: "qemu logs: a VM writing past its bound keeps max-size × max-file, newest last",
@@ -48,10 +38,10 @@ Deno.test({
         if (chunk.stream === "stdout") stdout += decoder.decode(chunk.data);
       }
       const stateDir = join(home.home, "box", "boxes", info.id.slice(0, 12));
-      const bytes = await streamBytes(stateDir, "stdout.log");
+      const bytes = await logStreamBytes(stateDir, "stdout.log");
       assert(bytes <= MAX_SIZE * MAX_FILES, `stdout.log: ${bytes} bytes on disk`);
       assert(bytes > MAX_SIZE, `stdout.log: ${bytes} bytes, rotation kept too little`);
-      assert((await streamBytes(stateDir, "stderr.log")) <= MAX_SIZE * MAX_FILES);
+      assert((await logStreamBytes(stateDir, "stderr.log")) <= MAX_SIZE * MAX_FILES);
       assert(!logKeeperAlive(join(stateDir, "stdout.log")), "the keeper outlived QEMU");
       // The newest output is there, in order, and the oldest was rotated away.
       assert(stdout.endsWith("line 3999\nthe-end\n"), stdout.slice(-64));
