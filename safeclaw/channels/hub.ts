@@ -71,6 +71,8 @@ export class ChannelHub {
   #adapters = new Map<string, ChannelAdapter>();
   #lane: Lane;
   #pending = new Set<Promise<unknown>>();
+  /** The last reply of each session still being sent, which the session's next one waits for. */
+  readonly #sending = new Map<string, Promise<void>>();
 
   private readonly onError: (error: unknown, message: ChannelMessage) => void;
   private readonly retryDelaysMs: readonly number[];
@@ -154,13 +156,9 @@ export class ChannelHub {
 
   async #process(adapter: ChannelAdapter, message: ChannelMessage): Promise<void> {
     try {
-      const job = await this.#lane.submit(message.session, "prompt", async () => {
-        const reply = await this.#answer(message);
-        // Sent inside the session's turn, so a reply being retried is not overtaken by the
-        // answer to the user's next message.
-        await this.#send(adapter, message, reply.trim() ? reply : NO_ANSWER);
-      });
-      await job.result;
+      const job = await this.#lane.submit(message.session, "prompt", () => this.#answer(message));
+      const reply = await job.result as string;
+      await this.#sendInOrder(adapter, message, reply.trim() ? reply : NO_ANSWER);
     } catch (error) {
       // The platform was told 200 and will not send the message again: forget its delivery id,
       // so that a redelivery (or the user's retry of the same event) is answered.
@@ -172,6 +170,24 @@ export class ChannelHub {
         data: { channel: message.channel, error: String((error as Error)?.message ?? error) },
       }).catch(() => {});
       this.onError(error, message);
+    }
+  }
+
+  /**
+   * Sends a reply after the session's earlier replies: one being retried is not overtaken by the
+   * answer to the user's next message. The wait is outside the lane, so a platform that keeps a
+   * reply waiting holds no turn of any other chat.
+   */
+  async #sendInOrder(adapter: ChannelAdapter, message: ChannelMessage, reply: string) {
+    const earlier = this.#sending.get(message.session);
+    const sending = (earlier ?? Promise.resolve()).catch(() => {}).then(() =>
+      this.#send(adapter, message, reply)
+    );
+    this.#sending.set(message.session, sending);
+    try {
+      await sending;
+    } finally {
+      if (this.#sending.get(message.session) === sending) this.#sending.delete(message.session);
     }
   }
 

@@ -341,3 +341,54 @@ Deno.test("a reply being retried is not overtaken by the answer to the chat's ne
     await api.close();
   }
 });
+
+Deno.test("a reply waiting out its retries holds no other chat's turn", async () => {
+  // Eight chats (the hub's lane runs eight turns at once) whose first replies are refused, then a
+  // ninth chat: its answer goes out while the eight wait, not after them.
+  const refused = new Set<unknown>();
+  const api = fakeApi((call) => {
+    const chat = call.body.chat_id;
+    if (chat !== 9 && !refused.has(chat)) {
+      refused.add(chat);
+      return telegram429(0);
+    }
+    return telegramOk();
+  });
+  const { hub, errors, close } = await openHub(telegramAt(api.url), { retryDelaysMs: [400] });
+  try {
+    for (let chat = 1; chat <= 9; chat++) {
+      const ack = await hub.handle(
+        "telegram",
+        new Request("http://localhost/hook", {
+          method: "POST",
+          headers: { "x-telegram-bot-api-secret-token": "tg-secret" },
+          body: JSON.stringify({
+            update_id: 100 + chat,
+            message: {
+              message_id: chat,
+              from: { id: chat },
+              chat: { id: chat },
+              text: `hi ${chat}`,
+            },
+          }),
+        }),
+      );
+      await ack.body?.cancel();
+    }
+    await hub.settle();
+    assertEquals(errors, []);
+    const ninth = api.calls.findIndex((c) => c.body.chat_id === 9);
+    const firstRetry = api.calls.findIndex((c, i) =>
+      i > 0 && refused.has(c.body.chat_id) &&
+      api.calls.slice(0, i).some((earlier) => earlier.body.chat_id === c.body.chat_id)
+    );
+    assert(
+      ninth >= 0 && ninth < firstRetry,
+      `ninth chat's reply was call ${ninth}, first retry ${firstRetry}`,
+    );
+    assertEquals(api.calls.length, 17);
+  } finally {
+    await close();
+    await api.close();
+  }
+});
