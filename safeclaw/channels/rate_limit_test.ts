@@ -72,20 +72,32 @@ async function openHub(adapter: ChannelAdapter, options: ChannelHubOptions = {})
 
 /** Delivers one Telegram message `text` to `hub` and waits for its reply to be done. */
 async function deliverTelegram(hub: ChannelHub, text: string): Promise<void> {
-  const update = JSON.stringify({
-    update_id: 21,
-    message: { message_id: 80, from: { id: 4 }, chat: { id: 5 }, text },
-  });
+  await postTelegram(hub, { updateId: 21, messageId: 80, user: 4, chat: 5, text });
+  await hub.settle();
+}
+
+/** Posts one signed Telegram update to `hub`, without waiting for its reply. */
+async function postTelegram(
+  hub: ChannelHub,
+  m: { updateId: number; messageId: number; user: number; chat: number; text: string },
+): Promise<void> {
   const ack = await hub.handle(
     "telegram",
     new Request("http://localhost/hook", {
       method: "POST",
       headers: { "x-telegram-bot-api-secret-token": "tg-secret" },
-      body: update,
+      body: JSON.stringify({
+        update_id: m.updateId,
+        message: {
+          message_id: m.messageId,
+          from: { id: m.user },
+          chat: { id: m.chat },
+          text: m.text,
+        },
+      }),
     }),
   );
   await ack.body?.cancel();
-  await hub.settle();
 }
 
 const telegramAt = (apiBase: string) =>
@@ -320,18 +332,7 @@ Deno.test("a reply being retried is not overtaken by the answer to the chat's ne
   const { hub, errors, close } = await openHub(telegramAt(api.url), { retryDelaysMs: [300] });
   try {
     for (const [id, text] of [[31, "first"], [32, "second"]] as const) {
-      const ack = await hub.handle(
-        "telegram",
-        new Request("http://localhost/hook", {
-          method: "POST",
-          headers: { "x-telegram-bot-api-secret-token": "tg-secret" },
-          body: JSON.stringify({
-            update_id: id,
-            message: { message_id: id, from: { id: 4 }, chat: { id: 5 }, text },
-          }),
-        }),
-      );
-      await ack.body?.cancel();
+      await postTelegram(hub, { updateId: id, messageId: id, user: 4, chat: 5, text });
     }
     await hub.settle();
     assertEquals(errors, []);
@@ -357,23 +358,13 @@ Deno.test("a reply waiting out its retries holds no other chat's turn", async ()
   const { hub, errors, close } = await openHub(telegramAt(api.url), { retryDelaysMs: [400] });
   try {
     for (let chat = 1; chat <= 9; chat++) {
-      const ack = await hub.handle(
-        "telegram",
-        new Request("http://localhost/hook", {
-          method: "POST",
-          headers: { "x-telegram-bot-api-secret-token": "tg-secret" },
-          body: JSON.stringify({
-            update_id: 100 + chat,
-            message: {
-              message_id: chat,
-              from: { id: chat },
-              chat: { id: chat },
-              text: `hi ${chat}`,
-            },
-          }),
-        }),
-      );
-      await ack.body?.cancel();
+      await postTelegram(hub, {
+        updateId: 100 + chat,
+        messageId: chat,
+        user: chat,
+        chat,
+        text: `hi ${chat}`,
+      });
     }
     await hub.settle();
     assertEquals(errors, []);
