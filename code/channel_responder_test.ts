@@ -503,3 +503,43 @@ Deno.test("channel responder: an idle chat's session closes (box removed, folder
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("channel responder: after a restart a chat's conversation goes on; another chat's stays apart", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-channel-restart-" });
+  await Deno.writeTextFile(
+    join(home, "helper.hcl"),
+    `name = "helper"\ndefault_model = "s/m"\nworkspace = "ws"\n`,
+  );
+  await Deno.mkdir(join(home, "ws"));
+  const alice = "1:telegram:1";
+  const bob = "2:slack:2";
+  /** One serve's life: a store on the same file, a new pool, the same chats. */
+  const serve = async (turns: [string, string][]) => {
+    const store = await openStore({ sqlitePath: join(home, "a3s.db") });
+    const pool = helperPool(home, {
+      store,
+      agentOptions: { sandbox: new ProcessSandbox(), providers: { s: chatModel() } },
+    });
+    const respond = agentChannelResponder(pool, "helper");
+    try {
+      const replies: string[] = [];
+      for (const [session, text] of turns) {
+        replies.push(await respond({ session, text, localOnly: false }));
+      }
+      return { replies, ids: [...pool.sessions.keys()] };
+    } finally {
+      await pool.close();
+      await store.close();
+    }
+  };
+  try {
+    const first = await serve([[alice, "hello"], [bob, "hi"], [alice, "recap"]]);
+    assertEquals(first.replies.at(-1), "so far: hello | recap");
+    const second = await serve([[alice, "recap"], [bob, "recap"]]);
+    assertEquals(second.replies, ["so far: hello | recap | recap", "so far: hi | recap"]);
+    assertEquals(second.ids, first.ids, "the chats' session ids changed across the restart");
+    assertEquals(new Set(second.ids).size, 2);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});

@@ -61,8 +61,9 @@ interface Kept<S> {
  */
 /**
  * How many closed conversations' ids are remembered, the least recently closed forgotten first:
- * every chat ever answered would otherwise stay in memory. A forgotten one's next turn starts a
- * new conversation, as after a restart.
+ * every chat ever answered would otherwise stay in memory. A forgotten one's next turn opens with
+ * no id, as after a restart; the opener may know the key's conversation by other means (the code
+ * module's sessions take an id derived from the key).
  */
 export const REMEMBERED_CONVERSATIONS = 10_000;
 

@@ -28,7 +28,7 @@ import type { SearchService } from "@a3s/search";
 import { BoxAgentSandboxes } from "./box_agents.ts";
 import { agentChannelResponder } from "./channel_responder.ts";
 import { type HeldSession, KeptSessions } from "./kept_sessions.ts";
-import { endUserKey, isolatedSession } from "./session_isolation.ts";
+import { endUserKey, isolatedSession, keyedSessionId } from "./session_isolation.ts";
 import { safeclawToolOutputs } from "./policy/tool_output.ts";
 import { safeclawToolCalls } from "./policy/tool_calls.ts";
 
@@ -226,7 +226,8 @@ export class AgentPool {
   /**
    * Holds the session kept for `key` (a chat, an end user) on agent `agentName` for one turn;
    * `release` it when the turn is over. It opens with `options` when none is open, and after it
-   * was closed idle reopens on the same id, so the key's conversation goes on where it stopped.
+   * was closed idle, or serve restarted, reopens on the same id (the key's own,
+   * {@linkcode keyedSessionId}), so the key's conversation goes on where it stopped.
    * It closes (its box removed, its folder left to the sweep) once no turn has held it for the
    * agent's `box.session_idle_minutes`, never under a turn. Its `ask` approvals wait for the
    * approvals endpoint unless `options` has an approver.
@@ -242,15 +243,18 @@ export class AgentPool {
     return await this.#kept.hold(
       JSON.stringify([name, key]),
       idleMs ?? agent.config.box.session_idle_minutes * 60_000,
-      async (id) => {
-        // Its stored conversation, unless the session was reopened meanwhile over HTTP (that
-        // one has other options; two live sessions must not write one history).
-        const messages = id && !agent.liveSession(id) ? await agent.history.load(id) : undefined;
+      async (remembered) => {
+        // The key's conversation: the one this process last held, else the key's own id, which
+        // a restart keeps. Not while that session is open over HTTP (it has other options; two
+        // live sessions must not write one history): a new one then.
+        const id = remembered ?? await keyedSessionId(name, key);
+        const free = !agent.liveSession(id);
+        const messages = free ? await agent.history.load(id) : undefined;
         const approvals = endpointApprovals();
         const session = agent.session({
           approver: approvals.approver,
           ...sessionOptions,
-          ...(messages ? { id, messages } : {}),
+          ...(free ? { id, ...(messages ? { messages } : {}) } : {}),
         });
         this.sessions.set(session.id, { agentName: name, session, pending: approvals.pending });
         return session;

@@ -38,3 +38,22 @@ export function isolatedSession(
 export function endUserKey(user: string): string {
   return `completions:${user.replaceAll("%", "%25").replaceAll(":", "%3A")}`;
 }
+
+/**
+ * The session id of the conversation keyed `key` on the agent named `agentName`: the same on
+ * every run, so a chat's conversation goes on after serve restarts (its files and memories are
+ * keyed the same way). A hash, so the id says nothing of who is chatting.
+ *
+ * @example
+ * ```ts
+ * import { keyedSessionId } from "./session_isolation.ts";
+ * const id = await keyedSessionId("default", "42:telegram:42");
+ * console.log(id === await keyedSessionId("default", "42:telegram:42")); // true
+ * ```
+ */
+export async function keyedSessionId(agentName: string, key: string): Promise<string> {
+  const bytes = new TextEncoder().encode(JSON.stringify([agentName, key]));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  const hex = Array.from(digest.subarray(0, 10), (b) => b.toString(16).padStart(2, "0")).join("");
+  return `ses_${hex}`;
+}

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "@a3s/common/testing";
-import { endUserKey } from "./session_isolation.ts";
+import { endUserKey, keyedSessionId } from "./session_isolation.ts";
 
 Deno.test("endUserKey: an end user's key never equals a chat's, whatever either picks as a name", () => {
   // A chat's key is `user:channel:chat`, and a WebChat user may pick any user id.
@@ -15,4 +15,17 @@ Deno.test("endUserKey: an end user's key never equals a chat's, whatever either 
   // Distinct names stay distinct after escaping.
   const keys = new Set(users.map(endUserKey));
   assertEquals(keys.size, users.length);
+});
+
+Deno.test("keyedSessionId: the same for an agent and key on every run, apart for another agent or key", async () => {
+  const id = await keyedSessionId("helper", "1:telegram:1");
+  assert(/^ses_[0-9a-f]{20}$/.test(id), id);
+  assertEquals(await keyedSessionId("helper", "1:telegram:1"), id);
+  const others = await Promise.all([
+    keyedSessionId("other", "1:telegram:1"),
+    keyedSessionId("helper", "1:telegram:2"),
+    // The name and key are not run together: no pair can pass for another.
+    keyedSessionId('helper"', "1:telegram:1"),
+  ]);
+  assertEquals(new Set([id, ...others]).size, 4);
 });

@@ -415,11 +415,14 @@ Deno.test("agent: compaction summarizes older messages when the window fills", a
 });
 
 Deno.test("agent: config errors and unknown providers fail at creation", async () => {
+  const dir = await tempDir();
   let error: Error | undefined;
   try {
-    await Agent.fromConfig({ default_model: "nowhere/m", workspace: await tempDir() });
+    await Agent.fromConfig({ default_model: "nowhere/m", workspace: dir });
   } catch (e) {
     error = e as Error;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
   assert(error?.message.includes("no provider named 'nowhere'"), error?.message);
 });
