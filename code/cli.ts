@@ -20,7 +20,8 @@ Options:
   --plan                 plan the task into parallel steps run by subagents (run)
   --session ID           resume a stored session (run)
   --model PROVIDER/MODEL override the default model (run)
-  --yes                  approve every 'ask' without asking (run)
+  --yes                  approve every 'ask' without asking, but not a call safeclaw
+                         holds (tainted data, exfiltration): that one is still asked (run)
   --no-store             keep history in memory only (run)
   --format json|table    output format (check, tools, sessions ls; run: json prints JSON lines)
   --json                 shorthand for --format json

