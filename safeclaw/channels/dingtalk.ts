@@ -5,6 +5,7 @@
  * API host: a URL that came in a request is never fetched elsewhere.
  */
 import { sendParts } from "./message_parts.ts";
+import { RATE_WINDOW_MS, sendRefused } from "./rate_limit.ts";
 import { createHmac } from "node:crypto";
 import { z } from "zod";
 import {
@@ -54,6 +55,12 @@ const DingtalkMessage = z.object({
  * console.log(dingtalkChannel({ appSecret: "s" }).name); // "dingtalk"
  * ```
  */
+/**
+ * The `errcode` of a robot's message over its rate (130101: more than 20 a minute), which says
+ * no time to wait: the next try comes after a minute.
+ */
+export const DINGTALK_RATE_LIMITED = 130101;
+
 export function dingtalkChannel(options: DingtalkOptions): ChannelAdapter {
   const allowed = new URL(options.apiBase ?? "https://oapi.dingtalk.com").origin;
   const now = options.now ?? Date.now;
@@ -115,7 +122,12 @@ export function dingtalkChannel(options: DingtalkOptions): ChannelAdapter {
           body: JSON.stringify({ msgtype: "text", text: { content: part } }),
         });
         const body = await res.json() as { errcode?: number; errmsg?: string };
-        if (body.errcode) throw new Error(`dingtalk sessionWebhook: ${body.errmsg}`);
+        if (body.errcode) {
+          throw sendRefused(
+            `dingtalk sessionWebhook: ${body.errmsg}`,
+            body.errcode === DINGTALK_RATE_LIMITED ? RATE_WINDOW_MS : undefined,
+          );
+        }
       });
       webhooks.delete(message.messageId!);
     },

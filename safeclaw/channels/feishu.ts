@@ -34,6 +34,9 @@ export interface FeishuOptions {
  */
 export const FEISHU_RATE_LIMITED = 99991400;
 
+/** The `code` of a call whose tenant access token is invalid or expired. */
+export const FEISHU_TOKEN_INVALID = 99991663;
+
 /** The `X-Lark-Signature` of a request. */
 export function feishuSignature(
   timestamp: string,
@@ -196,6 +199,8 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
         });
         const body = await res.json() as { code?: number; msg?: string };
         if (body.code !== 0) {
+          // A token invalid before its time is fetched anew by the next try.
+          if (body.code === FEISHU_TOKEN_INVALID) tenantToken = undefined;
           throw sendRefused(
             `feishu im/v1/messages: ${body.msg}`,
             body.code === FEISHU_RATE_LIMITED

@@ -5,6 +5,12 @@
  */
 
 /**
+ * The wait after a refusal for rate from a platform that gives no time (DingTalk, WeCom): their
+ * limits count per minute.
+ */
+export const RATE_WINDOW_MS = 60_000;
+
+/**
  * A send the platform refused for coming too fast, with how long it asked to wait. Adapters
  * throw it; the hub waits that long (within its bounds) before the next try.
  */

@@ -4,11 +4,13 @@ import { Guard } from "../guard.ts";
 import { parsePolicy } from "../policy.ts";
 import { ChannelHub, type ChannelHubOptions } from "./hub.ts";
 import type { ChannelAdapter, ChannelMessage } from "./types.ts";
-import { PlatformRateLimited, secondsToMs } from "./rate_limit.ts";
+import { PlatformRateLimited, RATE_WINDOW_MS, secondsToMs } from "./rate_limit.ts";
 import { telegramChannel } from "./telegram.ts";
 import { slackChannel } from "./slack.ts";
 import { discordChannel } from "./discord.ts";
-import { FEISHU_RATE_LIMITED, feishuChannel } from "./feishu.ts";
+import { FEISHU_RATE_LIMITED, FEISHU_TOKEN_INVALID, feishuChannel } from "./feishu.ts";
+import { WECOM_RATE_LIMITED, wecomChannel } from "./wecom.ts";
+import { DINGTALK_RATE_LIMITED, dingtalkChannel, dingtalkSign } from "./dingtalk.ts";
 
 /** One call to {@linkcode fakeApi}: when it came (ms, monotonic), its path and body. */
 interface ApiCall {
@@ -24,7 +26,8 @@ function fakeApi(answer: (call: ApiCall, n: number) => Response) {
     const call = {
       at: performance.now(),
       path: new URL(req.url).pathname,
-      body: await req.json() as Record<string, unknown>,
+      // WeCom's token is a GET.
+      body: req.method === "GET" ? {} : await req.json() as Record<string, unknown>,
     };
     calls.push(call);
     return answer(call, calls.length);
@@ -275,6 +278,24 @@ Deno.test("discord: a 429 reports the body's fractional retry_after, else the Re
   }
 });
 
+/** A Feishu adapter replying through the API at `apiBase`. */
+const feishuAt = (apiBase: string) =>
+  feishuChannel({
+    appId: "cli_a",
+    appSecret: "sec",
+    verificationToken: "vtok",
+    encryptKey: "k",
+    apiBase,
+  });
+
+const FEISHU_MESSAGE: ChannelMessage = {
+  channel: "feishu",
+  userId: "ou_1",
+  chatId: "oc_1",
+  text: "hi",
+  session: "ou_1:feishu:oc_1",
+};
+
 Deno.test("feishu: code 99991400 reports x-ogw-ratelimit-reset; other codes are plain failures", async () => {
   const api = fakeApi((call, n) => {
     if (call.path.endsWith("/tenant_access_token/internal")) {
@@ -287,24 +308,109 @@ Deno.test("feishu: code 99991400 reports x-ogw-ratelimit-reset; other codes are 
       })
       : Response.json({ code: 230001, msg: "invalid receive_id" }, { status: 400 });
   });
-  const feishu = feishuChannel({
-    appId: "cli_a",
-    appSecret: "sec",
-    verificationToken: "vtok",
-    encryptKey: "k",
+  const feishu = feishuAt(api.url);
+  try {
+    const send = () => feishu.send(FEISHU_MESSAGE, "answer", progress());
+    assertEquals((await assertRejects(send, PlatformRateLimited)).retryAfterMs, 52_000);
+    assert(!((await assertRejects(send, Error)) instanceof PlatformRateLimited));
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("feishu: a tenant token refused before its time is fetched anew by the next try", async () => {
+  let tokens = 0;
+  const api = fakeApi((call, n) => {
+    if (call.path.endsWith("/tenant_access_token/internal")) {
+      return Response.json({
+        code: 0,
+        msg: "ok",
+        tenant_access_token: `t-${++tokens}`,
+        expire: 7200,
+      });
+    }
+    return n === 2
+      ? Response.json({ code: FEISHU_TOKEN_INVALID, msg: "Invalid access token" }, { status: 400 })
+      : Response.json({ code: 0, msg: "ok", data: {} });
+  });
+  const feishu = feishuAt(api.url);
+  try {
+    await assertRejects(() => feishu.send(FEISHU_MESSAGE, "answer", progress()), Error, "Invalid");
+    await feishu.send(FEISHU_MESSAGE, "answer", progress());
+    assertEquals(tokens, 2, "the refused token was used again");
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("wecom: an expired token is fetched anew; errcode 45009 asks for a minute's wait", async () => {
+  let tokens = 0;
+  const api = fakeApi((call, n) => {
+    if (call.path.endsWith("/gettoken")) {
+      return Response.json({ errcode: 0, access_token: `w-${++tokens}`, expires_in: 7200 });
+    }
+    if (n === 2) return Response.json({ errcode: 42001, errmsg: "access_token expired" });
+    if (n === 4) {
+      return Response.json({ errcode: WECOM_RATE_LIMITED, errmsg: "api freq out of limit" });
+    }
+    return Response.json({ errcode: 0, errmsg: "ok" });
+  });
+  const wecom = wecomChannel({
+    corpId: "wwcorp",
+    corpSecret: "sec",
+    agentId: 1000002,
+    token: "tok",
+    encodingAesKey: "a".repeat(43),
     apiBase: api.url,
   });
   const message: ChannelMessage = {
-    channel: "feishu",
-    userId: "ou_1",
-    chatId: "oc_1",
+    channel: "wecom",
+    userId: "zhangsan",
+    chatId: "1000002",
     text: "hi",
-    session: "ou_1:feishu:oc_1",
+    session: "zhangsan:wecom:1000002",
   };
   try {
-    const send = () => feishu.send(message, "answer", progress());
-    assertEquals((await assertRejects(send, PlatformRateLimited)).retryAfterMs, 52_000);
-    assert(!((await assertRejects(send, Error)) instanceof PlatformRateLimited));
+    const send = () => wecom.send(message, "answer", progress());
+    assert(!((await assertRejects(send, Error, "expired")) instanceof PlatformRateLimited));
+    assertEquals((await assertRejects(send, PlatformRateLimited)).retryAfterMs, RATE_WINDOW_MS);
+    assertEquals(tokens, 2, "the expired token was used again");
+    await send();
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("dingtalk: errcode 130101 (over 20 a minute) asks for a minute's wait", async () => {
+  const api = fakeApi((_call, n) =>
+    n === 1
+      ? Response.json({ errcode: DINGTALK_RATE_LIMITED, errmsg: "send too fast" })
+      : Response.json({ errcode: 0, errmsg: "ok" })
+  );
+  const now = 1_700_000_000_000;
+  const dingtalk = dingtalkChannel({ appSecret: "ding-secret", apiBase: api.url, now: () => now });
+  const body = JSON.stringify({
+    msgtype: "text",
+    text: { content: "hello" },
+    senderStaffId: "staff1",
+    conversationId: "cid1",
+    sessionWebhook: `${api.url}/robot/sendBySession`,
+    msgId: "m1",
+  });
+  const received = await dingtalk.receive(
+    new Request("http://localhost/hook", {
+      method: "POST",
+      body,
+      headers: { timestamp: String(now), sign: dingtalkSign("ding-secret", String(now)) },
+    }),
+    new TextEncoder().encode(body),
+  );
+  assert(received.kind === "message");
+  try {
+    const send = () => dingtalk.send(received.message, "answer", progress());
+    assertEquals((await assertRejects(send, PlatformRateLimited)).retryAfterMs, RATE_WINDOW_MS);
+    await send();
+    assertEquals(api.calls.length, 2);
   } finally {
     await api.close();
   }

@@ -4,6 +4,7 @@
  * Replies go to `message/send` with an access token from `gettoken`.
  */
 import { sendParts, utf8Bytes } from "./message_parts.ts";
+import { RATE_WINDOW_MS, sendRefused } from "./rate_limit.ts";
 import {
   type ChannelAdapter,
   type ChannelMessage,
@@ -71,6 +72,15 @@ function xmlField(xml: string, name: string): string | undefined {
  * console.log(wecom.name); // "wecom"
  * ```
  */
+/** `errcode`s of a call whose access token is invalid (40014) or expired (42001). */
+export const WECOM_TOKEN_REFUSED: readonly number[] = [40014, 42001];
+
+/**
+ * The `errcode` of a call over the API's frequency limits (45009), which come per minute and
+ * per hour and say no time to wait: the next try comes after a minute.
+ */
+export const WECOM_RATE_LIMITED = 45009;
+
 export function wecomChannel(options: WecomOptions): ChannelAdapter {
   const apiBase = (options.apiBase ?? "https://qyapi.weixin.qq.com").replace(/\/$/, "");
   let accessToken: { value: string; expires: number } | undefined;
@@ -157,7 +167,14 @@ export function wecomChannel(options: WecomOptions): ChannelAdapter {
           }),
         });
         const body = await res.json() as { errcode?: number; errmsg?: string };
-        if (body.errcode) throw new Error(`wecom message/send: ${body.errmsg}`);
+        if (!body.errcode) return;
+        // A token revoked or expired before its time is fetched anew by the next try, not
+        // reused by every reply until its two hours are up.
+        if (WECOM_TOKEN_REFUSED.includes(body.errcode)) accessToken = undefined;
+        throw sendRefused(
+          `wecom message/send: ${body.errmsg}`,
+          body.errcode === WECOM_RATE_LIMITED ? RATE_WINDOW_MS : undefined,
+        );
       });
     },
   };
