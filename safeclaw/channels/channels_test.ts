@@ -345,14 +345,14 @@ Deno.test("dingtalk: HMAC sign and one-hour window; replies only to the DingTalk
     apiBase: platforms.url,
     now: () => now,
   })], (input) => Promise.resolve(`ok ${input.text}`));
-  const message = (webhook: string) =>
+  const message = (webhook: string, msgId = "m1", content = " hello ") =>
     JSON.stringify({
       msgtype: "text",
-      text: { content: " hello " },
+      text: { content },
       senderStaffId: "staff1",
       conversationId: "cid1",
       sessionWebhook: webhook,
-      msgId: "m1",
+      msgId,
     });
   const signed = (body: string, ts = now) =>
     new Request("http://localhost/hook", {
@@ -370,14 +370,23 @@ Deno.test("dingtalk: HMAC sign and one-hour window; replies only to the DingTalk
     const elsewhere = await hub.handle("dingtalk", signed(message("https://evil.example/collect")));
     assertEquals(elsewhere.status, 200);
     await elsewhere.body?.cancel();
-    assertEquals(
-      (await hub.handle("dingtalk", signed(message(`${platforms.url}/robot/sendBySession`))))
-        .status,
-      200,
-    );
+    const status = async (request: Request) => {
+      const res = await hub.handle("dingtalk", request);
+      await res.body?.cancel();
+      return res.status;
+    };
+    assertEquals(await status(signed(message(`${platforms.url}/robot/sendBySession`))), 200);
+    // The signature covers the timestamp alone: captured headers carrying another event are
+    // refused, and one carrying the same event with another webhook redirects nothing.
+    const replayed = message(`${platforms.url}/robot/sendBySession`, "m2", "transfer it all");
+    assertEquals(await status(signed(replayed)), 401);
+    assertEquals(await status(signed(message(`${platforms.url}/robot/elsewhere`))), 200);
     await hub.settle();
+    assertEquals(platforms.calls.filter((c) => c.path === "/robot/elsewhere"), []);
     const sent = platforms.calls.filter((c) => c.path === "/robot/sendBySession");
     assertEquals(sent.map((c) => (c.body.text as { content: string }).content), ["ok hello"]);
+    const failures = await guard.audit.list({ kind: "channel_auth_failure" });
+    assert(failures.some((r) => JSON.stringify(r.data).includes("replay")), "not audited");
   } finally {
     await hub.close();
     await close();

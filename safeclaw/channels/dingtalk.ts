@@ -96,7 +96,9 @@ export function dingtalkChannel(options: DingtalkOptions): ChannelAdapter {
       }
       if (origin !== allowed) return Promise.resolve({ kind: "ignored" });
       const messageId = m.msgId ?? crypto.randomUUID();
-      webhooks.set(messageId, m.sessionWebhook);
+      // The first delivery's webhook stays: a request replayed with another body, refused by
+      // the hub, must not have redirected the reply already.
+      if (!webhooks.has(messageId)) webhooks.set(messageId, m.sessionWebhook);
       return Promise.resolve({
         kind: "message",
         message: {
@@ -107,6 +109,7 @@ export function dingtalkChannel(options: DingtalkOptions): ChannelAdapter {
           session: sessionKey("dingtalk", userId, m.conversationId),
           messageId,
           deliveryId: m.msgId,
+          signatureOnce: `${timestamp}:${sign}`,
         },
       });
     },

@@ -121,6 +121,12 @@ export class ChannelHub {
     // inside the signature's window) is acknowledged, so that the platform stops, and not
     // answered twice.
     if (!(await this.#firstDelivery(channel, result.message.deliveryId))) return ack();
+    const signature = result.message.signatureOnce;
+    if (signature && !(await this.deliveries.take(`${channel}:signature:${signature}`))) {
+      const reason = "signature already used for another event (replay)";
+      await this.guard.recordAuthFailure(channel, reason);
+      return Response.json({ error: "unauthorized", reason }, { status: 401 });
+    }
     const work = this.#process(adapter, result.message);
     this.#pending.add(work);
     work.finally(() => this.#pending.delete(work));

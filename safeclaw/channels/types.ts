@@ -20,6 +20,13 @@ export interface ChannelMessage {
    * id once.
    */
   deliveryId?: string;
+  /**
+   * The request's signature, where it does not cover the body (DingTalk signs its timestamp
+   * alone): the hub accepts it for one new event only, so that a captured request's headers
+   * cannot carry another body inside the window. A redelivery of the same event is still
+   * acknowledged by its `deliveryId`.
+   */
+  signatureOnce?: string;
 }
 
 /** The outcome of reading one webhook request. */
