@@ -83,7 +83,13 @@ export {
   TaintTracker,
   type Trust,
 } from "./taint.ts";
-export { checkToolCall, type ToolCall, type ToolDecision } from "./tool_guard.ts";
+export {
+  checkToolCall,
+  type ToolCall,
+  type ToolCheckOptions,
+  type ToolDecision,
+} from "./tool_guard.ts";
+export type { NetworkUse, ScriptReader } from "./network_commands.ts";
 export {
   partialMask,
   REDACTION_MODES,

@@ -1,8 +1,9 @@
 /**
  * Taint tracking: a secret or sensitive value seen in an input or a tool result gets a taint
  * id, and the tracker then recognizes it wherever it reappears, also encoded: base64 (standard
- * and URL-safe, at any byte alignment), hex, URL-encoding, reversed, with separators removed,
- * in another case, and split across streamed chunks.
+ * and URL-safe, at any byte alignment), hex, URL-encoding (of any of its characters), rot13,
+ * reversed, with separators removed, in another case, split across streamed chunks, and a
+ * secret cut in two (either half of it).
  */
 
 /** How much a value is trusted. */
@@ -36,7 +37,7 @@ export interface TaintHit {
   id: string;
   /** Its kind of taint. */
   kind: TaintKind;
-  /** Which encoding matched: `raw`, `base64`, `hex`, `url`, `reversed`, `compact`. */
+  /** Which encoding matched: `raw`, `base64`, `hex`, `url`, `rot13`, `reversed`, `compact`, `split`. */
   encoding: string;
 }
 
@@ -112,7 +113,17 @@ interface Needle {
   compact: boolean;
 }
 
-function needlesFor(value: string): Needle[] {
+/** A tracked secret this long or longer is also found by either half of it. */
+const MIN_SPLIT_SECRET = 16;
+
+function rot13(text: string): string {
+  return text.replace(/[a-z]/gi, (c) => {
+    const base = c <= "Z" ? 65 : 97;
+    return String.fromCharCode(((c.charCodeAt(0) - base + 13) % 26) + base);
+  });
+}
+
+function needlesFor(value: string, kind: TaintKind): Needle[] {
   const bytes = encoder.encode(value);
   const out: Needle[] = [
     { text: value.toLowerCase(), encoding: "raw", lower: true, compact: false },
@@ -133,6 +144,18 @@ function needlesFor(value: string): Needle[] {
   if (urlEncoded !== value) {
     out.push({ text: urlEncoded.toLowerCase(), encoding: "url", lower: true, compact: false });
   }
+  const rotated = rot13(value).toLowerCase();
+  if (rotated !== value.toLowerCase()) {
+    out.push({ text: rotated, encoding: "rot13", lower: true, compact: false });
+  }
+  if (kind === "Secret" && compact.length >= MIN_SPLIT_SECRET) {
+    // A secret sent in two pieces (two URL parameters, two calls): every window of half its
+    // length, so that the longer piece holds one wherever the cut falls.
+    const half = Math.ceil(compact.length / 2);
+    for (let i = 0; i + half <= compact.length; i++) {
+      out.push({ text: compact.slice(i, i + half), encoding: "split", lower: true, compact: true });
+    }
+  }
   for (const core of base64Cores(bytes)) {
     out.push({ text: core, encoding: "base64", lower: false, compact: false });
     const safe = toUrlSafe(core);
@@ -151,6 +174,18 @@ const SEPARATORS = /[\s\-_.:/,\u200b-\u200d\u2060\ufeff\u00ad]/g;
 
 function compactOf(text: string): string {
   return text.replace(SEPARATORS, "").toLowerCase();
+}
+
+/** `text` with its `%XX` escapes decoded, up to three times over (`%2541` is `%41`, then `A`). */
+function percentDecoded(text: string): string {
+  let current = text;
+  for (let round = 0; round < 3 && /%[0-9a-f]{2}/i.test(current); round++) {
+    current = current.replace(
+      /%([0-9a-f]{2})/gi,
+      (_, hex) => String.fromCharCode(parseInt(hex, 16)),
+    );
+  }
+  return current;
 }
 
 /**
@@ -178,7 +213,7 @@ export class TaintTracker {
       throw new RangeError(`a tracked value needs ${MIN_VALUE}+ characters`);
     }
     const id = `taint-${this.#next++}`;
-    const needles = needlesFor(value);
+    const needles = needlesFor(value, kind);
     for (const n of needles) this.#longest = Math.max(this.#longest, n.text.length);
     this.#entries.set(id, { id, kind, source, type, needles });
     this.#byValue.set(value, id);
@@ -201,24 +236,28 @@ export class TaintTracker {
     return this.#longest;
   }
 
-  /** Every tracked value that `text` carries, in any of its encodings. */
+  /**
+   * Every tracked value that `text` carries, in any of its encodings; also once `text` is
+   * percent-decoded (`%41%4B…` spells a value however many of its characters are encoded).
+   */
   find(text: string): TaintHit[] {
     if (this.#entries.size === 0) return [];
-    const lower = text.toLowerCase();
-    let compact: string | undefined;
+    const views = [text];
+    const decoded = percentDecoded(text);
+    if (decoded !== text) views.push(decoded);
+    const lower = views.map((v) => v.toLowerCase());
+    let compact: string[] | undefined;
     const hits: TaintHit[] = [];
     for (const entry of this.#entries.values()) {
-      for (const needle of entry.needles) {
-        const haystack = needle.compact
-          ? (compact ??= compactOf(text))
+      const found = entry.needles.find((needle) => {
+        const haystacks = needle.compact
+          ? (compact ??= views.map(compactOf))
           : needle.lower
           ? lower
-          : text;
-        if (haystack.includes(needle.text)) {
-          hits.push({ id: entry.id, kind: entry.kind, encoding: needle.encoding });
-          break;
-        }
-      }
+          : views;
+        return haystacks.some((haystack) => haystack.includes(needle.text));
+      });
+      if (found) hits.push({ id: entry.id, kind: entry.kind, encoding: found.encoding });
     }
     return hits;
   }

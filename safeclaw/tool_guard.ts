@@ -6,6 +6,7 @@
  */
 import type { Policy } from "./policy.ts";
 import type { TaintHit, TaintTracker } from "./taint.ts";
+import { type NetworkUse, networkUses, type ScriptReader } from "./network_commands.ts";
 
 /** A tool call as the agent proposes it. */
 export interface ToolCall {
@@ -26,52 +27,6 @@ export interface ToolDecision {
   /** Hosts the command would reach. */
   hosts: string[];
 }
-
-// Where a command name stands: at the start of a line or after a separator, inside an opening
-// quote (`bash -c "curl …"`), after wrappers (`sudo`, `env A=1`, `xargs`, `timeout 5`) and a
-// directory (`/usr/bin/curl`). A name elsewhere is an argument (`grep host`, `cat host.txt`).
-const COMMAND_AT = String
-  .raw`(?:^|[;|&\x60(\n]|["'])\s*(?:(?:sudo|env|exec|nohup|time|command|xargs|nice|busybox|toybox|timeout\s+\S+|\w+=\S*)\s+)*(?:[\w.~-]*/)*`;
-const NETWORK_TOOLS = new RegExp(
-  COMMAND_AT +
-    String
-      .raw`(curl|wget|nc|ncat|netcat|socat|ssh|scp|sftp|rsync|ftp|tftp|telnet|dig|nslookup|host|ping|openssl\s+s_client)(?=[\s"']|$)([^;|&\n]*)`,
-  "gm",
-);
-// An interpreter given its program inline (`python3 -c`, `node -e`, `perl -e`): its network
-// calls do not start with a command name.
-const INLINE_PROGRAM = new RegExp(
-  COMMAND_AT +
-    String.raw`(python[\d.]*|node|deno|bun|perl|ruby|php)\s+(?:-\w*[ceEr]\b|eval\b)([^\n]*)`,
-  "gm",
-);
-/**
- * The commands as the shell reads them, as far as that is plain: quotes that join nothing
- * (`n""c`) and escapes of ordinary letters (`n\c`) removed, since the shell drops both.
- */
-function readableCommands(text: string): string {
-  return text.replace(/\\(?=[a-z0-9])/gi, "").replace(/(?<=\w)(?:""|'')(?=\w)/g, "");
-}
-
-/**
- * A command the guard cannot read: `eval`, a command named by a variable (`$N host 80`), or text
- * piped into a shell (`echo … | base64 -d | sh`). Such a call is held for approval.
- */
-const OPAQUE_COMMAND = new RegExp(
-  COMMAND_AT +
-    String.raw`(?:eval|\$\{?\w+\}?)(?=\s)|\|\s*(?:busybox\s+)?(?:ba|z|da|a)?sh\b(?!\s+-c)`,
-  "m",
-);
-
-/** The commands whose first bare word is the host they reach. */
-const HOST_FIRST = new Set(["nc", "ncat", "netcat", "telnet", "ssh", "sftp", "ftp", "tftp"]);
-const NETWORK_CALL =
-  /\b(?:socket|urlopen|urllib|requests\.|http\.client|httpx|fetch\s*\(|net\.connect|XMLHttpRequest|LWP|IO::Socket|Net::HTTP|open-uri|curl_exec|fsockopen)\b/;
-const URL_HOST = /\b(?:https?|ftp|wss?):\/\/(?:[^@\s/]+@)?([a-z0-9.-]+|\[[0-9a-f:]+\])/gi;
-const USER_AT_HOST = /\b[\w.-]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::|\s|$)/gi;
-const BARE_HOST = /(?:^|\s)((?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})(?=[\s:/]|$)/gi;
-// A DNS label that looks like encoded data: long, and base32/base64/hex-like.
-const ENCODED_LABEL = /(?:^|[\s.])([a-z0-9+/=_-]{24,})\./i;
 
 /**
  * A host as a reason shows it: the domain, its lower labels elided. Exfiltration writes the data
@@ -94,52 +49,59 @@ function hostAllowed(host: string, allow: readonly string[]): boolean {
   });
 }
 
-/** Every string inside `value`, depth first. */
-function strings(value: unknown, out: string[] = []): string[] {
-  if (typeof value === "string") out.push(value);
-  else if (Array.isArray(value)) { for (const v of value) strings(v, out); }
-  else if (value && typeof value === "object") {
-    for (const v of Object.values(value)) strings(v, out);
+/** One string of a call's arguments, and whether it is a command line. */
+interface ArgumentText {
+  text: string;
+  /** A shell runs it: its unreadable parts are held; elsewhere they are only text. */
+  shell: boolean;
+}
+
+/** Tools that run their arguments in a shell, and the argument names that hold a command line. */
+const SHELL_TOOL = /^(?:bash|sh|shell|zsh|exec|run|terminal|command|run_command|execute)$/i;
+const SHELL_ARGUMENT = /^(?:command|cmd|script|shell|commands)$/i;
+
+/**
+ * Every string inside `value`, depth first: object keys too, numbers as text, and an array of
+ * byte values as the text it spells (`[65, 75, 73, 65, …]`), each a way to carry a value out.
+ */
+function argumentTexts(value: unknown, shell: boolean, out: ArgumentText[] = []): ArgumentText[] {
+  if (typeof value === "string") out.push({ text: value, shell });
+  else if (typeof value === "number" || typeof value === "bigint") {
+    out.push({ text: String(value), shell: false });
+  } else if (Array.isArray(value)) {
+    if (value.length >= 6 && value.every((v) => Number.isInteger(v) && v >= 0 && v <= 0x10ffff)) {
+      out.push({ text: String.fromCodePoint(...(value as number[])), shell: false });
+    }
+    for (const v of value) argumentTexts(v, shell, out);
+  } else if (value && typeof value === "object") {
+    for (const [key, v] of Object.entries(value)) {
+      out.push({ text: key, shell: false });
+      argumentTexts(v, shell || SHELL_ARGUMENT.test(key), out);
+    }
   }
   return out;
 }
 
-/** Network commands in `text`, with the hosts they name. */
-export function networkCommands(
-  text: string,
-): { command: string; hosts: string[]; encodedDns: boolean }[] {
-  const found: { command: string; hosts: string[]; encodedDns: boolean }[] = [];
-  for (const m of text.matchAll(NETWORK_TOOLS)) {
-    const command = m[1].split(/\s+/)[0];
-    const rest = m[2];
-    const hosts = hostsIn(rest, true);
-    // `nc localhost 18777`, `ssh build`: a name without a dot is a host too (loopback reaches
-    // the host's own services where a sandbox shares its network).
-    if (!hosts.length && HOST_FIRST.has(command)) {
-      const name = rest.match(/(?:^|\s)([a-z][a-z0-9-]*)(?=\s|$)/i)?.[1];
-      if (name) hosts.push(name);
-    }
-    const encodedDns = ["dig", "nslookup", "host", "ping"].includes(command) &&
-      ENCODED_LABEL.test(rest);
-    found.push({ command, hosts, encodedDns });
-  }
-  for (const m of text.matchAll(INLINE_PROGRAM)) {
-    // A program that names a URL, or calls the network where we cannot see where to.
-    const hosts = hostsIn(m[2], false);
-    if (hosts.length || NETWORK_CALL.test(m[2])) {
-      found.push({ command: m[1], hosts, encodedDns: false });
-    }
-  }
-  return found;
+/**
+ * The network uses of a string no shell is known to run (an MCP tool's argument, a message):
+ * only those naming a host with a dot or an address, since prose reads as commands too ("ssh
+ * into the box", "ping me").
+ */
+function textNetworkUses(text: string): NetworkUse[] {
+  return networkUses(text).flatMap((use) => {
+    if (use.kind !== "network") return [];
+    const hosts = use.hosts.filter((h) => h.includes(".") || h.includes(":"));
+    return hosts.length ? [{ ...use, hosts }] : [];
+  });
 }
 
-/** The hosts `args` names: in URLs and `user@host`, else (for a command) bare names. */
-function hostsIn(args: string, bare: boolean): string[] {
-  const hosts = new Set<string>();
-  for (const u of args.matchAll(URL_HOST)) hosts.add(u[1]);
-  for (const u of args.matchAll(USER_AT_HOST)) hosts.add(u[1]);
-  if (bare && !hosts.size) { for (const u of args.matchAll(BARE_HOST)) hosts.add(u[1]); }
-  return [...hosts];
+/** What {@linkcode checkToolCall} may use besides the call. */
+export interface ToolCheckOptions {
+  /**
+   * Reads a script file a command runs (`sh run.sh`, `python3 job.py`), so that a script the
+   * agent wrote in an earlier call is checked like the command line itself.
+   */
+  readScript?: ScriptReader;
 }
 
 /**
@@ -158,10 +120,10 @@ export function checkToolCall(
   call: ToolCall,
   tracker: TaintTracker,
   policy: Policy,
+  options: ToolCheckOptions = {},
 ): ToolDecision {
-  const texts = strings(call.args);
-  const joined = texts.join("\n");
-  const taints = tracker.find(joined);
+  const texts = argumentTexts(call.args, SHELL_TOOL.test(call.tool));
+  const taints = tracker.find(texts.map((t) => t.text).join("\n"));
   const reasons: string[] = [];
   let decision: ToolDecision["decision"] = "allow";
   const escalate = (to: "block" | "approve") => {
@@ -176,25 +138,28 @@ export function checkToolCall(
     escalate(policy.toolCalls.onTainted);
   }
   const hosts = new Set<string>();
-  const commands = readableCommands(joined);
-  if (OPAQUE_COMMAND.test(commands)) {
-    reasons.push(
-      "runs a command that cannot be read before it runs (eval, a variable or a pipe into a shell)",
-    );
-    escalate("approve");
-  }
-  for (const cmd of networkCommands(commands)) {
-    const outside = cmd.hosts.filter((h) => !hostAllowed(h, policy.toolCalls.allowHosts));
-    for (const h of cmd.hosts) hosts.add(h);
-    if (cmd.encodedDns) {
-      reasons.push(`${cmd.command} looks up a name that carries encoded data`);
+  const opaque = new Set<string>();
+  const uses = texts.flatMap(({ text, shell }) =>
+    shell ? networkUses(text, options.readScript) : textNetworkUses(text)
+  );
+  for (const use of uses) {
+    if (use.kind === "opaque") {
+      if (!opaque.has(use.why)) reasons.push(`${use.why}: it cannot be read before it runs`);
+      opaque.add(use.why);
+      escalate("approve");
+      continue;
+    }
+    const outside = use.hosts.filter((h) => !hostAllowed(h, policy.toolCalls.allowHosts));
+    for (const h of use.hosts) hosts.add(h);
+    if (use.carriesData) {
+      reasons.push(`${use.command} sends data in a name it looks up or a packet's pattern`);
       escalate(policy.toolCalls.onExfiltration);
     } else if (outside.length) {
       const shown = [...new Set(outside.map(shownHost))];
-      reasons.push(`${cmd.command} reaches ${shown.join(", ")}, not on the allow list`);
+      reasons.push(`${use.command} reaches ${shown.join(", ")}, not on the allow list`);
       escalate(policy.toolCalls.onExfiltration);
-    } else if (!cmd.hosts.length && cmd.command !== "ping") {
-      reasons.push(`${cmd.command} with no host we can check`);
+    } else if (!use.hosts.length) {
+      reasons.push(`${use.command} with no host we can check`);
       escalate("approve");
     }
   }

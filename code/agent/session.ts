@@ -12,6 +12,7 @@ import {
 } from "../llm/types.ts";
 import { PermissionPolicy, requestApproval } from "../policy/permissions.ts";
 import { SessionGuard, TaintError } from "../policy/guard.ts";
+import { workspaceScriptReader } from "../policy/script_reader.ts";
 import {
   blockedMessage,
   toolCallChecked,
@@ -748,7 +749,9 @@ export class AgentSession {
   /** safeclaw's verdict on a call, for the tools that run commands or reach the network. */
   async #checkToolCall(tool: Tool, input: Record<string, unknown>): Promise<ToolCallVerdict> {
     if (!toolCallChecked(tool.effect)) return { decision: "allow", reasons: [] };
-    return await this.#guard.checkToolCall(tool.name, input);
+    const cwd = typeof input.cwd === "string" ? input.cwd : ".";
+    const readScript = workspaceScriptReader(this.#environment().workspace, cwd);
+    return await this.#guard.checkToolCall(tool.name, input, { readScript });
   }
 
   /** Characters of a tool result kept: small windows keep a quarter as many characters as the window has tokens. */

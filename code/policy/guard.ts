@@ -13,6 +13,7 @@ import {
   redact,
   type Source,
   TaintTracker,
+  type ToolCheckOptions,
 } from "@a3s/safeclaw";
 import type { ToolOutputInspector } from "./tool_output.ts";
 import { stricterVerdict, type ToolCallInspector, type ToolCallVerdict } from "./tool_calls.ts";
@@ -153,10 +154,14 @@ export class SessionGuard {
    * console.log(verdict.decision); // "block"
    * ```
    */
-  async checkToolCall(tool: string, args: Record<string, unknown>): Promise<ToolCallVerdict> {
+  async checkToolCall(
+    tool: string,
+    args: Record<string, unknown>,
+    options: ToolCheckOptions = {},
+  ): Promise<ToolCallVerdict> {
     if (!this.options.enabled) return { decision: "allow", reasons: [] };
     const tracker = this.options.allowTaintedEgress ? new TaintTracker() : this.#tracker;
-    const local = checkToolCall({ tool, args }, tracker, this.#toolPolicy);
+    const local = checkToolCall({ tool, args }, tracker, this.#toolPolicy, options);
     let verdict: ToolCallVerdict = { decision: local.decision, reasons: local.reasons };
     const inspector = this.options.toolCallInspector;
     if (inspector) {
