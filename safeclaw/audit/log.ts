@@ -6,8 +6,9 @@
  * while the rest still verifies.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { Kysely } from "kysely";
-import type { Store } from "@a3s/common";
+import { type Kysely, sql } from "kysely";
+import type { Store, StoreKind } from "@a3s/common";
+import { A3sError } from "@a3s/common/errors";
 import {
   AUDIT_MIGRATIONS,
   type AuditCheckpointRow,
@@ -88,6 +89,21 @@ export interface VerifyResult {
 
 const GENESIS = "0".repeat(64);
 const PAGE = 1000;
+/** The PostgreSQL advisory lock that orders appends and prunes across processes. */
+const WRITE_LOCK = 0x5afec1a0;
+/**
+ * How many times a write is tried while another process holds SQLite's write lock past the
+ * store's busy timeout (a long `audit prune`, say), and the first wait between tries in ms.
+ */
+const WRITE_ATTEMPTS = 6;
+const WRITE_BACKOFF_MS = 50;
+/** How many times `verify` starts over when a prune moved the checkpoint under its walk. */
+const VERIFY_ATTEMPTS = 3;
+
+/** SQLite's answer when another connection holds the write lock longer than busy_timeout. */
+function isLockBusy(error: unknown): boolean {
+  return /database is locked|SQLITE_BUSY/i.test(String(error));
+}
 
 /** JSON with object keys sorted, so that a record hashes the same however it was built. */
 export function canonicalJson(value: unknown): string {
@@ -127,6 +143,7 @@ export interface AuditLogOptions {
  */
 export class AuditLog {
   #db: Kysely<AuditTables>;
+  #kind: StoreKind;
   #key: string;
   #now: () => number;
   #tail: Promise<unknown> = Promise.resolve();
@@ -134,6 +151,7 @@ export class AuditLog {
 
   private constructor(store: Store, options: AuditLogOptions) {
     this.#db = store.db<AuditTables>();
+    this.#kind = store.kind;
     this.#key = options.hmacKey;
     this.#now = options.now ?? Date.now;
   }
@@ -191,47 +209,112 @@ export class AuditLog {
     return () => void this.#observers.delete(observer);
   }
 
-  async #appendNow(event: AuditEvent): Promise<AuditRecord> {
-    // Another process may append between our read and our insert; the seq primary key turns
-    // that race into a conflict, and we retry on the new tail.
-    for (let attempt = 0;; attempt++) {
+  /**
+   * Runs `work` in a transaction that holds the write lock from its first statement: SQLite's
+   * (`begin immediate`; a deferred transaction that reads the head and then writes fails with
+   * SQLITE_BUSY, which busy_timeout does not cover, when another process wrote in between) or
+   * a PostgreSQL advisory lock, so that appends and prunes of every process take turns and no
+   * two of them chain onto the same head.
+   */
+  async #writeTransaction<T>(work: (conn: Kysely<AuditTables>) => Promise<T>): Promise<T> {
+    for (let attempt = 1;; attempt++) {
       try {
-        return await this.#db.transaction().execute(async (trx) => {
-          const head = await trx.selectFrom("safeclaw_audit_head").selectAll()
-            .where("id", "=", 1).executeTakeFirst();
-          const checkpoint = head ? undefined : await trx.selectFrom("safeclaw_audit_checkpoints")
-            .selectAll().orderBy("seq", "desc").limit(1).executeTakeFirst();
-          const prevSeq = head ? Number(head.seq) : checkpoint ? Number(checkpoint.seq) : 0;
-          const prevHash = head ? head.hash : checkpoint ? checkpoint.hash : GENESIS;
-          const row: Omit<AuditRow, "hash"> = {
-            seq: prevSeq + 1,
-            ts: this.#now(),
-            kind: event.kind,
-            severity: event.severity,
-            session: event.session ?? null,
-            data: canonicalJson(event.data ?? {}),
-            prev_hash: prevHash,
-          };
-          const hash = this.#recordHash(row);
-          await trx.insertInto("safeclaw_audit").values({ ...row, hash }).execute();
-          const signature = this.#headSignature(row.seq, hash);
-          if (head) {
-            await trx.updateTable("safeclaw_audit_head").set({ seq: row.seq, hash, signature })
-              .where("id", "=", 1).where("seq", "=", prevSeq).execute();
-          } else {
-            await trx.insertInto("safeclaw_audit_head").values({
-              id: 1,
-              seq: row.seq,
-              hash,
-              signature,
-            }).execute();
+        return await this.#db.connection().execute(async (conn) => {
+          const begin = this.#kind === "sqlite"
+            ? "begin immediate"
+            : `begin; select pg_advisory_xact_lock(${WRITE_LOCK})`;
+          await sql`${sql.raw(begin)}`.execute(conn);
+          try {
+            const out = await work(conn);
+            await sql`commit`.execute(conn);
+            return out;
+          } catch (error) {
+            await sql`rollback`.execute(conn).catch(() => {});
+            throw error;
           }
-          return toRecord({ ...row, hash });
         });
       } catch (error) {
-        if (attempt >= 5 || !/unique|duplicate|constraint/i.test(String(error))) throw error;
+        if (attempt >= WRITE_ATTEMPTS || !isLockBusy(error)) throw error;
+        await new Promise((wake) =>
+          setTimeout(wake, WRITE_BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random()))
+        );
       }
     }
+  }
+
+  /**
+   * Runs the reads of `work` on one consistent snapshot: records, head and checkpoint are
+   * each changed in one transaction, and reading them in separate statements could see one
+   * before and another after an append or prune.
+   */
+  async #readSnapshot<T>(work: (conn: Kysely<AuditTables>) => Promise<T>): Promise<T> {
+    return await this.#db.connection().execute(async (conn) => {
+      const begin = this.#kind === "sqlite"
+        ? "begin"
+        : "begin isolation level repeatable read read only";
+      await sql`${sql.raw(begin)}`.execute(conn);
+      try {
+        const out = await work(conn);
+        await sql`commit`.execute(conn);
+        return out;
+      } catch (error) {
+        await sql`rollback`.execute(conn).catch(() => {});
+        throw error;
+      }
+    });
+  }
+
+  async #appendNow(event: AuditEvent): Promise<AuditRecord> {
+    return await this.#writeTransaction(async (conn) => {
+      const head = await conn.selectFrom("safeclaw_audit_head").selectAll()
+        .where("id", "=", 1).executeTakeFirst();
+      // No head is right only for an empty log. With records or a checkpoint behind it, the head
+      // was deleted, perhaps with the tail it covered; rebuilding it from what is left would
+      // chain new records over the gap and hide the deletion from `verify`.
+      if (!head && await this.#holdsHistory(conn)) {
+        throw new A3sError(
+          "audit_head_missing",
+          "safeclaw audit: the signed head is missing while the log holds records or a pruning " +
+            "checkpoint, so records were deleted outside the log; nothing is appended until it " +
+            "is looked into (`safeclaw audit verify`)",
+        );
+      }
+      const prevSeq = head ? Number(head.seq) : 0;
+      const prevHash = head ? head.hash : GENESIS;
+      const row: Omit<AuditRow, "hash"> = {
+        seq: prevSeq + 1,
+        ts: this.#now(),
+        kind: event.kind,
+        severity: event.severity,
+        session: event.session ?? null,
+        data: canonicalJson(event.data ?? {}),
+        prev_hash: prevHash,
+      };
+      const hash = this.#recordHash(row);
+      await conn.insertInto("safeclaw_audit").values({ ...row, hash }).execute();
+      const signature = this.#headSignature(row.seq, hash);
+      if (head) {
+        await conn.updateTable("safeclaw_audit_head").set({ seq: row.seq, hash, signature })
+          .where("id", "=", 1).where("seq", "=", prevSeq).execute();
+      } else {
+        await conn.insertInto("safeclaw_audit_head").values({
+          id: 1,
+          seq: row.seq,
+          hash,
+          signature,
+        }).execute();
+      }
+      return toRecord({ ...row, hash });
+    });
+  }
+
+  async #holdsHistory(conn: Kysely<AuditTables>): Promise<boolean> {
+    const record = await conn.selectFrom("safeclaw_audit").select("seq").limit(1)
+      .executeTakeFirst();
+    if (record) return true;
+    const checkpoint = await conn.selectFrom("safeclaw_audit_checkpoints").select("seq").limit(1)
+      .executeTakeFirst();
+    return checkpoint !== undefined;
   }
 
   /**
@@ -296,13 +379,56 @@ export class AuditLog {
     }
   }
 
-  /** Walks the whole chain and names the first record that does not verify. */
+  /**
+   * Walks the whole chain and names the first record that does not verify.
+   *
+   * It checks the chain as it stood at one moment: the signed head, the checkpoint and the
+   * newest seq are read together first, and the walk stops at that seq, so records appended
+   * while it runs are left for the next verify rather than taken for a cut-off tail. What it
+   * cannot see is a wipe of every record, the head and every checkpoint: an empty log is a
+   * valid log, and telling the two apart needs an anchor kept outside the store.
+   */
   async verify(): Promise<VerifyResult> {
-    const checkpoint = await this.#db.selectFrom("safeclaw_audit_checkpoints").selectAll()
-      .orderBy("seq", "desc").limit(1).executeTakeFirst();
+    for (let attempt = 1;; attempt++) {
+      const result = await this.#verifyOnce();
+      if (result.ok || attempt >= VERIFY_ATTEMPTS) return result;
+      // A prune that committed after our snapshot deleted records the walk had yet to read;
+      // the chain is checked again from the checkpoint it left.
+      const latest = await this.#db.selectFrom("safeclaw_audit_checkpoints").select("seq")
+        .orderBy("seq", "desc").limit(1).executeTakeFirst();
+      if ((latest ? Number(latest.seq) : null) === result.checkpointSeq) return result;
+    }
+  }
+
+  async #verifyOnce(): Promise<VerifyResult> {
+    const { checkpoint, head, newestSeq, staleSeq } = await this.#readSnapshot(async (conn) => {
+      const checkpoint = await conn.selectFrom("safeclaw_audit_checkpoints").selectAll()
+        .orderBy("seq", "desc").limit(1).executeTakeFirst();
+      const head = await conn.selectFrom("safeclaw_audit_head").selectAll()
+        .where("id", "=", 1).executeTakeFirst();
+      const newest = await conn.selectFrom("safeclaw_audit").select("seq")
+        .orderBy("seq", "desc").limit(1).executeTakeFirst();
+      // Records at or below the checkpoint should have been pruned, and seqs start at 1: one
+      // found there was inserted, and the walk, which starts past it, would not see it.
+      const stale = await conn.selectFrom("safeclaw_audit").select("seq")
+        .where("seq", "<=", checkpoint ? Number(checkpoint.seq) : 0).orderBy("seq", "asc")
+        .limit(1).executeTakeFirst();
+      return {
+        checkpoint,
+        head,
+        newestSeq: newest ? Number(newest.seq) : 0,
+        staleSeq: stale ? Number(stale.seq) : null,
+      };
+    });
+    const checkpointSeq = checkpoint ? Number(checkpoint.seq) : null;
+    const fail = (seq: number, reason: string, records: number): VerifyResult => ({
+      ok: false,
+      records,
+      checkpointSeq,
+      firstBad: { seq, reason },
+    });
     let expectedSeq = 1;
     let expectedPrev = GENESIS;
-    const checkpointSeq = checkpoint ? Number(checkpoint.seq) : null;
     if (checkpoint) {
       const signature = this.#checkpointSignature(
         Number(checkpoint.seq),
@@ -310,31 +436,25 @@ export class AuditLog {
         Number(checkpoint.ts),
       );
       if (!sameHex(signature, checkpoint.signature)) {
-        return {
-          ok: false,
-          records: 0,
-          checkpointSeq,
-          firstBad: { seq: Number(checkpoint.seq), reason: "checkpoint signature is invalid" },
-        };
+        return fail(Number(checkpoint.seq), "checkpoint signature is invalid", 0);
       }
       expectedSeq = Number(checkpoint.seq) + 1;
       expectedPrev = checkpoint.hash;
     }
-    const fail = (seq: number, reason: string, records: number): VerifyResult => ({
-      ok: false,
-      records,
-      checkpointSeq,
-      firstBad: { seq, reason },
-    });
+    if (staleSeq !== null) {
+      const reason = checkpoint
+        ? "record precedes the pruning checkpoint"
+        : "record precedes the start of the chain";
+      return fail(staleSeq, reason, 0);
+    }
+    const headSeq = head ? Number(head.seq) : null;
+    let signedRecordHash: string | null = null;
     let count = 0;
-    let after = checkpoint ? Number(checkpoint.seq) : 0;
-    // Records at or below the checkpoint should have been pruned; one left there was inserted.
-    const stale = await this.#db.selectFrom("safeclaw_audit").select("seq")
-      .where("seq", "<=", after).orderBy("seq", "asc").limit(1).executeTakeFirst();
-    if (stale) return fail(Number(stale.seq), "record precedes the pruning checkpoint", 0);
-    while (true) {
+    let after = checkpointSeq ?? 0;
+    while (after < newestSeq) {
       const page = await this.#db.selectFrom("safeclaw_audit").selectAll()
-        .where("seq", ">", after).orderBy("seq", "asc").limit(PAGE).execute();
+        .where("seq", ">", after).where("seq", "<=", newestSeq)
+        .orderBy("seq", "asc").limit(PAGE).execute();
       for (const row of page) {
         const seq = Number(row.seq);
         if (seq !== expectedSeq) {
@@ -347,6 +467,7 @@ export class AuditLog {
         if (!sameHex(this.#recordHash(rest), hash)) {
           return fail(seq, "record hash does not match its contents: edited", count);
         }
+        if (seq === headSeq) signedRecordHash = hash;
         expectedPrev = hash;
         expectedSeq = seq + 1;
         count++;
@@ -354,22 +475,50 @@ export class AuditLog {
       if (page.length < PAGE) break;
       after = Number(page[page.length - 1].seq);
     }
-    const head = await this.#db.selectFrom("safeclaw_audit_head").selectAll()
-      .where("id", "=", 1).executeTakeFirst();
-    if (head) {
-      const headSeq = Number(head.seq);
-      if (!sameHex(this.#headSignature(headSeq, head.hash), head.signature)) {
-        return fail(headSeq, "head signature is invalid", count);
-      }
-      if (headSeq !== expectedSeq - 1 || !sameHex(head.hash, expectedPrev)) {
+    const lastSeq = expectedSeq - 1;
+    if (!head) {
+      // A log with a checkpoint always keeps its newest record and the head over it, so a
+      // missing head there means the tail was deleted with it, even when no record is left.
+      if (count > 0) return fail(lastSeq, "the signed head is missing", count);
+      if (checkpoint) {
         return fail(
-          expectedSeq,
-          `chain ends at ${expectedSeq - 1} but the signed head is ${headSeq}: records cut off`,
-          count,
+          lastSeq + 1,
+          "the signed head and every record after the checkpoint are missing",
+          0,
         );
       }
-    } else if (count > 0) {
-      return fail(expectedSeq - 1, "the signed head is missing", count);
+      return { ok: true, records: 0, checkpointSeq };
+    }
+    const signedSeq = Number(head.seq);
+    if (!sameHex(this.#headSignature(signedSeq, head.hash), head.signature)) {
+      return fail(signedSeq, "head signature is invalid", count);
+    }
+    if (signedSeq > lastSeq) {
+      return fail(
+        lastSeq + 1,
+        `chain ends at ${lastSeq} but the signed head is ${signedSeq}: records cut off`,
+        count,
+      );
+    }
+    if (checkpointSeq !== null && signedSeq <= checkpointSeq) {
+      // An older head put back: pruning leaves the head above the checkpoint.
+      return fail(
+        checkpointSeq + 1,
+        `the signed head ${signedSeq} is not past the checkpoint: records cut off`,
+        count,
+      );
+    }
+    if (signedSeq < lastSeq) {
+      // The snapshot read the head and the newest record together, and an append moves both
+      // in one transaction: a record past the head was written around the log.
+      return fail(
+        signedSeq + 1,
+        `record ${signedSeq + 1} follows the signed head: inserted`,
+        count,
+      );
+    }
+    if (signedRecordHash === null || !sameHex(head.hash, signedRecordHash)) {
+      return fail(signedSeq, `record ${signedSeq} is not the one the signed head covers`, count);
     }
     return { ok: true, records: count, checkpointSeq };
   }
@@ -386,7 +535,9 @@ export class AuditLog {
   }
 
   async #pruneNow(before: number, dryRun: boolean): Promise<number> {
-    return await this.#db.transaction().execute(async (trx) => {
+    // It keeps the newest record, so the head always sits above the checkpoint: `verify` counts
+    // a checkpoint without a head as a deleted tail.
+    return await this.#writeTransaction(async (trx) => {
       const newest = await trx.selectFrom("safeclaw_audit").select("seq").orderBy("seq", "desc")
         .limit(1).executeTakeFirst();
       if (!newest) return 0;

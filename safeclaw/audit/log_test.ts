@@ -130,11 +130,60 @@ Deno.test("concurrent appends never fork the chain", async () => {
   }
 });
 
+/**
+ * Deleting the tail together with the signed head: after a prune the checkpoint proves records
+ * existed, so the missing head is reported, and an append refuses to chain over the gap.
+ */
+async function deletedHeadCases(open: () => Promise<{ store: Store; done: () => Promise<void> }>) {
+  {
+    const { store, done } = await open();
+    try {
+      const audit = await seeded(store, 10);
+      assertEquals(await audit.prune(8_500), 7);
+      await sql`delete from safeclaw_audit`.execute(store.db());
+      await sql`delete from safeclaw_audit_head`.execute(store.db());
+      const result = await audit.verify();
+      assertEquals([result.ok, result.checkpointSeq, result.firstBad?.seq], [false, 7, 8]);
+      assert(result.firstBad!.reason.includes("head"), result.firstBad!.reason);
+      await assertRejects(
+        () => audit.append({ kind: "classification", severity: "info" }),
+        A3sError,
+        "signed head is missing",
+      );
+      assertEquals((await audit.verify()).firstBad, result.firstBad);
+    } finally {
+      await done();
+    }
+  }
+  {
+    const { store, done } = await open();
+    try {
+      const audit = await seeded(store, 4);
+      await sql`delete from safeclaw_audit_head`.execute(store.db());
+      assertEquals((await audit.verify()).firstBad?.reason, "the signed head is missing");
+      await assertRejects(
+        () => audit.append({ kind: "classification", severity: "info" }),
+        A3sError,
+        "signed head is missing",
+      );
+    } finally {
+      await done();
+    }
+  }
+}
+
+Deno.test("deleting the records after a checkpoint with the signed head is reported (SQLite)", async () => {
+  await deletedHeadCases(async () => {
+    const store = await openStore({ sqlitePath: ":memory:" });
+    return { store, done: () => store.close() };
+  });
+});
+
 Deno.test("the same chain checks on PostgreSQL", async () => {
   if (!(await createTestDatabase("a3s_sc_probe").then((db) => db?.drop().then(() => true)))) {
     return;
   }
-  await tamperCases(async () => {
+  const openPostgres = async () => {
     const db = (await createTestDatabase("a3s_sc_audit"))!;
     const store = await openStore({ databaseUrl: db.url });
     return {
@@ -144,7 +193,9 @@ Deno.test("the same chain checks on PostgreSQL", async () => {
         await db.drop();
       },
     };
-  });
+  };
+  await tamperCases(openPostgres);
+  await deletedHeadCases(openPostgres);
 });
 
 Deno.test("auditKey: a lost key file is not silently replaced while the log holds records", async () => {
