@@ -358,7 +358,11 @@ Deno.test("the OpenAI proxy keeps the choices of a reply apart (n > 1), whole an
 Deno.test("a tool call gets the user's values back; in the history its arguments go redacted", async () => {
   await withProxy({
     remote: true,
-    policy: { actions: { Sensitive: "redact" }, toolCalls: { onTainted: "approve" } },
+    // Mail to example.org is where the user sends it: only the tracked address is judged.
+    policy: {
+      actions: { Sensitive: "redact" },
+      toolCalls: { onTainted: "approve", allowHosts: ["example.org"] },
+    },
   }, async (server, _call, { remote }) => {
     const chat = (messages: unknown[], stream = false) =>
       proxyChat(server, "t1", { stream, messages });

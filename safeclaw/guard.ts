@@ -15,7 +15,13 @@ import { AuditLog, type Severity } from "./audit/log.ts";
 import { SessionLevels } from "./sessions.ts";
 import { type Label, type TaintHit, type TaintKind, TaintTracker, type Trust } from "./taint.ts";
 import { checkToolCall, type ToolCall, type ToolDecision } from "./tool_guard.ts";
-import { type RedactionMode, sanitize, type Vault, type VaultOrigin } from "./sanitize.ts";
+import {
+  placeholdersIn,
+  type RedactionMode,
+  sanitize,
+  type Vault,
+  type VaultOrigin,
+} from "./sanitize.ts";
 import { VaultStore } from "./vault_store.ts";
 import { ReviewMemo } from "./review_memo.ts";
 import {
@@ -83,6 +89,8 @@ export interface GuardOptions {
   classifier?: Classifier;
   /** How long a redacted original stays restorable, in milliseconds (default one day). */
   vaultTtlMs?: number;
+  /** The clock (tests move it). */
+  now?: () => number;
 }
 
 /** What {@linkcode Guard.reviewHistory} says of an earlier message. */
@@ -98,6 +106,63 @@ export interface HistoryReview {
 }
 
 const SECRET_TYPES = new Set(["secret"]);
+
+/**
+ * How long a session's vault and empty taint tracker stay in memory unused. A client on loopback
+ * names sessions freely (`x-a3s-session`), so what is kept for each one it named must go once
+ * unused, or the guard grows without bound. Far longer than a reply takes: a vault let go while
+ * a streamed reply still numbers placeholders in it would be read back beside it.
+ */
+const SESSION_IDLE_MS = 10 * 60_000;
+
+/**
+ * Per-session state kept in memory while the session is in use, least recently used first. What
+ * `canForget` allows (what can be made again the same) goes once unused for `idleMs`.
+ */
+class SessionCache<T> {
+  #entries = new Map<string, { value: T; usedAt: number }>();
+  #nextSweep = 0;
+
+  constructor(
+    private readonly options: {
+      idleMs: number;
+      canForget: (value: T) => boolean;
+      now: () => number;
+    },
+  ) {}
+
+  /** The session's value, made with `make` when there is none; now the most recently used. */
+  get(session: string, make: () => T): T {
+    const now = this.options.now();
+    this.#sweep(now);
+    const entry = this.#entries.get(session) ?? { value: make(), usedAt: now };
+    entry.usedAt = now;
+    // A Map iterates in insertion order: re-inserting on use keeps the least recent first.
+    this.#entries.delete(session);
+    this.#entries.set(session, entry);
+    return entry.value;
+  }
+
+  /** Forgets the session's value if it is still `value`. */
+  forget(session: string, value: T): void {
+    if (this.#entries.get(session)?.value === value) this.#entries.delete(session);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #sweep(now: number): void {
+    // A tenth of the idle time apart: one scan per call would make each call cost every session.
+    if (now < this.#nextSweep) return;
+    this.#nextSweep = now + this.options.idleMs / 10;
+    for (const [session, entry] of this.#entries) {
+      // The rest were used later.
+      if (now - entry.usedAt < this.options.idleMs) break;
+      if (this.options.canForget(entry.value)) this.#entries.delete(session);
+    }
+  }
+}
 
 /** A streamed reply's sanitizer, which also audits what the reply carried. */
 export interface ReplyStream extends StreamSanitizer {
@@ -134,12 +199,18 @@ export class Guard {
   /** The classifier inputs and outputs go through. */
   readonly classifier: Classifier;
   #ownsClassifier: boolean;
-  #trackers = new Map<string, TaintTracker>();
+  #now: () => number;
+  #vaultTtlMs: number;
+  // A tracker is let go only while it tracks nothing: its taints live nowhere else, and a tool
+  // call carrying a value it forgot would no longer be caught.
+  #trackers: SessionCache<TaintTracker>;
   /** The sessions' placeholder vaults, encrypted in the store. */
   readonly vaults: VaultStore;
-  #vaults = new Map<string, Promise<Vault>>();
+  // The store keeps every placeholder made, so a vault let go is read back the same.
+  #vaults: SessionCache<Promise<Vault>>;
   // What past messages gave when reviewed, up to 8 Mi UTF-16 units (16 MiB) of text.
-  #reviewed = new ReviewMemo<HistoryReview>(8 << 20);
+  #reviewed: ReviewMemo<HistoryReview>;
+  #nextReviewPurge = 0;
 
   private constructor(
     options: GuardOptions,
@@ -152,6 +223,16 @@ export class Guard {
     this.sessions = sessions;
     this.vaults = vaults;
     this.tee = options.tee;
+    this.#now = options.now ?? Date.now;
+    this.#vaultTtlMs = options.vaultTtlMs ?? DEFAULT_VAULT_TTL_MS;
+    const now = this.#now;
+    this.#trackers = new SessionCache({
+      idleMs: SESSION_IDLE_MS,
+      canForget: (tracker) => tracker.size === 0,
+      now,
+    });
+    this.#vaults = new SessionCache({ idleMs: SESSION_IDLE_MS, canForget: () => true, now });
+    this.#reviewed = new ReviewMemo(8 << 20, { now });
     this.#ownsClassifier = !options.classifier;
     this.classifier = options.classifier ?? createClassifier({
       minConfidence: options.policy.minConfidence,
@@ -164,31 +245,42 @@ export class Guard {
     const sessions = await SessionLevels.open(options.store);
     const vaults = await VaultStore.open(options.store, {
       secret: options.hmacKey,
-      ttlMs: options.vaultTtlMs ?? 86_400_000,
+      ttlMs: options.vaultTtlMs ?? DEFAULT_VAULT_TTL_MS,
+      ...(options.now ? { now: options.now } : {}),
     });
     return new Guard(options, audit, sessions, vaults);
   }
 
   /** The session's taint tracker. */
   tracker(session: string): TaintTracker {
-    let t = this.#trackers.get(session);
-    if (!t) this.#trackers.set(session, t = new TaintTracker());
-    return t;
+    return this.#trackers.get(session, () => new TaintTracker());
   }
 
   /**
    * The session's vault of redacted originals, read from the store on first use after a
-   * (re)start.
+   * (re)start or after it went unused a while; each original expires in it as in the store.
    */
   vault(session: string): Promise<Vault> {
-    let v = this.#vaults.get(session);
-    if (!v) {
-      v = this.vaults.load(session);
-      this.#vaults.set(session, v);
-      // A failed read is not cached: the next call tries the store again.
-      v.catch(() => this.#vaults.delete(session));
-    }
-    return v;
+    return this.#vaults.get(session, () => {
+      const loading = this.vaults.load(session);
+      // A failed read is not kept: the next call tries the store again.
+      loading.catch(() => this.#vaults.forget(session, loading));
+      return loading;
+    });
+  }
+
+  /** How many sessions' vaults and taint trackers are held in memory. */
+  get sessionsInMemory(): { vaults: number; trackers: number } {
+    return { vaults: this.#vaults.size, trackers: this.#trackers.size };
+  }
+
+  /**
+   * What a reply to the session's own user in a chat (the hub's, WebChat's) may have put back:
+   * only the placeholders written for what that user sent, none of a tool's result, a page or
+   * a document the model read for them, nor of an earlier reply.
+   */
+  async ownInputsScope(session: string): Promise<RestoreScope> {
+    return { only: (await this.vault(session)).placeholders("input") };
   }
 
   /** The level of `findings` under the policy. */
@@ -210,6 +302,12 @@ export class Guard {
     text: string,
     origin: VaultOrigin = "input",
   ): Promise<HistoryReview> {
+    const now = this.#now();
+    if (now >= this.#nextReviewPurge) {
+      // The key is the message's text, originals and all: none is kept past the vault's time.
+      this.#nextReviewPurge = now + 60_000;
+      this.#reviewed.purgeExpired();
+    }
     const key = `${origin}\u0000${session}\u0000${text}`;
     const known = this.#reviewed.get(key);
     if (known) return { ...known };
@@ -217,11 +315,27 @@ export class Guard {
     const level = this.levelOf(findings);
     const action = this.policy.actions[level];
     const localOnly = action === "local_only" || atLeast(level, this.policy.localOnlyAt);
-    const redacted = action === "redact"
-      ? sanitize(text, findings, "placeholder", await this.vault(session), origin)
-      : text;
+    let expiresAt = now + this.#vaultTtlMs;
+    let redacted = text;
+    if (action === "redact") {
+      const vault = await this.vault(session);
+      redacted = sanitize(text, findings, "placeholder", vault, origin);
+      // The review holds until the first placeholder it gave expires; after that the same text
+      // is redacted anew (its value gets a new placeholder).
+      const typed = placeholdersIn(text);
+      for (const placeholder of placeholdersIn(redacted)) {
+        if (!typed.has(placeholder)) {
+          expiresAt = Math.min(expiresAt, vault.expiresAt(placeholder) ?? now);
+        }
+      }
+    }
     const review = { level, action, localOnly, text: redacted };
-    this.#reviewed.set(key, review, key.length + (redacted === text ? 0 : redacted.length));
+    this.#reviewed.set(
+      key,
+      review,
+      key.length + (redacted === text ? 0 : redacted.length),
+      expiresAt,
+    );
     return { ...review };
   }
 
@@ -258,8 +372,12 @@ export class Guard {
         this.tracker(session).track(headOf(text.trim(), 200), "PromptInjection", source),
       );
     }
+    // Only what the user sent is theirs to have back; a tool's result, a page, a document or an
+    // email is vaulted apart, so that a reply (or a placeholder the user types) does not give
+    // its values to the user as if they were the user's own.
+    const origin: VaultOrigin = source === "user" ? "input" : "untrusted";
     const redacted = action === "redact"
-      ? sanitize(text, findings, "placeholder", await this.vault(session))
+      ? sanitize(text, findings, "placeholder", await this.vault(session), origin)
       : text;
     await this.#record(session, {
       kind: action === "block" ? "block" : action === "redact" ? "redaction" : "classification",
@@ -341,7 +459,10 @@ export class Guard {
     return decision;
   }
 
-  /** Takes a tool result in as untrusted content: classified, tracked, checked for injection. */
+  /**
+   * Takes a tool result in as untrusted content: classified, tracked, checked for injection; its
+   * redacted values are vaulted as `untrusted`, never given back to the user as their own.
+   */
   async ingestToolResult(session: string, tool: string, text: string): Promise<InputDecision> {
     return await this.inspectInput({ session, text, source: "tool_result" }).then((d) => ({
       ...d,
@@ -490,6 +611,9 @@ export class Guard {
     }
   }
 }
+
+/** How long an original stays restorable unless `vaultTtlMs` says otherwise: one day. */
+const DEFAULT_VAULT_TTL_MS = 86_400_000;
 
 function typesOf(findings: readonly Detection[]): string {
   return [...new Set(findings.map((f) => f.type))].join(", ") || "none";

@@ -1,6 +1,29 @@
 import { assert, assertEquals } from "@a3s/common/testing";
-import type { Guard } from "./guard.ts";
+import { openStore } from "@a3s/common";
+import { Guard, type GuardOptions } from "./guard.ts";
+import { parsePolicy } from "./policy.ts";
 import { withGuard } from "./testdata/guard.ts";
+
+/** Runs `fn` with a guard that redacts Sensitive data, opened with `options`. */
+async function withGuardOf(
+  options: Partial<GuardOptions>,
+  fn: (guard: Guard) => Promise<void>,
+): Promise<void> {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({ actions: { Sensitive: "redact" }, restoreOriginals: true }),
+    hmacKey: "a key of at least sixteen bytes",
+    tee: { kind: null, device: null },
+    ...options,
+  });
+  try {
+    await fn(guard);
+  } finally {
+    await guard.close();
+    await store.close();
+  }
+}
 
 /** The reply as a client gets it when the upstream streams it in chunks of `size`. */
 async function streamed(guard: Guard, session: string, reply: string, size: number) {
@@ -98,5 +121,75 @@ Deno.test("an injection whose 200th character is half an emoji is judged, tracke
     assertEquals(decision.injection.injection, true);
     const hits = guard.tracker("emoji").find(text);
     assertEquals(hits.map((h) => h.kind), ["PromptInjection"]);
+  });
+});
+
+Deno.test("a tool result's or a page's values are not given back to the user as their own", async () => {
+  await withGuard(async (guard) => {
+    const own = await guard.inspectInput({ session: "c", text: "I am ada@example.org" });
+    assertEquals(own.text, "I am [EMAIL_1]");
+    const tool = await guard.ingestToolResult("c", "sql", "row: bob.customer@corp.example, gold");
+    assertEquals(tool.text, "row: [EMAIL_2], gold");
+    const page = await guard.inspectInput({
+      session: "c",
+      text: "contact carol@corp.example",
+      source: "web",
+    });
+    assertEquals(page.text, "contact [EMAIL_3]");
+    // The model echoes the placeholders (or the user typed them to fish), or quotes the value:
+    // before, the tool's address came back in clear both ways, as if the user had sent it.
+    const reply = "You are [EMAIL_1]; the customer is [EMAIL_2] (bob.customer@corp.example), " +
+      "the page says [EMAIL_3].";
+    const expected = "You are ada@example.org; the customer is [EMAIL_2] ([EMAIL_2]), " +
+      "the page says [EMAIL_3].";
+    assertEquals((await guard.sanitizeOutput("c", reply)).text, expected);
+    assertEquals(await streamed(guard, "c", reply, 3), expected);
+    // What a tool the model calls is given: the user's values, not another tool's.
+    assertEquals(
+      await guard.restoreInputs("c", "mail [EMAIL_1] [EMAIL_2]"),
+      "mail ada@example.org [EMAIL_2]",
+    );
+    // The scope the hub and WebChat reply in: the user's own placeholders only.
+    assertEquals([...(await guard.ownInputsScope("c")).only ?? []], ["[EMAIL_1]"]);
+  });
+});
+
+Deno.test("an original is not given back after its time in a running guard, nor kept by the history memo", async () => {
+  await withGuardOf({ vaultTtlMs: 500 }, async (guard) => {
+    const input = await guard.inspectInput({ session: "ttl", text: "mail ada@example.org" });
+    assertEquals(input.text, "mail [EMAIL_1]");
+    assertEquals(
+      (await guard.reviewHistory("ttl", "old: ada@example.org", "input")).text,
+      "old: [EMAIL_1]",
+    );
+    assertEquals((await guard.sanitizeOutput("ttl", "to [EMAIL_1]")).text, "to ada@example.org");
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    // Before, the vault cached in memory gave the original back for as long as the process ran.
+    assertEquals((await guard.sanitizeOutput("ttl", "to [EMAIL_1]")).text, "to [EMAIL_1]");
+    assertEquals(await streamed(guard, "ttl", "to [EMAIL_1]", 2), "to [EMAIL_1]");
+    assertEquals(await guard.restoreInputs("ttl", "to [EMAIL_1]"), "to [EMAIL_1]");
+    // The history's review gave [EMAIL_1], which stands for nothing now: it is redacted anew.
+    assertEquals(
+      (await guard.reviewHistory("ttl", "old: ada@example.org", "input")).text,
+      "old: [EMAIL_2]",
+    );
+  });
+});
+
+Deno.test("sessions unused for a while leave memory; their placeholders are read back, their taints kept", async () => {
+  let clock = 1_000_000;
+  await withGuardOf({ now: () => clock }, async (guard) => {
+    await guard.inspectInput({ session: "a", text: "mail ada@example.org" });
+    for (let i = 0; i < 50; i++) await guard.sanitizeOutput(`named-${i}`, "nothing here");
+    assertEquals(guard.sessionsInMemory, { vaults: 51, trackers: 51 });
+    clock += 11 * 60_000;
+    await guard.sanitizeOutput("b", "nothing here");
+    // "a" tracks a value: its tracker stays (its taints live nowhere else).
+    assertEquals(guard.sessionsInMemory, { vaults: 1, trackers: 2 });
+    assertEquals(guard.tracker("a").find("ada@example.org").length, 1);
+    // "a"'s vault, read back from the store, goes on as before.
+    assertEquals((await guard.sanitizeOutput("a", "to [EMAIL_1]")).text, "to ada@example.org");
+    const next = await guard.inspectInput({ session: "a", text: "and bob@example.org" });
+    assertEquals(next.text, "and [EMAIL_2]");
   });
 });

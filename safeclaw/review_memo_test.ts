@@ -15,3 +15,19 @@ Deno.test("ReviewMemo forgets the least recently used first, by total size", () 
   memo.set("big", 9, 11);
   assertEquals([memo.get("big"), memo.stats.entries], [undefined, 2]);
 });
+
+Deno.test("ReviewMemo forgets an entry at its expiry, and purges the expired on demand", () => {
+  let now = 0;
+  const memo = new ReviewMemo<string>(100, { now: () => now });
+  memo.set("short", "a", 5, 1_000);
+  memo.set("long", "b", 5, 5_000);
+  memo.set("for ever", "c", 5);
+  memo.set("already gone", "d", 5, 0);
+  assertEquals(memo.stats, { entries: 3, size: 15 });
+  now = 1_000;
+  assertEquals([memo.get("short"), memo.get("long"), memo.get("for ever")], [undefined, "b", "c"]);
+  assertEquals(memo.stats, { entries: 2, size: 10 });
+  now = 5_000;
+  assertEquals(memo.purgeExpired(), 1);
+  assertEquals([memo.get("long"), memo.get("for ever"), memo.stats.size], [undefined, "c", 5]);
+});

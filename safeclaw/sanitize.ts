@@ -29,26 +29,52 @@ export interface VaultEntry {
   value: string;
   /** Where the value was first redacted (default `input`). */
   origin?: VaultOrigin;
+  /** When the original stops being restorable, in epoch milliseconds (never when absent). */
+  expiresAt?: number;
 }
 
 /**
  * Where a vault's value was first redacted: in what the user sent (`input`: the user's own,
- * which a reply may give back) or in a reply (`output`: kept from the user, even when a later
- * reply repeats it or its placeholder).
+ * which a reply may give back), in a reply (`output`: kept from the user, even when a later
+ * reply repeats it or its placeholder), or in content from anywhere else (`untrusted`: a tool's
+ * result, a web page, a document or an email, which the model reads on the user's behalf but
+ * the user never gave; never given back as the user's own).
  */
-export type VaultOrigin = "input" | "output";
+export type VaultOrigin = "input" | "output" | "untrusted";
 
 /** Options of a {@linkcode Vault}. */
 export interface VaultOptions {
   /** Entries it starts with (a vault read back from the store). */
   entries?: readonly VaultEntry[];
+  /**
+   * Placeholders already used and gone (expired): numbering goes on after them too, so a
+   * placeholder a user was once given never stands for another value.
+   */
+  retired?: readonly Pick<VaultEntry, "placeholder" | "type">[];
   /** Called once for each placeholder made (the store persists it). */
   onAdd?: (entry: VaultEntry) => void;
+  /** How long a new original stays restorable, in milliseconds (default: for ever). */
+  ttlMs?: number;
+  /** The clock (tests move it). */
+  now?: () => number;
+}
+
+interface Original {
+  type: string;
+  value: string;
+  origin: VaultOrigin;
+  expiresAt: number;
+}
+
+/** The number of a placeholder (`[EMAIL_12]`: 12), 0 when it has none. */
+function numberOf(placeholder: string): number {
+  return Number(/_(\d+)\]$/.exec(placeholder)?.[1] ?? 0);
 }
 
 /**
  * Originals behind placeholders, for one session. The same value always gets the same
- * placeholder, so a conversation stays coherent.
+ * placeholder while it is kept, so a conversation stays coherent. An original past its expiry
+ * is forgotten: its placeholder restores nothing, and the value, seen again, gets a new one.
  *
  * @example
  * ```ts
@@ -60,69 +86,129 @@ export interface VaultOptions {
  */
 export class Vault {
   #byValue = new Map<string, string>();
-  #byPlaceholder = new Map<string, string>();
-  #origins = new Map<string, VaultOrigin>();
+  // In order of expiry (entries read back are sorted, new ones expire last), so the expired
+  // ones are always at the front and forgetting them stops at the first one still kept.
+  #byPlaceholder = new Map<string, Original>();
   #counters = new Map<string, number>();
   #onAdd?: (entry: VaultEntry) => void;
+  #ttlMs: number;
+  #now: () => number;
 
   /** A vault, empty or holding `options.entries`. */
   constructor(options: VaultOptions = {}) {
-    for (const { placeholder, type, value, origin } of options.entries ?? []) {
+    this.#ttlMs = options.ttlMs ?? Infinity;
+    this.#now = options.now ?? Date.now;
+    const entries = [...options.entries ?? []].sort((a, b) =>
+      (a.expiresAt ?? Infinity) - (b.expiresAt ?? Infinity)
+    );
+    for (const { placeholder, type, value, origin, expiresAt } of entries) {
       this.#byValue.set(`${type}\u0000${value}`, placeholder);
-      this.#byPlaceholder.set(placeholder, value);
-      this.#origins.set(placeholder, origin ?? "input");
-      // Numbering goes on after the highest number read back, so no placeholder is reused.
-      const n = Number(/_(\d+)\]$/.exec(placeholder)?.[1] ?? 0);
-      if (n > (this.#counters.get(type) ?? 0)) this.#counters.set(type, n);
+      this.#byPlaceholder.set(placeholder, {
+        type,
+        value,
+        origin: origin ?? "input",
+        expiresAt: expiresAt ?? Infinity,
+      });
+      this.#countPast(type, placeholder);
     }
+    for (const { type, placeholder } of options.retired ?? []) this.#countPast(type, placeholder);
     this.#onAdd = options.onAdd;
+  }
+
+  /** Numbering of `type` goes on after `placeholder`'s, so no placeholder is reused. */
+  #countPast(type: string, placeholder: string): void {
+    const n = numberOf(placeholder);
+    if (n > (this.#counters.get(type) ?? 0)) this.#counters.set(type, n);
+  }
+
+  /** The original behind `placeholder` while it is kept. */
+  #live(placeholder: string): Original | undefined {
+    const original = this.#byPlaceholder.get(placeholder);
+    return original && original.expiresAt > this.#now() ? original : undefined;
+  }
+
+  /** Drops the originals past their expiry (the numbering stays). */
+  #forgetExpired(): void {
+    const now = this.#now();
+    for (const [placeholder, original] of this.#byPlaceholder) {
+      if (original.expiresAt > now) break;
+      this.#byPlaceholder.delete(placeholder);
+      const key = `${original.type}\u0000${original.value}`;
+      if (this.#byValue.get(key) === placeholder) this.#byValue.delete(key);
+    }
   }
 
   /** The placeholder of `value`, made on first sight (and its origin then fixed). */
   placeholderFor(type: string, value: string, origin: VaultOrigin = "input"): string {
+    this.#forgetExpired();
     const key = `${type}\u0000${value}`;
     const known = this.#byValue.get(key);
-    if (known) return known;
+    if (known && this.#live(known)) return known;
     const n = (this.#counters.get(type) ?? 0) + 1;
     this.#counters.set(type, n);
     const placeholder = `[${type.toUpperCase()}_${n}]`;
+    const expiresAt = this.#now() + this.#ttlMs;
     this.#byValue.set(key, placeholder);
-    this.#byPlaceholder.set(placeholder, value);
-    this.#origins.set(placeholder, origin);
-    this.#onAdd?.({ placeholder, type, value, origin });
+    this.#byPlaceholder.set(placeholder, { type, value, origin, expiresAt });
+    this.#onAdd?.({
+      placeholder,
+      type,
+      value,
+      origin,
+      ...(Number.isFinite(expiresAt) ? { expiresAt } : {}),
+    });
     return placeholder;
   }
 
-  /** Whether `value` is one of the originals this vault holds (of `origin` only, if given). */
+  /** Whether `value` is one of the originals this vault keeps (of `origin` only, if given). */
   holds(value: string, origin?: VaultOrigin): boolean {
-    for (const [placeholder, original] of this.#byPlaceholder) {
-      if (original === value && (!origin || this.#origins.get(placeholder) === origin)) return true;
+    this.#forgetExpired();
+    const now = this.#now();
+    for (const original of this.#byPlaceholder.values()) {
+      if (original.expiresAt <= now) continue;
+      if (original.value === value && (!origin || original.origin === origin)) return true;
     }
     return false;
   }
 
   /**
-   * `text` with every known placeholder put back (of `origin` only, if given; of those in
+   * `text` with every kept placeholder put back (of `origin` only, if given; of those in
    * `only`, if given).
    */
   restore(text: string, origin?: VaultOrigin, only?: ReadonlySet<string>): string {
     return text.replace(PLACEHOLDER, (p) => {
-      const original = this.#byPlaceholder.get(p);
-      return original !== undefined && (!origin || this.#origins.get(p) === origin) &&
-          (!only || only.has(p))
-        ? original
+      const original = this.#live(p);
+      return original && (!origin || original.origin === origin) && (!only || only.has(p))
+        ? original.value
         : p;
     });
   }
 
-  /** How many values the vault holds. */
+  /** The placeholders of the originals kept (of `origin` only, if given). */
+  placeholders(origin?: VaultOrigin): Set<string> {
+    this.#forgetExpired();
+    const out = new Set<string>();
+    for (const [placeholder, original] of this.#byPlaceholder) {
+      if (!origin || original.origin === origin) out.add(placeholder);
+    }
+    return out;
+  }
+
+  /** When `placeholder`'s original stops being kept (`Infinity`: never; `undefined`: not kept). */
+  expiresAt(placeholder: string): number | undefined {
+    return this.#live(placeholder)?.expiresAt;
+  }
+
+  /** How many originals the vault keeps. */
   get size(): number {
+    this.#forgetExpired();
     return this.#byPlaceholder.size;
   }
 
-  /** The vault's contents, for persisting. */
+  /** The vault's kept contents, placeholder and original. */
   entries(): [string, string][] {
-    return [...this.#byPlaceholder.entries()];
+    this.#forgetExpired();
+    return [...this.#byPlaceholder].map(([placeholder, { value }]) => [placeholder, value]);
   }
 }
 
@@ -171,7 +257,7 @@ function replacement(
  * ```ts
  * import { sanitize } from "@a3s/safeclaw";
  * const text = "card 4111 1111 1111 1111";
- * console.log(sanitize(text, [{ type: "credit_card", start: 5, end: 24, confidence: 1 }], "partial"));
+ * console.log(sanitize(text, [{ type: "credit_card", start: 5, end: 24 }], "partial"));
  * // "card **** **** **** 1111"
  * ```
  */

@@ -135,3 +135,62 @@ Deno.test("a value in a run too long to hold whole (minified JSON) is not cut in
     assertEquals(out + s.flush(), whole, `chunks of ${size}`);
   }
 });
+
+Deno.test("a vault forgets an original at its expiry: not restored nor held; seen again, it gets a new placeholder", () => {
+  let now = 0;
+  const added: unknown[] = [];
+  const vault = new Vault({ ttlMs: 1_000, now: () => now, onAdd: (e) => added.push(e) });
+  const ada = vault.placeholderFor("email", "ada@example.org");
+  now = 500;
+  const bob = vault.placeholderFor("email", "bob@example.org", "untrusted");
+  assertEquals(vault.restore(`${ada} ${bob}`), "ada@example.org bob@example.org");
+  assertEquals(vault.expiresAt(ada), 1_000);
+  now = 1_000;
+  assertEquals(vault.restore(`${ada} ${bob}`), `${ada} bob@example.org`);
+  assertEquals([vault.holds("ada@example.org"), vault.holds("bob@example.org")], [false, true]);
+  assertEquals([vault.size, vault.entries()], [1, [[bob, "bob@example.org"]]]);
+  assertEquals(vault.expiresAt(ada), undefined);
+  // The number is not given again: a client may still hold the old placeholder.
+  assertEquals(vault.placeholderFor("email", "ada@example.org"), "[EMAIL_3]");
+  assertEquals(added, [
+    {
+      placeholder: ada,
+      type: "email",
+      value: "ada@example.org",
+      origin: "input",
+      expiresAt: 1_000,
+    },
+    {
+      placeholder: bob,
+      type: "email",
+      value: "bob@example.org",
+      origin: "untrusted",
+      expiresAt: 1_500,
+    },
+    {
+      placeholder: "[EMAIL_3]",
+      type: "email",
+      value: "ada@example.org",
+      origin: "input",
+      expiresAt: 2_000,
+    },
+  ]);
+});
+
+Deno.test("only the user's own values are restored as theirs: untrusted content's and replies' are not", () => {
+  const vault = new Vault();
+  const own = vault.placeholderFor("email", "ada@example.org", "input");
+  const tool = vault.placeholderFor("email", "bob@example.org", "untrusted");
+  const reply = vault.placeholderFor("email", "eve@example.org", "output");
+  const text = `${own} ${tool} ${reply}`;
+  assertEquals(vault.restore(text, "input"), `ada@example.org ${tool} ${reply}`);
+  assertEquals([...vault.placeholders("input")], [own]);
+  assertEquals([...vault.placeholders()], [own, tool, reply]);
+  assertEquals(vault.holds("bob@example.org", "input"), false);
+  // A vault read back numbers on past the placeholders that are gone.
+  const again = new Vault({
+    entries: [{ placeholder: own, type: "email", value: "ada@example.org" }],
+    retired: [{ placeholder: "[EMAIL_7]", type: "email" }],
+  });
+  assertEquals(again.placeholderFor("email", "new@example.org"), "[EMAIL_8]");
+});

@@ -8,7 +8,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:cr
 import { Buffer } from "node:buffer";
 import type { Kysely } from "kysely";
 import type { Migration, Store } from "@a3s/common";
-import { Vault, type VaultEntry } from "./sanitize.ts";
+import { Vault, type VaultEntry, type VaultOrigin } from "./sanitize.ts";
 
 interface VaultTables {
   safeclaw_vault: {
@@ -17,7 +17,10 @@ interface VaultTables {
     type: string;
     /** base64 of iv (12 bytes) | tag (16 bytes) | ciphertext. */
     sealed: string;
-    /** `input` or `output` (see `VaultOrigin`); rows from before the column are `input`. */
+    /**
+     * `input`, `output` or `untrusted` (see `VaultOrigin`); rows from before the column are
+     * `input`.
+     */
     origin: string;
     created_at: number;
     expires_at: number;
@@ -127,24 +130,41 @@ export class VaultStore {
   }
 
   /**
-   * The session's vault with every unexpired original it had; new placeholders it makes are
-   * written behind it (see {@linkcode VaultStore.flush}).
+   * The session's vault with every unexpired original it had, each expiring in memory when its
+   * row does; new placeholders it makes are written behind it (see {@linkcode VaultStore.flush}).
    */
   async load(session: string): Promise<Vault> {
+    // Placeholders made but not yet written are read back too: a vault loaded again (the guard
+    // lets idle ones go) would otherwise number a new value like one still in the queue.
+    await Promise.allSettled([...this.#pending]);
     const rows = await this.#db.selectFrom("safeclaw_vault").selectAll()
-      .where("session", "=", session).where("expires_at", ">", this.#now())
-      .execute();
+      .where("session", "=", session).execute();
+    const now = this.#now();
     const entries: VaultEntry[] = [];
+    // Expired rows not purged yet: their numbers are not given again (the new row's insert
+    // would meet the old one's key and be dropped, losing the new original on the next load).
+    const retired: Pick<VaultEntry, "placeholder" | "type">[] = [];
     for (const row of rows) {
-      const value = this.#open(session, row.placeholder, row.sealed);
-      if (value !== undefined) {
-        const origin = row.origin === "output" ? "output" : "input";
-        entries.push({ placeholder: row.placeholder, type: row.type, value, origin });
+      const expiresAt = Number(row.expires_at);
+      const value = expiresAt > now ? this.#open(session, row.placeholder, row.sealed) : undefined;
+      if (value === undefined) {
+        retired.push({ placeholder: row.placeholder, type: row.type });
+        continue;
       }
+      entries.push({
+        placeholder: row.placeholder,
+        type: row.type,
+        value,
+        origin: originOf(row.origin),
+        expiresAt,
+      });
     }
     return new Vault({
       entries,
+      retired,
       onAdd: (entry) => this.#enqueue(session, entry),
+      ttlMs: this.#ttlMs,
+      now: this.#now,
     });
   }
 
@@ -176,7 +196,8 @@ export class VaultStore {
       sealed: this.#seal(session, entry.placeholder, entry.value),
       origin: entry.origin ?? "input",
       created_at: now,
-      expires_at: now + this.#ttlMs,
+      // As the vault in memory has it, so the original expires there and here alike.
+      expires_at: entry.expiresAt ?? now + this.#ttlMs,
     }));
     await this.#db.transaction().execute(async (trx) => {
       // Seven values a row: 500 rows stay under every database's limit on bound parameters.
@@ -198,4 +219,12 @@ export class VaultStore {
       .where("expires_at", "<=", this.#now()).executeTakeFirst();
     return Number(result.numDeletedRows ?? 0);
   }
+}
+
+/**
+ * A stored origin as a {@linkcode VaultOrigin}; one this code does not know is not taken for the
+ * user's own (only `input` is ever given back to the user).
+ */
+function originOf(stored: string): VaultOrigin {
+  return stored === "input" || stored === "output" ? stored : "untrusted";
 }

@@ -96,6 +96,79 @@ Deno.test("originals expire: not restored after their time, and purged", async (
   await store.close();
 });
 
+Deno.test("a vault read back expires each original in memory when its row does", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  let now = 1_000_000;
+  const vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 60_000, now: () => now });
+  const made = await vaults.load("u:c:1");
+  const p = made.placeholderFor("email", "ada@example.org");
+  await vaults.flush();
+  now += 30_000;
+  const loaded = await vaults.load("u:c:1");
+  const q = loaded.placeholderFor("email", "bob@example.org", "untrusted");
+  assertEquals(loaded.restore(`${p} ${q}`), "ada@example.org bob@example.org");
+  now += 31_000;
+  // Before, a vault once in memory gave its originals back for as long as it was kept.
+  for (const vault of [made, loaded]) {
+    assertEquals(vault.restore(p), p);
+    assertEquals(vault.holds("ada@example.org"), false);
+  }
+  assertEquals(loaded.restore(q), "bob@example.org");
+  // Its row expires when it does in memory, and keeps its origin.
+  await vaults.flush();
+  assertEquals((await vaults.load("u:c:1")).restore(`${p} ${q}`, "input"), `${p} ${q}`);
+  assertEquals((await vaults.load("u:c:1")).restore(q, "untrusted"), "bob@example.org");
+  now += 30_000;
+  assertEquals((await vaults.load("u:c:1")).size, 0);
+  await store.close();
+});
+
+Deno.test("numbering goes on past expired rows not yet purged; the new original is kept", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  let now = 1_000_000;
+  const vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 60_000, now: () => now });
+  assertEquals(
+    (await vaults.load("u:c:1")).placeholderFor("email", "ada@example.org"),
+    "[EMAIL_1]",
+  );
+  await vaults.flush();
+  now += 61_000;
+  // Before, [EMAIL_1] was given again, its row's insert met the expired row and was dropped,
+  // and the new original was gone on the next read.
+  const again = await vaults.load("u:c:1");
+  assertEquals(again.placeholderFor("email", "bob@example.org"), "[EMAIL_2]");
+  await vaults.flush();
+  assertEquals(
+    (await vaults.load("u:c:1")).restore("[EMAIL_1] [EMAIL_2]"),
+    "[EMAIL_1] bob@example.org",
+  );
+  await store.close();
+});
+
+Deno.test("a vault read while its placeholders are still being written sees them", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 60_000 });
+  (await vaults.load("u:c:1")).placeholderFor("email", "ada@example.org");
+  // No flush: the guard lets an idle vault go and reads it again, maybe before the write ends.
+  const again = await vaults.load("u:c:1");
+  assertEquals(again.restore("[EMAIL_1]"), "ada@example.org");
+  assertEquals(again.placeholderFor("email", "bob@example.org"), "[EMAIL_2]");
+  await vaults.flush();
+  await store.close();
+});
+
+Deno.test("a stored origin this code does not know is not taken for the user's own", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const vaults = await VaultStore.open(store, { secret: SECRET, ttlMs: 60_000 });
+  const p = (await vaults.load("u:c:1")).placeholderFor("email", "ada@example.org");
+  await vaults.flush();
+  const db = store.db<{ safeclaw_vault: { origin: string } }>();
+  await db.updateTable("safeclaw_vault").set({ origin: "from a later version" }).execute();
+  const vault = await vaults.load("u:c:1");
+  assertEquals([vault.restore(p, "input"), vault.restore(p, "untrusted")], [p, "ada@example.org"]);
+  await store.close();
+});
+
 Deno.test("Guard: a redacted input's original comes back in the reply after a restart", async () => {
   const dir = await Deno.makeTempDir({ prefix: "safeclaw_guard_vault_" });
   const path = `${dir}/a3s.db`;

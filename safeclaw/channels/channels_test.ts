@@ -210,6 +210,52 @@ Deno.test("a blocked message never reaches the responder", async () => {
   }
 });
 
+Deno.test("a chat reply gives back only the user's own values, never a tool result's, also through a typed placeholder", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await openGuard(store);
+  const platforms = startFakePlatforms();
+  // The agent answers in the chat's session: it reads a tool result (vaulted there), then
+  // echoes what the model wrote: the user's placeholder, the tool's, and the tool's address.
+  const hub = new ChannelHub(
+    guard,
+    [telegramChannel({ botToken: "123:abc", secretToken: "tg-secret", apiBase: platforms.url })],
+    async ({ session, text }) => {
+      await guard.ingestToolResult(session, "sql", "row: bob.customer@corp.example, plan gold");
+      return `${text} | [EMAIL_1] [EMAIL_2] bob.customer@corp.example`;
+    },
+  );
+  const send = async (updateId: number, text: string) => {
+    const update = JSON.stringify({
+      update_id: updateId,
+      message: { message_id: updateId, from: { id: 42 }, chat: { id: 7 }, text },
+    });
+    const response = await hub.handle(
+      "telegram",
+      post({ "x-telegram-bot-api-secret-token": "tg-secret" }, update),
+    );
+    await response.body?.cancel();
+    await hub.settle();
+    return String(platforms.calls.at(-1)!.body.text);
+  };
+  try {
+    // Before, the tool's address came back in clear three times over.
+    assertEquals(
+      await send(1, "I am ada@example.org"),
+      "I am ada@example.org | ada@example.org [EMAIL_2] [EMAIL_2]",
+    );
+    // The user types the tool's placeholder to have it read back: it stays a placeholder.
+    assertEquals(
+      await send(2, "what is [EMAIL_2]?"),
+      "what is [EMAIL_2]? | ada@example.org [EMAIL_2] [EMAIL_2]",
+    );
+  } finally {
+    await hub.close();
+    await guard.close();
+    await platforms.close();
+    await store.close();
+  }
+});
+
 Deno.test("wecom: msg_signature and AES payloads; the URL check echoes the decrypted echostr", async () => {
   const { wecomChannel } = await import("./wecom.ts");
   const { wecomEncrypt, wecomSignature } = await import("./wecom_crypto.ts");

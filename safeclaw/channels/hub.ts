@@ -152,12 +152,15 @@ export class ChannelHub {
     if (decision.action === "block") {
       return "This message was not processed: it carries data or instructions that policy blocks.";
     }
+    // Taken before the responder runs: the reply gets back only the values this user sent,
+    // never one of a tool's result or a page the agent read meanwhile in the same session.
+    const scope = await this.guard.ownInputsScope(message.session);
     const reply = await this.responder({
       session: message.session,
       text: decision.text,
       localOnly: decision.localOnly,
     });
-    return (await this.guard.sanitizeOutput(message.session, reply)).text;
+    return (await this.guard.sanitizeOutput(message.session, reply, "placeholder", scope)).text;
   }
 
   async #process(adapter: ChannelAdapter, message: ChannelMessage): Promise<void> {

@@ -85,7 +85,12 @@ export function webchatSocket(
         });
         return;
       }
-      const sanitizer = await guard.outputStream(session);
+      // As the hub's: only the values this user sent come back in the reply.
+      const sanitizer = await guard.outputStream(
+        session,
+        "placeholder",
+        await guard.ownInputsScope(session),
+      );
       for await (
         const delta of responder({ session, text: decision.text, localOnly: decision.localOnly })
       ) {

@@ -2,7 +2,11 @@ import { assert, assertEquals } from "@a3s/common/testing";
 import { createLogger, loadConfig, type RunningServer, startServer } from "@a3s/common";
 import { safeclawModule } from "../mod.ts";
 import { startFakeOpenAi } from "../testdata/fake_openai.ts";
-import { chatStreamResponder } from "./webchat.ts";
+import { chatStreamResponder, webchatSocket } from "./webchat.ts";
+import { openStore } from "@a3s/common";
+import { Guard } from "../guard.ts";
+import { parsePolicy } from "../policy.ts";
+import { ChannelHub } from "./hub.ts";
 
 async function withWebchat(fn: (server: RunningServer) => Promise<void>) {
   const upstream = startFakeOpenAi("power");
@@ -49,6 +53,53 @@ Deno.test("the WebChat socket streams a sanitized reply in deltas", async () => 
     ws.close();
     await closed;
   });
+});
+
+Deno.test("a WebChat reply gives back only the user's own values, never a tool result's", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({}),
+    hmacKey: "webchat-test-key-0123456789",
+    tee: { kind: null, device: null },
+  });
+  const hub = new ChannelHub(guard, [], () => Promise.resolve(""));
+  // The agent reads a tool result in the chat's session, then streams what the model wrote.
+  const responder = async function* ({ session, text }: { session: string; text: string }) {
+    await guard.ingestToolResult(session, "sql", "row: bob.customer@corp.example, plan gold");
+    yield `${text} | [EMAIL_1] [EMAI`;
+    yield "L_2] bob.customer@corp.example";
+  };
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    (request) => webchatSocket(request, guard, hub, responder),
+  );
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/?user=u1`);
+    let reply = "";
+    const done = new Promise<void>((resolve, reject) => {
+      ws.onmessage = (e) => {
+        const msg = JSON.parse(e.data);
+        if (msg.type === "delta") reply += msg.text;
+        if (msg.type === "done") resolve();
+        if (msg.type === "error") reject(new Error(msg.message));
+      };
+      ws.onerror = () => reject(new Error("socket error"));
+    });
+    await new Promise((resolve) => (ws.onopen = resolve));
+    ws.send(JSON.stringify({ type: "message", text: "I am ada@example.org" }));
+    await done;
+    // Before, the tool's address came back in clear, through its placeholder and quoted.
+    assertEquals(reply, "I am ada@example.org | ada@example.org [EMAIL_2] [EMAIL_2]");
+    const closed = new Promise((resolve) => (ws.onclose = resolve));
+    ws.close();
+    await closed;
+  } finally {
+    await server.shutdown();
+    await hub.close();
+    await guard.close();
+    await store.close();
+  }
 });
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
