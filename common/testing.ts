@@ -77,3 +77,31 @@ export async function createTestDatabase(prefix = "a3s_t"): Promise<TestDatabase
 }
 
 export { assert, assertEquals, assertRejects, assertThrows } from "./_assert.ts";
+
+const testDirs: string[] = [];
+
+/**
+ * A new temporary folder, removed when the test module ends (after its last test, also when one
+ * failed), so a test that keeps a server's home across a restart need not clean up itself.
+ *
+ * @example
+ * ```ts ignore
+ * const home = await testDir("a3s-api-");
+ * ```
+ */
+export async function testDir(prefix = "a3s-test-"): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix });
+  if (testDirs.length === 0) {
+    globalThis.addEventListener("unload", () => {
+      for (const path of testDirs) {
+        try {
+          Deno.removeSync(path, { recursive: true });
+        } catch {
+          // Gone already, or removed by the test itself.
+        }
+      }
+    });
+  }
+  testDirs.push(dir);
+  return dir;
+}

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "@a3s/common/testing";
+import { assert, assertEquals, testDir } from "@a3s/common/testing";
 import { createLogger, loadConfig, type RunningServer, startServer } from "@a3s/common";
 import { safeclawModule } from "./mod.ts";
 import { type FakeOpenAi, startFakeOpenAi } from "./testdata/fake_openai.ts";
@@ -53,7 +53,7 @@ async function withProxy(
   const local = startFakeOpenAi("local");
   const remote = startFakeOpenAi("remote");
   try {
-    await withServer(await Deno.makeTempDir(), {
+    await withServer(await testDir(), {
       proxy: {
         localUpstream: local.url,
         ...(options.remote ? { remoteUpstream: remote.url } : {}),
@@ -94,7 +94,7 @@ function proxyChat(
 }
 
 Deno.test("classify, sanitize, injection and taint checks over a real server", async () => {
-  const home = await Deno.makeTempDir();
+  const home = await testDir();
   await withServer(home, { auditKey: "k".repeat(32) }, async (_server, call) => {
     const classified = await (await call("/safeclaw/v1/classify", {
       text: "Card 4111 1111 1111 1111, call me on +44 20 7946 0958",
@@ -147,7 +147,7 @@ Deno.test("classify, sanitize, injection and taint checks over a real server", a
 });
 
 Deno.test("the session ratchet survives a restart; the audit chain verifies and lists", async () => {
-  const home = await Deno.makeTempDir();
+  const home = await testDir();
   await withServer(home, {}, async (_server, call) => {
     const first = await (await call("/safeclaw/v1/classify", {
       text: "my SSN is 536-22-1947",
@@ -449,7 +449,7 @@ Deno.test("a placeholder a client types gets nothing back, also naming another u
 });
 
 Deno.test("a session named through the API is its caller's own: not a channel's, not another token's", async () => {
-  const home = await Deno.makeTempDir();
+  const home = await testDir();
   await withServer(home, {}, async (_server, call) => {
     const classify = async (session: string, text: string, token = false) =>
       await (await call("/safeclaw/v1/classify", { session, text }, token)).json();
@@ -498,7 +498,7 @@ Deno.test("the proxy refuses a session name over 300 characters, naming where it
 });
 
 Deno.test("a Telegram webhook over a real server: 401 unsigned, reply from the responder", async () => {
-  const home = await Deno.makeTempDir();
+  const home = await testDir();
   const upstream = startFakeOpenAi("power");
   const { startFakePlatforms } = await import("./testdata/fake_platforms.ts");
   const platforms = startFakePlatforms();
@@ -667,7 +667,7 @@ Deno.test("an upstream reply the proxy cannot sanitize is a 502 whole, and not p
     ],
   });
   try {
-    await withServer(await Deno.makeTempDir(), {
+    await withServer(await testDir(), {
       proxy: { localUpstream: upstream.url },
       policy: { actions: { Sensitive: "redact" } },
     }, async (server) => {
@@ -747,7 +747,7 @@ Deno.test("what the proxy adds or passes on of its own is sanitized: a blocked c
     { failing: 400 },
   );
   try {
-    await withServer(await Deno.makeTempDir(), {
+    await withServer(await testDir(), {
       proxy: { localUpstream: upstream.url },
     }, async (server, call) => {
       const chat = (model: string, stream = false) =>

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects, assertThrows } from "@a3s/common/testing";
+import { assertEquals, assertRejects, assertThrows, testDir } from "@a3s/common/testing";
 import { openStore, ValidationError } from "@a3s/common";
 import { levelOf, loadPolicyFile, parsePolicy } from "./policy.ts";
 import { detectTee } from "./tee.ts";
@@ -19,13 +19,13 @@ Deno.test("a YAML policy file is validated and filled with defaults", async () =
   );
   assertEquals(error.field, "actions.Critical");
   assertThrows(() => parsePolicy({ typo: true }), ValidationError);
-  const dir = await Deno.makeTempDir();
+  const dir = await testDir();
   await Deno.writeTextFile(`${dir}/bad.yaml`, "types: [unclosed");
   await assertRejects(() => loadPolicyFile(`${dir}/bad.yaml`), ValidationError);
 });
 
 Deno.test("TEE detection by guest device; Critical data refused without a TEE when required", async () => {
-  const root = await Deno.makeTempDir();
+  const root = await testDir();
   assertEquals(detectTee(root), { kind: null, device: null });
   await Deno.mkdir(`${root}/dev`);
   await Deno.writeFile(`${root}/dev/tdx_guest`, new Uint8Array());

@@ -1,10 +1,10 @@
-import { assertEquals } from "@a3s/common/testing";
+import { assertEquals, testDir } from "@a3s/common/testing";
 import { createLogger, loadConfig, type RunningServer, startServer } from "@a3s/common";
 import { safeclawModule } from "./mod.ts";
 
 /** A real server with safeclaw alone, its defaults, on a fresh home. */
 async function withServer(fn: (server: RunningServer) => Promise<void>): Promise<void> {
-  const config = loadConfig({ env: {}, flags: { port: 0, home: await Deno.makeTempDir() } });
+  const config = loadConfig({ env: {}, flags: { port: 0, home: await testDir() } });
   const server = await startServer({
     config,
     modules: [safeclawModule({ events: false })],

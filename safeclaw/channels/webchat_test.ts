@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "@a3s/common/testing";
+import { assert, assertEquals, testDir } from "@a3s/common/testing";
 import { createLogger, loadConfig, type RunningServer, startServer } from "@a3s/common";
 import { safeclawModule } from "../mod.ts";
 import { startFakeOpenAi } from "../testdata/fake_openai.ts";
@@ -12,7 +12,7 @@ async function withWebchat(fn: (server: RunningServer) => Promise<void>) {
   const upstream = startFakeOpenAi("power");
   const server = await startServer({
     config: {
-      ...loadConfig({ flags: { port: 0, home: await Deno.makeTempDir() }, env: {} }),
+      ...loadConfig({ flags: { port: 0, home: await testDir() }, env: {} }),
       safeclaw: { proxy: { localUpstream: upstream.url } },
     } as ReturnType<typeof loadConfig>,
     modules: [safeclawModule({ events: false })],
