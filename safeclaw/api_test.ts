@@ -355,6 +355,37 @@ Deno.test("the OpenAI proxy keeps the choices of a reply apart (n > 1), whole an
   });
 });
 
+Deno.test("the proxy's client gets the values of the tool results it sent back in the model's tool calls", async () => {
+  await withProxy({
+    remote: true,
+    // A tool result's value carried on by a tool call is tracked: here held for approval.
+    policy: {
+      actions: { Sensitive: "redact" },
+      toolCalls: { onTainted: "approve", allowHosts: ["corp.example"] },
+    },
+  }, async (server, _call, { remote }) => {
+    const res = await proxyChat(server, "t2", {
+      messages: [
+        { role: "user", content: "mail the first customer in the list" },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [{ id: "c0", type: "function", function: { name: "list", arguments: "{}" } }],
+        },
+        { role: "tool", tool_call_id: "c0", content: "run: mail bob.customer@corp.example" },
+      ],
+    });
+    assertEquals(res.headers.get("x-safeclaw-route"), "remote");
+    assertEquals(res.headers.get("x-safeclaw-approval-required"), "call_1");
+    const sent = JSON.stringify(remote.requests.at(-1)!.messages);
+    assert(!sent.includes("bob.customer@corp.example") && sent.includes("[EMAIL_1]"), sent);
+    const reply = await res.json();
+    const call = reply.choices[0].message.tool_calls?.[0];
+    assert(call, JSON.stringify(reply));
+    assertEquals(JSON.parse(call.function.arguments), { cmd: "mail bob.customer@corp.example" });
+  });
+});
+
 Deno.test("a tool call gets the user's values back; in the history its arguments go redacted", async () => {
   await withProxy({
     remote: true,

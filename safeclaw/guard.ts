@@ -73,6 +73,17 @@ export interface RestoreScope {
    * originals). Off for callers that are not the session's user.
    */
   ownValues?: boolean;
+  /**
+   * Whether values of untrusted content (a tool's result, a document) count as the caller's own
+   * too: so for the OpenAI proxy, whose client sent that content itself and gets it back in
+   * the model's tool calls and replies; never for a chat, whose user did not.
+   */
+  untrusted?: boolean;
+}
+
+/** The origins of the values that go back to the caller as its own, for `scope`. */
+export function ownOrigins(scope: RestoreScope): readonly VaultOrigin[] {
+  return scope.untrusted ? ["input", "untrusted"] : ["input"];
 }
 
 /** Options of {@linkcode Guard.open}. */
@@ -570,7 +581,7 @@ export class Guard {
 
   /** `text` with the user's own values put back where policy and `scope` allow. */
   #restore(vault: Vault, text: string, scope: RestoreScope): string {
-    return this.#givesOwnValues(scope) ? vault.restore(text, "input", scope.only) : text;
+    return this.#givesOwnValues(scope) ? vault.restore(text, ownOrigins(scope), scope.only) : text;
   }
 
   /**
@@ -580,7 +591,7 @@ export class Guard {
   #othersValues(text: string, vault: Vault, scope: RestoreScope): Detection[] {
     const findings = this.classifier.classify(text).findings;
     if (!this.#givesOwnValues(scope)) return findings;
-    return findings.filter((f) => !vault.holds(text.slice(f.start, f.end), "input"));
+    return findings.filter((f) => !vault.holds(text.slice(f.start, f.end), ownOrigins(scope)));
   }
 
   /** Records a channel's authentication failure. */

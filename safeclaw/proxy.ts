@@ -5,7 +5,7 @@
  * streamed or not. OpenAI's clients work unchanged with `baseURL: <server>/safeclaw/v1`.
  */
 import type { Context } from "hono";
-import type { Guard, InputDecision, RestoreScope } from "./guard.ts";
+import type { Guard, HistoryReview, InputDecision, RestoreScope } from "./guard.ts";
 import { placeholdersIn, type VaultOrigin } from "./sanitize.ts";
 import { atLeast, type Level } from "./privacy/levels.ts";
 import {
@@ -13,8 +13,9 @@ import {
   checkFunctionCall,
   checkToolCalls,
   editJsonStrings,
-  REPLY_TEXT_FIELDS,
-  type ToolCallMessage,
+  editStrings,
+  type KeepString,
+  sanitizeChoice,
 } from "./proxy_reply.ts";
 import { streamReply } from "./proxy_stream.ts";
 import { ChatReplySchema, replyProblem } from "./reply_schema.ts";
@@ -128,6 +129,56 @@ function newMessages(messages: ChatMessage[]): number[] {
 }
 
 /**
+ * The request as it goes upstream, and whether it must stay local; or the 403 that blocks it.
+ * The turn's new messages are inspected (classified, checked for injection, audited, redacted);
+ * everything else in the request is reviewed as the history is.
+ */
+async function reviewRequest(
+  guard: Guard,
+  session: string,
+  body: { messages: ChatMessage[] } & Record<string, unknown>,
+): Promise<{ forwarded: Record<string, unknown>; localOnly: boolean } | Response> {
+  const messages = [...body.messages];
+  const review = new RequestReview(guard, session);
+  const decisions: InputDecision[] = [];
+  const fresh = newMessages(messages);
+  for (const i of fresh) {
+    const text = textOf(messages[i].content);
+    if (text === undefined) continue;
+    const decision = await guard.inspectInput({
+      session,
+      text,
+      source: TOOL_RESULT_ROLES.has(messages[i].role) ? "tool_result" : "user",
+    });
+    decisions.push(decision);
+    if (decision.action === "block") {
+      return openAiError(403, `blocked by safeclaw: ${decision.reasons.join("; ")}`, "blocked");
+    }
+    const content = await review.acrossParts(messages[i].content, `messages.${i}`, "input");
+    messages[i] = {
+      ...messages[i],
+      content: decision.action === "redact"
+        ? await redactedContent(guard, session, content, decision.text, "input")
+        : content,
+    };
+  }
+  for (const [index, message] of messages.entries()) {
+    if (review.blocked) break;
+    messages[index] = await reviewMessage(review, message, index, fresh.includes(index));
+  }
+  const others = await reviewOtherFields(review, body);
+  if (review.blocked) {
+    const { field, level } = review.blocked;
+    return openAiError(403, `blocked by safeclaw: ${field} carries ${level} data`, "blocked");
+  }
+  const sessionLevel = decisions.at(-1)?.sessionLevel ?? await guard.sessions.get(session);
+  // The ratchet: once a session has carried local-only data, all of it stays local.
+  const localOnly = decisions.some((d) => d.localOnly) || review.localOnly ||
+    atLeast(sessionLevel, guard.policy.localOnlyAt);
+  return { forwarded: { ...others, messages }, localOnly };
+}
+
+/**
  * Handles one chat-completions request.
  *
  * @example
@@ -149,9 +200,8 @@ export async function handleChatCompletions(
     return openAiError(400, problem.message, "invalid_request", problem.field);
   }
   const body = request.value;
-  const messages: ChatMessage[] = body.messages;
   // The request as the client sent it: a placeholder in it was typed, not written by us.
-  const asSent = JSON.stringify(messages);
+  const asSent = JSON.stringify(body);
   const header = c.req.header(SESSION_HEADER);
   const user = body.user || undefined;
   const named = header ?? user;
@@ -165,46 +215,16 @@ export async function handleChatCompletions(
     );
   }
   const session = apiSession(c.req.raw, header ?? `openai:${user ?? "anonymous"}`);
-  const decisions: InputDecision[] = [];
-  const fresh = newMessages(messages);
-  for (const i of fresh) {
-    const text = textOf(messages[i].content);
-    if (text === undefined) continue;
-    const decision = await guard.inspectInput({
-      session,
-      text,
-      source: TOOL_RESULT_ROLES.has(messages[i].role) ? "tool_result" : "user",
-    });
-    decisions.push(decision);
-    if (decision.action === "block") {
-      return openAiError(403, `blocked by safeclaw: ${decision.reasons.join("; ")}`, "blocked");
-    }
-    if (decision.action === "redact") {
-      const content = messages[i].content;
-      messages[i] = {
-        ...messages[i],
-        content: await redactedContent(guard, session, content, decision.text, "input"),
-      };
-    }
-  }
-  const history = await reviewHistory(guard, session, messages, new Set(fresh));
-  if (history.blocked) {
-    const { index, level } = history.blocked;
-    return openAiError(
-      403,
-      `blocked by safeclaw: messages.${index} carries ${level} data`,
-      "blocked",
-    );
-  }
-  const sessionLevel = decisions.at(-1)?.sessionLevel ?? await guard.sessions.get(session);
-  // The ratchet: once a session has carried local-only data, all of it stays local.
-  const localOnly = decisions.some((d) => d.localOnly) || history.localOnly ||
-    atLeast(sessionLevel, guard.policy.localOnlyAt);
+  const reviewed = await reviewRequest(guard, session, body);
+  if (reviewed instanceof Response) return reviewed;
+  const { forwarded, localOnly } = reviewed;
   // Only placeholders this request's redaction wrote are put back in the reply (a client can
   // name any session; the placeholders it types itself get nothing back).
   const typed = placeholdersIn(asSent);
   const scope: RestoreScope = {
-    only: new Set([...placeholdersIn(JSON.stringify(messages))].filter((p) => !typed.has(p))),
+    only: new Set([...placeholdersIn(JSON.stringify(forwarded))].filter((p) => !typed.has(p))),
+    // The client sent the tool results itself: their values go back into its tool calls.
+    untrusted: true,
   };
   const remote = !localOnly && upstreams.remote !== undefined;
   const base = (remote ? upstreams.remote! : upstreams.local).replace(/\/$/, "");
@@ -215,7 +235,7 @@ export async function handleChatCompletions(
     upstream = await fetch(`${base}/chat/completions`, {
       method: "POST",
       headers,
-      body: JSON.stringify({ ...body, messages }),
+      body: JSON.stringify(forwarded),
       signal: c.req.raw.signal,
     });
   } catch (error) {
@@ -250,22 +270,7 @@ export async function handleChatCompletions(
   const held: string[] = [];
   for (const choice of reply.choices) {
     const message = choice.message;
-    let redacted = false;
-    const sanitized = async (text: string) => {
-      const out = await guard.sanitizeOutput(session, text, "placeholder", scope);
-      if (out.findings.length) redacted = true;
-      return out.text;
-    };
-    for (const field of REPLY_TEXT_FIELDS) {
-      const value = message[field];
-      if (typeof value === "string") message[field] = await sanitized(value);
-      else if (Array.isArray(value)) {
-        // Content given as parts: the text of each part is sanitized, whatever its type.
-        for (const part of value) {
-          if (typeof part.text === "string") part.text = await sanitized(part.text);
-        }
-      }
-    }
+    const redacted = await sanitizeChoice(guard, session, choice, scope);
     // Log probabilities spell the reply out again token by token (and the tokens the model
     // nearly chose): a redacted reply's would give the values back.
     if (redacted && choice.logprobs) choice.logprobs = null;
@@ -282,61 +287,295 @@ export async function handleChatCompletions(
   return new Response(JSON.stringify(reply), { status: 200, headers: replyHeaders });
 }
 
+/** What policy says of some text of the request, as {@linkcode Guard.reviewHistory} answers. */
+type Verdict = Pick<HistoryReview, "level" | "action" | "localOnly">;
+
+/** A data URL (an image, a file): a binary payload, not text. */
+const DATA_URL = /^data:[^,]*;base64,/i;
+/** Keys of a content part whose string is a payload: `input_audio.data`, `file.file_data`. */
+const PART_PAYLOADS = new Set(["data", "file_data"]);
+const isDataUrl = (_key: string | undefined, text: string) => DATA_URL.test(text);
+const isPartPayload = (key: string | undefined, text: string) =>
+  PART_PAYLOADS.has(key ?? "") || DATA_URL.test(text);
+
 /**
- * Reviews the earlier messages of a conversation, which go upstream again each turn (clients send
- * the whole history, the user's messages as typed and the replies as the user got them, their
- * tool calls' arguments with the user's values put back): each earlier text, and each string of
- * a tool call's arguments, goes as it did when new, redacted alike, in place in `messages`. One
- * whose data may not leave this host keeps the turn (and the session) local; one that policy
- * blocks blocks the turn. `fresh` are the indices of the turn's new messages, inspected apart.
+ * The review of the request's text that the turn's inspection does not cover: the history
+ * (clients send the whole of it each turn, their own messages as typed and the replies as they
+ * got them), every other field of a message (a `name`, a refusal, the reasoning) and of the
+ * request (`tools`, `prediction`, `user`, ...). Each text goes as it did when new: redacted
+ * alike with the session's placeholders where policy says. One whose data may not leave this
+ * host keeps the turn (and the session) local; the first that policy blocks blocks the turn.
  */
-async function reviewHistory(
-  guard: Guard,
-  session: string,
-  messages: ChatMessage[],
-  fresh: ReadonlySet<number>,
-): Promise<{ localOnly: boolean; blocked?: { index: number; level: Level } }> {
-  let localOnly = false;
-  let blocked: { index: number; level: Level } | undefined;
-  for (const [index, message] of messages.entries()) {
-    if (blocked) break;
-    if (fresh.has(index)) continue;
-    const origin: VaultOrigin = message.role === "assistant" ? "output" : "input";
-    const review = async (text: string) => {
-      const past = await guard.reviewHistory(session, text, origin);
-      if (past.action === "block") blocked ??= { index, level: past.level };
-      if (past.localOnly) {
-        localOnly = true;
-        await guard.sessions.raise(session, past.level);
-      }
-      return past.text;
-    };
-    const text = textOf(message.content);
-    if (text !== undefined) {
-      const reviewed = await review(text);
-      if (reviewed !== text) {
-        const content = await redactedContent(guard, session, message.content, reviewed, origin);
-        messages[index] = { ...messages[index], content };
-      }
-    }
-    // A call's arguments, reviewed string by string; the older functions API's one call alike.
-    const reviewCall = async (call: ToolCallMessage["function"]) =>
-      typeof call?.arguments === "string"
-        ? { ...call, arguments: await editJsonStrings(call.arguments, review) }
-        : call;
-    if (Array.isArray(message.tool_calls)) {
-      const calls: unknown[] = [];
-      for (const call of message.tool_calls as ToolCallMessage[]) {
-        calls.push(call?.function ? { ...call, function: await reviewCall(call.function) } : call);
-      }
-      messages[index] = { ...messages[index], tool_calls: calls };
-    }
-    if (message.function_call && typeof message.function_call === "object") {
-      const call = await reviewCall(message.function_call as ToolCallMessage["function"]);
-      messages[index] = { ...messages[index], function_call: call };
+class RequestReview {
+  /** Whether some text reviewed may go only to a local model. */
+  localOnly = false;
+  /** The first field whose text policy blocks. */
+  blocked?: { field: string; level: Level };
+
+  constructor(readonly guard: Guard, readonly session: string) {}
+
+  /** Notes what policy says of the text at `field`. */
+  async judge(field: string, verdict: Verdict): Promise<void> {
+    if (verdict.action === "block") this.blocked ??= { field, level: verdict.level };
+    if (verdict.localOnly) {
+      this.localOnly = true;
+      await this.guard.sessions.raise(this.session, verdict.level);
     }
   }
-  return { localOnly, blocked };
+
+  /** `text` of `field` as it goes upstream. */
+  async text(text: string, field: string, origin: VaultOrigin): Promise<string> {
+    const past = await this.guard.reviewHistory(this.session, text, origin);
+    await this.judge(field, past);
+    return past.text;
+  }
+
+  /**
+   * A `name` (of a message, a call) as it goes upstream. Names are identifiers, with `_` for a
+   * space, and the classifier reads `card_4111111111111111` as one word: it is also judged with
+   * its underscores read as spaces, for the turn's route.
+   */
+  async name(name: string, field: string, origin: VaultOrigin): Promise<string> {
+    if (name.includes("_")) await this.text(name.replaceAll("_", " "), field, origin);
+    return await this.text(name, field, origin);
+  }
+
+  /** `value` with every string in it reviewed as a text, but those `keep` says are payloads. */
+  strings(
+    value: unknown,
+    field: string,
+    origin: VaultOrigin,
+    keep: KeepString = isDataUrl,
+  ): Promise<unknown> {
+    return editStrings(value, (text) => this.text(text, field, origin), keep);
+  }
+
+  /**
+   * `content` with the values no single text part shows whole (`"write to zed@"`, then
+   * `"example.com"`): found in the parts' texts joined with nothing between them, judged by
+   * policy at their level, and redacted where it says so, the placeholder in the part where the
+   * value begins. Each part is still read on its own (joined, a card followed by a word is no
+   * card), by the caller.
+   */
+  async acrossParts(content: unknown, field: string, origin: VaultOrigin): Promise<unknown> {
+    const parts = textParts(content);
+    if (!Array.isArray(content) || parts.length < 2) return content;
+    const lengths = parts.map((p) => p.text.length);
+    const glued = parts.map((p) => p.text).join("");
+    const split = this.guard.classifier.classify(glued).findings
+      .filter((f) => crossesBoundary(f, lengths));
+    if (!split.length) return content;
+    const level = this.guard.levelOf(split);
+    const action = this.guard.policy.actions[level];
+    const localOnly = action === "local_only" || atLeast(level, this.guard.policy.localOnlyAt);
+    await this.judge(field, { level, action, localOnly });
+    if (action !== "redact") return content;
+    const vault = await this.guard.vault(this.session);
+    const texts = spliceParts(
+      glued,
+      lengths,
+      split.map((f) => ({
+        ...f,
+        replacement: vault.placeholderFor(f.type, glued.slice(f.start, f.end), origin),
+      })),
+    );
+    const out = [...content];
+    parts.forEach(({ index }, i) => out[index] = { ...out[index], text: texts[i] });
+    return out;
+  }
+}
+
+/** The text parts of a content array, with where each is in it. */
+function textParts(content: unknown): { index: number; text: string }[] {
+  if (!Array.isArray(content)) return [];
+  const parts: { index: number; text: string }[] = [];
+  content.forEach((part, index) => {
+    const text = part && typeof part === "object" ? (part as { text?: unknown }).text : undefined;
+    if (typeof text === "string") parts.push({ index, text });
+  });
+  return parts;
+}
+
+/** Whether `span` of texts laid end to end (`lengths` long each) reaches across two of them. */
+function crossesBoundary(span: { start: number; end: number }, lengths: number[]): boolean {
+  let boundary = 0;
+  for (const length of lengths.slice(0, -1)) {
+    boundary += length;
+    if (span.start < boundary && boundary < span.end) return true;
+  }
+  return false;
+}
+
+/**
+ * The texts laid end to end in `glued` (`lengths` long each) with `values` replaced (ordered;
+ * one that overlaps an earlier one is left out, as `sanitize` does): a value's replacement goes
+ * in the text where it begins, and its characters in later texts are removed.
+ */
+function spliceParts(
+  glued: string,
+  lengths: readonly number[],
+  values: readonly { start: number; end: number; replacement: string }[],
+): string[] {
+  const ordered: typeof values[number][] = [];
+  for (const value of values) {
+    if (value.start >= (ordered.at(-1)?.end ?? 0)) ordered.push(value);
+  }
+  const out: string[] = [];
+  let partStart = 0;
+  for (const length of lengths) {
+    const partEnd = partStart + length;
+    let text = "";
+    let at = partStart;
+    for (const value of ordered) {
+      if (value.end <= partStart || value.start >= partEnd) continue;
+      if (value.start >= partStart) text += glued.slice(at, value.start) + value.replacement;
+      at = Math.min(value.end, partEnd);
+    }
+    out.push(text + glued.slice(at, partEnd));
+    partStart = partEnd;
+  }
+  return out;
+}
+
+/** A message's fields that carry no text: its role and the id of the call it answers. */
+const MESSAGE_STRUCTURE = new Set(["role", "tool_call_id"]);
+
+/**
+ * `message` as it goes upstream: its content's text reviewed unless it is one of the turn's new
+ * messages (inspected already), and every other string of it reviewed as an earlier message's.
+ */
+async function reviewMessage(
+  review: RequestReview,
+  message: ChatMessage,
+  index: number,
+  fresh: boolean,
+): Promise<ChatMessage> {
+  const field = `messages.${index}`;
+  const origin: VaultOrigin = message.role === "assistant"
+    ? "output"
+    : TOOL_RESULT_ROLES.has(message.role)
+    ? "untrusted"
+    : "input";
+  const out: ChatMessage = { ...message };
+  for (const [key, value] of Object.entries(message)) {
+    if (MESSAGE_STRUCTURE.has(key) || value === null || value === undefined) continue;
+    if (key === "content") {
+      const text = fresh ? value : await reviewContentText(review, value, field, origin);
+      out.content = await reviewPartExtras(review, text, field, origin);
+    } else if (key === "tool_calls" && Array.isArray(value)) {
+      const calls: unknown[] = [];
+      for (const call of value) calls.push(await reviewToolCall(review, call, field, origin));
+      out.tool_calls = calls;
+    } else if (key === "function_call") {
+      out.function_call = await reviewCall(review, value, field, origin);
+    } else if (key === "name" && typeof value === "string") {
+      out.name = await review.name(value, field, origin);
+    } else out[key] = await review.strings(value, field, origin);
+  }
+  return out;
+}
+
+/** An earlier message's content with its text reviewed: as a whole, across parts, part by part. */
+async function reviewContentText(
+  review: RequestReview,
+  content: unknown,
+  field: string,
+  origin: VaultOrigin,
+): Promise<unknown> {
+  const joined = await review.acrossParts(content, field, origin);
+  const text = textOf(content);
+  if (text === undefined) return joined;
+  const reviewed = await review.text(text, field, origin);
+  return reviewed === text
+    ? joined
+    : await redactedContent(review.guard, review.session, joined, reviewed, origin);
+}
+
+/**
+ * Content parts with their strings beside the text reviewed (a `refusal` part, an image's URL,
+ * a file's name); a part's type and binary payloads (a data URL, audio data) pass.
+ */
+async function reviewPartExtras(
+  review: RequestReview,
+  content: unknown,
+  field: string,
+  origin: VaultOrigin,
+): Promise<unknown> {
+  if (!Array.isArray(content)) return content;
+  const out: unknown[] = [];
+  for (const part of content) {
+    if (!part || typeof part !== "object") {
+      out.push(part);
+      continue;
+    }
+    const { type, text, ...extras } = part as Record<string, unknown>;
+    const reviewed = await review.strings(extras, field, origin, isPartPayload);
+    out.push(
+      reviewed === extras
+        ? part
+        : { type, ...(text === undefined ? {} : { text }), ...reviewed as object },
+    );
+  }
+  return out;
+}
+
+/** A tool call of an earlier reply as it goes upstream; its id and type are no text. */
+async function reviewToolCall(
+  review: RequestReview,
+  call: unknown,
+  field: string,
+  origin: VaultOrigin,
+): Promise<unknown> {
+  if (!call || typeof call !== "object") return call;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(call)) {
+    out[key] = key === "id" || key === "type"
+      ? value
+      : key === "function"
+      ? await reviewCall(review, value, field, origin)
+      : await review.strings(value, field, origin);
+  }
+  return out;
+}
+
+/**
+ * A call's name and arguments as they go upstream: each string of the arguments redacted as
+ * text is (the JSON stays valid), and their raw text also judged whole, since a number
+ * (`{"card":4111111111111111}`) or a value cut across two strings is in no string of them.
+ */
+async function reviewCall(
+  review: RequestReview,
+  call: unknown,
+  field: string,
+  origin: VaultOrigin,
+): Promise<unknown> {
+  if (!call || typeof call !== "object") return call;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(call)) {
+    if (key === "arguments" && typeof value === "string") {
+      // Judged whole for the route only; what goes upstream is the JSON redacted string by string.
+      await review.text(value, field, origin);
+      out.arguments = await editJsonStrings(value, (text) => review.text(text, field, origin));
+    } else if (key === "name" && typeof value === "string") {
+      out.name = await review.name(value, field, origin);
+    } else out[key] = await review.strings(value, field, origin);
+  }
+  return out;
+}
+
+/**
+ * The request's fields beside the messages (`tools` and their descriptions, `prediction`,
+ * `metadata`, `user`, ...) as they go upstream: each string of them reviewed as the user's text.
+ */
+async function reviewOtherFields(
+  review: RequestReview,
+  body: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (key !== "messages") out[key] = await review.strings(value, key, "input");
+  }
+  return out;
 }
 
 /** Bytes of an upstream's error body passed on; an error worth reading is far shorter. */

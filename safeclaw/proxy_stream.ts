@@ -10,6 +10,7 @@ import { readChunk } from "./reply_schema.ts";
 import {
   checkFunctionCall,
   checkToolCalls,
+  editStrings,
   REPLY_TEXT_FIELDS,
   type ReplyChoice,
   type ReplyTextField,
@@ -44,6 +45,11 @@ interface ChoiceState {
   calls: Map<number, { id?: string; name: string; arguments: string }>;
   /** The older functions API's one call, as its deltas accumulate. */
   functionCall?: { name: string; arguments: string };
+  /**
+   * The last chunk that carried this choice: what it holds goes out in that chunk's envelope
+   * (id, model), not in whichever chunk came last (an error, the usage).
+   */
+  envelope: StreamChunk;
 }
 
 type Controller = TransformStreamDefaultController<Uint8Array>;
@@ -62,16 +68,18 @@ export function streamReply(
 ): Response {
   const encoder = new TextEncoder();
   const states = new Map<number, ChoiceState>();
-  let last: StreamChunk | undefined;
   const emit = (controller: Controller, data: string) =>
     controller.enqueue(encoder.encode(`data: ${data}\n\n`));
   const emitChoice = (controller: Controller, template: StreamChunk, choice: StreamChoice) =>
     emit(controller, JSON.stringify({ ...template, choices: [choice] }));
-  const stateOf = (index: number) => {
+  const stateOf = (index: number, envelope: StreamChunk) => {
     let state = states.get(index);
-    if (!state) states.set(index, state = { sanitizers: new Map(), calls: new Map() });
+    if (!state) states.set(index, state = { sanitizers: new Map(), calls: new Map(), envelope });
+    state.envelope = envelope;
     return state;
   };
+  const sanitized = async (value: string) =>
+    (await guard.sanitizeOutput(session, value, "placeholder", scope)).text;
   const sanitizerFor = async (state: ChoiceState, field: ReplyTextField) => {
     let found = state.sanitizers.get(field);
     if (!found) {
@@ -85,10 +93,11 @@ export function streamReply(
     finish_reason: null,
   });
   /** Sends what a choice still holds: its texts' tails, then its checked tool calls. */
-  const release = async (controller: Controller, template: StreamChunk, index: number) => {
+  const release = async (controller: Controller, index: number) => {
     const state = states.get(index);
     if (!state) return { hadCalls: false, keptCalls: false };
     states.delete(index);
+    const template = state.envelope;
     for (const [field, stream] of state.sanitizers) {
       const rest = stream.flush();
       if (rest) emitChoice(controller, template, text(index, field, rest));
@@ -138,12 +147,11 @@ export function streamReply(
     return { hadCalls: true, keptCalls: delta !== undefined };
   };
   const releaseAll = async (controller: Controller) => {
-    if (!last) return;
-    for (const index of [...states.keys()]) await release(controller, last, index);
+    for (const index of [...states.keys()]) await release(controller, index);
   };
   const handleChoice = async (controller: Controller, chunk: StreamChunk, choice: StreamChoice) => {
     const index = choice.index ?? 0;
-    const state = stateOf(index);
+    const state = stateOf(index, chunk);
     for (const delta of choice.delta?.tool_calls ?? []) {
       const position = delta.index ?? 0;
       const call = state.calls.get(position) ?? { name: "", arguments: "" };
@@ -167,7 +175,7 @@ export function streamReply(
       if (safe) emitChoice(controller, chunk, text(index, field, safe));
     }
     if (choice.finish_reason) {
-      const { hadCalls, keptCalls } = await release(controller, chunk, index);
+      const { hadCalls, keptCalls } = await release(controller, index);
       const finish = hadCalls && !keptCalls ? "stop" : choice.finish_reason;
       emitChoice(controller, chunk, { index, delta: {}, finish_reason: finish });
       return;
@@ -186,9 +194,12 @@ export function streamReply(
     }
     const chunk: StreamChunk | undefined = readChunk(data);
     if (!chunk) return;
-    last = chunk;
-    // A chunk without choices (the usage that ends some streams) carries no reply text.
-    if (!chunk.choices?.length) return emit(controller, data);
+    // A chunk without choices (the usage that ends some streams, an error midway) has no
+    // sanitizer of its own, but an error can quote the request or the reply: each of its
+    // strings is sanitized whole.
+    if (!chunk.choices?.length) {
+      return emit(controller, JSON.stringify(await editStrings(chunk, sanitized)));
+    }
     for (const choice of chunk.choices) await handleChoice(controller, chunk, choice);
   };
   const reader = new SseReader();

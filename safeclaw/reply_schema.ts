@@ -3,8 +3,10 @@
  * streamed chunk. The proxy sanitizes the fields it knows, so anything else in a message or a
  * delta could carry text past the sanitizer (an upstream that puts an object in `content`, a
  * vendor field with the reply again): those fields are dropped, and a reply whose known fields
- * have other types is refused (a whole reply) or not passed on (a chunk). The envelope around
- * them (id, model, usage, ...) passes as it came.
+ * have other types is refused (a whole reply) or not passed on (a chunk). Other fields of a
+ * whole reply's choice and of a content part are kept, and every string in them sanitized; so
+ * is every string of a chunk without choices (an error, the usage). The envelope around the
+ * choices (id, model, usage, ...) passes as it came.
  */
 import { z } from "zod";
 import { parseJson, validationErrorFrom, type ZodIssueLike } from "@a3s/common";

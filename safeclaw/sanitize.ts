@@ -42,6 +42,15 @@ export interface VaultEntry {
  */
 export type VaultOrigin = "input" | "output" | "untrusted";
 
+/** Whether a value first seen as `actual` is one of `wanted` (any, when unset). */
+function fromOrigin(
+  actual: VaultOrigin,
+  wanted: VaultOrigin | readonly VaultOrigin[] | undefined,
+): boolean {
+  return wanted === undefined ||
+    (typeof wanted === "string" ? actual === wanted : wanted.includes(actual));
+}
+
 /** Options of a {@linkcode Vault}. */
 export interface VaultOptions {
   /** Entries it starts with (a vault read back from the store). */
@@ -161,12 +170,12 @@ export class Vault {
   }
 
   /** Whether `value` is one of the originals this vault keeps (of `origin` only, if given). */
-  holds(value: string, origin?: VaultOrigin): boolean {
+  holds(value: string, origin?: VaultOrigin | readonly VaultOrigin[]): boolean {
     this.#forgetExpired();
     const now = this.#now();
     for (const original of this.#byPlaceholder.values()) {
       if (original.expiresAt <= now) continue;
-      if (original.value === value && (!origin || original.origin === origin)) return true;
+      if (original.value === value && fromOrigin(original.origin, origin)) return true;
     }
     return false;
   }
@@ -175,10 +184,14 @@ export class Vault {
    * `text` with every kept placeholder put back (of `origin` only, if given; of those in
    * `only`, if given).
    */
-  restore(text: string, origin?: VaultOrigin, only?: ReadonlySet<string>): string {
+  restore(
+    text: string,
+    origin?: VaultOrigin | readonly VaultOrigin[],
+    only?: ReadonlySet<string>,
+  ): string {
     return text.replace(PLACEHOLDER, (p) => {
       const original = this.#live(p);
-      return original && (!origin || original.origin === origin) && (!only || only.has(p))
+      return original && fromOrigin(original.origin, origin) && (!only || only.has(p))
         ? original.value
         : p;
     });

@@ -112,9 +112,15 @@ export function createStreamSanitizer(options: StreamSanitizerOptions): StreamSa
   function release(final: boolean): string {
     if (!pending) return "";
     const context = released;
+    // A finding that begins in the context was cut by an earlier release (a value glued to a
+    // run too long to hold whole): its released part is gone, its pending part is redacted.
     const findings = options.detect(context + pending)
-      .filter((f) => f.start >= context.length)
-      .map((f) => ({ ...f, start: f.start - context.length, end: f.end - context.length }));
+      .filter((f) => f.end > context.length)
+      .map((f) => ({
+        ...f,
+        start: Math.max(0, f.start - context.length),
+        end: f.end - context.length,
+      }));
     let cut = pending.length;
     openBlock = final ? -1 : openBlockAt(pending);
     if (!final) {

@@ -42,11 +42,20 @@ export function startFakeOpenAi(name: string): FakeOpenAi {
         { headers: { "content-type": "text/event-stream" } },
       );
     };
-    const delta = (d: unknown, finish: string | null = null) => [{ index: 0, delta: d, finish_reason: finish }];
+    const delta = (
+      d: unknown,
+      finish: string | null = null,
+    ) => [{ index: 0, delta: d, finish_reason: finish }];
     /** `text` in pieces of `size`. */
     const pieces = (text: string, size: number) =>
-      Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, (i + 1) * size));
-    const said = String(last?.content ?? "");
+      Array.from(
+        { length: Math.ceil(text.length / size) },
+        (_, i) => text.slice(i * size, (i + 1) * size),
+      );
+    // A tool's result that says "run: ..." asks for the call too, as a list a tool returned.
+    const final = body.messages.at(-1);
+    const fromTool = final?.role === "tool" && /^run: /.test(String(final.content));
+    const said = String((fromTool ? final : last)?.content ?? "");
     const reasoning = said.startsWith("think:")
       ? "The note is from dave.secret@example.net; answer politely."
       : undefined;
@@ -65,7 +74,9 @@ export function startFakeOpenAi(name: string): FakeOpenAi {
       }
       return events([
         delta({ function_call: { name: "shell", arguments: "" } }),
-        ...pieces(call.arguments, 5).map((arguments_) => delta({ function_call: { arguments: arguments_ } })),
+        ...pieces(call.arguments, 5).map((arguments_) =>
+          delta({ function_call: { arguments: arguments_ } })
+        ),
         delta({}, "function_call"),
       ]);
     }
@@ -77,22 +88,38 @@ export function startFakeOpenAi(name: string): FakeOpenAi {
           message: {
             role: "assistant",
             content: null,
-            tool_calls: [{ id: "call_1", type: "function", function: { name: "shell", arguments: args } }],
+            tool_calls: [{
+              id: "call_1",
+              type: "function",
+              function: { name: "shell", arguments: args },
+            }],
           },
           finish_reason: "tool_calls",
         }]);
       }
       // Streamed tool calls arrive as deltas: the id and name first, the arguments in pieces.
       return events([
-        delta({ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "shell", arguments: "" } }] }),
-        ...pieces(args, 5).map((p) => delta({ tool_calls: [{ index: 0, function: { arguments: p } }] })),
+        delta({
+          tool_calls: [{
+            index: 0,
+            id: "call_1",
+            type: "function",
+            function: { name: "shell", arguments: "" },
+          }],
+        }),
+        ...pieces(args, 5).map((p) =>
+          delta({ tool_calls: [{ index: 0, function: { arguments: p } }] })
+        ),
         delta({}, "tool_calls"),
       ]);
     }
     // n > 1 asks for several choices; the second and later name another address each.
     const n = typeof body.n === "number" && body.n > 1 ? body.n : 1;
     if (n > 1) {
-      const texts = Array.from({ length: n }, (_, i) => i === 0 ? reply : `choice ${i}: mail erin${i}@example.com now`);
+      const texts = Array.from(
+        { length: n },
+        (_, i) => i === 0 ? reply : `choice ${i}: mail erin${i}@example.com now`,
+      );
       if (body.stream !== true) {
         return completion(texts.map((content, index) => ({
           index,
@@ -113,7 +140,9 @@ export function startFakeOpenAi(name: string): FakeOpenAi {
         if (step % 3 === 2) chunks.push(choices);
         else for (const c of choices) chunks.push([c]);
       }
-      for (let index = 0; index < n; index++) chunks.push([{ index, delta: {}, finish_reason: "stop" }]);
+      for (let index = 0; index < n; index++) {
+        chunks.push([{ index, delta: {}, finish_reason: "stop" }]);
+      }
       return events(chunks);
     }
     if (body.stream !== true) {
@@ -126,7 +155,9 @@ export function startFakeOpenAi(name: string): FakeOpenAi {
         },
         // The reply's tokens, as `logprobs: true` asks for them (here a token a word).
         logprobs: body.logprobs === true
-          ? { content: reply.split(" ").map((token) => ({ token, logprob: -0.1, top_logprobs: [] })) }
+          ? {
+            content: reply.split(" ").map((token) => ({ token, logprob: -0.1, top_logprobs: [] })),
+          }
           : null,
         finish_reason: "stop",
       }], { usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } });

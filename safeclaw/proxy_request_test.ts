@@ -1,0 +1,258 @@
+import { assert, assertEquals } from "@a3s/common/testing";
+import { Hono } from "hono";
+import type { Guard } from "./guard.ts";
+import { handleChatCompletions } from "./proxy.ts";
+import { MAX_REQUEST_DEPTH } from "./request_schema.ts";
+import { withGuard } from "./testdata/guard.ts";
+
+const CARD = "4111 1111 1111 1111";
+const EMAIL = "zed.private@example.com";
+
+interface Forwarded {
+  upstream: "local" | "remote";
+  body: { messages: Record<string, unknown>[] } & Record<string, unknown>;
+}
+
+const OK_REPLY = {
+  id: "x",
+  choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: "ok" } }],
+};
+
+/**
+ * Runs `fn` with a proxy in front of a local and a remote fake upstream, which answer `reply`
+ * and record what reached them.
+ */
+async function withProxy(
+  fn: (
+    chat: (body: Record<string, unknown>, session?: string) => Promise<Response>,
+    forwarded: Forwarded[],
+    guard: Guard,
+  ) => Promise<void>,
+  reply: unknown = OK_REPLY,
+): Promise<void> {
+  await withGuard(async (guard) => {
+    const forwarded: Forwarded[] = [];
+    const upstream = (name: Forwarded["upstream"]) =>
+      Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+        forwarded.push({ upstream: name, body: await request.json() });
+        return Response.json(reply);
+      });
+    const local = upstream("local");
+    const remote = upstream("remote");
+    const app = new Hono().post("/chat/completions", (c) =>
+      handleChatCompletions(c, guard, {
+        local: `http://127.0.0.1:${local.addr.port}`,
+        remote: `http://127.0.0.1:${remote.addr.port}`,
+      }));
+    const chat = async (body: Record<string, unknown>, session = "s") =>
+      await app.request("/chat/completions", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-a3s-session": session },
+        body: JSON.stringify({ model: "m", ...body }),
+      });
+    try {
+      await fn(chat, forwarded, guard);
+    } finally {
+      await local.shutdown();
+      await remote.shutdown();
+    }
+  });
+}
+
+const hi = { role: "user", content: "hi" };
+const goOn = { role: "user", content: "go on" };
+
+Deno.test("text in any field of the request keeps the turn local, as in a message's content", async () => {
+  await withProxy(async (chat, forwarded) => {
+    // Before, each of these went to the remote upstream with the card in clear: the proxy read
+    // only the messages' content and their calls' arguments.
+    const cases: Record<string, Record<string, unknown>> = {
+      "an assistant's refusal": {
+        messages: [hi, { role: "assistant", content: null, refusal: `card ${CARD}` }, goOn],
+      },
+      "a refusal part": {
+        messages: [hi, {
+          role: "assistant",
+          content: [{ type: "refusal", refusal: `card ${CARD}` }],
+        }, goOn],
+      },
+      "an earlier reply's reasoning": {
+        messages: [
+          hi,
+          { role: "assistant", content: "ok", reasoning_content: `card ${CARD}` },
+          goOn,
+        ],
+      },
+      "a message's name": {
+        messages: [{ role: "user", name: `card_${CARD.replaceAll(" ", "")}`, content: "hi" }],
+      },
+      "a prediction": {
+        messages: [{ role: "user", content: "rewrite the file" }],
+        prediction: { type: "content", content: `card ${CARD}` },
+      },
+      "a tool's description": {
+        messages: [hi],
+        tools: [{
+          type: "function",
+          function: { name: "pay", description: `use card ${CARD}`, parameters: {} },
+        }],
+      },
+    };
+    for (const [name, body] of Object.entries(cases)) {
+      forwarded.length = 0;
+      const res = await chat(body, name);
+      await res.body?.cancel();
+      assertEquals(res.headers.get("x-safeclaw-route"), "local", name);
+      assertEquals(forwarded.map((f) => f.upstream), ["local"], name);
+    }
+  });
+});
+
+Deno.test("text in any field of the request is redacted before the remote upstream, payloads pass", async () => {
+  await withProxy(async (chat, forwarded) => {
+    const image = { type: "image_url", image_url: { url: "data:image/png;base64,QUJD" } };
+    const res = await chat({
+      messages: [
+        { role: "user", content: [{ type: "text", text: "look" }, image] },
+        { role: "assistant", content: [{ type: "refusal", refusal: `I won't mail ${EMAIL}` }] },
+        { role: "user", name: "ada", content: "go on" },
+      ],
+      tools: [{ type: "function", function: { name: "mail", description: `mails ${EMAIL}` } }],
+      metadata: { note: `for ${EMAIL}` },
+    });
+    await res.body?.cancel();
+    assertEquals(res.headers.get("x-safeclaw-route"), "remote");
+    const sent = forwarded[0].body;
+    assertEquals(JSON.stringify(sent).includes(EMAIL), false);
+    assertEquals(sent.messages[1].content, [{
+      type: "refusal",
+      refusal: "I won't mail [EMAIL_1]",
+    }]);
+    assertEquals(sent.tools, [{
+      type: "function",
+      function: { name: "mail", description: "mails [EMAIL_1]" },
+    }]);
+    assertEquals(sent.metadata, { note: "for [EMAIL_1]" });
+    // An image's data is no text: it goes as it came.
+    assertEquals((sent.messages[0].content as unknown[])[1], image);
+  });
+});
+
+Deno.test("a field policy blocks is a 403 that names it", async () => {
+  await withProxy(async (chat, forwarded) => {
+    const res = await chat({
+      messages: [hi],
+      tools: [{ type: "function", function: { name: "x", description: "SSN 078-05-1120" } }],
+    });
+    assertEquals(res.status, 403);
+    assert((await res.json()).error.message.includes("tools carries Critical data"));
+    assertEquals(forwarded.length, 0);
+  });
+});
+
+Deno.test("a number in an earlier call's arguments keeps the turn local, as its string form does", async () => {
+  await withProxy(async (chat, forwarded) => {
+    // Before, the arguments were read string by string, and a number never.
+    for (const args of ['{"card":"4111111111111111"}', '{"card":4111111111111111}']) {
+      forwarded.length = 0;
+      const res = await chat({
+        messages: [
+          { role: "user", content: "pay the invoice" },
+          {
+            role: "assistant",
+            content: null,
+            tool_calls: [{
+              id: "c1",
+              type: "function",
+              function: { name: "pay", arguments: args },
+            }],
+          },
+          { role: "tool", tool_call_id: "c1", content: "paid" },
+        ],
+      }, args);
+      await res.body?.cancel();
+      assertEquals(res.headers.get("x-safeclaw-route"), "local", args);
+      assertEquals(forwarded.map((f) => f.upstream), ["local"], args);
+    }
+  });
+});
+
+Deno.test("a value split across text parts is redacted, or keeps the turn local; each part is still read alone", async () => {
+  await withProxy(async (chat, forwarded) => {
+    const split = [
+      { type: "text", text: "write to zed.private@" },
+      { type: "text", text: "example.com please" },
+    ];
+    // Before, each part was redacted alone and the address went out in two halves.
+    const res = await chat({ messages: [{ role: "user", content: split }] }, "split");
+    await res.body?.cancel();
+    assertEquals(res.headers.get("x-safeclaw-route"), "remote");
+    const redacted = [
+      { type: "text", text: "write to [EMAIL_1]" },
+      { type: "text", text: " please" },
+    ];
+    assertEquals(forwarded.at(-1)!.body.messages[0].content, redacted);
+    // The next turn sends the message back in the history: it goes as it did.
+    await (await chat({
+      messages: [{ role: "user", content: split }, { role: "assistant", content: "ok" }, goOn],
+    }, "split")).body?.cancel();
+    assertEquals(forwarded.at(-1)!.body.messages[0].content, redacted);
+    // A card split in two keeps the turn local; one whole in a part that the next part's
+    // first word would run into when joined is still found.
+    const cases: Record<string, string[]> = {
+      "a split card": ["card 4111 1111 ", "1111 1111 now"],
+      "a card then a word": [`card ${CARD}`, "Please charge it"],
+    };
+    for (const [name, texts] of Object.entries(cases)) {
+      const content = texts.map((text) => ({ type: "text", text }));
+      const local = await chat({ messages: [{ role: "user", content }] }, name);
+      await local.body?.cancel();
+      assertEquals(local.headers.get("x-safeclaw-route"), "local", name);
+    }
+  });
+});
+
+Deno.test("a whole reply's choice is sanitized in every string, beside the fields the proxy knows", async () => {
+  const reply = {
+    id: "x",
+    choices: [{
+      index: 0,
+      finish_reason: "stop",
+      text: `mail ${EMAIL}`,
+      message: {
+        role: "assistant",
+        content: [
+          { type: "text", text: "hello" },
+          { type: "refusal", refusal: `I won't mail ${EMAIL}` },
+          { type: "output_text", text: "x", annotations: [{ type: "url_citation", title: EMAIL }] },
+        ],
+      },
+    }],
+  };
+  await withProxy(async (chat) => {
+    // Before, the choice's `text`, the refusal part and the annotation's title came back raw.
+    const text = await (await chat({ messages: [hi] })).text();
+    assertEquals(text.includes(EMAIL), false);
+    const choice = JSON.parse(text).choices[0];
+    assertEquals(choice.text, "mail [EMAIL_1]");
+    assertEquals(choice.message.content[1].refusal, "I won't mail [EMAIL_1]");
+  }, reply);
+});
+
+Deno.test("a request nested deeper than any real one is a 400 naming the field, not a 500", async () => {
+  await withProxy(async (chat, forwarded) => {
+    const nested = (depth: number) =>
+      JSON.parse("[".repeat(depth) + `"mail ${EMAIL}"` + "]".repeat(depth));
+    // Before, writing it out for the upstream overflowed the stack.
+    const res = await chat({ messages: [hi], metadata: { deep: nested(20_000) } });
+    assertEquals(res.status, 400);
+    const { error } = await res.json();
+    assert(error.message.startsWith("metadata.deep.0.0"), error.message);
+    assert(error.message.endsWith(`nested deeper than ${MAX_REQUEST_DEPTH} levels`));
+    assertEquals(forwarded.length, 0);
+    const ok = await chat({ messages: [hi], metadata: { deep: nested(MAX_REQUEST_DEPTH - 3) } });
+    await ok.body?.cancel();
+    assertEquals(ok.status, 200);
+    assertEquals(JSON.stringify(forwarded[0].body.metadata).includes(EMAIL), false);
+  });
+});
