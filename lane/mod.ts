@@ -17,7 +17,14 @@
  * @module
  */
 export { createLane } from "./create.ts";
-export { type DeadLetterQueue, type JobHandle, Lane, type LaneOptions } from "./lane.ts";
+export {
+  type DeadLetterQueue,
+  type JobHandle,
+  Lane,
+  type LaneOptions,
+  SESSION_PATTERN,
+  SESSION_RULE,
+} from "./lane.ts";
 export { MemoryLane, type MemoryLaneOptions } from "./memory_lane.ts";
 export { DurableLane, type DurableLaneOptions, type DurableSubmission } from "./durable_lane.ts";
 export type { LaneDepth } from "./_durable_queries.ts";

@@ -93,6 +93,25 @@ function proxyChat(
   });
 }
 
+Deno.test("a session name the store would change, or arguments nested past reading, are a 400 naming the field", async () => {
+  await withServer(await testDir(), {}, async (_server, call) => {
+    for (const session of ["s\u0000x", "\ud800", "tab\there"]) {
+      const res = await call("/safeclaw/v1/classify", { text: "hello", session });
+      assertEquals(res.status, 400, session);
+      assert(JSON.stringify(await res.json()).includes("session"), session);
+    }
+    let args: unknown = [];
+    for (let i = 0; i < 10_000; i++) args = [args];
+    const deep = await call("/safeclaw/v1/taint/check", { session: "s", tool: "t", args }, true);
+    assertEquals(deep.status, 400);
+    assert(JSON.stringify(await deep.json()).includes("nested deeper than 64"));
+    assertEquals(
+      (await (await call("/safeclaw/v1/audit/verify", undefined, true)).json()).ok,
+      true,
+    );
+  });
+});
+
 Deno.test("classify, sanitize, injection and taint checks over a real server", async () => {
   const home = await testDir();
   await withServer(home, { auditKey: "k".repeat(32) }, async (_server, call) => {

@@ -50,8 +50,11 @@ const DEV_NET = /\/dev\/(?:tcp|udp)\/([^/\s]+)/gi;
 const DOMAIN = /^(?:[a-z0-9_-]+\.)+[a-z][a-z0-9-]*\.?$/i;
 const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 const IPV6 = /^\[?[0-9a-f]*:[0-9a-f:.]+\]?$/i;
-/** A name that looks like data: a long label of base32, base64 or hex characters. */
-const ENCODED_LABEL = /(?:^|\.)[a-z0-9+/=_-]{24,}\./i;
+/** Whether a name carries data: a label (not the last) of 24 or more base32, base64 or hex characters. */
+function hasEncodedLabel(name: string): boolean {
+  const labels = name.split(".");
+  return labels.slice(0, -1).some((label) => label.length >= 24 && /^[a-z0-9+/=_-]+$/i.test(label));
+}
 /** File names, which look like domains (`notes.txt`, `run.sh`): not hosts when they are operands. */
 const FILE_EXTENSION =
   /\.(?:txt|md|json|ya?ml|toml|ini|cfg|conf|log|csv|tsv|xml|html?|css|js|mjs|ts|tsx|py|rb|pl|php|sh|bash|go|rs|c|h|cc|cpp|java|kt|sql|db|sqlite|tar|gz|tgz|bz2|xz|zip|7z|png|jpe?g|gif|svg|pdf|pem|key|crt|pub|env|lock|out|bin|img|iso|deb|rpm)$/i;
@@ -71,6 +74,13 @@ function hostOf(text: string, dotless = false): string | undefined {
   if (IPV4.test(bare) || (DOMAIN.test(bare) && !FILE_EXTENSION.test(bare))) return bare;
   if (IPV6.test(text)) return text.replace(/^\[|\]$/g, "");
   return dotless && /^[a-z][a-z0-9-]*$/i.test(bare) ? bare : undefined;
+}
+
+/** The run of name characters (letters, digits, dots, dashes) `text` ends with. */
+function trailingName(text: string): string {
+  let start = text.length;
+  while (start > 0 && /[a-z0-9.-]/i.test(text[start - 1])) start--;
+  return text.slice(start);
 }
 
 /** Hosts named in URLs, `user@host` and `/dev/tcp/host/port` anywhere in `text`. */
@@ -171,7 +181,10 @@ class CommandReader {
     }
     const name = basename(head.text);
     if (NOT_COMMANDS.has(name)) return;
-    if (unwrapped > 12) return;
+    if (unwrapped > 12) {
+      this.uses.push({ kind: "opaque", why: "runs a command behind more wrappers than are read" });
+      return;
+    }
     const wrapper = WRAPPERS[name] ?? (name === "systemd-run" ? WRAPPERS.systemd_run : undefined);
     if (wrapper) return this.#unwrap(name, args, wrapper, command, depth, unwrapped);
     if (name === "busybox" || name === "toybox") {
@@ -271,7 +284,7 @@ class CommandReader {
   #shell(name: string, args: ShellWord[], command: SimpleCommand, depth: number): void {
     for (let i = 0; i < args.length; i++) {
       const text = args[i].text;
-      if (/^-[a-zA-Z]*c[a-zA-Z]*$/.test(text)) {
+      if (/^-[a-zA-Z]+$/.test(text) && text.includes("c")) {
         return this.#inline(args.slice(i + 1, i + 2), depth, `${name} -c`);
       }
       if (text === "-o" || text === "+o" || text === "-O" || text === "+O") {
@@ -388,11 +401,12 @@ class CommandReader {
         carriesData ||= /[$`]/.test(operand.text);
       }
       const text = operand.text.replace(/^@/, "");
+      // The domain a made-up name ends in (`$(…).evil.example`): its last run of name characters.
       const host = operand.dynamic
-        ? text.match(/((?:[a-z0-9-]+\.)+[a-z]{2,})$/i)?.[1]
+        ? trailingName(text).replace(/^\.+/, "").match(DOMAIN)?.[0]
         : hostOf(text);
       if (host) hosts.push(host);
-      if (ENCODED_LABEL.test(text)) carriesData = true;
+      if (hasEncodedLabel(text)) carriesData = true;
     }
     this.#network(name, hosts, carriesData);
   }

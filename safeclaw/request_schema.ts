@@ -36,7 +36,7 @@ const RequestMessage = z.looseObject({
 export const MAX_REQUEST_DEPTH = 64;
 
 /** The path to the first object or array in `value` nested deeper than `max` levels. */
-function pathDeeperThan(value: unknown, max: number): (string | number)[] | undefined {
+export function pathDeeperThan(value: unknown, max: number): (string | number)[] | undefined {
   // A stack of its own, not recursion: the nesting it measures may be any depth.
   const pending: { value: unknown; path: (string | number)[] }[] = [{ value, path: [] }];
   while (pending.length) {

@@ -7,6 +7,7 @@ import { ACTIONS } from "./policy.ts";
 import { SOURCES } from "./injection/detector.ts";
 import { CATEGORIES } from "./injection/rules.ts";
 import { REDACTION_MODES } from "./sanitize.ts";
+import { MAX_REQUEST_DEPTH, pathDeeperThan } from "./request_schema.ts";
 import { SEVERITIES } from "./audit/log.ts";
 
 export const Span = z.object({
@@ -29,7 +30,12 @@ export const ScanResponse = z.object({
   results: z.array(z.object({ spans: z.array(Span) })).optional(),
 }).openapi("SafeclawScanResponse");
 
-const SessionId = z.string().min(1).max(SESSION_NAME_MAX).openapi({
+// A control character or an unpaired surrogate would be changed on its way into the store
+// (SQLite cuts a text at NUL), while the audit record's hash covers the name as sent.
+const SessionId = z.string().min(1).max(SESSION_NAME_MAX).refine(
+  (name) => name.isWellFormed() && !/[\u0000-\u001f\u007f]/.test(name),
+  "no control characters or unpaired surrogates",
+).openapi({
   description:
     "the caller's name for its session, stored as `api:<caller>:<name>` (the caller is `token:<id>` or `anonymous`): a caller reaches only the sessions it named, never a channel's or another token's",
   example: "agent-7",
@@ -96,6 +102,15 @@ export const TaintCheckRequest = z.object({
   args: z.unknown().optional().openapi({
     description: "the tool call's arguments, as the model produced them (none: a call without)",
   }),
+}).superRefine((body, ctx) => {
+  const path = pathDeeperThan(body.args, MAX_REQUEST_DEPTH);
+  if (path) {
+    ctx.addIssue({
+      code: "custom",
+      message: `nested deeper than ${MAX_REQUEST_DEPTH} levels`,
+      path: ["args", ...path],
+    });
+  }
 }).openapi("SafeclawTaintCheckRequest");
 
 export const TaintCheckResponse = z.object({

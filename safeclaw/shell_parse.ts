@@ -121,6 +121,29 @@ function ansiC(s: string, start: number): { text: string; end: number } {
   return { text, end: i };
 }
 
+/**
+ * Whether unquoted characters make a glob (`*`, `?`, `[…]`) or a brace list (`{a,b}`, `{1..3}`).
+ * One pass: a pattern over the text backtracked on a long run of `{` (quadratic).
+ */
+function expandsAsPattern(bare: string): boolean {
+  let bracketOpen = false;
+  let braceOpen = false;
+  let braceList = false;
+  for (let i = 0; i < bare.length; i++) {
+    const c = bare[i];
+    if (c === "*" || c === "?") return true;
+    if (c === "[") bracketOpen = true;
+    else if (c === "]" && bracketOpen) return true;
+    else if (c === "{") [braceOpen, braceList] = [true, false];
+    else if (braceOpen && (c === "," || (c === "." && bare[i + 1] === "."))) braceList = true;
+    else if (c === "}" && braceOpen) {
+      if (braceList) return true;
+      braceOpen = false;
+    }
+  }
+  return false;
+}
+
 /** A word being read. */
 interface WordBuilder {
   text: string;
@@ -145,7 +168,7 @@ class Reader {
 
     const endWord = () => {
       if (!word) return;
-      const dynamic = word.dynamic || /[*?]|\[.*\]|\{[^}]*(?:,|\.\.)[^}]*\}/.test(word.bare);
+      const dynamic = word.dynamic || expandsAsPattern(word.bare);
       const done: ShellWord = { text: word.text, dynamic };
       word = undefined;
       if (redirect === undefined) {

@@ -202,3 +202,17 @@ Deno.test("a secret is found percent-encoded char by char, cut in two, in rot13,
   // A short piece of it is not: nine characters can be anything.
   assertEquals(check("web_fetch", { url: `https://x.example/?a=${key.slice(0, 9)}` }), []);
 });
+
+Deno.test("checkToolCall reads arguments of any depth and size without overflowing: deeper than it reads is held", () => {
+  const tracker = new TaintTracker();
+  tracker.track(SECRET, "Secret", "input");
+  let deep: unknown = [SECRET];
+  for (let i = 0; i < 10_000; i++) deep = { a: deep };
+  const held = checkToolCall({ tool: "mcp__x__y", args: deep }, tracker, parsePolicy({}));
+  assertEquals(held.decision, "approve");
+  assert(held.reasons[0].includes("nested deeper than 64"), held.reasons[0]);
+  // 300,000 byte values: the text they spell is read (it overflowed the stack before).
+  const bytes = [...new TextEncoder().encode("x".repeat(299_976) + SECRET)];
+  const spelled = checkToolCall({ tool: "mcp__x__y", args: { bytes } }, tracker, parsePolicy({}));
+  assertEquals(spelled.decision, "block");
+});

@@ -60,26 +60,60 @@ interface ArgumentText {
 const SHELL_TOOL = /^(?:bash|sh|shell|zsh|exec|run|terminal|command|run_command|execute)$/i;
 const SHELL_ARGUMENT = /^(?:command|cmd|script|shell|commands)$/i;
 
+/** How deep arguments are read; a call nested deeper is held, its inside unread. */
+export const MAX_ARGUMENT_DEPTH = 64;
+
+/** An array of code points as the text it spells, built a slice at a time (a spread of a long one overflows the stack). */
+function spelled(codes: readonly number[]): string {
+  let text = "";
+  for (let i = 0; i < codes.length; i += 8192) {
+    text += String.fromCodePoint(...codes.slice(i, i + 8192));
+  }
+  return text;
+}
+
 /**
- * Every string inside `value`, depth first: object keys too, numbers as text, and an array of
- * byte values as the text it spells (`[65, 75, 73, 65, …]`), each a way to carry a value out.
+ * Every string inside `value`: object keys too, numbers as text, and an array of byte values as
+ * the text it spells (`[65, 75, 73, 65, …]`), each a way to carry a value out. Read with a stack
+ * of its own, to `MAX_ARGUMENT_DEPTH`: `deep` says whether anything lay deeper.
  */
-function argumentTexts(value: unknown, shell: boolean, out: ArgumentText[] = []): ArgumentText[] {
-  if (typeof value === "string") out.push({ text: value, shell });
-  else if (typeof value === "number" || typeof value === "bigint") {
-    out.push({ text: String(value), shell: false });
-  } else if (Array.isArray(value)) {
-    if (value.length >= 6 && value.every((v) => Number.isInteger(v) && v >= 0 && v <= 0x10ffff)) {
-      out.push({ text: String.fromCodePoint(...(value as number[])), shell: false });
-    }
-    for (const v of value) argumentTexts(v, shell, out);
-  } else if (value && typeof value === "object") {
-    for (const [key, v] of Object.entries(value)) {
-      out.push({ text: key, shell: false });
-      argumentTexts(v, shell || SHELL_ARGUMENT.test(key), out);
+function argumentTexts(
+  value: unknown,
+  shellTool: boolean,
+): { texts: ArgumentText[]; deep: boolean } {
+  const texts: ArgumentText[] = [];
+  let deep = false;
+  const pending: { value: unknown; shell: boolean; depth: number }[] = [
+    { value, shell: shellTool, depth: 0 },
+  ];
+  while (pending.length) {
+    const { value, shell, depth } = pending.pop()!;
+    if (typeof value === "string") texts.push({ text: value, shell });
+    else if (typeof value === "number" || typeof value === "bigint") {
+      texts.push({ text: String(value), shell: false });
+    } else if (value && typeof value === "object") {
+      if (depth >= MAX_ARGUMENT_DEPTH) {
+        deep = true;
+        continue;
+      }
+      if (Array.isArray(value)) {
+        if (
+          value.length >= 6 && value.every((v) => Number.isInteger(v) && v >= 0 && v <= 0x10ffff)
+        ) texts.push({ text: spelled(value as number[]), shell: false });
+        for (let i = value.length - 1; i >= 0; i--) {
+          pending.push({ value: value[i], shell, depth: depth + 1 });
+        }
+      } else {
+        const entries = Object.entries(value);
+        for (let i = entries.length - 1; i >= 0; i--) {
+          const [key, item] = entries[i];
+          pending.push({ value: item, shell: shell || SHELL_ARGUMENT.test(key), depth: depth + 1 });
+          pending.push({ value: key, shell: false, depth: depth + 1 });
+        }
+      }
     }
   }
-  return out;
+  return { texts, deep };
 }
 
 /**
@@ -122,7 +156,7 @@ export function checkToolCall(
   policy: Policy,
   options: ToolCheckOptions = {},
 ): ToolDecision {
-  const texts = argumentTexts(call.args, SHELL_TOOL.test(call.tool));
+  const { texts, deep } = argumentTexts(call.args, SHELL_TOOL.test(call.tool));
   const taints = tracker.find(texts.map((t) => t.text).join("\n"));
   const reasons: string[] = [];
   let decision: ToolDecision["decision"] = "allow";
@@ -136,6 +170,10 @@ export function checkToolCall(
       })`,
     );
     escalate(policy.toolCalls.onTainted);
+  }
+  if (deep) {
+    reasons.push(`arguments nested deeper than ${MAX_ARGUMENT_DEPTH} levels are not read`);
+    escalate("approve");
   }
   const hosts = new Set<string>();
   const opaque = new Set<string>();

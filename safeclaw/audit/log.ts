@@ -128,6 +128,15 @@ export interface AuditLogOptions {
 }
 
 /**
+ * `text` as a store keeps it: a NUL (SQLite ends a text there) and an unpaired surrogate (stored
+ * as U+FFFD) replaced before the record is hashed, so the hash covers what is stored; a session
+ * named by a platform's user id may hold either.
+ */
+function storable(text: string): string {
+  return text.toWellFormed().replaceAll("\0", "\uFFFD");
+}
+
+/**
  * The audit log over the shared store.
  *
  * @example
@@ -284,9 +293,9 @@ export class AuditLog {
       const row: Omit<AuditRow, "hash"> = {
         seq: prevSeq + 1,
         ts: this.#now(),
-        kind: event.kind,
+        kind: storable(event.kind),
         severity: event.severity,
-        session: event.session ?? null,
+        session: event.session == null ? null : storable(event.session),
         data: canonicalJson(event.data ?? {}),
         prev_hash: prevHash,
       };

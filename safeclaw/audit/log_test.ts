@@ -130,6 +130,21 @@ Deno.test("concurrent appends never fork the chain", async () => {
   }
 });
 
+Deno.test("a session name with a NUL or an unpaired surrogate is stored as hashed: the chain verifies", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const audit = await AuditLog.open(store, { hmacKey: KEY });
+    for (const session of ["s\0x", "\ud800", "plain"]) {
+      await audit.append({ kind: "classification", severity: "info", session, data: {} });
+    }
+    assertEquals(await audit.verify(), { ok: true, records: 3, checkpointSeq: null });
+    const sessions = (await audit.list({})).map((r) => r.session);
+    assertEquals(sessions.toSorted(), ["plain", "s\uFFFDx", "\uFFFD"].toSorted());
+  } finally {
+    await store.close();
+  }
+});
+
 /**
  * Deleting the tail together with the signed head: after a prune the checkpoint proves records
  * existed, so the missing head is reported, and an append refuses to chain over the gap.

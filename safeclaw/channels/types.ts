@@ -1,6 +1,7 @@
 /** What every chat channel adapter shares: the normalized message and the adapter contract. */
 import type { z } from "zod";
 import { parseJson } from "@a3s/common";
+import { createHash } from "node:crypto";
 
 /** A message from any platform, keyed by `user_id:channel_id:chat_id`. */
 export interface ChannelMessage {
@@ -62,9 +63,38 @@ export interface ChannelAdapter {
   send(message: ChannelMessage, text: string, progress: ReplyProgress): Promise<void>;
 }
 
-/** The session key of a platform message. */
+/** The longest a key's part stays as it is; a longer one is hashed, so a key fits lane's 200. */
+const MAX_KEY_PART = 60;
+
+/**
+ * A platform's id as a part of a session key: kept where it is plain (letters, digits, `.`, `_`,
+ * `@`, `+`, `/`, `-`), each other UTF-8 byte written `=XX`, so an id with a `:` cannot pose as
+ * another key's parts and one with a space, a NUL or a name like `josé` still makes a key lane
+ * takes; a long one is hashed.
+ */
+function keyPart(id: string): string {
+  let part = "";
+  for (const byte of new TextEncoder().encode(id.toWellFormed())) {
+    const c = String.fromCharCode(byte);
+    part += /[\w.@+/-]/.test(c) ? c : `=${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  if (part.length <= MAX_KEY_PART) return part;
+  return `=${createHash("sha256").update(id).digest("hex").slice(0, 40)}`;
+}
+
+/**
+ * The session key of a platform message: `<user_id>:<channel>:<chat_id>`, each id written as
+ * {@linkcode keyPart} writes it (a plain id as it is).
+ *
+ * @example
+ * ```ts
+ * import { sessionKey } from "./types.ts";
+ * console.log(sessionKey("telegram", "42", "-1001")); // "42:telegram:-1001"
+ * console.log(sessionKey("webchat", "josé:x", "ab12")); // "jos=C3=A9=3Ax:webchat:ab12"
+ * ```
+ */
 export function sessionKey(channel: string, userId: string, chatId: string): string {
-  return `${userId}:${channel}:${chatId}`;
+  return `${keyPart(userId)}:${channel}:${keyPart(chatId)}`;
 }
 
 /**
