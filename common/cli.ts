@@ -125,10 +125,36 @@ export function renderTable(
   const lines = [header, ...rows].map((row) => row.map(printableCell));
   const widths = header.map(() => 0);
   for (const line of lines) {
-    line.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, cell.length));
+    line.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, displayWidth(cell)));
   }
-  return lines.map((line) => line.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd())
-    .join("\n");
+  return lines.map((line) =>
+    line.map((cell, i) => cell + " ".repeat(widths[i] - displayWidth(cell))).join("  ").trimEnd()
+  ).join("\n");
+}
+
+/**
+ * Columns a terminal gives `text`: two for a wide character (CJK, Hangul, fullwidth forms,
+ * most emoji), none for a combining mark, one otherwise. Padding by UTF-16 length pushed a row
+ * with `张三` two columns to the right per character.
+ */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    if (/\p{Mn}|\p{Me}|\u200d|[\ufe00-\ufe0f]/u.test(char)) continue;
+    width += isWide(code) ? 2 : 1;
+  }
+  return width;
+}
+
+function isWide(code: number): boolean {
+  return (code >= 0x1100 && code <= 0x115f) || (code >= 0x2e80 && code <= 0x303e) ||
+    (code >= 0x3041 && code <= 0x33ff) || (code >= 0x3400 && code <= 0x4dbf) ||
+    (code >= 0x4e00 && code <= 0x9fff) || (code >= 0xa000 && code <= 0xa4cf) ||
+    (code >= 0xac00 && code <= 0xd7a3) || (code >= 0xf900 && code <= 0xfaff) ||
+    (code >= 0xfe30 && code <= 0xfe4f) || (code >= 0xff00 && code <= 0xff60) ||
+    (code >= 0xffe0 && code <= 0xffe6) || (code >= 0x1f300 && code <= 0x1f64f) ||
+    (code >= 0x1f900 && code <= 0x1f9ff) || (code >= 0x20000 && code <= 0x3fffd);
 }
 
 /**

@@ -33,6 +33,11 @@ Deno.test("tables align their columns and say when they are empty", () => {
     ].join("\n"),
   );
   assertEquals(renderTable(["ID"], [], "no jobs"), "no jobs");
+  // Wide characters take two columns: the next column lines up under its header.
+  assertEquals(
+    renderTable(["SESSION", "KIND"], [["u1:张三李四", "block"], ["u2:bob", "info"]]),
+    "SESSION      KIND\nu1:张三李四  block\nu2:bob       info",
+  );
   assertEquals(renderTable(["ID"], []), "ID");
 });
 

@@ -405,6 +405,36 @@ Deno.test("the proxy's client gets the values of the tool results it sent back i
   });
 });
 
+Deno.test("data that needs a TEE is refused wherever it stands in a request, on a host without one", async () => {
+  await withProxy({
+    remote: true,
+    policy: { requireTeeAt: "Critical", actions: { Critical: "local_only" } },
+  }, async (server, _call, { local, remote }) => {
+    const ssn = "my SSN is 078-05-1120";
+    const requests = [
+      [{ role: "user", content: ssn }],
+      [{ role: "user", content: ssn }, { role: "assistant", content: "noted" }, {
+        role: "user",
+        content: "hi",
+      }],
+      [{ role: "system", content: ssn }, { role: "user", content: "hi" }],
+    ];
+    for (const [i, messages] of requests.entries()) {
+      const res = await proxyChat(server, `tee${i}`, { messages });
+      assertEquals(res.status, 403, JSON.stringify(messages));
+      await res.body?.cancel();
+    }
+    const tools = [{ type: "function", function: { name: "f", description: ssn, parameters: {} } }];
+    const res = await proxyChat(server, "tee-tools", {
+      messages: [{ role: "user", content: "hi" }],
+      tools,
+    });
+    assertEquals(res.status, 403);
+    await res.body?.cancel();
+    assertEquals([local.requests.length, remote.requests.length], [0, 0]);
+  });
+});
+
 Deno.test("a tool call gets the user's values back; in the history its arguments go redacted", async () => {
   await withProxy({
     remote: true,

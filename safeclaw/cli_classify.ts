@@ -2,7 +2,8 @@
 import { fileReadError, outputFormat, parseCommand, renderTable, UsageError } from "@a3s/common";
 import { createClassifier } from "./classify.ts";
 import { CLASSIFY_HELP } from "./cli_help.ts";
-import { levelOf, loadPolicyFile, parsePolicy } from "./policy.ts";
+import { levelOf, loadPolicyFile, parsePolicy, policyAction } from "./policy.ts";
+import { detectTee } from "./tee.ts";
 import { atLeast, type Level, maxLevel } from "./privacy/levels.ts";
 import { readInput } from "./_input.ts";
 
@@ -35,10 +36,11 @@ export async function classifyCommand(args: string[]): Promise<number> {
   classifier.free();
   let level: Level = "Normal";
   for (const f of findings) level = maxLevel(level, levelOf(policy, f.type));
-  const action = policy.actions[level];
+  const { action, teeRefusal } = policyAction(policy, level, detectTee());
   const result = {
     level,
     action,
+    ...(teeRefusal ? { reason: teeRefusal } : {}),
     localOnly: action === "local_only" || atLeast(level, policy.localOnlyAt),
     findings: findings.map((f) => ({
       ...f,
@@ -51,6 +53,7 @@ export async function classifyCommand(args: string[]): Promise<number> {
     return 0;
   }
   console.log(`level: ${level}   action: ${action}   local only: ${result.localOnly}`);
+  if (teeRefusal) console.log(teeRefusal);
   console.log(renderTable(
     ["TYPE", "LEVEL", "START", "END", "CONFIDENCE"],
     result.findings.map((

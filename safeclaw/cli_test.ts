@@ -367,3 +367,23 @@ Deno.test("the help texts import nothing: printing one loads none of the command
   const graph = JSON.parse(new TextDecoder().decode(stdout)) as { modules: unknown[] };
   assertEquals(graph.modules.length, 1);
 });
+
+Deno.test("cli: classify applies the policy's TEE rule as the guard does", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "a3s-cli-tee-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/tee.yaml`,
+      "actions:\n  Critical: local_only\nrequireTeeAt: Critical\n",
+    );
+    const run = await a3s(
+      ["safeclaw", "classify", "--policy", `${dir}/tee.yaml`],
+      "my SSN is 078-05-1120",
+    );
+    assertEquals(run.code, 0, run.err);
+    const result = JSON.parse(run.out);
+    assertEquals(result.action, "block");
+    assert(result.reason.includes("needs a TEE"), result.reason);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -6,7 +6,7 @@
  */
 import type { Store } from "@a3s/common";
 import { type Classifier, createClassifier } from "./classify.ts";
-import { type Action, levelOf, type Policy } from "./policy.ts";
+import { type Action, levelOf, type Policy, policyAction } from "./policy.ts";
 import type { Detection } from "./privacy/entities.ts";
 import { atLeast, type Level, levelRank, maxLevel } from "./privacy/levels.ts";
 import type { InjectionVerdict, Source } from "./injection/detector.ts";
@@ -302,6 +302,16 @@ export class Guard {
   }
 
   /**
+   * What the policy does with data at `level` on this host: its action, or a block with the
+   * reason when the policy wants a TEE for it and the host has none. Every path that judges data
+   * (a new message, the history, a request's other fields, the CLI) asks here, so none of them
+   * lets TEE-only data through.
+   */
+  actionAt(level: Level): { action: Action; teeRefusal?: string } {
+    return policyAction(this.policy, level, this.tee);
+  }
+
+  /**
    * What the policy does to an earlier message of a conversation that goes upstream again
    * (clients send the whole history each turn, their own messages as typed and the replies as
    * they got them): its level and action, and its text redacted as it was when new (the
@@ -324,7 +334,7 @@ export class Guard {
     if (known) return { ...known };
     const findings = this.classifier.classify(text).findings;
     const level = this.levelOf(findings);
-    const action = this.policy.actions[level];
+    const action = this.actionAt(level).action;
     const localOnly = action === "local_only" || atLeast(level, this.policy.localOnlyAt);
     let expiresAt = now + this.#vaultTtlMs;
     let redacted = text;
@@ -370,10 +380,10 @@ export class Guard {
       action = "block";
       reasons.push(`prompt injection: ${injection.explanation}`);
     }
-    const teeAt = this.policy.requireTeeAt;
-    if (teeAt && atLeast(level, teeAt) && !this.tee.kind) {
+    const teeRefusal = this.actionAt(level).teeRefusal;
+    if (teeRefusal) {
       action = "block";
-      reasons.push(`${level} data needs a TEE (SEV-SNP or TDX) and this host has none`);
+      reasons.push(teeRefusal);
     }
     const localOnly = action === "local_only" || atLeast(sessionLevel, this.policy.localOnlyAt);
     const taints = this.#trackFindings(session, text, findings, source);

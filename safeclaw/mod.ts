@@ -37,9 +37,12 @@ export {
   DEFAULT_TYPE_LEVELS,
   levelOf,
   loadPolicyFile,
+  mergePolicies,
   parsePolicy,
   type Policy,
+  policyAction,
   PolicySchema,
+  readPolicyFile,
 } from "./policy.ts";
 export {
   detectInjection,

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { parse as parseYaml } from "yaml";
 import { ValidationError } from "@a3s/common";
 import { ENTITY_TYPES, type EntityType } from "./privacy/entities.ts";
-import { type Level, LEVELS } from "./privacy/levels.ts";
+import { atLeast, type Level, LEVELS } from "./privacy/levels.ts";
 
 const LevelSchema = z.enum(LEVELS);
 
@@ -85,7 +85,7 @@ export const PolicySchema: z.ZodType<Policy, unknown> = z.object({
     Sensitive: z.enum(ACTIONS).default("redact"),
     HighlySensitive: z.enum(ACTIONS).default("local_only"),
     Critical: z.enum(ACTIONS).default("block"),
-  }).prefault({}),
+  }).strict().prefault({}),
   /** Messages at or above this level go only to local models. */
   localOnlyAt: LevelSchema.default("HighlySensitive"),
   /** Data at or above this level is refused unless the host runs in a TEE; null: never. */
@@ -97,14 +97,14 @@ export const PolicySchema: z.ZodType<Policy, unknown> = z.object({
     threshold: z.number().min(0).max(1).default(0.5),
     /** What happens to a message judged an injection. */
     action: z.enum(["block", "flag"]).default("block"),
-  }).prefault({}),
+  }).strict().prefault({}),
   toolCalls: z.object({
     /** A tool call that carries tainted data or runs an exfiltration pattern. */
     onTainted: z.enum(["block", "approve"]).default("block"),
     onExfiltration: z.enum(["block", "approve"]).default("block"),
     /** Hosts a command may reach (exact names or `*.example.org`). */
     allowHosts: z.array(z.string().min(1)).default([]),
-  }).prefault({}),
+  }).strict().prefault({}),
   /** Whether redacted originals may be restored in replies to the same session. */
   restoreOriginals: z.boolean().default(true),
 }).strict();
@@ -138,16 +138,76 @@ export function parsePolicy(raw: unknown): Policy {
  * ```
  */
 export async function loadPolicyFile(path: string): Promise<Policy> {
+  return parsePolicy(await readPolicyFile(path));
+}
+
+/** A policy file's content as written, before validation and defaults. */
+export async function readPolicyFile(path: string): Promise<unknown> {
   const text = await Deno.readTextFile(path);
-  let raw: unknown;
   try {
-    raw = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+    return /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
     // The parsers quote the source with a caret on lines of their own: the first line says it.
     const reason = (error as Error).message.split("\n")[0].trim();
     throw new ValidationError(`policy file ${path}: ${reason}`, "policy");
   }
-  return parsePolicy(raw);
+}
+
+/** The sections of a policy that are objects: merged key by key, not replaced whole. */
+const SECTIONS = ["types", "actions", "injection", "toolCalls"] as const;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `over` written over `base` (two policies as written, before validation): each section's keys
+ * over the base's, so an inline `actions: { Critical: … }` keeps the file's other actions.
+ *
+ * @example
+ * ```ts
+ * import { mergePolicies, parsePolicy } from "@a3s/safeclaw";
+ * const merged = mergePolicies({ actions: { Sensitive: "local_only" } }, { actions: { Critical: "local_only" } });
+ * console.log(parsePolicy(merged).actions.Sensitive); // "local_only"
+ * ```
+ */
+export function mergePolicies(base: unknown, over: unknown): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...(isPlainObject(base) ? base : {}) };
+  if (!isPlainObject(over)) return merged;
+  for (const [key, value] of Object.entries(over)) {
+    const below = merged[key];
+    merged[key] = (SECTIONS as readonly string[]).includes(key) && isPlainObject(below) &&
+        isPlainObject(value)
+      ? { ...below, ...value }
+      : value;
+  }
+  return merged;
+}
+
+/**
+ * What `policy` does with data at `level` on a host with `tee`: its action, or a block with the
+ * reason when the policy wants a TEE for that level and the host has none.
+ *
+ * @example
+ * ```ts
+ * import { parsePolicy, policyAction } from "@a3s/safeclaw";
+ * const policy = parsePolicy({ requireTeeAt: "Critical", actions: { Critical: "local_only" } });
+ * console.log(policyAction(policy, "Critical", { kind: null }).action); // "block"
+ * ```
+ */
+export function policyAction(
+  policy: Policy,
+  level: Level,
+  tee: { kind: string | null },
+): { action: Action; teeRefusal?: string } {
+  const teeAt = policy.requireTeeAt;
+  if (teeAt && atLeast(level, teeAt) && !tee.kind) {
+    return {
+      action: "block",
+      teeRefusal: `${level} data needs a TEE (SEV-SNP or TDX) and this host has none`,
+    };
+  }
+  return { action: policy.actions[level] };
 }
 
 /** The level of one entity type under `policy`. */

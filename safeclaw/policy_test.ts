@@ -1,6 +1,6 @@
 import { assertEquals, assertRejects, assertThrows, testDir } from "@a3s/common/testing";
 import { openStore, ValidationError } from "@a3s/common";
-import { levelOf, loadPolicyFile, parsePolicy } from "./policy.ts";
+import { levelOf, loadPolicyFile, mergePolicies, parsePolicy } from "./policy.ts";
 import { detectTee } from "./tee.ts";
 import { Guard } from "./guard.ts";
 import { SessionLevels } from "./sessions.ts";
@@ -19,6 +19,22 @@ Deno.test("a YAML policy file is validated and filled with defaults", async () =
   );
   assertEquals(error.field, "actions.Critical");
   assertThrows(() => parsePolicy({ typo: true }), ValidationError);
+  // A typo inside a section is an error too: it was dropped, and the default stayed.
+  for (
+    const typo of [
+      { actions: { critical: "allow" } },
+      { actions: { Critcal: "allow" } },
+      { injection: { treshold: 0.99 } },
+      { toolCalls: { allowhosts: ["x"] } },
+    ]
+  ) assertThrows(() => parsePolicy(typo), ValidationError, "Unrecognized key");
+  // An inline policy is written over the file's section by section, key by key.
+  const merged = parsePolicy(mergePolicies(
+    { actions: { Sensitive: "local_only" }, types: { url: "Sensitive" } },
+    { actions: { Critical: "local_only" } },
+  ));
+  assertEquals([merged.actions.Sensitive, merged.actions.Critical], ["local_only", "local_only"]);
+  assertEquals(merged.types.url, "Sensitive");
   const dir = await testDir();
   await Deno.writeTextFile(`${dir}/bad.yaml`, "types: [unclosed");
   await assertRejects(() => loadPolicyFile(`${dir}/bad.yaml`), ValidationError);
@@ -28,7 +44,12 @@ Deno.test("TEE detection by guest device; Critical data refused without a TEE wh
   const root = await testDir();
   assertEquals(detectTee(root), { kind: null, device: null });
   await Deno.mkdir(`${root}/dev`);
-  await Deno.writeFile(`${root}/dev/tdx_guest`, new Uint8Array());
+  // A plain file of the device's name is no TEE (`touch /dev/sev-guest` fooled it before).
+  await Deno.writeFile(`${root}/dev/sev-guest`, new Uint8Array());
+  await Deno.mkdir(`${root}/dev/tdx-guest`);
+  assertEquals(detectTee(root), { kind: null, device: null });
+  // A character device is (here /dev/null standing in for the guest driver's).
+  await Deno.symlink("/dev/null", `${root}/dev/tdx_guest`);
   assertEquals(detectTee(root).kind, "tdx");
   const store = await openStore({ sqlitePath: ":memory:" });
   try {

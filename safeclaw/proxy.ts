@@ -366,7 +366,7 @@ class RequestReview {
       .filter((f) => crossesBoundary(f, lengths));
     if (!split.length) return content;
     const level = this.guard.levelOf(split);
-    const action = this.guard.policy.actions[level];
+    const action = this.guard.actionAt(level).action;
     const localOnly = action === "local_only" || atLeast(level, this.guard.policy.localOnlyAt);
     await this.judge(field, { level, action, localOnly });
     if (action !== "redact") return content;

@@ -17,7 +17,7 @@ import { Guard } from "./guard.ts";
 import { auditKey } from "./audit/key.ts";
 import { AuditLog } from "./audit/log.ts";
 import { DeliveryLog } from "./channels/deliveries.ts";
-import { loadPolicyFile, parsePolicy, type Policy } from "./policy.ts";
+import { mergePolicies, parsePolicy, type Policy, readPolicyFile } from "./policy.ts";
 import { judgeInjection } from "./injection/judge.ts";
 import type { EventBus } from "@a3s/event";
 import { publishSafeclawEvents } from "./bus_events.ts";
@@ -183,14 +183,14 @@ export function createSafeclawRoutes(
     }
     const findings = guard.classifier.classify(req.text).findings;
     const level = guard.levelOf(findings);
-    const action = guard.policy.actions[level];
+    const { action, teeRefusal } = guard.actionAt(level);
     return c.json({
       level,
       action,
       localOnly: action === "local_only" || atLeast(level, guard.policy.localOnlyAt),
       types: [...new Set(findings.map((f) => f.type))],
       findings,
-      reasons: action === "allow" ? [] : [`${level} data: ${action}`],
+      reasons: teeRefusal ? [teeRefusal] : action === "allow" ? [] : [`${level} data: ${action}`],
     }, 200);
   });
   app.openapi(sanitizeRoute, async (c) => {
@@ -280,8 +280,8 @@ export function createSafeclawRoutes(
 
 /** The policy the config names: the file, with the inline section over it. */
 export async function policyFrom(config: SafeclawConfig): Promise<Policy> {
-  const fromFile = config.policyFile ? await loadPolicyFile(config.policyFile) : parsePolicy({});
-  return config.policy ? parsePolicy({ ...fromFile, ...config.policy }) : fromFile;
+  const fromFile = config.policyFile ? await readPolicyFile(config.policyFile) : {};
+  return parsePolicy(mergePolicies(fromFile, config.policy ?? {}));
 }
 
 /** The adapters of the platforms the config names. */

@@ -34,8 +34,9 @@ export function detectTee(root = "/"): TeeStatus {
   for (const [path, kind] of DEVICES) {
     const device = root.replace(/\/?$/, "/") + path;
     try {
-      Deno.statSync(device);
-      return { kind, device };
+      // The kernel's guest driver makes a character device; a file or a folder of that name
+      // (`touch /dev/sev-guest`) is no TEE.
+      if (Deno.statSync(device).isCharDevice) return { kind, device };
     } catch {
       // Absent or unreadable: not this kind.
     }

@@ -3,9 +3,8 @@
  * level only a local model may see, secrets under `tool_output = "mask_remote"`) may only go
  * to such a model.
  */
+import { isLoopbackUrl } from "@a3s/common";
 import type { AgentConfig } from "../config/schema.ts";
-
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
 /**
  * True when `modelRef` (`provider/model`) is served on this machine: power in process (the
@@ -25,18 +24,13 @@ export function modelIsLocal(config: AgentConfig, modelRef: string): boolean {
   const provider = config.providers.find((p) => p.name === providerName);
   if (!provider) {
     // power needs no provider block: it is then reached at A3S_POWER_URL, by default this host.
-    return providerName === "power" && isLoopbackUrl(Deno.env.get("A3S_POWER_URL"));
+    return providerName === "power" && isLocalUrl(Deno.env.get("A3S_POWER_URL"));
   }
   if (!provider.base_url) return providerName === "power";
-  return isLoopbackUrl(provider.base_url);
+  return isLocalUrl(provider.base_url);
 }
 
 /** True for an unset URL (the local default) or one on a loopback host. */
-function isLoopbackUrl(url: string | undefined): boolean {
-  if (url === undefined) return true;
-  try {
-    return LOOPBACK.has(new URL(url).hostname);
-  } catch {
-    return false;
-  }
+function isLocalUrl(url: string | undefined): boolean {
+  return url === undefined || isLoopbackUrl(url);
 }

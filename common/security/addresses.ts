@@ -183,3 +183,22 @@ export function isLoopbackAddress(text: string): boolean {
   return cidrContains(parseCidr("127.0.0.0/8")!, address) ||
     cidrContains(parseCidr("::1/128")!, address);
 }
+
+/**
+ * True when `url` reaches this host: `localhost` or a loopback address. A URL that does not
+ * parse is not.
+ *
+ * @example
+ * ```ts
+ * import { isLoopbackUrl } from "@a3s/common";
+ * console.log(isLoopbackUrl("http://127.0.0.1:11434/v1"), isLoopbackUrl("https://api.example.com/v1")); // true false
+ * ```
+ */
+export function isLoopbackUrl(url: string): boolean {
+  try {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+    return host === "localhost" || isLoopbackAddress(host);
+  } catch {
+    return false;
+  }
+}

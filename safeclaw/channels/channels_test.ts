@@ -634,3 +634,32 @@ Deno.test("telegram: a reply in parts whose second part is refused once goes on 
     await store.close();
   }
 });
+
+Deno.test("the fallback responders refuse a local-only message when their model is off this host", async () => {
+  const { chatResponder, LOCAL_ONLY_REFUSAL } = await import("./hub.ts");
+  const { chatStreamResponder } = await import("./webchat.ts");
+  let reached = 0;
+  const api = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, () => {
+    reached++;
+    return Response.json({ choices: [{ message: { content: "hi" } }] });
+  });
+  try {
+    const remote = "https://models.example.com/v1";
+    const text = "my card 4111 1111 1111 1111";
+    assertEquals(
+      await chatResponder(remote, "m")({ session: "s", text, localOnly: true }),
+      LOCAL_ONLY_REFUSAL,
+    );
+    const streamed: string[] = [];
+    for await (
+      const d of chatStreamResponder(remote, "m")({ session: "s", text, localOnly: true })
+    ) streamed.push(d);
+    assertEquals(streamed, [LOCAL_ONLY_REFUSAL]);
+    // On this host, local-only data goes to the model as before.
+    const local = `http://127.0.0.1:${api.addr.port}/v1`;
+    assertEquals(await chatResponder(local, "m")({ session: "s", text, localOnly: true }), "hi");
+    assertEquals(reached, 1);
+  } finally {
+    await api.shutdown();
+  }
+});

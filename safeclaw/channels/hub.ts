@@ -4,6 +4,7 @@
  * then through lane, one queue per session, to the responder, and the reply comes back through
  * safeclaw's output sanitizer to the platform.
  */
+import { isLoopbackUrl } from "@a3s/common";
 import { createLane, type Lane } from "@a3s/lane";
 import type { Guard } from "../guard.ts";
 import { type Deliveries, RecentDeliveries } from "./deliveries.ts";
@@ -23,9 +24,18 @@ export type Responder = (input: {
   localOnly: boolean;
 }) => Promise<string>;
 
-/** A responder that asks an OpenAI-compatible chat API (power by default). */
+/** What a chat user is told when their data may go only to a local model and the responder's is remote. */
+export const LOCAL_ONLY_REFUSAL =
+  "This conversation holds data that may only go to a local model, and this chat's model is remote.";
+
+/**
+ * A responder that asks an OpenAI-compatible chat API (power by default). A local-only message
+ * is refused, not sent, when the API is not on this host.
+ */
 export function chatResponder(baseUrl: string, model: string): Responder {
-  return async ({ text }) => {
+  const local = isLoopbackUrl(baseUrl);
+  return async ({ text, localOnly }) => {
+    if (localOnly && !local) return LOCAL_ONLY_REFUSAL;
     const res = await fetch(`${baseUrl.replace(/\/$/, "")}/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },

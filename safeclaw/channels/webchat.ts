@@ -4,7 +4,8 @@
  * reply streams back through the output sanitizer, delta by delta.
  */
 import type { Guard } from "../guard.ts";
-import type { ChannelHub } from "./hub.ts";
+import { type ChannelHub, LOCAL_ONLY_REFUSAL } from "./hub.ts";
+import { isLoopbackUrl } from "@a3s/common";
 import { sessionKey } from "./types.ts";
 import { SseReader } from "../sse.ts";
 import { readChunk } from "../reply_schema.ts";
@@ -18,7 +19,13 @@ export type StreamingResponder = (input: {
 
 /** A streaming responder over an OpenAI-compatible chat API (power by default). */
 export function chatStreamResponder(baseUrl: string, model: string): StreamingResponder {
-  return async function* ({ text }) {
+  const local = isLoopbackUrl(baseUrl);
+  return async function* ({ text, localOnly }) {
+    // As the hub's responder: a local-only message never goes to a model off this host.
+    if (localOnly && !local) {
+      yield LOCAL_ONLY_REFUSAL;
+      return;
+    }
     const res = await fetch(`${baseUrl.replace(/\/$/, "")}/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
