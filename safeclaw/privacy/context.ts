@@ -8,21 +8,17 @@ import type { EntityType } from "./entities.ts";
 export const CONTEXT_WORDS: Partial<Record<EntityType, readonly string[]>> = {
   phone: [
     "phone",
+    "telephone",
+    "cellphone",
     "tel",
-    "call",
     "mobile",
-    "cell",
     "fax",
     "whatsapp",
     "sms",
-    "text me",
-    "reach me",
     "telefon",
-    "handy",
-    "ruf",
+    "rufnummer",
     "téléphone",
-    "portable",
-    "appel",
+    "tél",
     "teléfono",
     "móvil",
     "llámame",
@@ -31,9 +27,6 @@ export const CONTEXT_WORDS: Partial<Record<EntityType, readonly string[]>> = {
     "电话",
     "手机",
     "電話",
-    "dial",
-    "extension",
-    "ext",
   ],
   credit_card: [
     "card",
@@ -56,7 +49,9 @@ export const CONTEXT_WORDS: Partial<Record<EntityType, readonly string[]>> = {
   es_nif: ["nif", "dni", "documento", "identidad"],
   es_nie: ["nie", "extranjero"],
   it_fiscal_code: ["codice fiscale", "fiscal code", "cf"],
-  in_aadhaar: ["aadhaar", "aadhar", "uidai", "uid"],
+  // Not "uid": a Unix or database user id is a twelve-digit number as often as not, and one
+  // in ten passes Verhoeff.
+  in_aadhaar: ["aadhaar", "aadhar", "uidai"],
   in_pan: ["pan", "permanent account", "income tax"],
   au_tfn: ["tfn", "tax file"],
   au_abn: ["abn", "business number"],
@@ -71,6 +66,7 @@ export const CONTEXT_WORDS: Partial<Record<EntityType, readonly string[]>> = {
     "dob",
     "d.o.b",
     "birthday",
+    "birthdate",
     "date of birth",
     "geboren",
     "geburtsdatum",
@@ -84,6 +80,62 @@ export const CONTEXT_WORDS: Partial<Record<EntityType, readonly string[]>> = {
     "生日",
   ],
 };
+
+/**
+ * Words that also mean something else ("a handy trick", "the call returned 1234 5678 rows",
+ * "Portable build 2023 0915", "Extension point"): they count only as the value's label, right
+ * before it or with at most two words and a linking word between ("call me at", "Ruf mich an
+ * unter", "my cell is"), or in a bracketed note after it ("555 0123 (cell)").
+ */
+export const LABEL_WORDS: Partial<Record<EntityType, readonly string[]>> = {
+  phone: [
+    "call",
+    "contact",
+    "cell",
+    "text me",
+    "reach me",
+    "dial",
+    "ext",
+    "extension",
+    "handy",
+    "ruf",
+    "portable",
+    "appel",
+  ],
+};
+
+// Whom a label word may take as its object: "call me maybe 555 1234", "call us today at".
+const PRONOUNS = ["me", "us", "him", "her", "them", "mich", "uns", "moi", "nous"];
+
+// What may link a label word to its value: pronouns, prepositions, "is" and "number".
+const LINKS = [
+  ...PRONOUNS,
+  "at",
+  "on",
+  "via",
+  "to",
+  "is",
+  "was",
+  "number",
+  "no",
+  "nr",
+  "num",
+  "nummer",
+  "unter",
+  "an",
+  "ist",
+  "au",
+  "à",
+  "est",
+  "al",
+  "es",
+  "en",
+];
+
+// German builds compounds freely ("Telefonnummer", "Kontoinhaber", "Reisepassnummer"): these
+// words also match as the head of a longer word. Every other word must end where it ends, so
+// "numer" does not read "numeric" nor "appel" "appellate".
+const COMPOUND_HEADS: ReadonlySet<string> = new Set(["telefon", "konto", "karte", "reisepass"]);
 
 /** How far before and after a match a context word counts, in UTF-16 code units. */
 export const CONTEXT_BEFORE = 48;
@@ -111,42 +163,83 @@ function contextBefore(text: string, start: number): string {
  * ```
  */
 export function hasContext(text: string, start: number, end: number, type: EntityType): boolean {
-  const pattern = contextPattern(type);
-  if (!pattern) return false;
-  const after = text.slice(end, end + CONTEXT_AFTER);
+  const patterns = contextPatterns(type);
+  if (!patterns) return false;
+  const before = contextBefore(text, start).toLowerCase();
+  if (patterns.near?.test(before) || patterns.label?.test(before)) return true;
   // After the value only a bracketed note counts ("555 0123 (mobile)"): a label that follows
   // a value belongs to the next value.
-  const window = contextBefore(text, start) + " " + (/^\s*\(/.test(after) ? after : "");
-  return pattern.test(window.toLowerCase());
+  const after = text.slice(end, end + CONTEXT_AFTER);
+  return /^\s*\(/.test(after) && patterns.note.test(after.toLowerCase());
 }
 
-const PATTERNS = new Map<EntityType, RegExp | null>();
+interface ContextPatterns {
+  /** A context word anywhere in the look-behind. */
+  near: RegExp | null;
+  /** A label word that ends the look-behind, up to a linking word. */
+  label: RegExp | null;
+  /** Any of the type's words, for a bracketed note after the value. */
+  note: RegExp;
+}
+
+const PATTERNS = new Map<EntityType, ContextPatterns | null>();
+
+// Letters and digits of the scripts the words are in: a word boundary is anything else. The
+// window is lowercased first, so the patterns need neither the i nor the u flag: ASCII and
+// Latin-1 look-arounds are what keep them fast at every position.
+const ALNUM = "a-z0-9\u00c0-\u024f";
+const CJK = /[\u3000-\u9fff]/;
+
+const escape = (w: string) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
- * One case-insensitive pattern per type: each word at a word start; words of five letters or
- * more also as the head of a compound ("Telefonnummer", "phonenumber").
+ * One pattern per word list. A CJK word matches anywhere; any other word at a word start and
+ * to a word end, where a word of five letters or more may also take a plural or a number
+ * suffix ("phones", "phoneNumber", "Handynummer") and a German compound head any ending.
  */
-function contextPattern(type: EntityType): RegExp | null {
-  let pattern = PATTERNS.get(type);
-  if (pattern !== undefined) return pattern;
-  const words = CONTEXT_WORDS[type];
-  if (!words) {
+function wordsPattern(words: readonly string[]): string {
+  const parts: string[] = [];
+  const cjk = words.filter((w) => CJK.test(w)).map(escape);
+  const heads = words.filter((w) => COMPOUND_HEADS.has(w)).map(escape);
+  const long = words.filter((w) => !CJK.test(w) && !COMPOUND_HEADS.has(w) && w.length >= 5)
+    .map(escape);
+  const short = words.filter((w) => !CJK.test(w) && w.length < 5).map(escape);
+  if (heads.length) parts.push(`(?<![${ALNUM}])(?:${heads.join("|")})`);
+  if (long.length) {
+    parts.push(
+      `(?<![${ALNUM}])(?:${long.join("|")})(?:e?s)?(?:number|nummer|num|no|nr)?(?![${ALNUM}])`,
+    );
+  }
+  if (short.length) parts.push(`(?<![${ALNUM}])(?:${short.join("|")})(?![${ALNUM}])`);
+  if (cjk.length) parts.push(`(?:${cjk.join("|")})`);
+  return parts.join("|");
+}
+
+function contextPatterns(type: EntityType): ContextPatterns | null {
+  let patterns = PATTERNS.get(type);
+  if (patterns !== undefined) return patterns;
+  const words = CONTEXT_WORDS[type] ?? [];
+  const labels = LABEL_WORDS[type] ?? [];
+  if (!words.length && !labels.length) {
     PATTERNS.set(type, null);
     return null;
   }
-  const escape = (w: string) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const cjk = words.filter((w) => /[\u3000-\u9fff]/.test(w)).map(escape);
-  const long = words.filter((w) => !/[\u3000-\u9fff]/.test(w) && w.length >= 5).map(escape);
-  const short = words.filter((w) => !/[\u3000-\u9fff]/.test(w) && w.length < 5).map(escape);
-  // The window is lowercased first, so the pattern needs neither the i nor the u flag: ASCII
-  // look-arounds are what keep it fast at every position.
-  const parts: string[] = [];
-  if (long.length) parts.push(`(?<![a-z0-9\u00c0-\u024f])(?:${long.join("|")})`);
-  if (short.length) {
-    parts.push(`(?<![a-z0-9\u00c0-\u024f])(?:${short.join("|")})(?![a-z0-9\u00c0-\u024f])`);
-  }
-  if (cjk.length) parts.push(`(?:${cjk.join("|")})`);
-  pattern = new RegExp(parts.join("|"));
-  PATTERNS.set(type, pattern);
-  return pattern;
+  const gap = `[^${ALNUM}\u3000-\u9fff]+`;
+  const word = `[a-z\u00c0-\u024f]+`;
+  const link = `(?:${LINKS.map(escape).join("|")})`;
+  const pronoun = `(?:${PRONOUNS.join("|")})`;
+  patterns = {
+    near: words.length ? new RegExp(wordsPattern(words)) : null,
+    // The label; then up to two words and a linking word ("call Bob on", "Ruf mich an unter"),
+    // or a pronoun and one word ("call me maybe"); then only punctuation and spaces.
+    label: labels.length
+      ? new RegExp(
+        `(?:${wordsPattern(labels)})(?:${gap}(?:(?:${word}${gap}){0,2}${link}|` +
+          `${pronoun}${gap}${word}(?:${gap}${link})?))?(?:${gap})?$`,
+      )
+      : null,
+    note: new RegExp(wordsPattern([...words, ...labels])),
+  };
+  PATTERNS.set(type, patterns);
+  return patterns;
 }

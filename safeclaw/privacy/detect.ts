@@ -5,7 +5,7 @@
 import type { Finding } from "@a3s/wasm/pii";
 import type { Detection, EntityType } from "./entities.ts";
 import { hasContext } from "./context.ts";
-import { findPhones } from "./phone.ts";
+import { findPhones, judgeScannerPhone } from "./phone.ts";
 import { DEFAULT_THRESHOLD, RECOGNIZERS, trimUrl } from "./recognizers.ts";
 
 /** What to report. */
@@ -38,18 +38,6 @@ function runRecognizers(text: string, wanted: (t: EntityType) => boolean): Detec
   }
   return out;
 }
-
-/**
- * A run of ten or eleven bare digits is as often an order or ticket number as a phone number:
- * the scanner's phone reading of one stands only with a context word near.
- */
-function judgeBarePhone(text: string, finding: Finding): Detection {
-  if (!/^\d{10,11}$/.test(text.slice(finding.start, finding.end))) return finding;
-  if (hasContext(text, finding.start, finding.end, "phone")) return finding;
-  return { ...finding, confidence: BARE_PHONE_CONFIDENCE };
-}
-
-const BARE_PHONE_CONFIDENCE = 0.45;
 
 /**
  * Keeps the strongest of overlapping detections: higher confidence first, then the longer span,
@@ -92,8 +80,10 @@ export function detect(
 ): Detection[] {
   const wanted = (t: EntityType) => options.types === undefined || options.types.has(t);
   const threshold = options.threshold ?? DEFAULT_THRESHOLD;
+  // The scanner judges a phone by its layout; libphonenumber's metadata and the context words
+  // decide it as they do the phone layer's own candidates.
   const candidates: Detection[] = findings.filter((f) => wanted(f.type)).map((f) =>
-    f.type === "phone" ? judgeBarePhone(text, f) : f
+    f.type === "phone" ? judgeScannerPhone(text, f) : f
   );
   // The recognizers only look at text that can hold what they find, so plain prose stays cheap.
   if (/\d/.test(text) || /:\/\/|www\./.test(text)) {

@@ -52,6 +52,8 @@ const IDD = /^(?:00|011|001)[ .-]?/;
 // North American numbering: optional 1, area code and exchange starting 2-9, then four digits.
 const NANP_SHAPE =
   /^(?:1[ .-]?)?\(?[2-9]\d{2}\)?[ .-]?[2-9]\d{2}[ .-]?\d{4}(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?$/;
+// A Chinese mobile in groups, as the scanner reads one: "138 0013 8000", "138-0013-8000".
+const CN_MOBILE = /^1[3-9]\d[ -]\d{4}[ -]\d{4}$/;
 const DATE_LIKE = /^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,3}(?:\.\d{1,3}){3})$/;
 
 const US_CONFIDENCE = 0.85;
@@ -103,6 +105,46 @@ function confidenceOf(candidate: string, lifted: boolean): number {
   return 0;
 }
 
+// The judgment findPhones passes on each candidate: libphonenumber's verdict, lifted by a
+// context word; seven or eight digits with no area code only with a context word.
+function candidateConfidence(candidate: string, digits: number, context: boolean): number {
+  let confidence = confidenceOf(candidate, context);
+  if (confidence === 0 && digits <= 8 && /^\d{3,4}[ .-]?\d{4}$/.test(candidate)) {
+    confidence = SHORT_LOCAL_CONFIDENCE;
+  }
+  if (confidence > 0 && confidence < LIFTED && context) confidence = LIFTED;
+  return confidence;
+}
+
+/**
+ * Re-judges a phone number the WebAssembly scanner found by its layout alone, with the same
+ * metadata as {@linkcode findPhones}: "123-456-7890", "(000) 000-0000" and "+1 555 555 5555"
+ * have a phone's layout but are not assigned numbers, so with no context word near they fall
+ * below the threshold. The metadata only lowers the scanner's confidence, never raises it.
+ *
+ * @example
+ * ```ts
+ * import { judgeScannerPhone } from "./phone.ts";
+ * const text = "Ref 123-456-7890 in the ledger";
+ * console.log(judgeScannerPhone(text, { type: "phone", start: 4, end: 16, confidence: 0.85 }));
+ * // confidence 0
+ * ```
+ */
+export function judgeScannerPhone(text: string, finding: Detection): Detection {
+  const candidate = text.slice(finding.start, finding.end);
+  // A national number with a trunk 0 names no region, and one of the 32 regions takes nearly
+  // every such number (99-100% of random ones in the scanner's layouts), so the metadata cannot
+  // tell them apart: the scanner's layout check is the judgment.
+  if (/^\(?0[1-9]/.test(candidate)) return finding;
+  // A context word lifts the layout as it lifts any weak match, even where the metadata has no
+  // verdict (Faker draws digits and country codes at random: "Cellulare: +72 4601 0848175").
+  if (hasContext(text, finding.start, finding.end, "phone")) return finding;
+  const confidence = CN_MOBILE.test(candidate)
+    ? judge(candidate, "CN") === "valid" ? finding.confidence : 0
+    : candidateConfidence(candidate, candidate.replace(/\D/g, "").length, false);
+  return { ...finding, confidence: Math.min(finding.confidence, confidence) };
+}
+
 /**
  * Finds phone numbers in `text`.
  *
@@ -125,14 +167,12 @@ export function findPhones(text: string, known: readonly Detection[] = []): Dete
     // unless this reading is longer (an extension the scanner stopped before).
     while (k < known.length && known[k].end <= start) k++;
     if (k < known.length && known[k].start <= start && known[k].end >= end) continue;
-    const context = hasContext(text, start, end, "phone");
-    let confidence = confidenceOf(candidate, context);
-    // Seven or eight digits with no area code: a local number, only with a context word.
-    if (confidence === 0 && digits <= 8 && /^\d{3,4}[ .-]?\d{4}$/.test(candidate)) {
-      confidence = SHORT_LOCAL_CONFIDENCE;
-    }
+    const confidence = candidateConfidence(
+      candidate,
+      digits,
+      hasContext(text, start, end, "phone"),
+    );
     if (confidence === 0) continue;
-    if (confidence < LIFTED && context) confidence = LIFTED;
     found.push({ type: "phone", start, end, confidence });
   }
   return found;

@@ -1,0 +1,105 @@
+import { assertEquals } from "@a3s/common/testing";
+import { createClassifier } from "../classify.ts";
+import { judgeScannerPhone } from "./phone.ts";
+
+const classifier = createClassifier();
+const phones = (text: string) =>
+  classifier.classify(text).findings.filter((f) => f.type === "phone").map((f) =>
+    text.slice(f.start, f.end)
+  );
+
+Deno.test("phone: the scanner's unassigned numbers are not phones without a context word", () => {
+  for (
+    const text of [
+      "Ref 123-456-7890 in the ledger",
+      "Number (000) 000-0000 here",
+      "See +1 123 456 7890 for details",
+      "x 111-111-1111 y",
+      "x +1 555 555 5555 y",
+      "I sent (935) 658-4672 yesterday",
+      "Order 2125551234 shipped.",
+    ]
+  ) assertEquals(phones(text), [], text);
+  const text = "Ref 123-456-7890 in the ledger";
+  assertEquals(
+    judgeScannerPhone(text, { type: "phone", start: 4, end: 16, confidence: 0.85 }).confidence,
+    0,
+  );
+});
+
+Deno.test("phone: a context word still lifts a number the metadata does not know", () => {
+  assertEquals(phones("Phone: (935) 658-4672"), ["(935) 658-4672"]);
+  assertEquals(phones("Cellulare: +72 4601 0848175"), ["+72 4601 0848175"]);
+  assertEquals(phones("phone 2125551234"), ["2125551234"]);
+});
+
+Deno.test("phone: valid numbers in every promised layout, with no context word", () => {
+  for (
+    const value of [
+      "(212) 736-5000",
+      "212-736-5000",
+      "212.736.5000",
+      "1-212-736-5000",
+      "+1 212 736 5000",
+      "+1-212-736-5000",
+      "+1 (212) 736-5000",
+      "+12127365000",
+      "001-212-736-5000",
+      "011 44 20 7946 0958",
+      "0049 30 901820",
+      "+49 (0)30 901820",
+      "020 7946 0958",
+      "(020) 7946 0958",
+      "138 0013 8000",
+      "138-0013-8000",
+      "(415) 555-2671 x1234",
+      "212-736-5000 ext. 42",
+      "+1-202-555-0173 ext. 42",
+    ]
+  ) assertEquals(phones(`I sent ${value} yesterday`), [value], value);
+});
+
+// libphonenumber's example mobile number of each of the 32 regions, international and national.
+const EXAMPLES: [string, string][] = [
+  ["+1 201 555 0123", "(201) 555-0123"],
+  ["+44 7400 123456", "07400 123456"],
+  ["+49 1512 3456789", "01512 3456789"],
+  ["+33 6 12 34 56 78", "06 12 34 56 78"],
+  ["+34 612 34 56 78", "612 34 56 78"],
+  ["+39 312 345 6789", "312 345 6789"],
+  ["+31 6 12345678", "06 12345678"],
+  ["+32 450 00 12 34", "0450 00 12 34"],
+  ["+41 78 123 45 67", "078 123 45 67"],
+  ["+43 664 123456", "0664 123456"],
+  ["+46 70 123 45 67", "070-123 45 67"],
+  ["+47 40 61 23 45", "40 61 23 45"],
+  ["+45 34 41 23 45", "34 41 23 45"],
+  ["+358 41 2345678", "041 2345678"],
+  ["+48 512 345 678", "512 345 678"],
+  ["+351 912 345 678", "912 345 678"],
+  ["+353 85 012 3456", "085 012 3456"],
+  ["+420 601 123 456", "601 123 456"],
+  ["+55 11 96123 4567", "(11) 96123-4567"],
+  ["+52 222 123 4567", "222 123 4567"],
+  ["+54 9 11 2345 6789", "011 15-2345-6789"],
+  ["+91 81234 56789", "081234 56789"],
+  ["+86 131 2345 6789", "131 2345 6789"],
+  ["+81 90 1234 5678", "090-1234-5678"],
+  ["+82 10 2000 0000", "010-2000-0000"],
+  ["+61 412 345 678", "0412 345 678"],
+  ["+64 21 123 4567", "021 123 4567"],
+  ["+65 8123 4567", "8123 4567"],
+  ["+7 912 345 67 89", "8 (912) 345-67-89"],
+  ["+27 71 123 4567", "071 123 4567"],
+  ["+90 501 234 56 78", "0501 234 56 78"],
+  ["+1 506 234 5678", "(506) 234-5678"],
+];
+
+Deno.test("phone: 32 regions, international anywhere and national with a context word", () => {
+  for (const [international, national] of EXAMPLES) {
+    assertEquals(phones(`Reach ${international} today`), [international], international);
+    const e164 = international.replace(/ /g, "");
+    assertEquals(phones(`x ${e164} y`), [e164], e164);
+    assertEquals(phones(`phone: ${national}`), [national], national);
+  }
+});
