@@ -18,6 +18,7 @@ import {
   verhoeffValid,
 } from "./checksums.ts";
 import { cardScheme } from "./cards.ts";
+import { ibanValid } from "./iban.ts";
 import type { EntityType } from "./entities.ts";
 
 /** One regular-expression recognizer. */
@@ -178,6 +179,18 @@ export const RECOGNIZERS: readonly Recognizer[] = [
     contextConfidence: LIFTED,
   },
   { type: "crypto_wallet", pattern: re(String.raw`0x[0-9a-fA-F]{40}`), confidence: 0.8 },
+  {
+    type: "iban",
+    // Lower case, or groups with dashes: the forms the scanner leaves. Ungrouped lower case
+    // could be a hex digest that happens to check out, so a context word must decide it.
+    pattern: re(
+      String
+        .raw`[A-Za-z]{2}\d{2}(?:[A-Za-z0-9]{11,30}|(?:[ -][A-Za-z0-9]{4}){2,7}(?:[ -][A-Za-z0-9]{1,3})?)`,
+    ),
+    validate: ibanValid,
+    confidence: (v) => (/[ -]/.test(v) ? 0.9 : WEAK),
+    contextConfidence: 0.95,
+  },
   {
     type: "mac_address",
     pattern: re(String.raw`[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}`),
