@@ -33,6 +33,7 @@ export const ScanResponse = z.object({
 // A control character or an unpaired surrogate would be changed on its way into the store
 // (SQLite cuts a text at NUL), while the audit record's hash covers the name as sent.
 const SessionId = z.string().min(1).max(SESSION_NAME_MAX).refine(
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
   (name) => name.isWellFormed() && !/[\u0000-\u001f\u007f]/.test(name),
   "no control characters or unpaired surrogates",
 ).openapi({
