@@ -22,7 +22,13 @@ import { isNumberStart, scanNumber, scanParenPhone, scanPlusPhone } from "./numb
 import { scanEmail } from "./email";
 import { scanIban } from "./iban";
 import { looksLikeIpv6, scanIpv6 } from "./ipv6";
-import { scanKeyValue, scanPem, scanPrefixedSecret, scanUrlCredentials } from "./secrets";
+import {
+  resetSecrets,
+  scanKeyValue,
+  scanPem,
+  scanPrefixedSecret,
+  scanUrlCredentials,
+} from "./secrets";
 
 /** Whether a provider-key prefix can start with `c` followed by `next` (a cheap filter). */
 // @ts-ignore: decorator
@@ -193,6 +199,7 @@ function fillSplats(): void {
 /** Scans the text in place and returns the number of findings written. */
 export function scanText(): i32 {
   resetFindings();
+  resetSecrets();
   if (!splatsReady) fillSplats();
   const n = textLen;
   let i = 0;

@@ -165,9 +165,77 @@ function wordRun(i: i32): i32 {
   return i;
 }
 
+// Token runs already read, as slots of [from, end): a run read from any position in
+// [from, end] ends at `end`. Every candidate inside one long run asks for that same end (each
+// `sk-` of `sk-sk-sk-…`, each `eyJ` of a long header for its three segments), and reading the
+// run again for each made a scan quadratic in the run's length. Four slots hold the most any
+// one candidate asks for, so the candidates of one run never evict its segments.
+const RUN_SLOTS: i32 = 4;
+const runFroms: usize = memory.data(RUN_SLOTS * 4);
+const runEnds: usize = memory.data(RUN_SLOTS * 4);
+let nextRunSlot: i32 = 0;
+
 function tokenRun(i: i32): i32 {
-  while (isTokenChar(at(i))) i++;
-  return i;
+  for (let k = 0; k < RUN_SLOTS; k++) {
+    const end = load<i32>(runEnds + (<usize>k << 2));
+    if (i <= end && i >= load<i32>(runFroms + (<usize>k << 2))) return end;
+  }
+  let end = i;
+  while (isTokenChar(at(end))) end++;
+  store<i32>(runFroms + (<usize>nextRunSlot << 2), i);
+  store<i32>(runEnds + (<usize>nextRunSlot << 2), end);
+  nextRunSlot = (nextRunSlot + 1) & (RUN_SLOTS - 1);
+  return end;
+}
+
+// What an `xox*-` token needs of its run, read once per run from `slackFrom` to the run's end
+// `slackEnd`: the last digit, the last letter and the last place a placeholder starts. A token's
+// body is a suffix of the run, so it holds a digit exactly when the run's last digit lies in it,
+// and likewise a letter and a placeholder; every `xoxb-` of `xoxb-xoxb-…` is then judged without
+// reading the run again, as reading it for each made the scan quadratic (the token has no
+// maximum length to stop at).
+let slackFrom: i32 = 0;
+let slackEnd: i32 = -1;
+let slackLastDigit: i32 = -1;
+let slackLastLetter: i32 = -1;
+let slackLastPlaceholder: i32 = -1;
+
+/** Fills the `slack*` summary of the token run `[from, end)`. */
+function readSlackRun(from: i32, end: i32): void {
+  let digit = -1;
+  let letter = -1;
+  let placeholder = -1;
+  let run = 1;
+  for (let i = from; i < end; i++) {
+    const c = at(i);
+    if (isDigit(c)) digit = i;
+    else if (isAlpha(c)) letter = i;
+    // The run holds token characters only, so of `isPlaceholder`'s tests only a placeholder
+    // word and six equal characters can hold; each is recorded where it starts.
+    if (i > from) {
+      run = c == at(i - 1) ? run + 1 : 1;
+      if (run >= 6) placeholder = i - 5;
+    }
+    if (i + 4 <= end && placeholderAt(i)) placeholder = i;
+  }
+  slackFrom = from;
+  slackEnd = end;
+  slackLastDigit = digit;
+  slackLastLetter = letter;
+  slackLastPlaceholder = placeholder;
+}
+
+/** The `xox*-` and `xapp-` token at `s`, its body from `s + 5`: its end, or -1. */
+function scanSlackToken(s: i32): i32 {
+  const body = s + 5;
+  const end = tokenRun(body);
+  if (end - s < 20) return -1;
+  if (body < slackFrom || body > slackEnd || end != slackEnd) readSlackRun(body, end);
+  // `hasDigitAndLetter(body, end)` and `isPlaceholder(body, end)`, from the run's summary.
+  if (slackLastDigit < body || slackLastLetter < body) return -1;
+  if (slackLastPlaceholder >= body) return -1;
+  emit(SECRET, s, end, 980);
+  return end;
 }
 
 function upperDigitRun(i: i32): i32 {
@@ -175,8 +243,19 @@ function upperDigitRun(i: i32): i32 {
   return i;
 }
 
+// The last body `accept` judged and its answer: every `eyJ` of a long header shares one
+// signature, which would otherwise be read again for each.
+let judgedStart: i32 = -1;
+let judgedEnd: i32 = -1;
+let judgedPlaceholder = false;
+
 function accept(start: i32, bodyStart: i32, end: i32, confidence: i32): i32 {
-  if (isPlaceholder(bodyStart, end)) return -1;
+  if (bodyStart != judgedStart || end != judgedEnd) {
+    judgedStart = bodyStart;
+    judgedEnd = end;
+    judgedPlaceholder = isPlaceholder(bodyStart, end);
+  }
+  if (judgedPlaceholder) return -1;
   emit(SECRET, start, end, confidence);
   return end;
 }
@@ -246,9 +325,7 @@ export function scanPrefixedSecret(s: i32, c: i32): i32 {
       startsWith(s, "xoxo-") || startsWith(s, "xoxs-") || startsWith(s, "xoxr-") ||
       startsWith(s, "xoxe-") || startsWith(s, "xapp-")
     ) {
-      const end = tokenRun(s + 5);
-      if (end - s < 20 || !hasDigitAndLetter(s + 5, end)) return -1;
-      return accept(s, s + 5, end, 980);
+      return scanSlackToken(s);
     }
     return -1;
   }
@@ -277,6 +354,45 @@ function findFrom(i: i32, limit: i32, s: string): i32 {
   return -1;
 }
 
+// What the footer searches have learnt: no `-----END ` starts in [footerFrom, footerTo), and
+// one starts at footerTo when footerFound. Headers with no footer (`-----BEGIN PRIVATE
+// KEY-----` repeated) each searched the same 64 KB again; each now goes on where the last
+// stopped.
+let footerFrom: i32 = 0;
+let footerTo: i32 = 0;
+let footerFound = false;
+
+/** `findFrom(i, limit, "-----END ")`, reading no part of the text twice across a scan. */
+function findFooter(i: i32, limit: i32): i32 {
+  const stop = i + limit < textLen ? i + limit : textLen;
+  if (i < footerFrom || i > footerTo) {
+    footerFrom = i;
+    footerTo = i;
+    footerFound = false;
+  }
+  if (footerFound) return footerTo < stop ? footerTo : -1;
+  const found = findFrom(footerTo, stop - footerTo, "-----END ");
+  footerFound = found >= 0;
+  if (found >= 0) footerTo = found;
+  else if (stop > footerTo) footerTo = stop;
+  return found;
+}
+
+/** Forgets what the last text's scan learnt; called before each scan. */
+export function resetSecrets(): void {
+  for (let k = 0; k < RUN_SLOTS; k++) {
+    store<i32>(runFroms + (<usize>k << 2), 0);
+    store<i32>(runEnds + (<usize>k << 2), -1);
+  }
+  slackFrom = 0;
+  slackEnd = -1;
+  judgedStart = -1;
+  judgedEnd = -1;
+  footerFrom = 0;
+  footerTo = 0;
+  footerFound = false;
+}
+
 /** `-----BEGIN ... PRIVATE KEY-----` through its END line. */
 export function scanPem(s: i32): i32 {
   if (!startsWith(s, "-----BEGIN ")) return -1;
@@ -285,10 +401,11 @@ export function scanPem(s: i32): i32 {
   if (label < 0) return -1;
   const headerEnd = findFrom(label, headerLineEnd - label, "-----");
   if (headerEnd < 0) return -1;
-  const footer = findFrom(headerEnd + 5, 65536, "-----END ");
+  const footer = findFooter(headerEnd + 5, 65536);
   if (footer < 0) return -1;
+  // Four characters are all the body needs; counting on would read up to the footer again.
   let body = 0;
-  for (let i = headerEnd + 5; i < footer; i++) if (at(i) > 32) body++;
+  for (let i = headerEnd + 5; i < footer && body < 4; i++) if (at(i) > 32) body++;
   if (body < 4) return -1;
   const footerLineEnd = lineEnd(footer, 80);
   const close = findFrom(footer + 9, footerLineEnd - footer - 9, "-----");
@@ -492,9 +609,14 @@ export function scanKeyValue(op: i32): i32 {
     ? scanPrefixedSecret(start, at(start))
     : -1;
   if (prefixed > 0) return prefixed;
+  // A value over 200 characters is rejected below, so the read stops once one is certain: past
+  // that length only dots may follow, and only unquoted (it sheds trailing dots). Read to its
+  // end, `key:key:key:…` made every ':' read the rest of the text.
+  const longest = start + 200;
   while (isValueChar(at(i))) {
     // `name: other_name=value` is a second assignment, not one value; base64 padding ends a value.
     if (at(i) == 61 && at(i + 1) != 61 && isValueChar(at(i + 1))) break;
+    if (i >= longest && (quoted || at(i) != 46)) return -1;
     i++;
   }
   let end = i;
