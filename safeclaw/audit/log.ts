@@ -228,20 +228,10 @@ export class AuditLog {
   async #writeTransaction<T>(work: (conn: Kysely<AuditTables>) => Promise<T>): Promise<T> {
     for (let attempt = 1;; attempt++) {
       try {
-        return await this.#db.connection().execute(async (conn) => {
-          const begin = this.#kind === "sqlite"
-            ? "begin immediate"
-            : `begin; select pg_advisory_xact_lock(${WRITE_LOCK})`;
-          await sql`${sql.raw(begin)}`.execute(conn);
-          try {
-            const out = await work(conn);
-            await sql`commit`.execute(conn);
-            return out;
-          } catch (error) {
-            await sql`rollback`.execute(conn).catch(() => {});
-            throw error;
-          }
-        });
+        const begin = this.#kind === "sqlite"
+          ? "begin immediate"
+          : `begin; select pg_advisory_xact_lock(${WRITE_LOCK})`;
+        return await this.#transaction(begin, work);
       } catch (error) {
         if (attempt >= WRITE_ATTEMPTS || !isLockBusy(error)) throw error;
         await new Promise((wake) =>
@@ -257,10 +247,18 @@ export class AuditLog {
    * before and another after an append or prune.
    */
   async #readSnapshot<T>(work: (conn: Kysely<AuditTables>) => Promise<T>): Promise<T> {
+    const begin = this.#kind === "sqlite"
+      ? "begin"
+      : "begin isolation level repeatable read read only";
+    return await this.#transaction(begin, work);
+  }
+
+  /** Runs `work` on one connection inside a transaction opened by `begin`. */
+  async #transaction<T>(
+    begin: string,
+    work: (conn: Kysely<AuditTables>) => Promise<T>,
+  ): Promise<T> {
     return await this.#db.connection().execute(async (conn) => {
-      const begin = this.#kind === "sqlite"
-        ? "begin"
-        : "begin isolation level repeatable read read only";
       await sql`${sql.raw(begin)}`.execute(conn);
       try {
         const out = await work(conn);
