@@ -97,6 +97,61 @@ function partsNamingHosts(value: string): string[] {
   return value.split(/[:,=]/).map((part) => hostOf(part)).filter((h) => h !== undefined);
 }
 
+/** Paths a script given as a file may be read from when it is the command's standard input. */
+const STDIN_PATHS = new Set(["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "-"]);
+
+/** Other names of the tools whose first operand is the host. */
+const HOST_FIRST_ALIASES: Record<string, string> = {
+  "nc.openbsd": "nc",
+  "nc.traditional": "nc",
+  "netcat.openbsd": "netcat",
+  "netcat.traditional": "netcat",
+  ncat: "ncat",
+};
+
+/**
+ * Package managers and registries' clients: they reach their default registry, which no one
+ * holds for approval, so only a host they are told to use (`--index-url`, `--registry`, a URL,
+ * an image named with its registry) counts.
+ */
+const PACKAGE_CLIENTS = new Set([
+  "pip",
+  "pip3",
+  "npm",
+  "npx",
+  "yarn",
+  "pnpm",
+  "gem",
+  "cargo",
+  "go",
+  "docker",
+  "podman",
+  "helm",
+  "bun",
+  "uv",
+]);
+
+/** The `-c COMMAND` of `su`, `script`, `runuser`, `flock`: `-c X`, `-qc X`, `-cX`, `--command[=]X`. */
+function commandOption(args: ShellWord[]): ShellWord | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const text = args[i].text;
+    if (text === "--command" || /^-[a-zA-Z]*c$/.test(text)) return args[i + 1];
+    if (text.startsWith("--command=")) return { ...args[i], text: text.slice(10) };
+    const attached = text.match(/^-c(.+)$/s);
+    if (attached) return { ...args[i], text: attached[1] };
+  }
+  return undefined;
+}
+
+/** env's `-S` given in a cluster of short flags at `i` (`-S X`, `-SX`, `-iS X`), if it is one. */
+function splitStringOption(args: ShellWord[], i: number): ShellWord[] | undefined {
+  const text = args[i].text;
+  if (text.startsWith("--")) return undefined;
+  const match = text.match(/^-[a-zA-Z0-9]*?S(.*)$/s);
+  if (!match) return undefined;
+  return match[1] ? [{ ...args[i], text: match[1] }] : args.slice(i + 1, i + 2);
+}
+
 interface Operand {
   text: string;
   dynamic: boolean;
@@ -132,6 +187,73 @@ function splitOptions(words: ShellWord[], valued: Iterable<string>) {
   return { operands, options };
 }
 
+/** A shell run by a program: `system()`, `popen`, `os.system`, `subprocess`, backticks. */
+const RUNS_SHELL =
+  /\b(?:system|popen|exec[lv]p?e?|spawn(?:Sync)?|execSync|subprocess|Popen|check_output|check_call|getoutput|shell_exec|passthru|proc_open|Open3)\b|`/;
+
+/** The string literals of a program, their escapes undone (`"curl -d \\@file"` is `curl -d @file`). */
+function stringLiterals(program: string): string[] {
+  const literals: string[] = [];
+  for (
+    const m of program.matchAll(/'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|`((?:[^`\\]|\\.)*)`/g)
+  ) {
+    literals.push((m[1] ?? m[2] ?? m[3]).replace(/\\(.)/g, "$1"));
+  }
+  return literals;
+}
+
+/** The hosts of git's `user@host:path` remotes (`git@github.com:org/repo.git`). */
+function scpHosts(text: string): string[] {
+  const host = text.match(/^[\w.+-]+@([a-z0-9_.-]+):(?!\/\/)/i)?.[1];
+  return host ? [host] : [];
+}
+
+/** Options that name a package registry. */
+const REGISTRY_OPTIONS = new Set([
+  "-i",
+  "--index-url",
+  "--extra-index-url",
+  "--find-links",
+  "-f",
+  "--registry",
+  "--source",
+  "--host",
+]);
+
+/** Clients whose default server is local (a socket, localhost): no host named, none reached. */
+const LOCAL_BY_DEFAULT = new Set([
+  "psql",
+  "mysql",
+  "mongosh",
+  "mongo",
+  "redis-cli",
+  "mosquitto_pub",
+  "mosquitto_sub",
+]);
+
+/** git's commands that reach a remote. */
+const GIT_REMOTE_COMMANDS = new Set([
+  "clone",
+  "fetch",
+  "pull",
+  "push",
+  "ls-remote",
+  "remote",
+  "submodule",
+  "archive",
+]);
+
+/** git config keys whose value is a command git runs. */
+const GIT_COMMAND_KEYS =
+  /^(?:core\.(?:sshcommand|pager|fsmonitor|editor|hookspath)|alias\..*=\s*!|credential\..*helper|.*\.(?:command|cmd|textconv|clean|smudge|process)|url\..*|http\..*proxy|.*proxycommand)/i;
+
+/** Whether a command of this name reaches the network or runs other programs. */
+function reachesOrRuns(name: string): boolean {
+  return NETWORK_TOOLS.has(name) || DNS_TOOLS.has(name) || name in HOST_FIRST ||
+    name in HOST_FIRST_ALIASES || PACKAGE_CLIENTS.has(name) || SHELLS.test(name) ||
+    INTERPRETERS.test(name) || name in WRAPPERS || name === "eval" || name === "source";
+}
+
 /** Reads every command line the agent could run, down to nested scripts. */
 class CommandReader {
   readonly uses: NetworkUse[] = [];
@@ -161,11 +283,17 @@ class CommandReader {
   /** The command in `words` (wrappers, keywords and assignments skipped), run with `command`'s input. */
   #run(words: ShellWord[], command: SimpleCommand, depth: number, unwrapped: number): void {
     let start = 0;
-    while (
-      start < words.length &&
-      (KEYWORDS.has(words[start].text) ||
-        (/^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=/.test(words[start].text)))
-    ) start++;
+    while (start < words.length) {
+      const text = words[start].text;
+      if (KEYWORDS.has(text)) {
+        // `time -p curl …`: the keyword's own option is no command.
+        start += text === "time" && words[start + 1]?.text === "-p" ? 2 : 1;
+      } else if (/^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=/.test(text)) {
+        // `f=/dev/tcp/host/80; cat F > $f`: the device is named in the assignment.
+        for (const m of text.matchAll(DEV_NET)) this.#network("/dev/tcp", [m[1]]);
+        start++;
+      } else break;
+    }
     if (start >= words.length) return;
     const head = words[start];
     const args = words.slice(start + 1);
@@ -185,6 +313,11 @@ class CommandReader {
       this.uses.push({ kind: "opaque", why: "runs a command behind more wrappers than are read" });
       return;
     }
+    if (name === "su" || name === "script" || name === "runuser") {
+      const program = commandOption(args);
+      if (program) return this.#inline([program], depth, name);
+      if (name !== "runuser") return;
+    }
     const wrapper = WRAPPERS[name] ?? (name === "systemd-run" ? WRAPPERS.systemd_run : undefined);
     if (wrapper) return this.#unwrap(name, args, wrapper, command, depth, unwrapped);
     if (name === "busybox" || name === "toybox") {
@@ -192,15 +325,42 @@ class CommandReader {
     }
     if (name === "find") return this.#findExec(args, command, depth, unwrapped);
     if (name === "eval") return this.#inline(args, depth, "eval");
-    if (name === "su" || name === "script") {
-      const c = args.findIndex((a) => a.text === "-c" || a.text === "--command");
-      if (c >= 0 && args[c + 1]) this.#inline([args[c + 1]], depth, name);
+    if (name === "trap") {
+      // The handler runs later, in this shell.
+      const handler = args.find((a) => !a.text.startsWith("-"));
+      if (handler) this.#inline([handler], depth, "trap");
       return;
     }
-    if (name === "source" || name === ".") return this.#scriptFile(args[0], depth, name);
+    if (name === "alias") {
+      // The alias's arguments come where it is used: a name for a network tool is held.
+      for (const arg of args) {
+        const eq = arg.text.indexOf("=");
+        const head = eq > 0 ? basename(arg.text.slice(eq + 1).trim().split(/\s+/)[0]) : "";
+        if (head && reachesOrRuns(head)) {
+          this.uses.push({ kind: "opaque", why: `defines an alias for ${head}` });
+        }
+        if (eq > 0) this.#inline([{ ...arg, text: arg.text.slice(eq + 1) }], depth, "alias");
+      }
+      return;
+    }
+    if (name === "parallel") {
+      const end = args.findIndex((a) => a.text === ":::" || a.text === "::::");
+      const words = (end < 0 ? args : args.slice(0, end)).filter((a, i, all) =>
+        !(a.text.startsWith("-") && all.slice(0, i).every((b) => b.text.startsWith("-")))
+      );
+      return this.#run(words, command, depth, unwrapped + 1);
+    }
+    if (name === "at" || name === "batch") {
+      const file = args.findIndex((a) => a.text === "-f");
+      if (file >= 0) return this.#scriptFile(args[file + 1], depth, name);
+      return this.#stdinProgram(name, command, (text) => this.script(text, depth + 1));
+    }
+    if (name === "source" || name === ".") return this.#scriptFile(args[0], depth, name, command);
     if (SHELLS.test(name)) return this.#shell(name, args, command, depth);
-    if (INTERPRETERS.test(name)) return this.#interpreter(name, args, command);
+    if (INTERPRETERS.test(name)) return this.#interpreter(name, args, command, depth);
     if (name in HOST_FIRST) return this.#hostFirst(name, args);
+    if (HOST_FIRST_ALIASES[name]) return this.#hostFirst(HOST_FIRST_ALIASES[name], args);
+    if (PACKAGE_CLIENTS.has(name)) return this.#packageClient(name, args);
     if (DNS_TOOLS.has(name)) return this.#lookup(name, args);
     if (NETWORK_TOOLS.has(name)) return this.#tool(name, args);
   }
@@ -217,8 +377,14 @@ class CommandReader {
     let operands = wrapper.operands ?? 0;
     for (; i < args.length; i++) {
       const text = args[i].text;
-      if (name === "env" && (text === "-S" || text === "--split-string")) {
-        return this.#inline(args.slice(i + 1), depth, "env -S");
+      if (name === "env") {
+        // `-S STRING`, `-SSTRING`, `-iS STRING`, `--split-string[=]STRING`: a command line.
+        const string = text === "--split-string"
+          ? args.slice(i + 1, i + 2)
+          : text.startsWith("--split-string=")
+          ? [{ ...args[i], text: text.slice("--split-string=".length) }]
+          : splitStringOption(args, i);
+        if (string) return this.#inline(string, depth, "env -S");
       }
       if (name === "watch" && !text.startsWith("-")) {
         // watch runs its operands as one `sh -c` string.
@@ -234,8 +400,9 @@ class CommandReader {
         continue;
       }
       if (name === "env" && /^[A-Za-z_][A-Za-z0-9_]*=/.test(text)) continue;
-      if (name === "flock" && args[i + 1]?.text === "-c") {
-        return this.#inline(args.slice(i + 2, i + 3), depth, "flock -c");
+      if (name === "flock") {
+        const program = commandOption(args.slice(i + 1));
+        if (program) return this.#inline([program], depth, "flock -c");
       }
       if (operands > 0) {
         operands--;
@@ -266,8 +433,17 @@ class CommandReader {
     this.script(words.map((w) => w.text).join(" "), depth + 1);
   }
 
-  #scriptFile(path: ShellWord | undefined, depth: number, how: string): void {
+  #scriptFile(
+    path: ShellWord | undefined,
+    depth: number,
+    how: string,
+    command?: SimpleCommand,
+  ): void {
     if (!path) return;
+    if (STDIN_PATHS.has(path.text)) {
+      if (command) this.#stdinProgram(how, command, (text) => this.script(text, depth + 1));
+      return;
+    }
     if (path.dynamic) {
       this.uses.push({ kind: "opaque", why: `${how} runs a script named by an expansion` });
       return;
@@ -287,7 +463,7 @@ class CommandReader {
       if (/^-[a-zA-Z]+$/.test(text) && text.includes("c")) {
         return this.#inline(args.slice(i + 1, i + 2), depth, `${name} -c`);
       }
-      if (text === "-o" || text === "+o" || text === "-O" || text === "+O") {
+      if (["-o", "+o", "-O", "+O", "--rcfile", "--init-file"].includes(text)) {
         i++;
         continue;
       }
@@ -295,7 +471,7 @@ class CommandReader {
         if (text === "-s" || text === "-") break;
         continue;
       }
-      return this.#scriptFile(args[i], depth, name);
+      return this.#scriptFile(args[i], depth, name, command);
     }
     this.#stdinProgram(name, command, (text) => this.script(text, depth + 1));
   }
@@ -312,12 +488,26 @@ class CommandReader {
     }
   }
 
-  #interpreter(name: string, args: ShellWord[], command: SimpleCommand): void {
+  #interpreter(name: string, args: ShellWord[], command: SimpleCommand, depth: number): void {
+    const awk = /^(?:awk|gawk|mawk|nawk)$/.test(name);
+    // `python3 -m pip …`: the module is the command (`pytest -k socket` is no network call).
+    const module = args.findIndex((a) => a.text === "-m");
+    if (!awk && module >= 0 && args[module + 1]) {
+      return this.#run(args.slice(module + 1), command, depth, 1);
+    }
     // The whole line is read as program text, whatever the flags (`-I -c`, `--eval`, `-p`).
     let program = args.map((a) => a.text).join(" ");
     const inline = args.some((a) => /^-(?:[a-zA-Z]*[ceEpr]|-eval|-print|-command)$/i.test(a.text));
     const file = args.find((a) => !a.text.startsWith("-") && /[./]/.test(a.text));
-    if (file && !inline) {
+    const fromStdin = (!file && !inline && !awk) ||
+      (file !== undefined && STDIN_PATHS.has(file.text));
+    if (fromStdin) {
+      if (command.stdin?.from === "pipe" || (!command.stdin && args.some((a) => a.text === "-"))) {
+        this.uses.push({ kind: "opaque", why: `pipes a program into ${name}` });
+        return;
+      }
+      if (command.stdin?.from === "text") program += "\n" + command.stdin.text;
+    } else if (file && !inline) {
       if (file.dynamic) {
         this.uses.push({ kind: "opaque", why: `${name} runs a script named by an expansion` });
         return;
@@ -331,17 +521,41 @@ class CommandReader {
         return;
       }
       program += "\n" + (this.readScript?.(file.text) ?? "");
-    } else if (!inline && !/^(?:awk|gawk|mawk|nawk)$/.test(name)) {
-      if (command.stdin?.from === "pipe" || (!command.stdin && args.some((a) => a.text === "-"))) {
-        this.uses.push({ kind: "opaque", why: `pipes a program into ${name}` });
-        return;
-      }
-      if (command.stdin?.from === "text") program += "\n" + command.stdin.text;
     }
-    const hosts = [...namedHosts(program)];
-    const calls = NETWORK_CALL.test(program);
-    if (calls) { for (const m of program.matchAll(QUOTED_DOMAIN)) hosts.push(m[1]); }
-    if (hosts.length || calls) this.#network(name, hosts);
+    // A URL alone is text (`s#http://old#http://new#`); a call of the network library is a use.
+    const calls = awk ? /\/inet\/(?:tcp|udp)\//.test(program) : NETWORK_CALL.test(program);
+    if (calls) {
+      const hosts = [...namedHosts(program)];
+      for (const m of program.matchAll(QUOTED_DOMAIN)) hosts.push(m[1]);
+      this.#network(name, hosts);
+    }
+    // What the program hands to a shell (`os.system("curl …")`, awk's `system()`, perl's
+    // backticks): its string literals are read as command lines.
+    if (RUNS_SHELL.test(program)) {
+      for (const literal of stringLiterals(program)) this.script(literal, depth + 1);
+    }
+  }
+
+  /** A package manager told to use a host: `--index-url`, `--registry`, a URL, an image's registry. */
+  #packageClient(name: string, args: ShellWord[]): void {
+    const hosts = args.flatMap((a) => namedHosts(a.text));
+    for (let i = 0; i < args.length; i++) {
+      const [option, attached] = args[i].text.split(/=(.*)/s);
+      if (REGISTRY_OPTIONS.has(option)) {
+        hosts.push(...namedHosts(attached ?? args[i + 1]?.text ?? ""));
+      }
+    }
+    if (name === "docker" || name === "podman") {
+      const sub = args.findIndex((a) =>
+        a.text === "push" || a.text === "pull" || a.text === "login"
+      );
+      const image = args.slice(sub + 1).find((a) => !a.text.startsWith("-"));
+      const registry = sub >= 0 ? image?.text.split("/")[0] : undefined;
+      if (registry && /[.:]/.test(registry) && image!.text.includes("/")) {
+        hosts.push(registry.replace(/:\d+$/, ""));
+      }
+    }
+    if (hosts.length) this.#network(name, hosts);
   }
 
   #hostFirst(name: string, args: ShellWord[]): void {
@@ -356,6 +570,8 @@ class CommandReader {
       }
     }
     const first = operands[0];
+    // `ssh -V`, `telnet` with no host: nothing is reached (a listening nc still counts).
+    if (!first && !hosts.length && !/^(?:nc|ncat|netcat)$/.test(name)) return;
     if (first) {
       if (first.dynamic) {
         this.uses.push({ kind: "opaque", why: `${name} reaches a host named by an expansion` });
@@ -394,6 +610,10 @@ class CommandReader {
     for (const option of options) {
       if (option.name === "-h" && name === "whois") hosts.push(option.value);
     }
+    // getent looks names up only in its host databases (`getent passwd root` is local).
+    if (name === "getent" && !/^(?:a?hosts(?:v[46])?|networks)$/.test(operands[0]?.text ?? "")) {
+      return;
+    }
     const names = operands.filter((_, i) => !(name === "getent" && i === 0));
     for (const operand of names) {
       if (operand.dynamic) {
@@ -413,20 +633,7 @@ class CommandReader {
 
   #tool(name: string, args: ShellWord[]): void {
     if (name === "openssl" && args[0]?.text !== "s_client" && args[0]?.text !== "s_time") return;
-    if (name === "git") {
-      const sub = args.find((a) => !a.text.startsWith("-"))?.text;
-      const reaching = [
-        "clone",
-        "fetch",
-        "pull",
-        "push",
-        "ls-remote",
-        "remote",
-        "submodule",
-        "archive",
-      ];
-      if (!sub || !reaching.includes(sub)) return;
-    }
+    if (name === "git") return this.#git(args);
     const table = name === "wget2" ? "wget" : name === "curlie" ? "curl" : name;
     const valued = VALUED_OPTIONS[table] ?? VALUED_OPTIONS.default;
     const { operands, options } = splitOptions(args, [...valued, ...DESTINATION_OPTIONS]);
@@ -437,24 +644,63 @@ class CommandReader {
         hosts.push(...partsNamingHosts(option.value.replace(/^.*?proxy\s*=\s*/, "")));
       }
     }
+    const remoteOnly = name === "scp" || name === "rsync";
     for (const operand of operands) {
       const named = namedHosts(operand.text);
       hosts.push(...named);
       if (named.length) continue;
-      // `host:path` (scp, rsync), `TCP:host:port` (socat), or a bare host operand (curl takes
-      // `evil.example/x` as a URL).
+      // `host:path` (scp, rsync: a bare operand is a local path), `TCP:host:port` (socat), or
+      // a bare host operand (curl takes `evil.example/x` as a URL).
       const scpLike = operand.text.match(/^(?:[\w.+-]+@)?([a-z0-9_.-]+):(?!\/\/)/i)?.[1];
       if (name === "socat") hosts.push(...partsNamingHosts(operand.text));
-      else if (scpLike && (name === "scp" || name === "rsync" || name === "git")) {
-        const host = hostOf(scpLike, true);
+      else if (remoteOnly) {
+        const host = scpLike && hostOf(scpLike, true);
         if (host) hosts.push(host);
       } else {
         const host = hostOf(operand.text);
         if (host) hosts.push(host);
       }
     }
-    if (name === "git" && !hosts.length) return;
+    if (!hosts.length) {
+      // `curl --version`, `psql -d db`, `rsync -a a/ b/`: nothing named, nothing reached (a
+      // database client's default is the local socket); `curl -K file` may name anything.
+      const quiet = LOCAL_BY_DEFAULT.has(name) || remoteOnly ||
+        (/^(?:curl|curlie|wget|wget2)$/.test(name) && !operands.length &&
+          !options.some((o) => /^(?:-K|--config|-i|--input-file)$/.test(o.name)));
+      if (quiet) return;
+    }
     this.#network(name, hosts);
+  }
+
+  /** git: its remote commands and the URLs it is given; a remote's URL set in its config. */
+  #git(args: ShellWord[]): void {
+    let i = 0;
+    for (; i < args.length; i++) {
+      const text = args[i].text;
+      if (text === "-c") {
+        // `-c core.sshCommand=…` and the like run a command of their own.
+        if (GIT_COMMAND_KEYS.test(args[i + 1]?.text ?? "")) {
+          this.uses.push({ kind: "opaque", why: "git runs a command its -c option sets" });
+        }
+        i++;
+      } else if (/^(?:-C|--git-dir|--work-tree|--namespace|--exec-path|--config-env)$/.test(text)) {
+        i++;
+      } else if (!text.startsWith("-")) break;
+    }
+    const sub = args[i]?.text;
+    const rest = args.slice(i + 1);
+    if (sub === "config") {
+      const key = rest.find((a) => !a.text.startsWith("-"));
+      const value = key ? rest[rest.indexOf(key) + 1] : undefined;
+      if (key && value && /(?:^|\.)(?:url|pushurl|insteadof|pushinsteadof)$/i.test(key.text)) {
+        this.#network("git", namedHosts(value.text).concat(scpHosts(value.text)));
+      }
+      return;
+    }
+    if (!sub || !GIT_REMOTE_COMMANDS.has(sub)) return;
+    // Only URLs and `user@host:path` name hosts: `HEAD:main` and `release-1.x` are refs.
+    const hosts = rest.flatMap((a) => namedHosts(a.text).concat(scpHosts(a.text)));
+    if (hosts.length) this.#network("git", hosts);
   }
 
   #network(command: string, hosts: string[], carriesData = false): void {

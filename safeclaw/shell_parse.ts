@@ -33,6 +33,8 @@ export interface SimpleCommand {
 
 /** How deep `$(…)` inside `$(…)` is read; a deeper script is marked dynamic. */
 const MAX_DEPTH = 8;
+/** How deep `${…}` inside `${…}` is read. */
+const MAX_NESTING = 64;
 
 const NAME_CHAR = /[A-Za-z0-9_]/;
 const SPECIAL_PARAM = /[@*#?$!0-9-]/;
@@ -155,6 +157,8 @@ interface WordBuilder {
 /** Reads scripts into simple commands; nested programs are added to the same list. */
 class Reader {
   readonly commands: SimpleCommand[] = [];
+  /** How many `${…}` are open around the one being read. */
+  #nesting = 0;
 
   constructor(private readonly depth: number) {}
 
@@ -212,7 +216,8 @@ class Reader {
         i = this.#heredocBodies(s, i + 1, heredocs.splice(0));
         continue;
       }
-      if (c === " " || c === "\t" || c === "\r") {
+      // (A carriage return is no blank to bash: `x\r#` is a word, not a comment.)
+      if (c === " " || c === "\t") {
         endWord();
         i++;
         continue;
@@ -269,18 +274,30 @@ class Reader {
         i += op.length;
         continue;
       }
+      if (c === "(" && s[i + 1] === "(" && !word && command.words.length === 0) {
+        // An arithmetic command: no redirections inside (`(( x = 1 <<EOF ))` is a shift), but a
+        // `$(…)` in it runs.
+        const end = closingParen(s, i + 1);
+        substitution(s.slice(i + 2, Math.max(i + 2, end - 2)));
+        endCommand(false);
+        i = end;
+        continue;
+      }
       if (c === "|" || c === "&" || c === ";" || c === "(" || c === ")") {
         const op = s.slice(i).match(/^(?:\|\||\|&|&&|;;&|;;|;&|\||&|;|\(|\))/)![0];
         endCommand(op === "|" || op === "|&");
         i += op.length;
         continue;
       }
-      if ((c === "{" || c === "}" || c === "!") && !word && WORD_BREAK.test(s[i + 1] ?? " ")) {
-        // A group's braces and a pipeline's `!` stand where a command would.
-        if (command.words.length === 0) {
-          i++;
-          continue;
-        }
+      if ((c === "{" || c === "}") && !word && WORD_BREAK.test(s[i + 1] ?? " ")) {
+        // A group's braces end the command before them (`function f {`, `coproc X {`).
+        endCommand(false);
+        i++;
+        continue;
+      }
+      if (c === "!" && !word && command.words.length === 0 && WORD_BREAK.test(s[i + 1] ?? " ")) {
+        i++;
+        continue;
       }
       const w = current();
       w.text += c;
@@ -332,8 +349,10 @@ class Reader {
         const next = s[i + 1] ?? "";
         w.text += '$`"\\\n'.includes(next) ? (next === "\n" ? "" : next) : "\\" + next;
         i += 2;
-      } else if (c === "$") i = this.#dollar(s, i, w, substitution);
-      else if (c === "`") {
+      } else if (c === "$" && s[i + 1] !== "'" && s[i + 1] !== '"') {
+        // (`$'…'` and `$"…"` are plain text inside double quotes.)
+        i = this.#dollar(s, i, w, substitution);
+      } else if (c === "`") {
         const end = endOfBacktick(s, i + 1);
         substitution(s.slice(i + 1, end));
         w.text += s.slice(i, end + 1);
@@ -347,6 +366,45 @@ class Reader {
     return i + 1;
   }
 
+  /**
+   * Reads the body of a `${…}` from `start` to its own `}` (quotes, nested expansions and `$(…)`
+   * inside it as the shell reads them, their programs read as commands); returns the index
+   * after the `}`. A `}` in quotes does not end it: `${x:-'}'}`.
+   */
+  #expansionBody(s: string, start: number, substitution: (program: string) => void): number {
+    // `${${${…` nested past any real script: the rest is one dynamic word (no deeper reading).
+    if (this.#nesting >= MAX_NESTING) return s.length;
+    this.#nesting++;
+    try {
+      return this.#expansionBodyAt(s, start, substitution);
+    } finally {
+      this.#nesting--;
+    }
+  }
+
+  #expansionBodyAt(s: string, start: number, substitution: (program: string) => void): number {
+    const scratch: WordBuilder = { text: "", dynamic: false, bare: "" };
+    let depth = 1;
+    let i = start;
+    while (i < s.length) {
+      const c = s[i];
+      if (c === "\\") i += 2;
+      else if (c === "'") i = endOfSingle(s, i + 1) + 1;
+      else if (c === '"') i = this.#doubleQuoted(s, i + 1, scratch, substitution);
+      else if (c === "$") i = this.#dollar(s, i, scratch, substitution);
+      else if (c === "`") {
+        const end = endOfBacktick(s, i + 1);
+        substitution(s.slice(i + 1, end));
+        i = end + 1;
+      } else {
+        if (c === "{") depth++;
+        else if (c === "}" && --depth === 0) return i + 1;
+        i++;
+      }
+    }
+    return s.length;
+  }
+
   /** Reads what starts with the `$` at `i`; returns the index after it. */
   #dollar(s: string, i: number, w: WordBuilder, substitution: (program: string) => void): number {
     const next = s[i + 1];
@@ -357,16 +415,16 @@ class Reader {
     }
     if (next === '"') return this.#doubleQuoted(s, i + 2, w, substitution);
     if (next === "(") {
-      const arithmetic = s[i + 2] === "(";
+      // `$((…))` is arithmetic, but what it holds is read as commands too: a `$(…)` inside runs,
+      // and bash reads `$((curl …) )` as a command substitution.
       const end = closingParen(s, i + 2);
-      if (!arithmetic) substitution(s.slice(i + 2, end - 1));
+      substitution(s.slice(i + 2, end - 1));
       w.text += s.slice(i, end);
       w.dynamic = true;
       return end;
     }
     if (next === "{") {
-      let end = s.indexOf("}", i + 2);
-      end = end < 0 ? s.length : end + 1;
+      const end = this.#expansionBody(s, i + 2, substitution);
       w.text += s.slice(i, end);
       w.dynamic = true;
       return end;
