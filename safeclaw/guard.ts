@@ -126,6 +126,9 @@ const SECRET_TYPES = new Set(["secret"]);
  */
 const SESSION_IDLE_MS = 10 * 60_000;
 
+/** The most sessions whose taint trackers stay in memory. */
+export const MAX_TRACKED_SESSIONS = 10_000;
+
 /**
  * Per-session state kept in memory while the session is in use, least recently used first. What
  * `canForget` allows (what can be made again the same) goes once unused for `idleMs`.
@@ -139,6 +142,8 @@ class SessionCache<T> {
       idleMs: number;
       canForget: (value: T) => boolean;
       now: () => number;
+      /** The most sessions kept: past it the least recently used goes, forgettable or not. */
+      maxEntries?: number;
     },
   ) {}
 
@@ -151,6 +156,11 @@ class SessionCache<T> {
     // A Map iterates in insertion order: re-inserting on use keeps the least recent first.
     this.#entries.delete(session);
     this.#entries.set(session, entry);
+    const max = this.options.maxEntries ?? Infinity;
+    for (const oldest of this.#entries.keys()) {
+      if (this.#entries.size <= max) break;
+      this.#entries.delete(oldest);
+    }
     return entry.value;
   }
 
@@ -241,6 +251,10 @@ export class Guard {
       idleMs: SESSION_IDLE_MS,
       canForget: (tracker) => tracker.size === 0,
       now,
+      // A tracker holding taints is kept while idle (its taints are stored nowhere else), but a
+      // client inventing a session per request must not grow memory for good: past this many
+      // sessions the least recently used goes, taints and all.
+      maxEntries: MAX_TRACKED_SESSIONS,
     });
     this.#vaults = new SessionCache({ idleMs: SESSION_IDLE_MS, canForget: () => true, now });
     this.#reviewed = new ReviewMemo(8 << 20, { now });

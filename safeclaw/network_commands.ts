@@ -106,7 +106,6 @@ const HOST_FIRST_ALIASES: Record<string, string> = {
   "nc.traditional": "nc",
   "netcat.openbsd": "netcat",
   "netcat.traditional": "netcat",
-  ncat: "ncat",
 };
 
 /**
@@ -249,9 +248,10 @@ const GIT_COMMAND_KEYS =
 
 /** Whether a command of this name reaches the network or runs other programs. */
 function reachesOrRuns(name: string): boolean {
-  return NETWORK_TOOLS.has(name) || DNS_TOOLS.has(name) || name in HOST_FIRST ||
-    name in HOST_FIRST_ALIASES || PACKAGE_CLIENTS.has(name) || SHELLS.test(name) ||
-    INTERPRETERS.test(name) || name in WRAPPERS || name === "eval" || name === "source";
+  return NETWORK_TOOLS.has(name) || DNS_TOOLS.has(name) || Object.hasOwn(HOST_FIRST, name) ||
+    Object.hasOwn(HOST_FIRST_ALIASES, name) || PACKAGE_CLIENTS.has(name) || SHELLS.test(name) ||
+    INTERPRETERS.test(name) || Object.hasOwn(WRAPPERS, name) || name === "eval" ||
+    name === "source";
 }
 
 /** Reads every command line the agent could run, down to nested scripts. */
@@ -318,7 +318,7 @@ class CommandReader {
       if (program) return this.#inline([program], depth, name);
       if (name !== "runuser") return;
     }
-    const wrapper = WRAPPERS[name] ?? (name === "systemd-run" ? WRAPPERS.systemd_run : undefined);
+    const wrapper = Object.hasOwn(WRAPPERS, name) ? WRAPPERS[name] : undefined;
     if (wrapper) return this.#unwrap(name, args, wrapper, command, depth, unwrapped);
     if (name === "busybox" || name === "toybox") {
       return this.#run(args, command, depth, unwrapped + 1);
@@ -358,8 +358,10 @@ class CommandReader {
     if (name === "source" || name === ".") return this.#scriptFile(args[0], depth, name, command);
     if (SHELLS.test(name)) return this.#shell(name, args, command, depth);
     if (INTERPRETERS.test(name)) return this.#interpreter(name, args, command, depth);
-    if (name in HOST_FIRST) return this.#hostFirst(name, args);
-    if (HOST_FIRST_ALIASES[name]) return this.#hostFirst(HOST_FIRST_ALIASES[name], args);
+    if (Object.hasOwn(HOST_FIRST, name)) return this.#hostFirst(name, args);
+    if (Object.hasOwn(HOST_FIRST_ALIASES, name)) {
+      return this.#hostFirst(HOST_FIRST_ALIASES[name], args);
+    }
     if (PACKAGE_CLIENTS.has(name)) return this.#packageClient(name, args);
     if (DNS_TOOLS.has(name)) return this.#lookup(name, args);
     if (NETWORK_TOOLS.has(name)) return this.#tool(name, args);
@@ -635,7 +637,9 @@ class CommandReader {
     if (name === "openssl" && args[0]?.text !== "s_client" && args[0]?.text !== "s_time") return;
     if (name === "git") return this.#git(args);
     const table = name === "wget2" ? "wget" : name === "curlie" ? "curl" : name;
-    const valued = VALUED_OPTIONS[table] ?? VALUED_OPTIONS.default;
+    const valued = Object.hasOwn(VALUED_OPTIONS, table)
+      ? VALUED_OPTIONS[table]
+      : VALUED_OPTIONS.default;
     const { operands, options } = splitOptions(args, [...valued, ...DESTINATION_OPTIONS]);
     const hosts: string[] = [];
     for (const option of options) {

@@ -55,10 +55,10 @@ export const WRAPPERS: Record<string, { valued: string[]; operands?: number }> =
   doas: { valued: ["-u", "-C"] },
   env: { valued: ["-u", "-C", "-S", "--unset", "--chdir", "--split-string"] },
   timeout: {
-    valued: ["-s", "-k", "--signal", "--kill-after", "--kill-after", "--signal"],
+    valued: ["-s", "-k", "--signal", "--kill-after"],
     operands: 1,
   },
-  nice: { valued: ["-n", "--adjustment", "--adjustment"] },
+  nice: { valued: ["-n", "--adjustment"] },
   ionice: { valued: ["-c", "-n", "-p", "-t", "--class", "--classdata"] },
   nohup: { valued: [] },
   fakeroot: { valued: ["-l", "--lib", "--faked", "-s", "-i"] },
@@ -132,7 +132,7 @@ export const WRAPPERS: Record<string, { valued: string[]; operands?: number }> =
   nsenter: { valued: ["-t", "-S", "-G", "--target", "--setuid", "--setgid"] },
   runuser: { valued: ["-u", "-g", "-G", "--user", "--group"] },
   watch: { valued: ["-n", "-d", "--interval", "--differences"] },
-  systemd_run: { valued: ["-p", "-u", "--unit", "--property", "-E", "--setenv"] },
+  "systemd-run": { valued: ["-p", "-u", "--unit", "--property", "-E", "--setenv"] },
 };
 
 export const SHELLS = /^(?:sh|bash|dash|zsh|ksh|mksh|ash|yash|fish|rbash|posh)$/;

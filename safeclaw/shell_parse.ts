@@ -31,7 +31,7 @@ export interface SimpleCommand {
   redirects: ShellWord[];
 }
 
-/** How deep `$(…)` inside `$(…)` is read; a deeper script is marked dynamic. */
+/** How deep `$(…)` inside `$(…)` is read; a deeper one stands as a command named by an expansion. */
 const MAX_DEPTH = 8;
 /** How deep `${…}` inside `${…}` is read. */
 const MAX_NESTING = 64;
@@ -146,12 +146,40 @@ function expandsAsPattern(bare: string): boolean {
   return false;
 }
 
+/** A here-document waiting for its body (read after the line that starts it). */
+interface Heredoc {
+  command: SimpleCommand;
+  delimiter: string;
+  strip: boolean;
+  /** A quoted delimiter (`<<'EOF'`) keeps the body as it is. */
+  quoted: boolean;
+}
+
 /** A word being read. */
 interface WordBuilder {
   text: string;
   dynamic: boolean;
   /** Unquoted characters that make a glob or a brace list, checked once the word ends. */
   bare: string;
+  /** Whether any of it was quoted or escaped (a here-document's delimiter then stops expansion). */
+  quoted?: boolean;
+}
+
+/**
+ * Reads the backtick substitution starting at `i` into `w` (its program read as commands, its
+ * `\\``, `\\$` and `\\\\` undone first, as the shell does); returns the index after it.
+ */
+function backtick(
+  s: string,
+  i: number,
+  w: WordBuilder,
+  substitution: (program: string) => void,
+): number {
+  const end = endOfBacktick(s, i + 1);
+  substitution(s.slice(i + 1, end).replace(/\\([`$\\])/g, "$1"));
+  w.text += s.slice(i, end + 1);
+  w.dynamic = true;
+  return end + 1;
 }
 
 /** Reads scripts into simple commands; nested programs are added to the same list. */
@@ -168,12 +196,13 @@ class Reader {
     let word: WordBuilder | undefined;
     let redirect: string | undefined;
     let pipedIn = false;
-    const heredocs: { command: SimpleCommand; delimiter: string; strip: boolean }[] = [];
+    const heredocs: Heredoc[] = [];
 
     const endWord = () => {
       if (!word) return;
       const dynamic = word.dynamic || expandsAsPattern(word.bare);
       const done: ShellWord = { text: word.text, dynamic };
+      const quoted = word.quoted === true;
       word = undefined;
       if (redirect === undefined) {
         command.words.push(done);
@@ -182,7 +211,7 @@ class Reader {
       const op = redirect;
       redirect = undefined;
       if (op === "<<" || op === "<<-") {
-        heredocs.push({ command, delimiter: done.text, strip: op === "<<-" });
+        heredocs.push({ command, delimiter: done.text, strip: op === "<<-", quoted });
       } else if (op === "<<<") command.stdin = { from: "text", text: done.text, dynamic };
       else if (op.endsWith("&") && /^(?:\d+|-)$/.test(done.text)) return;
       else {
@@ -202,7 +231,11 @@ class Reader {
     };
     const current = (): WordBuilder => (word ??= { text: "", dynamic: false, bare: "" });
     const substitution = (program: string) => {
-      if (this.depth >= MAX_DEPTH) return;
+      if (this.depth >= MAX_DEPTH) {
+        // Too deep to read: a command that cannot be known stands in for it.
+        this.commands.push({ words: [{ text: "$(…)", dynamic: true }], redirects: [] });
+        return;
+      }
       const inner = new Reader(this.depth + 1);
       inner.read(program);
       this.commands.push(...inner.commands);
@@ -213,7 +246,7 @@ class Reader {
       const c = s[i];
       if (c === "\n") {
         endCommand(false);
-        i = this.#heredocBodies(s, i + 1, heredocs.splice(0));
+        i = this.#heredocBodies(s, i + 1, heredocs.splice(0), substitution);
         continue;
       }
       // (A carriage return is no blank to bash: `x\r#` is a word, not a comment.)
@@ -228,27 +261,26 @@ class Reader {
         continue;
       }
       if (c === "\\") {
-        if (s[i + 1] !== "\n") current().text += s[i + 1] ?? "";
+        const w = current();
+        if (s[i + 1] !== "\n") [w.text, w.quoted] = [w.text + (s[i + 1] ?? ""), true];
         i += 2;
         continue;
       }
       if (c === "'") {
         const end = endOfSingle(s, i + 1);
-        current().text += s.slice(i + 1, end);
+        const w = current();
+        [w.text, w.quoted] = [w.text + s.slice(i + 1, end), true];
         i = end + 1;
         continue;
       }
       if (c === '"') {
-        i = this.#doubleQuoted(s, i + 1, current(), substitution);
+        const w = current();
+        w.quoted = true;
+        i = this.#doubleQuoted(s, i + 1, w, substitution);
         continue;
       }
       if (c === "`") {
-        const end = endOfBacktick(s, i + 1);
-        substitution(s.slice(i + 1, end).replace(/\\([`$\\])/g, "$1"));
-        const w = current();
-        w.text += s.slice(i, end + 1);
-        w.dynamic = true;
-        i = end + 1;
+        i = backtick(s, i, current(), substitution);
         continue;
       }
       if (c === "$") {
@@ -289,7 +321,10 @@ class Reader {
         i += op.length;
         continue;
       }
-      if ((c === "{" || c === "}") && !word && WORD_BREAK.test(s[i + 1] ?? " ")) {
+      if (
+        (c === "{" || c === "}") && !word && WORD_BREAK.test(s[i + 1] ?? " ") &&
+        (command.words.length === 0 || /^(?:function|coproc)$/.test(command.words[0].text))
+      ) {
         // A group's braces end the command before them (`function f {`, `coproc X {`).
         endCommand(false);
         i++;
@@ -314,7 +349,8 @@ class Reader {
   #heredocBodies(
     s: string,
     start: number,
-    pending: { command: SimpleCommand; delimiter: string; strip: boolean }[],
+    pending: Heredoc[],
+    substitution: (program: string) => void,
   ): number {
     let i = start;
     for (const doc of pending) {
@@ -329,10 +365,27 @@ class Reader {
         lines.push(line);
       }
       const text = lines.join("\n");
-      // The delimiter's quotes were removed with the word: an unquoted one expands the body.
-      doc.command.stdin = { from: "text", text, dynamic: /[$`]/.test(text) };
+      // Under an unquoted delimiter the body expands: the `$(…)` and backticks in it run.
+      const expands = !doc.quoted && /[$`]/.test(text);
+      if (expands) this.#expansions(text, substitution);
+      doc.command.stdin = { from: "text", text, dynamic: expands };
     }
     return Math.min(i, s.length);
+  }
+
+  /** Reads the expansions of `text` (a here-document's body), their programs as commands. */
+  #expansions(text: string, substitution: (program: string) => void): void {
+    const scratch: WordBuilder = { text: "", dynamic: false, bare: "" };
+    for (let i = 0; i < text.length;) {
+      if (text[i] === "\\") i += 2;
+      else if (text[i] === "$" && text[i + 1] !== "'" && text[i + 1] !== '"') {
+        // (`$'…'` is plain text in a here-document, as in double quotes.)
+        i = this.#dollar(text, i, scratch, substitution);
+      } else if (text[i] === "`") i = backtick(text, i, scratch, substitution);
+      else i++;
+      // The text read is not kept: only the programs it runs matter.
+      scratch.text = "";
+    }
   }
 
   /** Reads a double-quoted string whose body starts at `start`; returns the index after it. */
@@ -352,13 +405,8 @@ class Reader {
       } else if (c === "$" && s[i + 1] !== "'" && s[i + 1] !== '"') {
         // (`$'…'` and `$"…"` are plain text inside double quotes.)
         i = this.#dollar(s, i, w, substitution);
-      } else if (c === "`") {
-        const end = endOfBacktick(s, i + 1);
-        substitution(s.slice(i + 1, end));
-        w.text += s.slice(i, end + 1);
-        w.dynamic = true;
-        i = end + 1;
-      } else {
+      } else if (c === "`") i = backtick(s, i, w, substitution);
+      else {
         w.text += c;
         i++;
       }
@@ -392,11 +440,8 @@ class Reader {
       else if (c === "'") i = endOfSingle(s, i + 1) + 1;
       else if (c === '"') i = this.#doubleQuoted(s, i + 1, scratch, substitution);
       else if (c === "$") i = this.#dollar(s, i, scratch, substitution);
-      else if (c === "`") {
-        const end = endOfBacktick(s, i + 1);
-        substitution(s.slice(i + 1, end));
-        i = end + 1;
-      } else {
+      else if (c === "`") i = backtick(s, i, scratch, substitution);
+      else {
         if (c === "{") depth++;
         else if (c === "}" && --depth === 0) return i + 1;
         i++;

@@ -115,6 +115,11 @@ interface Needle {
 
 /** A tracked secret this long or longer is also found by either half of it. */
 const MIN_SPLIT_SECRET = 16;
+/**
+ * Up to this long: a secret of n characters has about n/2 halves to look for, so a private key
+ * (thousands of characters) would make every search cost its square. Keys and tokens are shorter.
+ */
+const MAX_SPLIT_SECRET = 256;
 
 function rot13(text: string): string {
   return text.replace(/[a-z]/gi, (c) => {
@@ -148,7 +153,9 @@ function needlesFor(value: string, kind: TaintKind): Needle[] {
   if (rotated !== value.toLowerCase()) {
     out.push({ text: rotated, encoding: "rot13", lower: true, compact: false });
   }
-  if (kind === "Secret" && compact.length >= MIN_SPLIT_SECRET) {
+  if (
+    kind === "Secret" && compact.length >= MIN_SPLIT_SECRET && compact.length <= MAX_SPLIT_SECRET
+  ) {
     // A secret sent in two pieces (two URL parameters, two calls): every window of half its
     // length, so that the longer piece holds one wherever the cut falls.
     const half = Math.ceil(compact.length / 2);
