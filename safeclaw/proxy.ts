@@ -468,11 +468,22 @@ async function reviewMessage(
       out.tool_calls = calls;
     } else if (key === "function_call") {
       out.function_call = await reviewCall(review, value, field, origin);
-    } else if (key === "name" && typeof value === "string") {
-      out.name = await review.name(value, field, origin);
-    } else out[key] = await review.strings(value, field, origin);
+    } else out[key] = await reviewField(review, key, value, field, origin);
   }
   return out;
+}
+
+/** Any other field of a message or a call: a `name` read as a name, the rest string by string. */
+async function reviewField(
+  review: RequestReview,
+  key: string,
+  value: unknown,
+  field: string,
+  origin: VaultOrigin,
+): Promise<unknown> {
+  return key === "name" && typeof value === "string"
+    ? await review.name(value, field, origin)
+    : await review.strings(value, field, origin);
 }
 
 /** An earlier message's content with its text reviewed: as a whole, across parts, part by part. */
@@ -556,9 +567,7 @@ async function reviewCall(
       // Judged whole for the route only; what goes upstream is the JSON redacted string by string.
       await review.text(value, field, origin);
       out.arguments = await editJsonStrings(value, (text) => review.text(text, field, origin));
-    } else if (key === "name" && typeof value === "string") {
-      out.name = await review.name(value, field, origin);
-    } else out[key] = await review.strings(value, field, origin);
+    } else out[key] = await reviewField(review, key, value, field, origin);
   }
   return out;
 }

@@ -33,25 +33,24 @@ async function verifyWhileAppending(store: Store): Promise<void> {
   assertEquals(await audit.verify(), { ok: true, records: 130, checkpointSeq: null });
 }
 
-Deno.test("verify reports no tampering while appends run alongside it (SQLite)", async () => {
-  const store = await openStore({ sqlitePath: ":memory:" });
-  try {
-    await verifyWhileAppending(store);
-  } finally {
-    await store.close();
-  }
-});
-
-Deno.test("verify reports no tampering while appends run alongside it (PostgreSQL)", async () => {
-  await onPostgres(async (url) => {
-    const store = await openStore({ databaseUrl: url });
+/** Registers `check` as a test on SQLite and one on PostgreSQL, each on a store of its own. */
+function testOnBothStores(name: string, check: (store: Store) => Promise<void>): void {
+  const onStore = async (options: Parameters<typeof openStore>[0]) => {
+    const store = await openStore(options);
     try {
-      await verifyWhileAppending(store);
+      await check(store);
     } finally {
       await store.close();
     }
-  });
-});
+  };
+  Deno.test(`${name} (SQLite)`, () => onStore({ sqlitePath: ":memory:" }));
+  Deno.test(`${name} (PostgreSQL)`, () => onPostgres((url) => onStore({ databaseUrl: url })));
+}
+
+testOnBothStores(
+  "verify reports no tampering while appends run alongside it",
+  verifyWhileAppending,
+);
 
 /** Verify runs while a prune deletes the records its walk has yet to read. */
 async function verifyWhilePruning(store: Store): Promise<void> {
@@ -71,25 +70,7 @@ async function verifyWhilePruning(store: Store): Promise<void> {
   assertEquals([after.ok, after.checkpointSeq], [true, 499]);
 }
 
-Deno.test("verify reports no tampering while a prune runs alongside it (SQLite)", async () => {
-  const store = await openStore({ sqlitePath: ":memory:" });
-  try {
-    await verifyWhilePruning(store);
-  } finally {
-    await store.close();
-  }
-});
-
-Deno.test("verify reports no tampering while a prune runs alongside it (PostgreSQL)", async () => {
-  await onPostgres(async (url) => {
-    const store = await openStore({ databaseUrl: url });
-    try {
-      await verifyWhilePruning(store);
-    } finally {
-      await store.close();
-    }
-  });
-});
+testOnBothStores("verify reports no tampering while a prune runs alongside it", verifyWhilePruning);
 
 Deno.test("two processes appending to one SQLite file lose no record", async () => {
   const home = await Deno.makeTempDir();
