@@ -9,7 +9,7 @@ import { type Lane, SESSION_PATTERN, SESSION_RULE } from "./lane.ts";
 import { DurableLane, type DurableLaneOptions } from "./durable_lane.ts";
 import { type LaneSection, LaneSectionSchema, RetryPolicySchema } from "./config.ts";
 import { JOB_STATES, type JobFunction } from "./types.ts";
-import { streamLaneEventsFor } from "./_event_stream.ts";
+import { LaneEventsQuerySchema, streamLaneEventsFor } from "./_event_stream.ts";
 import type { EventBus } from "@a3s/event";
 import { publishLaneEvents } from "./bus_events.ts";
 
@@ -233,12 +233,7 @@ export function createLaneRoutes(
     method: "get",
     path: "/lane/v1/events",
     summary: "Follow this process's scheduler events as server-sent events",
-    request: {
-      query: z.object({
-        session: z.string().optional().openapi({ description: "only this session's jobs" }),
-        type: z.string().optional().openapi({ description: "comma-separated event types" }),
-      }),
-    },
+    request: { query: LaneEventsQuerySchema },
     responses: {
       200: {
         description: "One `event: <type>` with a JSON `data` line per event, after `event: ready`",

@@ -265,6 +265,20 @@ Deno.test("HTTP: with the event bus, lane's stream carries seq ids and resumes f
   });
 });
 
+Deno.test("HTTP: an events request for an empty or control-character session is a 400 naming it", async () => {
+  await withServer(async (url) => {
+    for (const query of ["session=", "session=%00", "session=a%0Ab", "session=&type=progress"]) {
+      const response = await call(url, "GET", `/lane/v1/events?${query}`);
+      assertEquals(response.status, 400, query);
+      assertEquals(response.json.field, "session", query);
+      assert(
+        String(response.json.detail).startsWith("session: must be"),
+        JSON.stringify(response.json),
+      );
+    }
+  });
+});
+
 Deno.test("HTTP: progress reports, never put on the bus, stream from the scheduler", async () => {
   await withServer(async (url) => {
     const response = await fetch(`${url}/lane/v1/events?session=steps&type=progress`, {
