@@ -9,6 +9,7 @@
  * as opaque, for a person to decide.
  */
 import { parseShell, type ShellWord, type SimpleCommand } from "./shell_parse.ts";
+import { sedRuns } from "./sed_script.ts";
 import {
   DESTINATION_OPTIONS,
   DNS_TOOLS,
@@ -92,9 +93,16 @@ function namedHosts(text: string): string[] {
   return hosts;
 }
 
-/** Every part of `value` split at `:` and `,` that names a host (`a.example:443:b.example:443`). */
+/**
+ * The hosts of the URLs in `value` (`http://proxy.example:3128`), and every other part of it split
+ * at `:` and `,` that names one (`a.example:443:b.example:443`).
+ */
 function partsNamingHosts(value: string): string[] {
-  return value.split(/[:,=]/).map((part) => hostOf(part)).filter((h) => h !== undefined);
+  const urls = namedHosts(value);
+  const rest = value.replace(URL_HOST, " ");
+  return urls.concat(
+    rest.split(/[:,=\s]/).map((part) => hostOf(part)).filter((h) => h !== undefined),
+  );
 }
 
 /** Paths a script given as a file may be read from when it is the command's standard input. */
@@ -246,6 +254,34 @@ const GIT_REMOTE_COMMANDS = new Set([
 const GIT_COMMAND_KEYS =
   /^(?:core\.(?:sshcommand|pager|fsmonitor|editor|hookspath)|alias\..*=\s*!|credential\..*helper|.*\.(?:command|cmd|textconv|clean|smudge|process)|url\..*|http\..*proxy|.*proxycommand)/i;
 
+/** Environment variables that send a tool's traffic through a proxy or to a registry. */
+const PROXY_VARIABLES =
+  /^(?:(?:https?|ftp|all|socks5?|rsync)_proxy|npm_config_(?:https_)?proxy|npm_config_registry|pip_(?:extra_)?index_url|goproxy|uv_(?:extra_)?index_url)$/i;
+
+/** Environment variables whose value is a command line a tool runs later (`GIT_SSH_COMMAND`). */
+const COMMAND_VARIABLES =
+  /^(?:GIT_SSH_COMMAND|GIT_SSH|GIT_PROXY_COMMAND|GIT_ASKPASS|SSH_ASKPASS|GIT_EXTERNAL_DIFF|GIT_PAGER|GIT_EDITOR|GIT_SEQUENCE_EDITOR|PAGER|EDITOR|VISUAL|BROWSER|LESSOPEN|LESSCLOSE|RSYNC_RSH|CVS_RSH|GIT_CONFIG_VALUE_\d+)$/;
+
+/** Environment variables naming a script every non-interactive shell runs first. */
+const STARTUP_SCRIPT_VARIABLES = new Set(["BASH_ENV", "ENV"]);
+
+/** Builtins that set variables from `NAME=VALUE` arguments. */
+const DECLARATIONS = new Set(["export", "declare", "typeset", "readonly", "local"]);
+
+/** tar's options whose value is a command it runs. */
+const TAR_COMMAND_OPTIONS = new Set([
+  "--to-command",
+  "--use-compress-program",
+  "--rsh-command",
+  "--info-script",
+  "--new-volume-script",
+  "-I",
+  "-F",
+]);
+
+/** tar's short options that take a value (GNU tar), in a cluster (`-czf x`) or old style (`czf x`). */
+const TAR_VALUED_LETTERS = new Set([..."bCfFgHIKLNTVX"]);
+
 /** Whether a command of this name reaches the network or runs other programs. */
 function reachesOrRuns(name: string): boolean {
   return NETWORK_TOOLS.has(name) || DNS_TOOLS.has(name) || Object.hasOwn(HOST_FIRST, name) ||
@@ -289,8 +325,7 @@ class CommandReader {
         // `time -p curl …`: the keyword's own option is no command.
         start += text === "time" && words[start + 1]?.text === "-p" ? 2 : 1;
       } else if (/^[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]]*\])?\+?=/.test(text)) {
-        // `f=/dev/tcp/host/80; cat F > $f`: the device is named in the assignment.
-        for (const m of text.matchAll(DEV_NET)) this.#network("/dev/tcp", [m[1]]);
+        this.#assignment(words[start], depth);
         start++;
       } else break;
     }
@@ -322,6 +357,18 @@ class CommandReader {
     if (wrapper) return this.#unwrap(name, args, wrapper, command, depth, unwrapped);
     if (name === "busybox" || name === "toybox") {
       return this.#run(args, command, depth, unwrapped + 1);
+    }
+    if (DECLARATIONS.has(name)) {
+      for (const arg of args) {
+        if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(arg.text)) this.#assignment(arg, depth);
+      }
+      return;
+    }
+    if (name === "sed" || name === "gsed") return this.#sed(args, depth);
+    if (name === "tar" || name === "gtar") return this.#tar(args, depth);
+    if ((name === "make" || name === "gmake") && args.some((a) => /^(?:--eval|-E)/.test(a.text))) {
+      this.uses.push({ kind: "opaque", why: "make --eval runs makefile text it is given" });
+      return;
     }
     if (name === "find") return this.#findExec(args, command, depth, unwrapped);
     if (name === "eval") return this.#inline(args, depth, "eval");
@@ -364,7 +411,7 @@ class CommandReader {
     }
     if (PACKAGE_CLIENTS.has(name)) return this.#packageClient(name, args);
     if (DNS_TOOLS.has(name)) return this.#lookup(name, args);
-    if (NETWORK_TOOLS.has(name)) return this.#tool(name, args);
+    if (NETWORK_TOOLS.has(name)) return this.#tool(name, args, depth);
   }
 
   #unwrap(
@@ -401,7 +448,10 @@ class CommandReader {
         if (wrapper.valued.includes(text)) i++;
         continue;
       }
-      if (name === "env" && /^[A-Za-z_][A-Za-z0-9_]*=/.test(text)) continue;
+      if (name === "env" && /^[A-Za-z_][A-Za-z0-9_]*=/.test(text)) {
+        this.#assignment(args[i], depth);
+        continue;
+      }
       if (name === "flock") {
         const program = commandOption(args.slice(i + 1));
         if (program) return this.#inline([program], depth, "flock -c");
@@ -413,6 +463,126 @@ class CommandReader {
       break;
     }
     this.#run(args.slice(i), command, depth, unwrapped + 1);
+  }
+
+  /**
+   * `NAME=VALUE`, before a command, alone, or after `export`/`env`: a proxy or registry it names
+   * is where the traffic goes, a command-line variable (`GIT_SSH_COMMAND`) is read as a command
+   * line, `BASH_ENV` as a script, and `/dev/tcp` in any value is a connection to come.
+   */
+  #assignment(word: ShellWord, depth: number): void {
+    const eq = word.text.indexOf("=");
+    const name = word.text.slice(0, eq).replace(/\[.*$|\+$/, "");
+    const value = { ...word, text: word.text.slice(eq + 1) };
+    for (const m of value.text.matchAll(DEV_NET)) this.#network("/dev/tcp", [m[1]]);
+    if (PROXY_VARIABLES.test(name)) {
+      if (value.dynamic) {
+        this.uses.push({ kind: "opaque", why: `${name} names a host made when it runs` });
+      } else if (value.text) this.#network(`${name}=`, partsNamingHosts(value.text));
+    } else if (COMMAND_VARIABLES.test(name)) {
+      this.#inline([{ ...value, text: value.text.replace(/^\s*\|+/, "") }], depth, name);
+    } else if (STARTUP_SCRIPT_VARIABLES.has(name)) {
+      this.#scriptFile(value, depth, name);
+    }
+  }
+
+  /** sed's `e` command runs a command line, and `e` alone or `s///e` runs the text it reads. */
+  #sed(args: ShellWord[], depth: number): void {
+    if (args.some((a) => a.text === "--sandbox")) return;
+    const scripts: ShellWord[] = [];
+    let named = false;
+    const script = (word: ShellWord | undefined) => {
+      named = true;
+      if (word) scripts.push(word);
+    };
+    const file = (path: ShellWord | undefined) => {
+      named = true;
+      if (!path) return;
+      if (path.dynamic) {
+        this.uses.push({ kind: "opaque", why: "sed runs a script named by an expansion" });
+        return;
+      }
+      const text = this.readScript?.(path.text);
+      if (text !== undefined) scripts.push({ ...path, text, dynamic: false });
+    };
+    for (let i = 0; i < args.length; i++) {
+      const word = args[i];
+      const text = word.text;
+      if (text.startsWith("--")) {
+        const [option, attached] = text.split(/=(.*)/s);
+        const value = attached !== undefined ? { ...word, text: attached } : undefined;
+        if (option === "--expression") script(value ?? args[++i]);
+        else if (option === "--file") file(value ?? args[++i]);
+        else if (option === "--line-length" && value === undefined) i++;
+      } else if (/^-[^-]/.test(text)) {
+        // A cluster (`-ne SCRIPT`, `-es/a/b/`): `e`, `f` and `l` take the rest or the next word.
+        for (let k = 1; k < text.length; k++) {
+          const letter = text[k];
+          if (letter !== "e" && letter !== "f" && letter !== "l") continue;
+          const rest = text.slice(k + 1);
+          const value = rest ? { ...word, text: rest } : args[++i];
+          if (letter === "e") script(value);
+          else if (letter === "f") file(value);
+          break;
+        }
+      } else if (!named) script(word);
+    }
+    for (const script of scripts) {
+      const runs = sedRuns(script.text);
+      if (runs.unreadable || runs.runsInput) {
+        this.uses.push({
+          kind: "opaque",
+          why: runs.unreadable ? "sed script cannot be read" : "sed runs the text it reads",
+        });
+      }
+      for (const line of runs.commands) this.#inline([{ ...script, text: line }], depth, "sed e");
+    }
+  }
+
+  /**
+   * tar runs the commands its options name (`--to-command`, `--checkpoint-action=exec=`,
+   * `-I`), and reaches a host when its archive is `host:path` (through rsh or ssh).
+   */
+  #tar(args: ShellWord[], depth: number): void {
+    const run = (word: ShellWord | undefined, text?: string) => {
+      if (word) this.#inline([{ ...word, text: text ?? word.text }], depth, "tar");
+    };
+    const archive = (word: ShellWord | undefined) => {
+      if (!word || args.some((a) => a.text === "--force-local")) return;
+      const host = word.text.match(/^(?:[\w.+-]+@)?([a-z0-9_.-]+):(?!\/\/)/i)?.[1];
+      if (host) this.#network("tar", [host]);
+    };
+    for (let i = 0; i < args.length; i++) {
+      const text = args[i].text;
+      if (text.startsWith("--")) {
+        const [option, attached] = text.split(/=(.*)/s);
+        const value = attached !== undefined
+          ? { ...args[i], text: attached }
+          : /^--(?:to-command|use-compress-program|rsh-command|info-script|new-volume-script|checkpoint-action|file)$/
+              .test(option)
+          ? args[++i]
+          : undefined;
+        if (TAR_COMMAND_OPTIONS.has(option)) run(value);
+        else if (option === "--checkpoint-action" && value?.text.startsWith("exec=")) {
+          run(value, value.text.slice(5));
+        } else if (option === "--file") archive(value);
+        continue;
+      }
+      // `-czf X`, `-fX`, and the old style's first word (`czf X`): valued letters take the
+      // rest of their cluster or, in turn, the next words.
+      const oldStyle = i === 0 && /^[A-Za-z]+$/.test(text);
+      if (!oldStyle && !/^-[A-Za-z]/.test(text)) continue;
+      const letters = oldStyle ? text : text.slice(1);
+      for (let k = 0; k < letters.length; k++) {
+        const letter = letters[k];
+        if (!TAR_VALUED_LETTERS.has(letter)) continue;
+        const rest = letters.slice(k + 1);
+        const value = !oldStyle && rest ? { ...args[i], text: rest } : args[++i];
+        if (letter === "f") archive(value);
+        else if (letter === "I" || letter === "F") run(value);
+        if (!oldStyle && rest) break;
+      }
+    }
   }
 
   #findExec(args: ShellWord[], command: SimpleCommand, depth: number, unwrapped: number): void {
@@ -633,9 +803,9 @@ class CommandReader {
     this.#network(name, hosts, carriesData);
   }
 
-  #tool(name: string, args: ShellWord[]): void {
+  #tool(name: string, args: ShellWord[], depth: number): void {
     if (name === "openssl" && args[0]?.text !== "s_client" && args[0]?.text !== "s_time") return;
-    if (name === "git") return this.#git(args);
+    if (name === "git") return this.#git(args, depth);
     const table = name === "wget2" ? "wget" : name === "curlie" ? "curl" : name;
     const valued = Object.hasOwn(VALUED_OPTIONS, table)
       ? VALUED_OPTIONS[table]
@@ -677,7 +847,7 @@ class CommandReader {
   }
 
   /** git: its remote commands and the URLs it is given; a remote's URL set in its config. */
-  #git(args: ShellWord[]): void {
+  #git(args: ShellWord[], depth: number): void {
     let i = 0;
     for (; i < args.length; i++) {
       const text = args[i].text;
@@ -693,18 +863,37 @@ class CommandReader {
     }
     const sub = args[i]?.text;
     const rest = args.slice(i + 1);
-    if (sub === "config") {
-      const key = rest.find((a) => !a.text.startsWith("-"));
-      const value = key ? rest[rest.indexOf(key) + 1] : undefined;
-      if (key && value && /(?:^|\.)(?:url|pushurl|insteadof|pushinsteadof)$/i.test(key.text)) {
-        this.#network("git", namedHosts(value.text).concat(scpHosts(value.text)));
-      }
-      return;
-    }
+    if (sub === "config") return this.#gitConfig(rest, depth);
     if (!sub || !GIT_REMOTE_COMMANDS.has(sub)) return;
     // Only URLs and `user@host:path` name hosts: `HEAD:main` and `release-1.x` are refs.
     const hosts = rest.flatMap((a) => namedHosts(a.text).concat(scpHosts(a.text)));
     if (hosts.length) this.#network("git", hosts);
+  }
+
+  /**
+   * `git config KEY VALUE`: a remote's URL or a proxy is where pushes and fetches go; an alias
+   * with `!`, `core.sshCommand` and the other command keys are command lines git runs later.
+   */
+  #gitConfig(args: ShellWord[], depth: number): void {
+    const operands: ShellWord[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const text = args[i].text;
+      if (/^(?:-f|--file|--blob|--type|--default|--comment)$/.test(text)) i++;
+      else if (!text.startsWith("-")) operands.push(args[i]);
+    }
+    const [key, value] = operands;
+    if (!key || !value) return;
+    if (/(?:^|\.)(?:url|pushurl|insteadof|pushinsteadof)$/i.test(key.text)) {
+      this.#network("git", namedHosts(value.text).concat(scpHosts(value.text)));
+    } else if (/(?:^|\.)proxy$/i.test(key.text)) {
+      this.#network("git", partsNamingHosts(value.text));
+    } else if (/^alias\./i.test(key.text)) {
+      if (value.text.trimStart().startsWith("!")) {
+        this.#inline([{ ...value, text: value.text.trimStart().slice(1) }], depth, "git alias");
+      }
+    } else if (GIT_COMMAND_KEYS.test(`${key.text}=${value.text}`)) {
+      this.#inline([{ ...value, text: value.text.replace(/^\s*!/, "") }], depth, "git config");
+    }
   }
 
   #network(command: string, hosts: string[], carriesData = false): void {
