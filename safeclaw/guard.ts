@@ -618,6 +618,18 @@ export class Guard {
     return findings.filter((f) => !vault.holds(text.slice(f.start, f.end), ownOrigins(scope)));
   }
 
+  /**
+   * Records that values in a tool call's name or arguments were redacted before the client got
+   * the call, as every other redaction is.
+   */
+  async recordCallRedaction(session: string, tool: string, types: string[]): Promise<void> {
+    await this.#record(session, {
+      kind: "redaction",
+      severity: "info",
+      data: { direction: "tool_call", tool, types },
+    });
+  }
+
   /** Records a channel's authentication failure. */
   async recordAuthFailure(channel: string, reason: string): Promise<void> {
     await this.#record(null, {

@@ -227,18 +227,28 @@ async function sanitizedCall(
   call: NonNullable<ToolCallMessage["function"]>,
   scope: RestoreScope,
 ): Promise<NonNullable<ToolCallMessage["function"]>> {
-  const redact = (text: string) => redactOthersValues(guard, session, text, scope);
-  return {
+  const types = new Set<string>();
+  const redact = async (text: string) => {
+    const out = await redactOthersValues(guard, session, text, scope);
+    for (const type of out.types) types.add(type);
+    return out.text;
+  };
+  const sanitized = {
     ...call,
     ...(typeof call.name === "string" ? { name: await redact(call.name) } : {}),
     ...(typeof call.arguments === "string"
       ? { arguments: await editJsonStrings(call.arguments, redact) }
       : {}),
   };
+  if (types.size) {
+    await guard.recordCallRedaction(session, sanitized.name ?? "", [...types]);
+  }
+  return sanitized;
 }
 
 /**
- * `text` of a call (its placeholders already restored) as a reply's text is sanitized: a value
+ * `text` of a call (its placeholders already restored) as a reply's text is sanitized, with the
+ * types it redacted: a value
  * the user sent passes where policy gives the user's values back, anything else found becomes a
  * placeholder. But values policy counts as `Normal` (a URL) pass, which the reply's text loses:
  * a tool that fetches a page needs its address, and the tool guard has judged its host.
@@ -248,16 +258,19 @@ async function redactOthersValues(
   session: string,
   text: string,
   scope: RestoreScope,
-): Promise<string> {
+): Promise<{ text: string; types: string[] }> {
   const found = guard.classifier.classify(text).findings
     .filter((f) => guard.levelOf([f]) !== "Normal");
-  if (!found.length) return text;
+  if (!found.length) return { text, types: [] };
   const vault = await guard.vault(session);
   const ownValuesPass = guard.policy.restoreOriginals && scope.ownValues !== false;
   const others = ownValuesPass
     ? found.filter((f) => !vault.holds(text.slice(f.start, f.end), ownOrigins(scope)))
     : found;
-  return sanitize(text, others, "placeholder", vault, "output");
+  return {
+    text: sanitize(text, others, "placeholder", vault, "output"),
+    types: others.map((f) => f.type),
+  };
 }
 
 /**

@@ -56,6 +56,15 @@ Deno.test("a tool call reaches the client with the values that are not the user'
     assert(/^\[EMAIL_\d+\]$/.test(args.to), args.to);
     assertEquals(call.name!.includes(EMAIL), false);
     assertEquals(JSON.parse(choice.message!.function_call!.arguments!), { to: args.to });
+    // Each call's redaction is audited, as a reply's is (before, none was).
+    const records = await guard.audit.list({ session: "s", kind: "redaction" });
+    const calls = records.filter((r) => r.data.direction === "tool_call");
+    assertEquals(calls.length, 2, JSON.stringify(records));
+    assertEquals(
+      [...(calls[0].data.types as string[]), ...(calls[1].data.types as string[])].sort(),
+      ["credit_card", "email", "email"],
+    );
+    assertEquals(JSON.stringify(calls).includes(EMAIL), false);
   });
 });
 
