@@ -198,6 +198,27 @@ Deno.test("the session ratchet survives a restart; the audit chain verifies and 
     assertEquals(audit.records[0].severity, "critical");
     const verify = await (await call("/safeclaw/v1/audit/verify", undefined, true)).json();
     assertEquals([verify.ok, verify.records], [true, 2]);
+    // An anchor, kept outside the store, is checked against the log; a malformed one is a 400.
+    const anchor = await (await call("/safeclaw/v1/audit/anchor", undefined, true)).json();
+    assertEquals(anchor.seq, 2);
+    const anchored = await (await call(
+      `/safeclaw/v1/audit/verify?anchor=${encodeURIComponent(anchor.anchor)}`,
+      undefined,
+      true,
+    )).json();
+    assertEquals(anchored.ok, true);
+    const ahead = anchor.anchor.replace(":2:", ":3:");
+    const forged = await (await call(
+      `/safeclaw/v1/audit/verify?anchor=${encodeURIComponent(ahead)}`,
+      undefined,
+      true,
+    )).json();
+    assertEquals([forged.ok, forged.firstBad.reason.includes("signature is invalid")], [
+      false,
+      true,
+    ]);
+    const malformed = await call("/safeclaw/v1/audit/verify?anchor=x", undefined, true);
+    assertEquals([malformed.status, (await malformed.json()).field], [400, "anchor"]);
     // "?until=" read as 0 listed nothing; "0x10" read as 16: both are refused, naming the field.
     for (
       const [query, field] of [["until=", "until"], ["since=0x10", "since"], [

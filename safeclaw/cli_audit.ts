@@ -1,4 +1,4 @@
-/** `a3s safeclaw audit verify|ls|export|prune`: the audit chain from the shared store. */
+/** `a3s safeclaw audit verify|anchor|ls|export|prune`: the audit chain from the shared store. */
 import { join } from "node:path";
 import {
   A3sError,
@@ -19,17 +19,19 @@ import {
   type Severity,
 } from "./audit/log.ts";
 import { auditKey, auditKeyPath, missingAuditKey, readAuditKey } from "./audit/key.ts";
+import { type AuditAnchor, formatAnchor, parseAnchor } from "./audit/anchor.ts";
 import { AUDIT_HELP } from "./cli_help.ts";
 import { SafeclawConfigSchema } from "./config.ts";
 
-type Subcommand = "verify" | "ls" | "export" | "prune";
+type Subcommand = "verify" | "anchor" | "ls" | "export" | "prune";
 
 const FILTERS = ["severity", "min-severity", "session", "kind", "since", "until"];
 const STORE = ["home", "database-url", "help"];
 
 /** The flags each subcommand takes: any other is a usage error, never silently ignored. */
 const FLAGS: Record<Subcommand, ReadonlySet<string>> = {
-  verify: new Set([...STORE, "format", "json"]),
+  verify: new Set([...STORE, "anchor", "format", "json"]),
+  anchor: new Set([...STORE, "format", "json"]),
   ls: new Set([...STORE, ...FILTERS, "limit", "format", "json"]),
   export: new Set([...STORE, ...FILTERS, "limit"]),
   prune: new Set([...STORE, "until", "dry-run", "force"]),
@@ -79,7 +81,7 @@ function row(r: AuditRecord): string[] {
   ];
 }
 
-/** Runs `a3s safeclaw audit <verify|ls|export|prune>`. */
+/** Runs `a3s safeclaw audit <verify|anchor|ls|export|prune>`. */
 export async function auditCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === undefined || sub === "--help" || sub === "-h") {
@@ -87,7 +89,9 @@ export async function auditCommand(args: string[]): Promise<number> {
     return sub === undefined ? 2 : 0;
   }
   if (!(sub in FLAGS)) {
-    throw new UsageError(`unknown audit command '${sub}'; use verify, ls, export or prune`);
+    throw new UsageError(
+      `unknown audit command '${sub}'; use verify, anchor, ls, export or prune`,
+    );
   }
   const subcommand = sub as Subcommand;
   const { values, positionals } = parseCommand(rest, {
@@ -100,6 +104,7 @@ export async function auditCommand(args: string[]): Promise<number> {
     limit: { type: "string" },
     format: { type: "string" },
     json: { type: "boolean" },
+    anchor: { type: "string" },
     "dry-run": { type: "boolean" },
     force: { type: "boolean", short: "f" },
     home: { type: "string" },
@@ -138,7 +143,8 @@ export async function auditCommand(args: string[]): Promise<number> {
   if (subcommand === "prune" && filter.until === undefined) {
     throw new UsageError("prune needs --until T (older records go)");
   }
-  const format = subcommand === "verify" || subcommand === "ls" ? outputFormat(values) : "table";
+  const format = subcommand === "export" || subcommand === "prune" ? "table" : outputFormat(values);
+  const anchor = values.anchor === undefined ? undefined : await anchorFlag(String(values.anchor));
   const config = loadConfig({
     flags: { home: values.home, databaseUrl: values["database-url"] },
     modules: [{ name: "safeclaw", configSchema: SafeclawConfigSchema }],
@@ -171,11 +177,13 @@ export async function auditCommand(args: string[]): Promise<number> {
     if (subcommand === "prune") {
       return await prune(await openReader(store, key), filter.until!, values);
     }
-    if (subcommand === "verify") {
-      if (key === undefined && await AuditLog.hasHistory(store)) {
+    if (subcommand === "verify" || subcommand === "anchor") {
+      if (key === undefined && (anchor || await AuditLog.hasHistory(store))) {
         throw missingAuditKey(auditKeyPath(config.home));
       }
-      return await verify(await openReader(store, key), format);
+      const audit = await openReader(store, key);
+      if (subcommand === "anchor") return await printAnchor(audit, format);
+      return await verify(audit, format, anchor);
     }
     const audit = await openReader(store, key);
     if (subcommand === "export") return await exportRecords(audit, filter, limit);
@@ -195,12 +203,47 @@ async function openReader(store: Store, key: string | undefined): Promise<AuditL
   return await AuditLog.open(store, { hmacKey: key ?? throwaway() });
 }
 
-async function verify(audit: AuditLog, format: "json" | "table"): Promise<number> {
-  const result = await audit.verify();
+/**
+ * `--anchor`: an anchor line, or a file of them (the last one counts: a file that anchors are
+ * appended to, as a cron job would).
+ */
+async function anchorFlag(value: string): Promise<AuditAnchor> {
+  const text = value.startsWith("a3s-audit-anchor:")
+    ? value
+    : await Deno.readTextFile(value).catch((error) => {
+      throw new UsageError(
+        `--anchor must be an anchor line or a file holding one; cannot read '${value}': ${
+          error instanceof Error ? error.message : error
+        }`,
+      );
+    });
+  try {
+    return parseAnchor(text, "--anchor");
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+async function printAnchor(audit: AuditLog, format: "json" | "table"): Promise<number> {
+  const anchor = await audit.anchor();
+  const line = anchor && formatAnchor(anchor);
+  if (format === "json") console.log(JSON.stringify({ anchor: line, seq: anchor?.seq ?? null }));
+  else if (line) console.log(line);
+  else console.error("the log has no records yet: nothing to anchor");
+  return 0;
+}
+
+async function verify(
+  audit: AuditLog,
+  format: "json" | "table",
+  anchor?: AuditAnchor,
+): Promise<number> {
+  const result = await audit.verify(anchor ? { anchor } : {});
   if (format === "json") console.log(JSON.stringify(result));
   else if (result.ok) {
     const from = result.checkpointSeq === null ? "" : ` (after checkpoint ${result.checkpointSeq})`;
-    console.log(`ok: ${result.records} records verify${from}`);
+    const against = anchor ? `, and hold the anchored record ${anchor.seq}` : "";
+    console.log(`ok: ${result.records} records verify${from}${against}`);
   } else {
     console.log(`TAMPERED: record ${result.firstBad!.seq}: ${result.firstBad!.reason}`);
   }

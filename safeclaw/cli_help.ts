@@ -92,10 +92,12 @@ Options:
   -h, --help           show this help`;
 
 /** The text of `a3s safeclaw audit --help`. */
-export const AUDIT_HELP = `Usage: a3s safeclaw audit verify|ls|export|prune [options]
+export const AUDIT_HELP = `Usage: a3s safeclaw audit verify|anchor|ls|export|prune [options]
 
 Commands:
   verify               check the hash chain; exit 1 naming the first bad record
+  anchor               sign the newest record of a log that verifies: a line to keep
+                       outside the store (another machine, a write-once file)
   ls                   the newest N matching records (default 100), oldest first
   export               every matching record as JSONL (--limit N: the first N)
   prune --until T      delete records older than T behind a signed checkpoint
@@ -108,8 +110,10 @@ Options:
   --since T            ls, export: records from T on
   --until T            ls, export: records before T; prune: delete those before T
   --limit N            ls, export: at most N records
-  --format FORMAT      verify, ls: json or table (default table)
-  --json               verify, ls: short for --format json
+  --anchor LINE|FILE   verify: also check the log still holds the anchored record (a log
+                       cut back below it, or wiped, fails); a file: its last anchor line
+  --format FORMAT      verify, anchor, ls: json or table (default table)
+  --json               verify, anchor, ls: short for --format json
   --dry-run            prune: count what would go, delete nothing
   -f, --force          prune: do not ask first on a terminal
   --home DIR           data dir (env A3S_HOME)

@@ -169,6 +169,36 @@ async function auditHome(events: AuditEvent[]): Promise<string> {
   return home;
 }
 
+Deno.test("audit anchor prints a line; verify --anchor catches a log wiped below it", async () => {
+  const home = await auditHome([
+    { kind: "classification", severity: "info", session: "u:c:1" },
+    { kind: "block", severity: "critical", session: "u:c:2" },
+  ]);
+  const made = await a3s(["safeclaw", "audit", "anchor", "--home", home]);
+  assertEquals(made.code, 0);
+  const line = made.out.trim();
+  assert(/^a3s-audit-anchor:v1:2:[0-9a-f]{64}:[0-9a-f]{64}$/.test(line), line);
+  const file = `${home}/anchors.txt`;
+  await Deno.writeTextFile(file, `an older note\n${line}\n`);
+  const ok = await a3s(["safeclaw", "audit", "verify", "--home", home, "--anchor", file]);
+  assertEquals([ok.code, ok.out.trim()], [
+    0,
+    "ok: 2 records verify, and hold the anchored record 2",
+  ]);
+  const db = new (await import("node:sqlite")).DatabaseSync(`${home}/a3s.db`);
+  db.exec("delete from safeclaw_audit; delete from safeclaw_audit_head");
+  db.close();
+  assertEquals((await a3s(["safeclaw", "audit", "verify", "--home", home])).code, 0);
+  const wiped = await a3s(["safeclaw", "audit", "verify", "--home", home, "--anchor", line]);
+  assertEquals(wiped.code, 1);
+  assert(wiped.out.includes("records cut off or the log wiped"), wiped.out);
+  const bad = await a3s(["safeclaw", "audit", "verify", "--home", home, "--anchor", "nope:1"]);
+  assertEquals([bad.code, bad.err.trim().split("\n").length], [2, 1]);
+  const json = await a3s(["safeclaw", "audit", "anchor", "--home", home, "--json"]);
+  assertEquals(JSON.parse(json.out), { anchor: null, seq: null });
+  await Deno.remove(home, { recursive: true });
+});
+
 Deno.test("audit verify, ls and export over a data dir; an edit is named", async () => {
   const home = await auditHome([
     { kind: "classification", severity: "info", session: "u:c:1" },

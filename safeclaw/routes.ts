@@ -16,6 +16,7 @@ import { type SafeclawConfig, SafeclawConfigSchema } from "./config.ts";
 import { Guard } from "./guard.ts";
 import { auditKey } from "./audit/key.ts";
 import { AuditLog } from "./audit/log.ts";
+import { formatAnchor, parseAnchor } from "./audit/anchor.ts";
 import { DeliveryLog } from "./channels/deliveries.ts";
 import { mergePolicies, parsePolicy, type Policy, readPolicyFile } from "./policy.ts";
 import { judgeInjection } from "./injection/judge.ts";
@@ -52,7 +53,7 @@ import {
   TaintCheckResponse,
   TaintTrackRequest,
 } from "./schemas.ts";
-import { VerifyResponse } from "./schemas.ts";
+import { AnchorResponse, AuditVerifyQuery, VerifyResponse } from "./schemas.ts";
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
@@ -116,8 +117,26 @@ const auditListRoute = createRoute({
 const auditVerifyRoute = createRoute({
   method: "get",
   path: "/safeclaw/v1/audit/verify",
-  summary: "Verify the audit hash chain; names the first bad record",
+  summary:
+    "Verify the audit hash chain (and an anchor kept outside it); names the first bad record",
+  request: { query: AuditVerifyQuery },
   responses: { 200: json(VerifyResponse, "The verification result") },
+});
+const auditAnchorRoute = createRoute({
+  method: "get",
+  path: "/safeclaw/v1/audit/anchor",
+  summary: "Sign the newest record of a log that verifies: an anchor to keep outside the store",
+  responses: {
+    200: json(AnchorResponse, "The anchor"),
+    409: {
+      content: {
+        "application/problem+json": {
+          schema: z.object({ title: z.string(), detail: z.string() }).passthrough(),
+        },
+      },
+      description: "The log does not verify: no anchor is issued",
+    },
+  },
 });
 const sessionRoute = createRoute({
   method: "get",
@@ -244,7 +263,15 @@ export function createSafeclawRoutes(
     const q = c.req.valid("query");
     return c.json({ records: await guard.audit.list(q) }, 200);
   });
-  app.openapi(auditVerifyRoute, async (c) => c.json(await guard.audit.verify(), 200));
+  app.openapi(auditVerifyRoute, async (c) => {
+    const { anchor } = c.req.valid("query");
+    const options = anchor === undefined ? {} : { anchor: parseAnchor(anchor) };
+    return c.json(await guard.audit.verify(options), 200);
+  });
+  app.openapi(auditAnchorRoute, async (c) => {
+    const anchor = await guard.audit.anchor();
+    return c.json({ anchor: anchor && formatAnchor(anchor), seq: anchor?.seq ?? null }, 200);
+  });
   app.openapi(sessionRoute, async (c) => {
     const { session } = c.req.valid("param");
     return c.json({ session, level: await guard.sessions.get(session) }, 200);

@@ -164,6 +164,22 @@ export const VerifyResponse = z.object({
   firstBad: z.object({ seq: z.number().int(), reason: z.string() }).optional(),
 }).openapi("SafeclawAuditVerify");
 
+/** `GET /safeclaw/v1/audit/verify`'s query: an anchor kept outside the store to check against. */
+export const AuditVerifyQuery = z.object({
+  anchor: z.string().max(200).optional().openapi({
+    description:
+      "an anchor line `a3s-audit-anchor:v1:<seq>:<hash>:<signature>` from `GET /safeclaw/v1/audit/anchor`, kept outside the store: a log cut back below it, or wiped, fails",
+  }),
+});
+
+/** `GET /safeclaw/v1/audit/anchor`'s reply. */
+export const AnchorResponse = z.object({
+  anchor: z.string().nullable().openapi({
+    description: "the anchor line to keep outside the store; null while the log has no record",
+  }),
+  seq: z.number().int().nullable(),
+}).openapi("SafeclawAuditAnchor");
+
 export const SessionResponse = z.object({
   session: z.string(),
   level: z.enum(LEVELS),

@@ -9,6 +9,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { type Kysely, sql } from "kysely";
 import type { Store, StoreKind } from "@a3s/common";
 import { A3sError } from "@a3s/common/errors";
+import type { AuditAnchor } from "./anchor.ts";
 import {
   AUDIT_MIGRATIONS,
   type AuditCheckpointRow,
@@ -192,6 +193,10 @@ export class AuditLog {
 
   #headSignature(seq: number, hash: string): string {
     return this.#mac(`head:${seq}:${hash}`);
+  }
+
+  #anchorSignature(seq: number, hash: string): string {
+    return this.#mac(`anchor:${seq}:${hash}`);
   }
 
   #checkpointSignature(seq: number, hash: string, ts: number): string {
@@ -395,7 +400,79 @@ export class AuditLog {
    * cannot see is a wipe of every record, the head and every checkpoint: an empty log is a
    * valid log, and telling the two apart needs an anchor kept outside the store.
    */
-  async verify(): Promise<VerifyResult> {
+  /**
+   * Signs the newest record of a log that verifies: an anchor to keep outside the store, which
+   * {@linkcode AuditLog.verify} then checks the log against. Null for a log with no records; a
+   * 409 when the log does not verify (an anchor must never vouch for a tampered log).
+   */
+  async anchor(): Promise<AuditAnchor | null> {
+    const result = await this.verify();
+    if (!result.ok) {
+      throw new A3sError(
+        "audit_tampered",
+        `the audit log does not verify (record ${result.firstBad!.seq}: ${
+          result.firstBad!.reason
+        }); no anchor is issued`,
+        { status: 409 },
+      );
+    }
+    const seq = (result.checkpointSeq ?? 0) + result.records;
+    if (seq === 0) return null;
+    const row = await this.#db.selectFrom("safeclaw_audit").select("hash").where("seq", "=", seq)
+      .executeTakeFirst();
+    // Pruned meanwhile: the checkpoint holds its hash.
+    const hash = row?.hash ??
+      (await this.#db.selectFrom("safeclaw_audit_checkpoints").select("hash")
+        .where("seq", "=", seq).executeTakeFirst())?.hash;
+    if (hash === undefined) throw new Error(`audit record ${seq} vanished while anchoring`);
+    return { seq, hash, signature: this.#anchorSignature(seq, hash) };
+  }
+
+  /**
+   * Checks the chain, its head and its checkpoint, and, given an `anchor` kept outside the
+   * store, that the log still holds the record it vouches for: a log cut back to an older head,
+   * or wiped, verifies on its own but not against a newer anchor.
+   */
+  async verify(options: { anchor?: AuditAnchor } = {}): Promise<VerifyResult> {
+    const result = await this.#verifyChain();
+    if (!result.ok || !options.anchor) return result;
+    return await this.#checkAnchor(result, options.anchor);
+  }
+
+  async #checkAnchor(result: VerifyResult, anchor: AuditAnchor): Promise<VerifyResult> {
+    const fail = (seq: number, reason: string): VerifyResult => ({
+      ...result,
+      ok: false,
+      firstBad: { seq, reason },
+    });
+    if (!sameHex(this.#anchorSignature(anchor.seq, anchor.hash), anchor.signature)) {
+      return fail(anchor.seq, "the anchor's signature is invalid: not made with this log's key");
+    }
+    const lastSeq = (result.checkpointSeq ?? 0) + result.records;
+    if (anchor.seq > lastSeq) {
+      return fail(
+        lastSeq + 1,
+        `chain ends at ${lastSeq} but the anchor kept outside vouches for record ${anchor.seq}: ` +
+          "records cut off or the log wiped",
+      );
+    }
+    const row = await this.#db.selectFrom("safeclaw_audit").select("hash")
+      .where("seq", "=", anchor.seq).executeTakeFirst();
+    const checkpoint = await this.#db.selectFrom("safeclaw_audit_checkpoints").select("hash")
+      .where("seq", "=", anchor.seq).executeTakeFirst();
+    // Older than the checkpoint and not the checkpoint itself: pruned, and the chain past the
+    // checkpoint verified, so the log only grew since.
+    const hash = row?.hash ?? checkpoint?.hash;
+    if (hash !== undefined && !sameHex(hash, anchor.hash)) {
+      return fail(
+        anchor.seq,
+        `record ${anchor.seq} is not the one the anchor vouches for: the log was rewritten`,
+      );
+    }
+    return result;
+  }
+
+  async #verifyChain(): Promise<VerifyResult> {
     for (let attempt = 1;; attempt++) {
       const result = await this.#verifyOnce();
       if (result.ok || attempt >= VERIFY_ATTEMPTS) return result;

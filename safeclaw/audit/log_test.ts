@@ -257,3 +257,59 @@ Deno.test("AuditLog: count, the newest records, and a dry-run prune that deletes
     await store.close();
   }
 });
+
+Deno.test("an anchor kept outside the store catches a log cut back to an older head, or wiped", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const audit = await seeded(store, 4);
+    const oldHead = await sql<Record<string, unknown>>`select * from safeclaw_audit_head`
+      .execute(store.db());
+    for (let i = 0; i < 2; i++) await audit.append({ kind: "block", severity: "warning" });
+    const anchor = await audit.anchor();
+    assertEquals(anchor?.seq, 6);
+    assertEquals((await audit.verify({ anchor: anchor! })).ok, true);
+    // Records 5 and 6 deleted and the head signed at 4 put back: the store alone cannot tell.
+    await sql`delete from safeclaw_audit where seq > 4`.execute(store.db());
+    const { id, seq, hash, signature } = oldHead.rows[0];
+    await sql`update safeclaw_audit_head set seq = ${seq}, hash = ${hash}, signature = ${signature}
+      where id = ${id}`.execute(store.db());
+    assertEquals((await audit.verify()).ok, true);
+    const cut = await audit.verify({ anchor: anchor! });
+    assertEquals([cut.ok, cut.firstBad?.seq], [false, 5]);
+    assert(cut.firstBad!.reason.includes("cut off or the log wiped"), cut.firstBad!.reason);
+    // Everything deleted looks like a new log, but not against the anchor.
+    await sql`delete from safeclaw_audit`.execute(store.db());
+    await sql`delete from safeclaw_audit_head`.execute(store.db());
+    assertEquals((await audit.verify()).ok, true);
+    assertEquals((await audit.verify({ anchor: anchor! })).firstBad?.seq, 1);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("an anchor is refused for a tampered log, checked for its key, and survives pruning", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const audit = await seeded(store, 10);
+    const early = await audit.anchor();
+    assertEquals(early?.seq, 10);
+    const other = await AuditLog.open(store, { hmacKey: "another key of sixteen bytes" });
+    const forged = await other.verify({ anchor: early! });
+    // The other key fails on the chain itself first; a forged signature on a good chain:
+    assertEquals(forged.ok, false);
+    const wrong = await audit.verify({ anchor: { ...early!, signature: "0".repeat(64) } });
+    assert(wrong.firstBad!.reason.includes("signature is invalid"), wrong.firstBad!.reason);
+    // A log pruned past the anchor still verifies against it: the log only grew.
+    for (let i = 0; i < 3; i++) await audit.append({ kind: "block", severity: "info" });
+    assertEquals(await audit.prune(12_500), 11);
+    assertEquals((await audit.verify({ anchor: early! })).ok, true);
+    const late = await audit.anchor();
+    assertEquals((await audit.verify({ anchor: late! })).ok, true);
+    // The anchored record edited: the chain breaks first; an anchor for a tampered log is refused.
+    await sql`update safeclaw_audit set data = '{"x":1}' where seq = 13`.execute(store.db());
+    assertEquals((await audit.verify({ anchor: late! })).firstBad?.seq, 13);
+    await assertRejects(() => audit.anchor(), A3sError, "no anchor is issued");
+  } finally {
+    await store.close();
+  }
+});
