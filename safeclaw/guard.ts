@@ -24,6 +24,7 @@ import {
 } from "./sanitize.ts";
 import { VaultStore } from "./vault_store.ts";
 import { ReviewMemo } from "./review_memo.ts";
+import { restoreOutsideLinks } from "./restore_links.ts";
 import {
   createStreamRestorer,
   createStreamSanitizer,
@@ -516,7 +517,9 @@ export class Guard {
     scope: RestoreScope = {},
   ): Promise<{ text: string; findings: Detection[]; taints: TaintHit[]; label: Label }> {
     const vault = await this.vault(session);
-    const restored = this.#restore(vault, text, scope);
+    const restored = this.#givesOwnValues(scope)
+      ? restoreOutsideLinks(text, (p) => vault.restore(p, ownOrigins(scope), scope.only))
+      : text;
     // The session's own values (what its user sent), put back from its vault, go back to it as
     // they were; anything else the reply carries is redacted, also when an earlier reply's value
     // (or its placeholder) comes again.
@@ -552,7 +555,9 @@ export class Guard {
   ): Promise<ReplyStream> {
     const vault = await this.vault(session);
     const restorer = this.#givesOwnValues(scope)
-      ? createStreamRestorer((t) => vault.restore(t, "input", scope.only))
+      ? createStreamRestorer((t, before) =>
+        restoreOutsideLinks(t, (p) => vault.restore(p, "input", scope.only), before)
+      )
       : undefined;
     const matchTaints = this.tracker(session).streamMatcher();
     const types = new Set<string>();
@@ -628,6 +633,14 @@ export class Guard {
       severity: "info",
       data: { direction: "tool_call", tool, types },
     });
+  }
+
+  /**
+   * `text` with every finding replaced by its type (`[EMAIL]`, no placeholder kept): for what
+   * goes to audit records and logs, such as an error that quotes a message or an upstream reply.
+   */
+  redactForRecord(text: string): string {
+    return sanitize(text, this.classifier.classify(text).findings, "placeholder");
   }
 
   /** Records a channel's authentication failure. */

@@ -8,6 +8,7 @@ import {
   type A3sModule,
   createRouter,
   defineModule,
+  loadSecurityConfig,
   NotFoundError,
   SELF_AUTHENTICATED,
 } from "@a3s/common";
@@ -170,6 +171,7 @@ export function createSafeclawRoutes(
   upstreams?: ProxyUpstreams,
   hub?: ChannelHub,
   streamResponder?: StreamingResponder,
+  webchatOrigins: readonly string[] = [],
 ): OpenAPIHono {
   const app = createRouter();
   app.openapi(scanRoute, (c) => {
@@ -295,7 +297,7 @@ export function createSafeclawRoutes(
       app.get("/", (c) => c.html(WEBCHAT_HTML));
       app.get(
         "/safeclaw/v1/webchat/ws",
-        (c) => webchatSocket(c.req.raw, guard, hub, streamResponder),
+        (c) => webchatSocket(c.req.raw, guard, hub, streamResponder, { origins: webchatOrigins }),
       );
     }
   }
@@ -495,6 +497,9 @@ export function safeclawModule(
           upstreams,
           hub,
           respondStream,
+          // The origins configured for the API may also open the WebChat socket; other local
+          // pages may not.
+          loadSecurityConfig(ctx.server as unknown as Record<string, unknown>).origins,
         ),
         api: Object.assign(guard, { channels }),
         // Messages acknowledged and queued are answered before the agent that answers them

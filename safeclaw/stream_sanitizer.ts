@@ -186,10 +186,12 @@ export interface StreamRestorer {
 // The longest placeholder worth waiting for: a type name and a number (`[CREDIT_CARD_12]`).
 const PLACEHOLDER_MAX = 64;
 const PLACEHOLDER_START = /^\[[A-Z0-9_]*$/;
+const RESTORE_CONTEXT = 4096;
 
 /**
  * Puts placeholders back into a stream with `restore` (a vault's): one cut across chunks
- * (`[EMA` then `IL_1]`) is held until its `]` has come.
+ * (`[EMA` then `IL_1]`) is held until its `]` has come. `restore` is also given the end of the
+ * text before (`before`), so that it can tell a placeholder inside a link a chunk continues.
  *
  * @example
  * ```ts
@@ -200,8 +202,18 @@ const PLACEHOLDER_START = /^\[[A-Z0-9_]*$/;
  * console.log(r.push(`to ${p.slice(0, 4)}`) + r.push(p.slice(4)) + r.flush()); // "to ada@example.org"
  * ```
  */
-export function createStreamRestorer(restore: (text: string) => string): StreamRestorer {
+export function createStreamRestorer(
+  restore: (text: string, before: string) => string,
+): StreamRestorer {
   let held = "";
+  // The end of what was restored so far (its last run of non-space text, at most 4 KiB): where a
+  // link that the next part continues began.
+  let before = "";
+  const run = (text: string) => {
+    const out = restore(text, before);
+    before = (before + text).slice(-RESTORE_CONTEXT).match(/\S*$/)![0];
+    return out;
+  };
   return {
     push(chunk) {
       const text = held + chunk;
@@ -210,10 +222,10 @@ export function createStreamRestorer(restore: (text: string) => string): StreamR
         PLACEHOLDER_START.test(text.slice(open));
       const cut = partial ? open : text.length;
       held = text.slice(cut);
-      return restore(text.slice(0, cut));
+      return run(text.slice(0, cut));
     },
     flush() {
-      const rest = restore(held);
+      const rest = run(held);
       held = "";
       return rest;
     },

@@ -49,11 +49,12 @@ export class OriginPolicy {
 
   /**
    * True when a request with this Origin may proceed: configured origins, loopback origins
-   * (as Ollama allows), and same-origin requests (the origin names the Host it was sent to).
+   * (as Ollama allows; not with `loopback: false`, for what a page on any local port must not
+   * reach), and same-origin requests (the origin names the Host it was sent to).
    */
-  allows(origin: string, host: string | undefined): boolean {
+  allows(origin: string, host: string | undefined, options: { loopback?: boolean } = {}): boolean {
     if (this.#patterns.some((pattern) => patternMatches(pattern, origin))) return true;
-    if (isLoopbackOrigin(origin)) return true;
+    if (options.loopback !== false && isLoopbackOrigin(origin)) return true;
     if (origin === "null" || !host) return false;
     try {
       const url = new URL(origin);

@@ -5,7 +5,7 @@
  * safeclaw's output sanitizer to the platform.
  */
 import { isLoopbackUrl } from "@a3s/common";
-import { createLane, type Lane } from "@a3s/lane";
+import { createLane, type Lane, type LaneStats } from "@a3s/lane";
 import type { Guard } from "../guard.ts";
 import { type Deliveries, RecentDeliveries } from "./deliveries.ts";
 import type { ChannelAdapter, ChannelMessage, ReplyProgress } from "./types.ts";
@@ -22,6 +22,8 @@ export type Responder = (input: {
   text: string;
   /** True when the session's data may only go to local models. */
   localOnly: boolean;
+  /** Aborted when the reply is no longer wanted (a WebChat page closed): stop the turn. */
+  signal?: AbortSignal;
 }) => Promise<string>;
 
 /** What a chat user is told when their data may go only to a local model and the responder's is remote. */
@@ -49,6 +51,26 @@ export function chatResponder(baseUrl: string, model: string): Responder {
 
 /** What a user is sent when the responder produced no text, rather than an empty message. */
 export const NO_ANSWER = "No answer could be produced for this message.";
+
+/**
+ * What a user is sent when the answer failed. The error itself may quote the message, a tool's
+ * output or an upstream's reply, so it goes only to the audit log, redacted, under `record`.
+ */
+export function replyFailedNotice(record?: number): string {
+  const where = record === undefined ? "" : ` (safeclaw audit record ${record})`;
+  return `The reply to this message failed${where}. Please try again.`;
+}
+
+/** The jobs the hub's lane runs never throw: a failure is their result, so none is dead-lettered. */
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+async function outcomeOf<T>(work: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
 
 /** Waits before each retry of a reply the platform's API did not take. */
 export const SEND_RETRY_DELAYS_MS: readonly number[] = [500, 2_000, 5_000];
@@ -97,7 +119,13 @@ export class ChannelHub {
     options: ChannelHubOptions = {},
   ) {
     for (const a of adapters) this.#adapters.set(a.name, a);
-    this.#lane = createLane({ maxConcurrency: 8, sessionConcurrency: 1 });
+    // Chats run side by side up to 8 (the `prompt` lane's own default, 2, let two slow chats
+    // hold every other one); each chat's messages one at a time, in order.
+    this.#lane = createLane({
+      maxConcurrency: 8,
+      sessionConcurrency: 1,
+      lanes: { prompt: { maxConcurrency: 8 } },
+    });
     this.onError = options.onError ?? (() => {});
     this.retryDelaysMs = options.retryDelaysMs ?? SEND_RETRY_DELAYS_MS;
     this.maxRetryWaitMs = options.maxRetryWaitMs ?? MAX_RETRY_WAIT_MS;
@@ -174,22 +202,38 @@ export class ChannelHub {
   }
 
   async #process(adapter: ChannelAdapter, message: ChannelMessage): Promise<void> {
+    let reply: string;
     try {
-      const job = await this.#lane.submit(message.session, "prompt", () => this.#answer(message));
-      const reply = await job.result as string;
+      reply = await this.run(message.session, () => this.#answer(message));
+    } catch (error) {
+      const record = await this.#failed(message, error);
+      // The user hears that it failed, not why: the error may quote what policy keeps from them.
+      await this.#sendInOrder(adapter, message, replyFailedNotice(record)).catch(() => {});
+      return;
+    }
+    try {
       await this.#sendInOrder(adapter, message, reply.trim() ? reply : NO_ANSWER);
     } catch (error) {
-      // The platform was told 200 and will not send the message again: forget its delivery id,
-      // so that a redelivery (or the user's retry of the same event) is answered.
-      await this.#forgetDelivery(message).catch(() => {});
-      await this.guard.audit.append({
-        kind: "channel_reply_failure",
-        severity: "warning",
-        session: message.session,
-        data: { channel: message.channel, error: String((error as Error)?.message ?? error) },
-      }).catch(() => {});
-      this.onError(error, message);
+      await this.#failed(message, error);
     }
+  }
+
+  /**
+   * A reply that failed: its delivery is forgotten (the platform was told 200 and will not send
+   * the message again, so a redelivery or the user's retry is answered), and the error, redacted,
+   * is audited and passed to `onError`. Returns the audit record's number.
+   */
+  async #failed(message: ChannelMessage, error: unknown): Promise<number | undefined> {
+    await this.#forgetDelivery(message).catch(() => {});
+    const redacted = redactedError(this.guard, error);
+    const record = await this.guard.audit.append({
+      kind: "channel_reply_failure",
+      severity: "warning",
+      session: message.session,
+      data: { channel: message.channel, error: redacted.message },
+    }).catch(() => undefined);
+    this.onError(redacted, message);
+    return record?.seq;
   }
 
   /**
@@ -247,8 +291,32 @@ export class ChannelHub {
 
   /** Runs `work` in the session's queue: one at a time per session, in arrival order. */
   async run<T>(session: string, work: () => Promise<T>): Promise<T> {
-    const job = await this.#lane.submit(session, "prompt", work);
-    return await job.result as T;
+    // The job holds the message until it is retired; a failed one must not wait in a
+    // dead-letter queue no one reads, so the failure travels as its result.
+    const job = await this.#lane.submit(session, "prompt", () => outcomeOf(work));
+    const outcome = await job.result as Outcome<T>;
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
+  }
+
+  /** Records a failed WebChat reply as a channel's is (redacted); returns the record's number. */
+  async recordFailure(
+    session: string,
+    channel: string,
+    error: unknown,
+  ): Promise<number | undefined> {
+    const record = await this.guard.audit.append({
+      kind: "channel_reply_failure",
+      severity: "warning",
+      session,
+      data: { channel, error: redactedError(this.guard, error).message },
+    }).catch(() => undefined);
+    return record?.seq;
+  }
+
+  /** The chats' queue: jobs by state (a failed reply is never left dead-lettered) and peaks. */
+  stats(): Promise<LaneStats> {
+    return this.#lane.stats();
   }
 
   /** Waits for replies in flight (tests, and serve's drain before the agent closes). */
@@ -261,4 +329,12 @@ export class ChannelHub {
     await this.settle();
     await this.#lane.close();
   }
+}
+
+/** `error` as an Error whose message has every finding replaced by its type (`[EMAIL]`). */
+function redactedError(guard: Guard, error: unknown): Error {
+  const text = error instanceof Error ? error.message : String(error);
+  const redacted = new Error(guard.redactForRecord(text));
+  if (error instanceof Error) redacted.name = error.name;
+  return redacted;
 }

@@ -123,6 +123,9 @@ export function slackChannel(options: SlackOptions): ChannelAdapter {
             channel: message.chatId,
             text: part,
             thread_ts: message.messageId,
+            // As Telegram's: no preview fetched of a link the model wrote.
+            unfurl_links: false,
+            unfurl_media: false,
           }),
         });
         // Rate-limited: HTTP 429, the seconds to wait in `Retry-After`.

@@ -84,6 +84,9 @@ export function telegramChannel(options: TelegramOptions): ChannelAdapter {
           body: JSON.stringify({
             chat_id: Number(message.chatId),
             text: part,
+            // Telegram fetches a link's preview itself, from its servers: a link the model
+            // wrote would be visited (and what it carries sent) with no click.
+            link_preview_options: { is_disabled: true },
             reply_parameters: message.messageId && i === 0
               ? { message_id: Number(message.messageId) }
               : undefined,
