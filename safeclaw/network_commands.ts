@@ -518,6 +518,8 @@ class CommandReader {
         // A cluster (`-ne SCRIPT`, `-es/a/b/`): `e`, `f` and `l` take the rest or the next word.
         for (let k = 1; k < text.length; k++) {
           const letter = text[k];
+          // `-i.bak`: the rest of the cluster is the backup suffix, whatever its letters.
+          if (letter === "i") break;
           if (letter !== "e" && letter !== "f" && letter !== "l") continue;
           const rest = text.slice(k + 1);
           const value = rest ? { ...word, text: rest } : args[++i];

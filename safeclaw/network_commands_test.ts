@@ -231,6 +231,7 @@ Deno.test("network uses: proxies in assignments, sed's e, tar's commands and git
     "sed 's/x/y/w out.e' f.txt",
     "sed '$a the end' f.txt",
     "sed --sandbox 's/x/y/' f.txt",
+    "sed -i.before-e 's/x/y/' f.txt",
     "tar -czf backup.tgz src/",
     "tar xf archive.tar -C out/",
     "tar -I zstd -cf x.tar.zst .",
