@@ -80,6 +80,11 @@ export interface CompletionParams {
   format?: "json" | Record<string, unknown>;
   /** The request field `format` came from, named in errors (`response_format...` for OpenAI). */
   formatField?: string;
+  /**
+   * False when the caller asked for no guarantee (OpenAI's `json_schema.strict: false`): keywords
+   * decoding cannot enforce then pass unenforced instead of being refused.
+   */
+  formatStrict?: boolean;
   /** Report each token's log-probability. */
   logprobs?: boolean;
   /** Alternatives to report per token with their log-probabilities. */
@@ -230,7 +235,9 @@ export class Power {
     }
     const field = params.formatField ?? "format";
     if (params.format !== undefined) {
-      const node = params.format === "json" ? ANY_OBJECT : compileSchema(params.format, field);
+      const node = params.format === "json"
+        ? ANY_OBJECT
+        : compileSchema(params.format, field, { strict: params.formatStrict ?? true });
       return {
         constraint: new JsonConstraint(language.tokenizer, node, eos),
         callOnly: false,

@@ -1,12 +1,19 @@
 /** The request bodies of Ollama's API, as zod schemas: validation, types and OpenAPI in one. */
 import { z } from "@hono/zod-openapi";
 import { KEEP_ALIVE_LIMIT_TEXT, keepAliveProblem } from "../models/keep_alive.ts";
+import {
+  checkToolParameters,
+  JsonObject,
+  JsonValue,
+  OutputSchema,
+  ToolParameters,
+} from "./_json.ts";
 
 /** The smallest context that holds one prompt token and one generated token. */
 export const MIN_CONTEXT = 2;
 
 /** Ollama's model options (sampling, limits, context size). */
-export const Options = z.looseObject({
+export const Options = z.object({
   temperature: z.number().min(0).optional(),
   top_k: z.number().int().min(0).optional(),
   top_p: z.number().min(0).max(1).optional(),
@@ -22,7 +29,7 @@ export const Options = z.looseObject({
   num_ctx: z.number().int().refine((n) => n <= 0 || n >= MIN_CONTEXT, {
     message: `must be at least ${MIN_CONTEXT} (one prompt token and one generated)`,
   }).optional(),
-});
+}).catchall(JsonValue);
 
 const KeepAlive = z.union([z.string(), z.number()]).superRefine((value, ctx) => {
   const problem = keepAliveProblem(value);
@@ -31,13 +38,12 @@ const KeepAlive = z.union([z.string(), z.number()]).superRefine((value, ctx) => 
   `A duration such as 5m or seconds; negative keeps the model loaded; at most ${KEEP_ALIVE_LIMIT_TEXT}`,
 );
 /** Structured output: `"json"` or a JSON Schema. */
-export const Format = z.union([z.literal("json"), z.literal(""), z.record(z.string(), z.unknown())])
-  .optional();
+export const Format = z.union([z.literal("json"), z.literal(""), OutputSchema]).optional();
 
 const ToolCallSchema = z.object({
   function: z.object({
     name: z.string(),
-    arguments: z.record(z.string(), z.unknown()).default({}),
+    arguments: JsonObject.default({}),
   }),
 });
 
@@ -54,8 +60,8 @@ const Tool = z.object({
   function: z.object({
     name: z.string().min(1),
     description: z.string().optional(),
-    parameters: z.record(z.string(), z.unknown()).optional(),
-  }),
+    parameters: ToolParameters.optional(),
+  }).superRefine(checkToolParameters),
 });
 
 /** `POST /api/generate`. */

@@ -96,30 +96,17 @@ function text(content: z.infer<typeof Content>): string {
   return content.map((p) => p.text ?? "").join("");
 }
 
-function toolArguments(raw: string, field: string): Record<string, unknown> {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    throw new ValidationError(`${field}: not valid JSON`, field);
-  }
-}
-
 function messagesOf(body: ChatRequest): ChatMessage[] {
-  return body.messages.map((m, i) => ({
+  return body.messages.map((m) => ({
     role: m.role === "developer" ? "system" : m.role,
     content: text(m.content),
     name: m.name,
     tool_call_id: m.tool_call_id,
-    tool_calls: m.tool_calls?.map((t, j) => ({
+    tool_calls: m.tool_calls?.map((t) => ({
       id: t.id,
       type: "function" as const,
-      function: {
-        name: t.function.name,
-        arguments: toolArguments(
-          t.function.arguments,
-          `messages.${i}.tool_calls.${j}.function.arguments`,
-        ),
-      },
+      // The request schema has checked it is JSON, and not too deep.
+      function: { name: t.function.name, arguments: JSON.parse(t.function.arguments) },
     })),
   }));
 }
@@ -132,13 +119,16 @@ function toolChoiceOf(body: ChatRequest): ToolChoice | undefined {
 }
 
 /** The structured-output format `response_format` asks for, and the field that named it. */
-function formatOf(body: ChatRequest): Pick<CompletionParams, "format" | "formatField"> {
+function formatOf(
+  body: ChatRequest,
+): Pick<CompletionParams, "format" | "formatField" | "formatStrict"> {
   const rf = body.response_format;
   if (rf?.type === "json_object") return { format: "json", formatField: "response_format" };
   if (rf?.type === "json_schema") {
     return {
       format: rf.json_schema.schema ?? { type: "object" },
       formatField: "response_format.json_schema.schema",
+      formatStrict: rf.json_schema.strict !== false,
     };
   }
   return {};

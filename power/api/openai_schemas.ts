@@ -1,5 +1,13 @@
 /** The request bodies of OpenAI's API, as zod schemas: validation, types and OpenAPI in one. */
 import { z } from "@hono/zod-openapi";
+import {
+  checkResponseSchema,
+  checkToolParameters,
+  JsonText,
+  JsonValue,
+  ResponseSchema,
+  ToolParameters,
+} from "./_json.ts";
 
 /** Most stop sequences OpenAI accepts. */
 const MAX_STOP_SEQUENCES = 4;
@@ -12,11 +20,11 @@ const MAX_COMPLETION_LOGPROBS = 5;
 
 const Stop = z.union([z.string(), z.array(z.string()).max(MAX_STOP_SEQUENCES)]).nullish();
 
-const ContentPart = z.looseObject({ type: z.string(), text: z.string().optional() });
+const ContentPart = z.object({ type: z.string(), text: z.string().optional() }).catchall(JsonValue);
 /** Message content: a string or text parts. */
 export const Content = z.union([z.string(), z.array(ContentPart)]).nullish();
 
-const Message = z.looseObject({
+const Message = z.object({
   role: z.enum(["system", "developer", "user", "assistant", "tool"]),
   content: Content,
   name: z.string().optional(),
@@ -24,18 +32,18 @@ const Message = z.looseObject({
   tool_calls: z.array(z.object({
     id: z.string().optional(),
     type: z.literal("function").default("function"),
-    function: z.object({ name: z.string(), arguments: z.string().default("{}") }),
+    function: z.object({ name: z.string(), arguments: JsonText.default("{}") }),
   })).optional(),
-});
+}).catchall(JsonValue);
 
 const Tool = z.object({
   type: z.literal("function"),
   function: z.object({
     name: z.string().min(1),
     description: z.string().optional(),
-    parameters: z.record(z.string(), z.unknown()).optional(),
+    parameters: ToolParameters.optional(),
     strict: z.boolean().nullish(),
-  }),
+  }).superRefine(checkToolParameters),
 });
 
 const ResponseFormat = z.union([
@@ -45,10 +53,10 @@ const ResponseFormat = z.union([
     type: z.literal("json_schema"),
     json_schema: z.object({
       name: z.string(),
-      schema: z.record(z.string(), z.unknown()).optional(),
+      schema: ResponseSchema.optional(),
       strict: z.boolean().nullish(),
       description: z.string().optional(),
-    }),
+    }).superRefine(checkResponseSchema),
   }),
 ]);
 
@@ -72,7 +80,7 @@ const Sampling = {
 };
 
 /** `POST /v1/chat/completions`. */
-export const ChatBody = z.looseObject({
+export const ChatBody = z.object({
   ...Sampling,
   messages: z.array(Message).min(1),
   max_tokens: z.number().int().min(1).nullish(),
@@ -86,10 +94,10 @@ export const ChatBody = z.looseObject({
     z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) }),
   ]).nullish(),
   parallel_tool_calls: z.boolean().nullish(),
-});
+}).catchall(JsonValue);
 
 /** `POST /v1/completions`. */
-export const CompletionBody = z.looseObject({
+export const CompletionBody = z.object({
   ...Sampling,
   // An empty prompt leaves the model nothing to continue from.
   prompt: z.union([
@@ -100,7 +108,7 @@ export const CompletionBody = z.looseObject({
   logprobs: z.number().int().min(0).max(MAX_COMPLETION_LOGPROBS).nullish(),
   echo: z.boolean().nullish(),
   suffix: z.string().nullish(),
-});
+}).catchall(JsonValue);
 
 /** `POST /v1/embeddings`. */
 export const EmbeddingBody = z.object({

@@ -104,6 +104,11 @@ function propertyNode(node: ObjectNode, name: string): SchemaNode {
   return shapeOf(node).values.get(name) ?? ANY;
 }
 
+/** The node of the value after key `name`; a key of a free object (none declared) has none. */
+function valueNode(node: ObjectNode, name: string | undefined): SchemaNode {
+  return name === undefined ? node.additional ?? ANY : propertyNode(node, name);
+}
+
 /** Keys that may come next in `frame`. */
 function candidateKeys(node: ObjectNode, seen: readonly string[]): string[] {
   const { names } = shapeOf(node);
@@ -344,7 +349,7 @@ function feedObject(
       }
     // falls through
     case "valueStart": {
-      const value = f.current === undefined ? ANY : propertyNode(node, f.current);
+      const value = valueNode(node, f.current);
       startValue(value, b, push({ ...f, phase: "afterValue", current: undefined }, next), out);
       return;
     }
@@ -468,8 +473,8 @@ function keyToFinish(node: ObjectNode, f: Extract<Frame, { t: "obj" }>): string 
   return candidates.find((n) => node.required.includes(n)) ?? candidates[0];
 }
 
-/** Unknown keys of a free object are finished as `"k":null`. */
-const FREE_KEY_REST = '"k":null}';
+/** The key a free object is finished with when it needs one more (after a comma). */
+const FREE_KEY = '"k":';
 
 /**
  * The shortest bytes that finish the top frame (parents are finished by the caller), or with
@@ -516,7 +521,7 @@ function finishFrame(f: Frame, build: boolean): string | number {
     }
     case "obj": {
       const node = f.node;
-      const valueOf = (name?: string) => value(name === undefined ? ANY : propertyNode(node, name));
+      const valueOf = (name?: string) => value(valueNode(node, name));
       switch (f.phase) {
         case "open":
         case "afterValue":
@@ -536,7 +541,7 @@ function finishFrame(f: Frame, build: boolean): string | number {
           return join(valueOf(f.current), rest(node, f.seen, true));
         case "afterComma":
         case "afterCommaSpace": {
-          if (node.properties === undefined) return text(FREE_KEY_REST);
+          if (node.properties === undefined) return join(text(FREE_KEY), valueOf(), text("}"));
           const name = keyToFinish(node, { ...f, key: "" });
           return join(
             text(encodedKey(node, name) + ":"),

@@ -68,6 +68,17 @@ Deno.test("schema-constrained prefixes always complete to valid JSON", () => {
   }, 150);
 });
 
+Deno.test("additionalProperties types every value of a free object; false allows none", () => {
+  const scores = compileSchema({ type: "object", additionalProperties: { type: "integer" } });
+  fuzz(scores, (text) => {
+    const value = JSON.parse(text as string);
+    for (const v of Object.values(value)) assert(Number.isInteger(v), text as string);
+  }, 100);
+  fuzz(compileSchema({ type: "object", additionalProperties: false }), (text) => {
+    assertEquals(JSON.parse(text as string), {});
+  }, 20);
+});
+
 Deno.test("JSON mode yields any object", () => {
   fuzz(ANY_OBJECT, (text) => {
     const value = JSON.parse(text as string);
