@@ -10,9 +10,14 @@ import { AgentPool } from "./routes.ts";
 import { bubblewrapAvailable, ProcessSandbox } from "./runtime/sandbox.ts";
 import {
   agentChannelResponder,
+  agentChannelStreamingResponder,
   agentModelIsLocal,
   LOCAL_ONLY_REFUSAL,
 } from "./channel_responder.ts";
+import { scriptedOpenAiServer } from "./_testing/servers.ts";
+import { OpenAiProvider } from "./providers/openai.ts";
+import type { Responder } from "@a3s/safeclaw";
+import type { StreamingResponder } from "../safeclaw/channels/webchat.ts";
 
 /** A pool whose one agent, `helper`, is `home/helper.hcl`, beside a power that is never reached. */
 function helperPool(
@@ -540,6 +545,171 @@ Deno.test("channel responder: after a restart a chat's conversation goes on; ano
     assertEquals(second.ids, first.ids, "the chats' session ids changed across the restart");
     assertEquals(new Set(second.ids).size, 2);
   } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("channel responder: a local-only chat's subagent on a remote provider never gets the message, then or later", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-channel-local-only-" });
+  const card = "4111 1111 1111 1111";
+  // The agent's own model, on loopback: hands a message about a card to the cloud subagent.
+  const local = scriptedOpenAiServer((body) => {
+    const messages = body.messages as { role: string; content: string }[];
+    const last = messages.at(-1)!;
+    if (last.role === "tool") return { text: `The helper said: ${last.content}` };
+    return {
+      toolCalls: [{
+        name: "task",
+        arguments: { agent: "cloud-helper", prompt: `Check this: ${last.content}` },
+      }],
+    };
+  });
+  // The cloud API: the config puts `cloud` off this machine, and its client is pointed here, so
+  // each request that would have left the machine is counted.
+  const remote = scriptedOpenAiServer(() => ({ text: "checked" }));
+  await Deno.writeTextFile(
+    join(home, "helper.hcl"),
+    `name = "helper"
+default_model = "local/m"
+workspace = "ws"
+tools {
+  enabled = ["task"]
+}
+box {
+  driver = "process"
+}
+providers {
+  name = "local"
+  base_url = "${local.url}"
+  models {
+    id = "m"
+  }
+}
+providers {
+  name = "cloud"
+  base_url = "https://cloud.example.com/v1"
+  api_key = "k"
+  max_attempts = 1
+  models {
+    id = "big"
+  }
+}
+agents {
+  name = "cloud-helper"
+  description = "a bigger model in the cloud"
+  model = "cloud/big"
+  tools = []
+  max_steps = 2
+  prompt = "help"
+}
+`,
+  );
+  const pool = helperPool(home, {
+    agentOptions: {
+      providers: { cloud: new OpenAiProvider({ name: "cloud", baseUrl: remote.url }) },
+    },
+  });
+  try {
+    const respond = agentChannelResponder(pool, "helper");
+    const reply = await respond({
+      session: "7:telegram:7",
+      text: `my card is ${card}, have it checked`,
+      localOnly: true,
+    });
+    assert(reply.includes("subagent cloud-helper was not started"), reply);
+    assert(reply.includes("may only go to a local model"), reply);
+    assertEquals(remote.bodies.length, 0);
+    // The chat's session holds the card now: it stays local-only whatever a later turn says.
+    const later = await respond({ session: "7:telegram:7", text: "again?", localOnly: false });
+    assert(later.includes("was not started"), later);
+    assertEquals(remote.bodies.length, 0);
+    // Another chat, whose data may leave, still gets the subagent.
+    const open = await respond({ session: "8:telegram:8", text: "hello", localOnly: false });
+    assertEquals(open, "The helper said: checked");
+    assertEquals(remote.bodies.length, 1);
+    assert(!JSON.stringify(remote.bodies).includes(card));
+  } finally {
+    await pool.close();
+    await local.close();
+    await remote.close();
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("channel responder: an aborted signal cancels the chat's turn, model call and command; plain and streaming", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-channel-abort-" });
+  await Deno.writeTextFile(
+    join(home, "helper.hcl"),
+    `name = "helper"\ndefault_model = "s/m"\nworkspace = "ws"\ntools {\n  enabled = ["bash"]\n}\nbox {\n  driver = "process"\n}\n`,
+  );
+  const model = commandModel({ nap: "sleep 30" });
+  const pool = helperPool(home, { agentOptions: { providers: { s: model } } });
+  try {
+    // Both fit safeclaw's types, with or without its `signal` field.
+    const respond: Responder = agentChannelResponder(pool, "helper");
+    const stream: StreamingResponder = agentChannelStreamingResponder(pool, "helper");
+    const plain = agentChannelResponder(pool, "helper");
+    const streaming = agentChannelStreamingResponder(pool, "helper");
+    assertEquals(
+      await respond({ session: "9:telegram:9", text: "hi", localOnly: false }),
+      "nothing to run",
+    );
+    let whole = "";
+    for await (const piece of stream({ session: "9:telegram:9", text: "hi", localOnly: false })) {
+      whole += piece;
+    }
+    assertEquals(whole, "nothing to run");
+
+    const rejected = async (run: () => Promise<unknown>) => {
+      try {
+        await run();
+      } catch (error) {
+        return error;
+      }
+      throw new Error("the turn was not cancelled");
+    };
+    // A running turn: its command is killed, the turn ends, the responder rejects.
+    const t0 = performance.now();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const error = await rejected(() =>
+      plain({ session: "9:telegram:9", text: "nap", localOnly: false, signal: controller.signal })
+    );
+    assertEquals((error as DOMException).name, "AbortError");
+    assert(performance.now() - t0 < 10_000);
+    const held = pool.sessions.values().next().value!.session;
+    assertEquals(held.busy, false);
+    assert(held.history.at(-1)!.content.includes("bash cancelled"), held.history.at(-1)!.content);
+
+    const t1 = performance.now();
+    const streamed = await rejected(async () => {
+      for await (
+        const _ of streaming({
+          session: "9:telegram:9",
+          text: "nap",
+          localOnly: false,
+          signal: AbortSignal.timeout(300),
+        })
+      ) { /* nothing comes */ }
+    });
+    assertEquals((streamed as DOMException).name, "TimeoutError");
+    assert(performance.now() - t1 < 10_000);
+
+    // Cancelled while it waited in the lane: no session is opened, the model is not asked.
+    const asked = model.requests.length;
+    const early = await rejected(() =>
+      plain({
+        session: "10:telegram:10",
+        text: "nap",
+        localOnly: false,
+        signal: AbortSignal.abort(),
+      })
+    );
+    assertEquals((early as DOMException).name, "AbortError");
+    assertEquals(model.requests.length, asked);
+    assertEquals(pool.sessions.size, 1);
+  } finally {
+    await pool.close();
     await Deno.remove(home, { recursive: true });
   }
 });

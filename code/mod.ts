@@ -17,7 +17,12 @@
  * @module
  */
 export { Agent, type AgentOptions, defaultPowerUrl } from "./agent/agent.ts";
-export { AgentSession, type AuditEntry, type SessionOptions } from "./agent/session.ts";
+export {
+  AgentSession,
+  type AuditEntry,
+  type SessionOptions,
+  type TurnOptions,
+} from "./agent/session.ts";
 export type { AgentEvent, PlanStepView, StopReason, TurnResult } from "./agent/events.ts";
 export { type Plan, type PlanOptions, PlanSchema, planWaves, runPlan } from "./agent/planner.ts";
 export {
@@ -94,7 +99,7 @@ export {
   type ToolCallRequest,
   type ToolCallVerdict,
 } from "./policy/tool_calls.ts";
-export { modelIsLocal } from "./policy/model_locality.ts";
+export { LocalOnlyError, modelIsLocal } from "./policy/model_locality.ts";
 export { BubblewrapSandbox, type CommandSandbox, ProcessSandbox } from "./runtime/sandbox.ts";
 export { SessionSandboxes, type SessionSandboxesOptions } from "./runtime/session_sandboxes.ts";
 export type { SessionWorkspacesOptions } from "./runtime/session_workspaces.ts";

@@ -12,7 +12,7 @@ import { OpenAiProvider } from "../providers/openai.ts";
 import { AnthropicProvider } from "../providers/anthropic.ts";
 import { type CommandSandbox, createSandbox } from "../runtime/sandbox.ts";
 import { Workspace } from "../runtime/workspace.ts";
-import { AccessPolicy } from "@a3s/common";
+import { AccessPolicy, isLoopbackUrl } from "@a3s/common";
 import { type HookRegistration, HookRunner, shellHook } from "../policy/hooks.ts";
 import { type Approver, PermissionPolicy } from "../policy/permissions.ts";
 import type { TextClassifier } from "../policy/guard.ts";
@@ -96,6 +96,11 @@ export class Agent implements AgentRuntime {
   readonly hooks: HookRunner = new HookRunner();
   /** The durable audit trail, when the agent has a store. */
   auditLog?: AuditLog;
+  /**
+   * False when memory embeds with a model that may run off this machine (a provider off
+   * loopback, or an `embed` function from the options, whose destination is unknown).
+   */
+  embeddingsLocal = true;
   readonly #providers = new Map<string, LlmProvider>();
   readonly #mcp: McpConnection[] = [];
   readonly #closers: (() => Promise<void>)[] = [];
@@ -151,16 +156,21 @@ export class Agent implements AgentRuntime {
       closeRetry = runner.close;
     }
     let memory: MemoryAccess | undefined;
+    let embeddingsLocal = true;
     if (config.memory.enabled && options.store) {
       const firstOpenAi = config.providers.find((p) => p.kind === "openai");
+      const embeddingsUrl = firstOpenAi?.base_url ?? defaultPowerUrl();
       const embed = options.embed ??
         (config.memory.embedding_model
           ? openAiEmbeddings(
-            firstOpenAi?.base_url ?? defaultPowerUrl(),
+            embeddingsUrl,
             config.memory.embedding_model,
             firstOpenAi?.api_key,
           )
           : undefined);
+      embeddingsLocal = options.embed
+        ? false
+        : !config.memory.embedding_model || isLoopbackUrl(embeddingsUrl);
       memory = await StoreMemory.open(options.store, {
         project: config.memory.project ?? workspace.root,
         user: config.memory.user,
@@ -187,6 +197,7 @@ export class Agent implements AgentRuntime {
       options.toolOutputInspector,
       options.toolCallInspector,
     );
+    agent.embeddingsLocal = embeddingsLocal;
     if (closeRetry) agent.#closers.push(closeRetry);
     if (options.store) agent.auditLog = await StoreAuditLog.open(options.store);
     agent.#policy = options.accessPolicy ?? new AccessPolicy({

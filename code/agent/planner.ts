@@ -122,7 +122,8 @@ async function askForPlan(
   usage: Usage,
   done: ReadonlySet<string> = new Set(),
 ): Promise<Plan> {
-  const { provider, model, config } = session.model;
+  // Checked as every model call of the session is: a local-only session plans only locally.
+  const { provider, model, config } = session.modelForCall();
   let lastError = "";
   for (let attempt = 0; attempt < 2; attempt++) {
     let text = "";

@@ -46,6 +46,11 @@ export interface AgentRuntime {
   readonly skills: SkillRegistry;
   /** Long-term memory, when enabled. */
   readonly memory?: MemoryAccess;
+  /**
+   * False when memory sends what it saves and searches to an embedding model that may run off
+   * this machine: a local-only session then uses memory by keywords only.
+   */
+  readonly embeddingsLocal?: boolean;
   /** What `web_search` asks, when search is wired up. */
   readonly search?: SearchFunction;
   /** Where sessions' messages are kept, for resume and listing. */

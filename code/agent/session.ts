@@ -20,7 +20,7 @@ import {
   type ToolCallVerdict,
 } from "../policy/tool_calls.ts";
 import type { SessionEnvironment } from "../runtime/sandbox.ts";
-import { modelIsLocal } from "../policy/model_locality.ts";
+import { LocalOnlyError, modelIsLocal } from "../policy/model_locality.ts";
 import { runTool, type ToolResult } from "../tools/run_tool.ts";
 import type { MemoryAccess, TodoItem, ToolServices } from "../tools/services.ts";
 import type { Tool } from "../tools/tool.ts";
@@ -74,6 +74,30 @@ export interface SessionOptions {
    * unset. Subagents and plan steps inherit it.
    */
   memoryNamespace?: string;
+  /**
+   * The session's data may only go to models on this machine (a chat at or above safeclaw's
+   * local-only level): every model call of its turns (each step, compaction, a plan, its
+   * subagents) is refused when its model is remote, and memory is not sent to a remote
+   * embedding model. Subagents and plan steps inherit it. A turn run with
+   * `TurnOptions.localOnly` sets it for the rest of the session.
+   */
+  localOnly?: boolean;
+}
+
+/** How one turn runs: {@linkcode AgentSession.send} and {@linkcode AgentSession.stream}. */
+export interface TurnOptions {
+  /**
+   * The turn's data may only go to models on this machine (safeclaw's `localOnly` for the chat).
+   * From this turn on the whole session stays local-only, since its history now holds the data;
+   * see `SessionOptions.localOnly`.
+   */
+  localOnly?: boolean;
+  /**
+   * Cancels the turn when it fires, as {@linkcode AgentSession.cancel} does: the model call,
+   * running tools and commands, and subagents stop, and the turn ends with stopReason
+   * `cancelled`. A signal already aborted runs nothing.
+   */
+  signal?: AbortSignal;
 }
 
 /** One audited tool call. */
@@ -160,6 +184,11 @@ export class AgentSession {
   readonly #guard: SessionGuard;
   readonly #policy: PermissionPolicy;
   readonly #model: ResolvedModel;
+  /** The session's model as `provider/model`, and whether it runs on this machine. */
+  readonly #modelRef: string;
+  readonly #modelLocal: boolean;
+  /** Set once a turn was local-only (or by the options): it never goes back. */
+  #localOnly: boolean;
   readonly #tools: Map<string, Tool>;
   #todos: TodoItem[] = [];
   /** Skills loaded in this session; each gets a SkillUnload when the session ends. */
@@ -186,6 +215,9 @@ export class AgentSession {
       ? PermissionPolicy.fromConfig({ ...runtime.config.permissions, ...options.permissions })
       : runtime.policy;
     this.#model = runtime.resolveModel(options.model);
+    this.#modelRef = options.model ?? runtime.config.default_model;
+    this.#modelLocal = modelIsLocal(runtime.config, this.#modelRef);
+    this.#localOnly = options.localOnly ?? false;
     const s = runtime.config.safeclaw;
     this.#guard = new SessionGuard({
       enabled: s.enabled,
@@ -194,8 +226,7 @@ export class AgentSession {
       allowTaintedEgress: s.allow_tainted_egress,
       classifier: runtime.classifier,
       maskToolOutput: s.tool_output === "mask" ||
-        (s.tool_output === "mask_remote" &&
-          !modelIsLocal(runtime.config, options.model ?? runtime.config.default_model)),
+        (s.tool_output === "mask_remote" && !this.#modelLocal),
       inspector: runtime.toolOutputInspector,
       session: options.guardSession ?? this.id,
       toolCalls: {
@@ -235,7 +266,11 @@ export class AgentSession {
     this.#memoryView ??= {
       memory: namespace === undefined ? rt.memory : rt.memory?.inNamespace?.(namespace),
     };
-    return this.#memoryView.memory;
+    const memory = this.#memoryView.memory;
+    // A local-only session's memories are not sent to an embedding model off this machine:
+    // keyword search only (no memory at all when it cannot do without its embedder).
+    if (this.#localOnly && rt.embeddingsLocal === false) return memory?.keywordOnly?.();
+    return memory;
   }
 
   /** The conversation so far (system prompt first). */
@@ -258,6 +293,22 @@ export class AgentSession {
     return this.#running !== undefined;
   }
 
+  /** True once the session's data may only go to models on this machine (`localOnly`). */
+  get localOnly(): boolean {
+    return this.#localOnly;
+  }
+
+  /**
+   * The model for one model call of this session: each step of a turn, compaction and a plan
+   * take it here, and a subagent's session before it starts, so this is the one place a
+   * local-only session's calls are checked. Throws {@linkcode LocalOnlyError} when the session
+   * is local-only and its model runs off this machine (no provider is called).
+   */
+  modelForCall(): ResolvedModel {
+    if (this.#localOnly && !this.#modelLocal) throw new LocalOnlyError(this.#modelRef);
+    return this.#model;
+  }
+
   /** Aborts the running turn (model call and tools); it ends with stopReason `cancelled`. */
   cancel(): boolean {
     if (!this.#running) return false;
@@ -266,22 +317,34 @@ export class AgentSession {
   }
 
   /** Runs a turn and returns its result. */
-  async send(prompt: string): Promise<TurnResult> {
+  async send(prompt: string, options: TurnOptions = {}): Promise<TurnResult> {
     let result: TurnResult | undefined;
-    for await (const event of this.stream(prompt)) if (event.type === "done") result = event.result;
+    for await (const event of this.stream(prompt, options)) {
+      if (event.type === "done") result = event.result;
+    }
     return result!;
   }
 
-  /** Runs a turn, yielding its events; the last one is `done`. Breaking out cancels the turn. */
-  async *stream(prompt: string): AsyncGenerator<AgentEvent> {
+  /**
+   * Runs a turn, yielding its events; the last one is `done`. Breaking out cancels the turn, as
+   * `options.signal` does.
+   */
+  async *stream(prompt: string, options: TurnOptions = {}): AsyncGenerator<AgentEvent> {
     if (this.#running) {
       throw new A3sError("session_busy", `session ${this.id} is busy with another turn`, {
         status: 409,
         field: "session",
       });
     }
+    // The history is about to hold the turn's data: every later turn stays local-only too.
+    if (options.localOnly) this.#localOnly = true;
     const controller = new AbortController();
     this.#running = controller;
+    const external = options.signal;
+    const onExternalAbort = () =>
+      controller.abort(external?.reason ?? new DOMException("cancelled", "AbortError"));
+    if (external?.aborted) onExternalAbort();
+    else external?.addEventListener("abort", onExternalAbort, { once: true });
     const channel = new EventChannel<AgentEvent>();
     this.#emit = (e) => channel.push(e);
     const work = this.#runTurn(prompt, controller.signal).then(
@@ -302,6 +365,7 @@ export class AgentSession {
         });
       },
     ).finally(() => {
+      external?.removeEventListener("abort", onExternalAbort);
       this.#running = undefined;
       channel.close();
     });
@@ -367,8 +431,10 @@ export class AgentSession {
 
   async #runTurn(prompt: string, signal: AbortSignal): Promise<TurnResult> {
     const rt = this.#runtime;
-    const turn = ++this.#turn;
     const usage: Usage = { inputTokens: 0, outputTokens: 0 };
+    // Cancelled before it started (a chat whose socket closed while the turn was queued).
+    if (signal.aborted) return { text: "", stopReason: "cancelled", steps: 0, toolCalls: 0, usage };
+    const turn = ++this.#turn;
     let steps = 0;
     let toolCalls = 0;
     const finish = async (
@@ -427,18 +493,27 @@ export class AgentSession {
     let overflowRetried = false;
     while (steps < maxSteps) {
       if (signal.aborted) return await finish(lastText, "cancelled");
+      let model: ResolvedModel;
+      try {
+        model = this.modelForCall();
+      } catch (error) {
+        if (!(error instanceof LocalOnlyError)) throw error;
+        // Policy, not a failure: the turn ends before anything is sent to the remote model.
+        this.#emit({ type: "error", code: error.code, message: error.message });
+        return await finish(lastText, "blocked", error.message);
+      }
       await this.#maybeCompact(tools, signal);
       steps++;
       let text = "";
       const calls: ToolCall[] = [];
       const inputBefore = usage.inputTokens;
       try {
-        const stream = this.#model.provider.stream({
-          model: this.#model.model,
+        const stream = model.provider.stream({
+          model: model.model,
           messages: this.#messages,
           tools,
-          maxTokens: this.#model.config.max_tokens,
-          temperature: this.#model.config.temperature,
+          maxTokens: model.config.max_tokens,
+          temperature: model.config.temperature,
           signal,
         });
         for await (const event of stream) {
@@ -821,7 +896,16 @@ export class AgentSession {
       // It works in this session's box and workspace, and remembers in its memory.
       sandboxKey: this.#options.sandboxKey ?? this.id,
       memoryNamespace: this.#options.memoryNamespace,
+      // A local-only conversation stays local in its subagents.
+      localOnly: this.#localOnly,
     });
+    try {
+      // Refused before it starts (no hook, no box, no request) when its model is remote.
+      child.modelForCall();
+    } catch (error) {
+      if (!(error instanceof LocalOnlyError)) throw error;
+      throw new LocalOnlyError(error.model, `subagent ${name} was not started`);
+    }
     const onAbort = () => child.cancel();
     signal.addEventListener("abort", onAbort, { once: true });
     let result: TurnResult | undefined;
@@ -850,6 +934,8 @@ export class AgentSession {
    */
   async #maybeCompact(tools: ToolSpec[], signal: AbortSignal): Promise<void> {
     const rt = this.#runtime;
+    // The summary call sends the conversation too: the same check as every other call.
+    const model = this.modelForCall();
     const count = await tokenCounter();
     const window = this.#model.config.context_window;
     const budget = Math.floor(window * rt.config.compaction.threshold) -
@@ -886,8 +972,8 @@ export class AgentSession {
     try {
       let text = "";
       for await (
-        const e of this.#model.provider.stream({
-          model: this.#model.model,
+        const e of model.provider.stream({
+          model: model.model,
           messages: [
             {
               role: "system",
@@ -896,7 +982,7 @@ export class AgentSession {
             },
             { role: "user", content: transcript.slice(-Math.max(2000, window * 2)) },
           ],
-          maxTokens: Math.min(512, this.#model.config.max_tokens),
+          maxTokens: Math.min(512, model.config.max_tokens),
           signal,
         })
       ) if (e.type === "text") text += e.delta;
@@ -1019,7 +1105,10 @@ export class AgentSession {
     return [...this.#runtime.subagents.keys()];
   }
 
-  /** Exposed for the planner: the session's event sink and model. */
+  /**
+   * The session's model, to name it; a call to it takes {@linkcode modelForCall}, which
+   * refuses a remote one in a local-only session.
+   */
   get model(): ResolvedModel {
     return this.#model;
   }

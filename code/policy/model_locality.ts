@@ -4,6 +4,7 @@
  * to such a model.
  */
 import { isLoopbackUrl } from "@a3s/common";
+import { A3sError } from "@a3s/common/errors";
 import type { AgentConfig } from "../config/schema.ts";
 
 /**
@@ -33,4 +34,28 @@ export function modelIsLocal(config: AgentConfig, modelRef: string): boolean {
 /** True for an unset URL (the local default) or one on a loopback host. */
 function isLocalUrl(url: string | undefined): boolean {
   return url === undefined || isLoopbackUrl(url);
+}
+
+/**
+ * A model call refused because the session's data may only go to a model on this machine
+ * (a chat at or above safeclaw's local-only level) and the model runs elsewhere.
+ *
+ * @example
+ * ```ts ignore
+ * const error = new LocalOnlyError("cloud/big");
+ * console.log(error.code); // "local_only"
+ * ```
+ */
+export class LocalOnlyError extends A3sError {
+  /** Refuses `model` (`provider/model`), a model off this machine; `what` names the caller (`subagent x`). */
+  constructor(readonly model: string, what?: string) {
+    super(
+      "local_only",
+      `${
+        what ? `${what}: ` : ""
+      }model '${model}' runs off this machine, and this conversation's data may only go to a local model; nothing was sent to it`,
+      { status: 403, field: "model" },
+    );
+    this.name = "LocalOnlyError";
+  }
 }

@@ -88,6 +88,12 @@ export class IndexedMemory implements MemoryAccess {
     return this.memory.inNamespace?.(namespace);
   }
 
+  /** The store's memory without its embedder, still mirrored into the (local) index. */
+  keywordOnly(): MemoryAccess | undefined {
+    const inner = this.memory.keywordOnly?.();
+    return inner && new IndexedMemory(inner, this.index, this.onIndexError);
+  }
+
   async #upsert(record: MemoryRecord): Promise<void> {
     try {
       await this.index.upsert({ id: record.id, text: record.content, tags: record.tags });

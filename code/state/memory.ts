@@ -83,6 +83,11 @@ export class StoreMemory implements MemoryAccess {
     return new StoreMemory(this.store, this.owners, this.embed, namespace);
   }
 
+  /** The same memory and namespace with no embedder: nothing goes to the embedding model. */
+  keywordOnly(): StoreMemory {
+    return new StoreMemory(this.store, this.owners, undefined, this.namespace);
+  }
+
   /** Typed access to this module's tables. */
   get #db() {
     return this.store.db<CodeTables>();

@@ -74,6 +74,12 @@ export interface MemoryAccess {
    * sessions get none.
    */
   inNamespace?(namespace: string): MemoryAccess | undefined;
+  /**
+   * The same memory without its embedding model: what it saves and searches is never sent to
+   * one (keyword search only). A local-only session takes this view when the embedding model
+   * may run off this machine; absent or undefined, such a session gets no memory.
+   */
+  keywordOnly?(): MemoryAccess | undefined;
 }
 
 /** Everything a tool may reach beyond the workspace and sandbox. */
