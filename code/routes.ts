@@ -23,7 +23,7 @@ import { type PowerChat, PowerProvider } from "./providers/power.ts";
 import type { AgentConfig } from "./config/schema.ts";
 import type { CommandSandbox } from "./runtime/sandbox.ts";
 import type { BoxManager } from "@a3s/box";
-import type { SafeclawApi } from "@a3s/safeclaw";
+import { LOCAL_ONLY_HEADER, type SafeclawApi } from "@a3s/safeclaw";
 import type { SearchService } from "@a3s/search";
 import { BoxAgentSandboxes } from "./box_agents.ts";
 import { agentChannelResponder } from "./channel_responder.ts";
@@ -438,6 +438,12 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
       summary:
         "OpenAI-compatible chat with an agent (`model` names the agent): channels and OpenAI clients get the full agent loop",
       request: {
+        headers: z.object({
+          [LOCAL_ONLY_HEADER]: z.enum(["true", "false"]).optional().openapi({
+            description:
+              "`true`: the conversation's data may only go to models on this machine (safeclaw sends it for a local-only chat); every model call of the turn is then checked",
+          }),
+        }),
         body: { content: { "application/json": { schema: ChatCompletionSchema } }, required: true },
       },
       responses: {
@@ -453,6 +459,8 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
     }),
     async (c) => {
       const body = c.req.valid("json");
+      // Only ever a restriction, so any caller may ask for it.
+      const turn = { localOnly: c.req.valid("header")[LOCAL_ONLY_HEADER] === "true" };
       const prompt = body.messages.findLast((m) => m.role === "user")?.content;
       if (!prompt) throw new ValidationError("messages: needs a user message", "messages");
       const agentName = body.model === "default" ? undefined : body.model;
@@ -476,7 +484,7 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
       if (!body.stream) {
         let result: TurnResult;
         try {
-          result = await session.send(prompt);
+          result = await session.send(prompt, turn);
         } finally {
           await turnOver();
         }
@@ -487,7 +495,8 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
           model: body.model,
           choices: [{
             index: 0,
-            message: { role: "assistant", content: result.text },
+            // A turn policy stopped says why, rather than answering with nothing.
+            message: { role: "assistant", content: result.text || (result.error ?? "") },
             finish_reason: result.stopReason === "max_steps" ? "length" : "stop",
           }],
           usage: {
@@ -513,9 +522,10 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
           await chunk({ role: "assistant", content: "" }, null);
           // Only the final answer streams: it is sanitized by the guard as a whole, so the text
           // deltas of intermediate steps (which may hold tainted values) are not sent.
-          for await (const event of session.stream(prompt)) {
+          for await (const event of session.stream(prompt, turn)) {
             if (event.type === "done") {
-              if (event.result.text) await chunk({ content: event.result.text }, null);
+              const text = event.result.text || (event.result.error ?? "");
+              if (text) await chunk({ content: text }, null);
               await chunk({}, event.result.stopReason === "max_steps" ? "length" : "stop");
             }
           }

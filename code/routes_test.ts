@@ -277,3 +277,57 @@ box {
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("chat completions: the local-only header keeps a turn off a remote model", async () => {
+  const home = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${home}/remote.hcl`,
+    `name = "remote"
+default_model = "cloud/big"
+workspace = "ws"
+providers {
+  name     = "cloud"
+  base_url = "https://cloud.example.com/v1"
+  models { id = "big" }
+}
+`,
+  );
+  await Deno.mkdir(`${home}/ws`);
+  let asked = 0;
+  const cloud = new ScriptedProvider([() => {
+    asked++;
+    return { text: "from the cloud" };
+  }]);
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const pool = new AgentPool(
+    { agents: { remote: `${home}/remote.hcl` }, default_agent: "remote", default_workspace: "ws" },
+    {
+      home,
+      store,
+      powerUrl: "http://127.0.0.1:9/v1",
+      agentOptions: { providers: { cloud } },
+    },
+  );
+  const app = createCodeRoutes(pool);
+  const chat = (headers: Record<string, string>) =>
+    app.request("/code/v1/chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify({ model: "remote", messages: [{ role: "user", content: "my card" }] }),
+    });
+  try {
+    // safeclaw sends the header for a local-only chat: the remote model is never asked.
+    const held = await chat({ "x-a3s-local-only": "true" });
+    assertEquals(held.status, 200, await held.clone().text());
+    const refusal = (await held.json()).choices[0].message.content;
+    assert(refusal.includes("local model"), refusal);
+    assertEquals(asked, 0);
+    const open = await chat({});
+    assertEquals((await open.json()).choices[0].message.content, "from the cloud");
+    assertEquals(asked, 1);
+  } finally {
+    await pool.close();
+    await store.close();
+    await Deno.remove(home, { recursive: true });
+  }
+});

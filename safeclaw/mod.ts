@@ -120,6 +120,7 @@ export {
   type Severity,
   type VerifyResult,
 } from "./audit/log.ts";
+export { type AuditAnchor, formatAnchor, parseAnchor } from "./audit/anchor.ts";
 export { SessionLevels } from "./sessions.ts";
 export { detectTee, type TeeKind, type TeeStatus } from "./tee.ts";
 export {
@@ -146,6 +147,7 @@ export {
   SafeclawDecisionEventSchema,
 } from "./bus_events.ts";
 export type { Responder } from "./channels/hub.ts";
+export { LOCAL_ONLY_HEADER } from "./channels/hub.ts";
 export { type Finding, PII_TYPES, type PiiType } from "@a3s/wasm/pii";
 
 /** The package name. */

@@ -8,8 +8,11 @@ import { ValidationError } from "@a3s/common/errors";
 
 /** A signed claim that the log held record `seq`, whose hash was `hash`. */
 export interface AuditAnchor {
+  /** The record's sequence number. */
   seq: number;
+  /** The record's hash (hex), which chains it to every record before it. */
   hash: string;
+  /** HMAC-SHA256 (hex) of the two under the log's key: only the log's owner can make one. */
   signature: string;
 }
 
@@ -34,6 +37,13 @@ export function formatAnchor(anchor: AuditAnchor): string {
 /**
  * Reads an anchor from its line (or a text whose last such line is taken, as a file that
  * anchors are appended to). Throws a 400 naming `field` when there is none.
+ *
+ * @example
+ * ```ts
+ * import { parseAnchor } from "./anchor.ts";
+ * const hex = "ab".repeat(32);
+ * console.log(parseAnchor(`old note\na3s-audit-anchor:v1:7:${hex}:${hex}`).seq); // 7
+ * ```
  */
 export function parseAnchor(text: string, field = "anchor"): AuditAnchor {
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.startsWith(PREFIX));

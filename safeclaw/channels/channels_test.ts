@@ -44,7 +44,12 @@ async function setup() {
         apiBase: platforms.url,
         now: () => NOW,
       }),
-      discordChannel({ publicKey, applicationId: "app1", apiBase: platforms.url }),
+      discordChannel({
+        publicKey,
+        applicationId: "app1",
+        apiBase: platforms.url,
+        now: () => NOW * 1000,
+      }),
     ],
     (input) => {
       seen.push(input);
@@ -268,6 +273,7 @@ Deno.test("wecom: msg_signature and AES payloads; the URL check echoes the decry
     token: "QDG6eK",
     encodingAesKey: aesKey,
     apiBase: platforms.url,
+    now: () => 1409659813_000,
   })], (input) => Promise.resolve(`ok ${input.text}`));
   try {
     const q = (encrypted: string, extra = "") =>
@@ -337,6 +343,7 @@ Deno.test("feishu: encrypted events, X-Lark-Signature, verification token, redel
     verificationToken: "vtok",
     encryptKey,
     apiBase: platforms.url,
+    now: () => NOW * 1000,
   })], (input) => Promise.resolve(`ok ${input.text}`));
   const signed = (body: string, signature?: string) =>
     new Request("http://localhost/hook", {

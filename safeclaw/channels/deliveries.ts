@@ -59,7 +59,12 @@ export class RecentDeliveries implements Deliveries {
   }
 }
 
-/** How long a delivery is remembered: longer than any platform redelivers (Telegram, a day). */
+/**
+ * How long a delivery is remembered: longer than any platform redelivers (Telegram, a day). Once
+ * a delivery is forgotten, only the adapter's replay window keeps a captured request from being
+ * answered again: every signed timestamp is checked within a window far shorter than this (see
+ * `replay_window.ts`).
+ */
 export const DELIVERY_MEMORY_MS = 2 * 86_400_000;
 
 /**

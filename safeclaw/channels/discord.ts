@@ -1,11 +1,19 @@
 /**
  * Discord: the Interactions endpoint signs each request with Ed25519: the app's public key
- * verifies `X-Signature-Ed25519` over `X-Signature-Timestamp` followed by the raw body. A PING is
- * answered with a PONG; a slash command is acknowledged at once (deferred) and answered with a
- * follow-up message on the interaction's webhook.
+ * verifies `X-Signature-Ed25519` over `X-Signature-Timestamp` followed by the raw body, and a
+ * timestamp more than five minutes from now is a replay (PINGs included: Discord sends each one
+ * when it is signed). A PING is answered with a PONG; a slash command is acknowledged at once
+ * (deferred) and answered with a follow-up message on the interaction's webhook, whose token is
+ * kept for that, one per interaction, for the 15 minutes Discord lets it be used.
  */
 import { sendParts } from "./message_parts.ts";
 import { secondsToMs, sendRefused } from "./rate_limit.ts";
+import {
+  freshness,
+  replayWindow,
+  type ReplayWindowOptions,
+  ReplyHandles,
+} from "./replay_window.ts";
 import { z } from "zod";
 import {
   type ChannelAdapter,
@@ -17,12 +25,29 @@ import {
 } from "./types.ts";
 
 /** Discord settings. */
-export interface DiscordOptions {
+export interface DiscordOptions extends ReplayWindowOptions {
   /** The application's public key, hex. */
   publicKey: string;
   applicationId: string;
   /** The API base URL (tests point it at a local fake). */
   apiBase?: string;
+  /** The most interaction tokens kept for replies at once (10,000 unless given). */
+  maxPendingReplies?: number;
+}
+
+/** How long an interaction token can be used for follow-ups, as Discord documents. */
+export const DISCORD_TOKEN_TTL_MS = 15 * 60_000;
+
+/**
+ * The statuses of a follow-up that no retry can change: the token invalid (401), the bot not
+ * allowed there (403), or the webhook unknown, as after the token's 15 minutes (404).
+ */
+const TOKEN_GONE: readonly number[] = [401, 403, 404];
+
+/** The Discord adapter: a channel adapter that also says how many replies it holds a token for. */
+export interface DiscordAdapter extends ChannelAdapter {
+  /** How many interaction tokens are kept for replies not yet sent. */
+  readonly pendingReplies: number;
 }
 
 const DiscordUser = z.object({ id: z.string().optional() });
@@ -59,7 +84,7 @@ function hexBytes(hex: string): Uint8Array<ArrayBuffer> | undefined {
  * console.log(discord.name); // "discord"
  * ```
  */
-export function discordChannel(options: DiscordOptions): ChannelAdapter {
+export function discordChannel(options: DiscordOptions): DiscordAdapter {
   const apiBase = (options.apiBase ?? "https://discord.com/api/v10").replace(/\/$/, "");
   let key: Promise<CryptoKey | undefined> | undefined;
   const publicKey = () =>
@@ -68,9 +93,13 @@ export function discordChannel(options: DiscordOptions): ChannelAdapter {
       if (!raw || raw.length !== 32) return undefined;
       return await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
     })();
-  const tokens = new Map<string, string>();
+  const { now, windowMs } = replayWindow(options);
+  const tokens = new ReplyHandles<string>({ maxEntries: options.maxPendingReplies, now });
   return {
     name: "discord",
+    get pendingReplies() {
+      return tokens.size;
+    },
     async receive(request, rawBody): Promise<WebhookResult> {
       const signature = hexBytes(request.headers.get("x-signature-ed25519") ?? "");
       const timestamp = request.headers.get("x-signature-timestamp") ?? "";
@@ -78,6 +107,8 @@ export function discordChannel(options: DiscordOptions): ChannelAdapter {
       if (!k || !signature || signature.length !== 64 || !timestamp) {
         return { kind: "unauthorized", reason: "missing signature headers" };
       }
+      const stale = freshness({ text: timestamp, unit: "s", now: now(), windowMs });
+      if (stale) return { kind: "unauthorized", reason: stale };
       const stamp = new TextEncoder().encode(timestamp);
       const signed = new Uint8Array(stamp.length + rawBody.length);
       signed.set(stamp);
@@ -94,8 +125,10 @@ export function discordChannel(options: DiscordOptions): ChannelAdapter {
       ) {
         return { kind: "ignored" };
       }
-      const messageId = crypto.randomUUID();
-      tokens.set(messageId, interaction.token ?? "");
+      // One token per interaction: its deliveries after the first (which the hub acknowledges
+      // without answering) keep the first's. Only one without an id gets an id of its own.
+      const messageId = interaction.id ?? crypto.randomUUID();
+      if (interaction.token) tokens.add(messageId, interaction.token, now() + DISCORD_TOKEN_TTL_MS);
       return {
         kind: "message",
         message: {
@@ -113,7 +146,8 @@ export function discordChannel(options: DiscordOptions): ChannelAdapter {
       const token = tokens.get(message.messageId ?? "");
       if (!token) throw new Error("discord: no interaction token for this message");
       // A follow-up holds at most 2,000 characters; the token stays until all are sent, so a
-      // retry of a failed send can use it.
+      // retry of a failed send can use it, unless Discord says it is no longer valid. One whose
+      // reply never gets through is dropped when its 15 minutes are up.
       await sendParts(text, { size: 2000 }, progress, async (part) => {
         const res = await fetch(`${apiBase}/webhooks/${options.applicationId}/${token}`, {
           method: "POST",
@@ -121,6 +155,7 @@ export function discordChannel(options: DiscordOptions): ChannelAdapter {
           body: JSON.stringify({ content: part }),
         });
         if (!res.ok) {
+          if (TOKEN_GONE.includes(res.status)) tokens.delete(message.messageId!);
           const detail = await res.text();
           const retryAfterMs = res.status === 429
             ? secondsToMs(readPayload(RateLimitBody, detail)?.retry_after) ??

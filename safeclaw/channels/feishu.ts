@@ -3,10 +3,14 @@
  * SHA-256(Encrypt Key), the IV in the first 16 bytes; `X-Lark-Signature` is the SHA-256 hex of
  * timestamp + nonce + Encrypt Key + raw body. The verification token sits in the payload
  * (`token`, or `header.token` in schema 2.0). Redelivered events repeat their `event_id` and are
- * ignored. Replies go to `im/v1/messages` with a tenant access token.
+ * ignored. Each push, retries included, is signed when sent: an `X-Lark-Request-Timestamp` more
+ * than five minutes from now is a replay, and so is an event whose `header.create_time` is older
+ * than Feishu's retries reach (the URL check, which Feishu does not sign, is exempt: it runs
+ * nothing). Replies go to `im/v1/messages` with a tenant access token.
  */
 import { sendParts } from "./message_parts.ts";
 import { secondsToMs, sendRefused } from "./rate_limit.ts";
+import { freshness, replayWindow, type ReplayWindowOptions } from "./replay_window.ts";
 import { createDecipheriv, createHash } from "node:crypto";
 import { z } from "zod";
 import {
@@ -20,7 +24,7 @@ import {
 } from "./types.ts";
 
 /** Feishu settings. */
-export interface FeishuOptions {
+export interface FeishuOptions extends ReplayWindowOptions {
   appId: string;
   appSecret: string;
   verificationToken: string;
@@ -36,6 +40,13 @@ export const FEISHU_RATE_LIMITED = 99991400;
 
 /** The `code` of a call whose tenant access token is invalid or expired. */
 export const FEISHU_TOKEN_INVALID = 99991663;
+
+/**
+ * The oldest an event's `header.create_time` may be. An event not answered with a 200 is pushed
+ * again after 5 s, 5 min, 1 h and 6 h, each push signed anew: the last comes about 7 h after the
+ * first. Twelve hours leave room for that, and stay far short of the hub's delivery memory.
+ */
+export const FEISHU_EVENT_MAX_AGE_MS = 12 * 3_600_000;
 
 /** The `X-Lark-Signature` of a request. */
 export function feishuSignature(
@@ -70,6 +81,8 @@ const FeishuEvent = z.object({
     event_id: z.string().optional(),
     event_type: z.string().optional(),
     token: z.string().optional(),
+    /** When the event happened, in milliseconds (a string). */
+    create_time: z.union([z.string(), z.number()]).optional(),
   }).optional(),
   event: z.object({
     sender: z.object({
@@ -98,6 +111,7 @@ const FeishuEvent = z.object({
 export function feishuChannel(options: FeishuOptions): ChannelAdapter {
   const apiBase = (options.apiBase ?? "https://open.feishu.cn").replace(/\/$/, "");
   let tenantToken: { value: string; expires: number } | undefined;
+  const { now, windowMs } = replayWindow(options);
 
   async function token(): Promise<string> {
     if (tenantToken && tenantToken.expires > Date.now()) return tenantToken.value;
@@ -140,12 +154,25 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
       const event = readPayload(FeishuEvent, decrypted);
       // The URL check is signed by its token only; every event also by the header signature.
       if (event?.type !== "url_verification") {
+        // The signature covers the timestamp: a captured push is refused once it is stale.
+        const stale = freshness({ text: timestamp, unit: "s", now: now(), windowMs });
+        if (stale) return unauthorized(stale);
         if (
           !signature ||
           !constantTimeEqual(signature, feishuSignature(timestamp, nonce, options.encryptKey, body))
         ) {
           return unauthorized("X-Lark-Signature does not match");
         }
+        const created = event?.header?.create_time;
+        const old = created === undefined ? undefined : freshness({
+          text: String(created),
+          unit: "ms",
+          now: now(),
+          windowMs: Math.max(FEISHU_EVENT_MAX_AGE_MS, windowMs),
+          aheadMs: windowMs,
+          what: "event create_time",
+        });
+        if (old) return unauthorized(old);
       }
       // Signed, but not an event of the shape the adapter reads.
       if (!event) return Promise.resolve({ kind: "ignored" });

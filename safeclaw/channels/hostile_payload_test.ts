@@ -79,13 +79,14 @@ async function withHub(
     const hub = new ChannelHub(guard, [
       telegramChannel({ botToken: "1:a", secretToken: "tg-secret", apiBase }),
       slackChannel({ signingSecret: SLACK_SECRET, botToken: "b", apiBase, now: () => NOW_SECONDS }),
-      discordChannel({ publicKey, applicationId: "app1", apiBase }),
+      discordChannel({ publicKey, applicationId: "app1", apiBase, now: () => NOW_SECONDS * 1000 }),
       feishuChannel({
         appId: "cli_a",
         appSecret: "sec",
         verificationToken: "vtok",
         encryptKey: FEISHU_KEY,
         apiBase,
+        now: () => NOW_SECONDS * 1000,
       }),
       dingtalkChannel({ appSecret: "ding-secret", apiBase, now: () => NOW_SECONDS * 1000 }),
       wecomChannel({
@@ -95,6 +96,8 @@ async function withHub(
         token: "QDG6eK",
         encodingAesKey: WECOM_KEY,
         apiBase,
+        // The timestamp of WeCom's documented example, which the WeCom requests below carry.
+        now: () => 1409659813_000,
       }),
     ], (input) => {
       answered.push(input.session);

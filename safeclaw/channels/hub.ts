@@ -26,6 +26,13 @@ export type Responder = (input: {
   signal?: AbortSignal;
 }) => Promise<string>;
 
+/**
+ * The request header that tells an OpenAI-compatible responder on this host (code's
+ * `/code/v1/chat/completions`) that the conversation's data may only go to local models: the
+ * agent behind it then checks every model call of the turn (subagents, compaction, plans).
+ */
+export const LOCAL_ONLY_HEADER = "x-a3s-local-only";
+
 /** What a chat user is told when their data may go only to a local model and the responder's is remote. */
 export const LOCAL_ONLY_REFUSAL =
   "This conversation holds data that may only go to a local model, and this chat's model is remote.";
@@ -40,7 +47,7 @@ export function chatResponder(baseUrl: string, model: string): Responder {
     if (localOnly && !local) return LOCAL_ONLY_REFUSAL;
     const res = await fetch(`${baseUrl.replace(/\/$/, "")}/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", [LOCAL_ONLY_HEADER]: String(localOnly) },
       body: JSON.stringify({ model, messages: [{ role: "user", content: text }], stream: false }),
     });
     if (!res.ok) throw new Error(`responder: ${res.status} ${await res.text()}`);
@@ -334,7 +341,10 @@ export class ChannelHub {
 /** `error` as an Error whose message has every finding replaced by its type (`[EMAIL]`). */
 function redactedError(guard: Guard, error: unknown): Error {
   const text = error instanceof Error ? error.message : String(error);
-  const redacted = new Error(guard.redactForRecord(text));
+  const safe = guard.redactForRecord(text);
+  // Nothing to hide: the error itself, so its class (a platform's rate limit) is kept.
+  if (safe === text && error instanceof Error) return error;
+  const redacted = new Error(safe);
   if (error instanceof Error) redacted.name = error.name;
   return redacted;
 }

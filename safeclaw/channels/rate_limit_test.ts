@@ -246,6 +246,7 @@ Deno.test("discord: a 429 reports the body's fractional retry_after, else the Re
     publicKey: hex(await crypto.subtle.exportKey("raw", keys.publicKey)),
     applicationId: "app1",
     apiBase: api.url,
+    now: () => 1_700_000_000_000,
   });
   const body = JSON.stringify({
     type: 2,

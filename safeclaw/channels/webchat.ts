@@ -4,7 +4,12 @@
  * reply streams back through the output sanitizer, delta by delta.
  */
 import type { Guard } from "../guard.ts";
-import { type ChannelHub, LOCAL_ONLY_REFUSAL, replyFailedNotice } from "./hub.ts";
+import {
+  type ChannelHub,
+  LOCAL_ONLY_HEADER,
+  LOCAL_ONLY_REFUSAL,
+  replyFailedNotice,
+} from "./hub.ts";
 import { isLoopbackUrl, OriginPolicy } from "@a3s/common";
 import { sessionKey } from "./types.ts";
 import { SseReader } from "../sse.ts";
@@ -39,7 +44,7 @@ export function chatStreamResponder(baseUrl: string, model: string): StreamingRe
     }
     const res = await fetch(`${baseUrl.replace(/\/$/, "")}/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", [LOCAL_ONLY_HEADER]: String(localOnly) },
       body: JSON.stringify({ model, stream: true, messages: [{ role: "user", content: text }] }),
       signal,
     });

@@ -1,10 +1,13 @@
 /**
  * WeCom (企业微信): callbacks carry `msg_signature`, `timestamp` and `nonce` in the query and
  * an encrypted XML body; the URL check is a GET whose `echostr` must be decrypted and echoed.
- * Replies go to `message/send` with an access token from `gettoken`.
+ * `msg_signature` covers the timestamp, and one more than five minutes from now is a replay, for
+ * the URL check too (WeCom signs each when it sends it). Replies go to `message/send` with an
+ * access token from `gettoken`.
  */
 import { sendParts, utf8Bytes } from "./message_parts.ts";
 import { RATE_WINDOW_MS, sendRefused } from "./rate_limit.ts";
+import { freshness, replayWindow, type ReplayWindowOptions } from "./replay_window.ts";
 import {
   type ChannelAdapter,
   type ChannelMessage,
@@ -16,7 +19,7 @@ import {
 import { wecomDecrypt, wecomSignature } from "./wecom_crypto.ts";
 
 /** WeCom settings. */
-export interface WecomOptions {
+export interface WecomOptions extends ReplayWindowOptions {
   corpId: string;
   corpSecret: string;
   agentId: number;
@@ -84,12 +87,15 @@ export const WECOM_RATE_LIMITED = 45009;
 export function wecomChannel(options: WecomOptions): ChannelAdapter {
   const apiBase = (options.apiBase ?? "https://qyapi.weixin.qq.com").replace(/\/$/, "");
   let accessToken: { value: string; expires: number } | undefined;
+  const { now, windowMs } = replayWindow(options);
 
   function open(query: URLSearchParams, encrypted: string): string | { reason: string } {
     const signature = query.get("msg_signature") ?? "";
     const timestamp = query.get("timestamp") ?? "";
     const nonce = query.get("nonce") ?? "";
     if (!signature || !timestamp || !nonce) return { reason: "missing signature parameters" };
+    const stale = freshness({ text: timestamp, unit: "s", now: now(), windowMs });
+    if (stale) return { reason: stale };
     const expected = wecomSignature(options.token, timestamp, nonce, encrypted);
     if (!constantTimeEqual(signature, expected)) return { reason: "msg_signature does not match" };
     try {

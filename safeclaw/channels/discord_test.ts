@@ -1,0 +1,307 @@
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
+import { openStore } from "@a3s/common";
+import { Guard } from "../guard.ts";
+import { parsePolicy } from "../policy.ts";
+import { ChannelHub } from "./hub.ts";
+import { DeliveryLog } from "./deliveries.ts";
+import { DISCORD_TOKEN_TTL_MS, type DiscordAdapter, discordChannel } from "./discord.ts";
+import type { ChannelMessage, ReplyProgress } from "./types.ts";
+import { startFakePlatforms } from "../testdata/fake_platforms.ts";
+
+const NOW = 1_700_000_000_000;
+
+const hex = (bytes: ArrayBuffer | Uint8Array) =>
+  Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+
+/** A key pair, and requests signed with it at a timestamp in seconds. */
+async function signer() {
+  const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const publicKey = hex(await crypto.subtle.exportKey("raw", keys.publicKey));
+  const signed = async (body: string, seconds: number) => {
+    const ts = String(seconds);
+    const signature = await crypto.subtle.sign(
+      { name: "Ed25519" },
+      keys.privateKey,
+      new TextEncoder().encode(ts + body),
+    );
+    return new Request("http://localhost/interactions", {
+      method: "POST",
+      body,
+      headers: { "x-signature-ed25519": hex(signature), "x-signature-timestamp": ts },
+    });
+  };
+  return { publicKey, signed };
+}
+
+const command = (id: string | undefined, token: string, text = "what is 2+2?") =>
+  JSON.stringify({
+    id,
+    type: 2,
+    token,
+    channel_id: "ch9",
+    member: { user: { id: "u7" } },
+    data: { name: "ask", options: [{ name: "text", value: text }] },
+  });
+
+const receive = async (adapter: DiscordAdapter, request: Request) =>
+  await adapter.receive(request, new Uint8Array(await request.clone().arrayBuffer()));
+
+const progress = (): ReplyProgress => ({ partsSent: 0 });
+
+/** A local Discord API that answers each follow-up with `status` (200 with the message). */
+function discordApi(status: () => number) {
+  const paths: string[] = [];
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async (req) => {
+    paths.push(new URL(req.url).pathname);
+    await req.body?.cancel();
+    const code = status();
+    return code === 200
+      ? Response.json({ id: "1", content: "ok" })
+      : Response.json({ message: "Unknown Webhook", code: 10015 }, { status: code });
+  });
+  return { url: `http://127.0.0.1:${server.addr.port}`, paths, close: () => server.shutdown() };
+}
+
+Deno.test("discord: a timestamp more than five minutes from now is refused, PINGs included", async () => {
+  const { publicKey, signed } = await signer();
+  const discord = discordChannel({ publicKey, applicationId: "app1", now: () => NOW });
+  const seconds = NOW / 1000;
+  for (const offset of [-300, 0, 300]) {
+    const fresh = await receive(discord, await signed(command("i1", "tok"), seconds + offset));
+    assertEquals(fresh.kind, "message", `offset ${offset}`);
+  }
+  for (const offset of [-301, 301, -3 * 86_400]) {
+    for (const body of [command("i1", "tok"), '{"type":1}']) {
+      const stale = await receive(discord, await signed(body, seconds + offset));
+      assertEquals(stale, {
+        kind: "unauthorized",
+        reason: "request timestamp outside the 5-minute window (replay)",
+      });
+    }
+  }
+  // Discord's PING, signed when sent, is answered.
+  const ping = await receive(discord, await signed('{"type":1}', seconds - 2));
+  assert(ping.kind === "reply");
+  assertEquals(await ping.response.json(), { type: 1 });
+  // The window is the adapter's option.
+  const wide = discordChannel({
+    publicKey,
+    applicationId: "app1",
+    now: () => NOW,
+    replayWindowMs: 600_000,
+  });
+  assertEquals((await receive(wide, await signed('{"type":1}', seconds - 599))).kind, "reply");
+});
+
+Deno.test("discord: a captured interaction is refused once the delivery memory forgot it, and audited", async () => {
+  const { publicKey, signed } = await signer();
+  let clock = NOW;
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({}),
+    hmacKey: "channel-test-key-0123456789",
+    tee: { kind: null, device: null },
+  });
+  const platforms = startFakePlatforms();
+  const deliveries = await DeliveryLog.open(store, () => clock);
+  let runs = 0;
+  const hub = new ChannelHub(
+    guard,
+    [discordChannel({
+      publicKey,
+      applicationId: "app1",
+      apiBase: platforms.url,
+      now: () => clock,
+    })],
+    () => {
+      runs++;
+      return Promise.resolve("4");
+    },
+    { deliveries },
+  );
+  try {
+    const captured = await signed(command("i1", "tok"), NOW / 1000);
+    const status = async (request: Request) => {
+      const response = await hub.handle("discord", request.clone());
+      await response.body?.cancel();
+      await hub.settle();
+      return response.status;
+    };
+    assertEquals([await status(captured), await status(captured)], [200, 200]);
+    assertEquals(runs, 1);
+    clock += 3 * 86_400_000;
+    assertEquals(await deliveries.prune(), 1);
+    const replayed = await hub.handle("discord", captured.clone());
+    assertEquals(replayed.status, 401);
+    assertEquals(
+      (await replayed.json()).reason,
+      "request timestamp outside the 5-minute window (replay)",
+    );
+    await hub.settle();
+    assertEquals(runs, 1);
+    assertEquals(platforms.calls.filter((c) => c.path === "/webhooks/app1/tok").length, 1);
+    const failures = await guard.audit.list({ kind: "channel_auth_failure" });
+    assertEquals(failures.map((f) => f.data.channel), ["discord"]);
+  } finally {
+    await hub.close();
+    await guard.close();
+    await platforms.close();
+    await store.close();
+  }
+});
+
+Deno.test("discord: duplicate deliveries of an interaction keep one token, the first", async () => {
+  const { publicKey, signed } = await signer();
+  const platforms = startFakePlatforms();
+  const discord = discordChannel({
+    publicKey,
+    applicationId: "app1",
+    apiBase: platforms.url,
+    now: () => NOW,
+  });
+  try {
+    const captured = await signed(command("i1", "tok-1"), NOW / 1000);
+    let message: ChannelMessage | undefined;
+    for (let i = 0; i < 2_000; i++) {
+      const result = await receive(discord, captured);
+      assert(result.kind === "message");
+      message ??= result.message;
+      assertEquals(result.message.messageId, "i1");
+    }
+    // Another token under the same id does not replace the first.
+    assertEquals(
+      (await receive(discord, await signed(command("i1", "tok-2"), NOW / 1000))).kind,
+      "message",
+    );
+    assertEquals(discord.pendingReplies, 1);
+    await discord.send(message!, "4", progress());
+    assertEquals(platforms.calls.map((c) => c.path), ["/webhooks/app1/tok-1"]);
+    assertEquals(discord.pendingReplies, 0);
+  } finally {
+    await platforms.close();
+  }
+});
+
+Deno.test("discord: a token is dropped after its 15 minutes, and at once when Discord says it is gone", async () => {
+  const { publicKey, signed } = await signer();
+  let clock = NOW;
+  let status = 500;
+  const api = discordApi(() => status);
+  const discord = discordChannel({
+    publicKey,
+    applicationId: "app1",
+    apiBase: api.url,
+    now: () => clock,
+  });
+  const message = async (id: string) => {
+    const result = await receive(discord, await signed(command(id, `tok-${id}`), clock / 1000));
+    assert(result.kind === "message");
+    return result.message;
+  };
+  try {
+    // A server error may pass: the token stays for the hub's next try...
+    const failing = await message("i1");
+    await assertRejects(() => discord.send(failing, "4", progress()), Error, "500");
+    assertEquals(discord.pendingReplies, 1);
+    // ...until Discord no longer takes it; then the reply fails at once, and nothing is kept.
+    clock += DISCORD_TOKEN_TTL_MS;
+    await assertRejects(
+      () => discord.send(failing, "4", progress()),
+      Error,
+      "no interaction token",
+    );
+    assertEquals(discord.pendingReplies, 0);
+    assertEquals(api.paths.length, 1);
+    // Unknown webhook (an expired or revoked token): dropped on the first answer.
+    status = 404;
+    const gone = await message("i2");
+    assertEquals(discord.pendingReplies, 1);
+    await assertRejects(() => discord.send(gone, "4", progress()), Error, "404");
+    assertEquals(discord.pendingReplies, 0);
+    // Tokens whose replies never came are dropped as new interactions arrive.
+    status = 500;
+    for (const id of ["i3", "i4", "i5"]) await message(id);
+    clock += DISCORD_TOKEN_TTL_MS;
+    await message("i6");
+    assertEquals(discord.pendingReplies, 1);
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("discord: the tokens kept are capped; an interaction without an id still gets a reply", async () => {
+  const { publicKey, signed } = await signer();
+  const platforms = startFakePlatforms();
+  const discord = discordChannel({
+    publicKey,
+    applicationId: "app1",
+    apiBase: platforms.url,
+    now: () => NOW,
+    maxPendingReplies: 5,
+  });
+  try {
+    const messages: ChannelMessage[] = [];
+    for (let i = 0; i < 50; i++) {
+      const result = await receive(discord, await signed(command(`i${i}`, `tok${i}`), NOW / 1000));
+      assert(result.kind === "message");
+      messages.push(result.message);
+    }
+    assertEquals(discord.pendingReplies, 5);
+    await assertRejects(() => discord.send(messages[0], "x", progress()), Error, "no interaction");
+    await discord.send(messages[49], "x", progress());
+    assertEquals(discord.pendingReplies, 4);
+    const anonymous = await receive(discord, await signed(command(undefined, "tok-x"), NOW / 1000));
+    assert(anonymous.kind === "message");
+    assertEquals(anonymous.message.deliveryId, undefined);
+    await discord.send(anonymous.message, "y", progress());
+    assertEquals(platforms.calls.map((c) => c.path), [
+      "/webhooks/app1/tok49",
+      "/webhooks/app1/tok-x",
+    ]);
+  } finally {
+    await platforms.close();
+  }
+});
+
+Deno.test("discord: 2,000 replays of one captured interaction through the hub hold one token", async () => {
+  const { publicKey, signed } = await signer();
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({}),
+    hmacKey: "channel-test-key-0123456789",
+    tee: { kind: null, device: null },
+  });
+  const platforms = startFakePlatforms();
+  const discord = discordChannel({
+    publicKey,
+    applicationId: "app1",
+    apiBase: platforms.url,
+    now: () => NOW,
+  });
+  let runs = 0;
+  const hub = new ChannelHub(guard, [discord], () => {
+    runs++;
+    return Promise.resolve("ok");
+  }, { deliveries: await DeliveryLog.open(store, () => NOW) });
+  try {
+    const captured = await signed(command("i1", "t".repeat(4000)), NOW / 1000);
+    for (let i = 0; i < 2_000; i++) {
+      const response = await hub.handle("discord", captured.clone());
+      assertEquals(response.status, 200);
+      await response.body?.cancel();
+    }
+    await hub.settle();
+    assertEquals(runs, 1);
+    assert(discord.pendingReplies <= 1, `${discord.pendingReplies} tokens kept`);
+  } finally {
+    await hub.close();
+    await guard.close();
+    await platforms.close();
+    await store.close();
+  }
+});

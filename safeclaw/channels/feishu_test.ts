@@ -1,0 +1,182 @@
+import { assert, assertEquals } from "@a3s/common/testing";
+import { openStore } from "@a3s/common";
+import { createCipheriv, createHash, randomBytes } from "node:crypto";
+import { Guard } from "../guard.ts";
+import { parsePolicy } from "../policy.ts";
+import { ChannelHub } from "./hub.ts";
+import { DeliveryLog } from "./deliveries.ts";
+import { FEISHU_EVENT_MAX_AGE_MS, feishuChannel, feishuSignature } from "./feishu.ts";
+import type { ChannelAdapter } from "./types.ts";
+import { startFakePlatforms } from "../testdata/fake_platforms.ts";
+
+const NOW = 1_700_000_000_000;
+const ENCRYPT_KEY = "test-encrypt-key";
+const STALE = "request timestamp outside the 5-minute window (replay)";
+
+/** An event sealed under the Encrypt Key, as Feishu sends it. */
+function seal(value: unknown): string {
+  const iv = randomBytes(16);
+  const cipher = createCipheriv(
+    "aes-256-cbc",
+    createHash("sha256").update(ENCRYPT_KEY).digest(),
+    iv,
+  );
+  const sealed = Buffer.concat([iv, cipher.update(JSON.stringify(value)), cipher.final()]);
+  return JSON.stringify({ encrypt: sealed.toString("base64") });
+}
+
+/** A text message event of `event_id` created at `createTime` (ms). */
+const message = (eventId: string, createTime: number | undefined = NOW) =>
+  seal({
+    schema: "2.0",
+    header: {
+      event_id: eventId,
+      event_type: "im.message.receive_v1",
+      token: "vtok",
+      create_time: createTime === undefined ? undefined : String(createTime),
+    },
+    event: {
+      sender: { sender_id: { open_id: "ou_1" }, sender_type: "user" },
+      message: {
+        chat_id: "oc_1",
+        message_id: "om_1",
+        message_type: "text",
+        content: '{"text":"delete the build folder"}',
+      },
+    },
+  });
+
+/** `body` pushed at `seconds`, signed; no headers at all when `seconds` is undefined. */
+const pushed = (body: string, seconds?: number) =>
+  new Request("http://localhost/feishu", {
+    method: "POST",
+    body,
+    headers: seconds === undefined ? {} : {
+      "x-lark-request-timestamp": String(seconds),
+      "x-lark-request-nonce": "n1",
+      "x-lark-signature": feishuSignature(String(seconds), "n1", ENCRYPT_KEY, body),
+    },
+  });
+
+const feishu = (now: () => number, apiBase?: string) =>
+  feishuChannel({
+    appId: "cli_a",
+    appSecret: "sec",
+    verificationToken: "vtok",
+    encryptKey: ENCRYPT_KEY,
+    apiBase,
+    now,
+  });
+
+const receive = async (adapter: ChannelAdapter, request: Request) =>
+  await adapter.receive(request, new Uint8Array(await request.arrayBuffer()));
+
+Deno.test("feishu: an X-Lark-Request-Timestamp more than five minutes from now is refused", async () => {
+  const adapter = feishu(() => NOW);
+  const seconds = NOW / 1000;
+  for (const offset of [-300, 0, 300]) {
+    const fresh = await receive(adapter, pushed(message("ev-1"), seconds + offset));
+    assertEquals(fresh.kind, "message", `offset ${offset}`);
+  }
+  for (const offset of [-301, 301, -3 * 86_400]) {
+    assertEquals(await receive(adapter, pushed(message("ev-1"), seconds + offset)), {
+      kind: "unauthorized",
+      reason: STALE,
+    });
+  }
+  // Signed without a timestamp: nothing says when it was sent.
+  const body = message("ev-1");
+  const bare = new Request("http://localhost/feishu", {
+    method: "POST",
+    body,
+    headers: {
+      "x-lark-request-nonce": "n1",
+      "x-lark-signature": feishuSignature("", "n1", ENCRYPT_KEY, body),
+    },
+  });
+  assertEquals(await receive(adapter, bare), {
+    kind: "unauthorized",
+    reason: "missing or malformed request timestamp",
+  });
+});
+
+Deno.test("feishu: an event's create_time may be as old as Feishu's retries, no older", async () => {
+  const adapter = feishu(() => NOW);
+  const seconds = NOW / 1000;
+  // Feishu's last retry comes about seven hours after the event, signed when it is sent.
+  const retried = await receive(adapter, pushed(message("ev-1", NOW - 7 * 3_600_000), seconds));
+  assertEquals(retried.kind, "message");
+  assertEquals(
+    (await receive(adapter, pushed(message("ev-2", undefined), seconds))).kind,
+    "message",
+  );
+  const reason = "event create_time outside the 12-hour window (replay)";
+  assertEquals(
+    await receive(adapter, pushed(message("ev-3", NOW - FEISHU_EVENT_MAX_AGE_MS - 1), seconds)),
+    { kind: "unauthorized", reason },
+  );
+  assertEquals(
+    await receive(adapter, pushed(message("ev-4", NOW + 301_000), seconds)),
+    { kind: "unauthorized", reason },
+  );
+});
+
+Deno.test("feishu: the URL check is answered whatever its timestamp (Feishu does not sign it)", async () => {
+  const adapter = feishu(() => NOW);
+  const check = seal({ challenge: "ch-1", token: "vtok", type: "url_verification" });
+  for (
+    const request of [pushed(check), pushed(check, NOW / 1000 - 86_400), pushed(check, NOW / 1000)]
+  ) {
+    const result = await receive(adapter, request);
+    assert(result.kind === "reply");
+    assertEquals(await result.response.json(), { challenge: "ch-1" });
+  }
+  // Still only with the verification token.
+  const forged = seal({ challenge: "ch-1", token: "other", type: "url_verification" });
+  assertEquals((await receive(adapter, pushed(forged))).kind, "unauthorized");
+});
+
+Deno.test("feishu: a captured event replayed after the delivery memory is pruned is refused and audited", async () => {
+  let clock = NOW + 30_000;
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({}),
+    hmacKey: "channel-test-key-0123456789",
+    tee: { kind: null, device: null },
+  });
+  const platforms = startFakePlatforms();
+  const deliveries = await DeliveryLog.open(store, () => clock);
+  let runs = 0;
+  const hub = new ChannelHub(guard, [feishu(() => clock, platforms.url)], (input) => {
+    runs++;
+    return Promise.resolve(`agent ran for: ${input.text}`);
+  }, { deliveries });
+  const body = message("ev-1");
+  const handle = async () => {
+    const response = await hub.handle("feishu", pushed(body, NOW / 1000));
+    const answer = await response.json();
+    const reason = response.status === 401 ? answer.reason : undefined;
+    await hub.settle();
+    return [response.status, reason];
+  };
+  const replies = () =>
+    platforms.calls.filter((c) => c.path === "/open-apis/im/v1/messages").length;
+  try {
+    assertEquals(await handle(), [200, undefined]);
+    assertEquals(await handle(), [200, undefined]);
+    assertEquals([runs, replies()], [1, 1]);
+    // Three days later (serve prunes the log hourly) the same request is still signed.
+    clock += 3 * 86_400_000;
+    assertEquals(await deliveries.prune(), 1);
+    assertEquals(await handle(), [401, STALE]);
+    assertEquals([runs, replies()], [1, 1]);
+    const failures = await guard.audit.list({ kind: "channel_auth_failure" });
+    assertEquals(failures.map((f) => [f.data.channel, f.data.reason]), [["feishu", STALE]]);
+  } finally {
+    await hub.close();
+    await guard.close();
+    await platforms.close();
+    await store.close();
+  }
+});
