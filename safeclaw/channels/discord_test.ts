@@ -7,6 +7,7 @@ import { DeliveryLog } from "./deliveries.ts";
 import { DISCORD_TOKEN_TTL_MS, type DiscordAdapter, discordChannel } from "./discord.ts";
 import type { ChannelMessage, ReplyProgress } from "./types.ts";
 import { startFakePlatforms } from "../testdata/fake_platforms.ts";
+import { assertReplayRefusedAfterPrune } from "../testdata/replay_after_prune.ts";
 
 const NOW = 1_700_000_000_000;
 
@@ -98,60 +99,14 @@ Deno.test("discord: a timestamp more than five minutes from now is refused, PING
 
 Deno.test("discord: a captured interaction is refused once the delivery memory forgot it, and audited", async () => {
   const { publicKey, signed } = await signer();
-  let clock = NOW;
-  const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await Guard.open({
-    store,
-    policy: parsePolicy({}),
-    hmacKey: "channel-test-key-0123456789",
-    tee: { kind: null, device: null },
+  await assertReplayRefusedAfterPrune({
+    channel: "discord",
+    start: NOW,
+    adapter: (now, apiBase) => discordChannel({ publicKey, applicationId: "app1", apiBase, now }),
+    captured: await signed(command("i1", "tok"), NOW / 1000),
+    replyPath: "/webhooks/app1/tok",
+    reason: "request timestamp outside the 5-minute window (replay)",
   });
-  const platforms = startFakePlatforms();
-  const deliveries = await DeliveryLog.open(store, () => clock);
-  let runs = 0;
-  const hub = new ChannelHub(
-    guard,
-    [discordChannel({
-      publicKey,
-      applicationId: "app1",
-      apiBase: platforms.url,
-      now: () => clock,
-    })],
-    () => {
-      runs++;
-      return Promise.resolve("4");
-    },
-    { deliveries },
-  );
-  try {
-    const captured = await signed(command("i1", "tok"), NOW / 1000);
-    const status = async (request: Request) => {
-      const response = await hub.handle("discord", request.clone());
-      await response.body?.cancel();
-      await hub.settle();
-      return response.status;
-    };
-    assertEquals([await status(captured), await status(captured)], [200, 200]);
-    assertEquals(runs, 1);
-    clock += 3 * 86_400_000;
-    assertEquals(await deliveries.prune(), 1);
-    const replayed = await hub.handle("discord", captured.clone());
-    assertEquals(replayed.status, 401);
-    assertEquals(
-      (await replayed.json()).reason,
-      "request timestamp outside the 5-minute window (replay)",
-    );
-    await hub.settle();
-    assertEquals(runs, 1);
-    assertEquals(platforms.calls.filter((c) => c.path === "/webhooks/app1/tok").length, 1);
-    const failures = await guard.audit.list({ kind: "channel_auth_failure" });
-    assertEquals(failures.map((f) => f.data.channel), ["discord"]);
-  } finally {
-    await hub.close();
-    await guard.close();
-    await platforms.close();
-    await store.close();
-  }
 });
 
 Deno.test("discord: duplicate deliveries of an interaction keep one token, the first", async () => {

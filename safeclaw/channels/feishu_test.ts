@@ -1,13 +1,8 @@
 import { assert, assertEquals } from "@a3s/common/testing";
-import { openStore } from "@a3s/common";
 import { createCipheriv, createHash, randomBytes } from "node:crypto";
-import { Guard } from "../guard.ts";
-import { parsePolicy } from "../policy.ts";
-import { ChannelHub } from "./hub.ts";
-import { DeliveryLog } from "./deliveries.ts";
 import { FEISHU_EVENT_MAX_AGE_MS, feishuChannel, feishuSignature } from "./feishu.ts";
 import type { ChannelAdapter } from "./types.ts";
-import { startFakePlatforms } from "../testdata/fake_platforms.ts";
+import { assertReplayRefusedAfterPrune } from "../testdata/replay_after_prune.ts";
 
 const NOW = 1_700_000_000_000;
 const ENCRYPT_KEY = "test-encrypt-key";
@@ -137,46 +132,12 @@ Deno.test("feishu: the URL check is answered whatever its timestamp (Feishu does
 });
 
 Deno.test("feishu: a captured event replayed after the delivery memory is pruned is refused and audited", async () => {
-  let clock = NOW + 30_000;
-  const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await Guard.open({
-    store,
-    policy: parsePolicy({}),
-    hmacKey: "channel-test-key-0123456789",
-    tee: { kind: null, device: null },
+  await assertReplayRefusedAfterPrune({
+    channel: "feishu",
+    start: NOW + 30_000,
+    adapter: feishu,
+    captured: pushed(message("ev-1"), NOW / 1000),
+    replyPath: "/open-apis/im/v1/messages",
+    reason: STALE,
   });
-  const platforms = startFakePlatforms();
-  const deliveries = await DeliveryLog.open(store, () => clock);
-  let runs = 0;
-  const hub = new ChannelHub(guard, [feishu(() => clock, platforms.url)], (input) => {
-    runs++;
-    return Promise.resolve(`agent ran for: ${input.text}`);
-  }, { deliveries });
-  const body = message("ev-1");
-  const handle = async () => {
-    const response = await hub.handle("feishu", pushed(body, NOW / 1000));
-    const answer = await response.json();
-    const reason = response.status === 401 ? answer.reason : undefined;
-    await hub.settle();
-    return [response.status, reason];
-  };
-  const replies = () =>
-    platforms.calls.filter((c) => c.path === "/open-apis/im/v1/messages").length;
-  try {
-    assertEquals(await handle(), [200, undefined]);
-    assertEquals(await handle(), [200, undefined]);
-    assertEquals([runs, replies()], [1, 1]);
-    // Three days later (serve prunes the log hourly) the same request is still signed.
-    clock += 3 * 86_400_000;
-    assertEquals(await deliveries.prune(), 1);
-    assertEquals(await handle(), [401, STALE]);
-    assertEquals([runs, replies()], [1, 1]);
-    const failures = await guard.audit.list({ kind: "channel_auth_failure" });
-    assertEquals(failures.map((f) => [f.data.channel, f.data.reason]), [["feishu", STALE]]);
-  } finally {
-    await hub.close();
-    await guard.close();
-    await platforms.close();
-    await store.close();
-  }
 });

@@ -1,13 +1,8 @@
 import { assert, assertEquals } from "@a3s/common/testing";
-import { openStore } from "@a3s/common";
-import { Guard } from "../guard.ts";
-import { parsePolicy } from "../policy.ts";
-import { ChannelHub } from "./hub.ts";
-import { DeliveryLog } from "./deliveries.ts";
 import { wecomChannel } from "./wecom.ts";
 import { wecomEncrypt, wecomSignature } from "./wecom_crypto.ts";
 import type { ChannelAdapter } from "./types.ts";
-import { startFakePlatforms } from "../testdata/fake_platforms.ts";
+import { assertReplayRefusedAfterPrune } from "../testdata/replay_after_prune.ts";
 
 /** The timestamp of WeCom's documented callback example, in seconds. */
 const SECONDS = 1409659813;
@@ -96,43 +91,12 @@ Deno.test("wecom: the URL check is answered when fresh, refused when replayed la
 });
 
 Deno.test("wecom: a captured callback replayed after the delivery memory is pruned is refused and audited", async () => {
-  let clock = NOW;
-  const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await Guard.open({
-    store,
-    policy: parsePolicy({}),
-    hmacKey: "channel-test-key-0123456789",
-    tee: { kind: null, device: null },
+  await assertReplayRefusedAfterPrune({
+    channel: "wecom",
+    start: NOW,
+    adapter: wecom,
+    captured: callback(SECONDS),
+    replyPath: "/cgi-bin/message/send",
+    reason: STALE,
   });
-  const platforms = startFakePlatforms();
-  const deliveries = await DeliveryLog.open(store, () => clock);
-  let runs = 0;
-  const hub = new ChannelHub(guard, [wecom(() => clock, platforms.url)], () => {
-    runs++;
-    return Promise.resolve("done");
-  }, { deliveries });
-  const captured = callback(SECONDS);
-  const handle = async () => {
-    const response = await hub.handle("wecom", captured.clone());
-    const answer = await response.json();
-    await hub.settle();
-    return [response.status, response.status === 401 ? answer.reason : undefined];
-  };
-  const replies = () => platforms.calls.filter((c) => c.path === "/cgi-bin/message/send").length;
-  try {
-    assertEquals(await handle(), [200, undefined]);
-    assertEquals(await handle(), [200, undefined]);
-    assertEquals([runs, replies()], [1, 1]);
-    clock += 3 * 86_400_000;
-    assertEquals(await deliveries.prune(), 1);
-    assertEquals(await handle(), [401, STALE]);
-    assertEquals([runs, replies()], [1, 1]);
-    const failures = await guard.audit.list({ kind: "channel_auth_failure" });
-    assertEquals(failures.map((f) => [f.data.channel, f.data.reason]), [["wecom", STALE]]);
-  } finally {
-    await hub.close();
-    await guard.close();
-    await platforms.close();
-    await store.close();
-  }
 });

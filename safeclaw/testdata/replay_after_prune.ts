@@ -1,0 +1,73 @@
+/**
+ * The replay a channel's freshness window exists for: a signed request, answered once and then
+ * acknowledged as a redelivery, sent again after the hub's delivery memory has been pruned. It
+ * must be a 401 with `reason`, audited, and run nothing.
+ */
+import { assertEquals } from "@a3s/common/testing";
+import { openStore } from "@a3s/common";
+import { Guard } from "../guard.ts";
+import { parsePolicy } from "../policy.ts";
+import { ChannelHub } from "../channels/hub.ts";
+import { DeliveryLog } from "../channels/deliveries.ts";
+import type { ChannelAdapter } from "../channels/types.ts";
+import { startFakePlatforms } from "./fake_platforms.ts";
+
+/** What {@linkcode assertReplayRefusedAfterPrune} drives. */
+export interface ReplayCase {
+  /** The channel's name in the hub. */
+  channel: string;
+  /** The clock at the capture, in epoch milliseconds. */
+  start: number;
+  /** The adapter on `now`, replying to the fake platforms at `apiBase`. */
+  adapter: (now: () => number, apiBase: string) => ChannelAdapter;
+  /** The captured request, signed at `start` (cloned for each sending). */
+  captured: Request;
+  /** The platform API path each reply is sent to. */
+  replyPath: string;
+  /** The 401's reason. */
+  reason: string;
+}
+
+/** Sends `captured` twice, prunes the delivery memory three days on, and sends it again. */
+export async function assertReplayRefusedAfterPrune(c: ReplayCase): Promise<void> {
+  let clock = c.start;
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({}),
+    hmacKey: "channel-test-key-0123456789",
+    tee: { kind: null, device: null },
+  });
+  const platforms = startFakePlatforms();
+  const deliveries = await DeliveryLog.open(store, () => clock);
+  let runs = 0;
+  const hub = new ChannelHub(guard, [c.adapter(() => clock, platforms.url)], () => {
+    runs++;
+    return Promise.resolve("done");
+  }, { deliveries });
+  const send = async () => {
+    const response = await hub.handle(c.channel, c.captured.clone());
+    const reason = response.status === 401 ? (await response.json()).reason : undefined;
+    await response.body?.cancel().catch(() => {});
+    await hub.settle();
+    return [response.status, reason];
+  };
+  const replies = () => platforms.calls.filter((call) => call.path === c.replyPath).length;
+  try {
+    assertEquals(await send(), [200, undefined]);
+    assertEquals(await send(), [200, undefined]);
+    assertEquals([runs, replies()], [1, 1]);
+    // Three days later (serve prunes the log hourly) the same request is still signed.
+    clock += 3 * 86_400_000;
+    assertEquals(await deliveries.prune(), 1);
+    assertEquals(await send(), [401, c.reason]);
+    assertEquals([runs, replies()], [1, 1]);
+    const failures = await guard.audit.list({ kind: "channel_auth_failure" });
+    assertEquals(failures.map((f) => [f.data.channel, f.data.reason]), [[c.channel, c.reason]]);
+  } finally {
+    await hub.close();
+    await guard.close();
+    await platforms.close();
+    await store.close();
+  }
+}
