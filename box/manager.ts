@@ -129,7 +129,10 @@ export interface CreateBoxOptions {
   driver?: string;
   /** Removes the box once it exits (`run --rm`). */
   autoRemove?: boolean;
-  /** How much of its own output the box keeps on disk (`--log-opt`); 20 MiB × 5 files when unset. */
+  /**
+   * How much of its own output the box keeps on disk (`--log-opt`); when unset, a pod member's
+   * sandbox's, else 20 MiB × 5 files.
+   */
   logBound?: LogBound;
   /** Attaches the main command's stdin to a pipe the caller writes (`run -i`). */
   interactive?: boolean;
@@ -847,9 +850,12 @@ export class BoxManager {
     }
     let pod: PodPlacement | undefined = options.podSandbox ? { role: "sandbox" } : undefined;
     let driverName = options.driver;
+    // A pod's members keep their logs as the pod's sandbox was told to, unless told otherwise.
+    let podLogBound: LogBound | undefined;
     if (options.pod) {
       const sandbox = await this.#row(options.pod, "pod");
       const placement = this.#spec(sandbox).pod;
+      podLogBound = this.#spec(sandbox).logBound;
       if (placement?.role !== "sandbox") {
         throw new ValidationError(`box ${sandbox.name} is not a pod sandbox`, "pod");
       }
@@ -947,7 +953,7 @@ export class BoxManager {
         }))
         : undefined,
       timeoutSeconds: options.timeoutSeconds,
-      logBound: options.logBound ?? DEFAULT_LOG_BOUND,
+      logBound: options.logBound ?? podLogBound ?? DEFAULT_LOG_BOUND,
       interactive: options.interactive,
       tty: options.tty,
       security: options.security,

@@ -42,8 +42,8 @@ enum { MAX_PAYLOAD = 1 << 20, MAX_FIELDS = 512 };
  * execs a box serves at once is bounded by its memory, descriptors and pids limit, not by a
  * table size (a fixed table refused the client after the last slot). */
 enum { FIRST_SLOTS = 32 };
-/* Descriptors pod.c may add to one poll (two per guest container). */
-enum { POD_POLL_MAX = 2 * 64 };
+/* Descriptors pod.c may add to one poll (three per guest container). */
+enum { POD_POLL_MAX = 3 * 64 };
 
 struct conn {
   int fd;
@@ -110,6 +110,13 @@ static pid_t main_pid = 0;
 /* The terminal of a VM's main command when the box asked for one (/a3s/tty): the agent copies
  * what it writes to the console, the box's log, and the host resizes it (`T<rows>x<cols> main`). */
 static int main_term = -1;
+/*
+ * Where a VM's main command writes (/a3s/output: two devices, its stdout's and its stderr's).
+ * Each is a line of its own to the host (a virtio-serial port on qemu, a UART on the kvm VMM)
+ * that lands in its own log, so the host keeps the two streams apart as a namespace box's are;
+ * the console stays the kernel's and the agent's. -1: the console, as a VM without them had it.
+ */
+static int main_log_out = -1, main_log_err = -1;
 static int main_status = -1;
 static const char *status_path = NULL;
 /*
@@ -189,7 +196,8 @@ static void pump_main_term(void) {
   unsigned char chunk[65536];
   for (;;) {
     ssize_t n = read(main_term, chunk, sizeof chunk);
-    if (n > 0) { if (write_all(1, chunk, (size_t)n) < 0) break; continue; }
+    int log = main_log_out >= 0 ? main_log_out : 1;
+    if (n > 0) { if (write_all(log, chunk, (size_t)n) < 0) break; continue; }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
     break;
@@ -755,13 +763,48 @@ static char **read_list(const char *path) {
   return list;
 }
 
-static int open_port(const char *path) {
+/* Opens a device that may still be appearing (virtio-mmio ports come up after the host
+ * answers), waiting up to 5 s. */
+static int open_port_as(const char *path, int flags) {
   for (int i = 0; i < 500; i++) {
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
     if (fd >= 0) return fd;
     usleep(10000);
   }
   return -1;
+}
+
+static int open_port(const char *path) { return open_port_as(path, O_RDWR); }
+
+/* An output line to the host, opened for writing; a terminal (a UART) passes bytes as they
+ * are, as the console does. -1 with a message on the console when it cannot be opened. */
+static int open_output(const char *path) {
+  int fd = open_port_as(path, O_WRONLY);
+  if (fd < 0) { dprintf(2, "a3s-agent: cannot open %s: %s\n", path, strerror(errno)); return -1; }
+  struct termios raw;
+  if (tcgetattr(fd, &raw) == 0) {
+    raw.c_oflag &= ~(tcflag_t)OPOST;
+    tcsetattr(fd, TCSANOW, &raw);
+  }
+  return fd;
+}
+
+/* The VM's output lines from the initramfs: the main command's stdout and stderr, and a pod
+ * VM's log port for its members (pod.c). */
+static void open_vm_outputs(void) {
+  char **output = read_list("/a3s/output");
+  if (output && output[0] && output[1]) {
+    main_log_out = open_output(output[0]);
+    main_log_err = open_output(output[1]);
+  }
+  char **pod_logs = read_list("/a3s/podlogs");
+  if (pod_logs && pod_logs[0]) pod_set_log_port(open_output(pod_logs[0]));
+}
+
+/* Waits until a terminal line has sent what it holds: the VM powers off right after. */
+static void drain_vm_outputs(void) {
+  if (main_log_out >= 0) tcdrain(main_log_out);
+  if (main_log_err >= 0) tcdrain(main_log_err);
 }
 
 extern char **environ;
@@ -819,11 +862,14 @@ static int start_main(char **main_argv, int tty, const char *main_user, const si
       dprintf(2, "a3s-agent: pipe: %s\n", strerror(errno));
       return -1;
     }
+    /* Attached, the pipes; in a VM with output lines, those (see main_log_out). */
+    int to_out = out[1] >= 0 ? out[1] : main_log_out;
+    int to_err = err[1] >= 0 ? err[1] : main_log_err;
     /* Without a user to become, the command is spawned without copying the agent (see
      * spawn_main); a command that cannot be spawned takes the fork below, which reports why. */
-    main_pid = main_user ? -1 : spawn_main(main_argv, out[1], err[1], mask);
+    main_pid = main_user ? -1 : spawn_main(main_argv, to_out, to_err, mask);
     if (main_pid < 0) main_pid = fork();
-    if (main_pid == 0 && out[1] >= 0 && (dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)) _exit(126);
+    if (main_pid == 0 && ((to_out >= 0 && dup2(to_out, 1) < 0) || (to_err >= 0 && dup2(to_err, 2) < 0))) _exit(126);
     if (out[0] >= 0) {
       close(out[1]); close(err[1]);
       main_out = out[0]; main_err = err[0];
@@ -932,6 +978,7 @@ int main(int argc, char **argv) {
     }
     dprintf(2, "a3s-agent: ready\n");
   }
+  if (vm) open_vm_outputs();
   trace("agent: listening");
   if (ready_fd >= 0 && ready_fd == attach_out && main_out >= 0) {
     /* Attached, the ready pipe goes on as the caller's stdout, the ready byte first: with the
@@ -1032,6 +1079,7 @@ int main(int argc, char **argv) {
       drain_main_output();
       /* A silent command that ended: the caller still gets the ready byte, before the status. */
       send_ready();
+      drain_vm_outputs();
       write_status(reason);
       if (socket_path) unlink(socket_path);
       int code = timed_out ? 137 : WIFEXITED(main_status) ? WEXITSTATUS(main_status) : 128 + WTERMSIG(main_status);

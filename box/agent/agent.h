@@ -1,6 +1,7 @@
 /*
  * What the agent's C files share. One static binary plays two roles: the guest agent inside a
- * box (agent.c) and, on the host, the namespace driver's launcher (launch.c).
+ * box (agent.c, pod.c) and, on the host, the namespace driver's launcher (launch.c) and the log
+ * keeper every driver's logs go through (log_keeper.c, pod_log_keeper.c).
  */
 #ifndef A3S_AGENT_H
 #define A3S_AGENT_H
@@ -67,11 +68,25 @@ int pod_reaped(pid_t pid, int status);
  * command's process, -1 with a reason in `err`. The forked relay never returns. */
 int pod_enter(const char *id, char *err, size_t errlen);
 
+/*
+ * A pod VM's member output goes to the host on one virtio-serial port (`a3s.podlogs`) as
+ * records: kind u8 ('d' data, 'e' end), stream u8 (1 stdout, 2 stderr), id length u8, data
+ * length u32 BE, the member's id, then the data. The host's log keeper (pod_log_keeper.c) writes
+ * each member's data to the logs the host granted it and rotates them; an end record follows a
+ * member's last output, before its status is written.
+ */
+enum {
+  POD_LOG_DATA = 'd', POD_LOG_END = 'e', POD_LOG_HEAD = 7, POD_LOG_MAX_ID = 64,
+  POD_LOG_MAX_DATA = 65536
+};
+/* The pod log port, opened by the agent at a pod VM's start (-1: the VM has none). */
+void pod_set_log_port(int fd);
+
 /* Makes fds 1 and 2 pipes to a new log keeper process appending to `out` and `err` (either may
  * be NULL: that fd stays), rotating at `max_size` bytes and keeping `max_files` files per stream;
  * see log_keeper.c. Returns 0, or -1 with errno set. */
 int keep_logs(const char *out, const char *err, long long max_size, int max_files);
-/* `keep-logs`: runs a command with its stdout and stderr through a log keeper; see log_keeper.c. */
+/* `keep-logs`: runs a command with its output through a log keeper; see log_keeper.c. */
 int keep_logs_main(int argc, char **argv);
 
 /* The host-side launcher of a namespace box; see launch.c. Never returns on success. */

@@ -16,7 +16,17 @@ import { A3sError } from "@a3s/common";
 import { exists, existsSync } from "../_exists.ts";
 
 /** The sources, header first: all of them feed the cache key, the .c files the compiler. */
-const SOURCES = ["agent.h", "agent.c", "user.c", "launch.c", "log_keeper.c", "vm_setup.c", "pod.c"];
+const SOURCES = [
+  "agent.h",
+  "log_keeper.h",
+  "agent.c",
+  "user.c",
+  "launch.c",
+  "log_keeper.c",
+  "pod_log_keeper.c",
+  "vm_setup.c",
+  "pod.c",
+];
 
 async function sha256Hex(data: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);

@@ -6,14 +6,17 @@
  * own (memory, pids and cpu limits). The network, hostname and kernel are the VM's, shared by
  * every container of the pod, as Kubernetes expects of a pod.
  *
- * Output goes straight to files on the shared directory (the host's log files, hard-linked
- * there), so a container keeps logging when no host is connected; a terminal's output is copied
- * there by the agent. The exit status is written beside them when the main process ends.
+ * Output goes to the host on the pod log port, whether or not a host client is connected: the
+ * agent reads each container's stdout and stderr pipes (or its terminal) and sends what comes as
+ * records naming the container and the stream (agent.h); the log keeper in front of the VM on
+ * the host writes them to the container's own logs, rotated at its bound (pod_log_keeper.c). When
+ * the main process ends the agent sends the rest of its output and an end record, then writes the
+ * exit status to the shared directory.
  *
  * Messages (control frames; see box/agent/README.md):
  *   C<records>        start: i<id> r<rootfs> a<arg> e<K=V> w<dir> u<user> t(tty) I(stdin)
  *                     R(read-only rootfs) m<memory bytes> p<pids> c<cpu quota µs per 100 ms>
- *                     o<stdout file> E<stderr file> s<status file>; answered `c<pid>`.
+ *                     s<status file>; answered `c<pid>`.
  *                     Data frames on that stream feed the main process's stdin; close ends it.
  *   S<signal> <id>    signals the container's main process; answered `x0 0`.
  *   T<rows>x<cols> <id>  resizes a terminal container's terminal; answered `x0 0`.
@@ -37,6 +40,7 @@
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -52,8 +56,8 @@ struct container {
   int conn;           /* the connection that started it (stdin), or -1 */
   uint32_t stream;
   int in_fd;          /* stdin pipe or terminal master, -1 when closed */
-  int term_fd;        /* the terminal master whose output the agent copies, or -1 */
-  int out_fd;         /* the stdout file a terminal's output is copied to */
+  int term_fd;        /* the terminal master whose output the agent sends as stdout, or -1 */
+  int out_fd, err_fd; /* the stdout and stderr pipes' read ends, -1 once they ended */
   unsigned char *in_buf;
   size_t in_len;
   int in_close;
@@ -61,6 +65,57 @@ struct container {
 };
 
 static struct container containers[MAX_CONTAINERS];
+/* The pod log port (virtio-serial, to the host's log keeper); -1: output is dropped. */
+static int log_port = -1;
+
+void pod_set_log_port(int fd) { log_port = fd; }
+
+/* Sends one record on the log port. The write blocks until QEMU has taken the bytes (a
+ * virtio-serial write waits for the host), so the order of records is the order of sends. */
+static void send_record(const char *id, int kind, int stream, const unsigned char *data, size_t len) {
+  if (log_port < 0) return;
+  size_t id_len = strlen(id);
+  unsigned char head[POD_LOG_HEAD];
+  head[0] = (unsigned char)kind; head[1] = (unsigned char)stream; head[2] = (unsigned char)id_len;
+  head[3] = (unsigned char)(len >> 24); head[4] = (unsigned char)(len >> 16);
+  head[5] = (unsigned char)(len >> 8); head[6] = (unsigned char)len;
+  struct iovec parts[3] = {{head, sizeof head}, {(void *)id, id_len}, {(void *)data, len}};
+  int count = 3, first = 0;
+  while (first < count) {
+    ssize_t n = writev(log_port, parts + first, count - first);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      /* The port broke, maybe mid-record: nothing more goes on it, so the host never reads
+       * a record framed from the middle of another. */
+      close(log_port);
+      log_port = -1;
+      return;
+    }
+    while (first < count && (size_t)n >= parts[first].iov_len) n -= (ssize_t)parts[first++].iov_len;
+    if (first < count) {
+      parts[first].iov_base = (char *)parts[first].iov_base + n;
+      parts[first].iov_len -= (size_t)n;
+    }
+  }
+}
+
+/* One read of a container's output (a pipe, or its terminal as stdout), sent as a record.
+ * Returns 1 while the descriptor may have more, 0 once it ended (it is then closed) or, with
+ * `drain`, has nothing now. */
+static int forward_output(struct container *c, int *fd, int stream, int drain) {
+  unsigned char chunk[POD_LOG_MAX_DATA];
+  ssize_t n = read(*fd, chunk, sizeof chunk);
+  if (n < 0 && errno == EINTR) return 1;
+  if (n < 0 && errno == EAGAIN) return drain ? 0 : 1;
+  if (n <= 0) {
+    /* A terminal reports EIO once its last user closed it: its end, as a pipe's EOF. */
+    close(*fd);
+    *fd = -1;
+    return 0;
+  }
+  send_record(c->id, POD_LOG_DATA, stream, chunk, (size_t)n);
+  return 1;
+}
 
 /* What the cloned main process needs; it gets a copy of the agent's memory. */
 struct start_args {
@@ -344,6 +399,18 @@ static void write_status(struct container *c, int status) {
   rename(tmp, c->status_path);
 }
 
+/* A container that never came up: what it said about why (a terminal's set-up writes to the
+ * stdout pipe until the terminal exists) goes to its log, then its end. Waits a moment for the
+ * killed child to close the pipe. */
+static void forward_failure(struct container *c, int *out) {
+  for (int waited = 0; *out >= 0 && waited < 1000; waited += 10) {
+    struct pollfd p = {*out, POLLIN, 0};
+    if (poll(&p, 1, 10) > 0) while (*out >= 0 && forward_output(c, out, 1, 1)) {}
+  }
+  close_fd(out);
+  send_record(c->id, POD_LOG_END, 1, NULL, 0);
+}
+
 static void start_container(int ci, uint32_t stream, const unsigned char *p, size_t len) {
   static struct start_args a;
   memset(&a, 0, sizeof a);
@@ -352,7 +419,7 @@ static void start_container(int ci, uint32_t stream, const unsigned char *p, siz
   memcpy(copy, p, len);
   copy[len] = 0;
   int argc = 0, interactive = 0, has_path = 0;
-  const char *out_path = NULL, *err_path = NULL, *status_path = NULL;
+  const char *status_path = NULL;
   const char *memory = NULL, *pids = NULL, *cpu = NULL;
   for (size_t off = 0; off < len; off += strlen(copy + off) + 1) {
     char *f = copy + off;
@@ -373,15 +440,13 @@ static void start_container(int ci, uint32_t stream, const unsigned char *p, siz
       case 'm': memory = f + 1; break;
       case 'p': pids = f + 1; break;
       case 'c': cpu = f + 1; break;
-      case 'o': out_path = f + 1; break;
-      case 'E': err_path = f + 1; break;
       case 's': status_path = f + 1; break;
     }
   }
   if (!has_path) a.envp[a.envc++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   a.argv[argc] = NULL;
-  if (!a.id || !a.rootfs || !out_path || !err_path || !status_path || argc == 0 ||
-      strlen(a.id) > 64 || strlen(status_path) >= sizeof containers[0].status_path) {
+  if (!a.id || !a.rootfs || !status_path || argc == 0 ||
+      strlen(a.id) > POD_LOG_MAX_ID || strlen(status_path) >= sizeof containers[0].status_path) {
     agent_send_text(ci, AGENT_F_ERROR, stream, "container: incomplete start request");
     return;
   }
@@ -392,8 +457,9 @@ static void start_container(int ci, uint32_t stream, const unsigned char *p, siz
     if (!c) { agent_send_text(ci, AGENT_F_ERROR, stream, "container: too many in this pod"); return; }
   }
   memset(c, 0, sizeof *c);
-  c->in_fd = c->term_fd = c->out_fd = -1;
+  c->in_fd = c->term_fd = c->out_fd = c->err_fd = -1;
   c->conn = -1;
+  snprintf(c->id, sizeof c->id, "%s", a.id);
   if (cgroups_ready()) { answer_error(ci, stream, "cgroups", NULL); return; }
   char group[512];
   cgroup_path(group, sizeof group, a.id, NULL);
@@ -406,53 +472,44 @@ static void start_container(int ci, uint32_t stream, const unsigned char *p, siz
     answer_error(ci, stream, "limits", a.id);
     return;
   }
-  int out = open(out_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  int err = a.tty ? -1 : open(err_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (out < 0 || (!a.tty && err < 0)) {
-    answer_error(ci, stream, "log file", out < 0 ? out_path : err_path);
-    if (out >= 0) close(out);
-    return;
-  }
-  int in_pipe[2] = {-1, -1}, master = -1, null_fd = -1, term[2] = {-1, -1};
-  if (a.tty) {
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, term)) {
-      answer_error(ci, stream, "socketpair", NULL); close(out); return;
-    }
-    /* Until the terminal exists (and for any failure before it) output goes to the log. */
-    a.stdin_fd = null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    a.stdout_fd = a.stderr_fd = out;
-    a.term_sock = term[1];
-  } else {
-    if (interactive) {
-      if (pipe2(in_pipe, O_CLOEXEC)) { answer_error(ci, stream, "pipe", NULL); close(out); close(err); return; }
-      a.stdin_fd = in_pipe[0];
-    } else {
-      a.stdin_fd = null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    }
-    a.stdout_fd = out;
-    a.stderr_fd = err;
-  }
-  /* Closed by the exec of the main command (or the child's death): until then its mounts and
-   * root are not in place, and an exec joining it would land in the VM's root instead. */
-  int ready[2];
-  if (pipe2(ready, O_CLOEXEC)) {
+  /* The container's output is pipes the agent reads (see forward_output); a terminal's set-up
+   * and any failure before the terminal exists go to the stdout one. */
+  int out[2] = {-1, -1}, err[2] = {-1, -1};
+  int in_pipe[2] = {-1, -1}, master = -1, null_fd = -1, term[2] = {-1, -1}, ready[2] = {-1, -1};
+  int failed = pipe2(out, O_CLOEXEC) || (!a.tty && pipe2(err, O_CLOEXEC)) ||
+               (a.tty && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, term)) ||
+               (!a.tty && interactive && pipe2(in_pipe, O_CLOEXEC)) ||
+               (a.tty || !interactive ? (null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 : 0) ||
+               /* Closed by the exec of the main command (or the child's death): until then its
+                * mounts and root are not in place, and an exec joining it would land in the
+                * VM's root instead. */
+               pipe2(ready, O_CLOEXEC);
+  if (failed) {
     answer_error(ci, stream, "pipe", NULL);
-    close(out); close_fd(&err); close_fd(&null_fd); close_fd(&in_pipe[0]); close_fd(&in_pipe[1]);
-    close_fd(&term[0]); close_fd(&term[1]);
+    int *fds[] = {&out[0], &out[1], &err[0], &err[1], &term[0], &term[1], &in_pipe[0], &in_pipe[1],
+                  &null_fd, &ready[0], &ready[1]};
+    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) close_fd(fds[i]);
     return;
   }
+  a.stdin_fd = in_pipe[0] >= 0 ? in_pipe[0] : null_fd;
+  a.stdout_fd = out[1];
+  a.stderr_fd = a.tty ? out[1] : err[1];
+  a.term_sock = term[1];
   static char stack[CHILD_STACK] __attribute__((aligned(16)));
   pid_t pid = clone(container_main, stack + sizeof stack, CLONE_NEWPID | CLONE_NEWNS | SIGCHLD, &a);
   int saved = errno;
   close_fd(&term[1]);
-  close(ready[1]);
-  if (in_pipe[0] >= 0) close(in_pipe[0]);
-  if (null_fd >= 0) close(null_fd);
-  if (err >= 0) close(err);
+  close_fd(&ready[1]);
+  close_fd(&in_pipe[0]);
+  close_fd(&null_fd);
+  close_fd(&out[1]);
+  close_fd(&err[1]);
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  if (err[0] >= 0) fcntl(err[0], F_SETFL, O_NONBLOCK);
   if (pid < 0) {
     errno = saved;
     answer_error(ci, stream, "clone", NULL);
-    close(out); close_fd(&in_pipe[1]); close_fd(&term[0]); close(ready[0]);
+    close_fd(&out[0]); close_fd(&err[0]); close_fd(&in_pipe[1]); close_fd(&term[0]); close_fd(&ready[0]);
     return;
   }
   if (a.tty) {
@@ -461,28 +518,27 @@ static void start_container(int ci, uint32_t stream, const unsigned char *p, siz
     close_fd(&term[0]);
     if (master < 0) {
       kill(pid, SIGKILL);
+      forward_failure(c, &out[0]);
       agent_send_text(ci, AGENT_F_ERROR, stream, "container: its terminal did not come up (see its log)");
-      close(out);
-      close(ready[0]);
+      close_fd(&ready[0]);
       /* Reaped by the main loop, which finds no container for it. */
       return;
     }
   }
   struct pollfd exec_done = {ready[0], POLLIN, 0};
   poll(&exec_done, 1, 10000);
-  close(ready[0]);
+  close_fd(&ready[0]);
   c->used = 1;
-  snprintf(c->id, sizeof c->id, "%s", a.id);
   snprintf(c->status_path, sizeof c->status_path, "%s", status_path);
   c->pid = pid;
+  c->out_fd = out[0];
+  c->err_fd = err[0];
   if (a.tty) {
     c->term_fd = master;
-    c->out_fd = out;
     c->in_fd = fcntl(master, F_DUPFD_CLOEXEC, 0);
     fcntl(c->in_fd, F_SETFL, O_NONBLOCK);
     fcntl(master, F_SETFL, O_NONBLOCK);
   } else {
-    close(out);
     c->in_fd = in_pipe[1];
     if (c->in_fd >= 0) fcntl(c->in_fd, F_SETFL, O_NONBLOCK);
   }
@@ -594,28 +650,14 @@ void pod_conn_closed(int ci) {
   }
 }
 
-/* Copies what a terminal container wrote into its log; returns -1 once the terminal closed. */
-static int pump_terminal(struct container *c) {
-  unsigned char chunk[65536];
-  for (;;) {
-    ssize_t n = read(c->term_fd, chunk, sizeof chunk);
-    if (n > 0) {
-      ssize_t ignored = write(c->out_fd, chunk, (size_t)n);
-      (void)ignored;
-      continue;
-    }
-    if (n < 0 && (errno == EINTR)) continue;
-    if (n < 0 && errno == EAGAIN) return 0;
-    return -1;
-  }
-}
-
 int pod_poll_fds(struct pollfd *fds, int *owner, int max) {
   int n = 0;
-  for (int i = 0; i < MAX_CONTAINERS && n + 2 <= max; i++) {
+  for (int i = 0; i < MAX_CONTAINERS && n + 3 <= max; i++) {
     struct container *c = &containers[i];
     if (!c->used) continue;
     if (c->term_fd >= 0 && c->pid > 0) { fds[n] = (struct pollfd){c->term_fd, POLLIN, 0}; owner[n++] = i; }
+    if (c->out_fd >= 0) { fds[n] = (struct pollfd){c->out_fd, POLLIN, 0}; owner[n++] = i; }
+    if (c->err_fd >= 0) { fds[n] = (struct pollfd){c->err_fd, POLLIN, 0}; owner[n++] = i; }
     if (c->in_fd >= 0 && c->in_len > 0) { fds[n] = (struct pollfd){c->in_fd, POLLOUT, 0}; owner[n++] = i; }
   }
   return n;
@@ -624,8 +666,25 @@ int pod_poll_fds(struct pollfd *fds, int *owner, int max) {
 void pod_ready(int owner, const struct pollfd *fd) {
   struct container *c = &containers[owner];
   if (!c->used) return;
-  if (fd->fd == c->term_fd && (fd->revents & (POLLIN | POLLHUP | POLLERR))) pump_terminal(c);
+  int readable = fd->revents & (POLLIN | POLLHUP | POLLERR);
+  if (fd->fd == c->term_fd && readable) forward_output(c, &c->term_fd, 1, 0);
+  else if (fd->fd == c->out_fd && readable) forward_output(c, &c->out_fd, 1, 0);
+  else if (fd->fd == c->err_fd && readable) forward_output(c, &c->err_fd, 2, 0);
   else if (fd->fd == c->in_fd) flush_in(c);
+}
+
+/* Sends what is left in a container's output after its main process ended. Every process of
+ * its pid namespace is gone by then (the kernel kills them when its init ends, and their files
+ * close before init can be reaped), so the pipes hold their last bytes and then their end. */
+static void drain_output(struct container *c) {
+  int *fds[] = {&c->term_fd, &c->out_fd, &c->err_fd};
+  for (int k = 0; k < 3; k++) {
+    if (*fds[k] < 0) continue;
+    fcntl(*fds[k], F_SETFL, O_NONBLOCK);
+    while (*fds[k] >= 0 && forward_output(c, fds[k], k == 2 ? 2 : 1, 1)) {}
+    close_fd(fds[k]);
+  }
+  send_record(c->id, POD_LOG_END, 1, NULL, 0);
 }
 
 int pod_reaped(pid_t pid, int status) {
@@ -633,13 +692,11 @@ int pod_reaped(pid_t pid, int status) {
     struct container *c = &containers[i];
     if (!c->used || c->pid != pid) continue;
     c->pid = 0;
-    if (c->term_fd >= 0) {
-      pump_terminal(c);
-      close_fd(&c->term_fd);
-      close_fd(&c->out_fd);
-    }
+    drain_output(c);
     free(c->in_buf); c->in_buf = NULL; c->in_len = 0;
     close_fd(&c->in_fd);
+    /* After its output's end record: a host that reads the status finds the logs complete
+     * once the keeper has written that record. */
     write_status(c, status);
     return 1;
   }

@@ -68,10 +68,6 @@ export interface GuestContainerRequest {
   pids?: number;
   /** The cgroup's CPU quota in microseconds per 100 ms period. */
   cpuQuotaMicros?: number;
-  /** The file the main command's stdout (a terminal's whole output) is appended to. */
-  stdoutPath: string;
-  /** The file the main command's stderr is appended to. */
-  stderrPath: string;
   /** The file the agent writes `<code> <signal> <reason>` to when the main command ends. */
   statusPath: string;
 }
@@ -81,8 +77,6 @@ export function encodeContainerStart(request: GuestContainerRequest): Uint8Array
   const records = [
     `i${checkField(request.id, "id")}`,
     `r${checkField(request.rootfs, "rootfs")}`,
-    `o${checkField(request.stdoutPath, "stdoutPath")}`,
-    `E${checkField(request.stderrPath, "stderrPath")}`,
     `s${checkField(request.statusPath, "statusPath")}`,
   ];
   request.command.forEach((arg, i) => records.push(`a${checkField(arg, `command.${i}`)}`));

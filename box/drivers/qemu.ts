@@ -2,8 +2,9 @@
  * The qemu driver: each box is a QEMU `microvm` (on KVM, or under TCG) booting the host's Debian
  * kernel with an initramfs built from the image's rootfs, the guest agent as `/init` and the
  * virtio modules it loads. Host and agent speak the frame protocol over a virtio-serial port backed by a unix
- * socket in the box's state dir; a second port carries the exit status out. KVM is used when it
- * can boot a standard kernel, TCG otherwise.
+ * socket in the box's state dir; a second port carries the exit status out. The main command's
+ * stdout and stderr leave on two ports of their own, so each lands in its own log
+ * (`_vm_log_keeper.ts`). KVM is used when it can boot a standard kernel, TCG otherwise.
  */
 import { basename, join } from "node:path";
 import { A3sError } from "@a3s/common";
@@ -38,7 +39,9 @@ import {
 } from "./qemu_pod.ts";
 import { exists } from "../_exists.ts";
 import { awaitLogKeeper, removeStateDir } from "../log_files.ts";
-import { keptLogsPrefix } from "./_vm_log_keeper.ts";
+import { keptLogsPrefix, vmFdPath, vmLogPath } from "./_vm_log_keeper.ts";
+import { qemuOutputs } from "./_qemu_outputs.ts";
+import { podLogGrants } from "./_pod_logs.ts";
 
 /** Kernel modules every box loads, in dependency order. */
 const MODULES = [
@@ -293,9 +296,11 @@ export class QemuDriver implements BoxDriver {
       });
     }
     await Deno.mkdir(spec.stateDir, { recursive: true });
-    // A pod sandbox's VM shares this directory with the pod's members (see qemu_pod.ts).
+    // A pod sandbox's VM shares this directory with the pod's members (see qemu_pod.ts); the
+    // grants of their logs stay out of it (see _pod_logs.ts).
     if (spec.pod?.role === "sandbox") {
       await Deno.mkdir(join(podShareDir(spec.stateDir), "c"), { recursive: true });
+      await Deno.mkdir(podLogGrants(spec.stateDir), { recursive: true });
     }
   }
 
@@ -354,6 +359,8 @@ export class QemuDriver implements BoxDriver {
     if (sandbox) mounts.push(`${POD_SHARE_TAG}\0${POD_GUEST_DIR}\0rw\0`);
     // A pod's VM serves several host clients at once, one per agent port.
     const extraPorts = sandbox ? POD_AGENT_PORTS - 1 : 0;
+    // After the agent's ports: the main command's stdout and stderr, and a pod's member logs.
+    const outputs = qemuOutputs(extraPorts, sandbox);
     // Later entries of the concatenated archive replace the base's: this box's module list.
     const boxArchive = writeCpio([
       { path: "a3s", mode: S_IFDIR | 0o755 },
@@ -375,13 +382,14 @@ export class QemuDriver implements BoxDriver {
       ...(spec.user
         ? [{ path: "a3s/user", mode: S_IFREG | 0o644, data: encoder.encode(`${spec.user}\0`) }]
         : []),
-      // The main command on a terminal, its output copied to the console (the box's log).
+      // The main command on a terminal, its output copied to the stdout port (the stdout log).
       ...(spec.tty
         ? [{ path: "a3s/tty", mode: S_IFREG | 0o644, data: encoder.encode("1\0") }]
         : []),
       ...(extraPorts
         ? [{ path: "a3s/ports", mode: S_IFREG | 0o644, data: encoder.encode(`${extraPorts}\0`) }]
         : []),
+      ...outputs.archive,
       ...(spec.hostname
         ? [{
           path: "a3s/hostname",
@@ -421,9 +429,6 @@ export class QemuDriver implements BoxDriver {
     await Deno.remove(paths.socket).catch(() => {});
 
     const { accel } = await this.#accel();
-    // A bounded box's logs are written through a keeper (see _vm_log_keeper.ts): the console
-    // goes to fd 3, the keeper's stdout pipe, and QEMU's own messages to its stderr pipe.
-    const bounded = output.logBound !== undefined;
     // A pod's VM holds all of the pod's containers; they share its memory.
     const defaultMiB = sandbox ? 512 : 256;
     const memoryMiB = Math.max(
@@ -456,12 +461,13 @@ export class QemuDriver implements BoxDriver {
       paths.initramfs,
       "-append",
       await microvmCmdline(accel),
+      // The kernel's and the agent's messages, with QEMU's own, in vm.log (see _vm_log_keeper.ts).
       "-chardev",
-      `file,id=console,path=${bounded ? "/proc/self/fd/3" : output.stdoutPath},append=on`,
+      `file,id=console,path=${vmFdPath(1)},append=on`,
       "-serial",
       "chardev:console",
       "-device",
-      `virtio-serial-device,max_ports=${4 + extraPorts}`,
+      `virtio-serial-device,max_ports=${outputs.maxPorts}`,
       "-chardev",
       `socket,id=agent,path=${paths.socket},server=on,wait=off`,
       "-device",
@@ -481,6 +487,7 @@ export class QemuDriver implements BoxDriver {
         `virtserialport,chardev=agent${k},name=a3s.agent.${k},nr=${2 + k}`,
       );
     }
+    args.push(...outputs.args);
     if (sandbox) {
       // The members' rootfs are overlays mounted under the share: other devices than the
       // share's own, whose inode numbers remap keeps apart.
@@ -517,14 +524,16 @@ export class QemuDriver implements BoxDriver {
         "virtio-net-device,netdev=net0",
       );
     }
+    // The keeper names itself there (a sandbox created before the grants existed has none yet).
+    if (sandbox) await Deno.mkdir(podLogGrants(spec.stateDir), { recursive: true });
     const command = [
-      // keep-logs, sh and nsenter each exec the next in place, so the recorded pid is QEMU's.
-      ...keptLogsPrefix(agent, output),
-      "/bin/sh",
-      "-c",
-      ...(bounded
-        ? ['exec "$@" </dev/null 3>&1 >&2', "box"]
-        : ['e=$1; shift; exec "$@" </dev/null >>"$e" 2>&1', "box", output.stderrPath]),
+      // keep-logs and nsenter each exec the next in place, so the recorded pid is QEMU's.
+      ...keptLogsPrefix(
+        agent,
+        output,
+        spec.stateDir,
+        sandbox ? podLogGrants(spec.stateDir) : undefined,
+      ),
       ...(spec.netns ? ["nsenter", `--net=${spec.netns}`] : []),
       this.#qemu,
       ...args,
@@ -550,8 +559,8 @@ export class QemuDriver implements BoxDriver {
       if ((await this.#status(spec)) !== undefined) return undefined;
       // QEMU's last words may still be in the keeper's pipe.
       await awaitLogKeeper(output.stdoutPath);
-      const stderr = await Deno.readTextFile(output.stderrPath).catch(() => "");
-      const line = stderr.trim().split("\n").pop() ?? "";
+      const messages = await Deno.readTextFile(vmLogPath(spec.stateDir)).catch(() => "");
+      const line = messages.trim().split("\n").pop() ?? "";
       return new A3sError("box_start_failed", `VM failed to boot: ${line || "qemu exited"}`);
     };
     while (Date.now() < deadline) {

@@ -3,10 +3,11 @@
  * rather than each in a VM of its own. The sandbox VM boots once with the pod's shared
  * directory (`<sandbox state>/pod`) exported over virtio-9p at `/a3s/pod`. For each member the
  * host mounts an overlay of its image (its writable layer in the member's own state dir) under
- * that directory, binds the member's volumes into it, and hard-links the member's log files
- * there; QEMU's 9p server sees mounts made after boot. The guest agent then runs the member's
- * main process chrooted into that rootfs, in its own mount and pid namespace and cgroup
- * (see box/agent/pod.c), and writes its exit status beside its logs.
+ * that directory and binds the member's volumes into it; QEMU's 9p server sees mounts made after
+ * boot. The guest agent then runs the member's main process chrooted into that rootfs, in its
+ * own mount and pid namespace and cgroup (see box/agent/pod.c), sends its output to the host's
+ * log keeper, which writes the member's own logs at its bound (`_pod_logs.ts`), and writes its
+ * exit status under that directory.
  *
  * The VM's agent ports are shared by every host process through lock files, one client per port.
  */
@@ -27,6 +28,8 @@ import type {
 import { mountOverlay, unmount } from "./_mount.ts";
 import { isAlive, type ProcessIdentity, processIdentity } from "./_proc.ts";
 import { exists } from "../_exists.ts";
+import { removeStateDir } from "../log_files.ts";
+import { grantMemberLogs, podLogGrants, revokeMemberLogs } from "./_pod_logs.ts";
 
 /** How many agent ports a pod VM has: so many host clients are served at once. */
 export const POD_AGENT_PORTS = 6;
@@ -155,8 +158,6 @@ function paths(spec: Member) {
     guestDir,
     rootfs: join(hostDir, "rootfs"),
     guestRootfs: `${guestDir}/rootfs`,
-    stdout: join(hostDir, "stdout.log"),
-    stderr: join(hostDir, "stderr.log"),
     status: join(hostDir, "status"),
     upper: join(spec.stateDir, "upper"),
     work: join(spec.stateDir, "work"),
@@ -253,18 +254,6 @@ export class GuestContainers {
     }
   }
 
-  /** The member's log files, hard-linked into the shared directory for the VM to append to. */
-  async #linkOutput(spec: Member, output: BoxOutput): Promise<void> {
-    const p = paths(spec);
-    for (
-      const [hostPath, sharePath] of [[output.stdoutPath, p.stdout], [output.stderrPath, p.stderr]]
-    ) {
-      await (await Deno.open(hostPath, { append: true, create: true })).close();
-      await Deno.remove(sharePath).catch(() => {});
-      await Deno.link(hostPath, sharePath);
-    }
-  }
-
   /** Starts the member's main process in the pod VM; resolves once it runs there. */
   async start(spec: BoxSpec, output: BoxOutput): Promise<StartedBox> {
     const m = member(spec);
@@ -272,7 +261,7 @@ export class GuestContainers {
     const client = await connectPodAgent(m.pod.sandboxStateDir);
     try {
       await this.#mountRootfs(m);
-      await this.#linkOutput(m, output);
+      await grantMemberLogs(m.pod.sandboxStateDir, m.id, output);
       await Deno.remove(p.status).catch(() => {});
       const env = { PATH: DEFAULT_PATH, ...m.env };
       const started = await client.startContainer({
@@ -288,8 +277,6 @@ export class GuestContainers {
         memoryBytes: m.limits.memoryBytes,
         pids: m.limits.pids,
         cpuQuotaMicros: m.limits.cpus ? m.limits.cpus * 100_000 : undefined,
-        stdoutPath: `${p.guestDir}/stdout.log`,
-        stderrPath: `${p.guestDir}/stderr.log`,
         statusPath: `${p.guestDir}/status`,
       });
       // Which VM it started in: a member is running only while that same VM runs.
@@ -312,6 +299,8 @@ export class GuestContainers {
       return { pid: vm?.pid ?? 0, stdin };
     } catch (error) {
       client.close();
+      // Nothing runs to write them: no reader waits for the member's logs.
+      await revokeMemberLogs(m.pod.sandboxStateDir, m.id, output);
       throw error;
     }
   }
@@ -495,13 +484,17 @@ export class GuestContainers {
     await unmountUnder(paths(member(spec)).rootfs);
   }
 
-  /** Forgets the member in the VM (when it runs), unmounts its rootfs and deletes its files. */
+  /**
+   * Forgets the member in the VM (when it runs), unmounts its rootfs and deletes its files, once
+   * the keeper has written what it still had of the member's output.
+   */
   async remove(spec: BoxSpec): Promise<void> {
     const m = member(spec);
     if (await this.#vm(m)) await this.#control(m, `D${m.id}`).catch(() => {});
     const p = paths(m);
     await unmountUnder(p.hostDir);
     await Deno.remove(p.hostDir, { recursive: true }).catch(() => {});
-    await Deno.remove(m.stateDir, { recursive: true }).catch(() => {});
+    await Deno.remove(join(podLogGrants(m.pod.sandboxStateDir), m.id)).catch(() => {});
+    await removeStateDir(m.stateDir).catch(() => {});
   }
 }

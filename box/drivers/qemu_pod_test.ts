@@ -2,10 +2,11 @@
  * A pod on the qemu driver, on real QEMU (TCG here): one sandbox VM boots once and its members
  * run inside it as guest containers. One boot does every check, since each takes tens of
  * seconds under TCG: members reach each other on localhost, have their own rootfs, pids and
- * exits, their own cgroup limits, volumes, users and a terminal, while the host runs one VM.
+ * exits, their own cgroup limits, volumes, users and a terminal, while the host runs one VM;
+ * their logs are bounded as any box's, with stdout and stderr apart.
  */
 import { assert, assertEquals } from "@a3s/common/testing";
-import { addBusybox, execText, openQemuBoxes } from "../_test_support.ts";
+import { addBusybox, execText, logStreamBytes, openQemuBoxes } from "../_test_support.ts";
 import type { BoxManager } from "../manager.ts";
 import { join } from "node:path";
 
@@ -17,6 +18,22 @@ async function logs(boxes: BoxManager, box: string): Promise<string> {
   let text = "";
   for await (const chunk of boxes.logs(box)) text += decoder.decode(chunk.data);
   return text;
+}
+
+/** A box's logs, each stream on its own. */
+async function streams(
+  boxes: BoxManager,
+  box: string,
+): Promise<{ stdout: string; stderr: string }> {
+  const text = { stdout: "", stderr: "" };
+  for await (const chunk of boxes.logs(box)) text[chunk.stream] += decoder.decode(chunk.data);
+  return text;
+}
+
+/** Numbers of the lines `prefix N` in `text`, in order. */
+function numbered(text: string, prefix: string): number[] {
+  return text.split("\n").filter((line) => line.startsWith(prefix))
+    .map((line) => Number(line.slice(prefix.length)));
 }
 
 async function eventually(what: string, check: () => Promise<boolean>, ms = 60_000) {
@@ -49,12 +66,15 @@ Deno.test({
     await Deno.writeTextFile(join(volume, "from-host"), "host data");
     try {
       await addBusybox(home.images);
+      // Its members keep the pod's log bound unless they ask for another.
+      const podBound = { maxSize: 64 * 1024, maxFiles: 2 };
       const { info: sandbox } = await boxes.run({
         image: "busybox",
         idle: true,
         driver: "qemu",
         podSandbox: true,
         hostname: "the-pod",
+        logBound: podBound,
       });
       const member = (name: string, command: string[], extra = {}) =>
         boxes.run({ image: "busybox", name, command, pod: sandbox.id, ...extra });
@@ -84,6 +104,35 @@ Deno.test({
       const quit = await boxes.wait(quitter.id);
       assertEquals([quit.exitCode, quit.reason], [3, "exited"]);
       assertEquals(await logs(boxes, quitter.id), "bye\n");
+      assertEquals(await streams(boxes, quitter.id), { stdout: "", stderr: "bye\n" });
+      assertEquals(quitter.logBound, podBound);
+
+      // A chatty member is bounded as any box is, its streams apart; a follower reads it whole
+      // across the rotations.
+      const lines = 2000;
+      const chattyScript = `sleep 1; i=0; while [ $i -lt ${lines} ]; do echo "line $i"; ` +
+        `if [ $((i % 10)) = 0 ]; then echo "err $i" >&2; fi; ` +
+        `if [ $((i % 100)) = 99 ]; then sleep 0.1; fi; i=$((i+1)); done`;
+      const bound = { maxSize: 4096, maxFiles: 2 };
+      const { info: chatty } = await member("chatty", ["sh", "-c", chattyScript], {
+        logBound: bound,
+      });
+      const followed = { stdout: "", stderr: "" };
+      for await (const chunk of boxes.logs(chatty.id, { follow: true })) {
+        followed[chunk.stream] += decoder.decode(chunk.data, { stream: true });
+      }
+      assertEquals((await boxes.wait(chatty.id)).exitCode, 0);
+      const all = Array.from({ length: lines }, (_, i) => i);
+      assertEquals(numbered(followed.stdout, "line "), all);
+      assertEquals(numbered(followed.stderr, "err "), all.filter((i) => i % 10 === 0));
+      const chattyDir = join(home.home, "box/boxes", chatty.id.slice(0, 12));
+      for (const name of ["stdout.log", "stderr.log"]) {
+        const bytes = await logStreamBytes(chattyDir, name);
+        assert(bytes <= bound.maxSize * bound.maxFiles, `${name}: ${bytes} bytes on disk`);
+      }
+      const kept = await streams(boxes, chatty.id);
+      assert(kept.stdout.endsWith(`line ${lines - 1}\n`), kept.stdout.slice(-64));
+      assert(!kept.stdout.includes("line 0\n"), "the oldest output was kept");
       assertEquals((await boxes.inspect(client.id)).state, "running");
       await eventually(
         "the client's log",

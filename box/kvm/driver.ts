@@ -34,7 +34,7 @@ import { baseInitramfs, KVM_GUEST_MODULES, writeBoxInitramfs } from "./initramfs
 import type { VmmBoot, VmmConfig } from "./vmm_process.ts";
 import { exists } from "../_exists.ts";
 import { awaitLogKeeper, removeStateDir } from "../log_files.ts";
-import { keptLogsPrefix } from "../drivers/_vm_log_keeper.ts";
+import { keptLogsPrefix, VM_FDS, vmFdPath, vmLogPath } from "../drivers/_vm_log_keeper.ts";
 
 /** A flat guest program the VMM runs instead of Linux. */
 export interface KvmGuestProgram {
@@ -242,24 +242,18 @@ export class KvmDriver implements BoxDriver {
       vcpus: Math.max(1, Math.ceil(spec.limits.cpus ?? 1)),
       boot: await this.#boot(spec),
       socket: paths.socket,
-      // Bounded, the console goes to the VMM's stdout, a keeper's pipe (see _vm_log_keeper.ts).
-      console: output.logBound ? undefined : output.stdoutPath,
+      // The console goes to the VMM's stdout, and the guest's stdout and stderr lines to their
+      // own fds: pipes of the keeper of the box's logs (see _vm_log_keeper.ts).
+      stdout: vmFdPath(VM_FDS.stdout),
+      stderr: vmFdPath(VM_FDS.stderr),
       status: paths.status,
     };
     await Deno.writeTextFile(paths.config, JSON.stringify(config));
     await Deno.remove(paths.status).catch(() => {});
     await Deno.remove(paths.socket).catch(() => {});
     const command = [
-      // keep-logs (or sh) execs the VMM in place, so the recorded pid is the VMM's.
-      ...(output.logBound
-        ? keptLogsPrefix(await buildAgent(join(this.#cacheDir, "agent")), output)
-        : [
-          "/bin/sh",
-          "-c",
-          'e=$1; shift; exec "$@" </dev/null >>"$e" 2>&1',
-          "box",
-          output.stderrPath,
-        ]),
+      // keep-logs execs the VMM in place, so the recorded pid is the VMM's.
+      ...keptLogsPrefix(await buildAgent(join(this.#cacheDir, "agent")), output, spec.stateDir),
       Deno.execPath(),
       "run",
       // What a VMM needs and no more: libc through FFI, its files, its one unix socket. No
@@ -293,9 +287,10 @@ export class KvmDriver implements BoxDriver {
       if (exited() || !(await this.#running(spec))) {
         // The VMM's last words may still be in the keeper's pipe.
         await awaitLogKeeper(output.stdoutPath);
-        const stderr = await Deno.readTextFile(output.stderrPath).catch(() => "");
+        const messages = await Deno.readTextFile(vmLogPath(spec.stateDir)).catch(() => "");
         // The reason, not the last line of a stack trace.
-        const line = stderr.match(/^error: .*$/m)?.[0] ?? stderr.trim().split("\n").pop() ?? "";
+        const line = messages.match(/^error: .*$/m)?.[0] ?? messages.trim().split("\n").pop() ??
+          "";
         throw new A3sError("box_start_failed", `the VMM ended during boot: ${line || "no output"}`);
       }
       let client: AgentClient | undefined;

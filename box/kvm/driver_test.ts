@@ -7,6 +7,7 @@ import { GUESTS } from "./testdata/guests.ts";
 import { AgentClient } from "../agent/client.ts";
 import { FrameType } from "@a3s/wasm/frame";
 import { awaitLogKeeper } from "../log_files.ts";
+import { join } from "node:path";
 
 const spec = {
   id: "b1",
@@ -187,15 +188,20 @@ Deno.test("kvm driver: a guest that dies while booting fails start with the VMM'
     const state = await driver.state(spec);
     assertEquals([state.running, state.exitCode], [false, 1]);
 
-    // Bounded, the VMM's console and stderr reach the same files through a log keeper.
+    // Bounded too, the VMM's console and its messages reach vm.log through the log keeper,
+    // and nothing of them the box's own stdout and stderr.
     const bounded = { ...output, logBound: { maxSize: 4096, maxFiles: 2 } };
-    for (const path of [output.stdoutPath, output.stderrPath]) {
+    const vmLog = join(spec.stateDir, "vm.log");
+    for (const path of [output.stdoutPath, output.stderrPath, vmLog]) {
       await Deno.remove(path).catch(() => {});
     }
     const again = await assertRejects(() => driver.start(spec, bounded), A3sError);
     assert(again.message.includes("triple_fault"), again.message);
     await awaitLogKeeper(output.stdoutPath);
-    assert((await Deno.readTextFile(output.stdoutPath)).includes("[a3s vmm: the guest failed"));
+    assert((await Deno.readTextFile(vmLog)).includes("[a3s vmm: the guest failed"));
+    for (const path of [output.stdoutPath, output.stderrPath]) {
+      assertEquals(await Deno.readTextFile(path).catch(() => ""), "");
+    }
   } finally {
     await driver.remove(spec);
     await Deno.remove(dir, { recursive: true });

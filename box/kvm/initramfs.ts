@@ -64,7 +64,7 @@ export async function baseInitramfs(
   return path;
 }
 
-/** The box's own archive: its command, environment and timeout, which the agent reads. */
+/** The box's own archive: its command, environment, timeout and output lines, which the agent reads. */
 export function boxArchive(spec: BoxSpec): Uint8Array {
   const env = { PATH: DEFAULT_PATH, HOME: "/root", ...spec.env };
   return writeCpio([
@@ -84,6 +84,8 @@ export function boxArchive(spec: BoxSpec): Uint8Array {
       mode: S_IFREG | 0o644,
       data: encoder.encode(`${spec.timeoutSeconds ?? 0}\0`),
     },
+    // The main command's stdout and stderr lines: the VMM's COM3 and COM4 (see vmm_process.ts).
+    { path: "a3s/output", mode: S_IFREG | 0o644, data: encoder.encode("/dev/ttyS2\0/dev/ttyS3\0") },
   ]);
 }
 

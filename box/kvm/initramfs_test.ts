@@ -84,7 +84,8 @@ Deno.test({
     assert(decode("a3s/env").includes("A=1\0"));
     assertEquals(decode("a3s/timeout"), "30\0");
     assertEquals(decode("a3s/modules").trim().split("\n").length, KVM_GUEST_MODULES.length);
-    assertEquals(readCpio(boxArchive(spec)).size, 4);
+    assertEquals(decode("a3s/output"), "/dev/ttyS2\0/dev/ttyS3\0");
+    assertEquals(readCpio(boxArchive(spec)).size, 5);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

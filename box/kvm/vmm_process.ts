@@ -1,8 +1,9 @@
 /**
  * One box's VMM as a process of its own (`deno run vmm_process.ts CONFIG`): it builds the
  * machine, boots it (Linux from a bzImage and initramfs, or a guest program), bridges a unix
- * socket in the box's state dir to the virtio frame port, appends the console to the box's
- * output file (or its stdout), and writes `code signal reason` to the status file when the guest ends.
+ * socket in the box's state dir to the virtio frame port, appends the console (the kernel's and
+ * the agent's messages) to its file (or its stdout) and the guest's stdout and stderr lines to
+ * theirs, and writes `code signal reason` to the status file when the guest ends.
  *
  * A process per box is what makes stop immediate everywhere: a vCPU thread inside KVM_RUN cannot
  * always be interrupted (kvm_pvm blocks every signal but SIGKILL while a guest runs, and a worker
@@ -23,6 +24,16 @@ import { Serial16550 } from "./devices/serial.ts";
  */
 export const STATUS_UART = { port: 0x2f8, irq: 3 } as const;
 const STATUS_LINE = /^(\d+) (\d+) (\w+)$/;
+
+/**
+ * The main command's stdout and stderr, each on a UART of its own (COM3 and COM4, Linux's
+ * /dev/ttyS2 and /dev/ttyS3; the agent finds them in the box's /a3s/output), so the host keeps
+ * the two streams apart and neither carries the console's messages.
+ */
+export const OUTPUT_UARTS = {
+  stdout: { port: 0x3e8, irq: 4 },
+  stderr: { port: 0x2e8, irq: 3 },
+} as const;
 
 /** How the VMM boots its guest. */
 export const VmmBootSchema = z.discriminatedUnion("kind", [
@@ -53,6 +64,10 @@ export const VmmConfigSchema = z.object({
    * a pipe to the keeper of its logs, see drivers/_vm_log_keeper.ts).
    */
   console: z.string().optional(),
+  /** The file the guest's stdout line (COM3) is appended to; dropped when unset. */
+  stdout: z.string().optional(),
+  /** The file the guest's stderr line (COM4) is appended to; dropped when unset. */
+  stderr: z.string().optional(),
   /** The file that receives `code signal reason` once the guest ends. */
   status: z.string(),
 });
@@ -156,6 +171,21 @@ async function main(configPath: string): Promise<number> {
     interrupt: machine.vm.irqchip ? () => machine.vm.triggerIrq(STATUS_UART.irq) : undefined,
   });
   machine.vm.bus.addPio(STATUS_UART.port, 8, statusUart);
+  for (const stream of ["stdout", "stderr"] as const) {
+    const path = config[stream];
+    const file = path === undefined
+      ? undefined
+      : await Deno.open(path, { write: true, append: true, create: true });
+    const uart = OUTPUT_UARTS[stream];
+    machine.vm.bus.addPio(
+      uart.port,
+      8,
+      new Serial16550({
+        onOutput: (bytes) => file && writeAll(file, bytes),
+        interrupt: machine.vm.irqchip ? () => machine.vm.triggerIrq(uart.irq) : undefined,
+      }),
+    );
+  }
   boot(machine, config);
   try {
     // Every vCPU has its own run loop; the application processors wait in the in-kernel local
