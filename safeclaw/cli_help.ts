@@ -22,7 +22,9 @@ Commands:
                                prompt-injection verdicts (rules and the learned classifier);
                                --report scores them on the public and hand-written evaluation
                                sets beside a JS peer and published figures
-  audit verify                 check the audit hash chain; exit 1 naming the first bad record
+  audit verify [--anchor LINE|FILE]
+                               check the audit hash chain; exit 1 naming the first bad record
+  audit anchor                 sign the newest record: a line to keep outside the store
   audit ls [--severity S | --min-severity S] [--session ID] [--kind K]
            [--since T] [--until T] [--limit N] [--format json|table]
                                the newest N matching records (default 100), oldest first

@@ -371,7 +371,7 @@ Deno.test("each command's --help and -h print that command's help only; --help a
   const late = await safeclaw("audit", "ls", "--kind", "x", "--help");
   assertEquals([late.code, late.out.split("\n")[0]], [
     0,
-    "Usage: a3s safeclaw audit verify|ls|export|prune [options]",
+    "Usage: a3s safeclaw audit verify|anchor|ls|export|prune [options]",
   ]);
   const grouped = await safeclaw("audit", "prune", "-hf");
   assertEquals([grouped.code, grouped.out], [0, late.out]);
