@@ -198,32 +198,8 @@ export async function runCode(
         }
         return 0;
       }
-      const agent = await Agent.create(target);
-      try {
-        const tools = [...agent.tools.values()];
-        if (format === "json") {
-          console.log(
-            JSON.stringify(
-              tools.map((t) => ({
-                name: t.name,
-                effect: t.effect,
-                description: t.description,
-                parameters: t.parameters,
-              })),
-              null,
-              2,
-            ),
-          );
-        } else {console.log(
-            table(
-              ["NAME", "EFFECT", "DESCRIPTION"],
-              tools.map((t) => [t.name, t.effect, t.description.slice(0, 70)]),
-            ),
-          );}
-      } finally {
-        await agent.close();
-      }
-      return 0;
+      if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
+      return await listTools(target, values.connect === true, format);
     }
     case "audit": {
       if (target !== "ls") throw new UsageError("audit takes one subcommand: ls");
@@ -293,6 +269,66 @@ export async function runCode(
           : `unknown command '${command}'; run with --help`,
       );
   }
+}
+
+/**
+ * `code tools`: the agent's tools. A config's MCP servers are programs it names (a cloned
+ * repository's config may name any): they are started only with `connect`; otherwise each is
+ * listed as one not connected.
+ */
+async function listTools(
+  configPath: string,
+  connect: boolean,
+  format: "json" | "table",
+): Promise<number> {
+  const loaded = await loadAgentConfig(configPath);
+  const servers = loaded.config.mcp;
+  const agent = await Agent.fromConfig(
+    connect ? loaded.config : { ...loaded.config, mcp: [] },
+    { baseDir: loaded.baseDir },
+  );
+  try {
+    const tools = [...agent.tools.values()];
+    const unconnected = connect ? [] : servers.map((server) => ({
+      name: `mcp__${server.name}__*`,
+      server: server.name,
+      connected: false,
+      enabled: server.enabled,
+      description: `${server.enabled ? "not connected" : "disabled"}: ${
+        server.transport === "http" ? server.url : server.command
+      } (--connect lists its tools)`,
+    }));
+    if (format === "json") {
+      console.log(
+        JSON.stringify(
+          [
+            ...tools.map((t) => ({
+              name: t.name,
+              effect: t.effect,
+              description: t.description,
+              parameters: t.parameters,
+            })),
+            ...unconnected,
+          ],
+          null,
+          2,
+        ),
+      );
+    } else {
+      console.log(
+        table(
+          ["NAME", "EFFECT", "DESCRIPTION"],
+          [
+            ...tools.map((t) => [t.name, t.effect, t.description.slice(0, 70)]),
+            ...unconnected.map((s) => [s.name, "", s.description.slice(0, 70)]),
+          ],
+        ),
+      );
+    }
+  } finally {
+    await agent.close();
+  }
+  return 0;
 }
 
 async function run(

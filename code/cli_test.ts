@@ -1,6 +1,8 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { fileURLToPath } from "node:url";
 import { scriptedOpenAiServer } from "./_testing/servers.ts";
+import { A3sError, UsageError } from "@a3s/common/errors";
+import { oneLine } from "./cli.ts";
 
 const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
 const KEY = "AKIAQWERTYUIOPASDFGH";
@@ -130,4 +132,46 @@ Deno.test("cli: --yes approves the config's asks, never a call safeclaw holds", 
     await llm.close();
     await Deno.remove(home, { recursive: true });
   }
+});
+
+Deno.test("cli: tools lists a config's MCP servers without starting them; --connect does, and a failure is one line", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-code-cli-tools-" });
+  const marker = `${home}/started`;
+  // A config in a cloned repository may name any program as its MCP server.
+  await Deno.writeTextFile(
+    `${home}/agent.hcl`,
+    `default_model = "x/m"\nworkspace = "ws"\nproviders {\n  name = "x"\n  base_url = "http://127.0.0.1:9"\n}\nmcp "helper" {\n  transport = "stdio"\n  command = "sh"\n  args = ["-c", "echo ran > ${marker}; exit 1"]\n}\n`,
+  );
+  try {
+    const listed = await a3s(["tools", `${home}/agent.hcl`], home);
+    assertEquals(listed.code, 0, listed.stderr);
+    assert(/^bash\s+exec/m.test(listed.stdout), listed.stdout);
+    assert(/^mcp__helper__\*\s+not connected: sh \(--connect/m.test(listed.stdout), listed.stdout);
+    const json = await a3s(["tools", `${home}/agent.hcl`, "--json"], home);
+    const helper = JSON.parse(json.stdout).find((t: { name: string }) =>
+      t.name.startsWith("mcp__")
+    );
+    assertEquals([helper.server, helper.connected], ["helper", false]);
+    assertEquals(await Deno.stat(marker).then(() => true, () => false), false);
+
+    const connected = await a3s(["tools", `${home}/agent.hcl`, "--connect"], home);
+    assertEquals(connected.code, 1);
+    assertEquals(await Deno.readTextFile(marker), "ran\n");
+    const lines = connected.stderr.trim().split("\n");
+    assertEquals(lines.length, 1, connected.stderr);
+    assert(lines[0].startsWith("error: mcp server helper: cannot connect:"), lines[0]);
+
+    const usage = await a3s(["tools", `${home}/agent.hcl`, "extra"], home);
+    assertEquals([usage.code, usage.stderr.trim()], [2, "error: unexpected argument 'extra'"]);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("cli: an error the command does not name becomes one line, not a stack", () => {
+  const bug = oneLine(new TypeError("x is not a function\n    at somewhere"));
+  assert(bug instanceof A3sError);
+  assertEquals([bug.message, bug.status], ["x is not a function", 500]);
+  const usage = new UsageError("bad");
+  assertEquals(oneLine(usage), usage);
 });

@@ -148,6 +148,13 @@ export {
 } from "./bus_events.ts";
 export type { Responder } from "./channels/hub.ts";
 export { LOCAL_ONLY_HEADER } from "./channels/hub.ts";
+export { parseShell, type ShellInput, type ShellWord, type SimpleCommand } from "./shell_parse.ts";
+export {
+  KEYWORDS as SHELL_KEYWORDS,
+  NOT_COMMANDS as SHELL_NOT_COMMANDS,
+  SHELLS,
+  WRAPPERS as COMMAND_WRAPPERS,
+} from "./network_tools.ts";
 export { type Finding, PII_TYPES, type PiiType } from "@a3s/wasm/pii";
 
 /** The package name. */

@@ -135,6 +135,7 @@ export const WRAPPERS: Record<string, { valued: string[]; operands?: number }> =
   "systemd-run": { valued: ["-p", "-u", "--unit", "--property", "-E", "--setenv"] },
 };
 
+/** Shells: `-c` takes a script, an operand is a script file, none reads standard input. */
 export const SHELLS = /^(?:sh|bash|dash|zsh|ksh|mksh|ash|yash|fish|rbash|posh)$/;
 export const INTERPRETERS =
   /^(?:python[\d.]*|pypy[\d.]*|perl[\d.]*|ruby[\d.]*|node|nodejs|deno|bun|php[\d.]*|lua[\d.]*|luajit|Rscript|tclsh[\d.]*|wish|pwsh|powershell|osascript|gawk|awk|mawk|nawk|jshell|groovy|scala|julia|java)$/;

@@ -25,7 +25,9 @@ export type ShellInput =
 
 /** One simple command: its words, its input and the files it redirects to or from. */
 export interface SimpleCommand {
+  /** The command's words, its name first (assignments and keywords included, as written). */
   words: ShellWord[];
+  /** Its standard input, where the line gives it one (a pipe, a here-document, a file). */
   stdin?: ShellInput;
   /** Redirection targets (`> out.txt`, `< /dev/tcp/host/80`); fd duplications (`2>&1`) left out. */
   redirects: ShellWord[];

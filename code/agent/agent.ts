@@ -47,6 +47,14 @@ export interface AgentOptions {
   search?: SearchFunction;
   /** A command sandbox replacing the configured driver (box's runtime). */
   sandbox?: CommandSandbox;
+  /**
+   * Host environment variables the configured sandbox's commands get besides the base ones
+   * (`PATH`, `HOME`, `LANG`, `LC_*`, `TERM`, `TZ`, `USER`, `LOGNAME`); the server's other
+   * variables (its API keys) are never passed.
+   */
+  passEnv?: string[];
+  /** Tool calls one session (with its subagents) runs at once: 8 when unset. */
+  maxParallelTools?: number;
   /** A classifier replacing safeclaw's. */
   classifier?: TextClassifier;
   /** Checks tool output before the model reads it, in place of safeclaw's functions in process (serve passes safeclaw's `Guard`, for its audit log and session levels). */
@@ -106,6 +114,8 @@ export class Agent implements AgentRuntime {
   readonly #closers: (() => Promise<void>)[] = [];
   readonly #sessions = new Map<string, AgentSession>();
   #policy?: AccessPolicy;
+  /** Tool calls one session runs at once, from the options (8 when unset). */
+  maxParallelTools?: number;
 
   private constructor(
     readonly config: AgentConfig,
@@ -142,8 +152,12 @@ export class Agent implements AgentRuntime {
     const baseDir = options.baseDir ?? Deno.cwd();
     const at = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
     const workspace = Workspace.open(at(config.workspace));
+    // bubblewrap bounds each command as the box driver bounds a box: `box.pids`, `box.memory_mb`.
     const sandbox = options.sandbox ??
-      createSandbox(config.box.driver, workspace.root, config.box.network);
+      createSandbox(config.box.driver, workspace.root, config.box.network, {
+        passEnv: options.passEnv,
+        limits: { pids: config.box.pids, memoryMb: config.box.memory_mb },
+      });
     const policy = PermissionPolicy.fromConfig(config.permissions);
     const skills = await SkillRegistry.discover(config.skills.dirs.map(at), config.skills.builtin);
     const history = options.store ? await StoreHistory.open(options.store) : new MemoryHistory();
@@ -198,6 +212,7 @@ export class Agent implements AgentRuntime {
       options.toolCallInspector,
     );
     agent.embeddingsLocal = embeddingsLocal;
+    agent.maxParallelTools = options.maxParallelTools;
     if (closeRetry) agent.#closers.push(closeRetry);
     if (options.store) agent.auditLog = await StoreAuditLog.open(options.store);
     agent.#policy = options.accessPolicy ?? new AccessPolicy({

@@ -69,6 +69,8 @@ export interface AgentRuntime {
   readonly retry: RetryRunner;
   /** Where tool calls are audited durably (the shared store), when there is one. */
   readonly auditLog?: AuditLog;
+  /** Tool calls one session (with its subagents) runs at once; 8 when unset. */
+  readonly maxParallelTools?: number;
   /** Resolves a `provider/model` ref (the default model when omitted) to its provider and config. */
   resolveModel(ref?: string): ResolvedModel;
   /** Fetches a URL a tool chose, through the shared access policy. */

@@ -10,7 +10,7 @@ import {
   type ToolSpec,
   type Usage,
 } from "../llm/types.ts";
-import { PermissionPolicy, requestApproval } from "../policy/permissions.ts";
+import { PermissionPolicy, requestApproval, subjectIsPath } from "../policy/permissions.ts";
 import { SessionGuard, TaintError } from "../policy/guard.ts";
 import { workspaceScriptReader } from "../policy/script_reader.ts";
 import {
@@ -23,11 +23,12 @@ import type { SessionEnvironment } from "../runtime/sandbox.ts";
 import { LocalOnlyError, modelIsLocal } from "../policy/model_locality.ts";
 import { runTool, type ToolResult } from "../tools/run_tool.ts";
 import type { MemoryAccess, TodoItem, ToolServices } from "../tools/services.ts";
-import type { Tool } from "../tools/tool.ts";
+import type { Tool, ToolEffect } from "../tools/tool.ts";
 import { type AgentEvent, EventChannel, type StopReason, type TurnResult } from "./events.ts";
 import type { AgentRuntime, ResolvedModel } from "./runtime.ts";
 import { buildSystemPrompt } from "./prompt.ts";
 import { countRequest, tokenCounter } from "./tokens.ts";
+import { DEFAULT_MAX_PARALLEL_TOOLS, type ToolSlot, ToolSlots } from "./tool_slots.ts";
 import type { Approver } from "../policy/permissions.ts";
 import type { PermissionsConfig } from "../config/schema.ts";
 
@@ -45,8 +46,21 @@ export interface SessionOptions {
   maxSteps?: number;
   /** Answers `ask` decisions; the agent's approver when unset. */
   approver?: Approver;
-  /** Overrides on the agent's permissions (subagents). */
+  /**
+   * Overrides on the agent's permissions (subagents). A subagent's session is held to its
+   * parent's permissions as well: each call gets the stricter of the two decisions.
+   */
   permissions?: Partial<PermissionsConfig>;
+  /**
+   * The permissions this session is held to besides its own (a subagent's parent's): each call
+   * gets the stricter decision.
+   */
+  outerPolicy?: PermissionPolicy;
+  /**
+   * Tool calls run at once: the calls of one model reply, and those `batch` and subagents make,
+   * queue beyond it. The agent's `maxParallelTools` (8 unless set) when unset.
+   */
+  maxParallelTools?: number;
   /** Keep history in memory only (subagents). */
   ephemeral?: boolean;
   /** Prior messages to start from (resume). */
@@ -158,6 +172,14 @@ export function compactToolSpec(spec: ToolSpec): ToolSpec {
   };
 }
 
+/** The tool-call slots a subagent's session shares with its parent, by the options it was opened with. */
+const sharedSlots = new WeakMap<SessionOptions, ToolSlots>();
+
+/** What one call does: `effectOf` where the tool's effect depends on its input (`memory`), its effect otherwise. */
+function effectOf(tool: Tool, input: Record<string, unknown>): ToolEffect {
+  return tool.effectOf?.(input) ?? tool.effect;
+}
+
 function abortError(signal: AbortSignal): boolean {
   return signal.aborted;
 }
@@ -205,15 +227,24 @@ export class AgentSession {
   #env: SessionEnvironment | undefined;
   /** This session's view of memory, once asked for (a namespace's, or the agent's). */
   #memoryView: { memory: MemoryAccess | undefined } | undefined;
+  /** How many of this session's tool calls (its subagents' included) run at once. */
+  readonly #slots: ToolSlots;
 
   /** Opens a session on an agent's runtime; `Agent.session()` is the usual way to get one. */
   constructor(runtime: AgentRuntime, options: SessionOptions = {}) {
     this.#runtime = runtime;
     this.#options = options;
     this.id = options.id ?? `ses_${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
-    this.#policy = options.permissions
+    const own = options.permissions
       ? PermissionPolicy.fromConfig({ ...runtime.config.permissions, ...options.permissions })
       : runtime.policy;
+    this.#policy = options.outerPolicy && options.outerPolicy !== own
+      ? own.within(options.outerPolicy)
+      : own;
+    this.#slots = sharedSlots.get(options) ??
+      new ToolSlots(
+        options.maxParallelTools ?? runtime.maxParallelTools ?? DEFAULT_MAX_PARALLEL_TOOLS,
+      );
     this.#model = runtime.resolveModel(options.model);
     this.#modelRef = options.model ?? runtime.config.default_model;
     this.#modelLocal = modelIsLocal(runtime.config, this.#modelRef);
@@ -565,8 +596,9 @@ export class AgentSession {
       });
       if (!calls.length) return await finish(text, "end");
       toolCalls += calls.length;
-      // Calls of one reply are independent by contract, so they run together.
-      const results = await Promise.all(calls.map((call) => this.#executeCall(call, signal)));
+      // Calls of one reply are independent by contract, so they run together: as many at once
+      // as the session's slots, in order (the rest wait their turn, approvals included).
+      const results = await this.#executeAll(calls, signal);
       for (let i = 0; i < calls.length; i++) {
         await this.#append({
           role: "tool",
@@ -581,19 +613,47 @@ export class AgentSession {
     return await finish(lastText, "max_steps");
   }
 
-  /** The model's view of a subject: paths relative to the workspace, so rules like `read(src/**)` match. */
-  #subjectOf(tool: Tool, input: Record<string, unknown>): string | undefined {
-    const subject = tool.subject(input);
-    if (
-      subject === undefined || !["read", "write"].includes(tool.effect) || tool.name === "memory"
-    ) return subject;
+  /** Runs the calls of one reply, at most as many at once as the session has slots; results in order. */
+  async #executeAll(calls: ToolCall[], signal: AbortSignal): Promise<ToolResult[]> {
+    const results: ToolResult[] = new Array(calls.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < calls.length) {
+        const i = next++;
+        results[i] = await this.#executeCall(calls[i], signal);
+      }
+    };
+    const workers = Math.min(calls.length, Math.max(1, this.#slots.limit));
+    await Promise.all(Array.from({ length: workers }, worker));
+    return results;
+  }
+
+  /**
+   * What the rules match for a call: each subject the tool names (a patch may touch several
+   * files; a tool may return one subject, a list of them, or none), paths relative to the
+   * workspace so rules like `read(src/**)` match. Free-text subjects (a command, a URL, a
+   * memory) are kept as they are.
+   */
+  #subjectsOf(tool: Tool, input: Record<string, unknown>): string[] {
+    // Typed as strings; a custom tool that returns a list from `subject` is read as one too.
+    const raw: unknown = tool.subjects ? tool.subjects(input) : tool.subject(input);
+    const subjects = (Array.isArray(raw) ? raw : [raw]).filter((s): s is string =>
+      typeof s === "string"
+    );
+    const effect = effectOf(tool, input);
+    if (!["read", "write"].includes(effect) || !subjectIsPath(tool.name)) return subjects;
+    return subjects.map((subject) => this.#workspacePath(subject));
+  }
+
+  /** `path` relative to the session's workspace, as rules name paths. */
+  #workspacePath(path: string): string {
     try {
       const { workspace } = this.#environment();
-      return workspace.relative(workspace.resolve(subject));
+      return workspace.relative(workspace.resolve(path));
     } catch {
       // A path that escapes, or one the OS refuses (a name too long, a symlink loop), keeps its
       // raw form for the rules; the tool meets the same refusal and reports it to the model.
-      return subject;
+      return path;
     }
   }
 
@@ -672,8 +732,14 @@ export class AgentSession {
     if (!checked.ok) return fail(checked.error.replace(/^invalid/, "invalid"), "invalid");
     let input = checked.input;
 
-    const subject = this.#subjectOf(tool, input);
-    const decision = this.#policy.decide(tool.name, subject, tool.effect);
+    const subjects = this.#subjectsOf(tool, input);
+    const subject = subjects.length ? subjects.join(", ") : undefined;
+    const decision = this.#policy.decide(
+      tool.name,
+      subjects.length > 1 ? subjects : subjects[0],
+      effectOf(tool, input),
+      { readScript: this.#scriptReader(input) },
+    );
     let auditDecision: AuditEntry["decision"] = "allow";
     let auditRule = decision.rule;
     if (decision.action === "deny") {
@@ -769,7 +835,8 @@ export class AgentSession {
 
     const env = this.#environment();
     // A session folder over its quota takes no more writes; `bash` still runs, to delete files.
-    const quota = tool.effect === "write" ? env.quota : undefined;
+    const effect = effectOf(tool, input);
+    const quota = effect === "write" ? env.quota : undefined;
     const over = await quota?.exceeded();
     if (over) {
       return fail(
@@ -778,13 +845,34 @@ export class AgentSession {
         "workspace_quota",
       );
     }
-    let result = await runTool(tool, input, {
-      workspace: env.workspace,
-      sandbox: env.sandbox,
-      callId: call.id,
-      services: this.#services(signal),
-      signal,
-    }, { timeoutMs: rt.config.tools.timeout_ms, outputLimit: this.#outputLimit() });
+    let slot: ToolSlot;
+    try {
+      slot = await this.#slots.acquire(signal);
+    } catch {
+      return done(
+        {
+          content: `Error: ${tool.name} cancelled`,
+          isError: true,
+          truncated: false,
+          durationMs: performance.now() - started,
+        },
+        auditDecision,
+        input,
+        auditRule,
+      );
+    }
+    let result: ToolResult;
+    try {
+      result = await runTool(tool, input, {
+        workspace: env.workspace,
+        sandbox: env.sandbox,
+        callId: call.id,
+        services: this.#services(signal, slot),
+        signal,
+      }, { timeoutMs: rt.config.tools.timeout_ms, outputLimit: this.#outputLimit() });
+    } finally {
+      slot.release();
+    }
     const overNow = await quota?.measure();
     if (overNow) {
       result = {
@@ -799,7 +887,7 @@ export class AgentSession {
     const guarded = await this.#guard.checkToolOutput(
       result.content,
       tool.name,
-      tool.effect === "network" ? "web" : "tool_result",
+      effect === "network" ? "web" : "tool_result",
     );
     if (guarded.tainted.length || guarded.injection) {
       this.#emit({
@@ -823,10 +911,20 @@ export class AgentSession {
 
   /** safeclaw's verdict on a call, for the tools that run commands or reach the network. */
   async #checkToolCall(tool: Tool, input: Record<string, unknown>): Promise<ToolCallVerdict> {
-    if (!toolCallChecked(tool.effect)) return { decision: "allow", reasons: [] };
+    if (!toolCallChecked(effectOf(tool, input))) return { decision: "allow", reasons: [] };
+    return await this.#guard.checkToolCall(tool.name, input, {
+      readScript: this.#scriptReader(input),
+    });
+  }
+
+  /** Reads the scripts a command of this call runs, from its folder in the workspace. */
+  #scriptReader(input: Record<string, unknown>): (path: string) => string | undefined {
     const cwd = typeof input.cwd === "string" ? input.cwd : ".";
-    const readScript = workspaceScriptReader(this.#environment().workspace, cwd);
-    return await this.#guard.checkToolCall(tool.name, input, { readScript });
+    let read: ((path: string) => string | undefined) | undefined;
+    return (path) => {
+      read ??= workspaceScriptReader(this.#environment().workspace, cwd);
+      return read(path);
+    };
   }
 
   /** Characters of a tool result kept: small windows keep a quarter as many characters as the window has tokens. */
@@ -838,8 +936,13 @@ export class AgentSession {
       : limit;
   }
 
-  #services(signal: AbortSignal): ToolServices {
+  /**
+   * What the call holding `slot` may reach; the calls it makes itself (`batch`, `task`) give its
+   * slot back while they run.
+   */
+  #services(signal: AbortSignal, slot?: ToolSlot): ToolServices {
     const rt = this.#runtime;
+    const nested = <T>(work: () => Promise<T>) => slot ? slot.yieldDuring(work) : work();
     return {
       getTodos: () => this.#todos,
       setTodos: (items) => {
@@ -858,16 +961,22 @@ export class AgentSession {
       },
       memory: this.#memory(),
       search: rt.search,
-      runSubagent: (agent, prompt, s) => this.runSubagent(agent, prompt, s),
+      runSubagent: (agent, prompt, s) => nested(() => this.runSubagent(agent, prompt, s)),
       subagentNames: () => [...rt.subagents.keys()],
       runToolCall: (name, input, s) =>
-        this.#executeCall(
-          { id: `${name}_${crypto.randomUUID().slice(0, 8)}`, name, arguments: input },
-          AbortSignal.any([s, signal]),
-          true,
+        nested(() =>
+          this.#executeCall(
+            { id: `${name}_${crypto.randomUUID().slice(0, 8)}`, name, arguments: input },
+            AbortSignal.any([s, signal]),
+            true,
+          )
         ),
       checkEgress: (text, channel) => this.#guard.checkEgress(text, channel),
       fetchUrl: (url, s) => rt.fetchUrl(url, s),
+      // What `read(path)` rules would say, for the files a search shows (grep, glob).
+      mayRead: (path) => this.#policy.mayRead(this.#workspacePath(path)),
+      // What outlives the session (a saved memory) keeps no secret nor tainted value.
+      redact: (text) => this.#guard.redactText(text),
     };
   }
 
@@ -878,17 +987,19 @@ export class AgentSession {
   async runSubagent(name: string, prompt: string, signal: AbortSignal): Promise<string> {
     const def = this.#runtime.subagents.get(name);
     if (!def) throw new Error(`no subagent '${name}'`);
-    const all = [...this.#runtime.tools.keys()];
-    const tools = (def.tools ?? all.filter((t) => t !== "task")).filter((t) =>
-      this.#tools.has(t) || this.#runtime.tools.has(t)
-    );
-    const child = new AgentSession(this.#runtime, {
+    // Never a tool this session does not have itself: a subagent narrows, it does not widen.
+    const all = [...this.#tools.keys()];
+    const tools = (def.tools ?? all.filter((t) => t !== "task")).filter((t) => this.#tools.has(t));
+    const childOptions: SessionOptions = {
       model: def.model ?? this.#options.model,
       systemPrompt: def.prompt || undefined,
       tools,
       maxSteps: def.maxSteps,
       approver: this.#options.approver,
+      // Its own overrides, held to this session's permissions (overrides included) as well.
       permissions: def.permissions,
+      outerPolicy: this.#policy,
+
       ephemeral: true,
       // Its tool output counts toward this session's (or this chat's) safeclaw session.
       guardSession: this.#options.guardSession ?? this.id,
@@ -898,7 +1009,10 @@ export class AgentSession {
       memoryNamespace: this.#options.memoryNamespace,
       // A local-only conversation stays local in its subagents.
       localOnly: this.#localOnly,
-    });
+    };
+    // Its calls count toward this session's limit of calls at once.
+    sharedSlots.set(childOptions, this.#slots);
+    const child = new AgentSession(this.#runtime, childOptions);
     try {
       // Refused before it starts (no hook, no box, no request) when its model is remote.
       child.modelForCall();

@@ -5,6 +5,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { A3sError } from "@a3s/common/errors";
 import type { McpServerConfig } from "../config/schema.ts";
 import type { Tool } from "../tools/tool.ts";
 import { ToolError } from "../tools/tool.ts";
@@ -121,10 +122,12 @@ export async function connectMcpServer(
   } catch (error) {
     await transport.close().catch(() => {});
     const said = stderrTail?.text().trim();
-    throw new Error(
+    throw new A3sError(
+      "mcp_unavailable",
       `mcp server ${config.name}: cannot connect: ${(error as Error).message}${
-        said ? ` (stderr: ${said.slice(-500)})` : ""
+        said ? ` (stderr: ${said.slice(-500).replace(/\s+/g, " ")})` : ""
       }`,
+      { status: 502, field: `mcp.${config.name}` },
     );
   }
   const tools: Tool[] = [];

@@ -311,6 +311,21 @@ export class SessionGuard {
     return walk(value) as Record<string, unknown>;
   }
 
+  /**
+   * `text` with its secrets (keys, tokens, passwords: found in it, or tainted as secrets by an
+   * earlier tool result) redacted, for what outlives the session (a saved memory). Personal
+   * values stay: a memory about the user may hold the user's own.
+   */
+  redactText(text: string): string {
+    if (!this.options.enabled) return text;
+    const secrets = classify(text).findings.filter((f) => f.type === "secret");
+    let out = secrets.length ? redact(text, secrets) : text;
+    for (const [tainted, label] of this.#tainted) {
+      if (label === "secret" && out.includes(tainted)) out = out.split(tainted).join("[SECRET]");
+    }
+    return out;
+  }
+
   /** How many distinct values are tainted. */
   get taintedCount(): number {
     return this.#tainted.size;

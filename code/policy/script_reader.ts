@@ -3,6 +3,7 @@
  * what an earlier `write` put there, and safeclaw checks it like the command line itself.
  */
 import { join } from "node:path";
+import { workspaceFiles } from "../runtime/fs_guard.ts";
 import type { Workspace } from "../runtime/workspace.ts";
 
 /** The most of a script that is read: a larger file is checked by its first part. */
@@ -11,6 +12,11 @@ const MAX_SCRIPT_BYTES = 256 * 1024;
 /**
  * A reader of the scripts a command run in `cwd` (relative to the workspace) names; a path
  * outside the workspace, or one that cannot be read, gives undefined.
+ *
+ * Only a regular file is read, opened beneath the workspace root without following a symlink
+ * out of it, and non-blocking: a FIFO (or a device, a socket) named like a script gives
+ * undefined at once instead of holding the process in open(2). The check is synchronous, so
+ * it reads at most the first {@linkcode MAX_SCRIPT_BYTES} bytes of a local file.
  *
  * @example
  * ```ts ignore
@@ -24,15 +30,11 @@ export function workspaceScriptReader(
 ): (path: string) => string | undefined {
   return (path) => {
     try {
-      const resolved = workspace.resolve(path.startsWith("/") ? path : join(cwd, path));
-      using file = Deno.openSync(resolved, { read: true });
-      const buffer = new Uint8Array(MAX_SCRIPT_BYTES);
-      let filled = 0;
-      for (let n: number | null = 0; n !== null && filled < buffer.length;) {
-        n = file.readSync(buffer.subarray(filled));
-        if (n !== null) filled += n;
-      }
-      return new TextDecoder().decode(buffer.subarray(0, filled));
+      const bytes = workspaceFiles(workspace).readHeadSync(
+        path.startsWith("/") ? path : join(cwd, path),
+        MAX_SCRIPT_BYTES,
+      );
+      return new TextDecoder().decode(bytes);
     } catch {
       return undefined;
     }

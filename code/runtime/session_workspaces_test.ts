@@ -279,12 +279,13 @@ Deno.test({
       assert(!peek.stdout.includes("sk-server-key"), peek.stdout);
       assert(peek.stdout.includes("PATH="), peek.stdout);
       assertEquals(peek.stdout.trim().split("\n").at(-1), bob.workspace.root);
-      // The agent's own commands are not a session's: they keep the server's environment.
+      // The agent's own commands get no more of the server's environment than a session's: a
+      // variable reaches them only when named in `passEnv`.
       const agent = await sandboxes.run("echo $A3S_TEST_SESSION_SECRET", {
         cwd: root,
         timeoutMs: 10_000,
       });
-      assertEquals(agent.stdout.trim(), "sk-server-key");
+      assertEquals(agent.stdout.trim(), "");
     } finally {
       Deno.env.delete("A3S_TEST_SESSION_SECRET");
       await sandboxes.close();

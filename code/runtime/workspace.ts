@@ -1,14 +1,13 @@
-/** Workspace confinement: every path a tool touches resolves inside the root, symlinks included. */
+/**
+ * Workspace confinement: every path a tool touches resolves inside the root, symlinks included.
+ * The file tools read and write through `workspaceFiles(workspace)` (`fs_guard.ts`), which opens
+ * each path beneath the root without following a symlink out of it, so a concurrent change in
+ * the workspace cannot send them elsewhere.
+ */
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { PathEscapeError } from "./fs_guard.ts";
 
-/** A path that would leave the workspace. Tools report it to the model as an error. */
-export class PathEscapeError extends Error {
-  /** An error for `path`, which resolves outside the workspace. */
-  constructor(path: string) {
-    super(`path '${path}' is outside the workspace`);
-    this.name = "PathEscapeError";
-  }
-}
+export { FileKindError, PathEscapeError } from "./fs_guard.ts";
 
 function inside(root: string, path: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
@@ -35,7 +34,9 @@ export class Workspace {
 
   /**
    * The absolute path of `path` (relative to the root, or absolute), after checking that it
-   * and the real path of its nearest existing ancestor stay inside the root.
+   * and the real path of its nearest existing ancestor stay inside the root. The answer names a
+   * path for messages, rules and commands run in the sandbox; it is only true when asked, so
+   * host-side reads and writes go through `workspaceFiles` (`fs_guard.ts`) instead.
    */
   resolve(path: string): string {
     const abs = isAbsolute(path) ? resolve(path) : resolve(this.root, path);

@@ -1,5 +1,12 @@
-/** Walks workspace files for grep, glob and codesearch, skipping VCS and dependency folders. */
-import { join } from "node:path";
+/**
+ * What grep, glob, codesearch and the file tools share: the guarded walk over workspace files
+ * (skipping VCS and dependency folders), text decoding, the errors a path gives the model, and
+ * the session's read rules applied to the files a search returns.
+ */
+import { FileKindError, type WalkedFile, workspaceFiles } from "../runtime/fs_guard.ts";
+import type { Workspace } from "../runtime/workspace.ts";
+import type { ToolServices } from "./services.ts";
+import { ToolError } from "./tool.ts";
 
 const SKIPPED = new Set([
   ".git",
@@ -13,28 +20,47 @@ const SKIPPED = new Set([
   "__pycache__",
 ]);
 
-/** Yields absolute file paths under `dir`, depth first, in name order, not following links. */
-export async function* walkFiles(dir: string, signal?: AbortSignal): AsyncGenerator<string> {
-  const entries: Deno.DirEntry[] = [];
-  for await (const entry of Deno.readDir(dir)) entries.push(entry);
-  entries.sort((a, b) => a.name.localeCompare(b.name));
-  for (const entry of entries) {
-    signal?.throwIfAborted();
-    const path = join(dir, entry.name);
-    if (entry.isDirectory) {
-      if (!SKIPPED.has(entry.name)) yield* walkFiles(path, signal);
-    } else if (entry.isFile) yield path;
-  }
+/**
+ * The regular files under folder `path` of the workspace, depth first, in name order, not
+ * following links; each is opened beneath the folder it was found in, never by its full path.
+ */
+export function walkFiles(
+  workspace: Workspace,
+  path: string,
+  signal?: AbortSignal,
+): AsyncGenerator<WalkedFile> {
+  return workspaceFiles(workspace).walk(path, { signal, skip: (name) => SKIPPED.has(name) });
 }
 
-/** Reads a file as text, or undefined when it looks binary or is larger than `maxBytes`. */
-export async function readTextIfSmall(
-  path: string,
-  maxBytes = 2_000_000,
-): Promise<string | undefined> {
-  const info = await Deno.stat(path);
-  if (info.size > maxBytes) return undefined;
-  const bytes = await Deno.readFile(path);
-  if (bytes.subarray(0, 8000).includes(0)) return undefined;
+/** `bytes` as text, or undefined when missing or binary (a NUL in the first 8000 bytes). */
+export function decodeText(bytes: Uint8Array | undefined): string | undefined {
+  if (bytes === undefined || bytes.subarray(0, 8000).includes(0)) return undefined;
   return new TextDecoder().decode(bytes);
+}
+
+/**
+ * A file error as the model should read it: `missing` for a path that does not exist,
+ * `directory` for a folder where a file was wanted; other errors pass unchanged.
+ */
+export function fileError(
+  error: unknown,
+  messages: { missing: string; directory?: string },
+): unknown {
+  if (error instanceof Deno.errors.NotFound) return new ToolError(messages.missing);
+  if (error instanceof FileKindError) {
+    if (error.kind === "directory" && messages.directory) {
+      return new ToolError(messages.directory);
+    }
+    return new ToolError(`${error.message}; only regular files can be used`);
+  }
+  return error;
+}
+
+/**
+ * Whether a search may show file `rel` (workspace-relative): not when the session's rules deny
+ * `read(rel)` or ask about it by a rule of their own. Everything when the session cannot say.
+ */
+export function readableFilter(services: ToolServices): (rel: string) => boolean {
+  const mayRead = services.mayRead;
+  return mayRead ? (rel) => mayRead.call(services, rel) : () => true;
 }

@@ -4,8 +4,9 @@
  * file modification time so repeated searches only re-read changed files.
  */
 import { z } from "zod";
+import type { Workspace } from "../runtime/workspace.ts";
 import { defineTool } from "./tool.ts";
-import { readTextIfSmall, walkFiles } from "./_walk.ts";
+import { decodeText, readableFilter, walkFiles } from "./_walk.ts";
 
 const DEFINITION = new RegExp(
   [
@@ -38,17 +39,26 @@ function terms(text: string): string[] {
   );
 }
 
-async function index(root: string, signal: AbortSignal): Promise<Map<string, IndexedFile>> {
-  const cache = caches.get(root) ?? new Map<string, IndexedFile>();
-  caches.set(root, cache);
+/** The workspace's code files by relative path, re-reading only those changed since last time. */
+async function index(
+  workspace: Workspace,
+  signal: AbortSignal,
+): Promise<Map<string, IndexedFile>> {
+  const cache = caches.get(workspace.root) ?? new Map<string, IndexedFile>();
+  caches.set(workspace.root, cache);
   const seen = new Set<string>();
-  for await (const file of walkFiles(root, signal)) {
-    if (!CODE_FILE.test(file)) continue;
-    seen.add(file);
-    const mtime = (await Deno.stat(file)).mtime?.getTime() ?? 0;
-    if (cache.get(file)?.mtime === mtime) continue;
-    const text = await readTextIfSmall(file, 1_000_000);
-    if (text === undefined) continue;
+  for await (const file of walkFiles(workspace, ".", signal)) {
+    if (!CODE_FILE.test(file.rel)) continue;
+    const info = file.stat();
+    if (!info) continue;
+    seen.add(file.rel);
+    const mtime = info.mtimeMs;
+    if (cache.get(file.rel)?.mtime === mtime) continue;
+    const text = decodeText(await file.read(1_000_000, signal));
+    if (text === undefined) {
+      cache.delete(file.rel);
+      continue;
+    }
     const lines = text.split("\n");
     const symbols: IndexedFile["symbols"] = [];
     lines.forEach((line, i) => {
@@ -59,7 +69,7 @@ async function index(root: string, signal: AbortSignal): Promise<Map<string, Ind
     const tf = new Map<string, number>();
     const all = terms(text);
     for (const t of all) tf.set(t, (tf.get(t) ?? 0) + 1);
-    cache.set(file, { mtime, symbols, terms: tf, length: all.length, lines });
+    cache.set(file.rel, { mtime, symbols, terms: tf, length: all.length, lines });
   }
   for (const file of cache.keys()) if (!seen.has(file)) cache.delete(file);
   return cache;
@@ -77,8 +87,12 @@ export const codesearchTool = defineTool({
   }),
   subject: (input) => input.query,
   async run(input, ctx) {
-    const files = await index(ctx.workspace.root, ctx.signal);
-    const rel = (f: string) => ctx.workspace.relative(f);
+    const readable = readableFilter(ctx.services);
+    // Files the session's read rules keep from the model are left out of every answer.
+    const files = new Map(
+      [...(await index(ctx.workspace, ctx.signal))].filter(([file]) => readable(file)),
+    );
+    const rel = (f: string) => f;
     if (input.kind === "symbol") {
       const q = input.query.toLowerCase();
       const hits: { score: number; line: string }[] = [];

@@ -1,6 +1,11 @@
 /** `edit`: exact-string replacement that insists on a unique match unless told otherwise. */
+import { workspaceFiles } from "../runtime/fs_guard.ts";
 import { z } from "zod";
 import { defineTool, ToolError } from "./tool.ts";
+import { fileError } from "./_walk.ts";
+
+/** The largest file `edit` changes. */
+const MAX_EDIT_BYTES = 20_000_000;
 
 function count(haystack: string, needle: string): number {
   let n = 0;
@@ -26,23 +31,29 @@ export const editTool = defineTool({
     if (input.old_string === input.new_string) {
       throw new ToolError("old_string and new_string are the same");
     }
-    const path = ctx.workspace.resolve(input.path);
-    const text = await Deno.readTextFile(path).catch(() => {
-      throw new ToolError(`file not found: ${input.path}`);
+    let n = 0;
+    // Read and rewritten through one descriptor, opened beneath the workspace root.
+    const { rel } = await workspaceFiles(ctx.workspace).updateFile(input.path, (bytes) => {
+      const text = new TextDecoder().decode(bytes);
+      n = count(text, input.old_string);
+      if (n === 0) throw new ToolError(`old_string not found in ${input.path}`);
+      if (n > 1 && !input.replace_all) {
+        throw new ToolError(
+          `old_string matches ${n} times in ${input.path}; add context to make it unique or set replace_all`,
+        );
+      }
+      const next = input.replace_all
+        ? text.split(input.old_string).join(input.new_string)
+        : text.replace(input.old_string, () => input.new_string);
+      return new TextEncoder().encode(next);
+    }, { maxBytes: MAX_EDIT_BYTES, signal: ctx.signal }).catch((error) => {
+      if (error instanceof ToolError) throw error;
+      throw fileError(error, {
+        missing: `file not found: ${input.path}`,
+        directory: `${input.path} is a directory`,
+      });
     });
-    const n = count(text, input.old_string);
-    if (n === 0) throw new ToolError(`old_string not found in ${input.path}`);
-    if (n > 1 && !input.replace_all) {
-      throw new ToolError(
-        `old_string matches ${n} times in ${input.path}; add context to make it unique or set replace_all`,
-      );
-    }
-    const next = input.replace_all
-      ? text.split(input.old_string).join(input.new_string)
-      : text.replace(input.old_string, () => input.new_string);
-    await Deno.writeTextFile(path, next);
-    return `edited ${ctx.workspace.relative(path)}: ${input.replace_all ? n : 1} replacement${
-      (input.replace_all ? n : 1) === 1 ? "" : "s"
-    }`;
+    const replaced = input.replace_all ? n : 1;
+    return `edited ${rel}: ${replaced} replacement${replaced === 1 ? "" : "s"}`;
   },
 });

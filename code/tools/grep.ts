@@ -1,8 +1,13 @@
 /** `grep`: regex search over workspace files with ripgrep's main options. */
 import { z } from "zod";
+import { type WalkedFile, workspaceFiles } from "../runtime/fs_guard.ts";
 import { globToRegExp } from "../runtime/glob.ts";
 import { defineTool, ToolError } from "./tool.ts";
-import { readTextIfSmall, walkFiles } from "./_walk.ts";
+import { decodeText, fileError, readableFilter, walkFiles } from "./_walk.ts";
+import { checkPattern, PatternMatcher } from "./fs_match.ts";
+
+/** The largest file searched; larger ones are skipped. */
+const MAX_GREP_BYTES = 2_000_000;
 
 export const grepTool = defineTool({
   name: "grep",
@@ -10,7 +15,9 @@ export const grepTool = defineTool({
     "Search file contents with a regular expression. output_mode: content (matching lines), files_with_matches, or count.",
   effect: "read",
   input: z.object({
-    pattern: z.string().min(1).describe("JavaScript regular expression"),
+    pattern: z.string().min(1).describe(
+      "JavaScript regular expression (no lookaround or backreferences)",
+    ),
     path: z.string().default(".").describe("file or folder to search"),
     glob: z.string().optional().describe("only files matching this glob, such as *.ts"),
     ignore_case: z.boolean().default(false),
@@ -22,57 +29,81 @@ export const grepTool = defineTool({
   }),
   subject: (input) => input.path,
   async run(input, ctx) {
-    let re: RegExp;
-    try {
-      re = new RegExp(input.pattern, input.ignore_case ? "i" : "");
-    } catch (error) {
-      throw new ToolError(`bad pattern: ${(error as Error).message}`);
+    const flags = input.ignore_case ? "i" : "";
+    checkPattern(input.pattern, flags, "bad pattern");
+    let fileGlob: RegExp | undefined;
+    if (input.glob) {
+      try {
+        fileGlob = globToRegExp(input.glob);
+      } catch (error) {
+        throw new ToolError(`bad glob: ${(error as Error).message}`);
+      }
+      checkPattern(fileGlob.source, fileGlob.flags, "bad glob");
     }
-    const root = ctx.workspace.resolve(input.path);
-    const info = await Deno.stat(root).catch(() => undefined);
-    if (!info) throw new ToolError(`not found: ${input.path}`);
-    const fileGlob = input.glob ? globToRegExp(input.glob) : undefined;
-    const files = info.isFile ? [root] : walkFiles(root, ctx.signal);
-    const out: string[] = [];
-    let results = 0;
-    for await (const file of files) {
-      const rel = ctx.workspace.relative(file);
-      if (fileGlob && !fileGlob.test(rel) && !fileGlob.test(rel.split("/").pop()!)) continue;
-      const text = await readTextIfSmall(file);
-      if (text === undefined) continue;
-      const lines = text.split("\n");
-      const hits: number[] = [];
-      lines.forEach((line, i) => {
-        if (re.test(line)) hits.push(i);
-      });
-      if (!hits.length) continue;
-      if (input.output_mode === "files_with_matches") {
-        out.push(rel);
-        results++;
-      } else if (input.output_mode === "count") {
-        out.push(`${rel}:${hits.length}`);
-        results++;
-      } else {
-        const shown = new Set<number>();
-        for (const h of hits) {
-          for (
-            let k = Math.max(0, h - input.context);
-            k <= Math.min(lines.length - 1, h + input.context);
-            k++
-          ) {
-            if (shown.has(k)) continue;
-            shown.add(k);
-            out.push(`${rel}:${k + 1}${hits.includes(k) ? ":" : "-"}${lines[k]}`);
-          }
+    const workspace = workspaceFiles(ctx.workspace);
+    let info;
+    try {
+      info = workspace.stat(input.path);
+    } catch (error) {
+      throw fileError(error, { missing: `not found: ${input.path}` });
+    }
+    const readable = readableFilter(ctx.services);
+    // Matching runs in a worker the call's timeout terminates, in linear time.
+    const matcher = PatternMatcher.start(ctx.signal);
+    try {
+      const re = await matcher.compile(input.pattern, flags);
+      const globRe = fileGlob ? await matcher.compile(fileGlob.source, fileGlob.flags) : undefined;
+      const files: AsyncIterable<WalkedFile> | WalkedFile[] = info.kind === "file"
+        ? [{
+          rel: info.rel,
+          name: info.rel.split("/").pop()!,
+          stat: () => info,
+          read: async (maxBytes, signal) =>
+            (await workspace.readFile(input.path, { maxBytes, signal })).bytes,
+        }]
+        : walkFiles(ctx.workspace, input.path, ctx.signal);
+      const out: string[] = [];
+      let results = 0;
+      for await (const file of files) {
+        const rel = file.rel;
+        if (!readable(rel)) continue;
+        if (globRe && !(await matcher.test(globRe, [rel, file.name])).some(Boolean)) continue;
+        const text = decodeText(await file.read(MAX_GREP_BYTES, ctx.signal));
+        if (text === undefined) continue;
+        const hits = await matcher.lines(re, text);
+        if (!hits.length) continue;
+        if (input.output_mode === "files_with_matches") {
+          out.push(rel);
           results++;
-          if (results >= input.max_results) break;
+        } else if (input.output_mode === "count") {
+          out.push(`${rel}:${hits.length}`);
+          results++;
+        } else {
+          const lines = text.split("\n");
+          const hit = new Set(hits);
+          const shown = new Set<number>();
+          for (const h of hits) {
+            for (
+              let k = Math.max(0, h - input.context);
+              k <= Math.min(lines.length - 1, h + input.context);
+              k++
+            ) {
+              if (shown.has(k)) continue;
+              shown.add(k);
+              out.push(`${rel}:${k + 1}${hit.has(k) ? ":" : "-"}${lines[k]}`);
+            }
+            results++;
+            if (results >= input.max_results) break;
+          }
+        }
+        if (results >= input.max_results) {
+          out.push(`(stopped at ${input.max_results} results)`);
+          break;
         }
       }
-      if (results >= input.max_results) {
-        out.push(`(stopped at ${input.max_results} results)`);
-        break;
-      }
+      return out.join("\n") || "no matches";
+    } finally {
+      matcher.close();
     }
-    return out.join("\n") || "no matches";
   },
 });

@@ -1,6 +1,6 @@
 /** `ls`: a folder's entries, folders first, with sizes. */
-import { join } from "node:path";
 import { z } from "zod";
+import { FileKindError, workspaceFiles } from "../runtime/fs_guard.ts";
 import { defineTool, ToolError } from "./tool.ts";
 
 export const lsTool = defineTool({
@@ -10,18 +10,22 @@ export const lsTool = defineTool({
   input: z.object({ path: z.string().default(".").describe("folder, relative to the workspace") }),
   subject: (input) => input.path,
   async run(input, ctx) {
-    const dir = ctx.workspace.resolve(input.path);
-    const info = await Deno.stat(dir).catch(() => undefined);
-    if (!info) throw new ToolError(`not found: ${input.path}`);
-    if (!info.isDirectory) throw new ToolError(`${input.path} is a file; use read`);
+    // Listed through the folder opened beneath the workspace root; entries are not followed.
+    const listing = await workspaceFiles(ctx.workspace).list(input.path).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) throw new ToolError(`not found: ${input.path}`);
+      if (error instanceof FileKindError) {
+        throw new ToolError(
+          error.kind === "file" ? `${input.path} is a file; use read` : error.message,
+        );
+      }
+      throw error;
+    });
     const dirs: string[] = [];
     const files: string[] = [];
-    for await (const entry of Deno.readDir(dir)) {
-      if (entry.isDirectory) dirs.push(`${entry.name}/`);
-      else {
-        const size = entry.isFile ? (await Deno.lstat(join(dir, entry.name))).size : 0;
-        files.push(entry.isSymlink ? `${entry.name}@` : `${entry.name} (${size} bytes)`);
-      }
+    for (const entry of listing.entries) {
+      if (entry.kind === "directory") dirs.push(`${entry.name}/`);
+      else if (entry.kind === "symlink") files.push(`${entry.name}@`);
+      else files.push(`${entry.name} (${entry.size} bytes)`);
     }
     dirs.sort();
     files.sort();

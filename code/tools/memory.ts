@@ -6,7 +6,10 @@ export const memoryTool = defineTool({
   name: "memory",
   description:
     "Long-term memory across sessions. save a fact (scope project or user), search by keywords, list recent, or delete by id.",
-  effect: "read",
+  // Saving and deleting change what every later session reads: a write, asked about where
+  // writes are. Rules can tell the actions apart by subject: memory(search), memory(save)...
+  effect: "write",
+  effectOf: (input) => (input.action === "search" || input.action === "list" ? "read" : "write"),
   input: z.object({
     action: z.enum(["save", "search", "list", "delete"]),
     content: z.string().optional().describe("what to remember (save)"),
@@ -16,13 +19,20 @@ export const memoryTool = defineTool({
     id: z.string().optional().describe("record id (delete)"),
     limit: z.number().int().positive().max(100).default(10),
   }),
+  subject: (input) => input.action,
   async run(input, ctx) {
     const memory = ctx.services.memory;
     if (!memory) throw new ToolError("memory is off for this agent");
     switch (input.action) {
       case "save": {
         if (!input.content) throw new ToolError("content is required to save");
-        const record = await memory.save(input.scope ?? "project", input.content, input.tags);
+        // Stored beyond the session: secrets and tainted values are masked first.
+        const redact = ctx.services.redact ?? ((text: string) => text);
+        const record = await memory.save(
+          input.scope ?? "project",
+          redact(input.content),
+          input.tags.map(redact),
+        );
         return `saved ${record.id} (${record.scope})`;
       }
       case "delete":

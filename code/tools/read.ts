@@ -1,7 +1,11 @@
 /** `read`: a file's lines, numbered, with offset and limit for large files. */
+import { workspaceFiles } from "../runtime/fs_guard.ts";
 import { z } from "zod";
 import { defineTool, ToolError } from "./tool.ts";
-import { readTextIfSmall } from "./_walk.ts";
+import { decodeText, fileError } from "./_walk.ts";
+
+/** The largest file `read` loads. */
+const MAX_READ_BYTES = 20_000_000;
 
 export const readTool = defineTool({
   name: "read",
@@ -15,11 +19,22 @@ export const readTool = defineTool({
   }),
   subject: (input) => input.path,
   async run(input, ctx) {
-    const path = ctx.workspace.resolve(input.path);
-    const info = await Deno.stat(path).catch(() => undefined);
-    if (!info) throw new ToolError(`file not found: ${input.path}`);
-    if (info.isDirectory) throw new ToolError(`${input.path} is a directory; use ls`);
-    const text = await readTextIfSmall(path, 20_000_000);
+    // Opened beneath the workspace root, a regular file only (never a FIFO or a device).
+    const file = await workspaceFiles(ctx.workspace).readFile(input.path, {
+      maxBytes: MAX_READ_BYTES,
+      signal: ctx.signal,
+    }).catch((error) => {
+      throw fileError(error, {
+        missing: `file not found: ${input.path}`,
+        directory: `${input.path} is a directory; use ls`,
+      });
+    });
+    if (file.bytes === undefined) {
+      throw new ToolError(
+        `${input.path} is too large to read (${file.size} bytes; the limit is ${MAX_READ_BYTES}); use grep or bash to look into it`,
+      );
+    }
+    const text = decodeText(file.bytes);
     if (text === undefined) throw new ToolError(`${input.path} is a binary file`);
     const lines = text.split("\n");
     if (lines[lines.length - 1] === "") lines.pop();

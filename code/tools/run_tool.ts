@@ -1,5 +1,5 @@
 /** Runs one validated tool call with its timeout and output limit; failures become results. */
-import { PathEscapeError } from "../runtime/workspace.ts";
+import { FileKindError, PathEscapeError } from "../runtime/workspace.ts";
 import { type Tool, type ToolContext, ToolError } from "./tool.ts";
 
 /** What a tool call produced, as the model will read it. */
@@ -32,7 +32,10 @@ export function truncateOutput(text: string, limit: number): { text: string; tru
 
 /**
  * Runs `tool` on already validated `input`. Timeouts, cancellation and thrown errors turn into
- * an error result the model reads; nothing is thrown.
+ * an error result the model reads; nothing is thrown. The tool gets a signal that aborts at the
+ * timeout or the caller's cancel, and the call returns then: the file tools stop reading and
+ * writing between chunks, grep and glob terminate their matching worker, web_fetch cancels its
+ * request and body.
  */
 export async function runTool(
   tool: Tool,
@@ -62,7 +65,10 @@ export async function runTool(
     });
   } catch (error) {
     isError = true;
-    if (error instanceof ToolError || error instanceof PathEscapeError) {
+    if (
+      error instanceof ToolError || error instanceof PathEscapeError ||
+      error instanceof FileKindError
+    ) {
       content = `Error: ${error.message}`;
     } else if (error instanceof Deno.errors.NotFound) {
       content = `Error: not found: ${(error as Error).message}`;

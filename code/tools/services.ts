@@ -116,4 +116,15 @@ export interface ToolServices {
    * allowed, DNS pinned, each redirect checked); refusals throw.
    */
   fetchUrl(url: URL, signal: AbortSignal): Promise<Response>;
+  /**
+   * Whether the session's rules let `read(path)` run without asking (`path` as a tool got it,
+   * relative to the workspace): grep, glob and codesearch leave out the files for which it is
+   * false, since no one can be asked file by file. Absent: nothing is left out.
+   */
+  mayRead?(path: string): boolean;
+  /**
+   * `text` with secrets and tainted values masked by the session's guard, for what a tool keeps
+   * beyond the session (the `memory` tool saves through it). Absent: stored as given.
+   */
+  redact?(text: string): string;
 }

@@ -29,6 +29,11 @@ export interface Tool {
   readonly description: string;
   /** What the tool does to the world, for permission presets. */
   readonly effect: ToolEffect;
+  /**
+   * What this call does, when it depends on the input (`memory` only reads when it searches or
+   * lists); {@linkcode Tool.effect}, the strictest, when unset.
+   */
+  effectOf?(input: Record<string, unknown>): ToolEffect;
   /** JSON Schema of the input, sent to the model. */
   readonly parameters: Record<string, unknown>;
   /** How long one call may run, in milliseconds; the agent's `tools.timeout_ms` when unset. */
@@ -39,6 +44,12 @@ export interface Tool {
   ): { ok: true; input: Record<string, unknown> } | { ok: false; error: string };
   /** What `tool(pattern)` rules match: the command of `bash`, the path of file tools. */
   subject(input: Record<string, unknown>): string | undefined;
+  /**
+   * Every subject a call touches, when it touches more than one (each file a `patch` changes,
+   * creates or deletes): a call is allowed only when the rules allow each of them. Unset: the
+   * one {@linkcode Tool.subject}.
+   */
+  subjects?(input: Record<string, unknown>): string[];
   /** Runs the tool on validated input; the returned text is what the model reads. Throw {@linkcode ToolError} for failures the model should see. */
   run(input: Record<string, unknown>, ctx: ToolContext): Promise<string>;
 }
@@ -70,12 +81,16 @@ export interface ToolSpecOf<S extends z.ZodType> {
   description: string;
   /** What the tool does to the world, for permission presets. */
   effect: ToolEffect;
+  /** What a call with this input does, when it depends on the input (see {@linkcode Tool.effectOf}). */
+  effectOf?(input: z.output<S>): ToolEffect;
   /** The input schema: validates the model's arguments and becomes the JSON Schema it sees. */
   input: S;
   /** How long one call may run, in milliseconds; the agent's `tools.timeout_ms` when unset. */
   timeoutMs?: number;
   /** What `tool(pattern)` rules match for this input (a path, a command); none when unset. */
   subject?(input: z.output<S>): string | undefined;
+  /** Every subject the input touches, when there may be several (see {@linkcode Tool.subjects}). */
+  subjects?(input: z.output<S>): string[];
   /** Runs the tool on validated input; the returned text is what the model reads. */
   run(input: z.output<S>, ctx: ToolContext): Promise<string>;
 }
@@ -111,6 +126,12 @@ export function defineTool<S extends z.ZodType>(spec: ToolSpecOf<S>): Tool {
       return { ok: false, error: `invalid arguments for ${spec.name}: ${field}: ${issue.message}` };
     },
     subject: (input) => spec.subject?.(input as z.output<S>),
+    ...(spec.effectOf
+      ? { effectOf: (input: Record<string, unknown>) => spec.effectOf!(input as z.output<S>) }
+      : {}),
+    ...(spec.subjects
+      ? { subjects: (input: Record<string, unknown>) => spec.subjects!(input as z.output<S>) }
+      : {}),
     run: (input, ctx) => spec.run(input as z.output<S>, ctx),
   };
 }

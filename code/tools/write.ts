@@ -1,7 +1,8 @@
 /** `write`: create or overwrite a file, making its folders. */
-import { dirname } from "node:path";
+import { workspaceFiles } from "../runtime/fs_guard.ts";
 import { z } from "zod";
 import { defineTool } from "./tool.ts";
+import { fileError } from "./_walk.ts";
 
 export const writeTool = defineTool({
   name: "write",
@@ -13,15 +14,20 @@ export const writeTool = defineTool({
   }),
   subject: (input) => input.path,
   async run(input, ctx) {
-    const path = ctx.workspace.resolve(input.path);
-    await Deno.mkdir(dirname(path), { recursive: true });
-    const existed = await Deno.stat(path).then(() => true, () => false);
-    await Deno.writeTextFile(path, input.content);
+    const bytes = new TextEncoder().encode(input.content);
+    // Folders are made and the file opened beneath the workspace root, never through a symlink
+    // out of it; only a regular file is overwritten.
+    const { created, rel } = await workspaceFiles(ctx.workspace).writeFile(input.path, bytes, {
+      signal: ctx.signal,
+    }).catch((error) => {
+      throw fileError(error, {
+        missing: `cannot create ${input.path}: a folder on its path is missing`,
+        directory: `${input.path} is a directory`,
+      });
+    });
     const lines = input.content
       ? input.content.split("\n").length - (input.content.endsWith("\n") ? 1 : 0)
       : 0;
-    return `${existed ? "overwrote" : "created"} ${ctx.workspace.relative(path)} (${lines} lines, ${
-      new TextEncoder().encode(input.content).length
-    } bytes)`;
+    return `${created ? "created" : "overwrote"} ${rel} (${lines} lines, ${bytes.length} bytes)`;
   },
 });
