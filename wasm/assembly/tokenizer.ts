@@ -3,7 +3,9 @@
 // buffer, calls encode once, and reads every id back from the output buffer.
 import { bpePiece, byteIds, configureBpe, fallbackIds } from "./tokenizer/bpe";
 import { hashBytes } from "./tokenizer/hash";
+import { setLongSpans, wholeRuns } from "./tokenizer/long_merge";
 import { loadMerges as loadMergeTable } from "./tokenizer/merges";
+import { clearPairCache } from "./tokenizer/pair";
 import { nextPiece, setFlavor } from "./tokenizer/split";
 import {
   loadVocab as loadVocabTable,
@@ -46,6 +48,7 @@ export function configure(
   splitMode = split;
   setFlavor(jsRegexFlavor);
   configureBpe(rankByBytes, byteLevel, unk);
+  clearPairCache();
   ignoreMerges = ignoreMergesForWholeTokens;
   if (cache == 0) {
     const bytes = CACHE_SLOT << CACHE_BITS;
@@ -66,10 +69,12 @@ export function fallbackTable(): usize {
 
 export function loadVocab(bytes: usize, entries: usize, count: i32, maxId: i32): void {
   loadVocabTable(bytes, entries, count, maxId);
+  clearPairCache();
 }
 
 export function loadMerges(triples: usize, count: i32): void {
   loadMergeTable(triples, count);
+  clearPairCache();
 }
 
 /** Makes room for `size` input bytes (and as many output ids); returns the input pointer. */
@@ -222,4 +227,14 @@ export function decode(count: i32): i32 {
 
 export function decodedPointer(): usize {
   return decoded;
+}
+
+/** Sets the span and margin of long-piece merging (bytes); for tests and tuning. */
+export function longPieceSpans(span: i32, margin: i32): void {
+  setLongSpans(span, margin);
+}
+
+/** How many long pieces were merged again in one run because their spans' walls did not hold. */
+export function longPieceRetries(): i32 {
+  return wholeRuns;
 }

@@ -13,6 +13,7 @@ import * as gptCl100k from "gpt-tokenizer/encoding/cl100k_base";
 import * as gptO200k from "gpt-tokenizer/encoding/o200k_base";
 import { getEncoding } from "../tokenizer/mod.ts";
 import { mixedCorpus } from "./_corpus.ts";
+import { seededRandom } from "../tokenizer/_test_corpus.ts";
 
 const corpus = mixedCorpus();
 const megabytes = new TextEncoder().encode(corpus).length / 1e6;
@@ -82,16 +83,28 @@ for (const name of ["cl100k_base", "o200k_base"] as const) {
 
 const oneLetter = "a".repeat(1_000_000);
 const spaces = " ".repeat(1_000_000);
+const next = seededRandom(1);
+const oneWord = Array.from(
+  { length: 1_000_000 },
+  () => String.fromCharCode(97 + Math.floor(next() * 26)),
+)
+  .join("");
 for (const name of ["cl100k_base", "o200k_base"] as const) {
   const enc = peers[name].ours;
   const small = bestSeconds(() => enc.count(oneLetter.slice(0, 100_000)), 3);
   const large = bestSeconds(() => enc.count(oneLetter), 3);
   const spaceSmall = bestSeconds(() => enc.count(spaces.slice(0, 100_000)), 3);
   const spaceLarge = bestSeconds(() => enc.count(spaces), 3);
+  const wordSmall = bestSeconds(() => enc.count(oneWord.slice(0, 100_000)), 3);
+  const wordLarge = bestSeconds(() => enc.count(oneWord), 3);
   console.log(
     `${name} pathological: 1 MB of 'a' ${(large * 1000).toFixed(0)} ms ` +
       `(${(large / small).toFixed(1)}x the time of 100 KB), 1 MB of spaces ` +
-      `${(spaceLarge * 1000).toFixed(0)} ms (${(spaceLarge / spaceSmall).toFixed(1)}x of 100 KB)`,
+      `${(spaceLarge * 1000).toFixed(0)} ms (${
+        (spaceLarge / spaceSmall).toFixed(1)
+      }x of 100 KB), ` +
+      `1 MB of random letters ${(wordLarge * 1000).toFixed(0)} ms ` +
+      `(${(wordLarge / wordSmall).toFixed(1)}x of 100 KB)`,
   );
 }
 
@@ -116,6 +129,15 @@ for (const name of ["cl100k_base", "o200k_base"] as const) {
     warmup: 1,
     fn: () => {
       peers[name].ours.count(oneLetter);
+    },
+  });
+  Deno.bench({
+    name: `a3s wasm ${name} 1 MB of random letters (one word)`,
+    group: `pathological ${name}`,
+    n: 5,
+    warmup: 1,
+    fn: () => {
+      peers[name].ours.count(oneWord);
     },
   });
   Deno.bench({

@@ -32,6 +32,8 @@ interface EngineExports {
   tokenId(length: number): number;
   decode(count: number): number;
   decodedPointer(): number;
+  longPieceSpans(span: number, margin: number): void;
+  longPieceRetries(): number;
 }
 
 /** Engine settings. */
@@ -228,6 +230,19 @@ export class Engine {
     });
     const count = wasm.encodePieces(endsAt, pieces.length);
     return new Uint32Array(wasm.memory.buffer, wasm.outputPointer(), count);
+  }
+
+  /**
+   * Sets the span and margin (bytes) in which long pieces are merged; tests make them small so
+   * that short texts cross many span walls.
+   */
+  setLongPieceSpans(span: number, margin: number): void {
+    this.#exports.longPieceSpans(span, margin);
+  }
+
+  /** How many long pieces had to be merged again in one run because a span wall did not hold. */
+  get longPieceRetries(): number {
+    return this.#exports.longPieceRetries();
   }
 
   /** Bytes of linear memory the instance holds (for leak checks). */

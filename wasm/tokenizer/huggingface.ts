@@ -125,6 +125,10 @@ class HuggingFaceTokenizer implements Tokenizer {
   #fuseUnknown(ids: ArrayLike<number>): ArrayLike<number> {
     const unk = this.#unkId;
     if (unk === undefined) return ids;
+    // Most texts hold no two unknown ids in a row: keep their ids as they are, uncopied.
+    let pair = 1;
+    while (pair < ids.length && !(ids[pair] === unk && ids[pair - 1] === unk)) pair++;
+    if (pair >= ids.length) return ids;
     const out: number[] = [];
     for (let i = 0; i < ids.length; i++) {
       if (ids[i] === unk && out.length && out[out.length - 1] === unk) continue;

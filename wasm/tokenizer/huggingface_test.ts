@@ -105,3 +105,27 @@ Deno.test("added tokens that strip whitespace beside them match transformers.js"
   }
   ours.free();
 });
+
+Deno.test("fuse_unk joins runs of unknown characters as transformers.js does", async () => {
+  const json = {
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: null,
+    post_processor: null,
+    decoder: null,
+    model: {
+      type: "BPE",
+      vocab: { "<unk>": 0, a: 1, b: 2, ab: 3 },
+      merges: ["a b"],
+      unk_token: "<unk>",
+      fuse_unk: true,
+    },
+  };
+  const ours = await loadTokenizer(json);
+  const reference = TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: {} });
+  for (const text of ["ab", "xab", "xyab", "abxyz", "xaby", "x", "xy", "abab", "a".repeat(300)]) {
+    assertEquals(list(ours.encode(text)), reference.encode(text), text);
+  }
+  assertEquals(list(ours.encode("xyzab")), [0, 3]);
+  ours.free();
+});
