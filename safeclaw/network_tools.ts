@@ -5,7 +5,7 @@
  */
 
 /** Words that stand where a command does and are not one. */
-export const KEYWORDS = new Set([
+export const KEYWORDS: ReadonlySet<string> = new Set([
   "if",
   "then",
   "else",
@@ -23,7 +23,13 @@ export const KEYWORDS = new Set([
   "esac",
 ]);
 /** Words that start a command whose own words are not commands (`for x in …`). */
-export const NOT_COMMANDS = new Set(["for", "select", "case", "function", "in"]);
+export const NOT_COMMANDS: ReadonlySet<string> = new Set([
+  "for",
+  "select",
+  "case",
+  "function",
+  "in",
+]);
 
 /** Wrappers that run the command after their options; the options that take a value. */
 export const WRAPPERS: Record<string, { valued: string[]; operands?: number }> = {
