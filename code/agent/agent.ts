@@ -155,7 +155,7 @@ export class Agent implements AgentRuntime {
     // bubblewrap bounds each command as the box driver bounds a box: `box.pids`, `box.memory_mb`.
     const sandbox = options.sandbox ??
       createSandbox(config.box.driver, workspace.root, config.box.network, {
-        passEnv: options.passEnv,
+        passEnv: [...config.box.pass_env, ...(options.passEnv ?? [])],
         limits: { pids: config.box.pids, memoryMb: config.box.memory_mb },
       });
     const policy = PermissionPolicy.fromConfig(config.permissions);
@@ -212,7 +212,7 @@ export class Agent implements AgentRuntime {
       options.toolCallInspector,
     );
     agent.embeddingsLocal = embeddingsLocal;
-    agent.maxParallelTools = options.maxParallelTools;
+    agent.maxParallelTools = options.maxParallelTools ?? config.tools.max_parallel;
     if (closeRetry) agent.#closers.push(closeRetry);
     if (options.store) agent.auditLog = await StoreAuditLog.open(options.store);
     agent.#policy = options.accessPolicy ?? new AccessPolicy({

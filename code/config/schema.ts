@@ -107,6 +107,8 @@ const AgentConfigSchemaObject = z.object({
     /** Characters of one tool result kept for the model. */
     output_limit: z.number().int().positive().default(16_000),
     timeout_ms: z.number().int().positive().default(60_000),
+    /** Tool calls one session runs at once (a model reply asking for more queues the rest). */
+    max_parallel: z.number().int().positive().max(64).default(8),
   }).prefault({}),
   permissions: PermissionsSchemaObject.prefault({}),
   hooks: z.array(HookSchemaObject).default([]),
@@ -179,6 +181,14 @@ const AgentConfigSchemaObject = z.object({
     memory_mb: z.number().int().min(16).max(1_048_576).default(512),
     /** CPUs one box may use, fractional allowed (cgroup `cpu.max`). */
     cpus: z.number().positive().max(1024).default(1),
+    /**
+     * Host environment variables the agent's `bwrap` and `process` commands get, by name: they
+     * start with a cleared environment (`PATH`, `HOME`, `LANG`, `TZ` and the like only), so an
+     * API key in the server's environment is not theirs unless named here.
+     */
+    pass_env: z.array(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable's name"),
+    ).max(256).default([]),
   }).prefault({}),
   search: z.object({
     /** Give `web_search` search's meta search (the CLI and serve wire it up). */
@@ -361,8 +371,14 @@ export interface AgentConfig {
   workspace: string;
   /** The LLM endpoints models are resolved against. */
   providers: ProviderConfig[];
-  /** Which built-in tools are on (`enabled` only these, minus `disabled`), how much of a result the model sees (`output_limit`, characters) and how long one call may run (`timeout_ms`). */
-  tools: { enabled?: string[]; disabled: string[]; output_limit: number; timeout_ms: number };
+  /** Which built-in tools are on (`enabled` only these, minus `disabled`), how much of a result the model sees (`output_limit`, characters), how long one call may run (`timeout_ms`) and how many run at once in a session (`max_parallel`). */
+  tools: {
+    enabled?: string[];
+    disabled: string[];
+    output_limit: number;
+    timeout_ms: number;
+    max_parallel: number;
+  };
   /** Which tool calls are allowed, asked about or denied. */
   permissions: PermissionsConfig;
   /** Shell hooks run on tool, generation, session and skill events. */
@@ -387,7 +403,7 @@ export interface AgentConfig {
    * removed once unused for `session_ttl_hours`; a chat's session closes once idle for
    * `session_idle_minutes`. A `box` agent there gives each session its own
    * box (at most `max_boxes`, least recently used removed first), under `pids`, `memory_mb` and
-   * `cpus` limits.
+   * `cpus` limits. `pass_env` names the host environment variables commands get.
    */
   box: {
     driver: "auto" | "bwrap" | "process" | "box";
@@ -401,6 +417,7 @@ export interface AgentConfig {
     pids: number;
     memory_mb: number;
     cpus: number;
+    pass_env: string[];
   };
   /** `web_search` through search's meta search (`enabled`), and the engines to ask (search's defaults when empty). */
   search: { enabled: boolean; engines: string[] };

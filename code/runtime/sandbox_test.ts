@@ -298,3 +298,27 @@ Deno.test("sandbox limits: resource limits set inside the sandbox, cgroups found
     await Deno.remove(empty, { recursive: true });
   }
 });
+
+Deno.test("agent config: box.pass_env names the host variables commands get; tools.max_parallel is kept", async () => {
+  const ws = await workspace();
+  Deno.env.set("A3S_TEST_PASSED", "passed-by-config");
+  Deno.env.set("A3S_TEST_HIDDEN", "sk-not-named");
+  const { Agent } = await import("../agent/agent.ts");
+  const agent = await Agent.fromConfig({
+    workspace: ws,
+    default_model: "s/m",
+    providers: [{ name: "s", base_url: "http://127.0.0.1:9/v1", models: [{ id: "m" }] }],
+    box: { driver: "process", pass_env: ["A3S_TEST_PASSED"] },
+    tools: { max_parallel: 3 },
+  });
+  try {
+    const r = await run(agent.sandbox, ws, "echo $A3S_TEST_PASSED:$A3S_TEST_HIDDEN");
+    assertEquals(r.stdout.trim(), "passed-by-config:");
+    assertEquals(agent.maxParallelTools, 3);
+  } finally {
+    await agent.close();
+    Deno.env.delete("A3S_TEST_PASSED");
+    Deno.env.delete("A3S_TEST_HIDDEN");
+    await Deno.remove(ws, { recursive: true });
+  }
+});
