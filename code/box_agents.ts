@@ -98,6 +98,7 @@ export class BoxAgentSandboxes {
         driver: bwrap ? "bwrap" : "process",
         network: config.box.network,
         hide: this.hide,
+        passEnv: config.box.pass_env,
       });
     }
     this.#sandboxes.push(sandbox);

@@ -27,6 +27,8 @@ export interface SessionSandboxesOptions extends SessionWorkspacesOptions {
    * the server's data folder, whose store holds every chat's memories and history.
    */
   hide?: readonly string[];
+  /** Host environment variables the commands get, by name (the agent's `box.pass_env`). */
+  passEnv?: readonly string[];
 }
 
 /**
@@ -83,11 +85,13 @@ export class SessionSandboxes implements CommandSandbox {
   }
 
   #sandboxOn(root: string, ownFolder: boolean): CommandSandbox {
-    if (this.driver === "process") return new ProcessSandbox();
+    const options = { passEnv: this.options.passEnv };
+    if (this.driver === "process") return new ProcessSandbox(options);
     return new BubblewrapSandbox(
       root,
       this.options.network,
       ownFolder ? { hide: [this.options.root, ...(this.options.hide ?? [])] } : undefined,
+      options,
     );
   }
 }

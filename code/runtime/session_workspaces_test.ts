@@ -325,3 +325,30 @@ Deno.test("session sweep: a session opening while the sweep looks at its idle fo
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("session sandboxes: a session's commands get the variables the agent names in pass_env, and no others", async () => {
+  const root = await tempRoot();
+  Deno.env.set("A3S_TEST_NAMED", "named-by-the-agent");
+  Deno.env.set("A3S_TEST_UNNAMED", "sk-not-named");
+  const sandboxes = new SessionSandboxes({
+    driver: bubblewrapAvailable() ? "bwrap" : "process",
+    root,
+    network: false,
+    workspace: "session",
+    passEnv: ["A3S_TEST_NAMED"],
+  });
+  try {
+    const chat = sandboxes.forSession("1:telegram:1");
+    const seen = await run(
+      chat.sandbox,
+      chat.workspace.root,
+      "echo $A3S_TEST_NAMED:$A3S_TEST_UNNAMED",
+    );
+    assertEquals(seen.stdout.trim(), "named-by-the-agent:");
+  } finally {
+    Deno.env.delete("A3S_TEST_NAMED");
+    Deno.env.delete("A3S_TEST_UNNAMED");
+    await sandboxes.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
