@@ -5,7 +5,7 @@
  * every decision lands in the audit log.
  */
 import type { Store } from "@a3s/common";
-import { type Classifier, createClassifier } from "./classify.ts";
+import { type Classifier, createClassifier, redact } from "./classify.ts";
 import { type Action, levelOf, type Policy, policyAction } from "./policy.ts";
 import type { Detection } from "./privacy/entities.ts";
 import { atLeast, type Level, levelRank, maxLevel } from "./privacy/levels.ts";
@@ -640,7 +640,7 @@ export class Guard {
    * goes to audit records and logs, such as an error that quotes a message or an upstream reply.
    */
   redactForRecord(text: string): string {
-    return sanitize(text, this.classifier.classify(text).findings, "placeholder");
+    return redact(text, this.classifier.classify(text).findings);
   }
 
   /** Records a channel's authentication failure. */

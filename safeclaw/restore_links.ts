@@ -5,7 +5,7 @@
  * own address sent to that host by the platform, with no click.
  */
 
-const PLACEHOLDER = /\[[A-Z_]+_\d+\]/g;
+import { PLACEHOLDER } from "./sanitize.ts";
 
 /** How far back a link's start is looked for; a longer run of non-space text counts as a link. */
 const LINK_REACH = 4096;

@@ -12,7 +12,7 @@ export const REDACTION_MODES = ["placeholder", "mask", "hash", "partial"] as con
 export type RedactionMode = (typeof REDACTION_MODES)[number];
 
 /** A placeholder as the vault writes it: `[EMAIL_1]`. */
-const PLACEHOLDER = /\[[A-Z_]+_\d+\]/g;
+export const PLACEHOLDER: RegExp = /\[[A-Z_]+_\d+\]/g;
 
 /** The placeholders (`[EMAIL_1]`) that `text` holds. */
 export function placeholdersIn(text: string): Set<string> {

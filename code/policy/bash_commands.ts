@@ -10,6 +10,7 @@
 import {
   COMMAND_WRAPPERS,
   parseShell,
+  type ScriptReader,
   SHELL_KEYWORDS,
   SHELL_NOT_COMMANDS,
   SHELLS,
@@ -34,7 +35,7 @@ export interface BashCommands {
 }
 
 /** Reads a script file (relative to the command's folder); undefined when it cannot. */
-export type ScriptReader = (path: string) => string | undefined;
+export type { ScriptReader };
 
 /** The wrappers safeclaw reads, and busybox and toybox, whose first operand is the command. */
 const WRAPPERS: Record<string, { valued: string[]; operands?: number }> = {
