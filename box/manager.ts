@@ -558,9 +558,12 @@ export class BoxManager {
     for (const driver of this.#drivers.values()) driver.close?.();
   }
 
-  /** Every driver's probe, strongest first (cached for the manager's life). */
+  /**
+   * Every driver's probe, strongest first. Cached for the manager's life once a driver works;
+   * while none does, each call probes again, so installing bubblewrap needs no restart.
+   */
   info(): Promise<DriverProbe[]> {
-    this.#probes ??= Promise.all(
+    const probes = this.#probes ??= Promise.all(
       [...this.#drivers.values()].map((d) =>
         d.probe().catch((error) => ({
           name: d.name,
@@ -572,7 +575,10 @@ export class BoxManager {
         }))
       ),
     ).then((probes) => probes.sort((a, b) => b.strength - a.strength));
-    return this.#probes;
+    probes.then((found) => {
+      if (!found.some((p) => p.available) && this.#probes === probes) this.#probes = undefined;
+    });
+    return probes;
   }
 
   /** The named driver if it works here, else the strongest one that does. */
@@ -601,7 +607,9 @@ export class BoxManager {
     }
     const best = probes.find((p) => p.available);
     if (!best) {
-      throw new A3sError("driver_unavailable", "no box driver works on this host; run 'box info'", {
+      // Each driver's reason names the package that would make it work.
+      const reasons = probes.map((p) => `${p.name}: ${p.detail}`).join("; ");
+      throw new A3sError("driver_unavailable", `no box driver works on this host (${reasons})`, {
         status: 409,
       });
     }

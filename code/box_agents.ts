@@ -12,6 +12,7 @@
 import { isAbsolute, resolve } from "node:path";
 import type { AgentConfig } from "./config/schema.ts";
 import type { BoxManager } from "@a3s/box";
+import type { Logger } from "@a3s/common";
 import { type BoxSandboxLimits, SessionBoxes } from "./adapters/box_sandbox.ts";
 import { bubblewrapAvailable } from "./runtime/sandbox.ts";
 import { SessionSandboxes } from "./runtime/session_sandboxes.ts";
@@ -31,6 +32,22 @@ export function sessionFolderLimits(config: AgentConfig): { quotaBytes: number; 
     quotaBytes: config.box.session_quota_mb * 1024 * 1024,
     ttlMs: config.box.session_ttl_hours * 60 * 60 * 1000,
   };
+}
+
+/**
+ * Logs a warning when no box driver works on this host: chat agents would then answer without
+ * running any command. Resolves when checked (a failed probe is the warning's business, not the
+ * server's).
+ */
+export async function warnWithoutBoxDriver(
+  boxes: Pick<BoxManager, "info">,
+  logger: Pick<Logger, "warn">,
+): Promise<void> {
+  const probes = await boxes.info().catch(() => []);
+  if (probes.some((p) => p.available)) return;
+  logger.warn("code: no box driver works on this host, so agents cannot run commands", {
+    drivers: Object.fromEntries(probes.map((p) => [p.name, p.detail])),
+  });
 }
 
 /** The image box can build from the host alone (Debian's `busybox-static`). */
@@ -82,9 +99,14 @@ export class BoxAgentSandboxes {
     };
     let sandbox: SessionBoxes | SessionSandboxes;
     if (config.box.driver === "box") {
-      if (config.box.image === BUILT_IN_IMAGE) await this.#ensureBuiltInImage();
+      const builtIn = config.box.image === BUILT_IN_IMAGE;
+      // Made now when the host can (so the first command does not wait for it); when it cannot
+      // (no busybox-static yet), the agent still answers and each command says why it cannot
+      // run, trying again, so installing the package needs no restart.
+      if (builtIn) await this.#ensureBuiltInImage().catch(() => {});
       sandbox = new SessionBoxes(this.boxes, {
         ...folders,
+        prepare: builtIn ? () => this.#ensureBuiltInImage() : undefined,
         image: config.box.image,
         network: config.box.network,
         limits: boxLimits(config),

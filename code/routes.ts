@@ -25,7 +25,7 @@ import type { CommandSandbox } from "./runtime/sandbox.ts";
 import type { BoxManager } from "@a3s/box";
 import { LOCAL_ONLY_HEADER, type SafeclawApi } from "@a3s/safeclaw";
 import type { SearchService } from "@a3s/search";
-import { BoxAgentSandboxes } from "./box_agents.ts";
+import { BoxAgentSandboxes, warnWithoutBoxDriver } from "./box_agents.ts";
 import { agentChannelResponder } from "./channel_responder.ts";
 import { type HeldSession, KeptSessions } from "./kept_sessions.ts";
 import { endUserKey, isolatedSession, keyedSessionId } from "./session_isolation.ts";
@@ -589,6 +589,11 @@ export function codeModule(
           ctx.server.home ? [ctx.server.home] : [],
         )
         : undefined;
+      // The chat agents' commands run in boxes: an operator should hear at start, not from a
+      // user, that none can run here and what to install.
+      const driverCheck = channels
+        ? warnWithoutBoxDriver(ctx.modules.box as BoxManager, ctx.logger)
+        : undefined;
       const safeclaw = channels ? ctx.modules.safeclaw as SafeclawApi : undefined;
       const search = channels ? ctx.modules.search as SearchService : undefined;
       const pool = new AgentPool(ctx.config, {
@@ -638,6 +643,7 @@ export function codeModule(
         api: pool,
         async close() {
           unregister?.();
+          await driverCheck;
           await pool.close();
           await sandboxes?.close();
         },

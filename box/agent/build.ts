@@ -164,11 +164,14 @@ async function runCompiler(
   args: string[],
   output: string,
 ): Promise<{ ok: boolean; detail: string }> {
-  const result = await new Deno.Command(compiler, {
-    args: ["-static", "-O2", "-s", "-Wall", "-o", output, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output().catch((error) => {
+  // A missing compiler throws as the command spawns, not in the promise: hence the `then`.
+  const result = await Promise.resolve().then(() =>
+    new Deno.Command(compiler, {
+      args: ["-static", "-O2", "-s", "-Wall", "-o", output, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output()
+  ).catch((error) => {
     throw new A3sError("agent_build_failed", `cannot run C compiler '${compiler}': ${error}`);
   });
   const detail = new TextDecoder().decode(result.stderr).trim().split("\n").slice(-3).join(" ");

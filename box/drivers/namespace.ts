@@ -133,12 +133,15 @@ function uid(): number | null {
   return processUid;
 }
 
-async function run(cmd: string, args: string[]): Promise<{ ok: boolean; stderr: string }> {
+async function run(
+  cmd: string,
+  args: string[],
+): Promise<{ ok: boolean; stderr: string; missing?: boolean }> {
   try {
     const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
     return { ok: out.success, stderr: new TextDecoder().decode(out.stderr).trim() };
   } catch (error) {
-    return { ok: false, stderr: String(error) };
+    return { ok: false, stderr: String(error), missing: error instanceof Deno.errors.NotFound };
   }
 }
 
@@ -417,7 +420,9 @@ export class NamespaceDriver implements BoxDriver {
       return {
         ...base,
         available: false,
-        detail: `bubblewrap cannot create namespaces: ${check.stderr || "not installed"}`,
+        detail: check.missing
+          ? `${this.#bwrap} not found (install bubblewrap)`
+          : `bubblewrap cannot create namespaces: ${check.stderr || "not installed"}`,
         features,
       };
     }

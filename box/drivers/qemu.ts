@@ -201,12 +201,11 @@ export class QemuDriver implements BoxDriver {
 
   async probe(): Promise<DriverProbe> {
     const base = { name: this.name, isolation: this.isolation, strength: 20 };
-    const version = await new Deno.Command(this.#qemu, {
-      args: ["--version"],
-      stdout: "piped",
-      stderr: "null",
-    })
-      .output().catch(() => undefined);
+    // A missing program throws as the command spawns, not in the promise: hence the `then`.
+    const version = await Promise.resolve().then(() =>
+      new Deno.Command(this.#qemu, { args: ["--version"], stdout: "piped", stderr: "null" })
+        .output()
+    ).catch(() => undefined);
     const kernel = await this.#kernel();
     const accel = await this.#accel();
     const features = {

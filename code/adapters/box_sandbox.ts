@@ -207,6 +207,11 @@ export class BoxSandbox implements CommandSandbox {
 export interface SessionBoxesOptions {
   /** The image every box runs. */
   image: string;
+  /**
+   * Makes the image ready before a box starts (the built-in one, from the host's busybox); its
+   * failure is the command's, so the model hears why it cannot run.
+   */
+  prepare?: () => Promise<void>;
   /** The agent's workspace (its real path). */
   root: string;
   /** Give the boxes the host's network. */
@@ -311,6 +316,11 @@ export class SessionBoxes implements CommandSandbox {
     options: RunOptions,
   ): Promise<CommandResult> {
     if (this.#closed) throw new Error("the agent's boxes are closed");
+    if (!this.#live.has(key) && this.options.prepare) {
+      await this.options.prepare();
+      if (this.#closed) throw new Error("the agent's boxes are closed");
+    }
+    // Looked up after the wait: a command of the same session may have started its box meanwhile.
     let entry = this.#live.get(key);
     if (entry) this.#live.delete(key);
     else {

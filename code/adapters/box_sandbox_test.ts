@@ -9,7 +9,7 @@ import type { BoxManager } from "@a3s/box";
 import { Agent } from "../agent/agent.ts";
 import { validateConfig } from "../config/load.ts";
 import { ScriptedProvider } from "../llm/scripted.ts";
-import { BoxAgentSandboxes, boxLimits } from "../box_agents.ts";
+import { BoxAgentSandboxes, boxLimits, warnWithoutBoxDriver } from "../box_agents.ts";
 import {
   type BoxRuntimeLike,
   BoxSandbox,
@@ -327,4 +327,91 @@ Deno.test("session boxes: the config's quota and time to live hold a box session
     await sandboxes.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("session boxes: an image that cannot be made fails each command, not the agent, and is tried again", async () => {
+  const dir = await tempDir();
+  const fake = new FakeBoxes();
+  let ready = false;
+  let prepared = 0;
+  const boxes = sessionBoxes(fake, dir, {
+    prepare: () => {
+      prepared++;
+      return ready
+        ? Promise.resolve()
+        : Promise.reject(new Error("/usr/bin/busybox not found; install busybox-static"));
+    },
+  });
+  try {
+    const a = boxes.forSession("1:webchat:1");
+    await assertRejects(() => a.sandbox.run("echo a", OPTS), Error, "install busybox-static");
+    assertEquals(fake.runs.length, 0);
+    // Installed meanwhile: the next command starts the box, with no restart.
+    ready = true;
+    // Two commands at once start one box between them.
+    const [first, second] = await Promise.all([
+      a.sandbox.run("echo a", OPTS),
+      a.sandbox.run("echo b", OPTS),
+    ]);
+    assertEquals([first.stdout, second.stdout], ["box1\n", "box1\n"]);
+    assertEquals(fake.runs.length, 1);
+    // A live box needs no preparing.
+    const before = prepared;
+    await a.sandbox.run("echo c", OPTS);
+    assertEquals(prepared, before);
+  } finally {
+    await boxes.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  assertEquals(fake.removed, ["box1"]);
+});
+
+Deno.test("agent boxes: with no built-in image to be made, the agent is built and its commands say why", async () => {
+  const dir = await tempDir();
+  const fake = new FakeBoxes();
+  const failing = Object.assign(fake, {
+    images: {
+      resolve: () => Promise.reject(new Error("no image busybox:latest")),
+      createImage: () => Promise.reject(new Error("/usr/bin/busybox not found; install busybox")),
+    },
+  });
+  const sandboxes = new BoxAgentSandboxes(failing as unknown as BoxManager);
+  try {
+    const config = validateConfig({
+      workspace: dir,
+      default_model: "s/m",
+      box: { driver: "box", image: "busybox:latest" },
+    });
+    // Before, building the agent threw, and every chat message failed with no answer.
+    const sandbox = await sandboxes.forAgent(config, dir);
+    assert(sandbox);
+    const session = sandbox.forSession!("1:webchat:1");
+    await assertRejects(() => session.sandbox.run("echo hi", OPTS), Error, "busybox");
+    assertEquals(fake.runs.length, 0);
+  } finally {
+    await sandboxes.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("agent boxes: serve warns at start when no box driver works, naming each reason", async () => {
+  const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
+  const logger = {
+    warn: (message: string, fields?: Record<string, unknown>) => warnings.push({ message, fields }),
+  };
+  const probe = (available: boolean) => ({
+    name: "namespace",
+    available,
+    isolation: "namespace" as const,
+    strength: 10,
+    detail: available ? "bubblewrap" : "bwrap not found (install bubblewrap)",
+    features: {},
+  });
+  await warnWithoutBoxDriver({ info: () => Promise.resolve([probe(true)]) }, logger);
+  assertEquals(warnings, []);
+  await warnWithoutBoxDriver({ info: () => Promise.resolve([probe(false)]) }, logger);
+  assertEquals(warnings.length, 1);
+  assertEquals(warnings[0].fields, {
+    drivers: { namespace: "bwrap not found (install bubblewrap)" },
+  });
 });

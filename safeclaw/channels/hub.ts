@@ -91,10 +91,13 @@ export const MAX_RETRY_WAIT_MS = 60_000;
  */
 export const RETRY_BUDGET_MS = 120_000;
 
+/** The message a failed reply answered: enough to name it in a log. */
+export type FailedReply = Pick<ChannelMessage, "channel" | "session">;
+
 /** Options of {@linkcode ChannelHub}. */
 export interface ChannelHubOptions {
-  /** Told of a message whose reply failed (it is also audited). */
-  onError?: (error: unknown, message: ChannelMessage) => void;
+  /** Told of a message whose reply failed, a WebChat one too (it is also audited). */
+  onError?: (error: unknown, message: FailedReply) => void;
   /** Waits before each retry of a reply the platform's API refused. */
   retryDelaysMs?: readonly number[];
   /** The longest wait a rate-limiting platform may ask for before a retry ({@linkcode MAX_RETRY_WAIT_MS}). */
@@ -113,7 +116,7 @@ export class ChannelHub {
   /** The last reply of each session still being sent, which the session's next one waits for. */
   readonly #sending = new Map<string, Promise<void>>();
 
-  private readonly onError: (error: unknown, message: ChannelMessage) => void;
+  private readonly onError: (error: unknown, message: FailedReply) => void;
   private readonly retryDelaysMs: readonly number[];
   private readonly maxRetryWaitMs: number;
   private readonly retryBudgetMs: number;
@@ -306,18 +309,23 @@ export class ChannelHub {
     return outcome.value;
   }
 
-  /** Records a failed WebChat reply as a channel's is (redacted); returns the record's number. */
+  /**
+   * Records a failed WebChat reply as a channel's is (redacted, audited and passed to `onError`,
+   * so the operator's log shows why the page got only a notice); returns the record's number.
+   */
   async recordFailure(
     session: string,
     channel: string,
     error: unknown,
   ): Promise<number | undefined> {
+    const redacted = redactedError(this.guard, error);
     const record = await this.guard.audit.append({
       kind: "channel_reply_failure",
       severity: "warning",
       session,
-      data: { channel, error: redactedError(this.guard, error).message },
+      data: { channel, error: redacted.message },
     }).catch(() => undefined);
+    this.onError(redacted, { channel, session });
     return record?.seq;
   }
 

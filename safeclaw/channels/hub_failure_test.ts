@@ -131,3 +131,15 @@ Deno.test("replies ask Telegram and Slack for no link preview", async () => {
     },
   );
 });
+
+Deno.test("a failed WebChat reply is logged as a channel's is, redacted", async () => {
+  await withHub(() => Promise.resolve("unused"), async (hub, guard, _platforms, errors) => {
+    const seq = await hub.recordFailure("web1:webchat:1", "webchat", new Error(LEAK));
+    const [record] = await guard.audit.list({ kind: "channel_reply_failure" });
+    assertEquals(record.seq, seq);
+    // Before, only the audit log heard of it: the operator's log showed nothing.
+    assertEquals(errors.map((e) => (e as Error).message), [
+      "upstream rejected [EMAIL] with key [SECRET]",
+    ]);
+  });
+});

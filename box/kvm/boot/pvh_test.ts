@@ -49,12 +49,9 @@ const skip = !kernelPath
 if (skip) console.log(`SKIPPED: PVH on Debian's vmlinux: ${skip}`);
 
 async function readelfPhys32Entry(path: string): Promise<number | undefined> {
-  const out = await new Deno.Command("readelf", {
-    args: ["-n", path],
-    stdout: "piped",
-    stderr: "null",
-  })
-    .output().catch(() => undefined);
+  const out = await Promise.resolve().then(() =>
+    new Deno.Command("readelf", { args: ["-n", path], stdout: "piped", stderr: "null" }).output()
+  ).catch(() => undefined);
   if (!out?.success) return undefined;
   const text = new TextDecoder().decode(out.stdout);
   const match = text.match(/note type: \(0x00000012\)\s+description data: ([0-9a-f ]+)/);
