@@ -78,6 +78,11 @@ export {
 } from "./injection/classifier.ts";
 export { canonical, type TextView, views, type ViewSource } from "./injection/normalize.ts";
 export {
+  type DecodedPayload,
+  decodedPayloads,
+  type PayloadEncoding,
+} from "./injection/decoders.ts";
+export {
   deriveLabel,
   type Label,
   type TaintEntry,

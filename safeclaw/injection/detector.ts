@@ -47,8 +47,29 @@ export interface InjectionOptions {
   threshold?: number;
 }
 
-const OBFUSCATED_VIEWS = new Set(["leetspeak", "spaced", "base64", "hex", "url", "rot13"]);
-const HIDDEN_VIEWS = new Set(["hidden_html", "hidden_markdown"]);
+const OBFUSCATED_VIEWS = new Set([
+  "leetspeak",
+  "spaced",
+  "base64",
+  "hex",
+  "url",
+  "rot13",
+  "reversed",
+  "base32",
+  "ascii85",
+  "quoted_printable",
+  "uuencode",
+  "morse",
+  "braille",
+  "nato",
+  "zalgo",
+]);
+const HIDDEN_VIEWS = new Set([
+  "hidden_html",
+  "hidden_markdown",
+  "unicode_tags",
+  "variation_selectors",
+]);
 /**
  * The rules read a long text in windows of this many characters, each starting this much less
  * the overlap after the one before: every part of the text is read (before, only its first

@@ -4,6 +4,8 @@
  * as obfuscated.
  */
 
+import { decodedPayloads, type PayloadEncoding } from "./decoders.ts";
+
 /** How a view was obtained. */
 export type ViewSource =
   | "plain"
@@ -14,7 +16,9 @@ export type ViewSource =
   | "url"
   | "rot13"
   | "hidden_html"
-  | "hidden_markdown";
+  | "hidden_markdown"
+  | "reversed"
+  | PayloadEncoding;
 
 /** One normalized view of the text. */
 export interface TextView {
@@ -537,7 +541,9 @@ export function rot13ReadsBetter(textViews: readonly TextView[]): boolean {
 
 /**
  * Every view of `text` worth reading: the canonical text, its leetspeak and spelled-out
- * readings, decoded base64/hex/URL payloads, rot13, and hidden HTML and markdown.
+ * readings, decoded base64/hex/URL payloads, rot13, hidden HTML and markdown, the encodings of
+ * `decoders.ts` (invisible Unicode, base32, Ascii85, Morse, Braille, ...) and the text reversed
+ * where that reads better.
  *
  * @example
  * ```ts
@@ -577,5 +583,31 @@ export function views(text: string): TextView[] {
   for (const hidden of hiddenMarkdown(text)) {
     out.push({ source: "hidden_markdown", text: canonical(hidden) });
   }
+  for (const payload of decodedPayloads(text)) {
+    out.push({ source: payload.encoding, text: canonical(payload.text) });
+  }
+  const backwards = reversedReadsBetter(plain);
+  if (backwards) out.push({ source: "reversed", text: backwards });
   return out;
 }
+
+/**
+ * The text read backwards ("snoitcurtsni suoiverp lla erongi"), when that reading has clearly
+ * more common words than the text itself; otherwise undefined, as for rot13, since every text
+ * has a reversal and scoring soup only adds false alarms.
+ */
+function reversedReadsBetter(plain: string): string | undefined {
+  // A few words prove nothing either way ("os" is "so" backwards): a sentence's worth is needed.
+  if ((plain.match(/[\p{L}]+/gu)?.length ?? 0) < REVERSED_MIN_WORDS) return undefined;
+  const backwards = [...plain].reverse().join("");
+  const words = backwards.match(/[\p{L}]+/gu) ?? [];
+  const common = words.filter((w) => COMMON_WORDS.has(w)).length;
+  const share = common / words.length;
+  return common >= REVERSED_MIN_COMMON && share >= 0.3 && share >= 2 * commonWordShare(plain)
+    ? backwards
+    : undefined;
+}
+
+const REVERSED_MIN_COMMON = 4;
+
+const REVERSED_MIN_WORDS = 5;
