@@ -153,12 +153,20 @@ function italianOddValue(ch: string): number {
   return IT_ODD_LETTERS[isDigit ? ch.charCodeAt(0) - 48 : ch.charCodeAt(0) - 65];
 }
 
+// The letters that replace digits 0-9 in a code shared by two people (omocodia).
+const ITALIAN_OMOCODIA = "LMNPQRSTUV";
+
+const italianDigit = (c: string) => c >= "0" && c <= "9" ? Number(c) : ITALIAN_OMOCODIA.indexOf(c);
+
 /** Italian codice fiscale: 16 characters whose last letter is the odd/even-table check. */
 export function italianFiscalCodeValid(s: string): boolean {
   const up = s.toUpperCase();
   if (!/^[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$/.test(up)) {
     return false;
   }
+  // The day of birth, plus 40 for women: 1-31 or 41-71.
+  const day = italianDigit(up[9]) * 10 + italianDigit(up[10]);
+  if (!((day >= 1 && day <= 31) || (day >= 41 && day <= 71))) return false;
   let sum = 0;
   for (let i = 0; i < 15; i++) {
     const ch = up[i];

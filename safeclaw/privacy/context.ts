@@ -24,9 +24,27 @@ export const CONTEXT_WORDS: Partial<Record<EntityType, readonly string[]>> = {
     "llámame",
     "telefono",
     "cellulare",
+    "telefone",
+    "telemóvel",
+    "celular",
+    "telefoon",
+    "mobiel",
+    "mobil",
+    "puhelin",
+    "matkapuhelin",
+    "telepon",
+    "телефон",
+    "мобильный",
+    "फ़ोन",
+    "फ़ोन",
+    "फोन",
+    "मोबाइल",
+    "전화",
+    "휴대폰",
     "电话",
     "手机",
     "電話",
+    "携帯",
   ],
   credit_card: [
     "card",
@@ -76,8 +94,31 @@ export const CONTEXT_WORDS: Partial<Record<EntityType, readonly string[]>> = {
     "nacido",
     "fecha de nacimiento",
     "nato il",
+    "nata il",
+    "data di nascita",
+    "data urodzenia",
+    "urodzony",
+    "urodzona",
+    "geboortedatum",
+    "geboren op",
+    "data de nascimento",
+    "nascido em",
+    "nascida em",
+    "födelsedatum",
+    "född",
+    "fødselsdato",
+    "født",
+    "syntymäaika",
+    "doğum tarihi",
+    "дата рождения",
+    "родился",
+    "родилась",
+    "tanggal lahir",
     "出生",
     "生日",
+    "生年月日",
+    "誕生日",
+    "생년월일",
   ],
 };
 
@@ -135,7 +176,13 @@ const LINKS = [
 // German builds compounds freely ("Telefonnummer", "Kontoinhaber", "Reisepassnummer"): these
 // words also match as the head of a longer word. Every other word must end where it ends, so
 // "numer" does not read "numeric" nor "appel" "appellate".
-const COMPOUND_HEADS: ReadonlySet<string> = new Set(["telefon", "konto", "karte", "reisepass"]);
+const COMPOUND_HEADS: ReadonlySet<string> = new Set([
+  "telefon",
+  "konto",
+  "karte",
+  "reisepass",
+  "bank",
+]);
 
 /** How far before and after a match a context word counts, in UTF-16 code units. */
 export const CONTEXT_BEFORE = 48;

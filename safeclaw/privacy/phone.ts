@@ -4,7 +4,7 @@
  * local numbers when a context word is near.
  */
 import { type CountryCode, parsePhoneNumberFromString } from "libphonenumber-js/max";
-import type { Detection } from "./entities.ts";
+import type { Detection, EntityType } from "./entities.ts";
 import { hasContext } from "./context.ts";
 
 /** The regions whose national formats are tried, default region first. */
@@ -45,15 +45,18 @@ export const PHONE_REGIONS: readonly CountryCode[] = [
 
 // A run of digit groups joined by one separator, optionally led by + or an international
 // prefix in parentheses, optionally followed by an extension.
+// A time after the number ("415-555-2671 10:30") is not read into it.
 const CANDIDATE =
-  /(?<![A-Za-z0-9_+@.\/#-]|[0-9] |\b[A-Z0-9]{4} |ISBN[ :]?)(?:\+\s?|\(\+?)?\d(?:[\d]|[ .\-\/]\(?\d|\)[ .-]?\d|\(\d)*(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?(?![A-Za-z0-9_]|[.-]\d)/g;
+  /(?<![A-Za-z0-9_+@.\/#-]|[0-9] |\b[A-Z0-9]{4} |ISBN[ :]?)(?:\+\s?|\(\+?)?\d(?:[\d]|[ .\-\/]\(?\d|\)[ .-]?\d|\(\d)*(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?(?![A-Za-z0-9_]|[.:-]\d)/g;
+// A date after a space is a value of its own: "020 7946 0958 12/03/2024".
+const TRAILING_DATE = / \d{1,4}\/\d{1,4}(?:\/\d{1,4})?$/;
 
 const IDD = /^(?:00|011|001)[ .-]?/;
 // North American numbering: optional 1, area code and exchange starting 2-9, then four digits.
 const NANP_SHAPE =
   /^(?:1[ .-]?)?\(?[2-9]\d{2}\)?[ .-]?[2-9]\d{2}[ .-]?\d{4}(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?$/;
-// A Chinese mobile in groups, as the scanner reads one: "138 0013 8000", "138-0013-8000".
-const CN_MOBILE = /^1[3-9]\d[ -]\d{4}[ -]\d{4}$/;
+// A Chinese mobile as the scanner reads one: "13800138000", "138 0013 8000", "138-0013-8000".
+const CN_MOBILE = /^1[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4})$/;
 const DATE_LIKE = /^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,3}(?:\.\d{1,3}){3})$/;
 
 const US_CONFIDENCE = 0.85;
@@ -83,7 +86,10 @@ function confidenceOf(candidate: string, lifted: boolean): number {
     : undefined;
   if (international !== undefined) {
     const verdict = judge(international);
-    if (verdict === "valid") return INTERNATIONAL_CONFIDENCE;
+    // Bare digits after 00 are as often a barcode ("0032050576204"): a context word decides.
+    if (verdict === "valid") {
+      return /^\d+$/.test(candidate) ? OTHER_REGION_CONFIDENCE : INTERNATIONAL_CONFIDENCE;
+    }
     if (verdict === "possible") return OTHER_REGION_CONFIDENCE;
     if (!IDD.test(candidate)) return 0;
   }
@@ -132,17 +138,55 @@ function candidateConfidence(candidate: string, digits: number, context: boolean
  */
 export function judgeScannerPhone(text: string, finding: Detection): Detection {
   const candidate = text.slice(finding.start, finding.end);
+  const digits = candidate.replace(/\D/g, "").length;
+  // A context word lifts the layout as it lifts any weak match, even where the metadata has no
+  // verdict (Faker draws digits and country codes at random: "Cellulare: +72 4601 0848175").
+  if (hasContext(text, finding.start, finding.end, "phone")) return finding;
+  if (labeledAsOther(text, finding.start, digits)) return { ...finding, confidence: 0 };
   // A national number with a trunk 0 names no region, and one of the 32 regions takes nearly
   // every such number (99-100% of random ones in the scanner's layouts), so the metadata cannot
   // tell them apart: the scanner's layout check is the judgment.
   if (/^\(?0[1-9]/.test(candidate)) return finding;
-  // A context word lifts the layout as it lifts any weak match, even where the metadata has no
-  // verdict (Faker draws digits and country codes at random: "Cellulare: +72 4601 0848175").
-  if (hasContext(text, finding.start, finding.end, "phone")) return finding;
-  const confidence = CN_MOBILE.test(candidate)
-    ? judge(candidate, "CN") === "valid" ? finding.confidence : 0
-    : candidateConfidence(candidate, candidate.replace(/\D/g, "").length, false);
+  // Eleven digits led by 1[3-9] are a Chinese mobile before they are a US number with its
+  // country code; in groups they are nothing else.
+  if (CN_MOBILE.test(candidate)) {
+    if (judge(candidate, "CN") === "valid") return finding;
+    if (/[ -]/.test(candidate)) return { ...finding, confidence: 0 };
+  }
+  const confidence = candidateConfidence(candidate, digits, false);
   return { ...finding, confidence: Math.min(finding.confidence, confidence) };
+}
+
+// Labels of other numbers that take a phone's layout. A type's label counts where the number
+// has that type's length ("NHS number: 863 644 3743", ten digits, fails mod 11); a label of a
+// reference or a product ("SKU 354-972-9824") only right before the value.
+const OTHER_TYPES: readonly (readonly [EntityType, readonly number[]])[] = [
+  ["us_ssn", [9]],
+  ["us_itin", [9]],
+  ["us_passport", [9]],
+  ["uk_nhs", [10]],
+  ["au_tfn", [8, 9]],
+  ["au_abn", [11]],
+  ["au_medicare", [10, 11]],
+  ["in_aadhaar", [12]],
+];
+// Words that name a person's number as readily ("customer 0612345678") need "no", "id", ...
+const REFERENCE_LABEL = new RegExp(
+  String.raw`(?:^|[^a-z])(?:(?:sku|part|order|invoice|ticket|case|ref|reference|serial|item|` +
+    String.raw`tracking|barcode|ean|upc|gtin|isbn|batch|lot|model|product|article|total|` +
+    String.raw`amount|sum|balance|price|referenz|vorgang|rechnung|bestellung|auftrag|artikel|` +
+    String.raw`commande|facture|pedido|factura|ordine|fattura)` +
+    String.raw`\.?(?:\s*(?:no|nr|num|number|id|code|#)\.?)?|(?:account|acct|customer|member|` +
+    String.raw`policy|claim|transaction|txn)\.?\s*(?:no|nr|num|number|id|#)\.?)\s*[:#=]?\s*$`,
+);
+
+/** Whether the number at `start` carries another type's label rather than a phone's. */
+function labeledAsOther(text: string, start: number, digits: number): boolean {
+  if (REFERENCE_LABEL.test(text.slice(Math.max(0, start - 24), start).toLowerCase())) return true;
+  for (const [type, lengths] of OTHER_TYPES) {
+    if (lengths.includes(digits) && hasContext(text, start, start, type)) return true;
+  }
+  return false;
 }
 
 /**
@@ -158,7 +202,7 @@ export function findPhones(text: string, known: readonly Detection[] = []): Dete
   const found: Detection[] = [];
   let k = 0;
   for (const match of text.matchAll(CANDIDATE)) {
-    const candidate = match[0];
+    const candidate = match[0].replace(TRAILING_DATE, "");
     const digits = candidate.replace(/\D/g, "").length;
     if (digits < 7 || digits > 21 || DATE_LIKE.test(candidate)) continue;
     const start = match.index;
@@ -167,11 +211,9 @@ export function findPhones(text: string, known: readonly Detection[] = []): Dete
     // unless this reading is longer (an extension the scanner stopped before).
     while (k < known.length && known[k].end <= start) k++;
     if (k < known.length && known[k].start <= start && known[k].end >= end) continue;
-    const confidence = candidateConfidence(
-      candidate,
-      digits,
-      hasContext(text, start, end, "phone"),
-    );
+    const context = hasContext(text, start, end, "phone");
+    if (!context && labeledAsOther(text, start, digits)) continue;
+    const confidence = candidateConfidence(candidate, digits, context);
     if (confidence === 0) continue;
     found.push({ type: "phone", start, end, confidence });
   }

@@ -103,3 +103,68 @@ Deno.test("phone: 32 regions, international anywhere and national with a context
     assertEquals(phones(`phone: ${national}`), [national], national);
   }
 });
+
+Deno.test("phone: a Chinese mobile written as eleven plain digits is found with no label", () => {
+  assertEquals(phones("客户李娜 13722334455 已付款"), ["13722334455"]);
+  assertEquals(phones("contact 18612345678 today"), ["18612345678"]);
+});
+
+Deno.test("phone: national numbers with a trunk 0 in their usual layouts, with no label", () => {
+  for (
+    const value of [
+      "021 456 7788",
+      "071 123 4567",
+      "08-123 456 78",
+      "(0161) 4960001",
+      "(089) 12345678",
+      "01512 3456789",
+    ]
+  ) assertEquals(phones(`Mary Byrne, ${value}`), [value], value);
+  // Unbroken, ten or eleven digits led by 0 are as often a PESEL or a reference: a label decides.
+  for (const value of ["0698765432", "07912345678", "04271612345"]) {
+    assertEquals(phones(`Mary Byrne, ${value}`), [], value);
+    assertEquals(phones(`Mary Byrne, mobile ${value}`), [value], value);
+  }
+});
+
+Deno.test("phone: the label words of Dutch, Nordic, Portuguese, Russian, Finnish, Indonesian, Hindi", () => {
+  for (
+    const text of [
+      "Telefoon: 030 987 6543",
+      "Mobiel: 06 9876 5432",
+      "Mobil: 46 12 34 56",
+      "Celular: (21) 98765-4321",
+      "Telefone: 912 345 678",
+      "Телефон: 8 903 123 45 67",
+      "Puhelin: 041 2345678",
+      "Telepon: 0812 3456 7890",
+      "फ़ोन: 98765 43210",
+      "전화: 02-312-1234",
+    ]
+  ) assertEquals(phones(text).length, 1, text);
+});
+
+Deno.test("phone: a number labelled as another type is not a phone", () => {
+  for (
+    const text of [
+      "NHS number: 870 917 9995",
+      "SSN: 078-00-1120",
+      "SKU 212-736-5000",
+      "part no. 212-736-5000",
+      "Order #: 212-736-5000",
+      "customer no 212 736 5000",
+      "barcode 0044123456789",
+      "Total: 13722334455",
+      "Referenz 212-736-5000",
+    ]
+  ) assertEquals(phones(text), [], text);
+  // With a phone's own label the number stays a phone.
+  assertEquals(phones("NHS helpline phone: 212-736-5000"), ["212-736-5000"]);
+  assertEquals(phones("customer 212-736-5000"), ["212-736-5000"]);
+});
+
+Deno.test("phone: a date or a time after the number is not read into it", () => {
+  assertEquals(phones("call 212-736-5000 16:45 sharp"), ["212-736-5000"]);
+  assertEquals(phones("+33 6 12 34 56 78 09:15"), ["+33 6 12 34 56 78"]);
+  assertEquals(phones("Phone: 030 987 6543 12/03/2024"), ["030 987 6543"]);
+});

@@ -148,3 +148,71 @@ Deno.test("detect: a log with a date on each of 150,000 lines does not overflow 
   const found = detect(log, [email]);
   assertEquals(found.map((d) => d.type), ["email"]);
 });
+
+Deno.test("a date or a time after a number is not part of it, for the recognizers' types too", () => {
+  assertEquals(found("charge ok 180072951817569 2024-05-01"), [
+    ["credit_card", "180072951817569"],
+  ]);
+  assertEquals(found("card 6221 6639 2332 1468 8 07/30"), [
+    ["credit_card", "6221 6639 2332 1468 8"],
+  ]);
+  assertEquals(found("NHS number 401 023 2137 01/02/1961"), [["uk_nhs", "401 023 2137"]]);
+  assertEquals(found("emp 219-09-9999 11/04/1975"), [["us_ssn", "219-09-9999"]]);
+  // Digits of the same run that are no date still keep a number from ending there.
+  assertEquals(found("NHS number 401 023 2137 5"), []);
+});
+
+Deno.test("a US passport is nine digits or a letter and eight digits", () => {
+  assertEquals(found("Passport no. C03005988"), [["us_passport", "C03005988"]]);
+  assertEquals(found("passport number 340020013"), [["us_passport", "340020013"]]);
+  assertEquals(found("passport C030059881"), []);
+});
+
+Deno.test("twelve-digit cards need a label, grouped or not; one that is also an Aadhaar needs one too", () => {
+  assertEquals(found("ref 6759 0480 6352"), []);
+  assertEquals(found("ref 675904806352"), []);
+  assertEquals(found("Maestro card 6759 0480 6352"), [["credit_card", "6759 0480 6352"]]);
+  // Luhn-valid with a Maestro prefix and Verhoeff-valid: either, so neither without a label.
+  const twelve = "50182677977" + verhoeffCheckDigit("50182677977");
+  const grouped = `${twelve.slice(0, 4)} ${twelve.slice(4, 8)} ${twelve.slice(8)}`;
+  if (luhnValid(twelve)) assertEquals(found(`ref ${grouped}`), []);
+  assertEquals(found(`Aadhaar ${grouped}`), [["in_aadhaar", grouped]]);
+});
+
+Deno.test("a grouped ABN is not read as a phone from its second group", () => {
+  assertEquals(found("supplier 15 062 984 812"), [["au_abn", "15 062 984 812"]]);
+});
+
+Deno.test("date-of-birth labels in Italian, Polish, Dutch, Portuguese, Japanese, Korean, Russian, Swedish, Turkish", () => {
+  for (
+    const [label, date] of [
+      ["Data di nascita:", "14/02/1979"],
+      ["Data urodzenia:", "03.11.1985"],
+      ["Geboortedatum:", "21-06-1990"],
+      ["Data de nascimento:", "09/09/1971"],
+      ["生年月日：", "1983/04/17"],
+      ["생년월일:", "1992.07.30"],
+      ["Дата рождения:", "25.12.1968"],
+      ["Födelsedatum:", "1975-03-08"],
+      ["Doğum tarihi:", "01.05.1988"],
+    ]
+  ) assertEquals(found(`${label} ${date}`), [["date_of_birth", date]], label);
+});
+
+Deno.test("webhook URLs are secrets, not plain URLs", () => {
+  const slack = "https://hooks.slack.com/services/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";
+  assertEquals(found(`SLACK_WEBHOOK_URL=${slack}`), [["secret", slack]]);
+  assertEquals(found("see https://api.slack.com/messaging/webhooks"), [
+    ["url", "https://api.slack.com/messaging/webhooks"],
+  ]);
+});
+
+Deno.test("a German bank label lifts a lower-case IBAN; a codice fiscale needs a possible day", () => {
+  assertEquals(found("Bankverbindung de89370400440532013000"), [
+    ["iban", "de89370400440532013000"],
+  ]);
+  assert(italianFiscalCodeValid("RSSMRA85T10H501O"));
+  assert(italianFiscalCodeValid("BNCLRA90A75F205Y") === false);
+  assert(italianFiscalCodeValid("RSSMRA85T35H501C") === false);
+  assert(italianFiscalCodeValid("RSSMRA85T10A562S"));
+});

@@ -49,11 +49,19 @@ const E = String.raw`(?![A-Za-z0-9_])`;
 const re = (body: string, flags = "g") => new RegExp(`${B}(?:${body})${E}`, flags);
 // Numbers are not cut out of a longer grouped number ("AT21 7067 1152 7472 7141", an ISBN).
 const NB = String.raw`(?<![A-Za-z0-9_#]|[0-9][ .-]|\b[A-Z0-9]{4} |ISBN[ :]?)`;
-const NE = String.raw`(?![A-Za-z0-9_]|[ .-][0-9])`;
+// Nor do they end before more digits of the same run, unless those are a date or a time of
+// their own ("4111 1111 1111 1111 12/27", "536-22-1234 05/12/1980", "... 2024-05-01"); a
+// number that runs on through / or : is a date or a time itself.
+const DATE_OR_TIME = String.raw`\d{1,4}[/:]\d{1,4}(?![0-9])|\d{4}-\d{1,2}-\d{1,2}(?![0-9])|` +
+  String.raw`\d{1,2}\.\d{1,2}\.\d{2,4}(?![0-9])`;
+const NE = String.raw`(?![A-Za-z0-9_]|[.\-/:][0-9]| (?!${DATE_OR_TIME})[0-9])`;
 const num = (body: string) => new RegExp(`${NB}(?:${body})${NE}`, "g");
 
 const grouped = (value: string) => /[ -]/.test(value);
 const digitsOnly = (value: string) => value.replace(/\D/g, "");
+const isCardNumber = (digits: string) =>
+  digits.length >= 12 && digits.length <= 19 && cardScheme(digits) !== undefined &&
+  luhnValid(digits);
 
 const MONTHS = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|" +
   "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?";
@@ -62,13 +70,12 @@ const MONTHS = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?
 export const RECOGNIZERS: readonly Recognizer[] = [
   {
     type: "credit_card",
-    pattern: num(String.raw`\d{4}(?:[ -]?\d{2,6}){1,4}|\d{12,19}`),
-    validate: (v) => {
-      const d = digitsOnly(v);
-      return d.length >= 12 && d.length <= 19 && cardScheme(d) !== undefined && luhnValid(d);
-    },
-    // Twelve or thirteen bare digits (short Maestro) are too common in references to be sure.
-    confidence: (v) => (v.length < 14 ? WEAK : 0.95),
+    // Four blocks of four may end in a block of one to three (17-19-digit UnionPay, Maestro).
+    pattern: num(String.raw`\d{4}(?:[ -]?\d{2,6}){1,4}|\d{4}(?:([ -])\d{4}){3}\1\d{1,3}|\d{12,19}`),
+    validate: (v) => isCardNumber(digitsOnly(v)),
+    // Twelve or thirteen digits (short Maestro), grouped or not, are too common in references
+    // and account numbers to be sure.
+    confidence: (v) => (digitsOnly(v).length < 14 ? WEAK : 0.95),
     contextConfidence: 0.95,
   },
   {
@@ -80,7 +87,8 @@ export const RECOGNIZERS: readonly Recognizer[] = [
   },
   {
     type: "us_passport",
-    pattern: re(String.raw`[A-Z]?\d{9}`),
+    // Nine digits, or a letter and eight (the Next Generation passport, issued since 2021).
+    pattern: re(String.raw`[A-Z]\d{8}|\d{9}`),
     confidence: 0.1,
     contextConfidence: 0.7,
   },
@@ -120,7 +128,9 @@ export const RECOGNIZERS: readonly Recognizer[] = [
     type: "in_aadhaar",
     pattern: num(String.raw`[2-9]\d{3}([ -]?)\d{4}\1\d{4}`),
     validate: verhoeffValid,
-    confidence: (v) => (grouped(v) ? 0.7 : WEAK),
+    // A grouped number that is also a valid card (a twelve-digit Maestro) reads as either:
+    // a label must say which.
+    confidence: (v) => (grouped(v) && !isCardNumber(digitsOnly(v)) ? 0.7 : WEAK),
     // Above a Luhn-valid Maestro reading of the same twelve digits.
     contextConfidence: 0.97,
   },

@@ -398,3 +398,59 @@ Deno.test("scanBytes: offsets after ill-formed UTF-8 are the ones TextDecoder's 
   }
   scanner.free();
 });
+
+Deno.test("a date or a time after a number is a value of its own, not part of the number", () => {
+  assertEquals(found("card 5425 2792 8201 0277 08/29"), ["credit_card:5425 2792 8201 0277"]);
+  assertEquals(found("paid with 4556817839705230 11/28 cvv 042"), [
+    "credit_card:4556817839705230",
+  ]);
+  assertEquals(found("card 4556-8178-3970-5230 03/2031"), ["credit_card:4556-8178-3970-5230"]);
+  assertEquals(found("emp 219-09-9999 11/04/1975"), ["us_ssn:219-09-9999"]);
+  assertEquals(found("+33 6 12 34 56 78 09:15"), ["phone:+33 6 12 34 56 78"]);
+  assertEquals(found("ring 212-555-0147 16:45 sharp"), ["phone:212-555-0147"]);
+  assertEquals(found("job=4556817839705230 23:59:59 done"), ["credit_card:4556817839705230"]);
+  // A number that runs on through / or : is still a date, a time or an address with its port.
+  assertNothing(["2024-05-01 10:00:01", "12 05/12", "4556817839705230/11"]);
+  assertEquals(found("host 10.1.2.3:8080"), ["ip_address:10.1.2.3"]);
+});
+
+Deno.test("national numbers with a trunk 0 in their usual layouts", () => {
+  assertFinds("phone", [
+    "021 456 7788",
+    "08-123 456 78",
+    "011 4123-0096",
+    "(0161) 4960001",
+    "(089) 12345678",
+    "098765 43210",
+  ]);
+  // 0XX-XX-XXXX is an SSN's layout; blocks of four are a card's or an account's; unbroken
+  // digits led by 0 are as often a reference (the classifier decides with a context word).
+  assertNothing(["see 078-00-1120 here", "see 0123 4567 8901 here", "see 0698765432 here"]);
+});
+
+Deno.test("a phone is not cut out of the middle of a longer number", () => {
+  assertNothing(["supplier 15 062 984 812", "ref 7 0201 234 567"]);
+  assertEquals(found("4556 8178 3970 5230 020 7946 0958"), [
+    "credit_card:4556 8178 3970 5230",
+    "phone:020 7946 0958",
+  ]);
+});
+
+Deno.test("17- to 19-digit cards in blocks of four keep their last block", () => {
+  assertFinds("credit_card", ["6221 6639 2332 1468 8", "5018 8197 3699 3563 24"]);
+  // Ungrouped, 17 and 18 digits stay resident-ID shaped.
+  assertNothing(["see 62216639233214688 here"]);
+});
+
+Deno.test("Slack and Discord webhook URLs are secrets; documentation examples are not", () => {
+  assertFinds("secret", [
+    "https://hooks.slack.com/services/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",
+    "https://discord.com/api/webhooks/1572381163847385969/Pv5rDs079GVWSjfB_c42hBl409cyCjFXvrCOXTi9ez0ZrbOPyIUpF8L6VYudjfOL7ef8",
+  ]);
+  assertNothing([
+    "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+    "https://hooks.slack.com/services/",
+    "https://discord.com/api/webhooks/123/short",
+    "https://slack.com/services/TPWUGBHKP/BSNO4CTNY3Q/62UdlnLffylIBSNjnKB5tZgf",
+  ]);
+});

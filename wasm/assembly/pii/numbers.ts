@@ -166,8 +166,10 @@ function cardIssuerFits(n: i32): bool {
 
 function isCard(a: i32, b: i32): bool {
   const n = digitCount;
-  // 17 and 18 digits are almost never cards but are resident-ID shaped.
-  if (n < 13 || n > 19 || n == 17 || n == 18) return false;
+  if (n < 13 || n > 19) return false;
+  // Ungrouped, 17 and 18 digits are resident-ID shaped; grouped in fours they are the long
+  // UnionPay and Maestro numbers.
+  if ((n == 17 || n == 18) && b - a == 1) return false;
   if (b - a > 1) {
     if (!sameSeparator(a, b, 32, 45, 32)) return false;
     // Groups of four with a shorter tail, or the 4-6-5 / 4-6-4 layout of Amex and Diners.
@@ -249,12 +251,29 @@ function isIpv4(a: i32, b: i32): bool {
   return !precededBy(gStart(a), 12, VERSION_CONTEXT);
 }
 
-function isPhone(a: i32, b: i32): bool {
+/** Whether groups [a, b) are joined by spaces and hyphens only, as "08-123 456 78" is. */
+function spacesAndHyphens(a: i32, b: i32): bool {
+  for (let k = a; k < b - 1; k++) {
+    const sep = sepAfter(k);
+    if (sep != 32 && sep != 45) return false;
+  }
+  return true;
+}
+
+/** Whether groups [a, b) may be a phone number; `runStart` when `a` opens the digit run. */
+function isPhone(a: i32, b: i32, runStart: bool): bool {
+  // A phone read from the middle of a run ("54 048 249 229", an ABN) is cut out of a longer
+  // number that is something else.
+  if (!runStart) return false;
   const n = digitCount;
   const m = b - a;
   // North American: NXX NXX XXXX, optionally led by the country code 1.
   // Hyphens and dots make the 3-3-4 layout unmistakable; with spaces we also want NANP rules.
-  if (n == 10 && m == 3 && lengthsAre(a, b, 3, 3, 4, 0, 0) && sameSeparator(a, b, 45, 46, 32)) {
+  // A trunk 0 is no area code: such a number goes on to the national rule below.
+  if (
+    n == 10 && m == 3 && digit(0) != 0 && lengthsAre(a, b, 3, 3, 4, 0, 0) &&
+    sameSeparator(a, b, 45, 46, 32)
+  ) {
     return sepAfter(a) != 32 || (digit(0) >= 2 && digit(3) >= 2);
   }
   if (n == 11 && m == 4 && lengthsAre(a, b, 1, 3, 3, 4, 0) && sameSeparator(a, b, 45, 46, 32)) {
@@ -265,10 +284,17 @@ function isPhone(a: i32, b: i32): bool {
     if (m == 1) return true;
     if (m == 3 && lengthsAre(a, b, 3, 4, 4, 0, 0) && sameSeparator(a, b, 45, 32, 45)) return true;
   }
-  // National numbers with a trunk 0 (UK, DE, FR, ...): 0AA BBBB CCCC, 01 23 45 67 89.
-  if (digit(0) == 0 && digit(1) != 0 && m >= 2 && m <= 5 && n >= 9 && n <= 12) {
-    if (!sameSeparator(a, b, 32, 45, 46)) return false;
-    if (gLen(a) < 2 || gLen(a) > 5) return false;
+  // Written without separators, ten or eleven digits led by 0 are as often a reference, a PESEL
+  // or an account number: only the classifier's context words can tell.
+  if (digit(0) != 0 || digit(1) == 0) return false;
+  // National numbers with a trunk 0 (UK, DE, FR, SE, ...): 0AA BBBB CCCC, 01 23 45 67 89,
+  // 08-123 456 78 (an area code set off by a hyphen, the rest in spaces), 098765 43210.
+  if (m >= 2 && m <= 5 && n >= 9 && n <= 12) {
+    if (!sameSeparator(a, b, 32, 45, 46) && !spacesAndHyphens(a, b)) return false;
+    const first = gLen(a);
+    if (first < 2 || first > 6 || (first == 6 && m != 2)) return false;
+    // 0XX-XX-XXXX is a US SSN's layout, not a dialling plan.
+    if (lengthsAre(a, b, 3, 2, 4, 0, 0)) return false;
     let allFours = true;
     for (let k = a; k < b; k++) {
       if (gLen(k) < 2) return false;
@@ -280,8 +306,11 @@ function isPhone(a: i32, b: i32): bool {
   return false;
 }
 
-/** Classifies groups [a, b); emits and returns true on a match. */
-function classify(a: i32, b: i32): bool {
+/**
+ * Classifies groups [a, b); emits and returns true on a match. `fresh` says that no other number
+ * runs into `a`: it opens the run or follows a value just found.
+ */
+function classify(a: i32, b: i32, fresh: bool): bool {
   // Only an IPv4 address (four groups) has fewer than nine digits; skip the rest unread.
   if (b - a != 4) {
     let n = 0;
@@ -309,7 +338,7 @@ function classify(a: i32, b: i32): bool {
     emit(IP_ADDRESS, start, end, 900);
     return true;
   }
-  if (isPhone(a, b)) {
+  if (isPhone(a, b, fresh)) {
     emit(PHONE, start, end, 850);
     return true;
   }
@@ -342,27 +371,39 @@ export function scanNumber(s: i32): i32 {
       emit(IP_ADDRESS, s, end, 900);
       return end;
     }
-    return skipCompound(s);
+    // A date or a time after a space is a value of its own ("4111 1111 1111 1111 12/27",
+    // "536-22-1234 05/12/1980", "+44 20 7946 0958 14:00"): only the last group belongs to it,
+    // and the number before it is read without that group.
+    if (groupCount < 2 || sepAfter(groupCount - 2) != 32) return skipCompound(s);
+    groupCount--;
+    return scanGroups(gEnd(groupCount - 1));
   }
+  return scanGroups(end);
+}
+
+/** Classifies the spans of the groups read, which end at `end`; returns where to resume. */
+function scanGroups(end: i32): i32 {
   // Four blocks of four read as a card: when that card is invalid, none of its blocks is
   // anything else either.
   if (groupCount >= 4 && lengthsAre(0, 4, 4, 4, 4, 4, 0) && sameSeparator(0, 4, 32, 45, 32)) {
     for (let b = groupCount < 5 ? groupCount : 5; b >= 4; b--) {
-      if ((b == groupCount || sepAfter(b - 1) == 32) && classify(0, b)) return gEnd(b - 1);
+      if ((b == groupCount || sepAfter(b - 1) == 32) && classify(0, b, true)) return gEnd(b - 1);
     }
     return end;
   }
   let a = 0;
+  let fresh = true;
   while (a < groupCount) {
     let matched = false;
     for (let b = groupCount; b > a; b--) {
       if (b < groupCount && sepAfter(b - 1) != 32) continue;
-      if (classify(a, b)) {
+      if (classify(a, b, fresh)) {
         a = b;
         matched = true;
         break;
       }
     }
+    fresh = matched;
     if (matched) continue;
     // The next span may only start after a space.
     a++;
@@ -382,7 +423,14 @@ export function scanParenPhone(s: i32): i32 {
   if (at(i) == 32) i++;
   if (!isDigit(at(i))) return -1;
   const end = readGroups(i);
-  if (end < 0 || groupCount != 2) return -1;
+  if (end < 0 || groupCount > 2) return -1;
+  // An area code with a trunk 0 and one block: "(0141) 4960613", "(030) 12345678".
+  if (groupCount == 1) {
+    const total = areaLen + gLen(0);
+    if (at(s + 1) != 48 || gLen(0) < 5 || total < 9 || total > 12) return -1;
+    emit(PHONE, s, end, 800);
+    return end;
+  }
   const sep = sepAfter(0);
   if (sep != 45 && sep != 32 && sep != 46) return -1;
   const l0 = gLen(0);
@@ -406,7 +454,12 @@ export function scanPlusPhone(s: i32): i32 {
   let digits = 0;
   let groups = 0;
   let longest = 0;
+  // Where the previous group ends when the last one followed it after a space, else -1.
+  let beforeSpace = -1;
+  let lastDigits = 0;
   while (true) {
+    const groupStart = i;
+    const digitsBefore = digits;
     if (at(i) == 40) {
       const open = i;
       i++;
@@ -423,6 +476,8 @@ export function scanPlusPhone(s: i32): i32 {
       digits += len;
     }
     groups++;
+    lastDigits = digits - digitsBefore;
+    beforeSpace = groups > 1 && at(groupStart - 1) == 32 ? groupStart - 1 : -1;
     const c = at(i);
     const d = at(i + 1);
     if ((c == 32 || c == 45 || c == 46) && (isDigit(d) || d == 40)) {
@@ -437,7 +492,11 @@ export function scanPlusPhone(s: i32): i32 {
   const c = at(i);
   if (isWord(c)) return skipCompound(s + 1);
   if ((c == 47 || c == 58 || c == 44 || c == 46 || c == 45) && isDigit(at(i + 1))) {
-    return skipCompound(s + 1);
+    // A date or a time after a space ("+44 20 7946 0958 14:00") is not part of the number.
+    if (beforeSpace < 0 || c == 46 || c == 45) return skipCompound(s + 1);
+    i = beforeSpace;
+    digits -= lastDigits;
+    groups--;
   }
   if (digits < 8 || digits > 15) return i;
   if (groups > 2 && longest > 10) return i;

@@ -434,8 +434,63 @@ export function scanPem(s: i32): i32 {
 
 const WEAK_URL_PASSWORDS: string[] = ["password", "pass", "passwd", "secret", "pwd", "xxx"];
 
-/** `scheme://user:password@host/path`: reports the whole URL. `colon` is the scheme's ':'. */
+/**
+ * A URL that is itself a credential: `scheme://user:password@host/path`, or a Slack or Discord
+ * webhook (whoever has one can post into the channel). Reports the whole URL; `colon` is the
+ * scheme's ':'.
+ */
 export function scanUrlCredentials(colon: i32): i32 {
+  const end = scanUserInfo(colon);
+  return end >= 0 ? end : scanWebhookUrl(colon);
+}
+
+// @ts-ignore: decorator
+@inline function isPathTokenChar(c: i32): bool {
+  return isAlnum(c) || c == 45 || c == 95;
+}
+
+/** The path of a webhook URL from `i`, after its fixed prefix: its end, or -1. */
+function webhookPathEnd(i: i32, minLast: i32): i32 {
+  let segments = 0;
+  while (true) {
+    const start = i;
+    while (isPathTokenChar(at(i))) i++;
+    if (i == start) return -1;
+    segments++;
+    if (at(i) == 47 && isPathTokenChar(at(i + 1))) {
+      i++;
+      continue;
+    }
+    // The last segment is the token: a short or masked one is a documentation example.
+    if (segments < 2 || i - start < minLast || isPlaceholder(start, i)) return -1;
+    return i;
+  }
+}
+
+/** `https://hooks.slack.com/services/T…/B…/…`, `https://discord.com/api/webhooks/…/…`. */
+function scanWebhookUrl(colon: i32): i32 {
+  const scheme = startsWithFold(colon - 5, "https") ? colon - 5 : colon - 4;
+  if (!startsWithFold(scheme, "http") || isAlnum(at(scheme - 1))) return -1;
+  let i = colon + 3;
+  let end = -1;
+  if (startsWithFold(i, "hooks.slack.com/")) {
+    i += 16;
+    if (startsWith(i, "services/")) end = webhookPathEnd(i + 9, 16);
+    else if (startsWith(i, "workflows/")) end = webhookPathEnd(i + 10, 16);
+    else if (startsWith(i, "triggers/")) end = webhookPathEnd(i + 9, 16);
+  } else {
+    if (startsWithFold(i, "canary.")) i += 7;
+    else if (startsWithFold(i, "ptb.")) i += 4;
+    if (startsWithFold(i, "discord.com/api/webhooks/")) end = webhookPathEnd(i + 25, 40);
+    else if (startsWithFold(i, "discordapp.com/api/webhooks/")) end = webhookPathEnd(i + 28, 40);
+  }
+  if (end < 0) return -1;
+  emit(SECRET, scheme, end, 950);
+  return end;
+}
+
+/** `scheme://user:password@host/path`: its end, or -1. */
+function scanUserInfo(colon: i32): i32 {
   let scheme = colon;
   while (isAlnum(at(scheme - 1)) || at(scheme - 1) == 43 || at(scheme - 1) == 46) scheme--;
   if (colon - scheme < 2 || !isAlpha(at(scheme))) return -1;
