@@ -56,6 +56,10 @@ export function ruleMatch(rule: Rule, text: string): RegExpExecArray | null {
 }
 
 const W = String.raw`(?:\s+[\w'’-]+){0,3}?`;
+// Up to three words, none of them the writer's own ("my", "our"): "disregard my previous
+// message" takes back what the writer sent, where an attack drops what the model was given.
+const NOT_OWN = String.raw`(?!(?:my|our|mine|ours)\b)`;
+const OTHERS_W = String.raw`(?:\s+${NOT_OWN}[\w'’-]+){0,3}?`;
 const OVERRIDE_VERB =
   String.raw`(?:ignore|ignoring|disregard|forget|override|bypass|abandon|discard|` +
   String.raw`neglect|skip|drop|delete|erase|don'?t follow|do not follow|stop following|` +
@@ -141,7 +145,8 @@ export const RULES: readonly Rule[] = [
     id: "override",
     category: "instruction_override",
     pattern: r(
-      String.raw`\b${OVERRIDE_VERB}\b${W}\s+${QUALIFIER}\b(?:\s+[\w'’-]+){0,2}?\s+${OBJECT}\b`,
+      String
+        .raw`\b${OVERRIDE_VERB}\b${OTHERS_W}\s+${QUALIFIER}\b(?:\s+${NOT_OWN}[\w'’-]+){0,2}?\s+${OBJECT}\b`,
     ),
     weight: 0.88,
     description: "tells the model to drop its instructions",
