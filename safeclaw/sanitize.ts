@@ -3,7 +3,7 @@
  * per-session vault so that the originals can be restored where policy allows (LLM Guard's
  * Vault idea), or are masked, hashed or partially masked (`****-****-****-1111`).
  */
-import { createHash } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import type { Detection } from "./privacy/entities.ts";
 
 /** How a finding is replaced. */
@@ -66,6 +66,11 @@ export interface VaultOptions {
   ttlMs?: number;
   /** The clock (tests move it). */
   now?: () => number;
+  /**
+   * The key of `hash` mode's HMAC for this vault's session (a {@linkcode VaultStore} derives it
+   * from the deployment's secret). Without one, a key drawn for this process is used.
+   */
+  hashKey?: Uint8Array;
 }
 
 interface Original {
@@ -98,6 +103,9 @@ export class Vault {
   // In order of expiry (entries read back are sorted, new ones expire last), so the expired
   // ones are always at the front and forgetting them stops at the first one still kept.
   #byPlaceholder = new Map<string, Original>();
+  // The placeholders of each original value, whatever its type: holds() asks per finding, and a
+  // scan of every original made a reply with n values cost n² (8,000 addresses: half a second).
+  #placeholdersOf = new Map<string, Set<string>>();
   #counters = new Map<string, number>();
   #onAdd?: (entry: VaultEntry) => void;
   #ttlMs: number;
@@ -107,6 +115,7 @@ export class Vault {
   constructor(options: VaultOptions = {}) {
     this.#ttlMs = options.ttlMs ?? Infinity;
     this.#now = options.now ?? Date.now;
+    this.hashKey = options.hashKey ?? PROCESS_HASH_KEY;
     const entries = [...options.entries ?? []].sort((a, b) =>
       (a.expiresAt ?? Infinity) - (b.expiresAt ?? Infinity)
     );
@@ -118,10 +127,20 @@ export class Vault {
         origin: origin ?? "input",
         expiresAt: expiresAt ?? Infinity,
       });
+      this.#indexValue(value, placeholder);
       this.#countPast(type, placeholder);
     }
     for (const { type, placeholder } of options.retired ?? []) this.#countPast(type, placeholder);
     this.#onAdd = options.onAdd;
+  }
+
+  /** The key `hash` mode's HMAC uses for this vault's values. */
+  readonly hashKey: Uint8Array;
+
+  #indexValue(value: string, placeholder: string): void {
+    const known = this.#placeholdersOf.get(value);
+    if (known) known.add(placeholder);
+    else this.#placeholdersOf.set(value, new Set([placeholder]));
   }
 
   /** Numbering of `type` goes on after `placeholder`'s, so no placeholder is reused. */
@@ -142,6 +161,9 @@ export class Vault {
     for (const [placeholder, original] of this.#byPlaceholder) {
       if (original.expiresAt > now) break;
       this.#byPlaceholder.delete(placeholder);
+      const placeholders = this.#placeholdersOf.get(original.value);
+      placeholders?.delete(placeholder);
+      if (placeholders?.size === 0) this.#placeholdersOf.delete(original.value);
       const key = `${original.type}\u0000${original.value}`;
       if (this.#byValue.get(key) === placeholder) this.#byValue.delete(key);
     }
@@ -159,6 +181,7 @@ export class Vault {
     const expiresAt = this.#now() + this.#ttlMs;
     this.#byValue.set(key, placeholder);
     this.#byPlaceholder.set(placeholder, { type, value, origin, expiresAt });
+    this.#indexValue(value, placeholder);
     this.#onAdd?.({
       placeholder,
       type,
@@ -172,10 +195,9 @@ export class Vault {
   /** Whether `value` is one of the originals this vault keeps (of `origin` only, if given). */
   holds(value: string, origin?: VaultOrigin | readonly VaultOrigin[]): boolean {
     this.#forgetExpired();
-    const now = this.#now();
-    for (const original of this.#byPlaceholder.values()) {
-      if (original.expiresAt <= now) continue;
-      if (original.value === value && fromOrigin(original.origin, origin)) return true;
+    for (const placeholder of this.#placeholdersOf.get(value) ?? []) {
+      const original = this.#live(placeholder);
+      if (original && fromOrigin(original.origin, origin)) return true;
     }
     return false;
   }
@@ -225,21 +247,46 @@ export class Vault {
   }
 }
 
-/** `value` with everything but its last four letters or digits masked, separators kept. */
-export function partialMask(value: string): string {
-  let keep = 4;
+const EMAIL_SHAPE = /^[^@\s]+@(?:[\p{L}\p{N}-]+\.)+\p{L}{2,}$/u;
+
+/**
+ * `value` with its letters and digits masked but for the last few, separators kept. The last
+ * four are kept only of a long value, at most a quarter of them, and none of a value of six or
+ * fewer: of `10.0.0.1`, `1990-01-01` or a PIN, four are most or all of what matters. An email
+ * (of type `email`, or shaped like one when no type is given) keeps its first letter and its
+ * domain; another value with an `@` (`P@ssw0rd-…`) is masked like any other.
+ *
+ * @example
+ * ```ts
+ * import { partialMask } from "@a3s/safeclaw";
+ * console.log(partialMask("4111 1111 1111 1111")); // "**** **** **** 1111"
+ * console.log(partialMask("ada@example.org", "email")); // "a**@example.org"
+ * console.log(partialMask("P@ssw0rd-Kx81Qz-9931", "secret")); // "*@******-******-9931"
+ * ```
+ */
+export function partialMask(value: string, type?: string): string {
+  const at = value.indexOf("@");
+  if (at > 0 && (type === undefined ? EMAIL_SHAPE.test(value) : type === "email")) {
+    return value[0] + "*".repeat(Math.max(1, at - 1)) + value.slice(at);
+  }
   const chars = [...value];
+  const alphanumeric = chars.filter((c) => /[\p{L}\p{N}]/u.test(c)).length;
+  let keep = alphanumeric <= 6 ? 0 : Math.min(4, Math.floor(alphanumeric / 4));
   for (let i = chars.length - 1; i >= 0; i--) {
     if (/[\p{L}\p{N}]/u.test(chars[i])) {
       if (keep > 0) keep--;
       else chars[i] = "*";
     }
   }
-  // An email keeps its domain and the first letter: a****@example.org.
-  const at = value.indexOf("@");
-  if (at > 0) return value[0] + "*".repeat(Math.max(1, at - 1)) + value.slice(at);
   return chars.join("");
 }
+
+/**
+ * The key of `hash` mode where no vault gives one: drawn for this process, so a hash is stable
+ * within a run and cannot be reversed by hashing every date of birth or SSN, as an unkeyed
+ * SHA-256 could.
+ */
+const PROCESS_HASH_KEY: Uint8Array = randomBytes(32);
 
 function replacement(
   mode: RedactionMode,
@@ -254,11 +301,15 @@ function replacement(
     case "mask":
       return "*".repeat([...value].length);
     case "hash":
+      // Keyed: 48 bits of an unkeyed SHA-256 of a date of birth or an SSN is a table lookup
+      // away from the value. An HMAC under the deployment's key (the vault's) keeps equal
+      // values equal for correlation while no one without the key can enumerate them.
       return `[${type.toUpperCase()}:${
-        createHash("sha256").update(value).digest("hex").slice(0, 12)
+        createHmac("sha256", vault?.hashKey ?? PROCESS_HASH_KEY).update(value).digest("hex")
+          .slice(0, 12)
       }]`;
     case "partial":
-      return partialMask(value);
+      return partialMask(value, type);
   }
 }
 

@@ -194,3 +194,58 @@ Deno.test("only the user's own values are restored as theirs: untrusted content'
   });
   assertEquals(again.placeholderFor("email", "new@example.org"), "[EMAIL_8]");
 });
+
+Deno.test("partial masks show no secret with an @, and little of a short value", () => {
+  // Everything after the @ came out in clear: an email's domain was kept for any type.
+  assertEquals(partialMask("P@ssw0rd-Kx81Qz-9931", "secret"), "*@******-******-9931");
+  assertEquals(partialMask("p@ssword-Secret-Key-123"), "*@******-******-**y-123");
+  const text = "smtp password: P@ssw0rd-Kx81Qz-9931";
+  assertEquals(
+    sanitize(text, [{ type: "secret", start: 15, end: text.length }], "partial"),
+    "smtp password: *@******-******-9931",
+  );
+  assertEquals(partialMask("ada@example.org", "email"), "a**@example.org");
+  assertEquals(partialMask("ada@example.org"), "a**@example.org");
+  // Four of a short value were most or all of it.
+  assertEquals(partialMask("4111"), "****");
+  assertEquals(partialMask("10.0.0.1"), "**.*.*.*");
+  assertEquals(partialMask("1990-01-01"), "****-**-01");
+  assertEquals(partialMask("4111 1111 1111 1111"), "**** **** **** 1111");
+});
+
+Deno.test("hash mode is an HMAC under the deployment's key, not a SHA-256 anyone can recompute", async () => {
+  const { createHash } = await import("node:crypto");
+  const { openStore } = await import("@a3s/common");
+  const { VaultStore } = await import("./vault_store.ts");
+  const text = "born 1990-01-01";
+  const findings = [{ type: "date_of_birth" as const, start: 5, end: 15 }];
+  const hashOf = (vault?: Vault) => sanitize(text, findings, "hash", vault).slice(5);
+  const unkeyed = createHash("sha256").update("1990-01-01").digest("hex").slice(0, 12);
+  assertEquals(hashOf().includes(unkeyed), false);
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const open = (secret: string) => VaultStore.open(store, { secret, ttlMs: 60_000 });
+    const a = await open("deployment key number one");
+    const b = await open("deployment key number two");
+    // Stable across a deployment's sessions, different in another deployment.
+    assertEquals(hashOf(await a.load("s1")), hashOf(await a.load("s2")));
+    assertEquals(hashOf(await a.load("s1")) === hashOf(await b.load("s1")), false);
+    assertEquals(hashOf(await a.load("s1")).includes(unkeyed), false);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("a vault says whether it holds a value without reading every original", () => {
+  const vault = new Vault();
+  for (let i = 0; i < 40_000; i++) vault.placeholderFor("email", `u${i}@x.example`, "output");
+  vault.placeholderFor("email", "ada@example.org", "input");
+  const started = performance.now();
+  let held = 0;
+  for (let i = 0; i < 40_000; i++) if (vault.holds(`u${i}@x.example`, "output")) held++;
+  assertEquals(held, 40_000);
+  assertEquals(vault.holds("ada@example.org", "input"), true);
+  assertEquals(vault.holds("ada@example.org", "output"), false);
+  // A scan of every original per call took seconds here.
+  assertEquals(performance.now() - started < 1000, true);
+});

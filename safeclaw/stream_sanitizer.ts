@@ -206,12 +206,12 @@ export function createStreamRestorer(
   restore: (text: string, before: string) => string,
 ): StreamRestorer {
   let held = "";
-  // The end of what was restored so far (its last run of non-space text, at most 4 KiB): where a
-  // link that the next part continues began.
+  // The last 4 KiB of what was restored so far: where a link that the next part continues
+  // began, also one with spaces in it (a markdown target in `<…>`, an HTML tag's attributes).
   let before = "";
   const run = (text: string) => {
     const out = restore(text, before);
-    before = (before + text).slice(-RESTORE_CONTEXT).match(/\S*$/)![0];
+    before = (before + text).slice(-RESTORE_CONTEXT);
     return out;
   };
   return {

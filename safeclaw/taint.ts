@@ -1,10 +1,13 @@
 /**
  * Taint tracking: a secret or sensitive value seen in an input or a tool result gets a taint
  * id, and the tracker then recognizes it wherever it reappears, also encoded: base64 (standard
- * and URL-safe, at any byte alignment), hex, URL-encoding (of any of its characters), rot13,
- * reversed, with separators removed, in another case, split across streamed chunks, and a
- * secret cut in two (either half of it).
+ * and URL-safe, at any byte alignment, also wrapped over lines), hex (also as `\x73`, `0x73,`,
+ * `73 6b` or `73:6b`), URL-encoding (of any of its characters), rot13, reversed, with
+ * separators removed or added, in another case, in look-alike or invisible characters, split
+ * across streamed chunks, and a secret cut in two (either half of it). One pass over a text
+ * finds every tracked value, however many a session tracks.
  */
+import { foldForTaint } from "./taint_fold.ts";
 
 /** How much a value is trusted. */
 export type Trust = "Untrusted" | "Derived" | "Trusted";
@@ -38,7 +41,7 @@ export interface TaintHit {
   /** Its kind of taint. */
   kind: TaintKind;
   /** Which encoding matched: `raw`, `base64`, `hex`, `url`, `rot13`, `reversed`, `compact`, `split`. */
-  encoding: string;
+  encoding: TaintEncoding;
 }
 
 const TRUST_ORDER: readonly Trust[] = ["Untrusted", "Derived", "Trusted"];
@@ -65,7 +68,35 @@ export function deriveLabel(inputs: readonly Label[]): Label {
   return { trust, taints: [...taints] };
 }
 
+/** The encodings a tracked value is found in, most telling first: a hit names the first. */
+export const TAINT_ENCODINGS = [
+  "raw",
+  "reversed",
+  "hex",
+  "compact",
+  "url",
+  "rot13",
+  "split",
+  "base64",
+] as const;
+/** An encoding a tracked value was found in. */
+export type TaintEncoding = (typeof TAINT_ENCODINGS)[number];
+
 const MIN_VALUE = 6;
+/**
+ * Needles are looked up by a hash of this many of their characters, so none may be shorter: a
+ * tracked value has 6 or more, and every form of it at least as many.
+ */
+const ANCHOR = 6;
+/**
+ * The most a stream's carrying text can be longer than a value's UTF-8 bytes and still be found
+ * across chunks: `%25XX` (5 characters a byte), a separator of three characters after each
+ * character (` - `), `0x73, ` for each byte of hex (6). Longer carriers are found in whole texts
+ * (a tool call is always checked whole), not across a stream's chunks.
+ */
+const CARRIER_FACTOR = 6;
+/** The values a session tracks by default before the oldest go (see {@linkcode TaintTracker}). */
+export const MAX_TAINTS_PER_SESSION = 4096;
 const encoder = new TextEncoder();
 
 function bytesToBase64(bytes: Uint8Array): string {
@@ -90,7 +121,9 @@ function base64Cores(value: Uint8Array): string[] {
     const tailBits = ((shift + value.length) * 8) % 6;
     const end = b64.length - (tailBits === 0 ? 0 : 1);
     const core = b64.slice(start, end);
-    if (core.length >= 8) cores.push(core);
+    // A 6-byte value leaves 7 stable characters at two of the alignments: kept, or those two
+    // alignments would never match.
+    if (core.length >= ANCHOR) cores.push(core);
   }
   return cores;
 }
@@ -103,14 +136,37 @@ function hexOf(bytes: Uint8Array): string {
   return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** The forms a tracked value is searched in; the haystack is lowercased for `lower` forms. */
+/**
+ * Which view of a text a needle is compared with: the folded, lowercased text (`lower`); the
+ * same with separators removed (`compact`); with the marks hex is written with removed
+ * (`hex`); the folded text in its own case without whitespace (`base64`).
+ */
+type View = "lower" | "compact" | "hex" | "base64";
+
+/** One form a tracked value is searched in. */
 interface Needle {
   text: string;
-  encoding: string;
-  /** Compared against the lowercased text. */
-  lower: boolean;
-  /** Compared against the text with separators removed. */
-  compact: boolean;
+  encoding: TaintEncoding;
+  view: View;
+  /** Where the hashed characters start in `text`. */
+  anchor: number;
+  /**
+   * Found in the compact view only where the match does not run on into a word of the same
+   * kind (letters or digits) in the text: compaction joins words, and `Salon Donut` holds
+   * `london` once joined, while `4111 1111 1111 1111` starts and ends a card number.
+   */
+  bounded: boolean;
+  entry: StoredEntry;
+}
+
+interface StoredEntry extends TaintEntry {
+  /** The value itself, to forget it when the entry goes. */
+  value: string;
+  /** Order of tracking, to report hits in it. */
+  seq: number;
+  needles: Needle[];
+  /** The longest text that carries the value which a stream must keep between chunks. */
+  carrier: number;
 }
 
 /** A tracked secret this long or longer is also found by either half of it. */
@@ -128,59 +184,77 @@ function rot13(text: string): string {
   });
 }
 
-function needlesFor(value: string, kind: TaintKind): Needle[] {
-  const bytes = encoder.encode(value);
-  const out: Needle[] = [
-    { text: value.toLowerCase(), encoding: "raw", lower: true, compact: false },
-    {
-      text: [...value].reverse().join("").toLowerCase(),
-      encoding: "reversed",
-      lower: true,
-      compact: false,
-    },
-    { text: hexOf(bytes), encoding: "hex", lower: true, compact: false },
-  ];
-  const compact = compactOf(value);
-  if (compact.length >= MIN_VALUE && compact !== value.toLowerCase()) {
-    out.push({ text: compact, encoding: "compact", lower: true, compact: true });
-  }
-  // A lone surrogate (half of an emoji cut off) cannot be URL-encoded; as a URL would carry it.
-  const urlEncoded = encodeURIComponent(value.toWellFormed());
-  if (urlEncoded !== value) {
-    out.push({ text: urlEncoded.toLowerCase(), encoding: "url", lower: true, compact: false });
-  }
-  const rotated = rot13(value).toLowerCase();
-  if (rotated !== value.toLowerCase()) {
-    out.push({ text: rotated, encoding: "rot13", lower: true, compact: false });
-  }
-  if (
-    kind === "Secret" && compact.length >= MIN_SPLIT_SECRET && compact.length <= MAX_SPLIT_SECRET
-  ) {
-    // A secret sent in two pieces (two URL parameters, two calls): every window of half its
-    // length, so that the longer piece holds one wherever the cut falls.
-    const half = Math.ceil(compact.length / 2);
-    for (let i = 0; i + half <= compact.length; i++) {
-      out.push({ text: compact.slice(i, i + half), encoding: "split", lower: true, compact: true });
-    }
-  }
-  for (const core of base64Cores(bytes)) {
-    out.push({ text: core, encoding: "base64", lower: false, compact: false });
-    const safe = toUrlSafe(core);
-    if (safe !== core) out.push({ text: safe, encoding: "base64", lower: false, compact: false });
-  }
-  return out;
+/**
+ * What may be put between a value's characters without changing what it says to a reader or a
+ * program that strips it: whitespace, dashes, dots, colons, slashes, commas, pipes, plus signs,
+ * stars and semicolons. Characters drawn as nothing are already gone from the folded view.
+ */
+const SEPARATORS = /[\s\-_.:/\\,|+*;]+/g;
+
+function compactOf(text: string): string {
+  return text.replace(SEPARATORS, "");
 }
 
 /**
- * What may be put between a value's characters without changing what it says to a reader or a
- * program that strips it: spaces, dashes, dots, colons, slashes, commas, and the characters a
- * terminal or a page shows as nothing (zero-width spaces and joiners, word joiner, BOM, soft
- * hyphen).
+ * The marks around and between hex digits: `\x`, a `0x` that starts a number, `%`, whitespace,
+ * colons and commas (`printf '\x73\x6b'`, `0x73,0x6b`, `73 6b`, `73:6b`).
  */
-const SEPARATORS = /[\s\-_.:/,\u200b-\u200d\u2060\ufeff\u00ad]/g;
+const HEX_MARKS = /\\x|(?<![0-9a-f])0x|[%\s:,]+/g;
 
-function compactOf(text: string): string {
-  return text.replace(SEPARATORS, "").toLowerCase();
+/** The forms of `value` searched for, without their entry. */
+function needlesFor(value: string, kind: TaintKind): Omit<Needle, "entry" | "anchor">[] {
+  const folded = foldForTaint(value);
+  const lower = folded.toLowerCase();
+  const out: Omit<Needle, "entry" | "anchor">[] = [];
+  const seen = new Set<string>();
+  const add = (text: string, encoding: TaintEncoding, view: View, bounded = false) => {
+    const key = `${view}\u0000${text}`;
+    if (text.length < ANCHOR || seen.has(key)) return;
+    seen.add(key);
+    out.push({ text, encoding, view, bounded });
+  };
+  add(lower, "raw", "lower");
+  // Always, also for a value with no separator of its own: `4111 1111 1111 1111` is the card
+  // `4111111111111111` with separators added.
+  const compact = compactOf(lower);
+  add(compact, "compact", "compact", true);
+  // An injected instruction is carried on as words, not encoded: its text is enough, and the
+  // long forms of a long text would make every stream keep that much more between chunks.
+  if (kind === "PromptInjection") return out;
+  add([...lower].reverse().join(""), "reversed", "lower");
+  // Encoders work on the value as it was written, and on its plain form (`４１１１` typed,
+  // `4111` encoded).
+  const written = [...new Set([value, folded])];
+  for (const form of written) add(hexOf(encoder.encode(form)), "hex", "hex");
+  // A lone surrogate (half of an emoji cut off) cannot be URL-encoded; as a URL would carry it.
+  const urlEncoded = encodeURIComponent(value.toWellFormed());
+  if (urlEncoded !== value) add(urlEncoded.toLowerCase(), "url", "lower");
+  const rotated = rot13(lower);
+  if (rotated !== lower) add(rotated, "rot13", "lower");
+  if (
+    kind === "Secret" && compact.length >= MIN_SPLIT_SECRET && compact.length <= MAX_SPLIT_SECRET
+  ) {
+    // A secret sent in two pieces (two URL parameters, two calls): the longer piece has half
+    // its length or more, and holds a window of `half - step + 1` characters starting at a
+    // multiple of `step` wherever the cut falls (a piece [c, n) of `half` or more holds every
+    // offset from c to n - width, `step` of them). A step of one would cost a 256-character
+    // key 128 windows; an eighth of the half costs 9 and leaves the windows 7/8 as long.
+    const half = Math.ceil(compact.length / 2);
+    const step = Math.max(1, Math.min(half - 7, half >> 3));
+    const width = half - step + 1;
+    for (let i = 0; i + width <= compact.length; i += step) {
+      add(compact.slice(i, i + width), "split", "compact");
+    }
+  }
+  // Base64 of the value as written, of its plain form, and of that form without its
+  // separators (a card's digits, encoded).
+  for (const form of new Set([...written, folded.replace(SEPARATORS, "")])) {
+    for (const core of base64Cores(encoder.encode(form.toWellFormed()))) {
+      add(core, "base64", "base64");
+      add(toUrlSafe(core), "base64", "base64");
+    }
+  }
+  return out;
 }
 
 /** `text` with its `%XX` escapes decoded, up to three times over (`%2541` is `%41`, then `A`). */
@@ -196,7 +270,220 @@ function percentDecoded(text: string): string {
 }
 
 /**
+ * A text with its separators removed, and where each of its pieces came from, so that a match
+ * in it can be checked against the characters around it in the text.
+ */
+interface CompactView {
+  text: string;
+  /** The compact offset at which each piece starts, ascending. */
+  pieceAt: number[];
+  /** The offset in the text of each piece. */
+  pieceFrom: number[];
+}
+
+function compactView(text: string): CompactView {
+  const parts: string[] = [];
+  const pieceAt: number[] = [];
+  const pieceFrom: number[] = [];
+  let length = 0;
+  let last = 0;
+  const piece = (from: number, to: number) => {
+    if (to <= from) return;
+    parts.push(text.slice(from, to));
+    pieceAt.push(length);
+    pieceFrom.push(from);
+    length += to - from;
+  };
+  for (const m of text.matchAll(SEPARATORS)) {
+    piece(last, m.index);
+    last = m.index + m[0].length;
+  }
+  piece(last, text.length);
+  return { text: parts.join(""), pieceAt, pieceFrom };
+}
+
+/** The offset in the text of compact offset `at`. */
+function textOffset(view: CompactView, at: number): number {
+  let lo = 0;
+  let hi = view.pieceAt.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (view.pieceAt[mid] <= at) lo = mid;
+    else hi = mid - 1;
+  }
+  return view.pieceFrom[lo] + at - view.pieceAt[lo];
+}
+
+const LETTER = /\p{L}/u;
+const DIGIT = /\p{N}/u;
+const SEPARATOR = /[\s\-_.:/\\,|+*;]/;
+
+/**
+ * Whether the match `lower[from, to)` ends a word on the side `step` (-1: before it, 1: after).
+ * Letters run on into letters and digits into digits (`Salon Donut` does not hold `london`;
+ * `card4111…` still starts a number). A run of digits also runs on across the separators it is
+ * grouped with: `123-456` is not a value of its own in `123-456-7890`.
+ */
+function endsWord(lower: string, from: number, to: number, step: -1 | 1): boolean {
+  const edge = lower[step < 0 ? from : to - 1];
+  let at = step < 0 ? from - 1 : to;
+  const beside = lower[at];
+  if (beside === undefined) return true;
+  if (LETTER.test(edge)) return !LETTER.test(beside);
+  if (!DIGIT.test(edge)) return true;
+  if (DIGIT.test(beside)) return false;
+  const inside = lower.slice(from, to);
+  while (at >= 0 && at < lower.length && SEPARATOR.test(lower[at])) {
+    if (!inside.includes(lower[at])) return true;
+    at += step;
+  }
+  return !DIGIT.test(lower[at] ?? "");
+}
+
+/** Whether a compact match at `start` of `length` stands alone in the text `lower`. */
+function standsAlone(lower: string, view: CompactView, start: number, length: number): boolean {
+  const from = textOffset(view, start);
+  const to = textOffset(view, start + length - 1) + 1;
+  return endsWord(lower, from, to, -1) && endsWord(lower, from, to, 1);
+}
+
+const HASH_BASE = 0x01000193;
+/** `HASH_BASE` to the power `ANCHOR - 1`, in the 32-bit ring the hash is computed in. */
+const HASH_TOP = (() => {
+  let p = 1;
+  for (let i = 1; i < ANCHOR; i++) p = Math.imul(p, HASH_BASE);
+  return p;
+})();
+
+function anchorHash(text: string, at: number): number {
+  let h = 0;
+  for (let i = at; i < at + ANCHOR; i++) h = (Math.imul(h, HASH_BASE) + text.charCodeAt(i)) | 0;
+  return h;
+}
+
+/** A hash as a small integer, which a Map keys without allocating. */
+function bucketOf(hash: number): number {
+  return hash & 0x3fffffff;
+}
+
+function filterSlot(hash: number): number {
+  return (hash ^ (hash >>> 16)) & 0xffff;
+}
+
+/** The best hit of each entry so far: the needle with the lowest encoding rank. */
+type Found = Map<StoredEntry, Needle>;
+
+const RANK: Readonly<Record<TaintEncoding, number>> = Object.fromEntries(
+  TAINT_ENCODINGS.map((e, i) => [e, i]),
+) as Record<TaintEncoding, number>;
+
+function better(found: Found, needle: Needle): boolean {
+  const best = found.get(needle.entry);
+  return !best || RANK[needle.encoding] < RANK[best.encoding];
+}
+
+/**
+ * Up to this many needles in one view are each looked for with the engine's own substring
+ * search, faster than hashing every position of a long text; past it, one pass hashes each
+ * position and looks it up, at a cost that does not grow with the number of needles.
+ */
+const DIRECT_SEARCH_MAX = 48;
+
+/** The needles of one view, found in one pass over a text by a rolling hash. */
+class NeedleIndex {
+  #buckets = new Map<number, Needle[]>();
+  // How many needles hash to each slot: most positions of a text are let go on one array read.
+  #filter = new Uint16Array(1 << 16);
+  #all = new Set<Needle>();
+
+  get size(): number {
+    return this.#all.size;
+  }
+
+  add(needle: Needle): void {
+    const hash = anchorHash(needle.text, needle.anchor);
+    const key = bucketOf(hash);
+    const bucket = this.#buckets.get(key);
+    if (bucket) bucket.push(needle);
+    else this.#buckets.set(key, [needle]);
+    const slot = filterSlot(hash);
+    if (this.#filter[slot] < 0xffff) this.#filter[slot]++;
+    this.#all.add(needle);
+  }
+
+  remove(needle: Needle): void {
+    if (!this.#all.delete(needle)) return;
+    const hash = anchorHash(needle.text, needle.anchor);
+    const key = bucketOf(hash);
+    const bucket = this.#buckets.get(key)!;
+    bucket.splice(bucket.indexOf(needle), 1);
+    if (!bucket.length) this.#buckets.delete(key);
+    const slot = filterSlot(hash);
+    // A saturated slot stays set: it only costs a lookup.
+    if (this.#filter[slot] > 0 && this.#filter[slot] < 0xffff) this.#filter[slot]--;
+  }
+
+  /** Records in `found` each needle in `text` that `accept` (when given) takes. */
+  search(text: string, found: Found, accept?: (needle: Needle, start: number) => boolean): void {
+    if (!this.#all.size || text.length < ANCHOR) return;
+    const take = (needle: Needle, start: number) => {
+      if (start < 0 || !text.startsWith(needle.text, start)) return;
+      if (accept && !accept(needle, start)) return;
+      found.set(needle.entry, needle);
+    };
+    if (this.#all.size <= DIRECT_SEARCH_MAX) {
+      for (const needle of this.#all) {
+        for (
+          let at = text.indexOf(needle.text);
+          at >= 0 && better(found, needle);
+          at = text.indexOf(needle.text, at + 1)
+        ) take(needle, at);
+      }
+      return;
+    }
+    const filter = this.#filter;
+    let hash = anchorHash(text, 0);
+    for (let i = 0;; i++) {
+      if (filter[filterSlot(hash)]) {
+        const bucket = this.#buckets.get(bucketOf(hash));
+        if (bucket) {
+          for (const needle of bucket) if (better(found, needle)) take(needle, i - needle.anchor);
+        }
+      }
+      if (i + ANCHOR >= text.length) break;
+      hash = (Math.imul(hash - Math.imul(text.charCodeAt(i), HASH_TOP), HASH_BASE) +
+        text.charCodeAt(i + ANCHOR)) | 0;
+    }
+  }
+}
+
+/** Options of a {@linkcode TaintTracker}. */
+export interface TaintTrackerOptions {
+  /**
+   * The most values tracked (default {@linkcode MAX_TAINTS_PER_SESSION}). Past it, tracking a
+   * new value lets the least recently tracked Sensitive one go, or, when every value is a Secret
+   * or an injection, the least recently tracked of those.
+   */
+  maxEntries?: number;
+  /** Told of each value let go to stay within `maxEntries` (the guard audits it). */
+  onEvict?: (entry: TaintEntry) => void;
+}
+
+/** A matcher over a stream's chunks (see {@linkcode TaintTracker.streamMatcher}). */
+export interface StreamTaintMatcher {
+  /** Takes the next chunk; returns the tracked values newly found (each once a stream). */
+  (chunk: string): TaintHit[];
+  /** Ends the stream: returns the tracked values found in what was not searched yet. */
+  flush(): TaintHit[];
+}
+
+/**
  * The taint registry of one session.
+ *
+ * Memory and search cost are bounded: at most `maxEntries` values are tracked, and past that
+ * the least recently tracked Sensitive value goes first (Secrets and injected instructions
+ * are kept longer, as what must never leave); `onEvict` hears of each, so that it is audited,
+ * not silent. A search costs one pass over the text's views whatever the number of values.
  *
  * @example
  * ```ts
@@ -207,30 +494,94 @@ function percentDecoded(text: string): string {
  * ```
  */
 export class TaintTracker {
-  #entries = new Map<string, TaintEntry & { needles: Needle[] }>();
+  // In order of tracking, the least recent first (a value tracked again moves to the end).
+  #entries = new Map<string, StoredEntry>();
   #byValue = new Map<string, string>();
+  // The Sensitive ones among them, in the same order: the first to go.
+  #sensitive = new Set<string>();
+  #indexes: Record<View, NeedleIndex> = {
+    lower: new NeedleIndex(),
+    compact: new NeedleIndex(),
+    hex: new NeedleIndex(),
+    base64: new NeedleIndex(),
+  };
   #next = 1;
   #longest = 0;
+  // How many entries have each carrier length: the longest is known again when one goes.
+  #carriers = new Map<number, number>();
+  #maxEntries: number;
+  #onEvict?: (entry: TaintEntry) => void;
+
+  /** A tracker, empty. */
+  constructor(options: TaintTrackerOptions = {}) {
+    this.#maxEntries = Math.max(1, options.maxEntries ?? MAX_TAINTS_PER_SESSION);
+    this.#onEvict = options.onEvict;
+  }
 
   /** Tracks `value` (at least 6 characters); returns its taint id, the same for a repeat. */
   track(value: string, kind: TaintKind, source: string, type?: string): string {
     const known = this.#byValue.get(value);
-    if (known) return known;
+    if (known) {
+      // Seen again: the most recent now, the last to be let go.
+      const entry = this.#entries.get(known)!;
+      this.#entries.delete(known);
+      this.#entries.set(known, entry);
+      if (this.#sensitive.delete(known)) this.#sensitive.add(known);
+      return known;
+    }
     if (value.length < MIN_VALUE) {
       throw new RangeError(`a tracked value needs ${MIN_VALUE}+ characters`);
     }
-    const id = `taint-${this.#next++}`;
-    const needles = needlesFor(value, kind);
-    for (const n of needles) this.#longest = Math.max(this.#longest, n.text.length);
-    this.#entries.set(id, { id, kind, source, type, needles });
+    const id = `taint-${this.#next}`;
+    const entry: StoredEntry = {
+      id,
+      kind,
+      source,
+      type,
+      seq: this.#next++,
+      needles: [],
+      carrier: CARRIER_FACTOR * encoder.encode(value).length,
+      value,
+    };
+    for (const spec of needlesFor(value, kind)) {
+      const needle: Needle = {
+        ...spec,
+        anchor: (spec.text.length - ANCHOR) >> 1,
+        entry,
+      };
+      entry.needles.push(needle);
+      this.#indexes[needle.view].add(needle);
+    }
+    this.#entries.set(id, entry);
+    if (kind === "Sensitive") this.#sensitive.add(id);
     this.#byValue.set(value, id);
+    this.#carriers.set(entry.carrier, (this.#carriers.get(entry.carrier) ?? 0) + 1);
+    this.#longest = Math.max(this.#longest, entry.carrier);
+    while (this.#entries.size > this.#maxEntries) this.#evict();
     return id;
+  }
+
+  #evict(): void {
+    const [oldest] = this.#sensitive.size ? this.#sensitive : this.#entries.keys();
+    const victim = oldest === undefined ? undefined : this.#entries.get(oldest);
+    if (!victim) return;
+    this.#sensitive.delete(victim.id);
+    this.#entries.delete(victim.id);
+    this.#byValue.delete(victim.value);
+    for (const needle of victim.needles) this.#indexes[needle.view].remove(needle);
+    const left = this.#carriers.get(victim.carrier)! - 1;
+    if (left) this.#carriers.set(victim.carrier, left);
+    else {
+      this.#carriers.delete(victim.carrier);
+      if (victim.carrier === this.#longest) this.#longest = Math.max(0, ...this.#carriers.keys());
+    }
+    this.#onEvict?.(publicEntry(victim));
   }
 
   /** The entry of `id`. */
   get(id: string): TaintEntry | undefined {
     const e = this.#entries.get(id);
-    return e && { id: e.id, kind: e.kind, source: e.source, type: e.type };
+    return e && publicEntry(e);
   }
 
   /** How many values are tracked. */
@@ -238,7 +589,10 @@ export class TaintTracker {
     return this.#entries.size;
   }
 
-  /** The longest needle: a stream must keep this many characters minus one between chunks. */
+  /**
+   * How many characters a stream keeps between chunks: the longest text that carries a tracked
+   * value (its bytes, each percent-encoded twice or written as `0x73, `).
+   */
   get window(): number {
     return this.#longest;
   }
@@ -249,40 +603,59 @@ export class TaintTracker {
    */
   find(text: string): TaintHit[] {
     if (this.#entries.size === 0) return [];
-    const views = [text];
+    const found: Found = new Map();
+    const variants = [text];
     const decoded = percentDecoded(text);
-    if (decoded !== text) views.push(decoded);
-    const lower = views.map((v) => v.toLowerCase());
-    let compact: string[] | undefined;
-    const hits: TaintHit[] = [];
-    for (const entry of this.#entries.values()) {
-      const found = entry.needles.find((needle) => {
-        const haystacks = needle.compact
-          ? (compact ??= views.map(compactOf))
-          : needle.lower
-          ? lower
-          : views;
-        return haystacks.some((haystack) => haystack.includes(needle.text));
-      });
-      if (found) hits.push({ id: entry.id, kind: entry.kind, encoding: found.encoding });
+    if (decoded !== text) variants.push(decoded);
+    const { lower, compact, hex, base64 } = this.#indexes;
+    for (const variant of variants) {
+      const folded = foldForTaint(variant);
+      const lowered = folded.toLowerCase();
+      lower.search(lowered, found);
+      if (compact.size) {
+        const view = compactView(lowered);
+        compact.search(
+          view.text,
+          found,
+          (needle, start) =>
+            !needle.bounded || standsAlone(lowered, view, start, needle.text.length),
+        );
+      }
+      if (hex.size) hex.search(lowered.replace(HEX_MARKS, ""), found);
+      if (base64.size) base64.search(folded.replace(/\s+/g, ""), found);
     }
-    return hits;
+    return [...found.values()]
+      .sort((a, b) => a.entry.seq - b.entry.seq)
+      .map((n) => ({ id: n.entry.id, kind: n.entry.kind, encoding: n.encoding }));
   }
 
   /**
-   * A matcher for a stream of chunks: each call sees the new chunk together with the end of
-   * the previous ones, so a value split across chunks is still found, once.
+   * A matcher for a stream of chunks: a value split across chunks is still found, once. The
+   * text is searched each time an eighth of the window has come, together with the window
+   * before it (so each character is searched a bounded number of times, whatever the chunk
+   * size); `flush` searches what came last.
    */
-  streamMatcher(): (chunk: string) => TaintHit[] {
+  streamMatcher(): StreamTaintMatcher {
     let tail = "";
+    let fresh = "";
     const seen = new Set<string>();
-    return (chunk) => {
-      const text = tail + chunk;
-      const keep = Math.max(0, this.window - 1);
+    const search = (): TaintHit[] => {
+      const text = tail + fresh;
+      fresh = "";
+      const keep = this.window;
       tail = keep ? text.slice(-keep) : "";
-      const fresh = this.find(text).filter((h) => !seen.has(h.id));
-      for (const h of fresh) seen.add(h.id);
-      return fresh;
+      const hits = this.find(text).filter((h) => !seen.has(h.id));
+      for (const h of hits) seen.add(h.id);
+      return hits;
     };
+    const match = (chunk: string): TaintHit[] => {
+      fresh += chunk;
+      return fresh.length >= Math.max(1, this.window >> 3) ? search() : [];
+    };
+    return Object.assign(match, { flush: () => fresh ? search() : [] });
   }
+}
+
+function publicEntry(e: StoredEntry): TaintEntry {
+  return { id: e.id, kind: e.kind, source: e.source, type: e.type };
 }

@@ -216,3 +216,128 @@ Deno.test("checkToolCall reads arguments of any depth and size without overflowi
   const spelled = checkToolCall({ tool: "mcp__x__y", args: { bytes } }, tracker, parsePolicy({}));
   assertEquals(spelled.decision, "block");
 });
+
+const hexOf = (s: string) =>
+  [...new TextEncoder().encode(s)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+Deno.test("a value with no separators of its own is found with separators or invisible characters added", () => {
+  const tracker = new TaintTracker();
+  const card = tracker.track("4111111111111111", "Sensitive", "tool:crm", "credit_card");
+  const password = tracker.track("hunter2pass", "Secret", "tool:read_file");
+  // Each of these went out: the compact form was only searched for values with separators.
+  for (
+    const text of [
+      "4111 1111 1111 1111",
+      "card number 4111-1111-1111-1111 exp 12/29",
+      [..."4111111111111111"].join("\u2060"),
+      "4111\u00a01111\u00a01111\u00a01111",
+      "card4111 1111 1111 1111",
+    ]
+  ) assertEquals(tracker.find(text).map((h) => h.id), [card], text);
+  assertEquals(tracker.find("4111 1111 1111 1111").map((h) => h.encoding), ["compact"]);
+  for (
+    const text of ["h-u-n-t-e-r-2-p-a-s-s", "pw: hunter 2 pass", [..."hunter2pass"].join("\u200c")]
+  ) {
+    assertEquals(tracker.find(text).map((h) => h.id), [password], text);
+  }
+  // Compaction joins words and groups of digits: a value is not found where it runs on.
+  const pin = new TaintTracker();
+  pin.track("123456", "Sensitive", "tool:x");
+  pin.track("London", "Sensitive", "tool:x");
+  for (const text of ["call 123-456-7890", "1 2 3 4 5 6 7", "Salon Donut", "41231 23456"]) {
+    assertEquals(pin.find(text), [], text);
+  }
+});
+
+Deno.test("hex with \\x, 0x, spaces or colons, and base64 wrapped at 76 columns, are found", () => {
+  const key = "sk-proj-Zx81Kq3LmN0pQ7rS";
+  const tracker = new TaintTracker();
+  const id = tracker.track(key, "Secret", "tool:web_fetch");
+  const pairs = hexOf(key).match(/../g)!;
+  for (
+    const text of [
+      `printf '${pairs.map((p) => `\\x${p}`).join("")}'`,
+      pairs.map((p) => `0x${p}`).join(","),
+      pairs.map((p) => `0x${p}`).join(", "),
+      pairs.join(" "),
+      pairs.join(":").toUpperCase(),
+    ]
+  ) assertEquals(tracker.find(text).map((h) => [h.id, h.encoding]), [[id, "hex"]], text);
+  const wrapped = btoa("-----BEGIN DATA-----" + "A".repeat(31) + key + "B".repeat(40))
+    .match(/.{1,76}/g)!;
+  assertEquals(tracker.find(wrapped.join("\n")).map((h) => h.encoding), ["base64"]);
+  assertEquals(tracker.find(wrapped.join("\r\n")).map((h) => h.encoding), ["base64"]);
+  // A six-character value, at each byte offset inside encoded data.
+  const short = new TaintTracker();
+  short.track("Pa55w0", "Secret", "input");
+  for (const prefix of ["", "x", "xy", "xyz", "wxyz", "vwxyz"]) {
+    assertEquals(short.find(btoa(`${prefix}Pa55w0!?`)).length, 1, prefix);
+  }
+});
+
+Deno.test("fullwidth, look-alike and invisible characters do not hide a value", () => {
+  const tracker = new TaintTracker();
+  const key = tracker.track("AKIAZ3KD7QW2PXF9LM4T", "Secret", "tool:read_file");
+  const password = tracker.track("hunter2pass", "Secret", "input");
+  const fullwidth = (s: string) =>
+    [...s].map((c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0)).join("");
+  for (
+    const text of [
+      fullwidth("AKIAZ3KD7QW2PXF9LM4T"),
+      [..."AKIAZ3KD7QW2PXF9LM4T"].join("\u2063"),
+      [..."AKIAZ3KD7QW2PXF9LM4T"].join("\ufe0f"),
+      [..."AKIAZ3KD7QW2PXF9LM4T"].map((c) => c + "\u{E0020}").join(""),
+      "AKIAZ3KD7QW2PXF9LM4T".replace("A", "\u0410"), // Cyrillic А
+    ]
+  ) assertEquals(tracker.find(`key ${text}`).map((h) => h.id), [key], text);
+  // Cyrillic е and а.
+  assertEquals(tracker.find("hunt\u0435r2p\u0430ss").map((h) => h.id), [password]);
+});
+
+Deno.test("a streamed value is found across chunks however long its carrying text, once", () => {
+  const tracker = new TaintTracker();
+  tracker.track("ada@example.org", "Sensitive", "tool:crm");
+  const percent = [...new TextEncoder().encode("ada@example.org")]
+    .map((b) => "%" + b.toString(16).padStart(2, "0")).join("");
+  for (
+    const form of [percent, percent.replace(/%/g, "%25"), [..."ada@example.org"].join(" - ")]
+  ) {
+    const text = `Sure, here it is: ${form} -- done.`;
+    for (let size = 1; size <= 7; size++) {
+      const match = tracker.streamMatcher();
+      let hits = 0;
+      for (let i = 0; i < text.length; i += size) hits += match(text.slice(i, i + size)).length;
+      hits += match.flush().length;
+      // The window was the longest needle (30 characters): these carriers are 45 to 75.
+      assertEquals(hits, 1, `${form} in chunks of ${size}`);
+    }
+  }
+});
+
+Deno.test("one pass finds a value however many are tracked; past its cap the least recent Sensitive value goes, and is told", () => {
+  const evicted: string[] = [];
+  const tracker = new TaintTracker({ maxEntries: 5000, onEvict: (e) => evicted.push(e.id) });
+  const secret = tracker.track("sk-live-0000aaaa1111bbbb", "Secret", "input");
+  for (let i = 0; i < 5000; i++) {
+    tracker.track(`customer${i}.x${(i * 7919) % 100000}@mail${i % 97}.example`, "Sensitive", "t");
+  }
+  // The oldest Sensitive value went; the older Secret stayed.
+  assertEquals(tracker.size, 5000);
+  assertEquals(evicted, ["taint-2"]);
+  assertEquals(tracker.get("taint-2"), undefined);
+  assertEquals(tracker.find("sk-live-0000aaaa1111bbbb").map((h) => h.id), [secret]);
+  assertEquals(tracker.find("customer0.x0@mail0.example"), []);
+  const prose = "The report is ready; the quick brown fox jumps over the lazy dog. ".repeat(300);
+  const started = performance.now();
+  const hits = tracker.find(`${prose} customer4999.x${(4999 * 7919) % 100000}@mail52.example`);
+  // Every needle of every value was searched for in turn: 20 KiB took 2 s at 5,000 values.
+  assert(performance.now() - started < 1000, `${performance.now() - started} ms`);
+  assertEquals(hits.map((h) => h.id), ["taint-5001"]);
+});
+
+Deno.test("a tool's name is read as its arguments are", () => {
+  const tracker = new TaintTracker();
+  tracker.track(SECRET, "Secret", "tool:read_file");
+  const d = checkToolCall({ tool: `mcp__x__${SECRET}`, args: {} }, tracker, parsePolicy({}));
+  assertEquals(d.decision, "block");
+});

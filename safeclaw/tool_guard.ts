@@ -136,6 +136,15 @@ export interface ToolCheckOptions {
    * agent wrote in an earlier call is checked like the command line itself.
    */
   readScript?: ScriptReader;
+  /**
+   * Sources (a taint entry's `source`) whose values are the caller's own: the user's, which a
+   * tool must be given (`restoreInputs` puts them back for it). Their Sensitive values (an
+   * address, a phone number) never block a call: before, "subscribe me with my address" was
+   * always refused. They send it for approval, since the user's address is still what an
+   * injected instruction would send away, and a person can tell the two apart. Their Secrets
+   * are held as any other's: a key is not for a tool to pass on.
+   */
+  ownSources?: ReadonlySet<string>;
 }
 
 /**
@@ -157,19 +166,32 @@ export function checkToolCall(
   options: ToolCheckOptions = {},
 ): ToolDecision {
   const { texts, deep } = argumentTexts(call.args, SHELL_TOOL.test(call.tool));
-  const taints = tracker.find(texts.map((t) => t.text).join("\n"));
+  // The tool's name is the model's to write too: a value can leave in it (`mcp__x__<key>`).
+  const taints = tracker.find([call.tool, ...texts.map((t) => t.text)].join("\n"));
   const reasons: string[] = [];
   let decision: ToolDecision["decision"] = "allow";
   const escalate = (to: "block" | "approve") => {
     if (decision !== "block") decision = to;
   };
-  if (taints.length) {
+  const own = (hit: TaintHit) =>
+    hit.kind === "Sensitive" && options.ownSources?.has(tracker.get(hit.id)?.source ?? "");
+  const others = taints.filter((t) => !own(t));
+  const owned = taints.filter(own);
+  if (others.length) {
     reasons.push(
-      `arguments carry tracked ${[...new Set(taints.map((t) => t.kind))].join(", ")} data (${
-        taints.map((t) => `${t.id} as ${t.encoding}`).join(", ")
+      `arguments carry tracked ${[...new Set(others.map((t) => t.kind))].join(", ")} data (${
+        others.map((t) => `${t.id} as ${t.encoding}`).join(", ")
       })`,
     );
     escalate(policy.toolCalls.onTainted);
+  }
+  if (owned.length) {
+    reasons.push(
+      `arguments carry the user's own ${[...new Set(owned.map((t) => t.kind))].join(", ")} data (${
+        owned.map((t) => `${t.id} as ${t.encoding}`).join(", ")
+      })`,
+    );
+    escalate("approve");
   }
   if (deep) {
     reasons.push(`arguments nested deeper than ${MAX_ARGUMENT_DEPTH} levels are not read`);

@@ -81,6 +81,7 @@ export interface VaultStoreOptions {
 export class VaultStore {
   #db: Kysely<VaultTables>;
   #key: Buffer;
+  #hashKey: Uint8Array;
   #ttlMs: number;
   #now: () => number;
   #pending = new Set<Promise<void>>();
@@ -93,6 +94,11 @@ export class VaultStore {
     this.#db = store.db<VaultTables>();
     this.#key = Buffer.from(
       hkdfSync("sha256", options.secret, "a3s safeclaw", "placeholder vault v1", 32),
+    );
+    // Another key from the same secret for redaction's hash mode: the same value hashes the
+    // same across sessions and restarts of one deployment, and differently in another.
+    this.#hashKey = new Uint8Array(
+      hkdfSync("sha256", options.secret, "a3s safeclaw", "redaction hash v1", 32),
     );
     this.#ttlMs = options.ttlMs;
     this.#now = options.now ?? Date.now;
@@ -165,6 +171,7 @@ export class VaultStore {
       onAdd: (entry) => this.#enqueue(session, entry),
       ttlMs: this.#ttlMs,
       now: this.#now,
+      hashKey: this.#hashKey,
     });
   }
 
