@@ -916,3 +916,24 @@ Deno.test("the proxy refuses requests whose text it could not read, and reads ev
     assertEquals(sent[0].text, "write to [EMAIL_1]");
   });
 });
+
+Deno.test("every /sanitize that redacts is audited, in placeholder mode and without a session too", async () => {
+  await withServer(await testDir(), {}, async (_server, call) => {
+    for (const body of [{ session: "s" }, {}, { mode: "mask" }]) {
+      const res = await call("/safeclaw/v1/sanitize", { text: "mail ada@example.org", ...body });
+      assertEquals(res.status, 200);
+      await res.body?.cancel();
+    }
+    const { records } = await (await call("/safeclaw/v1/audit?kind=redaction", undefined, true))
+      .json() as { records: { session: string | null; data: Record<string, unknown> }[] };
+    // Before, only a session's non-placeholder modes left a record: none of these did.
+    assertEquals(
+      records.map((r) => [r.session === null, r.data.direction, r.data.mode, r.data.types]),
+      [
+        [false, "api", "placeholder", ["email"]],
+        [true, "api", "placeholder", ["email"]],
+        [true, "api", "mask", ["email"]],
+      ],
+    );
+  });
+});

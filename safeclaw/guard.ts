@@ -714,6 +714,23 @@ export class Guard {
   }
 
   /**
+   * Records a redaction the API's `/sanitize` made for a caller (`session` null when it named
+   * none), as every other redaction is: the audit log's account of what was redacted must not
+   * depend on which door the text came in by.
+   */
+  async recordApiRedaction(
+    session: string | null,
+    mode: RedactionMode,
+    types: string[],
+  ): Promise<void> {
+    await this.#record(session, {
+      kind: "redaction",
+      severity: "info",
+      data: { direction: "api", mode, types },
+    });
+  }
+
+  /**
    * `text` with every finding replaced by its type (`[EMAIL]`, no placeholder kept): for what
    * goes to audit records and logs, such as an error that quotes a message or an upstream reply.
    */

@@ -221,7 +221,9 @@ export function createSafeclawRoutes(
       if (req.mode === "placeholder") {
         const vault = await guard.vault(session);
         const findings = guard.classifier.classify(req.text).findings;
-        return c.json({ text: sanitize(req.text, findings, req.mode, vault), findings }, 200);
+        const text = sanitize(req.text, findings, req.mode, vault);
+        if (findings.length) await guard.recordApiRedaction(session, req.mode, typesOf(findings));
+        return c.json({ text, findings }, 200);
       }
       // Nothing of the vault comes back here: every anonymous caller on loopback shares one name.
       const out = await guard.sanitizeOutput(session, req.text, req.mode, {
@@ -230,6 +232,7 @@ export function createSafeclawRoutes(
       return c.json({ text: out.text, findings: out.findings }, 200);
     }
     const findings = guard.classifier.classify(req.text).findings;
+    if (findings.length) await guard.recordApiRedaction(null, req.mode, typesOf(findings));
     return c.json({ text: sanitize(req.text, findings, req.mode), findings }, 200);
   });
   app.openapi(injectionRoute, async (c) => {
@@ -350,6 +353,11 @@ export interface SafeclawModuleOptions {
    * (default true; the module then depends on `event`).
    */
   events?: boolean;
+}
+
+/** The distinct types of `findings`, for an audit record. */
+function typesOf(findings: readonly { type: string }[]): string[] {
+  return [...new Set(findings.map((f) => f.type))];
 }
 
 /**
