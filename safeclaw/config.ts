@@ -34,8 +34,11 @@ export interface SafeclawConfig {
 
 /** The chat platforms to receive webhooks from; each is off until configured. */
 export interface ChannelsConfig {
-  /** A Telegram bot: its token and the `secret_token` given to `setWebhook`. */
-  telegram?: { botToken: string; secretToken: string; apiBase?: string };
+  /**
+   * A Telegram bot: its token, the `secret_token` given to `setWebhook`, and its username, whose
+   * mentions are taken out of the messages.
+   */
+  telegram?: { botToken: string; secretToken: string; botUsername?: string; apiBase?: string };
   /** A Slack app: the signing secret requests are verified with and the `xoxb-` bot token. */
   slack?: { signingSecret: string; botToken: string; apiBase?: string };
   /** A Discord application: its hex Ed25519 public key (interactions are verified with it). */
@@ -48,8 +51,16 @@ export interface ChannelsConfig {
     encryptKey: string;
     apiBase?: string;
   };
-  /** A DingTalk robot: the app secret its callbacks are signed with. */
-  dingtalk?: { appSecret: string; apiBase?: string };
+  /**
+   * DingTalk, one mode or both: an outgoing robot (`appSecret`, the AppSecret its callbacks are
+   * signed with), and an event subscription's HTTP push (`eventSubscription`: the Token and the
+   * EncodingAESKey of the app's event subscription page, and the AppKey pushes are sealed for).
+   */
+  dingtalk?: {
+    appSecret?: string;
+    eventSubscription?: { token: string; aesKey: string; appKey: string };
+    apiBase?: string;
+  };
   /** A WeCom (WeChat Work) app: corp, secret and agent, and the callback Token and EncodingAESKey. */
   wecom?: {
     corpId: string;
@@ -90,6 +101,8 @@ export const SafeclawConfigSchema: z.ZodType<SafeclawConfig, unknown> = z.object
     telegram: z.object({
       botToken: z.string().min(1),
       secretToken: z.string().min(1),
+      /** The bot's username, without `@`. */
+      botUsername: z.string().regex(/^@?\w{5,32}$/, "must be a Telegram username").optional(),
       apiBase: z.string().url().optional(),
     }).optional(),
     slack: z.object({
@@ -110,8 +123,20 @@ export const SafeclawConfigSchema: z.ZodType<SafeclawConfig, unknown> = z.object
       apiBase: z.string().url().optional(),
     }).optional(),
     dingtalk: z.object({
-      appSecret: z.string().min(1),
+      /** The outgoing robot's AppSecret. */
+      appSecret: z.string().min(1).optional(),
+      /** The event subscription's HTTP push (事件订阅). */
+      eventSubscription: z.object({
+        /** The Token of the event subscription page. */
+        token: z.string().min(1),
+        /** The EncodingAESKey of that page. */
+        aesKey: z.string().regex(/^[A-Za-z0-9+/]{43}$/, "must be 43 Base64 characters"),
+        /** The app's AppKey (corp id or suite key where DingTalk seals pushes for those). */
+        appKey: z.string().min(1),
+      }).optional(),
       apiBase: z.string().url().optional(),
+    }).refine((d) => d.appSecret !== undefined || d.eventSubscription !== undefined, {
+      message: "set appSecret (outgoing robot), eventSubscription (event push), or both",
     }).optional(),
     wecom: z.object({
       corpId: z.string().min(1),

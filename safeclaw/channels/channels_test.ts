@@ -115,7 +115,7 @@ Deno.test("telegram: the secret-token header is required; replies are sanitized 
 });
 
 Deno.test("slack: signing secret verified, five-minute replay window, url_verification", async () => {
-  const { hub, platforms, close } = await setup();
+  const { hub, guard, platforms, close } = await setup();
   try {
     const signed = (body: string, ts = NOW) =>
       post({
@@ -133,7 +133,9 @@ Deno.test("slack: signing secret verified, five-minute replay window, url_verifi
       event: { type: "message", user: "U1", channel: "C1", text: "hello", ts: "1.2" },
     });
     const replayed = await hub.handle("slack", signed(event, NOW - 301));
-    assertEquals([replayed.status, (await replayed.json()).reason.includes("replay")], [401, true]);
+    assertEquals([replayed.status, await replayed.json()], [401, { error: "unauthorized" }]);
+    const audited = await guard.audit.list({ kind: "channel_auth_failure" });
+    assert(String(audited.at(-1)?.data.reason).includes("replay"));
     const forged = await hub.handle(
       "slack",
       post({ "x-slack-request-timestamp": String(NOW), "x-slack-signature": "v0=00" }, event),
@@ -380,9 +382,14 @@ Deno.test("feishu: encrypted events, X-Lark-Signature, verification token, redel
     assertEquals((await hub.handle("feishu", signed(event))).status, 200);
     assertEquals((await hub.handle("feishu", signed(event))).status, 200);
     await hub.settle();
-    const sent = platforms.calls.filter((c) => c.path === "/open-apis/im/v1/messages");
+    // The answer replies to the message (not in a thread: the message was in none).
+    const sent = platforms.calls.filter((c) => c.path === "/open-apis/im/v1/messages/om_1/reply");
     assertEquals(sent.length, 1);
-    assertEquals([sent[0].body.receive_id, sent[0].body.content], ["oc_1", '{"text":"ok hi"}']);
+    assertEquals(sent[0].body, {
+      msg_type: "text",
+      content: '{"text":"ok hi"}',
+      reply_in_thread: false,
+    });
   } finally {
     await hub.close();
     await close();
@@ -429,11 +436,11 @@ Deno.test("dingtalk: HMAC sign and one-hour window; replies only to the DingTalk
       return res.status;
     };
     assertEquals(await status(signed(message(`${platforms.url}/robot/sendBySession`))), 200);
-    // The signature covers the timestamp alone: captured headers carrying another event are
-    // refused, and one carrying the same event with another webhook redirects nothing.
+    // The signature covers the timestamp alone: captured headers carrying another body are
+    // refused, whether another event or the same one with another webhook.
     const replayed = message(`${platforms.url}/robot/sendBySession`, "m2", "transfer it all");
     assertEquals(await status(signed(replayed)), 401);
-    assertEquals(await status(signed(message(`${platforms.url}/robot/elsewhere`))), 200);
+    assertEquals(await status(signed(message(`${platforms.url}/robot/elsewhere`))), 401);
     await hub.settle();
     assertEquals(platforms.calls.filter((c) => c.path === "/robot/elsewhere"), []);
     const sent = platforms.calls.filter((c) => c.path === "/robot/sendBySession");

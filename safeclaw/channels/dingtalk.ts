@@ -1,9 +1,26 @@
 /**
- * DingTalk: an outgoing robot's callback carries `timestamp` (ms) and `sign` headers, `sign` being
+ * DingTalk, in two modes on one URL.
+ *
+ * An outgoing robot's callback carries `timestamp` (ms) and `sign` headers, `sign` being
  * Base64(HMAC-SHA256(AppSecret, timestamp + "\n" + AppSecret)), and the timestamp must be within
  * an hour of now. The reply goes to the message's `sessionWebhook`, which must be on the DingTalk
  * API host: a URL that came in a request is never fetched elsewhere. It is kept for that until its
  * `sessionWebhookExpiredTime`, one per signed request.
+ *
+ * An event subscription's HTTP push (事件订阅) carries `msg_signature` (older pushes:
+ * `signature`), `timestamp` and `nonce` in the query and `{"encrypt": ...}` as the body, in
+ * WeCom's message crypto (`wecom_crypto.ts`): the signature is the SHA-1 of the sorted token,
+ * timestamp, nonce and ciphertext, checked before anything is decrypted; the plaintext is sealed
+ * for the app's key. Every push, the `check_url` sent when the URL is saved included, is answered
+ * with "success" encrypted the same way, `{msg_signature, timeStamp, nonce, encrypt}`, within
+ * DingTalk's 1.5 s; otherwise the URL is not saved and events are pushed again. Events are
+ * acknowledged, not acted on: chat messages reach a robot through the outgoing callback.
+ *
+ * Not confirmed from DingTalk's documentation, and done as its official SDKs (DingTalk-Callback-
+ * Crypto) do: the push's timestamp is in milliseconds (the SDK's sample push has 13 digits; 10
+ * are read as seconds), the answer's `timeStamp` is in milliseconds (the Java SDK's
+ * `System.currentTimeMillis()`), and DingTalk states no window for it, so the robot's hour
+ * applies.
  */
 import { sendParts } from "./message_parts.ts";
 import { RATE_WINDOW_MS, sendRefused } from "./rate_limit.ts";
@@ -13,7 +30,8 @@ import {
   type ReplayWindowOptions,
   ReplyHandles,
 } from "./replay_window.ts";
-import { createHmac } from "node:crypto";
+import { createHmac, randomInt } from "node:crypto";
+import { wecomDecrypt, wecomEncrypt, wecomSignature } from "./wecom_crypto.ts";
 import { z } from "zod";
 import {
   type ChannelAdapter,
@@ -25,9 +43,25 @@ import {
   type WebhookResult,
 } from "./types.ts";
 
-/** DingTalk settings. */
+/** The keys of a DingTalk event subscription's HTTP push, from the app's event subscription page. */
+export interface DingtalkEventSubscription {
+  /** The Token that signs each push. */
+  token: string;
+  /** The EncodingAESKey: 43 Base64 characters. */
+  aesKey: string;
+  /**
+   * Whom pushes are sealed for: the app's AppKey for an internal app's event subscription (the
+   * corp id for a callback registered through the old API, the suite key for a third-party app).
+   */
+  appKey: string;
+}
+
+/** DingTalk settings: one mode or both. */
 export interface DingtalkOptions extends ReplayWindowOptions {
-  appSecret: string;
+  /** The outgoing robot's AppSecret, which signs its callbacks. */
+  appSecret?: string;
+  /** The event subscription's HTTP push. */
+  eventSubscription?: DingtalkEventSubscription;
   /** Where `sessionWebhook` URLs may point (tests point it at a local fake). */
   apiBase?: string;
   /** The most session webhooks kept for replies at once (10,000 unless given). */
@@ -54,6 +88,31 @@ export function dingtalkSign(appSecret: string, timestamp: string): string {
   return createHmac("sha256", appSecret).update(`${timestamp}\n${appSecret}`).digest("base64");
 }
 
+/** What DingTalk wants back, encrypted, from every push. */
+export const DINGTALK_EVENT_SUCCESS = "success";
+
+/** The body of an event push. */
+const DingtalkEncrypted = z.object({ encrypt: z.string() });
+
+const NONCE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/**
+ * The answer to an event push: `plaintext` sealed for the app's key and signed, as DingTalk
+ * reads it (`{msg_signature, timeStamp, nonce, encrypt}`).
+ */
+export function dingtalkEventReply(
+  subscription: DingtalkEventSubscription,
+  plaintext: string,
+  nowMs: number,
+): { msg_signature: string; timeStamp: string; nonce: string; encrypt: string } {
+  const timeStamp = String(nowMs);
+  let nonce = "";
+  for (let i = 0; i < 16; i++) nonce += NONCE_ALPHABET[randomInt(NONCE_ALPHABET.length)];
+  const encrypt = wecomEncrypt(subscription.aesKey, plaintext, subscription.appKey);
+  const msg_signature = wecomSignature(subscription.token, timeStamp, nonce, encrypt);
+  return { msg_signature, timeStamp, nonce, encrypt };
+}
+
 /** The fields of a robot's incoming message the adapter reads, with DingTalk's types. */
 const DingtalkMessage = z.object({
   msgtype: z.string().optional(),
@@ -68,6 +127,12 @@ const DingtalkMessage = z.object({
 });
 
 /**
+ * The `errcode` of a robot's message over its rate (130101: more than 20 a minute), which says
+ * no time to wait: the next try comes after a minute.
+ */
+export const DINGTALK_RATE_LIMITED = 130101;
+
+/**
  * The DingTalk adapter.
  *
  * @example
@@ -76,16 +141,52 @@ const DingtalkMessage = z.object({
  * console.log(dingtalkChannel({ appSecret: "s" }).name); // "dingtalk"
  * ```
  */
-/**
- * The `errcode` of a robot's message over its rate (130101: more than 20 a minute), which says
- * no time to wait: the next try comes after a minute.
- */
-export const DINGTALK_RATE_LIMITED = 130101;
-
 export function dingtalkChannel(options: DingtalkOptions): DingtalkAdapter {
   const allowed = new URL(options.apiBase ?? "https://oapi.dingtalk.com").origin;
   const { now, windowMs } = replayWindow(options, DINGTALK_WINDOW_MS);
   const webhooks = new ReplyHandles<string>({ maxEntries: options.maxPendingReplies, now });
+
+  function receiveEvent(query: URLSearchParams, rawBody: Uint8Array): WebhookResult {
+    const unauthorized = (reason: string): WebhookResult => ({ kind: "unauthorized", reason });
+    const events = options.eventSubscription;
+    if (!events) return unauthorized("no event subscription is configured");
+    // One value of each: with two, which one a check read and which one a later step used
+    // could differ.
+    const values = (...names: string[]) => names.flatMap((name) => query.getAll(name));
+    const signatures = values("msg_signature", "signature");
+    const timestamps = values("timestamp", "timeStamp");
+    const nonces = values("nonce");
+    if (signatures.length !== 1 || timestamps.length !== 1 || nonces.length !== 1) {
+      return unauthorized("missing or repeated signature parameters");
+    }
+    const [signature, timestamp, nonce] = [signatures[0], timestamps[0], nonces[0]];
+    const stale = freshness({
+      text: timestamp,
+      unit: timestamp.length >= 13 ? "ms" : "s",
+      now: now(),
+      windowMs,
+    });
+    if (stale) return unauthorized(stale);
+    const body = readPayload(DingtalkEncrypted, rawBody);
+    if (!body) return unauthorized("body is not an encrypted event");
+    const expected = wecomSignature(events.token, timestamp, nonce, body.encrypt);
+    if (!constantTimeEqual(signature, expected)) {
+      return unauthorized("msg_signature does not match");
+    }
+    let opened: { message: string; receiverId: string };
+    try {
+      opened = wecomDecrypt(events.aesKey, body.encrypt);
+    } catch {
+      return unauthorized("payload does not decrypt");
+    }
+    if (opened.receiverId !== events.appKey) return unauthorized("sealed for another app");
+    // check_url and every other event alike: DingTalk wants its "success" back from each.
+    return {
+      kind: "reply",
+      response: Response.json(dingtalkEventReply(events, DINGTALK_EVENT_SUCCESS, now())),
+    };
+  }
+
   return {
     name: "dingtalk",
     get pendingReplies() {
@@ -94,12 +195,18 @@ export function dingtalkChannel(options: DingtalkOptions): DingtalkAdapter {
     receive(request, rawBody): Promise<WebhookResult> {
       const unauthorized = (reason: string) =>
         Promise.resolve<WebhookResult>({ kind: "unauthorized", reason });
+      const query = new URL(request.url).searchParams;
+      if (query.has("msg_signature") || query.has("signature")) {
+        return Promise.resolve(receiveEvent(query, rawBody));
+      }
+      const appSecret = options.appSecret;
+      if (!appSecret) return unauthorized("no outgoing robot is configured");
       const timestamp = request.headers.get("timestamp") ?? "";
       const sign = request.headers.get("sign") ?? "";
       if (!/^\d+$/.test(timestamp) || !sign) return unauthorized("missing timestamp or sign");
       const stale = freshness({ text: timestamp, unit: "ms", now: now(), windowMs });
       if (stale) return unauthorized(stale);
-      if (!constantTimeEqual(sign, dingtalkSign(options.appSecret, timestamp))) {
+      if (!constantTimeEqual(sign, dingtalkSign(appSecret, timestamp))) {
         return unauthorized("sign does not match");
       }
       const m = readPayload(DingtalkMessage, rawBody);

@@ -9,8 +9,10 @@ import {
   DINGTALK_WINDOW_MS,
   type DingtalkAdapter,
   dingtalkChannel,
+  dingtalkEventReply,
   dingtalkSign,
 } from "./dingtalk.ts";
+import { dingtalkPush, dingtalkReadAnswer } from "../testdata/fake_platforms.ts";
 import type { ChannelMessage, ReplyProgress } from "./types.ts";
 
 const NOW = 1_700_000_000_000;
@@ -219,7 +221,8 @@ Deno.test("dingtalk: replays of a captured message without msgId through the hub
       await response.body?.cancel();
     }
     await hub.settle();
-    assertEquals([...statuses], [200, 401]);
+    // Byte-identical: each replay is acknowledged as a redelivery, never run again.
+    assertEquals([...statuses], [200]);
     assertEquals(runs, 1);
     assertEquals(host.bodies.length, 1);
     assert(adapter.pendingReplies <= 1, `${adapter.pendingReplies} webhooks kept`);
@@ -229,4 +232,96 @@ Deno.test("dingtalk: replays of a captured message without msgId through the hub
     await host.close();
     await store.close();
   }
+});
+
+const EVENT_KEYS = {
+  token: "ding-callback-token",
+  aesKey: "o1w0aum42yaptlz8alnhwikjd3jenzt9cb9wmzptgus",
+  appKey: "dingappkey123",
+};
+
+Deno.test("dingtalk: the event subscription's check_url is answered with an encrypted success DingTalk accepts", async () => {
+  const adapter = dingtalkChannel({ eventSubscription: EVENT_KEYS, now: () => NOW });
+  const url = "http://localhost/safeclaw/v1/channels/dingtalk";
+  for (const signatureName of ["msg_signature", "signature"]) {
+    for (
+      const event of [{ EventType: "check_url" }, { EventType: "user_add_org", UserId: ["u1"] }]
+    ) {
+      const result = await receive(
+        adapter,
+        dingtalkPush(url, EVENT_KEYS, event, { timestampMs: NOW, signatureName }),
+      );
+      assert(result.kind === "reply", JSON.stringify(result));
+      assertEquals(await dingtalkReadAnswer(EVENT_KEYS, result.response), {
+        ok: true,
+        plaintext: "success",
+      });
+    }
+  }
+  // A push in seconds, as some of DingTalk's samples show, is read as seconds.
+  const inSeconds = await receive(
+    adapter,
+    dingtalkPush(url, EVENT_KEYS, { EventType: "check_url" }, { timestampMs: NOW / 1000 }),
+  );
+  assertEquals(inSeconds.kind, "reply");
+});
+
+Deno.test("dingtalk: an event push not signed with the token, sealed for another app, stale or repeated is refused", async () => {
+  const adapter = dingtalkChannel({ eventSubscription: EVENT_KEYS, now: () => NOW });
+  const url = "http://localhost/hook";
+  const check = { EventType: "check_url" };
+  const refused = async (request: Request) => {
+    const result = await receive(adapter, request);
+    return result.kind === "unauthorized" ? result.reason : `not refused: ${result.kind}`;
+  };
+  assertEquals(
+    await refused(dingtalkPush(url, EVENT_KEYS, check, { timestampMs: NOW, token: "other" })),
+    "msg_signature does not match",
+  );
+  assertEquals(
+    await refused(dingtalkPush(url, EVENT_KEYS, check, { timestampMs: NOW, sealedFor: "x" })),
+    "sealed for another app",
+  );
+  assertEquals(
+    await refused(
+      dingtalkPush(url, EVENT_KEYS, check, { timestampMs: NOW - DINGTALK_WINDOW_MS - 1 }),
+    ),
+    "request timestamp outside the 1-hour window (replay)",
+  );
+  const push = dingtalkPush(url, EVENT_KEYS, check, { timestampMs: NOW });
+  const twice = new URL(push.url);
+  twice.searchParams.append("signature", "0".repeat(40));
+  assertEquals(
+    await refused(new Request(twice, { method: "POST", body: await push.clone().text() })),
+    "missing or repeated signature parameters",
+  );
+  // The signature is checked before the ciphertext is opened.
+  const garbage = new URL(push.url);
+  const body = JSON.stringify({ encrypt: "AAAA" + "B".repeat(40) });
+  assertEquals(
+    await refused(new Request(garbage, { method: "POST", body })),
+    "msg_signature does not match",
+  );
+  // A robot's callback where only the event push is configured, and the other way round.
+  assertEquals(
+    await refused(signed(robotMessage("https://oapi.dingtalk.com"), NOW)),
+    "no outgoing robot is configured",
+  );
+  const robotOnly = dingtalkChannel({ appSecret: "ding-secret", now: () => NOW });
+  const result = await receive(
+    robotOnly,
+    dingtalkPush(url, EVENT_KEYS, check, { timestampMs: NOW }),
+  );
+  assertEquals(result, { kind: "unauthorized", reason: "no event subscription is configured" });
+});
+
+Deno.test("dingtalkEventReply: what DingTalk's SDK produces, a fresh nonce each time", async () => {
+  const a = dingtalkEventReply(EVENT_KEYS, "success", NOW);
+  const b = dingtalkEventReply(EVENT_KEYS, "success", NOW);
+  assertEquals(a.timeStamp, String(NOW));
+  assert(a.nonce !== b.nonce && /^[A-Za-z0-9]{16}$/.test(a.nonce));
+  assertEquals(await dingtalkReadAnswer(EVENT_KEYS, Response.json(a)), {
+    ok: true,
+    plaintext: "success",
+  });
 });

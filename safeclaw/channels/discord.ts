@@ -2,9 +2,13 @@
  * Discord: the Interactions endpoint signs each request with Ed25519: the app's public key
  * verifies `X-Signature-Ed25519` over `X-Signature-Timestamp` followed by the raw body, and a
  * timestamp more than five minutes from now is a replay (PINGs included: Discord sends each one
- * when it is signed). A PING is answered with a PONG; a slash command is acknowledged at once
- * (deferred) and answered with a follow-up message on the interaction's webhook, whose token is
- * kept for that, one per interaction, for the 15 minutes Discord lets it be used.
+ * when it is signed). Every verified interaction gets an interaction response, as Discord
+ * requires within three seconds (anything else shows the user "This interaction failed"): a PING
+ * a PONG; a slash command with text, subcommands' included, is acknowledged at once (deferred)
+ * and answered with a follow-up message on the interaction's webhook, whose token is kept for
+ * that, one per interaction, for the 15 minutes Discord lets it be used; a command without text
+ * and the interactions the bot does not take (buttons, menus, modals) an ephemeral notice;
+ * autocomplete an empty list of choices.
  */
 import { sendParts } from "./message_parts.ts";
 import { secondsToMs, sendRefused } from "./rate_limit.ts";
@@ -62,9 +66,69 @@ const Interaction = z.object({
   user: DiscordUser.optional(),
   data: z.object({
     name: z.string().optional(),
-    options: z.array(z.object({ name: z.string().optional(), value: z.unknown() })).optional(),
+    /** Read by {@linkcode commandText}: subcommands nest their options. */
+    options: z.array(z.unknown()).optional(),
   }).optional(),
 });
+
+/** Discord's interaction types. */
+const PING = 1;
+const APPLICATION_COMMAND = 2;
+const APPLICATION_COMMAND_AUTOCOMPLETE = 4;
+
+/** Discord's interaction response types. */
+const PONG = 1;
+const CHANNEL_MESSAGE_WITH_SOURCE = 4;
+const DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE = 5;
+const APPLICATION_COMMAND_AUTOCOMPLETE_RESULT = 8;
+
+/** The message flag that shows a message to the user who acted only. */
+const EPHEMERAL = 64;
+
+/** Option types that hold others: a subcommand (1) and a subcommand group (2). */
+const NESTING_OPTION_TYPES: readonly unknown[] = [1, 2];
+
+/** A command option as the adapter reads it; anything else in the array is passed over. */
+const CommandOption = z.object({
+  type: z.number().optional(),
+  value: z.unknown().optional(),
+  options: z.array(z.unknown()).optional(),
+});
+
+/**
+ * The text of a command: its string options' values, in order, one a line, the options of its
+ * subcommand (and of a group's subcommand) included. Discord nests two levels at most, so the
+ * walk stops there whatever a body carries.
+ */
+export function commandText(options: readonly unknown[] | undefined, depth = 0): string {
+  const parts: string[] = [];
+  for (const raw of options ?? []) {
+    const option = CommandOption.safeParse(raw);
+    if (!option.success) continue;
+    if (NESTING_OPTION_TYPES.includes(option.data.type)) {
+      if (depth < 2) parts.push(commandText(option.data.options, depth + 1));
+    } else if (typeof option.data.value === "string") {
+      parts.push(option.data.value);
+    }
+  }
+  return parts.filter((part) => part.trim()).join("\n");
+}
+
+/** An interaction response that shows `content` to the user who acted, and to no one else. */
+export function discordEphemeral(content: string): Response {
+  return Response.json({
+    type: CHANNEL_MESSAGE_WITH_SOURCE,
+    data: { content, flags: EPHEMERAL },
+  });
+}
+
+/** What a user is told of a command that carries no text to answer. */
+export const DISCORD_NO_TEXT =
+  "This command needs some text: give the question in one of its options.";
+
+/** What a user is told of a button, menu or form, which the bot does not take. */
+export const DISCORD_UNSUPPORTED =
+  "This bot answers slash commands only; buttons, menus and forms are not supported.";
 
 /** The body of a 429: `retry_after` in seconds, finer than the `Retry-After` header's. */
 const RateLimitBody = z.object({ retry_after: z.number() });
@@ -116,14 +180,20 @@ export function discordChannel(options: DiscordOptions): DiscordAdapter {
       const valid = await crypto.subtle.verify({ name: "Ed25519" }, k, signature, signed);
       if (!valid) return { kind: "unauthorized", reason: "signature does not verify" };
       const interaction = readPayload(Interaction, rawBody);
-      if (!interaction) return { kind: "ignored" };
-      if (interaction.type === 1) return { kind: "reply", response: Response.json({ type: 1 }) };
-      const text = interaction.data?.options?.find((o) => typeof o.value === "string")?.value;
+      const reply = (response: Response): WebhookResult => ({ kind: "reply", response });
+      if (interaction?.type === PING) return reply(Response.json({ type: PONG }));
+      if (interaction?.type === APPLICATION_COMMAND_AUTOCOMPLETE) {
+        return reply(
+          Response.json({ type: APPLICATION_COMMAND_AUTOCOMPLETE_RESULT, data: { choices: [] } }),
+        );
+      }
+      if (interaction?.type !== APPLICATION_COMMAND) {
+        return reply(discordEphemeral(DISCORD_UNSUPPORTED));
+      }
+      const text = commandText(interaction.data?.options);
       const userId = interaction.member?.user?.id ?? interaction.user?.id;
-      if (
-        interaction.type !== 2 || typeof text !== "string" || !userId || !interaction.channel_id
-      ) {
-        return { kind: "ignored" };
+      if (!text || !userId || !interaction.channel_id) {
+        return reply(discordEphemeral(DISCORD_NO_TEXT));
       }
       // One token per interaction: its deliveries after the first (which the hub acknowledges
       // without answering) keep the first's. Only one without an id gets an id of its own.
@@ -139,9 +209,11 @@ export function discordChannel(options: DiscordOptions): DiscordAdapter {
           session: sessionKey("discord", userId, interaction.channel_id),
           messageId,
           deliveryId: interaction.id,
+          signatureOnce: request.headers.get("x-signature-ed25519") ?? undefined,
         },
       };
     },
+    acknowledge: DISCORD_DEFERRED,
     async send(message: ChannelMessage, text: string, progress: ReplyProgress) {
       const token = tokens.get(message.messageId ?? "");
       if (!token) throw new Error("discord: no interaction token for this message");
@@ -171,4 +243,5 @@ export function discordChannel(options: DiscordOptions): DiscordAdapter {
 }
 
 /** Discord's answer to a command it will get a follow-up for: "thinking...". */
-export const DISCORD_DEFERRED: () => Response = () => Response.json({ type: 5 });
+export const DISCORD_DEFERRED: () => Response = () =>
+  Response.json({ type: DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE });

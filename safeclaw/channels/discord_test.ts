@@ -4,7 +4,14 @@ import { Guard } from "../guard.ts";
 import { parsePolicy } from "../policy.ts";
 import { ChannelHub } from "./hub.ts";
 import { DeliveryLog } from "./deliveries.ts";
-import { DISCORD_TOKEN_TTL_MS, type DiscordAdapter, discordChannel } from "./discord.ts";
+import {
+  commandText,
+  DISCORD_NO_TEXT,
+  DISCORD_TOKEN_TTL_MS,
+  DISCORD_UNSUPPORTED,
+  type DiscordAdapter,
+  discordChannel,
+} from "./discord.ts";
 import type { ChannelMessage, ReplyProgress } from "./types.ts";
 import { startFakePlatforms } from "../testdata/fake_platforms.ts";
 import { assertReplayRefusedAfterPrune } from "../testdata/replay_after_prune.ts";
@@ -259,4 +266,86 @@ Deno.test("discord: 2,000 replays of one captured interaction through the hub ho
     await platforms.close();
     await store.close();
   }
+});
+
+Deno.test("discord: every verified interaction gets an interaction response; subcommands' options are read", async () => {
+  const { publicKey, signed } = await signer();
+  const store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({}),
+    hmacKey: "channel-test-key-0123456789",
+    tee: { kind: null, device: null },
+  });
+  const platforms = startFakePlatforms();
+  const seen: string[] = [];
+  const hub = new ChannelHub(
+    guard,
+    [discordChannel({ publicKey, applicationId: "app1", apiBase: platforms.url, now: () => NOW })],
+    (input) => {
+      seen.push(input.text);
+      return Promise.resolve("ok");
+    },
+  );
+  const answer = async (interaction: Record<string, unknown>) => {
+    const base = { token: "tok", channel_id: "ch9", member: { user: { id: "u7" } } };
+    const response = await hub.handle(
+      "discord",
+      await signed(JSON.stringify({ ...base, ...interaction }), NOW / 1000),
+    );
+    assertEquals(response.status, 200);
+    return await response.json();
+  };
+  const ephemeral = (content: string) => ({ type: 4, data: { content, flags: 64 } });
+  try {
+    assertEquals(await answer({ id: "1", type: 1 }), { type: 1 });
+    // `/help`: a command with no text to answer.
+    assertEquals(
+      await answer({ id: "2", type: 2, data: { name: "help" } }),
+      ephemeral(DISCORD_NO_TEXT),
+    );
+    // `/ai ask q: …`: a subcommand (type 1) holding the string option, in a group (type 2).
+    const nested = {
+      name: "ai",
+      options: [{
+        name: "chat",
+        type: 2,
+        options: [{ name: "ask", type: 1, options: [{ name: "q", type: 3, value: "why?" }] }],
+      }],
+    };
+    assertEquals(await answer({ id: "3", type: 2, data: nested }), { type: 5 });
+    assertEquals(
+      await answer({ id: "4", type: 3, data: { custom_id: "b1", component_type: 2 } }),
+      ephemeral(DISCORD_UNSUPPORTED),
+    );
+    assertEquals(
+      await answer({ id: "5", type: 4, data: { name: "ask", options: [] } }),
+      { type: 8, data: { choices: [] } },
+    );
+    assertEquals(
+      await answer({ id: "6", type: 5, data: { custom_id: "m1", components: [] } }),
+      ephemeral(DISCORD_UNSUPPORTED),
+    );
+    // A redelivered command is acknowledged as the first was, with a deferral, not `{ok:true}`.
+    assertEquals(await answer({ id: "3", type: 2, data: nested }), { type: 5 });
+    await hub.settle();
+    assertEquals(seen, ["why?"]);
+  } finally {
+    await hub.close();
+    await guard.close();
+    await platforms.close();
+    await store.close();
+  }
+});
+
+Deno.test("commandText: string options in order, through two levels of subcommands, no deeper", () => {
+  assertEquals(
+    commandText([{ type: 3, value: "a" }, { type: 4, value: 2 }, { type: 3, value: "b" }]),
+    "a\nb",
+  );
+  const deep = (depth: number): unknown =>
+    depth === 0 ? { type: 3, value: "deep" } : { type: 1, options: [deep(depth - 1)] };
+  assertEquals(commandText([deep(2)]), "deep");
+  assertEquals(commandText([deep(3)]), "");
+  assertEquals(commandText([null, 7, { type: "x" }]), "");
 });

@@ -1,16 +1,25 @@
 /**
  * Feishu (Lark): with an Encrypt Key set, each event is `{"encrypt": ...}`: AES-256-CBC under
  * SHA-256(Encrypt Key), the IV in the first 16 bytes; `X-Lark-Signature` is the SHA-256 hex of
- * timestamp + nonce + Encrypt Key + raw body. The verification token sits in the payload
- * (`token`, or `header.token` in schema 2.0). Redelivered events repeat their `event_id` and are
- * ignored. Each push, retries included, is signed when sent: an `X-Lark-Request-Timestamp` more
- * than five minutes from now is a replay, and so is an event whose `header.create_time` is older
- * than Feishu's retries reach (the URL check, which Feishu does not sign, is exempt: it runs
- * nothing). Replies go to `im/v1/messages` with a tenant access token.
+ * timestamp + nonce + Encrypt Key followed by the raw body bytes. The signature is checked before
+ * anything is decrypted, as Feishu means it to be ("无需解密"): decrypting an unsigned body first
+ * made every request a CBC padding oracle that read captured events without the key. Only the
+ * URL check may come unsigned; an unsigned body is decrypted for it alone, a few a minute. The
+ * verification token sits in the payload (`token`, or `header.token` in schema 2.0).
+ * Redelivered events repeat their `event_id` and are acknowledged once. Each push, retries
+ * included, is signed when sent: an `X-Lark-Request-Timestamp` more than five minutes from now
+ * is a replay, and so is an event whose `header.create_time` is older than Feishu's retries
+ * reach (the URL check is exempt: it runs nothing). Replies answer the message through
+ * `im/v1/messages/:id/reply` (in its thread when it came in one) with a tenant access token.
  */
 import { sendParts } from "./message_parts.ts";
 import { secondsToMs, sendRefused } from "./rate_limit.ts";
-import { freshness, replayWindow, type ReplayWindowOptions } from "./replay_window.ts";
+import {
+  freshness,
+  MinuteBudget,
+  replayWindow,
+  type ReplayWindowOptions,
+} from "./replay_window.ts";
 import { createDecipheriv, createHash } from "node:crypto";
 import { z } from "zod";
 import {
@@ -48,14 +57,21 @@ export const FEISHU_TOKEN_INVALID = 99991663;
  */
 export const FEISHU_EVENT_MAX_AGE_MS = 12 * 3_600_000;
 
-/** The `X-Lark-Signature` of a request. */
+/**
+ * How many unsigned requests a minute are decrypted in search of a URL check. Feishu sends one
+ * when the request URL is saved; the cap bounds what an unsigned body can learn by timing the
+ * decryption, now that every refusal looks the same.
+ */
+export const FEISHU_UNSIGNED_CHECKS_PER_MINUTE = 30;
+
+/** The `X-Lark-Signature` of a request: over the body's bytes as sent (a string as UTF-8). */
 export function feishuSignature(
   timestamp: string,
   nonce: string,
   encryptKey: string,
-  body: string,
+  body: string | Uint8Array,
 ): string {
-  return createHash("sha256").update(timestamp + nonce + encryptKey + body).digest("hex");
+  return createHash("sha256").update(timestamp + nonce + encryptKey).update(body).digest("hex");
 }
 
 /** Decrypts an `encrypt` field. */
@@ -92,11 +108,35 @@ const FeishuEvent = z.object({
     message: z.object({
       chat_id: z.string().optional(),
       message_id: z.string().optional(),
+      thread_id: z.string().optional(),
       message_type: z.string().optional(),
       content: z.string().optional(),
+      mentions: z.array(z.object({ key: z.string(), name: z.string().optional() })).optional(),
     }).optional(),
   }).optional(),
 });
+
+/** Feishu's placeholder of a mention in a message's text: `@_user_1`, `@_all`. */
+const MENTION_KEY = /@_(?:user_\d+|all)/g;
+
+/**
+ * A text message as the user meant it: the mentions that address it at its start (the bot's,
+ * in a group) are dropped, and each later placeholder becomes the name it stands for.
+ */
+export function feishuMessageText(
+  text: string,
+  mentions: readonly { key: string; name?: string }[] = [],
+): string {
+  const names = new Map(mentions.map((m) => [m.key, m.name]));
+  const rest = text.replace(/^(?:\s*@_(?:user_\d+|all))+[ \t]*/, "").replace(
+    MENTION_KEY,
+    (key) => {
+      const name = names.get(key);
+      return name ? `@${name}` : key;
+    },
+  );
+  return rest.trim() ? rest : "";
+}
 
 /**
  * The Feishu adapter.
@@ -112,6 +152,7 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
   const apiBase = (options.apiBase ?? "https://open.feishu.cn").replace(/\/$/, "");
   let tenantToken: { value: string; expires: number } | undefined;
   const { now, windowMs } = replayWindow(options);
+  const unsignedChecks = new MinuteBudget(FEISHU_UNSIGNED_CHECKS_PER_MINUTE, now);
 
   async function token(): Promise<string> {
     if (tenantToken && tenantToken.expires > Date.now()) return tenantToken.value;
@@ -139,11 +180,20 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
     receive(request, rawBody): Promise<WebhookResult> {
       const unauthorized = (reason: string) =>
         Promise.resolve<WebhookResult>({ kind: "unauthorized", reason });
-      const body = new TextDecoder().decode(rawBody);
-      const timestamp = request.headers.get("x-lark-request-timestamp") ?? "";
-      const nonce = request.headers.get("x-lark-request-nonce") ?? "";
-      const signature = request.headers.get("x-lark-signature") ?? "";
-      const outer = readPayload(FeishuEnvelope, body);
+      const timestamp = request.headers.get("x-lark-request-timestamp");
+      const nonce = request.headers.get("x-lark-request-nonce");
+      const signature = request.headers.get("x-lark-signature");
+      const signed = timestamp !== null || nonce !== null || signature !== null;
+      if (signed) {
+        // Before any decryption: an unauthenticated body never reaches the cipher.
+        const expected = feishuSignature(timestamp ?? "", nonce ?? "", options.encryptKey, rawBody);
+        if (!signature || !constantTimeEqual(signature, expected)) {
+          return unauthorized("X-Lark-Signature does not match");
+        }
+      } else if (!unsignedChecks.take()) {
+        return unauthorized("unsigned request over the URL checks allowed a minute");
+      }
+      const outer = readPayload(FeishuEnvelope, rawBody);
       if (!outer) return unauthorized("body is not an encrypted event");
       let decrypted: string;
       try {
@@ -152,17 +202,13 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
         return unauthorized("payload does not decrypt");
       }
       const event = readPayload(FeishuEvent, decrypted);
-      // The URL check is signed by its token only; every event also by the header signature.
+      if (!signed && event?.type !== "url_verification") {
+        return unauthorized("unsigned request that is not a URL check");
+      }
       if (event?.type !== "url_verification") {
         // The signature covers the timestamp: a captured push is refused once it is stale.
         const stale = freshness({ text: timestamp, unit: "s", now: now(), windowMs });
         if (stale) return unauthorized(stale);
-        if (
-          !signature ||
-          !constantTimeEqual(signature, feishuSignature(timestamp, nonce, options.encryptKey, body))
-        ) {
-          return unauthorized("X-Lark-Signature does not match");
-        }
         const created = event?.header?.create_time;
         const old = created === undefined ? undefined : freshness({
           text: String(created),
@@ -195,42 +241,53 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
         return Promise.resolve({ kind: "ignored" });
       }
       const content = readPayload(FeishuTextContent, m.content ?? "");
-      if (!content) return Promise.resolve({ kind: "ignored" });
+      const text = content && feishuMessageText(content.text, m.mentions);
+      if (!text) return Promise.resolve({ kind: "ignored" });
       return Promise.resolve({
         kind: "message",
         message: {
           channel: "feishu",
           userId,
           chatId: m.chat_id,
-          text: content.text,
+          text,
           session: sessionKey("feishu", userId, m.chat_id),
           messageId: m.message_id,
+          threadId: m.thread_id,
           deliveryId: event.header?.event_id,
+          signatureOnce: signature ?? undefined,
         },
       });
     },
     async send(message: ChannelMessage, text: string, progress: ReplyProgress) {
       // A request body holds at most 150 KB: 30,000 characters stay within it in any script.
       await sendParts(text, { size: 30_000 }, progress, async (part) => {
-        const res = await fetch(`${apiBase}/open-apis/im/v1/messages?receive_id_type=chat_id`, {
+        const content = JSON.stringify({ text: part });
+        // A reply to the message keeps the answer next to the question (in its thread when it
+        // came in one); a message the platform gave no id for goes to the chat.
+        const [url, body] = message.messageId
+          ? [
+            `${apiBase}/open-apis/im/v1/messages/${encodeURIComponent(message.messageId)}/reply`,
+            { msg_type: "text", content, reply_in_thread: message.threadId !== undefined },
+          ]
+          : [
+            `${apiBase}/open-apis/im/v1/messages?receive_id_type=chat_id`,
+            { receive_id: message.chatId, msg_type: "text", content },
+          ];
+        const res = await fetch(url, {
           method: "POST",
           headers: {
             "content-type": "application/json; charset=utf-8",
             authorization: `Bearer ${await token()}`,
           },
-          body: JSON.stringify({
-            receive_id: message.chatId,
-            msg_type: "text",
-            content: JSON.stringify({ text: part }),
-          }),
+          body: JSON.stringify(body),
         });
-        const body = await res.json() as { code?: number; msg?: string };
-        if (body.code !== 0) {
+        const answer = await res.json() as { code?: number; msg?: string };
+        if (answer.code !== 0) {
           // A token invalid before its time is fetched anew by the next try.
-          if (body.code === FEISHU_TOKEN_INVALID) tenantToken = undefined;
+          if (answer.code === FEISHU_TOKEN_INVALID) tenantToken = undefined;
           throw sendRefused(
-            `feishu im/v1/messages: ${body.msg}`,
-            body.code === FEISHU_RATE_LIMITED
+            `feishu im/v1/messages: ${answer.msg}`,
+            answer.code === FEISHU_RATE_LIMITED
               ? secondsToMs(res.headers.get("x-ogw-ratelimit-reset"))
               : undefined,
           );

@@ -137,7 +137,7 @@ Deno.test("feishu: a captured event replayed after the delivery memory is pruned
     start: NOW + 30_000,
     adapter: feishu,
     captured: pushed(message("ev-1"), NOW / 1000),
-    replyPath: "/open-apis/im/v1/messages",
+    replyPath: "/open-apis/im/v1/messages/om_1/reply",
     reason: STALE,
   });
 });

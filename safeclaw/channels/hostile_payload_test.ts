@@ -218,7 +218,7 @@ Deno.test("an unsigned Feishu body that is JSON but no envelope is a 401, not a 
         new Request("http://localhost/hook", { method: "POST", body }),
       );
       assertEquals(response.status, 401, body);
-      assertEquals((await response.json()).reason, "body is not an encrypted event");
+      assertEquals(await response.json(), { error: "unauthorized" });
     }
   });
 });
@@ -244,14 +244,15 @@ Deno.test("a WeCom text message without a sender is ignored, not queued under an
   assertEquals(sent, 0);
 });
 
-Deno.test("an unsigned WeCom body of 2 MB of unclosed <Encrypt><![CDATA[ is refused at once", async () => {
+Deno.test("an unsigned WeCom body of 1 MB of unclosed <Encrypt><![CDATA[ is refused at once", async () => {
   // The Encrypt element is read before the signature is checked; a regex read of it rescanned
   // the rest of the body from every unclosed opener and held the event loop for half a minute.
+  // (1 MB: the hub refuses a larger body unread.)
   const query = "msg_signature=0&timestamp=1409659813&nonce=263014780";
   const bodies = [
-    "<Encrypt><![CDATA[".repeat(Math.ceil(2_000_000 / 18)),
-    "<Encrypt>".repeat(Math.ceil(2_000_000 / 9)) + "<![CDATA[",
-    "<xml>" + "<Encrypt><![CDATA[x]]>".repeat(Math.ceil(2_000_000 / 22)) + "</xml>",
+    "<Encrypt><![CDATA[".repeat(Math.ceil(1_000_000 / 18)),
+    "<Encrypt>".repeat(Math.ceil(1_000_000 / 9)) + "<![CDATA[",
+    "<xml>" + "<Encrypt><![CDATA[x]]>".repeat(Math.ceil(1_000_000 / 22)) + "</xml>",
   ];
   await withHub(async (hub) => {
     for (const body of bodies) {

@@ -7,10 +7,11 @@
 import { isLoopbackUrl } from "@a3s/common";
 import { createLane, type Lane, type LaneStats } from "@a3s/lane";
 import type { Guard } from "../guard.ts";
+import { createHash } from "node:crypto";
 import { type Deliveries, RecentDeliveries } from "./deliveries.ts";
 import type { ChannelAdapter, ChannelMessage, ReplyProgress } from "./types.ts";
-import { DISCORD_DEFERRED } from "./discord.ts";
 import { PlatformRateLimited } from "./rate_limit.ts";
+import { AuditCoalescer } from "./audit_coalescer.ts";
 
 /**
  * Answers one message: the configured chat API, or the agent once it registers itself through
@@ -91,6 +92,25 @@ export const MAX_RETRY_WAIT_MS = 60_000;
  */
 export const RETRY_BUDGET_MS = 120_000;
 
+/**
+ * The body of every 401 a webhook gets. The reason goes to the audit log only: told to the
+ * caller, "does not decrypt" against "signature does not match" was a padding oracle that read
+ * a captured Feishu event without the key.
+ */
+export const UNAUTHORIZED_BODY: { readonly error: "unauthorized" } = { error: "unauthorized" };
+
+/**
+ * The largest webhook body read. Platforms send events of a few KB (Discord's largest, with
+ * resolved members and attachments, stay far below this); a larger one is refused unread.
+ */
+export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
+
+/** The audit kind of a verified delivery the hub had already handled. */
+export const DUPLICATE_DELIVERY_KIND = "channel_duplicate_delivery";
+
+/** The audit kind of a refused webhook request. */
+export const AUTH_FAILURE_KIND = "channel_auth_failure";
+
 /** The message a failed reply answered: enough to name it in a log. */
 export type FailedReply = Pick<ChannelMessage, "channel" | "session">;
 
@@ -106,6 +126,12 @@ export interface ChannelHubOptions {
   retryBudgetMs?: number;
   /** Where deliveries are remembered: the store's log in serve (across restarts), else memory. */
   deliveries?: Deliveries;
+  /** The largest body read ({@linkcode MAX_WEBHOOK_BODY_BYTES} unless given). */
+  maxBodyBytes?: number;
+  /** How long repeated refusals of one channel and reason are counted into one audit record. */
+  auditWindowMs?: number;
+  /** The clock of the audit's windows (tests pin it). */
+  now?: () => number;
 }
 
 /** The hub. */
@@ -121,6 +147,8 @@ export class ChannelHub {
   private readonly maxRetryWaitMs: number;
   private readonly retryBudgetMs: number;
   private readonly deliveries: Deliveries;
+  private readonly maxBodyBytes: number;
+  readonly #audit: AuditCoalescer;
 
   constructor(
     private readonly guard: Guard,
@@ -141,6 +169,11 @@ export class ChannelHub {
     this.maxRetryWaitMs = options.maxRetryWaitMs ?? MAX_RETRY_WAIT_MS;
     this.retryBudgetMs = options.retryBudgetMs ?? RETRY_BUDGET_MS;
     this.deliveries = options.deliveries ?? new RecentDeliveries();
+    this.maxBodyBytes = options.maxBodyBytes ?? MAX_WEBHOOK_BODY_BYTES;
+    this.#audit = new AuditCoalescer(
+      (record) => this.guard.audit.append({ ...record, session: null }),
+      { windowMs: options.auditWindowMs, now: options.now },
+    );
   }
 
   /** The configured channel names. */
@@ -156,29 +189,64 @@ export class ChannelHub {
     }
     const raw = request.method === "GET"
       ? new Uint8Array()
-      : new Uint8Array(await request.arrayBuffer());
+      : await readBody(request, this.maxBodyBytes);
+    if (!raw) {
+      await this.#audit.record(
+        AUTH_FAILURE_KIND,
+        "warning",
+        channel,
+        `body over ${this.maxBodyBytes} bytes, refused unread`,
+      );
+      return Response.json({ error: "payload too large" }, { status: 413 });
+    }
     const result = await adapter.receive(request, raw);
-    if (result.kind === "unauthorized") {
-      await this.guard.recordAuthFailure(channel, result.reason);
-      return Response.json({ error: "unauthorized", reason: result.reason }, { status: 401 });
-    }
+    if (result.kind === "unauthorized") return await this.#refuse(channel, result.reason);
     if (result.kind === "reply") return result.response;
-    if (result.kind === "ignored") return Response.json({ ok: true });
-    const ack = () => channel === "discord" ? DISCORD_DEFERRED() : Response.json({ ok: true });
-    // A platform's second delivery of an event (its retry, or a captured request sent again
-    // inside the signature's window) is acknowledged, so that the platform stops, and not
-    // answered twice.
-    if (!(await this.#firstDelivery(channel, result.message.deliveryId))) return ack();
-    const signature = result.message.signatureOnce;
-    if (signature && !(await this.deliveries.take(`${channel}:signature:${signature}`))) {
-      const reason = "signature already used for another event (replay)";
-      await this.guard.recordAuthFailure(channel, reason);
-      return Response.json({ error: "unauthorized", reason }, { status: 401 });
+    const ack = () => adapter.acknowledge?.() ?? Response.json({ ok: true });
+    if (result.kind === "ignored") return ack();
+    const message = result.message;
+    // The signature is checked before the delivery id is taken: taken first, a captured
+    // signature sent with another message's body and id burnt that id, and the genuine message
+    // was later acknowledged as a duplicate and never answered.
+    const signature = message.signatureOnce;
+    if (signature) {
+      const signedBody = `${channel}:signed-body:${signature}:${sha256Hex(raw)}`;
+      // The body's key first: of two identical requests at once, one takes it and the other is
+      // the redelivery, never a 401.
+      if (!(await this.deliveries.take(signedBody))) {
+        return await this.#duplicate(channel, "the same signed request again", ack);
+      }
+      if (!(await this.deliveries.take(`${channel}:signature:${signature}`))) {
+        await this.deliveries.forget(signedBody);
+        return await this.#refuse(channel, "signature already used for another body (replay)");
+      }
     }
-    const work = this.#process(adapter, result.message);
+    if (!(await this.#firstDelivery(channel, message.deliveryId))) {
+      return await this.#duplicate(channel, "an event already handled, delivered again", ack);
+    }
+    const work = this.#process(adapter, message);
     this.#pending.add(work);
     work.finally(() => this.#pending.delete(work));
     // Platforms want a quick answer; the reply goes out through their API when it is ready.
+    return ack();
+  }
+
+  /** A 401 that says nothing of why; the reason is audited. */
+  async #refuse(channel: string, reason: string): Promise<Response> {
+    await this.#audit.record(AUTH_FAILURE_KIND, "warning", channel, reason);
+    return Response.json(UNAUTHORIZED_BODY, { status: 401 });
+  }
+
+  /**
+   * A verified request whose event was already handled: acknowledged as the first one was, not
+   * answered again, and audited. Not a 401: platforms deliver again whenever an answer was slow
+   * or lost (Telegram and WeCom with the very same bytes), and a platform that keeps being
+   * refused retries harder and then disables the endpoint, while an attacker's byte-identical
+   * replay gains nothing from a 200, since nothing runs. The audit record is what tells the two
+   * apart afterwards, so each duplicate is counted there (coalesced like the refusals).
+   */
+  async #duplicate(channel: string, reason: string, ack: () => Response): Promise<Response> {
+    await this.#audit.record(DUPLICATE_DELIVERY_KIND, "info", channel, reason);
     return ack();
   }
 
@@ -339,11 +407,49 @@ export class ChannelHub {
     while (this.#pending.size) await Promise.all([...this.#pending]);
   }
 
-  /** Stops the lane after the replies in flight. */
+  /** Stops the lane after the replies in flight, and writes the audit summaries still counting. */
   async close(): Promise<void> {
     await this.settle();
+    await this.#audit.close();
     await this.#lane.close();
   }
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * The request's body, or `undefined` once it passes `limit` bytes: a declared length over it is
+ * not read at all, and a stream is read only up to it.
+ */
+async function readBody(request: Request, limit: number): Promise<Uint8Array | undefined> {
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (declared > limit) {
+    await request.body?.cancel().catch(() => {});
+    return undefined;
+  }
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.length;
+  }
+  return body;
 }
 
 /** `error` as an Error whose message has every finding replaced by its type (`[EMAIL]`). */

@@ -190,3 +190,38 @@ export class ReplyHandles<V> {
     }
   }
 }
+
+/**
+ * At most `perMinute` uses in each minute of the clock: for work an unauthenticated request can
+ * ask for (Feishu decrypts an unsigned body in search of its URL check).
+ *
+ * @example
+ * ```ts
+ * import { MinuteBudget } from "./replay_window.ts";
+ * const budget = new MinuteBudget(2, () => 0);
+ * console.log(budget.take(), budget.take(), budget.take()); // true true false
+ * ```
+ */
+export class MinuteBudget {
+  readonly #perMinute: number;
+  readonly #now: () => number;
+  #minute = -1;
+  #used = 0;
+
+  constructor(perMinute: number, now: () => number = Date.now) {
+    this.#perMinute = perMinute;
+    this.#now = now;
+  }
+
+  /** True, and one use counted, while the current minute has uses left. */
+  take(): boolean {
+    const minute = Math.floor(this.#now() / 60_000);
+    if (minute !== this.#minute) {
+      this.#minute = minute;
+      this.#used = 0;
+    }
+    if (this.#used >= this.#perMinute) return false;
+    this.#used++;
+    return true;
+  }
+}

@@ -1,8 +1,12 @@
 /**
  * Slack: the Events API signs each request with the app's signing secret: `v0=` + HMAC-SHA256
- * of `v0:<X-Slack-Request-Timestamp>:<raw body>`, in `X-Slack-Signature`; a timestamp more than
- * five minutes from now is a replay. `url_verification` is answered with its challenge; replies go
- * to `chat.postMessage` with the bot token.
+ * of `v0:<X-Slack-Request-Timestamp>:<raw body>`, in `X-Slack-Signature`, over the body's bytes
+ * as received (decoded first, a BOM was dropped and bad bytes replaced, so a body that differed
+ * verified); a timestamp more than five minutes from now is a replay. `url_verification` is
+ * answered with its challenge. A user's message, a file shared with a comment and an
+ * `app_mention` are answered (one mention arrives as both a message and an `app_mention`, so a
+ * message is handled once by its channel and `ts`), with the bot's own mention taken out of the
+ * text; replies go to `chat.postMessage` with the bot token.
  */
 import { sendParts } from "./message_parts.ts";
 import { secondsToMs, sendRefused } from "./rate_limit.ts";
@@ -16,6 +20,7 @@ import {
   type ReplyProgress,
   sessionKey,
   type WebhookResult,
+  withoutSpan,
 } from "./types.ts";
 
 /** Slack settings. */
@@ -37,6 +42,8 @@ const SlackPayload = z.object({
   type: z.string().optional(),
   challenge: z.string().optional(),
   event_id: z.string().optional(),
+  /** Whom the event was delivered for: the bot's user id among them. */
+  authorizations: z.array(z.object({ user_id: z.string().optional() })).optional(),
   event: z.object({
     type: z.string().optional(),
     subtype: z.string().optional(),
@@ -49,9 +56,38 @@ const SlackPayload = z.object({
   }).optional(),
 });
 
-/** The `X-Slack-Signature` of `body` sent at `timestamp`. */
-export function slackSignature(secret: string, timestamp: string, body: string): string {
-  return "v0=" + createHmac("sha256", secret).update(`v0:${timestamp}:${body}`).digest("hex");
+/** The `X-Slack-Signature` of `body` (its bytes; a string as UTF-8) sent at `timestamp`. */
+export function slackSignature(
+  secret: string,
+  timestamp: string,
+  body: string | Uint8Array,
+): string {
+  return "v0=" +
+    createHmac("sha256", secret).update(`v0:${timestamp}:`).update(body).digest("hex");
+}
+
+/** Message subtypes that are a user writing: a file shared with a comment, a thread reply sent to the channel too. */
+const USER_SUBTYPES: readonly (string | undefined)[] = [
+  undefined,
+  "file_share",
+  "thread_broadcast",
+];
+
+/**
+ * A message's text without the mentions of `botIds` (`<@U123>`, `<@U123|name>`); in an
+ * `app_mention` the mention it opens with is the bot's too.
+ */
+export function slackMessageText(
+  text: string,
+  botIds: readonly string[],
+  mentioned: boolean,
+): string {
+  const mentions = [...text.matchAll(/<@([A-Z0-9]+)(?:\|[^>]*)?>/g)].filter((m) =>
+    botIds.includes(m[1]) || (mentioned && m.index === text.search(/\S/))
+  );
+  let rest = text;
+  for (const m of mentions.reverse()) rest = withoutSpan(rest, m.index, m.index + m[0].length);
+  return rest.trim() ? rest : "";
 }
 
 /**
@@ -78,11 +114,12 @@ export function slackChannel(options: SlackOptions): ChannelAdapter {
       if (Math.abs(now() - Number(timestamp)) > SLACK_REPLAY_WINDOW_SECONDS) {
         return unauthorized("timestamp outside the five-minute window (replay)");
       }
-      const body = new TextDecoder().decode(rawBody);
-      if (!constantTimeEqual(signature, slackSignature(options.signingSecret, timestamp, body))) {
+      if (
+        !constantTimeEqual(signature, slackSignature(options.signingSecret, timestamp, rawBody))
+      ) {
         return unauthorized("signature does not match");
       }
-      const payload = readPayload(SlackPayload, body);
+      const payload = readPayload(SlackPayload, rawBody);
       if (!payload) return Promise.resolve({ kind: "ignored" });
       if (payload.type === "url_verification" && typeof payload.challenge === "string") {
         return Promise.resolve({
@@ -91,22 +128,28 @@ export function slackChannel(options: SlackOptions): ChannelAdapter {
         });
       }
       const e = payload.event;
+      const mentioned = e?.type === "app_mention";
       if (
-        payload.type !== "event_callback" || !e || e.type !== "message" || e.subtype || e.bot_id ||
-        typeof e.text !== "string" || !e.user || !e.channel
+        payload.type !== "event_callback" || !e || (e.type !== "message" && !mentioned) ||
+        !USER_SUBTYPES.includes(e.subtype) || e.bot_id || typeof e.text !== "string" ||
+        !e.user || !e.channel
       ) {
         return Promise.resolve({ kind: "ignored" });
       }
+      const botIds = (payload.authorizations ?? []).flatMap((a) => a.user_id ? [a.user_id] : []);
+      const text = slackMessageText(e.text, botIds, mentioned);
+      if (!text) return Promise.resolve({ kind: "ignored" });
       return Promise.resolve({
         kind: "message",
         message: {
           channel: "slack",
           userId: e.user,
           chatId: e.channel,
-          text: e.text,
+          text,
           session: sessionKey("slack", e.user, e.channel),
           messageId: e.thread_ts ?? e.ts,
-          deliveryId: payload.event_id,
+          deliveryId: e.ts ? `${e.channel}/${e.ts}` : payload.event_id,
+          signatureOnce: signature,
         },
       });
     },

@@ -1,6 +1,7 @@
 /**
  * Telegram: the Bot API delivers updates to a webhook set with a `secret_token`, which arrives in
- * the `X-Telegram-Bot-Api-Secret-Token` header; replies go to `sendMessage`.
+ * the `X-Telegram-Bot-Api-Secret-Token` header; replies go to `sendMessage`. A message's text, or
+ * a photo's or file's caption, is answered, with the mention that addresses the bot taken out.
  */
 import { sendParts } from "./message_parts.ts";
 import { secondsToMs, sendRefused } from "./rate_limit.ts";
@@ -13,6 +14,7 @@ import {
   type ReplyProgress,
   sessionKey,
   type WebhookResult,
+  withoutSpan,
 } from "./types.ts";
 
 /** Telegram settings. */
@@ -23,7 +25,15 @@ export interface TelegramOptions {
   secretToken: string;
   /** The Bot API base URL (tests point it at a local fake). */
   apiBase?: string;
+  /**
+   * The bot's username, without `@`: its mentions are taken out of the text. Unless given, a
+   * mention that opens the message and ends in `bot` (every bot's username does) is taken out.
+   */
+  botUsername?: string;
 }
+
+/** A `mention` entity: `@username` at UTF-16 `offset`, `length` units long. */
+const Entity = z.object({ type: z.string(), offset: z.number().int(), length: z.number().int() });
 
 /** The fields of an Update the adapter reads, with the Bot API's types. */
 const TelegramUpdate = z.object({
@@ -33,8 +43,33 @@ const TelegramUpdate = z.object({
     from: z.object({ id: z.number().int(), is_bot: z.boolean().optional() }).optional(),
     chat: z.object({ id: z.number().int() }),
     text: z.string().optional(),
+    entities: z.array(Entity).optional(),
+    caption: z.string().optional(),
+    caption_entities: z.array(Entity).optional(),
   }).optional(),
 });
+
+/**
+ * `text` without the mentions of the bot: those of `botUsername` where it is known, else one
+ * `@…bot` that opens the text.
+ */
+export function telegramMessageText(
+  text: string,
+  entities: readonly z.infer<typeof Entity>[] = [],
+  botUsername?: string,
+): string {
+  const own = botUsername?.replace(/^@/, "").toLowerCase();
+  const mentions = entities.filter((e) => e.type === "mention").sort((a, b) => b.offset - a.offset);
+  let rest = text;
+  for (const mention of mentions) {
+    const name = text.slice(mention.offset + 1, mention.offset + mention.length).toLowerCase();
+    const addressed = own === undefined
+      ? mention.offset === 0 && name.endsWith("bot")
+      : name === own;
+    if (addressed) rest = withoutSpan(rest, mention.offset, mention.offset + mention.length);
+  }
+  return rest.trim() ? rest : "";
+}
 
 /**
  * The Telegram adapter.
@@ -57,9 +92,11 @@ export function telegramChannel(options: TelegramOptions): ChannelAdapter {
       }
       const update = readPayload(TelegramUpdate, rawBody);
       const m = update?.message;
-      if (!update || !m || typeof m.text !== "string" || !m.from || m.from.is_bot) {
-        return Promise.resolve({ kind: "ignored" });
-      }
+      if (!update || !m || !m.from || m.from.is_bot) return Promise.resolve({ kind: "ignored" });
+      const text = m.text !== undefined
+        ? telegramMessageText(m.text, m.entities, options.botUsername)
+        : telegramMessageText(m.caption ?? "", m.caption_entities, options.botUsername);
+      if (!text) return Promise.resolve({ kind: "ignored" });
       const userId = String(m.from.id);
       const chatId = String(m.chat.id);
       return Promise.resolve({
@@ -68,7 +105,7 @@ export function telegramChannel(options: TelegramOptions): ChannelAdapter {
           channel: "telegram",
           userId,
           chatId,
-          text: m.text,
+          text,
           session: sessionKey("telegram", userId, chatId),
           messageId: String(m.message_id),
           deliveryId: update.update_id === undefined ? undefined : String(update.update_id),

@@ -22,12 +22,14 @@ export interface ChannelMessage {
    */
   deliveryId?: string;
   /**
-   * The request's signature, where it does not cover the body (DingTalk signs its timestamp
-   * alone): the hub accepts it for one new event only, so that a captured request's headers
-   * cannot carry another body inside the window. A redelivery of the same event is still
-   * acknowledged by its `deliveryId`.
+   * The request's signature. The hub accepts one signature with one body only: DingTalk signs
+   * its timestamp alone and WeCom its `Encrypt` element alone, so without this a captured
+   * request's signature could carry another body inside the window. The same signature with the
+   * same bytes again is a redelivery, acknowledged and audited, not answered.
    */
   signatureOnce?: string;
+  /** The platform's thread the message is in, where the reply should go too. */
+  threadId?: string;
 }
 
 /** The outcome of reading one webhook request. */
@@ -61,6 +63,12 @@ export interface ChannelAdapter {
    * `progress.partsSent`, counting each one the platform takes.
    */
   send(message: ChannelMessage, text: string, progress: ReplyProgress): Promise<void>;
+  /**
+   * The answer to a verified request the platform is not sent a reply in: a message queued for
+   * an answer through the API, an event ignored, a redelivery. `{"ok":true}` unless given:
+   * Discord needs an interaction response, WeCom an empty body.
+   */
+  acknowledge?(): Response;
 }
 
 /** The longest a key's part stays as it is; a longer one is hashed, so a key fits lane's 200. */
@@ -118,4 +126,14 @@ export function constantTimeEqual(a: string, b: string): boolean {
   let diff = x.length ^ y.length;
   for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0;
+}
+
+/**
+ * `text` without `[start, end)` and the spaces after it (before it, at the end), and nothing
+ * else: the rest of the text, a pasted snippet's indentation included, stays as written.
+ */
+export function withoutSpan(text: string, start: number, end: number): string {
+  const after = text.slice(end).replace(/^[ \t]+/, "");
+  const before = text.slice(0, start);
+  return after ? before + after : before.trimEnd();
 }

@@ -2,8 +2,11 @@
  * WeCom (企业微信): callbacks carry `msg_signature`, `timestamp` and `nonce` in the query and
  * an encrypted XML body; the URL check is a GET whose `echostr` must be decrypted and echoed.
  * `msg_signature` covers the timestamp, and one more than five minutes from now is a replay, for
- * the URL check too (WeCom signs each when it sends it). Replies go to `message/send` with an
- * access token from `gettoken`.
+ * the URL check too (WeCom signs each when it sends it). The signature is checked before
+ * anything is decrypted, and every refusal looks the same to the caller. A callback is
+ * acknowledged with 200 and an empty body, as WeCom documents for "no passive reply" (its body
+ * is otherwise read as an encrypted XML reply); replies go to `message/send` with an access
+ * token from `gettoken`.
  */
 import { sendParts, utf8Bytes } from "./message_parts.ts";
 import { RATE_WINDOW_MS, sendRefused } from "./rate_limit.ts";
@@ -62,6 +65,15 @@ function xmlField(xml: string, name: string): string | undefined {
   return undefined;
 }
 
+/** `errcode`s of a call whose access token is invalid (40014) or expired (42001). */
+export const WECOM_TOKEN_REFUSED: readonly number[] = [40014, 42001];
+
+/**
+ * The `errcode` of a call over the API's frequency limits (45009), which come per minute and
+ * per hour and say no time to wait: the next try comes after a minute.
+ */
+export const WECOM_RATE_LIMITED = 45009;
+
 /**
  * The WeCom adapter.
  *
@@ -75,15 +87,6 @@ function xmlField(xml: string, name: string): string | undefined {
  * console.log(wecom.name); // "wecom"
  * ```
  */
-/** `errcode`s of a call whose access token is invalid (40014) or expired (42001). */
-export const WECOM_TOKEN_REFUSED: readonly number[] = [40014, 42001];
-
-/**
- * The `errcode` of a call over the API's frequency limits (45009), which come per minute and
- * per hour and say no time to wait: the next try comes after a minute.
- */
-export const WECOM_RATE_LIMITED = 45009;
-
 export function wecomChannel(options: WecomOptions): ChannelAdapter {
   const apiBase = (options.apiBase ?? "https://qyapi.weixin.qq.com").replace(/\/$/, "");
   let accessToken: { value: string; expires: number } | undefined;
@@ -156,9 +159,12 @@ export function wecomChannel(options: WecomOptions): ChannelAdapter {
           session: sessionKey("wecom", userId, chatId),
           messageId: xmlField(opened, "MsgId"),
           deliveryId: xmlField(opened, "MsgId"),
+          // It covers the `Encrypt` element only: the rest of the XML is not signed.
+          signatureOnce: query.get("msg_signature") ?? undefined,
         },
       };
     },
+    acknowledge: () => new Response(""),
     async send(message: ChannelMessage, text: string, progress: ReplyProgress) {
       // A text message holds at most 2,048 bytes.
       await sendParts(text, { size: 2048, measure: utf8Bytes }, progress, async (part) => {

@@ -3,7 +3,7 @@
  * acknowledged as a redelivery, sent again after the hub's delivery memory has been pruned. It
  * must be a 401 with `reason`, audited, and run nothing.
  */
-import { assertEquals } from "@a3s/common/testing";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { openStore } from "@a3s/common";
 import { Guard } from "../guard.ts";
 import { parsePolicy } from "../policy.ts";
@@ -45,9 +45,12 @@ export async function assertReplayRefusedAfterPrune(c: ReplayCase): Promise<void
     runs++;
     return Promise.resolve("done");
   }, { deliveries });
+  // A 401 says nothing of why; the audit record does.
+  const lastFailure = async () =>
+    (await guard.audit.list({ kind: "channel_auth_failure" })).at(-1)?.data.reason;
   const send = async () => {
     const response = await hub.handle(c.channel, c.captured.clone());
-    const reason = response.status === 401 ? (await response.json()).reason : undefined;
+    const reason = response.status === 401 ? await lastFailure() : undefined;
     await response.body?.cancel().catch(() => {});
     await hub.settle();
     return [response.status, reason];
@@ -59,7 +62,8 @@ export async function assertReplayRefusedAfterPrune(c: ReplayCase): Promise<void
     assertEquals([runs, replies()], [1, 1]);
     // Three days later (serve prunes the log hourly) the same request is still signed.
     clock += 3 * 86_400_000;
-    assertEquals(await deliveries.prune(), 1);
+    // The delivery id, and for a signed request its signature and signed body.
+    assert(await deliveries.prune() >= 1);
     assertEquals(await send(), [401, c.reason]);
     assertEquals([runs, replies()], [1, 1]);
     const failures = await guard.audit.list({ kind: "channel_auth_failure" });

@@ -1,0 +1,462 @@
+/**
+ * What an unauthenticated caller can learn from, and do to, the webhooks: every refusal looks the
+ * same, nothing is decrypted before its signature verifies, signatures cover the bytes received,
+ * replays are acknowledged or refused as they should be and audited, and a flood of refusals
+ * does not flood the audit log.
+ */
+import { assert, assertEquals } from "@a3s/common/testing";
+import { openStore, type Store } from "@a3s/common";
+import { createCipheriv, createHash, randomBytes } from "node:crypto";
+import { Guard } from "../guard.ts";
+import { parsePolicy } from "../policy.ts";
+import { AUTH_FAILURE_KIND, ChannelHub, DUPLICATE_DELIVERY_KIND } from "./hub.ts";
+import { DeliveryLog } from "./deliveries.ts";
+import { telegramChannel } from "./telegram.ts";
+import { slackChannel, slackSignature } from "./slack.ts";
+import { discordChannel } from "./discord.ts";
+import { FEISHU_UNSIGNED_CHECKS_PER_MINUTE, feishuChannel, feishuSignature } from "./feishu.ts";
+import { dingtalkChannel, dingtalkSign } from "./dingtalk.ts";
+import { wecomChannel } from "./wecom.ts";
+import { wecomEncrypt, wecomSignature } from "./wecom_crypto.ts";
+import { AuditCoalescer, type CoalescedRecord } from "./audit_coalescer.ts";
+import { startFakePlatforms } from "../testdata/fake_platforms.ts";
+
+const NOW_SECONDS = 1_700_000_000;
+const NOW = NOW_SECONDS * 1000;
+const SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
+const FEISHU_KEY = "test-encrypt-key";
+const WECOM_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+const DING_EVENTS = { token: "ding-token", aesKey: WECOM_KEY, appKey: "dingappkey" };
+
+const hex = (bytes: ArrayBuffer | Uint8Array) =>
+  Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+
+/** A hub with every adapter on a pinned clock, the guard it audits to, and what it answered. */
+async function setup(options: { auditWindowMs?: number; maxBodyBytes?: number } = {}) {
+  const store: Store = await openStore({ sqlitePath: ":memory:" });
+  const guard = await Guard.open({
+    store,
+    policy: parsePolicy({}),
+    hmacKey: "channel-test-key-0123456789",
+    tee: { kind: null, device: null },
+  });
+  const platforms = startFakePlatforms();
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const apiBase = platforms.url;
+  const now = () => NOW;
+  const seen: string[] = [];
+  const hub = new ChannelHub(guard, [
+    telegramChannel({ botToken: "1:a", secretToken: "tg-secret", apiBase }),
+    slackChannel({
+      signingSecret: SLACK_SECRET,
+      botToken: "xoxb-1",
+      apiBase,
+      now: () => NOW_SECONDS,
+    }),
+    discordChannel({
+      publicKey: hex(await crypto.subtle.exportKey("raw", pair.publicKey)),
+      applicationId: "app1",
+      apiBase,
+      now,
+    }),
+    feishuChannel({
+      appId: "cli_a",
+      appSecret: "sec",
+      verificationToken: "vtok",
+      encryptKey: FEISHU_KEY,
+      apiBase,
+      now,
+    }),
+    dingtalkChannel({ appSecret: "ding-secret", eventSubscription: DING_EVENTS, apiBase, now }),
+    wecomChannel({
+      corpId: "wwcorp",
+      corpSecret: "sec",
+      agentId: 1000002,
+      token: "QDG6eK",
+      encodingAesKey: WECOM_KEY,
+      apiBase,
+      now,
+    }),
+  ], (input) => {
+    seen.push(input.text);
+    return Promise.resolve("ok");
+  }, {
+    deliveries: await DeliveryLog.open(store, now),
+    auditWindowMs: options.auditWindowMs,
+    maxBodyBytes: options.maxBodyBytes,
+    now,
+  });
+  const send = async (channel: string, request: Request) => {
+    const response = await hub.handle(channel, request);
+    const body = await response.text();
+    return { status: response.status, body, type: response.headers.get("content-type") };
+  };
+  const audited = async (kind: string) =>
+    (await guard.audit.list({ kind })).map((r) => r.data as CoalescedRecord["data"]);
+  const close = async () => {
+    await hub.close();
+    await guard.close();
+    await platforms.close();
+    await store.close();
+  };
+  return { hub, guard, platforms, seen, send, audited, close, discordKey: pair.privateKey };
+}
+
+const post = (headers: Record<string, string>, body: BodyInit, url = "http://localhost/hook") =>
+  new Request(url, { method: "POST", headers, body });
+
+/** A Feishu event sealed under the Encrypt Key, as Feishu sends it. */
+function feishuSeal(value: unknown): string {
+  const iv = randomBytes(16);
+  const key = createHash("sha256").update(FEISHU_KEY).digest();
+  const cipher = createCipheriv("aes-256-cbc", key, iv);
+  const plain = JSON.stringify(value);
+  return JSON.stringify({
+    encrypt: Buffer.concat([iv, cipher.update(plain), cipher.final()]).toString("base64"),
+  });
+}
+
+/** `body` with Feishu's headers, signed over `signedBytes` (the body unless given). */
+function feishuPost(body: BodyInit, signedBytes: string | Uint8Array, signature?: string) {
+  const ts = String(NOW_SECONDS);
+  return post({
+    "x-lark-request-timestamp": ts,
+    "x-lark-request-nonce": "n1",
+    "x-lark-signature": signature ?? feishuSignature(ts, "n1", FEISHU_KEY, signedBytes),
+  }, body);
+}
+
+const feishuMessage = (eventId: string, text: string) =>
+  feishuSeal({
+    schema: "2.0",
+    header: { event_id: eventId, event_type: "im.message.receive_v1", token: "vtok" },
+    event: {
+      sender: { sender_id: { open_id: "ou_1" }, sender_type: "user" },
+      message: {
+        chat_id: "oc_1",
+        message_id: `om_${eventId}`,
+        message_type: "text",
+        content: JSON.stringify({ text }),
+      },
+    },
+  });
+
+/** Sixteen bytes of ciphertext after an IV, whose padding is almost surely not PKCS#7. */
+const badPadding = () => JSON.stringify({ encrypt: randomBytes(32).toString("base64") });
+
+const slackPost = (body: BodyInit, signedBytes: string | Uint8Array) =>
+  post({
+    "x-slack-request-timestamp": String(NOW_SECONDS),
+    "x-slack-signature": slackSignature(SLACK_SECRET, String(NOW_SECONDS), signedBytes),
+  }, body);
+
+const slackEvent = (eventId: string, text: string, ts = "1.2") =>
+  JSON.stringify({
+    type: "event_callback",
+    event_id: eventId,
+    event: { type: "message", user: "U1", channel: "C1", text, ts },
+  });
+
+Deno.test("feishu: a wrongly signed request is refused before decryption, whatever its ciphertext", async () => {
+  const { send, audited, seen, close } = await setup();
+  try {
+    // Bad padding and good padding (a real event) alike, with a wrong signature: before, the
+    // first was refused as "does not decrypt" and the second as a signature mismatch, which is
+    // the padding oracle. Refused before the cipher runs, both fail on the signature.
+    const wrong = "0".repeat(64);
+    const results = [
+      await send("feishu", feishuPost(badPadding(), "", wrong)),
+      await send("feishu", feishuPost(feishuMessage("e1", "hi"), "", wrong)),
+      await send("feishu", feishuPost('{"encrypt":"!!"}', "", wrong)),
+    ];
+    assertEquals(new Set(results.map((r) => `${r.status} ${r.body}`)).size, 1);
+    const reasons = new Set((await audited(AUTH_FAILURE_KIND)).map((r) => r.reason));
+    assertEquals([...reasons], ["X-Lark-Signature does not match"]);
+    assertEquals(seen, []);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("feishu: unsigned bodies are decrypted for the URL check only, a few a minute, and all refused alike", async () => {
+  const { send, audited, close } = await setup();
+  try {
+    const unsigned = (body: string) => post({}, body);
+    const bodies = [];
+    for (let i = 0; i < FEISHU_UNSIGNED_CHECKS_PER_MINUTE + 5; i++) {
+      bodies.push(await send("feishu", unsigned(i % 2 ? badPadding() : feishuMessage("u", "x"))));
+    }
+    assertEquals(
+      new Set(bodies.map((r) => `${r.status} ${r.body}`)),
+      new Set(['401 {"error":"unauthorized"}']),
+    );
+    const reasons = (await audited(AUTH_FAILURE_KIND)).map((r) => r.reason);
+    assert(
+      reasons.includes("unsigned request over the URL checks allowed a minute"),
+      String(reasons),
+    );
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("every 401 on every channel has the same status, body and type; the reason is audited only", async () => {
+  const { send, audited, close } = await setup();
+  try {
+    const ts = String(NOW_SECONDS);
+    const refused = [
+      await send("telegram", post({ "x-telegram-bot-api-secret-token": "wrong" }, "{}")),
+      await send("telegram", post({}, "{}")),
+      await send(
+        "slack",
+        post({ "x-slack-request-timestamp": ts, "x-slack-signature": "v0=00" }, "{}"),
+      ),
+      await send("slack", post({}, "{}")),
+      await send(
+        "slack",
+        post({
+          "x-slack-request-timestamp": String(NOW_SECONDS - 1000),
+          "x-slack-signature": slackSignature(SLACK_SECRET, String(NOW_SECONDS - 1000), "{}"),
+        }, "{}"),
+      ),
+      await send(
+        "discord",
+        post({ "x-signature-ed25519": "00".repeat(64), "x-signature-timestamp": ts }, "{}"),
+      ),
+      await send("feishu", feishuPost(badPadding(), "", "1".repeat(64))),
+      await send("feishu", post({}, badPadding())),
+      await send("feishu", post({}, "null")),
+      await send("dingtalk", post({ timestamp: String(NOW), sign: "x" }, "{}")),
+      await send(
+        "dingtalk",
+        post({}, "{}", `http://localhost/hook?msg_signature=0&timestamp=${NOW}&nonce=1`),
+      ),
+      await send(
+        "wecom",
+        post(
+          {},
+          "<xml><Encrypt>x</Encrypt></xml>",
+          `http://localhost/hook?msg_signature=0&timestamp=${ts}&nonce=1`,
+        ),
+      ),
+      await send(
+        "wecom",
+        new Request(`http://localhost/hook?msg_signature=0&timestamp=${ts}&nonce=1&echostr=x`),
+      ),
+    ];
+    for (const r of refused) {
+      assertEquals([r.status, r.body, r.type], [
+        401,
+        '{"error":"unauthorized"}',
+        "application/json",
+      ]);
+    }
+    const reasons = new Set((await audited(AUTH_FAILURE_KIND)).map((r) => r.reason));
+    // The reasons differ, and are kept where the operator reads them.
+    assert(reasons.size >= 8, [...reasons].join(" | "));
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("slack and feishu verify the bytes received: a BOM added is refused, a non-UTF-8 body signed as sent is taken", async () => {
+  const { hub, send, seen, close } = await setup();
+  try {
+    const bom = new Uint8Array([0xef, 0xbb, 0xbf]);
+    const withBom = (text: string) => new Uint8Array([...bom, ...new TextEncoder().encode(text)]);
+    const slackBody = slackEvent("Ev1", "hello");
+    assertEquals((await send("slack", slackPost(withBom(slackBody), slackBody))).status, 401);
+    const feishuBody = feishuMessage("f1", "hello");
+    assertEquals((await send("feishu", feishuPost(withBom(feishuBody), feishuBody))).status, 401);
+    // A byte that is not UTF-8 (0xff) in a string the platform signed as it sent it.
+    const latin = (text: string) => {
+      const bytes = new TextEncoder().encode(text);
+      const at = text.lastIndexOf("caf") + 3;
+      return new Uint8Array([...bytes.slice(0, at), 0xff, ...bytes.slice(at)]);
+    };
+    const slackRaw = latin(slackEvent("Ev2", "caf au lait"));
+    assertEquals((await send("slack", slackPost(slackRaw, slackRaw))).status, 200);
+    const envelope = JSON.parse(feishuMessage("f2", "bonjour")) as { encrypt: string };
+    const feishuRaw = latin(JSON.stringify({ ...envelope, note: "caf" }));
+    assertEquals((await send("feishu", feishuPost(feishuRaw, feishuRaw))).status, 200);
+    await hub.settle();
+    assertEquals(seen, ["caf\ufffd au lait", "bonjour"]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("a byte-identical replay is acknowledged as a redelivery and audited once; the same signature with another body is a 401", async () => {
+  const { hub, send, audited, seen, close } = await setup();
+  try {
+    const body = slackEvent("Ev9", "hello");
+    const first = await send("slack", slackPost(body, body));
+    const again = await send("slack", slackPost(body, body));
+    assertEquals([first.status, again.status], [200, 200]);
+    await hub.settle();
+    assertEquals(seen, ["hello"]);
+    const duplicates = await audited(DUPLICATE_DELIVERY_KIND);
+    assertEquals(duplicates.map((d) => [d.channel, d.count]), [["slack", 1]]);
+    assertEquals(await audited(AUTH_FAILURE_KIND), []);
+
+    // WeCom signs the Encrypt element only: its signature with other XML around it is a replay.
+    const xml = "<xml><FromUserName>zhangsan</FromUserName><MsgType>text</MsgType>" +
+      "<Content>hi</Content><MsgId>77</MsgId><AgentID>1000002</AgentID></xml>";
+    const encrypted = wecomEncrypt(WECOM_KEY, xml, "wwcorp");
+    const ts = String(NOW_SECONDS);
+    const url = `http://localhost/hook?msg_signature=${
+      wecomSignature("QDG6eK", ts, "n", encrypted)
+    }&timestamp=${ts}&nonce=n`;
+    const wrapped = (extra: string) =>
+      post({}, `<xml>${extra}<Encrypt><![CDATA[${encrypted}]]></Encrypt></xml>`, url);
+    const genuine = await send("wecom", wrapped("<ToUserName>wwcorp</ToUserName>"));
+    // WeCom documents an empty body as "received, no passive reply".
+    assertEquals([genuine.status, genuine.body], [200, ""]);
+    assertEquals((await send("wecom", wrapped("<ToUserName>wwcorp</ToUserName>"))).body, "");
+    const other = await send("wecom", wrapped("<ToUserName>elsewhere</ToUserName>"));
+    assertEquals(other.status, 401);
+    await hub.settle();
+    assertEquals(seen, ["hello", "hi"]);
+    const failures = await audited(AUTH_FAILURE_KIND);
+    assertEquals(failures.map((f) => [f.channel, f.reason]), [[
+      "wecom",
+      "signature already used for another body (replay)",
+    ]]);
+    // Sent again, the refused body is still refused: it did not become "the same request".
+    assertEquals((await send("wecom", wrapped("<ToUserName>elsewhere</ToUserName>"))).status, 401);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("telegram: a redelivered update is acknowledged, answered once and audited as a duplicate", async () => {
+  const { hub, send, audited, seen, close } = await setup();
+  try {
+    const update = JSON.stringify({
+      update_id: 5,
+      message: { message_id: 1, from: { id: 42 }, chat: { id: 42 }, text: "hi" },
+    });
+    for (let i = 0; i < 3; i++) {
+      const r = await send(
+        "telegram",
+        post({ "x-telegram-bot-api-secret-token": "tg-secret" }, update),
+      );
+      assertEquals(r.status, 200);
+    }
+    await hub.settle();
+    assertEquals(seen, ["hi"]);
+    // The first duplicate is written; the next one is counted into the window's summary.
+    assertEquals((await audited(DUPLICATE_DELIVERY_KIND)).map((d) => d.count), [1]);
+    await hub.close();
+    assertEquals((await audited(DUPLICATE_DELIVERY_KIND)).map((d) => d.count), [1, 1]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("dingtalk: captured headers with another message's id do not burn that id; the genuine message is answered", async () => {
+  const { hub, send, platforms, close } = await setup();
+  try {
+    const message = (msgId: string, content: string) =>
+      JSON.stringify({
+        msgtype: "text",
+        text: { content },
+        senderStaffId: "staff1",
+        conversationId: "cid1",
+        sessionWebhook: `${platforms.url}/robot/sendBySession`,
+        msgId,
+      });
+    const signedAt = (ms: number, body: string) =>
+      post({ timestamp: String(ms), sign: dingtalkSign("ding-secret", String(ms)) }, body);
+    assertEquals((await send("dingtalk", signedAt(NOW, message("msgA", "a")))).status, 200);
+    // An attacker's captured headers of msgA carrying msgB, whose id they predicted.
+    assertEquals((await send("dingtalk", signedAt(NOW, message("msgB", "forged")))).status, 401);
+    // DingTalk's own msgB, signed at its own time.
+    assertEquals((await send("dingtalk", signedAt(NOW + 5, message("msgB", "b")))).status, 200);
+    await hub.settle();
+    const sent = platforms.calls.filter((c) => c.path === "/robot/sendBySession");
+    assertEquals(sent.length, 2);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("2,000 unauthenticated requests write two audit records, the second counting the rest", async () => {
+  const { hub, send, audited, close } = await setup();
+  try {
+    for (let i = 0; i < 2_000; i++) {
+      await send(
+        "slack",
+        post({ "x-slack-request-timestamp": "1", "x-slack-signature": "v0=0" }, "{}"),
+      );
+    }
+    assertEquals((await audited(AUTH_FAILURE_KIND)).map((r) => r.count), [1]);
+    await hub.close();
+    const records = await audited(AUTH_FAILURE_KIND);
+    assertEquals(records.map((r) => [r.channel, r.count]), [["slack", 1], ["slack", 1_999]]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("AuditCoalescer: one summary per window while a flood goes on, the pairs it counts bounded", async () => {
+  let now = 0;
+  const written: CoalescedRecord[] = [];
+  const audit = new AuditCoalescer((record) => Promise.resolve(written.push(record)), {
+    windowMs: 60_000,
+    maxKeys: 3,
+    now: () => now,
+  });
+  try {
+    for (let minute = 0; minute < 3; minute++) {
+      for (let i = 0; i < 100; i++) {
+        now = minute * 60_000 + i * 10;
+        await audit.record("channel_auth_failure", "warning", "slack", "bad");
+      }
+      now = (minute + 1) * 60_000;
+      await audit.flush();
+    }
+    assertEquals(written.map((r) => r.data.count), [1, 99, 100, 100]);
+    // A quiet window ends the count; the next refusal is written as a first one again.
+    now += 60_000;
+    await audit.flush();
+    assertEquals(audit.size, 0);
+    written.length = 0;
+    for (let i = 0; i < 10; i++) {
+      await audit.record("channel_auth_failure", "warning", "slack", `reason ${i}`);
+      await audit.record("channel_auth_failure", "warning", "slack", `reason ${i}`);
+    }
+    assert(audit.size <= 3, `${audit.size} pairs counted`);
+    // Nothing counted is lost: the pairs pushed out wrote their counts.
+    await audit.close();
+    assertEquals(written.reduce((sum, r) => sum + r.data.count, 0), 20);
+  } finally {
+    await audit.close();
+  }
+});
+
+Deno.test("a body over the hub's limit is refused unread with 413, and audited", async () => {
+  const { send, audited, close } = await setup({ maxBodyBytes: 1024 });
+  try {
+    const big = "x".repeat(2048);
+    assertEquals((await send("slack", post({}, big))).status, 413);
+    // Streamed without a length, it is cut off at the limit as well.
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 4; i++) controller.enqueue(new TextEncoder().encode(big));
+        controller.close();
+      },
+    });
+    assertEquals((await send("telegram", post({}, stream))).status, 413);
+    const reasons = (await audited(AUTH_FAILURE_KIND)).map((r) => [r.channel, r.reason]);
+    assertEquals(reasons, [
+      ["slack", "body over 1024 bytes, refused unread"],
+      ["telegram", "body over 1024 bytes, refused unread"],
+    ]);
+  } finally {
+    await close();
+  }
+});
