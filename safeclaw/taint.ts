@@ -269,6 +269,51 @@ function percentDecoded(text: string): string {
   return current;
 }
 
+const ENTITY_NAMES: Readonly<Record<string, string>> = {
+  amp: "&",
+  lt: "<",
+  gt: ">",
+  quot: '"',
+  apos: "'",
+};
+
+function codePointText(code: number): string {
+  return code <= 0x10ffff ? String.fromCodePoint(code) : "";
+}
+
+/**
+ * `text` with the escapes a program writes a string in undone: HTML entities (`&#52;`, `&#x34;`,
+ * `&amp;`), backslash escapes (`\u0034`, `\u{34}`, octal `\064`; `\x34` is the hex search's) and
+ * lists of byte values (`52, 49, 49, 49, 49, 49`), so a value spelled out that way is still the
+ * value. Each is one pass; the text comes back as it was where nothing is escaped.
+ */
+function escapesDecoded(text: string): string {
+  let out = text;
+  if (out.includes("&")) {
+    out = out.replace(
+      /&#(\d{1,7});|&#x([0-9a-f]{1,6});|&(amp|lt|gt|quot|apos);/gi,
+      (_, dec, hex, name) =>
+        dec
+          ? codePointText(Number(dec))
+          : hex
+          ? codePointText(parseInt(hex, 16))
+          : ENTITY_NAMES[name.toLowerCase()],
+    );
+  }
+  if (out.includes("\\")) {
+    out = out.replace(
+      /\\u\{([0-9a-f]{1,6})\}|\\u([0-9a-f]{4})|\\([0-7]{1,3})/gi,
+      (_, braced, u, octal) => codePointText(parseInt(braced ?? u ?? octal, braced || u ? 16 : 8)),
+    );
+  }
+  return out.replace(/\b(?:\d{1,3}[ \t]*,[ \t]*){5,}\d{1,3}\b/g, (run) => {
+    const bytes = run.split(/[ \t]*,[ \t]*/).map(Number);
+    return bytes.every((b) => b <= 255) ? utf8Lenient.decode(Uint8Array.from(bytes)) : run;
+  });
+}
+
+const utf8Lenient = new TextDecoder();
+
 /**
  * A text with its separators removed, and where each of its pieces came from, so that a match
  * in it can be checked against the characters around it in the text.
@@ -599,7 +644,8 @@ export class TaintTracker {
 
   /**
    * Every tracked value that `text` carries, in any of its encodings; also once `text` is
-   * percent-decoded (`%41%4B…` spells a value however many of its characters are encoded).
+   * percent-decoded (`%41%4B…` spells a value however many of its characters are encoded) and
+   * once its HTML entities, backslash escapes and byte lists are undone.
    */
   find(text: string): TaintHit[] {
     if (this.#entries.size === 0) return [];
@@ -607,6 +653,8 @@ export class TaintTracker {
     const variants = [text];
     const decoded = percentDecoded(text);
     if (decoded !== text) variants.push(decoded);
+    const unescaped = escapesDecoded(text);
+    if (unescaped !== text) variants.push(unescaped);
     const { lower, compact, hex, base64 } = this.#indexes;
     for (const variant of variants) {
       const folded = foldForTaint(variant);
