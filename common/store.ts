@@ -89,6 +89,61 @@ async function postgresDialect(
   return new PostgresDialect({ pool });
 }
 
+/** How many times a SQLite migration runs again after another process's write got in its way. */
+const MIGRATE_ATTEMPTS = 8;
+const MIGRATE_BACKOFF_MS = 25;
+
+/**
+ * Whether a failed migration of SQLite may succeed if run again: another connection held the
+ * write lock past busy_timeout, or wrote between the Migrator's read and its write (a deferred
+ * transaction then fails at once with SQLITE_BUSY, which busy_timeout does not cover), or made
+ * the table first outside our lock (a process of an older version).
+ */
+function isMigrationRace(error: unknown): boolean {
+  return /database is locked|SQLITE_BUSY|already exists/i.test(String(error));
+}
+
+/**
+ * Runs `migrate` on the SQLite file `location` while holding an exclusive lock on a file beside
+ * it, so that processes opening a fresh data dir at once (two `serve`s, `serve` and a CLI
+ * command) migrate one after another: kysely's migration lock is a no-op on SQLite, and its
+ * deferred transaction fails when another process migrates alongside. A lost race that is left
+ * (a write of a process that is not migrating) is run again: the Migrator reads what is done
+ * and does only the rest.
+ */
+async function migrateSqlite<T extends { error?: unknown }>(
+  location: string,
+  migrate: () => Promise<T>,
+): Promise<T> {
+  const inMemory = location === ":memory:" || location.startsWith("file:");
+  // A data dir this process may only read (a CLI run by another user) has nothing to migrate
+  // that it could write anyway: it goes on without the lock.
+  const lock = inMemory ? undefined : await Deno.open(`${location}.migrate-lock`, {
+    read: true,
+    write: true,
+    create: true,
+    mode: 0o600,
+  }).catch((error) => {
+    if (error instanceof Deno.errors.PermissionDenied) return undefined;
+    throw error;
+  });
+  try {
+    await lock?.lock(true);
+    for (let attempt = 1;; attempt++) {
+      const outcome = await migrate();
+      if (!outcome.error || attempt >= MIGRATE_ATTEMPTS || !isMigrationRace(outcome.error)) {
+        return outcome;
+      }
+      await new Promise((wake) =>
+        setTimeout(wake, MIGRATE_BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random()))
+      );
+    }
+  } finally {
+    // Closing the file releases its lock.
+    lock?.close();
+  }
+}
+
 /**
  * Opens the store: PostgreSQL when a URL is given, else SQLite in the data dir.
  *
@@ -151,7 +206,9 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
         migrationTableName: `${module}_migrations`,
         migrationLockTableName: `${module}_migrations_lock`,
       });
-      const { error, results } = await migrator.migrateToLatest();
+      const { error, results } = kind === "sqlite"
+        ? await migrateSqlite(location, () => migrator.migrateToLatest())
+        : await migrator.migrateToLatest();
       if (error) {
         const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
         throw new A3sError("migration_failed", `${module} migration ${failed} failed: ${error}`, {

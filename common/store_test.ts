@@ -147,3 +147,54 @@ Deno.test("a PostgreSQL connection that dies while idle is reported, and the sto
 Deno.test("store refuses to open without a location", async () => {
   await assertRejects(() => openStore({}), A3sError, "store needs");
 });
+
+Deno.test("several processes opening a fresh SQLite data dir at once all migrate it", async () => {
+  const storeUrl = new URL("./store.ts", import.meta.url).href;
+  // Many tables and indexes: a long migration, so that the processes overlap in it.
+  const script = `
+    import { openStore } from "${storeUrl}";
+    const store = await openStore({ home: Deno.args[0] });
+    const tables = Array.from({ length: 12 }, (_, i) => i);
+    await store.migrate("race", [{
+      version: 1,
+      name: "tables",
+      async up(db) {
+        for (const i of tables) {
+          await db.schema.createTable("race_" + i).addColumn("id", "integer", (c) => c.primaryKey())
+            .execute();
+          await db.schema.createIndex("race_" + i + "_id").on("race_" + i).column("id").execute();
+        }
+      },
+    }, {
+      version: 2,
+      name: "rows",
+      async up(db) {
+        await db.insertInto("race_0").values({ id: 1 }).execute();
+      },
+    }]);
+    await store.close();
+  `;
+  for (let round = 0; round < 4; round++) {
+    const home = await Deno.makeTempDir({ prefix: "a3s-migrate-race-" });
+    try {
+      const runs = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          new Deno.Command(Deno.execPath(), {
+            args: ["eval", "--no-check", script, home],
+            cwd: new URL("../", import.meta.url),
+            stdout: "piped",
+            stderr: "piped",
+          }).output()),
+      );
+      for (const run of runs) {
+        assertEquals(run.code, 0, new TextDecoder().decode(run.stderr));
+      }
+      const store = await openStore({ home });
+      const rows = await sql<{ n: number }>`select count(*) as n from race_0`.execute(store.db());
+      assertEquals(Number(rows.rows[0].n), 1);
+      await store.close();
+    } finally {
+      await Deno.remove(home, { recursive: true });
+    }
+  }
+});

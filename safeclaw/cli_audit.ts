@@ -150,6 +150,10 @@ export async function auditCommand(args: string[]): Promise<number> {
     modules: [{ name: "safeclaw", configSchema: SafeclawConfigSchema }],
   });
   const section = SafeclawConfigSchema.parse(config.safeclaw ?? {});
+  // The anchor file the server appends to, checked by default; read loosely, since the schema
+  // may not declare it.
+  const anchorFile = (section as { auditAnchorFile?: unknown }).auditAnchorFile;
+  const anchors = typeof anchorFile === "string" && anchorFile ? anchorFile : undefined;
   const readOnly = subcommand !== "prune" || values["dry-run"] === true;
   if (readOnly && !config.databaseUrl) {
     // Reading must not make a store: a mistyped --home would otherwise "verify" an empty one.
@@ -170,8 +174,12 @@ export async function auditCommand(args: string[]): Promise<number> {
         config.home,
         () => AuditLog.hasHistory(store),
       );
-      const audit = await AuditLog.open(store, { hmacKey: key });
-      return await prune(audit, filter.until!, values);
+      const audit = await AuditLog.open(store, { hmacKey: key, anchorFile: anchors });
+      try {
+        return await prune(audit, filter.until!, values);
+      } finally {
+        await audit.close();
+      }
     }
     const key = await readAuditKey(section.auditKey, config.home);
     if (subcommand === "prune") {
@@ -181,7 +189,7 @@ export async function auditCommand(args: string[]): Promise<number> {
       if (key === undefined && (anchor || await AuditLog.hasHistory(store))) {
         throw missingAuditKey(auditKeyPath(config.home));
       }
-      const audit = await openReader(store, key);
+      const audit = await openReader(store, key, anchors);
       if (subcommand === "anchor") return await printAnchor(audit, format);
       return await verify(audit, format, anchor);
     }
@@ -197,10 +205,14 @@ export async function auditCommand(args: string[]): Promise<number> {
  * The log for reading. Listing, exporting and a dry-run prune compute no MAC, so where no key was ever made (a
  * store that has no records either) a throwaway one stands in rather than one being kept.
  */
-async function openReader(store: Store, key: string | undefined): Promise<AuditLog> {
+async function openReader(
+  store: Store,
+  key: string | undefined,
+  anchorFile?: string,
+): Promise<AuditLog> {
   const throwaway = () =>
     [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16)).join("");
-  return await AuditLog.open(store, { hmacKey: key ?? throwaway() });
+  return await AuditLog.open(store, { hmacKey: key ?? throwaway(), anchorFile });
 }
 
 /**
@@ -244,8 +256,17 @@ async function verify(
     const from = result.checkpointSeq === null ? "" : ` (after checkpoint ${result.checkpointSeq})`;
     const against = anchor ? `, and hold the anchored record ${anchor.seq}` : "";
     console.log(`ok: ${result.records} records verify${from}${against}`);
+    // On stderr: stdout stays the one result line that scripts read.
+    if (result.warning) console.error(`warning: ${result.warning}`);
   } else {
-    console.log(`TAMPERED: record ${result.firstBad!.seq}: ${result.firstBad!.reason}`);
+    const { seq, reason, row } = result.firstBad!;
+    // Seq 0: no record can be named (a table dropped, a row whose seq is no number).
+    const where = row !== undefined
+      ? `row with seq ${JSON.stringify(row)}: `
+      : seq === 0
+      ? ""
+      : `record ${seq}: `;
+    console.log(`TAMPERED: ${where}${reason}`);
   }
   return result.ok ? 0 : 1;
 }

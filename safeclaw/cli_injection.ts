@@ -105,6 +105,33 @@ async function report(): Promise<void> {
   console.log(out.join("\n").trimEnd());
 }
 
+/** JSON.parse's reviver with the source text of a primitive (V8's JSON.parse source access). */
+type SourceReviver = (
+  this: unknown,
+  key: string,
+  value: unknown,
+  context?: { source?: string },
+) => unknown;
+
+/**
+ * `line` parsed, with the JSON text of its top-level `id` when that is a number, a string, a
+ * boolean or null, exactly as written (undefined for an object or array id, or none).
+ */
+function parseWithIdText(
+  line: string,
+): { record: { id?: unknown; text?: unknown; source?: unknown }; idText?: string } {
+  const sources = new Map<unknown, string>();
+  const reviver: SourceReviver = function (key, value, context) {
+    if (key === "id" && context?.source !== undefined) sources.set(this, context.source);
+    return value;
+  };
+  const record = JSON.parse(line, reviver as Parameters<typeof JSON.parse>[1]);
+  const idText = record && typeof record === "object" && Object.hasOwn(record, "id")
+    ? sources.get(record)
+    : undefined;
+  return { record, idText };
+}
+
 /** Runs `a3s safeclaw injection`. */
 export async function injectionCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand(args, {
@@ -132,14 +159,17 @@ export async function injectionCommand(args: string[]): Promise<number> {
     console.log(JSON.stringify(await judgeInjection(input, { source: source as Source })));
     return 0;
   }
-  const records: { id: unknown; text: string; source: Source }[] = [];
+  // Each id as the JSON text it came as: parsed and written again, a 64-bit number would come
+  // back rounded (12345678901234567890 as ...7000) and 1e400 as null, and no longer join back.
+  const records: { id: string; text: string; source: Source }[] = [];
   const lines = input.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (!line) continue;
     let record: { id?: unknown; text?: unknown; source?: unknown };
+    let idText: string | undefined;
     try {
-      record = JSON.parse(line);
+      ({ record, idText } = parseWithIdText(line));
     } catch {
       throw new ValidationError(`line ${i + 1}: not valid JSON`);
     }
@@ -154,18 +184,23 @@ export async function injectionCommand(args: string[]): Promise<number> {
       );
     }
     const recordSource = (record.source as Source | undefined) ?? source as Source;
-    records.push({ id: record.id ?? null, text: record.text, source: recordSource });
+    records.push({
+      id: idText ?? JSON.stringify(record.id ?? null),
+      text: record.text,
+      source: recordSource,
+    });
   }
   const verdicts = await judgeMany(
     records.map((r) => ({ text: r.text, options: { source: r.source } })),
   );
   const out = records.map((r, i) =>
-    JSON.stringify({
-      id: r.id,
-      injection: verdicts[i].injection,
-      score: verdicts[i].score,
-      categories: verdicts[i].categories,
-    })
+    `{"id":${r.id},${
+      JSON.stringify({
+        injection: verdicts[i].injection,
+        score: verdicts[i].score,
+        categories: verdicts[i].categories,
+      }).slice(1)
+    }`
   );
   if (out.length) console.log(out.join("\n"));
   return 0;

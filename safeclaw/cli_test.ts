@@ -417,3 +417,50 @@ Deno.test("cli: classify applies the policy's TEE rule as the guard does", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("audit verify without an anchor warns that a cut tail cannot be ruled out; a damaged store is a TAMPERED line", async () => {
+  const home = await auditHome([
+    { kind: "classification", severity: "info", session: "u:c:1" },
+    { kind: "block", severity: "critical", session: "u:c:2" },
+  ]);
+  try {
+    const text = await a3s(["safeclaw", "audit", "verify", "--home", home]);
+    assertEquals([text.code, text.out.trim()], [0, "ok: 2 records verify"]);
+    assert(text.err.startsWith("warning: no anchor was checked"), text.err);
+    const json = await a3s(["safeclaw", "audit", "verify", "--home", home, "--json"]);
+    assertEquals(json.code, 0);
+    assert(JSON.parse(json.out).warning.includes("cannot be ruled out"), json.out);
+    const db = new (await import("node:sqlite")).DatabaseSync(`${home}/a3s.db`);
+    db.exec("update safeclaw_audit set seq = 9007199254740993 where seq = 2");
+    db.close();
+    const huge = await a3s(["safeclaw", "audit", "verify", "--home", home]);
+    assertEquals(huge.code, 1, huge.err);
+    assert(huge.out.startsWith('TAMPERED: row with seq "9007199254740993"'), huge.out);
+    assertEquals(huge.err, "");
+    await Deno.writeTextFile(`${home}/safeclaw/audit.key`, "short");
+    const short = await a3s(["safeclaw", "audit", "verify", "--home", home]);
+    assertEquals([short.code, short.err.trim().split("\n").length], [1, 1]);
+    assert(short.err.includes("audit.key"), short.err);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("injection --jsonl echoes each id as the JSON text it came as", async () => {
+  const input = [
+    '{"id":12345678901234567890,"text":"hi"}',
+    '{"id":1e400,"text":"hi"}',
+    '{"id":"a\\u0041","text":"hi"}',
+    '{"text":"hi"}',
+    '{"id":{"k":[1]},"text":"hi","x":{"id":2}}',
+  ].join("\n");
+  const { code, out } = await a3s(["safeclaw", "injection", "--jsonl"], input);
+  assertEquals(code, 0);
+  assertEquals(out.trim().split("\n").map((line) => line.slice(0, line.indexOf(',"injection"'))), [
+    '{"id":12345678901234567890',
+    '{"id":1e400',
+    '{"id":"a\\u0041"',
+    '{"id":null',
+    '{"id":{"k":[1]}',
+  ]);
+});

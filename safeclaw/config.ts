@@ -20,9 +20,19 @@ export interface SafeclawConfig {
    * The chat proxy's upstreams: the local OpenAI-compatible server (default: this server's own
    * `/v1`), and a remote one with its API key, which never gets data at or above `localOnlyAt`.
    */
-  proxy: { localUpstream?: string; remoteUpstream?: string; remoteApiKey?: string };
-  /** Where to look for TEE guest devices (default `/`; tests point it at a fake root). */
-  teeRoot: string;
+  proxy: {
+    localUpstream?: string;
+    remoteUpstream?: string;
+    remoteApiKey?: string;
+    binaryPayloads: "remote" | "local";
+  };
+  /**
+   * A file the audit log appends a signed anchor to (every 100 records, every 5 minutes and at
+   * shutdown), which `audit verify` then checks, so a cut of the newest records or a wipe of the
+   * store is caught. Keep it on another volume or machine, or append-only (`chattr +a`): whoever
+   * can rewrite it as well as the store can roll both back.
+   */
+  auditAnchorFile?: string;
   /** The chat platforms to receive webhooks from. */
   channels: ChannelsConfig;
   /**
@@ -93,9 +103,15 @@ export const SafeclawConfigSchema: z.ZodType<SafeclawConfig, unknown> = z.object
     /** A remote OpenAI-compatible server; data at or above `localOnlyAt` never goes there. */
     remoteUpstream: z.string().url().optional(),
     remoteApiKey: z.string().optional(),
+    /**
+     * Where a turn with an attachment that cannot be read as text (an image, audio) may go:
+     * `remote` (default; vision and audio keep working) or `local` (what safeclaw cannot read
+     * never leaves the host).
+     */
+    binaryPayloads: z.enum(["remote", "local"]).default("remote"),
   }).prefault({}),
-  /** Where to look for TEE guest devices (tests point it at a fake root). */
-  teeRoot: z.string().default("/"),
+  /** A file the audit log appends signed anchors to, checked by `audit verify` (see the type). */
+  auditAnchorFile: z.string().min(1).optional(),
   /** Chat platforms; each adapter verifies its platform's signatures. */
   channels: z.object({
     telegram: z.object({

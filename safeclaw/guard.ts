@@ -109,6 +109,8 @@ export interface GuardOptions {
   classifier?: Classifier;
   /** How long a redacted original stays restorable, in milliseconds (default one day). */
   vaultTtlMs?: number;
+  /** A file the audit log appends signed anchors to, and `verify` checks (see `AuditLogOptions`). */
+  auditAnchorFile?: string;
   /** The clock (tests move it). */
   now?: () => number;
 }
@@ -281,7 +283,10 @@ export class Guard {
 
   /** Opens the audit log and the session table. */
   static async open(options: GuardOptions): Promise<Guard> {
-    const audit = await AuditLog.open(options.store, { hmacKey: options.hmacKey });
+    const audit = await AuditLog.open(options.store, {
+      hmacKey: options.hmacKey,
+      anchorFile: options.auditAnchorFile,
+    });
     const sessions = await SessionLevels.open(options.store);
     const vaults = await VaultStore.open(options.store, {
       secret: options.hmacKey,
@@ -764,6 +769,8 @@ export class Guard {
       await new Promise((resolve) => setTimeout(resolve, 0));
       await Promise.all([...this.#writing]);
       await this.vaults.flush();
+      // The last anchor is written before the store closes.
+      await this.audit.close();
     } finally {
       if (this.#ownsClassifier) this.classifier.free();
     }

@@ -14,7 +14,6 @@ import {
   checkToolCalls,
   editJsonStrings,
   editStrings,
-  type KeepString,
   sanitizeChoice,
 } from "./proxy_reply.ts";
 import { streamReply } from "./proxy_stream.ts";
@@ -32,7 +31,23 @@ export interface ProxyUpstreams {
   /** Base URL of a remote OpenAI API; without one, everything goes to `local`. */
   remote?: string;
   remoteApiKey?: string;
+  /**
+   * What a binary attachment does to the route: a data URL, `file_data` or `input_audio.data`
+   * that does not decode to text (an image, a PDF, audio) or is larger than
+   * {@linkcode MAX_DECODED_PAYLOAD} cannot be read by the classifier. `"remote"` (the default)
+   * lets it go to the remote model unjudged, as vision and audio models need; `"local"` keeps
+   * any turn that carries one local, for a policy that will not send what it cannot read.
+   * Attachments that decode to text are always judged, whatever this says.
+   */
+  binaryPayloads?: "remote" | "local";
 }
+
+/**
+ * The largest base64 attachment (in characters of its base64 text) that is decoded and judged
+ * as text. Larger ones count as binary: decoding and classifying them would let one request
+ * hold the server for long, and a text attachment that large is rare.
+ */
+export const MAX_DECODED_PAYLOAD = 2 * 1024 * 1024;
 
 interface ChatMessage {
   role: string;
@@ -137,6 +152,7 @@ async function reviewRequest(
   guard: Guard,
   session: string,
   body: { messages: ChatMessage[] } & Record<string, unknown>,
+  binaryPayloads: "remote" | "local",
 ): Promise<{ forwarded: Record<string, unknown>; localOnly: boolean } | Response> {
   const messages = [...body.messages];
   const review = new RequestReview(guard, session);
@@ -167,6 +183,7 @@ async function reviewRequest(
     messages[index] = await reviewMessage(review, message, index, fresh.includes(index));
   }
   const others = await reviewOtherFields(review, body);
+  await review.acrossMessages(body.messages);
   if (review.blocked) {
     const { field, level } = review.blocked;
     return openAiError(403, `blocked by safeclaw: ${field} carries ${level} data`, "blocked");
@@ -174,6 +191,7 @@ async function reviewRequest(
   const sessionLevel = decisions.at(-1)?.sessionLevel ?? await guard.sessions.get(session);
   // The ratchet: once a session has carried local-only data, all of it stays local.
   const localOnly = decisions.some((d) => d.localOnly) || review.localOnly ||
+    (binaryPayloads === "local" && review.unreadPayloads > 0) ||
     atLeast(sessionLevel, guard.policy.localOnlyAt);
   return { forwarded: { ...others, messages }, localOnly };
 }
@@ -215,7 +233,7 @@ export async function handleChatCompletions(
     );
   }
   const session = apiSession(c.req.raw, header ?? `openai:${user ?? "anonymous"}`);
-  const reviewed = await reviewRequest(guard, session, body);
+  const reviewed = await reviewRequest(guard, session, body, upstreams.binaryPayloads ?? "remote");
   if (reviewed instanceof Response) return reviewed;
   const { forwarded, localOnly } = reviewed;
   // Only placeholders this request's redaction wrote are put back in the reply (a client can
@@ -290,13 +308,59 @@ export async function handleChatCompletions(
 /** What policy says of some text of the request, as {@linkcode Guard.reviewHistory} answers. */
 type Verdict = Pick<HistoryReview, "level" | "action" | "localOnly">;
 
-/** A data URL (an image, a file): a binary payload, not text. */
+/** A base64 data URL (an image, a file): its payload is read only when it decodes to text. */
 const DATA_URL = /^data:[^,]*;base64,/i;
 /** Keys of a content part whose string is a payload: `input_audio.data`, `file.file_data`. */
 const PART_PAYLOADS = new Set(["data", "file_data"]);
-const isDataUrl = (_key: string | undefined, text: string) => DATA_URL.test(text);
-const isPartPayload = (key: string | undefined, text: string) =>
-  PART_PAYLOADS.has(key ?? "") || DATA_URL.test(text);
+/** Base64 text, padding and line breaks allowed (some encoders wrap at 76 columns). */
+const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
+
+/**
+ * The text `base64` encodes, or undefined when it is no base64, too large to read, or binary
+ * (not UTF-8, or holding control characters that no text file has).
+ */
+export function decodedText(base64: string): string | undefined {
+  if (base64.length > MAX_DECODED_PAYLOAD || !BASE64.test(base64)) return undefined;
+  let bytes: Uint8Array;
+  try {
+    bytes = Uint8Array.from(atob(base64.replace(/[\r\n]/g, "")), (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+  // A tab, line breaks and a form feed are text; any other C0 control (a NUL above all) is the
+  // mark of a binary format that happens to be valid UTF-8.
+  // deno-lint-ignore no-control-regex -- control characters are what this looks for
+  return /[\u0000-\u0008\u000b\u000e-\u001f\u007f]/.test(text) ? undefined : text;
+}
+
+/** `text` as base64 of its UTF-8 bytes. */
+function base64Of(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = "";
+  // In slices: a spread of a whole large attachment would overflow the argument list.
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/**
+ * JSON text of `value` as the route judges it: numbers, keys and strings side by side, so that a
+ * number (`{"card":4111111111111111}`) or a value cut across two strings is read, with base64
+ * payloads left out (their text is judged decoded, and their base64 would only be noise).
+ */
+function routeText(name: string, value: unknown): string {
+  return JSON.stringify(
+    { [name]: value },
+    (_key, item) => typeof item === "string" && DATA_URL.test(item) ? "" : item,
+  );
+}
 
 /**
  * The review of the request's text that the turn's inspection does not cover: the history
@@ -311,6 +375,8 @@ class RequestReview {
   localOnly = false;
   /** The first field whose text policy blocks. */
   blocked?: { field: string; level: Level };
+  /** How many attachments could not be read as text (binary, or too large). */
+  unreadPayloads = 0;
 
   constructor(readonly guard: Guard, readonly session: string) {}
 
@@ -321,6 +387,34 @@ class RequestReview {
       this.localOnly = true;
       await this.guard.sessions.raise(this.session, verdict.level);
     }
+  }
+
+  /**
+   * Judges `text` for the route and the session's level only: nothing of it is rewritten. For
+   * text that cannot be edited where it stands (a number, a value split across two messages).
+   */
+  async judgeOnly(text: string, field: string): Promise<void> {
+    const findings = this.guard.classifier.classify(text).findings;
+    if (!findings.length) return;
+    const level = this.guard.levelOf(findings);
+    const action = this.guard.actionAt(level).action;
+    const localOnly = action === "local_only" || atLeast(level, this.guard.policy.localOnlyAt);
+    await this.judge(field, { level, action, localOnly });
+  }
+
+  /**
+   * Judges the text of the user's messages laid end to end, for the route: a value the user
+   * sent in two messages (`"card 4111 1111"`, then `"1111 1111"`) is in neither. Joined with
+   * nothing and with a space between, as a client may cut a value at a separator or within a
+   * group. Only the user's messages: a reply or a tool's result next to them is another
+   * author's text, and joining those would make values that nobody sent.
+   */
+  async acrossMessages(messages: readonly ChatMessage[]): Promise<void> {
+    const texts = messages.filter((m) => m.role === "user")
+      .map((m) => textOf(m.content))
+      .filter((t): t is string => t !== undefined);
+    if (texts.length < 2) return;
+    for (const separator of ["", " "]) await this.judgeOnly(texts.join(separator), "messages");
   }
 
   /** `text` of `field` as it goes upstream. */
@@ -340,14 +434,53 @@ class RequestReview {
     return await this.text(name, field, origin);
   }
 
-  /** `value` with every string in it reviewed as a text, but those `keep` says are payloads. */
-  strings(
+  /**
+   * `value` (under the key `name`) with every string in it reviewed as a text, an attachment's
+   * decoded text included; and its JSON judged whole for the route, since a number or a value
+   * cut across two strings is in no string of it. `payloadKeys`: the keys whose strings are
+   * attachments even without a data URL's prefix (in a content part).
+   */
+  async strings(
     value: unknown,
     field: string,
     origin: VaultOrigin,
-    keep: KeepString = isDataUrl,
+    name: string,
+    payloadKeys: ReadonlySet<string> = new Set(),
   ): Promise<unknown> {
-    return editStrings(value, (text) => this.text(text, field, origin), keep);
+    if (value !== null && typeof value === "object" || typeof value === "number") {
+      await this.judgeOnly(routeText(name, value), field);
+    }
+    return await editStrings(
+      value,
+      (text, key) =>
+        DATA_URL.test(text) || payloadKeys.has(key ?? "")
+          ? this.payload(text, field, origin)
+          : this.text(text, field, origin),
+    );
+  }
+
+  /**
+   * An attachment as it goes upstream. One that decodes to text is reviewed as text is, and
+   * encoded again when redacted; one that is no base64 at all is text as it stands. A binary
+   * one passes unread and is counted (see {@linkcode ProxyUpstreams.binaryPayloads}).
+   */
+  async payload(payload: string, field: string, origin: VaultOrigin): Promise<string> {
+    const prefix = DATA_URL.exec(payload)?.[0];
+    const base64 = prefix === undefined ? payload : payload.slice(prefix.length);
+    if (prefix === undefined && !BASE64.test(base64)) {
+      return await this.text(payload, field, origin);
+    }
+    const decoded = decodedText(base64);
+    if (decoded === undefined) {
+      this.unreadPayloads++;
+      // Digits are base64 too: a bare card number in `input_audio.data` decodes to noise, so
+      // the raw text is judged as well (a data URL's base64 is never a value's text).
+      if (prefix === undefined) await this.judgeOnly(payload, field);
+      return payload;
+    }
+    if (prefix === undefined) await this.judgeOnly(payload, field);
+    const reviewed = await this.text(decoded, field, origin);
+    return reviewed === decoded ? payload : (prefix ?? "") + base64Of(reviewed);
   }
 
   /**
@@ -483,7 +616,7 @@ async function reviewField(
 ): Promise<unknown> {
   return key === "name" && typeof value === "string"
     ? await review.name(value, field, origin)
-    : await review.strings(value, field, origin);
+    : await review.strings(value, field, origin, key);
 }
 
 /** An earlier message's content with its text reviewed: as a whole, across parts, part by part. */
@@ -520,7 +653,7 @@ async function reviewPartExtras(
       continue;
     }
     const { type, text, ...extras } = part as Record<string, unknown>;
-    const reviewed = await review.strings(extras, field, origin, isPartPayload);
+    const reviewed = await review.strings(extras, field, origin, String(type), PART_PAYLOADS);
     out.push(
       reviewed === extras
         ? part
@@ -544,7 +677,7 @@ async function reviewToolCall(
       ? value
       : key === "function"
       ? await reviewCall(review, value, field, origin)
-      : await review.strings(value, field, origin);
+      : await review.strings(value, field, origin, key);
   }
   return out;
 }
@@ -582,7 +715,7 @@ async function reviewOtherFields(
 ): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body)) {
-    if (key !== "messages") out[key] = await review.strings(value, key, "input");
+    if (key !== "messages") out[key] = await review.strings(value, key, "input", key);
   }
   return out;
 }

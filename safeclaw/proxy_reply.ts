@@ -41,8 +41,8 @@ export interface ReplyChoice {
     };
 }
 
-/** Rewrites one string of a JSON value. */
-export type EditString = (value: string) => Promise<string>;
+/** Rewrites one string of a JSON value; `key` is the object key it is under, when there is one. */
+export type EditString = (value: string, key?: string) => Promise<string>;
 
 /** Whether a string is a payload to pass unread, by the key it is under. */
 export type KeepString = (key: string | undefined, text: string) => boolean;
@@ -58,7 +58,7 @@ export async function editStrings(
   keep: KeepString = () => false,
   key?: string,
 ): Promise<unknown> {
-  if (typeof value === "string") return keep(key, value) ? value : await edit(value);
+  if (typeof value === "string") return keep(key, value) ? value : await edit(value, key);
   if (!value || typeof value !== "object") return value;
   // Each level goes on in a microtask of its own: JSON nested thousands deep (which a client
   // may send) then costs heap, not a native stack that would overflow.

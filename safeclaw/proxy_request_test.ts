@@ -1,9 +1,15 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { Hono } from "hono";
 import type { Guard } from "./guard.ts";
-import { handleChatCompletions } from "./proxy.ts";
+import {
+  decodedText,
+  handleChatCompletions,
+  MAX_DECODED_PAYLOAD,
+  type ProxyUpstreams,
+} from "./proxy.ts";
 import { MAX_REQUEST_DEPTH } from "./request_schema.ts";
 import { withGuard } from "./testdata/guard.ts";
+import { normalizeSessionName, sessionFloorKey } from "./api_session.ts";
 
 const CARD = "4111 1111 1111 1111";
 const EMAIL = "zed.private@example.com";
@@ -24,11 +30,12 @@ const OK_REPLY = {
  */
 async function withProxy(
   fn: (
-    chat: (body: Record<string, unknown>, session?: string) => Promise<Response>,
+    chat: (body: Record<string, unknown>, session?: string | null) => Promise<Response>,
     forwarded: Forwarded[],
     guard: Guard,
   ) => Promise<void>,
   reply: unknown = OK_REPLY,
+  options: Pick<ProxyUpstreams, "binaryPayloads"> = {},
 ): Promise<void> {
   await withGuard(async (guard) => {
     const forwarded: Forwarded[] = [];
@@ -43,11 +50,15 @@ async function withProxy(
       handleChatCompletions(c, guard, {
         local: `http://127.0.0.1:${local.addr.port}`,
         remote: `http://127.0.0.1:${remote.addr.port}`,
+        ...options,
       }));
-    const chat = async (body: Record<string, unknown>, session = "s") =>
+    const chat = async (body: Record<string, unknown>, session: string | null = "s") =>
       await app.request("/chat/completions", {
         method: "POST",
-        headers: { "content-type": "application/json", "x-a3s-session": session },
+        headers: {
+          "content-type": "application/json",
+          ...(session === null ? {} : { "x-a3s-session": session }),
+        },
         body: JSON.stringify({ model: "m", ...body }),
       });
     try {
@@ -255,4 +266,149 @@ Deno.test("a request nested deeper than any real one is a 400 naming the field, 
     assertEquals(ok.status, 200);
     assertEquals(JSON.stringify(forwarded[0].body.metadata).includes(EMAIL), false);
   });
+});
+
+const b64 = (text: string) => btoa(text);
+
+Deno.test("a value anywhere in the request body counts for the route: numbers, split messages, text attachments", async () => {
+  await withProxy(async (chat, forwarded) => {
+    const card = Number(CARD.replaceAll(" ", ""));
+    // Before, each of these went to the remote upstream with the card in it: numbers, payload
+    // keys and values split across messages were never read.
+    const cases: Record<string, Record<string, unknown>> = {
+      "a card as a number in metadata": { messages: [hi], metadata: { card } },
+      "a card as a tool schema's default": {
+        messages: [hi],
+        tools: [{
+          type: "function",
+          function: {
+            name: "pay",
+            parameters: { type: "object", properties: { n: { type: "number", default: card } } },
+          },
+        }],
+      },
+      "a card split across two user messages": {
+        messages: [{ role: "user", content: "card 4111 1111" }, {
+          role: "user",
+          content: "1111 1111",
+        }],
+      },
+      "a card in a text data URL": {
+        messages: [{
+          role: "user",
+          content: [{
+            type: "image_url",
+            image_url: { url: `data:text/plain;base64,${b64(`card ${CARD}`)}` },
+          }],
+        }],
+      },
+      "a card in file_data as plain text": {
+        messages: [{
+          role: "user",
+          content: [{ type: "file", file: { file_data: `card ${CARD}` } }],
+        }],
+      },
+      "a card in input_audio.data": {
+        messages: [{
+          role: "user",
+          content: [{ type: "input_audio", input_audio: { data: `card ${CARD}`, format: "wav" } }],
+        }],
+      },
+      "a card in base64 input_audio.data": {
+        messages: [{
+          role: "user",
+          content: [{
+            type: "input_audio",
+            input_audio: { data: b64(`card ${CARD}`), format: "wav" },
+          }],
+        }],
+      },
+    };
+    for (const [name, body] of Object.entries(cases)) {
+      forwarded.length = 0;
+      const res = await chat(body, name);
+      await res.body?.cancel();
+      assertEquals(res.headers.get("x-safeclaw-route"), "local", name);
+      assertEquals(forwarded.map((f) => f.upstream), ["local"], name);
+    }
+  });
+});
+
+Deno.test("an SSN sent as a number is Critical: blocked like the same SSN as text", async () => {
+  await withProxy(async (chat, forwarded) => {
+    const res = await chat({ messages: [hi], metadata: { ssn: 123456789 } }, "ssn");
+    assertEquals(res.status, 403);
+    assert((await res.json()).error.message.includes("metadata"));
+    assertEquals(forwarded.length, 0);
+  });
+});
+
+Deno.test("a text attachment is redacted and encoded again; a binary one passes unless binaryPayloads is local", async () => {
+  await withProxy(async (chat, forwarded) => {
+    const text = {
+      type: "file",
+      file: { file_data: `data:text/plain;base64,${b64(`mail ${EMAIL}`)}` },
+    };
+    const image = {
+      type: "image_url",
+      image_url: { url: "data:image/png;base64,iVBORw0KGgoAAAAN" },
+    };
+    const res = await chat({ messages: [{ role: "user", content: [text, image] }] });
+    await res.body?.cancel();
+    assertEquals(res.headers.get("x-safeclaw-route"), "remote");
+    const parts = forwarded[0].body.messages[0].content as { file: { file_data: string } }[];
+    assertEquals(parts[0].file.file_data, `data:text/plain;base64,${b64("mail [EMAIL_1]")}`);
+    assertEquals(parts[1] as unknown, image);
+  });
+  await withProxy(
+    async (chat, forwarded) => {
+      const image = {
+        type: "image_url",
+        image_url: { url: "data:image/png;base64,iVBORw0KGgoAAAAN" },
+      };
+      const res = await chat({ messages: [{ role: "user", content: [image] }] });
+      await res.body?.cancel();
+      assertEquals(res.headers.get("x-safeclaw-route"), "local");
+      assertEquals(forwarded.map((f) => f.upstream), ["local"]);
+    },
+    OK_REPLY,
+    { binaryPayloads: "local" },
+  );
+});
+
+Deno.test("decodedText reads UTF-8 text and refuses binary, bad base64 and oversized payloads", () => {
+  assertEquals(decodedText(b64("hello\nworld")), "hello\nworld");
+  assertEquals(decodedText(b64("a\u0000b")), undefined);
+  assertEquals(decodedText("iVBORw0KGgoAAAAN"), undefined);
+  assertEquals(decodedText("not base64!"), undefined);
+  assertEquals(decodedText("QUJD".repeat(MAX_DECODED_PAYLOAD)), undefined);
+});
+
+Deno.test("a lookalike of a raised session's name keeps its level; a different name does not", async () => {
+  await withProxy(async (chat) => {
+    // The body's `user` names the session: a header cannot carry these characters.
+    const send = async (user: string, content: string) => {
+      const res = await chat({ messages: [{ role: "user", content }], user }, null);
+      await res.body?.cancel();
+      return res.headers.get("x-safeclaw-route");
+    };
+    assertEquals(await send("ratchet", `card ${CARD}`), "local");
+    // Before, each of these was a fresh Normal session and the turn went remote.
+    for (const name of ["ratchet ", "ratchet\u200b", "\u200eratchet", "RATCHET", "Ratchet"]) {
+      assertEquals(await send(name, "hi"), "local", JSON.stringify(name));
+    }
+    assertEquals(await send("caf\u00e9", `card ${CARD}`), "local");
+    assertEquals(await send("cafe\u0301", "hi"), "local");
+    // Another name, however close, is another user's session.
+    assertEquals(await send("ratchets", "hi"), "remote");
+  });
+});
+
+Deno.test("session names are normalized (NFC, invisible characters, trim); case is a shared floor only", () => {
+  assertEquals(normalizeSessionName(" ratche\u0301t\u200b\ufeff "), "ratch\u00e9t");
+  assertEquals(normalizeSessionName("a b"), "a b");
+  assertEquals(normalizeSessionName("Bob"), "Bob");
+  assertEquals(sessionFloorKey("api:anonymous:Bob"), "api:anonymous:bob");
+  assertEquals(sessionFloorKey("api:token:AbC:Bob"), "api:token:AbC:bob");
+  assertEquals(sessionFloorKey("U123:C9:T1"), "U123:C9:T1");
 });

@@ -417,8 +417,9 @@ export function safeclawModule(
           ctx.server.home,
           () => AuditLog.hasHistory(ctx.store),
         ),
-        tee: detectTee(ctx.config.teeRoot),
+        tee: detectTee(),
         vaultTtlMs: ctx.config.vaultTtlHours * 3_600_000,
+        auditAnchorFile: ctx.config.auditAnchorFile,
       });
       const bus = ctx.modules.event as EventBus | undefined;
       const stopEvents = bus ? publishSafeclawEvents(guard.audit, bus, ctx.logger) : undefined;
@@ -436,6 +437,7 @@ export function safeclawModule(
           local,
           remote: ctx.config.proxy.remoteUpstream,
           remoteApiKey: ctx.config.proxy.remoteApiKey,
+          binaryPayloads: ctx.config.proxy.binaryPayloads,
         }
         : undefined;
       const adapters = channelAdapters(ctx.config);

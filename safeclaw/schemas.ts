@@ -161,7 +161,17 @@ export const VerifyResponse = z.object({
   ok: z.boolean(),
   records: z.number().int(),
   checkpointSeq: z.number().int().nullable(),
-  firstBad: z.object({ seq: z.number().int(), reason: z.string() }).optional(),
+  firstBad: z.object({
+    seq: z.number().int(),
+    reason: z.string(),
+    row: z.string().optional().openapi({
+      description: "the row's seq as stored, where it is no number the chain can have",
+    }),
+  }).optional(),
+  warning: z.string().optional().openapi({
+    description:
+      "what this check could not rule out: without an anchor, a cut of the newest records or a wipe",
+  }),
 }).openapi("SafeclawAuditVerify");
 
 /** `GET /safeclaw/v1/audit/verify`'s query: an anchor kept outside the store to check against. */

@@ -3,6 +3,11 @@
  * where whoever can write the store cannot (another machine, a write-once volume, a ticket).
  * The store alone cannot tell a log cut back to an older signed head, or wiped whole, from one
  * that was never longer; checked against an anchor, it can.
+ *
+ * An anchor protects only as well as the place it is kept: whoever can also rewrite or truncate
+ * the anchor file can roll it back together with the store, and then verify cannot tell. Keep
+ * the file on another volume, another machine or an append-only medium (`chattr +a`, WORM
+ * storage, a log shipper), not beside the database.
  */
 import { ValidationError } from "@a3s/common/errors";
 
@@ -59,4 +64,38 @@ export function parseAnchor(text: string, field = "anchor"): AuditAnchor {
     );
   }
   return { seq: Number(seq), hash: hash!, signature: signature! };
+}
+
+/** One anchor line of an anchor file, with where it stands in the file. */
+export interface AnchorLine {
+  /** 1-based line number in the file. */
+  line: number;
+  /** The anchor, when the line parses; undefined for a malformed anchor line. */
+  anchor?: AuditAnchor;
+}
+
+/**
+ * Every anchor line of a file that anchors are appended to (lines that do not start with the
+ * anchor prefix are notes, and skipped). Several processes may append to one file, so its last
+ * line need not be its newest anchor: callers take the highest seq.
+ *
+ * @example
+ * ```ts
+ * import { parseAnchorLines } from "./anchor.ts";
+ * const hex = "ab".repeat(32);
+ * console.log(parseAnchorLines(`a3s-audit-anchor:v1:7:${hex}:${hex}\n`)[0].anchor?.seq); // 7
+ * ```
+ */
+export function parseAnchorLines(text: string): AnchorLine[] {
+  const out: AnchorLine[] = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    if (!line.startsWith(PREFIX)) return;
+    try {
+      out.push({ line: index + 1, anchor: parseAnchor(line) });
+    } catch {
+      out.push({ line: index + 1 });
+    }
+  });
+  return out;
 }

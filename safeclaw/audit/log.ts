@@ -9,7 +9,8 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { type Kysely, sql } from "kysely";
 import type { Store, StoreKind } from "@a3s/common";
 import { A3sError } from "@a3s/common/errors";
-import type { AuditAnchor } from "./anchor.ts";
+import { type AuditAnchor, formatAnchor, parseAnchorLines } from "./anchor.ts";
+import { MIN_KEY_BYTES } from "./key.ts";
 import {
   AUDIT_MIGRATIONS,
   type AuditCheckpointRow,
@@ -84,9 +85,31 @@ export interface VerifyResult {
   records: number;
   /** The checkpoint the chain resumed from, if old records were pruned. */
   checkpointSeq: number | null;
-  /** The first bad record and what is wrong with it. */
-  firstBad?: { seq: number; reason: string };
+  /**
+   * The first bad record and what is wrong with it. `seq` is 0 when no record can be named (a
+   * table dropped; a row whose stored seq is no integer, then shown as stored in `row`).
+   */
+  firstBad?: { seq: number; reason: string; row?: string };
+  /**
+   * Set when the log verified without an anchor: a cut of the newest records (back to an older
+   * signed head, which a copy of the database or its WAL may hold) or a wipe of the whole log
+   * cannot be ruled out by the store alone.
+   */
+  warning?: string;
 }
+
+/** {@linkcode VerifyResult.warning} when no anchor was checked. */
+export const NO_ANCHOR_WARNING =
+  "no anchor was checked: a cut of the newest records or a wipe of the whole log cannot be " +
+  "ruled out; keep anchors outside the store (safeclaw audit anchor, or an anchor file)";
+
+/** How often, by default, the log appends an anchor to its anchor file. */
+export const ANCHOR_EVERY_RECORDS = 100;
+/** ... or, when records come slowly, after this long (ms) since the last anchor. */
+export const ANCHOR_EVERY_MS = 5 * 60_000;
+
+/** The largest seq (and ts) a record may hold: beyond it, JavaScript numbers lose digits. */
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
 const GENESIS = "0".repeat(64);
 const PAGE = 1000;
@@ -124,6 +147,21 @@ function sameHex(a: string, b: string): boolean {
 export interface AuditLogOptions {
   /** The HMAC key from config; at least 16 bytes. */
   hmacKey: string;
+  /**
+   * A file outside the store that the log appends a signed anchor line to, every
+   * `anchorEveryRecords` records or `anchorEveryMs` (checked at each append), and at
+   * {@linkcode AuditLog.close}; {@linkcode AuditLog.verify} checks the log against its newest
+   * anchor. It catches a cut of the newest records or a wipe of the log by whoever can write
+   * the store but not this file, up to the last anchor written (records after it can still go
+   * unnoticed). Whoever can also rewrite or truncate this file can roll both back together: put
+   * it on another volume or machine, or an append-only file, never beside the database. Unset:
+   * no anchors are written, and verify warns that a cut tail cannot be ruled out.
+   */
+  anchorFile?: string;
+  /** Records between two anchors written to `anchorFile` (default 100). */
+  anchorEveryRecords?: number;
+  /** Milliseconds after which the next append writes an anchor anyway (default 5 minutes). */
+  anchorEveryMs?: number;
   /** The clock (tests pin it). */
   now?: () => number;
 }
@@ -158,18 +196,35 @@ export class AuditLog {
   #now: () => number;
   #tail: Promise<unknown> = Promise.resolve();
   #observers = new Set<(record: AuditRecord) => void>();
+  #anchorFile?: string;
+  #anchorEveryRecords: number;
+  #anchorEveryMs: number;
+  /** The newest record this process appended and has not anchored yet. */
+  #unanchored?: { seq: number; hash: string };
+  #sinceAnchor = 0;
+  #lastAnchorAt: number;
+  #anchorError?: Error;
+  #anchorTimer?: ReturnType<typeof setTimeout>;
 
   private constructor(store: Store, options: AuditLogOptions) {
     this.#db = store.db<AuditTables>();
     this.#kind = store.kind;
     this.#key = options.hmacKey;
     this.#now = options.now ?? Date.now;
+    this.#anchorFile = options.anchorFile;
+    this.#anchorEveryRecords = Math.max(1, options.anchorEveryRecords ?? ANCHOR_EVERY_RECORDS);
+    this.#anchorEveryMs = options.anchorEveryMs ?? ANCHOR_EVERY_MS;
+    // Read only with an anchor file: a test's clock may count its calls.
+    this.#lastAnchorAt = options.anchorFile === undefined ? 0 : this.#now();
   }
 
   /** Migrates the tables and returns the log. */
   static async open(store: Store, options: AuditLogOptions): Promise<AuditLog> {
-    if (new TextEncoder().encode(options.hmacKey).length < 16) {
-      throw new Error("safeclaw audit: the HMAC key must be at least 16 bytes");
+    if (new TextEncoder().encode(options.hmacKey).length < MIN_KEY_BYTES) {
+      throw new A3sError(
+        "audit_key_invalid",
+        `safeclaw audit: the HMAC key must be at least ${MIN_KEY_BYTES} bytes`,
+      );
     }
     await store.migrate("safeclaw_audit", AUDIT_MIGRATIONS);
     return new AuditLog(store, options);
@@ -205,12 +260,87 @@ export class AuditLog {
 
   /** Appends one record; appends from this process are serialized so the chain never forks. */
   append(event: AuditEvent): Promise<AuditRecord> {
-    const run = this.#tail.then(() => this.#appendNow(event)).then((record) => {
+    const run = this.#tail.then(() => this.#appendNow(event)).then(async (record) => {
       for (const observe of this.#observers) observe(record);
+      await this.#noteForAnchor(record);
       return record;
     });
     this.#tail = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * The last failure to write the anchor file, if the newest attempt failed (a full disk, a
+   * permission). Appends go on regardless, since refusing every decision for want of an anchor
+   * would stop the service; the next append tries again.
+   */
+  get anchorError(): Error | undefined {
+    return this.#anchorError;
+  }
+
+  async #noteForAnchor(record: AuditRecord): Promise<void> {
+    if (this.#anchorFile === undefined) return;
+    this.#unanchored = { seq: record.seq, hash: record.hash };
+    this.#sinceAnchor++;
+    if (
+      this.#sinceAnchor >= this.#anchorEveryRecords ||
+      this.#now() - this.#lastAnchorAt >= this.#anchorEveryMs
+    ) await this.#writeAnchor();
+    else if (this.#anchorTimer === undefined) {
+      // A quiet log still anchors its newest records within anchorEveryMs, not only at the next
+      // append or a clean close (a crash has none).
+      const timer = setTimeout(() => {
+        this.#anchorTimer = undefined;
+        const run = this.#tail.then(() => this.#writeAnchor());
+        this.#tail = run.catch(() => undefined);
+      }, this.#anchorEveryMs);
+      // It must not keep a process alive that is otherwise done.
+      Deno.unrefTimer(timer);
+      this.#anchorTimer = timer;
+    }
+  }
+
+  /**
+   * Appends the newest record this process wrote to the anchor file. Written only after the
+   * record committed, so an anchor never vouches for a record a reader cannot see yet.
+   */
+  async #writeAnchor(): Promise<void> {
+    const record = this.#unanchored;
+    if (this.#anchorFile === undefined || record === undefined) return;
+    const line = formatAnchor({
+      ...record,
+      signature: this.#anchorSignature(record.seq, record.hash),
+    });
+    try {
+      // One short line per write, opened for append: lines from several processes interleave
+      // whole, never mixed.
+      await Deno.writeTextFile(this.#anchorFile, line + "\n", {
+        append: true,
+        create: true,
+        mode: 0o600,
+      });
+      this.#anchorError = undefined;
+      this.#unanchored = undefined;
+      clearTimeout(this.#anchorTimer);
+      this.#anchorTimer = undefined;
+      this.#sinceAnchor = 0;
+      this.#lastAnchorAt = this.#now();
+    } catch (error) {
+      this.#anchorError = error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  /**
+   * Waits for pending appends and anchors the newest record this process wrote, so that a
+   * clean shutdown leaves no unanchored tail. The store is the caller's to close, after this.
+   */
+  async close(): Promise<void> {
+    clearTimeout(this.#anchorTimer);
+    this.#anchorTimer = undefined;
+    await this.#tail;
+    const run = this.#tail.then(() => this.#writeAnchor());
+    this.#tail = run.catch(() => undefined);
+    await run;
   }
 
   /**
@@ -430,13 +560,84 @@ export class AuditLog {
 
   /**
    * Checks the chain, its head and its checkpoint, and, given an `anchor` kept outside the
-   * store, that the log still holds the record it vouches for: a log cut back to an older head,
-   * or wiped, verifies on its own but not against a newer anchor.
+   * store (or else the newest anchor of `anchorFile`, by default the log's own), that the log
+   * still holds the record it vouches for: a log cut back to an older head, or wiped, verifies
+   * on its own but not against a newer anchor. Without any anchor the result carries
+   * {@linkcode VerifyResult.warning}. A store damaged past reading (a table dropped, a seq no
+   * JavaScript number holds) is a failed result, not an error.
    */
-  async verify(options: { anchor?: AuditAnchor } = {}): Promise<VerifyResult> {
-    const result = await this.#verifyChain();
-    if (!result.ok || !options.anchor) return result;
-    return await this.#checkAnchor(result, options.anchor);
+  async verify(
+    options: { anchor?: AuditAnchor; anchorFile?: string } = {},
+  ): Promise<VerifyResult> {
+    const anchorFile = options.anchor ? undefined : options.anchorFile ?? this.#anchorFile;
+    // Read before the chain: an anchor is written after its record commits, so every anchor
+    // read now vouches for a record the chain's snapshot must hold. Read after, an anchor of a
+    // record appended meanwhile would look like a cut-off tail.
+    const kept = anchorFile === undefined ? undefined : await this.#readAnchorFile(anchorFile);
+    let result: VerifyResult;
+    try {
+      result = await this.#verifyChain();
+    } catch (error) {
+      if (!isStoreDamage(error)) throw error;
+      return {
+        ok: false,
+        records: 0,
+        checkpointSeq: null,
+        firstBad: {
+          seq: 0,
+          reason: `the audit tables cannot be read as the log wrote them (${
+            error instanceof Error ? error.message : String(error)
+          }): changed outside the log`,
+        },
+      };
+    }
+    if (!result.ok) return result;
+    if (options.anchor) return await this.#checkAnchor(result, options.anchor);
+    if (kept?.failure) return { ...result, ok: false, firstBad: kept.failure };
+    if (kept?.anchor) return await this.#checkAnchor(result, kept.anchor);
+    const warning = anchorFile === undefined
+      ? NO_ANCHOR_WARNING
+      : `the anchor file ${anchorFile} ${
+        kept?.missing ? "does not exist (not written yet, or deleted)" : "holds no anchor"
+      }: ${NO_ANCHOR_WARNING}`;
+    return { ...result, warning };
+  }
+
+  /** The newest anchor of `path`, or the reason the file cannot vouch for anything. */
+  async #readAnchorFile(path: string): Promise<{
+    anchor?: AuditAnchor;
+    failure?: NonNullable<VerifyResult["firstBad"]>;
+    missing?: boolean;
+  }> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return { missing: true };
+      throw new A3sError(
+        "audit_anchor_unreadable",
+        `cannot read the audit anchor file ${path}: ${
+          error instanceof Error ? error.message : error
+        }`,
+      );
+    }
+    let newest: AuditAnchor | undefined;
+    for (const { line, anchor } of parseAnchorLines(text)) {
+      if (!anchor) {
+        return { failure: { seq: 0, reason: `anchor file ${path} line ${line} is malformed` } };
+      }
+      if (!sameHex(this.#anchorSignature(anchor.seq, anchor.hash), anchor.signature)) {
+        return {
+          failure: {
+            seq: anchor.seq,
+            reason: `anchor file ${path} line ${line}: the signature is invalid: not made ` +
+              "with this log's key (a different key, or a forged line)",
+          },
+        };
+      }
+      if (!newest || anchor.seq > newest.seq) newest = anchor;
+    }
+    return { anchor: newest };
   }
 
   async #checkAnchor(result: VerifyResult, anchor: AuditAnchor): Promise<VerifyResult> {
@@ -485,7 +686,10 @@ export class AuditLog {
   }
 
   async #verifyOnce(): Promise<VerifyResult> {
-    const { checkpoint, head, newestSeq, staleSeq } = await this.#readSnapshot(async (conn) => {
+    const snapshot = await this.#readSnapshot(async (conn) => {
+      // First, since reading such a seq as a number would throw (or round it to another).
+      const odd = await this.#oddSeqRow(conn);
+      if (odd) return { odd };
       const checkpoint = await conn.selectFrom("safeclaw_audit_checkpoints").selectAll()
         .orderBy("seq", "desc").limit(1).executeTakeFirst();
       const head = await conn.selectFrom("safeclaw_audit_head").selectAll()
@@ -504,6 +708,40 @@ export class AuditLog {
         staleSeq: stale ? Number(stale.seq) : null,
       };
     });
+    if ("odd" in snapshot) {
+      const { seqText, seqOk } = snapshot.odd!;
+      return {
+        ok: false,
+        records: 0,
+        checkpointSeq: null,
+        firstBad: seqOk
+          ? {
+            seq: Number(seqText),
+            reason: "its time is not a safe integer: edited outside the log",
+          }
+          : {
+            seq: 0,
+            row: seqText,
+            reason: `a row whose seq is ${
+              JSON.stringify(seqText)
+            }, not a whole number the log writes, was written outside the log`,
+          },
+      };
+    }
+    const { checkpoint, head, newestSeq, staleSeq } = snapshot;
+    // A wrong key fails the head and every record alike; named as such, it is not mistaken for
+    // an edit of the first record (an edit alone leaves the head's signature good).
+    const headSignedByOtherKey = head !== undefined &&
+      !sameHex(this.#headSignature(Number(head.seq), head.hash), head.signature);
+    const keyMismatch = (seq: number, records: number) =>
+      fail(
+        seq,
+        "the audit key does not match the one this log was chained with: neither the signed " +
+          "head nor the oldest record verifies under it (check safeclaw.auditKey, " +
+          "A3S_SAFECLAW_AUDIT_KEY and <home>/safeclaw/audit.key; if the key is right, the log " +
+          "was rewritten)",
+        records,
+      );
     const checkpointSeq = checkpoint ? Number(checkpoint.seq) : null;
     const fail = (seq: number, reason: string, records: number): VerifyResult => ({
       ok: false,
@@ -520,6 +758,7 @@ export class AuditLog {
         Number(checkpoint.ts),
       );
       if (!sameHex(signature, checkpoint.signature)) {
+        if (headSignedByOtherKey) return keyMismatch(Number(checkpoint.seq), 0);
         return fail(Number(checkpoint.seq), "checkpoint signature is invalid", 0);
       }
       expectedSeq = Number(checkpoint.seq) + 1;
@@ -536,10 +775,8 @@ export class AuditLog {
     let count = 0;
     let after = checkpointSeq ?? 0;
     while (after < newestSeq) {
-      const page = await this.#db.selectFrom("safeclaw_audit").selectAll()
-        .where("seq", ">", after).where("seq", "<=", newestSeq)
-        .orderBy("seq", "asc").limit(PAGE).execute();
-      for (const row of page) {
+      const page = await this.#page(after, newestSeq);
+      for (const { stored, ...row } of page) {
         const seq = Number(row.seq);
         if (seq !== expectedSeq) {
           return fail(expectedSeq, `record ${expectedSeq} is missing (next is ${seq})`, count);
@@ -549,7 +786,17 @@ export class AuditLog {
         }
         const { hash, ...rest } = row;
         if (!sameHex(this.#recordHash(rest), hash)) {
+          if (count === 0 && headSignedByOtherKey) return keyMismatch(seq, count);
           return fail(seq, "record hash does not match its contents: edited", count);
+        }
+        const hidden = hiddenBytes(row, stored);
+        if (hidden) {
+          return fail(
+            seq,
+            `its ${hidden} holds bytes after a NUL, which readers of the file see and the ` +
+              "hash does not cover: edited",
+            count,
+          );
         }
         if (seq === headSeq) signedRecordHash = hash;
         expectedPrev = hash;
@@ -608,6 +855,71 @@ export class AuditLog {
   }
 
   /**
+   * A record whose stored seq is no integer a JavaScript number holds exactly (text, a blob, a
+   * fraction, past 2^53), or whose time is out of that range: the log writes none, and reading
+   * one as a number would throw or take it for another record.
+   */
+  async #oddSeqRow(
+    conn: Kysely<AuditTables>,
+  ): Promise<{ seqText: string; seqOk: boolean } | undefined> {
+    const found = this.#kind === "sqlite"
+      ? await sql<{ seq_text: string; seq_ok: number }>`
+          select cast(seq as text) as seq_text,
+            (typeof(seq) = 'integer' and seq between ${-MAX_SEQ} and ${MAX_SEQ}) as seq_ok
+          from safeclaw_audit
+          where typeof(seq) <> 'integer' or seq not between ${-MAX_SEQ} and ${MAX_SEQ}
+            or typeof(ts) <> 'integer' or ts not between ${-MAX_SEQ} and ${MAX_SEQ}
+          order by seq_ok limit 1`.execute(conn)
+      : await sql<{ seq_text: string; seq_ok: boolean }>`
+          select seq::text as seq_text, (seq between ${-MAX_SEQ} and ${MAX_SEQ}) as seq_ok
+          from safeclaw_audit
+          where seq not between ${-MAX_SEQ} and ${MAX_SEQ} or ts not between ${-MAX_SEQ} and ${MAX_SEQ}
+          order by seq_ok limit 1`.execute(conn);
+    const row = found.rows[0];
+    return row && { seqText: String(row.seq_text), seqOk: Boolean(row.seq_ok) };
+  }
+
+  /**
+   * The next page of records after `after`, up to `last`, with the stored byte length of each
+   * text field where the store can hold a NUL (SQLite): text read back stops at a NUL, so
+   * bytes after one would be in the file but not in what is hashed.
+   */
+  async #page(after: number, last: number): Promise<(AuditRow & { stored?: StoredLengths })[]> {
+    const base = this.#db.selectFrom("safeclaw_audit").selectAll()
+      .where("seq", ">", after).where("seq", "<=", last).orderBy("seq", "asc").limit(PAGE);
+    if (this.#kind !== "sqlite") return await base.execute();
+    const rows = await base.select([
+      sql<number>`length(cast(kind as blob))`.as("kind_bytes"),
+      sql<number>`length(cast(severity as blob))`.as("severity_bytes"),
+      sql<number | null>`length(cast(session as blob))`.as("session_bytes"),
+      sql<number>`length(cast(data as blob))`.as("data_bytes"),
+      sql<number>`length(cast(prev_hash as blob))`.as("prev_hash_bytes"),
+      sql<number>`length(cast(hash as blob))`.as("hash_bytes"),
+    ]).execute();
+    return rows.map((
+      {
+        kind_bytes,
+        severity_bytes,
+        session_bytes,
+        data_bytes,
+        prev_hash_bytes,
+        hash_bytes,
+        ...row
+      },
+    ) => ({
+      ...row,
+      stored: {
+        kind: kind_bytes,
+        severity: severity_bytes,
+        session: session_bytes,
+        data: data_bytes,
+        prev_hash: prev_hash_bytes,
+        hash: hash_bytes,
+      },
+    }));
+  }
+
+  /**
    * Deletes records older than `before` (epoch ms), keeping at least the newest one, and leaves
    * a signed checkpoint at the last deleted record so the rest still verifies. Returns how many
    * records were deleted; with `dryRun`, how many would be, deleting nothing.
@@ -649,6 +961,36 @@ export class AuditLog {
       return Number(deleted.numDeletedRows);
     });
   }
+}
+
+/** The stored byte length of each text field of a record. */
+type StoredLengths = Record<
+  "kind" | "severity" | "session" | "data" | "prev_hash" | "hash",
+  number | null
+>;
+
+/** The first text field of `row` whose stored bytes are more than were read back, if any. */
+function hiddenBytes(row: AuditRow, stored: StoredLengths | undefined): string | undefined {
+  if (!stored) return undefined;
+  const encoder = new TextEncoder();
+  for (const [field, length] of Object.entries(stored)) {
+    const text = row[field as keyof StoredLengths];
+    if (length === null || typeof text !== "string") continue;
+    if (encoder.encode(text).length !== Number(length)) return field;
+  }
+  return undefined;
+}
+
+/**
+ * Whether `error` from reading the log means its tables were changed past reading, outside the
+ * log (dropped, a column gone, a value out of range), rather than the database being away.
+ */
+function isStoreDamage(error: unknown): boolean {
+  return error instanceof RangeError ||
+    /no such (table|column)|(relation|column) "[^"]*" does not exist|malformed|not a database|datatype mismatch/i
+      .test(
+        String(error),
+      );
 }
 
 function toRecord(row: AuditRow): AuditRecord {

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertRejects, createTestDatabase } from "@a3s/common/testing";
 import { A3sError, openStore, type Store } from "@a3s/common";
 import { sql } from "kysely";
-import { AuditLog } from "./log.ts";
+import { AuditLog, NO_ANCHOR_WARNING } from "./log.ts";
 import { auditKey, auditKeyPath, readAuditKey } from "./key.ts";
 
 const KEY = "test-key-0123456789abcdef";
@@ -124,7 +124,12 @@ Deno.test("concurrent appends never fork the chain", async () => {
         (_, i) => audit.append({ kind: "k", severity: "info", data: { i } }),
       ),
     );
-    assertEquals(await audit.verify(), { ok: true, records: 50, checkpointSeq: null });
+    assertEquals(await audit.verify(), {
+      ok: true,
+      records: 50,
+      checkpointSeq: null,
+      warning: NO_ANCHOR_WARNING,
+    });
   } finally {
     await store.close();
   }
@@ -137,7 +142,12 @@ Deno.test("a session name with a NUL or an unpaired surrogate is stored as hashe
     for (const session of ["s\0x", "\ud800", "plain"]) {
       await audit.append({ kind: "classification", severity: "info", session, data: {} });
     }
-    assertEquals(await audit.verify(), { ok: true, records: 3, checkpointSeq: null });
+    assertEquals(await audit.verify(), {
+      ok: true,
+      records: 3,
+      checkpointSeq: null,
+      warning: NO_ANCHOR_WARNING,
+    });
     const sessions = (await audit.list({})).map((r) => r.session);
     assertEquals(sessions.toSorted(), ["plain", "s\uFFFDx", "\uFFFD"].toSorted());
   } finally {
@@ -311,5 +321,201 @@ Deno.test("an anchor is refused for a tampered log, checked for its key, and sur
     await assertRejects(() => audit.anchor(), A3sError, "no anchor is issued");
   } finally {
     await store.close();
+  }
+});
+
+Deno.test("verify without an anchor warns that a cut tail or a wipe cannot be ruled out", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const audit = await seeded(store, 2);
+    const result = await audit.verify();
+    assertEquals([result.ok, result.warning], [true, NO_ANCHOR_WARNING]);
+    const anchor = await audit.anchor();
+    assertEquals((await audit.verify({ anchor: anchor! })).warning, undefined);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("an anchor file is appended to every N records and at close; verify checks it by default", async () => {
+  const dir = await Deno.makeTempDir();
+  const anchorFile = `${dir}/anchors`;
+  const store = await openStore({ sqlitePath: `${dir}/a3s.db` });
+  try {
+    const audit = await AuditLog.open(store, { hmacKey: KEY, anchorFile, anchorEveryRecords: 3 });
+    for (let i = 0; i < 7; i++) await audit.append({ kind: "block", severity: "info" });
+    const lines = () => Deno.readTextFile(anchorFile).then((t) => t.trim().split("\n"));
+    assertEquals((await lines()).map((l) => l.split(":")[2]), ["3", "6"]);
+    await audit.close();
+    assertEquals((await lines()).map((l) => l.split(":")[2]), ["3", "6", "7"]);
+    assertEquals((await Deno.stat(anchorFile)).mode! & 0o777, 0o600);
+    const ok = await audit.verify();
+    assertEquals([ok.ok, ok.records, ok.warning], [true, 7, undefined]);
+    // The tail cut back to record 5 with record 5's head put back, as a WAL copy allows.
+    const head5 = await sql<Record<string, unknown>>`select seq, hash from safeclaw_audit
+      where seq = 5`.execute(store.db());
+    const other = await AuditLog.open(store, { hmacKey: KEY });
+    await sql`delete from safeclaw_audit where seq > 5`.execute(store.db());
+    const { seq, hash } = head5.rows[0];
+    const { createHmac } = await import("node:crypto");
+    const signature = createHmac("sha256", KEY).update(`head:${seq}:${hash}`).digest("hex");
+    await sql`update safeclaw_audit_head set seq = ${seq}, hash = ${hash},
+      signature = ${signature}`.execute(store.db());
+    assertEquals((await other.verify()).ok, true, "the store alone cannot tell");
+    const cut = await audit.verify();
+    assertEquals([cut.ok, cut.firstBad?.seq], [false, 6]);
+    // Every record, the head and the checkpoints wiped: still not a fresh log.
+    await sql`delete from safeclaw_audit`.execute(store.db());
+    await sql`delete from safeclaw_audit_head`.execute(store.db());
+    const wiped = await audit.verify();
+    assertEquals([wiped.ok, wiped.firstBad?.seq], [false, 1]);
+    assert(wiped.firstBad!.reason.includes("cut off or the log wiped"), wiped.firstBad!.reason);
+    // A line signed with another key is named.
+    await Deno.writeTextFile(
+      anchorFile,
+      `a3s-audit-anchor:v1:1:${"a".repeat(64)}:${"b".repeat(64)}\n`,
+      {
+        append: true,
+      },
+    );
+    const forged = await audit.verify();
+    assert(
+      forged.firstBad!.reason.includes("line 4: the signature is invalid"),
+      forged.firstBad!.reason,
+    );
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an anchor file not written yet is a warning naming it, not a failure", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const audit = await AuditLog.open(store, { hmacKey: KEY, anchorFile: `${dir}/a` });
+    await audit.append({ kind: "block", severity: "info" });
+    const result = await audit.verify();
+    assertEquals(result.ok, true);
+    assert(result.warning!.includes(`${dir}/a does not exist`), result.warning);
+    await audit.close();
+    assertEquals((await audit.verify()).warning, undefined);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a seq no JavaScript number holds, or no integer at all, is named as the row at fault", async () => {
+  const cases: [string, string, string][] = [
+    [
+      "past 2^53",
+      "update safeclaw_audit set seq = 9007199254740993 where seq = 6",
+      "9007199254740993",
+    ],
+    [
+      "text",
+      "insert into safeclaw_audit select 'x', ts, kind, severity, session, data, prev_hash, hash from safeclaw_audit where seq = 2",
+      "x",
+    ],
+    [
+      "a blob",
+      "insert into safeclaw_audit select x'05', ts, kind, severity, session, data, prev_hash, hash from safeclaw_audit where seq = 2",
+      "\u0005",
+    ],
+    [
+      "a fraction",
+      "insert into safeclaw_audit select 5.5, ts, kind, severity, session, data, prev_hash, hash from safeclaw_audit where seq = 2",
+      "5.5",
+    ],
+  ];
+  for (const [name, tamper, row] of cases) {
+    const store = await openStore({ sqlitePath: ":memory:" });
+    try {
+      const audit = await seeded(store);
+      await sql`${sql.raw(tamper)}`.execute(store.db());
+      const result = await audit.verify();
+      assertEquals([result.ok, result.firstBad?.seq, result.firstBad?.row], [false, 0, row], name);
+      assert(result.firstBad!.reason.includes("written outside the log"), name);
+    } finally {
+      await store.close();
+    }
+  }
+});
+
+Deno.test("a dropped audit table fails verify with a reason, not an error", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const audit = await seeded(store);
+    await sql`drop table safeclaw_audit_checkpoints`.execute(store.db());
+    const result = await audit.verify();
+    assertEquals([result.ok, result.firstBad?.seq], [false, 0]);
+    assert(result.firstBad!.reason.includes("no such table"), result.firstBad!.reason);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("a wrong key is reported as a key mismatch, an edit of record 1 as an edit", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const audit = await seeded(store);
+    const wrong = await AuditLog.open(store, { hmacKey: "abcdefghijklmnopqrstu" });
+    const mismatch = await wrong.verify();
+    assertEquals([mismatch.ok, mismatch.firstBad?.seq], [false, 1]);
+    assert(mismatch.firstBad!.reason.includes("key does not match"), mismatch.firstBad!.reason);
+    await sql`update safeclaw_audit set kind = 'x' where seq = 1`.execute(store.db());
+    assert((await audit.verify()).firstBad!.reason.includes("edited"));
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("bytes hidden after a NUL in a stored field fail verify", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const audit = await seeded(store);
+    await sql`update safeclaw_audit set data = data || char(0) || '{"forged":true}' where seq = 2`
+      .execute(store.db());
+    const result = await audit.verify();
+    assertEquals([result.ok, result.firstBad?.seq], [false, 2]);
+    assert(result.firstBad!.reason.includes("after a NUL"), result.firstBad!.reason);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("a short or empty key file is an A3sError naming the file", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${home}/safeclaw`);
+    for (const text of ["short", ""]) {
+      await Deno.writeTextFile(auditKeyPath(home), text);
+      await assertRejects(() => readAuditKey(undefined, home), A3sError, auditKeyPath(home));
+    }
+    const store = await openStore({ sqlitePath: ":memory:" });
+    await assertRejects(() => AuditLog.open(store, { hmacKey: "short" }), A3sError, "16 bytes");
+    await store.close();
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("a quiet log anchors its newest record after anchorEveryMs without another append", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const audit = await AuditLog.open(store, {
+      hmacKey: KEY,
+      anchorFile: `${dir}/a`,
+      anchorEveryMs: 30,
+    });
+    await audit.append({ kind: "block", severity: "info" });
+    await new Promise((wake) => setTimeout(wake, 120));
+    assertEquals((await Deno.readTextFile(`${dir}/a`)).split(":")[2], "1");
+    await audit.close();
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
