@@ -239,8 +239,22 @@ Deno.test("a loopback or allow-listed address in a tool result does not hold cal
   });
 });
 
-Deno.test("the user's own address is not blocked from the tools they asked for: it goes for approval", async () => {
+Deno.test("the user's own address in a tool call follows the policy: blocked by default, sent for approval with onOwnValues", async () => {
   await withGuard(async (guard) => {
+    await guard.inspectInput({ session: "strict", text: "my email is ada@example.org" });
+    const strict = await guard.inspectToolCall("strict", {
+      tool: "send_email",
+      args: { to: "x@collector.example", body: "ada@example.org" },
+    });
+    // The default policy blocks tainted calls; a user's own value is no exception to it.
+    assertEquals(strict.decision, "block", strict.reasons.join("; "));
+  });
+  const policy = parsePolicy({
+    actions: { Sensitive: "redact" },
+    restoreOriginals: true,
+    toolCalls: { onOwnValues: "approve" },
+  });
+  await withGuardOf({ policy }, async (guard) => {
     const input = await guard.inspectInput({
       session: "own",
       text: "subscribe me to the weekly list, my email is ada@example.org",

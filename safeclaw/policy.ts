@@ -68,6 +68,13 @@ export interface Policy {
    */
   toolCalls: {
     onTainted: "block" | "approve";
+    /**
+     * A call that carries only the user's own Sensitive values (the address they typed, put back
+     * for the tool): `onTainted` when unset. `approve` lets "subscribe me with my address" reach
+     * a person instead of failing, while an injected instruction that sends the same address
+     * away still needs that person. The user's Secrets always follow `onTainted`.
+     */
+    onOwnValues?: "block" | "approve";
     onExfiltration: "block" | "approve";
     allowHosts: string[];
   };
@@ -101,6 +108,8 @@ export const PolicySchema: z.ZodType<Policy, unknown> = z.object({
   toolCalls: z.object({
     /** A tool call that carries tainted data or runs an exfiltration pattern. */
     onTainted: z.enum(["block", "approve"]).default("block"),
+    /** A call that carries only the user's own Sensitive values; `onTainted` when unset. */
+    onOwnValues: z.enum(["block", "approve"]).optional(),
     onExfiltration: z.enum(["block", "approve"]).default("block"),
     /** Hosts a command may reach (exact names or `*.example.org`). */
     allowHosts: z.array(z.string().min(1)).default([]),

@@ -176,6 +176,8 @@ const MIN_SPLIT_SECRET = 16;
  * (thousands of characters) would make every search cost its square. Keys and tokens are shorter.
  */
 const MAX_SPLIT_SECRET = 256;
+/** Compact forms shorter than this count only where they do not run into a longer word. */
+const STANDALONE_BELOW = 12;
 
 function rot13(text: string): string {
   return text.replace(/[a-z]/gi, (c) => {
@@ -217,7 +219,9 @@ function needlesFor(value: string, kind: TaintKind): Omit<Needle, "entry" | "anc
   // Always, also for a value with no separator of its own: `4111 1111 1111 1111` is the card
   // `4111111111111111` with separators added.
   const compact = compactOf(lower);
-  add(compact, "compact", "compact", true);
+  // Only a short compact form needs to stand alone (`123456` is in every other phone number); a
+  // long one run on into more characters is still the value (`4111-1111-1111-1111-0`).
+  add(compact, "compact", "compact", compact.length < STANDALONE_BELOW);
   // An injected instruction is carried on as words, not encoded: its text is enough, and the
   // long forms of a long text would make every stream keep that much more between chunks.
   if (kind === "PromptInjection") return out;

@@ -369,3 +369,15 @@ Deno.test("a value spelled in HTML entities, backslash escapes or a list of byte
   // Ordinary numbers and entities carry nothing.
   assertEquals(tracker.find("sizes 10, 20, 30, 40, 50, 60 &amp; 1,2,3,4,5,6,7 \\n"), []);
 });
+
+Deno.test("a long value run on into more characters is still found; a short one must stand alone", () => {
+  const tracker = new TaintTracker();
+  const card = tracker.track("4111 1111 1111 1111", "Sensitive", "tool:crm");
+  // Before, a digit appended made the card "not stand alone", and the call was allowed.
+  for (const text of ["4111-1111-1111-1111-0", "x4111111111111111y", "04111.1111.1111.1111"]) {
+    assertEquals(tracker.find(text).map((h) => h.id), [card], text);
+  }
+  const short = new TaintTracker();
+  short.track("123 456", "Sensitive", "tool:crm");
+  assertEquals(short.find("call 555-123-4567 or 123-4568"), []);
+});

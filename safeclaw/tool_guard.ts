@@ -138,11 +138,11 @@ export interface ToolCheckOptions {
   readScript?: ScriptReader;
   /**
    * Sources (a taint entry's `source`) whose values are the caller's own: the user's, which a
-   * tool must be given (`restoreInputs` puts them back for it). Their Sensitive values (an
-   * address, a phone number) never block a call: before, "subscribe me with my address" was
-   * always refused. They send it for approval, since the user's address is still what an
-   * injected instruction would send away, and a person can tell the two apart. Their Secrets
-   * are held as any other's: a key is not for a tool to pass on.
+   * tool must be given (`restoreInputs` puts them back for it). A call carrying only their
+   * Sensitive values (an address, a phone number) gets the policy's `toolCalls.onOwnValues`
+   * (its `onTainted` when unset): the user's address is still what an injected instruction would
+   * send away, so the policy, not this check, decides whether a person must see it. Their
+   * Secrets follow `onTainted` as any other's: a key is not for a tool to pass on.
    */
   ownSources?: ReadonlySet<string>;
 }
@@ -191,7 +191,7 @@ export function checkToolCall(
         owned.map((t) => `${t.id} as ${t.encoding}`).join(", ")
       })`,
     );
-    escalate("approve");
+    escalate(policy.toolCalls.onOwnValues ?? policy.toolCalls.onTainted);
   }
   if (deep) {
     reasons.push(`arguments nested deeper than ${MAX_ARGUMENT_DEPTH} levels are not read`);

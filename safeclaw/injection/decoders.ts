@@ -173,33 +173,52 @@ function ascii85(text: string, out: DecodedPayload[]): void {
   }
 }
 
-const QP_RUN = /(?:[^=\s]*(?:=[0-9A-F]{2}|=\r?\n)){3,}[^\s]*/g;
+// Quoted-printable is line-oriented: a line (soft breaks `=` + newline joined) with three or more
+// `=XX` escapes is read whole. One pass over the text; a regex that looked for runs of escapes
+// rescanned the text before each `=` from every start (quadratic on a long line with a late `=41`).
+const QP_ESCAPE = /=[0-9A-F]{2}/g;
+const QP_MIN_ESCAPES = 3;
 
 function quotedPrintable(text: string, out: DecodedPayload[]): void {
   if (!/=[0-9A-F]{2}/.test(text)) return;
-  for (const m of text.matchAll(QP_RUN)) {
-    const raw = m[0].replace(/=\r?\n/g, "");
+  for (const line of text.replace(/=\r?\n/g, "").split("\n")) {
+    let escapes = 0;
+    for (const _ of line.matchAll(QP_ESCAPE)) if (++escapes >= QP_MIN_ESCAPES) break;
+    if (escapes < QP_MIN_ESCAPES) continue;
     const bytes: number[] = [];
-    for (let i = 0; i < raw.length; i++) {
-      if (raw[i] === "=" && /^[0-9A-F]{2}$/.test(raw.slice(i + 1, i + 3))) {
-        bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));
+    for (let i = 0; i < line.length; i++) {
+      const code = line.charCodeAt(i);
+      if (code === 61 /* = */ && /^[0-9A-F]{2}$/.test(line.slice(i + 1, i + 3))) {
+        bytes.push(parseInt(line.slice(i + 1, i + 3), 16));
         i += 2;
+      } else if (code < 128) {
+        bytes.push(code);
       } else {
-        bytes.push(raw.charCodeAt(i) & 0xff);
+        bytes.push(...encoder.encode(line[i]));
       }
     }
     const decoded = bytesToText(Uint8Array.from(bytes));
-    if (decoded && decoded !== raw) out.push({ encoding: "quoted_printable", text: decoded });
+    if (decoded && decoded !== line) out.push({ encoding: "quoted_printable", text: decoded });
   }
 }
 
-const UU_BLOCK = /^begin [0-7]{3} \S+\r?\n([\s\S]*?)^end$/gm;
+const encoder = new TextEncoder();
+const UU_BEGIN = /^begin [0-7]{3} \S+\r?$/gm;
 
 function uuencode(text: string, out: DecodedPayload[]): void {
   if (!text.includes("begin ")) return;
-  for (const m of text.matchAll(UU_BLOCK)) {
+  // Each block ends at the first `end` line after its header: found with one forward search, so
+  // a text of many headers and no end is read once, not once per header.
+  let searchedTo = 0;
+  for (const m of text.matchAll(UU_BEGIN)) {
+    const bodyStart = m.index + m[0].length + 1;
+    if (bodyStart <= searchedTo) continue;
+    const endAt = text.indexOf("\nend", bodyStart - 1);
+    if (endAt === -1) return;
+    searchedTo = endAt;
+    const body = text.slice(bodyStart, endAt + 1);
     const bytes: number[] = [];
-    for (const line of m[1].split(/\r?\n/)) {
+    for (const line of body.split(/\r?\n/)) {
       if (!line) continue;
       const length = (line.charCodeAt(0) - 32) & 63;
       const chars = line.slice(1);
