@@ -243,7 +243,8 @@ const REPLIES: Record<string, { path: RegExp; text: (body: Record<string, unknow
   slack: { path: /^\/chat\.postMessage$/, text: (b) => String(b.text) },
   discord: { path: /^\/webhooks\/1190000000000000000\//, text: (b) => String(b.content) },
   feishu: {
-    path: /^\/open-apis\/im\/v1\/messages$/,
+    // A reply to the user's message (in its thread when it came in one).
+    path: /^\/open-apis\/im\/v1\/messages\/om_\w+\/reply$/,
     text: (b) => String(JSON.parse(String(b.content)).text),
   },
   dingtalk: {
@@ -416,8 +417,8 @@ box {
       ]);
       const wecom = platforms.calls.find((c) => c.path === "/cgi-bin/message/send")!;
       assertEquals([wecom.body.touser, wecom.body.agentid], ["zhangsan", WECOM.agentId]);
-      const feishu = platforms.calls.find((c) => c.path === "/open-apis/im/v1/messages")!;
-      assertEquals(feishu.body.receive_id, "oc_5ad11d72b830411d72b836c20");
+      const feishu = platforms.calls.find((c) => REPLIES.feishu.path.test(c.path))!;
+      assertEquals([feishu.body.msg_type, feishu.body.reply_in_thread], ["text", false]);
 
       // An HTTP session of the same agent: its model never reads the printed key either.
       const auth = { authorization: `Bearer ${CODER}`, "content-type": "application/json" };
