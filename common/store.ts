@@ -103,6 +103,76 @@ function isMigrationRace(error: unknown): boolean {
   return /database is locked|SQLITE_BUSY|already exists/i.test(String(error));
 }
 
+/** Whether `error` says this process may not create or write a file there. */
+function isWriteRefused(error: unknown): boolean {
+  return error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable ||
+    (error as { code?: unknown } | null)?.code === "EROFS";
+}
+
+/**
+ * The migration lock file at `path`, opened without following a symlink: the path is
+ * predictable, and a link planted there would have this process create (mode 0600) or open any
+ * file it may write. An existing file is opened for reading only (a lock needs no more, and a
+ * data dir on a read-only mount still has it) and checked, after opening, to be the very file
+ * the path names, so a link swapped in after the lstat is refused too; a missing one is created
+ * exclusively (`O_CREAT | O_EXCL` follows no link, dangling or not). Undefined where this
+ * process may not create it (a read-only mount, a data dir of another user): such a process
+ * has nothing to migrate that it could write anyway, and goes on without the lock.
+ */
+async function openMigrateLock(path: string): Promise<Deno.FsFile | undefined> {
+  // Twice at most: another process may create or remove the file between the lstat and the
+  // open.
+  for (let attempt = 0;; attempt++) {
+    const before = await Deno.lstat(path).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    });
+    if (before && !before.isFile) throw unsafeLock(path, before);
+    let file: Deno.FsFile;
+    try {
+      file = before
+        ? await Deno.open(path, { read: true })
+        : await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+    } catch (error) {
+      const raced = before
+        ? error instanceof Deno.errors.NotFound
+        : error instanceof Deno.errors.AlreadyExists;
+      if (raced && attempt === 0) continue;
+      if (isWriteRefused(error)) return undefined;
+      throw new A3sError(
+        "store_lock",
+        `cannot open the migration lock ${path}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      );
+    }
+    if (before) {
+      const opened = await file.stat();
+      const now = await Deno.lstat(path).catch(() => undefined);
+      if (!now?.isFile || opened.ino !== now.ino || opened.dev !== now.dev) {
+        file.close();
+        throw unsafeLock(path, now);
+      }
+    }
+    return file;
+  }
+}
+
+function unsafeLock(path: string, info: Deno.FileInfo | undefined): A3sError {
+  const what = info?.isSymlink
+    ? "a symlink"
+    : info?.isDirectory
+    ? "a directory"
+    : info
+    ? "not a plain file"
+    : "gone";
+  return new A3sError(
+    "store_lock_unsafe",
+    `the migration lock ${path} is ${what} (or was swapped while opening): refusing to open ` +
+      "it; remove it (the store makes a plain file there) and check who can write the data dir",
+  );
+}
+
 /**
  * Runs `migrate` on the SQLite file `location` while holding an exclusive lock on a file beside
  * it, so that processes opening a fresh data dir at once (two `serve`s, `serve` and a CLI
@@ -116,17 +186,7 @@ async function migrateSqlite<T extends { error?: unknown }>(
   migrate: () => Promise<T>,
 ): Promise<T> {
   const inMemory = location === ":memory:" || location.startsWith("file:");
-  // A data dir this process may only read (a CLI run by another user) has nothing to migrate
-  // that it could write anyway: it goes on without the lock.
-  const lock = inMemory ? undefined : await Deno.open(`${location}.migrate-lock`, {
-    read: true,
-    write: true,
-    create: true,
-    mode: 0o600,
-  }).catch((error) => {
-    if (error instanceof Deno.errors.PermissionDenied) return undefined;
-    throw error;
-  });
+  const lock = inMemory ? undefined : await openMigrateLock(`${location}.migrate-lock`);
   try {
     await lock?.lock(true);
     for (let attempt = 1;; attempt++) {

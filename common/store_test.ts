@@ -198,3 +198,89 @@ Deno.test("several processes opening a fresh SQLite data dir at once all migrate
     }
   }
 });
+
+const NOTES: Migration[] = [{
+  version: 1,
+  name: "create",
+  up: (db) => db.schema.createTable("notes").ifNotExists().addColumn("id", "integer").execute(),
+}];
+
+Deno.test("the migration lock never follows a symlink planted at its path", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const target = `${dir}/planted`;
+    await Deno.symlink(target, `${dir}/a3s.db.migrate-lock`);
+    const store = await openStore({ sqlitePath: `${dir}/a3s.db` });
+    try {
+      // Before, the link's target was created (mode 0600) and the migration went on.
+      await assertRejects(() => store.migrate("notes", NOTES), A3sError, "is a symlink");
+      assertEquals(await Deno.lstat(target).then(() => true, () => false), false);
+      // A link to a file that exists is refused as well.
+      await Deno.writeTextFile(target, "");
+      await assertRejects(() => store.migrate("notes", NOTES), A3sError, "is a symlink");
+      // A plain file there is the lock.
+      await Deno.remove(`${dir}/a3s.db.migrate-lock`);
+      await store.migrate("notes", NOTES);
+      assert((await Deno.lstat(`${dir}/a3s.db.migrate-lock`)).isFile);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Whether this process may bind-mount (root, with mount(8)): how a test gets a read-only dir. */
+async function canMount(): Promise<boolean> {
+  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return false;
+  try {
+    return (await new Deno.Command("mount", { args: ["--version"], stdout: "null" }).output())
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "on a read-only data dir the migration lock is skipped: no raw error from it",
+  ignore: !(await canMount()),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const mount = async (...args: string[]) => {
+      const out = await new Deno.Command("mount", { args, stderr: "piped" }).output();
+      if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    };
+    try {
+      await Deno.mkdir(`${dir}/src`);
+      await Deno.mkdir(`${dir}/ro`);
+      const first = await openStore({ sqlitePath: `${dir}/src/a3s.db` });
+      await first.migrate("notes", NOTES);
+      await first.close();
+      // No lock file yet: a data dir migrated by a version before the lock, or cleaned up.
+      await Deno.remove(`${dir}/src/a3s.db.migrate-lock`);
+      await mount("--bind", `${dir}/src`, `${dir}/ro`);
+      try {
+        await mount("-o", "remount,bind,ro", `${dir}/ro`);
+        const store = await openStore({ sqlitePath: `${dir}/ro/a3s.db` });
+        try {
+          // Before, a raw `Error: Read-only file system` from creating the lock file. Now the
+          // lock is skipped; what SQLite itself makes of the mount (a WAL database cannot open
+          // there) is the store's own A3sError.
+          const error = await store.migrate("notes", NOTES).then(() => undefined, (e) => e);
+          assert(
+            error === undefined ||
+              error instanceof A3sError && !error.message.includes("migrate-lock"),
+            String(error),
+          );
+        } finally {
+          await store.close();
+        }
+      } finally {
+        // Lazily: SQLite may hold the file a moment after close.
+        await new Deno.Command("umount", { args: ["-l", `${dir}/ro`] }).output();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -111,6 +111,8 @@ export interface GuardOptions {
   vaultTtlMs?: number;
   /** A file the audit log appends signed anchors to, and `verify` checks (see `AuditLogOptions`). */
   auditAnchorFile?: string;
+  /** Told, once an outage, that the anchor file could not be written (the server logs it). */
+  onAuditAnchorError?: (error: Error, unanchoredFrom: number) => void;
   /** The clock (tests move it). */
   now?: () => number;
 }
@@ -286,6 +288,7 @@ export class Guard {
     const audit = await AuditLog.open(options.store, {
       hmacKey: options.hmacKey,
       anchorFile: options.auditAnchorFile,
+      onAnchorError: options.onAuditAnchorError,
     });
     const sessions = await SessionLevels.open(options.store);
     const vaults = await VaultStore.open(options.store, {

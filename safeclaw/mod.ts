@@ -132,7 +132,7 @@ export {
 } from "./audit/log.ts";
 export { type AuditAnchor, formatAnchor, parseAnchor } from "./audit/anchor.ts";
 export { SessionLevels } from "./sessions.ts";
-export { detectTee, type TeeKind, type TeeStatus } from "./tee.ts";
+export { detectTee, type TeeKind, type TeeProbeOptions, type TeeStatus } from "./tee.ts";
 export {
   Guard,
   type GuardOptions,

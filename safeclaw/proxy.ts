@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import type { Guard, HistoryReview, InputDecision, RestoreScope } from "./guard.ts";
 import { placeholdersIn, type VaultOrigin } from "./sanitize.ts";
 import { atLeast, type Level } from "./privacy/levels.ts";
+import type { Detection } from "./privacy/entities.ts";
 import {
   APPROVAL_HEADER,
   checkFunctionCall,
@@ -312,21 +313,46 @@ type Verdict = Pick<HistoryReview, "level" | "action" | "localOnly">;
 const DATA_URL = /^data:[^,]*;base64,/i;
 /** Keys of a content part whose string is a payload: `input_audio.data`, `file.file_data`. */
 const PART_PAYLOADS = new Set(["data", "file_data"]);
-/** Base64 text, padding and line breaks allowed (some encoders wrap at 76 columns). */
-const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
+/**
+ * Base64 with nothing but line breaks around its characters, in the standard or the URL-safe
+ * alphabet: a bare payload (`input_audio.data`) this looks like is an attachment even when it
+ * does not decode to text. Other text (with spaces, say) that does not decode is the user's text.
+ */
+const BARE_BASE64 = /^(?:[A-Za-z0-9+/\r\n]*|[A-Za-z0-9\-_\r\n]*)={0,2}[\r\n]*$/;
+/** ASCII whitespace, which decoders (atob, Node's Buffer, Python's b64decode) skip. */
+const BASE64_SPACE = /[\t\n\f\r ]+/g;
+/** Base64 once its whitespace is gone: either alphabet (or both, as lenient decoders take). */
+const BASE64_CHARS = /^[A-Za-z0-9+/\-_]*={0,2}$/;
 
 /**
- * The text `base64` encodes, or undefined when it is no base64, too large to read, or binary
- * (not UTF-8, or holding control characters that no text file has).
+ * The bytes `base64` encodes, in the standard or the URL-safe alphabet, with or without
+ * padding, with whitespace anywhere (wrapped at 76 columns, or spaced): as leniently as the
+ * decoders the upstream or the model may use, since a text they read and this did not would go
+ * out unread.
  */
-export function decodedText(base64: string): string | undefined {
-  if (base64.length > MAX_DECODED_PAYLOAD || !BASE64.test(base64)) return undefined;
-  let bytes: Uint8Array;
+function base64Bytes(base64: string): Uint8Array | undefined {
+  const compact = base64.replace(BASE64_SPACE, "");
+  if (!BASE64_CHARS.test(compact)) return undefined;
   try {
-    bytes = Uint8Array.from(atob(base64.replace(/[\r\n]/g, "")), (c) => c.charCodeAt(0));
+    return Uint8Array.from(
+      atob(compact.replaceAll("-", "+").replaceAll("_", "/")),
+      (c) => c.charCodeAt(0),
+    );
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The text `base64` encodes, or undefined when it is no base64, too large to read, or binary
+ * (not UTF-8, or holding control characters that no text file has). Standard and URL-safe
+ * base64 are read, whitespace in it skipped.
+ */
+export function decodedText(base64: string): string | undefined {
+  // On the encoded length, before any work: it bounds the decoded text too.
+  if (base64.length > MAX_DECODED_PAYLOAD) return undefined;
+  const bytes = base64Bytes(base64);
+  if (bytes === undefined) return undefined;
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
@@ -394,7 +420,10 @@ class RequestReview {
    * text that cannot be edited where it stands (a number, a value split across two messages).
    */
   async judgeOnly(text: string, field: string): Promise<void> {
-    const findings = this.guard.classifier.classify(text).findings;
+    await this.#judgeFindings(this.guard.classifier.classify(text).findings, field);
+  }
+
+  async #judgeFindings(findings: readonly Detection[], field: string): Promise<void> {
     if (!findings.length) return;
     const level = this.guard.levelOf(findings);
     const action = this.guard.actionAt(level).action;
@@ -407,14 +436,22 @@ class RequestReview {
    * sent in two messages (`"card 4111 1111"`, then `"1111 1111"`) is in neither. Joined with
    * nothing and with a space between, as a client may cut a value at a separator or within a
    * group. Only the user's messages: a reply or a tool's result next to them is another
-   * author's text, and joining those would make values that nobody sent.
+   * author's text, and joining those would make values that nobody sent. Only what the join
+   * made counts, a value with characters from both sides of a boundary: one within a message
+   * is that message's own review's to judge, and here its neighbour's text (a digit glued on,
+   * a label) would only make it read as something it is not.
    */
   async acrossMessages(messages: readonly ChatMessage[]): Promise<void> {
     const texts = messages.filter((m) => m.role === "user")
       .map((m) => textOf(m.content))
       .filter((t): t is string => t !== undefined);
     if (texts.length < 2) return;
-    for (const separator of ["", " "]) await this.judgeOnly(texts.join(separator), "messages");
+    for (const separator of ["", " "]) {
+      const joined = texts.join(separator);
+      const findings = this.guard.classifier.classify(joined).findings
+        .filter((f) => spansMessages(f, texts, separator.length));
+      await this.#judgeFindings(findings, "messages");
+    }
   }
 
   /** `text` of `field` as it goes upstream. */
@@ -467,10 +504,10 @@ class RequestReview {
   async payload(payload: string, field: string, origin: VaultOrigin): Promise<string> {
     const prefix = DATA_URL.exec(payload)?.[0];
     const base64 = prefix === undefined ? payload : payload.slice(prefix.length);
-    if (prefix === undefined && !BASE64.test(base64)) {
+    const decoded = decodedText(base64);
+    if (decoded === undefined && prefix === undefined && !BARE_BASE64.test(base64)) {
       return await this.text(payload, field, origin);
     }
-    const decoded = decodedText(base64);
     if (decoded === undefined) {
       this.unreadPayloads++;
       // Digits are base64 too: a bare card number in `input_audio.data` decodes to noise, so
@@ -530,6 +567,24 @@ function textParts(content: unknown): { index: number; text: string }[] {
 }
 
 /** Whether `span` of texts laid end to end (`lengths` long each) reaches across two of them. */
+/**
+ * Whether `span` of `texts` joined with `gap` characters between them holds characters of two
+ * of them: it starts before the end of one and ends after the gap that follows it.
+ */
+function spansMessages(
+  span: { start: number; end: number },
+  texts: readonly string[],
+  gap: number,
+): boolean {
+  let end = 0;
+  for (const text of texts.slice(0, -1)) {
+    end += text.length;
+    if (span.start < end && span.end > end + gap) return true;
+    end += gap;
+  }
+  return false;
+}
+
 function crossesBoundary(span: { start: number; end: number }, lengths: number[]): boolean {
   let boundary = 0;
   for (const length of lengths.slice(0, -1)) {

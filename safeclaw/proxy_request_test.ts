@@ -384,6 +384,56 @@ Deno.test("decodedText reads UTF-8 text and refuses binary, bad base64 and overs
   assertEquals(decodedText("QUJD".repeat(MAX_DECODED_PAYLOAD)), undefined);
 });
 
+Deno.test("decodedText reads base64 with whitespace and the URL-safe alphabet, as decoders do", () => {
+  const text = "card 4111 1111 1111 1111 ??>> ~~";
+  const standard = b64(text);
+  // Before, each of these was "binary": the attachment went to the remote model unread.
+  const spaced = standard.replace(/(.{4})/g, "$1 ");
+  const wrapped = standard.replace(/(.{8})/g, "$1\r\n\t");
+  const urlSafe = standard.replaceAll("+", "-").replaceAll("/", "_");
+  assert(standard.includes("+") || standard.includes("/"), "the sample must use both alphabets");
+  for (const form of [spaced, wrapped, urlSafe, urlSafe.replace(/=+$/, ""), ` ${urlSafe}\n`]) {
+    assertEquals(decodedText(form), text, JSON.stringify(form));
+  }
+  // Still refused: characters of no alphabet, binary, and more than the bound (spaces count).
+  assertEquals(decodedText(`${standard}!`), undefined);
+  assertEquals(decodedText(b64("a\u0000b").split("").join(" ")), undefined);
+  assertEquals(decodedText(" ".repeat(MAX_DECODED_PAYLOAD) + standard), undefined);
+});
+
+Deno.test("a text attachment in spaced or URL-safe base64 is read: its card keeps the turn local", async () => {
+  await withProxy(async (chat, forwarded) => {
+    const card = b64(`card ${CARD} ??>>`);
+    const forms = {
+      spaced: card.replace(/(.{4})/g, "$1 "),
+      "url-safe": card.replaceAll("+", "-").replaceAll("/", "_"),
+    };
+    for (const [name, base64] of Object.entries(forms)) {
+      forwarded.length = 0;
+      const res = await chat({
+        messages: [{
+          role: "user",
+          content: [{ type: "image_url", image_url: { url: `data:text/plain;base64,${base64}` } }],
+        }],
+      }, name);
+      await res.body?.cancel();
+      assertEquals(res.headers.get("x-safeclaw-route"), "local", name);
+      assertEquals(forwarded.map((f) => f.upstream), ["local"], name);
+    }
+    // Plain text in a bare payload field is still the user's text, reviewed as such.
+    forwarded.length = 0;
+    const res = await chat({
+      messages: [{
+        role: "user",
+        content: [{ type: "file", file: { file_data: `mail ${EMAIL} please` } }],
+      }],
+    }, "plain");
+    await res.body?.cancel();
+    const parts = forwarded[0].body.messages[0].content as { file: { file_data: string } }[];
+    assertEquals(parts[0].file.file_data.includes(EMAIL), false, parts[0].file.file_data);
+  });
+});
+
 Deno.test("a lookalike of a raised session's name keeps its level; a different name does not", async () => {
   await withProxy(async (chat) => {
     // The body's `user` names the session: a header cannot carry these characters.

@@ -420,6 +420,12 @@ export function safeclawModule(
         tee: detectTee(),
         vaultTtlMs: ctx.config.vaultTtlHours * 3_600_000,
         auditAnchorFile: ctx.config.auditAnchorFile,
+        onAuditAnchorError: (error, unanchoredFrom) =>
+          ctx.logger.warn("audit anchor file not written", {
+            file: ctx.config.auditAnchorFile,
+            unanchoredFrom,
+            error: error.message,
+          }),
       });
       const bus = ctx.modules.event as EventBus | undefined;
       const stopEvents = bus ? publishSafeclawEvents(guard.audit, bus, ctx.logger) : undefined;

@@ -89,12 +89,18 @@ const MIN_VALUE = 6;
  */
 const ANCHOR = 6;
 /**
- * The most a stream's carrying text can be longer than a value's UTF-8 bytes and still be found
- * across chunks: `%25XX` (5 characters a byte), a separator of three characters after each
- * character (` - `), `0x73, ` for each byte of hex (6). Longer carriers are found in whole texts
- * (a tool call is always checked whole), not across a stream's chunks.
+ * The most characters a carrying text spends on a byte of the value that the whole-text search
+ * still reads as the value, which a stream must therefore keep between chunks to find what a
+ * whole text shows. The longest forms the decoders accept, each at its padding's bound: an
+ * entity or brace escape zero-padded to its full width (`&#0000052;`, `&#x000034;`,
+ * `\u{000034}`: 10 characters for one byte), a byte in a list of byte values (`052   ,   `, at
+ * most three spaces or tabs each side of the comma: 10), `%XX` encoded three times (`%252534`:
+ * 7), `0x73, ` for a byte of hex (6). A character followed by up to 9 separators (`4 - 1`) or
+ * hex marks fits too. What no decoder bounds, a longer run of separators, of invisible characters
+ * or of hex marks between two characters, is found in a whole text (a tool call is always
+ * checked whole) but not across a stream's chunks.
  */
-const CARRIER_FACTOR = 6;
+const CARRIER_FACTOR = 10;
 /** The values a session tracks by default before the oldest go (see {@linkcode TaintTracker}). */
 export const MAX_TAINTS_PER_SESSION = 4096;
 const encoder = new TextEncoder();
@@ -310,7 +316,10 @@ function escapesDecoded(text: string): string {
       (_, braced, u, octal) => codePointText(parseInt(braced ?? u ?? octal, braced || u ? 16 : 8)),
     );
   }
-  return out.replace(/\b(?:\d{1,3}[ \t]*,[ \t]*){5,}\d{1,3}\b/g, (run) => {
+  // Spaces around a comma bounded, as the padding of entities is by their width: a stream's
+  // window covers the longest form (see `CARRIER_FACTOR`), and any longer would be found in a
+  // whole text only.
+  return out.replace(/\b(?:\d{1,3}[ \t]{0,3},[ \t]{0,3}){5,}\d{1,3}\b/g, (run) => {
     const bytes = run.split(/[ \t]*,[ \t]*/).map(Number);
     return bytes.every((b) => b <= 255) ? utf8Lenient.decode(Uint8Array.from(bytes)) : run;
   });
@@ -640,7 +649,8 @@ export class TaintTracker {
 
   /**
    * How many characters a stream keeps between chunks: the longest text that carries a tracked
-   * value (its bytes, each percent-encoded twice or written as `0x73, `).
+   * value in a form the whole-text search reads (10 characters for each of its bytes, as
+   * `&#0000052;` spends; see `CARRIER_FACTOR`).
    */
   get window(): number {
     return this.#longest;

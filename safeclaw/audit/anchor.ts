@@ -99,3 +99,69 @@ export function parseAnchorLines(text: string): AnchorLine[] {
   });
   return out;
 }
+
+/**
+ * Appends `line` to the anchor file at `path`, creating it (mode 0600) when missing, without
+ * following a symlink: the path is predictable, and whoever can plant a link there would have
+ * this process create, or append to, any file it may write. The path is checked with lstat, a
+ * missing file is created exclusively (`O_CREAT | O_EXCL`, which refuses any link, dangling or
+ * not), and an existing one is checked after opening to be the very file the path names, so a
+ * link swapped in between is refused too. One short line per write, opened for append: lines
+ * from several processes interleave whole, never mixed.
+ *
+ * @example
+ * ```ts
+ * import { appendAnchorLine } from "./anchor.ts";
+ * const dir = await Deno.makeTempDir();
+ * await appendAnchorLine(`${dir}/anchors`, "a3s-audit-anchor:v1:...");
+ * console.log((await Deno.readTextFile(`${dir}/anchors`)).endsWith("\n")); // true
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function appendAnchorLine(path: string, line: string): Promise<void> {
+  const data = new TextEncoder().encode(line + "\n");
+  // Twice at most: another process may create the file between the lstat and the create.
+  for (let attempt = 0;; attempt++) {
+    const before = await Deno.lstat(path).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    });
+    if (before && !before.isFile) throw notAFile(path, before);
+    let file: Deno.FsFile;
+    try {
+      file = before
+        ? await Deno.open(path, { append: true })
+        : await Deno.open(path, { append: true, createNew: true, mode: 0o600 });
+    } catch (error) {
+      const raced = before
+        ? error instanceof Deno.errors.NotFound
+        : error instanceof Deno.errors.AlreadyExists;
+      if (raced && attempt === 0) continue;
+      throw error;
+    }
+    try {
+      if (before) {
+        const opened = await file.stat();
+        const now = await Deno.lstat(path);
+        if (!now.isFile || opened.ino !== now.ino || opened.dev !== now.dev) {
+          throw notAFile(path, now);
+        }
+      }
+      for (let written = 0; written < data.length;) {
+        written += await file.write(data.subarray(written));
+      }
+      return;
+    } finally {
+      file.close();
+    }
+  }
+}
+
+function notAFile(path: string, info: Deno.FileInfo): Error {
+  const what = info.isSymlink ? "a symlink" : info.isDirectory ? "a directory" : "not a plain file";
+  return new Error(
+    `the audit anchor file ${path} is ${what} (or was swapped while opening): refusing to ` +
+      "write through it; configure the anchor file's real path, on a volume only this service " +
+      "writes",
+  );
+}

@@ -9,7 +9,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { type Kysely, sql } from "kysely";
 import type { Store, StoreKind } from "@a3s/common";
 import { A3sError } from "@a3s/common/errors";
-import { type AuditAnchor, formatAnchor, parseAnchorLines } from "./anchor.ts";
+import { appendAnchorLine, type AuditAnchor, formatAnchor, parseAnchorLines } from "./anchor.ts";
 import { MIN_KEY_BYTES } from "./key.ts";
 import {
   AUDIT_MIGRATIONS,
@@ -91,9 +91,11 @@ export interface VerifyResult {
    */
   firstBad?: { seq: number; reason: string; row?: string };
   /**
-   * Set when the log verified without an anchor: a cut of the newest records (back to an older
-   * signed head, which a copy of the database or its WAL may hold) or a wipe of the whole log
-   * cannot be ruled out by the store alone.
+   * Set when the log verified but a cut of its newest records (back to an older signed head,
+   * which a copy of the database or its WAL may hold) or a wipe of the whole log cannot be ruled
+   * out: no anchor was checked, this process could not write its anchor file
+   * ({@linkcode AuditLog.anchorError}), or the anchor file lags the log by more than the
+   * anchoring interval allows. Several reasons are joined with `; `.
    */
   warning?: string;
 }
@@ -162,6 +164,13 @@ export interface AuditLogOptions {
   anchorEveryRecords?: number;
   /** Milliseconds after which the next append writes an anchor anyway (default 5 minutes). */
   anchorEveryMs?: number;
+  /**
+   * Called when a write to `anchorFile` fails after the last one succeeded (once an outage, not
+   * at each retry), with the error and the first record left unanchored: for the server to log.
+   * Appends go on regardless; {@linkcode AuditLog.anchorError} and
+   * {@linkcode AuditLog.verify} report it too. It must not throw.
+   */
+  onAnchorError?: (error: Error, unanchoredFrom: number) => void;
   /** The clock (tests pin it). */
   now?: () => number;
 }
@@ -204,6 +213,11 @@ export class AuditLog {
   #sinceAnchor = 0;
   #lastAnchorAt: number;
   #anchorError?: Error;
+  /** The first record left unanchored since the anchor file stopped being writable. */
+  #anchorFailingFrom?: number;
+  /** The first record appended since the last anchor this process wrote. */
+  #unanchoredFrom?: number;
+  #onAnchorError?: (error: Error, unanchoredFrom: number) => void;
   #anchorTimer?: ReturnType<typeof setTimeout>;
 
   private constructor(store: Store, options: AuditLogOptions) {
@@ -214,6 +228,7 @@ export class AuditLog {
     this.#anchorFile = options.anchorFile;
     this.#anchorEveryRecords = Math.max(1, options.anchorEveryRecords ?? ANCHOR_EVERY_RECORDS);
     this.#anchorEveryMs = options.anchorEveryMs ?? ANCHOR_EVERY_MS;
+    this.#onAnchorError = options.onAnchorError;
     // Read only with an anchor file: a test's clock may count its calls.
     this.#lastAnchorAt = options.anchorFile === undefined ? 0 : this.#now();
   }
@@ -271,8 +286,10 @@ export class AuditLog {
 
   /**
    * The last failure to write the anchor file, if the newest attempt failed (a full disk, a
-   * permission). Appends go on regardless, since refusing every decision for want of an anchor
-   * would stop the service; the next append tries again.
+   * permission, a symlink planted at its path). Appends go on regardless, since refusing every
+   * decision for want of an anchor would stop the service; the next append tries again.
+   * {@linkcode AuditLogOptions.onAnchorError} is told at the first failure, and
+   * {@linkcode AuditLog.verify} warns while it lasts.
    */
   get anchorError(): Error | undefined {
     return this.#anchorError;
@@ -281,6 +298,7 @@ export class AuditLog {
   async #noteForAnchor(record: AuditRecord): Promise<void> {
     if (this.#anchorFile === undefined) return;
     this.#unanchored = { seq: record.seq, hash: record.hash };
+    this.#unanchoredFrom ??= record.seq;
     this.#sinceAnchor++;
     if (
       this.#sinceAnchor >= this.#anchorEveryRecords ||
@@ -312,14 +330,10 @@ export class AuditLog {
       signature: this.#anchorSignature(record.seq, record.hash),
     });
     try {
-      // One short line per write, opened for append: lines from several processes interleave
-      // whole, never mixed.
-      await Deno.writeTextFile(this.#anchorFile, line + "\n", {
-        append: true,
-        create: true,
-        mode: 0o600,
-      });
+      await appendAnchorLine(this.#anchorFile, line);
       this.#anchorError = undefined;
+      this.#anchorFailingFrom = undefined;
+      this.#unanchoredFrom = undefined;
       this.#unanchored = undefined;
       clearTimeout(this.#anchorTimer);
       this.#anchorTimer = undefined;
@@ -327,6 +341,14 @@ export class AuditLog {
       this.#lastAnchorAt = this.#now();
     } catch (error) {
       this.#anchorError = error instanceof Error ? error : new Error(String(error));
+      if (this.#anchorFailingFrom === undefined) {
+        this.#anchorFailingFrom = this.#unanchoredFrom ?? record.seq;
+        try {
+          this.#onAnchorError?.(this.#anchorError, this.#anchorFailingFrom);
+        } catch {
+          // A logger's failure must not fail the append whose record is already committed.
+        }
+      }
     }
   }
 
@@ -592,15 +614,63 @@ export class AuditLog {
       };
     }
     if (!result.ok) return result;
-    if (options.anchor) return await this.#checkAnchor(result, options.anchor);
-    if (kept?.failure) return { ...result, ok: false, firstBad: kept.failure };
-    if (kept?.anchor) return await this.#checkAnchor(result, kept.anchor);
-    const warning = anchorFile === undefined
-      ? NO_ANCHOR_WARNING
-      : `the anchor file ${anchorFile} ${
-        kept?.missing ? "does not exist (not written yet, or deleted)" : "holds no anchor"
-      }: ${NO_ANCHOR_WARNING}`;
-    return { ...result, warning };
+    const warnings: string[] = [];
+    if (this.#anchorError && this.#anchorFile !== undefined) {
+      warnings.push(
+        `this process could not write its anchor file ${this.#anchorFile} since record ${
+          this.#anchorFailingFrom ?? "?"
+        } (${this.#anchorError.message}): records after its newest anchor can be cut unnoticed`,
+      );
+    }
+    let checked: VerifyResult;
+    if (options.anchor) checked = await this.#checkAnchor(result, options.anchor);
+    else if (kept?.failure) return { ...result, ok: false, firstBad: kept.failure };
+    else if (kept?.anchor) {
+      checked = await this.#checkAnchor(result, kept.anchor);
+      const lag = checked.ok ? await this.#anchorLag(anchorFile!, kept.anchor.seq) : undefined;
+      if (lag) warnings.push(lag);
+    } else {
+      checked = result;
+      warnings.push(
+        anchorFile === undefined
+          ? NO_ANCHOR_WARNING
+          : `the anchor file ${anchorFile} ${
+            kept?.missing ? "does not exist (not written yet, or deleted)" : "holds no anchor"
+          }: ${NO_ANCHOR_WARNING}`,
+      );
+    }
+    if (!checked.ok || !warnings.length) return checked;
+    return { ...checked, warning: warnings.join("; ") };
+  }
+
+  /**
+   * Why the anchor file, whose newest anchor is record `anchored`, lags the log more than its
+   * writers allow, or undefined. A writer anchors each record within `anchorEveryMs` of it (its
+   * timer), so a record older than twice that (the slack covers a slow disk and the clocks of
+   * two hosts) with no anchor at or past it means anchoring has stopped: the file cannot be
+   * written, or a writer is configured without it.
+   *
+   * A warning and not a failure: the log still verified against the anchor up to `anchored`,
+   * and a writer that crashed before its timer fired leaves such a tail too, innocently; failing
+   * would make every crash look like tampering, and an alarm that rings for nothing is turned
+   * off. What it flags is real, though: those records can be cut without verify seeing it, so it
+   * is said plainly, with the records at stake. Only time is weighed, not the count of records
+   * (`anchorEveryRecords`): several processes appending to one log each anchor their own every
+   * so many records, so the count between two anchors has no bound, while the time does.
+   */
+  async #anchorLag(anchorFile: string, anchored: number): Promise<string | undefined> {
+    const first = await this.#db.selectFrom("safeclaw_audit").select(["seq", "ts"])
+      .where("seq", ">", anchored).orderBy("seq", "asc").limit(1).executeTakeFirst();
+    if (!first) return undefined;
+    const age = this.#now() - Number(first.ts);
+    if (age <= 2 * this.#anchorEveryMs) return undefined;
+    const newest = await this.#db.selectFrom("safeclaw_audit").select("seq")
+      .orderBy("seq", "desc").limit(1).executeTakeFirst();
+    return `the anchor file ${anchorFile} lags the log: its newest anchor is record ${anchored}, ` +
+      `and records ${first.seq} to ${newest?.seq ?? first.seq} are covered by none, the oldest ` +
+      `written ${Math.round(age / 1000)} s ago (anchors are due within ${
+        Math.round(this.#anchorEveryMs / 1000)
+      } s): a cut of them would go unnoticed; check that every writer can write the anchor file`;
   }
 
   /** The newest anchor of `path`, or the reason the file cannot vouch for anything. */

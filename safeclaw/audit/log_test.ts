@@ -519,3 +519,99 @@ Deno.test("a quiet log anchors its newest record after anchorEveryMs without ano
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an anchor file that cannot be written is told to the server and warned of by verify", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    // In a directory that is not there: every write fails, as on a full or read-only volume.
+    const anchorFile = `${dir}/gone/anchors`;
+    const told: [string, number][] = [];
+    const audit = await AuditLog.open(store, {
+      hmacKey: KEY,
+      anchorFile,
+      anchorEveryRecords: 2,
+      onAnchorError: (error, from) => told.push([error.message, from]),
+    });
+    for (let i = 0; i < 6; i++) await audit.append({ kind: "block", severity: "info" });
+    // Told once, at the first failure, with the first record left unanchored.
+    assertEquals(told.length, 1, JSON.stringify(told));
+    assertEquals(told[0][1], 1);
+    assert(audit.anchorError, "anchorError is set");
+    // Before, verify said only that the file held no anchor: nothing named the failed writes.
+    const result = await audit.verify();
+    assertEquals(result.ok, true);
+    assert(result.warning!.includes("could not write its anchor file"), result.warning);
+    assert(result.warning!.includes("since record 1"), result.warning);
+    // Once a write succeeds, the warning goes with the error.
+    await Deno.mkdir(`${dir}/gone`);
+    await audit.close();
+    assertEquals(audit.anchorError, undefined);
+    assertEquals((await audit.verify()).warning, undefined);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an anchor file lagging the log past the anchoring interval is a warning naming the records", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = await openStore({ sqlitePath: ":memory:" });
+  let clock = 1_000_000;
+  const now = () => clock;
+  try {
+    const anchorFile = `${dir}/anchors`;
+    const options = { hmacKey: KEY, anchorFile, anchorEveryMs: 60_000, now };
+    const audit = await AuditLog.open(store, options);
+    for (let i = 0; i < 3; i++) await audit.append({ kind: "block", severity: "info" });
+    await audit.close();
+    // Another writer whose anchoring is broken (here: configured without the file).
+    const other = await AuditLog.open(store, { hmacKey: KEY, now });
+    for (let i = 0; i < 4; i++) await other.append({ kind: "block", severity: "info" });
+    // Within the interval a writer may still be about to anchor: no warning.
+    clock += 60_000;
+    assertEquals((await audit.verify()).warning, undefined);
+    // Past twice the interval, records 4 to 7 are covered by no anchor: said, not failed, since
+    // a crashed writer leaves such a tail too.
+    clock += 61_000;
+    const late = await audit.verify();
+    assertEquals(late.ok, true);
+    assert(late.warning!.includes("lags the log"), late.warning);
+    assert(late.warning!.includes("records 4 to 7"), late.warning);
+    // An anchor written past them settles it.
+    await audit.append({ kind: "block", severity: "info" });
+    await audit.close();
+    assertEquals((await audit.verify()).warning, undefined);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the anchor file is never written through a symlink planted at its path", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const target = `${dir}/elsewhere`;
+    const anchorFile = `${dir}/anchors`;
+    await Deno.symlink(target, anchorFile);
+    const audit = await AuditLog.open(store, { hmacKey: KEY, anchorFile, anchorEveryRecords: 1 });
+    await audit.append({ kind: "block", severity: "info" });
+    // Before, the dangling link's target was created (mode 0600) and appended to.
+    assertEquals(await Deno.lstat(target).then(() => true, () => false), false);
+    assert(audit.anchorError!.message.includes("is a symlink"), audit.anchorError!.message);
+    // A link to an existing file is refused as well, and the file left as it was.
+    await Deno.writeTextFile(target, "note\n");
+    await audit.close();
+    assertEquals(await Deno.readTextFile(target), "note\n");
+    assert(audit.anchorError!.message.includes("is a symlink"), audit.anchorError!.message);
+    // A plain file at the path is appended to.
+    await Deno.remove(anchorFile);
+    await audit.close();
+    assertEquals(audit.anchorError, undefined);
+    assertEquals((await Deno.readTextFile(anchorFile)).split(":")[2], "1");
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -61,6 +61,15 @@ export const FEISHU_EVENT_MAX_AGE_MS = 12 * 3_600_000;
  * How many unsigned requests a minute are decrypted in search of a URL check. Feishu sends one
  * when the request URL is saved; the cap bounds what an unsigned body can learn by timing the
  * decryption, now that every refusal looks the same.
+ *
+ * The cap is one for the whole endpoint, not one per sender: the hub hands an adapter the
+ * request and its body, not the peer's address (and behind a proxy that address is the
+ * proxy's), so there is no source to count by. Anyone who can reach the URL can therefore spend
+ * a minute's checks, and Feishu's own check, made when the operator saves the URL, is then
+ * refused as well. Signed events are never counted, so only the check is held up: if saving
+ * the URL in the Feishu console fails, save it again a minute later, or briefly allow only
+ * Feishu's egress at the firewall. A per-source cap needs the hub to pass the peer's address
+ * to `receive`.
  */
 export const FEISHU_UNSIGNED_CHECKS_PER_MINUTE = 30;
 

@@ -209,6 +209,8 @@ export class ChannelHub {
     // signature sent with another message's body and id burnt that id, and the genuine message
     // was later acknowledged as a duplicate and never answered.
     const signature = message.signatureOnce;
+    // The keys this request took beside its delivery id, let go again if its reply fails.
+    const taken: string[] = [];
     if (signature) {
       const signedBody = `${channel}:signed-body:${signature}:${sha256Hex(raw)}`;
       // The body's key first: of two identical requests at once, one takes it and the other is
@@ -216,15 +218,17 @@ export class ChannelHub {
       if (!(await this.deliveries.take(signedBody))) {
         return await this.#duplicate(channel, "the same signed request again", ack);
       }
-      if (!(await this.deliveries.take(`${channel}:signature:${signature}`))) {
+      const signatureKey = `${channel}:signature:${signature}`;
+      if (!(await this.deliveries.take(signatureKey))) {
         await this.deliveries.forget(signedBody);
         return await this.#refuse(channel, "signature already used for another body (replay)");
       }
+      taken.push(signedBody, signatureKey);
     }
     if (!(await this.#firstDelivery(channel, message.deliveryId))) {
       return await this.#duplicate(channel, "an event already handled, delivered again", ack);
     }
-    const work = this.#process(adapter, message);
+    const work = this.#process(adapter, message, taken);
     this.#pending.add(work);
     work.finally(() => this.#pending.delete(work));
     // Platforms want a quick answer; the reply goes out through their API when it is ready.
@@ -254,7 +258,14 @@ export class ChannelHub {
     return deliveryId === undefined || await this.deliveries.take(`${channel}:${deliveryId}`);
   }
 
-  async #forgetDelivery(message: ChannelMessage): Promise<void> {
+  /**
+   * Lets go of every key the message's request took: its delivery id, and `signed` (the keys of
+   * its signed body and of its signature). All of them: a redelivery of the same bytes (WeCom
+   * and Slack send exactly those) still holding the body's key would be acknowledged as a
+   * duplicate and never answered, and one still holding the signature's would be refused.
+   */
+  async #forgetDelivery(message: ChannelMessage, signed: readonly string[] = []): Promise<void> {
+    for (const key of signed) await this.deliveries.forget(key);
     if (message.deliveryId === undefined) return;
     await this.deliveries.forget(`${message.channel}:${message.deliveryId}`);
   }
@@ -279,12 +290,16 @@ export class ChannelHub {
     return (await this.guard.sanitizeOutput(message.session, reply, "placeholder", scope)).text;
   }
 
-  async #process(adapter: ChannelAdapter, message: ChannelMessage): Promise<void> {
+  async #process(
+    adapter: ChannelAdapter,
+    message: ChannelMessage,
+    signed: readonly string[] = [],
+  ): Promise<void> {
     let reply: string;
     try {
       reply = await this.run(message.session, () => this.#answer(message));
     } catch (error) {
-      const record = await this.#failed(message, error);
+      const record = await this.#failed(message, error, signed);
       // The user hears that it failed, not why: the error may quote what policy keeps from them.
       await this.#sendInOrder(adapter, message, replyFailedNotice(record)).catch(() => {});
       return;
@@ -292,7 +307,7 @@ export class ChannelHub {
     try {
       await this.#sendInOrder(adapter, message, reply.trim() ? reply : NO_ANSWER);
     } catch (error) {
-      await this.#failed(message, error);
+      await this.#failed(message, error, signed);
     }
   }
 
@@ -301,8 +316,12 @@ export class ChannelHub {
    * the message again, so a redelivery or the user's retry is answered), and the error, redacted,
    * is audited and passed to `onError`. Returns the audit record's number.
    */
-  async #failed(message: ChannelMessage, error: unknown): Promise<number | undefined> {
-    await this.#forgetDelivery(message).catch(() => {});
+  async #failed(
+    message: ChannelMessage,
+    error: unknown,
+    signed: readonly string[] = [],
+  ): Promise<number | undefined> {
+    await this.#forgetDelivery(message, signed).catch(() => {});
     const redacted = redactedError(this.guard, error);
     const record = await this.guard.audit.append({
       kind: "channel_reply_failure",

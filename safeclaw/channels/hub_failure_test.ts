@@ -143,3 +143,40 @@ Deno.test("a failed WebChat reply is logged as a channel's is, redacted", async 
     ]);
   });
 });
+
+Deno.test("after a failed reply the same signed request, delivered again, is answered", async () => {
+  let calls = 0;
+  const responder: Responder = () =>
+    ++calls === 1 ? Promise.reject(new Error("upstream down")) : Promise.resolve("answered");
+  await withHub(responder, async (hub, _guard, platforms) => {
+    const body = JSON.stringify({
+      type: "event_callback",
+      event_id: "EvRetry",
+      event: { type: "message", user: "U1", channel: "C1", text: "hi", ts: "1.0" },
+    });
+    const ts = String(NOW);
+    const signature = await slackSignature(SLACK_SECRET, ts, body);
+    const deliver = () =>
+      hub.handle(
+        "slack",
+        new Request("http://localhost/hook", {
+          method: "POST",
+          headers: { "x-slack-request-timestamp": ts, "x-slack-signature": signature },
+          body,
+        }),
+      );
+    assertEquals((await deliver()).status, 200);
+    await hub.settle();
+    // Before, only the event id was let go: the signed body's key made this a "duplicate",
+    // acknowledged and never answered.
+    assertEquals((await deliver()).status, 200);
+    await hub.settle();
+    assertEquals(calls, 2);
+    const posted = platforms.calls.filter((c) => c.path === "/chat.postMessage");
+    assertEquals(posted.at(-1)?.body.text, "answered");
+    // Answered, it is a duplicate again.
+    assertEquals((await deliver()).status, 200);
+    await hub.settle();
+    assertEquals(calls, 2);
+  });
+});
