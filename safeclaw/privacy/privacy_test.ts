@@ -162,6 +162,42 @@ Deno.test("a date or a time after a number is not part of it, for the recognizer
   assertEquals(found("NHS number 401 023 2137 5"), []);
 });
 
+Deno.test("a card followed directly by its expiry, its CVV or a port is classified alone", () => {
+  for (
+    const [text, value] of [
+      ["card 4111111111111111/12/27", "4111111111111111"],
+      ["card 4111 1111 1111 1111/12/27", "4111 1111 1111 1111"],
+      ["card=4111111111111111:123", "4111111111111111"],
+      ["5555555555554444/0926", "5555555555554444"],
+      ["4111 1111 1111 1111:12:27:123", "4111 1111 1111 1111"],
+      ["visa 4111-1111-1111-1111/0127", "4111-1111-1111-1111"],
+      ["card 4111111111111111-123", "4111111111111111"],
+      ["card 4111-1111-1111-1111-123", "4111-1111-1111-1111"],
+      // Schemes only the recognizers know: JCB 15 and a labeled twelve-digit Maestro.
+      ["charge ok 180072951817569/12/27", "180072951817569"],
+      ["jcb 180072951817569:123", "180072951817569"],
+      ["jcb 1800 7295 1817 569-123", "1800 7295 1817 569"],
+      ["Maestro card 6759 0480 6352/12", "6759 0480 6352"],
+    ]
+  ) assertEquals(found(text), [["credit_card", value]], text);
+  assertEquals(found("ssn 536-22-1234/1980"), [["us_ssn", "536-22-1234"]]);
+  // A date after a space is still its own value, and a card inside a path or a code is no value.
+  assertEquals(found("card 4111 1111 1111 1111 12/27"), [["credit_card", "4111 1111 1111 1111"]]);
+  assertEquals(found("charge ok 1800 7295 1817 569 12/27"), [
+    ["credit_card", "1800 7295 1817 569"],
+  ]);
+  for (
+    const text of [
+      "/api/4111111111111111/123",
+      "/api/180072951817569/123",
+      "orders/180072951817569:7",
+      "x180072951817569/12",
+      "ref 180072951817568/12/27",
+      "1800-7295-1817-5690-1234",
+    ]
+  ) assertEquals(found(text), [], text);
+});
+
 Deno.test("a US passport is nine digits or a letter and eight digits", () => {
   assertEquals(found("Passport no. C03005988"), [["us_passport", "C03005988"]]);
   assertEquals(found("passport number 340020013"), [["us_passport", "340020013"]]);

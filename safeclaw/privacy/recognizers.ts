@@ -63,6 +63,31 @@ const isCardNumber = (digits: string) =>
   digits.length >= 12 && digits.length <= 19 && cardScheme(digits) !== undefined &&
   luhnValid(digits);
 
+// A card followed directly by its expiry, its CVV or a port ("4111111111111111/12/27",
+// "4111 1111 1111 1111:123", "4111111111111111-123"), where `num` refuses to end. It starts only
+// where the scanner's numbers start, so a number inside a path or a code stays unread
+// ("/api/4111111111111111/123"). It ends before "/" or ":" and a digit, unless its last group is
+// one or two digits after a space that begin a date or a time (`num` reads
+// "4111 1111 1111 1111 12/27" without them), or before a hyphen and a last group of one to four
+// digits (one to three after a card's blocks set off by hyphens: "4111-1111-1111-1111-1234" is
+// one number).
+const TOKEN_START = String.raw`(?<![A-Za-z0-9][.,/-])`;
+const STARTS_DATE = String.raw`(?<= \d{1,2})(?:[/:]\d{1,2}|/\d{4})(?![0-9])`;
+const HYPHEN_TAIL = (digits: string) => String.raw`(?=-\d{${digits}}(?![A-Za-z0-9_]|[ .-][0-9]))`;
+const CARD_BEFORE_TAIL = new RegExp(
+  `${NB}${TOKEN_START}(?:` +
+    String.raw`(?:\d{12,19}|\d{4}(?:[ -]?\d{2,6}){1,4}|\d{4}(?:([ -])\d{4}){2,3}\1\d{1,3})` +
+    String.raw`(?=[/:][0-9])(?!${STARTS_DATE})|` +
+    String.raw`(?:\d{12,19}|\d{4}(?: ?\d{2,6}){1,4}|\d{4}(?: \d{4}){2,3} \d{1,3})` +
+    `${HYPHEN_TAIL("1,4")}|` +
+    String.raw`(?:\d{4}(?:-\d{4}){1,3}-\d{1,4}|\d{4}-\d{6}-\d{4,5})${HYPHEN_TAIL("1,3")})`,
+  "g",
+);
+
+// A card's confidence with no context word near: twelve or thirteen digits (short Maestro),
+// grouped or not, are too common in references and account numbers to be sure.
+const cardConfidence = (v: string) => (digitsOnly(v).length < 14 ? WEAK : 0.95);
+
 const MONTHS = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|" +
   "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?";
 
@@ -73,9 +98,14 @@ export const RECOGNIZERS: readonly Recognizer[] = [
     // Four blocks of four may end in a block of one to three (17-19-digit UnionPay, Maestro).
     pattern: num(String.raw`\d{4}(?:[ -]?\d{2,6}){1,4}|\d{4}(?:([ -])\d{4}){3}\1\d{1,3}|\d{12,19}`),
     validate: (v) => isCardNumber(digitsOnly(v)),
-    // Twelve or thirteen digits (short Maestro), grouped or not, are too common in references
-    // and account numbers to be sure.
-    confidence: (v) => (digitsOnly(v).length < 14 ? WEAK : 0.95),
+    confidence: cardConfidence,
+    contextConfidence: 0.95,
+  },
+  {
+    type: "credit_card",
+    pattern: CARD_BEFORE_TAIL,
+    validate: (v) => isCardNumber(digitsOnly(v)),
+    confidence: cardConfidence,
     contextConfidence: 0.95,
   },
   {

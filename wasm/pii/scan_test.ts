@@ -410,8 +410,58 @@ Deno.test("a date or a time after a number is a value of its own, not part of th
   assertEquals(found("ring 212-555-0147 16:45 sharp"), ["phone:212-555-0147"]);
   assertEquals(found("job=4556817839705230 23:59:59 done"), ["credit_card:4556817839705230"]);
   // A number that runs on through / or : is still a date, a time or an address with its port.
-  assertNothing(["2024-05-01 10:00:01", "12 05/12", "4556817839705230/11"]);
+  assertNothing(["2024-05-01 10:00:01", "12 05/12", "4556817839705231/11"]);
   assertEquals(found("host 10.1.2.3:8080"), ["ip_address:10.1.2.3"]);
+});
+
+Deno.test("a card or an SSN followed directly by an expiry, a CVV or a port is found alone", () => {
+  for (
+    const [text, value] of [
+      ["card 4111111111111111/12/27", "4111111111111111"],
+      ["card 4111 1111 1111 1111/12/27", "4111 1111 1111 1111"],
+      ["card=4111111111111111:123", "4111111111111111"],
+      ["5555555555554444/0926", "5555555555554444"],
+      ["4111 1111 1111 1111:12:27:123", "4111 1111 1111 1111"],
+      ["visa 4111-1111-1111-1111/0127", "4111-1111-1111-1111"],
+      ["4556817839705230/11", "4556817839705230"],
+      ["4556817839705230:8443", "4556817839705230"],
+      ["card 4556817839705230,11,28", "4556817839705230"],
+      ["card 4111111111111111-123", "4111111111111111"],
+      ["card 4111 1111 1111 1111-123", "4111 1111 1111 1111"],
+      ["card 4111-1111-1111-1111-123", "4111-1111-1111-1111"],
+      ["card 4111111111111111-12/27", "4111111111111111"],
+      ["name 12 4111111111111111/12", "4111111111111111"],
+      // A last group after a space belongs to the card when it starts no date or time.
+      ["card=4222 2222 2222 2:123", "4222 2222 2222 2"],
+      ["card=4068 1753 0088 1940 064:123", "4068 1753 0088 1940 064"],
+      ["card 4068 1753 0088 1940 064/12/27", "4068 1753 0088 1940 064"],
+    ]
+  ) assertEquals(found(text), [`credit_card:${value}`], text);
+  assertEquals(found("ssn 536-22-1234/1980"), ["us_ssn:536-22-1234"]);
+  assertEquals(found("emp 536 22 1234-1980"), ["us_ssn:536 22 1234"]);
+  assertEquals(found("id 11010519900307451X/1990"), ["cn_id:11010519900307451X"]);
+  // The date reading still wins over a longer number: the date after a space is its own value.
+  assertEquals(found("card 4111 1111 1111 1111 12/27"), ["credit_card:4111 1111 1111 1111"]);
+  assertEquals(found("4556 8178 3970 5230 1/2024"), ["credit_card:4556 8178 3970 5230"]);
+  assertNothing([
+    "card 4222 2222 2222 2/12/27",
+    // Not a valid card, or no card: the run stays a compound token.
+    "4111111111111112/12/27",
+    "ref 4111111111111112-123",
+    "2024-05-01/12",
+    // Inside a path or a longer code, a number is not a value of its own.
+    "/api/4111111111111111/123",
+    "orders/4111111111111111:7",
+    "x4111111111111111/12",
+    "id=20240501-4111111111111111-1",
+    // A value that uses hyphens itself reads on through the last one.
+    "536-22-1234-5678",
+    "4111-1111-1111-1111-1234",
+    "4111111111111111-12345",
+    // Phones are no checked type: "415-555-2671/12" is a reference as often as a number.
+    "415-555-2671/12",
+    "415-555-2671-12",
+  ]);
 });
 
 Deno.test("national numbers with a trunk 0 in their usual layouts", () => {

@@ -308,9 +308,11 @@ function isPhone(a: i32, b: i32, runStart: bool): bool {
 
 /**
  * Classifies groups [a, b); emits and returns true on a match. `fresh` says that no other number
- * runs into `a`: it opens the run or follows a value just found.
+ * runs into `a`: it opens the run or follows a value just found. `checked` keeps to the types
+ * whose checksum or rules leave no doubt (a resident ID, a card, an SSN): the readings that may
+ * stand before the rest of a longer token, as an expiry, a CVV or a port stands after a card.
  */
-function classify(a: i32, b: i32, fresh: bool): bool {
+function classify(a: i32, b: i32, fresh: bool, checked: bool = false): bool {
   // Only an IPv4 address (four groups) has fewer than nine digits; skip the rest unread.
   if (b - a != 4) {
     let n = 0;
@@ -334,6 +336,7 @@ function classify(a: i32, b: i32, fresh: bool): bool {
     emit(US_SSN, start, end, 900);
     return true;
   }
+  if (checked) return false;
   if (isIpv4(a, b)) {
     emit(IP_ADDRESS, start, end, 900);
     return true;
@@ -371,14 +374,54 @@ export function scanNumber(s: i32): i32 {
       emit(IP_ADDRESS, s, end, 900);
       return end;
     }
+    // The whole run may be a card, an SSN or a resident ID followed directly by its expiry, its
+    // CVV or a port ("4111111111111111/12/27", "4111 1111 1111 1111:123"), unless its last
+    // group after a space starts a date or a time.
+    const last = groupCount - 1;
+    const spaced = groupCount >= 2 && sepAfter(last - 1) == 32;
+    if (!(spaced && startsDate(last, end)) && classify(0, groupCount, true, true)) return end;
+    if (hyphenTail(0, last) && classify(0, last, true, true)) return end;
     // A date or a time after a space is a value of its own ("4111 1111 1111 1111 12/27",
     // "536-22-1234 05/12/1980", "+44 20 7946 0958 14:00"): only the last group belongs to it,
     // and the number before it is read without that group.
-    if (groupCount < 2 || sepAfter(groupCount - 2) != 32) return skipCompound(s);
-    groupCount--;
-    return scanGroups(gEnd(groupCount - 1));
+    if (!spaced) return skipCompound(s);
+    groupCount = last;
+    return scanGroups(gEnd(last - 1));
   }
   return scanGroups(end);
+}
+
+/**
+ * Whether group `k` and what follows it from `end` ("/" or ":" and digits) read as a date or a
+ * time: a day, a month or an hour, then one or two digits, or a year after "/" ("12/27",
+ * "5/12/1980", "10:30", "09/2027").
+ */
+function startsDate(k: i32, end: i32): bool {
+  if (gLen(k) > 2) return false;
+  let i = end + 1;
+  while (isDigit(at(i))) i++;
+  const n = i - end - 1;
+  return n <= 2 || (n == 4 && at(end) == 47);
+}
+
+/** Whether groups [a, b) contain no hyphen between them. */
+function noHyphen(a: i32, b: i32): bool {
+  for (let k = a; k < b - 1; k++) if (sepAfter(k) == 45) return false;
+  return true;
+}
+
+/**
+ * Whether groups [a, b) may be a value set off by a hyphen from the run's last group of one to
+ * four digits, as a CVV or an expiry is ("4111111111111111-123", "536 22 1234-1980"). A value
+ * that uses hyphens itself reads on through the last one ("536-22-1234-5678" and
+ * "4111-1111-1111-1111-1234" are one number each), except a card's blocks before a group
+ * shorter than a block: "4111-1111-1111-1111-123".
+ */
+function hyphenTail(a: i32, b: i32): bool {
+  if (b < 1 || b != groupCount - 1 || sepAfter(b - 1) != 45) return false;
+  const tail = gLen(b);
+  if (noHyphen(a, b)) return tail <= 4;
+  return tail <= 3 && b - a >= 3 && gLen(a) == 4;
 }
 
 /** Classifies the spans of the groups read, which end at `end`; returns where to resume. */
@@ -388,6 +431,8 @@ function scanGroups(end: i32): i32 {
   if (groupCount >= 4 && lengthsAre(0, 4, 4, 4, 4, 4, 0) && sameSeparator(0, 4, 32, 45, 32)) {
     for (let b = groupCount < 5 ? groupCount : 5; b >= 4; b--) {
       if ((b == groupCount || sepAfter(b - 1) == 32) && classify(0, b, true)) return gEnd(b - 1);
+      // A card in blocks with its CVV set off by a hyphen: "4111 1111 1111 1111-123".
+      if (hyphenTail(0, b) && classify(0, b, true, true)) return end;
     }
     return end;
   }
@@ -396,8 +441,10 @@ function scanGroups(end: i32): i32 {
   while (a < groupCount) {
     let matched = false;
     for (let b = groupCount; b > a; b--) {
-      if (b < groupCount && sepAfter(b - 1) != 32) continue;
-      if (classify(a, b, fresh)) {
+      // Spans end at a space, or before a hyphen that sets off a CVV or an expiry.
+      const tail = b < groupCount && sepAfter(b - 1) != 32;
+      if (tail && !hyphenTail(a, b)) continue;
+      if (classify(a, b, fresh, tail)) {
         a = b;
         matched = true;
         break;
