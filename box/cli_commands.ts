@@ -27,6 +27,7 @@ import { parsePublish } from "./network/port_forwarder.ts";
 import { serveCri } from "./cri/server.ts";
 import { parseSignal } from "./drivers/_proc.ts";
 import { boxTable, imageTable, outputFormat, size, table } from "./cli_format.ts";
+import { redactBox } from "./_redact.ts";
 import {
   parseCpus,
   parseEnv,
@@ -332,7 +333,7 @@ const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handle
   ps: {
     options: ["all"],
     async handler(boxes, _p, values, format) {
-      const list = await boxes.list({ all: values.all === true });
+      const list = (await boxes.list({ all: values.all === true })).map(redactBox);
       print(format, list, () => boxTable(list));
     },
   },
@@ -447,7 +448,8 @@ const COMMANDS: Record<string, { options: (keyof typeof EXTRA_OPTIONS)[]; handle
     async handler(boxes, p) {
       need(p, 1, "inspect BOX...");
       const infos: Awaited<ReturnType<BoxManager["inspect"]>>[] = [];
-      for (const box of p) infos.push(await boxes.inspect(box));
+      // A terminal's scrollback and a pasted bug report keep what it shows: no passwords.
+      for (const box of p) infos.push(redactBox(await boxes.inspect(box)));
       console.log(JSON.stringify(infos, null, 2));
     },
   },

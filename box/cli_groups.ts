@@ -12,6 +12,7 @@ import { SnapshotStore } from "./snapshots.ts";
 import { commitBox, diffBox, exportBox } from "./builder/commit.ts";
 import type { LayerDescriptor } from "./image/oci.ts";
 import { boxTable, size, table } from "./cli_format.ts";
+import { redactBox } from "./_redact.ts";
 
 /** What a grouped command gets. */
 export interface GroupContext {
@@ -257,7 +258,7 @@ const composeCommand: GroupCommand = {
         await composeDown(boxes, project, { volumes: values.volumes === true, log });
         return;
       case "ps": {
-        const list = await composePs(boxes, project);
+        const list = (await composePs(boxes, project)).map(redactBox);
         print(format, list, () => boxTable(list));
         return;
       }

@@ -56,20 +56,22 @@ Deno.test("box CLI: run exit codes, usage errors, shared state, save and load", 
     ], home);
     assertEquals([run.code, run.out, run.err], [3, "out\n", "err\n"]);
 
+    // Bad usage exits 2; a well-formed command naming something that does not exist exits 1,
+    // as Docker's "No such object" does.
     for (
-      const [args, message] of [
-        [["run", "-v", "/nope", "busybox"], "invalid volume"],
-        [["run", "--memory", "lots", "busybox"], "invalid --memory"],
-        [["run", "--network", "bridge", "busybox"], "no such network: bridge"],
-        [["run", "--network", "../x", "busybox"], "invalid --network"],
-        [["run", "nosuch:1"], "no such image"],
-        [["run", "--driver", "warp", "busybox"], "unknown driver"],
-        [["ps", "--format", "yaml"], "--format must be json or table"],
-        [["frobnicate"], "unknown command"],
+      const [args, message, code] of [
+        [["run", "-v", "/nope", "busybox"], "invalid volume", 2],
+        [["run", "--memory", "lots", "busybox"], "invalid --memory", 2],
+        [["run", "--network", "bridge", "busybox"], "no such network: bridge", 2],
+        [["run", "--network", "../x", "busybox"], "invalid --network", 2],
+        [["run", "nosuch:1"], "no such image", 2],
+        [["run", "--driver", "warp", "busybox"], "unknown driver", 2],
+        [["ps", "--format", "yaml"], "--format must be json or table", 2],
+        [["frobnicate"], "unknown command", 2],
       ] as const
     ) {
       const result = await capture([...args], home);
-      assertEquals(result.code, 2, `${args.join(" ")}: ${result.err}`);
+      assertEquals(result.code, code, `${args.join(" ")}: ${result.err}`);
       assert(result.err.includes(message), result.err);
       assertEquals(result.err.split("\n").length, 1);
     }
@@ -156,6 +158,32 @@ Deno.test("box CLI: an attached run killed mid-output leaves its box running, an
   } finally {
     boxes.close();
     await store.close();
+    removeTestHome(home);
+  }
+});
+
+Deno.test("box CLI: inspect, ps and events show a command's secrets as their type", async () => {
+  const home = await makeTestHomeDir("a3sbc");
+  try {
+    assertEquals((await capture(["import-busybox"], home)).code, 0);
+    const store = await openStore({ home });
+    const boxes = await openBoxRuntime({ store, home });
+    await boxes.create({
+      image: "busybox",
+      name: "talker",
+      command: ["sh", "-c", "echo password=hunter2correcthorse"],
+    });
+    boxes.close();
+    await store.close();
+    // One at a time: capture swaps the console.
+    for (const args of [["inspect", "talker"], ["ps", "-a", "--json"], ["events"], ["audit"]]) {
+      const { code, out, err } = await capture(args, home);
+      assertEquals(code, 0, err);
+      assert(!out.includes("hunter2"), out);
+      assert(out.includes("password=[SECRET]"), out);
+    }
+    assertEquals((await capture(["rm", "talker"], home)).code, 0);
+  } finally {
     removeTestHome(home);
   }
 });

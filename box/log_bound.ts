@@ -25,8 +25,11 @@ export const MAX_LOG_FILES = 100;
 /**
  * Docker's `max-size` forms (its `RAMInBytes`): a number, a decimal too, with an optional k, m,
  * g, t or p and an optional `b` or `ib`, in binary units: `10m`, `10mb`, `10MiB`, `1.5g`.
+ * Case-insensitive by its classes, with no flags: the OpenAPI document carries only the source,
+ * so an `/i` flag would be lost there (or leak into it), and generated clients would refuse
+ * `20M`, or every value.
  */
-export const LOG_SIZE: RegExp = /^(\d+(?:\.\d+)?) ?([kmgtp]?)i?b?$/i;
+export const LOG_SIZE: RegExp = /^(\d+(?:\.\d+)?) ?([kKmMgGtTpP]?)[iI]?[bB]?$/;
 
 const UNITS: Record<string, number> = {
   "": 1,

@@ -33,6 +33,7 @@ import { bootSeconds, boxCountSources, execSeconds } from "./metrics.ts";
 import { VOLUME_NAME, VolumeStore } from "./volumes.ts";
 import { NetworkStore } from "./network/networks.ts";
 import { columnsOf, preparedInsert, preparedQuery } from "./_prepared.ts";
+import { redactDetail } from "./_redact.ts";
 import {
   type PublishedPort,
   publishedPorts,
@@ -616,7 +617,10 @@ export class BoxManager {
     return this.#drivers.get(best.name)!;
   }
 
-  async #audit(action: string, boxId: string, detail: Record<string, unknown>): Promise<void> {
+  async #audit(action: string, boxId: string, raw: Record<string, unknown>): Promise<void> {
+    // The trail and the server log are read by more people than the caller, and shipped
+    // elsewhere: a password on a command line must not ride along.
+    const detail = redactDetail(raw);
     await this.#db.executeQuery(this.#insertEvent({
       id: crypto.randomUUID(),
       at: Date.now(),
@@ -657,7 +661,8 @@ export class BoxManager {
       at: Number(r.at),
       action: r.action,
       boxId: r.box_id,
-      detail: JSON.parse(r.detail),
+      // Again on reading: rows written before the trail was redacted still hold the raw text.
+      detail: redactDetail(JSON.parse(r.detail)),
     }));
   }
 

@@ -94,6 +94,41 @@ Deno.test("exec: stdin, separate stdout and stderr, exit codes, copy in and out,
   });
 });
 
+Deno.test("a secret on a command line reaches neither the audit trail nor the log sink", async () => {
+  await withManager(async (_, home) => {
+    const audited: Record<string, unknown>[] = [];
+    const boxes = await BoxManager.open({
+      store: home.store,
+      images: home.images,
+      home: home.home,
+      drivers: [new NamespaceDriver({ agentCacheDir: TEST_AGENT_CACHE })],
+      audit: (event) => audited.push(event.detail),
+    });
+    try {
+      const secret = "password=hunter2correcthorse";
+      const { info } = await boxes.run({ image: "busybox", command: ["sh", "-c", "sleep 60"] });
+      const result = await run(boxes, info.id, ["sh", "-c", `echo ${secret} ada@example.org`]);
+      // The box still runs the command as given.
+      assertEquals(result.stdout, `${secret} ada@example.org\n`);
+      // exec_exit is written once the status settles, just after `run` has it.
+      for (let i = 0; i < 100 && !audited.some((d) => "exitCode" in d); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await boxes.remove(info.id, true);
+      const stored = await home.store.db<BoxTables>().selectFrom("box_events").select("detail")
+        .where("box_id", "=", info.id).execute();
+      const everything = JSON.stringify([stored, audited, await boxes.events(info.id)]);
+      assert(!everything.includes("hunter2"), everything);
+      assert(!everything.includes("ada@example.org"), everything);
+      const exec = (await boxes.events(info.id)).find((e) => e.action === "exec");
+      assertEquals(exec?.detail.command, ["sh", "-c", "echo password=[SECRET] [EMAIL]"]);
+      assertEquals(audited.filter((d) => d.exitCode === 0).length, 1);
+    } finally {
+      boxes.close();
+    }
+  });
+});
+
 Deno.test("security: no host files, no host processes, no network", async () => {
   await withManager(async (boxes) => {
     const marker = await Deno.makeTempFile({ dir: "/tmp", prefix: "a3s-secret" });

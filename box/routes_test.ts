@@ -55,6 +55,21 @@ async function call(
   return { status: response.status, json: await response.json() };
 }
 
+Deno.test("box HTTP API: the OpenAPI pattern for a log size is one a client can use", async () => {
+  await withServer(async (url) => {
+    const doc = await (await fetch(`${url}/openapi.json`)).json();
+    const { pattern } = doc.components.schemas.BoxCreateRequest.properties.logOptions.properties
+      .maxSize;
+    // JSON Schema patterns are ECMA-262 source with no flags, as a generated client reads them.
+    const client = new RegExp(pattern, "u");
+    for (const size of ["20m", "20M", "10MiB", "1.5g", "4096", "512 kb"]) {
+      assert(client.test(size), `${pattern} refuses ${size}`);
+    }
+    assert(!client.test("lots"));
+    assert(!pattern.endsWith("/i"), pattern);
+  });
+});
+
 Deno.test("box HTTP API: create, exec (JSON and SSE), logs, stats, delete", async () => {
   await withServer(async (url) => {
     const anonymous = await fetch(`${url}/box/v1/boxes`);

@@ -9,7 +9,7 @@ import {
   renderTable,
   runCommand,
 } from "./cli.ts";
-import { UsageError } from "./errors.ts";
+import { A3sError, NotFoundError, UsageError } from "./errors.ts";
 
 const format = (args: string[]) => outputFormat(parseCommand(args, FORMAT_OPTIONS).values);
 
@@ -84,6 +84,35 @@ Deno.test("runCommand: a closed reader ends quietly, file errors are one line", 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** Runs a failing command body and returns its exit code and what it printed on stderr. */
+async function failWith(error: unknown): Promise<{ code: number; err: string[] }> {
+  const err: string[] = [];
+  const original = console.error;
+  console.error = (...values: unknown[]) => err.push(values.join(" "));
+  try {
+    return { code: await runCommand(() => Promise.reject(error)), err };
+  } finally {
+    console.error = original;
+  }
+}
+
+Deno.test("runCommand: a missing object is input to fix (2), as bad usage is", async () => {
+  assertEquals(await failWith(new NotFoundError("no such box: nope", "id")), {
+    code: 2,
+    err: ["error: no such box: nope (id)"],
+  });
+  const conflict = new A3sError("conflict", "name in use", { status: 409, field: "name" });
+  assertEquals((await failWith(conflict)).code, 2);
+  assertEquals((await failWith(new UsageError("unknown command"))).code, 2);
+});
+
+Deno.test("runCommand: a port in use is one line with no stack, exit 1", async () => {
+  const busy = await failWith(new Deno.errors.AddrInUse("Address already in use (os error 98)"));
+  assertEquals(busy, { code: 1, err: ["error: Address already in use (os error 98)"] });
+  const missing = await failWith(new Deno.errors.AddrNotAvailable("Cannot assign address"));
+  assertEquals(missing, { code: 1, err: ["error: Cannot assign address"] });
 });
 
 Deno.test("an option given twice is refused unless it may repeat", () => {

@@ -12,6 +12,7 @@ function assetDir(): string {
 
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>a3s API</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/docs/swagger-ui.css"></head>
 <body><div id="ui"></div><script src="/docs/swagger-ui-bundle.js"></script>
 <script>SwaggerUIBundle({ url: "/openapi.json", dom_id: "#ui" });</script></body></html>`;

@@ -78,6 +78,25 @@ export function toA3sError(error: unknown): A3sError {
   return new A3sError("internal_error", message, { status: 500, cause: error });
 }
 
+/**
+ * Whether `error` is a failure the code raised on purpose for something outside it (an
+ * {@linkcode A3sError} answered with 502, 503 or 504: a registry offline, a broker down, an
+ * upstream too slow). The server logs those as warnings with their message; a 500, or anything
+ * that is not an `A3sError`, is a bug and is logged with its stack.
+ *
+ * @example
+ * ```ts
+ * import { A3sError, isNamedUpstreamFailure } from "@a3s/common";
+ * const offline = new A3sError("registry_error", "cannot reach registry docker.io", { status: 502 });
+ * console.log(isNamedUpstreamFailure(offline)); // true
+ * console.log(isNamedUpstreamFailure(new Error("x"))); // false
+ * ```
+ */
+export function isNamedUpstreamFailure(error: unknown): boolean {
+  return error instanceof A3sError && error.status > 500 && error.status < 600 &&
+    error.code !== "internal_error";
+}
+
 const OPENAI_TYPES: Record<number, string> = {
   400: "invalid_request_error",
   401: "authentication_error",

@@ -35,7 +35,10 @@ export function createLogger(
 ): Logger {
   const emit = (at: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[at] < RANK[level]) return;
-    write(JSON.stringify({ ts: new Date().toISOString(), level: at, msg, ...base, ...fields }));
+    const own = { ts: new Date().toISOString(), level: at, msg };
+    // A field named like the line's own keys (a privacy `level`) must not turn the severity
+    // pipelines filter on into something else; assigning `own` last keeps it first and intact.
+    write(JSON.stringify(Object.assign({ ...own }, base, fields, own)));
   };
   return {
     debug: (msg, fields) => emit("debug", msg, fields),

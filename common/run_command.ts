@@ -55,20 +55,26 @@ export function fileReadError(error: unknown, path: string): unknown {
   return error;
 }
 
-/** The file system's refusals: the environment's doing, not a bug, so they need no stack. */
-const FILE_SYSTEM_ERRORS = [
+/**
+ * The file system's and the network's refusals (a port another process holds): the
+ * environment's doing, not a bug, so they need no stack.
+ */
+const ENVIRONMENT_ERRORS = [
   Deno.errors.NotFound,
   Deno.errors.PermissionDenied,
   Deno.errors.IsADirectory,
   Deno.errors.NotADirectory,
   Deno.errors.AlreadyExists,
+  Deno.errors.AddrInUse,
+  Deno.errors.AddrNotAvailable,
 ];
 
 /**
  * Runs a command body and maps failures to exit codes: usage and input errors print one line
- * and return 2; a named runtime failure or a file system refusal prints one line and returns 1;
- * anything else (a bug) prints its stack and returns 1. A reader that goes away (`| head`)
- * ends the command quietly, with 0, as it does for Unix tools.
+ * and return 2 (a name that does not exist included: it is input to fix, as the project's
+ * rule for bad input says); a named runtime failure or a file system or network refusal prints
+ * one line and returns 1; anything else (a bug) prints its stack and returns 1. A reader that
+ * goes away (`| head`) ends the command quietly, with 0, as it does for Unix tools.
  */
 export async function runCommand(body: () => Promise<number | void>): Promise<number> {
   try {
@@ -82,7 +88,7 @@ export async function runCommand(body: () => Promise<number | void>): Promise<nu
     }
     // A runtime failure we named (a broker down, a driver missing) is one line; only an
     // unexpected error, a bug, earns its stack.
-    if (error instanceof A3sError || FILE_SYSTEM_ERRORS.some((type) => error instanceof type)) {
+    if (error instanceof A3sError || ENVIRONMENT_ERRORS.some((type) => error instanceof type)) {
       console.error(`error: ${(error as Error).message}`);
       return 1;
     }

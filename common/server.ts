@@ -10,7 +10,14 @@ import { bodyLimit } from "hono/body-limit";
 import { routePath } from "hono/route";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { Config } from "./config.ts";
-import { A3sError, errorStyleForPath, renderError, toA3sError, ValidationError } from "./errors.ts";
+import {
+  A3sError,
+  errorStyleForPath,
+  isNamedUpstreamFailure,
+  renderError,
+  toA3sError,
+  ValidationError,
+} from "./errors.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { openStore, type Store } from "./store.ts";
 import { counter, histogram, initTelemetry, metricsRegistry, tracer } from "./telemetry.ts";
@@ -176,7 +183,17 @@ export async function assembleApp(
       return sendError(c, wrapped);
     }
     const a3s = toA3sError(error);
-    if (a3s.status >= 500) {
+    if (isNamedUpstreamFailure(error)) {
+      // A registry offline or a broker down was foreseen and named where it happened: the
+      // operator needs its message, not a stack that points at our own code.
+      log.warn("upstream failure", {
+        requestId: c.get("requestId"),
+        path: c.req.path,
+        status: a3s.status,
+        code: a3s.code,
+        error: a3s.message,
+      });
+    } else if (a3s.status >= 500) {
       log.error("unhandled error", {
         requestId: c.get("requestId"),
         path: c.req.path,
@@ -228,6 +245,38 @@ export async function assembleApp(
   mountDocs(app);
 
   return { app, readiness, drainModules: started.drain, closeModules: started.close };
+}
+
+/**
+ * The error `serve` reports when it cannot bind `host:port`: a port another process holds (a
+ * second `serve`, Ollama on 11434) or an address this host does not have is the environment's
+ * doing, so it is a named runtime failure (one line, exit 1) that says what to change.
+ * Anything else is returned as it is.
+ *
+ * @example
+ * ```ts
+ * import { listenError } from "@a3s/common";
+ * const error = listenError(new Deno.errors.AddrInUse("in use"), "127.0.0.1", 11434);
+ * console.log((error as Error).message); // "port 11434 on 127.0.0.1 is in use; choose another with --port"
+ * ```
+ */
+export function listenError(error: unknown, host: string, port: number): unknown {
+  const address = host.includes(":") ? `[${host}]` : host;
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new A3sError(
+      "address_in_use",
+      `port ${port} on ${address} is in use; choose another with --port`,
+      { status: 503, field: "port", cause: error },
+    );
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return new A3sError(
+      "address_not_available",
+      `cannot listen on ${address}:${port}: this host has no such address; choose another with --host`,
+      { status: 503, field: "host", cause: error },
+    );
+  }
+  return error;
 }
 
 /** A running server. */
@@ -288,13 +337,23 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { app, drainModules, closeModules } = assembled;
 
   // Deno.serve has no deadline for request heads; the guard in front of it does (slowloris).
-  const server = await serveGuarded({
-    hostname: config.host,
-    port: config.port,
-    handler: app.fetch,
-    limits: loadSecurityConfig(config),
-    logger: logger.child({ module: "security" }),
-  });
+  let server: Awaited<ReturnType<typeof serveGuarded>>;
+  try {
+    server = await serveGuarded({
+      hostname: config.host,
+      port: config.port,
+      handler: app.fetch,
+      limits: loadSecurityConfig(config),
+      logger: logger.child({ module: "security" }),
+    });
+  } catch (error) {
+    // The modules have started by now (timers, children, open files): a port someone else
+    // holds must not leave them running behind the one-line error.
+    await closeModules();
+    await store.close();
+    await stopTelemetry();
+    throw listenError(error, config.host, config.port);
+  }
   const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `http://${host}:${addr.port}`;

@@ -1,11 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { assert, assertEquals } from "./_assert.ts";
 import { loadConfig } from "./config.ts";
-import { A3sError } from "./errors.ts";
+import { A3sError, isNamedUpstreamFailure } from "./errors.ts";
+import { runCommand } from "./run_command.ts";
 import { createLogger } from "./logger.ts";
 import { createRouter } from "./router.ts";
 import { defineModule } from "./module.ts";
-import { startServer } from "./server.ts";
+import { listenError, startServer } from "./server.ts";
 import { openStore } from "./store.ts";
 
 const Echo = z.object({
@@ -35,6 +36,11 @@ const demo = defineModule({
     });
     app.get("/demo/missing", () => {
       throw new A3sError("thing_not_found", "thing 'x' not found", { status: 404, field: "name" });
+    });
+    app.get("/demo/offline", () => {
+      throw new A3sError("registry_error", "cannot reach registry docker.io: dns error", {
+        status: 502,
+      });
     });
     app.get("/demo/slow", async (c) => {
       await new Promise((r) => setTimeout(r, 300));
@@ -131,6 +137,27 @@ Deno.test("malformed JSON, unknown routes, big bodies and crashes map to the con
   });
 });
 
+Deno.test("a named upstream failure is a warning with its message; a crash is unhandled", async () => {
+  await withServer(async (url, logs) => {
+    const offline = await fetch(`${url}/demo/offline`);
+    assertEquals(offline.status, 502);
+    assertEquals((await offline.json()).detail, "cannot reach registry docker.io: dns error");
+    await (await fetch(`${url}/demo/boom`)).body?.cancel();
+    const entries = logs.map((line) => JSON.parse(line));
+    const warned = entries.find((e) => e.path === "/demo/offline" && e.msg !== "request");
+    assertEquals(warned?.level, "warn");
+    assertEquals(warned?.msg, "upstream failure");
+    assertEquals(warned?.error, "cannot reach registry docker.io: dns error");
+    assert(!JSON.stringify(warned).includes("    at "), "no stack for a named failure");
+    const crashed = entries.find((e) => e.path === "/demo/boom" && e.msg !== "request");
+    assertEquals([crashed?.level, crashed?.msg], ["error", "unhandled error"]);
+    assert(String(crashed?.error).includes("secret internals"));
+  });
+  assertEquals(isNamedUpstreamFailure(new A3sError("x", "y", { status: 503 })), true);
+  assertEquals(isNamedUpstreamFailure(new A3sError("x", "y", { status: 500 })), false);
+  assertEquals(isNamedUpstreamFailure(new Error("y")), false);
+});
+
 Deno.test("request ids are echoed and logged as JSON lines", async () => {
   await withServer(async (url, logs) => {
     const response = await fetch(`${url}/healthz`, { headers: { "x-request-id": "abc-123" } });
@@ -165,10 +192,47 @@ Deno.test("health, readiness, metrics, OpenAPI and docs are served", async () =>
     const page = await (await fetch(`${url}/docs`)).text();
     assert(page.includes("/docs/swagger-ui-bundle.js"));
     assert(!/https?:\/\//.test(page), "docs page loads nothing from outside");
+    // An inline icon: without it the browser asks for /favicon.ico and logs the 404.
+    assert(page.includes('<link rel="icon" href="data:,">'));
     const bundle = await fetch(`${url}/docs/swagger-ui-bundle.js`);
     assertEquals(bundle.status, 200);
     assert((await bundle.text()).length > 100_000);
   });
+});
+
+Deno.test("a port in use is one line naming the address, exit 1, with nothing left open", async () => {
+  const holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (holder.addr as Deno.NetAddr).port;
+  const closed: string[] = [];
+  const witness = defineModule({
+    name: "witness",
+    start: () => ({ close: () => Promise.resolve(void closed.push("witness")) }),
+  });
+  const err: string[] = [];
+  const original = console.error;
+  console.error = (...values: unknown[]) => err.push(values.join(" "));
+  try {
+    const config = loadConfig({ env: { A3S_HOME: "/tmp" }, flags: { port, host: "127.0.0.1" } });
+    const code = await runCommand(async () => {
+      await startServer({
+        config,
+        modules: [witness],
+        store: await openStore({ sqlitePath: ":memory:" }),
+        logger: createLogger("silent"),
+      });
+    });
+    assertEquals(code, 1);
+    assertEquals(err, [`error: port ${port} on 127.0.0.1 is in use; choose another with --port`]);
+    assertEquals(closed, ["witness"]);
+  } finally {
+    console.error = original;
+    holder.close();
+  }
+  const v6 = listenError(new Deno.errors.AddrNotAvailable("x"), "::2", 80) as Error;
+  assertEquals(
+    v6.message,
+    "cannot listen on [::2]:80: this host has no such address; choose another with --host",
+  );
 });
 
 Deno.test("shutdown lets in-flight requests finish", async () => {

@@ -50,6 +50,10 @@ Deno.test("privacy routing sends sensitive prompts only to local backends, and a
     assertEquals(decisions.length, 9);
     assertEquals(decisions[0].decision, "local-only");
     assertEquals(decisions[4].decision, "any");
+    // The line's severity stays the logger's; the privacy level has its own field.
+    assertEquals(decisions.map((d) => d.level), Array(9).fill("info"));
+    assertEquals(decisions[0].privacyLevel, "HighlySensitive");
+    assertEquals(decisions[4].privacyLevel, "Normal");
   } finally {
     await running.close();
     await Promise.all([local, remote, remoteOnly].map((b) => b.close()));

@@ -115,6 +115,13 @@ export class RegistryClient {
     const basic = this.#options.credentials?.[ref.registry];
     const tokenResponse = await this.#fetch(tokenUrl.href, {
       headers: basic ? { authorization: `Basic ${btoa(basic)}` } : {},
+    }).catch((error) => {
+      // Docker Hub's tokens come from another host (auth.docker.io), which can be down alone.
+      throw registryError(
+        `cannot reach registry ${ref.registry}: its token service ${tokenUrl.host}: ${
+          (error as Error).message
+        }`,
+      );
     });
     if (!tokenResponse.ok) {
       await tokenResponse.body?.cancel();

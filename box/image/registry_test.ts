@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
+import { A3sError } from "@a3s/common";
 import { addBusybox, startRegistry, testHome } from "../_test_support.ts";
 import { RegistryClient } from "./registry.ts";
 import { ImageStore } from "./store.ts";
@@ -148,6 +149,43 @@ Deno.test("pull answers a bearer-token challenge, as Docker Hub and GHCR ask", a
     await source.close();
     await target.close();
     await registry.close();
+  }
+});
+
+Deno.test("an unreachable registry or token service is a named 502 saying which host", async () => {
+  const home = await testHome();
+  try {
+    const offline = new RegistryClient(home.images, {
+      fetch: () => Promise.reject(new TypeError("dns error: no such host")),
+    });
+    const error = await assertRejects(
+      () => offline.pull("evil.example/evil/img:latest"),
+      A3sError,
+    );
+    assertEquals([error.code, error.status], ["registry_error", 502]);
+    assertEquals(error.message, "cannot reach registry evil.example: dns error: no such host");
+
+    const challenge = new Response("{}", {
+      status: 401,
+      headers: { "www-authenticate": 'Bearer realm="https://auth.evil.example/token"' },
+    });
+    const tokenless = new RegistryClient(home.images, {
+      fetch: (url) =>
+        new URL(url).host === "auth.evil.example"
+          ? Promise.reject(new TypeError("connection refused"))
+          : Promise.resolve(challenge.clone()),
+    });
+    const refused = await assertRejects(
+      () => tokenless.pull("evil.example/evil/img:latest"),
+      A3sError,
+    );
+    assertEquals(refused.status, 502);
+    assertEquals(
+      refused.message,
+      "cannot reach registry evil.example: its token service auth.evil.example: connection refused",
+    );
+  } finally {
+    await home.close();
   }
 });
 

@@ -49,7 +49,7 @@ export function privacyRouting(
       router: c.env.router,
       client: c.env.client.remoteAddr,
       principal: state.principal,
-      level,
+      privacyLevel: level,
       types,
       decision: localOnly ? "local-only" : "any",
     });

@@ -1,0 +1,46 @@
+import { assertEquals } from "@a3s/common/testing";
+import { redactBox, redactCommand, redactDetail, redactEnv, redactText } from "./_redact.ts";
+
+Deno.test("redact: each finding becomes its type, the rest of the line stays readable", () => {
+  assertEquals(redactText("ls -la /tmp"), "ls -la /tmp");
+  assertEquals(redactCommand(["sh", "-c", "echo password=hunter2correcthorse"]), [
+    "sh",
+    "-c",
+    "echo password=[SECRET]",
+  ]);
+  const bearer = "sk-proj-abcdefghijklmnop1234567890ABCD";
+  assertEquals(redactCommand(["curl", "-H", `Authorization: Bearer ${bearer}`, "http://x"]), [
+    "curl",
+    "-H",
+    "Authorization: Bearer [SECRET]",
+    "http://x",
+  ]);
+  assertEquals(redactCommand(["echo", "ada@example.org", "4111 1111 1111 1111"]), [
+    "echo",
+    "[EMAIL]",
+    "[CREDIT_CARD]",
+  ]);
+  assertEquals(redactCommand(["sleep", "60"]), ["sleep", "60"]);
+});
+
+Deno.test("redact: environments by value and by a credential's name; other fields exact", () => {
+  assertEquals(redactEnv({ API_TOKEN: "x1", HOME: "/root", EMPTY_PASSWORD: "" }), {
+    API_TOKEN: "[SECRET]",
+    HOME: "/root",
+    EMPTY_PASSWORD: "",
+  });
+  assertEquals(
+    redactDetail({ command: ["echo", "ada@example.org"], name: "web", exitCode: 0 }),
+    { command: ["echo", "[EMAIL]"], name: "web", exitCode: 0 },
+  );
+  assertEquals(redactDetail({ command: null, user: "root" }), { command: null, user: "root" });
+  assertEquals(redactDetail({ env: { DB_PASSWORD: "x" } }), { env: { DB_PASSWORD: "[SECRET]" } });
+  assertEquals(redactBox({ id: "b1", command: ["echo", "ada@example.org"] }), {
+    id: "b1",
+    command: ["echo", "[EMAIL]"],
+  });
+  assertEquals(redactBox({ command: [], env: { PATH: "/bin", GITHUB_TOKEN: "t" } }), {
+    command: [],
+    env: { PATH: "/bin", GITHUB_TOKEN: "[SECRET]" },
+  });
+});
