@@ -541,6 +541,45 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
 }
 
 /**
+ * Loads every agent file `config.agents` names (relative paths against `home`), as a session
+ * would on first use; the first that is missing or invalid throws a {@linkcode ValidationError}
+ * whose one-line message names its key (`code.agents.<name>`) and its path.
+ *
+ * @example
+ * ```ts ignore
+ * await checkAgentFiles({ agents: { x: "/nope/agent.hcl" }, default_agent: "x", default_workspace: "ws" }, "/home");
+ * // ValidationError: config code.agents.x: no agent file at /nope/agent.hcl
+ * ```
+ */
+export async function checkAgentFiles(config: CodeModuleConfig, home: string): Promise<void> {
+  for (const [name, path] of Object.entries(config.agents)) {
+    const key = `code.agents.${name}`;
+    const file = isAbsolute(path) ? path : resolve(home, path);
+    const shown = file === path ? path : `${path} (${file})`;
+    try {
+      await loadAgentConfig(file);
+    } catch (error) {
+      // No field: serve prints the message as its one line, which names the key already.
+      if (await missing(file)) {
+        throw new ValidationError(`config ${key}: no agent file at ${shown}`);
+      }
+      // The loader's message names the file, and the line and key within it.
+      throw new ValidationError(`config ${key}: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** Whether nothing is at `path` (a denied or other failing stat is not "missing"). */
+async function missing(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return false;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory;
+  }
+}
+
+/**
  * The code module for serve.
  *
  * @example
@@ -576,7 +615,16 @@ export function codeModule(
       // Turns run tools (commands, file writes, fetches): never anonymous.
       { path: "/code/v1/*", scope: "code:exec" },
     ],
-    start(ctx) {
+    async start(ctx) {
+      if (!Object.keys(ctx.config.agents).every((name) => /^[A-Za-z0-9_-]+$/.test(name))) {
+        throw new ValidationError(
+          "code.agents: names are letters, digits, _ and - only",
+          "code.agents",
+        );
+      }
+      // Before anything opens: an agent file that cannot be loaded otherwise gave a ready
+      // server whose every chat failed with "Please try again".
+      await checkAgentFiles(ctx.config, ctx.server.home ?? Deno.cwd());
       const host = ctx.server.host === "0.0.0.0" || ctx.server.host === "::"
         ? "127.0.0.1"
         : ctx.server.host;
@@ -628,12 +676,6 @@ export function codeModule(
           },
         },
       });
-      if (!Object.keys(ctx.config.agents).every((name) => /^[A-Za-z0-9_-]+$/.test(name))) {
-        throw new ValidationError(
-          "code.agents: names are letters, digits, _ and - only",
-          "code.agents",
-        );
-      }
       // safeclaw hands each checked, lane-queued channel message to the default agent.
       const unregister = safeclaw?.channels.use(
         agentChannelResponder(pool, ctx.config.default_agent, { guard: safeclaw }),

@@ -1,5 +1,5 @@
-import { assert, assertEquals } from "@a3s/common/testing";
-import { createLogger, loadConfig, openStore, startServer } from "@a3s/common";
+import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
+import { createLogger, loadConfig, openStore, startServer, ValidationError } from "@a3s/common";
 import { AgentPool, codeModule, createCodeRoutes } from "./routes.ts";
 import { ScriptedProvider } from "./llm/scripted.ts";
 import { bubblewrapAvailable } from "./runtime/sandbox.ts";
@@ -328,6 +328,49 @@ providers {
   } finally {
     await pool.close();
     await store.close();
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("routes: serve refuses to start on an agent file that is missing or invalid, naming the key and path", async () => {
+  const home = await Deno.makeTempDir({ prefix: "a3s-code-agents-" });
+  const start = async (code: Record<string, unknown>) => {
+    const module = codeModule({ withPower: false });
+    await Deno.writeTextFile(`${home}/config.json`, JSON.stringify({ code }));
+    const server = await startServer({
+      config: loadConfig({ env: { A3S_HOME: home }, flags: { port: 0 }, modules: [module] }),
+      modules: [module],
+      logger: createLogger("silent"),
+    });
+    await server.shutdown();
+  };
+  try {
+    // Before, serve started and said ready, and every chat failed with "Please try again".
+    const missing = await assertRejects(
+      () => start({ agents: { x: "/nope/agent.hcl" }, default_agent: "x" }),
+      ValidationError,
+    );
+    assertEquals(missing.message, "config code.agents.x: no agent file at /nope/agent.hcl");
+    assertEquals(missing.status, 400);
+    const relative = await assertRejects(
+      () => start({ agents: { helper: "agents/helper.hcl" } }),
+      ValidationError,
+    );
+    assertEquals(
+      relative.message,
+      `config code.agents.helper: no agent file at agents/helper.hcl (${home}/agents/helper.hcl)`,
+    );
+    await Deno.writeTextFile(`${home}/bad.hcl`, 'max_steps = "many"\n');
+    const invalid = await assertRejects(
+      () => start({ agents: { bad: `${home}/bad.hcl` } }),
+      ValidationError,
+    );
+    assert(invalid.message.startsWith(`config code.agents.bad: ${home}/bad.hcl:1: max_steps:`));
+    assert(!invalid.message.includes("\n"), invalid.message);
+    // A file that loads starts as before.
+    await Deno.writeTextFile(`${home}/good.hcl`, 'default_model = "llm/m"\n');
+    await start({ agents: { good: "good.hcl" }, default_agent: "good" });
+  } finally {
     await Deno.remove(home, { recursive: true });
   }
 });

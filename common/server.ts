@@ -176,6 +176,15 @@ export async function assembleApp(
       const status = error.status;
       const wrapped = status === 400
         ? new ValidationError(`body: ${error.message}`, field ?? "body")
+        : status === 415
+        // curl's `-d` alone labels a JSON body a form: say what to send instead.
+        ? new A3sError(
+          "unsupported_media_type",
+          `content-type '${
+            c.req.header("content-type") ?? "none"
+          }' is not accepted: send Content-Type: application/json`,
+          { status, field: "content-type" },
+        )
         : new A3sError(status === 413 ? "payload_too_large" : "http_error", error.message, {
           status,
           field,

@@ -137,6 +137,21 @@ Deno.test("malformed JSON, unknown routes, big bodies and crashes map to the con
   });
 });
 
+Deno.test("a JSON body sent as a form (curl -d alone) is a 415 saying which content type to send", async () => {
+  await withServer(async (url) => {
+    const form = await fetch(`${url}/demo/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: JSON.stringify({ messages: [] }),
+    });
+    assertEquals(form.status, 415);
+    const body = await form.json();
+    // Before: "Unsupported Media Type", with nothing to act on.
+    assertEquals(body.field, "content-type");
+    assert(body.detail.includes("send Content-Type: application/json"), body.detail);
+  });
+});
+
 Deno.test("a named upstream failure is a warning with its message; a crash is unhandled", async () => {
   await withServer(async (url, logs) => {
     const offline = await fetch(`${url}/demo/offline`);

@@ -177,6 +177,14 @@ export class DurableLane extends Lane {
     if (this.#processing) this.#loop.kick(0);
   }
 
+  /**
+   * Whether this process claims and runs jobs (`process: false` only submits and inspects): a
+   * module that submits work only this process can run needs a scheduler that runs it.
+   */
+  get processing(): boolean {
+    return this.#processing;
+  }
+
   /** Registers a kind's handler and looks for its queued jobs right away. */
   override handle<P = unknown, T = unknown>(
     kind: string,

@@ -91,18 +91,40 @@ export class ConcurrencyLimits implements RunningCounts {
   readonly keyRunning: Map<string, number> = new Map();
   readonly #high: HighWaterMarks = { global: 0, lanes: {}, sessions: {}, keys: {} };
   readonly #trackSessions: boolean;
+  /** The lanes whose limit the options set: an operator's, which {@linkcode raiseDefault} keeps. */
+  readonly #setLanes: ReadonlySet<LaneName>;
   #sessionMarks = 0;
 
   /** Sets the limits; lanes not named keep upstream's defaults. */
   constructor(options: ConcurrencyLimitOptions = {}) {
     this.global = options.global ?? Infinity;
     this.lanes = LANE_NAMES.map((name) => options.lanes?.[name] ?? DEFAULT_LANE_CONCURRENCY[name]);
+    this.#setLanes = new Set(LANE_NAMES.filter((name) => options.lanes?.[name] !== undefined));
     this.session = options.session ?? Infinity;
     const keys = new Map(Object.entries(options.keys ?? {}));
     this.defaultKey = keys.get("*") ?? Infinity;
     keys.delete("*");
     this.keys = keys;
     this.#trackSessions = this.session !== Infinity;
+  }
+
+  /**
+   * Raises `lane`'s limit to `n` where the options left it at upstream's default: for a module
+   * whose work there needs more, as safeclaw's chats need 8 `prompt` turns at once (upstream's 2
+   * let two slow chats hold every other one). A limit the options set, the operator's, stays.
+   * Returns the lane's limit now.
+   *
+   * @example
+   * ```ts
+   * import { ConcurrencyLimits } from "@a3s/lane";
+   * console.log(new ConcurrencyLimits().raiseDefault("prompt", 8)); // 8
+   * console.log(new ConcurrencyLimits({ lanes: { prompt: 3 } }).raiseDefault("prompt", 8)); // 3
+   * ```
+   */
+  raiseDefault(lane: LaneName, n: number): number {
+    const rank = laneRank(lane);
+    if (!this.#setLanes.has(lane) && n > this.lanes[rank]) this.lanes[rank] = n;
+    return this.lanes[rank];
   }
 
   /** The limit that applies to `key`. */

@@ -43,3 +43,15 @@ Deno.test("one start check serves this process's counts and counts read from the
   limits.acquire("query", "s1", "gpu");
   assertEquals(limits.blocker("query", "s1", null), limits.blockerIn(limits, 2, "s1", null));
 });
+
+Deno.test("raiseDefault raises a lane left at upstream's default, never one the options set", () => {
+  const limits = new ConcurrencyLimits({ lanes: { query: 4 } });
+  assertEquals(limits.raiseDefault("prompt", 8), 8);
+  for (let i = 0; i < 7; i++) limits.acquire("prompt", `s${i}`, null);
+  assertEquals(limits.blocker("prompt", "s7", null), null);
+  limits.acquire("prompt", "s7", null);
+  assertEquals(limits.blocker("prompt", "s8", null), "lane");
+  // The operator's limit stays, and a lower ask never lowers one.
+  assertEquals(limits.raiseDefault("query", 8), 4);
+  assertEquals(limits.raiseDefault("system", 1), 5);
+});

@@ -479,6 +479,13 @@ export class Guard {
     const redacted = action === "redact"
       ? sanitize(text, findings, "placeholder", await this.vault(session), origin)
       : text;
+    // A message passed on unredacted (allowed, or local-only: a card makes a chat
+    // HighlySensitive) still gives the user's values to the vault as theirs, or a reply that
+    // repeats them (the user's own card) was masked while a redacted e-mail came back.
+    if (origin === "input" && (action === "allow" || action === "local_only") && findings.length) {
+      const vault = await this.vault(session);
+      for (const f of findings) vault.placeholderFor(f.type, text.slice(f.start, f.end), origin);
+    }
     await this.#record(session, {
       kind: action === "block" ? "block" : action === "redact" ? "redaction" : "classification",
       severity: action === "block" ? "critical" : levelRank(level) >= 2 ? "warning" : "info",

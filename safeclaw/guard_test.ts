@@ -52,6 +52,32 @@ Deno.test("a reply gives the user's own values back and keeps others' redacted, 
   });
 });
 
+Deno.test("a local-only message's values (a card, an e-mail beside it) go back to their user, whole and streamed", async () => {
+  // The default policy: a card is HighlySensitive, so the chat goes local-only unredacted.
+  await withGuardOf({ policy: parsePolicy({}) }, async (guard) => {
+    const text = "My email is ada@example.org and card 4000 0566 5566 5556.";
+    const input = await guard.inspectInput({ session: "s", text });
+    assertEquals([input.action, input.localOnly, input.text], ["local_only", true, text]);
+    const scope = await guard.ownInputsScope("s");
+    const reply = "Noted: ada@example.org / 4000 0566 5566 5556; not bob@example.com.";
+    const whole = await guard.sanitizeOutput("s", reply, "placeholder", scope);
+    assert(whole.text.startsWith("Noted: ada@example.org / 4000 0566 5566 5556;"), whole.text);
+    // What the user did not send stays masked.
+    assert(!whole.text.includes("bob@example.com"), whole.text);
+    const stream = await guard.outputStream("s", "placeholder", scope);
+    const out = stream.push(reply) + stream.flush();
+    assertEquals(out, whole.text);
+    // Another session's user did not send the card: it stays masked for them.
+    const other = await guard.sanitizeOutput(
+      "t",
+      reply,
+      "placeholder",
+      await guard.ownInputsScope("t"),
+    );
+    assert(!other.text.includes("4000 0566 5566 5556"), other.text);
+  });
+});
+
 Deno.test("a streamed reply gets what a whole reply gets, however it is cut, and is audited", async () => {
   await withGuard(async (guard) => {
     await guard.inspectInput({ session: "s", text: "write to ada@example.org" });

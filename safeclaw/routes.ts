@@ -22,6 +22,7 @@ import { DeliveryLog } from "./channels/deliveries.ts";
 import { mergePolicies, parsePolicy, type Policy, readPolicyFile } from "./policy.ts";
 import { judgeInjection } from "./injection/judge.ts";
 import type { EventBus } from "@a3s/event";
+import type { DurableLane } from "@a3s/lane";
 import { publishSafeclawEvents } from "./bus_events.ts";
 import { sanitize } from "./sanitize.ts";
 import { apiSession, SESSION_KEY_MAX } from "./api_session.ts";
@@ -353,6 +354,12 @@ export interface SafeclawModuleOptions {
    * (default true; the module then depends on `event`).
    */
   events?: boolean;
+  /**
+   * Queue chat turns on the `lane` module's scheduler, so `lane stats`, `/lane/v1/*` and lane's
+   * events show them (default false: the hub's own lane in memory; serve turns it on). The
+   * module then depends on `lane`.
+   */
+  lane?: boolean;
 }
 
 /** The distinct types of `findings`, for an audit record. */
@@ -377,7 +384,7 @@ export function safeclawModule(
   return defineModule<SafeclawConfig, SafeclawApi>({
     name: "safeclaw",
     configSchema: SafeclawConfigSchema,
-    dependsOn: options.events === false ? [] : ["event"],
+    dependsOn: [...(options.events === false ? [] : ["event"]), ...(options.lane ? ["lane"] : [])],
     access: [
       // Analysis of text the caller sends: what local clients call, like a model API.
       { path: "/safeclaw/v1/scan", scope: "safeclaw:read", anonymousOnLoopback: true },
@@ -483,7 +490,14 @@ export function safeclawModule(
       // register after start even when no chat API is known (on port 0 serve does not know its
       // own port yet).
       const deliveries = await DeliveryLog.open(ctx.store);
+      // A lane that only submits (`lane.process: false`) would never run a turn only this
+      // process can run: the hub's own lane then answers.
+      const served = ctx.modules.lane as DurableLane | undefined;
+      if (served && !served.processing) {
+        ctx.logger.warn("chat turns queue in memory: lane.process is false in this process");
+      }
       const hub = new ChannelHub(guard, adapters, respond, {
+        lane: served?.processing ? served : undefined,
         onError: (error, message) =>
           ctx.logger.error("channel reply failed", {
             channel: message.channel,

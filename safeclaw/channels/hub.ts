@@ -2,10 +2,11 @@
  * The channel hub: a webhook request is verified by its platform's adapter (401 and an audit
  * record when it fails), the message goes through safeclaw (classify, injection, ratchet),
  * then through lane, one queue per session, to the responder, and the reply comes back through
- * safeclaw's output sanitizer to the platform.
+ * safeclaw's output sanitizer to the platform. In serve the lane is the lane module's, so chat
+ * turns show in `lane stats`, `/lane/v1/*` and lane's events.
  */
 import { isLoopbackUrl } from "@a3s/common";
-import { createLane, type Lane, type LaneStats } from "@a3s/lane";
+import { createLane, type JobContext, type Lane, type LaneStats } from "@a3s/lane";
 import type { Guard } from "../guard.ts";
 import { createHash } from "node:crypto";
 import { type Deliveries, RecentDeliveries } from "./deliveries.ts";
@@ -80,6 +81,49 @@ async function outcomeOf<T>(work: () => Promise<T>): Promise<Outcome<T>> {
   }
 }
 
+/** The lane job kind of a chat turn on a served lane; its payload is `{ turn }`, never the text. */
+export const CHAT_TURN_KIND = "safeclaw.chat.turn";
+
+/**
+ * Chat turns answered at once: the `prompt` lane's limit unless the operator set one (its
+ * upstream default, 2, let two slow chats hold every other one).
+ */
+export const CHAT_CONCURRENCY = 8;
+
+/**
+ * What a chat turn's job leaves as its result in the lane, and so in the store: whether it was
+ * answered, and why not (redacted), never the message or the reply.
+ */
+export interface ChatTurnResult {
+  /** True when the responder answered (a reply that then failed to send still counts). */
+  answered: boolean;
+  /** Why the turn failed, every finding replaced by its type. */
+  error?: string;
+  /**
+   * The turn was not this process's: queued before a restart, or by another process on the
+   * same store. Nothing ran; the process that queued it (if it still runs) queues it again.
+   */
+  elsewhere?: true;
+}
+
+/**
+ * The turns this process queued on a served lane and that have not started, by id. Only this
+ * process can run one (it is a closure over the message), so the job carries just its id.
+ */
+const TURNS = new Map<string, () => Promise<ChatTurnResult>>();
+
+/** How often a turn another process's worker took (and could not run) is queued again. */
+const MAX_REQUEUES = 10;
+
+/** The handler of {@linkcode CHAT_TURN_KIND}: runs the turn, if it is this process's. */
+function runTurn(ctx: JobContext): Promise<ChatTurnResult> | ChatTurnResult {
+  const id = (ctx.payload as { turn?: unknown } | null)?.turn;
+  const turn = typeof id === "string" ? TURNS.get(id) : undefined;
+  if (!turn) return { answered: false, elsewhere: true };
+  TURNS.delete(id as string);
+  return turn();
+}
+
 /** Waits before each retry of a reply the platform's API did not take. */
 export const SEND_RETRY_DELAYS_MS: readonly number[] = [500, 2_000, 5_000];
 
@@ -132,12 +176,23 @@ export interface ChannelHubOptions {
   auditWindowMs?: number;
   /** The clock of the audit's windows (tests pin it). */
   now?: () => number;
+  /**
+   * The scheduler chat turns queue on: serve's lane module, so its tools show them. Each turn is
+   * a job of kind {@linkcode CHAT_TURN_KIND} in the `prompt` lane, one at a time per session;
+   * the lane's `prompt` limit is raised to {@linkcode CHAT_CONCURRENCY} unless its config sets
+   * one. Without it (library use, tests) the hub keeps a lane of its own in memory.
+   */
+  lane?: Lane;
 }
 
 /** The hub. */
 export class ChannelHub {
   #adapters = new Map<string, ChannelAdapter>();
   #lane: Lane;
+  /** True when `#lane` is served (the lane module's): the hub neither orders nor closes it. */
+  readonly #served: boolean;
+  /** The last turn of each session on a served lane, which the session's next one waits for. */
+  readonly #turns = new Map<string, Promise<void>>();
   #pending = new Set<Promise<unknown>>();
   /** The last reply of each session still being sent, which the session's next one waits for. */
   readonly #sending = new Map<string, Promise<void>>();
@@ -157,13 +212,19 @@ export class ChannelHub {
     options: ChannelHubOptions = {},
   ) {
     for (const a of adapters) this.#adapters.set(a.name, a);
-    // Chats run side by side up to 8 (the `prompt` lane's own default, 2, let two slow chats
-    // hold every other one); each chat's messages one at a time, in order.
-    this.#lane = createLane({
-      maxConcurrency: 8,
-      sessionConcurrency: 1,
-      lanes: { prompt: { maxConcurrency: 8 } },
-    });
+    this.#served = options.lane !== undefined;
+    if (options.lane) {
+      this.#lane = options.lane;
+      this.#lane.limits.raiseDefault("prompt", CHAT_CONCURRENCY);
+      this.#lane.handle(CHAT_TURN_KIND, runTurn);
+    } else {
+      // Chats run side by side up to 8; each chat's messages one at a time, in order.
+      this.#lane = createLane({
+        maxConcurrency: CHAT_CONCURRENCY,
+        sessionConcurrency: 1,
+        lanes: { prompt: { maxConcurrency: CHAT_CONCURRENCY } },
+      });
+    }
     this.onError = options.onError ?? (() => {});
     this.retryDelaysMs = options.retryDelaysMs ?? SEND_RETRY_DELAYS_MS;
     this.maxRetryWaitMs = options.maxRetryWaitMs ?? MAX_RETRY_WAIT_MS;
@@ -388,12 +449,73 @@ export class ChannelHub {
 
   /** Runs `work` in the session's queue: one at a time per session, in arrival order. */
   async run<T>(session: string, work: () => Promise<T>): Promise<T> {
+    if (this.#served) return await this.#runServed(session, work);
     // The job holds the message until it is retired; a failed one must not wait in a
     // dead-letter queue no one reads, so the failure travels as its result.
     const job = await this.#lane.submit(session, "prompt", () => outcomeOf(work));
     const outcome = await job.result as Outcome<T>;
     if (!outcome.ok) throw outcome.error;
     return outcome.value;
+  }
+
+  /**
+   * Runs `work` as a job of the served lane, after the session's earlier turns. The hub orders a
+   * session's turns itself: the served lane's session limit is the operator's (none by default),
+   * and a dependency between jobs would cancel a chat's later turns with one that was cancelled.
+   */
+  #runServed<T>(session: string, work: () => Promise<T>): Promise<T> {
+    const earlier = this.#turns.get(session) ?? Promise.resolve();
+    // Settles once the turn's work is over or will never start: a turn the lane gave up on
+    // (its timeout) may still be running, and the chat's next one waits for it.
+    const over = Promise.withResolvers<void>();
+    const turn = earlier.then(() => this.#submitTurn(session, work, over.resolve));
+    turn.catch(() => {});
+    const settled = over.promise;
+    this.#turns.set(session, settled);
+    settled.then(() => {
+      if (this.#turns.get(session) === settled) this.#turns.delete(session);
+    });
+    return turn;
+  }
+
+  async #submitTurn<T>(
+    session: string,
+    work: () => Promise<T>,
+    over: () => void,
+  ): Promise<T> {
+    const id = crypto.randomUUID();
+    let outcome: Outcome<T> | undefined;
+    // A failed turn is the job's result, not a dead-lettered job: it is told to the user, and
+    // retrying it would answer them twice.
+    TURNS.set(id, async () => {
+      const done = await outcomeOf(work);
+      over();
+      outcome = done;
+      return done.ok
+        ? { answered: true }
+        : { answered: false, error: redactedError(this.guard, done.error).message };
+    });
+    try {
+      for (let queued = 0; !outcome; queued++) {
+        const job = await this.#lane.submit(
+          session,
+          "prompt",
+          { kind: CHAT_TURN_KIND, payload: { turn: id } },
+          { retry: { maxAttempts: 1 } },
+        );
+        const result = await job.result as ChatTurnResult | undefined;
+        if (outcome) break;
+        if (!result?.elsewhere || queued >= MAX_REQUEUES || !TURNS.has(id)) {
+          throw new Error(`chat turn job ${job.id} ended without running the turn`);
+        }
+      }
+    } finally {
+      // Still there: the turn never started (its job cancelled, or the lane closed), nor will.
+      if (TURNS.delete(id)) over();
+    }
+    const done = outcome as Outcome<T>;
+    if (!done.ok) throw done.error;
+    return done.value;
   }
 
   /**
@@ -416,7 +538,10 @@ export class ChannelHub {
     return record?.seq;
   }
 
-  /** The chats' queue: jobs by state (a failed reply is never left dead-lettered) and peaks. */
+  /**
+   * The chats' queue: jobs by state (a failed reply is never left dead-lettered) and peaks; on a
+   * served lane, its every job.
+   */
   stats(): Promise<LaneStats> {
     return this.#lane.stats();
   }
@@ -426,11 +551,14 @@ export class ChannelHub {
     while (this.#pending.size) await Promise.all([...this.#pending]);
   }
 
-  /** Stops the lane after the replies in flight, and writes the audit summaries still counting. */
+  /**
+   * Stops the lane after the replies in flight (a served one is its module's to close), and
+   * writes the audit summaries still counting.
+   */
   async close(): Promise<void> {
     await this.settle();
     await this.#audit.close();
-    await this.#lane.close();
+    if (!this.#served) await this.#lane.close();
   }
 }
 

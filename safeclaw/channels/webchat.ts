@@ -10,7 +10,7 @@ import {
   LOCAL_ONLY_REFUSAL,
   replyFailedNotice,
 } from "./hub.ts";
-import { isLoopbackUrl, OriginPolicy } from "@a3s/common";
+import { A3sError, isLoopbackUrl, OriginPolicy, renderError } from "@a3s/common";
 import { sessionKey } from "./types.ts";
 import { SseReader } from "../sse.ts";
 import { readChunk } from "../reply_schema.ts";
@@ -65,6 +65,15 @@ export function chatStreamResponder(baseUrl: string, model: string): StreamingRe
   };
 }
 
+/** A refusal in the RFC 9457 problem+json shape every other route under `/safeclaw/v1` answers in. */
+function problem(request: Request, error: A3sError): Response {
+  const { contentType, body } = renderError("problem", error, new URL(request.url).pathname);
+  return new Response(JSON.stringify(body), {
+    status: error.status,
+    headers: { "content-type": contentType },
+  });
+}
+
 /**
  * Upgrades `request` to the WebChat WebSocket.
  *
@@ -81,7 +90,13 @@ export function webchatSocket(
   options: { origins?: readonly string[] } = {},
 ): Response {
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-    return Response.json({ error: "expected a WebSocket upgrade" }, { status: 426 });
+    return problem(
+      request,
+      new A3sError("upgrade_required", "expected a WebSocket upgrade", {
+        status: 426,
+        field: "upgrade",
+      }),
+    );
   }
   // The socket drives an agent that runs commands. A browser opens it from the page `serve`
   // gives (same origin) or from an origin configured for it; a page from any other local port
@@ -92,9 +107,13 @@ export function webchatSocket(
     origin !== null &&
     !new OriginPolicy(options.origins ?? []).allows(origin, host, { loopback: false })
   ) {
-    return Response.json(
-      { error: `origin '${origin}' may not open the WebChat socket` },
-      { status: 403 },
+    return problem(
+      request,
+      new A3sError(
+        "forbidden_origin",
+        `origin '${origin}' may not open the WebChat socket; open the page serve gives, or add the origin to security.origins`,
+        { status: 403, field: "origin" },
+      ),
     );
   }
   const user = new URL(request.url).searchParams.get("user")?.slice(0, 100) || crypto.randomUUID();

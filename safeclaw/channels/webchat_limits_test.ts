@@ -110,6 +110,11 @@ Deno.test("WebChat: a page has at most a few messages pending; closing it cancel
 
 /** The status line the server answers a WebSocket upgrade from `origin` with. */
 async function upgradeStatus(port: number, origin: string | null): Promise<string> {
+  return (await upgradeReply(port, origin)).split("\r\n")[0];
+}
+
+/** The head and body the server answers a WebSocket upgrade from `origin` with. */
+async function upgradeReply(port: number, origin: string | null): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     const lines = [
@@ -122,9 +127,19 @@ async function upgradeStatus(port: number, origin: string | null): Promise<strin
       ...(origin === null ? [] : [`Origin: ${origin}`]),
     ];
     await conn.write(new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n"));
-    const buffer = new Uint8Array(512);
-    const n = await conn.read(buffer);
-    return new TextDecoder().decode(buffer.subarray(0, n ?? 0)).split("\r\n")[0];
+    const buffer = new Uint8Array(4096);
+    let text = "";
+    // A refusal's body may come in a read of its own; a 101 has none, and its socket stays open.
+    for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) return text;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+      const [head, body = ""] = text.split("\r\n\r\n");
+      const length = Number(/^content-length: *(\d+)$/im.exec(head)?.[1] ?? 0);
+      if (text.includes("\r\n\r\n") && new TextEncoder().encode(body).length >= length) {
+        return text;
+      }
+    }
   } finally {
     conn.close();
   }
@@ -155,6 +170,17 @@ Deno.test("WebChat: only the page's own origin (or a configured one) may open th
     ) {
       assert((await upgradeStatus(port, origin)).includes(" 403 "), origin);
     }
+    // As every other refusal of the API: problem+json naming the field, not `{"error":...}`.
+    const refused = await upgradeReply(port, "http://localhost:3000");
+    const [head, body] = refused.split("\r\n\r\n");
+    assert(/^content-type: application\/problem\+json$/im.test(head), head);
+    const problem = JSON.parse(body);
+    assertEquals([problem.status, problem.field, problem.type], [
+      403,
+      "origin",
+      "urn:a3s:error:forbidden_origin",
+    ]);
+    assert(problem.detail.includes("security.origins"), problem.detail);
     for (const origin of [`http://127.0.0.1:${port}`, "https://chat.corp.example", null]) {
       assert((await upgradeStatus(port, origin)).includes(" 101 "), String(origin));
     }

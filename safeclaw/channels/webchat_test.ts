@@ -6,16 +6,23 @@ import { chatStreamResponder, webchatSocket } from "./webchat.ts";
 import { openStore } from "@a3s/common";
 import { Guard } from "../guard.ts";
 import { parsePolicy } from "../policy.ts";
-import { ChannelHub } from "./hub.ts";
+import { ChannelHub, CHAT_TURN_KIND } from "./hub.ts";
+import { laneModule } from "@a3s/lane/routes";
 
-async function withWebchat(fn: (server: RunningServer) => Promise<void>) {
+async function withWebchat(
+  fn: (server: RunningServer) => Promise<void>,
+  options: { lane?: boolean } = {},
+) {
   const upstream = startFakeOpenAi("power");
   const server = await startServer({
     config: {
       ...loadConfig({ flags: { port: 0, home: await testDir() }, env: {} }),
       safeclaw: { proxy: { localUpstream: upstream.url } },
+      security: { tokens: [{ token: LANE_READER, scopes: ["lane:read"] }] },
     } as ReturnType<typeof loadConfig>,
-    modules: [safeclawModule({ events: false })],
+    modules: options.lane
+      ? [laneModule({ events: false }), safeclawModule({ events: false, lane: true })]
+      : [safeclawModule({ events: false })],
     logger: createLogger("silent"),
   });
   try {
@@ -25,6 +32,59 @@ async function withWebchat(fn: (server: RunningServer) => Promise<void>) {
     await upstream.close();
   }
 }
+
+const LANE_READER = "webchat-lane-reader-0123456789abcdef";
+
+/** The text of WebChat's reply to `text`, sent as user `user` on a new socket. */
+async function chat(server: RunningServer, user: string, text: string): Promise<string> {
+  const url = new URL(`/safeclaw/v1/webchat/ws?user=${user}`, server.url);
+  url.protocol = "ws:";
+  const ws = new WebSocket(url);
+  let reply = "";
+  const done = new Promise<void>((resolve, reject) => {
+    ws.onmessage = (e) => {
+      const msg = JSON.parse(e.data);
+      if (msg.type === "delta") reply += msg.text;
+      if (msg.type === "error") reject(new Error(msg.message));
+      if (msg.type === "done") resolve();
+    };
+    ws.onerror = () => reject(new Error("socket error"));
+  });
+  await new Promise((resolve) => (ws.onopen = resolve));
+  ws.send(JSON.stringify({ type: "message", text }));
+  try {
+    await done;
+  } finally {
+    const closed = new Promise((resolve) => (ws.onclose = resolve));
+    ws.close();
+    await closed;
+  }
+  return reply;
+}
+
+Deno.test("WebChat under serve with lane: turns are the lane module's jobs; the user's own card comes back", async () => {
+  await withWebchat(async (server) => {
+    // The default policy makes a card HighlySensitive: the chat goes local-only, unredacted.
+    // Before, the user's own card came back as [CREDIT_CARD] while an e-mail came back clear.
+    assertEquals(
+      await chat(server, "u1", "card 4000 0566 5566 5556, mail ada@example.org"),
+      "power heard: card 4000 0566 5566 5556, mail ada@example.org. Reach the owner at [EMAIL_2].",
+    );
+    // Before, chat turns ran on a private lane: `/lane/v1/*` and `lane stats` showed nothing.
+    const res = await fetch(new URL("/lane/v1/jobs?lane=prompt", server.url), {
+      headers: { authorization: `Bearer ${LANE_READER}` },
+    });
+    const { jobs } = await res.json();
+    assertEquals(
+      jobs.map((
+        j: { kind: string; state: string; result: unknown },
+      ) => [j.kind, j.state, j.result]),
+      [[CHAT_TURN_KIND, "completed", { answered: true }]],
+    );
+    assert(jobs[0].session.startsWith("u1:webchat:"), jobs[0].session);
+    assert(!JSON.stringify(jobs).includes("4000"), "the lane keeps no message text");
+  }, { lane: true });
+});
 
 Deno.test("the WebChat socket streams a sanitized reply in deltas", async () => {
   await withWebchat(async (server) => {
