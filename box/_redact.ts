@@ -9,10 +9,22 @@
 import { scan } from "@a3s/wasm/pii";
 
 /**
- * `text` with every secret and personal value the scanner finds replaced by `[TYPE]`.
+ * Types a command line names for what it does, not whom it is about: `-p 0.0.0.0:8080` or a
+ * service's address masked made `box inspect` unreadable and hid nothing personal.
+ */
+const KEPT_TYPES = new Set(["ip_address"]);
+
+/** `git@github.com:org/repo` is an SSH remote, not an e-mail address. */
+function sshRemote(text: string, finding: { type: string; start: number; end: number }): boolean {
+  return finding.type === "email" && /^git@/i.test(text.slice(finding.start, finding.end));
+}
+
+/**
+ * `text` with every secret and personal value the scanner finds replaced by `[TYPE]` (but the
+ * network addresses and SSH remotes a command is made of).
  */
 export function redactText(text: string): string {
-  const findings = scan(text);
+  const findings = scan(text).filter((f) => !KEPT_TYPES.has(f.type) && !sshRemote(text, f));
   if (findings.length === 0) return text;
   let out = "";
   let at = 0;

@@ -44,3 +44,17 @@ Deno.test("redact: environments by value and by a credential's name; other field
     env: { PATH: "/bin", GITHUB_TOKEN: "[SECRET]" },
   });
 });
+
+Deno.test("redact: what a command is made of stays (addresses, URLs, SSH remotes); secrets go", () => {
+  const command = [
+    "sh",
+    "-c",
+    "git clone git@github.com:org/repo && curl -s http://10.0.0.7:8080/x -p 0.0.0.0:80 " +
+    "--data password=hunter2-very-secret",
+  ];
+  const shown = redactCommand(command).join(" ");
+  for (const kept of ["git@github.com:org/repo", "http://10.0.0.7:8080/x", "0.0.0.0:80"]) {
+    assertEquals(shown.includes(kept), true, shown);
+  }
+  assertEquals(shown.includes("hunter2-very-secret"), false, shown);
+});

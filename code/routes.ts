@@ -543,7 +543,9 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
 /**
  * Loads every agent file `config.agents` names (relative paths against `home`), as a session
  * would on first use; the first that is missing or invalid throws a {@linkcode ValidationError}
- * whose one-line message names its key (`code.agents.<name>`) and its path.
+ * whose one-line message names its key (`code.agents.<name>`) and its path. An agent other than
+ * the default whose file reads an `env("X")` that is unset is only `warn`ed of: it may be meant
+ * for a deployment that sets it, and nothing else depends on it (it still fails when used).
  *
  * @example
  * ```ts ignore
@@ -551,7 +553,11 @@ export function createCodeRoutes(pool: AgentPool, shutdown?: AbortSignal): OpenA
  * // ValidationError: config code.agents.x: no agent file at /nope/agent.hcl
  * ```
  */
-export async function checkAgentFiles(config: CodeModuleConfig, home: string): Promise<void> {
+export async function checkAgentFiles(
+  config: CodeModuleConfig,
+  home: string,
+  warn: (message: string) => void = () => {},
+): Promise<void> {
   for (const [name, path] of Object.entries(config.agents)) {
     const key = `code.agents.${name}`;
     const file = isAbsolute(path) ? path : resolve(home, path);
@@ -564,10 +570,18 @@ export async function checkAgentFiles(config: CodeModuleConfig, home: string): P
         throw new ValidationError(`config ${key}: no agent file at ${shown}`);
       }
       // The loader's message names the file, and the line and key within it.
-      throw new ValidationError(`config ${key}: ${(error as Error).message}`);
+      const message = `config ${key}: ${(error as Error).message}`;
+      if (name !== config.default_agent && UNSET_ENV.test((error as Error).message)) {
+        warn(message);
+        continue;
+      }
+      throw new ValidationError(message);
     }
   }
 }
+
+/** The agent loader's message for an `env("X")` whose variable is unset. */
+const UNSET_ENV = /environment variable \S+ is not set/;
 
 /** Whether nothing is at `path` (a denied or other failing stat is not "missing"). */
 async function missing(path: string): Promise<boolean> {
@@ -624,7 +638,11 @@ export function codeModule(
       }
       // Before anything opens: an agent file that cannot be loaded otherwise gave a ready
       // server whose every chat failed with "Please try again".
-      await checkAgentFiles(ctx.config, ctx.server.home ?? Deno.cwd());
+      await checkAgentFiles(
+        ctx.config,
+        ctx.server.home ?? Deno.cwd(),
+        (message) => ctx.logger.warn(message),
+      );
       const host = ctx.server.host === "0.0.0.0" || ctx.server.host === "::"
         ? "127.0.0.1"
         : ctx.server.host;

@@ -370,6 +370,14 @@ Deno.test("routes: serve refuses to start on an agent file that is missing or in
     // A file that loads starts as before.
     await Deno.writeTextFile(`${home}/good.hcl`, 'default_model = "llm/m"\n');
     await start({ agents: { good: "good.hcl" }, default_agent: "good" });
+    // An unset env() stops serve only in the default agent; another one is warned of.
+    await Deno.writeTextFile(`${home}/env.hcl`, 'default_model = env("A3S_TEST_UNSET_MODEL")\n');
+    await start({ agents: { good: "good.hcl", later: "env.hcl" }, default_agent: "good" });
+    const unset = await assertRejects(
+      () => start({ agents: { later: "env.hcl" }, default_agent: "later" }),
+      ValidationError,
+    );
+    assert(unset.message.includes("A3S_TEST_UNSET_MODEL is not set"), unset.message);
   } finally {
     await Deno.remove(home, { recursive: true });
   }
