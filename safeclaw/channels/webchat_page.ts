@@ -7,6 +7,7 @@ export const WEBCHAT_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>a3s WebChat</title>
+<link rel="icon" href="data:,">
 <style>
   body { font: 15px/1.4 system-ui, sans-serif; margin: 0; display: flex; flex-direction: column; height: 100vh; }
   header { padding: .6rem 1rem; background: #1f2937; color: #fff; }
