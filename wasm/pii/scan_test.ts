@@ -504,3 +504,49 @@ Deno.test("Slack and Discord webhook URLs are secrets; documentation examples ar
     "https://slack.com/services/TPWUGBHKP/BSNO4CTNY3Q/62UdlnLffylIBSNjnKB5tZgf",
   ]);
 });
+
+Deno.test("a password after a label keeps its '&'", () => {
+  assertEquals(found("password: Tr0ub4dor&3x"), ["secret:Tr0ub4dor&3x"]);
+  assertEquals(found("password=Tr0ub4dor&3x"), ["secret:Tr0ub4dor&3x"]);
+  // A query string's next parameter and a shell's `&&` still end it.
+  assertEquals(found("/login?password=Tr0ub4dor&user=bob"), ["secret:Tr0ub4dor"]);
+  assertEquals(found("password=Tr0ub4dor3x && ls"), ["secret:Tr0ub4dor3x"]);
+});
+
+Deno.test("database URLs with a password are found whole", () => {
+  for (
+    const url of [
+      "postgres://app:s3cr3t-P@ss@db.internal:5432/app",
+      "postgresql://app:s3cr3t-P@ss@db.internal:5432/app",
+      "mysql://app:s3cr3t-P@ss@db.internal/app",
+      "mongodb+srv://app:s3cr3t-P@ss@cluster0.x.net/app",
+      "redis://:s3cr3tPass@cache.internal:6379",
+    ]
+  ) assertEquals(found(`DATABASE_URL=${url}`), [`secret:${url}`]);
+});
+
+Deno.test("long OpenAI project keys are found whole", () => {
+  const body = "Ab3_Xy9-Kq2Lm4Wp8Rt7Yv3Nb6Hj1Df5Gs0Ae".repeat(7).slice(0, 240);
+  const key = `sk-proj-${body}`;
+  assertEquals(found(`key ${key} end`), [`secret:${key}`]);
+  assertEquals(found(`OPENAI_API_KEY=${key}`), [`secret:${key}`]);
+});
+
+Deno.test("passwords given to commands on a command line", () => {
+  assertEquals(found("mysql -u root -pSECRET app"), ["secret:SECRET"]);
+  assertEquals(found("mysql -u root -p'S3 cret' app"), ["secret:S3 cret"]);
+  assertEquals(found("mysqldump --password=SECRET app > a.sql"), ["secret:SECRET"]);
+  assertEquals(found("sshpass -p SECRET ssh -p 2222 host"), ["secret:SECRET"]);
+  assertEquals(found("curl -u user:SECRET https://example.com"), ["secret:SECRET"]);
+  assertEquals(found("curl --user 'admin:hunter2' https://example.com"), ["secret:hunter2"]);
+  assertNothing([
+    "mysql -u root -p app",
+    "mysql -u root -p$MYSQL_PWD app",
+    'sshpass -p "$PASS" ssh host',
+    "curl -u user https://example.com",
+    "curl -s https://example.com | grep -p foo",
+    "tar -xpf a.tar; ls -u dir",
+    "ssh -p 2222 host",
+    "mysql --password=<your-password>",
+  ]);
+});

@@ -26,6 +26,7 @@ import {
   resetSecrets,
   scanKeyValue,
   scanPem,
+  scanCommandOption,
   scanPrefixedSecret,
   scanUrlCredentials,
 } from "./secrets";
@@ -86,7 +87,11 @@ function scanPunctuation(i: i32, c: i32): i32 {
   if (c == 61) return scanKeyValue(i);
   if (c == 43) return isDigit(at(i + 1)) ? scanPlusPhone(i) : -1;
   if (c == 40) return isDigit(at(i + 1)) ? scanParenPhone(i) : -1;
-  if (c == 45) return at(i + 1) == 45 ? scanPem(i) : -1;
+  if (c == 45) {
+    const next = at(i + 1);
+    if (next == 45) return at(i + 2) == 45 ? scanPem(i) : scanCommandOption(i);
+    return next == 112 || next == 117 ? scanCommandOption(i) : -1;
+  }
   return -1;
 }
 
@@ -171,7 +176,8 @@ function fillSplats(): void {
     v128.or(v128.or(curDigit, capitals), v128.or(hexStart, prefixK)),
     v128.or(prefixG, v128.or(prefixX, prefixE)),
   );
-  // '@', ':' and '=' always; '+' and '(' before a digit; '-' before another '-'.
+  // '@', ':' and '=' always; '+' and '(' before a digit; '-' before another '-', or before
+  // 'p' or 'u' after a space.
   const anchor = v128.or(
     v128.or(
       v128.or(i8x16.eq(cur, splat(64)), i8x16.eq(cur, splat(58))),
@@ -182,7 +188,17 @@ function fillSplats(): void {
         v128.or(i8x16.eq(cur, splat(43)), i8x16.eq(cur, splat(40))),
         nextDigit,
       ),
-      v128.and(i8x16.eq(cur, splat(45)), i8x16.eq(next, splat(45))),
+      v128.and(
+        i8x16.eq(cur, splat(45)),
+        v128.or(
+          i8x16.eq(next, splat(45)),
+          // `-p` and `-u` after a space: a password option of a command line.
+          v128.and(
+            i8x16.eq(prev, splat(32)),
+            v128.or(i8x16.eq(next, splat(112)), i8x16.eq(next, splat(117))),
+          ),
+        ),
+      ),
     ),
   );
   return i8x16.bitmask(v128.or(v128.andnot(startable, prevWord), anchor));

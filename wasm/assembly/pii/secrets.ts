@@ -313,7 +313,9 @@ export function scanPrefixedSecret(s: i32, c: i32): i32 {
       const anthropic = startsWith(s, "sk-ant-");
       const body = anthropic ? s + 7 : s + 3;
       const minimum = anthropic ? 32 : 20;
-      if (end - body < minimum || end - s > 240) return -1;
+      // Project and service-account keys (`sk-proj-`, `sk-svcacct-`) run to 160 characters
+      // and more; the cap only stops a run of dashes and letters that no key is.
+      if (end - body < minimum || end - s > 512) return -1;
       if (!hasDigitAndLetter(body, end) || entropy(body, end) < 3.0) return -1;
       return accept(s, body, end, anthropic ? 990 : 970);
     }
@@ -618,6 +620,18 @@ function skipScheme(v: i32): i32 {
   return v;
 }
 
+/**
+ * Whether the '&' at `i` is part of a password rather than the end of it: a value character
+ * follows, and not a shell `&&` or a query string's next `name=`.
+ */
+function ampersandInPassword(i: i32): bool {
+  const next = at(i + 1);
+  if (!isValueChar(next) || next == 61) return false;
+  let j = i + 1;
+  while (isWord(at(j))) j++;
+  return at(j) != 61;
+}
+
 /** `name = value`, `name: value`, `"name": "value"` where the name sounds like a secret. */
 export function scanKeyValue(op: i32): i32 {
   // The name needs three characters before the operator (past spaces and a closing quote);
@@ -668,7 +682,9 @@ export function scanKeyValue(op: i32): i32 {
   // that length only dots may follow, and only unquoted (it sheds trailing dots). Read to its
   // end, `key:key:key:…` made every ':' read the rest of the text.
   const longest = start + 200;
-  while (isValueChar(at(i))) {
+  // A password may hold '&' (`password: Tr0ub4dor&3x`), where other values end.
+  const password = nameMatches(nameStart, nameEnd, PASSWORD_NAMES);
+  while (isValueChar(at(i)) || (password && at(i) == 38 && ampersandInPassword(i))) {
     // `name: other_name=value` is a second assignment, not one value; base64 padding ends a value.
     if (at(i) == 61 && at(i + 1) != 61 && isValueChar(at(i + 1))) break;
     if (i >= longest && (quoted || at(i) != 46)) return -1;
@@ -689,7 +705,7 @@ export function scanKeyValue(op: i32): i32 {
   if (isPlaceholder(start, end) || containsFold(start, end, "://") || isUuid(start, end)) return -1;
   const bits = entropy(start, end);
   const classes = classCount(start, end);
-  if (nameMatches(nameStart, nameEnd, PASSWORD_NAMES)) {
+  if (password) {
     if (len <= 64 && (classes >= 3 || (len >= 12 && classes >= 2 && bits >= 3.0))) {
       emit(SECRET, start, end, 800);
       return end;
@@ -704,4 +720,136 @@ export function scanKeyValue(op: i32): i32 {
   if (bits < needed) return -1;
   emit(SECRET, start, end, 750);
   return end;
+}
+
+// Command lines that carry a password as an argument: `mysql -pSECRET`, `mysql --password=SECRET`,
+// `sshpass -p SECRET`, `curl -u user:SECRET`. Whatever follows such an option is the password the
+// command uses, so a short or plain word counts too; a variable (`$PW`) or a placeholder does not.
+const TOOL_MYSQL: i32 = 1;
+const TOOL_SSHPASS: i32 = 2;
+const TOOL_CURL: i32 = 4;
+
+/** The tool whose name is the word starting at `k` (one of the TOOL_ bits), or 0. */
+function toolAt(k: i32): i32 {
+  const c = at(k);
+  if (c == 109) {
+    // mysql, mysqldump, mysqladmin, mysqlimport...; mariadb, mariadb-dump...
+    if (startsWith(k, "mysql") || startsWith(k, "mariadb")) return TOOL_MYSQL;
+  } else if (c == 115) {
+    if (startsWith(k, "sshpass") && !isNameChar(at(k + 7))) return TOOL_SSHPASS;
+  } else if (c == 99) {
+    if (startsWith(k, "curl") && !isNameChar(at(k + 4))) return TOOL_CURL;
+  }
+  return 0;
+}
+
+/**
+ * The tool named by the nearest word of the same command before `i` that names one (not past a
+ * line end, `|`, `;` or `&`), as its TOOL_ bit; `adjacent` asks that only spaces lie between.
+ */
+function commandTool(i: i32, adjacent: bool): i32 {
+  const stop = i > 256 ? i - 256 : 0;
+  let k = i - 1;
+  while (k >= stop && at(k) == 32) k--;
+  const wordEnd = k + 1;
+  for (; k >= stop; k--) {
+    const c = at(k);
+    if (c == 10 || c == 13 || c == 124 || c == 59 || c == 38) return 0;
+    if (k > 0 && isNameChar(at(k - 1))) continue;
+    const tool = toolAt(k);
+    if (tool != 0) return tool;
+    if (adjacent && k < wordEnd) return 0;
+  }
+  return 0;
+}
+
+// @ts-ignore: decorator
+@inline function isShellWordChar(c: i32): bool {
+  // Printable, not a space, quote, backtick, or a character that ends a shell word.
+  return c > 32 && c < 127 && c != 34 && c != 39 && c != 96 && c != 59 && c != 124 &&
+    c != 38 && c != 41 && c != 60 && c != 62;
+}
+
+/** The end of the shell word (quoted or not) whose value starts at `v`, or -1 if none. */
+function shellWordEnd(v: i32): i32 {
+  const q = at(v);
+  if (q == 34 || q == 39) {
+    // Bounded, so that a line of unclosed `-p"` is not read again from each.
+    const stop = v + 256 < textLen ? v + 256 : textLen;
+    let i = v + 1;
+    while (i < stop && at(i) != q && at(i) != 10) i++;
+    return at(i) == q && i > v + 1 ? i : -1;
+  }
+  let i = v;
+  while (isShellWordChar(at(i))) i++;
+  return i > v && i - v <= 256 ? i : -1;
+}
+
+/** Reports the password `[start, end)` of a command line, unless it is a variable or a mask. */
+function emitArgument(start: i32, end: i32, resume: i32): i32 {
+  if (end <= start) return -1;
+  const first = at(start);
+  if (first == 36 || first == 37 || first == 45) return -1;
+  if (isPlaceholder(start, end)) return -1;
+  emit(SECRET, start, end, 900);
+  return resume;
+}
+
+/** `user:password` from `v` (curl's `-u`): reports the password. */
+function emitUserPassword(v: i32): i32 {
+  const end = shellWordEnd(v);
+  if (end < 0) return -1;
+  const quoted = at(v) == 34 || at(v) == 39;
+  let i = quoted ? v + 1 : v;
+  while (i < end && at(i) != 58) i++;
+  if (i >= end) return -1;
+  return emitArgument(i + 1, end, quoted ? end + 1 : end);
+}
+
+/** The password given to a command as an option, at the `-` at `i`: its end, or -1. */
+export function scanCommandOption(i: i32): i32 {
+  const prev = at(i - 1);
+  if (i == 0 || (prev != 32 && prev != 9)) return -1;
+  const opt = at(i + 1);
+  if (opt == 45) {
+    if (startsWith(i, "--password=")) {
+      if (commandTool(i, false) != TOOL_MYSQL) return -1;
+      return emitQuotedOrBare(i + 11);
+    }
+    if (startsWith(i, "--user") && (at(i + 6) == 32 || at(i + 6) == 61)) {
+      if (commandTool(i, false) != TOOL_CURL) return -1;
+      return emitUserPassword(i + 7);
+    }
+    return -1;
+  }
+  if (opt == 112 /* p */) {
+    const v = i + 2;
+    if (at(v) == 32) {
+      // `sshpass -p SECRET`: mysql reads `-p db` as a prompt and a database name.
+      if (commandTool(i, true) != TOOL_SSHPASS) return -1;
+      let w = v;
+      while (at(w) == 32) w++;
+      return emitQuotedOrBare(w);
+    }
+    const tool = commandTool(i, false);
+    if (tool == TOOL_MYSQL || (tool == TOOL_SSHPASS && commandTool(i, true) != 0)) {
+      return emitQuotedOrBare(v);
+    }
+    return -1;
+  }
+  if (opt == 117 /* u */) {
+    if (commandTool(i, false) != TOOL_CURL) return -1;
+    let v = i + 2;
+    while (at(v) == 32) v++;
+    return emitUserPassword(v);
+  }
+  return -1;
+}
+
+/** A quoted or bare shell word at `v` as a password. */
+function emitQuotedOrBare(v: i32): i32 {
+  const end = shellWordEnd(v);
+  if (end < 0) return -1;
+  const quoted = at(v) == 34 || at(v) == 39;
+  return quoted ? emitArgument(v + 1, end, end + 1) : emitArgument(v, end, end);
 }
