@@ -32,7 +32,7 @@ import {
 } from "./sanitize.ts";
 import { VaultStore } from "./vault_store.ts";
 import { ReviewMemo } from "./review_memo.ts";
-import { insideLink, restoreOutsideLinks } from "./restore_links.ts";
+import { linksOf, restoreOutsideLinks } from "./restore_links.ts";
 import {
   createStreamRestorer,
   createStreamSanitizer,
@@ -715,8 +715,10 @@ export class Guard {
   #othersValues(text: string, vault: Vault, scope: RestoreScope): Detection[] {
     const findings = this.classifier.classify(text).findings;
     if (!this.#givesOwnValues(scope)) return findings;
+    // Findings come in ascending order, so one forward scan answers for all of them.
+    const inLink = linksOf(text);
     return findings.filter((f) =>
-      !vault.holds(text.slice(f.start, f.end), ownOrigins(scope)) || insideLink(text, f.start)
+      inLink(f.start) || !vault.holds(text.slice(f.start, f.end), ownOrigins(scope))
     );
   }
 

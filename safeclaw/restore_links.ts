@@ -220,6 +220,16 @@ export function insideLink(text: string, offset: number): boolean {
 }
 
 /**
+ * {@linkcode insideLink} for many offsets of one text, asked in ascending order: one forward
+ * pass over the text for all of them, where asking each alone rereads up to `LINK_REACH`
+ * characters before it.
+ */
+export function linksOf(text: string): (offset: number) => boolean {
+  const scanner = new LinkScanner(text);
+  return (offset) => scanner.insideAt(offset);
+}
+
+/**
  * `text` with each placeholder outside a link put back by `restore` (a vault's). `before` is the
  * text that came just before it in the same reply (a stream's earlier chunks), where a link that
  * `text` continues may have begun. One pass over the text, however many placeholders it holds.

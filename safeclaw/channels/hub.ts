@@ -383,15 +383,7 @@ export class ChannelHub {
     signed: readonly string[] = [],
   ): Promise<number | undefined> {
     await this.#forgetDelivery(message, signed).catch(() => {});
-    const redacted = redactedError(this.guard, error);
-    const record = await this.guard.audit.append({
-      kind: "channel_reply_failure",
-      severity: "warning",
-      session: message.session,
-      data: { channel: message.channel, error: redacted.message },
-    }).catch(() => undefined);
-    this.onError(redacted, message);
-    return record?.seq;
+    return await this.recordFailure(message.session, message.channel, error);
   }
 
   /**
