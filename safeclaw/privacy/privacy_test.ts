@@ -194,8 +194,12 @@ Deno.test("a card followed directly by its expiry, its CVV or a port is classifi
       "x180072951817569/12",
       "ref 180072951817568/12/27",
       "1800-7295-1817-5690-1234",
+      // The last group and the path after it are no date: the number is not cut to an Aadhaar.
+      "GET /api/4595 8574 8631 6363/123",
     ]
   ) assertEquals(found(text), [], text);
+  assertEquals(found("SSN 536-22-1234 2024/05/01"), [["us_ssn", "536-22-1234"]]);
+  assertEquals(found("card 4111 1111 1111 1111 12/2027"), [["credit_card", "4111 1111 1111 1111"]]);
 });
 
 Deno.test("a US passport is nine digits or a letter and eight digits", () => {

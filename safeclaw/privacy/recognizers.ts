@@ -52,7 +52,9 @@ const NB = String.raw`(?<![A-Za-z0-9_#]|[0-9][ .-]|\b[A-Z0-9]{4} |ISBN[ :]?)`;
 // Nor do they end before more digits of the same run, unless those are a date or a time of
 // their own ("4111 1111 1111 1111 12/27", "536-22-1234 05/12/1980", "... 2024-05-01"); a
 // number that runs on through / or : is a date or a time itself.
-const DATE_OR_TIME = String.raw`\d{1,4}[/:]\d{1,4}(?![0-9])|\d{4}-\d{1,2}-\d{1,2}(?![0-9])|` +
+// Only date and time shapes: "6363/123" after "/api/4595 8574 8631" is the rest of a path.
+const DATE_OR_TIME = String.raw`\d{1,2}[/:]\d{1,2}(?:[/:]\d{2,4})?(?![0-9])|` +
+  String.raw`\d{1,2}/\d{4}(?![0-9])|\d{4}[/-]\d{1,2}[/-]\d{1,2}(?![0-9])|` +
   String.raw`\d{1,2}\.\d{1,2}\.\d{2,4}(?![0-9])`;
 const NE = String.raw`(?![A-Za-z0-9_]|[.\-/:][0-9]| (?!${DATE_OR_TIME})[0-9])`;
 const num = (body: string) => new RegExp(`${NB}(?:${body})${NE}`, "g");
