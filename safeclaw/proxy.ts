@@ -94,17 +94,22 @@ function textOf(content: unknown): string | undefined {
 }
 
 /**
- * `content` with its text redacted: a string becomes `redacted`; a list of parts keeps every
- * part that is not text (an image, a file) and gets each text part redacted on its own.
+ * `content` with its text redacted: a string becomes `redacted`, or where that is not given (the
+ * string was edited after its review: a value split across messages taken out) the string
+ * redacted here; a list of parts keeps every part that is not text (an image, a file) and gets
+ * each text part redacted on its own.
  */
 async function redactedContent(
   guard: Guard,
   session: string,
   content: unknown,
-  redacted: string,
+  redacted: string | undefined,
   origin: VaultOrigin,
 ): Promise<unknown> {
-  if (!Array.isArray(content)) return redacted;
+  if (!Array.isArray(content)) {
+    if (redacted !== undefined || typeof content !== "string") return redacted ?? content;
+    return (await guard.reviewHistory(session, content, origin)).text;
+  }
   const parts = [];
   for (const part of content) {
     const isText = part && typeof part === "object" && typeof part.text === "string";
@@ -157,6 +162,10 @@ async function reviewRequest(
 ): Promise<{ forwarded: Record<string, unknown>; localOnly: boolean } | Response> {
   const messages = [...body.messages];
   const review = new RequestReview(guard, session);
+  // Before each message's own review, as the join of a message's parts comes before each part's:
+  // a split value's pieces come out of the messages; each is then judged as it was sent, and
+  // redacted as it now reads.
+  const split = await review.acrossMessages(body.messages);
   const decisions: InputDecision[] = [];
   const fresh = newMessages(messages);
   for (const i of fresh) {
@@ -171,20 +180,32 @@ async function reviewRequest(
     if (decision.action === "block") {
       return openAiError(403, `blocked by safeclaw: ${decision.reasons.join("; ")}`, "blocked");
     }
-    const content = await review.acrossParts(messages[i].content, `messages.${i}`, "input");
+    const content = await review.acrossParts(
+      split.get(i) ?? messages[i].content,
+      `messages.${i}`,
+      "input",
+    );
+    // The decision's text is the message as sent redacted; one with a split value taken out
+    // is redacted anew, or the value's pieces would be back.
+    const own = split.has(i) ? undefined : decision.text;
     messages[i] = {
       ...messages[i],
       content: decision.action === "redact"
-        ? await redactedContent(guard, session, content, decision.text, "input")
+        ? await redactedContent(guard, session, content, own, "input")
         : content,
     };
   }
   for (const [index, message] of messages.entries()) {
     if (review.blocked) break;
-    messages[index] = await reviewMessage(review, message, index, fresh.includes(index));
+    messages[index] = await reviewMessage(
+      review,
+      message,
+      index,
+      fresh.includes(index),
+      split.get(index),
+    );
   }
   const others = await reviewOtherFields(review, body);
-  await review.acrossMessages(body.messages);
   if (review.blocked) {
     const { field, level } = review.blocked;
     return openAiError(403, `blocked by safeclaw: ${field} carries ${level} data`, "blocked");
@@ -423,35 +444,78 @@ class RequestReview {
     await this.#judgeFindings(this.guard.classifier.classify(text).findings, field);
   }
 
-  async #judgeFindings(findings: readonly Detection[], field: string): Promise<void> {
-    if (!findings.length) return;
+  /** Judges `findings` at their level, as {@linkcode judge} does; the action policy takes. */
+  async #judgeFindings(
+    findings: readonly Detection[],
+    field: string,
+  ): Promise<Verdict["action"] | undefined> {
+    if (!findings.length) return undefined;
     const level = this.guard.levelOf(findings);
     const action = this.guard.actionAt(level).action;
     const localOnly = action === "local_only" || atLeast(level, this.guard.policy.localOnlyAt);
     await this.judge(field, { level, action, localOnly });
+    return action;
   }
 
   /**
-   * Judges the text of the user's messages laid end to end, for the route: a value the user
-   * sent in two messages (`"card 4111 1111"`, then `"1111 1111"`) is in neither. Joined with
-   * nothing and with a space between, as a client may cut a value at a separator or within a
-   * group. Only the user's messages: a reply or a tool's result next to them is another
-   * author's text, and joining those would make values that nobody sent. Only what the join
-   * made counts, a value with characters from both sides of a boundary: one within a message
-   * is that message's own review's to judge, and here its neighbour's text (a digit glued on,
-   * a label) would only make it read as something it is not.
+   * Judges the text of the user's messages laid end to end: a value the user sent in two
+   * messages (`"card 4111 1111"`, then `"1111 1111"`) is in neither. Joined with a space and
+   * with nothing between, as a client may cut a value at a separator or within a group. Only
+   * the user's messages: a reply or a tool's result next to them is another author's text, and
+   * joining those would make values that nobody sent. Only what the join made counts, a value
+   * with characters from both sides of a boundary: one within a message is that message's own
+   * review's to judge, and here its neighbour's text (a digit glued on, a label) would only
+   * make it read as something it is not.
+   *
+   * Where policy redacts at the values' level, they are taken out as {@linkcode acrossParts}
+   * takes a value out of parts: the session's placeholder in the message (and part) where the
+   * value begins, its characters removed from the later ones. Returns the content of each
+   * message so edited, by index; each message's own review is the caller's, on what it sent.
    */
-  async acrossMessages(messages: readonly ChatMessage[]): Promise<void> {
-    const texts = messages.filter((m) => m.role === "user")
-      .map((m) => textOf(m.content))
-      .filter((t): t is string => t !== undefined);
-    if (texts.length < 2) return;
-    for (const separator of ["", " "]) {
+  async acrossMessages(messages: readonly ChatMessage[]): Promise<Map<number, unknown>> {
+    const users = messages.flatMap((message, index) => {
+      const pieces = message.role === "user" ? textPieces(message.content) : undefined;
+      return pieces === undefined ? [] : [{ index, pieces }];
+    });
+    const edited = new Map<number, unknown>();
+    if (users.length < 2) return edited;
+    let pieces = users.map((u) => u.pieces);
+    // A space first: the value then reads as the user wrote it, cut at a separator, and is the
+    // same whatever message comes next (glued on, the next message's first word can run into
+    // its last group and hide it, and the next turn would give it another placeholder).
+    for (const separator of [" ", ""]) {
+      // A message's text is its parts' joined with line breaks, as its own review reads it.
+      const texts = pieces.map((p) => p.join("\n"));
       const joined = texts.join(separator);
       const findings = this.guard.classifier.classify(joined).findings
         .filter((f) => spansMessages(f, texts, separator.length));
-      await this.#judgeFindings(findings, "messages");
+      if (await this.#judgeFindings(findings, "messages") !== "redact") continue;
+      const vault = await this.guard.vault(this.session);
+      // The join with nothing then reads what this one left: no value is replaced twice.
+      pieces = splicePieces(
+        joined,
+        pieces,
+        separator,
+        findings.map((f) => ({
+          ...f,
+          replacement: vault.placeholderFor(f.type, joined.slice(f.start, f.end), "input"),
+        })),
+      );
     }
+    users.forEach(({ index, pieces: before }, i) => {
+      if (pieces[i].every((piece, j) => piece === before[j])) return;
+      const content = messages[index].content;
+      if (!Array.isArray(content)) {
+        edited.set(index, pieces[i][0]);
+        return;
+      }
+      const out = [...content];
+      textParts(content).forEach(({ index: at }, j) =>
+        out[at] = { ...out[at], text: pieces[i][j] }
+      );
+      edited.set(index, out);
+    });
+    return edited;
   }
 
   /** `text` of `field` as it goes upstream. */
@@ -566,7 +630,16 @@ function textParts(content: unknown): { index: number; text: string }[] {
   return parts;
 }
 
-/** Whether `span` of texts laid end to end (`lengths` long each) reaches across two of them. */
+/**
+ * The texts of `content` that {@linkcode textOf} joins with line breaks: the string, or each
+ * text part's; undefined when it has none.
+ */
+function textPieces(content: unknown): string[] | undefined {
+  if (typeof content === "string") return [content];
+  const parts = textParts(content).map((p) => p.text);
+  return parts.length ? parts : undefined;
+}
+
 /**
  * Whether `span` of `texts` joined with `gap` characters between them holds characters of two
  * of them: it starts before the end of one and ends after the gap that follows it.
@@ -585,6 +658,7 @@ function spansMessages(
   return false;
 }
 
+/** Whether `span` of texts laid end to end (`lengths` long each) reaches across two of them. */
 function crossesBoundary(span: { start: number; end: number }, lengths: number[]): boolean {
   let boundary = 0;
   for (const length of lengths.slice(0, -1)) {
@@ -625,6 +699,43 @@ function spliceParts(
   return out;
 }
 
+/**
+ * The pieces of messages (each message's texts, `pieces[m]`) with `values` of `joined` replaced
+ * as {@linkcode spliceParts} does: `joined` is each message's pieces joined with line breaks,
+ * and the messages joined with `separator`. What stands between pieces is no piece's: a value
+ * that begins there has its replacement in the piece that follows.
+ */
+function splicePieces(
+  joined: string,
+  pieces: readonly (readonly string[])[],
+  separator: string,
+  values: readonly { start: number; end: number; replacement: string }[],
+): string[][] {
+  const lengths: number[] = [];
+  const between: boolean[] = [];
+  const segment = (length: number, gap: boolean) => {
+    if (gap && !length) return;
+    lengths.push(length);
+    between.push(gap);
+  };
+  pieces.forEach((message, m) => {
+    if (m > 0) segment(separator.length, true);
+    message.forEach((piece, p) => {
+      if (p > 0) segment(1, true);
+      segment(piece.length, false);
+    });
+  });
+  const starts: number[] = [];
+  lengths.reduce((at, length) => (starts.push(at), at + length), 0);
+  const moved = values.map((value) => {
+    const s = starts.findLastIndex((start) => start <= value.start);
+    return s >= 0 && between[s] ? { ...value, start: starts[s] + lengths[s] } : value;
+  }).filter((value) => value.start < value.end);
+  const texts = spliceParts(joined, lengths, moved).filter((_, s) => !between[s]);
+  let next = 0;
+  return pieces.map((message) => message.map(() => texts[next++]));
+}
+
 /** A message's fields that carry no text: its role and the id of the call it answers. */
 const MESSAGE_STRUCTURE = new Set(["role", "tool_call_id"]);
 
@@ -637,6 +748,7 @@ async function reviewMessage(
   message: ChatMessage,
   index: number,
   fresh: boolean,
+  split?: unknown,
 ): Promise<ChatMessage> {
   const field = `messages.${index}`;
   const origin: VaultOrigin = message.role === "assistant"
@@ -648,7 +760,9 @@ async function reviewMessage(
   for (const [key, value] of Object.entries(message)) {
     if (MESSAGE_STRUCTURE.has(key) || value === null || value === undefined) continue;
     if (key === "content") {
-      const text = fresh ? value : await reviewContentText(review, value, field, origin);
+      const text = fresh
+        ? value
+        : await reviewContentText(review, value, field, origin, split ?? value);
       out.content = await reviewPartExtras(review, text, field, origin);
     } else if (key === "tool_calls" && Array.isArray(value)) {
       const calls: unknown[] = [];
@@ -674,20 +788,27 @@ async function reviewField(
     : await review.strings(value, field, origin, key);
 }
 
-/** An earlier message's content with its text reviewed: as a whole, across parts, part by part. */
+/**
+ * An earlier message's content with its text reviewed: as a whole, across parts, part by part.
+ * `split`: the content with the values split across messages taken out
+ * ({@linkcode RequestReview.acrossMessages}), which is what goes upstream; the text is judged
+ * as it was sent.
+ */
 async function reviewContentText(
   review: RequestReview,
   content: unknown,
   field: string,
   origin: VaultOrigin,
+  split: unknown,
 ): Promise<unknown> {
-  const joined = await review.acrossParts(content, field, origin);
+  const joined = await review.acrossParts(split, field, origin);
   const text = textOf(content);
   if (text === undefined) return joined;
   const reviewed = await review.text(text, field, origin);
+  const own = split === content ? reviewed : undefined;
   return reviewed === text
     ? joined
-    : await redactedContent(review.guard, review.session, joined, reviewed, origin);
+    : await redactedContent(review.guard, review.session, joined, own, origin);
 }
 
 /**

@@ -36,6 +36,7 @@ async function withProxy(
   ) => Promise<void>,
   reply: unknown = OK_REPLY,
   options: Pick<ProxyUpstreams, "binaryPayloads"> = {},
+  policy: Record<string, unknown> = {},
 ): Promise<void> {
   await withGuard(async (guard) => {
     const forwarded: Forwarded[] = [];
@@ -67,7 +68,7 @@ async function withProxy(
       await local.shutdown();
       await remote.shutdown();
     }
-  });
+  }, policy);
 }
 
 const hi = { role: "user", content: "hi" };
@@ -461,4 +462,94 @@ Deno.test("session names are normalized (NFC, invisible characters, trim); case 
   assertEquals(sessionFloorKey("api:anonymous:Bob"), "api:anonymous:bob");
   assertEquals(sessionFloorKey("api:token:AbC:Bob"), "api:token:AbC:bob");
   assertEquals(sessionFloorKey("U123:C9:T1"), "U123:C9:T1");
+});
+
+Deno.test("a value split across user messages is redacted where policy redacts its level, and comes back in the reply", async () => {
+  const reply = {
+    id: "x",
+    choices: [{
+      index: 0,
+      finish_reason: "stop",
+      message: { role: "assistant", content: "noted [CREDIT_CARD_1]" },
+    }],
+  };
+  const user = (content: unknown) => ({ role: "user", content });
+  const text = (text: string) => ({ type: "text", text });
+  // What each sends, what goes upstream, and the card as the reply gives it back (the messages'
+  // boundary read as a space).
+  const cases: Record<string, [unknown[], unknown[], string]> = {
+    "two strings": [
+      ["write to zed.private@example.com, card 4111 1111", "1111 1111"],
+      ["write to [EMAIL_1], card [CREDIT_CARD_1]", ""],
+      CARD,
+    ],
+    "three strings": [
+      ["card 4111", "1111 1111", "1111 thanks"],
+      ["card [CREDIT_CARD_1]", "", " thanks"],
+      CARD,
+    ],
+    "a group cut in two": [
+      ["card 4111 11", "11 1111 1111 thanks"],
+      ["card [CREDIT_CARD_1]", " thanks"],
+      "4111 11 11 1111 1111",
+    ],
+    "content parts": [
+      [[text("hello"), text("card 4111 1111")], [text("1111 1111"), text("thanks")]],
+      [[text("hello"), text("card [CREDIT_CARD_1]")], [text(""), text("thanks")]],
+      CARD,
+    ],
+  };
+  await withProxy(
+    async (chat, forwarded) => {
+      for (const [name, [sent, redacted, restored]] of Object.entries(cases)) {
+        forwarded.length = 0;
+        // Before, the turn went to the remote upstream with the card's pieces in clear.
+        const res = await chat({ messages: sent.map(user) }, name);
+        assertEquals(res.headers.get("x-safeclaw-route"), "remote", name);
+        const body = JSON.stringify(forwarded[0].body);
+        assertEquals(/\d{4}/.test(body.replaceAll("[CREDIT_CARD_1]", "")), false, body);
+        assertEquals(forwarded[0].body.messages.map((m) => m.content), redacted, name);
+        // The placeholder the redaction wrote is the user's card again in the reply.
+        assertEquals((await res.json()).choices[0].message.content, `noted ${restored}`, name);
+        // The next turn sends the messages back in the history: they go as they did.
+        const next = await chat({
+          messages: [...sent.map(user), { role: "assistant", content: "ok" }, goOn],
+        }, name);
+        await next.body?.cancel();
+        assertEquals(next.headers.get("x-safeclaw-route"), "remote", name);
+        assertEquals(
+          forwarded[1].body.messages.slice(0, sent.length).map((m) => m.content),
+          redacted,
+          name,
+        );
+      }
+      // A value within one message is that message's own: the next one is left as it is.
+      forwarded.length = 0;
+      const own = await chat({
+        messages: [user("card 4111 1111 1111 1111"), user("1111 2222")],
+      }, "own");
+      await own.body?.cancel();
+      assertEquals(forwarded[0].body.messages.map((m) => m.content), [
+        "card [CREDIT_CARD_1]",
+        "1111 2222",
+      ]);
+    },
+    reply,
+    {},
+    { types: { credit_card: "Sensitive" } },
+  );
+});
+
+Deno.test("a value split across user messages under a local-only level keeps the turn local, unedited", async () => {
+  await withProxy(async (chat, forwarded) => {
+    const messages = [
+      { role: "user", content: "card 4111 1111" },
+      { role: "user", content: "1111 1111" },
+    ];
+    const res = await chat({ messages });
+    await res.body?.cancel();
+    assertEquals(res.headers.get("x-safeclaw-route"), "local");
+    assertEquals(forwarded.map((f) => f.upstream), ["local"]);
+    assertEquals(forwarded[0].body.messages, messages);
+  });
 });

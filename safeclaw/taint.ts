@@ -4,8 +4,9 @@
  * and URL-safe, at any byte alignment, also wrapped over lines), hex (also as `\x73`, `0x73,`,
  * `73 6b` or `73:6b`), URL-encoding (of any of its characters), rot13, reversed, with
  * separators removed or added, in another case, in look-alike or invisible characters, split
- * across streamed chunks, and a secret cut in two (either half of it). One pass over a text
- * finds every tracked value, however many a session tracks.
+ * across streamed chunks, and a secret cut in two (either half of it). Base64 is also searched
+ * for the value reversed, all upper case and all lower case. One pass over a text finds every
+ * tracked value, however many a session tracks.
  */
 import { foldForTaint } from "./taint_fold.ts";
 
@@ -209,6 +210,11 @@ function compactOf(text: string): string {
  */
 const HEX_MARKS = /\\x|(?<![0-9a-f])0x|[%\s:,]+/g;
 
+/** `text` with its code points in reverse order (a surrogate pair stays one character). */
+function reversed(text: string): string {
+  return [...text].reverse().join("");
+}
+
 /** The forms of `value` searched for, without their entry. */
 function needlesFor(value: string, kind: TaintKind): Omit<Needle, "entry" | "anchor">[] {
   const folded = foldForTaint(value);
@@ -231,7 +237,7 @@ function needlesFor(value: string, kind: TaintKind): Omit<Needle, "entry" | "anc
   // An injected instruction is carried on as words, not encoded: its text is enough, and the
   // long forms of a long text would make every stream keep that much more between chunks.
   if (kind === "PromptInjection") return out;
-  add([...lower].reverse().join(""), "reversed", "lower");
+  add(reversed(lower), "reversed", "lower");
   // Encoders work on the value as it was written, and on its plain form (`４１１１` typed,
   // `4111` encoded).
   const written = [...new Set([value, folded])];
@@ -257,8 +263,16 @@ function needlesFor(value: string, kind: TaintKind): Omit<Needle, "entry" | "anc
     }
   }
   // Base64 of the value as written, of its plain form, and of that form without its
-  // separators (a card's digits, encoded).
-  for (const form of new Set([...written, folded.replace(SEPARATORS, "")])) {
+  // separators (a card's digits, encoded). Base64 is read in its own case, so the forms the
+  // plain views find in any case or reversed are encoded too: all upper, all lower, and each
+  // of those reversed (`TERCES-REPUS`, encoded). A fixed number of forms, each at most three
+  // cores in two alphabets: the needles per value stay bounded.
+  const forms = new Set([...written, folded.replace(SEPARATORS, "")]);
+  for (const cased of new Set([folded, folded.toUpperCase(), lower])) {
+    forms.add(cased);
+    forms.add(reversed(cased));
+  }
+  for (const form of forms) {
     for (const core of base64Cores(encoder.encode(form.toWellFormed()))) {
       add(core, "base64", "base64");
       add(toUrlSafe(core), "base64", "base64");
@@ -527,6 +541,16 @@ export interface TaintTrackerOptions {
   onEvict?: (entry: TaintEntry) => void;
 }
 
+/** Options of {@linkcode TaintTracker.find}. */
+export interface TaintFindOptions {
+  /**
+   * Only a whole value counts, never half of a secret (the `split` encoding): for a text put
+   * together from pieces that were apart (a call's arguments laid end to end), where the join of
+   * two unrelated short pieces holds half of a secret far more often than the whole of it.
+   */
+  wholeValues?: boolean;
+}
+
 /** A matcher over a stream's chunks (see {@linkcode TaintTracker.streamMatcher}). */
 export interface StreamTaintMatcher {
   /** Takes the next chunk; returns the tracked values newly found (each once a stream). */
@@ -661,7 +685,7 @@ export class TaintTracker {
    * percent-decoded (`%41%4B…` spells a value however many of its characters are encoded) and
    * once its HTML entities, backslash escapes and byte lists are undone.
    */
-  find(text: string): TaintHit[] {
+  find(text: string, options: TaintFindOptions = {}): TaintHit[] {
     if (this.#entries.size === 0) return [];
     const found: Found = new Map();
     const variants = [text];
@@ -680,7 +704,8 @@ export class TaintTracker {
           view.text,
           found,
           (needle, start) =>
-            !needle.bounded || standsAlone(lowered, view, start, needle.text.length),
+            !(options.wholeValues && needle.encoding === "split") &&
+            (!needle.bounded || standsAlone(lowered, view, start, needle.text.length)),
         );
       }
       if (hex.size) hex.search(lowered.replace(HEX_MARKS, ""), found);

@@ -415,3 +415,74 @@ Deno.test("a value in zero-padded escapes is found in a stream as in the whole t
   const wide = [...card].map((c) => String(c.charCodeAt(0))).join("    ,    ");
   assertEquals(tracker.find(wide), []);
 });
+
+Deno.test("base64 of a value reversed or in another case is found, at any alignment, in either alphabet", () => {
+  const tracker = new TaintTracker();
+  const id = tracker.track("super-secret-value", "Secret", "input");
+  const mixed = tracker.track("Hunter2-Pass-Word", "Secret", "input");
+  const urlSafe = (s: string) => s.replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  const reverse = (s: string) => [...s].reverse().join("");
+  const forms: [string, string][] = [
+    ["super-secret-value".toUpperCase(), id],
+    [reverse("super-secret-value"), id],
+    [reverse("super-secret-value").toUpperCase(), id],
+    ["Hunter2-Pass-Word".toLowerCase(), mixed],
+    ["Hunter2-Pass-Word".toUpperCase(), mixed],
+    [reverse("Hunter2-Pass-Word"), mixed],
+    [reverse("Hunter2-Pass-Word").toLowerCase(), mixed],
+  ];
+  // Before, each of these went unseen: base64 was searched for the value as written only.
+  for (const [form, expected] of forms) {
+    for (const prefix of ["", "x", "xy"]) {
+      const encoded = b64(`${prefix}${form}??>`);
+      for (
+        const text of [encoded, urlSafe(encoded), `token=${encoded.replace(/(.{8})/g, "$1\n")}`]
+      ) {
+        const hits = tracker.find(text);
+        assertEquals(hits.map((h) => [h.id, h.encoding]), [[expected, "base64"]], text);
+      }
+    }
+  }
+  // Base64 of other text, in any case, is not the value.
+  for (const other of ["SUPER-SECRET-VALVE", "eulav-terces-repos", "HUNTER3-PASS-WORD"]) {
+    assertEquals(tracker.find(b64(other)), [], other);
+  }
+});
+
+Deno.test("checkToolCall finds a value cut over consecutive arguments, whole, and not what unrelated pieces spell", () => {
+  const tracker = new TaintTracker();
+  const card = tracker.track("4111 1111 1111 1111", "Sensitive", "tool:crm", "credit_card");
+  const key = tracker.track("AKIAQWERTYUIOPASDFGH", "Secret", "tool:read");
+  const policy = parsePolicy({});
+  const check = (args: unknown, tool = "http") => checkToolCall({ tool, args }, tracker, policy);
+  // Before, each of these was allowed: the keys between the values hid the value they made.
+  const split: [unknown, string][] = [
+    [{ a: "4111", b: "1111", c: "1111", d: "1111" }, card],
+    [{ a: 4111, b: 1111, c: 1111, d: 1111 }, card],
+    [{ card: { first: "4111 1111", last: "1111 1111" } }, card],
+    [{ x: "card 4111 1111", y: "1111 1111 now" }, card],
+    [{ id: "AKIAQWERTY", secret: "UIOPASDFGH" }, key],
+    [{ parts: [{ p: "AKIAQWE" }, { p: "RTYUIOP" }, { p: "ASDFGH" }] }, key],
+  ];
+  for (const [args, id] of split) {
+    const d = check(args);
+    assertEquals([d.decision, d.taints.map((h) => h.id)], ["block", [id]], JSON.stringify(args));
+  }
+  // An argv cut at each group, as before.
+  assertEquals(
+    check(["curl", "-d", "4111", "1111", "1111", "1111"], "exec").taints.map((h) => h.id),
+    [
+      card,
+    ],
+  );
+  // Not what pieces spell only with another value between them, nor half a secret that two
+  // short unrelated pieces make.
+  const unrelated: unknown[] = [
+    { a: "4111", b: "2222", c: "1111", d: "1111" },
+    { a: "4111 1111", b: "9", c: "1111 1111" },
+    { q: "AKIAQWE", page: "RTYUIOP" },
+  ];
+  for (const args of unrelated) {
+    assertEquals(check(args).taints, [], JSON.stringify(args));
+  }
+});

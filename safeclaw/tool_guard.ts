@@ -54,6 +54,11 @@ interface ArgumentText {
   text: string;
   /** A shell runs it: its unreadable parts are held; elsewhere they are only text. */
   shell: boolean;
+  /**
+   * An argument's own value (a string or a number the model wrote), not a key nor the text a
+   * list of byte values spells: one of the pieces a value can be cut into.
+   */
+  piece: boolean;
 }
 
 /** Tools that run their arguments in a shell, and the argument names that hold a command line. */
@@ -83,32 +88,39 @@ function argumentTexts(
 ): { texts: ArgumentText[]; deep: boolean } {
   const texts: ArgumentText[] = [];
   let deep = false;
-  const pending: { value: unknown; shell: boolean; depth: number }[] = [
-    { value, shell: shellTool, depth: 0 },
+  const pending: { value: unknown; shell: boolean; depth: number; piece: boolean }[] = [
+    { value, shell: shellTool, depth: 0, piece: true },
   ];
   while (pending.length) {
-    const { value, shell, depth } = pending.pop()!;
-    if (typeof value === "string") texts.push({ text: value, shell });
+    const { value, shell, depth, piece } = pending.pop()!;
+    if (typeof value === "string") texts.push({ text: value, shell, piece });
     else if (typeof value === "number" || typeof value === "bigint") {
-      texts.push({ text: String(value), shell: false });
+      texts.push({ text: String(value), shell: false, piece });
     } else if (value && typeof value === "object") {
       if (depth >= MAX_ARGUMENT_DEPTH) {
         deep = true;
         continue;
       }
       if (Array.isArray(value)) {
-        if (
-          value.length >= 6 && value.every((v) => Number.isInteger(v) && v >= 0 && v <= 0x10ffff)
-        ) texts.push({ text: spelled(value as number[]), shell: false });
+        const bytes = value.length >= 6 &&
+          value.every((v) => Number.isInteger(v) && v >= 0 && v <= 0x10ffff);
+        if (bytes) texts.push({ text: spelled(value as number[]), shell: false, piece: false });
+        // The byte values of a spelled list are read in the text they spell and one by one:
+        // laid end to end once more they would only be read again, for a long list at length.
         for (let i = value.length - 1; i >= 0; i--) {
-          pending.push({ value: value[i], shell, depth: depth + 1 });
+          pending.push({ value: value[i], shell, depth: depth + 1, piece: piece && !bytes });
         }
       } else {
         const entries = Object.entries(value);
         for (let i = entries.length - 1; i >= 0; i--) {
           const [key, item] = entries[i];
-          pending.push({ value: item, shell: shell || SHELL_ARGUMENT.test(key), depth: depth + 1 });
-          pending.push({ value: key, shell: false, depth: depth + 1 });
+          pending.push({
+            value: item,
+            shell: shell || SHELL_ARGUMENT.test(key),
+            depth: depth + 1,
+            piece,
+          });
+          pending.push({ value: key, shell: false, depth: depth + 1, piece: false });
         }
       }
     }
@@ -127,6 +139,34 @@ function textNetworkUses(text: string): NetworkUse[] {
     const hosts = use.hosts.filter((h) => h.includes(".") || h.includes(":"));
     return hosts.length ? [{ ...use, hosts }] : [];
   });
+}
+
+/**
+ * The tracked values that the call's argument values carry only when laid end to end, in order,
+ * with nothing and with a space between them: a card sent as `{"a":"4111","b":"1111",…}` or a
+ * key cut in two arguments. The keys between the values are left out, as a receiver that joins
+ * the pieces leaves them. A value found in one argument is in `known` already (the arguments
+ * read one by one), so whatever only the join shows has characters of two arguments; and only
+ * a whole value counts, never half of a secret, which two short unrelated pieces would spell
+ * far more often.
+ */
+function acrossArguments(
+  tracker: TaintTracker,
+  texts: readonly ArgumentText[],
+  known: readonly TaintHit[],
+): TaintHit[] {
+  const pieces = texts.filter((t) => t.piece).map((t) => t.text);
+  if (pieces.length < 2) return [];
+  const seen = new Set(known.map((h) => h.id));
+  const out: TaintHit[] = [];
+  for (const separator of ["", " "]) {
+    for (const hit of tracker.find(pieces.join(separator), { wholeValues: true })) {
+      if (seen.has(hit.id)) continue;
+      seen.add(hit.id);
+      out.push(hit);
+    }
+  }
+  return out;
 }
 
 /** What {@linkcode checkToolCall} may use besides the call. */
@@ -167,7 +207,8 @@ export function checkToolCall(
 ): ToolDecision {
   const { texts, deep } = argumentTexts(call.args, SHELL_TOOL.test(call.tool));
   // The tool's name is the model's to write too: a value can leave in it (`mcp__x__<key>`).
-  const taints = tracker.find([call.tool, ...texts.map((t) => t.text)].join("\n"));
+  const whole = tracker.find([call.tool, ...texts.map((t) => t.text)].join("\n"));
+  const taints = [...whole, ...acrossArguments(tracker, texts, whole)];
   const reasons: string[] = [];
   let decision: ToolDecision["decision"] = "allow";
   const escalate = (to: "block" | "approve") => {
