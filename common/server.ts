@@ -22,9 +22,10 @@ import { createLogger, type Logger } from "./logger.ts";
 import { openStore, type Store } from "./store.ts";
 import { counter, histogram, initTelemetry, metricsRegistry, tracer } from "./telemetry.ts";
 import { mountDocs } from "./docs.ts";
-import type { A3sModule } from "./module.ts";
+import type { A3sModule, AccessRule } from "./module.ts";
 import { type ModuleState, startModules } from "./module_runtime.ts";
 import { createSecurity, metricMethod } from "./security/guard.ts";
+import { AccessTable, SELF_AUTHENTICATED } from "./security/access.ts";
 import { loadSecurityConfig } from "./security/config.ts";
 import { serveGuarded } from "./security/connection_guard.ts";
 
@@ -86,6 +87,19 @@ function sendError(c: Context, error: A3sError): Response {
   });
 }
 
+/** Whether the first access rule a request matches is self-authenticated. */
+function selfAuthenticated(
+  rules: readonly AccessRule[],
+): (method: string, path: string) => boolean {
+  const patterns = new Set(rules.filter((r) => r.scope === SELF_AUTHENTICATED).map((r) => r.path));
+  if (!patterns.size) return () => false;
+  const table = new AccessTable(rules);
+  return (method, path) => {
+    const decision = table.decide(method, path, false);
+    return decision.scope === undefined && patterns.has(decision.rule);
+  };
+}
+
 function matchedRoute(c: Context): string {
   try {
     const path = routePath(c, -1);
@@ -144,31 +158,34 @@ export async function assembleApp(
     );
   });
   // Tokens, scopes, Host and origin checks, per-client limits: before any body is read.
+  const rules = modules.flatMap((module) => module.access ?? []);
   const security = await createSecurity({
     config: loadSecurityConfig(ctx.config),
     host: ctx.config.host,
     store: ctx.store,
     logger: log.child({ module: "security" }),
-    rules: modules.flatMap((module) => module.access ?? []),
+    rules,
   });
   app.use("*", security.middleware(app));
   // After the security check, so no body is read for a refused request. For a chunked body
   // (no content-length) bodyLimit reads it and puts a new request in `c.req.raw`; the caller
   // the security middleware recorded follows it (`security/caller.ts`).
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: ctx.config.bodyLimit,
-      onError: (c) =>
-        sendError(
-          c,
-          new A3sError("payload_too_large", `request body exceeds ${ctx.config.bodyLimit} bytes`, {
-            status: 413,
-            field: "body",
-          }),
-        ),
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: ctx.config.bodyLimit,
+    onError: (c) =>
+      sendError(
+        c,
+        new A3sError("payload_too_large", `request body exceeds ${ctx.config.bodyLimit} bytes`, {
+          status: 413,
+          field: "body",
+        }),
+      ),
+  });
+  // A self-authenticated route (a platform's webhook) refuses what it cannot verify and audits
+  // each refusal, an oversized body included, which it cannot do for a request refused here:
+  // such a route reads and bounds its body itself.
+  const boundsOwnBody = selfAuthenticated(rules);
+  app.use("*", (c, next) => boundsOwnBody(c.req.method, c.req.path) ? next() : limitBody(c, next));
 
   app.onError((error, c) => {
     if (error instanceof HTTPException) {

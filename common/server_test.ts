@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { assert, assertEquals } from "./_assert.ts";
 import { loadConfig } from "./config.ts";
 import { A3sError, isNamedUpstreamFailure } from "./errors.ts";
@@ -8,6 +9,7 @@ import { createRouter } from "./router.ts";
 import { defineModule } from "./module.ts";
 import { listenError, startServer } from "./server.ts";
 import { openStore } from "./store.ts";
+import { SELF_AUTHENTICATED } from "./security/access.ts";
 
 const Echo = z.object({
   messages: z.array(z.object({ role: z.enum(["user", "assistant"]), content: z.string() })).min(1),
@@ -292,4 +294,57 @@ Deno.test("shutdown drains every module's accepted work before any module closes
   });
   await server.shutdown();
   assertEquals(events, ["queued reply answered", "agent closed", "channels closed"]);
+});
+
+Deno.test("a self-authenticated route bounds its body itself; every other route keeps the server's limit", async () => {
+  const hooks = defineModule({
+    name: "hooks",
+    // The first rule that matches decides: /hook/admin is an ordinary route.
+    access: [
+      { path: "/hook/admin", scope: "hooks:read", anonymousOnLoopback: true },
+      { path: "/hook/*", scope: SELF_AUTHENTICATED },
+    ],
+    start() {
+      const app = createRouter();
+      // What a webhook does with a body over its own limit: refuses it itself (and audits it).
+      const hook = async (c: Context) => {
+        const size = (await c.req.arrayBuffer()).byteLength;
+        return size > 2048 ? c.json({ refusedBy: "route", size }, 413) : c.json({ size }, 200);
+      };
+      app.post("/hook/admin", hook);
+      app.post("/hook/:name", hook);
+      return { routes: app };
+    },
+  });
+  const home = await Deno.makeTempDir();
+  const config = loadConfig({ env: { A3S_HOME: home }, flags: { port: 0, bodyLimit: 1024 } });
+  const server = await startServer({
+    config,
+    modules: [hooks],
+    store: await openStore({ sqlitePath: ":memory:" }),
+    logger: createLogger("silent"),
+  });
+  try {
+    const send = async (path: string, size: number, chunked = false) => {
+      const bytes = new TextEncoder().encode("x".repeat(size));
+      const body = chunked
+        ? new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(bytes);
+            controller.close();
+          },
+        })
+        : bytes;
+      const res = await fetch(`${server.url}${path}`, { method: "POST", body });
+      return [res.status, await res.json()];
+    };
+    assertEquals(await send("/hook/slack", 1500), [200, { size: 1500 }]);
+    assertEquals(await send("/hook/slack", 1500, true), [200, { size: 1500 }]);
+    assertEquals(await send("/hook/slack", 4096), [413, { refusedBy: "route", size: 4096 }]);
+    const [status, problem] = await send("/hook/admin", 1500);
+    assertEquals([status, (problem as { field?: string }).field], [413, "body"]);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(home, { recursive: true });
+  }
 });

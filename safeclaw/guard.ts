@@ -759,15 +759,6 @@ export class Guard {
     return redact(text, this.classifier.classify(text).findings);
   }
 
-  /** Records a channel's authentication failure. */
-  async recordAuthFailure(channel: string, reason: string): Promise<void> {
-    await this.#record(null, {
-      kind: "channel_auth_failure",
-      severity: "warning",
-      data: { channel, reason },
-    });
-  }
-
   async #record(
     session: string | null,
     event: { kind: string; severity: Severity; data: Record<string, unknown> },

@@ -90,6 +90,7 @@ export {
   TAINT_ENCODINGS,
   type TaintEncoding,
   type TaintEntry,
+  type TaintFindOptions,
   type TaintHit,
   type TaintKind,
   TaintTracker,

@@ -20,8 +20,10 @@ const PUBLIC_PATHS = new Set(["/healthz", "/readyz"]);
 
 /**
  * The scope of a route that checks its callers itself, such as a webhook verifying a
- * platform's signature: serve lets every request through to it, on every bind. Use it only
- * where the handler refuses unsigned requests.
+ * platform's signature: serve lets every request through to it, on every bind, and leaves its
+ * body to it (the server's body limit does not apply, so that the handler can audit an
+ * oversized request as it does any other it refuses). Use it only where the handler refuses
+ * unsigned requests and bounds the body it reads.
  */
 export const SELF_AUTHENTICATED = "self-authenticated";
 

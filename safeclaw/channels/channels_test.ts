@@ -6,7 +6,15 @@ import { ChannelHub, NO_ANSWER } from "./hub.ts";
 import { DeliveryLog } from "./deliveries.ts";
 import type { ChannelAdapter } from "./types.ts";
 import { telegramChannel } from "./telegram.ts";
-import { slackChannel, slackSignature } from "./slack.ts";
+import { slackChannel } from "./slack.ts";
+import {
+  discordHeaders,
+  discordKeys,
+  feishuHeaders,
+  feishuSeal,
+  slackHeaders,
+  wecomQuery,
+} from "./_test_signing.ts";
 import { discordChannel } from "./discord.ts";
 import { startFakePlatforms } from "../testdata/fake_platforms.ts";
 
@@ -27,12 +35,8 @@ async function setup() {
   const store = await openStore({ sqlitePath: ":memory:" });
   const guard = await openGuard(store);
   const platforms = startFakePlatforms();
-  const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
-  const publicKey = [...new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey))]
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  const keys = await discordKeys();
+  const publicKey = keys.publicKey;
   const seen: { session: string; text: string; localOnly: boolean }[] = [];
   const hub = new ChannelHub(
     guard,
@@ -118,11 +122,7 @@ Deno.test("slack: signing secret verified, five-minute replay window, url_verifi
   const { hub, guard, platforms, close } = await setup();
   try {
     const signed = (body: string, ts = NOW) =>
-      post({
-        "x-slack-request-timestamp": String(ts),
-        "x-slack-signature": slackSignature(SLACK_SECRET, String(ts), body),
-        "content-type": "application/json",
-      }, body);
+      post({ ...slackHeaders(SLACK_SECRET, ts, body), "content-type": "application/json" }, body);
     const challenge = JSON.stringify({ type: "url_verification", challenge: "3eZbrw1aB" });
     assertEquals(await (await hub.handle("slack", signed(challenge))).json(), {
       challenge: "3eZbrw1aB",
@@ -166,23 +166,12 @@ Deno.test("slack: signing secret verified, five-minute replay window, url_verifi
 Deno.test("discord: Ed25519 signatures, PING answered, commands deferred and followed up", async () => {
   const { hub, platforms, keys, close } = await setup();
   try {
-    const signed = async (body: string, key = keys.privateKey) => {
-      const ts = "1700000000";
-      const sig = new Uint8Array(
-        await crypto.subtle.sign({ name: "Ed25519" }, key, new TextEncoder().encode(ts + body)),
-      );
-      return post({
-        "x-signature-ed25519": [...sig].map((b) => b.toString(16).padStart(2, "0")).join(""),
-        "x-signature-timestamp": ts,
-      }, body);
-    };
+    const signed = async (body: string, key = keys.privateKey) =>
+      post(await discordHeaders(key, "1700000000", body), body);
     assertEquals(await (await hub.handle("discord", await signed('{"type":1}'))).json(), {
       type: 1,
     });
-    const other = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-      "sign",
-      "verify",
-    ]) as CryptoKeyPair;
+    const other = await discordKeys();
     const wrong = await hub.handle("discord", await signed('{"type":1}', other.privateKey));
     assertEquals(wrong.status, 401);
     await wrong.body?.cancel();
@@ -265,7 +254,7 @@ Deno.test("a chat reply gives back only the user's own values, never a tool resu
 
 Deno.test("wecom: msg_signature and AES payloads; the URL check echoes the decrypted echostr", async () => {
   const { wecomChannel } = await import("./wecom.ts");
-  const { wecomEncrypt, wecomSignature } = await import("./wecom_crypto.ts");
+  const { wecomEncrypt } = await import("./wecom_crypto.ts");
   const { guard, platforms, close } = await setup();
   const aesKey = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
   const hub = new ChannelHub(guard, [wecomChannel({
@@ -279,9 +268,7 @@ Deno.test("wecom: msg_signature and AES payloads; the URL check echoes the decry
   })], (input) => Promise.resolve(`ok ${input.text}`));
   try {
     const q = (encrypted: string, extra = "") =>
-      `http://localhost/hook?msg_signature=${
-        wecomSignature("QDG6eK", "1409659813", "263014780", encrypted)
-      }&timestamp=1409659813&nonce=263014780${extra}`;
+      `http://localhost/hook?${wecomQuery("QDG6eK", "1409659813", "263014780", encrypted)}${extra}`;
     const echo = wecomEncrypt(aesKey, "1616140317555161061", "wwcorp");
     const check = await hub.handle(
       "wecom",
@@ -325,20 +312,10 @@ Deno.test("wecom: msg_signature and AES payloads; the URL check echoes the decry
 });
 
 Deno.test("feishu: encrypted events, X-Lark-Signature, verification token, redelivery ignored", async () => {
-  const { feishuChannel, feishuSignature } = await import("./feishu.ts");
-  const { createCipheriv, createHash, randomBytes } = await import("node:crypto");
+  const { feishuChannel } = await import("./feishu.ts");
   const { guard, platforms, close } = await setup();
   const encryptKey = "test-encrypt-key";
-  const seal = (value: unknown) => {
-    const iv = randomBytes(16);
-    const cipher = createCipheriv(
-      "aes-256-cbc",
-      createHash("sha256").update(encryptKey).digest(),
-      iv,
-    );
-    const sealed = Buffer.concat([iv, cipher.update(JSON.stringify(value)), cipher.final()]);
-    return JSON.stringify({ encrypt: sealed.toString("base64") });
-  };
+  const seal = (value: unknown) => feishuSeal(encryptKey, value);
   const hub = new ChannelHub(guard, [feishuChannel({
     appId: "cli_a",
     appSecret: "sec",
@@ -352,9 +329,8 @@ Deno.test("feishu: encrypted events, X-Lark-Signature, verification token, redel
       method: "POST",
       body,
       headers: {
-        "x-lark-request-timestamp": "1700000000",
-        "x-lark-request-nonce": "n1",
-        "x-lark-signature": signature ?? feishuSignature("1700000000", "n1", encryptKey, body),
+        ...feishuHeaders(encryptKey, "1700000000", body),
+        ...(signature === undefined ? {} : { "x-lark-signature": signature }),
       },
     });
   try {

@@ -10,8 +10,8 @@ import {
   type DingtalkAdapter,
   dingtalkChannel,
   dingtalkEventReply,
-  dingtalkSign,
 } from "./dingtalk.ts";
+import { dingtalkHeaders } from "./_test_signing.ts";
 import { dingtalkPush, dingtalkReadAnswer } from "../testdata/fake_platforms.ts";
 import type { ChannelMessage, ReplyProgress } from "./types.ts";
 
@@ -53,7 +53,7 @@ const signed = (body: string, ms: number) =>
   new Request("http://localhost/dingtalk", {
     method: "POST",
     body,
-    headers: { timestamp: String(ms), sign: dingtalkSign("ding-secret", String(ms)) },
+    headers: dingtalkHeaders("ding-secret", ms),
   });
 
 const receive = async (adapter: DingtalkAdapter, request: Request) =>

@@ -14,33 +14,20 @@ import {
 } from "./discord.ts";
 import type { ChannelMessage, ReplyProgress } from "./types.ts";
 import { startFakePlatforms } from "../testdata/fake_platforms.ts";
+import { discordHeaders, discordKeys } from "./_test_signing.ts";
 import { assertReplayRefusedAfterPrune } from "../testdata/replay_after_prune.ts";
 
 const NOW = 1_700_000_000_000;
 
-const hex = (bytes: ArrayBuffer | Uint8Array) =>
-  Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
-
 /** A key pair, and requests signed with it at a timestamp in seconds. */
 async function signer() {
-  const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
-  const publicKey = hex(await crypto.subtle.exportKey("raw", keys.publicKey));
-  const signed = async (body: string, seconds: number) => {
-    const ts = String(seconds);
-    const signature = await crypto.subtle.sign(
-      { name: "Ed25519" },
-      keys.privateKey,
-      new TextEncoder().encode(ts + body),
-    );
-    return new Request("http://localhost/interactions", {
+  const { publicKey, privateKey } = await discordKeys();
+  const signed = async (body: string, seconds: number) =>
+    new Request("http://localhost/interactions", {
       method: "POST",
       body,
-      headers: { "x-signature-ed25519": hex(signature), "x-signature-timestamp": ts },
+      headers: await discordHeaders(privateKey, seconds, body),
     });
-  };
   return { publicKey, signed };
 }
 

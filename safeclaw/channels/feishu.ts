@@ -4,7 +4,8 @@
  * timestamp + nonce + Encrypt Key followed by the raw body bytes. The signature is checked before
  * anything is decrypted, as Feishu means it to be ("无需解密"): decrypting an unsigned body first
  * made every request a CBC padding oracle that read captured events without the key. Only the
- * URL check may come unsigned; an unsigned body is decrypted for it alone, a few a minute. The
+ * URL check may come unsigned; an unsigned body is decrypted for it alone, a few a minute from
+ * each sender. The
  * verification token sits in the payload (`token`, or `header.token` in schema 2.0).
  * Redelivered events repeat their `event_id` and are acknowledged once. Each push, retries
  * included, is signed when sent: an `X-Lark-Request-Timestamp` more than five minutes from now
@@ -15,11 +16,12 @@
 import { sendParts } from "./message_parts.ts";
 import { secondsToMs, sendRefused } from "./rate_limit.ts";
 import {
+  ClientMinuteBudget,
   freshness,
-  MinuteBudget,
   replayWindow,
   type ReplayWindowOptions,
 } from "./replay_window.ts";
+import { UNKNOWN_CLIENT } from "./client_address.ts";
 import { createDecipheriv, createHash } from "node:crypto";
 import { z } from "zod";
 import {
@@ -58,20 +60,22 @@ export const FEISHU_TOKEN_INVALID = 99991663;
 export const FEISHU_EVENT_MAX_AGE_MS = 12 * 3_600_000;
 
 /**
- * How many unsigned requests a minute are decrypted in search of a URL check. Feishu sends one
- * when the request URL is saved; the cap bounds what an unsigned body can learn by timing the
- * decryption, now that every refusal looks the same.
- *
- * The cap is one for the whole endpoint, not one per sender: the hub hands an adapter the
- * request and its body, not the peer's address (and behind a proxy that address is the
- * proxy's), so there is no source to count by. Anyone who can reach the URL can therefore spend
- * a minute's checks, and Feishu's own check, made when the operator saves the URL, is then
- * refused as well. Signed events are never counted, so only the check is held up: if saving
- * the URL in the Feishu console fails, save it again a minute later, or briefly allow only
- * Feishu's egress at the firewall. A per-source cap needs the hub to pass the peer's address
- * to `receive`.
+ * How many unsigned requests a minute one sender may have decrypted in search of a URL check
+ * (one client network: an IPv4 address, an IPv6 /64). Feishu sends one when the request URL is
+ * saved; the cap bounds what an unsigned body can learn by timing the decryption, now that
+ * every refusal looks the same. It is counted per sender, so that one sender spending its
+ * minute does not get Feishu's own check, made when the operator saves the URL, refused as
+ * well. The sender is the address serve's connection guard saw (see `client_address.ts`):
+ * behind a reverse proxy all requests share the proxy's budget.
  */
 export const FEISHU_UNSIGNED_CHECKS_PER_MINUTE = 30;
+
+/**
+ * How many unsigned requests a minute are decrypted for all senders together: the bound on the
+ * timing oracle whatever number of addresses a sender has. Ten senders must spend their minute
+ * at once before the platform's check is refused.
+ */
+export const FEISHU_UNSIGNED_CHECKS_TOTAL_PER_MINUTE = 10 * FEISHU_UNSIGNED_CHECKS_PER_MINUTE;
 
 /** The `X-Lark-Signature` of a request: over the body's bytes as sent (a string as UTF-8). */
 export function feishuSignature(
@@ -161,7 +165,11 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
   const apiBase = (options.apiBase ?? "https://open.feishu.cn").replace(/\/$/, "");
   let tenantToken: { value: string; expires: number } | undefined;
   const { now, windowMs } = replayWindow(options);
-  const unsignedChecks = new MinuteBudget(FEISHU_UNSIGNED_CHECKS_PER_MINUTE, now);
+  const unsignedChecks = new ClientMinuteBudget({
+    perClient: FEISHU_UNSIGNED_CHECKS_PER_MINUTE,
+    total: FEISHU_UNSIGNED_CHECKS_TOTAL_PER_MINUTE,
+    now,
+  });
 
   async function token(): Promise<string> {
     if (tenantToken && tenantToken.expires > Date.now()) return tenantToken.value;
@@ -186,7 +194,7 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
 
   return {
     name: "feishu",
-    receive(request, rawBody): Promise<WebhookResult> {
+    receive(request, rawBody, client = UNKNOWN_CLIENT): Promise<WebhookResult> {
       const unauthorized = (reason: string) =>
         Promise.resolve<WebhookResult>({ kind: "unauthorized", reason });
       const timestamp = request.headers.get("x-lark-request-timestamp");
@@ -199,7 +207,7 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
         if (!signature || !constantTimeEqual(signature, expected)) {
           return unauthorized("X-Lark-Signature does not match");
         }
-      } else if (!unsignedChecks.take()) {
+      } else if (!unsignedChecks.take(client)) {
         return unauthorized("unsigned request over the URL checks allowed a minute");
       }
       const outer = readPayload(FeishuEnvelope, rawBody);

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "@a3s/common/testing";
-import { createCipheriv, createHash, randomBytes } from "node:crypto";
 import { FEISHU_EVENT_MAX_AGE_MS, feishuChannel, feishuSignature } from "./feishu.ts";
+import { feishuHeaders, feishuSeal } from "./_test_signing.ts";
 import type { ChannelAdapter } from "./types.ts";
 import { assertReplayRefusedAfterPrune } from "../testdata/replay_after_prune.ts";
 
@@ -9,16 +9,7 @@ const ENCRYPT_KEY = "test-encrypt-key";
 const STALE = "request timestamp outside the 5-minute window (replay)";
 
 /** An event sealed under the Encrypt Key, as Feishu sends it. */
-function seal(value: unknown): string {
-  const iv = randomBytes(16);
-  const cipher = createCipheriv(
-    "aes-256-cbc",
-    createHash("sha256").update(ENCRYPT_KEY).digest(),
-    iv,
-  );
-  const sealed = Buffer.concat([iv, cipher.update(JSON.stringify(value)), cipher.final()]);
-  return JSON.stringify({ encrypt: sealed.toString("base64") });
-}
+const seal = (value: unknown) => feishuSeal(ENCRYPT_KEY, value);
 
 /** A text message event of `event_id` created at `createTime` (ms). */
 const message = (eventId: string, createTime: number | undefined = NOW) =>
@@ -46,11 +37,7 @@ const pushed = (body: string, seconds?: number) =>
   new Request("http://localhost/feishu", {
     method: "POST",
     body,
-    headers: seconds === undefined ? {} : {
-      "x-lark-request-timestamp": String(seconds),
-      "x-lark-request-nonce": "n1",
-      "x-lark-signature": feishuSignature(String(seconds), "n1", ENCRYPT_KEY, body),
-    },
+    headers: seconds === undefined ? {} : feishuHeaders(ENCRYPT_KEY, seconds, body),
   });
 
 const feishu = (now: () => number, apiBase?: string) =>

@@ -5,16 +5,24 @@
  * of half-read fields (`[object Object]` as a user id).
  */
 import { assert, assertEquals } from "@a3s/common/testing";
-import { createCipheriv, createHash, randomBytes } from "node:crypto";
 import { withGuard } from "../testdata/guard.ts";
 import { ChannelHub } from "./hub.ts";
 import { telegramChannel } from "./telegram.ts";
-import { slackChannel, slackSignature } from "./slack.ts";
+import { slackChannel } from "./slack.ts";
 import { discordChannel } from "./discord.ts";
-import { feishuChannel, feishuSignature } from "./feishu.ts";
-import { dingtalkChannel, dingtalkSign } from "./dingtalk.ts";
+import { feishuChannel } from "./feishu.ts";
+import { dingtalkChannel } from "./dingtalk.ts";
 import { wecomChannel } from "./wecom.ts";
-import { wecomEncrypt, wecomSignature } from "./wecom_crypto.ts";
+import { wecomEncrypt } from "./wecom_crypto.ts";
+import {
+  dingtalkHeaders,
+  discordHeaders,
+  discordKeys,
+  feishuHeaders,
+  feishuSeal,
+  slackHeaders,
+  wecomQuery,
+} from "./_test_signing.ts";
 import { startFakePlatforms } from "../testdata/fake_platforms.ts";
 
 const NOW_SECONDS = 1_700_000_000;
@@ -55,16 +63,6 @@ const FEISHU_ODD_EVENTS = [
     },
   })
 );
-
-/** Hex of the raw public key of a new Ed25519 pair, and its private key. */
-async function discordKeys(): Promise<{ publicKey: string; privateKey: CryptoKey }> {
-  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-    "sign",
-  ]) as CryptoKeyPair;
-  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-  const publicKey = Array.from(raw, (b) => b.toString(16).padStart(2, "0")).join("");
-  return { publicKey, privateKey: pair.privateKey };
-}
 
 /** Runs `run` on a hub with every adapter; returns who got answered and what was sent. */
 async function withHub(
@@ -116,63 +114,35 @@ async function withHub(
 }
 
 async function discordRequest(body: string, key: CryptoKey): Promise<Request> {
-  const ts = String(NOW_SECONDS);
-  const signature = new Uint8Array(
-    await crypto.subtle.sign({ name: "Ed25519" }, key, new TextEncoder().encode(ts + body)),
-  );
   return new Request("http://localhost/hook", {
     method: "POST",
     body,
-    headers: {
-      "x-signature-ed25519": [...signature].map((b) => b.toString(16).padStart(2, "0")).join(""),
-      "x-signature-timestamp": ts,
-    },
+    headers: await discordHeaders(key, NOW_SECONDS, body),
   });
 }
 
 function feishuRequest(event: string): Request {
-  const iv = randomBytes(16);
-  const cipher = createCipheriv(
-    "aes-256-cbc",
-    createHash("sha256").update(FEISHU_KEY).digest(),
-    iv,
-  );
-  const sealed = Buffer.concat([iv, cipher.update(event), cipher.final()]).toString("base64");
-  const body = JSON.stringify({ encrypt: sealed });
+  const body = feishuSeal(FEISHU_KEY, event);
   return new Request("http://localhost/hook", {
     method: "POST",
     body,
-    headers: {
-      "x-lark-request-timestamp": String(NOW_SECONDS),
-      "x-lark-request-nonce": "n1",
-      "x-lark-signature": feishuSignature(String(NOW_SECONDS), "n1", FEISHU_KEY, body),
-    },
+    headers: feishuHeaders(FEISHU_KEY, NOW_SECONDS, body),
   });
 }
 
 /** The signed request of each JSON platform for `body`. */
 async function signedRequests(body: string, discordKey: CryptoKey): Promise<[string, Request][]> {
-  const ts = String(NOW_SECONDS);
   const post = (headers: Record<string, string>) =>
     new Request("http://localhost/hook", { method: "POST", headers, body });
   return [
     ["telegram", post({ "x-telegram-bot-api-secret-token": "tg-secret" })],
-    [
-      "slack",
-      post({
-        "x-slack-request-timestamp": ts,
-        "x-slack-signature": slackSignature(SLACK_SECRET, ts, body),
-      }),
-    ],
+    ["slack", post(slackHeaders(SLACK_SECRET, NOW_SECONDS, body))],
     ["discord", await discordRequest(body, discordKey)],
     ["feishu", feishuRequest(body)],
     [
       "dingtalk",
       // DingTalk signs the timestamp, not the body.
-      post({
-        timestamp: String(NOW_SECONDS * 1000),
-        sign: dingtalkSign("ding-secret", String(NOW_SECONDS * 1000)),
-      }),
+      post(dingtalkHeaders("ding-secret", NOW_SECONDS * 1000)),
     ],
   ];
 }
@@ -229,11 +199,11 @@ Deno.test("a WeCom text message without a sender is ignored, not queued under an
       `<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content>` +
       `<MsgId>1</MsgId><AgentID>1000002</AgentID></xml>`;
     const encrypted = wecomEncrypt(WECOM_KEY, xml, "wwcorp");
-    const signature = wecomSignature("QDG6eK", "1409659813", "263014780", encrypted);
+    const query = wecomQuery("QDG6eK", 1409659813, "263014780", encrypted);
     const response = await hub.handle(
       "wecom",
       new Request(
-        `http://localhost/hook?msg_signature=${signature}&timestamp=1409659813&nonce=263014780`,
+        `http://localhost/hook?${query}`,
         { method: "POST", body: `<xml><Encrypt><![CDATA[${encrypted}]]></Encrypt></xml>` },
       ),
     );

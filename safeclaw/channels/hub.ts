@@ -13,6 +13,7 @@ import { type Deliveries, RecentDeliveries } from "./deliveries.ts";
 import type { ChannelAdapter, ChannelMessage, ReplyProgress } from "./types.ts";
 import { PlatformRateLimited } from "./rate_limit.ts";
 import { AuditCoalescer } from "./audit_coalescer.ts";
+import { clientAddress } from "./client_address.ts";
 
 /**
  * Answers one message: the configured chat API, or the agent once it registers itself through
@@ -172,7 +173,10 @@ export interface ChannelHubOptions {
   deliveries?: Deliveries;
   /** The largest body read ({@linkcode MAX_WEBHOOK_BODY_BYTES} unless given). */
   maxBodyBytes?: number;
-  /** How long repeated refusals of one channel and reason are counted into one audit record. */
+  /**
+   * How long repeated refusals of one channel, reason and client address are counted into one
+   * audit record.
+   */
   auditWindowMs?: number;
   /** The clock of the audit's windows (tests pin it). */
   now?: () => number;
@@ -242,12 +246,16 @@ export class ChannelHub {
     return [...this.#adapters.keys()];
   }
 
-  /** Handles one webhook request for `channel`. */
+  /**
+   * Handles one webhook request for `channel`. It bounds the body itself (serve's own body limit
+   * leaves self-authenticated routes to their handler), so an oversized request is audited too.
+   */
   async handle(channel: string, request: Request): Promise<Response> {
     const adapter = this.#adapters.get(channel);
     if (!adapter) {
       return Response.json({ error: `no channel '${channel}' is configured` }, { status: 404 });
     }
+    const client = clientAddress(request);
     const raw = request.method === "GET"
       ? new Uint8Array()
       : await readBody(request, this.maxBodyBytes);
@@ -257,11 +265,12 @@ export class ChannelHub {
         "warning",
         channel,
         `body over ${this.maxBodyBytes} bytes, refused unread`,
+        client,
       );
       return Response.json({ error: "payload too large" }, { status: 413 });
     }
-    const result = await adapter.receive(request, raw);
-    if (result.kind === "unauthorized") return await this.#refuse(channel, result.reason);
+    const result = await adapter.receive(request, raw, client);
+    if (result.kind === "unauthorized") return await this.#refuse(channel, result.reason, client);
     if (result.kind === "reply") return result.response;
     const ack = () => adapter.acknowledge?.() ?? Response.json({ ok: true });
     if (result.kind === "ignored") return ack();
@@ -277,17 +286,26 @@ export class ChannelHub {
       // The body's key first: of two identical requests at once, one takes it and the other is
       // the redelivery, never a 401.
       if (!(await this.deliveries.take(signedBody))) {
-        return await this.#duplicate(channel, "the same signed request again", ack);
+        return await this.#duplicate(channel, "the same signed request again", client, ack);
       }
       const signatureKey = `${channel}:signature:${signature}`;
       if (!(await this.deliveries.take(signatureKey))) {
         await this.deliveries.forget(signedBody);
-        return await this.#refuse(channel, "signature already used for another body (replay)");
+        return await this.#refuse(
+          channel,
+          "signature already used for another body (replay)",
+          client,
+        );
       }
       taken.push(signedBody, signatureKey);
     }
     if (!(await this.#firstDelivery(channel, message.deliveryId))) {
-      return await this.#duplicate(channel, "an event already handled, delivered again", ack);
+      return await this.#duplicate(
+        channel,
+        "an event already handled, delivered again",
+        client,
+        ack,
+      );
     }
     const work = this.#process(adapter, message, taken);
     this.#pending.add(work);
@@ -296,9 +314,9 @@ export class ChannelHub {
     return ack();
   }
 
-  /** A 401 that says nothing of why; the reason is audited. */
-  async #refuse(channel: string, reason: string): Promise<Response> {
-    await this.#audit.record(AUTH_FAILURE_KIND, "warning", channel, reason);
+  /** A 401 that says nothing of why; the reason and the client's address are audited. */
+  async #refuse(channel: string, reason: string, client: string): Promise<Response> {
+    await this.#audit.record(AUTH_FAILURE_KIND, "warning", channel, reason, client);
     return Response.json(UNAUTHORIZED_BODY, { status: 401 });
   }
 
@@ -310,8 +328,13 @@ export class ChannelHub {
    * replay gains nothing from a 200, since nothing runs. The audit record is what tells the two
    * apart afterwards, so each duplicate is counted there (coalesced like the refusals).
    */
-  async #duplicate(channel: string, reason: string, ack: () => Response): Promise<Response> {
-    await this.#audit.record(DUPLICATE_DELIVERY_KIND, "info", channel, reason);
+  async #duplicate(
+    channel: string,
+    reason: string,
+    client: string,
+    ack: () => Response,
+  ): Promise<Response> {
+    await this.#audit.record(DUPLICATE_DELIVERY_KIND, "info", channel, reason, client);
     return ack();
   }
 

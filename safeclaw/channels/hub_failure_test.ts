@@ -4,7 +4,8 @@ import { Guard } from "../guard.ts";
 import { parsePolicy } from "../policy.ts";
 import { ChannelHub, replyFailedNotice, type Responder } from "./hub.ts";
 import { telegramChannel } from "./telegram.ts";
-import { slackChannel, slackSignature } from "./slack.ts";
+import { slackChannel } from "./slack.ts";
+import { slackHeaders } from "./_test_signing.ts";
 import { startFakePlatforms } from "../testdata/fake_platforms.ts";
 
 const SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -116,10 +117,7 @@ Deno.test("replies ask Telegram and Slack for no link preview", async () => {
         "slack",
         new Request("http://localhost/hook", {
           method: "POST",
-          headers: {
-            "x-slack-request-timestamp": ts,
-            "x-slack-signature": await slackSignature(SLACK_SECRET, ts, body),
-          },
+          headers: slackHeaders(SLACK_SECRET, ts, body),
           body,
         }),
       );
@@ -155,13 +153,12 @@ Deno.test("after a failed reply the same signed request, delivered again, is ans
       event: { type: "message", user: "U1", channel: "C1", text: "hi", ts: "1.0" },
     });
     const ts = String(NOW);
-    const signature = await slackSignature(SLACK_SECRET, ts, body);
     const deliver = () =>
       hub.handle(
         "slack",
         new Request("http://localhost/hook", {
           method: "POST",
-          headers: { "x-slack-request-timestamp": ts, "x-slack-signature": signature },
+          headers: slackHeaders(SLACK_SECRET, ts, body),
           body,
         }),
       );

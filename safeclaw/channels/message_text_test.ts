@@ -4,10 +4,10 @@
  * dropped without a word, and the bot's own mention was passed on as part of the question.
  */
 import { assert, assertEquals } from "@a3s/common/testing";
-import { createCipheriv, createHash, randomBytes } from "node:crypto";
-import { slackChannel, slackMessageText, slackSignature } from "./slack.ts";
+import { slackChannel, slackMessageText } from "./slack.ts";
 import { telegramChannel, telegramMessageText } from "./telegram.ts";
-import { feishuChannel, feishuMessageText, feishuSignature } from "./feishu.ts";
+import { feishuChannel, feishuMessageText } from "./feishu.ts";
+import { feishuHeaders, feishuSeal, slackHeaders } from "./_test_signing.ts";
 import type { ChannelAdapter, ChannelMessage } from "./types.ts";
 import { startFakePlatforms } from "../testdata/fake_platforms.ts";
 
@@ -37,10 +37,7 @@ const slackRequest = (event: Record<string, unknown>) => {
   return new Request("http://localhost/hook", {
     method: "POST",
     body,
-    headers: {
-      "x-slack-request-timestamp": String(NOW_SECONDS),
-      "x-slack-signature": slackSignature(SLACK_SECRET, String(NOW_SECONDS), body),
-    },
+    headers: slackHeaders(SLACK_SECRET, NOW_SECONDS, body),
   });
 };
 
@@ -146,12 +143,6 @@ Deno.test("feishu: mention placeholders are resolved, and the reply goes to the 
     apiBase: platforms.url,
     now: () => NOW_SECONDS * 1000,
   });
-  const iv = randomBytes(16);
-  const cipher = createCipheriv(
-    "aes-256-cbc",
-    createHash("sha256").update(FEISHU_KEY).digest(),
-    iv,
-  );
   const event = JSON.stringify({
     schema: "2.0",
     header: { event_id: "e1", event_type: "im.message.receive_v1", token: "vtok" },
@@ -167,21 +158,14 @@ Deno.test("feishu: mention placeholders are resolved, and the reply goes to the 
       },
     },
   });
-  const body = JSON.stringify({
-    encrypt: Buffer.concat([iv, cipher.update(event), cipher.final()]).toString("base64"),
-  });
-  const ts = String(NOW_SECONDS);
+  const body = feishuSeal(FEISHU_KEY, event);
   try {
     const message = await messageOf(
       feishu,
       new Request("http://localhost/hook", {
         method: "POST",
         body,
-        headers: {
-          "x-lark-request-timestamp": ts,
-          "x-lark-request-nonce": "n",
-          "x-lark-signature": feishuSignature(ts, "n", FEISHU_KEY, body),
-        },
+        headers: feishuHeaders(FEISHU_KEY, NOW_SECONDS, body, "n"),
       }),
     );
     assertEquals([message?.text, message?.threadId], ["ask @Han Meimei about it", "omt_3"]);

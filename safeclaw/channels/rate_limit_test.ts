@@ -10,7 +10,8 @@ import { slackChannel } from "./slack.ts";
 import { discordChannel } from "./discord.ts";
 import { FEISHU_RATE_LIMITED, FEISHU_TOKEN_INVALID, feishuChannel } from "./feishu.ts";
 import { WECOM_RATE_LIMITED, wecomChannel } from "./wecom.ts";
-import { DINGTALK_RATE_LIMITED, dingtalkChannel, dingtalkSign } from "./dingtalk.ts";
+import { DINGTALK_RATE_LIMITED, dingtalkChannel } from "./dingtalk.ts";
+import { dingtalkHeaders, discordHeaders, discordKeys } from "./_test_signing.ts";
 
 /** One call to {@linkcode fakeApi}: when it came (ms, monotonic), its path and body. */
 interface ApiCall {
@@ -236,14 +237,9 @@ Deno.test("discord: a 429 reports the body's fractional retry_after, else the Re
       )
       : new Response("<html>slow down</html>", { status: 429, headers: { "retry-after": "2" } })
   );
-  const keys = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
-  const hex = (bytes: ArrayBuffer) =>
-    [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const keys = await discordKeys();
   const discord = discordChannel({
-    publicKey: hex(await crypto.subtle.exportKey("raw", keys.publicKey)),
+    publicKey: keys.publicKey,
     applicationId: "app1",
     apiBase: api.url,
     now: () => 1_700_000_000_000,
@@ -256,16 +252,11 @@ Deno.test("discord: a 429 reports the body's fractional retry_after, else the Re
     data: { name: "ask", options: [{ name: "text", value: "hi" }] },
   });
   const raw = new TextEncoder().encode(body);
-  const signature = await crypto.subtle.sign(
-    { name: "Ed25519" },
-    keys.privateKey,
-    new TextEncoder().encode("1700000000" + body),
-  );
   try {
     const received = await discord.receive(
       new Request("http://localhost/hook", {
         method: "POST",
-        headers: { "x-signature-ed25519": hex(signature), "x-signature-timestamp": "1700000000" },
+        headers: await discordHeaders(keys.privateKey, "1700000000", body),
         body,
       }),
       raw,
@@ -402,7 +393,7 @@ Deno.test("dingtalk: errcode 130101 (over 20 a minute) asks for a minute's wait"
     new Request("http://localhost/hook", {
       method: "POST",
       body,
-      headers: { timestamp: String(now), sign: dingtalkSign("ding-secret", String(now)) },
+      headers: dingtalkHeaders("ding-secret", now),
     }),
     new TextEncoder().encode(body),
   );

@@ -11,6 +11,7 @@
  * @module
  */
 import { DELIVERY_MEMORY_MS } from "./deliveries.ts";
+import { clientNetwork } from "./client_address.ts";
 
 /**
  * How far a signed request's timestamp may be from now, either way: five minutes, the window
@@ -191,36 +192,63 @@ export class ReplyHandles<V> {
   }
 }
 
+/** Options of {@linkcode ClientMinuteBudget}. */
+export interface ClientMinuteBudgetOptions {
+  /** Uses a minute for each client network. */
+  perClient: number;
+  /** Uses a minute for all clients together. */
+  total: number;
+  /** The clock, in milliseconds since the epoch (`Date.now` unless given). */
+  now?: () => number;
+}
+
 /**
- * At most `perMinute` uses in each minute of the clock: for work an unauthenticated request can
- * ask for (Feishu decrypts an unsigned body in search of its URL check).
+ * At most `perClient` uses in each minute of the clock for each client network
+ * ({@linkcode clientNetwork}), and `total` for all of them: for work an unauthenticated request
+ * can ask for (Feishu decrypts an unsigned body in search of its URL check). A sender that
+ * spends its own minute leaves the others theirs, and many senders together still get no more
+ * than `total`. A network is remembered only once it has used the budget, so at most `total`
+ * of them are held in any minute, whatever number of addresses a flood comes from.
  *
  * @example
  * ```ts
- * import { MinuteBudget } from "./replay_window.ts";
- * const budget = new MinuteBudget(2, () => 0);
- * console.log(budget.take(), budget.take(), budget.take()); // true true false
+ * import { ClientMinuteBudget } from "./replay_window.ts";
+ * const budget = new ClientMinuteBudget({ perClient: 1, total: 2, now: () => 0 });
+ * console.log(budget.take("192.0.2.1"), budget.take("192.0.2.1")); // true false
+ * console.log(budget.take("192.0.2.2"), budget.take("192.0.2.3")); // true false
  * ```
  */
-export class MinuteBudget {
-  readonly #perMinute: number;
+export class ClientMinuteBudget {
+  readonly #perClient: number;
+  readonly #total: number;
   readonly #now: () => number;
   #minute = -1;
   #used = 0;
+  readonly #byClient = new Map<string, number>();
 
-  constructor(perMinute: number, now: () => number = Date.now) {
-    this.#perMinute = perMinute;
-    this.#now = now;
+  constructor(options: ClientMinuteBudgetOptions) {
+    this.#perClient = options.perClient;
+    this.#total = options.total;
+    this.#now = options.now ?? Date.now;
   }
 
-  /** True, and one use counted, while the current minute has uses left. */
-  take(): boolean {
+  /** How many client networks the current minute holds. */
+  get size(): number {
+    return this.#byClient.size;
+  }
+
+  /** True, and one use counted, while both `client`'s network and all clients have uses left. */
+  take(client: string): boolean {
     const minute = Math.floor(this.#now() / 60_000);
     if (minute !== this.#minute) {
       this.#minute = minute;
       this.#used = 0;
+      this.#byClient.clear();
     }
-    if (this.#used >= this.#perMinute) return false;
+    const network = clientNetwork(client);
+    const used = this.#byClient.get(network) ?? 0;
+    if (used >= this.#perClient || this.#used >= this.#total) return false;
+    this.#byClient.set(network, used + 1);
     this.#used++;
     return true;
   }

@@ -1,6 +1,8 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { DELIVERY_MEMORY_MS } from "./deliveries.ts";
+import { clientAddress, clientNetwork, UNKNOWN_CLIENT } from "./client_address.ts";
 import {
+  ClientMinuteBudget,
   freshness,
   MAX_REPLY_HANDLES,
   REPLAY_WINDOW_MS,
@@ -97,4 +99,32 @@ Deno.test("ReplyHandles: expired entries are dropped as new ones come, and the c
   assertEquals([handles.get("m97"), handles.get("m98"), handles.get("m99")], [97, 98, 99]);
   assertEquals(handles.get("new"), undefined);
   assertEquals(MAX_REPLY_HANDLES, 10_000);
+});
+
+Deno.test("ClientMinuteBudget: each sender's minute is its own, an IPv6 /64 is one sender, all together are capped", () => {
+  let now = 0;
+  const budget = new ClientMinuteBudget({ perClient: 2, total: 5, now: () => now });
+  const takes = (client: string, n: number) => Array.from({ length: n }, () => budget.take(client));
+  assertEquals(takes("192.0.2.1", 3), [true, true, false]);
+  assertEquals(takes("192.0.2.2", 1), [true]);
+  assertEquals(takes("2001:db8:1:2::1", 1), [true]);
+  assertEquals(takes("2001:db8:1:2:ffff::9", 2), [true, false]);
+  // Five taken: a new sender waits for the next minute, and is not remembered meanwhile.
+  assertEquals(takes("198.51.100.7", 1), [false]);
+  assertEquals(budget.size, 3);
+  now = 60_000;
+  assertEquals(takes("198.51.100.7", 1), [true]);
+  assertEquals(takes("192.0.2.1", 2), [true, true]);
+  assertEquals(budget.size, 2);
+});
+
+Deno.test("clientAddress reads only the connection guard's header, and only an IP address there", () => {
+  const from = (headers: Record<string, string>) =>
+    clientAddress(new Request("http://localhost/", { headers }));
+  assertEquals(from({ "x-a3s-peer": "203.0.113.9" }), "203.0.113.9");
+  assertEquals(from({ "x-a3s-peer": "2001:db8::1" }), "2001:db8::1");
+  assertEquals(from({ "x-a3s-peer": "not-an-ip" }), UNKNOWN_CLIENT);
+  assertEquals(from({ "x-forwarded-for": "198.51.100.7" }), UNKNOWN_CLIENT);
+  assertEquals(clientNetwork("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+  assertEquals(clientNetwork("::ffff:192.0.2.1"), "192.0.2.1");
 });

@@ -56,8 +56,11 @@ export interface ReplyProgress {
 /** One platform. */
 export interface ChannelAdapter {
   name: string;
-  /** Verifies the request exactly as the platform documents it and normalizes it. */
-  receive(request: Request, rawBody: Uint8Array): Promise<WebhookResult>;
+  /**
+   * Verifies the request exactly as the platform documents it and normalizes it. `client` is
+   * the address it came from (`client_address.ts`), for work an adapter budgets per sender.
+   */
+  receive(request: Request, rawBody: Uint8Array, client?: string): Promise<WebhookResult>;
   /**
    * Sends `text` to the chat of `message` through the platform's API: the parts after
    * `progress.partsSent`, counting each one the platform takes.

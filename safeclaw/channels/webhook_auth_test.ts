@@ -6,19 +6,31 @@
  */
 import { assert, assertEquals } from "@a3s/common/testing";
 import { openStore, type Store } from "@a3s/common";
-import { createCipheriv, createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { Guard } from "../guard.ts";
 import { parsePolicy } from "../policy.ts";
 import { AUTH_FAILURE_KIND, ChannelHub, DUPLICATE_DELIVERY_KIND } from "./hub.ts";
 import { DeliveryLog } from "./deliveries.ts";
 import { telegramChannel } from "./telegram.ts";
-import { slackChannel, slackSignature } from "./slack.ts";
+import { slackChannel } from "./slack.ts";
 import { discordChannel } from "./discord.ts";
-import { FEISHU_UNSIGNED_CHECKS_PER_MINUTE, feishuChannel, feishuSignature } from "./feishu.ts";
-import { dingtalkChannel, dingtalkSign } from "./dingtalk.ts";
+import {
+  FEISHU_UNSIGNED_CHECKS_PER_MINUTE,
+  FEISHU_UNSIGNED_CHECKS_TOTAL_PER_MINUTE,
+  feishuChannel,
+} from "./feishu.ts";
+import { dingtalkChannel } from "./dingtalk.ts";
 import { wecomChannel } from "./wecom.ts";
-import { wecomEncrypt, wecomSignature } from "./wecom_crypto.ts";
-import { AuditCoalescer, type CoalescedRecord } from "./audit_coalescer.ts";
+import { wecomEncrypt } from "./wecom_crypto.ts";
+import {
+  dingtalkHeaders,
+  discordKeys,
+  feishuHeaders,
+  feishuSeal as sealFeishu,
+  slackHeaders,
+  wecomQuery,
+} from "./_test_signing.ts";
+import { AuditCoalescer, type CoalescedRecord, OTHER_CLIENTS } from "./audit_coalescer.ts";
 import { startFakePlatforms } from "../testdata/fake_platforms.ts";
 
 const NOW_SECONDS = 1_700_000_000;
@@ -27,9 +39,6 @@ const SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
 const FEISHU_KEY = "test-encrypt-key";
 const WECOM_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
 const DING_EVENTS = { token: "ding-token", aesKey: WECOM_KEY, appKey: "dingappkey" };
-
-const hex = (bytes: ArrayBuffer | Uint8Array) =>
-  Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
 
 /** A hub with every adapter on a pinned clock, the guard it audits to, and what it answered. */
 async function setup(options: { auditWindowMs?: number; maxBodyBytes?: number } = {}) {
@@ -41,10 +50,7 @@ async function setup(options: { auditWindowMs?: number; maxBodyBytes?: number } 
     tee: { kind: null, device: null },
   });
   const platforms = startFakePlatforms();
-  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
+  const discord = await discordKeys();
   const apiBase = platforms.url;
   const now = () => NOW;
   const seen: string[] = [];
@@ -57,7 +63,7 @@ async function setup(options: { auditWindowMs?: number; maxBodyBytes?: number } 
       now: () => NOW_SECONDS,
     }),
     discordChannel({
-      publicKey: hex(await crypto.subtle.exportKey("raw", pair.publicKey)),
+      publicKey: discord.publicKey,
       applicationId: "app1",
       apiBase,
       now,
@@ -102,31 +108,22 @@ async function setup(options: { auditWindowMs?: number; maxBodyBytes?: number } 
     await platforms.close();
     await store.close();
   };
-  return { hub, guard, platforms, seen, send, audited, close, discordKey: pair.privateKey };
+  return { hub, guard, platforms, seen, send, audited, close, discordKey: discord.privateKey };
 }
 
 const post = (headers: Record<string, string>, body: BodyInit, url = "http://localhost/hook") =>
   new Request(url, { method: "POST", headers, body });
 
 /** A Feishu event sealed under the Encrypt Key, as Feishu sends it. */
-function feishuSeal(value: unknown): string {
-  const iv = randomBytes(16);
-  const key = createHash("sha256").update(FEISHU_KEY).digest();
-  const cipher = createCipheriv("aes-256-cbc", key, iv);
-  const plain = JSON.stringify(value);
-  return JSON.stringify({
-    encrypt: Buffer.concat([iv, cipher.update(plain), cipher.final()]).toString("base64"),
-  });
-}
+const feishuSeal = (value: unknown) => sealFeishu(FEISHU_KEY, value);
 
 /** `body` with Feishu's headers, signed over `signedBytes` (the body unless given). */
 function feishuPost(body: BodyInit, signedBytes: string | Uint8Array, signature?: string) {
-  const ts = String(NOW_SECONDS);
-  return post({
-    "x-lark-request-timestamp": ts,
-    "x-lark-request-nonce": "n1",
-    "x-lark-signature": signature ?? feishuSignature(ts, "n1", FEISHU_KEY, signedBytes),
-  }, body);
+  const headers = feishuHeaders(FEISHU_KEY, NOW_SECONDS, signedBytes);
+  return post(
+    signature === undefined ? headers : { ...headers, "x-lark-signature": signature },
+    body,
+  );
 }
 
 const feishuMessage = (eventId: string, text: string) =>
@@ -148,10 +145,7 @@ const feishuMessage = (eventId: string, text: string) =>
 const badPadding = () => JSON.stringify({ encrypt: randomBytes(32).toString("base64") });
 
 const slackPost = (body: BodyInit, signedBytes: string | Uint8Array) =>
-  post({
-    "x-slack-request-timestamp": String(NOW_SECONDS),
-    "x-slack-signature": slackSignature(SLACK_SECRET, String(NOW_SECONDS), signedBytes),
-  }, body);
+  post(slackHeaders(SLACK_SECRET, NOW_SECONDS, signedBytes), body);
 
 const slackEvent = (eventId: string, text: string, ts = "1.2") =>
   JSON.stringify({
@@ -217,10 +211,7 @@ Deno.test("every 401 on every channel has the same status, body and type; the re
       await send("slack", post({}, "{}")),
       await send(
         "slack",
-        post({
-          "x-slack-request-timestamp": String(NOW_SECONDS - 1000),
-          "x-slack-signature": slackSignature(SLACK_SECRET, String(NOW_SECONDS - 1000), "{}"),
-        }, "{}"),
+        post(slackHeaders(SLACK_SECRET, NOW_SECONDS - 1000, "{}"), "{}"),
       ),
       await send(
         "discord",
@@ -307,9 +298,7 @@ Deno.test("a byte-identical replay is acknowledged as a redelivery and audited o
       "<Content>hi</Content><MsgId>77</MsgId><AgentID>1000002</AgentID></xml>";
     const encrypted = wecomEncrypt(WECOM_KEY, xml, "wwcorp");
     const ts = String(NOW_SECONDS);
-    const url = `http://localhost/hook?msg_signature=${
-      wecomSignature("QDG6eK", ts, "n", encrypted)
-    }&timestamp=${ts}&nonce=n`;
+    const url = `http://localhost/hook?${wecomQuery("QDG6eK", ts, "n", encrypted)}`;
     const wrapped = (extra: string) =>
       post({}, `<xml>${extra}<Encrypt><![CDATA[${encrypted}]]></Encrypt></xml>`, url);
     const genuine = await send("wecom", wrapped("<ToUserName>wwcorp</ToUserName>"));
@@ -369,8 +358,7 @@ Deno.test("dingtalk: captured headers with another message's id do not burn that
         sessionWebhook: `${platforms.url}/robot/sendBySession`,
         msgId,
       });
-    const signedAt = (ms: number, body: string) =>
-      post({ timestamp: String(ms), sign: dingtalkSign("ding-secret", String(ms)) }, body);
+    const signedAt = (ms: number, body: string) => post(dingtalkHeaders("ding-secret", ms), body);
     assertEquals((await send("dingtalk", signedAt(NOW, message("msgA", "a")))).status, 200);
     // An attacker's captured headers of msgA carrying msgB, whose id they predicted.
     assertEquals((await send("dingtalk", signedAt(NOW, message("msgB", "forged")))).status, 401);
@@ -456,6 +444,122 @@ Deno.test("a body over the hub's limit is refused unread with 413, and audited",
       ["slack", "body over 1024 bytes, refused unread"],
       ["telegram", "body over 1024 bytes, refused unread"],
     ]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("refusals are counted per client address: a noisy sender does not hide another, and each record names its sender", async () => {
+  const { hub, send, audited, close } = await setup();
+  try {
+    const forged = (peer?: string) =>
+      post({
+        ...(peer ? { "x-a3s-peer": peer } : {}),
+        "x-slack-request-timestamp": "1",
+        "x-slack-signature": "v0=0",
+      }, "{}");
+    for (let i = 0; i < 50; i++) await send("slack", forged("203.0.113.9"));
+    await send("slack", forged("2001:db8::7"));
+    await send("slack", forged());
+    // Not an address: not taken for one.
+    await send("slack", forged("evil, 10.0.0.1"));
+    const reason = "timestamp outside the five-minute window (replay)";
+    assertEquals(await audited(AUTH_FAILURE_KIND), [
+      { channel: "slack", reason, client: "203.0.113.9", count: 1 },
+      { channel: "slack", reason, client: "2001:db8::7", count: 1 },
+      { channel: "slack", reason, client: "unknown", count: 1 },
+    ]);
+    await hub.close();
+    const summaries = (await audited(AUTH_FAILURE_KIND)).slice(3);
+    assertEquals(summaries.map((r) => [r.client, r.count]), [["203.0.113.9", 49], ["unknown", 1]]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("AuditCoalescer: past its addresses per reason the rest count together; a count pushed out early says so", async () => {
+  const written: CoalescedRecord[] = [];
+  const audit = new AuditCoalescer((record) => Promise.resolve(written.push(record)), {
+    maxClients: 2,
+    now: () => 0,
+  });
+  try {
+    for (let i = 1; i <= 1_000; i++) {
+      await audit.record("channel_auth_failure", "warning", "feishu", "bad", `192.0.2.${i % 250}`);
+    }
+    // A flood from many addresses writes a bounded number of records, and holds few counts.
+    assertEquals(written.map((r) => [r.data.client, r.data.count]), [
+      ["192.0.2.1", 1],
+      ["192.0.2.2", 1],
+      [OTHER_CLIENTS, 1],
+    ]);
+    assertEquals(audit.size, 3);
+    // Another reason has addresses of its own.
+    await audit.record("channel_auth_failure", "warning", "feishu", "other", "192.0.2.3");
+    assertEquals(written.at(-1)?.data.client, "192.0.2.3");
+    await audit.close();
+    assertEquals(written.reduce((sum, r) => sum + r.data.count, 0), 1_001);
+  } finally {
+    await audit.close();
+  }
+
+  const evictions: CoalescedRecord[] = [];
+  const bounded = new AuditCoalescer((record) => Promise.resolve(evictions.push(record)), {
+    maxKeys: 2,
+    now: () => 0,
+  });
+  for (const client of ["192.0.2.1", "192.0.2.1", "192.0.2.2", "192.0.2.3"]) {
+    await bounded.record("channel_auth_failure", "warning", "slack", "bad", client);
+  }
+  assertEquals(bounded.size, 2);
+  assertEquals(evictions.map((r) => [r.data.client, r.data.count, r.data.evicted]), [
+    ["192.0.2.1", 1, undefined],
+    ["192.0.2.2", 1, undefined],
+    ["192.0.2.3", 1, undefined],
+    ["192.0.2.1", 1, true],
+  ]);
+  await bounded.close();
+});
+
+Deno.test("feishu: one sender spending the unsigned URL checks leaves Feishu's own check answered", async () => {
+  const { send, audited, close } = await setup();
+  try {
+    const unsigned = (peer: string, body: string) => post({ "x-a3s-peer": peer }, body);
+    const urlCheck = feishuSeal({ type: "url_verification", challenge: "c-1", token: "vtok" });
+    // An attacker's whole /64 is one sender: moving through its addresses buys nothing.
+    for (let i = 0; i < FEISHU_UNSIGNED_CHECKS_PER_MINUTE + 5; i++) {
+      assertEquals(
+        (await send("feishu", unsigned(`2001:db8:1:2::${i}`, badPadding()))).status,
+        401,
+      );
+    }
+    const spent = await send("feishu", unsigned("2001:db8:1:2:ffff::1", urlCheck));
+    assertEquals(spent.status, 401);
+    const platform = await send("feishu", unsigned("198.51.100.7", urlCheck));
+    assertEquals([platform.status, platform.body], [200, '{"challenge":"c-1"}']);
+    const over = (await audited(AUTH_FAILURE_KIND)).filter((r) =>
+      r.reason === "unsigned request over the URL checks allowed a minute"
+    );
+    // Each address is still named in the audit log: the /64 is what the budget counts.
+    const past = Array.from({ length: 5 }, (_, i) => `2001:db8:1:2::${30 + i}`);
+    assertEquals(over.map((r) => r.client), [...past, "2001:db8:1:2:ffff::1"]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("feishu: many senders together still get at most the total of unsigned checks a minute", async () => {
+  const { send, close } = await setup();
+  try {
+    const urlCheck = feishuSeal({ type: "url_verification", challenge: "c-2", token: "vtok" });
+    const senders = FEISHU_UNSIGNED_CHECKS_TOTAL_PER_MINUTE / FEISHU_UNSIGNED_CHECKS_PER_MINUTE;
+    for (let s = 0; s < senders; s++) {
+      for (let i = 0; i < FEISHU_UNSIGNED_CHECKS_PER_MINUTE; i++) {
+        await send("feishu", post({ "x-a3s-peer": `203.0.113.${s}` }, badPadding()));
+      }
+    }
+    const late = await send("feishu", post({ "x-a3s-peer": "198.51.100.7" }, urlCheck));
+    assertEquals(late.status, 401);
   } finally {
     await close();
   }
