@@ -133,4 +133,13 @@ export const LANE_MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 2,
+    name: "finished",
+    async up(db: Kysely<unknown>) {
+      // pruning by retention reads a lane's finished jobs newest first, and deletes the oldest
+      await db.schema.createIndex("lane_jobs_finished")
+        .on("lane_jobs").columns(["lane_rank", "state", "finished_at"]).execute();
+    },
+  },
 ];

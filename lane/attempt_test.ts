@@ -62,3 +62,41 @@ Deno.test("abort settles a running attempt with the reason, once", async () => {
   assertEquals((pending.outcomes[0][1] as Error).message, "job was cancelled");
   assertEquals(pending.attempt.running, false);
 });
+
+/** Like `run`, with a grace period for aborted handlers. */
+function runWithGrace(fn: JobFunction, graceMs: number) {
+  const outcomes: [boolean, unknown][] = [];
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const attempt = new Attempt(subject, 1);
+  attempt.run(fn, undefined, {
+    attemptProgress: () => {},
+    attemptDone: (_, ok, value) => {
+      outcomes.push([ok, value]);
+      resolve();
+    },
+  }, graceMs);
+  return { attempt, outcomes, done: promise };
+}
+
+Deno.test("an aborted attempt reports its reason once the handler settles, within the grace", async () => {
+  const { promise: settle, resolve: settleHandler } = Promise.withResolvers<string>();
+  const slow = runWithGrace(() => settle, 10_000);
+  slow.attempt.abort(new JobCancelledError());
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assertEquals(slow.outcomes, [], "no outcome while the handler still runs");
+  assertEquals([slow.attempt.running, slow.attempt.aborted], [true, true]);
+  settleHandler("finished anyway");
+  await slow.done;
+  assertEquals(slow.outcomes.length, 1);
+  assert(slow.outcomes[0][1] instanceof JobCancelledError, "the abort's reason, not the value");
+  assertEquals(slow.attempt.running, false);
+});
+
+Deno.test("an aborted handler that never settles is reported after the grace period", async () => {
+  const hung = runWithGrace(() => new Promise(() => {}), 30);
+  const at = performance.now();
+  hung.attempt.abort(new JobTimeoutError(5));
+  await hung.done;
+  assert(performance.now() - at >= 25, "reported before the grace period ended");
+  assert(hung.outcomes[0][1] instanceof JobTimeoutError);
+});

@@ -6,6 +6,7 @@ import { z } from "@hono/zod-openapi";
 import { LANE_NAMES, type LaneName } from "./lanes.ts";
 import type { RateLimit } from "./rate_limit.ts";
 import type { StoredRetry } from "./retry.ts";
+import type { KeepJobs, RetentionOptions } from "./retention.ts";
 
 /** One lane's settings in the config file. */
 export interface LaneSettings {
@@ -41,6 +42,10 @@ export interface LaneSection {
   closeTimeoutMs?: number;
   /** Claim and run jobs; false for a process that only submits and inspects. */
   process?: boolean;
+  /** How long finished jobs are kept, by how they ended. */
+  retention?: RetentionOptions;
+  /** How long an aborted job's slot waits for its handler to settle, in ms. */
+  abortGraceMs?: number;
 }
 
 /** A retry policy as JSON carries it (no `retryIf` predicate). */
@@ -65,6 +70,14 @@ const LaneSettingsSchema: z.ZodType<LaneSettings> = z.strictObject({
   retry: RetryPolicySchema.optional(),
 });
 
+const nonNegativeInt: z.ZodNumber = z.number().int().min(0);
+
+/** One class of finished jobs: bounds left out are no bounds. */
+const KeepJobsSchema: z.ZodType<KeepJobs> = z.strictObject({
+  maxAgeMs: nonNegativeInt.optional(),
+  maxCount: nonNegativeInt.optional(),
+});
+
 /**
  * The `lane` config section. Every key is optional: the scheduler's own defaults apply, so an
  * empty section is valid.
@@ -80,4 +93,9 @@ export const LaneSectionSchema: z.ZodType<LaneSection> = z.strictObject({
   workerConcurrency: positiveInt.optional(),
   closeTimeoutMs: z.number().int().min(0).optional(),
   process: z.boolean().optional(),
+  retention: z.strictObject({
+    completed: KeepJobsSchema.optional(),
+    dead: KeepJobsSchema.optional(),
+  }).optional(),
+  abortGraceMs: nonNegativeInt.optional(),
 });

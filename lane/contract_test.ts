@@ -6,7 +6,12 @@ import { openStore, type Store } from "@a3s/common";
 import { assert, assertEquals, assertRejects, createTestDatabase } from "@a3s/common/testing";
 import { createLane } from "./create.ts";
 import type { Lane, LaneOptions } from "./lane.ts";
-import { DependencyFailedError, JobCancelledError, LaneClosedError } from "./errors.ts";
+import {
+  DependencyFailedError,
+  JobCancelledError,
+  JobTimeoutError,
+  LaneClosedError,
+} from "./errors.ts";
 
 interface Backend {
   name: string;
@@ -252,3 +257,170 @@ contract("a closed scheduler refuses work with LaneClosedError", {}, async (lane
   );
   assertEquals([error.code, error.status], ["lane_closed", 503]);
 });
+
+/** Polls `check` until it holds or `ms` pass; a durable scheduler prunes on its next tick. */
+async function eventually(check: () => Promise<boolean>, ms = 5_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  return true;
+}
+
+contract(
+  "retention: completed and cancelled jobs beyond a lane's count go, oldest first",
+  { retention: { completed: { maxCount: 2 } } },
+  async (lane) => {
+    lane.handle<number>("n", (ctx) => ctx.payload);
+    const ids: string[] = [];
+    for (let n = 0; n < 4; n++) {
+      const job = await lane.submit("s", "query", { kind: "n", payload: n });
+      await job.result;
+      ids.push(job.id);
+    }
+    const cancelled = await lane.submit("s", "query", { kind: "n", payload: 9 }, {
+      delayMs: 60_000,
+    });
+    await cancelled.cancel();
+    ids.push(cancelled.id);
+    const other = await lane.submit("s", "prompt", { kind: "n", payload: 5 });
+    await other.result;
+    const kept = async () => (await lane.list({ lane: "query" })).map((j) => j.id);
+    assert(
+      await eventually(async () => (await kept()).length === 2),
+      `query kept ${(await kept()).length} jobs`,
+    );
+    assertEquals(await kept(), ids.slice(3), "the two that finished last are kept");
+    assertEquals(await lane.get(ids[0]), undefined);
+    assertEquals((await lane.get(other.id))?.state, "completed", "another lane counts apart");
+  },
+);
+
+contract(
+  "retention: completed jobs past their age go; dead ones stay until purged by default",
+  { retention: { completed: { maxAgeMs: 40 } } },
+  async (lane) => {
+    lane.handle("ok", () => "done");
+    lane.handle("broken", () => {
+      throw new Error("broken");
+    });
+    const done = await lane.submit("s", "query", { kind: "ok" });
+    const dead = await lane.submit("s", "query", { kind: "broken" });
+    await done.result;
+    await assertRejects(() => dead.result, Error, "broken");
+    assertEquals((await lane.get(done.id))?.state, "completed", "kept while young");
+    assert(await eventually(async () => (await lane.get(done.id)) === undefined), "never aged out");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assertEquals((await lane.dlq.list()).map((j) => j.id), [dead.id]);
+  },
+);
+
+contract(
+  "retention: dead jobs beyond a configured count go; a retried one leaves the count",
+  { retention: { dead: { maxCount: 1 } } },
+  async (lane) => {
+    let healed = false;
+    lane.handle<number>("broken", (ctx) => {
+      if (healed && ctx.payload === 0) return "healed";
+      throw new Error(`broken ${ctx.payload}`);
+    });
+    const first = await lane.submit("s", "query", { kind: "broken", payload: 0 });
+    await assertRejects(() => first.result, Error, "broken 0");
+    healed = true;
+    await lane.dlq.retry(first.id);
+    assert(await eventually(async () => (await lane.get(first.id))?.state === "completed"));
+    const second = await lane.submit("s", "query", { kind: "broken", payload: 1 });
+    await assertRejects(() => second.result, Error, "broken 1");
+    const third = await lane.submit("s", "query", { kind: "broken", payload: 2 });
+    await assertRejects(() => third.result, Error, "broken 2");
+    assert(await eventually(async () => (await lane.dlq.list()).length === 1));
+    assertEquals((await lane.dlq.list()).map((j) => j.id), [third.id]);
+    assertEquals((await lane.get(first.id))?.state, "completed", "the retried job is kept");
+  },
+);
+
+/**
+ * Runs `stubborn` (which keeps running 80 ms after its signal aborts) with one slot, queues
+ * `next` behind it, aborts it with `abort`, and returns what happened in which order.
+ */
+async function abortOrder(
+  lane: Lane,
+  submitOptions: { timeoutMs?: number },
+  abort: (id: string) => Promise<unknown>,
+): Promise<{ order: string[]; reason: unknown; outcome: unknown }> {
+  const order: string[] = [];
+  const started = gate();
+  let reason: unknown;
+  lane.handle("stubborn", (ctx) => {
+    started.open();
+    return new Promise((_, reject) => {
+      ctx.signal.addEventListener("abort", () => {
+        reason = ctx.signal.reason;
+        order.push("aborted");
+        setTimeout(() => {
+          order.push("settled");
+          reject(ctx.signal.reason);
+        }, 80);
+      }, { once: true });
+    });
+  });
+  lane.handle("next", () => void order.push("next started"));
+  const job = await lane.submit("s", "query", { kind: "stubborn" }, submitOptions);
+  await started.opened;
+  const next = await lane.submit("s", "query", { kind: "next" });
+  await abort(job.id);
+  await next.result;
+  const outcome = await job.result.then((value) => ({ value }), (error) => error);
+  return { order, reason, outcome };
+}
+
+contract(
+  "cancelling a running job aborts its signal; its slot frees once the handler settles",
+  { maxConcurrency: 1 },
+  async (lane) => {
+    const { order, reason, outcome } = await abortOrder(lane, {}, (id) => lane.cancel(id));
+    assert(reason instanceof JobCancelledError, `aborted with ${reason}`);
+    assertEquals(order, ["aborted", "settled", "next started"]);
+    assert(outcome instanceof Error && outcome.message.includes("cancelled"), `${outcome}`);
+  },
+);
+
+contract(
+  "a job's timeout aborts its signal; its slot frees once the handler settles",
+  { maxConcurrency: 1 },
+  async (lane) => {
+    const { order, reason, outcome } = await abortOrder(
+      lane,
+      { timeoutMs: 30 },
+      () => Promise.resolve(),
+    );
+    assert(reason instanceof JobTimeoutError, `aborted with ${reason}`);
+    assertEquals(order, ["aborted", "settled", "next started"]);
+    assert(outcome instanceof Error && outcome.message.includes("timed out"), `${outcome}`);
+  },
+);
+
+contract(
+  "an aborted handler that never settles frees its slot after the grace period",
+  { maxConcurrency: 1, abortGraceMs: 150 },
+  async (lane) => {
+    let abortedAt = 0;
+    const started = gate();
+    lane.handle("hung", (ctx) => {
+      started.open();
+      ctx.signal.addEventListener("abort", () => void (abortedAt = performance.now()));
+      return new Promise(() => {});
+    });
+    let nextAt = 0;
+    lane.handle("next", () => void (nextAt = performance.now()));
+    const hung = await lane.submit("s", "query", { kind: "hung" }, { timeoutMs: 20 });
+    await started.opened;
+    const next = await lane.submit("s", "query", { kind: "next" });
+    await assertRejects(() => hung.result, JobTimeoutError);
+    await next.result;
+    assert(abortedAt > 0, "the signal aborted");
+    assert(nextAt - abortedAt >= 140, `the next job started ${nextAt - abortedAt} ms after`);
+    assertEquals((await lane.get(hung.id))?.state, "dead");
+  },
+);

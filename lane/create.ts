@@ -15,9 +15,9 @@ import { MemoryLane, type MemoryLaneOptions } from "./memory_lane.ts";
  * await lane.close();
  * ```
  */
-export function createLane(options?: MemoryLaneOptions): MemoryLane;
-/** Opens a durable scheduler on `options.store`. */
 export function createLane(options: DurableLaneOptions): Promise<DurableLane>;
+/** Creates an in-memory scheduler. */
+export function createLane(options?: MemoryLaneOptions): MemoryLane;
 export function createLane(
   options: MemoryLaneOptions | DurableLaneOptions = {},
 ): MemoryLane | Promise<DurableLane> {

@@ -38,6 +38,8 @@ import {
 } from "./_durable_queries.ts";
 import type { FinishedAttempt, RunningJob } from "./_running_job.ts";
 import { WorkLoop } from "./_work_loop.ts";
+import { pruneFinished } from "./_durable_prune.ts";
+import { keepsAll } from "./retention.ts";
 import { Waiters } from "./_waiters.ts";
 import type {
   HandlerOptions,
@@ -92,6 +94,13 @@ const MAX_CLAIM = 256;
 const WAITER_POLL_MS = 250;
 /** How often `close()` looks whether the running attempts finished. */
 const CLOSE_POLL_MS = 10;
+/**
+ * Finished jobs are pruned after at most this many were written here (fewer when the retention
+ * keeps fewer per lane), so a busy store holds little more than its retention between prunes.
+ */
+const PRUNE_EVERY_FINISHED = 256;
+/** And at least this often, so jobs past their age go while nothing finishes. */
+const PRUNE_INTERVAL_MS = 30_000;
 
 /** Durable jobs name a registered kind: a function cannot be stored. */
 function assertSpec(work: JobFunction | JobSpec): asserts work is JobSpec {
@@ -145,6 +154,12 @@ export class DurableLane extends Lane {
   /** A waiter was added since the last poll: its job may have finished before anyone waited. */
   #newWaiter = false;
   #lastExpiryCheck = 0;
+  /** Finished jobs written since the last prune. */
+  #finishedSincePrune = 0;
+  #lastPrune = 0;
+  /** See {@linkcode PRUNE_EVERY_FINISHED}; Infinity when the retention keeps everything. */
+  readonly #pruneEvery: number;
+  readonly #pruneIntervalMs: number;
   /** Set by `close()`: finish and write what runs, claim nothing new. */
   #closing = false;
   #closed = false;
@@ -167,6 +182,18 @@ export class DurableLane extends Lane {
     this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.#workerConcurrency = options.workerConcurrency ?? Infinity;
     this.#stopReporting = reportDepth(this);
+    const { completed, dead } = this.retention;
+    const bounded = [completed, dead].filter((keep) => !keepsAll(keep));
+    const counts = bounded.map((keep) => keep.maxCount ?? Infinity);
+    const ages = bounded.map((keep) => keep.maxAgeMs ?? Infinity);
+    this.#pruneEvery = bounded.length
+      ? Math.max(1, Math.min(PRUNE_EVERY_FINISHED, ...counts))
+      : Infinity;
+    // a short age is honoured within a quarter of itself, polled no more often than jobs are
+    this.#pruneIntervalMs = bounded.length
+      ? Math.max(this.pollMs, Math.min(PRUNE_INTERVAL_MS, ...ages.map((age) => age / 4)))
+      : Infinity;
+    this.#lastPrune = Date.now();
     this.#loop = new WorkLoop({
       tick: () => this.#tick(),
       nextDelay: () => {
@@ -265,6 +292,12 @@ export class DurableLane extends Lane {
         if (now - this.#lastHeartbeat >= this.leaseMs / 3) await this.#heartbeat(now);
         const claimed = await this.#claim();
         if (claimed > 0) this.#loop.again();
+        if (
+          this.#finishedSincePrune >= this.#pruneEvery ||
+          now - this.#lastPrune >= this.#pruneIntervalMs
+        ) {
+          await this.#prune();
+        }
       }
       // a processing scheduler settles most waiters itself; it polls only for jobs run elsewhere
       const every = Math.max(this.pollMs, this.#processing ? 4 * WAITER_POLL_MS : WAITER_POLL_MS);
@@ -336,6 +369,7 @@ export class DurableLane extends Lane {
 
   #afterClaim(claimed: ClaimResult): void {
     for (const dependent of claimed.cancelled) this.#dependentCancelled(dependent);
+    this.#finishedSincePrune += claimed.dead.length;
     for (const row of claimed.dead) {
       recordOutcome(Number(row.lane_rank), "dead_lettered");
       this.emit("dead_lettered", rowSubject(row), { error: "lease expired too many times" });
@@ -385,7 +419,7 @@ export class DurableLane extends Lane {
     const timeout = row.timeout_ms !== null
       ? Number(row.timeout_ms)
       : this.timeoutFor(rank, job.kind, undefined);
-    attempt.run(handler.fn, timeout, this);
+    attempt.run(handler.fn, timeout, this, this.abortGraceMs);
   }
 
   /** The last progress a job running in this process reported, if any. */
@@ -468,6 +502,7 @@ export class DurableLane extends Lane {
     }
     const clock = performance.now();
     for (const f of finished) recordRun(f.job.rank, clock - f.job.startedAt);
+    this.#finishedSincePrune += written.settled.length;
     for (const s of written.settled) {
       if (s.ok) {
         recordOutcome(s.job.rank, "completed");
@@ -477,7 +512,15 @@ export class DurableLane extends Lane {
     }
   }
 
+  /** Deletes the finished jobs the retention no longer keeps, by every process's writes. */
+  async #prune(): Promise<void> {
+    this.#finishedSincePrune = 0;
+    this.#lastPrune = Date.now();
+    await pruneFinished(this.#db, this.retention, this.#lastPrune);
+  }
+
   #dependentCancelled({ subject, reason }: CancelledDependent): void {
+    this.#finishedSincePrune++;
     this.emit("cancelled", subject, { error: reason.message });
     this.#waiters.settle(subject.id, false, reason);
   }
@@ -555,6 +598,7 @@ export class DurableLane extends Lane {
       return await cancelStoredJob(tx, id, Date.now());
     });
     if (outcome.cancelled === true) {
+      this.#finishedSincePrune++;
       recordOutcome(Number(outcome.row.lane_rank), "cancelled");
       this.emit("cancelled", rowSubject(outcome.row));
       this.#waiters.settle(id, false, outcome.reason);
@@ -603,8 +647,8 @@ export class DurableLane extends Lane {
   }
 
   /**
-   * Lets running attempts finish (up to `closeTimeoutMs`), hands the rest back to the queue,
-   * and writes what finished.
+   * Lets running attempts finish (up to `closeTimeoutMs`), hands the rest back to the queue
+   * once their handlers settled (or `abortGraceMs` passed), and writes what finished.
    */
   async close(): Promise<void> {
     if (this.#closed || this.#closing) return;
@@ -615,10 +659,14 @@ export class DurableLane extends Lane {
     while (this.#running.size && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, CLOSE_POLL_MS));
     }
-    this.#closed = true;
-    this.#loop.stop();
     const closing = new LaneClosedError("the scheduler closed during the attempt");
     for (const job of [...this.#running.values()]) job.attempt?.abort(closing);
+    // the loop still heartbeats their leases while aborted handlers wind down
+    while (this.#running.size) {
+      await new Promise((resolve) => setTimeout(resolve, CLOSE_POLL_MS));
+    }
+    this.#closed = true;
+    this.#loop.stop();
     await this.#loop.idle();
     await this.#flush().catch(() => {});
     this.#stopReporting();

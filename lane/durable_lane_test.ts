@@ -4,6 +4,8 @@ import { createTestDatabase } from "@a3s/common/testing";
 import { createLane } from "./create.ts";
 import type { DurableLane, DurableLaneOptions } from "./durable_lane.ts";
 import type { LaneEvent } from "./types.ts";
+import type { LaneTables } from "./_schema.ts";
+import { newJobRow } from "./_rows.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -387,3 +389,54 @@ durableTest("close hands running attempts back to the queue for the next worker"
   second.handle("long", () => "finished elsewhere");
   assertEquals(await second.handleOf(job.id).result, "finished elsewhere");
 });
+
+durableTest(
+  "retention prunes in batches, with dependency edges; a dependent of a pruned job still runs",
+  async (open, store) => {
+    const lane = await open({ retention: { completed: { maxCount: 0 } } });
+    const db = store.db<LaneTables>();
+    const count = async (table: "lane_jobs" | "lane_job_deps") =>
+      Number(
+        (await db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow()).n,
+      );
+    const { promise: released, resolve: release } = Promise.withResolvers<void>();
+    lane.handle("parent", async () => {
+      await released;
+      return 1;
+    });
+    lane.handle("child", () => "child ran");
+    const parent = await lane.submit("s", "query", { kind: "parent" });
+    const child = await lane.submit("s", "query", { kind: "child" }, { dependsOn: [parent.id] });
+    assertEquals(await count("lane_job_deps"), 1);
+    release();
+    assertEquals(await child.result, "child ran");
+    const emptied = async () => (await count("lane_jobs")) + (await count("lane_job_deps")) === 0;
+    for (let i = 0; i < 500 && !(await emptied()); i++) await sleep(10);
+    assertEquals([await count("lane_jobs"), await count("lane_job_deps")], [0, 0]);
+
+    // more finished rows than one delete takes, as an upgraded store holds them
+    const now = Date.now();
+    const rows = Array.from({ length: 1_200 }, (_, n) => ({
+      ...newJobRow({
+        session: "old",
+        lane: "prompt",
+        rank: 5,
+        kind: "parent",
+        payload: n,
+        retry: { maxAttempts: 1 },
+        options: {},
+        now: now - 1_000,
+      }),
+      state: "completed",
+      finished_at: now - 500 + n,
+    }));
+    for (let i = 0; i < rows.length; i += 200) {
+      await db.insertInto("lane_jobs").values(rows.slice(i, i + 200)).execute();
+    }
+    lane.handle("tick", () => null);
+    await (await lane.submit("s", "query", { kind: "tick" })).result;
+    for (let i = 0; i < 500 && (await count("lane_jobs")) > 0; i++) await sleep(10);
+    assertEquals(await count("lane_jobs"), 0);
+  },
+);

@@ -8,6 +8,7 @@ import { type ConcurrencyLimitOptions, ConcurrencyLimits } from "./limits.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { NO_RETRY, type RetryPolicy, validateRetry } from "./retry.ts";
 import { LaneEvents, type LaneListener } from "./events.ts";
+import { resolveRetention, type Retention, type RetentionOptions } from "./retention.ts";
 import type {
   HandlerOptions,
   HighWaterMarks,
@@ -48,7 +49,20 @@ export interface LaneOptions {
   keyConcurrency?: Record<string, number>;
   /** Default retry policy (default: no retry). */
   retry?: RetryPolicy;
+  /**
+   * How long finished jobs stay readable (default: completed and cancelled jobs a day and at
+   * most 1000 per lane; dead-lettered jobs until purged).
+   */
+  retention?: RetentionOptions;
+  /**
+   * After a cancel or a timeout aborts a running job's signal, how long its concurrency slot
+   * waits for the handler to settle before it is freed anyway (default 5 s; 0 frees it at once).
+   */
+  abortGraceMs?: number;
 }
+
+/** How long an aborted handler keeps its slot when no grace period is configured. */
+export const DEFAULT_ABORT_GRACE_MS = 5_000;
 
 /** The dead-letter queue of a scheduler. */
 export interface DeadLetterQueue {
@@ -96,6 +110,10 @@ export abstract class Lane {
   protected readonly buckets: readonly (TokenBucket | undefined)[];
   /** The policy of jobs that name none. */
   protected readonly defaultRetry: RetryPolicy;
+  /** Which finished jobs are kept, by how they ended. */
+  protected readonly retention: Retention;
+  /** How long an aborted attempt's slot waits for its handler to settle. */
+  protected readonly abortGraceMs: number;
   #lastSession: string | undefined;
 
   /** Validates the options and sets up limits and rate limits. */
@@ -123,6 +141,12 @@ export abstract class Lane {
       config.rateLimit ? new TokenBucket(config.rateLimit) : undefined
     );
     this.defaultRetry = options.retry ? validateRetry(options.retry) : NO_RETRY;
+    this.retention = resolveRetention(options.retention);
+    const grace = options.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS;
+    if (!(Number.isFinite(grace) && grace >= 0)) {
+      throw new ValidationError("abortGraceMs: must be a non-negative number", "abortGraceMs");
+    }
+    this.abortGraceMs = grace;
     this.dlq = {
       list: (filter) => this.list({ ...filter, state: "dead" }),
       retry: (id) => this.retryDead(id),

@@ -12,6 +12,7 @@ import { decideFailure } from "./failure.ts";
 import { JobQueue } from "./job_queue.ts";
 import { DelayedJobs } from "./_delayed_jobs.ts";
 import { ParkedJobs } from "./_parked_jobs.ts";
+import { KeptJobs } from "./_kept_jobs.ts";
 import type { RetryPolicy } from "./retry.ts";
 import { flushMetrics, recordOutcome, recordRun, recordWait, reportDepth } from "./metrics.ts";
 import {
@@ -27,11 +28,14 @@ import {
   type SubmitOptions,
 } from "./types.ts";
 
-/** Options of the in-memory scheduler. */
-export interface MemoryLaneOptions extends LaneOptions {
-  /** How many completed or cancelled jobs stay readable by id (default 1000). */
-  retainFinished?: number;
-}
+/**
+ * Options of the in-memory scheduler: those of every scheduler. Finished jobs stay readable
+ * by `options.retention`.
+ */
+export type MemoryLaneOptions = LaneOptions;
+
+/** How often `close()` looks whether the aborted attempts reported. */
+const CLOSE_POLL_MS = 5;
 
 /** What a memory job is made of when it is submitted. */
 interface MemoryJobInit {
@@ -224,11 +228,12 @@ export class MemoryLane extends Lane {
   readonly durable = false;
   readonly #queues: JobQueue<MemoryJob>[] = LANE_NAMES.map(() => new JobQueue<MemoryJob>());
   readonly #queued: number[] = LANE_NAMES.map(() => 0);
-  /** Every job still held, by sequence number: queued, running, dead and recently finished. */
+  /** Every job still held, by sequence number: queued, running, and finished ones kept. */
   readonly #jobs = new Map<number, MemoryJob>();
-  /** Sequence numbers of finished jobs, oldest first, in a ring of `retainFinished` slots. */
-  readonly #finishedRing: number[] = [];
-  #ringNext = 0;
+  /** Completed and cancelled jobs, pruned by `retention.completed`. */
+  readonly #keptCompleted: KeptJobs<MemoryJob>;
+  /** Dead jobs, pruned by `retention.dead` (tracked only when it bounds them). */
+  readonly #keptDead: KeptJobs<MemoryJob>;
   #unfinished = 0;
   readonly #idempotent = new Map<string, MemoryJob>();
   readonly #parked = new ParkedJobs<MemoryJob>();
@@ -245,13 +250,14 @@ export class MemoryLane extends Lane {
   #seq = 0;
   #closed = false;
   readonly #prefix = `m${Math.random().toString(36).slice(2, 8)}-`;
-  readonly #retain: number;
   readonly #stopReporting: () => void;
 
   /** Creates an empty scheduler. */
   constructor(options: MemoryLaneOptions = {}) {
     super(options);
-    this.#retain = options.retainFinished ?? 1000;
+    const forget = (job: MemoryJob) => this.#forget(job);
+    this.#keptCompleted = new KeptJobs(this.retention.completed, forget);
+    this.#keptDead = new KeptJobs(this.retention.dead, forget);
     this.#stopReporting = reportDepth(this);
   }
 
@@ -418,7 +424,7 @@ export class MemoryLane extends Lane {
     const attempt = new Attempt(job, job.attempts);
     job.attempt = attempt;
     this.emit("started", job);
-    attempt.run(job.fn, job.timeoutMs, this);
+    attempt.run(job.fn, job.timeoutMs, this, this.abortGraceMs);
   }
 
   /** Records a progress report of a running attempt. */
@@ -483,27 +489,15 @@ export class MemoryLane extends Lane {
     this.#unfinished--;
     recordOutcome(job.rank, "dead_lettered");
     this.emit("dead_lettered", job, { error: message });
+    this.#keptDead.add(job, now);
     job.settle(false, error);
     if (job.dependents) this.#failDependents(job);
   }
 
+  /** A job completed or was cancelled: keep it while the retention allows. */
   #retire(job: MemoryJob): void {
     this.#unfinished--;
-    if (this.#retain <= 0) {
-      this.#forget(job);
-      return;
-    }
-    const ring = this.#finishedRing;
-    if (ring.length < this.#retain) {
-      ring.push(job.seq);
-      return;
-    }
-    const evicted = this.#jobs.get(ring[this.#ringNext]);
-    ring[this.#ringNext] = job.seq;
-    this.#ringNext = (this.#ringNext + 1) % this.#retain;
-    if (evicted && (evicted.state === "completed" || evicted.state === "cancelled")) {
-      this.#forget(evicted);
-    }
+    this.#keptCompleted.add(job, job.finishedAt!);
   }
 
   #forget(job: MemoryJob): void {
@@ -560,8 +554,16 @@ export class MemoryLane extends Lane {
     return true;
   }
 
+  /** Prunes finished jobs past their age: no job finishing does it while the lane is idle. */
+  #expire(): void {
+    const now = Date.now();
+    this.#keptCompleted.expire(now);
+    this.#keptDead.expire(now);
+  }
+
   #find(id: string): MemoryJob | undefined {
     if (typeof id !== "string" || !id.startsWith(this.#prefix)) return undefined;
+    this.#expire();
     const seq = Number(id.slice(this.#prefix.length));
     return Number.isInteger(seq) ? this.#jobs.get(seq) : undefined;
   }
@@ -578,6 +580,7 @@ export class MemoryLane extends Lane {
 
   /** Jobs matching `filter`, in submission order. */
   list(filter: JobFilter = {}): Promise<JobInfo[]> {
+    this.#expire();
     const limit = filter.limit ?? 100;
     const out: JobInfo[] = [];
     for (const job of this.#jobs.values()) {
@@ -603,6 +606,7 @@ export class MemoryLane extends Lane {
     if (job?.state !== "dead") {
       return Promise.reject(new NotFoundError(`no dead job '${id}'`, "id"));
     }
+    this.#keptDead.remove(job);
     this.#unfinished++;
     job.state = "queued";
     job.attempts = 0;
@@ -624,6 +628,7 @@ export class MemoryLane extends Lane {
       if (filter.id !== undefined && job.id !== filter.id) continue;
       if (filter.session !== undefined && job.session !== filter.session) continue;
       if (filter.lane !== undefined && job.lane !== filter.lane) continue;
+      this.#keptDead.remove(job);
       this.#forget(job);
       purged++;
     }
@@ -642,6 +647,7 @@ export class MemoryLane extends Lane {
   /** Counts per lane and state of the jobs held. */
   stats(): Promise<LaneStats> {
     flushMetrics();
+    this.#expire();
     const lanes = {} as Record<LaneName, LaneCounts>;
     for (const lane of LANE_NAMES) {
       lanes[lane] = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as LaneCounts;
@@ -657,7 +663,10 @@ export class MemoryLane extends Lane {
     }
   }
 
-  /** Cancels queued jobs and aborts running attempts. */
+  /**
+   * Cancels queued jobs and aborts running attempts; resolves once every aborted attempt has
+   * reported, that is once its handler settled or `abortGraceMs` passed.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -675,5 +684,8 @@ export class MemoryLane extends Lane {
       }
     }
     await Promise.resolve();
+    while (this.limits.running > 0) {
+      await new Promise((resolve) => setTimeout(resolve, CLOSE_POLL_MS));
+    }
   }
 }

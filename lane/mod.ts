@@ -19,6 +19,7 @@
 export { createLane } from "./create.ts";
 export {
   type DeadLetterQueue,
+  DEFAULT_ABORT_GRACE_MS,
   type JobHandle,
   Lane,
   type LaneOptions,
@@ -30,6 +31,7 @@ export { DurableLane, type DurableLaneOptions, type DurableSubmission } from "./
 export type { LaneDepth } from "./_durable_queries.ts";
 export { isLaneName, LANE_NAMES, type LaneName, parseLaneName } from "./lanes.ts";
 export { type BackoffKind, type RetryPolicy } from "./retry.ts";
+export { DEFAULT_KEEP_COMPLETED, type KeepJobs, type RetentionOptions } from "./retention.ts";
 export { type RateLimit } from "./rate_limit.ts";
 export { type Blocker, ConcurrencyLimits, type RunningCounts } from "./limits.ts";
 export { LaneEvents, type LaneListener } from "./events.ts";

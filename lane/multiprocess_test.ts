@@ -1,10 +1,12 @@
 /**
  * Two worker processes on one real PostgreSQL share the queues: no job runs twice, both do
  * work, and the global, lane, session and key limits hold across them, as measured from the
- * runs each handler recorded.
+ * runs each handler recorded. And two processes that handle different kinds, on SQLite and
+ * PostgreSQL: each claims only jobs of the kinds it has handlers for.
  */
 import { assert, assertEquals } from "@a3s/common/testing";
-import { openStore } from "@a3s/common";
+import { openStore, type Store } from "@a3s/common";
+import type { JobInfo } from "./types.ts";
 import { sql } from "kysely";
 import { createTestDatabase } from "@a3s/common/testing";
 import { DurableLane } from "./durable_lane.ts";
@@ -112,6 +114,100 @@ Deno.test("two processes on one PostgreSQL: each job once, limits hold across pr
       }, global peak ${crossProcess}, ` +
         `gpu peak ${gpuPeak}`,
     );
+  } finally {
+    await store.close();
+    await database.drop();
+  }
+});
+
+/** Starts a kind worker and waits until it says it is ready. */
+async function startKindWorker(target: string, name: string, kind: string) {
+  const KIND_WORKER = new URL("./testdata/kind_worker.ts", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", KIND_WORKER, target, name, kind],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let said = "";
+  while (!said.includes("ready")) {
+    const { value, done } = await reader.read();
+    assert(!done, `worker ${name} exited before it was ready`);
+    said += value;
+  }
+  reader.releaseLock();
+  return child;
+}
+
+async function kindsApart(target: string, store: Store): Promise<void> {
+  const submitter = await DurableLane.open({ store, process: false });
+  for (const kind of ["a", "b"]) {
+    submitter.handle(kind, () => {
+      throw new Error("a process: false scheduler runs no jobs");
+    });
+  }
+  const handles = await submitter.submitMany(
+    Array.from({ length: 24 }, (_, i) => ({
+      session: `s${i % 3}`,
+      lane: i % 2 === 0 ? "query" as const : "skill" as const,
+      work: { kind: i % 4 < 2 ? "a" : "b" },
+    })),
+  );
+  const jobs = async () =>
+    await Promise.all(handles.map(async (h) => (await submitter.get(h.id))!));
+  const waitUntil = async (done: (jobs: JobInfo[]) => boolean, what: string) => {
+    const deadline = Date.now() + 30_000;
+    while (!done(await jobs())) {
+      assert(Date.now() < deadline, `${what} did not happen within 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  const workers = [await startKindWorker(target, "alpha", "a")];
+  try {
+    await waitUntil(
+      (all) => all.filter((j) => j.kind === "a").every((j) => j.state === "completed"),
+      "alpha finishing the a jobs",
+    );
+    // alpha had every b job in reach while it worked, and took none of them
+    for (const job of (await jobs()).filter((j) => j.kind === "b")) {
+      assertEquals([job.state, job.attempts, job.errors], ["queued", 0, []], job.id);
+    }
+    workers.push(await startKindWorker(target, "beta", "b"));
+    await waitUntil(
+      (all) => all.every((j) => j.state === "completed"),
+      "beta finishing the b jobs",
+    );
+  } finally {
+    for (const worker of workers) await worker.stdin.close();
+    const statuses = await Promise.all(workers.map((w) => w.status));
+    await submitter.close();
+    assertEquals(statuses.map((s) => s.code), workers.map(() => 0));
+  }
+  for (const job of await jobs()) {
+    const runner = job.kind === "a" ? "alpha" : "beta";
+    assertEquals([job.result, job.attempts, job.errors], [runner, 1, []], job.id);
+  }
+}
+
+Deno.test("two processes on one SQLite file, each with its own kinds: none claims the other's", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lane_kinds_" });
+  const path = `${dir}/a3s.db`;
+  const store = await openStore({ sqlitePath: path });
+  try {
+    await kindsApart(path, store);
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("two processes on one PostgreSQL, each with its own kinds: none claims the other's", async () => {
+  const database = await createTestDatabase("lane_kinds");
+  if (!database) return;
+  const store = await openStore({ databaseUrl: database.url, poolSize: 2 });
+  try {
+    await kindsApart(database.url, store);
   } finally {
     await store.close();
     await database.drop();
