@@ -5,19 +5,21 @@
  */
 
 /**
- * Every character folding changes: invisible characters (soft hyphen, U+180E, zero-width space,
+ * Every character folding changes: the no-break, fixed-width and ideographic spaces (read as a
+ * space: web pages, PDFs and French number formatting group digits with them), invisible
+ * characters (soft hyphen, U+180E, zero-width space,
  * joiners, marks, word joiner and invisible operators, BOM), hyphens U+2010 and U+2011, the one
  * dot leader, the small full stop, small hyphen-minus and small at, the ideographic full stops,
  * the fullwidth ASCII block and the mathematical alphanumeric symbols (U+1D400 to U+1D7FF, the
  * surrogate pairs starting U+D835). No `u` flag, so the test stays a plain scan over code units.
  */
 const FOLDABLE =
-  /[\u00AD\u180E\u200B-\u200F\u2010\u2011\u2024\u2060-\u2064\u3002\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61]|\uD835[\uDC00-\uDFFF]/;
+  /[\u00A0\u00AD\u180E\u2002-\u200F\u2010\u2011\u2024\u202F\u2060-\u2064\u3000\u3002\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61]|\uD835[\uDC00-\uDFFF]/;
 const FOLDABLE_ALL = new RegExp(FOLDABLE.source, "g");
 // The same as one character class (the high surrogate U+D835 begins exactly the mathematical
 // symbols), which the engine scans for much faster than an alternation: the test every text takes.
 const MAY_FOLD =
-  /[\u00AD\u180E\u200B-\u200F\u2010\u2011\u2024\u2060-\u2064\u3002\uD835\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61]/;
+  /[\u00A0\u00AD\u180E\u2002-\u200F\u2010\u2011\u2024\u202F\u2060-\u2064\u3000\u3002\uD835\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61]/;
 
 /** Dropped from the folded view. */
 const INVISIBLE = /^[\u00AD\u180E\u200B-\u200F\u2060-\u2064\uFEFF]$/;

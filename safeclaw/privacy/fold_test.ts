@@ -15,6 +15,10 @@ Deno.test("folding maps look-alikes to ASCII and drops invisible characters", ()
     ["alice＠example．com", "alice@example.com"],
     ["a@b\u2024c﹒d。e｡f", "a@b.c.d.e.f"],
     ["555\u2011123\u20104567", "555-123-4567"],
+    // Digits grouped by no-break, narrow, figure, thin or ideographic spaces (web pages, PDFs,
+    // French formatting) are grouped by spaces.
+    ["4111\u00a01111\u202f1111\u20071111", "4111 1111 1111 1111"],
+    ["536\u200922\u30001234", "536 22 1234"],
   ];
   for (const [text, folded] of cases) assertEquals(foldForDetection(text)?.folded, folded, text);
 });

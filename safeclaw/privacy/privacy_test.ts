@@ -256,3 +256,22 @@ Deno.test("a German bank label lifts a lower-case IBAN; a codice fiscale needs a
   assert(italianFiscalCodeValid("RSSMRA85T35H501C") === false);
   assert(italianFiscalCodeValid("RSSMRA85T10A562S"));
 });
+
+Deno.test("values grouped by no-break and other fixed-width spaces are found, at their own offsets", () => {
+  for (
+    const [text, type, value] of [
+      [
+        "card 4111\u00a01111\u00a01111\u00a01111",
+        "credit_card",
+        "4111\u00a01111\u00a01111\u00a01111",
+      ],
+      [
+        "carte 4111\u202f1111\u202f1111\u202f1111",
+        "credit_card",
+        "4111\u202f1111\u202f1111\u202f1111",
+      ],
+      ["call +44\u00a020\u00a07946\u00a00958", "phone", "+44\u00a020\u00a07946\u00a00958"],
+      ["ssn 536\u00a022\u00a01234", "us_ssn", "536\u00a022\u00a01234"],
+    ]
+  ) assertEquals(found(text), [[type, value]], text);
+});
