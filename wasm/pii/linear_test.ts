@@ -17,6 +17,11 @@ const PATHOLOGICAL: Record<string, (n: number) => string> = {
   "xapp-": (n) => fill("xapp-", n),
   "xoxb- ending in a placeholder": (n) => fill("xoxb-", n - 12) + "-a1-xxxxxxxx",
   "AIza-": (n) => fill("AIza-", n),
+  "glpat-": (n) => fill("glpat-", n),
+  "pypi- prefixes": (n) => fill("pypi-AgEIcHlwaS5vcmc-", n),
+  "SG.": (n) => fill("SG.", n),
+  "SG. with a long second part": (n) => "SG.aaaaaaaaaaaaaaaaaaaaaa." + fill("a1", n - 26),
+  "hf_ npm_ gsk_": (n) => fill("hf_npm_gsk_r8_", n),
   "eyJ-": (n) => fill("eyJ-", n),
   "eyJ- with a long payload": (n) => fill("eyJ-", n / 2) + "." + fill("a", n / 2 - 1),
   "eyJ- with a placeholder signature": (n) =>

@@ -123,6 +123,34 @@ Deno.test("provider keys, JWTs and private keys are secrets; placeholders are no
   ]);
 });
 
+Deno.test("keys of the newer providers are secrets; the words and names they start like are not", () => {
+  assertFinds("secret", [
+    "hf_bI4hjgpwbUikLhFIzRTIncA38LWPz52bIT",
+    "glpat-nuEeFiAizHbWQNQ5rlNA",
+    "gldt-tlE0tSIF2wCryMgUiOBW",
+    "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",
+    "npm_PAtXraZ8eHDXpbvWkeKVmXd7JdkpFnhDFAEm",
+    "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",
+    "xai-AA6diLS1qLFXK6qNyHHP6uS7UEe2ZaVv4x3QUnu6JSE76wMjyFXWM69cO9AlF98NEtpu1QZBnMOYBKVD",
+    "r8_meOGQ0SoFvqQRU7TkWyoPMdTYuIb8NAKi0JKp",
+    "dop_v1_b53e9519777f3789ef413315f4b289b66f025b1dc07297648fe4231370447b0f",
+    "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",
+    "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",
+    "pypi-AgEIcHlwaS5vcmcNoGIWMrrVG50PvsxDtCqifMw04ZVrY5atInQUlnaLPMKl9nrz6jvdlAztHWG",
+  ]);
+  assertNothing([
+    "from huggingface_hub import hf_hub_download",
+    "npm_config_cache=/tmp/npm",
+    "SGML and SG.1 are not keys",
+    "shpat_placeholder and shpat_0000",
+    "glpat-xxxxxxxxxxxxxxxxxxxx",
+    "hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "the door, the doom, the dorm, the dope; py and pp and gl and sh",
+    "dop_v1_not_hex_at_all_but_long_enough_to_be_read_as_anything_else_x",
+    "gsk_short1",
+  ]);
+});
+
 Deno.test("credentials in URLs and high-entropy values next to key-like names", () => {
   assertEquals(found("see postgres://admin:S3cr3tPw9@db.example.com:5432/app."), [
     "secret:postgres://admin:S3cr3tPw9@db.example.com:5432/app",

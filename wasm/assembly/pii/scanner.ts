@@ -38,13 +38,23 @@ import {
     case 65: // A: AKIA ASIA AGPA AIDA AROA ANPA AIPA ANVA ABIA ACCA AIza
       return next == 75 || next == 83 || next == 71 || next == 73 || next == 82 || next == 78 ||
         next == 66 || next == 67;
-    case 103: // g: ghp_ github_pat_
-      return next == 104 || next == 105;
-    case 115: // s: sk- sk_
-    case 112: // p: pk_
-    case 114: // r: rk_
-      return next == 107;
-    case 120: // x: xox? xapp
+    case 103: // g: ghp_ github_pat_ glpat- gsk_
+      return next == 104 || next == 105 || next == 108 || next == 115;
+    case 115: // s: sk- sk_ shp*_
+      return next == 107 || next == 104;
+    case 112: // p: pk_ pplx- pypi-
+      return next == 107 || next == 112 || next == 121;
+    case 114: // r: rk_ r8_
+      return next == 107 || next == 56;
+    case 104: // h: hf_
+      return next == 102;
+    case 110: // n: npm_
+      return next == 112;
+    case 100: // d: dop_v1_ doo_v1_ dor_v1_
+      return next == 111;
+    case 83: // S: SG.
+      return next == 71;
+    case 120: // x: xox? xapp xai-
       return next == 111 || next == 97;
     case 101: // e: eyJ
       return next == 121;
@@ -172,9 +182,51 @@ function fillSplats(): void {
     v128.or(i8x16.eq(next, splat(111)), i8x16.eq(next, splat(97))),
   );
   const prefixE = v128.and(i8x16.eq(cur, splat(101)), i8x16.eq(next, splat(121)));
+  // The newer providers (hf_ npm_ r8_ pplx- pypi- gsk_ glpat- gldt- shp*_ do?_v1_): a third
+  // letter where the first two begin common words ("do", "gl", "sh", "py").
+  const prefixNew = v128.or(
+    v128.or(
+      v128.or(
+        v128.and(i8x16.eq(cur, splat(104)), i8x16.eq(next, splat(102))),
+        v128.and(i8x16.eq(cur, splat(110)), i8x16.eq(next, splat(112))),
+      ),
+      v128.or(
+        v128.and(i8x16.eq(cur, splat(114)), i8x16.eq(next, splat(56))),
+        v128.and(
+          i8x16.eq(cur, splat(112)),
+          v128.or(
+            i8x16.eq(next, splat(112)),
+            v128.and(i8x16.eq(next, splat(121)), i8x16.eq(third, splat(112))),
+          ),
+        ),
+      ),
+    ),
+    v128.or(
+      v128.and(
+        i8x16.eq(cur, splat(103)),
+        v128.or(
+          i8x16.eq(next, splat(115)),
+          v128.and(
+            i8x16.eq(next, splat(108)),
+            v128.or(i8x16.eq(third, splat(112)), i8x16.eq(third, splat(100))),
+          ),
+        ),
+      ),
+      v128.or(
+        v128.and(
+          v128.and(i8x16.eq(cur, splat(115)), i8x16.eq(next, splat(104))),
+          i8x16.eq(third, splat(112)),
+        ),
+        v128.and(
+          v128.and(i8x16.eq(cur, splat(100)), i8x16.eq(next, splat(111))),
+          v128.or(i8x16.eq(third, splat(112)), v128.or(i8x16.eq(third, splat(111)), i8x16.eq(third, splat(114)))),
+        ),
+      ),
+    ),
+  );
   const startable = v128.or(
     v128.or(v128.or(curDigit, capitals), v128.or(hexStart, prefixK)),
-    v128.or(prefixG, v128.or(prefixX, prefixE)),
+    v128.or(v128.or(prefixG, prefixNew), v128.or(prefixX, prefixE)),
   );
   // '@', ':' and '=' always; '+' and '(' before a digit; '-' before another '-', or before
   // 'p' or 'u' after a space.

@@ -265,6 +265,20 @@ function jwtSegmentEnd(i: i32): i32 {
   return end - i >= 8 ? end : -1;
 }
 
+/**
+ * A key of a fixed shape after its prefix (`body` at `s + prefixLen`): an alphanumeric run (hex
+ * only when `hex`) of `lo` to `hi` characters that no word character continues, random enough
+ * to be a key rather than a name. Returns the end, or -1.
+ */
+function fixedKey(s: i32, prefixLen: i32, lo: i32, hi: i32, hex: bool, confidence: i32): i32 {
+  const body = s + prefixLen;
+  const end = alnumRun(body);
+  const len = end - body;
+  if (len < lo || len > hi || isWord(at(end))) return -1;
+  if (hex ? !isAllHex(body, end) : entropy(body, end) < 3.0) return -1;
+  return accept(s, body, end, confidence);
+}
+
 /** Provider keys and JWTs, at the start of a word. Returns the end, or -1. */
 export function scanPrefixedSecret(s: i32, c: i32): i32 {
   if (c == 65 /* A */) {
@@ -286,6 +300,15 @@ export function scanPrefixedSecret(s: i32, c: i32): i32 {
     return -1;
   }
   if (c == 103 /* g */) {
+    // GitLab personal, project and group tokens; Groq keys.
+    if (startsWith(s, "glpat-") || startsWith(s, "glptt-") || startsWith(s, "gldt-")) {
+      const body = at(s + 4) == 45 ? s + 5 : s + 6;
+      const end = tokenRun(body);
+      if (end - body < 20 || end - body > 80 || isWord(at(end))) return -1;
+      if (classCount(body, end) < 2 || entropy(body, end) < 3.0) return -1;
+      return accept(s, body, end, 980);
+    }
+    if (startsWith(s, "gsk_")) return fixedKey(s, 4, 52, 52, false, 980);
     if (
       startsWith(s, "ghp_") || startsWith(s, "gho_") || startsWith(s, "ghu_") ||
       startsWith(s, "ghs_") || startsWith(s, "ghr_")
@@ -301,6 +324,44 @@ export function scanPrefixedSecret(s: i32, c: i32): i32 {
     }
     return -1;
   }
+  if (c == 104 /* h */ && startsWith(s, "hf_")) {
+    // Hugging Face access tokens: "hf_" and 34 letters (digits in newer ones).
+    return fixedKey(s, 3, 34, 37, false, 980);
+  }
+  if (c == 110 /* n */ && startsWith(s, "npm_")) return fixedKey(s, 4, 36, 36, false, 980);
+  if (c == 100 /* d */) {
+    // DigitalOcean personal, OAuth and refresh tokens.
+    if (startsWith(s, "dop_v1_") || startsWith(s, "doo_v1_") || startsWith(s, "dor_v1_")) {
+      return fixedKey(s, 7, 64, 64, true, 980);
+    }
+    return -1;
+  }
+  if (c == 83 /* S */ && startsWith(s, "SG.")) {
+    // SendGrid: "SG.", 22 characters, ".", 43.
+    const idEnd = tokenRun(s + 3);
+    if (idEnd - s != 25 || at(idEnd) != 46) return -1;
+    const end = tokenRun(idEnd + 1);
+    if (end - idEnd - 1 != 43 || isWord(at(end))) return -1;
+    if (entropy(idEnd + 1, end) < 3.0) return -1;
+    return accept(s, idEnd + 1, end, 980);
+  }
+  if (c == 114 /* r */ && startsWith(s, "r8_")) return fixedKey(s, 3, 37, 37, false, 980);
+  if (c == 115 /* s */ && startsWith(s, "shp")) {
+    // Shopify access, custom-app, private-app and shared-secret tokens.
+    if (
+      startsWith(s, "shpat_") || startsWith(s, "shpca_") || startsWith(s, "shppa_") ||
+      startsWith(s, "shpss_")
+    ) return fixedKey(s, 6, 32, 32, true, 980);
+    return -1;
+  }
+  if (c == 112 /* p */ && startsWith(s, "pplx-")) return fixedKey(s, 5, 48, 48, false, 980);
+  if (c == 112 /* p */ && startsWith(s, "pypi-AgEIcHlwaS5vcmc")) {
+    const end = tokenRun(s + 5);
+    // Real tokens run to about 220 characters; the cap keeps a hostile run of prefixes linear.
+    if (end - s < 70 || end - s > 400 || isWord(at(end))) return -1;
+    return accept(s, s + 20, end, 990);
+  }
+  if (c == 120 /* x */ && startsWith(s, "xai-")) return fixedKey(s, 4, 80, 80, false, 980);
   if (c == 115 /* s */ || c == 112 /* p */ || c == 114 /* r */) {
     if (startsWith(s + 1, "k_live_") || startsWith(s + 1, "k_test_")) {
       const end = alnumRun(s + 8);
