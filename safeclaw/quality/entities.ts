@@ -259,8 +259,34 @@ function urlCredentials(r: Random): Entity {
   return whole("secret", `${scheme}://${user}:${pass}@db${r.int(1, 9)}.example.net:${port}/app`);
 }
 
+/** A key of a provider whose shape the scanner learnt later (Hugging Face, GitLab, npm, ...). */
+function newerProviderKey(r: Random): string {
+  switch (r.int(0, 9)) {
+    case 0:
+      return "hf_" + r.chars(UPPER + LOWER, 34);
+    case 1:
+      return "glpat-" + r.chars(BASE64URL, 20);
+    case 2:
+      return "npm_" + r.chars(ALNUM, 36);
+    case 3:
+      return `SG.${r.chars(BASE64URL, 22)}.${r.chars(BASE64URL, 43)}`;
+    case 4:
+      return "xai-" + r.chars(ALNUM, 80);
+    case 5:
+      return "gsk_" + r.chars(ALNUM, 52);
+    case 6:
+      return "r8_" + r.chars(ALNUM, 37);
+    case 7:
+      return r.pick(["dop_v1_", "doo_v1_", "dor_v1_"]) + r.chars(HEX, 64);
+    case 8:
+      return r.pick(["shpat_", "shpss_"]) + r.chars(HEX, 32);
+    default:
+      return "pplx-" + r.chars(ALNUM, 48);
+  }
+}
+
 function secret(r: Random): Entity {
-  const kind = r.int(0, 13);
+  const kind = r.int(0, 14);
   switch (kind) {
     case 0:
       return whole("secret", "AKIA" + r.chars(UPPER + "234567", 16));
@@ -292,6 +318,8 @@ function secret(r: Random): Entity {
       return urlCredentials(r);
     case 11:
       return password(r);
+    case 12:
+      return whole("secret", newerProviderKey(r));
     default:
       return assignedSecret(r);
   }
