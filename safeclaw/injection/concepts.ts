@@ -116,7 +116,7 @@ const LEXICON: Record<Concept, readonly string[]> = {
     "指令",
   ],
   // The model as the one spoken to: second person only ("our AI policy" is not about it).
-  self: ["you", "your", "yourself", "dir", "dein", "vous", "vos", "tu", "tus", "你"],
+  self: ["you", "your", "yourself", "dir", "dein", "deine", "vous", "vos", "tu", "tus", "你"],
   persona: [
     "pretend",
     "act as",
@@ -264,12 +264,20 @@ const LEXICON: Record<Concept, readonly string[]> = {
   ],
 };
 
+// Pronouns of other languages that begin common English and code words as stems.
+const WHOLE_WORDS = new Set(["dir", "dein", "vous", "vos", "tu", "tus"]);
 const COMPILED = Object.fromEntries(
   Object.entries(LEXICON).map(([k, words]) => {
     const latin = words.filter((w) => !/[\u3000-\u9fff]/.test(w));
     const cjk = words.filter((w) => /[\u3000-\u9fff]/.test(w));
     const escaped = latin.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-    const parts = [`(?:^|[^\\p{L}\\p{N}])(?:${escaped.join("|")})`];
+    // The short pronouns of other languages are whole words: as stems, "tu" and "dir" began
+    // "tune" and "directory", and a shell script named the model where it did not. "you" stays
+    // a stem: it reads "yourr" in an attack that doubles its letters.
+    const whole = escaped.filter((w) => WHOLE_WORDS.has(w));
+    const alternatives = escaped.filter((w) => !WHOLE_WORDS.has(w));
+    if (whole.length) alternatives.push(`(?:${whole.join("|")})(?![\\p{L}\\p{N}])`);
+    const parts = [`(?:^|[^\\p{L}\\p{N}])(?:${alternatives.join("|")})`];
     if (cjk.length) parts.push(`(?:${cjk.join("|")})`);
     return [k, new RegExp(parts.join("|"), "iu")];
   }),
