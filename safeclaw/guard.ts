@@ -464,7 +464,7 @@ export class Guard {
       reasons.push(teeRefusal);
     }
     const localOnly = action === "local_only" || atLeast(sessionLevel, this.policy.localOnlyAt);
-    const taints = this.#trackFindings(session, text, findings, source);
+    const taints = this.trackFindings(session, text, findings, source);
     // The injected text itself is tracked, wherever it stands in the text, so a tool call that
     // carries it on (a worm re-posting itself) is caught.
     if (injection.injection) {
@@ -534,7 +534,19 @@ export class Guard {
     return { trust, taints: [...taints] };
   }
 
-  #trackFindings(session: string, text: string, findings: Detection[], source: string): string[] {
+  /**
+   * Tracks the values of `findings` (of `text`) as the session's taints, kind by type (secrets
+   * as Secret, the rest Sensitive); returns their taint ids. Left out: values under six
+   * characters, types policy counts as Normal, and the address of this host or of a host the
+   * policy lets tool calls reach. The proxy tracks values only pieces of a request show (across
+   * text parts or messages) through it too.
+   */
+  trackFindings(
+    session: string,
+    text: string,
+    findings: readonly Detection[],
+    source: string,
+  ): string[] {
     const tracker = this.tracker(session);
     const ids: string[] = [];
     for (const f of findings) {

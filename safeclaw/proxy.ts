@@ -9,6 +9,15 @@ import type { Guard, HistoryReview, InputDecision, RestoreScope } from "./guard.
 import { placeholdersIn, type VaultOrigin } from "./sanitize.ts";
 import { atLeast, type Level } from "./privacy/levels.ts";
 import type { Detection } from "./privacy/entities.ts";
+import type { Source } from "./injection/detector.ts";
+import {
+  acrossGroups,
+  type GroupSpan,
+  layOut,
+  reachesGroup,
+  splicePieces,
+  spliceRanges,
+} from "./proxy_split.ts";
 import {
   APPROVAL_HEADER,
   checkFunctionCall,
@@ -165,9 +174,9 @@ async function reviewRequest(
   // Before each message's own review, as the join of a message's parts comes before each part's:
   // a split value's pieces come out of the messages; each is then judged as it was sent, and
   // redacted as it now reads.
-  const split = await review.acrossMessages(body.messages);
-  const decisions: InputDecision[] = [];
   const fresh = newMessages(messages);
+  const split = await review.acrossMessages(body.messages, new Set(fresh));
+  const decisions: InputDecision[] = [];
   for (const i of fresh) {
     const text = textOf(messages[i].content);
     if (text === undefined) continue;
@@ -180,10 +189,12 @@ async function reviewRequest(
     if (decision.action === "block") {
       return openAiError(403, `blocked by safeclaw: ${decision.reasons.join("; ")}`, "blocked");
     }
+    // A tool's result is vaulted apart from what the user typed, as its own review vaults it.
     const content = await review.acrossParts(
       split.get(i) ?? messages[i].content,
       `messages.${i}`,
-      "input",
+      TOOL_RESULT_ROLES.has(messages[i].role) ? "untrusted" : "input",
+      true,
     );
     // The decision's text is the message as sent redacted; one with a split value taken out
     // is redacted anew, or the value's pieces would be back.
@@ -458,47 +469,75 @@ class RequestReview {
   }
 
   /**
+   * Tracks the values of `findings` (of `text`) as the session's taints, as the guard tracks
+   * the values it finds in one new message: a value that only pieces laid end to end show
+   * (across text parts, across messages) is the sender's as much as one typed whole, and a
+   * tool call of the reply that carries it on is to be caught alike.
+   */
+  #track(findings: readonly Detection[], text: string, source: Source): void {
+    this.guard.trackFindings(this.session, text, findings, source);
+  }
+
+  /**
    * Judges the text of the user's messages laid end to end: a value the user sent in two
    * messages (`"card 4111 1111"`, then `"1111 1111"`) is in neither. Joined with a space and
-   * with nothing between, as a client may cut a value at a separator or within a group. Only
-   * the user's messages: a reply or a tool's result next to them is another author's text, and
-   * joining those would make values that nobody sent. Only what the join made counts, a value
-   * with characters from both sides of a boundary: one within a message is that message's own
-   * review's to judge, and here its neighbour's text (a digit glued on, a label) would only
-   * make it read as something it is not.
+   * with nothing between, as a client may cut a value at a separator or within a group; a
+   * message's text parts are joined the same way (a value can be cut at a part's end and at a
+   * message's), and the whitespace at each boundary is not read, so that a line break ending a
+   * message or an empty message between two halves changes nothing. Only the user's messages:
+   * a reply or a tool's result next to them is another author's text, and joining those would
+   * make values that nobody sent. Only what the join made counts, a value with characters of
+   * two messages that no value within one message explains ({@linkcode acrossGroups}): a value
+   * within a message is that message's own review's to judge, and glued to its neighbour's
+   * text it would only read as something it is not and take that text with it.
    *
-   * Where policy redacts at the values' level, they are taken out as {@linkcode acrossParts}
-   * takes a value out of parts: the session's placeholder in the message (and part) where the
-   * value begins, its characters removed from the later ones. Returns the content of each
-   * message so edited, by index; each message's own review is the caller's, on what it sent.
+   * A value with characters of one of the turn's new messages (`fresh`, by index) is tracked as
+   * a taint of the session, as the values of a new message are. Where policy redacts at the
+   * values' level, they are taken out as {@linkcode acrossParts} takes a value out of parts:
+   * the session's placeholder in the message (and part) where the value begins, its characters
+   * removed from the later ones; the vault keeps the value as the join read it. Returns the
+   * content of each message so edited, by index; each message's own review is the caller's, on
+   * what it sent.
    */
-  async acrossMessages(messages: readonly ChatMessage[]): Promise<Map<number, unknown>> {
+  async acrossMessages(
+    messages: readonly ChatMessage[],
+    fresh: ReadonlySet<number> = new Set(),
+  ): Promise<Map<number, unknown>> {
     const users = messages.flatMap((message, index) => {
       const pieces = message.role === "user" ? textPieces(message.content) : undefined;
       return pieces === undefined ? [] : [{ index, pieces }];
     });
     const edited = new Map<number, unknown>();
     if (users.length < 2) return edited;
-    let pieces = users.map((u) => u.pieces);
+    let pieces: readonly (readonly string[])[] = users.map((u) => u.pieces);
     // A space first: the value then reads as the user wrote it, cut at a separator, and is the
     // same whatever message comes next (glued on, the next message's first word can run into
     // its last group and hide it, and the next turn would give it another placeholder).
     for (const separator of [" ", ""]) {
-      // A message's text is its parts' joined with line breaks, as its own review reads it.
-      const texts = pieces.map((p) => p.join("\n"));
-      const joined = texts.join(separator);
-      const findings = this.guard.classifier.classify(joined).findings
-        .filter((f) => spansMessages(f, texts, separator.length));
+      const layout = layOut(pieces, separator);
+      if (layout.groups.length < 2) break;
+      const findings = acrossGroups(
+        layout,
+        this.guard.classifier.classify(layout.text).findings,
+        (text) => this.guard.classifier.classify(text).findings,
+        separator !== "",
+      );
+      if (!findings.length) continue;
+      // An earlier turn tracked those wholly in the history, when their last piece was new.
+      this.#track(
+        findings.filter((f) => reachesGroup(layout, f, (g) => fresh.has(users[g].index))),
+        layout.text,
+        "user",
+      );
       if (await this.#judgeFindings(findings, "messages") !== "redact") continue;
       const vault = await this.guard.vault(this.session);
       // The join with nothing then reads what this one left: no value is replaced twice.
       pieces = splicePieces(
-        joined,
+        layout,
         pieces,
-        separator,
         findings.map((f) => ({
           ...f,
-          replacement: vault.placeholderFor(f.type, joined.slice(f.start, f.end), "input"),
+          replacement: vault.placeholderFor(f.type, layout.text.slice(f.start, f.end), "input"),
         })),
       );
     }
@@ -586,28 +625,48 @@ class RequestReview {
 
   /**
    * `content` with the values no single text part shows whole (`"write to zed@"`, then
-   * `"example.com"`): found in the parts' texts joined with nothing between them, judged by
+   * `"example.com"`): found in the parts' texts joined with nothing between them (those that a
+   * value within one part explains left out, see {@linkcode acrossGroups}), judged by
    * policy at their level, and redacted where it says so, the placeholder in the part where the
    * value begins. Each part is still read on its own (joined, a card followed by a word is no
-   * card), by the caller.
+   * card), by the caller. In one of the turn's new messages (`fresh`) the values are tracked as
+   * the session's taints, as the message's inspection tracks those of one part.
    */
-  async acrossParts(content: unknown, field: string, origin: VaultOrigin): Promise<unknown> {
+  async acrossParts(
+    content: unknown,
+    field: string,
+    origin: VaultOrigin,
+    fresh = false,
+  ): Promise<unknown> {
     const parts = textParts(content);
     if (!Array.isArray(content) || parts.length < 2) return content;
-    const lengths = parts.map((p) => p.text.length);
+    const ranges: GroupSpan[] = [];
+    let end = 0;
+    parts.forEach(({ text }, group) => {
+      ranges.push({ group, start: end, end: end + text.length });
+      end += text.length;
+    });
     const glued = parts.map((p) => p.text).join("");
-    const split = this.guard.classifier.classify(glued).findings
-      .filter((f) => crossesBoundary(f, lengths));
+    // As across messages: a value one part holds whole is that part's own, not a value with
+    // the next part's first word glued on (`zed.private@example.com`, then `thanks`).
+    const split = acrossGroups(
+      { text: glued, groups: ranges },
+      this.guard.classifier.classify(glued).findings,
+      (text) => this.guard.classifier.classify(text).findings,
+      false,
+    );
     if (!split.length) return content;
+    // A new message's values, tracked as those of one part are (by the message's inspection).
+    if (fresh) this.#track(split, glued, origin === "input" ? "user" : "tool_result");
     const level = this.guard.levelOf(split);
     const action = this.guard.actionAt(level).action;
     const localOnly = action === "local_only" || atLeast(level, this.guard.policy.localOnlyAt);
     await this.judge(field, { level, action, localOnly });
     if (action !== "redact") return content;
     const vault = await this.guard.vault(this.session);
-    const texts = spliceParts(
+    const texts = spliceRanges(
       glued,
-      lengths,
+      ranges,
       split.map((f) => ({
         ...f,
         replacement: vault.placeholderFor(f.type, glued.slice(f.start, f.end), origin),
@@ -638,102 +697,6 @@ function textPieces(content: unknown): string[] | undefined {
   if (typeof content === "string") return [content];
   const parts = textParts(content).map((p) => p.text);
   return parts.length ? parts : undefined;
-}
-
-/**
- * Whether `span` of `texts` joined with `gap` characters between them holds characters of two
- * of them: it starts before the end of one and ends after the gap that follows it.
- */
-function spansMessages(
-  span: { start: number; end: number },
-  texts: readonly string[],
-  gap: number,
-): boolean {
-  let end = 0;
-  for (const text of texts.slice(0, -1)) {
-    end += text.length;
-    if (span.start < end && span.end > end + gap) return true;
-    end += gap;
-  }
-  return false;
-}
-
-/** Whether `span` of texts laid end to end (`lengths` long each) reaches across two of them. */
-function crossesBoundary(span: { start: number; end: number }, lengths: number[]): boolean {
-  let boundary = 0;
-  for (const length of lengths.slice(0, -1)) {
-    boundary += length;
-    if (span.start < boundary && boundary < span.end) return true;
-  }
-  return false;
-}
-
-/**
- * The texts laid end to end in `glued` (`lengths` long each) with `values` replaced (ordered;
- * one that overlaps an earlier one is left out, as `sanitize` does): a value's replacement goes
- * in the text where it begins, and its characters in later texts are removed.
- */
-function spliceParts(
-  glued: string,
-  lengths: readonly number[],
-  values: readonly { start: number; end: number; replacement: string }[],
-): string[] {
-  const ordered: typeof values[number][] = [];
-  for (const value of values) {
-    if (value.start >= (ordered.at(-1)?.end ?? 0)) ordered.push(value);
-  }
-  const out: string[] = [];
-  let partStart = 0;
-  for (const length of lengths) {
-    const partEnd = partStart + length;
-    let text = "";
-    let at = partStart;
-    for (const value of ordered) {
-      if (value.end <= partStart || value.start >= partEnd) continue;
-      if (value.start >= partStart) text += glued.slice(at, value.start) + value.replacement;
-      at = Math.min(value.end, partEnd);
-    }
-    out.push(text + glued.slice(at, partEnd));
-    partStart = partEnd;
-  }
-  return out;
-}
-
-/**
- * The pieces of messages (each message's texts, `pieces[m]`) with `values` of `joined` replaced
- * as {@linkcode spliceParts} does: `joined` is each message's pieces joined with line breaks,
- * and the messages joined with `separator`. What stands between pieces is no piece's: a value
- * that begins there has its replacement in the piece that follows.
- */
-function splicePieces(
-  joined: string,
-  pieces: readonly (readonly string[])[],
-  separator: string,
-  values: readonly { start: number; end: number; replacement: string }[],
-): string[][] {
-  const lengths: number[] = [];
-  const between: boolean[] = [];
-  const segment = (length: number, gap: boolean) => {
-    if (gap && !length) return;
-    lengths.push(length);
-    between.push(gap);
-  };
-  pieces.forEach((message, m) => {
-    if (m > 0) segment(separator.length, true);
-    message.forEach((piece, p) => {
-      if (p > 0) segment(1, true);
-      segment(piece.length, false);
-    });
-  });
-  const starts: number[] = [];
-  lengths.reduce((at, length) => (starts.push(at), at + length), 0);
-  const moved = values.map((value) => {
-    const s = starts.findLastIndex((start) => start <= value.start);
-    return s >= 0 && between[s] ? { ...value, start: starts[s] + lengths[s] } : value;
-  }).filter((value) => value.start < value.end);
-  const texts = spliceParts(joined, lengths, moved).filter((_, s) => !between[s]);
-  let next = 0;
-  return pieces.map((message) => message.map(() => texts[next++]));
 }
 
 /** A message's fields that carry no text: its role and the id of the call it answers. */

@@ -4,9 +4,10 @@
  * and URL-safe, at any byte alignment, also wrapped over lines), hex (also as `\x73`, `0x73,`,
  * `73 6b` or `73:6b`), URL-encoding (of any of its characters), rot13, reversed, with
  * separators removed or added, in another case, in look-alike or invisible characters, split
- * across streamed chunks, and a secret cut in two (either half of it). Base64 is also searched
- * for the value reversed, all upper case and all lower case. One pass over a text finds every
- * tracked value, however many a session tracks.
+ * across streamed chunks, and a secret cut in two (either half of it). Reversed is also read
+ * with separators removed; base64 is also searched for the value reversed (with and without its
+ * separators), all upper case and all lower case, not for other mixes of case. One pass over a
+ * text finds every tracked value, however many a session tracks.
  */
 import { foldForTaint } from "./taint_fold.ts";
 
@@ -238,6 +239,12 @@ function needlesFor(value: string, kind: TaintKind): Omit<Needle, "entry" | "anc
   // long forms of a long text would make every stream keep that much more between chunks.
   if (kind === "PromptInjection") return out;
   add(reversed(lower), "reversed", "lower");
+  // Reversed once its separators are gone (`1111111111111114`, a card's digits backwards): the
+  // compact view reads it with or without separators of its own.
+  const backwards = reversed(compact);
+  if (backwards !== compact) {
+    add(backwards, "reversed", "compact", compact.length < STANDALONE_BELOW);
+  }
   // Encoders work on the value as it was written, and on its plain form (`４１１１` typed,
   // `4111` encoded).
   const written = [...new Set([value, folded])];
@@ -263,11 +270,18 @@ function needlesFor(value: string, kind: TaintKind): Omit<Needle, "entry" | "anc
     }
   }
   // Base64 of the value as written, of its plain form, and of that form without its
-  // separators (a card's digits, encoded). Base64 is read in its own case, so the forms the
-  // plain views find in any case or reversed are encoded too: all upper, all lower, and each
-  // of those reversed (`TERCES-REPUS`, encoded). A fixed number of forms, each at most three
-  // cores in two alphabets: the needles per value stay bounded.
-  const forms = new Set([...written, folded.replace(SEPARATORS, "")]);
+  // separators (a card's digits, encoded), and of that one reversed. Base64 is read in its own
+  // case, so the forms the plain views find in any case or reversed are encoded too: all upper,
+  // all lower, and each of those reversed (`TERCES-REPUS`, encoded). A fixed number of forms,
+  // each at most three cores in two alphabets: the needles per value stay bounded.
+  //
+  // What that leaves out: base64 of the value in any other mix of cases (`Super-secret-token`
+  // for `Super-Secret-Token`, every case swapped, title case). Each letter's case changes the
+  // bits of its base64 and of its neighbours', and a value of n letters has 2^n mixes: there is
+  // no case-blind reading of base64, and no bounded set of forms covers them. The plain views
+  // (searched in lower case) find any mix that is not encoded; encoded, only the forms above.
+  const plain = folded.replace(SEPARATORS, "");
+  const forms = new Set([...written, plain, reversed(plain)]);
   for (const cased of new Set([folded, folded.toUpperCase(), lower])) {
     forms.add(cased);
     forms.add(reversed(cased));

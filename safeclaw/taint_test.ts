@@ -458,7 +458,9 @@ Deno.test("checkToolCall finds a value cut over consecutive arguments, whole, an
   // Before, each of these was allowed: the keys between the values hid the value they made.
   const split: [unknown, string][] = [
     [{ a: "4111", b: "1111", c: "1111", d: "1111" }, card],
-    [{ a: 4111, b: 1111, c: 1111, d: 1111 }, card],
+    [{ a: "4111 1111", b: "1111 1111" }, card],
+    // Numbers side by side with no key between them are read in the call's whole text.
+    [{ card: [4111, 1111, 1111, 1111] }, card],
     [{ card: { first: "4111 1111", last: "1111 1111" } }, card],
     [{ x: "card 4111 1111", y: "1111 1111 now" }, card],
     [{ id: "AKIAQWERTY", secret: "UIOPASDFGH" }, key],
@@ -485,4 +487,59 @@ Deno.test("checkToolCall finds a value cut over consecutive arguments, whole, an
   for (const args of unrelated) {
     assertEquals(check(args).taints, [], JSON.stringify(args));
   }
+});
+
+Deno.test("checkToolCall joins string arguments only: consecutive numbers of a call spell no tracked value", () => {
+  const tracker = new TaintTracker();
+  const pin = tracker.track("123456", "Sensitive", "input", "pin");
+  const phone = tracker.track("415 555 2671", "Sensitive", "input", "phone");
+  const email = tracker.track("zed.private@example.com", "Sensitive", "input", "email");
+  const policy = parsePolicy({});
+  const check = (args: unknown) => checkToolCall({ tool: "edit_file", args }, tracker, policy);
+  // Before, each of these was blocked: a tool's line, column and length numbers laid end to end
+  // spelled the tracked values. Numbers between strings end a run of pieces as well.
+  for (
+    const args of [
+      { start: 12, end: 34, n: 56 },
+      { line: 415, col: 555, len: 2671 },
+      { path: "a.ts", edits: [{ line: 415, column: 555, length: 2671 }] },
+      { a: "415", n: 5, b: "555 2671" },
+    ]
+  ) {
+    assertEquals(check(args).taints, [], JSON.stringify(args));
+  }
+  // Strings cut from the values are still found, whole.
+  const split: [unknown, string][] = [
+    [{ a: "12", b: "3456" }, pin],
+    [{ area: "415", rest: "555 2671" }, phone],
+    [{ user: "zed.private@", host: "example.com" }, email],
+  ];
+  for (const [args, id] of split) {
+    const d = check(args);
+    assertEquals([d.decision, d.taints.map((h) => h.id)], ["block", [id]], JSON.stringify(args));
+  }
+});
+
+Deno.test("a value reversed with its separators removed is found, plain and in base64", () => {
+  const tracker = new TaintTracker();
+  const card = tracker.track("4111 1111 1111 1112", "Sensitive", "input", "credit_card");
+  const token = tracker.track("Super-Secret-Token-9x", "Secret", "input");
+  const reverse = (s: string) => [...s].reverse().join("");
+  // Before, only the reversed value with its separators in place was found.
+  const forms: [string, string][] = [
+    [reverse("4111111111111112"), card],
+    [`n=${reverse("4111111111111112")};`, card],
+    [reverse("4111-1111-1111-1112").replaceAll("-", "."), card],
+    [b64(reverse("4111111111111112")), card],
+    [b64(`x${reverse("SuperSecretToken9x")}`), token],
+  ];
+  for (const [text, id] of forms) {
+    assertEquals(tracker.find(text).map((h) => h.id), [id], text);
+  }
+  // Base64 of a mix of cases other than as written, all upper or all lower is not searched:
+  // every mix encodes differently (see `needlesFor`). The plain text in any case is found.
+  assertEquals(tracker.find(b64("Super-secret-token-9x")), []);
+  assertEquals(tracker.find("sUPER-sECRET-tOKEN-9X").map((h) => h.id), [token]);
+  // Other digits backwards are not the card.
+  assertEquals(tracker.find(reverse("4111111111111113")), []);
 });

@@ -55,10 +55,13 @@ interface ArgumentText {
   /** A shell runs it: its unreadable parts are held; elsewhere they are only text. */
   shell: boolean;
   /**
-   * An argument's own value (a string or a number the model wrote), not a key nor the text a
-   * list of byte values spells: one of the pieces a value can be cut into.
+   * What it is to a value cut over consecutive arguments ({@linkcode acrossArguments}):
+   * `"piece"`, a string argument's own value, one of the pieces a value can be cut into;
+   * `"key"`, an object's key, which a receiver that joins the pieces leaves out; `"other"`, any
+   * other value (a number, the text a list of byte values spells), which stands between the
+   * pieces before it and those after it.
    */
-  piece: boolean;
+  join: "piece" | "key" | "other";
 }
 
 /** Tools that run their arguments in a shell, and the argument names that hold a command line. */
@@ -88,39 +91,37 @@ function argumentTexts(
 ): { texts: ArgumentText[]; deep: boolean } {
   const texts: ArgumentText[] = [];
   let deep = false;
-  const pending: { value: unknown; shell: boolean; depth: number; piece: boolean }[] = [
-    { value, shell: shellTool, depth: 0, piece: true },
+  const pending: { value: unknown; shell: boolean; depth: number; key: boolean }[] = [
+    { value, shell: shellTool, depth: 0, key: false },
   ];
   while (pending.length) {
-    const { value, shell, depth, piece } = pending.pop()!;
-    if (typeof value === "string") texts.push({ text: value, shell, piece });
+    const { value, shell, depth, key } = pending.pop()!;
+    if (typeof value === "string") texts.push({ text: value, shell, join: key ? "key" : "piece" });
     else if (typeof value === "number" || typeof value === "bigint") {
-      texts.push({ text: String(value), shell: false, piece });
+      texts.push({ text: String(value), shell: false, join: "other" });
     } else if (value && typeof value === "object") {
       if (depth >= MAX_ARGUMENT_DEPTH) {
         deep = true;
         continue;
       }
       if (Array.isArray(value)) {
-        const bytes = value.length >= 6 &&
-          value.every((v) => Number.isInteger(v) && v >= 0 && v <= 0x10ffff);
-        if (bytes) texts.push({ text: spelled(value as number[]), shell: false, piece: false });
-        // The byte values of a spelled list are read in the text they spell and one by one:
-        // laid end to end once more they would only be read again, for a long list at length.
+        if (
+          value.length >= 6 && value.every((v) => Number.isInteger(v) && v >= 0 && v <= 0x10ffff)
+        ) texts.push({ text: spelled(value as number[]), shell: false, join: "other" });
         for (let i = value.length - 1; i >= 0; i--) {
-          pending.push({ value: value[i], shell, depth: depth + 1, piece: piece && !bytes });
+          pending.push({ value: value[i], shell, depth: depth + 1, key: false });
         }
       } else {
         const entries = Object.entries(value);
         for (let i = entries.length - 1; i >= 0; i--) {
-          const [key, item] = entries[i];
+          const [name, item] = entries[i];
           pending.push({
             value: item,
-            shell: shell || SHELL_ARGUMENT.test(key),
+            shell: shell || SHELL_ARGUMENT.test(name),
             depth: depth + 1,
-            piece,
+            key: false,
           });
-          pending.push({ value: key, shell: false, depth: depth + 1, piece: false });
+          pending.push({ value: name, shell: false, depth: depth + 1, key: true });
         }
       }
     }
@@ -142,25 +143,44 @@ function textNetworkUses(text: string): NetworkUse[] {
 }
 
 /**
- * The tracked values that the call's argument values carry only when laid end to end, in order,
- * with nothing and with a space between them: a card sent as `{"a":"4111","b":"1111",…}` or a
- * key cut in two arguments. The keys between the values are left out, as a receiver that joins
- * the pieces leaves them. A value found in one argument is in `known` already (the arguments
- * read one by one), so whatever only the join shows has characters of two arguments; and only
- * a whole value counts, never half of a secret, which two short unrelated pieces would spell
- * far more often.
+ * Stands between runs of pieces in {@linkcode acrossArguments}'s text: no view of the search
+ * removes it (it is no separator, no base64 and no hex), so no value is read across it.
+ */
+const RUN_BREAK = "\u0000";
+
+/**
+ * The tracked values that the call's string arguments carry only when laid end to end, in
+ * order, with nothing and with a space between them: a card sent as `{"a":"4111","b":"1111",…}`
+ * or a key cut in two arguments. The keys between the values are left out, as a receiver that
+ * joins the pieces leaves them. A value found in one argument is in `known` already (the
+ * arguments read one by one), so whatever only the join shows has characters of two arguments;
+ * and only a whole value counts, never half of a secret, which two short unrelated pieces would
+ * spell far more often.
+ *
+ * Only strings are pieces, and any other value between two of them (a number, a list of byte
+ * values) ends the run: the numbers of a call are what tools count with (a line, a column, a
+ * length, an id), and consecutive ones spell a short tracked number by chance (`12`, `34`, `56`
+ * spell `123456`; `415`, `555`, `2671` a phone number). A value cut into numbers is still found
+ * where they stand side by side with no key between them (an argv, a list `[4111, 1111, …]`):
+ * the call's whole text is read so.
  */
 function acrossArguments(
   tracker: TaintTracker,
   texts: readonly ArgumentText[],
   known: readonly TaintHit[],
 ): TaintHit[] {
-  const pieces = texts.filter((t) => t.piece).map((t) => t.text);
-  if (pieces.length < 2) return [];
+  const runs: string[][] = [[]];
+  for (const { text, join } of texts) {
+    if (join === "piece") runs.at(-1)!.push(text);
+    else if (join === "other" && runs.at(-1)!.length) runs.push([]);
+  }
+  const joinable = runs.filter((run) => run.length >= 2);
+  if (!joinable.length) return [];
   const seen = new Set(known.map((h) => h.id));
   const out: TaintHit[] = [];
   for (const separator of ["", " "]) {
-    for (const hit of tracker.find(pieces.join(separator), { wholeValues: true })) {
+    const text = joinable.map((run) => run.join(separator)).join(RUN_BREAK);
+    for (const hit of tracker.find(text, { wholeValues: true })) {
       if (seen.has(hit.id)) continue;
       seen.add(hit.id);
       out.push(hit);
