@@ -148,6 +148,10 @@ Deno.test("keys of the newer providers are secrets; the words and names they sta
     "the door, the doom, the dorm, the dope; py and pp and gl and sh",
     "dop_v1_not_hex_at_all_but_long_enough_to_be_read_as_anything_else_x",
     "gsk_short1",
+    // Identifiers, not keys: camelCase and a constant's name.
+    "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",
+    "npm_PackageLockResolutionStrategyForWork",
+    "HF_TOKEN=hf_YOURHUGGINGFACEACCESSTOKENHEREPLZ",
   ]);
 });
 
