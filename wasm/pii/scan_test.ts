@@ -136,6 +136,7 @@ Deno.test("keys of the newer providers are secrets; the words and names they sta
     "dop_v1_b53e9519777f3789ef413315f4b289b66f025b1dc07297648fe4231370447b0f",
     "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",
     "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",
+    "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",
     "pypi-AgEIcHlwaS5vcmcNoGIWMrrVG50PvsxDtCqifMw04ZVrY5atInQUlnaLPMKl9nrz6jvdlAztHWG",
   ]);
   assertNothing([

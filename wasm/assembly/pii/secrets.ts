@@ -371,7 +371,13 @@ export function scanPrefixedSecret(s: i32, c: i32): i32 {
     ) return fixedKey(s, 6, 32, 32, true, 980);
     return -1;
   }
-  if (c == 112 /* p */ && startsWith(s, "pplx-")) return fixedKey(s, 5, 48, 48, false, 980);
+  if (c == 112 /* p */ && startsWith(s, "pplx-")) {
+    // Perplexity's keys may be lower case: digits and letters, random, not the capitals test.
+    const end = alnumRun(s + 5);
+    if (end - s != 53 || isWord(at(end))) return -1;
+    if (!hasDigitAndLetter(s + 5, end) || entropy(s + 5, end) < 3.0) return -1;
+    return accept(s, s + 5, end, 980);
+  }
   if (c == 112 /* p */ && startsWith(s, "pypi-AgEIcHlwaS5vcmc")) {
     const end = tokenRun(s + 5);
     // Real tokens run to about 220 characters; the cap keeps a hostile run of prefixes linear.
