@@ -275,8 +275,17 @@ function fixedKey(s: i32, prefixLen: i32, lo: i32, hi: i32, hex: bool, confidenc
   const end = alnumRun(body);
   const len = end - body;
   if (len < lo || len > hi || isWord(at(end))) return -1;
-  if (hex ? !isAllHex(body, end) : !looksGenerated(body, end)) return -1;
+  if (hex ? !isAllHex(body, end) : !looksRandom(s, body, end)) return -1;
   return accept(s, body, end, confidence);
+}
+
+/**
+ * Whether a key's body is random enough. `hf_` and `npm_` also begin identifiers and variable
+ * names (`hf_hub_download`, `npm_config_cache`), so there the body must read as generated too.
+ */
+function looksRandom(s: i32, body: i32, end: i32): bool {
+  if (startsWith(s, "hf_") || startsWith(s, "npm_")) return looksGenerated(body, end);
+  return classCount(body, end) >= 2 && entropy(body, end) >= 3.0;
 }
 
 /**
@@ -322,7 +331,7 @@ export function scanPrefixedSecret(s: i32, c: i32): i32 {
       const body = at(s + 4) == 45 ? s + 5 : s + 6;
       const end = tokenRun(body);
       if (end - body < 20 || end - body > 80 || isWord(at(end))) return -1;
-      if (!looksGenerated(body, end)) return -1;
+      if (classCount(body, end) < 2 || entropy(body, end) < 3.0) return -1;
       return accept(s, body, end, 980);
     }
     if (startsWith(s, "gsk_")) return fixedKey(s, 4, 52, 52, false, 980);
@@ -359,7 +368,7 @@ export function scanPrefixedSecret(s: i32, c: i32): i32 {
     if (idEnd - s != 25 || at(idEnd) != 46) return -1;
     const end = tokenRun(idEnd + 1);
     if (end - idEnd - 1 != 43 || isWord(at(end))) return -1;
-    if (!looksGenerated(idEnd + 1, end)) return -1;
+    if (entropy(idEnd + 1, end) < 3.0) return -1;
     return accept(s, idEnd + 1, end, 980);
   }
   if (c == 114 /* r */ && startsWith(s, "r8_")) return fixedKey(s, 3, 37, 37, false, 980);
