@@ -489,7 +489,15 @@ class RequestReview {
    * make values that nobody sent. Only what the join made counts, a value with characters of
    * two messages that no value within one message explains ({@linkcode acrossGroups}): a value
    * within a message is that message's own review's to judge, and glued to its neighbour's
-   * text it would only read as something it is not and take that text with it.
+   * text it would only read as something it is not and take that text with it. Each value is
+   * read in a window that ends with the message its last piece is in, so the next message's
+   * first word is never read as part of it, nor can it make the pieces read as no value.
+   *
+   * Joined with a space, numbers in consecutive messages can read as one value that nobody
+   * meant (`I have 415`, then `555 2671 apples`, as a phone number): the earlier fragment ends
+   * its message and the later one starts its own, exactly as a number cut in two does, and no
+   * rule on the text tells the two apart. Such a reading is redacted: a placeholder in place of
+   * a count costs the reply some sense, a phone number sent in clear cannot be taken back.
    *
    * A value with characters of one of the turn's new messages (`fresh`, by index) is tracked as
    * a taint of the session, as the values of a new message are. Where policy redacts at the
@@ -510,15 +518,13 @@ class RequestReview {
     const edited = new Map<number, unknown>();
     if (users.length < 2) return edited;
     let pieces: readonly (readonly string[])[] = users.map((u) => u.pieces);
-    // A space first: the value then reads as the user wrote it, cut at a separator, and is the
-    // same whatever message comes next (glued on, the next message's first word can run into
-    // its last group and hide it, and the next turn would give it another placeholder).
+    // A space first: the value then reads as the user wrote it, cut at a separator. Glued, a
+    // value cut within a group is found; either way it ends in the message of its last piece.
     for (const separator of [" ", ""]) {
       const layout = layOut(pieces, separator);
       if (layout.groups.length < 2) break;
       const findings = acrossGroups(
         layout,
-        this.guard.classifier.classify(layout.text).findings,
         (text) => this.guard.classifier.classify(text).findings,
         separator !== "",
       );
@@ -625,8 +631,9 @@ class RequestReview {
 
   /**
    * `content` with the values no single text part shows whole (`"write to zed@"`, then
-   * `"example.com"`): found in the parts' texts joined with nothing between them (those that a
-   * value within one part explains left out, see {@linkcode acrossGroups}), judged by
+   * `"example.com"`): found in the parts' texts joined with nothing between them, each ending
+   * in the part its last piece is in (those that a value within one part explains left out,
+   * see {@linkcode acrossGroups}), judged by
    * policy at their level, and redacted where it says so, the placeholder in the part where the
    * value begins. Each part is still read on its own (joined, a card followed by a word is no
    * card), by the caller. In one of the turn's new messages (`fresh`) the values are tracked as
@@ -651,7 +658,6 @@ class RequestReview {
     // the next part's first word glued on (`zed.private@example.com`, then `thanks`).
     const split = acrossGroups(
       { text: glued, groups: ranges },
-      this.guard.classifier.classify(glued).findings,
       (text) => this.guard.classifier.classify(text).findings,
       false,
     );

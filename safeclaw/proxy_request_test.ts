@@ -750,3 +750,111 @@ Deno.test("a value split across messages or text parts is tracked: the reply's t
     { types: { credit_card: "Sensitive" } },
   );
 });
+
+Deno.test("a split value ends in the message its last piece is in: the next message is neither glued on nor hides it", async () => {
+  const user = (content: unknown) => ({ role: "user", content });
+  const text = (text: string) => ({ type: "text", text });
+  const ok = { role: "assistant", content: "ok" };
+  const PHONE = "+1 415 555 2671";
+  // What each sends, what goes upstream, and what the reply `[EMAIL_1] [EMAIL_2] [PHONE_1]
+  // [IP_ADDRESS_1]` comes back as; all under the default policy.
+  const cases: Record<string, [unknown[], unknown[], string]> = {
+    "a word after": [
+      [user("my email is zed.private@"), user("example.com"), user("thanks")],
+      ["my email is [EMAIL_1]", "", "thanks"],
+      `${EMAIL} [EMAIL_2] [PHONE_1] [IP_ADDRESS_1]`,
+    ],
+    "a question after a reply": [
+      [user("mail zed.private@exa"), user("mple.com"), ok, user("Can you draft it?")],
+      ["mail [EMAIL_1]", "", "ok", "Can you draft it?"],
+      `${EMAIL} [EMAIL_2] [PHONE_1] [IP_ADDRESS_1]`,
+    ],
+    "a number after a phone": [
+      [user("call me +1 415 555"), user("2671"), user("10 minutes later please")],
+      ["call me [PHONE_1]", "", "10 minutes later please"],
+      `[EMAIL_1] [EMAIL_2] ${PHONE} [IP_ADDRESS_1]`,
+    ],
+    "a digit after an address": [
+      [user("server 10.0.0."), user("1"), user("5 times down")],
+      ["server [IP_ADDRESS_1]", "", "5 times down"],
+      "[EMAIL_1] [EMAIL_2] [PHONE_1] 10.0.0.1",
+    ],
+    "a word before": [
+      [user("thanks"), user("zed.private@"), user("example.com")],
+      ["thanks", "[EMAIL_1]", ""],
+      `${EMAIL} [EMAIL_2] [PHONE_1] [IP_ADDRESS_1]`,
+    ],
+    "a word in the next part": [
+      [user([text("my email is zed.private@"), text("example.com"), text("thanks")])],
+      [[text("my email is [EMAIL_1]"), text(""), text("thanks")]],
+      `${EMAIL} [EMAIL_2] [PHONE_1] [IP_ADDRESS_1]`,
+    ],
+    "a word in the part before": [
+      [user([text("thanks"), text("zed.private@"), text("example.com")])],
+      [[text("thanks"), text("[EMAIL_1]"), text("")]],
+      `${EMAIL} [EMAIL_2] [PHONE_1] [IP_ADDRESS_1]`,
+    ],
+    "two in a row": [
+      [user("zed.private@"), user("example.com"), ok, user("bob.smith@"), user("example.org")],
+      ["[EMAIL_1]", "", "ok", "[EMAIL_2]", ""],
+      `${EMAIL} bob.smith@example.org [PHONE_1] [IP_ADDRESS_1]`,
+    ],
+    "the same twice": [
+      [user("zed.private@"), user("example.com"), user("zed.private@"), user("example.com")],
+      ["[EMAIL_1]", "", "[EMAIL_1]", ""],
+      `${EMAIL} [EMAIL_2] [PHONE_1] [IP_ADDRESS_1]`,
+    ],
+  };
+  // The next message's first characters, which made the glued reading no address (or another).
+  for (
+    const next of ["- item one", "-- sig", "2 more things", "2025 plans?", "https://x.org is mine"]
+  ) {
+    cases[`then ${next}`] = [
+      [user("my email is zed.private@"), user("example.com"), ok, user(next)],
+      ["my email is [EMAIL_1]", "", "ok", next],
+      `${EMAIL} [EMAIL_2] [PHONE_1] [IP_ADDRESS_1]`,
+    ];
+  }
+  // A whole address, then a word glued on, is the first message's own; and where the join only
+  // puts the earlier message's last letter in front of the later one's whole address, that
+  // address is the later message's own too: `z` goes as typed (see `acrossGroups`).
+  cases["a whole address, then a word"] = [
+    [user(`write to ${EMAIL}`), user("yes CC my boss")],
+    ["write to [EMAIL_1]", "yes CC my boss"],
+    `${EMAIL} [EMAIL_2] [PHONE_1] [IP_ADDRESS_1]`,
+  ];
+  cases["a letter, then a whole address"] = [
+    [user("mail z"), user("ed.private@example.com")],
+    ["mail z", "[EMAIL_1]"],
+    "ed.private@example.com [EMAIL_2] [PHONE_1] [IP_ADDRESS_1]",
+  ];
+  cases["then an address of its own"] = [
+    [user("my email is zed.private@"), user("example.com"), ok, user("bob@example.org cc")],
+    ["my email is [EMAIL_1]", "", "ok", "[EMAIL_2] cc"],
+    `${EMAIL} bob@example.org [PHONE_1] [IP_ADDRESS_1]`,
+  ];
+  await withProxy(
+    async (chat, forwarded) => {
+      for (const [name, [sent, upstream, restored]] of Object.entries(cases)) {
+        forwarded.length = 0;
+        // Before, the value took the next message's first word (`…example.comthanks`, `+1 415
+        // 555 2671 10`, `10.0.0.15`, `thankszed.private@…`), or that word made the glued reading
+        // no address and the pieces went upstream in clear.
+        const res = await chat({ messages: sent }, name);
+        assertEquals(forwarded[0].body.messages.map((m) => m.content), upstream, name);
+        assertEquals((await res.json()).choices[0].message.content, restored, name);
+      }
+    },
+    {
+      id: "x",
+      choices: [{
+        index: 0,
+        finish_reason: "stop",
+        message: {
+          role: "assistant",
+          content: "[EMAIL_1] [EMAIL_2] [PHONE_1] [IP_ADDRESS_1]",
+        },
+      }],
+    },
+  );
+});

@@ -129,46 +129,118 @@ export function reachesGroup(
   return false;
 }
 
+/** How many groups before a group a window reads, at most (see {@linkcode acrossGroups}). */
+export const WINDOW_GROUPS = 3;
+
+/** How many characters of text before a group a window reads, at most. */
+export const WINDOW_CHARS = 256;
+
 /**
- * The findings of `layout`'s text that a value cut at a boundary between groups explains:
- * those with characters of two groups that no value within one group accounts for. Each group
- * the findings reach is classified alone (`classify`, once a group) and a finding is dropped
- * where one of the group's own values overlaps it: then the join only glued the neighbour's
- * text onto a value the group holds whole (`zed.private@example.com`, then `thanks`, read as
- * `…example.comthanks`; a card, then `@example.com`, read as an address), and that group's own
- * review is the one to redact it. Joined with a space (`spaced`), one exception: a group's
- * value of another type lying wholly inside the finding is part of the larger value that the
- * pieces make (an IBAN's last groups, alone, read as a phone number); glued, the boundary had
- * no separator for such a reading, and the value of the group wins.
+ * Whether `own`, a value one group holds whole, explains `found`, a value the join read with
+ * characters of two groups: the join then only glued a neighbour's text onto (or in front of) a
+ * value a group holds itself, and that group's own review is the one to redact it. It does when
+ * they overlap and `own` sticks out of `found` (the two readings conflict), or lies in it:
+ *
+ * - of the same type, unless strictly inside it (both ends within): `zed.private@example.com`,
+ *   then `yes`, reads `…example.comyes`, which the first message's own address, ending at the
+ *   boundary, explains. So does the later group's own value where the join only put the earlier
+ *   group's last letters in front of it (`mail z`, then `ed.private@example.com`): the later
+ *   message's review redacts `ed.private@example.com` and `z` goes as it is. Reading it the other
+ *   way would glue `thanks` or `ok` onto a whole address the next message starts with, which is
+ *   far more common than an address cut after its first letter;
+ * - of another type, only glued (`spaced` false): there the boundary had no separator, and a
+ *   card followed by `@example.com` is no address. Joined with a space, such a value inside the
+ *   finding is part of the larger value the pieces make (an IBAN's last groups, alone, read as
+ *   a phone number).
+ */
+function explains(found: Detection, own: Detection, spaced: boolean): boolean {
+  if (own.start >= found.end || own.end <= found.start) return false;
+  if (own.start < found.start || own.end > found.end) return true;
+  if (own.type !== found.type) return !spaced;
+  return own.start === found.start || own.end === found.end;
+}
+
+/** Whether `text` is one word of letters, nothing in it that joins it to a value. */
+const WORD = /^[\p{L}\p{M}]+$/u;
+
+/**
+ * The values of `layout`'s text that a value cut at a boundary between groups explains: those
+ * with characters of two groups that no value within one group accounts for, as `classify`
+ * reads them. A value must END in the group its last piece is in, so each group `e` from the
+ * second on is read in one window: its own text and the text before it, back at most
+ * {@linkcode WINDOW_GROUPS} groups and {@linkcode WINDOW_CHARS} characters (the earliest
+ * group's tail then cut), and only the values that end inside `e` and begin in an earlier group
+ * are kept. The window ends where `e` ends, so a value is never read running on into the next
+ * group's words (`…example.com`, then `thanks`, as `…example.comthanks`), and the next group's
+ * first characters can neither hide it (`2 more things`, `- item`) nor be taken with it.
+ *
+ * A window starts after the last value already found across groups, and, glued (`spaced`
+ * false), after the last value an earlier group holds whole: text already read as a value is
+ * not read again as the start of another (`zed.private@` `example.com`, then `bob.smith@`
+ * `example.org`, would otherwise read `example.combob.smith@example.org` and hide Bob's
+ * address). Joined with a space the values a group holds are not skipped so: a space already
+ * ends a value, and the pieces of a larger one (an IBAN whose last groups read as a phone number
+ * alone) are to be read whole.
+ *
+ * A value is dropped when a value one group holds whole explains it ({@linkcode explains}). And
+ * where its first piece is the whole of its group and one word of letters (`thanks`, then
+ * `zed.private@`, `example.com`), it is read from the next group on when that reading is a value
+ * of the same type still cut between groups: the word is a message of its own, not the start of
+ * the value (the same choice as for `mail z`, above).
+ *
+ * Each group is read in at most {@linkcode WINDOW_GROUPS} + 1 windows, and in all but its own
+ * only its last {@linkcode WINDOW_CHARS} characters, and alone at most once (`classify`, where a
+ * value reaches it or, glued, a later group is read): the work is linear in the text. Each value
+ * is found in one window only, that of the group it ends in, so none is found twice. The values
+ * are returned in the order of the text, their offsets those of `layout`'s text.
  */
 export function acrossGroups(
   layout: Pick<Layout, "text" | "groups">,
-  findings: readonly Detection[],
   classify: (text: string) => readonly Detection[],
   spaced: boolean,
 ): Detection[] {
-  const own = new Map<number, Detection[]>();
-  const ownOf = (g: number): Detection[] => {
-    let found = own.get(g);
-    if (!found) {
-      const { start, end } = layout.groups[g];
-      found = classify(layout.text.slice(start, end))
-        .map((f) => ({ ...f, start: f.start + start, end: f.end + start }));
-      own.set(g, found);
+  const { text, groups } = layout;
+  const own: (Detection[] | undefined)[] = [];
+  const ownOf = (g: number): Detection[] =>
+    own[g] ??= classify(text.slice(groups[g].start, groups[g].end))
+      .map((f) => ({ ...f, start: f.start + groups[g].start, end: f.end + groups[g].start }));
+  const explained = (f: Detection): boolean => {
+    for (let g = spanAt(groups, f.start); g < groups.length && groups[g].start < f.end; g++) {
+      if (ownOf(g).some((value) => explains(f, value, spaced))) return true;
     }
-    return found;
+    return false;
   };
-  const explains = (f: Detection, g: Detection) =>
-    g.start < f.end && g.end > f.start &&
-    (!spaced || g.type === f.type || g.start < f.start || g.end > f.end);
-  return findings.filter((f) => {
-    if (!crossesRanges(f, layout.groups)) return false;
-    for (let g = spanAt(layout.groups, f.start); g < layout.groups.length; g++) {
-      if (layout.groups[g].start >= f.end) break;
-      if (ownOf(g).some((value) => explains(f, value))) return false;
+  /** `f` read from the group after its first on, where its first piece is a word alone. */
+  const trimmed = (f: Detection): Detection => {
+    const first = spanAt(groups, f.start);
+    const { start, end } = groups[first];
+    if (f.start !== start || !WORD.test(text.slice(start, end))) return f;
+    const from = groups[first + 1].start;
+    const rest = classify(text.slice(from, f.end))
+      .find((r) => r.type === f.type && r.start === 0 && r.end === f.end - from);
+    const shorter = rest && { ...rest, start: from, end: f.end };
+    return shorter && crossesRanges(shorter, groups) ? shorter : f;
+  };
+  const out: Detection[] = [];
+  // Where the text not yet read as a value begins.
+  let read = 0;
+  for (let e = 1; e < groups.length; e++) {
+    if (!spaced) { for (const value of ownOf(e - 1)) read = Math.max(read, value.end); }
+    const from = Math.max(
+      read,
+      groups[Math.max(0, e - WINDOW_GROUPS)].start,
+      groups[e].start - WINDOW_CHARS,
+    );
+    // Nothing of an earlier group left to read: no value in the window is cut between groups.
+    if (from >= groups[e - 1].end) continue;
+    for (const found of classify(text.slice(from, groups[e].end))) {
+      const f = trimmed({ ...found, start: found.start + from, end: found.end + from });
+      if (f.end <= groups[e].start || !crossesRanges(f, groups) || explained(f)) continue;
+      out.push(f);
+      read = Math.max(read, f.end);
     }
-    return true;
-  });
+  }
+  return out.sort((a, b) => a.start - b.start);
 }
 
 /**

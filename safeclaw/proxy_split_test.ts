@@ -59,29 +59,85 @@ Deno.test("splicePieces edits only each piece's laid-out stretch, its whitespace
   ]);
 });
 
+/** A classifier of addresses and of runs of 4-digit groups (a `phone`), as plain patterns. */
+function fakeClassify(text: string): Detection[] {
+  const found: Detection[] = [];
+  for (const m of text.matchAll(/[a-z0-9.]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/gi)) {
+    found.push({ type: "email", start: m.index, end: m.index + m[0].length, confidence: 1 });
+  }
+  for (const m of text.matchAll(/\b\d{4}(?: \d{4})+\b/g)) {
+    found.push({ type: "phone", start: m.index, end: m.index + m[0].length, confidence: 1 });
+  }
+  for (const m of text.matchAll(/\bDE\d{2}(?: ?\d{4}){2,}\b/g)) {
+    found.push({ type: "iban", start: m.index, end: m.index + m[0].length, confidence: 1 });
+  }
+  return found.sort((a, b) => a.start - b.start);
+}
+
+/** The texts of `acrossGroups`' values for `groups` joined with `separator`. */
+function splitValues(groups: string[], separator: string): string[] {
+  const layout = layOut(groups.map((g) => [g]), separator);
+  return acrossGroups(layout, fakeClassify, separator !== "")
+    .map((f) => `${f.type}:${layout.text.slice(f.start, f.end)}`);
+}
+
 Deno.test("acrossGroups keeps a value cut between groups, not one a group holds whole", () => {
-  const layout = layOut([["mail a@b.co"], ["thanks"], ["x DE89"], ["0532 0130"]], "");
-  const at = (type: string, text: string, from = 0): Detection => {
-    const start = layout.text.indexOf(text, from);
-    return { type, start, end: start + text.length, confidence: 1 } as Detection;
-  };
-  // Each group read alone: the address is whole in the first, the last reads as a phone number.
-  const classify = (text: string): Detection[] => {
-    const own: Detection[] = [];
-    const address = text.indexOf("a@b.co");
-    if (address >= 0) own.push({ type: "email", start: address, end: address + 6, confidence: 1 });
-    if (text === "0532 0130") own.push({ type: "phone", start: 0, end: 9, confidence: 1 });
-    return own;
-  };
-  const glued = at("email", "a@b.cothanks");
-  const iban = at("iban", "DE890532 0130");
-  const within = at("email", "a@b.co");
-  // Glued, any value of a group that the finding overlaps explains it.
-  assertEquals(acrossGroups(layout, [glued, iban, within], classify, false), []);
-  // Spaced, a value of another type lying inside the finding is part of it.
-  assertEquals(acrossGroups(layout, [glued, iban, within], classify, true), [iban]);
-  assert(reachesGroup(layout, iban, (g) => g === 3));
-  assert(!reachesGroup(layout, iban, (g) => g === 1));
+  assertEquals(splitValues(["mail zed@exa", "mple.com"], ""), ["email:zed@example.com"]);
+  // The first message's own address explains the glued reading.
+  assertEquals(splitValues(["mail a@b.co", "thanks"], ""), []);
+  // The later message's own address explains the earlier one's last letter glued on.
+  assertEquals(splitValues(["mail z", "ed@example.com"], ""), []);
+  // Spaced, a value of another type inside the finding is part of it; glued, it explains it.
+  assertEquals(splitValues(["x DE89 3704", "0532 0130"], " "), ["iban:DE89 3704 0532 0130"]);
+  assertEquals(splitValues(["x 4111", "@b.co"], ""), ["email:4111@b.co"]);
+  assertEquals(splitValues(["card 4111 1111 1111 1111", "@b.co"], ""), []);
+  const layout = layOut([["x DE89 3704"], ["0532 0130"], ["ok"]], " ");
+  const [iban] = acrossGroups(layout, fakeClassify, true);
+  assert(reachesGroup(layout, iban, (g) => g === 1));
+  assert(!reachesGroup(layout, iban, (g) => g === 2));
+});
+
+Deno.test("acrossGroups: a value ends in the group its last piece is in, never in the next", () => {
+  // The next group's first word neither runs on into it nor hides it.
+  assertEquals(splitValues(["my email is zed@", "example.com", "thanks"], ""), [
+    "email:zed@example.com",
+  ]);
+  assertEquals(splitValues(["zed@", "example.com", "2 more"], ""), ["email:zed@example.com"]);
+  assertEquals(splitValues(["call 4111", "1111", "2222 apples"], " "), ["phone:4111 1111"]);
+  // Two in a row, and the same one twice: each read from where the last one ended.
+  assertEquals(splitValues(["zed@", "example.com", "bob.smith@", "example.org"], ""), [
+    "email:zed@example.com",
+    "email:bob.smith@example.org",
+  ]);
+  assertEquals(splitValues(["zed@", "example.com", "zed@", "example.com"], ""), [
+    "email:zed@example.com",
+    "email:zed@example.com",
+  ]);
+  // A whole address, then a split one: the glued reading of the two does not hide the second.
+  assertEquals(splitValues(["cc a@b.co", "bob.smith@", "example.org"], ""), [
+    "email:bob.smith@example.org",
+  ]);
+  // A message of one word before the first piece is not part of the value; punctuation is.
+  assertEquals(splitValues(["thanks", "zed@", "example.com"], ""), ["email:zed@example.com"]);
+  assertEquals(splitValues(["zed.", "private@", "example.com"], ""), [
+    "email:zed.private@example.com",
+  ]);
+});
+
+Deno.test("acrossGroups reads each group in a bounded window: linear in the text", () => {
+  const groups = Array.from({ length: 2_000 }, (_, i) => `${"word ".repeat(200)}mail u${i}@`);
+  groups.push("example.com");
+  const layout = layOut(groups.map((g) => [g]), "");
+  let read = 0;
+  const found = acrossGroups(layout, (text) => {
+    read += text.length;
+    return fakeClassify(text);
+  }, false);
+  assertEquals(found.map((f) => layout.text.slice(f.start, f.end)), ["u1999@example.com"]);
+  // Each group read alone once, in its own window whole, and in later ones its last 256 characters.
+  assert(read <= 2 * layout.text.length + 256 * groups.length, `${read} of ${layout.text.length}`);
+  const near = layOut([["a".repeat(1_000) + " zed@"], ["x"], ["y"], ["z"], ["example.com"]], "");
+  assertEquals(acrossGroups(near, fakeClassify, false), []);
 });
 
 Deno.test("crossesRanges: a span with characters of two ranges, gaps between them not counted", () => {
