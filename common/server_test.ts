@@ -10,6 +10,7 @@ import { defineModule } from "./module.ts";
 import { listenError, startServer } from "./server.ts";
 import { openStore } from "./store.ts";
 import { SELF_AUTHENTICATED } from "./security/access.ts";
+import { clientAddressOf } from "./security/guard.ts";
 
 const Echo = z.object({
   messages: z.array(z.object({ role: z.enum(["user", "assistant"]), content: z.string() })).min(1),
@@ -44,6 +45,11 @@ const demo = defineModule({
         status: 502,
       });
     });
+    app.get("/demo/peer", (c) => c.json({ client: clientAddressOf(c) ?? null }));
+    app.post(
+      "/demo/peer",
+      async (c) => c.json({ client: clientAddressOf(c) ?? null, body: await c.req.text() }),
+    );
     app.get("/demo/slow", async (c) => {
       await new Promise((r) => setTimeout(r, 300));
       return c.text("done");
@@ -347,4 +353,49 @@ Deno.test("a self-authenticated route bounds its body itself; every other route 
     await server.shutdown();
     await Deno.remove(home, { recursive: true });
   }
+});
+
+Deno.test("a request head with a lone LF or CR is refused by serve, so no client names its own address", async () => {
+  await withServer(async (url) => {
+    const { hostname, port, host } = new URL(url);
+    const send = async (raw: string) => {
+      const conn = await Deno.connect({ hostname, port: Number(port) });
+      await conn.write(new TextEncoder().encode(raw));
+      let text = "";
+      const chunk = new Uint8Array(8192);
+      const deadline = setTimeout(() => conn.close(), 3000);
+      try {
+        for (;;) {
+          const n = await conn.read(chunk);
+          if (n === null) break;
+          text += new TextDecoder().decode(chunk.subarray(0, n));
+        }
+      } catch { /* closed by the deadline */ }
+      clearTimeout(deadline);
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      return text;
+    };
+    // The body the server behind would read were its head to end at LF CRLF: the guard's line.
+    const added = "x-a3s-peer: 127.0.0.1\r\n\r\n";
+    const forged = "Foo: bar\nx-a3s-peer: 6.6.6.6\n";
+    for (
+      const raw of [
+        `GET /demo/peer HTTP/1.1\r\nHost: ${host}\r\n${forged}Connection: close\r\n\r\n`,
+        `POST /demo/peer HTTP/1.1\r\nHost: ${host}\r\n${forged}content-type: application/json\n` +
+        `content-length: ${added.length}\n\r\n\r\n`,
+        `GET /demo/peer HTTP/1.1\r\nHost: ${host}\r\nFoo: bar\rx-a3s-peer: 6.6.6.6\r\n\r\n`,
+      ]
+    ) {
+      const text = await send(raw);
+      assert(text.startsWith("HTTP/1.1 400"), text.slice(0, 80));
+      assert(!text.includes("6.6.6.6"), text);
+    }
+    const fine = await send(
+      `GET /demo/peer HTTP/1.1\r\nHost: ${host}\r\nx-a3s-peer: 6.6.6.6\r\nConnection: close\r\n\r\n`,
+    );
+    assert(fine.startsWith("HTTP/1.1 200"), fine.slice(0, 80));
+    assert(fine.endsWith('{"client":"127.0.0.1"}'), fine);
+  });
 });

@@ -6,6 +6,7 @@ import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import {
   type A3sModule,
+  clientAddressOf,
   createRouter,
   defineModule,
   loadSecurityConfig,
@@ -292,7 +293,8 @@ export function createSafeclawRoutes(
       if (!hub.channels.includes(name)) {
         throw new NotFoundError(`no channel '${name}' is configured`, "channel");
       }
-      return hub.handle(name, c.req.raw);
+      // The sender as the security layer decided it (trusted proxies honoured), never a header.
+      return hub.handle(name, c.req.raw, clientAddressOf(c));
     };
     app.post("/safeclaw/v1/channels/:channel", channel);
     // WeCom checks a callback URL with a signed GET.
@@ -503,6 +505,8 @@ export function safeclawModule(
             channel: message.channel,
             error: String(error),
           }),
+        onAuditError: (error) =>
+          ctx.logger.error("channel audit record not written", { error: String(error) }),
         deliveries,
       });
       let pruner: ReturnType<typeof setInterval> | undefined;

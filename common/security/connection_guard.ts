@@ -114,6 +114,32 @@ function errorResponse(status: number, message: string): Uint8Array {
   );
 }
 
+/**
+ * Checks `bytes[from, to)` of a request head for a CR or LF that is not part of a CRLF, and
+ * returns how far it got: a CR that is the last byte read is left for the next call, as its
+ * LF may still come. The server behind (like most HTTP/1 parsers) also ends a line at a lone
+ * LF, and a head at LF CRLF, where the guard sees only CRLF: a line the guard took for one
+ * header's value was several headers there (a forged peer header or Content-Length among
+ * them), and the head could end earlier there, the rest read as the body. Refused at once, the
+ * two never disagree on a line or on where the head ends.
+ */
+function checkLineBreaks(bytes: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    const byte = bytes[i];
+    if (byte === 10) {
+      if (i === 0 || bytes[i - 1] !== 13) {
+        throw new FramingError(400, "bare_line_break", "LF without CR in the request head");
+      }
+    } else if (byte === 13) {
+      if (i + 1 >= bytes.length) return i;
+      if (bytes[i + 1] !== 10) {
+        throw new FramingError(400, "bare_line_break", "CR without LF in the request head");
+      }
+    }
+  }
+  return to;
+}
+
 /** What the guard learned from a request head, and the head to forward. */
 interface ParsedHead {
   forward: Uint8Array;
@@ -472,12 +498,17 @@ class Connection {
     }
     this.#inHead = true;
     this.#arm(this.#limits.headerTimeoutMs, "header_timeout");
+    // How far the head's bytes were checked for a lone CR or LF; only new bytes are scanned, so
+    // a head trickled a byte at a time costs no more than one sent at once.
+    let checked = 0;
     for (;;) {
       // Stray CRLFs before a request line are allowed and skipped.
       while (this.#buffer.length >= 2 && this.#buffer[0] === 13 && this.#buffer[1] === 10) {
         this.#take(2);
+        checked = 0;
       }
       const end = indexOf(this.#buffer, CRLF2);
+      checked = checkLineBreaks(this.#buffer, checked, end >= 0 ? end + 4 : this.#buffer.length);
       if (end >= 0) {
         if (end + 4 > this.#limits.maxHeaderBytes) {
           throw new FramingError(431, "header_too_large", "request head too large");
@@ -546,6 +577,10 @@ class Connection {
     for (;;) {
       const end = indexOf(this.#buffer, CRLF2.subarray(0, 2));
       if (end >= 0) {
+        // A lone CR or LF ends a chunk line, or is refused, behind; here it would be inside one.
+        if (this.#buffer.subarray(0, end).some((byte) => byte === 10 || byte === 13)) {
+          throw new FramingError(400, "bad_chunk", "CR or LF inside a chunk line");
+        }
         const line = this.#take(end + 2);
         await this.#toUpstream(line);
         return decoder.decode(line.subarray(0, end));

@@ -19,7 +19,8 @@ async function start(limits: Partial<{ headerTimeoutMs: number; idleTimeoutMs: n
     handler: async (request) => {
       const url = new URL(request.url);
       if (url.pathname === "/slow") await new Promise((r) => setTimeout(r, 800));
-      const body = request.body ? await request.text() : "";
+      // A body cut off by the guard (a refused chunk line) reads as empty.
+      const body = request.body ? await request.text().catch(() => "") : "";
       return Response.json({ peer: request.headers.get(PEER_HEADER), body, path: url.pathname });
     },
   });
@@ -140,6 +141,49 @@ Deno.test("guard: oversized heads and ambiguous framing are refused", async () =
       ),
     );
     assert((await readAll(smuggle)).text.startsWith("HTTP/1.1 400"));
+  });
+});
+
+Deno.test("guard: a lone LF or CR in a request head is refused, so no line hides a forged header", async () => {
+  await withServer({}, async (_server, port) => {
+    const send = async (raw: string) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(encoder.encode(raw));
+      return (await readAll(conn, 2000)).text;
+    };
+    // What the guard adds after the head: the body the server reads when its head ends earlier.
+    const added = `${PEER_HEADER}: 127.0.0.1\r\n\r\n`;
+    const variants = {
+      // A line the guard would read as one header's value, which the server reads as three.
+      "bare LF mid-head": `GET /p HTTP/1.1\r\nHost: x\r\nFoo: bar\n${PEER_HEADER}: 6.6.6.6\n` +
+        "Connection: close\r\n\r\n",
+      // LF CRLF ends the head for the server: the guard's own header would land in the body.
+      "LF CRLF ending": `POST /p HTTP/1.1\r\nHost: x\r\nFoo: bar\n${PEER_HEADER}: 6.6.6.6\n` +
+        `content-length: ${added.length}\n\r\n\r\n`,
+      "LF LF ending, no CRLF at all": "GET /p HTTP/1.1\nHost: x\n\n",
+      "bare LF ending the request line": "GET /p HTTP/1.1\nHost: x\r\n\r\n",
+      "bare CR": `GET /p HTTP/1.1\r\nHost: x\r\nFoo: bar\r${PEER_HEADER}: 6.6.6.6\r\n\r\n`,
+      "bare LF before the request line": "\nGET /p HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+    for (const [name, raw] of Object.entries(variants)) {
+      const text = await send(raw);
+      assert(text.startsWith("HTTP/1.1 400"), `${name}: ${text.slice(0, 80)}`);
+      assert(!text.includes("6.6.6.6"), name);
+      assertEquals(text.match(/HTTP\/1\.1 /g)?.length, 1, name);
+    }
+    // A chunk line with a lone LF in it is refused too: the server behind ends the line there.
+    const chunk = await send(
+      "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;a\nb\r\nabc\r\n0\r\n\r\n",
+    );
+    assert(chunk.startsWith("HTTP/1.1 400"), chunk.slice(0, 80));
+    // A CR that is the last byte read is not lone yet: its LF may come in the next packet.
+    const split = await Deno.connect({ hostname: "127.0.0.1", port });
+    await split.write(encoder.encode("GET /p HTTP/1.1\r"));
+    await new Promise((r) => setTimeout(r, 50));
+    await split.write(encoder.encode("\nHost: x\r\nConnection: close\r\n\r\n"));
+    const { text } = await readAll(split, 2000);
+    assert(text.startsWith("HTTP/1.1 200"), text.slice(0, 80));
+    assert(text.includes('"peer":"127.0.0.1"'), text);
   });
 });
 

@@ -114,6 +114,32 @@ function refusedOnOpenRoute(headers: Headers, token: string): boolean {
   return bearer === undefined && token !== "";
 }
 
+/** The context variable the security middleware records the client's address in. */
+const CLIENT_ADDRESS_VARIABLE = "a3sClientAddress";
+
+/**
+ * The client address the security middleware decided a request came from (the one its
+ * per-client limits count): the connection guard's word on serve's private socket, else the
+ * socket's peer, and behind a trusted proxy the nearest untrusted `X-Forwarded-For` hop. A route
+ * that counts or records senders reads it here rather than from a header, which a client (or
+ * a server run without the guard) could have written. `undefined` when no security middleware
+ * ran, or it learned no address.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { clientAddressOf } from "@a3s/common";
+ * const app = new Hono();
+ * app.get("/", (c) => c.text(clientAddressOf(c) ?? "unknown"));
+ * const res = await app.request("/");
+ * console.log(await res.text()); // "unknown"
+ * ```
+ */
+export function clientAddressOf(c: Context): string | undefined {
+  const address = c.get(CLIENT_ADDRESS_VARIABLE) as string | undefined;
+  return address !== undefined && parseIp(address) ? address : undefined;
+}
+
 /** The connection's peer: the guard's header on the internal socket, else the socket peer. */
 function peerAddress(c: Context): string {
   const info = c.env as Deno.ServeHandlerInfo | undefined;
@@ -218,6 +244,7 @@ export async function createSecurity(options: SecurityOptions): Promise<Security
       const path = c.req.path;
       const method = c.req.method;
       const address = clientAddress(peerAddress(c), c.req.header("x-forwarded-for"), proxies);
+      c.set(CLIENT_ADDRESS_VARIABLE, address);
       const origin = c.req.header("origin");
       const deny = (
         reason: DenialReason,

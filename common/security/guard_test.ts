@@ -7,7 +7,7 @@ import { UsageError } from "../errors.ts";
 import { metricsRegistry } from "../telemetry.ts";
 import type { AccessRule } from "../module.ts";
 import { loadSecurityConfig, type SecurityConfig } from "./config.ts";
-import { clientAddress, createSecurity, metricMethod } from "./guard.ts";
+import { clientAddress, clientAddressOf, createSecurity, metricMethod } from "./guard.ts";
 import { parseCidr } from "./addresses.ts";
 import { TokenStore } from "./tokens.ts";
 import { callerOf } from "./caller.ts";
@@ -453,4 +453,55 @@ Deno.test("config: bad security values name the key and the source, never the to
     message = (error as Error).message;
   }
   assert(message.includes("security.requestsPerMinute") && message.includes("config file"));
+});
+
+Deno.test("clientAddressOf: the address the middleware decided, trusted proxies honoured, never a header on its own", async () => {
+  const store = await openStore({ sqlitePath: ":memory:" });
+  try {
+    const security = await createSecurity({
+      config: loadSecurityConfig({}, { env: { A3S_TRUSTED_PROXIES: "10.0.0.0/8" } }),
+      host: "127.0.0.1",
+      store,
+      logger: createLogger("silent"),
+      rules: RULES,
+    });
+    const app = new OpenAPIHono();
+    app.use("*", security.middleware(app));
+    app.post("/hooks/v1/telegram", (c) => c.json({ client: clientAddressOf(c) ?? null }));
+    const from = async (
+      remote: Deno.Addr | undefined,
+      headers: Record<string, string> = {},
+    ) => {
+      const request = new Request("http://127.0.0.1:11434/hooks/v1/telegram", {
+        method: "POST",
+        body: "{}",
+        headers: { host: "127.0.0.1:11434", ...json, ...headers },
+      });
+      const res = await app.fetch(request, remote && { remoteAddr: remote });
+      return (await res.json()).client;
+    };
+    const tcp = (hostname: string): Deno.Addr => ({ transport: "tcp", hostname, port: 4000 });
+    const guarded: Deno.Addr = { transport: "unix", path: "/run/a3s.sock" };
+    assertEquals(await from(tcp("203.0.113.9")), "203.0.113.9");
+    // A peer header is the connection guard's word only on its private socket.
+    assertEquals(await from(tcp("203.0.113.9"), { "x-a3s-peer": "6.6.6.6" }), "203.0.113.9");
+    assertEquals(await from(guarded, { "x-a3s-peer": "198.51.100.4" }), "198.51.100.4");
+    // Behind a trusted proxy, the nearest untrusted hop; X-Forwarded-For from anyone else is not.
+    assertEquals(
+      await from(tcp("10.0.0.2"), { "x-forwarded-for": "198.51.100.7" }),
+      "198.51.100.7",
+    );
+    assertEquals(
+      await from(tcp("203.0.113.9"), { "x-forwarded-for": "198.51.100.7" }),
+      "203.0.113.9",
+    );
+    // No address known: none is made up.
+    assertEquals(await from(undefined, { "x-a3s-peer": "6.6.6.6" }), null);
+    assertEquals(await from(guarded), null);
+    const bare = new OpenAPIHono();
+    bare.get("/", (c) => c.json({ client: clientAddressOf(c) ?? null }));
+    assertEquals(await (await bare.request("/")).json(), { client: null });
+  } finally {
+    await store.close();
+  }
 });

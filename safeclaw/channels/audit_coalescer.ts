@@ -1,38 +1,47 @@
 /**
  * Audit records of webhook requests that anyone can send: refused ones (unsigned, wrongly
- * signed, oversized) and redeliveries. Written one per request, a flood of them filled the
- * hash-chained audit log (a padding-oracle run wrote 65,000 in half a minute) and buried the
- * incidents worth reading. The first of each channel, reason and client address is written as
- * it comes; the ones that follow within a window are counted, and one summary record per window
- * carries the count. Counted per client, one noisy sender does not hide another's refusals
- * inside its own count; past {@linkcode AUDIT_COALESCE_MAX_CLIENTS} addresses for one channel
- * and reason, the rest are counted together, so a flood from many addresses still writes a
- * bounded number of records.
+ * signed, oversized, broken off) and redeliveries. Written one per request, a flood of them
+ * filled the hash-chained audit log (a padding-oracle run wrote 65,000 in half a minute) and
+ * buried the incidents worth reading. The first of each channel, reason and client network (an
+ * IPv4 address, an IPv6 /64: {@linkcode clientNetwork}) is written as it comes; the ones that
+ * follow within a window are counted, and one summary record per window carries the count.
+ * Counted per network, one noisy sender does not hide another's refusals inside its own count,
+ * and a sender moving through the addresses of its /64 is still one; past
+ * {@linkcode AUDIT_COALESCE_MAX_CLIENTS} networks for one channel and reason, the rest are
+ * counted together, so a flood from many networks still writes a bounded number of records. A
+ * network with nothing more to count leaves its place once its window ends, whatever else
+ * arrives meanwhile.
+ *
+ * Records are written after the request is answered, never before: a refusal whose record is
+ * new took longer than a repeat only counted, and for Feishu's unsigned requests that told a
+ * prober which reason (such as "does not decrypt") its request was refused for. The writes
+ * wait in a queue that {@linkcode AuditCoalescer.settled} and {@linkcode AuditCoalescer.close}
+ * flush; a write that fails is reported, never thrown at the request.
  *
  * @module
  */
 import type { Severity } from "../audit/log.ts";
-import { UNKNOWN_CLIENT } from "./client_address.ts";
+import { clientNetwork, UNKNOWN_CLIENT } from "./client_address.ts";
 
-/** How long the repeats of one channel, reason and client are counted before their summary. */
+/** How long the repeats of one channel, reason and client network are counted before their summary. */
 export const AUDIT_COALESCE_WINDOW_MS = 60_000;
 
 /**
- * How many channel, reason and client triples are counted at once; the oldest is pushed out
- * (its count written at once) for a new one. It bounds memory whatever number of addresses
+ * How many channel, reason and client network triples are counted at once; the oldest is pushed
+ * out (its count written at once) for a new one. It bounds memory whatever number of addresses
  * requests come from.
  */
 export const AUDIT_COALESCE_MAX_KEYS = 10_000;
 
 /**
- * How many client addresses of one kind, channel and reason are counted apart; the requests of
- * any further address are counted under {@linkcode OTHER_CLIENTS}. Each address's first request
- * is a record of its own, so without this a sender with many addresses (an IPv6 /64 holds
- * 2^64) wrote one record per request again.
+ * How many client networks of one kind, channel and reason are counted apart; the requests of
+ * any further network are counted under {@linkcode OTHER_CLIENTS}. Each network's first request
+ * is a record of its own, so without this a sender with many networks wrote one record per
+ * request again.
  */
 export const AUDIT_COALESCE_MAX_CLIENTS = 100;
 
-/** The `client` of records that count the addresses past {@linkcode AUDIT_COALESCE_MAX_CLIENTS}. */
+/** The `client` of records that count the networks past {@linkcode AUDIT_COALESCE_MAX_CLIENTS}. */
 export const OTHER_CLIENTS = "other clients";
 
 /** One record the coalescer writes. */
@@ -42,7 +51,10 @@ export interface CoalescedRecord {
   data: {
     channel: string;
     reason: string;
-    /** The address the requests came from, {@linkcode OTHER_CLIENTS}, or `unknown`. */
+    /**
+     * The network the requests came from ({@linkcode clientNetwork}: an IPv4 address, an IPv6
+     * /64), {@linkcode OTHER_CLIENTS}, or `unknown`.
+     */
     client: string;
     /** How many requests the record stands for: 1 for the first, the repeats for a summary. */
     count: number;
@@ -67,6 +79,8 @@ export interface AuditCoalescerOptions {
   maxClients?: number;
   /** The clock, in milliseconds since the epoch. */
   now?: () => number;
+  /** Told of a record that could not be written (it is not retried). */
+  onError?: (error: unknown, record: CoalescedRecord) => void;
 }
 
 interface Counting {
@@ -75,7 +89,7 @@ interface Counting {
   channel: string;
   reason: string;
   client: string;
-  /** The key of its kind, channel and reason, under which its addresses are counted. */
+  /** The key of its kind, channel and reason, under which its networks are counted. */
   group: string;
   /** When the repeats now counted began to be counted. */
   since: number;
@@ -83,8 +97,8 @@ interface Counting {
 }
 
 /**
- * Writes the first record of each kind, channel, reason and client, then at most one summary per
- * window while repeats keep coming.
+ * Writes the first record of each kind, channel, reason and client network, then at most one
+ * summary per window while repeats keep coming; every write after the caller has moved on.
  *
  * @example
  * ```ts
@@ -95,14 +109,15 @@ interface Counting {
  * });
  * const refuse = (client: string) =>
  *   audit.record("channel_auth_failure", "warning", "slack", "signature does not match", client);
- * for (let i = 0; i < 1000; i++) await refuse("192.0.2.1");
- * await refuse("192.0.2.2");
+ * for (let i = 0; i < 1000; i++) refuse("192.0.2.1");
+ * refuse("192.0.2.2");
  * await audit.close();
  * console.log(written); // ["192.0.2.1 1", "192.0.2.2 1", "192.0.2.1 999"]
  * ```
  */
 export class AuditCoalescer {
   readonly #write: (record: CoalescedRecord) => Promise<unknown>;
+  readonly #onError: (error: unknown, record: CoalescedRecord) => void;
   readonly #windowMs: number;
   readonly #maxKeys: number;
   readonly #maxClients: number;
@@ -110,41 +125,53 @@ export class AuditCoalescer {
   readonly #counting = new Map<string, Counting>();
   /** How many entries of `#counting` each kind, channel and reason has. */
   readonly #clients = new Map<string, number>();
+  /** When the earliest window of `#counting` ends; nothing is due before it. */
+  #nextDue = Infinity;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** Records waiting to be written, in order. */
+  #queue: CoalescedRecord[] = [];
+  /** The writer working through `#queue`, while it runs. */
+  #writing: Promise<void> | undefined;
 
   constructor(
     write: (record: CoalescedRecord) => Promise<unknown>,
     options: AuditCoalescerOptions = {},
   ) {
     this.#write = write;
+    this.#onError = options.onError ?? (() => {});
     this.#windowMs = Math.max(1, options.windowMs ?? AUDIT_COALESCE_WINDOW_MS);
     this.#maxKeys = Math.max(1, options.maxKeys ?? AUDIT_COALESCE_MAX_KEYS);
     this.#maxClients = Math.max(1, options.maxClients ?? AUDIT_COALESCE_MAX_CLIENTS);
     this.#now = options.now ?? Date.now;
   }
 
-  /** How many channel, reason and client triples are being counted. */
+  /** How many channel, reason and client network triples are being counted. */
   get size(): number {
     return this.#counting.size;
   }
 
   /**
-   * Audits one request from `client`: written when it is the first of its kind, channel, reason
-   * and client, else counted.
+   * Audits one request from `client`: queued for writing when it is the first of its kind,
+   * channel, reason and client network, else counted. Returns at once, its cost the same either
+   * way; {@linkcode settled} waits for the write.
    */
-  async record(
+  record(
     kind: string,
     severity: Severity,
     channel: string,
     reason: string,
     client: string = UNKNOWN_CLIENT,
-  ): Promise<void> {
+  ): void {
+    const now = this.#now();
+    // Windows that ended give their places back before this request is placed.
+    if (now >= this.#nextDue) this.#expire(now);
+    let network = clientNetwork(client);
     const group = JSON.stringify([kind, channel, reason]);
-    let key = JSON.stringify([kind, channel, reason, client]);
+    let key = JSON.stringify([kind, channel, reason, network]);
     if (!this.#counting.has(key) && (this.#clients.get(group) ?? 0) >= this.#maxClients) {
-      client = OTHER_CLIENTS;
-      key = JSON.stringify([kind, channel, reason, client]);
+      network = OTHER_CLIENTS;
+      key = JSON.stringify([kind, channel, reason, network]);
     }
     const counting = this.#counting.get(key);
     if (counting) {
@@ -157,39 +184,31 @@ export class AuditCoalescer {
       severity,
       channel,
       reason,
-      client,
+      client: network,
       group,
-      since: this.#now(),
+      since: now,
       repeats: 0,
     });
+    this.#nextDue = Math.min(this.#nextDue, now + this.#windowMs);
     this.#clients.set(group, (this.#clients.get(group) ?? 0) + 1);
-    const evicted: Counting[] = [];
+    this.#enqueue({ kind, severity, data: { channel, reason, client: network, count: 1 } });
     for (const [oldest, entry] of this.#counting) {
       if (this.#counting.size <= this.#maxKeys) break;
       this.#forget(oldest, entry);
-      evicted.push(entry);
+      // A triple pushed out early still has its count written: nothing counted is dropped.
+      this.#summarize(entry, now, true);
     }
-    await this.#write({ kind, severity, data: { channel, reason, client, count: 1 } });
-    // A triple pushed out early still has its count written: nothing counted is dropped.
-    await Promise.all(evicted.map((entry) => this.#summarize(entry, this.#now(), true)));
   }
 
-  /** Writes the summaries whose window has ended; a triple with no repeats is forgotten. */
+  /** Writes the summaries whose window has ended (a triple with no repeats is forgotten). */
   async flush(): Promise<void> {
-    const now = this.#now();
-    const due: Counting[] = [];
-    for (const [key, entry] of this.#counting) {
-      if (now - entry.since < this.#windowMs) continue;
-      if (entry.repeats === 0) {
-        this.#forget(key, entry);
-        continue;
-      }
-      due.push({ ...entry });
-      // Still counting: a flood that goes on gets one summary per window, never one per request.
-      entry.since = now;
-      entry.repeats = 0;
-    }
-    await Promise.all(due.map((entry) => this.#summarize(entry, now)));
+    this.#expire(this.#now());
+    await this.settled();
+  }
+
+  /** Resolves once every record queued so far is written (or failed, and was reported). */
+  async settled(): Promise<void> {
+    while (this.#writing) await this.#writing;
   }
 
   /** Writes every pending summary, whatever its window, and stops the timer. */
@@ -200,8 +219,34 @@ export class AuditCoalescer {
     const pending = [...this.#counting.values()].filter((entry) => entry.repeats > 0);
     this.#counting.clear();
     this.#clients.clear();
+    this.#nextDue = Infinity;
     const now = this.#now();
-    await Promise.all(pending.map((entry) => this.#summarize(entry, now)));
+    for (const entry of pending) this.#summarize(entry, now);
+    await this.settled();
+  }
+
+  /**
+   * Ends the windows that are over at `now`: a triple with repeats has its summary queued and
+   * counts on; one without leaves its place.
+   */
+  #expire(now: number): void {
+    let nextDue = Infinity;
+    for (const [key, entry] of this.#counting) {
+      if (now - entry.since < this.#windowMs) {
+        nextDue = Math.min(nextDue, entry.since + this.#windowMs);
+        continue;
+      }
+      if (entry.repeats === 0) {
+        this.#forget(key, entry);
+        continue;
+      }
+      this.#summarize({ ...entry }, now);
+      // Still counting: a flood that goes on gets one summary per window, never one per request.
+      entry.since = now;
+      entry.repeats = 0;
+      nextDue = Math.min(nextDue, now + this.#windowMs);
+    }
+    this.#nextDue = nextDue;
   }
 
   #forget(key: string, entry: Counting): void {
@@ -211,9 +256,9 @@ export class AuditCoalescer {
     else this.#clients.delete(entry.group);
   }
 
-  async #summarize(entry: Counting, until: number, evicted = false): Promise<void> {
+  #summarize(entry: Counting, until: number, evicted = false): void {
     if (entry.repeats === 0) return;
-    await this.#write({
+    this.#enqueue({
       kind: entry.kind,
       severity: entry.severity,
       data: {
@@ -227,12 +272,40 @@ export class AuditCoalescer {
       },
     });
   }
+
+  /**
+   * Queues `record`; the writer starts on a later turn of the event loop, after the answer of
+   * the request that caused it has been handed to the server, so no answer waits for a write
+   * or takes longer for having caused one.
+   */
+  #enqueue(record: CoalescedRecord): void {
+    this.#queue.push(record);
+    if (this.#writing) return;
+    this.#writing = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      while (this.#queue.length) {
+        const batch = this.#queue;
+        this.#queue = [];
+        for (const next of batch) {
+          try {
+            await this.#write(next);
+          } catch (error) {
+            try {
+              this.#onError(error, next);
+            } catch { /* a reporter that fails has no one left to tell */ }
+          }
+        }
+      }
+      this.#writing = undefined;
+    })();
+  }
+
   /** A timer only while repeats wait for their summary, so an idle hub holds none. */
   #schedule(): void {
     if (this.#timer !== undefined || this.#closed) return;
-    this.#timer = setTimeout(async () => {
+    this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      await this.flush().catch(() => {});
+      this.#expire(this.#now());
       if ([...this.#counting.values()].some((entry) => entry.repeats > 0)) this.#schedule();
     }, this.#windowMs);
   }

@@ -134,6 +134,8 @@ Deno.test("slack: signing secret verified, five-minute replay window, url_verifi
     });
     const replayed = await hub.handle("slack", signed(event, NOW - 301));
     assertEquals([replayed.status, await replayed.json()], [401, { error: "unauthorized" }]);
+    // The record is written once the answer is out.
+    await hub.settle();
     const audited = await guard.audit.list({ kind: "channel_auth_failure" });
     assert(String(audited.at(-1)?.data.reason).includes("replay"));
     const forged = await hub.handle(

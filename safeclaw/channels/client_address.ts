@@ -1,32 +1,33 @@
 /**
  * Who sent a webhook request, for what the hub counts per sender (refusals in the audit log,
- * Feishu's unsigned URL checks). The hub is handed the request only, so the address is the one
- * serve's connection guard writes in `x-a3s-peer`: the socket's peer, from which it drops any
- * copy a client sent. `X-Forwarded-For` is never read here: behind a reverse proxy every request
- * counts as the proxy's.
+ * Feishu's failed URL checks). The address is the one serve's security layer decided and its
+ * per-client limits count (`clientAddressOf` in `@a3s/common`): the socket's peer as serve's
+ * connection guard saw it, or, behind a proxy named in `trustedProxies`, the nearest untrusted
+ * `X-Forwarded-For` hop. The route passes it to the hub; no header of the request is read here,
+ * so a request that reaches the hub some other way (a server run without the guard, a client
+ * that wrote the guard's header itself) is from {@linkcode UNKNOWN_CLIENT}.
  *
  * @module
  */
-import { parseIp, PEER_HEADER } from "@a3s/common";
+import { parseIp } from "@a3s/common";
 
-/** The address of a request that came with none (served without the connection guard, tests). */
+/** The client of a request whose address is not known (no security layer decided one, tests). */
 export const UNKNOWN_CLIENT = "unknown";
 
 /**
- * The address `request` came from, as serve's connection guard wrote it, or
- * {@linkcode UNKNOWN_CLIENT} when it carries no IP address there.
+ * `address` when it is an IP address, else {@linkcode UNKNOWN_CLIENT}: what the hub counts a
+ * request's refusals and budgets under.
  *
  * @example
  * ```ts
- * import { clientAddress } from "./client_address.ts";
- * const request = new Request("http://localhost/", { headers: { "x-a3s-peer": "203.0.113.9" } });
- * console.log(clientAddress(request)); // "203.0.113.9"
- * console.log(clientAddress(new Request("http://localhost/"))); // "unknown"
+ * import { knownClient } from "./client_address.ts";
+ * console.log(knownClient("203.0.113.9")); // "203.0.113.9"
+ * console.log(knownClient(undefined), knownClient("evil, 10.0.0.1")); // "unknown" "unknown"
  * ```
  */
-export function clientAddress(request: Request): string {
-  const peer = request.headers.get(PEER_HEADER)?.trim();
-  return peer && parseIp(peer) ? peer : UNKNOWN_CLIENT;
+export function knownClient(address: string | undefined): string {
+  const trimmed = address?.trim();
+  return trimmed && parseIp(trimmed) ? trimmed : UNKNOWN_CLIENT;
 }
 
 /**

@@ -15,7 +15,7 @@ import {
 import type { ChannelMessage, ReplyProgress } from "./types.ts";
 import { startFakePlatforms } from "../testdata/fake_platforms.ts";
 import { discordHeaders, discordKeys } from "./_test_signing.ts";
-import { assertReplayRefusedAfterPrune } from "../testdata/replay_after_prune.ts";
+import { assertReplayRefusedAfterPrune } from "./_replay_after_prune.ts";
 
 const NOW = 1_700_000_000_000;
 

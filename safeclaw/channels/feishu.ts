@@ -4,8 +4,8 @@
  * timestamp + nonce + Encrypt Key followed by the raw body bytes. The signature is checked before
  * anything is decrypted, as Feishu means it to be ("无需解密"): decrypting an unsigned body first
  * made every request a CBC padding oracle that read captured events without the key. Only the
- * URL check may come unsigned; an unsigned body is decrypted for it alone, a few a minute from
- * each sender. The
+ * URL check may come unsigned; an unsigned body is decrypted for it alone, and a client network
+ * whose unsigned requests keep failing is refused undecrypted for the rest of the minute. The
  * verification token sits in the payload (`token`, or `header.token` in schema 2.0).
  * Redelivered events repeat their `event_id` and are acknowledged once. Each push, retries
  * included, is signed when sent: an `X-Lark-Request-Timestamp` more than five minutes from now
@@ -16,7 +16,7 @@
 import { sendParts } from "./message_parts.ts";
 import { secondsToMs, sendRefused } from "./rate_limit.ts";
 import {
-  ClientMinuteBudget,
+  ClientFailureBudget,
   freshness,
   replayWindow,
   type ReplayWindowOptions,
@@ -60,22 +60,17 @@ export const FEISHU_TOKEN_INVALID = 99991663;
 export const FEISHU_EVENT_MAX_AGE_MS = 12 * 3_600_000;
 
 /**
- * How many unsigned requests a minute one sender may have decrypted in search of a URL check
- * (one client network: an IPv4 address, an IPv6 /64). Feishu sends one when the request URL is
- * saved; the cap bounds what an unsigned body can learn by timing the decryption, now that
- * every refusal looks the same. It is counted per sender, so that one sender spending its
- * minute does not get Feishu's own check, made when the operator saves the URL, refused as
- * well. The sender is the address serve's connection guard saw (see `client_address.ts`):
- * behind a reverse proxy all requests share the proxy's budget.
+ * How many unsigned requests a minute that fail (they are not a URL check sealed under the
+ * Encrypt Key with the verification token) one client network may send (an IPv4 address, an
+ * IPv6 /64) before its unsigned requests are refused undecrypted. Feishu sends its check once,
+ * when the request URL is saved, and it never fails, so it spends nothing; failures count only
+ * against the network they came from, so no sender, from however many addresses, gets
+ * Feishu's check refused. Every refusal answers alike, its audit record is written after the
+ * answer, and the budget bounds what a network can learn by timing the decryption. The
+ * network is the client address serve's security layer decided (see `client_address.ts`):
+ * behind a reverse proxy, name it in `trustedProxies`, or all requests share its budget.
  */
-export const FEISHU_UNSIGNED_CHECKS_PER_MINUTE = 30;
-
-/**
- * How many unsigned requests a minute are decrypted for all senders together: the bound on the
- * timing oracle whatever number of addresses a sender has. Ten senders must spend their minute
- * at once before the platform's check is refused.
- */
-export const FEISHU_UNSIGNED_CHECKS_TOTAL_PER_MINUTE = 10 * FEISHU_UNSIGNED_CHECKS_PER_MINUTE;
+export const FEISHU_UNSIGNED_FAILURES_PER_MINUTE = 30;
 
 /** The `X-Lark-Signature` of a request: over the body's bytes as sent (a string as UTF-8). */
 export function feishuSignature(
@@ -165,9 +160,8 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
   const apiBase = (options.apiBase ?? "https://open.feishu.cn").replace(/\/$/, "");
   let tenantToken: { value: string; expires: number } | undefined;
   const { now, windowMs } = replayWindow(options);
-  const unsignedChecks = new ClientMinuteBudget({
-    perClient: FEISHU_UNSIGNED_CHECKS_PER_MINUTE,
-    total: FEISHU_UNSIGNED_CHECKS_TOTAL_PER_MINUTE,
+  const unsignedFailures = new ClientFailureBudget({
+    perClient: FEISHU_UNSIGNED_FAILURES_PER_MINUTE,
     now,
   });
 
@@ -195,20 +189,26 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
   return {
     name: "feishu",
     receive(request, rawBody, client = UNKNOWN_CLIENT): Promise<WebhookResult> {
-      const unauthorized = (reason: string) =>
-        Promise.resolve<WebhookResult>({ kind: "unauthorized", reason });
       const timestamp = request.headers.get("x-lark-request-timestamp");
       const nonce = request.headers.get("x-lark-request-nonce");
       const signature = request.headers.get("x-lark-signature");
       const signed = timestamp !== null || nonce !== null || signature !== null;
+      // Every way an unsigned request fails counts the same, whichever step refused it.
+      const unauthorized = (reason: string) => {
+        if (!signed) unsignedFailures.fail(client);
+        return Promise.resolve<WebhookResult>({ kind: "unauthorized", reason });
+      };
       if (signed) {
         // Before any decryption: an unauthenticated body never reaches the cipher.
         const expected = feishuSignature(timestamp ?? "", nonce ?? "", options.encryptKey, rawBody);
         if (!signature || !constantTimeEqual(signature, expected)) {
           return unauthorized("X-Lark-Signature does not match");
         }
-      } else if (!unsignedChecks.take(client)) {
-        return unauthorized("unsigned request over the URL checks allowed a minute");
+      } else if (!unsignedFailures.allows(client)) {
+        return Promise.resolve({
+          kind: "unauthorized",
+          reason: "unsigned request from a client over its failed URL checks a minute",
+        });
       }
       const outer = readPayload(FeishuEnvelope, rawBody);
       if (!outer) return unauthorized("body is not an encrypted event");

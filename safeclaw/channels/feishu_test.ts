@@ -2,7 +2,7 @@ import { assert, assertEquals } from "@a3s/common/testing";
 import { FEISHU_EVENT_MAX_AGE_MS, feishuChannel, feishuSignature } from "./feishu.ts";
 import { feishuHeaders, feishuSeal } from "./_test_signing.ts";
 import type { ChannelAdapter } from "./types.ts";
-import { assertReplayRefusedAfterPrune } from "../testdata/replay_after_prune.ts";
+import { assertReplayRefusedAfterPrune } from "./_replay_after_prune.ts";
 
 const NOW = 1_700_000_000_000;
 const ENCRYPT_KEY = "test-encrypt-key";

@@ -13,7 +13,7 @@ import { type Deliveries, RecentDeliveries } from "./deliveries.ts";
 import type { ChannelAdapter, ChannelMessage, ReplyProgress } from "./types.ts";
 import { PlatformRateLimited } from "./rate_limit.ts";
 import { AuditCoalescer } from "./audit_coalescer.ts";
-import { clientAddress } from "./client_address.ts";
+import { knownClient } from "./client_address.ts";
 
 /**
  * Answers one message: the configured chat API, or the agent once it registers itself through
@@ -156,6 +156,9 @@ export const DUPLICATE_DELIVERY_KIND = "channel_duplicate_delivery";
 /** The audit kind of a refused webhook request. */
 export const AUTH_FAILURE_KIND = "channel_auth_failure";
 
+/** The audit reason of a webhook request whose body broke off before its end. */
+export const BROKEN_BODY_REASON = "body broke off before its end";
+
 /** The message a failed reply answered: enough to name it in a log. */
 export type FailedReply = Pick<ChannelMessage, "channel" | "session">;
 
@@ -174,10 +177,15 @@ export interface ChannelHubOptions {
   /** The largest body read ({@linkcode MAX_WEBHOOK_BODY_BYTES} unless given). */
   maxBodyBytes?: number;
   /**
-   * How long repeated refusals of one channel, reason and client address are counted into one
+   * How long repeated refusals of one channel, reason and client network are counted into one
    * audit record.
    */
   auditWindowMs?: number;
+  /**
+   * Told of an audit record of a refusal or a redelivery that could not be written: those are
+   * written after the request is answered, so the error has no request to go to.
+   */
+  onAuditError?: (error: unknown) => void;
   /** The clock of the audit's windows (tests pin it). */
   now?: () => number;
   /**
@@ -235,9 +243,10 @@ export class ChannelHub {
     this.retryBudgetMs = options.retryBudgetMs ?? RETRY_BUDGET_MS;
     this.deliveries = options.deliveries ?? new RecentDeliveries();
     this.maxBodyBytes = options.maxBodyBytes ?? MAX_WEBHOOK_BODY_BYTES;
+    const onAuditError = options.onAuditError ?? (() => {});
     this.#audit = new AuditCoalescer(
       (record) => this.guard.audit.append({ ...record, session: null }),
-      { windowMs: options.auditWindowMs, now: options.now },
+      { windowMs: options.auditWindowMs, now: options.now, onError: onAuditError },
     );
   }
 
@@ -247,30 +256,45 @@ export class ChannelHub {
   }
 
   /**
-   * Handles one webhook request for `channel`. It bounds the body itself (serve's own body limit
-   * leaves self-authenticated routes to their handler), so an oversized request is audited too.
+   * Handles one webhook request for `channel` from `address`, the client address serve's
+   * security layer decided (`clientAddressOf`); a request from no known address counts as
+   * `unknown`. It bounds the body itself (serve's own body limit leaves self-authenticated
+   * routes to their handler), so an oversized request is audited too.
    */
-  async handle(channel: string, request: Request): Promise<Response> {
+  async handle(channel: string, request: Request, address?: string): Promise<Response> {
     const adapter = this.#adapters.get(channel);
     if (!adapter) {
       return Response.json({ error: `no channel '${channel}' is configured` }, { status: 404 });
     }
-    const client = clientAddress(request);
-    const raw = request.method === "GET"
-      ? new Uint8Array()
+    const client = knownClient(address);
+    const body = request.method === "GET"
+      ? { kind: "read" as const, bytes: new Uint8Array() }
       : await readBody(request, this.maxBodyBytes);
-    if (!raw) {
-      await this.#audit.record(
+    if (body.kind === "too_large") {
+      this.#audit.record(
         AUTH_FAILURE_KIND,
         "warning",
         channel,
         `body over ${this.maxBodyBytes} bytes, refused unread`,
         client,
       );
-      return Response.json({ error: "payload too large" }, { status: 413 });
+      // The rest is left unread, and the connection goes with the answer: read to its end (as
+      // cancelling the body does), a sender could keep the server reading an endless stream.
+      return Response.json({ error: "payload too large" }, {
+        status: 413,
+        headers: { connection: "close" },
+      });
     }
+    if (body.kind === "broken") {
+      this.#audit.record(AUTH_FAILURE_KIND, "warning", channel, BROKEN_BODY_REASON, client);
+      return Response.json({ error: "the request body broke off before its end" }, {
+        status: 400,
+        headers: { connection: "close" },
+      });
+    }
+    const raw = body.bytes;
     const result = await adapter.receive(request, raw, client);
-    if (result.kind === "unauthorized") return await this.#refuse(channel, result.reason, client);
+    if (result.kind === "unauthorized") return this.#refuse(channel, result.reason, client);
     if (result.kind === "reply") return result.response;
     const ack = () => adapter.acknowledge?.() ?? Response.json({ ok: true });
     if (result.kind === "ignored") return ack();
@@ -286,12 +310,12 @@ export class ChannelHub {
       // The body's key first: of two identical requests at once, one takes it and the other is
       // the redelivery, never a 401.
       if (!(await this.deliveries.take(signedBody))) {
-        return await this.#duplicate(channel, "the same signed request again", client, ack);
+        return this.#duplicate(channel, "the same signed request again", client, ack);
       }
       const signatureKey = `${channel}:signature:${signature}`;
       if (!(await this.deliveries.take(signatureKey))) {
         await this.deliveries.forget(signedBody);
-        return await this.#refuse(
+        return this.#refuse(
           channel,
           "signature already used for another body (replay)",
           client,
@@ -300,7 +324,7 @@ export class ChannelHub {
       taken.push(signedBody, signatureKey);
     }
     if (!(await this.#firstDelivery(channel, message.deliveryId))) {
-      return await this.#duplicate(
+      return this.#duplicate(
         channel,
         "an event already handled, delivered again",
         client,
@@ -314,9 +338,12 @@ export class ChannelHub {
     return ack();
   }
 
-  /** A 401 that says nothing of why; the reason and the client's address are audited. */
-  async #refuse(channel: string, reason: string, client: string): Promise<Response> {
-    await this.#audit.record(AUTH_FAILURE_KIND, "warning", channel, reason, client);
+  /**
+   * A 401 that says nothing of why; the reason and the client's network are audited after the
+   * answer, so neither its body nor its timing tells one reason from another.
+   */
+  #refuse(channel: string, reason: string, client: string): Response {
+    this.#audit.record(AUTH_FAILURE_KIND, "warning", channel, reason, client);
     return Response.json(UNAUTHORIZED_BODY, { status: 401 });
   }
 
@@ -328,13 +355,8 @@ export class ChannelHub {
    * replay gains nothing from a 200, since nothing runs. The audit record is what tells the two
    * apart afterwards, so each duplicate is counted there (coalesced like the refusals).
    */
-  async #duplicate(
-    channel: string,
-    reason: string,
-    client: string,
-    ack: () => Response,
-  ): Promise<Response> {
-    await this.#audit.record(DUPLICATE_DELIVERY_KIND, "info", channel, reason, client);
+  #duplicate(channel: string, reason: string, client: string, ack: () => Response): Response {
+    this.#audit.record(DUPLICATE_DELIVERY_KIND, "info", channel, reason, client);
     return ack();
   }
 
@@ -561,9 +583,13 @@ export class ChannelHub {
     return this.#lane.stats();
   }
 
-  /** Waits for replies in flight (tests, and serve's drain before the agent closes). */
+  /**
+   * Waits for replies in flight and the audit records of answered requests (tests, and serve's
+   * drain before the agent closes).
+   */
   async settle(): Promise<void> {
     while (this.#pending.size) await Promise.all([...this.#pending]);
+    await this.#audit.settled();
   }
 
   /**
@@ -581,29 +607,36 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/** A webhook request's body as read: its bytes, too large, or broken off by its sender. */
+type ReadBody =
+  | { kind: "read"; bytes: Uint8Array }
+  | { kind: "too_large" }
+  | { kind: "broken" };
+
 /**
- * The request's body, or `undefined` once it passes `limit` bytes: a declared length over it is
- * not read at all, and a stream is read only up to it.
+ * The request's body, read up to `limit` bytes: a declared length over it is not read at all,
+ * and a stream is read only up to it. What is not read is left as it is, never cancelled: a
+ * cancelled body is read to its end and thrown away, and a sender's endless stream kept the
+ * server reading. A body whose sender stopped sending it (its connection closed) is `broken`.
  */
-async function readBody(request: Request, limit: number): Promise<Uint8Array | undefined> {
+async function readBody(request: Request, limit: number): Promise<ReadBody> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
-  if (declared > limit) {
-    await request.body?.cancel().catch(() => {});
-    return undefined;
-  }
-  if (!request.body) return new Uint8Array();
+  if (declared > limit) return { kind: "too_large" };
+  if (!request.body) return { kind: "read", bytes: new Uint8Array() };
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      return undefined;
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch {
+      return { kind: "broken" };
     }
-    chunks.push(value);
+    if (next.done) break;
+    size += next.value.length;
+    if (size > limit) return { kind: "too_large" };
+    chunks.push(next.value);
   }
   const body = new Uint8Array(size);
   let at = 0;
@@ -611,7 +644,7 @@ async function readBody(request: Request, limit: number): Promise<Uint8Array | u
     body.set(chunk, at);
     at += chunk.length;
   }
-  return body;
+  return { kind: "read", bytes: body };
 }
 
 /** `error` as an Error whose message has every finding replaced by its type (`[EMAIL]`). */

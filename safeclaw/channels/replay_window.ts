@@ -192,64 +192,82 @@ export class ReplyHandles<V> {
   }
 }
 
-/** Options of {@linkcode ClientMinuteBudget}. */
-export interface ClientMinuteBudgetOptions {
-  /** Uses a minute for each client network. */
+/**
+ * How many client networks a {@linkcode ClientFailureBudget} counts in one minute; past it, the
+ * network whose count began first is let go for a new one. It bounds memory whatever number of
+ * addresses a flood comes from.
+ */
+export const MAX_BUDGET_NETWORKS = 10_000;
+
+/** Options of {@linkcode ClientFailureBudget}. */
+export interface ClientFailureBudgetOptions {
+  /** Failures a minute each client network may have before it is refused unread. */
   perClient: number;
-  /** Uses a minute for all clients together. */
-  total: number;
+  /** The most networks counted at once ({@linkcode MAX_BUDGET_NETWORKS} unless given). */
+  maxNetworks?: number;
   /** The clock, in milliseconds since the epoch (`Date.now` unless given). */
   now?: () => number;
 }
 
 /**
- * At most `perClient` uses in each minute of the clock for each client network
- * ({@linkcode clientNetwork}), and `total` for all of them: for work an unauthenticated request
- * can ask for (Feishu decrypts an unsigned body in search of its URL check). A sender that
- * spends its own minute leaves the others theirs, and many senders together still get no more
- * than `total`. A network is remembered only once it has used the budget, so at most `total`
- * of them are held in any minute, whatever number of addresses a flood comes from.
+ * At most `perClient` failures in each minute of the clock for each client network
+ * ({@linkcode clientNetwork}), for work an unauthenticated request can ask for (Feishu decrypts
+ * an unsigned body in search of its URL check). Only failures count, and only against the
+ * network they came from: what one sender does, from however many networks, never takes
+ * another's budget, and a request that succeeds (the platform's own check) spends nothing, so
+ * no flood locks the platform out. A network is remembered only once it has failed, at most
+ * `maxNetworks` of them in any minute.
  *
  * @example
  * ```ts
- * import { ClientMinuteBudget } from "./replay_window.ts";
- * const budget = new ClientMinuteBudget({ perClient: 1, total: 2, now: () => 0 });
- * console.log(budget.take("192.0.2.1"), budget.take("192.0.2.1")); // true false
- * console.log(budget.take("192.0.2.2"), budget.take("192.0.2.3")); // true false
+ * import { ClientFailureBudget } from "./replay_window.ts";
+ * const budget = new ClientFailureBudget({ perClient: 1, now: () => 0 });
+ * console.log(budget.allows("192.0.2.1")); // true
+ * budget.fail("192.0.2.1");
+ * console.log(budget.allows("192.0.2.1"), budget.allows("192.0.2.2")); // false true
  * ```
  */
-export class ClientMinuteBudget {
+export class ClientFailureBudget {
   readonly #perClient: number;
-  readonly #total: number;
+  readonly #maxNetworks: number;
   readonly #now: () => number;
   #minute = -1;
-  #used = 0;
-  readonly #byClient = new Map<string, number>();
+  readonly #failures = new Map<string, number>();
 
-  constructor(options: ClientMinuteBudgetOptions) {
+  constructor(options: ClientFailureBudgetOptions) {
     this.#perClient = options.perClient;
-    this.#total = options.total;
+    this.#maxNetworks = Math.max(1, options.maxNetworks ?? MAX_BUDGET_NETWORKS);
     this.#now = options.now ?? Date.now;
   }
 
   /** How many client networks the current minute holds. */
   get size(): number {
-    return this.#byClient.size;
+    this.#turn();
+    return this.#failures.size;
   }
 
-  /** True, and one use counted, while both `client`'s network and all clients have uses left. */
-  take(client: string): boolean {
-    const minute = Math.floor(this.#now() / 60_000);
-    if (minute !== this.#minute) {
-      this.#minute = minute;
-      this.#used = 0;
-      this.#byClient.clear();
-    }
+  /** True while `client`'s network has failures left this minute. */
+  allows(client: string): boolean {
+    this.#turn();
+    return (this.#failures.get(clientNetwork(client)) ?? 0) < this.#perClient;
+  }
+
+  /** Counts one failure against `client`'s network. */
+  fail(client: string): void {
+    this.#turn();
     const network = clientNetwork(client);
-    const used = this.#byClient.get(network) ?? 0;
-    if (used >= this.#perClient || this.#used >= this.#total) return false;
-    this.#byClient.set(network, used + 1);
-    this.#used++;
-    return true;
+    const used = this.#failures.get(network);
+    if (used === undefined && this.#failures.size >= this.#maxNetworks) {
+      this.#failures.delete(this.#failures.keys().next().value!);
+    }
+    this.#failures.set(network, (used ?? 0) + 1);
+  }
+
+  /** A new minute of the clock starts every network's count again. */
+  #turn(): void {
+    const minute = Math.floor(this.#now() / 60_000);
+    if (minute === this.#minute) return;
+    this.#minute = minute;
+    this.#failures.clear();
   }
 }

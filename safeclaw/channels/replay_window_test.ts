@@ -1,8 +1,8 @@
 import { assert, assertEquals } from "@a3s/common/testing";
 import { DELIVERY_MEMORY_MS } from "./deliveries.ts";
-import { clientAddress, clientNetwork, UNKNOWN_CLIENT } from "./client_address.ts";
+import { clientNetwork, knownClient, UNKNOWN_CLIENT } from "./client_address.ts";
 import {
-  ClientMinuteBudget,
+  ClientFailureBudget,
   freshness,
   MAX_REPLY_HANDLES,
   REPLAY_WINDOW_MS,
@@ -101,30 +101,37 @@ Deno.test("ReplyHandles: expired entries are dropped as new ones come, and the c
   assertEquals(MAX_REPLY_HANDLES, 10_000);
 });
 
-Deno.test("ClientMinuteBudget: each sender's minute is its own, an IPv6 /64 is one sender, all together are capped", () => {
+Deno.test("ClientFailureBudget: only failures count, each network against itself, an IPv6 /64 is one network", () => {
   let now = 0;
-  const budget = new ClientMinuteBudget({ perClient: 2, total: 5, now: () => now });
-  const takes = (client: string, n: number) => Array.from({ length: n }, () => budget.take(client));
-  assertEquals(takes("192.0.2.1", 3), [true, true, false]);
-  assertEquals(takes("192.0.2.2", 1), [true]);
-  assertEquals(takes("2001:db8:1:2::1", 1), [true]);
-  assertEquals(takes("2001:db8:1:2:ffff::9", 2), [true, false]);
-  // Five taken: a new sender waits for the next minute, and is not remembered meanwhile.
-  assertEquals(takes("198.51.100.7", 1), [false]);
+  const budget = new ClientFailureBudget({ perClient: 2, maxNetworks: 3, now: () => now });
+  const fails = (client: string, n: number) => {
+    for (let i = 0; i < n; i++) budget.fail(client);
+  };
+  // Nothing failed: every network is allowed, and none is remembered.
+  assert(budget.allows("198.51.100.7"));
+  assertEquals(budget.size, 0);
+  fails("192.0.2.1", 2);
+  assertEquals([budget.allows("192.0.2.1"), budget.allows("192.0.2.2")], [false, true]);
+  fails("2001:db8:1:2::1", 1);
+  fails("2001:db8:1:2:ffff::9", 1);
+  assert(!budget.allows("2001:db8:1:2:aaaa::3"));
+  // However many networks have failed, one that has not is still allowed.
+  for (let i = 0; i < 11; i++) fails(`203.0.113.${i}`, 2);
+  for (let i = 0; i < 10; i++) fails(`2001:db8:0:${i}::1`, 2);
+  assert(budget.allows("198.51.100.7"));
+  // Memory stays bounded: the networks counted longest ago are let go for new ones.
   assertEquals(budget.size, 3);
   now = 60_000;
-  assertEquals(takes("198.51.100.7", 1), [true]);
-  assertEquals(takes("192.0.2.1", 2), [true, true]);
-  assertEquals(budget.size, 2);
+  assertEquals(budget.size, 0);
+  assert(budget.allows("2001:db8:0:9::1"));
 });
 
-Deno.test("clientAddress reads only the connection guard's header, and only an IP address there", () => {
-  const from = (headers: Record<string, string>) =>
-    clientAddress(new Request("http://localhost/", { headers }));
-  assertEquals(from({ "x-a3s-peer": "203.0.113.9" }), "203.0.113.9");
-  assertEquals(from({ "x-a3s-peer": "2001:db8::1" }), "2001:db8::1");
-  assertEquals(from({ "x-a3s-peer": "not-an-ip" }), UNKNOWN_CLIENT);
-  assertEquals(from({ "x-forwarded-for": "198.51.100.7" }), UNKNOWN_CLIENT);
+Deno.test("knownClient takes only an IP address; clientNetwork groups IPv6 by /64", () => {
+  assertEquals(knownClient("203.0.113.9"), "203.0.113.9");
+  assertEquals(knownClient("2001:db8::1"), "2001:db8::1");
+  assertEquals(knownClient("not-an-ip"), UNKNOWN_CLIENT);
+  assertEquals(knownClient("evil, 10.0.0.1"), UNKNOWN_CLIENT);
+  assertEquals(knownClient(undefined), UNKNOWN_CLIENT);
   assertEquals(clientNetwork("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
   assertEquals(clientNetwork("::ffff:192.0.2.1"), "192.0.2.1");
 });

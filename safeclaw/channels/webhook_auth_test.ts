@@ -9,16 +9,17 @@ import { openStore, type Store } from "@a3s/common";
 import { randomBytes } from "node:crypto";
 import { Guard } from "../guard.ts";
 import { parsePolicy } from "../policy.ts";
-import { AUTH_FAILURE_KIND, ChannelHub, DUPLICATE_DELIVERY_KIND } from "./hub.ts";
+import {
+  AUTH_FAILURE_KIND,
+  BROKEN_BODY_REASON,
+  ChannelHub,
+  DUPLICATE_DELIVERY_KIND,
+} from "./hub.ts";
 import { DeliveryLog } from "./deliveries.ts";
 import { telegramChannel } from "./telegram.ts";
 import { slackChannel } from "./slack.ts";
 import { discordChannel } from "./discord.ts";
-import {
-  FEISHU_UNSIGNED_CHECKS_PER_MINUTE,
-  FEISHU_UNSIGNED_CHECKS_TOTAL_PER_MINUTE,
-  feishuChannel,
-} from "./feishu.ts";
+import { FEISHU_UNSIGNED_FAILURES_PER_MINUTE, feishuChannel } from "./feishu.ts";
 import { dingtalkChannel } from "./dingtalk.ts";
 import { wecomChannel } from "./wecom.ts";
 import { wecomEncrypt } from "./wecom_crypto.ts";
@@ -41,7 +42,13 @@ const WECOM_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
 const DING_EVENTS = { token: "ding-token", aesKey: WECOM_KEY, appKey: "dingappkey" };
 
 /** A hub with every adapter on a pinned clock, the guard it audits to, and what it answered. */
-async function setup(options: { auditWindowMs?: number; maxBodyBytes?: number } = {}) {
+async function setup(
+  options: {
+    auditWindowMs?: number;
+    maxBodyBytes?: number;
+    onAuditError?: (error: unknown) => void;
+  } = {},
+) {
   const store: Store = await openStore({ sqlitePath: ":memory:" });
   const guard = await Guard.open({
     store,
@@ -93,15 +100,19 @@ async function setup(options: { auditWindowMs?: number; maxBodyBytes?: number } 
     deliveries: await DeliveryLog.open(store, now),
     auditWindowMs: options.auditWindowMs,
     maxBodyBytes: options.maxBodyBytes,
+    onAuditError: options.onAuditError,
     now,
   });
-  const send = async (channel: string, request: Request) => {
-    const response = await hub.handle(channel, request);
+  const send = async (channel: string, request: Request, client?: string) => {
+    const response = await hub.handle(channel, request, client);
     const body = await response.text();
     return { status: response.status, body, type: response.headers.get("content-type") };
   };
-  const audited = async (kind: string) =>
-    (await guard.audit.list({ kind })).map((r) => r.data as CoalescedRecord["data"]);
+  // Records are written after the answer: settled first, the log holds every one so far.
+  const audited = async (kind: string) => {
+    await hub.settle();
+    return (await guard.audit.list({ kind })).map((r) => r.data as CoalescedRecord["data"]);
+  };
   const close = async () => {
     await hub.close();
     await guard.close();
@@ -175,13 +186,14 @@ Deno.test("feishu: a wrongly signed request is refused before decryption, whatev
   }
 });
 
-Deno.test("feishu: unsigned bodies are decrypted for the URL check only, a few a minute, and all refused alike", async () => {
+Deno.test("feishu: unsigned bodies are decrypted for the URL check only, a sender's failures a minute bounded, and all refused alike", async () => {
   const { send, audited, close } = await setup();
   try {
     const unsigned = (body: string) => post({}, body);
     const bodies = [];
-    for (let i = 0; i < FEISHU_UNSIGNED_CHECKS_PER_MINUTE + 5; i++) {
-      bodies.push(await send("feishu", unsigned(i % 2 ? badPadding() : feishuMessage("u", "x"))));
+    for (let i = 0; i < FEISHU_UNSIGNED_FAILURES_PER_MINUTE + 5; i++) {
+      const body = i % 3 === 2 ? "null" : i % 2 ? badPadding() : feishuMessage("u", "x");
+      bodies.push(await send("feishu", unsigned(body), "203.0.113.5"));
     }
     assertEquals(
       new Set(bodies.map((r) => `${r.status} ${r.body}`)),
@@ -189,7 +201,7 @@ Deno.test("feishu: unsigned bodies are decrypted for the URL check only, a few a
     );
     const reasons = (await audited(AUTH_FAILURE_KIND)).map((r) => r.reason);
     assert(
-      reasons.includes("unsigned request over the URL checks allowed a minute"),
+      reasons.includes("unsigned request from a client over its failed URL checks a minute"),
       String(reasons),
     );
   } finally {
@@ -449,35 +461,84 @@ Deno.test("a body over the hub's limit is refused unread with 413, and audited",
   }
 });
 
-Deno.test("refusals are counted per client address: a noisy sender does not hide another, and each record names its sender", async () => {
-  const { hub, send, audited, close } = await setup();
+Deno.test("a body over the hub's limit is left unread, never cancelled (a cancelled body is read to its end)", async () => {
+  const { send, close } = await setup({ maxBodyBytes: 1024 });
   try {
-    const forged = (peer?: string) =>
-      post({
-        ...(peer ? { "x-a3s-peer": peer } : {}),
-        "x-slack-request-timestamp": "1",
-        "x-slack-signature": "v0=0",
-      }, "{}");
-    for (let i = 0; i < 50; i++) await send("slack", forged("203.0.113.9"));
-    await send("slack", forged("2001:db8::7"));
-    await send("slack", forged());
-    // Not an address: not taken for one.
-    await send("slack", forged("evil, 10.0.0.1"));
-    const reason = "timestamp outside the five-minute window (replay)";
-    assertEquals(await audited(AUTH_FAILURE_KIND), [
-      { channel: "slack", reason, client: "203.0.113.9", count: 1 },
-      { channel: "slack", reason, client: "2001:db8::7", count: 1 },
-      { channel: "slack", reason, client: "unknown", count: 1 },
-    ]);
-    await hub.close();
-    const summaries = (await audited(AUTH_FAILURE_KIND)).slice(3);
-    assertEquals(summaries.map((r) => [r.client, r.count]), [["203.0.113.9", 49], ["unknown", 1]]);
+    let pulled = 0;
+    let cancelled = false;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 512;
+        controller.enqueue(new Uint8Array(512));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    }, { highWaterMark: 0 });
+    const answer = await send("slack", post({}, endless), "203.0.113.9");
+    assertEquals(answer.status, 413);
+    assertEquals(cancelled, false);
+    assert(pulled <= 2048, `${pulled} bytes pulled`);
   } finally {
     await close();
   }
 });
 
-Deno.test("AuditCoalescer: past its addresses per reason the rest count together; a count pushed out early says so", async () => {
+Deno.test("a body that breaks off before its end is a 400 with one line, audited, and throws nothing", async () => {
+  const { send, audited, close } = await setup();
+  try {
+    // What the server hands over when the client closes its connection mid-body.
+    const broken = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("ab"));
+        controller.error(new Deno.errors.BadResource("the client went away"));
+      },
+    });
+    const answer = await send("slack", post({}, broken), "203.0.113.9");
+    assertEquals([answer.status, answer.body], [
+      400,
+      '{"error":"the request body broke off before its end"}',
+    ]);
+    assertEquals(await audited(AUTH_FAILURE_KIND), [
+      { channel: "slack", reason: BROKEN_BODY_REASON, client: "203.0.113.9", count: 1 },
+    ]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("refusals are counted per client network: a noisy sender does not hide another, and each record names its network", async () => {
+  const { hub, send, audited, close } = await setup();
+  try {
+    const forged = (headers: Record<string, string> = {}) =>
+      post({ ...headers, "x-slack-request-timestamp": "1", "x-slack-signature": "v0=0" }, "{}");
+    for (let i = 0; i < 50; i++) await send("slack", forged(), "203.0.113.9");
+    // One /64 is one sender, whichever of its addresses it uses.
+    for (let i = 0; i < 5; i++) await send("slack", forged(), `2001:db8::${i + 7}`);
+    await send("slack", forged());
+    // Not an address: not taken for one.
+    await send("slack", forged(), "evil, 10.0.0.1");
+    // A header naming an address is not the request's address: only the security layer's is.
+    await send("slack", forged({ "x-a3s-peer": "198.51.100.1" }));
+    const reason = "timestamp outside the five-minute window (replay)";
+    assertEquals(await audited(AUTH_FAILURE_KIND), [
+      { channel: "slack", reason, client: "203.0.113.9", count: 1 },
+      { channel: "slack", reason, client: "2001:db8:0:0::/64", count: 1 },
+      { channel: "slack", reason, client: "unknown", count: 1 },
+    ]);
+    await hub.close();
+    const summaries = (await audited(AUTH_FAILURE_KIND)).slice(3);
+    assertEquals(summaries.map((r) => [r.client, r.count]), [
+      ["203.0.113.9", 49],
+      ["2001:db8:0:0::/64", 4],
+      ["unknown", 2],
+    ]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("AuditCoalescer: past its networks per reason the rest count together; a count pushed out early says so", async () => {
   const written: CoalescedRecord[] = [];
   const audit = new AuditCoalescer((record) => Promise.resolve(written.push(record)), {
     maxClients: 2,
@@ -485,8 +546,9 @@ Deno.test("AuditCoalescer: past its addresses per reason the rest count together
   });
   try {
     for (let i = 1; i <= 1_000; i++) {
-      await audit.record("channel_auth_failure", "warning", "feishu", "bad", `192.0.2.${i % 250}`);
+      audit.record("channel_auth_failure", "warning", "feishu", "bad", `192.0.2.${i % 250}`);
     }
+    await audit.settled();
     // A flood from many addresses writes a bounded number of records, and holds few counts.
     assertEquals(written.map((r) => [r.data.client, r.data.count]), [
       ["192.0.2.1", 1],
@@ -494,8 +556,9 @@ Deno.test("AuditCoalescer: past its addresses per reason the rest count together
       [OTHER_CLIENTS, 1],
     ]);
     assertEquals(audit.size, 3);
-    // Another reason has addresses of its own.
-    await audit.record("channel_auth_failure", "warning", "feishu", "other", "192.0.2.3");
+    // Another reason has networks of its own.
+    audit.record("channel_auth_failure", "warning", "feishu", "other", "192.0.2.3");
+    await audit.settled();
     assertEquals(written.at(-1)?.data.client, "192.0.2.3");
     await audit.close();
     assertEquals(written.reduce((sum, r) => sum + r.data.count, 0), 1_001);
@@ -509,9 +572,10 @@ Deno.test("AuditCoalescer: past its addresses per reason the rest count together
     now: () => 0,
   });
   for (const client of ["192.0.2.1", "192.0.2.1", "192.0.2.2", "192.0.2.3"]) {
-    await bounded.record("channel_auth_failure", "warning", "slack", "bad", client);
+    bounded.record("channel_auth_failure", "warning", "slack", "bad", client);
   }
   assertEquals(bounded.size, 2);
+  await bounded.settled();
   assertEquals(evictions.map((r) => [r.data.client, r.data.count, r.data.evicted]), [
     ["192.0.2.1", 1, undefined],
     ["192.0.2.2", 1, undefined],
@@ -521,45 +585,127 @@ Deno.test("AuditCoalescer: past its addresses per reason the rest count together
   await bounded.close();
 });
 
-Deno.test("feishu: one sender spending the unsigned URL checks leaves Feishu's own check answered", async () => {
-  const { send, audited, close } = await setup();
+Deno.test("AuditCoalescer: one IPv6 /64 takes one place however many addresses it uses; a place no one repeats is free once its window ends", async () => {
+  let now = 0;
+  const written: CoalescedRecord[] = [];
+  const audit = new AuditCoalescer((record) => Promise.resolve(written.push(record)), {
+    maxClients: 2,
+    windowMs: 60_000,
+    now: () => now,
+  });
   try {
-    const unsigned = (peer: string, body: string) => post({ "x-a3s-peer": peer }, body);
-    const urlCheck = feishuSeal({ type: "url_verification", challenge: "c-1", token: "vtok" });
-    // An attacker's whole /64 is one sender: moving through its addresses buys nothing.
-    for (let i = 0; i < FEISHU_UNSIGNED_CHECKS_PER_MINUTE + 5; i++) {
-      assertEquals(
-        (await send("feishu", unsigned(`2001:db8:1:2::${i}`, badPadding()))).status,
-        401,
-      );
-    }
-    const spent = await send("feishu", unsigned("2001:db8:1:2:ffff::1", urlCheck));
-    assertEquals(spent.status, 401);
-    const platform = await send("feishu", unsigned("198.51.100.7", urlCheck));
-    assertEquals([platform.status, platform.body], [200, '{"challenge":"c-1"}']);
-    const over = (await audited(AUTH_FAILURE_KIND)).filter((r) =>
-      r.reason === "unsigned request over the URL checks allowed a minute"
-    );
-    // Each address is still named in the audit log: the /64 is what the budget counts.
-    const past = Array.from({ length: 5 }, (_, i) => `2001:db8:1:2::${30 + i}`);
-    assertEquals(over.map((r) => r.client), [...past, "2001:db8:1:2:ffff::1"]);
+    const refuse = (client: string) =>
+      audit.record("channel_auth_failure", "warning", "slack", "bad", client);
+    for (let i = 1; i <= 500; i++) refuse(`2001:db8:1:2::${i.toString(16)}`);
+    refuse("203.0.113.9");
+    await audit.settled();
+    assertEquals(written.map((r) => [r.data.client, r.data.count]), [
+      ["2001:db8:1:2::/64", 1],
+      ["203.0.113.9", 1],
+    ]);
+    // Two places taken by senders that never came back: once their window is over, a new
+    // sender has a place of its own, though nothing repeated to end the window for them.
+    now = 60_000;
+    refuse("198.51.100.7");
+    await audit.settled();
+    assertEquals(written.at(-1)?.data.client, "198.51.100.7");
+    await audit.close();
+    assertEquals(written.reduce((sum, r) => sum + r.data.count, 0), 502);
   } finally {
+    await audit.close();
+  }
+});
+
+Deno.test("AuditCoalescer: record returns before its write, and a write that fails is reported, not thrown", async () => {
+  const failures: string[] = [];
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  const written: string[] = [];
+  const audit = new AuditCoalescer(async (record) => {
+    if (record.data.reason === "fails") throw new Error("store is gone");
+    await held;
+    written.push(record.data.reason);
+  }, { onError: (error, record) => failures.push(`${record.data.reason}: ${error}`) });
+  audit.record("channel_auth_failure", "warning", "slack", "held");
+  audit.record("channel_auth_failure", "warning", "slack", "fails");
+  // Nothing is written in the caller's turn: the write waits for the caller to move on.
+  assertEquals(written, []);
+  const settling = audit.settled();
+  release();
+  await settling;
+  assertEquals(written, ["held"]);
+  assertEquals(failures, ["fails: Error: store is gone"]);
+  await audit.close();
+});
+
+Deno.test("a refusal is answered without waiting for its audit record, and a record that cannot be written is reported", async () => {
+  const reported: string[] = [];
+  const { hub, guard, send, close } = await setup({
+    onAuditError: (error) => reported.push(String(error)),
+  });
+  const append = guard.audit.append.bind(guard.audit);
+  let release = () => {};
+  const slow = new Promise<void>((resolve) => release = resolve);
+  guard.audit.append = async (...args: Parameters<typeof append>) => {
+    await slow;
+    return await append(...args);
+  };
+  try {
+    const forged = post({ "x-slack-request-timestamp": "1", "x-slack-signature": "v0=0" }, "{}");
+    // Were the write awaited, this would never be answered: the write waits on `slow`.
+    const answered = await Promise.race([
+      send("slack", forged, "203.0.113.9").then((r) => r.status),
+      new Promise((resolve) => setTimeout(() => resolve("waited for the audit write"), 2000)),
+    ]);
+    assertEquals(answered, 401);
+    release();
+    await hub.settle();
+    assertEquals((await guard.audit.list({ kind: AUTH_FAILURE_KIND })).length, 1);
+    // A store that fails the write: the request still gets its 401, the operator the error.
+    guard.audit.append = () => Promise.reject(new Error("store is gone"));
+    const refused = await send("slack", post({}, "{}"), "203.0.113.9");
+    assertEquals(refused.status, 401);
+    await hub.settle();
+    assertEquals(reported, ["Error: store is gone"]);
+  } finally {
+    release();
+    guard.audit.append = append;
     await close();
   }
 });
 
-Deno.test("feishu: many senders together still get at most the total of unsigned checks a minute", async () => {
-  const { send, close } = await setup();
+Deno.test("feishu: failed unsigned requests spend only their own network's budget; the platform's check is never refused for others' failures", async () => {
+  const { send, audited, close } = await setup();
   try {
-    const urlCheck = feishuSeal({ type: "url_verification", challenge: "c-2", token: "vtok" });
-    const senders = FEISHU_UNSIGNED_CHECKS_TOTAL_PER_MINUTE / FEISHU_UNSIGNED_CHECKS_PER_MINUTE;
-    for (let s = 0; s < senders; s++) {
-      for (let i = 0; i < FEISHU_UNSIGNED_CHECKS_PER_MINUTE; i++) {
-        await send("feishu", post({ "x-a3s-peer": `203.0.113.${s}` }, badPadding()));
+    const unsigned = (body: string) => post({}, body);
+    const urlCheck = feishuSeal({ type: "url_verification", challenge: "c-1", token: "vtok" });
+    // An attacker's whole /64 is one sender: moving through its addresses buys nothing.
+    for (let i = 0; i < FEISHU_UNSIGNED_FAILURES_PER_MINUTE + 5; i++) {
+      const r = await send("feishu", unsigned(badPadding()), `2001:db8:1:2::${i}`);
+      assertEquals(r.status, 401);
+    }
+    const over = (await audited(AUTH_FAILURE_KIND)).filter((r) =>
+      r.reason === "unsigned request from a client over its failed URL checks a minute"
+    );
+    assertEquals(over.map((r) => [r.client, r.count]), [["2001:db8:1:2::/64", 1]]);
+    // Eleven IPv4 senders, and ten /64s of one /56, each spending its minute and more.
+    for (let s = 0; s < 11; s++) {
+      for (let i = 0; i < FEISHU_UNSIGNED_FAILURES_PER_MINUTE + 1; i++) {
+        await send("feishu", unsigned(badPadding()), `203.0.113.${s}`);
       }
     }
-    const late = await send("feishu", post({ "x-a3s-peer": "198.51.100.7" }, urlCheck));
-    assertEquals(late.status, 401);
+    for (let s = 0; s < 10; s++) {
+      for (let i = 0; i < FEISHU_UNSIGNED_FAILURES_PER_MINUTE + 1; i++) {
+        await send("feishu", unsigned(badPadding()), `2001:db8:1:${s + 0x10}::1`);
+      }
+    }
+    // Feishu's own check, from its own address, is answered; and a success spends nothing.
+    for (let i = 0; i < FEISHU_UNSIGNED_FAILURES_PER_MINUTE + 5; i++) {
+      const platform = await send("feishu", unsigned(urlCheck), "198.51.100.7");
+      assertEquals([platform.status, platform.body], [200, '{"challenge":"c-1"}']);
+    }
+    // The platform's check without a known address is answered too.
+    assertEquals((await send("feishu", unsigned(urlCheck))).status, 200);
   } finally {
     await close();
   }

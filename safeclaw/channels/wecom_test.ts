@@ -2,7 +2,7 @@ import { assert, assertEquals } from "@a3s/common/testing";
 import { wecomChannel } from "./wecom.ts";
 import { wecomEncrypt, wecomSignature } from "./wecom_crypto.ts";
 import type { ChannelAdapter } from "./types.ts";
-import { assertReplayRefusedAfterPrune } from "../testdata/replay_after_prune.ts";
+import { assertReplayRefusedAfterPrune } from "./_replay_after_prune.ts";
 
 /** The timestamp of WeCom's documented callback example, in seconds. */
 const SECONDS = 1409659813;

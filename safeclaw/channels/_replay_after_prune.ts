@@ -2,15 +2,17 @@
  * The replay a channel's freshness window exists for: a signed request, answered once and then
  * acknowledged as a redelivery, sent again after the hub's delivery memory has been pruned. It
  * must be a 401 with `reason`, audited, and run nothing.
+ *
+ * @module
  */
 import { assert, assertEquals } from "@a3s/common/testing";
 import { openStore } from "@a3s/common";
 import { Guard } from "../guard.ts";
 import { parsePolicy } from "../policy.ts";
-import { ChannelHub } from "../channels/hub.ts";
-import { DeliveryLog } from "../channels/deliveries.ts";
-import type { ChannelAdapter } from "../channels/types.ts";
-import { startFakePlatforms } from "./fake_platforms.ts";
+import { ChannelHub } from "./hub.ts";
+import { DeliveryLog } from "./deliveries.ts";
+import type { ChannelAdapter } from "./types.ts";
+import { startFakePlatforms } from "../testdata/fake_platforms.ts";
 
 /** What {@linkcode assertReplayRefusedAfterPrune} drives. */
 export interface ReplayCase {
@@ -45,9 +47,11 @@ export async function assertReplayRefusedAfterPrune(c: ReplayCase): Promise<void
     runs++;
     return Promise.resolve("done");
   }, { deliveries });
-  // A 401 says nothing of why; the audit record does.
-  const lastFailure = async () =>
-    (await guard.audit.list({ kind: "channel_auth_failure" })).at(-1)?.data.reason;
+  // A 401 says nothing of why; the audit record does, written once the answer is out.
+  const lastFailure = async () => {
+    await hub.settle();
+    return (await guard.audit.list({ kind: "channel_auth_failure" })).at(-1)?.data.reason;
+  };
   const send = async () => {
     const response = await hub.handle(c.channel, c.captured.clone());
     const reason = response.status === 401 ? await lastFailure() : undefined;
