@@ -563,14 +563,6 @@ export interface TaintFindOptions {
    * two unrelated short pieces holds half of a secret far more often than the whole of it.
    */
   wholeValues?: boolean;
-  /**
-   * Where a match may lie: called with a raw or separator-free match's start and end in the
-   * text as given (lowercased), it counts only where this returns true. For a text put together
-   * from pieces, so that a value must begin and end where a piece or a word does, not inside
-   * another word of a piece (`"v1"` then `"415"`, `"555"`, `"2671"` is no phone number). Matches
-   * of the decoded readings (percent-decoded, unescaped, hex, base64) are not filtered.
-   */
-  edges?: (start: number, end: number) => boolean;
 }
 
 /** A matcher over a stream's chunks (see {@linkcode TaintTracker.streamMatcher}). */
@@ -719,13 +711,7 @@ export class TaintTracker {
     for (const variant of variants) {
       const folded = foldForTaint(variant);
       const lowered = folded.toLowerCase();
-      // Offsets are the given text's only where nothing was decoded, folded or changed length.
-      const edges = variant === text && lowered.length === text.length ? options.edges : undefined;
-      lower.search(
-        lowered,
-        found,
-        edges && ((needle, start) => edges(start, start + needle.text.length)),
-      );
+      lower.search(lowered, found);
       if (compact.size) {
         const view = compactView(lowered);
         compact.search(
@@ -733,12 +719,7 @@ export class TaintTracker {
           found,
           (needle, start) =>
             !(options.wholeValues && needle.encoding === "split") &&
-            (!needle.bounded || standsAlone(lowered, view, start, needle.text.length)) &&
-            (!edges ||
-              edges(
-                textOffset(view, start),
-                textOffset(view, start + needle.text.length - 1) + 1,
-              )),
+            (!needle.bounded || standsAlone(lowered, view, start, needle.text.length)),
         );
       }
       if (hex.size) hex.search(lowered.replace(HEX_MARKS, ""), found);

@@ -504,7 +504,6 @@ Deno.test("checkToolCall joins string arguments only: consecutive numbers of a c
       { line: 415, col: 555, len: 2671 },
       { path: "a.ts", edits: [{ line: 415, column: 555, length: 2671 }] },
       { a: "415", n: 5, b: "555 2671" },
-      { a: "415", b: "555", c: "2671x" },
     ]
   ) {
     assertEquals(check(args).taints, [], JSON.stringify(args));
@@ -543,19 +542,4 @@ Deno.test("a value reversed with its separators removed is found, plain and in b
   assertEquals(tracker.find("sUPER-sECRET-tOKEN-9X").map((h) => h.id), [token]);
   // Other digits backwards are not the card.
   assertEquals(tracker.find(reverse("4111111111111113")), []);
-});
-
-Deno.test("checkToolCall: a value cut over arguments begins and ends where a piece or a word does", () => {
-  const tracker = new TaintTracker();
-  const phone = tracker.track("+1 415 555 2671", "Sensitive", "input", "phone");
-  const policy = parsePolicy({});
-  const check = (args: unknown) => checkToolCall({ tool: "diff", args }, tracker, policy);
-  // Before, this was blocked: the "1" ending "v1" began the number.
-  assertEquals(check({ a: "v1", b: "415", c: "555", d: "2671" }).taints, []);
-  for (
-    const args of [
-      { a: "+1", b: "415", c: "555", d: "2671" },
-      { a: "call +1 415", b: "555 2671 now" },
-    ]
-  ) assertEquals(check(args).taints.map((h) => h.id), [phone], JSON.stringify(args));
 });

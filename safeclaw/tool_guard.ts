@@ -180,26 +180,7 @@ function acrossArguments(
   const out: TaintHit[] = [];
   for (const separator of ["", " "]) {
     const text = joinable.map((run) => run.join(separator)).join(RUN_BREAK);
-    // Where each piece begins and ends in `text`: a value cut over arguments begins and ends
-    // where a piece or a word within one does, never inside a word ("v1" then "415").
-    const edges = new Set<number>();
-    let at = 0;
-    for (const run of joinable) {
-      for (const piece of run) {
-        edges.add(at);
-        at += piece.length;
-        edges.add(at);
-        at += separator.length;
-      }
-      at += RUN_BREAK.length - separator.length;
-    }
-    // Within a piece a value begins after a space or a label's mark ("card 4111", "to=zed@"),
-    // not after a path's or a version's ("src/1", "v1.2"), and ends before any non-word.
-    const opens = (i: number) => /[\s=:"'(<\[]/u.test(text[i - 1]);
-    const wordAt = (i: number) => i < text.length && /[\p{L}\p{N}]/u.test(text[i]);
-    const atEdge = (start: number, end: number) =>
-      (edges.has(start) || opens(start)) && (edges.has(end) || !wordAt(end));
-    for (const hit of tracker.find(text, { wholeValues: true, edges: atEdge })) {
+    for (const hit of tracker.find(text, { wholeValues: true })) {
       if (seen.has(hit.id)) continue;
       seen.add(hit.id);
       out.push(hit);
