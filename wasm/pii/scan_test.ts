@@ -24,6 +24,13 @@ Deno.test("emails are found and bounded by their domain", () => {
   ]);
   assertEquals(found("我的邮箱是wei@example.cn，谢谢"), ["email:wei@example.cn"]);
   assertNothing(["root@localhost", "@handle", "a@b", "foo@bar.1"]);
+  // After a label or a scheme with no space; a URL's `//user:password@host` stays a secret.
+  for (const prefix of ["email:", "to:", "mailto:", "Mail:"]) {
+    assertEquals(found(`${prefix}ada@example.org`), ["email:ada@example.org"], prefix);
+  }
+  assertEquals(found("ftp://bob:letmein@files.example.org"), [
+    "secret:ftp://bob:letmein@files.example.org",
+  ]);
 });
 
 Deno.test("phone numbers need a plausible format", () => {

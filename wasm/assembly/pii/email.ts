@@ -9,14 +9,22 @@ import { EMAIL, emit, lastEnd } from "./findings";
   return isAlnum(c) || c == 46 || c == 95 || c == 37 || c == 43 || c == 45;
 }
 
+/** Whether the ':' at `colon` ends the user of a URL's `//user:` (its password follows). */
+function afterUserOfUrl(colon: i32): bool {
+  let u = colon;
+  while (isLocalChar(at(u - 1))) u--;
+  return at(u - 1) == 47 && at(u - 2) == 47;
+}
+
 /** Scans around the '@' at `at`; returns where to resume, or -1 when it is no address. */
 export function scanEmail(atSign: i32): i32 {
   let s = atSign;
   while (isLocalChar(at(s - 1))) s--;
   while (s < atSign && !isAlnum(at(s))) s++;
   if (s == atSign || at(atSign - 1) == 46 || s < lastEnd) return -1;
-  // `://user:pass@host` is a credential, reported by the secret scanner.
-  if (at(s - 1) == 58) return -1;
+  // `://user:pass@host` is a credential, reported by the secret scanner; a label or a scheme
+  // before the address (`email:ada@…`, `mailto:ada@…`) is not.
+  if (at(s - 1) == 58 && afterUserOfUrl(s - 1)) return -1;
   let i = atSign + 1;
   let labels = 0;
   let lastLabelStart = i;
