@@ -136,8 +136,12 @@ function candidateConfidence(candidate: string, digits: number, context: boolean
  * // confidence 0
  * ```
  */
-export function judgeScannerPhone(text: string, finding: Detection): Detection {
+export function judgeScannerPhone(text: string, scanned: Detection): Detection {
+  const finding = withoutTrailingGroup(text, scanned);
   const candidate = text.slice(finding.start, finding.end);
+  // A "+" and a number valid in its country is a phone whatever label stands before it: a lot
+  // or an order number is not written that way.
+  if (candidate.startsWith("+") && judge(candidate) === "valid") return finding;
   const digits = candidate.replace(/\D/g, "").length;
   // A context word lifts the layout as it lifts any weak match, even where the metadata has no
   // verdict (Faker draws digits and country codes at random: "Cellulare: +72 4601 0848175").
@@ -155,6 +159,22 @@ export function judgeScannerPhone(text: string, finding: Detection): Detection {
   }
   const confidence = candidateConfidence(candidate, digits, false);
   return { ...finding, confidence: Math.min(finding.confidence, confidence) };
+}
+
+/**
+ * `finding` without a last group of digits that the scanner's layout took from the words after
+ * the number ("+1 415 555 2671 100 times"), when the number is valid only without it: the
+ * layout allows more groups than most numbers have.
+ */
+function withoutTrailingGroup(text: string, finding: Detection): Detection {
+  const candidate = text.slice(finding.start, finding.end);
+  const shorter = /^(.*\d)[ .-]+\d{1,4}$/.exec(candidate)?.[1];
+  if (!shorter) return finding;
+  const region = candidate.startsWith("+") ? undefined : NANP_SHAPE.test(shorter) ? "US" : null;
+  if (region === null || judge(candidate, region) === "valid") return finding;
+  return judge(shorter, region) === "valid"
+    ? { ...finding, end: finding.start + shorter.length }
+    : finding;
 }
 
 // Labels of other numbers that take a phone's layout. A type's label counts where the number

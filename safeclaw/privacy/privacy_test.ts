@@ -275,3 +275,15 @@ Deno.test("values grouped by no-break and other fixed-width spaces are found, at
     ]
   ) assertEquals(found(text), [[type, value]], text);
 });
+
+Deno.test("a phone ends where its number does, and a '+' number is a phone after any label", () => {
+  for (
+    const [text, value] of [
+      ["call +1 415 555 2671 100 times", "+1 415 555 2671"],
+      ["+44 20 7946 0958 12 times a day", "+44 20 7946 0958"],
+      ["the fix lot +1 415 555 2671", "+1 415 555 2671"],
+    ]
+  ) assertEquals(found(text), [["phone", value]], text);
+  // A reference label before a national number still decides, as before.
+  assertEquals(found("lot 415 555 2671"), []);
+});
