@@ -523,15 +523,21 @@ class RequestReview {
     for (const separator of [" ", ""]) {
       const layout = layOut(pieces, separator);
       if (layout.groups.length < 2) break;
+      // The other readings of the values found (`tozed.private@example.com` beside
+      // `zed.private@example.com`): tracked with them, never redacted.
+      const readings: Detection[] = [];
       const findings = acrossGroups(
         layout,
         (text) => this.guard.classifier.classify(text).findings,
         separator !== "",
+        readings,
       );
       if (!findings.length) continue;
       // An earlier turn tracked those wholly in the history, when their last piece was new.
       this.#track(
-        findings.filter((f) => reachesGroup(layout, f, (g) => fresh.has(users[g].index))),
+        [...findings, ...readings].filter((f) =>
+          reachesGroup(layout, f, (g) => fresh.has(users[g].index))
+        ),
         layout.text,
         "user",
       );
@@ -656,14 +662,19 @@ class RequestReview {
     const glued = parts.map((p) => p.text).join("");
     // As across messages: a value one part holds whole is that part's own, not a value with
     // the next part's first word glued on (`zed.private@example.com`, then `thanks`).
+    const readings: Detection[] = [];
     const split = acrossGroups(
       { text: glued, groups: ranges },
       (text) => this.guard.classifier.classify(text).findings,
       false,
+      readings,
     );
     if (!split.length) return content;
-    // A new message's values, tracked as those of one part are (by the message's inspection).
-    if (fresh) this.#track(split, glued, origin === "input" ? "user" : "tool_result");
+    // A new message's values, tracked as those of one part are (by the message's inspection),
+    // in every reading the join gave them.
+    if (fresh) {
+      this.#track([...split, ...readings], glued, origin === "input" ? "user" : "tool_result");
+    }
     const level = this.guard.levelOf(split);
     const action = this.guard.actionAt(level).action;
     const localOnly = action === "local_only" || atLeast(level, this.guard.policy.localOnlyAt);

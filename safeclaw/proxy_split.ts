@@ -130,10 +130,30 @@ export function reachesGroup(
 }
 
 /** How many groups before a group a window reads, at most (see {@linkcode acrossGroups}). */
-export const WINDOW_GROUPS = 3;
+export const WINDOW_GROUPS = 32;
 
-/** How many characters of text before a group a window reads, at most. */
+/** How many characters of text before a group every window reads, at most. */
 export const WINDOW_CHARS = 256;
+
+/**
+ * How many characters of text before a group a window reads, at most, where the boundary cuts
+ * a long value: glued, a token that runs on into the group (a JWT, a key); or a PEM block begun
+ * and not yet ended. A private key of 4,096 bits is some 3,300 characters.
+ */
+export const WINDOW_LONG_CHARS = 16_384;
+
+/** The line that begins a PEM block (a private key, a certificate), and the one that ends it. */
+const PEM_BEGIN = "-----BEGIN";
+const PEM_END = "-----END";
+
+/** Where each `marker` is in `text`, in order. */
+function positions(text: string, marker: string): number[] {
+  const out: number[] = [];
+  for (let at = text.indexOf(marker); at >= 0; at = text.indexOf(marker, at + marker.length)) {
+    out.push(at);
+  }
+  return out;
+}
 
 /**
  * Whether `own`, a value one group holds whole, explains `found`, a value the join read with
@@ -163,6 +183,9 @@ function explains(found: Detection, own: Detection, spaced: boolean): boolean {
 /** Whether `text` is one word of letters, nothing in it that joins it to a value. */
 const WORD = /^[\p{L}\p{M}]+$/u;
 
+/** Whether `text` has no whitespace: one word, whatever its characters. */
+const UNBROKEN = /^\S+$/;
+
 /**
  * The values of `layout`'s text that a value cut at a boundary between groups explains: those
  * with characters of two groups that no value within one group accounts for, as `classify`
@@ -174,30 +197,55 @@ const WORD = /^[\p{L}\p{M}]+$/u;
  * group's words (`…example.com`, then `thanks`, as `…example.comthanks`), and the next group's
  * first characters can neither hide it (`2 more things`, `- item`) nor be taken with it.
  *
+ * A long value cut in pieces is out of such a window's reach: a key whose `-----BEGIN` line is
+ * 600 characters back, a JWT whose `eyJ` is 300. So the window reaches back to where a PEM block
+ * begins when the text before `e` has begun one and not ended it, and, glued, to where the
+ * token (the text without whitespace) that the boundary cuts begins, and {@linkcode
+ * WINDOW_CHARS} before that; both at most {@linkcode WINDOW_LONG_CHARS} characters and
+ * {@linkcode WINDOW_GROUPS} groups back. Prose is read as far back as before: only a boundary
+ * inside a token or a block pays for the longer window.
+ *
  * A window starts after the last value already found across groups, and, glued (`spaced`
  * false), after the last value an earlier group holds whole: text already read as a value is
  * not read again as the start of another (`zed.private@` `example.com`, then `bob.smith@`
  * `example.org`, would otherwise read `example.combob.smith@example.org` and hide Bob's
  * address). Joined with a space the values a group holds are not skipped so: a space already
  * ends a value, and the pieces of a larger one (an IBAN whose last groups read as a phone number
- * alone) are to be read whole.
+ * alone) are to be read whole. One value found is read again: joined with a space, a value that
+ * ends exactly where its group ends (`+1 415 555 26`, with `71` still to come) may go on in the
+ * groups after it. Their windows start where it starts (while that is within their reach), and
+ * where the same start reads on to the end of such a group, all of it the value's rest (`+1 415
+ * 555 26 71`), the longer reading replaces it. Only a group that is nothing but the rest: a value
+ * never takes the first number of a message that goes on with words (`2671`, then `10 minutes
+ * later`). Glued, no value is so read on: `zed@example.com`, then `thanks`, reads as one address.
  *
  * A value is dropped when a value one group holds whole explains it ({@linkcode explains}). And
- * where its first piece is the whole of its group and one word of letters (`thanks`, then
- * `zed.private@`, `example.com`), it is read from the next group on when that reading is a value
- * of the same type still cut between groups: the word is a message of its own, not the start of
- * the value (the same choice as for `mail z`, above).
+ * a value may be read from the group after its first on, where the message boundary is the more
+ * plausible start: glued, when its first piece is the last word of its group (after whitespace,
+ * or the whole group: `Please send it to`, `Thanks.`, `ok_`, `2024`, then `zed.private@`,
+ * `example.com`), and joined with a space, when that piece is its whole group and a word of
+ * letters; either way only if the reading from the next group's start is a value of the same
+ * type still cut between groups. The word is then the end of its message, not the start of the
+ * value. A genuine first fragment (`zed.`, then `private@`, `example.com`) so stays in its
+ * message, and the vault keeps `private@example.com`: the lesser harm, against taking `to` or
+ * `thanks` into every address typed after them (the same choice as for `mail z`, above). The
+ * reading set aside is pushed onto `readings` where given, as is the shorter one a longer
+ * replaced: a value two readings give is tracked as both, so that a tool call carrying either is
+ * caught.
  *
- * Each group is read in at most {@linkcode WINDOW_GROUPS} + 1 windows, and in all but its own
- * only its last {@linkcode WINDOW_CHARS} characters, and alone at most once (`classify`, where a
- * value reaches it or, glued, a later group is read): the work is linear in the text. Each value
- * is found in one window only, that of the group it ends in, so none is found twice. The values
- * are returned in the order of the text, their offsets those of `layout`'s text.
+ * Each group is read in at most {@linkcode WINDOW_GROUPS} + 1 windows, in all but its own only
+ * the last {@linkcode WINDOW_CHARS} characters before a later group (or {@linkcode
+ * WINDOW_LONG_CHARS} where it is part of a token or a block cut there), and alone at most once
+ * (`classify`, where a value reaches it or, glued, a later group is read): the work is linear in
+ * the text. Each value is found in one window only, that of the group it ends in, so none is
+ * found twice. The values are returned in the order of the text, their offsets those of
+ * `layout`'s text.
  */
 export function acrossGroups(
   layout: Pick<Layout, "text" | "groups">,
   classify: (text: string) => readonly Detection[],
   spaced: boolean,
+  readings?: Detection[],
 ): Detection[] {
   const { text, groups } = layout;
   const own: (Detection[] | undefined)[] = [];
@@ -210,34 +258,81 @@ export function acrossGroups(
     }
     return false;
   };
-  /** `f` read from the group after its first on, where its first piece is a word alone. */
+  /** `f` read from the group after its first on, where its first piece is a word it ends. */
   const trimmed = (f: Detection): Detection => {
     const first = spanAt(groups, f.start);
     const { start, end } = groups[first];
-    if (f.start !== start || !WORD.test(text.slice(start, end))) return f;
+    const word = spaced
+      ? f.start === start && WORD.test(text.slice(start, end))
+      : (f.start === start || isSpace(text, f.start - 1)) &&
+        UNBROKEN.test(text.slice(f.start, end));
+    if (!word) return f;
     const from = groups[first + 1].start;
     const rest = classify(text.slice(from, f.end))
       .find((r) => r.type === f.type && r.start === 0 && r.end === f.end - from);
     const shorter = rest && { ...rest, start: from, end: f.end };
     return shorter && crossesRanges(shorter, groups) ? shorter : f;
   };
+  const begins = positions(text, PEM_BEGIN);
+  const ends = positions(text, PEM_END);
   const out: Detection[] = [];
   // Where the text not yet read as a value begins.
   let read = 0;
+  // The last value kept, while it may go on in the groups after it (spaced, ending its group).
+  let open: Detection | undefined;
+  // Where the token that ends the group before `e` begins (glued, it may begin groups back).
+  let token = 0;
+  // The last PEM markers before `e`, by their index in `begins` and `ends`.
+  let begun = -1;
+  let ended = -1;
   for (let e = 1; e < groups.length; e++) {
+    const before = groups[e - 1];
+    const start = groups[e].start;
+    if (!spaced) {
+      let at = before.end;
+      while (at > before.start && !isSpace(text, at - 1)) at--;
+      // The whole group one token: glued to the group before with nothing between, it goes on.
+      token = at === before.start && e > 1 && groups[e - 2].end === at ? token : at;
+    }
+    while (begun + 1 < begins.length && begins[begun + 1] < start) begun++;
+    // An end line cut by the boundary has not ended the block: the rest of it is in `e`.
+    while (ended + 1 < ends.length && ends[ended + 1] + PEM_END.length <= start) ended++;
     if (!spaced) { for (const value of ownOf(e - 1)) read = Math.max(read, value.end); }
-    const from = Math.max(
-      read,
+    const floor = Math.max(
       groups[Math.max(0, e - WINDOW_GROUPS)].start,
-      groups[e].start - WINDOW_CHARS,
+      start - WINDOW_LONG_CHARS,
     );
+    let reach = start - WINDOW_CHARS;
+    if (!spaced) reach = Math.min(reach, token - WINDOW_CHARS);
+    // A block begun and not ended before `e`: the key's first line is to be read with its rest.
+    if (begun >= 0 && (ended < 0 || ends[ended] < begins[begun])) {
+      reach = Math.min(reach, begins[begun]);
+    }
+    // Read again no further back than the window would read anyway: the work stays bounded.
+    if (open && open.start < Math.max(floor, reach)) open = undefined;
+    const from = open ? open.start : Math.max(read, floor, reach);
     // Nothing of an earlier group left to read: no value in the window is cut between groups.
-    if (from >= groups[e - 1].end) continue;
+    if (from >= before.end) continue;
     for (const found of classify(text.slice(from, groups[e].end))) {
-      const f = trimmed({ ...found, start: found.start + from, end: found.end + from });
-      if (f.end <= groups[e].start || !crossesRanges(f, groups) || explained(f)) continue;
-      out.push(f);
-      read = Math.max(read, f.end);
+      const f = { ...found, start: found.start + from, end: found.end + from };
+      if (f.end <= start) continue;
+      if (open && f.start < open.end) {
+        // The open value read on to this group's end, the group all of it its rest.
+        if (f.start !== open.start || f.end !== groups[e].end || explained(f)) continue;
+        // It is the last value kept: any later one ends its being open.
+        readings?.push(open);
+        out[out.length - 1] = f;
+        open = f;
+        read = f.end;
+        continue;
+      }
+      if (!crossesRanges(f, groups)) continue;
+      const value = trimmed(f);
+      if (explained(value)) continue;
+      if (value !== f) readings?.push(f);
+      out.push(value);
+      read = Math.max(read, value.end);
+      open = spaced && value.end === groups[e].end ? value : undefined;
     }
   }
   return out.sort((a, b) => a.start - b.start);

@@ -7,6 +7,9 @@ import {
   reachesGroup,
   splicePieces,
   spliceRanges,
+  WINDOW_CHARS,
+  WINDOW_GROUPS,
+  WINDOW_LONG_CHARS,
 } from "./proxy_split.ts";
 
 Deno.test("layOut joins every piece without its end whitespace; blank pieces and groups are none", () => {
@@ -59,9 +62,17 @@ Deno.test("splicePieces edits only each piece's laid-out stretch, its whitespace
   ]);
 });
 
-/** A classifier of addresses and of runs of 4-digit groups (a `phone`), as plain patterns. */
+/**
+ * A classifier of addresses, of runs of 4-digit groups (a `phone`), of IBANs, of PEM blocks and
+ * of long `tok_` tokens (a `secret`), as plain patterns.
+ */
 function fakeClassify(text: string): Detection[] {
   const found: Detection[] = [];
+  for (
+    const m of text.matchAll(/-----BEGIN KEY-----[A-Za-z0-9+/\s]+-----END KEY-----|tok_\w{300,}/g)
+  ) {
+    found.push({ type: "secret", start: m.index, end: m.index + m[0].length, confidence: 1 });
+  }
   for (const m of text.matchAll(/[a-z0-9.]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/gi)) {
     found.push({ type: "email", start: m.index, end: m.index + m[0].length, confidence: 1 });
   }
@@ -76,9 +87,19 @@ function fakeClassify(text: string): Detection[] {
 
 /** The texts of `acrossGroups`' values for `groups` joined with `separator`. */
 function splitValues(groups: string[], separator: string): string[] {
+  return splitReadings(groups, separator).values;
+}
+
+/** The texts of `acrossGroups`' values for `groups`, and of the other readings it gave. */
+function splitReadings(
+  groups: string[],
+  separator: string,
+): { values: string[]; readings: string[] } {
   const layout = layOut(groups.map((g) => [g]), separator);
-  return acrossGroups(layout, fakeClassify, separator !== "")
-    .map((f) => `${f.type}:${layout.text.slice(f.start, f.end)}`);
+  const readings: Detection[] = [];
+  const named = (f: Detection) => `${f.type}:${layout.text.slice(f.start, f.end)}`;
+  const values = acrossGroups(layout, fakeClassify, separator !== "", readings).map(named);
+  return { values, readings: readings.map(named) };
 }
 
 Deno.test("acrossGroups keeps a value cut between groups, not one a group holds whole", () => {
@@ -117,11 +138,72 @@ Deno.test("acrossGroups: a value ends in the group its last piece is in, never i
   assertEquals(splitValues(["cc a@b.co", "bob.smith@", "example.org"], ""), [
     "email:bob.smith@example.org",
   ]);
-  // A message of one word before the first piece is not part of the value; punctuation is.
+  // A message of one word before the first piece is not part of the value.
   assertEquals(splitValues(["thanks", "zed@", "example.com"], ""), ["email:zed@example.com"]);
-  assertEquals(splitValues(["zed.", "private@", "example.com"], ""), [
+});
+
+Deno.test("acrossGroups: a value whose first piece is the last word of its group starts at the next", () => {
+  // The word that ends a message is its own, the longer reading tracked beside the value.
+  // Before, the value was `tozed.private@example.com` and `to` was taken from the message.
+  for (const first of ["send it to", "thanks a lot", "Thanks.", "2024", "1.5"]) {
+    assertEquals(splitReadings([first, "zed.private@", "example.com"], ""), {
+      values: ["email:zed.private@example.com"],
+      readings: [`email:${first.split(" ").at(-1)}zed.private@example.com`],
+    }, first);
+  }
+  // A genuine first fragment stays in its message: the lesser harm (see `acrossGroups`).
+  assertEquals(splitReadings(["zed.", "private@", "example.com"], ""), {
+    values: ["email:private@example.com"],
+    readings: ["email:zed.private@example.com"],
+  });
+  // Not where the rest is no value cut between groups, or the piece is glued to a mark.
+  assertEquals(splitReadings(["mail zed.private@", "example.com"], ""), {
+    values: ["email:zed.private@example.com"],
+    readings: [],
+  });
+  assertEquals(splitValues(["mail:zed.pr", "ivate@", "example.com"], ""), [
     "email:zed.private@example.com",
   ]);
+});
+
+Deno.test("acrossGroups reads a value cut into many groups, or a long one, whole", () => {
+  // Six pieces: before, the window of three groups read `ate@example.com` alone.
+  assertEquals(splitValues(["mail:zed.pr", "iv", "at", "e@ex", "ample", ".com"], ""), [
+    "email:zed.private@example.com",
+  ]);
+  // A value that ends its group goes on in the groups that are nothing but its rest.
+  assertEquals(splitReadings(["call 4111", "1111", "2222", "3333"], " "), {
+    values: ["phone:4111 1111 2222 3333"],
+    readings: ["phone:4111 1111", "phone:4111 1111 2222"],
+  });
+  assertEquals(splitValues(["call 4111", "1111", "thanks", "2222"], " "), ["phone:4111 1111"]);
+  // A key whose first line is 700 characters back, or a token whose start is 290 back.
+  const body = Array.from({ length: 12 }, (_, i) => `${"Ab9+".repeat(16)}${i}`).join("\n");
+  const key = `-----BEGIN KEY-----\n${body}\n-----END KEY-----`;
+  const token = `tok_${"aB3".repeat(130)}`;
+  for (const separator of [" ", ""]) {
+    assertEquals(splitValues([`key ${key.slice(0, 700)}`, key.slice(700)], separator), [
+      `secret:${key.slice(0, 700)}${separator}${key.slice(700)}`,
+    ], separator);
+    const fifths = Array.from({ length: 5 }, (_, i) => key.slice(i * 180, (i + 1) * 180));
+    assertEquals(splitValues(fifths, separator).length, 1, separator);
+  }
+  assertEquals(splitValues([`token ${token.slice(0, 290)}`, token.slice(290)], ""), [
+    `secret:${token}`,
+  ]);
+  const pieces = Array.from(
+    { length: 5 },
+    (_, i) => token.slice(i * 70, i < 4 ? (i + 1) * 70 : undefined),
+  );
+  assertEquals(splitValues(pieces, ""), [`secret:${token}`]);
+  // Prose before a boundary is read back no further than before.
+  assertEquals(splitValues([`${"x ".repeat(300)}tok_${"aB3".repeat(60)}`, "aB3".repeat(60)], ""), [
+    `secret:tok_${"aB3".repeat(120)}`,
+  ]);
+  assertEquals(
+    splitValues([`tok_${"aB3".repeat(60)} ${"x ".repeat(300)}`, "aB3".repeat(60)], ""),
+    [],
+  );
 });
 
 Deno.test("acrossGroups reads each group in a bounded window: linear in the text", () => {
@@ -134,10 +216,31 @@ Deno.test("acrossGroups reads each group in a bounded window: linear in the text
     return fakeClassify(text);
   }, false);
   assertEquals(found.map((f) => layout.text.slice(f.start, f.end)), ["u1999@example.com"]);
-  // Each group read alone once, in its own window whole, and in later ones its last 256 characters.
-  assert(read <= 2 * layout.text.length + 256 * groups.length, `${read} of ${layout.text.length}`);
-  const near = layOut([["a".repeat(1_000) + " zed@"], ["x"], ["y"], ["z"], ["example.com"]], "");
-  assertEquals(acrossGroups(near, fakeClassify, false), []);
+  // Each group read alone once, in its own window whole, and in later ones its last characters
+  // (the word the boundary cuts, and WINDOW_CHARS before it); the value's rest read once more.
+  assert(
+    read <= 2 * layout.text.length + (WINDOW_CHARS + 8) * groups.length + 20,
+    `${read} of ${layout.text.length}`,
+  );
+  // A boundary inside a long token reads further back, WINDOW_LONG_CHARS at most.
+  const tokens = Array.from({ length: 200 }, (_, i) => [`${i}${"aB3".repeat(1_000)}`]);
+  const long = layOut(tokens, "");
+  read = 0;
+  acrossGroups(long, (text) => {
+    read += text.length;
+    return [];
+  }, false);
+  assert(read > 2 * long.text.length, `${read} of ${long.text.length}`);
+  assert(
+    read <= 2 * long.text.length + WINDOW_LONG_CHARS * tokens.length,
+    `${read} of ${long.text.length}`,
+  );
+  // WINDOW_GROUPS groups back at most.
+  const fillers = Array.from({ length: WINDOW_GROUPS }, () => ["x"]);
+  const near = layOut([["a".repeat(1_000) + " zed@"], ...fillers.slice(1), ["example.com"]], "");
+  assertEquals(acrossGroups(near, fakeClassify, false).length, 1);
+  const far = layOut([["a".repeat(1_000) + " zed@"], ...fillers, ["example.com"]], "");
+  assertEquals(acrossGroups(far, fakeClassify, false), []);
 });
 
 Deno.test("crossesRanges: a span with characters of two ranges, gaps between them not counted", () => {
