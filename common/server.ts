@@ -87,6 +87,18 @@ function sendError(c: Context, error: A3sError): Response {
   });
 }
 
+/**
+ * Whether `error` is the request's own body failing to arrive: its sender left mid-body, or the
+ * connection guard cut it off (a chunk line it refuses comes after the head went on). Deno
+ * throws a `BadResource` for it when the body is read, wherever that is (the body limit, a
+ * validator, a handler). The request's signal has fired by then, as its connection is gone;
+ * requiring that keeps any other `BadResource` a bug.
+ */
+function isBrokenRequestBody(error: unknown, request: Request): boolean {
+  return error instanceof Deno.errors.BadResource &&
+    /cannot read (request )?body/i.test(error.message) && request.signal.aborted;
+}
+
 /** Whether the first access rule a request matches is self-authenticated. */
 function selfAuthenticated(
   rules: readonly AccessRule[],
@@ -207,6 +219,18 @@ export async function assembleApp(
           field,
         });
       return sendError(c, wrapped);
+    }
+    if (isBrokenRequestBody(error, c.req.raw)) {
+      // The client's doing, and anyone can do it at will: an error line for each would let them
+      // flood the log. Nobody reads the answer either, its connection being gone.
+      log.debug("request body broke off", { requestId: c.get("requestId"), path: c.req.path });
+      return sendError(
+        c,
+        new A3sError("incomplete_body", "the request body broke off before its end", {
+          status: 400,
+          field: "body",
+        }),
+      );
     }
     const a3s = toA3sError(error);
     if (isNamedUpstreamFailure(error)) {

@@ -399,3 +399,47 @@ Deno.test("a request head with a lone LF or CR is refused by serve, so no client
     assert(fine.endsWith('{"client":"127.0.0.1"}'), fine);
   });
 });
+
+Deno.test("a request body that broke off is a client error, never an unhandled one", async () => {
+  await withServer(async (url, logs) => {
+    const { hostname, port, host } = new URL(url);
+    const send = async (raw: string, thenClose = false) => {
+      const conn = await Deno.connect({ hostname, port: Number(port) });
+      await conn.write(new TextEncoder().encode(raw));
+      if (thenClose) await new Promise((r) => setTimeout(r, 200));
+      else await conn.read(new Uint8Array(8192)).catch(() => null);
+      conn.close();
+    };
+    const chunked = "content-type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    // The guard refuses a bare LF in a chunk line or a bare CR in a trailer after the head went
+    // on, and cuts the body; a client that leaves mid-body cuts it too. Every route reads it:
+    // an unmatched one (the body limit), a handler, and a validated JSON route.
+    await send(`POST /nope HTTP/1.1\r\nHost: ${host}\r\n${chunked}2;a=b\nc\r\n{}\r\n0\r\n\r\n`);
+    await send(`POST /demo/peer HTTP/1.1\r\nHost: ${host}\r\n${chunked}0\r\nA: b\rc\r\n\r\n`);
+    await send(
+      `POST /demo/peer HTTP/1.1\r\nHost: ${host}\r\ncontent-length: 100\r\n\r\n0123456789`,
+      true,
+    );
+    await send(
+      `POST /v1/echo HTTP/1.1\r\nHost: ${host}\r\ncontent-type: application/json\r\n` +
+        'content-length: 100\r\n\r\n{"messages":',
+      true,
+    );
+    const requests = () =>
+      logs.map((line) => JSON.parse(line)).filter((e) =>
+        e.msg === "request" && e.method === "POST"
+      );
+    const deadline = Date.now() + 3000;
+    while (requests().length < 4 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const errors = logs.filter((line) => JSON.parse(line).level === "error");
+    assertEquals(errors, []);
+    assertEquals(requests().map((e) => [e.path, e.status]), [
+      ["/nope", 400],
+      ["/demo/peer", 400],
+      ["/demo/peer", 400],
+      ["/v1/echo", 400],
+    ]);
+  });
+});

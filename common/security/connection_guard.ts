@@ -14,7 +14,9 @@
  *
  * It parses only the framing of requests (head, Content-Length, chunked), never bodies, and
  * refuses ambiguous framing (both Content-Length and Transfer-Encoding, differing lengths),
- * so it and the server behind it always agree where a request ends.
+ * so it and the server behind it always agree where a request ends. It follows the framing of
+ * the responses too, to learn whether the server accepted a protocol switch (only a 101 ends
+ * the guarding of a connection) and when a response that closes the connection has ended.
  */
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
@@ -69,6 +71,16 @@ const GONE = AbortSignal.abort(new DOMException("the client disconnected", "Abor
 
 const CRLF2 = new Uint8Array([13, 10, 13, 10]);
 const MAX_CHUNK_LINE = 4096;
+/** A response head longer than this is not one the server behind writes; followed no further. */
+const MAX_RESPONSE_HEAD = 64 * 1024;
+/**
+ * How long, after a response that closes the connection, the socket stays open for the client
+ * to read the answer, and how much of what it still sends (the body the server will not read)
+ * is read and dropped meanwhile. Past the byte bound its sends just stall: an endless body must
+ * not keep the guard reading at full speed.
+ */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 1024 * 1024;
 /** How long shutdown waits for answered responses to finish reaching their clients. */
 const FORWARD_GRACE_MS = 2000;
 const encoder = new TextEncoder();
@@ -143,6 +155,7 @@ function checkLineBreaks(bytes: Uint8Array, from: number, to: number): number {
 /** What the guard learned from a request head, and the head to forward. */
 interface ParsedHead {
   forward: Uint8Array;
+  method: string;
   body: { kind: "none" } | { kind: "length"; length: number } | { kind: "chunked" } | {
     kind: "upgrade";
   };
@@ -188,7 +201,11 @@ function parseHead(head: Uint8Array, peer: string, connection: string): ParsedHe
   if (body.kind === "length" || body.kind === "chunked") {
     kept.push(`${CONNECTION_HEADER}: ${connection}`);
   }
-  return { forward: encoder.encode(`${kept.join("\r\n")}\r\n\r\n`), body };
+  return {
+    forward: encoder.encode(`${kept.join("\r\n")}\r\n\r\n`),
+    method: requestLine.slice(0, requestLine.indexOf(" ")),
+    body,
+  };
 }
 
 /** How a request's body is framed; throws on ambiguous or unsupported framing. */
@@ -216,6 +233,128 @@ function bodyOf(
     return length ? { kind: "length", length } : { kind: "none" };
   }
   return upgrade ? { kind: "upgrade" } : { kind: "none" };
+}
+
+/** A forwarded request whose response has not begun. */
+interface PendingResponse {
+  /** A HEAD request's response has no body, whatever its headers say. */
+  head: boolean;
+  /** For a protocol switch: settles with whether the server answered 101. */
+  switched?: PromiseWithResolvers<boolean>;
+}
+
+/**
+ * Follows the framing of the responses the server behind writes on one connection: where each
+ * head and body ends, in the order of the requests forwarded. Deno answers an upgrade it does
+ * not accept (a 404, a 426) and keeps the connection open for more requests, so only a 101
+ * may end the guarding of the client's bytes; and a response that closes the connection
+ * (a 413 sent before the body was read) must end the client's connection with it, or the guard
+ * would wait for the rest of a body nobody reads.
+ */
+class ResponseFramer {
+  /** Requests forwarded, oldest first, whose responses have not begun. */
+  readonly pending: PendingResponse[] = [];
+  #state: "head" | "length" | "size" | "data" | "trailer" | "raw" = "head";
+  /** The part of a head or chunk line read so far. */
+  #partial: Uint8Array = new Uint8Array(0);
+  #left = 0;
+  #closes = false;
+
+  /** Follows `bytes`; true once a response that closes the connection has ended in them. */
+  feed(bytes: Uint8Array): boolean {
+    let at = 0;
+    while (at < bytes.length) {
+      if (this.#state === "raw") return false;
+      if (this.#state === "length" || this.#state === "data") {
+        const n = Math.min(this.#left, bytes.length - at);
+        at += n;
+        this.#left -= n;
+        if (this.#left > 0) return false;
+        if (this.#state === "data") this.#state = "size";
+        else if (this.#ended()) return true;
+        continue;
+      }
+      const terminator = this.#state === "head" ? CRLF2 : CRLF2.subarray(0, 2);
+      const rest = bytes.subarray(at);
+      const joined = this.#partial.length ? Buffer.concat([this.#partial, rest]) : rest;
+      const end = indexOf(joined, terminator);
+      if (end < 0) {
+        this.#partial = joined.slice();
+        if (this.#partial.length > MAX_RESPONSE_HEAD) this.#lose();
+        return false;
+      }
+      at += end + terminator.length - this.#partial.length;
+      this.#partial = new Uint8Array(0);
+      if (this.#line(decoder.decode(joined.subarray(0, end)))) return true;
+    }
+    return false;
+  }
+
+  /** Settles every protocol switch still waiting: the connection is gone. */
+  abandon(): void {
+    for (const pending of this.pending.splice(0)) pending.switched?.resolve(false);
+  }
+
+  /** Handles a complete head or chunk line; true once a closing response has ended. */
+  #line(text: string): boolean {
+    if (this.#state === "size") {
+      const size = parseInt(text.split(";")[0].trim(), 16);
+      // Not a chunk size: stop following rather than guess (the server behind writes these).
+      if (!Number.isSafeInteger(size)) this.#lose();
+      else if (size === 0) this.#state = "trailer";
+      else {
+        this.#left = size + 2;
+        this.#state = "data";
+      }
+      return false;
+    }
+    if (this.#state === "trailer") return text === "" && this.#ended();
+    const lines = text.split("\r\n");
+    const status = Number(lines[0].slice(9, 12));
+    // An interim response (100 Continue) answers no request; the final one follows.
+    if (status >= 100 && status < 200 && status !== 101) return false;
+    const request = this.pending.shift();
+    request?.switched?.resolve(status === 101);
+    if (status === 101) {
+      // From here on the bytes are the new protocol's, not HTTP's.
+      this.#state = "raw";
+      return false;
+    }
+    let length: number | undefined;
+    let chunked = false;
+    this.#closes = false;
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(":");
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim().toLowerCase();
+      if (name === "content-length") length = Number(value);
+      if (name === "transfer-encoding") chunked = /(^|,)\s*chunked\s*$/.test(value);
+      if (name === "connection" && /(^|,)\s*close\s*(,|$)/.test(value)) this.#closes = true;
+    }
+    if (request?.head || status === 204 || status === 304) return this.#ended();
+    if (chunked) this.#state = "size";
+    else if (length !== undefined && Number.isSafeInteger(length)) {
+      if (length === 0) return this.#ended();
+      this.#left = length;
+      this.#state = "length";
+    } // A body that runs to the end of the connection: the server's close ends it.
+    else this.#lose();
+    return false;
+  }
+
+  /**
+   * Stops following: what comes next cannot be told apart from a body. A protocol switch still
+   * waiting is taken as refused, so its connection stays guarded rather than hanging.
+   */
+  #lose(): void {
+    this.#state = "raw";
+    this.abandon();
+  }
+
+  #ended(): boolean {
+    this.#state = "head";
+    return this.#closes;
+  }
 }
 
 /**
@@ -337,6 +476,10 @@ class Connection {
   /** True while reading a request head; used to answer 408 rather than just closing. */
   #inHead = false;
   #betweenRequests = true;
+  readonly #responses = new ResponseFramer();
+  /** Set once a response closed the connection: the client's last bytes are being dropped. */
+  #lingering = false;
+  #lingerTimer?: ReturnType<typeof setTimeout>;
 
   constructor(
     client: Deno.TcpConn,
@@ -358,6 +501,8 @@ class Connection {
 
   /** Arms the one deadline of this connection; any traffic re-arms or disarms it. */
   #arm(ms: number, reason: string): void {
+    // A lingering connection ends on its own timer, and has no request left to time.
+    if (this.#lingering) return;
     clearTimeout(this.#timer);
     this.#timerReason = reason;
     this.#timer = setTimeout(() => this.#expire(), ms);
@@ -397,7 +542,9 @@ class Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#disarm();
+    clearTimeout(this.#lingerTimer);
     this.#gone.abort(new DOMException("the client disconnected", "AbortError"));
+    this.#responses.abandon();
     try {
       this.#client.close();
     } catch { /* already closed */ }
@@ -415,7 +562,8 @@ class Connection {
     } catch {
       throw new Closed();
     }
-    if (n === null) throw new Closed();
+    // Once a response closed the connection, what the client sends is dropped, not forwarded.
+    if (n === null || this.#lingering) throw new Closed();
     this.#buffer = this.#buffer.length
       ? Buffer.concat([this.#buffer, chunk.subarray(0, n)])
       : chunk.slice(0, n);
@@ -453,11 +601,33 @@ class Connection {
           if (n === null) break;
           this.#awaitingResponse = false;
           if (this.#betweenRequests && !this.#inHead) this.#armIdle();
+          const closing = this.#responses.feed(chunk.subarray(0, n));
           await writeAll(this.#client, chunk.subarray(0, n));
+          if (closing) {
+            this.#linger();
+            return;
+          }
         }
       } catch { /* either side went away */ }
       this.close();
     })();
+  }
+
+  /**
+   * Ends the connection after a response that closes it (sent before the server read the
+   * request's body, as a 413 is). The server reads nothing more, so the guard stops forwarding;
+   * it sends its end of the stream at once but keeps reading (and dropping) what the client
+   * still sends for a while, since closing with unread bytes resets the connection, and a
+   * reset can discard the answer before the client has read it.
+   */
+  #linger(): void {
+    this.#lingering = true;
+    this.#disarm();
+    try {
+      this.#upstream?.close();
+    } catch { /* already closed */ }
+    this.#client.closeWrite().catch(() => {});
+    this.#lingerTimer = setTimeout(() => this.close(), LINGER_MS);
   }
 
   async run(): Promise<void> {
@@ -467,7 +637,20 @@ class Connection {
         if (!this.#upstream) await this.#openUpstream();
         this.#betweenRequests = false;
         this.#awaitingResponse = true;
+        const pending: PendingResponse = { head: parsed.method === "HEAD" };
+        if (parsed.body.kind === "upgrade") pending.switched = Promise.withResolvers<boolean>();
+        // Queued before the head goes out, so its response cannot begin unexpected.
+        this.#responses.pending.push(pending);
         await this.#toUpstream(parsed.forward);
+        if (pending.switched) {
+          // Only a 101 hands the connection to another protocol; any other answer leaves it
+          // an HTTP connection whose next requests are checked like the first.
+          if (!(await pending.switched.promise)) {
+            if (this.#closed) return;
+            this.#betweenRequests = true;
+            continue;
+          }
+        }
         await this.#forwardBody(parsed.body);
         this.#betweenRequests = true;
         if (parsed.body.kind === "upgrade") return;
@@ -481,7 +664,28 @@ class Connection {
         this.#logger.error("connection failed", { error: String(error), client: this.#peer });
       }
     } finally {
+      if (this.#lingering) await this.#drain();
       this.close();
+    }
+  }
+
+  /** Reads and drops the client's bytes until it closes or the linger timer closes it. */
+  async #drain(): Promise<void> {
+    const scratch = new Uint8Array(64 * 1024);
+    let dropped = 0;
+    try {
+      for (;;) {
+        const n = await this.#client.read(scratch);
+        if (n === null) return;
+        dropped += n;
+        if (dropped > LINGER_BYTES) break;
+      }
+    } catch {
+      return; // closed by the linger timer
+    }
+    const gone = this.#gone.signal;
+    if (!gone.aborted) {
+      await new Promise((resolve) => gone.addEventListener("abort", resolve, { once: true }));
     }
   }
 

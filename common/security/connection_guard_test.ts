@@ -331,3 +331,160 @@ Deno.test("guard: a client that leaves during a large non-streaming request abor
     await server.shutdown();
   }
 });
+
+/** A server whose `/ws` accepts a WebSocket (echoing) and whose other paths answer as `start`'s. */
+async function startWithUpgrades(limits: { idleTimeoutMs: number } = { idleTimeoutMs: 2000 }) {
+  return await serveGuarded({
+    hostname: "127.0.0.1",
+    port: 0,
+    limits: { headerTimeoutMs: 2000, idleTimeoutMs: limits.idleTimeoutMs, maxHeaderBytes: 4096 },
+    logger: createLogger("silent"),
+    handler: async (request) => {
+      const url = new URL(request.url);
+      if (url.pathname === "/ws") {
+        const { socket, response } = Deno.upgradeWebSocket(request);
+        socket.onmessage = (event) => socket.send(`echo ${event.data}`);
+        return response;
+      }
+      if (url.pathname === "/empty") return new Response(null, { status: 204 });
+      if (url.pathname === "/stream") {
+        // No length: Deno sends it chunked, so the guard must follow chunks to find its end.
+        return new Response(
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(encoder.encode("HTTP/1.1 101 Switching Protocols\r\n\r\n"));
+              controller.enqueue(encoder.encode("more"));
+              controller.close();
+            },
+          }),
+        );
+      }
+      const body = request.body ? await request.text().catch(() => "") : "";
+      const peer = request.headers.get(PEER_HEADER);
+      return Response.json({ peer, body, path: url.pathname }, { status: 404 });
+    },
+  });
+}
+
+Deno.test("guard: an upgrade the server does not accept leaves the connection guarded", async () => {
+  const server = await startWithUpgrades();
+  try {
+    const port = server.addr.port;
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(encoder.encode(
+      "GET /nope HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    ));
+    const chunk = new Uint8Array(8192);
+    const first = decoder.decode(chunk.subarray(0, (await conn.read(chunk)) ?? 0));
+    assert(first.startsWith("HTTP/1.1 404"), first);
+    // Deno keeps the connection for more requests: the next one is still checked.
+    const body = "{}";
+    await conn.write(encoder.encode(
+      `POST /after HTTP/1.1\r\nHost: x\r\n${PEER_HEADER}: 203.0.113.77\r\nFoo: bar\nx-b: c\r\n` +
+        `content-length: ${body.length}\r\n\r\n${body}`,
+    ));
+    const { text } = await readAll(conn, 3000);
+    assert(text.startsWith("HTTP/1.1 400"), text.slice(0, 80));
+    assert(!text.includes("203.0.113.77"), text);
+
+    // A clean request after a refused upgrade is served, with the guard's own peer header.
+    const again = await Deno.connect({ hostname: "127.0.0.1", port });
+    await again.write(encoder.encode(
+      "GET /nope HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" +
+        `GET /two HTTP/1.1\r\nHost: x\r\n${PEER_HEADER}: 203.0.113.77\r\nConnection: close\r\n\r\n`,
+    ));
+    const both = (await readAll(again, 3000)).text;
+    assertEquals(both.match(/HTTP\/1\.1 404/g)?.length, 2, both);
+    assert(both.includes('"path":"/two"') && both.includes('"peer":"127.0.0.1"'), both);
+    assert(!both.includes("203.0.113.77"), both);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("guard: after HEAD, 204 and chunked answers that look like a 101, an upgrade refused stays guarded", async () => {
+  const server = await startWithUpgrades();
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    // Pipelined: the guard must find the refused upgrade's answer among the others'.
+    await conn.write(encoder.encode(
+      "HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /empty HTTP/1.1\r\nHost: x\r\n\r\n" +
+        "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n" +
+        "GET /nope HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" +
+        `GET /last HTTP/1.1\r\nHost: x\r\nFoo: bar\n${PEER_HEADER}: 203.0.113.77\r\n\r\n`,
+    ));
+    const { text } = await readAll(conn, 3000);
+    assert(text.includes("HTTP/1.1 204"), text);
+    assert(text.includes('"path":"/nope"'), text);
+    // The last request's bare LF is refused rather than passed through to the server.
+    assert(text.trimEnd().endsWith('LF without CR in the request head"}'), text);
+    assert(!text.includes("203.0.113.77"), text);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("guard: an accepted WebSocket upgrade passes through both ways", async () => {
+  const server = await startWithUpgrades();
+  try {
+    const socket = new WebSocket(`ws://127.0.0.1:${server.addr.port}/ws`);
+    const reply = new Promise<string>((resolve, reject) => {
+      socket.onmessage = (event) => resolve(String(event.data));
+      socket.onerror = () => reject(new Error("websocket failed"));
+    });
+    await new Promise((resolve) => socket.onopen = resolve);
+    socket.send("hi");
+    assertEquals(await reply, "echo hi");
+    const closed = new Promise((resolve) => socket.onclose = resolve);
+    socket.close();
+    await closed;
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("guard: a response that closes the connection closes the client's at once", async () => {
+  const server = await serveGuarded({
+    hostname: "127.0.0.1",
+    port: 0,
+    limits: { headerTimeoutMs: 3000, idleTimeoutMs: 3000, maxHeaderBytes: 4096 },
+    logger: createLogger("silent"),
+    // Refuses a declared length unread, as the channel hub's 413 does.
+    handler: () =>
+      Response.json({ error: "payload too large" }, {
+        status: 413,
+        headers: { connection: "close" },
+      }),
+  });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    await conn.write(encoder.encode(
+      `POST /big HTTP/1.1\r\nHost: x\r\ncontent-length: 5000000\r\n\r\n${"a".repeat(1000)}`,
+    ));
+    const { text, closedAfterMs } = await readAll(conn, 6000);
+    assert(text.startsWith("HTTP/1.1 413"), text.slice(0, 80));
+    assert(text.includes("payload too large"), text);
+    assert(closedAfterMs < 1500, `closed after ${closedAfterMs} ms`);
+
+    // A client still sending its body gets the whole answer, then the end of the stream.
+    const sender = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    await sender.write(encoder.encode(
+      "POST /big HTTP/1.1\r\nHost: x\r\ncontent-length: 5000000\r\n\r\n",
+    ));
+    let sending = true;
+    const writing = (async () => {
+      const block = new Uint8Array(16 * 1024).fill(97);
+      try {
+        while (sending) await sender.write(block);
+      } catch { /* the guard closed the connection */ }
+    })();
+    const answer = await readAll(sender, 6000);
+    sending = false;
+    await writing;
+    assert(answer.text.startsWith("HTTP/1.1 413"), answer.text.slice(0, 80));
+    assert(answer.text.includes("payload too large"), answer.text);
+    assert(answer.closedAfterMs < 2500, `closed after ${answer.closedAfterMs} ms`);
+  } finally {
+    await server.shutdown();
+  }
+});
