@@ -2,6 +2,10 @@
  * Pruning finished jobs from the store by the retention policy: in each lane, the jobs past
  * their age and those beyond the count (the oldest first), deleted in batches with their
  * dependency edges. The scheduler runs it every so many finished jobs or seconds, never per job.
+ *
+ * No job younger than a minimum age goes, whatever the count says: a process waiting for a job
+ * that another process ran learns its outcome only by reading the row, so the row has to
+ * outlive every process's waiter poll.
  */
 import type { Kysely } from "kysely";
 import { LANE_NAMES } from "./lanes.ts";
@@ -15,16 +19,21 @@ const PRUNE_BATCH = 500;
 const COMPLETED_STATES = ["completed", "cancelled"];
 const DEAD_STATES = ["dead"];
 
-/** Deletes the finished jobs `retention` no longer keeps at `now`; returns how many. */
+/**
+ * Deletes the finished jobs `retention` no longer keeps at `now`, sparing every job that
+ * finished less than `minAgeMs` ago; returns how many it deleted.
+ */
 export async function pruneFinished(
   db: Kysely<LaneTables>,
   retention: Retention,
   now: number,
+  minAgeMs: number,
 ): Promise<number> {
   let removed = 0;
+  const spareAfter = now - minAgeMs;
   for (let rank = 0; rank < LANE_NAMES.length; rank++) {
-    removed += await pruneLane(db, rank, COMPLETED_STATES, retention.completed, now);
-    removed += await pruneLane(db, rank, DEAD_STATES, retention.dead, now);
+    removed += await pruneLane(db, rank, COMPLETED_STATES, retention.completed, now, spareAfter);
+    removed += await pruneLane(db, rank, DEAD_STATES, retention.dead, now, spareAfter);
   }
   return removed;
 }
@@ -35,6 +44,7 @@ async function pruneLane(
   states: string[],
   keep: KeepJobs,
   now: number,
+  spareAfter: number,
 ): Promise<number> {
   if (keepsAll(keep)) return 0;
   const cutoff = keep.maxAgeMs === undefined ? undefined : now - keep.maxAgeMs;
@@ -53,6 +63,7 @@ async function pruneLane(
         .where("seq", "in", (eb) =>
           eb.selectFrom("lane_jobs").select("seq")
             .where("lane_rank", "=", rank).where("state", "in", states)
+            .where("finished_at", "<=", spareAfter)
             .where((w) => {
               const doomed = [];
               if (cutoff !== undefined) doomed.push(w("finished_at", "<=", cutoff));

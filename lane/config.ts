@@ -7,6 +7,7 @@ import { LANE_NAMES, type LaneName } from "./lanes.ts";
 import type { RateLimit } from "./rate_limit.ts";
 import type { StoredRetry } from "./retry.ts";
 import type { KeepJobs, RetentionOptions } from "./retention.ts";
+import { MAX_ABORT_GRACE_MS } from "./lane.ts";
 
 /** One lane's settings in the config file. */
 export interface LaneSettings {
@@ -97,5 +98,6 @@ export const LaneSectionSchema: z.ZodType<LaneSection> = z.strictObject({
     completed: KeepJobsSchema.optional(),
     dead: KeepJobsSchema.optional(),
   }).optional(),
-  abortGraceMs: nonNegativeInt.optional(),
+  // a longer timer delay overflows and fires at once; see MAX_ABORT_GRACE_MS
+  abortGraceMs: nonNegativeInt.max(MAX_ABORT_GRACE_MS).optional(),
 });

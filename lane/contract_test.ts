@@ -22,7 +22,8 @@ interface Backend {
 const POLL_MS = 10;
 
 async function durable(store: Store, options: LaneOptions, cleanup: () => Promise<void>) {
-  const lane = await createLane({ ...options, store, pollMs: POLL_MS });
+  // one process per case: no other process's waiter needs pruned rows kept a while
+  const lane = await createLane({ ...options, store, pollMs: POLL_MS, pruneMinAgeMs: 0 });
   return {
     lane,
     async cleanup() {

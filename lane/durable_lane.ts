@@ -10,7 +10,7 @@
  * cascade (`_durable_cascade`), the timer (`_work_loop`) and the waiters (`_waiters`).
  */
 import type { Kysely } from "kysely";
-import { type Store, ValidationError } from "@a3s/common";
+import { NotFoundError, type Store, ValidationError } from "@a3s/common";
 import { LANE_NAMES, type LaneName, laneRank } from "./lanes.ts";
 import { type JobHandle, Lane, type LaneOptions } from "./lane.ts";
 import { Attempt } from "./attempt.ts";
@@ -71,6 +71,13 @@ export interface DurableLaneOptions extends LaneOptions {
    * transaction that records the finished job, so without a cap the first worker keeps them all.
    */
   workerConcurrency?: number;
+  /**
+   * Pruning never deletes a finished job younger than this, whatever the retention's count
+   * (default {@linkcode DEFAULT_PRUNE_MIN_AGE_MS}, or 10 × `pollMs` when that is longer). A
+   * process waiting for a job another process ran learns the outcome only from its row, so the
+   * row must outlive every process's poll: lower it only when all processes poll well within it.
+   */
+  pruneMinAgeMs?: number;
 }
 
 /** One durable submission of {@linkcode DurableLane.submitMany}. */
@@ -88,6 +95,11 @@ export interface DurableSubmission {
 const DEFAULT_LEASE_MS = 30_000;
 const DEFAULT_POLL_MS = 100;
 const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+/**
+ * The least age of a finished job pruning deletes by default: far beyond any waiter poll
+ * (at most a second, or `pollMs`), so processes with other settings see the outcome too.
+ */
+export const DEFAULT_PRUNE_MIN_AGE_MS = 60_000;
 /** The most jobs one claim starts, however high the limits. */
 const MAX_CLAIM = 256;
 /** Waiters on jobs that may run in another process are polled at most this often. */
@@ -101,6 +113,14 @@ const CLOSE_POLL_MS = 10;
 const PRUNE_EVERY_FINISHED = 256;
 /** And at least this often, so jobs past their age go while nothing finishes. */
 const PRUNE_INTERVAL_MS = 30_000;
+
+/** The error of a waiter whose job the store does not hold. */
+function jobNotFound(id: string): NotFoundError {
+  return new NotFoundError(
+    `job '${id}' not found: it was pruned by the retention, or never existed`,
+    "id",
+  );
+}
 
 /** Durable jobs name a registered kind: a function cannot be stored. */
 function assertSpec(work: JobFunction | JobSpec): asserts work is JobSpec {
@@ -160,6 +180,7 @@ export class DurableLane extends Lane {
   /** See {@linkcode PRUNE_EVERY_FINISHED}; Infinity when the retention keeps everything. */
   readonly #pruneEvery: number;
   readonly #pruneIntervalMs: number;
+  readonly #pruneMinAgeMs: number;
   /** Set by `close()`: finish and write what runs, claim nothing new. */
   #closing = false;
   #closed = false;
@@ -193,6 +214,11 @@ export class DurableLane extends Lane {
     this.#pruneIntervalMs = bounded.length
       ? Math.max(this.pollMs, Math.min(PRUNE_INTERVAL_MS, ...ages.map((age) => age / 4)))
       : Infinity;
+    this.#pruneMinAgeMs = options.pruneMinAgeMs ??
+      Math.max(DEFAULT_PRUNE_MIN_AGE_MS, 10 * this.pollMs);
+    if (!(Number.isFinite(this.#pruneMinAgeMs) && this.#pruneMinAgeMs >= 0)) {
+      throw new ValidationError("pruneMinAgeMs: must be a non-negative number", "pruneMinAgeMs");
+    }
     this.#lastPrune = Date.now();
     this.#loop = new WorkLoop({
       tick: () => this.#tick(),
@@ -515,8 +541,11 @@ export class DurableLane extends Lane {
   /** Deletes the finished jobs the retention no longer keeps, by every process's writes. */
   async #prune(): Promise<void> {
     this.#finishedSincePrune = 0;
+    // this process's waiters read their finished jobs first: a row pruned unread loses its
+    // outcome, and the minimum age alone would not cover an event loop stalled past it
+    if (this.#waiters.size) await this.#pollWaiters();
     this.#lastPrune = Date.now();
-    await pruneFinished(this.#db, this.retention, this.#lastPrune);
+    await pruneFinished(this.#db, this.retention, this.#lastPrune, this.#pruneMinAgeMs);
   }
 
   #dependentCancelled({ subject, reason }: CancelledDependent): void {
@@ -549,7 +578,11 @@ export class DurableLane extends Lane {
 
   // ---- results ----------------------------------------------------------------------------
 
-  /** The result promise of job `id`; settles when it finishes here or anywhere else. */
+  /**
+   * The result promise of job `id`; settles when it finishes here or anywhere else, and rejects
+   * with a `NotFoundError` on the next poll when the store holds no job `id` (it was pruned, or
+   * never existed).
+   */
   waitFor(id: string): Promise<unknown> {
     // a job may have finished (here or elsewhere) before anyone waited: the next tick looks
     return this.#waiters.wait(id, () => {
@@ -561,13 +594,25 @@ export class DurableLane extends Lane {
   async #pollWaiters(): Promise<void> {
     const ids = this.#waiters.ids().filter((id) => !this.#running.has(id));
     for (let i = 0; i < ids.length; i += WRITE_BATCH) {
+      const chunk = ids.slice(i, i + WRITE_BATCH);
+      // every row is read, unfinished ones too, so a missing row stands out
       const rows = await this.#db.selectFrom("lane_jobs")
         .select(["id", "state", "result", "errors"])
-        .where("id", "in", ids.slice(i, i + WRITE_BATCH))
-        .where("state", "in", ["completed", "dead", "cancelled"]).execute();
+        .where("id", "in", chunk).execute();
+      const found = new Set<string>();
       for (const row of rows) {
+        found.add(row.id);
         if (row.state === "completed") this.#waiters.settle(row.id, true, parseJson(row.result));
-        else this.#waiters.settle(row.id, false, lastError(errorsOf(row)));
+        else if (row.state === "dead" || row.state === "cancelled") {
+          this.#waiters.settle(row.id, false, lastError(errorsOf(row)));
+        }
+      }
+      for (const id of chunk) {
+        // an outcome this process wrote meanwhile settled the waiter already; otherwise no
+        // row will ever finish, and a promise left pending would hang its caller for good
+        if (!found.has(id) && !this.#running.has(id)) {
+          this.#waiters.settle(id, false, jobNotFound(id));
+        }
       }
     }
   }

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
-import { openStore, type Store } from "@a3s/common";
+import { NotFoundError, openStore, type Store } from "@a3s/common";
 import { createTestDatabase } from "@a3s/common/testing";
 import { createLane } from "./create.ts";
 import type { DurableLane, DurableLaneOptions } from "./durable_lane.ts";
@@ -393,7 +393,7 @@ durableTest("close hands running attempts back to the queue for the next worker"
 durableTest(
   "retention prunes in batches, with dependency edges; a dependent of a pruned job still runs",
   async (open, store) => {
-    const lane = await open({ retention: { completed: { maxCount: 0 } } });
+    const lane = await open({ retention: { completed: { maxCount: 0 } }, pruneMinAgeMs: 0 });
     const db = store.db<LaneTables>();
     const count = async (table: "lane_jobs" | "lane_job_deps") =>
       Number(
@@ -426,10 +426,10 @@ durableTest(
         payload: n,
         retry: { maxAttempts: 1 },
         options: {},
-        now: now - 1_000,
+        now: now - 3_000,
       }),
       state: "completed",
-      finished_at: now - 500 + n,
+      finished_at: now - 2_000 + n,
     }));
     for (let i = 0; i < rows.length; i += 200) {
       await db.insertInto("lane_jobs").values(rows.slice(i, i + 200)).execute();
@@ -438,5 +438,85 @@ durableTest(
     await (await lane.submit("s", "query", { kind: "tick" })).result;
     for (let i = 0; i < 500 && (await count("lane_jobs")) > 0; i++) await sleep(10);
     assertEquals(await count("lane_jobs"), 0);
+  },
+);
+
+durableTest(
+  "a waiter on a job another process ran and pruned settles; a pruned or unknown id rejects",
+  async (open, store) => {
+    const db = store.db<LaneTables>();
+    // A only submits; B runs "k" and keeps no finished job by count, only the minimum age
+    const submitter = await open({ process: false });
+    const worker = await open({ retention: { completed: { maxCount: 0 } } });
+    submitter.handle("k", () => 42);
+    worker.handle("k", () => 42);
+    const elsewhere = await submitter.submit("s", "query", { kind: "k" });
+    assertEquals(await withinDeadline(elsewhere.result, 5_000, "a job run elsewhere"), 42);
+    const own = await worker.submit("s", "query", { kind: "k" });
+    assertEquals(await own.result, 42);
+    await sleep(100);
+    assertEquals((await worker.get(own.id))?.state, "completed", "younger than the minimum age");
+
+    // a row that goes while waited for (pruned elsewhere) rejects the waiter
+    const later = await submitter.submit("s", "query", { kind: "k" }, { delayMs: 60_000 });
+    const waited = later.result;
+    await sleep(50);
+    await db.deleteFrom("lane_jobs").where("id", "=", later.id).execute();
+    const gone = await withinDeadline(
+      assertRejects(() => waited, NotFoundError, "pruned"),
+      5_000,
+      "the waiter of a deleted job",
+    );
+    assertEquals(gone.field, "id");
+
+    // a job pruned here, then asked for by id: rejects at the next poll, as an unknown id does
+    const pruning = await open({ retention: { completed: { maxCount: 0 } }, pruneMinAgeMs: 0 });
+    pruning.handle("p", () => "pruned soon");
+    const short = await pruning.submit("s", "query", { kind: "p" });
+    assertEquals(await short.result, "pruned soon");
+    for (let i = 0; i < 300 && (await pruning.get(short.id)) !== undefined; i++) await sleep(10);
+    assertEquals(await pruning.get(short.id), undefined);
+    for (const id of [short.id, "no-such-job"]) {
+      await withinDeadline(
+        assertRejects(() => pruning.handleOf(id).result, NotFoundError, "not found"),
+        2_000,
+        `handleOf('${id}').result`,
+      );
+    }
+  },
+);
+
+durableTest(
+  "two processing schedulers: every waiter settles though the other prunes by count",
+  async (open) => {
+    const retention = { completed: { maxCount: 10 } };
+    // each takes at most half the slots, so both run jobs the other's waiters wait for
+    const options = { retention, maxConcurrency: 16, workerConcurrency: 8 };
+    const a = await open(options);
+    const b = await open(options);
+    const ranBy = new Map<string, number>();
+    const handler = (who: string) => async (ctx: { payload: unknown }) => {
+      ranBy.set(who, (ranBy.get(who) ?? 0) + 1);
+      await sleep(1);
+      return ctx.payload;
+    };
+    a.handle("k", handler("a"));
+    b.handle("k", handler("b"));
+    const submissions = Array.from({ length: 600 }, (_, n) => ({
+      session: "s",
+      lane: "query" as const,
+      work: { kind: "k", payload: n },
+    }));
+    const handles = [];
+    for (let i = 0; i < submissions.length; i += 100) {
+      handles.push(...await a.submitMany(submissions.slice(i, i + 100)));
+    }
+    const results = await withinDeadline(
+      Promise.all(handles.map((h) => h.result)),
+      10_000,
+      "600 waiters",
+    );
+    assertEquals(results, submissions.map((_, n) => n));
+    assert((ranBy.get("b") ?? 0) > 100, `the other ran ${ranBy.get("b") ?? 0} jobs`);
   },
 );

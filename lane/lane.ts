@@ -56,13 +56,20 @@ export interface LaneOptions {
   retention?: RetentionOptions;
   /**
    * After a cancel or a timeout aborts a running job's signal, how long its concurrency slot
-   * waits for the handler to settle before it is freed anyway (default 5 s; 0 frees it at once).
+   * waits for the handler to settle before it is freed anyway (default 5 s; 0 frees it at once;
+   * at most {@linkcode MAX_ABORT_GRACE_MS}, the longest timer delay there is).
    */
   abortGraceMs?: number;
 }
 
 /** How long an aborted handler keeps its slot when no grace period is configured. */
 export const DEFAULT_ABORT_GRACE_MS = 5_000;
+
+/**
+ * The longest `abortGraceMs` (2^31 − 1 ms, about 24.8 days): a longer timer delay overflows
+ * and fires at once, which would free the slot at the abort and run more jobs than the limit.
+ */
+export const MAX_ABORT_GRACE_MS = 2_147_483_647;
 
 /** The dead-letter queue of a scheduler. */
 export interface DeadLetterQueue {
@@ -143,8 +150,11 @@ export abstract class Lane {
     this.defaultRetry = options.retry ? validateRetry(options.retry) : NO_RETRY;
     this.retention = resolveRetention(options.retention);
     const grace = options.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS;
-    if (!(Number.isFinite(grace) && grace >= 0)) {
-      throw new ValidationError("abortGraceMs: must be a non-negative number", "abortGraceMs");
+    if (!(Number.isFinite(grace) && grace >= 0 && grace <= MAX_ABORT_GRACE_MS)) {
+      throw new ValidationError(
+        `abortGraceMs: must be a number from 0 to ${MAX_ABORT_GRACE_MS}`,
+        "abortGraceMs",
+      );
     }
     this.abortGraceMs = grace;
     this.dlq = {

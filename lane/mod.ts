@@ -23,6 +23,7 @@ export {
   type JobHandle,
   Lane,
   type LaneOptions,
+  MAX_ABORT_GRACE_MS,
   SESSION_PATTERN,
   SESSION_RULE,
 } from "./lane.ts";

@@ -46,11 +46,21 @@ export interface Retention {
   dead: KeepJobs;
 }
 
-/** Fills in the defaults and checks every bound, naming the field that is wrong. */
+/**
+ * Fills in the defaults and checks every bound, naming the field that is wrong. Unknown keys
+ * and values that are not objects are errors, not defaults: a typo such as `{ count: 5 }`
+ * would otherwise keep every job, silently.
+ */
 export function resolveRetention(options: RetentionOptions | undefined): Retention {
+  if (options === undefined) {
+    return { completed: { ...DEFAULT_KEEP_COMPLETED }, dead: {} };
+  }
+  checkKeys(options, "retention", ["completed", "dead"]);
   return {
-    completed: checkKeep(options?.completed ?? DEFAULT_KEEP_COMPLETED, "retention.completed"),
-    dead: checkKeep(options?.dead ?? {}, "retention.dead"),
+    completed: options.completed === undefined
+      ? { ...DEFAULT_KEEP_COMPLETED }
+      : checkKeep(options.completed, "retention.completed"),
+    dead: options.dead === undefined ? {} : checkKeep(options.dead, "retention.dead"),
   };
 }
 
@@ -59,10 +69,23 @@ export function keepsAll(keep: KeepJobs): boolean {
   return keep.maxAgeMs === undefined && keep.maxCount === undefined;
 }
 
-function checkKeep(keep: KeepJobs, field: string): KeepJobs {
-  if (keep === null || typeof keep !== "object") {
+/** Throws unless `value` is a plain object whose keys are all among `known`. */
+function checkKeys(value: unknown, field: string, known: readonly string[]): void {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new ValidationError(`${field}: must be an object`, field);
   }
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new ValidationError(
+        `${field}.${key}: unknown key (expected ${known.join(" or ")})`,
+        `${field}.${key}`,
+      );
+    }
+  }
+}
+
+function checkKeep(keep: KeepJobs, field: string): KeepJobs {
+  checkKeys(keep, field, ["maxAgeMs", "maxCount"]);
   const { maxAgeMs, maxCount } = keep;
   if (maxAgeMs !== undefined && !(Number.isInteger(maxAgeMs) && maxAgeMs >= 0)) {
     throw new ValidationError(
