@@ -141,6 +141,7 @@ export class RuleReading {
     const untrusted = this.#untrusted;
     for (const view of windowViews) {
       for (const rule of RULES) {
+        if (rule.untrustedOnly && !untrusted) continue;
         const m = applies(rule, view, window);
         if (!m) continue;
         if (view.source === "plain") this.#plainMatched.add(rule.id);

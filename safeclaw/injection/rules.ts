@@ -35,6 +35,11 @@ export interface Rule {
   /** Read the raw text instead of the canonical view (markup-sensitive rules). */
   raw?: boolean;
   /**
+   * Counts on untrusted content only (documents, web pages, e-mails, tool results): what is an
+   * injection marker there is how users write their own prompts.
+   */
+  untrustedOnly?: boolean;
+  /**
    * `pattern.exec(text)` (the same match: index and text) in linear time, for a rule whose
    * pattern alone is not linear on hostile input. Read matches through {@linkcode ruleMatch}.
    */
@@ -524,10 +529,18 @@ export const RULES: readonly Rule[] = [
     category: "indirect",
     pattern: r(
       String
-        .raw`\b(?:important|attention|urgent|note|notice|system (?:note|notice|update)|admin(?:istrator)? (?:note|message))\s*(?:[!:]+\s*)?(?:new\s+|updated\s+|additional\s+)?(?:(?:instructions?|message|task|directive|order)s?\s+)?(?:for|to)\s+(?:the\s+|any\s+|all\s+)?${AI}s?\b|\binstructions? (?:for|to) (?:the |any |all )?${AI}s?\b`,
+        .raw`\b(?:important|attention|urgent|note|notice|system (?:note|notice|update)|admin(?:istrator)? (?:note|message))\s*(?:[!:]+\s*)?(?:new\s+|updated\s+|additional\s+)?(?:(?:instructions?|message|task|directive|order)s?\s+)?(?:for|to)\s+(?:the\s+|any\s+|all\s+)?${AI}s?\b`,
     ),
     weight: 0.82,
     description: "an 'important instructions for the AI' notice",
+  },
+  {
+    id: "instructions_for_ai",
+    category: "indirect",
+    pattern: r(String.raw`\binstructions? (?:for|to) (?:the |any |all )?${AI}s?\b`),
+    weight: 0.82,
+    untrustedOnly: true,
+    description: "instructions for the AI inside content",
   },
   {
     id: "override_instead",
