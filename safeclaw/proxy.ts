@@ -9,7 +9,6 @@ import type { Guard, HistoryReview, InputDecision, RestoreScope } from "./guard.
 import { placeholdersIn, type VaultOrigin } from "./sanitize.ts";
 import { atLeast, type Level } from "./privacy/levels.ts";
 import type { Detection } from "./privacy/entities.ts";
-import type { Source } from "./injection/detector.ts";
 import {
   acrossGroups,
   type GroupSpan,
@@ -469,16 +468,6 @@ class RequestReview {
   }
 
   /**
-   * Tracks the values of `findings` (of `text`) as the session's taints, as the guard tracks
-   * the values it finds in one new message: a value that only pieces laid end to end show
-   * (across text parts, across messages) is the sender's as much as one typed whole, and a
-   * tool call of the reply that carries it on is to be caught alike.
-   */
-  #track(findings: readonly Detection[], text: string, source: Source): void {
-    this.guard.trackFindings(this.session, text, findings, source);
-  }
-
-  /**
    * Judges the text of the user's messages laid end to end: a value the user sent in two
    * messages (`"card 4111 1111"`, then `"1111 1111"`) is in neither. Joined with a space and
    * with nothing between, as a client may cut a value at a separator or within a group; a
@@ -534,11 +523,12 @@ class RequestReview {
       );
       if (!findings.length) continue;
       // An earlier turn tracked those wholly in the history, when their last piece was new.
-      this.#track(
+      this.guard.trackFindings(
+        this.session,
+        layout.text,
         [...findings, ...readings].filter((f) =>
           reachesGroup(layout, f, (g) => fresh.has(users[g].index))
         ),
-        layout.text,
         "user",
       );
       if (await this.#judgeFindings(findings, "messages") !== "redact") continue;
@@ -673,7 +663,12 @@ class RequestReview {
     // A new message's values, tracked as those of one part are (by the message's inspection),
     // in every reading the join gave them.
     if (fresh) {
-      this.#track([...split, ...readings], glued, origin === "input" ? "user" : "tool_result");
+      this.guard.trackFindings(
+        this.session,
+        glued,
+        [...split, ...readings],
+        origin === "input" ? "user" : "tool_result",
+      );
     }
     const level = this.guard.levelOf(split);
     const action = this.guard.actionAt(level).action;

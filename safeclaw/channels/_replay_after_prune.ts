@@ -5,10 +5,8 @@
  *
  * @module
  */
+import { openChannelGuard } from "./_test_guard.ts";
 import { assert, assertEquals } from "@a3s/common/testing";
-import { openStore } from "@a3s/common";
-import { Guard } from "../guard.ts";
-import { parsePolicy } from "../policy.ts";
 import { ChannelHub } from "./hub.ts";
 import { DeliveryLog } from "./deliveries.ts";
 import type { ChannelAdapter } from "./types.ts";
@@ -33,13 +31,7 @@ export interface ReplayCase {
 /** Sends `captured` twice, prunes the delivery memory three days on, and sends it again. */
 export async function assertReplayRefusedAfterPrune(c: ReplayCase): Promise<void> {
   let clock = c.start;
-  const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await Guard.open({
-    store,
-    policy: parsePolicy({}),
-    hmacKey: "channel-test-key-0123456789",
-    tee: { kind: null, device: null },
-  });
+  const { store, guard } = await openChannelGuard();
   const platforms = startFakePlatforms();
   const deliveries = await DeliveryLog.open(store, () => clock);
   let runs = 0;

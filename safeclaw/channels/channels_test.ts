@@ -1,7 +1,6 @@
+import { channelGuard } from "./_test_guard.ts";
 import { assert, assertEquals } from "@a3s/common/testing";
-import { openStore, type Store } from "@a3s/common";
-import { Guard } from "../guard.ts";
-import { parsePolicy } from "../policy.ts";
+import { openStore } from "@a3s/common";
 import { ChannelHub, NO_ANSWER } from "./hub.ts";
 import { DeliveryLog } from "./deliveries.ts";
 import type { ChannelAdapter } from "./types.ts";
@@ -21,19 +20,9 @@ import { startFakePlatforms } from "../testdata/fake_platforms.ts";
 const NOW = 1_700_000_000;
 const SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
 
-/** A guard with the default policy on `store`. */
-function openGuard(store: Store): Promise<Guard> {
-  return Guard.open({
-    store,
-    policy: parsePolicy({}),
-    hmacKey: "channel-test-key-0123456789",
-    tee: { kind: null, device: null },
-  });
-}
-
 async function setup() {
   const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await openGuard(store);
+  const guard = await channelGuard(store);
   const platforms = startFakePlatforms();
   const keys = await discordKeys();
   const publicKey = keys.publicKey;
@@ -210,7 +199,7 @@ Deno.test("a blocked message never reaches the responder", async () => {
 
 Deno.test("a chat reply gives back only the user's own values, never a tool result's, also through a typed placeholder", async () => {
   const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await openGuard(store);
+  const guard = await channelGuard(store);
   const platforms = startFakePlatforms();
   // The agent answers in the chat's session: it reads a tool result (vaulted there), then
   // echoes what the model wrote: the user's placeholder, the tool's, and the tool's address.
@@ -462,7 +451,7 @@ function flakyAdapter(failures: number) {
 
 Deno.test("a reply the platform's API refuses is sent again; one never sent is audited and its delivery answered again; a delivery is remembered across restarts", async () => {
   const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await openGuard(store);
+  const guard = await channelGuard(store);
   const deliveries = await DeliveryLog.open(store);
   try {
     const deliver = (hub: ChannelHub, id: string) =>
@@ -520,7 +509,7 @@ Deno.test("a reply the platform's API refuses is sent again; one never sent is a
 Deno.test("telegram: a reply longer than a message is sent in parts of at most 4,096 characters", async () => {
   // Sent whole, Telegram refused it, and the reply never reached the user.
   const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await openGuard(store);
+  const guard = await channelGuard(store);
   const platforms = startFakePlatforms();
   const reply = Array.from({ length: 500 }, (_, i) => `line ${i}: the agent's long answer`)
     .join("\n");
@@ -584,7 +573,7 @@ function refusingTelegram(refused: number) {
 Deno.test("telegram: a reply in parts whose second part is refused once goes on from that part; the user gets each part once, in order", async () => {
   // Retried whole, the reply sent part 1 a second time before parts 2 and 3.
   const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await openGuard(store);
+  const guard = await channelGuard(store);
   const telegram = refusingTelegram(2);
   const parts = ["first", "second", "third"].map((name) => `${name} part: ${"x".repeat(3000)}`);
   const errors: unknown[] = [];

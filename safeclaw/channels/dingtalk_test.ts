@@ -1,7 +1,5 @@
+import { openChannelGuard } from "./_test_guard.ts";
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
-import { openStore } from "@a3s/common";
-import { Guard } from "../guard.ts";
-import { parsePolicy } from "../policy.ts";
 import { ChannelHub } from "./hub.ts";
 import { DeliveryLog } from "./deliveries.ts";
 import {
@@ -199,13 +197,7 @@ Deno.test("dingtalk: the webhooks kept are capped", async () => {
 
 Deno.test("dingtalk: replays of a captured message without msgId through the hub add no webhook", async () => {
   const host = dingtalkHost(() => 0);
-  const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await Guard.open({
-    store,
-    policy: parsePolicy({}),
-    hmacKey: "channel-test-key-0123456789",
-    tee: { kind: null, device: null },
-  });
+  const { store, guard } = await openChannelGuard();
   const adapter = dingtalkChannel({ appSecret: "ding-secret", apiBase: host.url, now: () => NOW });
   let runs = 0;
   const hub = new ChannelHub(guard, [adapter], () => {

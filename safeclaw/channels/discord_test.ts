@@ -1,7 +1,5 @@
+import { openChannelGuard } from "./_test_guard.ts";
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
-import { openStore } from "@a3s/common";
-import { Guard } from "../guard.ts";
-import { parsePolicy } from "../policy.ts";
 import { ChannelHub } from "./hub.ts";
 import { DeliveryLog } from "./deliveries.ts";
 import {
@@ -218,13 +216,7 @@ Deno.test("discord: the tokens kept are capped; an interaction without an id sti
 
 Deno.test("discord: 2,000 replays of one captured interaction through the hub hold one token", async () => {
   const { publicKey, signed } = await signer();
-  const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await Guard.open({
-    store,
-    policy: parsePolicy({}),
-    hmacKey: "channel-test-key-0123456789",
-    tee: { kind: null, device: null },
-  });
+  const { store, guard } = await openChannelGuard();
   const platforms = startFakePlatforms();
   const discord = discordChannel({
     publicKey,
@@ -257,13 +249,7 @@ Deno.test("discord: 2,000 replays of one captured interaction through the hub ho
 
 Deno.test("discord: every verified interaction gets an interaction response; subcommands' options are read", async () => {
   const { publicKey, signed } = await signer();
-  const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await Guard.open({
-    store,
-    policy: parsePolicy({}),
-    hmacKey: "channel-test-key-0123456789",
-    tee: { kind: null, device: null },
-  });
+  const { store, guard } = await openChannelGuard();
   const platforms = startFakePlatforms();
   const seen: string[] = [];
   const hub = new ChannelHub(

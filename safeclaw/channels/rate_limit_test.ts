@@ -1,7 +1,5 @@
+import { openChannelGuard } from "./_test_guard.ts";
 import { assert, assertEquals, assertRejects } from "@a3s/common/testing";
-import { openStore } from "@a3s/common";
-import { Guard } from "../guard.ts";
-import { parsePolicy } from "../policy.ts";
 import { ChannelHub, type ChannelHubOptions } from "./hub.ts";
 import type { ChannelAdapter, ChannelMessage } from "./types.ts";
 import { PlatformRateLimited, RATE_WINDOW_MS, secondsToMs } from "./rate_limit.ts";
@@ -54,13 +52,7 @@ const telegramOk = () =>
 
 /** A hub for `adapter` on an in-memory store, its errors collected, answering `echo: <text>`. */
 async function openHub(adapter: ChannelAdapter, options: ChannelHubOptions = {}) {
-  const store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await Guard.open({
-    store,
-    policy: parsePolicy({}),
-    hmacKey: "channel-test-key-0123456789",
-    tee: { kind: null, device: null },
-  });
+  const { store, guard } = await openChannelGuard();
   const errors: unknown[] = [];
   const hub = new ChannelHub(guard, [adapter], (input) => Promise.resolve(`echo: ${input.text}`), {
     onError: (e) => errors.push(e),

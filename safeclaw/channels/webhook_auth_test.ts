@@ -4,11 +4,9 @@
  * replays are acknowledged or refused as they should be and audited, and a flood of refusals
  * does not flood the audit log.
  */
+import { openChannelGuard } from "./_test_guard.ts";
 import { assert, assertEquals } from "@a3s/common/testing";
-import { openStore, type Store } from "@a3s/common";
 import { randomBytes } from "node:crypto";
-import { Guard } from "../guard.ts";
-import { parsePolicy } from "../policy.ts";
 import {
   AUTH_FAILURE_KIND,
   BROKEN_BODY_REASON,
@@ -49,13 +47,7 @@ async function setup(
     onAuditError?: (error: unknown) => void;
   } = {},
 ) {
-  const store: Store = await openStore({ sqlitePath: ":memory:" });
-  const guard = await Guard.open({
-    store,
-    policy: parsePolicy({}),
-    hmacKey: "channel-test-key-0123456789",
-    tee: { kind: null, device: null },
-  });
+  const { store, guard } = await openChannelGuard();
   const platforms = startFakePlatforms();
   const discord = await discordKeys();
   const apiBase = platforms.url;

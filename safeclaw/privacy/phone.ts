@@ -139,14 +139,16 @@ function candidateConfidence(candidate: string, digits: number, context: boolean
 export function judgeScannerPhone(text: string, scanned: Detection): Detection {
   const finding = withoutTrailingGroup(text, scanned);
   const candidate = text.slice(finding.start, finding.end);
-  // A "+" and a number valid in its country is a phone whatever label stands before it: a lot
-  // or an order number is not written that way.
-  if (candidate.startsWith("+") && judge(candidate) === "valid") return finding;
   const digits = candidate.replace(/\D/g, "").length;
   // A context word lifts the layout as it lifts any weak match, even where the metadata has no
   // verdict (Faker draws digits and country codes at random: "Cellulare: +72 4601 0848175").
   if (hasContext(text, finding.start, finding.end, "phone")) return finding;
-  if (labeledAsOther(text, finding.start, digits)) return { ...finding, confidence: 0 };
+  // A "+" and a number valid in its country is a phone whatever label stands before it (a lot
+  // or an order number is not written that way): parsed only where a label would refuse it.
+  if (
+    labeledAsOther(text, finding.start, digits) &&
+    !(candidate.startsWith("+") && judge(candidate) === "valid")
+  ) return { ...finding, confidence: 0 };
   // A national number with a trunk 0 names no region, and one of the 32 regions takes nearly
   // every such number (99-100% of random ones in the scanner's layouts), so the metadata cannot
   // tell them apart: the scanner's layout check is the judgment.
