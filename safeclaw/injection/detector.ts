@@ -5,7 +5,7 @@
  * results) weigh more than the same words typed by the user.
  */
 import { type Category, type Rule, ruleMatch, RULES } from "./rules.ts";
-import { type TextView, views } from "./normalize.ts";
+import { type TextView, views, withoutDisguise } from "./normalize.ts";
 import { conceptHits, isMention } from "./concepts.ts";
 
 /** Where a text came from; anything but the user is untrusted content. */
@@ -48,6 +48,7 @@ export interface InjectionOptions {
 }
 
 const OBFUSCATED_VIEWS = new Set([
+  "disguised",
   "leetspeak",
   "spaced",
   "base64",
@@ -64,6 +65,9 @@ const OBFUSCATED_VIEWS = new Set([
   "nato",
   "zalgo",
 ]);
+// The rules that read markup as written rather than a normalized view.
+const RAW_RULES = RULES.filter((rule) => rule.raw);
+
 const HIDDEN_VIEWS = new Set([
   "hidden_html",
   "hidden_markdown",
@@ -163,6 +167,25 @@ export class RuleReading {
           hit.sentence,
         );
       }
+    }
+    this.#readDisguised(window);
+  }
+
+  /**
+   * The raw rules read markup as written, so zero-width joiners, look-alike letters or fullwidth
+   * forms inside "<|im_start|>" hid it from them: they read the text with its disguise taken
+   * off too, where the text as written did not satisfy them.
+   */
+  #readDisguised(window: string): void {
+    const bare = withoutDisguise(window);
+    if (bare === window) return;
+    for (const rule of RAW_RULES) {
+      if (this.#plainMatched.has(rule.id) || (rule.untrustedOnly && !this.#untrusted)) continue;
+      const m = ruleMatch(rule, bare);
+      if (!m) continue;
+      let weight = adjust(rule.weight, rule.category, "disguised", this.#untrusted);
+      if (isMention(bare, m.index, m.index + m[0].length)) weight *= MENTION_FACTOR;
+      this.#keepStrongest(rule.id, weight, rule.category, "disguised", m[0]);
     }
   }
 

@@ -134,6 +134,27 @@ function folded(text: string): string {
   ).toLowerCase();
 }
 
+/**
+ * The text as written, its disguise taken off: NFKC (fullwidth and math forms), invisible
+ * characters removed and look-alike letters folded, but case, markup and line breaks kept, for
+ * the rules that read markup ("<|im_start|>", a markdown image) rather than words. Text without
+ * a non-ASCII character has no disguise and comes back as it is.
+ *
+ * @example
+ * ```ts
+ * import { withoutDisguise } from "./normalize.ts";
+ * console.log(withoutDisguise("<|im_\u200bstart|>\u0455ystem")); // "<|im_start|>system"
+ * ```
+ */
+export function withoutDisguise(text: string): string {
+  // deno-lint-ignore no-control-regex
+  if (!/[^\x00-\x7f]/.test(text)) return text;
+  return text.normalize("NFKC").replace(INVISIBLE, "").replace(
+    CONFUSABLE_RE,
+    (c) => CONFUSABLES[c],
+  );
+}
+
 function collapsed(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
@@ -149,7 +170,13 @@ function leetspeak(text: string): string {
   // a long word without letters from each of its characters (quadratic).
   return text.replace(
     /\S+/g,
-    (word) => /[a-z]/.test(word) ? word.replace(/[0134578@$!|+]/g, (c) => LEET[c]) : word,
+    (word) => {
+      if (!/[a-z]/.test(word)) return word;
+      // A word-final "!" ends the sentence ("d1r3c710n5!"), it is not an "i".
+      const bang = /!+$/.exec(word)?.[0] ?? "";
+      const head = word.slice(0, word.length - bang.length);
+      return head.replace(/[0134578@$!|+]/g, (c) => LEET[c]) + bang;
+    },
   );
 }
 
@@ -162,11 +189,20 @@ function despaced(text: string): string {
     .replace(/\s+/g, " ").trim();
 }
 
+// What a decoded payload of text is made of. Symbols count ("=====" rule lines, "<|", emoji):
+// attacks are full of them, and random bytes that decode as UTF-8 at all are mostly control
+// characters, which still count against.
+const PRINTABLE = /[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}\t\n\r]/u;
+
+/** Share of the characters (code points, not UTF-16 units) of `s` that are text. */
 function printableRatio(s: string): number {
-  if (!s.length) return 0;
+  let characters = 0;
   let ok = 0;
-  for (const ch of s) if (/[\p{L}\p{N}\p{P}\p{Zs}\n]/u.test(ch)) ok++;
-  return ok / s.length;
+  for (const ch of s) {
+    characters++;
+    if (PRINTABLE.test(ch)) ok++;
+  }
+  return characters ? ok / characters : 0;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -508,7 +544,11 @@ const COMMON_WORDS = new Set(
   ("the of and to a in is you that it for on are with as be this was your all have not or " +
     "what can will from by an do if my me we they at but so how any now say print tell " +
     "write give show ignore previous instructions forget above below text task " +
-    "der die das und ist nicht ich du sie zu mit den ein eine was wie alle vergiss")
+    "just like about would should could there their them then than one when who which were " +
+    "been has had more some into also only other new out up no yes please here i am " +
+    "der die das und ist nicht ich du sie zu mit den ein eine was wie alle vergiss " +
+    "es auf für von bitte sind bist dem des im auch wir ihr mir mich dir dich nach über aber " +
+    "oder wenn dann kann hast hat habe einen einer nur noch schon jetzt alles sich wird sag")
     .split(" "),
 );
 
@@ -535,8 +575,21 @@ export function rot13ReadsBetter(textViews: readonly TextView[]): boolean {
   const plain = textViews.find((v) => v.source === "plain");
   const rot = textViews.find((v) => v.source === "rot13");
   if (!plain || !rot) return false;
-  const share = commonWordShare(rot.text);
-  return share >= 0.3 && share >= 2 * commonWordShare(plain.text);
+  const rotated = rotatableWordShare(rot.text);
+  return rotated.words >= 2 && rotated.share >= 0.3 &&
+    rotated.share >= 2 * rotatableWordShare(plain.text).share;
+}
+
+/**
+ * Share of the words rot13 changes (two or more ASCII letters) that are common words. Words it
+ * leaves alone ("ö ö ö" padding, other scripts) and single letters say nothing about which
+ * reading is meant, and counting them drowned an encoded instruction in its padding.
+ */
+function rotatableWordShare(text: string): { words: number; share: number } {
+  const words = (text.match(/[\p{L}]+/gu) ?? []).filter((w) => /^[a-z]{2,}$/i.test(w));
+  if (!words.length) return { words: 0, share: 0 };
+  const common = words.filter((w) => COMMON_WORDS.has(w.toLowerCase())).length;
+  return { words: words.length, share: common / words.length };
 }
 
 /**
