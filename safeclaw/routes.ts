@@ -500,6 +500,7 @@ export function safeclawModule(
       }
       const hub = new ChannelHub(guard, adapters, respond, {
         lane: served?.processing ? served : undefined,
+        bodyLimit: ctx.server.bodyLimit,
         onError: (error, message) =>
           ctx.logger.error("channel reply failed", {
             channel: message.channel,

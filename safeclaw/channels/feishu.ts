@@ -5,13 +5,14 @@
  * anything is decrypted, as Feishu means it to be ("无需解密"): decrypting an unsigned body first
  * made every request a CBC padding oracle that read captured events without the key. Only the
  * URL check may come unsigned; an unsigned body is decrypted for it alone, and a client network
- * whose unsigned requests keep failing is refused undecrypted for the rest of the minute. The
- * verification token sits in the payload (`token`, or `header.token` in schema 2.0).
- * Redelivered events repeat their `event_id` and are acknowledged once. Each push, retries
- * included, is signed when sent: an `X-Lark-Request-Timestamp` more than five minutes from now
- * is a replay, and so is an event whose `header.create_time` is older than Feishu's retries
- * reach (the URL check is exempt: it runs nothing). Replies answer the message through
- * `im/v1/messages/:id/reply` (in its thread when it came in one) with a tenant access token.
+ * whose unsigned requests keep failing is refused undecrypted for the rest of the minute, as is
+ * every client once all of them together have failed too often in it. The verification token
+ * sits in the payload (`token`, or `header.token` in schema 2.0). Redelivered events repeat
+ * their `event_id` and are acknowledged once. Each push, retries included, is signed when sent:
+ * an `X-Lark-Request-Timestamp` more than five minutes from now is a replay, and so is an event
+ * whose `header.create_time` is older than Feishu's retries reach (the URL check is exempt: it
+ * runs nothing). Replies answer the message through `im/v1/messages/:id/reply` (in its thread
+ * when it came in one) with a tenant access token.
  */
 import { sendParts } from "./message_parts.ts";
 import { secondsToMs, sendRefused } from "./rate_limit.ts";
@@ -64,13 +65,35 @@ export const FEISHU_EVENT_MAX_AGE_MS = 12 * 3_600_000;
  * Encrypt Key with the verification token) one client network may send (an IPv4 address, an
  * IPv6 /64) before its unsigned requests are refused undecrypted. Feishu sends its check once,
  * when the request URL is saved, and it never fails, so it spends nothing; failures count only
- * against the network they came from, so no sender, from however many addresses, gets
- * Feishu's check refused. Every refusal answers alike, its audit record is written after the
- * answer, and the budget bounds what a network can learn by timing the decryption. The
- * network is the client address serve's security layer decided (see `client_address.ts`):
- * behind a reverse proxy, name it in `trustedProxies`, or all requests share its budget.
+ * against the network they came from, so a sender gets Feishu's check refused only by spending
+ * the overall budget ({@linkcode FEISHU_UNSIGNED_FAILURES_PER_MINUTE_OVERALL}). Every refusal
+ * answers alike, its audit record is written after the answer, and the budget bounds what a
+ * network can learn by timing the decryption. The network is the client address serve's
+ * security layer decided (see `client_address.ts`): behind a reverse proxy, name it in
+ * `trustedProxies`, or all requests share its budget.
  */
 export const FEISHU_UNSIGNED_FAILURES_PER_MINUTE = 30;
+
+/**
+ * How many failed unsigned requests a minute all client networks together may send before
+ * every unsigned request is refused undecrypted until the minute turns. The budget of each
+ * network alone bounded nothing overall: an IPv6 /48 holds 65,536 /64s, each a network with
+ * {@linkcode FEISHU_UNSIGNED_FAILURES_PER_MINUTE} of its own, so a sender with one could have
+ * about two million bodies decrypted a minute. A thousand is some thirty networks' budgets, and
+ * with bodies bounded by the hub at 1 MiB, seconds of CPU a minute at most. Once it is spent,
+ * Feishu's URL check is refused as well until the minute turns (nothing tells it from a
+ * forgery before it is decrypted): the operator saving the request URL then tries again.
+ * Signed events, all of Feishu's traffic but that check, never touch this budget.
+ */
+export const FEISHU_UNSIGNED_FAILURES_PER_MINUTE_OVERALL = 1_000;
+
+/** The audit reason of an unsigned request refused for its own network's budget. */
+export const FEISHU_CLIENT_OVER_BUDGET_REASON =
+  "unsigned request from a client over its failed URL checks a minute";
+
+/** The audit reason of an unsigned request refused because the overall budget is spent. */
+export const FEISHU_ALL_CLIENTS_OVER_BUDGET_REASON =
+  "unsigned request while all clients together are over their failed URL checks a minute";
 
 /** The `X-Lark-Signature` of a request: over the body's bytes as sent (a string as UTF-8). */
 export function feishuSignature(
@@ -162,6 +185,7 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
   const { now, windowMs } = replayWindow(options);
   const unsignedFailures = new ClientFailureBudget({
     perClient: FEISHU_UNSIGNED_FAILURES_PER_MINUTE,
+    overall: FEISHU_UNSIGNED_FAILURES_PER_MINUTE_OVERALL,
     now,
   });
 
@@ -204,11 +228,15 @@ export function feishuChannel(options: FeishuOptions): ChannelAdapter {
         if (!signature || !constantTimeEqual(signature, expected)) {
           return unauthorized("X-Lark-Signature does not match");
         }
-      } else if (!unsignedFailures.allows(client)) {
+      } else if (unsignedFailures.overallSpent) {
+        // Refused before anything is parsed, and spending no budget: the flood that spent it
+        // gets no more work out of it, and its audit records coalesce as every refusal's.
         return Promise.resolve({
           kind: "unauthorized",
-          reason: "unsigned request from a client over its failed URL checks a minute",
+          reason: FEISHU_ALL_CLIENTS_OVER_BUDGET_REASON,
         });
+      } else if (!unsignedFailures.allows(client)) {
+        return Promise.resolve({ kind: "unauthorized", reason: FEISHU_CLIENT_OVER_BUDGET_REASON });
       }
       const outer = readPayload(FeishuEnvelope, rawBody);
       if (!outer) return unauthorized("body is not an encrypted event");

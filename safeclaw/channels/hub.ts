@@ -145,10 +145,44 @@ export const RETRY_BUDGET_MS = 120_000;
 export const UNAUTHORIZED_BODY: { readonly error: "unauthorized" } = { error: "unauthorized" };
 
 /**
- * The largest webhook body read. Platforms send events of a few KB (Discord's largest, with
- * resolved members and attachments, stay far below this); a larger one is refused unread.
+ * The largest webhook body read, however high the server's body limit is set: a larger one is
+ * refused unread. Platforms send events of a few KB and cap a message's text far below this
+ * (Telegram at 4,096 characters, Discord at 2,000, Slack at 40,000), and Discord's largest
+ * events, with resolved members and attachments, stay well under it too. A higher server limit
+ * is for the API's own requests (chat turns with images) and does not raise this one: a
+ * webhook body is read before anything verifies it, so whatever it may hold, anyone can make
+ * each request hold that much.
  */
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The largest webhook body the hub reads under the server's configured body limit
+ * (`bodyLimit` of the server's config: `--body-limit`, `A3S_BODY_LIMIT`): that limit where it is
+ * the smaller, else {@linkcode MAX_WEBHOOK_BODY_BYTES}; that alone when no limit is given. The
+ * webhooks bound their body themselves (serve leaves self-authenticated routes to their
+ * handler, so that an oversized request is audited too), and a fixed bound there let anyone
+ * send them bodies up to 1 MiB on a server whose limit said 64 KB.
+ *
+ * @throws {RangeError} When `configured` is not a positive whole number of bytes: a limit of
+ * 0, a fraction or NaN would refuse every webhook, or compare as no limit at all.
+ *
+ * @example
+ * ```ts
+ * import { MAX_WEBHOOK_BODY_BYTES, webhookBodyLimit } from "./hub.ts";
+ * console.log(webhookBodyLimit(64 * 1024)); // 65536
+ * console.log(webhookBodyLimit(8 * 1024 * 1024) === MAX_WEBHOOK_BODY_BYTES); // true
+ * console.log(webhookBodyLimit(undefined) === MAX_WEBHOOK_BODY_BYTES); // true
+ * ```
+ */
+export function webhookBodyLimit(configured: number | undefined): number {
+  if (configured === undefined) return MAX_WEBHOOK_BODY_BYTES;
+  if (!Number.isSafeInteger(configured) || configured <= 0) {
+    throw new RangeError(
+      `bodyLimit must be a positive whole number of bytes, got ${String(configured)}`,
+    );
+  }
+  return Math.min(configured, MAX_WEBHOOK_BODY_BYTES);
+}
 
 /** The audit kind of a verified delivery the hub had already handled. */
 export const DUPLICATE_DELIVERY_KIND = "channel_duplicate_delivery";
@@ -174,8 +208,13 @@ export interface ChannelHubOptions {
   retryBudgetMs?: number;
   /** Where deliveries are remembered: the store's log in serve (across restarts), else memory. */
   deliveries?: Deliveries;
-  /** The largest body read ({@linkcode MAX_WEBHOOK_BODY_BYTES} unless given). */
-  maxBodyBytes?: number;
+  /**
+   * The server's configured body limit (`bodyLimit` of its config: `--body-limit`,
+   * `A3S_BODY_LIMIT`). Webhook bodies are read up to the smaller of it and
+   * {@linkcode MAX_WEBHOOK_BODY_BYTES} ({@linkcode webhookBodyLimit}); without it, up to the
+   * latter. The constructor throws a `RangeError` for one that is not a positive whole number.
+   */
+  bodyLimit?: number;
   /**
    * How long repeated refusals of one channel, reason and client network are counted into one
    * audit record.
@@ -214,15 +253,21 @@ export class ChannelHub {
   private readonly maxRetryWaitMs: number;
   private readonly retryBudgetMs: number;
   private readonly deliveries: Deliveries;
-  private readonly maxBodyBytes: number;
+  readonly #maxBodyBytes: number;
   readonly #audit: AuditCoalescer;
 
+  /**
+   * A hub for `adapters` that answers through `responder`; throws a `RangeError` for a
+   * `bodyLimit` that is not a positive whole number of bytes.
+   */
   constructor(
     private readonly guard: Guard,
     adapters: readonly ChannelAdapter[],
     private readonly responder: Responder,
     options: ChannelHubOptions = {},
   ) {
+    // First: a hub refused for its limit has started no lane to be left running.
+    this.#maxBodyBytes = webhookBodyLimit(options.bodyLimit);
     for (const a of adapters) this.#adapters.set(a.name, a);
     this.#served = options.lane !== undefined;
     if (options.lane) {
@@ -242,7 +287,6 @@ export class ChannelHub {
     this.maxRetryWaitMs = options.maxRetryWaitMs ?? MAX_RETRY_WAIT_MS;
     this.retryBudgetMs = options.retryBudgetMs ?? RETRY_BUDGET_MS;
     this.deliveries = options.deliveries ?? new RecentDeliveries();
-    this.maxBodyBytes = options.maxBodyBytes ?? MAX_WEBHOOK_BODY_BYTES;
     const onAuditError = options.onAuditError ?? (() => {});
     this.#audit = new AuditCoalescer(
       (record) => this.guard.audit.append({ ...record, session: null }),
@@ -255,11 +299,17 @@ export class ChannelHub {
     return [...this.#adapters.keys()];
   }
 
+  /** The largest webhook body read; a larger one gets a 413 ({@linkcode webhookBodyLimit}). */
+  get maxBodyBytes(): number {
+    return this.#maxBodyBytes;
+  }
+
   /**
    * Handles one webhook request for `channel` from `address`, the client address serve's
    * security layer decided (`clientAddressOf`); a request from no known address counts as
-   * `unknown`. It bounds the body itself (serve's own body limit leaves self-authenticated
-   * routes to their handler), so an oversized request is audited too.
+   * `unknown`. It bounds the body itself, to {@linkcode ChannelHub.maxBodyBytes} (serve's own
+   * body limit leaves self-authenticated routes to their handler), so an oversized request is
+   * audited too.
    */
   async handle(channel: string, request: Request, address?: string): Promise<Response> {
     const adapter = this.#adapters.get(channel);
@@ -269,13 +319,13 @@ export class ChannelHub {
     const client = knownClient(address);
     const body = request.method === "GET"
       ? { kind: "read" as const, bytes: new Uint8Array() }
-      : await readBody(request, this.maxBodyBytes);
+      : await readBody(request, this.#maxBodyBytes);
     if (body.kind === "too_large") {
       this.#audit.record(
         AUTH_FAILURE_KIND,
         "warning",
         channel,
-        `body over ${this.maxBodyBytes} bytes, refused unread`,
+        `body over ${this.#maxBodyBytes} bytes, refused unread`,
         client,
       );
       // The rest is left unread, and the connection goes with the answer: read to its end (as

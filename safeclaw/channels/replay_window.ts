@@ -203,6 +203,12 @@ export const MAX_BUDGET_NETWORKS = 10_000;
 export interface ClientFailureBudgetOptions {
   /** Failures a minute each client network may have before it is refused unread. */
   perClient: number;
+  /**
+   * Failures a minute all client networks together may have before every client is refused
+   * unread until the minute turns. Each network's own budget put no bound on the whole: an IPv6
+   * /48 holds 65,536 /64s, each a network with a budget of its own.
+   */
+  overall: number;
   /** The most networks counted at once ({@linkcode MAX_BUDGET_NETWORKS} unless given). */
   maxNetworks?: number;
   /** The clock, in milliseconds since the epoch (`Date.now` unless given). */
@@ -211,31 +217,43 @@ export interface ClientFailureBudgetOptions {
 
 /**
  * At most `perClient` failures in each minute of the clock for each client network
- * ({@linkcode clientNetwork}), for work an unauthenticated request can ask for (Feishu decrypts
- * an unsigned body in search of its URL check). Only failures count, and only against the
- * network they came from: what one sender does, from however many networks, never takes
- * another's budget, and a request that succeeds (the platform's own check) spends nothing, so
- * no flood locks the platform out. A network is remembered only once it has failed, at most
- * `maxNetworks` of them in any minute.
+ * ({@linkcode clientNetwork}), and at most `overall` for all of them together, for work an
+ * unauthenticated request can ask for (Feishu decrypts an unsigned body in search of its URL
+ * check). Only failures count, and a request that succeeds (the platform's own check) spends
+ * nothing. Within the overall budget a failure counts only against the network it came from,
+ * so one noisy sender does not take another's budget; the overall budget is what bounds the
+ * work of a sender with many networks, and once it is spent every client is refused until the
+ * minute turns, before its network is even looked up. A network is remembered only once it has
+ * failed, at most `maxNetworks` of them (and never more than `overall`) in any minute.
+ *
+ * @throws {RangeError} When `perClient` or `overall` is not a positive whole number: a budget
+ * of 0 refuses every request, the platform's own check included.
  *
  * @example
  * ```ts
  * import { ClientFailureBudget } from "./replay_window.ts";
- * const budget = new ClientFailureBudget({ perClient: 1, now: () => 0 });
+ * const budget = new ClientFailureBudget({ perClient: 1, overall: 2, now: () => 0 });
  * console.log(budget.allows("192.0.2.1")); // true
  * budget.fail("192.0.2.1");
  * console.log(budget.allows("192.0.2.1"), budget.allows("192.0.2.2")); // false true
+ * budget.fail("192.0.2.2");
+ * console.log(budget.overallSpent, budget.allows("192.0.2.3")); // true false
  * ```
  */
 export class ClientFailureBudget {
   readonly #perClient: number;
+  readonly #overall: number;
   readonly #maxNetworks: number;
   readonly #now: () => number;
   #minute = -1;
+  /** Failures of the current minute, all networks together. */
+  #spent = 0;
   readonly #failures = new Map<string, number>();
 
+  /** A budget with nothing spent; a `RangeError` for one that is not a positive whole number. */
   constructor(options: ClientFailureBudgetOptions) {
-    this.#perClient = options.perClient;
+    this.#perClient = positiveWhole("perClient", options.perClient);
+    this.#overall = positiveWhole("overall", options.overall);
     this.#maxNetworks = Math.max(1, options.maxNetworks ?? MAX_BUDGET_NETWORKS);
     this.#now = options.now ?? Date.now;
   }
@@ -246,15 +264,24 @@ export class ClientFailureBudget {
     return this.#failures.size;
   }
 
-  /** True while `client`'s network has failures left this minute. */
-  allows(client: string): boolean {
+  /** True once all networks together have used the current minute's overall budget. */
+  get overallSpent(): boolean {
     this.#turn();
+    return this.#spent >= this.#overall;
+  }
+
+  /** True while `client`'s network, and all networks together, have failures left this minute. */
+  allows(client: string): boolean {
+    if (this.overallSpent) return false;
     return (this.#failures.get(clientNetwork(client)) ?? 0) < this.#perClient;
   }
 
-  /** Counts one failure against `client`'s network. */
+  /** Counts one failure against `client`'s network and against the overall budget. */
   fail(client: string): void {
     this.#turn();
+    // Every client is refused already: counting on would only let the networks grow past it.
+    if (this.#spent >= this.#overall) return;
+    this.#spent++;
     const network = clientNetwork(client);
     const used = this.#failures.get(network);
     if (used === undefined && this.#failures.size >= this.#maxNetworks) {
@@ -263,11 +290,20 @@ export class ClientFailureBudget {
     this.#failures.set(network, (used ?? 0) + 1);
   }
 
-  /** A new minute of the clock starts every network's count again. */
+  /** A new minute of the clock starts every count again, the overall one too. */
   #turn(): void {
     const minute = Math.floor(this.#now() / 60_000);
     if (minute === this.#minute) return;
     this.#minute = minute;
+    this.#spent = 0;
     this.#failures.clear();
   }
+}
+
+/** `value` when it is a positive whole number; else a RangeError naming the option. */
+function positiveWhole(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive whole number, got ${String(value)}`);
+  }
+  return value;
 }

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "@a3s/common/testing";
+import { assert, assertEquals, assertThrows } from "@a3s/common/testing";
 import { DELIVERY_MEMORY_MS } from "./deliveries.ts";
 import { clientNetwork, knownClient, UNKNOWN_CLIENT } from "./client_address.ts";
 import {
@@ -103,7 +103,12 @@ Deno.test("ReplyHandles: expired entries are dropped as new ones come, and the c
 
 Deno.test("ClientFailureBudget: only failures count, each network against itself, an IPv6 /64 is one network", () => {
   let now = 0;
-  const budget = new ClientFailureBudget({ perClient: 2, maxNetworks: 3, now: () => now });
+  const budget = new ClientFailureBudget({
+    perClient: 2,
+    overall: 1_000,
+    maxNetworks: 3,
+    now: () => now,
+  });
   const fails = (client: string, n: number) => {
     for (let i = 0; i < n; i++) budget.fail(client);
   };
@@ -124,6 +129,54 @@ Deno.test("ClientFailureBudget: only failures count, each network against itself
   now = 60_000;
   assertEquals(budget.size, 0);
   assert(budget.allows("2001:db8:0:9::1"));
+});
+
+Deno.test("ClientFailureBudget: the overall budget caps all networks together, a /48's 65,536 /64s included; memory stays bounded and the next minute restores it", () => {
+  let now = 0;
+  const budget = new ClientFailureBudget({ perClient: 30, overall: 100, now: () => now });
+  let worked = 0;
+  let refused = 0;
+  // As Feishu asks it: the overall budget first, then the network's; each network fails once.
+  for (let i = 0; i < 65_536; i++) {
+    const client = `2001:db8:1:${i.toString(16)}::1`;
+    if (budget.overallSpent || !budget.allows(client)) {
+      refused++;
+      continue;
+    }
+    worked++;
+    budget.fail(client);
+  }
+  // Before, each /64 had its own 30: the /48 got all 65,536 worked on, and 30 times that.
+  assertEquals([worked, refused], [100, 65_436]);
+  assertEquals(budget.size, 100);
+  // Spent, it refuses a network that never failed, and a failure counted anyway adds no network.
+  assert(!budget.allows("198.51.100.7"));
+  budget.fail("198.51.100.7");
+  assertEquals(budget.size, 100);
+  now = 59_999;
+  assert(budget.overallSpent);
+  now = 60_000;
+  assert(!budget.overallSpent);
+  assert(budget.allows("198.51.100.7"));
+  assertEquals(budget.size, 0);
+  // Under the overall budget, the network's own still refuses it first.
+  for (let i = 0; i < 30; i++) budget.fail("192.0.2.1");
+  assertEquals([budget.allows("192.0.2.1"), budget.overallSpent], [false, false]);
+});
+
+Deno.test("ClientFailureBudget: a budget that is not a positive whole number is refused", () => {
+  for (const bad of [0, -1, 2.5, NaN, Infinity]) {
+    assertThrows(
+      () => new ClientFailureBudget({ perClient: bad, overall: 10 }),
+      RangeError,
+      `perClient must be a positive whole number, got ${bad}`,
+    );
+    assertThrows(
+      () => new ClientFailureBudget({ perClient: 1, overall: bad }),
+      RangeError,
+      `overall must be a positive whole number, got ${bad}`,
+    );
+  }
 });
 
 Deno.test("knownClient takes only an IP address; clientNetwork groups IPv6 by /64", () => {

@@ -5,19 +5,27 @@
  * does not flood the audit log.
  */
 import { openChannelGuard } from "./_test_guard.ts";
-import { assert, assertEquals } from "@a3s/common/testing";
+import { assert, assertEquals, assertThrows } from "@a3s/common/testing";
 import { randomBytes } from "node:crypto";
 import {
   AUTH_FAILURE_KIND,
   BROKEN_BODY_REASON,
   ChannelHub,
   DUPLICATE_DELIVERY_KIND,
+  MAX_WEBHOOK_BODY_BYTES,
+  webhookBodyLimit,
 } from "./hub.ts";
 import { DeliveryLog } from "./deliveries.ts";
 import { telegramChannel } from "./telegram.ts";
 import { slackChannel } from "./slack.ts";
 import { discordChannel } from "./discord.ts";
-import { FEISHU_UNSIGNED_FAILURES_PER_MINUTE, feishuChannel } from "./feishu.ts";
+import {
+  FEISHU_ALL_CLIENTS_OVER_BUDGET_REASON,
+  FEISHU_CLIENT_OVER_BUDGET_REASON,
+  FEISHU_UNSIGNED_FAILURES_PER_MINUTE,
+  FEISHU_UNSIGNED_FAILURES_PER_MINUTE_OVERALL,
+  feishuChannel,
+} from "./feishu.ts";
 import { dingtalkChannel } from "./dingtalk.ts";
 import { wecomChannel } from "./wecom.ts";
 import { wecomEncrypt } from "./wecom_crypto.ts";
@@ -29,7 +37,12 @@ import {
   slackHeaders,
   wecomQuery,
 } from "./_test_signing.ts";
-import { AuditCoalescer, type CoalescedRecord, OTHER_CLIENTS } from "./audit_coalescer.ts";
+import {
+  AUDIT_COALESCE_MAX_CLIENTS,
+  AuditCoalescer,
+  type CoalescedRecord,
+  OTHER_CLIENTS,
+} from "./audit_coalescer.ts";
 import { startFakePlatforms } from "../testdata/fake_platforms.ts";
 
 const NOW_SECONDS = 1_700_000_000;
@@ -43,15 +56,17 @@ const DING_EVENTS = { token: "ding-token", aesKey: WECOM_KEY, appKey: "dingappke
 async function setup(
   options: {
     auditWindowMs?: number;
-    maxBodyBytes?: number;
+    bodyLimit?: number;
     onAuditError?: (error: unknown) => void;
+    /** The clock of every adapter, the deliveries and the audit (pinned at `NOW` unless given). */
+    now?: () => number;
   } = {},
 ) {
   const { store, guard } = await openChannelGuard();
   const platforms = startFakePlatforms();
   const discord = await discordKeys();
   const apiBase = platforms.url;
-  const now = () => NOW;
+  const now = options.now ?? (() => NOW);
   const seen: string[] = [];
   const hub = new ChannelHub(guard, [
     telegramChannel({ botToken: "1:a", secretToken: "tg-secret", apiBase }),
@@ -91,7 +106,7 @@ async function setup(
   }, {
     deliveries: await DeliveryLog.open(store, now),
     auditWindowMs: options.auditWindowMs,
-    maxBodyBytes: options.maxBodyBytes,
+    bodyLimit: options.bodyLimit,
     onAuditError: options.onAuditError,
     now,
   });
@@ -192,10 +207,7 @@ Deno.test("feishu: unsigned bodies are decrypted for the URL check only, a sende
       new Set(['401 {"error":"unauthorized"}']),
     );
     const reasons = (await audited(AUTH_FAILURE_KIND)).map((r) => r.reason);
-    assert(
-      reasons.includes("unsigned request from a client over its failed URL checks a minute"),
-      String(reasons),
-    );
+    assert(reasons.includes(FEISHU_CLIENT_OVER_BUDGET_REASON), String(reasons));
   } finally {
     await close();
   }
@@ -431,7 +443,7 @@ Deno.test("AuditCoalescer: one summary per window while a flood goes on, the pai
 });
 
 Deno.test("a body over the hub's limit is refused unread with 413, and audited", async () => {
-  const { send, audited, close } = await setup({ maxBodyBytes: 1024 });
+  const { send, audited, close } = await setup({ bodyLimit: 1024 });
   try {
     const big = "x".repeat(2048);
     assertEquals((await send("slack", post({}, big))).status, 413);
@@ -454,7 +466,7 @@ Deno.test("a body over the hub's limit is refused unread with 413, and audited",
 });
 
 Deno.test("a body over the hub's limit is left unread, never cancelled (a cancelled body is read to its end)", async () => {
-  const { send, close } = await setup({ maxBodyBytes: 1024 });
+  const { send, close } = await setup({ bodyLimit: 1024 });
   try {
     let pulled = 0;
     let cancelled = false;
@@ -471,6 +483,73 @@ Deno.test("a body over the hub's limit is left unread, never cancelled (a cancel
     assertEquals(answer.status, 413);
     assertEquals(cancelled, false);
     assert(pulled <= 2048, `${pulled} bytes pulled`);
+  } finally {
+    await close();
+  }
+});
+
+/** A signed-ready Slack message event of exactly `size` bytes: its JSON padded with spaces. */
+function slackEventOfSize(eventId: string, text: string, size: number): string {
+  const event = slackEvent(eventId, text);
+  return event + " ".repeat(size - event.length);
+}
+
+Deno.test("the server's configured body limit bounds the webhooks: a body one byte over it is a 413, one at it is taken", async () => {
+  const limit = 4096;
+  const { hub, send, audited, seen, close } = await setup({ bodyLimit: limit });
+  try {
+    assertEquals(hub.maxBodyBytes, limit);
+    const at = slackEventOfSize("Ev-at", "at the limit", limit);
+    assertEquals((await send("slack", slackPost(at, at))).status, 200);
+    // Signed and well formed, one byte more is refused before anything reads it.
+    const over = slackEventOfSize("Ev-over", "over the limit", limit + 1);
+    assertEquals((await send("slack", slackPost(over, over))).status, 413);
+    // Streamed without a length, it is cut off at the configured limit as well.
+    const bytes = new TextEncoder().encode(over);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(bytes.subarray(0, limit - 96));
+        controller.enqueue(bytes.subarray(limit - 96));
+        controller.close();
+      },
+    });
+    const streamed = await hub.handle("slack", slackPost(stream, over));
+    assertEquals([streamed.status, streamed.headers.get("connection")], [413, "close"]);
+    await streamed.body?.cancel();
+    await hub.settle();
+    assertEquals(seen, ["at the limit"]);
+    await hub.close();
+    const refusals = (await audited(AUTH_FAILURE_KIND)).map((r) => [r.reason, r.count]);
+    assertEquals(refusals, [
+      [`body over ${limit} bytes, refused unread`, 1],
+      [`body over ${limit} bytes, refused unread`, 1],
+    ]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("a configured body limit above the webhooks' own does not raise it; one that is not a positive whole number is refused", async () => {
+  const { hub, guard, send, seen, close } = await setup({ bodyLimit: 64 * 1024 * 1024 });
+  try {
+    assertEquals(hub.maxBodyBytes, MAX_WEBHOOK_BODY_BYTES);
+    const over = slackEventOfSize("Ev-big", "one byte too big", MAX_WEBHOOK_BODY_BYTES + 1);
+    assertEquals((await send("slack", slackPost(over, over))).status, 413);
+    const at = slackEventOfSize("Ev-max", "as big as a webhook gets", MAX_WEBHOOK_BODY_BYTES);
+    assertEquals((await send("slack", slackPost(at, at))).status, 200);
+    await hub.settle();
+    assertEquals(seen, ["as big as a webhook gets"]);
+    assertEquals(webhookBodyLimit(undefined), MAX_WEBHOOK_BODY_BYTES);
+    assertEquals(webhookBodyLimit(1), 1);
+    for (const bad of [0, -1, 1.5, NaN, Infinity]) {
+      const message = `bodyLimit must be a positive whole number of bytes, got ${bad}`;
+      assertThrows(() => webhookBodyLimit(bad), RangeError, message);
+      assertThrows(
+        () => new ChannelHub(guard, [], () => Promise.resolve(""), { bodyLimit: bad }),
+        RangeError,
+        message,
+      );
+    }
   } finally {
     await close();
   }
@@ -666,7 +745,7 @@ Deno.test("a refusal is answered without waiting for its audit record, and a rec
   }
 });
 
-Deno.test("feishu: failed unsigned requests spend only their own network's budget; the platform's check is never refused for others' failures", async () => {
+Deno.test("feishu: failed unsigned requests under the overall cap spend only their own network's budget; the platform's check is not refused for others' failures", async () => {
   const { send, audited, close } = await setup();
   try {
     const unsigned = (body: string) => post({}, body);
@@ -677,9 +756,11 @@ Deno.test("feishu: failed unsigned requests spend only their own network's budge
       assertEquals(r.status, 401);
     }
     const over = (await audited(AUTH_FAILURE_KIND)).filter((r) =>
-      r.reason === "unsigned request from a client over its failed URL checks a minute"
+      r.reason === FEISHU_CLIENT_OVER_BUDGET_REASON
     );
     assertEquals(over.map((r) => [r.client, r.count]), [["2001:db8:1:2::/64", 1]]);
+    // The 22 networks' failures stay under the overall cap, which the next test spends.
+    assert(22 * FEISHU_UNSIGNED_FAILURES_PER_MINUTE < FEISHU_UNSIGNED_FAILURES_PER_MINUTE_OVERALL);
     // Eleven IPv4 senders, and ten /64s of one /56, each spending its minute and more.
     for (let s = 0; s < 11; s++) {
       for (let i = 0; i < FEISHU_UNSIGNED_FAILURES_PER_MINUTE + 1; i++) {
@@ -698,6 +779,55 @@ Deno.test("feishu: failed unsigned requests spend only their own network's budge
     }
     // The platform's check without a known address is answered too.
     assertEquals((await send("feishu", unsigned(urlCheck))).status, 200);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("feishu: unsigned failures of all networks together are capped; past the cap each is refused undecrypted, a signed event still goes through, and the next minute restores the budget", async () => {
+  let now = NOW;
+  const { hub, send, audited, seen, close } = await setup({ now: () => now });
+  try {
+    const unsigned = (body: string) => post({}, body);
+    const urlCheck = feishuSeal({ type: "url_verification", challenge: "c-1", token: "vtok" });
+    // One sender's /48: each /64 in it a network of its own, failing once, far inside its own
+    // budget. Before, each got its full budget: no cap on what the /48 had decrypted.
+    const network = (i: number) => `2001:db8:1:${i.toString(16)}::1`;
+    const past = 500;
+    for (let i = 0; i < FEISHU_UNSIGNED_FAILURES_PER_MINUTE_OVERALL + past; i++) {
+      assertEquals((await send("feishu", unsigned(badPadding()), network(i))).status, 401);
+    }
+    // A signed event, even from a network of the flood, is verified and answered.
+    const event = feishuMessage("e-after-cap", "signed after the cap");
+    assertEquals((await send("feishu", feishuPost(event, event), network(0))).status, 200);
+    // The platform's own unsigned check is refused with the rest until the minute turns...
+    assertEquals((await send("feishu", unsigned(urlCheck), "198.51.100.7")).status, 401);
+    now += 60_000;
+    // ...and answered in the next, when an unsigned body is decrypted again.
+    const check = await send("feishu", unsigned(urlCheck), "198.51.100.7");
+    assertEquals([check.status, check.body], [200, '{"challenge":"c-1"}']);
+    assertEquals((await send("feishu", unsigned(badPadding()), network(0xffff))).status, 401);
+    await hub.settle();
+    assertEquals(seen, ["signed after the cap"]);
+    await hub.close();
+    const counted = new Map<string, number>();
+    for (const record of await audited(AUTH_FAILURE_KIND)) {
+      counted.set(record.reason, (counted.get(record.reason) ?? 0) + record.count);
+    }
+    const capped = counted.get(FEISHU_ALL_CLIENTS_OVER_BUDGET_REASON);
+    counted.delete(FEISHU_ALL_CLIENTS_OVER_BUDGET_REASON);
+    // Every other refusal was of a body decrypted: the cap's worth in the first minute, one in
+    // the next; no network ever reached its own budget.
+    const decrypted = [...counted.values()].reduce((sum, count) => sum + count, 0);
+    assertEquals(decrypted, FEISHU_UNSIGNED_FAILURES_PER_MINUTE_OVERALL + 1);
+    assertEquals(capped, past + 1);
+    assert(!counted.has(FEISHU_CLIENT_OVER_BUDGET_REASON), [...counted.keys()].join("; "));
+    // Coalesced as every refusal is: past the networks counted apart, the rest count together.
+    const cappedRecords = (await audited(AUTH_FAILURE_KIND)).filter((r) =>
+      r.reason === FEISHU_ALL_CLIENTS_OVER_BUDGET_REASON
+    );
+    assert(cappedRecords.length <= 2 * AUDIT_COALESCE_MAX_CLIENTS + 2, `${cappedRecords.length}`);
+    assert(cappedRecords.some((r) => r.client === OTHER_CLIENTS));
   } finally {
     await close();
   }

@@ -16,11 +16,12 @@ const encoder = new TextEncoder();
 async function withServe(
   fn: (server: RunningServer, logs: string[]) => Promise<void>,
   security: { trustedProxies?: string[] } = {},
+  bodyLimit?: number,
 ): Promise<void> {
   const logs: string[] = [];
   const server = await startServer({
     config: {
-      ...loadConfig({ flags: { port: 0, home: await testDir() }, env: {} }),
+      ...loadConfig({ flags: { port: 0, home: await testDir(), bodyLimit }, env: {} }),
       safeclaw: { channels: { slack: { signingSecret: "slack-secret", botToken: "xoxb-1" } } },
       security: { tokens: [{ token: READER, scopes: ["safeclaw:read"] }], ...security },
     } as ReturnType<typeof loadConfig>,
@@ -207,4 +208,27 @@ Deno.test("serve: the sender is the security layer's: no header forges it, a tru
     await refuse(server);
     assertEquals((await refusals(server)).map((r) => r.client), ["198.51.100.9"]);
   }, { trustedProxies: ["127.0.0.1/32"] });
+});
+
+Deno.test("serve: the configured body limit bounds the webhooks: a body one byte over it is a 413 and audited, one at it is read", async () => {
+  const limit = 2048;
+  await withServe(
+    async (server) => {
+      const hook = `${server.url}/safeclaw/v1/channels/slack`;
+      const over = await fetch(hook, { method: "POST", body: new Uint8Array(limit + 1) });
+      assertEquals([over.status, over.headers.get("connection")], [413, "close"]);
+      await over.body?.cancel();
+      // At the limit it is read, and refused only for want of a signature.
+      const at = await fetch(hook, { method: "POST", body: new Uint8Array(limit) });
+      assertEquals(at.status, 401);
+      await at.body?.cancel();
+      const reasons = (await refusals(server, 2)).map((r) => r.reason);
+      assertEquals(
+        reasons.sort(),
+        [`body over ${limit} bytes, refused unread`, "missing signature headers"].sort(),
+      );
+    },
+    {},
+    limit,
+  );
 });
