@@ -168,16 +168,41 @@ function leetspeak(text: string): string {
   // Only inside words that mix letters with leet digits, so numbers in prose stay numbers.
   // Word by word, then a test for a letter: `/\S*[a-z]\S*/g` read the same runs but rescanned
   // a long word without letters from each of its characters (quadratic).
+  const digitWords = writtenInLeetspeak(text);
   return text.replace(
     /\S+/g,
     (word) => {
-      if (!/[a-z]/.test(word)) return word;
+      if (!/[a-z]/.test(word)) {
+        // In a text written in leetspeak, "70", "15" and "4" are "to", "is" and "a".
+        const digits = digitWords ? LEET_DIGIT_WORD.exec(word) : null;
+        return digits ? digits[1] + digits[2].replace(/./g, (c) => LEET[c]) + digits[3] : word;
+      }
       // A word-final "!" ends the sentence ("d1r3c710n5!"), it is not an "i".
       const bang = /!+$/.exec(word)?.[0] ?? "";
       const head = word.slice(0, word.length - bang.length);
       return head.replace(/[0134578@$!|+]/g, (c) => LEET[c]) + bang;
     },
   );
+}
+
+// A word of at most four leet digits, in its quotes, brackets and punctuation.
+const LEET_DIGIT_WORD = /^([("'“‘]*)([0134578]{1,4})([.,;:!?)"'”’]*)$/;
+
+/**
+ * Whether `text` is written in leetspeak: at least two of its words, and three in ten of those
+ * with letters, have a leet digit between two letters ("y0ur", "pr3v10u5"). Ordinals, units and
+ * versions ("4th", "10kg", "python3") have their digits at an edge; leetspeak puts them
+ * everywhere.
+ */
+function writtenInLeetspeak(text: string): boolean {
+  let lettered = 0;
+  let mixed = 0;
+  for (const word of text.match(/\S+/g) ?? []) {
+    if (!/[a-z]/.test(word)) continue;
+    lettered++;
+    if (/[a-z][0134578]+[a-z]/.test(word)) mixed++;
+  }
+  return mixed >= 2 && mixed >= 0.3 * lettered;
 }
 
 /**
@@ -213,7 +238,7 @@ function decodeBase64(run: string): string | undefined {
     const padded = std + "=".repeat((4 - (std.length % 4)) % 4);
     const bin = atob(padded);
     const text = utf8.decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
-    return printableRatio(text) > 0.9 && /[a-z]{3}/i.test(text) ? text : undefined;
+    return printableRatio(text) > 0.9 && /\p{L}{3}/u.test(text) ? text : undefined;
   } catch {
     return undefined;
   }
@@ -225,7 +250,7 @@ function decodeHex(run: string): string | undefined {
   try {
     const bytes = Uint8Array.from(clean.match(/../g)!, (h) => parseInt(h, 16));
     const text = utf8.decode(bytes);
-    return printableRatio(text) > 0.9 && /[a-z]{3}/i.test(text) ? text : undefined;
+    return printableRatio(text) > 0.9 && /\p{L}{3}/u.test(text) ? text : undefined;
   } catch {
     return undefined;
   }
