@@ -45,6 +45,13 @@ export const CONTEXT_WORDS: Partial<Record<EntityType, readonly string[]>> = {
     "手机",
     "電話",
     "携帯",
+    // Arabic (phone, mobile) and Persian (phone, mobile): no letter of these scripts ends a
+    // word for the patterns, so "الهاتف" and "هاتفي" hold "هاتف".
+    "هاتف",
+    "جوال",
+    "موبايل",
+    "تلفن",
+    "موبایل",
   ],
   credit_card: [
     "card",
@@ -57,6 +64,10 @@ export const CONTEXT_WORDS: Partial<Record<EntityType, readonly string[]>> = {
     "carte",
     "tarjeta",
     "卡号",
+    // Arabic (card, credit) and Persian (card).
+    "بطاقة",
+    "ائتمان",
+    "کارت",
   ],
   iban: ["iban", "account", "bank", "konto", "compte", "cuenta", "账号"],
   us_ssn: ["ssn", "social security"],

@@ -1,28 +1,34 @@
 /**
- * A folded view of a text for detection: look-alike characters that could hide a value from the
- * scanner (fullwidth and mathematical digits and letters, zero-width characters, look-alike
- * dots and at signs) replaced by their ASCII forms, with a map back to the original offsets.
+ * A folded view of a text for detection: characters that could hide a value from the scanner
+ * (fullwidth, mathematical and Arabic-Indic digits, fullwidth and mathematical letters,
+ * zero-width characters, look-alike dots and at signs) replaced by their ASCII forms, with a map
+ * back to the original offsets.
  */
 
 /**
  * Every character folding changes: the no-break, fixed-width and ideographic spaces (read as a
  * space: web pages, PDFs and French number formatting group digits with them), invisible
- * characters (soft hyphen, U+180E, zero-width space,
- * joiners, marks, word joiner and invisible operators, BOM), hyphens U+2010 and U+2011, the one
- * dot leader, the small full stop, small hyphen-minus and small at, the ideographic full stops,
- * the fullwidth ASCII block and the mathematical alphanumeric symbols (U+1D400 to U+1D7FF, the
- * surrogate pairs starting U+D835). No `u` flag, so the test stays a plain scan over code units.
+ * characters (soft hyphen, the Arabic letter mark, U+180E, zero-width space,
+ * joiners, marks, word joiner and invisible operators, BOM), the Arabic-Indic and Extended
+ * Arabic-Indic digits (Arabic, Persian and Urdu text writes numbers in them), hyphens U+2010 and
+ * U+2011, the one dot leader, the small full stop, small hyphen-minus and small at, the
+ * ideographic full stops, the fullwidth ASCII block and the mathematical alphanumeric symbols
+ * (U+1D400 to U+1D7FF, the surrogate pairs starting U+D835). No `u` flag, so the test stays a
+ * plain scan over code units.
  */
 const FOLDABLE =
-  /[\u00A0\u00AD\u180E\u2002-\u200F\u2010\u2011\u2024\u202F\u2060-\u2064\u3000\u3002\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61]|\uD835[\uDC00-\uDFFF]/;
+  /[\u00A0\u00AD\u061C\u0660-\u0669\u06F0-\u06F9\u180E\u2002-\u200F\u2010\u2011\u2024\u202F\u2060-\u2064\u3000\u3002\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61]|\uD835[\uDC00-\uDFFF]/;
 const FOLDABLE_ALL = new RegExp(FOLDABLE.source, "g");
 // The same as one character class (the high surrogate U+D835 begins exactly the mathematical
 // symbols), which the engine scans for much faster than an alternation: the test every text takes.
 const MAY_FOLD =
-  /[\u00A0\u00AD\u180E\u2002-\u200F\u2010\u2011\u2024\u202F\u2060-\u2064\u3000\u3002\uD835\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61]/;
+  /[\u00A0\u00AD\u061C\u0660-\u0669\u06F0-\u06F9\u180E\u2002-\u200F\u2010\u2011\u2024\u202F\u2060-\u2064\u3000\u3002\uD835\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61]/;
 
 /** Dropped from the folded view. */
-const INVISIBLE = /^[\u00AD\u180E\u200B-\u200F\u2060-\u2064\uFEFF]$/;
+const INVISIBLE = /^[\u00AD\u061C\u180E\u200B-\u200F\u2060-\u2064\uFEFF]$/;
+
+/** The Arabic-Indic (U+0660) and Extended Arabic-Indic (U+06F0) digits: NFKC keeps them. */
+const ARABIC_INDIC_DIGIT = /^[\u0660-\u0669\u06F0-\u06F9]$/;
 
 /** Look-alikes NFKC leaves alone (or maps to another non-ASCII character). */
 const PUNCTUATION: Readonly<Record<string, string>> = {
@@ -47,7 +53,11 @@ const foldedChars = new Map<string, string>();
 function foldChar(ch: string): string {
   let out = foldedChars.get(ch);
   if (out === undefined) {
-    out = INVISIBLE.test(ch) ? "" : PUNCTUATION[ch] ?? ch.normalize("NFKC");
+    out = INVISIBLE.test(ch)
+      ? ""
+      : ARABIC_INDIC_DIGIT.test(ch)
+      ? String.fromCharCode(0x30 + (ch.charCodeAt(0) & 0xf))
+      : PUNCTUATION[ch] ?? ch.normalize("NFKC");
     foldedChars.set(ch, out); // bounded: FOLDABLE matches about 1,200 characters
   }
   return out;

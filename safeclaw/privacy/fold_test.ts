@@ -37,3 +37,22 @@ Deno.test("folded offsets map back to the original characters", () => {
   // Plain characters map to themselves.
   assertEquals([view.originalStart(6), view.originalEnd(7)], [8, 9]);
 });
+
+Deno.test("Arabic-Indic and Extended Arabic-Indic digits fold to ASCII, at their own offsets", () => {
+  const cases: [string, string][] = [
+    ["٠١٢٣٤٥٦٧٨٩", "0123456789"],
+    ["۰۱۲۳۴۵۶۷۸۹", "0123456789"],
+    ["هاتف ٤١٥-٥٥٥-٢٦٧١", "هاتف 415-555-2671"],
+    // The Arabic letter mark is invisible, as the other bidi marks are.
+    ["٤١\u061c١١", "4111"],
+  ];
+  for (const [text, folded] of cases) assertEquals(foldForDetection(text)?.folded, folded, text);
+  // Arabic letters and punctuation are not look-alikes of anything.
+  assertEquals(foldForDetection("رقم الهاتف، شكرا"), undefined);
+  const text = "tel ٤١٥\u061c-٥٥٥ end";
+  const view = foldForDetection(text)!;
+  assertEquals(view.folded, "tel 415-555 end");
+  // The folded "415-555" (4..11) covers the digits and the dropped mark between them.
+  assertEquals([view.originalStart(4), view.originalEnd(11)], [4, 12]);
+  assertEquals(text.slice(4, 12), "٤١٥\u061c-٥٥٥");
+});

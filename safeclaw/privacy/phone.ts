@@ -43,18 +43,26 @@ export const PHONE_REGIONS: readonly CountryCode[] = [
   "CA",
 ];
 
+// An extension: "x1234", "ext. 42", or "#14" right after the number ("+1 415 555 2671#14", as a
+// dialler takes it); a "#" after a space numbers something else ("... 2671 #14": an issue, a
+// room, an item).
+const EXTENSION = String.raw`(?:\s*(?:x|ext\.?|extension)\s*\d{1,6}|#\d{1,6})`;
 // A run of digit groups joined by one separator, optionally led by + or an international
 // prefix in parentheses, optionally followed by an extension.
 // A time after the number ("415-555-2671 10:30") is not read into it.
-const CANDIDATE =
-  /(?<![A-Za-z0-9_+@.\/#-]|[0-9] |\b[A-Z0-9]{4} |ISBN[ :]?)(?:\+\s?|\(\+?)?\d(?:[\d]|[ .\-\/]\(?\d|\)[ .-]?\d|\(\d)*(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?(?![A-Za-z0-9_]|[.:-]\d)/g;
+const CANDIDATE = new RegExp(
+  String.raw`(?<![A-Za-z0-9_+@.\/#-]|[0-9] |\b[A-Z0-9]{4} |ISBN[ :]?)(?:\+\s?|\(\+?)?\d` +
+    String.raw`(?:[\d]|[ .\-\/]\(?\d|\)[ .-]?\d|\(\d)*${EXTENSION}?(?![A-Za-z0-9_]|[.:-]\d)`,
+  "g",
+);
 // A date after a space is a value of its own: "020 7946 0958 12/03/2024".
 const TRAILING_DATE = / \d{1,4}\/\d{1,4}(?:\/\d{1,4})?$/;
 
 const IDD = /^(?:00|011|001)[ .-]?/;
 // North American numbering: optional 1, area code and exchange starting 2-9, then four digits.
-const NANP_SHAPE =
-  /^(?:1[ .-]?)?\(?[2-9]\d{2}\)?[ .-]?[2-9]\d{2}[ .-]?\d{4}(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?$/;
+const NANP_SHAPE = new RegExp(
+  String.raw`^(?:1[ .-]?)?\(?[2-9]\d{2}\)?[ .-]?[2-9]\d{2}[ .-]?\d{4}${EXTENSION}?$`,
+);
 // A Chinese mobile as the scanner reads one: "13800138000", "138 0013 8000", "138-0013-8000".
 const CN_MOBILE = /^1[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4})$/;
 const DATE_LIKE = /^(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{1,3}(?:\.\d{1,3}){3})$/;
@@ -170,13 +178,21 @@ export function judgeScannerPhone(text: string, scanned: Detection): Detection {
  */
 function withoutTrailingGroup(text: string, finding: Detection): Detection {
   const candidate = text.slice(finding.start, finding.end);
+  const kept = withoutTrailingDigits(candidate);
+  return kept === candidate.length ? finding : { ...finding, end: finding.start + kept };
+}
+
+/**
+ * How much of `candidate` is the number: all of it, or all but a last group of one to four
+ * digits when only the number without that group is valid ("(415) 555-2671 100 times"). Tried
+ * for international numbers and North American layouts: the metadata then names the region.
+ */
+function withoutTrailingDigits(candidate: string): number {
   const shorter = /^(.*\d)[ .-]+\d{1,4}$/.exec(candidate)?.[1];
-  if (!shorter) return finding;
+  if (!shorter) return candidate.length;
   const region = candidate.startsWith("+") ? undefined : NANP_SHAPE.test(shorter) ? "US" : null;
-  if (region === null || judge(candidate, region) === "valid") return finding;
-  return judge(shorter, region) === "valid"
-    ? { ...finding, end: finding.start + shorter.length }
-    : finding;
+  if (region === null || judge(candidate, region) === "valid") return candidate.length;
+  return judge(shorter, region) === "valid" ? shorter.length : candidate.length;
 }
 
 // Labels of other numbers that take a phone's layout. A type's label counts where the number
@@ -212,6 +228,17 @@ function labeledAsOther(text: string, start: number, digits: number): boolean {
 }
 
 /**
+ * Whether `read`, a reading at `start`, is the scanner's phone `known` followed only by groups of
+ * digits after spaces.
+ */
+function endsAfterKnownPhone(read: string, start: number, known: Detection | undefined): boolean {
+  if (known?.type !== "phone" || known.start !== start || known.end >= start + read.length) {
+    return false;
+  }
+  return /^(?: \d{1,4})+$/.test(read.slice(known.end - start));
+}
+
+/**
  * Finds phone numbers in `text`.
  *
  * @example
@@ -223,16 +250,31 @@ function labeledAsOther(text: string, start: number, digits: number): boolean {
 export function findPhones(text: string, known: readonly Detection[] = []): Detection[] {
   const found: Detection[] = [];
   let k = 0;
+  // Whether a span the scanner already reported (a card, an IBAN, a phone) holds [start, end).
+  const isKnown = (start: number, end: number) => {
+    while (k < known.length && known[k].end <= start) k++;
+    return k < known.length && known[k].start <= start && known[k].end >= end;
+  };
   for (const match of text.matchAll(CANDIDATE)) {
-    const candidate = match[0].replace(TRAILING_DATE, "");
+    const read = match[0].replace(TRAILING_DATE, "");
+    const start = match.index;
+    // Up to four digits past the longest number may be a trailing group, dropped below.
+    const readDigits = read.replace(/\D/g, "").length;
+    if (readDigits < 7 || readDigits > 25) continue;
+    // A known span needs no second look, unless this reading is longer (an extension the
+    // scanner stopped before).
+    if (isKnown(start, start + read.length)) continue;
+    // Groups of digits after a space that the scanner's layout left out ("phone 020 7946 0958
+    // 100 times") belong to the number only where the metadata says so ("011 44 20 7946 0958"):
+    // a context word cannot lift them into it.
+    if (endsAfterKnownPhone(read, start, known[k]) && confidenceOf(read, false) === 0) continue;
+    // A last group that only a longer, invalid number would hold is left to the words after
+    // it: "415 555-2671 100 times".
+    const candidate = read.slice(0, withoutTrailingDigits(read));
+    const end = start + candidate.length;
+    if (candidate !== read && isKnown(start, end)) continue;
     const digits = candidate.replace(/\D/g, "").length;
     if (digits < 7 || digits > 21 || DATE_LIKE.test(candidate)) continue;
-    const start = match.index;
-    const end = start + candidate.length;
-    // A span the scanner already reported (a card, an IBAN, a phone) needs no second look,
-    // unless this reading is longer (an extension the scanner stopped before).
-    while (k < known.length && known[k].end <= start) k++;
-    if (k < known.length && known[k].start <= start && known[k].end >= end) continue;
     const context = hasContext(text, start, end, "phone");
     if (!context && labeledAsOther(text, start, digits)) continue;
     const confidence = candidateConfidence(candidate, digits, context);

@@ -168,3 +168,46 @@ Deno.test("phone: a date or a time after the number is not read into it", () => 
   assertEquals(phones("+33 6 12 34 56 78 09:15"), ["+33 6 12 34 56 78"]);
   assertEquals(phones("Phone: 030 987 6543 12/03/2024"), ["030 987 6543"]);
 });
+
+Deno.test("phone: a number after the phone is not read into it, with or without a label", () => {
+  for (
+    const [text, value] of [
+      ["(415) 555-2671 100 times", "(415) 555-2671"],
+      ["call (415) 555-2671 100 times", "(415) 555-2671"],
+      ["(415) 555-0199", "(415) 555-0199"],
+      ["I rang (415) 555-0199 100 times", "(415) 555-0199"],
+      ["415 555-2671 100 times", "415 555-2671"],
+      ["tel 415 555-2671 100 times", "415 555-2671"],
+      ["phone 020 7946 0958 100 times", "020 7946 0958"],
+    ]
+  ) assertEquals(phones(text), [value], text);
+  // The metadata still reads a longer number whole where it is one.
+  assertEquals(phones("call 011 44 20 7946 0958"), ["011 44 20 7946 0958"]);
+  // Digits that are no phone stay unflagged, with the trailing group or without it.
+  for (
+    const text of [
+      "it ran 100 times in 2024",
+      "rows 4155 5526 71 100",
+      "build 415 555 100 times",
+      "order 2024 0001 100 pcs",
+      "(123) 456-7890 100 times",
+      "version 4.15.555 2671 100",
+    ]
+  ) assertEquals(phones(text), [], text);
+});
+
+Deno.test("phone: '#' and digits after a space are not an extension", () => {
+  for (
+    const [text, value] of [
+      ["+1 415 555 2671 #14", "+1 415 555 2671"],
+      ["call +1 415 555 2671 #14 at noon", "+1 415 555 2671"],
+      ["(415) 555-2671 #14", "(415) 555-2671"],
+      ["tel 415-555-2671 # 14", "415-555-2671"],
+    ]
+  ) assertEquals(phones(text), [value], text);
+  // Right after the number a dialler takes "#" as the extension's; "x" and "ext." may stand
+  // after a space.
+  assertEquals(phones("+1 415 555 2671#14"), ["+1 415 555 2671#14"]);
+  assertEquals(phones("(415) 555-2671 x14"), ["(415) 555-2671 x14"]);
+  assertEquals(phones("(415) 555-2671 ext. 14"), ["(415) 555-2671 ext. 14"]);
+});

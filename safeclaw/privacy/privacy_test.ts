@@ -287,3 +287,64 @@ Deno.test("a phone ends where its number does, and a '+' number is a phone after
   // A reference label before a national number still decides, as before.
   assertEquals(found("lot 415 555 2671"), []);
 });
+
+Deno.test("a card split by one line break in a message is found whole", () => {
+  for (
+    const [text, value] of [
+      ["card 4111 1111\n1111 1111 thanks", "4111 1111\n1111 1111"],
+      ["Please charge my Visa 4111 1111 1111\n1111 before Friday.", "4111 1111 1111\n1111"],
+      ["Amex 3782 822463\r\n10005, expiry 05/27", "3782 822463\r\n10005"],
+      ["4111 1111\n1111 1111", "4111 1111\n1111 1111"],
+    ]
+  ) assertEquals(found(text), [["credit_card", value]], text);
+});
+
+Deno.test("numbers on separate lines stay apart: paragraphs, tables, versions, dates, orders", () => {
+  for (
+    const text of [
+      "card 4111 1111\n\n1111 1111",
+      "Q1 totals\n4111 1111\n1111 1111\n2222 3333",
+      "1234 5678\n4111 1111\n1111 1111",
+      "card 4111 1111\n1111 1112",
+      "release 4.1.1\n1111 1111 1111",
+      "2024-01-05\n4111 1111 1111",
+      "order ORD-4111 1111\n1111 1111",
+      "ran 100 times\n2024 0101 results",
+    ]
+  ) assertEquals(found(text), [], text);
+});
+
+Deno.test("phones and cards in Arabic-Indic, Persian and fullwidth digits, at their own offsets", () => {
+  for (
+    const [text, type, value] of [
+      ["call ٤١٥-٥٥٥-٢٦٧١ today", "phone", "٤١٥-٥٥٥-٢٦٧١"],
+      ["اتصل بي على +٩٦٦ ٥٠ ١٢٣ ٤٥٦٧ شكرا", "phone", "+٩٦٦ ٥٠ ١٢٣ ٤٥٦٧"],
+      ["شماره تلفن من ۰۹۱۲ ۳۴۵ ۶۷۸۹ است", "phone", "۰۹۱۲ ۳۴۵ ۶۷۸۹"],
+      // Ten bare digits led by 0 need a label, in Arabic and Persian as in any language.
+      ["هاتف: ٠٥٠١٢٣٤٥٦٧", "phone", "٠٥٠١٢٣٤٥٦٧"],
+      ["رقم الجوال ٠٥٠١٢٣٤٥٦٧", "phone", "٠٥٠١٢٣٤٥٦٧"],
+      ["موبایل: ۰۹۱۲۳۴۵۶۷۸۹", "phone", "۰۹۱۲۳۴۵۶۷۸۹"],
+      ["رقم البطاقة ٤١١١ ١١١١ ١١١١ ١١١١", "credit_card", "٤١١١ ١١١١ ١١١١ ١١١١"],
+      ["کارت ۴۱۱۱۱۱۱۱۱۱۱۱۱۱۱۱ است", "credit_card", "۴۱۱۱۱۱۱۱۱۱۱۱۱۱۱۱"],
+      // The Arabic letter mark, written between digits by bidi-aware editors, is dropped.
+      ["card ٤١١١\u061c ١١١١ ١١١١ ١١١١", "credit_card", "٤١١١\u061c ١١١١ ١١١١ ١١١١"],
+      ["tel ０２０ ７９４６ ０９５８", "phone", "０２０ ７９４６ ０９５８"],
+      [
+        "card ４１１１ １１１１ １１１１ １１１１",
+        "credit_card",
+        "４１１１ １１１１ １１１１ １１１１",
+      ],
+    ]
+  ) assertEquals(found(text), [[type, value]], text);
+  // Dates, years, versions and counts in those digits stay what they are.
+  for (
+    const text of [
+      "عام ٢٠٢٤ ورقم ١٢٣٤٥",
+      "التاريخ ٢٠٢٤/٠٥/٠١",
+      "الإصدار ٤.١.١",
+      "طلب رقم ٤١٥٥٥٥٢٦٧١",
+      "عدد ٠٥٠١٢٣٤٥٦٧",
+      "سال ۱۴۰۳ و ۱۲۳۴ ۵۶۷۸",
+    ]
+  ) assertEquals(found(text), [], text);
+});

@@ -590,3 +590,67 @@ Deno.test("passwords given to commands on a command line", () => {
     "mysql --password=<your-password>",
   ]);
 });
+
+Deno.test("a bracketed area code's number ends before a group from the words after it", () => {
+  for (
+    const [text, value] of [
+      ["(415) 555-2671 100 times", "(415) 555-2671"],
+      ["call (415) 555-0199 100 times", "(415) 555-0199"],
+      ["(415) 555 2671 100 200", "(415) 555 2671"],
+      ["(0141) 4960613 100 times", "(0141) 4960613"],
+      ["(020) 7946 0958 12 times", "(020) 7946 0958"],
+      ["(415) 555-2671 10:30", "(415) 555-2671"],
+      ["(415) 555-2671 #14", "(415) 555-2671"],
+    ]
+  ) assertEquals(found(text), [`phone:${value}`], text);
+  // A group joined by a hyphen or a dot is part of the run, which is then no phone; digits that
+  // fit no layout without the trailing group stay unread.
+  assertNothing(["(415) 555-2671-100", "(415) 555.2671.100", "(12) 3456 7890 1234"]);
+});
+
+Deno.test("a card split by one line break is found whole, in its printed layouts", () => {
+  for (
+    const value of [
+      "4111 1111\n1111 1111",
+      "4111 1111 1111\n1111",
+      "4111\n1111 1111 1111",
+      "4111 1111\r\n1111 1111",
+      "5500-0000\n0000-0004",
+      "3782 822463\n10005",
+      "6221 6639 2332\n1468 8",
+    ]
+  ) {
+    assertEquals(found(`card ${value} thanks`), [`credit_card:${value}`], value);
+    assertEquals(found(value), [`credit_card:${value}`], value);
+  }
+  // A date after a space is a value of its own, as on one line.
+  assertEquals(found("card 4111 1111\n1111 1111 12/27"), ["credit_card:4111 1111\n1111 1111"]);
+});
+
+Deno.test("numbers on different lines are not joined across paragraphs, tables or other layouts", () => {
+  assertNothing([
+    // A blank line, an indented line, a line break inside a block.
+    "card 4111 1111\n\n1111 1111",
+    "card 4111 1111\n \n1111 1111",
+    "card 4111 1111\n  1111 1111",
+    "card 4111 11\n11 1111 1111",
+    // Rows of a table: under a row that ends with a number, or over one that starts with one.
+    "1234 5678\n4111 1111\n1111 1111",
+    "4111 1111\n1111 1111\n2222 3333",
+    "Totals\n4111 1111\n1111 1111\n0042",
+    "id 7\n2019 2020\n4111 1111\n1111 1111\n2021 2022",
+    // Luhn fails, no issuer, mixed separators, no separator but the break, too many digits.
+    "card 4111 1111\n1111 1112",
+    "card 9111 1111\n1111 1110",
+    "card 4111-1111\n1111 1111",
+    "card 41111111\n11111111",
+    "card 4111 1111\n1111 1111 2222",
+    // Versions, dates and times, order numbers split over lines.
+    "version 4.1.1\n1111 1111",
+    "2024-01-05\n4111 1111 1111",
+    "at 10:30\n4111 1111 1111",
+    "order ORD-4111 1111\n1111 1111",
+  ]);
+  // A card that fills its line is not extended by a number on the next one.
+  assertEquals(found("card 4111 1111 1111 1111\n1234 end"), ["credit_card:4111 1111 1111 1111"]);
+});

@@ -63,9 +63,12 @@ export function skipCompound(i: i32): i32 {
   }
 }
 
-/** Reads digit groups from `s`; returns the token end, or -1 when the token runs on. */
-function readGroups(s: i32): i32 {
-  groupCount = 0;
+/**
+ * Reads digit groups from `s` into groups `first` on (0, or after the groups of the line before
+ * when a line's groups may continue them); returns the token end, or -1 when the token runs on.
+ */
+function readGroups(s: i32, first: i32 = 0): i32 {
+  groupCount = first;
   endsWithX = false;
   let i = s;
   while (true) {
@@ -358,7 +361,10 @@ export function scanNumber(s: i32): i32 {
     const c = at(run);
     const d = at(run + 1);
     const joined = (c == 32 || c == 45 || c == 46 || c == 47 || c == 58 || c == 44) && isDigit(d);
-    if (!joined) return isWord(c) ? skipCompound(s) : run;
+    // A block of four at a line's end may be the head of a card the line break splits.
+    if (!joined && !(run - s == 4 && digitAfterBreak(run))) {
+      return isWord(c) ? skipCompound(s) : run;
+    }
   }
   const end = readGroups(s);
   if (end < 0) return skipCompound(s);
@@ -388,7 +394,116 @@ export function scanNumber(s: i32): i32 {
     groupCount = last;
     return scanGroups(gEnd(last - 1));
   }
+  if (c == 10 || c == 13) {
+    const wrapped = scanWrappedCard(end);
+    if (wrapped > 0) return wrapped;
+  }
   return scanGroups(end);
+}
+
+/** The length of the line break at `i` (`\n` or `\r\n`), or 0 when there is none. */
+// @ts-ignore: decorator
+@inline function lineBreakAt(i: i32): i32 {
+  const c = at(i);
+  if (c == 10) return 1;
+  return c == 13 && at(i + 1) == 10 ? 2 : 0;
+}
+
+/** Whether a line break at `i` is followed directly by a digit. */
+// @ts-ignore: decorator
+@inline function digitAfterBreak(i: i32): bool {
+  const n = lineBreakAt(i);
+  return n > 0 && isDigit(at(i + n));
+}
+
+// @ts-ignore: decorator
+@inline function isBlank(c: i32): bool {
+  return c == 32 || c == 9;
+}
+
+/** Whether only blanks stand before `i` on its line, and the line before ends with a digit. */
+function belowNumberRow(i: i32): bool {
+  let p = i - 1;
+  while (isBlank(at(p))) p--;
+  if (at(p) != 10) return false;
+  p--;
+  if (at(p) == 13) p--;
+  while (isBlank(at(p))) p--;
+  return isDigit(at(p));
+}
+
+/** Whether only blanks follow `i` on its line, and the line after starts with a digit. */
+function aboveNumberRow(i: i32): bool {
+  let p = i;
+  while (isBlank(at(p))) p++;
+  const n = lineBreakAt(p);
+  if (n == 0) return false;
+  p += n;
+  while (isBlank(at(p))) p++;
+  return isDigit(at(p));
+}
+
+/**
+ * A card that one line break splits, as a message wrapped at its width leaves it: "4111 1111\n
+ * 1111 1111". The groups read (the head, ending at `end`, where the break is) continue with the
+ * groups that start the next line (the tail) when together they are a card in its printed
+ * layout: blocks of four with a shorter last one, or 4-6-5 and 4-6-4, with one kind of space or
+ * hyphen between blocks besides the break, and more digits than the head holds alone. Never
+ * across a blank line (the tail starts right after the break), nor across rows of a table: the
+ * head may not start its line under a line that ends with a digit, nor the tail end its line
+ * over a line that starts with one. Emits the card and returns its end, or returns -1 with the
+ * head's groups as they were read.
+ */
+function scanWrappedCard(end: i32): i32 {
+  const head = groupCount;
+  if (gLen(0) != 4 || endsWithX || !digitAfterBreak(end)) return -1;
+  let headDigits = 0;
+  for (let k = 0; k < head; k++) headDigits += gLen(k);
+  // Thirteen digits or more are a value of the first line (scanGroups reads it there).
+  if (headDigits > 12 || belowNumberRow(gStart(0))) return -1;
+  store<i32>(separators + (<usize>(head - 1) << 2), 10);
+  let cardEnd = readGroups(end + lineBreakAt(end), head);
+  if (cardEnd >= 0 && at(cardEnd) != 64) {
+    const c = at(cardEnd);
+    // A date or a time after a space is a value of its own ("... 1111 12/27").
+    if ((c == 47 || c == 58 || c == 44) && isDigit(at(cardEnd + 1))) {
+      const last = groupCount - 1;
+      cardEnd = last > head && sepAfter(last - 1) == 32 && startsDate(last, cardEnd)
+        ? gEnd(last - 1)
+        : -1;
+      if (cardEnd >= 0) groupCount = last;
+    }
+    if (cardEnd >= 0 && wrappedCardFits(head) && !aboveNumberRow(cardEnd)) {
+      emit(CREDIT_CARD, gStart(0), cardEnd, 970);
+      return cardEnd;
+    }
+  }
+  groupCount = head;
+  store<i32>(separators + (<usize>(head - 1) << 2), 0);
+  endsWithX = false;
+  return -1;
+}
+
+/** Whether the groups read, split by a line break after group `head - 1`, are a valid card. */
+function wrappedCardFits(head: i32): bool {
+  const count = groupCount;
+  if (count < 3) return false;
+  let sep = 0;
+  for (let k = 0; k < count - 1; k++) {
+    if (k == head - 1) continue;
+    const s = sepAfter(k);
+    if (s != 32 && s != 45) return false;
+    if (sep == 0) sep = s;
+    else if (s != sep) return false;
+  }
+  let fours = gLen(count - 1) <= 4;
+  for (let k = 0; k < count - 1; k++) if (gLen(k) != 4) fours = false;
+  if (!fours && !lengthsAre(0, count, 4, 6, 5, 0, 0) && !lengthsAre(0, count, 4, 6, 4, 0, 0)) {
+    return false;
+  }
+  if (!gatherDigits(0, count)) return false;
+  const n = digitCount;
+  return n >= 14 && n <= 19 && cardIssuerFits(n) && luhn(n);
 }
 
 /**
@@ -469,29 +584,37 @@ export function scanParenPhone(s: i32): i32 {
   i++;
   if (at(i) == 32) i++;
   if (!isDigit(at(i))) return -1;
-  const end = readGroups(i);
-  if (end < 0 || groupCount > 2) return -1;
-  // An area code with a trunk 0 and one block: "(0141) 4960613", "(030) 12345678".
-  if (groupCount == 1) {
-    const total = areaLen + gLen(0);
-    if (at(s + 1) != 48 || gLen(0) < 5 || total < 9 || total > 12) return -1;
-    emit(PHONE, s, end, 800);
-    return end;
-  }
-  const sep = sepAfter(0);
-  if (sep != 45 && sep != 32 && sep != 46) return -1;
-  const l0 = gLen(0);
-  const l1 = gLen(1);
-  const total = areaLen + l0 + l1;
-  if (areaLen == 3 && l0 == 3 && l1 == 4) {
-    emit(PHONE, s, end, 850);
-    return end;
-  }
-  if (at(s + 1) == 48 && total >= 10 && total <= 11 && l0 >= 3 && l1 >= 3) {
-    emit(PHONE, s, end, 800);
-    return end;
+  if (readGroups(i) < 0) return -1;
+  // Groups after a space may belong to the words after the number ("(415) 555-2671 100
+  // times"), as they may after a plain number: the number is read without them when it only
+  // fits a phone's layout so.
+  for (let k = groupCount; k >= 1; k--) {
+    if (k < groupCount && sepAfter(k - 1) != 32) continue;
+    const confidence = parenPhoneConfidence(s, areaLen, k);
+    if (confidence > 0) {
+      emit(PHONE, s, gEnd(k - 1), confidence);
+      return gEnd(k - 1);
+    }
   }
   return -1;
+}
+
+/**
+ * The confidence, in thousandths, that the area code of `areaLen` digits in brackets at `s` and
+ * groups [0, k) after it are a phone number; 0 when they are not.
+ */
+function parenPhoneConfidence(s: i32, areaLen: i32, k: i32): i32 {
+  // An area code with a trunk 0 and one block: "(0141) 4960613", "(030) 12345678".
+  if (k == 1) {
+    const total = areaLen + gLen(0);
+    return at(s + 1) == 48 && gLen(0) >= 5 && total >= 9 && total <= 12 ? 800 : 0;
+  }
+  if (k != 2) return 0;
+  const l0 = gLen(0);
+  const l1 = gLen(1);
+  if (areaLen == 3 && l0 == 3 && l1 == 4) return 850;
+  const total = areaLen + l0 + l1;
+  return at(s + 1) == 48 && total >= 10 && total <= 11 && l0 >= 3 && l1 >= 3 ? 800 : 0;
 }
 
 /** International numbers: `+44 20 7946 0958`, `+1 (415) 555-2671`, `+8613800138000`. */
