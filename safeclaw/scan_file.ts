@@ -34,7 +34,7 @@ function lastIndexOfBytes(haystack: Uint8Array, needle: Uint8Array, from: number
  * not ended there. 0 when no such cut exists and the buffer must grow.
  */
 function cutPoint(bytes: Uint8Array, end: number): number {
-  const nl = bytes.lastIndexOf(0x0a, end - 1);
+  const nl = lineEndToCut(bytes, end);
   if (nl < 0) return 0;
   const cut = nl + 1;
   const header = lastIndexOfBytes(bytes, PEM_HEADER, Math.max(0, cut - PEM_BLOCK_REACH), cut);
@@ -45,6 +45,29 @@ function cutPoint(bytes: Uint8Array, end: number): number {
   // The block starts the buffer: a larger one may hold its end, unless it is already too long
   // for the scanner to take it as a block.
   return end < PEM_BLOCK_REACH ? 0 : cut;
+}
+
+// How far back a cut may move to keep a card printed over two lines in one chunk.
+const JOIN_REACH_BYTES = 4096;
+
+const isDigit = (byte: number) => byte >= 0x30 && byte <= 0x39;
+
+/**
+ * The last newline in `bytes[0, end)` that no value continues across: not one between a digit
+ * and a digit (the scanner joins a card printed over two lines), nor the buffer's last byte
+ * after a digit (what follows is not read yet). The last newline when every one within reach
+ * is such a place (a column of numbers); -1 when there is none.
+ */
+function lineEndToCut(bytes: Uint8Array, end: number): number {
+  const last = bytes.lastIndexOf(0x0a, end - 1);
+  for (let nl = last; nl >= 0 && last - nl <= JOIN_REACH_BYTES;) {
+    const before = nl > 0 && bytes[nl - 1] === 0x0d ? nl - 2 : nl - 1;
+    const digitBefore = before >= 0 && isDigit(bytes[before]);
+    if (!digitBefore || (nl + 1 < end && !isDigit(bytes[nl + 1]))) return nl;
+    // (A negative start would make lastIndexOf search from the end.)
+    nl = nl > 0 ? bytes.lastIndexOf(0x0a, nl - 1) : -1;
+  }
+  return last;
 }
 
 /** What a scan reads besides a file's path: anything with a synchronous read, `Deno.stdin` too. */

@@ -97,6 +97,29 @@ Deno.test("scanFile: a PEM private key, the one value across lines, is found whe
   }
 });
 
+Deno.test("scanFile: a card printed over two lines is found wherever a chunk ends", async () => {
+  const filler = (n: number) => Array.from({ length: n }, (_, i) => `log line ${i} nothing here`);
+  const path = await Deno.makeTempFile();
+  try {
+    for (const before of [1, 3, 9]) {
+      for (const eol of ["\n", "\r\n"]) {
+        const card = `card 4111 1111${eol}1111 1111 ok`;
+        const text = [...filler(before), card, ...filler(4), "mail ada@example.org"].join(eol);
+        await Deno.writeTextFile(path, text);
+        const scanner = createScanner();
+        const expected = scanner.scan(text);
+        scanner.free();
+        assertEquals(expected.map((f) => f.type), ["credit_card", "email"]);
+        for (const chunkBytes of [64, 100, 150, 256]) {
+          assertEquals(scanAll(path, chunkBytes), expected, `${before} lines, ${chunkBytes} bytes`);
+        }
+      }
+    }
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
 Deno.test("scanFile: an empty file has no findings", async () => {
   const path = await Deno.makeTempFile();
   try {
