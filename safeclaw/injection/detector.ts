@@ -65,8 +65,11 @@ const OBFUSCATED_VIEWS = new Set([
   "nato",
   "zalgo",
 ]);
-// The rules that read markup as written rather than a normalized view.
-const RAW_RULES = RULES.filter((rule) => rule.raw);
+// The rules that read the text with its disguise taken off: chat-template tokens, which fake a
+// system turn to whoever reads them. Not the markdown image: only an image a renderer draws
+// carries data out, and none draws "！[" or "!\u200b[" as one (a CJK "！" before a link is
+// ordinary punctuation).
+const DISGUISE_RULES = RULES.filter((rule) => rule.raw && rule.category === "template_injection");
 
 const HIDDEN_VIEWS = new Set([
   "hidden_html",
@@ -172,14 +175,14 @@ export class RuleReading {
   }
 
   /**
-   * The raw rules read markup as written, so zero-width joiners, look-alike letters or fullwidth
-   * forms inside "<|im_start|>" hid it from them: they read the text with its disguise taken
-   * off too, where the text as written did not satisfy them.
+   * The chat-template rule reads markup as written, so zero-width joiners, look-alike letters or
+   * fullwidth forms inside "<|im_start|>" hid it: it reads the text with its disguise taken off
+   * too, where the text as written did not satisfy it.
    */
   #readDisguised(window: string): void {
     const bare = withoutDisguise(window);
     if (bare === window) return;
-    for (const rule of RAW_RULES) {
+    for (const rule of DISGUISE_RULES) {
       if (this.#plainMatched.has(rule.id) || (rule.untrustedOnly && !this.#untrusted)) continue;
       const m = ruleMatch(rule, bare);
       if (!m) continue;

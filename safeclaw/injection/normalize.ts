@@ -28,8 +28,11 @@ export interface TextView {
   text: string;
 }
 
-// Zero-width, joiners, soft hyphen, word joiner, BOM and the bidi controls.
-const INVISIBLE = /[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+// Every default-ignorable code point (zero-width characters and joiners, soft hyphen, word
+// joiner, BOM, the combining grapheme joiner, variation selectors, Hangul fillers, tag
+// characters, ...), U+180E and the bidi controls: invisible in print, so an attack spelled with
+// one between every letter reads as the attack.
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u180e\u202a-\u202e\u2066-\u2069]/gu;
 
 // Letters that look like Latin ones (a subset of Unicode's confusables.txt: Cyrillic, Greek and
 // Armenian homoglyphs of the Latin alphabet). NFKC already folds fullwidth and math letters.
@@ -168,19 +171,24 @@ function leetspeak(text: string): string {
   // Only inside words that mix letters with leet digits, so numbers in prose stay numbers.
   // Word by word, then a test for a letter: `/\S*[a-z]\S*/g` read the same runs but rescanned
   // a long word without letters from each of its characters (quadratic).
-  const digitWords = writtenInLeetspeak(text);
+  const nearLeet = wordsNearLeetspeak(text);
+  let index = 0;
   return text.replace(
     /\S+/g,
     (word) => {
+      const near = nearLeet[index++];
       if (!/[a-z]/.test(word)) {
-        // In a text written in leetspeak, "70", "15" and "4" are "to", "is" and "a".
-        const digits = digitWords ? LEET_DIGIT_WORD.exec(word) : null;
+        // Beside leetspeak, "70", "15" and "4" are "to", "is" and "a".
+        const digits = near ? LEET_DIGIT_WORD.exec(word) : null;
         return digits ? digits[1] + digits[2].replace(/./g, (c) => LEET[c]) + digits[3] : word;
       }
-      // A word-final "!" ends the sentence ("d1r3c710n5!"), it is not an "i".
-      const bang = /!+$/.exec(word)?.[0] ?? "";
-      const head = word.slice(0, word.length - bang.length);
-      return head.replace(/[0134578@$!|+]/g, (c) => LEET[c]) + bang;
+      // A word-final "!" ends the sentence ("d1r3c710n5!"), it is not an "i"; after a single
+      // letter it is one ("a!" is "ai"). Counted from the end: a regex for the run rescanned a
+      // run of "!" inside a word from each of its characters.
+      let head = word.length;
+      while (head > 0 && word.charCodeAt(head - 1) === 0x21) head--;
+      if (head < 2) head = word.length;
+      return word.slice(0, head).replace(/[0134578@$!|+]/g, (c) => LEET[c]) + word.slice(head);
     },
   );
 }
@@ -188,21 +196,36 @@ function leetspeak(text: string): string {
 // A word of at most four leet digits, in its quotes, brackets and punctuation.
 const LEET_DIGIT_WORD = /^([("'“‘]*)([0134578]{1,4})([.,;:!?)"'”’]*)$/;
 
+// A leet digit between two letters ("y0ur", "pr3v10u5"): ordinals, units and versions ("4th",
+// "10kg", "python3") have their digits at an edge.
+const LEET_INSIDE = /[a-z][0134578]+[a-z]/;
+
+// How many words away from a word in leetspeak a word of digits alone is read as letters.
+const LEET_REACH = 3;
+
 /**
- * Whether `text` is written in leetspeak: at least two of its words, and three in ten of those
- * with letters, have a leet digit between two letters ("y0ur", "pr3v10u5"). Ordinals, units and
- * versions ("4th", "10kg", "python3") have their digits at an edge; leetspeak puts them
- * everywhere.
+ * For each word of `text` (runs of non-space), whether it stands within
+ * {@linkcode LEET_REACH} words of a word with a leet digit between letters, in a text with at
+ * least two such words: there "537 4side" is "set aside", while a digit far from any ("k8s 1.28
+ * with 3 nodes") or in a text with one such word stays a number. Decided per word, not per text,
+ * so that a line of leetspeak in a page of prose is read as well.
  */
-function writtenInLeetspeak(text: string): boolean {
-  let lettered = 0;
-  let mixed = 0;
-  for (const word of text.match(/\S+/g) ?? []) {
-    if (!/[a-z]/.test(word)) continue;
-    lettered++;
-    if (/[a-z][0134578]+[a-z]/.test(word)) mixed++;
+function wordsNearLeetspeak(text: string): boolean[] {
+  const words = text.match(/\S+/g) ?? [];
+  const leet = words.map((word) => LEET_INSIDE.test(word));
+  const near = new Array<boolean>(words.length).fill(false);
+  if (leet.filter(Boolean).length < 2) return near;
+  let last = -Infinity;
+  for (let i = 0; i < words.length; i++) {
+    if (leet[i]) last = i;
+    if (i - last <= LEET_REACH) near[i] = true;
   }
-  return mixed >= 2 && mixed >= 0.3 * lettered;
+  let next = Infinity;
+  for (let i = words.length - 1; i >= 0; i--) {
+    if (leet[i]) next = i;
+    if (next - i <= LEET_REACH) near[i] = true;
+  }
+  return near;
 }
 
 /**
@@ -601,7 +624,7 @@ export function rot13ReadsBetter(textViews: readonly TextView[]): boolean {
   const rot = textViews.find((v) => v.source === "rot13");
   if (!plain || !rot) return false;
   const rotated = rotatableWordShare(rot.text);
-  return rotated.words >= 2 && rotated.share >= 0.3 &&
+  return rotated.words >= 3 && rotated.share >= 0.3 &&
     rotated.share >= 2 * rotatableWordShare(plain.text).share;
 }
 

@@ -45,6 +45,14 @@ const HOSTILE: Record<string, string> = {
   "'hey ai'": fill("hey ai "),
   "'<|'": fill("<|"),
   "'<!--'": fill("<!--"),
+  // The leetspeak view's word-final "!": a run of "!" inside one word.
+  "a word of '!' between letters": "a" + fill("!") + "x",
+  "a word of '!' before a letter": fill("!") + "a",
+  "leet words and digit words": fill("y0ur 70 537 "),
+  // The disguised reading: non-ASCII text the template rule reads again.
+  "'<|' with zero-width joiners": fill("<|\u200b"),
+  "fullwidth '＜｜'": fill("＜｜"),
+  "'\nsystem:' in look-alikes, and spaces": "\nѕуѕtеm:" + fill(" ") + "é",
 };
 
 Deno.test("no rule takes more than linear time on hostile input: 200 KB in well under a second", () => {
