@@ -48,6 +48,7 @@ export interface InjectionOptions {
 }
 
 const OBFUSCATED_VIEWS = new Set([
+  "diacritics",
   "disguised",
   "leetspeak",
   "spaced",

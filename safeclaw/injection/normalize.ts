@@ -18,6 +18,7 @@ export type ViewSource =
   | "hidden_html"
   | "hidden_markdown"
   | "reversed"
+  | "diacritics"
   | PayloadEncoding;
 
 /** One normalized view of the text. */
@@ -226,6 +227,32 @@ function wordsNearLeetspeak(text: string): boolean[] {
     if (next - i <= LEET_REACH) near[i] = true;
   }
   return near;
+}
+
+// A Latin letter with a diacritic, precomposed or as a combining mark: the cheap test every
+// text takes before the count.
+const MAY_CARRY_MARKS = /[\u00c0-\u024f\u0300-\u036f\u1e00-\u1eff]/;
+
+/**
+ * `text` with its diacritics removed, where they are a disguise: three in ten of at least eight
+ * Latin letters carry one ("ïgnörë äll prëvïöüs", or a combining acute on every letter, which
+ * NFKC composes into other words). French or German prose has a few in a hundred; undefined
+ * there, and where no letter carries one.
+ */
+function withoutDiacritics(text: string): string | undefined {
+  if (!MAY_CARRY_MARKS.test(text)) return undefined;
+  const decomposed = text.normalize("NFD");
+  let letters = 0;
+  let marked = 0;
+  for (let i = 0; i < decomposed.length; i++) {
+    const c = decomposed.charCodeAt(i);
+    if (c < 0x61 || c > 0x7a) continue;
+    letters++;
+    const next = decomposed.charCodeAt(i + 1);
+    if (next >= 0x300 && next <= 0x36f) marked++;
+  }
+  if (letters < 8 || marked < 0.3 * letters) return undefined;
+  return decomposed.replace(/[\u0300-\u036f]+/g, "");
 }
 
 /**
@@ -662,6 +689,8 @@ export function views(text: string): TextView[] {
   if (leet !== plain) out.push({ source: "leetspeak", text: leet });
   const spaced = despaced(fold);
   if (spaced !== plain) out.push({ source: "spaced", text: spaced });
+  const unmarked = withoutDiacritics(plain);
+  if (unmarked) out.push({ source: "diacritics", text: unmarked });
   for (const m of text.matchAll(/[A-Za-z0-9+/_-]{16,}={0,2}/g)) {
     const decoded = decodeBase64(m[0]);
     if (decoded) out.push({ source: "base64", text: canonical(decoded) });
