@@ -52,18 +52,26 @@ const JOIN_REACH_BYTES = 4096;
 
 const isDigit = (byte: number) => byte >= 0x30 && byte <= 0x39;
 
+// A space, a tab or a carriage return: what the scanner passes over beside a line break when it
+// looks for a number on the next line or the one before (a table's rows), as the cut does.
+const isBlank = (byte: number) => byte === 0x20 || byte === 0x09 || byte === 0x0d;
+
 /**
  * The last newline in `bytes[0, end)` that no value continues across: not one between a digit
- * and a digit (the scanner joins a card printed over two lines), nor the buffer's last byte
- * after a digit (what follows is not read yet). The last newline when every one within reach
+ * and a digit, blanks aside (the scanner joins a card printed over two lines, and a row of
+ * numbers under it keeps it from being one), nor one followed by blanks alone up to the buffer's
+ * end after a digit (what follows is not read yet). The last newline when every one within reach
  * is such a place (a column of numbers); -1 when there is none.
  */
 function lineEndToCut(bytes: Uint8Array, end: number): number {
   const last = bytes.lastIndexOf(0x0a, end - 1);
   for (let nl = last; nl >= 0 && last - nl <= JOIN_REACH_BYTES;) {
-    const before = nl > 0 && bytes[nl - 1] === 0x0d ? nl - 2 : nl - 1;
+    let before = nl - 1;
+    while (before >= 0 && isBlank(bytes[before])) before--;
+    let after = nl + 1;
+    while (after < end && isBlank(bytes[after])) after++;
     const digitBefore = before >= 0 && isDigit(bytes[before]);
-    if (!digitBefore || (nl + 1 < end && !isDigit(bytes[nl + 1]))) return nl;
+    if (!digitBefore || (after < end && !isDigit(bytes[after]))) return nl;
     // (A negative start would make lastIndexOf search from the end.)
     nl = nl > 0 ? bytes.lastIndexOf(0x0a, nl - 1) : -1;
   }

@@ -120,6 +120,78 @@ Deno.test("scanFile: a card printed over two lines is found wherever a chunk end
   }
 });
 
+Deno.test("scanFile: a row of numbers under a card printed over two lines keeps it from being one wherever a chunk ends", async () => {
+  const filler = (n: number) => Array.from({ length: n }, (_, i) => `log line ${i} nothing here`);
+  const path = await Deno.makeTempFile();
+  try {
+    // Blanks around the line break before the row: the scanner passes over them, and so must
+    // the cut, or a chunk ending after the card's line would lose the row under it.
+    for (const [end, start] of [[" ", " "], ["\t", ""], ["", "  "], [" \r", "\t"]]) {
+      const rows = `card 4111 1111\n1111 1111${end}\n${start}2222 3333`;
+      const text = [...filler(3), rows, ...filler(4), "card 4111 1111\n1111 1111 ok"].join("\n");
+      await Deno.writeTextFile(path, text);
+      const scanner = createScanner();
+      const expected = scanner.scan(text);
+      scanner.free();
+      assertEquals(expected.map((f) => f.type), ["credit_card"], JSON.stringify(rows));
+      for (let chunkBytes = 64; chunkBytes <= 200; chunkBytes++) {
+        assertEquals(
+          scanAll(path, chunkBytes),
+          expected,
+          `${JSON.stringify(rows)}, ${chunkBytes} bytes`,
+        );
+      }
+    }
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("scanFile: a first line of many groups before a long line leaves the scan of the rest whole", async () => {
+  const probe = "SSN 536-22-1947, card 4111 1111 1111 1111, mail ada@example.org";
+  const text = [
+    "1111 1 1 1 1 1 1 1",
+    "9 ".repeat(3000),
+    probe,
+    "1111 1 1 1 1 1 1 1",
+    "9 ".repeat(3000),
+    probe,
+  ]
+    .join("\n");
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeTextFile(path, text);
+    const offset = text.indexOf(probe);
+    const second = text.lastIndexOf(probe);
+    const values = [["us_ssn", "536-22-1947"], ["credit_card", "4111 1111 1111 1111"], [
+      "email",
+      "ada@example.org",
+    ]];
+    const expected = [offset, second].flatMap((at) =>
+      values.map(([type, value]) => ({
+        type,
+        start: at + probe.indexOf(value),
+        end: at + probe.indexOf(value) + value.length,
+      }))
+    );
+    for (const chunkBytes of [64, 4096, 1 << 20]) {
+      const findings = scanAll(path, chunkBytes).map(({ type, start, end }) => ({
+        type,
+        start,
+        end,
+      }));
+      assertEquals(findings, expected, `${chunkBytes} bytes`);
+    }
+    // scan --file's JSON too, and a scanner that scanned it goes on finding the probe.
+    const scanner = createScanner();
+    assertEquals([...scanFileJson(path, scanner)].length > 0, true);
+    assertEquals(scanner.scan(probe).map((f) => f.type), ["us_ssn", "credit_card", "email"]);
+    scanner.free();
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
 Deno.test("scanFile: an empty file has no findings", async () => {
   const path = await Deno.makeTempFile();
   try {

@@ -53,6 +53,8 @@ export const CONTEXT_WORDS: Partial<Record<EntityType, readonly string[]>> = {
     "تلفن",
     "موبایل",
   ],
+  // The scanner decides a card printed over two lines by its own card words
+  // (wasm/assembly/pii/numbers.ts), every word here among them: a test holds them together.
   credit_card: [
     "card",
     "credit",

@@ -82,16 +82,28 @@ export function foldForDetection(text: string): FoldedText | undefined {
   const segments: { at: number; from: number; to: number; plain: boolean }[] = [];
   let length = 0; // of the folded text so far
   let last = 0; // the original offset after the last folded character
+  // Adds [from, to) of the text, at the end of the folded text, as mapping unit to unit. A
+  // character folded to one unit from one (an Arabic-Indic or a fullwidth digit) maps so too,
+  // and joins the plain stretch before it: a text written in such digits is a few segments, not
+  // one a character.
+  const addPlain = (from: number, to: number) => {
+    const previous = segments.at(-1);
+    if (previous?.plain && previous.to === from) previous.to = to;
+    else segments.push({ at: length, from, to, plain: true });
+    length += to - from;
+  };
   const folded = text.replace(FOLDABLE_ALL, (ch: string, index: number) => {
-    if (index > last) segments.push({ at: length, from: last, to: index, plain: true });
-    length += index - last;
+    if (index > last) addPlain(last, index);
     last = index + ch.length;
     const out = foldChar(ch);
-    if (out.length) segments.push({ at: length, from: index, to: last, plain: false });
-    length += out.length;
+    if (out.length === 1 && ch.length === 1) addPlain(index, last);
+    else {
+      if (out.length) segments.push({ at: length, from: index, to: last, plain: false });
+      length += out.length;
+    }
     return out;
   });
-  if (text.length > last) segments.push({ at: length, from: last, to: text.length, plain: true });
+  if (text.length > last) addPlain(last, text.length);
   // The original span of the character behind folded code unit `i` (0 <= i < folded.length).
   const origin = (i: number): [number, number] => {
     let lo = 0;
@@ -136,13 +148,32 @@ export const FOLD_CONTEXT = 320;
  */
 export function foldedWindows(text: string, context = FOLD_CONTEXT): FoldedWindow[] {
   const stretches: [number, number][] = [];
+  // The last stretch's end before it is widened. Widening keeps order, and the ends come in
+  // order, so a stretch is widened once, when it closes: a character within `context` of the
+  // last one only moves this end on. A text dense with foldable characters (a megabyte of
+  // Arabic-Indic digits) is one stretch, not a widening each character.
+  let rawEnd = -1;
   for (const match of text.matchAll(FOLDABLE_ALL)) {
-    const start = widen(text, match.index - context, -1);
-    const end = widen(text, match.index + match[0].length + context, 1);
+    const rawStart = match.index - context;
+    const end = match.index + match[0].length + context;
     const last = stretches.at(-1);
-    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
-    else stretches.push([start, end]);
+    if (last && rawStart <= rawEnd) {
+      rawEnd = end;
+      continue;
+    }
+    const start = widen(text, rawStart, -1);
+    if (last) {
+      last[1] = widen(text, rawEnd, 1);
+      if (start <= last[1]) {
+        rawEnd = end;
+        continue;
+      }
+    }
+    stretches.push([start, end]);
+    rawEnd = end;
   }
+  const open = stretches.at(-1);
+  if (open) open[1] = widen(text, rawEnd, 1);
   return stretches.map(([start, end]) => ({
     offset: start,
     view: foldForDetection(text.slice(start, end))!,

@@ -239,6 +239,25 @@ function endsAfterKnownPhone(read: string, start: number, known: Detection | und
 }
 
 /**
+ * Whether the metadata takes all of `candidate` as one number: an international or a North
+ * American one as {@linkcode confidenceOf} judges them, or a valid national number of one of the
+ * {@linkcode PHONE_REGIONS} written as that region writes it, its digits those of its national
+ * format. The last keeps out the readings the parser allows but no one writes: a region's
+ * international prefix read into the number (Singapore dials out with "020", so "020 7946 0958
+ * 100" would be a Russian number) and a national number without its trunk 0 (Germany would take
+ * "415 555 2671 100" as 04155 5526 71100). It parses the number once a region, so it is asked
+ * only where the scanner's layout and a longer reading disagree.
+ */
+function metadataTakesWhole(candidate: string): boolean {
+  if (confidenceOf(candidate, false) > 0) return true;
+  const digits = candidate.replace(/\D/g, "");
+  return PHONE_REGIONS.some((region) => {
+    const parsed = parsePhoneNumberFromString(candidate, { defaultCountry: region });
+    return parsed?.isValid() === true && parsed.format("NATIONAL").replace(/\D/g, "") === digits;
+  });
+}
+
+/**
  * Finds phone numbers in `text`.
  *
  * @example
@@ -265,9 +284,9 @@ export function findPhones(text: string, known: readonly Detection[] = []): Dete
     // scanner stopped before).
     if (isKnown(start, start + read.length)) continue;
     // Groups of digits after a space that the scanner's layout left out ("phone 020 7946 0958
-    // 100 times") belong to the number only where the metadata says so ("011 44 20 7946 0958"):
-    // a context word cannot lift them into it.
-    if (endsAfterKnownPhone(read, start, known[k]) && confidenceOf(read, false) === 0) continue;
+    // 100 times") belong to the number only where the metadata says so ("011 44 20 7946 0958",
+    // "Tel. 030 1234 5678 9", a German number): a context word cannot lift them into it.
+    if (endsAfterKnownPhone(read, start, known[k]) && !metadataTakesWhole(read)) continue;
     // A last group that only a longer, invalid number would hold is left to the words after
     // it: "415 555-2671 100 times".
     const candidate = read.slice(0, withoutTrailingDigits(read));

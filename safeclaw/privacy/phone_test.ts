@@ -211,3 +211,13 @@ Deno.test("phone: '#' and digits after a space are not an extension", () => {
   assertEquals(phones("(415) 555-2671 x14"), ["(415) 555-2671 x14"]);
   assertEquals(phones("(415) 555-2671 ext. 14"), ["(415) 555-2671 ext. 14"]);
 });
+
+Deno.test("phone: digits after the scanner's number belong to it where the whole is a valid national number", () => {
+  // German numbers vary in length: 030 1234 5678 9 is one Berlin number, as the metadata says.
+  assertEquals(phones("Tel. 030 1234 5678 9"), ["030 1234 5678 9"]);
+  assertEquals(phones("Telefon: 030 1234 5678 91"), ["030 1234 5678 91"]);
+  // Readings the parser allows but no one writes stay out: a region's international prefix
+  // read into the number (Singapore dials out with 020), a national number without its trunk 0.
+  assertEquals(phones("phone 020 7946 0958 100 times"), ["020 7946 0958"]);
+  assertEquals(phones("tel 415 555-2671 100 times"), ["415 555-2671"]);
+});

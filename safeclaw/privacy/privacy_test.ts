@@ -1,4 +1,5 @@
 import { assert, assertEquals } from "@a3s/common/testing";
+import { createScanner } from "@a3s/wasm/pii";
 import { createClassifier } from "../classify.ts";
 import {
   abnValid,
@@ -16,9 +17,10 @@ import {
 } from "./checksums.ts";
 import { cardScheme } from "./cards.ts";
 import { detect } from "./detect.ts";
-import { hasContext } from "./context.ts";
+import { CONTEXT_WORDS, hasContext } from "./context.ts";
 import { fakerCorpus } from "../quality/faker_corpus.ts";
 import { scoreFindings } from "../quality/score.ts";
+import { Random } from "../quality/random.ts";
 
 const classifier = createClassifier();
 const found = (text: string) =>
@@ -294,9 +296,53 @@ Deno.test("a card split by one line break in a message is found whole", () => {
       ["card 4111 1111\n1111 1111 thanks", "4111 1111\n1111 1111"],
       ["Please charge my Visa 4111 1111 1111\n1111 before Friday.", "4111 1111 1111\n1111"],
       ["Amex 3782 822463\r\n10005, expiry 05/27", "3782 822463\r\n10005"],
-      ["4111 1111\n1111 1111", "4111 1111\n1111 1111"],
+      ["Kartennummer: 4111 1111\n1111 1111", "4111 1111\n1111 1111"],
+      ["رقم البطاقة ٤١١١ ١١١١\n١١١١ ١١١١ شكرا", "٤١١١ ١١١١\n١١١١ ١١١١"],
     ]
   ) assertEquals(found(text), [["credit_card", value]], text);
+  // With no card word on its line, a number over two lines is two rows of numbers.
+  assertEquals(found("4111 1111\n1111 1111"), []);
+});
+
+Deno.test("every card word of the context words lets the scanner join a card over two lines", () => {
+  // The scanner decides a card split by a line break itself (scan --file prints its findings as
+  // they are): its card words hold every one the context layer has.
+  const scanner = createScanner();
+  for (const word of CONTEXT_WORDS.credit_card ?? []) {
+    const text = `${word} 4111 1111\n1111 1111`;
+    const value = "4111 1111\n1111 1111";
+    assertEquals(scanner.scan(text).map((f) => text.slice(f.start, f.end)), [value], word);
+    assertEquals(found(text), [["credit_card", value]], word);
+  }
+  scanner.free();
+});
+
+Deno.test("two rows of four-digit numbers are no card without a card word, whatever their digits", () => {
+  const random = new Random(29);
+  const block = () => random.digits(4);
+  const templates: (() => string)[] = [
+    () => `Amounts:\n${block()} ${block()}\n${block()} ${block()}\nThank you`,
+    () => `Order ${block()} ${block()}\n${block()} ${block()}`,
+    () => `${block()}-${block()}\n${block()}-${block()}`,
+    () => `ABCD\n${block()} ${block()} ${block()}`.replace("ABCD", block()),
+    () => `Tel\n${block()} ${block()}\n${block()} ${block()}`,
+  ];
+  for (const template of templates) {
+    let cards = 0;
+    let example = "";
+    for (let i = 0; i < 3000; i++) {
+      const text = template();
+      const types = classifier.classify(text).types;
+      if (types.includes("credit_card")) [cards, example] = [cards + 1, text];
+    }
+    assertEquals(cards, 0, JSON.stringify(example));
+  }
+  // A valid Aadhaar on the second line stays one.
+  const aadhaar = "2345 6789 0124";
+  assert(verhoeffValid(aadhaar.replaceAll(" ", "")));
+  // (4007 and its twelve digits pass Luhn: a card word would join them.)
+  assertEquals(found(`ref 4007\n${aadhaar}`), [["in_aadhaar", aadhaar]]);
+  assertEquals(found(`card 4007\n${aadhaar}`), [["credit_card", `4007\n${aadhaar}`]]);
 });
 
 Deno.test("numbers on separate lines stay apart: paragraphs, tables, versions, dates, orders", () => {

@@ -621,10 +621,144 @@ Deno.test("a card split by one line break is found whole, in its printed layouts
     ]
   ) {
     assertEquals(found(`card ${value} thanks`), [`credit_card:${value}`], value);
-    assertEquals(found(value), [`credit_card:${value}`], value);
+    // Without a card word, two rows of four-digit numbers are no card.
+    assertEquals(found(value), [], value);
   }
   // A date after a space is a value of its own, as on one line.
   assertEquals(found("card 4111 1111\n1111 1111 12/27"), ["credit_card:4111 1111\n1111 1111"]);
+});
+
+Deno.test("a card split by one line break needs a card word before it on its line", () => {
+  for (
+    const label of [
+      "Card:",
+      "Credit card no.",
+      "DEBIT",
+      "my Visa is",
+      "Mastercard",
+      "amex",
+      "Maestro",
+      "UnionPay",
+      "Diners Club",
+      "JCB",
+      "payment details:",
+      "CC#",
+      "PAN",
+      "Kartennummer:",
+      "Kreditkarte",
+      "numéro de carte",
+      "carta di credito",
+      "número do cartão",
+      "tarjeta",
+      "numer karty",
+      "卡号",
+      "信用卡：",
+      "カード番号",
+      "رقم البطاقة",
+      "بطاقة ائتمان",
+      "شماره کارت",
+      "cards on file: 1.",
+    ]
+  ) {
+    const text = `${label} 4111 1111\n1111 1111 ok`;
+    assertEquals(found(text), ["credit_card:4111 1111\n1111 1111"], text);
+  }
+  assertNothing([
+    // No card word, or one on the line before (a label line stays with its own line).
+    "Amounts:\n4111 1111\n1111 1111",
+    "Card\n4111 1111\n1111 1111",
+    // Words that only hold a card word ("discard", "scan", "accent") or start like one ("panel").
+    "discard 4111 1111\n1111 1111",
+    "scan 4111 1111\n1111 1111",
+    "accent 4111 1111\n1111 1111",
+    "panel 4111 1111\n1111 1111",
+    // A card word that labels another value, or a sentence before this one.
+    "card 4000 1234, then 4111 1111\n1111 1111",
+    "Paid by card. Order 4111 1111\n1111 1111",
+    "card ok; order 4111 1111\n1111 1111",
+    // Further back than a label reaches.
+    `card ${"x".repeat(60)} 4111 1111\n1111 1111`,
+  ]);
+});
+
+/** Four random digits. */
+function block(next: () => number): string {
+  return String(Math.floor(next() * 10_000)).padStart(4, "0");
+}
+
+Deno.test("two rows of four-digit numbers are no card without a card word, whatever their digits", () => {
+  let seed = 11;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const templates: ((b: () => string) => string)[] = [
+    (b) => `Amounts:\n${b()} ${b()}\n${b()} ${b()}\nThank you`,
+    (b) => `Order ${b()} ${b()}\n${b()} ${b()}`,
+    (b) => `${b()}-${b()}\n${b()}-${b()}`,
+    (b) => `${b()}\n${b()} ${b()} ${b()}`,
+    (b) => `Tel\n${b()} ${b()}\n${b()} ${b()}`,
+  ];
+  const scanner = createScanner({ types: ["credit_card"] });
+  for (const template of templates) {
+    let cards = 0;
+    let labelled = 0;
+    for (let i = 0; i < 3000; i++) {
+      const text = template(() => block(next));
+      cards += scanner.scan(text).length;
+      // The same rows after a card word: the ones that are a card's digits are found.
+      labelled += scanner.scan(`card ${text.slice(text.search(/\d/))}`).length;
+    }
+    const example = template(() => "1234");
+    assertEquals(cards, 0, example);
+    assert(labelled > 30, `${example}: ${labelled} cards after a card word`);
+  }
+  scanner.free();
+});
+
+Deno.test("a first line of many groups before a long line leaves the scanner whole", () => {
+  const probe = "SSN 536-22-1947, card 4111 1111 1111 1111, mail ada@example.org";
+  const expected = [
+    "us_ssn:536-22-1947",
+    "credit_card:4111 1111 1111 1111",
+    "email:ada@example.org",
+  ];
+  const scanner = createScanner();
+  const probeFinds = () =>
+    assertEquals(
+      scanner.scan(probe).map((f) => `${f.type}:${probe.slice(f.start, f.end)}`),
+      expected,
+    );
+  probeFinds();
+  for (
+    const hostile of [
+      "1111 1 1 1 1 1 1 1\n" + "9 ".repeat(3000) + "\n",
+      "card 1111 1 1 1 1 1 1 1\n" + "9 ".repeat(3000) + "\n",
+      "1111 1111 1111 1111 1 1 1 1\r\n" + "1111 ".repeat(500),
+      "4111 1111 1111\n" + "1 ".repeat(3000),
+      "card 4111 1111\n" + "1111-".repeat(3000) + "1",
+    ]
+  ) {
+    for (let round = 0; round < 3; round++) {
+      assertEquals(scanner.scan(hostile), [], hostile.slice(0, 30));
+      probeFinds();
+    }
+  }
+  scanner.free();
+});
+
+Deno.test("a card after a bracketed number is the card, not a phone from its first blocks", () => {
+  for (
+    const [text, value] of [
+      ["(01) 4111 1111 1111 1111", "4111 1111 1111 1111"],
+      ["(02) 5500 0000 0000 0004", "5500 0000 0000 0004"],
+      ["(05) 6011 0009 9013 9424", "6011 0009 9013 9424"],
+      ["item (01) 3782 8224 6310 005", "3782 8224 6310 005"],
+      ["(01)4111-1111-1111-1111", "4111-1111-1111-1111"],
+      ["(01) 4111 1111 1111 1111 12/27", "4111 1111 1111 1111"],
+      ["(415) 4111 1111 1111 1111 100 times", "4111 1111 1111 1111"],
+    ]
+  ) assertEquals(found(text), [`credit_card:${value}`], text);
+  // A phone whose blocks are no card stays a phone.
+  assertEquals(found("(01) 4111 1112 and more"), ["phone:(01) 4111 1112"]);
+  assertEquals(found("(020) 7946 0958 1111"), ["phone:(020) 7946 0958"]);
 });
 
 Deno.test("numbers on different lines are not joined across paragraphs, tables or other layouts", () => {
@@ -634,9 +768,12 @@ Deno.test("numbers on different lines are not joined across paragraphs, tables o
     "card 4111 1111\n \n1111 1111",
     "card 4111 1111\n  1111 1111",
     "card 4111 11\n11 1111 1111",
-    // Rows of a table: under a row that ends with a number, or over one that starts with one.
+    // Rows of a table: over a row that starts with a number, blanks around the line break
+    // aside; a row under another starts its line, where no card word stands before it.
+    "card 4111 1111\n1111 1111\n2222 3333",
+    "card 4111 1111\n1111 1111 \n\t2222 3333",
+    "card 4111 1111\n1111 1111\r\n 2222 3333",
     "1234 5678\n4111 1111\n1111 1111",
-    "4111 1111\n1111 1111\n2222 3333",
     "Totals\n4111 1111\n1111 1111\n0042",
     "id 7\n2019 2020\n4111 1111\n1111 1111\n2021 2022",
     // Luhn fails, no issuer, mixed separators, no separator but the break, too many digits.
@@ -645,11 +782,15 @@ Deno.test("numbers on different lines are not joined across paragraphs, tables o
     "card 4111-1111\n1111 1111",
     "card 41111111\n11111111",
     "card 4111 1111\n1111 1111 2222",
+    // A first line that no card starts with: more groups, or blocks other than 4-4-4 and 4-6.
+    "card 4111 1111 1111 1\n111",
+    "card 4111 11111\n11 1111",
+    "card 4111 1 1 1\n1111 1111 1111",
     // Versions, dates and times, order numbers split over lines.
-    "version 4.1.1\n1111 1111",
-    "2024-01-05\n4111 1111 1111",
-    "at 10:30\n4111 1111 1111",
-    "order ORD-4111 1111\n1111 1111",
+    "card version 4.1.1\n1111 1111",
+    "card 2024-01-05\n4111 1111 1111",
+    "card at 10:30\n4111 1111 1111",
+    "card order ORD-4111 1111\n1111 1111",
   ]);
   // A card that fills its line is not extended by a number on the next one.
   assertEquals(found("card 4111 1111 1111 1111\n1234 end"), ["credit_card:4111 1111 1111 1111"]);

@@ -2,7 +2,7 @@
 // once, then every span of whole groups is tried against the numeric types, longest first.
 // Groups only break at spaces, so "4111 1111 1111 1111 2025" still yields the card.
 
-import { at, isAlnum, isDigit, isWord, precededBy } from "./text";
+import { at, isAlnum, isDigit, isUpper, isWord, precededBy, utf8WordAt } from "./text";
 import { CN_ID, CREDIT_CARD, emit, IP_ADDRESS, PHONE, US_SSN } from "./findings";
 
 const MAX_GROUPS: i32 = 8;
@@ -65,13 +65,17 @@ export function skipCompound(i: i32): i32 {
 
 /**
  * Reads digit groups from `s` into groups `first` on (0, or after the groups of the line before
- * when a line's groups may continue them); returns the token end, or -1 when the token runs on.
+ * when a line's groups may continue them); returns the token end, or -1 when the token runs on
+ * (more than MAX_GROUPS groups in all: no value has that many).
  */
 function readGroups(s: i32, first: i32 = 0): i32 {
   groupCount = first;
   endsWithX = false;
   let i = s;
   while (true) {
+    // Checked before every store, `first` included: the arrays hold MAX_GROUPS groups and
+    // nothing past them is ours.
+    if (groupCount >= MAX_GROUPS) return -1;
     const start = i;
     while (isDigit(at(i))) i++;
     store<i32>(groupStarts + (<usize>groupCount << 2), start);
@@ -81,7 +85,6 @@ function readGroups(s: i32, first: i32 = 0): i32 {
     store<i32>(separators + (<usize>groupCount << 2), sepOk ? c : 0);
     groupCount++;
     if (!sepOk) break;
-    if (groupCount == MAX_GROUPS) return -1;
     i++;
   }
   let c = at(i);
@@ -421,17 +424,6 @@ export function scanNumber(s: i32): i32 {
   return c == 32 || c == 9;
 }
 
-/** Whether only blanks stand before `i` on its line, and the line before ends with a digit. */
-function belowNumberRow(i: i32): bool {
-  let p = i - 1;
-  while (isBlank(at(p))) p--;
-  if (at(p) != 10) return false;
-  p--;
-  if (at(p) == 13) p--;
-  while (isBlank(at(p))) p--;
-  return isDigit(at(p));
-}
-
 /** Whether only blanks follow `i` on its line, and the line after starts with a digit. */
 function aboveNumberRow(i: i32): bool {
   let p = i;
@@ -444,23 +436,27 @@ function aboveNumberRow(i: i32): bool {
 }
 
 /**
- * A card that one line break splits, as a message wrapped at its width leaves it: "4111 1111\n
- * 1111 1111". The groups read (the head, ending at `end`, where the break is) continue with the
- * groups that start the next line (the tail) when together they are a card in its printed
- * layout: blocks of four with a shorter last one, or 4-6-5 and 4-6-4, with one kind of space or
- * hyphen between blocks besides the break, and more digits than the head holds alone. Never
- * across a blank line (the tail starts right after the break), nor across rows of a table: the
- * head may not start its line under a line that ends with a digit, nor the tail end its line
- * over a line that starts with one. Emits the card and returns its end, or returns -1 with the
- * head's groups as they were read.
+ * A card that one line break splits, as a message wrapped at its width leaves it: "card 4111
+ * 1111\n1111 1111". The groups read (the head, ending at `end`, where the break is) continue
+ * with the groups that start the next line (the tail) when together they are a card in its
+ * printed layout: blocks of four with a shorter last one, or 4-6-5 and 4-6-4, with one kind of
+ * space or hyphen between blocks besides the break, and more digits than the head holds alone.
+ * Never across a blank line (the tail starts right after the break), nor over a line that starts
+ * with a number (a row of a table); the card word that must stand before the head on its line
+ * keeps the head off the start of a row.
+ *
+ * Two rows of a table of four-digit numbers take this layout, and about one such table in 27
+ * also passes Luhn and an issuer's range, so the card is reported only where a card word stands
+ * before it on its line (`cardWordBefore`). The scanner decides this itself, at its usual
+ * confidence, rather than leaving a weak finding for the context words of the TypeScript layer:
+ * `scan --file` prints the scanner's findings as they are and `classify()` keeps a card the
+ * scanner found as it is, so both report the same card, and neither reports a bare one.
+ *
+ * Emits the card and returns its end, or returns -1 with the head's groups as they were read.
  */
 function scanWrappedCard(end: i32): i32 {
   const head = groupCount;
-  if (gLen(0) != 4 || endsWithX || !digitAfterBreak(end)) return -1;
-  let headDigits = 0;
-  for (let k = 0; k < head; k++) headDigits += gLen(k);
-  // Thirteen digits or more are a value of the first line (scanGroups reads it there).
-  if (headDigits > 12 || belowNumberRow(gStart(0))) return -1;
+  if (endsWithX || !digitAfterBreak(end) || !cardHeadFits(head)) return -1;
   store<i32>(separators + (<usize>(head - 1) << 2), 10);
   let cardEnd = readGroups(end + lineBreakAt(end), head);
   if (cardEnd >= 0 && at(cardEnd) != 64) {
@@ -473,7 +469,10 @@ function scanWrappedCard(end: i32): i32 {
         : -1;
       if (cardEnd >= 0) groupCount = last;
     }
-    if (cardEnd >= 0 && wrappedCardFits(head) && !aboveNumberRow(cardEnd)) {
+    if (
+      cardEnd >= 0 && wrappedCardFits(head) && !aboveNumberRow(cardEnd) &&
+      cardWordBefore(gStart(0))
+    ) {
       emit(CREDIT_CARD, gStart(0), cardEnd, 970);
       return cardEnd;
     }
@@ -482,6 +481,102 @@ function scanWrappedCard(end: i32): i32 {
   store<i32>(separators + (<usize>(head - 1) << 2), 0);
   endsWithX = false;
   return -1;
+}
+
+/**
+ * Whether groups [0, head) may be the first line of a card printed over two: 4, 4-4 or 4-4-4
+ * (blocks of four before the last), or 4-6 (Amex and Diners). A line of more groups or digits
+ * is a value of its own, and the tail's groups are read after these, within MAX_GROUPS.
+ */
+function cardHeadFits(head: i32): bool {
+  if (head > 3 || gLen(0) != 4) return false;
+  if (head == 1) return true;
+  const second = gLen(1);
+  if (head == 2) return second == 4 || second == 6;
+  return second == 4 && gLen(2) == 4;
+}
+
+// Words that name a payment card, in lowercase: every card word of the TypeScript layer
+// (`CONTEXT_WORDS.credit_card` in safeclaw/privacy/context.ts; a test there holds this list to
+// it), with the networks' names, "payment", "cc" and "pan" (primary account number), and the
+// word for a card in more languages. ASCII words start a word, and those of four letters or more
+// may go on ("cards", "Kartennummer"); "cc", "pan" and "jcb" also end one. A word in another
+// script may stand inside a longer word ("البطاقة" holds "بطاقة").
+const CARD_WORDS: string[] = [
+  "card",
+  "credit",
+  "debit",
+  "visa",
+  "mastercard",
+  "amex",
+  "maestro",
+  "unionpay",
+  "diners",
+  "jcb",
+  "payment",
+  "cc",
+  "pan",
+  // German "Karte" and "Kartennummer", Polish and Czech "karta" and "karty".
+  "kart",
+  "kredit",
+  "carte",
+  "carta",
+  "cartão",
+  "tarjeta",
+  "卡号",
+  "信用卡",
+  "カード",
+  "بطاقة",
+  "ائتمان",
+  "کارت",
+];
+
+// How far before a card's first digit its card word may start, in bytes (the TypeScript
+// layer's context words reach 48 code units back).
+const CARD_WORD_REACH: i32 = 48;
+
+/** Whether `c` may stand between the digits of a number: a space, `.`, `-`, `(` or `)`. */
+// @ts-ignore: decorator
+@inline function isNumberJoint(c: i32): bool {
+  return c == 32 || c == 46 || c == 45 || c == 40 || c == 41;
+}
+
+/**
+ * Whether a card word stands before `s` on its line: within CARD_WORD_REACH bytes, and not
+ * before the end of a sentence (`;`, `!`, `?`, or `.` and a capital after a blank) or another
+ * number of four digits or more. A label belongs to the value right after it, as in the
+ * TypeScript layer's `hasContext`, so "card 4111 1111 1111 1111, order 4802 2873\n7719 7103"
+ * lends the order number nothing.
+ */
+function cardWordBefore(s: i32): bool {
+  const limit = s > CARD_WORD_REACH ? s - CARD_WORD_REACH : 0;
+  let from = s;
+  let digits = 0;
+  while (from > limit) {
+    const c = at(from - 1);
+    if (c == 10 || c == 13 || c == 59 || c == 33 || c == 63) break;
+    if (c == 46 && isBlank(at(from)) && isUpper(at(from + 1))) break;
+    if (isDigit(c)) {
+      digits++;
+      if (digits == 4) break;
+    } else if (!(digits > 0 && isNumberJoint(c) && isDigit(at(from - 2)))) {
+      digits = 0;
+    }
+    from--;
+  }
+  for (let p = from; p < s; p++) {
+    for (let w = 0; w < CARD_WORDS.length; w++) {
+      const word = unchecked(CARD_WORDS[w]);
+      const n = utf8WordAt(p, word);
+      if (n == 0) continue;
+      if (word.charCodeAt(0) < 0x80) {
+        if (isAlnum(at(p - 1))) continue;
+        if (word.length < 4 && isAlnum(at(p + n))) continue;
+      }
+      return true;
+    }
+  }
+  return false;
 }
 
 /** Whether the groups read, split by a line break after group `head - 1`, are a valid card. */
@@ -585,6 +680,9 @@ export function scanParenPhone(s: i32): i32 {
   if (at(i) == 32) i++;
   if (!isDigit(at(i))) return -1;
   if (readGroups(i) < 0) return -1;
+  // A card after a bracketed number ("item (01) 4111 1111 1111 1111") is the value, and its
+  // first groups no phone's: the number scan that resumes at its digits reads it.
+  if (leadsWithCard()) return -1;
   // Groups after a space may belong to the words after the number ("(415) 555-2671 100
   // times"), as they may after a plain number: the number is read without them when it only
   // fits a phone's layout so.
@@ -597,6 +695,14 @@ export function scanParenPhone(s: i32): i32 {
     }
   }
   return -1;
+}
+
+/** Whether groups [0, k) of the groups read are a payment card, for some k. */
+function leadsWithCard(): bool {
+  for (let k = groupCount; k >= 1; k--) {
+    if (gatherDigits(0, k) && isCard(0, k)) return true;
+  }
+  return false;
 }
 
 /**

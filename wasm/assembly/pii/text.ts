@@ -354,6 +354,31 @@ export function containsFold(start: i32, end: i32, s: string): bool {
   return false;
 }
 
+/**
+ * The length in bytes of `word` as UTF-8 where the text at `i` spells it, else 0. `word` is
+ * lowercase, ASCII letters in the text match in either case, and every character of `word` is
+ * in the Basic Multilingual Plane (one UTF-16 unit, at most three UTF-8 bytes), so a word in any
+ * script is compared with the text's bytes without encoding it first.
+ */
+export function utf8WordAt(i: i32, word: string): i32 {
+  let p = i;
+  for (let k = 0; k < word.length; k++) {
+    const c = <i32>word.charCodeAt(k);
+    if (c < 0x80) {
+      if (lower(at(p)) != c) return 0;
+      p++;
+    } else if (c < 0x800) {
+      if (at(p) != (0xc0 | (c >> 6)) || at(p + 1) != (0x80 | (c & 0x3f))) return 0;
+      p += 2;
+    } else {
+      if (at(p) != (0xe0 | (c >> 12)) || at(p + 1) != (0x80 | ((c >> 6) & 0x3f))) return 0;
+      if (at(p + 2) != (0x80 | (c & 0x3f))) return 0;
+      p += 3;
+    }
+  }
+  return p - i;
+}
+
 /** True when one of the lowercase words in `words` (space-separated) ends within `back` units before `i`. */
 export function precededBy(i: i32, back: i32, words: string[]): bool {
   const from = i - back > 0 ? i - back : 0;
