@@ -8,8 +8,11 @@
 /**
  * Every character folding changes: the no-break, fixed-width and ideographic spaces (read as a
  * space: web pages, PDFs and French number formatting group digits with them), invisible
- * characters (soft hyphen, the Arabic letter mark, U+180E, zero-width space,
- * joiners, marks, word joiner and invisible operators, BOM), the Arabic-Indic and Extended
+ * characters (every default-ignorable code point: soft hyphen, the combining grapheme joiner, the
+ * Arabic letter mark, Hangul fillers, Khmer inherent vowels, Mongolian variation selectors and
+ * U+180E, zero-width space, joiners, marks, word joiner and invisible operators, variation
+ * selectors, BOM, shorthand format controls, musical formatting and tag characters), the
+ * Arabic-Indic and Extended
  * Arabic-Indic digits (Arabic, Persian and Urdu text writes numbers in them), hyphens U+2010 and
  * U+2011, the one dot leader, the small full stop, small hyphen-minus and small at, the
  * ideographic full stops, the fullwidth ASCII block and the mathematical alphanumeric symbols
@@ -17,15 +20,16 @@
  * plain scan over code units.
  */
 const FOLDABLE =
-  /[\u00A0\u00AD\u061C\u0660-\u0669\u06F0-\u06F9\u180E\u2002-\u200F\u2010\u2011\u2024\u202F\u2060-\u2064\u3000\u3002\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61]|\uD835[\uDC00-\uDFFF]/;
+  /[\u00A0\u00AD\u034F\u061C\u0660-\u0669\u06F0-\u06F9\u115F\u1160\u17B4\u17B5\u180B-\u180E\u2002-\u200F\u2010\u2011\u2024\u202F\u2060-\u2064\u3000\u3002\u3164\uFE00-\uFE0F\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61\uFFA0]|\uD835[\uDC00-\uDFFF]|\uDB40[\uDC00-\uDFFF]|\uD82F[\uDCA0-\uDCA3]|\uD834[\uDD73-\uDD7A]/;
 const FOLDABLE_ALL = new RegExp(FOLDABLE.source, "g");
 // The same as one character class (the high surrogate U+D835 begins exactly the mathematical
 // symbols), which the engine scans for much faster than an alternation: the test every text takes.
 const MAY_FOLD =
-  /[\u00A0\u00AD\u061C\u0660-\u0669\u06F0-\u06F9\u180E\u2002-\u200F\u2010\u2011\u2024\u202F\u2060-\u2064\u3000\u3002\uD835\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61]/;
+  /[\u00A0\u00AD\u034F\u061C\u0660-\u0669\u06F0-\u06F9\u115F\u1160\u17B4\u17B5\u180B-\u180E\u2002-\u200F\u2010\u2011\u2024\u202F\u2060-\u2064\u3000\u3002\u3164\uD82F\uD834\uD835\uDB40\uFE00-\uFE0F\uFE52\uFE63\uFE6B\uFEFF\uFF01-\uFF5E\uFF61\uFFA0]/;
 
 /** Dropped from the folded view. */
-const INVISIBLE = /^[\u00AD\u061C\u180E\u200B-\u200F\u2060-\u2064\uFEFF]$/;
+const INVISIBLE =
+  /^(?:[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180E\u200B-\u200F\u2060-\u2064\u3164\uFE00-\uFE0F\uFEFF\uFFA0]|\uDB40[\uDC00-\uDFFF]|\uD82F[\uDCA0-\uDCA3]|\uD834[\uDD73-\uDD7A])$/;
 
 /** The Arabic-Indic (U+0660) and Extended Arabic-Indic (U+06F0) digits: NFKC keeps them. */
 const ARABIC_INDIC_DIGIT = /^[\u0660-\u0669\u06F0-\u06F9]$/;

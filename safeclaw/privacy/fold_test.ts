@@ -140,3 +140,27 @@ Deno.test("classify: a megabyte written in Arabic-Indic digits takes about as lo
     `${arabicMs.toFixed(0)} ms against ${asciiMs.toFixed(0)} ms`,
   );
 });
+
+Deno.test("every default-ignorable code point is dropped, a supplementary one at its own offsets", () => {
+  const marks = [
+    "\u034f",
+    "\u115f",
+    "\u17b4",
+    "\u180b",
+    "\u3164",
+    "\ufe0f",
+    "\uffa0",
+    "\u{e0041}",
+    "\u{1bca0}",
+    "\u{1d173}",
+  ];
+  for (const mark of marks) {
+    const text = `card 4111${mark}1111 1111 1111`;
+    const view = foldForDetection(text);
+    assertEquals(view?.folded, "card 41111111 1111 1111", `U+${mark.codePointAt(0)!.toString(16)}`);
+    assertEquals(view!.originalEnd(view!.folded.length), text.length);
+    assertEquals(view!.originalStart(9), 9 + mark.length);
+  }
+  // Ordinary non-ASCII text still comes back unfolded.
+  assertEquals(foldForDetection("Grüße aus Köln, 30 €"), undefined);
+});
