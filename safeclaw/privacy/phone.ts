@@ -239,6 +239,13 @@ function endsAfterKnownPhone(read: string, start: number, known: Detection | und
 }
 
 /**
+ * How many trailing-group readings of one text are checked region by region (each about 32
+ * parses, 120 µs): a megabyte of national numbers each followed by a count took seconds; past
+ * this, the number ends where the scanner's layout ends it.
+ */
+const MAX_REGION_CHECKS = 256;
+
+/**
  * Whether the metadata takes all of `candidate` as one number: an international or a North
  * American one as {@linkcode confidenceOf} judges them, or a valid national number of one of the
  * {@linkcode PHONE_REGIONS} written as that region writes it, its digits those of its national
@@ -248,8 +255,13 @@ function endsAfterKnownPhone(read: string, start: number, known: Detection | und
  * "415 555 2671 100" as 04155 5526 71100). It parses the number once a region, so it is asked
  * only where the scanner's layout and a longer reading disagree.
  */
-function metadataTakesWhole(candidate: string): boolean {
+function metadataTakesWhole(candidate: string, budget: { regionParses: number }): boolean {
   if (confidenceOf(candidate, false) > 0) return true;
+  // Only a national number with its trunk 0 is read whole by a region's national format here.
+  if (!/^\(?0/.test(candidate)) return false;
+  // Past the text's budget the scanner's layout stands: each check parses once a region.
+  if (budget.regionParses <= 0) return false;
+  budget.regionParses--;
   const digits = candidate.replace(/\D/g, "");
   return PHONE_REGIONS.some((region) => {
     const parsed = parsePhoneNumberFromString(candidate, { defaultCountry: region });
@@ -268,6 +280,7 @@ function metadataTakesWhole(candidate: string): boolean {
  */
 export function findPhones(text: string, known: readonly Detection[] = []): Detection[] {
   const found: Detection[] = [];
+  const budget = { regionParses: MAX_REGION_CHECKS };
   let k = 0;
   // Whether a span the scanner already reported (a card, an IBAN, a phone) holds [start, end).
   const isKnown = (start: number, end: number) => {
@@ -286,7 +299,7 @@ export function findPhones(text: string, known: readonly Detection[] = []): Dete
     // Groups of digits after a space that the scanner's layout left out ("phone 020 7946 0958
     // 100 times") belong to the number only where the metadata says so ("011 44 20 7946 0958",
     // "Tel. 030 1234 5678 9", a German number): a context word cannot lift them into it.
-    if (endsAfterKnownPhone(read, start, known[k]) && !metadataTakesWhole(read)) continue;
+    if (endsAfterKnownPhone(read, start, known[k]) && !metadataTakesWhole(read, budget)) continue;
     // A last group that only a longer, invalid number would hold is left to the words after
     // it: "415 555-2671 100 times".
     const candidate = read.slice(0, withoutTrailingDigits(read));

@@ -1,4 +1,4 @@
-import { assertEquals } from "@a3s/common/testing";
+import { assert, assertEquals } from "@a3s/common/testing";
 import { createClassifier } from "../classify.ts";
 import { judgeScannerPhone } from "./phone.ts";
 
@@ -220,4 +220,16 @@ Deno.test("phone: digits after the scanner's number belong to it where the whole
   // read into the number (Singapore dials out with 020), a national number without its trunk 0.
   assertEquals(phones("phone 020 7946 0958 100 times"), ["020 7946 0958"]);
   assertEquals(phones("tel 415 555-2671 100 times"), ["415 555-2671"]);
+});
+
+Deno.test("phone: a megabyte of phones each followed by a count is read in linear time", () => {
+  for (const unit of ["Tel 020 7946 0958 1\n", "call 415 555 2671 1\n"]) {
+    const text = unit.repeat(Math.ceil(1_000_000 / unit.length));
+    const t = performance.now();
+    const found = createClassifier().classify(text).findings;
+    const ms = performance.now() - t;
+    // About 0.1 s here; every trailing group checked region by region took 6-7 s.
+    assert(ms < 3_000, `${JSON.stringify(unit)}: ${ms.toFixed(0)} ms`);
+    assert(found.length > 0);
+  }
 });

@@ -795,3 +795,20 @@ Deno.test("numbers on different lines are not joined across paragraphs, tables o
   // A card that fills its line is not extended by a number on the next one.
   assertEquals(found("card 4111 1111 1111 1111\n1234 end"), ["credit_card:4111 1111 1111 1111"]);
 });
+
+Deno.test("a bracketed number: blocks of four are no phone, a card over two lines after it is one card", () => {
+  const scanner = createScanner();
+  const read = (text: string) =>
+    scanner.scan(text).map((f) => [f.type, text.slice(f.start, f.end)]);
+  assertEquals(read("(06) 1739 3136 7303 9720"), []);
+  assertEquals(read("Konto (01) 1234 5678 9012 3456"), []);
+  assertEquals(read("card (01) 4111 1111\n1111 1111"), [["credit_card", "4111 1111\n1111 1111"]]);
+  assertEquals(read("card no. (01) 4111 1111 1111\n1111"), [
+    ["credit_card", "4111 1111 1111\n1111"],
+  ]);
+  // A CVV after the card's second line is left out of it, as on one line.
+  assertEquals(read("card 4111 1111\n1111 1111 123"), [["credit_card", "4111 1111\n1111 1111"]]);
+  // A phone over a row of numbers stays a phone.
+  assertEquals(read("(020) 7946 0958\n1234 5678"), [["phone", "(020) 7946 0958"]]);
+  scanner.free();
+});

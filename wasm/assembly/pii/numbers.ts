@@ -469,12 +469,19 @@ function scanWrappedCard(end: i32): i32 {
         : -1;
       if (cardEnd >= 0) groupCount = last;
     }
-    if (
-      cardEnd >= 0 && wrappedCardFits(head) && !aboveNumberRow(cardEnd) &&
-      cardWordBefore(gStart(0))
-    ) {
-      emit(CREDIT_CARD, gStart(0), cardEnd, 970);
-      return cardEnd;
+    if (cardEnd >= 0 && !aboveNumberRow(cardEnd) && cardWordBefore(gStart(0))) {
+      // The tail's line may end in a CVV after a space ("... 1111 123").
+      const read = groupCount;
+      for (let count = read; count > head; count--) {
+        const dropsCvv = count == read - 1 && sepAfter(count - 1) == 32 && gLen(count) <= 3;
+        if (count < read && !dropsCvv) continue;
+        groupCount = count;
+        if (wrappedCardFits(head)) {
+          const cut = count == read ? cardEnd : gEnd(count - 1);
+          emit(CREDIT_CARD, gStart(0), cut, 970);
+          return cut;
+        }
+      }
     }
   }
   groupCount = head;
@@ -679,10 +686,22 @@ export function scanParenPhone(s: i32): i32 {
   i++;
   if (at(i) == 32) i++;
   if (!isDigit(at(i))) return -1;
-  if (readGroups(i) < 0) return -1;
+  const groupsEnd = readGroups(i);
+  if (groupsEnd < 0) return -1;
+  // A card printed over two lines after a bracketed number: its head is no phone's.
+  if (at(groupsEnd) == 10 || at(groupsEnd) == 13) {
+    const wrapped = scanWrappedCard(groupsEnd);
+    if (wrapped > 0) return wrapped;
+  }
   // A card after a bracketed number ("item (01) 4111 1111 1111 1111") is the value, and its
   // first groups no phone's: the number scan that resumes at its digits reads it.
   if (leadsWithCard()) return -1;
+  // Four blocks of four or more are an account's or a card's, not a dialling plan (as isPhone).
+  if (groupCount > 3) {
+    let fours = true;
+    for (let k = 0; k < groupCount; k++) if (gLen(k) != 4) fours = false;
+    if (fours) return -1;
+  }
   // Groups after a space may belong to the words after the number ("(415) 555-2671 100
   // times"), as they may after a plain number: the number is read without them when it only
   // fits a phone's layout so.
