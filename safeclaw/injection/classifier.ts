@@ -7,7 +7,7 @@
 import * as ort from "onnxruntime-node";
 import { pathToFileURL } from "node:url";
 import { featureWindows, parseVocabulary, wordWindows } from "./model/features.ts";
-import { rot13ReadsBetter, type TextView } from "./normalize.ts";
+import { diacriticsReadBetter, rot13ReadsBetter, type TextView } from "./normalize.ts";
 
 /** The shipped model's manifest (`model/classifier.json`). */
 export interface ClassifierManifest {
@@ -50,9 +50,11 @@ const SHORT_MANIFEST_URL = new URL("./model/short_classifier.json", import.meta.
  */
 export function modelViews(textViews: readonly TextView[]): TextView[] {
   const rot13 = rot13ReadsBetter(textViews);
+  const unmarked = diacriticsReadBetter(textViews);
   const seen = new Set<string>();
   return textViews.filter((view) => {
     if ((view.source === "rot13" && !rot13) || seen.has(view.text)) return false;
+    if (view.source === "diacritics" && !unmarked) return false;
     seen.add(view.text);
     return true;
   });

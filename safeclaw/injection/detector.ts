@@ -49,7 +49,6 @@ export interface InjectionOptions {
 
 const OBFUSCATED_VIEWS = new Set([
   "diacritics",
-  "disguised",
   "leetspeak",
   "spaced",
   "base64",
@@ -136,7 +135,7 @@ export class RuleReading {
   readonly #threshold: number;
   readonly #untrusted: boolean;
   readonly #best = new Map<string, { weight: number; match: InjectionMatch }>();
-  // Rules the plain text satisfied, in any window read so far.
+  // Rules and concepts the plain text satisfied, in any window read so far.
   readonly #plainMatched = new Set<string>();
 
   constructor(options: InjectionOptions = {}) {
@@ -162,9 +161,16 @@ export class RuleReading {
         this.#keepStrongest(rule.id, weight, rule.category, view.source, m[0]);
       }
       for (const hit of conceptHits(view.text, untrusted)) {
+        const id = `concept:${hit.description}`;
+        // A text with marks would otherwise count the unmarked sentence that holds a concept a
+        // second time, raised, from the view without them. (The older views still count a
+        // concept again: a tool result's "|" read as "l" is how one hand-written attack stays
+        // out of the model's veto, and changing it failed its rule; see the model card.)
+        if (view.source === "plain") this.#plainMatched.add(id);
+        else if (view.source === "diacritics" && this.#plainMatched.has(id)) continue;
         const weight = adjust(hit.weight, hit.category, view.source, untrusted);
         this.#keepStrongest(
-          `concept:${hit.description}`,
+          id,
           weight,
           hit.category,
           view.source,

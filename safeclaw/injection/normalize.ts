@@ -31,9 +31,10 @@ export interface TextView {
 
 // Every default-ignorable code point (zero-width characters and joiners, soft hyphen, word
 // joiner, BOM, the combining grapheme joiner, variation selectors, Hangul fillers, tag
-// characters, ...), U+180E and the bidi controls: invisible in print, so an attack spelled with
-// one between every letter reads as the attack.
-const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u180e\u202a-\u202e\u2066-\u2069]/gu;
+// characters, ...), every format character (the bidi controls, interlinear annotation marks,
+// Egyptian hieroglyph format controls, ...) and U+180E: invisible in print, so an attack spelled
+// with one between every letter reads as the attack.
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{Cf}\u180e]/gu;
 
 // Letters that look like Latin ones (a subset of Unicode's confusables.txt: Cyrillic, Greek and
 // Armenian homoglyphs of the Latin alphabet). NFKC already folds fullwidth and math letters.
@@ -64,6 +65,20 @@ const CONFUSABLES: Record<string, string> = {
   "ı": "i",
   "ȷ": "j",
   "ℓ": "l",
+  // Letters with a stroke, which do not decompose, and Greek with tonos, which the marks pass
+  // strips only from Latin letters.
+  "ø": "o",
+  "ɇ": "e",
+  "ɍ": "r",
+  "ɨ": "i",
+  "ƚ": "l",
+  "ά": "a",
+  "έ": "e",
+  "ή": "n",
+  "ί": "i",
+  "ό": "o",
+  "ύ": "u",
+  "ώ": "w",
   "А": "a",
   "В": "b",
   "Е": "e",
@@ -156,8 +171,11 @@ export function withoutDisguise(text: string): string {
   return text.normalize("NFKC").replace(INVISIBLE, "").replace(
     CONFUSABLE_RE,
     (c) => CONFUSABLES[c],
-  );
+  ).replace(PIPE_LOOK_ALIKES, "|");
 }
+
+// Vertical bars that stand in for "|" in "<|im_start|>": divides, dental click, box drawing.
+const PIPE_LOOK_ALIKES = /[\u2223\u01c0\u2502\u2503\u23d0\u05c0]/g;
 
 function collapsed(text: string): string {
   return text.replace(/\s+/g, " ").trim();
@@ -229,15 +247,18 @@ function wordsNearLeetspeak(text: string): boolean[] {
   return near;
 }
 
-// A Latin letter with a diacritic, precomposed or as a combining mark: the cheap test every
-// text takes before the count.
-const MAY_CARRY_MARKS = /[\u00c0-\u024f\u0300-\u036f\u1e00-\u1eff]/;
+// A Latin letter with a diacritic, precomposed, or any combining mark: the cheap test every text
+// takes before the count.
+const MAY_CARRY_MARKS = /[\u00c0-\u024f\u1e00-\u1eff\p{M}]/u;
+
+const COMBINING_MARK = /\p{M}/u;
+const COMBINING_MARKS = /\p{M}+/gu;
 
 /**
- * `text` with its diacritics removed, where they are a disguise: three in ten of at least eight
- * Latin letters carry one ("ïgnörë äll prëvïöüs", or a combining acute on every letter, which
- * NFKC composes into other words). French or German prose has a few in a hundred; undefined
- * there, and where no letter carries one.
+ * `text` with its combining marks removed, where they are a disguise: three in ten of at least
+ * eight Latin letters carry one ("ïgnörë äll prëvïöüs", or a mark from any block on every letter,
+ * which NFKC composes into other words). French or German prose has a few in a hundred;
+ * undefined there, and where no letter carries one.
  */
 function withoutDiacritics(text: string): string | undefined {
   if (!MAY_CARRY_MARKS.test(text)) return undefined;
@@ -249,10 +270,35 @@ function withoutDiacritics(text: string): string | undefined {
     if (c < 0x61 || c > 0x7a) continue;
     letters++;
     const next = decomposed.charCodeAt(i + 1);
-    if (next >= 0x300 && next <= 0x36f) marked++;
+    if (next >= 0x300 && COMBINING_MARK.test(decomposed[i + 1])) marked++;
   }
   if (letters < 8 || marked < 0.3 * letters) return undefined;
-  return decomposed.replace(/[\u0300-\u036f]+/g, "");
+  return decomposed.replace(COMBINING_MARKS, "");
+}
+
+/**
+ * Whether the models should read the view without diacritics: where the words it changes read as
+ * common words (three at least, three in ten of them), as the rot13 view is read. In Yoruba or
+ * Vietnamese the marks are the spelling, and the unmarked words are nobody's words.
+ */
+export function diacriticsReadBetter(textViews: readonly TextView[]): boolean {
+  const plain = textViews.find((v) => v.source === "plain");
+  const unmarked = textViews.find((v) => v.source === "diacritics");
+  if (!plain || !unmarked) return false;
+  const before = plain.text.normalize("NFD").split(" ");
+  const after = unmarked.text.split(" ");
+  // Marks are removed within words, so the two views have the same words in the same places.
+  if (before.length !== after.length) return false;
+  let changed = 0;
+  let common = 0;
+  for (let i = 0; i < after.length; i++) {
+    if (before[i] === after[i]) continue;
+    const word = after[i].replace(/[^\p{L}]/gu, "").toLowerCase();
+    if (word.length < 2) continue;
+    changed++;
+    if (COMMON_WORDS.has(word)) common++;
+  }
+  return changed >= 3 && common >= 0.3 * changed;
 }
 
 /**
