@@ -2,6 +2,7 @@
 import { createScanner, type PiiScanner } from "@a3s/wasm/pii";
 import type { Detection, EntityType } from "./privacy/entities.ts";
 import { detect } from "./privacy/detect.ts";
+import { phoneBudget } from "./privacy/phone.ts";
 import { type FoldedWindow, foldedWindows, hasFoldable } from "./privacy/fold.ts";
 import { DEFAULT_THRESHOLD } from "./privacy/recognizers.ts";
 
@@ -85,8 +86,11 @@ export function createClassifier(options: ClassifierOptions = {}): Classifier {
     types: options.types ? new Set(options.types) : undefined,
     threshold: options.minConfidence ?? DEFAULT_THRESHOLD,
   };
-  const find = (text: string) => detect(text, scanner.scan(text), detectOptions);
   const classifyOne = (text: string) => {
+    // One phone parse budget for the text and its folded windows together.
+    const phones = phoneBudget();
+    const find = (part: string) =>
+      detect(part, scanner.scan(part), { ...detectOptions, phoneBudget: phones });
     const plain = find(text);
     // Only around look-alike characters: a large log with a stray zero-width space was read
     // twice whole (half the speed).

@@ -5,7 +5,7 @@
 import type { Finding } from "@a3s/wasm/pii";
 import type { Detection, EntityType } from "./entities.ts";
 import { hasContext } from "./context.ts";
-import { findPhones, judgeScannerPhone } from "./phone.ts";
+import { findPhones, judgeScannerPhone, type PhoneBudget } from "./phone.ts";
 import { DEFAULT_THRESHOLD, RECOGNIZERS, trimUrl } from "./recognizers.ts";
 
 /** What to report. */
@@ -14,6 +14,11 @@ export interface DetectOptions {
   types?: ReadonlySet<EntityType>;
   /** Drop detections below this confidence (default {@linkcode DEFAULT_THRESHOLD}). */
   threshold?: number;
+  /**
+   * The phone layer's parse budget, shared by every call one classification makes (its folded
+   * windows too); a fresh one for this call when not given.
+   */
+  phoneBudget?: PhoneBudget;
 }
 
 function runRecognizers(text: string, wanted: (t: EntityType) => boolean): Detection[] {
@@ -89,7 +94,9 @@ export function detect(
   if (/\d/.test(text) || /:\/\/|www\./.test(text)) {
     // Appended one by one: a spread passes each candidate as an argument, and a log with a date
     // on each of 150,000 lines overflowed the stack.
-    if (wanted("phone")) { for (const phone of findPhones(text, findings)) candidates.push(phone); }
+    if (wanted("phone")) {
+      for (const phone of findPhones(text, findings, options.phoneBudget)) candidates.push(phone);
+    }
     for (const recognized of runRecognizers(text, wanted)) candidates.push(recognized);
   }
   // Settling only what clears the threshold gives the same result (a weaker candidate can only

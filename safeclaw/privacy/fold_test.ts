@@ -164,3 +164,10 @@ Deno.test("every default-ignorable code point is dropped, a supplementary one at
   // Ordinary non-ASCII text still comes back unfolded.
   assertEquals(foldForDetection("Grüße aus Köln, 30 €"), undefined);
 });
+
+Deno.test("bidi embeddings, isolates and other format characters between digits are dropped", () => {
+  for (const mark of ["\u202e", "\u2066", "\u2069", "\u180f", "\ufff0"]) {
+    const view = foldForDetection(`card 4111${mark}1111 1111 1111`);
+    assertEquals(view?.folded, "card 41111111 1111 1111", `U+${mark.codePointAt(0)!.toString(16)}`);
+  }
+});

@@ -86,7 +86,39 @@ function judge(candidate: string, region?: CountryCode): Verdict {
 // Faker draw digits at random) is kept as a weak match that a context word can lift. National
 // numbers of other regions are weak too, so without a context word (`lifted` false) they are
 // not worth the metadata look-ups.
-function confidenceOf(candidate: string, lifted: boolean): number {
+/**
+ * Region-by-region parses one classification may spend (each about 0.1 ms), all of its
+ * candidates and folded windows together: a megabyte of numbers that no region accepts beside
+ * "Tel", or of national numbers each followed by a count, took 7 to 14 s. Past it a candidate is
+ * judged as no parse would make it safer: beside a context word a number of phone length is a
+ * possible phone, and a trailing group is read into the number (a count redacted with it).
+ */
+export const PHONE_PARSE_BUDGET = 4096;
+
+/** What is left of a classification's {@linkcode PHONE_PARSE_BUDGET}. */
+export interface PhoneBudget {
+  /** Region-by-region parses left. */
+  parses: number;
+}
+
+/**
+ * A fresh budget for one classification, to pass to every {@linkcode findPhones} call it makes.
+ *
+ * @example
+ * ```ts
+ * import { phoneBudget, PHONE_PARSE_BUDGET } from "./phone.ts";
+ * console.log(phoneBudget().parses === PHONE_PARSE_BUDGET); // true
+ * ```
+ */
+export function phoneBudget(): PhoneBudget {
+  return { parses: PHONE_PARSE_BUDGET };
+}
+
+// The longest national number any region has (libphonenumber's limit): a longer one is no
+// region's, whatever a context word says.
+const MAX_NATIONAL_DIGITS = 17;
+
+function confidenceOf(candidate: string, lifted: boolean, budget: PhoneBudget): number {
   const international = candidate.startsWith("+") || candidate.startsWith("(+")
     ? candidate.replace(/^\(\+?(\d+)\)/, "+$1")
     : IDD.test(candidate)
@@ -110,8 +142,11 @@ function confidenceOf(candidate: string, lifted: boolean): number {
   if (us === "possible") return POSSIBLE_CONFIDENCE;
   // With a context word near, valid and possible lift alike: the first region that accepts
   // the number settles it.
+  if (candidate.replace(/\D/g, "").length > MAX_NATIONAL_DIGITS) return 0;
   for (const region of PHONE_REGIONS) {
     if (region === "US") continue;
+    if (budget.parses <= 0) return POSSIBLE_CONFIDENCE;
+    budget.parses--;
     const verdict = judge(candidate, region);
     if (verdict === "valid") return OTHER_REGION_CONFIDENCE;
     if (verdict === "possible") return POSSIBLE_CONFIDENCE;
@@ -121,8 +156,13 @@ function confidenceOf(candidate: string, lifted: boolean): number {
 
 // The judgment findPhones passes on each candidate: libphonenumber's verdict, lifted by a
 // context word; seven or eight digits with no area code only with a context word.
-function candidateConfidence(candidate: string, digits: number, context: boolean): number {
-  let confidence = confidenceOf(candidate, context);
+function candidateConfidence(
+  candidate: string,
+  digits: number,
+  context: boolean,
+  budget: PhoneBudget,
+): number {
+  let confidence = confidenceOf(candidate, context, budget);
   if (confidence === 0 && digits <= 8 && /^\d{3,4}[ .-]?\d{4}$/.test(candidate)) {
     confidence = SHORT_LOCAL_CONFIDENCE;
   }
@@ -167,7 +207,8 @@ export function judgeScannerPhone(text: string, scanned: Detection): Detection {
     if (judge(candidate, "CN") === "valid") return finding;
     if (/[ -]/.test(candidate)) return { ...finding, confidence: 0 };
   }
-  const confidence = candidateConfidence(candidate, digits, false);
+  // Not lifted: no region-by-region parse, so no budget is spent.
+  const confidence = candidateConfidence(candidate, digits, false, phoneBudget());
   return { ...finding, confidence: Math.min(finding.confidence, confidence) };
 }
 
@@ -239,13 +280,6 @@ function endsAfterKnownPhone(read: string, start: number, known: Detection | und
 }
 
 /**
- * How many trailing-group readings of one text are checked region by region (each about 32
- * parses, 120 µs): a megabyte of national numbers each followed by a count took seconds; past
- * this, the number ends where the scanner's layout ends it.
- */
-const MAX_REGION_CHECKS = 256;
-
-/**
  * Whether the metadata takes all of `candidate` as one number: an international or a North
  * American one as {@linkcode confidenceOf} judges them, or a valid national number of one of the
  * {@linkcode PHONE_REGIONS} written as that region writes it, its digits those of its national
@@ -255,15 +289,15 @@ const MAX_REGION_CHECKS = 256;
  * "415 555 2671 100" as 04155 5526 71100). It parses the number once a region, so it is asked
  * only where the scanner's layout and a longer reading disagree.
  */
-function metadataTakesWhole(candidate: string, budget: { regionParses: number }): boolean {
-  if (confidenceOf(candidate, false) > 0) return true;
+function metadataTakesWhole(candidate: string, budget: PhoneBudget): boolean {
+  if (confidenceOf(candidate, false, budget) > 0) return true;
   // Only a national number with its trunk 0 is read whole by a region's national format here.
   if (!/^\(?0/.test(candidate)) return false;
-  // Past the text's budget the scanner's layout stands: each check parses once a region.
-  if (budget.regionParses <= 0) return false;
-  budget.regionParses--;
+  // Past the budget the group is read in: a count redacted with a number loses nothing.
+  if (budget.parses < PHONE_REGIONS.length) return true;
   const digits = candidate.replace(/\D/g, "");
   return PHONE_REGIONS.some((region) => {
+    budget.parses--;
     const parsed = parsePhoneNumberFromString(candidate, { defaultCountry: region });
     return parsed?.isValid() === true && parsed.format("NATIONAL").replace(/\D/g, "") === digits;
   });
@@ -278,9 +312,12 @@ function metadataTakesWhole(candidate: string, budget: { regionParses: number })
  * console.log(findPhones("call 001-541-754-3010x123")[0].start); // 5
  * ```
  */
-export function findPhones(text: string, known: readonly Detection[] = []): Detection[] {
+export function findPhones(
+  text: string,
+  known: readonly Detection[] = [],
+  budget: PhoneBudget = phoneBudget(),
+): Detection[] {
   const found: Detection[] = [];
-  const budget = { regionParses: MAX_REGION_CHECKS };
   let k = 0;
   // Whether a span the scanner already reported (a card, an IBAN, a phone) holds [start, end).
   const isKnown = (start: number, end: number) => {
@@ -309,7 +346,7 @@ export function findPhones(text: string, known: readonly Detection[] = []): Dete
     if (digits < 7 || digits > 21 || DATE_LIKE.test(candidate)) continue;
     const context = hasContext(text, start, end, "phone");
     if (!context && labeledAsOther(text, start, digits)) continue;
-    const confidence = candidateConfidence(candidate, digits, context);
+    const confidence = candidateConfidence(candidate, digits, context, budget);
     if (confidence === 0) continue;
     found.push({ type: "phone", start, end, confidence });
   }

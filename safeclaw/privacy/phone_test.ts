@@ -233,3 +233,26 @@ Deno.test("phone: a megabyte of phones each followed by a count is read in linea
     assert(found.length > 0);
   }
 });
+
+Deno.test("phone: one parse budget per classification, windows included; numbers no region takes are cheap", () => {
+  const classifier = createClassifier();
+  const timed = (text: string) => {
+    const t = performance.now();
+    const findings = classifier.classify(text).findings;
+    return { ms: performance.now() - t, findings };
+  };
+  const megabyte = (unit: string) => unit.repeat(Math.ceil(1_000_000 / unit.length));
+  // Longer than any region's national number: 10-14 s a megabyte before.
+  assert(timed(megabyte("Tel 99999999999999999999\n")).ms < 3_000);
+  // A zero-width space every 33 lines made each folded window a budget of its own (11 s).
+  const lines = "Tel 020 7946 0958 1\n".repeat(33);
+  assert(timed(megabyte(lines + "\u200b")).ms < 3_000);
+  // Numbers beside "Tel" that no region takes: past the budget they count as possible phones.
+  const rejected = timed(megabyte("Tel 0000 0000 00000\n"));
+  assert(rejected.ms < 3_000, `${rejected.ms.toFixed(0)} ms`);
+  // Past the budget a trailing group is read in, never left out of the number.
+  const many = "Tel. 030 1234 5678 9\n".repeat(5_000);
+  const spans = classifier.classify(many).findings.filter((f) => f.type === "phone");
+  assert(spans.every((f) => many.slice(f.start, f.end) === "030 1234 5678 9"));
+  classifier.free();
+});
