@@ -404,10 +404,13 @@ export class StreamingServer {
     // A client that goes away ends its command, as closing a terminal would.
     channels.closed.then(() => process.kill(9).catch(() => {}));
     await this.#announce(channels, request);
-    const input = request.stdin
-      ? channels.inbound(Channel.stdin).pipeTo(process.stdin).catch(() => {})
-      : process.stdin.close().catch(() => {});
-    const resizes = this.#resizes(channels, process);
+    const resized = { latest: Promise.resolve() };
+    const input = !request.stdin
+      ? process.stdin.close().catch(() => {})
+      : request.tty
+      ? afterResizes(channels.inbound(Channel.stdin), process.stdin, resized).catch(() => {})
+      : channels.inbound(Channel.stdin).pipeTo(process.stdin).catch(() => {});
+    const resizes = this.#resizes(channels, process, resized);
     const outputs = Promise.all([
       request.stdout
         ? pumpInto(channels, Channel.stdout, process.stdout)
@@ -433,6 +436,7 @@ export class StreamingServer {
   async #resizes(
     channels: StreamChannels,
     process: { resize?(rows: number, cols: number): Promise<void> },
+    resized: { latest: Promise<void> } = { latest: Promise.resolve() },
   ): Promise<void> {
     const reader = channels.inbound(Channel.resize).getReader();
     let pending = "";
@@ -451,7 +455,10 @@ export class StreamingServer {
       }
       for (const line of lines) {
         const size = parseResize(new TextEncoder().encode(line));
-        if (size && process.resize) await process.resize(size.rows, size.cols).catch(() => {});
+        if (size && process.resize) {
+          resized.latest = process.resize(size.rows, size.cols).catch(() => {});
+          await resized.latest;
+        }
       }
     }
   }
@@ -573,5 +580,30 @@ export class StreamingServer {
     this.#websockets.close();
     await Promise.all([...this.#sessions]);
     await closed;
+  }
+}
+
+/**
+ * Copies a terminal's input into `stdin`, each chunk after the resizes that came before it on
+ * the wire are applied: kubectl sends the size and the first keystrokes together, and a shell
+ * that read "stty size" before its terminal was resized answered for a 0x0 terminal. The demuxer
+ * queues frames in the order they arrive, so one turn of the event loop lets the resize reader
+ * take up any size queued before this chunk; then its resize is awaited.
+ */
+async function afterResizes(
+  input: ReadableStream<Uint8Array>,
+  stdin: WritableStream<Uint8Array>,
+  resized: { latest: Promise<void> },
+): Promise<void> {
+  const writer = stdin.getWriter();
+  try {
+    for await (const chunk of input) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      await resized.latest;
+      await writer.write(chunk);
+    }
+    await writer.close();
+  } finally {
+    writer.releaseLock();
   }
 }
