@@ -72,6 +72,18 @@ const CONFUSABLES: Record<string, string> = {
   "ɍ": "r",
   "ɨ": "i",
   "ƚ": "l",
+  "Ø": "o",
+  "Ɇ": "e",
+  "Ɍ": "r",
+  "Ɨ": "i",
+  "Ƚ": "l",
+  "Ά": "a",
+  "Έ": "e",
+  "Ή": "h",
+  "Ί": "i",
+  "Ό": "o",
+  "Ύ": "y",
+  "Ώ": "w",
   "ά": "a",
   "έ": "e",
   "ή": "n",
@@ -147,7 +159,7 @@ const LEET: Record<string, string> = {
 
 /** NFKC, invisible characters removed, homoglyphs folded, lowercase; whitespace kept. */
 function folded(text: string): string {
-  return text.normalize("NFKC").replace(INVISIBLE, "").replace(
+  return streamSafe(text).normalize("NFKC").replace(INVISIBLE, "").replace(
     CONFUSABLE_RE,
     (c) => CONFUSABLES[c],
   ).toLowerCase();
@@ -168,7 +180,7 @@ function folded(text: string): string {
 export function withoutDisguise(text: string): string {
   // deno-lint-ignore no-control-regex
   if (!/[^\x00-\x7f]/.test(text)) return text;
-  return text.normalize("NFKC").replace(INVISIBLE, "").replace(
+  return streamSafe(text).normalize("NFKC").replace(INVISIBLE, "").replace(
     CONFUSABLE_RE,
     (c) => CONFUSABLES[c],
   ).replace(PIPE_LOOK_ALIKES, "|");
@@ -714,6 +726,18 @@ function rotatableWordShare(text: string): { words: number; share: number } {
 }
 
 /**
+ * `text` in Unicode's stream-safe form, near enough: a run of more than 30 combining marks cut to
+ * 30. V8 orders the marks of a run by insertion when it normalizes, so a run of marks of
+ * alternating classes took quadratic time (200 KB: 9 s a pass); no writing system stacks 30.
+ */
+function streamSafe(text: string): string {
+  return text.replace(MARK_RUN, (run) => run.slice(0, STREAM_SAFE_MARKS));
+}
+
+const STREAM_SAFE_MARKS = 30;
+const MARK_RUN = /\p{M}{31,}/gu;
+
+/**
  * Every view of `text` worth reading: the canonical text, its leetspeak and spelled-out
  * readings, decoded base64/hex/URL payloads, rot13, hidden HTML and markdown, the encodings of
  * `decoders.ts` (invisible Unicode, base32, Ascii85, Morse, Braille, ...) and the text reversed
@@ -726,7 +750,8 @@ function rotatableWordShare(text: string): { words: number; share: number } {
  * console.log(found.some((v) => v.source === "base64")); // true
  * ```
  */
-export function views(text: string): TextView[] {
+export function views(input: string): TextView[] {
+  const text = streamSafe(input);
   // Folded once for the plain and the spelled-out views.
   const fold = folded(text);
   const plain = collapsed(fold);
@@ -759,7 +784,8 @@ export function views(text: string): TextView[] {
   for (const hidden of hiddenMarkdown(text)) {
     out.push({ source: "hidden_markdown", text: canonical(hidden) });
   }
-  for (const payload of decodedPayloads(text)) {
+  // From the text as written: variation-selector smuggling is a run of marks.
+  for (const payload of decodedPayloads(input)) {
     out.push({ source: payload.encoding, text: canonical(payload.text) });
   }
   const backwards = reversedReadsBetter(plain);

@@ -173,9 +173,9 @@ export const RULES: readonly Rule[] = [
       String
         .raw`(?:ignoriere|vergiss|missachte|ignorier)\b.{0,30}\b(?:vorherigen|bisherigen|alle|obigen|deine|ihre)\b.{0,20}(?:anweisungen|regeln|befehle|vorgaben|instruktionen)|` +
         String
-          .raw`(?:ignore[zr]?|oublie[zr]?)\b.{0,30}\b(?:pr[ée]c[ée]dentes|ant[ée]rieures|toutes|vos|tes|ci-dessus)\b.{0,20}(?:instructions|consignes|r[èe]gles)|` +
+          .raw`(?:ignore[zr]?|oublie[zr]?)\b.{0,30}\b(?:précédentes|antérieures|toutes|vos|tes|ci-dessus)\b.{0,20}(?:instructions|consignes|règles)|` +
         String
-          .raw`(?:ignora|olvida|ignore|olvide)\b.{0,30}\b(?:anteriores|todas|tus|sus|previas)\b.{0,20}(?:instrucciones|reglas|indicaciones|[óo]rdenes)|` +
+          .raw`(?:ignora|olvida|ignore|olvide)\b.{0,30}\b(?:anteriores|todas|tus|sus|previas)\b.{0,20}(?:instrucciones|reglas|indicaciones|órdenes)|` +
         String
           .raw`(?:ignora|dimentica)\b.{0,30}\b(?:precedenti|tutte|tue|sue)\b.{0,20}(?:istruzioni|regole)|` +
         String
@@ -206,7 +206,7 @@ export const RULES: readonly Rule[] = [
     category: "instruction_override",
     pattern: r(
       String
-        .raw`\bvergiss\s+(?:nun\s+|jetzt\s+)?(?:alles|alle\s+(?:vorherigen\s+|bisherigen\s+)?(?:auftr(?:ä|ae|a)ge|aufgaben|angaben|informationen))\b|` +
+        .raw`\bvergiss\s+(?:nun\s+|jetzt\s+)?(?:alles|alle\s+(?:vorherigen\s+|bisherigen\s+)?(?:aufträge|aufgaben|angaben|informationen))\b|` +
         String
           .raw`\b(?:ignorieren\s+sie|ignoriere|ignorier)\s+(?:die|alle)\s+(?:obigen|vorherigen|bisherigen)\b|` +
         String
