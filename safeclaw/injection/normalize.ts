@@ -157,12 +157,17 @@ const LEET: Record<string, string> = {
   "+": "t",
 };
 
-/** NFKC, invisible characters removed, homoglyphs folded, lowercase; whitespace kept. */
-function folded(text: string): string {
+/** NFKC, invisible characters removed, homoglyphs folded; case and whitespace kept. */
+function undisguised(text: string): string {
   return streamSafe(text).normalize("NFKC").replace(INVISIBLE, "").replace(
     CONFUSABLE_RE,
     (c) => CONFUSABLES[c],
-  ).toLowerCase();
+  );
+}
+
+/** {@linkcode undisguised}, lowercase. */
+function folded(text: string): string {
+  return undisguised(text).toLowerCase();
 }
 
 /**
@@ -180,10 +185,7 @@ function folded(text: string): string {
 export function withoutDisguise(text: string): string {
   // deno-lint-ignore no-control-regex
   if (!/[^\x00-\x7f]/.test(text)) return text;
-  return streamSafe(text).normalize("NFKC").replace(INVISIBLE, "").replace(
-    CONFUSABLE_RE,
-    (c) => CONFUSABLES[c],
-  ).replace(PIPE_LOOK_ALIKES, "|");
+  return undisguised(text).replace(PIPE_LOOK_ALIKES, "|");
 }
 
 // Vertical bars that stand in for "|" in "<|im_start|>": divides, dental click, box drawing.
@@ -750,8 +752,7 @@ const MARK_RUN = /\p{M}{31,}/gu;
  * console.log(found.some((v) => v.source === "base64")); // true
  * ```
  */
-export function views(input: string): TextView[] {
-  const text = streamSafe(input);
+export function views(text: string): TextView[] {
   // Folded once for the plain and the spelled-out views.
   const fold = folded(text);
   const plain = collapsed(fold);
@@ -784,8 +785,9 @@ export function views(input: string): TextView[] {
   for (const hidden of hiddenMarkdown(text)) {
     out.push({ source: "hidden_markdown", text: canonical(hidden) });
   }
-  // From the text as written: variation-selector smuggling is a run of marks.
-  for (const payload of decodedPayloads(input)) {
+  // From the text as written (variation-selector smuggling is a run of marks): every reading
+  // that normalizes goes through `undisguised`, which cuts runs first.
+  for (const payload of decodedPayloads(text)) {
     out.push({ source: payload.encoding, text: canonical(payload.text) });
   }
   const backwards = reversedReadsBetter(plain);
