@@ -7,6 +7,7 @@
 import { type Category, type Rule, ruleMatch, RULES } from "./rules.ts";
 import { type TextView, views, withoutDisguise } from "./normalize.ts";
 import { conceptHits, isMention } from "./concepts.ts";
+import { disguiseOf } from "./disguise.ts";
 
 /** Where a text came from; anything but the user is untrusted content. */
 export const SOURCES = ["user", "document", "web", "email", "tool_result"] as const;
@@ -179,6 +180,10 @@ export class RuleReading {
       }
     }
     this.#readDisguised(window);
+    const disguise = disguiseOf(window);
+    if (disguise) {
+      this.#keepStrongest(DISGUISE_RULE, DISGUISE_WEIGHT, "obfuscation", "plain", disguise);
+    }
   }
 
   /**
@@ -258,6 +263,15 @@ export function detectInjection(
   return reading.verdict();
 }
 
+/** The disguise rule's id; its excerpt says what disguises the text (`disguise.ts`). */
+const DISGUISE_RULE = "disguise:disguises its words from filters";
+
+/**
+ * A disguise alone flags a text, but weakly: a rule verdict below the strength the judge never
+ * overrules, so the model can still veto it on untrusted content.
+ */
+const DISGUISE_WEIGHT = 0.6;
+
 function adjust(weight: number, category: Category, view: string, untrusted: boolean): number {
   let w = weight;
   if (OBFUSCATED_VIEWS.has(view) || HIDDEN_VIEWS.has(view)) w = Math.min(0.97, w + 0.12);
@@ -271,7 +285,7 @@ function explain(matches: InjectionMatch[], score: number, threshold: number): s
   if (!matches.length) return "no injection pattern found";
   const parts = matches.map((m) => {
     const description = RULES.find((r) => r.id === m.rule)?.description ??
-      m.rule.replace(/^concept:/, "");
+      m.rule.replace(/^(concept|disguise):/, "");
     const where = m.view === "plain" ? "" : ` (in ${m.view.replace("_", " ")} text)`;
     return `${description}: "${m.excerpt}"${where}`;
   });

@@ -142,6 +142,17 @@ const CONFUSABLES: Record<string, string> = {
 };
 const CONFUSABLE_RE = new RegExp(`[${Object.keys(CONFUSABLES).join("")}]`, "g");
 
+/** Whether `char` is a letter of another script that the look-alike table folds to Latin. */
+export function isForeignLookAlike(char: string): boolean {
+  return char in CONFUSABLES &&
+    /[\p{Script=Cyrillic}\p{Script=Greek}\p{Script=Armenian}]/u.test(char);
+}
+
+/** Whether `char` is invisible in print (see `INVISIBLE`). */
+export function isInvisible(char: string): boolean {
+  return /^[\p{Default_Ignorable_Code_Point}\p{Cf}\u180e]$/u.test(char);
+}
+
 const LEET: Record<string, string> = {
   "0": "o",
   "1": "i",
