@@ -264,13 +264,13 @@ export function detectInjection(
 }
 
 /** The disguise rule's id; its excerpt says what disguises the text (`disguise.ts`). */
-const DISGUISE_RULE = "disguise:disguises its words from filters";
+export const DISGUISE_RULE = "disguise:disguises its words from filters";
 
 /**
  * A disguise alone flags a text, but weakly: a rule verdict below the strength the judge never
  * overrules, so the model can still veto it on untrusted content.
  */
-const DISGUISE_WEIGHT = 0.6;
+export const DISGUISE_WEIGHT = 0.6;
 
 function adjust(weight: number, category: Category, view: string, untrusted: boolean): number {
   let w = weight;

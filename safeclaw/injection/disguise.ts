@@ -1,9 +1,8 @@
 /**
- * Signs that a text is disguised: letters spelled with invisible characters between them, and
- * words that mix Latin letters with Cyrillic, Greek or Armenian look-alikes. Normalization reads
- * such a text as its plain words; the disguise itself has no ordinary use, and is how a text is
- * made to read one way to a person and another to a filter (UTS #39 calls mixed-script
- * confusable words spoofing).
+ * Signs that a text is disguised: letters cut apart by invisible characters, and Latin words with
+ * look-alike letters of another script slipped in. Normalization reads such a text as its plain
+ * words; the disguise itself has no ordinary use, and is how a text is made to read one way to a
+ * person and another to a filter (UTS #39 calls mixed-script confusable words spoofing).
  *
  * @module
  */
@@ -13,60 +12,130 @@ import { isForeignLookAlike, isInvisible } from "./normalize.ts";
 export interface DisguiseSigns {
   /** Words of three letters or more. */
   words: number;
-  /** Words with an invisible character between two of their letters. */
+  /** Words whose letters invisible characters cut apart at two places or more. */
   hiddenCharacterWords: number;
-  /** Words that mix Latin letters with look-alikes from another script. */
+  /** Latin words with look-alike letters of another script slipped in. */
   mixedScriptWords: number;
+  /** Words with either sign, counted once. */
+  disguisedWords: number;
 }
 
-// A word: letters and marks, with any invisible characters inside it.
-const WORD = /[\p{L}\p{M}\p{Default_Ignorable_Code_Point}\p{Cf}\u180e]+/gu;
-const DISGUISABLE = /[\p{Script=Latin}\p{Script=Cyrillic}\p{Script=Greek}]/u;
+// A word: letters of the scripts look-alikes are drawn from (and mathematical letters, which NFKC
+// folds to Latin), with their marks and any invisible characters inside it. Other scripts (CJK,
+// Thai) end it, so a Latin run inside Japanese text is a word of its own.
+const WORD =
+  // deno-lint-ignore no-control-regex
+  /[\p{Script=Latin}\p{Script=Cyrillic}\p{Script=Greek}\p{Script=Armenian}\u{1D400}-\u{1D7FF}\p{M}\p{Default_Ignorable_Code_Point}\p{Cf}\u180e\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f]+/gu;
+const LETTER = /\p{L}/u;
 const LATIN = /\p{Script=Latin}/u;
 const GREEK = /\p{Script=Greek}/u;
 const SOFT_HYPHEN = "\u00ad";
+// Function application, invisible times, separator and plus: Word and MathML write them in
+// "sin⁡x", and they cut nothing.
+const MATH_OPERATORS = /[\u2061-\u2064]/u;
 
-/** Counts the signs of a disguise in `text`. */
+/** The letters of a word, and how many places invisible characters cut them apart. */
+function readWord(word: string): { letters: string[]; cuts: number } {
+  const letters: string[] = [];
+  // The letters between cuts, and the hidden characters after each piece.
+  const pieces: number[] = [0];
+  const gaps: string[] = [""];
+  for (const char of word) {
+    if (MATH_OPERATORS.test(char)) continue;
+    if (isInvisible(char)) {
+      gaps[gaps.length - 1] += char;
+    } else if (LETTER.test(char)) {
+      if (gaps[gaps.length - 1] && pieces[pieces.length - 1] > 0) {
+        pieces.push(0);
+        gaps.push("");
+      } else gaps[gaps.length - 1] = "";
+      letters.push(char);
+      pieces[pieces.length - 1]++;
+    }
+    // A mark stays with its letter.
+  }
+  let cuts = 0;
+  for (let i = 0; i + 1 < pieces.length; i++) {
+    const onlySoftHyphens = [...gaps[i]].every((c) => c === SOFT_HYPHEN);
+    // Hyphenation leaves two letters or more on each side; a single letter is spelled apart.
+    if (!onlySoftHyphens || pieces[i] === 1 || pieces[i + 1] === 1) cuts++;
+  }
+  return { letters, cuts };
+}
+
+/** How a word's letters fall between Latin and the other scripts. */
+type Spelling =
+  | "latin" // Latin letters only
+  | "foreign" // a letter of another script that is no look-alike: a Cyrillic, Greek... word
+  | "slipped" // mostly Latin, the rest look-alikes: a Latin word with look-alikes slipped in
+  | "ambiguous" // Latin letters and look-alikes, the look-alikes as many: either, by context
+  | "other";
+
+/**
+ * Which {@linkcode Spelling} `letters` have. Science writes "NFκB", "IκBα" and "Tαβ", so Greek
+ * needs two look-alikes inside a word, not at its ends; Ukrainian writes "Привiт" with a Latin "i", which its "П" and "и" show to
+ * be a Cyrillic word.
+ */
+function spelling(letters: readonly string[]): Spelling {
+  const folded = letters.map((c) => c.normalize("NFKC"));
+  const latin = folded.filter((c) => LATIN.test(c)).length;
+  const others = folded.filter((c) => !LATIN.test(c));
+  if (!others.length) return latin ? "latin" : "other";
+  if (!others.every(isForeignLookAlike)) return "foreign";
+  if (!latin) return "other";
+  const inside = folded.slice(1, -1).filter((c) => GREEK.test(c)).length;
+  if (others.every((c) => GREEK.test(c)) && inside < 2) return "other";
+  return latin * 2 > folded.length ? "slipped" : "ambiguous";
+}
+
+/**
+ * Counts the signs of a disguise in `text`. A word of Latin letters and as many look-alikes
+ * ("рrоmрt") counts as disguised unless the text's other words show it to be written in the other
+ * script (OCR of Russian writes "Мoскве").
+ */
 export function disguiseSigns(text: string): DisguiseSigns {
-  const signs = { words: 0, hiddenCharacterWords: 0, mixedScriptWords: 0 };
+  const words: { hidden: boolean; spelled: Spelling }[] = [];
   for (const [word] of text.matchAll(WORD)) {
-    const chars = [...word];
-    const letters = chars.filter((c) => !isInvisible(c) && /\p{L}/u.test(c));
+    const { letters, cuts } = readWord(word);
     if (letters.length < 3) continue;
-    signs.words++;
-    if (hasHiddenCharacter(chars)) signs.hiddenCharacterWords++;
-    if (mixesScripts(letters)) signs.mixedScriptWords++;
+    words.push({ hidden: cuts >= 2, spelled: spelling(letters) });
+  }
+  const count = (kind: Spelling) => words.filter((w) => w.spelled === kind).length;
+  const foreign = count("foreign");
+  const latinWritten = foreign === 0 || foreign < count("latin") + count("slipped");
+  const signs = {
+    words: words.length,
+    hiddenCharacterWords: 0,
+    mixedScriptWords: 0,
+    disguisedWords: 0,
+  };
+  for (const { hidden, spelled } of words) {
+    const mixed = spelled === "slipped" || (spelled === "ambiguous" && latinWritten);
+    if (hidden) signs.hiddenCharacterWords++;
+    if (mixed) signs.mixedScriptWords++;
+    if (hidden || mixed) signs.disguisedWords++;
   }
   return signs;
 }
 
-/** An invisible character (not the soft hyphen, which marks where a word may break) inside. */
-function hasHiddenCharacter(chars: readonly string[]): boolean {
-  for (let i = 1; i < chars.length - 1; i++) {
-    if (!isInvisible(chars[i]) || chars[i] === SOFT_HYPHEN) continue;
-    let after = i + 1;
-    while (after < chars.length && isInvisible(chars[after])) after++;
-    if (DISGUISABLE.test(chars[i - 1]) && after < chars.length && DISGUISABLE.test(chars[after])) {
-      return true;
-    }
-  }
-  return false;
-}
-
-/**
- * Latin letters beside look-alikes of another script. A Greek letter counts only inside the word:
- * science writes "TNFα" and "αSMA".
- */
-function mixesScripts(letters: readonly string[]): boolean {
-  if (!letters.some((c) => LATIN.test(c))) return false;
-  return letters.some((c, i) =>
-    isForeignLookAlike(c) && (!GREEK.test(c) || (i > 0 && i < letters.length - 1))
-  );
-}
-
-/** At least this many disguised words, and this share of the words, make a text disguised. */
+/** A text is disguised when at least this many of its words, and this share of them, are. */
 const MIN_DISGUISED_WORDS = 2;
-const MIN_DISGUISED_SHARE = 0.25;
+const MIN_DISGUISED_SHARE = 0.5;
+/** Or when one line has this many disguised words, and that share of its words. */
+const MIN_DISGUISED_IN_A_LINE = 3;
+
+function describe(signs: DisguiseSigns, where: string): string {
+  const kinds = [
+    signs.hiddenCharacterWords ? "invisible characters" : "",
+    signs.mixedScriptWords ? "look-alike letters of another script" : "",
+  ].filter(Boolean).join(" and ");
+  return `${kinds} inside ${signs.disguisedWords} of ${signs.words} words${where}`;
+}
+
+function disguisedShare(signs: DisguiseSigns, least: number): boolean {
+  return signs.disguisedWords >= least &&
+    signs.disguisedWords >= MIN_DISGUISED_SHARE * signs.words;
+}
 
 /**
  * What disguises `text`, in words, or `undefined` when nothing does.
@@ -79,14 +148,13 @@ const MIN_DISGUISED_SHARE = 0.25;
  * ```
  */
 export function disguiseOf(text: string): string | undefined {
-  const signs = disguiseSigns(text);
-  const enough = (n: number) => n >= MIN_DISGUISED_WORDS && n >= MIN_DISGUISED_SHARE * signs.words;
-  if (enough(signs.hiddenCharacterWords)) {
-    return `invisible characters inside ${signs.hiddenCharacterWords} of ${signs.words} words`;
-  }
-  if (enough(signs.mixedScriptWords)) {
-    return `look-alike letters of another script mixed into ${signs.mixedScriptWords} of ` +
-      `${signs.words} words`;
+  const whole = disguiseSigns(text);
+  if (!whole.disguisedWords) return undefined;
+  if (disguisedShare(whole, MIN_DISGUISED_WORDS)) return describe(whole, "");
+  // One disguised paragraph inside a long document.
+  for (const line of text.split("\n")) {
+    const signs = disguiseSigns(line);
+    if (disguisedShare(signs, MIN_DISGUISED_IN_A_LINE)) return describe(signs, " of a line");
   }
   return undefined;
 }

@@ -10,6 +10,8 @@
  */
 import {
   detectInjection,
+  DISGUISE_RULE,
+  DISGUISE_WEIGHT,
   type InjectionMatch,
   type InjectionOptions,
   type InjectionVerdict,
@@ -124,6 +126,15 @@ export function decisionFor(
   return { modelThreshold: silent ? 1.01 : Math.max(validated, USER_MODEL_THRESHOLD), veto: 0 };
 }
 
+/**
+ * The rules' strength the model's veto is weighed against: a disguise alone is a weak sign, and
+ * added to one ordinary rule it would put a verdict out of the veto's reach.
+ */
+function vetoableStrength(rules: InjectionVerdict): number {
+  if (!rules.matches.some((m) => m.rule === DISGUISE_RULE)) return rules.score;
+  return Math.max(0, 1 - (1 - rules.score) / (1 - DISGUISE_WEIGHT));
+}
+
 /** Combines a rule verdict with the classifier's raw score. */
 export function combine(
   rules: InjectionVerdict,
@@ -134,7 +145,7 @@ export function combine(
 ): InjectionVerdict {
   const learned = calibrate(modelScore, modelThreshold);
   if (learned < threshold) {
-    if (rules.injection && modelScore < veto && rules.score < STRONG_RULES) {
+    if (rules.injection && modelScore < veto && vetoableStrength(rules) < STRONG_RULES) {
       return {
         ...rules,
         injection: false,

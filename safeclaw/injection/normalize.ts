@@ -32,9 +32,12 @@ export interface TextView {
 // Every default-ignorable code point (zero-width characters and joiners, soft hyphen, word
 // joiner, BOM, the combining grapheme joiner, variation selectors, Hangul fillers, tag
 // characters, ...), every format character (the bidi controls, interlinear annotation marks,
-// Egyptian hieroglyph format controls, ...) and U+180E: invisible in print, so an attack spelled
-// with one between every letter reads as the attack.
-const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{Cf}\u180e]/gu;
+// Egyptian hieroglyph format controls, ...), U+180E and the control characters other than tab,
+// line breaks and NEL: invisible in print, so an attack spelled with one between every letter
+// reads as the attack.
+const INVISIBLE =
+  // deno-lint-ignore no-control-regex
+  /[\p{Default_Ignorable_Code_Point}\p{Cf}\u180e\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f]/gu;
 
 // Letters that look like Latin ones (a subset of Unicode's confusables.txt: Cyrillic, Greek and
 // Armenian homoglyphs of the Latin alphabet). NFKC already folds fullwidth and math letters.
@@ -150,8 +153,10 @@ export function isForeignLookAlike(char: string): boolean {
 
 /** Whether `char` is invisible in print (see `INVISIBLE`). */
 export function isInvisible(char: string): boolean {
-  return /^[\p{Default_Ignorable_Code_Point}\p{Cf}\u180e]$/u.test(char);
+  return INVISIBLE_CHAR.test(char);
 }
+
+const INVISIBLE_CHAR = new RegExp(`^${INVISIBLE.source}$`, "u");
 
 const LEET: Record<string, string> = {
   "0": "o",

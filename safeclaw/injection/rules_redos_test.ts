@@ -54,6 +54,13 @@ const HOSTILE: Record<string, string> = {
   "fullwidth '＜｜'": fill("＜｜"),
   "words with a diacritic on every letter": fill("ïgnörë äll "),
   "'\nsystem:' in look-alikes, and spaces": "\nѕуѕtеm:" + fill(" ") + "é",
+  // The disguise sign: one word of invisible characters (before: 240 s), tag characters, marks.
+  "'abc', then zero-width spaces": "abc" + fill("\u200b"),
+  "'abc', then tag characters": "abc" + fill("\u{E0041}"),
+  "letters cut apart by zero-width spaces": fill("a\u200b"),
+  "letters cut apart by soft hyphens": fill("a\u00ad"),
+  "a mark and a zero-width joiner after each letter": fill("s\u0307\u200d"),
+  "Latin and Cyrillic letters in one word": fill("aа"),
 };
 
 Deno.test("no rule takes more than linear time on hostile input: 200 KB in well under a second", () => {
