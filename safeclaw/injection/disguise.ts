@@ -22,26 +22,37 @@ export interface DisguiseSigns {
 
 // A word: letters of the scripts look-alikes are drawn from (and mathematical letters, which NFKC
 // folds to Latin), with their marks and any invisible characters inside it. Other scripts (CJK,
-// Thai) end it, so a Latin run inside Japanese text is a word of its own.
+// Thai) and control characters (data's field separators) end it, so a Latin run inside Japanese
+// text is a word of its own.
 const WORD =
-  // deno-lint-ignore no-control-regex
-  /[\p{Script=Latin}\p{Script=Cyrillic}\p{Script=Greek}\p{Script=Armenian}\u{1D400}-\u{1D7FF}\p{M}\p{Default_Ignorable_Code_Point}\p{Cf}\u180e\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f]+/gu;
+  /[\p{Script=Latin}\p{Script=Cyrillic}\p{Script=Greek}\p{Script=Armenian}\u{1D400}-\u{1D7FF}\p{M}\p{Default_Ignorable_Code_Point}\p{Cf}\u180e]+/gu;
 const LETTER = /\p{L}/u;
 const LATIN = /\p{Script=Latin}/u;
 const GREEK = /\p{Script=Greek}/u;
-const SOFT_HYPHEN = "\u00ad";
-// Function application, invisible times, separator and plus: Word and MathML write them in
-// "sin⁡x", and they cut nothing.
-const MATH_OPERATORS = /[\u2061-\u2064]/u;
+// Characters that cut a word only where most of its pieces are single letters: hyphenation puts
+// soft hyphens around single-letter syllables ("Op\u00ader\u00ada\u00adtions"), and Word and MathML
+// put function application and invisible times in "sin\u2061x".
+const WEAK_CUTS = /^[\u00ad\u2061-\u2064]+$/u;
+// Invisible characters that stand for a space between two runs of letters.
+const INVISIBLE_SPACES = /^[\u200b\u2060\ufeff]+$/u;
+const SPACE_RUN = 3;
+const OTHER_SCRIPT_LETTER =
+  /(?![\p{Script=Latin}\p{Script=Cyrillic}\p{Script=Greek}\p{Script=Armenian}])\p{L}/u;
 
-/** The letters of a word, and how many places invisible characters cut them apart. */
-function readWord(word: string): { letters: string[]; cuts: number } {
+/** A word as read: its letters, in pieces between the invisible characters that cut them. */
+interface ReadWord {
+  letters: string[];
+  /** Letters in each piece, in order. */
+  pieces: number[];
+  /** The invisible characters between each piece and the next. */
+  gaps: string[];
+}
+
+function readWord(word: string): ReadWord {
   const letters: string[] = [];
-  // The letters between cuts, and the hidden characters after each piece.
   const pieces: number[] = [0];
   const gaps: string[] = [""];
   for (const char of word) {
-    if (MATH_OPERATORS.test(char)) continue;
     if (isInvisible(char)) {
       gaps[gaps.length - 1] += char;
     } else if (LETTER.test(char)) {
@@ -54,13 +65,24 @@ function readWord(word: string): { letters: string[]; cuts: number } {
     }
     // A mark stays with its letter.
   }
-  let cuts = 0;
-  for (let i = 0; i + 1 < pieces.length; i++) {
-    const onlySoftHyphens = [...gaps[i]].every((c) => c === SOFT_HYPHEN);
-    // Hyphenation leaves two letters or more on each side; a single letter is spelled apart.
-    if (!onlySoftHyphens || pieces[i] === 1 || pieces[i + 1] === 1) cuts++;
-  }
-  return { letters, cuts };
+  if (pieces[pieces.length - 1] === 0) pieces.pop();
+  gaps.length = Math.max(0, pieces.length - 1);
+  return { letters, pieces, gaps };
+}
+
+/** How many places invisible characters cut a word's letters apart. */
+function cutsOf({ pieces, gaps }: ReadWord): number {
+  const singles = pieces.filter((n) => n === 1).length;
+  return gaps.filter((gap) => !WEAK_CUTS.test(gap) || singles * 2 >= pieces.length).length;
+}
+
+/**
+ * Whether a word is several words run together by invisible spaces ("ignore\u200ball"): every
+ * piece a run of letters, and only zero-width spaces, word joiners or BOMs between them.
+ */
+function joinedWords({ pieces, gaps }: ReadWord): boolean {
+  return pieces.length > 1 && pieces.every((n) => n >= SPACE_RUN) &&
+    gaps.every((gap) => INVISIBLE_SPACES.test(gap));
 }
 
 /** How a word's letters fall between Latin and the other scripts. */
@@ -72,9 +94,9 @@ type Spelling =
   | "other";
 
 /**
- * Which {@linkcode Spelling} `letters` have. Science writes "NFκB", "IκBα" and "Tαβ", so Greek
- * needs two look-alikes inside a word, not at its ends; Ukrainian writes "Привiт" with a Latin "i", which its "П" and "и" show to
- * be a Cyrillic word.
+ * Which {@linkcode Spelling} `letters` have. Science writes "NFκB", "Gαβγ" and "Tαβ", so a Greek
+ * look-alike counts only between two Latin letters, and a word needs two; Ukrainian writes
+ * "Привiт" with a Latin "i", which its "П" and "и" show to be a Cyrillic word.
  */
 function spelling(letters: readonly string[]): Spelling {
   const folded = letters.map((c) => c.normalize("NFKC"));
@@ -83,8 +105,14 @@ function spelling(letters: readonly string[]): Spelling {
   if (!others.length) return latin ? "latin" : "other";
   if (!others.every(isForeignLookAlike)) return "foreign";
   if (!latin) return "other";
-  const inside = folded.slice(1, -1).filter((c) => GREEK.test(c)).length;
-  if (others.every((c) => GREEK.test(c)) && inside < 2) return "other";
+  if (others.every((c) => GREEK.test(c))) {
+    const between = folded.filter((c, i) =>
+      GREEK.test(c) && LATIN.test(folded[i - 1] ?? "") && LATIN.test(folded[i + 1] ?? "")
+    ).length;
+    if (between < 2) {
+      return "other";
+    }
+  }
   return latin * 2 > folded.length ? "slipped" : "ambiguous";
 }
 
@@ -95,14 +123,20 @@ function spelling(letters: readonly string[]): Spelling {
  */
 export function disguiseSigns(text: string): DisguiseSigns {
   const words: { hidden: boolean; spelled: Spelling }[] = [];
-  for (const [word] of text.matchAll(WORD)) {
-    const { letters, cuts } = readWord(word);
-    if (letters.length < 3) continue;
-    words.push({ hidden: cuts >= 2, spelled: spelling(letters) });
+  // Thai, Khmer or Japanese text separates its words with zero-width spaces, English ones too.
+  const otherScripts = OTHER_SCRIPT_LETTER.test(text);
+  for (const [match] of text.matchAll(WORD)) {
+    const word = readWord(match);
+    if (word.letters.length < 3) continue;
+    const spelled = spelling(word.letters);
+    if (joinedWords(word) && !otherScripts) {
+      for (const _ of word.pieces) words.push({ hidden: true, spelled });
+    } else words.push({ hidden: cutsOf(word) >= 2, spelled });
   }
   const count = (kind: Spelling) => words.filter((w) => w.spelled === kind).length;
   const foreign = count("foreign");
-  const latinWritten = foreign === 0 || foreign < count("latin") + count("slipped");
+  const withLatin = count("latin") + count("slipped") + count("ambiguous");
+  const latinWritten = foreign === 0 || foreign < withLatin;
   const signs = {
     words: words.length,
     hiddenCharacterWords: 0,

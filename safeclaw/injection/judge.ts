@@ -132,7 +132,8 @@ export function decisionFor(
  */
 function vetoableStrength(rules: InjectionVerdict): number {
   if (!rules.matches.some((m) => m.rule === DISGUISE_RULE)) return rules.score;
-  return Math.max(0, 1 - (1 - rules.score) / (1 - DISGUISE_WEIGHT));
+  // Rounded as rule scores are: 0.96 gives back 0.9, not 0.8999….
+  return Math.max(0, Math.round((1 - (1 - rules.score) / (1 - DISGUISE_WEIGHT)) * 1000) / 1000);
 }
 
 /** Combines a rule verdict with the classifier's raw score. */

@@ -32,12 +32,28 @@ export interface TextView {
 // Every default-ignorable code point (zero-width characters and joiners, soft hyphen, word
 // joiner, BOM, the combining grapheme joiner, variation selectors, Hangul fillers, tag
 // characters, ...), every format character (the bidi controls, interlinear annotation marks,
-// Egyptian hieroglyph format controls, ...), U+180E and the control characters other than tab,
-// line breaks and NEL: invisible in print, so an attack spelled with one between every letter
-// reads as the attack.
-const INVISIBLE =
-  // deno-lint-ignore no-control-regex
-  /[\p{Default_Ignorable_Code_Point}\p{Cf}\u180e\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f]/gu;
+// Egyptian hieroglyph format controls, ...) and U+180E: invisible in print, so an attack spelled
+// with one between every letter reads as the attack.
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{Cf}\u180e]/gu;
+
+// The control characters other than tab, line breaks and NEL. Data separates fields with them
+// (Hive's \u0001, a UTF-16 file read as UTF-8 has a NUL after every letter), so the views read
+// them as spaces; the disguised reading removes them.
+// deno-lint-ignore no-control-regex
+const CONTROLS = /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f]/gu;
+
+// Terminal escape sequences (colours, cursor moves, window titles): removing only ESC would
+// leave "[1m" glued to the next word.
+// deno-lint-ignore no-control-regex
+const ANSI_ESCAPES = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)?)/gu;
+
+// Backspace overstrike, as man pages and pydoc print bold ("N\bN") and underlined ("_\bN") text.
+// deno-lint-ignore no-control-regex
+const OVERSTRIKE = /(?:_|\P{C})\u0008(\P{C})/gu;
+
+// A zero-width space, word joiner or BOM between two runs of three letters or more stands for a
+// space ("ignore\u200ball\u200bprevious"); between single letters it hides them.
+const INVISIBLE_SPACE = /(?<=\p{L}{3})[\u200b\u2060\ufeff]+(?=\p{L}{3})/gu;
 
 // Letters that look like Latin ones (a subset of Unicode's confusables.txt: Cyrillic, Greek and
 // Armenian homoglyphs of the Latin alphabet). NFKC already folds fullwidth and math letters.
@@ -173,12 +189,16 @@ const LEET: Record<string, string> = {
   "+": "t",
 };
 
-/** NFKC, invisible characters removed, homoglyphs folded; case and whitespace kept. */
-function undisguised(text: string): string {
-  return streamSafe(text).normalize("NFKC").replace(INVISIBLE, "").replace(
-    CONFUSABLE_RE,
-    (c) => CONFUSABLES[c],
-  );
+/**
+ * NFKC, invisible characters removed, homoglyphs folded; case and whitespace kept. Control
+ * characters become spaces (`"remove"`: are removed) after terminal escapes and overstrike are
+ * read.
+ */
+function undisguised(text: string, controls: "space" | "remove" = "space"): string {
+  const read = text.replace(ANSI_ESCAPES, "").replace(OVERSTRIKE, "$1")
+    .replace(CONTROLS, controls === "space" ? " " : "");
+  return streamSafe(read).normalize("NFKC").replace(INVISIBLE_SPACE, " ").replace(INVISIBLE, "")
+    .replace(CONFUSABLE_RE, (c) => CONFUSABLES[c]);
 }
 
 /** {@linkcode undisguised}, lowercase. */
@@ -189,8 +209,8 @@ function folded(text: string): string {
 /**
  * The text as written, its disguise taken off: NFKC (fullwidth and math forms), invisible
  * characters removed and look-alike letters folded, but case, markup and line breaks kept, for
- * the rules that read markup ("<|im_start|>", a markdown image) rather than words. Text without
- * a non-ASCII character has no disguise and comes back as it is.
+ * the rules that read markup ("<|im_start|>", a markdown image) rather than words. Printable
+ * ASCII text has no disguise and comes back as it is.
  *
  * @example
  * ```ts
@@ -199,9 +219,8 @@ function folded(text: string): string {
  * ```
  */
 export function withoutDisguise(text: string): string {
-  // deno-lint-ignore no-control-regex
-  if (!/[^\x00-\x7f]/.test(text)) return text;
-  return undisguised(text).replace(PIPE_LOOK_ALIKES, "|");
+  if (!/[^\t\n\r\x20-\x7e]/.test(text)) return text;
+  return undisguised(text, "remove").replace(PIPE_LOOK_ALIKES, "|");
 }
 
 // Vertical bars that stand in for "|" in "<|im_start|>": divides, dental click, box drawing.
