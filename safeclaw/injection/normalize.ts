@@ -36,24 +36,37 @@ export interface TextView {
 // with one between every letter reads as the attack.
 const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{Cf}\u180e]/gu;
 
-// The control characters other than tab, line breaks and NEL. Data separates fields with them
-// (Hive's \u0001, a UTF-16 file read as UTF-8 has a NUL after every letter), so the views read
-// them as spaces; the disguised reading removes them.
+// The control characters other than NUL, tab, line breaks and NEL: data separates fields with
+// them (Hive's \u0001), so the views read them as spaces; the disguised reading removes them.
 // deno-lint-ignore no-control-regex
-const CONTROLS = /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f]/gu;
+const CONTROLS = /[\u0001-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f]/gu;
 
-// Terminal escape sequences (colours, cursor moves, window titles): removing only ESC would
-// leave "[1m" glued to the next word.
+// NUL is removed: a UTF-16 file read as UTF-8 has one after every letter, and spaces there would
+// make its words letter soup.
 // deno-lint-ignore no-control-regex
-const ANSI_ESCAPES = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)?)/gu;
+const NUL = /\u0000/g;
 
-// Backspace overstrike, as man pages and pydoc print bold ("N\bN") and underlined ("_\bN") text.
+// NEL ends a line, but JavaScript's \s does not know it.
+const NEXT_LINE = /\u0085/g;
+
+// Terminal colours (SGR) and character-set selections ("\u001b(B", which `tput sgr0` prints): a
+// terminal shows nothing for them, and removing only ESC would glue "[1m" to the next word. Any
+// other escape loses only its ESC, read as a space: the model reads every character after it, so
+// the detector must too ("\u001b[Ignore" is not "gnore" to a model).
 // deno-lint-ignore no-control-regex
-const OVERSTRIKE = /(?:_|\P{C})\u0008(\P{C})/gu;
+const TERMINAL_STYLES = /\u001b(?:\[[0-9;:]*m|[()][0-9A-Za-z])/g;
 
-// A zero-width space, word joiner or BOM between two runs of three letters or more stands for a
-// space ("ignore\u200ball\u200bprevious"); between single letters it hides them.
-const INVISIBLE_SPACE = /(?<=\p{L}{3})[\u200b\u2060\ufeff]+(?=\p{L}{3})/gu;
+// Backspace overstrike: man pages and pydoc print bold as "N\bN" and underlined text as "_\bN" (or
+// "N\b_"); any other letters struck over one another are all read, as a model reads them.
+// deno-lint-ignore no-control-regex
+const OVERSTRIKE = /\P{C}(?:\u0008\P{C})+/gu;
+
+function struck(run: string): string {
+  const letters = run.split("\u0008");
+  const shown = letters.filter((c) => c !== "_");
+  if (!shown.length) return "_";
+  return shown.every((c) => c === shown[0]) ? shown[0] : shown.join("");
+}
 
 // Letters that look like Latin ones (a subset of Unicode's confusables.txt: Cyrillic, Greek and
 // Armenian homoglyphs of the Latin alphabet). NFKC already folds fullwidth and math letters.
@@ -190,14 +203,14 @@ const LEET: Record<string, string> = {
 };
 
 /**
- * NFKC, invisible characters removed, homoglyphs folded; case and whitespace kept. Control
- * characters become spaces (`"remove"`: are removed) after terminal escapes and overstrike are
- * read.
+ * NFKC, invisible characters removed, homoglyphs folded; case and whitespace kept. Terminal styles
+ * and overstrike are read as a terminal shows them, NUL is removed and the other control
+ * characters become spaces (`"remove"`: are removed).
  */
 function undisguised(text: string, controls: "space" | "remove" = "space"): string {
-  const read = text.replace(ANSI_ESCAPES, "").replace(OVERSTRIKE, "$1")
-    .replace(CONTROLS, controls === "space" ? " " : "");
-  return streamSafe(read).normalize("NFKC").replace(INVISIBLE_SPACE, " ").replace(INVISIBLE, "")
+  const read = text.replace(TERMINAL_STYLES, "").replace(OVERSTRIKE, struck).replace(NUL, "")
+    .replace(NEXT_LINE, "\n").replace(CONTROLS, controls === "space" ? " " : "");
+  return streamSafe(read).normalize("NFKC").replace(INVISIBLE, "")
     .replace(CONFUSABLE_RE, (c) => CONFUSABLES[c]);
 }
 
