@@ -4,8 +4,7 @@
  * into an e-mail, a jailbreak framed as research, German or paraphrased overrides). The
  * classifier alone can raise a verdict; a rule's verdict stands unless the classifier is all but
  * certain the text is benign (documentation that tells you how to "override the default
- * configuration" matches rules, and the model knows better). The user's longer text is also read a
- * few sentences at a time, where a short override is not diluted by the sentences around it. Both thresholds were chosen on the
+ * configuration" matches rules, and the model knows better). Both thresholds were chosen on the
  * validation split, never on the evaluation set.
  */
 import {
@@ -260,76 +259,12 @@ export async function judgeMany(
         decide(c.item, rules, scores[k], c.words, shortScores.get(c), main.manifest.threshold),
       );
     });
-    if (short) {
-      for (const c of chunk) {
-        const verdict = verdicts.get(c.item)!;
-        if (verdict.injection || !isUser(c.item.options) || c.words < MIN_WORDS_ALONE) continue;
-        const run = await suspiciousRun(c.item, loaded.main, short, readForModels);
-        if (run) verdicts.set(c.item, run);
-      }
-    }
     for (const item of slice) {
       if (!verdicts.has(item)) verdicts.set(item, await judgeLong(item, loaded, readForModels));
       out.push(verdicts.get(item)!);
     }
   }
   return out;
-}
-
-/**
- * Neighbouring sentences of `text` taken together while they stay under
- * {@linkcode MIN_WORDS_ALONE} words: from each sentence, the longest such run that starts there.
- */
-export function sentenceRuns(text: string): string[] {
-  const sentences = text.split(/(?<=[.!?])\s+|\n+/u).map((s) => s.trim()).filter(Boolean);
-  const counts = sentences.map((s) => s.match(/[\p{L}\p{N}]+/gu)?.length ?? 0);
-  const runs: string[] = [];
-  for (let start = 0; start < sentences.length; start++) {
-    let words = 0;
-    let end = start;
-    while (end < sentences.length && words + counts[end] < MIN_WORDS_ALONE) words += counts[end++];
-    if (words >= MIN_RUN_WORDS) runs.push(sentences.slice(start, end).join(" "));
-  }
-  return runs;
-}
-
-/** Fewer words than this in a run of sentences, and it is not read on its own. */
-const MIN_RUN_WORDS = 3;
-
-/**
- * The verdict of the first run of sentences in the user's longer text that the short-text rule
- * flags, or `undefined`: an override among ordinary sentences is diluted in the whole text.
- */
-async function suspiciousRun(
-  item: { text: string; options?: InjectionOptions },
-  main: InjectionClassifier,
-  short: InjectionClassifier,
-  readForModels: (text: string) => string,
-): Promise<InjectionVerdict | undefined> {
-  const runs = sentenceRuns(item.text).map((text) => {
-    const textViews = views(readForModels(text));
-    return { text, textViews, words: wordsReadIn(textViews) };
-  }).filter((r) => r.words >= MIN_RUN_WORDS && r.words < MIN_WORDS_ALONE);
-  if (!runs.length) return undefined;
-  const mainScores = await main.scoreMany(runs.map((r) => r.textViews));
-  const shortScores = await short.scoreMany(runs.map((r) => r.textViews));
-  const k = runs.findIndex((_, i) => (mainScores[i] + shortScores[i]) / 2 >= SHORT_THRESHOLD);
-  if (k < 0) return undefined;
-  const run = runs[k];
-  const verdict = decide(
-    { text: run.text, options: item.options },
-    detectInjection(run.text, item.options),
-    mainScores[k],
-    run.words,
-    shortScores[k],
-    main.manifest.threshold,
-  );
-  return verdict.injection
-    ? {
-      ...verdict,
-      explanation: `${verdict.explanation}; read in the sentences "${run.text.slice(0, 200)}"`,
-    }
-    : undefined;
 }
 
 function isUser(options: InjectionOptions | undefined): boolean {
@@ -375,7 +310,7 @@ async function judgeLong(
       shortScore = Math.max(shortScore, s);
     }
   }
-  const verdict = decide(
+  return decide(
     item,
     reading.verdict(),
     modelScore,
@@ -383,20 +318,6 @@ async function judgeLong(
     shortScore,
     models.main.manifest.threshold,
   );
-  if (verdict.injection || !models.short || !isUser(item.options) || words < MIN_WORDS_ALONE) {
-    return verdict;
-  }
-  for (const window of ruleWindows(item.text)) {
-    await turn();
-    const run = await suspiciousRun(
-      { text: window, options: item.options },
-      models.main,
-      models.short,
-      readForModels,
-    );
-    if (run) return run;
-  }
-  return verdict;
 }
 
 /** One verdict from the rules' and the models' readings of a text. */

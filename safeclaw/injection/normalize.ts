@@ -36,28 +36,31 @@ export interface TextView {
 // with one between every letter reads as the attack.
 const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{Cf}\u180e]/gu;
 
-// The control characters other than NUL, tab, line breaks and NEL: data separates fields with
-// them (Hive's \u0001), so the views read them as spaces; the disguised reading removes them.
+// The control characters other than tab, line breaks and NEL: data separates fields with them
+// (Hive's \u0001, NUL between a process's arguments), so the views read them as spaces; the
+// disguised reading removes them.
 // deno-lint-ignore no-control-regex
-const CONTROLS = /[\u0001-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f]/gu;
+const CONTROLS = /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f]/gu;
 
-// NUL is removed: a UTF-16 file read as UTF-8 has one after every letter, and spaces there would
-// make its words letter soup.
+// A UTF-16 file read as UTF-8 has a NUL after every character: those are removed, where spaces
+// would make its words letter soup.
 // deno-lint-ignore no-control-regex
-const NUL = /\u0000/g;
+const UTF16_NUL = /(?<=(?:^|\u0000)[^\u0000])\u0000/gu;
 
 // NEL ends a line, but JavaScript's \s does not know it.
 const NEXT_LINE = /\u0085/g;
 
-// Terminal colours (SGR) and character-set selections ("\u001b(B", which `tput sgr0` prints): a
-// terminal shows nothing for them, and removing only ESC would glue "[1m" to the next word. Any
-// other escape loses only its ESC, read as a space: the model reads every character after it, so
-// the detector must too ("\u001b[Ignore" is not "gnore" to a model).
+// Terminal colours (SGR) and character-set selections ("\u001b(B", which `tput sgr0` prints, with
+// a real set code and no letter after it): a terminal shows nothing for them, and removing only
+// ESC would glue "[1m" to the next word. Any other escape loses only its ESC, read as a space:
+// the model reads every character after it, so the detector must too ("\u001b[Ignore" and
+// "\u001b(Ignore" are not "gnore" to a model).
 // deno-lint-ignore no-control-regex
-const TERMINAL_STYLES = /\u001b(?:\[[0-9;:]*m|[()][0-9A-Za-z])/g;
+const TERMINAL_STYLES = /\u001b(?:\[[0-9;:]*m|[()][0ABUK](?!\p{L}))/gu;
 
 // Backspace overstrike: man pages and pydoc print bold as "N\bN" and underlined text as "_\bN" (or
-// "N\b_"); any other letters struck over one another are all read, as a model reads them.
+// "N\b_"); other characters struck over one another are read apart, as a model reads them
+// ("Ignore\ball" is two words to it).
 // deno-lint-ignore no-control-regex
 const OVERSTRIKE = /\P{C}(?:\u0008\P{C})+/gu;
 
@@ -65,7 +68,7 @@ function struck(run: string): string {
   const letters = run.split("\u0008");
   const shown = letters.filter((c) => c !== "_");
   if (!shown.length) return "_";
-  return shown.every((c) => c === shown[0]) ? shown[0] : shown.join("");
+  return shown.every((c) => c === shown[0]) ? shown[0] : shown.join(" ");
 }
 
 // Letters that look like Latin ones (a subset of Unicode's confusables.txt: Cyrillic, Greek and
@@ -204,12 +207,15 @@ const LEET: Record<string, string> = {
 
 /**
  * NFKC, invisible characters removed, homoglyphs folded; case and whitespace kept. Terminal styles
- * and overstrike are read as a terminal shows them, NUL is removed and the other control
- * characters become spaces (`"remove"`: are removed).
+ * and overstrike are read as a terminal shows them, the NULs of UTF-16 are removed and the other
+ * control characters become spaces (`"remove"`: are removed).
  */
 function undisguised(text: string, controls: "space" | "remove" = "space"): string {
-  const read = text.replace(TERMINAL_STYLES, "").replace(OVERSTRIKE, struck).replace(NUL, "")
-    .replace(NEXT_LINE, "\n").replace(CONTROLS, controls === "space" ? " " : "");
+  const read = text.replace(TERMINAL_STYLES, "").replace(OVERSTRIKE, struck)
+    .replace(UTF16_NUL, "").replace(NEXT_LINE, "\n").replace(
+      CONTROLS,
+      controls === "space" ? " " : "",
+    );
   return streamSafe(read).normalize("NFKC").replace(INVISIBLE, "")
     .replace(CONFUSABLE_RE, (c) => CONFUSABLES[c]);
 }
