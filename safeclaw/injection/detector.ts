@@ -50,6 +50,7 @@ export interface InjectionOptions {
 
 const OBFUSCATED_VIEWS = new Set([
   "diacritics",
+  "word_breaks",
   "leetspeak",
   "spaced",
   "base64",

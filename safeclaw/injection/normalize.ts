@@ -11,6 +11,7 @@ export type ViewSource =
   | "plain"
   | "leetspeak"
   | "spaced"
+  | "word_breaks"
   | "base64"
   | "hex"
   | "url"
@@ -70,6 +71,12 @@ function struck(run: string): string {
   if (!shown.length) return "_";
   return shown.every((c) => c === shown[0]) ? shown[0] : shown.join(" ");
 }
+
+// Zero-width spaces, word joiners or BOMs between two words of two letters or more: put in place
+// of spaces they glue the words when removed ("ignore\u200ball"), and inside a word they split it
+// when read as spaces, so the views hold both readings.
+const INVISIBLE_WORD_BREAKS = /(?<=\p{L}{2})[\u200b\u2060\ufeff]+(?=\p{L}{2})/gu;
+const INVISIBLE_WORD_BREAK = new RegExp(INVISIBLE_WORD_BREAKS.source, "u");
 
 // Letters that look like Latin ones (a subset of Unicode's confusables.txt: Cyrillic, Greek and
 // Armenian homoglyphs of the Latin alphabet). NFKC already folds fullwidth and math letters.
@@ -815,6 +822,10 @@ export function views(text: string): TextView[] {
   if (leet !== plain) out.push({ source: "leetspeak", text: leet });
   const spaced = despaced(fold);
   if (spaced !== plain) out.push({ source: "spaced", text: spaced });
+  if (INVISIBLE_WORD_BREAK.test(text)) {
+    const broken = canonical(text.replace(INVISIBLE_WORD_BREAKS, " "));
+    if (broken !== plain) out.push({ source: "word_breaks", text: broken });
+  }
   const unmarked = withoutDiacritics(plain);
   if (unmarked) out.push({ source: "diacritics", text: unmarked });
   for (const m of text.matchAll(/[A-Za-z0-9+/_-]{16,}={0,2}/g)) {
