@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { isForeignLookAlike, isInvisible } from "./normalize.ts";
+import {
+  INVISIBLE_CLASS,
+  INVISIBLE_SPACE_CLASS,
+  isForeignLookAlike,
+  isInvisible,
+  LOOK_ALIKE_SCRIPT_CLASS,
+} from "./normalize.ts";
 
 /** What {@linkcode disguiseSigns} counts in a text. */
 export interface DisguiseSigns {
@@ -24,8 +30,11 @@ export interface DisguiseSigns {
 // folds to Latin), with their marks and any invisible characters inside it. Other scripts (CJK,
 // Thai) and control characters (data's field separators) end it, so a Latin run inside Japanese
 // text is a word of its own.
-const WORD =
-  /[\p{Script=Latin}\p{Script=Cyrillic}\p{Script=Greek}\p{Script=Armenian}\u{1D400}-\u{1D7FF}\p{M}\p{Default_Ignorable_Code_Point}\p{Cf}\u180e]+/gu;
+const DISGUISABLE_SCRIPTS = `\\p{Script=Latin}${LOOK_ALIKE_SCRIPT_CLASS}`;
+const WORD = new RegExp(
+  `[${DISGUISABLE_SCRIPTS}\\u{1D400}-\\u{1D7FF}\\p{M}${INVISIBLE_CLASS}]+`,
+  "gu",
+);
 const LETTER = /\p{L}/u;
 const LATIN = /\p{Script=Latin}/u;
 const GREEK = /\p{Script=Greek}/u;
@@ -34,10 +43,11 @@ const GREEK = /\p{Script=Greek}/u;
 // put function application and invisible times in "sin\u2061x".
 const WEAK_CUTS = /^[\u00ad\u2061-\u2064]+$/u;
 // Invisible characters that stand for a space between two runs of letters.
-const INVISIBLE_SPACES = /^[\u200b\u2060\ufeff]+$/u;
+const INVISIBLE_SPACES = new RegExp(`^[${INVISIBLE_SPACE_CLASS}]+$`, "u");
 const SPACE_RUN = 3;
-const OTHER_SCRIPT_LETTER =
-  /(?![\p{Script=Latin}\p{Script=Cyrillic}\p{Script=Greek}\p{Script=Armenian}])\p{L}/u;
+const OTHER_SCRIPT_LETTER = new RegExp(`(?![${DISGUISABLE_SCRIPTS}])\\p{L}`, "u");
+// Without an invisible character or a look-alike's script, no word can be disguised.
+const DISGUISE_MATERIAL = new RegExp(`[${INVISIBLE_CLASS}${LOOK_ALIKE_SCRIPT_CLASS}]`, "u");
 
 /** A word as read: its letters, in pieces between the invisible characters that cut them. */
 interface ReadWord {
@@ -182,6 +192,7 @@ function disguisedShare(signs: DisguiseSigns, least: number): boolean {
  * ```
  */
 export function disguiseOf(text: string): string | undefined {
+  if (!DISGUISE_MATERIAL.test(text)) return undefined;
   const whole = disguiseSigns(text);
   if (!whole.disguisedWords) return undefined;
   if (disguisedShare(whole, MIN_DISGUISED_WORDS)) return describe(whole, "");

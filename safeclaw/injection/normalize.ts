@@ -35,7 +35,8 @@ export interface TextView {
 // characters, ...), every format character (the bidi controls, interlinear annotation marks,
 // Egyptian hieroglyph format controls, ...) and U+180E: invisible in print, so an attack spelled
 // with one between every letter reads as the attack.
-const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{Cf}\u180e]/gu;
+export const INVISIBLE_CLASS = "\\p{Default_Ignorable_Code_Point}\\p{Cf}\\u180e";
+const INVISIBLE = new RegExp(`[${INVISIBLE_CLASS}]`, "gu");
 
 // The control characters other than tab, line breaks and NEL: data separates fields with them
 // (Hive's \u0001, NUL between a process's arguments), so the views read them as spaces; the
@@ -75,8 +76,11 @@ function struck(run: string): string {
 // Zero-width spaces, word joiners or BOMs between two words of two letters or more: put in place
 // of spaces they glue the words when removed ("ignore\u200ball"), and inside a word they split it
 // when read as spaces, so the views hold both readings.
-const INVISIBLE_WORD_BREAKS = /(?<=\p{L}{2})[\u200b\u2060\ufeff]+(?=\p{L}{2})/gu;
-const INVISIBLE_WORD_BREAK = new RegExp(INVISIBLE_WORD_BREAKS.source, "u");
+export const INVISIBLE_SPACE_CLASS = "\\u200b\\u2060\\ufeff";
+const INVISIBLE_WORD_BREAKS = new RegExp(
+  `(?<=\\p{L}{2})[${INVISIBLE_SPACE_CLASS}]+(?=\\p{L}{2})`,
+  "gu",
+);
 
 // Letters that look like Latin ones (a subset of Unicode's confusables.txt: Cyrillic, Greek and
 // Armenian homoglyphs of the Latin alphabet). NFKC already folds fullwidth and math letters.
@@ -186,9 +190,12 @@ const CONFUSABLE_RE = new RegExp(`[${Object.keys(CONFUSABLES).join("")}]`, "g");
 
 /** Whether `char` is a letter of another script that the look-alike table folds to Latin. */
 export function isForeignLookAlike(char: string): boolean {
-  return char in CONFUSABLES &&
-    /[\p{Script=Cyrillic}\p{Script=Greek}\p{Script=Armenian}]/u.test(char);
+  return char in CONFUSABLES && LOOK_ALIKE_SCRIPTS.test(char);
 }
+
+/** The scripts the look-alike table draws letters from, besides Latin. */
+export const LOOK_ALIKE_SCRIPT_CLASS = "\\p{Script=Cyrillic}\\p{Script=Greek}\\p{Script=Armenian}";
+const LOOK_ALIKE_SCRIPTS = new RegExp(`[${LOOK_ALIKE_SCRIPT_CLASS}]`, "u");
 
 /** Whether `char` is invisible in print (see `INVISIBLE`). */
 export function isInvisible(char: string): boolean {
@@ -822,8 +829,9 @@ export function views(text: string): TextView[] {
   if (leet !== plain) out.push({ source: "leetspeak", text: leet });
   const spaced = despaced(fold);
   if (spaced !== plain) out.push({ source: "spaced", text: spaced });
-  if (INVISIBLE_WORD_BREAK.test(text)) {
-    const broken = canonical(text.replace(INVISIBLE_WORD_BREAKS, " "));
+  const wordBreaks = text.replace(INVISIBLE_WORD_BREAKS, " ");
+  if (wordBreaks !== text) {
+    const broken = canonical(wordBreaks);
     if (broken !== plain) out.push({ source: "word_breaks", text: broken });
   }
   const unmarked = withoutDiacritics(plain);
